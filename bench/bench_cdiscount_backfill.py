@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from keybuzz_connector_cdiscount.client import OctopiaClient, OctopiaCredentials
+from keybuzz_connector_cdiscount.connector import OctopiaClient, OctopiaCredentials
 from keybuzz_connector_cdiscount.settings import CdiscountApiSettings, CdiscountSettings
 from keybuzz_orders.connector_source import ConnectorOrderSource
 from keybuzz_sandbox.testing import running_sandbox

@@ -37,7 +37,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import httpx
-from keybuzz_connector_cdiscount.client import OctopiaClient, OctopiaCredentials
+from keybuzz_connector_cdiscount.connector import OctopiaClient, OctopiaCredentials
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
 from keybuzz_devstack.testing import RunningService
 from keybuzz_double_cdiscount import service_env

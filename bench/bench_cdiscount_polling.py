@@ -325,9 +325,10 @@ async def _phase(
     conn: asyncpg.Connection,
     rows: tuple[str, ...],
     interval: int = INTERVAL,
-    rounds: int = ROUNDS,
+    rounds: float = ROUNDS,
 ) -> Phase:
-    """``rounds`` intervals: the lags of each set of ``rows`` and every process's CPU."""
+    """``rounds`` intervals (or a part of one): the lags of each set of ``rows`` and every
+    process's CPU."""
     started = await conn.fetchval("SELECT now()")
     before = cpu_seconds_by_process()
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import defusedxml.ElementTree as DefusedTree
 import xmlschema
-from keybuzz_connector_fnac import xml as connector_xml
+from keybuzz_connector_fnac import client as connector_xml
 from keybuzz_double_fnac import schema
 from keybuzz_double_fnac.double import FnacDouble
 from keybuzz_double_fnac.env import FnacDoubleSettings
@@ -115,7 +115,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
         BASELINE: StdlibTree.fromstring,
         "parse: defusedxml.ElementTree": DefusedTree.fromstring,
         "parse: lxml, hardened (schema.parse)": schema.parse,
-        "parse: lxml, the connector's (fnac xml.parse)": connector_xml.parse,
+        "parse: lxml, the connector's (fnac client.parse)": connector_xml.parse,
     }
     costs = _best_mean({name: (lambda p=p: p(page)) for name, p in parsers.items()})
     figures: list[Figure] = [

@@ -19,14 +19,27 @@ polls, every process's CPU per poll (the marketplace's as what the second phase 
 its Fnac polls, and the sellers it implies a core); and from the double's access log, the
 marketplace's calls by action and their 429s, against its published limit (``Polled``).
 
+A marketplace whose connector declares an application call budget (eBay's, the seam's
+``AppCallBudget``) is polled at the interval the budget gives its sellers, the budget scaled
+by ``BENCH_MARKETPLACE_POLLING_BUDGET_SCALE`` so that a run of minutes holds intervals of a
+day's budget: the poller's budget and the double's limit alike, the double's "day" a window
+of ``LIMIT_WINDOW`` seconds (its limit the budget's calls in that window), set once every
+shop's first poll is made. Its sellers' phase lasts ``BENCH_MARKETPLACE_POLLING_BUDGET_ROUNDS``
+of their intervals, so that every poll but the first of each seller is one the scheduler
+placed; figures: the interval scheduled, the calls a day projected (the access log's and the
+schedule's), both against the budget unscaled, and the double's 429s.
+
 ``BENCH_MARKETPLACE_POLLING_MARKETPLACE`` (RAKUTEN) / ``BENCH_MARKETPLACE_POLLING_SHOPS``
 (2,000) / ``BENCH_MARKETPLACE_POLLING_FNAC_SHOPS`` (as many) /
 ``BENCH_MARKETPLACE_POLLING_INTERVAL`` (60 s) / ``BENCH_MARKETPLACE_POLLING_ROUNDS`` (1) /
-``BENCH_MARKETPLACE_POLLING_CONCURRENCY`` (32).
+``BENCH_MARKETPLACE_POLLING_CONCURRENCY`` (32) / ``BENCH_MARKETPLACE_POLLING_BUDGET_SCALE`` (1) /
+``BENCH_MARKETPLACE_POLLING_BUDGET_ROUNDS`` (2).
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
 import os
 import re
 import uuid
@@ -39,12 +52,15 @@ from typing import Any
 import asyncpg
 import httpx
 from keybuzz_devstack import bootstrap
+from keybuzz_poller.shops.app_budget import REREAD_SECONDS
 from keybuzz_poller.shops.domain import Shop
 from keybuzz_sandbox.doubles import service_env
+from keybuzz_shared.connectors.connector_settings import ConnectorSettings
+from keybuzz_shared.connectors.registry import connector_for
+from keybuzz_shared.connectors.seam import AppCallBudget
 
 from bench.bench_cdiscount_polling import (
     Phase,
-    _bring_back,
     _cpu_figures,
     _cpu_per_poll,
     _lag_figures,
@@ -52,6 +68,7 @@ from bench.bench_cdiscount_polling import (
     _log_end,
     _phase,
     _polls,
+    _quantiles,
     _set_aside,
     _spread,
 )
@@ -74,6 +91,7 @@ class Polled:
     seller: Callable[[Mapping[str, Any]], tuple[str, dict[str, str]]]
     calls: re.Pattern[str]  # groups: action, status
     limit: str
+    budget_variable: str | None = None  # the setting of its application call budget
 
 
 POLLED = {
@@ -108,6 +126,7 @@ POLLED = {
         ),
         "eBay's (docs/EBAY.md): 1,500,000 calls a day an application (17.4/s), 20,000 a "
         "user; the double answers 429 past either",
+        "EBAY_MESSAGE_CALLS_PER_DAY",
     ),
 }
 
@@ -117,6 +136,11 @@ FNAC = int(os.environ.get("BENCH_MARKETPLACE_POLLING_FNAC_SHOPS", str(SHOPS)))
 INTERVAL = int(os.environ.get("BENCH_MARKETPLACE_POLLING_INTERVAL", "60"))
 ROUNDS = int(os.environ.get("BENCH_MARKETPLACE_POLLING_ROUNDS", "1"))
 CONCURRENCY = os.environ.get("BENCH_MARKETPLACE_POLLING_CONCURRENCY", "32")
+SCALE = float(os.environ.get("BENCH_MARKETPLACE_POLLING_BUDGET_SCALE", "1"))
+BUDGET_ROUNDS = int(os.environ.get("BENCH_MARKETPLACE_POLLING_BUDGET_ROUNDS", "2"))
+# The budgeted sellers' phase in seconds, when shorter than its rounds (0: its rounds).
+BUDGET_SECONDS = float(os.environ.get("BENCH_MARKETPLACE_POLLING_BUDGET_SECONDS", "0"))
+LIMIT_WINDOW = 60  # seconds: the double's scaled "day" for its application limit
 ROWS = f"poll_key LIKE '{MARKETPLACE.marketplace}:%'"
 FNAC_ROWS = f"NOT ({ROWS})"
 LABEL = "marketplace-polling"
@@ -152,12 +176,43 @@ async def _sellers(sandbox_url: str) -> list[Seller]:
     return sellers
 
 
-def _calls(log: Path, offset: int) -> Counter[tuple[str, str]]:
-    """The marketplace's calls on the double by (action, status) in its log after ``offset``."""
+def _calls(log: Path, offset: int, end: int | None = None) -> Counter[tuple[str, str]]:
+    """The marketplace's calls on the double by (action, status) in its log after
+    ``offset`` (up to ``end``)."""
     with log.open("rb") as read:
         read.seek(offset)
-        text = read.read().decode(errors="replace")
+        text = read.read(-1 if end is None else end - offset).decode(errors="replace")
     return Counter((m["action"], m["status"]) for m in MARKETPLACE.calls.finditer(text))
+
+
+def _budget() -> AppCallBudget | None:
+    """The marketplace's application call budget as its connector declares it by default,
+    its calls a day scaled by ``SCALE``; None: it declares none."""
+    settings_type = connector_for(MARKETPLACE.marketplace).settings_type
+    settings = settings_type() if settings_type is not None else None
+    if MARKETPLACE.budget_variable is None or not isinstance(settings, ConnectorSettings):
+        return None
+    api = settings.shop_api(MARKETPLACE.marketplace)
+    if api is None or api.app_calls is None:
+        return None
+    scaled = round(api.app_calls.calls_per_day * SCALE)
+    return AppCallBudget(
+        calls_per_day=scaled,
+        calls_per_poll=api.app_calls.calls_per_poll,
+        poll_share=api.app_calls.poll_share,
+    )
+
+
+@dataclass(frozen=True)
+class Budgeted:
+    """The budget the poller was given, the interval it gives the sellers, and what the
+    poller scheduled: each seller's last interval (next poll − last poll) at the end."""
+
+    budget: AppCallBudget
+    interval: float  # the rule's, for SHOPS sellers
+    scheduled: list[float]
+    # The sellers' calls from their second round to the phase's end, and its seconds.
+    placed: tuple[int, float] | None
 
 
 async def _measure(
@@ -172,6 +227,19 @@ async def _measure(
     names = ("FNAC", "DARTY", MARKETPLACE.marketplace)
     intervals = {f"{name}_POLL_INTERVAL_SECONDS": str(INTERVAL) for name in names}
     settings = {**api, **intervals, "POLL_CONCURRENCY": CONCURRENCY}
+    budget = _budget()
+    interval, rounds = INTERVAL, float(ROUNDS)  # the marketplace's sellers' phase
+    if budget is not None and MARKETPLACE.budget_variable is not None:
+        settings[MARKETPLACE.budget_variable] = str(budget.calls_per_day)
+        interval = math.ceil(budget.poll_interval(SHOPS, INTERVAL))
+        rounds = BUDGET_SECONDS / interval if BUDGET_SECONDS else float(BUDGET_ROUNDS)
+    loop = asyncio.get_running_loop()
+    second_round: list[tuple[float, int]] = []  # when the sellers' second round began, where
+
+    async def mark_second_round() -> None:
+        await asyncio.sleep(REREAD_SECONDS + 1.0 + interval)
+        second_round.append((loop.time(), _log_end(sandbox_log)))
+
     poller = _start_poller(ctx, database, settings, INTERVAL)
     conn = await asyncpg.connect(database)
     try:
@@ -180,27 +248,81 @@ async def _measure(
         await _set_aside(conn, ROWS)
         await _spread(conn, FNAC_ROWS, INTERVAL)
         alone = await _phase(database, conn, (FNAC_ROWS,), INTERVAL, ROUNDS)
-        await _bring_back(conn, ROWS, INTERVAL)
-        offset = _log_end(sandbox_log)
-        together = await _phase(database, conn, (FNAC_ROWS, ROWS), INTERVAL, ROUNDS)
-        calls = _calls(sandbox_log, offset)
+        if budget is not None:
+            await _limit_at_the_double(sandbox_url, budget)
+        await _connected_again(conn, interval)
+        offset, began = _log_end(sandbox_log), await conn.fetchval("SELECT now()")
+        marking = asyncio.create_task(mark_second_round())
+        together = await _phase(database, conn, (FNAC_ROWS, ROWS), interval, rounds)
+        ended, end = loop.time(), _log_end(sandbox_log)
+        marking.cancel()
+        calls = _calls(sandbox_log, offset, end)
+        # Every poll from the second round on is one the scheduler placed: its calls' rate.
+        placed = [
+            (sum(_calls(sandbox_log, at, end).values()), ended - began)
+            for began, at in second_round
+        ]
+        # The sellers the poller polled in the phase: each one's next poll as it placed it.
+        scheduled = await conn.fetch(
+            f"""SELECT extract(epoch FROM next_poll_at - last_poll_at)::float8 AS s
+                FROM poller_shops WHERE {ROWS} AND last_poll_at > $1""",
+            began,
+        )
     finally:
         poller.stop()
         await conn.close()
-    return _figures(setup, alone, together, calls)
+    budgeted = (
+        None
+        if budget is None
+        else Budgeted(
+            budget,
+            budget.poll_interval(SHOPS, INTERVAL),
+            [r["s"] for r in scheduled],
+            placed[0] if placed else None,
+        )
+    )
+    return _figures(setup, alone, together, calls, interval, interval * rounds, budgeted)
+
+
+async def _limit_at_the_double(sandbox_url: str, budget: AppCallBudget) -> None:
+    """The double's application limit: the budget's calls in each ``LIMIT_WINDOW``."""
+    limit = math.floor(budget.calls_per_day * LIMIT_WINDOW / 86_400)
+    admin = f"{sandbox_url}/_sandbox/{MARKETPLACE.double}/limits"
+    async with httpx.AsyncClient(timeout=30) as http:
+        answer = await http.put(admin, json={"app": limit, "window": LIMIT_WINDOW})
+        answer.raise_for_status()
+
+
+async def _connected_again(conn: asyncpg.Connection, interval: float) -> None:
+    """The sellers set aside connected again, each due at a random point of ``interval``
+    from the moment the poller counts them again (its count of a marketplace's polled
+    shops is at most ``REREAD_SECONDS`` old): none is polled on the count without them."""
+    await conn.execute(
+        f"""UPDATE poller_shops SET connection = 'CONNECTED',
+                next_poll_at = now() + make_interval(secs => $1)
+                    + random() * make_interval(secs => $2)
+            WHERE {ROWS}""",
+        REREAD_SECONDS + 1.0,
+        float(interval),
+    )
 
 
 def _figures(
-    setup: dict[str, float], alone: Phase, together: Phase, calls: Counter[tuple[str, str]]
+    setup: dict[str, float],
+    alone: Phase,
+    together: Phase,
+    calls: Counter[tuple[str, str]],
+    interval: int,
+    seconds: float,
+    budgeted: Budgeted | None,
 ) -> list[Figure]:
     name = MARKETPLACE.name
-    seconds = INTERVAL * ROUNDS
     polls = _polls(together, ROWS)
     by_action = Counter[str]()
     for (action, _), n in calls.items():
         by_action[action] += n
     throttled = sum(n for (_, status), n in calls.items() if status == "429")
-    size = f"{FNAC} Fnac/Darty + {SHOPS} {name} sellers every {INTERVAL} s × {ROUNDS}"
+    size = f"{FNAC} Fnac/Darty every {INTERVAL} s + {SHOPS} {name} sellers every {interval:g} s"
     return [
         {
             "name": f"set-up: {FNAC + SHOPS} shops' first polls",
@@ -215,9 +337,10 @@ def _figures(
             "name": f"polls: {size}, POLL_CONCURRENCY {CONCURRENCY}: {name}'s",
             "value": polls / seconds,
             "unit": "polls/s",
-            "baseline": SHOPS / INTERVAL,
+            "baseline": SHOPS / interval,
             "note": f"baseline: asked; Fnac's {_polls(together, FNAC_ROWS) / seconds:.1f}/s "
-            f"(alone {_polls(alone, FNAC_ROWS) / seconds:.1f}, asked {FNAC / INTERVAL:.1f}); "
+            f"(alone {_polls(alone, FNAC_ROWS) / (INTERVAL * ROUNDS):.1f}, "
+            f"asked {FNAC / INTERVAL:.1f}); "
             f"shops with a failed poll: {name} {together.failed[ROWS]}, Fnac "
             f"{together.failed[FNAC_ROWS]} (alone {alone.failed[FNAC_ROWS]}); load average "
             f"{together.load} (alone {alone.load})",
@@ -230,4 +353,50 @@ def _figures(
             f"({sum(by_action.values()) / max(polls, 1):.2f} a poll); limit: {MARKETPLACE.limit}",
         },
         *_cpu_figures(_cpu_per_poll(alone, together, (FNAC_ROWS,), ROWS), INTERVAL, name, "Fnac"),
+        *([] if budgeted is None else _budget_figures(budgeted, calls, polls, seconds)),
+    ]
+
+
+def _budget_figures(
+    budgeted: Budgeted, calls: Counter[tuple[str, str]], polls: int, seconds: float
+) -> list[Figure]:
+    """The interval the poller scheduled against the rule's, and the calls a day projected
+    against the budget, unscaled (÷ ``SCALE``)."""
+    name, budget = MARKETPLACE.name, budgeted.budget
+    made = sum(calls.values())
+    per_poll = made / max(polls, 1)
+    p50, _, _ = _quantiles(budgeted.scheduled)
+    shortest = min(budgeted.scheduled, default=0.0)
+    placed_calls, placed_seconds = budgeted.placed or (made, seconds)
+    when = (
+        "from the sellers' second round on (every poll the scheduler's)"
+        if budgeted.placed
+        else "of the phase (each seller's first poll in it at a random point of its interval)"
+    )
+    by_log = placed_calls / placed_seconds * 86_400 / SCALE
+    by_schedule = SHOPS * per_poll * 86_400 / p50 / SCALE if p50 else 0.0
+    unscaled = budget.calls_per_day / SCALE
+    return [
+        {
+            "name": f"{name}'s interval the poller scheduled, {SHOPS} sellers, p50 of the "
+            f"{len(budgeted.scheduled):,} polled in the phase",
+            "value": p50,
+            "unit": "s",
+            "baseline": budgeted.interval,
+            "note": f"baseline: the rule's (budget scaled ×{SCALE:g}: {budget.calls_per_day:,} "
+            f"a day, {budget.calls_per_poll} calls a poll, {budget.poll_share:.0%} to polls); "
+            f"shortest {shortest:.1f} s; unscaled {p50 * SCALE / 60:.1f} min",
+        },
+        {
+            "name": f"{name}'s calls a day projected, unscaled, from the double's access log",
+            "value": by_log,
+            "unit": "calls/day",
+            "baseline": unscaled,
+            "note": f"baseline: the application's budget ({budget.poll_share:.0%} to polls: "
+            f"{unscaled * budget.poll_share:,.0f}); from the schedule ({per_poll:.2f} calls a "
+            f"poll at the p50 interval) {by_schedule:,.0f}; {placed_calls:,} calls over "
+            f"{placed_seconds:.0f} s {when}; the double's limit "
+            f"{math.floor(budget.calls_per_day * LIMIT_WINDOW / 86_400):,} a {LIMIT_WINDOW} s "
+            "window",
+        },
     ]

@@ -167,7 +167,7 @@ async def _connector(ctx: BenchContext, sandbox: str) -> Connector:
         OAUTH,
         LWA_ENDPOINT=f"{sandbox}/auth/o2/token",
         SELLER_CENTRAL_URL=sandbox,
-        FRONTEND_URL="http://frontend.test/settings/amazon",
+        FRONTEND_URL="http://frontend.test/settings",
         AMAZON_APP_SOURCE=source,
     )
     redirect = oauth_service.url + CALLBACK_PATH

@@ -48,7 +48,7 @@ import httpx
 import msgspec
 import nats
 from keybuzz_connector_fnac.client import FnacClient, FnacCredentials
-from keybuzz_connector_fnac.models import DateRange, IncidentsQuery, MessagesQuery
+from keybuzz_connector_fnac.models import ByCreation, DateRange, IncidentsQuery, MessagesQuery
 from keybuzz_connector_fnac.session import PAGE_SIZE
 from keybuzz_devstack import bootstrap, infra
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
@@ -297,7 +297,12 @@ async def _straight_polls(sandbox_url: str, shops: list[Connected]) -> Straight:
             )
             await client.incidents_query(incidents)
             await client.messages_query(
-                MessagesQuery(page=1, results_count=PAGE_SIZE, created=(since, None), sort="ASC")
+                MessagesQuery(
+                    page=1,
+                    results_count=PAGE_SIZE,
+                    created=DateRange(type="CreatedAt", min=since),
+                    sort=ByCreation("ASC"),
+                )
             )
 
         before = cpu_seconds_by_process()

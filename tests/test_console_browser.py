@@ -27,7 +27,7 @@ import pytest
 import uvicorn
 from keybuzz_devstack import bootstrap, infra
 from keybuzz_devstack.console.app import create_app
-from keybuzz_devstack.console.settings import CALLBACK_LANDING, load_console_settings
+from keybuzz_devstack.console.settings import CHANNEL_PAGES, channel_page, load_console_settings
 from keybuzz_devstack.system_packages import chromium_binary
 from keybuzz_devstack.testing import (
     NOWHERE,
@@ -194,7 +194,7 @@ async def test_a_seller_connects_amazon_and_sees_orders_and_tickets_in_the_conso
         "AMAZON_APP_SOURCE": source,
     }
     console_url = f"http://127.0.0.1:{console_port}"
-    oauth = await start_service(OAUTH, FRONTEND_URL=console_url + CALLBACK_LANDING, **common)
+    oauth = await start_service(OAUTH, FRONTEND_URL=console_url + CHANNEL_PAGES, **common)
     await register_sandbox_app(stack, sandbox_url, source, oauth.url + CALLBACK_PATH)
     services = {
         "oauth": oauth,
@@ -247,7 +247,7 @@ async def walk_through(page: Page, console: str, sandbox: str, tenant: str) -> N
 
     # 4. Authorize → the oauth callback → back on the console: CONNECTED.
     await page.get_by_role("button", name="Authorize").click()
-    await page.wait_for_url(f"{console}{CALLBACK_LANDING}?status=connected", timeout=STEP_MS)
+    await page.wait_for_url(f"{console}{channel_page('amazon')}?status=connected", timeout=STEP_MS)
     await expect(page.locator("#outcome")).to_contain_text("Amazon connected")
     await expect(page.locator("#amazon-status")).to_have_text("CONNECTED")
     await expect(page.locator("#amazon-details")).to_contain_text(SELLER)
@@ -449,7 +449,7 @@ async def test_the_console_shows_errors_instead_of_a_blank_page(
     async with running_console(environ) as console:
         page = await browser.new_page()
         expect.set_options(timeout=STEP_MS)
-        await page.goto(f"{console.url}{CALLBACK_LANDING}?status=error&reason=access_denied")
+        await page.goto(f"{console.url}{channel_page('amazon')}?status=error&reason=access_denied")
         # oauth is down: no catalogue, so the marketplace is named by the landing's path.
         await expect(
             page.get_by_role("alert").filter(has_text="amazon connection failed")
@@ -525,7 +525,7 @@ def test_the_dev_stack_runs_the_console_where_the_oauth_callback_lands() -> None
 
     parts, shared = stack.plan_parts({})
     [console] = [p for p in parts if p.name == "console"]
-    assert shared["FRONTEND_URL"] == stack.CONSOLE_URL + CALLBACK_LANDING
+    assert shared["FRONTEND_URL"] == stack.CONSOLE_URL + CHANNEL_PAGES
     assert (
         console.listen == stack.CONSOLE_URL and console.ready_url == f"{stack.CONSOLE_URL}/health"
     )
@@ -581,7 +581,7 @@ async def test_a_seller_connects_ebay_by_consent_in_the_console_and_a_buyer_is_a
         "EBAY_POLL_INTERVAL_SECONDS": "2",
         "EBAY_FIRST_POLL_DAYS": "1",
     }
-    oauth = await start_service(OAUTH, FRONTEND_URL=console_url + CALLBACK_LANDING, **common)
+    oauth = await start_service(OAUTH, FRONTEND_URL=console_url + CHANNEL_PAGES, **common)
     await register_ebay_app(stack, sandbox_url, source, f"{oauth.url}{EBAY_CALLBACK_PATH}")
     poller = await start_service(
         POLLER, MX_PORT=str(infra.free_port()), **dovecot.settings, **common
@@ -605,8 +605,9 @@ async def test_a_seller_connects_ebay_by_consent_in_the_console_and_a_buyer_is_a
         await screenshot(page, "30-ebay-consent")
         await page.get_by_role("link", name="Se connecter : vendeur_2").click()
         await page.wait_for_url(
-            f"{console.url}{CALLBACK_LANDING}?status=connected", timeout=STEP_MS
+            f"{console.url}{channel_page('ebay')}?status=connected", timeout=STEP_MS
         )
+        await expect(page.locator("#outcome")).to_contain_text("eBay connected")
         await expect(page.locator("#ebay-status")).to_have_text("CONNECTED")
         await expect(page.locator("#ebay-details")).to_contain_text("eBayUser2x")
         await screenshot(page, "31-ebay-connected")

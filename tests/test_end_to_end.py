@@ -13,12 +13,14 @@ supervisord runs (tests/stack_fixture.py), reached over HTTP, NATS, SQL and Vaul
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import subprocess
 import sys
 from dataclasses import dataclass
 from typing import Any
 
+import aiosmtplib
 import httpx
 import hvac
 import pytest
@@ -35,6 +37,7 @@ from tests.stack_fixture import (
     MadeUpStack,
     connect_amazon,
     create_tenant,
+    inbound_address,
     new_tenant,
     refill_rate_limits,
     relay,
@@ -395,3 +398,104 @@ async def test_an_agents_reply_reaches_the_buyers_inbox_on_their_thread(
         [event] = await wait_for(sent_event, 30, "no message.sent")
     assert event["messageId"] == reply["messageId"] and event["ticketId"] == ticket["id"]
     assert event["status"] == "SENT" and event["orderId"] == ticket["orderId"]
+
+
+# --- the stack's replies go to each marketplace's own relay double ---------------------------
+
+
+async def test_a_manomano_reply_from_the_stack_reaches_the_manomano_double(
+    made_up_stack: MadeUpStack,
+) -> None:
+    """The stack's poller sends every reply to one relay (the sandbox's reply front, as an
+    outbound MTA in production): a ManoMano buyer's thread gets its reply on the ManoMano
+    double, not Amazon's relay."""
+    stack, tenant = made_up_stack, new_tenant("e2e-mm")
+    headers = stack.headers(tenant)
+    async with stack.nats() as nc:
+        await create_tenant(stack, nc, tenant)
+    await inbound_address(stack, tenant)  # tenant-sync has mirrored it
+    async with httpx.AsyncClient(timeout=30) as http:
+        sellers = (await http.get(f"{stack.sandbox_url}/_sandbox/manomano/sellers")).json()
+        seller = next(s for s in sellers if s["contract"] == 1002)
+        form = {"apiKey": seller["apiKey"], "sellerContractId": "1002"}
+        connected = await http.post(
+            f"{stack.url('oauth')}/api/v1/marketplaces/manomano/connection",
+            headers=headers,
+            json=form,
+        )
+        assert connected.status_code == 200, connected.text
+
+        async def manomano_address() -> str | None:
+            addresses = (await tenant_status(stack, tenant)).get("inboundAddresses") or []
+            return next((a["email"] for a in addresses if a["marketplace"] == "MANOMANO"), None)
+
+        address = await wait_for(manomano_address, 30, "no ManoMano inbound address")
+        mail = {"kind": "buyer", "to": address, "contract": 1002, "mxPort": stack.port(2525)}
+
+        async def mailed() -> dict[str, Any] | None:  # once the poller's MX knows the address
+            sent = await http.post(f"{stack.sandbox_url}/_sandbox/manomano/mails", json=mail)
+            return dict(sent.json()["sent"]) if sent.status_code == 200 else None
+
+        sent = await wait_for(mailed, 30, "the MX never took the ManoMano mail")
+
+        async def ticket() -> dict[str, Any] | None:
+            listed = await http.get(
+                f"{stack.url('poller')}/api/v1/tickets",
+                headers=headers,
+                params={"marketplace": "MANOMANO", "orderId": sent["orderId"]},
+            )
+            assert listed.status_code == 200, listed.text
+            return next(iter(listed.json()["items"]), None)
+
+        found = await wait_for(ticket, 60, "the buyer's mail never became a ticket", every=1)
+        saved = await http.put(
+            f"{stack.url('poller')}/api/v1/poller/settings",
+            headers=headers,
+            json={"replyFromAddress": f"service-client@{tenant}.example"},
+        )
+        assert saved.status_code == 200, saved.text
+        text = f"Bonjour, votre commande part demain ({tenant})."
+        queued = await http.post(
+            f"{stack.url('poller')}/api/v1/tickets/{found['id']}/replies",
+            headers=headers,
+            json={"text": text},
+        )
+        assert queued.status_code == 202, queued.text
+
+        async def on_the_thread() -> list[str]:
+            thread = await http.get(
+                f"{stack.sandbox_url}/_sandbox/manomano/threads/{sent['sender']}"
+            )
+            assert thread.status_code == 200, thread.text
+            return [r["text"] for r in thread.json()["replies"] if text in r["text"]]
+
+        await wait_for(on_the_thread, 60, "the reply never reached the ManoMano double", every=1)
+
+
+async def test_the_stacks_reply_front_takes_only_its_login_and_never_shows_it(
+    made_up_stack: MadeUpStack,
+) -> None:
+    """Nothing is anonymous, the dev stack included: the front refuses mail before AUTH (530)
+    and a wrong password (535); the stack's password, kept 0600, is in neither the banner,
+    the sandbox's nor the poller's log, nor the front's admin answer."""
+    stack = made_up_stack
+    kept = stack.root / ".data" / "reply-front-login.json"
+    assert kept.stat().st_mode & 0o777 == 0o600
+    login = json.loads(kept.read_text())
+    front = {"hostname": "127.0.0.1", "port": stack.port(2527), "timeout": 30}
+    mail = b"From: service-client@vendeur.example\r\nSubject: x\r\n\r\nBonjour.\r\n"
+    to = {"sender": "a@inbound.keybuzz.test", "recipients": ["x@contact.manomano.com"]}
+    with pytest.raises(aiosmtplib.SMTPSenderRefused) as anonymous:
+        await aiosmtplib.send(mail, **to, **front)
+    assert anonymous.value.code == 530
+    with pytest.raises(aiosmtplib.SMTPAuthenticationError) as wrong:
+        await aiosmtplib.send(
+            mail, **to, **front, username=login["username"], password=login["password"] + "x"
+        )
+    assert wrong.value.code == 535
+    async with httpx.AsyncClient(timeout=30) as http:
+        described = (await http.get(f"{stack.sandbox_url}/_sandbox/reply-front")).json()
+    assert described["auth"]["username"] == login["username"]
+    shown = {"banner": stack.banner, "admin answer": json.dumps(described)}
+    shown |= {part: stack.log_tail(part, 100_000) for part in ("sandbox", "poller", "supervisord")}
+    assert [where for where, text in shown.items() if login["password"] in text] == []

@@ -162,6 +162,27 @@ def test_a_field_the_connector_reads_itself_is_given() -> None:
         decode(node, Flagged)
 
 
+class Referred(msgspec.Struct, frozen=True, kw_only=True):
+    state: str = msgspec.field(default="UNREAD", name="@state")
+    kind: str = msgspec.field(name="referer@type")
+    referer: str
+    sender: str | None = msgspec.field(default=None, name="from@type")
+
+
+def test_an_attribute_is_read_from_the_element_or_its_child() -> None:
+    def read(xml: str) -> Referred:
+        return decode(Node(etree.fromstring(f'<m xmlns="{NS}" {xml}'), NS, Off), Referred)
+
+    assert read('state="READ"><referer type="ORDER">O1</referer></m>') == Referred(
+        state="READ", kind="ORDER", referer="O1"
+    )
+    assert read('state=""><referer type="OFFER">O2</referer><from type="CLIENT"/></m>') == (
+        Referred(kind="OFFER", referer="O2", sender="CLIENT")
+    )
+    with pytest.raises(Off, match="lacks <referer@type>"):
+        read("><referer>O3</referer></m>")
+
+
 def test_items_read_already_reach_their_mapping_with_why_the_others_could_not_be() -> None:
     raw = with_unread([1, 2], ["item 3: off its shape"])
     assert isinstance(raw[2], Unread)

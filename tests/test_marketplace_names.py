@@ -110,6 +110,23 @@ def test_only_connector_packages_and_the_registry_name_a_marketplace(area: str) 
     assert places_naming_a_marketplace(AREAS[area]) == []
 
 
+# The sandbox's machinery that serves each double by what it declares (its entry point's
+# ``Double``): the app mounting them, and the reply front routing replies by the domains
+# the relay doubles declare.
+SANDBOX_BY_DECLARATION = ("app.py", "double_entry.py", "doubles.py", "reply_front.py")
+
+
+def test_the_sandbox_serves_doubles_by_their_declarations_only() -> None:
+    sandbox = ROOT / "sandbox/src/keybuzz_sandbox"
+    found = [
+        f"{name}:{number}: {line.strip()}"
+        for name in SANDBOX_BY_DECLARATION
+        for number, line in enumerate((sandbox / name).read_text().splitlines(), start=1)
+        if names_a_marketplace(line)
+    ]
+    assert found == []
+
+
 def test_each_connector_package_serves_a_registered_marketplace() -> None:
     from importlib.metadata import entry_points
 

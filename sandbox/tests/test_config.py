@@ -57,3 +57,19 @@ def test_environment_overrides_and_errors_name_the_variable() -> None:
     ):
         with pytest.raises(ConfigError, match=name):
             config_from_env({name: value})
+
+
+def test_the_reply_front_takes_its_login_on_a_loopback_address_only() -> None:
+    assert config_from_env({}).reply_front_login is None  # no login: the front does not serve
+    config = config_from_env({"SANDBOX_REPLY_FRONT_PASSWORD": "s3cret-front-password"})
+    assert config.reply_front_login is not None
+    assert config.reply_front_login.username == "keybuzz-poller"
+    assert config.reply_front_login.password == "s3cret-front-password"
+    assert "s3cret-front-password" not in repr(config) and "s3cret" not in str(config)
+    for host in ("127.0.0.1", "::1", "localhost", "127.0.0.2"):
+        env = {"SANDBOX_REPLY_FRONT_HOST": host, "SANDBOX_REPLY_FRONT_PASSWORD": "p"}
+        assert config_from_env(env).reply_front_host == host
+    for host in ("0.0.0.0", "::", "192.168.1.10", "sandbox.example"):
+        env = {"SANDBOX_REPLY_FRONT_HOST": host, "SANDBOX_REPLY_FRONT_PASSWORD": "p"}
+        with pytest.raises(ConfigError, match="SANDBOX_REPLY_FRONT_HOST"):
+            config_from_env(env)

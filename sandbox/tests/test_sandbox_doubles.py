@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from keybuzz_sandbox import doubles
@@ -71,3 +72,45 @@ def test_each_double_registers_itself_by_its_entry_point() -> None:
         "RAKUTEN",
         "EBAY",
     }
+
+
+BUYER_DOMAIN = "contact.manomano.com"  # a domain an installed double takes replies for
+
+
+def test_two_doubles_taking_replies_for_one_domain_are_refused() -> None:
+    copy = Double("copy", lambda url: {}, reply_domains=(BUYER_DOMAIN.upper(),))
+    with doubles.registered(copy):
+        with pytest.raises(ValueError, match=f"'copy' takes replies for {BUYER_DOMAIN}"):
+            doubles.reply_relays()
+
+
+def test_the_dev_stacks_poller_sends_its_replies_to_the_front() -> None:
+    from keybuzz_devstack import stack
+
+    parts, shared = stack.plan_parts({})
+    [sandbox] = [p for p in parts if p.name == "sandbox"]
+    assert shared["SMTP_RELAY_PORT"] == sandbox.env["SANDBOX_REPLY_FRONT_PORT"]
+
+
+def test_the_dev_stacks_poller_and_front_share_one_login_kept_0600(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing is anonymous on the stack's outbound relay: the sandbox's front takes one login,
+    made once per stack, given to the poller only (not to every service), unless the poller
+    sends to an outside relay."""
+    from keybuzz_devstack import stack
+
+    monkeypatch.setattr(stack, "REPLY_FRONT_LOGIN_FILE", tmp_path / "reply-front-login.json")
+    parts, shared = stack.plan_parts({})
+    env = {p.name: p.env for p in parts}
+    password = env["sandbox"]["SANDBOX_REPLY_FRONT_PASSWORD"]
+    assert len(password) >= 32
+    assert env["poller"]["SMTP_RELAY_PASSWORD"] == password
+    assert env["poller"]["SMTP_RELAY_USERNAME"] == env["sandbox"]["SANDBOX_REPLY_FRONT_USERNAME"]
+    assert (tmp_path / "reply-front-login.json").stat().st_mode & 0o777 == 0o600
+    assert [name for name, e in env.items() if password in e.values()] == ["sandbox", "poller"]
+    assert password not in shared.values()
+    again, _ = stack.plan_parts({})  # the same stack keeps its login
+    assert {p.name: p.env for p in again}["poller"]["SMTP_RELAY_PASSWORD"] == password
+    outside, _ = stack.plan_parts({"SMTP_RELAY_HOST": "relay.example"})
+    assert "SMTP_RELAY_PASSWORD" not in {p.name: p.env for p in outside}["poller"]

@@ -3,9 +3,11 @@
 poller's MX, Dovecot and reply sender, as shop-API connectors pass theirs. For each: a
 buyer's mail through the relay is one ticket of the relay's marketplace, on its order's
 thread, however often it is read; an agent's reply reaches the buyer's thread once; a
-reply the relay refuses comes back as a bounce that marks it BOUNCED; and mail for a relay
-no connector has is refused at the MX. The double is driven through its relay driver
-(``keybuzz_sandbox.relay_conformance``); a relay connector with none fails the suite."""
+reply the relay refuses comes back as a bounce that marks it BOUNCED; a reply through the
+sandbox's reply front (the dev stack's outbound relay) reaches the double, found by the
+reply domains it declares; and mail for a relay no connector has is refused at the MX. The
+double is driven through its relay driver (``keybuzz_sandbox.relay_conformance``); a relay
+connector with none fails the suite."""
 
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
 from typing import Any
 
 import aiosmtplib
@@ -23,6 +27,7 @@ from keybuzz_devstack.shop_api_testing import agent_headers, agent_json, publish
 from keybuzz_devstack.testing import MailServer, RunningService, eventually
 from keybuzz_poller.service import DEFINITION as POLLER
 from keybuzz_sandbox import doubles
+from keybuzz_sandbox.config import SmtpLogin
 from keybuzz_sandbox.relay_conformance import RelayDriver, relay_driver_for
 from keybuzz_shared.connectors.registry import connector_for, connectors
 from keybuzz_shared.events import InboundAddressInfo, TenantSynced
@@ -181,6 +186,35 @@ async def test_a_reply_the_relay_refuses_bounces_and_is_marked(relay: Relay) -> 
     await reply(relay, tenant_id, ticket["id"], sender, text)
     await delivered(relay, tenant_id, ticket["id"], "BOUNCED")
     assert text not in await relay.driver.replies(relay.sandbox, alias)
+
+
+async def test_the_sandboxs_reply_front_hands_the_relays_replies_to_its_double(
+    relay: Relay, reply_front_login: SmtpLogin
+) -> None:
+    """As the dev stack sends every reply: through the sandbox's reply front, logged in as
+    the poller, which finds the relay's double by the reply domains the double declares."""
+    tenant_id, address = await tenant(relay)
+    sent = await relay.driver.send(relay.sandbox, address, relay.poller.runtime.settings.mx_port)
+    front = (await relay.sandbox.get("/_sandbox/reply-front")).json()["port"]
+    text = f"Bonjour, votre colis part demain ({uuid.uuid4().hex[:6]})."
+    message = EmailMessage()
+    message["From"] = await relay.driver.reply_sender(relay.sandbox)
+    message["To"] = sent.alias
+    message["Subject"] = "Re: votre commande"
+    message["Message-ID"] = make_msgid(domain=DOMAIN)
+    message["In-Reply-To"] = sent.message_id
+    message.set_content(text)
+    await aiosmtplib.send(
+        message,
+        sender=address,
+        recipients=[sent.alias],
+        hostname="127.0.0.1",
+        port=int(front),
+        username=reply_front_login.username,
+        password=reply_front_login.password,
+        timeout=30,
+    )
+    assert (await relay.driver.replies(relay.sandbox, sent.alias)).count(text) == 1
 
 
 async def test_mail_for_a_relay_no_connector_has_is_refused_at_the_mx(relay: Relay) -> None:

@@ -135,7 +135,9 @@ class Relay:
 
 @pytest_asyncio.fixture
 async def relay(mx: Mx) -> AsyncIterator[Relay]:
-    config = SandboxConfig(time_scale=60, reply_smtp_port=0, smtp_port=mx.port, bench_orders=300)
+    config = SandboxConfig(
+        time_scale=60, reply_smtp_port=0, reply_front_port=0, smtp_port=mx.port, bench_orders=300
+    )
     app = create_app(config)
     started, stop = asyncio.Event(), asyncio.Event()
 

@@ -6,8 +6,7 @@ import re
 from typing import Any
 
 import httpx
-from keybuzz_connector_backmarket.client import ShopAccess, shop_client
-from keybuzz_connector_backmarket.connector import PLATFORMS
+from keybuzz_connector_backmarket.connector import PLATFORMS, ShopAccess, shop_client
 from keybuzz_double_backmarket.contract import form_problems, query_problems, strict_spec
 from keybuzz_shared.connectors.kit import Requester
 from keybuzz_shared.file_links import FileLinks

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from backmarket_connector_helpers import client_for
-from keybuzz_connector_backmarket.client import WAF_HOLD_SECONDS
+from keybuzz_connector_backmarket.connector import WAF_HOLD_SECONDS
 from keybuzz_shared.connectors.seam import CallOutcomeUnknown, CallUnavailable, CredentialsRefused
 
 MILANO = 4  # the double's smallest seeded shop

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from keybuzz_connector_cdiscount.client import OctopiaClient, OctopiaCredentials
+from keybuzz_connector_cdiscount.connector import OctopiaClient, OctopiaCredentials
 from keybuzz_shared.connectors.seam import (
     AnswerUnreadable,
     CallAnswerUnreadable,

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from keybuzz_connector_cdiscount.client import OctopiaClient, OctopiaCredentials
+from keybuzz_connector_cdiscount.connector import OctopiaClient, OctopiaCredentials
 from keybuzz_connector_cdiscount.discussions import DiscussionInbox, DiscussionReplies
 from keybuzz_connector_cdiscount.settings import CDISCOUNT
 from keybuzz_poller.settings import PollerSettings

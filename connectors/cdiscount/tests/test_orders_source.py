@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-from keybuzz_connector_cdiscount.client import OctopiaClient, OctopiaCredentials
+from keybuzz_connector_cdiscount.connector import OctopiaClient, OctopiaCredentials
 from keybuzz_connector_cdiscount.orders import ShopOrders, order_status, read_order
 from keybuzz_shared.connectors.seam import OrderSummary
 

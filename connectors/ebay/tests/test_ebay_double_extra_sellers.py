@@ -4,6 +4,8 @@ one refused."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import httpx
@@ -12,6 +14,7 @@ from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.fixtures import serve  # noqa: F401 - fixture
 
 TOKEN = "/ebay/identity/v1/oauth2/token"
+CONVERSATIONS = "/ebay/commerce/message/v1/conversation?conversation_type=FROM_MEMBERS"
 
 
 async def refreshed(http: httpx.AsyncClient, seller: dict[str, Any]) -> httpx.Response:
@@ -45,3 +48,26 @@ async def test_extra_sellers_are_listed_each_token_its_own(serve: Any) -> None: 
     assert (await refreshed(http, renewed)).status_code == 200
     read = SandboxConfig.from_env({"SANDBOX_EBAY_EXTRA_SHOPS": "3"})
     assert read.of(EbayDoubleSettings).extra_shops == 3
+
+
+async def test_the_applications_limit_holds_in_a_window_an_admin_sets(serve: Any) -> None:  # noqa: F811
+    """A bench's scaled day: the app's limit counted per window of seconds, every seller's
+    calls together, a 429 past it until the next window."""
+    http = await serve(SandboxConfig(doubles=(EbayDoubleSettings(extra_shops=2),)))
+    sellers = [
+        s for s in (await http.get("/_sandbox/ebay/shops")).json() if "Boutique" in s["name"]
+    ]
+    bearers = []
+    for seller in sellers:
+        token = (await refreshed(http, seller)).json()["access_token"]
+        bearers.append({"Authorization": f"Bearer {token}"})
+    window = 2
+    await http.put("/_sandbox/ebay/limits", json={"app": 3, "window": window})
+    # The calls below in one window: begun at its start.
+    await asyncio.sleep(window - time.time() % window)
+    answered = [
+        (await http.get(CONVERSATIONS, headers=bearers[n % 2])).status_code for n in range(4)
+    ]
+    assert answered == [200, 200, 200, 429]
+    await asyncio.sleep(window)
+    assert (await http.get(CONVERSATIONS, headers=bearers[0])).status_code == 200

@@ -1,6 +1,6 @@
 """The eBay connector against its double over HTTP: a consent's code traded for the
-seller's refresh token and account, a buyer's message read once with its item beside it,
-a reply sent and read back, orders mapped with their eBay site, a revoked consent refused,
+seller's refresh token and account, a buyer's message read once with its item beside it
+(and the buyer's order of that item as the thread's order), a reply sent and read back, orders mapped with their eBay site, a revoked consent refused,
 and every answer the double gives of the Message API checked against eBay's description."""
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ from keybuzz_connector_ebay.connector import (
     CONNECTOR,
     Conversation,
     Message,
+    buyer_of,
+    message_of,
     order_of,
+    purchases,
     waiting_since,
 )
 from keybuzz_connector_ebay.consent import EbayApp
@@ -188,3 +191,53 @@ async def test_a_spent_day_of_calls_holds_the_seller(
         assert (await admin.get("/shops/3/calls")).json()["calls"] == used + 1
     finally:
         await admin.put("/limits", json={"user": 20_000})
+
+
+async def test_a_conversation_about_a_listing_the_buyer_bought_names_the_order(
+    sandbox_url: str, admin: httpx.AsyncClient
+) -> None:
+    """eBay's conversations name a listing only: the buyer's order of that item, found
+    among the seller's recent orders, is the ticket's order; a question about an item the
+    buyer did not buy names none."""
+    found = await shop(admin, "1")
+    bought = (await admin.post("/shops/1/threads", json={
+        "body": "Mon colis ?", "buyer": "acheteur_2", "item": "11002"})).json()  # fmt: skip
+    asked = (await admin.post("/shops/1/threads", json={
+        "body": "Encore dispo ?", "buyer": "acheteur_2", "item": "99999"})).json()  # fmt: skip
+    api = settings(sandbox_url).shop_api("EBAY")
+    assert isinstance(api, EbayApiSettings)
+    async with httpx.AsyncClient(timeout=10) as http:
+        session = CONNECTOR.shop_api.session(credentials(found), http=http, settings=api)  # type: ignore[union-attr]
+        since = datetime.now(UTC) - timedelta(minutes=5)
+        listed: list[seam.InboxMessage] = []
+        cursor: str | None = None
+        while True:
+            page = await session.messages(since=since, cursor=cursor)
+            listed += page.items
+            if (cursor := page.next_cursor) is None:
+                break
+    by_id = {m.message_id: m for m in listed}
+    assert by_id[bought["messageId"]].thread.order == "11-10002-20002"
+    assert by_id[asked["messageId"]].thread.order is None
+    assert by_id[asked["messageId"]].thread_details[0].value == "99999"  # its item all the same
+
+
+def test_the_newest_order_of_an_item_by_its_buyer_is_the_one() -> None:
+    def order(order_id: str, day: int, buyer: str, *items: str) -> dict[str, Any]:
+        return {"orderId": order_id, "creationDate": f"2026-11-{day:02d}T10:00:00.000Z",
+                "buyer": {"username": buyer},
+                "lineItems": [{"legacyItemId": i} for i in items]}  # fmt: skip
+
+    found = purchases([
+        order("12-00000-00001", 1, "Acheteur", "111", "222"),
+        order("12-00000-00002", 9, "acheteur", "111"),
+        order("12-00000-00003", 5, "autre", "222"),
+        {"orderId": "garbled"},
+    ])  # fmt: skip
+    assert found == {("acheteur", "111"): "12-00000-00002", ("acheteur", "222"): "12-00000-00001",
+                     ("autre", "222"): "12-00000-00003"}  # fmt: skip
+    members, me = Conversation("c1", reference_type="LISTING", reference_id="111"), "vendeur"
+    said = Message("m1", datetime(2026, 11, 9, tzinfo=UTC), sender_username="Acheteur")
+    assert buyer_of(members, [said], me) == "Acheteur"
+    assert buyer_of(Conversation("c2", "FROM_EBAY"), [said], me) is None
+    assert message_of(members, said, me, order_id="12-00000-00002").thread.order == "12-00000-00002"

@@ -16,6 +16,7 @@ import pytest
 from fnac_connector_helpers import credentials_of, set_faults, shop
 from keybuzz_connector_fnac.client import FnacClient
 from keybuzz_connector_fnac.models import (
+    ByCreation,
     FnacCredentialsRefused,
     FnacOutcomeUnknown,
     FnacProtocolError,
@@ -132,7 +133,7 @@ async def test_pages_of_messages_add_up_to_the_whole_list(
         page_number = 1
         while True:
             page = await client.messages_query(
-                MessagesQuery(page=page_number, results_count=size, sort="ASC")
+                MessagesQuery(page=page_number, results_count=size, sort=ByCreation("ASC"))
             )
             assert page.unreadable == ()
             seen += [m.message_id for m in page.messages]

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from keybuzz_connector_fnac.connector import LIMITS
 from keybuzz_connector_fnac.models import (
+    DateRange,
     IncidentsPage,
     IncidentsQuery,
     MessagesPage,
@@ -80,7 +81,7 @@ async def test_an_inbox_cursor_handed_out_before_the_kit_continues_its_listing()
     page = await session(fnac).inbox_messages(since=END, cursor=INBOX_BEFORE_THE_KIT)
     incidents = await session(fnac).incidents(since=END, cursor=INBOX_BEFORE_THE_KIT)
     messages, listed = fnac.asked
-    assert (messages.page, messages.created) == (2, (START, None))
+    assert (messages.page, messages.created) == (2, DateRange(type="CreatedAt", min=START))
     assert (listed.page, listed.date.min) == (2, START)
     assert page.next_cursor is None and incidents.next_cursor is None
 

@@ -17,7 +17,7 @@ import pytest
 from fnac_connector_helpers import credentials_of, shop
 from keybuzz_connector_fnac.client import FnacClient
 from keybuzz_connector_fnac.connector import FnacConnector, FnacSession
-from keybuzz_connector_fnac.models import MessagesQuery
+from keybuzz_connector_fnac.models import ByCreation, DateRange, MessagesQuery
 from keybuzz_devstack.testing import Infra, shop_api_at
 from keybuzz_poller.bootstrap import api_replies
 from keybuzz_poller.shops.api_source import ApiMessageSource
@@ -74,7 +74,12 @@ async def test_a_shop_inbox_lists_messages_as_the_api_has_them(
     page = await session.inbox_messages(since=LONG_AGO)
     assert page.items and not page.unreadable
     raw = await FnacClient(http, base_url, credentials_of(entry)).messages_query(
-        MessagesQuery(page=1, results_count=100, created=(LONG_AGO, None), sort="ASC")
+        MessagesQuery(
+            page=1,
+            results_count=100,
+            created=DateRange(type="CreatedAt", min=LONG_AGO),
+            sort=ByCreation("ASC"),
+        )
     )
     by_id = {m.message_id: m for m in raw.messages}
     assert (page.next_cursor is not None) == raw.paging.has_next

@@ -1,4 +1,4 @@
-"""Fnac's XML codec (keybuzz_connector_fnac.xml): the responses recorded from Fnac's
+"""Fnac's XML codec (keybuzz_connector_fnac.client): the responses recorded from Fnac's
 test platform read into models, every request we build valid against Fnac's XSDs and shaped
 like the recorded ones, and hostile documents refused without being expanded."""
 
@@ -9,17 +9,22 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
+import msgspec
 import pytest
-from keybuzz_connector_fnac import xml
+from keybuzz_connector_fnac import client as xml
+from keybuzz_connector_fnac.client import FnacCredentials
 from keybuzz_connector_fnac.models import (
+    ByCreation,
     DateRange,
     FnacProtocolError,
     IncidentsQuery,
     MessagesQuery,
+    MessagesUpdate,
     MessageUpdate,
     OrdersQuery,
 )
 from keybuzz_shared.connectors.kit import xml_answers
+from keybuzz_shared.connectors.kit.xml_structs import request
 from lxml import etree
 
 CAPTURED = Path(__file__).parent / "fnac_captured"
@@ -187,6 +192,11 @@ def test_a_response_in_another_shape_is_a_protocol_error() -> None:
 # --- requests -------------------------------------------------------------------------------
 
 
+def built(service: str, query: msgspec.Struct, header: dict[str, str] = HEADER) -> bytes:
+    """The request the client sends for ``query``, with the token's attributes."""
+    return request(xml.NS, service, header, query)
+
+
 def canonical(document: bytes) -> bytes:
     root = etree.fromstring(document, etree.XMLParser(remove_blank_text=True))
     for name in ("partner_id", "shop_id", "token"):
@@ -196,17 +206,17 @@ def canonical(document: bytes) -> bytes:
 
 
 @pytest.mark.parametrize(
-    ("name", "built"),
+    ("name", "sent"),
     [
-        ("query_messages_request.xml", xml.messages_query_request(HEADER, MessagesQuery())),
+        ("query_messages_request.xml", built("messages_query", MessagesQuery())),
         (
             "query_orders_request.xml",
-            xml.orders_query_request(HEADER, OrdersQuery(results_count=10)),
+            built("orders_query", OrdersQuery(results_count=10)),
         ),
         (
             "query_orders_created_between_dates_request.xml",
-            xml.orders_query_request(
-                HEADER,
+            built(
+                "orders_query",
                 OrdersQuery(
                     results_count=10,
                     date=DateRange(
@@ -217,16 +227,17 @@ def canonical(document: bytes) -> bytes:
                 ),
             ),
         ),
-        ("query_incidents_request.xml", xml.incidents_query_request(HEADER, IncidentsQuery())),
+        ("query_incidents_request.xml", built("incidents_query", IncidentsQuery())),
     ],
 )
-def test_requests_are_shaped_like_the_ones_fnac_accepted(name: str, built: bytes) -> None:
-    assert canonical(built) == canonical(captured(name))
-    assert built.startswith(b"<?xml version='1.0' encoding='utf-8'?>")
+def test_requests_are_shaped_like_the_ones_fnac_accepted(name: str, sent: bytes) -> None:
+    assert canonical(sent) == canonical(captured(name))
+    assert sent.startswith(b"<?xml version='1.0' encoding='utf-8'?>")
 
 
 def test_auth_request_is_valid_and_carries_the_key_as_an_element() -> None:
-    request = xml.auth_request(PARTNER, SHOP, "secret-key")
+    credentials = FnacCredentials(partner_id=PARTNER, shop_id=SHOP, key="secret-key")
+    request = built("auth", credentials, {})
     assert_valid(request, "auth")
     root = etree.fromstring(request)
     assert root.findtext(f"{{{xml.NS}}}key") == "secret-key"
@@ -236,13 +247,17 @@ def test_messages_query_with_every_filter_is_valid() -> None:
     query = MessagesQuery(
         page=3,
         results_count=50,
-        created=(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, 12, tzinfo=PARIS)),
+        created=DateRange(
+            type="CreatedAt",
+            min=datetime(2026, 1, 1, tzinfo=UTC),
+            max=datetime(2026, 1, 2, 12, tzinfo=PARIS),
+        ),
         from_types=("CLIENT", "CALLCENTER"),
         message_type="ORDER",
         order_ids=(ORDER_ID, "57BEB008B27C6"),
-        sort="ASC",
+        sort=ByCreation("ASC"),
     )
-    request = xml.messages_query_request(HEADER, query)
+    request = built("messages_query", query)
     assert_valid(request, "messages_query")
     root = etree.fromstring(request)
     assert root.attrib == {**HEADER, "results_count": "50"}
@@ -269,7 +284,7 @@ def test_messages_update_reply_mark_as_read_and_archive_are_valid() -> None:
         MessageUpdate(message_id="6F9EF013-6387-F433-C3F5-4AAEF32AA317", action="mark_as_read"),
         MessageUpdate(message_id="ACCS9888-0912-987S-DEDZ-012987129831", action="archive"),
     ]
-    request = xml.messages_update_request(HEADER, updates)
+    request = built("messages_update", MessagesUpdate(tuple(updates)))
     assert_valid(request, "messages_update")
     reply = etree.fromstring(request).find(f"{{{xml.NS}}}message")
     assert reply is not None and reply.attrib == {
@@ -279,7 +294,7 @@ def test_messages_update_reply_mark_as_read_and_archive_are_valid() -> None:
     # The control character XML cannot hold became U+FFFD; markup stays text.
     assert reply.findtext(f"{{{xml.NS}}}message_description") == text.replace("\x07", "\ufffd")
     with pytest.raises(ValueError):
-        xml.messages_update_request(HEADER, [])
+        MessagesUpdate(())
 
 
 def test_orders_query_by_date_and_fifty_ids_is_valid() -> None:
@@ -289,11 +304,11 @@ def test_orders_query_by_date_and_fifty_ids_is_valid() -> None:
         order_ids=ids,
         sort="DESC",
     )
-    request = xml.orders_query_request(HEADER, query)
+    request = built("orders_query", query)
     assert_valid(request, "orders_query")
     assert len(etree.fromstring(request).findall(f".//{{{xml.NS}}}order_fnac_id")) == 50
     with pytest.raises(ValueError, match="at most 50"):
-        xml.orders_query_request(HEADER, OrdersQuery(order_ids=(*ids, "5000000000000")))
+        OrdersQuery(order_ids=(*ids, "5000000000000"))
 
 
 def test_incidents_query_by_date_is_valid() -> None:
@@ -301,12 +316,12 @@ def test_incidents_query_by_date_is_valid() -> None:
         date=DateRange(type="UpdatedAt", min=datetime(2026, 1, 1, tzinfo=UTC)),
         sort="ASC",
     )
-    assert_valid(xml.incidents_query_request(HEADER, query), "incidents_query")
+    assert_valid(built("incidents_query", query), "incidents_query")
 
 
 def test_the_header_is_required_by_the_schema() -> None:
     """The check above can fail: a request without its token attributes' partner is refused."""
-    request = xml.orders_query_request({"token": TOKEN}, OrdersQuery())
+    request = built("orders_query", OrdersQuery(), {"token": TOKEN})
     schema = etree.XMLSchema(etree.parse(str(XSD / SCHEMAS["orders_query"])))
     assert not schema.validate(etree.fromstring(request))
 

@@ -104,6 +104,15 @@ def test_without_the_doubles_record_the_signature_does_not_verify(
     assert signed_domains(delivered(raw)) == frozenset()
 
 
+def test_the_environments_records_are_decoded_once_and_not_for_each_mail() -> None:
+    """The module's fixture gives the double's records in the environment only."""
+    dkim_keys.environment_records.cache_clear()
+    raw, _ = mails.compose("support", TO, ORDER)
+    for _ in range(3):
+        assert signed_domains(delivered(raw)) == frozenset({"monechelle.zendesk.com"})
+    assert dkim_keys.environment_records.cache_info().misses == 1
+
+
 def test_order_ids_are_m_and_twelve_digits_standing_alone() -> None:
     assert RELAY.order_ids_in(f"Commande {ORDER}, et M1234 ou XM100100000007 ou {ORDER}9") == [
         ORDER

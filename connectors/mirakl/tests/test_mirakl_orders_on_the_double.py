@@ -18,7 +18,6 @@ from keybuzz_connector_mirakl.connector import MiraklKey, MiraklSettings, shop_c
 from keybuzz_connector_mirakl.orders import ShopOrders
 from keybuzz_connector_mirakl.response_window import (
     EVERY_PERIOD,
-    MiraklSession,
     order_messages_response_delay,
 )
 from keybuzz_double_mirakl import service_env
@@ -176,11 +175,11 @@ async def test_a21_gives_the_shops_response_delay_for_the_period_holding_the_win
 
     now = datetime.now(UTC)
     figure = await order_messages_response_delay(Seen(), now - timedelta(days=7), now)
-    assert figure is not None and figure.period == "LAST_MONTH"
-    mirakls = answered[0]["order_messages_response_delay"]
-    assert {"period": "LAST_MONTH", "value": figure.seconds} in mirakls and figure.seconds > 0
+    assert figure is not None and figure.name == "order_messages_response_delay (LAST_MONTH)"
+    mirakls, seconds = answered[0]["order_messages_response_delay"], figure.average_response_seconds
+    assert {"period": "LAST_MONTH", "value": int(seconds)} in mirakls and seconds > 0
     assert len(mirakls) == 5  # every period, in the one call
-    assert figure.start is not None and figure.computed_at - figure.start == timedelta(days=30)
+    assert figure.since is not None and figure.until - figure.since == timedelta(days=30)
     assert sent.requests[-1] == (
         "A21",
         {"periods": EVERY_PERIOD, "shop_id": client.shop["shop_id"]},
@@ -204,21 +203,22 @@ async def test_the_sessions_response_delay_is_a21s_for_the_window(
     first = operator["shops"][0]
     settings = MiraklSettings(mirakl_catalogue=service_env(sandbox)["MIRAKL_CATALOGUE"])
     api = settings.shop_api(code)
-    shop_api = connector_for(code).shop_api
-    assert api is not None and shop_api is not None
+    shop_api, figures = connector_for(code).shop_api, connector_for(code).response_figures
+    assert api is not None and shop_api is not None and figures is not None
     credentials = {"api_key": first["apiKey"], "shop_id": str(first["shopId"])}
     sent = Sent()
     async with httpx.AsyncClient(
         timeout=30, event_hooks={"request": [sent], "response": [sent.answered]}
     ) as http:
         session = shop_api.session(credentials, http=http, settings=api)
-        assert isinstance(session, MiraklSession)
         now = datetime.now(UTC)
-        figure = await session.response_delay(now - timedelta(days=80), now)
+        figure = await figures.response_delay(session, since=now - timedelta(days=80), until=now)
         # Another window the same day: its period, from the session's one call.
-        week = await session.response_delay(now - timedelta(days=7), now)
-    assert figure is not None and figure.period == "LAST_THREE_MONTHS" and figure.seconds > 0
-    assert week is not None and week.period == "LAST_MONTH" and week.seconds > 0
+        week = await figures.response_delay(session, since=now - timedelta(days=7), until=now)
+    assert figure is not None and figure.name.endswith("(LAST_THREE_MONTHS)")
+    assert figure.average_response_seconds > 0
+    assert week is not None and week.name.endswith("(LAST_MONTH)")
+    assert week.average_response_seconds > 0
     assert sent.requests == [("A21", {"periods": EVERY_PERIOD, "shop_id": str(first["shopId"])})]
     assert sent.problems == []
 

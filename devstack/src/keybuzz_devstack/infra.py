@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
+from keybuzz_sandbox.config import SmtpLogin
 from keybuzz_shared.nats_access import (
     OPERATOR,
     PROVISIONER,
@@ -157,6 +159,20 @@ def nats_users(path: Path) -> dict[str, str]:
     path.touch(mode=0o600)
     path.write_text(json.dumps(passwords))
     return passwords
+
+
+def reply_front_login(path: Path) -> SmtpLogin:
+    """The login of the sandbox's reply front (SMTP AUTH), made once, kept 0600 as the NATS
+    users' passwords: the sandbox takes it, the poller sends with it."""
+    if path.exists():
+        with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
+            return msgspec.json.decode(path.read_bytes(), type=SmtpLogin)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    login = SmtpLogin.generated()
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_bytes(msgspec.json.encode(login))
+    return login
 
 
 def with_credentials(url: str, user: str, password: str) -> str:
@@ -466,14 +482,27 @@ def _pg_ready(port: int) -> bool:
 # --- OpenBao ----------------------------------------------------------------------------
 
 
-def sandbox_spec(port: int, time_scale: str, reply_smtp_port: int | None = None) -> ServerSpec:
+def sandbox_spec(
+    port: int,
+    time_scale: str,
+    reply_smtp_port: int | None = None,
+    front_login: SmtpLogin | None = None,
+) -> ServerSpec:
     """The Amazon sandbox as a process of its own (tests, benchmarks), clocks sped up.
 
     Its reply relay (SMTP) listens on ``reply_smtp_port``, a free port if not given:
-    ``GET /_sandbox/config`` tells which (``replyRelay.port``).
+    ``GET /_sandbox/config`` tells which (``replyRelay.port``). With ``front_login``
+    (reply_front_login), its reply front too, on any free port, said by
+    ``GET /_sandbox/reply-front``; without, it has none.
     """
     url = f"http://127.0.0.1:{port}"
     reply_port = free_port() if reply_smtp_port is None else reply_smtp_port
+    front: dict[str, str] = {}
+    if front_login is not None:
+        front = {
+            "SANDBOX_REPLY_FRONT_USERNAME": front_login.username,
+            "SANDBOX_REPLY_FRONT_PASSWORD": front_login.password,
+        }
     return ServerSpec(
         name="sandbox",
         command=[sys.executable, "-m", "keybuzz_sandbox"],
@@ -486,6 +515,8 @@ def sandbox_spec(port: int, time_scale: str, reply_smtp_port: int | None = None)
             "SANDBOX_TIME_SCALE": time_scale,
             "SANDBOX_REPLY_SMTP_HOST": "127.0.0.1",
             "SANDBOX_REPLY_SMTP_PORT": str(reply_port),
+            "SANDBOX_REPLY_FRONT_PORT": "0",
+            **front,
         },
         ready=lambda: http_ok(f"{url}/health"),
     )

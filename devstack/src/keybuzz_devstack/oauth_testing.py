@@ -37,7 +37,9 @@ from keybuzz_devstack.testing import Infra, RunningService
 
 SELLER = "A12BCIS2R7HD4D"  # the sandbox's seeded FR seller
 FR = "A13V1IB3VIYZZH"  # Amazon's marketplace id of France, that seller's
-FRONTEND = "http://frontend.test/settings/amazon"
+# FRONTEND_URL (the product's channel pages) and where Amazon's callback lands under it.
+FRONTEND_PAGES = "http://frontend.test/settings"
+FRONTEND = f"{FRONTEND_PAGES}/amazon"
 API = "/api/v1/marketplaces/amazon"
 # The sandbox's fixed app credentials, as the dev stack seeds them in Vault; each kit
 # writes them again under an app source of its own, with its service's redirect URI.
@@ -196,7 +198,7 @@ async def kits_made(
         env = {
             "LWA_ENDPOINT": f"{sandbox_url}/auth/o2/token",
             "SELLER_CENTRAL_URL": sandbox_url,
-            "FRONTEND_URL": FRONTEND,
+            "FRONTEND_URL": FRONTEND_PAGES,
             "AMAZON_APP_SOURCE": source,
             **overrides,
         }

@@ -18,11 +18,13 @@ from pathlib import Path
 
 import httpx
 from keybuzz_sandbox import doubles, seeded
+from keybuzz_sandbox.config import SmtpLogin
 from keybuzz_shared.connectors import registry
 from keybuzz_shared.vault import VaultClient
 
 from keybuzz_devstack import bootstrap, dovecot, infra, sqs
 from keybuzz_devstack.consent_apps import register_consent_apps
+from keybuzz_devstack.console.settings import CHANNEL_PAGES
 
 ROOT = Path(os.environ.get("KEYBUZZ_ROOT", Path.cwd()))
 DATA = ROOT / ".data"
@@ -66,7 +68,8 @@ DEFAULT_PORTS = (
     8003,  # orders
     8004,  # tenant-sync
     2525,  # the MX
-    2526,  # the sandbox's reply relay
+    2526,  # the sandbox's Amazon reply relay
+    2527,  # the sandbox's reply front (the stack's outbound relay)
     8143,  # Dovecot IMAP
     8024,  # Dovecot LMTP
     3000,  # the console
@@ -93,7 +96,7 @@ DEV_DEFAULTS = {
     "INBOUND_DOMAIN": "inbound.keybuzz.test",
     # Every marketplace API at the sandbox's double of it.
     **doubles.service_env(SANDBOX_URL),
-    "FRONTEND_URL": f"{CONSOLE_URL}/settings/channels/amazon",
+    "FRONTEND_URL": f"{CONSOLE_URL}{CHANNEL_PAGES}",
     "KEYBUZZ_ENV": "development",
 }
 SERVICES = {
@@ -116,7 +119,12 @@ MX_PORT = port(2525)
 MX_URL = f"smtp://127.0.0.1:{MX_PORT}"
 # Amazon's relay for sellers' replies, inside the sandbox process (docs/SANDBOX.md).
 REPLY_RELAY_PORT = port(2526)
-REPLY_RELAY_URL = f"smtp://127.0.0.1:{REPLY_RELAY_PORT}"
+# The stack's outbound relay: the sandbox's reply front, which hands each reply to the relay
+# double of its recipient's domain (docs/SANDBOX.md, "Reply front"); the poller sends there.
+REPLY_FRONT_PORT = port(2527)
+REPLY_FRONT_URL = f"smtp://127.0.0.1:{REPLY_FRONT_PORT}"
+# Its login (SMTP AUTH) of this stack (0600): the sandbox takes it, the poller sends with it.
+REPLY_FRONT_LOGIN_FILE = DATA / "reply-front-login.json"
 DOVECOT_IMAP_PORT = port(8143)
 DOVECOT_LMTP_PORT = port(8024)
 # The NATS users' passwords of this stack (0600): services get theirs in their environment,
@@ -147,8 +155,15 @@ def plan_parts(env: dict[str, str]) -> tuple[list[Part], dict[str, str]]:
     """The parts to run and the environment they share; external servers are not started."""
     shared = {**DEV_DEFAULTS, **{k: v for k, v in env.items() if k in DEV_DEFAULTS}}
     shared["MX_PORT"] = str(MX_PORT)  # the poller listens there, the sandbox relays to it
-    if not env.get("SMTP_RELAY_HOST"):  # replies go to the sandbox's relay, not an outside one
-        shared["SMTP_RELAY_PORT"] = str(REPLY_RELAY_PORT)
+    front_login = infra.reply_front_login(REPLY_FRONT_LOGIN_FILE)
+    # The poller's login at its relay: the front's, unless replies go to an outside relay.
+    relay_login: dict[str, str] = {}
+    if not env.get("SMTP_RELAY_HOST"):
+        shared["SMTP_RELAY_PORT"] = str(REPLY_FRONT_PORT)
+        relay_login = {
+            "SMTP_RELAY_USERNAME": front_login.username,
+            "SMTP_RELAY_PASSWORD": front_login.password,
+        }
     parts: list[Part] = []
     nats_passwords: dict[str, str] = {}
     if not env.get("NATS_URL"):  # ours, with a user per service (keybuzz_shared.nats_access)
@@ -181,7 +196,7 @@ def plan_parts(env: dict[str, str]) -> tuple[list[Part], dict[str, str]]:
             name="sandbox",
             command=[sys.executable, "-m", "keybuzz_sandbox"],
             ready_url=f"{SANDBOX_URL}/health",
-            env=sandbox_settings(),
+            env=sandbox_settings(front_login),
             priority=20,
             listen=SANDBOX_URL,
         )
@@ -191,6 +206,8 @@ def plan_parts(env: dict[str, str]) -> tuple[list[Part], dict[str, str]]:
         own_token = {"VAULT_TOKEN": bootstrap.service_token_id(service)} if own_vault else {}
         if nats_passwords:
             own_token |= {"NATS_USER": service, "NATS_PASSWORD": nats_passwords[service]}
+        if service == "poller":
+            own_token |= relay_login
         parts.append(
             Part(
                 name=service,
@@ -222,8 +239,9 @@ def console_part() -> Part:
     )
 
 
-def sandbox_settings() -> dict[str, str]:
-    """Where the sandbox listens, the URL it shows, where it relays buyer mail (the MX).
+def sandbox_settings(front_login: SmtpLogin) -> dict[str, str]:
+    """Where the sandbox listens, the URL it shows, where it relays buyer mail (the MX), the
+    login its reply front takes.
 
     The oauth callback of this stack is registered as an extra redirect URI, as a
     developer registers theirs in Seller Central.
@@ -233,6 +251,9 @@ def sandbox_settings() -> dict[str, str]:
         "SANDBOX_PUBLIC_URL": SANDBOX_URL,
         "SANDBOX_SMTP_PORT": str(MX_PORT),
         "SANDBOX_REPLY_SMTP_PORT": str(REPLY_RELAY_PORT),
+        "SANDBOX_REPLY_FRONT_PORT": str(REPLY_FRONT_PORT),
+        "SANDBOX_REPLY_FRONT_USERNAME": front_login.username,
+        "SANDBOX_REPLY_FRONT_PASSWORD": front_login.password,
         "SANDBOX_REDIRECT_URIS": OAUTH_CALLBACK_URL,
     }
 
@@ -497,7 +518,12 @@ def banner(parts: list[Part], shared: dict[str, str]) -> str:
     lines = ["", f"KeyBuzz development stack is ready{shifted}:"]
     lines += [f"  {p.name.ljust(width)}  {p.listen}" for p in parts]
     if any(p.name == "sandbox" for p in parts):
-        lines.append(f"  {'replies'.ljust(width)}  {REPLY_RELAY_URL} (the sandbox's Amazon relay)")
+        lines.append(
+            f"  {'replies'.ljust(width)}  {REPLY_FRONT_URL} (the sandbox's reply front: each"
+            " reply to its recipient's relay double; AUTH as"
+            f" {infra.reply_front_login(REPLY_FRONT_LOGIN_FILE).username},"
+            f" password in {REPLY_FRONT_LOGIN_FILE})"
+        )
     if any(p.name == "poller" for p in parts):
         lines.append(
             f"  {'MX'.ljust(width)}  {MX_URL} (in the poller; mail for {shared['INBOUND_DOMAIN']})"

@@ -36,6 +36,7 @@ import nats
 import pytest
 import uvicorn
 import uvloop
+from keybuzz_sandbox.config import SmtpLogin
 from keybuzz_shared.connectors.connector_settings import ConnectorSettings, ShopApiSettings
 from keybuzz_shared.connectors.seam import (
     ConnectorDefaults,
@@ -651,9 +652,16 @@ SANDBOX_TIME_SCALE = "20"
 
 
 @pytest.fixture(scope="session")
-def sandbox_url(infra_root: Path) -> Iterator[str]:
-    """The Amazon sandbox as a separate process, clocks sped up ``SANDBOX_TIME_SCALE`` times."""
-    spec = infra.sandbox_spec(infra.free_port(), SANDBOX_TIME_SCALE)
+def reply_front_login(infra_root: Path) -> SmtpLogin:
+    """The login of the session sandbox's reply front, as the dev stack keeps its own."""
+    return infra.reply_front_login(infra_root / "reply-front-login.json")
+
+
+@pytest.fixture(scope="session")
+def sandbox_url(infra_root: Path, reply_front_login: SmtpLogin) -> Iterator[str]:
+    """The Amazon sandbox as a separate process, clocks sped up ``SANDBOX_TIME_SCALE`` times;
+    its reply front takes ``reply_front_login``."""
+    spec = infra.sandbox_spec(infra.free_port(), SANDBOX_TIME_SCALE, front_login=reply_front_login)
     server = _start(spec, infra_root)
     yield spec.url
     server.stop()

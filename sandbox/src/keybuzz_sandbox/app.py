@@ -11,6 +11,7 @@ from .config import SandboxConfig
 from .doubles import doubles
 from .echo import echo_routes
 from .errors import not_found_response
+from .reply_front import ReplyFront, reply_front_routes
 from .sandbox import Sandbox
 
 
@@ -25,11 +26,16 @@ def _unknown_path(_: Request[Any, Any, Any], __: Exception) -> Response[bytes]:
 
 def create_app(config: SandboxConfig | None = None) -> Litestar:
     sb = Sandbox(config or SandboxConfig.from_env())
+    doubles_routes = [route for double in doubles().values() for route in double.routes(sb)]
+    # After the doubles' own: their relays serve before the front and stop after it.
+    front = ReplyFront(sb)
+    sb.lifespans.append(front.serving)
+    admin = [*echo_routes(sb.echo), *reply_front_routes(front)]
     app = Litestar(
         route_handlers=[
             health,
-            Router("/_sandbox", route_handlers=echo_routes(sb.echo), include_in_schema=False),
-            *(route for double in doubles().values() for route in double.routes(sb)),
+            Router("/_sandbox", route_handlers=admin, include_in_schema=False),
+            *doubles_routes,
         ],
         exception_handlers={
             NotFoundException: _unknown_path,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import secrets
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -21,10 +23,39 @@ DEFAULT_REDIRECT_URIS = (
     "http://127.0.0.1:8001/api/v1/marketplaces/amazon/oauth/callback",
     "http://localhost:8001/api/v1/marketplaces/amazon/oauth/callback",
 )
+# Who sends through the reply front when SANDBOX_REPLY_FRONT_USERNAME is not set: the poller.
+FRONT_USERNAME = "keybuzz-poller"
 
 
 class ConfigError(ValueError):
     """A setting has a value the sandbox cannot use; the message names the variable."""
+
+
+class SmtpLogin(msgspec.Struct, frozen=True):
+    """A user and password an SMTP server takes (AUTH PLAIN or LOGIN); shown without the
+    password, which stays out of logs, tracebacks and answers."""
+
+    username: str
+    password: str
+
+    @classmethod
+    def generated(cls, username: str = FRONT_USERNAME) -> SmtpLogin:
+        return cls(username, secrets.token_urlsafe(24))
+
+    def __repr__(self) -> str:
+        return f"SmtpLogin(username={self.username!r}, password='***')"
+
+    __str__ = __repr__
+
+
+def is_loopback(host: str) -> bool:
+    """``host`` is this machine's loopback interface only (no wildcard, no other interface)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class FaultSettings(msgspec.Struct, kw_only=True, frozen=True):
@@ -67,6 +98,13 @@ class SandboxConfig(msgspec.Struct, kw_only=True, frozen=True):
     # Amazon's relay for sellers' replies (reply_relay.py); port 0: any free port.
     reply_smtp_host: str = "127.0.0.1"
     reply_smtp_port: int = 2526
+    # The reply front (reply_front.py): the development stack's outbound relay, forwarding
+    # each reply to the relay double of its recipient's domain; port 0: any free port.
+    reply_front_host: str = "127.0.0.1"
+    reply_front_port: int = 2527
+    # Who may send through the front (SMTP AUTH); None: the front does not serve, as an
+    # outbound relay anyone on the machine could use is not served.
+    reply_front_login: SmtpLogin | None = None
     bench_orders: int = 10_000
     # Each double's own settings (its package's ``env.py``), one value per double that has
     # some; ``of`` gives a double its own, its defaults when none was given.
@@ -89,6 +127,14 @@ class SandboxConfig(msgspec.Struct, kw_only=True, frozen=True):
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SandboxConfig:
         return config_from_env(os.environ if env is None else env)
+
+    def __post_init__(self) -> None:
+        if self.reply_front_login is not None and not is_loopback(self.reply_front_host):
+            # Its AUTH travels in plain text (no TLS material in the dev stack): loopback only.
+            raise ConfigError(
+                f"SANDBOX_REPLY_FRONT_HOST={self.reply_front_host!r} is not valid: the reply "
+                "front takes its password without TLS, so it listens on a loopback address only"
+            )
 
     def of(self, kind: type[T]) -> T:
         """The settings of type ``kind`` (a double's), its defaults when not given."""
@@ -212,6 +258,13 @@ def _faults_from_env(env: Mapping[str, str]) -> FaultSettings:
     )
 
 
+def _front_login(env: Mapping[str, str]) -> SmtpLogin | None:
+    password = env.get("SANDBOX_REPLY_FRONT_PASSWORD", "").strip()
+    if not password:
+        return None
+    return SmtpLogin(_read(env, "SANDBOX_REPLY_FRONT_USERNAME", str, FRONT_USERNAME), password)
+
+
 def config_from_env(env: Mapping[str, str]) -> SandboxConfig:
     host = _read(env, "SANDBOX_HOST", str, "127.0.0.1")
     port = _read(env, "SANDBOX_PORT", int, 8900)
@@ -236,6 +289,9 @@ def config_from_env(env: Mapping[str, str]) -> SandboxConfig:
         smtp_port=_read(env, "SANDBOX_SMTP_PORT", int, 2525),
         reply_smtp_host=_read(env, "SANDBOX_REPLY_SMTP_HOST", str, "127.0.0.1"),
         reply_smtp_port=_read(env, "SANDBOX_REPLY_SMTP_PORT", _port, 2526),
+        reply_front_host=_read(env, "SANDBOX_REPLY_FRONT_HOST", str, "127.0.0.1"),
+        reply_front_port=_read(env, "SANDBOX_REPLY_FRONT_PORT", _port, 2527),
+        reply_front_login=_front_login(env),
         bench_orders=_read(env, "SANDBOX_BENCH_ORDERS", int, 10_000),
         doubles=_doubles_settings(env),
         faults=_faults_from_env(env),

@@ -33,6 +33,13 @@ class Double:
     # Its own settings (a msgspec Struct whose every field has a default), read from
     # ``SANDBOX_<NAME>_<FIELD>`` (``config.double_settings``); None: it has none.
     settings: type[Any] | None = None
+    # The recipient domains of the sellers' replies its relay takes: the sandbox's reply
+    # front (reply_front.py) forwards a reply for one of them to it, as an outbound MTA
+    # delivers by the recipient's domain. Empty: it takes no replies by mail.
+    reply_domains: tuple[str, ...] = ()
+    # ``module:function`` giving, for the running sandbox, where that relay listens
+    # (``(host, port)``, None while it does not serve).
+    reply_relay_at: str = ""
 
     def routes(self, sandbox: Any) -> Sequence[Any]:
         """Its route handlers on ``sandbox`` (the ``Sandbox``, typed loosely: the sandbox's
@@ -57,6 +64,14 @@ class Double:
             return {}
         drivers: Mapping[str, Any] = pkgutil.resolve_name(self.relay_drivers_at)()
         return drivers
+
+    def reply_relay(self, sandbox: Any) -> tuple[str, int] | None:
+        """Where its relay for sellers' replies listens on ``sandbox`` (the ``Sandbox``,
+        typed loosely as in ``routes``), or None: it has none, or it does not serve now."""
+        if not self.reply_relay_at:
+            return None
+        where: tuple[str, int] | None = pkgutil.resolve_name(self.reply_relay_at)(sandbox)
+        return where
 
     def lister(self, marketplace: str) -> Any:
         """A driver listing its seeded shops of ``marketplace`` (a ``conformance.ShopDriver``,

@@ -1,9 +1,10 @@
 """The marketplace doubles of the sandbox, each found by its entry point (group
 ``keybuzz.doubles``, as connectors are found by theirs): a ``Double`` says the settings that
-point a service at it (``service_env``), the routes it adds to the sandbox's app and its
-conformance drivers. The dev stack, the sandbox's app and the conformance suite ask here,
-so none of them names a double; a new double is a package with its ``DOUBLE`` and a line
-in the sandbox's ``pyproject.toml``."""
+point a service at it (``service_env``), the routes it adds to the sandbox's app, its
+conformance drivers and, for a mail relay, the domains it takes replies for (the reply
+front's ``reply_relays``). The dev stack, the sandbox's app, its reply front and the
+conformance suite ask here, so none of them names a double; a new double is a package with
+its ``DOUBLE`` and a line in the sandbox's ``pyproject.toml``."""
 
 from __future__ import annotations
 
@@ -64,3 +65,18 @@ def service_env(sandbox_url: str) -> dict[str, str]:
             raise ValueError(f"double {name!r} sets {', '.join(clash)}, set by another double")
         env.update(settings)
     return env
+
+
+def reply_relays() -> dict[str, Double]:
+    """The double whose relay takes sellers' replies for each recipient domain (its
+    ``reply_domains``, matched in lower case); two doubles claiming one domain is a
+    mistake, refused here."""
+    relays: dict[str, Double] = {}
+    for name, double in doubles().items():
+        for domain in (d.lower() for d in double.reply_domains):
+            if domain in relays:
+                raise ValueError(
+                    f"double {name!r} takes replies for {domain}, as {relays[domain].name!r} does"
+                )
+            relays[domain] = double
+    return relays

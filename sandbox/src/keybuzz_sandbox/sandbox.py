@@ -29,7 +29,7 @@ class Sandbox:
         # before each save (a double's routes add theirs when the app is made).
         self.before_save: list[Callable[[], None]] = []
         # What a double serves while the app runs beside its routes (Amazon's reply relay),
-        # added by its routes when the app is made.
+        # added by its routes when the app is made; then the reply front, added by the app.
         self.lifespans: list[Lifespan] = []
         # Each double's own running parts by its name, for its tests to look into.
         self.parts: dict[str, Any] = {}

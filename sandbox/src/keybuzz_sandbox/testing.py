@@ -25,12 +25,16 @@ def free_port() -> int:
 
 @contextlib.asynccontextmanager
 async def running_sandbox(
-    config: SandboxConfig | None = None, *, seen: list[Sandbox] | None = None
+    config: SandboxConfig | None = None,
+    *,
+    seen: list[Sandbox] | None = None,
+    lifespan: bool = False,
 ) -> AsyncIterator[str]:
     """Serve a sandbox on 127.0.0.1 until the block ends; yields its base URL.
 
     ``seen`` receives the sandbox itself, for tests of what Amazon does unseen (e.g. a
-    report's document written while the report is processed)."""
+    report's document written while the report is processed). ``lifespan``: with what the
+    app serves beside its routes (the relays' SMTP, the reply front; give them port 0)."""
     port = free_port()
     base = msgspec.structs.replace(
         config or SandboxConfig(),
@@ -50,7 +54,7 @@ async def running_sandbox(
             # is process-wide and silenced the access lines other tests read.
             log_config=None,
             access_log=False,
-            lifespan="off",
+            lifespan="on" if lifespan else "off",
             timeout_keep_alive=AMAZON_IDLE_TIMEOUT_SECONDS,
             timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
         )

@@ -31,3 +31,11 @@ def test_production_defaults_are_amazons():
     amazon = settings.of(AmazonSettings)
     assert amazon.lwa_endpoint == "https://api.amazon.com/auth/o2/token"
     assert amazon.seller_central_url is None and settings.state_ttl_seconds == 900
+
+
+def test_each_redirect_flow_lands_on_its_marketplaces_page():
+    settings = load_settings(OauthSettings, PRODUCTION | {"FRONTEND_URL": "https://app.test/c/"})
+    assert settings.landing_page("EBAY") == "https://app.test/c/ebay"
+    assert settings.landing_page("AMAZON") == "https://app.test/c/amazon"
+    tagged = load_settings(OauthSettings, {"FRONTEND_URL": "https://app.test/c?from=oauth"})
+    assert tagged.landing_page("EBAY") == "https://app.test/c/ebay?from=oauth"

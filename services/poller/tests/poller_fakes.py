@@ -5,7 +5,8 @@
 
 The fakes share one set of tables (:class:`PollerTables`), as the adapters share the
 database: a tenant is pollable by what the projection holds of it, a reply's context is
-read from the tickets, a reply's delivery moves its ticket's deadline.
+read from the tickets (with the thread's standing a shop's listing saved there), a reply's
+delivery moves its ticket's deadline.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from keybuzz_poller.replies.ports import (
     ReplyWrites,
 )
 from keybuzz_poller.shops.api_replies import send_through_api
-from keybuzz_poller.shops.domain import INCIDENT_MESSAGE_PREFIX
+from keybuzz_poller.shops.domain import INCIDENT_MESSAGE_PREFIX, Shop, ThreadState
 from keybuzz_poller.tickets import topics
 from keybuzz_poller.tickets.alerts_store import DEFAULT_LEAD_SECONDS, OVERDUE_LOOKBACK
 from keybuzz_poller.tickets.ports import (
@@ -64,6 +65,7 @@ from keybuzz_poller.tickets.ports import (
     TicketStore,
 )
 from keybuzz_shared.backoff import backoff_delay
+from keybuzz_shared.connectors.seam import ThreadDetail, ThreadStanding
 from keybuzz_shared.events import Event
 from keybuzz_shared.ticket_topics import later
 from keybuzz_shared.uow import StoreUnit
@@ -150,6 +152,9 @@ class _Ticket:
     no_response_needed_at: datetime | None = None
     no_response_needed_by: str | None = None
     incident_status: str | None = None
+    # Its marketplace thread's state as a shop's listing last gave it (``save_thread_states``).
+    thread_details: tuple[ThreadDetail, ...] = ()
+    claim: bool = False
 
 
 @dataclass
@@ -634,6 +639,8 @@ class InMemoryTickets:
             language_confidence=row.language_confidence,
             topic=row.topic,
             topic_source=row.topic_source,
+            thread_details=msgspec.json.encode(ticket.thread_details).decode(),
+            claim=ticket.claim,
         )
 
     def _listed(self, ticket: _Ticket, query: TicketQuery) -> bool:
@@ -853,6 +860,32 @@ class InMemoryAlerts:
 BUCKET_HOURS = (("OVERDUE", 0), ("within_1h", 1), ("within_2h", 2), ("within_6h", 6))
 
 
+class InMemoryThreadStates:
+    """The thread states a shop's listing writes on its tickets (``shops/store.py``'s
+    ``save_thread_states``) on these tickets: the latest listing wins, an unchanged state
+    is no write."""
+
+    def __init__(self, tables: PollerTables) -> None:
+        self.tables = tables
+
+    async def save_thread_states(self, shop: Shop, states: Sequence[ThreadState]) -> int:
+        by_thread = {
+            (t.row.tenant_id, t.row.marketplace, t.row.thread_key): t
+            for t in self.tables.mail.tickets.values()
+        }
+        written = 0
+        for state in states:
+            ticket = by_thread.get((shop.tenant_id, shop.marketplace, state.thread_key))
+            if ticket is None or (ticket.thread_details, ticket.claim) == (
+                state.details,
+                state.claim,
+            ):
+                continue
+            ticket.thread_details, ticket.claim = state.details, state.claim
+            written += 1
+        return written
+
+
 class InMemoryReplies:
     """``replies/ports.ReplyStore`` in dicts, with the rules of ``replies/store.py``'s SQL;
     its ``now()`` is ``clock``."""
@@ -905,6 +938,7 @@ class InMemoryReplies:
             thread_key=ticket.row.thread_key,
             buyer_subject=last.subject if last else None,
             incident_status=ticket.incident_status,
+            standing=ThreadStanding(details=ticket.thread_details, claim=ticket.claim),
         )
 
     async def ticket_marketplace(self, tenant_id: str, ticket_id: str) -> str | None:

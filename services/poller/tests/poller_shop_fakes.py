@@ -362,6 +362,12 @@ class InMemoryShops:
             found.cursor = ShopCursor()
         return len(tickets)
 
+    async def polled_shops(self, marketplace: str) -> int:
+        return sum(
+            key.partition(":")[0] == marketplace and s.connection == CONNECTED
+            for key, s in self.tables.shops.items()
+        )
+
     async def statuses(self, tenant_id: str) -> list[ShopStatus]:
         return [
             ShopStatus(

@@ -184,6 +184,18 @@ async def test_statuses_are_the_tenants_shops_by_marketplace(adapters: Adapters)
     assert await connection_of(adapters, "nobody") == []
 
 
+async def test_polled_shops_are_a_marketplaces_connected_shops(adapters: Adapters) -> None:
+    shops = adapters.shops
+    assert await shops.polled_shops("FNAC") == 0
+    await connected(adapters, SHOP, DARTY, OTHER)
+    assert (await shops.polled_shops("FNAC"), await shops.polled_shops("DARTY")) == (2, 1)
+    assert await shops.disconnect(OTHER, REAUTH_REQUIRED, T0 + MINUTE)
+    assert await shops.disconnect(DARTY, DISCONNECTED, T0 + MINUTE)
+    assert (await shops.polled_shops("FNAC"), await shops.polled_shops("DARTY")) == (1, 0)
+    assert await shops.connect(OTHER, "s2", T0 + 2 * MINUTE)
+    assert await shops.polled_shops("FNAC") == 2
+
+
 # --- cursors -----------------------------------------------------------------------------
 
 

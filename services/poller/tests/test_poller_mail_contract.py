@@ -10,10 +10,12 @@ against it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
+import msgspec
 import pytest
 from keybuzz_devstack.testing import MailServer
 from keybuzz_poller.inbound.addresses import ProjectedAddress, folder_for
@@ -26,6 +28,8 @@ from keybuzz_poller.reading.ports import CursorStore, MailSource
 from keybuzz_poller.reading.store import PostgresCursors
 from keybuzz_poller.replies.ports import NewReply, ReplyStore
 from keybuzz_poller.replies.store import PostgresReplies
+from keybuzz_poller.shops.domain import Shop, ThreadState
+from keybuzz_poller.shops.store import PostgresShopStore
 from keybuzz_poller.tickets.alerts_store import PostgresAlerts
 from keybuzz_poller.tickets.ports import (
     AlertStore,
@@ -37,6 +41,7 @@ from keybuzz_poller.tickets.ports import (
     TicketStore,
 )
 from keybuzz_poller.tickets.store import PostgresTickets
+from keybuzz_shared.connectors.seam import ThreadDetail, ThreadStanding
 from mailkit import deliver_behind_the_mx, migrated_pool, relay_mail
 from poller_fakes import (
     InMemoryAlerts,
@@ -45,6 +50,7 @@ from poller_fakes import (
     InMemoryProjection,
     InMemoryQuarantine,
     InMemoryReplies,
+    InMemoryThreadStates,
     InMemoryTickets,
     PollerTables,
     wall_clock,
@@ -52,6 +58,12 @@ from poller_fakes import (
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 DOMAIN = "inbound.keybuzz.test"
+
+
+class ThreadStates(Protocol):
+    """What a shop's listing writes on its tickets (``ShopStore.save_thread_states``)."""
+
+    async def save_thread_states(self, shop: Shop, states: Sequence[ThreadState]) -> int: ...
 
 
 @dataclass
@@ -62,6 +74,7 @@ class Stores:
     cursors: CursorStore
     alerts: AlertStore
     quarantine: QuarantineStore
+    thread_states: ThreadStates
 
 
 @pytest.fixture(params=["memory", "postgres"])
@@ -77,6 +90,7 @@ async def stores(
             InMemoryCursors(tables),
             InMemoryAlerts(tables),
             InMemoryQuarantine(tables),
+            InMemoryThreadStates(tables),
         )
         return
     pool = await migrated_pool(make_database)
@@ -87,6 +101,7 @@ async def stores(
         PostgresCursors(pool),
         PostgresAlerts(pool),
         PostgresQuarantine(pool),
+        PostgresShopStore(pool),
     )
     await pool.close()
 
@@ -476,6 +491,36 @@ async def test_a_reply_context_without_message_id_or_address_falls_back(stores: 
     context = await stores.replies.reply_context("t1", ticket_id)
     assert context is not None
     assert (context.buyer_message_id, context.inbound_address) == (None, min(enabled))
+
+
+async def test_a_threads_standing_is_read_with_its_ticket_and_its_reply_context(
+    stores: Stores,
+) -> None:
+    """The details and claim flag a shop's listing keeps on a ticket: what a connector's
+    ``ReplyGate`` reads in the reply context before a reply is queued."""
+    row = thread("t1", "order:standing")
+    [ticket_id] = (await stores.tickets.upsert_tickets([row])).values()
+    details = (
+        ThreadDetail("status", "Statut", "Litige ouvert"),
+        ThreadDetail("topic", "Sujet", "Colis"),
+    )
+    state = ThreadState(thread_key="order:standing", details=details, claim=True)
+    shop = Shop("t1", "AMAZON")
+    assert await stores.thread_states.save_thread_states(shop, [state]) == 1
+    assert await stores.thread_states.save_thread_states(shop, [state]) == 0  # unchanged
+    assert await stores.thread_states.save_thread_states(Shop("t2", "AMAZON"), [state]) == 0
+    context = await stores.replies.reply_context("t1", ticket_id)
+    assert context is not None
+    assert context.standing == ThreadStanding(details=details, claim=True)
+    found = await stores.tickets.get_ticket("t1", ticket_id)
+    [listed] = await stores.tickets.list_tickets(TicketQuery(tenant_id="t1"))
+    for ticket in (found, listed):
+        assert ticket is not None and ticket.claim
+        assert msgspec.json.decode(ticket.thread_details, type=tuple[ThreadDetail, ...]) == details
+    cleared = ThreadState(thread_key="order:standing")
+    assert await stores.thread_states.save_thread_states(shop, [cleared]) == 1
+    context = await stores.replies.reply_context("t1", ticket_id)
+    assert context is not None and context.standing == ThreadStanding()
 
 
 async def test_due_replies_are_claimed_within_the_bytes_and_leased(stores: Stores) -> None:

@@ -16,6 +16,8 @@ from keybuzz_connector_amazon.names import AMAZON
 
 
 class AmazonSettings(ConnectorSettings, kw_only=True, frozen=True):
+    ENV_NAMES: ClassVar[dict[str, str]] = {"amazon_redirect_uri": "OAUTH_REDIRECT_URI"}
+
     lwa_endpoint: str = LWA_TOKEN_ENDPOINT
     # Extra CA bundle for LWA (a TLS-intercepting proxy); verification itself is never off.
     lwa_cacert: str | None = None
@@ -26,8 +28,8 @@ class AmazonSettings(ConnectorSettings, kw_only=True, frozen=True):
     spapi_endpoint: str | None = None
 
     # --- the redirect flow (oauth): redirect_flow
-    # Where the browser lands after the callback (?status=connected|error&reason=…).
-    frontend_url: str = "http://localhost:3000/settings/channels/amazon"
+    # Amazon's callback as registered with the app; unset: the app credential's redirect_uri.
+    amazon_redirect_uri: str | None = None
     # Replaces the marketplace's Seller Central origin (the sandbox in development).
     seller_central_url: str | None = None
     # Unset: the app credential's `draft` flag decides whether version=beta is sent.
@@ -51,7 +53,7 @@ class AmazonSettings(ConnectorSettings, kw_only=True, frozen=True):
             default_site=self.amazon_default_marketplace,
             consent_origin=self.seller_central_url,
             draft=self.amazon_app_draft,
-            frontend_url=self.frontend_url,
+            redirect_uri=self.amazon_redirect_uri,
             app_source=self.amazon_app_source,
             token_endpoint=self.lwa_endpoint,
             token_cacert=self.lwa_cacert,

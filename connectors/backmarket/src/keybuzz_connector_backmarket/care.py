@@ -17,17 +17,17 @@ from __future__ import annotations
 
 import logging
 import mimetypes
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
-from keybuzz_shared.connectors.kit import Listing, PageNumbers, at_once
+from keybuzz_shared.connectors.kit import Listing, PageNumbers
 from keybuzz_shared.ticket_topics import Subject, language_tag, subject_of_label
 from keybuzz_shared.times import as_utc
 
-from keybuzz_connector_backmarket.client import ERRORS, results_page
 from keybuzz_connector_backmarket.orders import line_state_name, order_state_name
 
 log = logging.getLogger(__name__)
@@ -172,11 +172,7 @@ class Folder(msgspec.Struct, frozen=True):
         return any(c.state == OPEN for c in self.lines)
 
 
-def read_folder(body: Any) -> Folder:
-    try:
-        return msgspec.convert(body, Folder)
-    except msgspec.ValidationError as exc:
-        raise ERRORS.unreadable("GET ws/sav/{id}", f"off its shape: {exc}") from None
+read_folder = partial(kit.read_as, Folder, what="care folder")
 
 
 # --- the mapping to the seam --------------------------------------------------------------
@@ -320,112 +316,52 @@ def minute_filter(since: datetime) -> str:
 # --- the inbox ----------------------------------------------------------------------------
 
 
-class CareInbox(kit.Unmarked, seam.ThreadsInbox):
-    """A shop's care folders through its client. Back Market's claims belong to
-    care folders: on their tickets, no incident; it has no read mark."""
+class CareInbox(kit.ReadInTurn[FolderSummary, Folder]):
+    """A shop's care folders through its client (kit.ReadInTurn): the folder list names
+    those changed (each list page one call of the allowance), each folder's details give
+    its messages. Back Market's claims belong to care folders: on their tickets, no
+    incident; it has no read mark."""
 
     def __init__(self, client: kit.Requester) -> None:
-        self.client = client
-        self.rereads = kit.Rereads[int](kept=FOLDERS_KEPT, max_gap=MAX_REREAD_GAP)
-
-    async def inbox_messages(
-        self, *, since: datetime, cursor: str | None = None
-    ) -> seam.Page[seam.InboxMessage]:
-        """The first page lists every folder changed since ``since`` (each list page one
-        call of the allowance), then each page reads the details of the next 10 of them in
-        order of their last message: a poll cut between pages has moved the poller's
-        cursor past no message of a folder still to read."""
-        unreadable: list[str] = []
-        if cursor is None:
-            self.rereads.confirm(as_utc(since))
-            summaries, left_out = await self._changed(since)
-            unreadable = list(left_out)
-            queue = [
-                (s.id, as_utc(s.date_last_message))
-                for s in sorted(summaries, key=lambda s: (as_utc(s.date_last_message), s.id))
-                if self.rereads.worth_reading(s.id, as_utc(s.date_last_message), as_utc(since))
-            ]
-        else:
-            queue = _queue_of(cursor)
-        batch, rest = queue[:PAGE_SIZE], queue[PAGE_SIZE:]
-        found: list[seam.InboxMessage] = []
-        for (folder_id, last), folder in zip(batch, await self._folders(batch), strict=True):
-            if isinstance(folder, Folder):
-                # A message posted since the list was read waits for the next listing (its
-                # folder's date moved): the page ends at the dates the list gave.
-                found += [m for m in inbox_messages_of(folder) if m.created_at <= last]
-            else:  # e.g. a folder Back Market lost
-                unreadable.append(f"care folder {folder_id}: {folder}")
-        return seam.Page(
-            items=tuple(sorted(found, key=lambda m: m.created_at)),
-            next_cursor=_cursor_of(rest) if rest else None,
-            unreadable=tuple(unreadable),
+        query = kit.window_query("last_message_date", None, minute_filter)
+        listing = Listing(PageNumbers[FolderSummary](), query, partial(_list_page, client))
+        super().__init__(
+            listing,
+            kit.reader(FolderSummary, "care folder"),
+            lambda summary: (summary.id, summary.date_last_message),
+            details=partial(folder_of, client),
+            messages=inbox_messages_of,
+            named="care folder",
+            files=lambda file, most: client.get_bytes(file.url, most),
+            page_size=PAGE_SIZE,
+            at_once=DETAILS_AT_ONCE,
+            rereads=kit.Rereads[int](kept=FOLDERS_KEPT, max_gap=MAX_REREAD_GAP),
         )
 
-    async def _changed(self, since: datetime) -> tuple[tuple[FolderSummary, ...], tuple[str, ...]]:
-        """Every folder having messages from ``since`` on, page after page."""
-        listing = Listing(PageNumbers[FolderSummary](), _from_minute, self._list_page)
-        every = await listing.every(listing.start(since, None, updated=True), _read_summaries)
-        return every.items, every.unreadable
 
-    async def _list_page(self, query: dict[str, str], link: str | None) -> tuple[list[Any], bool]:
-        """A list page's folders, and whether a next page follows."""
-        try:
-            body = await self.client.get_json("/ws/sav", query)
-        except seam.CallRefused as exc:
-            if exc.status != 404 or query["page"] == "1":
-                raise
-            return [], False  # a page past the last one (fewer folders than when ``next`` said)
-        results, more = results_page("GET ws/sav", body)
-        if len(results) > PAGE_SIZE:
-            raise ERRORS.unreadable(
-                "GET ws/sav", f"{len(results)} folders on a page of {PAGE_SIZE}"
-            )
-        return results, more
-
-    async def file(self, file: seam.InboxFile, max_bytes: int) -> bytes:
-        return await self.client.get_bytes(file.url, max_bytes)
-
-    async def _folders(self, batch: list[tuple[int, datetime]]) -> list[Folder | seam.CallRefused]:
-        """The folders' details, ``DETAILS_AT_ONCE`` calls at a time, in order; one Back
-        Market refuses is its refusal. Any other failure ends the page."""
-
-        async def read(folder_id: int) -> Folder | seam.CallRefused:
-            try:
-                return await self.folder(folder_id)
-            except seam.CallRefused as refused:
-                return refused
-
-        return await at_once(DETAILS_AT_ONCE, [folder_id for folder_id, _ in batch], read)
-
-    async def folder(self, folder_id: str | int) -> Folder:
-        """One folder with its messages, claims and order line."""
-        key = str(folder_id)
-        if not key.isdigit():
-            raise ERRORS.refused("GET ws/sav/{id}", 404, f"{key!r} is not a folder id")
-        return read_folder(await self.client.get_json(f"/ws/sav/{key}"))
-
-
-def _cursor_of(queue: list[tuple[int, datetime]]) -> str:
-    """The folders still to read, as the next page's cursor."""
-    return seam.cursor_of([(i, int(last.timestamp())) for i, last in queue])
-
-
-def _queue_of(cursor: str) -> list[tuple[int, datetime]]:
-    pairs = seam.state_of(
-        cursor, list[tuple[int, int]], lambda p: bool(p) and all(i > 0 for i, _ in p)
-    )
+async def _list_page(
+    client: kit.Requester, query: dict[str, str], link: str | None
+) -> tuple[list[Any], bool]:
+    """A list page's folders, and whether a next page follows."""
     try:
-        return [(i, datetime.fromtimestamp(t, UTC)) for i, t in pairs]
-    except (ValueError, OverflowError, OSError):
-        raise ValueError("not a cursor this connector handed out") from None
+        body = await client.get_json("/ws/sav", query)
+    except seam.CallRefused as exc:
+        if exc.status != 404 or query["page"] == "1":
+            raise
+        return [], False  # a page past the last one (fewer folders than when ``next`` said)
+    results, more = kit.results_page(client, "GET ws/sav", body)
+    if len(results) > PAGE_SIZE:
+        raise client.errors.unreadable(
+            "GET ws/sav", f"{len(results)} folders on a page of {PAGE_SIZE}"
+        )
+    return results, more
 
 
-def _from_minute(low: datetime, high: datetime | None) -> dict[str, str]:
-    return {"last_message_date": minute_filter(low)}
-
-
-_read_summaries = kit.reader(FolderSummary, "care folder")
+async def folder_of(client: kit.Requester, folder_id: str | int) -> Folder:
+    """One folder with its messages, claims and order line."""
+    return await kit.item_at(
+        client, "/ws/sav", str(folder_id), read_folder, "GET ws/sav/{id}", valid=str.isdigit
+    )
 
 
 # --- replies (docs/BACKMARKET.md, "Replies") ----------------------------------------------
@@ -474,4 +410,4 @@ class FolderReplies(kit.InboxReplies[kit.Requester, CareInbox]):
         )
 
     async def listed(self, discussion_id: str) -> list[seam.InboxMessage]:
-        return inbox_messages_of(await self.inbox.folder(discussion_id))
+        return inbox_messages_of(await folder_of(self.client, discussion_id))

@@ -7,14 +7,28 @@ shop's ``Accept-Language`` and names its platform [official]: EU (fr-fr … sv-s
 (en-us), AP (ja-jp, en-au)); buyers write through care folders (no inbound address, no
 mail relay); orders come from the shop API (no order feed). Back Market measures a
 late-response rate (LRR) but publishes neither a window nor the figure to sellers' APIs:
-the poller's default window, or the tenant's."""
+the poller's default window, or the tenant's.
+
+Every call carries the shop's token (``Authorization: Basic <token>``, the token as the
+seller created it in its back office), ``Accept-Language`` (the shop's country code) and
+the ``User-Agent`` Back Market requires (``BM-{Company}-{Integration};contact@domain``).
+The web application firewall's 403 (Cloudflare's HTML page, or bot management's JSON
+``bot-need-challenge``) says nothing of the token: it is held (the shop retried later),
+never read as credentials revoked; 401 is the token refused. Files are links to a file
+host, asked without the token. Retries, deadlines, sends never repeated and the seam's
+errors are the requester's (keybuzz_shared.connectors.kit)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Unpack
 
+import httpx
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.credential_form import canonical_account
+from keybuzz_shared.connectors.kit import RequesterOptions
 from keybuzz_shared.connectors.seam import CredentialField
 
 from keybuzz_connector_backmarket.care import (
@@ -24,13 +38,76 @@ from keybuzz_connector_backmarket.care import (
     CareInbox,
     FolderReplies,
 )
-from keybuzz_connector_backmarket.client import ERRORS, ShopAccess, shop_client
 from keybuzz_connector_backmarket.orders import ShopOrders
 from keybuzz_connector_backmarket.settings import (
     BACKMARKET,
     BackMarketApiSettings,
     BackMarketSettings,
 )
+
+# Any answer is refused past this size, unread: a care folder with its messages is some
+# tens of kB, a page of 50 orders some hundreds.
+MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+# The firewall says neither why nor for how long [official]: its page's own cache life is
+# 15 s; the shop is polled again after this.
+WAF_HOLD_SECONDS = 60.0
+WAF_CODE = "bot-need-challenge"
+
+
+def _firewall(response: httpx.Response, document: Any) -> kit.Held | None:
+    """The firewall's 403: an HTML page (Cloudflare's), or bot management's JSON."""
+    if response.status_code != 403:
+        return None
+    media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    errors = document.get("errors") if isinstance(document, dict) else None
+    challenged = isinstance(errors, list) and any(
+        isinstance(e, dict) and e.get("code") == WAF_CODE for e in errors
+    )
+    if media == "text/html" or response.headers.get("server", "").lower() == "cloudflare":
+        challenged = True
+    reason = "HTTP 403 from Back Market's firewall (challenge); held and retried later"
+    return kit.Held(WAF_HOLD_SECONDS, reason) if challenged else None
+
+
+ERRORS = kit.CallErrors.labelled("Back Market", credentials="token")
+FOLDER_LIST = "GET ws/sav"  # the call Back Market allows 4,000 a day [official]
+SPEC = kit.ApiSpec(
+    "Back Market",
+    logging.getLogger(__name__),
+    ERRORS,
+    kit.Refusals(held=_firewall),
+    max_response_bytes=MAX_RESPONSE_BYTES,
+    allowance_call=FOLDER_LIST,
+)
+
+
+@dataclass(frozen=True)
+class ShopAccess:
+    """What a shop's calls carry: its token, its country code (``Accept-Language``) and
+    the integration's ``User-Agent``."""
+
+    token: str
+    country: str
+    user_agent: str
+
+    def __repr__(self) -> str:
+        return f"ShopAccess(token=[REDACTED], country={self.country!r})"
+
+
+def shop_client(
+    access: ShopAccess, http: httpx.AsyncClient, base_url: str, **options: Unpack[RequesterOptions]
+) -> kit.Requester:
+    """One shop's calls on the platform at ``base_url`` (``https://www.backmarket.fr``);
+    ``files``: the hosts its messages' files may be fetched from (``get_bytes``), links to
+    Back Market's file host [official: "URL of the attachment"] asked without the token."""
+    headers = {
+        "Authorization": f"Basic {access.token}",
+        "Accept-Language": access.country,
+        "User-Agent": access.user_agent,
+    }
+    auth = kit.HeaderAuth(headers, secrets=(access.token,))
+    return kit.Requester(SPEC, auth, http, base_url, shop={"country": access.country}, **options)
+
 
 PLATFORMS = {code: platform for code, (_, _, platform) in COUNTRIES.items()}
 CREDENTIAL_FIELDS = (

@@ -31,15 +31,14 @@ from keybuzz_shared.connectors.kit import (
     Listing,
     Numbered,
     PageNumbers,
-    Query,
     Requester,
     iso_z,
     read_as,
+    results_page,
+    window_query,
 )
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
-
-from keybuzz_connector_backmarket.client import results_page
 
 # Order state [official] -> (its name, our order status, our delivery status or None).
 ORDER_STATES: dict[int, tuple[str, str, str | None]] = {
@@ -159,17 +158,12 @@ def read_order(item: Any) -> OrderSummary:
     return summary_of(read_as(Order, item, "order"))
 
 
-def _since(field: str) -> Query:
-    """A window as ``GET /ws/orders`` takes it: from its start on, none ending it."""
-    return lambda low, high: {field: iso_z(low)}
-
-
 async def _page(
     client: Requester, query: dict[str, str], link: str | None
 ) -> tuple[list[Any], bool]:
     """A page's orders, and whether Back Market says a next page follows."""
     body = await client.get_json("/ws/orders", query)
-    return results_page("GET ws/orders", body)
+    return results_page(client, "GET ws/orders", body)
 
 
 def _order_path(order_id: str) -> str | None:
@@ -197,8 +191,10 @@ class ShopOrders(ListedOrders):
         paging = PageNumbers[OrderSummary](size=PAGE_SIZE)
         page = functools.partial(_page, client)
         super().__init__(
-            updated=Listing(paging, _since("date_modification"), page, _old_cursor),
-            created=Listing(paging, _since("date_creation"), page, _old_cursor),
+            updated=Listing(
+                paging, window_query("date_modification", None, iso_z), page, _old_cursor
+            ),
+            created=Listing(paging, window_query("date_creation", None, iso_z), page, _old_cursor),
             by_id=EachById(client.get_json, _order_path),
             read=read_order,
             label="Back Market",

@@ -21,7 +21,7 @@ import base64
 import functools
 import logging
 import mimetypes
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
@@ -29,12 +29,11 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.kit import Listing, Seek, Span
-from keybuzz_shared.file_links import LinkRefused
 from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
 
 if TYPE_CHECKING:
-    from keybuzz_connector_cdiscount.client import OctopiaClient
+    from keybuzz_connector_cdiscount.connector import OctopiaClient
 
 log = logging.getLogger(__name__)
 
@@ -237,10 +236,12 @@ def segment(value: str) -> str:
 # --- the inbox ---------------------------------------------------------------------------
 
 
-class DiscussionInbox(seam.ThreadsInbox):
+class DiscussionInbox(kit.ListedThreads[Discussion]):
     """A shop's discussions through its OctopiaClient: the session's inbox and message
-    source (``mark_budget``: see ``mark_read``; ``now``: the clock a listing's window ends
-    at). Octopia's claims are discussions (``claim`` on their messages): no incident."""
+    source (kit.ListedThreads; ``now``: the clock a listing's window ends at). Octopia's
+    claims are discussions (``claim`` on their messages): no incident. Marking read is one
+    PATCH a message (Octopia marks them one by one), ``MARKS_AT_ONCE`` at a time, within
+    ``mark_budget`` seconds (kit.ReadMarks)."""
 
     def __init__(
         self,
@@ -251,43 +252,27 @@ class DiscussionInbox(seam.ThreadsInbox):
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.client = client
-        self.page_size = page_size
-        self.now = now
         self._labels: dict[str, str] | None = None
-        self.marks = kit.ReadMarks(
-            self._mark, client.errors, "PATCH messages", at_once=MARKS_AT_ONCE, budget=mark_budget
-        )
         self._lists_messages = True  # until Octopia refuses includeMessages=All
         # Octopia numbers its pages: the cursor seeks from the last updatedAt read, and
         # only a page whose discussions all share one instant is followed by number.
         seek = Seek[Discussion](lambda d: as_utc(d.updated_at), page_param="pageIndex")
-        self.listing = Listing(seek, self._query, self._listed_page, old_cursor)
-
-    async def inbox_messages(
-        self, *, since: datetime, cursor: str | None = None
-    ) -> seam.Page[seam.InboxMessage]:
-        state = (
-            self.listing.resume(cursor, updated=True) if cursor is not None else self._start(since)
+        mark = functools.partial(_mark, client)
+        refusal = "not an attachment of Octopia's API"
+        super().__init__(
+            Listing(seek, _window(page_size), self._listed_page, old_cursor),
+            read_discussions,
+            whole=functools.partial(_whole, client),
+            mapper=self._mapper,
+            named=lambda discussion: f"discussion {discussion.id}",
+            marks=kit.ReadMarks(
+                mark, client.errors, "PATCH messages", at_once=MARKS_AT_ONCE, budget=mark_budget
+            ),
+            files=kit.files_under(client, attachments_url(client), refusal),
+            reach=SEARCH_SPAN,
+            label="Octopia",
+            now=now,
         )
-        step = await self.listing.step(state, read_discussions)
-        labels = await self.labels()
-        if not step.items:  # no discussion read: nothing to seek from, the listing ends
-            step = kit.Step((), step.unreadable, None)
-        return await kit.thread_page(
-            step,
-            self._whole,
-            lambda discussion: self.listed(discussion, labels),
-            lambda discussion: f"discussion {discussion.id}",
-            complete_until=state.high,
-        )
-
-    def _query(self, low: datetime, high: datetime | None) -> dict[str, str]:
-        assert high is not None  # a listing's window ends where it started
-        return {
-            "updatedAtMin": kit.iso_z(low),
-            "updatedAtMax": kit.iso_z(high),
-            "pageSize": str(self.page_size),
-        }
 
     async def _listed_page(
         self, params: dict[str, str], link: str | None
@@ -310,34 +295,6 @@ class DiscussionInbox(seam.ThreadsInbox):
                 self._lists_messages = False
         return await self.client.get_page("/discussions", params)
 
-    async def mark_read(self, message_ids: Sequence[str]) -> int:
-        """One PATCH a message (Octopia marks them one by one), ``MARKS_AT_ONCE`` at a
-        time, within ``mark_budget`` seconds (kit.ReadMarks)."""
-        return await self.marks.mark_read(message_ids)
-
-    async def _mark(self, message_id: str) -> None:
-        path = f"/messages/{segment(message_id)}"
-        await self.client.send_json("PATCH", path, READ, idempotent=True)
-
-    async def file(self, file: seam.InboxFile, max_bytes: int) -> bytes:
-        """Octopia serves a message's files with the shop's token: only at its own API's
-        ``/attachments/`` address, the one the listing gave, is it sent."""
-        if not kit.url_under(file.url, self.attachments_url()):
-            raise LinkRefused("not an attachment of Octopia's API")
-        return await self.client.get_bytes(file.url, max_bytes)
-
-    async def discussion(self, discussion_id: str) -> Discussion:
-        """One discussion, with its messages and the recipients of the next reply."""
-        try:
-            path = f"/discussions/{segment(discussion_id)}"
-        except ValueError as exc:
-            raise self.client.errors.refused("GET discussions", 404, str(exc)) from None
-        answer = await self.client.get_json(path)
-        try:
-            return read_discussion(answer)
-        except ValueError as exc:
-            raise self.client.errors.unreadable("getDiscussion", str(exc)) from None
-
     async def labels(self) -> dict[str, str]:
         """Octopia's label of each sub-typology code, read once a session; the codes
         themselves are shown while Octopia cannot say."""
@@ -356,29 +313,45 @@ class DiscussionInbox(seam.ThreadsInbox):
             }
         return self._labels
 
-    def attachments_url(self) -> str:
-        return f"{self.client.api_url.rstrip('/')}/attachments/"
+    async def _mapper(self) -> Callable[[Discussion], list[seam.InboxMessage]]:
+        labels, files = await self.labels(), attachments_url(self.client)
+        return lambda discussion: messages_of(discussion, labels, files)
 
-    def _start(self, since: datetime) -> Span:
-        until = as_utc(self.now())
-        oldest = until - SEARCH_SPAN
-        if as_utc(since) < oldest:
-            log.info(
-                "Octopia searches 6 months at most: the listing starts later",
-                extra={"since": kit.iso_z(since), "from": kit.iso_z(oldest)},
-            )
-        return Span(max(as_utc(since), oldest), until)
 
-    async def _whole(self, discussion: Discussion) -> Discussion:
-        """The discussion as listed when it came with its messages, else read whole."""
-        if discussion.messages is not None:
-            return discussion
-        return await self.discussion(discussion.id)
+def _window(page_size: int) -> kit.Query:
+    return kit.window_query("updatedAtMin", "updatedAtMax", kit.iso_z, pageSize=str(page_size))
 
-    def listed(self, discussion: Discussion, labels: dict[str, str]) -> list[seam.InboxMessage]:
-        """The discussion's messages, oldest first."""
-        messages = sorted(discussion.messages or (), key=lambda m: as_utc(m.created_at))
-        return [inbox_message(discussion, m, labels, self.attachments_url()) for m in messages]
+
+async def _mark(client: OctopiaClient, message_id: str) -> None:
+    path = f"/messages/{segment(message_id)}"
+    await client.send_json("PATCH", path, READ, idempotent=True)
+
+
+async def discussion_at(client: OctopiaClient, discussion_id: str) -> Discussion:
+    """One discussion, with its messages and the recipients of the next reply."""
+    return await kit.item_at(
+        client, "/discussions", discussion_id, read_discussion, "GET discussions"
+    )
+
+
+async def _whole(client: OctopiaClient, discussion: Discussion) -> Discussion:
+    """The discussion as listed when it came with its messages, else read whole."""
+    if discussion.messages is not None:
+        return discussion
+    return await discussion_at(client, discussion.id)
+
+
+def attachments_url(client: OctopiaClient) -> str:
+    """Where Octopia serves a message's files: its own API's ``/attachments/``."""
+    return f"{client.api_url.rstrip('/')}/attachments/"
+
+
+def messages_of(
+    discussion: Discussion, labels: dict[str, str], files_url: str
+) -> list[seam.InboxMessage]:
+    """The discussion's messages, oldest first."""
+    messages = sorted(discussion.messages or (), key=lambda m: as_utc(m.created_at))
+    return [inbox_message(discussion, m, labels, files_url) for m in messages]
 
 
 # --- replies (docs/CDISCOUNT.md, "Replies") -----------------------------------------------
@@ -486,7 +459,7 @@ class DiscussionReplies(kit.InboxReplies["OctopiaClient", DiscussionInbox]):
         return unsendable_files(reply.attachments)
 
     async def send(self, reply: seam.Reply) -> str | None:
-        discussion = await self.inbox.discussion(reply.thread.id)
+        discussion = await discussion_at(self.client, reply.thread.id)
         if not discussion.is_open:
             return f"discussion {discussion.id} is closed at Cdiscount"
         to = receivers(discussion, reply.recipient)
@@ -498,5 +471,5 @@ class DiscussionReplies(kit.InboxReplies["OctopiaClient", DiscussionInbox]):
     async def listed(self, discussion_id: str) -> list[seam.InboxMessage]:
         """The discussion's messages, read from Octopia (``SENT_SKEW``: its dates are whole
         seconds, its clock is not ours)."""
-        discussion = await self.inbox.discussion(discussion_id)
-        return self.inbox.listed(discussion, await self.inbox.labels())
+        discussion = await discussion_at(self.client, discussion_id)
+        return messages_of(discussion, await self.inbox.labels(), attachments_url(self.client))

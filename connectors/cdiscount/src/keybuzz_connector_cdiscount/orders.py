@@ -23,7 +23,7 @@ import functools
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from keybuzz_shared.connectors.kit import (
@@ -37,12 +37,15 @@ from keybuzz_shared.connectors.kit import (
     iso_seconds,
     read_as,
     segment,
+    window_query,
 )
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
-from keybuzz_connector_cdiscount.client import OctopiaClient
 from keybuzz_connector_cdiscount.discussions import SALES_CHANNELS
+
+if TYPE_CHECKING:
+    from keybuzz_connector_cdiscount.connector import OctopiaClient
 
 # Octopia status -> (our order status, our delivery status or None).
 ORDER_STATES: dict[str, tuple[str, str | None]] = {
@@ -183,21 +186,22 @@ class ShopOrders(ListedOrders):
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         size = str(min(page_size, MAX_PAGE_SIZE))
-
-        def changed(low: datetime, high: datetime | None) -> dict[str, str]:
-            assert high is not None  # every window of Octopia's listings ends
-            # Octopia's dates are whole seconds: what changed earlier in the window's last
-            # second belongs in it.
-            ends = {"updatedAtMin": iso_seconds(low), "updatedAtMax": iso_seconds(high, up=True)}
-            return {**ends, "sort": "updatedAt:asc", "pageSize": size}
-
-        def created(low: datetime, high: datetime | None) -> dict[str, str]:
-            # createdAtMax is inclusive and dates are shown to the second: the orders of
-            # the window's last second shown at its end belong to the next window.
-            assert high is not None
-            ends = {"createdAtMin": iso_seconds(low), "createdAtMax": iso_seconds(high)}
-            return {**ends, "sort": "createdAt:asc", "pageSize": size}
-
+        # Octopia's dates are whole seconds: what changed earlier in the window's last
+        # second belongs in it.
+        up = functools.partial(iso_seconds, up=True)
+        changed = window_query(
+            "updatedAtMin",
+            "updatedAtMax",
+            iso_seconds,
+            end_written=up,
+            sort="updatedAt:asc",
+            pageSize=size,
+        )
+        # createdAtMax is inclusive and dates are shown to the second: the orders of the
+        # window's last second shown at its end belong to the next window.
+        created = window_query(
+            "createdAtMin", "createdAtMax", iso_seconds, sort="createdAt:asc", pageSize=size
+        )
         page = functools.partial(client.get_page, "/orders")
 
         super().__init__(

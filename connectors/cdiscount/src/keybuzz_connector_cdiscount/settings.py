@@ -9,10 +9,10 @@ import msgspec
 from keybuzz_shared.connectors.kit import ShopSettings
 from keybuzz_shared.connectors.seam import ShopApiSettings
 
-from keybuzz_connector_cdiscount.client import API_URL, AUTH_URL
-
 # The marketplace value of Cdiscount's shops, tickets and orders.
 CDISCOUNT = "CDISCOUNT"
+API_URL = "https://api.octopia-io.net/seller/v2/"
+AUTH_URL = "https://auth.octopia-io.net/auth/realms/maas/protocol/openid-connect/token"
 # Octopia answers a discussion search over at most 6 months [official]: a shop's first
 # poll never reads further back.
 SEARCH_WINDOW_DAYS = 183

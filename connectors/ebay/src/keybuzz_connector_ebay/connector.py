@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,7 +17,7 @@ from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.kit.orders import OrderListing
 from keybuzz_shared.connectors.seam import CredentialField, InboxMessage, OrderLine, OrderSummary
 
-from keybuzz_connector_ebay.consent import TENANT_SECRET, EbayRedirectFlow
+from keybuzz_connector_ebay.consent import TENANT_SECRET, EbayRedirectFlow, app_refused
 from keybuzz_connector_ebay.settings import EBAY, EbayApiSettings, EbaySettings
 
 log = logging.getLogger(__name__)
@@ -30,9 +30,15 @@ LIMITS = seam.Limits(max_attachments=0, max_attachment_bytes=0, max_text_length=
 MEDIA = {"IMAGE": "image/jpeg", "PDF": "application/pdf", "DOC": "application/msword",
          "TXT": "text/plain"}  # eBay's media types [official]  # fmt: skip
 ORDERS_PAGE = 200  # getOrders' largest limit [official]
+# A conversation names a listing, never an order [official], and getOrders filters by date
+# and fulfilment only [official]: the buyer's order of the item is looked for among the
+# seller's orders created in the last PURCHASE_DAYS (their lines' legacyItemId, their
+# buyer's username [official]), PURCHASE_PAGES pages of them at most, once a listing.
+PURCHASE_DAYS, PURCHASE_PAGES = 60, 3
 ERRORS = kit.CallErrors.labelled(NAME, credentials="consent")
-SPEC = kit.ApiSpec(NAME, log, ERRORS, kit.Refusals(), max_response_bytes=8 << 20)
-# What Vault keeps for a consent (consent.EbayVault.store), as the poller reads it.
+SPEC = kit.ApiSpec(NAME, log, ERRORS, kit.Refusals(held=app_refused), max_response_bytes=8 << 20)
+# What a seller's session takes: its consent's entry (consent.EbayVault.store) with its app's
+# secret, kept once (consent.EbayRedirectFlow.shop_credentials).
 FIELDS = (
     CredentialField(name="user_id", json_name="userId", label="eBay user id", account=True),
     kit.key_field("refresh_token", "Refresh token", max_length=4096),
@@ -110,6 +116,47 @@ class At(msgspec.Struct, array_like=True, frozen=True):
     low: datetime
 
 
+class BoughtLine(msgspec.Struct, rename="camel", frozen=True):
+    legacy_item_id: str | None = None
+
+
+class Bought(msgspec.Struct, rename="camel", frozen=True):
+    """What an order says of who bought which items."""
+
+    order_id: str
+    creation_date: datetime
+    buyer: dict[str, Any] = {}
+    line_items: list[BoughtLine] = []
+
+
+def purchases(raw: Sequence[Any]) -> dict[tuple[str, str], str]:
+    """(buyer's username in lower case, item id) → the newest order of that item by that
+    buyer, among the orders ``raw`` (getOrders' answers); an order it cannot read is left
+    out (the order listing says so)."""
+    bought, _ = kit.reader(Bought, "an order")(list(raw))
+    found: dict[tuple[str, str], tuple[datetime, str]] = {}
+    for order in bought:
+        buyer = str(order.buyer.get("username") or "").lower()
+        for line in order.line_items:
+            key = (buyer, line.legacy_item_id or "")
+            if (
+                buyer
+                and line.legacy_item_id
+                and (key not in found or found[key][0] < order.creation_date)
+            ):
+                found[key] = (order.creation_date, order.order_id)
+    return {key: order_id for key, (_, order_id) in found.items()}
+
+
+def buyer_of(conversation: Conversation, thread: Sequence[Message], me: str) -> str | None:
+    """The member who wrote to the seller in a members' conversation (eBay's own have
+    none)."""
+    if conversation.conversation_type == "FROM_EBAY":
+        return None
+    others = (m.sender_username for m in thread if m.sender_username.lower() != me.lower())
+    return next((name for name in others if name), None)
+
+
 def waiting_since(
     conversation: Conversation, thread: Sequence[Message], me: str
 ) -> datetime | None:
@@ -126,15 +173,20 @@ def waiting_since(
 
 
 def message_of(
-    conversation: Conversation, said: Message, me: str, waiting: datetime | None = None
+    conversation: Conversation,
+    said: Message,
+    me: str,
+    waiting: datetime | None = None,
+    order_id: str | None = None,
 ) -> InboxMessage:
-    """FROM_EBAY is eBay's own (its customer care's); else the seller's or the buyer's."""
+    """FROM_EBAY is eBay's own (its customer care's); else the seller's or the buyer's.
+    ``order_id``: the buyer's order of the listing the conversation is about."""
     ebay = conversation.conversation_type == "FROM_EBAY"
     mine = not ebay and said.sender_username.lower() == me.lower() != ""
     item = conversation.reference_id if conversation.reference_type == "LISTING" else None
     return InboxMessage(
         message_id=said.message_id,
-        thread=seam.ThreadKey("DISCUSSION", conversation.conversation_id),
+        thread=seam.ThreadKey("DISCUSSION", conversation.conversation_id, order_id=order_id),
         sender_type="MARKETPLACE_SUPPORT" if ebay else "SELLER" if mine else "BUYER",
         sender_name="eBay" if ebay else said.sender_username or None,
         subject=said.subject or conversation.conversation_title or "eBay",
@@ -172,6 +224,8 @@ class Inbox(seam.ThreadsInbox):
         # marks conversations read): made anew at each listing's first page, so it holds
         # one poll's messages, not every message the session ever read.
         self.conversations: dict[str, tuple[str, str]] = {}
+        # Who bought which item (``purchases``), read once a listing, when first needed.
+        self.purchases: dict[tuple[str, str], str] | None = None
 
     async def inbox_messages(self, *, since: datetime, cursor: str | None = None) -> seam.Page[InboxMessage]:  # fmt: skip
         at = (
@@ -180,7 +234,7 @@ class Inbox(seam.ThreadsInbox):
             else At("FROM_MEMBERS", 0, since)
         )
         if cursor is None:
-            self.conversations = {}
+            self.conversations, self.purchases = {}, None
         query = {
             "conversation_type": at.kind,
             "limit": str(LIMITS.page_size),
@@ -201,15 +255,49 @@ class Inbox(seam.ThreadsInbox):
                 continue
             thread = await self.thread(conversation.conversation_id, at.kind)
             waiting = waiting_since(conversation, thread, me)
+            order_id = await self.order_about(conversation, thread, me)
             for said in thread:
                 if said.created_date >= at.low:
-                    items.append(message_of(conversation, said, me, waiting))
+                    items.append(message_of(conversation, said, me, waiting, order_id))
                     self.conversations[said.message_id] = (conversation.conversation_id, at.kind)
         following = At(at.kind, at.offset + LIMITS.page_size, at.low) if more else None
         if following is None and at.kind == "FROM_MEMBERS":
             following = At("FROM_EBAY", 0, at.low)
         next_cursor = seam.cursor_of(following) if following else None
         return seam.Page(items=tuple(items), next_cursor=next_cursor, unreadable=unreadable)
+
+    async def order_about(
+        self, conversation: Conversation, thread: Sequence[Message], me: str
+    ) -> str | None:
+        """The buyer's order of the listing a members' conversation is about, if the
+        seller's recent orders hold one (``PURCHASE_DAYS``)."""
+        buyer = buyer_of(conversation, thread, me)
+        item = conversation.reference_id if conversation.reference_type == "LISTING" else None
+        if buyer is None or not item:
+            return None
+        if self.purchases is None:
+            try:
+                self.purchases = purchases(await self.recent_orders())
+            except seam.CallRefused as exc:  # the messages come all the same, without it
+                log.warning("eBay's orders could not be read for the conversations: %s", exc)
+                self.purchases = {}
+        return self.purchases.get((buyer.lower(), item))
+
+    async def recent_orders(self) -> list[Any]:
+        low = kit.iso_z(datetime.now(UTC) - timedelta(days=PURCHASE_DAYS))
+        query = {"filter": f"creationdate:[{low}..]", "limit": str(ORDERS_PAGE)}
+        found: list[Any] = []
+        for page in range(PURCHASE_PAGES):
+            body = await self.client.get_json(
+                f"{ORDERS}order",
+                {**query, "offset": str(page * ORDERS_PAGE)},
+                operation="getOrders",
+            )
+            raw, more = listed("getOrders", body, "orders")
+            found += raw
+            if not more:
+                break
+        return found
 
     async def thread(self, conversation_id: str, kind: str) -> list[Message]:
         path = kit.segment(conversation_id)

@@ -3,8 +3,10 @@ consents on eBay's sign-in page (OAuth 2 authorization code grant [official]), e
 the browser back with ``code`` and ``state`` only, the code is traded at the token endpoint
 (the app's id and secret as HTTP Basic, the app's RuName as ``redirect_uri`` [official])
 and the account it was granted for asked of the Identity API (``userId`` [official]).
-Vault keeps the refresh token with the app's id and secret it was issued to: a refresh
-token works with that app only [official], and the poller reads no app secret elsewhere."""
+Vault keeps the app's id and secret once (``APP_PATH``), and each seller's refresh token
+with the id and source of the app it was issued to (a refresh token works with that app
+only [official]): a shop's session takes the app's secret from the app's entry
+(``shop_credentials``), so rotating it rewrites one entry."""
 
 from __future__ import annotations
 
@@ -12,14 +14,17 @@ import base64
 import logging
 import re
 import ssl
+import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 import msgspec
+from cachetools import TTLCache
 from keybuzz_shared.connectors import kit, seam
-from keybuzz_shared.vault import VaultClient
+from keybuzz_shared.vault import VaultClient, VaultError
 
 from keybuzz_connector_ebay.settings import SCOPES, EbayFlowSettings
 
@@ -27,6 +32,9 @@ log = logging.getLogger(__name__)
 APP_PATH = "secret/keybuzz/ebay/app"
 TENANT_SECRET = "ebay_api"  # under secret/keybuzz/tenants/<tenant>/
 APP_FIELDS = ("client_id", "client_secret", "ru_name", "redirect_uri")
+# How long a shop session's copy of the app's entry is used before Vault is read again (a
+# rotated secret is taken within it; at once after eBay refused the app, ``app_refused``).
+APP_MAX_AGE_SECONDS = 60.0
 # eBay's sites a seller may consent from [official: marketplace ids]: one account sells on
 # every one of them, its tokens good on all (one region).
 SITES = {
@@ -121,6 +129,27 @@ class EbayRedirectFlow:
     def vault(self, vault: VaultClient, app_source: str) -> EbayVault:
         return EbayVault(vault, app_source)
 
+    async def shop_credentials(
+        self, vault: VaultClient, stored: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        """The seam's ``AppKeptOnce``: the seller's entry with the secret of the app it
+        names (``app_source``). An entry holding an app secret of its own (and no
+        ``app_source``) takes the default app's when it is the same app, its own
+        otherwise: nothing needs rewriting."""
+        source = stored.get("app_source")
+        if not isinstance(source, str) or not source:
+            return await _with_own_secret(vault, stored)
+        path = app_path(source)
+        app = await _APPS.read(vault, path)
+        if not app.get("client_id") or not app.get("client_secret"):
+            raise seam.MarketplaceUnavailable(f"eBay's app is not in Vault at {path}")
+        if app["client_id"] != stored.get("client_id"):
+            raise seam.CredentialsRefused(
+                f"the seller consented to eBay app {stored.get('client_id')!r}, not the one "
+                f"Vault keeps at {path}: the seller must connect eBay again"
+            )
+        return {**stored, "client_secret": app["client_secret"]}
+
     def code_exchange(self, settings: seam.RedirectFlowSettings) -> EbayCodeExchange:
         if not isinstance(settings, EbayFlowSettings):
             raise TypeError(f"eBay's code exchange needs EbayFlowSettings, not {type(settings)!r}")
@@ -137,15 +166,73 @@ def tenant_path(tenant_id: str) -> str:
     return f"secret/keybuzz/tenants/{tenant_id}/{TENANT_SECRET}"
 
 
+def app_path(source: str) -> str:
+    return APP_PATH if source == "default" else f"{APP_PATH}/{source}"
+
+
+class _AppEntries:
+    """The app entries shop sessions read, a copy per Vault client (one whose policy
+    cannot read a path never sees what another read there), each used
+    ``APP_MAX_AGE_SECONDS`` at most."""
+
+    def __init__(self) -> None:
+        self._copies: weakref.WeakKeyDictionary[VaultClient, TTLCache[str, dict[str, str]]]
+        self._copies = weakref.WeakKeyDictionary()
+
+    async def read(self, vault: VaultClient, path: str) -> dict[str, str]:
+        copies = self._copies.get(vault)
+        if copies is None:
+            copies = self._copies[vault] = TTLCache(maxsize=64, ttl=APP_MAX_AGE_SECONDS)
+        if (kept := copies.get(path)) is not None:
+            return kept
+        data = await vault.read(path) or {}
+        read = {
+            k: v
+            for k, v in data.items()
+            if k in ("client_id", "client_secret") and isinstance(v, str)
+        }
+        if read.get("client_id") and read.get("client_secret"):  # an app missing: asked again
+            copies[path] = read
+        return read
+
+    def forget(self) -> None:
+        for copies in list(self._copies.values()):
+            copies.clear()
+
+
+_APPS = _AppEntries()
+
+
+async def _with_own_secret(vault: VaultClient, stored: Mapping[str, Any]) -> Mapping[str, Any]:
+    try:
+        app = await _APPS.read(vault, APP_PATH)
+    except VaultError:  # a policy without the app's entry: the entry's own secret
+        return stored
+    if app.get("client_secret") and app.get("client_id") == stored.get("client_id"):
+        return {**stored, "client_secret": app["client_secret"]}
+    return stored
+
+
+def app_refused(response: httpx.Response, document: Any) -> kit.Held | None:
+    """eBay refused our app's id and secret (``invalid_client`` [official]), not the
+    seller's consent: the shop is held, never asked to reconnect, and the app's entry read
+    again at its next session (its secret may have been rotated since it was read)."""
+    if not isinstance(document, dict) or document.get("error") != "invalid_client":
+        return None
+    log.error("eBay refused the app's credentials (invalid_client): the app's entry is read again")
+    _APPS.forget()
+    return kit.Held(APP_MAX_AGE_SECONDS, "eBay refused the app's credentials (invalid_client)")
+
+
 class EbayVault:
     """The seam's ``AccountVault``: the app at ``APP_PATH[/source]``, each seller's
-    refresh token with the app's id and secret at its tenant's path."""
+    refresh token with the app's id and source at its tenant's path (never its secret)."""
 
     def __init__(self, vault: VaultClient, app_source: str) -> None:
         self.vault, self.app_source = vault, app_source
 
     async def app_credentials(self) -> EbayApp:
-        path = APP_PATH if self.app_source == "default" else f"{APP_PATH}/{self.app_source}"
+        path = app_path(self.app_source)
         data = await self.vault.read(path) or {}
         missing = [f for f in APP_FIELDS if not isinstance(data.get(f), str) or not data[f]]
         if missing:
@@ -158,7 +245,7 @@ class EbayVault:
         path = tenant_path(credentials.tenant_id)
         await self.vault.write(path, {
             "user_id": credentials.seller_id, "refresh_token": credentials.refresh_token,
-            "client_id": app.application_id, "client_secret": app.client_secret,
+            "client_id": app.application_id, "app_source": self.app_source,
             "marketplace_id": credentials.marketplace_id, "created_at": credentials.created_at,
         })  # fmt: skip
         return path

@@ -7,7 +7,7 @@ from typing import Annotated, Any, ClassVar
 
 import msgspec
 from keybuzz_shared.connectors.kit import ShopSettings
-from keybuzz_shared.connectors.seam import RedirectFlowSettings, ShopApiSettings
+from keybuzz_shared.connectors.seam import AppCallBudget, RedirectFlowSettings, ShopApiSettings
 
 EBAY = "EBAY"  # the marketplace value of eBay's sellers, tickets and orders
 # What a consent grants [official: each method's scope in eBay's descriptions]: the
@@ -17,6 +17,17 @@ SCOPES = (
     "https://api.ebay.com/oauth/api_scope/sell.fulfillment.readonly",
     "https://api.ebay.com/oauth/api_scope/commerce.identity.readonly",
 )
+
+# What one seller's poll spends of the Message API's calls: its two getConversations (members',
+# then eBay's) every poll, and a getConversation and an updateConversation (read) for each
+# conversation with a new message: 0.2 a poll is a seller with a new conversation every ten
+# polls (bench_marketplace_polling measured 2.02 on the double's quiet sellers).
+CALLS_PER_POLL = 2.2
+# The part of the application's Message API calls polls may spend: the rest is replies'
+# (sendMessage, and a getConversation read-back when an answer was lost), 150,000 a day at
+# 1,500,000: 15 replies a seller a day at 10,000 sellers. Orders are the Fulfillment API's,
+# limited apart (docs/EBAY.md, "Call limits at scale").
+POLL_SHARE = 0.9
 
 
 class EbayApiSettings(ShopApiSettings, frozen=True, kw_only=True):
@@ -48,9 +59,9 @@ class EbaySettings(ShopSettings, kw_only=True, frozen=True):
     ebay_token_cacert: str | None = None  # an extra CA bundle for the token endpoint
     ebay_app_source: str = "default"  # which app's credentials in Vault
     ebay_default_site: str = "FR"
-    # Where the browser lands after the consent: the product's page, Amazon's too
-    # (FRONTEND_URL, which production-like settings require set).
-    frontend_url: str = "http://localhost:3000/settings/channels/ebay"
+    # Our callback behind the app's RuName (its accept URL at eBay); unset: the app's
+    # ``redirect_uri`` in Vault. eBay's consent page is sent the RuName either way.
+    ebay_redirect_uri: str | None = None
     ebay_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
     ebay_call_deadline_seconds: Annotated[float, msgspec.Meta(gt=0)] = 20.0
     ebay_poll_interval_seconds: Annotated[int, msgspec.Meta(ge=1)] = 120
@@ -58,10 +69,19 @@ class EbaySettings(ShopSettings, kw_only=True, frozen=True):
     ebay_max_attachment_bytes: Annotated[int, msgspec.Meta(ge=1)] = 10 * 1024 * 1024
     ebay_attachment_origins: str = ""  # a message's media are links: no host serves files
     ebay_mark_as_read: bool = True
+    # The Message API's calls a day for the whole application, every seller's together
+    # [official: 1,500,000 once the app passed eBay's growth check, developer.ebay.com's FAQ;
+    # the app's own quota: the Analytics API's getRateLimits, resource commerce.message].
+    ebay_message_calls_per_day: Annotated[int, msgspec.Meta(ge=1)] = 1_500_000
 
     def view_fields(self) -> dict[str, Any]:
+        budget = AppCallBudget(
+            calls_per_day=self.ebay_message_calls_per_day,
+            calls_per_poll=CALLS_PER_POLL,
+            poll_share=POLL_SHARE,
+        )
         return {"api_url": self.ebay_api_url, "token_url": self.ebay_token_url,
-                "identity_url": self.ebay_identity_url}  # fmt: skip
+                "identity_url": self.ebay_identity_url, "app_calls": budget}  # fmt: skip
 
     def redirect_flow(self, marketplace: str) -> EbayFlowSettings | None:
         if marketplace != EBAY:
@@ -70,7 +90,7 @@ class EbaySettings(ShopSettings, kw_only=True, frozen=True):
             default_site=self.ebay_default_site,
             consent_origin=self.ebay_consent_url,
             draft=None,
-            frontend_url=self.frontend_url,
+            redirect_uri=self.ebay_redirect_uri,
             app_source=self.ebay_app_source,
             token_endpoint=self.ebay_token_url,
             token_cacert=self.ebay_token_cacert,

@@ -1,72 +1,246 @@
-"""Fnac/Darty seller API client: one shop, its token, typed errors, on the kit's requester.
+"""Fnac/Darty seller API client: one shop, its token, typed errors, on the kit's requester,
+and Fnac's XML answers read into models.
 
-Every call is ``POST <base_url><service>`` with one XML document (xml.py). ``authenticate``
-trades partner_id/shop_id/key for a token that every later request carries as a root
-attribute; Fnac publishes no token lifetime, so a call refused for its token
-re-authenticates once and is sent again (the kit's ``LoginToken``: one login for every
-caller that found the token refused at once). Retries, a ``Retry-After`` obeyed, a reply
-never sent twice, the XML guard and the size cap are the kit's ``Requester``'s; an answer's
-envelope (its status and ``ERR_…`` codes) is read by ``REFUSALS``, the table below, into
-Fnac's typed errors. Details and assumptions: docs/FNAC.md.
+Every call is ``POST <base_url><service>`` with one XML document, its query declared in
+models.py and written by the kit (``xml_structs.request``). ``authenticate`` trades
+partner_id/shop_id/key for a token that every later request carries as a root attribute;
+Fnac publishes no token lifetime, so a call refused for its token re-authenticates once and
+is sent again (the kit's ``LoginToken``: one login for every caller that found the token
+refused at once). Retries, a ``Retry-After`` obeyed, a reply never sent twice and the size
+cap are the kit's ``Requester``'s; an answer is parsed by the kit's XML guard
+(kit.xml_answers; docs/FNAC.md, "XML safety") in UTF-8, the only encoding Fnac answers in,
+within ``MAX_RESPONSE_BYTES``; its envelope (its root's ``status`` and ``<error>``s, their
+``ERR_…`` codes) is read by ``ANSWERS`` and the refusals table below into Fnac's typed
+errors; its items are read into models, one item off its shape costing only itself.
+
+Where the XSDs and the responses Fnac really sends disagree, the responses win: a
+messages_query_response has page/total_paging/nb_total_* (not messages_*_result), and
+Fnac writes hours with one digit ("T9:50:04+01:00"). Details and assumptions:
+docs/FNAC.md.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Unpack
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, NamedTuple, TypeAlias, Unpack
 
 import httpx
 import msgspec
-from keybuzz_shared.connectors.kit import (
-    ApiSpec,
-    CallErrors,
-    LoginToken,
-    Refusals,
-    Requester,
-    RequesterOptions,
+from keybuzz_shared.connectors import kit
+from keybuzz_shared.connectors.kit.answers import Refusal
+from keybuzz_shared.connectors.kit.xml_answers import (
+    Node,
+    answer_root,
+    decode,
+    decoding,
+    parse_guarded,
 )
+from keybuzz_shared.connectors.kit.xml_answers import parse_datetime as kit_datetime
 from keybuzz_shared.connectors.kit.xml_requests import carried
+from keybuzz_shared.connectors.kit.xml_structs import request
+from keybuzz_shared.redaction import redact_text
+from lxml import etree
 
-from keybuzz_connector_fnac import xml
 from keybuzz_connector_fnac.models import (
     AuthToken,
     FnacCredentialsRefused,
+    FnacErrorDetail,
     FnacOutcomeUnknown,
     FnacProtocolError,
     FnacRequestRefused,
     FnacUnavailable,
+    Incident,
     IncidentsPage,
     IncidentsQuery,
+    Message,
     MessagesPage,
     MessagesQuery,
+    MessagesUpdate,
     MessageUpdate,
     MessageUpdateResult,
+    Order,
     OrdersPage,
     OrdersQuery,
+    Paging,
 )
 
-log = logging.getLogger(__name__)
-
-# Actions that send something to a buyer or Fnac: never repeated once the request left.
-SENDING_ACTIONS = frozenset({"reply", "create"})
-# Fnac publishes no list of its codes; these are the sandbox double's (docs/SANDBOX.md).
-# "Authenticate again": this code, or an error whose text speaks of the token.
-TOKEN_REFUSED_CODES = frozenset({"ERR_002"})
+NS = "http://www.fnac.com/schemas/mp-dialog.xsd"
 LOGIN = "auth"  # the service that trades the shop's key for a token
-
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024  # a 100-order page is ~0.4 MB
 # A messages_query answer is capped in proportion to the page asked: a message is some
 # KB of text (an assumption: Fnac publishes no limit) and a few file links, so 64 KiB
 # each plus the envelope is ample; a 100-message page is then at most 6.3 MiB.
 MESSAGE_BYTES = 64 * 1024
 ENVELOPE_BYTES = 64 * 1024
+OK_STATUSES = frozenset({"OK", "ACTIVE", "RUNNING", "WARNING"})
+REFUSED_STATUSES = frozenset({"ERROR", "FATAL"})
+# Fnac publishes no list of its codes; these are the sandbox double's (docs/SANDBOX.md).
+# "Later": the call is retried like a 429 (which the double sends with it). "Authenticate
+# again": this code, or an error whose text speaks of the token.
+TRANSIENT_CODES = frozenset({"ERR_004"})
+TOKEN_REFUSED_CODES = frozenset({"ERR_002"})
+ERROR_TEXT_CHARS = 300  # of each Fnac error text kept
 
+Element: TypeAlias = etree._Element
+
+
+def parse(data: bytes, *, max_bytes: int = MAX_RESPONSE_BYTES) -> Element:
+    """The root element of a Fnac response; FnacProtocolError for anything else (the
+    kit's guard: no DTD, no entity, UTF-8 only, ``max_bytes`` at most, Fnac's namespace)."""
+    return parse_guarded(data, FnacProtocolError, max_bytes=max_bytes, ns=NS)
+
+
+def local_name(element: Element) -> str:
+    return str(etree.QName(element).localname)
+
+
+def read_envelope(
+    root: Element, redact: Callable[[str], str] = str
+) -> tuple[str, tuple[FnacErrorDetail, ...]]:
+    """The response's status and its ``<error>``s (their texts through ``redact``)."""
+    status = root.get("status")
+    if status is None:
+        raise FnacProtocolError(f"<{local_name(root)}> has no status")
+    if status not in OK_STATUSES and status not in REFUSED_STATUSES:
+        raise FnacProtocolError(f"unknown status {status!r}")
+    return status, _errors(_node(root), redact)
+
+
+def _errors(node: Node, redact: Callable[[str], str]) -> tuple[FnacErrorDetail, ...]:
+    """Fnac's error texts without a secret it may echo (removed before shortening, so no
+    part of one is left)."""
+    return tuple(
+        FnacErrorDetail(
+            code=error.element.get("code") or "",
+            severity=error.element.get("severity") or "",
+            text=redact(redact_text((error.element.text or "").strip()))[:ERROR_TEXT_CHARS],
+        )
+        for error in node.all("error")
+    )
+
+
+class Answer(NamedTuple):
+    """A Fnac answer as the requester read it: its root, status and errors, and the
+    ``redact`` its texts go through."""
+
+    root: Element
+    status: str
+    errors: tuple[FnacErrorDetail, ...]
+    redact: Callable[[str], str]
+
+
+class FnacAnswers:
+    """Fnac's answers for the kit's requester (kit/answers.py)."""
+
+    content_type = "text/xml; charset=utf-8"
+
+    def read(self, content: bytes, max_bytes: int, redact: Callable[[str], str]) -> Answer:
+        root = answer_root(content, FnacProtocolError, max_bytes=max_bytes, ns=NS)
+        return Answer(root, *read_envelope(root, redact), redact)
+
+    def refusal(self, answer: Answer) -> Refusal | None:
+        """ERROR or FATAL; but messages_update answers ERROR when one of its messages was
+        refused, each message with its own errors: then the caller reads them."""
+        if answer.status not in REFUSED_STATUSES:
+            return None
+        if local_name(answer.root) == "messages_update_response" and not answer.errors:
+            return None
+        codes = {error.code for error in answer.errors}
+        reason = f"{answer.status} {', '.join(sorted(codes))}".strip()
+        return Refusal(reason, later=bool(codes & TRANSIENT_CODES))
+
+
+ANSWERS = FnacAnswers()
+
+
+def expect_root(root: Element, service: str) -> None:
+    if local_name(root) != f"{service}_response":
+        raise FnacProtocolError(f"expected <{service}_response>, got <{local_name(root)}>")
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def read_auth(root: Element) -> AuthToken:
+    return decode(_node(root), AuthToken)
+
+
+def read_messages(root: Element) -> MessagesPage:
+    node = _node(root)
+    messages, unreadable = node.each("message", _message)
+    return MessagesPage(paging=decode(node, Paging), messages=messages, unreadable=unreadable)
+
+
+def read_orders(root: Element) -> OrdersPage:
+    node = _node(root)
+    orders, unreadable = node.each("order", decoding(Order))
+    return OrdersPage(paging=decode(node, Paging), orders=orders, unreadable=unreadable)
+
+
+def read_incidents(root: Element) -> IncidentsPage:
+    node = _node(root)
+    incidents, unreadable = node.each("incident", _incident)
+    return IncidentsPage(paging=decode(node, Paging), incidents=incidents, unreadable=unreadable)
+
+
+def read_message_updates(
+    root: Element, redact: Callable[[str], str] = str
+) -> tuple[MessageUpdateResult, ...]:
+    return tuple(
+        decode(message, MessageUpdateResult, errors=_errors(message, redact))
+        for message in _node(root).all("message")
+    )
+
+
+def _message(node: Node) -> Message:
+    referer = (node.child("message_referer").element.text or "").strip()
+    description = node.text("message_description", strip=False) or ""
+    read = node.element.get("state") == "READ"
+    return decode(node, Message, referer=referer, description=description, read=read)
+
+
+def _incident(node: Node) -> Incident:
+    header = node.child("header")
+    return decode(
+        header,
+        Incident,
+        incident_id=node.element.get("id") or header.required("incident_id"),
+        waiting_for_seller_answer=header.text("waiting_for_seller_answer") == "TRUE",
+        message=header.text("message", strip=False) or "",
+        line_types=tuple(
+            line.text("type") or ""
+            for lines in node.all("order_details_incident")[:1]
+            for line in lines.all("order_detail_incident")
+        ),
+    )
+
+
+def _node(element: Element) -> Node:
+    return Node(element, NS, FnacProtocolError)
+
+
+def parse_datetime(text: str, name: str = "date") -> datetime:
+    """xs:dateTime as Fnac writes it (hours may have one digit; no zone means UTC)."""
+    return kit_datetime(text, FnacProtocolError, name)
+
+
+# --- the client ---------------------------------------------------------------------------
+
+log = logging.getLogger(__name__)
+
+# Actions that send something to a buyer or Fnac: never repeated once the request left.
+SENDING_ACTIONS = frozenset({"reply", "create"})
 # What a Fnac message carries of a text (XML's characters only): a reply's text is made so
 # before it is queued and compared so when it is read back.
 carried_text = carried
 
 
 class FnacCredentials(msgspec.Struct, frozen=True):
+    """A shop's credentials, as auth's request holds them."""
+
     partner_id: str
     shop_id: str
     key: str
@@ -77,7 +251,7 @@ class FnacCredentials(msgspec.Struct, frozen=True):
 
 def _token_refused(response: httpx.Response, document: Any) -> bool:
     """A 401 or 403, or an envelope whose code or text says the token."""
-    if not isinstance(document, xml.Answer):
+    if not isinstance(document, Answer):
         return response.status_code in (401, 403)
     codes = {error.code for error in document.errors}
     return bool(codes & TOKEN_REFUSED_CODES) or any(
@@ -88,7 +262,7 @@ def _token_refused(response: httpx.Response, document: Any) -> bool:
 def _refused(call: str, status: int, document: Any) -> Exception:
     """Fnac's error for a refusal: its envelope's status and codes kept; a refused login
     is the shop's credentials refused."""
-    if isinstance(document, xml.Answer):
+    if isinstance(document, Answer):
         if call == LOGIN:
             return FnacCredentialsRefused("", document.errors)
         return FnacRequestRefused(call, document.status, document.errors)
@@ -97,23 +271,23 @@ def _refused(call: str, status: int, document: Any) -> Exception:
     return FnacRequestRefused(call, f"HTTP {status}", ())
 
 
-SPEC = ApiSpec(
+SPEC = kit.ApiSpec(
     "Fnac",
     log,
-    CallErrors(
+    kit.CallErrors(
         unavailable=FnacUnavailable,
         unreadable=lambda _service, reason: FnacProtocolError(reason),
         outcome_unknown=FnacOutcomeUnknown,
         refused=lambda service, status, _detail: FnacRequestRefused(service, f"HTTP {status}", ()),
         credentials_refused=FnacCredentialsRefused,
     ),
-    Refusals(credentials=frozenset({401, 403}), expired=_token_refused, error=_refused),
-    max_response_bytes=xml.MAX_RESPONSE_BYTES,
-    answers=xml.ANSWERS,
+    kit.Refusals(credentials=frozenset({401, 403}), expired=_token_refused, error=_refused),
+    max_response_bytes=MAX_RESPONSE_BYTES,
+    answers=ANSWERS,
 )
 
 
-class FnacClient(Requester):
+class FnacClient(kit.Requester):
     """One shop's calls (``options``: the requester's; ``files``, where its messages'
     files may be fetched from)."""
 
@@ -122,11 +296,11 @@ class FnacClient(Requester):
         http: httpx.AsyncClient,
         base_url: str,
         credentials: FnacCredentials,
-        **options: Unpack[RequesterOptions],
+        **options: Unpack[kit.RequesterOptions],
     ) -> None:
         self.credentials = credentials
         # The token, kept until Fnac refuses it, renewed once for every caller at once.
-        self.tokens = LoginToken(
+        self.tokens = kit.LoginToken(
             self._login, lambda grant: grant.token, carry=self._carried, secrets=[credentials.key]
         )
         shop = {"shop_id": credentials.shop_id}
@@ -141,9 +315,7 @@ class FnacClient(Requester):
         return await self.tokens.authenticate()
 
     async def _login(self) -> AuthToken:
-        creds = self.credentials
-        request = xml.auth_request(creds.partner_id, creds.shop_id, creds.key)
-        return xml.read_auth(await self._service(LOGIN, lambda _carried: request, login=True))
+        return read_auth((await self._service(LOGIN, self.credentials, login=True)).root)
 
     def _carried(self, token: str) -> dict[str, str]:
         """What a request carries of the token: its root's attributes."""
@@ -156,10 +328,7 @@ class FnacClient(Requester):
         the next pages would skip or repeat messages, so nothing of it is taken."""
         asked = query or MessagesQuery()
         cap = min(ENVELOPE_BYTES + asked.results_count * MESSAGE_BYTES, self._max_bytes)
-        root = await self._service(
-            "messages_query", lambda h: xml.messages_query_request(h, asked), max_bytes=cap
-        )
-        page = xml.read_messages(root)
+        page = read_messages((await self._service("messages_query", asked, max_bytes=cap)).root)
         listed = len(page.messages) + len(page.unreadable)
         if listed > asked.results_count:
             log.warning(
@@ -175,32 +344,21 @@ class FnacClient(Requester):
         self, updates: Sequence[MessageUpdate]
     ) -> tuple[MessageUpdateResult, ...]:
         """One result per message (each may be refused on its own, with its codes)."""
-        updates = tuple(updates)
         sends = any(update.action in SENDING_ACTIONS for update in updates)
-        answer: xml.Answer = await self.post_document(
-            "messages_update",
-            lambda h: xml.messages_update_request(h, updates),
-            idempotent=not sends,
-        )
-        xml.expect_root(answer.root, "messages_update")
-        return xml.read_message_updates(answer.root, answer.redact)
+        asked = MessagesUpdate(tuple(updates))
+        answer = await self._service("messages_update", asked, idempotent=not sends)
+        return read_message_updates(answer.root, answer.redact)
 
     async def orders_query(self, query: OrdersQuery | None = None) -> OrdersPage:
-        asked = query or OrdersQuery()
-        return xml.read_orders(
-            await self._service("orders_query", lambda h: xml.orders_query_request(h, asked))
-        )
+        return read_orders((await self._service("orders_query", query or OrdersQuery())).root)
 
     async def incidents_query(self, query: IncidentsQuery | None = None) -> IncidentsPage:
         asked = query or IncidentsQuery()
-        return xml.read_incidents(
-            await self._service("incidents_query", lambda h: xml.incidents_query_request(h, asked))
-        )
+        return read_incidents((await self._service("incidents_query", asked)).root)
 
-    async def _service(
-        self, service: str, body: Callable[[Mapping[str, str]], bytes], **how: Any
-    ) -> xml.Element:
-        """The root of ``service``'s answer, accepted by its envelope."""
-        answer: xml.Answer = await self.post_document(service, body, **how)
-        xml.expect_root(answer.root, service)
-        return answer.root
+    async def _service(self, service: str, asked: msgspec.Struct, **how: Any) -> Answer:
+        """``service``'s answer to ``asked``, accepted by its envelope."""
+        body = functools.partial(request, NS, service, declared=asked)
+        answer: Answer = await self.post_document(service, body, **how)
+        expect_root(answer.root, service)
+        return answer

@@ -111,14 +111,6 @@ LIMITS = Limits(
 )
 
 
-def credentials_of(fields: Mapping[str, str], marketplace: str = FNAC) -> FnacCredentials:
-    """The shop named by ``fields``; ValueError when one is missing."""
-    require_fields(CREDENTIAL_FIELDS, fields, marketplace)
-    return FnacCredentials(
-        partner_id=fields["partner_id"], shop_id=fields["shop_id"], key=fields["key"]
-    )
-
-
 def shop_identity(shop_id: str) -> str:
     """The account a ``shop_id`` names on the seller API (its ids are case-insensitive
     UUIDs, written in upper case by Fnac)."""
@@ -128,8 +120,10 @@ def shop_identity(shop_id: str) -> str:
 def _client_of(marketplace: str) -> kit.ClientOf[ShopApiSettings, FnacClient]:
     @kit.client_from
     def client_of(shop: kit.Opening[ShopApiSettings]) -> FnacClient:
-        """The shop's client: it holds one token."""
-        credentials = credentials_of(shop.credentials, marketplace)
+        """The shop's client: it holds one token; ValueError when a field is missing."""
+        fields = shop.credentials
+        require_fields(CREDENTIAL_FIELDS, fields, marketplace)
+        credentials = FnacCredentials(fields["partner_id"], fields["shop_id"], fields["key"])
         return FnacClient(shop.http, shop.api.api_url, credentials, **shop.options)
 
     return client_of

@@ -14,14 +14,7 @@ from decimal import Decimal
 from typing import Literal
 
 import msgspec
-from keybuzz_shared.connectors.seam import (
-    AnswerUnreadable,
-    CallOutcomeUnknown,
-    CallUnavailable,
-    ConnectorError,
-    CredentialsRefused,
-    RequestRefused,
-)
+from keybuzz_shared.connectors import seam
 
 MessageType = Literal["ORDER", "OFFER"]
 FromType = Literal["CLIENT", "CALLCENTER", "SELLER", "SYSTEM"]
@@ -50,11 +43,11 @@ class FnacErrorDetail(msgspec.Struct, frozen=True):
     text: str
 
 
-class FnacError(ConnectorError):
+class FnacError(seam.ConnectorError):
     """Base of every Fnac/Darty failure."""
 
 
-class FnacCredentialsRefused(FnacError, CredentialsRefused):
+class FnacCredentialsRefused(FnacError, seam.CredentialsRefused):
     """``auth`` refused the partner_id/shop_id/key (wrong, or the key was revoked)."""
 
     def __init__(self, detail: str, errors: Sequence[FnacErrorDetail] = ()) -> None:
@@ -63,20 +56,20 @@ class FnacCredentialsRefused(FnacError, CredentialsRefused):
         self.codes = tuple(error.code for error in self.errors)
 
 
-class FnacUnavailable(FnacError, CallUnavailable):
+class FnacUnavailable(FnacError, seam.CallUnavailable):
     """Unreachable, timeouts, 5xx, 429, until the retries ran out: try again later."""
 
     label = "Fnac"
 
 
-class FnacOutcomeUnknown(FnacError, CallOutcomeUnknown):
+class FnacOutcomeUnknown(FnacError, seam.CallOutcomeUnknown):
     """A call that changes something (a reply) lost its answer after it left: Fnac may have
     acted on it, so it was not sent again (a buyer would get the reply twice)."""
 
     label = "Fnac"
 
 
-class FnacProtocolError(FnacError, AnswerUnreadable):
+class FnacProtocolError(FnacError, seam.AnswerUnreadable):
     """The answer is not one we read: not XML, truncated, a DTD or entities, too large,
     or not the shape of the service's response."""
 
@@ -85,7 +78,7 @@ class FnacProtocolError(FnacError, AnswerUnreadable):
         self.reason = reason
 
 
-class FnacRequestRefused(FnacError, RequestRefused):
+class FnacRequestRefused(FnacError, seam.RequestRefused):
     """The response's status is ERROR or FATAL; Fnac's error codes are kept."""
 
     def __init__(self, service: str, status: str, errors: Sequence[FnacErrorDetail]) -> None:
@@ -107,53 +100,75 @@ def refusal_codes(reason: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(codes))
 
 
-# --- queries and updates ------------------------------------------------------------------
+# --- queries and updates: each field named as its element (``@``: an attribute), in the
+# order the service's XSD puts them, written by the kit (``xml_structs.request``) ---------
 
 
 class DateRange(msgspec.Struct, frozen=True, kw_only=True):
     """``<date type="…"><min/><max/></date>``; bounds are aware date-times; ``type`` as
-    OrdersQueryService.xsd and IncidentsQueryService.xsd spell it ("UpdatedAt")."""
+    the XSDs spell it ("CreatedAt", "UpdatedAt")."""
 
-    type: str
+    type: str = msgspec.field(name="@type")
     min: datetime | None = None
     max: datetime | None = None
 
 
+class ByCreation(msgspec.Struct, frozen=True):
+    """messages_query's ``<sort_by type="ASC">CREATED_AT</sort_by>``."""
+
+    type: Sort = msgspec.field(name="@type")
+    by: str = msgspec.field(default="CREATED_AT", name=".")
+
+
 class MessagesQuery(msgspec.Struct, frozen=True, kw_only=True):
-    page: int = 1
-    results_count: int = 100
-    created: tuple[datetime | None, datetime | None] | None = None  # CreatedAt min/max
-    from_types: tuple[FromType, ...] = ()
+    results_count: int = msgspec.field(default=100, name="@results_count")
+    page: int = msgspec.field(default=1, name="paging")
+    created: DateRange | None = msgspec.field(default=None, name="date")  # type CreatedAt
     message_type: MessageType | None = None
-    order_ids: tuple[str, ...] = ()
-    sort: Sort | None = None  # by created_at
+    order_ids: tuple[str, ...] = msgspec.field(default=(), name="order_fnac_id")
+    sort: ByCreation | None = msgspec.field(default=None, name="sort_by")
+    from_types: tuple[FromType, ...] = msgspec.field(
+        default=(), name="message_from_types/from_type"
+    )
 
 
 class MessageUpdate(msgspec.Struct, frozen=True, kw_only=True):
     """One ``<message id action>`` of messages_update. A reply needs ``to``, ``subject``,
     ``text`` and ``message_type``; mark_as_read/archive need only the id."""
 
-    message_id: str
-    action: MessageAction
-    to: MessageTo | None = None
-    subject: MessageSubject | None = None
-    text: str | None = None
+    message_id: str = msgspec.field(name="@id")
+    action: MessageAction = msgspec.field(name="@action")
+    to: MessageTo | None = msgspec.field(default=None, name="message_to")
+    subject: MessageSubject | None = msgspec.field(default=None, name="message_subject")
+    text: str | None = msgspec.field(default=None, name="message_description")
     message_type: MessageType | None = None
 
 
+class MessagesUpdate(msgspec.Struct, frozen=True):
+    messages: tuple[MessageUpdate, ...] = msgspec.field(name="message")
+
+    def __post_init__(self) -> None:
+        if not self.messages:
+            raise ValueError("messages_update needs at least one message")
+
+
 class OrdersQuery(msgspec.Struct, frozen=True, kw_only=True):
-    page: int = 1
-    results_count: int = 100
+    results_count: int = msgspec.field(default=100, name="@results_count")
+    page: int = msgspec.field(default=1, name="paging")
     date: DateRange | None = None
-    order_ids: tuple[str, ...] = ()  # at most MAX_ORDER_IDS
-    sort: Sort | None = None
+    sort: Sort | None = msgspec.field(default=None, name="sort_by")
+    order_ids: tuple[str, ...] = msgspec.field(default=(), name="orders_fnac_id/order_fnac_id")
+
+    def __post_init__(self) -> None:
+        if len(self.order_ids) > MAX_ORDER_IDS:
+            raise ValueError(f"Fnac takes at most {MAX_ORDER_IDS} order ids per query")
 
 
 class IncidentsQuery(msgspec.Struct, frozen=True, kw_only=True):
-    page: int = 1
-    results_count: int = 100
+    results_count: int = msgspec.field(default=100, name="@results_count")
+    page: int = msgspec.field(default=1, name="paging")
     date: DateRange | None = None
-    sort: Sort | None = None
+    sort: Sort | None = msgspec.field(default=None, name="sort_by")
 
 
 # --- what we read -------------------------------------------------------------------------
@@ -187,10 +202,11 @@ class MessageFile(msgspec.Struct, frozen=True, kw_only=True):
 
 class Message(msgspec.Struct, frozen=True, kw_only=True):
     message_id: str
-    referer_type: str  # ORDER or OFFER
-    referer: str  # the order id (ORDER) or offer id (OFFER)
-    from_type: str  # a FromType; kept as sent, so a new kind of sender loses no message
-    from_name: str | None
+    referer_type: str = msgspec.field(default="ORDER", name="message_referer@type")
+    referer: str  # the order id (ORDER) or offer id (OFFER), as referer_type says
+    # A FromType; kept as sent, so a new kind of sender loses no message.
+    from_type: str = msgspec.field(default="SYSTEM", name="message_from@type")
+    from_name: str | None = msgspec.field(default=None, name="message_from")
     subject: str = msgspec.field(default="", name="message_subject")
     description: str
     created_at: datetime
@@ -205,8 +221,8 @@ class MessagesPage(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class MessageUpdateResult(msgspec.Struct, frozen=True, kw_only=True):
-    message_id: str | None
-    status: str
+    message_id: str | None = msgspec.field(default=None, name="@id")
+    status: str = msgspec.field(default="", name="@status")
     errors: tuple[FnacErrorDetail, ...] = ()
 
     @property

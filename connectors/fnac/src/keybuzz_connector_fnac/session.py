@@ -17,42 +17,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast, get_args
 
 import msgspec
-from keybuzz_shared.connectors.kit import (
-    Count,
-    Fetch,
-    InLists,
-    KitSession,
-    ListedOrders,
-    Listing,
-    OrderIdPattern,
-    Pages,
-    Renumbered,
-)
+from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.kit.listing import Read, iso_window, logged_each, window_of
 from keybuzz_shared.connectors.kit.typed_items import map_each, mapped, with_unread
-from keybuzz_shared.connectors.seam import (
-    InboxFile,
-    InboxIncident,
-    InboxMessage,
-    Limits,
-    OrderLine,
-    OrderSummary,
-    Page,
-    Recipient,
-    Reply,
-    ReplyOutcome,
-    SenderType,
-    ThreadKey,
-    ThreadKind,
-    failed_reply,
-    state_of,
-)
 from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_fnac.client import FnacClient, carried_text
 from keybuzz_connector_fnac.models import (
     MAX_ORDER_IDS,
+    ByCreation,
     DateRange,
     FnacOutcomeUnknown,
     FnacProtocolError,
@@ -81,12 +55,12 @@ CURRENCY = "EUR"  # Fnac and Darty sell in France: their prices carry no currenc
 CLAIM_SUBJECT = "Nouvelle réclamation"
 NOTICE_SUBJECT = CLAIM_SUBJECT.lower()  # as subjects are compared
 # A kind of sender Fnac may add later is kept as a notification, never lost.
-SENDERS: dict[str, SenderType] = {
+SENDERS: dict[str, seam.SenderType] = {
     "CLIENT": "BUYER",
     "CALLCENTER": "MARKETPLACE_SUPPORT",
     "SELLER": "SELLER",
 }
-RECIPIENTS: dict[Recipient, MessageTo] = {
+RECIPIENTS: dict[seam.Recipient, MessageTo] = {
     "BUYER": "CLIENT",
     "MARKETPLACE_SUPPORT": "CALLCENTER",
     "ALL": "ALL",
@@ -113,7 +87,7 @@ INCIDENT_SUBJECTS: dict[str, Subject] = {
 
 # Fnac's order ids (Darty's too): common.xsd's order_id_restriction, 13 letters and
 # digits; in free text a 13-character word holding a digit (else it is a word).
-ORDER_IDS = OrderIdPattern(
+ORDER_IDS = kit.OrderIdPattern(
     "[0-9A-Za-z]{13}",
     "a Fnac/Darty one (13 letters and digits)",
     keep=lambda word: any(c.isdigit() for c in word),
@@ -171,30 +145,30 @@ class _InboxListing(msgspec.Struct, array_like=True, frozen=True):
     page: int
 
 
-def _inbox_cursor(cursor: str) -> Pages | None:
+def _inbox_cursor(cursor: str) -> kit.Pages | None:
     try:
-        old = state_of(cursor, _InboxListing, lambda listing: listing.page >= 2)
+        old = seam.state_of(cursor, _InboxListing, lambda listing: listing.page >= 2)
     except ValueError:
         return None
-    return Pages(old.since, None, old.page)
+    return kit.Pages(old.since, None, old.page)
 
 
 # --- the session ---------------------------------------------------------------------------
 
 
-class FnacSession(KitSession):
+class FnacSession(kit.KitSession):
     """One shop: its inbox, reply channel and order source on its client."""
 
-    def __init__(self, client: FnacClient, limits: Limits) -> None:
+    def __init__(self, client: FnacClient, limits: seam.Limits) -> None:
         self.client = client
         self.limits = limits
         self._shop = {"shop_id": client.credentials.shop_id}
-        self._by_date = Renumbered[Any](limits.page_size)
-        self._by_page = Renumbered[Any](limits.page_size, step_back=False)
-        orders = ListedOrders(
-            updated=Listing(self._by_date, iso_window, self._orders_by("UpdatedAt")),
-            created=Listing(self._by_date, iso_window, self._orders_by("CreatedAt")),
-            by_id=InLists(self._orders_named, MAX_ORDER_IDS, askable=ORDER_IDS.is_order_id),
+        self._by_date = kit.Renumbered[Any](limits.page_size)
+        self._by_page = kit.Renumbered[Any](limits.page_size, step_back=False)
+        orders = kit.ListedOrders(
+            updated=kit.Listing(self._by_date, iso_window, self._orders_by("UpdatedAt")),
+            created=kit.Listing(self._by_date, iso_window, self._orders_by("CreatedAt")),
+            by_id=kit.InLists(self._orders_named, MAX_ORDER_IDS, askable=ORDER_IDS.is_order_id),
             read=mapped(_order),
             label="Fnac",
             log=log,
@@ -205,29 +179,33 @@ class FnacSession(KitSession):
 
     # --- the inbox ---------------------------------------------------------------------------
 
-    async def messages(self, *, since: datetime, cursor: str | None = None) -> Page[InboxMessage]:
-        listing = Listing(self._by_date, iso_window, self._messages_since())
+    async def messages(
+        self, *, since: datetime, cursor: str | None = None
+    ) -> seam.Page[seam.InboxMessage]:
+        listing = kit.Listing(self._by_date, iso_window, self._messages_since())
         low, read = as_utc(since) - LISTING_OVERLAP, self._logged(_inbox_message)
         return await listing.page(cursor, low, datetime.now(UTC), read, said=False)
 
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
-    ) -> Page[InboxMessage]:
-        listing = Listing(self._by_page, iso_window, self._messages_since(), _inbox_cursor)
+    ) -> seam.Page[seam.InboxMessage]:
+        listing = kit.Listing(self._by_page, iso_window, self._messages_since(), _inbox_cursor)
         return await listing.page(cursor, since, None, map_each(_inbox_message))
 
-    async def incidents(self, *, since: datetime, cursor: str | None = None) -> Page[InboxIncident]:
-        async def fetch(params: dict[str, str], _link: str | None) -> tuple[list[Any], Count]:
+    async def incidents(
+        self, *, since: datetime, cursor: str | None = None
+    ) -> seam.Page[seam.InboxIncident]:
+        async def fetch(params: dict[str, str], _link: str | None) -> tuple[list[Any], kit.Count]:
             low, _ = window_of(params)
             date = DateRange(type="UpdatedAt", min=low)
             query = IncidentsQuery(page=int(params["page"]), results_count=self.limits.page_size, date=date, sort="ASC")  # fmt: skip
             found = await self.client.incidents_query(query)
             return with_unread(found.incidents, found.unreadable), _count(found.paging)
 
-        listing = Listing(self._by_page, iso_window, fetch, _inbox_cursor)
+        listing = kit.Listing(self._by_page, iso_window, fetch, _inbox_cursor)
         return await listing.page(cursor, since, None, map_each(_incident))
 
-    async def file(self, file: InboxFile, max_bytes: int) -> bytes:
+    async def file(self, file: seam.InboxFile, max_bytes: int) -> bytes:
         """Fnac's files are served without its token, from the declared hosts only."""
         return await self.client.get_bytes(file.url, max_bytes)
 
@@ -238,14 +216,14 @@ class FnacSession(KitSession):
 
     # --- replies -----------------------------------------------------------------------------
 
-    async def reply(self, reply: Reply) -> ReplyOutcome:
+    async def reply(self, reply: seam.Reply) -> seam.ReplyOutcome:
         """FnacUnavailable (nothing was sent), FnacOutcomeUnknown (the answer was lost or
         unreadable after the request left: read ``sent_messages`` back before sending it
         again) and FnacCredentialsRefused are raised; every other failure is a FAILED
         outcome, never sent again."""
         body = carried_text(reply.body)
         if problem := self._unsendable(body, reply):
-            return failed_reply(problem)
+            return seam.failed_reply(problem)
         update = MessageUpdate(
             message_id=reply.in_reply_to,
             action="reply",
@@ -257,25 +235,27 @@ class FnacSession(KitSession):
         try:
             results = await self.client.messages_update([update])
         except FnacRequestRefused as exc:
-            return failed_reply(str(exc))
+            return seam.failed_reply(str(exc))
         except FnacProtocolError as exc:  # Fnac answered, in a shape we do not read
             raise FnacOutcomeUnknown("messages_update", exc.reason) from None
         if refused := [r for r in results if not r.ok]:
             codes = ", ".join(e.code for r in refused for e in r.errors) or refused[0].status
-            return failed_reply(f"Fnac refused the reply: {codes}")
-        return ReplyOutcome(status="SENT")
+            return seam.failed_reply(f"Fnac refused the reply: {codes}")
+        return seam.ReplyOutcome(status="SENT")
 
-    async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[InboxMessage]:
+    async def sent_messages(
+        self, thread: seam.ThreadKey, since: datetime
+    ) -> list[seam.InboxMessage]:
         if thread.kind not in THREAD_KINDS:
             return []  # a thread Fnac does not have holds nothing
         order_ids = (thread.id,) if thread.kind == "ORDER" else ()
         fetch = self._messages_since(from_types=("SELLER",), message_type=_message_type(thread), order_ids=order_ids)  # fmt: skip
-        listing = Listing(self._by_page, iso_window, fetch)
+        listing = kit.Listing(self._by_page, iso_window, fetch)
         start = listing.start(as_utc(since) - LISTING_OVERLAP, None, updated=True)
         found = await listing.every(start, self._logged(_inbox_message))
         return [m for m in found.items if m.thread == thread]
 
-    def _unsendable(self, body: str, reply: Reply) -> str | None:
+    def _unsendable(self, body: str, reply: seam.Reply) -> str | None:
         if not body.strip():
             return "empty reply"
         if len(body) > self.limits.max_text_length:
@@ -288,23 +268,24 @@ class FnacSession(KitSession):
 
     # --- Fnac's calls as the kit's listings ----------------------------------------------------
 
-    def _messages_since(self, **query: Any) -> Fetch[Count]:
+    def _messages_since(self, **query: Any) -> kit.Fetch[kit.Count]:
         """messages_query of a window by creation, oldest first (``query``: its filters)."""
 
-        async def fetch(params: dict[str, str], _link: str | None) -> tuple[list[Any], Count]:
-            page, size = int(params["page"]), self.limits.page_size
-            asked = MessagesQuery(page=page, results_count=size, created=window_of(params), sort="ASC", **query)  # fmt: skip
+        async def fetch(params: dict[str, str], _link: str | None) -> tuple[list[Any], kit.Count]:
+            page, size, (low, high) = int(params["page"]), self.limits.page_size, window_of(params)
+            created = DateRange(type="CreatedAt", min=low, max=high)
+            asked = MessagesQuery(page=page, results_count=size, created=created, sort=ByCreation("ASC"), **query)  # fmt: skip
             found = await self.client.messages_query(asked)
             return with_unread(found.messages, found.unreadable), _count(found.paging)
 
         return fetch
 
-    def _orders_by(self, date: str) -> Fetch[Count]:
+    def _orders_by(self, date: str) -> kit.Fetch[kit.Count]:
         """orders_query of a window by ``date``; by creation, oldest first and the window's
         end left out (Fnac's max is inclusive: a second less keeps [start, end) half-open)."""
         created = date == "CreatedAt"
 
-        async def fetch(params: dict[str, str], _link: str | None) -> tuple[list[Any], Count]:
+        async def fetch(params: dict[str, str], _link: str | None) -> tuple[list[Any], kit.Count]:
             low, high = window_of(params)
             if created and high is not None:
                 high -= timedelta(seconds=1)
@@ -326,23 +307,23 @@ class FnacSession(KitSession):
         return logged_each(mapped(map_one), log, "Fnac message", self._shop)
 
 
-def _count(paging: Paging) -> Count:
+def _count(paging: Paging) -> kit.Count:
     return paging.has_next, paging.nb_total_result
 
 
 # --- mappings: Fnac's shapes → the seam's -----------------------------------------------------
 
 
-def _thread(message: Message) -> ThreadKey:
+def _thread(message: Message) -> seam.ThreadKey:
     """The message's order or offer thread; a referer of another type names no thread we
     know (an empty id: the message is a thread of its own)."""
-    kind: ThreadKind = "OFFER" if message.referer_type == "OFFER" else "ORDER"
+    kind: seam.ThreadKind = "OFFER" if message.referer_type == "OFFER" else "ORDER"
     known = message.referer_type in ("ORDER", "OFFER")
-    return ThreadKey(kind=kind, id=message.referer if known else "")
+    return seam.ThreadKey(kind=kind, id=message.referer if known else "")
 
 
-def _inbox_message(message: Message) -> InboxMessage:
-    return InboxMessage(
+def _inbox_message(message: Message) -> seam.InboxMessage:
+    return seam.InboxMessage(
         message_id=message.message_id,
         thread=_thread(message),
         sender_type=SENDERS.get(message.from_type, "SYSTEM"),
@@ -353,7 +334,7 @@ def _inbox_message(message: Message) -> InboxMessage:
         unread=not message.read,
         ticket_subject=MESSAGE_SUBJECTS.get(message.subject.strip().lower()),
         files=tuple(
-            InboxFile(name=f.name, url=f.url, content_type=_content_type(f.name, f.filetype))
+            seam.InboxFile(name=f.name, url=f.url, content_type=_content_type(f.name, f.filetype))
             for f in message.files
         ),
     )
@@ -366,8 +347,8 @@ def _content_type(name: str, filetype: str | None) -> str:
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
-def _incident(incident: Incident) -> InboxIncident:
-    return InboxIncident(
+def _incident(incident: Incident) -> seam.InboxIncident:
+    return seam.InboxIncident(
         incident_id=incident.incident_id,
         order_id=incident.order_id,
         status=incident.status,
@@ -383,13 +364,13 @@ def _incident(incident: Incident) -> InboxIncident:
     )
 
 
-def _order(order: Order) -> OrderSummary:
+def _order(order: Order) -> seam.OrderSummary:
     status, delivery = order_status(order.state)
     names = (order.client_firstname, order.client_lastname)
     shipped = [d.shipped_at for d in order.details if d.shipped_at is not None]
     received = [d.received_at for d in order.details if d.received_at is not None]
     tracking = [d.tracking_number for d in order.details if d.tracking_number]
-    return OrderSummary(
+    return seam.OrderSummary(
         external_id=order.order_id,
         state=order.state,
         status=status,
@@ -401,7 +382,7 @@ def _order(order: Order) -> OrderSummary:
         delivered_at=max(received, default=None),
         tracking_code=tracking[-1] if tracking else None,
         lines=tuple(
-            OrderLine(
+            seam.OrderLine(
                 line_id=d.order_detail_id,
                 state=d.state,
                 status=line_status(d.state),
@@ -416,12 +397,12 @@ def _order(order: Order) -> OrderSummary:
     )
 
 
-def _message_type(thread: ThreadKey) -> MessageType:
+def _message_type(thread: seam.ThreadKey) -> MessageType:
     """Fnac's name of a thread's kind (its own two: ``reply`` refuses any other first)."""
     return "OFFER" if thread.kind == "OFFER" else "ORDER"
 
 
-def _subject(reply: Reply) -> MessageSubject:
+def _subject(reply: seam.Reply) -> MessageSubject:
     """The reply's subject when it is one of Fnac's, else the usual one for the thread."""
     if reply.subject in get_args(MessageSubject):
         return cast(MessageSubject, reply.subject)

@@ -5,11 +5,13 @@ a key of its own, and tests hand its record here, never DNS.
 
 A service's settings give the variable (``ManoManoSettings``, which hands its records
 here when it is loaded: a service run in a test's process has it in its settings, not in
-the process's environment); the process's environment gives it too. Records once given
-stay for the process: no later reading of settings without them takes them back."""
+the process's environment); the process's environment gives it too, decoded once for its
+value, not for each mail. Records once given stay for the process: no later reading of
+settings without them takes them back."""
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -48,11 +50,18 @@ def configure(text: str) -> None:
             _given.update(records)
 
 
+@functools.lru_cache(maxsize=4)
+def environment_records(text: str) -> Mapping[str, str]:
+    """The records of the environment's value ``text``: decoded once for a value, as each
+    signed mail asks (a test may change the variable; a process keeps one)."""
+    return read_keys(text)
+
+
 def records() -> dict[str, str]:
     """The records given to this process: its settings', then its environment's."""
     with _lock:
         found = dict(_given)
-    return found | dict(read_keys(os.environ.get(DKIM_KEYS_VARIABLE, "")))
+    return found | dict(environment_records(os.environ.get(DKIM_KEYS_VARIABLE, "")))
 
 
 # DNS answers kept a while: a key is asked once an hour, not once a mail, and a mail

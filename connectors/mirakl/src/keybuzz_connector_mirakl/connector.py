@@ -28,15 +28,14 @@ from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.connector_settings import ConnectorSettings, ShopApiSettings
 from keybuzz_shared.connectors.credential_form import canonical_account
 from keybuzz_shared.connectors.seam import CallRefused, Limits
-from keybuzz_shared.file_links import origin_of, production_problem, shown
+from keybuzz_shared.file_links import origin_of, shown
 
 from keybuzz_connector_mirakl.catalogue import CATALOGUE_ENV, CATALOGUE_FILE_ENV, Operator, operator
 from keybuzz_connector_mirakl.orders import ShopOrders
 from keybuzz_connector_mirakl.response_window import (
-    MiraklResponseFigures,
-    MiraklResponseWindow,
-    MiraklSession,
+    RESPONSE_FIGURES,
     ResponseDelays,
+    response_window,
 )
 from keybuzz_connector_mirakl.threads import PARTICIPANTS, THREADS, ThreadInbox, ThreadReplies
 
@@ -100,7 +99,6 @@ class MiraklApiSettings(ShopApiSettings, frozen=True, kw_only=True):
 
     operator: str  # the operator's code, the marketplace value
     operator_name: str  # as sellers know it: "Leroy Merlin"
-    response_hours: float  # how long the operator gives a shop to answer
     # Seconds between two order listings' first pages (OR11): the operator's frequency,
     # else Mirakl's "once per minute" at most [official].
     orders_interval_seconds: float = 60.0
@@ -138,15 +136,15 @@ class MiraklSettings(ConnectorSettings, kw_only=True, frozen=True):
         found = operator(marketplace, environ)
         if found is None:
             return None
-        self.check_base_url(found)
-        frequency = found.frequency("M11")
+        # A catalogue entry meant for the dev stack is refused by production-like settings.
+        self.check_addresses([(f"Mirakl operator {found.code}: baseUrl", found.base_url)])
+        frequency = found.frequencies.get("M11")
         return self.api_view(
             MiraklApiSettings,
             "mirakl",
             api_url=found.base_url,
             operator=found.code,
             operator_name=found.name,
-            response_hours=found.response_hours,
             poll_interval_seconds=(
                 self.mirakl_poll_interval_seconds
                 if frequency is None
@@ -157,17 +155,8 @@ class MiraklSettings(ConnectorSettings, kw_only=True, frozen=True):
             call_frequency_seconds=frequency,
             mark_as_read=False,  # Mirakl's seller API has no read mark
             attachment_origins=(shown(origin_of(found.base_url)),),
-            orders_interval_seconds=found.frequency("OR11") or 60.0,
+            orders_interval_seconds=found.frequencies.get("OR11", 60.0),
         )
-
-    def check_base_url(self, found: Operator) -> None:
-        """ValueError when production-like settings meet a base URL inside our network or
-        not https (a catalogue entry meant for the dev stack)."""
-        if self.is_production and (problem := production_problem(found.base_url)):
-            raise ValueError(
-                f"Mirakl operator {found.code}: baseUrl {found.base_url} {problem}: refused "
-                f"when KEYBUZZ_ENV={self.keybuzz_env}"
-            )
 
 
 # --- credentials: the shop's key and id, checked by one call as that shop ------------------
@@ -250,16 +239,17 @@ DISCUSSIONS = kit.Discussions(
 )
 
 
-def parts(client: kit.Requester, api: MiraklApiSettings) -> MiraklSession:
-    """One shop's parts on its operator's API, its key checked by ``check_key``."""
+def parts(client: kit.Requester, api: MiraklApiSettings) -> kit.KitSession:
+    """One shop's parts on its operator's API, its key checked by ``check_key``, its own
+    response figure A21's."""
     inbox = ThreadInbox(client, operator_name=api.operator_name, page_size=LIMITS.page_size)
     label = f"{api.operator}/{client.shop['shop_id']}"
-    return MiraklSession(
+    return kit.KitSession(
         inbox,
         ThreadReplies(client, inbox),
         ShopOrders(client, label=label, interval=api.orders_interval_seconds),
         verify=lambda: check_key(client),
-        response_delays=ResponseDelays(client),
+        figure=ResponseDelays(client).figure,
     )
 
 
@@ -278,6 +268,6 @@ def connector_of(operator: Operator) -> kit.ShopConnector:
         MiraklSettings,
         DISCUSSIONS,
         ORDER_IDS,
-        response_window=MiraklResponseWindow(operator),
-        response_figures=MiraklResponseFigures(),
+        response_window=response_window(operator),
+        response_figures=RESPONSE_FIGURES,
     )

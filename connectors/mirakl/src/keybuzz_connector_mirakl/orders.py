@@ -34,6 +34,7 @@ from keybuzz_shared.connectors.kit import (
     decimal_of,
     read_as,
 )
+from keybuzz_shared.connectors.kit.windows import window_query
 from keybuzz_shared.connectors.seam import AnswerUnreadable, OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
@@ -225,12 +226,7 @@ def _place(order: OrderSummary) -> tuple[datetime, str]:
 
 def _window(start: str, end: str) -> Query:
     """A window as OR11's query (by update or by creation), in creation order."""
-
-    def query(low: datetime, high: datetime | None) -> dict[str, str]:
-        ends = {start: mirakl_time(low)} | ({end: mirakl_time(high)} if high else {})
-        return {**ends, "sort": "dateCreated", "order": "asc"}
-
-    return query
+    return window_query(start, end, mirakl_time, sort="dateCreated", order="asc")
 
 
 class ShopOrders(ListedOrders):

@@ -1,6 +1,6 @@
 """The operator's response rule and the shop's own response figure: the
 ``response_window`` and ``response_figures`` parts of a Mirakl connector (docs/MIRAKL.md),
-and the session that carries the figure.
+the figure read on the shop's session (the ``KitSession``'s ``figure``).
 
 Mirakl keeps its own clock on each thread (M11's ``shop_reply_needed_since``: since when the
 thread waits for the shop, cleared by the shop's reply or the operator's "no reply
@@ -19,21 +19,13 @@ period. A21 may be called once a day [official] (the client obeys its Retry-Afte
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import msgspec
-from keybuzz_shared.connectors.kit import KeptFor, KitSession
-from keybuzz_shared.connectors.seam import (
-    AnswerUnreadable,
-    MarketplaceMark,
-    MarketplaceSession,
-    OrderSource,
-    ReplyChannel,
-    ResponseFigure,
-    ResponseRule,
-    SessionInbox,
-)
+from keybuzz_shared.connectors.kit import KeptFor
+from keybuzz_shared.connectors.kit.response_parts import OwnRule, SessionFigures
+from keybuzz_shared.connectors.seam import AnswerUnreadable, ResponseFigure, ResponseRule
 from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_mirakl.catalogue import Operator
@@ -55,16 +47,6 @@ KEPT_SECONDS = 86_400.0  # A21 may be called once a day [official]
 # A report's window ends when the report is read, A21's periods when the call is made, a
 # moment later: the window is matched to A21's period of its length, not the next longer.
 CALL_SLACK = timedelta(minutes=1)
-
-
-class ResponseDelay(msgspec.Struct, frozen=True, kw_only=True):
-    """Mirakl's figure: average seconds to answer, for ``period`` (A21's word), which
-    starts at ``start`` (None: the shop's beginning) and ends at ``computed_at``."""
-
-    seconds: int
-    period: str
-    start: datetime | None
-    computed_at: datetime
 
 
 class _Figure(msgspec.Struct, frozen=True):
@@ -97,10 +79,12 @@ class ResponseDelays:
         self.now = now
         self._kept = KeptFor(KEPT_SECONDS, self._statistics)
 
-    async def for_window(self, start: datetime, end: datetime) -> ResponseDelay | None:
-        """Mirakl's figure for the window [start, end]; None when Mirakl gives none for
-        its period. The client's failures are raised (a caller shows "not available");
-        AnswerUnreadable for an answer that is not A21's."""
+    async def for_window(self, start: datetime, end: datetime) -> ResponseFigure | None:
+        """Mirakl's figure for the window [start, end], named with its period (A21's
+        word), over that period: from its start (None: the shop's beginning) to when
+        Mirakl computed it; None when Mirakl gives none for the period. The client's
+        failures are raised (a caller shows "not available"); AnswerUnreadable for an
+        answer that is not A21's."""
         statistics, asked_at = await self._kept.get()
         period = period_for(min(start, end), asked_at)
         delays = statistics.order_messages_response_delay
@@ -109,12 +93,18 @@ class ResponseDelays:
             return None
         computed = as_utc(statistics.last_updated_date or asked_at)
         span = dict(PERIODS)[period]
-        return ResponseDelay(
-            seconds=figure.value,
-            period=period,
-            start=None if span is None else computed - span,
+        return ResponseFigure(
+            name=f"{FIGURE} ({period})",
+            average_response_seconds=float(figure.value),
+            since=None if span is None else computed - span,
+            until=computed,
             computed_at=computed,
         )
+
+    async def figure(self, since: datetime, until: datetime) -> ResponseFigure | None:
+        """The session's ``figure``: A21's for the report's window, its start moved
+        ``CALL_SLACK`` on."""
+        return await self.for_window(min(since + CALL_SLACK, until), until)
 
     async def _statistics(self) -> tuple[_Statistics, datetime]:
         """A21's every period, and our clock when it was called: its periods end then."""
@@ -132,63 +122,21 @@ async def order_messages_response_delay(
     end: datetime,
     *,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
-) -> ResponseDelay | None:
+) -> ResponseFigure | None:
     """One A21 call's figure for the window [start, end] (``ResponseDelays.for_window``)."""
     return await ResponseDelays(calls, now=now).for_window(start, end)
 
 
-class MiraklSession(KitSession):
-    """One shop's session on one operator: the kit's, with the shop's own figure at Mirakl."""
-
-    def __init__(
-        self,
-        inbox: SessionInbox,
-        replies: ReplyChannel,
-        orders: OrderSource,
-        *,
-        verify: Callable[[], Awaitable[object]],
-        response_delays: ResponseDelays,
-    ) -> None:
-        super().__init__(inbox, replies, orders, verify=verify)
-        self.response_delays = response_delays
-
-    async def response_delay(self, start: datetime, end: datetime) -> ResponseDelay | None:
-        """A21's figure for the window: the session's one A21 call a day."""
-        return await self.response_delays.for_window(start, end)
+def response_window(operator: Operator) -> OwnRule:
+    """The operator's rule: its hours, on Mirakl's clock of each thread; a tenant may set a
+    shorter goal."""
+    rule = ResponseRule(
+        window=timedelta(hours=operator.response_hours),
+        marketplace_clock=True,
+        tenant_may_shorten=True,
+    )
+    return OwnRule(rule, f'only {operator.name}\'s staff mark a thread "no reply needed" at Mirakl')
 
 
-class MiraklResponseWindow:
-    def __init__(self, operator: Operator) -> None:
-        self.operator = operator
-        self.rule = ResponseRule(
-            window=timedelta(hours=operator.response_hours),
-            marketplace_clock=True,
-            tenant_may_shorten=True,
-        )
-
-    def mark(self, order_id: str | None, country: str | None) -> MarketplaceMark:
-        return MarketplaceMark(
-            synced=False,
-            note=f'only {self.operator.name}\'s staff mark a thread "no reply needed" at Mirakl',
-            url=None,
-        )
-
-
-class MiraklResponseFigures:
-    cache_seconds = KEPT_SECONDS  # a figure holds as long as A21's answer is kept
-
-    async def response_delay(
-        self, session: MarketplaceSession, *, since: datetime, until: datetime
-    ) -> ResponseFigure | None:
-        if not isinstance(session, MiraklSession):
-            raise TypeError("not a Mirakl shop's session")
-        found = await session.response_delay(min(since + CALL_SLACK, until), until)
-        if found is None:
-            return None
-        return ResponseFigure(
-            name=f"{FIGURE} ({found.period})",
-            average_response_seconds=float(found.seconds),
-            since=found.start,
-            until=found.computed_at,
-            computed_at=found.computed_at,
-        )
+# A figure holds as long as A21's answer is kept.
+RESPONSE_FIGURES = SessionFigures(KEPT_SECONDS, "Mirakl")

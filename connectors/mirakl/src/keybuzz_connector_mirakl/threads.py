@@ -31,6 +31,7 @@ from urllib.parse import quote
 
 import msgspec
 from keybuzz_shared.connectors import kit
+from keybuzz_shared.connectors.kit.windows import window_query
 from keybuzz_shared.connectors.seam import (
     InboxFile,
     InboxMessage,
@@ -162,9 +163,9 @@ def details(thread: Thread) -> tuple[ThreadDetail, ...]:
 
 def download_path(attachment_id: str) -> str:
     """M13's path of an attachment; ValueError for an id that would name another path."""
-    if attachment_id in ("", ".", ".."):
+    if (segment := kit.segment(attachment_id)) is None:
         raise ValueError(f"{attachment_id!r} is not an attachment id")
-    return f"{THREADS}/{quote(attachment_id, safe='')}/download"
+    return f"{THREADS}/{segment}/download"
 
 
 # An operator's thread topics (a reason code or the label of its topic list) that the shared
@@ -250,9 +251,12 @@ class ThreadInbox(kit.Unmarked, ThreadsInbox):
     ) -> None:
         self.client = client
         self.operator_name = operator_name
-        self.page_size = page_size
         self.now = now
-        self._listing = kit.Listing(PAGING, self._window, self._listed)
+        # Threads updated since the window's start (M11 takes no end), with their messages.
+        window = window_query(
+            "updated_since", None, mirakl_time, with_messages="true", limit=str(page_size)
+        )
+        self._listing = kit.Listing(PAGING, window, self._listed)
 
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
@@ -271,13 +275,6 @@ class ThreadInbox(kit.Unmarked, ThreadsInbox):
             lambda t: f"thread {t.id}",
             complete_until=newest or idle,
         )
-
-    def _window(self, low: datetime, high: datetime | None) -> dict[str, str]:
-        return {
-            "updated_since": mirakl_time(low),
-            "with_messages": "true",
-            "limit": str(self.page_size),
-        }
 
     async def _listed(
         self, query: dict[str, str], link: str | None
@@ -300,10 +297,9 @@ class ThreadInbox(kit.Unmarked, ThreadsInbox):
 
     async def thread(self, thread_id: str) -> Thread:
         """M10: one thread with all its messages."""
-        if not thread_id or thread_id in (".", ".."):
+        if (segment := kit.segment(thread_id)) is None:
             raise self.client.errors.refused("M10", 404, "not a thread id")
-        path = f"{THREADS}/{quote(thread_id, safe='')}"
-        raw = await self.client.get_json(path, operation="M10", shape=msgspec.Raw)
+        raw = await self.client.get_json(f"{THREADS}/{segment}", operation="M10", shape=msgspec.Raw)
         try:
             return read_thread(raw)
         except ValueError as exc:

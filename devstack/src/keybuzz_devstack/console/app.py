@@ -36,7 +36,7 @@ from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
 from keybuzz_devstack.console import store
-from keybuzz_devstack.console.settings import CALLBACK_LANDING, ConsoleSettings
+from keybuzz_devstack.console.settings import CHANNEL_PAGES, ConsoleSettings
 
 STATIC = Path(__file__).parent / "static"
 # The user the minted tokens name: the logs of the services say who called.
@@ -128,9 +128,9 @@ def _host_name(host: str) -> str:
 INDEX_HTML = (STATIC / "index.html").read_bytes()
 
 
-@get(["/", CALLBACK_LANDING], include_in_schema=False, sync_to_thread=False)
-def page(request: Request[Any, Any, Any]) -> Response[bytes] | Redirect:
-    """One page for the console and the callback's landing (``?status=…``)."""
+@get(["/", f"{CHANNEL_PAGES}/{{marketplace:str}}"], include_in_schema=False, sync_to_thread=False)
+def page(request: Request[Any, Any, Any], marketplace: str = "") -> Response[bytes] | Redirect:
+    """One page for the console and each marketplace's callback landing (``?status=…``)."""
     # The consent is bound to a cookie of the host the oauth callback is on (127.0.0.1 in
     # the dev stack); a page opened as localhost would set it for the wrong host.
     if request.url.hostname == "localhost":

@@ -14,8 +14,14 @@ from keybuzz_shared.settings import (
 )
 
 DEFAULT_PORT = 3000
-# The path the oauth service's FRONTEND_URL names in the dev stack: the callback lands here.
-CALLBACK_LANDING = "/settings/channels/amazon"
+# The path of the oauth service's FRONTEND_URL in the dev stack: each redirect flow's
+# callback lands on its marketplace's page under it (``channel_page``).
+CHANNEL_PAGES = "/settings/channels"
+
+
+def channel_page(marketplace: str) -> str:
+    """Where ``marketplace``'s callback lands (oauth's ``landing_page``)."""
+    return f"{CHANNEL_PAGES}/{marketplace.lower()}"
 
 
 class ConsoleSettings(CommonSettings, kw_only=True, frozen=True):

@@ -176,7 +176,7 @@ def redirect_controller(marketplace: str) -> type[Controller]:
             operation_id=f"complete{title}Connection",
             summary=f"{title} redirects the seller's browser here after consent",
             description="Authenticated by `state` and the browser cookie set by `/oauth/start`. "
-            "Redirects to FRONTEND_URL?status=connected|error&reason=…; a client sending "
+            f"Redirects to FRONTEND_URL/{name}?status=connected|error&reason=…; a client sending "
             "`Accept: application/json` gets JSON instead.",
         )
         async def callback(
@@ -200,7 +200,7 @@ def redirect_controller(marketplace: str) -> type[Controller]:
                 error_description,
                 browser_nonce=request.cookies.get(cookie),
             )
-            frontend_url = ports.settings.redirect_flow(marketplace).frontend_url
+            frontend_url = ports.settings.landing_page(marketplace)
             try:
                 connection = await flow.callback(ports, params)
             except CallbackFailure as failure:

@@ -120,7 +120,7 @@ async def start(
     flow, flow_settings = redirect_flow(marketplace), ports.settings.redirect_flow(marketplace)
     site = _site(flow, site_code or flow_settings.default_site)
     app = await _app_for_start(ports, marketplace)
-    redirect_uri = ports.settings.redirect_uri or app.redirect_uri
+    redirect_uri = flow_settings.redirect_uri or app.redirect_uri
     state, nonce = states.new_state(), states.browser_nonce(presented_nonce)
     row = states.NewStateRow(
         digest=state.digest,

@@ -68,6 +68,7 @@ class FakeConnector:
     def __init__(self, session: RecordingSession) -> None:
         self.credential_fields = connector_for(FNAC).credential_fields
         self.credentials_path = connector_for(FNAC).credentials_path
+        self.redirect_flow = connector_for(FNAC).redirect_flow
         self.made = 0
         self._session = session
         self.shop_api = self

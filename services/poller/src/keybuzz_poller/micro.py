@@ -19,7 +19,7 @@ from keybuzz_poller.polling.scheduler import (
 )
 from keybuzz_poller.polling.shops import ShopScheduler
 from keybuzz_poller.runtime import PollerRuntime
-from keybuzz_poller.schemas import poll_result_body, shop_poll_status_body
+from keybuzz_poller.schemas import app_budget_body, poll_result_body, shop_poll_status_body
 from keybuzz_poller.shops.connections import calls_per_day, shop_marketplaces, shop_statuses
 from keybuzz_poller.shops.domain import Shop
 
@@ -104,12 +104,23 @@ def micro_endpoints(runtime: PollerRuntime) -> list[MicroEndpoint]:
     async def poll_shop(data: bytes) -> object:
         return await poll_shop_now(runtime, msgspec.json.decode(data, type=ShopPollRequest))
 
+    async def budgets(_: bytes) -> object:
+        scheduler = runtime.component(ShopScheduler)
+        found = [await scheduler.budgeted(m, fresh=True) for m in sorted(shop_marketplaces())]
+        return [app_budget_body(b) for b in found if b is not None]
+
     return [
         MicroEndpoint("poll", poll, 'poll one tenant now: {"tenantId": "…"}'),
         MicroEndpoint(
             "poll-shop",
             poll_shop,
             'poll one tenant\'s shop of a marketplace now: {"tenantId": "…", "marketplace": "…"}',
+        ),
+        MicroEndpoint(
+            "budgets",
+            budgets,
+            "each marketplace with an application call budget: its shops polled now and "
+            "the interval between a shop's polls the budget gives: {}",
         ),
         MicroEndpoint(
             "quarantine", quarantine, "folders holding mail of no known tenant (kept): {}"

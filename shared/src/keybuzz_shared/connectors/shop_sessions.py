@@ -4,11 +4,12 @@ service that calls a shop API (the poller's polls and replies, orders) needs ali
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import httpx
 
 from keybuzz_shared.connectors.seam import (
+    AppKeptOnce,
     Connector,
     CredentialsRefused,
     MarketplaceSession,
@@ -26,9 +27,13 @@ async def stored_credentials(
     vault: VaultClient, connector: Connector, tenant_id: str
 ) -> dict[str, str] | None:
     """Every field of the connector's ``credential_fields`` as stored for the tenant's
-    shop, or None when one is missing or empty. Its secret fields are masked from then on
-    in the caller's ``secret_scope`` (logs, recorded errors), in any form."""
-    stored = await vault.read(connector.credentials_path(tenant_id)) or {}
+    shop (with its app's, where its redirect flow keeps them once: ``AppKeptOnce``), or
+    None when one is missing or empty. Its secret fields are masked from then on in the
+    caller's ``secret_scope`` (logs, recorded errors), in any form."""
+    stored: Mapping[str, Any] = await vault.read(connector.credentials_path(tenant_id)) or {}
+    flow = connector.redirect_flow
+    if stored and isinstance(flow, AppKeptOnce):
+        stored = await flow.shop_credentials(vault, stored)
     fields = [f.name for f in connector.credential_fields]
     if not all(isinstance(stored.get(f), str) and stored[f] for f in fields):
         return None

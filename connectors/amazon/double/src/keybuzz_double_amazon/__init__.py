@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from keybuzz_sandbox.double_entry import Double
 
+from .marketplaces import MARKETPLACES
+
 
 def service_env(sandbox_url: str) -> dict[str, str]:
     """The Amazon connector's settings for a sandbox at ``sandbox_url``."""
@@ -22,4 +24,7 @@ DOUBLE = Double(
     service_env,
     routes_at="keybuzz_double_amazon.routes:amazon_routes",
     relay_drivers_at="keybuzz_double_amazon.relay_driver:relay_drivers",
+    # Buyers' anonymised aliases, one domain per marketplace (…@marketplace.amazon.fr).
+    reply_domains=tuple(sorted({m.relay_domain for m in MARKETPLACES.values()})),
+    reply_relay_at="keybuzz_double_amazon.reply_relay:listening_at",
 )

@@ -40,6 +40,8 @@ from .reply_state import Attachment, Buyer, InboxMessage, RefusedReply
 from .seed import SellerSpec
 
 if TYPE_CHECKING:
+    from keybuzz_sandbox.sandbox import Sandbox
+
     from .double import AmazonDouble
 
 log = logging.getLogger(__name__)
@@ -475,6 +477,15 @@ def _inbox_message(reply: Reply, buyer: Buyer, order_on_thread: str | None) -> I
     )
 
 
+def listening_at(sandbox: Sandbox) -> tuple[str, int] | None:
+    """Where the reply relay of ``sandbox``'s Amazon double listens, None while it does
+    not serve (the ``Double``'s ``reply_relay_at``, read by the sandbox's reply front)."""
+    sb: AmazonDouble | None = sandbox.parts.get("amazon")
+    if sb is None or sb.reply_smtp_port is None:
+        return None
+    return sb.config.reply_smtp_host, sb.reply_smtp_port
+
+
 @contextlib.asynccontextmanager
 async def serving_reply_relay(sb: AmazonDouble) -> AsyncIterator[None]:
     """Serve the reply relay while the web application runs (in its lifespan)."""
@@ -495,6 +506,7 @@ async def serving_reply_relay(sb: AmazonDouble) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        sb.reply_smtp_port = None
         server.close()
         close_clients = getattr(server, "close_clients", None)
         if close_clients is not None:  # Python 3.13+: do not wait for idle clients

@@ -125,12 +125,19 @@ def routes(sb: Sandbox) -> list[Any]:
     codes: dict[str, tuple[str, float]] = {}  # code → seller, expiry
     access: dict[str, tuple[Seller, float]] = {}  # access token → seller, expiry
     faults = FaultInjector(seed, EbayFaults())
-    limits = {"app": APP_CALLS_PER_DAY, "user": USER_CALLS_PER_DAY}  # the admin may lower them
+    # The admin may lower them, and make a "day" a window of so many seconds (0: eBay's day),
+    # so that a run of minutes meets the limit a day's rate of calls would.
+    limits = {"app": APP_CALLS_PER_DAY, "user": USER_CALLS_PER_DAY, "window": 0}
     calls: dict[tuple[str, str], int] = {}  # (day, "app" or a seller) → calls answered
+
+    def today() -> str:
+        if (window := limits["window"]) > 0:
+            return f"window-{int(time.time() // window)}"
+        return datetime.now(PACIFIC).date().isoformat()
 
     def spent(seller: Seller) -> bool:
         """Counts the call; True when the app's or the seller's day is spent."""
-        day = datetime.now(PACIFIC).date().isoformat()
+        day = today()
         app, user = calls.get((day, "app"), 0), calls.get((day, seller.number), 0)
         if app >= limits["app"] or user >= limits["user"]:
             return True
@@ -388,13 +395,15 @@ def routes(sb: Sandbox) -> list[Any]:
     def opened(number: str, data: dict[str, str]) -> Response[bytes]:
         s, n = sellers[number], next(ids)
         kind = "FROM_EBAY" if data.get("from") == "EBAY" else "FROM_MEMBERS"
-        buyer = "eBay" if kind == "FROM_EBAY" else f"acheteur_{n}"
+        # The admin may name the buyer and the listing (one a seeded order bought).
+        buyer = "eBay" if kind == "FROM_EBAY" else data.get("buyer") or f"acheteur_{n}"
+        item = data.get("item") or f"1100{n}"
         message = {"messageId": f"m{n}", "createdDate": _t(time.time()), "messageBody": data["body"],
                    "senderUsername": buyer, "recipientUsername": s.username,
-                   "subject": f"Question sur l'objet 1100{n}", "readStatus": False}  # fmt: skip
+                   "subject": f"Question sur l'objet {item}", "readStatus": False}  # fmt: skip
         s.conversations.append({"conversationId": f"c{n}", "conversationType": kind, "buyer": buyer,
                                 "conversationStatus": "ACTIVE", "conversationTitle": message["subject"],
-                                "createdDate": message["createdDate"], "referenceId": f"1100{n}",
+                                "createdDate": message["createdDate"], "referenceId": item,
                                 "referenceType": "LISTING", "messages": [message]})  # fmt: skip
         return json_answer(
             {"messageId": message["messageId"], "threadId": f"c{n}", "orderId": None}, 201
@@ -451,7 +460,7 @@ def routes(sb: Sandbox) -> list[Any]:
 
     @get("/shops/{number:str}/calls", sync_to_thread=False)
     def calls_of(number: str) -> Response[bytes]:
-        day = datetime.now(PACIFIC).date().isoformat()
+        day = today()
         return json_answer(
             {"calls": calls.get((day, number), 0), "app": calls.get((day, "app"), 0)}
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from keybuzz_sandbox.double_entry import Double
 
-from .env import ManoManoDoubleSettings, service_env
+from .env import REPLY_DOMAINS, ManoManoDoubleSettings, service_env
 
 DOUBLE = Double(
     "manomano",
@@ -15,6 +15,8 @@ DOUBLE = Double(
     routes_at="keybuzz_double_manomano.routes:manomano_routes",
     relay_drivers_at="keybuzz_double_manomano.driver:relay_drivers",
     listers_at="keybuzz_double_manomano.driver:lister",
+    reply_domains=REPLY_DOMAINS,
+    reply_relay_at="keybuzz_double_manomano.relay:listening_at",
 )
 
 __all__ = ["DOUBLE", "service_env"]

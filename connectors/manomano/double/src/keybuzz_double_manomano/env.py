@@ -12,6 +12,11 @@ from .dkim_key import RECORD
 SELECTOR = "sandbox"
 # The domains the double signs for (d=): ManoMano's notices', its support's, its relay's.
 SIGNING_DOMAINS = ("manomano.fr", "monechelle.zendesk.com", "contact.manomano.com")
+# Its relay writes from buyers' aliases at BUYER_DOMAIN and from the support's address, and
+# takes sellers' replies for both domains (the ``Double``'s ``reply_domains``).
+BUYER_DOMAIN = "contact.manomano.com"
+SUPPORT_ADDRESS = "support@monechelle.zendesk.com"
+REPLY_DOMAINS = (BUYER_DOMAIN, SUPPORT_ADDRESS.rpartition("@")[2])
 
 
 class ManoManoDoubleSettings(msgspec.Struct, frozen=True, kw_only=True):

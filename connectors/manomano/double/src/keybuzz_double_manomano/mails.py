@@ -20,11 +20,9 @@ import dkim
 import msgspec
 
 from .dkim_key import PRIVATE_KEY
-from .env import SELECTOR
+from .env import BUYER_DOMAIN, SELECTOR, SUPPORT_ADDRESS
 
 KINDS = ("buyer", "invoice", "support", "notice")
-BUYER_DOMAIN = "contact.manomano.com"
-SUPPORT_ADDRESS = "support@monechelle.zendesk.com"
 NOTICE_ADDRESS = "ne-pas-repondre@manomano.fr"
 SIGNED_HEADERS = [
     b"from",

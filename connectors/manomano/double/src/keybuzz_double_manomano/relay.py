@@ -23,13 +23,15 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.parser import BytesParser
 from email.utils import format_datetime, formatdate, make_msgid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiosmtplib
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from .env import ManoManoDoubleSettings
-from .mails import BUYER_DOMAIN, SUPPORT_ADDRESS
+from .env import BUYER_DOMAIN, SUPPORT_ADDRESS, ManoManoDoubleSettings
+
+if TYPE_CHECKING:
+    from keybuzz_sandbox.sandbox import Sandbox
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +195,15 @@ async def deliver(raw: bytes, to: str, mx: tuple[str, int]) -> None:
     )  # fmt: skip
 
 
+def listening_at(sandbox: Sandbox) -> tuple[str, int] | None:
+    """Where the relay of ``sandbox``'s ManoMano double takes replies, None while it does
+    not serve (the ``Double``'s ``reply_relay_at``, read by the sandbox's reply front)."""
+    relay: Relay | None = sandbox.parts.get("manomano")
+    if relay is None or relay.port is None:
+        return None
+    return relay.settings.reply_smtp_host, relay.port
+
+
 @contextlib.asynccontextmanager
 async def serving(relay: Relay) -> AsyncIterator[None]:
     """The reply relay (SMTP) while the web application runs."""
@@ -211,6 +222,7 @@ async def serving(relay: Relay) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        relay.port = None
         server.close()
         for task in list(relay.tasks):
             task.cancel()

@@ -27,6 +27,7 @@ from keybuzz_poller.polling.ports import PollSchedule
 from keybuzz_poller.polling.scheduler import LeasedPolls, PollPutOff, PollSkipped, poll_all_due
 from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.shops.allowance import seconds_into_day
+from keybuzz_poller.shops.app_budget import AppBudgets, BudgetedInterval
 from keybuzz_poller.shops.calls import calls_per_poll, plan_of
 from keybuzz_poller.shops.connection_ports import ShopPollingPorts
 from keybuzz_poller.shops.connections import key_refused, shop_marketplaces
@@ -56,6 +57,8 @@ class ShopScheduler(LeasedPolls):
         self.connections = connections
         self.loops = (BackgroundLoop(self._loop, "shop-scheduler"),)
         self.not_served: set[str] = set()  # marketplaces whose shops' polls are skipped
+        # Counted only for a marketplace that declares an application call budget.
+        self.budgets = AppBudgets(lambda m: connections.connections.polled_shops(m))
 
     def interval_of(self, tenant_id: str) -> float:
         try:
@@ -66,7 +69,27 @@ class ShopScheduler(LeasedPolls):
 
     async def next_interval(self, tenant_id: str) -> float:
         """A shop with a daily allowance: the calls left today spread over the rest of its
-        day's plan (``shops/allowance.py``); the others: their marketplace's interval."""
+        day's plan (``shops/allowance.py``); the others: their marketplace's interval. Either
+        no shorter than its marketplace's application call budget allows for the shops
+        connected now (``shops/app_budget.py``)."""
+        shop = shop_of(tenant_id)
+        interval = await self._allowed_interval(tenant_id)
+        budgeted = await self.budgeted(shop.marketplace)
+        return interval if budgeted is None else max(interval, budgeted.interval)
+
+    async def budgeted(self, marketplace: str, *, fresh: bool = False) -> BudgetedInterval | None:
+        """What ``marketplace``'s application call budget gives its shops now; None when it
+        declares none (or is not served now)."""
+        try:
+            api = self.settings.shop_api(marketplace)
+        except LookupError:
+            return None
+        if api.app_calls is None:
+            return None
+        declared = float(api.poll_interval_seconds)
+        return await self.budgets.interval(marketplace, api.app_calls, declared, fresh=fresh)
+
+    async def _allowed_interval(self, tenant_id: str) -> float:
         shop = shop_of(tenant_id)
         if self.shops.calls is None:
             return self.interval_of(tenant_id)

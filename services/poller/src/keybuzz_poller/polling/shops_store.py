@@ -120,6 +120,13 @@ class PostgresShops:
         )
         return deleted
 
+    async def polled_shops(self, marketplace: str) -> int:
+        polled: int = await self.db.fetchval(
+            f"SELECT count(*) FROM poller_shops s WHERE s.marketplace = $1 AND {SHOPS.pollable}",
+            marketplace,
+        )
+        return polled
+
     async def statuses(self, tenant_id: str) -> list[ShopStatus]:
         rows = await self.db.fetch(
             """

@@ -56,6 +56,11 @@ class ShopConnections(Protocol):
         """The tenant's shops, by marketplace."""
         ...
 
+    async def polled_shops(self, marketplace: str) -> int:
+        """How many of ``marketplace``'s shops are polled now (CONNECTED, their tenant not
+        archived): what shares its application call budget, alike for every instance."""
+        ...
+
     async def forget_received(self, shop: Shop) -> int:
         """Deletes what the shop's polls brought the tenant (its tickets of that marketplace
         with their messages, attachments, incidents, replies and alerts) and its cursors;

@@ -33,6 +33,7 @@ from keybuzz_shared.connectors.kit.fields import (
     shop_number_field,
 )
 from keybuzz_shared.connectors.kit.inbox_replies import InboxReplies
+from keybuzz_shared.connectors.kit.listed_threads import ListedThreads, files_under
 from keybuzz_shared.connectors.kit.listing import (
     Count,
     Fetch,
@@ -54,6 +55,7 @@ from keybuzz_shared.connectors.kit.listing import (
 )
 from keybuzz_shared.connectors.kit.login import LoginToken
 from keybuzz_shared.connectors.kit.once_per import KeptFor, Spaced
+from keybuzz_shared.connectors.kit.one_item import item_at
 from keybuzz_shared.connectors.kit.options import RequesterOptions
 from keybuzz_shared.connectors.kit.order_ids import OrderIdPattern
 from keybuzz_shared.connectors.kit.orders import (
@@ -63,6 +65,7 @@ from keybuzz_shared.connectors.kit.orders import (
     ListedOrders,
     decimal_of,
 )
+from keybuzz_shared.connectors.kit.read_in_turn import ReadInTurn
 from keybuzz_shared.connectors.kit.read_marks import ReadMarks, Unmarked
 from keybuzz_shared.connectors.kit.refusals import COMMON_REASON_KEYS, Held, Refusals
 from keybuzz_shared.connectors.kit.replies import DiscussionReplies
@@ -76,11 +79,14 @@ from keybuzz_shared.connectors.kit.requester import (
     Requester,
 )
 from keybuzz_shared.connectors.kit.rereads import Rereads
+from keybuzz_shared.connectors.kit.result_pages import results_page
 from keybuzz_shared.connectors.kit.sessions import Opening, Parts, client_from, opener
 from keybuzz_shared.connectors.kit.shop_settings import ShopSettings
 from keybuzz_shared.connectors.kit.thread_pages import thread_page
+from keybuzz_shared.connectors.kit.token_requester import TokenRequester
 from keybuzz_shared.connectors.kit.typed_items import decode_each, decoded
 from keybuzz_shared.connectors.kit.vocabulary import Vocabulary
+from keybuzz_shared.connectors.kit.windows import window_query
 from keybuzz_shared.connectors.kit.wire import (
     iso_seconds,
     iso_z,
@@ -177,4 +183,11 @@ __all__ = [
     "Rereads",
     "Opening",
     "client_from",
+    "ReadInTurn",
+    "ListedThreads",
+    "files_under",
+    "TokenRequester",
+    "item_at",
+    "window_query",
+    "results_page",
 ]

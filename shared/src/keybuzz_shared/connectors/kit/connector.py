@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
 import httpx
@@ -29,6 +30,7 @@ from keybuzz_shared.connectors.seam import (
     Recipient,
     ReplyChannel,
     ReplyOutcome,
+    ResponseFigure,
     ResponseFigures,
     ResponseWindow,
     SenderType,
@@ -180,9 +182,15 @@ class ShopConnector(ConnectorDefaults):
         return f"ShopConnector({self.marketplace!r})"
 
 
+# The marketplace's own figure for the shop's response time over a window [since, until),
+# or over the nearest one it measures; None when it measures none close to it.
+Figure = Callable[[datetime, datetime], Awaitable[ResponseFigure | None]]
+
+
 class KitSession(PartsSession):
     """One shop's session: its parts on its one client; ``verify`` checks its credentials
-    with one call."""
+    with one call; ``figure``, where the marketplace has one, its own response figure
+    (asked by ``kit/response_parts.py``'s ``SessionFigures``)."""
 
     def __init__(
         self,
@@ -191,9 +199,11 @@ class KitSession(PartsSession):
         orders: OrderSource,
         *,
         verify: Callable[[], Awaitable[object]],
+        figure: Figure | None = None,
     ) -> None:
         super().__init__(inbox, replies, orders)
         self._verify = verify
+        self.figure = figure
 
     async def verify(self) -> None:
         await self._verify()

@@ -225,9 +225,11 @@ def decode(node: Node, shape: type[S], **given: Any) -> S:
     """``node`` read into ``shape`` (a msgspec Struct), each field from the child of its
     name (its ``msgspec.field(name=…)`` where the connector's name is another) by its
     type: text (``str``), ``int``, ``Decimal`` or ``datetime`` (``Node``'s readings), a
-    tuple of Structs from every child of that name. A child absent or empty is the field's
-    default; a field without one is required (missing: refused, as ``Node.required``).
-    ``given``: the fields the connector read itself (an attribute, a text kept unstripped)."""
+    tuple of Structs from every child of that name; a name ``child@x`` is the child's
+    attribute ``x`` (``@x``: the element's own), a text. A child or attribute absent or
+    empty is the field's default; a field without one is required (missing: refused, as
+    ``Node.required``). ``given``: the fields the connector read itself (a text kept
+    unstripped, a value in its own words)."""
     read = {name: read(node) for name, read in _fields(shape) if name not in given}
     return shape(**read, **given)
 
@@ -260,7 +262,7 @@ def _reading(field: msgspec.inspect.Field) -> Callable[[Node], Any]:
     ):
         item = kind.item_type.cls
         return lambda node: tuple(decode(child, item) for child in node.all(name))
-    read = _READINGS.get(type(kind))
+    read = _attribute(name) if "@" in name else _READINGS.get(type(kind))
     if read is None:  # a field the connector reads itself (``given``)
 
         def unread(_node: Node) -> Any:
@@ -277,6 +279,17 @@ def _reading(field: msgspec.inspect.Field) -> Callable[[Node], Any]:
         return value
 
     return required
+
+
+def _attribute(name: str) -> Callable[[Node, str], str | None]:
+    """The reading of ``child@attribute`` (``@attribute``: the element's own)."""
+    child, _, attribute = name.partition("@")
+
+    def read(node: Node, _name: str) -> str | None:
+        element = node.get(child) if child else node.element
+        return None if element is None else (element.get(attribute) or None)
+
+    return read
 
 
 class _OffShape(ValueError):

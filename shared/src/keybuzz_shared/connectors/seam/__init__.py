@@ -101,6 +101,7 @@ from keybuzz_shared.connectors.seam.redirect_flow import (
     AccountCredentialsMissing,
     AccountGrant,
     AccountVault,
+    AppKeptOnce,
     AppNotConfigured,
     CallbackNames,
     CodeExchange,
@@ -129,6 +130,7 @@ from keybuzz_shared.connectors.seam.response_window import (
 )
 from keybuzz_shared.connectors.seam.shop_api import (
     AllowanceSpent,
+    AppCallBudget,
     CountsAllowanceCalls,
     DiscussionShopApi,
     InboxIncident,
@@ -143,11 +145,13 @@ from keybuzz_shared.connectors.seam.shop_api import (
 )
 
 __all__ = [
+    "AppCallBudget",
     "CallAnswerUnreadable",
     "CallOutcomeUnknown",
     "CallRefused",
     "CallUnavailable",
     "AccountGrant",
+    "AppKeptOnce",
     "CallbackNames",
     "ThreadsInbox",
     "failed_reply",

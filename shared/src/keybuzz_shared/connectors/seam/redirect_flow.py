@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 import msgspec
 
@@ -127,7 +128,9 @@ class RedirectFlowSettings(msgspec.Struct, frozen=True, kw_only=True):
     default_site: str  # the site of a start request that names none
     consent_origin: str | None  # replaces the site's consent origin (the sandbox)
     draft: bool | None  # overrides the app credential's ``draft``
-    frontend_url: str  # where the browser lands after the callback
+    # Replaces the app credential's ``redirect_uri``: the flow's own callback, as
+    # registered with the marketplace (None: the app credential's).
+    redirect_uri: str | None
     app_source: str  # which app's credentials
     token_endpoint: str
     token_cacert: str | None  # an extra CA bundle for the token endpoint
@@ -218,3 +221,20 @@ class RedirectFlow(Protocol):
     def vault(self, vault: VaultClient, app_source: str) -> AccountVault: ...
 
     def code_exchange(self, settings: RedirectFlowSettings) -> CodeExchange: ...
+
+
+@runtime_checkable
+class AppKeptOnce(Protocol):
+    """A redirect flow whose shop sessions need our app's secret beside the seller's
+    refresh token: Vault keeps the app's once (rotated in one place), each seller's entry
+    naming the app its consent was given to, and the session's credentials are the two
+    together (``shop_sessions.stored_credentials``)."""
+
+    async def shop_credentials(
+        self, vault: VaultClient, stored: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        """The seller's entry ``stored`` completed with its app's fields, from a copy of
+        the app's entry read moments ago at most; ``CredentialsRefused`` when the entry
+        names an app Vault does not keep (the seller must consent again),
+        ``MarketplaceUnavailable`` when the app's entry is missing, ``VaultError``."""
+        ...

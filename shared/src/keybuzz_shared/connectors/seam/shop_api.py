@@ -31,6 +31,44 @@ if TYPE_CHECKING:
     from keybuzz_shared.file_links import FileLinks
 
 
+SECONDS_A_DAY = 86_400
+
+
+class AppCallBudget(msgspec.Struct, frozen=True, kw_only=True):
+    """A marketplace's daily calls for the whole application, every connected shop's calls
+    counted together (a per-application call limit, not a shop's allowance), and how the
+    poller keeps within it: each shop's polls spaced so that all of them spend at most
+    ``poll_share`` of the day's calls, the rest left to what else calls the API on the same
+    application (replies, orders' syncs, credential checks). docs/POLLER.md, "Application
+    call budget"."""
+
+    calls_per_day: int  # the marketplace's limit for the application, a day
+    calls_per_poll: float  # what one shop's poll costs, on average, listing calls and reads
+    poll_share: float  # the part of ``calls_per_day`` polls may spend, in (0, 1]
+
+    def __post_init__(self) -> None:
+        if self.calls_per_day < 1 or self.calls_per_poll <= 0:
+            raise ValueError("an application's call budget needs calls a day and a poll's cost")
+        if not 0 < self.poll_share <= 1:
+            raise ValueError(f"poll_share {self.poll_share} is not within (0, 1]")
+
+    @property
+    def polls_calls_per_day(self) -> float:
+        """The calls every shop's polls together may spend a day."""
+        return self.calls_per_day * self.poll_share
+
+    def poll_interval(self, shops: int, declared: float) -> float:
+        """The interval between a shop's polls with ``shops`` connected: the marketplace's
+        ``declared`` interval, or longer where that many polls would spend more than
+        their share: ``shops × calls_per_poll × 86,400 / (calls_per_day × poll_share)``."""
+        spread = max(shops, 0) * self.calls_per_poll * SECONDS_A_DAY / self.polls_calls_per_day
+        return max(float(declared), spread)
+
+    def calls_a_day(self, shops: int, interval: float) -> float:
+        """The calls ``shops`` polled every ``interval`` seconds spend a day."""
+        return max(shops, 0) * self.calls_per_poll * SECONDS_A_DAY / interval
+
+
 class ShopApiSettings(msgspec.Struct, frozen=True, kw_only=True):
     """How a service reaches the API a marketplace's shops are polled on: the view its
     connector's settings give (``ConnectorSettings.shop_api``), handed back unread to the
@@ -62,6 +100,10 @@ class ShopApiSettings(msgspec.Struct, frozen=True, kw_only=True):
     # starts no poll of a shop sooner than this after its last poll's calls ended, whatever
     # made it due (kit/pacing.py, docs/POLLER.md, "Pacing"). None: it documents none.
     call_frequency_seconds: float | None = None
+    # The marketplace's daily call limit for the whole application, shared by every shop
+    # (``AppCallBudget``); None: none. With one, the poller polls each shop no more often
+    # than its connected shops' number allows (docs/POLLER.md, "Application call budget").
+    app_calls: AppCallBudget | None = None
 
 
 def sent_since(listed: Iterable[InboxMessage], since: datetime) -> list[InboxMessage]:

@@ -1,0 +1,125 @@
+"""eBay's call limit is the application's, every seller's calls together: a running poller
+(its scheduler polling on its own, PostgreSQL, NATS, OpenBao) spaces each seller's polls so
+that all of them stay within the budget eBay's connector declares, counted at the eBay
+double, and polls the sellers left more often once others disconnect. The budget is tiny
+here (``EBAY_MESSAGE_CALLS_PER_DAY``) so that seconds show what a day would."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import pytest
+from keybuzz_connector_ebay.settings import CALLS_PER_POLL, POLL_SHARE
+from keybuzz_devstack.shop_api_testing import publish
+from keybuzz_devstack.testing import MailServer, RunningService, eventually
+from keybuzz_double_ebay.double import EbayDoubleSettings, service_env
+from keybuzz_poller.service import DEFINITION
+from keybuzz_sandbox import SandboxConfig
+from keybuzz_sandbox.fixtures import serve  # noqa: F401 - fixture
+from keybuzz_shared.events import ConnectionDisconnected
+from keybuzz_shared.vault import VaultClient
+
+EBAY = "EBAY"
+SELLERS = 4
+DAY = 86_400
+# Four sellers polled every 4 s spend the polls' share of this budget: 4 × 2.2 × 86,400 /
+# (211,200 × 0.9) = 4 s. One seller alone: 1 s, eBay's own interval here.
+INTERVAL = 4.0
+BUDGET = round(SELLERS * CALLS_PER_POLL * DAY / (POLL_SHARE * INTERVAL))
+WINDOW = 2 * INTERVAL  # seconds of calls counted
+
+
+async def app_calls(sandbox: Any) -> int:
+    answer = await sandbox.get("/_sandbox/ebay/shops/1/calls")  # the app's count beside
+    return int(answer.json()["app"])
+
+
+async def budgets(poller: RunningService) -> list[dict[str, Any]]:
+    nats = await poller.operator()
+    reply = await nats.request("keybuzz.poller.budgets", b"{}", timeout=10)
+    return msgspec.json.decode(reply.data)  # type: ignore[no-any-return]
+
+
+async def polls(poller: RunningService, tenant_id: str) -> tuple[datetime, datetime]:
+    row = await poller.runtime.pool.fetchrow(
+        "SELECT last_poll_at, next_poll_at FROM poller_shops WHERE poll_key = $1",
+        f"{EBAY}:{tenant_id}",
+    )
+    return row["last_poll_at"], row["next_poll_at"]
+
+
+@pytest.mark.timeout(120)
+async def test_sellers_share_the_applications_calls_and_the_interval_follows_them(
+    serve: Any,  # noqa: F811
+    start_service: Any,
+    dovecot: MailServer,
+    vault: VaultClient,
+) -> None:
+    sandbox = await serve(SandboxConfig(doubles=(EbayDoubleSettings(extra_shops=SELLERS),)))
+    poller = await start_service(
+        DEFINITION,
+        REPLY_SENDER_ENABLED="false",
+        EBAY_POLL_INTERVAL_SECONDS="1",
+        EBAY_MESSAGE_CALLS_PER_DAY=str(BUDGET),
+        **service_env(str(sandbox.base_url)),
+        **dovecot.settings,
+    )
+    listed = [
+        s for s in (await sandbox.get("/_sandbox/ebay/shops")).json() if "Boutique" in s["name"]
+    ]
+    tenants = []
+    for seller in listed:
+        fields = {
+            "user_id": seller["userId"],
+            "refresh_token": seller["refreshToken"],
+            "client_id": seller["clientId"],
+            "client_secret": seller["clientSecret"],
+        }
+        tenants.append(await poller.shop_connected(vault, EBAY, fields, seller["userId"]))
+
+    async def first_polls_done() -> bool:
+        return all([(await polls(poller, t))[0] is not None for t in tenants])
+
+    await eventually(first_polls_done, within=30)
+    [told] = await budgets(poller)
+    assert (told["marketplace"], told["shops"], told["callsPerDay"]) == (EBAY, SELLERS, BUDGET)
+    assert told["intervalSeconds"] == pytest.approx(INTERVAL, abs=0.1)
+    assert told["declaredIntervalSeconds"] == 1.0
+    # From here on every seller's polls fall on the budget's interval: the calls the double
+    # counts in two intervals are two polls a seller, not the eight eBay's own 1 s allows.
+    before = await app_calls(sandbox)
+    await asyncio.sleep(WINDOW)
+    spent = await app_calls(sandbox) - before
+    allowed = BUDGET * POLL_SHARE * WINDOW / DAY  # 35.2 calls: 8 polls of 2.2
+    # A seller's poll is 2 calls (no conversation): a poll each may straddle the window.
+    assert spent <= allowed + 2 * SELLERS, spent
+    assert spent >= 2 * SELLERS  # they were polled all the same
+    for tenant in tenants:
+        last, following = await polls(poller, tenant)
+        assert (following - last).total_seconds() == pytest.approx(INTERVAL, abs=0.5)
+
+    # Three sellers leave: the one left is polled every second once its next poll comes.
+    for tenant, seller in zip(tenants[1:], listed[1:], strict=True):
+        gone = ConnectionDisconnected(
+            tenant_id=tenant,
+            marketplace=EBAY,
+            seller_id=seller["userId"],
+            occurred_at=datetime.now(UTC),
+        )
+        await publish(poller, gone)
+    [told] = await eventually(lambda: _told_shops(poller, 1), within=20)
+    assert told["intervalSeconds"] == 1.0
+
+    async def polled_at_the_shorter_interval() -> bool:
+        last, following = await polls(poller, tenants[0])
+        return (following - last).total_seconds() == pytest.approx(1.0, abs=0.3)
+
+    await eventually(polled_at_the_shorter_interval, within=30)
+
+
+async def _told_shops(poller: RunningService, shops: int) -> list[dict[str, Any]] | None:
+    told = await budgets(poller)
+    return told if told and told[0]["shops"] == shops else None

@@ -1,0 +1,98 @@
+"""An application call budget (the seam's ``AppCallBudget``) and the interval it gives a
+marketplace's shops for their number (``shops/app_budget.py``): pure, no server."""
+
+from __future__ import annotations
+
+import pytest
+from keybuzz_poller.shops.app_budget import REREAD_SECONDS, AppBudgets
+from keybuzz_shared.connectors.seam import AppCallBudget
+
+DAY = 86_400
+# eBay's figures (docs/EBAY.md): 1,500,000 calls a day an application, 2.02 calls a poll.
+WHOLE = AppCallBudget(calls_per_day=1_500_000, calls_per_poll=2.02, poll_share=1.0)
+
+
+def test_few_shops_keep_the_marketplaces_own_interval() -> None:
+    assert WHOLE.poll_interval(0, 120) == 120
+    assert WHOLE.poll_interval(1_000, 120) == 120  # 116.4 s would do: the declared holds
+    assert WHOLE.poll_interval(1_031, 120) == 120
+
+
+def test_many_shops_are_spaced_so_their_polls_spend_the_budget() -> None:
+    assert WHOLE.poll_interval(10_000, 120) == pytest.approx(10_000 * 2.02 * DAY / 1_500_000)
+    assert WHOLE.poll_interval(10_000, 120) == pytest.approx(1_163.5, abs=0.1)  # ~19 min
+    assert WHOLE.poll_interval(20_000, 120) == pytest.approx(2 * 1_163.5, abs=0.1)
+
+
+def test_the_share_left_to_other_calls_lengthens_the_interval() -> None:
+    four_fifths = AppCallBudget(calls_per_day=1_500_000, calls_per_poll=2.02, poll_share=0.8)
+    assert four_fifths.polls_calls_per_day == 1_200_000
+    ratio = four_fifths.poll_interval(10_000, 120) / WHOLE.poll_interval(10_000, 120)
+    assert ratio == pytest.approx(1.25)
+
+
+@pytest.mark.parametrize("shops", [1, 7, 500, 1_031, 1_032, 5_000, 10_000, 123_457])
+@pytest.mark.parametrize("share", [0.5, 0.8, 1.0])
+def test_the_days_polls_never_pass_their_share(shops: int, share: float) -> None:
+    budget = AppCallBudget(calls_per_day=1_500_000, calls_per_poll=2.02, poll_share=share)
+    interval = budget.poll_interval(shops, 120)
+    spent = budget.calls_a_day(shops, interval)
+    assert spent <= budget.polls_calls_per_day * (1 + 1e-9)
+    if interval > 120:  # spaced by the budget: the whole share is used, no call wasted
+        assert spent == pytest.approx(budget.polls_calls_per_day)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"calls_per_day": 0, "calls_per_poll": 2.0, "poll_share": 0.8},
+        {"calls_per_day": 1_000, "calls_per_poll": 0.0, "poll_share": 0.8},
+        {"calls_per_day": 1_000, "calls_per_poll": 2.0, "poll_share": 0.0},
+        {"calls_per_day": 1_000, "calls_per_poll": 2.0, "poll_share": 1.5},
+    ],
+)
+def test_a_budget_that_cannot_be_kept_is_refused(fields: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        AppCallBudget(**fields)  # type: ignore[arg-type]
+
+
+class Counted:
+    """The shops table's count of one marketplace's polled shops, as an operator changes it."""
+
+    def __init__(self, shops: int) -> None:
+        self.shops, self.reads, self.now = shops, 0, 0.0
+
+    async def count(self, marketplace: str) -> int:
+        assert marketplace == "SHOPMARKET"
+        self.reads += 1
+        return self.shops
+
+
+async def test_the_interval_follows_shops_connecting_and_leaving_without_a_restart() -> None:
+    table = Counted(10_000)
+    budgets = AppBudgets(table.count, clock=lambda: table.now)
+
+    async def interval() -> float:
+        return (await budgets.interval("SHOPMARKET", WHOLE, 120)).interval
+
+    assert await interval() == pytest.approx(1_163.5, abs=0.1)
+    table.shops = 2_000  # sellers leave
+    table.now += REREAD_SECONDS / 2
+    assert await interval() == pytest.approx(1_163.5, abs=0.1)  # counted a moment ago
+    assert table.reads == 1
+    table.now += REREAD_SECONDS
+    assert await interval() == pytest.approx(232.7, abs=0.1)  # shrinks back
+    table.shops = 500
+    table.now += REREAD_SECONDS
+    assert await interval() == 120  # down to the marketplace's own
+    table.shops = 30_000  # sellers connect
+    assert (await budgets.interval("SHOPMARKET", WHOLE, 120, fresh=True)).shops == 30_000
+    assert await interval() == pytest.approx(3 * 1_163.5, abs=0.1)
+    assert table.reads == 4
+
+
+async def test_what_an_operator_reads_is_what_the_polls_spend() -> None:
+    table = Counted(10_000)
+    budgeted = await AppBudgets(table.count).interval("SHOPMARKET", WHOLE, 120)
+    assert (budgeted.shops, budgeted.declared_interval) == (10_000, 120.0)
+    assert budgeted.calls_a_day == pytest.approx(1_500_000)

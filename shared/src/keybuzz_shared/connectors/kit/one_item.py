@@ -1,0 +1,37 @@
+"""One item of a marketplace's API read by its id (a discussion, a care folder), as every
+JSON API's connector reads one: the id as one segment of the item's path, an id that
+cannot be one refused as the marketplace refuses an unknown one (404) without a call, and
+an answer off the item's shape the marketplace's unreadable answer, naming the call."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from keybuzz_shared.connectors.kit.requester import Requester
+from keybuzz_shared.connectors.kit.wire import segment
+
+T = TypeVar("T")
+
+
+async def item_at(
+    client: Requester,
+    path: str,
+    item_id: str,
+    read: Callable[[Any], T],
+    call: str,
+    *,
+    valid: Callable[[str], bool] = bool,
+) -> T:
+    """The item ``item_id`` names under ``path`` (``<path>/<id>``), read by ``read``
+    (ValueError: off its shape); CallRefused (404) for an id that is not ``valid`` or no
+    path segment, unasked; CallAnswerUnreadable naming ``call`` for an answer ``read``
+    refuses."""
+    found = segment(item_id) if valid(item_id) else None
+    if found is None:
+        raise client.errors.refused(call, 404, f"{item_id!r} is not an id")
+    answer = await client.get_json(f"{path}/{found}")
+    try:
+        return read(answer)
+    except ValueError as exc:
+        raise client.errors.unreadable(call, str(exc)) from None

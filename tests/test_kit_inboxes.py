@@ -1,0 +1,202 @@
+"""The kit's inboxes a connector declares rather than writes (``ReadInTurn``: a list of what
+changed, each item's details in turn; ``ListedThreads``: threads listed by last change in
+a window reaching back at most so far) and the small parts beside them (``item_at``, one
+item by its id; ``results_page``; ``window_query``'s end written its own way). No
+servers: each part on calls of the test's own."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+import pytest
+from keybuzz_shared.connectors.kit import (
+    CallErrors,
+    ListedThreads,
+    Listing,
+    PageNumbers,
+    ReadInTurn,
+    Seek,
+    Unmarked,
+    iso_seconds,
+    item_at,
+    read_as,
+    reader,
+    results_page,
+    window_query,
+)
+from keybuzz_shared.connectors.seam import (
+    CallAnswerUnreadable,
+    CallRefused,
+    InboxFile,
+    InboxMessage,
+    ThreadKey,
+)
+
+ERRORS = CallErrors.labelled("Shop")
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+class Changed(msgspec.Struct, frozen=True):
+    id: int
+    last: datetime
+
+
+class Client:
+    """A client's calls answered from the test's own table; each path asked kept."""
+
+    errors = ERRORS
+
+    def __init__(self, answers: dict[str, Any]) -> None:
+        self.answers = answers
+        self.asked: list[str] = []
+
+    async def get_json(self, path: str, params: dict[str, str] | None = None) -> Any:
+        self.asked.append(path)
+        answer = self.answers[path]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def message(item: int, minutes: int) -> InboxMessage:
+    return InboxMessage(
+        message_id=f"{item}-{minutes}",
+        thread=ThreadKey("DISCUSSION", str(item)),
+        sender_type="BUYER",
+        sender_name=None,
+        subject="",
+        body="",
+        created_at=T0 + timedelta(minutes=minutes),
+        unread=True,
+    )
+
+
+async def no_file(file: InboxFile, most: int) -> bytes:
+    return b""
+
+
+def in_turn(listed: list[dict[str, Any]], details: dict[int, Any], size: int) -> ReadInTurn:
+    async def page(query: dict[str, str], link: str | None) -> tuple[list[Any], bool]:
+        return listed, False
+
+    async def read(item_id: int) -> list[InboxMessage]:
+        found = details[item_id]
+        if isinstance(found, Exception):
+            raise found
+        return list(found)
+
+    return ReadInTurn(
+        Listing(PageNumbers[Changed](), lambda low, high: {}, page),
+        reader(Changed, "item"),
+        lambda item: (item.id, item.last),
+        details=read,
+        messages=lambda messages: messages,
+        named="item",
+        files=no_file,
+        page_size=size,
+    )
+
+
+async def test_items_are_read_in_order_of_their_last_change_the_queue_their_cursor() -> None:
+    listed = [
+        {"id": 1, "last": T0 + timedelta(minutes=9)},
+        {"id": 2, "last": T0},
+        {"id": 3, "last": T0 + timedelta(minutes=5)},
+    ]
+    details = {1: [message(1, 9)], 2: [message(2, 0)], 3: [message(3, 5)]}
+    inbox = in_turn(listed, details, size=2)
+    first = await inbox.inbox_messages(since=T0)
+    assert [m.message_id for m in first.items] == ["2-0", "3-5"]
+    assert first.next_cursor is not None
+    second = await inbox.inbox_messages(since=T0, cursor=first.next_cursor)
+    assert [m.message_id for m in second.items] == ["1-9"] and second.next_cursor is None
+
+
+async def test_a_message_after_the_listed_change_waits_and_a_refused_item_is_said() -> None:
+    listed = [{"id": 1, "last": T0 + timedelta(minutes=5)}, {"id": 2, "last": T0}]
+    refused = ERRORS.refused("GET item", 404, "gone")
+    details = {1: [message(1, 5), message(1, 6)], 2: refused}
+    page = await in_turn(listed, details, size=10).inbox_messages(since=T0)
+    assert [m.message_id for m in page.items] == ["1-5"]
+    assert len(page.unreadable) == 1 and page.unreadable[0].startswith("item 2: ")
+
+
+async def test_a_queue_cursor_it_did_not_hand_out_is_refused() -> None:
+    with pytest.raises(ValueError):
+        await in_turn([], {}, size=10).inbox_messages(since=T0, cursor="../elsewhere")
+
+
+class Thread(msgspec.Struct, frozen=True):
+    id: str
+    updated: datetime
+
+
+async def test_a_since_beyond_the_reach_starts_at_it_and_the_window_ends_at_now() -> None:
+    asked: list[dict[str, str]] = []
+    now = T0 + timedelta(days=400)
+
+    async def page(query: dict[str, str], link: str | None) -> tuple[list[Any], str | None]:
+        asked.append(query)
+        return [], None
+
+    query = window_query("from", "to", iso_seconds)
+    inbox: ListedThreads[Thread] = ListedThreads(
+        Listing(Seek[Thread](lambda t: t.updated), query, page),
+        reader(Thread, "thread"),
+        whole=lambda thread: _same(thread),
+        mapper=_no_messages,
+        named=lambda thread: thread.id,
+        marks=Unmarked(),
+        files=no_file,
+        reach=timedelta(days=182),
+        now=lambda: now,
+    )
+    found = await inbox.inbox_messages(since=T0)
+    reach = now - timedelta(days=182)
+    assert asked == [{"from": iso_seconds(reach), "to": iso_seconds(now)}]
+    assert found.next_cursor is None and found.complete_until == now
+
+
+async def _same(thread: Thread) -> Thread:
+    return thread
+
+
+async def _no_messages() -> Any:
+    return lambda thread: []
+
+
+async def test_one_item_by_its_id_an_id_that_is_no_segment_refused_without_a_call() -> None:
+    client = Client({"/items/7": {"id": 7}, "/items/8": {"id": "eight"}})
+    assert await item_at(client, "/items", "7", lambda answer: answer, "GET items") == {"id": 7}
+    with pytest.raises(CallRefused) as refused:
+        await item_at(client, "/items", "..", lambda a: a, "GET items")
+    assert refused.value.status == 404 and client.asked == ["/items/7"]
+    with pytest.raises(CallRefused):
+        await item_at(client, "/items", "x7", lambda a: a, "GET items", valid=str.isdigit)
+    with pytest.raises(CallAnswerUnreadable):
+        await item_at(client, "/items", "8", lambda a: read_as(Thread, a, "item"), "GET items")
+
+
+def test_a_results_page_says_whether_another_follows_and_a_page_without_them_is_unreadable() -> (
+    None
+):
+    client: Any = Client({})
+    assert results_page(client, "GET", {"results": [1], "next": "p2"}) == ([1], True)
+    assert results_page(client, "GET", {"results": [], "next": None}) == ([], False)
+    with pytest.raises(CallAnswerUnreadable):
+        results_page(client, "GET", {"items": []})
+
+
+def test_a_windows_end_may_be_written_its_own_way() -> None:
+    query = window_query(
+        "min", "max", iso_seconds, end_written=lambda at: iso_seconds(at, up=True), size="10"
+    )
+    moment = T0 + timedelta(milliseconds=300)
+    assert query(moment, moment) == {
+        "min": "2026-11-01T00:00:00Z",
+        "max": "2026-11-01T00:00:01Z",
+        "size": "10",
+    }
+    assert window_query("min", None, iso_seconds)(moment, moment) == {"min": "2026-11-01T00:00:00Z"}
