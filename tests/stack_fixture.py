@@ -22,7 +22,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ import nats
 import pytest
 from keybuzz_devstack import infra
 from keybuzz_devstack.stack import DEFAULT_PORTS
+from keybuzz_devstack.testing import stack_ports_claimed
 from keybuzz_sandbox.testing import ConsentForm
 from keybuzz_shared.auth import issue_token
 from keybuzz_shared.events import TenantCreated, encode_event, event_headers
@@ -74,14 +75,20 @@ STACK_SETTINGS = {
 }
 
 
-def free_offset() -> int:
-    # Parallel test workers (pytest-xdist) look from different places: two never pick the
+@contextmanager
+def free_offset() -> Iterator[int]:
+    """An offset whose ports are free, claimed machine-wide (``stack_ports_claimed``) until
+    leaving: a port seen free is no promise that another session's stack will not take it
+    before ours binds it."""
+    # Parallel test workers (pytest-xdist) look from different places: two seldom try the
     # same offset at the same moment.
     worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
     start = worker % len(CANDIDATE_OFFSETS)
     for offset in CANDIDATE_OFFSETS[start:] + CANDIDATE_OFFSETS[:start]:
-        if not any(infra.port_open(port + offset) for port in DEFAULT_PORTS):
-            return offset
+        with stack_ports_claimed(offset) as claimed:
+            if claimed and not any(infra.port_open(port + offset) for port in DEFAULT_PORTS):
+                yield offset
+                return
     raise RuntimeError(f"no free port offset among {CANDIDATE_OFFSETS}")
 
 
@@ -369,21 +376,21 @@ def new_tenant(label: str) -> str:
 @pytest.fixture(scope="session")
 def made_up_stack() -> Iterator[MadeUpStack]:
     root = Path(tempfile.mkdtemp(prefix="keybuzz-made-up-"))
-    offset = free_offset()
-    env = {k: v for k, v in os.environ.items() if k not in EXTERNAL_SETTINGS}
-    env.update(STACK_SETTINGS, KEYBUZZ_ROOT=str(root), KEYBUZZ_PORT_OFFSET=str(offset))
-    stack = MadeUpStack(root, offset, env)
-    started = time.monotonic()
-    stack.banner = stack.up()
-    print(f"stack up in {time.monotonic() - started:.1f}s on offset {offset}")
-    try:
-        yield stack
-    finally:
-        if os.environ.get("KEYBUZZ_TEST_KEEP_STACK") == "1":  # debugging: look at it afterwards
-            print(f"stack left running: KEYBUZZ_ROOT={root} KEYBUZZ_PORT_OFFSET={offset}")
-        else:
-            stack.down()
-            shutil.rmtree(root, ignore_errors=True)
+    with free_offset() as offset:
+        env = {k: v for k, v in os.environ.items() if k not in EXTERNAL_SETTINGS}
+        env.update(STACK_SETTINGS, KEYBUZZ_ROOT=str(root), KEYBUZZ_PORT_OFFSET=str(offset))
+        stack = MadeUpStack(root, offset, env)
+        started = time.monotonic()
+        stack.banner = stack.up()
+        print(f"stack up in {time.monotonic() - started:.1f}s on offset {offset}")
+        try:
+            yield stack
+        finally:
+            if os.environ.get("KEYBUZZ_TEST_KEEP_STACK") == "1":  # debugging: look at it after
+                print(f"stack left running: KEYBUZZ_ROOT={root} KEYBUZZ_PORT_OFFSET={offset}")
+            else:
+                stack.down()
+                shutil.rmtree(root, ignore_errors=True)
 
 
 async def wait_for(probe: Any, within: float, what: str, every: float = 0.3) -> Any:

@@ -107,8 +107,10 @@ async def running_console(environ: dict[str, str]) -> AsyncIterator[Console]:
         await console.stop()
 
 
-@contextlib.asynccontextmanager
+@pytest.fixture(scope="module")
 async def chromium() -> AsyncIterator[Browser]:
+    """One Chromium for the module's tests: Playwright's and Chromium's start took ~6 s of
+    each test on a loaded machine."""
     assert CHROMIUM is not None
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -116,6 +118,15 @@ async def chromium() -> AsyncIterator[Browser]:
             yield browser
         finally:
             await browser.close()
+
+
+@pytest.fixture
+async def browser(chromium: Browser) -> AsyncIterator[Browser]:
+    """The module's Chromium; the test's pages (each in a browser context of its own,
+    ``new_page``) closed at its end, as a browser of the test's own would be."""
+    yield chromium
+    for context in chromium.contexts:
+        await context.close()
 
 
 async def screenshot(page: Page, name: str) -> None:
@@ -167,6 +178,7 @@ async def test_a_seller_connects_amazon_and_sees_orders_and_tickets_in_the_conso
     dovecot: MailServer,
     start_service: StartService,
     make_database: Callable[[str], Awaitable[str]],
+    browser: Browser,
 ) -> None:
     tenant = f"demo-{uuid.uuid4().hex[:8]}"
     product = await seed_product(make_database, tenant)
@@ -200,7 +212,7 @@ async def test_a_seller_connects_amazon_and_sees_orders_and_tickets_in_the_conso
         "MX_PORT": str(mx_port),
         **{f"CONSOLE_{n.replace('-', '_').upper()}_URL": s.url for n, s in services.items()},
     }
-    async with running_console(environ) as console, chromium() as browser:
+    async with running_console(environ) as console:
         page = await browser.new_page(viewport={"width": 1280, "height": 900})
         await walk_through(page, console.url, sandbox_url, tenant)
         await page.close()
@@ -334,6 +346,7 @@ async def test_a_seller_connects_a_fnac_shop_with_its_key_in_the_console(
     sandbox_url: str,
     start_service: StartService,
     make_database: Callable[[str], Awaitable[str]],
+    browser: Browser,
 ) -> None:
     """Only oauth runs: the console's buttons and forms are oauth's catalogue (a connector
     registered by the test included); the form posts the shop's credentials, Fnac (the
@@ -356,7 +369,7 @@ async def test_a_seller_connects_a_fnac_shop_with_its_key_in_the_console(
         "CONSOLE_OAUTH_URL": oauth.url,
         **{f"CONSOLE_{n}_URL": NOWHERE for n in ("ORDERS", "POLLER", "TENANT_SYNC")},
     }
-    async with running_console(environ) as console, chromium() as browser:
+    async with running_console(environ) as console:
         page = await browser.new_page(viewport={"width": 1280, "height": 900})
         expect.set_options(timeout=STEP_MS)
         script_errors: list[str] = []
@@ -421,6 +434,7 @@ async def test_a_seller_connects_a_fnac_shop_with_its_key_in_the_console(
 @needs_chromium
 async def test_the_console_shows_errors_instead_of_a_blank_page(
     make_database: Callable[[str], Awaitable[str]],
+    browser: Browser,
 ) -> None:
     """Services down and a failed consent: every panel says what is wrong, in words."""
     tenant = f"demo-{uuid.uuid4().hex[:8]}"
@@ -432,7 +446,7 @@ async def test_the_console_shows_errors_instead_of_a_blank_page(
         "DATABASE_URL": await make_database("console"),
         **{f"CONSOLE_{n}_URL": NOWHERE for n in ("OAUTH", "ORDERS", "POLLER", "TENANT_SYNC")},
     }
-    async with running_console(environ) as console, chromium() as browser:
+    async with running_console(environ) as console:
         page = await browser.new_page()
         expect.set_options(timeout=STEP_MS)
         await page.goto(f"{console.url}{channel_page('amazon')}?status=error&reason=access_denied")
@@ -548,6 +562,7 @@ async def test_a_seller_connects_ebay_by_consent_in_the_console_and_a_buyer_is_a
     dovecot: MailServer,
     start_service: StartService,
     make_database: Callable[[str], Awaitable[str]],
+    browser: Browser,
 ) -> None:
     """oauth and the poller on the eBay double: the seller connects eBay in Chromium through
     the double's consent page, a buyer's message becomes a ticket the console shows, and
@@ -579,7 +594,7 @@ async def test_a_seller_connects_ebay_by_consent_in_the_console_and_a_buyer_is_a
         "CONSOLE_POLLER_URL": poller.url,
         **{f"CONSOLE_{n}_URL": NOWHERE for n in ("ORDERS", "TENANT_SYNC")},
     }
-    async with running_console(environ) as console, chromium() as browser:
+    async with running_console(environ) as console:
         page = await browser.new_page(viewport={"width": 1280, "height": 900})
         expect.set_options(timeout=STEP_MS)
         await page.goto(console.url)

@@ -8,10 +8,13 @@ already running on those ports.
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -20,12 +23,34 @@ import hvac
 import pytest
 from keybuzz_devstack.infra import port_open
 from keybuzz_devstack.stack import DEFAULT_PORTS, SERVICES
+from keybuzz_devstack.testing import stack_ports_claimed
 from keybuzz_shared.settings import CommonSettings
 
 PORTS = DEFAULT_PORTS
-pytestmark = pytest.mark.skipif(
-    any(port_open(p) for p in PORTS), reason="a stack already runs on the default ports"
-)
+# Another session's test on the default ports (another checkout's, another worker's) is
+# waited for: it holds them through a start (up to 240 s) and a stop.
+PORTS_WAIT_SECONDS = 300
+
+
+@pytest.fixture
+def stack_root() -> Iterator[Path]:
+    """The stack's KEYBUZZ_ROOT, on the default ports claimed for the test
+    (``stack_ports_claimed``); skipped when a stack no test claimed runs there (a
+    developer's). The root is a scratch folder outside pytest's own: the stack's PostgreSQL
+    and Dovecot run as system users who must traverse to it, and any pytest session that
+    starts on the machine closes ``/tmp/pytest-of-<user>`` to its owner again."""
+    with stack_ports_claimed(0, within=PORTS_WAIT_SECONDS) as claimed:
+        if not claimed:
+            pytest.fail(
+                f"the default ports stayed claimed by another test for {PORTS_WAIT_SECONDS} s"
+            )
+        if any(port_open(p) for p in PORTS):
+            pytest.skip("a stack already runs on the default ports")
+        root = Path(tempfile.mkdtemp(prefix="keybuzz-devstack-"))
+        try:
+            yield root
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def devstack(
@@ -85,16 +110,17 @@ def assert_all_ready() -> None:
     assert httpx.get("http://127.0.0.1:8900/health", timeout=5).status_code == 200
 
 
-# Each start has its own 240 s bound (the whole stack on a loaded machine).
-@pytest.mark.timeout(480)
-def test_up_then_down_leaves_nothing_behind(tmp_path):
-    up = devstack(tmp_path, "up")
+# Each start has its own 240 s bound (the whole stack on a loaded machine), after a wait
+# for the default ports.
+@pytest.mark.timeout(480 + PORTS_WAIT_SECONDS)
+def test_up_then_down_leaves_nothing_behind(stack_root):
+    up = devstack(stack_root, "up")
     try:
         assert up.returncode == 0, up.stderr[-3000:]
         assert "KeyBuzz development stack is ready" in up.stdout
         assert "amzn1.application-oa2-client.keybuzz-sandbox" in up.stdout
         assert_all_ready()  # their streams were provisioned (the services only wait for them)
-        conf = tmp_path / ".data" / "supervisord.conf"  # every service's NATS password
+        conf = stack_root / ".data" / "supervisord.conf"  # every service's NATS password
         assert conf.stat().st_mode & 0o777 == 0o600
         # bootstrap seeded seed 004's product tenants and the sandbox app credentials
         assert {"ecomlg-001", "kbz-004", "tenant_test_dev"} <= asyncio.run(product_tenant_ids())
@@ -103,26 +129,27 @@ def test_up_then_down_leaves_nothing_behind(tmp_path):
         assert secret["data"]["data"]["client_id"] == "amzn1.application-oa2-client.keybuzz-sandbox"
         # The operator's path through the running stack: publish an event, ask a service.
         event = '{"tenantId":"kbz-005","name":"Shop","plan":"pro","status":"active","country":"FR","createInboundAddress":true}'
-        assert devstack(tmp_path, "pub", args=["tenant.created", event]).returncode == 0
-        status = wait_for_synced_tenant(tmp_path, "kbz-005")
+        assert devstack(stack_root, "pub", args=["tenant.created", event]).returncode == 0
+        status = wait_for_synced_tenant(stack_root, "kbz-005")
         assert status["marketplace"]["plan"] == "PRO"
         assert status["inboundAddresses"][0]["email"].startswith("amazon.kbz-005.fr.")
     finally:
-        down = devstack(tmp_path, "down")
+        down = devstack(stack_root, "down")
     assert down.returncode == 0 and "stopped" in down.stdout
     time.sleep(0.5)
-    assert our_processes(tmp_path) == []
+    assert our_processes(stack_root) == []
     assert not any(port_open(p) for p in PORTS)
-    assert not (tmp_path / ".data" / "supervisord.pid").exists()
+    assert not (stack_root / ".data" / "supervisord.pid").exists()
 
 
-# Each start has its own 240 s bound (the whole stack on a loaded machine).
-@pytest.mark.timeout(480)
-def test_run_stops_cleanly_on_ctrl_c_and_starts_again(tmp_path):
-    env = {**os.environ, "KEYBUZZ_ROOT": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+# Each start has its own 240 s bound (the whole stack on a loaded machine), after a wait
+# for the default ports.
+@pytest.mark.timeout(480 + PORTS_WAIT_SECONDS)
+def test_run_stops_cleanly_on_ctrl_c_and_starts_again(stack_root):
+    env = {**os.environ, "KEYBUZZ_ROOT": str(stack_root), "PYTHONUNBUFFERED": "1"}
     run = subprocess.Popen(
         [sys.executable, "-m", "keybuzz_devstack", "run"],
-        cwd=tmp_path,
+        cwd=stack_root,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -141,19 +168,19 @@ def test_run_stops_cleanly_on_ctrl_c_and_starts_again(tmp_path):
             exit_code = run.wait(timeout=90)
         except subprocess.TimeoutExpired:
             run.kill()
-            devstack(tmp_path, "down")  # a failed stop leaves no stack for the next tests
+            devstack(stack_root, "down")  # a failed stop leaves no stack for the next tests
             raise
     assert exit_code == 0
-    assert our_processes(tmp_path) == []
+    assert our_processes(stack_root) == []
     assert not any(port_open(p) for p in PORTS)
     # A second start on the same data works: no stale pid file or socket in the way.
-    again = devstack(tmp_path, "up")
+    again = devstack(stack_root, "up")
     try:
         assert again.returncode == 0, again.stderr[-3000:]
         assert_all_ready()
     finally:
-        devstack(tmp_path, "down")
-    assert our_processes(tmp_path) == []
+        devstack(stack_root, "down")
+    assert our_processes(stack_root) == []
 
 
 def test_external_servers_are_used_and_not_started():

@@ -1,13 +1,21 @@
 """The ports the tests' servers get (``infra.free_port``): below the kernel's ephemeral range,
 so no outgoing connection takes one between its pick and its server's bind, and in a slice
-of each pytest-xdist worker's own, so two workers never pick alike."""
+of each pytest-xdist worker's own, so two workers never pick alike. The development stack's
+fixed ports (``stack.DEFAULT_PORTS``, at an offset) are claimed machine-wide by the test
+that starts a stack on them (``testing.stack_ports_claimed``), so two sessions' stack tests
+never start on the same ones."""
 
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
-from keybuzz_devstack import infra
+from keybuzz_devstack import infra, testing
+
+from tests import stack_fixture
 
 
 def _ephemeral_start() -> int:
@@ -42,3 +50,62 @@ def test_each_worker_has_a_slice_of_its_own(monkeypatch: pytest.MonkeyPatch, wor
     monkeypatch.setattr(infra, "_next_port", None)
     monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
     assert mine[0] <= infra.free_port() < mine[1]
+
+
+HOLDER = """
+import sys
+from pathlib import Path
+from keybuzz_devstack import testing
+testing.STACK_PORT_CLAIMS = Path(sys.argv[1])
+with testing.stack_ports_claimed(int(sys.argv[2])) as claimed:
+    print(claimed, flush=True)
+    sys.stdin.read()  # held until the test closes our stdin
+"""
+
+
+def claim_in_another_process(claims: Path, offset: int) -> subprocess.Popen[str]:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(claims), str(offset)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline() == "True\n"
+    return holder
+
+
+def test_a_stacks_ports_claimed_by_another_process_are_had_once_it_lets_them_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(testing, "STACK_PORT_CLAIMS", tmp_path)
+    holder = claim_in_another_process(tmp_path, 150)
+    try:
+        with testing.stack_ports_claimed(150, within=0.6) as claimed:
+            assert not claimed
+        with testing.stack_ports_claimed(250) as claimed:
+            assert claimed  # another offset's ports are another claim
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+    with testing.stack_ports_claimed(150, within=30) as claimed:
+        assert claimed
+    assert holder.wait(timeout=30) == 0
+
+
+def test_a_made_up_stack_takes_an_offset_no_other_session_claimed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(testing, "STACK_PORT_CLAIMS", tmp_path)
+    # Offsets no stack uses, so that the test touches no other test's claim or ports.
+    monkeypatch.setattr(stack_fixture, "CANDIDATE_OFFSETS", (40_150, 40_250))
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")  # looks from the first offset
+    holder = claim_in_another_process(tmp_path, 40_150)
+    try:
+        with stack_fixture.free_offset() as offset:
+            assert offset == 40_250
+            with testing.stack_ports_claimed(40_250) as claimed:
+                assert not claimed  # ours until we leave
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)

@@ -250,9 +250,15 @@ async def oauth_call(
         )
 
 
-async def poller_get(stack: Stack, tenant: str, path: str, **params: Any) -> Any:
-    async with stack.poller.client() as http:
-        response = await http.get(path, headers=headers(tenant), params=params)
+async def poller_get(
+    stack: Stack, tenant: str, path: str, http: httpx.AsyncClient | None = None, **params: Any
+) -> Any:
+    """The poller's answer to ``GET path`` as an agent of the tenant, on ``http`` (its
+    connections kept for the next calls) or a client of its own."""
+    if http is None:
+        async with stack.poller.client() as own:
+            return await poller_get(stack, tenant, path, own, **params)
+    response = await http.get(path, headers=headers(tenant), params=params)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -392,27 +398,32 @@ async def failed_since(
 
 async def tickets(stack: Stack, shop: Connected) -> list[dict[str, Any]]:
     """The tenant's tickets of the shop's marketplace, each with its messages (every page:
-    a marketplace threading by discussion has a ticket a message)."""
+    a marketplace threading by discussion has a ticket a message), read on one client."""
     listed: list[dict[str, Any]] = []
     cursor: dict[str, str] = {}
-    while True:
-        page = await poller_get(
-            stack,
-            shop.tenant,
-            "/api/v1/tickets/",
-            marketplace=shop.marketplace,
-            limit=100,
-            **cursor,
+    async with stack.poller.client() as http:
+        while True:
+            page = await poller_get(
+                stack,
+                shop.tenant,
+                "/api/v1/tickets/",
+                http,
+                marketplace=shop.marketplace,
+                limit=100,
+                **cursor,
+            )
+            listed += page["items"]
+            if not page["nextCursor"]:
+                break
+            cursor = {"cursor": page["nextCursor"]}
+        return list(
+            await asyncio.gather(
+                *(
+                    poller_get(stack, shop.tenant, f"/api/v1/tickets/{t['id']}", http)
+                    for t in listed
+                )
+            )
         )
-        listed += page["items"]
-        if not page["nextCursor"]:
-            break
-        cursor = {"cursor": page["nextCursor"]}
-    return list(
-        await asyncio.gather(
-            *(poller_get(stack, shop.tenant, f"/api/v1/tickets/{t['id']}") for t in listed)
-        )
-    )
 
 
 async def holds(stack: Stack, shop: Connected, message_id: str) -> bool:
@@ -420,17 +431,20 @@ async def holds(stack: Stack, shop: Connected, message_id: str) -> bool:
     first (a marketplace threading by discussion has a ticket a message: reading them all
     at each probe would cost more than the poll waited for)."""
     cursor: dict[str, str] = {}
-    while True:
-        page = await poller_get(
-            stack, shop.tenant, "/api/v1/tickets/", marketplace=shop.marketplace, **cursor
-        )
-        for listed in page["items"]:
-            ticket = await poller_get(stack, shop.tenant, f"/api/v1/tickets/{listed['id']}")
-            if any(m["externalId"] == message_id for m in ticket["messages"]):
-                return True
-        if not page["nextCursor"]:
-            return False
-        cursor = {"cursor": page["nextCursor"]}
+    async with stack.poller.client() as http:
+        while True:
+            page = await poller_get(
+                stack, shop.tenant, "/api/v1/tickets/", http, marketplace=shop.marketplace, **cursor
+            )
+            for listed in page["items"]:
+                ticket = await poller_get(
+                    stack, shop.tenant, f"/api/v1/tickets/{listed['id']}", http
+                )
+                if any(m["externalId"] == message_id for m in ticket["messages"]):
+                    return True
+            if not page["nextCursor"]:
+                return False
+            cursor = {"cursor": page["nextCursor"]}
 
 
 async def stored_ids(stack: Stack, shop: Connected) -> list[str]:

@@ -104,6 +104,10 @@ async def tenant_archived(
     await eventually(applied)
 
 
+# How long ``tenant_events`` waits for an event the stream said it held.
+EVENTS_SILENCE = 5.0
+
+
 async def outbox_drained(service: RunningService) -> None:
     """Every event the service committed has been acknowledged by JetStream."""
 
@@ -120,23 +124,27 @@ async def tenant_events(
     service: RunningService, subject: str, tenant_id: str
 ) -> list[dict[str, Any]]:
     """Every event of ``subject`` for the tenant on JetStream, once the service's outbox
-    is drained."""
+    is drained: the stream's events of the subject read to the last one stored (its
+    ``num_pending`` 0), not until a silence."""
     await outbox_drained(service)
-    sub = (
-        await (await service.operator())
-        .jetstream()
-        .subscribe(subject, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
-    )
+    js = (await service.operator()).jetstream()
+    stream = await js.find_stream_name_by_subject(subject)
+    info = await js.stream_info(stream, subjects_filter=subject)
+    if not sum((info.state.subjects or {}).values()):
+        return []
+    sub = await js.subscribe(subject, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
     found: list[dict[str, Any]] = []
     try:
         while True:
             try:
-                msg = await sub.next_msg(timeout=0.5)
-            except TimeoutError:
+                msg = await sub.next_msg(timeout=EVENTS_SILENCE)
+            except TimeoutError:  # the stream's limits removed the last ones meanwhile
                 return found
             body = json.loads(msg.data)
             if body.get("tenantId") == tenant_id:
                 found.append(body)
+            if msg.metadata.num_pending == 0:
+                return found
     finally:
         await sub.unsubscribe()
 

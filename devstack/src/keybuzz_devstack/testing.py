@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import functools
 import os
-import shutil
 import socket
 import ssl
+import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -202,7 +204,21 @@ def _use_containers() -> bool:
 def infra_root() -> Iterator[Path]:
     root = Path(tempfile.mkdtemp(prefix="keybuzz-test-"))
     yield root
-    shutil.rmtree(root, ignore_errors=True)
+    removed_unwaited(root)
+
+
+def removed_unwaited(folder: Path) -> None:
+    """Removes ``folder`` in a process of its own that the caller does not wait for. A
+    session's folder holds its PostgreSQL's scratch databases, a few hundred files each:
+    unlinking them costs tens of seconds (35 s for 150 databases at load 10), which the
+    session would add to its worker's last test."""
+    # sh puts rm in the background and ends at once: rm is left to init, no child of ours.
+    subprocess.run(
+        ["sh", "-c", 'rm -rf -- "$0" >/dev/null 2>&1 &', str(folder)],
+        check=True,
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def _start(spec: infra.ServerSpec, root: Path) -> infra.RunningServer:
@@ -313,6 +329,37 @@ def sqs_queues(sqs_endpoint: str, request: pytest.FixtureRequest) -> sqs.Queues:
     import uuid
 
     return sqs.create_queues(sqs_endpoint, f"keybuzz-orders-test-{uuid.uuid4().hex[:12]}")
+
+
+# The development stack's ports are fixed (stack.DEFAULT_PORTS, shifted by
+# KEYBUZZ_PORT_OFFSET): a test that starts a stack claims its offset here first, for as
+# long as the stack may run. The claim is an flock, machine-wide, so that the tests of two
+# workers or of two checkouts' sessions never start stacks on the same ports, and the
+# kernel lets it go with the process that held it, however that process ended.
+STACK_PORT_CLAIMS = Path(tempfile.gettempdir()) / "keybuzz-stack-ports"
+CLAIM_RETRY_SECONDS = 0.5
+
+
+@contextlib.contextmanager
+def stack_ports_claimed(offset: int, within: float = 0.0) -> Iterator[bool]:
+    """Whether the claim on the stack's ports at ``offset`` was had, waiting up to
+    ``within`` seconds for another test to let it go; held until leaving."""
+    STACK_PORT_CLAIMS.mkdir(exist_ok=True)
+    with open(STACK_PORT_CLAIMS / f"offset-{offset}.lock", "a") as claim:
+        ends_at = time.monotonic() + within
+        while True:
+            try:
+                fcntl.flock(claim, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= ends_at:
+                    yield False
+                    return
+                time.sleep(CLAIM_RETRY_SECONDS)
+        try:
+            yield True
+        finally:
+            fcntl.flock(claim, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager
