@@ -21,6 +21,7 @@ class FakeOctopia:
     """Octopia's last page of orders, whatever is asked; what was asked kept."""
 
     seller_id = "1"
+    shop = {"seller_id": seller_id}  # what its logs name it by, as a requester says
 
     def __init__(self) -> None:
         self.asked: list[tuple[str, dict[str, str], str | None]] = []

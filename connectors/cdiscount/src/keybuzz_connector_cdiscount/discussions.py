@@ -24,16 +24,13 @@ import mimetypes
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.kit import Listing, Seek, Span
 from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
-
-if TYPE_CHECKING:
-    from keybuzz_connector_cdiscount.connector import OctopiaClient
 
 log = logging.getLogger(__name__)
 
@@ -237,7 +234,7 @@ def segment(value: str) -> str:
 
 
 class DiscussionInbox(kit.ListedThreads[Discussion]):
-    """A shop's discussions through its OctopiaClient: the session's inbox and message
+    """A shop's discussions through its kit.Requester: the session's inbox and message
     source (kit.ListedThreads; ``now``: the clock a listing's window ends at). Octopia's
     claims are discussions (``claim`` on their messages): no incident. Marking read is one
     PATCH a message (Octopia marks them one by one), ``MARKS_AT_ONCE`` at a time, within
@@ -245,7 +242,7 @@ class DiscussionInbox(kit.ListedThreads[Discussion]):
 
     def __init__(
         self,
-        client: OctopiaClient,
+        client: kit.Requester,
         *,
         page_size: int,
         mark_budget: float | None = None,
@@ -322,28 +319,28 @@ def _window(page_size: int) -> kit.Query:
     return kit.window_query("updatedAtMin", "updatedAtMax", kit.iso_z, pageSize=str(page_size))
 
 
-async def _mark(client: OctopiaClient, message_id: str) -> None:
+async def _mark(client: kit.Requester, message_id: str) -> None:
     path = f"/messages/{segment(message_id)}"
     await client.send_json("PATCH", path, READ, idempotent=True)
 
 
-async def discussion_at(client: OctopiaClient, discussion_id: str) -> Discussion:
+async def discussion_at(client: kit.Requester, discussion_id: str) -> Discussion:
     """One discussion, with its messages and the recipients of the next reply."""
     return await kit.item_at(
         client, "/discussions", discussion_id, read_discussion, "GET discussions"
     )
 
 
-async def _whole(client: OctopiaClient, discussion: Discussion) -> Discussion:
+async def _whole(client: kit.Requester, discussion: Discussion) -> Discussion:
     """The discussion as listed when it came with its messages, else read whole."""
     if discussion.messages is not None:
         return discussion
     return await discussion_at(client, discussion.id)
 
 
-def attachments_url(client: OctopiaClient) -> str:
+def attachments_url(client: kit.Requester) -> str:
     """Where Octopia serves a message's files: its own API's ``/attachments/``."""
-    return f"{client.api_url.rstrip('/')}/attachments/"
+    return f"{client.base_url.rstrip('/')}/attachments/"
 
 
 def messages_of(
@@ -450,8 +447,8 @@ def request(discussion: Discussion, reply: seam.Reply, to: list[User]) -> dict[s
     return body
 
 
-class DiscussionReplies(kit.InboxReplies["OctopiaClient", DiscussionInbox]):
-    """The seller's replies on a shop's discussions, through its OctopiaClient."""
+class DiscussionReplies(kit.InboxReplies["kit.Requester", DiscussionInbox]):
+    """The seller's replies on a shop's discussions, through its kit.Requester."""
 
     label = "Cdiscount"
 

@@ -23,7 +23,7 @@ import functools
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 from keybuzz_shared.connectors.kit import (
@@ -31,6 +31,7 @@ from keybuzz_shared.connectors.kit import (
     ListedOrders,
     Listing,
     NextLink,
+    Requester,
     Seek,
     Vocabulary,
     decimal_of,
@@ -43,9 +44,6 @@ from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_cdiscount.discussions import SALES_CHANNELS
-
-if TYPE_CHECKING:
-    from keybuzz_connector_cdiscount.connector import OctopiaClient
 
 # Octopia status -> (our order status, our delivery status or None).
 ORDER_STATES: dict[str, tuple[str, str | None]] = {
@@ -174,13 +172,13 @@ def _line(number: int, line: Line, order: Order) -> OrderLine:
 
 
 class ShopOrders(ListedOrders):
-    """A shop's orders through its OctopiaClient (``now``: where a listing's window ends).
+    """A shop's orders through its Requester (``now``: where a listing's window ends).
     A cursor is a ``Span`` (the window, Octopia's next link): the layout of the cursors
     backfill jobs keep."""
 
     def __init__(
         self,
-        client: OctopiaClient,
+        client: Requester,
         *,
         page_size: int = MAX_PAGE_SIZE,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -211,7 +209,7 @@ class ShopOrders(ListedOrders):
             read=read_order,
             label="Cdiscount",
             log=log,
-            shop={"seller_id": client.seller_id},
+            shop=client.shop,
             overlap=LISTING_OVERLAP,
             now=now,
         )

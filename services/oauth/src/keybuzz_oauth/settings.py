@@ -26,7 +26,7 @@ class OauthSettings(MarketplaceSettings, kw_only=True, frozen=True):
 
     def landing_page(self, marketplace: str) -> str:
         """Where the browser lands after ``marketplace``'s callback: its page under
-        ``frontend_url``, named as oauth's paths name it (``amazon``, ``ebay``), the
+        ``frontend_url``, named as oauth's paths name it (in lower case), the
         query of ``frontend_url`` kept."""
         parts = urlsplit(self.frontend_url)
         path = f"{parts.path.rstrip('/')}/{marketplace.lower()}"
