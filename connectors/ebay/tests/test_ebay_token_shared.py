@@ -3,7 +3,8 @@ double over HTTP): the poller's and the orders service's sessions of one seller,
 its own Vault client on its service's policy, take the token one of them was granted and
 kept in Vault beside the seller's consent; a token expired in Vault is granted again once,
 a token eBay refused is dropped there and granted again once; a Vault that cannot be
-reached leaves the session granting its own; no token reaches a log."""
+reached leaves the session granting its own; no token reaches a log; a disconnected
+seller's token goes with its consent."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from keybuzz_connector_ebay.connector import CONNECTOR
-from keybuzz_connector_ebay.consent import tenant_path
+from keybuzz_connector_ebay.consent import EbayVault, tenant_path
 from keybuzz_connector_ebay.settings import EbayApiSettings, EbaySettings
 from keybuzz_devstack.bootstrap import service_token_id
 from keybuzz_devstack.infra import free_port
@@ -119,6 +120,10 @@ async def test_every_process_takes_the_token_one_was_granted(
 
     for secret in (*tokens, seller["refreshToken"], seller["clientSecret"]):
         assert secret not in caplog.text
+
+    # The seller disconnected: its consent and its token go together.
+    await EbayVault(vault, "default").delete(tenant)
+    assert await vault.read(kept_at) is None and await vault.read(tenant_path(tenant)) is None
 
 
 async def test_a_vault_out_of_reach_leaves_the_session_granting_its_own(
