@@ -1,10 +1,10 @@
 """A seller's eBay user access token granted once for every process (OpenBao and the eBay
 double over HTTP): the poller's and the orders service's sessions of one seller, each with
 its own Vault client on its service's policy, take the token one of them was granted and
-kept in Vault beside the seller's consent; a token expired in Vault is granted again once,
-a token eBay refused is dropped there and granted again once; a Vault that cannot be
-reached leaves the session granting its own; no token reaches a log; a disconnected
-seller's token goes with its consent."""
+kept in Vault beside the seller's consent; a token expired in Vault, or kept for other
+credentials, is granted again once, a token eBay refused is dropped there and granted
+again once; a Vault that cannot be reached leaves the session granting its own; no token
+reaches a log; a disconnected seller's token goes with its consent."""
 
 from __future__ import annotations
 
@@ -115,7 +115,16 @@ async def test_every_process_takes_the_token_one_was_granted(
         kept = await vault.read(kept_at)
         assert kept is not None and kept["access_token"] not in tokens
         tokens.append(kept["access_token"])
-        for process in (first, second):
+
+        # A token kept for other credentials (a consent given again) is never taken.
+        await vault.write(kept_at, kept | {"granted_for": "another consent"})
+        third = Processes(stack.vault_addr, http, api_of(sandbox_url))
+        await third.poll(tenant)
+        assert await grants(admin) == before + 4
+        kept = await vault.read(kept_at)
+        assert kept is not None and kept["access_token"] not in tokens
+        tokens.append(kept["access_token"])
+        for process in (first, second, third):
             await process.aclose()
 
     for secret in (*tokens, seller["refreshToken"], seller["clientSecret"]):
