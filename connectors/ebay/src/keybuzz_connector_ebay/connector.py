@@ -2,7 +2,10 @@
 its buyers' conversations come from the Message API (``commerce/message/v1``), replies go
 back through ``sendMessage``, orders come from the Fulfillment API's ``getOrders``. Its
 calls are the kit's requester with the seller's refresh token traded for a user access
-token, cached and renewed once for every concurrent caller (``kit.ClientCredentials``)."""
+token, cached and renewed once for every concurrent caller (``kit.ClientCredentials``),
+and kept in Vault for every process's session of the seller (``kit.SharedTokenSession``):
+eBay grants an application so many user tokens a day (docs/EBAY.md, "Call limits at
+scale")."""
 
 from __future__ import annotations
 
@@ -67,7 +70,7 @@ class EbayClient(kit.Requester):
         super().__init__(
             SPEC, auth, kw.pop("http"), api.api_url, shop={"user": fields["user_id"]}, **kw
         )
-        self.user_id, self._username = fields["user_id"], ""
+        self.user_id, self._username, self.user_token = fields["user_id"], "", auth
         self.identity = kit.Requester(SPEC, auth, self._http, api.identity_url, **kw)
 
     async def username(self) -> str:
@@ -435,7 +438,9 @@ def orders_of(client: EbayClient) -> kit.ListedOrders:
 
 def session_of(client: EbayClient, api: EbayApiSettings) -> kit.KitSession:
     inbox = Inbox(client)
-    return kit.KitSession(inbox, Replies(inbox), orders_of(client), verify=client.username)
+    return kit.SharedTokenSession(
+        inbox, Replies(inbox), orders_of(client), verify=client.username, token=client.user_token
+    )
 
 
 # eBay's order ids: "12-34567-89012" [official examples], older ones digits alone.

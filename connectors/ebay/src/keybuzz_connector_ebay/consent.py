@@ -24,6 +24,7 @@ import httpx
 import msgspec
 from cachetools import TTLCache
 from keybuzz_shared.connectors import kit, seam
+from keybuzz_shared.connectors.shop_sessions import token_path
 from keybuzz_shared.vault import VaultClient, VaultError
 
 from keybuzz_connector_ebay.settings import SCOPES, EbayFlowSettings
@@ -259,7 +260,9 @@ class EbayVault:
                            str(data.get("created_at", "")))  # fmt: skip
 
     async def delete(self, tenant_id: str) -> None:
+        """The consent, and the user token kept beside it for every process."""
         await self.vault.delete(tenant_path(tenant_id))
+        await self.vault.delete(token_path(tenant_path(tenant_id)))
 
 
 class _Refused(seam.GrantRefused):

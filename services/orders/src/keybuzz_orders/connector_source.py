@@ -5,7 +5,8 @@ chosen by the ``marketplace`` of a job, a sync cursor or a message, through
 
 A shop's credentials are read from Vault (the connector's ``credentials_path``) at every
 call, and its session (with its token) kept while they stay the same: a reconnected
-shop's new key is used at once. A backfill's window is read in date windows by creation
+shop's new key is used at once; a session that shares its token keeps it in Vault
+beside the key (``shop_sessions.sharing_token``). A backfill's window is read in date windows by creation
 (``orders_created``), each page by page; the page token carries where it stands, so a
 resumed job reads the next page. A sync reads by update (``orders``) from the cursor.
 The seam's failures become the port's: a refused key ``ShopKeyRefused`` (reported once
@@ -37,7 +38,11 @@ from keybuzz_shared.connectors.seam import (
     ShopApiSettings,
     shop_api_of,
 )
-from keybuzz_shared.connectors.shop_sessions import KeptSessions, stored_credentials
+from keybuzz_shared.connectors.shop_sessions import (
+    KeptSessions,
+    sharing_token,
+    stored_credentials,
+)
 from keybuzz_shared.vault import VaultClient
 
 from keybuzz_orders.domain import OrderRow, connector_order_row
@@ -162,11 +167,14 @@ class ConnectorOrderSource:
         fields = await stored_credentials(self.vault, self.connector, tenant_id)
         if fields is None:
             raise ShopKeyRefused(f"no {self.marketplace} key is stored for the shop")
+        path = self.connector.credentials_path(tenant_id)
         session = self._sessions.on(
             tenant_id,
             fields,
-            lambda: shop_api_of(self.connector).session(
-                fields, http=self.http, settings=self.settings
+            lambda: sharing_token(
+                shop_api_of(self.connector).session(fields, http=self.http, settings=self.settings),
+                self.vault,
+                path,
             ),
         )
         return session, account_of(self.connector.credential_fields, fields)

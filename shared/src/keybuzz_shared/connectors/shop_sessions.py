@@ -1,5 +1,7 @@
 """A shop's credentials as Vault keeps them, and the session made on them: what every
-service that calls a shop API (the poller's polls and replies, orders) needs alike."""
+service that calls a shop API (the poller's polls and replies, orders) needs alike; a
+session that shares its token (``SharesToken``) keeps it in Vault beside the shop's entry
+(``token_path``), for every process's session of the shop."""
 
 from __future__ import annotations
 
@@ -7,20 +9,25 @@ from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
 import httpx
+import msgspec
 
 from keybuzz_shared.connectors.seam import (
     AppKeptOnce,
     Connector,
     CredentialsRefused,
     MarketplaceSession,
+    SharesToken,
     ShopApiSettings,
+    StoredToken,
+    TokenStoreUnavailable,
     shop_api_of,
 )
 from keybuzz_shared.file_links import FileLinks
 from keybuzz_shared.redaction import remember_secrets
-from keybuzz_shared.vault import VaultClient
+from keybuzz_shared.vault import VaultClient, VaultError
 
 S = TypeVar("S")
+M = TypeVar("M")
 
 
 async def stored_credentials(
@@ -40,6 +47,53 @@ async def stored_credentials(
     credentials = {f: str(stored[f]) for f in fields}
     remember_secrets(credentials[f.name] for f in connector.credential_fields if f.secret)
     return credentials
+
+
+def token_path(credentials_path: str) -> str:
+    """Where a shop's shared token is kept: beside its entry (``…/ebay_api_token``)."""
+    return f"{credentials_path}_token"
+
+
+class VaultTokenStore:
+    """The seam's ``TokenStore`` in Vault at ``path``: the token, when it expires and what
+    it was granted for. Vault's failures are ``TokenStoreUnavailable`` (its message names
+    the path and the failure only); an entry it cannot read is no token."""
+
+    def __init__(self, vault: VaultClient, path: str) -> None:
+        self.vault, self.path = vault, path
+
+    def __repr__(self) -> str:
+        return f"VaultTokenStore({self.path!r})"
+
+    async def read(self) -> StoredToken | None:
+        try:
+            data = await self.vault.read(self.path)
+        except VaultError as exc:
+            raise TokenStoreUnavailable(str(exc)) from None
+        try:
+            return msgspec.convert(data, StoredToken) if data else None
+        except msgspec.ValidationError:
+            return None
+
+    async def write(self, token: StoredToken) -> None:
+        try:
+            await self.vault.write(self.path, msgspec.to_builtins(token))
+        except VaultError as exc:
+            raise TokenStoreUnavailable(str(exc)) from None
+
+    async def drop(self) -> None:
+        try:
+            await self.vault.delete(self.path)
+        except VaultError as exc:
+            raise TokenStoreUnavailable(str(exc)) from None
+
+
+def sharing_token(session: M, vault: VaultClient, credentials_path: str) -> M:
+    """``session``, given the shop's token kept in Vault (``token_path``) when it shares
+    its token (``SharesToken``)."""
+    if isinstance(session, SharesToken):
+        session.share_token(VaultTokenStore(vault, token_path(credentials_path)))
+    return session
 
 
 class KeptSessions(Generic[S]):
@@ -92,10 +146,15 @@ class ShopSessions:
             raise CredentialsRefused(f"no {marketplace} key is stored for the shop")
         http, settings = self.clients[marketplace], self.apis[marketplace]
         files = self.file_links.get(marketplace)
+        path = connector.credentials_path(tenant_id)
         return self._kept.on(
             f"{marketplace}:{tenant_id}",
             credentials,
-            lambda: api.session(credentials, http=http, settings=settings, files=files),
+            lambda: sharing_token(
+                api.session(credentials, http=http, settings=settings, files=files),
+                self.vault,
+                path,
+            ),
         )
 
     def kept(self, marketplace: str, tenant_id: str) -> MarketplaceSession | None:

@@ -129,6 +129,8 @@ def routes(sb: Sandbox) -> list[Any]:
     # so that a run of minutes meets the limit a day's rate of calls would.
     limits = {"app": APP_CALLS_PER_DAY, "user": USER_CALLS_PER_DAY, "window": 0}
     calls: dict[tuple[str, str], int] = {}  # (day, "app" or a seller) → calls answered
+    # The app's refresh-token grants a day: eBay allows 50,000 [official, docs/EBAY.md].
+    grants: dict[str, int] = {}  # day → user access tokens granted on a refresh token
 
     def today() -> str:
         if (window := limits["window"]) > 0:
@@ -205,6 +207,7 @@ def routes(sb: Sandbox) -> list[Any]:
             if found is None:
                 return invalid
             seller, extra = found, {}
+            grants[today()] = grants.get(today(), 0) + 1
         else:
             return json_answer({"error": "unsupported_grant_type"}, 400)
         seller.token_requests += 1
@@ -458,6 +461,10 @@ def routes(sb: Sandbox) -> list[Any]:
         limits.update({k: int(v) for k, v in data.items() if k in limits})
         return json_answer(limits)
 
+    @get("/grants", sync_to_thread=False)
+    def granted() -> Response[bytes]:
+        return json_answer({"refreshGrants": grants.get(today(), 0)})
+
     @get("/shops/{number:str}/calls", sync_to_thread=False)
     def calls_of(number: str) -> Response[bytes]:
         day = today()
@@ -465,7 +472,7 @@ def routes(sb: Sandbox) -> list[Any]:
             {"calls": calls.get((day, number), 0), "app": calls.get((day, "app"), 0)}
         )
 
-    admin = [listed_shops, register, set_limits, calls_of, opened, written, sent, read_marks, revoke, expire, token_requests,
+    admin = [listed_shops, register, set_limits, calls_of, granted, opened, written, sent, read_marks, revoke, expire, token_requests,
              *fault_handlers(faults, EbayFaults)]  # fmt: skip
     api = [authorize, token, user, conversations, conversation, send, update, orders]
     return [*api, Router(ADMIN, route_handlers=admin)]

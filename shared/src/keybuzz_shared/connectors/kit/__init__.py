@@ -11,6 +11,7 @@ from keybuzz_shared.connectors.kit.connector import (
     KitSession,
     KitShopApi,
     OpenSession,
+    SharedTokenSession,
     ShopConnector,
     settings_view,
 )
@@ -133,6 +134,7 @@ __all__ = [
     "AllowanceSession",
     "Discussions",
     "KitSession",
+    "SharedTokenSession",
     "KitShopApi",
     "OpenSession",
     "ShopConnector",

@@ -1,7 +1,8 @@
 """How a shop's calls prove who they are, one strategy per kind of marketplace API: fixed
 headers (an API key, a basic token), OAuth2 client credentials (a token traded for the
-client's id and secret, cached, renewed once for every caller at once) and a token another
-part keeps (an access token traded for a seller's refresh token, cached there).
+client's id and secret, cached, renewed once for every caller at once, and where a store
+is given, kept there for every process) and a token another part keeps (an access token
+traded for a seller's refresh token, cached there).
 
 A strategy gives the requester the headers and query parameters of a call, what no error
 may quote, and a renewal when the marketplace refused what it gave (None: nothing to
@@ -11,12 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
 import msgspec
+
+from keybuzz_shared.connectors.seam import StoredToken, TokenStore, TokenStoreUnavailable
+
+log = logging.getLogger(__name__)
 
 
 class Requester(Protocol):
@@ -157,7 +164,15 @@ class ClientCredentials:
     of the client credentials grant (a seller's refresh token, RFC 6749 6, a secret too);
     ``basic``: the client's id and secret sent as HTTP Basic (RFC 6749 2.3.1) rather than
     in the form, as some token endpoints take them only; ``token_type``: what the endpoint
-    calls the bearer tokens it gives."""
+    calls the bearer tokens it gives.
+
+    ``store`` (or ``share``): the shop's token kept for every process (a marketplace that
+    limits grants a day). Before asking for a token, the store's is taken when it was
+    granted on these credentials and is valid ``margin`` seconds more; a token granted is
+    written back. Two processes may still both ask at the same moment (each then writes its
+    own; the last one is kept): the store spares the grants, it does not lock them. A token
+    refused is dropped from the store before another is asked for; a store that cannot be
+    read or written is passed by (a warning, no token in it): the process grants its own."""
 
     def __init__(
         self,
@@ -170,6 +185,7 @@ class ClientCredentials:
         grant: Mapping[str, str] | None = None,
         basic: bool = False,
         token_type: str = "Bearer",
+        store: TokenStore | None = None,
     ) -> None:
         self.token_url = token_url
         client = {"client_id": client_id, "client_secret": client_secret}
@@ -187,6 +203,12 @@ class ClientCredentials:
         self._token: str | None = None
         self._expires = 0.0  # time.monotonic() after which the token is renewed first
         self._lock = asyncio.Lock()
+        self._store = store
+        # What a stored token must have been granted on: the endpoint, the client and the
+        # grant (a seller's refresh token, digested), not the client's secret (a rotated
+        # secret leaves the tokens it gave valid).
+        given = repr((token_url, client_id, sorted(granted.items()))).encode()
+        self._granted_for = hashlib.sha256(given).hexdigest()
 
     def __repr__(self) -> str:
         return f"ClientCredentials(token_url={self.token_url!r}, client_secret=[REDACTED])"
@@ -214,7 +236,11 @@ class ClientCredentials:
 
     async def renewed(self, requester: Requester, stale: Mapping[str, str]) -> dict[str, str]:
         token = stale.get("Authorization", "").removeprefix("Bearer ")
-        return self._bearing(await self._renew(requester, stale=token or None))
+        return self._bearing(await self._renew(requester, stale=token or None, refused=True))
+
+    def share(self, store: TokenStore) -> None:
+        """From the next renewal on, the token is read from and written to ``store``."""
+        self._store = store
 
     async def authenticate(self, requester: Requester) -> None:
         """A new token now, whatever the one kept."""
@@ -223,21 +249,58 @@ class ClientCredentials:
     def _bearing(self, token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}", **self._extra}
 
-    async def _renew(self, requester: Requester, *, stale: str | None) -> str:
-        """A new token in place of ``stale``; a caller that finds it already renewed by
-        another takes that one (one token request)."""
+    async def _renew(
+        self, requester: Requester, *, stale: str | None, refused: bool = False
+    ) -> str:
+        """A new token in place of ``stale`` (``refused``: by the marketplace); a caller
+        that finds it already renewed by another takes that one (one token request), and
+        so does one that finds it in the store."""
         async with self._lock:
             if self._token is not None and self._token != stale:
                 if time.monotonic() < self._expires:
                     return self._token
             self._token = None
+            if (kept := await self._kept(stale, refused)) is not None:
+                left = kept.expires_at - time.time()
+                self._expires = time.monotonic() + left - self._margin
+                self._token = kept.access_token
+                return kept.access_token
             form = urlencode(self._form).encode()
             answer = await requester.token(self.token_url, form, headers=self._token_headers)
             granted = _granted(requester, answer, self._token_type)
             life = max(0.0, granted.expires_in)
             self._expires = time.monotonic() + life - min(self._margin, life / 2)
             self._token = granted.access_token
+            await self._keep(granted.access_token, time.time() + life)
             return granted.access_token
+
+    async def _kept(self, stale: str | None, refused: bool) -> StoredToken | None:
+        """The store's token when it is another than ``stale``, granted on these
+        credentials and valid ``margin`` seconds more; ``stale`` dropped from it when the
+        marketplace refused it."""
+        if self._store is None:
+            return None
+        try:
+            kept = await self._store.read()
+            if kept is not None and stale is not None and kept.access_token == stale:
+                if refused:
+                    await self._store.drop()
+                return None
+        except TokenStoreUnavailable as exc:
+            log.warning("the shared token store is unavailable (%s): granting a token", exc)
+            return None
+        if kept is None or kept.granted_for != self._granted_for:
+            return None
+        return kept if kept.expires_at - time.time() > self._margin else None
+
+    async def _keep(self, token: str, expires_at: float) -> None:
+        if self._store is None:
+            return
+        kept = StoredToken(access_token=token, expires_at=expires_at, granted_for=self._granted_for)
+        try:
+            await self._store.write(kept)
+        except TokenStoreUnavailable as exc:
+            log.warning("the shared token store is unavailable (%s): the token is not shared", exc)
 
 
 def _granted(requester: Requester, answer: Any, token_type: str = "bearer") -> _TokenAnswer:

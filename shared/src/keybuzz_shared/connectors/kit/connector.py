@@ -16,6 +16,7 @@ from typing import Generic, Protocol, TypeVar
 
 import httpx
 
+from keybuzz_shared.connectors.kit.auth import ClientCredentials
 from keybuzz_shared.connectors.kit.requester import Requester
 from keybuzz_shared.connectors.seam import (
     ConnectorDefaults,
@@ -38,6 +39,7 @@ from keybuzz_shared.connectors.seam import (
     ShopApi,
     ShopApiSettings,
     ThreadKey,
+    TokenStore,
 )
 from keybuzz_shared.file_links import NO_FILES, FileLinks
 from keybuzz_shared.settings import PartSettings
@@ -230,3 +232,24 @@ class AllowanceSession(KitSession):
 
     def limit_allowance_calls(self, total: int | None) -> None:
         self.calls.limit_allowance_calls(total)
+
+
+class SharedTokenSession(KitSession):
+    """A session whose token (``token``, its client's) every process's session of the
+    shop shares: the seam's ``SharesToken``, for a marketplace that limits the tokens an
+    application may be granted a day."""
+
+    def __init__(
+        self,
+        inbox: SessionInbox,
+        replies: ReplyChannel,
+        orders: OrderSource,
+        *,
+        verify: Callable[[], Awaitable[object]],
+        token: ClientCredentials,
+    ) -> None:
+        super().__init__(inbox, replies, orders, verify=verify)
+        self.token = token
+
+    def share_token(self, store: TokenStore) -> None:
+        self.token.share(store)

@@ -12,8 +12,9 @@ connects), ``limits``, ``page`` (a listing's page), ``messages`` (threads, messa
 replies), ``orders`` (a shop's orders), ``shop_api`` (the shop's session and inbox),
 ``redirect_flow``, ``inbound_addresses``, ``order_ids``, ``order_feed``, ``mail_relay``,
 ``response_window``, ``response_figures``, ``reply_gate`` (a reply refused before it is
-queued by its thread's state), and ``connector`` (``Connector`` and the ``*_of`` helpers); each name
-is imported from here."""
+queued by its thread's state), ``shop_tokens`` (a shop's token kept for every process),
+and ``connector`` (``Connector`` and the ``*_of`` helpers); each name is imported from
+here."""
 
 from keybuzz_shared.connectors.seam.connector import (
     Connector,
@@ -143,8 +144,18 @@ from keybuzz_shared.connectors.seam.shop_api import (
     failed_reply,
     sent_since,
 )
+from keybuzz_shared.connectors.seam.shop_tokens import (
+    SharesToken,
+    StoredToken,
+    TokenStore,
+    TokenStoreUnavailable,
+)
 
 __all__ = [
+    "SharesToken",
+    "StoredToken",
+    "TokenStore",
+    "TokenStoreUnavailable",
     "AppCallBudget",
     "CallAnswerUnreadable",
     "CallOutcomeUnknown",
