@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
 
 from keybuzz_shared.connectors.seam import (
     InboxMessage,
@@ -23,6 +21,7 @@ from keybuzz_shared.connectors.seam import (
     RelayReplyRules,
     SenderType,
     ThreadKey,
+    demo_relay_mail,
     relay_reply_subject,
     relayed_message,
 )
@@ -98,12 +97,7 @@ class AmazonRelayMail:
     demo_mail_count = len(DEMO_ORDERS)
 
     def __init__(self, limits: Limits) -> None:
-        self.reply_rules = RelayReplyRules(
-            max_text_chars=limits.max_text_length,
-            max_attachments=limits.max_attachments,
-            max_attachment_bytes=limits.max_attachment_bytes,
-            attachment_types=ATTACHMENT_TYPES,
-        )
+        self.reply_rules = RelayReplyRules.within(limits, ATTACHMENT_TYPES)
 
     def is_buyer_address(self, address: str) -> bool:
         return BUYER_ADDRESS.search(address) is not None
@@ -133,25 +127,26 @@ class AmazonRelayMail:
 
     def demo_mail(self, tenant_id: str, index: int, inbound_domain: str, stamp: str) -> bytes:
         order_id, name, buyer, item, text = DEMO_ORDERS[index]
-        msg = EmailMessage()
-        # No real token: the address only tells the parser marketplace and country.
-        msg[stamp] = f"{self.address_label}.{tenant_id}.fr.mock@{inbound_domain}"
-        msg["From"] = formataddr((f"{name} - Amazon Marketplace", buyer))
-        msg["To"] = f"mock-seller@{inbound_domain}"
-        msg["Subject"] = (
-            f"Demande de renseignements de la part du client Amazon {name} (Commande : {order_id})"
+        return demo_relay_mail(
+            self.address_label,
+            tenant_id,
+            inbound_domain,
+            stamp,
+            order_id=order_id,
+            sender=(f"{name} - Amazon Marketplace", buyer),
+            subject=(
+                f"Demande de renseignements de la part du client Amazon {name}"
+                f" (Commande : {order_id})"
+            ),
+            sent=_DEMO_SENT.replace(hour=9 + index),
+            body=(
+                "------------- Début du message -------------\n\n"
+                f"{text}\n\n"
+                "------------- Fin du message -------------\n\n"
+                f"Numéro de commande : {order_id}\nArticle : {item}\nQuantité : 1\n\n"
+                "Cordialement,\nService Client Amazon.fr\n"
+            ),
         )
-        msg["Date"] = format_datetime(_DEMO_SENT.replace(hour=9 + index))
-        # Per tenant: the same order in two demo tenants is two messages.
-        msg["Message-ID"] = f"<mock-{order_id}.{tenant_id}@keybuzz.mock>"
-        msg.set_content(
-            "------------- Début du message -------------\n\n"
-            f"{text}\n\n"
-            "------------- Fin du message -------------\n\n"
-            f"Numéro de commande : {order_id}\nArticle : {item}\nQuantité : 1\n\n"
-            "Cordialement,\nService Client Amazon.fr\n"
-        )
-        return msg.as_bytes()
 
     def __repr__(self) -> str:
         return "AmazonRelayMail()"

@@ -17,8 +17,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, getaddresses
+from email.utils import getaddresses
 
 import dkim
 import msgspec
@@ -30,6 +29,7 @@ from keybuzz_shared.connectors.seam import (
     RelayReplyRules,
     SenderType,
     ThreadKey,
+    demo_relay_mail,
     relay_reply_subject,
     relayed_message,
 )
@@ -151,12 +151,7 @@ class ManoManoRelay:
     demo_mail_count = len(DEMO_MAILS)
 
     def __init__(self) -> None:
-        self.reply_rules = RelayReplyRules(
-            max_text_chars=LIMITS.max_text_length,
-            max_attachments=LIMITS.max_attachments,
-            max_attachment_bytes=LIMITS.max_attachment_bytes,
-            attachment_types=ATTACHMENT_TYPES,
-        )
+        self.reply_rules = RelayReplyRules.within(LIMITS, ATTACHMENT_TYPES)
 
     def is_buyer_address(self, address: str) -> bool:
         """A buyer's alias, or the customer service's Zendesk address: the thread's
@@ -195,15 +190,17 @@ class ManoManoRelay:
 
     def demo_mail(self, tenant_id: str, index: int, inbound_domain: str, stamp: str) -> bytes:
         order_id, name, alias, subject, words = DEMO_MAILS[index]
-        msg = EmailMessage()
-        msg[stamp] = f"{self.address_label}.{tenant_id}.fr.mock@{inbound_domain}"
-        msg["From"] = formataddr((f"{name} via ManoMano", alias))
-        msg["To"] = f"mock-seller@{inbound_domain}"
-        msg["Subject"] = subject
-        msg["Date"] = format_datetime(_DEMO_SENT.replace(hour=9 + index))
-        msg["Message-ID"] = f"<mock-{order_id}.{tenant_id}@keybuzz.mock>"
-        msg.set_content(f"{words}\n\nCommande : {order_id}\n")
-        return msg.as_bytes()
+        return demo_relay_mail(
+            self.address_label,
+            tenant_id,
+            inbound_domain,
+            stamp,
+            order_id=order_id,
+            sender=(f"{name} via ManoMano", alias),
+            subject=subject,
+            sent=_DEMO_SENT.replace(hour=9 + index),
+            body=f"{words}\n\nCommande : {order_id}\n",
+        )
 
     def __repr__(self) -> str:
         return "ManoManoRelay()"

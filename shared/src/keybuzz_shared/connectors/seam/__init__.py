@@ -51,6 +51,7 @@ from keybuzz_shared.connectors.seam.mail_relay import (
     MailRelay,
     ParsedMail,
     RelayReplyRules,
+    demo_relay_mail,
     relay_reply_subject,
     relayed_message,
 )
@@ -236,6 +237,7 @@ __all__ = [
     "mail_relay_of",
     "messages_by_api",
     "read_each",
+    "demo_relay_mail",
     "relay_reply_subject",
     "relayed_message",
     "shop_api_of",

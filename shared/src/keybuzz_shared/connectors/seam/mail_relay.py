@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
 from typing import Protocol
 
 import msgspec
 
+from keybuzz_shared.connectors.seam.limits import Limits
 from keybuzz_shared.connectors.seam.messages import (
     InboxFile,
     InboxMessage,
@@ -25,6 +28,18 @@ class RelayReplyRules(msgspec.Struct, frozen=True, kw_only=True):
     max_attachment_bytes: int  # all attachments of a message together
     # File name extension (lower case, with its dot) -> the content types it may carry.
     attachment_types: Mapping[str, frozenset[str]]
+
+    @classmethod
+    def within(
+        cls, limits: Limits, attachment_types: Mapping[str, frozenset[str]]
+    ) -> RelayReplyRules:
+        """The rules of a connector whose reply ``limits`` hold by mail too."""
+        return cls(
+            max_text_chars=limits.max_text_length,
+            max_attachments=limits.max_attachments,
+            max_attachment_bytes=limits.max_attachment_bytes,
+            attachment_types=attachment_types,
+        )
 
 
 class MailPart(Protocol):
@@ -92,6 +107,33 @@ class ParsedMail(Protocol):
 
     @property
     def attachments(self) -> Sequence[MailPart]: ...
+
+
+def demo_relay_mail(
+    label: str,
+    tenant_id: str,
+    inbound_domain: str,
+    stamp: str,
+    *,
+    order_id: str,
+    sender: tuple[str, str],
+    subject: str,
+    sent: datetime,
+    body: str,
+) -> bytes:
+    """A relay's demo mail (``MailRelay.demo_mail``) from ``sender`` (name, address) about
+    ``order_id``: stamped with an address that tells the parser only the relay and the
+    country (no real token), its Message-ID per tenant (the same order in two demo tenants
+    is two messages)."""
+    msg = EmailMessage()
+    msg[stamp] = f"{label}.{tenant_id}.fr.mock@{inbound_domain}"
+    msg["From"] = formataddr(sender)
+    msg["To"] = f"mock-seller@{inbound_domain}"
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(sent)
+    msg["Message-ID"] = f"<mock-{order_id}.{tenant_id}@keybuzz.mock>"
+    msg.set_content(body)
+    return msg.as_bytes()
 
 
 _REPLY_PREFIX = re.compile(r"(?i)re\s*:")
