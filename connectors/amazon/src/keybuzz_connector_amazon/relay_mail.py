@@ -20,7 +20,7 @@ from keybuzz_shared.connectors.seam import (
     ParsedMail,
     RelayReplyRules,
     SenderType,
-    ThreadKey,
+    attachment_types,
     demo_relay_mail,
     relay_reply_subject,
     relayed_message,
@@ -32,16 +32,9 @@ BUYER_ADDRESS = re.compile(r"@marketplace\.amazon\.[a-z]{2,3}(\.[a-z]{2})?$", re
 _BUYER_NAME_SUFFIX = re.compile(r"\s*-\s*(amazon\s+)?marketplace.*$", re.IGNORECASE)
 
 # What the relay takes (docs/SANDBOX.md, "Reply relay"): extension → content types.
-ATTACHMENT_TYPES: dict[str, frozenset[str]] = {
-    ".pdf": frozenset({"application/pdf"}),
-    ".jpg": frozenset({"image/jpeg"}),
-    ".jpeg": frozenset({"image/jpeg"}),
-    ".png": frozenset({"image/png"}),
-    ".gif": frozenset({"image/gif"}),
-    ".txt": frozenset({"text/plain"}),
-    ".doc": frozenset({"application/msword"}),
-    ".docx": frozenset({"application/vnd.openxmlformats-officedocument.wordprocessingml.document"}),
-}
+ATTACHMENT_TYPES = attachment_types(
+    ".pdf", ".jpg", ".jpeg", ".png", ".gif", ".txt", ".doc", ".docx"
+)
 
 # Demo mails (AMAZON_USE_MOCK, docs/POLLER.md "Mock source"): real orders of the sandbox's
 # seeded seller (``A12BCIS2R7HD4D``, sandbox seed "keybuzz", indices 86–90), copied here as
@@ -111,13 +104,7 @@ class AmazonRelayMail:
     def message(self, mail: ParsedMail, received_at: datetime) -> InboxMessage:
         """An order's thread when the mail names one (Amazon files a conversation by its
         order); otherwise a thread of its own."""
-        return relayed_message(
-            mail,
-            received_at,
-            thread=ThreadKey("ORDER", mail.order_id or ""),
-            sender_type=sender_type(mail),
-            sender_name=mail.buyer_name,
-        )
+        return relayed_message(mail, received_at, sender_type=sender_type(mail))
 
     def reply_subject(self, buyer_subject: str, order_id: str | None) -> str:
         """``Re: <buyer subject>``; the order id stays in it (Amazon files the reply by it)."""

@@ -28,7 +28,7 @@ from keybuzz_shared.connectors.seam import (
     ParsedMail,
     RelayReplyRules,
     SenderType,
-    ThreadKey,
+    attachment_types,
     demo_relay_mail,
     relay_reply_subject,
     relayed_message,
@@ -60,12 +60,7 @@ MOST_SIGNATURES = 4
 
 # What a reply may carry [assumed: ManoMano publishes no limit of its relay; those of the
 # Toolbox's messaging, an invoice PDF or photos, a few MB]: extension -> content types.
-ATTACHMENT_TYPES: dict[str, frozenset[str]] = {
-    ".pdf": frozenset({"application/pdf"}),
-    ".jpg": frozenset({"image/jpeg"}),
-    ".jpeg": frozenset({"image/jpeg"}),
-    ".png": frozenset({"image/png"}),
-}
+ATTACHMENT_TYPES = attachment_types(".pdf", ".jpg", ".jpeg", ".png")
 LIMITS = Limits(
     max_attachments=5,
     max_attachment_bytes=10 * 1024 * 1024,
@@ -168,13 +163,7 @@ class ManoManoRelay:
     def message(self, mail: ParsedMail, received_at: datetime) -> InboxMessage:
         """The order's thread (ManoMano names it in the subject); an invoice request
         marked as ManoMano files it (``INVOICE_REQUEST``)."""
-        written = relayed_message(
-            mail,
-            received_at,
-            thread=ThreadKey("ORDER", mail.order_id or ""),
-            sender_type=sender_type(mail),
-            sender_name=mail.buyer_name,
-        )
+        written = relayed_message(mail, received_at, sender_type=sender_type(mail))
         if INVOICE_REQUEST.search(mail.subject):
             return msgspec.structs.replace(written, ticket_subject="INVOICE_REQUEST")
         return written

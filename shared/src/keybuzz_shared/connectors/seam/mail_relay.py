@@ -19,6 +19,25 @@ from keybuzz_shared.connectors.seam.messages import (
     ThreadKey,
 )
 
+# A file name extension (lower case, with its dot) -> the content types a file of it may
+# carry in a reply mail.
+CONTENT_TYPES: Mapping[str, frozenset[str]] = {
+    ".pdf": frozenset({"application/pdf"}),
+    ".jpg": frozenset({"image/jpeg"}),
+    ".jpeg": frozenset({"image/jpeg"}),
+    ".png": frozenset({"image/png"}),
+    ".gif": frozenset({"image/gif"}),
+    ".txt": frozenset({"text/plain"}),
+    ".doc": frozenset({"application/msword"}),
+    ".docx": frozenset({"application/vnd.openxmlformats-officedocument.wordprocessingml.document"}),
+}
+
+
+def attachment_types(*extensions: str) -> dict[str, frozenset[str]]:
+    """A relay's ``RelayReplyRules.attachment_types``: each of ``extensions`` (keys of
+    ``CONTENT_TYPES``) with its content types."""
+    return {e: CONTENT_TYPES[e] for e in extensions}
+
 
 class RelayReplyRules(msgspec.Struct, frozen=True, kw_only=True):
     """What the relay takes in a seller's reply mail."""
@@ -162,19 +181,19 @@ def relayed_message(
     mail: ParsedMail,
     received_at: datetime,
     *,
-    thread: ThreadKey,
     sender_type: SenderType,
-    sender_name: str | None,
+    thread: ThreadKey | None = None,
 ) -> InboxMessage:
-    """What every relay's ``message`` makes alike of a parsed mail, given the thread and
-    sender it decided: the buyer's words (the whole mail when the parser could not read
-    it: nothing is dropped), its files (no link: their content is in the mail), written
-    when its Date says, else when it was received."""
+    """What every relay's ``message`` makes alike of a parsed mail, given the sender type
+    it decided: the thread of the order the mail names unless ``thread`` is given, its
+    sender named as the parser read the buyer's name, the buyer's words (the whole mail
+    when the parser could not read it: nothing is dropped), its files (no link: their
+    content is in the mail), written when its Date says, else when it was received."""
     return InboxMessage(
         message_id=mail.external_id,
-        thread=thread,
+        thread=thread or ThreadKey("ORDER", mail.order_id or ""),
         sender_type=sender_type,
-        sender_name=sender_name,
+        sender_name=mail.buyer_name,
         subject=mail.subject,
         body=mail.text if mail.parse_error is None else mail.raw_text,
         created_at=mail.sent_at or received_at,
