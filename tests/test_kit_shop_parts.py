@@ -1,10 +1,11 @@
 """The kit's shop parts a connector declares rather than writes: its wire models read
-(``reader``, ``read_as``), ids as path segments, instants as its queries write them,
-addresses under another, a reply's files checked against its ``Limits``, read marks a few
-at a time within a budget, its client opened on one ``Opening`` (``client_from``), its
-sessions opened from its client and parts (``opener``), its settings' view, file origins
-and address checks (``ShopSettings``), its words (``Vocabulary``) and which items to read
-again (``Rereads``). No servers: each part on data or calls of the test's own."""
+(``reader``, ``read_as``), a person's name in its two parts, ids as path segments,
+instants as its queries write them, addresses under another, a reply's files checked
+against its ``Limits``, read marks a few at a time within a budget, its client opened on
+one ``Opening`` (``client_from``), its sessions opened from its client and parts
+(``opener``), its settings' view, file origins and address checks (``ShopSettings``), its
+words (``Vocabulary``) and which items to read again (``Rereads``). No servers: each part
+on data or calls of the test's own."""
 
 from __future__ import annotations
 
@@ -21,11 +22,14 @@ from keybuzz_shared.connectors.kit import (
     InboxReplies,
     KitSession,
     Opening,
+    PersonName,
+    PersonNameLower,
     ReadMarks,
     Rereads,
     ShopSettings,
     Vocabulary,
     client_from,
+    full_name,
     iso_seconds,
     iso_z,
     named_in,
@@ -76,6 +80,17 @@ def test_instants_are_written_in_utc_to_the_second_or_exactly() -> None:
     assert iso_seconds(moment, up=True) == "2026-11-23T09:48:01Z"
     assert iso_seconds(moment.replace(microsecond=0), up=True) == "2026-11-23T09:48:00Z"
     assert iso_z(moment) == "2026-11-23T09:48:00.250000Z"
+
+
+def test_a_persons_name_is_read_as_its_answer_spells_it_and_joined_from_the_parts_it_has() -> None:
+    camel = read_as(PersonName, {"firstName": "Léa", "lastName": "Martin"}, "customer")
+    lower = read_as(PersonNameLower, {"firstname": "Léa", "lastname": "Martin"}, "customer")
+    assert camel.full == lower.full == "Léa Martin"
+    assert read_as(PersonName, {"lastName": "Martin", "firstName": ""}, "customer").full == "Martin"
+    assert read_as(PersonNameLower, {"firstName": "Léa"}, "customer").full is None
+    assert full_name(None, "") is None and full_name("Léa", None) == "Léa"
+    with pytest.raises(ValueError, match="customer off its shape"):
+        read_as(PersonName, {"firstName": 3}, "customer")
 
 
 def test_an_address_is_under_another_only_once_resolved() -> None:

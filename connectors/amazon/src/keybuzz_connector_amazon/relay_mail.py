@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
 
 from keybuzz_shared.connectors.seam import (
     InboxMessage,
@@ -22,7 +20,8 @@ from keybuzz_shared.connectors.seam import (
     ParsedMail,
     RelayReplyRules,
     SenderType,
-    ThreadKey,
+    attachment_types,
+    demo_relay_mail,
     relay_reply_subject,
     relayed_message,
 )
@@ -33,16 +32,9 @@ BUYER_ADDRESS = re.compile(r"@marketplace\.amazon\.[a-z]{2,3}(\.[a-z]{2})?$", re
 _BUYER_NAME_SUFFIX = re.compile(r"\s*-\s*(amazon\s+)?marketplace.*$", re.IGNORECASE)
 
 # What the relay takes (docs/SANDBOX.md, "Reply relay"): extension → content types.
-ATTACHMENT_TYPES: dict[str, frozenset[str]] = {
-    ".pdf": frozenset({"application/pdf"}),
-    ".jpg": frozenset({"image/jpeg"}),
-    ".jpeg": frozenset({"image/jpeg"}),
-    ".png": frozenset({"image/png"}),
-    ".gif": frozenset({"image/gif"}),
-    ".txt": frozenset({"text/plain"}),
-    ".doc": frozenset({"application/msword"}),
-    ".docx": frozenset({"application/vnd.openxmlformats-officedocument.wordprocessingml.document"}),
-}
+ATTACHMENT_TYPES = attachment_types(
+    ".pdf", ".jpg", ".jpeg", ".png", ".gif", ".txt", ".doc", ".docx"
+)
 
 # Demo mails (AMAZON_USE_MOCK, docs/POLLER.md "Mock source"): real orders of the sandbox's
 # seeded seller (``A12BCIS2R7HD4D``, sandbox seed "keybuzz", indices 86–90), copied here as
@@ -98,12 +90,7 @@ class AmazonRelayMail:
     demo_mail_count = len(DEMO_ORDERS)
 
     def __init__(self, limits: Limits) -> None:
-        self.reply_rules = RelayReplyRules(
-            max_text_chars=limits.max_text_length,
-            max_attachments=limits.max_attachments,
-            max_attachment_bytes=limits.max_attachment_bytes,
-            attachment_types=ATTACHMENT_TYPES,
-        )
+        self.reply_rules = RelayReplyRules.within(limits, ATTACHMENT_TYPES)
 
     def is_buyer_address(self, address: str) -> bool:
         return BUYER_ADDRESS.search(address) is not None
@@ -117,13 +104,7 @@ class AmazonRelayMail:
     def message(self, mail: ParsedMail, received_at: datetime) -> InboxMessage:
         """An order's thread when the mail names one (Amazon files a conversation by its
         order); otherwise a thread of its own."""
-        return relayed_message(
-            mail,
-            received_at,
-            thread=ThreadKey("ORDER", mail.order_id or ""),
-            sender_type=sender_type(mail),
-            sender_name=mail.buyer_name,
-        )
+        return relayed_message(mail, received_at, sender_type=sender_type(mail))
 
     def reply_subject(self, buyer_subject: str, order_id: str | None) -> str:
         """``Re: <buyer subject>``; the order id stays in it (Amazon files the reply by it)."""
@@ -133,25 +114,26 @@ class AmazonRelayMail:
 
     def demo_mail(self, tenant_id: str, index: int, inbound_domain: str, stamp: str) -> bytes:
         order_id, name, buyer, item, text = DEMO_ORDERS[index]
-        msg = EmailMessage()
-        # No real token: the address only tells the parser marketplace and country.
-        msg[stamp] = f"{self.address_label}.{tenant_id}.fr.mock@{inbound_domain}"
-        msg["From"] = formataddr((f"{name} - Amazon Marketplace", buyer))
-        msg["To"] = f"mock-seller@{inbound_domain}"
-        msg["Subject"] = (
-            f"Demande de renseignements de la part du client Amazon {name} (Commande : {order_id})"
+        return demo_relay_mail(
+            self.address_label,
+            tenant_id,
+            inbound_domain,
+            stamp,
+            order_id=order_id,
+            sender=(f"{name} - Amazon Marketplace", buyer),
+            subject=(
+                f"Demande de renseignements de la part du client Amazon {name}"
+                f" (Commande : {order_id})"
+            ),
+            sent=_DEMO_SENT.replace(hour=9 + index),
+            body=(
+                "------------- Début du message -------------\n\n"
+                f"{text}\n\n"
+                "------------- Fin du message -------------\n\n"
+                f"Numéro de commande : {order_id}\nArticle : {item}\nQuantité : 1\n\n"
+                "Cordialement,\nService Client Amazon.fr\n"
+            ),
         )
-        msg["Date"] = format_datetime(_DEMO_SENT.replace(hour=9 + index))
-        # Per tenant: the same order in two demo tenants is two messages.
-        msg["Message-ID"] = f"<mock-{order_id}.{tenant_id}@keybuzz.mock>"
-        msg.set_content(
-            "------------- Début du message -------------\n\n"
-            f"{text}\n\n"
-            "------------- Fin du message -------------\n\n"
-            f"Numéro de commande : {order_id}\nArticle : {item}\nQuantité : 1\n\n"
-            "Cordialement,\nService Client Amazon.fr\n"
-        )
-        return msg.as_bytes()
 
     def __repr__(self) -> str:
         return "AmazonRelayMail()"

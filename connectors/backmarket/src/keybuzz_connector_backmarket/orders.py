@@ -31,6 +31,7 @@ from keybuzz_shared.connectors.kit import (
     Listing,
     Numbered,
     PageNumbers,
+    PersonName,
     Requester,
     iso_z,
     read_as,
@@ -88,11 +89,6 @@ PAGE_SIZE = 50  # page-size's maximum [official]
 _CURSOR = re.compile(r"(created|modified)\|([0-9T:+.Z-]{20,32})\|([1-9][0-9]{0,5})")
 
 
-class Address(msgspec.Struct, frozen=True, rename="camel"):
-    first_name: str | None = None
-    last_name: str | None = None
-
-
 class Line(msgspec.Struct, frozen=True):
     id: int
     state: int = 0
@@ -110,15 +106,13 @@ class Order(msgspec.Struct, frozen=True):
     date_modification: datetime | None = None
     date_shipping: datetime | None = None
     orderlines: list[Line] = []
-    shipping_address: Address | None = None
+    shipping_address: PersonName | None = None
     currency: str | None = None
     tracking_number: str | None = None
 
 
 def summary_of(order: Order) -> OrderSummary:
     status, delivery = order_status(order.state)
-    buyer = order.shipping_address
-    name = " ".join(n for n in (buyer.first_name, buyer.last_name) if n) if buyer else ""
     return OrderSummary(
         external_id=str(order.order_id),
         state=order_state_name(order.state),
@@ -139,7 +133,7 @@ def summary_of(order: Order) -> OrderSummary:
         ),
         status=status,
         delivery_status=delivery,
-        buyer_name=name or None,
+        buyer_name=order.shipping_address.full if order.shipping_address else None,
         shipped_at=as_utc(order.date_shipping) if order.date_shipping else None,
         tracking_code=order.tracking_number or None,
     )

@@ -31,6 +31,7 @@ from keybuzz_shared.connectors.kit import (
     ListedOrders,
     Listing,
     NextLink,
+    PersonName,
     Requester,
     Seek,
     Vocabulary,
@@ -93,11 +94,6 @@ class Parcel(msgspec.Struct, rename="camel", frozen=True):
     parcel_number: str | None = None
 
 
-class Customer(msgspec.Struct, rename="camel", frozen=True):
-    first_name: str | None = None
-    last_name: str | None = None
-
-
 class Order(msgspec.Struct, rename="camel", frozen=True):
     """An order as ``GET /orders`` lists it: ``orderId`` or ``reference`` names it, and
     ``createdAt`` or ``purchasedAt`` dates it [observed]; the rest may be missing."""
@@ -109,7 +105,7 @@ class Order(msgspec.Struct, rename="camel", frozen=True):
     created_at: datetime | None = None
     updated_at: datetime | None = None
     sales_channel_id: str | None = None
-    customer: Customer | None = None
+    customer: PersonName | None = None
     lines: list[Line] = []
     parcels: list[Parcel] = []
 
@@ -129,8 +125,6 @@ def read_order(item: Any) -> OrderSummary:
     if not order.id or placed is None:
         raise ValueError("an order without orderId/reference or createdAt/purchasedAt")
     status, delivery = order_status(order.status)
-    customer = order.customer or Customer()
-    names = (customer.first_name, customer.last_name)
     tracking = [p.parcel_number for p in order.parcels if p.parcel_number]
     return OrderSummary(
         external_id=order.id,
@@ -139,7 +133,7 @@ def read_order(item: Any) -> OrderSummary:
         delivery_status=delivery,
         created_at=as_utc(placed),
         updated_at=as_utc(order.updated_at or placed),
-        buyer_name=" ".join(n for n in names if n) or None,
+        buyer_name=order.customer.full if order.customer else None,
         tracking_code=tracking[-1] if tracking else None,
         sales_channel=_channel(order.sales_channel_id),
         lines=tuple(_line(n, line, order) for n, line in enumerate(order.lines, 1)),

@@ -366,7 +366,6 @@ def _incident(incident: Incident) -> seam.InboxIncident:
 
 def _order(order: Order) -> seam.OrderSummary:
     status, delivery = order_status(order.state)
-    names = (order.client_firstname, order.client_lastname)
     shipped = [d.shipped_at for d in order.details if d.shipped_at is not None]
     received = [d.received_at for d in order.details if d.received_at is not None]
     tracking = [d.tracking_number for d in order.details if d.tracking_number]
@@ -377,7 +376,7 @@ def _order(order: Order) -> seam.OrderSummary:
         delivery_status=delivery,
         created_at=order.created_at,
         updated_at=order.last_change,
-        buyer_name=" ".join(n for n in names if n) or None,
+        buyer_name=kit.full_name(order.client_firstname, order.client_lastname),
         shipped_at=max(shipped, default=None),
         delivered_at=max(received, default=None),
         tracking_code=tracking[-1] if tracking else None,

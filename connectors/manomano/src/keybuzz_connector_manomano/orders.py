@@ -24,6 +24,7 @@ from keybuzz_shared.connectors.kit import (
     ListedOrders,
     Listing,
     PageNumbers,
+    PersonNameLower,
     Query,
     Requester,
     decimal_of,
@@ -70,26 +71,19 @@ class Product(msgspec.Struct, frozen=True):
     status: str | None = None
 
 
-class Customer(msgspec.Struct, frozen=True):
-    firstname: str | None = None
-    lastname: str | None = None
-
-
 class Order(msgspec.Struct, frozen=True):
     order_reference: str
     status: str
     created_at: datetime
     status_updated_at: datetime | None = None
     products: list[Product] = []
-    customer: Customer | None = None
+    customer: PersonNameLower | None = None
     shipped_at: datetime | None = None
     tracking_number: str | None = None
 
 
 def summary_of(order: Order) -> OrderSummary:
     status, delivery = order_status(order.status)
-    buyer = order.customer
-    name = " ".join(n for n in (buyer.firstname, buyer.lastname) if n) if buyer else ""
     return OrderSummary(
         external_id=order.order_reference,
         state=order.status.upper(),
@@ -110,7 +104,7 @@ def summary_of(order: Order) -> OrderSummary:
         ),
         status=status,
         delivery_status=delivery,
-        buyer_name=name or None,
+        buyer_name=order.customer.full if order.customer else None,
         shipped_at=as_utc(order.shipped_at) if order.shipped_at else None,
         tracking_code=order.tracking_number or None,
     )

@@ -17,8 +17,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, getaddresses
+from email.utils import getaddresses
 
 import dkim
 import msgspec
@@ -29,7 +28,8 @@ from keybuzz_shared.connectors.seam import (
     ParsedMail,
     RelayReplyRules,
     SenderType,
-    ThreadKey,
+    attachment_types,
+    demo_relay_mail,
     relay_reply_subject,
     relayed_message,
 )
@@ -60,12 +60,7 @@ MOST_SIGNATURES = 4
 
 # What a reply may carry [assumed: ManoMano publishes no limit of its relay; those of the
 # Toolbox's messaging, an invoice PDF or photos, a few MB]: extension -> content types.
-ATTACHMENT_TYPES: dict[str, frozenset[str]] = {
-    ".pdf": frozenset({"application/pdf"}),
-    ".jpg": frozenset({"image/jpeg"}),
-    ".jpeg": frozenset({"image/jpeg"}),
-    ".png": frozenset({"image/png"}),
-}
+ATTACHMENT_TYPES = attachment_types(".pdf", ".jpg", ".jpeg", ".png")
 LIMITS = Limits(
     max_attachments=5,
     max_attachment_bytes=10 * 1024 * 1024,
@@ -151,12 +146,7 @@ class ManoManoRelay:
     demo_mail_count = len(DEMO_MAILS)
 
     def __init__(self) -> None:
-        self.reply_rules = RelayReplyRules(
-            max_text_chars=LIMITS.max_text_length,
-            max_attachments=LIMITS.max_attachments,
-            max_attachment_bytes=LIMITS.max_attachment_bytes,
-            attachment_types=ATTACHMENT_TYPES,
-        )
+        self.reply_rules = RelayReplyRules.within(LIMITS, ATTACHMENT_TYPES)
 
     def is_buyer_address(self, address: str) -> bool:
         """A buyer's alias, or the customer service's Zendesk address: the thread's
@@ -173,13 +163,7 @@ class ManoManoRelay:
     def message(self, mail: ParsedMail, received_at: datetime) -> InboxMessage:
         """The order's thread (ManoMano names it in the subject); an invoice request
         marked as ManoMano files it (``INVOICE_REQUEST``)."""
-        written = relayed_message(
-            mail,
-            received_at,
-            thread=ThreadKey("ORDER", mail.order_id or ""),
-            sender_type=sender_type(mail),
-            sender_name=mail.buyer_name,
-        )
+        written = relayed_message(mail, received_at, sender_type=sender_type(mail))
         if INVOICE_REQUEST.search(mail.subject):
             return msgspec.structs.replace(written, ticket_subject="INVOICE_REQUEST")
         return written
@@ -195,15 +179,17 @@ class ManoManoRelay:
 
     def demo_mail(self, tenant_id: str, index: int, inbound_domain: str, stamp: str) -> bytes:
         order_id, name, alias, subject, words = DEMO_MAILS[index]
-        msg = EmailMessage()
-        msg[stamp] = f"{self.address_label}.{tenant_id}.fr.mock@{inbound_domain}"
-        msg["From"] = formataddr((f"{name} via ManoMano", alias))
-        msg["To"] = f"mock-seller@{inbound_domain}"
-        msg["Subject"] = subject
-        msg["Date"] = format_datetime(_DEMO_SENT.replace(hour=9 + index))
-        msg["Message-ID"] = f"<mock-{order_id}.{tenant_id}@keybuzz.mock>"
-        msg.set_content(f"{words}\n\nCommande : {order_id}\n")
-        return msg.as_bytes()
+        return demo_relay_mail(
+            self.address_label,
+            tenant_id,
+            inbound_domain,
+            stamp,
+            order_id=order_id,
+            sender=(f"{name} via ManoMano", alias),
+            subject=subject,
+            sent=_DEMO_SENT.replace(hour=9 + index),
+            body=f"{words}\n\nCommande : {order_id}\n",
+        )
 
     def __repr__(self) -> str:
         return "ManoManoRelay()"

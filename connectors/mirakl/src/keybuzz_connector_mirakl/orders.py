@@ -29,6 +29,7 @@ from keybuzz_shared.connectors.kit import (
     ListedOrders,
     Listing,
     Offsets,
+    PersonNameLower,
     Query,
     Spaced,
     decimal_of,
@@ -118,11 +119,6 @@ class Line(msgspec.Struct, frozen=True):
     refunds: list[Refund] = []
 
 
-class Customer(msgspec.Struct, frozen=True):
-    firstname: str | None = None
-    lastname: str | None = None
-
-
 class Channel(msgspec.Struct, frozen=True):
     code: str | None = None
     label: str | None = None
@@ -134,7 +130,7 @@ class Order(msgspec.Struct, frozen=True):
     created_date: datetime
     last_updated_date: datetime | None = None
     currency_iso_code: str | None = None
-    customer: Customer | None = None
+    customer: PersonNameLower | None = None
     order_lines: list[Line] = []
     shipping_tracking: str | None = None
     fully_refunded: bool = False
@@ -155,8 +151,6 @@ def read_order(item: Any) -> OrderSummary:
     status, delivery = order_status(order.order_state)
     if order.fully_refunded and status != "CANCELLED":
         status = "RETURNED"
-    customer = order.customer or Customer()
-    names = (customer.firstname, customer.lastname)
     shipped = [line.shipped_date for line in order.order_lines if line.shipped_date]
     received = [line.received_date for line in order.order_lines if line.received_date]
     return OrderSummary(
@@ -166,7 +160,7 @@ def read_order(item: Any) -> OrderSummary:
         delivery_status=delivery,
         created_at=as_utc(order.created_date),
         updated_at=as_utc(order.last_updated_date or order.created_date),
-        buyer_name=" ".join(n for n in names if n) or None,
+        buyer_name=order.customer.full if order.customer else None,
         shipped_at=as_utc(min(shipped)) if shipped else None,
         delivered_at=as_utc(max(received)) if received else None,
         tracking_code=order.shipping_tracking or None,

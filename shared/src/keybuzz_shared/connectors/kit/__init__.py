@@ -89,6 +89,9 @@ from keybuzz_shared.connectors.kit.typed_items import decode_each, decoded
 from keybuzz_shared.connectors.kit.vocabulary import Vocabulary
 from keybuzz_shared.connectors.kit.windows import window_query
 from keybuzz_shared.connectors.kit.wire import (
+    PersonName,
+    PersonNameLower,
+    full_name,
     iso_seconds,
     iso_z,
     named_in,
@@ -174,6 +177,9 @@ __all__ = [
     "Parts",
     "opener",
     "ShopSettings",
+    "PersonName",
+    "PersonNameLower",
+    "full_name",
     "iso_seconds",
     "iso_z",
     "read_as",

@@ -2,7 +2,8 @@
 Struct holding only the fields the connector maps) and what the item is called; the kit
 reads one item (``read_as``) or a page's items (``reader``), an item off the model's shape
 a ValueError naming it. Beside them, the small forms every JSON API's calls share: an id as
-one path segment, an address under another, the accounts an answer names, an instant as ISO 8601 in UTC."""
+one path segment, an address under another, the accounts an answer names, an instant as ISO 8601 in UTC,
+a person's name in its two parts (``PersonName``, ``PersonNameLower``, ``full_name``)."""
 
 from __future__ import annotations
 
@@ -74,3 +75,30 @@ def iso_seconds(moment: datetime, *, up: bool = False) -> str:
     if up and whole != utc:
         whole += timedelta(seconds=1)
     return whole.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def full_name(first: str | None, last: str | None) -> str | None:
+    """A person's name from its two parts, either missing or empty; None without both."""
+    return " ".join(n for n in (first, last) if n) or None
+
+
+class PersonName(msgspec.Struct, frozen=True, rename="camel"):
+    """A person (an order's buyer) as ``firstName`` and ``lastName``, either missing."""
+
+    first_name: str | None = None
+    last_name: str | None = None
+
+    @property
+    def full(self) -> str | None:
+        return full_name(self.first_name, self.last_name)
+
+
+class PersonNameLower(msgspec.Struct, frozen=True):
+    """A person (an order's buyer) as ``firstname`` and ``lastname``, either missing."""
+
+    firstname: str | None = None
+    lastname: str | None = None
+
+    @property
+    def full(self) -> str | None:
+        return full_name(self.firstname, self.lastname)

@@ -52,6 +52,8 @@ from keybuzz_shared.connectors.seam.mail_relay import (
     MailRelay,
     ParsedMail,
     RelayReplyRules,
+    attachment_types,
+    demo_relay_mail,
     relay_reply_subject,
     relayed_message,
 )
@@ -247,6 +249,8 @@ __all__ = [
     "mail_relay_of",
     "messages_by_api",
     "read_each",
+    "attachment_types",
+    "demo_relay_mail",
     "relay_reply_subject",
     "relayed_message",
     "shop_api_of",

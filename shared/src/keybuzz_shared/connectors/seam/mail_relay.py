@@ -5,16 +5,38 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
 from typing import Protocol
 
 import msgspec
 
+from keybuzz_shared.connectors.seam.limits import Limits
 from keybuzz_shared.connectors.seam.messages import (
     InboxFile,
     InboxMessage,
     SenderType,
     ThreadKey,
 )
+
+# A file name extension (lower case, with its dot) -> the content types a file of it may
+# carry in a reply mail.
+CONTENT_TYPES: Mapping[str, frozenset[str]] = {
+    ".pdf": frozenset({"application/pdf"}),
+    ".jpg": frozenset({"image/jpeg"}),
+    ".jpeg": frozenset({"image/jpeg"}),
+    ".png": frozenset({"image/png"}),
+    ".gif": frozenset({"image/gif"}),
+    ".txt": frozenset({"text/plain"}),
+    ".doc": frozenset({"application/msword"}),
+    ".docx": frozenset({"application/vnd.openxmlformats-officedocument.wordprocessingml.document"}),
+}
+
+
+def attachment_types(*extensions: str) -> dict[str, frozenset[str]]:
+    """A relay's ``RelayReplyRules.attachment_types``: each of ``extensions`` (keys of
+    ``CONTENT_TYPES``) with its content types."""
+    return {e: CONTENT_TYPES[e] for e in extensions}
 
 
 class RelayReplyRules(msgspec.Struct, frozen=True, kw_only=True):
@@ -25,6 +47,18 @@ class RelayReplyRules(msgspec.Struct, frozen=True, kw_only=True):
     max_attachment_bytes: int  # all attachments of a message together
     # File name extension (lower case, with its dot) -> the content types it may carry.
     attachment_types: Mapping[str, frozenset[str]]
+
+    @classmethod
+    def within(
+        cls, limits: Limits, attachment_types: Mapping[str, frozenset[str]]
+    ) -> RelayReplyRules:
+        """The rules of a connector whose reply ``limits`` hold by mail too."""
+        return cls(
+            max_text_chars=limits.max_text_length,
+            max_attachments=limits.max_attachments,
+            max_attachment_bytes=limits.max_attachment_bytes,
+            attachment_types=attachment_types,
+        )
 
 
 class MailPart(Protocol):
@@ -94,6 +128,33 @@ class ParsedMail(Protocol):
     def attachments(self) -> Sequence[MailPart]: ...
 
 
+def demo_relay_mail(
+    label: str,
+    tenant_id: str,
+    inbound_domain: str,
+    stamp: str,
+    *,
+    order_id: str,
+    sender: tuple[str, str],
+    subject: str,
+    sent: datetime,
+    body: str,
+) -> bytes:
+    """A relay's demo mail (``MailRelay.demo_mail``) from ``sender`` (name, address) about
+    ``order_id``: stamped with an address that tells the parser only the relay and the
+    country (no real token), its Message-ID per tenant (the same order in two demo tenants
+    is two messages)."""
+    msg = EmailMessage()
+    msg[stamp] = f"{label}.{tenant_id}.fr.mock@{inbound_domain}"
+    msg["From"] = formataddr(sender)
+    msg["To"] = f"mock-seller@{inbound_domain}"
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(sent)
+    msg["Message-ID"] = f"<mock-{order_id}.{tenant_id}@keybuzz.mock>"
+    msg.set_content(body)
+    return msg.as_bytes()
+
+
 _REPLY_PREFIX = re.compile(r"(?i)re\s*:")
 
 
@@ -120,19 +181,19 @@ def relayed_message(
     mail: ParsedMail,
     received_at: datetime,
     *,
-    thread: ThreadKey,
     sender_type: SenderType,
-    sender_name: str | None,
+    thread: ThreadKey | None = None,
 ) -> InboxMessage:
-    """What every relay's ``message`` makes alike of a parsed mail, given the thread and
-    sender it decided: the buyer's words (the whole mail when the parser could not read
-    it: nothing is dropped), its files (no link: their content is in the mail), written
-    when its Date says, else when it was received."""
+    """What every relay's ``message`` makes alike of a parsed mail, given the sender type
+    it decided: the thread of the order the mail names unless ``thread`` is given, its
+    sender named as the parser read the buyer's name, the buyer's words (the whole mail
+    when the parser could not read it: nothing is dropped), its files (no link: their
+    content is in the mail), written when its Date says, else when it was received."""
     return InboxMessage(
         message_id=mail.external_id,
-        thread=thread,
+        thread=thread or ThreadKey("ORDER", mail.order_id or ""),
         sender_type=sender_type,
-        sender_name=sender_name,
+        sender_name=mail.buyer_name,
         subject=mail.subject,
         body=mail.text if mail.parse_error is None else mail.raw_text,
         created_at=mail.sent_at or received_at,
