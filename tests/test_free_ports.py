@@ -96,14 +96,17 @@ def test_a_made_up_stack_takes_an_offset_no_other_session_claimed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(testing, "STACK_PORT_CLAIMS", tmp_path)
-    # Offsets no stack uses, so that the test touches no other test's claim or ports.
-    monkeypatch.setattr(stack_fixture, "CANDIDATE_OFFSETS", (40_150, 40_250))
+    # Two offsets whose one port each (a stack of port 0) is free, below the ephemeral
+    # range: no other test's stack or client can be holding them.
+    first, second = infra.free_port(), infra.free_port()
+    monkeypatch.setattr(stack_fixture, "CANDIDATE_OFFSETS", (first, second))
+    monkeypatch.setattr(stack_fixture, "DEFAULT_PORTS", (0,))
     monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")  # looks from the first offset
-    holder = claim_in_another_process(tmp_path, 40_150)
+    holder = claim_in_another_process(tmp_path, first)
     try:
         with stack_fixture.free_offset() as offset:
-            assert offset == 40_250
-            with testing.stack_ports_claimed(40_250) as claimed:
+            assert offset == second
+            with testing.stack_ports_claimed(second) as claimed:
                 assert not claimed  # ours until we leave
     finally:
         assert holder.stdin is not None

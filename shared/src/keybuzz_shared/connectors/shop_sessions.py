@@ -50,7 +50,7 @@ async def stored_credentials(
 
 
 def token_path(credentials_path: str) -> str:
-    """Where a shop's shared token is kept: beside its entry (``…/ebay_api_token``)."""
+    """Where a shop's shared token is kept: beside its entry (``<entry>_token``)."""
     return f"{credentials_path}_token"
 
 
