@@ -12,11 +12,11 @@ delivery moves its ticket's deadline.
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import msgspec
 from keybuzz_devstack.fakes import InMemoryUnitOfWork
@@ -873,17 +873,32 @@ class InMemoryThreadStates:
             (t.row.tenant_id, t.row.marketplace, t.row.thread_key): t
             for t in self.tables.mail.tickets.values()
         }
-        written = 0
-        for state in states:
-            ticket = by_thread.get((shop.tenant_id, shop.marketplace, state.thread_key))
-            if ticket is None or (ticket.thread_details, ticket.claim) == (
-                state.details,
-                state.claim,
-            ):
-                continue
-            ticket.thread_details, ticket.claim = state.details, state.claim
-            written += 1
-        return written
+        return thread_states_saved(by_thread, shop, states)
+
+
+class HoldsThreadState(Protocol):
+    thread_details: tuple[ThreadDetail, ...]
+    claim: bool
+
+
+def thread_states_saved(
+    tickets: Mapping[tuple[str, str, str], HoldsThreadState],
+    shop: Shop,
+    states: Sequence[ThreadState],
+) -> int:
+    """``states`` written on the tickets of their threads (keyed tenant, marketplace,
+    thread), as the real store's UPDATE: the number of tickets whose state changed."""
+    written = 0
+    for state in states:
+        ticket = tickets.get((shop.tenant_id, shop.marketplace, state.thread_key))
+        if ticket is None or (ticket.thread_details, ticket.claim) == (
+            state.details,
+            state.claim,
+        ):
+            continue
+        ticket.thread_details, ticket.claim = state.details, state.claim
+        written += 1
+    return written
 
 
 class InMemoryReplies:

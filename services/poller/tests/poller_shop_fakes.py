@@ -52,6 +52,7 @@ from keybuzz_shared.connectors.seam import (
     ThreadKind,
 )
 from keybuzz_shared.ticket_topics import Topics, later
+from poller_fakes import thread_states_saved
 
 
 @dataclass
@@ -214,16 +215,7 @@ class InMemoryShopStore:
         )
 
     async def save_thread_states(self, shop: Shop, states: Sequence[ThreadState]) -> int:
-        written = 0
-        for state in states:
-            ticket = self.tables.tickets.get((shop.tenant_id, shop.marketplace, state.thread_key))
-            if ticket is None or (ticket.thread_details, ticket.claim) == (
-                state.details,
-                state.claim,
-            ):
-                continue
-            ticket.thread_details, ticket.claim = state.details, state.claim
-            written += 1
+        written = thread_states_saved(self.tables.tickets, shop, states)
         self.tables.thread_state_writes += written
         return written
 
