@@ -47,6 +47,20 @@ def credentials(found: dict[str, Any]) -> dict[str, str]:
             "client_id": found["clientId"], "client_secret": found["clientSecret"]}  # fmt: skip
 
 
+async def messages_of_the_last_minutes(
+    session: seam.MessageSource, minutes: int = 5
+) -> list[seam.InboxMessage]:
+    """Every page of the session's messages since ``minutes`` ago."""
+    since = datetime.now(UTC) - timedelta(minutes=minutes)
+    listed: list[seam.InboxMessage] = []
+    cursor: str | None = None
+    while True:
+        page = await session.messages(since=since, cursor=cursor)
+        listed += page.items
+        if (cursor := page.next_cursor) is None:
+            return listed
+
+
 async def test_a_consent_gives_the_refresh_token_and_the_account(
     sandbox_url: str, admin: httpx.AsyncClient
 ) -> None:
@@ -83,14 +97,7 @@ async def test_messages_replies_and_orders(sandbox_url: str, admin: httpx.AsyncC
     assert isinstance(api, EbayApiSettings)
     async with httpx.AsyncClient(timeout=10) as http:
         session = CONNECTOR.shop_api.session(credentials(found), http=http, settings=api)  # type: ignore[union-attr]
-        since = datetime.now(UTC) - timedelta(minutes=5)
-        listed: list[seam.InboxMessage] = []
-        cursor: str | None = None
-        while True:
-            page = await session.messages(since=since, cursor=cursor)
-            listed += page.items
-            if (cursor := page.next_cursor) is None:
-                break
+        listed = await messages_of_the_last_minutes(session)
         [buyer] = [m for m in listed if m.message_id == written["messageId"]]
         assert buyer.sender_type == "BUYER" and buyer.unread and buyer.body == "Où est mon colis ?"
         assert buyer.thread_details[0].name == "item"
@@ -119,7 +126,7 @@ async def test_messages_replies_and_orders(sandbox_url: str, admin: httpx.AsyncC
         await admin.post("/shops/1/revoke")
         revoked = CONNECTOR.shop_api.session(credentials(found), http=http, settings=api)  # type: ignore[union-attr]
         with pytest.raises(CredentialsRefused):
-            await revoked.messages(since=since)
+            await revoked.messages(since=datetime.now(UTC) - timedelta(minutes=5))
 
 
 async def test_the_doubles_answers_are_ebays_shapes(
@@ -208,14 +215,7 @@ async def test_a_conversation_about_a_listing_the_buyer_bought_names_the_order(
     assert isinstance(api, EbayApiSettings)
     async with httpx.AsyncClient(timeout=10) as http:
         session = CONNECTOR.shop_api.session(credentials(found), http=http, settings=api)  # type: ignore[union-attr]
-        since = datetime.now(UTC) - timedelta(minutes=5)
-        listed: list[seam.InboxMessage] = []
-        cursor: str | None = None
-        while True:
-            page = await session.messages(since=since, cursor=cursor)
-            listed += page.items
-            if (cursor := page.next_cursor) is None:
-                break
+        listed = await messages_of_the_last_minutes(session)
     by_id = {m.message_id: m for m in listed}
     assert by_id[bought["messageId"]].thread.order == "11-10002-20002"
     assert by_id[asked["messageId"]].thread.order is None
