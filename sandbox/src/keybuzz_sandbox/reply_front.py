@@ -40,6 +40,7 @@ from .config import SmtpLogin
 from .double_entry import Double
 from .doubles import reply_relays
 from .sandbox import Sandbox
+from .smtp_servers import stop_taking_mail
 
 log = logging.getLogger(__name__)
 
@@ -273,10 +274,7 @@ class ReplyFront:
             yield
         finally:
             self.port = None
-            server.close()
-            close_clients = getattr(server, "close_clients", None)
-            if close_clients is not None:  # Python 3.13+: do not wait for idle clients
-                close_clients()
+            stop_taking_mail(server)
             await server.wait_closed()
 
 

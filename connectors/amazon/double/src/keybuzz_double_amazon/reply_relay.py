@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import aiosmtplib
 import msgspec
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from keybuzz_sandbox.smtp_servers import stop_taking_mail
 
 from .reply_state import Attachment, Buyer, InboxMessage, RefusedReply
 from .seed import SellerSpec
@@ -507,9 +508,6 @@ async def serving_reply_relay(sb: AmazonDouble) -> AsyncIterator[None]:
         yield
     finally:
         sb.reply_smtp_port = None
-        server.close()
-        close_clients = getattr(server, "close_clients", None)
-        if close_clients is not None:  # Python 3.13+: do not wait for idle clients
-            close_clients()
+        stop_taking_mail(server)
         await handler.drain(grace_seconds=5.0)
         await server.wait_closed()

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiosmtplib
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from keybuzz_sandbox.smtp_servers import stop_taking_mail
 
 from .env import BUYER_DOMAIN, SUPPORT_ADDRESS, ManoManoDoubleSettings
 
@@ -223,7 +224,7 @@ async def serving(relay: Relay) -> AsyncIterator[None]:
         yield
     finally:
         relay.port = None
-        server.close()
+        stop_taking_mail(server)
         for task in list(relay.tasks):
             task.cancel()
         await server.wait_closed()
