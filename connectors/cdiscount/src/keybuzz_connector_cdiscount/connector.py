@@ -23,10 +23,10 @@ from collections.abc import Mapping
 from typing import Unpack
 
 import httpx
-import msgspec
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.credential_form import canonical_account
 from keybuzz_shared.connectors.kit import RequesterOptions
+from keybuzz_shared.connectors.kit.redacted import Redacted
 
 from keybuzz_connector_cdiscount.discussions import (
     LIMITS,
@@ -65,16 +65,12 @@ SPEC = kit.ApiSpec(
 )
 
 
-class OctopiaCredentials(msgspec.Struct, frozen=True, kw_only=True):
+class OctopiaCredentials(Redacted, frozen=True, kw_only=True):
+    SECRETS = frozenset({"client_secret"})
+
     client_id: str
     client_secret: str
     seller_id: str
-
-    def __repr__(self) -> str:
-        return (
-            f"OctopiaCredentials(client_id={self.client_id!r}, client_secret=[REDACTED], "
-            f"seller_id={self.seller_id!r})"
-        )
 
 
 class OctopiaClient(kit.TokenRequester):
@@ -100,11 +96,7 @@ class OctopiaClient(kit.TokenRequester):
         )
         shop = {"seller_id": credentials.seller_id}
         super().__init__(SPEC, tokens, http, api_url, shop=shop, **options)
-        self.credentials = credentials
-
-    @property
-    def seller_id(self) -> str:
-        return self.credentials.seller_id
+        self.seller_id = credentials.seller_id
 
     @property
     def api_url(self) -> str:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import functools
 import logging
-import mimetypes
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePath
@@ -29,6 +28,9 @@ from typing import Any
 import msgspec
 from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.kit import Listing, Seek, Span
+from keybuzz_shared.connectors.kit.media_types import media_type
+from keybuzz_shared.connectors.kit.posted_replies import PostedReplies
+from keybuzz_shared.connectors.kit.read_once import ReadOnce
 from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
 
@@ -184,20 +186,12 @@ def inbox_message(
             seam.InboxFile(
                 name=f.name or str(f.attachment_id),
                 url=files_url + segment(str(f.attachment_id)),
-                content_type=content_type(f.name, f.file_format),
+                # Octopia's ``fileFormat`` (png, pdf, docx…) says it, else the name.
+                content_type=media_type(f"file.{f.file_format.strip().lower()}", f.name),
             )
             for f in message.attachments
         ),
     )
-
-
-def content_type(name: str, file_format: str) -> str:
-    """The MIME type of Octopia's ``fileFormat`` (png, pdf, docx…), else of the name."""
-    for guess in (f"file.{file_format.strip().lower()}", name):
-        found = mimetypes.guess_type(guess)[0]
-        if found:
-            return found
-    return "application/octet-stream"
 
 
 # --- the listing's cursor ---------------------------------------------------------------
@@ -238,7 +232,8 @@ class DiscussionInbox(kit.ListedThreads[Discussion]):
     source (kit.ListedThreads; ``now``: the clock a listing's window ends at). Octopia's
     claims are discussions (``claim`` on their messages): no incident. Marking read is one
     PATCH a message (Octopia marks them one by one), ``MARKS_AT_ONCE`` at a time, within
-    ``mark_budget`` seconds (kit.ReadMarks)."""
+    ``mark_budget`` seconds (kit.ReadMarks). Octopia's labels of its sub-typologies are
+    read once a session (kit ``ReadOnce``: the codes shown while Octopia cannot say)."""
 
     def __init__(
         self,
@@ -248,40 +243,46 @@ class DiscussionInbox(kit.ListedThreads[Discussion]):
         mark_budget: float | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self.client = client
-        self._labels: dict[str, str] | None = None
-        self._lists_messages = True  # until Octopia refuses includeMessages=All
         # Octopia numbers its pages: the cursor seeks from the last updatedAt read, and
         # only a page whose discussions all share one instant is followed by number.
         seek = Seek[Discussion](lambda d: as_utc(d.updated_at), page_param="pageIndex")
-        mark = functools.partial(_mark, client)
-        refusal = "not an attachment of Octopia's API"
+        labels = ReadOnce(functools.partial(_labels, client), "Octopia's typologies")
+        files = attachments_url(client)
+
+        async def mapper() -> Callable[[Discussion], list[seam.InboxMessage]]:
+            return functools.partial(messages_of, labels=await labels(), files_url=files)
+
         super().__init__(
-            Listing(seek, _window(page_size), self._listed_page, old_cursor),
+            Listing(seek, _window(page_size), _listed_pages(client), old_cursor),
             read_discussions,
             whole=functools.partial(_whole, client),
-            mapper=self._mapper,
+            mapper=mapper,
             named=lambda discussion: f"discussion {discussion.id}",
             marks=kit.ReadMarks(
-                mark, client.errors, "PATCH messages", at_once=MARKS_AT_ONCE, budget=mark_budget
+                functools.partial(_mark, client),
+                client.errors,
+                "PATCH messages",
+                at_once=MARKS_AT_ONCE,
+                budget=mark_budget,
             ),
-            files=kit.files_under(client, attachments_url(client), refusal),
+            files=kit.files_under(client, files, "not an attachment of Octopia's API"),
             reach=SEARCH_SPAN,
             label="Octopia",
             now=now,
         )
 
-    async def _listed_page(
-        self, params: dict[str, str], link: str | None
-    ) -> tuple[list[Any], str | None]:
-        """One page of the listing, with every message when Octopia lists them
-        (``includeMessages=All``, which the reference notes do not observe): when it
-        refuses that, this session lists without messages and reads each discussion whole."""
-        if self._lists_messages:
+
+def _listed_pages(client: kit.Requester) -> kit.Fetch[str | None]:
+    """A listing's pages with every message when Octopia lists them
+    (``includeMessages=All``, which the reference notes do not observe): once it refuses
+    that, the session lists without messages and reads each discussion whole."""
+    lists_messages = True
+
+    async def page(params: dict[str, str], link: str | None) -> tuple[list[Any], str | None]:
+        nonlocal lists_messages
+        if lists_messages:
             try:
-                return await self.client.get_page(
-                    "/discussions", {**params, "includeMessages": "All"}
-                )
+                return await client.get_page("/discussions", {**params, "includeMessages": "All"})
             except seam.CallRefused as refused:
                 if refused.status != 400:
                     raise
@@ -289,30 +290,16 @@ class DiscussionInbox(kit.ListedThreads[Discussion]):
                     "Octopia refused includeMessages=All (%s): reading discussions whole",
                     refused.detail,
                 )
-                self._lists_messages = False
-        return await self.client.get_page("/discussions", params)
+                lists_messages = False
+        return await client.get_page("/discussions", params)
 
-    async def labels(self) -> dict[str, str]:
-        """Octopia's label of each sub-typology code, read once a session; the codes
-        themselves are shown while Octopia cannot say."""
-        if self._labels is None:
-            try:
-                answer = await self.client.get_json("/typologies")
-                typologies = msgspec.convert(answer, list[Typology])
-            except (seam.ConnectorError, msgspec.ValidationError) as exc:
-                log.warning("Octopia's typologies unread: codes shown", extra={"reason": str(exc)})
-                return {}
-            self._labels = {
-                s.sub_typology_code: s.label
-                for t in typologies
-                for s in t.sub_typologies
-                if s.label
-            }
-        return self._labels
+    return page
 
-    async def _mapper(self) -> Callable[[Discussion], list[seam.InboxMessage]]:
-        labels, files = await self.labels(), attachments_url(self.client)
-        return lambda discussion: messages_of(discussion, labels, files)
+
+async def _labels(client: kit.Requester) -> dict[str, str]:
+    """Octopia's label of each sub-typology code."""
+    typologies = msgspec.convert(await client.get_json("/typologies"), list[Typology])
+    return {s.sub_typology_code: s.label for t in typologies for s in t.sub_typologies if s.label}
 
 
 def _window(page_size: int) -> kit.Query:
@@ -447,26 +434,27 @@ def request(discussion: Discussion, reply: seam.Reply, to: list[User]) -> dict[s
     return body
 
 
-class DiscussionReplies(kit.InboxReplies["kit.Requester", DiscussionInbox]):
-    """The seller's replies on a shop's discussions, through its kit.Requester."""
+class DiscussionReplies(PostedReplies[Discussion]):
+    """The seller's replies on a shop's discussions, through its kit.Requester: each one
+    posted on the discussion as Octopia gives it just before, read back as ``inbox`` maps
+    it (its dates are whole seconds, its clock not ours: the kit's ``SENT_SKEW``)."""
 
-    label = "Cdiscount"
+    def __init__(self, client: kit.Requester, inbox: DiscussionInbox) -> None:
+        super().__init__(
+            "Cdiscount",
+            functools.partial(_post, client),
+            functools.partial(discussion_at, client),
+            inbox.mapper,
+            unsendable=lambda reply: unsendable_files(reply.attachments),
+        )
 
-    def unsendable(self, reply: seam.Reply) -> str | None:
-        return unsendable_files(reply.attachments)
 
-    async def send(self, reply: seam.Reply) -> str | None:
-        discussion = await discussion_at(self.client, reply.thread.id)
-        if not discussion.is_open:
-            return f"discussion {discussion.id} is closed at Cdiscount"
-        to = receivers(discussion, reply.recipient)
-        if isinstance(to, str):
-            return to
-        await self.client.send_json("POST", "/messages", request(discussion, reply, to))
-        return None
-
-    async def listed(self, discussion_id: str) -> list[seam.InboxMessage]:
-        """The discussion's messages, read from Octopia (``SENT_SKEW``: its dates are whole
-        seconds, its clock is not ours)."""
-        discussion = await discussion_at(self.client, discussion_id)
-        return messages_of(discussion, await self.inbox.labels(), attachments_url(self.client))
+async def _post(client: kit.Requester, reply: seam.Reply) -> str | None:
+    discussion = await discussion_at(client, reply.thread.id)
+    if not discussion.is_open:
+        return f"discussion {discussion.id} is closed at Cdiscount"
+    to = receivers(discussion, reply.recipient)
+    if isinstance(to, str):
+        return to
+    await client.send_json("POST", "/messages", request(discussion, reply, to))
+    return None

@@ -38,9 +38,9 @@ from keybuzz_shared.connectors.kit import (
     decimal_of,
     iso_seconds,
     read_as,
-    segment,
     window_query,
 )
+from keybuzz_shared.connectors.kit.one_item import path_under
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
@@ -199,7 +199,7 @@ class ShopOrders(ListedOrders):
         super().__init__(
             updated=Listing(Seek(lambda o: o.updated_at), changed, page),
             created=Listing(NextLink(), created, page),
-            by_id=EachById(client.get_json, _order_path),
+            by_id=EachById(client.get_json, path_under("/orders")),
             read=read_order,
             label="Cdiscount",
             log=log,
@@ -207,10 +207,3 @@ class ShopOrders(ListedOrders):
             overlap=LISTING_OVERLAP,
             now=now,
         )
-        self.client = client
-
-
-def _order_path(order_id: str) -> str | None:
-    """An order's path; None for an id that cannot be a path segment."""
-    found = segment(order_id)
-    return f"/orders/{found}" if found is not None else None

@@ -35,3 +35,14 @@ async def item_at(
         return read(answer)
     except ValueError as exc:
         raise client.errors.unreadable(call, str(exc)) from None
+
+
+def path_under(path: str) -> Callable[[str], str | None]:
+    """An item's path under ``path`` by its id (``<path>/<id>``, an order's for
+    ``EachById``); None for an id that cannot be one path segment, not asked."""
+
+    def item_path(item_id: str) -> str | None:
+        found = segment(item_id)
+        return f"{path}/{found}" if found is not None else None
+
+    return item_path
