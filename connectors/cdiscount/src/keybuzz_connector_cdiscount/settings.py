@@ -3,7 +3,7 @@ each read from its CDISCOUNT_ variable by every service that talks to the shops.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import Annotated
 
 import msgspec
 from keybuzz_shared.connectors.kit import ShopSettings
@@ -26,10 +26,11 @@ class CdiscountApiSettings(ShopApiSettings, frozen=True, kw_only=True):
 
 
 class CdiscountSettings(ShopSettings, kw_only=True, frozen=True):
-    MARKETPLACE: ClassVar[str] = CDISCOUNT
-    PREFIX: ClassVar[str] = "cdiscount"
-    VIEW: ClassVar[type[ShopApiSettings]] = CdiscountApiSettings
-    FILE_HOSTS: ClassVar[tuple[str, ...]] = ("cdiscount_api_url",)
+    # The kit's declaration (its class variables, typed there).
+    MARKETPLACE = CDISCOUNT
+    PREFIX = "cdiscount"
+    VIEW = CdiscountApiSettings
+    FILE_HOSTS = ("cdiscount_api_url",)
 
     # Production's endpoints by default; ``make run`` points them at the sandbox's double.
     cdiscount_api_url: str = API_URL
