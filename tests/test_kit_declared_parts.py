@@ -1,8 +1,8 @@
 """The kit's declared parts of a discussion API, without servers: replies posted and read
 back through the inbox's mapping (``PostedReplies``), a session's table read once
 (``ReadOnce``), a file's media type from its name or format (``media_type``), an item's
-path by its id (``path_under``) and credentials shown without their secrets
-(``Redacted``)."""
+path by its id (``path_under``) and credentials read from a shop's fields and shown without their
+secrets (``credentials_as``, ``Redacted``)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from keybuzz_shared.connectors.kit import CallErrors
+from keybuzz_shared.connectors.kit import CallErrors, key_field, shop_number_field
+from keybuzz_shared.connectors.kit.credential_structs import Redacted, credentials_as
 from keybuzz_shared.connectors.kit.media_types import ANY_BYTES, media_type
 from keybuzz_shared.connectors.kit.one_item import path_under
 from keybuzz_shared.connectors.kit.posted_replies import PostedReplies
 from keybuzz_shared.connectors.kit.read_once import ReadOnce
-from keybuzz_shared.connectors.kit.redacted import Redacted
 from keybuzz_shared.connectors.seam import InboxMessage, Reply, ThreadKey
 
 ERRORS = CallErrors.labelled("Shop")
@@ -190,3 +190,30 @@ def test_credentials_are_shown_without_their_secrets() -> None:
     shown = repr(Keys(client_id="app-1", secret="s3cr3t-value"))
     assert shown == "Keys(client_id='app-1', secret=[REDACTED])"
     assert "s3cr3t" not in str([Keys(client_id="app-1", secret="s3cr3t-value")])
+
+
+FIELDS = (
+    key_field("client_id", "App", max_length=64, secret=False),
+    key_field("secret", "Key", max_length=64),
+    shop_number_field("shop", "Shop"),
+)
+
+
+class ShopKeys(Redacted, frozen=True, kw_only=True):
+    SECRETS = frozenset({"secret"})
+
+    client_id: str
+    secret: str
+    shop: str
+
+
+def test_credentials_are_read_from_the_shops_fields_the_account_canonical() -> None:
+    stored = {"client_id": " app-1", "secret": " s3cr3t ", "shop": "0043115", "other": "x"}
+    keys = credentials_as(ShopKeys, FIELDS, stored, "Shop")
+    assert (keys.client_id, keys.secret, keys.shop) == (" app-1", " s3cr3t ", "43115")
+
+
+def test_credentials_missing_a_field_are_refused_naming_it_not_a_value() -> None:
+    with pytest.raises(ValueError, match="Shop credentials lack shop") as refused:
+        credentials_as(ShopKeys, FIELDS, {"client_id": "app-1", "secret": "s3cr3t"}, "Shop")
+    assert "s3cr3t" not in str(refused.value)

@@ -26,7 +26,7 @@ import httpx
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.credential_form import canonical_account
 from keybuzz_shared.connectors.kit import RequesterOptions
-from keybuzz_shared.connectors.kit.redacted import Redacted
+from keybuzz_shared.connectors.kit.credential_structs import Redacted, credentials_as
 
 from keybuzz_connector_cdiscount.discussions import (
     LIMITS,
@@ -116,12 +116,7 @@ SELLER_API = "octopia-seller-api"
 def credentials_of(fields: Mapping[str, str]) -> OctopiaCredentials:
     """The API client named by ``fields`` (those of CREDENTIAL_FIELDS); ValueError when one
     is missing."""
-    kit.require_fields(CREDENTIAL_FIELDS, fields, "Cdiscount")
-    return OctopiaCredentials(
-        client_id=fields["client_id"],
-        client_secret=fields["client_secret"],
-        seller_id=canonical_account(CREDENTIAL_FIELDS, fields["seller_id"]),
-    )
+    return credentials_as(OctopiaCredentials, CREDENTIAL_FIELDS, fields, "Cdiscount")
 
 
 def shop_identity(seller_id: str) -> str:
