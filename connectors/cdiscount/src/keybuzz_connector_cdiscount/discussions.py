@@ -247,7 +247,7 @@ class DiscussionInbox(kit.ListedThreads[Discussion]):
         # only a page whose discussions all share one instant is followed by number.
         seek = Seek[Discussion](lambda d: as_utc(d.updated_at), page_param="pageIndex")
         labels = ReadOnce(functools.partial(_labels, client), "Octopia's typologies")
-        files = attachments_url(client)
+        files = f"{client.base_url.rstrip('/')}/attachments/"  # where Octopia serves them
 
         async def mapper() -> Callable[[Discussion], list[seam.InboxMessage]]:
             return functools.partial(messages_of, labels=await labels(), files_url=files)
@@ -323,11 +323,6 @@ async def _whole(client: kit.Requester, discussion: Discussion) -> Discussion:
     if discussion.messages is not None:
         return discussion
     return await discussion_at(client, discussion.id)
-
-
-def attachments_url(client: kit.Requester) -> str:
-    """Where Octopia serves a message's files: its own API's ``/attachments/``."""
-    return f"{client.base_url.rstrip('/')}/attachments/"
 
 
 def messages_of(
