@@ -14,21 +14,11 @@ tenant's."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Mapping
 
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.seam import (
-    InboxFile,
-    InboxMessage,
-    Page,
-    Reply,
-    ReplyOutcome,
-    ShopApiSettings,
-    ThreadKey,
-    ThreadsInbox,
-    failed_reply,
-)
+from keybuzz_shared.connectors.kit.by_mail import NoMessages, RepliesByMail
+from keybuzz_shared.connectors.seam import ShopApiSettings
 
 from keybuzz_connector_manomano.orders import ORDERS_PATH, SellerOrders, orders_page
 from keybuzz_connector_manomano.relay import LIMITS, ORDER_IDS, ManoManoRelay
@@ -94,34 +84,9 @@ async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:
 CREDENTIAL_CHECK = kit.ProbeCheck(ShopApiSettings, NAME, client_of, probe)
 
 
-class NoMessages(ThreadsInbox):
-    """ManoMano's partner API lists no messages: its buyers write by mail."""
-
-    async def inbox_messages(
-        self, *, since: datetime, cursor: str | None = None
-    ) -> Page[InboxMessage]:
-        return Page(items=(), next_cursor=None)
-
-    async def mark_read(self, message_ids: Sequence[str]) -> int:
-        return 0
-
-    async def file(self, file: InboxFile, max_bytes: int) -> bytes:
-        return b""
-
-
-class RepliesByMail:
-    """A reply goes through ManoMano's mail relay (the poller's mail path), never here."""
-
-    async def reply(self, reply: Reply) -> ReplyOutcome:
-        return failed_reply("ManoMano takes replies by mail only, through its relay")
-
-    async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[InboxMessage]:
-        return []
-
-
 def session_of(client: kit.Requester, api: ShopApiSettings | None = None) -> kit.KitSession:
     verify = lambda: client.get_json(ORDERS_PATH, {"page": "1", "limit": "1"})  # noqa: E731
-    return kit.KitSession(NoMessages(), RepliesByMail(), SellerOrders(client), verify=verify)
+    return kit.KitSession(NoMessages(), RepliesByMail(NAME), SellerOrders(client), verify=verify)
 
 
 class ManoManoInboundAddresses:
