@@ -18,9 +18,10 @@ from collections.abc import Mapping
 
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit.by_mail import NoMessages, RepliesByMail
+from keybuzz_shared.connectors.kit.relay_addresses import RelayAddresses
 from keybuzz_shared.connectors.seam import ShopApiSettings
 
-from keybuzz_connector_manomano.orders import ORDERS_PATH, SellerOrders, orders_page
+from keybuzz_connector_manomano.orders import ORDERS_PATH, SellerOrders, orders_at
 from keybuzz_connector_manomano.relay import LIMITS, ORDER_IDS, ManoManoRelay
 from keybuzz_connector_manomano.settings import MANOMANO, ManoManoSettings
 
@@ -66,11 +67,7 @@ async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:
     """One page of one order: the key answers for the contract typed (ManoMano refuses a
     contract that is not the key's seller's [assumed]); an order naming another contract
     refuses the credentials."""
-    body = await client.get_json(ORDERS_PATH, {"page": "1", "limit": "1"}, operation="verify")
-    try:
-        listed, _ = orders_page(body)
-    except ValueError as exc:
-        raise ERRORS.unreadable("GET orders", str(exc)) from None
+    listed, _ = await orders_at(client, {"page": "1", "limit": "1"}, None, "verify")
     named = kit.named_in(listed, "seller_contract_id", (int,))
     return kit.own_account(
         CREDENTIAL_FIELDS,
@@ -89,21 +86,16 @@ def session_of(client: kit.Requester, api: ShopApiSettings | None = None) -> kit
     return kit.KitSession(NoMessages(), RepliesByMail(NAME), SellerOrders(client), verify=verify)
 
 
-class ManoManoInboundAddresses:
-    """``manomano.<tenantId>.<country>.<token>@<domain>``, lower case: the address the
-    seller sets as its contact address in ManoMano's Toolbox (Paramètres), or forwards
-    ManoMano's mails to; made when the tenant connects ManoMano, in the countries of its
-    other addresses."""
-
-    on_connection = True
-    setup = (
-        "In ManoMano's Toolbox, Paramètres: give this address as the e-mail ManoMano "
-        "writes to about your orders (buyers' messages, invoice requests, customer "
-        "service), or forward ManoMano's e-mails to it."
-    )
-
-    def address(self, tenant_id: str, country: str, token: str, domain: str) -> str:
-        return f"manomano.{tenant_id}.{country}.{token}@{domain}".lower()
+# ``manomano.<tenantId>.<country>.<token>@<domain>``: the address the seller sets as its
+# contact address in ManoMano's Toolbox (Paramètres), or forwards ManoMano's mails to;
+# made when the tenant connects ManoMano, in the countries of its other addresses.
+INBOUND_ADDRESSES = RelayAddresses(
+    "manomano",
+    setup="In ManoMano's Toolbox, Paramètres: give this address as the e-mail ManoMano "
+    "writes to about your orders (buyers' messages, invoice requests, customer "
+    "service), or forward ManoMano's e-mails to it.",
+    on_connection=True,
+)
 
 
 class ManoManoConnector(kit.ShopConnector):
@@ -128,7 +120,7 @@ class ManoManoConnector(kit.ShopConnector):
             order_ids=ORDER_IDS,
         )
         self.mail_relay = ManoManoRelay()
-        self.inbound_addresses = ManoManoInboundAddresses()
+        self.inbound_addresses = INBOUND_ADDRESSES
 
 
 CONNECTOR = ManoManoConnector()

@@ -131,9 +131,11 @@ def orders_page(body: Any) -> tuple[list[Any], bool]:
     return content, more
 
 
-async def _page(
+async def orders_at(
     client: Requester, query: dict[str, str], link: str | None, operation: str = "get_orders"
 ) -> tuple[list[Any], bool]:
+    """A page of the seller's orders asked with ``query``, and whether another follows;
+    an answer off its shape is ManoMano's unreadable answer."""
     body = await client.get_json(ORDERS_PATH, query, operation=operation)
     try:
         return orders_page(body)
@@ -146,7 +148,7 @@ class SellerOrders(ListedOrders):
 
     def __init__(self, client: Requester) -> None:
         paging = PageNumbers[OrderSummary](size=PAGE_SIZE, size_param="limit")
-        page = functools.partial(_page, client)
+        page = functools.partial(orders_at, client)
 
         async def named(reference: str) -> Sequence[Any]:
             return (await page({"order_reference": reference}, None, "get_order"))[0]
