@@ -1,6 +1,6 @@
 """The kit's parts a connector declares for a mail relay (``DeclaredRelay``), a consent
 (``ConsentSites``) and an offset listing whose items sit under a key of its own
-(``keyed_page``, ``every_offset_page``). No servers: each part on calls and mails of the
+(``OffsetPages``). No servers: each part on calls and mails of the
 test's own; the connectors' tests hold them on their doubles (Amazon's and ManoMano's
 relays, eBay's consent and conversations)."""
 
@@ -15,7 +15,7 @@ import pytest
 from keybuzz_shared.connectors.kit import CallErrors, OrderIdPattern
 from keybuzz_shared.connectors.kit.consent import ConsentSites
 from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay, DemoMail
-from keybuzz_shared.connectors.kit.offset_pages import every_offset_page, keyed_page
+from keybuzz_shared.connectors.kit.offset_pages import OffsetPages
 from keybuzz_shared.connectors.seam import (
     CallAnswerUnreadable,
     Limits,
@@ -121,25 +121,22 @@ class Pages:
         return self.pages[int(params["offset"]) // int(params["limit"])]
 
 
-def test_a_keyed_page_without_its_key_is_empty_and_one_off_its_shape_unreadable() -> None:
+ITEMS = OffsetPages("GET items", "items", 2)
+
+
+def test_an_offset_page_without_its_key_is_empty_and_one_off_its_shape_unreadable() -> None:
     client: Any = Pages([])
-    assert keyed_page(client, "GET", {"items": [1], "next": "n"}, "items") == ([1], True)
-    assert keyed_page(client, "GET", {"total": 0}, "items") == ([], False)
-    with pytest.raises(CallAnswerUnreadable):
-        keyed_page(client, "GET", {"items": {"1": 1}}, "items")
+    assert ITEMS.page(client, {"items": [1], "next": "n"}) == ([1], True)
+    assert ITEMS.page(client, {"total": 0}) == ([], False)
+    with pytest.raises(CallAnswerUnreadable, match="no list of items"):
+        ITEMS.page(client, {"items": {"1": 1}})
 
 
-async def test_every_offset_page_reads_until_no_next_or_its_bound() -> None:
+async def test_every_offset_page_is_read_until_none_follows_or_its_bound() -> None:
     pages = [{"items": [1, 2], "next": "1"}, {"items": [3, 4], "next": "2"}, {"items": [5]}]
     client: Any = Pages(pages)
-    assert await every_offset_page(client, "p", {"q": "1"}, call="GET", key="items", size=2) == [
-        1,
-        2,
-        3,
-        4,
-        5,
-    ]
+    assert await ITEMS.every(client, "p", {"q": "1"}) == [1, 2, 3, 4, 5]
     assert client.asked[1] == {"q": "1", "limit": "2", "offset": "2"}
     bounded: Any = Pages(pages)
-    found = await every_offset_page(bounded, "p", {}, call="GET", key="items", size=2, most=2)
-    assert found == [1, 2, 3, 4] and len(bounded.asked) == 2
+    assert await ITEMS.every(bounded, "p", {}, most=2) == [1, 2, 3, 4]
+    assert len(bounded.asked) == 2

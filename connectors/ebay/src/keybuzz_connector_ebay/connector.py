@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
-from keybuzz_shared.connectors.kit.offset_pages import every_offset_page, keyed_page
+from keybuzz_shared.connectors.kit.offset_pages import OffsetPages
 from keybuzz_shared.connectors.kit.orders import OrderListing
 from keybuzz_shared.connectors.kit.response_parts import OwnRule
 from keybuzz_shared.connectors.seam import CredentialField, InboxMessage, OrderLine, OrderSummary
@@ -35,6 +35,10 @@ LIMITS = seam.Limits(max_attachments=0, max_attachment_bytes=0, max_text_length=
 MEDIA = {"IMAGE": "image/jpeg", "PDF": "application/pdf", "DOC": "application/msword",
          "TXT": "text/plain"}  # eBay's media types [official]  # fmt: skip
 ORDERS_PAGE = 200  # getOrders' largest limit [official]
+# The listings by offset, each page's items under its own key, ``next`` naming the next.
+CONVERSATION_PAGES = OffsetPages("getConversations", "conversations", LIMITS.page_size)
+MESSAGE_PAGES = OffsetPages("getConversation", "messages", 50)
+ORDER_PAGES = OffsetPages("getOrders", "orders", ORDERS_PAGE)
 # A conversation names a listing, never an order [official], and getOrders filters by date
 # and fulfilment only [official]: the buyer's order of the item is looked for among the
 # seller's orders created in the last PURCHASE_DAYS (their lines' legacyItemId, their
@@ -244,7 +248,7 @@ class Inbox(seam.ThreadsInbox):
         body = await self.client.get_json(
             f"{MESSAGES}conversation", query, operation="getConversations"
         )
-        raw, more = keyed_page(self.client, "getConversations", body, "conversations")
+        raw, more = CONVERSATION_PAGES.page(self.client, body)
         found, unreadable = kit.reader(Conversation, "a conversation")(raw)
         items: list[InboxMessage] = []
         me = await self.client.username()
@@ -285,16 +289,14 @@ class Inbox(seam.ThreadsInbox):
     async def recent_orders(self) -> list[Any]:
         low = kit.iso_z(datetime.now(UTC) - timedelta(days=PURCHASE_DAYS))
         query = {"filter": f"creationdate:[{low}..]"}
-        return await every_offset_page(self.client, f"{ORDERS}order", query, call="getOrders",
-                                       key="orders", size=ORDERS_PAGE, most=PURCHASE_PAGES)  # fmt: skip
+        return await ORDER_PAGES.every(self.client, f"{ORDERS}order", query, most=PURCHASE_PAGES)
 
     async def thread(self, conversation_id: str, kind: str) -> list[Message]:
         path = kit.segment(conversation_id)
         if path is None:
             return []
         query = {"conversation_type": kind}
-        raw = await every_offset_page(self.client, f"{MESSAGES}conversation/{path}", query,
-                                      call="getConversation", key="messages", size=50)  # fmt: skip
+        raw = await MESSAGE_PAGES.every(self.client, f"{MESSAGES}conversation/{path}", query)
         return list(kit.reader(Message, "a message")(raw)[0])
 
     async def mark_read(self, message_ids: Sequence[str]) -> int:
@@ -399,7 +401,7 @@ def _orders(client: EbayClient, field: str) -> OrderListing:
         body = await client.get_json(
             f"{ORDERS}order", {**query, "offset": link or "0"}, operation="getOrders"
         )
-        raw, more = keyed_page(client, "getOrders", body, "orders")
+        raw, more = ORDER_PAGES.page(client, body)
         return raw, str(int(link or "0") + ORDERS_PAGE) if more else None
 
     return kit.Listing(kit.NextLink[OrderSummary](), query, fetch)
@@ -408,7 +410,7 @@ def _orders(client: EbayClient, field: str) -> OrderListing:
 def orders_of(client: EbayClient) -> kit.ListedOrders:
     async def named(ids: str) -> list[Any]:
         body = await client.get_json(f"{ORDERS}order", {"orderIds": ids}, operation="getOrders")
-        return keyed_page(client, "getOrders", body, "orders")[0]
+        return ORDER_PAGES.page(client, body)[0]
 
     return kit.ListedOrders(
         updated=_orders(client, "lastmodifieddate"), created=_orders(client, "creationdate"),

@@ -4,7 +4,7 @@ authorization code grant (``kit.consent``): the seller consents on eBay's sign-i
 and ``state`` only, the code is traded at the token endpoint (the app's id and secret as
 HTTP Basic, the app's RuName as ``redirect_uri`` [official]) and the account it was
 granted for asked of the Identity API (``userId`` [official]). Vault keeps the app's id
-and secret once (``APP_PATH``), and each seller's refresh token with the id and source of
+and secret once (``ENTRIES``), and each seller's refresh token with the id and source of
 the app it was issued to (a refresh token works with that app only [official]): a shop's
 session takes the app's secret from the app's entry (``shop_credentials``), so rotating
 it rewrites one entry."""
@@ -20,6 +20,7 @@ from keybuzz_shared.connectors.kit.consent import (
     AppKeptOnceIn,
     CodeGrant,
     ConsentAccount,
+    ConsentEntries,
     ConsentSite,
     ConsentSites,
     ConsentVault,
@@ -30,11 +31,17 @@ from keybuzz_shared.vault import VaultClient
 from keybuzz_connector_ebay.settings import SCOPES, EbayFlowSettings
 
 NAME = "eBay"
-APP_PATH = "secret/keybuzz/ebay/app"
-TENANT_SECRET = "ebay_api"  # under secret/keybuzz/tenants/<tenant>/
-# An app's entry: its client id and secret, its RuName (what eBay calls the redirect it
-# registered, sent as ``redirect_uri``) and our callback behind it.
-APP_FIELDS = ("client_id", "client_secret", "ru_name", "redirect_uri")
+# Our app's entry (``secret/keybuzz/ebay/app``, another source's under it): its client id
+# and secret, its RuName (what eBay calls the redirect it registered, sent as
+# ``redirect_uri``) and our callback behind it; a seller's at ``ebay_api`` under its tenant.
+ENTRIES = ConsentEntries(
+    NAME,
+    app_root="secret/keybuzz/ebay/app",
+    tenant_secret="ebay_api",
+    app_fields=("client_id", "client_secret", "ru_name", "redirect_uri"),
+    account_field="user_id",
+)
+app_path, tenant_path = ENTRIES.app_path, ENTRIES.tenant_path
 # How long a shop session's copy of the app's entry is used before Vault is read again (a
 # rotated secret is taken within it; at once after eBay refused the app, ``app_refused``).
 APP_MAX_AGE_SECONDS = 60.0
@@ -45,17 +52,8 @@ SITES = ConsentSites(NAME, {
     "IT": ("EBAY_IT", "it-IT"), "ES": ("EBAY_ES", "es-ES"), "NL": ("EBAY_NL", "nl-NL"),
     "AT": ("EBAY_AT", "de-AT"), "BE": ("EBAY_FRBE", "fr-BE"), "US": ("EBAY_US", "en-US"),
 })  # fmt: skip
+SCOPE = " ".join(SCOPES)
 _USER_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
-
-
-def tenant_path(tenant_id: str) -> str:
-    return f"secret/keybuzz/tenants/{tenant_id}/{TENANT_SECRET}"
-
-
-def app_path(source: str) -> str:
-    return APP_PATH if source == "default" else f"{APP_PATH}/{source}"
-
-
 _APPS = AppEntries(NAME, APP_MAX_AGE_SECONDS)
 # eBay refused our app's id and secret (``invalid_client`` [official]): held, read again.
 app_refused = _APPS.refused
@@ -91,8 +89,8 @@ class EbayRedirectFlow(AppKeptOnceIn):
         draft: bool | None = None,
     ) -> str:
         """eBay's sign-in page; ``redirect_uri`` is the app's RuName there [official]."""
-        return authorize_url(origin or "https://auth.ebay.com", app, NAME, scope=" ".join(SCOPES),
-                             state=state, locale=SITES.locale(site.code, "fr-FR"))  # fmt: skip
+        origin, locale = origin or "https://auth.ebay.com", SITES.locale(site.code, "fr-FR")
+        return authorize_url(origin, app, NAME, scope=SCOPE, state=state, locale=locale)
 
     def is_account_id(self, value: str) -> bool:
         return bool(_USER_ID.fullmatch(value))
@@ -113,9 +111,7 @@ class EbayRedirectFlow(AppKeptOnceIn):
 
 
 class EbayVault(ConsentVault):
-    """The seam's ``AccountVault``: the app at ``APP_PATH[/source]``, each seller's refresh
-    token with the app's id and source at its tenant's path (never its secret)."""
+    """The seam's ``AccountVault`` at eBay's ``ENTRIES``."""
 
     def __init__(self, vault: VaultClient, app_source: str) -> None:
-        super().__init__(vault, app_source, label=NAME, app_path=app_path,
-                         tenant_path=tenant_path, app_fields=APP_FIELDS, account_field="user_id")  # fmt: skip
+        super().__init__(vault, app_source, ENTRIES)

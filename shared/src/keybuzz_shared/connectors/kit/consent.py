@@ -1,7 +1,7 @@
 """A marketplace's consent by OAuth 2's authorization code grant, the parts of the seam's
 ``RedirectFlow`` every such marketplace has alike, declared by the connector: its sites
 (``ConsentSites``), our app and a seller's consent as Vault keeps them (``ConsentApp``,
-``ConsentAccount``, ``ConsentVault``), the app's secret kept once for every seller's shop
+``ConsentAccount``, ``ConsentVault`` at ``ConsentEntries``), the app's secret kept once for every seller's shop
 session (``AppKeptOnceIn``, the seam's ``AppKeptOnce``), and the code traded for the
 seller's refresh token at the token endpoint, the app's id and secret as HTTP Basic, then
 the account it was granted for asked with the access token just given (``CodeGrant``).
@@ -116,8 +116,12 @@ def consent_app(app: RedirectApp, label: str) -> ConsentApp:
 def authorize_url(origin: str, app: RedirectApp, label: str, **params: str) -> str:
     """``<origin>/oauth2/authorize``, asking for a code sent back to the app's
     ``redirect_name``, with ``params`` (scope, state, ...)."""
-    ask = {"client_id": app.application_id, "response_type": "code",
-           "redirect_uri": consent_app(app, label).redirect_name, **params}  # fmt: skip
+    ask = {
+        "client_id": app.application_id,
+        "response_type": "code",
+        "redirect_uri": consent_app(app, label).redirect_name,
+        **params,
+    }
     return f"{origin.rstrip('/')}/oauth2/authorize?{urlencode(ask)}"
 
 
@@ -199,34 +203,45 @@ class AppKeptOnceIn:
         return {**stored, "client_secret": app["client_secret"]}
 
 
-class ConsentVault:
-    """The seam's ``AccountVault``: the app at ``app_path(source)`` (``app_fields``: its
-    client id, secret, redirect name and callback), each seller's refresh token with its
-    account (``account_field``), and the id and source of the app it was issued to (a
-    refresh token works with that app only) at ``tenant_path(tenant)``, never its secret."""
+@dataclass(frozen=True)
+class ConsentEntries:
+    """Where Vault keeps a marketplace's consents: our app's entry at ``app_root`` (its
+    default source) or ``<app_root>/<source>``, its fields ``app_fields`` (client id,
+    secret, redirect name, callback); each seller's under its tenant, named
+    ``tenant_secret``, its account under ``account_field``; ``label``: the marketplace, as
+    messages name it."""
 
-    def __init__(
-        self,
-        vault: VaultClient,
-        app_source: str,
-        *,
-        label: str,
-        app_path: Callable[[str], str],
-        tenant_path: Callable[[str], str],
-        app_fields: tuple[str, str, str, str],
-        account_field: str,
-    ) -> None:
-        self.vault, self.app_source, self.label = vault, app_source, label
-        self.app_path, self.tenant_path = app_path, tenant_path
-        self.app_fields, self.account_field = app_fields, account_field
+    label: str
+    app_root: str
+    tenant_secret: str
+    app_fields: tuple[str, str, str, str]
+    account_field: str
+
+    def app_path(self, source: str) -> str:
+        return self.app_root if source == "default" else f"{self.app_root}/{source}"
+
+    def tenant_path(self, tenant_id: str) -> str:
+        return f"secret/keybuzz/tenants/{tenant_id}/{self.tenant_secret}"
+
+
+class ConsentVault:
+    """The seam's ``AccountVault`` on ``entries``: the app of ``app_source``, each seller's
+    refresh token with its account and the id and source of the app it was issued to (a
+    refresh token works with that app only), never the app's secret."""
+
+    def __init__(self, vault: VaultClient, app_source: str, entries: ConsentEntries) -> None:
+        self.vault, self.app_source, self.entries = vault, app_source, entries
+        self.label, self.account_field = entries.label, entries.account_field
+        self.app_path, self.tenant_path = entries.app_path, entries.tenant_path
 
     async def app_credentials(self) -> ConsentApp:
         path = self.app_path(self.app_source)
         data = await self.vault.read(path) or {}
-        missing = [f for f in self.app_fields if not isinstance(data.get(f), str) or not data[f]]
+        fields = self.entries.app_fields
+        missing = [f for f in fields if not isinstance(data.get(f), str) or not data[f]]
         if missing:
             raise AppNotConfigured(f"{self.label}'s app at {path} lacks {', '.join(missing)}")
-        client_id, secret, name, callback = (str(data[f]) for f in self.app_fields)
+        client_id, secret, name, callback = (str(data[f]) for f in fields)
         return ConsentApp(client_id, secret, name, callback, self.app_source)
 
     async def store(self, credentials: AccountCredentials) -> str:
@@ -318,8 +333,9 @@ class CodeGrant:
                           "redirect_uri": ours.redirect_name}).encode()  # fmt: skip
         basic = {"Authorization": f"Basic {pair}"}
         granted: _Tokens = await token.token(endpoint, form, shape=_Tokens, headers=basic)
-        bearer = HeaderAuth({"Authorization": f"Bearer {granted.access_token}"},
-                            secrets=(granted.access_token,))  # fmt: skip
+        bearer = HeaderAuth(
+            {"Authorization": f"Bearer {granted.access_token}"}, secrets=(granted.access_token,)
+        )
         account = await self.account(Requester(self.spec, bearer, self.http, self.account_url))
         return Granted(granted.refresh_token, account)
 
