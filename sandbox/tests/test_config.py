@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from keybuzz_double_amazon.env import AmazonDoubleSettings
 from keybuzz_sandbox.config import ConfigError, config_from_env
 from keybuzz_sandbox.doubles import doubles
 
@@ -20,10 +21,11 @@ def test_defaults_are_the_development_values() -> None:
         8900,
         "http://127.0.0.1:8900",
     )
-    assert config.client_id == "amzn1.application-oa2-client.keybuzz-sandbox"
-    assert config.client_secret == "keybuzz-sandbox-secret"
-    assert config.application_id == "amzn1.sp.solution.keybuzz-sandbox"
-    assert config.time_scale == 1.0 and config.app_draft is True
+    amazon = config.of(AmazonDoubleSettings)
+    assert amazon.client_id == "amzn1.application-oa2-client.keybuzz-sandbox"
+    assert amazon.client_secret == "keybuzz-sandbox-secret"
+    assert amazon.application_id == "amzn1.sp.solution.keybuzz-sandbox"
+    assert config.time_scale == 1.0 and amazon.app_draft is True
 
 
 def test_environment_overrides_and_errors_name_the_variable() -> None:
@@ -40,7 +42,8 @@ def test_environment_overrides_and_errors_name_the_variable() -> None:
     )
     assert config.of(fnac_settings).extra_shops == 10_000
     assert config_from_env({}).of(fnac_settings).extra_shops == 0
-    assert (config.port, config.public_url, config.time_scale, config.app_draft, config.seed) == (
+    app_draft = config.of(AmazonDoubleSettings).app_draft
+    assert (config.port, config.public_url, config.time_scale, app_draft, config.seed) == (
         9911,
         "http://127.0.0.1:9911",
         60.0,

@@ -8,17 +8,18 @@ import secrets
 
 import msgspec
 from keybuzz_sandbox.clock import SellerTimeline
-from keybuzz_sandbox.faults import FaultConfig, FaultInjector
 from keybuzz_sandbox.ratelimit import RateLimiter
-from keybuzz_sandbox.roles import Roles
 from keybuzz_sandbox.sandbox import Sandbox
 
+from .env import AmazonDoubleSettings
+from .faults import AmazonFaults
 from .models import ModelRegistry
 from .notification_delivery import NotificationBook
 from .order_book import OrderBook
 from .relay import RelayLog
 from .reply_state import ReplyBook, SeededBuyers
 from .report_store import ReportStore
+from .roles import Roles
 from .seed import SellerGenerator, SellerSpec, default_sellers
 from .signing import Signer
 
@@ -34,21 +35,22 @@ class AuthCode(msgspec.Struct, frozen=True, kw_only=True):
 
 class AmazonDouble:
     """What Amazon's routes share, on the sandbox's ``Sandbox`` (its settings, clock, state
-    and echo, under the same names)."""
+    and echo, under the same names), and the double's own settings (``settings``)."""
 
     def __init__(self, sandbox: Sandbox, models: ModelRegistry | None = None) -> None:
         self.sandbox = sandbox
         self.config = config = sandbox.config
+        self.settings = settings = config.of(AmazonDoubleSettings)
         self.clock = sandbox.clock
         self.state = sandbox.state
         self.echo = sandbox.echo
         self.models = models or ModelRegistry()
-        self.signer = Signer(config.signing_secret)
-        self.roles = Roles(frozenset(config.app_roles))
+        self.signer = Signer(settings.signing_secret)
+        self.roles = Roles(frozenset(settings.app_roles))
         self.limiter = RateLimiter(self.clock)
-        self.faults = FaultInjector(config.seed, FaultConfig.from_settings(config.faults))
+        self.faults = AmazonFaults(config.seed, settings.faults.config())
         self.sellers: dict[str, OrderBook] = {
-            spec.seller_id: self._book(spec) for spec in default_sellers(config.bench_orders)
+            spec.seller_id: self._book(spec) for spec in default_sellers(settings.bench_orders)
         }
         self.auth_codes: dict[str, AuthCode] = {}
         self.reports = ReportStore()
@@ -58,9 +60,9 @@ class AmazonDouble:
         self.replies = ReplyBook()
         self.reply_smtp_port: int | None = None  # bound port, once the reply relay serves
         # Where bounces go; tests move it to their own MX at run time (admin endpoint).
-        self.bounce_target: tuple[str, int] = (config.smtp_host, config.smtp_port)
+        self.bounce_target: tuple[str, int] = (settings.smtp_host, settings.smtp_port)
         # Notifications API: destinations, subscriptions, ORDER_CHANGE delivery to SQS.
-        self.notifications = NotificationBook(config, self.clock, self.sellers)
+        self.notifications = NotificationBook(config.seed, settings, self.clock, self.sellers)
         sandbox.before_save.append(self._record_advances)
         self.save()
 
@@ -79,8 +81,9 @@ class AmazonDouble:
 
     @property
     def redirect_uris(self) -> list[str]:
-        extra = [u for u in self.state.redirect_uris if u not in self.config.redirect_uris]
-        return [*self.config.redirect_uris, *extra]
+        registered = self.settings.redirect_uris
+        extra = [u for u in self.state.redirect_uris if u not in registered]
+        return [*registered, *extra]
 
     def register_redirect_uri(self, uri: str) -> None:
         if uri not in self.redirect_uris:
@@ -94,7 +97,7 @@ class AmazonDouble:
         code = "AN" + secrets.token_urlsafe(15).replace("-", "x").replace("_", "y")
         self.auth_codes[code] = AuthCode(
             seller_id=seller_id,
-            client_id=self.config.client_id,
+            client_id=self.settings.client_id,
             redirect_uri=redirect_uri,
             expires_at=self.clock.deadline(AUTH_CODE_LIFETIME),
         )
