@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import msgspec
 import pytest
 from keybuzz_double_amazon.env import AmazonDoubleSettings
-from keybuzz_sandbox.config import ConfigError, config_from_env
+from keybuzz_sandbox.config import (
+    ConfigError,
+    config_from_env,
+    double_settings,
+    settings_variables,
+)
 from keybuzz_sandbox.doubles import doubles
 
 
@@ -76,3 +84,38 @@ def test_the_reply_front_takes_its_login_on_a_loopback_address_only() -> None:
         env = {"SANDBOX_REPLY_FRONT_HOST": host, "SANDBOX_REPLY_FRONT_PASSWORD": "p"}
         with pytest.raises(ConfigError, match="SANDBOX_REPLY_FRONT_HOST"):
             config_from_env(env)
+
+
+class Limits(msgspec.Struct, frozen=True, kw_only=True):
+    rate: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.0
+    names: tuple[str, ...] = ()
+
+
+class Spare(msgspec.Struct, frozen=True, kw_only=True):
+    """A double's settings, each kind of field ``double_settings`` reads."""
+
+    secret: str = msgspec.field(default="dev", name="key")
+    draft: bool = True
+    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 1
+    limits: Limits = msgspec.field(default_factory=Limits, name="fault")
+
+
+def test_a_double_s_settings_are_read_by_the_names_it_gives() -> None:
+    """A field under its own name or the one ``msgspec.field(name=…)`` gives, a sequence
+    comma-separated, a Struct field's fields after its variable; a refused value names its
+    variable, however deep."""
+    env = {"X_KEY": " s ", "X_DRAFT": "off", "X_FAULT_RATE": "0.5", "X_FAULT_NAMES": "a, b,"}
+    assert double_settings(Spare, "X_", env) == Spare(
+        secret="s", draft=False, limits=Limits(rate=0.5, names=("a", "b"))
+    )
+    assert double_settings(Spare, "X_", {"X_KEY": " "}) == Spare()
+    assert settings_variables(Spare, "X_") == [
+        "X_KEY",
+        "X_DRAFT",
+        "X_PORT",
+        "X_FAULT_RATE",
+        "X_FAULT_NAMES",
+    ]
+    for name, value in (("X_FAULT_RATE", "2"), ("X_PORT", "70000"), ("X_DRAFT", "maybe")):
+        with pytest.raises(ConfigError, match=f"{name}='{value}' is not valid"):
+            double_settings(Spare, "X_", {name: value})
