@@ -1,4 +1,5 @@
-"""Token buckets per (application, selling partner, operation), as SP-API meters calls."""
+"""Token buckets per key a double chooses (an application, a shop, an operation…), as the
+marketplaces meter calls: a documented rate and burst."""
 
 from __future__ import annotations
 

@@ -72,7 +72,7 @@ async def running_sandbox(
 
 
 class ConsentForm(HTMLParser):
-    """The consent page's form (action and hidden fields), read the way a browser would."""
+    """A double's consent page's form (action and hidden fields), read the way a browser would."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -12,5 +12,5 @@ LWA_OPERATION = "lwaToken"
 class AmazonFaults(FaultInjector):
     def applies_to(self, op_key: str) -> bool:
         if op_key == LWA_OPERATION:
-            return op_key in self.config.operations
+            return bool(op_key in self.config.operations)
         return super().applies_to(op_key)
