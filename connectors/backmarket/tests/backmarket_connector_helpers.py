@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 import httpx
-from keybuzz_connector_backmarket.connector import PLATFORMS, ShopAccess, shop_client
+from keybuzz_connector_backmarket.connector import PLATFORMS, shop_client
 from keybuzz_double_backmarket.contract import form_problems, query_problems, strict_spec
 from keybuzz_shared.connectors.kit import Requester
 from keybuzz_shared.file_links import FileLinks
@@ -88,8 +88,14 @@ class Checked:
 def client_for(
     sandbox_url: str, http: httpx.AsyncClient, shop: dict[str, Any], **settings: Any
 ) -> Requester:
+    fields = {
+        "token": shop["token"],
+        "merchant_id": str(shop["merchantId"]),
+        "country": shop["country"],
+    }
     return shop_client(
-        ShopAccess(token=shop["token"], country=shop["country"], user_agent=USER_AGENT),
+        fields,
+        USER_AGENT,
         http,
         f"{sandbox_url}/backmarket",
         files=FileLinks([sandbox_url], inside_allowed=True),

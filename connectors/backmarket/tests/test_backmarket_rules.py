@@ -53,7 +53,7 @@ class NoCall:
 
 
 async def test_a_reply_to_the_marketplaces_support_alone_is_refused_before_any_call() -> None:
-    replies = FolderReplies(cast(Any, NoCall()), cast(Any, NoCall()))
+    replies = FolderReplies(cast(Any, NoCall()))
     reply = Reply(
         thread=ThreadKey("DISCUSSION", "123456"),
         in_reply_to="m1",
