@@ -1,7 +1,7 @@
 """The kit's parts a connector declares around its calls rather than writes: a firewall's
 challenge read as a hold (``challenge_held``), a page-numbered listing's call of
-``results`` and ``next`` (``results_fetch``) and a discussion's replies checked before any
-call (``DeclaredReplies``). No servers: each part on answers and calls of the test's own."""
+``results`` and ``next`` (``results_fetch``), a discussion's replies checked before any
+call (``DeclaredReplies``) and a message's file given as a link (``linked_file``). No servers: each part on answers and calls of the test's own."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ import pytest
 from keybuzz_shared.connectors.kit import CallErrors
 from keybuzz_shared.connectors.kit.declared_replies import DeclaredReplies
 from keybuzz_shared.connectors.kit.firewalls import challenge_held
+from keybuzz_shared.connectors.kit.linked_files import linked_file
 from keybuzz_shared.connectors.kit.result_pages import results_fetch
 from keybuzz_shared.connectors.seam import (
     CallAnswerUnreadable,
     CallRefused,
+    InboxFile,
     InboxMessage,
     Limits,
     Reply,
@@ -166,3 +168,15 @@ async def test_a_reply_is_posted_and_a_forgotten_discussion_reads_back_none() ->
     declared = replies(posted)
     assert (await declared.reply(reply())).status == "SENT" and len(posted.sent) == 1
     assert await declared.sent_messages(ThreadKey("DISCUSSION", "404"), T0) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "name", "media"),
+    [
+        ("https://files.example/a/b/photo%201.jpg?sig=x", "photo 1.jpg", "image/jpeg"),
+        ("https://files.example/a/7/", "7", "application/octet-stream"),
+        ("https://files.example/notice.pdf", "notice.pdf", "application/pdf"),
+    ],
+)
+def test_a_linked_file_is_named_by_its_link_else_its_id(url: str, name: str, media: str) -> None:
+    assert linked_file(url, "7") == InboxFile(name=name, url=url, content_type=media)
