@@ -10,15 +10,14 @@ kit's ``DeclaredReplies`` (below, "replies")."""
 
 from __future__ import annotations
 
-import mimetypes
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.kit.declared_replies import DeclaredReplies
+from keybuzz_shared.connectors.kit.linked_files import linked_file
 from keybuzz_shared.connectors.kit.result_pages import results_fetch
 from keybuzz_shared.ticket_topics import Subject, language_tag, subject_of_label
 from keybuzz_shared.times import as_utc
@@ -26,11 +25,9 @@ from keybuzz_shared.times import as_utc
 from keybuzz_connector_backmarket.orders import line_state, order_state
 
 PAGE_SIZE = 10  # GET /ws/sav's page [official]
-FOLDERS_KEPT = 20_000  # folders whose last message date a session remembers
 # A page's folders read at once: a poll of 10 changed folders takes about 3 calls' time,
 # far within the details' 600 calls a minute [official].
 DETAILS_AT_ONCE = 4
-MAX_REREAD_GAP = 64  # listings skipped at most between two readings of an unconfirmed folder
 OPEN = 0  # a folder's or a claim's state: 0 OPEN, 9 CLOSED [official]
 BACK_MARKET_STAFF = "Service client Back Market"
 # A message's initiator [official: Merchant; the others as the double writes them].
@@ -62,18 +59,13 @@ COUNTRIES = {
 # A claim's declared issue (``customerIssue``) → the ticket's subject (docs/BACKMARKET.md,
 # "Ticket topics"); another issue is read by the shared rules (``subject_of_label``), else
 # by its tag: a technical or aesthetic fault is a damaged item.
-ISSUE_SUBJECTS: dict[str, Subject] = {
-    "BATTERY_NOT_CHARGING": "DAMAGED_OR_WRONG_ITEM",
-    "SCREEN_DEFECT": "DAMAGED_OR_WRONG_ITEM",
-    "ACCOUNT_LOCKED": "DAMAGED_OR_WRONG_ITEM",
-    "MISSING_PART": "DAMAGED_OR_WRONG_ITEM",
-    "DAMAGED_PACKAGE": "DAMAGED_OR_WRONG_ITEM",
-    "COSMETIC_SCRATCHES": "DAMAGED_OR_WRONG_ITEM",
-}
-TAG_SUBJECTS: dict[str, Subject] = {
-    "TECHNICAL": "DAMAGED_OR_WRONG_ITEM",
-    "AESTHETIC": "DAMAGED_OR_WRONG_ITEM",
-}
+ISSUE_SUBJECTS: dict[str, Subject] = dict.fromkeys(
+    ("BATTERY_NOT_CHARGING", "SCREEN_DEFECT", "ACCOUNT_LOCKED", "MISSING_PART",
+     "DAMAGED_PACKAGE", "COSMETIC_SCRATCHES"), "DAMAGED_OR_WRONG_ITEM"
+)  # fmt: skip
+TAG_SUBJECTS: dict[str, Subject] = dict.fromkeys(
+    ("TECHNICAL", "AESTHETIC"), "DAMAGED_OR_WRONG_ITEM"
+)
 RESOLUTIONS = {
     "REMOTE_ASSISTANCE": "assistance à distance",
     "REPAIR": "réparation",
@@ -245,12 +237,6 @@ def sender_of(folder: Folder, message: Message) -> tuple[seam.SenderType, str | 
     return sender, None
 
 
-def file_of(ref: FileRef) -> seam.InboxFile:
-    name = unquote(urlsplit(ref.attachment).path.rsplit("/", 1)[-1]) or str(ref.id)
-    kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    return seam.InboxFile(name=name, url=ref.attachment, content_type=kind)
-
-
 def inbox_messages_of(folder: Folder) -> list[seam.InboxMessage]:
     """The folder's messages, oldest first, in the buyer's language, its locale's ("de-de":
     German)."""
@@ -274,7 +260,7 @@ def inbox_messages_of(folder: Folder) -> list[seam.InboxMessage]:
                 body=message.message,
                 created_at=as_utc(message.date_creation),
                 unread=sender_type != "SELLER",
-                files=tuple(file_of(f) for f in message.attachments),
+                files=tuple(linked_file(f.attachment, str(f.id)) for f in message.attachments),
                 language=language,
                 ticket_subject=subject,
             )
@@ -310,7 +296,7 @@ class CareInbox(kit.ReadInTurn[FolderSummary, Folder]):
             files=lambda file, most: client.get_bytes(file.url, most),
             page_size=PAGE_SIZE,
             at_once=DETAILS_AT_ONCE,
-            rereads=kit.Rereads[int](kept=FOLDERS_KEPT, max_gap=MAX_REREAD_GAP),
+            rereads=kit.Rereads[int](),
         )
 
 

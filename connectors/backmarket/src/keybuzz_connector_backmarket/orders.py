@@ -13,7 +13,6 @@ import logging
 import re
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 import msgspec
 from keybuzz_shared.connectors import kit
@@ -116,15 +115,6 @@ def _unit_price(total: str | None, quantity: int) -> Decimal | None:
     return amount / max(quantity, 1) if amount is not None else None
 
 
-def read_order(item: Any) -> OrderSummary:
-    """One listed order in the seam's terms; ValueError saying why it cannot be."""
-    return summary_of(kit.read_as(Order, item, "order"))
-
-
-def _order_path(order_id: str) -> str | None:
-    return f"/ws/orders/{order_id}" if order_id.isdigit() else None
-
-
 def _old_cursor(cursor: str) -> kit.Numbered | None:
     """A cursor in the text form this connector handed out earlier
     (``created|<since>|<page>``): a backfill job keeps its cursor across restarts."""
@@ -152,8 +142,10 @@ class ShopOrders(kit.ListedOrders):
         super().__init__(
             updated=listing("date_modification"),
             created=listing("date_creation"),
-            by_id=kit.EachById(client.get_json, _order_path),
-            read=read_order,
+            by_id=kit.EachById(
+                client.get_json, lambda i: f"/ws/orders/{i}" if i.isdigit() else None
+            ),
+            read=lambda item: summary_of(kit.read_as(Order, item, "order")),
             label="Back Market",
             log=logging.getLogger(__name__),
             now=None,
