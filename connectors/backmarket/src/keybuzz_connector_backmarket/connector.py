@@ -22,11 +22,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Unpack
 
-import httpx
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit import RequesterOptions
 from keybuzz_shared.connectors.kit.firewalls import challenge_held
 from keybuzz_shared.connectors.seam import CredentialField
 
@@ -77,35 +74,23 @@ CREDENTIAL_FIELDS = (
 )
 
 
-def shop_client(
-    fields: Mapping[str, str],
-    user_agent: str,
-    http: httpx.AsyncClient,
-    base_url: str,
-    **options: Unpack[RequesterOptions],
-) -> kit.Requester:
-    """One shop's calls (its credential fields; ValueError when one is missing) on the
-    platform at ``base_url`` (``https://www.backmarket.fr``); ``files``: the hosts its
-    messages' files may be fetched from (``get_bytes``), links to Back Market's file host
-    [official: "URL of the attachment"] asked without the token."""
-    kit.require_fields(CREDENTIAL_FIELDS, fields, "Back Market")
-    token, country = fields["token"], fields["country"]
-    headers = {"Authorization": f"Basic {token}", "Accept-Language": country,
-               "User-Agent": user_agent}  # fmt: skip
-    auth = kit.HeaderAuth(headers, secrets=(token,))
-    return kit.Requester(SPEC, auth, http, base_url, shop={"country": country}, **options)
-
-
 def platform_of(fields: Mapping[str, str]) -> str:
     return PLATFORMS.get(fields.get("country", ""), "EU")
 
 
 @kit.client_from
 def client_of(shop: kit.Opening[BackMarketApiSettings]) -> kit.Requester:
-    """The shop's client on its country's platform."""
-    api = shop.api
-    url = {"US": api.us_url, "AP": api.ap_url}.get(platform_of(shop.credentials), api.api_url)
-    return shop_client(shop.credentials, api.user_agent, shop.http, url, **shop.options)
+    """The shop's calls on its country's platform (ValueError when a credential field is
+    missing). Its messages' files are links to Back Market's file host [official: "URL of
+    the attachment"], asked without the token from the hosts ``shop.options`` allows."""
+    fields, api = shop.credentials, shop.api
+    kit.require_fields(CREDENTIAL_FIELDS, fields, "Back Market")
+    token, country = fields["token"], fields["country"]
+    headers = {"Authorization": f"Basic {token}", "Accept-Language": country,
+               "User-Agent": api.user_agent}  # fmt: skip
+    auth = kit.HeaderAuth(headers, secrets=(token,))
+    url = {"US": api.us_url, "AP": api.ap_url}.get(platform_of(fields), api.api_url)
+    return kit.Requester(SPEC, auth, shop.http, url, shop={"country": country}, **shop.options)
 
 
 async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:
