@@ -201,14 +201,14 @@ def details(folder: Folder) -> tuple[seam.ThreadDetail, ...]:
         )
         state = "ouverte" if claim.state == OPEN else "fermée"
         choice, warranty = claim.resolution_choice, claim.declared_warranty_state
+        resolution = RESOLUTIONS.get(choice or "", choice)
+        guarantee = WARRANTY_STATES.get(warranty or "", warranty)
         shown += [
             (f"claim{key}", f"Réclamation{label}", f"{claim.id}, {state}"),
             (f"claim_issues{key}", f"Problèmes déclarés{label}", issues),
-            (f"resolution_choice{key}", f"Résolution choisie{label}",
-             choice and RESOLUTIONS.get(choice, choice)),
-            (f"warranty_state{key}", f"Garantie déclarée{label}",
-             warranty and WARRANTY_STATES.get(warranty, warranty)),
-        ]  # fmt: skip
+            (f"resolution_choice{key}", f"Résolution choisie{label}", resolution),
+            (f"warranty_state{key}", f"Garantie déclarée{label}", guarantee),
+        ]
     return tuple(seam.ThreadDetail(name=n, label=label, value=v) for n, label, v in shown if v)
 
 

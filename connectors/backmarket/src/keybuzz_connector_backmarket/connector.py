@@ -86,8 +86,11 @@ def client_of(shop: kit.Opening[BackMarketApiSettings]) -> kit.Requester:
     fields, api = shop.credentials, shop.api
     kit.require_fields(CREDENTIAL_FIELDS, fields, "Back Market")
     token, country = fields["token"], fields["country"]
-    headers = {"Authorization": f"Basic {token}", "Accept-Language": country,
-               "User-Agent": api.user_agent}  # fmt: skip
+    headers = {
+        "Authorization": f"Basic {token}",
+        "Accept-Language": country,
+        "User-Agent": api.user_agent,
+    }
     auth = kit.HeaderAuth(headers, secrets=(token,))
     url = {"US": api.us_url, "AP": api.ap_url}.get(platform_of(fields), api.api_url)
     return kit.Requester(SPEC, auth, shop.http, url, shop={"country": country}, **shop.options)
