@@ -1,219 +1,142 @@
-"""The kit's declared parts of a discussion API, without servers: replies posted and read
-back through the inbox's mapping (``PostedReplies``), a session's table read once
-(``ReadOnce``), a file's media type from its name or format (``media_type``), an item's
-path by its id (``path_under``) and credentials read from a shop's fields and shown without their
-secrets (``credentials_as``, ``Redacted``)."""
+"""The kit's parts a connector declares for a mail relay (``DeclaredRelay``), a consent
+(``ConsentSites``) and an offset listing whose items sit under a key of its own
+(``OffsetPages``). No servers: each part on calls and mails of the
+test's own; the connectors' tests hold them on their doubles (Amazon's and ManoMano's
+relays, eBay's consent and conversations)."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
-from keybuzz_shared.connectors.kit import CallErrors, key_field, shop_number_field
-from keybuzz_shared.connectors.kit.credential_structs import Redacted, credentials_as
-from keybuzz_shared.connectors.kit.media_types import ANY_BYTES, media_type
-from keybuzz_shared.connectors.kit.one_item import path_under
-from keybuzz_shared.connectors.kit.posted_replies import PostedReplies
-from keybuzz_shared.connectors.kit.read_once import ReadOnce
-from keybuzz_shared.connectors.seam import InboxMessage, Reply, ThreadKey
+from keybuzz_shared.connectors.kit import CallErrors, OrderIdPattern
+from keybuzz_shared.connectors.kit.consent import ConsentSites
+from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay, DemoMail
+from keybuzz_shared.connectors.kit.offset_pages import OffsetPages
+from keybuzz_shared.connectors.seam import (
+    CallAnswerUnreadable,
+    Limits,
+    MailPart,
+    ParsedMail,
+    SenderType,
+    attachment_types,
+)
 
 ERRORS = CallErrors.labelled("Shop")
-NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
-DISCUSSION = ThreadKey("DISCUSSION", "42")
 
 
-def said(message_id: str, sender: str, at: datetime) -> InboxMessage:
-    return InboxMessage(
-        message_id=message_id,
-        thread=DISCUSSION,
-        sender_type=sender,  # type: ignore[arg-type]
-        sender_name=None,
-        subject="",
-        body="…",
-        created_at=at,
-        unread=False,
-    )
+@dataclass
+class Mail:
+    """A parsed relay mail, as the poller's parser gives one."""
+
+    subject: str
+    order_id: str | None = "S12345"
+    buyer_email: str | None = "abc@relay.shop.test"
+    external_id: str = "<m1@shop.test>"
+    buyer_name: str | None = "Ana"
+    text: str = "Where is my parcel?"
+    raw: bytes = b""
+    raw_text: str = ""
+    parse_error: str | None = None
+    sent_at: datetime | None = datetime(2026, 11, 1, tzinfo=UTC)
+    automatic: bool = False
+    attachments: list[MailPart] = field(default_factory=list)
 
 
-# --- PostedReplies ------------------------------------------------------------------------
-
-# A discussion as the scripted marketplace gives it: its id and its messages' (id, sender).
-Thread = tuple[str, list[tuple[str, str]]]
+def sender_of(mail: ParsedMail) -> SenderType:
+    return "BUYER" if mail.buyer_email else "MARKETPLACE_SUPPORT"
 
 
-class Marketplace:
-    """Discussions by id, the replies posted, the threads read."""
-
-    def __init__(self) -> None:
-        self.threads: dict[str, Thread] = {"42": ("42", [("m1", "BUYER"), ("m2", "SELLER")])}
-        self.posted: list[Reply] = []
-        self.read: list[str] = []
-
-    async def post(self, reply: Reply) -> str | None:
-        if reply.thread.id not in self.threads:
-            return f"discussion {reply.thread.id} is closed at Shop"
-        self.posted.append(reply)
-        return None
-
-    async def thread(self, thread_id: str) -> Thread:
-        self.read.append(thread_id)
-        if thread_id not in self.threads:
-            raise ERRORS.refused("GET discussion", 404, "unknown")
-        return self.threads[thread_id]
+class ShopRelay(DeclaredRelay):
+    sender_of = sender_of
+    address_label = "shop"
+    buyer_address_form = "…@relay.shop.test"
+    buyer_address = re.compile(r"@relay\.shop\.test$", re.I)
+    name_suffix = re.compile(r"\s*via shop$", re.I)
+    order_ids = OrderIdPattern("S[0-9]{5}", "a Shop one")
+    order_note = "[{}]"
+    attachment_types = attachment_types(".pdf")
+    subject_topics = ((re.compile("invoice", re.I), "INVOICE_REQUEST"),)
+    demo_mails = (DemoMail("S12345", ("Ana via Shop", "a1@relay.shop.test"), "Hi", "Hello"),)
 
 
-def replies(shop: Marketplace) -> PostedReplies[Thread]:
-    async def mapper() -> Callable[[Thread], Sequence[InboxMessage]]:
-        return lambda thread: [said(m, sender, NOW) for m, sender in thread[1]]
-
-    return PostedReplies(
-        "Shop",
-        shop.post,
-        shop.thread,
-        mapper,
-        unsendable=lambda reply: "too long" if len(reply.body) > 20 else None,
-        discussion="conversation",
-    )
-
-
-def reply(body: str = "Bonjour", thread: ThreadKey = DISCUSSION) -> Reply:
-    return Reply(thread=thread, in_reply_to="m1", body=body)
-
-
-async def test_a_reply_is_posted_once_and_said_sent() -> None:
-    shop = Marketplace()
-    outcome = await replies(shop).reply(reply())
-    assert outcome.status == "SENT" and [r.body for r in shop.posted] == ["Bonjour"]
-
-
-@pytest.mark.parametrize(
-    ("sent", "reason"),
-    [
-        (reply("a reply far too long to go"), "too long"),
-        (reply(thread=ThreadKey("DISCUSSION", "7")), "discussion 7 is closed at Shop"),
-        (reply(thread=ThreadKey("ORDER", "o-1")), "Shop's replies go to a conversation"),
-    ],
-)
-async def test_a_reply_the_rules_refuse_is_failed_unposted(sent: Reply, reason: str) -> None:
-    shop = Marketplace()
-    outcome = await replies(shop).reply(sent)
-    assert outcome.status == "FAILED" and reason in (outcome.reason or "")
-    assert not shop.posted
-
-
-async def test_the_read_back_reads_the_discussion_and_maps_it_as_the_inbox_does() -> None:
-    shop = Marketplace()
-    found = await replies(shop).sent_messages(DISCUSSION, NOW - timedelta(minutes=1))
-    assert [m.message_id for m in found] == ["m2"] and shop.read == ["42"]
-
-
-async def test_a_discussion_the_marketplace_forgot_reads_back_nothing() -> None:
-    gone = ThreadKey("DISCUSSION", "7")
-    assert await replies(Marketplace()).sent_messages(gone, NOW) == []
-
-
-# --- ReadOnce -----------------------------------------------------------------------------
-
-
-async def test_a_table_is_read_once_a_session() -> None:
-    reads: list[int] = []
-
-    async def read() -> dict[str, str]:
-        reads.append(1)
-        return {"code": "label"}
-
-    table = ReadOnce(read, "the shop's labels")
-    assert await table() == await table() == {"code": "label"}
-    assert len(reads) == 1
-
-
-@pytest.mark.parametrize(
-    "failure", [ERRORS.unavailable("GET labels", "down"), ValueError("labels off their shape")]
-)
-async def test_a_table_unread_is_empty_said_and_asked_again(
-    failure: Exception, caplog: pytest.LogCaptureFixture
-) -> None:
-    answers: list[Exception | dict[str, str]] = [failure, {"code": "label"}]
-
-    async def read() -> dict[str, str]:
-        answer = answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-    table = ReadOnce(read, "the shop's labels")
-    with caplog.at_level(logging.WARNING):
-        assert await table() == {}
-    assert "the shop's labels unread" in caplog.text
-    assert await table() == {"code": "label"}
-
-
-# --- media_type, path_under, Redacted ----------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("names", "expected"),
-    [
-        (("file.pdf", "scan"), "application/pdf"),
-        (("file.zzz", "photo.JPG"), "image/jpeg"),
-        (("file.", "facture"), ANY_BYTES),
-        ((), ANY_BYTES),
-    ],
-)
-def test_a_media_type_is_the_first_name_known(names: tuple[str, ...], expected: str) -> None:
-    assert media_type(*names) == expected
-
-
-@pytest.mark.parametrize(
-    ("order_id", "path"),
-    [("2611230948AAACH", "/orders/2611230948AAACH"), ("a/../b", "/orders/a%2F..%2Fb")],
-)
-def test_an_items_path_is_its_id_as_one_segment(order_id: str, path: str) -> None:
-    assert path_under("/orders")(order_id) == path
-
-
-@pytest.mark.parametrize("order_id", ["", " ", ".", ".."])
-def test_an_id_that_cannot_be_a_segment_has_no_path(order_id: str) -> None:
-    assert path_under("/orders")(order_id) is None
-
-
-class Keys(Redacted, frozen=True, kw_only=True):
-    SECRETS = frozenset({"secret"})
-
-    client_id: str
-    secret: str
-
-
-def test_credentials_are_shown_without_their_secrets() -> None:
-    shown = repr(Keys(client_id="app-1", secret="s3cr3t-value"))
-    assert shown == "Keys(client_id='app-1', secret=[REDACTED])"
-    assert "s3cr3t" not in str([Keys(client_id="app-1", secret="s3cr3t-value")])
-
-
-FIELDS = (
-    key_field("client_id", "App", max_length=64, secret=False),
-    key_field("secret", "Key", max_length=64),
-    shop_number_field("shop", "Shop"),
+RELAY = ShopRelay(
+    Limits(max_attachments=2, max_attachment_bytes=10, max_text_length=99, page_size=10)
 )
 
 
-class ShopKeys(Redacted, frozen=True, kw_only=True):
-    SECRETS = frozenset({"secret"})
-
-    client_id: str
-    secret: str
-    shop: str
-
-
-def test_credentials_are_read_from_the_shops_fields_the_account_canonical() -> None:
-    stored = {"client_id": " app-1", "secret": " s3cr3t ", "shop": "0043115", "other": "x"}
-    keys = credentials_as(ShopKeys, FIELDS, stored, "Shop")
-    assert (keys.client_id, keys.secret, keys.shop) == (" app-1", " s3cr3t ", "43115")
+def test_a_declared_relay_reads_its_aliases_names_and_order_ids() -> None:
+    assert RELAY.is_buyer_address("x@Relay.Shop.test")
+    assert not RELAY.is_buyer_address("x@elsewhere.test")
+    assert RELAY.buyer_name("Ana via Shop") == "Ana"
+    assert RELAY.order_ids_in("about S12345 and S99999") == ["S12345", "S99999"]
+    assert RELAY.reply_rules.max_text_chars == 99 and set(RELAY.reply_rules.attachment_types) == {
+        ".pdf"
+    }
 
 
-def test_credentials_missing_a_field_are_refused_naming_it_not_a_value() -> None:
-    with pytest.raises(ValueError, match="Shop credentials lack shop") as refused:
-        credentials_as(ShopKeys, FIELDS, {"client_id": "app-1", "secret": "s3cr3t"}, "Shop")
-    assert "s3cr3t" not in str(refused.value)
+def test_a_declared_relays_mail_is_on_its_orders_thread_with_its_sender_and_topic() -> None:
+    message = RELAY.message(Mail("My invoice please"), datetime(2026, 11, 2, tzinfo=UTC))
+    assert (message.thread.kind, message.thread.id) == ("ORDER", "S12345")
+    assert message.sender_type == "BUYER" and message.ticket_subject == "INVOICE_REQUEST"
+    plain = RELAY.message(Mail("Parcel", buyer_email=None), datetime(2026, 11, 2, tzinfo=UTC))
+    assert plain.sender_type == "MARKETPLACE_SUPPORT" and plain.ticket_subject != "INVOICE_REQUEST"
+
+
+def test_a_declared_relays_reply_subject_keeps_the_order_in_its_own_words() -> None:
+    assert RELAY.reply_subject("Parcel", "S12345") == "Re: Parcel [S12345]"
+    assert RELAY.reply_subject("RE: about S12345", "S12345") == "RE: about S12345"
+
+
+def test_a_declared_relays_demo_mail_is_the_same_bytes_every_time() -> None:
+    assert RELAY.demo_mail_count == 1
+    first = RELAY.demo_mail("t-1", 0, "inbound.test", "X-Original-To")
+    assert first == RELAY.demo_mail("t-1", 0, "inbound.test", "X-Original-To")
+    assert b"shop.t-1.fr.mock@inbound.test" in first and b"S12345" in first
+    assert repr(RELAY) == "ShopRelay()"
+
+
+def test_consent_sites_are_found_by_country_or_site_id_and_an_unknown_one_refused() -> None:
+    sites = ConsentSites("Shop", {"FR": ("SHOP_FR", "fr-FR"), "BE": ("SHOP_FRBE", "fr-BE")})
+    assert sites.site(" be ").id == "SHOP_FRBE" and sites.site("shop_fr").code == "FR"
+    assert sites.locale("BE", "fr-FR") == "fr-BE" and sites.locale("XX", "fr-FR") == "fr-FR"
+    with pytest.raises(ValueError, match="no site 'XX'"):
+        sites.site("XX")
+
+
+class Pages:
+    """A listing's pages by offset, from the test's own table; each query kept."""
+
+    errors = ERRORS
+
+    def __init__(self, pages: list[Any]) -> None:
+        self.pages = pages
+        self.asked: list[dict[str, str]] = []
+
+    async def get_json(self, path: str, params: dict[str, str], operation: str) -> Any:
+        self.asked.append(params)
+        return self.pages[int(params["offset"]) // int(params["limit"])]
+
+
+ITEMS = OffsetPages("GET items", "items", 2)
+
+
+def test_an_offset_page_without_its_key_is_empty_and_one_off_its_shape_unreadable() -> None:
+    client: Any = Pages([])
+    assert ITEMS.page(client, {"items": [1], "next": "n"}) == ([1], True)
+    assert ITEMS.page(client, {"total": 0}) == ([], False)
+    with pytest.raises(CallAnswerUnreadable, match="no list of items"):
+        ITEMS.page(client, {"items": {"1": 1}})
+
+
+async def test_every_offset_page_is_read_until_none_follows_or_its_bound() -> None:
+    pages = [{"items": [1, 2], "next": "1"}, {"items": [3, 4], "next": "2"}, {"items": [5]}]
+    client: Any = Pages(pages)
+    assert await ITEMS.every(client, "p", {"q": "1"}) == [1, 2, 3, 4, 5]
+    assert client.asked[1] == {"q": "1", "limit": "2", "offset": "2"}
+    bounded: Any = Pages(pages)
+    assert await ITEMS.every(bounded, "p", {}, most=2) == [1, 2, 3, 4]
+    assert len(bounded.asked) == 2

@@ -110,21 +110,38 @@ def test_only_connector_packages_and_the_registry_name_a_marketplace(area: str) 
     assert places_naming_a_marketplace(AREAS[area]) == []
 
 
-# The sandbox's machinery that serves each double by what it declares (its entry point's
-# ``Double``): the app mounting them, and the reply front routing replies by the domains
-# the relay doubles declare.
-SANDBOX_BY_DECLARATION = ("app.py", "double_entry.py", "doubles.py", "reply_front.py")
+# The sandbox's own package: the machinery every double shares, serving each by what it
+# declares (its entry point's ``Double``); what is one marketplace's is its double's folder.
+SANDBOX = ROOT / "sandbox/src"
 
 
 def test_the_sandbox_serves_doubles_by_their_declarations_only() -> None:
-    sandbox = ROOT / "sandbox/src/keybuzz_sandbox"
-    found = [
-        f"{name}:{number}: {line.strip()}"
-        for name in SANDBOX_BY_DECLARATION
-        for number, line in enumerate((sandbox / name).read_text().splitlines(), start=1)
-        if names_a_marketplace(line)
+    assert places_naming_a_marketplace(SANDBOX) == []
+
+
+def test_the_sandbox_reads_no_double_s_settings() -> None:
+    """Each double's settings are its own (its ``env.py``, read by ``config.double_settings``
+    under its ``Double``'s prefix): none is read or named by the sandbox's own modules, and
+    no two doubles read one variable."""
+    from keybuzz_sandbox.config import settings_variables
+    from keybuzz_sandbox.doubles import doubles
+
+    read = [
+        variable
+        for double in doubles().values()
+        if double.settings is not None
+        for variable in settings_variables(double.settings, double.variables_prefix)
     ]
-    assert found == []
+    assert len(read) == len(set(read)), "two doubles read one variable"
+    own = {
+        f"{path.relative_to(ROOT)}:{number}: {variable}"
+        for path in sorted(SANDBOX.rglob("*.py"))
+        if not built(path)
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        for variable in re.findall(r"SANDBOX_[A-Z0-9_]+", line)
+        if variable in read
+    }
+    assert own == set()
 
 
 def test_each_connector_package_serves_a_registered_marketplace() -> None:

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import msgspec
 import pytest
-from keybuzz_sandbox.config import ConfigError, config_from_env
+from keybuzz_double_amazon.env import AmazonDoubleSettings
+from keybuzz_sandbox.config import (
+    ConfigError,
+    config_from_env,
+    double_settings,
+    settings_variables,
+)
 from keybuzz_sandbox.doubles import doubles
 
 
@@ -20,10 +29,11 @@ def test_defaults_are_the_development_values() -> None:
         8900,
         "http://127.0.0.1:8900",
     )
-    assert config.client_id == "amzn1.application-oa2-client.keybuzz-sandbox"
-    assert config.client_secret == "keybuzz-sandbox-secret"
-    assert config.application_id == "amzn1.sp.solution.keybuzz-sandbox"
-    assert config.time_scale == 1.0 and config.app_draft is True
+    amazon = config.of(AmazonDoubleSettings)
+    assert amazon.client_id == "amzn1.application-oa2-client.keybuzz-sandbox"
+    assert amazon.client_secret == "keybuzz-sandbox-secret"
+    assert amazon.application_id == "amzn1.sp.solution.keybuzz-sandbox"
+    assert config.time_scale == 1.0 and amazon.app_draft is True
 
 
 def test_environment_overrides_and_errors_name_the_variable() -> None:
@@ -40,7 +50,8 @@ def test_environment_overrides_and_errors_name_the_variable() -> None:
     )
     assert config.of(fnac_settings).extra_shops == 10_000
     assert config_from_env({}).of(fnac_settings).extra_shops == 0
-    assert (config.port, config.public_url, config.time_scale, config.app_draft, config.seed) == (
+    app_draft = config.of(AmazonDoubleSettings).app_draft
+    assert (config.port, config.public_url, config.time_scale, app_draft, config.seed) == (
         9911,
         "http://127.0.0.1:9911",
         60.0,
@@ -73,3 +84,38 @@ def test_the_reply_front_takes_its_login_on_a_loopback_address_only() -> None:
         env = {"SANDBOX_REPLY_FRONT_HOST": host, "SANDBOX_REPLY_FRONT_PASSWORD": "p"}
         with pytest.raises(ConfigError, match="SANDBOX_REPLY_FRONT_HOST"):
             config_from_env(env)
+
+
+class Limits(msgspec.Struct, frozen=True, kw_only=True):
+    rate: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.0
+    names: tuple[str, ...] = ()
+
+
+class Spare(msgspec.Struct, frozen=True, kw_only=True):
+    """A double's settings, each kind of field ``double_settings`` reads."""
+
+    secret: str = msgspec.field(default="dev", name="key")
+    draft: bool = True
+    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 1
+    limits: Limits = msgspec.field(default_factory=Limits, name="fault")
+
+
+def test_a_double_s_settings_are_read_by_the_names_it_gives() -> None:
+    """A field under its own name or the one ``msgspec.field(name=…)`` gives, a sequence
+    comma-separated, a Struct field's fields after its variable; a refused value names its
+    variable, however deep."""
+    env = {"X_KEY": " s ", "X_DRAFT": "off", "X_FAULT_RATE": "0.5", "X_FAULT_NAMES": "a, b,"}
+    assert double_settings(Spare, "X_", env) == Spare(
+        secret="s", draft=False, limits=Limits(rate=0.5, names=("a", "b"))
+    )
+    assert double_settings(Spare, "X_", {"X_KEY": " "}) == Spare()
+    assert settings_variables(Spare, "X_") == [
+        "X_KEY",
+        "X_DRAFT",
+        "X_PORT",
+        "X_FAULT_RATE",
+        "X_FAULT_NAMES",
+    ]
+    for name, value in (("X_FAULT_RATE", "2"), ("X_PORT", "70000"), ("X_DRAFT", "maybe")):
+        with pytest.raises(ConfigError, match=f"{name}='{value}' is not valid"):
+            double_settings(Spare, "X_", {name: value})

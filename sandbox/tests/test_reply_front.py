@@ -26,6 +26,7 @@ import pytest
 import pytest_asyncio
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from keybuzz_double_amazon.env import AmazonDoubleSettings
 from keybuzz_sandbox import SandboxConfig, doubles
 from keybuzz_sandbox.config import SmtpLogin
 from keybuzz_sandbox.double_entry import Double
@@ -145,11 +146,9 @@ def mx() -> Iterator[Receiver]:
 async def front(mx: Receiver) -> AsyncIterator[Front]:
     config = SandboxConfig(
         time_scale=60,
-        reply_smtp_port=0,
         reply_front_port=0,
-        smtp_port=mx.port,
-        bench_orders=300,
         reply_front_login=LOGIN,
+        doubles=(AmazonDoubleSettings(reply_smtp_port=0, smtp_port=mx.port, bench_orders=300),),
     )
     seen: list[Sandbox] = []
     with doubles.registered(SPARE):
@@ -293,7 +292,11 @@ async def test_the_password_shows_in_neither_the_log_nor_the_admin_answer(
 
 async def test_without_a_login_the_front_does_not_serve() -> None:
     async with running_sandbox(
-        SandboxConfig(reply_smtp_port=0, reply_front_port=0, bench_orders=300), lifespan=True
+        SandboxConfig(
+            reply_front_port=0,
+            doubles=(AmazonDoubleSettings(reply_smtp_port=0, bench_orders=300),),
+        ),
+        lifespan=True,
     ) as url:
         async with httpx.AsyncClient(base_url=url, timeout=30) as admin:
             described = (await admin.get("/_sandbox/reply-front")).json()

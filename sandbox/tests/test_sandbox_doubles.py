@@ -114,3 +114,15 @@ def test_the_dev_stacks_poller_and_front_share_one_login_kept_0600(
     assert {p.name: p.env for p in again}["poller"]["SMTP_RELAY_PASSWORD"] == password
     outside, _ = stack.plan_parts({"SMTP_RELAY_HOST": "relay.example"})
     assert "SMTP_RELAY_PASSWORD" not in {p.name: p.env for p in outside}["poller"]
+
+
+def test_two_doubles_answering_unknown_paths_are_refused() -> None:
+    """An unknown path gets the answer of the one double whose API is at the sandbox's root;
+    a second one giving its own is a mistake, not a silent pick."""
+    from keybuzz_sandbox.app import create_app
+
+    assert doubles.unknown_path_answer() is not None  # an installed double gives one
+    copy = Double("copy", lambda url: {}, unknown_path_at="json:dumps")
+    with doubles.registered(copy):
+        with pytest.raises(ValueError, match="each answer unknown paths"):
+            create_app()

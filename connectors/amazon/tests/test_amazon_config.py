@@ -53,3 +53,37 @@ async def test_state_dir_keeps_timeline_and_redirect_uris_across_restarts(
     assert "http://127.0.0.1:40001/cb" in restarted["redirectUris"]
     fr = next(s for s in restarted["sellers"] if s["sellingPartnerId"] == "A12BCIS2R7HD4D")
     assert fr["ordersToDate"] == 94 + len(advanced["newOrderIds"])
+
+
+def test_the_double_s_settings_keep_their_variables_names() -> None:
+    """The README, docs/SANDBOX.md, the dev stack and the deploy files set these names."""
+    from keybuzz_double_amazon import DOUBLE
+    from keybuzz_double_amazon.env import AmazonDoubleSettings
+    from keybuzz_sandbox.config import settings_variables
+
+    assert DOUBLE.settings is AmazonDoubleSettings
+    assert settings_variables(AmazonDoubleSettings, DOUBLE.variables_prefix) == [
+        "SANDBOX_SECRET",
+        "SANDBOX_CLIENT_ID",
+        "SANDBOX_CLIENT_SECRET",
+        "SANDBOX_APPLICATION_ID",
+        "SANDBOX_APP_DRAFT",
+        "SANDBOX_REDIRECT_URIS",
+        "SANDBOX_SMTP_HOST",
+        "SANDBOX_SMTP_PORT",
+        "SANDBOX_REPLY_SMTP_HOST",
+        "SANDBOX_REPLY_SMTP_PORT",
+        "SANDBOX_BENCH_ORDERS",
+        "SANDBOX_FAULT_ERROR_RATE",
+        "SANDBOX_FAULT_ERROR_STATUSES",
+        "SANDBOX_FAULT_LATENCY_MS",
+        "SANDBOX_FAULT_MALFORMED_RATE",
+        "SANDBOX_FAULT_MALFORMED_KIND",
+        "SANDBOX_FAULT_OPERATIONS",
+        "SANDBOX_APP_ROLES",
+        "SANDBOX_LISTING_LAG_SECONDS",
+        "SANDBOX_REPORT_LAG_SECONDS",
+        "SANDBOX_REPORT_GZIP_MIN_BYTES",
+        "SANDBOX_REPORT_GZIP_DECLARATION",
+        "SANDBOX_SQS_ENDPOINT",
+    ]

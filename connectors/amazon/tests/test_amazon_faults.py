@@ -6,10 +6,8 @@ import time
 
 import msgspec
 import pytest
+from keybuzz_double_amazon.faults import LWA_OPERATION
 from keybuzz_sandbox.config import config_from_env
-from keybuzz_sandbox.faults import (
-    LWA_OPERATION,
-)
 from sandbox_helpers import CALLBACK, CONTRACT, FR, authorize, connect, headers, iso_ago, lwa
 
 pytestmark = pytest.mark.asyncio  # explicit, whatever asyncio_mode the root config sets

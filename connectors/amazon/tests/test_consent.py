@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from keybuzz_double_amazon.env import AmazonDoubleSettings
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.config import config_from_env
 from sandbox_helpers import APPLICATION_ID, CALLBACK, FR_SELLER, consent_params
@@ -66,7 +67,7 @@ async def test_draft_app_without_beta_gets_md1000_and_no_redirect(client) -> Non
 
 
 async def test_published_app_needs_no_beta(make_client) -> None:
-    client = await make_client(SandboxConfig(app_draft=False))
+    client = await make_client(SandboxConfig(doubles=(AmazonDoubleSettings(app_draft=False),)))
     params = consent_params(redirect_uri=CALLBACK)
     del params["version"]
     assert (await client.get("/apps/authorize/consent", params=params)).status_code == 200

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
+from keybuzz_double_amazon.env import AmazonDoubleSettings
 from keybuzz_sandbox import SandboxConfig
 from sandbox_helpers import (
     CALLBACK,
@@ -174,7 +175,9 @@ async def test_tokens_survive_restart_and_revocations_persist_in_state_dir(
     assert (
         await lwa(restarted, grant_type="refresh_token", refresh_token=revoked["refresh_token"])
     ).status_code == 400
-    other_secret = await make_client(SandboxConfig(signing_secret="another-secret"))
+    other_secret = await make_client(
+        SandboxConfig(doubles=(AmazonDoubleSettings(signing_secret="another-secret"),))
+    )
     assert (
         await lwa(other_secret, grant_type="refresh_token", refresh_token=kept["refresh_token"])
     ).status_code == 400

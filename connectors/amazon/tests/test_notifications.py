@@ -25,6 +25,7 @@ from keybuzz_devstack import sqs as stack_sqs
 from keybuzz_devstack.infra import RunningServer, free_port
 from keybuzz_devstack.outage import Outage
 from keybuzz_devstack.sqs import DEV_CREDENTIALS, REGION, Queues
+from keybuzz_double_amazon.env import AmazonDoubleSettings
 from keybuzz_sandbox import SandboxConfig
 from sandbox_helpers import APPLICATION_ID, FR_SELLER, connect, headers, lwa
 
@@ -237,7 +238,9 @@ async def subscribe(client: httpx.AsyncClient, token: str, destination_id: str) 
 async def subscribed(make_client: Any, queues: Queues) -> tuple[httpx.AsyncClient, str]:
     """A sandbox at real-time scale (only advances move the orders) delivering to
     ``queues``, with the FR seller subscribed: the client and the subscription id."""
-    client = await make_client(SandboxConfig(time_scale=1, sqs_endpoint=queues.endpoint))
+    client = await make_client(
+        SandboxConfig(time_scale=1, doubles=(AmazonDoubleSettings(sqs_endpoint=queues.endpoint),))
+    )
     seller = (await connect(client))["access_token"]
     return client, await subscribe(client, seller, await destination(client, queues.queue_arn))
 
@@ -262,7 +265,11 @@ def change_of(message: dict[str, Any]) -> dict[str, Any]:
 async def test_destinations_are_grantless_and_subscriptions_per_seller(
     make_client: Any, sqs_queues: Queues
 ) -> None:
-    client = await make_client(SandboxConfig(time_scale=1, sqs_endpoint=sqs_queues.endpoint))
+    client = await make_client(
+        SandboxConfig(
+            time_scale=1, doubles=(AmazonDoubleSettings(sqs_endpoint=sqs_queues.endpoint),)
+        )
+    )
     seller = (await connect(client))["access_token"]
     body = {"name": "keybuzz", "resourceSpecification": {"sqs": {"arn": sqs_queues.queue_arn}}}
     # A seller's token cannot create a destination; a grantless one can, once per queue.
@@ -425,7 +432,9 @@ async def test_messages_are_held_while_the_queue_is_down(
 ) -> None:
     outage = Outage("127.0.0.1", int(sqs_queues.endpoint.rsplit(":", 1)[1]))
     await outage.up()
-    client = await make_client(SandboxConfig(time_scale=1, sqs_endpoint=outage.url))
+    client = await make_client(
+        SandboxConfig(time_scale=1, doubles=(AmazonDoubleSettings(sqs_endpoint=outage.url),))
+    )
     seller = (await connect(client))["access_token"]
     await subscribe(client, seller, await destination(client, sqs_queues.queue_arn))
     await outage.down()  # the queue cannot be reached

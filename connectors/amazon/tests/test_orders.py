@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 import pytest
+from keybuzz_double_amazon.env import AmazonDoubleSettings
 from keybuzz_sandbox import SandboxConfig
 from sandbox_helpers import (
     DE,
@@ -126,7 +127,9 @@ async def test_order_items_paginate_with_next_token(client) -> None:
 async def test_advance_moves_lifecycle_and_incremental_sync_sees_it(make_client) -> None:
     # Real-time scale: nothing moves on its own during the test, only the advance does.
     # No listing lag here (see test_listing_lag.py for it): the advance is seen at once.
-    client = await make_client(SandboxConfig(time_scale=1, listing_lag_seconds=0))
+    client = await make_client(
+        SandboxConfig(time_scale=1, doubles=(AmazonDoubleSettings(listing_lag_seconds=0),))
+    )
     token = await _token(client)
     before = {
         o["AmazonOrderId"]: o

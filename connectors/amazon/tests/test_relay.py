@@ -10,6 +10,7 @@ from email.message import Message
 
 import pytest
 from aiosmtpd.controller import Controller
+from keybuzz_double_amazon.env import AmazonDoubleSettings
 from keybuzz_sandbox.testing import free_port
 from sandbox_helpers import FR_SELLER, connect, headers
 
@@ -71,7 +72,9 @@ async def test_default_smtp_settings_and_explicit_orders(make_client, smtp) -> N
     from keybuzz_sandbox import SandboxConfig
 
     inbox, port = smtp
-    client = await make_client(SandboxConfig(smtp_host="127.0.0.1", smtp_port=port))
+    client = await make_client(
+        SandboxConfig(doubles=(AmazonDoubleSettings(smtp_host="127.0.0.1", smtp_port=port),))
+    )
     token = (await connect(client))["access_token"]
     orders = (
         await client.get(

@@ -23,6 +23,7 @@ import pytest
 import pytest_asyncio
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from keybuzz_double_amazon.env import AmazonDoubleSettings
 from keybuzz_sandbox import SandboxConfig, create_app
 from keybuzz_sandbox.config import ConfigError, config_from_env
 from keybuzz_sandbox.testing import free_port
@@ -136,7 +137,9 @@ class Relay:
 @pytest_asyncio.fixture
 async def relay(mx: Mx) -> AsyncIterator[Relay]:
     config = SandboxConfig(
-        time_scale=60, reply_smtp_port=0, reply_front_port=0, smtp_port=mx.port, bench_orders=300
+        time_scale=60,
+        reply_front_port=0,
+        doubles=(AmazonDoubleSettings(reply_smtp_port=0, smtp_port=mx.port, bench_orders=300),),
     )
     app = create_app(config)
     started, stop = asyncio.Event(), asyncio.Event()
@@ -472,8 +475,9 @@ def test_reply_relay_settings() -> None:
     config = config_from_env(
         {"SANDBOX_REPLY_SMTP_HOST": "0.0.0.0", "SANDBOX_REPLY_SMTP_PORT": "2600"}
     )
-    assert (config.reply_smtp_host, config.reply_smtp_port) == ("0.0.0.0", 2600)
-    default = config_from_env({})
+    read = config.of(AmazonDoubleSettings)
+    assert (read.reply_smtp_host, read.reply_smtp_port) == ("0.0.0.0", 2600)
+    default = config_from_env({}).of(AmazonDoubleSettings)
     assert (default.reply_smtp_host, default.reply_smtp_port) == ("127.0.0.1", 2526)
     with pytest.raises(ConfigError, match="SANDBOX_REPLY_SMTP_PORT"):
         config_from_env({"SANDBOX_REPLY_SMTP_PORT": "70000"})

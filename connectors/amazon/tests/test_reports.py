@@ -14,6 +14,7 @@ import httpx
 import msgspec
 import pytest
 import pytest_asyncio
+from keybuzz_double_amazon.env import AmazonDoubleSettings
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.sandbox import Sandbox
 from keybuzz_sandbox.testing import running_sandbox
@@ -210,7 +211,9 @@ async def test_large_eu_documents_are_gzipped_cp1252_with_extra_columns(make_cli
 
 
 async def test_gzip_can_come_without_compression_algorithm(make_client) -> None:
-    client = await make_client(SandboxConfig(time_scale=1, report_gzip_declaration="omit"))
+    client = await make_client(
+        SandboxConfig(time_scale=1, doubles=(AmazonDoubleSettings(report_gzip_declaration="omit"),))
+    )
     meta, _, content = await _document(client, (await connect(client))["access_token"])
     assert "compressionAlgorithm" not in meta and content.content[:2] == b"\x1f\x8b"
     small, _, plain = await _document(client, (await connect(client))["access_token"], days=2)

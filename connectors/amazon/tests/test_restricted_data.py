@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from keybuzz_double_amazon.env import AmazonDoubleSettings
 from keybuzz_sandbox import SandboxConfig
 from sandbox_helpers import DE, DE_SELLER, FR, all_orders_v0, connect, headers, iso_ago, spapi_get
 
@@ -67,7 +68,12 @@ async def test_orders_2026_needs_no_rdt_and_amazon_issues_none(make_client) -> N
 
 async def test_orders_2026_pii_follows_configured_roles(make_client) -> None:
     client = await make_client(
-        SandboxConfig(time_scale=1, app_roles=("inventory-and-order-tracking", "tax-remittance"))
+        SandboxConfig(
+            time_scale=1,
+            doubles=(
+                AmazonDoubleSettings(app_roles=("inventory-and-order-tracking", "tax-remittance")),
+            ),
+        )
     )
     token = (await connect(client, DE_SELLER))["access_token"]
     orders = await _search(
@@ -83,7 +89,9 @@ async def test_orders_2026_pii_follows_configured_roles(make_client) -> None:
 
 
 async def test_rdt_for_data_elements_the_roles_do_not_cover_is_refused(make_client) -> None:
-    client = await make_client(SandboxConfig(app_roles=("inventory-and-order-tracking",)))
+    client = await make_client(
+        SandboxConfig(doubles=(AmazonDoubleSettings(app_roles=("inventory-and-order-tracking",)),))
+    )
     token = (await connect(client))["access_token"]
     for resource in (
         {"method": "GET", "path": "/orders/v0/orders", "dataElements": ["shippingAddress"]},

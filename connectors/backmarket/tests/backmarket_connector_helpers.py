@@ -6,10 +6,16 @@ import re
 from typing import Any
 
 import httpx
-from keybuzz_connector_backmarket.connector import PLATFORMS, ShopAccess, shop_client
+from keybuzz_connector_backmarket.connector import PLATFORMS, client_of
+from keybuzz_connector_backmarket.settings import (
+    BACKMARKET,
+    BackMarketApiSettings,
+    BackMarketSettings,
+)
 from keybuzz_double_backmarket.contract import form_problems, query_problems, strict_spec
 from keybuzz_shared.connectors.kit import Requester
 from keybuzz_shared.file_links import FileLinks
+from keybuzz_shared.json_calls import CallOptions
 
 USER_AGENT = "BM-KeyBuzz-Care;integrations@keybuzz.io"
 USER_AGENT_FORM = re.compile(r"BM-[A-Za-z0-9_.]+-[A-Za-z0-9_.]+;[^@\s;]+@[^@\s;]+\.[^@\s;]+")
@@ -86,13 +92,17 @@ class Checked:
 
 
 def client_for(
-    sandbox_url: str, http: httpx.AsyncClient, shop: dict[str, Any], **settings: Any
+    sandbox_url: str, http: httpx.AsyncClient, shop: dict[str, Any], **options: Any
 ) -> Requester:
-    return shop_client(
-        ShopAccess(token=shop["token"], country=shop["country"], user_agent=USER_AGENT),
-        http,
-        f"{sandbox_url}/backmarket",
-        files=FileLinks([sandbox_url], inside_allowed=True),
-        initial_backoff=0.05,
-        **settings,
-    )
+    """The shop's client as a session opens it, every platform on the sandbox's double."""
+    platform = f"{sandbox_url}/backmarket"
+    platforms = {f"backmarket_{p}_url": platform for p in ("eu", "us", "ap")}
+    api = BackMarketSettings(**platforms).shop_api(BACKMARKET)
+    assert isinstance(api, BackMarketApiSettings) and api.user_agent == USER_AGENT
+    fields = {
+        "token": shop["token"],
+        "merchant_id": str(shop["merchantId"]),
+        "country": shop["country"],
+    }
+    files = FileLinks([sandbox_url], inside_allowed=True)
+    return client_of(fields, http, api, files, CallOptions(initial_backoff=0.05, **options))

@@ -1,6 +1,6 @@
 """Back Market's rules the connector keeps, each checked without a server: a line's unit
 price, which numbers in a message are order ids, whom a reply may go to, and how far back
-the folder list's filter reaches."""
+the folder list's filter reaches, what the User-Agent's settings take."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import pytest
 from keybuzz_connector_backmarket.care import FolderReplies, minute_filter
 from keybuzz_connector_backmarket.connector import ORDER_IDS
 from keybuzz_connector_backmarket.orders import Line, Order, summary_of
+from keybuzz_poller.settings import PollerSettings
 from keybuzz_shared.connectors.seam import Reply, ThreadKey
+from keybuzz_shared.settings import SettingsError, load_settings
 
 
 def test_a_lines_unit_price_is_its_total_divided_by_its_quantity() -> None:
@@ -53,7 +55,7 @@ class NoCall:
 
 
 async def test_a_reply_to_the_marketplaces_support_alone_is_refused_before_any_call() -> None:
-    replies = FolderReplies(cast(Any, NoCall()), cast(Any, NoCall()))
+    replies = FolderReplies(cast(Any, NoCall()))
     reply = Reply(
         thread=ThreadKey("DISCUSSION", "123456"),
         in_reply_to="m1",
@@ -77,3 +79,19 @@ def test_the_folder_lists_filter_reaches_back_to_the_minute_before(
     since: datetime, asked: str
 ) -> None:
     assert minute_filter(since) == asked
+
+
+@pytest.mark.parametrize(
+    ("variable", "refused", "taken"),
+    [
+        ("BACKMARKET_USER_AGENT_COMPANY", "Key Buzz", "Key_Buzz.2"),
+        ("BACKMARKET_USER_AGENT_INTEGRATION", "Care;x", "Care"),
+        ("BACKMARKET_USER_AGENT_CONTACT", "integrations", "tech@keybuzz.io"),
+    ],
+)
+def test_a_user_agent_back_market_would_refuse_is_refused_at_load(
+    variable: str, refused: str, taken: str
+) -> None:
+    with pytest.raises(SettingsError, match=variable):
+        load_settings(PollerSettings, {variable: refused})
+    assert load_settings(PollerSettings, {variable: taken})

@@ -22,11 +22,11 @@ from keybuzz_connector_ebay.connector import (
     purchases,
     waiting_since,
 )
-from keybuzz_connector_ebay.consent import EbayApp
 from keybuzz_connector_ebay.settings import EbayApiSettings, EbaySettings
 from keybuzz_double_ebay.contract import answer_problems
 from keybuzz_double_ebay.double import RU_NAME, service_env
 from keybuzz_shared.connectors import seam
+from keybuzz_shared.connectors.kit.consent import ConsentApp as EbayApp
 from keybuzz_shared.connectors.seam import CredentialsRefused, Reply, ThreadKey
 
 ACCEPT = "https://keybuzz.test/api/v1/marketplaces/ebay/oauth/callback"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import importlib.util
 import json
 import os
@@ -17,12 +18,13 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import msgspec
@@ -40,6 +42,8 @@ from keybuzz_shared.streams import provision
 from keybuzz_devstack import system_user
 
 DEV_VAULT_ROOT_TOKEN = "keybuzz-dev-root"
+
+T = TypeVar("T")
 
 
 def venv_bin(name: str) -> str:
@@ -150,29 +154,72 @@ def nats_users(path: Path) -> dict[str, str]:
     Every server of a stack (or of a test session) shares them, so a service's
     credentials work on whichever server it is given.
     """
-    if path.exists():
-        known: dict[str, str] = json.loads(path.read_text())
-        if set(known) == set(USERS):
-            return known
-    path.parent.mkdir(parents=True, exist_ok=True)
-    passwords = {user: secrets.token_urlsafe(24) for user in USERS}
-    path.touch(mode=0o600)
-    path.write_text(json.dumps(passwords))
-    return passwords
+
+    def read(data: bytes) -> dict[str, str] | None:
+        with contextlib.suppress(ValueError):
+            known = json.loads(data)
+            if isinstance(known, dict) and set(known) == set(USERS):
+                return {user: str(password) for user, password in known.items()}
+        return None
+
+    def make() -> tuple[dict[str, str], bytes]:
+        passwords = {user: secrets.token_urlsafe(24) for user in USERS}
+        return passwords, json.dumps(passwords).encode()
+
+    return kept_private(path, read, make)
 
 
 def reply_front_login(path: Path) -> SmtpLogin:
     """The login of the sandbox's reply front (SMTP AUTH), made once, kept 0600 as the NATS
     users' passwords: the sandbox takes it, the poller sends with it."""
-    if path.exists():
+
+    def read(data: bytes) -> SmtpLogin | None:
         with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
-            return msgspec.json.decode(path.read_bytes(), type=SmtpLogin)
+            return msgspec.json.decode(data, type=SmtpLogin)
+        return None
+
+    def make() -> tuple[SmtpLogin, bytes]:
+        login = SmtpLogin.generated()
+        return login, msgspec.json.encode(login)
+
+    return kept_private(path, read, make)
+
+
+def kept_private(
+    path: Path, read: Callable[[bytes], T | None], make: Callable[[], tuple[T, bytes]]
+) -> T:
+    """What ``path`` holds (``read``: None when it cannot be used), or else ``make``'s value,
+    written there (its bytes) 0600. Two processes starting at once (a stack's supervisor and
+    a command, two test sessions) agree: one makes it while the other waits on a lock beside
+    it, then reads it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    login = SmtpLogin.generated()
-    path.touch(mode=0o600)
-    path.chmod(0o600)
-    path.write_bytes(msgspec.json.encode(login))
-    return login
+    lock = os.open(path.with_name(f".{path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.exists() and (kept := read(path.read_bytes())) is not None:
+            return kept
+        value, data = make()
+        write_private(path, data)
+        return value
+    finally:
+        os.close(lock)  # which releases the lock
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """``data`` in ``path``, readable by its owner only from the first byte, and whole: a
+    reader sees the file before or after, never half written (a temporary file in the same
+    folder, then renamed over it)."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # 0600
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
 
 
 def with_credentials(url: str, user: str, password: str) -> str:
@@ -228,8 +275,8 @@ def provision_streams(url: str, users: dict[str, str] | None = None, replicas: i
 def nats_auth_config(data_dir: Path, passwords: dict[str, str]) -> Path:
     """The server's ``authorization`` block (one user each, permissions from nats_access)."""
     config = data_dir / "auth.conf"
-    config.touch(mode=0o600)
-    config.write_text(server_authorization(passwords))
+    config.parent.mkdir(parents=True, exist_ok=True)
+    write_private(config, server_authorization(passwords).encode())
     return config
 
 

@@ -8,7 +8,7 @@ import uvicorn
 
 from .app import create_app
 from .config import (
-    AMAZON_IDLE_TIMEOUT_SECONDS,
+    IDLE_TIMEOUT_SECONDS,
     SHUTDOWN_GRACE_SECONDS,
     ConfigError,
     SandboxConfig,
@@ -25,7 +25,7 @@ def main() -> None:
         host=config.host,
         port=config.port,
         log_level="info",
-        timeout_keep_alive=AMAZON_IDLE_TIMEOUT_SECONDS,
+        timeout_keep_alive=IDLE_TIMEOUT_SECONDS,
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from litestar import Litestar, Request, Response, Router, get
 from litestar.exceptions import MethodNotAllowedException, NotFoundException
+from litestar.types import ExceptionHandler, ExceptionHandlersMap
 
 from .config import SandboxConfig
-from .doubles import doubles
+from .doubles import doubles, unknown_path_answer
 from .echo import echo_routes
-from .errors import not_found_response
 from .reply_front import ReplyFront, reply_front_routes
 from .sandbox import Sandbox
 
@@ -20,8 +21,13 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def _unknown_path(_: Request[Any, Any, Any], __: Exception) -> Response[bytes]:
-    return not_found_response()
+def answered(answer: Callable[[], Response[Any]]) -> ExceptionHandler[Any]:
+    """An exception handler answering ``answer()`` whatever the request."""
+
+    def handler(_: Request[Any, Any, Any], __: Exception) -> Response[Any]:
+        return answer()
+
+    return handler
 
 
 def create_app(config: SandboxConfig | None = None) -> Litestar:
@@ -31,16 +37,17 @@ def create_app(config: SandboxConfig | None = None) -> Litestar:
     front = ReplyFront(sb)
     sb.lifespans.append(front.serving)
     admin = [*echo_routes(sb.echo), *reply_front_routes(front)]
+    # A request no route takes: answered as the double whose API is unprefixed answers one.
+    unknown: ExceptionHandlersMap = {}
+    if (answer := unknown_path_answer()) is not None:
+        unknown = dict.fromkeys((NotFoundException, MethodNotAllowedException), answered(answer))
     app = Litestar(
         route_handlers=[
             health,
             Router("/_sandbox", route_handlers=admin, include_in_schema=False),
             *doubles_routes,
         ],
-        exception_handlers={
-            NotFoundException: _unknown_path,
-            MethodNotAllowedException: _unknown_path,
-        },
+        exception_handlers=unknown,
         openapi_config=None,
         # what the doubles serve beside their routes, added by them (evaluated after them)
         lifespan=sb.lifespans,

@@ -1,8 +1,8 @@
 """Scaled time.
 
 Every timestamp the sandbox reports is real wall-clock UTC, so clients can compare
-them with their own clock. What the time scale changes is how long Amazon's
-processes take: a duration of `d` Amazon seconds lasts `d / scale` real seconds.
+them with their own clock. What the time scale changes is how long the marketplaces'
+processes take: a duration of `d` marketplace seconds lasts `d / scale` real seconds.
 
 Order lifecycles run on a *virtual* timeline: before the anchor (sandbox start)
 virtual time equals real time (the seeded history); after it, virtual time runs
@@ -44,14 +44,14 @@ class Clock:
             self._now = running
 
     def monotonic(self) -> float:
-        """Monotonic Amazon-seconds, for token buckets."""
+        """Monotonic marketplace seconds, for token buckets."""
         return time.monotonic() * self.scale
 
-    def real_duration(self, amazon_seconds: float) -> float:
-        return amazon_seconds / self.scale
+    def real_duration(self, marketplace_seconds: float) -> float:
+        return marketplace_seconds / self.scale
 
-    def deadline(self, amazon_seconds: float) -> float:
-        return self.now() + self.real_duration(amazon_seconds)
+    def deadline(self, marketplace_seconds: float) -> float:
+        return self.now() + self.real_duration(marketplace_seconds)
 
     def to_virtual(self, real: float) -> float:
         if real <= self.anchor:
@@ -106,12 +106,12 @@ class SellerTimeline:
 
 
 def iso(ts: float) -> str:
-    """Amazon's timestamp style: whole seconds, UTC, trailing Z."""
+    """Whole seconds, UTC, trailing Z (SP-API's style, and several other APIs')."""
     return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_iso(value: str, naive_zone: tzinfo = UTC) -> float:
-    """ISO 8601 to epoch seconds; naive values are taken in `naive_zone` (Amazon: UTC)."""
+    """ISO 8601 to epoch seconds; naive values are taken in `naive_zone` (UTC unless told)."""
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"

@@ -31,8 +31,10 @@ class Double:
     # value (``relay_conformance.RelayDriver``); empty: it is no mail relay's double.
     relay_drivers_at: str = ""
     # Its own settings (a msgspec Struct whose every field has a default), read from
-    # ``SANDBOX_<NAME>_<FIELD>`` (``config.double_settings``); None: it has none.
+    # ``<settings_prefix><FIELD>`` (``config.double_settings``); None: it has none.
     settings: type[Any] | None = None
+    # The beginning of its settings' variables; empty: ``SANDBOX_<NAME>_``.
+    settings_prefix: str = ""
     # The recipient domains of the sellers' replies its relay takes: the sandbox's reply
     # front (reply_front.py) forwards a reply for one of them to it, as an outbound MTA
     # delivers by the recipient's domain. Empty: it takes no replies by mail.
@@ -40,6 +42,15 @@ class Double:
     # ``module:function`` giving, for the running sandbox, where that relay listens
     # (``(host, port)``, None while it does not serve).
     reply_relay_at: str = ""
+    # ``module:function`` answering a request no route of the sandbox takes (an unknown
+    # path, a method a path has not), as its marketplace's API answers one; one double at
+    # most gives one (its API's paths are the sandbox's own, unprefixed). Empty: it has none.
+    unknown_path_at: str = ""
+
+    @property
+    def variables_prefix(self) -> str:
+        """The beginning of its settings' variables."""
+        return self.settings_prefix or f"SANDBOX_{self.name.upper()}_"
 
     def routes(self, sandbox: Any) -> Sequence[Any]:
         """Its route handlers on ``sandbox`` (the ``Sandbox``, typed loosely: the sandbox's
@@ -79,3 +90,11 @@ class Double:
         if not self.listers_at:
             return None
         return pkgutil.resolve_name(self.listers_at)(marketplace)
+
+    def unknown_path(self) -> Callable[[], Any] | None:
+        """Its answer to a request no route takes (a Litestar ``Response``, typed loosely as
+        ``routes``), or None."""
+        if not self.unknown_path_at:
+            return None
+        answer: Callable[[], Any] = pkgutil.resolve_name(self.unknown_path_at)
+        return answer

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
+from typing import Any
 
 from keybuzz_sandbox.double_entry import Double
 
@@ -80,3 +81,12 @@ def reply_relays() -> dict[str, Double]:
                 )
             relays[domain] = double
     return relays
+
+
+def unknown_path_answer() -> Callable[[], Any] | None:
+    """The answer to a request no route takes, by the one double giving one (its
+    ``unknown_path``); None: none does. Two doubles giving one is a mistake, refused here."""
+    answers = {name: d.unknown_path() for name, d in doubles().items() if d.unknown_path_at}
+    if len(answers) > 1:
+        raise ValueError(f"doubles {', '.join(sorted(answers))} each answer unknown paths")
+    return next(iter(answers.values()), None)

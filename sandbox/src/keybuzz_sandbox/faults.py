@@ -15,15 +15,10 @@ from dataclasses import dataclass
 
 import msgspec
 
-from .config import FaultSettings
-
 ALLOWED_STATUSES = frozenset({429, 500, 503})
-# failNext may also refuse access (403 Unauthorized): with a large count and one
-# operation, Amazon refusing that operation to this application for good.
+# failNext may also refuse access (403): with a large count and one operation, the
+# marketplace refusing that operation to this application for good.
 FAIL_NEXT_STATUSES = ALLOWED_STATUSES | {403}
-# The LWA token endpoint (POST /auth/o2/token) as an operation name. Opt-in: faults
-# apply to it only when `operations` names it, so "all operations" stays SP-API's.
-LWA_OPERATION = "lwaToken"
 
 
 class FaultConfig(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
@@ -34,8 +29,8 @@ class FaultConfig(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_f
     latency_ms: int = 0
     malformed_rate: float = 0.0
     malformed_kind: str = "invalid_json"
-    # Operation ids ("getOrders") or qualified keys ("ordersV0.getOrders"), or
-    # LWA_OPERATION; empty = all SP-API operations.
+    # Operation ids ("getOrders") or qualified keys ("ordersV0.getOrders"); empty: all
+    # the double's operations (but those it applies faults to only when named).
     operations: list[str] = msgspec.field(default_factory=list)
     fail_next: int = 0
     fail_status: int = 503
@@ -54,17 +49,6 @@ class FaultConfig(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_f
         if min(self.latency_ms, self.fail_next, self.malformed_next) < 0:
             issues.append("latencyMs, failNext and malformedNext must be >= 0")
         return issues
-
-    @classmethod
-    def from_settings(cls, settings: FaultSettings) -> FaultConfig:
-        return cls(
-            error_rate=settings.error_rate,
-            error_statuses=list(settings.error_statuses),
-            latency_ms=settings.latency_ms,
-            malformed_rate=settings.malformed_rate,
-            malformed_kind=settings.malformed_kind,
-            operations=list(settings.operations),
-        )
 
 
 MAX_SLOW_SECONDS = 3_600.0  # a stall, a trickle's pause or a hold, at most
@@ -90,7 +74,7 @@ class SlowAnswer(msgspec.Struct, frozen=True):
 
 
 class SlowFaultConfig(FaultConfig, kw_only=True, rename="camel", forbid_unknown_fields=True):
-    """The fault settings of a shop API's double: the Amazon double's, and slow shops. Per
+    """The fault settings of a shop API's double: ``FaultConfig``'s, and slow shops. Per
     shop: ``stall_shops`` get no answer for ``stall_seconds`` (then their request is handled),
     ``trickle_shops`` theirs one byte every ``trickle_seconds``, ``hold_shops`` theirs
     ``hold_seconds`` after their request was handled (done, the caller not told); real
@@ -192,9 +176,7 @@ class FaultInjector:
 
     def applies_to(self, op_key: str) -> bool:
         names = self.config.operations
-        if op_key == LWA_OPERATION:
-            return op_key in names
-        return not names or op_key in names or op_key.split(".", 1)[1] in names
+        return not names or op_key in names or op_key.partition(".")[2] in names
 
     def decide(self, op_key: str) -> FaultDecision:
         cfg = self.config

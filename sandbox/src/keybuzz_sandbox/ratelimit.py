@@ -1,4 +1,5 @@
-"""Token buckets per (application, selling partner, operation), as SP-API meters calls."""
+"""Token buckets per key a double chooses (an application, a shop, an operation…), as the
+marketplaces meter calls: a documented rate and burst."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ class RateLimiter:
         self._buckets: dict[tuple[str, ...], TokenBucket] = {}
 
     def allow(self, key: tuple[str, ...], limit: RateLimit) -> bool:
-        # The clock's monotonic time is in Amazon seconds, so the time scale
+        # The clock's monotonic time is in marketplace seconds, so the time scale
         # speeds refills without changing the documented rate and burst.
         now = self._clock.monotonic()
         bucket = self._buckets.get(key)

@@ -28,7 +28,7 @@ class Sandbox:
         # What a double keeps in ``state`` beyond what it writes there at once, written
         # before each save (a double's routes add theirs when the app is made).
         self.before_save: list[Callable[[], None]] = []
-        # What a double serves while the app runs beside its routes (Amazon's reply relay),
+        # What a double serves while the app runs beside its routes (a relay double's SMTP server),
         # added by its routes when the app is made; then the reply front, added by the app.
         self.lifespans: list[Lifespan] = []
         # Each double's own running parts by its name, for its tests to look into.

@@ -1,9 +1,7 @@
 """Mutable sandbox state that must survive restarts when SANDBOX_STATE_DIR is set.
 
-Tokens are self-contained, so only what cannot be derived is kept: revocations,
-redirect URIs registered at run time, the timeline anchor and sellers' advances, what
-sellers and buyers set for the reply relay (approved and blocked senders, opt-outs), and
-each double's own (``doubles``: by its name, a JSON document it reads and writes itself).
+Only what cannot be derived is kept: the timeline anchor, and each double's own
+(``doubles``: by its name, a JSON document it reads and writes itself).
 """
 
 from __future__ import annotations
@@ -18,15 +16,6 @@ import msgspec
 
 class PersistentState(msgspec.Struct, kw_only=True):
     anchor: float
-    revoked_refresh_tokens: list[str] = msgspec.field(default_factory=list)
-    # seller id -> epoch seconds: refresh tokens issued at or before it are revoked.
-    revoked_sellers: dict[str, float] = msgspec.field(default_factory=dict)
-    redirect_uris: list[str] = msgspec.field(default_factory=list)
-    advances: dict[str, list[tuple[float, float]]] = msgspec.field(default_factory=dict)
-    # Reply relay (reply_relay.py): seller id -> lower-cased addresses; buyer aliases.
-    approved_senders: dict[str, list[str]] = msgspec.field(default_factory=dict)
-    blocked_senders: dict[str, list[str]] = msgspec.field(default_factory=dict)
-    opted_out_buyers: list[str] = msgspec.field(default_factory=list)
     # A double's name -> what it keeps (e.g. its shops' advances, keys rotated at run time).
     doubles: dict[str, Any] = msgspec.field(default_factory=dict)
 

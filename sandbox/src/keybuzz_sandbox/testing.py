@@ -13,7 +13,7 @@ import msgspec
 import uvicorn
 
 from .app import create_app
-from .config import AMAZON_IDLE_TIMEOUT_SECONDS, SHUTDOWN_GRACE_SECONDS, SandboxConfig
+from .config import IDLE_TIMEOUT_SECONDS, SHUTDOWN_GRACE_SECONDS, SandboxConfig
 from .sandbox import Sandbox
 
 
@@ -32,7 +32,7 @@ async def running_sandbox(
 ) -> AsyncIterator[str]:
     """Serve a sandbox on 127.0.0.1 until the block ends; yields its base URL.
 
-    ``seen`` receives the sandbox itself, for tests of what Amazon does unseen (e.g. a
+    ``seen`` receives the sandbox itself, for tests of what a double does unseen (e.g. a
     report's document written while the report is processed). ``lifespan``: with what the
     app serves beside its routes (the relays' SMTP, the reply front; give them port 0)."""
     port = free_port()
@@ -55,7 +55,7 @@ async def running_sandbox(
             log_config=None,
             access_log=False,
             lifespan="on" if lifespan else "off",
-            timeout_keep_alive=AMAZON_IDLE_TIMEOUT_SECONDS,
+            timeout_keep_alive=IDLE_TIMEOUT_SECONDS,
             timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
         )
     )
@@ -72,7 +72,7 @@ async def running_sandbox(
 
 
 class ConsentForm(HTMLParser):
-    """The consent page's form (action and hidden fields), read the way a browser would."""
+    """A double's consent page's form (action and hidden fields), read the way a browser would."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -12,21 +12,11 @@ bounces and sending are the poller's (docs/POLLER.md).
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 
-from keybuzz_shared.connectors.seam import (
-    InboxMessage,
-    Limits,
-    ParsedMail,
-    RelayReplyRules,
-    SenderType,
-    attachment_types,
-    demo_relay_mail,
-    relay_reply_subject,
-    relayed_message,
-)
+from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay, DemoMail
+from keybuzz_shared.connectors.seam import ParsedMail, SenderType, attachment_types
 
-from keybuzz_connector_amazon.ids import amazon_order_ids_in
+from keybuzz_connector_amazon.order_feed import AmazonOrderIds
 
 BUYER_ADDRESS = re.compile(r"@marketplace\.amazon\.[a-z]{2,3}(\.[a-z]{2})?$", re.IGNORECASE)
 _BUYER_NAME_SUFFIX = re.compile(r"\s*-\s*(amazon\s+)?marketplace.*$", re.IGNORECASE)
@@ -77,66 +67,19 @@ DEMO_ORDERS: tuple[tuple[str, str, str, str, str], ...] = (
         "Bonjour, pourriez-vous me dire quand ma commande sera expédiée ? Merci.",
     ),
 )
-_DEMO_SENT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # fixed: the same mail every time
-
-
-class AmazonRelayMail:
-    """The seam's ``MailRelay`` for Amazon; a reply's limits are the connector's
-    (``limits``: Amazon documents "one or more attachments (up to 10 MB) in a message",
-    Seller Central help 200389080, and no count)."""
-
-    address_label = "amazon"  # amazon.<tenantId>.<country>.<token>@<INBOUND_DOMAIN>
-    buyer_address_form = "…@marketplace.amazon.<tld>"
-    demo_mail_count = len(DEMO_ORDERS)
-
-    def __init__(self, limits: Limits) -> None:
-        self.reply_rules = RelayReplyRules.within(limits, ATTACHMENT_TYPES)
-
-    def is_buyer_address(self, address: str) -> bool:
-        return BUYER_ADDRESS.search(address) is not None
-
-    def buyer_name(self, display_name: str) -> str | None:
-        return _BUYER_NAME_SUFFIX.sub("", display_name).strip() or None
-
-    def order_ids_in(self, text: str) -> list[str]:
-        return amazon_order_ids_in(text)
-
-    def message(self, mail: ParsedMail, received_at: datetime) -> InboxMessage:
-        """An order's thread when the mail names one (Amazon files a conversation by its
-        order); otherwise a thread of its own."""
-        return relayed_message(mail, received_at, sender_type=sender_type(mail))
-
-    def reply_subject(self, buyer_subject: str, order_id: str | None) -> str:
-        """``Re: <buyer subject>``; the order id stays in it (Amazon files the reply by it)."""
-        return relay_reply_subject(
-            buyer_subject, order_id, order_ids_in=amazon_order_ids_in, order_note="(Order: {})"
-        )
-
-    def demo_mail(self, tenant_id: str, index: int, inbound_domain: str, stamp: str) -> bytes:
-        order_id, name, buyer, item, text = DEMO_ORDERS[index]
-        return demo_relay_mail(
-            self.address_label,
-            tenant_id,
-            inbound_domain,
-            stamp,
-            order_id=order_id,
-            sender=(f"{name} - Amazon Marketplace", buyer),
-            subject=(
-                f"Demande de renseignements de la part du client Amazon {name}"
-                f" (Commande : {order_id})"
-            ),
-            sent=_DEMO_SENT.replace(hour=9 + index),
-            body=(
-                "------------- Début du message -------------\n\n"
-                f"{text}\n\n"
-                "------------- Fin du message -------------\n\n"
-                f"Numéro de commande : {order_id}\nArticle : {item}\nQuantité : 1\n\n"
-                "Cordialement,\nService Client Amazon.fr\n"
-            ),
-        )
-
-    def __repr__(self) -> str:
-        return "AmazonRelayMail()"
+DEMO_MAILS = tuple(
+    DemoMail(
+        order_id,
+        (f"{name} - Amazon Marketplace", buyer),
+        f"Demande de renseignements de la part du client Amazon {name} (Commande : {order_id})",
+        "------------- Début du message -------------\n\n"
+        f"{text}\n\n"
+        "------------- Fin du message -------------\n\n"
+        f"Numéro de commande : {order_id}\nArticle : {item}\nQuantité : 1\n\n"
+        "Cordialement,\nService Client Amazon.fr\n",
+    )
+    for order_id, name, buyer, item, text in DEMO_ORDERS
+)
 
 
 def sender_type(mail: ParsedMail) -> SenderType:
@@ -151,3 +94,21 @@ def sender_type(mail: ParsedMail) -> SenderType:
     if mail.automatic:
         return "SYSTEM"
     return "BUYER" if mail.parse_error is not None else "MARKETPLACE_SUPPORT"
+
+
+class AmazonRelayMail(DeclaredRelay):
+    """The seam's ``MailRelay`` for Amazon; a reply's limits are the connector's
+    (``limits``: Amazon documents "one or more attachments (up to 10 MB) in a message",
+    Seller Central help 200389080, and no count). A mail is on its order's thread when it
+    names one (Amazon files a conversation by its order), on a thread of its own otherwise;
+    a reply's subject keeps the order id (Amazon files the reply by it)."""
+
+    sender_of = sender_type
+    address_label = "amazon"  # amazon.<tenantId>.<country>.<token>@<INBOUND_DOMAIN>
+    buyer_address_form = "…@marketplace.amazon.<tld>"
+    buyer_address = BUYER_ADDRESS
+    name_suffix = _BUYER_NAME_SUFFIX
+    order_ids = AmazonOrderIds()
+    order_note = "(Order: {})"
+    attachment_types = ATTACHMENT_TYPES
+    demo_mails = DEMO_MAILS

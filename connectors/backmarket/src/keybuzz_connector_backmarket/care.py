@@ -1,43 +1,33 @@
-"""A Back Market shop's care folders as the poller reads them: the seam's ``InboxSource``
-and ``MessageSource`` on ``GET /ws/sav`` and ``GET /ws/sav/{id}`` (docs/BACKMARKET.md,
-"Care folders"), and the seller's messages on them, the seam's ``ReplyChannel`` (below,
-"replies").
-
-A listing asks for the folders having messages more recent than ``since`` (Back Market's
-``last_message_date``, to the minute: a minute earlier, so that none at ``since``'s minute
-is missed), 10 a page. A folder's messages come only with its details, one call each
-(40,000 a day against the list's 4,000): a folder is read again only when its
-``date_last_message`` moved since this session last read it and stored that reading,
-else at listings ever further apart (``kit.Rereads``, at most ``MAX_REREAD_GAP``
-skipped). One ticket per folder (a DISCUSSION thread, its order
-beside it), each message once by Back Market's id; the folder's claims, order line,
-order and buyer's country and language are the thread's details."""
+"""A Back Market shop's care folders as the poller reads them (docs/BACKMARKET.md, "Care
+folders"): the kit's ``ReadInTurn`` on ``GET /ws/sav``, the folders having messages from a
+minute before ``since`` (Back Market's ``last_message_date`` is to the minute), 10 a page,
+and ``GET /ws/sav/{id}``: a folder's messages come only with its details, one call each
+(40,000 a day against the list's 4,000), read again only once its ``date_last_message``
+moved (``kit.Rereads``). One ticket per folder (a DISCUSSION thread, its order beside it),
+each message once by Back Market's id; the folder's claims, order line, order and buyer's
+country and language are the thread's details. The seller's messages on a folder are the
+kit's ``DeclaredReplies`` (below, "replies")."""
 
 from __future__ import annotations
 
-import logging
-import mimetypes
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
-from keybuzz_shared.connectors.kit import Listing, PageNumbers
+from keybuzz_shared.connectors.kit.declared_replies import DeclaredReplies
+from keybuzz_shared.connectors.kit.linked_files import linked_file
+from keybuzz_shared.connectors.kit.result_pages import results_fetch
 from keybuzz_shared.ticket_topics import Subject, language_tag, subject_of_label
 from keybuzz_shared.times import as_utc
 
-from keybuzz_connector_backmarket.orders import line_state_name, order_state_name
-
-log = logging.getLogger(__name__)
+from keybuzz_connector_backmarket.orders import line_state, order_state
 
 PAGE_SIZE = 10  # GET /ws/sav's page [official]
-FOLDERS_KEPT = 20_000  # folders whose last message date a session remembers
 # A page's folders read at once: a poll of 10 changed folders takes about 3 calls' time,
 # far within the details' 600 calls a minute [official].
 DETAILS_AT_ONCE = 4
-MAX_REREAD_GAP = 64  # listings skipped at most between two readings of an unconfirmed folder
 OPEN = 0  # a folder's or a claim's state: 0 OPEN, 9 CLOSED [official]
 BACK_MARKET_STAFF = "Service client Back Market"
 # A message's initiator [official: Merchant; the others as the double writes them].
@@ -69,18 +59,13 @@ COUNTRIES = {
 # A claim's declared issue (``customerIssue``) → the ticket's subject (docs/BACKMARKET.md,
 # "Ticket topics"); another issue is read by the shared rules (``subject_of_label``), else
 # by its tag: a technical or aesthetic fault is a damaged item.
-ISSUE_SUBJECTS: dict[str, Subject] = {
-    "BATTERY_NOT_CHARGING": "DAMAGED_OR_WRONG_ITEM",
-    "SCREEN_DEFECT": "DAMAGED_OR_WRONG_ITEM",
-    "ACCOUNT_LOCKED": "DAMAGED_OR_WRONG_ITEM",
-    "MISSING_PART": "DAMAGED_OR_WRONG_ITEM",
-    "DAMAGED_PACKAGE": "DAMAGED_OR_WRONG_ITEM",
-    "COSMETIC_SCRATCHES": "DAMAGED_OR_WRONG_ITEM",
-}
-TAG_SUBJECTS: dict[str, Subject] = {
-    "TECHNICAL": "DAMAGED_OR_WRONG_ITEM",
-    "AESTHETIC": "DAMAGED_OR_WRONG_ITEM",
-}
+ISSUE_SUBJECTS: dict[str, Subject] = dict.fromkeys(
+    ("BATTERY_NOT_CHARGING", "SCREEN_DEFECT", "ACCOUNT_LOCKED", "MISSING_PART",
+     "DAMAGED_PACKAGE", "COSMETIC_SCRATCHES"), "DAMAGED_OR_WRONG_ITEM"
+)  # fmt: skip
+TAG_SUBJECTS: dict[str, Subject] = dict.fromkeys(
+    ("TECHNICAL", "AESTHETIC"), "DAMAGED_OR_WRONG_ITEM"
+)
 RESOLUTIONS = {
     "REMOTE_ASSISTANCE": "assistance à distance",
     "REPAIR": "réparation",
@@ -158,19 +143,6 @@ class Folder(msgspec.Struct, frozen=True):
     lines: list[Claim] = []
     orderline: FolderLine | None = None
 
-    @property
-    def order_id(self) -> str | None:
-        line = self.orderline
-        return str(line.order.order_id) if line and line.order else None
-
-    @property
-    def thread(self) -> seam.ThreadKey:
-        return seam.ThreadKey(kind="DISCUSSION", id=str(self.id), order_id=self.order_id)
-
-    @property
-    def claim(self) -> bool:
-        return any(c.state == OPEN for c in self.lines)
-
 
 read_folder = partial(kit.read_as, Folder, what="care folder")
 
@@ -200,48 +172,43 @@ def subject_of_claims(folder: Folder) -> Subject | None:
 
 
 def details(folder: Folder) -> tuple[seam.ThreadDetail, ...]:
-    """What the ticket shows beside the folder's messages, in French."""
-    shown: list[tuple[str, str, str | None]] = []
-    country = country_of(folder)
-    if country:
-        name, language, _ = COUNTRIES.get(country, (country, country, ""))
-        shown += [("country", "Pays de l'acheteur", name), ("language", "Langue", language)]
-    shown.append(("folder_state", "Dossier SAV", "ouvert" if folder.state == OPEN else "fermé"))
-    line = folder.orderline
-    if line is not None:
-        product = _product(line.snapshot)
+    """What the ticket shows beside the folder's messages, in French (an empty value not)."""
+    country = country_of(folder) or ""
+    name, language, _ = COUNTRIES.get(country, (country, country, ""))
+    folder_state = "ouvert" if folder.state == OPEN else "fermé"
+    shown: list[tuple[str, str, str | None]] = [
+        ("country", "Pays de l'acheteur", name),
+        ("language", "Langue", language),
+        ("folder_state", "Dossier SAV", folder_state),
+    ]
+    if (line := folder.orderline) is not None:
+        order = line.order
         quantity = f" × {line.quantity}" if line.quantity else ""
-        shown.append(("order_line", "Ligne de commande", f"{line.id}{product}{quantity}"))
-        if line.state is not None:
-            shown.append(("order_line_state", "État de la ligne", line_state_name(line.state)))
-        if line.order is not None:
-            shown.append(("order", "Commande", str(line.order.order_id)))
-            if line.order.state is not None:
-                shown.append(
-                    ("order_state", "État de la commande", order_state_name(line.order.state))
-                )
+        line_word = None if line.state is None else line_state(line.state)[0]
+        order_word = None if order is None or order.state is None else order_state(order.state)[0]
+        shown += [
+            ("order_line", "Ligne de commande", f"{line.id}{_product(line.snapshot)}{quantity}"),
+            ("order_line_state", "État de la ligne", line_word),
+            ("order", "Commande", str(order.order_id) if order else None),
+            ("order_state", "État de la commande", order_word),
+        ]
     for n, claim in enumerate(folder.lines, start=1):
-        suffix = "" if len(folder.lines) == 1 else f" {n}"
+        key, label = ("", "") if len(folder.lines) == 1 else (str(n), f" {n}")
         issues = ", ".join(
             f"{i.customer_issue} ({i.tag})" if i.tag else i.customer_issue
             for i in claim.issues
             if i.customer_issue
         )
         state = "ouverte" if claim.state == OPEN else "fermée"
-        shown.append((f"claim{suffix.strip()}", f"Réclamation{suffix}", f"{claim.id}, {state}"))
-        shown.append((f"claim_issues{suffix.strip()}", f"Problèmes déclarés{suffix}", issues))
-        if claim.resolution_choice:
-            choice = RESOLUTIONS.get(claim.resolution_choice, claim.resolution_choice)
-            shown.append(
-                (f"resolution_choice{suffix.strip()}", f"Résolution choisie{suffix}", choice)
-            )
-        if claim.declared_warranty_state:
-            warranty = WARRANTY_STATES.get(
-                claim.declared_warranty_state, claim.declared_warranty_state
-            )
-            shown.append(
-                (f"warranty_state{suffix.strip()}", f"Garantie déclarée{suffix}", warranty)
-            )
+        choice, warranty = claim.resolution_choice, claim.declared_warranty_state
+        resolution = RESOLUTIONS.get(choice or "", choice)
+        guarantee = WARRANTY_STATES.get(warranty or "", warranty)
+        shown += [
+            (f"claim{key}", f"Réclamation{label}", f"{claim.id}, {state}"),
+            (f"claim_issues{key}", f"Problèmes déclarés{label}", issues),
+            (f"resolution_choice{key}", f"Résolution choisie{label}", resolution),
+            (f"warranty_state{key}", f"Garantie déclarée{label}", guarantee),
+        ]
     return tuple(seam.ThreadDetail(name=n, label=label, value=v) for n, label, v in shown if v)
 
 
@@ -270,20 +237,13 @@ def sender_of(folder: Folder, message: Message) -> tuple[seam.SenderType, str | 
     return sender, None
 
 
-def file_of(ref: FileRef) -> seam.InboxFile:
-    name = unquote(urlsplit(ref.attachment).path.rsplit("/", 1)[-1]) or str(ref.id)
-    kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    return seam.InboxFile(name=name, url=ref.attachment, content_type=kind)
-
-
-def subject_of(folder: Folder) -> str:
-    return f"SAV Back Market n° {folder.id}"
-
-
 def inbox_messages_of(folder: Folder) -> list[seam.InboxMessage]:
-    """The folder's messages, oldest first."""
-    shown = details(folder)
-    # The buyer's language is the folder's locale's ("de-de": German).
+    """The folder's messages, oldest first, in the buyer's language, its locale's ("de-de":
+    German)."""
+    line = folder.orderline
+    order_id = str(line.order.order_id) if line and line.order else None
+    thread = seam.ThreadKey(kind="DISCUSSION", id=str(folder.id), order_id=order_id)
+    shown, claim = details(folder), any(c.state == OPEN for c in folder.lines)
     language, subject = language_tag(country_of(folder)), subject_of_claims(folder)
     found = []
     for message in sorted(folder.messages, key=lambda m: as_utc(m.date_creation)):
@@ -291,16 +251,16 @@ def inbox_messages_of(folder: Folder) -> list[seam.InboxMessage]:
         found.append(
             seam.InboxMessage(
                 message_id=str(message.id),
-                thread=folder.thread,
+                thread=thread,
                 thread_details=shown,
-                claim=folder.claim,
+                claim=claim,
                 sender_type=sender_type,
                 sender_name=sender_name,
-                subject=subject_of(folder),
+                subject=f"SAV Back Market n° {folder.id}",
                 body=message.message,
                 created_at=as_utc(message.date_creation),
                 unread=sender_type != "SELLER",
-                files=tuple(file_of(f) for f in message.attachments),
+                files=tuple(linked_file(f.attachment, str(f.id)) for f in message.attachments),
                 language=language,
                 ticket_subject=subject,
             )
@@ -317,16 +277,17 @@ def minute_filter(since: datetime) -> str:
 
 
 class CareInbox(kit.ReadInTurn[FolderSummary, Folder]):
-    """A shop's care folders through its client (kit.ReadInTurn): the folder list names
-    those changed (each list page one call of the allowance), each folder's details give
-    its messages. Back Market's claims belong to care folders: on their tickets, no
-    incident; it has no read mark."""
+    """A shop's care folders through its client: the folder list names those changed
+    (each list page one call of the allowance; a page past the last one, the list having
+    shrunk since ``next`` was said, its end), each folder's details give its messages.
+    Back Market's claims belong to care folders: on their tickets, no incident; it has no
+    read mark."""
 
     def __init__(self, client: kit.Requester) -> None:
         query = kit.window_query("last_message_date", None, minute_filter)
-        listing = Listing(PageNumbers[FolderSummary](), query, partial(_list_page, client))
+        page = results_fetch(client, "/ws/sav", "GET ws/sav", most=PAGE_SIZE, shrinks=True)
         super().__init__(
-            listing,
+            kit.Listing(kit.PageNumbers[FolderSummary](), query, page),
             kit.reader(FolderSummary, "care folder"),
             lambda summary: (summary.id, summary.date_last_message),
             details=partial(folder_of, client),
@@ -335,26 +296,8 @@ class CareInbox(kit.ReadInTurn[FolderSummary, Folder]):
             files=lambda file, most: client.get_bytes(file.url, most),
             page_size=PAGE_SIZE,
             at_once=DETAILS_AT_ONCE,
-            rereads=kit.Rereads[int](kept=FOLDERS_KEPT, max_gap=MAX_REREAD_GAP),
+            rereads=kit.Rereads[int](),
         )
-
-
-async def _list_page(
-    client: kit.Requester, query: dict[str, str], link: str | None
-) -> tuple[list[Any], bool]:
-    """A list page's folders, and whether a next page follows."""
-    try:
-        body = await client.get_json("/ws/sav", query)
-    except seam.CallRefused as exc:
-        if exc.status != 404 or query["page"] == "1":
-            raise
-        return [], False  # a page past the last one (fewer folders than when ``next`` said)
-    results, more = kit.results_page(client, "GET ws/sav", body)
-    if len(results) > PAGE_SIZE:
-        raise client.errors.unreadable(
-            "GET ws/sav", f"{len(results)} folders on a page of {PAGE_SIZE}"
-        )
-    return results, more
 
 
 async def folder_of(client: kit.Requester, folder_id: str | int) -> Folder:
@@ -364,20 +307,21 @@ async def folder_of(client: kit.Requester, folder_id: str | int) -> Folder:
     )
 
 
+async def folder_messages(client: kit.Requester, folder_id: str) -> list[seam.InboxMessage]:
+    return inbox_messages_of(await folder_of(client, folder_id))
+
+
 # --- replies (docs/BACKMARKET.md, "Replies") ----------------------------------------------
 # A message (``POST /ws/sav/{id}/msg``) goes as multipart/form-data: its text (``message``)
-# and up to 10 files of 3 MB each (``attachment``) [official]; a reply breaking those is
-# refused before it is queued (the connector's ``Limits``) and again here. Posting to a
-# closed folder reopens it [official]. Back Market's POST takes no idempotency key: a lost
-# answer is an unknown outcome, and the poller reads the folder back (``sent_messages``)
-# before any retry.
+# and up to 10 files of 3 MB each (``attachment``) [official], refused before the reply is
+# queued (the connector's ``Limits``) and again before the call. Posting to a closed folder
+# reopens it [official]. Back Market's POST takes no idempotency key: a lost answer is an
+# unknown outcome, and the poller reads the folder back before any retry.
 
 MAX_ATTACHMENTS = 10  # files a message [official]
 MAX_FILE_BYTES = 3 * 1024 * 1024  # each file [official: "3 MB"], read as MiB
 # A message's kind says it goes to the buyer and Back Market alike (MERCHANT_TO_ALL).
 RECIPIENTS: tuple[seam.Recipient, ...] = ("BUYER", "ALL")
-
-
 LIMITS = seam.Limits(
     max_attachments=MAX_ATTACHMENTS,
     max_attachment_bytes=MAX_ATTACHMENTS * MAX_FILE_BYTES,
@@ -388,26 +332,21 @@ LIMITS = seam.Limits(
 )
 
 
-class FolderReplies(kit.InboxReplies[kit.Requester, CareInbox]):
+async def post_message(client: kit.Requester, reply: seam.Reply) -> None:
+    files = [("attachment", (f.name, f.data, f.content_type)) for f in reply.attachments]
+    await client.post_form(f"/ws/sav/{reply.thread.id}/msg", {"message": reply.body}, files)
+
+
+class FolderReplies(DeclaredReplies):
     """The seller's messages on a shop's care folders, through its client."""
 
-    label = "Back Market"
-    discussion = "care folder"
-
-    def unsendable(self, reply: seam.Reply) -> str | None:
-        if reply.recipient not in RECIPIENTS:
-            return f"Back Market's messages go to the buyer and Back Market, not {reply.recipient}"
-        if problem := kit.refused_files(LIMITS, reply.attachments, "Back Market"):
-            return problem
-        if not reply.thread.id.isdigit():
-            return f"{reply.thread.id!r} is not a Back Market care folder"
-        return None
-
-    async def send(self, reply: seam.Reply) -> None:
-        files = [("attachment", (f.name, f.data, f.content_type)) for f in reply.attachments]
-        await self.client.post_form(
-            f"/ws/sav/{reply.thread.id}/msg", {"message": reply.body}, files
+    def __init__(self, client: kit.Requester) -> None:
+        super().__init__(
+            "Back Market",
+            "care folder",
+            post=partial(post_message, client),
+            listed=partial(folder_messages, client),
+            recipients=RECIPIENTS,
+            limits=LIMITS,
+            is_id=str.isdigit,
         )
-
-    async def listed(self, discussion_id: str) -> list[seam.InboxMessage]:
-        return inbox_messages_of(await folder_of(self.client, discussion_id))

@@ -22,13 +22,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Unpack
 
-import httpx
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.credential_form import canonical_account
-from keybuzz_shared.connectors.kit import RequesterOptions
+from keybuzz_shared.connectors.kit.firewalls import challenge_held
 from keybuzz_shared.connectors.seam import CredentialField
 
 from keybuzz_connector_backmarket.care import (
@@ -51,64 +47,16 @@ MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 # The firewall says neither why nor for how long [official]: its page's own cache life is
 # 15 s; the shop is polled again after this.
 WAF_HOLD_SECONDS = 60.0
-WAF_CODE = "bot-need-challenge"
-
-
-def _firewall(response: httpx.Response, document: Any) -> kit.Held | None:
-    """The firewall's 403: an HTML page (Cloudflare's), or bot management's JSON."""
-    if response.status_code != 403:
-        return None
-    media = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    errors = document.get("errors") if isinstance(document, dict) else None
-    challenged = isinstance(errors, list) and any(
-        isinstance(e, dict) and e.get("code") == WAF_CODE for e in errors
-    )
-    if media == "text/html" or response.headers.get("server", "").lower() == "cloudflare":
-        challenged = True
-    reason = "HTTP 403 from Back Market's firewall (challenge); held and retried later"
-    return kit.Held(WAF_HOLD_SECONDS, reason) if challenged else None
-
-
 ERRORS = kit.CallErrors.labelled("Back Market", credentials="token")
 FOLDER_LIST = "GET ws/sav"  # the call Back Market allows 4,000 a day [official]
 SPEC = kit.ApiSpec(
     "Back Market",
     logging.getLogger(__name__),
     ERRORS,
-    kit.Refusals(held=_firewall),
+    kit.Refusals(held=challenge_held("Back Market", WAF_HOLD_SECONDS, ("bot-need-challenge",))),
     max_response_bytes=MAX_RESPONSE_BYTES,
     allowance_call=FOLDER_LIST,
 )
-
-
-@dataclass(frozen=True)
-class ShopAccess:
-    """What a shop's calls carry: its token, its country code (``Accept-Language``) and
-    the integration's ``User-Agent``."""
-
-    token: str
-    country: str
-    user_agent: str
-
-    def __repr__(self) -> str:
-        return f"ShopAccess(token=[REDACTED], country={self.country!r})"
-
-
-def shop_client(
-    access: ShopAccess, http: httpx.AsyncClient, base_url: str, **options: Unpack[RequesterOptions]
-) -> kit.Requester:
-    """One shop's calls on the platform at ``base_url`` (``https://www.backmarket.fr``);
-    ``files``: the hosts its messages' files may be fetched from (``get_bytes``), links to
-    Back Market's file host [official: "URL of the attachment"] asked without the token."""
-    headers = {
-        "Authorization": f"Basic {access.token}",
-        "Accept-Language": access.country,
-        "User-Agent": access.user_agent,
-    }
-    auth = kit.HeaderAuth(headers, secrets=(access.token,))
-    return kit.Requester(SPEC, auth, http, base_url, shop={"country": access.country}, **options)
-
-
 PLATFORMS = {code: platform for code, (_, _, platform) in COUNTRIES.items()}
 CREDENTIAL_FIELDS = (
     # Back Market's tokens are base64 [observed].
@@ -126,34 +74,34 @@ CREDENTIAL_FIELDS = (
 )
 
 
-def access_of(fields: Mapping[str, str], user_agent: str) -> ShopAccess:
-    """The shop's access from its credential fields; ValueError when one is missing."""
-    kit.require_fields(CREDENTIAL_FIELDS, fields, "Back Market")
-    return ShopAccess(token=fields["token"], country=fields["country"], user_agent=user_agent)
-
-
 def platform_of(fields: Mapping[str, str]) -> str:
     return PLATFORMS.get(fields.get("country", ""), "EU")
 
 
-def shop_identity(platform: str, merchant_id: str) -> str:
-    """The account a merchant id names on one of Back Market's platforms."""
-    return f"backmarket-{platform.lower()}:{canonical_account(CREDENTIAL_FIELDS, merchant_id)}"
-
-
 @kit.client_from
 def client_of(shop: kit.Opening[BackMarketApiSettings]) -> kit.Requester:
-    """The shop's client on its country's platform."""
-    access = access_of(shop.credentials, shop.api.user_agent)
-    url = shop.api.platform_url(platform_of(shop.credentials))
-    return shop_client(access, shop.http, url, **shop.options)
+    """The shop's calls on its country's platform (ValueError when a credential field is
+    missing). Its messages' files are links to Back Market's file host [official: "URL of
+    the attachment"], asked without the token from the hosts ``shop.options`` allows."""
+    fields, api = shop.credentials, shop.api
+    kit.require_fields(CREDENTIAL_FIELDS, fields, "Back Market")
+    token, country = fields["token"], fields["country"]
+    headers = {
+        "Authorization": f"Basic {token}",
+        "Accept-Language": country,
+        "User-Agent": api.user_agent,
+    }
+    auth = kit.HeaderAuth(headers, secrets=(token,))
+    url = {"US": api.us_url, "AP": api.ap_url}.get(platform_of(fields), api.api_url)
+    return kit.Requester(SPEC, auth, shop.http, url, shop={"country": country}, **shop.options)
 
 
 async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:
     """One GET /ws/sav with the token. Back Market names the seller of each care folder it
     lists (``merchant``): a token answering for another seller than the one typed is
     refused. A shop with no folder yet is taken on the id typed (Back Market's API has no
-    call that names the token's seller otherwise)."""
+    call that names the token's seller otherwise). The identity is the account on its
+    platform (``backmarket-eu:40001``)."""
     page = await client.get_json("/ws/sav", {"page": "1"})
     results = page.get("results") if isinstance(page, dict) else None
     named = kit.named_in(results, "merchant", (int,))
@@ -161,7 +109,7 @@ async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:
     typed = kit.own_account(
         CREDENTIAL_FIELDS, credentials["merchant_id"], named, ERRORS, refusal=refusal
     )
-    return shop_identity(platform_of(credentials), typed)
+    return f"backmarket-{platform_of(credentials).lower()}:{typed}"
 
 
 # Back Market's order ids: whole numbers (``order_id``, an integer [official]; eight digits
@@ -186,10 +134,9 @@ def session_of(
 ) -> kit.AllowanceSession:
     """The shop's parts on its client: the folder-list calls it sends are what Back
     Market's 4,000 a day count (a poll lists no incident: no call for them)."""
-    inbox = CareInbox(client)
     return kit.AllowanceSession(
-        inbox,
-        FolderReplies(client, inbox),
+        CareInbox(client),
+        FolderReplies(client),
         ShopOrders(client),
         verify=lambda: client.get_json("/ws/sav", {"page": "1"}),
         calls=client,

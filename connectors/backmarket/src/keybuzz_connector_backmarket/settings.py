@@ -3,7 +3,6 @@ BACKMARKET_ variable by every service that talks to the shops."""
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, ClassVar
 
 import msgspec
@@ -33,9 +32,10 @@ BUYER_ZONE = "Europe/Paris"
 # A poll reads its folders again from a minute before its cursor (Back Market's filter is
 # to the minute): each poll lists the folders written to in that minute again, not ten.
 LISTING_OVERLAP_SECONDS = 60
-# The User-Agent's parts: letters, digits, "_" and "." (the form has "-" and ";" between).
-_NAME = re.compile(r"[A-Za-z0-9_.]{1,40}")
-_CONTACT = re.compile(r"[^@\s;]+@[^@\s;]+\.[^@\s;]+")
+# The User-Agent's names: letters, digits, "_" and "." (the form has "-" and ";" between);
+# its contact an e-mail address. A variable off its pattern is refused at load.
+Name = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.]{1,40}$")]
+Contact = Annotated[str, msgspec.Meta(pattern=r"^[^@\s;]+@[^@\s;]+\.[^@\s;]+$")]
 
 
 class BackMarketApiSettings(ShopApiSettings, frozen=True, kw_only=True):
@@ -45,9 +45,6 @@ class BackMarketApiSettings(ShopApiSettings, frozen=True, kw_only=True):
     us_url: str
     ap_url: str
     user_agent: str
-
-    def platform_url(self, platform: str) -> str:
-        return {"US": self.us_url, "AP": self.ap_url}.get(platform, self.api_url)
 
 
 class BackMarketSettings(ShopSettings, kw_only=True, frozen=True):
@@ -65,9 +62,9 @@ class BackMarketSettings(ShopSettings, kw_only=True, frozen=True):
     backmarket_us_url: str = US_URL
     backmarket_ap_url: str = AP_URL
     # The User-Agent Back Market requires: BM-{company}-{integration};{contact}.
-    backmarket_user_agent_company: str = "KeyBuzz"
-    backmarket_user_agent_integration: str = "Care"
-    backmarket_user_agent_contact: str = "integrations@keybuzz.io"
+    backmarket_user_agent_company: Name = "KeyBuzz"
+    backmarket_user_agent_integration: Name = "Care"
+    backmarket_user_agent_contact: Contact = "integrations@keybuzz.io"
     backmarket_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
     backmarket_call_deadline_seconds: Annotated[float, msgspec.Meta(gt=0)] = 20.0
     # The shortest interval between a shop's polls; how often it is polled is the day's
@@ -84,30 +81,13 @@ class BackMarketSettings(ShopSettings, kw_only=True, frozen=True):
     # platforms' own.
     backmarket_attachment_origins: str = ""
 
-    @property
-    def user_agent(self) -> str:
-        return (
-            f"BM-{self.backmarket_user_agent_company}-{self.backmarket_user_agent_integration};"
-            f"{self.backmarket_user_agent_contact}"
-        )
-
     def view_fields(self) -> dict[str, Any]:
         return {
             "api_url": self.backmarket_eu_url,
-            "user_agent": self.user_agent,
+            "user_agent": f"BM-{self.backmarket_user_agent_company}-"
+            f"{self.backmarket_user_agent_integration};{self.backmarket_user_agent_contact}",
             "mark_as_read": False,  # Back Market has no read mark
             "listing_overlap_seconds": LISTING_OVERLAP_SECONDS,
             "buyer_hours": BUYER_HOURS,
             "buyer_zone": BUYER_ZONE,
         }
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        for name, value in (
-            ("BACKMARKET_USER_AGENT_COMPANY", self.backmarket_user_agent_company),
-            ("BACKMARKET_USER_AGENT_INTEGRATION", self.backmarket_user_agent_integration),
-        ):
-            if not _NAME.fullmatch(value):
-                raise ValueError(f"{name}: letters, digits, '_' or '.' only (1-40)")
-        if not _CONTACT.fullmatch(self.backmarket_user_agent_contact):
-            raise ValueError("BACKMARKET_USER_AGENT_CONTACT: an e-mail address")

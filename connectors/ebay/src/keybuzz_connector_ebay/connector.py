@@ -17,10 +17,12 @@ from typing import Any
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
+from keybuzz_shared.connectors.kit.offset_pages import OffsetPages
 from keybuzz_shared.connectors.kit.orders import OrderListing
+from keybuzz_shared.connectors.kit.response_parts import OwnRule
 from keybuzz_shared.connectors.seam import CredentialField, InboxMessage, OrderLine, OrderSummary
 
-from keybuzz_connector_ebay.consent import TENANT_SECRET, EbayRedirectFlow, app_refused
+from keybuzz_connector_ebay.consent import EbayRedirectFlow, app_refused, tenant_path
 from keybuzz_connector_ebay.settings import EBAY, EbayApiSettings, EbaySettings
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,10 @@ LIMITS = seam.Limits(max_attachments=0, max_attachment_bytes=0, max_text_length=
 MEDIA = {"IMAGE": "image/jpeg", "PDF": "application/pdf", "DOC": "application/msword",
          "TXT": "text/plain"}  # eBay's media types [official]  # fmt: skip
 ORDERS_PAGE = 200  # getOrders' largest limit [official]
+# The listings by offset, each page's items under its own key, ``next`` naming the next.
+CONVERSATION_PAGES = OffsetPages("getConversations", "conversations", LIMITS.page_size)
+MESSAGE_PAGES = OffsetPages("getConversation", "messages", 50)
+ORDER_PAGES = OffsetPages("getOrders", "orders", ORDERS_PAGE)
 # A conversation names a listing, never an order [official], and getOrders filters by date
 # and fulfilment only [official]: the buyer's order of the item is looked for among the
 # seller's orders created in the last PURCHASE_DAYS (their lines' legacyItemId, their
@@ -210,12 +216,6 @@ def message_of(
     )
 
 
-def listed(call: str, body: Any, key: str) -> tuple[list[Any], bool]:
-    if not isinstance(body, dict) or not isinstance(body.get(key, []), list):
-        raise ERRORS.unreadable(call, f"no list of {key}")
-    return list(body.get(key, [])), bool(body.get("next"))
-
-
 class Inbox(seam.ThreadsInbox):
     """Members' conversations with a message since the window's start (``start_time``),
     then eBay's (which take no time filter [official]: their latest message says), each
@@ -248,7 +248,7 @@ class Inbox(seam.ThreadsInbox):
         body = await self.client.get_json(
             f"{MESSAGES}conversation", query, operation="getConversations"
         )
-        raw, more = listed("getConversations", body, "conversations")
+        raw, more = CONVERSATION_PAGES.page(self.client, body)
         found, unreadable = kit.reader(Conversation, "a conversation")(raw)
         items: list[InboxMessage] = []
         me = await self.client.username()
@@ -288,33 +288,16 @@ class Inbox(seam.ThreadsInbox):
 
     async def recent_orders(self) -> list[Any]:
         low = kit.iso_z(datetime.now(UTC) - timedelta(days=PURCHASE_DAYS))
-        query = {"filter": f"creationdate:[{low}..]", "limit": str(ORDERS_PAGE)}
-        found: list[Any] = []
-        for page in range(PURCHASE_PAGES):
-            body = await self.client.get_json(
-                f"{ORDERS}order",
-                {**query, "offset": str(page * ORDERS_PAGE)},
-                operation="getOrders",
-            )
-            raw, more = listed("getOrders", body, "orders")
-            found += raw
-            if not more:
-                break
-        return found
+        query = {"filter": f"creationdate:[{low}..]"}
+        return await ORDER_PAGES.every(self.client, f"{ORDERS}order", query, most=PURCHASE_PAGES)
 
     async def thread(self, conversation_id: str, kind: str) -> list[Message]:
         path = kit.segment(conversation_id)
-        messages: list[Message] = []
-        offset, more = 0, path is not None
-        while more:
-            query = {"conversation_type": kind, "limit": "50", "offset": str(offset)}
-            body = await self.client.get_json(
-                f"{MESSAGES}conversation/{path}", query, operation="getConversation"
-            )
-            raw, more = listed("getConversation", body, "messages")
-            messages += kit.reader(Message, "a message")(raw)[0]
-            offset += 50
-        return messages
+        if path is None:
+            return []
+        query = {"conversation_type": kind}
+        raw = await MESSAGE_PAGES.every(self.client, f"{MESSAGES}conversation/{path}", query)
+        return list(kit.reader(Message, "a message")(raw)[0])
 
     async def mark_read(self, message_ids: Sequence[str]) -> int:
         """eBay marks a conversation read, not a message (``updateConversation``)."""
@@ -418,7 +401,7 @@ def _orders(client: EbayClient, field: str) -> OrderListing:
         body = await client.get_json(
             f"{ORDERS}order", {**query, "offset": link or "0"}, operation="getOrders"
         )
-        raw, more = listed("getOrders", body, "orders")
+        raw, more = ORDER_PAGES.page(client, body)
         return raw, str(int(link or "0") + ORDERS_PAGE) if more else None
 
     return kit.Listing(kit.NextLink[OrderSummary](), query, fetch)
@@ -427,7 +410,7 @@ def _orders(client: EbayClient, field: str) -> OrderListing:
 def orders_of(client: EbayClient) -> kit.ListedOrders:
     async def named(ids: str) -> list[Any]:
         body = await client.get_json(f"{ORDERS}order", {"orderIds": ids}, operation="getOrders")
-        return listed("getOrders", body, "orders")[0]
+        return ORDER_PAGES.page(client, body)[0]
 
     return kit.ListedOrders(
         updated=_orders(client, "lastmodifieddate"), created=_orders(client, "creationdate"),
@@ -448,18 +431,14 @@ ORDER_IDS = kit.OrderIdPattern("[0-9]{2}-[0-9]{5}-[0-9]{5}", "an eBay one (12-34
 DISCUSSIONS = kit.Discussions(("BUYER",), support_sender="eBay", claim_subject="Litige eBay")
 
 
-class EbayResponseWindow:
-    """eBay publishes no response time for sellers' messages [official: its standards
-    count defects and late shipment]: the window is ours, the poller's default 24 hours (a
-    tenant may shorten it), run on eBay's threads (``waiting_since``), so that eBay's own
-    messages open no deadline."""
-
-    rule = seam.ResponseRule(
-        window=timedelta(hours=24), marketplace_clock=True, tenant_may_shorten=True
-    )
-
-    def mark(self, order_id: str | None, country: str | None) -> seam.MarketplaceMark:
-        return seam.MarketplaceMark(synced=False, note="eBay keeps no such mark", url=None)
+# eBay publishes no response time for sellers' messages [official: its standards count
+# defects and late shipment]: the window is ours, the poller's default 24 hours (a tenant
+# may shorten it), run on eBay's threads (``waiting_since``), so that eBay's own messages
+# open no deadline.
+RESPONSE_WINDOW = OwnRule(
+    seam.ResponseRule(window=timedelta(hours=24), marketplace_clock=True, tenant_may_shorten=True),
+    note="eBay keeps no such mark",
+)
 
 
 class EbayConnector(seam.ConnectorDefaults):
@@ -468,13 +447,13 @@ class EbayConnector(seam.ConnectorDefaults):
     marketplace, display_name, connection_kind = EBAY, NAME, "OAUTH_REDIRECT"
     credential_fields, limits, settings_type = FIELDS, LIMITS, EbaySettings
     redirect_flow = EbayRedirectFlow()
-    order_ids, response_window = ORDER_IDS, EbayResponseWindow()
+    order_ids, response_window = ORDER_IDS, RESPONSE_WINDOW
     shop_api = kit.KitShopApi(
         LIMITS, DISCUSSIONS, EbayApiSettings, kit.opener(client_of, session_of), marketplace=NAME
     )
 
     def credentials_path(self, tenant_id: str) -> str:
-        return f"secret/keybuzz/tenants/{tenant_id}/{TENANT_SECRET}"
+        return tenant_path(tenant_id)
 
 
 CONNECTOR = EbayConnector()

@@ -14,23 +14,14 @@ tenant's."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Mapping
 
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.seam import (
-    InboxFile,
-    InboxMessage,
-    Page,
-    Reply,
-    ReplyOutcome,
-    ShopApiSettings,
-    ThreadKey,
-    ThreadsInbox,
-    failed_reply,
-)
+from keybuzz_shared.connectors.kit.by_mail import NoMessages, RepliesByMail
+from keybuzz_shared.connectors.kit.relay_addresses import RelayAddresses
+from keybuzz_shared.connectors.seam import ShopApiSettings
 
-from keybuzz_connector_manomano.orders import ORDERS_PATH, SellerOrders, orders_page
+from keybuzz_connector_manomano.orders import ORDERS_PATH, SellerOrders, orders_at
 from keybuzz_connector_manomano.relay import LIMITS, ORDER_IDS, ManoManoRelay
 from keybuzz_connector_manomano.settings import MANOMANO, ManoManoSettings
 
@@ -76,11 +67,7 @@ async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:
     """One page of one order: the key answers for the contract typed (ManoMano refuses a
     contract that is not the key's seller's [assumed]); an order naming another contract
     refuses the credentials."""
-    body = await client.get_json(ORDERS_PATH, {"page": "1", "limit": "1"}, operation="verify")
-    try:
-        listed, _ = orders_page(body)
-    except ValueError as exc:
-        raise ERRORS.unreadable("GET orders", str(exc)) from None
+    listed, _ = await orders_at(client, {"page": "1", "limit": "1"}, None, "verify")
     named = kit.named_in(listed, "seller_contract_id", (int,))
     return kit.own_account(
         CREDENTIAL_FIELDS,
@@ -94,51 +81,21 @@ async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:
 CREDENTIAL_CHECK = kit.ProbeCheck(ShopApiSettings, NAME, client_of, probe)
 
 
-class NoMessages(ThreadsInbox):
-    """ManoMano's partner API lists no messages: its buyers write by mail."""
-
-    async def inbox_messages(
-        self, *, since: datetime, cursor: str | None = None
-    ) -> Page[InboxMessage]:
-        return Page(items=(), next_cursor=None)
-
-    async def mark_read(self, message_ids: Sequence[str]) -> int:
-        return 0
-
-    async def file(self, file: InboxFile, max_bytes: int) -> bytes:
-        return b""
-
-
-class RepliesByMail:
-    """A reply goes through ManoMano's mail relay (the poller's mail path), never here."""
-
-    async def reply(self, reply: Reply) -> ReplyOutcome:
-        return failed_reply("ManoMano takes replies by mail only, through its relay")
-
-    async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[InboxMessage]:
-        return []
-
-
 def session_of(client: kit.Requester, api: ShopApiSettings | None = None) -> kit.KitSession:
     verify = lambda: client.get_json(ORDERS_PATH, {"page": "1", "limit": "1"})  # noqa: E731
-    return kit.KitSession(NoMessages(), RepliesByMail(), SellerOrders(client), verify=verify)
+    return kit.KitSession(NoMessages(), RepliesByMail(NAME), SellerOrders(client), verify=verify)
 
 
-class ManoManoInboundAddresses:
-    """``manomano.<tenantId>.<country>.<token>@<domain>``, lower case: the address the
-    seller sets as its contact address in ManoMano's Toolbox (Paramètres), or forwards
-    ManoMano's mails to; made when the tenant connects ManoMano, in the countries of its
-    other addresses."""
-
-    on_connection = True
-    setup = (
-        "In ManoMano's Toolbox, Paramètres: give this address as the e-mail ManoMano "
-        "writes to about your orders (buyers' messages, invoice requests, customer "
-        "service), or forward ManoMano's e-mails to it."
-    )
-
-    def address(self, tenant_id: str, country: str, token: str, domain: str) -> str:
-        return f"manomano.{tenant_id}.{country}.{token}@{domain}".lower()
+# ``manomano.<tenantId>.<country>.<token>@<domain>``: the address the seller sets as its
+# contact address in ManoMano's Toolbox (Paramètres), or forwards ManoMano's mails to;
+# made when the tenant connects ManoMano, in the countries of its other addresses.
+INBOUND_ADDRESSES = RelayAddresses(
+    "manomano",
+    setup="In ManoMano's Toolbox, Paramètres: give this address as the e-mail ManoMano "
+    "writes to about your orders (buyers' messages, invoice requests, customer "
+    "service), or forward ManoMano's e-mails to it.",
+    on_connection=True,
+)
 
 
 class ManoManoConnector(kit.ShopConnector):
@@ -163,7 +120,7 @@ class ManoManoConnector(kit.ShopConnector):
             order_ids=ORDER_IDS,
         )
         self.mail_relay = ManoManoRelay()
-        self.inbound_addresses = ManoManoInboundAddresses()
+        self.inbound_addresses = INBOUND_ADDRESSES
 
 
 CONNECTOR = ManoManoConnector()

@@ -25,11 +25,11 @@ from keybuzz_shared.connectors.kit import (
     Listing,
     PageNumbers,
     PersonNameLower,
-    Query,
     Requester,
     decimal_of,
     iso_z,
     read_as,
+    window_query,
 )
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
@@ -131,30 +131,14 @@ def orders_page(body: Any) -> tuple[list[Any], bool]:
     return content, more
 
 
-def _window(start: str, end: str) -> Query:
-    def query(low: datetime, high: datetime | None) -> dict[str, str]:
-        window = {start: iso_z(low)}
-        if high is not None:
-            window[end] = iso_z(high)
-        return window
-
-    return query
-
-
-async def _page(
-    client: Requester, query: dict[str, str], link: str | None
+async def orders_at(
+    client: Requester, query: dict[str, str], link: str | None, operation: str = "get_orders"
 ) -> tuple[list[Any], bool]:
-    body = await client.get_json(ORDERS_PATH, query, operation="get_orders")
+    """A page of the seller's orders asked with ``query``, and whether another follows;
+    an answer off its shape is ManoMano's unreadable answer."""
+    body = await client.get_json(ORDERS_PATH, query, operation=operation)
     try:
         return orders_page(body)
-    except ValueError as exc:
-        raise client.spec.errors.unreadable("GET orders", str(exc)) from None
-
-
-async def _named(client: Requester, reference: str) -> Sequence[Any]:
-    body = await client.get_json(ORDERS_PATH, {"order_reference": reference}, operation="get_order")
-    try:
-        return orders_page(body)[0]
     except ValueError as exc:
         raise client.spec.errors.unreadable("GET orders", str(exc)) from None
 
@@ -164,13 +148,21 @@ class SellerOrders(ListedOrders):
 
     def __init__(self, client: Requester) -> None:
         paging = PageNumbers[OrderSummary](size=PAGE_SIZE, size_param="limit")
-        page = functools.partial(_page, client)
+        page = functools.partial(orders_at, client)
+
+        async def named(reference: str) -> Sequence[Any]:
+            return (await page({"order_reference": reference}, None, "get_order"))[0]
+
         super().__init__(
             updated=Listing(
-                paging, _window("status_updated_at_start", "status_updated_at_end"), page
+                paging,
+                window_query("status_updated_at_start", "status_updated_at_end", iso_z),
+                page,
             ),
-            created=Listing(paging, _window("created_at_start", "created_at_end"), page),
-            by_id=InLists(functools.partial(_named, client), size=1, askable=ORDER_IDS.is_order_id),
+            created=Listing(
+                paging, window_query("created_at_start", "created_at_end", iso_z), page
+            ),
+            by_id=InLists(named, size=1, askable=ORDER_IDS.is_order_id),
             read=read_order,
             label="ManoMano",
             log=logging.getLogger(__name__),

@@ -16,23 +16,12 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, datetime
 from email.utils import getaddresses
 
 import dkim
-import msgspec
 from keybuzz_shared.connectors.kit import OrderIdPattern
-from keybuzz_shared.connectors.seam import (
-    InboxMessage,
-    Limits,
-    ParsedMail,
-    RelayReplyRules,
-    SenderType,
-    attachment_types,
-    demo_relay_mail,
-    relay_reply_subject,
-    relayed_message,
-)
+from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay, DemoMail
+from keybuzz_shared.connectors.seam import Limits, ParsedMail, SenderType, attachment_types
 
 from keybuzz_connector_manomano import dkim_keys
 
@@ -48,8 +37,11 @@ NOTICE_DOMAIN = "manomano.fr"
 # The buyers' aliases at the relay [assumed: ManoMano does not publish their form;
 # cnsi-sd/crm threads by the sender's local part, one per buyer].
 BUYER_DOMAIN = "contact.manomano.com"
+# A buyer's alias, or the customer service's Zendesk address: the thread's correspondent,
+# where a reply by mail goes (the support's thread apart from the buyer's, as cnsi-sd/crm
+# threads them).
 _BUYER_ADDRESS = re.compile(
-    r"^[^@\s]+@(" + re.escape(BUYER_DOMAIN) + "|" + re.escape(SUPPORT_DOMAIN) + r")$", re.I
+    r"^\s*[^@\s]+@(" + re.escape(BUYER_DOMAIN) + "|" + re.escape(SUPPORT_DOMAIN) + r")\s*$", re.I
 )
 _NAME_SUFFIX = re.compile(r"\s*(via|-|\|)\s*mano\s*mano.*$", re.IGNORECASE)
 _REPLY_PREFIX = re.compile(r"(?i)(re|tr|fw|fwd)\s*:")
@@ -68,24 +60,28 @@ LIMITS = Limits(
     page_size=50,
 )
 
-# Demo mails (the relay's mock mode): (order id, buyer, alias, subject, words).
-DEMO_MAILS: tuple[tuple[str, str, str, str, str], ...] = (
-    (
-        "M240000000101",
-        "Camille Petit",
-        "b7k2q9x4@contact.manomano.com",
-        "Question sur votre commande M240000000101",
-        "Bonjour, ma perceuse n'est toujours pas arrivée. Pouvez-vous me donner le suivi ?",
-    ),
-    (
-        "M240000000102",
-        "Hugo Martin",
-        "c3m8z1w6@contact.manomano.com",
-        "Demande de facture - commande M240000000102",
-        "Bonjour, pourriez-vous m'envoyer la facture de ma commande ? Merci.",
-    ),
+# Demo mails (the relay's mock mode).
+DEMO_MAILS = tuple(
+    DemoMail(
+        order_id, (f"{name} via ManoMano", alias), subject, f"{words}\n\nCommande : {order_id}\n"
+    )
+    for order_id, name, alias, subject, words in (
+        (
+            "M240000000101",
+            "Camille Petit",
+            "b7k2q9x4@contact.manomano.com",
+            "Question sur votre commande M240000000101",
+            "Bonjour, ma perceuse n'est toujours pas arrivée. Pouvez-vous me donner le suivi ?",
+        ),
+        (
+            "M240000000102",
+            "Hugo Martin",
+            "c3m8z1w6@contact.manomano.com",
+            "Demande de facture - commande M240000000102",
+            "Bonjour, pourriez-vous m'envoyer la facture de ma commande ? Merci.",
+        ),
+    )
 )
-_DEMO_SENT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
 def signed_domains(raw: bytes) -> frozenset[str]:
@@ -138,58 +134,21 @@ def sender_type(mail: ParsedMail) -> SenderType:
     return "BUYER"
 
 
-class ManoManoRelay:
-    """The seam's ``MailRelay`` for ManoMano."""
+class ManoManoRelay(DeclaredRelay):
+    """The seam's ``MailRelay`` for ManoMano: a mail on the thread of the order its subject
+    names; an invoice request marked as ManoMano files it (``INVOICE_REQUEST``); a reply's
+    subject ``Re: <subject>``, the order id kept in it."""
 
+    sender_of = sender_type
     address_label = "manomano"  # manomano.<tenantId>.<country>.<token>@<INBOUND_DOMAIN>
     buyer_address_form = f"…@{BUYER_DOMAIN}"
-    demo_mail_count = len(DEMO_MAILS)
+    buyer_address = _BUYER_ADDRESS
+    name_suffix = _NAME_SUFFIX
+    order_ids = ORDER_IDS
+    already_a_reply = _REPLY_PREFIX
+    attachment_types = ATTACHMENT_TYPES
+    subject_topics = ((INVOICE_REQUEST, "INVOICE_REQUEST"),)
+    demo_mails = DEMO_MAILS
 
     def __init__(self) -> None:
-        self.reply_rules = RelayReplyRules.within(LIMITS, ATTACHMENT_TYPES)
-
-    def is_buyer_address(self, address: str) -> bool:
-        """A buyer's alias, or the customer service's Zendesk address: the thread's
-        correspondent, where a reply by mail goes (the support's thread apart from the
-        buyer's, as cnsi-sd/crm threads them)."""
-        return _BUYER_ADDRESS.match(address.strip()) is not None
-
-    def buyer_name(self, display_name: str) -> str | None:
-        return _NAME_SUFFIX.sub("", display_name).strip() or None
-
-    def order_ids_in(self, text: str) -> list[str]:
-        return ORDER_IDS.order_ids_in(text)
-
-    def message(self, mail: ParsedMail, received_at: datetime) -> InboxMessage:
-        """The order's thread (ManoMano names it in the subject); an invoice request
-        marked as ManoMano files it (``INVOICE_REQUEST``)."""
-        written = relayed_message(mail, received_at, sender_type=sender_type(mail))
-        if INVOICE_REQUEST.search(mail.subject):
-            return msgspec.structs.replace(written, ticket_subject="INVOICE_REQUEST")
-        return written
-
-    def reply_subject(self, buyer_subject: str, order_id: str | None) -> str:
-        """``Re: <subject>``, the order id kept in it."""
-        return relay_reply_subject(
-            buyer_subject,
-            order_id,
-            order_ids_in=ORDER_IDS.order_ids_in,
-            already_a_reply=_REPLY_PREFIX,
-        )
-
-    def demo_mail(self, tenant_id: str, index: int, inbound_domain: str, stamp: str) -> bytes:
-        order_id, name, alias, subject, words = DEMO_MAILS[index]
-        return demo_relay_mail(
-            self.address_label,
-            tenant_id,
-            inbound_domain,
-            stamp,
-            order_id=order_id,
-            sender=(f"{name} via ManoMano", alias),
-            subject=subject,
-            sent=_DEMO_SENT.replace(hour=9 + index),
-            body=f"{words}\n\nCommande : {order_id}\n",
-        )
-
-    def __repr__(self) -> str:
-        return "ManoManoRelay()"
+        super().__init__(LIMITS)

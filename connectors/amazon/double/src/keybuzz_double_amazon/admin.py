@@ -76,9 +76,9 @@ def describe(sb: AmazonDouble) -> dict[str, Any]:
         "timeScale": sb.config.time_scale,
         "anchor": iso(sb.clock.anchor),
         "publicUrl": sb.config.public_url,
-        "clientId": sb.config.client_id,
-        "applicationId": sb.config.application_id,
-        "appDraft": sb.config.app_draft,
+        "clientId": sb.settings.client_id,
+        "applicationId": sb.settings.application_id,
+        "appDraft": sb.settings.app_draft,
         "redirectUris": sb.redirect_uris,
         "appRoles": sorted(sb.roles.granted),
         "durations": {  # Amazon seconds; divide by timeScale for real seconds
@@ -87,8 +87,8 @@ def describe(sb: AmazonDouble) -> dict[str, Any]:
             "restrictedDataToken": RDT_LIFETIME,
             "reportInQueue": QUEUE_SECONDS,
             "reportInProgress": PROCESSING_SECONDS,
-            "listingLag": sb.config.listing_lag_seconds,
-            "reportLag": sb.config.report_lag_seconds,
+            "listingLag": sb.settings.listing_lag_seconds,
+            "reportLag": sb.settings.report_lag_seconds,
         },
         "rateLimits": {
             op.key: {"rate": op.rate_limit.rate, "burst": op.rate_limit.burst}
@@ -96,7 +96,7 @@ def describe(sb: AmazonDouble) -> dict[str, Any]:
             if op.rate_limit
         },
         "replyRelay": {
-            "host": sb.config.reply_smtp_host,
+            "host": sb.settings.reply_smtp_host,
             "port": sb.reply_smtp_port,  # null until the relay serves (app lifespan)
             "bounceTarget": {"smtpHost": sb.bounce_target[0], "smtpPort": sb.bounce_target[1]},
         },
@@ -150,7 +150,7 @@ async def _relay(sb: AmazonDouble, req: RelayRequest) -> Response[bytes]:
     messages = [compose(book, state, rng, req.to) for state in chosen]
     try:
         await deliver(
-            messages, req.smtp_host or sb.config.smtp_host, req.smtp_port or sb.config.smtp_port
+            messages, req.smtp_host or sb.settings.smtp_host, req.smtp_port or sb.settings.smtp_port
         )
     except (aiosmtplib.SMTPException, OSError) as exc:
         return _problem(502, f"SMTP delivery failed: {exc}")

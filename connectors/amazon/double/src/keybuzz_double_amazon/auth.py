@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import msgspec
-from keybuzz_sandbox.errors import unauthorized
 
+from .errors import unauthorized
 from .signing import ACCESS_PREFIX, RDT_PREFIX, REFRESH_PREFIX, Signer
 
 EXPIRED = "The access token you provided has expired."

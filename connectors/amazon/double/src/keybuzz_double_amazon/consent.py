@@ -58,9 +58,9 @@ def _error_page(error: ConsentError) -> Response[str]:
 
 def validate(sb: AmazonDouble, req: ConsentRequest) -> str:
     """The redirect URI to use, or ConsentError as Seller Central would show it."""
-    if req.application_id != sb.config.application_id:
+    if req.application_id != sb.settings.application_id:
         raise ConsentError(None, "The application you are trying to authorize could not be found.")
-    if sb.config.app_draft and req.version != "beta":
+    if sb.settings.app_draft and req.version != "beta":
         raise ConsentError(
             "MD1000",
             "This application is in draft state: add version=beta to the authorization URL.",

@@ -8,17 +8,18 @@ import secrets
 
 import msgspec
 from keybuzz_sandbox.clock import SellerTimeline
-from keybuzz_sandbox.faults import FaultConfig, FaultInjector
 from keybuzz_sandbox.ratelimit import RateLimiter
-from keybuzz_sandbox.roles import Roles
 from keybuzz_sandbox.sandbox import Sandbox
 
+from .env import AmazonDoubleSettings
+from .faults import AmazonFaults
 from .models import ModelRegistry
 from .notification_delivery import NotificationBook
 from .order_book import OrderBook
 from .relay import RelayLog
 from .reply_state import ReplyBook, SeededBuyers
 from .report_store import ReportStore
+from .roles import Roles
 from .seed import SellerGenerator, SellerSpec, default_sellers
 from .signing import Signer
 
@@ -32,23 +33,41 @@ class AuthCode(msgspec.Struct, frozen=True, kw_only=True):
     expires_at: float  # real epoch seconds
 
 
+class Kept(msgspec.Struct, kw_only=True):
+    """What the double keeps in the sandbox's state across restarts (under "amazon"): what
+    tokens cannot say themselves (revocations), redirect URIs registered at run time, its
+    sellers' advances, and what sellers and buyers set for the reply relay."""
+
+    revoked_refresh_tokens: list[str] = msgspec.field(default_factory=list)
+    # seller id -> epoch seconds: refresh tokens issued at or before it are revoked.
+    revoked_sellers: dict[str, float] = msgspec.field(default_factory=dict)
+    redirect_uris: list[str] = msgspec.field(default_factory=list)
+    advances: dict[str, list[tuple[float, float]]] = msgspec.field(default_factory=dict)
+    # Reply relay (reply_relay.py): seller id -> lower-cased addresses; buyer aliases.
+    approved_senders: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    blocked_senders: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    opted_out_buyers: list[str] = msgspec.field(default_factory=list)
+
+
 class AmazonDouble:
     """What Amazon's routes share, on the sandbox's ``Sandbox`` (its settings, clock, state
-    and echo, under the same names)."""
+    and echo, under the same names), and the double's own settings (``settings``)."""
 
     def __init__(self, sandbox: Sandbox, models: ModelRegistry | None = None) -> None:
         self.sandbox = sandbox
         self.config = config = sandbox.config
+        self.settings = settings = config.of(AmazonDoubleSettings)
         self.clock = sandbox.clock
         self.state = sandbox.state
+        self.kept = msgspec.convert(self.state.doubles.get("amazon", {}), Kept)
         self.echo = sandbox.echo
         self.models = models or ModelRegistry()
-        self.signer = Signer(config.signing_secret)
-        self.roles = Roles(frozenset(config.app_roles))
+        self.signer = Signer(settings.signing_secret)
+        self.roles = Roles(frozenset(settings.app_roles))
         self.limiter = RateLimiter(self.clock)
-        self.faults = FaultInjector(config.seed, FaultConfig.from_settings(config.faults))
+        self.faults = AmazonFaults(config.seed, settings.faults.config())
         self.sellers: dict[str, OrderBook] = {
-            spec.seller_id: self._book(spec) for spec in default_sellers(config.bench_orders)
+            spec.seller_id: self._book(spec) for spec in default_sellers(settings.bench_orders)
         }
         self.auth_codes: dict[str, AuthCode] = {}
         self.reports = ReportStore()
@@ -58,19 +77,20 @@ class AmazonDouble:
         self.replies = ReplyBook()
         self.reply_smtp_port: int | None = None  # bound port, once the reply relay serves
         # Where bounces go; tests move it to their own MX at run time (admin endpoint).
-        self.bounce_target: tuple[str, int] = (config.smtp_host, config.smtp_port)
+        self.bounce_target: tuple[str, int] = (settings.smtp_host, settings.smtp_port)
         # Notifications API: destinations, subscriptions, ORDER_CHANGE delivery to SQS.
-        self.notifications = NotificationBook(config, self.clock, self.sellers)
-        sandbox.before_save.append(self._record_advances)
+        self.notifications = NotificationBook(config.seed, settings, self.clock, self.sellers)
+        sandbox.before_save.append(self._record)
         self.save()
 
     def _book(self, spec: SellerSpec) -> OrderBook:
-        jumps = [tuple(j) for j in self.state.advances.get(spec.seller_id, [])]
-        timeline = SellerTimeline(self.clock, jumps)  # type: ignore[arg-type]
+        timeline = SellerTimeline(self.clock, list(self.kept.advances.get(spec.seller_id, [])))
         return OrderBook(SellerGenerator(self.config.seed, spec, self.clock.anchor), timeline)
 
-    def _record_advances(self) -> None:
-        self.state.advances = {sid: list(book.timeline.jumps) for sid, book in self.sellers.items()}
+    def _record(self) -> None:
+        """Writes what it keeps into the sandbox's state (before each save)."""
+        self.kept.advances = {sid: list(book.timeline.jumps) for sid, book in self.sellers.items()}
+        self.state.doubles["amazon"] = msgspec.to_builtins(self.kept)
 
     def save(self) -> None:
         self.sandbox.save()
@@ -79,12 +99,13 @@ class AmazonDouble:
 
     @property
     def redirect_uris(self) -> list[str]:
-        extra = [u for u in self.state.redirect_uris if u not in self.config.redirect_uris]
-        return [*self.config.redirect_uris, *extra]
+        registered = self.settings.redirect_uris
+        extra = [u for u in self.kept.redirect_uris if u not in registered]
+        return [*registered, *extra]
 
     def register_redirect_uri(self, uri: str) -> None:
         if uri not in self.redirect_uris:
-            self.state.redirect_uris.append(uri)
+            self.kept.redirect_uris.append(uri)
             self.save()
 
     # --- authorization codes (single use, in memory: they live 5 minutes) -----
@@ -94,7 +115,7 @@ class AmazonDouble:
         code = "AN" + secrets.token_urlsafe(15).replace("-", "x").replace("_", "y")
         self.auth_codes[code] = AuthCode(
             seller_id=seller_id,
-            client_id=self.config.client_id,
+            client_id=self.settings.client_id,
             redirect_uri=redirect_uri,
             expires_at=self.clock.deadline(AUTH_CODE_LIFETIME),
         )
@@ -114,33 +135,33 @@ class AmazonDouble:
     # --- revocation ----------------------------------------------------------
 
     def revoke_refresh_token(self, jti: str) -> None:
-        if jti not in self.state.revoked_refresh_tokens:
-            self.state.revoked_refresh_tokens.append(jti)
+        if jti not in self.kept.revoked_refresh_tokens:
+            self.kept.revoked_refresh_tokens.append(jti)
             self.save()
 
     def revoke_seller(self, seller_id: str) -> None:
-        self.state.revoked_sellers[seller_id] = self.clock.now()
+        self.kept.revoked_sellers[seller_id] = self.clock.now()
         self.save()
 
     def is_revoked(self, jti: str, seller_id: str, issued_at: float) -> bool:
-        cutoff = self.state.revoked_sellers.get(seller_id)
-        return jti in self.state.revoked_refresh_tokens or (
+        cutoff = self.kept.revoked_sellers.get(seller_id)
+        return jti in self.kept.revoked_refresh_tokens or (
             cutoff is not None and issued_at <= cutoff
         )
 
     # --- reply relay: who may write to buyers, which buyers refuse unsolicited mail ---
 
     def approved_senders(self, seller_id: str) -> list[str]:
-        return list(self.state.approved_senders.get(seller_id, []))
+        return list(self.kept.approved_senders.get(seller_id, []))
 
     def blocked_senders(self, seller_id: str) -> list[str]:
-        return list(self.state.blocked_senders.get(seller_id, []))
+        return list(self.kept.blocked_senders.get(seller_id, []))
 
     def set_approved(self, seller_id: str, address: str, approved: bool) -> None:
-        self._set_listed(self.state.approved_senders, seller_id, address, approved)
+        self._set_listed(self.kept.approved_senders, seller_id, address, approved)
 
     def set_blocked(self, seller_id: str, address: str, blocked: bool) -> None:
-        self._set_listed(self.state.blocked_senders, seller_id, address, blocked)
+        self._set_listed(self.kept.blocked_senders, seller_id, address, blocked)
 
     def _set_listed(
         self, table: dict[str, list[str]], seller_id: str, address: str, listed: bool
@@ -154,13 +175,13 @@ class AmazonDouble:
         self.save()
 
     def is_opted_out(self, alias: str) -> bool:
-        return alias.lower() in self.state.opted_out_buyers
+        return alias.lower() in self.kept.opted_out_buyers
 
     def set_opted_out(self, alias: str, opted_out: bool) -> None:
         alias = alias.lower()
-        listed = alias in self.state.opted_out_buyers
+        listed = alias in self.kept.opted_out_buyers
         if opted_out and not listed:
-            self.state.opted_out_buyers.append(alias)
+            self.kept.opted_out_buyers.append(alias)
         elif not opted_out and listed:
-            self.state.opted_out_buyers.remove(alias)
+            self.kept.opted_out_buyers.remove(alias)
         self.save()

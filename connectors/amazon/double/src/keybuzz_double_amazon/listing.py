@@ -10,8 +10,8 @@ import hmac
 from typing import Any, TypeVar
 
 import msgspec
-from keybuzz_sandbox.errors import invalid_input, not_found
 
+from .errors import invalid_input, not_found
 from .marketplaces import MARKETPLACES
 from .order_book import OrderBook, OrderQuery, OrderState
 from .seed import DAY, ItemFacts

@@ -10,12 +10,13 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import msgspec
-from keybuzz_sandbox.faults import LWA_OPERATION, malform
+from keybuzz_sandbox.faults import malform
 from litestar import Request, Response, post
 from litestar.handlers import HTTPRouteHandler
 
 from .auth import AccessClaims, RefreshClaims
 from .double import AmazonDouble
+from .faults import LWA_OPERATION
 from .signing import ACCESS_PREFIX, REFRESH_PREFIX
 
 ACCESS_TOKEN_LIFETIME = 3600.0  # Amazon seconds
@@ -104,7 +105,7 @@ class TokenEndpoint:
         )
         if not client_id:
             raise _missing("client_id")
-        cfg = self.sb.config
+        cfg = self.sb.settings
         if client_id != cfg.client_id or secret != cfg.client_secret:
             raise LwaError("invalid_client", "Client authentication failed", status=401)
         return client_id

@@ -20,11 +20,11 @@ from typing import Annotated, Any
 
 import msgspec
 from keybuzz_sandbox.clock import iso
-from keybuzz_sandbox.errors import SpApiError, invalid_input
 from litestar import Response, get
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import QueryParameter
 
+from .errors import SpApiError, invalid_input
 from .listing import check_marketplaces, find_order
 from .marketplaces import MARKETPLACES
 from .order_book import OrderBook, OrderState

@@ -29,9 +29,9 @@ import msgspec
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from keybuzz_sandbox.clock import Clock, iso
-from keybuzz_sandbox.config import SandboxConfig
-from keybuzz_sandbox.errors import SpApiError, invalid_input
 
+from .env import AmazonDoubleSettings
+from .errors import SpApiError, invalid_input
 from .listing import windows
 from .order_book import OrderBook, OrderState
 from .seed import MAX_LIFECYCLE
@@ -140,8 +140,12 @@ def parse_sqs_arn(arn: str) -> tuple[str, str, str]:
 class NotificationBook:
     """Destinations, subscriptions and the notifications on their way (in memory)."""
 
-    def __init__(self, config: SandboxConfig, clock: Clock, sellers: dict[str, OrderBook]) -> None:
-        self.config = config
+    def __init__(
+        self, seed: str, settings: AmazonDoubleSettings, clock: Clock, sellers: dict[str, OrderBook]
+    ) -> None:
+        self.settings = settings
+        # Without a trailing slash, as the other endpoints (None: notifications are held).
+        self.sqs_endpoint = (settings.sqs_endpoint or "").rstrip("/") or None
         self.clock = clock
         self.sellers = sellers
         self.destinations: dict[str, Destination] = {}
@@ -151,8 +155,8 @@ class NotificationBook:
         self.pending: list[Outgoing] = []
         self.delivered: list[Delivered] = []
         self.faults = DeliveryFaults()
-        self.rng = random.Random(f"{config.seed}:notifications")
-        self.lag_rng = random.Random(f"{config.seed}:notification-lag")
+        self.rng = random.Random(f"{seed}:notifications")
+        self.lag_rng = random.Random(f"{seed}:notification-lag")
         self._retry_at = 0.0
         self._retry_delay = 0.0
         self._queue_urls: dict[str, str] = {}
@@ -250,7 +254,7 @@ class NotificationBook:
         notification_id = str(uuid.uuid4())
         published = now + self._draw_lag()
         body = msgspec.json.encode(
-            order_change(self.config.application_id, book, state, sub, notification_id, published)
+            order_change(self.settings.application_id, book, state, sub, notification_id, published)
         ).decode()
         late = self.faults.late_seconds if self._draw_late() else 0.0
         due = published + late
@@ -311,7 +315,7 @@ class NotificationBook:
                 await self._task
 
     async def _run(self) -> None:
-        endpoint = self.config.sqs_endpoint
+        endpoint = self.sqs_endpoint
         session = get_session()
         config = AioConfig(
             connect_timeout=2, read_timeout=5, retries={"max_attempts": 1, "mode": "standard"}
@@ -347,7 +351,7 @@ class NotificationBook:
                         session.create_client(
                             "sqs",
                             region_name=region,
-                            endpoint_url=self.config.sqs_endpoint,
+                            endpoint_url=self.sqs_endpoint,
                             aws_access_key_id="sandbox",
                             aws_secret_access_key="sandbox",  # noqa: S106 - local SQS only
                             config=config,

@@ -15,11 +15,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
-from keybuzz_sandbox.errors import invalid_input, not_found, unauthorized
 from litestar import Response, Router, delete, get, put
 from litestar.params import JSONBody
 
 from .double import AmazonDouble
+from .errors import invalid_input, not_found, unauthorized
 from .notification_delivery import (
     NOTIFICATIONS_SCOPE,
     ORDER_CHANGE,

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import msgspec
 from keybuzz_sandbox.clock import iso
-from keybuzz_sandbox.errors import invalid_input
-from keybuzz_sandbox.roles import Roles
 
+from .errors import invalid_input
 from .listing import (
     FRESHNESS_LAG,
     V2026_NAMES,
@@ -23,6 +22,7 @@ from .listing import (
     windows,
 )
 from .order_book import OrderBook, OrderQuery, OrderState
+from .roles import Roles
 from .seed import ItemFacts
 from .spapi import CallContext, Reply
 
@@ -232,7 +232,7 @@ def _listing(ctx: CallContext, book: OrderBook) -> OrderQuery:
         V2026_NAMES,
         ctx.now,
         clock.real_duration(FRESHNESS_LAG),
-        clock.real_duration(ctx.sandbox.config.listing_lag_seconds),
+        clock.real_duration(ctx.sandbox.settings.listing_lag_seconds),
         required=True,
     )
     statuses = q.get("fulfillmentStatuses")

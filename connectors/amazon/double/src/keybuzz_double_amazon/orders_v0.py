@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import msgspec
 from keybuzz_sandbox.clock import iso
-from keybuzz_sandbox.errors import invalid_input, unauthorized
 
+from .errors import invalid_input, unauthorized
 from .listing import (
     FRESHNESS_LAG,
     V0_NAMES,
@@ -285,7 +285,7 @@ def _listing(ctx: CallContext, book: OrderBook) -> OrderQuery:
         V0_NAMES,
         ctx.now,
         clock.real_duration(FRESHNESS_LAG),
-        clock.real_duration(ctx.sandbox.config.listing_lag_seconds),
+        clock.real_duration(ctx.sandbox.settings.listing_lag_seconds),
         required="AmazonOrderIds" not in q,
     )
     page_size = check_page_size(q.get("MaxResultsPerPage"), "MaxResultsPerPage")

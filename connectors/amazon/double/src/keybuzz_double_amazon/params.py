@@ -11,8 +11,8 @@ from urllib.parse import parse_qsl
 
 import msgspec
 from keybuzz_sandbox.clock import parse_iso
-from keybuzz_sandbox.errors import invalid_input
 
+from .errors import invalid_input
 from .models import ApiModel, Operation, Param
 
 

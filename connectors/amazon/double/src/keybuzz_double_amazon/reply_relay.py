@@ -484,7 +484,7 @@ def listening_at(sandbox: Sandbox) -> tuple[str, int] | None:
     sb: AmazonDouble | None = sandbox.parts.get("amazon")
     if sb is None or sb.reply_smtp_port is None:
         return None
-    return sb.config.reply_smtp_host, sb.reply_smtp_port
+    return sb.settings.reply_smtp_host, sb.reply_smtp_port
 
 
 @contextlib.asynccontextmanager
@@ -499,11 +499,11 @@ async def serving_reply_relay(sb: AmazonDouble) -> AsyncIterator[None]:
             hostname="relay.marketplace.amazon.com",
             ident="Amazon Buyer-Seller Messaging relay (KeyBuzz sandbox)",
         ),
-        host=sb.config.reply_smtp_host,
-        port=sb.config.reply_smtp_port,
+        host=sb.settings.reply_smtp_host,
+        port=sb.settings.reply_smtp_port,
     )
     sb.reply_smtp_port = int(server.sockets[0].getsockname()[1])
-    log.info("reply relay on %s:%d", sb.config.reply_smtp_host, sb.reply_smtp_port)
+    log.info("reply relay on %s:%d", sb.settings.reply_smtp_host, sb.reply_smtp_port)
     try:
         yield
     finally:

@@ -18,11 +18,11 @@ from urllib.parse import urlencode
 
 import msgspec
 from keybuzz_sandbox.clock import iso, parse_iso
-from keybuzz_sandbox.errors import invalid_input, not_found
 from litestar import Request, Response, Router, get, put
 from litestar.params import FromPath, JSONBody
 
 from .double import AmazonDouble
+from .errors import invalid_input, not_found
 from .listing import amount, line_cents, vat_part
 from .marketplaces import MARKETPLACES
 from .order_book import OrderBook, OrderQuery, OrderState
@@ -141,7 +141,7 @@ async def create_report(ctx: CallContext) -> Reply:
         created=ctx.now,
         started=started,
         finished=started + clock.real_duration(PROCESSING_SECONDS),
-        lag=clock.real_duration(ctx.sandbox.config.report_lag_seconds),
+        lag=clock.real_duration(ctx.sandbox.settings.report_lag_seconds),
         document_id=f"amzn1.spdoc.1.4.{book.gen.marketplace.region}.{uuid.uuid4()}",
     )
     if book.gen.spec.marketplace_id not in spec.marketplaceIds:
@@ -245,7 +245,7 @@ async def get_report_document(ctx: CallContext) -> Reply:
     }
     # Amazon sometimes omits compressionAlgorithm for gzipped content: clients
     # must look at the bytes (SANDBOX_REPORT_GZIP_DECLARATION=omit reproduces it).
-    if record.gzipped and sb.config.report_gzip_declaration == "declare":
+    if record.gzipped and sb.settings.report_gzip_declaration == "declare":
         body["compressionAlgorithm"] = "GZIP"
     return Reply(body)
 
@@ -362,7 +362,7 @@ def ensure_document(sb: AmazonDouble, record: ReportRecord) -> bytes:
         book = sb.sellers[record.seller_id]
         python_codec = "cp1252" if charset(book) == "Cp1252" else "utf-8"
         data = render_document(book, record).encode(python_codec, errors="replace")
-        record.gzipped = len(data) > sb.config.report_gzip_min_bytes
+        record.gzipped = len(data) > sb.settings.report_gzip_min_bytes
         record.document = gzip.compress(data, mtime=0) if record.gzipped else data
     return record.document
 

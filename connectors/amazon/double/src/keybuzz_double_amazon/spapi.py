@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
-from keybuzz_sandbox.errors import SpApiError, quota_exceeded, server_fault, unauthorized
 from keybuzz_sandbox.faults import FaultDecision, malform
 from litestar import Request, Response, route
 from litestar.enums import HttpMethod
@@ -20,6 +19,7 @@ from litestar.handlers import HTTPRouteHandler
 
 from .auth import Principal, RdtResource, authenticate
 from .double import AmazonDouble
+from .errors import SpApiError, quota_exceeded, server_fault, unauthorized
 from .models import Operation
 from .order_book import OrderBook
 from .params import parse_body, parse_query

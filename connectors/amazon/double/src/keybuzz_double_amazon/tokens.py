@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import msgspec
-from keybuzz_sandbox.errors import invalid_input, unauthorized
-from keybuzz_sandbox.roles import Roles
 
 from .auth import RdtClaims, RdtResource
+from .errors import invalid_input, unauthorized
+from .roles import Roles
 from .signing import RDT_PREFIX
 from .spapi import CallContext, Reply
 

@@ -1,5 +1,5 @@
 """SP-API error bodies: {"errors": [{"code", "message", "details"}]}; the sandbox answers an
-unknown path with one, as SP-API does."""
+unknown path with one, as SP-API does (the double's ``unknown_path_at``)."""
 
 from __future__ import annotations
 

@@ -8,29 +8,34 @@ role, the order's fulfilment channel and its status.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 D2C_SHIPPING = "direct-to-consumer-shipping"
 TAX_INVOICING = "tax-invoicing"
 TAX_REMITTANCE = "tax-remittance"
 TAX_ROLES = frozenset({TAX_INVOICING, TAX_REMITTANCE})
-KNOWN_ROLES = frozenset(
-    {
-        D2C_SHIPPING,
-        TAX_INVOICING,
-        TAX_REMITTANCE,
-        "amazon-fulfillment",
-        "buyer-communication",
-        "buyer-solicitation",
-        "finance-and-accounting",
-        "inventory-and-order-tracking",
-        "pricing",
-        "product-listing",
-        "selling-partner-insights",
-    }
-)
+# The roles an application may be given (SANDBOX_APP_ROLES names some of them).
+KnownRole = Literal[
+    "direct-to-consumer-shipping",
+    "tax-invoicing",
+    "tax-remittance",
+    "amazon-fulfillment",
+    "buyer-communication",
+    "buyer-solicitation",
+    "finance-and-accounting",
+    "inventory-and-order-tracking",
+    "pricing",
+    "product-listing",
+    "selling-partner-insights",
+]
 # What KeyBuzz's helpdesk application is approved for.
-DEFAULT_ROLES = ("inventory-and-order-tracking", "buyer-communication", D2C_SHIPPING)
+DEFAULT_ROLES: tuple[KnownRole, ...] = (
+    "inventory-and-order-tracking",
+    "buyer-communication",
+    "direct-to-consumer-shipping",
+)
 
 # Orders v0 RDT dataElements -> roles of which any one grants the element.
 ELEMENT_ROLES: dict[str, frozenset[str]] = {
@@ -59,13 +64,3 @@ class Roles(msgspec.Struct, frozen=True):
     def delivery_address(self, status: str, channel: str) -> bool:
         """2026-01-01 name, address lines, postal code and phone of the recipient."""
         return D2C_SHIPPING in self.granted and channel == "MFN" and status in PII_STATUSES
-
-
-def parse_roles(raw: str) -> tuple[str, ...]:
-    roles = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
-    unknown = sorted(set(roles) - KNOWN_ROLES)
-    if unknown:
-        raise ValueError(
-            f"unknown roles {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_ROLES))}"
-        )
-    return roles

@@ -1,0 +1,104 @@
+"""What points a service at the double (its package's ``service_env``), and the double's
+own settings: each field from ``SANDBOX_<FIELD>`` (its ``Double``'s ``settings_prefix``:
+these names carry no double's name), the fault settings from ``SANDBOX_FAULT_<FIELD>``,
+read by ``config.double_settings``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from keybuzz_sandbox.faults import FaultConfig
+
+from .roles import DEFAULT_ROLES, KnownRole
+
+DEV_CLIENT_ID = "amzn1.application-oa2-client.keybuzz-sandbox"
+DEV_CLIENT_SECRET = "keybuzz-sandbox-secret"
+DEV_APPLICATION_ID = "amzn1.sp.solution.keybuzz-sandbox"
+# A fixed default signing secret keeps developers' refresh tokens valid across restarts.
+DEV_SIGNING_SECRET = "keybuzz-sandbox-signing-secret-dev-only"
+# Always registered: the development stack's OAuth callback; SANDBOX_REDIRECT_URIS adds more.
+DEFAULT_REDIRECT_URIS = (
+    "http://127.0.0.1:8001/api/v1/marketplaces/amazon/oauth/callback",
+    "http://localhost:8001/api/v1/marketplaces/amazon/oauth/callback",
+)
+
+Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+Fraction = Annotated[float, msgspec.Meta(ge=0, le=1)]
+AmazonSeconds = Annotated[float, msgspec.Meta(ge=0)]
+
+
+class FaultSettings(msgspec.Struct, kw_only=True, frozen=True):
+    """Faults injected from the start on SP-API operations and, when named, LWA (PUT
+    /_sandbox/faults changes them while it runs)."""
+
+    error_rate: Fraction = 0.0
+    error_statuses: tuple[int, ...] = (500, 503)
+    latency_ms: Annotated[int, msgspec.Meta(ge=0)] = 0
+    malformed_rate: Fraction = 0.0
+    malformed_kind: Literal["invalid_json", "schema"] = "invalid_json"
+    operations: tuple[str, ...] = ()
+
+    def config(self) -> FaultConfig:
+        """The fault injector's settings these start it with."""
+        return FaultConfig(
+            error_rate=self.error_rate,
+            error_statuses=list(self.error_statuses),
+            latency_ms=self.latency_ms,
+            malformed_rate=self.malformed_rate,
+            malformed_kind=self.malformed_kind,
+            operations=list(self.operations),
+        )
+
+
+class AmazonDoubleSettings(msgspec.Struct, kw_only=True, frozen=True):
+    """The application registered with the double (its LWA credentials, whether it is a
+    draft, its redirect URIs and SP-API roles), where its mail goes and its reply relay
+    listens, how late listings and reports trail, and where notifications are delivered."""
+
+    # HMAC key of the self-contained tokens (SANDBOX_SECRET).
+    signing_secret: str = msgspec.field(default=DEV_SIGNING_SECRET, name="secret")
+    client_id: str = DEV_CLIENT_ID
+    client_secret: str = DEV_CLIENT_SECRET
+    application_id: str = DEV_APPLICATION_ID
+    # A draft application's consent URL needs version=beta.
+    app_draft: bool = True
+    # Redirect URIs registered beyond DEFAULT_REDIRECT_URIS (SANDBOX_REDIRECT_URIS).
+    extra_redirect_uris: tuple[str, ...] = msgspec.field(default=(), name="redirect_uris")
+    # Where the buyer-message relay delivers (the seller's MX), and the reply relay's bounces.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: Port = 2525
+    # The relay for sellers' replies (reply_relay.py); port 0: any free port.
+    reply_smtp_host: str = "127.0.0.1"
+    reply_smtp_port: Port = 2526
+    # Orders of the DE bench seller (seed.py).
+    bench_orders: Annotated[int, msgspec.Meta(gt=0)] = 10_000
+    faults: FaultSettings = msgspec.field(default_factory=FaultSettings, name="fault")
+    # SP-API roles of the application (roles.py): what restricted data it may see.
+    app_roles: tuple[KnownRole, ...] = DEFAULT_ROLES
+    # Amazon seconds before a created/updated order shows in getOrders/searchOrders,
+    # and in order reports.
+    listing_lag_seconds: AmazonSeconds = 120.0
+    report_lag_seconds: AmazonSeconds = 600.0
+    # Report documents: gzip those larger than this many bytes (Amazon compresses
+    # large documents); "omit" leaves compressionAlgorithm out although the content
+    # is gzipped (an inconsistency seen on Amazon), "declare" states it.
+    report_gzip_min_bytes: Annotated[int, msgspec.Meta(ge=0)] = 4096
+    report_gzip_declaration: Literal["declare", "omit"] = "declare"
+    # The SQS endpoint notifications are delivered to (None: held until one is set).
+    sqs_endpoint: str | None = None
+
+    @property
+    def redirect_uris(self) -> tuple[str, ...]:
+        """Every redirect URI registered from the start: the defaults, then the extra ones."""
+        extra = (uri for uri in self.extra_redirect_uris if uri not in DEFAULT_REDIRECT_URIS)
+        return DEFAULT_REDIRECT_URIS + tuple(extra)
+
+
+def service_env(sandbox_url: str) -> dict[str, str]:
+    """The Amazon connector's settings for a sandbox at ``sandbox_url``."""
+    return {
+        "LWA_ENDPOINT": f"{sandbox_url}/auth/o2/token",
+        "SPAPI_ENDPOINT": sandbox_url,
+        "SELLER_CENTRAL_URL": sandbox_url,
+    }

@@ -1,0 +1,125 @@
+"""A marketplace's buyer-seller mail relay, declared: the seam's ``MailRelay`` run from
+what a relay is (its address label, the form of its buyer aliases and of their display
+names, its order ids, the files a reply may carry, its demo mails) and the one rule each
+writes of its own, who wrote a mail (``sender_of``). What every relay does alike is
+here: a mail mapped by ``relayed_message``, a reply's subject by ``relay_reply_subject``,
+a demo mail by ``demo_relay_mail``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import ClassVar, NamedTuple
+
+import msgspec
+
+from keybuzz_shared.connectors.seam import (
+    InboxMessage,
+    Limits,
+    OrderIds,
+    ParsedMail,
+    RelayReplyRules,
+    SenderType,
+    demo_relay_mail,
+    relay_reply_subject,
+    relayed_message,
+)
+
+# A demo mail's Date: fixed, so that a demo mailbox holds the same mails every time.
+DEMO_SENT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+class DemoMail(NamedTuple):
+    """One demo mail (the relay's mock mode): the order it names, its sender (name,
+    alias), its subject and its text."""
+
+    order_id: str
+    sender: tuple[str, str]
+    subject: str
+    body: str
+
+
+class DeclaredRelay:
+    """The seam's ``MailRelay`` of a marketplace declared as class attributes (a subclass
+    may change one, as a relay of another label):
+
+    ``sender_of``: who wrote a mail (BUYER, MARKETPLACE_SUPPORT or SYSTEM);
+    ``address_label``: the first label of the tenant's inbound addresses for it;
+    ``buyer_address_form``: a buyer alias as people read it; ``buyer_address``: a buyer
+    alias (searched in the address as written); ``name_suffix``: what the relay adds to a
+    buyer's display name; ``order_ids``: the marketplace's order ids in a text;
+    ``order_note``: how a reply's subject names the order it does not name yet;
+    ``already_a_reply``: a subject that needs no ``Re:`` (None: the seam's ``Re:``); ``attachment_types``: what a
+    reply may carry (extension -> content types); ``subject_topics``: a subject that says
+    what the ticket is about -> its topic; ``demo_mails``: a tenant's demo mailbox."""
+
+    sender_of: ClassVar[Callable[[ParsedMail], SenderType]]
+    address_label: ClassVar[str]
+    buyer_address_form: ClassVar[str]
+    buyer_address: ClassVar[re.Pattern[str]]
+    name_suffix: ClassVar[re.Pattern[str]]
+    order_ids: ClassVar[OrderIds]
+    order_note: ClassVar[str] = "({})"
+    already_a_reply: ClassVar[re.Pattern[str] | None] = None
+    attachment_types: ClassVar[Mapping[str, frozenset[str]]]
+    subject_topics: ClassVar[Sequence[tuple[re.Pattern[str], str]]] = ()
+    demo_mails: ClassVar[Sequence[DemoMail]]
+
+    def __init__(self, limits: Limits) -> None:
+        self.reply_rules = RelayReplyRules.within(limits, self.attachment_types)
+
+    @property
+    def demo_mail_count(self) -> int:
+        return len(self.demo_mails)
+
+    def is_buyer_address(self, address: str) -> bool:
+        return self.buyer_address.search(address) is not None
+
+    def buyer_name(self, display_name: str) -> str | None:
+        return self.name_suffix.sub("", display_name).strip() or None
+
+    def order_ids_in(self, text: str) -> list[str]:
+        return self.order_ids.order_ids_in(text)
+
+    def message(self, mail: ParsedMail, received_at: datetime) -> InboxMessage:
+        """The thread of the order the mail names (a thread of its own when it names
+        none), its sender as ``sender_of`` says, its topic where its subject tells it."""
+        written = relayed_message(mail, received_at, sender_type=type(self).sender_of(mail))
+        for pattern, topic in self.subject_topics:
+            if pattern.search(mail.subject):
+                return msgspec.structs.replace(written, ticket_subject=topic)
+        return written
+
+    def reply_subject(self, buyer_subject: str, order_id: str | None) -> str:
+        """``Re: <buyer subject>``, the order id kept in it (the relay files the reply by
+        it)."""
+        order_ids_in, note = self.order_ids.order_ids_in, self.order_note
+        if self.already_a_reply is None:
+            return relay_reply_subject(
+                buyer_subject, order_id, order_ids_in=order_ids_in, order_note=note
+            )
+        return relay_reply_subject(
+            buyer_subject,
+            order_id,
+            order_ids_in=order_ids_in,
+            order_note=note,
+            already_a_reply=self.already_a_reply,
+        )
+
+    def demo_mail(self, tenant_id: str, index: int, inbound_domain: str, stamp: str) -> bytes:
+        demo = self.demo_mails[index]
+        return demo_relay_mail(
+            self.address_label,
+            tenant_id,
+            inbound_domain,
+            stamp,
+            order_id=demo.order_id,
+            sender=demo.sender,
+            subject=demo.subject,
+            sent=DEMO_SENT.replace(hour=9 + index),
+            body=demo.body,
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"

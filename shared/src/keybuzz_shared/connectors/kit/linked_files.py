@@ -1,0 +1,21 @@
+"""A message's file given as a link (a file host's URL), as the seam's ``InboxFile``: named
+by the link's last path segment, decoded (its id where the link names none), its media
+type guessed from that name (``application/octet-stream`` where none is known)."""
+
+from __future__ import annotations
+
+import mimetypes
+from urllib.parse import unquote, urlsplit
+
+from keybuzz_shared.connectors.seam import InboxFile
+
+
+def media_type_of(name: str) -> str:
+    """A file's media type as its name says it."""
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def linked_file(url: str, file_id: str) -> InboxFile:
+    """The file at ``url``, named as its link names it, else ``file_id``."""
+    name = unquote(urlsplit(url).path.rsplit("/", 1)[-1]) or file_id
+    return InboxFile(name=name, url=url, content_type=media_type_of(name))

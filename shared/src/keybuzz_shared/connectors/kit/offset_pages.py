@@ -1,0 +1,44 @@
+"""A listing paged by ``limit`` and ``offset`` as many JSON APIs answer it, declared
+(``OffsetPages``): a page's items under a key of its own (a page with none may leave the
+key out), and ``next`` naming the following page when there is one; every page read in
+turn, up to a bound where the marketplace's listing may be long and only its first pages
+are wanted. An answer whose items are no list is the marketplace's unreadable answer,
+naming the call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from keybuzz_shared.connectors.kit.requester import Requester
+
+
+@dataclass(frozen=True)
+class OffsetPages:
+    """``call``: the listing's operation; ``key``: where a page holds its items;
+    ``size``: the items a page asks for."""
+
+    call: str
+    key: str
+    size: int
+
+    def page(self, client: Requester, body: Any) -> tuple[list[Any], bool]:
+        """A page's items (``body``, the answer to ``client``'s call), and whether the
+        marketplace says a next page follows."""
+        if not isinstance(body, dict) or not isinstance(body.get(self.key, []), list):
+            raise client.errors.unreadable(self.call, f"no list of {self.key}")
+        return list(body.get(self.key, [])), bool(body.get("next"))
+
+    async def every(
+        self, client: Requester, path: str, query: dict[str, str], *, most: int = 0
+    ) -> list[Any]:
+        """The items of every page of ``path`` asked with ``query`` (``most`` pages at
+        most, 0: no bound)."""
+        found: list[Any] = []
+        offset, more = 0, True
+        while more and (not most or offset < most * self.size):
+            paged = {**query, "limit": str(self.size), "offset": str(offset)}
+            body = await client.get_json(path, paged, operation=self.call)
+            raw, more = self.page(client, body)
+            found, offset = found + raw, offset + self.size
+        return found

@@ -1,0 +1,219 @@
+"""The kit's declared parts of a discussion API, without servers: replies posted and read
+back through the inbox's mapping (``PostedReplies``), a session's table read once
+(``ReadOnce``), a file's media type from its name or format (``media_type``), an item's
+path by its id (``path_under``) and credentials read from a shop's fields and shown without their
+secrets (``credentials_as``, ``Redacted``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from keybuzz_shared.connectors.kit import CallErrors, key_field, shop_number_field
+from keybuzz_shared.connectors.kit.credential_structs import Redacted, credentials_as
+from keybuzz_shared.connectors.kit.media_types import ANY_BYTES, media_type
+from keybuzz_shared.connectors.kit.one_item import path_under
+from keybuzz_shared.connectors.kit.posted_replies import PostedReplies
+from keybuzz_shared.connectors.kit.read_once import ReadOnce
+from keybuzz_shared.connectors.seam import InboxMessage, Reply, ThreadKey
+
+ERRORS = CallErrors.labelled("Shop")
+NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+DISCUSSION = ThreadKey("DISCUSSION", "42")
+
+
+def said(message_id: str, sender: str, at: datetime) -> InboxMessage:
+    return InboxMessage(
+        message_id=message_id,
+        thread=DISCUSSION,
+        sender_type=sender,  # type: ignore[arg-type]
+        sender_name=None,
+        subject="",
+        body="…",
+        created_at=at,
+        unread=False,
+    )
+
+
+# --- PostedReplies ------------------------------------------------------------------------
+
+# A discussion as the scripted marketplace gives it: its id and its messages' (id, sender).
+Thread = tuple[str, list[tuple[str, str]]]
+
+
+class Marketplace:
+    """Discussions by id, the replies posted, the threads read."""
+
+    def __init__(self) -> None:
+        self.threads: dict[str, Thread] = {"42": ("42", [("m1", "BUYER"), ("m2", "SELLER")])}
+        self.posted: list[Reply] = []
+        self.read: list[str] = []
+
+    async def post(self, reply: Reply) -> str | None:
+        if reply.thread.id not in self.threads:
+            return f"discussion {reply.thread.id} is closed at Shop"
+        self.posted.append(reply)
+        return None
+
+    async def thread(self, thread_id: str) -> Thread:
+        self.read.append(thread_id)
+        if thread_id not in self.threads:
+            raise ERRORS.refused("GET discussion", 404, "unknown")
+        return self.threads[thread_id]
+
+
+def replies(shop: Marketplace) -> PostedReplies[Thread]:
+    async def mapper() -> Callable[[Thread], Sequence[InboxMessage]]:
+        return lambda thread: [said(m, sender, NOW) for m, sender in thread[1]]
+
+    return PostedReplies(
+        "Shop",
+        shop.post,
+        shop.thread,
+        mapper,
+        unsendable=lambda reply: "too long" if len(reply.body) > 20 else None,
+        discussion="conversation",
+    )
+
+
+def reply(body: str = "Bonjour", thread: ThreadKey = DISCUSSION) -> Reply:
+    return Reply(thread=thread, in_reply_to="m1", body=body)
+
+
+async def test_a_reply_is_posted_once_and_said_sent() -> None:
+    shop = Marketplace()
+    outcome = await replies(shop).reply(reply())
+    assert outcome.status == "SENT" and [r.body for r in shop.posted] == ["Bonjour"]
+
+
+@pytest.mark.parametrize(
+    ("sent", "reason"),
+    [
+        (reply("a reply far too long to go"), "too long"),
+        (reply(thread=ThreadKey("DISCUSSION", "7")), "discussion 7 is closed at Shop"),
+        (reply(thread=ThreadKey("ORDER", "o-1")), "Shop's replies go to a conversation"),
+    ],
+)
+async def test_a_reply_the_rules_refuse_is_failed_unposted(sent: Reply, reason: str) -> None:
+    shop = Marketplace()
+    outcome = await replies(shop).reply(sent)
+    assert outcome.status == "FAILED" and reason in (outcome.reason or "")
+    assert not shop.posted
+
+
+async def test_the_read_back_reads_the_discussion_and_maps_it_as_the_inbox_does() -> None:
+    shop = Marketplace()
+    found = await replies(shop).sent_messages(DISCUSSION, NOW - timedelta(minutes=1))
+    assert [m.message_id for m in found] == ["m2"] and shop.read == ["42"]
+
+
+async def test_a_discussion_the_marketplace_forgot_reads_back_nothing() -> None:
+    gone = ThreadKey("DISCUSSION", "7")
+    assert await replies(Marketplace()).sent_messages(gone, NOW) == []
+
+
+# --- ReadOnce -----------------------------------------------------------------------------
+
+
+async def test_a_table_is_read_once_a_session() -> None:
+    reads: list[int] = []
+
+    async def read() -> dict[str, str]:
+        reads.append(1)
+        return {"code": "label"}
+
+    table = ReadOnce(read, "the shop's labels")
+    assert await table() == await table() == {"code": "label"}
+    assert len(reads) == 1
+
+
+@pytest.mark.parametrize(
+    "failure", [ERRORS.unavailable("GET labels", "down"), ValueError("labels off their shape")]
+)
+async def test_a_table_unread_is_empty_said_and_asked_again(
+    failure: Exception, caplog: pytest.LogCaptureFixture
+) -> None:
+    answers: list[Exception | dict[str, str]] = [failure, {"code": "label"}]
+
+    async def read() -> dict[str, str]:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    table = ReadOnce(read, "the shop's labels")
+    with caplog.at_level(logging.WARNING):
+        assert await table() == {}
+    assert "the shop's labels unread" in caplog.text
+    assert await table() == {"code": "label"}
+
+
+# --- media_type, path_under, Redacted ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (("file.pdf", "scan"), "application/pdf"),
+        (("file.zzz", "photo.JPG"), "image/jpeg"),
+        (("file.", "facture"), ANY_BYTES),
+        ((), ANY_BYTES),
+    ],
+)
+def test_a_media_type_is_the_first_name_known(names: tuple[str, ...], expected: str) -> None:
+    assert media_type(*names) == expected
+
+
+@pytest.mark.parametrize(
+    ("order_id", "path"),
+    [("2611230948AAACH", "/orders/2611230948AAACH"), ("a/../b", "/orders/a%2F..%2Fb")],
+)
+def test_an_items_path_is_its_id_as_one_segment(order_id: str, path: str) -> None:
+    assert path_under("/orders")(order_id) == path
+
+
+@pytest.mark.parametrize("order_id", ["", " ", ".", ".."])
+def test_an_id_that_cannot_be_a_segment_has_no_path(order_id: str) -> None:
+    assert path_under("/orders")(order_id) is None
+
+
+class Keys(Redacted, frozen=True, kw_only=True):
+    SECRETS = frozenset({"secret"})
+
+    client_id: str
+    secret: str
+
+
+def test_credentials_are_shown_without_their_secrets() -> None:
+    shown = repr(Keys(client_id="app-1", secret="s3cr3t-value"))
+    assert shown == "Keys(client_id='app-1', secret=[REDACTED])"
+    assert "s3cr3t" not in str([Keys(client_id="app-1", secret="s3cr3t-value")])
+
+
+FIELDS = (
+    key_field("client_id", "App", max_length=64, secret=False),
+    key_field("secret", "Key", max_length=64),
+    shop_number_field("shop", "Shop"),
+)
+
+
+class ShopKeys(Redacted, frozen=True, kw_only=True):
+    SECRETS = frozenset({"secret"})
+
+    client_id: str
+    secret: str
+    shop: str
+
+
+def test_credentials_are_read_from_the_shops_fields_the_account_canonical() -> None:
+    stored = {"client_id": " app-1", "secret": " s3cr3t ", "shop": "0043115", "other": "x"}
+    keys = credentials_as(ShopKeys, FIELDS, stored, "Shop")
+    assert (keys.client_id, keys.secret, keys.shop) == (" app-1", " s3cr3t ", "43115")
+
+
+def test_credentials_missing_a_field_are_refused_naming_it_not_a_value() -> None:
+    with pytest.raises(ValueError, match="Shop credentials lack shop") as refused:
+        credentials_as(ShopKeys, FIELDS, {"client_id": "app-1", "secret": "s3cr3t"}, "Shop")
+    assert "s3cr3t" not in str(refused.value)
