@@ -1,21 +1,21 @@
-"""The kit's declared parts of a discussion API, without servers: replies posted and read
-back through the inbox's mapping (``PostedReplies``), a session's table read once
-(``ReadOnce``), a file's media type from its name or format (``media_type``), an item's
-path by its id (``path_under``) and credentials read from a shop's fields and shown without their
-secrets (``credentials_as``, ``Redacted``)."""
+"""The kit's declared parts of a discussion API, without servers: replies whose post reads
+the discussion first and may say why it kept one unsent, and a rule of the connector's
+own for the rest (``DeclaredReplies``' ``post`` and ``refused``), a session's table read
+once (``ReadOnce``), a file's media type from its format or its name (``media_type_of``),
+an item's path by its id (``path_under``) and credentials read from a shop's fields and
+shown without their secrets (``credentials_as``, ``Redacted``)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from keybuzz_shared.connectors.kit import CallErrors, key_field, shop_number_field
 from keybuzz_shared.connectors.kit.credential_structs import Redacted, credentials_as
-from keybuzz_shared.connectors.kit.media_types import ANY_BYTES, media_type
+from keybuzz_shared.connectors.kit.declared_replies import DeclaredReplies
+from keybuzz_shared.connectors.kit.linked_files import media_type_of
 from keybuzz_shared.connectors.kit.one_item import path_under
-from keybuzz_shared.connectors.kit.posted_replies import PostedReplies
 from keybuzz_shared.connectors.kit.read_once import ReadOnce
 from keybuzz_shared.connectors.seam import InboxMessage, Reply, ThreadKey
 
@@ -37,19 +37,18 @@ def said(message_id: str, sender: str, at: datetime) -> InboxMessage:
     )
 
 
-# --- PostedReplies ------------------------------------------------------------------------
+# --- DeclaredReplies: a post that reads the discussion first --------------------------
 
 # A discussion as the scripted marketplace gives it: its id and its messages' (id, sender).
 Thread = tuple[str, list[tuple[str, str]]]
 
 
 class Marketplace:
-    """Discussions by id, the replies posted, the threads read."""
+    """Discussions by id (an unknown one closed), the replies posted, the threads read."""
 
     def __init__(self) -> None:
         self.threads: dict[str, Thread] = {"42": ("42", [("m1", "BUYER"), ("m2", "SELLER")])}
         self.posted: list[Reply] = []
-        self.read: list[str] = []
 
     async def post(self, reply: Reply) -> str | None:
         if reply.thread.id not in self.threads:
@@ -57,24 +56,19 @@ class Marketplace:
         self.posted.append(reply)
         return None
 
-    async def thread(self, thread_id: str) -> Thread:
-        self.read.append(thread_id)
+    async def listed(self, thread_id: str) -> list[InboxMessage]:
         if thread_id not in self.threads:
             raise ERRORS.refused("GET discussion", 404, "unknown")
-        return self.threads[thread_id]
+        return [said(m, sender, NOW) for m, sender in self.threads[thread_id][1]]
 
 
-def replies(shop: Marketplace) -> PostedReplies[Thread]:
-    async def mapper() -> Callable[[Thread], Sequence[InboxMessage]]:
-        return lambda thread: [said(m, sender, NOW) for m, sender in thread[1]]
-
-    return PostedReplies(
+def replies(shop: Marketplace) -> DeclaredReplies:
+    return DeclaredReplies(
         "Shop",
-        shop.post,
-        shop.thread,
-        mapper,
-        unsendable=lambda reply: "too long" if len(reply.body) > 20 else None,
-        discussion="conversation",
+        "conversation",
+        post=shop.post,
+        listed=shop.listed,
+        refused=lambda reply: "too long" if len(reply.body) > 20 else None,
     )
 
 
@@ -93,8 +87,8 @@ async def test_a_reply_is_posted_once_and_said_sent() -> None:
     [
         (reply("a reply far too long to go"), "too long"),
         (reply(thread=ThreadKey("DISCUSSION", "7")), "discussion 7 is closed at Shop"),
-        (reply(thread=ThreadKey("ORDER", "o-1")), "Shop's replies go to a conversation"),
     ],
+    ids=["the connector's own rule", "the post's reason"],
 )
 async def test_a_reply_the_rules_refuse_is_failed_unposted(sent: Reply, reason: str) -> None:
     shop = Marketplace()
@@ -103,15 +97,9 @@ async def test_a_reply_the_rules_refuse_is_failed_unposted(sent: Reply, reason: 
     assert not shop.posted
 
 
-async def test_the_read_back_reads_the_discussion_and_maps_it_as_the_inbox_does() -> None:
-    shop = Marketplace()
-    found = await replies(shop).sent_messages(DISCUSSION, NOW - timedelta(minutes=1))
-    assert [m.message_id for m in found] == ["m2"] and shop.read == ["42"]
-
-
-async def test_a_discussion_the_marketplace_forgot_reads_back_nothing() -> None:
-    gone = ThreadKey("DISCUSSION", "7")
-    assert await replies(Marketplace()).sent_messages(gone, NOW) == []
+async def test_the_read_back_lists_the_sellers_messages() -> None:
+    found = await replies(Marketplace()).sent_messages(DISCUSSION, NOW - timedelta(minutes=1))
+    assert [m.message_id for m in found] == ["m2"]
 
 
 # --- ReadOnce -----------------------------------------------------------------------------
@@ -150,7 +138,7 @@ async def test_a_table_unread_is_empty_said_and_asked_again(
     assert await table() == {"code": "label"}
 
 
-# --- media_type, path_under, Redacted ----------------------------------------------------
+# --- media_type_of, path_under, Redacted ----------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -158,12 +146,12 @@ async def test_a_table_unread_is_empty_said_and_asked_again(
     [
         (("file.pdf", "scan"), "application/pdf"),
         (("file.zzz", "photo.JPG"), "image/jpeg"),
-        (("file.", "facture"), ANY_BYTES),
-        ((), ANY_BYTES),
+        (("file.", "facture"), "application/octet-stream"),
+        ((), "application/octet-stream"),
     ],
 )
 def test_a_media_type_is_the_first_name_known(names: tuple[str, ...], expected: str) -> None:
-    assert media_type(*names) == expected
+    assert media_type_of(*names) == expected
 
 
 @pytest.mark.parametrize(

@@ -28,8 +28,8 @@ from typing import Any
 import msgspec
 from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.kit import Listing, Seek, Span
-from keybuzz_shared.connectors.kit.media_types import media_type
-from keybuzz_shared.connectors.kit.posted_replies import PostedReplies
+from keybuzz_shared.connectors.kit.declared_replies import DeclaredReplies
+from keybuzz_shared.connectors.kit.linked_files import media_type_of
 from keybuzz_shared.connectors.kit.read_once import ReadOnce
 from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
@@ -187,7 +187,7 @@ def inbox_message(
                 name=f.name or str(f.attachment_id),
                 url=files_url + segment(str(f.attachment_id)),
                 # Octopia's ``fileFormat`` (png, pdf, docx…) says it, else the name.
-                content_type=media_type(f"file.{f.file_format.strip().lower()}", f.name),
+                content_type=media_type_of(f"file.{f.file_format.strip().lower()}", f.name),
             )
             for f in message.attachments
         ),
@@ -429,7 +429,7 @@ def request(discussion: Discussion, reply: seam.Reply, to: list[User]) -> dict[s
     return body
 
 
-class DiscussionReplies(PostedReplies[Discussion]):
+class DiscussionReplies(DeclaredReplies):
     """The seller's replies on a shop's discussions, through its kit.Requester: each one
     posted on the discussion as Octopia gives it just before, read back as ``inbox`` maps
     it (its dates are whole seconds, its clock not ours: the kit's ``SENT_SKEW``)."""
@@ -437,11 +437,18 @@ class DiscussionReplies(PostedReplies[Discussion]):
     def __init__(self, client: kit.Requester, inbox: DiscussionInbox) -> None:
         super().__init__(
             "Cdiscount",
-            functools.partial(_post, client),
-            functools.partial(discussion_at, client),
-            inbox.mapper,
-            unsendable=lambda reply: unsendable_files(reply.attachments),
+            "discussion",
+            post=functools.partial(_post, client),
+            listed=functools.partial(_listed, client, inbox),
+            refused=lambda reply: unsendable_files(reply.attachments),
         )
+
+
+async def _listed(
+    client: kit.Requester, inbox: DiscussionInbox, discussion_id: str
+) -> list[seam.InboxMessage]:
+    discussion = await discussion_at(client, discussion_id)
+    return list((await inbox.mapper())(discussion))
 
 
 async def _post(client: kit.Requester, reply: seam.Reply) -> str | None:

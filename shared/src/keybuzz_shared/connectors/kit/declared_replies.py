@@ -1,7 +1,9 @@
 """A discussion's replies declared (the kit's ``DiscussionReplies``): whom the marketplace
-takes a reply to, the files it takes (its ``Limits``) and what a discussion's id looks
-like, each checked before any call, as the marketplace would refuse the reply; the call
-that posts a reply and the read-back of a discussion's messages, the connector's."""
+takes a reply to, the files it takes (its ``Limits``, or the connector's own rule) and
+what a discussion's id looks like, each checked before any call, as the marketplace would
+refuse the reply; the call that posts a reply (saying why the marketplace's rules keep it
+unsent, where it reads the discussion first) and the read-back of a discussion's
+messages, the connector's."""
 
 from __future__ import annotations
 
@@ -14,20 +16,22 @@ from keybuzz_shared.connectors.seam import InboxMessage, Limits, Recipient, Repl
 
 class DeclaredReplies(DiscussionReplies):
     """Replies in ``label``'s discussions (what it calls one: ``discussion``): ``post``
-    sends one (a ``CallRefused``: refused), ``listed`` reads a discussion's messages back
-    (404: one it does not know); ``recipients``: whom a reply may go to (empty: anyone),
-    ``limits``: its files' (None: not checked), ``is_id``: a discussion id's form."""
+    sends one (a ``CallRefused``: refused; a text: why it was not sent), ``listed`` reads
+    a discussion's messages back (404: one it does not know); ``recipients``: whom a reply
+    may go to (empty: anyone), ``limits``: its files' (None: not checked), ``is_id``: a
+    discussion id's form, ``refused``: what else the marketplace refuses in a reply."""
 
     def __init__(
         self,
         label: str,
         discussion: str,
         *,
-        post: Callable[[Reply], Awaitable[object]],
+        post: Callable[[Reply], Awaitable[str | None]],
         listed: Callable[[str], Awaitable[Sequence[InboxMessage]]],
         recipients: tuple[Recipient, ...] = (),
         limits: Limits | None = None,
         is_id: Callable[[str], bool] = bool,
+        refused: Callable[[Reply], str | None] | None = None,
     ) -> None:
         self.label = label
         self.discussion = discussion
@@ -36,6 +40,7 @@ class DeclaredReplies(DiscussionReplies):
         self.recipients = recipients
         self.limits = limits
         self.is_id = is_id
+        self.refused = refused
 
     def unsendable(self, reply: Reply) -> str | None:
         if self.recipients and reply.recipient not in self.recipients:
@@ -46,10 +51,10 @@ class DeclaredReplies(DiscussionReplies):
             return problem
         if not self.is_id(reply.thread.id):
             return f"{reply.thread.id!r} is not a {self.label} {self.discussion}"
-        return None
+        return self.refused(reply) if self.refused is not None else None
 
-    async def send(self, reply: Reply) -> None:
-        await self._post(reply)
+    async def send(self, reply: Reply) -> str | None:
+        return await self._post(reply)
 
     async def listed(self, discussion_id: str) -> list[InboxMessage]:
         return list(await self._listed(discussion_id))

@@ -10,9 +10,11 @@ from urllib.parse import unquote, urlsplit
 from keybuzz_shared.connectors.seam import InboxFile
 
 
-def media_type_of(name: str) -> str:
-    """A file's media type as its name says it."""
-    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+def media_type_of(*names: str) -> str:
+    """A file's media type as the first of its ``names`` the platform's table knows says
+    it (its name, or ``file.<format>`` where the marketplace gives a format)."""
+    known = (mimetypes.guess_type(name)[0] for name in names)
+    return next((found for found in known if found), "application/octet-stream")
 
 
 def linked_file(url: str, file_id: str) -> InboxFile:
