@@ -34,7 +34,7 @@ from keybuzz_connector_mirakl.catalogue import CATALOGUE_ENV, CATALOGUE_FILE_ENV
 from keybuzz_connector_mirakl.orders import ShopOrders
 from keybuzz_connector_mirakl.response_window import (
     RESPONSE_FIGURES,
-    ResponseDelays,
+    response_delays,
     response_window,
 )
 from keybuzz_connector_mirakl.threads import PARTICIPANTS, THREADS, ThreadInbox, ThreadReplies
@@ -249,7 +249,7 @@ def parts(client: kit.Requester, api: MiraklApiSettings) -> kit.KitSession:
         ThreadReplies(client, inbox),
         ShopOrders(client, label=label, interval=api.orders_interval_seconds),
         verify=lambda: check_key(client),
-        figure=ResponseDelays(client).figure,
+        figure=response_delays(client).figure,
     )
 
 
