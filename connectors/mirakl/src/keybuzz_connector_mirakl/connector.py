@@ -37,7 +37,7 @@ from keybuzz_connector_mirakl.response_window import (
     response_delays,
     response_window,
 )
-from keybuzz_connector_mirakl.threads import PARTICIPANTS, THREADS, ThreadInbox, ThreadReplies
+from keybuzz_connector_mirakl.threads import PARTICIPANTS, THREADS, ThreadReplies, thread_inbox
 
 log = logging.getLogger(__name__)
 
@@ -242,7 +242,7 @@ DISCUSSIONS = kit.Discussions(
 def parts(client: kit.Requester, api: MiraklApiSettings) -> kit.KitSession:
     """One shop's parts on its operator's API, its key checked by ``check_key``, its own
     response figure A21's."""
-    inbox = ThreadInbox(client, operator_name=api.operator_name, page_size=LIMITS.page_size)
+    inbox = thread_inbox(client, operator_name=api.operator_name, page_size=LIMITS.page_size)
     label = f"{api.operator}/{client.shop['shop_id']}"
     return kit.KitSession(
         inbox,
