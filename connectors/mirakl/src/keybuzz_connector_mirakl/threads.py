@@ -37,6 +37,7 @@ from keybuzz_shared.connectors.kit.windows import window_query
 from keybuzz_shared.connectors.seam import (
     InboxFile,
     InboxMessage,
+    Limits,
     Recipient,
     Reply,
     SenderType,
@@ -63,9 +64,16 @@ PARTICIPANTS: dict[Recipient, tuple[str, ...]] = {
     "MARKETPLACE_SUPPORT": ("OPERATOR",),
     "ALL": ("CUSTOMER", "OPERATOR"),
 }
-BODY_LENGTH = (3, 50_000)  # M12's body, characters [official]
-MESSAGE_BYTES = 30 * 1024 * 1024  # a message with its files [official, OR43: "30 Megabyte"]
-MAX_FILES = 10  # a reply's files: ours (Mirakl counts 50 over all threads of one order)
+MIN_BODY = 3  # M12's body, characters [official]
+LIMITS = Limits(
+    # M12 [official]: the body 3-50,000 characters; at most 50 attachments over all the
+    # threads of one order (ours: 10 a reply), and a message with its files within 30 MB
+    # (OR43's words: "30 Megabyte").
+    max_attachments=10,
+    max_attachment_bytes=30 * 1024 * 1024,
+    max_text_length=50_000,
+    page_size=50,  # M11's default page [official]
+)
 
 
 # --- Mirakl's JSON (M10, M11), as its OpenAPI description names it: the fields we read ---
@@ -300,12 +308,13 @@ def thread_inbox(
 
 def unsendable(reply: Reply) -> str | None:
     """Why Mirakl would refuse this reply before reading its thread, if it would."""
-    if not BODY_LENGTH[0] <= len(reply.body) <= BODY_LENGTH[1]:
-        return f"Mirakl takes a reply of {BODY_LENGTH[0]} to {BODY_LENGTH[1]} characters"
+    if not MIN_BODY <= len(reply.body) <= LIMITS.max_text_length:
+        return f"Mirakl takes a reply of {MIN_BODY} to {LIMITS.max_text_length} characters"
     files = reply.attachments
-    if len(files) > MAX_FILES:
-        return f"at most {MAX_FILES} files a reply"
-    if (total := len(reply.body.encode()) + sum(len(f.data) for f in files)) > MESSAGE_BYTES:
+    if len(files) > LIMITS.max_attachments:
+        return f"at most {LIMITS.max_attachments} files a reply"
+    total = len(reply.body.encode()) + sum(len(f.data) for f in files)
+    if total > LIMITS.max_attachment_bytes:
         return f"Mirakl takes a message of 30 MB with its files ({total} bytes given)"
     return None
 
