@@ -1,7 +1,8 @@
 """The kit's response figure over named periods (kit/period_figures.py), without a server:
 a window gets the shortest period holding its start, over that period up to when the
 marketplace computed it; every window from one call while it is kept; a period the answer
-lacks gives no figure; a failed call keeps nothing."""
+lacks gives no figure; a failed call keeps nothing. Beside it, a marketplace's own hours
+to answer as its rule (kit/response_parts.py, ``OwnRule.hours``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from keybuzz_shared.connectors.kit.period_figures import Computed, PeriodFigures
+from keybuzz_shared.connectors.kit.response_parts import OwnRule
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 COMPUTED = NOW - timedelta(hours=3)
@@ -70,3 +72,10 @@ async def test_a_failed_call_keeps_nothing() -> None:
         await kept.for_window(NOW - timedelta(days=7), NOW)
     again = await kept.for_window(NOW - timedelta(days=7), NOW)
     assert again is not None and again.average_response_seconds == 10 and answers.calls == 2
+
+
+def test_a_marketplaces_own_hours_run_on_its_clock_and_a_tenant_may_shorten_them() -> None:
+    window = OwnRule.hours(36, "marked at the marketplace only")
+    assert window.rule.window == timedelta(hours=36)
+    assert window.rule.marketplace_clock and window.rule.tenant_may_shorten
+    assert window.mark(None, None).note == "marked at the marketplace only"

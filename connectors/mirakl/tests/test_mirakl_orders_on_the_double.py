@@ -18,7 +18,7 @@ from keybuzz_connector_mirakl.connector import MiraklKey, MiraklSettings, shop_c
 from keybuzz_connector_mirakl.orders import shop_orders
 from keybuzz_connector_mirakl.response_window import (
     EVERY_PERIOD,
-    order_messages_response_delay,
+    response_delays,
 )
 from keybuzz_double_mirakl import service_env
 from keybuzz_shared.connectors.kit import Requester
@@ -174,7 +174,7 @@ async def test_a21_gives_the_shops_response_delay_for_the_period_holding_the_win
             return answered[-1]
 
     now = datetime.now(UTC)
-    figure = await order_messages_response_delay(Seen(), now - timedelta(days=7), now)
+    figure = await response_delays(Seen()).for_window(now - timedelta(days=7), now)
     assert figure is not None and figure.name == "order_messages_response_delay (LAST_MONTH)"
     mirakls, seconds = answered[0]["order_messages_response_delay"], figure.average_response_seconds
     assert {"period": "LAST_MONTH", "value": int(seconds)} in mirakls and seconds > 0
@@ -187,9 +187,9 @@ async def test_a21_gives_the_shops_response_delay_for_the_period_holding_the_win
     # A21 once a day: a second call today is refused (429), and the client holds every
     # later A21 call back, unsent, for the Retry-After (a day: 1,440 s at 60 times).
     with pytest.raises(CallUnavailable, match="HTTP 429"):
-        await order_messages_response_delay(client, now - timedelta(days=60), now)
+        await response_delays(client).for_window(now - timedelta(days=60), now)
     with pytest.raises(CallUnavailable, match="held back") as held:
-        await order_messages_response_delay(client, now - timedelta(days=60), now)
+        await response_delays(client).for_window(now - timedelta(days=60), now)
     assert held.value.retry_after is not None and held.value.retry_after > 1_000
     assert [q.get("periods") for op, q in sent.requests if op == "A21"] == [EVERY_PERIOD] * 2
     assert (await admin.get("/retry-after-violations")).json()["count"] == 0

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 from keybuzz_shared.connectors.kit.period_figures import Computed, PeriodFigures
 from keybuzz_shared.connectors.kit.response_parts import OwnRule, SessionFigures
-from keybuzz_shared.connectors.seam import AnswerUnreadable, ResponseFigure, ResponseRule
+from keybuzz_shared.connectors.seam import AnswerUnreadable
 
 from keybuzz_connector_mirakl.catalogue import Operator
 from keybuzz_connector_mirakl.orders import OrderCalls
@@ -77,26 +77,11 @@ def response_delays(
     return PeriodFigures(FIGURE, PERIODS, a21, kept_seconds=KEPT_SECONDS, slack=CALL_SLACK, now=now)
 
 
-async def order_messages_response_delay(
-    calls: OrderCalls,
-    start: datetime,
-    end: datetime,
-    *,
-    now: Callable[[], datetime] = lambda: datetime.now(UTC),
-) -> ResponseFigure | None:
-    """One A21 call's figure for the window [start, end] (``PeriodFigures.for_window``)."""
-    return await response_delays(calls, now=now).for_window(start, end)
-
-
 def response_window(operator: Operator) -> OwnRule:
     """The operator's rule: its hours, on Mirakl's clock of each thread; a tenant may set a
     shorter goal."""
-    rule = ResponseRule(
-        window=timedelta(hours=operator.response_hours),
-        marketplace_clock=True,
-        tenant_may_shorten=True,
-    )
-    return OwnRule(rule, f'only {operator.name}\'s staff mark a thread "no reply needed" at Mirakl')
+    note = f'only {operator.name}\'s staff mark a thread "no reply needed" at Mirakl'
+    return OwnRule.hours(operator.response_hours, note)
 
 
 # A figure holds as long as A21's answer is kept.
