@@ -18,12 +18,13 @@ from keybuzz_connector_mirakl.orders import (
     LINE_STATES,
     ORDER_STATES,
     OVERLAP,
-    ShopOrders,
     mirakl_time,
     order_status,
     read_order,
+    shop_orders,
 )
 from keybuzz_double_mirakl.contract import query_problems, raw_spec
+from keybuzz_shared.connectors.kit import ListedOrders
 from keybuzz_shared.connectors.seam import (
     DELIVERY_STATUSES,
     ORDER_STATUSES,
@@ -164,7 +165,7 @@ class FakeOR11:
         return answer
 
 
-async def listed(source: ShopOrders, since: datetime) -> list[OrderSummary]:
+async def listed(source: ListedOrders, since: datetime) -> list[OrderSummary]:
     found: list[OrderSummary] = []
     page = await source.orders(since=since)
     found += page.items
@@ -193,7 +194,7 @@ async def test_an_update_listing_lists_each_order_once_while_orders_leave_its_wi
                 moved.add(order["order_id"])
 
     fake.between = orders_change
-    source = ShopOrders(fake, page_size=40, now=lambda: now)
+    source = shop_orders(fake, page_size=40, now=lambda: now)
     found = await listed(source, T0)
     ids = [o.external_id for o in found]
     assert len(ids) == len(set(ids)) == len(orders)  # each once, none skipped
@@ -205,7 +206,7 @@ async def test_an_update_listing_lists_each_order_once_while_orders_leave_its_wi
 async def test_a_creation_window_excludes_its_end_and_orders_by_id_come_100_a_call() -> None:
     orders = [order_json(n, T0 + timedelta(hours=n), T0 + timedelta(hours=n)) for n in range(250)]
     fake = FakeOR11(orders)
-    source = ShopOrders(fake, page_size=30)
+    source = shop_orders(fake, page_size=30)
     end = T0 + timedelta(hours=100)
     found: list[OrderSummary] = []
     page = await source.orders_created(start=T0, end=end)
@@ -242,7 +243,7 @@ async def test_an_order_it_cannot_read_is_left_out_and_said_an_answer_off_or11_r
     orders = [order_json(n, T0 + timedelta(hours=n), T0 + timedelta(hours=n)) for n in range(5)]
     orders[2]["created_date"] = None
     orders[3]["order_lines"] = "not a list"
-    source = ShopOrders(FakeOR11(orders))
+    source = shop_orders(FakeOR11(orders))
     page = await source.orders_created(start=T0, end=T0 + timedelta(days=1))
     assert [o.external_id for o in page.items] == ["O00000-A", "O00001-A", "O00004-A"]
     assert len(page.unreadable) == 2 and page.next_cursor is None
@@ -255,4 +256,4 @@ async def test_an_order_it_cannot_read_is_left_out_and_said_an_answer_off_or11_r
             return {"data": []}  # an M11 answer, say
 
     with pytest.raises(AnswerUnreadable, match="OR11"):
-        await ShopOrders(NotOR11()).orders(since=T0)
+        await shop_orders(NotOR11()).orders(since=T0)

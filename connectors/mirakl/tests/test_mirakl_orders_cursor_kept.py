@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from keybuzz_connector_mirakl.orders import ShopOrders, mirakl_time
+from keybuzz_connector_mirakl.orders import mirakl_time, shop_orders
 
 START, END = datetime(2026, 8, 1, tzinfo=UTC), datetime(2026, 8, 16, tzinfo=UTC)
 LAST = datetime(2026, 8, 3, 12, 0, 0, 123000, tzinfo=UTC)
@@ -41,7 +41,7 @@ class FakeOR11:
 
 async def test_a_cursor_handed_out_before_the_kit_continues_where_it_stood() -> None:
     or11 = FakeOR11()
-    page = await ShopOrders(or11).orders_created(start=START, end=END, cursor=BEFORE_THE_KIT)
+    page = await shop_orders(or11).orders_created(start=START, end=END, cursor=BEFORE_THE_KIT)
     [query] = or11.queries
     assert query["offset"] == "90" and query["start_date"] == mirakl_time(START)
     assert query["end_date"] == mirakl_time(END)
@@ -52,5 +52,5 @@ async def test_a_cursor_handed_out_before_the_kit_continues_where_it_stood() -> 
 async def test_a_creation_cursor_is_refused_to_the_update_listing() -> None:
     or11 = FakeOR11()
     with pytest.raises(ValueError, match="not a cursor"):
-        await ShopOrders(or11).orders(since=START, cursor=BEFORE_THE_KIT)
+        await shop_orders(or11).orders(since=START, cursor=BEFORE_THE_KIT)
     assert or11.queries == []

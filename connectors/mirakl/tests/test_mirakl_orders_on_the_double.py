@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 from keybuzz_connector_mirakl.connector import MiraklKey, MiraklSettings, shop_client
-from keybuzz_connector_mirakl.orders import ShopOrders
+from keybuzz_connector_mirakl.orders import shop_orders
 from keybuzz_connector_mirakl.response_window import (
     EVERY_PERIOD,
-    order_messages_response_delay,
+    response_delays,
 )
 from keybuzz_double_mirakl import service_env
 from keybuzz_shared.connectors.kit import Requester
@@ -90,7 +90,7 @@ async def test_creation_windows_add_up_to_the_shops_90_days_each_order_once(
     client, sent = shop
     await admin.put("/limits", json={"enforced": False})  # the windows' pacing: the next test
     expected = await every_order(sandbox, client)
-    source = ShopOrders(client, page_size=7)
+    source = shop_orders(client, page_size=7)
     end = datetime.now(UTC)
     start = end - timedelta(days=90)
     found: list[OrderSummary] = []
@@ -118,7 +118,7 @@ async def test_or11s_frequency_paces_a_listings_first_pages_never_a_429(
 ) -> None:
     client, sent = shop
     minute = 60 / TIME_SCALE  # Mirakl's minute on the double, in real seconds
-    source = ShopOrders(client, page_size=20, interval=minute * 1.1)
+    source = shop_orders(client, page_size=20, interval=minute * 1.1)
     end = datetime.now(UTC)
     began = time.monotonic()
     for days in (90, 30, 15):  # three windows: three first pages of OR11
@@ -146,7 +146,7 @@ async def test_the_update_listing_shows_an_incident_and_a_refund_on_the_lines(
     incident = (await admin.post(f"{where}/incident")).json()
     refund = (await admin.post(f"{where}/refund")).json()
     await asyncio.sleep(0.01)  # a listing's window ends at its start, to the millisecond
-    page = await ShopOrders(client).orders(since=since)
+    page = await shop_orders(client).orders(since=since)
     assert page.next_cursor is None and page.complete_until is not None
     changed = {o.external_id: o for o in page.items}
     assert delivered["order_id"] in changed
@@ -158,7 +158,7 @@ async def test_the_update_listing_shows_an_incident_and_a_refund_on_the_lines(
     if incident["orderLineId"] != refund["orderLineId"]:
         assert (lines[incident["orderLineId"]].status) == "DELIVERED"  # the order's
     # The next listing starts where this one was complete: the order is not listed again.
-    later = await ShopOrders(client).orders(since=page.complete_until)
+    later = await shop_orders(client).orders(since=page.complete_until)
     assert delivered["order_id"] not in {o.external_id for o in later.items}
 
 
@@ -174,7 +174,7 @@ async def test_a21_gives_the_shops_response_delay_for_the_period_holding_the_win
             return answered[-1]
 
     now = datetime.now(UTC)
-    figure = await order_messages_response_delay(Seen(), now - timedelta(days=7), now)
+    figure = await response_delays(Seen()).for_window(now - timedelta(days=7), now)
     assert figure is not None and figure.name == "order_messages_response_delay (LAST_MONTH)"
     mirakls, seconds = answered[0]["order_messages_response_delay"], figure.average_response_seconds
     assert {"period": "LAST_MONTH", "value": int(seconds)} in mirakls and seconds > 0
@@ -187,9 +187,9 @@ async def test_a21_gives_the_shops_response_delay_for_the_period_holding_the_win
     # A21 once a day: a second call today is refused (429), and the client holds every
     # later A21 call back, unsent, for the Retry-After (a day: 1,440 s at 60 times).
     with pytest.raises(CallUnavailable, match="HTTP 429"):
-        await order_messages_response_delay(client, now - timedelta(days=60), now)
+        await response_delays(client).for_window(now - timedelta(days=60), now)
     with pytest.raises(CallUnavailable, match="held back") as held:
-        await order_messages_response_delay(client, now - timedelta(days=60), now)
+        await response_delays(client).for_window(now - timedelta(days=60), now)
     assert held.value.retry_after is not None and held.value.retry_after > 1_000
     assert [q.get("periods") for op, q in sent.requests if op == "A21"] == [EVERY_PERIOD] * 2
     assert (await admin.get("/retry-after-violations")).json()["count"] == 0
@@ -235,7 +235,7 @@ async def test_a_first_page_answered_after_a_429_paces_the_next_from_that_answer
     await client.get_json(
         "api/orders", {"max": "1", "offset": "0"}, operation="OR11"
     )  # its minute starts
-    source = ShopOrders(client, page_size=100, interval=minute * 1.1)
+    source = shop_orders(client, page_size=100, interval=minute * 1.1)
     for days in (15, 10):  # two first pages, the first one held back by a 429
         start = end - timedelta(days=days)
         page = await source.orders_created(start=start, end=end)

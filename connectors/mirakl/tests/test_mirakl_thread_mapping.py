@@ -11,10 +11,11 @@ import msgspec
 import pytest
 from keybuzz_connector_mirakl.threads import (
     Thread,
-    ThreadInbox,
     ThreadPage,
-    decode,
+    complete,
+    messages_of,
     recipients,
+    thread_inbox,
     unsendable,
 )
 from keybuzz_connector_mirakl.threads import read_thread as thread_of_bytes
@@ -60,12 +61,8 @@ def read_thread(value: dict[str, Any]) -> Thread:
     return thread_of_bytes(msgspec.json.encode(value))
 
 
-def inbox() -> ThreadInbox:
-    return ThreadInbox(None, operator_name="Boulanger", page_size=50)  # type: ignore[arg-type]
-
-
 def test_a_thread_is_one_ticket_its_messages_oldest_first_with_who_wrote_them() -> None:
-    listed = inbox().listed(read_thread(THREAD))
+    listed = messages_of(read_thread(THREAD), "Boulanger")
     assert [m.message_id for m in listed] == ["m1", "m2", "m3"]
     assert {m.thread for m in listed} == {ThreadKey("DISCUSSION", THREAD["id"], "O-123-A")}
     assert [m.sender_type for m in listed] == ["BUYER", "MARKETPLACE_SUPPORT", "SYSTEM"]
@@ -94,15 +91,15 @@ def test_a_thread_is_one_ticket_its_messages_oldest_first_with_who_wrote_them() 
 def test_the_threads_topic_is_the_tickets_subject(
     topic: dict[str, str] | None, subject: str | None
 ) -> None:
-    listed = inbox().listed(read_thread(THREAD | {"topic": topic}))
+    listed = messages_of(read_thread(THREAD | {"topic": topic}), "Boulanger")
     assert {m.ticket_subject for m in listed} == {subject}
     assert {m.language for m in listed} == {None}  # a thread has no locale: the words say it
 
 
 def test_a_thread_listed_without_all_its_messages_is_read_whole() -> None:
-    assert inbox()._complete(read_thread(THREAD))
-    assert not inbox()._complete(read_thread(THREAD | {"metadata": {"total_count": 120}}))
-    assert not inbox()._complete(read_thread({k: v for k, v in THREAD.items() if k != "messages"}))
+    assert complete(read_thread(THREAD))
+    assert not complete(read_thread(THREAD | {"metadata": {"total_count": 120}}))
+    assert not complete(read_thread({k: v for k, v in THREAD.items() if k != "messages"}))
 
 
 def test_a_reply_goes_only_to_whom_the_thread_allows() -> None:
@@ -128,9 +125,10 @@ def test_a_reply_mirakl_would_refuse_is_failed_before_any_call(body: str, said: 
 
 
 @pytest.mark.parametrize("cursor", ["", "not base64 !", "kA=="])
-def test_a_cursor_this_connector_did_not_give_is_refused(cursor: str) -> None:
+async def test_a_cursor_this_connector_did_not_give_is_refused(cursor: str) -> None:
+    inbox = thread_inbox(NoThreads(), operator_name="Boulanger", page_size=50)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="not a cursor"):
-        decode(cursor)
+        await inbox.inbox_messages(since=datetime(2026, 11, 1, tzinfo=UTC), cursor=cursor)
 
 
 class NoThreads:
@@ -145,7 +143,7 @@ class NoThreads:
 async def test_a_listing_that_finds_nothing_moves_the_next_one_on() -> None:
     """An idle shop's next poll starts near the last one, not at the first poll's date."""
     now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-    idle = ThreadInbox(NoThreads(), operator_name="Boulanger", page_size=50, now=lambda: now)  # type: ignore[arg-type]
+    idle = thread_inbox(NoThreads(), operator_name="Boulanger", page_size=50, now=lambda: now)  # type: ignore[arg-type]
     page = await idle.inbox_messages(since=now - timedelta(days=30))
     assert page.items == () and page.next_cursor is None
     assert page.complete_until == now - timedelta(minutes=1)
@@ -178,7 +176,7 @@ class OneThreadOffItsShape:
 
 
 async def test_a_thread_off_its_shape_costs_that_thread_never_the_page() -> None:
-    listing = ThreadInbox(OneThreadOffItsShape(), operator_name="Boulanger", page_size=50)  # type: ignore[arg-type]
+    listing = thread_inbox(OneThreadOffItsShape(), operator_name="Boulanger", page_size=50)  # type: ignore[arg-type]
     page = await listing.inbox_messages(since=datetime(2026, 11, 1, tzinfo=UTC))
     assert {m.thread.id for m in page.items} == {THREAD["id"], "t-3"}
     assert len(page.items) == 4 and page.next_cursor is None

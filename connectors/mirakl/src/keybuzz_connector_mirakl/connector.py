@@ -27,17 +27,23 @@ import msgspec
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.connector_settings import ConnectorSettings, ShopApiSettings
 from keybuzz_shared.connectors.credential_form import canonical_account
-from keybuzz_shared.connectors.seam import CallRefused, Limits
+from keybuzz_shared.connectors.seam import CallRefused
 from keybuzz_shared.file_links import origin_of, shown
 
 from keybuzz_connector_mirakl.catalogue import CATALOGUE_ENV, CATALOGUE_FILE_ENV, Operator, operator
-from keybuzz_connector_mirakl.orders import ShopOrders
+from keybuzz_connector_mirakl.orders import shop_orders
 from keybuzz_connector_mirakl.response_window import (
     RESPONSE_FIGURES,
-    ResponseDelays,
+    response_delays,
     response_window,
 )
-from keybuzz_connector_mirakl.threads import PARTICIPANTS, THREADS, ThreadInbox, ThreadReplies
+from keybuzz_connector_mirakl.threads import (
+    LIMITS,
+    PARTICIPANTS,
+    THREADS,
+    ThreadReplies,
+    thread_inbox,
+)
 
 log = logging.getLogger(__name__)
 
@@ -221,15 +227,6 @@ ORDER_IDS = kit.OrderIdPattern(
     joined="0-9A-Za-z_-",
 )
 
-LIMITS = Limits(
-    # M12 [official]: the body 3-50,000 characters; at most 50 attachments over all the
-    # threads of one order, and a message with its files within 30 MB (OR43's words).
-    max_attachments=10,
-    max_attachment_bytes=30 * 1024 * 1024,
-    max_text_length=50_000,
-    page_size=50,  # M11's default page [official]
-)
-
 # A thread's reply goes to the customer, the operator or both; whether the thread allows
 # the one asked is read from it at the reply (a FAILED outcome naming its participants
 # otherwise). Mirakl lists a reply's text back as sent; its refusals give a message, no
@@ -242,14 +239,14 @@ DISCUSSIONS = kit.Discussions(
 def parts(client: kit.Requester, api: MiraklApiSettings) -> kit.KitSession:
     """One shop's parts on its operator's API, its key checked by ``check_key``, its own
     response figure A21's."""
-    inbox = ThreadInbox(client, operator_name=api.operator_name, page_size=LIMITS.page_size)
+    inbox = thread_inbox(client, operator_name=api.operator_name, page_size=LIMITS.page_size)
     label = f"{api.operator}/{client.shop['shop_id']}"
     return kit.KitSession(
         inbox,
         ThreadReplies(client, inbox),
-        ShopOrders(client, label=label, interval=api.orders_interval_seconds),
+        shop_orders(client, label=label, interval=api.orders_interval_seconds),
         verify=lambda: check_key(client),
-        figure=ResponseDelays(client).figure,
+        figure=response_delays(client).figure,
     )
 
 

@@ -223,48 +223,46 @@ def _window(start: str, end: str) -> Query:
     return window_query(start, end, mirakl_time, sort="dateCreated", order="asc")
 
 
-class ShopOrders(ListedOrders):
-    """A shop's orders through its client (``now``: where an update listing's window ends;
-    ``label``: the shop as logs name it; ``interval``: seconds from one listing's first
-    page ending to the next, ``kit.Spaced``; orders by id and following pages are not
-    spaced). A cursor is an ``OffsetState``: the layout of the cursors backfill jobs keep."""
+def shop_orders(
+    calls: OrderCalls,
+    *,
+    page_size: int = MAX_PAGE_SIZE,
+    label: str = "",
+    interval: float = 0.0,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> ListedOrders:
+    """A shop's orders through its client, the kit's ``ListedOrders`` (``now``: where an
+    update listing's window ends; ``label``: the shop as logs name it; ``interval``:
+    seconds from one listing's first page ending to the next, ``kit.Spaced``; orders by id
+    and following pages are not spaced). A cursor is an ``OffsetState``: the layout of the
+    cursors backfill jobs keep."""
+    first_pages = Spaced(interval)
 
-    def __init__(
-        self,
-        calls: OrderCalls,
-        *,
-        page_size: int = MAX_PAGE_SIZE,
-        label: str = "",
-        interval: float = 0.0,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        first_pages = Spaced(interval)
+    async def or11(query: dict[str, str]) -> Listed:
+        body = await calls.get_json(OR11, query, operation="OR11")
+        try:
+            return msgspec.convert(body, Listed)
+        except msgspec.ValidationError as exc:
+            raise AnswerUnreadable(f"OR11 answered no order list: {exc}") from None
 
-        async def or11(query: dict[str, str]) -> Listed:
-            body = await calls.get_json(OR11, query, operation="OR11")
-            try:
-                return msgspec.convert(body, Listed)
-            except msgspec.ValidationError as exc:
-                raise AnswerUnreadable(f"OR11 answered no order list: {exc}") from None
+    async def page(query: dict[str, str], link: str | None) -> tuple[list[Any], int]:
+        first = query["offset"] == "0"
+        listed = await (first_pages(lambda: or11(query)) if first else or11(query))
+        return listed.orders, listed.total_count
 
-        async def page(query: dict[str, str], link: str | None) -> tuple[list[Any], int]:
-            first = query["offset"] == "0"
-            listed = await (first_pages(lambda: or11(query)) if first else or11(query))
-            return listed.orders, listed.total_count
+    async def by_id(order_ids: str) -> list[Any]:
+        return (await or11({"order_ids": order_ids, "max": str(MAX_PAGE_SIZE)})).orders
 
-        async def by_id(order_ids: str) -> list[Any]:
-            return (await or11({"order_ids": order_ids, "max": str(MAX_PAGE_SIZE)})).orders
-
-        size = max(OVERLAP + 1, min(page_size, MAX_PAGE_SIZE))
-        paging = Offsets[OrderSummary](_place, size=size, overlap=OVERLAP)
-        super().__init__(
-            updated=Listing(paging, _window("start_update_date", "end_update_date"), page),
-            created=Listing(paging, _window("start_date", "end_date"), page),
-            by_id=InLists(by_id, MAX_PAGE_SIZE),
-            read=read_order,
-            label="Mirakl",
-            log=log,
-            shop={"shop": label},
-            bounds=_to_millisecond,
-            now=now,
-        )
+    size = max(OVERLAP + 1, min(page_size, MAX_PAGE_SIZE))
+    paging = Offsets[OrderSummary](_place, size=size, overlap=OVERLAP)
+    return ListedOrders(
+        updated=Listing(paging, _window("start_update_date", "end_update_date"), page),
+        created=Listing(paging, _window("start_date", "end_date"), page),
+        by_id=InLists(by_id, MAX_PAGE_SIZE),
+        read=read_order,
+        label="Mirakl",
+        log=log,
+        shop={"shop": label},
+        bounds=_to_millisecond,
+        now=now,
+    )

@@ -4,10 +4,11 @@
 
 A listing is M11 with ``updated_since`` and ``with_messages=true`` (each thread with its
 last 100 messages; a thread holding more is read whole with M10), followed by its
-``next_page_token`` (the kit's ``SeekToken``: a thread updated while a listing is read
-moves ahead of the first page, and is read by the next listing). Mirakl lists the latest
-updated first: the next listing starts at the newest ``date_updated`` read, by Mirakl's
-own clock (threads updated at that instant come again; the poller drops messages it has).
+``next_page_token`` (the kit's ``TokenThreads``: a thread updated while a listing is
+read moves ahead of the first page, and is read by the next listing). Mirakl lists the
+latest updated first: the next listing starts at the newest ``date_updated`` read, by
+Mirakl's own clock (threads updated at that instant come again; the poller drops messages
+it has).
 A page goes from the operator's bytes to ``Thread`` with no JSON value between: its
 ``data`` kept as each thread's bytes, each thread decoded alone, so that one off its shape
 is left out and said, never the page.
@@ -25,24 +26,23 @@ from __future__ import annotations
 
 import mimetypes
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 import msgspec
 from keybuzz_shared.connectors import kit
+from keybuzz_shared.connectors.kit.token_threads import TokenThreads
 from keybuzz_shared.connectors.kit.windows import window_query
 from keybuzz_shared.connectors.seam import (
     InboxFile,
     InboxMessage,
-    Page,
+    Limits,
     Recipient,
     Reply,
     SenderType,
     ThreadDetail,
     ThreadKey,
-    ThreadsInbox,
-    state_of,
 )
 from keybuzz_shared.file_links import LinkRefused
 from keybuzz_shared.text import display_name
@@ -52,9 +52,6 @@ from keybuzz_shared.times import as_utc
 from keybuzz_connector_mirakl.orders import mirakl_time
 
 THREADS = "api/inbox/threads"
-# A listing that found nothing is complete until it was asked, on our clock: this much
-# before, for Mirakl's clock being behind ours (the poller reads its overlap again anyway).
-EMPTY_LISTING_MARGIN = timedelta(minutes=1)
 # Mirakl's sender types: a kind it may add later is kept as a notification, never lost.
 SENDERS: dict[str, SenderType] = {
     "CUSTOMER_USER": "BUYER",
@@ -67,9 +64,16 @@ PARTICIPANTS: dict[Recipient, tuple[str, ...]] = {
     "MARKETPLACE_SUPPORT": ("OPERATOR",),
     "ALL": ("CUSTOMER", "OPERATOR"),
 }
-BODY_LENGTH = (3, 50_000)  # M12's body, characters [official]
-MESSAGE_BYTES = 30 * 1024 * 1024  # a message with its files [official, OR43: "30 Megabyte"]
-MAX_FILES = 10  # a reply's files: ours (Mirakl counts 50 over all threads of one order)
+MIN_BODY = 3  # M12's body, characters [official]
+LIMITS = Limits(
+    # M12 [official]: the body 3-50,000 characters; at most 50 attachments over all the
+    # threads of one order (ours: 10 a reply), and a message with its files within 30 MB
+    # (OR43's words: "30 Megabyte").
+    max_attachments=10,
+    max_attachment_bytes=30 * 1024 * 1024,
+    max_text_length=50_000,
+    page_size=50,  # M11's default page [official]
+)
 
 
 # --- Mirakl's JSON (M10, M11), as its OpenAPI description names it: the fields we read ---
@@ -227,98 +231,76 @@ def inbox_message(thread: Thread, message: Message, operator_name: str) -> Inbox
 
 # --- the inbox ---------------------------------------------------------------------------
 
-# M11's next_page_token; the newest ``date_updated`` read is where the next listing starts.
-PAGING = kit.SeekToken[Thread](lambda thread: as_utc(thread.date_updated))
-READ_THREADS = kit.decode_each(Thread, "thread")
+
+def messages_of(thread: Thread, operator_name: str) -> list[InboxMessage]:
+    """The thread's messages, oldest first."""
+    messages = sorted(thread.messages or (), key=lambda m: as_utc(m.date_created))
+    return [inbox_message(thread, m, operator_name) for m in messages]
 
 
-def decode(cursor: str) -> kit.Token:
-    """A listing's state from its cursor; ValueError for one this connector did not give."""
-    return state_of(cursor, kit.Token, lambda state: PAGING.valid(state, updated=True))
+def complete(thread: Thread) -> bool:
+    """Whether M11 listed every message of the thread (its last 100 only)."""
+    total = thread.metadata.total_count if thread.metadata else None
+    return thread.messages is not None and (total is None or total <= len(thread.messages))
 
 
-class ThreadInbox(kit.Unmarked, ThreadsInbox):
-    """A shop's threads through its client: the session's inbox and message source.
-    Mirakl's incidents are on order lines (the orders' part): none listed here."""
+async def thread_of(client: kit.Requester, thread_id: str) -> Thread:
+    """M10: one thread with all its messages."""
+    if (segment := kit.segment(thread_id)) is None:
+        raise client.errors.refused("M10", 404, "not a thread id")
+    raw = await client.get_json(f"{THREADS}/{segment}", operation="M10", shape=msgspec.Raw)
+    try:
+        return read_thread(raw)
+    except ValueError as exc:
+        raise client.errors.unreadable("M10", str(exc)) from None
 
-    def __init__(
-        self,
-        client: kit.Requester,
-        *,
-        operator_name: str,
-        page_size: int,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self.client = client
-        self.operator_name = operator_name
-        self.now = now
-        # Threads updated since the window's start (M11 takes no end), with their messages.
-        window = window_query(
-            "updated_since", None, mirakl_time, with_messages="true", limit=str(page_size)
-        )
-        self._listing = kit.Listing(PAGING, window, self._listed)
 
-    async def inbox_messages(
-        self, *, since: datetime, cursor: str | None = None
-    ) -> Page[InboxMessage]:
-        state = decode(cursor) if cursor is not None else PAGING.first(since, None, updated=True)
-        asked = self.now()
-        step = await self._listing.step(state, READ_THREADS)
-        newest = state.newest or max((as_utc(t.date_updated) for t in step.items), default=None)
-        # A listing that found no thread leaves the next one near when it was asked: from
-        # ``since`` every poll of an idle shop would ask Mirakl for the same span, for ever.
-        idle = max(as_utc(since), as_utc(asked) - EMPTY_LISTING_MARGIN)
-        return await kit.thread_page(
-            step,
-            self._whole,
-            self.listed,
-            lambda t: f"thread {t.id}",
-            complete_until=newest or idle,
-        )
+def thread_inbox(
+    client: kit.Requester,
+    *,
+    operator_name: str,
+    page_size: int,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> TokenThreads[Thread]:
+    """A shop's threads through its client (the kit's ``TokenThreads`` on M11's
+    ``next_page_token``): the session's inbox and message source. Mirakl's incidents are
+    on order lines (the orders' part): none listed here."""
 
-    async def _listed(
-        self, query: dict[str, str], link: str | None
-    ) -> tuple[list[msgspec.Raw], str | None]:
+    async def m11(query: dict[str, str], link: str | None) -> tuple[list[msgspec.Raw], str | None]:
         """An M11 page and its next page's token; a listing's first page is paced."""
         first = "page_token" not in query
-        page: ThreadPage = await self.client.get_json(
+        page: ThreadPage = await client.get_json(
             THREADS, query, operation="M11", paced=first, shape=ThreadPage
         )
         if page.data is None:
-            raise self.client.errors.unreadable("M11", "no list of threads")
+            raise client.errors.unreadable("M11", "no list of threads")
         token = page.next_page_token
         return page.data, token if isinstance(token, str) and token else None
 
-    async def file(self, file: InboxFile, max_bytes: int) -> bytes:
+    async def m13(file: InboxFile, max_bytes: int) -> bytes:
         """M13 on the operator's API, the only place a thread's files are fetched from."""
         if not file.url.startswith(f"{THREADS}/") or not file.url.endswith("/download"):
             raise LinkRefused("not an attachment of the operator's Mirakl API")
-        return await self.client.download(file.url, max_bytes, operation="M13")
+        return await client.download(file.url, max_bytes, operation="M13")
 
-    async def thread(self, thread_id: str) -> Thread:
-        """M10: one thread with all its messages."""
-        if (segment := kit.segment(thread_id)) is None:
-            raise self.client.errors.refused("M10", 404, "not a thread id")
-        raw = await self.client.get_json(f"{THREADS}/{segment}", operation="M10", shape=msgspec.Raw)
-        try:
-            return read_thread(raw)
-        except ValueError as exc:
-            raise self.client.errors.unreadable("M10", str(exc)) from None
-
-    def listed(self, thread: Thread) -> list[InboxMessage]:
-        """The thread's messages, oldest first."""
-        messages = sorted(thread.messages or (), key=lambda m: as_utc(m.date_created))
-        return [inbox_message(thread, m, self.operator_name) for m in messages]
-
-    async def _whole(self, thread: Thread) -> Thread:
+    async def whole(thread: Thread) -> Thread:
         """The thread with all its messages: as listed, else read again (M10)."""
-        return thread if self._complete(thread) else await self.thread(thread.id)
+        return thread if complete(thread) else await thread_of(client, thread.id)
 
-    @staticmethod
-    def _complete(thread: Thread) -> bool:
-        """Whether M11 listed every message of the thread (its last 100 only)."""
-        total = thread.metadata.total_count if thread.metadata else None
-        return thread.messages is not None and (total is None or total <= len(thread.messages))
+    return TokenThreads(
+        lambda thread: thread.date_updated,
+        # Threads updated since the window's start (M11 takes no end), with their messages.
+        window_query(
+            "updated_since", None, mirakl_time, with_messages="true", limit=str(page_size)
+        ),
+        m11,
+        kit.decode_each(Thread, "thread"),
+        whole=whole,
+        mapped=lambda thread: messages_of(thread, operator_name),
+        named=lambda thread: f"thread {thread.id}",
+        files=m13,
+        now=now,
+    )
 
 
 # --- replies (M12) -------------------------------------------------------------------------
@@ -326,12 +308,13 @@ class ThreadInbox(kit.Unmarked, ThreadsInbox):
 
 def unsendable(reply: Reply) -> str | None:
     """Why Mirakl would refuse this reply before reading its thread, if it would."""
-    if not BODY_LENGTH[0] <= len(reply.body) <= BODY_LENGTH[1]:
-        return f"Mirakl takes a reply of {BODY_LENGTH[0]} to {BODY_LENGTH[1]} characters"
+    if not MIN_BODY <= len(reply.body) <= LIMITS.max_text_length:
+        return f"Mirakl takes a reply of {MIN_BODY} to {LIMITS.max_text_length} characters"
     files = reply.attachments
-    if len(files) > MAX_FILES:
-        return f"at most {MAX_FILES} files a reply"
-    if (total := len(reply.body.encode()) + sum(len(f.data) for f in files)) > MESSAGE_BYTES:
+    if len(files) > LIMITS.max_attachments:
+        return f"at most {LIMITS.max_attachments} files a reply"
+    total = len(reply.body.encode()) + sum(len(f.data) for f in files)
+    if total > LIMITS.max_attachment_bytes:
         return f"Mirakl takes a message of 30 MB with its files ({total} bytes given)"
     return None
 
@@ -348,7 +331,7 @@ def recipients(thread: Thread, recipient: Recipient) -> list[dict[str, Any]] | s
     return [{"type": kind} for kind in wanted]
 
 
-class ThreadReplies(kit.InboxReplies[kit.Requester, ThreadInbox]):
+class ThreadReplies(kit.InboxReplies[kit.Requester, TokenThreads[Thread]]):
     """The seller's replies on a shop's threads, through its client: M12's
     ``message_input`` a JSON part, each file a ``files`` part."""
 
@@ -359,7 +342,7 @@ class ThreadReplies(kit.InboxReplies[kit.Requester, ThreadInbox]):
         return unsendable(reply)
 
     async def send(self, reply: Reply) -> str | None:
-        thread = await self.inbox.thread(reply.thread.id)
+        thread = await thread_of(self.client, reply.thread.id)
         to = recipients(thread, reply.recipient)
         if isinstance(to, str):
             return to
@@ -372,4 +355,4 @@ class ThreadReplies(kit.InboxReplies[kit.Requester, ThreadInbox]):
 
     async def listed(self, discussion_id: str) -> list[InboxMessage]:
         """The thread's messages (M10)."""
-        return self.inbox.listed(await self.inbox.thread(discussion_id))
+        return list(self.inbox.mapped(await thread_of(self.client, discussion_id)))

@@ -6,7 +6,7 @@ go through the shop's one client and count against its limits with every other c
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from keybuzz_shared.connectors.kit.connector import KitSession
 from keybuzz_shared.connectors.seam import (
@@ -24,6 +24,15 @@ class OwnRule:
 
     rule: ResponseRule
     note: str
+
+    @classmethod
+    def hours(cls, hours: float, note: str) -> OwnRule:
+        """The marketplace's ``hours`` to answer, run on its own clock of each thread (since
+        when it says the thread waits for the shop), a tenant free to set a shorter goal."""
+        window = timedelta(hours=hours)
+        return cls(
+            ResponseRule(window=window, marketplace_clock=True, tenant_may_shorten=True), note
+        )
 
     def mark(self, order_id: str | None, country: str | None) -> MarketplaceMark:
         return MarketplaceMark(synced=False, note=self.note, url=None)

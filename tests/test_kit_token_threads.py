@@ -1,0 +1,104 @@
+"""The kit's inbox of threads listed by last update with no end, page after page by the
+marketplace's token (kit/token_threads.py, ``TokenThreads``), without a server: a listing
+is complete until the newest update it read, on the marketplace's clock; one that read no
+thread until a moment before it was asked, never before ``since``; a next page is asked
+by its token alone; a cursor it did not hand out is refused."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+import pytest
+from keybuzz_shared.connectors.kit import window_query
+from keybuzz_shared.connectors.kit.token_threads import TokenThreads
+from keybuzz_shared.connectors.seam import InboxFile, InboxMessage, ThreadKey, read_each
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+SINCE = NOW - timedelta(days=3)
+
+
+class Thread(msgspec.Struct, frozen=True):
+    id: str
+    updated: datetime
+
+
+class Pages:
+    """The marketplace's pages in turn, each with the token of the next (None: the last);
+    every query asked kept."""
+
+    def __init__(self, *pages: tuple[list[Thread], str | None]) -> None:
+        self.pages = list(pages)
+        self.asked: list[dict[str, str]] = []
+
+    async def __call__(self, query: dict[str, str], link: str | None) -> tuple[Any, str | None]:
+        self.asked.append(query)
+        return self.pages.pop(0)
+
+
+def said(thread: Thread) -> Sequence[InboxMessage]:
+    return [
+        InboxMessage(
+            message_id=f"{thread.id}-1",
+            thread=ThreadKey("DISCUSSION", thread.id),
+            sender_type="BUYER",
+            sender_name=None,
+            subject="",
+            body="Bonjour",
+            created_at=thread.updated,
+            unread=True,
+        )
+    ]
+
+
+async def whole(thread: Thread) -> Thread:
+    return thread
+
+
+async def no_files(file: InboxFile, max_bytes: int) -> bytes:
+    raise AssertionError("no file is asked")
+
+
+def inbox(pages: Pages) -> TokenThreads[Thread]:
+    return TokenThreads(
+        lambda thread: thread.updated,
+        window_query("since", None, lambda moment: moment.isoformat()),
+        pages,
+        lambda raw: read_each(raw, lambda thread: thread),
+        whole=whole,
+        mapped=said,
+        named=lambda thread: thread.id,
+        files=no_files,
+        now=lambda: NOW,
+    )
+
+
+async def test_a_listing_is_complete_until_the_newest_update_it_read() -> None:
+    newest = NOW - timedelta(hours=2)  # the marketplace's clock, behind ours
+    pages = Pages(
+        ([Thread("a", newest), Thread("b", newest - timedelta(hours=1))], "token-2"),
+        ([Thread("c", newest - timedelta(hours=5))], None),
+    )
+    threads = inbox(pages)
+    first = await threads.inbox_messages(since=SINCE)
+    assert [m.message_id for m in first.items] == ["a-1", "b-1"]
+    assert first.next_cursor is not None and first.complete_until is None
+    last = await threads.inbox_messages(since=SINCE, cursor=first.next_cursor)
+    assert [m.message_id for m in last.items] == ["c-1"] and last.next_cursor is None
+    assert last.complete_until == newest  # from the first page, not our clock
+    assert pages.asked == [{"since": SINCE.isoformat()}, {"page_token": "token-2"}]
+
+
+async def test_a_listing_that_read_nothing_is_complete_until_a_moment_before_it_was_asked() -> None:
+    quiet = await inbox(Pages(([], None))).inbox_messages(since=SINCE)
+    assert quiet.items == () and quiet.complete_until == NOW - timedelta(minutes=1)
+    ahead = NOW + timedelta(hours=1)  # a ``since`` past our clock: never moved back
+    assert (await inbox(Pages(([], None))).inbox_messages(since=ahead)).complete_until == ahead
+
+
+@pytest.mark.parametrize("cursor", ["", "not a cursor", "kA=="])
+async def test_a_cursor_it_did_not_hand_out_is_refused(cursor: str) -> None:
+    with pytest.raises(ValueError, match="not a cursor"):
+        await inbox(Pages()).inbox_messages(since=SINCE, cursor=cursor)
