@@ -6,7 +6,6 @@ from typing import Annotated
 
 import msgspec
 import pytest
-from keybuzz_double_amazon.env import AmazonDoubleSettings
 from keybuzz_sandbox.config import (
     ConfigError,
     config_from_env,
@@ -14,6 +13,13 @@ from keybuzz_sandbox.config import (
     settings_variables,
 )
 from keybuzz_sandbox.doubles import doubles
+
+
+def _amazon_settings() -> type:
+    """Amazon's double's settings, found as the sandbox finds them (by entry point)."""
+    settings = doubles()["amazon"].settings
+    assert settings is not None
+    return settings
 
 
 @pytest.mark.asyncio
@@ -29,7 +35,7 @@ def test_defaults_are_the_development_values() -> None:
         8900,
         "http://127.0.0.1:8900",
     )
-    amazon = config.of(AmazonDoubleSettings)
+    amazon = config.of(_amazon_settings())
     assert amazon.client_id == "amzn1.application-oa2-client.keybuzz-sandbox"
     assert amazon.client_secret == "keybuzz-sandbox-secret"
     assert amazon.application_id == "amzn1.sp.solution.keybuzz-sandbox"
@@ -50,7 +56,7 @@ def test_environment_overrides_and_errors_name_the_variable() -> None:
     )
     assert config.of(fnac_settings).extra_shops == 10_000
     assert config_from_env({}).of(fnac_settings).extra_shops == 0
-    app_draft = config.of(AmazonDoubleSettings).app_draft
+    app_draft = config.of(_amazon_settings()).app_draft
     assert (config.port, config.public_url, config.time_scale, app_draft, config.seed) == (
         9911,
         "http://127.0.0.1:9911",

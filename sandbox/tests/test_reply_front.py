@@ -26,7 +26,6 @@ import pytest
 import pytest_asyncio
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from keybuzz_double_amazon.env import AmazonDoubleSettings
 from keybuzz_sandbox import SandboxConfig, doubles
 from keybuzz_sandbox.config import SmtpLogin
 from keybuzz_sandbox.double_entry import Double
@@ -35,6 +34,14 @@ from keybuzz_sandbox.testing import free_port, running_sandbox
 
 # One loop for the module's sandbox and its tests, whichever configuration runs them.
 pytestmark = [pytest.mark.timeout(60), pytest.mark.asyncio(loop_scope="module")]
+
+
+def _amazon_settings(**fields: object) -> object:
+    """Amazon's relay double's settings, found as the sandbox finds them (by entry point)."""
+    settings = doubles.doubles()["amazon"].settings
+    assert settings is not None
+    return settings(**fields)
+
 
 INBOUND = "relay.tenant-front.fr.abc123@inbound.keybuzz.test"
 MANOMANO_BUYER_DOMAIN = "contact.manomano.com"
@@ -148,7 +155,7 @@ async def front(mx: Receiver) -> AsyncIterator[Front]:
         time_scale=60,
         reply_front_port=0,
         reply_front_login=LOGIN,
-        doubles=(AmazonDoubleSettings(reply_smtp_port=0, smtp_port=mx.port, bench_orders=300),),
+        doubles=(_amazon_settings(reply_smtp_port=0, smtp_port=mx.port, bench_orders=300),),
     )
     seen: list[Sandbox] = []
     with doubles.registered(SPARE):
@@ -294,7 +301,7 @@ async def test_without_a_login_the_front_does_not_serve() -> None:
     async with running_sandbox(
         SandboxConfig(
             reply_front_port=0,
-            doubles=(AmazonDoubleSettings(reply_smtp_port=0, bench_orders=300),),
+            doubles=(_amazon_settings(reply_smtp_port=0, bench_orders=300),),
         ),
         lifespan=True,
     ) as url:

@@ -202,8 +202,8 @@ async def _relayed_by_the_sandbox() -> dict[str, bytes]:
     SMTP server of this script's."""
     import httpx
     from aiosmtpd.controller import Controller
-    from keybuzz_double_amazon.env import AmazonDoubleSettings
     from keybuzz_sandbox.config import SandboxConfig
+    from keybuzz_sandbox.doubles import doubles
     from keybuzz_sandbox.testing import free_port, running_sandbox
 
     received: list[bytes] = []
@@ -217,7 +217,7 @@ async def _relayed_by_the_sandbox() -> dict[str, bytes]:
     mx.start()
     try:
         with tempfile.TemporaryDirectory() as state:
-            amazon = AmazonDoubleSettings(bench_orders=100, reply_smtp_port=0)
+            amazon = doubles()["amazon"].settings(bench_orders=100, reply_smtp_port=0)
             config = SandboxConfig(state_dir=state, doubles=(amazon,))
             async with (
                 running_sandbox(config) as url,
