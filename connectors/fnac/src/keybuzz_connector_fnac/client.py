@@ -10,8 +10,8 @@ refused at once). Retries, a ``Retry-After`` obeyed, a reply never sent twice an
 cap are the kit's ``Requester``'s; an answer is parsed by the kit's XML guard
 (kit.xml_answers; docs/FNAC.md, "XML safety") in UTF-8, the only encoding Fnac answers in,
 within ``MAX_RESPONSE_BYTES``; its envelope (its root's ``status`` and ``<error>``s, their
-``ERR_…`` codes) is read by ``ANSWERS`` and the refusals table below into Fnac's typed
-errors; its items are read into models, one item off its shape costing only itself.
+``ERR_…`` codes) is declared as ``ENVELOPE`` (the kit's ``StatusEnvelope``), which reads it
+into Fnac's typed errors; its items are read into models, one item off its shape costing only itself.
 
 Where the XSDs and the responses Fnac really sends disagree, the responses win: a
 messages_query_response has page/total_paging/nb_total_* (not messages_*_result), and
@@ -25,29 +25,20 @@ import functools
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple, TypeAlias, Unpack
+from typing import Any, Unpack
 
 import httpx
 import msgspec
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit.answers import Refusal
-from keybuzz_shared.connectors.kit.xml_answers import (
-    Node,
-    answer_root,
-    decode,
-    decoding,
-    parse_guarded,
-)
+from keybuzz_shared.connectors.kit.xml_answers import Element, Node, decode, decoding
 from keybuzz_shared.connectors.kit.xml_answers import parse_datetime as kit_datetime
+from keybuzz_shared.connectors.kit.xml_envelope import Enveloped, StatusEnvelope
 from keybuzz_shared.connectors.kit.xml_requests import carried
 from keybuzz_shared.connectors.kit.xml_structs import request
-from keybuzz_shared.redaction import redact_text
-from lxml import etree
 
 from keybuzz_connector_fnac.models import (
     AuthToken,
     FnacCredentialsRefused,
-    FnacErrorDetail,
     FnacOutcomeUnknown,
     FnacProtocolError,
     FnacRequestRefused,
@@ -75,113 +66,48 @@ MAX_RESPONSE_BYTES = 16 * 1024 * 1024  # a 100-order page is ~0.4 MB
 # each plus the envelope is ample; a 100-message page is then at most 6.3 MiB.
 MESSAGE_BYTES = 64 * 1024
 ENVELOPE_BYTES = 64 * 1024
-OK_STATUSES = frozenset({"OK", "ACTIVE", "RUNNING", "WARNING"})
-REFUSED_STATUSES = frozenset({"ERROR", "FATAL"})
-# Fnac publishes no list of its codes; these are the sandbox double's (docs/SANDBOX.md).
-# "Later": the call is retried like a 429 (which the double sends with it). "Authenticate
-# again": this code, or an error whose text speaks of the token.
-TRANSIENT_CODES = frozenset({"ERR_004"})
-TOKEN_REFUSED_CODES = frozenset({"ERR_002"})
-ERROR_TEXT_CHARS = 300  # of each Fnac error text kept
-
-Element: TypeAlias = etree._Element
+# Fnac's envelope: its root's status and <error>s. Fnac publishes no list of its codes;
+# these are the sandbox double's (docs/SANDBOX.md). ERR_004, "later": the call is retried
+# like a 429 (which the double sends with it); ERR_002, "authenticate again" (so is an
+# error whose text speaks of the token). messages_update answers ERROR when one of its
+# messages was refused, each message with its own errors: then the caller reads them.
+ENVELOPE = StatusEnvelope(
+    ns=NS,
+    unreadable=FnacProtocolError,
+    accepting=frozenset({"OK", "ACTIVE", "RUNNING", "WARNING"}),
+    refusing=frozenset({"ERROR", "FATAL"}),
+    later=frozenset({"ERR_004"}),
+    token=frozenset({"ERR_002"}),
+    per_item=frozenset({"messages_update_response"}),
+)
 
 
 def parse(data: bytes, *, max_bytes: int = MAX_RESPONSE_BYTES) -> Element:
-    """The root element of a Fnac response; FnacProtocolError for anything else (the
-    kit's guard: no DTD, no entity, UTF-8 only, ``max_bytes`` at most, Fnac's namespace)."""
-    return parse_guarded(data, FnacProtocolError, max_bytes=max_bytes, ns=NS)
-
-
-def local_name(element: Element) -> str:
-    return str(etree.QName(element).localname)
-
-
-def read_envelope(
-    root: Element, redact: Callable[[str], str] = str
-) -> tuple[str, tuple[FnacErrorDetail, ...]]:
-    """The response's status and its ``<error>``s (their texts through ``redact``)."""
-    status = root.get("status")
-    if status is None:
-        raise FnacProtocolError(f"<{local_name(root)}> has no status")
-    if status not in OK_STATUSES and status not in REFUSED_STATUSES:
-        raise FnacProtocolError(f"unknown status {status!r}")
-    return status, _errors(_node(root), redact)
-
-
-def _errors(node: Node, redact: Callable[[str], str]) -> tuple[FnacErrorDetail, ...]:
-    """Fnac's error texts without a secret it may echo (removed before shortening, so no
-    part of one is left)."""
-    return tuple(
-        FnacErrorDetail(
-            code=error.element.get("code") or "",
-            severity=error.element.get("severity") or "",
-            text=redact(redact_text((error.element.text or "").strip()))[:ERROR_TEXT_CHARS],
-        )
-        for error in node.all("error")
-    )
-
-
-class Answer(NamedTuple):
-    """A Fnac answer as the requester read it: its root, status and errors, and the
-    ``redact`` its texts go through."""
-
-    root: Element
-    status: str
-    errors: tuple[FnacErrorDetail, ...]
-    redact: Callable[[str], str]
-
-
-class FnacAnswers:
-    """Fnac's answers for the kit's requester (kit/answers.py)."""
-
-    content_type = "text/xml; charset=utf-8"
-
-    def read(self, content: bytes, max_bytes: int, redact: Callable[[str], str]) -> Answer:
-        root = answer_root(content, FnacProtocolError, max_bytes=max_bytes, ns=NS)
-        return Answer(root, *read_envelope(root, redact), redact)
-
-    def refusal(self, answer: Answer) -> Refusal | None:
-        """ERROR or FATAL; but messages_update answers ERROR when one of its messages was
-        refused, each message with its own errors: then the caller reads them."""
-        if answer.status not in REFUSED_STATUSES:
-            return None
-        if local_name(answer.root) == "messages_update_response" and not answer.errors:
-            return None
-        codes = {error.code for error in answer.errors}
-        reason = f"{answer.status} {', '.join(sorted(codes))}".strip()
-        return Refusal(reason, later=bool(codes & TRANSIENT_CODES))
-
-
-ANSWERS = FnacAnswers()
-
-
-def expect_root(root: Element, service: str) -> None:
-    if local_name(root) != f"{service}_response":
-        raise FnacProtocolError(f"expected <{service}_response>, got <{local_name(root)}>")
+    """The root element of a Fnac response (the kit's guard); FnacProtocolError else."""
+    return ENVELOPE.parse(data, max_bytes=max_bytes)
 
 
 # --- reading ------------------------------------------------------------------------------
 
 
 def read_auth(root: Element) -> AuthToken:
-    return decode(_node(root), AuthToken)
+    return decode(ENVELOPE.node(root), AuthToken)
 
 
 def read_messages(root: Element) -> MessagesPage:
-    node = _node(root)
+    node = ENVELOPE.node(root)
     messages, unreadable = node.each("message", _message)
     return MessagesPage(paging=decode(node, Paging), messages=messages, unreadable=unreadable)
 
 
 def read_orders(root: Element) -> OrdersPage:
-    node = _node(root)
+    node = ENVELOPE.node(root)
     orders, unreadable = node.each("order", decoding(Order))
     return OrdersPage(paging=decode(node, Paging), orders=orders, unreadable=unreadable)
 
 
 def read_incidents(root: Element) -> IncidentsPage:
-    node = _node(root)
+    node = ENVELOPE.node(root)
     incidents, unreadable = node.each("incident", _incident)
     return IncidentsPage(paging=decode(node, Paging), incidents=incidents, unreadable=unreadable)
 
@@ -190,8 +116,8 @@ def read_message_updates(
     root: Element, redact: Callable[[str], str] = str
 ) -> tuple[MessageUpdateResult, ...]:
     return tuple(
-        decode(message, MessageUpdateResult, errors=_errors(message, redact))
-        for message in _node(root).all("message")
+        decode(message, MessageUpdateResult, errors=ENVELOPE.errors(message, redact))
+        for message in ENVELOPE.node(root).all("message")
     )
 
 
@@ -216,10 +142,6 @@ def _incident(node: Node) -> Incident:
             for line in lines.all("order_detail_incident")
         ),
     )
-
-
-def _node(element: Element) -> Node:
-    return Node(element, NS, FnacProtocolError)
 
 
 def parse_datetime(text: str, name: str = "date") -> datetime:
@@ -249,28 +171,6 @@ class FnacCredentials(msgspec.Struct, frozen=True):
         return f"FnacCredentials(partner_id={self.partner_id!r}, shop_id={self.shop_id!r}, key=[REDACTED])"
 
 
-def _token_refused(response: httpx.Response, document: Any) -> bool:
-    """A 401 or 403, or an envelope whose code or text says the token."""
-    if not isinstance(document, Answer):
-        return response.status_code in (401, 403)
-    codes = {error.code for error in document.errors}
-    return bool(codes & TOKEN_REFUSED_CODES) or any(
-        "token" in error.text.lower() for error in document.errors
-    )
-
-
-def _refused(call: str, status: int, document: Any) -> Exception:
-    """Fnac's error for a refusal: its envelope's status and codes kept; a refused login
-    is the shop's credentials refused."""
-    if isinstance(document, Answer):
-        if call == LOGIN:
-            return FnacCredentialsRefused("", document.errors)
-        return FnacRequestRefused(call, document.status, document.errors)
-    if call == LOGIN and status in (401, 403):
-        return FnacCredentialsRefused(f"HTTP {status}")
-    return FnacRequestRefused(call, f"HTTP {status}", ())
-
-
 SPEC = kit.ApiSpec(
     "Fnac",
     log,
@@ -281,9 +181,9 @@ SPEC = kit.ApiSpec(
         refused=lambda service, status, _detail: FnacRequestRefused(service, f"HTTP {status}", ()),
         credentials_refused=FnacCredentialsRefused,
     ),
-    kit.Refusals(credentials=frozenset({401, 403}), expired=_token_refused, error=_refused),
+    ENVELOPE.refusals(LOGIN, FnacCredentialsRefused, FnacRequestRefused),
     max_response_bytes=MAX_RESPONSE_BYTES,
-    answers=ANSWERS,
+    answers=ENVELOPE,
 )
 
 
@@ -356,9 +256,9 @@ class FnacClient(kit.Requester):
         asked = query or IncidentsQuery()
         return read_incidents((await self._service("incidents_query", asked)).root)
 
-    async def _service(self, service: str, asked: msgspec.Struct, **how: Any) -> Answer:
+    async def _service(self, service: str, asked: msgspec.Struct, **how: Any) -> Enveloped:
         """``service``'s answer to ``asked``, accepted by its envelope."""
         body = functools.partial(request, NS, service, declared=asked)
-        answer: Answer = await self.post_document(service, body, **how)
-        expect_root(answer.root, service)
+        answer: Enveloped = await self.post_document(service, body, **how)
+        ENVELOPE.expect_root(answer.root, service)
         return answer

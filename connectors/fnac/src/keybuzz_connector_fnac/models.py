@@ -15,6 +15,7 @@ from typing import Literal
 
 import msgspec
 from keybuzz_shared.connectors import seam
+from keybuzz_shared.connectors.kit.xml_envelope import EnvelopeError, listed
 
 MessageType = Literal["ORDER", "OFFER"]
 FromType = Literal["CLIENT", "CALLCENTER", "SELLER", "SYSTEM"]
@@ -35,14 +36,6 @@ MAX_ORDER_IDS = 50  # orders_fnac_id / incidents' orders hold at most 50 (Orders
 # --- errors ---------------------------------------------------------------------------------
 
 
-class FnacErrorDetail(msgspec.Struct, frozen=True):
-    """One ``<error severity="…" code="ERR_…">text</error>`` of a response."""
-
-    code: str
-    severity: str
-    text: str
-
-
 class FnacError(seam.ConnectorError):
     """Base of every Fnac/Darty failure."""
 
@@ -50,7 +43,7 @@ class FnacError(seam.ConnectorError):
 class FnacCredentialsRefused(FnacError, seam.CredentialsRefused):
     """``auth`` refused the partner_id/shop_id/key (wrong, or the key was revoked)."""
 
-    def __init__(self, detail: str, errors: Sequence[FnacErrorDetail] = ()) -> None:
+    def __init__(self, detail: str, errors: Sequence[EnvelopeError] = ()) -> None:
         super().__init__(f"Fnac refused the shop's credentials: {detail or listed(errors)}")
         self.errors = tuple(errors)
         self.codes = tuple(error.code for error in self.errors)
@@ -81,17 +74,12 @@ class FnacProtocolError(FnacError, seam.AnswerUnreadable):
 class FnacRequestRefused(FnacError, seam.RequestRefused):
     """The response's status is ERROR or FATAL; Fnac's error codes are kept."""
 
-    def __init__(self, service: str, status: str, errors: Sequence[FnacErrorDetail]) -> None:
+    def __init__(self, service: str, status: str, errors: Sequence[EnvelopeError]) -> None:
         self.service = service
         self.status = status
         self.errors = tuple(errors)
         self.codes = tuple(error.code for error in self.errors)
         super().__init__(f"Fnac {service} answered {status}: {listed(self.errors, 200)}")
-
-
-def listed(errors: Sequence[FnacErrorDetail], chars: int | None = None) -> str:
-    """Fnac's errors as a refusal says them: each code and text (``chars`` at most)."""
-    return "; ".join(f"{e.code}: {e.text}"[:chars] for e in errors) or "no error given"
 
 
 def refusal_codes(reason: str) -> tuple[str, ...]:
@@ -223,7 +211,7 @@ class MessagesPage(msgspec.Struct, frozen=True, kw_only=True):
 class MessageUpdateResult(msgspec.Struct, frozen=True, kw_only=True):
     message_id: str | None = msgspec.field(default=None, name="@id")
     status: str = msgspec.field(default="", name="@status")
-    errors: tuple[FnacErrorDetail, ...] = ()
+    errors: tuple[EnvelopeError, ...] = ()
 
     @property
     def ok(self) -> bool:
