@@ -14,7 +14,8 @@ from typing import Annotated, ClassVar
 import msgspec
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit import ShopSettings, key_field, require_fields
-from keybuzz_shared.connectors.seam import CredentialField, Limits, ShopApiSettings
+from keybuzz_shared.connectors.kit.uuid_field import uuid_field
+from keybuzz_shared.connectors.seam import Limits, ShopApiSettings
 from keybuzz_shared.settings import PartSettings
 
 from keybuzz_connector_fnac.client import FnacClient, FnacCredentials, carried_text
@@ -82,24 +83,10 @@ class FnacApiSettings(ShopSettings, kw_only=True, frozen=True):
         return self.fnac_poll_interval_seconds
 
 
-def _uuid_field(name: str, json_name: str, label: str, *, account: bool = False) -> CredentialField:
-    """An id as Fnac's account managers give it: a UUID, which Fnac writes in upper case (one
-    spelling keeps "one shop, one tenant" exact)."""
-    return CredentialField(
-        name=name,
-        json_name=json_name,
-        label=label,
-        pattern="[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
-        format="UUID",
-        max_length=36,
-        case="upper",
-        account=account,
-    )
-
-
+# Fnac's account managers give its ids as UUIDs, which Fnac writes in upper case.
 CREDENTIAL_FIELDS = (
-    _uuid_field("partner_id", "partnerId", "Partner ID"),
-    _uuid_field("shop_id", "shopId", "Shop ID", account=True),
+    uuid_field("partner_id", "partnerId", "Partner ID", case="upper"),
+    uuid_field("shop_id", "shopId", "Shop ID", case="upper", account=True),
     key_field("key", "API key", max_length=256),
 )
 LIMITS = Limits(
