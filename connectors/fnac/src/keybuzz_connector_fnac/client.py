@@ -2,16 +2,17 @@
 and Fnac's XML answers read into models.
 
 Every call is ``POST <base_url><service>`` with one XML document, its query declared in
-models.py and written by the kit (``xml_structs.request``). ``authenticate`` trades
-partner_id/shop_id/key for a token that every later request carries as a root attribute;
-Fnac publishes no token lifetime, so a call refused for its token re-authenticates once and
-is sent again (the kit's ``LoginToken``: one login for every caller that found the token
-refused at once). Retries, a ``Retry-After`` obeyed, a reply never sent twice and the size
-cap are the kit's ``Requester``'s; an answer is parsed by the kit's XML guard
-(kit.xml_answers; docs/FNAC.md, "XML safety") in UTF-8, the only encoding Fnac answers in,
-within ``MAX_RESPONSE_BYTES``; its envelope (its root's ``status`` and ``<error>``s, their
-``ERR_…`` codes) is declared as ``ENVELOPE`` (the kit's ``StatusEnvelope``), which reads it
-into Fnac's typed errors; its items are read into models, one item off its shape costing only itself.
+models.py and written by the kit (the kit's ``XmlServices``, on ``xml_structs.request``).
+``authenticate`` trades partner_id/shop_id/key for a token that every later request
+carries as a root attribute; Fnac publishes no token lifetime, so a call refused for its
+token re-authenticates once and is sent again (the kit's ``LoginToken``: one login for
+every caller that found the token refused at once). Retries, a ``Retry-After`` obeyed, a
+reply never sent twice and the size cap are the kit's ``Requester``'s; an answer is parsed
+by the kit's XML guard (kit.xml_answers; docs/FNAC.md, "XML safety") in UTF-8, the only
+encoding Fnac answers in, within ``MAX_RESPONSE_BYTES``; its envelope (its root's
+``status`` and ``<error>``s, their ``ERR_…`` codes) is declared as ``ENVELOPE`` (the kit's
+``StatusEnvelope``), which reads it into Fnac's typed errors; its items are read into
+models, one item off its shape costing only itself.
 
 Where the XSDs and the responses Fnac really sends disagree, the responses win: a
 messages_query_response has page/total_paging/nb_total_* (not messages_*_result), and
@@ -21,20 +22,19 @@ docs/FNAC.md.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, Unpack
+from typing import Unpack
 
 import httpx
 import msgspec
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit.xml_answers import Element, Node, decode, decoding
 from keybuzz_shared.connectors.kit.xml_answers import parse_datetime as kit_datetime
-from keybuzz_shared.connectors.kit.xml_envelope import Enveloped, StatusEnvelope
+from keybuzz_shared.connectors.kit.xml_envelope import StatusEnvelope
 from keybuzz_shared.connectors.kit.xml_requests import carried
-from keybuzz_shared.connectors.kit.xml_structs import request
+from keybuzz_shared.connectors.kit.xml_services import XmlServices
 
 from keybuzz_connector_fnac.models import (
     AuthToken,
@@ -187,9 +187,10 @@ SPEC = kit.ApiSpec(
 )
 
 
-class FnacClient(kit.Requester):
+class FnacClient(XmlServices[AuthToken]):
     """One shop's calls (``options``: the requester's; ``files``, where its messages'
-    files may be fetched from)."""
+    files may be fetched from): its token is kept until Fnac refuses it, then renewed once
+    for every caller at once; a request's root carries it beside the partner and shop ids."""
 
     def __init__(
         self,
@@ -199,46 +200,36 @@ class FnacClient(kit.Requester):
         **options: Unpack[kit.RequesterOptions],
     ) -> None:
         self.credentials = credentials
-        # The token, kept until Fnac refuses it, renewed once for every caller at once.
-        self.tokens = kit.LoginToken(
-            self._login, lambda grant: grant.token, carry=self._carried, secrets=[credentials.key]
+        ids = {"partner_id": credentials.partner_id, "shop_id": credentials.shop_id}
+        super().__init__(
+            SPEC,
+            http,
+            base_url,
+            login=LOGIN,
+            credentials=credentials,
+            grant=read_auth,
+            token=lambda grant: grant.token,
+            carry=lambda token: {**ids, "token": token},
+            secrets=[credentials.key],
+            shop={"shop_id": credentials.shop_id},
+            **options,
         )
-        shop = {"shop_id": credentials.shop_id}
-        super().__init__(SPEC, self.tokens, http, base_url, shop=shop, **options)
-
-    @property
-    def authenticated(self) -> bool:
-        return self.tokens.granted is not None
-
-    async def authenticate(self) -> AuthToken:
-        """Gets a token and keeps it; FnacCredentialsRefused when the shop's key is refused."""
-        return await self.tokens.authenticate()
-
-    async def _login(self) -> AuthToken:
-        return read_auth((await self._service(LOGIN, self.credentials, login=True)).root)
-
-    def _carried(self, token: str) -> dict[str, str]:
-        """What a request carries of the token: its root's attributes."""
-        creds = self.credentials
-        return {"partner_id": creds.partner_id, "shop_id": creds.shop_id, "token": token}
 
     async def messages_query(self, query: MessagesQuery | None = None) -> MessagesPage:
         """One page of at most ``query.results_count`` messages. An answer listing more is
         refused (FnacProtocolError), never cut: Fnac ignoring the page size asked means
         the next pages would skip or repeat messages, so nothing of it is taken."""
         asked = query or MessagesQuery()
-        cap = min(ENVELOPE_BYTES + asked.results_count * MESSAGE_BYTES, self._max_bytes)
-        page = read_messages((await self._service("messages_query", asked, max_bytes=cap)).root)
-        listed = len(page.messages) + len(page.unreadable)
-        if listed > asked.results_count:
-            log.warning(
-                "Fnac listed more messages than asked; page refused",
-                extra={**self._shop(), "listed": listed, "asked": asked.results_count},
-            )
-            raise FnacProtocolError(
-                f"{listed} messages listed, {asked.results_count} asked for the page"
-            )
-        return page
+        return await self.page(
+            "messages_query",
+            asked,
+            read_messages,
+            size=asked.results_count,
+            listed=lambda page: len(page.messages) + len(page.unreadable),
+            what="messages",
+            each_bytes=MESSAGE_BYTES,
+            envelope_bytes=ENVELOPE_BYTES,
+        )
 
     async def messages_update(
         self, updates: Sequence[MessageUpdate]
@@ -246,19 +237,12 @@ class FnacClient(kit.Requester):
         """One result per message (each may be refused on its own, with its codes)."""
         sends = any(update.action in SENDING_ACTIONS for update in updates)
         asked = MessagesUpdate(tuple(updates))
-        answer = await self._service("messages_update", asked, idempotent=not sends)
+        answer = await self.service("messages_update", asked, idempotent=not sends)
         return read_message_updates(answer.root, answer.redact)
 
     async def orders_query(self, query: OrdersQuery | None = None) -> OrdersPage:
-        return read_orders((await self._service("orders_query", query or OrdersQuery())).root)
+        return read_orders((await self.service("orders_query", query or OrdersQuery())).root)
 
     async def incidents_query(self, query: IncidentsQuery | None = None) -> IncidentsPage:
         asked = query or IncidentsQuery()
-        return read_incidents((await self._service("incidents_query", asked)).root)
-
-    async def _service(self, service: str, asked: msgspec.Struct, **how: Any) -> Enveloped:
-        """``service``'s answer to ``asked``, accepted by its envelope."""
-        body = functools.partial(request, NS, service, declared=asked)
-        answer: Enveloped = await self.post_document(service, body, **how)
-        ENVELOPE.expect_root(answer.root, service)
-        return answer
+        return read_incidents((await self.service("incidents_query", asked)).root)
