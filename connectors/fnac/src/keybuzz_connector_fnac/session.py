@@ -11,13 +11,13 @@ the same time."""
 from __future__ import annotations
 
 import logging
-import mimetypes
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast, get_args
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
+from keybuzz_shared.connectors.kit.file_types import file_type
 from keybuzz_shared.connectors.kit.listing import Read, iso_window, logged_each, window_of
 from keybuzz_shared.connectors.kit.typed_items import map_each, mapped, with_unread
 from keybuzz_shared.ticket_topics import Subject
@@ -334,17 +334,10 @@ def _inbox_message(message: Message) -> seam.InboxMessage:
         unread=not message.read,
         ticket_subject=MESSAGE_SUBJECTS.get(message.subject.strip().lower()),
         files=tuple(
-            seam.InboxFile(name=f.name, url=f.url, content_type=_content_type(f.name, f.filetype))
+            seam.InboxFile(name=f.name, url=f.url, content_type=file_type(f.name, f.filetype))
             for f in message.files
         ),
     )
-
-
-def _content_type(name: str, filetype: str | None) -> str:
-    """Fnac's ``filetype`` when it is a MIME type, else what the file's name says."""
-    if filetype and "/" in filetype:
-        return filetype.strip().lower()
-    return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
 def _incident(incident: Incident) -> seam.InboxIncident:
