@@ -9,8 +9,8 @@ import httpx
 import pytest
 from keybuzz_shared.connectors.kit.answers import Garbled, Refusal
 from keybuzz_shared.connectors.kit.xml_envelope import (
-    EnvelopeError,
     Enveloped,
+    EnvelopeError,
     StatusEnvelope,
     listed,
 )

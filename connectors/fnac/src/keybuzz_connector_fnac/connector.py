@@ -18,15 +18,8 @@ from keybuzz_shared.connectors.kit.uuid_field import uuid_field
 from keybuzz_shared.connectors.seam import Limits, ShopApiSettings
 from keybuzz_shared.settings import PartSettings
 
-from keybuzz_connector_fnac.client import FnacClient, FnacCredentials, carried_text
-from keybuzz_connector_fnac.models import refusal_codes
-from keybuzz_connector_fnac.session import (
-    CLAIM_SUBJECT,
-    ORDER_IDS,
-    RECIPIENTS,
-    THREAD_KINDS,
-    FnacSession,
-)
+from keybuzz_connector_fnac.client import FnacClient, FnacCredentials
+from keybuzz_connector_fnac.session import DISCUSSIONS, ORDER_IDS, FnacSession
 
 # The ``marketplace`` values this connector serves (events, tables, routes).
 FNAC = "FNAC"
@@ -127,20 +120,6 @@ async def probe(client: FnacClient, _credentials: Mapping[str, str]) -> str:
 
 
 CREDENTIAL_CHECK = kit.ProbeCheck(ShopApiSettings, "Fnac", client_of, probe)
-
-# Every thread of Fnac's (an order's, an offer's) takes messages to the buyer, its
-# customer service, or both; a reply's text is what XML carries; a refusal names Fnac's
-# ``ERR_…`` codes; a claim's ``opened_by`` is ``client`` when the buyer opened it, else
-# Fnac's staff did.
-DISCUSSIONS = kit.Discussions(
-    recipients=tuple(RECIPIENTS),
-    support_sender="",
-    claim_subject=CLAIM_SUBJECT,
-    threads=THREAD_KINDS,
-    carried=carried_text,
-    codes=refusal_codes,
-    buyer_opener="client",
-)
 
 
 class FnacConnector(kit.ShopConnector):
