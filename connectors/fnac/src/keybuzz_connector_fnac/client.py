@@ -28,8 +28,8 @@ from datetime import datetime
 from typing import Unpack
 
 import httpx
-import msgspec
 from keybuzz_shared.connectors import kit
+from keybuzz_shared.connectors.kit.masked import Masked
 from keybuzz_shared.connectors.kit.xml_answers import Element, Node, decode, decoding
 from keybuzz_shared.connectors.kit.xml_answers import parse_datetime as kit_datetime
 from keybuzz_shared.connectors.kit.xml_envelope import StatusEnvelope
@@ -160,15 +160,13 @@ SENDING_ACTIONS = frozenset({"reply", "create"})
 carried_text = carried
 
 
-class FnacCredentials(msgspec.Struct, frozen=True):
-    """A shop's credentials, as auth's request holds them."""
+class FnacCredentials(Masked, frozen=True):
+    """A shop's credentials, as auth's request holds them (its key masked in ``repr``)."""
 
+    masked = frozenset({"key"})
     partner_id: str
     shop_id: str
     key: str
-
-    def __repr__(self) -> str:
-        return f"FnacCredentials(partner_id={self.partner_id!r}, shop_id={self.shop_id!r}, key=[REDACTED])"
 
 
 SPEC = kit.ApiSpec(

@@ -15,6 +15,7 @@ from typing import Literal
 
 import msgspec
 from keybuzz_shared.connectors import seam
+from keybuzz_shared.connectors.kit.masked import Masked
 from keybuzz_shared.connectors.kit.xml_envelope import EnvelopeError, listed
 
 MessageType = Literal["ORDER", "OFFER"]
@@ -162,12 +163,10 @@ class IncidentsQuery(msgspec.Struct, frozen=True, kw_only=True):
 # --- what we read -------------------------------------------------------------------------
 
 
-class AuthToken(msgspec.Struct, frozen=True, kw_only=True):
+class AuthToken(Masked, frozen=True, kw_only=True):
+    masked = frozenset({"token"})
     token: str
     validity: datetime | None = None
-
-    def __repr__(self) -> str:
-        return f"AuthToken(token=[REDACTED], validity={self.validity!r})"
 
 
 class Paging(msgspec.Struct, frozen=True, kw_only=True):
