@@ -9,11 +9,14 @@ import httpx
 import pytest
 from keybuzz_shared.connectors.kit.answers import Garbled, Refusal
 from keybuzz_shared.connectors.kit.xml_envelope import (
+    EnvelopeCredentialsRefused,
     Enveloped,
     EnvelopeError,
+    EnvelopeRefused,
     StatusEnvelope,
     listed,
 )
+from keybuzz_shared.connectors.seam import CredentialsRefused, RequestRefused
 
 NS = "urn:test"
 
@@ -102,3 +105,23 @@ def test_refusals_renew_a_token_and_name_the_credentials_at_login() -> None:
     assert refusals.error("query", 200, refused).args == ("query", "FATAL", refused.errors)
     assert isinstance(refusals.error("auth", 401, None), PermissionError)
     assert refusals.error("query", 500, None).args == ("query", "HTTP 500", ())
+
+
+class MarketRefused(EnvelopeRefused):
+    label = "Market"
+
+
+class MarketKeyRefused(EnvelopeCredentialsRefused):
+    label = "Market"
+
+
+def test_the_kits_errors_keep_the_status_and_codes_and_name_the_marketplace() -> None:
+    errors = (EnvelopeError("E_1", "ERROR", "no"), EnvelopeError("E_2", "FATAL", "x" * 300))
+    refused = MarketRefused("query", "FATAL", errors)
+    assert isinstance(refused, RequestRefused)
+    assert (refused.service, refused.status, refused.codes) == ("query", "FATAL", ("E_1", "E_2"))
+    assert str(refused) == f"Market query answered FATAL: E_1: no; E_2: {'x' * 195}"
+    key = MarketKeyRefused("", errors[:1])
+    assert isinstance(key, CredentialsRefused) and key.codes == ("E_1",)
+    assert str(key) == "Market refused the shop's credentials: E_1: no"
+    assert str(MarketKeyRefused("HTTP 401")) == "Market refused the shop's credentials: HTTP 401"

@@ -8,7 +8,6 @@ names the service and Fnac's codes, never the shop key or the token (docs/FNAC.m
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal
@@ -16,7 +15,11 @@ from typing import Literal
 import msgspec
 from keybuzz_shared.connectors import seam
 from keybuzz_shared.connectors.kit.masked import Masked
-from keybuzz_shared.connectors.kit.xml_envelope import EnvelopeError, listed
+from keybuzz_shared.connectors.kit.xml_envelope import (
+    EnvelopeCredentialsRefused,
+    EnvelopeError,
+    EnvelopeRefused,
+)
 
 MessageType = Literal["ORDER", "OFFER"]
 FromType = Literal["CLIENT", "CALLCENTER", "SELLER", "SYSTEM"]
@@ -41,13 +44,10 @@ class FnacError(seam.ConnectorError):
     """Base of every Fnac/Darty failure."""
 
 
-class FnacCredentialsRefused(FnacError, seam.CredentialsRefused):
+class FnacCredentialsRefused(FnacError, EnvelopeCredentialsRefused):
     """``auth`` refused the partner_id/shop_id/key (wrong, or the key was revoked)."""
 
-    def __init__(self, detail: str, errors: Sequence[EnvelopeError] = ()) -> None:
-        super().__init__(f"Fnac refused the shop's credentials: {detail or listed(errors)}")
-        self.errors = tuple(errors)
-        self.codes = tuple(error.code for error in self.errors)
+    label = "Fnac"
 
 
 class FnacUnavailable(FnacError, seam.CallUnavailable):
@@ -72,15 +72,10 @@ class FnacProtocolError(FnacError, seam.AnswerUnreadable):
         self.reason = reason
 
 
-class FnacRequestRefused(FnacError, seam.RequestRefused):
+class FnacRequestRefused(FnacError, EnvelopeRefused):
     """The response's status is ERROR or FATAL; Fnac's error codes are kept."""
 
-    def __init__(self, service: str, status: str, errors: Sequence[EnvelopeError]) -> None:
-        self.service = service
-        self.status = status
-        self.errors = tuple(errors)
-        self.codes = tuple(error.code for error in self.errors)
-        super().__init__(f"Fnac {service} answered {status}: {listed(self.errors, 200)}")
+    label = "Fnac"
 
 
 def refusal_codes(reason: str) -> tuple[str, ...]:

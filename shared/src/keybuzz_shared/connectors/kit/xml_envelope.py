@@ -7,7 +7,9 @@ their items' own (the caller reads each item's); the kit reads the answer (the X
 of xml_answers.py), its status and errors (their texts without a secret, shortened), and
 gives the requester its ``Answers`` and its ``Refusals``: a refused login is the shop's
 credentials refused, any other refusal the call refused with its status and codes, a
-refusal over HTTP without an envelope the same with its status."""
+refusal over HTTP without an envelope the same with its status. Those two errors are the
+kit's too (``EnvelopeCredentialsRefused``, ``EnvelopeRefused``: the envelope's status and
+codes kept, the marketplace named by the connector's subclass)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from lxml import etree
 from keybuzz_shared.connectors.kit.answers import Refusal
 from keybuzz_shared.connectors.kit.refusals import Refusals
 from keybuzz_shared.connectors.kit.xml_answers import Element, Node, answer_root, parse_guarded
+from keybuzz_shared.connectors.seam import CredentialsRefused, RequestRefused
 from keybuzz_shared.redaction import redact_text
 
 
@@ -151,3 +154,30 @@ class StatusEnvelope:
 def listed(errors: Sequence[EnvelopeError], chars: int | None = None) -> str:
     """An answer's errors as a refusal says them: each code and text (``chars`` at most)."""
     return "; ".join(f"{e.code}: {e.text}"[:chars] for e in errors) or "no error given"
+
+
+class EnvelopeCredentialsRefused(CredentialsRefused):
+    """The login service refused the shop's credentials (wrong, or revoked): ``detail``, or
+    its errors, said; their ``codes`` kept. ``label`` names the marketplace."""
+
+    label = "the marketplace"
+
+    def __init__(self, detail: str, errors: Sequence[EnvelopeError] = ()) -> None:
+        said = detail or listed(errors)
+        super().__init__(f"{self.label} refused the shop's credentials: {said}")
+        self.errors = tuple(errors)
+        self.codes = tuple(error.code for error in self.errors)
+
+
+class EnvelopeRefused(RequestRefused):
+    """A call whose answer's status refused it (or an HTTP status, where no envelope came):
+    its ``status``, ``errors`` and their ``codes`` kept. ``label`` names the marketplace."""
+
+    label = "the marketplace"
+
+    def __init__(self, service: str, status: str, errors: Sequence[EnvelopeError]) -> None:
+        self.service = service
+        self.status = status
+        self.errors = tuple(errors)
+        self.codes = tuple(error.code for error in self.errors)
+        super().__init__(f"{self.label} {service} answered {status}: {listed(self.errors, 200)}")
