@@ -62,7 +62,7 @@ def assert_valid(request: bytes, service: str) -> None:
 
 def test_auth_response_gives_the_token_and_its_validity() -> None:
     root = xml.parse(captured("auth_response.xml"))
-    assert xml.read_envelope(root) == ("OK", ())
+    assert xml.ENVELOPE.status(root) == ("OK", ())
     token = xml.read_auth(root)
     assert token.token == TOKEN
     assert token.validity == datetime(2016, 9, 8, 22, 0, tzinfo=UTC)
@@ -135,7 +135,7 @@ def test_incidents_response_reads_the_header_and_the_lines_types() -> None:
 
 def test_messages_update_response_gives_one_result_per_message() -> None:
     root = xml.parse(captured("update_messages_response.xml"))
-    xml.expect_root(root, "messages_update")
+    xml.ENVELOPE.expect_root(root, "messages_update")
     (result,) = xml.read_message_updates(root)
     assert result.message_id == "6F9EF013-6387-F433-C3F5-4AAEF32AA317" and result.ok
 
@@ -147,7 +147,7 @@ def test_an_error_response_gives_its_status_and_codes() -> None:
         b'<error severity="ERROR" code="ERR_105">Limit of requested elements reached</error>'
         b"</messages_update_response>"
     )
-    status, errors = xml.read_envelope(xml.parse(body))
+    status, errors = xml.ENVELOPE.status(xml.parse(body))
     assert status == "ERROR"
     assert [(e.code, e.severity, e.text) for e in errors] == [
         ("ERR_105", "ERROR", "Limit of requested elements reached")
@@ -183,10 +183,10 @@ def test_an_order_with_a_non_numeric_amount_is_left_out_with_why() -> None:
 def test_a_response_in_another_shape_is_a_protocol_error() -> None:
     root = xml.parse(captured("auth_response.xml"))
     with pytest.raises(FnacProtocolError, match="expected <orders_query_response>"):
-        xml.expect_root(root, "orders_query")
+        xml.ENVELOPE.expect_root(root, "orders_query")
     no_status = b'<orders_query_response xmlns="http://www.fnac.com/schemas/mp-dialog.xsd"/>'
     with pytest.raises(FnacProtocolError, match="no status"):
-        xml.read_envelope(xml.parse(no_status))
+        xml.ENVELOPE.status(xml.parse(no_status))
 
 
 # --- requests -------------------------------------------------------------------------------

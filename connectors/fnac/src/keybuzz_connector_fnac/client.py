@@ -2,16 +2,17 @@
 and Fnac's XML answers read into models.
 
 Every call is ``POST <base_url><service>`` with one XML document, its query declared in
-models.py and written by the kit (``xml_structs.request``). ``authenticate`` trades
-partner_id/shop_id/key for a token that every later request carries as a root attribute;
-Fnac publishes no token lifetime, so a call refused for its token re-authenticates once and
-is sent again (the kit's ``LoginToken``: one login for every caller that found the token
-refused at once). Retries, a ``Retry-After`` obeyed, a reply never sent twice and the size
-cap are the kit's ``Requester``'s; an answer is parsed by the kit's XML guard
-(kit.xml_answers; docs/FNAC.md, "XML safety") in UTF-8, the only encoding Fnac answers in,
-within ``MAX_RESPONSE_BYTES``; its envelope (its root's ``status`` and ``<error>``s, their
-``ERR_…`` codes) is read by ``ANSWERS`` and the refusals table below into Fnac's typed
-errors; its items are read into models, one item off its shape costing only itself.
+models.py and written by the kit (the kit's ``XmlServices``, on ``xml_structs.request``).
+``authenticate`` trades partner_id/shop_id/key for a token that every later request
+carries as a root attribute; Fnac publishes no token lifetime, so a call refused for its
+token re-authenticates once and is sent again (the kit's ``LoginToken``: one login for
+every caller that found the token refused at once). Retries, a ``Retry-After`` obeyed, a
+reply never sent twice and the size cap are the kit's ``Requester``'s; an answer is parsed
+by the kit's XML guard (kit.xml_answers; docs/FNAC.md, "XML safety") in UTF-8, the only
+encoding Fnac answers in, within ``MAX_RESPONSE_BYTES``; its envelope (its root's
+``status`` and ``<error>``s, their ``ERR_…`` codes) is declared as ``ENVELOPE`` (the kit's
+``StatusEnvelope``), which reads it into Fnac's typed errors; its items are read into
+models, one item off its shape costing only itself.
 
 Where the XSDs and the responses Fnac really sends disagree, the responses win: a
 messages_query_response has page/total_paging/nb_total_* (not messages_*_result), and
@@ -21,33 +22,23 @@ docs/FNAC.md.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple, TypeAlias, Unpack
+from typing import Unpack
 
 import httpx
-import msgspec
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit.answers import Refusal
-from keybuzz_shared.connectors.kit.xml_answers import (
-    Node,
-    answer_root,
-    decode,
-    decoding,
-    parse_guarded,
-)
+from keybuzz_shared.connectors.kit.masked import Masked
+from keybuzz_shared.connectors.kit.xml_answers import Element, Node, decode, decoding
 from keybuzz_shared.connectors.kit.xml_answers import parse_datetime as kit_datetime
+from keybuzz_shared.connectors.kit.xml_envelope import StatusEnvelope
 from keybuzz_shared.connectors.kit.xml_requests import carried
-from keybuzz_shared.connectors.kit.xml_structs import request
-from keybuzz_shared.redaction import redact_text
-from lxml import etree
+from keybuzz_shared.connectors.kit.xml_services import XmlServices
 
 from keybuzz_connector_fnac.models import (
     AuthToken,
     FnacCredentialsRefused,
-    FnacErrorDetail,
     FnacOutcomeUnknown,
     FnacProtocolError,
     FnacRequestRefused,
@@ -75,113 +66,48 @@ MAX_RESPONSE_BYTES = 16 * 1024 * 1024  # a 100-order page is ~0.4 MB
 # each plus the envelope is ample; a 100-message page is then at most 6.3 MiB.
 MESSAGE_BYTES = 64 * 1024
 ENVELOPE_BYTES = 64 * 1024
-OK_STATUSES = frozenset({"OK", "ACTIVE", "RUNNING", "WARNING"})
-REFUSED_STATUSES = frozenset({"ERROR", "FATAL"})
-# Fnac publishes no list of its codes; these are the sandbox double's (docs/SANDBOX.md).
-# "Later": the call is retried like a 429 (which the double sends with it). "Authenticate
-# again": this code, or an error whose text speaks of the token.
-TRANSIENT_CODES = frozenset({"ERR_004"})
-TOKEN_REFUSED_CODES = frozenset({"ERR_002"})
-ERROR_TEXT_CHARS = 300  # of each Fnac error text kept
-
-Element: TypeAlias = etree._Element
+# Fnac's envelope: its root's status and <error>s. Fnac publishes no list of its codes;
+# these are the sandbox double's (docs/SANDBOX.md). ERR_004, "later": the call is retried
+# like a 429 (which the double sends with it); ERR_002, "authenticate again" (so is an
+# error whose text speaks of the token). messages_update answers ERROR when one of its
+# messages was refused, each message with its own errors: then the caller reads them.
+ENVELOPE = StatusEnvelope(
+    ns=NS,
+    unreadable=FnacProtocolError,
+    accepting=frozenset({"OK", "ACTIVE", "RUNNING", "WARNING"}),
+    refusing=frozenset({"ERROR", "FATAL"}),
+    later=frozenset({"ERR_004"}),
+    token=frozenset({"ERR_002"}),
+    per_item=frozenset({"messages_update_response"}),
+)
 
 
 def parse(data: bytes, *, max_bytes: int = MAX_RESPONSE_BYTES) -> Element:
-    """The root element of a Fnac response; FnacProtocolError for anything else (the
-    kit's guard: no DTD, no entity, UTF-8 only, ``max_bytes`` at most, Fnac's namespace)."""
-    return parse_guarded(data, FnacProtocolError, max_bytes=max_bytes, ns=NS)
-
-
-def local_name(element: Element) -> str:
-    return str(etree.QName(element).localname)
-
-
-def read_envelope(
-    root: Element, redact: Callable[[str], str] = str
-) -> tuple[str, tuple[FnacErrorDetail, ...]]:
-    """The response's status and its ``<error>``s (their texts through ``redact``)."""
-    status = root.get("status")
-    if status is None:
-        raise FnacProtocolError(f"<{local_name(root)}> has no status")
-    if status not in OK_STATUSES and status not in REFUSED_STATUSES:
-        raise FnacProtocolError(f"unknown status {status!r}")
-    return status, _errors(_node(root), redact)
-
-
-def _errors(node: Node, redact: Callable[[str], str]) -> tuple[FnacErrorDetail, ...]:
-    """Fnac's error texts without a secret it may echo (removed before shortening, so no
-    part of one is left)."""
-    return tuple(
-        FnacErrorDetail(
-            code=error.element.get("code") or "",
-            severity=error.element.get("severity") or "",
-            text=redact(redact_text((error.element.text or "").strip()))[:ERROR_TEXT_CHARS],
-        )
-        for error in node.all("error")
-    )
-
-
-class Answer(NamedTuple):
-    """A Fnac answer as the requester read it: its root, status and errors, and the
-    ``redact`` its texts go through."""
-
-    root: Element
-    status: str
-    errors: tuple[FnacErrorDetail, ...]
-    redact: Callable[[str], str]
-
-
-class FnacAnswers:
-    """Fnac's answers for the kit's requester (kit/answers.py)."""
-
-    content_type = "text/xml; charset=utf-8"
-
-    def read(self, content: bytes, max_bytes: int, redact: Callable[[str], str]) -> Answer:
-        root = answer_root(content, FnacProtocolError, max_bytes=max_bytes, ns=NS)
-        return Answer(root, *read_envelope(root, redact), redact)
-
-    def refusal(self, answer: Answer) -> Refusal | None:
-        """ERROR or FATAL; but messages_update answers ERROR when one of its messages was
-        refused, each message with its own errors: then the caller reads them."""
-        if answer.status not in REFUSED_STATUSES:
-            return None
-        if local_name(answer.root) == "messages_update_response" and not answer.errors:
-            return None
-        codes = {error.code for error in answer.errors}
-        reason = f"{answer.status} {', '.join(sorted(codes))}".strip()
-        return Refusal(reason, later=bool(codes & TRANSIENT_CODES))
-
-
-ANSWERS = FnacAnswers()
-
-
-def expect_root(root: Element, service: str) -> None:
-    if local_name(root) != f"{service}_response":
-        raise FnacProtocolError(f"expected <{service}_response>, got <{local_name(root)}>")
+    """The root element of a Fnac response (the kit's guard); FnacProtocolError else."""
+    return ENVELOPE.parse(data, max_bytes=max_bytes)
 
 
 # --- reading ------------------------------------------------------------------------------
 
 
 def read_auth(root: Element) -> AuthToken:
-    return decode(_node(root), AuthToken)
+    return decode(ENVELOPE.node(root), AuthToken)
 
 
 def read_messages(root: Element) -> MessagesPage:
-    node = _node(root)
+    node = ENVELOPE.node(root)
     messages, unreadable = node.each("message", _message)
     return MessagesPage(paging=decode(node, Paging), messages=messages, unreadable=unreadable)
 
 
 def read_orders(root: Element) -> OrdersPage:
-    node = _node(root)
+    node = ENVELOPE.node(root)
     orders, unreadable = node.each("order", decoding(Order))
     return OrdersPage(paging=decode(node, Paging), orders=orders, unreadable=unreadable)
 
 
 def read_incidents(root: Element) -> IncidentsPage:
-    node = _node(root)
+    node = ENVELOPE.node(root)
     incidents, unreadable = node.each("incident", _incident)
     return IncidentsPage(paging=decode(node, Paging), incidents=incidents, unreadable=unreadable)
 
@@ -190,8 +116,8 @@ def read_message_updates(
     root: Element, redact: Callable[[str], str] = str
 ) -> tuple[MessageUpdateResult, ...]:
     return tuple(
-        decode(message, MessageUpdateResult, errors=_errors(message, redact))
-        for message in _node(root).all("message")
+        decode(message, MessageUpdateResult, errors=ENVELOPE.errors(message, redact))
+        for message in ENVELOPE.node(root).all("message")
     )
 
 
@@ -218,10 +144,6 @@ def _incident(node: Node) -> Incident:
     )
 
 
-def _node(element: Element) -> Node:
-    return Node(element, NS, FnacProtocolError)
-
-
 def parse_datetime(text: str, name: str = "date") -> datetime:
     """xs:dateTime as Fnac writes it (hours may have one digit; no zone means UTC)."""
     return kit_datetime(text, FnacProtocolError, name)
@@ -238,37 +160,13 @@ SENDING_ACTIONS = frozenset({"reply", "create"})
 carried_text = carried
 
 
-class FnacCredentials(msgspec.Struct, frozen=True):
-    """A shop's credentials, as auth's request holds them."""
+class FnacCredentials(Masked, frozen=True):
+    """A shop's credentials, as auth's request holds them (its key masked in ``repr``)."""
 
+    masked = frozenset({"key"})
     partner_id: str
     shop_id: str
     key: str
-
-    def __repr__(self) -> str:
-        return f"FnacCredentials(partner_id={self.partner_id!r}, shop_id={self.shop_id!r}, key=[REDACTED])"
-
-
-def _token_refused(response: httpx.Response, document: Any) -> bool:
-    """A 401 or 403, or an envelope whose code or text says the token."""
-    if not isinstance(document, Answer):
-        return response.status_code in (401, 403)
-    codes = {error.code for error in document.errors}
-    return bool(codes & TOKEN_REFUSED_CODES) or any(
-        "token" in error.text.lower() for error in document.errors
-    )
-
-
-def _refused(call: str, status: int, document: Any) -> Exception:
-    """Fnac's error for a refusal: its envelope's status and codes kept; a refused login
-    is the shop's credentials refused."""
-    if isinstance(document, Answer):
-        if call == LOGIN:
-            return FnacCredentialsRefused("", document.errors)
-        return FnacRequestRefused(call, document.status, document.errors)
-    if call == LOGIN and status in (401, 403):
-        return FnacCredentialsRefused(f"HTTP {status}")
-    return FnacRequestRefused(call, f"HTTP {status}", ())
 
 
 SPEC = kit.ApiSpec(
@@ -281,15 +179,16 @@ SPEC = kit.ApiSpec(
         refused=lambda service, status, _detail: FnacRequestRefused(service, f"HTTP {status}", ()),
         credentials_refused=FnacCredentialsRefused,
     ),
-    kit.Refusals(credentials=frozenset({401, 403}), expired=_token_refused, error=_refused),
+    ENVELOPE.refusals(LOGIN, FnacCredentialsRefused, FnacRequestRefused),
     max_response_bytes=MAX_RESPONSE_BYTES,
-    answers=ANSWERS,
+    answers=ENVELOPE,
 )
 
 
-class FnacClient(kit.Requester):
+class FnacClient(XmlServices[AuthToken]):
     """One shop's calls (``options``: the requester's; ``files``, where its messages'
-    files may be fetched from)."""
+    files may be fetched from): its token is kept until Fnac refuses it, then renewed once
+    for every caller at once; a request's root carries it beside the partner and shop ids."""
 
     def __init__(
         self,
@@ -299,46 +198,36 @@ class FnacClient(kit.Requester):
         **options: Unpack[kit.RequesterOptions],
     ) -> None:
         self.credentials = credentials
-        # The token, kept until Fnac refuses it, renewed once for every caller at once.
-        self.tokens = kit.LoginToken(
-            self._login, lambda grant: grant.token, carry=self._carried, secrets=[credentials.key]
+        ids = {"partner_id": credentials.partner_id, "shop_id": credentials.shop_id}
+        super().__init__(
+            SPEC,
+            http,
+            base_url,
+            login=LOGIN,
+            credentials=credentials,
+            grant=read_auth,
+            token=lambda grant: grant.token,
+            carry=lambda token: {**ids, "token": token},
+            secrets=[credentials.key],
+            shop={"shop_id": credentials.shop_id},
+            **options,
         )
-        shop = {"shop_id": credentials.shop_id}
-        super().__init__(SPEC, self.tokens, http, base_url, shop=shop, **options)
-
-    @property
-    def authenticated(self) -> bool:
-        return self.tokens.granted is not None
-
-    async def authenticate(self) -> AuthToken:
-        """Gets a token and keeps it; FnacCredentialsRefused when the shop's key is refused."""
-        return await self.tokens.authenticate()
-
-    async def _login(self) -> AuthToken:
-        return read_auth((await self._service(LOGIN, self.credentials, login=True)).root)
-
-    def _carried(self, token: str) -> dict[str, str]:
-        """What a request carries of the token: its root's attributes."""
-        creds = self.credentials
-        return {"partner_id": creds.partner_id, "shop_id": creds.shop_id, "token": token}
 
     async def messages_query(self, query: MessagesQuery | None = None) -> MessagesPage:
         """One page of at most ``query.results_count`` messages. An answer listing more is
         refused (FnacProtocolError), never cut: Fnac ignoring the page size asked means
         the next pages would skip or repeat messages, so nothing of it is taken."""
         asked = query or MessagesQuery()
-        cap = min(ENVELOPE_BYTES + asked.results_count * MESSAGE_BYTES, self._max_bytes)
-        page = read_messages((await self._service("messages_query", asked, max_bytes=cap)).root)
-        listed = len(page.messages) + len(page.unreadable)
-        if listed > asked.results_count:
-            log.warning(
-                "Fnac listed more messages than asked; page refused",
-                extra={**self._shop(), "listed": listed, "asked": asked.results_count},
-            )
-            raise FnacProtocolError(
-                f"{listed} messages listed, {asked.results_count} asked for the page"
-            )
-        return page
+        return await self.page(
+            "messages_query",
+            asked,
+            read_messages,
+            size=asked.results_count,
+            listed=lambda page: len(page.messages) + len(page.unreadable),
+            what="messages",
+            each_bytes=MESSAGE_BYTES,
+            envelope_bytes=ENVELOPE_BYTES,
+        )
 
     async def messages_update(
         self, updates: Sequence[MessageUpdate]
@@ -346,19 +235,12 @@ class FnacClient(kit.Requester):
         """One result per message (each may be refused on its own, with its codes)."""
         sends = any(update.action in SENDING_ACTIONS for update in updates)
         asked = MessagesUpdate(tuple(updates))
-        answer = await self._service("messages_update", asked, idempotent=not sends)
+        answer = await self.service("messages_update", asked, idempotent=not sends)
         return read_message_updates(answer.root, answer.redact)
 
     async def orders_query(self, query: OrdersQuery | None = None) -> OrdersPage:
-        return read_orders((await self._service("orders_query", query or OrdersQuery())).root)
+        return read_orders((await self.service("orders_query", query or OrdersQuery())).root)
 
     async def incidents_query(self, query: IncidentsQuery | None = None) -> IncidentsPage:
         asked = query or IncidentsQuery()
-        return read_incidents((await self._service("incidents_query", asked)).root)
-
-    async def _service(self, service: str, asked: msgspec.Struct, **how: Any) -> Answer:
-        """``service``'s answer to ``asked``, accepted by its envelope."""
-        body = functools.partial(request, NS, service, declared=asked)
-        answer: Answer = await self.post_document(service, body, **how)
-        expect_root(answer.root, service)
-        return answer
+        return read_incidents((await self.service("incidents_query", asked)).root)

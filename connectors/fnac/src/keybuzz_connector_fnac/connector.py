@@ -14,18 +14,12 @@ from typing import Annotated, ClassVar
 import msgspec
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit import ShopSettings, key_field, require_fields
-from keybuzz_shared.connectors.seam import CredentialField, Limits, ShopApiSettings
+from keybuzz_shared.connectors.kit.uuid_field import uuid_field
+from keybuzz_shared.connectors.seam import Limits, ShopApiSettings
 from keybuzz_shared.settings import PartSettings
 
-from keybuzz_connector_fnac.client import FnacClient, FnacCredentials, carried_text
-from keybuzz_connector_fnac.models import refusal_codes
-from keybuzz_connector_fnac.session import (
-    CLAIM_SUBJECT,
-    ORDER_IDS,
-    RECIPIENTS,
-    THREAD_KINDS,
-    FnacSession,
-)
+from keybuzz_connector_fnac.client import FnacClient, FnacCredentials
+from keybuzz_connector_fnac.session import DISCUSSIONS, ORDER_IDS, FnacSession
 
 # The ``marketplace`` values this connector serves (events, tables, routes).
 FNAC = "FNAC"
@@ -82,24 +76,10 @@ class FnacApiSettings(ShopSettings, kw_only=True, frozen=True):
         return self.fnac_poll_interval_seconds
 
 
-def _uuid_field(name: str, json_name: str, label: str, *, account: bool = False) -> CredentialField:
-    """An id as Fnac's account managers give it: a UUID, which Fnac writes in upper case (one
-    spelling keeps "one shop, one tenant" exact)."""
-    return CredentialField(
-        name=name,
-        json_name=json_name,
-        label=label,
-        pattern="[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
-        format="UUID",
-        max_length=36,
-        case="upper",
-        account=account,
-    )
-
-
+# Fnac's account managers give its ids as UUIDs, which Fnac writes in upper case.
 CREDENTIAL_FIELDS = (
-    _uuid_field("partner_id", "partnerId", "Partner ID"),
-    _uuid_field("shop_id", "shopId", "Shop ID", account=True),
+    uuid_field("partner_id", "partnerId", "Partner ID", case="upper"),
+    uuid_field("shop_id", "shopId", "Shop ID", case="upper", account=True),
     key_field("key", "API key", max_length=256),
 )
 LIMITS = Limits(
@@ -140,20 +120,6 @@ async def probe(client: FnacClient, _credentials: Mapping[str, str]) -> str:
 
 
 CREDENTIAL_CHECK = kit.ProbeCheck(ShopApiSettings, "Fnac", client_of, probe)
-
-# Every thread of Fnac's (an order's, an offer's) takes messages to the buyer, its
-# customer service, or both; a reply's text is what XML carries; a refusal names Fnac's
-# ``ERR_…`` codes; a claim's ``opened_by`` is ``client`` when the buyer opened it, else
-# Fnac's staff did.
-DISCUSSIONS = kit.Discussions(
-    recipients=tuple(RECIPIENTS),
-    support_sender="",
-    claim_subject=CLAIM_SUBJECT,
-    threads=THREAD_KINDS,
-    carried=carried_text,
-    codes=refusal_codes,
-    buyer_opener="client",
-)
 
 
 class FnacConnector(kit.ShopConnector):

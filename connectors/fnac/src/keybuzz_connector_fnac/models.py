@@ -8,13 +8,18 @@ names the service and Fnac's codes, never the shop key or the token (docs/FNAC.m
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
 import msgspec
 from keybuzz_shared.connectors import seam
+from keybuzz_shared.connectors.kit.masked import Masked
+from keybuzz_shared.connectors.kit.xml_envelope import (
+    EnvelopeCredentialsRefused,
+    EnvelopeError,
+    EnvelopeRefused,
+)
 
 MessageType = Literal["ORDER", "OFFER"]
 FromType = Literal["CLIENT", "CALLCENTER", "SELLER", "SYSTEM"]
@@ -35,25 +40,14 @@ MAX_ORDER_IDS = 50  # orders_fnac_id / incidents' orders hold at most 50 (Orders
 # --- errors ---------------------------------------------------------------------------------
 
 
-class FnacErrorDetail(msgspec.Struct, frozen=True):
-    """One ``<error severity="…" code="ERR_…">text</error>`` of a response."""
-
-    code: str
-    severity: str
-    text: str
-
-
 class FnacError(seam.ConnectorError):
     """Base of every Fnac/Darty failure."""
 
 
-class FnacCredentialsRefused(FnacError, seam.CredentialsRefused):
+class FnacCredentialsRefused(FnacError, EnvelopeCredentialsRefused):
     """``auth`` refused the partner_id/shop_id/key (wrong, or the key was revoked)."""
 
-    def __init__(self, detail: str, errors: Sequence[FnacErrorDetail] = ()) -> None:
-        super().__init__(f"Fnac refused the shop's credentials: {detail or listed(errors)}")
-        self.errors = tuple(errors)
-        self.codes = tuple(error.code for error in self.errors)
+    label = "Fnac"
 
 
 class FnacUnavailable(FnacError, seam.CallUnavailable):
@@ -78,20 +72,10 @@ class FnacProtocolError(FnacError, seam.AnswerUnreadable):
         self.reason = reason
 
 
-class FnacRequestRefused(FnacError, seam.RequestRefused):
+class FnacRequestRefused(FnacError, EnvelopeRefused):
     """The response's status is ERROR or FATAL; Fnac's error codes are kept."""
 
-    def __init__(self, service: str, status: str, errors: Sequence[FnacErrorDetail]) -> None:
-        self.service = service
-        self.status = status
-        self.errors = tuple(errors)
-        self.codes = tuple(error.code for error in self.errors)
-        super().__init__(f"Fnac {service} answered {status}: {listed(self.errors, 200)}")
-
-
-def listed(errors: Sequence[FnacErrorDetail], chars: int | None = None) -> str:
-    """Fnac's errors as a refusal says them: each code and text (``chars`` at most)."""
-    return "; ".join(f"{e.code}: {e.text}"[:chars] for e in errors) or "no error given"
+    label = "Fnac"
 
 
 def refusal_codes(reason: str) -> tuple[str, ...]:
@@ -174,12 +158,10 @@ class IncidentsQuery(msgspec.Struct, frozen=True, kw_only=True):
 # --- what we read -------------------------------------------------------------------------
 
 
-class AuthToken(msgspec.Struct, frozen=True, kw_only=True):
+class AuthToken(Masked, frozen=True, kw_only=True):
+    masked = frozenset({"token"})
     token: str
     validity: datetime | None = None
-
-    def __repr__(self) -> str:
-        return f"AuthToken(token=[REDACTED], validity={self.validity!r})"
 
 
 class Paging(msgspec.Struct, frozen=True, kw_only=True):
@@ -223,7 +205,7 @@ class MessagesPage(msgspec.Struct, frozen=True, kw_only=True):
 class MessageUpdateResult(msgspec.Struct, frozen=True, kw_only=True):
     message_id: str | None = msgspec.field(default=None, name="@id")
     status: str = msgspec.field(default="", name="@status")
-    errors: tuple[FnacErrorDetail, ...] = ()
+    errors: tuple[EnvelopeError, ...] = ()
 
     @property
     def ok(self) -> bool:

@@ -11,14 +11,15 @@ the same time."""
 from __future__ import annotations
 
 import logging
-import mimetypes
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast, get_args
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
+from keybuzz_shared.connectors.kit.file_types import file_type
 from keybuzz_shared.connectors.kit.listing import Read, iso_window, logged_each, window_of
+from keybuzz_shared.connectors.kit.thread_replies import ThreadReplies
 from keybuzz_shared.connectors.kit.typed_items import map_each, mapped, with_unread
 from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
@@ -30,7 +31,6 @@ from keybuzz_connector_fnac.models import (
     DateRange,
     FnacOutcomeUnknown,
     FnacProtocolError,
-    FnacRequestRefused,
     Incident,
     IncidentsQuery,
     Message,
@@ -42,6 +42,7 @@ from keybuzz_connector_fnac.models import (
     Order,
     OrdersQuery,
     Paging,
+    refusal_codes,
 )
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,18 @@ RECIPIENTS: dict[seam.Recipient, MessageTo] = {
 }
 # Fnac's threads are an order's or an offer's; it has no discussion of its own.
 THREAD_KINDS = frozenset({"ORDER", "OFFER"})
+# Every thread of Fnac's takes messages to the buyer, its customer service, or both; a
+# reply's text is what XML carries; a refusal names Fnac's ``ERR_…`` codes; a claim's
+# ``opened_by`` is ``client`` when the buyer opened it, else Fnac's staff did.
+DISCUSSIONS = kit.Discussions(
+    recipients=tuple(RECIPIENTS),
+    support_sender="",
+    claim_subject=CLAIM_SUBJECT,
+    threads=THREAD_KINDS,
+    carried=carried_text,
+    codes=refusal_codes,
+    buyer_opener="client",
+)
 # Fnac's ``message_subject`` (MessagesUpdateService.xsd) → the ticket's subject; its
 # ``order_information`` and ``other_question`` name none: the buyer's words decide
 # (docs/FNAC.md, "Ticket topics").
@@ -157,7 +170,8 @@ def _inbox_cursor(cursor: str) -> kit.Pages | None:
 
 
 class FnacSession(kit.KitSession):
-    """One shop: its inbox, reply channel and order source on its client."""
+    """One shop: its inbox, reply channel (the kit's ``ThreadReplies`` on its ``_post`` and
+    ``_sent``) and order source on its client."""
 
     def __init__(self, client: FnacClient, limits: seam.Limits) -> None:
         self.client = client
@@ -175,7 +189,8 @@ class FnacSession(kit.KitSession):
             shop=self._shop,
             overlap=LISTING_OVERLAP,
         )
-        super().__init__(self, self, orders, verify=client.authenticate)
+        replies = ThreadReplies(limits, DISCUSSIONS, "Fnac", self._post, self._sent)
+        super().__init__(self, replies, orders, verify=client.authenticate)
 
     # --- the inbox ---------------------------------------------------------------------------
 
@@ -214,16 +229,14 @@ class FnacSession(kit.KitSession):
         results = await self.client.messages_update(updates)
         return sum(1 for r in results if not r.ok)  # e.g. a message Fnac does not list
 
-    # --- replies -----------------------------------------------------------------------------
+    # --- replies ----------------------------------------------------------------------------
 
-    async def reply(self, reply: seam.Reply) -> seam.ReplyOutcome:
-        """FnacUnavailable (nothing was sent), FnacOutcomeUnknown (the answer was lost or
-        unreadable after the request left: read ``sent_messages`` back before sending it
-        again) and FnacCredentialsRefused are raised; every other failure is a FAILED
-        outcome, never sent again."""
-        body = carried_text(reply.body)
-        if problem := self._unsendable(body, reply):
-            return seam.failed_reply(problem)
+    async def _post(self, reply: seam.Reply, body: str) -> str | None:
+        """A reply is a messages_update on the message it answers. FnacUnavailable (nothing
+        was sent), FnacOutcomeUnknown (the answer was lost or unreadable after the request
+        left: read ``sent_messages`` back before sending it again) and
+        FnacCredentialsRefused are raised; every other failure is a FAILED outcome, never
+        sent again."""
         update = MessageUpdate(
             message_id=reply.in_reply_to,
             action="reply",
@@ -234,37 +247,21 @@ class FnacSession(kit.KitSession):
         )
         try:
             results = await self.client.messages_update([update])
-        except FnacRequestRefused as exc:
-            return seam.failed_reply(str(exc))
         except FnacProtocolError as exc:  # Fnac answered, in a shape we do not read
             raise FnacOutcomeUnknown("messages_update", exc.reason) from None
         if refused := [r for r in results if not r.ok]:
             codes = ", ".join(e.code for r in refused for e in r.errors) or refused[0].status
-            return seam.failed_reply(f"Fnac refused the reply: {codes}")
-        return seam.ReplyOutcome(status="SENT")
+            return f"Fnac refused the reply: {codes}"
+        return None
 
-    async def sent_messages(
-        self, thread: seam.ThreadKey, since: datetime
-    ) -> list[seam.InboxMessage]:
-        if thread.kind not in THREAD_KINDS:
-            return []  # a thread Fnac does not have holds nothing
+    async def _sent(self, thread: seam.ThreadKey, since: datetime) -> list[seam.InboxMessage]:
+        """The seller's messages on one of Fnac's threads since ``since``."""
         order_ids = (thread.id,) if thread.kind == "ORDER" else ()
         fetch = self._messages_since(from_types=("SELLER",), message_type=_message_type(thread), order_ids=order_ids)  # fmt: skip
         listing = kit.Listing(self._by_page, iso_window, fetch)
         start = listing.start(as_utc(since) - LISTING_OVERLAP, None, updated=True)
         found = await listing.every(start, self._logged(_inbox_message))
         return [m for m in found.items if m.thread == thread]
-
-    def _unsendable(self, body: str, reply: seam.Reply) -> str | None:
-        if not body.strip():
-            return "empty reply"
-        if len(body) > self.limits.max_text_length:
-            return f"reply longer than {self.limits.max_text_length} characters"
-        if len(reply.attachments) > self.limits.max_attachments:
-            return f"Fnac takes at most {self.limits.max_attachments} attachments"
-        if reply.recipient not in RECIPIENTS or reply.thread.kind not in THREAD_KINDS:
-            return f"Fnac has no {reply.recipient} to write to on an {reply.thread.kind} thread"
-        return None
 
     # --- Fnac's calls as the kit's listings ----------------------------------------------------
 
@@ -334,17 +331,10 @@ def _inbox_message(message: Message) -> seam.InboxMessage:
         unread=not message.read,
         ticket_subject=MESSAGE_SUBJECTS.get(message.subject.strip().lower()),
         files=tuple(
-            seam.InboxFile(name=f.name, url=f.url, content_type=_content_type(f.name, f.filetype))
+            seam.InboxFile(name=f.name, url=f.url, content_type=file_type(f.name, f.filetype))
             for f in message.files
         ),
     )
-
-
-def _content_type(name: str, filetype: str | None) -> str:
-    """Fnac's ``filetype`` when it is a MIME type, else what the file's name says."""
-    if filetype and "/" in filetype:
-        return filetype.strip().lower()
-    return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
 def _incident(incident: Incident) -> seam.InboxIncident:
