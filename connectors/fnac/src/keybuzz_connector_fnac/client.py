@@ -29,7 +29,7 @@ from typing import Unpack
 
 import httpx
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit.masked import Masked
+from keybuzz_shared.connectors.kit.credential_structs import Redacted
 from keybuzz_shared.connectors.kit.xml_answers import Element, Node, decode, decoding
 from keybuzz_shared.connectors.kit.xml_answers import parse_datetime as kit_datetime
 from keybuzz_shared.connectors.kit.xml_envelope import StatusEnvelope
@@ -160,10 +160,10 @@ SENDING_ACTIONS = frozenset({"reply", "create"})
 carried_text = carried
 
 
-class FnacCredentials(Masked, frozen=True):
+class FnacCredentials(Redacted, frozen=True):
     """A shop's credentials, as auth's request holds them (its key masked in ``repr``)."""
 
-    masked = frozenset({"key"})
+    SECRETS = frozenset({"key"})
     partner_id: str
     shop_id: str
     key: str

@@ -14,7 +14,7 @@ from typing import Literal
 
 import msgspec
 from keybuzz_shared.connectors import seam
-from keybuzz_shared.connectors.kit.masked import Masked
+from keybuzz_shared.connectors.kit.credential_structs import Redacted
 from keybuzz_shared.connectors.kit.xml_envelope import (
     EnvelopeCredentialsRefused,
     EnvelopeError,
@@ -158,8 +158,8 @@ class IncidentsQuery(msgspec.Struct, frozen=True, kw_only=True):
 # --- what we read -------------------------------------------------------------------------
 
 
-class AuthToken(Masked, frozen=True, kw_only=True):
-    masked = frozenset({"token"})
+class AuthToken(Redacted, frozen=True, kw_only=True):
+    SECRETS = frozenset({"token"})
     token: str
     validity: datetime | None = None
 

@@ -17,7 +17,7 @@ from typing import Any, TypeVar, cast, get_args
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
-from keybuzz_shared.connectors.kit.file_types import file_type
+from keybuzz_shared.connectors.kit.linked_files import file_type
 from keybuzz_shared.connectors.kit.listing import Read, iso_window, logged_each, window_of
 from keybuzz_shared.connectors.kit.thread_replies import ThreadReplies
 from keybuzz_shared.connectors.kit.typed_items import map_each, mapped, with_unread
