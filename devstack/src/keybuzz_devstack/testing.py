@@ -74,60 +74,16 @@ def work_unit(nodeid: str) -> str:
     return f"{path}::{name.partition('[')[2].rstrip(']').split('-', 1)[0]}"
 
 
-# Test files of few tests that run long (whole stacks started, processes killed and
-# restarted, Chromium, a pytest session of their own), longest first (their seconds are in
-# docs/BENCHMARKS.md). pytest-xdist sends the workers the units with the most tests first,
-# which would put most of these last, one of them running on alone while the other workers
-# have finished. They go first, and a worker running one is given only other units after
-# it, never a second of these.
-RUN_FIRST = (
-    "tests/test_devstack.py",
-    "tests/test_console_browser.py",
-    "tests/throwaway_marketplace/test_tryout_conformance.py",
-    "tests/test_suite_timeouts.py",
-    "tests/test_end_to_end.py",
-    "tests/test_end_to_end_fnac.py",
-    "tests/test_crash_safety.py",
-    "tests/conformance/test_reply_clock.py",
-    "services/poller/tests/test_crash.py",
-    "tests/test_fuzz_http.py",
-    "tests/test_nats_cluster.py",
-    "tests/test_fuzz_events.py",
-)
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """``--dist loadfile`` by ``work_unit``, ``RUN_FIRST`` first; any other mode as
-    pytest-xdist's own."""
+    """``--dist loadfile`` by ``work_unit``; any other mode as pytest-xdist's own."""
     if config.getvalue("dist") != "loadfile":
         return None
-    return work_unit_scheduler(config, log, RUN_FIRST)
-
-
-def work_unit_scheduler(config: Any, log: Any, run_first: tuple[str, ...]) -> Any:
-    """pytest-xdist's ``loadfile`` scheduling over ``work_unit``s, the units ``run_first``
-    sent first, in that order, and never a second of them to a worker running one."""
     from xdist.scheduler import LoadFileScheduling
 
     class ByWorkUnit(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
             return work_unit(nodeid)
-
-        def _assign_work_unit(self, node: Any) -> None:
-            queue = self.workqueue
-            for unit in reversed(run_first):
-                if unit in queue:
-                    queue.move_to_end(unit, last=False)
-            running_long = any(
-                unit in run_first and not all(done.values())
-                for unit, done in self.assigned_work.get(node, {}).items()
-            )
-            if running_long:
-                other = next((unit for unit in queue if unit not in run_first), None)
-                if other is not None:
-                    queue.move_to_end(other, last=False)
-            super()._assign_work_unit(node)
 
     return ByWorkUnit(config, log)
 
