@@ -18,7 +18,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +28,7 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 from keybuzz_sandbox.config import SmtpLogin
+from keybuzz_sandbox.files import write_private
 from keybuzz_shared.nats_access import (
     OPERATOR,
     PROVISIONER,
@@ -203,23 +203,6 @@ def kept_private(
         return value
     finally:
         os.close(lock)  # which releases the lock
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """``data`` in ``path``, readable by its owner only from the first byte, and whole: a
-    reader sees the file before or after, never half written (a temporary file in the same
-    folder, then renamed over it)."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # 0600
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
 
 
 def with_credentials(url: str, user: str, password: str) -> str:

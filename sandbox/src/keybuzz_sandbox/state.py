@@ -6,12 +6,12 @@ Only what cannot be derived is kept: the timeline anchor, and each double's own
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import msgspec
+
+from keybuzz_sandbox.files import write_private
 
 
 class PersistentState(msgspec.Struct, kw_only=True):
@@ -35,8 +35,5 @@ class StateStore:
         if self._path is None:
             return
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        # Write-then-rename so a crash never leaves a half-written file.
-        fd, tmp = tempfile.mkstemp(dir=self._path.parent, prefix=".state-")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(msgspec.json.encode(state))
-        os.replace(tmp, self._path)
+        # Whole, so that a crash never leaves a half-written file.
+        write_private(self._path, msgspec.json.encode(state))
