@@ -240,3 +240,8 @@ async def test_an_m12_reply_whose_answer_is_lost_is_never_sent_again_by_the_clie
             operation="M12",
         )
     assert checked.seen.count("M12") == 1
+
+
+def test_a_keys_repr_shows_its_shop_and_never_the_key() -> None:
+    shown = repr(MiraklKey(api_key="a-shop-users-api-key", shop_id="2001"))
+    assert "a-shop-users-api-key" not in shown and "2001" in shown

@@ -27,6 +27,7 @@ import msgspec
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.connector_settings import ConnectorSettings, ShopApiSettings
 from keybuzz_shared.connectors.credential_form import canonical_account
+from keybuzz_shared.connectors.kit.credential_structs import Redacted
 from keybuzz_shared.connectors.seam import CallRefused
 from keybuzz_shared.file_links import origin_of, shown
 
@@ -69,14 +70,12 @@ def spec_for(operator: str) -> kit.ApiSpec:
     )
 
 
-class MiraklKey(msgspec.Struct, frozen=True, kw_only=True):
-    """A shop user's API key and the shop it calls for."""
+class MiraklKey(Redacted, frozen=True, kw_only=True):
+    """A shop user's API key (masked in its ``repr``) and the shop it calls for."""
 
+    SECRETS = frozenset({"api_key"})
     api_key: str
     shop_id: str
-
-    def __repr__(self) -> str:
-        return f"MiraklKey(api_key=[REDACTED], shop_id={self.shop_id!r})"
 
 
 def shop_client(

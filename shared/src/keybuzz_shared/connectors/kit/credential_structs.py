@@ -14,6 +14,7 @@ import msgspec
 from keybuzz_shared.connectors.credential_form import canonical
 from keybuzz_shared.connectors.kit.fields import require_fields
 from keybuzz_shared.connectors.seam import CredentialField
+from keybuzz_shared.redaction import REDACTED
 
 T = TypeVar("T", bound=msgspec.Struct)
 
@@ -25,7 +26,7 @@ class Redacted(msgspec.Struct, frozen=True):
 
     def __repr__(self) -> str:
         shown = (
-            f"{name}=[REDACTED]" if name in self.SECRETS else f"{name}={getattr(self, name)!r}"
+            f"{name}={REDACTED}" if name in self.SECRETS else f"{name}={getattr(self, name)!r}"
             for name in self.__struct_fields__
         )
         return f"{type(self).__name__}({', '.join(shown)})"
