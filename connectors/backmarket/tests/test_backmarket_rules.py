@@ -95,3 +95,17 @@ def test_a_user_agent_back_market_would_refuse_is_refused_at_load(
     with pytest.raises(SettingsError, match=variable):
         load_settings(PollerSettings, {variable: refused})
     assert load_settings(PollerSettings, {variable: taken})
+
+
+@pytest.mark.parametrize(
+    ("variable", "refused", "taken"),
+    [
+        ("BACKMARKET_TIMEOUT_SECONDS", "0", "0.5"),
+        ("BACKMARKET_CALLS_PER_DAY", "0", "1"),
+        ("BACKMARKET_FIRST_POLL_DAYS", "91", "90"),
+    ],
+)
+def test_a_setting_off_its_kind_is_refused_at_load(variable: str, refused: str, taken: str) -> None:
+    with pytest.raises(SettingsError, match=variable):
+        load_settings(PollerSettings, {variable: refused})
+    assert load_settings(PollerSettings, {variable: taken})

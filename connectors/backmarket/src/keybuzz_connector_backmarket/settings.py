@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 from keybuzz_shared.connectors.kit import ShopSettings
+from keybuzz_shared.connectors.kit.setting_kinds import AtLeastOne, FirstPollDays, Seconds
 from keybuzz_shared.connectors.seam import ShopApiSettings
 
 # The marketplace value of Back Market's shops, tickets and orders.
@@ -53,20 +54,20 @@ class BackMarketSettings(ShopSettings, kw_only=True, frozen=True):
     backmarket_user_agent_company: Name = "KeyBuzz"
     backmarket_user_agent_integration: Name = "Care"
     backmarket_user_agent_contact: Contact = "integrations@keybuzz.io"
-    backmarket_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
-    backmarket_call_deadline_seconds: Annotated[float, msgspec.Meta(gt=0)] = 20.0
+    backmarket_timeout_seconds: Seconds = 30.0
+    backmarket_call_deadline_seconds: Seconds = 20.0
     # The shortest interval between a shop's polls; how often it is polled is the day's
     # plan of its folder-list calls (docs/BACKMARKET.md, "Allowance").
-    backmarket_poll_interval_seconds: Annotated[int, msgspec.Meta(ge=1)] = 10
+    backmarket_poll_interval_seconds: AtLeastOne = 10
     # The folder list's calls (GET /ws/sav) a day per account: Back Market's 4,000
     # [official], one every 21.6 s on average, or what it granted an account beyond them (a
     # test's double, whose days pass faster). The poller spends them where buyers write:
     # its busiest hours' polls ~19 s apart, never closer than the interval above.
-    backmarket_calls_per_day: Annotated[int, msgspec.Meta(ge=1)] = 4_000
+    backmarket_calls_per_day: AtLeastOne = 4_000
     # How far back a shop's first poll reads its folders' messages.
-    backmarket_first_poll_days: Annotated[int, msgspec.Meta(ge=1, le=90)] = 14
+    backmarket_first_poll_days: FirstPollDays = 14
     # Each file a buyer's message carries is downloaded up to this size (larger: named only).
-    backmarket_max_attachment_bytes: Annotated[int, msgspec.Meta(ge=1)] = 10 * 1024 * 1024
+    backmarket_max_attachment_bytes: AtLeastOne = 10 * 1024 * 1024
     # The only origins (comma-separated) a message's files are fetched from; empty: the
     # platforms' own.
     backmarket_attachment_origins: str = ""
