@@ -13,9 +13,10 @@ from keybuzz_shared.connectors.seam import ShopApiSettings
 # The marketplace value of Back Market's shops, tickets and orders.
 BACKMARKET = "BACKMARKET"
 # Where Back Market's buyers write, by local hour in Paris (the view's ``buyer_zone``: its
-# European countries, all on Central European time): few at night, most through the day into the evening. The
-# poller's French default is quieter at night, polling 1-5 h at a quarter of the rate
-# while a refurbished device's buyers still write (docs/BENCHMARKS.md, the allowance bench).
+# European countries, all on Central European time): few at night, most through the day
+# into the evening. The poller's French default is quieter at night, polling 1-5 h at a
+# quarter of the rate while a refurbished device's buyers still write (docs/BENCHMARKS.md,
+# the allowance bench).
 BUYER_HOURS: tuple[float, ...] = (
     0.7, 0.3, 0.15, 0.1, 0.1, 0.1, 0.2, 0.5, 1.0, 1.6, 1.9, 2.0,
     2.0, 1.9, 1.8, 1.8, 1.9, 1.9, 2.0, 2.3, 2.6, 2.7, 2.3, 1.4,
