@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, ClassVar
 
 import httpx
@@ -30,6 +30,7 @@ from keybuzz_shared.connectors.kit import (
     Vocabulary,
     client_from,
     full_name,
+    iso_millis,
     iso_seconds,
     iso_z,
     named_in,
@@ -38,6 +39,7 @@ from keybuzz_shared.connectors.kit import (
     reader,
     refused_files,
     segment,
+    to_millisecond,
     url_under,
 )
 from keybuzz_shared.connectors.seam import (
@@ -80,6 +82,12 @@ def test_instants_are_written_in_utc_to_the_second_or_exactly() -> None:
     assert iso_seconds(moment, up=True) == "2026-11-23T09:48:01Z"
     assert iso_seconds(moment.replace(microsecond=0), up=True) == "2026-11-23T09:48:00Z"
     assert iso_z(moment) == "2026-11-23T09:48:00.250000Z"
+
+
+def test_instants_are_written_in_utc_to_the_millisecond_cut_not_rounded() -> None:
+    moment = datetime(2026, 11, 23, 10, 48, 0, 250_999, tzinfo=timezone(timedelta(hours=1)))
+    assert iso_millis(moment) == "2026-11-23T09:48:00.250Z"
+    assert to_millisecond(moment) == datetime(2026, 11, 23, 9, 48, 0, 250_000, tzinfo=UTC)
 
 
 def test_a_persons_name_is_read_as_its_answer_spells_it_and_joined_from_the_parts_it_has() -> None:

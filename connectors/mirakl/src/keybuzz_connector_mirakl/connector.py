@@ -42,8 +42,8 @@ from keybuzz_connector_mirakl.threads import (
     LIMITS,
     PARTICIPANTS,
     THREADS,
-    ThreadReplies,
     thread_inbox,
+    thread_replies,
 )
 
 log = logging.getLogger(__name__)
@@ -242,7 +242,7 @@ def parts(client: kit.Requester, api: MiraklApiSettings) -> kit.KitSession:
     label = f"{api.operator}/{client.shop['shop_id']}"
     return kit.KitSession(
         inbox,
-        ThreadReplies(client, inbox),
+        thread_replies(client, inbox),
         shop_orders(client, label=label, interval=api.orders_interval_seconds),
         verify=lambda: check_key(client),
         figure=response_delays(client).figure,

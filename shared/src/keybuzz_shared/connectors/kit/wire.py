@@ -2,8 +2,9 @@
 Struct holding only the fields the connector maps) and what the item is called; the kit
 reads one item (``read_as``) or a page's items (``reader``), an item off the model's shape
 a ValueError naming it. Beside them, the small forms every JSON API's calls share: an id as
-one path segment, an address under another, the accounts an answer names, an instant as ISO 8601 in UTC,
-a person's name in its two parts (``PersonName``, ``PersonNameLower``, ``full_name``)."""
+one path segment, an address under another, the accounts an answer names, an instant as
+ISO 8601 in UTC (to the microsecond, the millisecond or the second), a person's name in its
+two parts (``PersonName``, ``PersonNameLower``, ``full_name``)."""
 
 from __future__ import annotations
 
@@ -75,6 +76,19 @@ def iso_seconds(moment: datetime, *, up: bool = False) -> str:
     if up and whole != utc:
         whole += timedelta(seconds=1)
     return whole.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def to_millisecond(moment: datetime) -> datetime:
+    """``moment`` in UTC, cut to the millisecond: a window's bound as an API that keeps
+    milliseconds holds it."""
+    utc = as_utc(moment)
+    return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
+
+
+def iso_millis(moment: datetime) -> str:
+    """``moment`` in UTC to the millisecond (``2026-11-23T09:48:00.250Z``), cut, not
+    rounded."""
+    return to_millisecond(moment).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def full_name(first: str | None, last: str | None) -> str | None:
