@@ -28,6 +28,7 @@ from keybuzz_shared.connectors.kit import (
     Rereads,
     ShopSettings,
     Vocabulary,
+    answer_as,
     client_from,
     full_name,
     iso_millis,
@@ -43,6 +44,7 @@ from keybuzz_shared.connectors.kit import (
     url_under,
 )
 from keybuzz_shared.connectors.seam import (
+    AnswerUnreadable,
     CallUnavailable,
     InboxMessage,
     Limits,
@@ -69,6 +71,12 @@ def test_a_page_is_read_into_the_model_and_an_item_off_it_is_said_by_name() -> N
     assert len(unreadable) == 2 and all(r.startswith("item off its shape:") for r in unreadable)
     with pytest.raises(ValueError, match="item off its shape"):
         read_as(Item, {"id": "one"}, "item")
+
+
+def test_a_calls_answer_off_the_models_shape_is_unreadable_saying_what_it_lacks() -> None:
+    assert answer_as(Item, {"id": 1, "extra": True}, "GET items", "item") == Item(1)
+    with pytest.raises(AnswerUnreadable, match="^GET items answered no item: .*id"):
+        answer_as(Item, {"name": "x"}, "GET items", "item")
 
 
 def test_an_id_is_one_path_segment_or_none() -> None:

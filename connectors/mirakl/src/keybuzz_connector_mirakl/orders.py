@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import msgspec
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.seam import AnswerUnreadable, OrderLine, OrderSummary
+from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
 log = logging.getLogger(__name__)
@@ -222,10 +222,7 @@ def shop_orders(
 
     async def or11(query: dict[str, str]) -> Listed:
         body = await calls.get_json(OR11, query, operation="OR11")
-        try:
-            return msgspec.convert(body, Listed)
-        except msgspec.ValidationError as exc:
-            raise AnswerUnreadable(f"OR11 answered no order list: {exc}") from None
+        return kit.answer_as(Listed, body, "OR11", "order list")
 
     async def page(query: dict[str, str], link: str | None) -> tuple[list[Any], int]:
         first = query["offset"] == "0"

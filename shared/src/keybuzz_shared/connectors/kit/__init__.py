@@ -91,6 +91,7 @@ from keybuzz_shared.connectors.kit.windows import window_query
 from keybuzz_shared.connectors.kit.wire import (
     PersonName,
     PersonNameLower,
+    answer_as,
     full_name,
     iso_millis,
     iso_seconds,
@@ -186,6 +187,7 @@ __all__ = [
     "iso_seconds",
     "to_millisecond",
     "iso_z",
+    "answer_as",
     "read_as",
     "reader",
     "segment",
