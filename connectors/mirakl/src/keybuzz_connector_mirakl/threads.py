@@ -104,7 +104,6 @@ class Entity(msgspec.Struct, frozen=True):
 
 
 class Topic(msgspec.Struct, frozen=True):
-    type: str = ""
     value: str = ""
 
 
