@@ -26,8 +26,7 @@ import httpx
 import msgspec
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.connector_settings import ConnectorSettings, ShopApiSettings
-from keybuzz_shared.connectors.credential_form import canonical_account
-from keybuzz_shared.connectors.kit.credential_structs import Redacted
+from keybuzz_shared.connectors.kit.credential_structs import Redacted, credentials_as
 from keybuzz_shared.connectors.seam import CallRefused
 from keybuzz_shared.file_links import origin_of, shown
 
@@ -42,8 +41,8 @@ from keybuzz_connector_mirakl.threads import (
     LIMITS,
     PARTICIPANTS,
     THREADS,
-    ThreadReplies,
     thread_inbox,
+    thread_replies,
 )
 
 log = logging.getLogger(__name__)
@@ -175,18 +174,14 @@ CREDENTIAL_FIELDS = (
 )
 
 
-def key_of(fields: Mapping[str, str]) -> MiraklKey:
-    """The key and shop named by ``fields``; ValueError when one is missing."""
-    kit.require_fields(CREDENTIAL_FIELDS, fields, "Mirakl")
-    shop_id = canonical_account(CREDENTIAL_FIELDS, fields["shop_id"])
-    return MiraklKey(api_key=fields["api_key"].strip(), shop_id=shop_id)
-
-
 @kit.client_from
 def client_of(shop: kit.Opening[MiraklApiSettings]) -> kit.Requester:
-    """The shop's client on its operator's API. A thread's files come from the operator's
-    API (M13), with the shop's key, at addresses built from Mirakl's ids: no file link."""
-    key, api = key_of(shop.credentials), shop.api
+    """The shop's client on its operator's API, its key and shop as stored (the kit's
+    ``credentials_as``: ValueError when one is missing). A thread's files come from the
+    operator's API (M13), with the shop's key, at addresses built from Mirakl's ids: no
+    file link."""
+    key = credentials_as(MiraklKey, CREDENTIAL_FIELDS, shop.credentials, "Mirakl")
+    api = shop.api
     return shop_client(key, shop.http, api.api_url, operator=api.operator, **shop.options)
 
 
@@ -242,7 +237,7 @@ def parts(client: kit.Requester, api: MiraklApiSettings) -> kit.KitSession:
     label = f"{api.operator}/{client.shop['shop_id']}"
     return kit.KitSession(
         inbox,
-        ThreadReplies(client, inbox),
+        thread_replies(client, inbox),
         shop_orders(client, label=label, interval=api.orders_interval_seconds),
         verify=lambda: check_key(client),
         figure=response_delays(client).figure,
