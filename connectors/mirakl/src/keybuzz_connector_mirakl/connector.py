@@ -27,6 +27,7 @@ import msgspec
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.connector_settings import ConnectorSettings, ShopApiSettings
 from keybuzz_shared.connectors.kit.credential_structs import Redacted, credentials_as
+from keybuzz_shared.connectors.kit.setting_kinds import AtLeastOne, Seconds
 from keybuzz_shared.connectors.seam import CallRefused
 from keybuzz_shared.file_links import origin_of, shown
 
@@ -115,18 +116,18 @@ class MiraklSettings(ConnectorSettings, kw_only=True, frozen=True):
 
     # Each connect or read; a shop's call as a whole (its retries, a Retry-After waited
     # within it) is cut after MIRAKL_CALL_DEADLINE_SECONDS.
-    mirakl_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
-    mirakl_call_deadline_seconds: Annotated[float, msgspec.Meta(gt=0)] = 20.0
+    mirakl_timeout_seconds: Seconds = 30.0
+    mirakl_call_deadline_seconds: Seconds = 20.0
     # Each shop is polled once per interval, unless its operator's catalogue entry sets
     # M11's frequency (then that).
-    mirakl_poll_interval_seconds: Annotated[int, msgspec.Meta(ge=1)] = 300
+    mirakl_poll_interval_seconds: AtLeastOne = 300
     # Added to an operator's M11 frequency. None is needed: a shop's next poll is due an
     # interval after its last one ended (docs/POLLER.md, "Scheduling"), so no M11 call
     # follows the last sooner than the frequency (docs/BENCHMARKS.md, Mirakl).
     mirakl_poll_margin_seconds: Annotated[int, msgspec.Meta(ge=0)] = 0
     mirakl_first_poll_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = FIRST_POLL_DAYS
     # Each file of a message is downloaded (M13) up to this size (larger: named only).
-    mirakl_max_attachment_bytes: Annotated[int, msgspec.Meta(ge=1)] = 10 * 1024 * 1024
+    mirakl_max_attachment_bytes: AtLeastOne = 10 * 1024 * 1024
     # The catalogue's overrides (catalogue.py): the variables connectors() reads from the
     # process environment, read here too so that a view follows the settings it is asked of.
     mirakl_catalogue: str = ""
