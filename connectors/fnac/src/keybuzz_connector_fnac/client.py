@@ -30,6 +30,7 @@ from typing import Unpack
 import httpx
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit.credential_structs import Redacted
+from keybuzz_shared.connectors.kit.numbered_pages import read_listed
 from keybuzz_shared.connectors.kit.xml_answers import Element, Node, decode, decoding
 from keybuzz_shared.connectors.kit.xml_answers import parse_datetime as kit_datetime
 from keybuzz_shared.connectors.kit.xml_envelope import StatusEnvelope
@@ -95,21 +96,15 @@ def read_auth(root: Element) -> AuthToken:
 
 
 def read_messages(root: Element) -> MessagesPage:
-    node = ENVELOPE.node(root)
-    messages, unreadable = node.each("message", _message)
-    return MessagesPage(paging=decode(node, Paging), messages=messages, unreadable=unreadable)
+    return read_listed(ENVELOPE.node(root), "message", _message, Paging)
 
 
 def read_orders(root: Element) -> OrdersPage:
-    node = ENVELOPE.node(root)
-    orders, unreadable = node.each("order", decoding(Order))
-    return OrdersPage(paging=decode(node, Paging), orders=orders, unreadable=unreadable)
+    return read_listed(ENVELOPE.node(root), "order", decoding(Order), Paging)
 
 
 def read_incidents(root: Element) -> IncidentsPage:
-    node = ENVELOPE.node(root)
-    incidents, unreadable = node.each("incident", _incident)
-    return IncidentsPage(paging=decode(node, Paging), incidents=incidents, unreadable=unreadable)
+    return read_listed(ENVELOPE.node(root), "incident", _incident, Paging)
 
 
 def read_message_updates(
@@ -223,7 +218,7 @@ class FnacClient(XmlServices[AuthToken]):
             asked,
             read_messages,
             size=asked.results_count,
-            listed=lambda page: len(page.messages) + len(page.unreadable),
+            listed=lambda page: page.listed,
             what="messages",
             each_bytes=MESSAGE_BYTES,
             envelope_bytes=ENVELOPE_BYTES,

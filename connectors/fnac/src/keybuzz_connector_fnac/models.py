@@ -15,6 +15,8 @@ from typing import Literal
 import msgspec
 from keybuzz_shared.connectors import seam
 from keybuzz_shared.connectors.kit.credential_structs import Redacted
+from keybuzz_shared.connectors.kit.listing import Count
+from keybuzz_shared.connectors.kit.numbered_pages import Listed
 from keybuzz_shared.connectors.kit.xml_envelope import (
     EnvelopeCredentialsRefused,
     EnvelopeError,
@@ -175,6 +177,11 @@ class Paging(msgspec.Struct, frozen=True, kw_only=True):
     def has_next(self) -> bool:
         return self.page < self.total_paging
 
+    @property
+    def count(self) -> Count:
+        """What the listing's call hands on (kit.numbered_pages): a next page, the total."""
+        return self.has_next, self.nb_total_result
+
 
 class MessageFile(msgspec.Struct, frozen=True, kw_only=True):
     name: str = ""
@@ -194,12 +201,6 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     read: bool
     files: tuple[MessageFile, ...] = msgspec.field(default=(), name="message_file")
-
-
-class MessagesPage(msgspec.Struct, frozen=True, kw_only=True):
-    paging: Paging
-    messages: tuple[Message, ...]
-    unreadable: tuple[str, ...] = ()  # why each item left out could not be read
 
 
 class MessageUpdateResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -244,12 +245,6 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
         return max([self.created_at, *(moment for moment in shown if moment is not None)])
 
 
-class OrdersPage(msgspec.Struct, frozen=True, kw_only=True):
-    paging: Paging
-    orders: tuple[Order, ...]
-    unreadable: tuple[str, ...] = ()  # why each item left out could not be read
-
-
 class Incident(msgspec.Struct, frozen=True, kw_only=True):
     incident_id: str
     order_id: str
@@ -262,7 +257,7 @@ class Incident(msgspec.Struct, frozen=True, kw_only=True):
     line_types: tuple[str, ...] = ()  # each line's type (state.xsd incident_open_state)
 
 
-class IncidentsPage(msgspec.Struct, frozen=True, kw_only=True):
-    paging: Paging
-    incidents: tuple[Incident, ...]
-    unreadable: tuple[str, ...] = ()  # why each item left out could not be read
+# A page of each listing (kit.numbered_pages): its paging, its items, why others were left out.
+MessagesPage = Listed[Message, Paging]
+OrdersPage = Listed[Order, Paging]
+IncidentsPage = Listed[Incident, Paging]

@@ -17,8 +17,10 @@ from typing import Any, TypeVar, cast, get_args
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
+from keybuzz_shared.connectors.kit.kept_cursors import earlier
 from keybuzz_shared.connectors.kit.linked_files import file_type
-from keybuzz_shared.connectors.kit.listing import Read, iso_window, logged_each, window_of
+from keybuzz_shared.connectors.kit.listing import Read, iso_window, logged_each
+from keybuzz_shared.connectors.kit.numbered_pages import numbered
 from keybuzz_shared.connectors.kit.thread_replies import ThreadReplies
 from keybuzz_shared.connectors.kit.typed_items import map_each, mapped, with_unread
 from keybuzz_shared.ticket_topics import Subject
@@ -32,16 +34,18 @@ from keybuzz_connector_fnac.models import (
     FnacOutcomeUnknown,
     FnacProtocolError,
     Incident,
+    IncidentsPage,
     IncidentsQuery,
     Message,
+    MessagesPage,
     MessagesQuery,
     MessageSubject,
     MessageTo,
     MessageType,
     MessageUpdate,
     Order,
+    OrdersPage,
     OrdersQuery,
-    Paging,
     refusal_codes,
 )
 
@@ -158,12 +162,9 @@ class _InboxListing(msgspec.Struct, array_like=True, frozen=True):
     page: int
 
 
-def _inbox_cursor(cursor: str) -> kit.Pages | None:
-    try:
-        old = seam.state_of(cursor, _InboxListing, lambda listing: listing.page >= 2)
-    except ValueError:
-        return None
-    return kit.Pages(old.since, None, old.page)
+_inbox_cursor = earlier(
+    _InboxListing, lambda old: old.page >= 2, lambda old: kit.Pages(old.since, None, old.page)
+)
 
 
 # --- the session ---------------------------------------------------------------------------
@@ -210,14 +211,14 @@ class FnacSession(kit.KitSession):
     async def incidents(
         self, *, since: datetime, cursor: str | None = None
     ) -> seam.Page[seam.InboxIncident]:
-        async def fetch(params: dict[str, str], _link: str | None) -> tuple[list[Any], kit.Count]:
-            low, _ = window_of(params)
+        async def asked(page: int, low: datetime, _high: datetime | None) -> IncidentsPage:
             date = DateRange(type="UpdatedAt", min=low)
-            query = IncidentsQuery(page=int(params["page"]), results_count=self.limits.page_size, date=date, sort="ASC")  # fmt: skip
-            found = await self.client.incidents_query(query)
-            return with_unread(found.incidents, found.unreadable), _count(found.paging)
+            query = IncidentsQuery(
+                page=page, results_count=self.limits.page_size, date=date, sort="ASC"
+            )
+            return await self.client.incidents_query(query)
 
-        listing = kit.Listing(self._by_page, iso_window, fetch, _inbox_cursor)
+        listing = kit.Listing(self._by_page, iso_window, numbered(asked), _inbox_cursor)
         return await listing.page(cursor, since, None, map_each(_incident))
 
     async def file(self, file: seam.InboxFile, max_bytes: int) -> bytes:
@@ -257,7 +258,9 @@ class FnacSession(kit.KitSession):
     async def _sent(self, thread: seam.ThreadKey, since: datetime) -> list[seam.InboxMessage]:
         """The seller's messages on one of Fnac's threads since ``since``."""
         order_ids = (thread.id,) if thread.kind == "ORDER" else ()
-        fetch = self._messages_since(from_types=("SELLER",), message_type=_message_type(thread), order_ids=order_ids)  # fmt: skip
+        fetch = self._messages_since(
+            from_types=("SELLER",), message_type=_message_type(thread), order_ids=order_ids
+        )
         listing = kit.Listing(self._by_page, iso_window, fetch)
         start = listing.start(as_utc(since) - LISTING_OVERLAP, None, updated=True)
         found = await listing.every(start, self._logged(_inbox_message))
@@ -268,44 +271,47 @@ class FnacSession(kit.KitSession):
     def _messages_since(self, **query: Any) -> kit.Fetch[kit.Count]:
         """messages_query of a window by creation, oldest first (``query``: its filters)."""
 
-        async def fetch(params: dict[str, str], _link: str | None) -> tuple[list[Any], kit.Count]:
-            page, size, (low, high) = int(params["page"]), self.limits.page_size, window_of(params)
+        async def asked(page: int, low: datetime, high: datetime | None) -> MessagesPage:
             created = DateRange(type="CreatedAt", min=low, max=high)
-            asked = MessagesQuery(page=page, results_count=size, created=created, sort=ByCreation("ASC"), **query)  # fmt: skip
-            found = await self.client.messages_query(asked)
-            return with_unread(found.messages, found.unreadable), _count(found.paging)
+            asked = MessagesQuery(
+                page=page,
+                results_count=self.limits.page_size,
+                created=created,
+                sort=ByCreation("ASC"),
+                **query,
+            )
+            return await self.client.messages_query(asked)
 
-        return fetch
+        return numbered(asked)
 
     def _orders_by(self, date: str) -> kit.Fetch[kit.Count]:
         """orders_query of a window by ``date``; by creation, oldest first and the window's
         end left out (Fnac's max is inclusive: a second less keeps [start, end) half-open)."""
         created = date == "CreatedAt"
 
-        async def fetch(params: dict[str, str], _link: str | None) -> tuple[list[Any], kit.Count]:
-            low, high = window_of(params)
+        async def asked(page: int, low: datetime, high: datetime | None) -> OrdersPage:
             if created and high is not None:
                 high -= timedelta(seconds=1)
             window = DateRange(type=date, min=low, max=high)
-            query = OrdersQuery(page=int(params["page"]), results_count=self.limits.page_size, date=window, sort="ASC" if created else None)  # fmt: skip
-            found = await self.client.orders_query(query)
-            return with_unread(found.orders, found.unreadable), _count(found.paging)
+            query = OrdersQuery(
+                page=page,
+                results_count=self.limits.page_size,
+                date=window,
+                sort="ASC" if created else None,
+            )
+            return await self.client.orders_query(query)
 
-        return fetch
+        return numbered(asked)
 
     async def _orders_named(self, joined: str) -> list[Any]:
         ids = tuple(joined.split(","))
         found = await self.client.orders_query(
             OrdersQuery(order_ids=ids, results_count=MAX_ORDER_IDS)
         )
-        return with_unread(found.orders, found.unreadable)
+        return with_unread(found.items, found.unreadable)
 
     def _logged(self, map_one: Callable[[Any], T]) -> Read[T]:
         return logged_each(mapped(map_one), log, "Fnac message", self._shop)
-
-
-def _count(paging: Paging) -> kit.Count:
-    return paging.has_next, paging.nb_total_result
 
 
 # --- mappings: Fnac's shapes → the seam's -----------------------------------------------------
