@@ -58,22 +58,16 @@ class FnacApiSettings(ShopSettings, kw_only=True, frozen=True):
     fnac_attachment_origins: str = ""
 
     def shop_api(self, marketplace: str) -> ShopApiSettings | None:
-        """Fnac's view, for Darty's shops too but for their interval."""
+        """Fnac's view, for Darty's shops too but for their interval (if set)."""
         view = super().shop_api(FNAC if marketplace == DARTY else marketplace)
-        interval = self.poll_interval_of(darty=marketplace == DARTY)
-        return (
-            None if view is None else msgspec.structs.replace(view, poll_interval_seconds=interval)
-        )
+        darty = self.darty_poll_interval_seconds if marketplace == DARTY else None
+        if view is None or darty is None:
+            return view
+        return msgspec.structs.replace(view, poll_interval_seconds=darty)
 
     @property
     def fnac_file_origins(self) -> tuple[str, ...]:
         return self.file_origins
-
-    def poll_interval_of(self, darty: bool) -> int:
-        """The poll interval of Fnac's shops, or of Darty's (``darty``)."""
-        if darty and self.darty_poll_interval_seconds is not None:
-            return self.darty_poll_interval_seconds
-        return self.fnac_poll_interval_seconds
 
 
 # Fnac's account managers give its ids as UUIDs, which Fnac writes in upper case.

@@ -26,28 +26,8 @@ from keybuzz_shared.connectors.kit.typed_items import map_each, mapped, with_unr
 from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
 
+from keybuzz_connector_fnac import models
 from keybuzz_connector_fnac.client import FnacClient, carried_text
-from keybuzz_connector_fnac.models import (
-    MAX_ORDER_IDS,
-    ByCreation,
-    DateRange,
-    FnacOutcomeUnknown,
-    FnacProtocolError,
-    Incident,
-    IncidentsPage,
-    IncidentsQuery,
-    Message,
-    MessagesPage,
-    MessagesQuery,
-    MessageSubject,
-    MessageTo,
-    MessageType,
-    MessageUpdate,
-    Order,
-    OrdersPage,
-    OrdersQuery,
-    refusal_codes,
-)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -65,7 +45,7 @@ SENDERS: dict[str, seam.SenderType] = {
     "CALLCENTER": "MARKETPLACE_SUPPORT",
     "SELLER": "SELLER",
 }
-RECIPIENTS: dict[seam.Recipient, MessageTo] = {
+RECIPIENTS: dict[seam.Recipient, models.MessageTo] = {
     "BUYER": "CLIENT",
     "MARKETPLACE_SUPPORT": "CALLCENTER",
     "ALL": "ALL",
@@ -81,7 +61,7 @@ DISCUSSIONS = kit.Discussions(
     claim_subject=CLAIM_SUBJECT,
     threads=THREAD_KINDS,
     carried=carried_text,
-    codes=refusal_codes,
+    codes=models.refusal_codes,
     buyer_opener="client",
 )
 # Fnac's ``message_subject`` (MessagesUpdateService.xsd) → the ticket's subject; its
@@ -183,7 +163,9 @@ class FnacSession(kit.KitSession):
         orders = kit.ListedOrders(
             updated=kit.Listing(self._by_date, iso_window, self._orders_by("UpdatedAt")),
             created=kit.Listing(self._by_date, iso_window, self._orders_by("CreatedAt")),
-            by_id=kit.InLists(self._orders_named, MAX_ORDER_IDS, askable=ORDER_IDS.is_order_id),
+            by_id=kit.InLists(
+                self._orders_named, models.MAX_ORDER_IDS, askable=ORDER_IDS.is_order_id
+            ),
             read=mapped(_order),
             label="Fnac",
             log=log,
@@ -211,9 +193,9 @@ class FnacSession(kit.KitSession):
     async def incidents(
         self, *, since: datetime, cursor: str | None = None
     ) -> seam.Page[seam.InboxIncident]:
-        async def asked(page: int, low: datetime, _high: datetime | None) -> IncidentsPage:
-            date = DateRange(type="UpdatedAt", min=low)
-            query = IncidentsQuery(
+        async def asked(page: int, low: datetime, _high: datetime | None) -> models.IncidentsPage:
+            date = models.DateRange(type="UpdatedAt", min=low)
+            query = models.IncidentsQuery(
                 page=page, results_count=self.limits.page_size, date=date, sort="ASC"
             )
             return await self.client.incidents_query(query)
@@ -226,7 +208,7 @@ class FnacSession(kit.KitSession):
         return await self.client.get_bytes(file.url, max_bytes)
 
     async def mark_read(self, message_ids: Sequence[str]) -> int:
-        updates = [MessageUpdate(message_id=i, action="mark_as_read") for i in message_ids]
+        updates = [models.MessageUpdate(message_id=i, action="mark_as_read") for i in message_ids]
         results = await self.client.messages_update(updates)
         return sum(1 for r in results if not r.ok)  # e.g. a message Fnac does not list
 
@@ -238,7 +220,7 @@ class FnacSession(kit.KitSession):
         left: read ``sent_messages`` back before sending it again) and
         FnacCredentialsRefused are raised; every other failure is a FAILED outcome, never
         sent again."""
-        update = MessageUpdate(
+        update = models.MessageUpdate(
             message_id=reply.in_reply_to,
             action="reply",
             to=RECIPIENTS[reply.recipient],
@@ -248,8 +230,8 @@ class FnacSession(kit.KitSession):
         )
         try:
             results = await self.client.messages_update([update])
-        except FnacProtocolError as exc:  # Fnac answered, in a shape we do not read
-            raise FnacOutcomeUnknown("messages_update", exc.reason) from None
+        except models.FnacProtocolError as exc:  # Fnac answered, in a shape we do not read
+            raise models.FnacOutcomeUnknown("messages_update", exc.reason) from None
         if refused := [r for r in results if not r.ok]:
             codes = ", ".join(e.code for r in refused for e in r.errors) or refused[0].status
             return f"Fnac refused the reply: {codes}"
@@ -271,13 +253,13 @@ class FnacSession(kit.KitSession):
     def _messages_since(self, **query: Any) -> kit.Fetch[kit.Count]:
         """messages_query of a window by creation, oldest first (``query``: its filters)."""
 
-        async def asked(page: int, low: datetime, high: datetime | None) -> MessagesPage:
-            created = DateRange(type="CreatedAt", min=low, max=high)
-            asked = MessagesQuery(
+        async def asked(page: int, low: datetime, high: datetime | None) -> models.MessagesPage:
+            created = models.DateRange(type="CreatedAt", min=low, max=high)
+            asked = models.MessagesQuery(
                 page=page,
                 results_count=self.limits.page_size,
                 created=created,
-                sort=ByCreation("ASC"),
+                sort=models.ByCreation("ASC"),
                 **query,
             )
             return await self.client.messages_query(asked)
@@ -289,11 +271,11 @@ class FnacSession(kit.KitSession):
         end left out (Fnac's max is inclusive: a second less keeps [start, end) half-open)."""
         created = date == "CreatedAt"
 
-        async def asked(page: int, low: datetime, high: datetime | None) -> OrdersPage:
+        async def asked(page: int, low: datetime, high: datetime | None) -> models.OrdersPage:
             if created and high is not None:
                 high -= timedelta(seconds=1)
-            window = DateRange(type=date, min=low, max=high)
-            query = OrdersQuery(
+            window = models.DateRange(type=date, min=low, max=high)
+            query = models.OrdersQuery(
                 page=page,
                 results_count=self.limits.page_size,
                 date=window,
@@ -306,7 +288,7 @@ class FnacSession(kit.KitSession):
     async def _orders_named(self, joined: str) -> list[Any]:
         ids = tuple(joined.split(","))
         found = await self.client.orders_query(
-            OrdersQuery(order_ids=ids, results_count=MAX_ORDER_IDS)
+            models.OrdersQuery(order_ids=ids, results_count=models.MAX_ORDER_IDS)
         )
         return with_unread(found.items, found.unreadable)
 
@@ -317,7 +299,7 @@ class FnacSession(kit.KitSession):
 # --- mappings: Fnac's shapes → the seam's -----------------------------------------------------
 
 
-def _thread(message: Message) -> seam.ThreadKey:
+def _thread(message: models.Message) -> seam.ThreadKey:
     """The message's order or offer thread; a referer of another type names no thread we
     know (an empty id: the message is a thread of its own)."""
     kind: seam.ThreadKind = "OFFER" if message.referer_type == "OFFER" else "ORDER"
@@ -325,7 +307,7 @@ def _thread(message: Message) -> seam.ThreadKey:
     return seam.ThreadKey(kind=kind, id=message.referer if known else "")
 
 
-def _inbox_message(message: Message) -> seam.InboxMessage:
+def _inbox_message(message: models.Message) -> seam.InboxMessage:
     return seam.InboxMessage(
         message_id=message.message_id,
         thread=_thread(message),
@@ -343,7 +325,7 @@ def _inbox_message(message: Message) -> seam.InboxMessage:
     )
 
 
-def _incident(incident: Incident) -> seam.InboxIncident:
+def _incident(incident: models.Incident) -> seam.InboxIncident:
     return seam.InboxIncident(
         incident_id=incident.incident_id,
         order_id=incident.order_id,
@@ -360,7 +342,7 @@ def _incident(incident: Incident) -> seam.InboxIncident:
     )
 
 
-def _order(order: Order) -> seam.OrderSummary:
+def _order(order: models.Order) -> seam.OrderSummary:
     status, delivery = order_status(order.state)
     shipped = [d.shipped_at for d in order.details if d.shipped_at is not None]
     received = [d.received_at for d in order.details if d.received_at is not None]
@@ -392,13 +374,13 @@ def _order(order: Order) -> seam.OrderSummary:
     )
 
 
-def _message_type(thread: seam.ThreadKey) -> MessageType:
+def _message_type(thread: seam.ThreadKey) -> models.MessageType:
     """Fnac's name of a thread's kind (its own two: ``reply`` refuses any other first)."""
     return "OFFER" if thread.kind == "OFFER" else "ORDER"
 
 
-def _subject(reply: seam.Reply) -> MessageSubject:
+def _subject(reply: seam.Reply) -> models.MessageSubject:
     """The reply's subject when it is one of Fnac's, else the usual one for the thread."""
-    if reply.subject in get_args(MessageSubject):
-        return cast(MessageSubject, reply.subject)
+    if reply.subject in get_args(models.MessageSubject):
+        return cast(models.MessageSubject, reply.subject)
     return "order_information" if reply.thread.kind == "ORDER" else "product_information"
