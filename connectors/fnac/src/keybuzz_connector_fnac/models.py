@@ -43,26 +43,23 @@ MAX_ORDER_IDS = 50  # orders_fnac_id / incidents' orders hold at most 50 (Orders
 
 
 class FnacError(seam.ConnectorError):
-    """Base of every Fnac/Darty failure."""
+    """Base of every Fnac/Darty failure; each names Fnac (its ``label``, first in the
+    order its subclasses' bases are read, over the seam's and the kit's)."""
+
+    label = "Fnac"
 
 
 class FnacCredentialsRefused(FnacError, EnvelopeCredentialsRefused):
     """``auth`` refused the partner_id/shop_id/key (wrong, or the key was revoked)."""
 
-    label = "Fnac"
-
 
 class FnacUnavailable(FnacError, seam.CallUnavailable):
     """Unreachable, timeouts, 5xx, 429, until the retries ran out: try again later."""
-
-    label = "Fnac"
 
 
 class FnacOutcomeUnknown(FnacError, seam.CallOutcomeUnknown):
     """A call that changes something (a reply) lost its answer after it left: Fnac may have
     acted on it, so it was not sent again (a buyer would get the reply twice)."""
-
-    label = "Fnac"
 
 
 class FnacProtocolError(FnacError, seam.AnswerUnreadable):
@@ -76,8 +73,6 @@ class FnacProtocolError(FnacError, seam.AnswerUnreadable):
 
 class FnacRequestRefused(FnacError, EnvelopeRefused):
     """The response's status is ERROR or FATAL; Fnac's error codes are kept."""
-
-    label = "Fnac"
 
 
 def refusal_codes(reason: str) -> tuple[str, ...]:
