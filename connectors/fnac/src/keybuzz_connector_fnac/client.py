@@ -144,21 +144,15 @@ class FnacCredentials(Redacted, frozen=True):
     key: str
 
 
-SPEC = kit.ApiSpec(
+SPEC = ENVELOPE.spec(
     "Fnac",
     log,
-    kit.CallErrors(
-        unavailable=models.FnacUnavailable,
-        unreadable=lambda _service, reason: models.FnacProtocolError(reason),
-        outcome_unknown=models.FnacOutcomeUnknown,
-        refused=lambda service, status, _detail: models.FnacRequestRefused(
-            service, f"HTTP {status}", ()
-        ),
-        credentials_refused=models.FnacCredentialsRefused,
-    ),
-    ENVELOPE.refusals(LOGIN, models.FnacCredentialsRefused, models.FnacRequestRefused),
+    login=LOGIN,
+    unavailable=models.FnacUnavailable,
+    outcome_unknown=models.FnacOutcomeUnknown,
+    credentials_refused=models.FnacCredentialsRefused,
+    refused=models.FnacRequestRefused,
     max_response_bytes=MAX_RESPONSE_BYTES,
-    answers=ENVELOPE,
 )
 
 

@@ -50,16 +50,15 @@ RECIPIENTS: dict[seam.Recipient, models.MessageTo] = {
     "MARKETPLACE_SUPPORT": "CALLCENTER",
     "ALL": "ALL",
 }
-# Fnac's threads are an order's or an offer's; it has no discussion of its own.
-THREAD_KINDS = frozenset({"ORDER", "OFFER"})
-# Every thread of Fnac's takes messages to the buyer, its customer service, or both; a
+# Fnac's threads are an order's or an offer's (it has no discussion of its own), and
+# every one takes messages to the buyer, its customer service, or both; a
 # reply's text is what XML carries; a refusal names Fnac's ``ERR_…`` codes; a claim's
 # ``opened_by`` is ``client`` when the buyer opened it, else Fnac's staff did.
 DISCUSSIONS = kit.Discussions(
     recipients=tuple(RECIPIENTS),
     support_sender="",
     claim_subject=CLAIM_SUBJECT,
-    threads=THREAD_KINDS,
+    threads=frozenset({"ORDER", "OFFER"}),
     carried=carried_text,
     codes=models.refusal_codes,
     buyer_opener="client",
@@ -108,18 +107,11 @@ ORDER_STATES: dict[str, tuple[str, str | None]] = {
 }
 UNKNOWN_STATE: tuple[str, str | None] = ("PENDING", None)
 
-# Fnac line state -> our order status for that line.
+# Fnac line state -> our order status for that line: the order's status of the same word;
+# a line the seller has still to accept is "ToAccept" (its order, "Created").
 LINE_STATES: dict[str, str] = {
     "ToAccept": "PENDING",
-    "Accepted": "PENDING",
-    "Refused": "CANCELLED",
-    "ToShip": "CONFIRMED",
-    "Shipped": "SHIPPED",
-    "NotReceived": "SHIPPED",
-    "Received": "DELIVERED",
-    "Cancelled": "CANCELLED",
-    "Refunded": "RETURNED",
-    "Error": "PENDING",
+    **{state: status for state, (status, _) in ORDER_STATES.items() if state != "Created"},
 }
 
 
