@@ -136,7 +136,8 @@ carried_text = carried
 
 
 class FnacCredentials(Redacted, frozen=True):
-    """A shop's credentials, as auth's request holds them (its key masked in ``repr``)."""
+    """A shop's credentials, as auth's request holds them (its key masked in ``repr``, and
+    quoted by no error: the kit's ``XmlServices`` keeps a Redacted Struct's secrets)."""
 
     SECRETS = frozenset({"key"})
     partner_id: str
@@ -179,7 +180,6 @@ class FnacClient(XmlServices[models.AuthToken]):
             grant=read_auth,
             token=lambda grant: grant.token,
             carry=lambda token: {**ids, "token": token},
-            secrets=[credentials.key],
             shop={"shop_id": credentials.shop_id},
             **options,
         )

@@ -11,15 +11,15 @@ the same time."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar, cast, get_args
+from typing import Any, cast, get_args
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.kit.kept_cursors import earlier
 from keybuzz_shared.connectors.kit.linked_files import file_type
-from keybuzz_shared.connectors.kit.listing import Read, iso_window, logged_each
+from keybuzz_shared.connectors.kit.listing import iso_window, logged_each
 from keybuzz_shared.connectors.kit.numbered_pages import numbered
 from keybuzz_shared.connectors.kit.thread_replies import ThreadReplies
 from keybuzz_shared.connectors.kit.typed_items import map_each, mapped, with_unread
@@ -30,7 +30,6 @@ from keybuzz_connector_fnac import models
 from keybuzz_connector_fnac.client import FnacClient, carried_text
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 PAGE_SIZE = 100  # Fnac's default and largest page (the connector's ``limits.page_size``)
 # Fnac may list a message or an order a little after its date: each listing by date starts
@@ -51,9 +50,9 @@ RECIPIENTS: dict[seam.Recipient, models.MessageTo] = {
     "ALL": "ALL",
 }
 # Fnac's threads are an order's or an offer's (it has no discussion of its own), and
-# every one takes messages to the buyer, its customer service, or both; a
-# reply's text is what XML carries; a refusal names Fnac's ``ERR_…`` codes; a claim's
-# ``opened_by`` is ``client`` when the buyer opened it, else Fnac's staff did.
+# every one takes messages to the buyer, its customer service, or both; a reply's text is
+# what XML carries; a refusal names Fnac's ``ERR_…`` codes; a claim's ``opened_by`` is
+# ``client`` when the buyer opened it, else Fnac's staff did.
 DISCUSSIONS = kit.Discussions(
     recipients=tuple(RECIPIENTS),
     support_sender="",
@@ -150,6 +149,8 @@ class FnacSession(kit.KitSession):
         self.client = client
         self.limits = limits
         self._shop = {"shop_id": client.credentials.shop_id}
+        # The messages listed by date: each one left out logged with the shop.
+        self._logged = logged_each(mapped(_inbox_message), log, "Fnac message", self._shop)
         self._by_date = kit.Renumbered[Any](limits.page_size)
         self._by_page = kit.Renumbered[Any](limits.page_size, step_back=False)
         orders = kit.ListedOrders(
@@ -173,8 +174,8 @@ class FnacSession(kit.KitSession):
         self, *, since: datetime, cursor: str | None = None
     ) -> seam.Page[seam.InboxMessage]:
         listing = kit.Listing(self._by_date, iso_window, self._messages_since())
-        low, read = as_utc(since) - LISTING_OVERLAP, self._logged(_inbox_message)
-        return await listing.page(cursor, low, datetime.now(UTC), read, said=False)
+        low = as_utc(since) - LISTING_OVERLAP
+        return await listing.page(cursor, low, datetime.now(UTC), self._logged, said=False)
 
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
@@ -237,7 +238,7 @@ class FnacSession(kit.KitSession):
         )
         listing = kit.Listing(self._by_page, iso_window, fetch)
         start = listing.start(as_utc(since) - LISTING_OVERLAP, None, updated=True)
-        found = await listing.every(start, self._logged(_inbox_message))
+        found = await listing.every(start, self._logged)
         return [m for m in found.items if m.thread == thread]
 
     # --- Fnac's calls as the kit's listings ----------------------------------------------------
@@ -283,9 +284,6 @@ class FnacSession(kit.KitSession):
             models.OrdersQuery(order_ids=ids, results_count=models.MAX_ORDER_IDS)
         )
         return with_unread(found.items, found.unreadable)
-
-    def _logged(self, map_one: Callable[[Any], T]) -> Read[T]:
-        return logged_each(mapped(map_one), log, "Fnac message", self._shop)
 
 
 # --- mappings: Fnac's shapes → the seam's -----------------------------------------------------
