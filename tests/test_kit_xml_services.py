@@ -26,6 +26,8 @@ from keybuzz_shared.connectors.kit.xml_envelope import (
 from keybuzz_shared.connectors.kit.xml_services import XmlServices
 from lxml import etree
 
+from tests.test_connector_kit import KitOutcomeUnknown, KitUnavailable
+
 NS = "urn:market"
 KEY = "k3y-0f-the-shop-0123456789"
 
@@ -42,16 +44,6 @@ class CredentialsRefused(EnvelopeCredentialsRefused):
     label = "Market"
 
 
-class Unavailable(Exception):
-    def __init__(self, call: str, reason: str, *, retry_after: float | None = None) -> None:
-        super().__init__(f"{call} unavailable: {reason}")
-
-
-class OutcomeUnknown(Exception):
-    def __init__(self, call: str, reason: str) -> None:
-        super().__init__(f"{call}: {reason}")
-
-
 ENVELOPE = StatusEnvelope(
     ns=NS,
     unreadable=Unreadable,
@@ -63,8 +55,8 @@ SPEC = ENVELOPE.spec(
     "Market",
     logging.getLogger("tests.market"),
     login="auth",
-    unavailable=Unavailable,
-    outcome_unknown=OutcomeUnknown,
+    unavailable=KitUnavailable,
+    outcome_unknown=KitOutcomeUnknown,
     credentials_refused=CredentialsRefused,
     refused=Refused,
     max_response_bytes=64 * 1024,
