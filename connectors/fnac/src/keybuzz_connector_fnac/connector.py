@@ -13,7 +13,8 @@ from typing import Annotated, ClassVar
 
 import msgspec
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit import ShopSettings, key_field, require_fields
+from keybuzz_shared.connectors.kit import ShopSettings, key_field
+from keybuzz_shared.connectors.kit.credential_structs import credentials_as
 from keybuzz_shared.connectors.kit.uuid_field import uuid_field
 from keybuzz_shared.connectors.seam import Limits, ShopApiSettings
 from keybuzz_shared.settings import PartSettings
@@ -58,22 +59,12 @@ class FnacApiSettings(ShopSettings, kw_only=True, frozen=True):
     fnac_attachment_origins: str = ""
 
     def shop_api(self, marketplace: str) -> ShopApiSettings | None:
-        """Fnac's view, for Darty's shops too but for their interval."""
+        """Fnac's view, for Darty's shops too but for their interval (if set)."""
         view = super().shop_api(FNAC if marketplace == DARTY else marketplace)
-        interval = self.poll_interval_of(darty=marketplace == DARTY)
-        return (
-            None if view is None else msgspec.structs.replace(view, poll_interval_seconds=interval)
-        )
-
-    @property
-    def fnac_file_origins(self) -> tuple[str, ...]:
-        return self.file_origins
-
-    def poll_interval_of(self, darty: bool) -> int:
-        """The poll interval of Fnac's shops, or of Darty's (``darty``)."""
-        if darty and self.darty_poll_interval_seconds is not None:
-            return self.darty_poll_interval_seconds
-        return self.fnac_poll_interval_seconds
+        darty = self.darty_poll_interval_seconds if marketplace == DARTY else None
+        if view is None or darty is None:
+            return view
+        return msgspec.structs.replace(view, poll_interval_seconds=darty)
 
 
 # Fnac's account managers give its ids as UUIDs, which Fnac writes in upper case.
@@ -91,35 +82,26 @@ LIMITS = Limits(
 )
 
 
-def shop_identity(shop_id: str) -> str:
-    """The account a ``shop_id`` names on the seller API (its ids are case-insensitive
-    UUIDs, written in upper case by Fnac)."""
-    return f"{SELLER_API}:{shop_id.strip().upper()}"
-
-
 def _client_of(marketplace: str) -> kit.ClientOf[ShopApiSettings, FnacClient]:
     @kit.client_from
     def client_of(shop: kit.Opening[ShopApiSettings]) -> FnacClient:
         """The shop's client: it holds one token; ValueError when a field is missing."""
-        fields = shop.credentials
-        require_fields(CREDENTIAL_FIELDS, fields, marketplace)
-        credentials = FnacCredentials(fields["partner_id"], fields["shop_id"], fields["key"])
+        fields = shop.credentials  # the account's in its canonical form, as it is sent
+        credentials = credentials_as(FnacCredentials, CREDENTIAL_FIELDS, fields, marketplace)
         return FnacClient(shop.http, shop.api.api_url, credentials, **shop.options)
 
     return client_of
 
 
-client_of = _client_of(FNAC)
-
-
 async def probe(client: FnacClient, _credentials: Mapping[str, str]) -> str:
     """One ``auth`` call (Fnac's seller API serves Darty's shops too). Its answer names no
-    shop nor marketplace: the shop is the one whose id and key the API accepted."""
+    shop nor marketplace: the account is the shop whose id and key the API accepted, its
+    id in the one case Fnac writes its UUIDs in (the client's credentials are canonical)."""
     await client.authenticate()
-    return shop_identity(client.credentials.shop_id)
+    return f"{SELLER_API}:{client.credentials.shop_id}"
 
 
-CREDENTIAL_CHECK = kit.ProbeCheck(ShopApiSettings, "Fnac", client_of, probe)
+CREDENTIAL_CHECK = kit.ProbeCheck(ShopApiSettings, "Fnac", _client_of(FNAC), probe)
 
 
 class FnacConnector(kit.ShopConnector):
