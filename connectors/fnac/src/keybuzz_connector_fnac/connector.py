@@ -9,12 +9,13 @@ Fnac publishes no limits; the ones below are assumptions, each stated in docs/FN
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, ClassVar
+from typing import ClassVar
 
 import msgspec
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit import ShopSettings, key_field
 from keybuzz_shared.connectors.kit.credential_structs import credentials_as
+from keybuzz_shared.connectors.kit.setting_kinds import AtLeastOne, Seconds
 from keybuzz_shared.connectors.kit.uuid_field import uuid_field
 from keybuzz_shared.connectors.seam import Limits, ShopApiSettings
 from keybuzz_shared.settings import PartSettings
@@ -35,25 +36,24 @@ SELLER_API = "fnac-seller-api"
 class FnacApiSettings(ShopSettings, kw_only=True, frozen=True):
     MARKETPLACE: ClassVar[str] = FNAC
     PREFIX: ClassVar[str] = "fnac"
-    VIEW: ClassVar[type[ShopApiSettings]] = ShopApiSettings
     FILE_HOSTS: ClassVar[tuple[str, ...]] = ("fnac_api_url",)
 
     # Production's endpoint by default; ``make run`` points it at the sandbox's double.
     fnac_api_url: str = FNAC_API_URL
     # Each read or connect; a shop's call as a whole (its retries, a re-authentication) is
     # cut after FNAC_CALL_DEADLINE_SECONDS, however the answer trickles in.
-    fnac_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
-    fnac_call_deadline_seconds: Annotated[float, msgspec.Meta(gt=0)] = 20.0
+    fnac_timeout_seconds: Seconds = 30.0
+    fnac_call_deadline_seconds: Seconds = 20.0
     # Each connected shop is polled once per interval (docs/POLLER.md, "Marketplace shops").
-    fnac_poll_interval_seconds: Annotated[int, msgspec.Meta(ge=1)] = 60
+    fnac_poll_interval_seconds: AtLeastOne = 60
     # Darty's shops at their own interval; unset: FNAC_POLL_INTERVAL_SECONDS.
-    darty_poll_interval_seconds: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    darty_poll_interval_seconds: AtLeastOne | None = None
     # After a message is stored, mark it read at Fnac (the back office shows it handled).
     fnac_mark_as_read: bool = True
     # How far back a shop's first poll reads.
-    fnac_first_poll_days: Annotated[int, msgspec.Meta(ge=1)] = 30
+    fnac_first_poll_days: AtLeastOne = 30
     # Each file a message links is downloaded up to this size (larger: named, not stored).
-    fnac_max_attachment_bytes: Annotated[int, msgspec.Meta(ge=1)] = 10 * 1024 * 1024
+    fnac_max_attachment_bytes: AtLeastOne = 10 * 1024 * 1024
     # The only origins (scheme://host[:port], separated by commas) a message's files are
     # fetched from; empty: FNAC_API_URL's (docs/SECURITY.md, "Files a message links").
     fnac_attachment_origins: str = ""
