@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePath
@@ -30,11 +29,11 @@ from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.kit import Listing, Seek, Span
 from keybuzz_shared.connectors.kit.declared_replies import DeclaredReplies
 from keybuzz_shared.connectors.kit.linked_files import media_type_of
+from keybuzz_shared.connectors.kit.optional_params import optional_params
 from keybuzz_shared.connectors.kit.read_once import ReadOnce
+from keybuzz_shared.connectors.kit.wire import path_segment
 from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
-
-log = logging.getLogger(__name__)
 
 # A search may span at most 6 months (official): a day less keeps clear of its edge.
 SEARCH_SPAN = timedelta(days=182)
@@ -185,7 +184,7 @@ def inbox_message(
         files=tuple(
             seam.InboxFile(
                 name=f.name or str(f.attachment_id),
-                url=files_url + segment(str(f.attachment_id)),
+                url=files_url + path_segment(str(f.attachment_id)),
                 # Octopia's ``fileFormat`` (png, pdf, docx…) says it, else the name.
                 content_type=media_type_of(f"file.{f.file_format.strip().lower()}", f.name),
             )
@@ -215,15 +214,6 @@ def old_cursor(cursor: str) -> Span | None:
     return Span(old.seek, old.until, None, old.page)
 
 
-def segment(value: str) -> str:
-    """An id of Octopia's as one segment of a path under its API; ValueError for one that
-    would name another path."""
-    found = kit.segment(value)
-    if found is None:
-        raise ValueError(f"{value!r} is not an id")
-    return found
-
-
 # --- the inbox ---------------------------------------------------------------------------
 
 
@@ -248,12 +238,19 @@ class DiscussionInbox(kit.ListedThreads[Discussion]):
         seek = Seek[Discussion](lambda d: as_utc(d.updated_at), page_param="pageIndex")
         labels = ReadOnce(functools.partial(_labels, client), "Octopia's typologies")
         files = f"{client.base_url.rstrip('/')}/attachments/"  # where Octopia serves them
+        # Each discussion with every message where Octopia lists them so (the reference
+        # notes do not observe ``includeMessages=All``); once refused, each read whole.
+        pages = optional_params(
+            functools.partial(client.get_page, "/discussions"),
+            {"includeMessages": "All"},
+            "Octopia",
+        )
 
         async def mapper() -> Callable[[Discussion], list[seam.InboxMessage]]:
             return functools.partial(messages_of, labels=await labels(), files_url=files)
 
         super().__init__(
-            Listing(seek, _window(page_size), _listed_pages(client), old_cursor),
+            Listing(seek, _window(page_size), pages, old_cursor),
             read_discussions,
             whole=functools.partial(_whole, client),
             mapper=mapper,
@@ -272,30 +269,6 @@ class DiscussionInbox(kit.ListedThreads[Discussion]):
         )
 
 
-def _listed_pages(client: kit.Requester) -> kit.Fetch[str | None]:
-    """A listing's pages with every message when Octopia lists them
-    (``includeMessages=All``, which the reference notes do not observe): once it refuses
-    that, the session lists without messages and reads each discussion whole."""
-    lists_messages = True
-
-    async def page(params: dict[str, str], link: str | None) -> tuple[list[Any], str | None]:
-        nonlocal lists_messages
-        if lists_messages:
-            try:
-                return await client.get_page("/discussions", {**params, "includeMessages": "All"})
-            except seam.CallRefused as refused:
-                if refused.status != 400:
-                    raise
-                log.warning(
-                    "Octopia refused includeMessages=All (%s): reading discussions whole",
-                    refused.detail,
-                )
-                lists_messages = False
-        return await client.get_page("/discussions", params)
-
-    return page
-
-
 async def _labels(client: kit.Requester) -> dict[str, str]:
     """Octopia's label of each sub-typology code."""
     typologies = msgspec.convert(await client.get_json("/typologies"), list[Typology])
@@ -307,7 +280,7 @@ def _window(page_size: int) -> kit.Query:
 
 
 async def _mark(client: kit.Requester, message_id: str) -> None:
-    path = f"/messages/{segment(message_id)}"
+    path = f"/messages/{path_segment(message_id)}"
     await client.send_json("PATCH", path, READ, idempotent=True)
 
 
