@@ -111,16 +111,9 @@ class Discussion(msgspec.Struct, rename="camel", frozen=True):
         return str(self.discussion_id)
 
     @property
-    def order_id(self) -> str | None:
-        return self.order_reference or self.order_seller_id or None
-
-    @property
-    def claim(self) -> bool:
-        return self.graduation in CLAIM_GRADUATIONS
-
-    @property
     def thread(self) -> seam.ThreadKey:
-        return seam.ThreadKey(kind="DISCUSSION", id=self.id, order_id=self.order_id)
+        order_id = self.order_reference or self.order_seller_id or None
+        return seam.ThreadKey(kind="DISCUSSION", id=self.id, order_id=order_id)
 
 
 class SubTypology(msgspec.Struct, rename="camel", frozen=True):
@@ -173,7 +166,7 @@ def inbox_message(
         message_id=str(message.message_id),
         thread=discussion.thread,
         thread_details=details(discussion, labels),
-        claim=discussion.claim,
+        claim=discussion.graduation in CLAIM_GRADUATIONS,
         sender_type=sender_type,
         sender_name=CUSTOMER_CARE if sender_type == "MARKETPLACE_SUPPORT" else None,
         subject=discussion.subject or labels.get(discussion.sub_typology_code or "", ""),
@@ -233,9 +226,10 @@ class DiscussionInbox(kit.ListedThreads[Discussion]):
         mark_budget: float | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        # Octopia numbers its pages: the cursor seeks from the last updatedAt read, and
-        # only a page whose discussions all share one instant is followed by number.
         seek = Seek[Discussion](lambda d: as_utc(d.updated_at), page_param="pageIndex")
+        window = kit.window_query(
+            "updatedAtMin", "updatedAtMax", kit.iso_z, pageSize=str(page_size)
+        )
         labels = ReadOnce(functools.partial(_labels, client), "Octopia's typologies")
         files = f"{client.base_url.rstrip('/')}/attachments/"  # where Octopia serves them
         # Each discussion with every message where Octopia lists them so (the reference
@@ -250,7 +244,7 @@ class DiscussionInbox(kit.ListedThreads[Discussion]):
             return functools.partial(messages_of, labels=await labels(), files_url=files)
 
         super().__init__(
-            Listing(seek, _window(page_size), pages, old_cursor),
+            Listing(seek, window, pages, old_cursor),
             read_discussions,
             whole=functools.partial(_whole, client),
             mapper=mapper,
@@ -273,10 +267,6 @@ async def _labels(client: kit.Requester) -> dict[str, str]:
     """Octopia's label of each sub-typology code."""
     typologies = msgspec.convert(await client.get_json("/typologies"), list[Typology])
     return {s.sub_typology_code: s.label for t in typologies for s in t.sub_typologies if s.label}
-
-
-def _window(page_size: int) -> kit.Query:
-    return kit.window_query("updatedAtMin", "updatedAtMax", kit.iso_z, pageSize=str(page_size))
 
 
 async def _mark(client: kit.Requester, message_id: str) -> None:

@@ -109,25 +109,17 @@ class Order(msgspec.Struct, rename="camel", frozen=True):
     lines: list[Line] = []
     parcels: list[Parcel] = []
 
-    @property
-    def id(self) -> str:
-        return self.order_id or self.reference or ""
-
-    @property
-    def placed(self) -> datetime | None:
-        return self.created_at or self.purchased_at
-
 
 def read_order(item: Any) -> OrderSummary:
     """One listed order in the seam's terms; ValueError saying why it cannot be."""
     order = read_as(Order, item, "order")
-    placed = order.placed
-    if not order.id or placed is None:
+    order_id, placed = order.order_id or order.reference, order.created_at or order.purchased_at
+    if not order_id or placed is None:
         raise ValueError("an order without orderId/reference or createdAt/purchasedAt")
     status, delivery = order_status(order.status)
     tracking = [p.parcel_number for p in order.parcels if p.parcel_number]
     return OrderSummary(
-        external_id=order.id,
+        external_id=order_id,
         state=order.status,
         status=status,
         delivery_status=delivery,
