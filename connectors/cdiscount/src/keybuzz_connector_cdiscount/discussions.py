@@ -28,6 +28,7 @@ import msgspec
 from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.kit import Listing, Seek, Span
 from keybuzz_shared.connectors.kit.declared_replies import DeclaredReplies
+from keybuzz_shared.connectors.kit.discussion_reads import offered_parties, whole_when
 from keybuzz_shared.connectors.kit.linked_files import media_type_of
 from keybuzz_shared.connectors.kit.optional_params import optional_params
 from keybuzz_shared.connectors.kit.read_once import ReadOnce
@@ -246,7 +247,10 @@ class DiscussionInbox(kit.ListedThreads[Discussion]):
         super().__init__(
             Listing(seek, window, pages, old_cursor),
             read_discussions,
-            whole=functools.partial(_whole, client),
+            # As listed when it came with its messages, else read whole.
+            whole=whole_when(
+                lambda d: d.messages is not None, lambda d: discussion_at(client, d.id)
+            ),
             mapper=mapper,
             named=lambda discussion: f"discussion {discussion.id}",
             marks=kit.ReadMarks(
@@ -279,13 +283,6 @@ async def discussion_at(client: kit.Requester, discussion_id: str) -> Discussion
     return await kit.item_at(
         client, "/discussions", discussion_id, read_discussion, "GET discussions"
     )
-
-
-async def _whole(client: kit.Requester, discussion: Discussion) -> Discussion:
-    """The discussion as listed when it came with its messages, else read whole."""
-    if discussion.messages is not None:
-        return discussion
-    return await discussion_at(client, discussion.id)
 
 
 def messages_of(
@@ -357,10 +354,9 @@ def unsendable_files(files: tuple[seam.ReplyFile, ...]) -> str | None:
 
 def receivers(discussion: Discussion, recipient: seam.Recipient) -> list[User] | str:
     """The discussion's eligible recipients a reply to ``recipient`` goes to, or why none."""
-    wanted = USER_TYPES.get(recipient, ())
     eligible = discussion.eligible_receivers or []
-    chosen = [u for u in eligible if u.user_type in wanted]
-    if not chosen or (recipient == "ALL" and len(chosen) < len(wanted)):
+    chosen = offered_parties(USER_TYPES, recipient, eligible, lambda user: user.user_type)
+    if chosen is None:
         offered = ", ".join(u.user_type for u in eligible) or "none"
         return (
             f"Cdiscount does not offer {recipient} as a recipient on discussion "
