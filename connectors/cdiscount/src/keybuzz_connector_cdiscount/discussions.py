@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import functools
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import PurePath
 from typing import Any
 
@@ -213,19 +213,14 @@ def old_cursor(cursor: str) -> Span | None:
 
 class DiscussionInbox(kit.ListedThreads[Discussion]):
     """A shop's discussions through its kit.Requester: the session's inbox and message
-    source (kit.ListedThreads; ``now``: the clock a listing's window ends at). Octopia's
-    claims are discussions (``claim`` on their messages): no incident. Marking read is one
-    PATCH a message (Octopia marks them one by one), ``MARKS_AT_ONCE`` at a time, within
-    ``mark_budget`` seconds (kit.ReadMarks). Octopia's labels of its sub-typologies are
-    read once a session (kit ``ReadOnce``: the codes shown while Octopia cannot say)."""
+    source (kit.ListedThreads). Octopia's claims are discussions (``claim`` on their
+    messages): no incident. Marking read is one PATCH a message (Octopia marks them one by
+    one), ``MARKS_AT_ONCE`` at a time, within ``mark_budget`` seconds (kit.ReadMarks).
+    Octopia's labels of its sub-typologies are read once a session (kit ``ReadOnce``: the
+    codes shown while Octopia cannot say)."""
 
     def __init__(
-        self,
-        client: kit.Requester,
-        *,
-        page_size: int,
-        mark_budget: float | None = None,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        self, client: kit.Requester, *, page_size: int, mark_budget: float | None = None
     ) -> None:
         seek = Seek[Discussion](lambda d: as_utc(d.updated_at), page_param="pageIndex")
         window = kit.window_query(
@@ -263,7 +258,6 @@ class DiscussionInbox(kit.ListedThreads[Discussion]):
             files=kit.files_under(client, files, "not an attachment of Octopia's API"),
             reach=SEARCH_SPAN,
             label="Octopia",
-            now=now,
         )
 
 

@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -158,26 +157,18 @@ def _line(number: int, line: Line, order: Order) -> OrderLine:
 
 
 class ShopOrders(ListedOrders):
-    """A shop's orders through its Requester (``now``: where a listing's window ends).
-    A cursor is a ``Span`` (the window, Octopia's next link): the layout of the cursors
-    backfill jobs keep."""
+    """A shop's orders through its Requester. A cursor is a ``Span`` (the window, Octopia's
+    next link): the layout of the cursors backfill jobs keep."""
 
-    def __init__(
-        self,
-        client: Requester,
-        *,
-        page_size: int = MAX_PAGE_SIZE,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
+    def __init__(self, client: Requester, *, page_size: int = MAX_PAGE_SIZE) -> None:
         size = str(min(page_size, MAX_PAGE_SIZE))
-        # Octopia's dates are whole seconds: what changed earlier in the window's last
-        # second belongs in it.
-        up = functools.partial(iso_seconds, up=True)
         changed = window_query(
             "updatedAtMin",
             "updatedAtMax",
             iso_seconds,
-            end_written=up,
+            # Octopia's dates are whole seconds: what changed earlier in the window's last
+            # second belongs in it.
+            end_written=functools.partial(iso_seconds, up=True),
             sort="updatedAt:asc",
             pageSize=size,
         )
@@ -197,5 +188,4 @@ class ShopOrders(ListedOrders):
             log=log,
             shop=client.shop,
             overlap=LISTING_OVERLAP,
-            now=now,
         )
