@@ -36,8 +36,10 @@ from keybuzz_shared.connectors.kit.wire import path_segment
 from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
 
+from keybuzz_connector_cdiscount.settings import SEARCH_WINDOW_DAYS
+
 # A search may span at most 6 months (official): a day less keeps clear of its edge.
-SEARCH_SPAN = timedelta(days=182)
+SEARCH_SPAN = timedelta(days=SEARCH_WINDOW_DAYS - 1)
 CLAIM_GRADUATIONS = frozenset({"Claim", "Level_1"})  # Octopia's claims ("litiges")
 # A kind of sender Octopia may add later is kept as a notification, never lost.
 SENDERS: dict[str, seam.SenderType] = {
