@@ -1,10 +1,10 @@
 """What a connector reads of a discussion the marketplace gives with its messages and the
-parties a reply may go to (Octopia's discussions, Mirakl's threads): the discussion whole,
-as listed when the listing gave every message, else read again (``whole_when``); and whom
-a reply goes to (``offered_parties``): each of the seam's recipients is some kinds of
-party, and a reply goes to the parties of those kinds the discussion offers, only where
-it offers every kind (a reply to ALL needs the buyer and the marketplace's customer care
-both offered)."""
+parties a reply may go to (its eligible receivers, its authorised participants): the
+discussion whole, as listed when the listing gave every message, else read again
+(``whole_when``); and whom a reply goes to (``offered_parties``): each of the seam's
+recipients is some kinds of party, and a reply goes to the parties of those kinds the
+discussion offers, only where it offers every kind (a reply to ALL needs the buyer and
+the marketplace's customer care both offered)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """A listing's parameters the marketplace documents but may refuse (an option its
 reference gives and no integration has seen it take): asked while it takes them; once a
 page is refused for them (400), said in the log and left out for the rest of the session,
-the listing going on without what they add (Octopia's discussions listed with their
-messages, read whole one by one otherwise)."""
+the listing going on without what they add (discussions listed with their messages,
+read whole one by one otherwise)."""
 
 from __future__ import annotations
 
