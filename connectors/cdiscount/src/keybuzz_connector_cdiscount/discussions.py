@@ -29,6 +29,7 @@ from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.kit import Listing, Seek, Span
 from keybuzz_shared.connectors.kit.declared_replies import DeclaredReplies
 from keybuzz_shared.connectors.kit.discussion_reads import offered_parties, whole_when
+from keybuzz_shared.connectors.kit.kept_cursors import earlier
 from keybuzz_shared.connectors.kit.linked_files import media_type_of
 from keybuzz_shared.connectors.kit.optional_params import optional_params
 from keybuzz_shared.connectors.kit.read_once import ReadOnce
@@ -202,12 +203,11 @@ class OldListing(msgspec.Struct, array_like=True, frozen=True):
     page: int = 1
 
 
-def old_cursor(cursor: str) -> Span | None:
-    try:
-        old = seam.state_of(cursor, OldListing, lambda o: 1 <= o.page and o.seek <= o.until)
-    except ValueError:
-        return None
-    return Span(old.seek, old.until, None, old.page)
+old_cursor = earlier(
+    OldListing,
+    lambda old: 1 <= old.page and old.seek <= old.until,
+    lambda old: Span(old.seek, old.until, None, old.page),
+)
 
 
 # --- the inbox ---------------------------------------------------------------------------
