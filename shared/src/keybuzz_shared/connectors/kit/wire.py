@@ -61,6 +61,15 @@ def segment(value: str) -> str | None:
     return None if value.strip() in ("", ".", "..") else quote(value, safe="")
 
 
+def path_segment(value: str, what: str = "an id") -> str:
+    """``value`` as one segment of a path, where a mapping writes an id into one (a
+    file's address); ValueError "… is not ``what``" for one that would name another path."""
+    found = segment(value)
+    if found is None:
+        raise ValueError(f"{value!r} is not {what}")
+    return found
+
+
 def url_under(url: str, prefix: str) -> bool:
     """``url`` names something under ``prefix`` once resolved as the HTTP client resolves
     it: ``files/../orders`` is ``/orders``, and no dot segment, plain or encoded, may lead
