@@ -32,8 +32,10 @@ from urllib.parse import quote
 import msgspec
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit.declared_replies import DeclaredReplies
+from keybuzz_shared.connectors.kit.discussion_reads import offered_parties, whole_when
 from keybuzz_shared.connectors.kit.linked_files import media_type_of
 from keybuzz_shared.connectors.kit.token_threads import TokenThreads
+from keybuzz_shared.connectors.kit.wire import path_segment
 from keybuzz_shared.connectors.seam import (
     InboxFile,
     InboxMessage,
@@ -130,10 +132,6 @@ class Thread(msgspec.Struct, frozen=True):
         order = self.order
         return ThreadKey(kind="DISCUSSION", id=self.id, order_id=order.id if order else None)
 
-    def allows(self, kind: str) -> bool:
-        """Whether a participant of this kind (CUSTOMER, OPERATOR) may be written to."""
-        return any(p.type == kind for p in self.authorized_participants)
-
 
 class ThreadPage(msgspec.Struct, frozen=True):
     """An M11 page: each thread's bytes, read one at a time, and the next page's token
@@ -164,9 +162,7 @@ def details(thread: Thread) -> tuple[ThreadDetail, ...]:
 
 def download_path(attachment_id: str) -> str:
     """M13's path of an attachment; ValueError for an id that would name another path."""
-    if (segment := kit.segment(attachment_id)) is None:
-        raise ValueError(f"{attachment_id!r} is not an attachment id")
-    return f"{THREADS}/{segment}/download"
+    return f"{THREADS}/{path_segment(attachment_id, 'an attachment id')}/download"
 
 
 # An operator's thread topics (a reason code or the label of its topic list) that the shared
@@ -280,10 +276,6 @@ def thread_inbox(
             raise LinkRefused("not an attachment of the operator's Mirakl API")
         return await client.download(file.url, max_bytes, operation="M13")
 
-    async def whole(thread: Thread) -> Thread:
-        """The thread with all its messages: as listed, else read again (M10)."""
-        return thread if complete(thread) else await thread_of(client, thread.id)
-
     return TokenThreads(
         lambda thread: thread.date_updated,
         # Threads updated since the window's start (M11 takes no end), with their messages.
@@ -292,7 +284,8 @@ def thread_inbox(
         ),
         m11,
         kit.decode_each(Thread, "thread"),
-        whole=whole,
+        # The thread with all its messages: as listed, else read again (M10).
+        whole=whole_when(complete, lambda thread: thread_of(client, thread.id)),
         mapped=lambda thread: messages_of(thread, operator_name),
         named=lambda thread: f"thread {thread.id}",
         files=m13,
@@ -316,14 +309,14 @@ def unsendable(reply: Reply) -> str | None:
 
 def recipients(thread: Thread, recipient: Recipient) -> list[dict[str, Any]] | str:
     """M12's ``to`` for ``recipient`` on this thread, or why the thread does not allow it."""
-    wanted = PARTICIPANTS.get(recipient, ())
-    if not wanted or not all(thread.allows(kind) for kind in wanted):
+    offered = thread.authorized_participants
+    if offered_parties(PARTICIPANTS, recipient, offered, lambda party: party.type) is None:
         allowed = ", ".join(p.type for p in thread.authorized_participants) or "none"
         return (
             f"Mirakl's thread {thread.id} does not allow a reply to {recipient} "
             f"(participants: {allowed})"
         )
-    return [{"type": kind} for kind in wanted]
+    return [{"type": kind} for kind in PARTICIPANTS[recipient]]
 
 
 def thread_replies(client: kit.Requester, inbox: TokenThreads[Thread]) -> DeclaredReplies:
