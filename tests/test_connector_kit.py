@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-from keybuzz_devstack.testing import serving
+from keybuzz_devstack.testing import asgi_body, serving
 from keybuzz_shared.connectors.kit import (
     ApiSpec,
     CallErrors,
@@ -111,8 +111,7 @@ class Script:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        while (await receive()).get("more_body"):
-            pass
+        await asgi_body(receive)
         path = scope["path"]
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         self.seen.append((scope["method"], path, headers))

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from keybuzz_devstack.testing import serving
+from keybuzz_devstack.testing import asgi_body, serving
 from keybuzz_shared.connectors.kit import (
     Answers,
     ApiSpec,
@@ -125,12 +125,7 @@ class Script:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await asgi_body(receive)
         path = scope["path"]
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         self.seen.append((path, headers, body))

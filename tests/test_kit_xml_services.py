@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
+from keybuzz_devstack.testing import asgi_body
 from keybuzz_shared.connectors.kit.credential_structs import Redacted
 from keybuzz_shared.connectors.kit.xml_answers import Element, decode
 from keybuzz_shared.connectors.kit.xml_envelope import (
@@ -90,12 +91,7 @@ class Market:
         self.asked: list[Element] = []
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await asgi_body(receive)
         root = etree.fromstring(body)
         self.asked.append(root)
         answer = self.answers.pop(0) if self.answers else self._answer(root)

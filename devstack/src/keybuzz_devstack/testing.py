@@ -646,6 +646,16 @@ async def serving(app: Any) -> AsyncIterator[str]:
         await asyncio.wait_for(task, 10)
 
 
+async def asgi_body(receive: Callable[[], Awaitable[dict[str, Any]]]) -> bytes:
+    """A request's whole body, as a scripted ASGI app (``serving``) receives it."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
+
+
 # Fast enough for report generation and expiries, slow enough that a 5-minute
 # authorization code (15 s here) survives LWA retries on a loaded machine.
 SANDBOX_TIME_SCALE = "20"

@@ -38,6 +38,7 @@ from keybuzz_devstack.oauth_testing import revoke_in_sandbox as revoke_in_sandbo
 from keybuzz_devstack.oauth_testing import root_vault as root_vault
 from keybuzz_devstack.oauth_testing import tenant_path as tenant_path
 from keybuzz_devstack.oauth_testing import token_service as token_service
+from keybuzz_devstack.testing import asgi_body
 from keybuzz_devstack.testing import find_event as find_event  # the oauth tests take it here
 
 OTHER_SELLER = "A3DESELLERBENCH"  # the sandbox's benchmark seller (DE)
@@ -123,12 +124,7 @@ class VaultGate:
         await self.http.aclose()
 
     async def _app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await asgi_body(receive)
         path = scope["path"] + (
             f"?{scope['query_string'].decode()}" if scope["query_string"] else ""
         )
