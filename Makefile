@@ -17,10 +17,12 @@ PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES)) requirements-dev.txt
 install: $(STAMP)
 	@$(PY) -m keybuzz_devstack install-system-packages
 
+# Every package is built in this venv (--no-build-isolation): pip would otherwise make a fresh
+# build environment with setuptools for each of the ~20 packages, most of the install's time.
 $(STAMP): $(PYPROJECTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check \
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip "setuptools>=77"
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-build-isolation \
 		$(addprefix -e ,$(PACKAGES)) -r requirements-dev.txt
 	touch $(STAMP)
 

@@ -62,7 +62,7 @@ async def _raw(http: httpx.AsyncClient, base: str, shop: dict[str, Any], since: 
             sort="ASC",
         )
         found = await client.orders_query(query)
-        orders += len(found.orders)
+        orders += len(found.items)
         if not found.paging.has_next:
             break
         page += 1

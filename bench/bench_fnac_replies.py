@@ -90,7 +90,7 @@ async def _tickets(
 ) -> None:
     """A buyer's new message on each of ``shop.count`` orders, polled into tickets."""
     orders = await fnac.orders_query(OrdersQuery(results_count=100))
-    order_ids = [o.order_id for o in orders.orders][: shop.count]
+    order_ids = [o.order_id for o in orders.items][: shop.count]
     written = []
     for order_id in order_ids:
         body = {"orderId": order_id, "description": f"Où est ma commande {order_id} ?"}

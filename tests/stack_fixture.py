@@ -63,11 +63,12 @@ EXTERNAL_SETTINGS = (
     "LMTP_HOST",
 )
 # What the tests give `make up`, as a developer may (every configuration variable of docs/CONTRACTS.md reaches the services):
-# polls every 3 s so mail turns into tickets quickly, backfill pages of 20 orders so the
+# polls every 3 s so mail turns into tickets quickly (Fnac's and Darty's shops every second:
+# their tests wait out polls that must not read a message), backfill pages of 20 orders so the
 # backfill has pages enough to be interrupted; everything else is the default.
 STACK_SETTINGS = {
     "POLL_INTERVAL_SECONDS": "3",
-    "FNAC_POLL_INTERVAL_SECONDS": "3",
+    "FNAC_POLL_INTERVAL_SECONDS": "1",
     "POLL_RETRY_BASE_SECONDS": "1",
     "BACKFILL_PAGE_SIZE": "20",
     # A killed orders process's backfill is resumed once its lease expires (120 s by default).

@@ -40,6 +40,7 @@ from keybuzz_shared.connectors.seam import (
     CredentialsRefused,
 )
 from keybuzz_shared.file_links import FileLinks, LinkRefused
+from keybuzz_shared.redaction import REDACTED
 
 SECRET = "s3cr3t-client-secret"
 KEY = "k3y-of-the-shop"
@@ -479,3 +480,13 @@ async def test_a_refresh_token_grant_with_basic_client_authentication(
     with pytest.raises(KitCredentialsRefused) as refused:
         await requester.get_json("orders")
     assert refresh not in str(refused.value) and SECRET not in str(refused.value)
+
+
+def test_client_credentials_show_their_endpoint_never_their_secrets() -> None:
+    """A token source printed (a log line, a traceback's locals) names its endpoint and
+    the redaction mark, never the client's secret nor a seller's refresh token."""
+    grant = {"grant_type": "refresh_token", "refresh_token": "v^1.1#r^refresh-of-the-seller"}
+    tokens = ClientCredentials("https://api.example/token", "app", SECRET, grant=grant)
+    shown = repr(tokens)
+    assert "https://api.example/token" in shown and REDACTED in shown
+    assert SECRET not in shown and "refresh-of-the-seller" not in shown

@@ -120,9 +120,9 @@ def test_production_refuses_an_origin_inside_our_network_or_in_clear(
 
 def test_the_declared_origins_default_to_the_apis() -> None:
     settings = msgspec.convert({"fnac_api_url": "http://127.0.0.1:8900/api/"}, FnacApiSettings)
-    assert settings.fnac_file_origins == ("http://127.0.0.1:8900",)
+    assert settings.file_origins == ("http://127.0.0.1:8900",)
     production = msgspec.convert({"keybuzz_env": "production"}, FnacApiSettings)
-    assert production.fnac_file_origins == ("https://vendeur.fnac.com:443",)
+    assert production.file_origins == ("https://vendeur.fnac.com:443",)
     assert production_problem("https://vendeur.fnac.com") is None
 
 

@@ -21,11 +21,13 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from keybuzz_devstack import bootstrap
+from keybuzz_devstack.consent_apps import register_consent_apps
 from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_orders.service import DEFINITION as ORDERS
 from keybuzz_poller.service import DEFINITION as POLLER
@@ -134,7 +136,7 @@ def _fuzz_operation(
 
 @pytest.mark.parametrize("definition", [OAUTH, POLLER, ORDERS, TENANT_SYNC], ids=lambda d: d.name)
 async def test_no_5xx_and_json_errors_whatever_is_sent(
-    start_service, make_database, dovecot, request, definition
+    start_service, make_database, dovecot, vault, request, definition
 ):
     extra = dovecot.settings if definition is POLLER else {}
     if definition is OAUTH:  # a shop's credentials are checked with the doubles first
@@ -143,6 +145,10 @@ async def test_no_5xx_and_json_errors_whatever_is_sent(
         extra = {"PRODUCT_DATABASE_URL": await make_database("product")}
         await bootstrap.seed_product_database(extra["PRODUCT_DATABASE_URL"])
     service = await start_service(definition, **extra)
+    if definition is OAUTH:  # configured as deployed: each consent marketplace's app in Vault
+        sandbox = request.getfixturevalue("sandbox_url")
+        async with httpx.AsyncClient(base_url=sandbox, timeout=10) as admin:
+            await register_consent_apps(admin, service.url, vault)
     auth = {"with-credentials": _credentials(), "anonymous": {}}
     findings = await asyncio.to_thread(_fuzz, service.url, auth)
     print(definition.name, findings.requests, "requests", sorted(findings.operations))

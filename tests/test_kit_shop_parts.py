@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, ClassVar
 
 import httpx
@@ -28,8 +28,10 @@ from keybuzz_shared.connectors.kit import (
     Rereads,
     ShopSettings,
     Vocabulary,
+    answer_as,
     client_from,
     full_name,
+    iso_millis,
     iso_seconds,
     iso_z,
     named_in,
@@ -38,9 +40,11 @@ from keybuzz_shared.connectors.kit import (
     reader,
     refused_files,
     segment,
+    to_millisecond,
     url_under,
 )
 from keybuzz_shared.connectors.seam import (
+    AnswerUnreadable,
     CallUnavailable,
     InboxMessage,
     Limits,
@@ -69,6 +73,12 @@ def test_a_page_is_read_into_the_model_and_an_item_off_it_is_said_by_name() -> N
         read_as(Item, {"id": "one"}, "item")
 
 
+def test_a_calls_answer_off_the_models_shape_is_unreadable_saying_what_it_lacks() -> None:
+    assert answer_as(Item, {"id": 1, "extra": True}, "GET items", "item") == Item(1)
+    with pytest.raises(AnswerUnreadable, match="^GET items answered no item: .*id"):
+        answer_as(Item, {"name": "x"}, "GET items", "item")
+
+
 def test_an_id_is_one_path_segment_or_none() -> None:
     assert segment("a/b c") == "a%2Fb%20c"
     assert [segment(v) for v in ("", " ", ".", "..")] == [None] * 4
@@ -80,6 +90,12 @@ def test_instants_are_written_in_utc_to_the_second_or_exactly() -> None:
     assert iso_seconds(moment, up=True) == "2026-11-23T09:48:01Z"
     assert iso_seconds(moment.replace(microsecond=0), up=True) == "2026-11-23T09:48:00Z"
     assert iso_z(moment) == "2026-11-23T09:48:00.250000Z"
+
+
+def test_instants_are_written_in_utc_to_the_millisecond_cut_not_rounded() -> None:
+    moment = datetime(2026, 11, 23, 10, 48, 0, 250_999, tzinfo=timezone(timedelta(hours=1)))
+    assert iso_millis(moment) == "2026-11-23T09:48:00.250Z"
+    assert to_millisecond(moment) == datetime(2026, 11, 23, 9, 48, 0, 250_000, tzinfo=UTC)
 
 
 def test_a_persons_name_is_read_as_its_answer_spells_it_and_joined_from_the_parts_it_has() -> None:

@@ -21,7 +21,7 @@ import asyncio
 import time
 import pytest
 
-@pytest.mark.timeout(2)
+@pytest.mark.timeout(1)
 async def test_waits_for_an_event_nobody_sets():
     await asyncio.Event().wait()
 
@@ -30,11 +30,11 @@ async def never_ready():
     await asyncio.Event().wait()
     yield
 
-@pytest.mark.timeout(2)
+@pytest.mark.timeout(1)
 async def test_whose_fixture_never_ends(never_ready):
     pass
 
-@pytest.mark.timeout(2)
+@pytest.mark.timeout(1)
 def test_sleeps_past_its_limit():
     time.sleep(30)
 
@@ -45,12 +45,21 @@ def test_runs_after_in_the_same_worker():
     assert True
 """
 
+# The grace a cancelled test has before its loop is stopped, shortened: the fixture that
+# never ends is stopped the same way, sooner.
+CONFTEST = """
+from keybuzz_devstack import time_limit
+
+time_limit.STOP_AFTER_CANCEL = 0.5
+"""
+
 
 # A pytest run of its own with a worker: half a minute alone, minutes on a loaded machine.
 @pytest.mark.timeout(300)
 def test_a_test_over_its_limit_fails_and_the_worker_goes_on(tmp_path: Path) -> None:
     test_file = tmp_path / "test_limits.py"
     test_file.write_text(TIMED_OUT)
+    (tmp_path / "conftest.py").write_text(CONFTEST)
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-c", str(ROOT / "pyproject.toml"),
          "--rootdir", str(tmp_path), "-p", "keybuzz_devstack.testing",

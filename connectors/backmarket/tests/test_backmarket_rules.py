@@ -1,6 +1,7 @@
 """Back Market's rules the connector keeps, each checked without a server: a line's unit
 price, which numbers in a message are order ids, whom a reply may go to, and how far back
-the folder list's filter reaches, what the User-Agent's settings take."""
+the folder list's filter reaches, what the User-Agent's settings take, and the settings'
+defaults (Back Market's hosts and its day's allowance)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ import pytest
 from keybuzz_connector_backmarket.care import FolderReplies, minute_filter
 from keybuzz_connector_backmarket.connector import ORDER_IDS
 from keybuzz_connector_backmarket.orders import Line, Order, summary_of
+from keybuzz_connector_backmarket.settings import (
+    BACKMARKET,
+    BackMarketApiSettings,
+    BackMarketSettings,
+)
 from keybuzz_poller.settings import PollerSettings
 from keybuzz_shared.connectors.seam import Reply, ThreadKey
 from keybuzz_shared.settings import SettingsError, load_settings
@@ -95,3 +101,30 @@ def test_a_user_agent_back_market_would_refuse_is_refused_at_load(
     with pytest.raises(SettingsError, match=variable):
         load_settings(PollerSettings, {variable: refused})
     assert load_settings(PollerSettings, {variable: taken})
+
+
+@pytest.mark.parametrize(
+    ("variable", "refused", "taken"),
+    [
+        ("BACKMARKET_TIMEOUT_SECONDS", "0", "0.5"),
+        ("BACKMARKET_CALLS_PER_DAY", "0", "1"),
+        ("BACKMARKET_FIRST_POLL_DAYS", "91", "90"),
+    ],
+)
+def test_a_setting_off_its_kind_is_refused_at_load(variable: str, refused: str, taken: str) -> None:
+    with pytest.raises(SettingsError, match=variable):
+        load_settings(PollerSettings, {variable: refused})
+    assert load_settings(PollerSettings, {variable: taken})
+
+
+def test_the_defaults_are_back_markets_hosts_and_its_days_allowance() -> None:
+    api = BackMarketSettings().shop_api(BACKMARKET)
+    assert isinstance(api, BackMarketApiSettings)
+    hosts = (api.api_url, api.us_url, api.ap_url)
+    assert hosts == (
+        "https://www.backmarket.fr",
+        "https://www.backmarket.com",
+        "https://www.backmarket.co.jp",
+    )
+    assert api.calls_per_day == 4_000 and api.poll_interval_seconds == 10
+    assert api.listing_overlap_seconds == 60 and not api.mark_as_read

@@ -65,8 +65,8 @@ def client_for(sandbox_url: str, http: httpx.AsyncClient) -> Callable[..., FnacC
 async def a_message_id(client: FnacClient) -> tuple[str, str]:
     """(message id, order id) of a buyer's message of the shop."""
     page = await client.messages_query(MessagesQuery(from_types=("CLIENT",), message_type="ORDER"))
-    assert page.messages, "the demo shop has buyers' messages"
-    return page.messages[0].message_id, page.messages[0].referer
+    assert page.items, "the demo shop has buyers' messages"
+    return page.items[0].message_id, page.items[0].referer
 
 
 # --- authentication -------------------------------------------------------------------------
@@ -79,7 +79,7 @@ async def test_authenticate_keeps_a_token_and_calls_carry_it(
     token = await client.authenticate()
     assert client.authenticated and len(token.token) == 36 and token.validity is not None
     page = await client.orders_query(OrdersQuery(results_count=5))
-    assert page.orders and all(o.shop_id == demo["shop_id"] for o in page.orders)
+    assert page.items and all(o.shop_id == demo["shop_id"] for o in page.items)
 
 
 async def test_a_wrong_key_is_credentials_refused_and_never_shown(
@@ -102,7 +102,7 @@ async def test_an_expired_token_is_renewed_once_and_the_call_repeated(
     expired = await admin.post(f"/_sandbox/fnac/shops/{demo['shop_id']}/expire-tokens")
     assert expired.json()["expired"] >= 1
     page = await client.orders_query(OrdersQuery(results_count=1))
-    assert page.orders
+    assert page.items
     assert client.authenticated and client.tokens.granted is not None
     assert client.tokens.granted.token != first.token
 
@@ -136,7 +136,7 @@ async def test_pages_of_messages_add_up_to_the_whole_list(
                 MessagesQuery(page=page_number, results_count=size, sort=ByCreation("ASC"))
             )
             assert page.unreadable == ()
-            seen += [m.message_id for m in page.messages]
+            seen += [m.message_id for m in page.items]
             if not page.paging.has_next:
                 return seen, page.paging.nb_total_result or 0, page_number
             page_number += 1
@@ -155,12 +155,12 @@ async def test_filters_reach_the_server(
 ) -> None:
     client = client_for(demo)
     buyers = await client.messages_query(MessagesQuery(from_types=("CLIENT",)))
-    assert buyers.messages and {m.from_type for m in buyers.messages} == {"CLIENT"}
-    order_id = buyers.messages[0].referer
+    assert buyers.items and {m.from_type for m in buyers.items} == {"CLIENT"}
+    order_id = buyers.items[0].referer
     of_order = await client.messages_query(MessagesQuery(order_ids=(order_id,)))
-    assert {m.referer for m in of_order.messages} == {order_id}
+    assert {m.referer for m in of_order.items} == {order_id}
     orders = await client.orders_query(OrdersQuery(order_ids=(order_id,)))
-    assert [o.order_id for o in orders.orders] == [order_id]
+    assert [o.order_id for o in orders.items] == [order_id]
 
 
 # --- refusals with ERR_ codes ---------------------------------------------------------------
@@ -225,7 +225,7 @@ async def test_5xx_is_retried_then_succeeds(
     await client.authenticate()
     await set_faults(admin, failNext=2, failStatus=502, operations=["orders_query"])
     page = await client.orders_query(OrdersQuery(results_count=1))
-    assert page.orders
+    assert page.items
     assert (await admin.get("/_sandbox/fnac/faults")).json()["failNext"] == 0
 
 
@@ -248,7 +248,7 @@ async def test_429_waits_what_retry_after_says(
     await client.authenticate()
     await set_faults(admin, failNext=1, failStatus=429, operations=["orders_query"])
     started = asyncio.get_running_loop().time()
-    assert (await client.orders_query(OrdersQuery(results_count=1))).orders
+    assert (await client.orders_query(OrdersQuery(results_count=1))).items
     assert asyncio.get_running_loop().time() - started >= 1.0  # Retry-After: 1 (at least)
 
 
@@ -346,7 +346,7 @@ async def test_a_garbled_answer_is_retried(
     client = client_for(demo)
     await client.authenticate()
     await set_faults(admin, malformedNext=1, malformedKind=kind, operations=["orders_query"])
-    assert (await client.orders_query(OrdersQuery(results_count=1))).orders
+    assert (await client.orders_query(OrdersQuery(results_count=1))).items
 
 
 async def test_an_answer_garbled_every_time_is_a_protocol_error(
@@ -528,7 +528,7 @@ async def test_a_page_listing_more_messages_than_asked_is_refused(
     async with page_tampering_proxy(sandbox_url, asked=2, listed=2) as url:
         async with httpx.AsyncClient(timeout=10) as http:
             client = FnacClient(http, f"{url}/fnac/api.php/", credentials_of(demo), **FAST)
-            assert len((await client.messages_query(query)).messages) == 2  # as asked: taken
+            assert len((await client.messages_query(query)).items) == 2  # as asked: taken
 
 
 async def test_a_page_answer_is_bounded_by_the_page_asked(
@@ -543,4 +543,4 @@ async def test_a_page_answer_is_bounded_by_the_page_asked(
         client = FnacClient(http, f"{url}/fnac/api.php/", credentials_of(demo), **FAST)
         with pytest.raises(FnacProtocolError, match="larger than 131072 bytes"):
             await client.messages_query(MessagesQuery(results_count=1))
-        assert (await client.orders_query(OrdersQuery(results_count=1))).orders is not None
+        assert (await client.orders_query(OrdersQuery(results_count=1))).items is not None

@@ -47,16 +47,16 @@ class FakeFnac:
         self.asked.append(query)
         order = Order(order_id="57BEAFDA828A8", shop_id="S", state="Shipped", created_at=START)
         return OrdersPage(
-            paging=Paging(page=3, total_paging=3, nb_total_result=250), orders=(order,)
+            paging=Paging(page=3, total_paging=3, nb_total_result=250), items=(order,)
         )
 
     async def messages_query(self, query: MessagesQuery) -> MessagesPage:
         self.asked.append(query)
-        return MessagesPage(paging=Paging(page=2, total_paging=2), messages=())
+        return MessagesPage(paging=Paging(page=2, total_paging=2), items=())
 
     async def incidents_query(self, query: IncidentsQuery) -> IncidentsPage:
         self.asked.append(query)
-        return IncidentsPage(paging=Paging(page=2, total_paging=2), incidents=())
+        return IncidentsPage(paging=Paging(page=2, total_paging=2), items=())
 
 
 def session(fnac: FakeFnac) -> FnacSession:

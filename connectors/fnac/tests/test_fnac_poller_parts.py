@@ -81,7 +81,7 @@ async def test_a_shop_inbox_lists_messages_as_the_api_has_them(
             sort=ByCreation("ASC"),
         )
     )
-    by_id = {m.message_id: m for m in raw.messages}
+    by_id = {m.message_id: m for m in raw.items}
     assert (page.next_cursor is not None) == raw.paging.has_next
     for message in page.items:
         source = by_id[message.message_id]

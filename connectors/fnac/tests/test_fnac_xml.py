@@ -73,7 +73,7 @@ def test_messages_response_as_fnac_sends_it_with_paging_and_cdata() -> None:
     page = xml.read_messages(xml.parse(captured("query_messages_response.xml")))
     assert (page.paging.page, page.paging.total_paging, page.paging.nb_total_result) == (1, 1, 1)
     assert not page.paging.has_next and page.unreadable == ()
-    (message,) = page.messages
+    (message,) = page.items
     assert message.message_id == "6F9EF013-6387-F433-C3F5-4AAEF32AA317"
     assert (message.referer_type, message.referer) == ("ORDER", "57BEAFDA828A8")
     assert (message.from_type, message.from_name) == ("CLIENT", "testfnac")
@@ -88,16 +88,16 @@ def test_messages_response_as_fnac_sends_it_with_paging_and_cdata() -> None:
 def test_messages_with_one_digit_hours_and_no_paging_are_one_page() -> None:
     page = xml.read_messages(xml.parse(captured("messages_sample.xml")))
     assert (page.paging.page, page.paging.total_paging) == (1, 1)
-    assert [m.message_id[:8] for m in page.messages] == ["DZD12C88", "ACCS9888", "310983ZE"]
-    first = page.messages[0]
+    assert [m.message_id[:8] for m in page.items] == ["DZD12C88", "ACCS9888", "310983ZE"]
+    first = page.items[0]
     assert first.subject == "Délai plus long qu'annoncé"  # character references decoded
     assert first.created_at == datetime(2016, 10, 28, 8, 50, 4, tzinfo=UTC)  # "T9:50:04+01:00"
 
 
 def test_orders_response_reads_orders_lines_states_and_empty_dates() -> None:
     page = xml.read_orders(xml.parse(captured("query_orders_response.xml")))
-    assert page.paging.nb_total_result == 7 and len(page.orders) == 7 and page.unreadable == ()
-    order = page.orders[0]
+    assert page.paging.nb_total_result == 7 and len(page.items) == 7 and page.unreadable == ()
+    order = page.items[0]
     assert (order.order_id, order.state) == ("57BEAFDA828A8", "Shipped")
     assert order.shop_id == SHOP
     assert [(d.order_detail_id, d.state) for d in order.details] == [
@@ -116,13 +116,13 @@ def test_orders_response_reads_orders_lines_states_and_empty_dates() -> None:
 
 def test_orders_created_between_dates_response() -> None:
     page = xml.read_orders(xml.parse(captured("query_orders_created_between_dates_response.xml")))
-    assert page.orders and page.unreadable == ()
-    assert all(o.created_at.tzinfo is UTC for o in page.orders)
+    assert page.items and page.unreadable == ()
+    assert all(o.created_at.tzinfo is UTC for o in page.items)
 
 
 def test_incidents_response_reads_the_header_and_the_lines_types() -> None:
     page = xml.read_incidents(xml.parse(captured("query_incidents_response.xml")))
-    (incident,) = page.incidents
+    (incident,) = page.items
     assert incident.incident_id == "7525927C-6FDC-CD2C-2DBA-6E669C5045AF"
     assert (incident.order_id, incident.status, incident.opened_by) == (
         "57BEAFDA828A8",
@@ -159,7 +159,7 @@ def test_one_unreadable_item_is_reported_not_a_lost_page() -> None:
         b"<created_at>2016-08-21T1:50:04+01:00</created_at>", b"<created_at>soon</created_at>"
     )
     page = xml.read_messages(xml.parse(body))
-    assert len(page.messages) == 2
+    assert len(page.items) == 2
     assert page.unreadable == (
         "message ACCS9888-0912-987S-DEDZ-012987129831: <created_at> is not a date-time: 'soon'",
     )
@@ -170,7 +170,7 @@ def test_an_order_with_a_non_numeric_amount_is_left_out_with_why() -> None:
         b"<quantity>13</quantity>", b"<quantity>treize</quantity>", 1
     )
     page = xml.read_orders(xml.parse(body))
-    assert len(page.orders) == 6
+    assert len(page.items) == 6
     assert page.unreadable == ("order 57BEAFDA828A8: <quantity> is not an integer",)
     body = captured("query_incidents_response.xml").replace(
         b"<updated_at>2016-08-29T17:53:51+02:00", b"<updated_at>soon", 1
@@ -472,7 +472,7 @@ def test_markup_inside_a_message_is_text_not_a_dtd() -> None:
     body = captured("query_messages_response.xml").replace(
         b"Incident test message", b"<!DOCTYPE html><!ENTITY x 'y'>&amp;"
     )
-    (message,) = xml.read_messages(xml.parse(body)).messages
+    (message,) = xml.read_messages(xml.parse(body)).items
     assert message.description.endswith("<!DOCTYPE html><!ENTITY x 'y'>&amp;")
 
 

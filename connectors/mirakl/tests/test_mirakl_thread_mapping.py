@@ -1,6 +1,7 @@
 """Mirakl's threads as the seam's messages (unit tier, no server): one ticket per thread
 with its order beside it, who wrote each message, the thread's participants deciding whom
-a reply may go to, what M12 would refuse, and cursors this connector did not hand out."""
+a reply may go to, what M12 would refuse (its files too, before any call), and cursors this
+connector did not hand out."""
 
 from __future__ import annotations
 
@@ -16,10 +17,11 @@ from keybuzz_connector_mirakl.threads import (
     messages_of,
     recipients,
     thread_inbox,
+    thread_replies,
     unsendable,
 )
 from keybuzz_connector_mirakl.threads import read_thread as thread_of_bytes
-from keybuzz_shared.connectors.seam import Reply, ThreadKey
+from keybuzz_shared.connectors.seam import Reply, ReplyFile, ThreadKey
 
 THREAD: dict[str, Any] = {
     "id": "6c1f0d3e-7d0b-4a0e-9d5b-1f7e1c1a2b3c",
@@ -122,6 +124,46 @@ def test_a_reply_mirakl_would_refuse_is_failed_before_any_call(body: str, said: 
     reply = Reply(thread=ThreadKey("DISCUSSION", "t"), in_reply_to="m1", body=body)
     assert said in (unsendable(reply) or "")
     assert unsendable(Reply(thread=reply.thread, in_reply_to="m1", body="Bonjour")) is None
+
+
+class NoCall:
+    """A shop's client that a reply refused before any call never reaches."""
+
+    async def get_json(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("M10 asked for a reply Mirakl would refuse")
+
+    async def post_multipart(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("M12 asked for a reply Mirakl would refuse")
+
+
+def _files(count: int, size: int) -> tuple[ReplyFile, ...]:
+    return tuple(
+        ReplyFile(name=f"f{i}.pdf", content_type="application/pdf", data=b"x" * size)
+        for i in range(count)
+    )
+
+
+@pytest.mark.parametrize(
+    ("files", "said"),
+    [
+        (_files(11, 1), "at most 10 files"),
+        # The files within 30 MB, the message with its text not (M12, OR43's words).
+        (_files(1, 30 * 1024 * 1024 - 3), "30 MB with its files"),
+    ],
+)
+async def test_a_reply_with_files_mirakl_would_refuse_is_failed_without_a_call(
+    files: tuple[ReplyFile, ...], said: str
+) -> None:
+    client: Any = NoCall()
+    inbox = thread_inbox(client, operator_name="Boulanger", page_size=50)
+    reply = Reply(
+        thread=ThreadKey("DISCUSSION", THREAD["id"]),
+        in_reply_to="m1",
+        body="Bonjour",
+        attachments=files,
+    )
+    outcome = await thread_replies(client, inbox).reply(reply)
+    assert outcome.status == "FAILED" and said in (outcome.reason or ""), outcome
 
 
 @pytest.mark.parametrize("cursor", ["", "not base64 !", "kA=="])

@@ -74,7 +74,7 @@ def work_unit(nodeid: str) -> str:
     return f"{path}::{name.partition('[')[2].rstrip(']').split('-', 1)[0]}"
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(tryfirst=True, optionalhook=True)  # pytest -p no:xdist runs without it
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """``--dist loadfile`` by ``work_unit``; any other mode as pytest-xdist's own."""
     if config.getvalue("dist") != "loadfile":

@@ -48,14 +48,13 @@ MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 # 15 s; the shop is polled again after this.
 WAF_HOLD_SECONDS = 60.0
 ERRORS = kit.CallErrors.labelled("Back Market", credentials="token")
-FOLDER_LIST = "GET ws/sav"  # the call Back Market allows 4,000 a day [official]
 SPEC = kit.ApiSpec(
     "Back Market",
     logging.getLogger(__name__),
     ERRORS,
     kit.Refusals(held=challenge_held("Back Market", WAF_HOLD_SECONDS, ("bot-need-challenge",))),
     max_response_bytes=MAX_RESPONSE_BYTES,
-    allowance_call=FOLDER_LIST,
+    allowance_call="GET ws/sav",  # the call Back Market allows 4,000 a day [official]
 )
 PLATFORMS = {code: platform for code, (_, _, platform) in COUNTRIES.items()}
 CREDENTIAL_FIELDS = (

@@ -3,32 +3,24 @@ BACKMARKET_ variable by every service that talks to the shops."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any
 
 import msgspec
 from keybuzz_shared.connectors.kit import ShopSettings
+from keybuzz_shared.connectors.kit.setting_kinds import AtLeastOne, FirstPollDays, Seconds
 from keybuzz_shared.connectors.seam import ShopApiSettings
 
 # The marketplace value of Back Market's shops, tickets and orders.
 BACKMARKET = "BACKMARKET"
-# Each platform's production host [official].
-EU_URL = "https://www.backmarket.fr"
-US_URL = "https://www.backmarket.com"
-AP_URL = "https://www.backmarket.co.jp"
-# GET /ws/sav: 4,000 calls a day per account [official], one every 21.6 s on average: the
-# poller spends them where buyers write (docs/BACKMARKET.md, "Allowance"), its busiest
-# hours' polls ~19 s apart, never closer than the interval.
-FOLDER_LIST_CALLS_PER_DAY = 4_000
-POLL_INTERVAL_SECONDS = 10
-# Where Back Market's buyers write, by local hour in Paris (its European countries, all on
-# Central European time): few at night, most through the day into the evening. The
-# poller's French default is quieter at night, polling 1-5 h at a quarter of the rate
-# while a refurbished device's buyers still write (docs/BENCHMARKS.md, the allowance bench).
+# Where Back Market's buyers write, by local hour in Paris (the view's ``buyer_zone``: its
+# European countries, all on Central European time): few at night, most through the day
+# into the evening. The poller's French default is quieter at night, polling 1-5 h at a
+# quarter of the rate while a refurbished device's buyers still write (docs/BENCHMARKS.md,
+# the allowance bench).
 BUYER_HOURS: tuple[float, ...] = (
     0.7, 0.3, 0.15, 0.1, 0.1, 0.1, 0.2, 0.5, 1.0, 1.6, 1.9, 2.0,
     2.0, 1.9, 1.8, 1.8, 1.9, 1.9, 2.0, 2.3, 2.6, 2.7, 2.3, 1.4,
 )  # fmt: skip
-BUYER_ZONE = "Europe/Paris"
 # A poll reads its folders again from a minute before its cursor (Back Market's filter is
 # to the minute): each poll lists the folders written to in that minute again, not ten.
 LISTING_OVERLAP_SECONDS = 60
@@ -48,35 +40,35 @@ class BackMarketApiSettings(ShopApiSettings, frozen=True, kw_only=True):
 
 
 class BackMarketSettings(ShopSettings, kw_only=True, frozen=True):
-    MARKETPLACE: ClassVar[str] = BACKMARKET
-    PREFIX: ClassVar[str] = "backmarket"
-    VIEW: ClassVar[type[ShopApiSettings]] = BackMarketApiSettings
-    FILE_HOSTS: ClassVar[tuple[str, ...]] = (
-        "backmarket_eu_url",
-        "backmarket_us_url",
-        "backmarket_ap_url",
-    )
+    # The kit's declaration (its class variables, typed there).
+    MARKETPLACE = BACKMARKET
+    PREFIX = "backmarket"
+    VIEW = BackMarketApiSettings
+    FILE_HOSTS = ("backmarket_eu_url", "backmarket_us_url", "backmarket_ap_url")
 
-    # Production's platforms by default; ``make run`` points them at the sandbox's double.
-    backmarket_eu_url: str = EU_URL
-    backmarket_us_url: str = US_URL
-    backmarket_ap_url: str = AP_URL
+    # Each platform's production host [official]; ``make run`` points them at the
+    # sandbox's double.
+    backmarket_eu_url: str = "https://www.backmarket.fr"
+    backmarket_us_url: str = "https://www.backmarket.com"
+    backmarket_ap_url: str = "https://www.backmarket.co.jp"
     # The User-Agent Back Market requires: BM-{company}-{integration};{contact}.
     backmarket_user_agent_company: Name = "KeyBuzz"
     backmarket_user_agent_integration: Name = "Care"
     backmarket_user_agent_contact: Contact = "integrations@keybuzz.io"
-    backmarket_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
-    backmarket_call_deadline_seconds: Annotated[float, msgspec.Meta(gt=0)] = 20.0
+    backmarket_timeout_seconds: Seconds = 30.0
+    backmarket_call_deadline_seconds: Seconds = 20.0
     # The shortest interval between a shop's polls; how often it is polled is the day's
-    # plan of its 4,000 folder-list calls (docs/BACKMARKET.md, "Allowance").
-    backmarket_poll_interval_seconds: Annotated[int, msgspec.Meta(ge=1)] = POLL_INTERVAL_SECONDS
-    # The folder list's calls a day per account: Back Market's 4,000 [official], or what
-    # it granted an account beyond them (a test's double, whose days pass faster).
-    backmarket_calls_per_day: Annotated[int, msgspec.Meta(ge=1)] = FOLDER_LIST_CALLS_PER_DAY
+    # plan of its folder-list calls (docs/BACKMARKET.md, "Allowance").
+    backmarket_poll_interval_seconds: AtLeastOne = 10
+    # The folder list's calls (GET /ws/sav) a day per account: Back Market's 4,000
+    # [official], one every 21.6 s on average, or what it granted an account beyond them (a
+    # test's double, whose days pass faster). The poller spends them where buyers write:
+    # its busiest hours' polls ~19 s apart, never closer than the interval above.
+    backmarket_calls_per_day: AtLeastOne = 4_000
     # How far back a shop's first poll reads its folders' messages.
-    backmarket_first_poll_days: Annotated[int, msgspec.Meta(ge=1, le=90)] = 14
+    backmarket_first_poll_days: FirstPollDays = 14
     # Each file a buyer's message carries is downloaded up to this size (larger: named only).
-    backmarket_max_attachment_bytes: Annotated[int, msgspec.Meta(ge=1)] = 10 * 1024 * 1024
+    backmarket_max_attachment_bytes: AtLeastOne = 10 * 1024 * 1024
     # The only origins (comma-separated) a message's files are fetched from; empty: the
     # platforms' own.
     backmarket_attachment_origins: str = ""
@@ -89,5 +81,4 @@ class BackMarketSettings(ShopSettings, kw_only=True, frozen=True):
             "mark_as_read": False,  # Back Market has no read mark
             "listing_overlap_seconds": LISTING_OVERLAP_SECONDS,
             "buyer_hours": BUYER_HOURS,
-            "buyer_zone": BUYER_ZONE,
         }

@@ -24,7 +24,6 @@ from typing import Unpack
 
 import httpx
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.credential_form import canonical_account
 from keybuzz_shared.connectors.kit import RequesterOptions
 from keybuzz_shared.connectors.kit.credential_structs import Redacted, credentials_as
 
@@ -110,25 +109,17 @@ CREDENTIAL_FIELDS = (
     # Octopia's seller ids are numbers (the SellerId header of every call).
     kit.shop_number_field("seller_id", "Seller ID"),
 )
-SELLER_API = "octopia-seller-api"
-
-
-def credentials_of(fields: Mapping[str, str]) -> OctopiaCredentials:
-    """The API client named by ``fields`` (those of CREDENTIAL_FIELDS); ValueError when one
-    is missing."""
-    return credentials_as(OctopiaCredentials, CREDENTIAL_FIELDS, fields, "Cdiscount")
-
-
-def shop_identity(seller_id: str) -> str:
-    """The account a seller id names on Octopia's seller API."""
-    return f"{SELLER_API}:{canonical_account(CREDENTIAL_FIELDS, seller_id)}"
+SELLER_API = "octopia-seller-api"  # a shop's identity: the seller's account on this API
 
 
 @kit.client_from
 def client_of(shop: kit.Opening[CdiscountApiSettings]) -> OctopiaClient:
-    """The shop's client: it holds one token."""
+    """The shop's client: it holds one token (ValueError when a credential field is
+    missing)."""
     api = shop.api
-    credentials = credentials_of(shop.credentials)
+    credentials = credentials_as(
+        OctopiaCredentials, CREDENTIAL_FIELDS, shop.credentials, "Cdiscount"
+    )
     return OctopiaClient(credentials, shop.http, api.api_url, api.auth_url, **shop.options)
 
 
@@ -140,7 +131,7 @@ async def probe(client: OctopiaClient, credentials: Mapping[str, str]) -> str:
     await client.authenticate()
     items, _ = await client.get_page("/discussions", {"pageSize": "1"})
     named = kit.named_in(items, "sellerId")
-    return shop_identity(kit.own_account(CREDENTIAL_FIELDS, client.seller_id, named, ERRORS))
+    return f"{SELLER_API}:{kit.own_account(CREDENTIAL_FIELDS, client.seller_id, named, ERRORS)}"
 
 
 # Cdiscount's order numbers: the minute the order was placed (yymmddHHMM) and five

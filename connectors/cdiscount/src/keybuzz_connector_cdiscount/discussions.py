@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import base64
 import functools
-import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import PurePath
 from typing import Any
 
@@ -29,15 +28,19 @@ import msgspec
 from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.kit import Listing, Seek, Span
 from keybuzz_shared.connectors.kit.declared_replies import DeclaredReplies
+from keybuzz_shared.connectors.kit.discussion_reads import offered_parties, whole_when
+from keybuzz_shared.connectors.kit.kept_cursors import earlier
 from keybuzz_shared.connectors.kit.linked_files import media_type_of
+from keybuzz_shared.connectors.kit.optional_params import optional_params
 from keybuzz_shared.connectors.kit.read_once import ReadOnce
+from keybuzz_shared.connectors.kit.wire import path_segment
 from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
 
-log = logging.getLogger(__name__)
+from keybuzz_connector_cdiscount.settings import SEARCH_WINDOW_DAYS
 
 # A search may span at most 6 months (official): a day less keeps clear of its edge.
-SEARCH_SPAN = timedelta(days=182)
+SEARCH_SPAN = timedelta(days=SEARCH_WINDOW_DAYS - 1)
 CLAIM_GRADUATIONS = frozenset({"Claim", "Level_1"})  # Octopia's claims ("litiges")
 # A kind of sender Octopia may add later is kept as a notification, never lost.
 SENDERS: dict[str, seam.SenderType] = {
@@ -112,16 +115,9 @@ class Discussion(msgspec.Struct, rename="camel", frozen=True):
         return str(self.discussion_id)
 
     @property
-    def order_id(self) -> str | None:
-        return self.order_reference or self.order_seller_id or None
-
-    @property
-    def claim(self) -> bool:
-        return self.graduation in CLAIM_GRADUATIONS
-
-    @property
     def thread(self) -> seam.ThreadKey:
-        return seam.ThreadKey(kind="DISCUSSION", id=self.id, order_id=self.order_id)
+        order_id = self.order_reference or self.order_seller_id or None
+        return seam.ThreadKey(kind="DISCUSSION", id=self.id, order_id=order_id)
 
 
 class SubTypology(msgspec.Struct, rename="camel", frozen=True):
@@ -174,7 +170,7 @@ def inbox_message(
         message_id=str(message.message_id),
         thread=discussion.thread,
         thread_details=details(discussion, labels),
-        claim=discussion.claim,
+        claim=discussion.graduation in CLAIM_GRADUATIONS,
         sender_type=sender_type,
         sender_name=CUSTOMER_CARE if sender_type == "MARKETPLACE_SUPPORT" else None,
         subject=discussion.subject or labels.get(discussion.sub_typology_code or "", ""),
@@ -185,7 +181,7 @@ def inbox_message(
         files=tuple(
             seam.InboxFile(
                 name=f.name or str(f.attachment_id),
-                url=files_url + segment(str(f.attachment_id)),
+                url=files_url + path_segment(str(f.attachment_id)),
                 # Octopia's ``fileFormat`` (png, pdf, docx…) says it, else the name.
                 content_type=media_type_of(f"file.{f.file_format.strip().lower()}", f.name),
             )
@@ -207,21 +203,11 @@ class OldListing(msgspec.Struct, array_like=True, frozen=True):
     page: int = 1
 
 
-def old_cursor(cursor: str) -> Span | None:
-    try:
-        old = seam.state_of(cursor, OldListing, lambda o: 1 <= o.page and o.seek <= o.until)
-    except ValueError:
-        return None
-    return Span(old.seek, old.until, None, old.page)
-
-
-def segment(value: str) -> str:
-    """An id of Octopia's as one segment of a path under its API; ValueError for one that
-    would name another path."""
-    found = kit.segment(value)
-    if found is None:
-        raise ValueError(f"{value!r} is not an id")
-    return found
+old_cursor = earlier(
+    OldListing,
+    lambda old: 1 <= old.page and old.seek <= old.until,
+    lambda old: Span(old.seek, old.until, None, old.page),
+)
 
 
 # --- the inbox ---------------------------------------------------------------------------
@@ -229,33 +215,39 @@ def segment(value: str) -> str:
 
 class DiscussionInbox(kit.ListedThreads[Discussion]):
     """A shop's discussions through its kit.Requester: the session's inbox and message
-    source (kit.ListedThreads; ``now``: the clock a listing's window ends at). Octopia's
-    claims are discussions (``claim`` on their messages): no incident. Marking read is one
-    PATCH a message (Octopia marks them one by one), ``MARKS_AT_ONCE`` at a time, within
-    ``mark_budget`` seconds (kit.ReadMarks). Octopia's labels of its sub-typologies are
-    read once a session (kit ``ReadOnce``: the codes shown while Octopia cannot say)."""
+    source (kit.ListedThreads). Octopia's claims are discussions (``claim`` on their
+    messages): no incident. Marking read is one PATCH a message (Octopia marks them one by
+    one), ``MARKS_AT_ONCE`` at a time, within ``mark_budget`` seconds (kit.ReadMarks).
+    Octopia's labels of its sub-typologies are read once a session (kit ``ReadOnce``: the
+    codes shown while Octopia cannot say)."""
 
     def __init__(
-        self,
-        client: kit.Requester,
-        *,
-        page_size: int,
-        mark_budget: float | None = None,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        self, client: kit.Requester, *, page_size: int, mark_budget: float | None = None
     ) -> None:
-        # Octopia numbers its pages: the cursor seeks from the last updatedAt read, and
-        # only a page whose discussions all share one instant is followed by number.
         seek = Seek[Discussion](lambda d: as_utc(d.updated_at), page_param="pageIndex")
+        window = kit.window_query(
+            "updatedAtMin", "updatedAtMax", kit.iso_z, pageSize=str(page_size)
+        )
         labels = ReadOnce(functools.partial(_labels, client), "Octopia's typologies")
         files = f"{client.base_url.rstrip('/')}/attachments/"  # where Octopia serves them
+        # Each discussion with every message where Octopia lists them so (the reference
+        # notes do not observe ``includeMessages=All``); once refused, each read whole.
+        pages = optional_params(
+            functools.partial(client.get_page, "/discussions"),
+            {"includeMessages": "All"},
+            "Octopia",
+        )
 
         async def mapper() -> Callable[[Discussion], list[seam.InboxMessage]]:
             return functools.partial(messages_of, labels=await labels(), files_url=files)
 
         super().__init__(
-            Listing(seek, _window(page_size), _listed_pages(client), old_cursor),
+            Listing(seek, window, pages, old_cursor),
             read_discussions,
-            whole=functools.partial(_whole, client),
+            # As listed when it came with its messages, else read whole.
+            whole=whole_when(
+                lambda d: d.messages is not None, lambda d: discussion_at(client, d.id)
+            ),
             mapper=mapper,
             named=lambda discussion: f"discussion {discussion.id}",
             marks=kit.ReadMarks(
@@ -268,32 +260,7 @@ class DiscussionInbox(kit.ListedThreads[Discussion]):
             files=kit.files_under(client, files, "not an attachment of Octopia's API"),
             reach=SEARCH_SPAN,
             label="Octopia",
-            now=now,
         )
-
-
-def _listed_pages(client: kit.Requester) -> kit.Fetch[str | None]:
-    """A listing's pages with every message when Octopia lists them
-    (``includeMessages=All``, which the reference notes do not observe): once it refuses
-    that, the session lists without messages and reads each discussion whole."""
-    lists_messages = True
-
-    async def page(params: dict[str, str], link: str | None) -> tuple[list[Any], str | None]:
-        nonlocal lists_messages
-        if lists_messages:
-            try:
-                return await client.get_page("/discussions", {**params, "includeMessages": "All"})
-            except seam.CallRefused as refused:
-                if refused.status != 400:
-                    raise
-                log.warning(
-                    "Octopia refused includeMessages=All (%s): reading discussions whole",
-                    refused.detail,
-                )
-                lists_messages = False
-        return await client.get_page("/discussions", params)
-
-    return page
 
 
 async def _labels(client: kit.Requester) -> dict[str, str]:
@@ -302,12 +269,8 @@ async def _labels(client: kit.Requester) -> dict[str, str]:
     return {s.sub_typology_code: s.label for t in typologies for s in t.sub_typologies if s.label}
 
 
-def _window(page_size: int) -> kit.Query:
-    return kit.window_query("updatedAtMin", "updatedAtMax", kit.iso_z, pageSize=str(page_size))
-
-
 async def _mark(client: kit.Requester, message_id: str) -> None:
-    path = f"/messages/{segment(message_id)}"
+    path = f"/messages/{path_segment(message_id)}"
     await client.send_json("PATCH", path, READ, idempotent=True)
 
 
@@ -316,13 +279,6 @@ async def discussion_at(client: kit.Requester, discussion_id: str) -> Discussion
     return await kit.item_at(
         client, "/discussions", discussion_id, read_discussion, "GET discussions"
     )
-
-
-async def _whole(client: kit.Requester, discussion: Discussion) -> Discussion:
-    """The discussion as listed when it came with its messages, else read whole."""
-    if discussion.messages is not None:
-        return discussion
-    return await discussion_at(client, discussion.id)
 
 
 def messages_of(
@@ -394,10 +350,9 @@ def unsendable_files(files: tuple[seam.ReplyFile, ...]) -> str | None:
 
 def receivers(discussion: Discussion, recipient: seam.Recipient) -> list[User] | str:
     """The discussion's eligible recipients a reply to ``recipient`` goes to, or why none."""
-    wanted = USER_TYPES.get(recipient, ())
     eligible = discussion.eligible_receivers or []
-    chosen = [u for u in eligible if u.user_type in wanted]
-    if not chosen or (recipient == "ALL" and len(chosen) < len(wanted)):
+    chosen = offered_parties(USER_TYPES, recipient, eligible, lambda user: user.user_type)
+    if chosen is None:
         offered = ", ".join(u.user_type for u in eligible) or "none"
         return (
             f"Cdiscount does not offer {recipient} as a recipient on discussion "

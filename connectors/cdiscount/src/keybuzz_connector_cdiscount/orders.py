@@ -21,25 +21,11 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
-from keybuzz_shared.connectors.kit import (
-    EachById,
-    ListedOrders,
-    Listing,
-    NextLink,
-    PersonName,
-    Requester,
-    Seek,
-    Vocabulary,
-    decimal_of,
-    iso_seconds,
-    read_as,
-    window_query,
-)
+from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit.one_item import path_under
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
@@ -60,7 +46,7 @@ ORDER_STATES: dict[str, tuple[str, str | None]] = {
     "Returned": ("RETURNED", None),
 }
 # Matched whatever the case or separators, "Canceled" as "Cancelled"; another: PENDING.
-STATUSES = Vocabulary(ORDER_STATES, ("PENDING", None), variants={"Canceled": "Cancelled"})
+STATUSES = kit.Vocabulary(ORDER_STATES, ("PENDING", None), variants={"Canceled": "Cancelled"})
 order_status = STATUSES.of
 
 
@@ -105,29 +91,21 @@ class Order(msgspec.Struct, rename="camel", frozen=True):
     created_at: datetime | None = None
     updated_at: datetime | None = None
     sales_channel_id: str | None = None
-    customer: PersonName | None = None
+    customer: kit.PersonName | None = None
     lines: list[Line] = []
     parcels: list[Parcel] = []
-
-    @property
-    def id(self) -> str:
-        return self.order_id or self.reference or ""
-
-    @property
-    def placed(self) -> datetime | None:
-        return self.created_at or self.purchased_at
 
 
 def read_order(item: Any) -> OrderSummary:
     """One listed order in the seam's terms; ValueError saying why it cannot be."""
-    order = read_as(Order, item, "order")
-    placed = order.placed
-    if not order.id or placed is None:
+    order = kit.read_as(Order, item, "order")
+    order_id, placed = order.order_id or order.reference, order.created_at or order.purchased_at
+    if not order_id or placed is None:
         raise ValueError("an order without orderId/reference or createdAt/purchasedAt")
     status, delivery = order_status(order.status)
     tracking = [p.parcel_number for p in order.parcels if p.parcel_number]
     return OrderSummary(
-        external_id=order.id,
+        external_id=order_id,
         state=order.status,
         status=status,
         delivery_status=delivery,
@@ -149,7 +127,7 @@ def _channel(code: str | None) -> str | None:
 def _line(number: int, line: Line, order: Order) -> OrderLine:
     offer = line.offer or Offer()
     state = line.status or order.status
-    price = decimal_of(line.unit_price)
+    price = kit.decimal_of(line.unit_price)
     return OrderLine(
         line_id=str(line.line_id) if line.line_id is not None else str(number),
         state=state,
@@ -165,45 +143,36 @@ def _line(number: int, line: Line, order: Order) -> OrderLine:
 # --- the source ---------------------------------------------------------------------------
 
 
-class ShopOrders(ListedOrders):
-    """A shop's orders through its Requester (``now``: where a listing's window ends).
-    A cursor is a ``Span`` (the window, Octopia's next link): the layout of the cursors
-    backfill jobs keep."""
+class ShopOrders(kit.ListedOrders):
+    """A shop's orders through its kit.Requester. A cursor is a ``Span`` (the window,
+    Octopia's next link): the layout of the cursors backfill jobs keep."""
 
-    def __init__(
-        self,
-        client: Requester,
-        *,
-        page_size: int = MAX_PAGE_SIZE,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
+    def __init__(self, client: kit.Requester, *, page_size: int = MAX_PAGE_SIZE) -> None:
         size = str(min(page_size, MAX_PAGE_SIZE))
-        # Octopia's dates are whole seconds: what changed earlier in the window's last
-        # second belongs in it.
-        up = functools.partial(iso_seconds, up=True)
-        changed = window_query(
+        changed = kit.window_query(
             "updatedAtMin",
             "updatedAtMax",
-            iso_seconds,
-            end_written=up,
+            kit.iso_seconds,
+            # Octopia's dates are whole seconds: what changed earlier in the window's last
+            # second belongs in it.
+            end_written=functools.partial(kit.iso_seconds, up=True),
             sort="updatedAt:asc",
             pageSize=size,
         )
         # createdAtMax is inclusive and dates are shown to the second: the orders of the
         # window's last second shown at its end belong to the next window.
-        created = window_query(
-            "createdAtMin", "createdAtMax", iso_seconds, sort="createdAt:asc", pageSize=size
+        created = kit.window_query(
+            "createdAtMin", "createdAtMax", kit.iso_seconds, sort="createdAt:asc", pageSize=size
         )
         page = functools.partial(client.get_page, "/orders")
 
         super().__init__(
-            updated=Listing(Seek(lambda o: o.updated_at), changed, page),
-            created=Listing(NextLink(), created, page),
-            by_id=EachById(client.get_json, path_under("/orders")),
+            updated=kit.Listing(kit.Seek(lambda o: o.updated_at), changed, page),
+            created=kit.Listing(kit.NextLink(), created, page),
+            by_id=kit.EachById(client.get_json, path_under("/orders")),
             read=read_order,
             label="Cdiscount",
             log=log,
             shop=client.shop,
             overlap=LISTING_OVERLAP,
-            now=now,
         )

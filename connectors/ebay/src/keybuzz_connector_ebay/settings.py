@@ -3,10 +3,10 @@ service: its hosts, its calls' deadlines and the consent's."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
-import msgspec
 from keybuzz_shared.connectors.kit import ShopSettings
+from keybuzz_shared.connectors.kit.setting_kinds import AtLeastOne, FirstPollDays, Seconds
 from keybuzz_shared.connectors.seam import AppCallBudget, RedirectFlowSettings, ShopApiSettings
 
 EBAY = "EBAY"  # the marketplace value of eBay's sellers, tickets and orders
@@ -49,7 +49,6 @@ class EbaySettings(ShopSettings, kw_only=True, frozen=True):
     MARKETPLACE: ClassVar[str] = EBAY
     PREFIX: ClassVar[str] = "ebay"
     VIEW: ClassVar[type[ShopApiSettings]] = EbayApiSettings
-    FILE_HOSTS: ClassVar[tuple[str, ...]] = ()
 
     # Production's hosts [official]; ``make run`` points them at the sandbox's double.
     ebay_api_url: str = "https://api.ebay.com"
@@ -62,17 +61,17 @@ class EbaySettings(ShopSettings, kw_only=True, frozen=True):
     # Our callback behind the app's RuName (its accept URL at eBay); unset: the app's
     # ``redirect_uri`` in Vault. eBay's consent page is sent the RuName either way.
     ebay_redirect_uri: str | None = None
-    ebay_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
-    ebay_call_deadline_seconds: Annotated[float, msgspec.Meta(gt=0)] = 20.0
-    ebay_poll_interval_seconds: Annotated[int, msgspec.Meta(ge=1)] = 120
-    ebay_first_poll_days: Annotated[int, msgspec.Meta(ge=1, le=90)] = 14
-    ebay_max_attachment_bytes: Annotated[int, msgspec.Meta(ge=1)] = 10 * 1024 * 1024
+    ebay_timeout_seconds: Seconds = 30.0
+    ebay_call_deadline_seconds: Seconds = 20.0
+    ebay_poll_interval_seconds: AtLeastOne = 120
+    ebay_first_poll_days: FirstPollDays = 14
+    ebay_max_attachment_bytes: AtLeastOne = 10 * 1024 * 1024
     ebay_attachment_origins: str = ""  # a message's media are links: no host serves files
     ebay_mark_as_read: bool = True
     # The Message API's calls a day for the whole application, every seller's together
     # [official: 1,500,000 once the app passed eBay's growth check, developer.ebay.com's FAQ;
     # the app's own quota: the Analytics API's getRateLimits, resource commerce.message].
-    ebay_message_calls_per_day: Annotated[int, msgspec.Meta(ge=1)] = 1_500_000
+    ebay_message_calls_per_day: AtLeastOne = 1_500_000
 
     def view_fields(self) -> dict[str, Any]:
         budget = AppCallBudget(

@@ -30,33 +30,14 @@ from typing import Unpack
 import httpx
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit.credential_structs import Redacted
+from keybuzz_shared.connectors.kit.numbered_pages import read_listed
 from keybuzz_shared.connectors.kit.xml_answers import Element, Node, decode, decoding
 from keybuzz_shared.connectors.kit.xml_answers import parse_datetime as kit_datetime
 from keybuzz_shared.connectors.kit.xml_envelope import StatusEnvelope
 from keybuzz_shared.connectors.kit.xml_requests import carried
 from keybuzz_shared.connectors.kit.xml_services import XmlServices
 
-from keybuzz_connector_fnac.models import (
-    AuthToken,
-    FnacCredentialsRefused,
-    FnacOutcomeUnknown,
-    FnacProtocolError,
-    FnacRequestRefused,
-    FnacUnavailable,
-    Incident,
-    IncidentsPage,
-    IncidentsQuery,
-    Message,
-    MessagesPage,
-    MessagesQuery,
-    MessagesUpdate,
-    MessageUpdate,
-    MessageUpdateResult,
-    Order,
-    OrdersPage,
-    OrdersQuery,
-    Paging,
-)
+from keybuzz_connector_fnac import models
 
 NS = "http://www.fnac.com/schemas/mp-dialog.xsd"
 LOGIN = "auth"  # the service that trades the shop's key for a token
@@ -73,7 +54,7 @@ ENVELOPE_BYTES = 64 * 1024
 # messages was refused, each message with its own errors: then the caller reads them.
 ENVELOPE = StatusEnvelope(
     ns=NS,
-    unreadable=FnacProtocolError,
+    unreadable=models.FnacProtocolError,
     accepting=frozenset({"OK", "ACTIVE", "RUNNING", "WARNING"}),
     refusing=frozenset({"ERROR", "FATAL"}),
     later=frozenset({"ERR_004"}),
@@ -90,49 +71,43 @@ def parse(data: bytes, *, max_bytes: int = MAX_RESPONSE_BYTES) -> Element:
 # --- reading ------------------------------------------------------------------------------
 
 
-def read_auth(root: Element) -> AuthToken:
-    return decode(ENVELOPE.node(root), AuthToken)
+def read_auth(root: Element) -> models.AuthToken:
+    return decode(ENVELOPE.node(root), models.AuthToken)
 
 
-def read_messages(root: Element) -> MessagesPage:
-    node = ENVELOPE.node(root)
-    messages, unreadable = node.each("message", _message)
-    return MessagesPage(paging=decode(node, Paging), messages=messages, unreadable=unreadable)
+def read_messages(root: Element) -> models.MessagesPage:
+    return read_listed(ENVELOPE.node(root), "message", _message, models.Paging)
 
 
-def read_orders(root: Element) -> OrdersPage:
-    node = ENVELOPE.node(root)
-    orders, unreadable = node.each("order", decoding(Order))
-    return OrdersPage(paging=decode(node, Paging), orders=orders, unreadable=unreadable)
+def read_orders(root: Element) -> models.OrdersPage:
+    return read_listed(ENVELOPE.node(root), "order", decoding(models.Order), models.Paging)
 
 
-def read_incidents(root: Element) -> IncidentsPage:
-    node = ENVELOPE.node(root)
-    incidents, unreadable = node.each("incident", _incident)
-    return IncidentsPage(paging=decode(node, Paging), incidents=incidents, unreadable=unreadable)
+def read_incidents(root: Element) -> models.IncidentsPage:
+    return read_listed(ENVELOPE.node(root), "incident", _incident, models.Paging)
 
 
 def read_message_updates(
     root: Element, redact: Callable[[str], str] = str
-) -> tuple[MessageUpdateResult, ...]:
+) -> tuple[models.MessageUpdateResult, ...]:
     return tuple(
-        decode(message, MessageUpdateResult, errors=ENVELOPE.errors(message, redact))
+        decode(message, models.MessageUpdateResult, errors=ENVELOPE.errors(message, redact))
         for message in ENVELOPE.node(root).all("message")
     )
 
 
-def _message(node: Node) -> Message:
+def _message(node: Node) -> models.Message:
     referer = (node.child("message_referer").element.text or "").strip()
     description = node.text("message_description", strip=False) or ""
     read = node.element.get("state") == "READ"
-    return decode(node, Message, referer=referer, description=description, read=read)
+    return decode(node, models.Message, referer=referer, description=description, read=read)
 
 
-def _incident(node: Node) -> Incident:
+def _incident(node: Node) -> models.Incident:
     header = node.child("header")
     return decode(
         header,
-        Incident,
+        models.Incident,
         incident_id=node.element.get("id") or header.required("incident_id"),
         waiting_for_seller_answer=header.text("waiting_for_seller_answer") == "TRUE",
         message=header.text("message", strip=False) or "",
@@ -146,7 +121,7 @@ def _incident(node: Node) -> Incident:
 
 def parse_datetime(text: str, name: str = "date") -> datetime:
     """xs:dateTime as Fnac writes it (hours may have one digit; no zone means UTC)."""
-    return kit_datetime(text, FnacProtocolError, name)
+    return kit_datetime(text, models.FnacProtocolError, name)
 
 
 # --- the client ---------------------------------------------------------------------------
@@ -161,7 +136,8 @@ carried_text = carried
 
 
 class FnacCredentials(Redacted, frozen=True):
-    """A shop's credentials, as auth's request holds them (its key masked in ``repr``)."""
+    """A shop's credentials, as auth's request holds them (its key masked in ``repr``, and
+    quoted by no error: the kit's ``XmlServices`` keeps a Redacted Struct's secrets)."""
 
     SECRETS = frozenset({"key"})
     partner_id: str
@@ -169,23 +145,19 @@ class FnacCredentials(Redacted, frozen=True):
     key: str
 
 
-SPEC = kit.ApiSpec(
+SPEC = ENVELOPE.spec(
     "Fnac",
     log,
-    kit.CallErrors(
-        unavailable=FnacUnavailable,
-        unreadable=lambda _service, reason: FnacProtocolError(reason),
-        outcome_unknown=FnacOutcomeUnknown,
-        refused=lambda service, status, _detail: FnacRequestRefused(service, f"HTTP {status}", ()),
-        credentials_refused=FnacCredentialsRefused,
-    ),
-    ENVELOPE.refusals(LOGIN, FnacCredentialsRefused, FnacRequestRefused),
+    login=LOGIN,
+    unavailable=models.FnacUnavailable,
+    outcome_unknown=models.FnacOutcomeUnknown,
+    credentials_refused=models.FnacCredentialsRefused,
+    refused=models.FnacRequestRefused,
     max_response_bytes=MAX_RESPONSE_BYTES,
-    answers=ENVELOPE,
 )
 
 
-class FnacClient(XmlServices[AuthToken]):
+class FnacClient(XmlServices[models.AuthToken]):
     """One shop's calls (``options``: the requester's; ``files``, where its messages'
     files may be fetched from): its token is kept until Fnac refuses it, then renewed once
     for every caller at once; a request's root carries it beside the partner and shop ids."""
@@ -208,39 +180,42 @@ class FnacClient(XmlServices[AuthToken]):
             grant=read_auth,
             token=lambda grant: grant.token,
             carry=lambda token: {**ids, "token": token},
-            secrets=[credentials.key],
             shop={"shop_id": credentials.shop_id},
             **options,
         )
 
-    async def messages_query(self, query: MessagesQuery | None = None) -> MessagesPage:
+    async def messages_query(
+        self, query: models.MessagesQuery | None = None
+    ) -> models.MessagesPage:
         """One page of at most ``query.results_count`` messages. An answer listing more is
         refused (FnacProtocolError), never cut: Fnac ignoring the page size asked means
         the next pages would skip or repeat messages, so nothing of it is taken."""
-        asked = query or MessagesQuery()
+        asked = query or models.MessagesQuery()
         return await self.page(
             "messages_query",
             asked,
             read_messages,
             size=asked.results_count,
-            listed=lambda page: len(page.messages) + len(page.unreadable),
+            listed=lambda page: page.listed,
             what="messages",
             each_bytes=MESSAGE_BYTES,
             envelope_bytes=ENVELOPE_BYTES,
         )
 
     async def messages_update(
-        self, updates: Sequence[MessageUpdate]
-    ) -> tuple[MessageUpdateResult, ...]:
+        self, updates: Sequence[models.MessageUpdate]
+    ) -> tuple[models.MessageUpdateResult, ...]:
         """One result per message (each may be refused on its own, with its codes)."""
         sends = any(update.action in SENDING_ACTIONS for update in updates)
-        asked = MessagesUpdate(tuple(updates))
+        asked = models.MessagesUpdate(tuple(updates))
         answer = await self.service("messages_update", asked, idempotent=not sends)
         return read_message_updates(answer.root, answer.redact)
 
-    async def orders_query(self, query: OrdersQuery | None = None) -> OrdersPage:
-        return read_orders((await self.service("orders_query", query or OrdersQuery())).root)
+    async def orders_query(self, query: models.OrdersQuery | None = None) -> models.OrdersPage:
+        return read_orders((await self.service("orders_query", query or models.OrdersQuery())).root)
 
-    async def incidents_query(self, query: IncidentsQuery | None = None) -> IncidentsPage:
-        asked = query or IncidentsQuery()
+    async def incidents_query(
+        self, query: models.IncidentsQuery | None = None
+    ) -> models.IncidentsPage:
+        asked = query or models.IncidentsQuery()
         return read_incidents((await self.service("incidents_query", asked)).root)

@@ -9,11 +9,13 @@ Fnac publishes no limits; the ones below are assumptions, each stated in docs/FN
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, ClassVar
+from typing import ClassVar
 
 import msgspec
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit import ShopSettings, key_field, require_fields
+from keybuzz_shared.connectors.kit import ShopSettings, key_field
+from keybuzz_shared.connectors.kit.credential_structs import credentials_as
+from keybuzz_shared.connectors.kit.setting_kinds import AtLeastOne, Seconds
 from keybuzz_shared.connectors.kit.uuid_field import uuid_field
 from keybuzz_shared.connectors.seam import Limits, ShopApiSettings
 from keybuzz_shared.settings import PartSettings
@@ -34,46 +36,35 @@ SELLER_API = "fnac-seller-api"
 class FnacApiSettings(ShopSettings, kw_only=True, frozen=True):
     MARKETPLACE: ClassVar[str] = FNAC
     PREFIX: ClassVar[str] = "fnac"
-    VIEW: ClassVar[type[ShopApiSettings]] = ShopApiSettings
     FILE_HOSTS: ClassVar[tuple[str, ...]] = ("fnac_api_url",)
 
     # Production's endpoint by default; ``make run`` points it at the sandbox's double.
     fnac_api_url: str = FNAC_API_URL
     # Each read or connect; a shop's call as a whole (its retries, a re-authentication) is
     # cut after FNAC_CALL_DEADLINE_SECONDS, however the answer trickles in.
-    fnac_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
-    fnac_call_deadline_seconds: Annotated[float, msgspec.Meta(gt=0)] = 20.0
+    fnac_timeout_seconds: Seconds = 30.0
+    fnac_call_deadline_seconds: Seconds = 20.0
     # Each connected shop is polled once per interval (docs/POLLER.md, "Marketplace shops").
-    fnac_poll_interval_seconds: Annotated[int, msgspec.Meta(ge=1)] = 60
+    fnac_poll_interval_seconds: AtLeastOne = 60
     # Darty's shops at their own interval; unset: FNAC_POLL_INTERVAL_SECONDS.
-    darty_poll_interval_seconds: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    darty_poll_interval_seconds: AtLeastOne | None = None
     # After a message is stored, mark it read at Fnac (the back office shows it handled).
     fnac_mark_as_read: bool = True
     # How far back a shop's first poll reads.
-    fnac_first_poll_days: Annotated[int, msgspec.Meta(ge=1)] = 30
+    fnac_first_poll_days: AtLeastOne = 30
     # Each file a message links is downloaded up to this size (larger: named, not stored).
-    fnac_max_attachment_bytes: Annotated[int, msgspec.Meta(ge=1)] = 10 * 1024 * 1024
+    fnac_max_attachment_bytes: AtLeastOne = 10 * 1024 * 1024
     # The only origins (scheme://host[:port], separated by commas) a message's files are
     # fetched from; empty: FNAC_API_URL's (docs/SECURITY.md, "Files a message links").
     fnac_attachment_origins: str = ""
 
     def shop_api(self, marketplace: str) -> ShopApiSettings | None:
-        """Fnac's view, for Darty's shops too but for their interval."""
+        """Fnac's view, for Darty's shops too but for their interval (if set)."""
         view = super().shop_api(FNAC if marketplace == DARTY else marketplace)
-        interval = self.poll_interval_of(darty=marketplace == DARTY)
-        return (
-            None if view is None else msgspec.structs.replace(view, poll_interval_seconds=interval)
-        )
-
-    @property
-    def fnac_file_origins(self) -> tuple[str, ...]:
-        return self.file_origins
-
-    def poll_interval_of(self, darty: bool) -> int:
-        """The poll interval of Fnac's shops, or of Darty's (``darty``)."""
-        if darty and self.darty_poll_interval_seconds is not None:
-            return self.darty_poll_interval_seconds
-        return self.fnac_poll_interval_seconds
+        darty = self.darty_poll_interval_seconds if marketplace == DARTY else None
+        if view is None or darty is None:
+            return view
+        return msgspec.structs.replace(view, poll_interval_seconds=darty)
 
 
 # Fnac's account managers give its ids as UUIDs, which Fnac writes in upper case.
@@ -91,35 +82,26 @@ LIMITS = Limits(
 )
 
 
-def shop_identity(shop_id: str) -> str:
-    """The account a ``shop_id`` names on the seller API (its ids are case-insensitive
-    UUIDs, written in upper case by Fnac)."""
-    return f"{SELLER_API}:{shop_id.strip().upper()}"
-
-
 def _client_of(marketplace: str) -> kit.ClientOf[ShopApiSettings, FnacClient]:
     @kit.client_from
     def client_of(shop: kit.Opening[ShopApiSettings]) -> FnacClient:
         """The shop's client: it holds one token; ValueError when a field is missing."""
-        fields = shop.credentials
-        require_fields(CREDENTIAL_FIELDS, fields, marketplace)
-        credentials = FnacCredentials(fields["partner_id"], fields["shop_id"], fields["key"])
+        fields = shop.credentials  # the account's in its canonical form, as it is sent
+        credentials = credentials_as(FnacCredentials, CREDENTIAL_FIELDS, fields, marketplace)
         return FnacClient(shop.http, shop.api.api_url, credentials, **shop.options)
 
     return client_of
 
 
-client_of = _client_of(FNAC)
-
-
 async def probe(client: FnacClient, _credentials: Mapping[str, str]) -> str:
     """One ``auth`` call (Fnac's seller API serves Darty's shops too). Its answer names no
-    shop nor marketplace: the shop is the one whose id and key the API accepted."""
+    shop nor marketplace: the account is the shop whose id and key the API accepted, its
+    id in the one case Fnac writes its UUIDs in (the client's credentials are canonical)."""
     await client.authenticate()
-    return shop_identity(client.credentials.shop_id)
+    return f"{SELLER_API}:{client.credentials.shop_id}"
 
 
-CREDENTIAL_CHECK = kit.ProbeCheck(ShopApiSettings, "Fnac", client_of, probe)
+CREDENTIAL_CHECK = kit.ProbeCheck(ShopApiSettings, "Fnac", _client_of(FNAC), probe)
 
 
 class FnacConnector(kit.ShopConnector):

@@ -15,6 +15,8 @@ from typing import Literal
 import msgspec
 from keybuzz_shared.connectors import seam
 from keybuzz_shared.connectors.kit.credential_structs import Redacted
+from keybuzz_shared.connectors.kit.listing import Count
+from keybuzz_shared.connectors.kit.numbered_pages import Listed
 from keybuzz_shared.connectors.kit.xml_envelope import (
     EnvelopeCredentialsRefused,
     EnvelopeError,
@@ -41,26 +43,23 @@ MAX_ORDER_IDS = 50  # orders_fnac_id / incidents' orders hold at most 50 (Orders
 
 
 class FnacError(seam.ConnectorError):
-    """Base of every Fnac/Darty failure."""
+    """Base of every Fnac/Darty failure; each names Fnac (its ``label``, first in the
+    order its subclasses' bases are read, over the seam's and the kit's)."""
+
+    label = "Fnac"
 
 
 class FnacCredentialsRefused(FnacError, EnvelopeCredentialsRefused):
     """``auth`` refused the partner_id/shop_id/key (wrong, or the key was revoked)."""
 
-    label = "Fnac"
-
 
 class FnacUnavailable(FnacError, seam.CallUnavailable):
     """Unreachable, timeouts, 5xx, 429, until the retries ran out: try again later."""
-
-    label = "Fnac"
 
 
 class FnacOutcomeUnknown(FnacError, seam.CallOutcomeUnknown):
     """A call that changes something (a reply) lost its answer after it left: Fnac may have
     acted on it, so it was not sent again (a buyer would get the reply twice)."""
-
-    label = "Fnac"
 
 
 class FnacProtocolError(FnacError, seam.AnswerUnreadable):
@@ -74,8 +73,6 @@ class FnacProtocolError(FnacError, seam.AnswerUnreadable):
 
 class FnacRequestRefused(FnacError, EnvelopeRefused):
     """The response's status is ERROR or FATAL; Fnac's error codes are kept."""
-
-    label = "Fnac"
 
 
 def refusal_codes(reason: str) -> tuple[str, ...]:
@@ -175,6 +172,11 @@ class Paging(msgspec.Struct, frozen=True, kw_only=True):
     def has_next(self) -> bool:
         return self.page < self.total_paging
 
+    @property
+    def count(self) -> Count:
+        """What the listing's call hands on (kit.numbered_pages): a next page, the total."""
+        return self.has_next, self.nb_total_result
+
 
 class MessageFile(msgspec.Struct, frozen=True, kw_only=True):
     name: str = ""
@@ -194,12 +196,6 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     read: bool
     files: tuple[MessageFile, ...] = msgspec.field(default=(), name="message_file")
-
-
-class MessagesPage(msgspec.Struct, frozen=True, kw_only=True):
-    paging: Paging
-    messages: tuple[Message, ...]
-    unreadable: tuple[str, ...] = ()  # why each item left out could not be read
 
 
 class MessageUpdateResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -244,12 +240,6 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
         return max([self.created_at, *(moment for moment in shown if moment is not None)])
 
 
-class OrdersPage(msgspec.Struct, frozen=True, kw_only=True):
-    paging: Paging
-    orders: tuple[Order, ...]
-    unreadable: tuple[str, ...] = ()  # why each item left out could not be read
-
-
 class Incident(msgspec.Struct, frozen=True, kw_only=True):
     incident_id: str
     order_id: str
@@ -262,7 +252,7 @@ class Incident(msgspec.Struct, frozen=True, kw_only=True):
     line_types: tuple[str, ...] = ()  # each line's type (state.xsd incident_open_state)
 
 
-class IncidentsPage(msgspec.Struct, frozen=True, kw_only=True):
-    paging: Paging
-    incidents: tuple[Incident, ...]
-    unreadable: tuple[str, ...] = ()  # why each item left out could not be read
+# A page of each listing (kit.numbered_pages): its paging, its items, why others were left out.
+MessagesPage = Listed[Message, Paging]
+OrdersPage = Listed[Order, Paging]
+IncidentsPage = Listed[Incident, Paging]

@@ -11,42 +11,25 @@ the same time."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar, cast, get_args
+from typing import Any, cast, get_args
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
+from keybuzz_shared.connectors.kit.kept_cursors import earlier
 from keybuzz_shared.connectors.kit.linked_files import file_type
-from keybuzz_shared.connectors.kit.listing import Read, iso_window, logged_each, window_of
+from keybuzz_shared.connectors.kit.listing import iso_window, logged_each
+from keybuzz_shared.connectors.kit.numbered_pages import numbered
 from keybuzz_shared.connectors.kit.thread_replies import ThreadReplies
 from keybuzz_shared.connectors.kit.typed_items import map_each, mapped, with_unread
 from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
 
+from keybuzz_connector_fnac import models
 from keybuzz_connector_fnac.client import FnacClient, carried_text
-from keybuzz_connector_fnac.models import (
-    MAX_ORDER_IDS,
-    ByCreation,
-    DateRange,
-    FnacOutcomeUnknown,
-    FnacProtocolError,
-    Incident,
-    IncidentsQuery,
-    Message,
-    MessagesQuery,
-    MessageSubject,
-    MessageTo,
-    MessageType,
-    MessageUpdate,
-    Order,
-    OrdersQuery,
-    Paging,
-    refusal_codes,
-)
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 PAGE_SIZE = 100  # Fnac's default and largest page (the connector's ``limits.page_size``)
 # Fnac may list a message or an order a little after its date: each listing by date starts
@@ -61,23 +44,22 @@ SENDERS: dict[str, seam.SenderType] = {
     "CALLCENTER": "MARKETPLACE_SUPPORT",
     "SELLER": "SELLER",
 }
-RECIPIENTS: dict[seam.Recipient, MessageTo] = {
+RECIPIENTS: dict[seam.Recipient, models.MessageTo] = {
     "BUYER": "CLIENT",
     "MARKETPLACE_SUPPORT": "CALLCENTER",
     "ALL": "ALL",
 }
-# Fnac's threads are an order's or an offer's; it has no discussion of its own.
-THREAD_KINDS = frozenset({"ORDER", "OFFER"})
-# Every thread of Fnac's takes messages to the buyer, its customer service, or both; a
-# reply's text is what XML carries; a refusal names Fnac's ``ERR_…`` codes; a claim's
-# ``opened_by`` is ``client`` when the buyer opened it, else Fnac's staff did.
+# Fnac's threads are an order's or an offer's (it has no discussion of its own), and
+# every one takes messages to the buyer, its customer service, or both; a reply's text is
+# what XML carries; a refusal names Fnac's ``ERR_…`` codes; a claim's ``opened_by`` is
+# ``client`` when the buyer opened it, else Fnac's staff did.
 DISCUSSIONS = kit.Discussions(
     recipients=tuple(RECIPIENTS),
     support_sender="",
     claim_subject=CLAIM_SUBJECT,
-    threads=THREAD_KINDS,
+    threads=frozenset({"ORDER", "OFFER"}),
     carried=carried_text,
-    codes=refusal_codes,
+    codes=models.refusal_codes,
     buyer_opener="client",
 )
 # Fnac's ``message_subject`` (MessagesUpdateService.xsd) → the ticket's subject; its
@@ -124,18 +106,11 @@ ORDER_STATES: dict[str, tuple[str, str | None]] = {
 }
 UNKNOWN_STATE: tuple[str, str | None] = ("PENDING", None)
 
-# Fnac line state -> our order status for that line.
+# Fnac line state -> our order status for that line: the order's status of the same word;
+# a line the seller has still to accept is "ToAccept" (its order, "Created").
 LINE_STATES: dict[str, str] = {
     "ToAccept": "PENDING",
-    "Accepted": "PENDING",
-    "Refused": "CANCELLED",
-    "ToShip": "CONFIRMED",
-    "Shipped": "SHIPPED",
-    "NotReceived": "SHIPPED",
-    "Received": "DELIVERED",
-    "Cancelled": "CANCELLED",
-    "Refunded": "RETURNED",
-    "Error": "PENDING",
+    **{state: status for state, (status, _) in ORDER_STATES.items() if state != "Created"},
 }
 
 
@@ -158,12 +133,9 @@ class _InboxListing(msgspec.Struct, array_like=True, frozen=True):
     page: int
 
 
-def _inbox_cursor(cursor: str) -> kit.Pages | None:
-    try:
-        old = seam.state_of(cursor, _InboxListing, lambda listing: listing.page >= 2)
-    except ValueError:
-        return None
-    return kit.Pages(old.since, None, old.page)
+_inbox_cursor = earlier(
+    _InboxListing, lambda old: old.page >= 2, lambda old: kit.Pages(old.since, None, old.page)
+)
 
 
 # --- the session ---------------------------------------------------------------------------
@@ -177,12 +149,16 @@ class FnacSession(kit.KitSession):
         self.client = client
         self.limits = limits
         self._shop = {"shop_id": client.credentials.shop_id}
+        # The messages listed by date: each one left out logged with the shop.
+        self._logged = logged_each(mapped(_inbox_message), log, "Fnac message", self._shop)
         self._by_date = kit.Renumbered[Any](limits.page_size)
         self._by_page = kit.Renumbered[Any](limits.page_size, step_back=False)
         orders = kit.ListedOrders(
             updated=kit.Listing(self._by_date, iso_window, self._orders_by("UpdatedAt")),
             created=kit.Listing(self._by_date, iso_window, self._orders_by("CreatedAt")),
-            by_id=kit.InLists(self._orders_named, MAX_ORDER_IDS, askable=ORDER_IDS.is_order_id),
+            by_id=kit.InLists(
+                self._orders_named, models.MAX_ORDER_IDS, askable=ORDER_IDS.is_order_id
+            ),
             read=mapped(_order),
             label="Fnac",
             log=log,
@@ -198,8 +174,8 @@ class FnacSession(kit.KitSession):
         self, *, since: datetime, cursor: str | None = None
     ) -> seam.Page[seam.InboxMessage]:
         listing = kit.Listing(self._by_date, iso_window, self._messages_since())
-        low, read = as_utc(since) - LISTING_OVERLAP, self._logged(_inbox_message)
-        return await listing.page(cursor, low, datetime.now(UTC), read, said=False)
+        low = as_utc(since) - LISTING_OVERLAP
+        return await listing.page(cursor, low, datetime.now(UTC), self._logged, said=False)
 
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
@@ -210,14 +186,14 @@ class FnacSession(kit.KitSession):
     async def incidents(
         self, *, since: datetime, cursor: str | None = None
     ) -> seam.Page[seam.InboxIncident]:
-        async def fetch(params: dict[str, str], _link: str | None) -> tuple[list[Any], kit.Count]:
-            low, _ = window_of(params)
-            date = DateRange(type="UpdatedAt", min=low)
-            query = IncidentsQuery(page=int(params["page"]), results_count=self.limits.page_size, date=date, sort="ASC")  # fmt: skip
-            found = await self.client.incidents_query(query)
-            return with_unread(found.incidents, found.unreadable), _count(found.paging)
+        async def asked(page: int, low: datetime, _high: datetime | None) -> models.IncidentsPage:
+            date = models.DateRange(type="UpdatedAt", min=low)
+            query = models.IncidentsQuery(
+                page=page, results_count=self.limits.page_size, date=date, sort="ASC"
+            )
+            return await self.client.incidents_query(query)
 
-        listing = kit.Listing(self._by_page, iso_window, fetch, _inbox_cursor)
+        listing = kit.Listing(self._by_page, iso_window, numbered(asked), _inbox_cursor)
         return await listing.page(cursor, since, None, map_each(_incident))
 
     async def file(self, file: seam.InboxFile, max_bytes: int) -> bytes:
@@ -225,7 +201,7 @@ class FnacSession(kit.KitSession):
         return await self.client.get_bytes(file.url, max_bytes)
 
     async def mark_read(self, message_ids: Sequence[str]) -> int:
-        updates = [MessageUpdate(message_id=i, action="mark_as_read") for i in message_ids]
+        updates = [models.MessageUpdate(message_id=i, action="mark_as_read") for i in message_ids]
         results = await self.client.messages_update(updates)
         return sum(1 for r in results if not r.ok)  # e.g. a message Fnac does not list
 
@@ -237,7 +213,7 @@ class FnacSession(kit.KitSession):
         left: read ``sent_messages`` back before sending it again) and
         FnacCredentialsRefused are raised; every other failure is a FAILED outcome, never
         sent again."""
-        update = MessageUpdate(
+        update = models.MessageUpdate(
             message_id=reply.in_reply_to,
             action="reply",
             to=RECIPIENTS[reply.recipient],
@@ -247,8 +223,8 @@ class FnacSession(kit.KitSession):
         )
         try:
             results = await self.client.messages_update([update])
-        except FnacProtocolError as exc:  # Fnac answered, in a shape we do not read
-            raise FnacOutcomeUnknown("messages_update", exc.reason) from None
+        except models.FnacProtocolError as exc:  # Fnac answered, in a shape we do not read
+            raise models.FnacOutcomeUnknown("messages_update", exc.reason) from None
         if refused := [r for r in results if not r.ok]:
             codes = ", ".join(e.code for r in refused for e in r.errors) or refused[0].status
             return f"Fnac refused the reply: {codes}"
@@ -257,10 +233,12 @@ class FnacSession(kit.KitSession):
     async def _sent(self, thread: seam.ThreadKey, since: datetime) -> list[seam.InboxMessage]:
         """The seller's messages on one of Fnac's threads since ``since``."""
         order_ids = (thread.id,) if thread.kind == "ORDER" else ()
-        fetch = self._messages_since(from_types=("SELLER",), message_type=_message_type(thread), order_ids=order_ids)  # fmt: skip
+        fetch = self._messages_since(
+            from_types=("SELLER",), message_type=_message_type(thread), order_ids=order_ids
+        )
         listing = kit.Listing(self._by_page, iso_window, fetch)
         start = listing.start(as_utc(since) - LISTING_OVERLAP, None, updated=True)
-        found = await listing.every(start, self._logged(_inbox_message))
+        found = await listing.every(start, self._logged)
         return [m for m in found.items if m.thread == thread]
 
     # --- Fnac's calls as the kit's listings ----------------------------------------------------
@@ -268,50 +246,50 @@ class FnacSession(kit.KitSession):
     def _messages_since(self, **query: Any) -> kit.Fetch[kit.Count]:
         """messages_query of a window by creation, oldest first (``query``: its filters)."""
 
-        async def fetch(params: dict[str, str], _link: str | None) -> tuple[list[Any], kit.Count]:
-            page, size, (low, high) = int(params["page"]), self.limits.page_size, window_of(params)
-            created = DateRange(type="CreatedAt", min=low, max=high)
-            asked = MessagesQuery(page=page, results_count=size, created=created, sort=ByCreation("ASC"), **query)  # fmt: skip
-            found = await self.client.messages_query(asked)
-            return with_unread(found.messages, found.unreadable), _count(found.paging)
+        async def asked(page: int, low: datetime, high: datetime | None) -> models.MessagesPage:
+            created = models.DateRange(type="CreatedAt", min=low, max=high)
+            asked = models.MessagesQuery(
+                page=page,
+                results_count=self.limits.page_size,
+                created=created,
+                sort=models.ByCreation("ASC"),
+                **query,
+            )
+            return await self.client.messages_query(asked)
 
-        return fetch
+        return numbered(asked)
 
     def _orders_by(self, date: str) -> kit.Fetch[kit.Count]:
         """orders_query of a window by ``date``; by creation, oldest first and the window's
         end left out (Fnac's max is inclusive: a second less keeps [start, end) half-open)."""
         created = date == "CreatedAt"
 
-        async def fetch(params: dict[str, str], _link: str | None) -> tuple[list[Any], kit.Count]:
-            low, high = window_of(params)
+        async def asked(page: int, low: datetime, high: datetime | None) -> models.OrdersPage:
             if created and high is not None:
                 high -= timedelta(seconds=1)
-            window = DateRange(type=date, min=low, max=high)
-            query = OrdersQuery(page=int(params["page"]), results_count=self.limits.page_size, date=window, sort="ASC" if created else None)  # fmt: skip
-            found = await self.client.orders_query(query)
-            return with_unread(found.orders, found.unreadable), _count(found.paging)
+            window = models.DateRange(type=date, min=low, max=high)
+            query = models.OrdersQuery(
+                page=page,
+                results_count=self.limits.page_size,
+                date=window,
+                sort="ASC" if created else None,
+            )
+            return await self.client.orders_query(query)
 
-        return fetch
+        return numbered(asked)
 
     async def _orders_named(self, joined: str) -> list[Any]:
         ids = tuple(joined.split(","))
         found = await self.client.orders_query(
-            OrdersQuery(order_ids=ids, results_count=MAX_ORDER_IDS)
+            models.OrdersQuery(order_ids=ids, results_count=models.MAX_ORDER_IDS)
         )
-        return with_unread(found.orders, found.unreadable)
-
-    def _logged(self, map_one: Callable[[Any], T]) -> Read[T]:
-        return logged_each(mapped(map_one), log, "Fnac message", self._shop)
-
-
-def _count(paging: Paging) -> kit.Count:
-    return paging.has_next, paging.nb_total_result
+        return with_unread(found.items, found.unreadable)
 
 
 # --- mappings: Fnac's shapes → the seam's -----------------------------------------------------
 
 
-def _thread(message: Message) -> seam.ThreadKey:
+def _thread(message: models.Message) -> seam.ThreadKey:
     """The message's order or offer thread; a referer of another type names no thread we
     know (an empty id: the message is a thread of its own)."""
     kind: seam.ThreadKind = "OFFER" if message.referer_type == "OFFER" else "ORDER"
@@ -319,7 +297,7 @@ def _thread(message: Message) -> seam.ThreadKey:
     return seam.ThreadKey(kind=kind, id=message.referer if known else "")
 
 
-def _inbox_message(message: Message) -> seam.InboxMessage:
+def _inbox_message(message: models.Message) -> seam.InboxMessage:
     return seam.InboxMessage(
         message_id=message.message_id,
         thread=_thread(message),
@@ -337,7 +315,7 @@ def _inbox_message(message: Message) -> seam.InboxMessage:
     )
 
 
-def _incident(incident: Incident) -> seam.InboxIncident:
+def _incident(incident: models.Incident) -> seam.InboxIncident:
     return seam.InboxIncident(
         incident_id=incident.incident_id,
         order_id=incident.order_id,
@@ -354,7 +332,7 @@ def _incident(incident: Incident) -> seam.InboxIncident:
     )
 
 
-def _order(order: Order) -> seam.OrderSummary:
+def _order(order: models.Order) -> seam.OrderSummary:
     status, delivery = order_status(order.state)
     shipped = [d.shipped_at for d in order.details if d.shipped_at is not None]
     received = [d.received_at for d in order.details if d.received_at is not None]
@@ -386,13 +364,13 @@ def _order(order: Order) -> seam.OrderSummary:
     )
 
 
-def _message_type(thread: seam.ThreadKey) -> MessageType:
+def _message_type(thread: seam.ThreadKey) -> models.MessageType:
     """Fnac's name of a thread's kind (its own two: ``reply`` refuses any other first)."""
     return "OFFER" if thread.kind == "OFFER" else "ORDER"
 
 
-def _subject(reply: seam.Reply) -> MessageSubject:
+def _subject(reply: seam.Reply) -> models.MessageSubject:
     """The reply's subject when it is one of Fnac's, else the usual one for the thread."""
-    if reply.subject in get_args(MessageSubject):
-        return cast(MessageSubject, reply.subject)
+    if reply.subject in get_args(models.MessageSubject):
+        return cast(models.MessageSubject, reply.subject)
     return "order_information" if reply.thread.kind == "ORDER" else "product_information"

@@ -3,11 +3,10 @@ variable by every service that talks to ManoMano's partner API or reads its mail
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
-import msgspec
 from keybuzz_shared.connectors.kit import ShopSettings
-from keybuzz_shared.connectors.seam import ShopApiSettings
+from keybuzz_shared.connectors.kit.setting_kinds import AtLeastOne, FirstPollDays, Seconds
 
 from keybuzz_connector_manomano.dkim_keys import DKIM_KEYS_VARIABLE, configure
 
@@ -20,17 +19,16 @@ PARTNER_API_URL = "https://partnersapi.manomano.com"
 class ManoManoSettings(ShopSettings, kw_only=True, frozen=True):
     MARKETPLACE: ClassVar[str] = MANOMANO
     PREFIX: ClassVar[str] = "manomano"
-    VIEW: ClassVar[type[ShopApiSettings]] = ShopApiSettings
     FILE_HOSTS: ClassVar[tuple[str, ...]] = ("manomano_api_url",)
 
     manomano_api_url: str = PARTNER_API_URL
-    manomano_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 20.0
-    manomano_call_deadline_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    manomano_timeout_seconds: Seconds = 20.0
+    manomano_call_deadline_seconds: Seconds = 30.0
     # ManoMano's buyers write by mail: its partner API is never polled for messages; the
     # view's interval is what orders' freshness rounds are paced by where they ask.
-    manomano_poll_interval_seconds: Annotated[int, msgspec.Meta(ge=1)] = 300
-    manomano_first_poll_days: Annotated[int, msgspec.Meta(ge=1, le=90)] = 14
-    manomano_max_attachment_bytes: Annotated[int, msgspec.Meta(ge=1)] = 10 * 1024 * 1024
+    manomano_poll_interval_seconds: AtLeastOne = 300
+    manomano_first_poll_days: FirstPollDays = 14
+    manomano_max_attachment_bytes: AtLeastOne = 10 * 1024 * 1024
     # The partner API serves no files: no origin but its own.
     manomano_attachment_origins: str = ""
     # The DKIM keys the relay's mails are checked with, as a JSON object of

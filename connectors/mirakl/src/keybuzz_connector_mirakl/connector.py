@@ -26,8 +26,8 @@ import httpx
 import msgspec
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.connector_settings import ConnectorSettings, ShopApiSettings
-from keybuzz_shared.connectors.credential_form import canonical_account
-from keybuzz_shared.connectors.kit.credential_structs import Redacted
+from keybuzz_shared.connectors.kit.credential_structs import Redacted, credentials_as
+from keybuzz_shared.connectors.kit.setting_kinds import AtLeastOne, Seconds
 from keybuzz_shared.connectors.seam import CallRefused
 from keybuzz_shared.file_links import origin_of, shown
 
@@ -42,8 +42,8 @@ from keybuzz_connector_mirakl.threads import (
     LIMITS,
     PARTICIPANTS,
     THREADS,
-    ThreadReplies,
     thread_inbox,
+    thread_replies,
 )
 
 log = logging.getLogger(__name__)
@@ -116,18 +116,18 @@ class MiraklSettings(ConnectorSettings, kw_only=True, frozen=True):
 
     # Each connect or read; a shop's call as a whole (its retries, a Retry-After waited
     # within it) is cut after MIRAKL_CALL_DEADLINE_SECONDS.
-    mirakl_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
-    mirakl_call_deadline_seconds: Annotated[float, msgspec.Meta(gt=0)] = 20.0
+    mirakl_timeout_seconds: Seconds = 30.0
+    mirakl_call_deadline_seconds: Seconds = 20.0
     # Each shop is polled once per interval, unless its operator's catalogue entry sets
     # M11's frequency (then that).
-    mirakl_poll_interval_seconds: Annotated[int, msgspec.Meta(ge=1)] = 300
+    mirakl_poll_interval_seconds: AtLeastOne = 300
     # Added to an operator's M11 frequency. None is needed: a shop's next poll is due an
     # interval after its last one ended (docs/POLLER.md, "Scheduling"), so no M11 call
     # follows the last sooner than the frequency (docs/BENCHMARKS.md, Mirakl).
     mirakl_poll_margin_seconds: Annotated[int, msgspec.Meta(ge=0)] = 0
     mirakl_first_poll_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = FIRST_POLL_DAYS
     # Each file of a message is downloaded (M13) up to this size (larger: named only).
-    mirakl_max_attachment_bytes: Annotated[int, msgspec.Meta(ge=1)] = 10 * 1024 * 1024
+    mirakl_max_attachment_bytes: AtLeastOne = 10 * 1024 * 1024
     # The catalogue's overrides (catalogue.py): the variables connectors() reads from the
     # process environment, read here too so that a view follows the settings it is asked of.
     mirakl_catalogue: str = ""
@@ -175,18 +175,14 @@ CREDENTIAL_FIELDS = (
 )
 
 
-def key_of(fields: Mapping[str, str]) -> MiraklKey:
-    """The key and shop named by ``fields``; ValueError when one is missing."""
-    kit.require_fields(CREDENTIAL_FIELDS, fields, "Mirakl")
-    shop_id = canonical_account(CREDENTIAL_FIELDS, fields["shop_id"])
-    return MiraklKey(api_key=fields["api_key"].strip(), shop_id=shop_id)
-
-
 @kit.client_from
 def client_of(shop: kit.Opening[MiraklApiSettings]) -> kit.Requester:
-    """The shop's client on its operator's API. A thread's files come from the operator's
-    API (M13), with the shop's key, at addresses built from Mirakl's ids: no file link."""
-    key, api = key_of(shop.credentials), shop.api
+    """The shop's client on its operator's API, its key and shop as stored (the kit's
+    ``credentials_as``: ValueError when one is missing). A thread's files come from the
+    operator's API (M13), with the shop's key, at addresses built from Mirakl's ids: no
+    file link."""
+    key = credentials_as(MiraklKey, CREDENTIAL_FIELDS, shop.credentials, "Mirakl")
+    api = shop.api
     return shop_client(key, shop.http, api.api_url, operator=api.operator, **shop.options)
 
 
@@ -242,7 +238,7 @@ def parts(client: kit.Requester, api: MiraklApiSettings) -> kit.KitSession:
     label = f"{api.operator}/{client.shop['shop_id']}"
     return kit.KitSession(
         inbox,
-        ThreadReplies(client, inbox),
+        thread_replies(client, inbox),
         shop_orders(client, label=label, interval=api.orders_interval_seconds),
         verify=lambda: check_key(client),
         figure=response_delays(client).figure,

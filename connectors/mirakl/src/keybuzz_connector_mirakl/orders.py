@@ -24,19 +24,8 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 import msgspec
-from keybuzz_shared.connectors.kit import (
-    InLists,
-    ListedOrders,
-    Listing,
-    Offsets,
-    PersonNameLower,
-    Query,
-    Spaced,
-    decimal_of,
-    read_as,
-)
-from keybuzz_shared.connectors.kit.windows import window_query
-from keybuzz_shared.connectors.seam import AnswerUnreadable, OrderLine, OrderSummary
+from keybuzz_shared.connectors import kit
+from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
 log = logging.getLogger(__name__)
@@ -130,11 +119,10 @@ class Order(msgspec.Struct, frozen=True):
     created_date: datetime
     last_updated_date: datetime | None = None
     currency_iso_code: str | None = None
-    customer: PersonNameLower | None = None
+    customer: kit.PersonNameLower | None = None
     order_lines: list[Line] = []
     shipping_tracking: str | None = None
     fully_refunded: bool = False
-    has_incident: bool = False
     channel: Channel | None = None  # the operator's sales channel; absent: it sells on one
 
 
@@ -145,7 +133,7 @@ class Listed(msgspec.Struct, frozen=True):
 
 def read_order(item: Any) -> OrderSummary:
     """One listed order in the seam's terms; ValueError saying why it cannot be."""
-    order = read_as(Order, item, "order")
+    order = kit.read_as(Order, item, "order")
     if not order.order_id:
         raise ValueError("an order without order_id")
     status, delivery = order_status(order.order_state)
@@ -177,7 +165,7 @@ def _channel(channel: Channel | None) -> str | None:
 
 
 def _line(line: Line, order: Order) -> OrderLine:
-    price = decimal_of(line.price_unit)
+    price = kit.decimal_of(line.price_unit)
     return OrderLine(
         line_id=line.order_line_id,
         state=line.order_line_state,
@@ -195,19 +183,13 @@ def _refunded(refunds: list[Refund]) -> Decimal | None:
     """What the line's refunds give back (its price and shipping), asked or paid: a
     partial one leaves the line's state as it was; None for a line without any."""
     amounts = [
-        decimal_of(a) for r in refunds for a in (r.amount, r.shipping_amount) if a is not None
+        kit.decimal_of(a) for r in refunds for a in (r.amount, r.shipping_amount) if a is not None
     ]
     return sum((a for a in amounts if a is not None), Decimal()) if refunds else None
 
 
-def mirakl_time(moment: datetime) -> str:
-    """Mirakl's date-times: UTC to the millisecond, a trailing Z."""
-    return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def _to_millisecond(moment: datetime) -> datetime:
-    moment = as_utc(moment)
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+# Mirakl's date-times, a window's bounds among them: UTC to the millisecond, a trailing Z.
+mirakl_time = kit.iso_millis
 
 
 # --- the source ----------------------------------------------------------------------------
@@ -218,9 +200,9 @@ def _place(order: OrderSummary) -> tuple[datetime, str]:
     return (order.created_at, order.external_id)
 
 
-def _window(start: str, end: str) -> Query:
+def _window(start: str, end: str) -> kit.Query:
     """A window as OR11's query (by update or by creation), in creation order."""
-    return window_query(start, end, mirakl_time, sort="dateCreated", order="asc")
+    return kit.window_query(start, end, mirakl_time, sort="dateCreated", order="asc")
 
 
 def shop_orders(
@@ -230,20 +212,17 @@ def shop_orders(
     label: str = "",
     interval: float = 0.0,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
-) -> ListedOrders:
+) -> kit.ListedOrders:
     """A shop's orders through its client, the kit's ``ListedOrders`` (``now``: where an
     update listing's window ends; ``label``: the shop as logs name it; ``interval``:
     seconds from one listing's first page ending to the next, ``kit.Spaced``; orders by id
     and following pages are not spaced). A cursor is an ``OffsetState``: the layout of the
     cursors backfill jobs keep."""
-    first_pages = Spaced(interval)
+    first_pages = kit.Spaced(interval)
 
     async def or11(query: dict[str, str]) -> Listed:
         body = await calls.get_json(OR11, query, operation="OR11")
-        try:
-            return msgspec.convert(body, Listed)
-        except msgspec.ValidationError as exc:
-            raise AnswerUnreadable(f"OR11 answered no order list: {exc}") from None
+        return kit.answer_as(Listed, body, "OR11", "order list")
 
     async def page(query: dict[str, str], link: str | None) -> tuple[list[Any], int]:
         first = query["offset"] == "0"
@@ -254,15 +233,15 @@ def shop_orders(
         return (await or11({"order_ids": order_ids, "max": str(MAX_PAGE_SIZE)})).orders
 
     size = max(OVERLAP + 1, min(page_size, MAX_PAGE_SIZE))
-    paging = Offsets[OrderSummary](_place, size=size, overlap=OVERLAP)
-    return ListedOrders(
-        updated=Listing(paging, _window("start_update_date", "end_update_date"), page),
-        created=Listing(paging, _window("start_date", "end_date"), page),
-        by_id=InLists(by_id, MAX_PAGE_SIZE),
+    paging = kit.Offsets[OrderSummary](_place, size=size, overlap=OVERLAP)
+    return kit.ListedOrders(
+        updated=kit.Listing(paging, _window("start_update_date", "end_update_date"), page),
+        created=kit.Listing(paging, _window("start_date", "end_date"), page),
+        by_id=kit.InLists(by_id, MAX_PAGE_SIZE),
         read=read_order,
         label="Mirakl",
         log=log,
         shop={"shop": label},
-        bounds=_to_millisecond,
+        bounds=kit.to_millisecond,
         now=now,
     )

@@ -22,9 +22,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import msgspec
+from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit.period_figures import Computed, PeriodFigures
 from keybuzz_shared.connectors.kit.response_parts import OwnRule, SessionFigures
-from keybuzz_shared.connectors.seam import AnswerUnreadable
 
 from keybuzz_connector_mirakl.catalogue import Operator
 from keybuzz_connector_mirakl.orders import OrderCalls
@@ -65,10 +65,7 @@ def response_delays(
 
     async def a21() -> Computed:
         body = await calls.get_json(A21, {"periods": EVERY_PERIOD}, operation="A21")
-        try:
-            statistics = msgspec.convert(body, _Statistics)
-        except msgspec.ValidationError as exc:
-            raise AnswerUnreadable(f"A21 answered no statistics: {exc}") from None
+        statistics = kit.answer_as(_Statistics, body, "A21", "statistics")
         # A period given twice: its first figure.
         given = reversed(statistics.order_messages_response_delay)
         seconds = {f.period: float(f.value) for f in given}

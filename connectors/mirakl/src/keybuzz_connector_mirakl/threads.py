@@ -24,7 +24,6 @@ sent again here: the poller reads the thread back (``sent_messages``) first."""
 
 from __future__ import annotations
 
-import mimetypes
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -32,8 +31,11 @@ from urllib.parse import quote
 
 import msgspec
 from keybuzz_shared.connectors import kit
+from keybuzz_shared.connectors.kit.declared_replies import DeclaredReplies
+from keybuzz_shared.connectors.kit.discussion_reads import offered_parties, whole_when
+from keybuzz_shared.connectors.kit.linked_files import media_type_of
 from keybuzz_shared.connectors.kit.token_threads import TokenThreads
-from keybuzz_shared.connectors.kit.windows import window_query
+from keybuzz_shared.connectors.kit.wire import path_segment
 from keybuzz_shared.connectors.seam import (
     InboxFile,
     InboxMessage,
@@ -48,8 +50,6 @@ from keybuzz_shared.file_links import LinkRefused
 from keybuzz_shared.text import display_name
 from keybuzz_shared.ticket_topics import Subject, subject_of_label
 from keybuzz_shared.times import as_utc
-
-from keybuzz_connector_mirakl.orders import mirakl_time
 
 THREADS = "api/inbox/threads"
 # Mirakl's sender types: a kind it may add later is kept as a notification, never lost.
@@ -106,7 +106,6 @@ class Entity(msgspec.Struct, frozen=True):
 
 
 class Topic(msgspec.Struct, frozen=True):
-    type: str = ""
     value: str = ""
 
 
@@ -132,10 +131,6 @@ class Thread(msgspec.Struct, frozen=True):
     def key(self) -> ThreadKey:
         order = self.order
         return ThreadKey(kind="DISCUSSION", id=self.id, order_id=order.id if order else None)
-
-    def allows(self, kind: str) -> bool:
-        """Whether a participant of this kind (CUSTOMER, OPERATOR) may be written to."""
-        return any(p.type == kind for p in self.authorized_participants)
 
 
 class ThreadPage(msgspec.Struct, frozen=True):
@@ -167,9 +162,7 @@ def details(thread: Thread) -> tuple[ThreadDetail, ...]:
 
 def download_path(attachment_id: str) -> str:
     """M13's path of an attachment; ValueError for an id that would name another path."""
-    if (segment := kit.segment(attachment_id)) is None:
-        raise ValueError(f"{attachment_id!r} is not an attachment id")
-    return f"{THREADS}/{segment}/download"
+    return f"{THREADS}/{path_segment(attachment_id, 'an attachment id')}/download"
 
 
 # An operator's thread topics (a reason code or the label of its topic list) that the shared
@@ -222,7 +215,7 @@ def inbox_message(thread: Thread, message: Message, operator_name: str) -> Inbox
             InboxFile(
                 name=f.name or f.id,
                 url=download_path(f.id),
-                content_type=mimetypes.guess_type(f.name)[0] or "application/octet-stream",
+                content_type=media_type_of(f.name),
             )
             for f in message.attachments
         ),
@@ -283,19 +276,16 @@ def thread_inbox(
             raise LinkRefused("not an attachment of the operator's Mirakl API")
         return await client.download(file.url, max_bytes, operation="M13")
 
-    async def whole(thread: Thread) -> Thread:
-        """The thread with all its messages: as listed, else read again (M10)."""
-        return thread if complete(thread) else await thread_of(client, thread.id)
-
     return TokenThreads(
         lambda thread: thread.date_updated,
         # Threads updated since the window's start (M11 takes no end), with their messages.
-        window_query(
-            "updated_since", None, mirakl_time, with_messages="true", limit=str(page_size)
+        kit.window_query(
+            "updated_since", None, kit.iso_millis, with_messages="true", limit=str(page_size)
         ),
         m11,
         kit.decode_each(Thread, "thread"),
-        whole=whole,
+        # The thread with all its messages: as listed, else read again (M10).
+        whole=whole_when(complete, lambda thread: thread_of(client, thread.id)),
         mapped=lambda thread: messages_of(thread, operator_name),
         named=lambda thread: f"thread {thread.id}",
         files=m13,
@@ -307,13 +297,11 @@ def thread_inbox(
 
 
 def unsendable(reply: Reply) -> str | None:
-    """Why Mirakl would refuse this reply before reading its thread, if it would."""
+    """Why Mirakl would refuse this reply before reading its thread, beyond its files'
+    count (the kit's check on ``LIMITS``): its text's length, the message's size."""
     if not MIN_BODY <= len(reply.body) <= LIMITS.max_text_length:
         return f"Mirakl takes a reply of {MIN_BODY} to {LIMITS.max_text_length} characters"
-    files = reply.attachments
-    if len(files) > LIMITS.max_attachments:
-        return f"at most {LIMITS.max_attachments} files a reply"
-    total = len(reply.body.encode()) + sum(len(f.data) for f in files)
+    total = len(reply.body.encode()) + sum(len(f.data) for f in reply.attachments)
     if total > LIMITS.max_attachment_bytes:
         return f"Mirakl takes a message of 30 MB with its files ({total} bytes given)"
     return None
@@ -321,28 +309,23 @@ def unsendable(reply: Reply) -> str | None:
 
 def recipients(thread: Thread, recipient: Recipient) -> list[dict[str, Any]] | str:
     """M12's ``to`` for ``recipient`` on this thread, or why the thread does not allow it."""
-    wanted = PARTICIPANTS.get(recipient, ())
-    if not wanted or not all(thread.allows(kind) for kind in wanted):
+    offered = thread.authorized_participants
+    if offered_parties(PARTICIPANTS, recipient, offered, lambda party: party.type) is None:
         allowed = ", ".join(p.type for p in thread.authorized_participants) or "none"
         return (
             f"Mirakl's thread {thread.id} does not allow a reply to {recipient} "
             f"(participants: {allowed})"
         )
-    return [{"type": kind} for kind in wanted]
+    return [{"type": kind} for kind in PARTICIPANTS[recipient]]
 
 
-class ThreadReplies(kit.InboxReplies[kit.Requester, TokenThreads[Thread]]):
-    """The seller's replies on a shop's threads, through its client: M12's
-    ``message_input`` a JSON part, each file a ``files`` part."""
+def thread_replies(client: kit.Requester, inbox: TokenThreads[Thread]) -> DeclaredReplies:
+    """The seller's replies on a shop's threads, through its client (the kit's
+    ``DeclaredReplies``, its files checked against ``LIMITS``): M12's ``message_input`` a
+    JSON part, each file a ``files`` part; a thread read back with M10."""
 
-    label = "Mirakl"
-    discussion = "thread"
-
-    def unsendable(self, reply: Reply) -> str | None:
-        return unsendable(reply)
-
-    async def send(self, reply: Reply) -> str | None:
-        thread = await thread_of(self.client, reply.thread.id)
+    async def post(reply: Reply) -> str | None:
+        thread = await thread_of(client, reply.thread.id)
         to = recipients(thread, reply.recipient)
         if isinstance(to, str):
             return to
@@ -350,9 +333,12 @@ class ThreadReplies(kit.InboxReplies[kit.Requester, TokenThreads[Thread]]):
         message = msgspec.json.encode({"body": reply.body, "to": to})
         parts: list[kit.Part] = [("message_input", (None, message, "application/json"))]
         parts += [("files", (f.name, f.data, f.content_type)) for f in reply.attachments]
-        await self.client.post_multipart(path, parts, operation="M12")
+        await client.post_multipart(path, parts, operation="M12")
         return None
 
-    async def listed(self, discussion_id: str) -> list[InboxMessage]:
-        """The thread's messages (M10)."""
-        return list(self.inbox.mapped(await thread_of(self.client, discussion_id)))
+    async def listed(thread_id: str) -> list[InboxMessage]:
+        return list(inbox.mapped(await thread_of(client, thread_id)))
+
+    return DeclaredReplies(
+        "Mirakl", "thread", post=post, listed=listed, limits=LIMITS, refused=unsendable
+    )

@@ -3,11 +3,10 @@ RAKUTEN_ variable by every service that talks to the shops."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
-import msgspec
 from keybuzz_shared.connectors.kit import ShopSettings
-from keybuzz_shared.connectors.seam import ShopApiSettings
+from keybuzz_shared.connectors.kit.setting_kinds import AtLeastOne, FirstPollDays, Seconds
 
 # The marketplace value of Rakuten's shops, tickets and orders.
 RAKUTEN = "RAKUTEN"
@@ -18,18 +17,16 @@ WS_URL = "https://ws.fr.shopping.rakuten.com/"
 class RakutenSettings(ShopSettings, kw_only=True, frozen=True):
     MARKETPLACE: ClassVar[str] = RAKUTEN
     PREFIX: ClassVar[str] = "rakuten"
-    VIEW: ClassVar[type[ShopApiSettings]] = ShopApiSettings
-    FILE_HOSTS: ClassVar[tuple[str, ...]] = ()
 
     # Production's host by default; ``make run`` points it at the sandbox's double.
     rakuten_api_url: str = WS_URL
-    rakuten_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
-    rakuten_call_deadline_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    rakuten_timeout_seconds: Seconds = 30.0
+    rakuten_call_deadline_seconds: Seconds = 30.0
     # Rakuten publishes no call limit for these actions [assumed]: a shop is polled once a
     # minute, each poll one getitemtodolist and one getiteminfos per item to do.
-    rakuten_poll_interval_seconds: Annotated[int, msgspec.Meta(ge=1)] = 60
+    rakuten_poll_interval_seconds: AtLeastOne = 60
     # How far back a shop's first poll reads its items' messages.
-    rakuten_first_poll_days: Annotated[int, msgspec.Meta(ge=1, le=90)] = 14
+    rakuten_first_poll_days: FirstPollDays = 14
     # Rakuten's messages carry no file [assumed]: nothing is downloaded.
     rakuten_attachment_origins: str = ""
 

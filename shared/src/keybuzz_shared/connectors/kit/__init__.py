@@ -91,13 +91,16 @@ from keybuzz_shared.connectors.kit.windows import window_query
 from keybuzz_shared.connectors.kit.wire import (
     PersonName,
     PersonNameLower,
+    answer_as,
     full_name,
+    iso_millis,
     iso_seconds,
     iso_z,
     named_in,
     read_as,
     reader,
     segment,
+    to_millisecond,
     url_under,
 )
 
@@ -180,8 +183,11 @@ __all__ = [
     "PersonName",
     "PersonNameLower",
     "full_name",
+    "iso_millis",
     "iso_seconds",
+    "to_millisecond",
     "iso_z",
+    "answer_as",
     "read_as",
     "reader",
     "segment",

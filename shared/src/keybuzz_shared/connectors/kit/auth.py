@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 import msgspec
 
 from keybuzz_shared.connectors.seam import StoredToken, TokenStore, TokenStoreUnavailable
+from keybuzz_shared.redaction import REDACTED
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +212,7 @@ class ClientCredentials:
         self._granted_for = hashlib.sha256(given).hexdigest()
 
     def __repr__(self) -> str:
-        return f"ClientCredentials(token_url={self.token_url!r}, client_secret=[REDACTED])"
+        return f"ClientCredentials(token_url={self.token_url!r}, client_secret={REDACTED})"
 
     @property
     def params(self) -> Mapping[str, str]:

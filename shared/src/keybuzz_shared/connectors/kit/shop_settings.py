@@ -2,7 +2,8 @@
 and its settings view; the kit gives the view (``shop_api``), the origins its shops' files
 may come from, and the check of every address at load. Each setting ending in ``_url`` is
 an address, checked under its variable's name; ``FILE_HOSTS`` names those whose origins
-serve files when ``<prefix>_attachment_origins`` is empty."""
+serve files when ``<prefix>_attachment_origins`` is empty (none unless declared), and
+``VIEW`` is the seam's ``ShopApiSettings`` unless a connector's session needs more."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ class ShopSettings(ConnectorSettings, kw_only=True, frozen=True):
 
     MARKETPLACE: ClassVar[str]
     PREFIX: ClassVar[str]
-    VIEW: ClassVar[type[ShopApiSettings]]
-    FILE_HOSTS: ClassVar[tuple[str, ...]]
+    VIEW: ClassVar[type[ShopApiSettings]] = ShopApiSettings
+    FILE_HOSTS: ClassVar[tuple[str, ...]] = ()
 
     def view_fields(self) -> dict[str, Any]:
         return {}

@@ -1,9 +1,10 @@
 """A marketplace's JSON read into the connector's wire models, declared: a model (a msgspec
 Struct holding only the fields the connector maps) and what the item is called; the kit
 reads one item (``read_as``) or a page's items (``reader``), an item off the model's shape
-a ValueError naming it. Beside them, the small forms every JSON API's calls share: an id as
-one path segment, an address under another, the accounts an answer names, an instant as ISO 8601 in UTC,
-a person's name in its two parts (``PersonName``, ``PersonNameLower``, ``full_name``)."""
+a ValueError naming it, or a call's whole answer (``answer_as``), one off its shape unreadable. Beside them, the small forms every JSON API's calls share: an id as
+one path segment, an address under another, the accounts an answer names, an instant as
+ISO 8601 in UTC (to the microsecond, the millisecond or the second), a person's name in its
+two parts (``PersonName``, ``PersonNameLower``, ``full_name``)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from urllib.parse import quote
 import httpx
 import msgspec
 
-from keybuzz_shared.connectors.seam import read_each
+from keybuzz_shared.connectors.seam import AnswerUnreadable, read_each
 from keybuzz_shared.times import as_utc
 
 T = TypeVar("T")
@@ -27,6 +28,16 @@ def read_as(kind: type[T], item: Any, what: str) -> T:
         return msgspec.convert(item, kind)
     except msgspec.ValidationError as exc:
         raise ValueError(f"{what} off its shape: {exc}") from None
+
+
+def answer_as(kind: type[T], body: Any, call: str, what: str) -> T:
+    """A call's whole answer ``body`` as a ``kind``; the seam's ``AnswerUnreadable``
+    "<call> answered no <what>: …" when it is not one (an item off its shape, read by
+    ``read_as``, costs that item; an answer off its shape, the call)."""
+    try:
+        return msgspec.convert(body, kind)
+    except msgspec.ValidationError as exc:
+        raise AnswerUnreadable(f"{call} answered no {what}: {exc}") from None
 
 
 def reader(
@@ -48,6 +59,15 @@ def segment(value: str) -> str | None:
     """``value`` as one segment of a path (quoted); None for one that would name another
     path (empty, ``.``, ``..``)."""
     return None if value.strip() in ("", ".", "..") else quote(value, safe="")
+
+
+def path_segment(value: str, what: str = "an id") -> str:
+    """``value`` as one segment of a path, where a mapping writes an id into one (a
+    file's address); ValueError "… is not ``what``" for one that would name another path."""
+    found = segment(value)
+    if found is None:
+        raise ValueError(f"{value!r} is not {what}")
+    return found
 
 
 def url_under(url: str, prefix: str) -> bool:
@@ -75,6 +95,19 @@ def iso_seconds(moment: datetime, *, up: bool = False) -> str:
     if up and whole != utc:
         whole += timedelta(seconds=1)
     return whole.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def to_millisecond(moment: datetime) -> datetime:
+    """``moment`` in UTC, cut to the millisecond: a window's bound as an API that keeps
+    milliseconds holds it."""
+    utc = as_utc(moment)
+    return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
+
+
+def iso_millis(moment: datetime) -> str:
+    """``moment`` in UTC to the millisecond (``2026-11-23T09:48:00.250Z``), cut, not
+    rounded."""
+    return to_millisecond(moment).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def full_name(first: str | None, last: str | None) -> str | None:

@@ -13,6 +13,7 @@ codes kept, the marketplace named by the connector's subclass)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -23,8 +24,10 @@ from lxml import etree
 
 from keybuzz_shared.connectors.kit.answers import Refusal
 from keybuzz_shared.connectors.kit.refusals import Refusals
+from keybuzz_shared.connectors.kit.requester import ApiSpec, CallErrors
 from keybuzz_shared.connectors.kit.xml_answers import Element, Node, answer_root, parse_guarded
 from keybuzz_shared.connectors.seam import CredentialsRefused, RequestRefused
+from keybuzz_shared.json_calls import Unavailable
 from keybuzz_shared.redaction import redact_text
 
 
@@ -149,6 +152,37 @@ class StatusEnvelope:
             return refused(call, f"HTTP {status}", ())
 
         return Refusals(credentials=frozenset({401, 403}), expired=expired, error=error)
+
+    # --- the requester's ApiSpec ------------------------------------------------------------
+
+    def spec(
+        self,
+        label: str,
+        log: logging.Logger,
+        *,
+        login: str,
+        unavailable: Unavailable,
+        outcome_unknown: Callable[[str, str], Exception],
+        credentials_refused: Callable[[str, Errors], Exception],
+        refused: Callable[[str, str, Errors], Exception],
+        max_response_bytes: int,
+    ) -> ApiSpec:
+        """The ``ApiSpec`` of an API answering in this envelope (``label``: its marketplace):
+        its answers and ``refusals`` this envelope's, an unreadable answer its
+        ``unreadable``, a refusal over HTTP without an envelope ``refused`` with the HTTP
+        status (as ``refusals`` says it), a call unavailable or whose outcome is unknown
+        ``unavailable`` and ``outcome_unknown``."""
+        errors = CallErrors(
+            unavailable=unavailable,
+            unreadable=lambda _call, reason: self.unreadable(reason),
+            outcome_unknown=outcome_unknown,
+            refused=lambda call, status, _detail: refused(call, f"HTTP {status}", ()),
+            credentials_refused=lambda detail: credentials_refused(detail, ()),
+        )
+        refusals = self.refusals(login, credentials_refused, refused)
+        return ApiSpec(
+            label, log, errors, refusals, max_response_bytes=max_response_bytes, answers=self
+        )
 
 
 def listed(errors: Sequence[EnvelopeError], chars: int | None = None) -> str:

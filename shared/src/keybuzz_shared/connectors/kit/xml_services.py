@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar, Unpack
 import httpx
 import msgspec
 
+from keybuzz_shared.connectors.kit.credential_structs import Redacted
 from keybuzz_shared.connectors.kit.login import LoginToken
 from keybuzz_shared.connectors.kit.options import RequesterOptions
 from keybuzz_shared.connectors.kit.requester import ApiSpec, Requester
@@ -32,7 +33,7 @@ class XmlServices(Requester, Generic[G]):
     """One shop's services on ``base_url``: ``login``, the service trading ``credentials``
     for a grant (``grant``: read from its answer; ``token``: the grant's token); ``carry``:
     what a request's root carries of the token; ``secrets``: what no error may quote (the
-    shop's key)."""
+    shop's key; by default the ``SECRETS`` of ``credentials``, a ``Redacted`` Struct)."""
 
     def __init__(
         self,
@@ -45,7 +46,7 @@ class XmlServices(Requester, Generic[G]):
         grant: Callable[[Element], G],
         token: Callable[[G], str],
         carry: Callable[[str], dict[str, str]],
-        secrets: Iterable[str],
+        secrets: Iterable[str] | None = None,
         shop: Mapping[str, str] | None = None,
         **options: Unpack[RequesterOptions],
     ) -> None:
@@ -55,6 +56,9 @@ class XmlServices(Requester, Generic[G]):
         self._login_service = login
         self._login_query = credentials
         self._grant = grant
+        if secrets is None:
+            named = credentials.SECRETS if isinstance(credentials, Redacted) else frozenset()
+            secrets = [getattr(credentials, name) for name in named]
         self.tokens = LoginToken(self._log_in, token, carry=carry, secrets=secrets)
         super().__init__(spec, self.tokens, http, base_url, shop=shop, **options)
 

@@ -1,0 +1,70 @@
+"""A listing whose answers number their pages and read item by item (an XML answer's
+``Node.each``): a page is the items read, why each other one could not be, and the
+answer's paging (the connector's Struct, decoded from the page's element: its page, how
+many follow, how many items the listing holds, whatever the marketplace names them). The
+connector writes how a page is asked in its own typed query, from the page's number and
+window (``Asked``); the kit makes the listing's call of it (``numbered``, a ``Fetch`` of
+the ``Renumbered`` strategy on the window ``iso_window`` wrote)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+import msgspec
+
+from keybuzz_shared.connectors.kit.listing import Count, Fetch, window_of
+from keybuzz_shared.connectors.kit.typed_items import with_unread
+from keybuzz_shared.connectors.kit.xml_answers import Node, decode
+
+T = TypeVar("T")  # an item, read
+P = TypeVar("P", bound=msgspec.Struct)  # a page's paging, as the answer says it
+
+
+class Counted(Protocol):
+    """A page's paging as the listing's call hands it on: whether a page follows, and how
+    many items the listing holds (None: not said)."""
+
+    @property
+    def count(self) -> Count: ...
+
+
+@dataclass(frozen=True)
+class Listed(Generic[T, P]):
+    """One page: its ``paging``, its ``items`` read, why each other one could not be."""
+
+    paging: P
+    items: tuple[T, ...]
+    unreadable: tuple[str, ...] = ()
+
+    @property
+    def listed(self) -> int:
+        """How many items the page lists, those left out unread included."""
+        return len(self.items) + len(self.unreadable)
+
+
+def read_listed(node: Node, item: str, read: Callable[[Node], T], paging: type[P]) -> Listed[T, P]:
+    """The page ``node`` is: each ``item`` child read by ``read`` (one off its shape costs
+    only itself), its paging decoded from ``node``'s own children."""
+    items, unreadable = node.each(item, read)
+    return Listed(decode(node, paging), items, unreadable)
+
+
+# How a page is asked: its number (1, 2 …) and its window (its end None: none) → the page.
+Asked = Callable[[int, datetime, datetime | None], Awaitable[Listed[Any, Any]]]
+
+
+def numbered(asked: Asked) -> Fetch[Count]:
+    """The listing's call of ``asked``: the page's items and, after them, why each other
+    one could not be read (``typed_items.with_unread``), and its paging's ``count``
+    (``Counted``)."""
+
+    async def fetch(params: dict[str, str], _link: str | None) -> tuple[list[Any], Count]:
+        low, high = window_of(params)
+        page = await asked(int(params["page"]), low, high)
+        paging: Counted = page.paging
+        return with_unread(page.items, page.unreadable), paging.count
+
+    return fetch

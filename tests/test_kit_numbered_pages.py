@@ -1,0 +1,96 @@
+"""A numbered listing's page read item by item and asked in the connector's typed query
+(kit/numbered_pages.py), and a cursor of an earlier layout still read as the listing's
+state (kit/kept_cursors.py). No server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+from keybuzz_shared.connectors.kit import Count, Listing, Pages, Renumbered
+from keybuzz_shared.connectors.kit.kept_cursors import earlier
+from keybuzz_shared.connectors.kit.listing import iso_window
+from keybuzz_shared.connectors.kit.numbered_pages import Listed, numbered, read_listed
+from keybuzz_shared.connectors.kit.typed_items import map_each
+from keybuzz_shared.connectors.kit.xml_answers import Node, decoding
+from keybuzz_shared.connectors.seam import cursor_of, state_of
+from lxml import etree
+
+NS = "urn:test"
+START = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+class Off(Exception):
+    pass
+
+
+class Paging(msgspec.Struct, frozen=True, kw_only=True):
+    page: int = 1
+    total_paging: int = 1
+    nb_total_result: int | None = None
+
+    @property
+    def count(self) -> Count:
+        return self.page < self.total_paging, self.nb_total_result
+
+
+class Item(msgspec.Struct, frozen=True):
+    item_id: str
+    quantity: int
+
+
+def node(xml: str) -> Node:
+    return Node(etree.fromstring(f'<page xmlns="{NS}">{xml}</page>'.encode()), NS, Off)
+
+
+def test_a_page_is_its_items_read_alone_and_its_paging() -> None:
+    page = read_listed(
+        node(
+            "<page>2</page><total_paging>3</total_paging>"
+            "<item><item_id>A</item_id><quantity>1</quantity></item>"
+            "<item><item_id>B</item_id><quantity>many</quantity></item>"
+        ),
+        "item",
+        decoding(Item),
+        Paging,
+    )
+    assert page.paging == Paging(page=2, total_paging=3)
+    assert page.items == (Item("A", 1),)
+    assert page.unreadable == ("item B: <quantity> is not an integer",)
+    assert page.listed == 2  # the item left out counts among those listed
+
+
+async def test_each_page_is_asked_by_its_number_and_window_and_hands_on_its_count() -> None:
+    asked: list[tuple[int, datetime, datetime | None]] = []
+
+    async def ask(page: int, low: datetime, high: datetime | None) -> Listed[Any, Paging]:
+        asked.append((page, low, high))
+        items = (Item(f"I{page}", 1),)
+        return Listed(Paging(page=page, total_paging=2, nb_total_result=3), items, ("bad",))
+
+    listing: Listing[str, Any, Any] = Listing(Renumbered(1), iso_window, numbered(ask))
+    end = START + timedelta(days=1)
+    first = await listing.page(None, START, end, map_each(lambda item: item.item_id))
+    assert (first.items, first.unreadable) == (("I1",), ("bad",))
+    assert first.next_cursor is not None
+    state = state_of(first.next_cursor, Pages)
+    assert (state.page, state.total) == (2, 3)
+    last = await listing.page(first.next_cursor, START, end, map_each(lambda i: i.item_id))
+    assert last.items == ("I2",) and last.next_cursor is None and last.complete_until == end
+    assert asked == [(1, START, end), (2, START, end)]
+
+
+class OldCursor(msgspec.Struct, array_like=True, frozen=True):
+    since: datetime
+    page: int
+
+
+def test_a_cursor_of_the_earlier_layout_is_read_as_the_listings_state() -> None:
+    legacy = earlier(
+        OldCursor, lambda old: old.page >= 2, lambda old: Pages(old.since, None, old.page)
+    )
+    assert legacy(cursor_of(OldCursor(START, 3))) == Pages(START, None, 3)
+    assert legacy(cursor_of(OldCursor(START, 1))) is None  # one it never handed out
+    assert legacy(cursor_of(Pages(START, None, 2))) is None  # another layout
+    assert legacy("not a cursor") is None
