@@ -32,6 +32,7 @@ from keybuzz_devstack.oauth_testing import frontend_result as frontend_result
 from keybuzz_devstack.oauth_testing import kit as kit
 from keybuzz_devstack.oauth_testing import lwa_faults as lwa_faults
 from keybuzz_devstack.oauth_testing import make_kit as make_kit
+from keybuzz_devstack.oauth_testing import make_module_kit as make_module_kit
 from keybuzz_devstack.oauth_testing import new_tenant as new_tenant
 from keybuzz_devstack.oauth_testing import read_secret as read_secret
 from keybuzz_devstack.oauth_testing import revoke_in_sandbox as revoke_in_sandbox
