@@ -163,3 +163,23 @@ async def vault_gate(stack: Any) -> AsyncIterator[VaultGate]:
         yield gate
     finally:
         await gate.stop()
+
+
+@pytest.fixture(scope="module")
+async def module_kit(make_module_kit: Any) -> OauthKit:
+    """The oauth service a module's tests share (``fresh_kit``): its start is most of a
+    short test's time."""
+    kit: OauthKit = await make_module_kit()
+    return kit
+
+
+@pytest.fixture
+async def fresh_kit(module_kit: OauthKit) -> AsyncIterator[OauthKit]:
+    """The module's service as a test's own would be: no state, no connection, a browser
+    with no cookie of another test's."""
+    await module_kit.runtime.pool.execute("TRUNCATE oauth_states, marketplace_connections CASCADE")
+    kit = OauthKit(module_kit.stack, module_kit.sandbox, module_kit.service, module_kit.app_source)
+    try:
+        yield kit
+    finally:
+        await kit.aclose()
