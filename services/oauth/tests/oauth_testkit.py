@@ -1,8 +1,10 @@
 """Shared pieces of the oauth tests: a service wired to the sandbox, a browser, events.
 
 Everything is real: OpenBao, PostgreSQL, NATS and the Amazon sandbox over HTTP.
-Each test gets its own app source in Vault (so the redirect URI can name the
-random port the service runs on) and its own tenant ids. The service and its browser
+Each service gets its own app source in Vault (so the redirect URI can name the
+random port it runs on); a module's tests share one (``kit``, ``shop_kit``), each test
+with tenant ids of its own, and a test that needs a setting of its own starts its own
+(``make_kit``). The service and its browser
 (``make_kit``, ``OauthKit``) are ``keybuzz_devstack.oauth_testing``, shared with the
 orders service's and the connectors' tests.
 """
@@ -10,6 +12,7 @@ orders service's and the connectors' tests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -29,7 +32,6 @@ from keybuzz_devstack.oauth_testing import LwaCounter as LwaCounter
 from keybuzz_devstack.oauth_testing import LwaFaults as LwaFaults
 from keybuzz_devstack.oauth_testing import OauthKit as OauthKit
 from keybuzz_devstack.oauth_testing import frontend_result as frontend_result
-from keybuzz_devstack.oauth_testing import kit as kit
 from keybuzz_devstack.oauth_testing import lwa_faults as lwa_faults
 from keybuzz_devstack.oauth_testing import make_kit as make_kit
 from keybuzz_devstack.oauth_testing import make_module_kit as make_module_kit
@@ -165,21 +167,46 @@ async def vault_gate(stack: Any) -> AsyncIterator[VaultGate]:
         await gate.stop()
 
 
-@pytest.fixture(scope="module")
-async def module_kit(make_module_kit: Any) -> OauthKit:
-    """The oauth service a module's tests share (``fresh_kit``): its start is most of a
-    short test's time."""
-    kit: OauthKit = await make_module_kit()
-    return kit
+FNAC_API = "/fnac/api.php/"  # the sandbox's Fnac double, under its URL
 
 
-@pytest.fixture
-async def fresh_kit(module_kit: OauthKit) -> AsyncIterator[OauthKit]:
-    """The module's service as a test's own would be: no state, no connection, a browser
-    with no cookie of another test's."""
+@contextlib.asynccontextmanager
+async def fresh(module_kit: OauthKit) -> AsyncIterator[OauthKit]:
+    """A module's service as a test's own would be: no state, no connection, a browser with
+    no cookie of another test's (the tests connect the sandbox's same sellers and shops, and
+    one held by a tenant is refused to another)."""
     await module_kit.runtime.pool.execute("TRUNCATE oauth_states, marketplace_connections CASCADE")
     kit = OauthKit(module_kit.stack, module_kit.sandbox, module_kit.service, module_kit.app_source)
     try:
         yield kit
     finally:
         await kit.aclose()
+
+
+@pytest.fixture(scope="module")
+async def module_kit(make_module_kit: Any) -> OauthKit:
+    """The oauth service a module's tests share (``kit``): its start is most of a short
+    test's time. A test that needs a setting of its own starts its own (``make_kit``)."""
+    kit: OauthKit = await make_module_kit()
+    return kit
+
+
+@pytest.fixture
+async def kit(module_kit: OauthKit) -> AsyncIterator[OauthKit]:
+    """``module_kit``, ``fresh`` for the test."""
+    async with fresh(module_kit) as own:
+        yield own
+
+
+@pytest.fixture(scope="module")
+async def module_shop_kit(make_module_kit: Any, sandbox_url: str) -> OauthKit:
+    """``module_kit`` checking Fnac's and Darty's credentials with the sandbox's double."""
+    kit: OauthKit = await make_module_kit(FNAC_API_URL=sandbox_url + FNAC_API)
+    return kit
+
+
+@pytest.fixture
+async def shop_kit(module_shop_kit: OauthKit) -> AsyncIterator[OauthKit]:
+    """``module_shop_kit``, ``fresh`` for the test."""
+    async with fresh(module_shop_kit) as kit:
+        yield kit

@@ -6,7 +6,6 @@ import asyncio
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
-import pytest
 from keybuzz_oauth.app import CALLBACK_PATH
 from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_shared.auth import issue_token
@@ -14,7 +13,6 @@ from keybuzz_shared.settings import DEV_JWT_SECRET
 from oauth_testkit import (
     FR,
     SELLER,
-    OauthKit,
     callback_query,
     find_event,
     frontend_result,
@@ -23,12 +21,6 @@ from oauth_testkit import (
     root_vault,
     tenant_path,
 )
-
-
-@pytest.fixture
-def kit(fresh_kit: OauthKit) -> OauthKit:
-    """The module's service (``fresh_kit``) for the tests that need no setting of their own."""
-    return fresh_kit
 
 
 async def test_start_builds_the_consent_url(kit, sandbox_url):

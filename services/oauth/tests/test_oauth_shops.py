@@ -17,6 +17,7 @@ from keybuzz_shared.events import ConnectionReauthRequired
 from keybuzz_shared.logs import JsonFormatter
 from keybuzz_shared.messaging import publish_event
 from oauth_testkit import (
+    FNAC_API,
     OauthKit,
     database_dump,
     find_event,
@@ -24,8 +25,6 @@ from oauth_testkit import (
     read_secret,
     root_vault,
 )
-
-FNAC_API = "/fnac/api.php/"
 
 
 def shop_path(tenant: str, marketplace: str = "fnac") -> str:
@@ -45,22 +44,6 @@ def body(shop: dict[str, Any], **changes: str) -> dict[str, str]:
         "shopId": shop["shop_id"],
         "key": shop["key"],
     } | changes
-
-
-@pytest.fixture(scope="module")
-async def module_shop_kit(
-    make_module_kit: Callable[..., Awaitable[OauthKit]], sandbox_url: str
-) -> OauthKit:
-    """The oauth service the module's tests share: its start is most of a short test's time."""
-    return await make_module_kit(FNAC_API_URL=sandbox_url + FNAC_API)
-
-
-@pytest.fixture
-async def shop_kit(module_shop_kit: OauthKit) -> OauthKit:
-    """The module's service holding no shop, as one of the test's own would: the tests
-    connect the double's same shops, and a shop held by one tenant is refused to another."""
-    await module_shop_kit.runtime.pool.execute("TRUNCATE marketplace_connections CASCADE")
-    return module_shop_kit
 
 
 @pytest.fixture
