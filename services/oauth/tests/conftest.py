@@ -7,6 +7,7 @@ from oauth_testkit import (  # noqa: F401 - fixtures
     make_module_kit,
     module_kit,
     module_shop_kit,
+    shared_kit,
     shop_kit,
     vault_gate,
 )

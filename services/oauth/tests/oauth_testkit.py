@@ -12,7 +12,6 @@ orders service's and the connectors' tests.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -31,14 +30,17 @@ from keybuzz_devstack.oauth_testing import SPAPI_CALLER as SPAPI_CALLER
 from keybuzz_devstack.oauth_testing import LwaCounter as LwaCounter
 from keybuzz_devstack.oauth_testing import LwaFaults as LwaFaults
 from keybuzz_devstack.oauth_testing import OauthKit as OauthKit
+from keybuzz_devstack.oauth_testing import fresh as fresh
 from keybuzz_devstack.oauth_testing import frontend_result as frontend_result
 from keybuzz_devstack.oauth_testing import lwa_faults as lwa_faults
 from keybuzz_devstack.oauth_testing import make_kit as make_kit
 from keybuzz_devstack.oauth_testing import make_module_kit as make_module_kit
+from keybuzz_devstack.oauth_testing import module_kit as module_kit
 from keybuzz_devstack.oauth_testing import new_tenant as new_tenant
 from keybuzz_devstack.oauth_testing import read_secret as read_secret
 from keybuzz_devstack.oauth_testing import revoke_in_sandbox as revoke_in_sandbox
 from keybuzz_devstack.oauth_testing import root_vault as root_vault
+from keybuzz_devstack.oauth_testing import shared_kit as shared_kit
 from keybuzz_devstack.oauth_testing import tenant_path as tenant_path
 from keybuzz_devstack.oauth_testing import token_service as token_service
 from keybuzz_devstack.testing import find_event as find_event  # the oauth tests take it here
@@ -170,32 +172,11 @@ async def vault_gate(stack: Any) -> AsyncIterator[VaultGate]:
 FNAC_API = "/fnac/api.php/"  # the sandbox's Fnac double, under its URL
 
 
-@contextlib.asynccontextmanager
-async def fresh(module_kit: OauthKit) -> AsyncIterator[OauthKit]:
-    """A module's service as a test's own would be: no state, no connection, a browser with
-    no cookie of another test's (the tests connect the sandbox's same sellers and shops, and
-    one held by a tenant is refused to another)."""
-    await module_kit.runtime.pool.execute("TRUNCATE oauth_states, marketplace_connections CASCADE")
-    kit = OauthKit(module_kit.stack, module_kit.sandbox, module_kit.service, module_kit.app_source)
-    try:
-        yield kit
-    finally:
-        await kit.aclose()
-
-
-@pytest.fixture(scope="module")
-async def module_kit(make_module_kit: Any) -> OauthKit:
-    """The oauth service a module's tests share (``kit``): its start is most of a short
-    test's time. A test that needs a setting of its own starts its own (``make_kit``)."""
-    kit: OauthKit = await make_module_kit()
-    return kit
-
-
 @pytest.fixture
-async def kit(module_kit: OauthKit) -> AsyncIterator[OauthKit]:
-    """``module_kit``, ``fresh`` for the test."""
-    async with fresh(module_kit) as own:
-        yield own
+def kit(shared_kit: OauthKit) -> OauthKit:
+    """The module's oauth service, ``fresh`` for the test (``shared_kit``); a test that needs
+    a setting of its own starts its own (``make_kit``)."""
+    return shared_kit
 
 
 @pytest.fixture(scope="module")
