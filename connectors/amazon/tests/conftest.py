@@ -21,7 +21,14 @@ import pytest_asyncio
 # repository root's import mode is.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from keybuzz_devstack.oauth_testing import kit, lwa_faults, make_kit  # noqa: F401 - fixtures
+from keybuzz_devstack.oauth_testing import (  # noqa: F401 - fixtures
+    kit,
+    lwa_faults,
+    make_kit,
+    make_module_kit,
+    module_kit,
+    shared_kit,
+)
 from keybuzz_sandbox import SandboxConfig, create_app
 from keybuzz_sandbox.fixtures import serve  # noqa: F401 - fixture
 from sandbox_helpers import CONTRACT, Contract, _validate_response

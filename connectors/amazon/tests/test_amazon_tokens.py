@@ -21,6 +21,7 @@ from keybuzz_devstack.oauth_testing import (
     SPAPI_CALLER,
     LwaCounter,
     LwaFaults,
+    OauthKit,
     frontend_result,
     new_tenant,
     read_secret,
@@ -29,6 +30,12 @@ from keybuzz_devstack.oauth_testing import (
     token_service,
 )
 from keybuzz_devstack.testing import eventually, find_event
+
+
+@pytest.fixture
+def kit(shared_kit: OauthKit) -> OauthKit:
+    """The module's oauth service (``shared_kit``): these tests need no setting of their own."""
+    return shared_kit
 
 
 async def test_access_token_works_on_spapi_and_is_cached(kit, start_service):

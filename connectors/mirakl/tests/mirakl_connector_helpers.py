@@ -83,5 +83,6 @@ def unpaced(env: dict[str, str]) -> dict[str, str]:
 
 
 async def serve_double(**config: Any) -> AsyncIterator[str]:
-    async with running_sandbox(SandboxConfig(time_scale=TIME_SCALE, **config)) as url:
+    """The double on a sandbox of its own, at ``TIME_SCALE`` unless ``time_scale`` is given."""
+    async with running_sandbox(SandboxConfig(**{"time_scale": TIME_SCALE, **config})) as url:
         yield url

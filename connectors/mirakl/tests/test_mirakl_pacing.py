@@ -1,7 +1,7 @@
 """A Mirakl shop is never called faster than its operator's M11 frequency, whatever made its
 poll due: the poller against the sandbox's Mirakl double (its frequencies enforced, a 429
 with Retry-After inside them, every call counted), the shops' keys in OpenBao, NATS and
-PostgreSQL. The catalogue's M11 frequency is the double's own (a Mirakl minute lasts four
+PostgreSQL. The catalogue's M11 frequency is the double's own (a Mirakl minute lasts two
 seconds here), so a poll that follows the last one's end sooner meets a 429."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from mirakl_connector_helpers import admin, operators
 
 StartService = Callable[..., Awaitable[RunningService]]
 CODE = "DECATHLON"
-TIME_SCALE = 15.0
+TIME_SCALE = 30.0
 FREQUENCY = 60.0 / TIME_SCALE  # the double's M11 frequency, in real seconds
 EARLY = 1.0  # how early a poll is made due: within the lag's spread, it waits in its slot
 

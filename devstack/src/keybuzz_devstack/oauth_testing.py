@@ -309,6 +309,34 @@ async def kit(make_kit: Callable[..., Awaitable[OauthKit]]) -> OauthKit:
     return await make_kit()
 
 
+@contextlib.asynccontextmanager
+async def fresh(module_kit: OauthKit) -> AsyncIterator[OauthKit]:
+    """A module's oauth service as a test's own would be: no state, no connection, a browser
+    with no cookie of another test's (tests connect the sandbox's same sellers and shops,
+    and one held by a tenant is refused to another)."""
+    await module_kit.runtime.pool.execute("TRUNCATE oauth_states, marketplace_connections CASCADE")
+    kit = OauthKit(module_kit.stack, module_kit.sandbox, module_kit.service, module_kit.app_source)
+    try:
+        yield kit
+    finally:
+        await kit.aclose()
+
+
+@pytest.fixture(scope="module")
+async def module_kit(make_module_kit: Callable[..., Awaitable[OauthKit]]) -> OauthKit:
+    """The oauth service a module's tests share (``shared_kit``): its start is most of a
+    short test's time."""
+    return await make_module_kit()
+
+
+@pytest.fixture
+async def shared_kit(module_kit: OauthKit) -> AsyncIterator[OauthKit]:
+    """``module_kit``, ``fresh`` for the test: ``kit`` for a test that needs no setting of
+    its own."""
+    async with fresh(module_kit) as kit:
+        yield kit
+
+
 def token_service(
     runtime: Any, kit: OauthKit, http: httpx.AsyncClient | None = None
 ) -> TokenService:

@@ -1,3 +1,13 @@
 """oauth test fixtures."""
 
-from oauth_testkit import kit, lwa_faults, make_kit, vault_gate  # noqa: F401 - fixtures
+from oauth_testkit import (  # noqa: F401 - fixtures
+    kit,
+    lwa_faults,
+    make_kit,
+    make_module_kit,
+    module_kit,
+    module_shop_kit,
+    shared_kit,
+    shop_kit,
+    vault_gate,
+)

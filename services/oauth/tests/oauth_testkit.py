@@ -1,8 +1,10 @@
 """Shared pieces of the oauth tests: a service wired to the sandbox, a browser, events.
 
 Everything is real: OpenBao, PostgreSQL, NATS and the Amazon sandbox over HTTP.
-Each test gets its own app source in Vault (so the redirect URI can name the
-random port the service runs on) and its own tenant ids. The service and its browser
+Each service gets its own app source in Vault (so the redirect URI can name the
+random port it runs on); a module's tests share one (``kit``, ``shop_kit``), each test
+with tenant ids of its own, and a test that needs a setting of its own starts its own
+(``make_kit``). The service and its browser
 (``make_kit``, ``OauthKit``) are ``keybuzz_devstack.oauth_testing``, shared with the
 orders service's and the connectors' tests.
 """
@@ -28,14 +30,17 @@ from keybuzz_devstack.oauth_testing import SPAPI_CALLER as SPAPI_CALLER
 from keybuzz_devstack.oauth_testing import LwaCounter as LwaCounter
 from keybuzz_devstack.oauth_testing import LwaFaults as LwaFaults
 from keybuzz_devstack.oauth_testing import OauthKit as OauthKit
+from keybuzz_devstack.oauth_testing import fresh as fresh
 from keybuzz_devstack.oauth_testing import frontend_result as frontend_result
-from keybuzz_devstack.oauth_testing import kit as kit
 from keybuzz_devstack.oauth_testing import lwa_faults as lwa_faults
 from keybuzz_devstack.oauth_testing import make_kit as make_kit
+from keybuzz_devstack.oauth_testing import make_module_kit as make_module_kit
+from keybuzz_devstack.oauth_testing import module_kit as module_kit
 from keybuzz_devstack.oauth_testing import new_tenant as new_tenant
 from keybuzz_devstack.oauth_testing import read_secret as read_secret
 from keybuzz_devstack.oauth_testing import revoke_in_sandbox as revoke_in_sandbox
 from keybuzz_devstack.oauth_testing import root_vault as root_vault
+from keybuzz_devstack.oauth_testing import shared_kit as shared_kit
 from keybuzz_devstack.oauth_testing import tenant_path as tenant_path
 from keybuzz_devstack.oauth_testing import token_service as token_service
 from keybuzz_devstack.testing import asgi_body
@@ -158,3 +163,27 @@ async def vault_gate(stack: Any) -> AsyncIterator[VaultGate]:
         yield gate
     finally:
         await gate.stop()
+
+
+FNAC_API = "/fnac/api.php/"  # the sandbox's Fnac double, under its URL
+
+
+@pytest.fixture
+def kit(shared_kit: OauthKit) -> OauthKit:
+    """The module's oauth service, ``fresh`` for the test (``shared_kit``); a test that needs
+    a setting of its own starts its own (``make_kit``)."""
+    return shared_kit
+
+
+@pytest.fixture(scope="module")
+async def module_shop_kit(make_module_kit: Any, sandbox_url: str) -> OauthKit:
+    """``module_kit`` checking Fnac's and Darty's credentials with the sandbox's double."""
+    kit: OauthKit = await make_module_kit(FNAC_API_URL=sandbox_url + FNAC_API)
+    return kit
+
+
+@pytest.fixture
+async def shop_kit(module_shop_kit: OauthKit) -> AsyncIterator[OauthKit]:
+    """``module_shop_kit``, ``fresh`` for the test."""
+    async with fresh(module_shop_kit) as kit:
+        yield kit

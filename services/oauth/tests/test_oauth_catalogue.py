@@ -6,7 +6,6 @@ connection body held to its connector's declared fields over HTTP."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -18,11 +17,6 @@ from keybuzz_shared.logs import JsonFormatter
 from oauth_testkit import OauthKit, new_tenant
 
 CATALOGUE = "/api/v1/marketplaces"
-
-
-@pytest.fixture
-async def shop_kit(make_kit: Callable[..., Awaitable[OauthKit]], sandbox_url: str) -> OauthKit:
-    return await make_kit(FNAC_API_URL=sandbox_url + "/fnac/api.php/")
 
 
 async def get(kit: OauthKit, tenant: str, **headers: str) -> httpx.Response:

@@ -50,11 +50,6 @@ def test_some_marketplaces_share_an_api() -> None:
     assert SHARED_API_PAIRS  # else the tests below test nothing
 
 
-@pytest.fixture
-async def shop_kit(make_kit: Callable[..., Awaitable[OauthKit]], sandbox_url: str) -> OauthKit:
-    return await make_kit(FNAC_API_URL=sandbox_url + FNAC_API)
-
-
 async def a_shop_of(sandbox_url: str, marketplace: str) -> dict[str, Any]:
     return (await sandbox_shops(sandbox_url, marketplace))[0]
 

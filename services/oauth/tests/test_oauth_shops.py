@@ -17,6 +17,7 @@ from keybuzz_shared.events import ConnectionReauthRequired
 from keybuzz_shared.logs import JsonFormatter
 from keybuzz_shared.messaging import publish_event
 from oauth_testkit import (
+    FNAC_API,
     OauthKit,
     database_dump,
     find_event,
@@ -24,8 +25,6 @@ from oauth_testkit import (
     read_secret,
     root_vault,
 )
-
-FNAC_API = "/fnac/api.php/"
 
 
 def shop_path(tenant: str, marketplace: str = "fnac") -> str:
@@ -45,11 +44,6 @@ def body(shop: dict[str, Any], **changes: str) -> dict[str, str]:
         "shopId": shop["shop_id"],
         "key": shop["key"],
     } | changes
-
-
-@pytest.fixture
-async def shop_kit(make_kit: Callable[..., Awaitable[OauthKit]], sandbox_url: str) -> OauthKit:
-    return await make_kit(FNAC_API_URL=sandbox_url + FNAC_API)
 
 
 @pytest.fixture
