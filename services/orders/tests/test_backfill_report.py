@@ -9,21 +9,19 @@ with and without ``compressionAlgorithm``), Windows-1252, extra columns.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import asyncpg
 import pytest
 from keybuzz_orders.service import DEFINITION as ORDERS
 from orders_testkit import (
-    FAST_TIME_SCALE,
     OrdersKit,
     Sandbox,
     eventually,
+    fast_sandbox,
     find_events,
     new_tenant,
-    sandbox_at,
 )
 
 LARGE = {
@@ -34,10 +32,10 @@ LARGE = {
 
 
 @pytest.fixture(scope="module")
-def sandbox_url(infra_root: Path) -> Iterator[str]:
+async def sandbox_url() -> AsyncIterator[str]:
     """This module's sandbox, its clock ``FAST_TIME_SCALE`` times: a report is done 1.5 s
     after it is asked for."""
-    with sandbox_at(infra_root, FAST_TIME_SCALE) as url:
+    async with fast_sandbox() as url:
         yield url
 
 

@@ -13,8 +13,7 @@ Otherwise 94 ``getOrderItems`` at 0.5/s after a burst of 30 take two minutes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 from keybuzz_connector_amazon.spapi import (
@@ -23,21 +22,28 @@ from keybuzz_connector_amazon.spapi import (
     RateLimiter,
     SpApiClient,
 )
-from orders_testkit import FAST_TIME_SCALE, OrdersKit, Sandbox, find_events, new_tenant, sandbox_at
+from orders_testkit import (
+    FAST_TIME_SCALE,
+    OrdersKit,
+    Sandbox,
+    fast_sandbox,
+    find_events,
+    new_tenant,
+)
 
 REFUSED_FOR_GOOD = 1_000_000
 
 
 @pytest.fixture(scope="module")
-def sandbox_url(infra_root: Path) -> Iterator[str]:
+async def sandbox_url() -> AsyncIterator[str]:
     """This module's sandbox, its clock ``FAST_TIME_SCALE`` times: the 64 ``getOrderItems``
     past the burst take 2 s of its buckets, not 6."""
-    with sandbox_at(infra_root, FAST_TIME_SCALE) as url:
+    async with fast_sandbox() as url:
         yield url
 
 
 def _pace_on_the_sandbox_clock(orders: OrdersKit) -> None:
-    scale = float(FAST_TIME_SCALE)
+    scale = FAST_TIME_SCALE
     limits = dict(DEFAULT_RATE_LIMITS)
     for operation in ("getOrders", "getOrderItems"):
         documented = DEFAULT_RATE_LIMITS[operation]
