@@ -121,13 +121,13 @@ async def orders_made(
     orders_nats: str,
     sandbox_url: str,
     start_service: Callable[..., Awaitable[RunningService]],
-    make_kit: Callable[..., Awaitable[OauthKit]],
+    oauth_for: Callable[[], Awaitable[OauthKit]],
 ) -> AsyncIterator[Callable[..., Awaitable[OrdersKit]]]:
-    """``make``: oauth and orders on ``orders_nats``, started with ``start_service`` and
-    ``make_kit``, orders calling the session's sandbox as Amazon."""
+    """``make``: orders on ``orders_nats``, started with ``start_service``, calling the
+    sandbox as Amazon, and the oauth ``oauth_for`` gives (on the same NATS)."""
 
     async def make(**overrides: str) -> OrdersKit:
-        oauth = await make_kit(NATS_URL=orders_nats)
+        oauth = await oauth_for()
         env = {
             "NATS_URL": orders_nats,
             "LWA_ENDPOINT": f"{sandbox_url}/auth/o2/token",
@@ -143,16 +143,40 @@ async def orders_made(
     yield make
 
 
+@pytest.fixture(scope="module")
+async def module_oauth(
+    orders_nats: str, make_module_kit: Callable[..., Awaitable[OauthKit]]
+) -> OauthKit:
+    """The oauth service of a module's orders tests (``orders_oauth``), one start for the
+    module. It consumes ``connection.reauth_required`` on the module's NATS: a test's
+    tenants are connected through it, never through an oauth of the test's own."""
+    return await make_module_kit(NATS_URL=orders_nats)
+
+
+@pytest.fixture
+async def orders_oauth(module_oauth: OauthKit) -> OauthKit:
+    """The module's oauth, for a test to connect tenants of its own through."""
+    # Every test connects the sandbox's one seller: the module's oauth forgets the earlier
+    # tests' connections, or it would refuse the seller as held by another tenant (an
+    # oauth of the test's own has none).
+    await module_oauth.runtime.pool.execute("DELETE FROM marketplace_connections")
+    return module_oauth
+
+
 @pytest.fixture
 async def make_orders(
     orders_nats: str,
     sandbox_url: str,
     start_service: Callable[..., Awaitable[RunningService]],
-    make_kit: Callable[..., Awaitable[OauthKit]],
+    orders_oauth: OauthKit,
 ) -> AsyncIterator[Callable[..., Awaitable[OrdersKit]]]:
-    """``await make_orders(SOME_SETTING="x")``: oauth and orders of the test's own
-    (``orders_made``)."""
-    async with orders_made(orders_nats, sandbox_url, start_service, make_kit) as make:
+    """``await make_orders(SOME_SETTING="x")``: orders of the test's own (``orders_made``),
+    with the module's oauth (``orders_oauth``)."""
+
+    async def module_oauth() -> OauthKit:
+        return orders_oauth
+
+    async with orders_made(orders_nats, sandbox_url, start_service, module_oauth) as make:
         yield make
 
 
@@ -165,7 +189,11 @@ async def make_module_orders(
 ) -> AsyncIterator[Callable[..., Awaitable[OrdersKit]]]:
     """``make_orders`` for oauth and orders a module's tests share, each test with tenants
     of its own."""
-    async with orders_made(orders_nats, sandbox_url, start_module_service, make_module_kit) as make:
+
+    async def module_kit() -> OauthKit:
+        return await make_module_kit(NATS_URL=orders_nats)
+
+    async with orders_made(orders_nats, sandbox_url, start_module_service, module_kit) as make:
         yield make
 
 

@@ -1,5 +1,10 @@
 """orders test fixtures."""
 
-from keybuzz_devstack.oauth_testing import make_kit  # noqa: F401 - fixture (make_orders's oauth)
-from keybuzz_devstack.orders_testing import make_orders, orders_nats  # noqa: F401 - fixtures
+from keybuzz_devstack.oauth_testing import make_module_kit  # noqa: F401 - fixture
+from keybuzz_devstack.orders_testing import (  # noqa: F401 - fixtures
+    make_orders,
+    module_oauth,
+    orders_nats,
+    orders_oauth,
+)
 from orders_testkit import orders, sandbox  # noqa: F401 - fixtures

@@ -90,14 +90,14 @@ async def test_a_backfill_stopped_mid_way_resumes_from_its_checkpoint(
 
 
 async def test_a_revoked_refresh_token_fails_the_job_and_asks_for_reauthorization(
-    make_kit: Callable[..., Awaitable[OauthKit]],
+    orders_oauth: OauthKit,
     start_service: Callable[..., Awaitable[Any]],
     orders_nats: str,
     sandbox_url: str,
     sandbox: Sandbox,
     stack: Any,
 ) -> None:
-    oauth = await make_kit(NATS_URL=orders_nats)
+    oauth = orders_oauth
     tenant = new_tenant()
     answer = await oauth.connect(tenant)
     assert answer.status_code == 303, answer.text

@@ -9,19 +9,34 @@ with and without ``compressionAlgorithm``), Windows-1252, extra columns.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import asyncpg
 import pytest
 from keybuzz_orders.service import DEFINITION as ORDERS
-from orders_testkit import OrdersKit, Sandbox, eventually, find_events, new_tenant
+from orders_testkit import (
+    OrdersKit,
+    Sandbox,
+    eventually,
+    fast_sandbox,
+    find_events,
+    new_tenant,
+)
 
 LARGE = {
     "BACKFILL_PAGE_SIZE": "20",
     "BACKFILL_REPORT_THRESHOLD": "50",
     "BACKFILL_REPORT_POLL_SECONDS": "0.2",
 }
+
+
+@pytest.fixture(scope="module")
+async def sandbox_url() -> AsyncIterator[str]:
+    """This module's sandbox, its clock ``FAST_TIME_SCALE`` times: a report is done 1.5 s
+    after it is asked for."""
+    async with fast_sandbox() as url:
+        yield url
 
 
 async def _report_failures(sandbox: Sandbox, **failures: int) -> None:
@@ -142,9 +157,9 @@ async def test_a_report_stuck_in_progress_falls_back_at_its_deadline(
     make_orders: Callable[..., Awaitable[OrdersKit]], sandbox: Sandbox
 ) -> None:
     # The first window's report never finishes; the others take 90 Amazon seconds
-    # (4.5 s at the session's time scale), well within the 10 s deadline.
+    # (1.5 s at this module's time scale), well within the 4 s deadline.
     await _report_failures(sandbox, stallNext=1)
-    orders = await make_orders(**LARGE, BACKFILL_REPORT_DEADLINE_SECONDS="10")
+    orders = await make_orders(**LARGE, BACKFILL_REPORT_DEADLINE_SECONDS="4")
     tenant = new_tenant()
     try:
         await orders.connect(tenant)
@@ -154,7 +169,7 @@ async def test_a_report_stuck_in_progress_falls_back_at_its_deadline(
 
     assert job["status"] == "COMPLETED", job
     windows = job["reportWindows"]
-    assert windows[0]["note"] == "report still IN_PROGRESS after 10 s", windows
+    assert windows[0]["note"] == "report still IN_PROGRESS after 4 s", windows
     assert [w["note"] for w in windows[1:]] == [None, None], windows  # theirs were DONE
     assert all(w["state"] == "DONE" for w in windows)
     assert job["errors"] == 0
@@ -172,7 +187,7 @@ async def test_a_crash_mid_report_resumes_without_duplicates_or_gaps(
     # while the job runs, however fast the other windows' reports are done.
     await _report_failures(sandbox, stallNext=1)
     try:
-        orders = await make_orders(**LARGE, BACKFILL_REPORT_DEADLINE_SECONDS="20")
+        orders = await make_orders(**LARGE, BACKFILL_REPORT_DEADLINE_SECONDS="8")
         tenant = new_tenant()
         await orders.connect(tenant)
         job_id = (await orders.job_of(tenant))["jobId"]

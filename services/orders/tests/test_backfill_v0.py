@@ -5,28 +5,45 @@ with a count no test exhausts, only for that operation): the job goes on with
 Orders v0 (``getOrders`` + one ``getOrderItems`` per order) and imports the same
 orders with the same counts.
 
-The client's buckets pace at Amazon's documented rates; the session's sandbox runs
-its clock ``SANDBOX_TIME_SCALE`` times faster (its buckets too), so the test paces
+The client's buckets pace at Amazon's documented rates; the module's sandbox runs
+its clock ``FAST_TIME_SCALE`` times faster (its buckets too), so the test paces
 the two v0 operations on the sandbox's clock, as bench/bench_orders.py does.
 Otherwise 94 ``getOrderItems`` at 0.5/s after a burst of 30 take two minutes.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
+import pytest
 from keybuzz_connector_amazon.spapi import (
     DEFAULT_RATE_LIMITS,
     RateLimit,
     RateLimiter,
     SpApiClient,
 )
-from keybuzz_devstack.testing import SANDBOX_TIME_SCALE
-from orders_testkit import OrdersKit, Sandbox, find_events, new_tenant
+from orders_testkit import (
+    FAST_TIME_SCALE,
+    OrdersKit,
+    Sandbox,
+    fast_sandbox,
+    find_events,
+    new_tenant,
+)
 
 REFUSED_FOR_GOOD = 1_000_000
 
 
+@pytest.fixture(scope="module")
+async def sandbox_url() -> AsyncIterator[str]:
+    """This module's sandbox, its clock ``FAST_TIME_SCALE`` times: the 64 ``getOrderItems``
+    past the burst take 2 s of its buckets, not 6."""
+    async with fast_sandbox() as url:
+        yield url
+
+
 def _pace_on_the_sandbox_clock(orders: OrdersKit) -> None:
-    scale = float(SANDBOX_TIME_SCALE)
+    scale = FAST_TIME_SCALE
     limits = dict(DEFAULT_RATE_LIMITS)
     for operation in ("getOrders", "getOrderItems"):
         documented = DEFAULT_RATE_LIMITS[operation]
