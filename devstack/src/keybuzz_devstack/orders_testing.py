@@ -39,6 +39,7 @@ from keybuzz_devstack.oauth_testing import (
     SANDBOX_APP,
     SELLER,
     OauthKit,
+    fresh,
     new_tenant,
     root_vault,
     tenant_path,
@@ -154,13 +155,11 @@ async def module_oauth(
 
 
 @pytest.fixture
-async def orders_oauth(module_oauth: OauthKit) -> OauthKit:
-    """The module's oauth, for a test to connect tenants of its own through."""
-    # Every test connects the sandbox's one seller: the module's oauth forgets the earlier
-    # tests' connections, or it would refuse the seller as held by another tenant (an
-    # oauth of the test's own has none).
-    await module_oauth.runtime.pool.execute("DELETE FROM marketplace_connections")
-    return module_oauth
+async def orders_oauth(module_oauth: OauthKit) -> AsyncIterator[OauthKit]:
+    """The module's oauth, ``fresh`` for a test to connect tenants of its own through
+    (every test connects the sandbox's one seller, refused if another tenant held it)."""
+    async with fresh(module_oauth) as kit:
+        yield kit
 
 
 @pytest.fixture
