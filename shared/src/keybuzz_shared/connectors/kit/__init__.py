@@ -27,6 +27,7 @@ from keybuzz_shared.connectors.kit.declaration import (
     ShopApiCalls,
     shop_api_connector,
 )
+from keybuzz_shared.connectors.kit.declared_replies import DeclaredReplies
 from keybuzz_shared.connectors.kit.fields import (
     PRINTABLE,
     key_field,
@@ -138,6 +139,7 @@ __all__ = [
     "Step",
     "DiscussionReplies",
     "AllowanceSession",
+    "DeclaredReplies",
     "Discussions",
     "KitSession",
     "SharedTokenSession",
