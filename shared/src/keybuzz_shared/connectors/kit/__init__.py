@@ -34,7 +34,6 @@ from keybuzz_shared.connectors.kit.fields import (
     require_fields,
     shop_number_field,
 )
-from keybuzz_shared.connectors.kit.inbox_replies import InboxReplies
 from keybuzz_shared.connectors.kit.listed_threads import ListedThreads, files_under
 from keybuzz_shared.connectors.kit.listing import (
     Count,
@@ -70,7 +69,6 @@ from keybuzz_shared.connectors.kit.orders import (
 from keybuzz_shared.connectors.kit.read_in_turn import ReadInTurn
 from keybuzz_shared.connectors.kit.read_marks import ReadMarks, Unmarked
 from keybuzz_shared.connectors.kit.refusals import COMMON_REASON_KEYS, Held, Refusals
-from keybuzz_shared.connectors.kit.replies import DiscussionReplies
 from keybuzz_shared.connectors.kit.reply_files import refused_files
 from keybuzz_shared.connectors.kit.requester import (
     ApiSpec,
@@ -137,7 +135,6 @@ __all__ = [
     "Token",
     "Span",
     "Step",
-    "DiscussionReplies",
     "AllowanceSession",
     "DeclaredReplies",
     "Discussions",
@@ -178,7 +175,6 @@ __all__ = [
     "refused_files",
     "ReadMarks",
     "Unmarked",
-    "InboxReplies",
     "Parts",
     "opener",
     "ShopSettings",
