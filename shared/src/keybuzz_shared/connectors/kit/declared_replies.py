@@ -49,7 +49,8 @@ class DeclaredReplies:
     ``read_back`` the seller's on a thread since a moment; ``threads``: the kinds of thread
     a reply goes on, ``recipients``: whom it may go to (empty: anyone), ``limits``: its
     text's and files' (None: not checked), ``is_id``: a thread id's form, ``refused``: what
-    else the marketplace refuses in a reply."""
+    else the marketplace refuses in a reply, ``carried``: a reply's text as its messages
+    carry it (None: as written), ``dated_to``: how coarse the dates it lists are."""
 
     label: str
     discussion: str
