@@ -1,4 +1,4 @@
-"""The kit's reply channel for discussions (``kit.DiscussionReplies``), on a connector of
+"""The kit's reply channel for discussions (``kit.DeclaredReplies``), on a connector of
 the test's own whose calls are scripted (no servers): what is FAILED, what is raised, and
 what a read-back gives."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from keybuzz_shared.connectors.kit import CallErrors, DiscussionReplies
+from keybuzz_shared.connectors.kit import CallErrors, DeclaredReplies
 from keybuzz_shared.connectors.seam import (
     CallOutcomeUnknown,
     CallRefused,
@@ -35,13 +35,14 @@ def message(message_id: str, sender: str, at: datetime) -> InboxMessage:
     )
 
 
-class Scripted(DiscussionReplies):
-    label = "Shop"
-    discussion = "conversation"
-
+class Scripted:
     def __init__(self, send: Exception | str | None = None, listed: Exception | None = None):
         self.sent: list[Reply] = []
         self._send, self._listed = send, listed
+        channel = DeclaredReplies(
+            "Shop", "conversation", post=self.send, listed=self.listed, refused=self.unsendable
+        )
+        self.reply, self.sent_messages = channel.reply, channel.sent_messages
 
     def unsendable(self, reply: Reply) -> str | None:
         return "too long" if len(reply.body) > 10 else None
@@ -111,3 +112,16 @@ async def test_a_discussion_the_marketplace_no_longer_knows_reads_back_empty() -
     assert await gone.sent_messages(DISCUSSION, NOW) == []
     with pytest.raises(CallRefused):
         await Scripted(listed=ERRORS.refused("GET d", 403, "no")).sent_messages(DISCUSSION, NOW)
+
+
+async def test_a_listing_dated_coarser_is_read_back_from_that_much_earlier() -> None:
+    scripted = Scripted()
+    coarse = DeclaredReplies(
+        "Shop",
+        "conversation",
+        post=scripted.send,
+        listed=scripted.listed,
+        dated_to=timedelta(hours=1),
+    )
+    found = await coarse.sent_messages(DISCUSSION, NOW)
+    assert [m.message_id for m in found] == ["old", "ours"]

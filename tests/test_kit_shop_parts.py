@@ -19,7 +19,6 @@ import msgspec
 import pytest
 from keybuzz_shared.connectors.kit import (
     CallErrors,
-    InboxReplies,
     KitSession,
     Opening,
     PersonName,
@@ -46,12 +45,9 @@ from keybuzz_shared.connectors.kit import (
 from keybuzz_shared.connectors.seam import (
     AnswerUnreadable,
     CallUnavailable,
-    InboxMessage,
     Limits,
-    Reply,
     ReplyFile,
     ShopApiSettings,
-    ThreadKey,
 )
 from keybuzz_shared.file_links import NO_FILES, FileLinks
 from keybuzz_shared.json_calls import CallOptions
@@ -231,28 +227,6 @@ async def test_a_session_is_the_parts_on_the_client_opened_with_a_sessions_optio
     ((client, api),) = opened
     assert (client.key, api) == ("k", view)
     assert client.options == CallOptions(call_deadline=20.0)
-
-
-class Replies(InboxReplies[str, list[str]]):
-    async def send(self, reply: Reply) -> str | None:
-        self.inbox.append(f"{self.client}: {reply.body}")
-        return None
-
-    async def listed(self, discussion_id: str) -> list[InboxMessage]:
-        return []
-
-
-async def test_inbox_replies_send_through_the_client_and_inbox_they_hold() -> None:
-    inbox: list[str] = []
-    replies = Replies("shop-1", inbox)
-    reply = Reply(
-        thread=ThreadKey("DISCUSSION", "7", None),
-        in_reply_to="m1",
-        body="Bonjour",
-        recipient="BUYER",
-    )
-    assert (await replies.reply(reply)).status == "SENT"
-    assert inbox == ["shop-1: Bonjour"]
 
 
 def test_a_vocabulary_matches_a_word_whatever_its_spelling_and_keeps_an_unknown_one() -> None:

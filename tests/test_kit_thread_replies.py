@@ -1,4 +1,4 @@
-"""Replies on a marketplace's own threads, declared (kit/thread_replies.py): the text sent
+"""Replies on a marketplace's own threads, declared (kit/declared_replies.py): the text sent
 as the marketplace carries it, a reply it could not take FAILED without a call, a refusal
 FAILED with its words, whatever else raised, and a thread of a kind it has not read back as
 none. No server."""
@@ -8,8 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from keybuzz_shared.connectors.kit import Discussions
-from keybuzz_shared.connectors.kit.thread_replies import ThreadReplies
+from keybuzz_shared.connectors.kit import DeclaredReplies, Discussions
 from keybuzz_shared.connectors.seam import (
     CallUnavailable,
     InboxMessage,
@@ -37,8 +36,8 @@ class Marketplace:
         self.posted: list[str] = []
         self.read: list[ThreadKey] = []
 
-    async def post(self, reply: Reply, body: str) -> str | None:
-        self.posted.append(body)
+    async def post(self, reply: Reply) -> str | None:
+        self.posted.append(reply.body)
         if isinstance(self.answer, Exception):
             raise self.answer
         return self.answer
@@ -48,8 +47,15 @@ class Marketplace:
         return []
 
 
-def replies(marketplace: Marketplace) -> ThreadReplies:
-    return ThreadReplies(LIMITS, DECLARED, "Market", marketplace.post, marketplace.read_back)
+def replies(marketplace: Marketplace) -> DeclaredReplies:
+    return DeclaredReplies.on_threads(
+        DECLARED,
+        "Market",
+        "thread of an order",
+        limits=LIMITS,
+        post=marketplace.post,
+        read_back=marketplace.read_back,
+    )
 
 
 async def test_a_reply_is_posted_as_carried_and_sent() -> None:
@@ -70,15 +76,15 @@ async def test_a_reply_is_posted_as_carried_and_sent() -> None:
                 body="Hi",
                 attachments=(ReplyFile(name="a.pdf", content_type="application/pdf", data=b"%"),),
             ),
-            "Market takes at most 0 attachments",
+            "Market takes at most 0 files a reply",
         ),
         (
             Reply(thread=ORDER, in_reply_to="m", body="Hi", recipient="OPERATOR"),
-            "Market has no OPERATOR to write to on an ORDER thread",
+            "Market's replies go to BUYER, not OPERATOR",
         ),
         (
             Reply(thread=ThreadKey(kind="DISCUSSION", id="d"), in_reply_to="m", body="Hi"),
-            "Market has no BUYER to write to on an DISCUSSION thread",
+            "Market's replies go to a thread of an order, not to an DISCUSSION",
         ),
     ],
 )

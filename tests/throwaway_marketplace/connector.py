@@ -120,18 +120,15 @@ class Inbox(seam.ThreadsInbox):
         return await self.client.get_bytes(file.url, max_bytes)
 
 
-class Replies(kit.DiscussionReplies):
-    label, discussion = NAME, "thread"
+def replies(client: kit.Requester) -> kit.DeclaredReplies:
+    async def send(reply: seam.Reply) -> None:
+        await client.send_json("POST", f"threads/{reply.thread.id}", {"body": reply.body})
 
-    def __init__(self, client: kit.Requester) -> None:
-        self.client = client
-
-    async def send(self, reply: seam.Reply) -> None:
-        await self.client.send_json("POST", f"threads/{reply.thread.id}", {"body": reply.body})
-
-    async def listed(self, discussion_id: str) -> list[seam.InboxMessage]:
-        body = await self.client.get_json(f"threads/{discussion_id}", operation="list_messages")
+    async def listed(discussion_id: str) -> list[seam.InboxMessage]:
+        body = await client.get_json(f"threads/{discussion_id}", operation="list_messages")
         return list(read(messages_in(body))[0])
+
+    return kit.DeclaredReplies(NAME, "thread", post=send, listed=listed)
 
 
 class NoOrders:
@@ -151,7 +148,7 @@ def open_session(
 ) -> kit.KitSession:
     client = client_of(credentials, http, api, files)
     verify = lambda: client.get_json("", operation="shop")  # noqa: E731
-    return kit.KitSession(Inbox(client), Replies(client), NoOrders(), verify=verify)
+    return kit.KitSession(Inbox(client), replies(client), NoOrders(), verify=verify)
 
 
 class KeyCheck:

@@ -16,7 +16,7 @@ from keybuzz_connector_backmarket.care import (
     BACK_MARKET_STAFF,
     MAX_FILE_BYTES,
     CareInbox,
-    FolderReplies,
+    folder_replies,
 )
 from keybuzz_connector_backmarket.connector import CONNECTOR, session_of
 from keybuzz_connector_backmarket.orders import ShopOrders
@@ -173,13 +173,13 @@ async def test_a_reply_is_sent_once_reopens_a_closed_folder_and_is_read_back(
         body=text,
         attachments=(file("etiquette.pdf", 1_000),),
     )
-    outcome = await FolderReplies(client).reply(reply)
+    outcome = await folder_replies(client).reply(reply)
     assert outcome.status == "SENT", outcome.reason
     sent = (await admin.get(f"/shops/{MADRID}/sent")).json()["sent"]
     assert [s["message"] for s in sent].count(text) == 1
     raw = await client.get_json(f"/ws/sav/{folder['folderId']}")
     assert raw["state"] == 0, "a closed folder reopens on the seller's message"
-    found = await FolderReplies(client).sent_messages(thread, asked)
+    found = await folder_replies(client).sent_messages(thread, asked)
     assert [m.body for m in found] == [text] and found[0].sender_type == "SELLER"
 
 
@@ -202,7 +202,7 @@ async def test_files_back_market_would_refuse_fail_the_reply_before_any_call(
         body="Voici les documents.",
         attachments=files,
     )
-    outcome = await FolderReplies(client).reply(reply)
+    outcome = await folder_replies(client).reply(reply)
     assert outcome.status == "FAILED" and "Back Market takes" in (outcome.reason or "")
     assert checked.calls("POST", "/msg") == 0
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 import pytest
-from keybuzz_connector_backmarket.care import FolderReplies, minute_filter
+from keybuzz_connector_backmarket.care import folder_replies, minute_filter
 from keybuzz_connector_backmarket.connector import ORDER_IDS
 from keybuzz_connector_backmarket.orders import Line, Order, summary_of
 from keybuzz_connector_backmarket.settings import (
@@ -61,7 +61,7 @@ class NoCall:
 
 
 async def test_a_reply_to_the_marketplaces_support_alone_is_refused_before_any_call() -> None:
-    replies = FolderReplies(cast(Any, NoCall()))
+    replies = folder_replies(cast(Any, NoCall()))
     reply = Reply(
         thread=ThreadKey("DISCUSSION", "123456"),
         in_reply_to="m1",

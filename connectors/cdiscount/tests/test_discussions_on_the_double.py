@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from keybuzz_connector_cdiscount.connector import OctopiaClient, OctopiaCredentials
-from keybuzz_connector_cdiscount.discussions import DiscussionInbox, DiscussionReplies
+from keybuzz_connector_cdiscount.discussions import DiscussionInbox, discussion_replies
 from keybuzz_connector_cdiscount.settings import CDISCOUNT
 from keybuzz_poller.settings import PollerSettings
 from keybuzz_shared.connectors.registry import connector_for
@@ -316,7 +316,7 @@ def reply(discussion_id: str, recipient: Any = "BUYER", **fields: Any) -> Reply:
 async def test_replies_reach_the_buyer_and_customer_care_with_their_files(
     admin: httpx.AsyncClient, shop: dict[str, Any], client: OctopiaClient
 ) -> None:
-    replies = DiscussionReplies(client, DiscussionInbox(client, page_size=100))
+    replies = discussion_replies(client, DiscussionInbox(client, page_size=100))
     new = await opened(admin, shop)
     since = just_before()
     pdf = ReplyFile(name="facture.pdf", content_type="application/pdf", data=b"%PDF-1.4 x")
@@ -345,7 +345,7 @@ async def test_replies_reach_the_buyer_and_customer_care_with_their_files(
 async def test_octopias_refusal_is_a_failed_outcome_with_its_reason(
     admin: httpx.AsyncClient, shop: dict[str, Any], client: OctopiaClient
 ) -> None:
-    replies = DiscussionReplies(client, DiscussionInbox(client, page_size=100))
+    replies = discussion_replies(client, DiscussionInbox(client, page_size=100))
     new = await opened(admin, shop)
     short = await replies.reply(reply(new["discussionId"], body="Merci"))
     assert short.status == "FAILED" and "13 to 5000 characters" in (short.reason or "")
@@ -361,7 +361,7 @@ async def test_a_reply_whose_answer_is_lost_is_found_by_reading_the_discussion_b
     shop: dict[str, Any],
 ) -> None:
     client = octopia(sandbox_url, http, shop, call_deadline=2.0)
-    replies = DiscussionReplies(client, DiscussionInbox(client, page_size=100))
+    replies = discussion_replies(client, DiscussionInbox(client, page_size=100))
     new = await opened(admin, shop)
     await client.authenticate()
     since = datetime.now(UTC)  # Octopia dates the reply to the second below

@@ -337,16 +337,14 @@ async def post_message(client: kit.Requester, reply: seam.Reply) -> None:
     await client.post_form(f"/ws/sav/{reply.thread.id}/msg", {"message": reply.body}, files)
 
 
-class FolderReplies(DeclaredReplies):
+def folder_replies(client: kit.Requester) -> DeclaredReplies:
     """The seller's messages on a shop's care folders, through its client."""
-
-    def __init__(self, client: kit.Requester) -> None:
-        super().__init__(
-            "Back Market",
-            "care folder",
-            post=partial(post_message, client),
-            listed=partial(folder_messages, client),
-            recipients=RECIPIENTS,
-            limits=LIMITS,
-            is_id=str.isdigit,
-        )
+    return DeclaredReplies(
+        "Back Market",
+        "care folder",
+        post=partial(post_message, client),
+        listed=partial(folder_messages, client),
+        recipients=RECIPIENTS,
+        limits=LIMITS,
+        is_id=str.isdigit,
+    )

@@ -32,7 +32,7 @@ from keybuzz_connector_backmarket.care import (
     LIMITS,
     RECIPIENTS,
     CareInbox,
-    FolderReplies,
+    folder_replies,
 )
 from keybuzz_connector_backmarket.orders import ShopOrders
 from keybuzz_connector_backmarket.settings import (
@@ -135,7 +135,7 @@ def session_of(
     Market's 4,000 a day count (a poll lists no incident: no call for them)."""
     return kit.AllowanceSession(
         CareInbox(client),
-        FolderReplies(client),
+        folder_replies(client),
         ShopOrders(client),
         verify=lambda: client.get_json("/ws/sav", {"page": "1"}),
         calls=client,

@@ -31,7 +31,7 @@ from keybuzz_connector_cdiscount.discussions import (
     LIMITS,
     USER_TYPES,
     DiscussionInbox,
-    DiscussionReplies,
+    discussion_replies,
 )
 from keybuzz_connector_cdiscount.orders import ShopOrders
 from keybuzz_connector_cdiscount.settings import (
@@ -157,7 +157,7 @@ def parts(client: OctopiaClient, api: CdiscountApiSettings) -> kit.KitSession:
     inbox = DiscussionInbox(client, page_size=LIMITS.page_size, mark_budget=budget)
     orders = ShopOrders(client, page_size=LIMITS.page_size)
     return kit.KitSession(
-        inbox, DiscussionReplies(client, inbox), orders, verify=client.authenticate
+        inbox, discussion_replies(client, inbox), orders, verify=client.authenticate
     )
 
 

@@ -384,19 +384,17 @@ def request(discussion: Discussion, reply: seam.Reply, to: list[User]) -> dict[s
     return body
 
 
-class DiscussionReplies(DeclaredReplies):
+def discussion_replies(client: kit.Requester, inbox: DiscussionInbox) -> DeclaredReplies:
     """The seller's replies on a shop's discussions, through its kit.Requester: each one
     posted on the discussion as Octopia gives it just before, read back as ``inbox`` maps
     it (its dates are whole seconds, its clock not ours: the kit's ``SENT_SKEW``)."""
-
-    def __init__(self, client: kit.Requester, inbox: DiscussionInbox) -> None:
-        super().__init__(
-            "Cdiscount",
-            "discussion",
-            post=functools.partial(_post, client),
-            listed=functools.partial(_listed, client, inbox),
-            refused=lambda reply: unsendable_files(reply.attachments),
-        )
+    return DeclaredReplies(
+        "Cdiscount",
+        "discussion",
+        post=functools.partial(_post, client),
+        listed=functools.partial(_listed, client, inbox),
+        refused=lambda reply: unsendable_files(reply.attachments),
+    )
 
 
 async def _listed(

@@ -312,22 +312,19 @@ class Inbox(seam.ThreadsInbox):
         return await self.client.get_bytes(file.url, max_bytes)
 
 
-class Replies(kit.DiscussionReplies):
-    label, discussion = NAME, "conversation"
-
-    def __init__(self, inbox: Inbox) -> None:
-        self.inbox = inbox
-
-    async def send(self, reply: seam.Reply) -> None:
+def replies(inbox: Inbox) -> kit.DeclaredReplies:
+    async def send(reply: seam.Reply) -> None:
         body = {"conversationId": reply.thread.id, "messageText": reply.body}
-        await self.inbox.client.send_json("POST", f"{MESSAGES}send_message", body)
+        await inbox.client.send_json("POST", f"{MESSAGES}send_message", body)
 
-    async def listed(self, discussion_id: str) -> list[InboxMessage]:
-        me, conversation = await self.inbox.client.username(), Conversation(discussion_id)
+    async def listed(discussion_id: str) -> list[InboxMessage]:
+        me, conversation = await inbox.client.username(), Conversation(discussion_id)
         return [
             message_of(conversation, m, me)
-            for m in await self.inbox.thread(discussion_id, "FROM_MEMBERS")
+            for m in await inbox.thread(discussion_id, "FROM_MEMBERS")
         ]
+
+    return kit.DeclaredReplies(NAME, "conversation", post=send, listed=listed)
 
 
 class Amount(msgspec.Struct, frozen=True):
@@ -422,7 +419,7 @@ def orders_of(client: EbayClient) -> kit.ListedOrders:
 def session_of(client: EbayClient, api: EbayApiSettings) -> kit.KitSession:
     inbox = Inbox(client)
     return kit.SharedTokenSession(
-        inbox, Replies(inbox), orders_of(client), verify=client.username, token=client.user_token
+        inbox, replies(inbox), orders_of(client), verify=client.username, token=client.user_token
     )
 
 

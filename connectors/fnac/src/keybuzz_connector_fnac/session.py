@@ -21,7 +21,6 @@ from keybuzz_shared.connectors.kit.kept_cursors import earlier
 from keybuzz_shared.connectors.kit.linked_files import file_type
 from keybuzz_shared.connectors.kit.listing import iso_window, logged_each
 from keybuzz_shared.connectors.kit.numbered_pages import numbered
-from keybuzz_shared.connectors.kit.thread_replies import ThreadReplies
 from keybuzz_shared.connectors.kit.typed_items import map_each, mapped, with_unread
 from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
@@ -142,8 +141,7 @@ _inbox_cursor = earlier(
 
 
 class FnacSession(kit.KitSession):
-    """One shop: its inbox, reply channel (the kit's ``ThreadReplies`` on its ``_post`` and
-    ``_sent``) and order source on its client."""
+    """One shop: its inbox, replies (the kit's ``DeclaredReplies``) and orders on its client."""
 
     def __init__(self, client: FnacClient, limits: seam.Limits) -> None:
         self.client = client
@@ -165,7 +163,9 @@ class FnacSession(kit.KitSession):
             shop=self._shop,
             overlap=LISTING_OVERLAP,
         )
-        replies = ThreadReplies(limits, DISCUSSIONS, "Fnac", self._post, self._sent)
+        replies = kit.DeclaredReplies.on_threads(
+            DISCUSSIONS, "Fnac", "thread of an order or an offer", limits, self._post, self._sent
+        )
         super().__init__(self, replies, orders, verify=client.authenticate)
 
     # --- the inbox ---------------------------------------------------------------------------
@@ -207,7 +207,7 @@ class FnacSession(kit.KitSession):
 
     # --- replies ----------------------------------------------------------------------------
 
-    async def _post(self, reply: seam.Reply, body: str) -> str | None:
+    async def _post(self, reply: seam.Reply) -> str | None:
         """A reply is a messages_update on the message it answers. FnacUnavailable (nothing
         was sent), FnacOutcomeUnknown (the answer was lost or unreadable after the request
         left: read ``sent_messages`` back before sending it again) and
@@ -218,7 +218,7 @@ class FnacSession(kit.KitSession):
             action="reply",
             to=RECIPIENTS[reply.recipient],
             subject=_subject(reply),
-            text=body,
+            text=reply.body,
             message_type=_message_type(reply.thread),
         )
         try:

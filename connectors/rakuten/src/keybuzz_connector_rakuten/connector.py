@@ -33,11 +33,9 @@ from keybuzz_shared.connectors.seam import (
     Page,
     Reply,
     ShopApiSettings,
-    ThreadKey,
     ThreadsInbox,
     ThreadStanding,
     cursor_of,
-    sent_since,
     state_of,
 )
 from keybuzz_shared.file_links import FileUnavailable
@@ -153,37 +151,34 @@ def _by_id(item_id: str) -> tuple[int, str]:
     return (len(item_id), item_id)  # numeric ids in numeric order
 
 
-class Replies(kit.DiscussionReplies):
+def replies(client: RakutenClient) -> kit.DeclaredReplies:
     """To the buyer (contactuseraboutitem) or to Rakuten's customer service
     (contactusaboutitem, the item's latest mail its parent) [official]."""
 
-    label, discussion = wire.LABEL, "item"
-
-    def __init__(self, client: RakutenClient) -> None:
-        self.client = client
-
-    async def send(self, reply: Reply) -> str | None:
-        item, text = reply.thread.id, wire.carried(reply.body)
+    async def post(reply: Reply) -> None:
+        item, text = reply.thread.id, reply.body
         if reply.recipient == "MARKETPLACE_SUPPORT":
-            parent = (await self.client.item(item)).latest_mail
+            parent = (await client.item(item)).latest_mail
             parents = {"mailparentid": parent} if parent else {}
-            await self.client.action(
+            await client.action(
                 "contactusaboutitem", {"itemid": item, "message": text, **parents}, sends=True
             )
         else:
-            await self.client.action(
+            await client.action(
                 "contactuseraboutitem", {"itemid": item, "content": text}, sends=True
             )
-        return None
 
-    async def listed(self, discussion_id: str) -> list[InboxMessage]:
-        return list((await self.client.item(discussion_id)).messages)
+    async def listed(item_id: str) -> list[InboxMessage]:
+        return list((await client.item(item_id)).messages)
 
-    async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[InboxMessage]:
-        if thread.kind != "DISCUSSION":
-            return []
-        # Dated to the minute: a reply sent at 10:00:59 is listed at 10:00.
-        return sent_since(await self.listed(thread.id), since - timedelta(minutes=1))
+    return kit.DeclaredReplies(
+        wire.LABEL,
+        "item",
+        post=post,
+        listed=listed,
+        carried=wire.carried,
+        dated_to=timedelta(minutes=1),  # a reply sent at 10:00:59 is listed at 10:00
+    )
 
 
 def _sales(client: RakutenClient) -> kit.ListedOrders:
@@ -227,7 +222,7 @@ class CurrentSales(kit.ById):
 def session_of(client: RakutenClient, api: ShopApiSettings | None = None) -> kit.KitSession:
     return kit.KitSession(
         Inbox(client),
-        Replies(client),
+        replies(client),
         _sales(client),
         verify=lambda: client.action("getitemtodolist"),
     )

@@ -27,13 +27,13 @@ from keybuzz_shared.connectors.kit.declaration import (
     ShopApiCalls,
     shop_api_connector,
 )
+from keybuzz_shared.connectors.kit.declared_replies import DeclaredReplies
 from keybuzz_shared.connectors.kit.fields import (
     PRINTABLE,
     key_field,
     require_fields,
     shop_number_field,
 )
-from keybuzz_shared.connectors.kit.inbox_replies import InboxReplies
 from keybuzz_shared.connectors.kit.listed_threads import ListedThreads, files_under
 from keybuzz_shared.connectors.kit.listing import (
     Count,
@@ -69,7 +69,6 @@ from keybuzz_shared.connectors.kit.orders import (
 from keybuzz_shared.connectors.kit.read_in_turn import ReadInTurn
 from keybuzz_shared.connectors.kit.read_marks import ReadMarks, Unmarked
 from keybuzz_shared.connectors.kit.refusals import COMMON_REASON_KEYS, Held, Refusals
-from keybuzz_shared.connectors.kit.replies import DiscussionReplies
 from keybuzz_shared.connectors.kit.reply_files import refused_files
 from keybuzz_shared.connectors.kit.requester import (
     ApiSpec,
@@ -136,8 +135,8 @@ __all__ = [
     "Token",
     "Span",
     "Step",
-    "DiscussionReplies",
     "AllowanceSession",
+    "DeclaredReplies",
     "Discussions",
     "KitSession",
     "SharedTokenSession",
@@ -176,7 +175,6 @@ __all__ = [
     "refused_files",
     "ReadMarks",
     "Unmarked",
-    "InboxReplies",
     "Parts",
     "opener",
     "ShopSettings",
