@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import random
+import signal
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -340,6 +341,28 @@ def recording(purpose: str) -> Callable[[Runtime[Any]], None]:
 
 async def _not_ready(http) -> bool | None:
     return True if (await http.get("/ready")).status_code == 503 else None
+
+
+async def test_a_consumer_a_slow_jetstream_left_unmade_is_asked_for_again(
+    start_service, private_nats
+):
+    """NATS silent past the JetStream API's timeout while a consumer is created (a loaded
+    server): the request is asked again once it answers, and the consumer is there."""
+    service = await start(start_service, private_nats, recording("slow-js"))
+    [subscription] = service.runtime.subscriptions
+    js = service.runtime.js
+    await js.delete_consumer(subscription.stream, subscription.durable)
+    process = private_nats.process
+    assert process is not None
+    process.send_signal(signal.SIGSTOP)  # the first request goes unanswered for its 5 s
+    thaw = asyncio.get_running_loop().call_later(6, process.send_signal, signal.SIGCONT)
+    try:
+        await subscription._create_consumer(js)
+    finally:
+        thaw.cancel()
+        process.send_signal(signal.SIGCONT)
+    info = await js.consumer_info(subscription.stream, subscription.durable)
+    assert info.config.durable_name == subscription.durable
 
 
 # --- hostile input ------------------------------------------------------------------------

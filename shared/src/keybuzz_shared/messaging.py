@@ -25,6 +25,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import msgspec
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 from nats.js.errors import NotFoundError
@@ -58,6 +59,7 @@ IDLE_FETCH_SECONDS = 5.0  # a long poll: returns as soon as anything arrives
 GIVE_BACK_DELAY_SECONDS = 1.0  # a batch that failed as a whole is tried again after this
 # JetStream's own limit, a backstop should dead-lettering itself keep failing.
 EXTRA_DELIVERIES_BEFORE_GIVING_UP = 5
+CONSUMER_CREATE_ATTEMPTS = 3  # each within the JetStream API's own timeout (5 s)
 
 
 class PermanentEventError(Exception):
@@ -242,17 +244,27 @@ class EventSubscription(Generic[E]):
         )
 
     async def _create_consumer(self, js: JetStreamContext) -> None:
-        await js.add_consumer(  # create-or-update: a changed ack_wait/max_deliver applies
-            self.stream,
-            ConsumerConfig(
-                durable_name=self.durable,
-                # its subject, and the replays of its own dead letters (keybuzz_shared.redrive)
-                filter_subjects=[self.subject, redrive_subject(self.durable, self.subject)],
-                ack_policy=AckPolicy.EXPLICIT,
-                ack_wait=self.ack_wait,
-                max_deliver=self.max_deliveries + EXTRA_DELIVERIES_BEFORE_GIVING_UP,
-            ),
+        config = ConsumerConfig(
+            durable_name=self.durable,
+            # its subject, and the replays of its own dead letters (keybuzz_shared.redrive)
+            filter_subjects=[self.subject, redrive_subject(self.durable, self.subject)],
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self.ack_wait,
+            max_deliver=self.max_deliveries + EXTRA_DELIVERIES_BEFORE_GIVING_UP,
         )
+        # Create-or-update (a changed ack_wait/max_deliver applies) is the same asked twice:
+        # a request a slow server left unanswered is asked again, not a failed start.
+        for attempt in range(1, CONSUMER_CREATE_ATTEMPTS + 1):
+            try:
+                await js.add_consumer(self.stream, config)
+                return
+            except NatsTimeoutError:
+                if attempt == CONSUMER_CREATE_ATTEMPTS:
+                    raise
+                log.warning(
+                    "creating the durable consumer timed out; asking again",
+                    extra={"consumer": self.durable, "attempt": attempt},
+                )
 
     async def problem(self) -> str | None:
         """Why this consumer takes nothing (``/ready``), None when it is there.
