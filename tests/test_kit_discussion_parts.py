@@ -19,22 +19,11 @@ from keybuzz_shared.connectors.kit.one_item import path_under
 from keybuzz_shared.connectors.kit.read_once import ReadOnce
 from keybuzz_shared.connectors.seam import InboxMessage, Reply, ThreadKey
 
+from tests.test_kit_replies import message
+
 ERRORS = CallErrors.labelled("Shop")
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 DISCUSSION = ThreadKey("DISCUSSION", "42")
-
-
-def said(message_id: str, sender: str, at: datetime) -> InboxMessage:
-    return InboxMessage(
-        message_id=message_id,
-        thread=DISCUSSION,
-        sender_type=sender,  # type: ignore[arg-type]
-        sender_name=None,
-        subject="",
-        body="…",
-        created_at=at,
-        unread=False,
-    )
 
 
 # --- DeclaredReplies: a post that reads the discussion first --------------------------
@@ -59,7 +48,7 @@ class Marketplace:
     async def listed(self, thread_id: str) -> list[InboxMessage]:
         if thread_id not in self.threads:
             raise ERRORS.refused("GET discussion", 404, "unknown")
-        return [said(m, sender, NOW) for m, sender in self.threads[thread_id][1]]
+        return [message(m, sender, NOW, DISCUSSION) for m, sender in self.threads[thread_id][1]]
 
 
 def replies(shop: Marketplace) -> DeclaredReplies:

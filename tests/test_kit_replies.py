@@ -22,10 +22,13 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 DISCUSSION = ThreadKey("DISCUSSION", "42", "order-1")
 
 
-def message(message_id: str, sender: str, at: datetime) -> InboxMessage:
+def message(
+    message_id: str, sender: str, at: datetime, thread: ThreadKey = DISCUSSION
+) -> InboxMessage:
+    """A message of ``thread`` as a discussion's listing gives it back."""
     return InboxMessage(
         message_id=message_id,
-        thread=DISCUSSION,
+        thread=thread,
         sender_type=sender,  # type: ignore[arg-type]
         sender_name=None,
         subject="",
