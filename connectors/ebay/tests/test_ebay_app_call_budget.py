@@ -57,10 +57,14 @@ async def test_sellers_share_the_applications_calls_and_the_interval_follows_the
     start_service: Any,
     dovecot: MailServer,
     vault: VaultClient,
+    private_nats: Any,
 ) -> None:
     sandbox = await serve(SandboxConfig(doubles=(EbayDoubleSettings(extra_shops=SELLERS),)))
+    # A NATS of its own: the worker's holds other tests' eBay connections, which a poller
+    # subscribing there would count among the sellers sharing the budget.
     poller = await start_service(
         DEFINITION,
+        NATS_URL=private_nats.spec.url,
         REPLY_SENDER_ENABLED="false",
         EBAY_POLL_INTERVAL_SECONDS="1",
         EBAY_MESSAGE_CALLS_PER_DAY=str(BUDGET),
