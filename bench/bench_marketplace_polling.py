@@ -52,9 +52,9 @@ from typing import Any
 import asyncpg
 import httpx
 from keybuzz_devstack import bootstrap
-from keybuzz_poller.shops.app_budget import REREAD_SECONDS
 from keybuzz_poller.shops.domain import Shop
 from keybuzz_sandbox.doubles import service_env
+from keybuzz_shared.app_budgets import REREAD_SECONDS
 from keybuzz_shared.connectors.connector_settings import ConnectorSettings
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import AppCallBudget

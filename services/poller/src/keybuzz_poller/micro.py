@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import msgspec
+from keybuzz_shared.app_budgets import app_budget_body
 from keybuzz_shared.errors import DependencyUnavailable
 from keybuzz_shared.http import status_for
 from keybuzz_shared.ids import TenantId
@@ -19,7 +20,7 @@ from keybuzz_poller.polling.scheduler import (
 )
 from keybuzz_poller.polling.shops import ShopScheduler
 from keybuzz_poller.runtime import PollerRuntime
-from keybuzz_poller.schemas import app_budget_body, poll_result_body, shop_poll_status_body
+from keybuzz_poller.schemas import poll_result_body, shop_poll_status_body
 from keybuzz_poller.shops.connections import calls_per_day, shop_marketplaces, shop_statuses
 from keybuzz_poller.shops.domain import Shop
 

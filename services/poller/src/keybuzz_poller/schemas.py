@@ -16,7 +16,6 @@ from keybuzz_shared.connectors.seam import Recipient
 
 from keybuzz_poller.polling import domain
 from keybuzz_poller.replies import checks, queueing
-from keybuzz_poller.shops.app_budget import BudgetedInterval
 from keybuzz_poller.shops.connection_ports import ShopStatus
 from keybuzz_poller.tickets import deadlines
 
@@ -75,34 +74,6 @@ class ShopAllowance(Body):
     calls_per_day: int
     calls_today: int  # spent since 00:00 UTC
     calls_left: int
-
-
-class AppBudgetStatus(Body):
-    """A marketplace's application call budget (every shop's calls together, a day) and the
-    interval between a shop's polls it gives for the shops polled now."""
-
-    marketplace: str
-    calls_per_day: int  # the marketplace's limit for the application
-    poll_share: float  # the part of it polls may spend; the rest: replies, orders, checks
-    calls_per_poll: float  # what a shop's poll costs, as its connector declares
-    shops: int  # polled now (connected, tenant not archived), counted in the shops table
-    declared_interval_seconds: float  # the marketplace's own interval
-    interval_seconds: float  # the interval each shop's next poll falls on
-    poll_calls_per_day: float  # what the shops' polls spend a day at that interval
-
-
-def app_budget_body(budgeted: BudgetedInterval) -> AppBudgetStatus:
-    budget = budgeted.budget
-    return AppBudgetStatus(
-        marketplace=budgeted.marketplace,
-        calls_per_day=budget.calls_per_day,
-        poll_share=budget.poll_share,
-        calls_per_poll=budget.calls_per_poll,
-        shops=budgeted.shops,
-        declared_interval_seconds=budgeted.declared_interval,
-        interval_seconds=round(budgeted.interval, 1),
-        poll_calls_per_day=round(budgeted.calls_a_day),
-    )
 
 
 def shop_poll_status_body(status: ShopStatus, calls_per_day: int | None) -> ShopPollStatus:

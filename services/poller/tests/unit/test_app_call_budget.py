@@ -1,10 +1,10 @@
 """An application call budget (the seam's ``AppCallBudget``) and the interval it gives a
-marketplace's shops for their number (``shops/app_budget.py``): pure, no server."""
+marketplace's shops for their number (``keybuzz_shared.app_budgets``): pure, no server."""
 
 from __future__ import annotations
 
 import pytest
-from keybuzz_poller.shops.app_budget import REREAD_SECONDS, AppBudgets
+from keybuzz_shared.app_budgets import REREAD_SECONDS, AppBudgets
 from keybuzz_shared.connectors.seam import AppCallBudget
 
 DAY = 86_400

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from keybuzz_shared.app_budgets import AppBudgets, BudgetedInterval, BudgetGauges
 from keybuzz_shared.background import BackgroundLoop
 from keybuzz_shared.connectors.registry import served
 from keybuzz_shared.redaction import redact_text
@@ -27,7 +28,6 @@ from keybuzz_poller.polling.ports import PollSchedule
 from keybuzz_poller.polling.scheduler import LeasedPolls, PollPutOff, PollSkipped, poll_all_due
 from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.shops.allowance import seconds_into_day
-from keybuzz_poller.shops.app_budget import AppBudgets, BudgetedInterval
 from keybuzz_poller.shops.calls import calls_per_poll, plan_of
 from keybuzz_poller.shops.connection_ports import ShopPollingPorts
 from keybuzz_poller.shops.connections import key_refused, shop_marketplaces
@@ -36,6 +36,9 @@ from keybuzz_poller.shops.poll import poll_shop
 from keybuzz_poller.shops.ports import ShopKeyRefused, ShopPorts
 
 log = logging.getLogger(__name__)
+
+# keybuzz_poller_app_budget_interval_seconds and keybuzz_poller_app_budget_shops
+BUDGET_GAUGES = BudgetGauges.named("poller", "a shop's polls")
 
 
 class ShopScheduler(LeasedPolls):
@@ -58,7 +61,7 @@ class ShopScheduler(LeasedPolls):
         self.loops = (BackgroundLoop(self._loop, "shop-scheduler"),)
         self.not_served: set[str] = set()  # marketplaces whose shops' polls are skipped
         # Counted only for a marketplace that declares an application call budget.
-        self.budgets = AppBudgets(lambda m: connections.connections.polled_shops(m))
+        self.budgets = AppBudgets(lambda m: connections.connections.polled_shops(m), BUDGET_GAUGES)
 
     def interval_of(self, tenant_id: str) -> float:
         try:
@@ -71,7 +74,7 @@ class ShopScheduler(LeasedPolls):
         """A shop with a daily allowance: the calls left today spread over the rest of its
         day's plan (``shops/allowance.py``); the others: their marketplace's interval. Either
         no shorter than its marketplace's application call budget allows for the shops
-        connected now (``shops/app_budget.py``)."""
+        connected now (``keybuzz_shared.app_budgets``)."""
         shop = shop_of(tenant_id)
         interval = await self._allowed_interval(tenant_id)
         budgeted = await self.budgeted(shop.marketplace)

@@ -1,0 +1,125 @@
+"""A marketplace whose calls are limited per application, every connected shop's together
+(the seam's ``AppCallBudget``): each shop's interval from the number of its shops a
+service's table holds, so that all of their rounds (the poller's polls, orders' syncs) spend
+at most the budget's share, whichever instance runs them and however many instances there
+are. The count is re-read at most every ``REREAD_SECONDS``: a seller connecting or leaving
+changes the next intervals computed, with no restart. docs/POLLER.md, "Application call
+budget"; docs/ORDERS.md, "Application call budget".
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import msgspec
+from prometheus_client import Gauge
+
+from keybuzz_shared.connectors.seam import AppCallBudget
+
+# Each round computes its shop's next interval from the count: one count a marketplace every
+# few seconds, not a statement per round (10,000 sellers at 20 minutes are 8 a second).
+REREAD_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class BudgetGauges:
+    """A service's two gauges of its budgets (label ``marketplace``): the interval in force
+    and the shops sharing it. Made once per process, at module level, by the service."""
+
+    interval: Gauge
+    shops: Gauge
+
+    @classmethod
+    def named(cls, service: str, rounds: str) -> BudgetGauges:
+        """``keybuzz_<service>_app_budget_interval_seconds`` and ``…_shops``; ``rounds``
+        says what the interval separates (a shop's polls, its order syncs)."""
+        return cls(
+            Gauge(
+                f"keybuzz_{service}_app_budget_interval_seconds",
+                f"The interval between {rounds} its marketplace's application call budget "
+                "gives for the shops connected now (never below the marketplace's own "
+                "interval).",
+                ["marketplace"],
+            ),
+            Gauge(
+                f"keybuzz_{service}_app_budget_shops",
+                "A marketplace's shops, as the service's table counts them now, that share "
+                "its application call budget.",
+                ["marketplace"],
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class BudgetedInterval:
+    """What a marketplace's budget gives now: for an operator and the scheduler alike."""
+
+    marketplace: str
+    budget: AppCallBudget
+    shops: int  # counted now (the service's table)
+    declared_interval: float  # the marketplace's own interval
+    interval: float  # max(declared, shops × calls per round × 86,400 / rounds' calls a day)
+
+    @property
+    def calls_a_day(self) -> float:
+        """What the shops' rounds spend a day at ``interval``."""
+        return self.budget.calls_a_day(self.shops, self.interval)
+
+
+@dataclass
+class AppBudgets:
+    """One per process and service: each budgeted marketplace's last count of its shops."""
+
+    count: Callable[[str], Awaitable[int]]  # a marketplace's shops (the service's table)
+    gauges: BudgetGauges | None = None
+    clock: Callable[[], float] = time.monotonic
+    # marketplace → when its shops were counted (``clock``) and how many
+    counted: dict[str, tuple[float, int]] = field(default_factory=dict)
+
+    async def shops(self, marketplace: str, *, fresh: bool = False) -> int:
+        """Its shops, counted again when ``fresh`` or the last count is stale."""
+        now, last = self.clock(), self.counted.get(marketplace)
+        if fresh or last is None or now - last[0] >= REREAD_SECONDS:
+            self.counted[marketplace] = last = (now, await self.count(marketplace))
+        return last[1]
+
+    async def interval(
+        self, marketplace: str, budget: AppCallBudget, declared: float, *, fresh: bool = False
+    ) -> BudgetedInterval:
+        shops = await self.shops(marketplace, fresh=fresh)
+        interval = budget.poll_interval(shops, declared)
+        if self.gauges is not None:
+            self.gauges.interval.labels(marketplace).set(interval)
+            self.gauges.shops.labels(marketplace).set(shops)
+        return BudgetedInterval(marketplace, budget, shops, float(declared), interval)
+
+
+class AppBudgetStatus(msgspec.Struct, kw_only=True, rename="camel"):
+    """A marketplace's application call budget (every shop's calls together, a day) and the
+    interval between a shop's rounds it gives for the shops counted now: what
+    ``nats req keybuzz.<service>.budgets '{}'`` answers."""
+
+    marketplace: str
+    calls_per_day: int  # the marketplace's limit for the application
+    poll_share: float  # the part of it these rounds may spend; the rest: other calls
+    calls_per_poll: float  # what a shop's round costs, as its connector declares
+    shops: int  # counted now, in the service's table
+    declared_interval_seconds: float  # the marketplace's own interval
+    interval_seconds: float  # the interval each shop's next round falls on
+    poll_calls_per_day: float  # what the shops' rounds spend a day at that interval
+
+
+def app_budget_body(budgeted: BudgetedInterval) -> AppBudgetStatus:
+    budget = budgeted.budget
+    return AppBudgetStatus(
+        marketplace=budgeted.marketplace,
+        calls_per_day=budget.calls_per_day,
+        poll_share=budget.poll_share,
+        calls_per_poll=budget.calls_per_poll,
+        shops=budgeted.shops,
+        declared_interval_seconds=budgeted.declared_interval,
+        interval_seconds=round(budgeted.interval, 1),
+        poll_calls_per_day=round(budgeted.calls_a_day),
+    )
