@@ -5,7 +5,7 @@ contract tests that run the same scenarios on both: ``test_notification_store_co
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -517,14 +517,19 @@ class InMemoryOrderStore(InMemoryJobStore):
         )
 
     async def claim_due_syncs(
-        self, interval_seconds: float, tenant_id: str | None = None
+        self,
+        interval_seconds: float,
+        tenant_id: str | None = None,
+        *,
+        intervals: Mapping[str, float] | None = None,
     ) -> list[SyncCursor]:
         now, claimed = self.now(), []
-        due_before = now - timedelta(seconds=interval_seconds)
         for (tenant, marketplace), held in self.cursors.items():
             if held.status != "ACTIVE" or await self.running_job(tenant, marketplace):
                 continue
             if tenant_id is None:
+                own = (intervals or {}).get(marketplace, interval_seconds)
+                due_before = now - timedelta(seconds=own)
                 if held.last_run_at is not None and held.last_run_at >= due_before:
                     continue
             elif tenant != tenant_id:
@@ -534,6 +539,12 @@ class InMemoryOrderStore(InMemoryJobStore):
                 SyncCursor(tenant, marketplace, held.marketplace_id, held.updated_before)
             )
         return claimed
+
+    async def syncing_shops(self, marketplace: str) -> int:
+        return sum(
+            held.status == "ACTIVE" and held_marketplace == marketplace
+            for (_, held_marketplace), held in self.cursors.items()
+        )
 
     async def advance_sync(self, cursor: SyncCursor, to: datetime, seen: int) -> bool:
         held = self.cursors.get((cursor.tenant_id, cursor.marketplace))

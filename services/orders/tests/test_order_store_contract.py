@@ -315,6 +315,29 @@ async def test_a_sync_cursor_is_claimed_when_due_moved_once_and_stopped(
     assert await store.claim_due_syncs(3600.0, TENANT) == []
 
 
+async def test_a_marketplace_with_an_interval_of_its_own_is_due_after_it(
+    contract: Contract,
+) -> None:
+    """An application call budget spaces one marketplace's syncs (eBay's), the others keep
+    the common interval; its active cursors are the shops sharing that budget."""
+    store = contract.store
+    await store.start_sync(TENANT, AMAZON, FR, T0)
+    await store.start_sync(TENANT, FNAC, "shop-1", T0)
+    await store.start_sync("t-other", FNAC, "shop-2", T0)
+    assert (await store.syncing_shops(FNAC), await store.syncing_shops(AMAZON)) == (2, 1)
+    await asyncio.sleep(0.01)
+    claimed = await store.claim_due_syncs(0.001, intervals={FNAC: 3600.0})
+    assert [c.marketplace for c in claimed] == [AMAZON]  # Fnac's own interval is not over
+    claimed = await store.claim_due_syncs(3600.0, intervals={FNAC: 3600.0})
+    assert claimed == []
+    await asyncio.sleep(0.01)
+    claimed = await store.claim_due_syncs(3600.0, intervals={FNAC: 0.001})
+    assert sorted(c.tenant_id for c in claimed) == ["t-other", TENANT]
+    assert {c.marketplace for c in claimed} == {FNAC}
+    await store.stop_sync("t-other", "connection.disconnected: revoked")
+    assert await store.syncing_shops(FNAC) == 1  # a stopped cursor shares nothing
+
+
 async def test_a_running_backfill_holds_its_marketplace_s_sync_only(contract: Contract) -> None:
     await contract.store.start_sync(TENANT, AMAZON, FR, T0)
     await contract.store.start_sync(TENANT, FNAC, "shop-1", T0)

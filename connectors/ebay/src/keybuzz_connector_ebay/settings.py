@@ -28,6 +28,15 @@ CALLS_PER_POLL = 2.2
 # 1,500,000: 15 replies a seller a day at 10,000 sellers. Orders are the Fulfillment API's,
 # limited apart (docs/EBAY.md, "Call limits at scale").
 POLL_SHARE = 0.9
+# What one seller's order sync round spends of the Fulfillment API's calls: a getOrders by
+# lastmodifieddate (a page holds 200 changed orders), and another page for a seller with
+# more changes than that in an interval, taken as one round in ten [assumed].
+CALLS_PER_SYNC = 1.1
+# The part of the application's Fulfillment API calls orders' syncs may spend: the rest,
+# 300,000 a day at 1,500,000, is the poller's look-ups of a listing's order (at most 3
+# getOrders a poll with a members' conversation about a listing: 184,000 a day at 10,000
+# sellers with a new one every ten polls), orders' reads by id and its backfills' pages.
+SYNC_SHARE = 0.8
 
 
 class EbayApiSettings(ShopApiSettings, frozen=True, kw_only=True):
@@ -72,15 +81,26 @@ class EbaySettings(ShopSettings, kw_only=True, frozen=True):
     # [official: 1,500,000 once the app passed eBay's growth check, developer.ebay.com's FAQ;
     # the app's own quota: the Analytics API's getRateLimits, resource commerce.message].
     ebay_message_calls_per_day: AtLeastOne = 1_500_000
+    # The Fulfillment API's calls a day for the whole application, every seller's together
+    # (orders' syncs, backfills and reads by id, the poller's look-ups of a listing's order)
+    # [assumed: the application's 1,500,000, as the Message API's; eBay's quotas are per
+    # API resource, the app's own: getRateLimits, resource sell.fulfillment].
+    ebay_fulfillment_calls_per_day: AtLeastOne = 1_500_000
 
     def view_fields(self) -> dict[str, Any]:
-        budget = AppCallBudget(
+        polls = AppCallBudget(
             calls_per_day=self.ebay_message_calls_per_day,
             calls_per_poll=CALLS_PER_POLL,
             poll_share=POLL_SHARE,
         )
+        syncs = AppCallBudget(
+            calls_per_day=self.ebay_fulfillment_calls_per_day,
+            calls_per_poll=CALLS_PER_SYNC,
+            poll_share=SYNC_SHARE,
+        )
         return {"api_url": self.ebay_api_url, "token_url": self.ebay_token_url,
-                "identity_url": self.ebay_identity_url, "app_calls": budget}  # fmt: skip
+                "identity_url": self.ebay_identity_url, "app_calls": polls,
+                "order_calls": syncs}  # fmt: skip
 
     def redirect_flow(self, marketplace: str) -> EbayFlowSettings | None:
         if marketplace != EBAY:

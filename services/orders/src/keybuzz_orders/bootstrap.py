@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from keybuzz_shared.connectors.registry import PerMarketplace
-from keybuzz_shared.connectors.seam import Connector, OpenedFeed
+from keybuzz_shared.connectors.registry import PerMarketplace, connectors
+from keybuzz_shared.connectors.seam import AppCallBudget, Connector, OpenedFeed, shop_api_of
 from keybuzz_shared.events import ConnectionReauthRequired
 from keybuzz_shared.service import Runtime
 from keybuzz_shared.uow import store_unit_of_work
@@ -63,6 +63,19 @@ def assemble(
     # Each shop API marketplace's, made when first asked (one served after start-up too).
     sources = PerMarketplace(shop_source)
 
+    def order_budgets() -> dict[str, AppCallBudget]:
+        """The marketplaces served now whose order API has an application call budget."""
+        found = {}
+        for connector in connectors():
+            try:
+                shop_api_of(connector)
+                budget = settings.shop_api(connector.marketplace).order_calls
+            except LookupError:  # its orders come from the order feed
+                continue
+            if budget is not None:
+                found[connector.marketplace] = budget
+        return found
+
     orders = PostgresOrderStore(runtime.pool)
     order_units: OrderUnits = store_unit_of_work(runtime.unit_of_work, PostgresOrderStore)
     source = feed.source
@@ -87,6 +100,7 @@ def assemble(
             page_size=settings.backfill_page_size,
             interval_seconds=float(settings.orders_sync_interval_seconds),
             sources=sources,
+            budgets=order_budgets,
         ),
         orders=orders,
         order_units=order_units,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+from keybuzz_shared.app_budgets import app_budget_body
 from keybuzz_shared.micro import MicroEndpoint
 from keybuzz_shared.service import Runtime
 
@@ -34,6 +35,10 @@ def micro_endpoints(runtime: Runtime[Any]) -> list[MicroEndpoint]:
         except tuple(ERROR_STATUSES) as exc:
             raise operator_error(exc) from exc
 
+    async def budgets(_: bytes) -> object:
+        found = await runtime.component(OrderSync).budgeted(fresh=True)
+        return [app_budget_body(b) for b in found]
+
     return [
         MicroEndpoint(
             "backfill",
@@ -45,5 +50,11 @@ def micro_endpoints(runtime: Runtime[Any]) -> list[MicroEndpoint]:
             "sync",
             sync,
             "fetch a tenant's order changes since the last sync now: {tenantId}",
+        ),
+        MicroEndpoint(
+            "budgets",
+            budgets,
+            "each marketplace whose order API has an application call budget: its shops "
+            "syncing now and the interval between a shop's syncs the budget gives: {}",
         ),
     ]

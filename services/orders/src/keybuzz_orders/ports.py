@@ -21,6 +21,7 @@ from keybuzz_shared.connectors.orders import BuyerMessaging as BuyerMessaging
 from keybuzz_shared.connectors.orders import ChangeSubscription as ChangeSubscription
 from keybuzz_shared.connectors.orders import Marketplaces as Marketplaces
 from keybuzz_shared.connectors.orders import OrderChangeNotifications as OrderChangeNotifications
+from keybuzz_shared.connectors.seam import AppCallBudget
 from keybuzz_shared.events import Event
 from keybuzz_shared.uow import StoreUnit
 
@@ -76,10 +77,20 @@ class OrderStore(Protocol):
         ...
 
     async def claim_due_syncs(
-        self, interval_seconds: float, tenant_id: str | None = None
+        self,
+        interval_seconds: float,
+        tenant_id: str | None = None,
+        *,
+        intervals: Mapping[str, float] | None = None,
     ) -> list[SyncCursor]:
-        """Active cursors whose last round is older than the interval (or ``tenant_id``'s
-        at once), claimed for a round; never a tenant whose backfill runs."""
+        """Active cursors whose last round is older than the interval (a marketplace's own
+        in ``intervals``, when it has one there), or ``tenant_id``'s at once, claimed for a
+        round; never a tenant whose backfill runs."""
+        ...
+
+    async def syncing_shops(self, marketplace: str) -> int:
+        """The marketplace's active sync cursors: the shops whose order syncs share its
+        application call budget."""
         ...
 
     async def advance_sync(self, cursor: SyncCursor, to: datetime, seen: int) -> bool:
@@ -295,6 +306,10 @@ class BackfillPorts:
     sources: Mapping[str, OrderListing] = field(default_factory=dict)
 
 
+def no_budgets() -> dict[str, AppCallBudget]:
+    return {}
+
+
 @dataclass(frozen=True)
 class SyncPorts:
     orders: OrderStore  # outside a unit: one statement each
@@ -303,6 +318,9 @@ class SyncPorts:
     page_size: int
     interval_seconds: float
     sources: Mapping[str, OrderListing] = field(default_factory=dict)
+    # Each marketplace whose order API limits the application's calls a day, every shop's
+    # together (its connector's ``order_calls``), as served now.
+    budgets: Callable[[], Mapping[str, AppCallBudget]] = no_budgets
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -432,19 +432,27 @@ ON CONFLICT (tenant_id, marketplace) DO UPDATE SET
 
 
 async def claim_due_syncs(
-    conn: Conn, interval_seconds: float, tenant_id: str | None = None
+    conn: Conn,
+    interval_seconds: float,
+    tenant_id: str | None = None,
+    intervals: Mapping[str, float] | None = None,
 ) -> list[asyncpg.Record]:
-    """Cursors due for a round (or ``tenant_id``'s now), claimed by stamping last_run_at.
+    """Cursors due for a round (or ``tenant_id``'s now), claimed by stamping last_run_at;
+    a marketplace named in ``intervals`` is due after its own interval.
 
     A marketplace with a running backfill of the tenant waits: its completion moves
     that cursor.
     """
+    own = dict(intervals or {})
     rows: list[asyncpg.Record] = await conn.fetch(
         """
 UPDATE order_sync_cursors c SET last_run_at = now()
 WHERE c.status = 'ACTIVE'
-  AND ($2::text IS NULL AND (c.last_run_at IS NULL
-                             OR c.last_run_at < now() - make_interval(secs => $1))
+  AND ($2::text IS NULL
+       AND (c.last_run_at IS NULL
+            OR c.last_run_at < now() - make_interval(secs => COALESCE(
+                (SELECT o.secs FROM unnest($3::text[], $4::float8[]) AS o(marketplace, secs)
+                 WHERE o.marketplace = c.marketplace), $1)))
        OR c.tenant_id = $2)
   AND NOT EXISTS (SELECT 1 FROM order_backfill_jobs j
                   WHERE j.tenant_id = c.tenant_id AND j.marketplace = c.marketplace
@@ -453,8 +461,18 @@ RETURNING c.tenant_id, c.marketplace, c.marketplace_id, c.last_updated_before
 """,
         interval_seconds,
         tenant_id,
+        list(own),
+        list(own.values()),
     )
     return rows
+
+
+async def syncing_shops(conn: Conn, marketplace: str) -> int:
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM order_sync_cursors WHERE marketplace = $1 AND status = 'ACTIVE'",
+        marketplace,
+    )
+    return count
 
 
 async def advance_sync_cursor(
@@ -533,15 +551,22 @@ class PostgresOrderStore:
         await start_sync_cursor(self.conn, tenant_id, marketplace, marketplace_id, cursor)
 
     async def claim_due_syncs(
-        self, interval_seconds: float, tenant_id: str | None = None
+        self,
+        interval_seconds: float,
+        tenant_id: str | None = None,
+        *,
+        intervals: Mapping[str, float] | None = None,
     ) -> list[SyncCursor]:
-        rows = await claim_due_syncs(self.conn, interval_seconds, tenant_id)
+        rows = await claim_due_syncs(self.conn, interval_seconds, tenant_id, intervals)
         return [
             SyncCursor(
                 r["tenant_id"], r["marketplace"], r["marketplace_id"], r["last_updated_before"]
             )
             for r in rows
         ]
+
+    async def syncing_shops(self, marketplace: str) -> int:
+        return await syncing_shops(self.conn, marketplace)
 
     async def advance_sync(self, cursor: SyncCursor, to: datetime, seen: int) -> bool:
         return await advance_sync_cursor(

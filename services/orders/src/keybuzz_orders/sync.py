@@ -7,6 +7,11 @@ the cursor to the answer's ``lastUpdatedBefore``: what the source says it has sh
 never our clock (an order changed within the listing lag shows up next round).
 One call per tenant and round in the usual case, well within searchOrders'
 0.0056/s once the burst is spent.
+
+A marketplace whose order API limits the application's calls a day, every shop's together
+(eBay's Fulfillment API: its connector's ``order_calls``), has its shops' rounds spaced by
+their number, so that all of them spend at most the budget's share (docs/ORDERS.md,
+"Application call budget").
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import logging
 from datetime import datetime
 
 import msgspec
+from keybuzz_shared.app_budgets import AppBudgets, BudgetedInterval, BudgetGauges
 from keybuzz_shared.background import BackgroundLoop
 from keybuzz_shared.connectors.registry import served
 from keybuzz_shared.errors import is_outage
@@ -30,6 +36,8 @@ from keybuzz_orders.ports import SyncCursor, SyncPorts
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 5.0  # how often due cursors are looked for (the interval itself is a setting)
+# keybuzz_orders_app_budget_interval_seconds and keybuzz_orders_app_budget_shops
+BUDGET_GAUGES = BudgetGauges.named("orders", "a shop's order syncs")
 
 
 class NoSyncCursor(LookupError):
@@ -53,10 +61,22 @@ class OrderSync(BackgroundLoop):
     def __init__(self, ports: SyncPorts) -> None:
         self.ports = ports
         self.not_served: set[str] = set()  # marketplaces whose rounds are skipped
+        # Counted only for a marketplace whose order API has an application call budget.
+        self.app_budgets = AppBudgets(ports.orders.syncing_shops, BUDGET_GAUGES)
 
     @property
     def interval(self) -> float:
         return self.ports.interval_seconds
+
+    async def budgeted(self, *, fresh: bool = False) -> list[BudgetedInterval]:
+        """What each budgeted marketplace's application call budget gives its shops' syncs
+        now: ``ORDERS_SYNC_INTERVAL_SECONDS``, or longer where that many shops' rounds would
+        spend more than their share (``keybuzz_shared.app_budgets``)."""
+        budgets = self.ports.budgets()
+        return [
+            await self.app_budgets.interval(m, budgets[m], self.interval, fresh=fresh)
+            for m in sorted(budgets)
+        ]
 
     async def run(self) -> None:
         while True:
@@ -68,10 +88,9 @@ class OrderSync(BackgroundLoop):
 
     async def sync_due(self) -> list[SyncResult]:
         """A round for each tenant whose cursor is due."""
-        return [
-            await self._round(cursor)
-            for cursor in await self.ports.orders.claim_due_syncs(self.interval)
-        ]
+        intervals = {b.marketplace: b.interval for b in await self.budgeted()}
+        due = await self.ports.orders.claim_due_syncs(self.interval, intervals=intervals)
+        return [await self._round(cursor) for cursor in due]
 
     async def sync_now(self, tenant_id: str) -> SyncResult:
         """An operator's (or a test's) round for one tenant, outside the schedule."""
