@@ -43,8 +43,16 @@ ACCESS_SECONDS, REFRESH_SECONDS = 7200, 47_304_000  # eBay's user tokens' lives 
 # eBay's call limits once an app passed its check [official, developer.ebay.com's FAQ]: an
 # application-based app up to 1,500,000 calls a day, a user-based one 20,000 per eBay user a
 # day, days starting at midnight Pacific time; which applies is eBay's choice: the double
-# counts both. Its refusal's body is assumed (eBay's error 2001, "Too many requests").
+# counts both. REST quotas are per API resource [official: the Analytics API's
+# getRateLimits]: the Fulfillment API's calls are counted apart from the others' (the
+# Message and Identity APIs'), its quota taken as the application's too [assumed]. Its
+# refusal's body is assumed (eBay's error 2001, "Too many requests").
 APP_CALLS_PER_DAY, USER_CALLS_PER_DAY = 1_500_000, 20_000
+# The token endpoint's refresh-token grants a day for an application [official,
+# developer.ebay.com, "OAuth rate limits"]; past them eBay answers 429 [observed:
+# davidtsadler/ebay-sdk-php issue #234, a refresh answered 429 with an "errors" body], the
+# body's words assumed.
+GRANTS_PER_DAY = 50_000
 PACIFIC = ZoneInfo("America/Los_Angeles")
 SELLERS = ("1", "2", "3")
 EXTRA_NUMBERS = 1_000  # the extra sellers' numbers: 1001, 1002, …
@@ -127,23 +135,28 @@ def routes(sb: Sandbox) -> list[Any]:
     faults = FaultInjector(seed, EbayFaults())
     # The admin may lower them, and make a "day" a window of so many seconds (0: eBay's day),
     # so that a run of minutes meets the limit a day's rate of calls would.
-    limits = {"app": APP_CALLS_PER_DAY, "user": USER_CALLS_PER_DAY, "window": 0}
-    calls: dict[tuple[str, str], int] = {}  # (day, "app" or a seller) → calls answered
-    # The app's refresh-token grants a day: eBay allows 50,000 [official, docs/EBAY.md].
+    limits = {"app": APP_CALLS_PER_DAY, "fulfillment": APP_CALLS_PER_DAY,
+              "user": USER_CALLS_PER_DAY, "grants": GRANTS_PER_DAY, "window": 0}  # fmt: skip
+    # (day, "app", "fulfillment" or a seller) → calls answered; (day, "refused-<api>") →
+    # calls answered 429 past the app's quota of that API
+    calls: dict[tuple[str, str], int] = {}
     grants: dict[str, int] = {}  # day → user access tokens granted on a refresh token
+    refused_grants: dict[str, int] = {}  # day → refresh-token grants refused past the limit
 
     def today() -> str:
         if (window := limits["window"]) > 0:
             return f"window-{int(time.time() // window)}"
         return datetime.now(PACIFIC).date().isoformat()
 
-    def spent(seller: Seller) -> bool:
-        """Counts the call; True when the app's or the seller's day is spent."""
-        day = today()
-        app, user = calls.get((day, "app"), 0), calls.get((day, seller.number), 0)
-        if app >= limits["app"] or user >= limits["user"]:
+    def spent(seller: Seller, api: str) -> bool:
+        """Counts the call; True when the app's day of ``api``'s calls (the Fulfillment
+        API's, or the others') or the seller's is spent."""
+        day, quota = today(), "fulfillment" if api == "fulfillment" else "app"
+        app, user = calls.get((day, quota), 0), calls.get((day, seller.number), 0)
+        if app >= limits[quota] or user >= limits["user"]:
+            calls[(day, f"refused-{quota}")] = calls.get((day, f"refused-{quota}"), 0) + 1
             return True
-        calls[(day, "app")], calls[(day, seller.number)] = app + 1, user + 1
+        calls[(day, quota)], calls[(day, seller.number)] = app + 1, user + 1
         return False
 
     ids = itertools.count(1)
@@ -206,8 +219,16 @@ def routes(sb: Sandbox) -> list[Any]:
             found = by_refresh(str(form.get("refresh_token")))
             if found is None:
                 return invalid
+            day = today()
+            if grants.get(day, 0) >= limits["grants"]:
+                refused_grants[day] = refused_grants.get(day, 0) + 1
+                return json_answer({"errors": [{
+                    "errorId": 1001, "domain": "OAuth", "category": "REQUEST",
+                    "message": "Too many requests",
+                    "longMessage": "The application's daily limit of refresh token grants "
+                                   "has been reached."}]}, 429)  # fmt: skip
             seller, extra = found, {}
-            grants[today()] = grants.get(today(), 0) + 1
+            grants[day] = grants.get(day, 0) + 1
         else:
             return json_answer({"error": "unsupported_grant_type"}, 400)
         seller.token_requests += 1
@@ -236,7 +257,7 @@ def routes(sb: Sandbox) -> list[Any]:
             )
         if (refused := sb.echo.refusal(seller.refresh_token)) is not None:
             return error(400, refused)
-        if spent(seller):
+        if spent(seller, api):
             return error(
                 429, "Too many requests. The request limit has been reached for the resource.", 2001
             )
@@ -463,14 +484,19 @@ def routes(sb: Sandbox) -> list[Any]:
 
     @get("/grants", sync_to_thread=False)
     def granted() -> Response[bytes]:
-        return json_answer({"refreshGrants": grants.get(today(), 0)})
+        day = today()
+        return json_answer({"refreshGrants": grants.get(day, 0),
+                            "refusedGrants": refused_grants.get(day, 0)})  # fmt: skip
 
     @get("/shops/{number:str}/calls", sync_to_thread=False)
     def calls_of(number: str) -> Response[bytes]:
+        """The seller's calls today, the app's beside (the Fulfillment API's apart) and the
+        app's calls answered 429 past its quotas."""
         day = today()
-        return json_answer(
-            {"calls": calls.get((day, number), 0), "app": calls.get((day, "app"), 0)}
-        )
+        return json_answer({"calls": calls.get((day, number), 0), "app": calls.get((day, "app"), 0),
+                            "fulfillment": calls.get((day, "fulfillment"), 0),
+                            "refused": calls.get((day, "refused-app"), 0),
+                            "fulfillmentRefused": calls.get((day, "refused-fulfillment"), 0)})  # fmt: skip
 
     admin = [listed_shops, register, set_limits, calls_of, granted, opened, written, sent, read_marks, revoke, expire, token_requests,
              *fault_handlers(faults, EbayFaults)]  # fmt: skip

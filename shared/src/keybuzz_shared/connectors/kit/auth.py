@@ -19,12 +19,45 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
+import httpx
 import msgspec
 
-from keybuzz_shared.connectors.seam import StoredToken, TokenStore, TokenStoreUnavailable
+from keybuzz_shared.connectors.seam import (
+    MarketplaceUnavailable,
+    StoredToken,
+    TokenStore,
+    TokenStoreUnavailable,
+)
 from keybuzz_shared.redaction import REDACTED
 
 log = logging.getLogger(__name__)
+
+# The token endpoints (by URL) whose last grant in this process failed for a while (down,
+# or throttling the application: eBay's grants a day): said once, not at every shop's
+# call that waits on a token, until one grants again.
+_NOT_GRANTING: set[str] = set()
+
+
+def _grant_failed(token_url: str, exc: MarketplaceUnavailable) -> None:
+    if token_url in _NOT_GRANTING:
+        return
+    _NOT_GRANTING.add(token_url)
+    host = httpx.URL(token_url).host
+    log.warning(
+        "the token endpoint grants no token now (%s): the calls waiting on one are tried "
+        "later, the shops' credentials kept; said once until it grants again",
+        exc,
+        extra={"token_host": host},
+    )
+
+
+def _granted_again(token_url: str) -> None:
+    if token_url in _NOT_GRANTING:
+        _NOT_GRANTING.discard(token_url)
+        log.info(
+            "the token endpoint grants tokens again",
+            extra={"token_host": httpx.URL(token_url).host},
+        )
 
 
 class Requester(Protocol):
@@ -267,7 +300,12 @@ class ClientCredentials:
                 self._token = kept.access_token
                 return kept.access_token
             form = urlencode(self._form).encode()
-            answer = await requester.token(self.token_url, form, headers=self._token_headers)
+            try:
+                answer = await requester.token(self.token_url, form, headers=self._token_headers)
+            except MarketplaceUnavailable as exc:
+                _grant_failed(self.token_url, exc)
+                raise
+            _granted_again(self.token_url)
             granted = _granted(requester, answer, self._token_type)
             life = max(0.0, granted.expires_in)
             self._expires = time.monotonic() + life - min(self._margin, life / 2)

@@ -43,7 +43,13 @@ from keybuzz_shared.connectors.seam import (
     ShopCredentialsRefused,
 )
 from keybuzz_shared.file_links import NO_FILES, FileLinks, FileTooLarge, FileUnavailable
-from keybuzz_shared.http_calls import AnswerTooLarge, Throttled, TransientFailure, read_bounded
+from keybuzz_shared.http_calls import (
+    AnswerTooLarge,
+    Throttled,
+    TransientFailure,
+    read_bounded,
+    retry_after,
+)
 from keybuzz_shared.json_calls import JSON_TYPES, CallOptions, CallTerms, JsonCalls, Unavailable
 from keybuzz_shared.redaction import KnownSecrets
 
@@ -600,6 +606,12 @@ class Requester(JsonCalls[Call]):
             self._pace.after(call.name, response)
         if self._enveloped(response):
             return
+        if call.token_request and response.status_code == 429 and retry_after(response) is None:
+            # A token endpoint throttling its grants without saying until when limits them
+            # per period (eBay: the application's grants a day): asked again within the
+            # call, it only refuses again. Later: the caller's next poll or sync.
+            call.in_doubt = False
+            raise self.spec.errors.unavailable(call.name, "HTTP 429, no token granted now")
         await super()._check_status(call, response)
 
     def _enveloped(self, response: httpx.Response) -> bool:
