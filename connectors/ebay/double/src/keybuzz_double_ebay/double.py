@@ -49,8 +49,8 @@ ACCESS_SECONDS, REFRESH_SECONDS = 7200, 47_304_000  # eBay's user tokens' lives 
 # refusal's body is assumed (eBay's error 2001, "Too many requests").
 APP_CALLS_PER_DAY, USER_CALLS_PER_DAY = 1_500_000, 20_000
 # The token endpoint's refresh-token grants a day for an application [official,
-# developer.ebay.com, "OAuth rate limits"]; past them eBay answers 429 [observed:
-# davidtsadler/ebay-sdk-php issue #234, a refresh answered 429 with an "errors" body], the
+# developer.ebay.com, "OAuth rate limits"]; past them eBay answers 429 [observed: a bug
+# report on davidtsadler/ebay-sdk-php, a refresh answered 429 with an "errors" body], the
 # body's words assumed.
 GRANTS_PER_DAY = 50_000
 PACIFIC = ZoneInfo("America/Los_Angeles")
