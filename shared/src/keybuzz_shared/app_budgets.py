@@ -32,19 +32,20 @@ class BudgetGauges:
     shops: Gauge
 
     @classmethod
-    def named(cls, service: str, rounds: str) -> BudgetGauges:
-        """``keybuzz_<service>_app_budget_interval_seconds`` and ``…_shops``; ``rounds``
-        says what the interval separates (a shop's polls, its order syncs)."""
+    def named(cls, interval: str, shops: str, *, rounds: str) -> BudgetGauges:
+        """The gauges ``interval`` and ``shops`` (each service's own names, written whole
+        where it makes them so that they can be found); ``rounds`` says what the interval
+        separates (a shop's polls, its order syncs)."""
         return cls(
             Gauge(
-                f"keybuzz_{service}_app_budget_interval_seconds",
+                interval,
                 f"The interval between {rounds} its marketplace's application call budget "
                 "gives for the shops connected now (never below the marketplace's own "
                 "interval).",
                 ["marketplace"],
             ),
             Gauge(
-                f"keybuzz_{service}_app_budget_shops",
+                shops,
                 "A marketplace's shops, as the service's table counts them now, that share "
                 "its application call budget.",
                 ["marketplace"],

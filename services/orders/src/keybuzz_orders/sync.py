@@ -36,8 +36,11 @@ from keybuzz_orders.ports import SyncCursor, SyncPorts
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 5.0  # how often due cursors are looked for (the interval itself is a setting)
-# keybuzz_orders_app_budget_interval_seconds and keybuzz_orders_app_budget_shops
-BUDGET_GAUGES = BudgetGauges.named("orders", "a shop's order syncs")
+BUDGET_GAUGES = BudgetGauges.named(
+    "keybuzz_orders_app_budget_interval_seconds",
+    "keybuzz_orders_app_budget_shops",
+    rounds="a shop's order syncs",
+)
 
 
 class NoSyncCursor(LookupError):

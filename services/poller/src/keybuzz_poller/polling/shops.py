@@ -37,8 +37,11 @@ from keybuzz_poller.shops.ports import ShopKeyRefused, ShopPorts
 
 log = logging.getLogger(__name__)
 
-# keybuzz_poller_app_budget_interval_seconds and keybuzz_poller_app_budget_shops
-BUDGET_GAUGES = BudgetGauges.named("poller", "a shop's polls")
+BUDGET_GAUGES = BudgetGauges.named(
+    "keybuzz_poller_app_budget_interval_seconds",
+    "keybuzz_poller_app_budget_shops",
+    rounds="a shop's polls",
+)
 
 
 class ShopScheduler(LeasedPolls):

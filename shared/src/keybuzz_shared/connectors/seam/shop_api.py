@@ -36,11 +36,12 @@ SECONDS_A_DAY = 86_400
 
 class AppCallBudget(msgspec.Struct, frozen=True, kw_only=True):
     """A marketplace's daily calls for the whole application, every connected shop's calls
-    counted together (a per-application call limit, not a shop's allowance), and how the
-    poller keeps within it: each shop's polls spaced so that all of them spend at most
-    ``poll_share`` of the day's calls, the rest left to what else calls the API on the same
-    application (replies, orders' syncs, credential checks). docs/POLLER.md, "Application
-    call budget"."""
+    counted together (a per-application call limit, not a shop's allowance), and how a
+    service keeps within it: each shop's rounds (the poller's polls, or orders' syncs for
+    ``ShopApiSettings.order_calls``) spaced so that all of them spend at most ``poll_share``
+    of the day's calls, the rest left to what else calls the API on the same application
+    (replies, look-ups, credential checks). docs/POLLER.md and docs/ORDERS.md,
+    "Application call budget"."""
 
     calls_per_day: int  # the marketplace's limit for the application, a day
     calls_per_poll: float  # what one shop's poll costs, on average, listing calls and reads
