@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
+import os
 import random
 import signal
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -344,25 +346,44 @@ async def _not_ready(http) -> bool | None:
 
 
 async def test_a_consumer_a_slow_jetstream_left_unmade_is_asked_for_again(
-    start_service, private_nats
+    start_service, private_nats, caplog
 ):
-    """NATS silent past the JetStream API's timeout while a consumer is created (a loaded
-    server): the request is asked again once it answers, and the consumer is there."""
-    service = await start(start_service, private_nats, recording("slow-js"))
-    [subscription] = service.runtime.subscriptions
-    js = service.runtime.js
-    await js.delete_consumer(subscription.stream, subscription.durable)
+    """NATS silent past the JetStream API's timeout as a starting service creates its
+    consumer (a loaded server): the request is asked again once it answers, the service
+    starts and its consumer takes events."""
     process = private_nats.process
     assert process is not None
-    process.send_signal(signal.SIGSTOP)  # the first request goes unanswered for its 5 s
-    thaw = asyncio.get_running_loop().call_later(6, process.send_signal, signal.SIGCONT)
+    thaws: list[asyncio.TimerHandle] = []
+
+    async def freeze_nats_a_while(runtime: Runtime[Any]) -> None:
+        # The service's own set-up is the last step before its consumers are created.
+        process.send_signal(signal.SIGSTOP)  # the first request goes unanswered for its 5 s
+        # Stopped only when it says so: a request sent the moment before is still answered.
+        _, status = await asyncio.to_thread(os.waitpid, process.pid, os.WUNTRACED)
+        assert os.WIFSTOPPED(status)
+        thaws.append(asyncio.get_running_loop().call_later(6, process.send_signal, signal.SIGCONT))
+
+    probe = definition(recording("slow-js"))
+    frozen_at_start = dataclasses.replace(
+        probe, on_startup=[*probe.on_startup, freeze_nats_a_while]
+    )
     try:
-        await subscription._create_consumer(js)
+        service = await start_service(
+            frozen_at_start, NATS_URL=private_nats.spec.url, VAULT_TOKEN=ROOT_TOKEN
+        )
     finally:
-        thaw.cancel()
+        for thaw in thaws:
+            thaw.cancel()
         process.send_signal(signal.SIGCONT)
-    info = await js.consumer_info(subscription.stream, subscription.durable)
+    assert thaws, "NATS was not frozen while the service started"
+    asked_again = [r for r in caplog.records if "asking again" in r.getMessage()]
+    assert [r.attempt for r in asked_again] == [1]  # the creation's request, asked twice
+    [subscription] = service.runtime.subscriptions
+    info = await service.runtime.js.consumer_info(subscription.stream, subscription.durable)
     assert info.config.durable_name == subscription.durable
+    await publish_all(service.runtime.js, [archived("after-the-freeze", 1)])
+    [row] = await rows(service.runtime.pool, 1)
+    assert row["tenant_id"] == "after-the-freeze"
 
 
 # --- hostile input ------------------------------------------------------------------------

@@ -6,6 +6,8 @@ import logging
 import msgspec
 import pytest
 from keybuzz_devstack.testing import PRODUCTION_SETTINGS
+from keybuzz_orders.settings import OrdersSettings
+from keybuzz_poller.settings import PollerSettings
 from keybuzz_shared.logs import JsonFormatter, redact_text
 from keybuzz_shared.settings import (
     DEV_INTERNAL_API_KEY,
@@ -36,6 +38,39 @@ def test_a_pool_of_fewer_than_two_connections_is_refused():
     with pytest.raises(SettingsError, match="DATABASE_POOL_SIZE"):
         load_settings(TenantSyncSettings, {"DATABASE_POOL_SIZE": "1"})
     assert load_settings(TenantSyncSettings, {}).database_pool_size == 10
+
+
+@pytest.mark.parametrize(
+    "service, name, off_its_kind",
+    [
+        # Seconds: above zero.
+        (PollerSettings, "SHOP_POLL_DEADLINE_SECONDS", "0"),
+        (PollerSettings, "SHOP_POLL_SLOW_SECONDS", "-1"),
+        (PollerSettings, "PARSE_MAX_SECONDS", "0"),
+        (PollerSettings, "MX_IDLE_TIMEOUT_SECONDS", "0"),
+        (PollerSettings, "MX_SESSION_TIMEOUT_SECONDS", "0"),
+        (OrdersSettings, "BACKFILL_REPORT_DEADLINE_SECONDS", "0"),
+        # AtLeastOne: a whole number from one.
+        (PollerSettings, "SHOP_POLL_BACKOFF_CONCURRENCY", "0"),
+        (PollerSettings, "PARSE_MAX_PARTS", "0"),
+        (PollerSettings, "PARSE_MAX_DEPTH", "0"),
+        (PollerSettings, "REPLY_SEND_BATCH_BYTES", "0"),
+        (PollerSettings, "MX_MAX_SESSIONS", "0"),
+        (PollerSettings, "MX_MAX_SESSIONS_PER_CLIENT", "0"),
+        (PollerSettings, "MX_MAX_RECIPIENTS", "0"),
+        (OrdersSettings, "BACKFILL_REPORT_THRESHOLD", "0"),
+        (OrdersSettings, "BACKFILL_REPORT_THRESHOLD", "1.5"),
+        # BackfillDays: 1 to 730, like a backfill asked over HTTP.
+        (OrdersSettings, "BACKFILL_DAYS", "0"),
+        (OrdersSettings, "BACKFILL_DAYS", "731"),
+    ],
+)
+def test_a_service_variable_off_its_kind_stops_the_service_naming_it(
+    service: type[CommonSettings], name: str, off_its_kind: str
+) -> None:
+    with pytest.raises(SettingsError) as refused:
+        load_settings(service, {name: off_its_kind})
+    assert name in refused.value.message
 
 
 def test_service_port_variable_and_defaults():

@@ -87,3 +87,25 @@ def test_the_double_s_settings_keep_their_variables_names() -> None:
         "SANDBOX_REPORT_GZIP_DECLARATION",
         "SANDBOX_SQS_ENDPOINT",
     ]
+
+
+@pytest.mark.parametrize(
+    "roles",
+    ["Tax-Remittance", "pricing,DIRECT-TO-CONSUMER-SHIPPING", "tax remittance", "billing"],
+)
+def test_a_role_off_its_spelling_stops_the_double_at_start_up_naming_it(roles: str) -> None:
+    """A role in another case or an unknown one would be one not granted: refused instead,
+    like any variable off its kind (the roles' spellings: docs/SANDBOX.md)."""
+    from keybuzz_sandbox.config import ConfigError
+
+    with pytest.raises(ConfigError, match="SANDBOX_APP_ROLES"):
+        SandboxConfig.from_env({"SANDBOX_APP_ROLES": roles})
+
+
+@pytest.mark.asyncio
+async def test_the_roles_named_are_granted_whatever_the_spaces_around_them(make_client) -> None:
+    config = SandboxConfig.from_env(
+        {"SANDBOX_TIME_SCALE": "60", "SANDBOX_APP_ROLES": " tax-remittance ,pricing , "}
+    )
+    described = (await (await make_client(config)).get("/_sandbox/config")).json()
+    assert described["appRoles"] == ["pricing", "tax-remittance"]

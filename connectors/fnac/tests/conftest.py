@@ -5,13 +5,9 @@ the double's own tests on a sandbox of their own (``serve``, ``fnac_http``)."""
 import httpx
 import pytest
 import pytest_asyncio
-from keybuzz_devstack.oauth_testing import (  # noqa: F401 - fixtures (the orders kits' oauth)
-    make_kit,
-    make_module_kit,
-)
+from keybuzz_devstack.oauth_testing import make_module_kit  # noqa: F401 - fixture (orders' oauth)
 from keybuzz_devstack.orders_testing import (  # noqa: F401 - fixtures
     make_module_orders,
-    make_orders,
     orders_nats,
 )
 from keybuzz_sandbox import SandboxConfig

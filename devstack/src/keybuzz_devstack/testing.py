@@ -28,7 +28,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import msgspec
@@ -45,7 +45,7 @@ from keybuzz_shared.connectors.seam import (
 )
 from keybuzz_shared.connectors.settings import MarketplaceSettings
 from keybuzz_shared.nats_access import OPERATOR, PRODUCT_APP
-from keybuzz_shared.settings import DEV_VAULT_TOKEN
+from keybuzz_shared.settings import DEV_VAULT_TOKEN, Seconds
 from keybuzz_shared.vault import VaultClient
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, ConsumerInfo, DeliverPolicy
@@ -756,8 +756,8 @@ class ThrowawayApiSettings(ConnectorSettings, kw_only=True, frozen=True):
     (its shops' API answers nowhere unless a test says otherwise)."""
 
     throwaway_api_url: str = "http://127.0.0.1:9/throwaway/"
-    throwaway_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 4.0
-    throwaway_call_deadline_seconds: Annotated[float, msgspec.Meta(gt=0)] = 6.0
+    throwaway_timeout_seconds: Seconds = 4.0
+    throwaway_call_deadline_seconds: Seconds = 6.0
     throwaway_mark_as_read: bool = False
     throwaway_region: str = "north"
 

@@ -39,6 +39,16 @@ PRODUCTION_LIKE = frozenset({"staging", "production"})
 # HS256 needs a key of at least the hash size (RFC 7518 §3.2); the same bar for the API key.
 MIN_SECRET_BYTES = 32
 
+# The kinds of value settings take, the services' and the connectors' alike: each a type
+# msgspec checks as the settings load, so that a variable off its kind stops the service,
+# naming it (load_settings).
+# Seconds above zero: a timeout, a deadline.
+Seconds = Annotated[float, msgspec.Meta(gt=0)]
+# A whole number from one: an interval in seconds, a size in bytes, a count, calls a day.
+AtLeastOne = Annotated[int, msgspec.Meta(ge=1)]
+# How far back a shop's first poll reads, in days: one to 90.
+FirstPollDays = Annotated[int, msgspec.Meta(ge=1, le=90)]
+
 
 class SettingsError(SystemExit):
     """Raised at start-up when the environment cannot make valid settings."""

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 import msgspec
 from keybuzz_shared.connectors.kit import ShopSettings
-from keybuzz_shared.connectors.kit.setting_kinds import AtLeastOne, FirstPollDays, Seconds
 from keybuzz_shared.connectors.seam import ShopApiSettings
+from keybuzz_shared.settings import AtLeastOne, FirstPollDays, Seconds
 
 # The marketplace value of Back Market's shops, tickets and orders.
 BACKMARKET = "BACKMARKET"

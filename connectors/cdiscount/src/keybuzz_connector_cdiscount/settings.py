@@ -7,8 +7,8 @@ from typing import Annotated
 
 import msgspec
 from keybuzz_shared.connectors.kit import ShopSettings
-from keybuzz_shared.connectors.kit.setting_kinds import AtLeastOne, Seconds
 from keybuzz_shared.connectors.seam import ShopApiSettings
+from keybuzz_shared.settings import AtLeastOne, Seconds
 
 # The marketplace value of Cdiscount's shops, tickets and orders.
 CDISCOUNT = "CDISCOUNT"

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from keybuzz_shared.connectors.kit import ShopSettings
-from keybuzz_shared.connectors.kit.setting_kinds import AtLeastOne, FirstPollDays, Seconds
 from keybuzz_shared.connectors.seam import AppCallBudget, RedirectFlowSettings, ShopApiSettings
+from keybuzz_shared.settings import AtLeastOne, FirstPollDays, Seconds
 
 EBAY = "EBAY"  # the marketplace value of eBay's sellers, tickets and orders
 # What a consent grants [official: each method's scope in eBay's descriptions]: the

@@ -15,10 +15,9 @@ import msgspec
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit import ShopSettings, key_field
 from keybuzz_shared.connectors.kit.credential_structs import credentials_as
-from keybuzz_shared.connectors.kit.setting_kinds import AtLeastOne, Seconds
 from keybuzz_shared.connectors.kit.uuid_field import uuid_field
 from keybuzz_shared.connectors.seam import Limits, ShopApiSettings
-from keybuzz_shared.settings import PartSettings
+from keybuzz_shared.settings import AtLeastOne, PartSettings, Seconds
 
 from keybuzz_connector_fnac.client import FnacClient, FnacCredentials
 from keybuzz_connector_fnac.session import DISCUSSIONS, ORDER_IDS, FnacSession

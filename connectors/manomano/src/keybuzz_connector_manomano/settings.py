@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from keybuzz_shared.connectors.kit import ShopSettings
-from keybuzz_shared.connectors.kit.setting_kinds import AtLeastOne, FirstPollDays, Seconds
+from keybuzz_shared.settings import AtLeastOne, FirstPollDays, Seconds
 
 from keybuzz_connector_manomano.dkim_keys import DKIM_KEYS_VARIABLE, configure
 

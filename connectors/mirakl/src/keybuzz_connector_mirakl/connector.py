@@ -27,9 +27,9 @@ import msgspec
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.connector_settings import ConnectorSettings, ShopApiSettings
 from keybuzz_shared.connectors.kit.credential_structs import Redacted, credentials_as
-from keybuzz_shared.connectors.kit.setting_kinds import AtLeastOne, Seconds
 from keybuzz_shared.connectors.seam import CallRefused
 from keybuzz_shared.file_links import origin_of, shown
+from keybuzz_shared.settings import AtLeastOne, Seconds
 
 from keybuzz_connector_mirakl.catalogue import CATALOGUE_ENV, CATALOGUE_FILE_ENV, Operator, operator
 from keybuzz_connector_mirakl.orders import shop_orders

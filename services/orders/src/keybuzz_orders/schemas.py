@@ -15,7 +15,7 @@ from keybuzz_shared.connectors.orders import MessagingAction
 from keybuzz_shared.connectors.registry import served
 from keybuzz_shared.ids import TenantId
 
-from keybuzz_orders.backfill.jobs import JobCounts, JobView, job_progress
+from keybuzz_orders.backfill.jobs import BackfillDays, JobCounts, JobView, job_progress
 from keybuzz_orders.backfill.jobs import ReportWindow as JobWindow
 from keybuzz_orders.domain import Marketplace, OrderLine, OrderStatus, OrderSummary, sla_status
 
@@ -24,19 +24,18 @@ class _Body(msgspec.Struct, kw_only=True, rename="camel"):
     pass
 
 
-Days = Annotated[int, msgspec.Meta(ge=1, le=730)]
 # A request that names no marketplace means the one an unlabelled event means.
 DEFAULT_MARKETPLACE = Marketplace(UNLABELLED_EVENT_MARKETPLACE)
 
 
 class BackfillRequest(_Body, forbid_unknown_fields=True):
-    days: Days = 90
+    days: BackfillDays = 90
     marketplace: Marketplace = DEFAULT_MARKETPLACE  # whose orders: one job per marketplace
 
 
 class OperatorBackfillRequest(_Body):
     tenant_id: TenantId
-    days: Days | None = None
+    days: BackfillDays | None = None
     marketplace: Marketplace = DEFAULT_MARKETPLACE
 
 

@@ -4,6 +4,9 @@ from typing import Annotated, ClassVar
 
 import msgspec
 from keybuzz_shared.connectors.settings import MarketplaceSettings
+from keybuzz_shared.settings import AtLeastOne, Seconds
+
+from keybuzz_orders.backfill.jobs import BackfillDays
 
 
 class OrdersSettings(MarketplaceSettings, kw_only=True, frozen=True):
@@ -11,7 +14,7 @@ class OrdersSettings(MarketplaceSettings, kw_only=True, frozen=True):
 
     http_port: int = 8003
     # How far back a backfill started by connection.connected goes (sources keep 2 years).
-    backfill_days: Annotated[int, msgspec.Meta(ge=1, le=730)] = 90
+    backfill_days: BackfillDays = 90
     # An order listing's page size. Sources meter calls, not orders: keep the maximum.
     backfill_page_size: Annotated[int, msgspec.Meta(ge=1, le=100)] = 100
     # Incremental sync of tenants whose backfill completed (updated after the source's cursor).
@@ -22,7 +25,7 @@ class OrdersSettings(MarketplaceSettings, kw_only=True, frozen=True):
     # than this goes through the orders report. 2,000 = searchOrders' burst (20) × 100:
     # up to there searchOrders finishes within its burst, beyond it every page costs
     # ~3 minutes while a report costs a few minutes whatever its size.
-    backfill_report_threshold: Annotated[int, msgspec.Meta(ge=1)] = 2000
+    backfill_report_threshold: AtLeastOne = 2000
     # Report windows (order reports are asked for 30 days at a time).
     backfill_report_window_days: Annotated[int, msgspec.Meta(ge=1, le=30)] = 30
     # The newest hours are read with searchOrders, not by report: order reports trail
@@ -34,7 +37,7 @@ class OrdersSettings(MarketplaceSettings, kw_only=True, frozen=True):
     # A report not finished this long after it was requested reads its window with
     # searchOrders instead (reports take minutes; one stuck IN_PROGRESS would hold the
     # job for good).
-    backfill_report_deadline_seconds: Annotated[float, msgspec.Meta(gt=0)] = 3600.0
+    backfill_report_deadline_seconds: Seconds = 3600.0
     # A running job is leased by its instance and renewed every quarter of this; a killed
     # instance's jobs are resumed by another (or its restart) once the lease has expired.
     backfill_lease_seconds: Annotated[float, msgspec.Meta(ge=5, le=3600)] = 120.0

@@ -4,7 +4,7 @@ from typing import Annotated, ClassVar
 
 import msgspec
 from keybuzz_shared.connectors.settings import MarketplaceSettings
-from keybuzz_shared.settings import too_short
+from keybuzz_shared.settings import AtLeastOne, Seconds, too_short
 
 # The largest reply body the HTTP route reads (app.py): 10 MB of attachments in base64
 # (13.3 MiB) plus text and names, with room for the checks to name the relay's limit. A
@@ -45,9 +45,9 @@ class PollerSettings(MarketplaceSettings, kw_only=True, frozen=True):
     # after SHOP_POLL_DEADLINE_SECONDS; one running longer than SHOP_POLL_SLOW_SECONDS gives
     # its slot of POLL_CONCURRENCY back; shops in back-off are polled in slots of their own,
     # SHOP_POLL_BACKOFF_CONCURRENCY at a time.
-    shop_poll_deadline_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
-    shop_poll_slow_seconds: Annotated[float, msgspec.Meta(gt=0)] = 1.0
-    shop_poll_backoff_concurrency: Annotated[int, msgspec.Meta(ge=1)] = 2
+    shop_poll_deadline_seconds: Seconds = 30.0
+    shop_poll_slow_seconds: Seconds = 1.0
+    shop_poll_backoff_concurrency: AtLeastOne = 2
 
     # Dovecot: the poller reads each tenant's folder over IMAP; the MX delivers over LMTP.
     imap_host: str = "127.0.0.1"
@@ -59,9 +59,9 @@ class PollerSettings(MarketplaceSettings, kw_only=True, frozen=True):
 
     # One mail's parse budget (docs/POLLER.md, "Parse budget"): past any of them the mail is
     # stored with its parse error, unparsed, and the other mails go on.
-    parse_max_parts: Annotated[int, msgspec.Meta(ge=1)] = 1000
-    parse_max_depth: Annotated[int, msgspec.Meta(ge=1)] = 20
-    parse_max_seconds: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    parse_max_parts: AtLeastOne = 1000
+    parse_max_depth: AtLeastOne = 20
+    parse_max_seconds: Seconds = 5.0
 
     # Demo mode (docs/POLLER.md, "Mock source"): ``mail_relay_demo``, a connector's setting.
     # The MX (SMTP for INBOUND_DOMAIN) inside the poller process (docs/POLLER.md).
@@ -106,19 +106,19 @@ class PollerSettings(MarketplaceSettings, kw_only=True, frozen=True):
     )
     # One sending round claims replies until their mails total this (at least one): each
     # mail is copied about 4 times on its way to the relay.
-    reply_send_batch_bytes: Annotated[int, msgspec.Meta(ge=1)] = 16 * 1024 * 1024
+    reply_send_batch_bytes: AtLeastOne = 16 * 1024 * 1024
 
     # The MX's limits (docs/SECURITY.md, "The MX's limits"). Sessions beyond either cap are
     # answered 421 and closed; in production the edge MTA is the one client, so the
     # per-client cap is the concurrency it may use. Disk: up to MX_MAX_SESSIONS mails of
     # MX_MAX_MESSAGE_BYTES are spooled at once (deploy/k8s sizes the spool volume for it).
-    mx_max_sessions: Annotated[int, msgspec.Meta(ge=1)] = 100
-    mx_max_sessions_per_client: Annotated[int, msgspec.Meta(ge=1)] = 50
+    mx_max_sessions: AtLeastOne = 100
+    mx_max_sessions_per_client: AtLeastOne = 50
     # No command (in DATA: no byte) for this long ends the session; so does its total length.
-    mx_idle_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 60.0
-    mx_session_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 600.0
+    mx_idle_timeout_seconds: Seconds = 60.0
+    mx_session_timeout_seconds: Seconds = 600.0
     # Per mail, RFC 5321's minimum; more get 452.
-    mx_max_recipients: Annotated[int, msgspec.Meta(ge=1)] = 100
+    mx_max_recipients: AtLeastOne = 100
     # DATA is spooled: in memory up to this size, then in a file in MX_SPOOL_DIR
     # (unset: the system's temporary directory).
     mx_spool_memory_bytes: Annotated[int, msgspec.Meta(ge=0)] = 256 * 1024

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from keybuzz_shared.connectors.orders import parse_window_time, window_time
@@ -23,6 +23,8 @@ from keybuzz_orders.domain import OrderRow
 from keybuzz_orders.order_source import OrderWindow, feed_connector
 
 MAX_DAYS = 730  # the order feed returns no order older than two years
+# How far back a backfill goes, asked (schemas.py) or by default (BACKFILL_DAYS).
+BackfillDays = Annotated[int, msgspec.Meta(ge=1, le=MAX_DAYS)]
 SEARCH = "SEARCH"
 REPORT = "REPORT"
 ORDERS_V0 = "ORDERS_V0"  # the fallback strategy: Orders 2026-01-01 refused to us
