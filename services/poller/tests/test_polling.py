@@ -9,7 +9,13 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import pytest
-from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
+from keybuzz_devstack.testing import (
+    Infra,
+    MailServer,
+    RunningService,
+    eventually,
+    start_service_on_module_nats,
+)
 from keybuzz_poller.polling.scheduler import Scheduler
 from keybuzz_poller.polling.shops_store import SHOPS
 from keybuzz_poller.polling.store import PostgresPollSchedule
@@ -29,6 +35,10 @@ from mailkit import (
 )
 
 StartService = Callable[..., Awaitable[RunningService]]
+
+# Services on the module's NATS: its tests count tenants and claims over a poller's whole
+# schedule, which another module's tenant.synced or connection.connected would join.
+start_service = start_service_on_module_nats
 
 
 async def stored(poller: RunningService, tenant_id: str) -> int:

@@ -19,7 +19,12 @@ from typing import Any
 
 import httpx
 import pytest
-from keybuzz_devstack.testing import MailServer, RunningService, eventually
+from keybuzz_devstack.testing import (
+    MailServer,
+    RunningService,
+    eventually,
+    start_service_on_module_nats,
+)
 from keybuzz_poller.service import DEFINITION
 from keybuzz_poller.shops.domain import Shop
 from keybuzz_shared.events import ConnectionConnected
@@ -27,6 +32,11 @@ from keybuzz_shared.vault import VaultClient
 from mailkit import get_json, publish
 
 StartService = Callable[..., Awaitable[RunningService]]
+
+# Services on the module's NATS: its pollers' slots serve every shop they know, which
+# another module's connection.connected would join.
+start_service = start_service_on_module_nats
+
 INTERVAL = 3.0  # FNAC_POLL_INTERVAL_SECONDS
 CALL_DEADLINE = 1.0  # FNAC_CALL_DEADLINE_SECONDS
 RETRY_BASE = 2.0  # POLL_RETRY_BASE_SECONDS: a failing shop waits 2, 4, then 8 s
