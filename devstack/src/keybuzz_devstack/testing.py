@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import fcntl
 import functools
 import os
@@ -383,6 +384,15 @@ def private_nats(infra_root: Path, nats_users: dict[str, str]) -> Iterator[infra
         yield server
 
 
+@pytest.fixture(scope="module")
+def module_nats(infra_root: Path, nats_users: dict[str, str]) -> Iterator[infra.RunningServer]:
+    """A NATS server of the module's own (same users). The worker's NATS keeps what earlier
+    tests published and no consumer took, and a service's durable consumer hands it to the
+    next instance started there: a poller there learns other tests' tenants and shops."""
+    with nats_running(infra_root, nats_users) as server:
+        yield server
+
+
 @dataclass
 class RunningService:
     url: str
@@ -537,6 +547,21 @@ async def start_service(
     ``DATABASE_URL`` is given; every other setting defaults to the test stack.
     """
     async with services_started(stack, make_database, nats_users) as start:
+        yield start
+
+
+@pytest.fixture
+async def start_service_on_module_nats(
+    stack: Infra,
+    make_database: Callable[[str], Awaitable[str]],
+    nats_users: dict[str, str],
+    module_nats: infra.RunningServer,
+) -> AsyncIterator[StartService]:
+    """``start_service`` on ``module_nats``. A module whose tests count what its services
+    learn from events takes it as its ``start_service``
+    (``start_service = start_service_on_module_nats``): its fixtures follow."""
+    on_its_own = dataclasses.replace(stack, nats_url=module_nats.spec.url)
+    async with services_started(on_its_own, make_database, nats_users) as start:
         yield start
 
 
