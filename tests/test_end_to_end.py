@@ -521,3 +521,16 @@ test_disconnecting_the_shop_or_archiving_the_tenant_stops_the_polls = (
 test_every_part_killed_in_turn_loses_and_duplicates_nothing = (
     crash_safety.test_every_part_killed_in_turn_loses_and_duplicates_nothing
 )
+
+
+def test_every_test_of_the_stacks_other_modules_is_collected_here() -> None:
+    """A test added to tests/end_to_end_fnac.py or tests/crash_safety.py runs only if named
+    above: none is left out."""
+    here = globals()
+    left_out = [
+        f"{module.__name__}.{name}"
+        for module in (end_to_end_fnac, crash_safety)
+        for name, test in vars(module).items()
+        if name.startswith("test_") and here.get(name) is not test
+    ]
+    assert left_out == []
