@@ -8,6 +8,11 @@ reply reaches the buyer's inbox in the sandbox.
 
 Nothing runs in this process but clients: the services are the four processes
 supervisord runs (tests/stack_fixture.py), reached over HTTP, NATS, SQL and Vault.
+
+The stack's other tests, Fnac's story (tests/end_to_end_fnac.py) and the crash test
+(tests/crash_safety.py), are collected here too: pytest-xdist (``--dist loadfile``) hands
+out files, and in files of their own they ran on two or three workers, each starting a
+stack of its own (~20 s); here one worker starts one.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import hvac
 import pytest
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN, port_open
 
+from tests import crash_safety, end_to_end_fnac
 from tests.stack_fixture import (
     CANDIDATE_OFFSETS,
     DEFAULT_PORTS,
@@ -499,3 +505,32 @@ async def test_the_stacks_reply_front_takes_only_its_login_and_never_shows_it(
     shown = {"banner": stack.banner, "admin answer": json.dumps(described)}
     shown |= {part: stack.log_tail(part, 100_000) for part in ("sandbox", "poller", "supervisord")}
     assert [where for where, text in shown.items() if login["password"] in text] == []
+
+
+# The stack's other tests (see the top), collected with this file's.
+fnac_tenant = end_to_end_fnac.fnac_tenant
+test_a_buyers_message_becomes_a_ticket_and_the_reply_reaches_fnacs_thread = (
+    end_to_end_fnac.test_a_buyers_message_becomes_a_ticket_and_the_reply_reaches_fnacs_thread
+)
+test_an_incident_flags_its_ticket_and_customer_service_is_answered = (
+    end_to_end_fnac.test_an_incident_flags_its_ticket_and_customer_service_is_answered
+)
+test_disconnecting_the_shop_or_archiving_the_tenant_stops_the_polls = (
+    end_to_end_fnac.test_disconnecting_the_shop_or_archiving_the_tenant_stops_the_polls
+)
+test_every_part_killed_in_turn_loses_and_duplicates_nothing = (
+    crash_safety.test_every_part_killed_in_turn_loses_and_duplicates_nothing
+)
+
+
+def test_every_test_of_the_stacks_other_modules_is_collected_here() -> None:
+    """A test added to tests/end_to_end_fnac.py or tests/crash_safety.py runs only if named
+    above: none is left out."""
+    here = globals()
+    left_out = [
+        f"{module.__name__}.{name}"
+        for module in (end_to_end_fnac, crash_safety)
+        for name, test in vars(module).items()
+        if name.startswith("test_") and here.get(name) is not test
+    ]
+    assert left_out == []

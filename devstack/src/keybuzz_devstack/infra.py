@@ -485,7 +485,7 @@ def postgres_spec(data_dir: Path, port: int = 5432) -> ServerSpec:
         # Development data only: no fsync and no full-page images cost durability when the
         # machine crashes, not when PostgreSQL does (its writes are in the OS's cache).
         # synchronous_commit stays on: off, a SIGKILLed server loses commits the services
-        # already acted on — tests/test_crash_safety.py saw message.received published for
+        # already acted on — tests/crash_safety.py saw message.received published for
         # tickets that recovery then erased, and the mails stored again under new ids.
         "-c", "fsync=off",
         "-c", "full_page_writes=off",

@@ -8,7 +8,9 @@ and Fnac's customer service (CALLCENTER) is answered while it is open → discon
 shop, and archiving a tenant, stop the polls.
 
 Only clients run in this process: the services are the processes supervisord runs
-(tests/stack_fixture.py), reached over HTTP, NATS and SQL.
+(tests/stack_fixture.py), reached over HTTP, NATS and SQL. Its tests are collected by
+tests/test_end_to_end.py, on the one stack a worker starts for both; each carries its own
+time limit (a pytestmark here would not be read there).
 """
 
 from __future__ import annotations
@@ -28,8 +30,6 @@ from tests.stack_fixture import (
     stream_events,
     wait_for,
 )
-
-pytestmark = pytest.mark.timeout(300)
 
 DEMO_FNAC = "KeyBuzz Démo Fnac"
 DEMO_DARTY = "KeyBuzz Démo Darty"
@@ -167,6 +167,7 @@ async def _connected_events(nc: Any, tenant: str) -> list[dict[str, Any]]:
     return [e for e in events if e["tenantId"] == tenant]
 
 
+@pytest.mark.timeout(300)
 async def test_a_buyers_message_becomes_a_ticket_and_the_reply_reaches_fnacs_thread(
     made_up_stack: MadeUpStack, fnac_tenant: tuple[str, dict[str, Any]]
 ) -> None:
@@ -204,6 +205,7 @@ async def test_a_buyers_message_becomes_a_ticket_and_the_reply_reaches_fnacs_thr
     assert len(ours) == 1 and ours[0]["direction"] == "OUTBOUND"
 
 
+@pytest.mark.timeout(300)
 async def test_an_incident_flags_its_ticket_and_customer_service_is_answered(
     made_up_stack: MadeUpStack, fnac_tenant: tuple[str, dict[str, Any]]
 ) -> None:
@@ -246,6 +248,7 @@ async def test_an_incident_flags_its_ticket_and_customer_service_is_answered(
     assert sent["messageTo"] == "CALLCENTER"
 
 
+@pytest.mark.timeout(300)
 async def test_disconnecting_the_shop_or_archiving_the_tenant_stops_the_polls(
     made_up_stack: MadeUpStack,
 ) -> None:

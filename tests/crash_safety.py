@@ -10,6 +10,9 @@ supervisord (autorestart) brings it back. In the end:
   has exactly one `message.received` on JetStream;
 - the backfill completed once and a second backfill finds nothing new;
 - nothing was dead-lettered, the addresses turned ACTIVE, every part is ready again.
+
+Collected by tests/test_end_to_end.py, on the one stack a worker starts for both; the test
+carries its own time limit (a pytestmark here would not be read there).
 """
 
 from __future__ import annotations
@@ -39,8 +42,6 @@ from tests.stack_fixture import (
     tenant_status,
     wait_for,
 )
-
-pytestmark = pytest.mark.timeout(420)
 
 # orders first: its backfill is running then. Then the other services, then the servers.
 KILL_ORDER = ("orders", "poller", "oauth", "tenant-sync", "nats", "postgres", "dovecot")
@@ -138,6 +139,7 @@ async def backfill_completed(stack: MadeUpStack, nc: Any, tenant: str) -> list[d
     return [e for e in events if e["tenantId"] == tenant]
 
 
+@pytest.mark.timeout(420)
 async def test_every_part_killed_in_turn_loses_and_duplicates_nothing(
     made_up_stack: MadeUpStack,
 ) -> None:
