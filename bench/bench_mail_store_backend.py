@@ -1,18 +1,26 @@
 """Where PostgreSQL's CPU a mail goes when the poller stores a batch: the CPU of the one
 backend that runs ``store_mails`` (a unit of work a tenant's batch of parsed relay mails)
-and then the outbox relay, read from ``/proc`` around each statement. A one-connection
-pool, so every statement runs on that backend (autovacuum's workers are not counted).
+and then the outbox relay, read from ``/proc/<pid>/schedstat`` around each statement. A
+one-connection pool, so every statement runs on that backend (autovacuum's workers are not
+counted).
 
-Each schema variant is a database of its own, stored into in turn, round after round:
+Each variant is a database of its own, stored into in turn, round after round:
 
-- ``as-is``: the migrations as they are;
-- ``no-fk``: without the two foreign keys of ``poller_ticket_messages`` (its ticket, its
-  external message): what their per-row checks cost;
+- ``as-is``: the migrations and statements as they are;
+- ``with-fk``: with the two foreign keys ``poller_ticket_messages`` has not (its ticket,
+  its external message; migration 020): what their per-row checks cost;
 - ``collate-c``: a database whose default collation is ``C`` (the dev stack's is
-  ``C.UTF-8``, compared with ``strcoll``): what the text keys' comparisons cost.
+  ``C.UTF-8``, compared with ``strcoll``): what the text keys' comparisons cost;
+- ``outbox-delete``: a published outbox row deleted at once instead of marked;
+- ``outbox-hot``: the pending rows listed in a table of their own (``id``, producer, time),
+  so that no index of ``event_outbox`` names ``published_at`` and its mark can be a HOT
+  update (fillfactor 50: room on the page); ``outbox-queue`` the same at fillfactor 100;
+- ``outbox-no-conflict``, ``outbox-unsorted``, ``outbox-no-headers``: the outbox's INSERT
+  without ``ON CONFLICT``, without its ``ORDER BY``, with ``{}`` for its headers;
+- ``unsorted``: the ticket messages' INSERT without its ``ORDER BY``.
 
-``BENCH_MAIL_STORE_BACKEND_VARIANTS`` (all three), ``_ROUNDS`` (3); 100 batches of 100
-mails a round (``bench_mail_store``'s).
+``BENCH_MAIL_STORE_BACKEND_VARIANTS`` (``as-is,with-fk,collate-c``), ``_ROUNDS`` (3); 100
+batches of 100 mails a round (``bench_mail_store``'s).
 """
 
 from __future__ import annotations
@@ -38,22 +46,75 @@ from keybuzz_shared.uow import StoreUnit, UnitOfWork
 from bench.bench_mail_store import _batches, _relay_all
 from bench.harness import BenchContext, Figure
 
-VARIANTS = os.environ.get("BENCH_MAIL_STORE_BACKEND_VARIANTS", "as-is,no-fk,collate-c").split(",")
+VARIANTS = os.environ.get("BENCH_MAIL_STORE_BACKEND_VARIANTS", "as-is,with-fk,collate-c").split(",")
 ROUNDS = int(os.environ.get("BENCH_MAIL_STORE_BACKEND_ROUNDS", "3"))
-_TICK = os.sysconf("SC_CLK_TCK")
-_NO_FK = [
-    "ALTER TABLE poller_ticket_messages DROP CONSTRAINT poller_ticket_messages_ticket_id_fkey",
-    "ALTER TABLE poller_ticket_messages "
-    "DROP CONSTRAINT poller_ticket_messages_external_message_id_fkey",
+# The two foreign keys migration 020 drops from poller_ticket_messages.
+_WITH_FK = [
+    "ALTER TABLE poller_ticket_messages ADD CONSTRAINT poller_ticket_messages_ticket_id_fkey"
+    " FOREIGN KEY (ticket_id) REFERENCES poller_tickets (id)",
+    "ALTER TABLE poller_ticket_messages"
+    " ADD CONSTRAINT poller_ticket_messages_external_message_id_fkey"
+    " FOREIGN KEY (external_message_id) REFERENCES poller_external_messages (id)",
 ]
+_SCHEMA_CHANGES = {
+    "with-fk": _WITH_FK,
+    "outbox-hot": [
+        "ALTER TABLE event_outbox SET (fillfactor = 50)",
+        "CREATE TABLE event_outbox_pending (id bigint PRIMARY KEY, producer text NOT NULL,"
+        " created_at timestamptz NOT NULL)",
+        "DROP INDEX event_outbox_pending_age",
+    ],
+}
+_SCHEMA_CHANGES["outbox-queue"] = _SCHEMA_CHANGES["outbox-hot"][1:]
+_OUTBOX_SQL = {
+    "outbox-hot": {
+        "_INSERT": f"""WITH o AS ({outbox._INSERT} RETURNING id, producer, created_at)
+            INSERT INTO event_outbox_pending SELECT id, producer, created_at FROM o""",
+        "_PENDING": "SELECT o.id, o.subject, o.payload, o.headers FROM event_outbox_pending p"
+        " JOIN event_outbox o ON o.id = p.id WHERE p.producer = $1 ORDER BY p.id LIMIT $2",
+        "_MARK_PUBLISHED": """WITH done AS (
+            DELETE FROM event_outbox_pending WHERE id = ANY($1::bigint[]) RETURNING id)
+            UPDATE event_outbox o SET published_at = now(), attempts = attempts + 1
+            FROM done WHERE o.id = done.id""",
+    },
+    "outbox-queue": {},
+    "outbox-no-conflict": {
+        "_INSERT": outbox._INSERT.replace("ON CONFLICT (event_id) DO NOTHING", "")
+    },
+    "outbox-unsorted": {
+        "_INSERT": outbox._INSERT.replace("WITH ORDINALITY", "")
+        .replace(", position)", ")")
+        .replace("ORDER BY position", "")
+    },
+    "outbox-no-headers": {"_INSERT": outbox._INSERT.replace("headers::jsonb", "'{}'::jsonb")},
+    "outbox-delete": {"_MARK_PUBLISHED": "DELETE FROM event_outbox WHERE id = ANY($1::bigint[])"},
+}
+_OUTBOX_SQL["outbox-queue"] = _OUTBOX_SQL["outbox-hot"]
+_OUTBOX_AS_IS = {name: getattr(outbox, name) for name in ("_INSERT", "_PENDING", "_MARK_PUBLISHED")}
+
+
+_TICKET_MESSAGES_AS_IS = store._INSERT_TICKET_MESSAGES
+_TICKET_MESSAGES = {
+    "unsorted": _TICKET_MESSAGES_AS_IS.replace(" WITH ORDINALITY AS m", "").replace(
+        "ORDER BY m.ordinality", ""
+    )
+}
+
+
+def _outbox_sql(variant: str) -> None:
+    for name, sql in {**_OUTBOX_AS_IS, **_OUTBOX_SQL.get(variant, {})}.items():
+        setattr(outbox, name, sql)
+    store._INSERT_TICKET_MESSAGES = _TICKET_MESSAGES.get(variant, _TICKET_MESSAGES_AS_IS)
+
+
 T = TypeVar("T")
 STEPS = ("external messages", "tickets", "ticket messages", "outbox rows", "commit", "relay")
 
 
 def _cpu(pid: int) -> float:
-    """utime + stime of a process, in seconds."""
-    values = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(values[11]) + int(values[12])) / _TICK
+    """The process's time on a CPU, in seconds (the scheduler's count, to the nanosecond:
+    ``/proc/<pid>/stat``'s ticks are 10 ms, a few batches' worth)."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
 
 
 class _Backend:
@@ -99,7 +160,7 @@ async def _database(ctx: BenchContext, variant: str) -> tuple[asyncpg.Pool, int]
     assert pool is not None and DEFINITION.migrations is not None
     await apply_migrations(pool, "keybuzz_shared", SHARED_MIGRATIONS)
     await apply_migrations(pool, DEFINITION.name, DEFINITION.migrations)
-    for statement in _NO_FK if variant == "no-fk" else []:
+    for statement in _SCHEMA_CHANGES.get(variant, []):
         await pool.execute(statement)
     return pool, await pool.fetchval("SELECT pg_backend_pid()")
 
@@ -132,10 +193,12 @@ async def run(ctx: BenchContext) -> list[Figure]:
     spent: dict[str, list[dict[str, float]]] = {variant: [] for variant in VARIANTS}
     try:
         for variant, (pool, pid) in databases.items():  # warm: plans cached, tables not empty
+            _outbox_sql(variant)
             await _store(pool, pid, _batches(f"warm-{variant}"))
             await _relay_all(relays[variant])
         for n in range(ROUNDS):
             for variant, (pool, pid) in databases.items():
+                _outbox_sql(variant)
                 batches = _batches(f"{variant}{n}-{uuid.uuid4().hex[:6]}")
                 steps = await _store(pool, pid, batches)
                 before = _cpu(pid)
@@ -143,22 +206,38 @@ async def run(ctx: BenchContext) -> list[Figure]:
                 steps["relay"] = _cpu(pid) - before
                 mails = sum(len(m) for _, m in batches)
                 spent[variant].append({k: v * 1e6 / mails for k, v in steps.items()})
+        updates = {
+            v: await pool.fetchrow(
+                "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables"
+                " WHERE relname = 'event_outbox'"
+            )
+            for v, (pool, _) in databases.items()
+        }
     finally:
+        _outbox_sql("as-is")
         await nc.close()
         for pool, _ in databases.values():
             await pool.close()
-    return [figure for variant in VARIANTS for figure in _figures(variant, spent[variant])]
+    return [
+        figure
+        for variant in VARIANTS
+        for figure in _figures(variant, spent[variant], updates[variant])
+    ]
 
 
-def _figures(variant: str, rounds: list[dict[str, float]]) -> list[Figure]:
+def _figures(variant: str, rounds: list[dict[str, float]], updates: asyncpg.Record) -> list[Figure]:
     totals = [sum(r.values()) for r in rounds]
     best = rounds[totals.index(min(totals))]
+    means = {step: sum(r[step] for r in rounds) / len(rounds) for step in best}
     return [
         {
             "name": f"{variant}: PostgreSQL backend CPU a mail, store + relay",
             "value": min(totals),
             "unit": "µs",
             "note": f"least of {len(rounds)}: {', '.join(f'{t:.0f}' for t in totals)}; "
-            f"that round: {', '.join(f'{k} {v:.0f}' for k, v in best.items())}",
+            f"that round: {', '.join(f'{k} {v:.1f}' for k, v in best.items())}; "
+            f"mean of the rounds {sum(totals) / len(totals):.1f}: "
+            f"{', '.join(f'{k} {v:.1f}' for k, v in means.items())}; "
+            f"outbox rows updated {updates['n_tup_upd']}, of them HOT {updates['n_tup_hot_upd']}",
         }
     ]

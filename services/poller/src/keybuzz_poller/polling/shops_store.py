@@ -36,8 +36,23 @@ _FORGET_RECEIVED = (
     "DELETE FROM poller_external_messages WHERE tenant_id = $1 AND marketplace = $2",
 )
 _FORGET_TICKETS = """
-WITH gone AS (DELETE FROM poller_tickets WHERE tenant_id = $1 AND marketplace = $2 RETURNING 1)
-SELECT count(*) FROM gone
+WITH gone AS (DELETE FROM poller_tickets WHERE tenant_id = $1 AND marketplace = $2 RETURNING id)
+SELECT coalesce(array_agg(id), '{}') FROM gone
+"""
+# No foreign key holds a ticket message to its ticket (migration 020). A poll that re-opened
+# one of the tickets committed its new messages (and their mails) while the DELETE above
+# waited for it, after the statements before it had looked: they go too, in a statement
+# of its own, which sees them.
+_FORGET_LATE_MESSAGES = """
+WITH late AS (
+    DELETE FROM poller_ticket_messages WHERE ticket_id = ANY($1::text[])
+    RETURNING external_message_id
+),
+files AS (
+    DELETE FROM poller_message_attachments
+    WHERE external_message_id IN (SELECT external_message_id FROM late)
+)
+DELETE FROM poller_external_messages WHERE id IN (SELECT external_message_id FROM late)
 """
 
 
@@ -112,13 +127,14 @@ class PostgresShops:
         tenant, marketplace = shop.tenant_id, shop.marketplace
         for statement in _FORGET_RECEIVED:
             await self.db.execute(statement, tenant, marketplace)
-        deleted: int = await self.db.fetchval(_FORGET_TICKETS, tenant, marketplace)
+        deleted: list[str] = await self.db.fetchval(_FORGET_TICKETS, tenant, marketplace)
+        await self.db.execute(_FORGET_LATE_MESSAGES, deleted)
         await self.db.execute(
             "UPDATE poller_shops SET messages_since = NULL, incidents_since = NULL"
             " WHERE poll_key = $1",
             shop.key,
         )
-        return deleted
+        return len(deleted)
 
     async def polled_shops(self, marketplace: str) -> int:
         polled: int = await self.db.fetchval(

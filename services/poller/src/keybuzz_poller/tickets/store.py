@@ -136,30 +136,66 @@ _INSERT_TICKET_MESSAGES = """
 
 async def insert_ticket_messages(db: Executor, messages: Sequence[TicketMessageRow]) -> None:
     """One statement per batch; ``seq`` follows the order given (the mailbox's). Their
-    tickets were counted by ``upsert_tickets``."""
+    tickets were counted by ``upsert_tickets``.
+
+    No foreign key checks a message's ticket and external message (migration 020): each
+    message's ticket must have been upserted (so locked, or created) and its external
+    message inserted by this same transaction, as ``store_mails`` does. Until it commits
+    nothing else can delete them; a shop purge waiting on a re-opened ticket takes these
+    messages with it (``polling/shops_store.py``)."""
     if not messages:
         return
     await db.execute(_INSERT_TICKET_MESSAGES, _records(messages))
 
 
+class TicketGone(Exception):
+    """A message was given for a ticket that is not stored (deleted, or never was)."""
+
+
 async def add_ticket_messages(db: Executor, messages: Sequence[TicketMessageRow]) -> None:
-    """Messages joining tickets that exist already (a shop's, an agent's reply): stored, and
-    each ticket's count and last activity moved in the same statement."""
+    """Messages joining tickets that exist already (a shop's, an agent's reply): each
+    ticket's count and last activity moved, then the messages stored, in one statement.
+
+    The tickets are updated first, which locks them: a shop purge deleting one waits for
+    this transaction, or this statement waits for the purge and then finds the ticket gone.
+    Then nothing is stored and ``TicketGone`` is raised (the caller's transaction rolls back,
+    as a foreign key's violation would). Each message's external message must have been
+    inserted by this same transaction (``insert_ticket_messages``)."""
     if not messages:
         return
-    await db.execute(
-        f"""
-        WITH added AS ({_INSERT_TICKET_MESSAGES} RETURNING ticket_id, received_at),
+    stored = await db.fetchval(
+        """
+        WITH given AS (
+            SELECT * FROM unnest($1::poller_ticket_message_row[]) WITH ORDINALITY AS m
+        ),
         counted AS (
-            SELECT ticket_id, count(*) AS added, max(received_at) AS last FROM added
-            GROUP BY ticket_id
+            UPDATE poller_tickets t SET message_count = message_count + c.added,
+                last_message_at = greatest(last_message_at, c.last), updated_at = now()
+            FROM (
+                SELECT ticket_id, count(*) AS added, max(received_at) AS last FROM given
+                GROUP BY ticket_id
+            ) c
+            WHERE t.id = c.ticket_id
+            RETURNING t.id
+        ),
+        added AS (
+            INSERT INTO poller_ticket_messages (
+                id, ticket_id, tenant_id, external_message_id, body, received_at,
+                awaits_reply, direction)
+            SELECT g.id, g.ticket_id, g.tenant_id, g.external_message_id, g.body,
+                   g.received_at, g.awaits_reply, g.direction
+            FROM given g JOIN counted c ON c.id = g.ticket_id
+            ORDER BY g.ordinality
+            RETURNING 1
         )
-        UPDATE poller_tickets t SET message_count = message_count + c.added,
-            last_message_at = greatest(last_message_at, c.last), updated_at = now()
-        FROM counted c WHERE t.id = c.ticket_id
+        SELECT count(*) FROM added
         """,
         _records(messages),
     )
+    if stored != len(messages):
+        raise TicketGone(
+            f"{len(messages) - stored} of {len(messages)} messages for a ticket not stored"
+        )
 
 
 async def insert_attachments(
