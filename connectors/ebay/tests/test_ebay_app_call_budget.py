@@ -15,7 +15,7 @@ import pytest
 from keybuzz_connector_ebay.settings import CALLS_PER_POLL, POLL_SHARE
 from keybuzz_devstack.shop_api_testing import publish
 from keybuzz_devstack.testing import MailServer, RunningService, eventually
-from keybuzz_double_ebay.double import EbayDoubleSettings, service_env
+from keybuzz_double_ebay.double import EbayDoubleSettings, consent_fields, service_env
 from keybuzz_poller.service import DEFINITION
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.fixtures import serve  # noqa: F401 - fixture
@@ -76,12 +76,7 @@ async def test_sellers_share_the_applications_calls_and_the_interval_follows_the
     ]
     tenants = []
     for seller in listed:
-        fields = {
-            "user_id": seller["userId"],
-            "refresh_token": seller["refreshToken"],
-            "client_id": seller["clientId"],
-            "client_secret": seller["clientSecret"],
-        }
+        fields = consent_fields(seller)
         tenants.append(await poller.shop_connected(vault, EBAY, fields, seller["userId"]))
 
     async def first_polls_done() -> bool:

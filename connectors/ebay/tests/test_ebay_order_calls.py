@@ -16,7 +16,12 @@ import msgspec
 import pytest
 from keybuzz_connector_ebay.settings import CALLS_PER_SYNC, EBAY, SYNC_SHARE
 from keybuzz_devstack.testing import RunningService, eventually
-from keybuzz_double_ebay.double import APP_CALLS_PER_DAY, GRANTS_PER_DAY, EbayDoubleSettings
+from keybuzz_double_ebay.double import (
+    APP_CALLS_PER_DAY,
+    GRANTS_PER_DAY,
+    EbayDoubleSettings,
+    consent_fields,
+)
 from keybuzz_double_ebay.double import service_env as ebay_env
 from keybuzz_orders.service import DEFINITION
 from keybuzz_orders.sync import OrderSync
@@ -70,12 +75,7 @@ async def test_sellers_syncs_share_the_fulfillment_quota_and_wait_out_refused_gr
     ]
     tenants = []
     for seller in listed:
-        fields = {
-            "user_id": seller["userId"],
-            "refresh_token": seller["refreshToken"],
-            "client_id": seller["clientId"],
-            "client_secret": seller["clientSecret"],
-        }
+        fields = consent_fields(seller)
         tenants.append(await orders.connect_shop(vault, EBAY, fields, seller["userId"]))
 
     async def backfilled() -> bool:

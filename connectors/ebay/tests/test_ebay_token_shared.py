@@ -22,7 +22,7 @@ from keybuzz_connector_ebay.settings import EbayApiSettings, EbaySettings
 from keybuzz_devstack.bootstrap import service_token_id
 from keybuzz_devstack.infra import free_port
 from keybuzz_devstack.testing import Infra
-from keybuzz_double_ebay.double import service_env
+from keybuzz_double_ebay.double import consent_fields, service_env
 from keybuzz_orders.connector_source import ConnectorOrderSource
 from keybuzz_shared.connectors.shop_sessions import ShopSessions, sharing_token, token_path
 from keybuzz_shared.vault import VaultClient
@@ -44,9 +44,7 @@ async def grants(admin: httpx.AsyncClient) -> int:
 async def connected(vault: VaultClient, seller: dict[str, Any]) -> str:
     """A tenant whose eBay consent is ``seller``'s (its entry holding the app's secret)."""
     tenant = f"t-{uuid.uuid4().hex[:12]}"
-    await vault.write(tenant_path(tenant), {
-        "user_id": seller["userId"], "refresh_token": seller["refreshToken"],
-        "client_id": seller["clientId"], "client_secret": seller["clientSecret"],
+    await vault.write(tenant_path(tenant), consent_fields(seller) | {
         "marketplace_id": "EBAY_FR", "created_at": datetime.now(UTC).isoformat(),
     })  # fmt: skip
     return tenant
@@ -141,8 +139,7 @@ async def test_a_vault_out_of_reach_leaves_the_session_granting_its_own(
     """The shop's token kept in a Vault nothing answers at: the session is granted a
     token of its own, says why without it, and polls."""
     [seller] = [s for s in (await admin.get("/shops")).json() if s["number"] == SELLER]
-    fields = {"user_id": seller["userId"], "refresh_token": seller["refreshToken"],
-              "client_id": seller["clientId"], "client_secret": seller["clientSecret"]}  # fmt: skip
+    fields = consent_fields(seller)
     gone = VaultClient(f"http://127.0.0.1:{free_port()}", token="unused", timeout=1)
     async with httpx.AsyncClient(timeout=10) as http:
         session = CONNECTOR.shop_api.session(fields, http=http, settings=api_of(sandbox_url))  # type: ignore[union-attr]

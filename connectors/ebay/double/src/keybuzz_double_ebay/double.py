@@ -8,6 +8,7 @@ import base64
 import hashlib
 import itertools
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -504,6 +505,13 @@ def routes(sb: Sandbox) -> list[Any]:
     return [*api, Router(ADMIN, route_handlers=admin)]
 
 
+def consent_fields(seller: Mapping[str, Any]) -> dict[str, str]:
+    """A seller of ``GET /_sandbox/ebay/shops`` as its consent's fields (the connector's
+    credential field names)."""
+    return {"user_id": seller["userId"], "refresh_token": seller["refreshToken"],
+            "client_id": seller["clientId"], "client_secret": seller["clientSecret"]}  # fmt: skip
+
+
 def service_env(url: str) -> dict[str, str]:
     return {"EBAY_API_URL": f"{url}{ROOT}", "EBAY_IDENTITY_URL": f"{url}{ROOT}",
             "EBAY_TOKEN_URL": f"{url}{ROOT}/identity/v1/oauth2/token",
@@ -527,9 +535,7 @@ class EbayDriver(AdminDriver):
 
     async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
         listed = answered(await http.get(self.shops_listed_at))
-        return [DoubleShop(s["name"], s["number"], {"user_id": s["userId"], "refresh_token": s["refreshToken"],
-                                                     "client_id": s["clientId"], "client_secret": s["clientSecret"]})
-                for s in listed]  # fmt: skip
+        return [DoubleShop(s["name"], s["number"], consent_fields(s)) for s in listed]
 
     async def consent_app(self, http: httpx.AsyncClient, callback_url: str) -> ConsentApp:
         registered = await http.put(
