@@ -198,6 +198,13 @@ def connectors() -> list[Connector]:
     return list(_state.current().values())
 
 
+def serving() -> Mapping[str, Connector]:
+    """The current reading itself, each value served → its connector, in the registry's
+    order. A reading is replaced whole, never changed (read again, a connector registered):
+    what a caller works out of one may be kept for as long as this gives the same object."""
+    return _state.current()
+
+
 def marketplaces() -> tuple[str, ...]:
     """Every value a connector serves, as of now (a connector ``registered`` included), in
     the registry's order: what a ``marketplace`` field or filter may name."""

@@ -7,17 +7,42 @@ relay's: its buyer aliases, order ids, reply subjects and limits."""
 
 from __future__ import annotations
 
-from keybuzz_shared.connectors.registry import connectors
-from keybuzz_shared.connectors.seam import MailRelay
+from collections.abc import Mapping
+
+from keybuzz_shared.connectors.registry import connectors, serving
+from keybuzz_shared.connectors.seam import Connector, MailRelay
 
 
 class NoRelay(LookupError):
     """No connector installed has a mail relay."""
 
 
-def relays() -> dict[str, MailRelay]:
+class _OfReading:
+    """The relays of one reading of the registry and their address labels, worked out once:
+    the parse asks for them two or three times a mail (~2 µs each to work out again)."""
+
+    def __init__(self, reading: Mapping[str, Connector]) -> None:
+        self.reading = reading
+        self.relays = {
+            c.marketplace: c.mail_relay for c in reading.values() if c.mail_relay is not None
+        }
+        self.labels = {relay.address_label: m for m, relay in self.relays.items()}
+
+
+_worked_out: _OfReading | None = None
+
+
+def _of_now() -> _OfReading:
+    global _worked_out
+    reading, kept = serving(), _worked_out
+    if kept is None or kept.reading is not reading:
+        kept = _worked_out = _OfReading(reading)
+    return kept
+
+
+def relays() -> Mapping[str, MailRelay]:
     """marketplace -> its relay, in the registry's order, as of now."""
-    return {c.marketplace: c.mail_relay for c in connectors() if c.mail_relay is not None}
+    return _of_now().relays
 
 
 def relay_names() -> dict[str, str]:
@@ -31,15 +56,15 @@ def default_marketplace() -> str:
     return _first(relays())
 
 
-def _first(found: dict[str, MailRelay]) -> str:
+def _first(found: Mapping[str, MailRelay]) -> str:
     for marketplace in found:
         return marketplace
     raise NoRelay("no connector has a mail relay")
 
 
-def address_labels() -> dict[str, str]:
+def address_labels() -> Mapping[str, str]:
     """The first label of an inbound address's local part -> its marketplace."""
-    return {relay.address_label: marketplace for marketplace, relay in relays().items()}
+    return _of_now().labels
 
 
 def relay_marketplace(marketplace: str | None) -> str:
@@ -53,5 +78,5 @@ def relay_for(marketplace: str | None) -> MailRelay:
     return found[_chosen(found, marketplace)]
 
 
-def _chosen(found: dict[str, MailRelay], marketplace: str | None) -> str:
-    return marketplace if marketplace in found else _first(found)
+def _chosen(found: Mapping[str, MailRelay], marketplace: str | None) -> str:
+    return marketplace if marketplace is not None and marketplace in found else _first(found)
