@@ -79,7 +79,8 @@ def routes(sb: Sandbox) -> list[Any]:
             if decision.malformed_kind == "html":
                 return gateway_page(200)
             body, kind = msgspec.json.encode(payload), decision.malformed_kind
-            return Response(malform(body, kind) if kind else body, status_code=status,
+            huge = faults.config.huge_bytes
+            return Response(malform(body, kind, huge) if kind else body, status_code=status,
                             media_type="application/json")  # fmt: skip
 
         return await held_back(faults.slow_answer(f"tryout.{operation}", number), made)
@@ -176,7 +177,7 @@ def drivers() -> dict[str, ShopDriver]:
         marketplace="TRYOUT", api_family="tryout", customer_care="Tryout's customer care",
         admin=ADMIN, reading=("list_messages",), replying="post_message",
         bodies=double_faults({"TRUNCATED": "invalid_json", "WRONG_CONTENT_TYPE": "html",
-                              **JSON_FAULTS}),
+                              **JSON_FAULTS}, answer_cap=8 * 2**20),  # the kit's default cap
         revoking="rotate-key", tokenless="a Tryout API key has no token",
     )}  # fmt: skip
 

@@ -191,15 +191,17 @@ def answered(response: httpx.Response, *statuses: int) -> Any:
 
 
 def double_faults(
-    malformed: Mapping[Fault, str], *, huge_bytes: int | None = None
+    malformed: Mapping[Fault, str], *, answer_cap: int | None = None
 ) -> dict[str, dict[str, Any]]:
     """A double's faults that are a status or a body of its own: 5xx, and each hostile
-    body it can make by its ``malformedKind`` (``huge_bytes``: the size of its HUGE one)."""
+    body it can make by its ``malformedKind``. ``answer_cap``: the most its connector reads
+    of an answer; its HUGE answer (``faults.malform``'s "huge") is one byte more, the least
+    that proves the cap at the least cost of bytes sent."""
     faults: dict[str, dict[str, Any]] = {"UNAVAILABLE": {"failNext": 1_000, "failStatus": 503}}
     for fault, kind in malformed.items():
         faults[fault] = {"malformedNext": 1_000, "malformedKind": kind}
-    if huge_bytes is not None and "HUGE" in faults:
-        faults["HUGE"]["hugeBytes"] = huge_bytes
+    if answer_cap is not None and "HUGE" in faults:
+        faults["HUGE"]["hugeBytes"] = answer_cap + 1
     return faults
 
 
@@ -334,8 +336,10 @@ def sent_to(
     ]
 
 
-# Hostile JSON every JSON double answers alike (faults.malform).
+# Hostile JSON every JSON double answers alike (faults.malform; HUGE sized by
+# ``double_faults``'s ``answer_cap``).
 JSON_FAULTS: dict[Fault, str] = {
+    "HUGE": "huge",
     "DEEP_NESTING": "deep",
     "HUGE_NUMBER": "bignum",
     "MISTYPED": "schema",

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import msgspec
 
+# The default size of a ``huge`` answer (``malform``).
+HUGE_BYTES = 32 * 1024 * 1024
 ALLOWED_STATUSES = frozenset({429, 500, 503})
 # failNext may also refuse access (403): with a large count and one operation, the
 # marketplace refusing that operation to this application for good.
@@ -35,6 +37,8 @@ class FaultConfig(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_f
     fail_next: int = 0
     fail_status: int = 503
     malformed_next: int = 0
+    # The size of a ``huge`` answer: set past the cap of the client under test.
+    huge_bytes: int = HUGE_BYTES
 
     def problems(self) -> list[str]:
         issues = []
@@ -48,6 +52,8 @@ class FaultConfig(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_f
             issues.append(f"malformedKind must be one of {', '.join(JSON_KINDS)}")
         if min(self.latency_ms, self.fail_next, self.malformed_next) < 0:
             issues.append("latencyMs, failNext and malformedNext must be >= 0")
+        if self.huge_bytes < 1:
+            issues.append("hugeBytes must be >= 1")
         return issues
 
 
@@ -229,13 +235,16 @@ def _stringless(value: object) -> object:
 
 
 # Hostile JSON of its own: still JSON (but for "deep", which no parser may follow), not
-# what a client can take as it comes.
+# what a client can take as it comes; "huge": the answer as it is, padded with whitespace to
+# ``huge_bytes`` (its length declared), larger than a client may read.
 DEEP_NESTING = 100_000  # arrays in arrays: past any parser's recursion limit
 HUGE_NUMBER = b"9" * 5_000  # an integer no 64-bit type holds, past Python's 4,300 digits
-JSON_KINDS = ("invalid_json", "schema", "deep", "bignum", "duplicate")
+JSON_KINDS = ("invalid_json", "schema", "deep", "bignum", "duplicate", "huge")
 
 
-def malform(body: bytes, kind: str) -> bytes:
+def malform(body: bytes, kind: str, huge_bytes: int = HUGE_BYTES) -> bytes:
+    if kind == "huge":
+        return body + b" " * max(0, huge_bytes - len(body))
     if kind == "schema":
         return msgspec.json.encode(_stringless(msgspec.json.decode(body)))
     if kind == "deep":

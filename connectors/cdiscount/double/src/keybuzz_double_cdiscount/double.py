@@ -32,15 +32,18 @@ class CdiscountFaultConfig(
     """Body of PUT /_sandbox/cdiscount/faults: the Amazon double's settings and slow shops
     (``SlowFaultConfig``, shops named by seller id); `operations` names the double's
     operations (getDiscussions, postMessage, getOrders…), the token endpoint (`token`)
-    only when named. An injected 429 carries ``Retry-After`` only when
-    ``retryAfterSeconds`` is above 0 (Octopia's 429s are documented without it)."""
+    only when named. `malformedKind` adds ``html`` (a proxy's page with status 200). An
+    injected 429 carries ``Retry-After`` only when ``retryAfterSeconds`` is above 0
+    (Octopia's 429s are documented without it)."""
 
     retry_after_seconds: int = 0
     # Listings accept only the observed includeMessages values (no "All", the double's).
     observed_listing_only: bool = False
 
     def problems(self) -> list[str]:
-        issues = super().problems() + self.slow_problems()
+        html = self.malformed_kind == "html"
+        issues = [p for p in super().problems() if not (html and p.startswith("malformedKind"))]
+        issues += self.slow_problems()
         if self.retry_after_seconds < 0:
             issues.append("retryAfterSeconds must be >= 0")
         return issues

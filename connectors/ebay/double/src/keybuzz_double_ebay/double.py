@@ -275,7 +275,7 @@ def routes(sb: Sandbox) -> list[Any]:
                 return gateway_page(200)
             raw, kind = msgspec.json.encode(payload), decision.malformed_kind
             return Response(
-                malform(raw, kind) if kind else raw,
+                malform(raw, kind, faults.config.huge_bytes) if kind else raw,
                 status_code=status,
                 media_type="application/json",
             )
@@ -562,7 +562,8 @@ class EbayDriver(AdminDriver):
 
 def drivers() -> dict[str, ShopDriver]:
     bodies = double_faults(
-        {"TRUNCATED": "invalid_json", "WRONG_CONTENT_TYPE": "html", **JSON_FAULTS}
+        {"TRUNCATED": "invalid_json", "WRONG_CONTENT_TYPE": "html", **JSON_FAULTS},
+        answer_cap=8 << 20,  # the eBay connector's SPEC.max_response_bytes
     )
     return {"EBAY": EbayDriver(
         marketplace="EBAY", api_family="ebay", customer_care="eBay", admin=ADMIN,
