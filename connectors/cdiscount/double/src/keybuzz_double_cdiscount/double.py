@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 import secrets
 from collections.abc import Iterable
+from typing import ClassVar
 
 import msgspec
 from keybuzz_sandbox.clock import Clock, SellerTimeline
-from keybuzz_sandbox.faults import FaultInjector, SlowFaultConfig
+from keybuzz_sandbox.faults import JSON_KINDS, FaultInjector, SlowFaultConfig
 from keybuzz_sandbox.ratelimit import RateLimit, RateLimiter
 
 from .book import ShopBook
@@ -36,14 +37,13 @@ class CdiscountFaultConfig(
     injected 429 carries ``Retry-After`` only when ``retryAfterSeconds`` is above 0
     (Octopia's 429s are documented without it)."""
 
+    malformed_kinds: ClassVar[tuple[str, ...]] = (*JSON_KINDS, "html")
     retry_after_seconds: int = 0
     # Listings accept only the observed includeMessages values (no "All", the double's).
     observed_listing_only: bool = False
 
     def problems(self) -> list[str]:
-        html = self.malformed_kind == "html"
-        issues = [p for p in super().problems() if not (html and p.startswith("malformedKind"))]
-        issues += self.slow_problems()
+        issues = super().problems() + self.slow_problems()
         if self.retry_after_seconds < 0:
             issues.append("retryAfterSeconds must be >= 0")
         return issues

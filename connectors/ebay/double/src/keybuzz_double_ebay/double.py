@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -29,7 +29,13 @@ from keybuzz_sandbox.conformance import (
 )
 from keybuzz_sandbox.double_entry import Double
 from keybuzz_sandbox.fault_admin import fault_handlers
-from keybuzz_sandbox.faults import FaultInjector, SlowFaultConfig, malform, reply_faults
+from keybuzz_sandbox.faults import (
+    JSON_KINDS,
+    FaultInjector,
+    SlowFaultConfig,
+    malform,
+    reply_faults,
+)
 from litestar import Request, Response, Router, get, post, put
 from litestar.response import Redirect, Stream
 
@@ -73,9 +79,7 @@ def _t(at: float) -> str:
 class EbayFaults(SlowFaultConfig, kw_only=True, rename="camel", forbid_unknown_fields=True):
     """The sandbox's faults of a shop API, and ``malformedKind`` "html" (a web page)."""
 
-    def problems(self) -> list[str]:
-        html = self.malformed_kind == "html"
-        return [p for p in super().problems() if not (html and p.startswith("malformedKind"))]
+    malformed_kinds: ClassVar[tuple[str, ...]] = (*JSON_KINDS, "html")
 
 
 @dataclass
