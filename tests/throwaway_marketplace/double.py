@@ -8,7 +8,7 @@ import itertools
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 import msgspec
@@ -23,7 +23,13 @@ from keybuzz_sandbox.conformance import (
 )
 from keybuzz_sandbox.double_entry import Double
 from keybuzz_sandbox.fault_admin import fault_handlers
-from keybuzz_sandbox.faults import FaultInjector, SlowFaultConfig, malform, reply_faults
+from keybuzz_sandbox.faults import (
+    JSON_KINDS,
+    FaultInjector,
+    SlowFaultConfig,
+    malform,
+    reply_faults,
+)
 from litestar import Request, Response, Router, get, post
 from litestar.response import Stream
 
@@ -37,9 +43,7 @@ SHOPS = ("7001", "7002", "7003")
 class TryoutFaults(SlowFaultConfig, kw_only=True, rename="camel", forbid_unknown_fields=True):
     """The sandbox's faults of a shop API, and ``malformedKind`` "html" (a web page)."""
 
-    def problems(self) -> list[str]:
-        html = self.malformed_kind == "html"
-        return [p for p in super().problems() if not (html and p.startswith("malformedKind"))]
+    malformed_kinds: ClassVar[tuple[str, ...]] = (*JSON_KINDS, "html")
 
 
 @dataclass
@@ -79,7 +83,8 @@ def routes(sb: Sandbox) -> list[Any]:
             if decision.malformed_kind == "html":
                 return gateway_page(200)
             body, kind = msgspec.json.encode(payload), decision.malformed_kind
-            return Response(malform(body, kind) if kind else body, status_code=status,
+            huge = faults.config.huge_bytes
+            return Response(malform(body, kind, huge) if kind else body, status_code=status,
                             media_type="application/json")  # fmt: skip
 
         return await held_back(faults.slow_answer(f"tryout.{operation}", number), made)
@@ -176,7 +181,7 @@ def drivers() -> dict[str, ShopDriver]:
         marketplace="TRYOUT", api_family="tryout", customer_care="Tryout's customer care",
         admin=ADMIN, reading=("list_messages",), replying="post_message",
         bodies=double_faults({"TRUNCATED": "invalid_json", "WRONG_CONTENT_TYPE": "html",
-                              **JSON_FAULTS}),
+                              **JSON_FAULTS}, answer_cap=8 * 2**20),  # the kit's default cap
         revoking="rotate-key", tokenless="a Tryout API key has no token",
     )}  # fmt: skip
 

@@ -85,6 +85,24 @@ async def test_malformed_bodies_on_demand(serve, kind: str) -> None:
     assert isinstance((await octopia.ok("/discussions"))["items"][0]["discussionId"], str)
 
 
+async def test_a_proxy_page_or_a_padded_answer_on_demand(serve) -> None:
+    """``html``: a web page with status 200; ``huge``: the same JSON padded with whitespace
+    to ``hugeBytes``, its length declared; a size below one byte refused."""
+    http = await serve(SandboxConfig(time_scale=60))
+    octopia = await seller(http)
+    assert (await http.put(FAULTS, json={"hugeBytes": 0})).status_code == 400
+    page = {"malformedNext": 1, "malformedKind": "html"}
+    assert (await http.put(FAULTS, json=page)).status_code == 200
+    proxied = await octopia.get("/discussions")
+    assert proxied.status_code == 200
+    assert proxied.headers["content-type"].startswith("text/html")
+    huge = {"malformedNext": 1, "malformedKind": "huge", "hugeBytes": 300_000}
+    assert (await http.put(FAULTS, json=huge)).status_code == 200
+    padded = await octopia.get("/discussions")
+    assert padded.headers["content-length"] == "300000" and len(padded.content) == 300_000
+    assert padded.json()["items"] == (await octopia.ok("/discussions"))["items"]
+
+
 async def test_latency_and_clearing_the_faults(serve) -> None:
     http = await serve(SandboxConfig(time_scale=60))
     octopia = await seller(http)

@@ -50,6 +50,16 @@ Fault = Literal[
 # Whom a reply goes to (the seam's recipients): the buyer, the marketplace's customer care,
 # an operator of the marketplace.
 RecipientKind = Literal["BUYER", "MARKETPLACE_SUPPORT", "OPERATOR"]
+# Faults a wire format cannot carry, and why: asked of a double answering in it, the case is
+# skipped as not applying (any other fault a double lacks is one it cannot answer yet).
+WireFormat = Literal["JSON", "XML"]
+CANNOT_CARRY: dict[WireFormat, dict[Fault, str]] = {
+    "JSON": {"ENTITY_EXPANSION": "JSON has no entities"},
+    "XML": {
+        "HUGE_NUMBER": "XML has no numbers, only text",
+        "DUPLICATE_KEYS": "XML has no keys to give twice (an element may repeat)",
+    },
+}
 HELD_REPLY_SECONDS = 3.0
 REPLY_BEHIND_SECONDS = 60.0
 RECIPIENT_KINDS: tuple[RecipientKind, ...] = ("BUYER", "MARKETPLACE_SUPPORT", "OPERATOR")
@@ -191,15 +201,17 @@ def answered(response: httpx.Response, *statuses: int) -> Any:
 
 
 def double_faults(
-    malformed: Mapping[Fault, str], *, huge_bytes: int | None = None
+    malformed: Mapping[Fault, str], *, answer_cap: int | None = None
 ) -> dict[str, dict[str, Any]]:
     """A double's faults that are a status or a body of its own: 5xx, and each hostile
-    body it can make by its ``malformedKind`` (``huge_bytes``: the size of its HUGE one)."""
+    body it can make by its ``malformedKind``. ``answer_cap``: the most its connector reads
+    of an answer; its HUGE answer (``faults.malform``'s "huge") is one byte more, the least
+    that proves the cap at the least cost of bytes sent."""
     faults: dict[str, dict[str, Any]] = {"UNAVAILABLE": {"failNext": 1_000, "failStatus": 503}}
     for fault, kind in malformed.items():
         faults[fault] = {"malformedNext": 1_000, "malformedKind": kind}
-    if huge_bytes is not None and "HUGE" in faults:
-        faults["HUGE"]["hugeBytes"] = huge_bytes
+    if answer_cap is not None and "HUGE" in faults:
+        faults["HUGE"]["hugeBytes"] = answer_cap + 1
     return faults
 
 
@@ -223,6 +235,7 @@ class AdminDriver:
     threads: str = "threads"  # a shop's threads under its admin path
     thread_id: str = "threadId"  # the id of a thread opened, in the double's answer
     file_reference: str = "id"  # what a file's reference is called in a message's admin body
+    wire: WireFormat = "JSON"  # what the marketplace's API answers in
 
     @property
     def shops_listed_at(self) -> str:
@@ -250,6 +263,8 @@ class AdminDriver:
             return {"malformedNext": 1, "operations": [self.replying]} | behind
         if fault in self.bodies:
             return self.bodies[fault] | {"operations": reading}
+        if (why := CANNOT_CARRY[self.wire].get(fault)) is not None:
+            raise Unsupported(f"{why}: {self.marketplace}'s API answers {self.wire}")
         raise Unsupported(f"the {self.marketplace} double cannot answer {fault} yet")
 
     async def set_fault(
@@ -334,8 +349,10 @@ def sent_to(
     ]
 
 
-# Hostile JSON every JSON double answers alike (faults.malform).
+# Hostile JSON every JSON double answers alike (faults.malform; HUGE sized by
+# ``double_faults``'s ``answer_cap``).
 JSON_FAULTS: dict[Fault, str] = {
+    "HUGE": "huge",
     "DEEP_NESTING": "deep",
     "HUGE_NUMBER": "bignum",
     "MISTYPED": "schema",

@@ -12,9 +12,14 @@ import random
 import unicodedata
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import msgspec
 
+# The default size of a ``huge`` answer (``malform``).
+HUGE_BYTES = 32 * 1024 * 1024
+# What ``malform`` makes (below, with the hostile JSON's sizes).
+JSON_KINDS = ("invalid_json", "schema", "deep", "bignum", "duplicate", "huge")
 ALLOWED_STATUSES = frozenset({429, 500, 503})
 # failNext may also refuse access (403): with a large count and one operation, the
 # marketplace refusing that operation to this application for good.
@@ -23,6 +28,10 @@ FAIL_NEXT_STATUSES = ALLOWED_STATUSES | {403}
 
 class FaultConfig(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
     """Body of PUT /_sandbox/faults (and what GET returns)."""
+
+    # The ``malformedKind`` values the double takes: a double answering bodies of its own
+    # beyond ``malform``'s (a proxy's "html" page) names them all here.
+    malformed_kinds: ClassVar[tuple[str, ...]] = JSON_KINDS
 
     error_rate: float = 0.0
     error_statuses: list[int] = msgspec.field(default_factory=lambda: [500, 503])
@@ -35,6 +44,8 @@ class FaultConfig(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_f
     fail_next: int = 0
     fail_status: int = 503
     malformed_next: int = 0
+    # The size of a ``huge`` answer: set past the cap of the client under test.
+    huge_bytes: int = HUGE_BYTES
 
     def problems(self) -> list[str]:
         issues = []
@@ -44,10 +55,12 @@ class FaultConfig(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_f
             issues.append(f"errorStatuses must be among {sorted(ALLOWED_STATUSES)}")
         if self.fail_status not in FAIL_NEXT_STATUSES:
             issues.append(f"failStatus must be among {sorted(FAIL_NEXT_STATUSES)}")
-        if self.malformed_kind not in JSON_KINDS:
-            issues.append(f"malformedKind must be one of {', '.join(JSON_KINDS)}")
+        if self.malformed_kind not in self.malformed_kinds:
+            issues.append(f"malformedKind must be one of {', '.join(self.malformed_kinds)}")
         if min(self.latency_ms, self.fail_next, self.malformed_next) < 0:
             issues.append("latencyMs, failNext and malformedNext must be >= 0")
+        if self.huge_bytes < 1:
+            issues.append("hugeBytes must be >= 1")
         return issues
 
 
@@ -229,13 +242,15 @@ def _stringless(value: object) -> object:
 
 
 # Hostile JSON of its own: still JSON (but for "deep", which no parser may follow), not
-# what a client can take as it comes.
+# what a client can take as it comes; "huge": the answer as it is, padded with whitespace to
+# ``huge_bytes`` (its length declared), larger than a client may read.
 DEEP_NESTING = 100_000  # arrays in arrays: past any parser's recursion limit
 HUGE_NUMBER = b"9" * 5_000  # an integer no 64-bit type holds, past Python's 4,300 digits
-JSON_KINDS = ("invalid_json", "schema", "deep", "bignum", "duplicate")
 
 
-def malform(body: bytes, kind: str) -> bytes:
+def malform(body: bytes, kind: str, huge_bytes: int = HUGE_BYTES) -> bytes:
+    if kind == "huge":
+        return body + b" " * max(0, huge_bytes - len(body))
     if kind == "schema":
         return msgspec.json.encode(_stringless(msgspec.json.decode(body)))
     if kind == "deep":

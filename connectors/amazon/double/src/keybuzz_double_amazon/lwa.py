@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import msgspec
-from keybuzz_sandbox.faults import malform
+from keybuzz_sandbox.faults import HUGE_BYTES, malform
 from litestar import Request, Response, post
 from litestar.handlers import HTTPRouteHandler
 
@@ -72,10 +72,12 @@ def _padding() -> str:
     return secrets.token_urlsafe(TOKEN_PADDING_BYTES)
 
 
-def _json(payload: Any, status: int, malformed_kind: str | None = None) -> Response[bytes]:
+def _json(
+    payload: Any, status: int, malformed_kind: str | None = None, huge_bytes: int = HUGE_BYTES
+) -> Response[bytes]:
     body = msgspec.json.encode(payload)
     if malformed_kind and status < 400:
-        body = malform(body, malformed_kind)
+        body = malform(body, malformed_kind, huge_bytes)
     return Response(
         content=body,
         status_code=status,
@@ -244,6 +246,6 @@ def token_route(sb: AmazonDouble) -> HTTPRouteHandler:
             fault = server_fault(decision.error_status)
             return _json(fault.body(), fault.status)
         payload, status = await _answer(endpoint, request)
-        return _json(payload, status, decision.malformed_kind)
+        return _json(payload, status, decision.malformed_kind, sb.faults.config.huge_bytes)
 
     return token

@@ -125,7 +125,7 @@ async def run_operation(
         if exc.error_type:
             headers["x-amzn-ErrorType"] = exc.error_type
     if decision.malformed_kind and status < 400:
-        body = malform(body, decision.malformed_kind)
+        body = malform(body, decision.malformed_kind, sb.faults.config.huge_bytes)
     limit = rate_limit_header(op, status)
     if limit is not None:
         headers["x-amzn-RateLimit-Limit"] = limit

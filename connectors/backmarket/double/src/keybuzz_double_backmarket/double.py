@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import ClassVar
 
 import msgspec
 from keybuzz_sandbox.clock import Clock
@@ -26,7 +27,6 @@ LIMITS: dict[str, tuple[int, int]] = {
 # seconds" (per shop: assumed).
 BURST_CALLS, BURST_SECONDS = 200, 10.0
 MINUTE = 60.0
-MALFORMED_KINDS = (*JSON_KINDS, "html")
 WAF_KINDS = ("html", "json")
 
 
@@ -45,14 +45,13 @@ class BackMarketFaultConfig(
     `malformedKind` adds ``html`` (a proxy's page with status 200). An injected 429 carries
     ``Retry-After: retryAfterSeconds``."""
 
+    malformed_kinds: ClassVar[tuple[str, ...]] = (*JSON_KINDS, "html")
     retry_after_seconds: int = 1
     waf_next: int = 0
     waf_kind: str = "html"
 
     def problems(self) -> list[str]:
-        issues = [i for i in super().problems() if not i.startswith("malformedKind")]
-        if self.malformed_kind not in MALFORMED_KINDS:
-            issues.append(f"malformedKind must be among {', '.join(MALFORMED_KINDS)}")
+        issues = super().problems()
         if self.waf_kind not in WAF_KINDS or self.waf_next < 0:
             issues.append("wafKind must be html or json, wafNext >= 0")
         if self.retry_after_seconds < 1:

@@ -20,7 +20,8 @@ from keybuzz_double_backmarket.env import service_env
 
 # Back Market's double: operations of its seller API (docs/SANDBOX.md, "Back Market double").
 _BACKMARKET_FAULTS = double_faults(
-    {"TRUNCATED": "invalid_json", "WRONG_CONTENT_TYPE": "html", **JSON_FAULTS}
+    {"TRUNCATED": "invalid_json", "WRONG_CONTENT_TYPE": "html", **JSON_FAULTS},
+    answer_cap=8 * 2**20,  # the Back Market connector's MAX_RESPONSE_BYTES
 )
 
 

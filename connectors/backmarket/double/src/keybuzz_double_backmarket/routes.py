@@ -173,7 +173,7 @@ def backmarket_routes(sb: Sandbox) -> list[Any]:
             page = b"<!DOCTYPE html><html><body><h1>Maintenance</h1></body></html>"
             return Response(page, media_type="text/html")
         if decision.malformed_kind:
-            body = malform(body, decision.malformed_kind)
+            body = malform(body, decision.malformed_kind, faults().huge_bytes)
         return Response(body, status_code=done.status, media_type=JSON)
 
     def endpoint(operation: str, method: str, path: str, run: api.Operation) -> Any:

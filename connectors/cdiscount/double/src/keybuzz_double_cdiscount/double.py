@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 import secrets
 from collections.abc import Iterable
+from typing import ClassVar
 
 import msgspec
 from keybuzz_sandbox.clock import Clock, SellerTimeline
-from keybuzz_sandbox.faults import FaultInjector, SlowFaultConfig
+from keybuzz_sandbox.faults import JSON_KINDS, FaultInjector, SlowFaultConfig
 from keybuzz_sandbox.ratelimit import RateLimit, RateLimiter
 
 from .book import ShopBook
@@ -32,9 +33,11 @@ class CdiscountFaultConfig(
     """Body of PUT /_sandbox/cdiscount/faults: the Amazon double's settings and slow shops
     (``SlowFaultConfig``, shops named by seller id); `operations` names the double's
     operations (getDiscussions, postMessage, getOrders…), the token endpoint (`token`)
-    only when named. An injected 429 carries ``Retry-After`` only when
-    ``retryAfterSeconds`` is above 0 (Octopia's 429s are documented without it)."""
+    only when named. `malformedKind` adds ``html`` (a proxy's page with status 200). An
+    injected 429 carries ``Retry-After`` only when ``retryAfterSeconds`` is above 0
+    (Octopia's 429s are documented without it)."""
 
+    malformed_kinds: ClassVar[tuple[str, ...]] = (*JSON_KINDS, "html")
     retry_after_seconds: int = 0
     # Listings accept only the observed includeMessages values (no "All", the double's).
     observed_listing_only: bool = False

@@ -19,7 +19,10 @@ from keybuzz_sandbox.conformance import (
 from keybuzz_double_cdiscount.env import service_env
 
 # Cdiscount's double: operations of Octopia's API (docs/SANDBOX.md, "Cdiscount double").
-_OCTOPIA_FAULTS = double_faults({"TRUNCATED": "invalid_json", **JSON_FAULTS})
+_OCTOPIA_FAULTS = double_faults(
+    {"TRUNCATED": "invalid_json", "WRONG_CONTENT_TYPE": "html", **JSON_FAULTS},
+    answer_cap=16 * 2**20,  # the Cdiscount connector's MAX_RESPONSE_BYTES
+)
 _OCTOPIA_RECIPIENTS = {"Customer": "BUYER", "GrcOperator": "MARKETPLACE_SUPPORT"}
 
 

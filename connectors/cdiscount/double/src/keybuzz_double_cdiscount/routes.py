@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import msgspec
+from keybuzz_sandbox.answers import gateway_page
 from keybuzz_sandbox.faults import FaultDecision, malform, reply_faults, trickled
 from litestar import Request, Response, Router, delete, get, post, put, route
 from litestar.enums import HttpMethod
@@ -69,11 +70,6 @@ def _oidc_error(
     return _json({"error": error, "error_description": description}, status, headers)
 
 
-def _gateway_error(status: int) -> Response[bytes]:
-    page = f"<html><head><title>{status}</title></head><body><h1>{status}</h1></body></html>"
-    return Response(page.encode(), status_code=status, media_type="text/html")
-
-
 class Grant(msgspec.Struct, frozen=True):
     grant_type: str
     client_id: str
@@ -104,7 +100,7 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
 
     def fault(status: int) -> Response[bytes]:
         if status != 429:
-            return _gateway_error(status)
+            return gateway_page(status)
         wait = double.faults.config
         seconds = wait.retry_after_seconds if isinstance(wait, CdiscountFaultConfig) else 0
         headers = {"Retry-After": str(seconds)} if seconds else None
@@ -140,10 +136,12 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
             "not-before-policy": 0,
             "scope": "profile email",
         }
+        if decision.malformed_kind == "html":
+            return gateway_page(200)
         if decision.malformed_kind:
-            return Response(
-                malform(msgspec.json.encode(body), decision.malformed_kind), media_type=JSON
-            )
+            huge = double.faults.config.huge_bytes
+            malformed = malform(msgspec.json.encode(body), decision.malformed_kind, huge)
+            return Response(malformed, media_type=JSON)
         return _json(body)
 
     def authorized(request: Request[Any, Any, Any]) -> ShopBook | Response[bytes]:
@@ -224,8 +222,10 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
         if isinstance(answer.payload, bytes):
             return Response(answer.payload, media_type=answer.media_type, headers=answer.headers)
         body = msgspec.json.encode(answer.payload)
+        if decision.malformed_kind == "html":  # a proxy's page, as a misrouted base URL gets
+            return gateway_page(200)
         if decision.malformed_kind:
-            body = malform(body, decision.malformed_kind)
+            body = malform(body, decision.malformed_kind, double.faults.config.huge_bytes)
         return Response(body, status_code=answer.status, media_type=JSON, headers=answer.headers)
 
     def endpoint(method: str, path: str, operation: str, run: api.Operation) -> Any:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -29,7 +29,13 @@ from keybuzz_sandbox.conformance import (
 )
 from keybuzz_sandbox.double_entry import Double
 from keybuzz_sandbox.fault_admin import fault_handlers
-from keybuzz_sandbox.faults import FaultInjector, SlowFaultConfig, malform, reply_faults
+from keybuzz_sandbox.faults import (
+    JSON_KINDS,
+    FaultInjector,
+    SlowFaultConfig,
+    malform,
+    reply_faults,
+)
 from litestar import Request, Response, Router, get, post, put
 from litestar.response import Redirect, Stream
 
@@ -73,9 +79,7 @@ def _t(at: float) -> str:
 class EbayFaults(SlowFaultConfig, kw_only=True, rename="camel", forbid_unknown_fields=True):
     """The sandbox's faults of a shop API, and ``malformedKind`` "html" (a web page)."""
 
-    def problems(self) -> list[str]:
-        html = self.malformed_kind == "html"
-        return [p for p in super().problems() if not (html and p.startswith("malformedKind"))]
+    malformed_kinds: ClassVar[tuple[str, ...]] = (*JSON_KINDS, "html")
 
 
 @dataclass
@@ -275,7 +279,7 @@ def routes(sb: Sandbox) -> list[Any]:
                 return gateway_page(200)
             raw, kind = msgspec.json.encode(payload), decision.malformed_kind
             return Response(
-                malform(raw, kind) if kind else raw,
+                malform(raw, kind, faults.config.huge_bytes) if kind else raw,
                 status_code=status,
                 media_type="application/json",
             )
@@ -562,7 +566,8 @@ class EbayDriver(AdminDriver):
 
 def drivers() -> dict[str, ShopDriver]:
     bodies = double_faults(
-        {"TRUNCATED": "invalid_json", "WRONG_CONTENT_TYPE": "html", **JSON_FAULTS}
+        {"TRUNCATED": "invalid_json", "WRONG_CONTENT_TYPE": "html", **JSON_FAULTS},
+        answer_cap=8 << 20,  # the eBay connector's SPEC.max_response_bytes
     )
     return {"EBAY": EbayDriver(
         marketplace="EBAY", api_family="ebay", customer_care="eBay", admin=ADMIN,

@@ -12,6 +12,7 @@ from keybuzz_sandbox.conformance import (
     RecipientKind,
     ShopDriver,
     Unsupported,
+    WireFormat,
     Written,
     answered,
     double_faults,
@@ -36,6 +37,8 @@ class FnacDriver(AdminDriver):
     """Fnac's double (connectors/fnac/double/): one API for Fnac and Darty. Its
     threads are the order's: the buyer's, or its customer care's while an incident is open
     (the seller writes to no operator)."""
+
+    wire: WireFormat = "XML"
 
     def service_settings(self, sandbox_url: str) -> dict[str, str]:
         return {

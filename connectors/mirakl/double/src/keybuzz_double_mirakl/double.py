@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable
+from typing import ClassVar
 
 from keybuzz_sandbox.clock import Clock
 from keybuzz_sandbox.faults import JSON_KINDS, FaultInjector, SlowFaultConfig
@@ -23,27 +24,22 @@ FREQUENCIES: dict[str, float] = {"OR11": 60.0, "A21": 86_400.0, "M11": 60.0}
 # The synchronous-only endpoints (M10, M12, M13, OR43, and M11's further pages) have no
 # figure: 5 calls a second per shop and endpoint, bursts of 20 (assumed).
 SYNCHRONOUS = RateLimit(rate_text="5", burst=20)
-MALFORMED_KINDS = (*JSON_KINDS, "html", "huge", "redirect")
-HUGE_BYTES = 32 * 1024 * 1024
 
 
 class MiraklFaultConfig(SlowFaultConfig, kw_only=True, rename="camel", forbid_unknown_fields=True):
     """Body of PUT /_sandbox/mirakl/faults: the other doubles' settings and slow shops
     (``SlowFaultConfig``, shops named by shop id); `operations` names Mirakl's codes (M11,
     OR11…), one operator's (``BOULANGER.M11``) or every call of an operator (``BOULANGER``).
-    `malformedKind` adds ``html`` (a proxy's page with status 200), ``huge`` (valid JSON
-    padded to ``hugeBytes``) and ``redirect`` (302 to a login page elsewhere). An injected
-    429 carries ``Retry-After: retryAfterSeconds``."""
+    `malformedKind` adds ``html`` (a proxy's page with status 200) and ``redirect`` (302 to
+    a login page elsewhere). An injected 429 carries ``Retry-After: retryAfterSeconds``."""
 
+    malformed_kinds: ClassVar[tuple[str, ...]] = (*JSON_KINDS, "html", "redirect")
     retry_after_seconds: int = 1
-    huge_bytes: int = HUGE_BYTES
 
     def problems(self) -> list[str]:
-        issues = [i for i in super().problems() if not i.startswith("malformedKind")]
-        if self.malformed_kind not in MALFORMED_KINDS:
-            issues.append(f"malformedKind must be among {', '.join(MALFORMED_KINDS)}")
-        if self.retry_after_seconds < 1 or self.huge_bytes < 1:
-            issues.append("retryAfterSeconds and hugeBytes must be >= 1")
+        issues = super().problems()
+        if self.retry_after_seconds < 1:
+            issues.append("retryAfterSeconds must be >= 1")
         return issues + self.slow_problems()
 
 

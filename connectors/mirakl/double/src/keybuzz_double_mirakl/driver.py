@@ -25,8 +25,8 @@ from keybuzz_double_mirakl.env import service_env
 # Mirakl's double: one operator's instance (docs/SANDBOX.md, "The Mirakl double"); every
 # operator runs the same connector, so one of them stands for all in the suite.
 _MIRAKL_FAULTS = double_faults(
-    {"TRUNCATED": "invalid_json", "HUGE": "huge", "WRONG_CONTENT_TYPE": "html", **JSON_FAULTS},
-    huge_bytes=40 * 2**20,
+    {"TRUNCATED": "invalid_json", "WRONG_CONTENT_TYPE": "html", **JSON_FAULTS},
+    answer_cap=32 * 2**20,  # the Mirakl connector's MAX_RESPONSE_BYTES
 )
 _MIRAKL_RECIPIENTS = {"CUSTOMER": "BUYER", "OPERATOR": "MARKETPLACE_SUPPORT"}
 # The suite's pace for a Mirakl shop: its M11 calls at least 0.5 s apart (the catalogue's

@@ -43,10 +43,7 @@ def _malformed(body: bytes, kind: str, config: MiraklFaultConfig) -> Response[by
     if kind == "redirect":  # as a misconfigured or moved instance answers
         login = "https://login.invalid/auth?redirect=%2Fapi"
         return Response(b"", status_code=302, headers={"Location": login})
-    if kind == "huge":
-        padding = b" " * max(0, config.huge_bytes - len(body))
-        return Response(body + padding, media_type=JSON)
-    return Response(malform(body, kind), media_type=JSON)
+    return Response(malform(body, kind, config.huge_bytes), media_type=JSON)
 
 
 def mirakl_routes(sb: Sandbox) -> list[Any]:

@@ -12,6 +12,7 @@ from keybuzz_sandbox.conformance import (
     Fault,
     ShopDriver,
     Unsupported,
+    WireFormat,
     Written,
     answered,
     double_faults,
@@ -27,6 +28,8 @@ REPLYING = ("contactuseraboutitem", "contactusaboutitem")
 class RakutenDriver(AdminDriver):
     """Rakuten's double: one thread per sold item, a reply to its buyer or to Rakuten's
     customer service (which writes in it by mail)."""
+
+    wire: WireFormat = "XML"
 
     def service_settings(self, sandbox_url: str) -> dict[str, str]:
         return {
