@@ -596,6 +596,10 @@ async def start_on_stack(
         "LWA_ENDPOINT": f"{NOWHERE}/auth/o2/token",
         "SPAPI_ENDPOINT": NOWHERE,
         "MX_PORT": str(infra.free_port()),  # the poller's SMTP listener: never 2525 in tests
+        # An event held through an outage is tried again within a second of its end, not
+        # up to 30 s later: the tests prove it is held and not lost, not how long it waits.
+        "EVENT_HOLD_BACKOFF_SECONDS": "0.25",
+        "EVENT_HOLD_BACKOFF_MAX_SECONDS": "1",
         **overrides,
     }
     operator_url = environ["NATS_URL"]

@@ -62,6 +62,8 @@ def queue_settings(queues: stack_sqs.Queues, endpoint: str | None = None) -> dic
         "SQS_DEAD_LETTER_QUEUE_URL": queues.dead_letter_url,
         "SQS_REGION": stack_sqs.REGION,
         "SQS_WAIT_SECONDS": "1",
+        # The queue back again is received from within a second, whatever the outage's length.
+        "SQS_RETRY_MAX_SECONDS": "1",
         # The safety net stays, out of the way of what these tests observe.
         "ORDERS_SYNC_INTERVAL_SECONDS": "900",
     }

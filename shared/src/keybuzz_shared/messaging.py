@@ -36,6 +36,7 @@ from keybuzz_shared.errors import is_outage
 from keybuzz_shared.events import E, Event, encode_event
 from keybuzz_shared.outbox import publish_headers
 from keybuzz_shared.redaction import redact_text
+from keybuzz_shared.settings import CommonSettings
 from keybuzz_shared.streams import DEAD_LETTER_PREFIX, REDRIVE_PREFIX, STREAMS
 from keybuzz_shared.text import is_storable, one_line
 from keybuzz_shared.times import as_utc
@@ -52,7 +53,6 @@ TRUNCATED_HEADER = "KeyBuzz-Truncated-From"
 CONSUMER_HEADER = "KeyBuzz-Consumer"
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)  # occurredAt later than now + this is refused
-HOLD_BACKOFF_MAX_SECONDS = 30.0
 RETRY_BACKOFF_MAX_SECONDS = 60.0
 _TRACE_HEADERS = ("traceparent", "tracestate")
 IDLE_FETCH_SECONDS = 5.0  # a long poll: returns as soon as anything arrives
@@ -93,6 +93,9 @@ class SubscriberHost(Protocol):
 
     name: str
     subscriptions: list[Any]
+
+    @property
+    def settings(self) -> CommonSettings: ...
 
     @property
     def nc(self) -> Client: ...
@@ -398,7 +401,14 @@ class EventSubscription(Generic[E]):
             if outcome != "held":
                 return
             holds += 1  # the dependency is down: keep the event, try again
-            await asyncio.sleep(backoff_delay(holds, base=1.0, cap=HOLD_BACKOFF_MAX_SECONDS))
+            settings = self.host.settings
+            await asyncio.sleep(
+                backoff_delay(
+                    holds,
+                    base=settings.event_hold_backoff_seconds,
+                    cap=settings.event_hold_backoff_max_seconds,
+                )
+            )
 
     async def _attempt(self, item: Delivered[E], raw: Msg) -> str:
         try:

@@ -132,6 +132,10 @@ class CommonSettings(EnvSettings, kw_only=True, frozen=True):
     )
     # Connections of the service's pool at most (each service has one pool).
     database_pool_size: Annotated[int, msgspec.Meta(ge=2)] = 10
+    # An event held while a dependency is down is tried again after this, doubling up to
+    # the cap, for as long as the outage lasts (messaging.py, EventSubscription).
+    event_hold_backoff_seconds: Seconds = 1.0
+    event_hold_backoff_max_seconds: Seconds = 30.0
 
     vault_addr: str = "http://127.0.0.1:8200"
     vault_token: str | None = DEV_VAULT_TOKEN

@@ -54,6 +54,8 @@ class OrdersSettings(MarketplaceSettings, kw_only=True, frozen=True):
     sqs_region: str = "eu-west-1"
     # Long polling: a receive waits up to this for a message (SQS's maximum is 20 s).
     sqs_wait_seconds: Annotated[int, msgspec.Meta(ge=0, le=20)] = 20
+    # The queue unreachable: received again after 0.5 s, doubling (with jitter) up to this.
+    sqs_retry_max_seconds: Seconds = 15.0
 
     def __post_init__(self) -> None:
         # Like Vault's: a production-like environment never talks to a queue in clear.

@@ -84,7 +84,8 @@ class QueueConsumer(BackgroundLoop):
                     "notification queue unreachable; retrying",
                     extra={"error": type(exc).__name__, "attempt": failures},
                 )
-                await asyncio.sleep(backoff_delay(failures, base=0.5, cap=15.0, jitter=True))
+                cap = self.settings.sqs_retry_max_seconds
+                await asyncio.sleep(backoff_delay(failures, base=0.5, cap=cap, jitter=True))
 
     async def _round(self, client: Any) -> None:
         await self._housekeeping(client)
