@@ -9,7 +9,7 @@ One call per tenant and round in the usual case, well within searchOrders'
 0.0056/s once the burst is spent.
 
 A marketplace whose order API limits the application's calls a day, every shop's together
-(eBay's Fulfillment API: its connector's ``order_calls``), has its shops' rounds spaced by
+(its connector's ``order_calls``), has its shops' rounds spaced by
 their number, so that all of them spend at most the budget's share (docs/ORDERS.md,
 "Application call budget").
 """

@@ -33,7 +33,7 @@ from keybuzz_shared.redaction import REDACTED
 log = logging.getLogger(__name__)
 
 # The token endpoints (by URL) whose last grant in this process failed for a while (down,
-# or throttling the application: eBay's grants a day): said once, not at every shop's
+# or throttling the application: its grants a day): said once, not at every shop's
 # call that waits on a token, until one grants again.
 _NOT_GRANTING: set[str] = set()
 

@@ -94,7 +94,10 @@ class ApiSpec:
     operation until it ends; ``authorized_files``: a file link is fetched with the call's
     authentication (else with its public headers only); ``allowance_call``: the name of
     the call the marketplace allows a number of a day ("GET ws/sav"), empty when none;
-    ``answers``: how its answers are read where they are not JSON (answers.py)."""
+    ``grants_per_period``: its token endpoint limits grants per period (a day), so a 429
+    there without ``Retry-After`` ends the call at once, asked again within the call it
+    would only be refused again; ``answers``: how its answers are read where they are not
+    JSON (answers.py)."""
 
     label: str  # the marketplace as its logs name it
     log: logging.Logger
@@ -105,6 +108,7 @@ class ApiSpec:
     holds_throttled: bool = False
     authorized_files: bool = False
     allowance_call: str = ""
+    grants_per_period: bool = False
     answers: Answers | None = None
 
     @property
@@ -606,13 +610,19 @@ class Requester(JsonCalls[Call]):
             self._pace.after(call.name, response)
         if self._enveloped(response):
             return
-        if call.token_request and response.status_code == 429 and retry_after(response) is None:
-            # A token endpoint throttling its grants without saying until when limits them
-            # per period (eBay: the application's grants a day): asked again within the
-            # call, it only refuses again. Later: the caller's next poll or sync.
+        if self._grants_refused_for_the_period(call, response):
+            # Later: the caller's next poll or sync.
             call.in_doubt = False
             raise self.spec.errors.unavailable(call.name, "HTTP 429, no token granted now")
         await super()._check_status(call, response)
+
+    def _grants_refused_for_the_period(self, call: Call, response: httpx.Response) -> bool:
+        return (
+            self.spec.grants_per_period
+            and call.token_request
+            and response.status_code == 429
+            and retry_after(response) is None
+        )
 
     def _enveloped(self, response: httpx.Response) -> bool:
         """An error status whose answer is a document of the spec's ``answers`` (but a

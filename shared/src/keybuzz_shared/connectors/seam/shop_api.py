@@ -106,8 +106,8 @@ class ShopApiSettings(msgspec.Struct, frozen=True, kw_only=True):
     # than its connected shops' number allows (docs/POLLER.md, "Application call budget").
     app_calls: AppCallBudget | None = None
     # The daily call limit for the whole application of the API its orders are read from,
-    # when it is not the polls' (eBay: the Fulfillment API's quota, apart from the Message
-    # API's); None: none. A "poll" of this budget is an order sync round: orders syncs each
+    # when it is not the polls' (an order API with a quota apart from the messages' API's);
+    # None: none. A "poll" of this budget is an order sync round: orders syncs each
     # shop no more often than its syncing shops' number allows (docs/ORDERS.md,
     # "Application call budget").
     order_calls: AppCallBudget | None = None
