@@ -46,14 +46,8 @@ ORDER_PAGES = OffsetPages("getOrders", "orders", ORDERS_PAGE)
 PURCHASE_DAYS, PURCHASE_PAGES = 60, 3
 ERRORS = kit.CallErrors.labelled(NAME, credentials="consent")
 # Its token endpoint grants an application so many tokens a day (docs/EBAY.md, "Token grants").
-SPEC = kit.ApiSpec(
-    NAME,
-    log,
-    ERRORS,
-    kit.Refusals(held=app_refused),
-    max_response_bytes=8 << 20,
-    grants_per_period=True,
-)
+SPEC = kit.ApiSpec(NAME, log, ERRORS, kit.Refusals(held=app_refused), max_response_bytes=8 << 20,
+                   grants_per_period=True)  # fmt: skip
 # What a seller's session takes: its consent's entry (consent.EbayVault.store) with its app's
 # secret, kept once (consent.EbayRedirectFlow.shop_credentials).
 FIELDS = (
