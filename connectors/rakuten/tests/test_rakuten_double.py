@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from keybuzz_double_rakuten import RakutenDoubleSettings
+from keybuzz_double_rakuten.routes import RakutenFaults
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.fixtures import serve  # noqa: F401 - fixture
 from lxml import etree
@@ -38,3 +39,11 @@ async def test_extra_sellers_are_listed_and_answer_with_nothing_to_do(serve: Any
     assert refused.status_code == 401
     read = SandboxConfig.from_env({"SANDBOX_RAKUTEN_EXTRA_SHOPS": "3"})
     assert read.of(RakutenDoubleSettings).extra_shops == 3
+
+
+def test_its_faults_take_rakutens_hostile_bodies_only() -> None:
+    """Its XML's bodies, named by its own kinds; a JSON body's kind is refused, naming them."""
+    assert [RakutenFaults(malformed_kind=k).problems() for k in ("entities", "huge")] == [[], []]
+    assert RakutenFaults(malformed_kind="invalid_json").problems() == [
+        "malformedKind must be one of truncated, entities, huge, html"
+    ]

@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from keybuzz_sandbox.answers import gateway_page, held_back, json_answer
@@ -50,13 +50,11 @@ class RakutenFaults(SlowFaultConfig, kw_only=True, rename="camel", forbid_unknow
     """The sandbox's faults of a shop API, its hostile bodies Rakuten's (XML): truncated,
     an entity expansion, 100 MiB, a web page. ``operations`` names actions."""
 
+    malformed_kinds: ClassVar[tuple[str, ...]] = MALFORMED_KINDS
     malformed_kind: str = "truncated"
 
     def problems(self) -> list[str]:
-        kinds = [p for p in super().problems() if not p.startswith("malformedKind")]
-        if self.malformed_kind not in MALFORMED_KINDS:
-            kinds.append(f"malformedKind must be one of {', '.join(MALFORMED_KINDS)}")
-        return kinds + self.slow_problems()
+        return super().problems() + self.slow_problems()
 
 
 @dataclass
