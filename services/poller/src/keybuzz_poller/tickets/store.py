@@ -123,12 +123,12 @@ async def upsert_tickets(db: Executor, tickets: Sequence[TicketRow]) -> dict[tup
     return {(r["marketplace"], r["thread_key"]): r["id"] for r in rows}
 
 
-_INSERT_TICKET_MESSAGES = """
-    INSERT INTO poller_ticket_messages (
-        id, ticket_id, tenant_id, external_message_id, body, received_at, awaits_reply,
-        direction)
-    SELECT id, ticket_id, tenant_id, external_message_id, body, received_at, awaits_reply,
-           direction
+_TICKET_MESSAGE_COLUMNS = (
+    "id, ticket_id, tenant_id, external_message_id, body, received_at, awaits_reply, direction"
+)
+_INSERT_TICKET_MESSAGES = f"""
+    INSERT INTO poller_ticket_messages ({_TICKET_MESSAGE_COLUMNS})
+    SELECT {_TICKET_MESSAGE_COLUMNS}
     FROM unnest($1::poller_ticket_message_row[]) WITH ORDINALITY AS m
     ORDER BY m.ordinality
 """
@@ -164,7 +164,7 @@ async def add_ticket_messages(db: Executor, messages: Sequence[TicketMessageRow]
     if not messages:
         return
     stored = await db.fetchval(
-        """
+        f"""
         WITH given AS (
             SELECT * FROM unnest($1::poller_ticket_message_row[]) WITH ORDINALITY AS m
         ),
@@ -179,13 +179,10 @@ async def add_ticket_messages(db: Executor, messages: Sequence[TicketMessageRow]
             RETURNING t.id
         ),
         added AS (
-            INSERT INTO poller_ticket_messages (
-                id, ticket_id, tenant_id, external_message_id, body, received_at,
-                awaits_reply, direction)
-            SELECT g.id, g.ticket_id, g.tenant_id, g.external_message_id, g.body,
-                   g.received_at, g.awaits_reply, g.direction
-            FROM given g JOIN counted c ON c.id = g.ticket_id
-            ORDER BY g.ordinality
+            INSERT INTO poller_ticket_messages ({_TICKET_MESSAGE_COLUMNS})
+            SELECT {_TICKET_MESSAGE_COLUMNS} FROM given
+            WHERE ticket_id IN (SELECT id FROM counted)
+            ORDER BY ordinality
             RETURNING 1
         )
         SELECT count(*) FROM added
