@@ -1,18 +1,9 @@
-"""One Mirakl operator as a marketplace: the seam on its instance of Mirakl's seller API
-(docs/MIRAKL.md), declared for the kit. Every operator of the catalogue is one connector.
-
-Its parts: a shop API (threads, and orders by OR11), a credential check, the operator's
-hours on Mirakl's own clock of each thread and its own figure (A21). The seller types its
-API key and shop id (no redirect flow); customers write through the API (no inbound
-address or mail relay, no order feed).
-
-A shop's client carries the key in ``Authorization`` (Mirakl's way: no scheme) and the
-``shop_id`` (a key may serve several shops) on the kit's requester. A call is named by
+"""One Mirakl operator as a marketplace, declared for the kit (docs/MIRAKL.md): a shop API
+(threads, orders by OR11), a credential check, the operator's response hours and A21's
+figure. The seller types its API key and shop id (no redirect flow); customers write
+through the API (no inbound address or mail relay, no order feed). A call is named by
 Mirakl's operation code (M11, OR11 …): a 429's ``Retry-After`` holds back every later call
-of that operation from this client until it ends, and a retry within the call waits it out
-when it fits the call's deadline. An answer that is a redirect, an HTML page or another
-type is refused with what came, never followed; 401 and 403 are the key refused. Errors
-and logs never hold the key."""
+of that operation from the shop's client ("Calls and how often")."""
 
 from __future__ import annotations
 
