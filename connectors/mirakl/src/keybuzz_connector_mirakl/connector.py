@@ -112,9 +112,7 @@ class MiraklSettings(ConnectorSettings, kw_only=True, frozen=True):
     # Each shop is polled once per interval, unless its operator's catalogue entry sets
     # M11's frequency (then that).
     mirakl_poll_interval_seconds: AtLeastOne = 300
-    # Added to an operator's M11 frequency. None is needed: a shop's next poll is due an
-    # interval after its last one ended (docs/POLLER.md, "Scheduling"), so no M11 call
-    # follows the last sooner than the frequency (docs/BENCHMARKS.md, Mirakl).
+    # Added to an operator's M11 frequency; none is needed (docs/MIRAKL.md, "Settings").
     mirakl_poll_margin_seconds: Annotated[int, msgspec.Meta(ge=0)] = 0
     mirakl_first_poll_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = FIRST_POLL_DAYS
     # Each file of a message is downloaded (M13) up to this size (larger: named only).
@@ -178,10 +176,9 @@ def client_of(shop: kit.Opening[MiraklApiSettings]) -> kit.Requester:
 
 
 async def check_key(client: kit.Requester) -> None:
-    """M10 on a thread no shop has: Mirakl answers 401 for a key it does not know, 403 for
-    a shop the key's user cannot reach, and its own 404 (``{"message", "status"}``) when
-    both are good. M10 is synchronous (no frequency of its own), where M11 or OR11 would
-    spend the shop's one call a minute, which its next poll needs. A 404 without Mirakl's
+    """M10 on a thread no shop has: Mirakl's own 404 (``{"message", "status"}``) is key and
+    shop good, 401 and 403 either refused; M10 has no frequency of its own, where M11 or
+    OR11 would spend the call a minute the shop's next poll needs. A 404 without Mirakl's
     message is another server's: the base URL is not the operator's API."""
     try:
         await client.get_json(f"{THREADS}/{NO_THREAD}", operation="M10")

@@ -172,10 +172,6 @@ def _refunded(refunds: list[Refund]) -> Decimal | None:
     return sum((a for a in amounts if a is not None), Decimal()) if refunds else None
 
 
-# Mirakl's date-times, a window's bounds among them: UTC to the millisecond, a trailing Z.
-mirakl_time = kit.iso_millis
-
-
 # --- the source ----------------------------------------------------------------------------
 
 
@@ -185,8 +181,9 @@ def _place(order: OrderSummary) -> tuple[datetime, str]:
 
 
 def _window(start: str, end: str) -> kit.Query:
-    """A window as OR11's query (by update or by creation), in creation order."""
-    return kit.window_query(start, end, mirakl_time, sort="dateCreated", order="asc")
+    """A window as OR11's query (by update or by creation), in creation order; its bounds
+    as Mirakl writes its date-times, UTC to the millisecond with a trailing Z."""
+    return kit.window_query(start, end, kit.iso_millis, sort="dateCreated", order="asc")
 
 
 def shop_orders(

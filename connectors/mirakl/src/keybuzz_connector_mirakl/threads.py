@@ -5,6 +5,7 @@ its shape is left out and said, never the page."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -123,9 +124,8 @@ class ThreadPage(msgspec.Struct, frozen=True):
     next_page_token: Any = None
 
 
-def read_thread(raw: msgspec.Raw | bytes) -> Thread:
-    """One thread's bytes as Mirakl's thread; ValueError naming why they are not one."""
-    return kit.decoded(raw, Thread, "thread")
+# One thread's bytes as Mirakl's thread; ValueError naming why they are not one.
+read_thread = functools.partial(kit.decoded, shape=Thread, what="thread")
 
 
 # --- the mapping to the seam ----------------------------------------------------------
