@@ -166,9 +166,7 @@ def _line(line: Line, order: Order) -> OrderLine:
 def _refunded(refunds: list[Refund]) -> Decimal | None:
     """What the line's refunds give back (its price and shipping), asked or paid: a
     partial one leaves the line's state as it was; None for a line without any."""
-    amounts = [
-        kit.decimal_of(a) for r in refunds for a in (r.amount, r.shipping_amount) if a is not None
-    ]
+    amounts = (kit.decimal_of(a) for r in refunds for a in (r.amount, r.shipping_amount))
     return sum((a for a in amounts if a is not None), Decimal()) if refunds else None
 
 
