@@ -12,12 +12,12 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime
-from decimal import Decimal
 
 import msgspec
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit.orders import OrderListing
 from keybuzz_shared.connectors.kit.result_pages import results_fetch
+from keybuzz_shared.connectors.kit.unit_prices import unit_price
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
@@ -96,7 +96,8 @@ def summary_of(order: Order) -> OrderSummary:
                 product_name=line.product,
                 quantity=line.quantity,
                 seller_sku=line.listing,
-                unit_price=_unit_price(line.price, line.quantity),
+                # Its price is its quantity's, taxes included [official]; none: one.
+                unit_price=unit_price(line.price, max(line.quantity, 1)),
                 currency=line.currency or order.currency,
             )
             for line in order.orderlines
@@ -107,12 +108,6 @@ def summary_of(order: Order) -> OrderSummary:
         shipped_at=as_utc(order.date_shipping) if order.date_shipping else None,
         tracking_code=order.tracking_number or None,
     )
-
-
-def _unit_price(total: str | None, quantity: int) -> Decimal | None:
-    """A line's price is its quantity's, taxes included [official]: the unit's."""
-    amount = kit.decimal_of(total)
-    return amount / max(quantity, 1) if amount is not None else None
 
 
 def _old_cursor(cursor: str) -> kit.Numbered | None:
