@@ -18,6 +18,7 @@ import msgspec
 from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.kit.declared_replies import DeclaredReplies
 from keybuzz_shared.connectors.kit.linked_files import linked_file
+from keybuzz_shared.connectors.kit.locale_names import locale_names
 from keybuzz_shared.connectors.kit.result_pages import results_fetch
 from keybuzz_shared.ticket_topics import Subject, language_tag, subject_of_label
 from keybuzz_shared.times import as_utc
@@ -35,26 +36,6 @@ SENDERS: dict[str, seam.SenderType] = {
     "Customer": "BUYER",
     "Merchant": "SELLER",
     "BackMarket": "MARKETPLACE_SUPPORT",
-}
-# Each country code a shop may have [official]: its name and language in French, and the
-# platform serving it (EU, US, AP).
-COUNTRIES = {
-    "fr-fr": ("France", "français", "EU"),
-    "fr-be": ("Belgique", "français", "EU"),
-    "es-es": ("Espagne", "espagnol", "EU"),
-    "de-de": ("Allemagne", "allemand", "EU"),
-    "de-at": ("Autriche", "allemand", "EU"),
-    "it-it": ("Italie", "italien", "EU"),
-    "en-gb": ("Royaume-Uni", "anglais", "EU"),
-    "nl-nl": ("Pays-Bas", "néerlandais", "EU"),
-    "pt-pt": ("Portugal", "portugais", "EU"),
-    "en-ie": ("Irlande", "anglais", "EU"),
-    "el-gr": ("Grèce", "grec", "EU"),
-    "sk-sk": ("Slovaquie", "slovaque", "EU"),
-    "sv-se": ("Suède", "suédois", "EU"),
-    "en-us": ("États-Unis", "anglais", "US"),
-    "ja-jp": ("Japon", "japonais", "AP"),
-    "en-au": ("Australie", "anglais", "AP"),
 }
 # A claim's declared issue (``customerIssue``) → the ticket's subject (docs/BACKMARKET.md,
 # "Ticket topics"); another issue is read by the shared rules (``subject_of_label``), else
@@ -173,8 +154,7 @@ def subject_of_claims(folder: Folder) -> Subject | None:
 
 def details(folder: Folder) -> tuple[seam.ThreadDetail, ...]:
     """What the ticket shows beside the folder's messages, in French (an empty value not)."""
-    country = country_of(folder) or ""
-    name, language, _ = COUNTRIES.get(country, (country, country, ""))
+    name, language = locale_names(country_of(folder) or "")
     folder_state = "ouvert" if folder.state == OPEN else "fermé"
     shown: list[tuple[str, str, str | None]] = [
         ("country", "Pays de l'acheteur", name),

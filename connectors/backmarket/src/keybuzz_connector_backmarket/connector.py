@@ -27,13 +27,7 @@ from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit.firewalls import challenge_held
 from keybuzz_shared.connectors.seam import CredentialField
 
-from keybuzz_connector_backmarket.care import (
-    COUNTRIES,
-    LIMITS,
-    RECIPIENTS,
-    CareInbox,
-    folder_replies,
-)
+from keybuzz_connector_backmarket.care import LIMITS, RECIPIENTS, CareInbox, folder_replies
 from keybuzz_connector_backmarket.orders import ShopOrders
 from keybuzz_connector_backmarket.settings import (
     BACKMARKET,
@@ -56,7 +50,11 @@ SPEC = kit.ApiSpec(
     max_response_bytes=MAX_RESPONSE_BYTES,
     allowance_call="GET ws/sav",  # the call Back Market allows 4,000 a day [official]
 )
-PLATFORMS = {code: platform for code, (_, _, platform) in COUNTRIES.items()}
+# Each country code a shop may have [official], by the platform serving it.
+PLATFORMS = dict.fromkeys(
+    ("fr-fr", "fr-be", "es-es", "de-de", "de-at", "it-it", "en-gb", "nl-nl", "pt-pt",
+     "en-ie", "el-gr", "sk-sk", "sv-se"), "EU"
+) | {"en-us": "US", "ja-jp": "AP", "en-au": "AP"}  # fmt: skip
 CREDENTIAL_FIELDS = (
     # Back Market's tokens are base64 [observed].
     kit.key_field("token", "API token", max_length=512),
