@@ -1,22 +1,19 @@
 """The Back Market connector: the seam on Back Market's seller API (docs/BACKMARKET.md),
-declared for the kit.
+declared for the kit: a shop API (care folders and orders) and a credential check.
 
-Its parts: a shop API (care folders and orders) and a credential check. The seller types
-its token, seller (merchant) id and country (no redirect flow; the country code is the
-shop's ``Accept-Language`` and names its platform [official]: EU (fr-fr … sv-se), US
-(en-us), AP (ja-jp, en-au)); buyers write through care folders (no inbound address, no
-mail relay); orders come from the shop API (no order feed). Back Market measures a
-late-response rate (LRR) but publishes neither a window nor the figure to sellers' APIs:
-the poller's default window, or the tenant's.
+The seller types its token, seller (merchant) id and country (no redirect flow; the
+country code is the shop's ``Accept-Language`` and names its platform [official]: EU
+(fr-fr … sv-se), US (en-us), AP (ja-jp, en-au)); buyers write through care folders (no
+inbound address, no mail relay); orders come from the shop API (no order feed). Back
+Market measures a late-response rate (LRR) but publishes neither a window nor the figure
+to sellers' APIs: the poller's default window, or the tenant's.
 
-Every call carries the shop's token (``Authorization: Basic <token>``, the token as the
-seller created it in its back office), ``Accept-Language`` (the shop's country code) and
-the ``User-Agent`` Back Market requires (``BM-{Company}-{Integration};contact@domain``).
-The web application firewall's 403 (Cloudflare's HTML page, or bot management's JSON
-``bot-need-challenge``) says nothing of the token: it is held (the shop retried later),
-never read as credentials revoked; 401 is the token refused. Files are links to a file
-host, asked without the token. Retries, deadlines, sends never repeated and the seam's
-errors are the requester's (keybuzz_shared.connectors.kit)."""
+Every call carries the shop's token (``Authorization: Basic <token>``, as the seller
+created it in its back office), ``Accept-Language`` and the ``User-Agent`` Back Market
+requires (``BM-{Company}-{Integration};contact@domain``). The web application firewall's
+403 (Cloudflare's HTML page, or bot management's JSON ``bot-need-challenge``) says nothing
+of the token: it is held (the shop retried later), never read as credentials revoked; 401
+is the token refused."""
 
 from __future__ import annotations
 

@@ -46,12 +46,10 @@ LINE_STATES: dict[int, tuple[str, str]] = {
 
 
 def order_state(state: int) -> tuple[str, str, str | None]:
-    """(Back Market's word, our status, our delivery status) of an order state."""
     return ORDER_STATES.get(state, (f"STATE_{state}", "PENDING", None))
 
 
 def line_state(state: int) -> tuple[str, str]:
-    """(Back Market's word, our status) of an order-line state."""
     return LINE_STATES.get(state, (f"STATE_{state}", "PENDING"))
 
 
