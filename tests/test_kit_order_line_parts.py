@@ -1,16 +1,18 @@
 """The kit's parts an order source declares rather than writes: a line's unit price from
-its price for the whole quantity (``unit_price``) and an offset listing read as a windowed
-``Listing`` (``OffsetPages.fetch``). No servers: each part on data or calls of the test's
-own; eBay's and Back Market's tests hold them on their doubles."""
+its price for the whole quantity (``unit_price``), an offset listing read as a windowed
+``Listing`` (``OffsetPages.fetch``) and a cursor an earlier version wrote as text still read
+(``earlier_text``). No servers: each part on data or calls of the test's own; eBay's and
+Back Market's tests hold them on their doubles."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from keybuzz_shared.connectors.kit import CallErrors, Listing, NextLink, reader
+from keybuzz_shared.connectors.kit.kept_cursors import earlier_text
 from keybuzz_shared.connectors.kit.offset_pages import OffsetPages
 from keybuzz_shared.connectors.kit.unit_prices import unit_price
 from keybuzz_shared.connectors.seam import CallAnswerUnreadable
@@ -86,3 +88,25 @@ async def test_an_offset_page_without_its_list_is_the_marketplaces_unreadable_an
     items = listing(Offsets([], answer={"items": {"1": 1}}))
     with pytest.raises(CallAnswerUnreadable, match="getItems"):
         await items.page(None, SINCE, None, reader(int, "an item"))
+
+
+OLD = earlier_text(
+    r"page\|([0-9-]{10})\|([1-9][0-9]*)", lambda f: (date.fromisoformat(f[1]), int(f[2]))
+)
+
+
+def test_a_cursor_written_as_text_earlier_is_read_as_the_state_its_fields_make() -> None:
+    assert OLD("page|2026-11-01|3") == (date(2026, 11, 1), 3)
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "page|2026-11-01|0",  # off the pattern
+        "page|2026-11-01|3|",  # the pattern, not whole
+        "page|2026-13-01|3",  # a field the earlier listing never wrote
+        "",
+    ],
+)
+def test_any_other_cursor_is_none(cursor: str) -> None:
+    assert OLD(cursor) is None
