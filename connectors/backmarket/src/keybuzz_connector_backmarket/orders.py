@@ -101,7 +101,7 @@ def summary_of(order: Order) -> OrderSummary:
                 product_name=line.product,
                 quantity=line.quantity,
                 seller_sku=line.listing,
-                # Its price is its quantity's, taxes included [official]; none: one.
+                # The price is the quantity's, taxes included [official] (below one: one).
                 unit_price=unit_price(line.price, max(line.quantity, 1)),
                 currency=line.currency or order.currency,
             )
