@@ -1,12 +1,13 @@
-"""The conformance suite: hostile JSON from a marketplace — nested past any decoder's
-depth, a number no type holds, strings where the API has numbers, every key given twice —
-never stores a wrong message, never crashes a poll: an answer no decoder takes fails the
-shop's polls while it lasts (connected, nothing stored or announced), and a number no type
-holds does too unless it sits in a field the connector's own types skip unread (then the
-answer is read, the message written meanwhile stored once); mistyped items are
-set aside; and the message written meanwhile is stored once after. Duplicate keys are read
-as their last value, as msgspec and most decoders do.
-Fnac's XML has its own guard ("Fnac's XML" in docs/SECURITY.md): skipped there."""
+"""The conformance suite: hostile answers from a marketplace, JSON or XML — nested past
+what the decoder takes, a number no type holds, text where the API has numbers or dates,
+every key given twice — never store a wrong message, never crash a poll: an answer no
+decoder takes fails the shop's polls while it lasts (connected, nothing stored or
+announced), and a number no type holds does too unless it sits in a field the connector's
+own types skip unread (then the answer is read, the message written meanwhile stored once);
+mistyped items are set aside; and the message written meanwhile is stored once after.
+Duplicate keys are read as their last value, as msgspec and most decoders do. The XML
+doubles answer alike (``conformance.XML_FAULTS``); XML carries no number nor key given
+twice (``conformance.CANNOT_CARRY``: those cases skipped there)."""
 
 from __future__ import annotations
 
