@@ -27,6 +27,7 @@ from tests.conformance.harness import (
     polled_since,
     shop_status,
     stored_ids,
+    tickets,
 )
 from tests.conformance.test_shop_api_connectors import (
     NEXT_POLL,
@@ -109,18 +110,28 @@ async def written_while(
 async def test_mistyped_items_are_set_aside_and_read_once_the_marketplace_answers_right(
     conformance: Stack, connector: Connector, driver: ShopDriver
 ) -> None:
-    """Strings where the API has them, numbers in the answer: each item is left out as
-    unreadable (the poll goes on), and the listing is not taken as read past them."""
-    async with written_while(conformance, connector, driver, "MISTYPED", "mal typé") as (
+    """Text where the API has numbers or dates (JSON: numbers where it has strings): each
+    item is left out as unreadable (the poll goes on), and the listing is not taken as read
+    past them. Nor stored under another id (one a connector derives from the item's date)."""
+    text = "mal typé"
+    async with written_while(conformance, connector, driver, "MISTYPED", text) as (
         mine,
         first,
         written,
     ):
         during = await polled_since(conformance, mine, first["lastSuccessAt"], NEXT_POLL, True)
         assert written.message_id not in await stored_ids(conformance, mine)
+        assert await stored_saying(conformance, mine, text) == 0
         await driver.clear_faults(conformance.admin)
         await stored_after(conformance, mine, written.message_id, during["lastSuccessAt"], True)
         assert (await stored_ids(conformance, mine)).count(written.message_id) == 1
+        assert await stored_saying(conformance, mine, text) == 1
+
+
+async def stored_saying(conformance: Stack, mine: Connected, text: str) -> int:
+    """How many messages stored for the shop say ``text``, whatever their ids."""
+    listed = await tickets(conformance, mine)
+    return sum(m["body"] == text for t in listed for m in t["messages"])
 
 
 async def test_duplicate_keys_are_read_as_their_last_value(
