@@ -47,7 +47,7 @@ def test_a_reply_behind_is_dated_before_the_real_time_never_after_the_doubles_cl
 
 
 def test_xml_nested_past_the_guarded_parsers_depth_is_taken_in_huge_tree_mode_only() -> None:
-    """"deep": the answer with elements nested inside its root past libxml2's 256 levels,
+    """``deep``: the answer with elements nested inside its root past libxml2's 256 levels,
     within huge-tree mode's 2,048 (a guard in that mode reads it); its root kept."""
     deep = xml_malform(ANSWER, "deep")
     with pytest.raises(etree.XMLSyntaxError, match="depth"):
@@ -58,7 +58,7 @@ def test_xml_nested_past_the_guarded_parsers_depth_is_taken_in_huge_tree_mode_on
 
 
 def test_mistyped_xml_gives_the_named_fields_of_the_named_items_a_word() -> None:
-    """"mistyped": well-formed, each ``item/field`` named a word; any other field as it was."""
+    """``mistyped``: well-formed, each ``item/field`` named a word; any other field as it was."""
     root = etree.fromstring(xml_malform(ANSWER, "mistyped", ("message/created_at",)))
     ns = "{urn:fnac}"
     assert root.findtext(f"{ns}message/{ns}created_at") == MISTYPED_TEXT
@@ -73,7 +73,7 @@ def test_truncated_and_entities_xml_is_no_document_a_guarded_parser_takes() -> N
 
 
 async def test_huge_xml_is_the_answer_unclosed_padded_to_the_size_asked() -> None:
-    """"huge": the answer's start, its root never closed, to ``huge_bytes`` exactly."""
+    """``huge``: the answer's start, its root never closed, to ``huge_bytes`` exactly."""
     for size in (len(ANSWER), 3 * 2**20 + 7):
         sent = b"".join([chunk async for chunk in xml_huge(ANSWER, size)])
         assert len(sent) == size and sent.startswith(b"<?xml")
