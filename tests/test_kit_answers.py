@@ -3,7 +3,8 @@ HTTP server scripted per test: the token carried in the request's body and renew
 when an envelope says it expired, a login refused in its envelope the credentials refused,
 an envelope's other refusals the marketplace's own error, "later" asked again, an error
 status whose answer is a document read by its envelope, a garbled document asked again
-within a read but never within a send, the size cap, and texts without the shop's key."""
+within a read but never within a send, one nested past the guard's depth refused at once,
+the size cap, and texts without the shop's key."""
 
 from __future__ import annotations
 
@@ -257,6 +258,25 @@ async def test_a_garbled_document_is_asked_again_by_a_read_never_by_a_send_and_c
     with pytest.raises(KitUnreadable, match="DTD"):
         script.replies["/api/orders"] = [Reply(b'<!DOCTYPE a [<!ENTITY b "c">]><answer/>')]
         await doc.post_document("orders", request)
+
+
+async def test_a_document_nested_past_the_guards_depth_is_refused_at_once_never_asked_again(
+    server: tuple[str, Script], http: httpx.AsyncClient
+) -> None:
+    """libxml2 without huge-tree mode takes elements 256 deep (the root the first): one
+    level more is the marketplace's unreadable answer (the same would come again)."""
+    base, script = server
+    script.replies["/api/login"] = [Reply(answer("OK", "t"))]
+    script.replies["/api/orders"] = [Reply(answer("OK", "<a>" * 255 + "</a>" * 255))]
+    doc = requester(base, http)
+    assert (await doc.post_document("orders", request)).status == "OK"
+    script.replies["/api/orders"] = [
+        Reply(answer("OK", "<a>" * 256 + "</a>" * 256)),
+        Reply(answer("OK", "whole")),
+    ]
+    with pytest.raises(KitUnreadable, match="past the XML parser's limits"):
+        await doc.post_document("orders", request)
+    assert len(script.bodies("/api/orders")) == 2  # the one read, then the one refused
 
 
 async def test_a_file_fetched_without_the_token_from_declared_hosts_never_quotes_its_link(

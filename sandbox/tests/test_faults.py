@@ -1,8 +1,26 @@
-"""The faults every shop-API double arms: replies rewritten and dated behind."""
+"""The faults every shop-API double arms: replies rewritten and dated behind, and the XML
+doubles' hostile answers made from their own."""
 
 from __future__ import annotations
 
-from keybuzz_sandbox.faults import SlowFaultConfig, reply_dating, reply_shown, rewritten
+import pytest
+from keybuzz_sandbox.faults import (
+    MISTYPED_TEXT,
+    XML_DEEP_NESTING,
+    SlowFaultConfig,
+    reply_dating,
+    reply_shown,
+    rewritten,
+    xml_huge,
+    xml_malform,
+)
+from lxml import etree
+
+ANSWER = (
+    b'<?xml version="1.0" encoding="utf-8"?><messages_query_response xmlns="urn:fnac" '
+    b'status="OK"><message><created_at>2026-11-26T10:00:00+01:00</created_at><n>3</n>'
+    b"</message><created_at>2026-11-26T09:00:00+01:00</created_at></messages_query_response>"
+)
 
 
 def test_a_rewritten_reply_is_shown_as_some_marketplaces_rewrite_it() -> None:
@@ -26,3 +44,40 @@ def test_a_reply_behind_is_dated_before_the_real_time_never_after_the_doubles_cl
     assert behind(5_000.0) == 940.0  # a double's clock ahead of the real time
     assert behind(900.0) == 900.0
     assert reply_dating(SlowFaultConfig(), real_now=1_000.0)(5_000.0) == 5_000.0
+
+
+def test_xml_nested_past_the_guarded_parsers_depth_is_taken_in_huge_tree_mode_only() -> None:
+    """``deep``: the answer with elements nested inside its root past libxml2's 256 levels,
+    within huge-tree mode's 2,048 (a guard in that mode reads it); its root kept."""
+    deep = xml_malform(ANSWER, "deep")
+    with pytest.raises(etree.XMLSyntaxError, match="depth"):
+        etree.fromstring(deep)
+    root = etree.fromstring(deep, etree.XMLParser(huge_tree=True))
+    assert root.get("status") == "OK" and etree.QName(root).localname == "messages_query_response"
+    innermost, depth = root, 0  # the nest comes last in the root
+    while len(innermost):
+        innermost, depth = innermost[-1], depth + 1
+    assert depth == XML_DEEP_NESTING
+
+
+def test_mistyped_xml_gives_the_named_fields_of_the_named_items_a_word() -> None:
+    """``mistyped``: well-formed, each ``item/field`` named a word; any other field as it was."""
+    root = etree.fromstring(xml_malform(ANSWER, "mistyped", ("message/created_at",)))
+    ns = "{urn:fnac}"
+    assert root.findtext(f"{ns}message/{ns}created_at") == MISTYPED_TEXT
+    assert root.findtext(f"{ns}message/{ns}n") == "3"
+    assert root.findtext(f"{ns}created_at") == "2026-11-26T09:00:00+01:00"
+
+
+def test_truncated_and_entities_xml_is_no_document_a_guarded_parser_takes() -> None:
+    assert xml_malform(ANSWER, "truncated") == ANSWER[: len(ANSWER) // 2]
+    laughs = xml_malform(ANSWER, "entities")
+    assert b"<!DOCTYPE messages_query_response [" in laughs and b"&l9;" in laughs
+
+
+async def test_huge_xml_is_the_answer_unclosed_padded_to_the_size_asked() -> None:
+    """``huge``: the answer's start, its root never closed, to ``huge_bytes`` exactly."""
+    for size in (len(ANSWER), 3 * 2**20 + 7):
+        sent = b"".join([chunk async for chunk in xml_huge(ANSWER, size)])
+        assert len(sent) == size and sent.startswith(b"<?xml")
+        assert b"</messages_query_response>" not in sent

@@ -18,7 +18,7 @@ from keybuzz_sandbox.conformance import ShopDriver, Unsupported
 from keybuzz_shared.connectors.seam import Connector
 
 from tests.conformance.harness import Stack, connected, shop_status, stored_ids
-from tests.conformance.test_hostile_json import written_while
+from tests.conformance.test_hostile_answers import written_while
 from tests.conformance.test_shop_api_connectors import first_polled, shops, stored_after, ticket_of
 
 HOSTILE_TEXT = "Bonjour\x00 colis\x01 abîmé \u202eenu\u202c \x7f fin"

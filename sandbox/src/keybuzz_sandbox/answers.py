@@ -1,5 +1,6 @@
-"""Small HTTP pieces the doubles share: a JSON answer, a gateway's HTML error page, a
-request's query with repeated parameters joined by commas, and a slow shop's answer."""
+"""Small HTTP pieces the doubles share: a JSON answer, a gateway's HTML error page, an XML
+answer made hostile, a request's query with repeated parameters joined by commas, and a
+slow shop's answer."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import msgspec
 from litestar import Request, Response
 from litestar.response import Stream
 
-from .faults import SlowAnswer, trickled
+from .faults import WEB_PAGE, SlowAnswer, trickled, xml_huge, xml_malform
 
 JSON = "application/json"
+XML = "text/xml; charset=utf-8"
 
 
 def json_answer(
@@ -28,6 +30,23 @@ def gateway_page(status: int) -> Response[bytes]:
     """What a gateway in front of a marketplace answers when the API behind it fails."""
     page = f"<html><head><title>{status}</title></head><body><h1>{status}</h1></body></html>"
     return Response(page.encode(), status_code=status, media_type="text/html")
+
+
+def xml_malformed(
+    body: bytes,
+    kind: str,
+    huge_bytes: int,
+    mistyped: tuple[str, ...] = (),
+    status: int = 200,
+) -> Response[bytes] | Stream:
+    """An XML double's answer ``body`` (of HTTP ``status``) made hostile as ``kind`` says
+    (``faults.XML_KINDS``): "huge" streamed to ``huge_bytes``, "html" a web page with 200,
+    the others ``faults.xml_malform``'s (``mistyped``: its typed fields)."""
+    if kind == "huge":
+        return Stream(xml_huge(body, huge_bytes), media_type=XML)
+    if kind == "html":  # a 200 with a web page, as a misrouted proxy answers
+        return Response(WEB_PAGE, status_code=200, media_type="text/html")
+    return Response(xml_malform(body, kind, mistyped), status_code=status, media_type=XML)
 
 
 def joined_query(request: Request[Any, Any, Any]) -> dict[str, str]:

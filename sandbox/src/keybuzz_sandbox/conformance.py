@@ -360,6 +360,18 @@ JSON_FAULTS: dict[Fault, str] = {
 }
 
 
+# Hostile XML every XML double answers alike (faults.xml_malform, xml_huge and WEB_PAGE;
+# HUGE sized by ``double_faults``'s ``answer_cap``).
+XML_FAULTS: dict[Fault, str] = {
+    "ENTITY_EXPANSION": "entities",
+    "TRUNCATED": "truncated",
+    "HUGE": "huge",
+    "WRONG_CONTENT_TYPE": "html",
+    "DEEP_NESTING": "deep",
+    "MISTYPED": "mistyped",
+}
+
+
 class _Drivers(Mapping[str, ShopDriver]):
     """Every double's drivers by marketplace, gathered from the doubles when first asked
     and again when they change (a double's driver module imports this one)."""

@@ -15,11 +15,14 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import msgspec
+from lxml import etree
 
 # The default size of a ``huge`` answer (``malform``).
 HUGE_BYTES = 32 * 1024 * 1024
 # What ``malform`` makes (below, with the hostile JSON's sizes).
 JSON_KINDS = ("invalid_json", "schema", "deep", "bignum", "duplicate", "huge")
+# What an XML API's double answers alike (``xml_malform``, ``xml_huge``, ``WEB_PAGE``).
+XML_KINDS = ("truncated", "entities", "deep", "mistyped", "huge", "html")
 ALLOWED_STATUSES = frozenset({429, 500, 503})
 # failNext may also refuse access (403): with a large count and one operation, the
 # marketplace refusing that operation to this application for good.
@@ -32,6 +35,10 @@ class FaultConfig(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_f
     # The ``malformedKind`` values the double takes: a double answering bodies of its own
     # beyond ``malform``'s (a proxy's "html" page) names them all here.
     malformed_kinds: ClassVar[tuple[str, ...]] = JSON_KINDS
+    # The statuses its ``errorStatuses`` and ``failStatus`` take: a double whose API's
+    # gateways answer others names them here.
+    error_statuses_taken: ClassVar[frozenset[int]] = ALLOWED_STATUSES
+    fail_statuses_taken: ClassVar[frozenset[int]] = FAIL_NEXT_STATUSES
 
     error_rate: float = 0.0
     error_statuses: list[int] = msgspec.field(default_factory=lambda: [500, 503])
@@ -51,10 +58,10 @@ class FaultConfig(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_f
         issues = []
         if not (0 <= self.error_rate <= 1 and 0 <= self.malformed_rate <= 1):
             issues.append("errorRate and malformedRate must be between 0 and 1")
-        if not set(self.error_statuses) <= ALLOWED_STATUSES:
-            issues.append(f"errorStatuses must be among {sorted(ALLOWED_STATUSES)}")
-        if self.fail_status not in FAIL_NEXT_STATUSES:
-            issues.append(f"failStatus must be among {sorted(FAIL_NEXT_STATUSES)}")
+        if not set(self.error_statuses) <= self.error_statuses_taken:
+            issues.append(f"errorStatuses must be among {sorted(self.error_statuses_taken)}")
+        if self.fail_status not in self.fail_statuses_taken:
+            issues.append(f"failStatus must be among {sorted(self.fail_statuses_taken)}")
         if self.malformed_kind not in self.malformed_kinds:
             issues.append(f"malformedKind must be one of {', '.join(self.malformed_kinds)}")
         if min(self.latency_ms, self.fail_next, self.malformed_next) < 0:
@@ -272,3 +279,75 @@ def malform(body: bytes, kind: str, huge_bytes: int = HUGE_BYTES) -> bytes:
         return body
     # A strict prefix of a JSON object or array is never valid JSON.
     return body[: max(1, len(body) // 2)]
+
+
+# Hostile XML of its own, made from the answer as it is: "truncated", its first half;
+# "entities", a billion laughs under its root's name (a client must refuse it, never
+# expand it); "deep", elements nested inside its root past what a guarded parser takes;
+# "mistyped", a word where its items' dates or numbers are (each item off its shape, the
+# document well-formed); "huge" (``xml_huge``), its root never closed, padded past a
+# client's cap; "html" (``WEB_PAGE``), a web page instead.
+# libxml2 refuses an element past 256 levels unless in huge-tree mode (then past 2,048):
+# past the first, within the second, so that a guard in huge-tree mode is caught.
+XML_DEEP_NESTING = 1_000
+MISTYPED_TEXT = "bientôt"  # neither a number nor a date
+WEB_PAGE = (
+    b"<!DOCTYPE html><html><head><meta charset=utf-8><title>OK</title></head>"
+    b"<body><p>OK<br></body></html>"
+)
+_PADDING = b"<a/>" * (256 * 1024)  # 1 MiB of elements
+_INSIDE = "keybuzz-inside"  # a comment marking where the root's content ends
+
+
+def xml_malform(body: bytes, kind: str, mistyped: tuple[str, ...] = ()) -> bytes:
+    """``body`` (the double's own well-formed answer) made hostile as ``kind`` says (but
+    "huge" and "html": ``xml_huge``, ``WEB_PAGE``). ``mistyped``: the double's typed
+    fields as ``item/field`` (local names), each such field of each such item given
+    ``MISTYPED_TEXT``."""
+    if kind == "entities":
+        name = etree.QName(_root(body)).localname
+        levels = "".join(f'<!ENTITY l{n} "{f"&l{n - 1};" * 10}">' for n in range(1, 10))
+        doctype = f'<!DOCTYPE {name} [<!ENTITY l0 "lol">{levels}]>'
+        return f'<?xml version="1.0"?>{doctype}<{name}>&l9;</{name}>'.encode()
+    if kind == "deep":
+        head, tail = _opened(body)
+        nested = b"<a>" * XML_DEEP_NESTING + b"</a>" * XML_DEEP_NESTING
+        return head + nested + tail
+    if kind == "mistyped":
+        root = _root(body)
+        fields = {tuple(path.split("/", 1)) for path in mistyped}
+        for element in root.iter():
+            parent = element.getparent()
+            if parent is not None and (_local(parent), _local(element)) in fields:
+                element.text = MISTYPED_TEXT
+        return _serialized(root)
+    return body[: max(1, len(body) // 2)]  # truncated
+
+
+async def xml_huge(body: bytes, huge_bytes: int = HUGE_BYTES) -> AsyncIterator[bytes]:
+    """``body`` with its root never closed, padded with elements to ``huge_bytes``,
+    streamed without a declared length: a client must count what it reads and stop."""
+    head, _ = _opened(body)
+    yield head
+    for sent in range(len(head), huge_bytes, len(_PADDING)):
+        yield _PADDING[: huge_bytes - sent]
+
+
+def _root(body: bytes) -> etree._Element:
+    return etree.fromstring(body, etree.XMLParser(resolve_entities=False, no_network=True))
+
+
+def _local(element: etree._Element) -> str:
+    return etree.QName(element).localname if isinstance(element.tag, str) else ""
+
+
+def _serialized(root: etree._Element) -> bytes:
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def _opened(body: bytes) -> tuple[bytes, bytes]:
+    """``body`` cut where its root's content ends: before, and its root's closing tag."""
+    root = _root(body)
+    root.append(etree.Comment(_INSIDE))
+    head, _, tail = _serialized(root).partition(f"<!--{_INSIDE}-->".encode())
+    return head, tail

@@ -6,10 +6,11 @@ import math
 import re
 import secrets
 from collections.abc import Iterable
+from typing import ClassVar
 
 import msgspec
 from keybuzz_sandbox.clock import Clock, SellerTimeline
-from keybuzz_sandbox.faults import FaultInjector, SlowFaultConfig
+from keybuzz_sandbox.faults import XML_KINDS, FaultInjector, SlowFaultConfig
 from keybuzz_sandbox.ratelimit import RateLimit, RateLimiter
 from keybuzz_sandbox.state import PersistentState
 
@@ -25,7 +26,8 @@ TOKEN_LIFETIME = 3_600.0
 # Retry-After. Clients must obey whatever a 429 or an ERR_ code says.
 RATE_LIMIT = RateLimit(rate_text="2", burst=20)
 FAULT_STATUSES = frozenset({429, 500, 502, 503, 504})
-MALFORMED_KINDS = ("truncated", "schema", "entities", "utf7-entities", "empty", "huge", "html")
+# An XML API's hostile bodies, and Fnac's own (routes.malform).
+MALFORMED_KINDS = (*XML_KINDS, "schema", "utf7-entities", "empty")
 REFUSAL_CODE = re.compile(r"ERR_\d{3}")
 
 
@@ -34,6 +36,10 @@ class FnacFaultConfig(SlowFaultConfig, kw_only=True, rename="camel", forbid_unkn
     (``SlowFaultConfig``), with Fnac's statuses and malformed bodies. `operations` names
     services ("messages_query"); auth only when named."""
 
+    malformed_kinds: ClassVar[tuple[str, ...]] = MALFORMED_KINDS
+    error_statuses_taken: ClassVar[frozenset[int]] = FAULT_STATUSES
+    fail_statuses_taken: ClassVar[frozenset[int]] = FAULT_STATUSES
+
     malformed_kind: str = "truncated"
     # The next ``refuse_next`` requests of the named services are refused as a whole
     # (status ERROR, nothing done), with one error per code of ``refuse_codes``.
@@ -41,16 +47,7 @@ class FnacFaultConfig(SlowFaultConfig, kw_only=True, rename="camel", forbid_unkn
     refuse_codes: list[str] = msgspec.field(default_factory=lambda: ["ERR_201"])
 
     def problems(self) -> list[str]:
-        issues = []
-        if not (0 <= self.error_rate <= 1 and 0 <= self.malformed_rate <= 1):
-            issues.append("errorRate and malformedRate must be between 0 and 1")
-        if not set(self.error_statuses) <= FAULT_STATUSES or self.fail_status not in FAULT_STATUSES:
-            issues.append(f"errorStatuses and failStatus must be among {sorted(FAULT_STATUSES)}")
-        if self.malformed_kind not in MALFORMED_KINDS:
-            issues.append(f"malformedKind must be one of {', '.join(MALFORMED_KINDS)}")
-        if min(self.latency_ms, self.fail_next, self.malformed_next) < 0:
-            issues.append("latencyMs, failNext and malformedNext must be >= 0")
-        issues += self.slow_problems()
+        issues = super().problems() + self.slow_problems()
         if self.refuse_next < 0 or not all(REFUSAL_CODE.fullmatch(c) for c in self.refuse_codes):
             issues.append("refuseNext must be >= 0 and refuseCodes ERR_ followed by 3 digits")
         if self.refuse_next and not self.refuse_codes:

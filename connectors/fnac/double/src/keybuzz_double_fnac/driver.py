@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 from keybuzz_sandbox.conformance import (
+    XML_FAULTS,
     AdminDriver,
     DoubleShop,
     RecipientKind,
@@ -20,12 +21,8 @@ from keybuzz_sandbox.conformance import (
 
 # Fnac's double: faults of the Fnac API's services (docs/SANDBOX.md, "The Fnac double").
 _FNAC_FAULTS = double_faults(
-    {
-        "ENTITY_EXPANSION": "entities",
-        "TRUNCATED": "truncated",
-        "HUGE": "huge",
-        "WRONG_CONTENT_TYPE": "html",
-    }
+    XML_FAULTS,
+    answer_cap=16 * 2**20,  # the Fnac connector's MAX_RESPONSE_BYTES
 )
 # Fnac's message_to for each recipient (the double's sent log).
 _FNAC_RECIPIENTS = {"CLIENT": "BUYER", "CALLCENTER": "MARKETPLACE_SUPPORT"}

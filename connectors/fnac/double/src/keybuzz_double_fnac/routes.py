@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+from keybuzz_sandbox.answers import xml_malformed
 from keybuzz_sandbox.echo import EchoSecret
-from keybuzz_sandbox.faults import SlowAnswer, reply_faults, trickled
+from keybuzz_sandbox.faults import XML_KINDS, SlowAnswer, reply_faults, trickled
 from litestar import Request, Response, Router, delete, get, post, put
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 
 XML = "text/xml; charset=utf-8"
 FILES_OPERATION = "fnac.files"  # the file downloads, for the fault settings
+# The fields a "mistyped" answer gives a word: each message's date.
+MISTYPED = ("message/created_at",)
 
 
 def refusal(service: str, code: str, message: str) -> etree._Element:
@@ -61,21 +64,14 @@ def _server_error(status: int) -> Response[bytes]:
 
 
 def malform(answer: etree._Element, kind: str) -> bytes:
+    """Fnac's own hostile bodies (beyond an XML API's: ``faults.XML_KINDS``)."""
     if kind == "empty":  # as Fnac answered once (captured/empty_response.xml)
         return b""
     if kind == "schema":  # well-formed, off the schema: unknown status, unknown element
         answer.set("status", "UNKNOWN")
         answer.insert(0, etree.Element(f"{{{NS}}}surprise_element"))
         return serialize(answer)
-    if kind == "entities":  # "billion laughs": a client must refuse it, never expand it
-        name = local_name(answer)
-        levels = "".join(f'<!ENTITY l{n} "{f"&l{n - 1};" * 10}">' for n in range(1, 10))
-        doctype = f'<!DOCTYPE {name} [<!ENTITY l0 "lol">{levels}]>'
-        return f'<?xml version="1.0"?>{doctype}<{name} status="OK">&l9;</{name}>'.encode()
-    if kind == "utf7-entities":
-        return utf7_entities(answer)
-    body = serialize(answer)
-    return body[: max(1, len(body) // 2)]  # truncated
+    return utf7_entities(answer)
 
 
 # What the "utf7-entities" answer puts in the token and the messages' texts: a client that
@@ -136,30 +132,13 @@ async def handle(
         else:
             answer = _answer(double, service, root, echo or EchoSecret())
             await asyncio.sleep(slow.hold)
-    if decision.malformed_kind:
-        return _malformed(answer, decision.malformed_kind)
+    if kind := decision.malformed_kind:
+        if kind in XML_KINDS:
+            return xml_malformed(serialize(answer), kind, double.faults.config.huge_bytes, MISTYPED)
+        return Response(malform(answer, kind), status_code=200, media_type=XML)
     if slow.trickle:
         return Stream(trickled(serialize(answer), slow.trickle), media_type=XML)
     return _xml(answer)
-
-
-HUGE_BYTES = 100 * 1024 * 1024
-_WEB_PAGE = b"<!DOCTYPE html><html><head><meta charset=utf-8><title>OK</title></head><body><p>OK<br></body></html>"
-_HUGE_CHUNK = b"<a/>" * (256 * 1024)  # 1 MiB
-
-
-def _malformed(answer: etree._Element, kind: str) -> Response[bytes] | Stream:
-    if kind == "huge":  # 100 MiB that never closes its root: a client must stop reading
-        return Stream(_huge(local_name(answer)), media_type=XML)
-    if kind == "html":  # a 200 with a web page, as a misrouted proxy answers
-        return Response(_WEB_PAGE, status_code=200, media_type="text/html")
-    return Response(malform(answer, kind), status_code=200, media_type=XML)
-
-
-async def _huge(root: str) -> AsyncIterator[bytes]:
-    yield f'<?xml version="1.0" encoding="utf-8"?><{root} status="OK">'.encode()
-    for _ in range(HUGE_BYTES // len(_HUGE_CHUNK)):
-        yield _HUGE_CHUNK
 
 
 def _answer(

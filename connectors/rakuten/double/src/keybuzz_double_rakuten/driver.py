@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 from keybuzz_sandbox.conformance import (
+    XML_FAULTS,
     AdminDriver,
     DoubleShop,
     Fault,
@@ -87,12 +88,8 @@ def drivers() -> dict[str, ShopDriver]:
             reading=("getitemtodolist", "getiteminfos"),
             replying="contactuseraboutitem",
             bodies=double_faults(
-                {
-                    "ENTITY_EXPANSION": "entities",
-                    "TRUNCATED": "truncated",
-                    "HUGE": "huge",
-                    "WRONG_CONTENT_TYPE": "html",
-                }
+                XML_FAULTS,
+                answer_cap=16 * 2**20,  # the Rakuten connector's SPEC.max_response_bytes
             ),
             revoking="rotate-token",
             tokenless="a Rakuten token is the seller's own, issued in its account",

@@ -14,15 +14,14 @@ from __future__ import annotations
 import hashlib
 import itertools
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from keybuzz_sandbox.answers import gateway_page, held_back, json_answer
+from keybuzz_sandbox.answers import XML, gateway_page, held_back, json_answer, xml_malformed
 from keybuzz_sandbox.fault_admin import fault_handlers
-from keybuzz_sandbox.faults import FaultInjector, SlowFaultConfig, reply_faults
+from keybuzz_sandbox.faults import XML_KINDS, FaultInjector, SlowFaultConfig, reply_faults
 from litestar import Request, Response, Router, get, post
 from litestar.response import Stream
 from lxml import etree
@@ -36,21 +35,18 @@ ADMIN = "/_sandbox/rakuten"
 SELLERS = ("boutique-7001", "boutique-7002", "boutique-7003")
 EXTRA_ITEMS = 700_000_000  # ids of the extra sellers' items: above those the admin opens
 SUPPORT = "Rakuten"
-XML = "text/xml; charset=utf-8"
 PARIS = ZoneInfo("Europe/Paris")
 DAY = 86_400.0
 SALES_PAGE = 10  # sales a getcurrentsales page lists [assumed]
-HUGE_BYTES = 100 * 1024 * 1024
-_HUGE_CHUNK = b"<a/>" * (256 * 1024)  # 1 MiB
-_WEB_PAGE = b"<!DOCTYPE html><html><head><title>OK</title></head><body><p>OK</p></body></html>"
-MALFORMED_KINDS = ("truncated", "entities", "huge", "html")
+# The fields a "mistyped" answer gives a word: each message's and mail's date.
+MISTYPED = ("message/senddate", "mail/senddate")
 
 
 class RakutenFaults(SlowFaultConfig, kw_only=True, rename="camel", forbid_unknown_fields=True):
-    """The sandbox's faults of a shop API, its hostile bodies Rakuten's (XML): truncated,
-    an entity expansion, 100 MiB, a web page. ``operations`` names actions."""
+    """The sandbox's faults of a shop API, its hostile bodies an XML API's
+    (``faults.XML_KINDS``). ``operations`` names actions."""
 
-    malformed_kinds: ClassVar[tuple[str, ...]] = MALFORMED_KINDS
+    malformed_kinds: ClassVar[tuple[str, ...]] = XML_KINDS
     malformed_kind: str = "truncated"
 
     def problems(self) -> list[str]:
@@ -134,17 +130,6 @@ def error_document(code: str, message: str, detail: str, kind: str = "Sender") -
         _el(error, tag, value)
     _el(_el(error, "details"), "detail", detail)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
-
-
-def _entities(root: str) -> bytes:
-    levels = "".join(f'<!ENTITY l{n} "{f"&l{n - 1};" * 10}">' for n in range(1, 10))
-    return f'<?xml version="1.0"?><!DOCTYPE {root} [<!ENTITY l0 "lol">{levels}]><{root}>&l9;</{root}>'.encode()
-
-
-async def _huge(root: str) -> AsyncIterator[bytes]:
-    yield f'<?xml version="1.0" encoding="UTF-8"?><{root}>'.encode()
-    for _ in range(HUGE_BYTES // len(_HUGE_CHUNK)):
-        yield _HUGE_CHUNK
 
 
 def _token(login: str, seed: object) -> str:
@@ -342,15 +327,9 @@ def routes(sb: Sandbox) -> list[Any]:
 
         async def made() -> Response[bytes]:
             body, status = act(seller, params)
-            kind = decision.malformed_kind
-            if kind == "html":
-                return Response(_WEB_PAGE, status_code=200, media_type="text/html")
-            if kind == "entities":
-                return Response(_entities(f"{action}result"), status_code=200, media_type=XML)
-            if kind == "huge":
-                return Stream(_huge(f"{action}result"), media_type=XML)  # type: ignore[return-value]
-            if kind:
-                body = body[: max(1, len(body) // 2)]
+            if kind := decision.malformed_kind:
+                huge = faults.config.huge_bytes
+                return xml_malformed(body, kind, huge, MISTYPED, status)  # type: ignore[return-value]
             return Response(body, status_code=status, media_type=XML)
 
         return await held_back(faults.slow_answer(f"rakuten.{action}", seller.login), made)

@@ -4,8 +4,9 @@ answers in is refused unread, and the parser reads every document in the first o
 whatever its declaration says (a DTD written in UTF-7 stays text, and so not well-formed);
 a DTD in the prolog is refused before libxml2 sees it; and the parsed document is checked
 again: no document type declaration, no entity reference left (the parser resolves none).
-The parser (lxml) also runs with DTD loading, network and huge-tree mode off, and the
-answer's size is bounded before parsing. ``Node`` reads an answer's fields, each missing
+The parser (lxml) also runs with DTD loading, network and huge-tree mode off (so
+libxml2's limits hold: elements nested 256 deep at most), and the answer's size is
+bounded before parsing. ``Node`` reads an answer's fields, each missing
 or misshapen one the marketplace's unreadable answer. lxml was chosen by measurement: 4-5x faster
 than defusedxml (docs/BENCHMARKS.md)."""
 
@@ -70,8 +71,9 @@ def parse_guarded(
 ) -> Element:
     """The root element of ``data``; ``refused(reason)`` raised for anything else: larger
     than ``max_bytes``, empty, in an encoding other than ``answers_in`` (the one the
-    marketplace answers in), a DTD or an entity reference, not well-formed, its root in
-    another namespace than ``ns`` (where one is given)."""
+    marketplace answers in), a DTD or an entity reference, past the parser's limits (nested
+    too deep), not well-formed, its root in another namespace than ``ns`` (where one is
+    given)."""
     if len(data) > max_bytes:
         raise refused(f"response larger than {max_bytes} bytes")
     if not data.strip():
@@ -90,6 +92,8 @@ def parse_guarded(
     try:
         root = etree.fromstring(data, _parser(answers_in.lower()))
     except etree.XMLSyntaxError as exc:
+        if exc.code == etree.ErrorTypes.ERR_RESOURCE_LIMIT:  # the same answer would come again
+            raise refused(f"past the XML parser's limits ({short(str(exc))})") from None
         raise refused(f"not well-formed XML ({short(str(exc))})") from None
     except (ValueError, etree.LxmlError) as exc:
         raise refused(f"not XML ({type(exc).__name__})") from None

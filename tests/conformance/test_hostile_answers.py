@@ -1,12 +1,13 @@
-"""The conformance suite: hostile JSON from a marketplace — nested past any decoder's
-depth, a number no type holds, strings where the API has numbers, every key given twice —
-never stores a wrong message, never crashes a poll: an answer no decoder takes fails the
-shop's polls while it lasts (connected, nothing stored or announced), and a number no type
-holds does too unless it sits in a field the connector's own types skip unread (then the
-answer is read, the message written meanwhile stored once); mistyped items are
-set aside; and the message written meanwhile is stored once after. Duplicate keys are read
-as their last value, as msgspec and most decoders do.
-Fnac's XML has its own guard ("Fnac's XML" in docs/SECURITY.md): skipped there."""
+"""The conformance suite: hostile answers from a marketplace, JSON or XML — nested past
+what the decoder takes, a number no type holds, text where the API has numbers or dates,
+every key given twice — never store a wrong message, never crash a poll: an answer no
+decoder takes fails the shop's polls while it lasts (connected, nothing stored or
+announced), and a number no type holds does too unless it sits in a field the connector's
+own types skip unread (then the answer is read, the message written meanwhile stored once);
+mistyped items are set aside; and the message written meanwhile is stored once after.
+Duplicate keys are read as their last value, as msgspec and most decoders do. The XML
+doubles answer alike (``conformance.XML_FAULTS``); XML carries no number nor key given
+twice (``conformance.CANNOT_CARRY``: those cases skipped there)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from tests.conformance.harness import (
     polled_since,
     shop_status,
     stored_ids,
+    tickets,
 )
 from tests.conformance.test_shop_api_connectors import (
     NEXT_POLL,
@@ -108,18 +110,28 @@ async def written_while(
 async def test_mistyped_items_are_set_aside_and_read_once_the_marketplace_answers_right(
     conformance: Stack, connector: Connector, driver: ShopDriver
 ) -> None:
-    """Strings where the API has them, numbers in the answer: each item is left out as
-    unreadable (the poll goes on), and the listing is not taken as read past them."""
-    async with written_while(conformance, connector, driver, "MISTYPED", "mal typé") as (
+    """Text where the API has numbers or dates (JSON: numbers where it has strings): each
+    item is left out as unreadable (the poll goes on), and the listing is not taken as read
+    past them. Nor stored under another id (one a connector derives from the item's date)."""
+    text = "mal typé"
+    async with written_while(conformance, connector, driver, "MISTYPED", text) as (
         mine,
         first,
         written,
     ):
         during = await polled_since(conformance, mine, first["lastSuccessAt"], NEXT_POLL, True)
         assert written.message_id not in await stored_ids(conformance, mine)
+        assert await stored_saying(conformance, mine, text) == 0
         await driver.clear_faults(conformance.admin)
         await stored_after(conformance, mine, written.message_id, during["lastSuccessAt"], True)
         assert (await stored_ids(conformance, mine)).count(written.message_id) == 1
+        assert await stored_saying(conformance, mine, text) == 1
+
+
+async def stored_saying(conformance: Stack, mine: Connected, text: str) -> int:
+    """How many messages stored for the shop say ``text``, whatever their ids."""
+    listed = await tickets(conformance, mine)
+    return sum(m["body"] == text for t in listed for m in t["messages"])
 
 
 async def test_duplicate_keys_are_read_as_their_last_value(
