@@ -44,7 +44,7 @@ HOSTILE_JSON: list[Fault] = ["DEEP_NESTING", "HUGE_NUMBER"]
 
 
 @pytest.mark.parametrize("fault", HOSTILE_JSON)
-async def test_hostile_json_fails_the_poll_cleanly_and_nothing_is_lost(
+async def test_hostile_answers_fail_the_poll_cleanly_and_nothing_is_lost(
     conformance: Stack, connector: Connector, driver: ShopDriver, fault: Fault
 ) -> None:
     [shop] = await shops(conformance, driver)
