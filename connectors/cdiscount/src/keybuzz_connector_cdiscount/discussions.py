@@ -21,7 +21,6 @@ import base64
 import functools
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import PurePath
 from typing import Any
 
 import msgspec
@@ -29,6 +28,7 @@ from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.kit import Listing, Seek, Span
 from keybuzz_shared.connectors.kit.declared_replies import DeclaredReplies
 from keybuzz_shared.connectors.kit.discussion_reads import offered_parties, whole_when
+from keybuzz_shared.connectors.kit.file_formats import FileFormats
 from keybuzz_shared.connectors.kit.kept_cursors import earlier
 from keybuzz_shared.connectors.kit.linked_files import media_type_of
 from keybuzz_shared.connectors.kit.optional_params import optional_params
@@ -302,37 +302,30 @@ USER_TYPES: dict[seam.Recipient, tuple[str, ...]] = {
     "ALL": ("Customer", "GrcOperator"),
 }
 # A reply's files (official): at most 3, 4 MB in all, of Octopia's formats, here by the
-# media type a reply's file is given with (the connector's ``Limits.attachment_formats``).
+# media type a reply's file is given with (the connector's ``Limits.attachment_formats``);
+# its ``fileFormat`` is its name's extension where Octopia names it (jpeg beside jpg).
 MAX_ATTACHMENTS = 3
 MAX_ATTACHMENT_BYTES = 4 * 1024 * 1024  # "4 MB", read as MiB as the double does
-FILE_FORMATS: dict[str, str] = {
-    "image/png": "png",
-    "image/gif": "gif",
-    "image/bmp": "bmp",
-    "image/jpeg": "jpg",
-    "image/tiff": "tif",
-    "application/pdf": "pdf",
-    "application/msword": "doc",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
-    "application/vnd.ms-excel": "xls",
-}
-# Extensions Octopia names as formats of their own (jpeg beside jpg).
-EXTENSIONS = frozenset({*FILE_FORMATS.values(), "jpeg"})
-
-
-def file_format(file: seam.ReplyFile) -> str | None:
-    """Octopia's ``fileFormat`` of a file: its name's extension when Octopia names it,
-    else its media type's; None when Octopia takes neither."""
-    suffix = PurePath(file.name).suffix.lower().lstrip(".")
-    if suffix in EXTENSIONS:
-        return suffix
-    return FILE_FORMATS.get(file.content_type.strip().lower())
-
+FILE_FORMATS = FileFormats(
+    {
+        "image/png": "png",
+        "image/gif": "gif",
+        "image/bmp": "bmp",
+        "image/jpeg": "jpg",
+        "image/tiff": "tif",
+        "application/pdf": "pdf",
+        "application/msword": "doc",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+        "application/vnd.ms-excel": "xls",
+    },
+    also=("jpeg",),
+)
+file_format = FILE_FORMATS.of
 
 LIMITS = seam.Limits(
     max_attachments=MAX_ATTACHMENTS,
     max_attachment_bytes=MAX_ATTACHMENT_BYTES,
-    attachment_formats=tuple(FILE_FORMATS),
+    attachment_formats=FILE_FORMATS.media_types,
     # One integration keeps bodies within 13-5,000 characters [observed]; the double
     # refuses longer ones.
     max_text_length=5_000,
@@ -342,10 +335,7 @@ LIMITS = seam.Limits(
 
 def unsendable_files(files: tuple[seam.ReplyFile, ...]) -> str | None:
     """Why Octopia would refuse these files, if it would."""
-    formats = ", ".join(sorted(EXTENSIONS))
-    return kit.refused_files(
-        LIMITS, files, "Cdiscount", accepted=lambda f: file_format(f) is not None, formats=formats
-    )
+    return FILE_FORMATS.refused(LIMITS, files, "Cdiscount")
 
 
 def receivers(discussion: Discussion, recipient: seam.Recipient) -> list[User] | str:
