@@ -33,6 +33,7 @@ from keybuzz_shared.connectors.kit.kept_cursors import earlier
 from keybuzz_shared.connectors.kit.linked_files import media_type_of
 from keybuzz_shared.connectors.kit.optional_params import optional_params
 from keybuzz_shared.connectors.kit.read_once import ReadOnce
+from keybuzz_shared.connectors.kit.shown_details import labelled, shown
 from keybuzz_shared.connectors.kit.wire import path_segment
 from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
@@ -140,15 +141,10 @@ read_discussion = functools.partial(kit.read_as, Discussion, what="discussion")
 def details(discussion: Discussion, labels: dict[str, str]) -> tuple[seam.ThreadDetail, ...]:
     """The discussion's sales channel and topics, in French, as its ticket shows them
     (``labels``: Octopia's label of each sub-typology code)."""
-    shown = (
-        ("sales_channel", "Canal de vente", discussion.sales_channel, SALES_CHANNELS),
-        ("topic", "Motif", discussion.typology_code, TYPOLOGIES),
-        ("sub_topic", "Sous-motif", discussion.sub_typology_code, labels),
-    )
-    return tuple(
-        seam.ThreadDetail(name=name, label=label, value=names.get(code) or code)
-        for name, label, code, names in shown
-        if code
+    return shown(
+        ("sales_channel", "Canal de vente", labelled(discussion.sales_channel, SALES_CHANNELS)),
+        ("topic", "Motif", labelled(discussion.typology_code, TYPOLOGIES)),
+        ("sub_topic", "Sous-motif", labelled(discussion.sub_typology_code, labels)),
     )
 
 

@@ -27,6 +27,7 @@ from typing import Any
 import msgspec
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit.one_item import path_under
+from keybuzz_shared.connectors.kit.shown_details import labelled
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
@@ -113,15 +114,10 @@ def read_order(item: Any) -> OrderSummary:
         updated_at=as_utc(order.updated_at or placed),
         buyer_name=order.customer.full if order.customer else None,
         tracking_code=tracking[-1] if tracking else None,
-        sales_channel=_channel(order.sales_channel_id),
+        # Octopia documents one channel's label; another is shown by its code.
+        sales_channel=labelled(order.sales_channel_id, SALES_CHANNELS),
         lines=tuple(_line(n, line, order) for n, line in enumerate(order.lines, 1)),
     )
-
-
-def _channel(code: str | None) -> str | None:
-    """The sales channel as a ticket's details name it: its label where Octopia documents
-    one, else its code."""
-    return SALES_CHANNELS.get(code, code) if code else None
 
 
 def _line(number: int, line: Line, order: Order) -> OrderLine:
