@@ -1,19 +1,12 @@
-"""A Cdiscount shop's discussions as the poller reads them: the seam's ``InboxSource`` and
-``MessageSource`` on Octopia's ``/discussions`` (docs/CDISCOUNT.md, "Discussions"), and
-the seller's replies on them, the seam's ``ReplyChannel`` (below, "replies").
+"""A Cdiscount shop's discussions (Octopia's ``/discussions``) as the seam's inbox and
+the seller's replies on them (docs/CDISCOUNT.md, "Discussions" and "Replies").
 
-A listing is the discussions updated in a fixed window [since, the listing's start],
-oldest ``updatedAt`` first, each with every message it holds (``includeMessages=All``; a
-discussion listed without them is read whole). One ``InboxMessage`` per message, ids
-Octopia's own: the poller drops those it has stored, and takes the discussion's state
-(its order, sales channel, topics, claim flag) from every message listed, stored or not —
-so a discussion whose state changed without a new message is listed again, whole.
-
-Octopia numbers its pages: a discussion updated while a listing is read leaves the
-earlier pages and the next page number would skip one. The cursor seeks instead: the next
-page starts at the last ``updatedAt`` read (those read at that instant come again, and are
-dropped by id), and only a page whose items all share one instant is followed by number.
-"""
+A changed discussion is listed whole, every message again: the poller drops those it
+stored (by Octopia's ids) and takes the discussion's state (order, details, claim flag)
+from every one, so a state changed without a new message still reaches the ticket.
+Octopia numbers its pages, and a discussion updated while a listing is read would make
+the next number skip one: the listing seeks from the last ``updatedAt`` read instead
+(the kit's ``Seek``), following the page number only past a page all at one instant."""
 
 from __future__ import annotations
 
@@ -67,9 +60,6 @@ SUBJECTS: dict[str, Subject] = {
     "deliveryInformation": "PRODUCT_QUESTION",
 }
 READ = [{"op": "replace", "path": "/hasRead", "value": True}]
-# Messages marked read at once: a poll's new messages are marked within its deadline, a
-# few calls in flight rather than a burst against Octopia's (unpublished) rate limit.
-MARKS_AT_ONCE = 4
 
 
 # --- Octopia's JSON, as tolerant as the variants integrations meet ------------------------
@@ -190,9 +180,8 @@ def inbox_message(
 
 
 class OldListing(msgspec.Struct, array_like=True, frozen=True):
-    """A listing's cursor as this connector wrote it before the kit's ``Span``: its
-    window's end, the ``updatedAt`` to read from, the page at that instant (a poller keeps
-    its cursor across a restart)."""
+    """A cursor in this connector's earlier layout (a poller keeps its cursor across a
+    restart): the window's end, the ``updatedAt`` to read from, the page at that instant."""
 
     until: datetime
     seek: datetime
@@ -210,12 +199,9 @@ old_cursor = earlier(
 
 
 class DiscussionInbox(kit.ListedThreads[Discussion]):
-    """A shop's discussions through its kit.Requester: the session's inbox and message
-    source (kit.ListedThreads). Octopia's claims are discussions (``claim`` on their
-    messages): no incident. Marking read is one PATCH a message (Octopia marks them one by
-    one), ``MARKS_AT_ONCE`` at a time, within ``mark_budget`` seconds (kit.ReadMarks).
-    Octopia's labels of its sub-typologies are read once a session (kit ``ReadOnce``: the
-    codes shown while Octopia cannot say)."""
+    """A shop's discussions: the session's inbox and message source. Octopia's claims are
+    discussions (no incident); it marks messages read one PATCH each, a few at a time
+    within ``mark_budget`` seconds; its labels of sub-typologies are read once a session."""
 
     def __init__(
         self, client: kit.Requester, *, page_size: int, mark_budget: float | None = None
@@ -250,7 +236,6 @@ class DiscussionInbox(kit.ListedThreads[Discussion]):
                 functools.partial(_mark, client),
                 client.errors,
                 "PATCH messages",
-                at_once=MARKS_AT_ONCE,
                 budget=mark_budget,
             ),
             files=kit.files_under(client, files, "not an attachment of Octopia's API"),
@@ -287,9 +272,8 @@ def messages_of(
 
 # --- replies (docs/CDISCOUNT.md, "Replies") -----------------------------------------------
 # A reply (``POST /messages``) goes to the recipients Octopia offers for the discussion's
-# next message, read from the discussion just before it is sent: the buyer (``Customer``),
-# and Octopia's customer care (``GrcOperator``) once it has written in the discussion or
-# the discussion is a claim. Files go base64 in the request, within Octopia's rules.
+# next message, read just before it is sent: customer care only once it has written there
+# or the discussion is a claim. Files go base64 in the request.
 
 # Octopia's user type of each recipient a reply may name; OPERATOR: none at Octopia.
 USER_TYPES: dict[seam.Recipient, tuple[str, ...]] = {
@@ -297,11 +281,9 @@ USER_TYPES: dict[seam.Recipient, tuple[str, ...]] = {
     "MARKETPLACE_SUPPORT": ("GrcOperator",),
     "ALL": ("Customer", "GrcOperator"),
 }
-# A reply's files (official): at most 3, 4 MB in all, of Octopia's formats, here by the
+# A reply's files [official]: at most 3, 4 MB in all, of Octopia's formats, here by the
 # media type a reply's file is given with (the connector's ``Limits.attachment_formats``);
 # its ``fileFormat`` is its name's extension where Octopia names it (jpeg beside jpg).
-MAX_ATTACHMENTS = 3
-MAX_ATTACHMENT_BYTES = 4 * 1024 * 1024  # "4 MB", read as MiB as the double does
 FILE_FORMATS = FileFormats(
     {
         "image/png": "png",
@@ -319,8 +301,8 @@ FILE_FORMATS = FileFormats(
 file_format = FILE_FORMATS.of
 
 LIMITS = seam.Limits(
-    max_attachments=MAX_ATTACHMENTS,
-    max_attachment_bytes=MAX_ATTACHMENT_BYTES,
+    max_attachments=3,
+    max_attachment_bytes=4 * 1024 * 1024,  # "4 MB", read as MiB as the double does
     attachment_formats=FILE_FORMATS.media_types,
     # One integration keeps bodies within 13-5,000 characters [observed]; the double
     # refuses longer ones.
