@@ -18,7 +18,6 @@ from typing import Unpack
 
 import httpx
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit import RequesterOptions
 from keybuzz_shared.connectors.kit.credential_structs import Redacted, credentials_as
 
 from keybuzz_connector_cdiscount.discussions import (
@@ -76,7 +75,7 @@ class OctopiaClient(kit.TokenRequester):
         http: httpx.AsyncClient,
         api_url: str = API_URL,
         auth_url: str = AUTH_URL,
-        **options: Unpack[RequesterOptions],
+        **options: Unpack[kit.RequesterOptions],
     ) -> None:
         tokens = kit.ClientCredentials(
             auth_url,

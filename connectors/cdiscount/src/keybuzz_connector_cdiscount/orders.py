@@ -42,9 +42,6 @@ ORDER_STATES: dict[str, tuple[str, str | None]] = {
 STATUSES = kit.Vocabulary(ORDER_STATES, ("PENDING", None), variants={"Canceled": "Cancelled"})
 order_status = STATUSES.of
 
-
-log = logging.getLogger(__name__)
-
 MAX_PAGE_SIZE = 100  # Octopia's [official] maximum
 # Octopia may show an order's change a little after its updatedAt: each listing starts
 # this much before ``since``.
@@ -160,7 +157,7 @@ class ShopOrders(kit.ListedOrders):
             by_id=kit.EachById(client.get_json, path_under("/orders")),
             read=read_order,
             label="Cdiscount",
-            log=log,
+            log=logging.getLogger(__name__),
             shop=client.shop,
             overlap=LISTING_OVERLAP,
         )
