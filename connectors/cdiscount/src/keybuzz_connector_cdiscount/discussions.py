@@ -25,6 +25,7 @@ from keybuzz_shared.connectors.kit.file_formats import FileFormats
 from keybuzz_shared.connectors.kit.kept_cursors import earlier
 from keybuzz_shared.connectors.kit.linked_files import media_type_of
 from keybuzz_shared.connectors.kit.optional_params import optional_params
+from keybuzz_shared.connectors.kit.read_first import read_first
 from keybuzz_shared.connectors.kit.read_once import ReadOnce
 from keybuzz_shared.connectors.kit.shown_details import labelled, shown
 from keybuzz_shared.connectors.kit.wire import path_segment
@@ -353,27 +354,20 @@ def request(discussion: Discussion, reply: seam.Reply, to: list[User]) -> dict[s
 
 
 def discussion_replies(client: kit.Requester, inbox: DiscussionInbox) -> DeclaredReplies:
-    """The seller's replies on a shop's discussions, through its kit.Requester: each one
-    posted on the discussion as Octopia gives it just before, read back as ``inbox`` maps
-    it (its dates are whole seconds, its clock not ours: the kit's ``SENT_SKEW``)."""
-    return DeclaredReplies(
+    """The seller's replies on a shop's discussions: each one posted on the discussion as
+    Octopia gives it just before, read back as ``inbox`` maps it (its dates are whole
+    seconds, its clock not ours: the kit's ``SENT_SKEW``)."""
+    return read_first(
         "Cdiscount",
         "discussion",
-        post=functools.partial(_post, client),
-        listed=functools.partial(_listed, client, inbox),
+        read=functools.partial(discussion_at, client),
+        send=functools.partial(_send, client),
+        messages=inbox.messages_in,
         refused=lambda reply: unsendable_files(reply.attachments),
     )
 
 
-async def _listed(
-    client: kit.Requester, inbox: DiscussionInbox, discussion_id: str
-) -> list[seam.InboxMessage]:
-    discussion = await discussion_at(client, discussion_id)
-    return list((await inbox.mapper())(discussion))
-
-
-async def _post(client: kit.Requester, reply: seam.Reply) -> str | None:
-    discussion = await discussion_at(client, reply.thread.id)
+async def _send(client: kit.Requester, discussion: Discussion, reply: seam.Reply) -> str | None:
     if not discussion.is_open:
         return f"discussion {discussion.id} is closed at Cdiscount"
     to = receivers(discussion, reply.recipient)
