@@ -177,9 +177,6 @@ def inbox_message(
     )
 
 
-# --- the listing's cursor ---------------------------------------------------------------
-
-
 class OldListing(msgspec.Struct, array_like=True, frozen=True):
     """A cursor in this connector's earlier layout (a poller keeps its cursor across a
     restart): the window's end, the ``updatedAt`` to read from, the page at that instant."""
@@ -194,9 +191,6 @@ old_cursor = earlier(
     lambda old: 1 <= old.page and old.seek <= old.until,
     lambda old: Span(old.seek, old.until, None, old.page),
 )
-
-
-# --- the inbox ---------------------------------------------------------------------------
 
 
 class DiscussionInbox(kit.ListedThreads[Discussion]):

@@ -125,9 +125,6 @@ def _line(number: int, line: Line, order: Order) -> OrderLine:
     )
 
 
-# --- the source ---------------------------------------------------------------------------
-
-
 class ShopOrders(kit.ListedOrders):
     """A shop's orders. A cursor is a ``Span`` (the window, Octopia's next link): the
     layout of the cursors backfill jobs keep."""
