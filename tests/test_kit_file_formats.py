@@ -34,16 +34,16 @@ def test_a_files_format_is_its_named_extension_else_its_media_types() -> None:
 
 
 def test_files_the_marketplace_takes_pass() -> None:
-    assert FORMATS.refused(LIMITS, (file("a.pdf", "application/pdf"),) * 2, "Octopia") is None
+    assert FORMATS.refused(LIMITS, (file("a.pdf", "application/pdf"),) * 2, "Shop") is None
 
 
 def test_a_file_of_no_format_named_is_refused_naming_those_taken() -> None:
-    refused = FORMATS.refused(LIMITS, (file("notes.txt", "text/plain"),), "Octopia")
-    assert refused == "notes.txt: Octopia takes only jpeg, jpg, pdf files"
+    refused = FORMATS.refused(LIMITS, (file("notes.txt", "text/plain"),), "Shop")
+    assert refused == "notes.txt: Shop takes only jpeg, jpg, pdf files"
 
 
 def test_too_many_or_too_large_files_are_refused_by_the_limits() -> None:
-    many = FORMATS.refused(LIMITS, (file("a.pdf", "application/pdf"),) * 3, "Octopia")
-    assert many == "Octopia takes at most 2 files a reply"
-    large = FORMATS.refused(LIMITS, (file("a.pdf", "application/pdf", 101),), "Octopia")
+    many = FORMATS.refused(LIMITS, (file("a.pdf", "application/pdf"),) * 3, "Shop")
+    assert many == "Shop takes at most 2 files a reply"
+    large = FORMATS.refused(LIMITS, (file("a.pdf", "application/pdf", 101),), "Shop")
     assert large is not None and "at most" in large

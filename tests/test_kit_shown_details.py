@@ -6,12 +6,12 @@ from __future__ import annotations
 from keybuzz_shared.connectors.kit.shown_details import labelled, shown
 from keybuzz_shared.connectors.seam import ThreadDetail
 
-LABELS = {"CDISFR": "Cdiscount France"}
+LABELS = {"FR": "France"}
 
 
 def test_a_code_is_shown_by_its_label_else_as_it_is() -> None:
-    assert labelled("CDISFR", LABELS) == "Cdiscount France"
-    assert labelled("CDISBE", LABELS) == "CDISBE"  # a code added later: shown, never lost
+    assert labelled("FR", LABELS) == "France"
+    assert labelled("BE", LABELS) == "BE"  # a code added later: shown, never lost
     assert labelled("", LABELS) is None
     assert labelled(None, LABELS) is None
 
