@@ -179,6 +179,37 @@ async def test_one_item_by_its_id_an_id_that_is_no_segment_refused_without_a_cal
         await item_at(client, "/items", "8", lambda a: read_as(Thread, a, "item"), "GET items")
 
 
+class NamedCalls(Client):
+    """A requester's calls as ``item_at`` makes them: each one's options kept."""
+
+    def __init__(self, answers: dict[str, Any]) -> None:
+        super().__init__(answers)
+        self.options: list[dict[str, Any]] = []
+
+    async def get_json(
+        self, path: str, params: dict[str, str] | None = None, **options: Any
+    ) -> Any:
+        self.options.append(options)
+        return await super().get_json(path, params)
+
+
+async def test_one_item_is_asked_by_its_operation_and_read_from_its_bytes() -> None:
+    client = NamedCalls({"/items/7": b'{"id": 7}'})
+    found = await item_at(
+        client,
+        "/items",
+        "7",
+        lambda raw: msgspec.json.decode(raw, type=dict[str, int]),
+        "M10",
+        operation="M10",
+        shape=msgspec.Raw,
+    )
+    assert found == {"id": 7}
+    assert client.options == [{"operation": "M10", "shape": msgspec.Raw}]
+    await item_at(client, "/items", "7", lambda raw: raw, "GET items")
+    assert client.options[1] == {}
+
+
 def test_a_results_page_says_whether_another_follows_and_a_page_without_them_is_unreadable() -> (
     None
 ):

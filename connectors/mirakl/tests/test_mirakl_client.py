@@ -19,6 +19,7 @@ from keybuzz_connector_mirakl.connector import (
     MiraklSettings,
     shop_client,
 )
+from keybuzz_connector_mirakl.threads import thread_of
 from keybuzz_double_mirakl import service_env
 from keybuzz_shared.connectors.kit import Requester
 from keybuzz_shared.connectors.registry import connector_for
@@ -132,6 +133,26 @@ async def test_no_call_leaves_inside_a_retry_after_longer_than_the_call_waits(
     await faults(double)
     with pytest.raises(CallRefused, match="HTTP 404"):
         await client.get_json(f"{THREADS}/no-such-thread", operation="M10")
+    assert (await admin(double, "GET", "/retry-after-violations"))["count"] == 0
+
+
+async def test_a_thread_read_whole_is_m10_and_held_by_m10s_retry_after(
+    double: str, http: httpx.AsyncClient
+) -> None:
+    """The connector reads a thread whole as M10: a 429's Retry-After on it holds back the
+    shop's every later M10, unsent, and not its M11."""
+    base, shop = await boulanger(double)
+    await faults(
+        double, errorRate=1.0, errorStatuses=[429], retryAfterSeconds=30, operations=["M10"]
+    )
+    client = client_of(http, base, shop, max_retry_after=5.0)
+    with pytest.raises(CallUnavailable) as first:
+        await thread_of(client, "11111111-1111-1111-1111-111111111111")
+    assert first.value.retry_after == 30
+    with pytest.raises(CallUnavailable, match="held back"):
+        await client.get_json(f"{THREADS}/22222222-2222-2222-2222-222222222222", operation="M10")
+    await faults(double)
+    await client.get_json(THREADS, operation="M11")
     assert (await admin(double, "GET", "/retry-after-violations"))["count"] == 0
 
 

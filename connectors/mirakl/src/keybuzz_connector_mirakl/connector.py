@@ -1,18 +1,9 @@
-"""One Mirakl operator as a marketplace: the seam on its instance of Mirakl's seller API
-(docs/MIRAKL.md), declared for the kit. Every operator of the catalogue is one connector.
-
-Its parts: a shop API (threads, and orders by OR11), a credential check, the operator's
-hours on Mirakl's own clock of each thread and its own figure (A21). The seller types its
-API key and shop id (no redirect flow); customers write through the API (no inbound
-address or mail relay, no order feed).
-
-A shop's client carries the key in ``Authorization`` (Mirakl's way: no scheme) and the
-``shop_id`` (a key may serve several shops) on the kit's requester. A call is named by
+"""One Mirakl operator as a marketplace, declared for the kit (docs/MIRAKL.md): a shop API
+(threads, orders by OR11), a credential check, the operator's response hours and A21's
+figure. The seller types its API key and shop id (no redirect flow); customers write
+through the API (no inbound address or mail relay, no order feed). A call is named by
 Mirakl's operation code (M11, OR11 …): a 429's ``Retry-After`` holds back every later call
-of that operation from this client until it ends, and a retry within the call waits it out
-when it fits the call's deadline. An answer that is a redirect, an HTML page or another
-type is refused with what came, never followed; 401 and 403 are the key refused. Errors
-and logs never hold the key."""
+of that operation from the shop's client ("Calls and how often")."""
 
 from __future__ import annotations
 
@@ -121,9 +112,7 @@ class MiraklSettings(ConnectorSettings, kw_only=True, frozen=True):
     # Each shop is polled once per interval, unless its operator's catalogue entry sets
     # M11's frequency (then that).
     mirakl_poll_interval_seconds: AtLeastOne = 300
-    # Added to an operator's M11 frequency. None is needed: a shop's next poll is due an
-    # interval after its last one ended (docs/POLLER.md, "Scheduling"), so no M11 call
-    # follows the last sooner than the frequency (docs/BENCHMARKS.md, Mirakl).
+    # Added to an operator's M11 frequency; none is needed (docs/MIRAKL.md, "Settings").
     mirakl_poll_margin_seconds: Annotated[int, msgspec.Meta(ge=0)] = 0
     mirakl_first_poll_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = FIRST_POLL_DAYS
     # Each file of a message is downloaded (M13) up to this size (larger: named only).
@@ -187,10 +176,9 @@ def client_of(shop: kit.Opening[MiraklApiSettings]) -> kit.Requester:
 
 
 async def check_key(client: kit.Requester) -> None:
-    """M10 on a thread no shop has: Mirakl answers 401 for a key it does not know, 403 for
-    a shop the key's user cannot reach, and its own 404 (``{"message", "status"}``) when
-    both are good. M10 is synchronous (no frequency of its own), where M11 or OR11 would
-    spend the shop's one call a minute, which its next poll needs. A 404 without Mirakl's
+    """M10 on a thread no shop has: Mirakl's own 404 (``{"message", "status"}``) is key and
+    shop good, 401 and 403 either refused; M10 has no frequency of its own, where M11 or
+    OR11 would spend the call a minute the shop's next poll needs. A 404 without Mirakl's
     message is another server's: the base URL is not the operator's API."""
     try:
         await client.get_json(f"{THREADS}/{NO_THREAD}", operation="M10")

@@ -1,19 +1,7 @@
-"""A Mirakl shop's orders (OR11 ``GET /api/orders``) as the seam's OrderSource
-(docs/MIRAKL-orders.md, "Orders").
-
-OR11 pages by offset (``max`` at most 100, ``offset``) in creation order (creation date,
-then order id [official]). ``orders(since)`` lists the orders updated in a window fixed at
-its first page, [since, now]; ``orders_created`` a window of creation dates. An offset
-counts positions, and an order updated meanwhile leaves an update window, moving every
-later order one place back: each next page is asked ``OVERLAP`` places early, what was
-read already (by creation date and id) is dropped, and a page that starts past the last
-order read steps back until it reaches it. So each order is listed once and none is
-skipped. OR11's frequency (at most once a minute [official], the operator's where its
-catalogue entry sets one) paces the listings' first pages (``interval``): a backfill's
-date windows follow each other no faster; a following page (an offset) is the same call,
-and orders by id are the synchronous use Mirakl allows "at each order page display". A
-429 is the client's to obey. An order whose fields we cannot read is left out and said
-(``Page.unreadable``), never guessed."""
+"""A Mirakl shop's orders (OR11 ``GET /api/orders``) as the seam's OrderSource, the kit's
+``ListedOrders`` on OR11's offset pages (docs/MIRAKL-orders.md, "Orders": how an order is
+listed once though an offset counts places, how OR11's frequency paces a listing's first
+pages). An order whose fields we cannot read is left out and said, never guessed."""
 
 from __future__ import annotations
 
@@ -46,13 +34,10 @@ class OrderCalls(Protocol):
     ) -> Any: ...
 
 
-# --- Mirakl's order and line states in our vocabulary (docs/MIRAKL-orders.md, "Order
-# states"; orders' ``OrderStatus``/``DeliveryStatus``, seam.ORDER_STATUSES). Mirakl's own
-# word is kept beside ours (``OrderSummary.state``, each line's ``state``). The states are
-# the enum of OR11's ``order_state`` and ``order_line_state`` in Mirakl's OpenAPI
-# description [official], its deprecated ones included; a line adds INCIDENT_OPEN (the
-# customer reported a problem: the line keeps its order's status) and REFUNDED. A state
-# Mirakl may add later maps to PENDING with no delivery status: shown, never lost.
+# --- Mirakl's order and line states in our vocabulary: every state of OR11's
+# ``order_state`` and ``order_line_state`` in Mirakl's OpenAPI description [official], its
+# deprecated ones included (docs/MIRAKL-orders.md, "Order states"). Mirakl's word is kept
+# beside ours; a state Mirakl may add later maps to PENDING with no delivery status.
 
 # Mirakl order state -> (our order status, our delivery status or None).
 ORDER_STATES: dict[str, tuple[str, str | None]] = {
@@ -70,7 +55,8 @@ ORDER_STATES: dict[str, tuple[str, str | None]] = {
     "WAITING_REFUND": ("RETURNED", None),  # deprecated by Mirakl, still listed
     "WAITING_REFUND_PAYMENT": ("RETURNED", None),  # deprecated by Mirakl, still listed
 }
-# A line's states besides the order's: None keeps the order's status for the line.
+# A line's states besides the order's (INCIDENT_OPEN: the customer reported a problem on
+# the line): None keeps the order's status for the line.
 LINE_STATES: dict[str, str | None] = {"INCIDENT_OPEN": None, "REFUNDED": "RETURNED"}
 UNKNOWN_STATE: tuple[str, str | None] = ("PENDING", None)
 
@@ -112,6 +98,11 @@ class Channel(msgspec.Struct, frozen=True):
     code: str | None = None
     label: str | None = None
 
+    @property
+    def shown(self) -> str | None:
+        """The channel as the operator names it to people (its label), else its code."""
+        return self.label or self.code or None
+
 
 class Order(msgspec.Struct, frozen=True):
     order_id: str
@@ -152,16 +143,9 @@ def read_order(item: Any) -> OrderSummary:
         shipped_at=as_utc(min(shipped)) if shipped else None,
         delivered_at=as_utc(max(received)) if received else None,
         tracking_code=order.shipping_tracking or None,
-        sales_channel=_channel(order.channel),
+        sales_channel=order.channel.shown if order.channel else None,
         lines=tuple(_line(line, order) for line in order.order_lines),
     )
-
-
-def _channel(channel: Channel | None) -> str | None:
-    """The channel as the operator names it to people (its label), else its code."""
-    if channel is None:
-        return None
-    return channel.label or channel.code or None
 
 
 def _line(line: Line, order: Order) -> OrderLine:
@@ -182,14 +166,8 @@ def _line(line: Line, order: Order) -> OrderLine:
 def _refunded(refunds: list[Refund]) -> Decimal | None:
     """What the line's refunds give back (its price and shipping), asked or paid: a
     partial one leaves the line's state as it was; None for a line without any."""
-    amounts = [
-        kit.decimal_of(a) for r in refunds for a in (r.amount, r.shipping_amount) if a is not None
-    ]
+    amounts = (kit.decimal_of(a) for r in refunds for a in (r.amount, r.shipping_amount))
     return sum((a for a in amounts if a is not None), Decimal()) if refunds else None
-
-
-# Mirakl's date-times, a window's bounds among them: UTC to the millisecond, a trailing Z.
-mirakl_time = kit.iso_millis
 
 
 # --- the source ----------------------------------------------------------------------------
@@ -201,8 +179,9 @@ def _place(order: OrderSummary) -> tuple[datetime, str]:
 
 
 def _window(start: str, end: str) -> kit.Query:
-    """A window as OR11's query (by update or by creation), in creation order."""
-    return kit.window_query(start, end, mirakl_time, sort="dateCreated", order="asc")
+    """A window as OR11's query (by update or by creation), in creation order; its bounds
+    as Mirakl writes its date-times, UTC to the millisecond with a trailing Z."""
+    return kit.window_query(start, end, kit.iso_millis, sort="dateCreated", order="asc")
 
 
 def shop_orders(

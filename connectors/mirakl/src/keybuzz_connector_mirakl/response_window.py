@@ -1,20 +1,9 @@
-"""The operator's response rule and the shop's own response figure: the
-``response_window`` and ``response_figures`` parts of a Mirakl connector (docs/MIRAKL.md),
-the figure read on the shop's session (the ``KitSession``'s ``figure``).
-
-Mirakl keeps its own clock on each thread (M11's ``shop_reply_needed_since``: since when the
-thread waits for the shop, cleared by the shop's reply or the operator's "no reply
-needed"), and the operator gives the shop its hours to answer (the catalogue's
-``responseHours``): the ticket's deadline runs on that clock for that long, a tenant may set
-a shorter goal.
-
-The shop's own figure is A21 ``GET /api/account/statistics``'s
-``order_messages_response_delay``, the average seconds the shop takes to answer a
-customer's order message [official] (docs/MIRAKL-orders.md, "The shop's response figure
-(A21)"), for periods that end when Mirakl last computed them (``last_updated_date``): the
-last month, three months, six months, year, or since the beginning — the kit's
-``PeriodFigures`` (kit/period_figures.py). A21 may be called once a day [official] (the
-client obeys its Retry-After): every period is asked in that one call and kept a day."""
+"""The operator's response rule, its hours on Mirakl's own clock of each thread (M11's
+``shop_reply_needed_since``), and the shop's own response figure, A21's
+``order_messages_response_delay`` over Mirakl's periods (the kit's ``PeriodFigures``), read
+on the shop's session: docs/MIRAKL.md, "Calls and how often", and docs/MIRAKL-orders.md,
+"The shop's response figure (A21)". A21 may be called once a day [official]: every period
+is asked in that one call and kept a day."""
 
 from __future__ import annotations
 

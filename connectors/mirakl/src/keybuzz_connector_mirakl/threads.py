@@ -1,29 +1,11 @@
-"""A Mirakl shop's threads: the seam's ``InboxSource`` and ``MessageSource`` on M11
-(``GET /api/inbox/threads``), M10 and M13, and the seller's replies on them, its
-``ReplyChannel`` on M12 (docs/MIRAKL.md, "Threads" and "Replies").
-
-A listing is M11 with ``updated_since`` and ``with_messages=true`` (each thread with its
-last 100 messages; a thread holding more is read whole with M10), followed by its
-``next_page_token`` (the kit's ``TokenThreads``: a thread updated while a listing is
-read moves ahead of the first page, and is read by the next listing). Mirakl lists the
-latest updated first: the next listing starts at the newest ``date_updated`` read, by
-Mirakl's own clock (threads updated at that instant come again; the poller drops messages
-it has).
-A page goes from the operator's bytes to ``Thread`` with no JSON value between: its
-``data`` kept as each thread's bytes, each thread decoded alone, so that one off its shape
-is left out and said, never the page.
-
-One ``InboxMessage`` per message, ids Mirakl's own, one ticket per thread (``ThreadKey``
-DISCUSSION, its order beside it); the operator's staff write as MARKETPLACE_SUPPORT, named
-as the operator. Mirakl has no read mark for sellers: ``mark_read`` marks nothing.
-
-A reply goes to the customer, the operator or both, as the thread allows (its
-``authorized_participants``, read with M10 just before it is sent), its files as M12's
-``files`` parts beside the JSON ``message_input``. A reply whose answer was lost is never
-sent again here: the poller reads the thread back (``sent_messages``) first."""
+"""A Mirakl shop's threads (M11, M10, M13) as the seam's inbox and message source, and the
+seller's replies on them (M12): docs/MIRAKL.md, "Threads", "Ticket topics" and "Replies".
+Each thread of a page is decoded from its own bytes (``ThreadPage.data``), so that one off
+its shape is left out and said, never the page."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -142,9 +124,8 @@ class ThreadPage(msgspec.Struct, frozen=True):
     next_page_token: Any = None
 
 
-def read_thread(raw: msgspec.Raw | bytes) -> Thread:
-    """One thread's bytes as Mirakl's thread; ValueError naming why they are not one."""
-    return kit.decoded(raw, Thread, "thread")
+# One thread's bytes as Mirakl's thread; ValueError naming why they are not one.
+read_thread = functools.partial(kit.decoded, shape=Thread, what="thread")
 
 
 # --- the mapping to the seam ----------------------------------------------------------
@@ -238,14 +219,10 @@ def complete(thread: Thread) -> bool:
 
 
 async def thread_of(client: kit.Requester, thread_id: str) -> Thread:
-    """M10: one thread with all its messages."""
-    if (segment := kit.segment(thread_id)) is None:
-        raise client.errors.refused("M10", 404, "not a thread id")
-    raw = await client.get_json(f"{THREADS}/{segment}", operation="M10", shape=msgspec.Raw)
-    try:
-        return read_thread(raw)
-    except ValueError as exc:
-        raise client.errors.unreadable("M10", str(exc)) from None
+    """M10: one thread with all its messages, decoded from its bytes."""
+    return await kit.item_at(
+        client, THREADS, thread_id, read_thread, "M10", operation="M10", shape=msgspec.Raw
+    )
 
 
 def thread_inbox(
