@@ -18,6 +18,7 @@ import msgspec
 from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.kit.declared_replies import DeclaredReplies
 from keybuzz_shared.connectors.kit.linked_files import linked_file
+from keybuzz_shared.connectors.kit.locale_names import locale_names
 from keybuzz_shared.connectors.kit.result_pages import results_fetch
 from keybuzz_shared.ticket_topics import Subject, language_tag, subject_of_label
 from keybuzz_shared.times import as_utc
@@ -35,26 +36,6 @@ SENDERS: dict[str, seam.SenderType] = {
     "Customer": "BUYER",
     "Merchant": "SELLER",
     "BackMarket": "MARKETPLACE_SUPPORT",
-}
-# Each country code a shop may have [official]: its name and language in French, and the
-# platform serving it (EU, US, AP).
-COUNTRIES = {
-    "fr-fr": ("France", "français", "EU"),
-    "fr-be": ("Belgique", "français", "EU"),
-    "es-es": ("Espagne", "espagnol", "EU"),
-    "de-de": ("Allemagne", "allemand", "EU"),
-    "de-at": ("Autriche", "allemand", "EU"),
-    "it-it": ("Italie", "italien", "EU"),
-    "en-gb": ("Royaume-Uni", "anglais", "EU"),
-    "nl-nl": ("Pays-Bas", "néerlandais", "EU"),
-    "pt-pt": ("Portugal", "portugais", "EU"),
-    "en-ie": ("Irlande", "anglais", "EU"),
-    "el-gr": ("Grèce", "grec", "EU"),
-    "sk-sk": ("Slovaquie", "slovaque", "EU"),
-    "sv-se": ("Suède", "suédois", "EU"),
-    "en-us": ("États-Unis", "anglais", "US"),
-    "ja-jp": ("Japon", "japonais", "AP"),
-    "en-au": ("Australie", "anglais", "AP"),
 }
 # A claim's declared issue (``customerIssue``) → the ticket's subject (docs/BACKMARKET.md,
 # "Ticket topics"); another issue is read by the shared rules (``subject_of_label``), else
@@ -115,11 +96,6 @@ class Claim(msgspec.Struct, frozen=True):
     declared_warranty_state: str | None = None
 
 
-class Client(msgspec.Struct, frozen=True):
-    first_name: str = ""
-    last_name: str = ""
-
-
 class FolderOrder(msgspec.Struct, frozen=True):
     order_id: int
     state: int | None = None
@@ -138,7 +114,7 @@ class Folder(msgspec.Struct, frozen=True):
     id: int
     state: int = OPEN
     country_code: str | None = None
-    client: Client | None = None
+    client: kit.PersonNameSnake | None = None
     messages: list[Message] = []
     lines: list[Claim] = []
     orderline: FolderLine | None = None
@@ -173,13 +149,11 @@ def subject_of_claims(folder: Folder) -> Subject | None:
 
 def details(folder: Folder) -> tuple[seam.ThreadDetail, ...]:
     """What the ticket shows beside the folder's messages, in French (an empty value not)."""
-    country = country_of(folder) or ""
-    name, language, _ = COUNTRIES.get(country, (country, country, ""))
-    folder_state = "ouvert" if folder.state == OPEN else "fermé"
+    name, language = locale_names(country_of(folder) or "")
     shown: list[tuple[str, str, str | None]] = [
         ("country", "Pays de l'acheteur", name),
         ("language", "Langue", language),
-        ("folder_state", "Dossier SAV", folder_state),
+        ("folder_state", "Dossier SAV", "ouvert" if folder.state == OPEN else "fermé"),
     ]
     if (line := folder.orderline) is not None:
         order = line.order
@@ -232,8 +206,7 @@ def sender_of(folder: Folder, message: Message) -> tuple[seam.SenderType, str | 
     if sender == "MARKETPLACE_SUPPORT":
         return sender, BACK_MARKET_STAFF
     if sender == "BUYER" and folder.client is not None:
-        name = f"{folder.client.first_name} {folder.client.last_name}".strip()
-        return sender, name or None
+        return sender, folder.client.full
     return sender, None
 
 
@@ -277,9 +250,8 @@ def minute_filter(since: datetime) -> str:
 
 
 class CareInbox(kit.ReadInTurn[FolderSummary, Folder]):
-    """A shop's care folders through its client: the folder list names those changed
-    (each list page one call of the allowance; a page past the last one, the list having
-    shrunk since ``next`` was said, its end), each folder's details give its messages.
+    """A shop's care folders through its client: each list page one call of the
+    allowance, a page past the last one (the list shrunk since ``next`` was said) its end.
     Back Market's claims belong to care folders: on their tickets, no incident; it has no
     read mark."""
 
@@ -301,7 +273,6 @@ class CareInbox(kit.ReadInTurn[FolderSummary, Folder]):
 
 
 async def folder_of(client: kit.Requester, folder_id: str | int) -> Folder:
-    """One folder with its messages, claims and order line."""
     return await kit.item_at(
         client, "/ws/sav", str(folder_id), read_folder, "GET ws/sav/{id}", valid=str.isdigit
     )
@@ -320,7 +291,6 @@ async def folder_messages(client: kit.Requester, folder_id: str) -> list[seam.In
 
 MAX_ATTACHMENTS = 10  # files a message [official]
 MAX_FILE_BYTES = 3 * 1024 * 1024  # each file [official: "3 MB"], read as MiB
-# A message's kind says it goes to the buyer and Back Market alike (MERCHANT_TO_ALL).
 RECIPIENTS: tuple[seam.Recipient, ...] = ("BUYER", "ALL")
 LIMITS = seam.Limits(
     max_attachments=MAX_ATTACHMENTS,
@@ -338,7 +308,6 @@ async def post_message(client: kit.Requester, reply: seam.Reply) -> None:
 
 
 def folder_replies(client: kit.Requester) -> DeclaredReplies:
-    """The seller's messages on a shop's care folders, through its client."""
     return DeclaredReplies(
         "Back Market",
         "care folder",

@@ -1,22 +1,19 @@
 """The Back Market connector: the seam on Back Market's seller API (docs/BACKMARKET.md),
-declared for the kit.
+declared for the kit: a shop API (care folders and orders) and a credential check.
 
-Its parts: a shop API (care folders and orders) and a credential check. The seller types
-its token, seller (merchant) id and country (no redirect flow; the country code is the
-shop's ``Accept-Language`` and names its platform [official]: EU (fr-fr … sv-se), US
-(en-us), AP (ja-jp, en-au)); buyers write through care folders (no inbound address, no
-mail relay); orders come from the shop API (no order feed). Back Market measures a
-late-response rate (LRR) but publishes neither a window nor the figure to sellers' APIs:
-the poller's default window, or the tenant's.
+The seller types its token, seller (merchant) id and country (no redirect flow; the
+country code is the shop's ``Accept-Language`` and names its platform [official]: EU
+(fr-fr … sv-se), US (en-us), AP (ja-jp, en-au)); buyers write through care folders (no
+inbound address, no mail relay); orders come from the shop API (no order feed). Back
+Market measures a late-response rate (LRR) but publishes neither a window nor the figure
+to sellers' APIs: the poller's default window, or the tenant's.
 
-Every call carries the shop's token (``Authorization: Basic <token>``, the token as the
-seller created it in its back office), ``Accept-Language`` (the shop's country code) and
-the ``User-Agent`` Back Market requires (``BM-{Company}-{Integration};contact@domain``).
-The web application firewall's 403 (Cloudflare's HTML page, or bot management's JSON
-``bot-need-challenge``) says nothing of the token: it is held (the shop retried later),
-never read as credentials revoked; 401 is the token refused. Files are links to a file
-host, asked without the token. Retries, deadlines, sends never repeated and the seam's
-errors are the requester's (keybuzz_shared.connectors.kit)."""
+Every call carries the shop's token (``Authorization: Basic <token>``, as the seller
+created it in its back office), ``Accept-Language`` and the ``User-Agent`` Back Market
+requires (``BM-{Company}-{Integration};contact@domain``). The web application firewall's
+403 (Cloudflare's HTML page, or bot management's JSON ``bot-need-challenge``) says nothing
+of the token: it is held (the shop retried later), never read as credentials revoked; 401
+is the token refused."""
 
 from __future__ import annotations
 
@@ -27,13 +24,7 @@ from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit.firewalls import challenge_held
 from keybuzz_shared.connectors.seam import CredentialField
 
-from keybuzz_connector_backmarket.care import (
-    COUNTRIES,
-    LIMITS,
-    RECIPIENTS,
-    CareInbox,
-    folder_replies,
-)
+from keybuzz_connector_backmarket.care import LIMITS, RECIPIENTS, CareInbox, folder_replies
 from keybuzz_connector_backmarket.orders import ShopOrders
 from keybuzz_connector_backmarket.settings import (
     BACKMARKET,
@@ -56,7 +47,11 @@ SPEC = kit.ApiSpec(
     max_response_bytes=MAX_RESPONSE_BYTES,
     allowance_call="GET ws/sav",  # the call Back Market allows 4,000 a day [official]
 )
-PLATFORMS = {code: platform for code, (_, _, platform) in COUNTRIES.items()}
+# Each country code a shop may have [official], by the platform serving it.
+PLATFORMS = dict.fromkeys(
+    ("fr-fr", "fr-be", "es-es", "de-de", "de-at", "it-it", "en-gb", "nl-nl", "pt-pt",
+     "en-ie", "el-gr", "sk-sk", "sv-se"), "EU"
+) | {"en-us": "US", "ja-jp": "AP", "en-au": "AP"}  # fmt: skip
 CREDENTIAL_FIELDS = (
     # Back Market's tokens are base64 [observed].
     kit.key_field("token", "API token", max_length=512),

@@ -10,14 +10,14 @@ shown, never lost."""
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime
-from decimal import Decimal
 
 import msgspec
 from keybuzz_shared.connectors import kit
+from keybuzz_shared.connectors.kit.kept_cursors import earlier_text
 from keybuzz_shared.connectors.kit.orders import OrderListing
 from keybuzz_shared.connectors.kit.result_pages import results_fetch
+from keybuzz_shared.connectors.kit.unit_prices import unit_price
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
@@ -46,17 +46,22 @@ LINE_STATES: dict[int, tuple[str, str]] = {
 
 
 def order_state(state: int) -> tuple[str, str, str | None]:
-    """(Back Market's word, our status, our delivery status) of an order state."""
     return ORDER_STATES.get(state, (f"STATE_{state}", "PENDING", None))
 
 
 def line_state(state: int) -> tuple[str, str]:
-    """(Back Market's word, our status) of an order-line state."""
     return LINE_STATES.get(state, (f"STATE_{state}", "PENDING"))
 
 
 PAGE_SIZE = 50  # page-size's maximum [official]
-_CURSOR = re.compile(r"(created|modified)\|([0-9T:+.Z-]{20,32})\|([1-9][0-9]{0,5})")
+# A cursor in the text form this connector handed out earlier (``created|<since>|<page>``):
+# a backfill job keeps its cursor across restarts.
+OLD_CURSOR = earlier_text(
+    r"(created|modified)\|([0-9T:+.Z-]{20,32})\|([1-9][0-9]{0,5})",
+    lambda found: kit.Numbered(
+        found[1] == "modified", as_utc(datetime.fromisoformat(found[2])), None, int(found[3])
+    ),
+)
 
 
 class Line(msgspec.Struct, frozen=True):
@@ -96,7 +101,8 @@ def summary_of(order: Order) -> OrderSummary:
                 product_name=line.product,
                 quantity=line.quantity,
                 seller_sku=line.listing,
-                unit_price=_unit_price(line.price, line.quantity),
+                # The price is the quantity's, taxes included [official] (below one: one).
+                unit_price=unit_price(line.price, max(line.quantity, 1)),
                 currency=line.currency or order.currency,
             )
             for line in order.orderlines
@@ -109,25 +115,6 @@ def summary_of(order: Order) -> OrderSummary:
     )
 
 
-def _unit_price(total: str | None, quantity: int) -> Decimal | None:
-    """A line's price is its quantity's, taxes included [official]: the unit's."""
-    amount = kit.decimal_of(total)
-    return amount / max(quantity, 1) if amount is not None else None
-
-
-def _old_cursor(cursor: str) -> kit.Numbered | None:
-    """A cursor in the text form this connector handed out earlier
-    (``created|<since>|<page>``): a backfill job keeps its cursor across restarts."""
-    found = _CURSOR.fullmatch(cursor)
-    if found is None:
-        return None
-    try:
-        since = datetime.fromisoformat(found.group(2))
-    except ValueError:
-        return None
-    return kit.Numbered(found.group(1) == "modified", as_utc(since), None, int(found.group(3)))
-
-
 class ShopOrders(kit.ListedOrders):
     """A shop's orders through its client: page numbers, the window by update open (Back
     Market's listing takes no end: no ``complete_until``)."""
@@ -137,7 +124,7 @@ class ShopOrders(kit.ListedOrders):
         page = results_fetch(client, "/ws/orders", "GET ws/orders")
 
         def listing(field: str) -> OrderListing:
-            return kit.Listing(paging, kit.window_query(field, None, kit.iso_z), page, _old_cursor)
+            return kit.Listing(paging, kit.window_query(field, None, kit.iso_z), page, OLD_CURSOR)
 
         super().__init__(
             updated=listing("date_modification"),

@@ -10,8 +10,7 @@ from keybuzz_shared.connectors.kit import ShopSettings
 from keybuzz_shared.connectors.seam import ShopApiSettings
 from keybuzz_shared.settings import AtLeastOne, FirstPollDays, Seconds
 
-# The marketplace value of Back Market's shops, tickets and orders.
-BACKMARKET = "BACKMARKET"
+BACKMARKET = "BACKMARKET"  # the marketplace value of its shops, tickets and orders
 # Where Back Market's buyers write, by local hour in Paris (the view's ``buyer_zone``: its
 # European countries, all on Central European time): few at night, most through the day
 # into the evening. The poller's French default is quieter at night, polling 1-5 h at a

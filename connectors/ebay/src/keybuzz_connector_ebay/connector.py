@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -20,6 +19,7 @@ from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.kit.offset_pages import OffsetPages
 from keybuzz_shared.connectors.kit.orders import OrderListing
 from keybuzz_shared.connectors.kit.response_parts import OwnRule
+from keybuzz_shared.connectors.kit.unit_prices import unit_price
 from keybuzz_shared.connectors.seam import CredentialField, InboxMessage, OrderLine, OrderSummary
 
 from keybuzz_connector_ebay.consent import EbayRedirectFlow, app_refused, tenant_path
@@ -380,30 +380,21 @@ def order_of(raw: Any) -> OrderSummary:
         lines=tuple(OrderLine(
             line_id=line.line_item_id, state=line.line_item_fulfillment_status or "UNKNOWN",
             product_name=line.title, quantity=line.quantity, seller_sku=line.sku, status=status,
-            unit_price=_unit(line), currency=line.line_item_cost.currency if line.line_item_cost else None,
+            # eBay's ``lineItemCost`` is the line's total [official]
+            unit_price=unit_price((line.line_item_cost or Amount()).value, line.quantity),
+            currency=line.line_item_cost.currency if line.line_item_cost else None,
         ) for line in order.line_items),
     )  # fmt: skip
-
-
-def _unit(line: Line) -> Decimal | None:
-    """eBay's ``lineItemCost`` is the line's total [official]: divided by its quantity."""
-    total = kit.decimal_of(line.line_item_cost.value if line.line_item_cost else None)
-    return None if total is None or line.quantity < 1 else total / line.quantity
 
 
 def _orders(client: EbayClient, field: str) -> OrderListing:
     def query(low: datetime, high: datetime | None) -> dict[str, str]:
         end = kit.iso_z(high) if high else ""
-        return {"filter": f"{field}:[{kit.iso_z(low)}..{end}]", "limit": str(ORDERS_PAGE)}
+        return {"filter": f"{field}:[{kit.iso_z(low)}..{end}]"}
 
-    async def fetch(query: dict[str, str], link: str | None) -> tuple[list[Any], str | None]:
-        body = await client.get_json(
-            f"{ORDERS}order", {**query, "offset": link or "0"}, operation="getOrders"
-        )
-        raw, more = ORDER_PAGES.page(client, body)
-        return raw, str(int(link or "0") + ORDERS_PAGE) if more else None
-
-    return kit.Listing(kit.NextLink[OrderSummary](), query, fetch)
+    return kit.Listing(
+        kit.NextLink[OrderSummary](), query, ORDER_PAGES.fetch(client, f"{ORDERS}order")
+    )
 
 
 def orders_of(client: EbayClient) -> kit.ListedOrders:

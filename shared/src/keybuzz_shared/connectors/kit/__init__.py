@@ -90,6 +90,7 @@ from keybuzz_shared.connectors.kit.windows import window_query
 from keybuzz_shared.connectors.kit.wire import (
     PersonName,
     PersonNameLower,
+    PersonNameSnake,
     answer_as,
     full_name,
     iso_millis,
@@ -180,6 +181,7 @@ __all__ = [
     "ShopSettings",
     "PersonName",
     "PersonNameLower",
+    "PersonNameSnake",
     "full_name",
     "iso_millis",
     "iso_seconds",

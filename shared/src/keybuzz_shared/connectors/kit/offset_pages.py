@@ -2,14 +2,15 @@
 (``OffsetPages``): a page's items under a key of its own (a page with none may leave the
 key out), and ``next`` naming the following page when there is one; every page read in
 turn, up to a bound where the marketplace's listing may be long and only its first pages
-are wanted. An answer whose items are no list is the marketplace's unreadable answer,
-naming the call."""
+are wanted, or as a windowed ``Listing``'s call (``fetch``). An answer whose items are no
+list is the marketplace's unreadable answer, naming the call."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from keybuzz_shared.connectors.kit.listing import Fetch
 from keybuzz_shared.connectors.kit.requester import Requester
 
 
@@ -42,3 +43,16 @@ class OffsetPages:
             raw, more = self.page(client, body)
             found, offset = found + raw, offset + self.size
         return found
+
+    def fetch(self, client: Requester, path: str) -> Fetch[str | None]:
+        """The ``Fetch`` of this listing at ``path`` for the kit's ``NextLink``: each page
+        asked with the window's query, its link the page's offset (none: the first), and
+        the next page's offset its next link while the marketplace says one follows."""
+
+        async def fetch(query: dict[str, str], link: str | None) -> tuple[list[Any], str | None]:
+            offset = int(link or "0")
+            paged = {**query, "limit": str(self.size), "offset": str(offset)}
+            raw, more = self.page(client, await client.get_json(path, paged, operation=self.call))
+            return raw, str(offset + self.size) if more else None
+
+        return fetch

@@ -5,7 +5,7 @@ a ValueError naming it, or a call's whole answer (``answer_as``), one off its sh
 unreadable. Beside them, the small forms every JSON API's calls share: an id as one path
 segment, an address under another, the accounts an answer names, an instant as
 ISO 8601 in UTC (to the microsecond, the millisecond or the second), a person's name in its
-two parts (``PersonName``, ``PersonNameLower``, ``full_name``)."""
+two parts (``PersonName``, ``PersonNameLower``, ``PersonNameSnake``, ``full_name``)."""
 
 from __future__ import annotations
 
@@ -136,3 +136,15 @@ class PersonNameLower(msgspec.Struct, frozen=True):
     @property
     def full(self) -> str | None:
         return full_name(self.firstname, self.lastname)
+
+
+class PersonNameSnake(msgspec.Struct, frozen=True):
+    """A person (a care folder's buyer) as ``first_name`` and ``last_name``, either
+    missing."""
+
+    first_name: str | None = None
+    last_name: str | None = None
+
+    @property
+    def full(self) -> str | None:
+        return full_name(self.first_name, self.last_name)
