@@ -1,20 +1,14 @@
 """The Cdiscount connector: the seam on Octopia's seller API v2 (docs/CDISCOUNT.md),
-declared for the kit.
+declared for the kit. Its parts: a shop API (discussions and orders) and a credential
+check; buyers write and orders come through the API (no redirect flow, inbound address,
+mail relay or order feed). Octopia publishes no response rule or figure to sellers: the
+poller's default window, or the tenant's.
 
-Its parts: a shop API (discussions and orders) and a credential check. The seller types
-its API client (no redirect flow: the fields of Octopia's API client, checked with a token
-then one call as the seller, which gives the shop's identity); buyers write and orders come through the API (no
-inbound address, mail relay or order feed); Octopia publishes no response rule or figure
-to sellers: the poller's default window, or the tenant's.
-
-The shop's API client (a client id and secret the seller creates in Octopia's portal) is
-traded for a token at Octopia's OpenID Connect endpoint (client credentials); every call
-carries it (``Authorization: Bearer``) with the shop's ``SellerId``, and a call refused
-for its token (401) gets a new one and is sent once more; a 403 is the client without
-access to this seller. Listings page by their ``Link`` header. Files are served by
-Octopia with the shop's token. Retries, deadlines, sends never repeated, the token's
-cache and the seam's errors are the kit's (keybuzz_shared.connectors.kit); none quotes
-the secret or the token."""
+The seller's API client (a client id and secret made in Octopia's portal) is traded for a
+token at Octopia's OpenID Connect endpoint (client credentials); every call carries it
+with the shop's ``SellerId``, files included. Retries, deadlines, sends never repeated,
+the token's cache and renewal and the seam's errors are the kit's; none quotes the secret
+or the token."""
 
 from __future__ import annotations
 
@@ -24,7 +18,6 @@ from typing import Unpack
 
 import httpx
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit import RequesterOptions
 from keybuzz_shared.connectors.kit.credential_structs import Redacted, credentials_as
 
 from keybuzz_connector_cdiscount.discussions import (
@@ -73,8 +66,8 @@ class OctopiaCredentials(Redacted, frozen=True, kw_only=True):
 
 
 class OctopiaClient(kit.TokenRequester):
-    """One shop's calls (``options``: the requester's; ``files``, where its messages' files
-    may be fetched from); ``authenticate`` asks for a token now."""
+    """One shop's calls on its token and seller id (``options``: the requester's);
+    ``authenticate`` asks for a token now."""
 
     def __init__(
         self,
@@ -82,16 +75,14 @@ class OctopiaClient(kit.TokenRequester):
         http: httpx.AsyncClient,
         api_url: str = API_URL,
         auth_url: str = AUTH_URL,
-        *,
-        token_margin: float = TOKEN_MARGIN_SECONDS,
-        **options: Unpack[RequesterOptions],
+        **options: Unpack[kit.RequesterOptions],
     ) -> None:
         tokens = kit.ClientCredentials(
             auth_url,
             credentials.client_id,
             credentials.client_secret,
             headers={"SellerId": credentials.seller_id},
-            margin=token_margin,
+            margin=TOKEN_MARGIN_SECONDS,
         )
         shop = {"seller_id": credentials.seller_id}
         super().__init__(SPEC, tokens, http, api_url, shop=shop, **options)

@@ -1,19 +1,12 @@
-"""A Cdiscount shop's discussions as the poller reads them: the seam's ``InboxSource`` and
-``MessageSource`` on Octopia's ``/discussions`` (docs/CDISCOUNT.md, "Discussions"), and
-the seller's replies on them, the seam's ``ReplyChannel`` (below, "replies").
+"""A Cdiscount shop's discussions (Octopia's ``/discussions``) as the seam's inbox and
+the seller's replies on them (docs/CDISCOUNT.md, "Discussions" and "Replies").
 
-A listing is the discussions updated in a fixed window [since, the listing's start],
-oldest ``updatedAt`` first, each with every message it holds (``includeMessages=All``; a
-discussion listed without them is read whole). One ``InboxMessage`` per message, ids
-Octopia's own: the poller drops those it has stored, and takes the discussion's state
-(its order, sales channel, topics, claim flag) from every message listed, stored or not —
-so a discussion whose state changed without a new message is listed again, whole.
-
-Octopia numbers its pages: a discussion updated while a listing is read leaves the
-earlier pages and the next page number would skip one. The cursor seeks instead: the next
-page starts at the last ``updatedAt`` read (those read at that instant come again, and are
-dropped by id), and only a page whose items all share one instant is followed by number.
-"""
+A changed discussion is listed whole, every message again: the poller drops those it
+stored (by Octopia's ids) and takes the discussion's state (order, details, claim flag)
+from every one, so a state changed without a new message still reaches the ticket.
+Octopia numbers its pages, and a discussion updated while a listing is read would make
+the next number skip one: the listing seeks from the last ``updatedAt`` read instead
+(the kit's ``Seek``), following the page number only past a page all at one instant."""
 
 from __future__ import annotations
 
@@ -21,7 +14,6 @@ import base64
 import functools
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import PurePath
 from typing import Any
 
 import msgspec
@@ -29,10 +21,13 @@ from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.kit import Listing, Seek, Span
 from keybuzz_shared.connectors.kit.declared_replies import DeclaredReplies
 from keybuzz_shared.connectors.kit.discussion_reads import offered_parties, whole_when
+from keybuzz_shared.connectors.kit.file_formats import FileFormats
 from keybuzz_shared.connectors.kit.kept_cursors import earlier
 from keybuzz_shared.connectors.kit.linked_files import media_type_of
 from keybuzz_shared.connectors.kit.optional_params import optional_params
+from keybuzz_shared.connectors.kit.read_first import read_first
 from keybuzz_shared.connectors.kit.read_once import ReadOnce
+from keybuzz_shared.connectors.kit.shown_details import labelled, shown
 from keybuzz_shared.connectors.kit.wire import path_segment
 from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
@@ -66,9 +61,6 @@ SUBJECTS: dict[str, Subject] = {
     "deliveryInformation": "PRODUCT_QUESTION",
 }
 READ = [{"op": "replace", "path": "/hasRead", "value": True}]
-# Messages marked read at once: a poll's new messages are marked within its deadline, a
-# few calls in flight rather than a burst against Octopia's (unpublished) rate limit.
-MARKS_AT_ONCE = 4
 
 
 # --- Octopia's JSON, as tolerant as the variants integrations meet ------------------------
@@ -140,15 +132,10 @@ read_discussion = functools.partial(kit.read_as, Discussion, what="discussion")
 def details(discussion: Discussion, labels: dict[str, str]) -> tuple[seam.ThreadDetail, ...]:
     """The discussion's sales channel and topics, in French, as its ticket shows them
     (``labels``: Octopia's label of each sub-typology code)."""
-    shown = (
-        ("sales_channel", "Canal de vente", discussion.sales_channel, SALES_CHANNELS),
-        ("topic", "Motif", discussion.typology_code, TYPOLOGIES),
-        ("sub_topic", "Sous-motif", discussion.sub_typology_code, labels),
-    )
-    return tuple(
-        seam.ThreadDetail(name=name, label=label, value=names.get(code) or code)
-        for name, label, code, names in shown
-        if code
+    return shown(
+        ("sales_channel", "Canal de vente", labelled(discussion.sales_channel, SALES_CHANNELS)),
+        ("topic", "Motif", labelled(discussion.typology_code, TYPOLOGIES)),
+        ("sub_topic", "Sous-motif", labelled(discussion.sub_typology_code, labels)),
     )
 
 
@@ -190,13 +177,9 @@ def inbox_message(
     )
 
 
-# --- the listing's cursor ---------------------------------------------------------------
-
-
 class OldListing(msgspec.Struct, array_like=True, frozen=True):
-    """A listing's cursor as this connector wrote it before the kit's ``Span``: its
-    window's end, the ``updatedAt`` to read from, the page at that instant (a poller keeps
-    its cursor across a restart)."""
+    """A cursor in this connector's earlier layout (a poller keeps its cursor across a
+    restart): the window's end, the ``updatedAt`` to read from, the page at that instant."""
 
     until: datetime
     seek: datetime
@@ -210,16 +193,10 @@ old_cursor = earlier(
 )
 
 
-# --- the inbox ---------------------------------------------------------------------------
-
-
 class DiscussionInbox(kit.ListedThreads[Discussion]):
-    """A shop's discussions through its kit.Requester: the session's inbox and message
-    source (kit.ListedThreads). Octopia's claims are discussions (``claim`` on their
-    messages): no incident. Marking read is one PATCH a message (Octopia marks them one by
-    one), ``MARKS_AT_ONCE`` at a time, within ``mark_budget`` seconds (kit.ReadMarks).
-    Octopia's labels of its sub-typologies are read once a session (kit ``ReadOnce``: the
-    codes shown while Octopia cannot say)."""
+    """A shop's discussions: the session's inbox and message source. Octopia's claims are
+    discussions (no incident); it marks messages read one PATCH each, a few at a time
+    within ``mark_budget`` seconds; its labels of sub-typologies are read once a session."""
 
     def __init__(
         self, client: kit.Requester, *, page_size: int, mark_budget: float | None = None
@@ -254,7 +231,6 @@ class DiscussionInbox(kit.ListedThreads[Discussion]):
                 functools.partial(_mark, client),
                 client.errors,
                 "PATCH messages",
-                at_once=MARKS_AT_ONCE,
                 budget=mark_budget,
             ),
             files=kit.files_under(client, files, "not an attachment of Octopia's API"),
@@ -291,9 +267,8 @@ def messages_of(
 
 # --- replies (docs/CDISCOUNT.md, "Replies") -----------------------------------------------
 # A reply (``POST /messages``) goes to the recipients Octopia offers for the discussion's
-# next message, read from the discussion just before it is sent: the buyer (``Customer``),
-# and Octopia's customer care (``GrcOperator``) once it has written in the discussion or
-# the discussion is a claim. Files go base64 in the request, within Octopia's rules.
+# next message, read just before it is sent: customer care only once it has written there
+# or the discussion is a claim. Files go base64 in the request.
 
 # Octopia's user type of each recipient a reply may name; OPERATOR: none at Octopia.
 USER_TYPES: dict[seam.Recipient, tuple[str, ...]] = {
@@ -301,38 +276,29 @@ USER_TYPES: dict[seam.Recipient, tuple[str, ...]] = {
     "MARKETPLACE_SUPPORT": ("GrcOperator",),
     "ALL": ("Customer", "GrcOperator"),
 }
-# A reply's files (official): at most 3, 4 MB in all, of Octopia's formats, here by the
-# media type a reply's file is given with (the connector's ``Limits.attachment_formats``).
-MAX_ATTACHMENTS = 3
-MAX_ATTACHMENT_BYTES = 4 * 1024 * 1024  # "4 MB", read as MiB as the double does
-FILE_FORMATS: dict[str, str] = {
-    "image/png": "png",
-    "image/gif": "gif",
-    "image/bmp": "bmp",
-    "image/jpeg": "jpg",
-    "image/tiff": "tif",
-    "application/pdf": "pdf",
-    "application/msword": "doc",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
-    "application/vnd.ms-excel": "xls",
-}
-# Extensions Octopia names as formats of their own (jpeg beside jpg).
-EXTENSIONS = frozenset({*FILE_FORMATS.values(), "jpeg"})
-
-
-def file_format(file: seam.ReplyFile) -> str | None:
-    """Octopia's ``fileFormat`` of a file: its name's extension when Octopia names it,
-    else its media type's; None when Octopia takes neither."""
-    suffix = PurePath(file.name).suffix.lower().lstrip(".")
-    if suffix in EXTENSIONS:
-        return suffix
-    return FILE_FORMATS.get(file.content_type.strip().lower())
-
+# A reply's files [official]: at most 3, 4 MB in all, of Octopia's formats, here by the
+# media type a reply's file is given with (the connector's ``Limits.attachment_formats``);
+# its ``fileFormat`` is its name's extension where Octopia names it (jpeg beside jpg).
+FILE_FORMATS = FileFormats(
+    {
+        "image/png": "png",
+        "image/gif": "gif",
+        "image/bmp": "bmp",
+        "image/jpeg": "jpg",
+        "image/tiff": "tif",
+        "application/pdf": "pdf",
+        "application/msword": "doc",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+        "application/vnd.ms-excel": "xls",
+    },
+    also=("jpeg",),
+)
+file_format = FILE_FORMATS.of
 
 LIMITS = seam.Limits(
-    max_attachments=MAX_ATTACHMENTS,
-    max_attachment_bytes=MAX_ATTACHMENT_BYTES,
-    attachment_formats=tuple(FILE_FORMATS),
+    max_attachments=3,
+    max_attachment_bytes=4 * 1024 * 1024,  # "4 MB", read as MiB as the double does
+    attachment_formats=FILE_FORMATS.media_types,
     # One integration keeps bodies within 13-5,000 characters [observed]; the double
     # refuses longer ones.
     max_text_length=5_000,
@@ -342,10 +308,7 @@ LIMITS = seam.Limits(
 
 def unsendable_files(files: tuple[seam.ReplyFile, ...]) -> str | None:
     """Why Octopia would refuse these files, if it would."""
-    formats = ", ".join(sorted(EXTENSIONS))
-    return kit.refused_files(
-        LIMITS, files, "Cdiscount", accepted=lambda f: file_format(f) is not None, formats=formats
-    )
+    return FILE_FORMATS.refused(LIMITS, files, "Cdiscount")
 
 
 def receivers(discussion: Discussion, recipient: seam.Recipient) -> list[User] | str:
@@ -385,27 +348,20 @@ def request(discussion: Discussion, reply: seam.Reply, to: list[User]) -> dict[s
 
 
 def discussion_replies(client: kit.Requester, inbox: DiscussionInbox) -> DeclaredReplies:
-    """The seller's replies on a shop's discussions, through its kit.Requester: each one
-    posted on the discussion as Octopia gives it just before, read back as ``inbox`` maps
-    it (its dates are whole seconds, its clock not ours: the kit's ``SENT_SKEW``)."""
-    return DeclaredReplies(
+    """The seller's replies on a shop's discussions: each one posted on the discussion as
+    Octopia gives it just before, read back as ``inbox`` maps it (its dates are whole
+    seconds, its clock not ours: the kit's ``SENT_SKEW``)."""
+    return read_first(
         "Cdiscount",
         "discussion",
-        post=functools.partial(_post, client),
-        listed=functools.partial(_listed, client, inbox),
+        read=functools.partial(discussion_at, client),
+        send=functools.partial(_send, client),
+        messages=inbox.messages_in,
         refused=lambda reply: unsendable_files(reply.attachments),
     )
 
 
-async def _listed(
-    client: kit.Requester, inbox: DiscussionInbox, discussion_id: str
-) -> list[seam.InboxMessage]:
-    discussion = await discussion_at(client, discussion_id)
-    return list((await inbox.mapper())(discussion))
-
-
-async def _post(client: kit.Requester, reply: seam.Reply) -> str | None:
-    discussion = await discussion_at(client, reply.thread.id)
+async def _send(client: kit.Requester, discussion: Discussion, reply: seam.Reply) -> str | None:
     if not discussion.is_open:
         return f"discussion {discussion.id} is closed at Cdiscount"
     to = receivers(discussion, reply.recipient)

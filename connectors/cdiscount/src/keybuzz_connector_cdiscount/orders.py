@@ -1,21 +1,12 @@
-"""A Cdiscount shop's orders (``GET /orders``, ``GET /orders/{orderId}``) as the seam's
-OrderSource (docs/CDISCOUNT.md, "Orders").
-
-``orders(since)`` lists the orders updated in a window fixed at its first page, [since -
-overlap, now], oldest change first, and seeks: each next page asks from the last change
-read (its orders read again are dropped by callers by external id), so an order updated
-meanwhile leaves the window without shifting the pages still to read; only a full page
-whose orders all changed at one second follows Octopia's ``Link`` instead.
-``orders_created`` reads a window of creation dates, which never shifts: by ``Link``.
-Pages hold at most 100 orders [official]. An order whose fields we cannot read is left
-out and said (``Page.unreadable``), never guessed.
+"""A Cdiscount shop's orders (``GET /orders``, ``GET /orders/{orderId}``) as the kit's
+``ListedOrders`` (docs/CDISCOUNT.md, "Orders"). By update, each next page seeks from the
+last change read rather than following ``Link``: an order updated meanwhile leaves the
+window without shifting the pages still to read. By creation, a window that never shifts:
+by ``Link``.
 
 Octopia's order statuses are KeyBuzz's order vocabulary (docs/CDISCOUNT.md, "Order
-statuses"), Octopia's own word kept beside ours (``OrderSummary.state``). Octopia's page
-listing the statuses was cut after Shipped [official]; Delivered and Cancelled occur too.
-A status is matched whatever its case or separators ("WaitingAcceptance",
-"WAITING_ACCEPTANCE", "waiting-acceptance"), "Canceled" as "Cancelled"; one Octopia may
-add later maps to PENDING with no delivery status: shown, never lost."""
+statuses"), Octopia's word kept beside ours. Its page listing them was cut after Shipped
+[official]; Delivered and Cancelled occur too."""
 
 from __future__ import annotations
 
@@ -27,6 +18,7 @@ from typing import Any
 import msgspec
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit.one_item import path_under
+from keybuzz_shared.connectors.kit.shown_details import labelled
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
@@ -45,12 +37,10 @@ ORDER_STATES: dict[str, tuple[str, str | None]] = {
     "Refunded": ("RETURNED", None),
     "Returned": ("RETURNED", None),
 }
-# Matched whatever the case or separators, "Canceled" as "Cancelled"; another: PENDING.
+# Matched whatever the case or separators, "Canceled" as "Cancelled"; one Octopia may add
+# later is PENDING with no delivery status: shown, never lost.
 STATUSES = kit.Vocabulary(ORDER_STATES, ("PENDING", None), variants={"Canceled": "Cancelled"})
 order_status = STATUSES.of
-
-
-log = logging.getLogger(__name__)
 
 MAX_PAGE_SIZE = 100  # Octopia's [official] maximum
 # Octopia may show an order's change a little after its updatedAt: each listing starts
@@ -113,15 +103,10 @@ def read_order(item: Any) -> OrderSummary:
         updated_at=as_utc(order.updated_at or placed),
         buyer_name=order.customer.full if order.customer else None,
         tracking_code=tracking[-1] if tracking else None,
-        sales_channel=_channel(order.sales_channel_id),
+        # Octopia documents one channel's label; another is shown by its code.
+        sales_channel=labelled(order.sales_channel_id, SALES_CHANNELS),
         lines=tuple(_line(n, line, order) for n, line in enumerate(order.lines, 1)),
     )
-
-
-def _channel(code: str | None) -> str | None:
-    """The sales channel as a ticket's details name it: its label where Octopia documents
-    one, else its code."""
-    return SALES_CHANNELS.get(code, code) if code else None
 
 
 def _line(number: int, line: Line, order: Order) -> OrderLine:
@@ -140,12 +125,9 @@ def _line(number: int, line: Line, order: Order) -> OrderLine:
     )
 
 
-# --- the source ---------------------------------------------------------------------------
-
-
 class ShopOrders(kit.ListedOrders):
-    """A shop's orders through its kit.Requester. A cursor is a ``Span`` (the window,
-    Octopia's next link): the layout of the cursors backfill jobs keep."""
+    """A shop's orders. A cursor is a ``Span`` (the window, Octopia's next link): the
+    layout of the cursors backfill jobs keep."""
 
     def __init__(self, client: kit.Requester, *, page_size: int = MAX_PAGE_SIZE) -> None:
         size = str(min(page_size, MAX_PAGE_SIZE))
@@ -172,7 +154,7 @@ class ShopOrders(kit.ListedOrders):
             by_id=kit.EachById(client.get_json, path_under("/orders")),
             read=read_order,
             label="Cdiscount",
-            log=log,
+            log=logging.getLogger(__name__),
             shop=client.shop,
             overlap=LISTING_OVERLAP,
         )

@@ -27,7 +27,6 @@ class CdiscountApiSettings(ShopApiSettings, frozen=True, kw_only=True):
 
 
 class CdiscountSettings(ShopSettings, kw_only=True, frozen=True):
-    # The kit's declaration (its class variables, typed there).
     MARKETPLACE = CDISCOUNT
     PREFIX = "cdiscount"
     VIEW = CdiscountApiSettings
