@@ -2,7 +2,8 @@
 marketplace's token (kit/token_threads.py, ``TokenThreads``), without a server: a listing
 is complete until the newest update it read, on the marketplace's clock; one that read no
 thread until a moment before it was asked, never before ``since``; a next page is asked
-by its token alone; a cursor it did not hand out is refused."""
+by its token alone; a cursor it did not hand out is refused; one thread's messages are
+mapped as a page maps them (a reply's read-back)."""
 
 from __future__ import annotations
 
@@ -102,3 +103,9 @@ async def test_a_listing_that_read_nothing_is_complete_until_a_moment_before_it_
 async def test_a_cursor_it_did_not_hand_out_is_refused(cursor: str) -> None:
     with pytest.raises(ValueError, match="not a cursor"):
         await inbox(Pages()).inbox_messages(since=SINCE, cursor=cursor)
+
+
+async def test_one_threads_messages_are_mapped_as_its_pages_map_them() -> None:
+    pages = Pages()  # no page read: only one thread's messages are asked
+    found = await inbox(pages).messages_in(Thread("a", NOW))
+    assert [(m.message_id, m.thread.id) for m in found] == [("a-1", "a")] and pages.asked == []

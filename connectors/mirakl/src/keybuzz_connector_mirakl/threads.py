@@ -16,6 +16,7 @@ from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit.declared_replies import DeclaredReplies
 from keybuzz_shared.connectors.kit.discussion_reads import offered_parties, whole_when
 from keybuzz_shared.connectors.kit.linked_files import media_type_of
+from keybuzz_shared.connectors.kit.read_first import read_first
 from keybuzz_shared.connectors.kit.token_threads import TokenThreads
 from keybuzz_shared.connectors.kit.wire import path_segment
 from keybuzz_shared.connectors.seam import (
@@ -297,25 +298,29 @@ def recipients(thread: Thread, recipient: Recipient) -> list[dict[str, Any]] | s
 
 
 def thread_replies(client: kit.Requester, inbox: TokenThreads[Thread]) -> DeclaredReplies:
-    """The seller's replies on a shop's threads, through its client (the kit's
-    ``DeclaredReplies``, its files checked against ``LIMITS``): M12's ``message_input`` a
-    JSON part, each file a ``files`` part; a thread read back with M10."""
-
-    async def post(reply: Reply) -> str | None:
-        thread = await thread_of(client, reply.thread.id)
-        to = recipients(thread, reply.recipient)
-        if isinstance(to, str):
-            return to
-        path = f"{THREADS}/{quote(thread.id, safe='')}/message"
-        message = msgspec.json.encode({"body": reply.body, "to": to})
-        parts: list[kit.Part] = [("message_input", (None, message, "application/json"))]
-        parts += [("files", (f.name, f.data, f.content_type)) for f in reply.attachments]
-        await client.post_multipart(path, parts, operation="M12")
-        return None
-
-    async def listed(thread_id: str) -> list[InboxMessage]:
-        return list(inbox.mapped(await thread_of(client, thread_id)))
-
-    return DeclaredReplies(
-        "Mirakl", "thread", post=post, listed=listed, limits=LIMITS, refused=unsendable
+    """The seller's replies on a shop's threads (the kit's ``read_first``, its files
+    checked against ``LIMITS``): each one posted (M12) on the thread as M10 gives it just
+    before, and read back with M10 as ``inbox`` maps it."""
+    return read_first(
+        "Mirakl",
+        "thread",
+        read=functools.partial(thread_of, client),
+        send=functools.partial(_send, client),
+        messages=inbox.messages_in,
+        refused=unsendable,
+        limits=LIMITS,
     )
+
+
+async def _send(client: kit.Requester, thread: Thread, reply: Reply) -> str | None:
+    """M12 to the participants the thread allows: ``message_input`` a JSON part, each file
+    a ``files`` part."""
+    to = recipients(thread, reply.recipient)
+    if isinstance(to, str):
+        return to
+    path = f"{THREADS}/{quote(thread.id, safe='')}/message"
+    message = msgspec.json.encode({"body": reply.body, "to": to})
+    parts: list[kit.Part] = [("message_input", (None, message, "application/json"))]
+    parts += [("files", (f.name, f.data, f.content_type)) for f in reply.attachments]
+    await client.post_multipart(path, parts, operation="M12")
+    return None

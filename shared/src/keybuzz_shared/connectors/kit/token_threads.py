@@ -78,5 +78,9 @@ class TokenThreads(ThreadsInbox, Generic[T]):
     async def mark_read(self, message_ids: Sequence[str]) -> int:
         return await self.marks.mark_read(message_ids)
 
+    async def messages_in(self, thread: T) -> list[InboxMessage]:
+        """The thread's messages as a page maps them (a reply's read-back)."""
+        return list(self.mapped(thread))
+
     async def file(self, file: InboxFile, max_bytes: int) -> bytes:
         return await self.files(file, max_bytes)
