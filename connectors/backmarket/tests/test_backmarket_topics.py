@@ -1,5 +1,6 @@
 """What a care folder says of its ticket's language and subject (pure, no server): the
-folder's locale, the claims' declared issues."""
+folder's locale, the claims' declared issues; and the details its ticket shows, only
+those with a value."""
 
 from __future__ import annotations
 
@@ -76,3 +77,19 @@ def test_the_claims_declared_issue_gives_the_subject(
 def test_a_folder_without_a_claim_says_no_subject() -> None:
     listed = inbox_messages_of(read_folder(folder(lines=[])))
     assert {m.ticket_subject for m in listed} == {None}
+
+
+def test_a_claims_choice_and_warranty_are_shown_in_french_else_as_written() -> None:
+    claims = [
+        {"id": 5, "state": 0, "resolution_choice": "REPAIR", "declared_warranty_state": "X"},
+        {"id": 6, "state": 9, "resolution_choice": "NEW_CHOICE"},
+    ]
+    [first, *_] = inbox_messages_of(read_folder(folder(lines=claims, country_code=None)))
+    assert [(d.name, d.value) for d in first.thread_details] == [
+        ("folder_state", "ouvert"),
+        ("claim1", "5, ouverte"),
+        ("resolution_choice1", "réparation"),
+        ("warranty_state1", "X"),
+        ("claim2", "6, fermée"),
+        ("resolution_choice2", "NEW_CHOICE"),
+    ]

@@ -20,6 +20,7 @@ from keybuzz_shared.connectors.kit.declared_replies import DeclaredReplies
 from keybuzz_shared.connectors.kit.linked_files import linked_file
 from keybuzz_shared.connectors.kit.locale_names import locale_names
 from keybuzz_shared.connectors.kit.result_pages import results_fetch
+from keybuzz_shared.connectors.kit.shown_details import labelled, shown
 from keybuzz_shared.ticket_topics import Subject, language_tag, subject_of_label
 from keybuzz_shared.times import as_utc
 
@@ -150,7 +151,7 @@ def subject_of_claims(folder: Folder) -> Subject | None:
 def details(folder: Folder) -> tuple[seam.ThreadDetail, ...]:
     """What the ticket shows beside the folder's messages, in French (an empty value not)."""
     name, language = locale_names(country_of(folder) or "")
-    shown: list[tuple[str, str, str | None]] = [
+    rows: list[tuple[str, str, str | None]] = [
         ("country", "Pays de l'acheteur", name),
         ("language", "Langue", language),
         ("folder_state", "Dossier SAV", "ouvert" if folder.state == OPEN else "fermé"),
@@ -160,7 +161,7 @@ def details(folder: Folder) -> tuple[seam.ThreadDetail, ...]:
         quantity = f" × {line.quantity}" if line.quantity else ""
         line_word = None if line.state is None else line_state(line.state)[0]
         order_word = None if order is None or order.state is None else order_state(order.state)[0]
-        shown += [
+        rows += [
             ("order_line", "Ligne de commande", f"{line.id}{_product(line.snapshot)}{quantity}"),
             ("order_line_state", "État de la ligne", line_word),
             ("order", "Commande", str(order.order_id) if order else None),
@@ -174,16 +175,15 @@ def details(folder: Folder) -> tuple[seam.ThreadDetail, ...]:
             if i.customer_issue
         )
         state = "ouverte" if claim.state == OPEN else "fermée"
-        choice, warranty = claim.resolution_choice, claim.declared_warranty_state
-        resolution = RESOLUTIONS.get(choice or "", choice)
-        guarantee = WARRANTY_STATES.get(warranty or "", warranty)
-        shown += [
+        resolution = labelled(claim.resolution_choice, RESOLUTIONS)
+        guarantee = labelled(claim.declared_warranty_state, WARRANTY_STATES)
+        rows += [
             (f"claim{key}", f"Réclamation{label}", f"{claim.id}, {state}"),
             (f"claim_issues{key}", f"Problèmes déclarés{label}", issues),
             (f"resolution_choice{key}", f"Résolution choisie{label}", resolution),
             (f"warranty_state{key}", f"Garantie déclarée{label}", guarantee),
         ]
-    return tuple(seam.ThreadDetail(name=n, label=label, value=v) for n, label, v in shown if v)
+    return shown(*rows)
 
 
 def _product(snapshot: dict[str, Any] | None) -> str:

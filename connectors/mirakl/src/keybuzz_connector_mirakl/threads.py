@@ -17,6 +17,7 @@ from keybuzz_shared.connectors.kit.declared_replies import DeclaredReplies
 from keybuzz_shared.connectors.kit.discussion_reads import offered_parties, whole_when
 from keybuzz_shared.connectors.kit.linked_files import media_type_of
 from keybuzz_shared.connectors.kit.read_first import read_first
+from keybuzz_shared.connectors.kit.shown_details import shown
 from keybuzz_shared.connectors.kit.token_threads import TokenThreads
 from keybuzz_shared.connectors.kit.wire import path_segment
 from keybuzz_shared.connectors.seam import (
@@ -134,12 +135,11 @@ read_thread = functools.partial(kit.decoded, shape=Thread, what="thread")
 
 def details(thread: Thread) -> tuple[ThreadDetail, ...]:
     """The thread's topic and order as its ticket shows them (in French)."""
-    shown: list[ThreadDetail] = []
-    if thread.topic and thread.topic.value:
-        shown.append(ThreadDetail(name="topic", label="Motif", value=thread.topic.value))
-    if (order := thread.order) is not None:
-        shown.append(ThreadDetail(name="order", label="Commande", value=order.label or order.id))
-    return tuple(shown)
+    order = thread.order
+    return shown(
+        ("topic", "Motif", thread.topic.value if thread.topic else None),
+        ("order", "Commande", (order.label or order.id) if order else None),
+    )
 
 
 def download_path(attachment_id: str) -> str:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit.answers import Refusal
+from keybuzz_shared.connectors.kit.shown_details import shown
 from keybuzz_shared.connectors.kit.xml_answers import Element, answer_root
 from keybuzz_shared.connectors.seam import (
     InboxMessage,
@@ -24,7 +25,6 @@ from keybuzz_shared.connectors.seam import (
     OrderSummary,
     Reply,
     SenderType,
-    ThreadDetail,
     ThreadKey,
     ThreadStanding,
 )
@@ -214,23 +214,18 @@ def item_of(answer: Answer, login: str) -> Item:
 
 def standing_of(found: Element, item: Element) -> ThreadStanding:
     """The item's state as thread details [assumed shapes: docs/RAKUTEN.md]."""
-    details = []
-    status = text(item, "itemstatus")
-    if status:
-        details.append(ThreadDetail("item_status", "État de l'article", status))
     claim = _find(item, "claim")
     claim_status = text(claim, "status") if claim is not None else None
-    if claim is not None and claim_status:
-        details.append(ThreadDetail("claim", "Réclamation", claim_status))
-        if (text(claim, "amicable") or "").lower() in ("true", "1", "oui"):
-            details.append(ThreadDetail("claim_amicable", "Réclamation amiable", "oui"))
-    for name, label, path in (
-        ("ordered_at", "Commandé le", "purchasedate"),
-        ("received_at", "Reçu le", "item/receiveddate"),
-    ):
-        if (value := text(found, path)) is not None:
-            details.append(ThreadDetail(name, label, moment(value).isoformat()))
-    return ThreadStanding(details=tuple(details), claim=(claim_status or "").upper() == "OPEN")
+    amicable = claim is not None and (text(claim, "amicable") or "").lower() in ("true", "1", "oui")
+    ordered, received = text(found, "purchasedate"), text(found, "item/receiveddate")
+    details = shown(
+        ("item_status", "État de l'article", text(item, "itemstatus")),
+        ("claim", "Réclamation", claim_status),
+        ("claim_amicable", "Réclamation amiable", "oui" if claim_status and amicable else None),
+        ("ordered_at", "Commandé le", moment(ordered).isoformat() if ordered else None),
+        ("received_at", "Reçu le", moment(received).isoformat() if received else None),
+    )
+    return ThreadStanding(details=details, claim=(claim_status or "").upper() == "OPEN")
 
 
 def _message(
