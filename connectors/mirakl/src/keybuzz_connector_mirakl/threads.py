@@ -299,28 +299,27 @@ def recipients(thread: Thread, recipient: Recipient) -> list[dict[str, Any]] | s
 
 def thread_replies(client: kit.Requester, inbox: TokenThreads[Thread]) -> DeclaredReplies:
     """The seller's replies on a shop's threads (the kit's ``read_first``, its files
-    checked against ``LIMITS``): each one posted (M12) on the thread as M10 gives it just
+    checked against ``LIMITS``): each one sent by M12 (``message_input`` a JSON part, each
+    file a ``files`` part) to the participants its thread allows as M10 gives it just
     before, and read back with M10 as ``inbox`` maps it."""
+
+    async def m12(thread: Thread, reply: Reply) -> str | None:
+        to = recipients(thread, reply.recipient)
+        if isinstance(to, str):
+            return to
+        path = f"{THREADS}/{quote(thread.id, safe='')}/message"
+        message = msgspec.json.encode({"body": reply.body, "to": to})
+        parts: list[kit.Part] = [("message_input", (None, message, "application/json"))]
+        parts += [("files", (f.name, f.data, f.content_type)) for f in reply.attachments]
+        await client.post_multipart(path, parts, operation="M12")
+        return None
+
     return read_first(
         "Mirakl",
         "thread",
         read=functools.partial(thread_of, client),
-        send=functools.partial(_send, client),
+        send=m12,
         messages=inbox.messages_in,
         refused=unsendable,
         limits=LIMITS,
     )
-
-
-async def _send(client: kit.Requester, thread: Thread, reply: Reply) -> str | None:
-    """M12 to the participants the thread allows: ``message_input`` a JSON part, each file
-    a ``files`` part."""
-    to = recipients(thread, reply.recipient)
-    if isinstance(to, str):
-        return to
-    path = f"{THREADS}/{quote(thread.id, safe='')}/message"
-    message = msgspec.json.encode({"body": reply.body, "to": to})
-    parts: list[kit.Part] = [("message_input", (None, message, "application/json"))]
-    parts += [("files", (f.name, f.data, f.content_type)) for f in reply.attachments]
-    await client.post_multipart(path, parts, operation="M12")
-    return None
