@@ -1,7 +1,7 @@
 """Mirakl's threads as the seam's messages (unit tier, no server): one ticket per thread
 with its order beside it, who wrote each message, the thread's participants deciding whom
-a reply may go to, what M12 would refuse (its files too, before any call), and cursors this
-connector did not hand out."""
+a reply may go to (as M10 gives them just before M12), what M12 would refuse (its files
+too, before any call), and cursors this connector did not hand out."""
 
 from __future__ import annotations
 
@@ -164,6 +164,32 @@ async def test_a_reply_with_files_mirakl_would_refuse_is_failed_without_a_call(
     )
     outcome = await thread_replies(client, inbox).reply(reply)
     assert outcome.status == "FAILED" and said in (outcome.reason or ""), outcome
+
+
+class OneThread:
+    """A shop's client whose M10 gives ``THREAD``; each M12 it is asked kept."""
+
+    def __init__(self) -> None:
+        self.posted: list[str] = []
+
+    async def get_json(self, path: str, **kwargs: Any) -> Any:
+        return msgspec.Raw(msgspec.json.encode(THREAD))
+
+    async def post_multipart(self, path: str, parts: Any, **kwargs: Any) -> None:
+        self.posted.append(path)
+
+
+@pytest.mark.parametrize(("recipient", "sent"), [("BUYER", True), ("MARKETPLACE_SUPPORT", False)])
+async def test_a_reply_is_sent_only_to_whom_the_thread_read_just_before_allows(
+    recipient: Any, sent: bool
+) -> None:
+    client: Any = OneThread()
+    inbox = thread_inbox(client, operator_name="Boulanger", page_size=50)
+    thread = ThreadKey("DISCUSSION", THREAD["id"])
+    reply = Reply(thread=thread, in_reply_to="m1", body="Bonjour", recipient=recipient)
+    outcome = await thread_replies(client, inbox).reply(reply)
+    assert (outcome.status == "SENT") is sent and len(client.posted) == int(sent), outcome
+    assert sent or "participants: SHOP, CUSTOMER" in (outcome.reason or "")
 
 
 @pytest.mark.parametrize("cursor", ["", "not base64 !", "kA=="])
