@@ -17,7 +17,10 @@ Each variant is a database of its own, stored into in turn, round after round:
   update (fillfactor 50: room on the page); ``outbox-queue`` the same at fillfactor 100;
 - ``outbox-no-conflict``, ``outbox-unsorted``, ``outbox-no-headers``: the outbox's INSERT
   without ``ON CONFLICT``, without its ``ORDER BY``, with ``{}`` for its headers;
-- ``unsorted``: the ticket messages' INSERT without its ``ORDER BY``.
+- ``unsorted``: the ticket messages' INSERT without its ``ORDER BY``;
+- ``tickets-no-<index>``: ``poller_tickets`` without that one of its secondary indexes
+  (``listing``, ``marketplace``, ``deadlines``, ``awaiting``), and ``tickets-no-secondary``
+  without all four: what each costs a new ticket (the key and unique indexes stay).
 
 ``BENCH_MAIL_STORE_BACKEND_VARIANTS`` (``as-is,with-fk,collate-c``), ``_ROUNDS`` (3); 100
 batches of 100 mails a round (``bench_mail_store``'s).
@@ -66,6 +69,12 @@ _SCHEMA_CHANGES = {
     ],
 }
 _SCHEMA_CHANGES["outbox-queue"] = _SCHEMA_CHANGES["outbox-hot"][1:]
+_TICKET_INDEXES = ("listing", "marketplace", "deadlines", "awaiting")
+for _index in _TICKET_INDEXES:
+    _SCHEMA_CHANGES[f"tickets-no-{_index}"] = [f"DROP INDEX poller_tickets_{_index}"]
+_SCHEMA_CHANGES["tickets-no-secondary"] = [
+    f"DROP INDEX poller_tickets_{index}" for index in _TICKET_INDEXES
+]
 _OUTBOX_SQL = {
     "outbox-hot": {
         "_INSERT": f"""WITH o AS ({outbox._INSERT} RETURNING id, producer, created_at)

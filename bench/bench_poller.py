@@ -13,7 +13,10 @@ poller instance with polling off). Measured:
    (``UID FETCH n:m BODY.PEEK[]``, 50 mails a command, per folder, one connection).
    With it, the CPU per mail of each program of the run (the poller, its parse
    workers, PostgreSQL, Dovecot, NATS), their sum, and PostgreSQL's by role: a figure
-   that load does not swamp the way it does the rates;
+   that load does not swamp the way it does the rates; and each baseline's CPU a
+   message by program (its publish apart from its fetch and acks), from which the
+   floor under a mail's path (an IMAP read and a JetStream publish) and the CPU a mail
+   left at 0.5× of the slower baseline on two cores;
 2. steady state: the same tenants (their folders read, so polls find nothing new)
    polled every ``I`` seconds for ``STEADY_ROUNDS`` intervals, for each ``I`` of
    ``BENCH_POLLER_STEADY_INTERVALS``: polls per second held and the poll lag
@@ -34,6 +37,7 @@ import smtplib
 import statistics
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
@@ -52,12 +56,14 @@ from bench.harness import (
     STATEMENTS,
     BenchContext,
     Figure,
+    JetStreamRoundTrip,
     cpu_figures,
     cpu_seconds_by_process,
     cpu_seconds_by_program,
     cpu_spent,
     cpu_spent_by_process,
-    jetstream_round_trip_rate,
+    jetstream_round_trip,
+    machine_busy_seconds,
     sample_poll_lags,
     tenant_synced,
     timed,
@@ -80,6 +86,16 @@ _PASSED_SETTINGS = {"POLL_CONCURRENCY", "DATABASE_POOL_SIZE"}
 FETCH_CHUNK = 50
 STATEMENT_ROWS = 18  # the costliest statements shown with BENCH_STATEMENTS=1
 STATEMENT_CHARS = 110
+
+
+@dataclass
+class _Read:
+    """A baseline's read of every folder: seconds on the clock, mails read, and the CPU
+    seconds each program spent meanwhile (``cpu_spent_by_process``)."""
+
+    seconds: float
+    mails: int
+    cpu: dict[str, float]
 
 
 def _postgres_by_role() -> dict[int, tuple[str, float]]:
@@ -176,11 +192,13 @@ async def _index_folders(port: int, tenants: list[tuple[str, str]]) -> None:
     await client.logout()
 
 
-async def _bulk_imap_read(port: int, tenants: list[tuple[str, str]]) -> tuple[float, int]:
-    """Seconds to read every folder whole over one IMAP connection, and the mails read."""
+async def _bulk_imap_read(port: int, tenants: list[tuple[str, str]]) -> _Read:
+    """Every folder read whole over one IMAP connection: seconds, mails read, CPU."""
     client = aioimaplib.IMAP4("127.0.0.1", port, timeout=60)
     await client.wait_hello_from_server()
     await client.login(dovecot.MAIL_USER, dovecot.DEV_IMAP_PASSWORD)
+    # The CPU is read while the connection is open: its Dovecot process ends with it.
+    cpu_before = cpu_seconds_by_process()
     start = time.perf_counter()
     read = 0
     for tenant_id, _ in tenants:
@@ -192,23 +210,29 @@ async def _bulk_imap_read(port: int, tenants: list[tuple[str, str]]) -> tuple[fl
             fetched = await client.uid("fetch", f"{first}:{last}", "(UID BODY.PEEK[])")
             read += sum(isinstance(line, bytearray) for line in fetched.lines)
     seconds = time.perf_counter() - start
+    cpu = cpu_spent_by_process(cpu_before, cpu_seconds_by_process())
     await client.logout()
-    return seconds, read
+    return _Read(seconds, read, cpu)
 
 
-async def _poller_client_read(port: int, tenants: list[tuple[str, str]]) -> tuple[float, int]:
+async def _poller_client_read(port: int, tenants: list[tuple[str, str]]) -> _Read:
     """The same read with the poller's own IMAP client: one SELECT + FETCH round trip per
     folder, one connection (what a poll costs in IMAP, without storing anything)."""
     account = ImapAccount(
         "127.0.0.1", port, dovecot.MAIL_USER, dovecot.DEV_IMAP_PASSWORD, timeout=60, pool_size=1
     )
+    first_tenant, _ = tenants[0]
+    # Connected and logged in off the clock, as the bulk read; its first folder read again.
+    await account.fetch_new(folder_for(first_tenant), None, limit=1)
+    cpu_before = cpu_seconds_by_process()
     start = time.perf_counter()
     read = 0
     for tenant_id, _ in tenants:
         read += len((await account.fetch_new(folder_for(tenant_id), None, limit=MAILS)).mails)
     seconds = time.perf_counter() - start
+    cpu = cpu_spent_by_process(cpu_before, cpu_seconds_by_process())
     await account.close()
-    return seconds, read
+    return _Read(seconds, read, cpu)
 
 
 async def _poller(
@@ -277,11 +301,11 @@ async def _measure(ctx: BenchContext, imap_port: int, lmtp_port: int, total: int
     maildir = ctx.root / "bench-dovecot" / "mail" / dovecot.MAIL_USER / "Maildir"
     delivery_seconds = await _deliver_all(lmtp_port, maildir, tenants)
     await _index_folders(imap_port, tenants)
-    js_rate = await jetstream_round_trip_rate(ctx.nats_url, total)
-    imap_seconds, read = await _bulk_imap_read(imap_port, tenants)
-    assert read == total, f"IMAP read {read} of {total} mails"
-    client_seconds, read = await _poller_client_read(imap_port, tenants)
-    assert read == total, f"IMAP read {read} of {total} mails"
+    jetstream = await jetstream_round_trip(ctx.nats_url, total)
+    bulk = await _bulk_imap_read(imap_port, tenants)
+    assert bulk.mails == total, f"IMAP read {bulk.mails} of {total} mails"
+    client = await _poller_client_read(imap_port, tenants)
+    assert client.mails == total, f"IMAP read {client.mails} of {total} mails"
     mail = {
         "IMAP_PORT": str(imap_port),
         "LMTP_PORT": str(lmtp_port),
@@ -303,15 +327,17 @@ async def _measure(ctx: BenchContext, imap_port: int, lmtp_port: int, total: int
         if STATEMENTS:
             await _statements_reset(poller)
         cpu_before, postgres_before = cpu_seconds_by_program(), _postgres_by_role()
+        busy_before = machine_busy_seconds()
         seconds = await _poll_everything(poller, total)
         cpu = cpu_spent(cpu_before, cpu_seconds_by_program())
+        busy = machine_busy_seconds() - busy_before
         postgres = cpu_spent_by_process(postgres_before, _postgres_by_role())
         if STATEMENTS:
             statements = await _statements(poller, total)
     finally:
         await poller.stop()
     steady = [await _steady_state(ctx, database, mail, interval) for interval in STEADY_INTERVALS]
-    imap_rate = total / imap_seconds
+    js_rate, imap_rate = jetstream.rate, total / bulk.seconds
     size = f"{TENANTS} tenants × {MAILS} mails"
     slower = min(imap_rate, js_rate)
     return [
@@ -324,13 +350,13 @@ async def _measure(ctx: BenchContext, imap_port: int, lmtp_port: int, total: int
             "name": "bulk IMAP read (UID FETCH BODY.PEEK[] per folder, 50 a command)",
             "value": imap_rate,
             "unit": "mails/s",
-            "note": f"{size}, {imap_seconds:.2f} s, one connection",
+            "note": f"{size}, {bulk.seconds:.2f} s, one connection",
         },
         {
             "name": "IMAP read with the poller's client (SELECT + one UID FETCH per folder)",
-            "value": total / client_seconds,
+            "value": total / client.seconds,
             "unit": "mails/s",
-            "note": f"{size}, {client_seconds:.2f} s, one connection; not the ratio's baseline",
+            "note": f"{size}, {client.seconds:.2f} s, one connection; not the ratio's baseline",
         },
         {
             "name": "poller: Dovecot → tickets + message.received on JetStream",
@@ -352,7 +378,84 @@ async def _measure(ctx: BenchContext, imap_port: int, lmtp_port: int, total: int
         },
         *cpu_figures("poller", postgres, total),
         *statements,
+        *_floor(jetstream, bulk, client, cpu, busy, seconds, slower, total),
         *steady,
+    ]
+
+
+def _floor(
+    jetstream: JetStreamRoundTrip,
+    bulk: _Read,
+    client: _Read,
+    cpu: dict[str, float],
+    busy: float,
+    seconds: float,
+    slower: float,
+    total: int,
+) -> list[Figure]:
+    """The baselines' CPU a message by process, and what they leave the rest of the
+    poller's work at half the slower baseline's rate.
+
+    A mail's path holds at least an IMAP read of it and a JetStream publish of its event:
+    their CPU a message (every process: the bench's client, Dovecot, NATS) is a floor
+    under the poller's. At ``slower`` / 2 mails a second, the machine's cores (two here)
+    give cores / (``slower`` / 2) s of CPU a mail, and at the poller phase's utilisation
+    (its CPU over its seconds) its cores used / (``slower`` / 2): the floor taken away,
+    what is left for everything else (the parse, PostgreSQL, the poller's own Python).
+    ``busy``: the machine's busy CPU seconds over the phase, whoever's (other work and the
+    kernel's softirq take cores too)."""
+    phases = {
+        "raw JetStream, publish (each ack awaited)": jetstream.publish_cpu,
+        "raw JetStream, fetch + ack": jetstream.consume_cpu,
+        "bulk IMAP read": bulk.cpu,
+        "IMAP read with the poller's client": client.cpu,
+    }
+    figures: list[Figure] = []
+    for phase, spent in phases.items():
+        figures += cpu_figures(f"baseline {phase}", spent, total, per="message")
+        figures.append(
+            {
+                "name": f"baseline {phase}: CPU per message, every process",
+                "value": sum(spent.values()) * 1e6 / total,
+                "unit": "µs",
+            }
+        )
+    read = min(sum(bulk.cpu.values()), sum(client.cpu.values()))
+    floor = (read + sum(jetstream.publish_cpu.values())) * 1e6 / total
+    cores = sum(cpu.values()) / seconds
+    machine_cores = os.cpu_count() or 1
+    every_core = machine_cores * 1e6 / (slower / 2)
+    at_utilisation = cores * 1e6 / (slower / 2)
+    return [
+        *figures,
+        {
+            "name": "floor: an IMAP read (the cheaper) + a JetStream publish, every process",
+            "value": floor,
+            "unit": "µs a mail",
+            "note": "what the poller's path holds at least, in the baselines' own clients",
+        },
+        {
+            "name": "poller phase: cores used (every process's CPU / its seconds)",
+            "value": cores,
+            "unit": "cores",
+            "note": f"of {machine_cores}; {sum(cpu.values()) * 1e6 / total:.1f} µs a mail at "
+            f"{total / seconds:.0f} mails/s; the machine's busy cores, whoever's: "
+            f"{busy / seconds:.2f}",
+        },
+        {
+            "name": "at 0.5× of the slower baseline, every core: CPU a mail to spend",
+            "value": every_core,
+            "unit": "µs",
+            "note": f"{slower / 2:.0f} mails/s; the floor taken away: {every_core - floor:.1f} µs "
+            "left for the rest (the parse, PostgreSQL, the poller's Python)",
+        },
+        {
+            "name": "at 0.5× of the slower baseline, the poller phase's cores: CPU a mail",
+            "value": at_utilisation,
+            "unit": "µs",
+            "note": f"{cores:.2f} cores; the floor taken away: {at_utilisation - floor:.1f} µs "
+            "left for the rest",
+        },
     ]
 
 

@@ -77,15 +77,33 @@ async def timed(action: Callable[[], Awaitable[Any]]) -> float:
 
 async def jetstream_round_trip_rate(nats_url: str, count: int) -> float:
     """Messages per second: publish ``count`` to a stream, then consume and ack them all."""
+    return (await jetstream_round_trip(nats_url, count)).rate
+
+
+@dataclass
+class JetStreamRoundTrip:
+    """``jetstream_round_trip``'s measure: the rate, and the CPU seconds each program
+    (``cpu_spent_by_process``) spent in each of its two phases."""
+
+    rate: float  # messages a second, the first publish to the last ack
+    publish_cpu: dict[str, float]  # publishing every message, each one's ack awaited
+    consume_cpu: dict[str, float]  # fetching them all and acking each
+
+
+async def jetstream_round_trip(nats_url: str, count: int) -> JetStreamRoundTrip:
+    """Publish ``count`` messages to a stream, then consume and ack them all: the rate over
+    both, and the CPU each program spent in each (read between the phases, off the clock)."""
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
     stream = f"BENCH_{uuid.uuid4().hex[:6]}"
     await js.add_stream(StreamConfig(name=stream, subjects=[f"{stream}.>"]))
     try:
 
-        async def publish_and_consume() -> None:
+        async def publish() -> None:
             acks = [js.publish_async(f"{stream}.x", b'{"n":1}') for _ in range(count)]
             await asyncio.gather(*[await a for a in acks])
+
+        async def consume() -> None:
             sub = await js.pull_subscribe(f"{stream}.>", durable="bench", stream=stream)
             received = 0
             while received < count:
@@ -93,11 +111,19 @@ async def jetstream_round_trip_rate(nats_url: str, count: int) -> float:
                 await asyncio.gather(*(m.ack() for m in batch))
                 received += len(batch)
 
-        seconds = await timed(publish_and_consume)
+        before = cpu_seconds_by_process()
+        seconds = await timed(publish)
+        published = cpu_seconds_by_process()
+        seconds += await timed(consume)
+        consumed = cpu_seconds_by_process()
     finally:
         await js.delete_stream(stream)
         await nc.close()
-    return count / seconds
+    return JetStreamRoundTrip(
+        count / seconds,
+        cpu_spent_by_process(before, published),
+        cpu_spent_by_process(published, consumed),
+    )
 
 
 async def postgres_batched_insert_rate(database_url: str, count: int) -> float:
@@ -263,6 +289,15 @@ def _named(pid: int, program: str) -> str:
     if b"-m" in arguments[:-1]:  # python -m keybuzz_poller: the service it runs
         return arguments[arguments.index(b"-m") + 1].decode(errors="replace")
     return program
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine has been busy so far (``/proc/stat``: all but
+    idle and I/O wait), whoever's process: beside ``cpu_seconds_by_program``'s, how much
+    of the cores others took over a phase."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / _CLOCK_TICKS
 
 
 def cpu_spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:

@@ -181,6 +181,8 @@ def test_the_indexed_message_answers_as_the_stdlib_message_after_every_change() 
         "Tue, 24 Nov 2026 24:00:00 +0000",
         "Tue, 24 Xyz 2026 01:52:04 +0000",
         "Tue, 24 Nov 2026 01:52:04 +9900",  # a zone a day or more away
+        "Tue, 24 Nov 2026 \u0660\u0661:52:04 +0000",  # digits other than ASCII's
+        "Tue, 24 Nov 2026 01:52:04 +\u0660\u0661\u0660\u0660",
         "not a date",
     ],
 )
