@@ -536,9 +536,9 @@ async def test_an_idle_consumer_and_a_clean_stop_log_no_warning(
 
         EventSubscription(runtime, event_type=TenantArchived, handler=handle, purpose="idle")
 
-    service = await start(start_service, private_nats, register)
+    service = await start(start_service, private_nats, register, EVENT_LONG_POLL_SECONDS="1")
     caplog.set_level("INFO")
-    await asyncio.sleep(7)  # longer than one idle long poll
+    await asyncio.sleep(3)  # its long polls (a second) expire idle, twice at least
     await service.stop()
     nc = service.runtime.nc
     assert nc.is_closed and not nc._subs  # our connection closed, no subscription left behind
