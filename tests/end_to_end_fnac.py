@@ -34,9 +34,14 @@ from tests.stack_fixture import (
 DEMO_FNAC = "KeyBuzz Démo Fnac"
 DEMO_DARTY = "KeyBuzz Démo Darty"
 POLL = 1  # FNAC_POLL_INTERVAL_SECONDS of the test stack (tests/stack_fixture.py)
-# What a poll running when the shop is disconnected or its tenant archived has to end: a
-# shop's poll on a loaded machine, whatever the interval.
-A_POLL_ENDS = 3
+# The poller's view of a shop: polled while connected and its tenant not archived; a poll
+# runs while its lease is held.
+SHOP_POLLING = """
+SELECT s.connection = 'CONNECTED' AND NOT coalesce(t.archived, false) AS pollable,
+       s.lease_owner IS NOT NULL AND s.lease_expires_at > now() AS polling
+FROM poller_shops s LEFT JOIN poller_tenants t ON t.tenant_id = s.tenant_id
+WHERE s.poll_key = $1
+"""
 
 
 async def seeded_shop(stack: MadeUpStack, name: str) -> dict[str, Any]:
@@ -264,7 +269,7 @@ async def test_disconnecting_the_shop_or_archiving_the_tenant_stops_the_polls(
                 headers=stack.headers(tenant),
             )
         assert gone.status_code in (200, 204), gone.text
-        await asyncio.sleep(A_POLL_ENDS)  # a poll already running may still end
+        await polls_stopped(stack, tenant, "DARTY")  # a poll already running has ended
         after = await buyer_writes(stack, shop, description="Après la déconnexion")
         await asyncio.sleep(4 * POLL)
         assert await _ticket_messages_of(stack, tenant, after) == []
@@ -276,10 +281,21 @@ async def test_disconnecting_the_shop_or_archiving_the_tenant_stops_the_polls(
         await nc.jetstream().publish(
             archived.type, encode_event(archived), headers=event_headers(archived)
         )
-        await asyncio.sleep(max(2 * POLL, A_POLL_ENDS))
+        await polls_stopped(stack, tenant, "DARTY")
         late = await buyer_writes(stack, shop, description="Après l'archivage")
         await asyncio.sleep(4 * POLL)
         assert await _ticket_messages_of(stack, tenant, late) == []
+
+
+async def polls_stopped(stack: MadeUpStack, tenant: str, marketplace: str) -> None:
+    """The poller has taken the shop out of its polls (disconnected, or its tenant archived)
+    and no poll of it runs any more: one running then could still read a later message."""
+
+    async def stopped() -> bool:
+        [shop] = await stack.fetch(stack.backend_db, SHOP_POLLING, f"{marketplace}:{tenant}")
+        return not shop["pollable"] and not shop["polling"]
+
+    await wait_for(stopped, 30, f"the poller still polls {marketplace} for {tenant}")
 
 
 async def _reconnect(stack: MadeUpStack, tenant: str, shop: dict[str, Any]) -> None:

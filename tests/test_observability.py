@@ -24,7 +24,6 @@ from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_shared import outbox, tracing
 from keybuzz_shared.events import TenantSynced
 from keybuzz_shared.logs import JsonFormatter
-from keybuzz_shared.messaging import IDLE_FETCH_SECONDS
 from keybuzz_shared.settings import DEV_INTERNAL_API_KEY
 from keybuzz_tenant_sync.service import DEFINITION as TENANT_SYNC
 from nats.aio.msg import Msg
@@ -53,7 +52,10 @@ def trace_id_of(traceparent: str) -> str:
 async def tenant_sync(start_service: Callable[..., Awaitable[Any]], make_database: Any) -> Any:
     product = await make_database("product")
     await bootstrap.seed_product_database(product)  # seed 004: kbz-003 exists
-    return await start_service(TENANT_SYNC, PRODUCT_DATABASE_URL=product)
+    # Its consumers' long polls a second: an idle service's expire within the test.
+    return await start_service(
+        TENANT_SYNC, PRODUCT_DATABASE_URL=product, EVENT_LONG_POLL_SECONDS="1"
+    )
 
 
 @pytest.fixture
@@ -377,7 +379,7 @@ async def test_an_idle_service_logs_no_errors(
 ) -> None:
     # Each consumer's long poll expires with nothing to fetch meanwhile:
     # FastStream 0.7's pull loop logged each expiry as an error with a traceback.
-    await asyncio.sleep(IDLE_FETCH_SECONDS + 1.5)
+    await asyncio.sleep(tenant_sync.runtime.settings.event_long_poll_seconds + 1.5)
     async with tenant_sync.client() as http:
         assert (await http.get("/ready")).status_code == 200
     noisy = [

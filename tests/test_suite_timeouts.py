@@ -54,6 +54,10 @@ time_limit.STOP_AFTER_CANCEL = 0.5
 """
 
 
+# Plugins the timed-out tests never use, each seconds of start-up in the run and its worker.
+UNUSED_PLUGINS = ("schemathesis", "hypothesispytest", "Faker")
+
+
 # A pytest run of its own with a worker: half a minute alone, minutes on a loaded machine.
 @pytest.mark.timeout(300)
 def test_a_test_over_its_limit_fails_and_the_worker_goes_on(tmp_path: Path) -> None:
@@ -63,7 +67,8 @@ def test_a_test_over_its_limit_fails_and_the_worker_goes_on(tmp_path: Path) -> N
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-c", str(ROOT / "pyproject.toml"),
          "--rootdir", str(tmp_path), "-p", "keybuzz_devstack.testing",
-         "-p", "keybuzz_devstack.time_limit", "-n", "1", "-p", "no:randomly", str(test_file)],
+         "-p", "keybuzz_devstack.time_limit", "-n", "1", "-p", "no:randomly",
+         *(f"-pno:{plugin}" for plugin in UNUSED_PLUGINS), str(test_file)],
         capture_output=True, text=True, timeout=240, cwd=tmp_path,
     )  # fmt: skip
     shown = run.stdout + run.stderr

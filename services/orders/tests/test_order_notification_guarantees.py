@@ -50,7 +50,7 @@ connected = test_order_notifications.connected
 
 NOTIFIED = "keybuzz_orders_notifications_total"
 SHORT_ADVANCE = {"seconds": 5 * 86400}
-VISIBILITY_SECONDS = 2  # the test queue's: a message not deleted comes back this soon
+VISIBILITY_SECONDS = 1  # the test queue's: a message not deleted comes back this soon
 
 
 def through(relay: Outage, url: str) -> str:

@@ -55,7 +55,6 @@ CONSUMER_HEADER = "KeyBuzz-Consumer"
 MAX_CLOCK_SKEW = timedelta(minutes=5)  # occurredAt later than now + this is refused
 RETRY_BACKOFF_MAX_SECONDS = 60.0
 _TRACE_HEADERS = ("traceparent", "tracestate")
-IDLE_FETCH_SECONDS = 5.0  # a long poll: returns as soon as anything arrives
 GIVE_BACK_DELAY_SECONDS = 1.0  # a batch that failed as a whole is tried again after this
 # JetStream's own limit, a backstop should dead-lettering itself keep failing.
 EXTRA_DELIVERIES_BEFORE_GIVING_UP = 5
@@ -310,9 +309,10 @@ class EventSubscription(Generic[E]):
             self._subscription = None
 
     async def _pull(self, pull: JetStreamContext.PullSubscription) -> None:
+        long_poll = self.host.settings.event_long_poll_seconds
         while self._running:
             try:
-                raws = await pull.fetch(self.batch_size, timeout=IDLE_FETCH_SECONDS)
+                raws = await pull.fetch(self.batch_size, timeout=long_poll)
             except TimeoutError:  # nothing new (nats-py raises both kinds)
                 continue
             except Exception as exc:  # disconnected: nats-py reconnects; /ready says so

@@ -136,6 +136,9 @@ class CommonSettings(EnvSettings, kw_only=True, frozen=True):
     # the cap, for as long as the outage lasts (messaging.py, EventSubscription).
     event_hold_backoff_seconds: Seconds = 1.0
     event_hold_backoff_max_seconds: Seconds = 30.0
+    # A consumer's fetch waits this long for events when none is there (a long poll: it
+    # returns as soon as one arrives).
+    event_long_poll_seconds: Seconds = 5.0
 
     vault_addr: str = "http://127.0.0.1:8200"
     vault_token: str | None = DEV_VAULT_TOKEN
