@@ -16,6 +16,7 @@ from keybuzz_shared.connectors.kit import CallErrors, OrderIdPattern
 from keybuzz_shared.connectors.kit.consent import ConsentSites
 from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay, DemoMail
 from keybuzz_shared.connectors.kit.offset_pages import OffsetPages
+from keybuzz_shared.connectors.kit.page_bounds import MAX_PAGES
 from keybuzz_shared.connectors.seam import (
     CallAnswerUnreadable,
     Limits,
@@ -140,3 +141,41 @@ async def test_every_offset_page_is_read_until_none_follows_or_its_bound() -> No
     bounded: Any = Pages(pages)
     assert await ITEMS.every(bounded, "p", {}, most=2) == [1, 2, 3, 4]
     assert len(bounded.asked) == 2
+
+
+class Endless(Pages):
+    """A marketplace whose every page past the first is the same ``page``, saying another
+    follows: followed, a listing would page on for ever."""
+
+    def __init__(self, page: dict[str, Any]) -> None:
+        super().__init__([])
+        self.page = page
+
+    async def get_json(self, path: str, params: dict[str, str], operation: str) -> Any:
+        self.asked.append(params)
+        return {"items": [1, 2], "next": "1"} if params["offset"] == "0" else self.page
+
+
+@pytest.mark.parametrize(
+    "page",
+    [{"items": [], "next": "more"}, {"next": "more"}, {"items": [1, 2], "next": "more"}],
+    ids=["empty-with-next", "no-list-with-next", "the-same-items-again"],
+)
+async def test_an_offset_listing_stops_at_a_page_saying_more_with_nothing_or_repeating(
+    page: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    endless: Any = Endless(page)
+    assert await ITEMS.every(endless, "p", {}) == [1, 2]
+    assert len(endless.asked) == 2 and "listing stopped" in caplog.text
+    # One page alone: no next page is said to follow a page that listed nothing.
+    assert ITEMS.page(endless, {"items": [], "next": "more"}) == ([], False)
+
+
+async def test_an_offset_listing_without_a_bound_stops_at_the_kits() -> None:
+    class Growing(Pages):  # new items on every page, each saying another follows
+        async def get_json(self, path: str, params: dict[str, str], operation: str) -> Any:
+            self.asked.append(params)
+            return {"items": [params["offset"]], "next": "more"}
+
+    growing: Any = Growing([])
+    assert len(await ITEMS.every(growing, "p", {})) == MAX_PAGES == len(growing.asked)

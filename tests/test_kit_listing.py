@@ -441,3 +441,58 @@ def test_every_state_is_the_seams_cursor() -> None:
         kit.Numbered(False, T0, T0),
     ):
         assert state_of(cursor_of(state), type(state)) == state
+
+
+# --- every strategy's pages bounded ----------------------------------------------------------
+
+
+def _hostile(strategy: str, page: str) -> tuple[kit.Listing[Item, Any, Any], list[Any]]:
+    """A listing of ``strategy`` whose first page lists an item and says more, and whose
+    every later page is ``page``: "empty" (nothing listed, more said) or "same" (the same
+    next page named again); its calls kept."""
+    asked: list[Any] = []
+    empty = page == "empty"
+
+    async def linked(query: dict[str, str], link: str | None) -> tuple[list[Any], str | None]:
+        asked.append(link)
+        if link is None:
+            return [item(1, 1)], "p2"
+        return ([] if empty else [item(len(asked), 1)]), ("p3" if empty else "p2")
+
+    async def token(query: dict[str, str], link: str | None) -> tuple[list[Any], str | None]:
+        asked.append(query)
+        if "page_token" not in query:
+            return [item(1, 1)], "t2"
+        return ([] if empty else [item(len(asked), 2)]), ("t3" if empty else "t2")
+
+    async def numbered(query: dict[str, str], link: str | None) -> tuple[list[Any], Any]:
+        asked.append(query)
+        first = query["page"] == "1"
+        more = True if strategy == "pages" else (True, None)
+        return ([item(1, 1)] if first else []), more
+
+    fetch: Any = {"link": linked, "seek": linked, "token": token}.get(strategy, numbered)
+    paging: Any = {
+        "link": kit.NextLink[Item](),
+        "seek": kit.Seek[Item](lambda i: i.at),
+        "token": kit.SeekToken[Item](lambda i: i.at),
+        "pages": kit.PageNumbers[Item](),
+        "renumbered": kit.Renumbered[Item](10),
+    }[strategy]
+    return kit.Listing(paging, since, fetch), asked
+
+
+@pytest.mark.parametrize(
+    ("strategy", "page"),
+    [
+        ("link", "empty"), ("link", "same"), ("seek", "empty"), ("token", "empty"),
+        ("token", "same"), ("pages", "empty"), ("renumbered", "empty"),
+    ],
+)  # fmt: skip
+async def test_every_paging_stops_at_a_page_saying_more_with_nothing_or_naming_itself(
+    strategy: str, page: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    listing, asked = _hostile(strategy, page)
+    whole = await listing.every(listing.start(T0, None, updated=True), read)
+    assert whole.following is None and len(asked) <= 3  # followed, the listing never ends
+    assert "listing stopped" in caplog.text

@@ -109,3 +109,35 @@ async def test_one_threads_messages_are_mapped_as_its_pages_map_them() -> None:
     pages = Pages()  # no page read: only one thread's messages are asked
     found = await inbox(pages).messages_in(Thread("a", NOW))
     assert [(m.message_id, m.thread.id) for m in found] == [("a-1", "a")] and pages.asked == []
+
+
+async def test_pages_out_of_date_order_are_complete_until_the_newest_of_all_pages() -> None:
+    # The last page holds the newest update: complete until it, not only until the first
+    # page's newest (nor the last page's alone when the first held it).
+    newest = NOW - timedelta(hours=2)
+    for first_page, last_page in (
+        ([Thread("a", newest - timedelta(hours=3))], [Thread("b", newest)]),
+        ([Thread("a", newest)], [Thread("b", newest - timedelta(hours=3))]),
+    ):
+        threads = inbox(Pages((first_page, "token-2"), (last_page, None)))
+        first = await threads.inbox_messages(since=SINCE)
+        last = await threads.inbox_messages(since=SINCE, cursor=first.next_cursor)
+        assert last.next_cursor is None and last.complete_until == newest
+
+
+@pytest.mark.parametrize(
+    "second",
+    [([], "token-3"), ([Thread("b", NOW - timedelta(hours=1))], "token-2")],
+    ids=["empty-page-with-a-token", "the-same-token-again"],
+)
+async def test_a_page_saying_more_with_nothing_or_the_same_token_ends_the_listing(
+    second: tuple[list[Thread], str | None], caplog: pytest.LogCaptureFixture
+) -> None:
+    # A marketplace that answers an empty page with a token, or names the token it was
+    # asked with: followed, the listing would page on for ever.
+    pages = Pages(([Thread("a", NOW - timedelta(hours=2))], "token-2"), second, ([], None))
+    threads = inbox(pages)
+    first = await threads.inbox_messages(since=SINCE)
+    last = await threads.inbox_messages(since=SINCE, cursor=first.next_cursor)
+    assert last.next_cursor is None and len(pages.asked) == 2
+    assert "listing stopped" in caplog.text

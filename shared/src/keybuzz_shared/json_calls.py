@@ -29,6 +29,7 @@ from keybuzz_shared.http_calls import (
     throttling,
 )
 from keybuzz_shared.redaction import KnownSecrets
+from keybuzz_shared.spent_calls import spend
 
 T = TypeVar("T")
 
@@ -200,6 +201,7 @@ class JsonCalls(Generic[C]):
     ) -> tuple[httpx.Response, bytes]:
         """One request (``stream`` opens it) and its accepted answer's body."""
         log, label = self._terms.log, self._terms.label
+        spend(call.name)  # counted as spent before it leaves; unsent past the round's bound
         call.in_doubt = True
         try:
             async with stream() as response:

@@ -22,7 +22,10 @@ The strategies, each what a marketplace's paging is:
   shrank steps the next page back by as many items.
 
 A listing's call (``Fetch``) answers a page's raw items and what it says of the next page,
-in the strategy's terms: the next link, a total count, whether one follows."""
+in the strategy's terms: the next link, a total count, whether one follows. Whatever the
+strategy, a page that lists nothing and says another follows, or names the page it is as
+the next, ends the listing (``page_bounds``), and a listing read whole stops at
+``MAX_PAGES``."""
 
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
 
+from keybuzz_shared.connectors.kit.page_bounds import follows, past_bound, same_next
 from keybuzz_shared.connectors.seam import Page, cursor_of, read_each, state_of
 
 T = TypeVar("T")  # what a page lists, read
@@ -196,15 +200,26 @@ class Listing(Generic[T, S, M]):
         items: list[T] = []
         unreadable: list[str] = []
         following: S | None = state
-        while following is not None:
+        pages = 0
+        while following is not None and not past_bound(self._name, pages):
             page = await self.step(following, read)
             items += page.items
             unreadable += page.unreadable
-            following = page.following
+            following = None if same_next(self._name, following, page.following) else page.following
+            pages += 1
         return Step(tuple(items), tuple(unreadable), None)
 
     def _valid(self, state: S, updated: bool) -> bool:
         return self.paging.valid(state, updated=updated)
+
+    @property
+    def _name(self) -> str:
+        return _named(self.paging)
+
+
+def _named(paging: object) -> str:
+    """A listing as a stopped one is named in logs: by its paging."""
+    return f"{type(paging).__name__} listing"
 
 
 # --- following the marketplace's links, seeking ----------------------------------------------
@@ -235,8 +250,12 @@ class NextLink(Paging[T, Span, str | None]):
     async def step(self, state: Span, ask: Ask[str | None], read: Read[T]) -> Step[T, Span]:
         raw, link = await ask(state, link=state.link)
         items, unreadable = read(raw)
-        following = msgspec.structs.replace(state, link=link) if link is not None else None
-        return Step(items, unreadable, following)
+        if not follows(_named(self), raw, link is not None):
+            return Step(items, unreadable, None)
+        following = msgspec.structs.replace(state, link=link)
+        return Step(
+            items, unreadable, None if same_next(_named(self), state, following) else following
+        )
 
 
 class Seek(Paging[T, Span, str | None]):
@@ -260,7 +279,7 @@ class Seek(Paging[T, Span, str | None]):
         paging = {self.page_param: str(state.page)} if self.page_param else None
         raw, link = await ask(state, paging, state.link)
         items, unreadable = read(raw)
-        if link is None:
+        if not follows(_named(self), raw, link is not None):
             return Step(items, unreadable, None)
         latest = max((self.key(item) for item in items), default=state.low)
         if latest > state.low:
@@ -269,7 +288,9 @@ class Seek(Paging[T, Span, str | None]):
             following = Span(state.low, state.high, page=state.page + 1)
         else:
             following = Span(state.low, state.high, link)
-        return Step(items, unreadable, following)
+        return Step(
+            items, unreadable, None if same_next(_named(self), state, following) else following
+        )
 
 
 # --- listings whose state says which one it is of ---------------------------------------------
@@ -397,7 +418,11 @@ class PageNumbers(OfOneListing[T, Numbered, bool]):
             paging[size_param] = str(self.size)
         raw, more = await ask(state, paging)
         items, unreadable = read(raw)
-        following = msgspec.structs.replace(state, page=state.page + 1) if more and raw else None
+        following = (
+            msgspec.structs.replace(state, page=state.page + 1)
+            if follows(_named(self), raw, more)
+            else None
+        )
         return Step(items, unreadable, following)
 
 
@@ -438,8 +463,11 @@ class SeekToken(Paging[T, Token, str | None]):
         items, unreadable = read(raw)
         dates = [self.key(item) for item in items]
         newest = max([d for d in (state.newest, *dates) if d is not None], default=None)
-        following = Token(state.low, state.high, token, newest) if token else None
-        return Step(items, unreadable, following)
+        if not follows(_named(self), raw, bool(token)) or same_next(
+            _named(self), state.token, token
+        ):
+            return Step(items, unreadable, None)
+        return Step(items, unreadable, Token(state.low, state.high, token, newest))
 
 
 # --- page numbers over a total that may shrink -----------------------------------------------
@@ -487,5 +515,6 @@ class Renumbered(Paging[T, Pages, Count]):
         if left:
             page = max(1, ((state.page - 1) * self.size - left) // self.size + 1)
             return Step(items, unreadable, Pages(state.low, state.high, page, count))
+        more = follows(_named(self), raw, more)
         following = Pages(state.low, state.high, state.page + 1, count) if more else None
         return Step(items, unreadable, following)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from keybuzz_shared.connectors.kit.listing import Fetch
+from keybuzz_shared.connectors.kit.page_bounds import follows, past_bound, repeats
 from keybuzz_shared.connectors.kit.requester import Requester
 
 
@@ -25,23 +26,28 @@ class OffsetPages:
 
     def page(self, client: Requester, body: Any) -> tuple[list[Any], bool]:
         """A page's items (``body``, the answer to ``client``'s call), and whether the
-        marketplace says a next page follows."""
+        marketplace says a next page follows (never after a page that listed nothing)."""
         if not isinstance(body, dict) or not isinstance(body.get(self.key, []), list):
             raise client.errors.unreadable(self.call, f"no list of {self.key}")
-        return list(body.get(self.key, [])), bool(body.get("next"))
+        raw = list(body.get(self.key, []))
+        return raw, follows(self.call, raw, bool(body.get("next")))
 
     async def every(
         self, client: Requester, path: str, query: dict[str, str], *, most: int = 0
     ) -> list[Any]:
         """The items of every page of ``path`` asked with ``query`` (``most`` pages at
-        most, 0: no bound)."""
+        most, 0: the kit's ``MAX_PAGES``); a page repeating the one before ends it."""
         found: list[Any] = []
-        offset, more = 0, True
-        while more and (not most or offset < most * self.size):
+        offset, more, before = 0, True, None
+        while more and not (most and offset >= most * self.size):
+            if not most and past_bound(self.call, offset // self.size):
+                break
             paged = {**query, "limit": str(self.size), "offset": str(offset)}
             body = await client.get_json(path, paged, operation=self.call)
             raw, more = self.page(client, body)
-            found, offset = found + raw, offset + self.size
+            if repeats(self.call, raw, before):
+                break
+            found, offset, before = found + raw, offset + self.size, raw
         return found
 
     def fetch(self, client: Requester, path: str) -> Fetch[str | None]:

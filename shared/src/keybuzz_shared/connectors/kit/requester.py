@@ -33,6 +33,7 @@ import msgspec
 
 from keybuzz_shared.connectors.kit.answers import Answers, Garbled
 from keybuzz_shared.connectors.kit.auth import Auth
+from keybuzz_shared.connectors.kit.page_bounds import follows, same_next
 from keybuzz_shared.connectors.kit.refusals import Refusals
 from keybuzz_shared.connectors.seam import (
     AllowanceSpent,
@@ -255,7 +256,8 @@ class Requester(JsonCalls[Call]):
         the answer's ``Link`` header. With a ``cursor``, ``path`` and ``params`` are those
         of the first page and only name the call; ValueError for a cursor this requester
         did not hand out. A page listing more items than ``pageSize`` asked is refused
-        (the next pages would skip or repeat some)."""
+        (the next pages would skip or repeat some). A page that lists nothing yet links a
+        next one, or links itself, is the last (``page_bounds``)."""
         call = self._call("GET", path, None if cursor is not None else params)
         if cursor is not None:
             call.url = self._from_cursor(cursor)
@@ -266,7 +268,10 @@ class Requester(JsonCalls[Call]):
             raise self.spec.errors.unreadable(
                 call.name, f"{len(items)} items listed, {asked} asked"
             )
-        return items, self._next_cursor(call, answer.next_link)
+        following = self._next_cursor(call, answer.next_link)
+        if not follows(call.name, items, following is not None, self.shop):
+            return items, None
+        return items, None if same_next(call.name, cursor, following) else following
 
     async def send_json(
         self,

@@ -8,16 +8,18 @@ from __future__ import annotations
 from typing import Any
 
 from keybuzz_shared.connectors.kit.listing import Fetch
+from keybuzz_shared.connectors.kit.page_bounds import follows
 from keybuzz_shared.connectors.kit.requester import Requester
 from keybuzz_shared.connectors.seam import CallRefused
 
 
 def results_page(client: Requester, call: str, body: Any) -> tuple[list[Any], bool]:
     """A page's ``results`` (``body``, the answer to ``client``'s ``call``), and whether
-    the marketplace says a next page follows."""
+    the marketplace says a next page follows (never after a page that listed nothing)."""
     if not isinstance(body, dict) or not isinstance(body.get("results"), list):
         raise client.errors.unreadable(call, "no list of results in the page")
-    return body["results"], bool(body.get("next"))
+    results: list[Any] = body["results"]
+    return results, follows(call, results, bool(body.get("next")))
 
 
 def results_fetch(

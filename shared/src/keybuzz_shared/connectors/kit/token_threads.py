@@ -68,8 +68,9 @@ class TokenThreads(ThreadsInbox, Generic[T]):
             state = self.listing.resume(cursor, updated=True)
         asked = self.now()
         step = await self.listing.step(state, self.read)
-        listed = (as_utc(self.updated(thread)) for thread in step.items)
-        newest = state.newest or max(listed, default=None)
+        # The newest update of every page read, this one's too: pages need not be in order.
+        listed = [as_utc(self.updated(thread)) for thread in step.items]
+        newest = max([*listed, *([state.newest] if state.newest else [])], default=None)
         idle = max(as_utc(since), as_utc(asked) - self.idle_margin)
         return await thread_page(
             step, self.whole, self.mapped, self.named, complete_until=newest or idle

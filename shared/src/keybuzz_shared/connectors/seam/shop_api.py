@@ -111,6 +111,11 @@ class ShopApiSettings(msgspec.Struct, frozen=True, kw_only=True):
     # shop no more often than its syncing shops' number allows (docs/ORDERS.md,
     # "Application call budget").
     order_calls: AppCallBudget | None = None
+    # The most calls one poll of a shop makes (counted at the requester, each attempt, the
+    # token's too): past it, the poll ends with what it read kept, the rest for the next
+    # poll (docs/ARCHITECTURE.md, "Calls counted as spent"). The engine's bound unless a
+    # connector declares its own.
+    max_calls_per_poll: int = 500
 
 
 def sent_since(listed: Iterable[InboxMessage], since: datetime) -> list[InboxMessage]:
