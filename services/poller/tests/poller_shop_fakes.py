@@ -629,5 +629,10 @@ class InMemoryCallCounts:
     async def calls_spent(self, shop: Shop, day: date) -> int:
         return self.days.get((shop.key, day), 0)
 
+    async def marketplace_calls(self, marketplace: str, day: date) -> int:
+        return sum(
+            n for (key, d), n in self.days.items() if d == day and key.startswith(f"{marketplace}:")
+        )
+
     async def buyer_hours(self, shop: Shop, since: datetime) -> tuple[int, ...]:
         return self.hours.get(shop.key, (0,) * 24)

@@ -17,6 +17,7 @@ import msgspec
 from prometheus_client import Gauge
 
 from keybuzz_shared.connectors.seam import AppCallBudget
+from keybuzz_shared.connectors.seam.shop_api import SECONDS_A_DAY
 
 # Each round computes its shop's next interval from the count: one count a marketplace every
 # few seconds, not a statement per round (10,000 sellers at 20 minutes are 8 a second).
@@ -95,6 +96,33 @@ class AppBudgets:
             self.gauges.interval.labels(marketplace).set(interval)
             self.gauges.shops.labels(marketplace).set(shops)
         return BudgetedInterval(marketplace, budget, shops, float(declared), interval)
+
+
+# Calls the application's day may be ahead of an even pace (of the polls' share) before the
+# polls are put off: a burst of busy polls is let through, a day spent early is not.
+PACE_BURST = 0.01
+
+
+def spent_interval(budget: AppCallBudget, interval: float, last_poll_calls: int | None) -> float:
+    """A shop's next interval after a poll that made ``last_poll_calls`` calls (counted):
+    the budget's ``interval``, stretched in proportion to what the poll spent beyond a
+    poll's share (``calls_per_poll``), so that a shop whose inbox floods spends its own
+    share, not the other shops'."""
+    if not last_poll_calls:
+        return interval
+    return interval * max(1.0, last_poll_calls / budget.calls_per_poll)
+
+
+def pace_wait(budget: AppCallBudget, counted: int, at: float) -> float:
+    """Seconds before the application's polls may call again, ``counted`` calls counted
+    this UTC day ``at`` seconds into it: none while the day is within an even pace of the
+    polls' share (and a ``PACE_BURST``); else until the pace reaches the count; past the
+    polls' share, the next day."""
+    share = budget.polls_calls_per_day
+    if counted >= share:
+        return SECONDS_A_DAY - at + 1
+    due = (counted - share * PACE_BURST) / share * SECONDS_A_DAY
+    return max(0.0, due - at)
 
 
 class AppBudgetStatus(msgspec.Struct, kw_only=True, rename="camel"):

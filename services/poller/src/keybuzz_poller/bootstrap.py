@@ -164,6 +164,8 @@ def shop_reading(shop_apis: Mapping[str, ShopApiSettings]) -> Mapping[str, ShopR
             allowance=allowance_of(api),
             overlap=timedelta(seconds=api.listing_overlap_seconds),
             pace=call_frequency_of(api),
+            max_calls=api.max_calls_per_poll,
+            app_calls=api.app_calls,
         )
 
     return PerMarketplace(reading)

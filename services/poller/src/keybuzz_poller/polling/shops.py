@@ -17,8 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from datetime import date
 
-from keybuzz_shared.app_budgets import AppBudgets, BudgetedInterval, BudgetGauges
+from keybuzz_shared.app_budgets import (
+    REREAD_SECONDS,
+    AppBudgets,
+    BudgetedInterval,
+    BudgetGauges,
+    pace_wait,
+    spent_interval,
+)
 from keybuzz_shared.background import BackgroundLoop
 from keybuzz_shared.connectors.registry import served
 from keybuzz_shared.redaction import redact_text
@@ -65,6 +74,8 @@ class ShopScheduler(LeasedPolls):
         self.not_served: set[str] = set()  # marketplaces whose shops' polls are skipped
         # Counted only for a marketplace that declares an application call budget.
         self.budgets = AppBudgets(lambda m: connections.connections.polled_shops(m), BUDGET_GAUGES)
+        # marketplace → when its application's day was counted, the day, and its calls
+        self.counted: dict[str, tuple[float, date, int]] = {}
 
     def interval_of(self, tenant_id: str) -> float:
         try:
@@ -81,7 +92,25 @@ class ShopScheduler(LeasedPolls):
         shop = shop_of(tenant_id)
         interval = await self._allowed_interval(tenant_id)
         budgeted = await self.budgeted(shop.marketplace)
-        return interval if budgeted is None else max(interval, budgeted.interval)
+        if budgeted is None:
+            return interval
+        # What was spent, not what is declared: the shop's last poll's calls, and the
+        # application's day as counted (``keybuzz_shared.app_budgets``).
+        last = self.shops.last_poll_calls.get(shop.key)
+        spent = spent_interval(budgeted.budget, budgeted.interval, last)
+        return max(interval, spent, await self._pace_wait(shop.marketplace, budgeted))
+
+    async def _pace_wait(self, marketplace: str, budgeted: BudgetedInterval) -> float:
+        """How long the application's day as counted (every instance's polls, kept across
+        restarts) puts the marketplace's next polls off; re-read every ``REREAD_SECONDS``."""
+        if self.shops.calls is None:
+            return 0.0
+        day, at = seconds_into_day(self.shops.clock())
+        now, kept = time.monotonic(), self.counted.get(marketplace)
+        if kept is None or kept[1] != day or now - kept[0] >= REREAD_SECONDS:
+            kept = (now, day, await self.shops.calls.marketplace_calls(marketplace, day))
+            self.counted[marketplace] = kept
+        return pace_wait(budgeted.budget, kept[2], at)
 
     async def budgeted(self, marketplace: str, *, fresh: bool = False) -> BudgetedInterval | None:
         """What ``marketplace``'s application call budget gives its shops now; None when it
@@ -117,6 +146,12 @@ class ShopScheduler(LeasedPolls):
         except ShopKeyRefused as exc:
             await key_refused(self.connections, shop, redact_text(str(exc)))
             raise
+        if done.stopped:  # ended cleanly, what it read stored: said, with why
+            log.warning(
+                "shop poll ended early",
+                extra={"tenant_id": shop.tenant_id, "marketplace": shop.marketplace,
+                       "calls": done.calls, "why": done.stopped[:5]},
+            )  # fmt: skip
         return PollResult(
             tenant_id=tenant_id,
             fetched=done.fetched,

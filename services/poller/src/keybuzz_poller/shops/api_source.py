@@ -28,11 +28,13 @@ from typing import TypeVar
 import httpx
 from keybuzz_shared.connectors import seam
 from keybuzz_shared.connectors.connector_settings import ShopApiSettings
+from keybuzz_shared.connectors.kit.page_bounds import SAME_ITEMS, SAME_NEXT
 from keybuzz_shared.connectors.registry import PerMarketplace, connector_for
 from keybuzz_shared.connectors.seam import InboxFile, InboxIncident, InboxMessage, Page
 from keybuzz_shared.connectors.shop_sessions import ShopSessions
 from keybuzz_shared.file_links import FileLinks, FileTooLarge, FileUnavailable, LinkRefused
 from keybuzz_shared.http_pools import SpreadTransport
+from keybuzz_shared.spent_calls import CallsBound, listing_stopped
 from keybuzz_shared.vault import VaultClient
 
 from keybuzz_poller.shops.domain import (
@@ -172,6 +174,8 @@ class ApiMessageSource:
             raise ShopKeyRefused(f"{shop.marketplace} refused the shop's key") from None
         except seam.MarketplaceUnavailable as exc:
             raise MarketplaceUnavailable(f"{shop.marketplace} file server: {exc}") from None
+        except CallsBound:  # the poll's calls are spent: the poll ends, the file not lost
+            raise
         except Exception:
             # A link the connector cannot fetch (an id naming another path, a field it cannot
             # read) costs this file only: never the message, nor the rest of the inbox.
@@ -229,13 +233,28 @@ async def _pages(
     deadline: float,
 ) -> AsyncIterator[tuple[Item, ...]]:
     """The marketplace's pages from the first, each as soon as it is read, until the last:
-    each page's cursor, opaque here, asks for the next one."""
+    each page's cursor, opaque here, asks for the next one. A page naming a next page already
+    asked, or listing the page before's items again, ends the listing, whatever the
+    connector's paging (it would page on for ever)."""
     cursor: str | None = None
+    asked: set[str] = set()
+    before: tuple[Item, ...] = ()
     while True:
         async with _translated(shop, deadline):
             found = await page_of(cursor)
         _unreadable(shop, kind, found.unreadable)
+        if found.items and found.items == before:
+            listing_stopped(f"{kind}s", SAME_ITEMS, _where(shop))
+            return
         yield found.items
         if found.next_cursor is None:
             return
-        cursor = found.next_cursor
+        if found.next_cursor in asked:
+            listing_stopped(f"{kind}s", SAME_NEXT, _where(shop))
+            return
+        cursor, before = found.next_cursor, found.items
+        asked.add(cursor)
+
+
+def _where(shop: Shop) -> dict[str, str]:
+    return {"tenant_id": shop.tenant_id, "marketplace": shop.marketplace}

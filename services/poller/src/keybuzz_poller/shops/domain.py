@@ -124,6 +124,8 @@ class ShopPoll(msgspec.Struct, kw_only=True):
     marked_read: int = 0
     thread_states: int = 0  # tickets whose thread's details or claim flag changed
     thread_clocks: int = 0  # tickets whose thread's clock at the marketplace changed
+    calls: int = 0  # calls the poll made, counted at the requester (each attempt)
+    stopped: list[str] = msgspec.field(default_factory=list)  # listings ended early: why
 
 
 def thread_key(message: InboxMessage) -> str:

@@ -38,8 +38,10 @@ from keybuzz_shared.connectors.seam import (
     shop_api_of,
 )
 from keybuzz_shared.events import MessageSent
+from keybuzz_shared.spent_calls import counted
 from keybuzz_shared.ticket_topics import Topics
 
+from keybuzz_poller.shops.bounds import HARD_BOUND, Bound, spent_in_day
 from keybuzz_poller.shops.calls import within_allowance
 from keybuzz_poller.shops.domain import (
     BUYER,
@@ -79,16 +81,30 @@ MARK_BATCH = 100  # messages marked read per request
 
 
 async def poll_shop(ports: ShopPorts, shop: Shop) -> ShopPoll:
-    """Everything new of the shop (the caller holds its lease)."""
+    """Everything new of the shop (the caller holds its lease), within the poll's bound of
+    calls (``bounds.py``): its calls counted as they are made, said in the poll's ``calls``
+    and, for a marketplace with an application call budget, in the shop's day."""
     poll = ShopPoll()
+    reading = ports.reading(shop.marketplace)
+    with counted(HARD_BOUND * reading.max_calls) as spent:
+        try:
+            await _poll(ports, shop, poll, Bound(spent, reading.max_calls))
+        finally:
+            poll.calls, poll.stopped = spent.made, list(spent.stopped)
+            await spent_in_day(ports, shop, reading, spent.made)
+    return poll
+
+
+async def _poll(ports: ShopPorts, shop: Shop, poll: ShopPoll, bound: Bound) -> None:
     reading = ports.reading(shop.marketplace)
     await ports.source.open(shop)  # its credentials, read once for the whole poll
     if reading.mark_as_read:
         await _mark_pending(ports, shop, poll)  # left by an earlier poll's failed mark
-    cursor = await ports.store.cursor(shop)
+    cursor = started = await ports.store.cursor(shop)
     now = ports.clock()
     since = read_from(cursor.incidents_since, now, reading.first_poll, reading.overlap)
-    async for incidents in within_allowance(ports, shop, ports.source.incidents(shop, since)):
+    listed = ports.source.incidents(shop, since)
+    async for incidents in bound.pages(within_allowance(ports, shop, listed)):
         poll.fetched += len(incidents)
         if not incidents:  # most polls: nothing to store, the cursor stays
             continue
@@ -97,9 +113,12 @@ async def poll_shop(ports: ShopPorts, shop: Shop) -> ShopPoll:
             for incident in incidents:
                 touched.touch([await _take_incident(unit, shop, incident, now, poll)])
             cursor = await _moved(unit, shop, incidents=[i.updated_at for i in incidents])
+    cursor = await bound.cursor_kept(ports, shop, started, cursor, "incidents_since")
     since = read_from(cursor.messages_since, now, reading.first_poll, reading.overlap)
     clocked = _marketplace_clock(shop)
-    async for messages in within_allowance(ports, shop, ports.source.messages(shop, since)):
+    started = cursor
+    listed_messages = ports.source.messages(shop, since)
+    async for messages in bound.pages(within_allowance(ports, shop, listed_messages)):
         poll.fetched += len(messages)
         if not messages:
             continue
@@ -138,7 +157,7 @@ async def poll_shop(ports: ShopPorts, shop: Shop) -> ShopPoll:
         ports.replies_sent(poll.replies_confirmed - confirmed)
         if reading.mark_as_read and fresh:
             await _mark_pending(ports, shop, poll)
-    return poll
+    await bound.cursor_kept(ports, shop, started, cursor, "messages_since")
 
 
 def _marketplace_clock(shop: Shop) -> bool:

@@ -21,6 +21,7 @@ from typing import Protocol, runtime_checkable
 import msgspec
 from keybuzz_shared.connectors.kit.pacing import CallFrequency
 from keybuzz_shared.connectors.seam import (
+    AppCallBudget,
     InboxFile,
     InboxIncident,
     InboxMessage,
@@ -145,6 +146,10 @@ class CallCounts(Protocol):
 
     async def calls_spent(self, shop: Shop, day: date) -> int: ...
 
+    async def marketplace_calls(self, marketplace: str, day: date) -> int:
+        """Every shop of ``marketplace``'s calls counted on ``day``."""
+        ...
+
     async def buyer_hours(self, shop: Shop, since: datetime) -> tuple[int, ...]:
         """The shop's buyer messages written since ``since``, by UTC hour (24 counts)."""
         ...
@@ -248,6 +253,10 @@ class ShopReading:
     allowance: Allowance | None = None  # its daily allowance of listing calls, if it has one
     overlap: timedelta = CURSOR_OVERLAP  # how far before its cursor a poll reads again
     pace: CallFrequency | None = None  # its documented frequency, if it declares one
+    max_calls: int = 500  # the most calls one poll makes (``max_calls_per_poll``)
+    # Its application call budget, if it has one: each poll's calls counted in the shop's
+    # day (``CallCounts``), the schedule following what was spent.
+    app_calls: AppCallBudget | None = None
 
 
 @dataclass(frozen=True)
@@ -269,6 +278,8 @@ class ShopPorts:
     # Each shop's day's count after its last poll and its calls per poll (shop key → day,
     # count, mean): ``calls.calls_per_poll``'s.
     poll_costs: dict[str, tuple[date, int, float]] = field(default_factory=dict)
+    # The calls each shop's last poll made (shop key → calls), for its next interval.
+    last_poll_calls: dict[str, int] = field(default_factory=dict)
 
 
 # What an API reply's outcome ``code`` holds when the marketplace refused the shop's key.

@@ -348,6 +348,15 @@ class PostgresShopCalls:
         )
         return int(spent or 0)
 
+    async def marketplace_calls(self, marketplace: str, day: date) -> int:
+        spent = await self.db.fetchval(
+            "SELECT sum(calls) FROM poller_shop_calls"
+            " WHERE split_part(poll_key, ':', 1) = $1 AND day = $2",
+            marketplace,
+            day,
+        )
+        return int(spent or 0)
+
     async def buyer_hours(self, shop: Shop, since: datetime) -> tuple[int, ...]:
         rows = await self.db.fetch(
             """
