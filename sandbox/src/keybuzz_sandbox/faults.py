@@ -12,7 +12,7 @@ import random
 import unicodedata
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import msgspec
 from lxml import etree
@@ -112,6 +112,11 @@ class SlowFaultConfig(FaultConfig, kw_only=True, rename="camel", forbid_unknown_
     # The seller's replies dated this many real seconds before the real time, as by a
     # marketplace whose clock is behind ours (0: dated by the double's clock).
     replies_behind_seconds: float = 0.0
+    # A listing's pages as a hostile marketplace pages them: every page empty yet saying
+    # another follows (``emptyPagesSayMore``), or every page the first one again, saying
+    # another follows (``pagesRepeat``). A client that follows them pages for ever.
+    empty_pages_say_more: bool = False
+    pages_repeat: bool = False
 
     def slow_problems(self) -> list[str]:
         limits = {
@@ -158,6 +163,17 @@ def reply_dating(config: FaultConfig, real_now: float) -> Callable[[float], floa
     if not behind:
         return as_dated
     return lambda own_now: min(own_now, real_now - behind)
+
+
+def hostile_page(config: FaultConfig, first: list[Any]) -> list[Any] | None:
+    """What a listing's page shows when a paging fault is armed (None: none is): nothing
+    (``emptyPagesSayMore``) or ``first``, the first page's items, again (``pagesRepeat``);
+    the double's page says another follows either way."""
+    if not isinstance(config, SlowFaultConfig):
+        return None
+    if config.empty_pages_say_more:
+        return []
+    return list(first) if config.pages_repeat else None
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,11 @@ CALLS_PER_SYNC = 1.1
 # getOrders a poll with a members' conversation about a listing: 184,000 a day at 10,000
 # sellers with a new one every ten polls), orders' reads by id and its backfills' pages.
 SYNC_SHARE = 0.8
+# The most calls one seller's poll makes: a flooded inbox's poll ends there, the rest read by
+# the next poll, itself put off by what this one spent (docs/EBAY.md, "Call limits at
+# scale"): 200 is three full pages of conversations read and marked read (25 a page, a
+# getConversation and an updateConversation each) and their orders' look-ups.
+MAX_CALLS_PER_POLL = 200
 
 
 class EbayApiSettings(ShopApiSettings, frozen=True, kw_only=True):
@@ -100,7 +105,7 @@ class EbaySettings(ShopSettings, kw_only=True, frozen=True):
         )
         return {"api_url": self.ebay_api_url, "token_url": self.ebay_token_url,
                 "identity_url": self.ebay_identity_url, "app_calls": polls,
-                "order_calls": syncs}  # fmt: skip
+                "order_calls": syncs, "max_calls_per_poll": MAX_CALLS_PER_POLL}  # fmt: skip
 
     def redirect_flow(self, marketplace: str) -> EbayFlowSettings | None:
         if marketplace != EBAY:

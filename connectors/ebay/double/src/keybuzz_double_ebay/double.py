@@ -33,6 +33,7 @@ from keybuzz_sandbox.faults import (
     JSON_KINDS,
     FaultInjector,
     SlowFaultConfig,
+    hostile_page,
     malform,
     reply_faults,
 )
@@ -294,6 +295,11 @@ def routes(sb: Sandbox) -> list[Any]:
 
     def page(items: list[Any], q: Any, key: str, href: str) -> dict[str, Any]:
         limit, offset = int(q.get("limit", 25)), int(q.get("offset", 0))
+        hostile = hostile_page(faults.config, items[:limit])  # paged as none should
+        if hostile is not None:
+            return {key: hostile, "href": href, "limit": limit, "offset": offset,
+                    "total": len(items) + limit + offset,
+                    "next": f"{href}?{urlencode({**q, 'offset': offset + limit})}"}  # fmt: skip
         shown = {key: items[offset : offset + limit], "href": href, "limit": limit, "offset": offset,
                  "total": len(items)}  # fmt: skip
         if offset + limit < len(items):
