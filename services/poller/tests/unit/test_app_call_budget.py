@@ -96,3 +96,17 @@ async def test_what_an_operator_reads_is_what_the_polls_spend() -> None:
     budgeted = await AppBudgets(table.count).interval("SHOPMARKET", WHOLE, 120)
     assert (budgeted.shops, budgeted.declared_interval) == (10_000, 120.0)
     assert budgeted.calls_a_day == pytest.approx(1_500_000)
+
+
+def test_a_poll_spending_past_its_share_pushes_the_next_back_and_the_counted_day_paces() -> None:
+    from keybuzz_shared.app_budgets import pace_wait, spent_interval
+    from keybuzz_shared.connectors.seam import AppCallBudget
+
+    budget = AppCallBudget(calls_per_day=100_000, calls_per_poll=2.0, poll_share=0.9)
+    assert spent_interval(budget, 60.0, None) == 60.0
+    assert spent_interval(budget, 60.0, 1) == 60.0  # below its share: not sooner
+    assert spent_interval(budget, 60.0, 20) == 600.0  # ten polls' share: ten intervals
+    share = 90_000  # the polls' day
+    assert pace_wait(budget, share // 2, 43_200.0) == 0.0  # on pace at noon
+    assert pace_wait(budget, share // 2, 21_600.0) > 20_000  # twice the pace at six
+    assert pace_wait(budget, share, 3_600.0) == 86_400 - 3_600 + 1  # spent: the next day
