@@ -59,30 +59,11 @@ async def test_sellers_share_the_applications_calls_and_the_interval_follows_the
     vault: VaultClient,
     private_nats: Any,
 ) -> None:
-    sandbox = await serve(SandboxConfig(doubles=(EbayDoubleSettings(extra_shops=SELLERS),)))
     # A NATS of its own: the worker's holds other tests' eBay connections, which a poller
     # subscribing there would count among the sellers sharing the budget.
-    poller = await start_service(
-        DEFINITION,
-        NATS_URL=private_nats.spec.url,
-        REPLY_SENDER_ENABLED="false",
-        EBAY_POLL_INTERVAL_SECONDS="1",
-        EBAY_MESSAGE_CALLS_PER_DAY=str(BUDGET),
-        **service_env(str(sandbox.base_url)),
-        **dovecot.settings,
+    sandbox, poller, listed, tenants = await _sellers_polled(
+        serve, start_service, dovecot, vault, private_nats, BUDGET, 1.0
     )
-    listed = [
-        s for s in (await sandbox.get("/_sandbox/ebay/shops")).json() if "Boutique" in s["name"]
-    ]
-    tenants = []
-    for seller in listed:
-        fields = consent_fields(seller)
-        tenants.append(await poller.shop_connected(vault, EBAY, fields, seller["userId"]))
-
-    async def first_polls_done() -> bool:
-        return all([(await polls(poller, t))[0] is not None for t in tenants])
-
-    await eventually(first_polls_done, within=30)
     [told] = await budgets(poller)
     assert (told["marketplace"], told["shops"], told["callsPerDay"]) == (EBAY, SELLERS, BUDGET)
     assert told["intervalSeconds"] == pytest.approx(INTERVAL, abs=0.1)
