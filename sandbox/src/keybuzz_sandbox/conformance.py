@@ -27,7 +27,8 @@ from keybuzz_sandbox.doubles import doubles
 # bodies; LOST_REPLY_ANSWER: a reply applied, its answer garbled; HELD_REPLY: a reply
 # applied at once, its answer given HELD_REPLY_SECONDS later (the caller has given up);
 # REWRITTEN_REPLY: as LOST_REPLY_ANSWER, the reply shown on its thread rewritten as some
-# marketplaces do (``faults.rewritten``: HTML entities, <br /> and CRLF, NFD, trimmed);
+# marketplaces do, every way at once, words kept (``faults.rewritten``: typography, emoji,
+# invisible characters, re-wrapped lines, escaped twice, markup, NFD);
 # REPLY_BEHIND: as LOST_REPLY_ANSWER, the reply dated REPLY_BEHIND_SECONDS before our time
 # (a marketplace whose clock is behind ours).
 Fault = Literal[

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import html
 import random
+import re
+import textwrap
 import unicodedata
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -79,12 +81,78 @@ def as_written(text: str) -> str:
     return text
 
 
+# Typography a marketplace's editor applies: curly apostrophes and German-style double
+# quotes, dashes and ellipses as their characters.
+_TYPOGRAPHY = (("...", "\u2026"), ("--", "\u2014"), ("'", "\u2019"))
+# Emoji shown as a short code; any other emoji is removed, a skin tone changed, and an
+# emoji's variation selector (U+FE0F) dropped.
+_SHORTCODES = {"\U0001f44d": ":thumbsup:", "\U0001f642": ":slightly_smiling_face:"}
+_SKIN_TONES = re.compile("[\U0001f3fb-\U0001f3fe]")
+_EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u200d]")
+_LONG_WORD = re.compile(r"(\w{4})(\w{4,})")
+WRAP_COLUMNS = 24  # the width a marketplace re-wraps a reply's lines to
+
+
+def _typographic(text: str) -> str:
+    """``'`` as ``’``, ``--`` as ``—``, ``...`` as ``…``, "…" as „…“, a space before
+    ``!?;:`` a narrow no-break one (French typography)."""
+    for typed, shown in _TYPOGRAPHY:
+        text = text.replace(typed, shown)
+    quotes = iter(("\u201e", "\u201c") * text.count('"'))
+    text = re.sub('"', lambda _: next(quotes), text)
+    return re.sub(r" ([!?;:])", "\u202f\\1", text)
+
+
+def _emoji_altered(text: str) -> str:
+    """Emoji as some marketplaces show them: a short code, another skin tone, no
+    variation selector, or removed."""
+    for emoji, code in _SHORTCODES.items():
+        text = text.replace(emoji, code)
+    text = _SKIN_TONES.sub("\U0001f3ff", text).replace("\ufe0f", "")
+    return _EMOJI.sub("", text)
+
+
+def _invisibles(text: str) -> str:
+    """A soft hyphen inside each long word, a zero-width space after each comma (before
+    emoji become short codes: a marketplace's editor, then its display)."""
+    return _LONG_WORD.sub("\\1\u00ad\\2", text).replace(",", ",\u200b")
+
+
+def _rewrapped(text: str) -> list[list[str]]:
+    """The text's paragraphs, each re-wrapped to ``WRAP_COLUMNS`` (words kept whole)."""
+    paragraphs = re.split(r"\n\s*\n", text)
+    return [
+        textwrap.wrap(p, WRAP_COLUMNS, break_long_words=False, break_on_hyphens=False)
+        for p in paragraphs
+    ]
+
+
+def _marked_up(paragraphs: list[list[str]]) -> str:
+    """Escaped twice (``&amp;amp;``, typography as ``&amp;#8217;``), its first word bold,
+    lines ending ``<br />`` and CRLF, paragraphs in ``<p>``, all in ``<div><span>``."""
+
+    def escaped(line: str) -> str:
+        once = html.escape(line, quote=True)
+        marks = "".join(c if c.isalnum() or c.isascii() else f"&#{ord(c)};" for c in once)
+        return html.escape(marks, quote=True)
+
+    body = "".join(
+        "<p>" + "<br />\r\n".join(escaped(line) for line in lines) + "</p>" for lines in paragraphs
+    )
+    body = re.sub(r"<p>(\w+)", r"<p><b>\1</b>", body, count=1)
+    return f'<div class="message"><span>{body}</span></div>'
+
+
 def rewritten(text: str) -> str:
-    """A seller's reply shown on its thread as some marketplaces rewrite it: trimmed, its
-    characters escaped as HTML entities, a run of spaces kept with ``&nbsp;``, its line
-    breaks as ``<br />`` and CRLF, its accents decomposed (Unicode NFD)."""
-    escaped = html.escape(text.strip(), quote=True).replace("  ", "&nbsp; ")
-    return unicodedata.normalize("NFD", escaped.replace("\n", "<br />\r\n"))
+    """A seller's reply shown on its thread as marketplaces rewrite it, every rewriting
+    at once (each keeps the words, none keeps the characters): trimmed, typography
+    (``’ — … „“``, narrow no-break spaces), emoji altered (short codes, skin tone,
+    variation selector dropped, removed), soft hyphens and zero-width spaces, lines
+    re-wrapped, escaped twice as HTML entities, markup (``<div>``, ``<span>``, ``<b>``,
+    ``<p>``, ``<br />`` and CRLF), accents decomposed (Unicode NFD). The doubles all show
+    a reply through this one function (``reply_shown``)."""
+    text = _emoji_altered(_invisibles(_typographic(text.strip())))
+    return unicodedata.normalize("NFD", _marked_up(_rewrapped(text)))
 
 
 class SlowAnswer(msgspec.Struct, frozen=True):
