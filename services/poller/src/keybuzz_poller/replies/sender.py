@@ -114,6 +114,8 @@ async def record(ports: RepliesPorts, reply: ClaimedReply, outcome: Outcome) -> 
         await _sent(ports, reply)
     elif outcome.kind == "refused":
         await _failed(ports, reply, outcome.detail, outcome.code)
+    elif outcome.kind == "undecided":  # may have been sent: an agent decides
+        await _failed(ports, reply, outcome.detail, outcome.code, in_doubt=True)
     elif reply.attempts >= config.max_attempts:
         reason = f"gave up after {reply.attempts} attempts; last: {outcome.detail}"
         await _failed(ports, reply, reason, outcome.code, outcome.kind == "unknown")
