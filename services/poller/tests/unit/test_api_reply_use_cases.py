@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import html
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 import pytest
@@ -25,6 +25,7 @@ from keybuzz_poller.replies.queueing import CannotReply, queue_reply
 from keybuzz_poller.replies.sender import send_due
 from keybuzz_poller.shops.ports import UNCONFIRMED
 from keybuzz_poller.tickets.ports import ExternalMessageRow, TicketRow
+from keybuzz_shared.connectors.seam import SENT_SKEW
 from keybuzz_shared.events import MessageBounced, MessageSent
 from poller_fakes import (
     FakeMail,
@@ -321,6 +322,27 @@ async def test_a_reply_in_doubt_is_not_sent_again_when_its_thread_cannot_tell() 
     clock.advance(LEASE * 10)
     await send_due(fake.replies_ports)
     assert (reply.status, reply.status_code, api.sends) == ("FAILED", UNCONFIRMED, 0)
+
+
+async def test_a_sellers_message_before_the_reply_leaves_its_read_back_able_to_tell() -> None:
+    """A seller's message written before the reply was queued (less ``SENT_SKEW``) is not
+    the reply nor a doubt: lost before applying, the reply is sent once the thread shows
+    nothing since its queueing."""
+    fake, api, clock, _ = fnac_side()
+    ticket_id = fnac_ticket(fake, api)
+    [buyers] = api.messages[TENANT]
+    earlier = T0 - SENT_SKEW - timedelta(seconds=1)
+    api.messages[TENANT].append(
+        msgspec.structs.replace(
+            buyers, message_id="bo-0", sender_type="SELLER", body="Déjà vu", created_at=earlier
+        )
+    )
+    reply_id = await queued(fake, ticket_id)
+    api.drop_next = True
+    await send_due(fake.replies_ports)
+    clock.advance(LEASE * 10)
+    await send_due(fake.replies_ports)
+    assert status(fake, reply_id)[0] == "SENT" and api.sends == 1
 
 
 class DiesAfterSending:
