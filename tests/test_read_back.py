@@ -135,11 +135,19 @@ def test_a_different_text_is_not_our_reply(listed: str) -> None:
     assert not is_same_text(OURS, listed, max_length=5_000)
 
 
-def test_a_reply_without_words_is_never_recognised() -> None:
-    """An emoji-only reply has nothing every rewriting keeps: its read-back cannot tell
-    (an agent decides), even when the marketplace shows it as sent."""
-    for ours in ("\U0001f44d", "!!!", " ", "<br />"):
-        assert not is_same_text(ours, ours, max_length=5_000)
+def test_a_reply_without_words_is_recognised_only_as_it_was_sent() -> None:
+    """An emoji-only reply has no words every rewriting keeps: shown as sent (markup,
+    escaping, spaces and variation selectors aside) it is ours; an emoji rewritten, the
+    read-back cannot tell (an agent decides). Nothing at all is never a reply."""
+    thumbs = "\U0001f44d\U0001f3fd \u2764\ufe0f"
+    assert is_same_text(thumbs, f"<p>{thumbs.replace(chr(0xFE0F), '')}</p>", max_length=5_000)
+    assert is_same_text("!!!", "&amp;#33;!!", max_length=5_000)
+    assert not is_same_text(thumbs, ":thumbsup: :heart:", max_length=5_000)
+    assert not is_same_text(thumbs, "\U0001f44d \u2764", max_length=5_000)
+    assert not is_same_text(thumbs, "Merci", max_length=5_000)
+    assert not is_same_text("Merci", "\U0001f44d", max_length=5_000)
+    for nothing in (" ", "<br />", "\u200b"):
+        assert not is_same_text(nothing, nothing, max_length=5_000)
 
 
 def test_replies_differing_only_in_punctuation_or_emoji_are_taken_for_each_other() -> None:

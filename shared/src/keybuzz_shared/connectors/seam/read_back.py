@@ -70,24 +70,31 @@ def words(text: str) -> str:
     return "".join(f"{word} " for word in re.findall(r"[^\W_]+", _unmarked(text).casefold()))
 
 
+def _compared(text: str) -> str:
+    """What of ``text`` is compared: its ``words``; a text without any (emoji only), its
+    visible characters as they are (markup, escaping, whitespace and invisible characters
+    aside): an emoji's rewriting is not undone, the read-back then cannot tell."""
+    return words(text) or "".join(_unmarked(text).split())
+
+
 def is_same_text(ours: str, listed: str, max_length: int) -> bool:
     """Whether ``listed`` (a message's text as the marketplace gives it back) is ``ours``
     as the marketplace may have rewritten it: the same words in the same order
     (``words``), whatever became of the rest. A reply without a word (emoji only) is
-    never recognised: its read-back cannot tell, and an agent decides.
+    recognised only shown as it was (``_compared``).
 
     A listed text at least ``max_length`` characters long (the marketplace's longest reply,
     the connector's ``Limits.max_text_length``) may be ours cut there: then its words need
     only begin ours (its last one maybe cut). A shorter one must be all of it, so that a
     short reply is never taken for a longer one it begins."""
-    wanted = words(ours)
+    wanted = _compared(ours)
     if not wanted:
         return False
-    if words(listed) == wanted:
+    if _compared(listed) == wanted:
         return True
     if len(listed) < max_length:
         return False
-    cut = words(_CUT_MARKUP.sub("", listed)).rstrip()
+    cut = _compared(_CUT_MARKUP.sub("", listed)).rstrip()
     return bool(cut) and wanted.startswith(cut)
 
 
