@@ -113,6 +113,13 @@ class FileLinks:
         # Outside production: a declared origin may be on loopback or the private network.
         self.checked = checked_addresses(inside_allowed=inside_allowed)
 
+    def joined(self, base: httpx.URL, link: str) -> str:
+        """``link`` (a URL, or a path under ``base``) as the URL to fetch; LinkRefused for
+        one whose path names another, judged before joining resolves its dot segments."""
+        if dot_segments(link):
+            raise LinkRefused("its path names another (dot segments)")
+        return str(base.join(link))
+
     async def address(self, url: str) -> tuple[Origin, Address]:
         """The link's origin and the address to connect to; LinkRefused when not allowed."""
         try:
