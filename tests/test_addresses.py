@@ -18,8 +18,11 @@ from pathlib import Path
 from typing import cast
 
 import httpx
+import msgspec
 import pytest
 from keybuzz_oauth.adapters import ShopVerifier
+from keybuzz_orders.service import HttpClients
+from keybuzz_orders.settings import OrdersSettings
 from keybuzz_poller.shops.api_source import ApiMessageSource
 from keybuzz_shared.addresses import (
     Address,
@@ -151,20 +154,23 @@ async def test_a_data_given_address_on_loopback_is_never_connected_in_production
 
 
 async def test_the_services_clients_of_data_given_addresses_check_them() -> None:
-    """The poller's client of each marketplace (its shop API, its files) and oauth's
-    credential checks: in production, a catalogue's host on loopback reaches nothing."""
+    """The poller's client of each marketplace (its shop API, its files), oauth's
+    credential checks and orders' shop API clients: in production, a catalogue's host on
+    loopback reaches nothing."""
     vault = cast(VaultClient, None)  # never asked: no shop is polled here
     apis = {"BOULANGER": MarketplaceSettings().shop_api("BOULANGER")}
     source = ApiMessageSource(vault, apis, inside_allowed=False)
     verifier = ShopVerifier(apis, inside_allowed=False)
+    orders = HttpClients.of(msgspec.structs.replace(OrdersSettings(), keybuzz_env="production"))
     async with listener() as (port, seen):
         try:
-            for http in (source.http("BOULANGER"), verifier.http):
+            for http in (source.http("BOULANGER"), verifier.http, orders.shop_apis["BOULANGER"]):
                 with pytest.raises(httpx.ConnectError, match="inside our network"):
                     await http.get(f"http://127.1:{port}/api/account")
         finally:
             await source.aclose()
             await verifier.aclose()
+            await orders.aclose()
     assert seen == []
 
 
