@@ -268,6 +268,10 @@ async def test_a_link_naming_another_path_of_its_host_is_refused(path: str) -> N
     links = FileLinks([origin], inside_allowed=True)
     with pytest.raises(LinkRefused, match="dot segments"):
         await links.address(f"{origin}/{path}")
+    # Before a session joins it onto its API's address, which resolves plain dot segments.
+    for link in (f"{origin}/{path}", path):
+        with pytest.raises(LinkRefused, match="dot segments"):
+            links.joined(httpx.URL(f"{origin}/api/"), link)
 
 
 async def test_a_file_named_with_dots_inside_a_segment_is_fetched() -> None:
