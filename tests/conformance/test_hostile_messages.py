@@ -4,8 +4,9 @@ PostgreSQL's text cannot hold as it is (a NUL), other control characters and a
 bidirectional override, then a healthy one: the healthy one becomes a ticket, the hostile
 one is stored with the NUL replaced, and the shop's polls do not fail. A file a message
 names by a link or an id pointing anywhere else (here a listener of the test's own on
-loopback) is never fetched from there: the message is stored once, its file listed as
-skipped, and nothing reaches the listener."""
+loopback), or on the marketplace's own host by a path that names another (``..``, plain,
+encoded or behind a backslash), is never fetched from there: the message is stored once,
+its file listed as skipped, and nothing reaches the listener."""
 
 from __future__ import annotations
 
@@ -68,18 +69,31 @@ async def test_a_file_named_outside_the_marketplace_is_never_fetched(
     [shop] = await shops(conformance, driver)
     async with knocked() as (reference, knocks), connected(conformance, connector, shop) as mine:
         first = await first_polled(conformance, mine)
-        try:
-            written = await driver.buyer_names_a_file(
-                conformance.admin, shop, "Voici la facture", reference
-            )
-        except Unsupported as exc:
-            pytest.skip(str(exc))
-        await stored_after(conformance, mine, written.message_id, first["lastSuccessAt"], True)
-        ticket = await ticket_of(conformance, mine, written)
+        written = []
+        # Elsewhere, then on the marketplace's own host a path that leads out of its files
+        # to one that answers (the sandbox's health), plain and encoded.
+        for link in (reference, *other_paths(conformance.sandbox)):
+            try:
+                written.append(
+                    await driver.buyer_names_a_file(conformance.admin, shop, "Facture", link)
+                )
+            except Unsupported as exc:
+                pytest.skip(str(exc))
+        for each in written:
+            await stored_after(conformance, mine, each.message_id, first["lastSuccessAt"], True)
+        tickets = [await ticket_of(conformance, mine, each) for each in written]
         status = await shop_status(conformance, mine)
-        assert (await stored_ids(conformance, mine)).count(written.message_id) == 1
-    [message] = [m for m in ticket["messages"] if m["externalId"] == written.message_id]
-    [file] = message["attachments"]
-    assert file["skipped"] and not file["size"], file
+        stored = await stored_ids(conformance, mine)
+    for each, ticket in zip(written, tickets, strict=True):
+        assert stored.count(each.message_id) == 1
+        [message] = [m for m in ticket["messages"] if m["externalId"] == each.message_id]
+        [file] = message["attachments"]
+        assert file["skipped"] and not file["size"], file
     assert knocks == [], knocks  # not one connection, let alone a request
     assert status is not None and status["consecutiveFailures"] == 0, status
+
+
+def other_paths(sandbox: str) -> list[str]:
+    """Links on the double's host (the marketplace's own) naming, once their path is read
+    as a server would, its health page: dot segments, percent-encoded, behind a backslash."""
+    return [f"{sandbox}/files/{up}health" for up in ("../", "%2e%2e/", "..%5c", "%2E%2E\\")]

@@ -20,6 +20,7 @@ from typing import Any, Generic, NoReturn, Protocol, TypedDict, TypeVar
 import httpx
 import msgspec
 
+from keybuzz_shared.addresses import refusal
 from keybuzz_shared.http_calls import (
     AnswerTooLarge,
     Throttled,
@@ -208,7 +209,8 @@ class JsonCalls(Generic[C]):
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             call.in_doubt = False  # nothing reached the marketplace: safe to retry
             log.warning("%s unreachable; retrying", label, extra=self._where(call, exc))
-            raise TransientFailure(type(exc).__name__) from None
+            # An address inside our network is said so (its host is the catalogue's).
+            raise TransientFailure(refusal(exc) or type(exc).__name__) from None
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             self._lost(call, type(exc).__name__)
             log.warning("%s call failed; retrying", label, extra=self._where(call, exc))

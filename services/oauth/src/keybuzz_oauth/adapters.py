@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import httpx
+from keybuzz_shared.addresses import data_client
 from keybuzz_shared.connectors.credential_form import stored
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import (
@@ -67,13 +68,18 @@ class VaultCredentials:
 class ShopVerifier:
     """``ports.ShopCredentialsVerifier``: the shop's connector checks the credentials on its
     API as ``apis[marketplace]`` (its connector's settings, handed on unread) describes it
-    (TLS verified)."""
+    (TLS verified; its addresses, a catalogue's among them, checked as they are called:
+    none inside our network unless ``inside_allowed``)."""
 
     def __init__(
-        self, apis: Mapping[str, ShopApiSettings], http: httpx.AsyncClient | None = None
+        self,
+        apis: Mapping[str, ShopApiSettings],
+        http: httpx.AsyncClient | None = None,
+        *,
+        inside_allowed: bool = False,
     ) -> None:
         self.apis = apis  # asked at each check: a marketplace added meanwhile included
-        self.http = http or httpx.AsyncClient(timeout=SHOP_API_TIMEOUT)
+        self.http = http or data_client(SHOP_API_TIMEOUT, inside_allowed=inside_allowed)
 
     async def verify(self, credentials: ShopCredentials) -> str:
         check = connector_for(credentials.marketplace).credential_check

@@ -11,7 +11,11 @@ any service settings exist.
 A file that is missing or invalid leaves the last good reading of it in force, with one
 log line per new problem: a typo in the file never takes an instance offline. An entry's
 address is refused where it holds credentials or is not http(s), and, production-like, one
-not https or inside our network (loopback, link-local, private)."""
+not https or inside our network (loopback, link-local, private) in any spelling of the
+address (``127.1``, ``2130706433``, ``0x7f000001``, ``[::ffff:7f00:1]``, ``localhost.``…).
+A name is judged by what it resolves to when it is called: the clients of the services
+that call an instance connect only to the public addresses they checked
+(``keybuzz_shared.addresses``, docs/SECURITY.md)."""
 
 from __future__ import annotations
 

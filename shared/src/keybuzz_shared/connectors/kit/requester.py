@@ -394,7 +394,7 @@ class Requester(JsonCalls[Call]):
         hosts only: ``LinkRefused`` off them, ``FileTooLarge`` over ``max_bytes``,
         ``FileUnavailable`` without the file; unavailable for 429, 5xx or no answer (an
         error names the call "GET file", never the link)."""
-        target = str(self._base.join(url))
+        target = self._files.joined(self._base, url)
         call = Call("GET file", "GET", target)  # a link is not quoted: its path names the file
         return await self._bounded(call, self._download(call, target, max_bytes))
 
