@@ -58,6 +58,17 @@ async def _store(url: str, stack: Any, rows: list[tuple[str, str, str, str, int]
         await db.close()
 
 
+async def _migrated(make_database: Callable[[str], Awaitable[str]], name: str) -> str:
+    """A database of the test's own, oauth's migrations applied (as an earlier version)."""
+    url = await make_database(name)
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+    try:
+        await apply_migrations(pool, DEFINITION.name, DEFINITION.migrations)
+    finally:
+        await pool.close()
+    return url
+
+
 async def _collisions(kit: OauthKit) -> list[dict[str, Any]]:
     nc = await kit.service.operator()
     answer = await nc.request("keybuzz.oauth.shop-id-collisions", b"{}", timeout=10)
@@ -72,12 +83,7 @@ async def test_ids_in_another_spelling_are_made_canonical_and_collisions_reporte
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO)
-    url = await make_database("oauth-spellings")
-    pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
-    try:
-        await apply_migrations(pool, DEFINITION.name, DEFINITION.migrations)
-    finally:
-        await pool.close()
+    url = await _migrated(make_database, "oauth-spellings")
     owner, bypass, alone, first, second = (new_tenant() for _ in range(5))
     await _store(
         url,
@@ -173,12 +179,7 @@ async def test_identities_of_an_earlier_form_take_their_instances_and_a_second_n
     catalogue = msgspec.json.encode(entries).decode()
     monkeypatch.setenv("MIRAKL_CATALOGUE", catalogue)
     registry.refresh()
-    url = await make_database("oauth-identities")
-    pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
-    try:
-        await apply_migrations(pool, DEFINITION.name, DEFINITION.migrations)
-    finally:
-        await pool.close()
+    url = await _migrated(make_database, "oauth-identities")
     owner, second, alone = (new_tenant() for _ in range(3))
     await _store(
         url,
