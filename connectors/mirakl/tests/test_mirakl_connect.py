@@ -18,11 +18,14 @@ import httpx
 import msgspec
 import pytest
 from keybuzz_connector_mirakl.connector import MiraklKey, shop_client
+from keybuzz_devstack.shop_api_testing import as_agent, start_quiet_poller
 from keybuzz_devstack.shop_api_testing import marketplaces_api as call
-from keybuzz_devstack.testing import RunningService
+from keybuzz_devstack.testing import MailServer, RunningService, eventually
 from keybuzz_double_mirakl import service_env
 from keybuzz_double_mirakl.env import MiraklDoubleSettings
 from keybuzz_oauth.service import DEFINITION as OAUTH
+from keybuzz_poller.polling.shops import ShopScheduler
+from keybuzz_poller.service import DEFINITION as POLLER
 from keybuzz_shared.connectors import registry
 from keybuzz_shared.vault import VaultClient
 from mirakl_connector_helpers import admin, operators, serve_double
@@ -226,14 +229,20 @@ async def outbox_of(oauth: RunningService, tenant: str) -> list[str]:
 
 
 async def test_one_shop_under_two_catalogue_entries_of_its_instance_is_refused_to_a_second_tenant(
-    start_service: StartService, vault: VaultClient, double: str, listed_twice: dict[str, str]
+    start_service: StartService,
+    dovecot: MailServer,
+    vault: VaultClient,
+    double: str,
+    listed_twice: dict[str, str],
 ) -> None:
     """A shop's identity is its instance's host and its id, whatever the catalogue calls
     the instance: tenant B typing tenant A's Decathlon key and shop id under DECATHLON_EU is
     refused as for any shop another tenant holds, and is given nothing (no row, no key, no
-    connection.connected: nothing of A's buyers' messages nor orders reaches B)."""
+    connection.connected; the poller, which polls A's shop, holds none of B's, and B's
+    tickets list nothing of A's buyers)."""
     await admin(double, "PUT", "/limits", json={"enforced": False})
     oauth = await start_service(OAUTH, **listed_twice)
+    poller = await start_quiet_poller(start_service, POLLER, dovecot, listed_twice)
     shop = (await operators(double))["DECATHLON"]["shops"][0]
     owner, intruder = new_tenant(), new_tenant()
     held = await call(oauth, "POST", "decathlon/connection", owner, json=form(shop))
@@ -251,6 +260,28 @@ async def test_one_shop_under_two_catalogue_entries_of_its_instance_is_refused_t
     assert again.status_code == 409 and "Decathlon" in again.json()["message"], again.text
     [row] = await rows_of(oauth, owner)
     assert row["account_identity"] == f"mirakl@{httpx.URL(double).netloc.decode()}:{shop['shopId']}"
+    # A's shop polled, a buyer's new thread stored as A's; B has no shop and no ticket.
+    written = await admin(
+        double,
+        "POST",
+        f"/operators/DECATHLON/shops/{shop['shopId']}/threads",
+        json={"body": "Et ma commande ?"},
+    )
+
+    async def polled_shops() -> list[str] | None:
+        keys = await poller.runtime.pool.fetch("SELECT poll_key FROM poller_shops")
+        found = [k["poll_key"] for k in keys if k["poll_key"].endswith((owner, intruder))]
+        return found or None
+
+    assert await eventually(polled_shops, within=30) == [f"DECATHLON:{owner}"]
+    assert (
+        await poller.runtime.component(ShopScheduler).poll_now(f"DECATHLON:{owner}")
+    ).stored >= 1
+    for tenant, count in ((owner, 1), (intruder, 0)):
+        params = {"orderId": written["orderId"]}
+        tickets = await as_agent(poller, "GET", "/api/v1/tickets/", tenant, params=params)
+        assert len(tickets.json()["items"]) == count, tickets.text
+    assert await polled_shops() == [f"DECATHLON:{owner}"]
 
 
 async def test_a_key_off_its_format_is_refused_before_any_call(
