@@ -17,6 +17,7 @@ from keybuzz_shared.connectors.seam import (
     AccountVault,
     ConnectorError,
     CredentialsRefused,
+    InstanceIdentity,
     MarketplaceUnavailable,
     RedirectApp,
     ShopApiSettings,
@@ -94,6 +95,13 @@ class ShopVerifier:
             raise ShopUnavailable(str(exc), exc.retry_after) from None
         except ConnectorError as exc:
             raise ShopAnswerUnreadable(str(exc)) from None
+
+    def identity_on(self, marketplace: str, account: str) -> str | None:
+        settings = self.apis.get(marketplace)  # None: not served now
+        check = None if settings is None else connector_for(marketplace).credential_check
+        if settings is None or not isinstance(check, InstanceIdentity):
+            return None
+        return check.identity_on(settings, account)
 
     async def aclose(self) -> None:
         await self.http.aclose()

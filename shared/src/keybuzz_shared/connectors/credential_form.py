@@ -91,10 +91,10 @@ def canonical_account(fields: Sequence[CredentialField], value: str) -> str:
 
 
 def reidentified(identity: str, account: str) -> str:
-    """An account's identity (``<api>:<shop id>``, the seam's ``CredentialCheck``) with its
-    shop id replaced by ``account``."""
-    api, _, _ = identity.rpartition(":")
-    return f"{api}:{account}"
+    """An account's identity (``<api>:<shop id>``, the seam's ``CredentialCheck``, or the
+    shop id alone where a connector's is) with its shop id replaced by ``account``."""
+    api, colon, _ = identity.rpartition(":")
+    return f"{api}{colon}{account}"
 
 
 def account_name(fields: Sequence[CredentialField]) -> str:

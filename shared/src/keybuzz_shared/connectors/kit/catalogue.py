@@ -69,6 +69,30 @@ def check_base_url(code: str, base_url: str) -> None:
         raise ValueError(f"{code}: baseUrl holds credentials: keys go in Vault only")
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def instance_of(base_url: str) -> str:
+    """The instance an entry's base URL reaches, as the marketplace knows it: its host,
+    lower-cased, in IDNA form, without a trailing dot, with its port unless it is the
+    scheme's default; the scheme and path set aside (two entries of one instance may spell
+    its address differently, an operator renamed or listed twice). ValueError for an
+    address without a host."""
+    try:
+        url = httpx.URL(base_url)
+        host = url.raw_host.decode("ascii").lower().rstrip(".")
+    except (httpx.InvalidURL, UnicodeError):
+        raise ValueError(f"{base_url!r} is not an address") from None
+    if not host:
+        raise ValueError(f"{base_url!r} names no host")
+    if ":" in host:  # an IPv6 address, bracketed as in a URL so that its port stays apart
+        host = f"[{host}]"
+    port = url.port
+    if port is None or port == DEFAULT_PORTS.get(url.scheme.lower()):
+        return host
+    return f"{host}:{port}"
+
+
 @dataclass
 class _FileReading(Generic[E]):
     entries: tuple[E, ...] = ()
