@@ -139,3 +139,5 @@ def test_an_identity_takes_a_canonical_shop_id_in_its_last_part() -> None:
     # An identity that is the account alone (ManoMano's, Rakuten's) stays so.
     assert reidentified("0777", "777") == "777"
     assert reidentified("boutique-7001", "boutique-7001") == "boutique-7001"
+    # One an earlier start made ":<id>" of the account alone is the account again.
+    assert reidentified(":0777", "777") == "777"
