@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from keybuzz_shared.connectors.kit import CallErrors, OrderIdPattern
 from keybuzz_shared.connectors.kit.consent import ConsentSites
-from keybuzz_shared.connectors.kit.signed_mail import Signed
 from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay, DemoMail
 from keybuzz_shared.connectors.kit.offset_pages import OffsetPages
+from keybuzz_shared.connectors.kit.signed_mail import Signed
 from keybuzz_shared.connectors.seam import (
     CallAnswerUnreadable,
     Limits,
