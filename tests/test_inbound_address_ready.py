@@ -7,7 +7,6 @@ moment it does is taken (250)."""
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -20,12 +19,16 @@ import msgspec
 import nats
 import pytest
 from keybuzz_devstack import bootstrap
-from keybuzz_devstack.testing import MailServer, RunningService, eventually
+from keybuzz_devstack.testing import (
+    MailServer,
+    RunningService,
+    eventually,
+    purge_tenant_events,
+)
 from keybuzz_poller.service import DEFINITION as POLLER
 from keybuzz_shared.events import InboundAddressReceiving, encode_event
 from keybuzz_shared.settings import DEV_INTERNAL_API_KEY
 from keybuzz_tenant_sync.service import DEFINITION as TENANT_SYNC
-from nats.js.errors import NotFoundError
 
 pytestmark = pytest.mark.timeout(180)
 INTERNAL = {"X-Internal-Key": DEV_INTERNAL_API_KEY}
@@ -38,13 +41,7 @@ async def tenant_sync(
     make_database: Callable[[str], Awaitable[str]],
     stack: Any,
 ) -> RunningService:
-    # Tenant events other files left on the worker's NATS would reach these services.
-    nc = await nats.connect(stack.nats_url)
-    try:
-        with contextlib.suppress(NotFoundError):
-            await nc.jetstream().purge_stream("TENANTS")
-    finally:
-        await nc.close()
+    await purge_tenant_events(stack.nats_url)
     product = await make_database("product")
     await bootstrap.seed_product_database(product)
     service = await start_service(TENANT_SYNC, PRODUCT_DATABASE_URL=product)
