@@ -310,11 +310,12 @@ async def tenant_status(stack: MadeUpStack, tenant: str) -> dict[str, Any]:
 
 
 async def inbound_address(stack: MadeUpStack, tenant: str, within: float = 30) -> dict[str, Any]:
-    """The tenant's one inbound address, once tenant-sync has made it."""
+    """The tenant's one inbound address, once tenant-sync shows it ready: the poller's MX
+    takes its mail (``receiving``; before, a mail to it could be refused with 550)."""
 
     async def made() -> dict[str, Any] | None:
         addresses = (await tenant_status(stack, tenant)).get("inboundAddresses")
-        return addresses[0] if addresses else None
+        return addresses[0] if addresses and addresses[0]["receiving"] else None
 
     return dict(await wait_for(made, within, f"tenant-sync never gave {tenant} an address"))
 

@@ -124,6 +124,17 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], within: float = 1
         await asyncio.sleep(0.05)
 
 
+async def purge_tenant_events(nats_url: str) -> None:
+    """Empties the TENANTS stream: tenant events other test files left on a worker's NATS
+    would reach a test's fresh services (tenant-sync, the poller) and its database."""
+    nc = await nats.connect(nats_url)
+    try:
+        with contextlib.suppress(NotFoundError):
+            await nc.jetstream().purge_stream("TENANTS")
+    finally:
+        await nc.close()
+
+
 async def consumer_drained(
     js: JetStreamContext, stream: str, consumer: str, within: float = 20.0
 ) -> ConsumerInfo:
