@@ -29,14 +29,14 @@ _CHAR_REFERENCE = re.compile(r"&#(?:x([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
 
 
 @overload
-def json_decoded(content: bytes) -> Any: ...
+def json_decoded(content: bytes | msgspec.Raw) -> Any: ...
 
 
 @overload
-def json_decoded(content: bytes, shape: type[T]) -> T: ...
+def json_decoded(content: bytes | msgspec.Raw, shape: type[T]) -> T: ...
 
 
-def json_decoded(content: bytes, shape: Any = None) -> Any:
+def json_decoded(content: bytes | msgspec.Raw, shape: Any = None) -> Any:
     """``content`` decoded (into ``shape`` when given) by msgspec; when its text holds
     characters that cannot be read, the answer with each one ``REPLACED``. An answer off
     ``shape`` raises ``msgspec.ValidationError``, one not JSON even mended
@@ -52,13 +52,13 @@ def json_decoded(content: bytes, shape: Any = None) -> Any:
     return msgspec.json.decode(mended, type=shape) if shape else msgspec.json.decode(mended)
 
 
-def _json_mended(content: bytes) -> bytes | None:
+def _json_mended(content: bytes | msgspec.Raw) -> bytes | None:
     """``content`` read leniently (bytes that are not UTF-8 replaced, lone surrogates
     kept), each lone surrogate then replaced, as JSON again; None when it is not JSON.
     Numbers keep their text (no float or integer limit of Python's between)."""
     try:
         value = json.loads(
-            content.decode("utf-8", "replace"),
+            bytes(content).decode("utf-8", "replace"),  # a raw item too
             parse_int=_number,
             parse_float=_number,
             parse_constant=_refused,
