@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import msgspec
 import pytest
+from keybuzz_connector_amazon.spapi import SearchOrdersPage
 from keybuzz_shared.connectors.kit.typed_items import decode_each, decoded
 from keybuzz_shared.connectors.kit.xml_answers import Node, parse_guarded
 from keybuzz_shared.mended import REPLACED, json_decoded
@@ -145,3 +146,26 @@ def test_an_answer_unreadable_for_another_reason_is_refused_as_before(
 ) -> None:
     with pytest.raises(Refused, match=reason):
         xml_texts(content)
+
+
+def amazon_order(number: int, buyer: bytes) -> msgspec.Raw:
+    at = b"2026-11-01T10:00:00Z"
+    return msgspec.Raw(
+        b'{"orderId": "%d", "createdTime": "%s", "lastUpdatedTime": "%s", "orderItems": [],'
+        b' "salesChannel": {"channelName": "Amazon.fr"}, "buyer": {"buyerName": "%s"}}'
+        % (number, at, at, buyer)
+    )
+
+
+def test_one_order_holding_bytes_that_are_not_utf_8_costs_nothing_to_the_others() -> None:
+    """Amazon's orders, decoded one by one beside the kit: the order is read replaced, the
+    next one read, one off its shape set aside by its id, as before."""
+    raw = [amazon_order(1, b"A\xffB"), amazon_order(2, b"\\udcffC"), amazon_order(3, b"D")]
+    page = SearchOrdersPage(raw + [msgspec.Raw(b'{"orderId": "4"}')], None, None, None)
+    orders, bad = page.decode_orders()
+    assert [(o.order_id, o.buyer and o.buyer.buyer_name) for o in orders] == [
+        ("1", f"A{REPLACED}B"),
+        ("2", f"{REPLACED}C"),
+        ("3", "D"),
+    ]
+    assert [b.order_id for b in bad] == ["4"]
