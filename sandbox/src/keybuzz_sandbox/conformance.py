@@ -30,7 +30,8 @@ from keybuzz_sandbox.doubles import doubles
 # marketplaces do, every way at once, words kept (``faults.rewritten``: typography, emoji,
 # invisible characters, re-wrapped lines, escaped twice, markup, NFD);
 # REPLY_BEHIND: as LOST_REPLY_ANSWER, the reply dated REPLY_BEHIND_SECONDS before our time
-# (a marketplace whose clock is behind ours).
+# (a marketplace whose clock is behind ours); BAD_BYTES: a buyer's text holding
+# ``faults.NOT_UTF8_MARK`` or ``FORBIDDEN_MARK`` served with bytes no strict decoder takes.
 Fault = Literal[
     "STALL",
     "TRICKLE",
@@ -47,6 +48,7 @@ Fault = Literal[
     "DUPLICATE_KEYS",
     "REWRITTEN_REPLY",
     "REPLY_BEHIND",
+    "BAD_BYTES",
 ]
 # Whom a reply goes to (the seam's recipients): the buyer, the marketplace's customer care,
 # an operator of the marketplace.
@@ -358,6 +360,7 @@ JSON_FAULTS: dict[Fault, str] = {
     "HUGE_NUMBER": "bignum",
     "MISTYPED": "schema",
     "DUPLICATE_KEYS": "duplicate",
+    "BAD_BYTES": "bad_bytes",
 }
 
 
@@ -370,6 +373,7 @@ XML_FAULTS: dict[Fault, str] = {
     "WRONG_CONTENT_TYPE": "html",
     "DEEP_NESTING": "deep",
     "MISTYPED": "mistyped",
+    "BAD_BYTES": "bad_bytes",
 }
 
 

@@ -22,9 +22,9 @@ from lxml import etree
 # The default size of a ``huge`` answer (``malform``).
 HUGE_BYTES = 32 * 1024 * 1024
 # What ``malform`` makes (below, with the hostile JSON's sizes).
-JSON_KINDS = ("invalid_json", "schema", "deep", "bignum", "duplicate", "huge")
+JSON_KINDS = ("invalid_json", "schema", "deep", "bignum", "duplicate", "huge", "bad_bytes")
 # What an XML API's double answers alike (``xml_malform``, ``xml_huge``, ``WEB_PAGE``).
-XML_KINDS = ("truncated", "entities", "deep", "mistyped", "huge", "html")
+XML_KINDS = ("truncated", "entities", "deep", "mistyped", "huge", "html", "bad_bytes")
 ALLOWED_STATUSES = frozenset({429, 500, 503})
 # failNext may also refuse access (403): with a large count and one operation, the
 # marketplace refusing that operation to this application for good.
@@ -323,7 +323,26 @@ DEEP_NESTING = 100_000  # arrays in arrays: past any parser's recursion limit
 HUGE_NUMBER = b"9" * 5_000  # an integer no 64-bit type holds, past Python's 4,300 digits
 
 
+# A "bad_bytes" answer: what a buyer wrote holding these marks (ASCII, written alike in
+# JSON and XML) is served with, in their place, what no strict decoder takes as text —
+# ``NOT_UTF8_MARK``: raw bytes that are not UTF-8 (0xFF; in XML also a raw C0 control
+# XML forbids); ``FORBIDDEN_MARK``: JSON's escape of a lone surrogate, XML's reference to a
+# character it forbids (NUL). The rest of the answer is as it should be.
+NOT_UTF8_MARK = "[[not-utf-8]]"
+FORBIDDEN_MARK = "[[forbidden]]"
+_JSON_BAD_BYTES = {NOT_UTF8_MARK: b"\xff", FORBIDDEN_MARK: b"\\udcff"}
+_XML_BAD_BYTES = {NOT_UTF8_MARK: b"\xff\x01", FORBIDDEN_MARK: b"&#0;"}
+
+
+def _marks_replaced(body: bytes, replacements: dict[str, bytes]) -> bytes:
+    for mark, bad in replacements.items():
+        body = body.replace(mark.encode(), bad)
+    return body
+
+
 def malform(body: bytes, kind: str, huge_bytes: int = HUGE_BYTES) -> bytes:
+    if kind == "bad_bytes":
+        return _marks_replaced(body, _JSON_BAD_BYTES)
     if kind == "huge":
         return body + b" " * max(0, huge_bytes - len(body))
     if kind == "schema":
@@ -353,8 +372,9 @@ def malform(body: bytes, kind: str, huge_bytes: int = HUGE_BYTES) -> bytes:
 # "entities", a billion laughs under its root's name (a client must refuse it, never
 # expand it); "deep", elements nested inside its root past what a guarded parser takes;
 # "mistyped", a word where its items' dates or numbers are (each item off its shape, the
-# document well-formed); "huge" (``xml_huge``), its root never closed, padded past a
-# client's cap; "html" (``WEB_PAGE``), a web page instead.
+# document well-formed); "bad_bytes", a buyer's marked text unreadable (above); "huge"
+# (``xml_huge``), its root never closed, padded past a client's cap; "html" (``WEB_PAGE``),
+# a web page instead.
 # libxml2 refuses an element past 256 levels unless in huge-tree mode (then past 2,048):
 # past the first, within the second, so that a guard in huge-tree mode is caught.
 XML_DEEP_NESTING = 1_000
@@ -389,6 +409,12 @@ def xml_malform(body: bytes, kind: str, mistyped: tuple[str, ...] = ()) -> bytes
             if parent is not None and (_local(parent), _local(element)) in fields:
                 element.text = MISTYPED_TEXT
         return _serialized(root)
+    if kind == "bad_bytes":  # marked texts out of CDATA: a reference is read there
+        root = _root(body)
+        for element in root.iter():
+            if element.text and (NOT_UTF8_MARK in element.text or FORBIDDEN_MARK in element.text):
+                element.text = str(element.text)
+        return _marks_replaced(_serialized(root), _XML_BAD_BYTES)
     return body[: max(1, len(body) // 2)]  # truncated
 
 

@@ -29,6 +29,7 @@ from keybuzz_shared.http_calls import (
     read_bounded,
     throttling,
 )
+from keybuzz_shared.mended import json_decoded
 from keybuzz_shared.redaction import KnownSecrets
 
 T = TypeVar("T")
@@ -265,7 +266,7 @@ class JsonCalls(Generic[C]):
             self._lost(call, f"{media or 'no content type'} answer")
             raise self._terms.unreadable(call.name, self._not_json(media))
         try:
-            return msgspec.json.decode(content)
+            return json_decoded(content)
         except msgspec.ValidationError:  # JSON, but a number no type holds: asking again
             self._lost(call, "a number out of range")  # gets the same answer
             raise self._terms.unreadable(call.name, "a number out of range") from None

@@ -51,6 +51,7 @@ from keybuzz_shared.http_calls import (
     retry_after,
 )
 from keybuzz_shared.json_calls import JSON_TYPES, CallOptions, CallTerms, JsonCalls, Unavailable
+from keybuzz_shared.mended import json_decoded
 from keybuzz_shared.redaction import KnownSecrets
 
 T = TypeVar("T")
@@ -672,7 +673,7 @@ class Requester(JsonCalls[Call]):
             self._lost(call, f"{media or 'no content type'} answer")
             raise self.spec.errors.unreadable(call.name, self._not_json(media))
         try:
-            return msgspec.json.decode(content, type=call.shape)
+            return json_decoded(content, call.shape)
         except (msgspec.DecodeError, RecursionError) as exc:
             self._lost(call, "not of its shape")
             reason = f"not of its shape: {str(exc)[:120]}"
