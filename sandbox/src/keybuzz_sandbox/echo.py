@@ -10,6 +10,7 @@ an answer, a row or a log line."""
 from __future__ import annotations
 
 import base64
+import codecs
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -27,7 +28,22 @@ FORMS: dict[str, Callable[[str], str]] = {
     "hex": lambda s: s.encode().hex(),
     "percent": lambda s: quote(s, safe=""),
     "basic": lambda s: "Basic " + base64.b64encode(f"shop:{s}".encode()).decode(),
+    "reversed": lambda s: s[::-1],
+    "spaced": " ".join,
+    "split-in-four": lambda s: " | ".join(_split(s, -(-len(s) // 4))),
+    "dashed-every-4": lambda s: "-".join(_split(s, 4)),
+    "percent-every-char": lambda s: "".join(f"%{b:02X}" for b in s.encode()),
+    "html-decimal": lambda s: "".join(f"&#{ord(c)};" for c in s),
+    "html-hex": lambda s: "".join(f"&#x{ord(c):x};" for c in s),
+    "base64-upper": lambda s: base64.b64encode(s.upper().encode()).decode(),
+    "base32": lambda s: base64.b32encode(s.encode()).decode(),
+    "rot13": lambda s: codecs.encode(s, "rot13"),
+    "json-unicode": lambda s: "".join(f"\\u{ord(c):04x}" for c in s),
 }
+
+
+def _split(text: str, size: int) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
 
 
 class EchoRequest(msgspec.Struct, forbid_unknown_fields=True):
