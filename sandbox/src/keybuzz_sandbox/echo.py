@@ -1,6 +1,9 @@
 """A marketplace that repeats in its refusal the shop's credential, transformed: some APIs
 quote the key back ("invalid key ABC…"), upper-cased, base64-encoded, as the Basic pair,
-percent- or hex-encoded. Armed for every shop-API double at once by
+percent- or hex-encoded; a hostile or careless one reversed, spaced out, cut in pieces,
+escaped character by character (percent, HTML, JSON), ROT13 or base32. ``ALL`` echoes
+every form at once, one after the other in the same refusal. Armed for every shop-API
+double at once by
 ``PUT /_sandbox/echo-secret {"form": …, "refuse": false}`` (cleared by ``DELETE``): each
 double appends ``EchoSecret.of(the credential sent)`` to its authentication refusals, and
 with ``refuse`` it also refuses every authenticated call (400) with a reason quoting the
@@ -42,6 +45,9 @@ FORMS: dict[str, Callable[[str], str]] = {
 }
 
 
+ALL = "all"  # every form of FORMS, in one refusal
+
+
 def _split(text: str, size: int) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 
@@ -64,14 +70,17 @@ class EchoSecret:
         """What the refusal adds: nothing, or the credential sent, in the armed form."""
         if self.form is None or not sent:
             return ""
+        if self.form == ALL:
+            return "".join(f" (received: {echo(sent)})" for echo in FORMS.values())
         return f" (received: {FORMS[self.form](sent)})"
 
 
 def echo_routes(echo: EchoSecret) -> list[Any]:
     @put("/echo-secret", sync_to_thread=False)
     def arm(data: JSONBody[EchoRequest]) -> Response[dict[str, str]]:
-        if data.form not in FORMS:
-            return Response({"error": f"form must be one of {', '.join(FORMS)}"}, status_code=400)
+        if data.form not in FORMS and data.form != ALL:
+            forms = ", ".join([*FORMS, ALL])
+            return Response({"error": f"form must be one of {forms}"}, status_code=400)
         echo.form, echo.refusing = data.form, data.refuse
         return Response({"form": data.form})
 
