@@ -249,10 +249,16 @@ def _mixes_digits_and_letters(fragment: str) -> bool:
 
 
 def _random_looking(fragment: str) -> bool:
-    """Digits and letters mixed, or a capital after a small letter (``aBc``)."""
-    return _mixes_digits_and_letters(fragment) or any(
-        a.islower() and b.isupper() for a, b in zip(fragment, fragment[1:], strict=False)
-    )
+    """Digits and letters mixed, a capital inside small letters (``aBc``, ``AKKo``; a
+    brand's ``iPhone`` too: one alone does not mask), or five letters and more without a
+    vowel (a word of that length has one)."""
+    if _mixes_digits_and_letters(fragment):
+        return True
+    if not fragment.isalpha():
+        return False
+    inner_capital = not fragment.isupper() and any(c.isupper() for c in fragment[1:])
+    voweless = len(fragment) >= 5 and not any(c in "aeiouy" for c in fragment.lower())
+    return inner_capital or voweless
 
 
 def _is_token_fragment(fragment: str) -> bool:
