@@ -382,3 +382,6 @@ def test_a_remote_excerpt_is_short_and_masks_before_it_cuts() -> None:
     assert len(excerpt) <= 60 and excerpt.endswith(MASK)
     assert key[:8] not in remote_excerpt(f"{'x ' * 40}{key}", 90)
     assert remote_excerpt("  Invalid\r\nAPI\tkey  ") == "Invalid  API key"
+    # Masked again (a seam error's text re-raised by the services): the same text.
+    once = mask_tokens(f"invalid key {key}")
+    assert mask_tokens(once) == once == f"invalid key {MASK}"

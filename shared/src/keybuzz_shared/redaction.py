@@ -310,7 +310,8 @@ def _plain(text: str) -> str:
     """One line of text as it reads: compatibility forms folded (full-width letters are
     letters), invisible characters (zero-width, bidi marks) removed, control characters
     and line breaks made spaces."""
-    folded = unicodedata.normalize("NFKC", text)
+    # MASK kept as it is: NFKC would make it three dots (a text masked twice stays so).
+    folded = MASK.join(unicodedata.normalize("NFKC", part) for part in text.split(MASK))
     kept = (" " if unicodedata.category(c) == "Cc" else c for c in folded)
     return "".join(c for c in kept if unicodedata.category(c) != "Cf")
 
