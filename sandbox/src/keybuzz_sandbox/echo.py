@@ -22,7 +22,20 @@ import msgspec
 from litestar import Response, delete, put
 from litestar.params import JSONBody
 
+# In the order ALL echoes them: a text shortened keeps its start, so the forms a mask by
+# value did not know (of a secret's value: ``redaction.KnownSecrets``) come first.
 FORMS: dict[str, Callable[[str], str]] = {
+    "reversed": lambda s: s[::-1],
+    "rot13": lambda s: codecs.encode(s, "rot13"),
+    "split-in-four": lambda s: " | ".join(_split(s, -(-len(s) // 4))),
+    "dashed-every-4": lambda s: "-".join(_split(s, 4)),
+    "base64-upper": lambda s: base64.b64encode(s.upper().encode()).decode(),
+    "spaced": " ".join,
+    "base32": lambda s: base64.b32encode(s.encode()).decode(),
+    "percent-every-char": lambda s: "".join(f"%{b:02X}" for b in s.encode()),
+    "html-decimal": lambda s: "".join(f"&#{ord(c)};" for c in s),
+    "html-hex": lambda s: "".join(f"&#x{ord(c):x};" for c in s),
+    "json-unicode": lambda s: "".join(f"\\u{ord(c):04x}" for c in s),
     "as-sent": lambda s: s,
     "upper": str.upper,
     "lower": str.lower,
@@ -31,17 +44,6 @@ FORMS: dict[str, Callable[[str], str]] = {
     "hex": lambda s: s.encode().hex(),
     "percent": lambda s: quote(s, safe=""),
     "basic": lambda s: "Basic " + base64.b64encode(f"shop:{s}".encode()).decode(),
-    "reversed": lambda s: s[::-1],
-    "spaced": " ".join,
-    "split-in-four": lambda s: " | ".join(_split(s, -(-len(s) // 4))),
-    "dashed-every-4": lambda s: "-".join(_split(s, 4)),
-    "percent-every-char": lambda s: "".join(f"%{b:02X}" for b in s.encode()),
-    "html-decimal": lambda s: "".join(f"&#{ord(c)};" for c in s),
-    "html-hex": lambda s: "".join(f"&#x{ord(c):x};" for c in s),
-    "base64-upper": lambda s: base64.b64encode(s.upper().encode()).decode(),
-    "base32": lambda s: base64.b32encode(s.encode()).decode(),
-    "rot13": lambda s: codecs.encode(s, "rot13"),
-    "json-unicode": lambda s: "".join(f"\\u{ord(c):04x}" for c in s),
 }
 
 
