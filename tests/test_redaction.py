@@ -22,6 +22,7 @@ from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN as ROOT_TOKEN
 from keybuzz_devstack.testing import eventually
 from keybuzz_sandbox.echo import FORMS
 from keybuzz_shared import tracing
+from keybuzz_shared.connectors import seam
 from keybuzz_shared.events import TenantArchived
 from keybuzz_shared.logs import JsonFormatter
 from keybuzz_shared.messaging import REASON_HEADER, Delivery, EventSubscription
@@ -385,3 +386,24 @@ def test_a_remote_excerpt_is_short_and_masks_before_it_cuts() -> None:
     # Masked again (a seam error's text re-raised by the services): the same text.
     once = mask_tokens(f"invalid key {key}")
     assert mask_tokens(once) == once == f"invalid key {MASK}"
+
+
+def test_the_seams_errors_and_a_failed_reply_keep_no_token_of_what_the_remote_said() -> None:
+    """Held where every connector's failure passes, whatever the connector built its error
+    from: the call, the status and the marketplace's words and codes stay."""
+    key = str(uuid.UUID(int=random.Random(7).getrandbits(128), version=4))
+    said = f"ERR_101 invalid key (received: {key[::-1]})"
+    errors = [
+        seam.CallRefused("GET ws/sav", 400, f"HTTP 400 {said}", label="Back Market"),
+        seam.ShopCredentialsRefused(f"GET ws/sav: HTTP 401 {said}", label="Back Market"),
+        seam.CallUnavailable("GET ws/sav", said, label="Back Market"),
+        seam.CallAnswerUnreadable("GET ws/sav", said, label="Back Market"),
+        seam.CallOutcomeUnknown("POST ws/sav", said, label="Back Market"),
+        seam.RequestRefused(f"Rakuten refused: {said}"),
+        seam.GrantRefused(f"eBay refused the grant: {said}"),
+    ]
+    for error in errors:
+        assert key[::-1] not in str(error) and "ERR_101 invalid key" in str(error), error
+    assert "Back Market GET ws/sav answered HTTP 400: HTTP 400 ERR_101" in str(errors[0])
+    reason = seam.failed_reply(said).reason or ""
+    assert key[::-1] not in reason and reason.startswith("ERR_101 invalid key")
