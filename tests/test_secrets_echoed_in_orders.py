@@ -12,16 +12,12 @@ import uuid
 from typing import Any
 
 import httpx
-from keybuzz_devstack import infra
-from keybuzz_devstack.testing import Infra, RunningService, eventually
+from keybuzz_devstack.testing import Infra, eventually
 from keybuzz_orders.service import DEFINITION as ORDERS
 from keybuzz_orders.sync import OrderSync
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.echo import ALL
 from keybuzz_sandbox.testing import running_sandbox
-from keybuzz_shared.connectors.registry import connector_for
-from keybuzz_shared.events import ConnectionConnected, encode_event, event_headers
-from keybuzz_shared.vault import VaultClient
 
 from tests.conformance.test_secrets_echoed import (  # noqa: F401
     EmittedLines,
@@ -29,31 +25,7 @@ from tests.conformance.test_secrets_echoed import (  # noqa: F401
     emitted,
     found_in,
 )
-from tests.test_adding_a_marketplace import operator_js
-from tests.test_marketplaces_at_run_time import StartService
-
-
-async def fnac_connected(orders: RunningService, sandbox: str, stack: Infra) -> tuple[str, str]:
-    """A new tenant's shop of the sandbox's Fnac double, its key in Vault and its
-    ``connection.connected`` published (orders backfills it): the tenant and the key."""
-    async with httpx.AsyncClient(timeout=10) as http:
-        shop = (await http.get(f"{sandbox}/_sandbox/fnac/shops")).json()[-1]
-    tenant = str(uuid.uuid4())
-    vault = VaultClient(stack.vault_addr, token=infra.DEV_VAULT_ROOT_TOKEN)
-    fields = {f: shop[f] for f in ("partner_id", "shop_id", "key")}
-    await vault.write(connector_for("FNAC").credentials_path(tenant), fields)
-    await vault.aclose()
-    connected = ConnectionConnected(
-        tenant_id=tenant,
-        marketplace="FNAC",
-        connection_id=str(uuid.uuid4()),
-        seller_id=shop["shop_id"],
-        marketplace_ids=[],
-        region="eu",
-    )
-    js = await operator_js(orders)
-    await js.publish(connected.type, encode_event(connected), headers=event_headers(connected))
-    return tenant, str(shop["key"])
+from tests.test_marketplaces_at_run_time import StartService, fnac_shop_connected_in_orders
 
 
 async def test_a_key_echoed_in_any_form_by_a_refused_sync_reaches_no_cursor_row_or_log(
@@ -68,7 +40,8 @@ async def test_a_key_echoed_in_any_form_by_a_refused_sync_reaches_no_cursor_row_
             ORDERS_SYNC_INTERVAL_SECONDS="3600",  # rounds when the test says
             BACKFILL_DAYS="2",  # a short backfill: the sync starts after it
         )
-        tenant, key = await fnac_connected(orders, sandbox, stack)
+        tenant = str(uuid.uuid4())
+        shop = await fnac_shop_connected_in_orders(orders, stack, "FNAC", tenant, sandbox)
         pool = orders.runtime.pool
 
         async def backfilled() -> Any:
@@ -89,7 +62,7 @@ async def test_a_key_echoed_in_any_form_by_a_refused_sync_reaches_no_cursor_row_
             "SELECT last_error FROM order_sync_cursors WHERE tenant_id = $1", tenant
         )
         seen = "\n".join([repr(dict(cursor)), await database_text(pool), *emitted.lines])
-        assert found_in(seen, key) == []
+        assert found_in(seen, shop["key"]) == []
         # What an operator needs is kept: the marketplace, the call, Fnac's words.
         assert "FNAC" in cursor["last_error"], cursor
         assert "invalid request for this shop" in cursor["last_error"], cursor
