@@ -23,6 +23,7 @@ from keybuzz_devstack.testing import eventually
 from keybuzz_sandbox.echo import FORMS
 from keybuzz_shared import tracing
 from keybuzz_shared.connectors import seam
+from keybuzz_shared.connectors.kit.refusals import Refusals
 from keybuzz_shared.events import TenantArchived
 from keybuzz_shared.logs import JsonFormatter
 from keybuzz_shared.messaging import REASON_HEADER, Delivery, EventSubscription
@@ -407,3 +408,12 @@ def test_the_seams_errors_and_a_failed_reply_keep_no_token_of_what_the_remote_sa
     assert "Back Market GET ws/sav answered HTTP 400: HTTP 400 ERR_101" in str(errors[0])
     reason = seam.failed_reply(said).reason or ""
     assert key[::-1] not in reason and reason.startswith("ERR_101 invalid key")
+
+
+def test_a_refusals_error_object_keeps_its_code_before_its_message() -> None:
+    """What an operator looks up in the marketplace's docs (Back Market's ``ErrorResponseV1``)."""
+    said = {"error": {"code": "unauthenticated", "message": "Guest user not allowed"}}
+    assert Refusals().reason(said) == "unauthenticated: Guest user not allowed"
+    assert Refusals().reason({"error": {"message": "Guest user not allowed"}}) == (
+        "Guest user not allowed"
+    )
