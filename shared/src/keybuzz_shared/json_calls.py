@@ -30,12 +30,12 @@ from keybuzz_shared.http_calls import (
     throttling,
 )
 from keybuzz_shared.mended import json_decoded
-from keybuzz_shared.redaction import KnownSecrets
+from keybuzz_shared.redaction import KnownSecrets, remote_excerpt
 
 T = TypeVar("T")
 
 ERROR_BODY_BYTES = 64 * 1024  # of a refusal's answer, only this much is read
-DETAIL_CHARS = 300  # of the marketplace's reason kept in an error
+DETAIL_CHARS = 300  # of the marketplace's reason kept in an error (its excerpt: redaction.py)
 JSON_TYPES = ("application/json", "+json")
 
 
@@ -295,9 +295,10 @@ class JsonCalls(Generic[C]):
             return None
 
     def _detail(self, response: httpx.Response, reason: str) -> str:
-        """ "HTTP <status> <reason>", without a secret, shortened."""
-        detail = f"HTTP {response.status_code}" + (f" {reason}" if reason else "")
-        return KnownSecrets(self._secrets()).redact(detail)[:DETAIL_CHARS]
+        """ "HTTP <status> <reason>": the reason an excerpt without a secret nor anything
+        shaped like a token (``redaction.remote_excerpt``)."""
+        said = remote_excerpt(KnownSecrets(self._secrets()).redact(reason)) if reason else ""
+        return (f"HTTP {response.status_code} {said}".strip())[:DETAIL_CHARS]
 
     def _lost(self, call: C, reason: str) -> None:
         """The request may have reached the marketplace: a call that sends something stops."""

@@ -32,7 +32,7 @@ from keybuzz_shared.background import BackgroundLoop
 from keybuzz_shared.backoff import backoff_delay
 from keybuzz_shared.connectors.registry import served
 from keybuzz_shared.events import MessageSent
-from keybuzz_shared.redaction import redact_text, secret_scope
+from keybuzz_shared.redaction import remote_excerpt, secret_scope
 
 from keybuzz_poller.replies.outcomes import count_reply, not_delivered
 from keybuzz_poller.replies.ports import (
@@ -103,8 +103,9 @@ async def _through_api(
     )
     done = await ports.send_through_api(api, attempt)
     if done.key_refused is not None:
-        await ports.key_refused(reply.tenant_id, reply.marketplace, redact_text(done.key_refused))
-    return Outcome(done.kind, redact_text(done.detail), done.code)
+        refused = remote_excerpt(done.key_refused, 500)
+        await ports.key_refused(reply.tenant_id, reply.marketplace, refused)
+    return Outcome(done.kind, remote_excerpt(done.detail, 500), done.code)
 
 
 async def record(ports: RepliesPorts, reply: ClaimedReply, outcome: Outcome) -> None:
