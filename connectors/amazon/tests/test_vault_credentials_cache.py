@@ -70,7 +70,7 @@ async def test_repeated_checks_read_vault_once_and_see_outside_changes_after_max
     await asyncio.sleep(0.3)
     older_than = time.monotonic() - read_by - 0.1
     stale = await load_tenant_credentials(oauth, tenant_id, max_age=older_than)
-    assert stale.seller_id == "SELLER2"
+    assert stale.seller_id == "SELLER2", (oauth.reads, older_than)
     assert (await load_tenant_credentials(oauth, tenant_id)).seller_id == "SELLER2"  # fresh
     assert oauth.reads == 3
     await delete_tenant_credentials(elsewhere, tenant_id)
