@@ -33,7 +33,7 @@ import nats
 import pytest
 from keybuzz_devstack import infra
 from keybuzz_devstack.stack import DEFAULT_PORTS
-from keybuzz_devstack.testing import removed_unwaited, stack_ports_claimed
+from keybuzz_devstack.testing import removed_unwaited, stack_ports_claimed, until_the_limit
 from keybuzz_sandbox.testing import ConsentForm
 from keybuzz_shared.auth import issue_token
 from keybuzz_shared.events import TenantCreated, encode_event, event_headers
@@ -310,11 +310,12 @@ async def tenant_status(stack: MadeUpStack, tenant: str) -> dict[str, Any]:
 
 
 async def inbound_address(stack: MadeUpStack, tenant: str, within: float = 30) -> dict[str, Any]:
-    """The tenant's one inbound address, once tenant-sync has made it."""
+    """The tenant's one inbound address, once tenant-sync shows it ready: the poller's MX
+    takes its mail (``receiving``; before, a mail to it could be refused with 550)."""
 
     async def made() -> dict[str, Any] | None:
         addresses = (await tenant_status(stack, tenant)).get("inboundAddresses")
-        return addresses[0] if addresses else None
+        return addresses[0] if addresses and addresses[0]["receiving"] else None
 
     return dict(await wait_for(made, within, f"tenant-sync never gave {tenant} an address"))
 
@@ -395,8 +396,11 @@ def made_up_stack() -> Iterator[MadeUpStack]:
                 removed_unwaited(root)
 
 
-async def wait_for(probe: Any, within: float, what: str, every: float = 0.3) -> Any:
-    """Poll ``probe`` (async, returns something truthy when done) for up to ``within`` s."""
+async def wait_for(probe: Any, within: float | None, what: str, every: float = 0.3) -> Any:
+    """Poll ``probe`` (async, returns something truthy when done) for up to ``within`` s
+    (None: what is left of the test's time limit, ``until_the_limit``: a bound for a hang,
+    where a busy machine may take any time and the test asserts the condition itself)."""
+    within = until_the_limit() if within is None else within
     deadline = time.monotonic() + within
     last: Any = None
     while time.monotonic() < deadline:

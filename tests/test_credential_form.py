@@ -134,3 +134,10 @@ def test_a_secret_is_never_made_canonical_and_stored_ids_are_read_canonical() ->
 def test_an_identity_takes_a_canonical_shop_id_in_its_last_part() -> None:
     assert reidentified("mirakl:BOULANGER:043115", "43115") == "mirakl:BOULANGER:43115"
     assert reidentified("octopia-seller-api:0090", "90") == "octopia-seller-api:90"
+    at_instance = "mirakl@127.0.0.1:8900:043115"  # a host's port before the shop id
+    assert reidentified(at_instance, "43115") == "mirakl@127.0.0.1:8900:43115"
+    # An identity that is the account alone (ManoMano's, Rakuten's) stays so.
+    assert reidentified("0777", "777") == "777"
+    assert reidentified("boutique-7001", "boutique-7001") == "boutique-7001"
+    # One an earlier start made ":<id>" of the account alone is the account again.
+    assert reidentified(":0777", "777") == "777"

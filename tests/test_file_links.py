@@ -12,12 +12,12 @@ import msgspec
 import pytest
 from keybuzz_connector_fnac.connector import FnacApiSettings
 from keybuzz_poller.settings import PollerSettings
+from keybuzz_shared.addresses import is_public
 from keybuzz_shared.file_links import (
     NO_FILES,
     FileLinks,
     FileTooLarge,
     LinkRefused,
-    is_public,
     production_problem,
 )
 from keybuzz_shared.settings import SettingsError, load_settings

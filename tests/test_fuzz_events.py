@@ -41,6 +41,7 @@ from keybuzz_shared.events import (
     ConnectionDisconnected,
     ConnectionReauthRequired,
     Event,
+    InboundAddressReceiving,
     MessageReceived,
     TenantArchived,
     TenantCreated,
@@ -63,6 +64,12 @@ def valid_event(subject: str, tenant: str) -> Event:
         "tenant.updated": TenantUpdated(tenant_id=tenant, name="Fuzz", plan="pro", status="active"),
         "tenant.archived": TenantArchived(tenant_id=tenant, reason="fuzz"),
         "tenant.synced": TenantSynced(tenant_id=tenant, name="Fuzz", plan="pro", status="active"),
+        "tenant.inbound_address.receiving": InboundAddressReceiving(
+            tenant_id=tenant,
+            email=f"amazon.{tenant}.fr.fuzz@inbound.keybuzz.test",
+            marketplace="AMAZON",
+            country="FR",
+        ),
         "connection.connected": ConnectionConnected(
             tenant_id=tenant,
             connection_id=str(uuid.uuid4()),

@@ -83,18 +83,24 @@ async def test_each_pool_keeps_its_connections_alive(server: Server) -> None:
     assert server.connections == 4  # one a pool, reused
 
 
-@pytest.fixture
-def self_signed(tmp_path: Path) -> tuple[Path, Path]:
-    """A key and a certificate for 127.0.0.1 that no CA signed."""
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+def self_signed_for(where: Path, name: str, alt: str) -> tuple[Path, Path]:
+    """A key and a certificate for ``name`` (``alt``: its subjectAltName) that no CA
+    signed, written under ``where``."""
+    key, cert = where / "key.pem", where / "cert.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
-        + ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
+        + ["-subj", f"/CN={name}", "-addext", f"subjectAltName={alt}"]
         + ["-keyout", str(key), "-out", str(cert)],
         check=True,
         capture_output=True,
     )
     return key, cert
+
+
+@pytest.fixture
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A key and a certificate for 127.0.0.1 that no CA signed."""
+    return self_signed_for(tmp_path, "127.0.0.1", "IP:127.0.0.1")
 
 
 async def test_a_certificate_nobody_vouches_for_is_refused(self_signed: tuple[Path, Path]) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from keybuzz_devstack.testing import asgi_body, serving
+from keybuzz_shared.addresses import data_client
 from keybuzz_shared.connectors.kit import (
     Answers,
     ApiSpec,
@@ -296,3 +297,16 @@ async def test_a_file_fetched_without_the_token_from_declared_hosts_never_quotes
     assert script.bodies("/api/login") == []  # a public file needs no login
     with pytest.raises(LinkRefused):
         await doc.get_bytes("https://elsewhere.invalid/files/9", 1_000)
+
+
+async def test_an_api_whose_host_is_inside_our_network_is_unavailable_saying_so(
+    server: tuple[str, Script],
+) -> None:
+    """Production's client of data-given addresses (a catalogue's host spelled ``127.1``):
+    the call is the marketplace unavailable, saying why, and reaches nothing."""
+    base, script = server
+    async with data_client(5, inside_allowed=False) as http:
+        doc = requester(base.replace("127.0.0.1", "127.1"), http, attempts=1)
+        with pytest.raises(KitUnavailable, match="127.0.0.1, an address inside our network"):
+            await doc.post_document("orders", request)
+    assert script.seen == []

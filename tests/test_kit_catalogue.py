@@ -15,7 +15,7 @@ from pathlib import Path
 import msgspec
 import pytest
 from keybuzz_shared.connectors.kit import KitSession
-from keybuzz_shared.connectors.kit.catalogue import Catalogue, check_base_url
+from keybuzz_shared.connectors.kit.catalogue import Catalogue, check_base_url, instance_of
 from keybuzz_shared.connectors.kit.response_parts import OwnRule, SessionFigures
 from keybuzz_shared.connectors.kit.windows import window_query
 from keybuzz_shared.connectors.seam import ResponseFigure, ResponseRule
@@ -70,6 +70,44 @@ def test_an_entry_with_credentials_in_its_address_is_refused_without_quoting_the
     with pytest.raises(ValueError, match="holds credentials") as refused:
         Instance(code="X", base_url="https://u:secret@x.example")
     assert "secret" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "spelled",
+    [
+        "https://marketplace-decathlon-eu.mirakl.net",
+        "https://MARKETPLACE-Decathlon-EU.Mirakl.NET",  # case
+        "HTTPS://marketplace-decathlon-eu.mirakl.net/",  # the scheme's case, a slash
+        "https://marketplace-decathlon-eu.mirakl.net.",  # the root's trailing dot
+        "https://marketplace-decathlon-eu.mirakl.net:443/",  # the default port
+        "HTTPS://marketplace-decathlon-eu.mirakl.net:443",  # in any case of its scheme
+        "http://marketplace-decathlon-eu.mirakl.net:80",  # the scheme's own default port
+        "https://marketplace-decathlon-eu.mirakl.net/fr/seller",  # a path
+        "https://marketplace-decathlon-eu.mirakl.net?x=1#top",
+        "https://marketplace-decathlon-eu.mirakl.net.:443/api/../v2",
+    ],
+)
+def test_an_instance_is_its_host_whatever_the_entry_spells_its_address(spelled: str) -> None:
+    """Two entries of one instance (an operator renamed or listed twice) name one instance,
+    and so one shop of one id (``InstanceProbeCheck``)."""
+    assert instance_of(spelled) == "marketplace-decathlon-eu.mirakl.net"
+
+
+def test_an_instance_name_is_in_idna_form_and_keeps_a_port_of_its_own() -> None:
+    for spelled in (
+        "https://bücher.example",
+        "https://BÜCHER.example.",
+        "https://xn--bcher-kva.example",
+    ):
+        assert instance_of(spelled) == "xn--bcher-kva.example"
+    assert instance_of("https://api.example:8443/x") == "api.example:8443"
+    assert instance_of("https://api.example:80") == "api.example:80"  # http's, not https'
+    assert instance_of("http://127.0.0.1:8900/mirakl/DECATHLON") == "127.0.0.1:8900"
+    assert instance_of("https://[::1]:8443/") == "[::1]:8443"
+    assert instance_of("https://api.example") != instance_of("https://api.example.org")
+    for broken in ("https://", "no address"):
+        with pytest.raises(ValueError, match="host"):
+            instance_of(broken)
 
 
 def test_each_makes_one_object_an_entry_the_same_while_it_is_unchanged(

@@ -17,6 +17,7 @@ from keybuzz_shared.connectors.kit.consent import ConsentSites
 from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay, DemoMail
 from keybuzz_shared.connectors.kit.offset_pages import OffsetPages
 from keybuzz_shared.connectors.kit.page_bounds import MAX_PAGES
+from keybuzz_shared.connectors.kit.signed_mail import Signed
 from keybuzz_shared.connectors.seam import (
     CallAnswerUnreadable,
     Limits,
@@ -45,9 +46,11 @@ class Mail:
     sent_at: datetime | None = datetime(2026, 11, 1, tzinfo=UTC)
     automatic: bool = False
     attachments: list[MailPart] = field(default_factory=list)
+    from_address: str | None = None
+    field_counts: dict[str, int] = field(default_factory=dict)
 
 
-def sender_of(mail: ParsedMail) -> SenderType:
+def sender_of(mail: ParsedMail, signed: Signed) -> SenderType:
     return "BUYER" if mail.buyer_email else "MARKETPLACE_SUPPORT"
 
 

@@ -349,15 +349,25 @@ async def beta_connected_in_orders(
     registry.refresh()  # a fresh reading: BETA comes in as a value asked, not a stale one
     family.serve("ALPHA", "BETA")
     await asyncio.sleep(registry.UNKNOWN_REREAD_SECONDS)
-    shop = await fnac_double_shop(sandbox_url)
     tenant = new_tenant()
+    await fnac_shop_connected_in_orders(orders, stack, "BETA", tenant, sandbox_url)
+    return tenant
+
+
+async def fnac_shop_connected_in_orders(
+    orders: RunningService, stack: Infra, marketplace: str, tenant: str, sandbox_url: str
+) -> dict[str, Any]:
+    """The Fnac double's shop connected for ``tenant`` on ``marketplace`` (one speaking
+    Fnac's API): its key in Vault, its ``connection.connected`` published (orders
+    backfills it). The shop."""
+    shop = await fnac_double_shop(sandbox_url)
     vault = VaultClient(stack.vault_addr, token=infra.DEV_VAULT_ROOT_TOKEN)
     fields = {f: shop[f] for f in ("partner_id", "shop_id", "key")}
-    await vault.write(registry.connector_for("BETA").credentials_path(tenant), fields)
+    await vault.write(registry.connector_for(marketplace).credentials_path(tenant), fields)
     await vault.aclose()
     connected = ConnectionConnected(
         tenant_id=tenant,
-        marketplace="BETA",
+        marketplace=marketplace,
         connection_id=str(uuid.uuid4()),
         seller_id=shop["shop_id"],
         marketplace_ids=[],
@@ -365,7 +375,7 @@ async def beta_connected_in_orders(
     )
     js = await operator_js(orders)
     await js.publish(connected.type, encode_event(connected), headers=event_headers(connected))
-    return tenant
+    return shop
 
 
 async def test_orders_backfills_a_marketplace_added_after_it_started_and_pauses_its_sync(

@@ -9,24 +9,33 @@ import base64
 import html
 import json
 import logging
+import random
+import string
 import sys
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, quote_plus, urlsplit
 
 import pytest
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN as ROOT_TOKEN
 from keybuzz_devstack.testing import eventually
+from keybuzz_sandbox.echo import FORMS
 from keybuzz_shared import tracing
+from keybuzz_shared.connectors import seam
+from keybuzz_shared.connectors.kit.refusals import Refusals
 from keybuzz_shared.events import TenantArchived
 from keybuzz_shared.logs import JsonFormatter
 from keybuzz_shared.messaging import REASON_HEADER, Delivery, EventSubscription
 from keybuzz_shared.redaction import (
+    MASK,
     REDACTED,
     KnownSecrets,
+    mask_tokens,
     redact_text,
     redact_value,
     remember_secrets,
+    remote_excerpt,
     secret_scope,
 )
 from keybuzz_shared.service import Runtime
@@ -293,3 +302,118 @@ async def test_a_scope_reaches_the_tasks_started_in_it() -> None:
     with secret_scope(ECHOED_KEY):
         inside = await asyncio.create_task(asyncio.to_thread(redact_text, echoed))
     assert "[REDACTED]" in inside
+
+
+# --- A remote's free text: tokens masked by their shape -----------------------------------
+
+# Keys of every shape the marketplaces give, and the doubles': drawn from a seeded generator
+# (the same keys at each run), each mixing digits and letters as issued keys do.
+ALNUM = string.ascii_letters + string.digits
+KEY_SHAPES: dict[str, Callable[[random.Random], str]] = {
+    "uuid": lambda rng: str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+    "UUID": lambda rng: str(uuid.UUID(int=rng.getrandbits(128), version=4)).upper(),
+    "hex": lambda rng: rng.randbytes(16).hex(),
+    "base64url": lambda rng: base64.urlsafe_b64encode(rng.randbytes(24)).decode(),
+    "alphanumerics": lambda rng: "".join(rng.choice(ALNUM) for _ in range(16)),
+    "upper and digits": lambda rng: "".join(
+        rng.choice(string.ascii_uppercase + string.digits) for _ in range(20)
+    ),
+}
+
+
+def drawn_keys(shape: str, count: int) -> list[str]:
+    rng = random.Random(shape)
+    keys: list[str] = []
+    while len(keys) < count:
+        key = KEY_SHAPES[shape](rng)
+        if any(c.isdigit() for c in key) and any(c.isalpha() for c in key):
+            keys.append(key)
+    return keys
+
+
+@pytest.mark.parametrize("shape", KEY_SHAPES)
+def test_a_token_in_any_form_is_masked_by_its_shape(shape: str) -> None:
+    """Every form the doubles echo, for 50 keys of each shape, quoted in a refusal: none
+    is left, by a mask that is not told the key."""
+    leaks = []
+    for key in drawn_keys(shape, 50):
+        for name, echo in FORMS.items():
+            form = echo(key)
+            masked = mask_tokens(f"Invalid API key (received: {form}); retry")
+            if form in masked or form.lower() in masked.lower():
+                leaks.append((name, form))
+            assert masked.startswith("Invalid API key (received: ")  # the words kept
+    assert leaks == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Invalid API key",
+        "HTTP 401 Guest user not allowed",
+        "Le jeton d'authentification est invalide ou a expiré; veuillez vous reconnecter",
+        "Unauthorized: the access token provided is expired, revoked, or malformed.",
+        "Fnac messages_update answered ERROR: ERR_101: Authentification échouée",
+        "E1001 INVALID_CREDENTIALS invalid_grant M11 HTTP/1.1",
+        "Back Market GET ws/sav answered HTTP 400: the request could not be processed",
+        "held back inside Back Market's Retry-After (1.5 s left)",
+        "unreadable Fnac answer to messages_query: answer larger than allowed (8388608)",
+        "il y a un an et demi, en 2 ou 3 fois",
+        "shop 43115, order 12345-67 of 2026-11-26",
+        "BackMarket McDonald internationalization eBay HTTPS",
+    ],
+)
+def test_words_numbers_and_codes_are_kept_by_the_mask(text: str) -> None:
+    assert mask_tokens(text) == text
+
+
+def test_invisible_and_full_width_characters_do_not_hide_a_token() -> None:
+    key = str(uuid.UUID(int=random.Random(62).getrandbits(128), version=4))
+    zero_width = "\u200b".join(key)
+    full_width = "".join(chr(ord(c) + 0xFEE0) if c.isalnum() else c for c in key)
+    for form in (zero_width, full_width, key.replace("-", "\u00ad")):
+        masked = mask_tokens(f"invalid key {form} for this shop")
+        assert masked == f"invalid key {MASK} for this shop", masked
+
+
+def test_a_remote_excerpt_is_short_and_masks_before_it_cuts() -> None:
+    """Masked first, so a token cut by the excerpt's end leaves no piece of it."""
+    key = random.Random(4).randbytes(16).hex()
+    said = "refused: " + "the key was wrong " * 10 + key
+    excerpt = remote_excerpt(said, 60)
+    assert len(excerpt) <= 60 and excerpt.endswith(MASK)
+    assert key[:8] not in remote_excerpt(f"{'x ' * 40}{key}", 90)
+    assert remote_excerpt("  Invalid\r\nAPI\tkey  ") == "Invalid  API key"
+    # Masked again (a seam error's text re-raised by the services): the same text.
+    once = mask_tokens(f"invalid key {key}")
+    assert mask_tokens(once) == once == f"invalid key {MASK}"
+
+
+def test_the_seams_errors_and_a_failed_reply_keep_no_token_of_what_the_remote_said() -> None:
+    """Held where every connector's failure passes, whatever the connector built its error
+    from: the call, the status and the marketplace's words and codes stay."""
+    key = str(uuid.UUID(int=random.Random(7).getrandbits(128), version=4))
+    said = f"ERR_101 invalid key (received: {key[::-1]})"
+    errors = [
+        seam.CallRefused("GET ws/sav", 400, f"HTTP 400 {said}", label="Back Market"),
+        seam.ShopCredentialsRefused(f"GET ws/sav: HTTP 401 {said}", label="Back Market"),
+        seam.CallUnavailable("GET ws/sav", said, label="Back Market"),
+        seam.CallAnswerUnreadable("GET ws/sav", said, label="Back Market"),
+        seam.CallOutcomeUnknown("POST ws/sav", said, label="Back Market"),
+        seam.RequestRefused(f"Rakuten refused: {said}"),
+        seam.GrantRefused(f"eBay refused the grant: {said}"),
+    ]
+    for error in errors:
+        assert key[::-1] not in str(error) and "ERR_101 invalid key" in str(error), error
+    assert "Back Market GET ws/sav answered HTTP 400: HTTP 400 ERR_101" in str(errors[0])
+    reason = seam.failed_reply(said).reason or ""
+    assert key[::-1] not in reason and reason.startswith("ERR_101 invalid key")
+
+
+def test_a_refusals_error_object_keeps_its_code_before_its_message() -> None:
+    """What an operator looks up in the marketplace's docs (Back Market's ``ErrorResponseV1``)."""
+    said = {"error": {"code": "unauthenticated", "message": "Guest user not allowed"}}
+    assert Refusals().reason(said) == "unauthenticated: Guest user not allowed"
+    assert Refusals().reason({"error": {"message": "Guest user not allowed"}}) == (
+        "Guest user not allowed"
+    )

@@ -43,14 +43,32 @@ async def test_runs_after_on_the_same_loop():
 
 def test_runs_after_in_the_same_worker():
     assert True
+
+@pytest.fixture(scope="module")
+def servers_slow_to_start():
+    time.sleep(2)  # past the test's limit, within a shared fixture's own
+    return "started"
+
+@pytest.mark.timeout(1)
+def test_whose_shared_fixture_starts_past_its_limit(servers_slow_to_start):
+    assert servers_slow_to_start == "started"
+
+@pytest.fixture(scope="module")
+def servers_that_never_start():
+    time.sleep(60)
+
+@pytest.mark.timeout(1)
+def test_whose_shared_fixture_never_starts(servers_that_never_start):
+    pass
 """
 
 # The grace a cancelled test has before its loop is stopped, shortened: the fixture that
-# never ends is stopped the same way, sooner.
+# never ends is stopped the same way, sooner. A shared fixture's own limit, shortened too.
 CONFTEST = """
 from keybuzz_devstack import time_limit
 
 time_limit.STOP_AFTER_CANCEL = 0.5
+time_limit.SHARED_SETUP_LIMIT = 4
 """
 
 
@@ -73,5 +91,5 @@ def test_a_test_over_its_limit_fails_and_the_worker_goes_on(tmp_path: Path) -> N
     )  # fmt: skip
     shown = run.stdout + run.stderr
     assert run.returncode == 1, shown
-    assert "2 failed, 2 passed, 1 error" in shown, shown
+    assert "2 failed, 3 passed, 2 errors" in shown, shown
     assert "Timeout" in shown and "node down" not in shown and "crashed" not in shown, shown

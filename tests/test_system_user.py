@@ -110,3 +110,37 @@ async def test_processes_asking_at_once_share_one_new_user_and_postgres_starts_u
     finally:
         system_user.remove(name)
     assert not _exists(name)
+
+
+# ``useradd`` as the system's, with another process (outside our lock: a second project,
+# an administrator) making the same user just before ours runs: ours then exits 9.
+USERADD_RACED = """#!/bin/sh
+{useradd} "$@" >/dev/null 2>&1
+exec {useradd} "$@"
+"""
+
+
+def test_a_user_made_by_a_process_outside_the_lock_is_taken_as_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = f"kbtest-{secrets.token_hex(4)}"
+    real = subprocess.run(["sh", "-c", "command -v useradd"], capture_output=True, text=True)
+    wrapper = tmp_path / "bin" / "useradd"
+    wrapper.parent.mkdir()
+    wrapper.write_text(USERADD_RACED.format(useradd=real.stdout.strip()))
+    wrapper.chmod(0o755)
+    # The same wrapper run alone shows the race it plays: the second useradd says exit 9.
+    probe = f"kbtest-{secrets.token_hex(4)}"
+    try:
+        raced = subprocess.run([str(wrapper), "--system", probe], capture_output=True)
+        assert raced.returncode == system_user.USERADD_EXISTS, raced
+    finally:
+        system_user.remove(probe)
+    monkeypatch.setenv("PATH", f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}")
+    assert not _exists(name)
+    try:
+        entry = system_user.ensure(name)
+        assert entry == pwd.getpwnam(name) and entry.pw_uid != 0
+    finally:
+        system_user.remove(name)
+    assert not _exists(name)

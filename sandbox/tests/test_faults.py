@@ -24,15 +24,22 @@ ANSWER = (
 
 
 def test_a_rewritten_reply_is_shown_as_some_marketplaces_rewrite_it() -> None:
-    """``rewriteReplies``: trimmed, HTML-escaped, a run of spaces with ``&nbsp;``, line breaks
-    as ``<br />`` and CRLF, accents decomposed; unarmed, the reply is shown as sent."""
-    sent = " Café & <thé>,  merci.\nÀ bientôt "
-    shown = rewritten(sent)
-    assert shown == (
-        "Cafe\u0301 &amp; &lt;the\u0301&gt;,&nbsp; merci.<br />\r\nA\u0300 bientôt".replace(
-            "ô", "o\u0302"
-        )
+    """``rewriteReplies``: every rewriting at once, words kept; unarmed, as sent."""
+    sent = (
+        ' Café & <thé>,  l\'affaire -- "promis"... expédition \U0001f44d\U0001f3fd '
+        "\u2764\ufe0f \U0001f600 !\n\nÀ bientôt "
     )
+    shown = rewritten(sent)
+    assert shown.startswith('<div class="message"><span><p><b>Cafe\u0301</b> &amp;amp; ')
+    assert "&amp;lt;the\u0301&amp;gt;,&amp;#8203;" in shown  # escaped twice, NFD, ZWSP
+    assert "l&amp;#8217;affaire &amp;#8212; &amp;#8222;promis&amp;#8220;&amp;#8230;" in shown
+    assert "expe\u0301&amp;#173;dition" in shown  # a soft hyphen inside a long word
+    assert ":thumbsup:" in shown and "\U0001f3fd" not in shown  # short code, no tone
+    assert not {"\u2764", "\ufe0f", "\U0001f600"} & set(shown)  # emoji removed
+    assert (
+        "<br />\r\n" in shown and "</p><p>A\u0300 bientôt</p>".replace("ô", "o\u0302") in shown
+    )  # re-wrapped lines, paragraphs
+    assert "&amp;#8239;!" in shown  # a narrow no-break space before "!"
     assert reply_shown(SlowFaultConfig(rewrite_replies=True))(sent) == shown
     assert reply_shown(SlowFaultConfig())(sent) == sent
 

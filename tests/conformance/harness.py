@@ -359,7 +359,7 @@ async def status_after(
     shop: Connected,
     field: str,
     since: str | None,
-    within: float,
+    within: float | None,
     asked: bool = False,
 ) -> Any:
     """The shop's status once its ``field`` (``lastSuccessAt``, ``lastErrorAt``) is set
@@ -383,14 +383,14 @@ async def status_after(
 
 
 async def polled_since(
-    stack: Stack, shop: Connected, since: str | None, within: float, asked: bool = False
+    stack: Stack, shop: Connected, since: str | None, within: float | None, asked: bool = False
 ) -> Any:
     """The shop's status once a poll succeeded after ``since`` (``asked``: see status_after)."""
     return await status_after(stack, shop, "lastSuccessAt", since, within, asked)
 
 
 async def failed_since(
-    stack: Stack, shop: Connected, since: str | None, within: float, asked: bool = False
+    stack: Stack, shop: Connected, since: str | None, within: float | None, asked: bool = False
 ) -> Any:
     """The shop's status once a poll failed after ``since`` (``asked``: see status_after)."""
     return await status_after(stack, shop, "lastErrorAt", since, within, asked)

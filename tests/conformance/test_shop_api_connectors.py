@@ -27,8 +27,6 @@ from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import Connector
 
 from tests.conformance.harness import (
-    INTERVAL,
-    POLL_DEADLINE,
     Connected,
     Stack,
     connect_body,
@@ -48,8 +46,14 @@ from tests.conformance.harness import (
 )
 from tests.stack_fixture import wait_for
 
-FIRST_POLL = 30.0  # a shop's first poll reads its recent history: set-up, not the guarantee
-NEXT_POLL = INTERVAL + POLL_DEADLINE + 3.0  # an interval, a poll, a loaded machine's delay
+# Waits for a poll (a shop's first reads its recent history; the next comes an interval and
+# a poll later): bounds for a hang only (None: what is left of the test's time limit). A busy
+# machine stretches both; what a case asserts is what the poll did, or the order of events.
+FIRST_POLL: float | None = None
+NEXT_POLL: float | None = None
+# How long the double holds a stalled answer (conformance.fault_settings; a trickled one
+# lasts longer): a shop queued behind it would wait at least that.
+HELD_FOR = 60.0
 HOSTILE: list[Fault] = ["ENTITY_EXPANSION", "HUGE", "TRUNCATED", "WRONG_CONTENT_TYPE"]
 
 
@@ -331,9 +335,11 @@ async def test_a_slow_answer_is_cut_at_the_deadline_without_delaying_another_sho
         written = await driver.buyer_writes(conformance.admin, healthy_shop, "while one stalls")
         cut = await failed_since(conformance, slow, slowed["lastErrorAt"], NEXT_POLL)
         assert "deadline" in cut["lastError"], cut["lastError"]
-        assert loop.time() - armed <= NEXT_POLL
+        # Cut, and the other shop's message stored, while the double still held the slow
+        # answer: neither waited for it, however slow a busy machine made the rest.
+        assert loop.time() - armed < HELD_FOR
         await stored_after(conformance, healthy, written.message_id, ready["lastSuccessAt"])
-        assert loop.time() - armed <= NEXT_POLL + 1.0
+        assert loop.time() - armed < HELD_FOR
         status = await shop_status(conformance, healthy)
         assert status is not None and status["consecutiveFailures"] == 0
 

@@ -129,9 +129,11 @@ async def test_a_reply_the_marketplace_shows_rewritten_is_sent_once(
     conformance: Stack, connector: Connector, driver: ShopDriver
 ) -> None:
     """Its answer lost, the reply is looked for on the thread, where the marketplace shows
-    it rewritten (HTML entities, ``<br />`` and CRLF for line breaks, decomposed accents,
-    trimmed): found there, it is SENT without a second copy, and the polls that read it
-    back take it for the reply, not for a new message of the seller."""
+    it rewritten every way at once (``faults.rewritten``: typography, emoji altered or
+    removed, soft hyphens and zero-width spaces, lines re-wrapped, escaped twice, markup,
+    decomposed accents): found there by its words, it is SENT without a second copy, and
+    the polls that read it back take it for the reply, not for a new message of the
+    seller."""
     [shop] = await shops(conformance, driver)
     async with connected(conformance, connector, shop) as mine:
         ticket, text, reply_id = await sent_under(
@@ -141,8 +143,9 @@ async def test_a_reply_the_marketplace_shows_rewritten_is_sent_once(
             mine,
             "REWRITTEN_REPLY",
             lambda ref: (
-                f"Bonjour Mme Dupré,\n\nVotre colis « {ref} » part demain"
-                " & arrive <vite>,  promis.\nCordialement"
+                f"Bonjour Mme Dupré,\n\nVotre colis « {ref} » part demain & arrive <vite>,"
+                "  promis ! C'est l'affaire -- \"sans faute\"... de l'expédition"
+                " \U0001f44d\U0001f3fd \u2764\ufe0f \U0001f600\nCordialement"
             ),
         )
         for _ in range(2):  # a poll that may have begun before the reply was on the thread

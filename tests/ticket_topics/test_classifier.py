@@ -92,6 +92,15 @@ def test_too_little_text_is_und(text: str) -> None:
     assert detect_language(text).language == "und"
 
 
+@pytest.mark.parametrize("text", ["thanks", "Thanks!", "merci", "gracias", "Danke"])
+def test_a_guess_below_the_confidence_floor_is_und(text: str) -> None:
+    """Enough letters to ask the model, too few words for it to know: what it guesses
+    ("thanks" as Xhosa) is below the floor, and no language is given."""
+    guess = detect_language(text)
+    assert guess.language == "und"
+    assert 0 < guess.confidence < language.MIN_CONFIDENCE  # the model's guess, floored
+
+
 def test_the_model_ships_in_the_wheel_nothing_is_downloaded() -> None:
     # A process where every connection fails, and a cache folder of its own: detection works.
     code = (

@@ -78,11 +78,13 @@ def test_an_automatic_answer_from_a_buyers_alias_is_still_the_buyers() -> None:
     assert (message.sender_type, message.sender_name) == ("BUYER", "Jules Roux")
 
 
-def test_amazons_notification_is_a_system_message_of_no_thread() -> None:
+def test_an_unsigned_notification_is_answered_as_the_buyers_on_no_thread() -> None:
+    """No Amazon signature is checked (kit/signed_mail.py): a mail from an address
+    nobody answers is shown as waiting, never hidden as a notice (anyone can write it)."""
     message = _message(
         _mail("Amazon <no-reply@amazon.fr>", "Votre rapport est prêt", "Rapport disponible.")
     )
-    assert (message.sender_type, message.sender_name) == ("SYSTEM", None)
+    assert (message.sender_type, message.sender_name) == ("BUYER", None)
     assert message.thread == ThreadKey("ORDER", "") and message.thread.order == ""
 
 

@@ -285,7 +285,9 @@ async def test_bench_seller_has_10000_orders_and_paginates_cheaply(make_client, 
     anchor = (await client.get("/_sandbox/config")).json()["anchor"]
     tokens = await connect(client, DE_SELLER)
     token = tokens["access_token"]
-    started = time.perf_counter()
+    # Cheap in CPU, this process's (the double answers in it): a busy machine stretches the
+    # wall clock, not what the paging costs.
+    started = time.process_time()
     # CreatedBefore is inclusive, in whole seconds: the last second before the anchor, since
     # at this scale the anchor's own second holds orders placed after it.
     before_anchor = datetime.fromisoformat(anchor) - timedelta(seconds=1)
@@ -315,4 +317,4 @@ async def test_bench_seller_has_10000_orders_and_paginates_cheaply(make_client, 
             break
         params = {"MarketplaceIds": DE, "NextToken": payload["NextToken"]}
     assert count == 10_000 and len(seen) == 100
-    assert time.perf_counter() - started < 20
+    assert time.process_time() - started < 20

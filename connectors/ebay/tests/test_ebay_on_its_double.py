@@ -165,6 +165,21 @@ def test_order_states_are_mapped() -> None:
     assert order_of(base | {"orderPaymentStatus": "FULLY_REFUNDED"}).status == "RETURNED"
 
 
+@pytest.mark.parametrize(
+    ("cancel_state", "status"),
+    [("IN_PROGRESS", "CANCELLED"), ("CANCELED", "CANCELLED"), ("NONE_REQUESTED", "CONFIRMED")],
+)
+def test_an_order_being_cancelled_is_cancelled(cancel_state: str, status: str) -> None:
+    """eBay's ``cancelState`` IN_PROGRESS (a cancellation requested, not yet settled) is
+    CANCELLED as CANCELED is, the order and each line: the seller must not ship it."""
+    paid = {"orderId": "12-34567-89013", "creationDate": "2026-11-01T10:00:00.000Z",
+            "lastModifiedDate": "2026-11-02T10:00:00.000Z", "orderPaymentStatus": "PAID",
+            "orderFulfillmentStatus": "NOT_STARTED",
+            "lineItems": [{"lineItemId": "1", "lineItemFulfillmentStatus": "NOT_STARTED"}]}  # fmt: skip
+    order = order_of(paid | {"cancelStatus": {"cancelState": cancel_state}})
+    assert [order.status, *(line.status for line in order.lines)] == [status, status]
+
+
 def test_a_conversation_waits_from_the_buyers_first_message_after_the_sellers_last() -> None:
     def said(n: int, who: str) -> Message:
         return Message(f"m{n}", datetime(2026, 11, 1, n, tzinfo=UTC), sender_username=who)

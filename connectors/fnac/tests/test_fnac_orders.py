@@ -24,9 +24,9 @@ def _ids(root, path: str = "order/order_id") -> list[str]:
 
 
 async def test_the_50000_order_shop_pages_and_costs_nothing_at_start_up(fnac_http) -> None:
-    started = time.perf_counter()
+    started = time.process_time()  # CPU: what a busy machine does not stretch
     create_app(SandboxConfig())
-    assert time.perf_counter() - started < 5  # its orders are computed on demand
+    assert time.process_time() - started < 5  # its orders are computed on demand
     fnac = await _shop(fnac_http, "KeyBuzz Bench Fnac")
     last = await fnac.call("orders_query", element("paging", "500"), results_count="100")
     total = int(text(last, "nb_total_result"))  # the double's clock runs on: new orders join

@@ -482,3 +482,26 @@ async def test_an_operator_polls_a_shop_now_and_is_told_why_it_failed(
     recovered = await poll_shop_request(poller, tenantId=shop.tenant_id, marketplace="FNAC")
     assert error_code(recovered) is None, recovered.data
     assert (await status(poller, shop))["consecutiveFailures"] == 0
+
+
+async def test_a_link_that_fails_for_an_unexpected_reason_costs_that_file_only(
+    poller: RunningService, vault: VaultClient, admin: httpx.AsyncClient
+) -> None:
+    """A link the HTTP client cannot even read (a host no IDNA encodes) fails in no way
+    the source expects: that file is listed as refused, the message's other file is
+    stored, and the poll succeeds."""
+    spec, shop = await polled_shop(poller, vault, admin)
+    odd = "http://ＬＯＣＡＬＨＯＳＴ/photo.jpg"
+    files = [
+        {"name": "facture.pdf", "contentType": "application/pdf", "size": 5_000},
+        {"name": "photo.jpg", "contentType": "image/jpeg", "size": 10, "url": odd},
+    ]
+    written = await buyer_writes(admin, spec, description="Deux fichiers", attachments=files)
+    await poll(poller, shop)
+    ticket = await ticket_of(poller, shop, written["orderId"])
+    [message] = [m for m in ticket["messages"] if m["externalId"] == written["messageId"]]
+    good, refused = message["attachments"]
+    assert good["filename"] == "facture.pdf" and good["size"] == 5_000, good
+    assert refused["filename"] == "photo.jpg" and refused["skipped"].startswith("refused:")
+    after = await status(poller, shop)
+    assert after["consecutiveFailures"] == 0 and after["lastError"] is None, after

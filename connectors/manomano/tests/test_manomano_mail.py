@@ -222,3 +222,34 @@ async def test_manomanos_limits_are_checked_before_a_reply_is_queued(
         "SELECT count(*) FROM poller_replies WHERE tenant_id = $1", tenant_id
     )
     assert stored == 0
+
+
+async def test_a_mail_is_shown_as_manomanos_only_as_far_as_manomano_signed_it(
+    poller: RunningService, relay: httpx.AsyncClient
+) -> None:
+    """Through the MX and Dovecot: ManoMano's signed automatic mail naming no buyer is a
+    SYSTEM message needing no answer; the same unsigned, with its Auto-Submitted unsigned
+    or doubled, and a signed support mail replayed with a second Subject or From above,
+    are the buyer's and wait for an answer (kit/signed_mail.py)."""
+    tenant_id, address = await tenant(poller)
+    cases: dict[str, tuple[str, dict[str, Any]]] = {
+        "M100100000050": ("alert", {}),
+        "M100100000051": ("alert", {"forged": True}),
+        "M100100000052": ("alert", {"unsigned": ["auto-submitted"]}),
+        "M100100000053": ("alert", {"added": [["Auto-Submitted", "auto-generated"]]}),
+        "M100100000054": ("support", {"added": [["Subject", "Remboursement validé"]]}),
+        "M100100000055": ("support", {"added": [["From", "<support@monechelle.zendesk.com>"]]}),
+    }
+    for order, (kind, given) in cases.items():
+        await mail(relay, poller, kind, address, orderId=order, **given)
+    assert (await poll(poller, tenant_id))["stored"] == len(cases)
+    found = {t["orderId"]: t for t in await tickets(poller, tenant_id)}
+    shown = {
+        order: (t["messages"][0]["senderType"], t["responseState"]) for order, t in found.items()
+    }
+    waiting = ("BUYER", "AWAITING_REPLY")
+    assert shown == {
+        "M100100000050": ("SYSTEM", "NO_RESPONSE_NEEDED"),
+        **{order: waiting for order in list(cases)[1:]},
+    }
+    assert found["M100100000054"]["subject"] == "Remboursement validé"  # the buyer's, on top

@@ -6,6 +6,7 @@ request marked as such. The mails are the double's own, as it sends them."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import dkim
 import pytest
@@ -160,3 +161,44 @@ def test_dns_is_asked_once_a_key_and_a_forgers_selectors_cost_a_bounded_lookup_e
     for n in range(dkim_keys.MOST_ANSWERS + 10):
         dkim_keys.from_dns(f"s{n}._domainkey.example.".encode())
     assert len(dkim_keys._answers) == dkim_keys.MOST_ANSWERS
+
+
+# A buyer's mail is the buyer's unless ManoMano signed it (kit/signed_mail.py): each case
+# is a mail the double sends as a forger would, read as the poller reads it.
+SUBJECT_ABOVE = (("Subject", "[ManoMano] Remboursement validé, ne rien envoyer"),)
+FROM_ABOVE = (("From", "ManoMano <ne-pas-repondre@manomano.fr>"),)
+
+
+def test_an_automatic_mail_manomano_signed_naming_no_buyer_is_a_system_message() -> None:
+    message = message_of("alert")
+    assert (message.sender_type, message.thread.id) == ("SYSTEM", ORDER)
+
+
+@pytest.mark.parametrize(
+    ("kind", "given"),
+    [
+        ("alert", {"forged": True}),  # Auto-Submitted, no signature
+        ("alert", {"unsigned": ("auto-submitted",)}),  # signed, but not its Auto-Submitted
+        ("alert", {"added": (("Auto-Submitted", "auto-generated"),)}),  # a second one above
+        ("support", {"added": SUBJECT_ABOVE}),  # a replay with a second Subject above
+        ("notice", {"added": SUBJECT_ABOVE}),
+        ("support", {"added": FROM_ABOVE}),  # a second From above
+        ("notice", {"unsigned": ("subject",)}),  # its Subject not signed
+    ],
+)
+def test_what_manomano_did_not_sign_makes_the_mail_the_buyers(
+    kind: str, given: dict[str, Any]
+) -> None:
+    raw, _ = mails.compose(kind, TO, ORDER, **given)
+    mail = parse(delivered(raw))
+    if not given.get("forged") and given.get("added") != FROM_ABOVE:  # dkimpy refuses two
+        assert signed_domains(mail.raw)  # a signature of ManoMano's verifies, all the same
+    assert RELAY.message(mail, RECEIVED).sender_type == "BUYER"
+
+
+def test_a_replayed_support_mail_shows_the_subject_on_top_as_the_buyers() -> None:
+    """The subject shown is the one the reader sees first, and the mail is the buyer's:
+    nothing of it is shown as ManoMano's."""
+    raw, _ = mails.compose("support", TO, ORDER, added=SUBJECT_ABOVE)
+    message = RELAY.message(parse(delivered(raw)), RECEIVED)
+    assert (message.sender_type, message.subject) == ("BUYER", SUBJECT_ABOVE[0][1])

@@ -156,6 +156,16 @@ HOSTILE_FILES = {
     "localhost": ([{**NEW, "baseUrl": "https://localhost"}], True),
     "link-local (cloud metadata)": ([{**NEW, "baseUrl": "https://169.254.169.254"}], True),
     "a private address": ([{**NEW, "baseUrl": "https://10.0.0.7"}], True),
+    # The same addresses in other spellings (docs/SECURITY.md, "Addresses checked as they
+    # are called"): short, integer, hex, a final dot, IPv6's forms of IPv4.
+    "127.1": ([{**NEW, "baseUrl": "https://127.1"}], True),
+    "2130706433 (127.0.0.1)": ([{**NEW, "baseUrl": "https://2130706433"}], True),
+    "0x7f000001 (127.0.0.1)": ([{**NEW, "baseUrl": "https://0x7f000001"}], True),
+    "10.1": ([{**NEW, "baseUrl": "https://10.1"}], True),
+    "2852039166 (metadata)": ([{**NEW, "baseUrl": "https://2852039166/latest"}], True),
+    "localhost.": ([{**NEW, "baseUrl": "https://localhost./"}], True),
+    "IPv4-mapped metadata": ([{**NEW, "baseUrl": "https://[::ffff:a9fe:a9fe]"}], True),
+    "NAT64 of 10.0.0.7": ([{**NEW, "baseUrl": "https://[64:ff9b::a00:7]"}], True),
     "credentials in the URL": ([{**NEW, "baseUrl": "https://u:key@metro.mirakl.net"}], False),
     "a code twice": ([NEW, {**NEW, "name": "Metro 2"}], False),
     "not http(s)": ([{**NEW, "baseUrl": "file:///etc/passwd"}], False),

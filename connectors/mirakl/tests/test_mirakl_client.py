@@ -209,7 +209,7 @@ async def test_the_credential_check_takes_only_mirakls_own_404_as_good(
     check = connector_for("BOULANGER").credential_check
     assert check is not None
     assert await check.verify(fields, http=http, settings=api) == (
-        f"mirakl:BOULANGER:{shop['shopId']}"
+        f"mirakl@{httpx.URL(double).host}:{httpx.URL(double).port}:{shop['shopId']}"
     )
     elsewhere = msgspec.structs.replace(api, api_url=f"{double}/not-mirakl")
     with pytest.raises(CallAnswerUnreadable, match="a 404 that is not Mirakl's"):

@@ -8,20 +8,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
 import msgspec
 import pytest
 from keybuzz_connector_mirakl.connector import MiraklKey, shop_client
+from keybuzz_devstack.shop_api_testing import as_agent, start_quiet_poller
 from keybuzz_devstack.shop_api_testing import marketplaces_api as call
-from keybuzz_devstack.testing import RunningService
+from keybuzz_devstack.testing import MailServer, RunningService, eventually
 from keybuzz_double_mirakl import service_env
 from keybuzz_double_mirakl.env import MiraklDoubleSettings
 from keybuzz_oauth.service import DEFINITION as OAUTH
+from keybuzz_poller.polling.shops import ShopScheduler
+from keybuzz_poller.service import DEFINITION as POLLER
+from keybuzz_shared.connectors import registry
 from keybuzz_shared.vault import VaultClient
 from mirakl_connector_helpers import admin, operators, serve_double
 from nats.js.api import ConsumerConfig, DeliverPolicy
@@ -162,10 +167,18 @@ async def test_a_key_of_several_shops_connects_the_shop_named(
 
 
 async def test_one_shop_id_at_two_operators_is_two_shops(
-    oauth: RunningService, double: str
+    start_service: StartService, double: str
 ) -> None:
-    """A shop's identity includes its operator: shop N at Boulanger and shop N at Leroy
-    Merlin are two shops of two instances, each connected by its own tenant."""
+    """A shop's identity includes its instance: shop N at Boulanger and shop N at Leroy
+    Merlin are two shops of two instances, each connected by its own tenant. (The double
+    serves every operator on one host: Leroy Merlin's is reached here under another name of
+    it, a host of its own as each operator's is in production.)"""
+    entries = json.loads(service_env(double)["MIRAKL_CATALOGUE"])
+    for entry in entries:
+        if entry["code"] == "LEROY_MERLIN":
+            entry["baseUrl"] = entry["baseUrl"].replace("127.0.0.1", "localhost", 1)
+    await admin(double, "PUT", "/limits", json={"enforced": False})
+    oauth = await start_service(OAUTH, MIRAKL_CATALOGUE=json.dumps(entries))
     listed = await operators(double)
     boulanger, leroy = (
         {shop["shopId"]: shop for shop in listed[code]["shops"]}
@@ -186,6 +199,89 @@ async def test_one_shop_id_at_two_operators_is_two_shops(
         ("LEROY_MERLIN", str(number), "CONNECTED"),
     ]
     assert rows[0]["account_identity"] != rows[1]["account_identity"]
+
+
+@pytest.fixture
+def listed_twice(double: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """The double's catalogue with a second entry of its Decathlon instance (DECATHLON_EU:
+    an operator renamed or listed twice), its address spelled otherwise (the host's case, a
+    trailing slash): the services' settings, and the environment connectors() reads."""
+    entries = json.loads(service_env(double)["MIRAKL_CATALOGUE"])
+    [decathlon] = [e for e in entries if e["code"] == "DECATHLON"]
+    scheme, _, rest = decathlon["baseUrl"].partition("://")
+    again = f"{scheme.upper()}://{rest}/"
+    entries.append({**decathlon, "code": "DECATHLON_EU", "name": "Decathlon EU", "baseUrl": again})
+    env = {"MIRAKL_CATALOGUE": json.dumps(entries)}
+    monkeypatch.setenv("MIRAKL_CATALOGUE", env["MIRAKL_CATALOGUE"])
+    registry.refresh()
+    yield env
+    monkeypatch.delenv("MIRAKL_CATALOGUE")
+    registry.refresh()
+
+
+async def outbox_of(oauth: RunningService, tenant: str) -> list[str]:
+    """The events oauth said for ``tenant``: the poller and orders serve a shop only once
+    ``connection.connected`` says it."""
+    rows = await oauth.runtime.pool.fetch(
+        "SELECT subject FROM event_outbox WHERE partition_key = $1 ORDER BY id", tenant
+    )
+    return [row["subject"] for row in rows]
+
+
+async def test_one_shop_under_two_catalogue_entries_of_its_instance_is_refused_to_a_second_tenant(
+    start_service: StartService,
+    dovecot: MailServer,
+    vault: VaultClient,
+    double: str,
+    listed_twice: dict[str, str],
+) -> None:
+    """A shop's identity is its instance's host and its id, whatever the catalogue calls
+    the instance: tenant B typing tenant A's Decathlon key and shop id under DECATHLON_EU is
+    refused as for any shop another tenant holds, and is given nothing (no row, no key, no
+    connection.connected; the poller, which polls A's shop, holds none of B's, and B's
+    tickets list nothing of A's buyers)."""
+    await admin(double, "PUT", "/limits", json={"enforced": False})
+    oauth = await start_service(OAUTH, **listed_twice)
+    poller = await start_quiet_poller(start_service, POLLER, dovecot, listed_twice)
+    shop = (await operators(double))["DECATHLON"]["shops"][0]
+    owner, intruder = new_tenant(), new_tenant()
+    held = await call(oauth, "POST", "decathlon/connection", owner, json=form(shop))
+    assert held.status_code == 200, held.text
+    for typed in (form(shop), form(shop, shopId=f"00{shop['shopId']}")):
+        taken = await call(oauth, "POST", "decathlon_eu/connection", intruder, json=typed)
+        assert taken.status_code == 409, taken.text
+        assert owner not in taken.text and shop["apiKey"] not in taken.text
+    assert await rows_of(oauth, intruder) == []
+    assert await vault.read(path_of(intruder, "DECATHLON_EU")) is None
+    assert await outbox_of(oauth, intruder) == []
+    assert await outbox_of(oauth, owner) == ["connection.connected"]
+    # The owner's own shop under the second entry is the same shop: connected once.
+    again = await call(oauth, "POST", "decathlon_eu/connection", owner, json=form(shop))
+    assert again.status_code == 409 and "Decathlon" in again.json()["message"], again.text
+    [row] = await rows_of(oauth, owner)
+    assert row["account_identity"] == f"mirakl@{httpx.URL(double).netloc.decode()}:{shop['shopId']}"
+    # A's shop polled, a buyer's new thread stored as A's; B has no shop and no ticket.
+    written = await admin(
+        double,
+        "POST",
+        f"/operators/DECATHLON/shops/{shop['shopId']}/threads",
+        json={"body": "Et ma commande ?"},
+    )
+
+    async def polled_shops() -> list[str] | None:
+        keys = await poller.runtime.pool.fetch("SELECT poll_key FROM poller_shops")
+        found = [k["poll_key"] for k in keys if k["poll_key"].endswith((owner, intruder))]
+        return found or None
+
+    assert await eventually(polled_shops, within=30) == [f"DECATHLON:{owner}"]
+    assert (
+        await poller.runtime.component(ShopScheduler).poll_now(f"DECATHLON:{owner}")
+    ).stored >= 1
+    for tenant, count in ((owner, 1), (intruder, 0)):
+        params = {"orderId": written["orderId"]}
+        tickets = await as_agent(poller, "GET", "/api/v1/tickets/", tenant, params=params)
+        assert len(tickets.json()["items"]) == count, tickets.text
+    assert await polled_shops() == [f"DECATHLON:{owner}"]
 
 
 async def test_a_key_off_its_format_is_refused_before_any_call(

@@ -45,5 +45,5 @@ def test_its_faults_take_rakutens_hostile_bodies_only() -> None:
     """Its XML's bodies, named by its own kinds; a JSON body's kind is refused, naming them."""
     assert [RakutenFaults(malformed_kind=k).problems() for k in ("entities", "huge")] == [[], []]
     assert RakutenFaults(malformed_kind="invalid_json").problems() == [
-        "malformedKind must be one of truncated, entities, deep, mistyped, huge, html"
+        "malformedKind must be one of truncated, entities, deep, mistyped, huge, html, bad_bytes"
     ]

@@ -1,6 +1,8 @@
 """Rakuten's XML read and mapped, without a server: an item's thread (who wrote, in which
-order, each message's id, the claim and dates as its state), Rakuten's rule of whom a
-reply may go to, a sale's states, and its refusals' envelope."""
+order, each message's id, the claim and dates as its state, its latest mail), Rakuten's
+rule of whom a reply may go to, a sale's states, and its refusals' envelope; on a
+stand-in of the shop's client, the to-do items' pages (numeric id order) and the calls a
+reply makes (to customer service, the latest mail its parent)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from keybuzz_connector_rakuten import wire
-from keybuzz_connector_rakuten.connector import CONNECTOR
+from keybuzz_connector_rakuten.connector import CONNECTOR, Inbox, Todo, replies
 from keybuzz_shared.connectors.kit.answers import Garbled
 from keybuzz_shared.connectors.seam import (
     CallAnswerUnreadable,
@@ -18,6 +20,7 @@ from keybuzz_shared.connectors.seam import (
     ThreadDetail,
     ThreadKey,
     ThreadStanding,
+    cursor_of,
 )
 
 LOGIN = "boutique-7001"
@@ -98,6 +101,9 @@ def reply(recipient: Recipient) -> Reply:
         ("BUYER", standing(ordered=42), None),
         ("BUYER", standing(ordered=43), "ordered more than 42 days"),
         ("MARKETPLACE_SUPPORT", standing(claim=True, ordered=60), None),
+        # Its customer service takes a message up to 30 days after receipt, not 15.
+        ("MARKETPLACE_SUPPORT", standing(received=16), None),
+        ("MARKETPLACE_SUPPORT", standing(received=30, ordered=40), None),
         ("MARKETPLACE_SUPPORT", standing(received=31), "more than 30 days"),
     ],
 )
@@ -108,6 +114,81 @@ def test_a_reply_rakuten_would_refuse_is_refused_with_its_rule(
     assert isinstance(gate, ReplyGate)
     reason = gate.reply_refusal(reply(recipient), state, NOW)
     assert (reason is None) if refused is None else (refused in (reason or ""))
+
+
+# An item's mails out of date order: the first listed, the latest (by its date, not its
+# id), the oldest (the highest id).
+TWO_MAILS = """<getiteminfosresult><response><purchaseid>512345678</purchaseid>
+  <item><itemid>612345678</itemid>
+   <mail><mailid>100</mailid><sender>boutique-7001</sender><senddate>22/11/2026-08:00</senddate>
+    <content>Entre les deux</content></mail>
+   <mail><mailid>105</mailid><sender>Rakuten</sender><senddate>23/11/2026-08:00</senddate>
+    <content>Le plus récent</content></mail>
+   <mail><mailid>120</mailid><sender>Rakuten</sender><senddate>21/11/2026-08:00</senddate>
+    <content>Le plus ancien</content></mail>
+  </item></response></getiteminfosresult>"""
+
+
+def test_a_reply_to_customer_service_answers_the_items_latest_mail() -> None:
+    """``mailparentid`` is the item's latest mail by its date, not the first listed, the
+    oldest, nor the highest id."""
+    assert wire.item_of(answer(TWO_MAILS), LOGIN).latest_mail == "105"
+    assert wire.item_of(answer(ITEM), LOGIN).latest_mail == "77"  # its only mail
+
+
+def todo_list(ids: list[str]) -> str:
+    items = "".join(f"<item><itemid>{i}</itemid></item>" for i in ids)
+    return f"<getitemtodolistresult><response><items>{items}</items></response></getitemtodolistresult>"
+
+
+class StandIn:
+    """A unit-tier stand-in for the shop's client: its to-do list, each item's thread
+    (``thread``, under the item's id), the items asked for and the actions sent."""
+
+    def __init__(self, ids: list[str], thread: str = ITEM) -> None:
+        self.ids, self.thread = ids, thread
+        self.asked: list[str] = []
+        self.sent: list[tuple[str, dict[str, str]]] = []
+
+    async def action(
+        self, name: str, params: dict[str, str] | None = None, *, sends: bool = False
+    ) -> wire.Answer:
+        if name != "getitemtodolist":
+            self.sent.append((name, dict(params or {})))
+        return answer(todo_list(self.ids))
+
+    async def item(self, item_id: str) -> wire.Item:
+        self.asked.append(item_id)
+        return wire.item_of(answer(self.thread.replace("612345678", item_id)), LOGIN)
+
+
+async def test_a_reply_to_customer_service_is_sent_as_an_answer_to_the_latest_mail() -> None:
+    client = StandIn([], TWO_MAILS)
+    post = replies(client).post  # type: ignore[arg-type]
+    await post(reply("MARKETPLACE_SUPPORT"))
+    await post(reply("BUYER"))
+    assert client.sent == [
+        ("contactusaboutitem", {"itemid": "612345678", "message": "Bonjour", "mailparentid": "105"}),
+        ("contactuseraboutitem", {"itemid": "612345678", "content": "Bonjour"}),
+    ]  # fmt: skip
+
+
+async def test_the_to_do_items_are_paged_in_numeric_id_order() -> None:
+    """Items "1" to "25" in a shuffled list: the first page is items 1 to 20, the next
+    21 to 25; a page that ended at item "9" is followed by "10", never skipping it."""
+    ids = [str(n) for n in range(25, 0, -1)]
+    client = StandIn(ids[::2] + ids[1::2])
+    inbox = Inbox(client)  # type: ignore[arg-type]
+    since = datetime(2026, 11, 1, tzinfo=UTC)
+    first = await inbox.inbox_messages(since=since)
+    assert client.asked == [str(n) for n in range(1, 21)] and first.next_cursor
+    client.asked.clear()
+    second = await inbox.inbox_messages(since=since, cursor=first.next_cursor)
+    assert client.asked == ["21", "22", "23", "24", "25"] and second.next_cursor is None
+    client.asked.clear()
+    after_nine = cursor_of(Todo(since, "9"))
+    await inbox.inbox_messages(since=since, cursor=after_nine)
+    assert client.asked[:2] == ["10", "11"] and "9" not in client.asked
 
 
 def test_a_sales_items_states_make_the_orders() -> None:

@@ -20,7 +20,7 @@ from keybuzz_shared.events import Event, TenantArchived, encode_event, event_hea
 from nats.js.api import DeliverPolicy
 
 from keybuzz_devstack import bootstrap
-from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
+from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually, until_the_limit
 
 
 def agent_headers(service: RunningService, tenant: str) -> dict[str, str]:
@@ -176,6 +176,7 @@ async def run_poller_once(env: dict[str, str]) -> bytes:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
+    # A process's start (imports, migrations) takes minutes on a busy machine: a hang's bound.
+    out, err = await asyncio.wait_for(process.communicate(), until_the_limit())
     assert process.returncode == 0, err.decode()[-2000:]
     return out

@@ -7,6 +7,12 @@ pytest-xdist then waits for ever for the worker it starts in its place (seen wit
 ``--dist loadfile``), so one slow test hung the run. Here the handler stops the running
 loop instead: the test's ``run_until_complete`` returns to the main thread and fails it
 there, the worker lives on. A test with no loop running fails as pytest-timeout's own.
+
+A fixture shared by many tests (session, package or module scope: the servers, a stack)
+starts on a limit of its own, ``SHARED_SETUP_LIMIT``: on a busy machine starting NATS,
+PostgreSQL, OpenBao and the sandbox takes minutes, and the first test that asks for them
+would otherwise spend its limit, and fail, waiting for servers it did not start. The test's
+own clock is paused meanwhile and goes on from where it was.
 """
 
 from __future__ import annotations
@@ -22,6 +28,31 @@ import pytest
 from pytest_timeout import PYTEST_FAILURE_MESSAGE, dump_stacks
 
 STOP_AFTER_CANCEL = 5.0  # seconds a cancelled test has to end before its loop is stopped
+# Seconds a shared fixture has to set up (a hang's bound, not a speed: starting the made-up
+# stack took ~15 s on a quiet machine, minutes at a load of 15 on two cores).
+SHARED_SETUP_LIMIT = 600.0
+SHARED_SCOPES = ("session", "package", "module")
+
+
+def time_left() -> float | None:
+    """Seconds before the running test's limit ends it (None when no limit runs): what a
+    wait for a condition may take at most, however busy the machine."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    left, _ = signal.getitimer(signal.ITIMER_REAL)
+    return left or None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Any:
+    left = time_left() if fixturedef.scope in SHARED_SCOPES else None
+    if left is None:
+        return (yield)
+    signal.setitimer(signal.ITIMER_REAL, max(left, SHARED_SETUP_LIMIT))
+    try:
+        return (yield)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, left)
 
 
 @pytest.hookimpl(tryfirst=True)

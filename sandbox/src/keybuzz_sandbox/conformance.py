@@ -27,9 +27,11 @@ from keybuzz_sandbox.doubles import doubles
 # bodies; LOST_REPLY_ANSWER: a reply applied, its answer garbled; HELD_REPLY: a reply
 # applied at once, its answer given HELD_REPLY_SECONDS later (the caller has given up);
 # REWRITTEN_REPLY: as LOST_REPLY_ANSWER, the reply shown on its thread rewritten as some
-# marketplaces do (``faults.rewritten``: HTML entities, <br /> and CRLF, NFD, trimmed);
+# marketplaces do, every way at once, words kept (``faults.rewritten``: typography, emoji,
+# invisible characters, re-wrapped lines, escaped twice, markup, NFD);
 # REPLY_BEHIND: as LOST_REPLY_ANSWER, the reply dated REPLY_BEHIND_SECONDS before our time
-# (a marketplace whose clock is behind ours).
+# (a marketplace whose clock is behind ours); BAD_BYTES: a buyer's text holding
+# ``faults.NOT_UTF8_MARK`` or ``FORBIDDEN_MARK`` served with bytes no strict decoder takes.
 Fault = Literal[
     "STALL",
     "TRICKLE",
@@ -46,6 +48,7 @@ Fault = Literal[
     "DUPLICATE_KEYS",
     "REWRITTEN_REPLY",
     "REPLY_BEHIND",
+    "BAD_BYTES",
 ]
 # Whom a reply goes to (the seam's recipients): the buyer, the marketplace's customer care,
 # an operator of the marketplace.
@@ -357,6 +360,7 @@ JSON_FAULTS: dict[Fault, str] = {
     "HUGE_NUMBER": "bignum",
     "MISTYPED": "schema",
     "DUPLICATE_KEYS": "duplicate",
+    "BAD_BYTES": "bad_bytes",
 }
 
 
@@ -369,6 +373,7 @@ XML_FAULTS: dict[Fault, str] = {
     "WRONG_CONTENT_TYPE": "html",
     "DEEP_NESTING": "deep",
     "MISTYPED": "mistyped",
+    "BAD_BYTES": "bad_bytes",
 }
 
 

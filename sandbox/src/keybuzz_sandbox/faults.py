@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import html
 import random
+import re
+import textwrap
 import unicodedata
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -20,9 +22,9 @@ from lxml import etree
 # The default size of a ``huge`` answer (``malform``).
 HUGE_BYTES = 32 * 1024 * 1024
 # What ``malform`` makes (below, with the hostile JSON's sizes).
-JSON_KINDS = ("invalid_json", "schema", "deep", "bignum", "duplicate", "huge")
+JSON_KINDS = ("invalid_json", "schema", "deep", "bignum", "duplicate", "huge", "bad_bytes")
 # What an XML API's double answers alike (``xml_malform``, ``xml_huge``, ``WEB_PAGE``).
-XML_KINDS = ("truncated", "entities", "deep", "mistyped", "huge", "html")
+XML_KINDS = ("truncated", "entities", "deep", "mistyped", "huge", "html", "bad_bytes")
 ALLOWED_STATUSES = frozenset({429, 500, 503})
 # failNext may also refuse access (403): with a large count and one operation, the
 # marketplace refusing that operation to this application for good.
@@ -79,12 +81,78 @@ def as_written(text: str) -> str:
     return text
 
 
+# Typography a marketplace's editor applies: curly apostrophes and German-style double
+# quotes, dashes and ellipses as their characters.
+_TYPOGRAPHY = (("...", "\u2026"), ("--", "\u2014"), ("'", "\u2019"))
+# Emoji shown as a short code; any other emoji is removed, a skin tone changed, and an
+# emoji's variation selector (U+FE0F) dropped.
+_SHORTCODES = {"\U0001f44d": ":thumbsup:", "\U0001f642": ":slightly_smiling_face:"}
+_SKIN_TONES = re.compile("[\U0001f3fb-\U0001f3fe]")
+_EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u200d]")
+_LONG_WORD = re.compile(r"(\w{4})(\w{4,})")
+WRAP_COLUMNS = 24  # the width a marketplace re-wraps a reply's lines to
+
+
+def _typographic(text: str) -> str:
+    """``'`` as ``’``, ``--`` as ``—``, ``...`` as ``…``, "…" as „…“, a space before
+    ``!?;:`` a narrow no-break one (French typography)."""
+    for typed, shown in _TYPOGRAPHY:
+        text = text.replace(typed, shown)
+    quotes = iter(("\u201e", "\u201c") * text.count('"'))
+    text = re.sub('"', lambda _: next(quotes), text)
+    return re.sub(r" ([!?;:])", "\u202f\\1", text)
+
+
+def _emoji_altered(text: str) -> str:
+    """Emoji as some marketplaces show them: a short code, another skin tone, no
+    variation selector, or removed."""
+    for emoji, code in _SHORTCODES.items():
+        text = text.replace(emoji, code)
+    text = _SKIN_TONES.sub("\U0001f3ff", text).replace("\ufe0f", "")
+    return _EMOJI.sub("", text)
+
+
+def _invisibles(text: str) -> str:
+    """A soft hyphen inside each long word, a zero-width space after each comma (before
+    emoji become short codes: a marketplace's editor, then its display)."""
+    return _LONG_WORD.sub("\\1\u00ad\\2", text).replace(",", ",\u200b")
+
+
+def _rewrapped(text: str) -> list[list[str]]:
+    """The text's paragraphs, each re-wrapped to ``WRAP_COLUMNS`` (words kept whole)."""
+    paragraphs = re.split(r"\n\s*\n", text)
+    return [
+        textwrap.wrap(p, WRAP_COLUMNS, break_long_words=False, break_on_hyphens=False)
+        for p in paragraphs
+    ]
+
+
+def _marked_up(paragraphs: list[list[str]]) -> str:
+    """Escaped twice (``&amp;amp;``, typography as ``&amp;#8217;``), its first word bold,
+    lines ending ``<br />`` and CRLF, paragraphs in ``<p>``, all in ``<div><span>``."""
+
+    def escaped(line: str) -> str:
+        once = html.escape(line, quote=True)
+        marks = "".join(c if c.isalnum() or c.isascii() else f"&#{ord(c)};" for c in once)
+        return html.escape(marks, quote=True)
+
+    body = "".join(
+        "<p>" + "<br />\r\n".join(escaped(line) for line in lines) + "</p>" for lines in paragraphs
+    )
+    body = re.sub(r"<p>(\w+)", r"<p><b>\1</b>", body, count=1)
+    return f'<div class="message"><span>{body}</span></div>'
+
+
 def rewritten(text: str) -> str:
-    """A seller's reply shown on its thread as some marketplaces rewrite it: trimmed, its
-    characters escaped as HTML entities, a run of spaces kept with ``&nbsp;``, its line
-    breaks as ``<br />`` and CRLF, its accents decomposed (Unicode NFD)."""
-    escaped = html.escape(text.strip(), quote=True).replace("  ", "&nbsp; ")
-    return unicodedata.normalize("NFD", escaped.replace("\n", "<br />\r\n"))
+    """A seller's reply shown on its thread as marketplaces rewrite it, every rewriting
+    at once (each keeps the words, none keeps the characters): trimmed, typography
+    (``’ — … „“``, narrow no-break spaces), emoji altered (short codes, skin tone,
+    variation selector dropped, removed), soft hyphens and zero-width spaces, lines
+    re-wrapped, escaped twice as HTML entities, markup (``<div>``, ``<span>``, ``<b>``,
+    ``<p>``, ``<br />`` and CRLF), accents decomposed (Unicode NFD). The doubles all show
+    a reply through this one function (``reply_shown``)."""
+    text = _emoji_altered(_invisibles(_typographic(text.strip())))
+    return unicodedata.normalize("NFD", _marked_up(_rewrapped(text)))
 
 
 class SlowAnswer(msgspec.Struct, frozen=True):
@@ -271,7 +339,26 @@ DEEP_NESTING = 100_000  # arrays in arrays: past any parser's recursion limit
 HUGE_NUMBER = b"9" * 5_000  # an integer no 64-bit type holds, past Python's 4,300 digits
 
 
+# A "bad_bytes" answer: what a buyer wrote holding these marks (ASCII, written alike in
+# JSON and XML) is served with, in their place, what no strict decoder takes as text —
+# ``NOT_UTF8_MARK``: raw bytes that are not UTF-8 (0xFF; in XML also a raw C0 control
+# XML forbids); ``FORBIDDEN_MARK``: JSON's escape of a lone surrogate, XML's reference to a
+# character it forbids (NUL). The rest of the answer is as it should be.
+NOT_UTF8_MARK = "[[not-utf-8]]"
+FORBIDDEN_MARK = "[[forbidden]]"
+_JSON_BAD_BYTES = {NOT_UTF8_MARK: b"\xff", FORBIDDEN_MARK: b"\\udcff"}
+_XML_BAD_BYTES = {NOT_UTF8_MARK: b"\xff\x01", FORBIDDEN_MARK: b"&#0;"}
+
+
+def _marks_replaced(body: bytes, replacements: dict[str, bytes]) -> bytes:
+    for mark, bad in replacements.items():
+        body = body.replace(mark.encode(), bad)
+    return body
+
+
 def malform(body: bytes, kind: str, huge_bytes: int = HUGE_BYTES) -> bytes:
+    if kind == "bad_bytes":
+        return _marks_replaced(body, _JSON_BAD_BYTES)
     if kind == "huge":
         return body + b" " * max(0, huge_bytes - len(body))
     if kind == "schema":
@@ -301,8 +388,9 @@ def malform(body: bytes, kind: str, huge_bytes: int = HUGE_BYTES) -> bytes:
 # "entities", a billion laughs under its root's name (a client must refuse it, never
 # expand it); "deep", elements nested inside its root past what a guarded parser takes;
 # "mistyped", a word where its items' dates or numbers are (each item off its shape, the
-# document well-formed); "huge" (``xml_huge``), its root never closed, padded past a
-# client's cap; "html" (``WEB_PAGE``), a web page instead.
+# document well-formed); "bad_bytes", a buyer's marked text unreadable (above); "huge"
+# (``xml_huge``), its root never closed, padded past a client's cap; "html" (``WEB_PAGE``),
+# a web page instead.
 # libxml2 refuses an element past 256 levels unless in huge-tree mode (then past 2,048):
 # past the first, within the second, so that a guard in huge-tree mode is caught.
 XML_DEEP_NESTING = 1_000
@@ -337,6 +425,12 @@ def xml_malform(body: bytes, kind: str, mistyped: tuple[str, ...] = ()) -> bytes
             if parent is not None and (_local(parent), _local(element)) in fields:
                 element.text = MISTYPED_TEXT
         return _serialized(root)
+    if kind == "bad_bytes":  # marked texts out of CDATA: a reference is read there
+        root = _root(body)
+        for element in root.iter():
+            if element.text and (NOT_UTF8_MARK in element.text or FORBIDDEN_MARK in element.text):
+                element.text = str(element.text)
+        return _marks_replaced(_serialized(root), _XML_BAD_BYTES)
     return body[: max(1, len(body) // 2)]  # truncated
 
 

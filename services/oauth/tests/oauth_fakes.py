@@ -471,6 +471,9 @@ class FakeShops:
             raise ShopRefused("authentication refused")
         return f"memory-api:{credentials.shop_id.upper()}"  # one API for every marketplace
 
+    def identity_on(self, marketplace: str, account: str) -> str | None:
+        return None  # the identity is the marketplace's answer
+
 
 @dataclass
 class FakeOauth:

@@ -3,7 +3,8 @@ canonical one are brought to it when oauth starts (``canonical_shops.py``), on r
 PostgreSQL, OpenBao and NATS: the row, the key in Vault and ``connection.connected`` take
 the canonical id; a connection whose canonical id is a shop another one holds is reported
 (``keybuzz.oauth.shop-id-collisions``, the log) and both are kept, never merged nor
-ended."""
+ended. The same for an identity stored in an earlier form than its connector's (a Mirakl
+shop's catalogue code's, now its instance's): the row alone takes it."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import asyncpg
 import msgspec
 import pytest
 from keybuzz_oauth.service import DEFINITION
+from keybuzz_shared.connectors import registry
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.db import apply_migrations
 from oauth_testkit import OauthKit, new_tenant, read_secret, root_vault
@@ -30,6 +32,8 @@ VALUES ($1, $2, 'CONNECTED', $3, $4, $5, 'user-1', now() + make_interval(secs =>
 SECRETS = {
     "BOULANGER": lambda shop_id: {"api_key": "k-boulanger", "shop_id": shop_id},
     "LEROY_MERLIN": lambda shop_id: {"api_key": "k-leroy", "shop_id": shop_id},
+    "DECATHLON": lambda shop_id: {"api_key": "k-decathlon", "shop_id": shop_id},
+    "DECATHLON_EU": lambda shop_id: {"api_key": "k-decathlon", "shop_id": shop_id},
     "CDISCOUNT": lambda shop_id: {
         "client_id": "c",
         "client_secret": "s-cdiscount",
@@ -54,6 +58,17 @@ async def _store(url: str, stack: Any, rows: list[tuple[str, str, str, str, int]
         await db.close()
 
 
+async def _migrated(make_database: Callable[[str], Awaitable[str]], name: str) -> str:
+    """A database of the test's own, oauth's migrations applied (as an earlier version)."""
+    url = await make_database(name)
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+    try:
+        await apply_migrations(pool, DEFINITION.name, DEFINITION.migrations)
+    finally:
+        await pool.close()
+    return url
+
+
 async def _collisions(kit: OauthKit) -> list[dict[str, Any]]:
     nc = await kit.service.operator()
     answer = await nc.request("keybuzz.oauth.shop-id-collisions", b"{}", timeout=10)
@@ -68,12 +83,7 @@ async def test_ids_in_another_spelling_are_made_canonical_and_collisions_reporte
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO)
-    url = await make_database("oauth-spellings")
-    pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
-    try:
-        await apply_migrations(pool, DEFINITION.name, DEFINITION.migrations)
-    finally:
-        await pool.close()
+    url = await _migrated(make_database, "oauth-spellings")
     owner, bypass, alone, first, second = (new_tenant() for _ in range(5))
     await _store(
         url,
@@ -99,7 +109,7 @@ async def test_ids_in_another_spelling_are_made_canonical_and_collisions_reporte
     # Rewritten: the row, the key's shop id in Vault, and connection.connected said again.
     for tenant, marketplace, canonical, identity, field in (
         (alone, "CDISCOUNT", "90000002", "octopia-seller-api:90000002", "seller_id"),
-        (first, "LEROY_MERLIN", "777", "mirakl:LEROY_MERLIN:777", "shop_id"),
+        (first, "LEROY_MERLIN", "777", "mirakl@adeo-marketplace.mirakl.net:777", "shop_id"),
     ):
         assert await row(tenant, marketplace) == ("CONNECTED", canonical, identity)
         secret = read_secret(stack, connector_for(marketplace).credentials_path(tenant))
@@ -111,8 +121,13 @@ async def test_ids_in_another_spelling_are_made_canonical_and_collisions_reporte
             tenant,
         )
         assert said == canonical
-    # Kept as they were, both of each pair: nothing merged, nothing ended, nothing said.
-    assert await row(owner, "BOULANGER") == ("CONNECTED", "43115", "mirakl:BOULANGER:43115")
+    # Kept as they were, both of each pair: nothing merged, nothing ended, nothing said (the
+    # owner's identity in its instance's form: migrate_identities below).
+    assert await row(owner, "BOULANGER") == (
+        "CONNECTED",
+        "43115",
+        "mirakl@boulanger-prod.mirakl.net:43115",
+    )
     assert await row(bypass, "BOULANGER") == ("CONNECTED", "043115", "mirakl:BOULANGER:043115")
     assert await row(second, "LEROY_MERLIN") == (
         "CONNECTED",
@@ -142,3 +157,63 @@ async def test_ids_in_another_spelling_are_made_canonical_and_collisions_reporte
         bypass,
     )
     assert bypass not in {c["tenantId"] for c in await _collisions(kit)}
+
+
+async def test_identities_of_an_earlier_form_take_their_instances_and_a_second_name_is_reported(
+    make_database: Callable[[str], Awaitable[str]],
+    make_kit: Callable[..., Awaitable[OauthKit]],
+    stack: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Mirakl connections stored with their catalogue code's identity, as before: each
+    takes its instance's (its row only: no event, its key untouched), once (a second start
+    changes nothing); a shop another tenant connected under a second entry of its instance
+    is reported as held (both kept, for an operator), never rewritten onto the same
+    identity."""
+    entries = [
+        {"code": "DECATHLON", "name": "Decathlon", "responseHours": 24,
+         "baseUrl": "https://marketplace-decathlon-eu.mirakl.net"},
+        {"code": "DECATHLON_EU", "name": "Decathlon EU", "responseHours": 24,
+         "baseUrl": "HTTPS://Marketplace-Decathlon-EU.mirakl.net.:443/"},
+    ]  # fmt: skip
+    catalogue = msgspec.json.encode(entries).decode()
+    monkeypatch.setenv("MIRAKL_CATALOGUE", catalogue)
+    registry.refresh()
+    url = await _migrated(make_database, "oauth-identities")
+    owner, second, alone = (new_tenant() for _ in range(3))
+    await _store(
+        url,
+        stack,
+        [
+            (owner, "DECATHLON", "49116", "mirakl:DECATHLON:49116", 0),
+            (second, "DECATHLON_EU", "49116", "mirakl:DECATHLON_EU:49116", 60),
+            (alone, "BOULANGER", "2001", "mirakl:BOULANGER:2001", 0),
+        ],
+    )
+    instance = "mirakl@marketplace-decathlon-eu.mirakl.net:49116"
+    expected = {
+        (owner, "DECATHLON"): ("CONNECTED", "49116", instance),
+        (second, "DECATHLON_EU"): ("CONNECTED", "49116", "mirakl:DECATHLON_EU:49116"),
+        (alone, "BOULANGER"): ("CONNECTED", "2001", "mirakl@boulanger-prod.mirakl.net:2001"),
+    }
+    try:
+        for start in range(2):  # the second start finds nothing to do
+            kit = await make_kit(DATABASE_URL=url, MIRAKL_CATALOGUE=catalogue)
+            for (tenant, marketplace), stored in expected.items():
+                found = await shop_row(kit, tenant, marketplace)
+                assert (found["status"], found["seller_id"], found["account_identity"]) == (
+                    stored
+                ), (start, marketplace)
+                assert await outbox(kit, tenant) == []
+                secret = read_secret(stack, connector_for(marketplace).credentials_path(tenant))
+                assert secret is not None and secret["shop_id"] == stored[1]
+            reported = {
+                (c["tenantId"], c["marketplace"], c["heldByTenantId"])
+                for c in await _collisions(kit)
+            }
+            assert {r for r in reported if r[0] in (owner, second, alone)} == {
+                (second, "DECATHLON_EU", owner)
+            }
+    finally:
+        monkeypatch.delenv("MIRAKL_CATALOGUE")
+        registry.refresh()

@@ -534,6 +534,8 @@ class InMemoryShopReplies:
         self.sent_files: list[tuple[str, str, bytes]] = []  # the applied replies' files
         # Whom a reply may go to on any thread (Fnac's: the buyer, its customer service, both).
         self.offered: tuple[Recipient, ...] = ("BUYER", "MARKETPLACE_SUPPORT", "ALL")
+        # How its threads show a reply applied (a marketplace that rewrites it).
+        self.shown: Callable[[str], str] = carried_text
 
     def buyer_writes(self, tenant_id: str, order_id: str, body: str = "Où est mon colis ?") -> str:
         self.keys.add(tenant_id)
@@ -583,7 +585,7 @@ class InMemoryShopReplies:
                 sender_type="SELLER",
                 sender_name="Ma boutique",
                 subject=reply.subject or "order_information",
-                body=carried_text(reply.body),  # what the client sends
+                body=self.shown(reply.body),  # what the client sends, as shown
                 created_at=self.clock(),
                 unread=False,
             )

@@ -98,17 +98,28 @@ async def test_a_failed_reply_does_not_stop_the_clock(
     assert (after["responseState"], after["respondBy"]) == ("AWAITING_REPLY", before["respondBy"])
 
 
-async def test_an_auto_reply_from_the_buyer_side_opens_no_deadline(
+async def test_an_auto_submitted_mail_nobody_signed_waits_for_an_answer(
     poller: RunningService,
 ) -> None:
+    """Auto-Submitted is anyone's to write: a mail Amazon did not sign is never hidden as
+    needing no answer (kit/signed_mail.py), from the buyer's alias or from anyone."""
     tenant_id, address = new_tenant()
     await synced(poller, tenant_id, address)
     mail = relay_mail(address, text="I am out of office until Monday.")
     mail["Auto-Submitted"] = "auto-replied"
     await send(poller, mail, address)
+    forged = EmailMessage()  # names no order: a thread of its own
+    forged["From"] = "Amazon <no-reply@amazon.fr>"
+    forged["To"] = address
+    forged["Subject"] = "Rapport disponible"
+    forged["Auto-Submitted"] = "auto-generated"
+    forged.set_content("Votre compte sera suspendu : payez ici.")
+    await send(poller, forged, address)
     await poll_now(poller, tenant_id)
-    [item] = (await get_json(poller, tenant_id, "/api/v1/tickets"))["items"]
-    assert (item["responseState"], item["respondBy"]) == ("NO_RESPONSE_NEEDED", None)
+    items = (await get_json(poller, tenant_id, "/api/v1/tickets"))["items"]
+    assert len(items) == 2
+    assert {item["responseState"] for item in items} == {"AWAITING_REPLY"}
+    assert all(item["respondBy"] is not None for item in items)
 
 
 async def test_no_response_needed_records_who_and_when_and_links_to_seller_central(
@@ -151,10 +162,16 @@ async def test_the_queue_soonest_deadline_first_filtered_and_paged(
     for n in range(5):
         await send(poller, another_buyer(address, n, f"question {n}"), address)
         await poll_now(poller, tenant_id)  # one poll each: deadlines apart
-    auto = another_buyer(address, 9, "notification")
-    auto["Auto-Submitted"] = "auto-generated"
-    await send(poller, auto, address)
+    await send(poller, another_buyer(address, 9, "notification"), address)
     await poll_now(poller, tenant_id)
+    listed = (await get_json(poller, tenant_id, "/api/v1/tickets", limit=10))["items"]
+    [notification] = [t["id"] for t in listed if t["subject"] == "notification"]
+    async with poller.client() as http:  # an agent's mark: no deadline any more
+        marked = await http.post(
+            f"/api/v1/tickets/{notification}/no-response-needed",
+            headers=headers(poller, tenant_id),
+        )
+    assert marked.status_code == 200, marked.text
 
     pages: list[dict[str, Any]] = []
     params: dict[str, Any] = {"sort": "respondBy", "limit": 2}
@@ -165,7 +182,7 @@ async def test_the_queue_soonest_deadline_first_filtered_and_paged(
             break
         params["cursor"] = page["nextCursor"]
     deadlines = [t["respondBy"] for t in pages]
-    assert len(pages) == 5 and len({t["id"] for t in pages}) == 5  # the notification has none
+    assert len(pages) == 5 and len({t["id"] for t in pages}) == 5
     assert deadlines == sorted(deadlines)
     assert [t["subject"] for t in pages] == [f"question {n}" for n in range(5)]
 

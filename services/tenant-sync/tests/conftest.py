@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import nats
 import pytest
 from keybuzz_devstack import bootstrap
+from keybuzz_devstack.testing import purge_tenant_events
 from keybuzz_tenant_sync.service import DEFINITION
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
-from nats.js.errors import NotFoundError
 from tenant_sync_support import Watch
 
 
@@ -28,14 +27,8 @@ async def product_url(make_database: Callable[[str], Awaitable[str]]) -> str:
 async def service(
     start_service: Callable[..., Awaitable[Any]], product_url: str, stack: Any
 ) -> Any:
-    # Test files share their worker's NATS: tenant events other files left unconsumed
-    # would land in this test's fresh database. Each test starts from an empty stream.
-    nc = await nats.connect(stack.nats_url)
-    try:
-        with contextlib.suppress(NotFoundError):
-            await nc.jetstream().purge_stream("TENANTS")
-    finally:
-        await nc.close()
+    # Test files share their worker's NATS: each test starts from an empty stream.
+    await purge_tenant_events(stack.nats_url)
     return await start_service(DEFINITION, PRODUCT_DATABASE_URL=product_url)
 
 

@@ -35,6 +35,7 @@ class _Address:
     email: str
     status: str = "PENDING"
     activated_at: datetime | None = None
+    receiving_at: datetime | None = None
 
 
 class InMemoryTenantStore:
@@ -86,6 +87,8 @@ class InMemoryTenantStore:
             for address in self.addresses.values():
                 if address.tenant_id == tenant_id:
                     address.status = _address_status(address, archived)
+                    if archived:
+                        address.receiving_at = None
 
     async def addresses_by_tenant(
         self, tenant_ids: Sequence[str]
@@ -95,7 +98,11 @@ class InMemoryTenantStore:
             a = self.addresses[key]
             if a.tenant_id in tenant_ids:
                 info = InboundAddressInfo(
-                    marketplace=a.marketplace, country=a.country, email=a.email, status=a.status
+                    marketplace=a.marketplace,
+                    country=a.country,
+                    email=a.email,
+                    status=a.status,
+                    receiving=a.status != "DISABLED" and a.receiving_at is not None,
                 )
                 found.setdefault(a.tenant_id, []).append(info)
         return found
@@ -106,6 +113,14 @@ class InMemoryTenantStore:
             if matches and address.activated_at is None:
                 address.activated_at = at
                 address.status = "ACTIVE" if address.status == "PENDING" else address.status
+                return True
+        return False
+
+    async def mark_receiving(self, tenant_id: str, email: str, at: datetime) -> bool:
+        for address in self.addresses.values():
+            matches = address.tenant_id == tenant_id and address.email == email.lower()
+            if matches and address.receiving_at is None and address.status != "DISABLED":
+                address.receiving_at = at
                 return True
         return False
 

@@ -59,7 +59,13 @@ async def test_created_event_upserts_maps_and_creates_address(service, js, watch
         "ACTIVE",
     )
     assert event["inboundAddresses"] == [
-        {"marketplace": "AMAZON", "country": "FR", "email": address["email"], "status": "PENDING"}
+        {
+            "marketplace": "AMAZON",
+            "country": "FR",
+            "email": address["email"],
+            "status": "PENDING",
+            "receiving": False,
+        }
     ]
 
 

@@ -183,6 +183,7 @@ async def test_status_compares_product_and_marketplace(service):
                 "country": "FR",
                 "email": status["inboundAddresses"][0]["email"],
                 "status": "PENDING",
+                "receiving": False,  # no poller here: its MX never said it takes it
             }
         ],
         "marketplaceConnections": [],

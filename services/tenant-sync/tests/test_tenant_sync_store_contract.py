@@ -134,6 +134,34 @@ async def test_a_disabled_address_records_its_first_mail_and_stays_disabled(
     assert fr.status == "DISABLED"
 
 
+async def test_an_address_is_receiving_once_told_once_and_never_while_disabled(
+    store: TenantStore,
+) -> None:
+    await store.upsert_tenants([tenant("t1", T0)])
+    await store.ensure_addresses("t1", "AMAZON", [address("FR", "a" * 16)])
+    fr = address("FR", "a" * 16).email
+
+    async def receiving() -> bool:
+        [found] = (await store.addresses_by_tenant(["t1"]))["t1"]
+        return found.receiving
+
+    assert not await receiving()  # made: not ready until the poller's MX takes it
+    assert not await store.mark_receiving("t2", fr, T0)  # another tenant's address
+    assert await store.mark_receiving("t1", fr.upper(), T0)
+    assert await receiving()
+    assert not await store.mark_receiving("t1", fr, T0)  # told again: the first kept
+
+    await store.upsert_tenants([tenant("t1", T0, status=ARCHIVED)])
+    await store.apply_archive_state(["t1"])
+    assert not await receiving()
+    assert not await store.mark_receiving("t1", fr, T0)  # disabled: the MX refuses it
+    await store.upsert_tenants([tenant("t1", T0, status="ACTIVE")])
+    await store.apply_archive_state(["t1"])
+    assert not await receiving()  # un-archived: it waits for the poller again
+    assert await store.mark_receiving("t1", fr, T0)
+    assert await receiving()
+
+
 def change(status: str, at: datetime, **fields: Any) -> ConnectionChange:
     values: dict[str, Any] = {"connection_id": None, "seller_id": None, **fields}
     return ConnectionChange(tenant_id="t1", marketplace="AMAZON", status=status, as_of=at, **values)

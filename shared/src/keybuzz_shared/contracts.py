@@ -73,6 +73,12 @@ ROUTES: dict[str, Route] = {
         ("poller",),
         "marketplace copy and inbound addresses are up to date",
     ),
+    "tenant.inbound_address.receiving": Route(
+        ("poller",),
+        ("tenant-sync",),
+        "the poller's MX accepts mail for an inbound address (its projection holds it):"
+        " tenant-sync shows the address as ready (`receiving`) only from then on",
+    ),
     "connection.connected": Route(
         ("oauth",), ("orders", "poller", "tenant-sync"), "a tenant connected a marketplace account"
     ),

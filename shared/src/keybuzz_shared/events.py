@@ -83,6 +83,9 @@ class InboundAddressInfo(msgspec.Struct, kw_only=True, rename="camel"):
     country: str
     email: str
     status: str
+    # The poller's MX accepts mail for it (``tenant.inbound_address.receiving``): only then
+    # is the address ready to be given to a marketplace. False from an older producer.
+    receiving: bool = False
 
 
 class TenantSynced(Event, kw_only=True):
@@ -92,6 +95,17 @@ class TenantSynced(Event, kw_only=True):
     plan: str
     status: str
     inbound_addresses: list[InboundAddressInfo] = []
+
+
+class InboundAddressReceiving(Event, kw_only=True):
+    """The poller's MX accepts mail for the address (its projection holds it, enabled,
+    for a tenant not archived): tenant-sync shows it as ready only from then on."""
+
+    SUBJECT: ClassVar[str] = "tenant.inbound_address.receiving"
+
+    email: NonEmpty
+    marketplace: str
+    country: str
 
 
 # --- marketplace connections (producer: oauth, token service) -------------------------
@@ -231,6 +245,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         TenantUpdated,
         TenantArchived,
         TenantSynced,
+        InboundAddressReceiving,
         ConnectionConnected,
         ConnectionDisconnected,
         ConnectionReauthRequired,

@@ -2,9 +2,11 @@
 
 A link comes in the marketplace's answer, so whoever writes that answer chooses where we
 connect: OpenBao on loopback, a cloud's metadata service (169.254.169.254), a database on
-the private network. A link is fetched only when its origin (scheme, host, port) is one
-the connector declares for its marketplace, and only from public addresses: the host is
-resolved once, every address it resolves to is checked, and the connection goes to the
+the private network, or another path of the marketplace's own host. A link is fetched
+only when its path names no other (``dot_segments``: ``..``, encoded or behind a
+backslash, for every connector), its origin (scheme, host, port) is one the connector
+declares for its marketplace, and only from public addresses (``addresses.py``): the host
+is resolved once, every address it resolves to is checked, and the connection goes to the
 address checked (the host name kept for ``Host`` and TLS), so a second answer of the DNS
 cannot swap in another. Redirects are not followed. The body is read as it streams and
 dropped at the size cap.
@@ -16,16 +18,25 @@ declared origin may resolve to such an address, and production refuses to declar
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
-import socket
+import re
 from collections.abc import Iterable, Mapping
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+from keybuzz_shared.addresses import (
+    Address,
+    AddressRefused,
+    checked_addresses,
+    is_public,
+    literal_address,
+    names_this_machine,
+)
+
 Origin = tuple[str, str, int]  # scheme, host (lower case), port
 DEFAULT_PORTS = {"http": 80, "https": 443}
+# A DNS name as a URL carries it (IDNA already applied): letters, digits, hyphens, dots.
+_HOST_NAME = re.compile(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?")
 
 
 class LinkRefused(Exception):
@@ -61,23 +72,6 @@ def shown(origin: Origin) -> str:
     return f"{scheme}://{host}:{port}"
 
 
-def is_public(address: Address) -> bool:
-    """Whether an address is on the internet at large: not loopback, link-local, private,
-    shared (CGNAT), multicast, reserved or unspecified, an IPv4 address written as IPv6
-    judged as the IPv4 one."""
-    if isinstance(address, ipaddress.IPv6Address):
-        inner = address.ipv4_mapped or address.sixtofour or _nat64(address)
-        if inner is not None:
-            return is_public(inner)
-    return address.is_global and not address.is_multicast
-
-
-def _nat64(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    if address in ipaddress.IPv6Network("64:ff9b::/96"):
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return None
-
-
 def production_problem(url: str) -> str | None:
     """Why ``url`` cannot be a declared origin in production, or None: not https, or a
     host that names our own network (localhost, a loopback, link-local or private
@@ -88,29 +82,26 @@ def production_problem(url: str) -> str | None:
         return "is not an http(s) address"
     if scheme != "https":
         return "must be https://"
-    if host == "localhost" or host.endswith(".localhost"):
+    if names_this_machine(host):
         return "names this machine"
-    try:
-        address = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return None
-    return None if is_public(address) else "is an address inside our network"
+    address = literal_address(host)
+    if address is not None:
+        return None if is_public(address) else "is an address inside our network"
+    if not _HOST_NAME.fullmatch(host):  # e.g. an address percent-encoded past the decoder
+        return "is neither an address nor a host name"
+    return None  # a name: judged by its addresses when called (``addresses``)
 
 
-async def resolved(host: str, port: int) -> list[Address]:
-    """Every address ``host`` resolves to (an address as itself)."""
-    try:
-        return [ipaddress.ip_address(host.strip("[]"))]
-    except ValueError:
-        pass
-    try:
-        found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise LinkRefused(f"{host} does not resolve ({exc})") from None
-    addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in found]
-    if not addresses:
-        raise LinkRefused(f"{host} does not resolve")
-    return list(dict.fromkeys(addresses))
+def dot_segments(url: str) -> bool:
+    """Whether ``url``'s path names its way up or in place, as any server may read it:
+    a ``.`` or ``..`` segment, plain or percent-encoded (once or more), a backslash (or its
+    encoding) read as a slash, a segment's ``;`` parameters dropped. A file's link names
+    the file, never a way to another path on its host."""
+    path = urlsplit(url).path
+    for _ in range(4):  # encoded again and again: read as often as a server might
+        path = unquote(path)
+    segments = path.replace("\\", "/").split("/")
+    return any(segment.split(";")[0].strip() in (".", "..") for segment in segments)
 
 
 class FileLinks:
@@ -120,7 +111,14 @@ class FileLinks:
     def __init__(self, origins: Iterable[str], *, inside_allowed: bool) -> None:
         self.origins = frozenset(origin_of(url) for url in origins)
         # Outside production: a declared origin may be on loopback or the private network.
-        self.inside_allowed = inside_allowed
+        self.checked = checked_addresses(inside_allowed=inside_allowed)
+
+    def joined(self, base: httpx.URL, link: str) -> str:
+        """``link`` (a URL, or a path under ``base``) as the URL to fetch; LinkRefused for
+        one whose path names another, judged before joining resolves its dot segments."""
+        if dot_segments(link):
+            raise LinkRefused("its path names another (dot segments)")
+        return str(base.join(link))
 
     async def address(self, url: str) -> tuple[Origin, Address]:
         """The link's origin and the address to connect to; LinkRefused when not allowed."""
@@ -128,12 +126,14 @@ class FileLinks:
             origin = origin_of(url)
         except ValueError:
             raise LinkRefused("not a web address") from None
+        if dot_segments(url):
+            raise LinkRefused("its path names another (dot segments)")
         if origin not in self.origins:
             raise LinkRefused(f"{shown(origin)} is not an origin the marketplace serves files from")
-        addresses = await resolved(origin[1], origin[2])
-        inside = [a for a in addresses if not is_public(a)]
-        if inside and not self.inside_allowed:
-            raise LinkRefused(f"{origin[1]} resolves to {inside[0]}, an address inside our network")
+        try:
+            addresses = await self.checked.addresses(origin[1], origin[2])
+        except AddressRefused as exc:
+            raise LinkRefused(str(exc)) from None
         return origin, addresses[0]
 
     async def fetch(

@@ -16,12 +16,15 @@ import ssl
 
 import httpx
 
+from keybuzz_shared.addresses import CheckedAddresses, checked_transport
+
 SPREAD_POOLS = 16  # enough that POLL_CONCURRENCY's calls meet one or two others per pool
 
 
 class SpreadTransport(httpx.AsyncBaseTransport):
     """``pools`` transports, each request to the next in turn; one TLS context for all,
-    verified as httpx verifies by default (``verify`` True) unless given another."""
+    verified as httpx verifies by default (``verify`` True) unless given another;
+    ``addresses``: every connection checked (addresses a marketplace's data gives)."""
 
     def __init__(
         self,
@@ -29,11 +32,15 @@ class SpreadTransport(httpx.AsyncBaseTransport):
         *,
         limits: httpx.Limits,
         verify: ssl.SSLContext | None = None,
+        addresses: CheckedAddresses | None = None,
     ) -> None:
         context = verify if verify is not None else httpx.create_ssl_context()
         self.transports = [
             httpx.AsyncHTTPTransport(verify=context, limits=limits) for _ in range(pools)
         ]
+        if addresses is not None:
+            for transport in self.transports:
+                checked_transport(transport, addresses)
         self._next = itertools.cycle(self.transports)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

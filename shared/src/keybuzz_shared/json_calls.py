@@ -20,6 +20,7 @@ from typing import Any, Generic, NoReturn, Protocol, TypedDict, TypeVar
 import httpx
 import msgspec
 
+from keybuzz_shared.addresses import refusal
 from keybuzz_shared.http_calls import (
     AnswerTooLarge,
     Throttled,
@@ -28,13 +29,14 @@ from keybuzz_shared.http_calls import (
     read_bounded,
     throttling,
 )
-from keybuzz_shared.redaction import KnownSecrets
+from keybuzz_shared.mended import json_decoded
+from keybuzz_shared.redaction import KnownSecrets, remote_excerpt
 from keybuzz_shared.spent_calls import spend
 
 T = TypeVar("T")
 
 ERROR_BODY_BYTES = 64 * 1024  # of a refusal's answer, only this much is read
-DETAIL_CHARS = 300  # of the marketplace's reason kept in an error
+DETAIL_CHARS = 300  # of the marketplace's reason kept in an error (its excerpt: redaction.py)
 JSON_TYPES = ("application/json", "+json")
 
 
@@ -210,7 +212,8 @@ class JsonCalls(Generic[C]):
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             call.in_doubt = False  # nothing reached the marketplace: safe to retry
             log.warning("%s unreachable; retrying", label, extra=self._where(call, exc))
-            raise TransientFailure(type(exc).__name__) from None
+            # An address inside our network is said so (its host is the catalogue's).
+            raise TransientFailure(refusal(exc) or type(exc).__name__) from None
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             self._lost(call, type(exc).__name__)
             log.warning("%s call failed; retrying", label, extra=self._where(call, exc))
@@ -265,7 +268,7 @@ class JsonCalls(Generic[C]):
             self._lost(call, f"{media or 'no content type'} answer")
             raise self._terms.unreadable(call.name, self._not_json(media))
         try:
-            return msgspec.json.decode(content)
+            return json_decoded(content)
         except msgspec.ValidationError:  # JSON, but a number no type holds: asking again
             self._lost(call, "a number out of range")  # gets the same answer
             raise self._terms.unreadable(call.name, "a number out of range") from None
@@ -294,9 +297,10 @@ class JsonCalls(Generic[C]):
             return None
 
     def _detail(self, response: httpx.Response, reason: str) -> str:
-        """ "HTTP <status> <reason>", without a secret, shortened."""
-        detail = f"HTTP {response.status_code}" + (f" {reason}" if reason else "")
-        return KnownSecrets(self._secrets()).redact(detail)[:DETAIL_CHARS]
+        """ "HTTP <status> <reason>": the reason an excerpt without a secret nor anything
+        shaped like a token (``redaction.remote_excerpt``)."""
+        said = remote_excerpt(KnownSecrets(self._secrets()).redact(reason)) if reason else ""
+        return (f"HTTP {response.status_code} {said}".strip())[:DETAIL_CHARS]
 
     def _lost(self, call: C, reason: str) -> None:
         """The request may have reached the marketplace: a call that sends something stops."""

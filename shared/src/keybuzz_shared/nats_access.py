@@ -84,6 +84,7 @@ DURABLES: dict[str, dict[str, tuple[str, ...]]] = {
         "tenant.updated": ("tenant-sync-tenant-updated",),
         "tenant.archived": ("tenant-sync-tenant-archived",),
         "message.received": ("tenant-sync-inbound-activation",),
+        "tenant.inbound_address.receiving": ("tenant-sync-address-receiving",),
         "connection.connected": ("tenant-sync-connection-connected",),
         "connection.disconnected": ("tenant-sync-connection-disconnected",),
         "connection.reauth_required": ("tenant-sync-connection-reauth-required",),

@@ -12,6 +12,7 @@ import contextlib
 import html
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import is_dataclass
@@ -211,3 +212,124 @@ def remember_secrets(secrets: Iterable[str]) -> None:
 def _known_in_scope(text: str) -> str:
     known = _scope.get()
     return known.redact(text) if known else text
+
+
+# --- A remote's free text: anything shaped like a token masked, whatever it encodes ------------
+
+# What a marketplace (or any remote) says in an error is kept only as an excerpt in which
+# anything shaped like a token is masked. Listing the forms of the secret we sent cannot
+# end (reversed, spaced out, entity-encoded, base64 of its upper case…); the shape of such
+# material can be told: a secret in any of its forms stays high-entropy material, words of
+# a natural language and short codes do not. docs/SECURITY.md, "A remote's free text".
+MASK = "…"
+EXCERPT_CHARS = 120  # of a remote's text, at most this much is kept (after masking)
+
+# A unit: letters, digits and the characters encodings are made of (base64's + = - _,
+# percent and entity escapes, JSON's backslash escapes, dots and tildes). A "/" ends one,
+# so each segment of a path is judged on its own. A fragment: a unit's run of alphanumerics.
+_UNIT = re.compile(r"[\w+=.~%&#;\\-]+")
+_FRAGMENT = re.compile(r"[^\W_]+")
+# Escapes no sentence is written in: two percent escapes, an HTML character reference, a
+# JSON or Python escape of a character.
+_ESCAPED = re.compile(
+    r"%[0-9A-Fa-f]{2}.*%[0-9A-Fa-f]{2}|&#[xX]?[0-9A-Fa-f]+|\\[uUx][0-9A-Fa-f]{2}", re.S
+)
+# Fragments too short to judge alone, one to three separators apart, on one line: what a
+# token split, spaced out or dashed looks like (judged by _is_split_token).
+_SHORT = r"(?<![^\W_])[^\W_]{1,7}(?![^\W_])"
+_SHORT_RUN = re.compile(rf"{_SHORT}(?:(?:[^\w\n]|_){{1,3}}{_SHORT}){{2,}}")
+_CONSONANTS = re.compile(r"[^\W\d_aeiouyAEIOUY]{5,}")
+MIN_TOKEN_CHARS = 8  # a unit shorter than this (E1001, ERR_42, M11) is a code, kept
+_LONGEST_WORD = 24
+_DIGITS_RUN = 10  # an id, a phone number, a decimal encoding
+
+
+def _mixes_digits_and_letters(fragment: str) -> bool:
+    return any(c.isdigit() for c in fragment) and any(c.isalpha() for c in fragment)
+
+
+def _random_looking(fragment: str) -> bool:
+    """Digits and letters mixed, a capital inside small letters (``aBc``, ``AKKo``; a
+    brand's ``iPhone`` too: one alone does not mask), or five letters and more without a
+    vowel (a word of that length has one)."""
+    if _mixes_digits_and_letters(fragment):
+        return True
+    if not fragment.isalpha():
+        return False
+    inner_capital = not fragment.isupper() and any(c.isupper() for c in fragment[1:])
+    voweless = len(fragment) >= 5 and not any(c in "aeiouy" for c in fragment.lower())
+    return inner_capital or voweless
+
+
+def _is_token_fragment(fragment: str) -> bool:
+    """A run no word is shaped like: letters of a random case (more than two capitals
+    inside it), longer than any word, five consonants in a row in a long one, or a long
+    run of digits."""
+    if fragment.isdigit():
+        return len(fragment) >= _DIGITS_RUN
+    if not fragment.isalpha() or len(fragment) < MIN_TOKEN_CHARS:
+        return False
+    if len(fragment) > _LONGEST_WORD:
+        return True
+    inner_capitals = sum(c.isupper() for c in fragment[1:])
+    if inner_capitals > 2 and not fragment.isupper():
+        return True
+    vowels = sum(c in "aeiouyAEIOUY" for c in fragment)
+    if len(fragment) >= 10 and vowels < len(fragment) / 4:
+        return True
+    return len(fragment) >= 12 and _CONSONANTS.search(fragment) is not None
+
+
+def _is_token_unit(unit: str) -> bool:
+    if _ESCAPED.search(unit):
+        return True
+    fragments = _FRAGMENT.findall(unit)
+    if sum(map(len, fragments)) >= MIN_TOKEN_CHARS and any(
+        _mixes_digits_and_letters(f) for f in fragments
+    ):
+        return True
+    return any(_is_token_fragment(f) for f in fragments)
+
+
+def _is_split_token(run: str) -> bool:
+    """Short fragments that together make a token: two or more of them mixing digits and
+    letters or of a random case (a key cut in pieces), or four single characters in a row
+    (spaced out)."""
+    fragments = _FRAGMENT.findall(run)
+    if sum(_random_looking(f) for f in fragments) >= 2:
+        return True
+    singles = 0
+    for fragment in fragments:
+        singles = singles + 1 if len(fragment) == 1 else 0
+        if singles >= 4:
+            return True
+    return False
+
+
+def _plain(text: str) -> str:
+    """One line of text as it reads: compatibility forms folded (full-width letters are
+    letters), invisible characters (zero-width, bidi marks) removed, control characters
+    and line breaks made spaces."""
+    # MASK kept as it is: NFKC would make it three dots (a text masked twice stays so).
+    folded = MASK.join(unicodedata.normalize("NFKC", part) for part in text.split(MASK))
+    kept = (" " if unicodedata.category(c) == "Cc" else c for c in folded)
+    return "".join(c for c in kept if unicodedata.category(c) != "Cf")
+
+
+def mask_tokens(text: str) -> str:
+    """``text`` with anything shaped like a token or an encoding of one replaced by
+    ``MASK``: a unit of 8 or more letters and digits mixing both, one holding escapes
+    (percent, HTML character references, JSON's), a run of letters of a random case or of
+    no word's length, 10 digits or more, and short pieces that together make such a unit
+    (split, dashed, spaced out). Words ("Invalid API key"), numbers (HTTP 401) and short
+    codes (ERR_101, E1001) are kept."""
+    plain = _plain(text)
+    masked = _UNIT.sub(lambda m: MASK if _is_token_unit(m[0]) else m[0], plain)
+    return _SHORT_RUN.sub(lambda m: MASK if _is_split_token(m[0]) else m[0], masked)
+
+
+def remote_excerpt(text: str, chars: int = EXCERPT_CHARS) -> str:
+    """What is kept of a remote's free text (an error's message, a reason): the known
+    secrets of the scope and anything shaped like a token masked, then shortened."""
+    masked = mask_tokens(redact_text(text)).strip()
+    return masked if len(masked) <= chars else masked[: chars - 1].rstrip() + MASK

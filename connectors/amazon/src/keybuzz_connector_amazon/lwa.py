@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 import httpx
 import msgspec
 from keybuzz_shared.connectors.kit import ApiSpec, CallErrors, HeaderAuth, Refusals, Requester
-from keybuzz_shared.redaction import redact_text
+from keybuzz_shared.redaction import mask_tokens, remote_excerpt
 
 from keybuzz_connector_amazon.credentials import AppCredentials
 from keybuzz_connector_amazon.errors import InvalidGrant, LwaError, LwaUnavailable
@@ -132,6 +132,6 @@ def _refusal(status: int, document: Any) -> LwaError:
         body = msgspec.convert(document, _ErrorResponse)
     except msgspec.ValidationError:
         body = _ErrorResponse(error=f"http_{status}")
-    description = redact_text(body.error_description)[:300]
+    description = remote_excerpt(body.error_description, 300)
     kind = InvalidGrant if body.error == INVALID_GRANT else LwaError
-    return kind(body.error, description, status)
+    return kind(mask_tokens(body.error), description, status)

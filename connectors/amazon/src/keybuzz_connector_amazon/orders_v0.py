@@ -19,6 +19,7 @@ from decimal import Decimal
 from urllib.parse import quote
 
 import msgspec
+from keybuzz_shared.mended import json_decoded
 
 from keybuzz_connector_amazon.spapi import SpApiClient, UndecodableOrder
 
@@ -156,10 +157,10 @@ def _decode_orders(raws: list[msgspec.Raw]) -> tuple[list[V0Order], list[Undecod
     bad: list[UndecodableOrder] = []
     for raw in raws:
         try:
-            orders.append(msgspec.json.decode(raw, type=V0Order))
+            orders.append(json_decoded(raw, V0Order))
         except msgspec.DecodeError as exc:
             try:
-                order_id = msgspec.json.decode(raw, type=_V0OrderIdOnly).AmazonOrderId
+                order_id = json_decoded(raw, _V0OrderIdOnly).AmazonOrderId
             except msgspec.DecodeError:
                 order_id = None
             bad.append(UndecodableOrder(order_id, str(exc)[:200]))

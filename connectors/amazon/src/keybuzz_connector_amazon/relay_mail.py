@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay, DemoMail
+from keybuzz_shared.connectors.kit.signed_mail import Signed
 from keybuzz_shared.connectors.seam import ParsedMail, SenderType, attachment_types
 
 from keybuzz_connector_amazon.order_feed import AmazonOrderIds
@@ -82,17 +83,19 @@ DEMO_MAILS = tuple(
 )
 
 
-def sender_type(mail: ParsedMail) -> SenderType:
+def sender_type(mail: ParsedMail, signed: Signed) -> SenderType:
     """BUYER when it comes from a buyer's alias (even an automatic answer of theirs: its
-    name is the buyer's); SYSTEM for other automatic mail (notifications from addresses
-    nobody answers, reports); BUYER for a mail the parser could not read (its sender
-    unknown, it is answered as a buyer's); MARKETPLACE_SUPPORT for anyone else: the relay
-    forwards buyers only through aliases, so a person writing to the seller's Amazon
-    address from another address is Amazon's (seller support, the A-to-z team)."""
+    name is the buyer's); SYSTEM for other automatic mail Amazon signed (notifications
+    from addresses nobody answers, reports), BUYER when unsigned (no Amazon signature is
+    checked yet, ``signing_domains`` is empty: an automatic mail is shown as waiting,
+    never hidden); BUYER for a mail the parser could not read (its sender unknown, it is
+    answered as a buyer's); MARKETPLACE_SUPPORT for anyone else:
+    the relay forwards buyers only through aliases, so a person writing to the seller's
+    Amazon address from another address is Amazon's (seller support, the A-to-z team)."""
     if mail.buyer_email is not None:
         return "BUYER"
     if mail.automatic:
-        return "SYSTEM"
+        return "SYSTEM" if signed.automatic else "BUYER"
     return "BUYER" if mail.parse_error is not None else "MARKETPLACE_SUPPORT"
 
 

@@ -31,7 +31,8 @@ import msgspec
 from keybuzz_shared.connectors.kit import ApiSpec, CallErrors, KeptToken, Refusals, Requester
 from keybuzz_shared.errors import DependencyUnavailable
 from keybuzz_shared.json_calls import CallOptions
-from keybuzz_shared.redaction import redact_text
+from keybuzz_shared.mended import json_decoded
+from keybuzz_shared.redaction import mask_tokens, remote_excerpt
 
 from keybuzz_connector_amazon.marketplaces import region
 from keybuzz_connector_amazon.tokens import AccessTokens, TokenService
@@ -329,7 +330,7 @@ class SearchOrdersPage:
         bad: list[UndecodableOrder] = []
         for raw in self.raw_orders:
             try:
-                orders.append(msgspec.json.decode(raw, type=Order))
+                orders.append(json_decoded(raw, Order))
             except msgspec.DecodeError as exc:
                 bad.append(UndecodableOrder(_order_id_of(raw), str(exc)[:200]))
         return orders, bad
@@ -341,7 +342,7 @@ class _OrderIdOnly(msgspec.Struct):
 
 def _order_id_of(raw: msgspec.Raw) -> str | None:
     try:
-        return msgspec.json.decode(raw, type=_OrderIdOnly).orderId
+        return json_decoded(raw, _OrderIdOnly).orderId
     except msgspec.DecodeError:
         return None
 
@@ -422,11 +423,11 @@ def _error_of(operation: str, status: int, document: Any) -> SpApiError:
     except msgspec.ValidationError:
         errors = []
     first = errors[0] if errors else _Error(code=f"HTTP{status}")
-    message = redact_text(" ".join(filter(None, [first.message, first.details])))[:300]
+    message = remote_excerpt(" ".join(filter(None, [first.message, first.details])), 300)
     kind = {400: SpApiInvalidInput, 403: SpApiAccessDenied, 404: SpApiNotFound}.get(
         status, SpApiError
     )
-    return kind(operation, status, first.code, message)
+    return kind(operation, status, mask_tokens(first.code), message)
 
 
 def _credentials_refused(detail: str) -> SpApiAccessDenied:

@@ -7,8 +7,9 @@ the order (``M`` + 12 digits) in its subject [observed: cnsi-sd/crm
 at ManoMano's relay; ManoMano's customer service, an operator, from
 ``@monechelle.zendesk.com`` [observed]; notices from ``ne-pas-repondre@manomano.fr``
 [observed]. A mail claiming one of ManoMano's own senders is taken for it only when a
-DKIM signature of that sender's domain verifies (``signed_domains``): a forged one is
-answered as anyone's. A subject "Demande de facture" is a buyer asking for the invoice
+DKIM signature of that sender's domain verifies (``signatures``) and covers what is
+shown of it (the kit's ``signed_mail``, for every relay): a forged one is answered as
+anyone's. A subject "Demande de facture" is a buyer asking for the invoice
 [observed]. Reading the mail, the MX, bounces and sending are the poller's.
 """
 
@@ -16,11 +17,11 @@ from __future__ import annotations
 
 import logging
 import re
-from email.utils import getaddresses
 
 import dkim
 from keybuzz_shared.connectors.kit import OrderIdPattern
 from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay, DemoMail
+from keybuzz_shared.connectors.kit.signed_mail import MailSignature, Signed
 from keybuzz_shared.connectors.seam import Limits, ParsedMail, SenderType, attachment_types
 
 from keybuzz_connector_manomano import dkim_keys
@@ -84,13 +85,13 @@ DEMO_MAILS = tuple(
 )
 
 
-def signed_domains(raw: bytes) -> frozenset[str]:
-    """The domains (``d=``) of the mail's DKIM signatures that verify: the signed headers
-    (From among them, dkimpy requires it) and the whole body as received, with a key of
-    that domain (``dkim_keys.lookup``). A signature covering only part of the body
+def signatures(raw: bytes) -> list[MailSignature]:
+    """The mail's DKIM signatures that verify (domain ``d=``, fields ``h=``): the signed
+    headers (From among them, dkimpy requires it) and the whole body as received, with a
+    key of that domain (``dkim_keys.lookup``). A signature covering only part of the body
     (``l=``) does not count: text added below it would read as signed."""
     count = min(len(_DKIM_SIGNATURE.findall(raw)), MOST_SIGNATURES)
-    found: set[str] = set()
+    found: list[MailSignature] = []
     lookup = dkim_keys.lookup()
     for index in range(count):
         checker = dkim.DKIM(raw, minkey=1024, timeout=2)
@@ -101,35 +102,36 @@ def signed_domains(raw: bytes) -> frozenset[str]:
             continue
         fields = checker.signature_fields or {}
         if verified and b"l" not in fields and isinstance(checker.domain, bytes):
-            found.add(checker.domain.decode("ascii", "replace").lower())
-    return frozenset(found)
+            found.append(
+                MailSignature(
+                    domain=checker.domain.decode("ascii", "replace").lower(),
+                    fields=tuple(
+                        name.strip().decode("ascii", "replace").lower()
+                        for name in fields.get(b"h", b"").split(b":")
+                    ),
+                )
+            )
+    return found
 
 
-def _sender(raw: bytes) -> str:
-    """The From address as written (lower case), '' when there is none."""
-    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0].decode("utf-8", "replace")
-    values = [
-        line.split(":", 1)[1]
-        for line in re.sub(r"\r?\n[ \t]+", " ", head).splitlines()
-        if line.lower().startswith("from:")
-    ]
-    addresses = [address for _, address in getaddresses(values[:1])]
-    return addresses[0].lower() if addresses else ""
+def signed_domains(raw: bytes) -> frozenset[str]:
+    """The domains of the mail's DKIM signatures that verify (``signatures``)."""
+    return frozenset(signature.domain for signature in signatures(raw))
 
 
-def sender_type(mail: ParsedMail) -> SenderType:
+def sender_type(mail: ParsedMail, signed: Signed) -> SenderType:
     """Who wrote the mail: ManoMano's notices (SYSTEM) and its customer service
-    (MARKETPLACE_SUPPORT) only when a DKIM signature of their domain verifies; any other
-    automatic mail SYSTEM; everyone else, a forged ManoMano sender included, BUYER (an
-    unverified mail is answered as the buyer's: shown, never hidden as a notice)."""
-    sender = _sender(mail.raw)
-    domain = sender.rpartition("@")[2]
-    if sender == NOTICE_ADDRESS or domain == SUPPORT_DOMAIN:
-        verified = domain in signed_domains(mail.raw)
-        if verified:
-            return "SYSTEM" if sender == NOTICE_ADDRESS else "MARKETPLACE_SUPPORT"
-        return "BUYER"
-    if mail.buyer_email is None and mail.automatic:
+    (MARKETPLACE_SUPPORT) only when a DKIM signature of their domain covers the mail
+    (``signed``, the kit's ``signed_mail``); an automatic mail naming no buyer, SYSTEM
+    when ManoMano signed it and its automatic marks; everyone else, a forged ManoMano
+    sender or automatic mail included, BUYER (an unverified mail is answered as the
+    buyer's: shown, never hidden as a notice)."""
+    sender = mail.from_address or ""
+    if sender == NOTICE_ADDRESS or sender.rpartition("@")[2] == SUPPORT_DOMAIN:
+        if signed.by is None:
+            return "BUYER"
+        return "SYSTEM" if sender == NOTICE_ADDRESS else "MARKETPLACE_SUPPORT"
+    if mail.buyer_email is None and signed.automatic:
         return "SYSTEM"
     return "BUYER"
 
@@ -140,6 +142,8 @@ class ManoManoRelay(DeclaredRelay):
     subject ``Re: <subject>``, the order id kept in it."""
 
     sender_of = sender_type
+    signing_domains = frozenset({NOTICE_DOMAIN, SUPPORT_DOMAIN})
+    signatures = signatures
     address_label = "manomano"  # manomano.<tenantId>.<country>.<token>@<INBOUND_DOMAIN>
     buyer_address_form = f"…@{BUYER_DOMAIN}"
     buyer_address = _BUYER_ADDRESS

@@ -192,10 +192,12 @@ async def check_key(client: kit.Requester) -> None:
 
 
 async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:
-    """The shop's identity, one shop of one operator (two operators' shops of one id are
-    two shops), once ``check_key`` found key and shop good."""
+    """The shop's id, once ``check_key`` found key and shop good; its identity is the kit's
+    (``CALLS``' ``instance``): the operator's instance, its API's host, and this id, so that
+    two catalogue entries of one instance (an operator renamed or listed twice) reach one
+    shop, and two instances' shops of one id are two shops."""
     await check_key(client)
-    return f"mirakl:{client.shop['operator']}:{client.shop['shop_id']}"
+    return client.shop["shop_id"]
 
 
 # --- the connector ----------------------------------------------------------------------
@@ -235,7 +237,7 @@ def parts(client: kit.Requester, api: MiraklApiSettings) -> kit.KitSession:
 
 # A shop's client, its parts, and its credential check: one call as the shop that spends
 # none of its frequency-limited allowance (``check_key``).
-CALLS = kit.ShopApiCalls(MiraklApiSettings, client_of, parts, probe, "Mirakl")
+CALLS = kit.ShopApiCalls(MiraklApiSettings, client_of, parts, probe, "Mirakl", instance="mirakl")
 
 
 def connector_of(operator: Operator) -> kit.ShopConnector:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import httpx
+from keybuzz_shared.addresses import data_client
 from keybuzz_shared.connectors.credential_form import stored
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import (
@@ -16,6 +17,7 @@ from keybuzz_shared.connectors.seam import (
     AccountVault,
     ConnectorError,
     CredentialsRefused,
+    InstanceIdentity,
     MarketplaceUnavailable,
     RedirectApp,
     ShopApiSettings,
@@ -67,13 +69,18 @@ class VaultCredentials:
 class ShopVerifier:
     """``ports.ShopCredentialsVerifier``: the shop's connector checks the credentials on its
     API as ``apis[marketplace]`` (its connector's settings, handed on unread) describes it
-    (TLS verified)."""
+    (TLS verified; its addresses, a catalogue's among them, checked as they are called:
+    none inside our network unless ``inside_allowed``)."""
 
     def __init__(
-        self, apis: Mapping[str, ShopApiSettings], http: httpx.AsyncClient | None = None
+        self,
+        apis: Mapping[str, ShopApiSettings],
+        http: httpx.AsyncClient | None = None,
+        *,
+        inside_allowed: bool = False,
     ) -> None:
         self.apis = apis  # asked at each check: a marketplace added meanwhile included
-        self.http = http or httpx.AsyncClient(timeout=SHOP_API_TIMEOUT)
+        self.http = http or data_client(SHOP_API_TIMEOUT, inside_allowed=inside_allowed)
 
     async def verify(self, credentials: ShopCredentials) -> str:
         check = connector_for(credentials.marketplace).credential_check
@@ -88,6 +95,13 @@ class ShopVerifier:
             raise ShopUnavailable(str(exc), exc.retry_after) from None
         except ConnectorError as exc:
             raise ShopAnswerUnreadable(str(exc)) from None
+
+    def identity_on(self, marketplace: str, account: str) -> str | None:
+        settings = self.apis.get(marketplace)  # None: not served now
+        check = None if settings is None else connector_for(marketplace).credential_check
+        if settings is None or not isinstance(check, InstanceIdentity):
+            return None
+        return check.identity_on(settings, account)
 
     async def aclose(self) -> None:
         await self.http.aclose()

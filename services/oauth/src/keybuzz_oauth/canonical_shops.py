@@ -1,7 +1,9 @@
 """Shop connections stored in another spelling of their shop id than their connector's
-canonical one (``credential_form.canonical``: "043115" for shop 43115) are brought to it
-when oauth starts, and those that would then be a shop another connection holds are
-reported, never merged nor ended.
+canonical one (``credential_form.canonical``: "043115" for shop 43115), or with an account
+identity in another form than the one their connector declares (a Mirakl shop's identity
+was its catalogue code's, it is its instance's: the seam's ``InstanceIdentity``), are
+brought to it when oauth starts, and those that would then be a shop another connection
+holds are reported, never merged nor ended.
 
 This is a data migration in Python rather than SQL because the rule is each connector's
 declaration, which only Python can read; it runs at every start (after the numbered
@@ -15,7 +17,8 @@ holding the account's and the tenant's locks:
   as they are, for an operator to settle (``keybuzz.oauth.shop-id-collisions``);
 - else the row takes the canonical id and identity, the credentials in Vault their
   canonical shop id (a failed Vault write rolls the row back), and ``connection.connected``
-  is said again with the canonical id, which the poller's and orders' own shop tables take.
+  is said again with the canonical id, which the poller's and orders' own shop tables take;
+  a row whose identity alone changes form is that row only (no other table holds it).
 """
 
 from __future__ import annotations
@@ -56,7 +59,9 @@ async def canonicalise_shop_ids(ports: OauthPorts) -> CanonicalPass:
     for shop in await ports.connections.live_shops(shop_marketplaces()):
         fields = connector_for(shop.marketplace).credential_fields
         canonical = canonical_account(fields, shop.seller_id)
-        identity = None if shop.identity is None else reidentified(shop.identity, canonical)
+        identity = ports.shops.identity_on(shop.marketplace, canonical)
+        if identity is None and shop.identity is not None:
+            identity = reidentified(shop.identity, canonical)
         if (canonical, identity) == (shop.seller_id, shop.identity):
             continue
         try:
@@ -72,7 +77,8 @@ async def canonicalise_shop_ids(ports: OauthPorts) -> CanonicalPass:
     collisions = await ports.connections.shop_id_collisions()
     for collision in collisions:
         log.warning(
-            "shop connected twice under two spellings of its id: both kept, for an operator",
+            "shop connected twice (two spellings of its id, or two names of its instance): "
+            "both kept, for an operator",
             extra={
                 "connection_id": collision.connection_id,
                 "tenant_id": collision.tenant_id,
@@ -107,6 +113,9 @@ async def _bring(
         return False
     if not await uow.store.rewrite_shop_id(shop, canonical, identity):
         return False  # changed since it was read (another instance, a disconnect)
+    if canonical == shop.seller_id:  # its identity alone changed form: nothing else knows it
+        log.info("shop identity made the marketplace's", extra=_where(shop))
+        return True
     stored = await ports.vault.read_shop(shop.tenant_id, shop.marketplace)
     if stored is not None:
         name = account_name(connector_for(shop.marketplace).credential_fields)

@@ -37,6 +37,7 @@ from keybuzz_shared.connectors.seam import (
     TokenGrant,
 )
 from keybuzz_shared.events import ConnectionConnected
+from keybuzz_shared.redaction import MASK, mask_tokens, remote_excerpt
 from keybuzz_shared.tenancy import TenantContext
 from keybuzz_shared.text import one_line
 from keybuzz_shared.vault import VaultError
@@ -475,8 +476,11 @@ def _printable(text: str) -> str:
 def _refusal(connector: Connector, error: str, description: str | None) -> CallbackFailure:
     """The marketplace's error redirect (``error=access_denied``): its code, cleaned, is the
     reason."""
-    code = re.sub(r"[^a-z0-9_]", "", error.lower())[:40] or f"{connector.marketplace.lower()}_error"
-    text = _printable(description or "")[:200]
+    # The marketplace's words: its code if it is one (not token-shaped), an excerpt.
+    code = mask_tokens(re.sub(r"[^a-z0-9_]", "", error.lower())[:40])
+    if code in ("", MASK):
+        code = f"{connector.marketplace.lower()}_error"
+    text = remote_excerpt(_printable(description or ""), 200)
     message = f"{connector.display_name} did not authorize the connection ({code})" + (
         f": {text}" if text else ""
     )

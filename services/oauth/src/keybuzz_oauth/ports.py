@@ -203,6 +203,12 @@ class ShopCredentialsVerifier(Protocol):
         ``ShopUnavailable`` or ``ShopAnswerUnreadable``, whose messages never hold the key."""
         ...
 
+    def identity_on(self, marketplace: str, account: str) -> str | None:
+        """The identity of shop ``account`` of ``marketplace`` when its connector says it
+        without asking the marketplace (an instance given as data: the seam's
+        ``InstanceIdentity``); None otherwise, or when the marketplace is not served now."""
+        ...
+
 
 OauthUnit = StoreUnit[OauthStore]
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from keybuzz_shared.addresses import data_client
 from keybuzz_shared.connectors.registry import PerMarketplace, connectors
 from keybuzz_shared.connectors.seam import Connector, OpenedFeed, shop_api_of
 from keybuzz_shared.service import Runtime, ServiceDefinition
@@ -36,8 +37,9 @@ FEED_TIMEOUT_SECONDS = 30.0
 
 @dataclass(frozen=True)
 class HttpClients:
-    """The calls of the order feed, and of each shop API with its marketplace's own timeout;
-    TLS verified against the system's CAs, always (closed at shutdown)."""
+    """The calls of the order feed, and of each shop API with its marketplace's own timeout
+    (its addresses, a catalogue's among them, checked as they are called); TLS verified
+    against the system's CAs, always (closed at shutdown)."""
 
     feed: httpx.AsyncClient
     shop_apis: PerMarketplace[httpx.AsyncClient]  # made when a marketplace is first asked
@@ -47,7 +49,8 @@ class HttpClients:
         def client(connector: Connector) -> httpx.AsyncClient:
             shop_api_of(connector)  # LookupError: its orders come from the order feed
             api = settings.shop_api(connector.marketplace)
-            return httpx.AsyncClient(timeout=api.timeout_seconds)
+            inside_allowed = not settings.is_production
+            return data_client(api.timeout_seconds, inside_allowed=inside_allowed)
 
         return cls(
             feed=httpx.AsyncClient(timeout=FEED_TIMEOUT_SECONDS),

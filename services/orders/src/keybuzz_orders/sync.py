@@ -26,7 +26,7 @@ from keybuzz_shared.app_budgets import AppBudgets, BudgetedInterval, BudgetGauge
 from keybuzz_shared.background import BackgroundLoop
 from keybuzz_shared.connectors.registry import served
 from keybuzz_shared.errors import is_outage
-from keybuzz_shared.redaction import redact_text, secret_scope
+from keybuzz_shared.redaction import remote_excerpt, secret_scope
 
 from keybuzz_orders.backfill import metrics
 from keybuzz_orders.backfill.jobs import JobCounts
@@ -135,7 +135,7 @@ class OrderSync(BackgroundLoop):
             # an outage only waits for the next round.
             stop = not is_outage(exc)
             await self.ports.orders.note_sync_error(
-                tenant_id, cursor.marketplace, redact_text(str(exc))[:500], stop=stop
+                tenant_id, cursor.marketplace, remote_excerpt(str(exc), 500), stop=stop
             )
             if stop:
                 metrics.sync_stopped(tenant_id)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-from datetime import UTC, datetime
+import html
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 import pytest
+from keybuzz_connector_fnac.client import carried_text
 from keybuzz_poller.replies.checks import (
     AttachmentsTooLarge,
     InvalidReply,
@@ -21,7 +23,9 @@ from keybuzz_poller.replies.checks import (
 from keybuzz_poller.replies.ports import ApiRequest, MarketplaceReplies
 from keybuzz_poller.replies.queueing import CannotReply, queue_reply
 from keybuzz_poller.replies.sender import send_due
+from keybuzz_poller.shops.ports import UNCONFIRMED
 from keybuzz_poller.tickets.ports import ExternalMessageRow, TicketRow
+from keybuzz_shared.connectors.seam import SENT_SKEW
 from keybuzz_shared.events import MessageBounced, MessageSent
 from poller_fakes import (
     FakeMail,
@@ -254,6 +258,91 @@ async def test_an_answer_lost_before_fnac_applied_it_is_sent_after_reading_the_t
     clock.advance(LEASE * 10)
     await send_due(fake.replies_ports)
     assert reply.status == "SENT" and api.sent_bodies(TENANT) == ["Parti ce matin."]
+
+
+def _marketplace_rewriting(text: str) -> str:
+    """A thread that shows a reply rewritten, words kept: typography, escaped twice,
+    markup, an emoji added."""
+    typed = carried_text(text).replace("'", "\u2019").replace("...", "\u2026")
+    return f"<div><span>{html.escape(html.escape(typed))}</span> \U0001f44d</div>"
+
+
+async def test_an_answer_lost_with_the_reply_shown_rewritten_is_found_not_sent_again() -> None:
+    fake, api, clock, _ = fnac_side()
+    reply_id = await queued(fake, fnac_ticket(fake, api), "C'est parti... <promis> & demain")
+    api.shown = _marketplace_rewriting
+    api.lose_next_answer = True
+    await send_due(fake.replies_ports)
+    assert status(fake, reply_id)[0] == "SENT" and api.sends == 1
+    clock.advance(LEASE * 10)
+    await send_due(fake.replies_ports)
+    assert api.sends == 1
+
+
+async def test_a_lost_answer_whose_thread_cannot_tell_waits_for_an_agent() -> None:
+    """The thread shows a seller's message since the reply was queued, not the reply's
+    words (a marketplace that changed them): FAILED in doubt with ``SEND_UNCONFIRMED``,
+    ``message.bounced``, never sent again however long it waits."""
+    fake, api, clock, _ = fnac_side()
+    reply_id = await queued(fake, fnac_ticket(fake, api))
+    api.shown = lambda _: "[message modéré par Fnac]"
+    api.lose_next_answer = True
+    await send_due(fake.replies_ports)
+    reply = fake.replies.mail.replies[reply_id]
+    assert (reply.status, reply.status_code, reply.unconfirmed) == (
+        "FAILED",
+        UNCONFIRMED,
+        True,
+    )
+    assert "not sent again" in (reply.reason or "")
+    [bounced] = [e for e in fake.published if isinstance(e, MessageBounced)]
+    assert (bounced.status, bounced.status_code) == ("FAILED", UNCONFIRMED)
+    clock.advance(LEASE * 10)
+    assert await send_due(fake.replies_ports) == 0
+    assert api.sends == 1
+
+
+async def test_a_reply_in_doubt_is_not_sent_again_when_its_thread_cannot_tell() -> None:
+    """Lost before applying (nothing on the thread: it would be sent again), then the
+    seller writes on the thread in the back office before the next attempt: the read-back
+    cannot tell that message from the reply rewritten, so nothing is sent."""
+    fake, api, clock, _ = fnac_side()
+    ticket_id = fnac_ticket(fake, api)
+    reply_id = await queued(fake, ticket_id)
+    api.drop_next = True
+    await send_due(fake.replies_ports)
+    reply = fake.replies.mail.replies[reply_id]
+    assert (reply.status, reply.unconfirmed) == ("QUEUED", True)  # in doubt
+    [buyers] = api.messages[TENANT]
+    api.messages[TENANT].append(
+        msgspec.structs.replace(
+            buyers, message_id="bo-1", sender_type="SELLER", body="Bonjour, je regarde."
+        )
+    )
+    clock.advance(LEASE * 10)
+    await send_due(fake.replies_ports)
+    assert (reply.status, reply.status_code, api.sends) == ("FAILED", UNCONFIRMED, 0)
+
+
+async def test_a_sellers_message_before_the_reply_leaves_its_read_back_able_to_tell() -> None:
+    """A seller's message written before the reply was queued (less ``SENT_SKEW``) is not
+    the reply nor a doubt: lost before applying, the reply is sent once the thread shows
+    nothing since its queueing."""
+    fake, api, clock, _ = fnac_side()
+    ticket_id = fnac_ticket(fake, api)
+    [buyers] = api.messages[TENANT]
+    earlier = T0 - SENT_SKEW - timedelta(seconds=1)
+    api.messages[TENANT].append(
+        msgspec.structs.replace(
+            buyers, message_id="bo-0", sender_type="SELLER", body="Déjà vu", created_at=earlier
+        )
+    )
+    reply_id = await queued(fake, ticket_id)
+    api.drop_next = True
+    await send_due(fake.replies_ports)
+    clock.advance(LEASE * 10)
+    await send_due(fake.replies_ports)
+    assert status(fake, reply_id)[0] == "SENT" and api.sends == 1
 
 
 class DiesAfterSending:

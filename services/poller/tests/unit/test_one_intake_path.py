@@ -12,10 +12,11 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+import msgspec
 from keybuzz_poller.reading.relay_mail import parse
 from keybuzz_poller.shops.domain import Shop, external_row
+from keybuzz_poller.tickets.received import UNREADABLE_TEXT, preview
 from keybuzz_poller.tickets.received import external_row as stored_row
-from keybuzz_poller.tickets.received import preview
 from keybuzz_shared.connectors import registry
 from keybuzz_shared.connectors.seam import mail_relay_of
 from mailkit import relay_mail
@@ -102,6 +103,28 @@ def test_a_mail_and_the_same_message_from_an_api_are_stored_alike() -> None:
         None,
     )
     assert by_api.sender_type == "BUYER" and by_api.buyer_email is None
+
+
+def test_a_nul_or_an_unreadable_character_is_replaced_before_it_is_stored_and_flagged() -> None:
+    """PostgreSQL's text holds no NUL: a shop's message holding one is stored with it
+    replaced (U+FFFD), as one whose bytes the kit mended (U+FFFD already); either is
+    flagged (``parse_error``, the API's ``parseError``). A healthy one is not."""
+    mail = parse(relay_mail("amazon.t1.fr.abcdefgh23456789@inbound.keybuzz.test").as_bytes())
+    message = mail_relay_of(registry.connector_for("AMAZON")).message(mail, RECEIVED)
+    shop = Shop(tenant_id="t1", marketplace="AMAZON")
+
+    def row(subject: str, body: str) -> tuple[str, str, str | None]:
+        given = msgspec.structs.replace(message, subject=subject, body=body)
+        stored = external_row(shop, given, [], RECEIVED, False)
+        return stored.subject, stored.body, stored.parse_error
+
+    assert row("Colis", "Bonjour\x00 abîmé\x00") == (
+        "Colis",
+        "Bonjour\ufffd abîmé\ufffd",
+        UNREADABLE_TEXT,
+    )
+    assert row("Colis \ufffd", "Bonjour") == ("Colis \ufffd", "Bonjour", UNREADABLE_TEXT)
+    assert row("Colis", "Bonjour") == ("Colis", "Bonjour", None)
 
 
 def test_a_preview_is_the_buyers_words_on_one_line_whatever_their_length() -> None:

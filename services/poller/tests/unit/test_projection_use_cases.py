@@ -13,7 +13,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from keybuzz_poller.inbound.projection import AddressOfAnotherTenant, apply_archived, apply_synced
 from keybuzz_poller.polling.connected import poll_at_once
-from keybuzz_shared.events import InboundAddressInfo, TenantArchived, TenantSynced
+from keybuzz_shared.events import (
+    InboundAddressInfo,
+    InboundAddressReceiving,
+    TenantArchived,
+    TenantSynced,
+)
 from poller_fakes import POLL_INTERVAL, FakePoller, fake_poller
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -140,3 +145,42 @@ async def test_a_connected_tenant_is_due_now_and_the_scheduler_woken() -> None:
 
 def _s(seconds: float) -> timedelta:
     return timedelta(seconds=seconds)
+
+
+def receiving(fake: FakePoller) -> list[tuple[str, str]]:
+    return [
+        (e.tenant_id, e.email)
+        for e in fake.units.published
+        if isinstance(e, InboundAddressReceiving)
+    ]
+
+
+async def test_each_enabled_address_is_told_receiving_once_the_projection_holds_it() -> None:
+    """``tenant.inbound_address.receiving`` leaves with the unit of work that wrote the
+    address: published only once committed, when the MX takes its mail."""
+    fake = fake_poller()
+    disabled = address_of("t1", "de")
+    await apply_synced(fake.inbound, synced("t1", address_of("t1")))
+    await apply_synced(
+        fake.inbound, synced("t2", address_of("t2"), address_status="DISABLED", at=T0)
+    )
+    assert receiving(fake) == [("t1", address_of("t1"))]
+    assert await tenant_of(fake, address_of("t1")) == "t1"
+    fake.units.published.clear()
+    later = synced("t1", address_of("t1"), disabled, at=T0 + timedelta(seconds=1))
+    later.inbound_addresses[1].status = "DISABLED"
+    await apply_synced(fake.inbound, later)
+    assert receiving(fake) == [("t1", address_of("t1"))]  # told again: tenant-sync keeps the first
+
+
+async def test_no_address_is_told_receiving_for_an_archived_tenant_or_a_refused_event() -> None:
+    fake = fake_poller()
+    await apply_synced(fake.inbound, synced("t1", address_of("t1"), status="ARCHIVED"))
+    await apply_synced(fake.inbound, synced("t2", address_of("t2")))
+    assert receiving(fake) == [("t2", address_of("t2"))]  # its MX refuses the archived one's
+    fake.units.published.clear()
+    with pytest.raises(AddressOfAnotherTenant):
+        await apply_synced(fake.inbound, synced("t3", address_of("t3"), address_of("t2"), at=T0))
+    older = synced("t2", address_of("t2"), at=T0 - timedelta(seconds=1))
+    await apply_synced(fake.inbound, older)  # older than what was applied: ignored
+    assert receiving(fake) == []

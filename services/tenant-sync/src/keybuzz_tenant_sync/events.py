@@ -1,4 +1,5 @@
-"""Event handlers: tenant.* from the product app, message.received from the poller,
+"""Event handlers: tenant.* from the product app, message.received and
+tenant.inbound_address.receiving from the poller,
 connection.* from the oauth service (and the token services that report a refusal)."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from keybuzz_shared.events import (
     ConnectionDisconnected,
     ConnectionReauthRequired,
     E,
+    InboundAddressReceiving,
     MessageReceived,
     TenantArchived,
     TenantCreated,
@@ -30,6 +32,8 @@ def register_subscribers(runtime: TenantSyncRuntime) -> None:
     _subscribe(runtime, TenantArchived, sync.archive_tenant, in_stream_time=True)
     # Durable "tenant-sync-inbound-activation": says why we read the poller's events.
     _subscribe(runtime, MessageReceived, _activate_address, purpose="inbound-activation")
+    # The poller's MX accepts an address: only then is it shown ready.
+    _subscribe(runtime, InboundAddressReceiving, sync.mark_receiving, purpose="address-receiving")
     # The projection of marketplace connections the status endpoint shows (stream CONNECTIONS).
     _subscribe(runtime, ConnectionConnected, connections.apply_change)
     _subscribe(runtime, ConnectionDisconnected, connections.apply_change)

@@ -54,6 +54,11 @@ class TenantStore(Protocol):
         """The first buyer mail: PENDING → ACTIVE; False when nothing changed."""
         ...
 
+    async def mark_receiving(self, tenant_id: str, email: str, at: datetime) -> bool:
+        """The poller's MX accepts the address's mail (not for a DISABLED address, and
+        the first time kept); True when this changed it."""
+        ...
+
     async def apply_connection_change(self, change: ConnectionChange) -> bool:
         """False when a change at least as new was applied already."""
         ...

@@ -97,7 +97,9 @@ WITH state AS (
     WHERE c.tenant_id = s.id AND c.status <> CASE WHEN s.archived THEN 'DISABLED' ELSE 'ACTIVE' END
 )
 UPDATE inbound_addresses a
-SET status = next.status, updated_at = now()
+SET status = next.status, updated_at = now(),
+    -- a disabled address waits for the poller again once re-enabled
+    receiving_at = CASE WHEN next.status = 'DISABLED' THEN NULL ELSE a.receiving_at END
 FROM (
     SELECT a2.id, CASE WHEN s.archived THEN 'DISABLED'
                        WHEN a2.activated_at IS NOT NULL THEN 'ACTIVE'
@@ -181,7 +183,8 @@ class PostgresTenantStore:
         self, tenant_ids: Sequence[str]
     ) -> dict[str, list[InboundAddressInfo]]:
         rows = await self.db.fetch(
-            "SELECT tenant_id, marketplace, country, email, status FROM inbound_addresses "
+            "SELECT tenant_id, marketplace, country, email, status, "
+            "status <> 'DISABLED' AND receiving_at IS NOT NULL AS receiving FROM inbound_addresses "
             "WHERE tenant_id = ANY($1::text[]) ORDER BY tenant_id, marketplace, country",
             list(tenant_ids),
         )
@@ -192,6 +195,7 @@ class PostgresTenantStore:
                 country=row["country"],
                 email=row["email"],
                 status=row["status"],
+                receiving=row["receiving"],
             )
             found.setdefault(row["tenant_id"], []).append(info)
         return found
@@ -202,6 +206,19 @@ class PostgresTenantStore:
             "UPDATE inbound_addresses SET activated_at = COALESCE(activated_at, $3), "
             "status = CASE WHEN status = 'PENDING' THEN 'ACTIVE' ELSE status END, updated_at = now() "
             "WHERE tenant_id = $1 AND email = lower($2) AND activated_at IS NULL",
+            tenant_id,
+            email,
+            at,
+        )
+        return result != "UPDATE 0"
+
+    async def mark_receiving(self, tenant_id: str, email: str, at: datetime) -> bool:
+        """The poller's MX accepts the address's mail; a DISABLED address stays as it is
+        (its MX refuses it), and the first time is kept (redelivery changes nothing)."""
+        result: str = await self.db.execute(
+            "UPDATE inbound_addresses SET receiving_at = $3, updated_at = now() "
+            "WHERE tenant_id = $1 AND email = lower($2) AND receiving_at IS NULL "
+            "AND status <> 'DISABLED'",
             tenant_id,
             email,
             at,

@@ -20,6 +20,7 @@ from keybuzz_shared.connectors.registry import UnknownMarketplace, connector_for
 from keybuzz_shared.events import (
     ConnectionConnected,
     InboundAddressInfo,
+    InboundAddressReceiving,
     TenantArchived,
     TenantCreated,
 )
@@ -211,6 +212,12 @@ async def activate_address(
     """The first buyer mail reached ``email``: PENDING → ACTIVE."""
     if await ports.tenants.activate_address(tenant_id, email, at):
         log.info("inbound address activated", extra={"tenant_id": tenant_id})
+
+
+async def mark_receiving(ports: TenantSyncPorts, event: InboundAddressReceiving) -> None:
+    """The poller's MX accepts ``email``: from now on the address is shown ready."""
+    if await ports.tenants.mark_receiving(event.tenant_id, event.email, event.occurred_at):
+        log.info("inbound address receiving", extra={"tenant_id": event.tenant_id})
 
 
 # --- reads -------------------------------------------------------------------------

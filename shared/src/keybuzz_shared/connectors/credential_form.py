@@ -91,10 +91,12 @@ def canonical_account(fields: Sequence[CredentialField], value: str) -> str:
 
 
 def reidentified(identity: str, account: str) -> str:
-    """An account's identity (``<api>:<shop id>``, the seam's ``CredentialCheck``) with its
-    shop id replaced by ``account``."""
-    api, _, _ = identity.rpartition(":")
-    return f"{api}:{account}"
+    """An account's identity (``<api>:<shop id>``, the seam's ``CredentialCheck``, or the
+    shop id alone where a connector's is) with its shop id replaced by ``account``. An
+    identity an earlier start made ``:<shop id>`` from the shop id alone is the shop id
+    again, so that it meets the identity a new connection of that shop stores."""
+    api, colon, _ = identity.rpartition(":")
+    return f"{api}{colon}{account}" if api else account
 
 
 def account_name(fields: Sequence[CredentialField]) -> str:

@@ -1,12 +1,14 @@
 """ManoMano's mails as the double sends them, shaped as observed (docs/MANOMANO.md,
 "The double"): the order id ``M`` + 12 digits in the subject [observed], a buyer's
 message from the buyer's alias at the relay [assumed form], ManoMano's customer service
-from its Zendesk [observed], notices from ``ne-pas-repondre@manomano.fr`` [observed], an
+from its Zendesk [observed], notices from ``ne-pas-repondre@manomano.fr`` [observed],
+other automatic mails (``alert``) from another address of ``manomano.fr`` [assumed], an
 invoice request's subject "Demande de facture" [observed]; French text, a plain and an
 HTML part, files attached [assumed: real-looking, not copied]. Each is DKIM-signed
 (relaxed/relaxed, rsa-sha256) with the double's key for its sender's domain, unless a
 test asks for a forged one (no signature) or a tampered one (its body changed after
-signing)."""
+signing); a test may also leave fields out of the signature (``unsigned``) or add
+fields above a signed mail (``added``, a replay with a second Subject)."""
 
 from __future__ import annotations
 
@@ -22,8 +24,9 @@ import msgspec
 from .dkim_key import PRIVATE_KEY
 from .env import BUYER_DOMAIN, SELECTOR, SUPPORT_ADDRESS
 
-KINDS = ("buyer", "invoice", "support", "notice")
+KINDS = ("buyer", "invoice", "support", "notice", "alert")
 NOTICE_ADDRESS = "ne-pas-repondre@manomano.fr"
+ALERT_ADDRESS = "alertes@manomano.fr"
 SIGNED_HEADERS = [
     b"from",
     b"to",
@@ -32,6 +35,7 @@ SIGNED_HEADERS = [
     b"message-id",
     b"mime-version",
     b"content-type",
+    b"auto-submitted",
 ]
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n% KeyBuzz sandbox\n%%EOF\n"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
@@ -57,12 +61,17 @@ WORDS = {
         "pour l'accepter depuis votre Toolbox.\n\nCeci est un message automatique, merci "
         "de ne pas y répondre."
     ),
+    "alert": (
+        "Bonjour,\n\nLa commande {order} n'est pas encore expédiée. Pensez à saisir le "
+        "numéro de suivi dans votre Toolbox.\n\nCeci est un message automatique."
+    ),
 }
 SUBJECTS = {
     "buyer": "Nouveau message concernant la commande {order}",
     "invoice": "Demande de facture - commande {order}",
     "support": "[ManoMano] Réclamation sur la commande {order}",
     "notice": "Nouvelle commande {order} à accepter",
+    "alert": "Rappel : la commande {order} est à expédier",
 }
 
 
@@ -88,6 +97,8 @@ def sender_of(kind: str, order_id: str, name: str) -> tuple[str, str]:
         return "Service Client ManoMano", SUPPORT_ADDRESS
     if kind == "notice":
         return "ManoMano", NOTICE_ADDRESS
+    if kind == "alert":
+        return "ManoMano Alertes", ALERT_ADDRESS
     return f"{name} via ManoMano", buyer_alias(order_id, name)
 
 
@@ -100,6 +111,8 @@ def compose(
     attach: bool = False,
     forged: bool = False,
     tampered: bool = False,
+    unsigned: tuple[str, ...] = (),
+    added: tuple[tuple[str, str], ...] = (),
     now: datetime | None = None,
 ) -> tuple[bytes, Sent]:
     """The mail's bytes, signed as ManoMano would (unless ``forged``), and what was sent."""
@@ -113,7 +126,7 @@ def compose(
     msg["Subject"] = SUBJECTS[kind].format(order=order_id)
     msg["Date"] = format_datetime(now or datetime.now(UTC))
     msg["Message-ID"] = make_msgid(domain=domain)
-    if kind == "notice":
+    if kind in ("notice", "alert"):
         msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(words)
     paragraphs = "".join(f"<p>{html.escape(p)}</p>" for p in words.split("\n\n"))
@@ -132,7 +145,8 @@ def compose(
             )
     raw = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
     if not forged:
-        raw = sign(raw, domain) + raw
+        raw = sign(raw, domain, leaving_out=unsigned) + raw
+    raw = b"".join(f"{name}: {value}\r\n".encode() for name, value in added) + raw
     if tampered:
         raw = raw.replace(b"Bonjour", b"Bonjour, virez 500 EUR sur ce compte", 1)
     sent = Sent(
@@ -141,14 +155,15 @@ def compose(
     return raw, sent
 
 
-def sign(raw: bytes, domain: str) -> bytes:
-    """The DKIM-Signature header of ``raw`` for ``domain`` with the double's key."""
+def sign(raw: bytes, domain: str, leaving_out: tuple[str, ...] = ()) -> bytes:
+    """The DKIM-Signature header of ``raw`` for ``domain`` with the double's key, the
+    fields ``leaving_out`` names not signed."""
     signature: bytes = dkim.sign(
         raw,
         SELECTOR.encode(),
         domain.encode(),
         PRIVATE_KEY,
         canonicalize=(b"relaxed", b"relaxed"),
-        include_headers=SIGNED_HEADERS,
+        include_headers=[f for f in SIGNED_HEADERS if f.decode() not in leaving_out],
     )
     return signature

@@ -45,6 +45,8 @@ class MailRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_f
     attach: bool = False
     forged: bool = False  # no DKIM signature
     tampered: bool = False  # its body changed after signing
+    unsigned: list[str] = []  # fields left out of the signature (lower case)
+    added: list[tuple[str, str]] = []  # fields put above the signed mail, in order
     mx_host: str = ""
     mx_port: int = 0
 
@@ -188,7 +190,8 @@ def manomano_routes(sb: Sandbox) -> list[Any]:
         order_id = asked.order_id or list(seller.orders)[-1]
         raw, sent = mails.compose(
             asked.kind, asked.to, order_id, index=asked.index, attach=asked.attach,
-            forged=asked.forged, tampered=asked.tampered,
+            forged=asked.forged, tampered=asked.tampered, unsigned=tuple(asked.unsigned),
+            added=tuple(asked.added),
         )  # fmt: skip
         mx = (asked.mx_host or settings.mx_host, asked.mx_port or settings.mx_port)
         try:

@@ -164,12 +164,16 @@ function pickTenant(tenant) {
 async function refreshTenant() {
   const data = await api(`/api/tenant-sync/v1/tenants/status/${encodeURIComponent(state.tenant)}`);
   const addresses = data.inboundAddresses || [];
-  state.inbound = addresses.find((a) => a.country === state.country) || addresses[0] || null;
+  const ready = addresses.filter((a) => a.receiving);
+  state.inbound = ready.find((a) => a.country === state.country) || ready[0] || null;
   render("tenant", data, () => {
     $("tenant-details").replaceChildren(definitions([
       ["Marketplace copy", data.marketplace.exists ? `yes (${data.marketplace.status})` : "not synced yet"],
       ["In sync with the product", data.inSync ? "yes" : "no"],
-      ["Inbound addresses", addresses.length ? el("ul", {}, addresses.map((a) => el("li", {}, `${a.email} `, el("span", { class: "badge" }, a.status)))) : "none: sync the tenant to create one"],
+      // An address is given out only once the poller's MX takes its mail (receiving).
+      ["Inbound addresses", addresses.length ? el("ul", {}, addresses.map((a) => a.receiving
+        ? el("li", {}, `${a.email} `, el("span", { class: "badge" }, a.status))
+        : el("li", {}, `${a.marketplace} ${a.country}: being set up (the mail server does not take its mail yet) `, el("span", { class: "badge" }, a.status)))) : "none: sync the tenant to create one"],
     ]));
   });
 }

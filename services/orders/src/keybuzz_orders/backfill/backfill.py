@@ -25,7 +25,7 @@ from keybuzz_shared.connectors.names import UNLABELLED_EVENT_MARKETPLACE
 from keybuzz_shared.connectors.registry import REREAD_SECONDS, served
 from keybuzz_shared.errors import is_outage
 from keybuzz_shared.events import OrderBackfillCompleted, OrderBackfillFailed
-from keybuzz_shared.redaction import redact_text, secret_scope
+from keybuzz_shared.redaction import remote_excerpt, secret_scope
 
 from keybuzz_orders.backfill import metrics
 from keybuzz_orders.backfill.jobs import (
@@ -229,10 +229,11 @@ class Backfills:
     async def _wait_out(self, job_id: str, exc: Exception, attempt: int) -> None:
         """The source, Vault or the database is down: keep the job, try again later."""
         log.warning(
-            "backfill waiting for a dependency", extra={"job_id": job_id, "error": str(exc)[:200]}
+            "backfill waiting for a dependency",
+            extra={"job_id": job_id, "error": remote_excerpt(str(exc), 200)},
         )
         with contextlib.suppress(Exception):
-            await self.ports.jobs.note_error(job_id, self.owner, redact_text(str(exc))[:500], 0)
+            await self.ports.jobs.note_error(job_id, self.owner, remote_excerpt(str(exc), 500), 0)
         await asyncio.sleep(backoff_delay(attempt, base=1.0, cap=OUTAGE_BACKOFF_MAX))
 
     async def _page(self, job: JobView) -> bool:
@@ -328,7 +329,7 @@ class Backfills:
         await self.ports.jobs.switch_to_orders_v0(job.job_id, self.owner, reason)
 
     async def _fail(self, job: JobView, reason: str) -> None:
-        reason = redact_text(reason)
+        reason = remote_excerpt(reason, 500)
         async with self.ports.units() as unit:
             ended = await unit.store.end_job(job.job_id, "FAILED", reason, self.owner)
             if ended is not None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 
-from keybuzz_shared.events import TenantArchived, TenantSynced
+from keybuzz_shared.events import InboundAddressReceiving, TenantArchived, TenantSynced
 
 from keybuzz_poller.inbound.addresses import ProjectedAddress, normalise, parse_address
 from keybuzz_poller.inbound.ports import InboundPorts
@@ -56,10 +56,25 @@ async def apply_synced(ports: InboundPorts, event: TenantSynced) -> None:
         # Polled from now on, the first poll at a random point of the interval.
         if any(a.enabled for a in addresses):
             await writes.schedule.ensure_scheduled(event.tenant_id, ports.poll_interval)
+        if not archived:
+            uow.emit_many(_receiving(event.tenant_id, addresses))
     log.info(
         "inbound addresses updated",
         extra={"tenant_id": event.tenant_id, "addresses": len(addresses), "archived": archived},
     )
+
+
+def _receiving(tenant_id: str, addresses: list[ProjectedAddress]) -> list[InboundAddressReceiving]:
+    """Each enabled address, told as receiving: published once the unit of work commits,
+    when the MX (which reads the projection at each RCPT) accepts its mail. Told again on
+    every ``tenant.synced``: tenant-sync's record of it is idempotent."""
+    return [
+        InboundAddressReceiving(
+            tenant_id=tenant_id, email=a.email, marketplace=a.marketplace, country=a.country
+        )
+        for a in addresses
+        if a.enabled
+    ]
 
 
 def _refuse_addresses_named_for_others(tenant_id: str, emails: list[str]) -> None:

@@ -28,7 +28,7 @@ import uuid
 
 from keybuzz_shared import errors
 from keybuzz_shared.background import BackgroundLoop, keep_lease
-from keybuzz_shared.redaction import redact_text, secret_scope
+from keybuzz_shared.redaction import remote_excerpt, secret_scope
 
 from keybuzz_poller.polling.domain import (
     MAX_RECORDED_ERROR,
@@ -316,7 +316,7 @@ class LeasedPolls:
         )
 
     async def _record_failure(self, tenant_id: str, exc: Exception) -> None:
-        reason = redact_text(failure_reason(exc))
+        reason = remote_excerpt(failure_reason(exc), MAX_RECORDED_ERROR)
         log.warning(
             "tenant poll failed",
             extra={"tenant_id": tenant_id, "instance": self.owner, "error": reason},
@@ -326,7 +326,7 @@ class LeasedPolls:
             await self.schedule.poll_failed(
                 tenant_id,
                 self.owner,
-                reason[:MAX_RECORDED_ERROR],
+                reason,
                 self.timings.retry_base,
                 self.timings.retry_cap,
             )

@@ -30,7 +30,7 @@ from keybuzz_shared.app_budgets import (
 )
 from keybuzz_shared.background import BackgroundLoop
 from keybuzz_shared.connectors.registry import served
-from keybuzz_shared.redaction import redact_text
+from keybuzz_shared.redaction import remote_excerpt
 
 from keybuzz_poller.polling.domain import PollResult, shop_poll_timings
 from keybuzz_poller.polling.ports import PollSchedule
@@ -144,7 +144,7 @@ class ShopScheduler(LeasedPolls):
         try:
             done = await poll_shop(self.shops, shop)
         except ShopKeyRefused as exc:
-            await key_refused(self.connections, shop, redact_text(str(exc)))
+            await key_refused(self.connections, shop, remote_excerpt(str(exc), 500))
             raise
         if done.stopped:  # ended cleanly, what it read stored: said, with why
             log.warning(

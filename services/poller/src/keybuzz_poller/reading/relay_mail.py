@@ -23,6 +23,7 @@ from email.message import Message
 from html.parser import HTMLParser
 
 import msgspec
+from keybuzz_shared.connectors.kit.signed_mail import doubled, field_counts
 from keybuzz_shared.connectors.seam import MailRelay
 from keybuzz_shared.own_words import split_quoted, tidy
 
@@ -105,8 +106,11 @@ class RelayMail(msgspec.Struct, kw_only=True):
     bounce: Bounce | None = None  # a bounce (replies/bounces.py), not a buyer's mail
     received_digest: str | None = None  # the MX's digest of the mail as it received it
     accepted_at: datetime | None = None  # when the MX accepted it (None: another path)
-    # Not a buyer message (``is_automatic``): it opens no response deadline.
+    # Not a buyer message, as its headers claim (``is_automatic``); what counts of it is
+    # what its marketplace signed (the relay's ``signed``). False when a field is doubled.
     automatic: bool = False
+    from_address: str | None = None  # the From address (topmost), lower case
+    field_counts: dict[str, int] = {}  # header field name (lower case) -> instances
 
     @property
     def external_id(self) -> str:
@@ -190,6 +194,7 @@ def _parse(raw: bytes, budget: ParseBudget | None) -> RelayMail:
     if budget is not None:
         _within_depth(message, budget)
     headers = first_headers(message)
+    counts = field_counts(name for name, _ in message.raw_items())
     plain, html, attachments = _parts(message)
     body = plain or (html_to_text(html) if html else "")
     subject = _header(headers, "Subject")
@@ -217,7 +222,9 @@ def _parse(raw: bytes, budget: ParseBudget | None) -> RelayMail:
         bounce=_bounce(message, headers, plain),
         received_digest=_received_digest(headers),
         accepted_at=_accepted_at(headers),
-        automatic=is_automatic(message, headers),
+        automatic=is_automatic(message, headers) and not doubled(counts),
+        from_address=_from_address(headers),
+        field_counts=counts,
     )
 
 
@@ -384,6 +391,11 @@ def _buyer(headers: Headers, relay: MailRelay) -> tuple[str | None, str | None]:
             if relay.is_buyer_address(address):
                 return relay.buyer_name(display), address.lower()
     return None, None
+
+
+def _from_address(headers: Headers) -> str | None:
+    addresses = header_addresses(headers.get("from", ""))
+    return addresses[0][1].lower() if addresses else None
 
 
 def _inbound_address(headers: Headers) -> str | None:

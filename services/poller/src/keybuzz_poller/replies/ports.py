@@ -139,7 +139,8 @@ class Outcome:
     """What the relay made of one attempt."""
 
     # "sent", "refused" (permanent), "temporary" (nothing sent), "unknown" (may have been
-    # sent: the next attempt reads the thread back first)
+    # sent: the next attempt reads the thread back first), "undecided" (may have been sent,
+    # its thread cannot tell: FAILED in doubt, an agent decides)
     kind: str
     detail: str = ""
     code: str | None = None

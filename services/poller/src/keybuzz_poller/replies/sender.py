@@ -32,7 +32,7 @@ from keybuzz_shared.background import BackgroundLoop
 from keybuzz_shared.backoff import backoff_delay
 from keybuzz_shared.connectors.registry import served
 from keybuzz_shared.events import MessageSent
-from keybuzz_shared.redaction import redact_text, secret_scope
+from keybuzz_shared.redaction import remote_excerpt, secret_scope
 
 from keybuzz_poller.replies.outcomes import count_reply, not_delivered
 from keybuzz_poller.replies.ports import (
@@ -103,8 +103,9 @@ async def _through_api(
     )
     done = await ports.send_through_api(api, attempt)
     if done.key_refused is not None:
-        await ports.key_refused(reply.tenant_id, reply.marketplace, redact_text(done.key_refused))
-    return Outcome(done.kind, redact_text(done.detail), done.code)
+        refused = remote_excerpt(done.key_refused, 500)
+        await ports.key_refused(reply.tenant_id, reply.marketplace, refused)
+    return Outcome(done.kind, remote_excerpt(done.detail, 500), done.code)
 
 
 async def record(ports: RepliesPorts, reply: ClaimedReply, outcome: Outcome) -> None:
@@ -114,6 +115,8 @@ async def record(ports: RepliesPorts, reply: ClaimedReply, outcome: Outcome) -> 
         await _sent(ports, reply)
     elif outcome.kind == "refused":
         await _failed(ports, reply, outcome.detail, outcome.code)
+    elif outcome.kind == "undecided":  # may have been sent: an agent decides
+        await _failed(ports, reply, outcome.detail, outcome.code, in_doubt=True)
     elif reply.attempts >= config.max_attempts:
         reason = f"gave up after {reply.attempts} attempts; last: {outcome.detail}"
         await _failed(ports, reply, reason, outcome.code, outcome.kind == "unknown")

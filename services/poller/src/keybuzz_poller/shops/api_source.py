@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import TypeVar
 
 import httpx
+from keybuzz_shared.addresses import checked_addresses
 from keybuzz_shared.connectors import seam
 from keybuzz_shared.connectors.connector_settings import ShopApiSettings
 from keybuzz_shared.connectors.kit.page_bounds import SAME_ITEMS, SAME_NEXT
@@ -76,10 +77,13 @@ class ApiMessageSource:
             # No cap on connections: the scheduler bounds the polls running at once, and a
             # pool of httpx's default 100 would let stalled shops' calls hold every
             # connection, the healthy shops' calls waiting. Several small pools to a client:
-            # one pool's upkeep grows with the calls and connections it holds.
+            # one pool's upkeep grows with the calls and connections it holds. Its
+            # addresses (a catalogue's, a file's) checked as each connection is made.
+            limits = httpx.Limits(max_connections=None)
+            checked = checked_addresses(inside_allowed=inside_allowed)
             return httpx.AsyncClient(
                 timeout=apis[connector.marketplace].timeout_seconds,
-                transport=SpreadTransport(limits=httpx.Limits(max_connections=None)),
+                transport=SpreadTransport(limits=limits, addresses=checked),
             )
 
         self._http = PerMarketplace(client)

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Literal
 
 import msgspec
 from keybuzz_shared.connectors.seam import (
+    SENT_SKEW,
     InboxIncident,
     InboxMessage,
     SenderType,
@@ -17,6 +19,7 @@ from keybuzz_shared.connectors.seam import (
     ThreadKind,
     is_sent_reply,
 )
+from keybuzz_shared.times import as_utc
 
 # Who wrote a message: a ticket's sender types (the tickets' deadlines read them too).
 from keybuzz_poller.tickets.ports import BUYER as BUYER
@@ -217,6 +220,26 @@ def is_own_reply(
     whitespace, Unicode form, cut at its longest reply ``max_length``), written no earlier
     than ``SENT_SKEW`` before the reply was queued (``seam.read_back``)."""
     return is_sent_reply(text, queued_at, body, written_at, max_length)
+
+
+# What a read-back of a reply's thread tells: the reply is there; no seller's message is
+# there since it was queued (the marketplace has not taken it); or there are, none of them
+# ours by its words, and the thread cannot tell (a marketplace's rewriting that changed
+# the words, or another message of the seller): an agent decides, nothing is sent again.
+ReadBack = Literal["found", "absent", "unclear"]
+
+
+def read_back(
+    text: str, queued_at: datetime, listed: Sequence[InboxMessage], max_length: int
+) -> ReadBack:
+    """What the seller's messages ``listed`` on a reply's thread tell of our reply
+    ``text`` queued at ``queued_at`` (``ReadBack``): only messages written from
+    ``SENT_SKEW`` before the queueing count."""
+    since = as_utc(queued_at) - SENT_SKEW
+    recent = [m for m in listed if as_utc(m.created_at) >= since]
+    if any(is_own_reply(text, queued_at, m.body, m.created_at, max_length) for m in recent):
+        return "found"
+    return "unclear" if recent else "absent"
 
 
 def read_from(

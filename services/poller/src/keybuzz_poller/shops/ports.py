@@ -284,6 +284,10 @@ class ShopPorts:
 
 # What an API reply's outcome ``code`` holds when the marketplace refused the shop's key.
 KEY_REFUSED = "REAUTH_REQUIRED"
+# What it holds when the reply may have been sent and its thread cannot tell (a seller's
+# message there since the reply was queued, not its words): FAILED in doubt, never sent
+# again by itself; an agent checks the marketplace's thread.
+UNCONFIRMED = "SEND_UNCONFIRMED"
 
 
 class MarketplaceReplies(Protocol):
@@ -326,7 +330,7 @@ class ApiAttempt(msgspec.Struct, frozen=True, kw_only=True):
 
 class ApiOutcome(msgspec.Struct, frozen=True, kw_only=True):
     """What the attempt did: ``kind`` as the replies' outcomes say it ("sent", "refused",
-    "temporary", "unknown"), why, the marketplace's codes; ``key_refused``: the shop's
+    "temporary", "unknown", "undecided"), why, the marketplace's codes; ``key_refused``: the shop's
     key was refused (``code`` KEY_REFUSED), and why as the marketplace said."""
 
     kind: str

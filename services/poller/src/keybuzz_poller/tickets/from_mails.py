@@ -85,13 +85,10 @@ async def store_mails(
     # What the relay says a mail is about (its own typology: an invoice request) stands
     # before what the buyer's words say.
     said = {e.id: m.ticket_subject for e, m in zip(externals, inbox, strict=True)}
-    # Automatic mail, and what its relay tells is the marketplace's own notice, open no
-    # response deadline.
-    automatic = {
-        e.id
-        for e, mail in zip(externals, mails, strict=True)
-        if mail.automatic or e.sender_type == SYSTEM
-    }
+    # What its relay tells is the marketplace's own notice opens no response deadline;
+    # a mail's own automatic marks do not (anyone can write them: the relay counts them
+    # only when the marketplace signed them, kit/signed_mail.py).
+    automatic = {e.id for e in externals if e.sender_type == SYSTEM}
     counts.fetched += len(mails)
     new_ids = await tickets.insert_external_messages(externals)
     fresh = [e for e in externals if e.id in new_ids]

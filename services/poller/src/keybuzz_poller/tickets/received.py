@@ -18,6 +18,7 @@ import msgspec
 from keybuzz_shared.connectors.seam import InboxMessage
 from keybuzz_shared.events import MessageReceived, new_event_id
 from keybuzz_shared.ids import uuid7_string
+from keybuzz_shared.mended import REPLACED
 from keybuzz_shared.text import display_name, storable, storable_json
 from keybuzz_shared.ticket_topics import Topics
 
@@ -127,6 +128,7 @@ def external_row(
             for a in mail.attachments
         ]
     order_id = message.thread.order
+    subject, body = storable(message.subject), storable(message.body)
     return ExternalMessageRow(
         id=row_id or uuid7_string(),
         tenant_id=tenant_id,
@@ -135,8 +137,8 @@ def external_row(
         order_id=storable(order_id) if order_id else None,
         buyer_email=_optional(mail.buyer_email.lower() if mail and mail.buyer_email else None),
         buyer_name=_optional(buyer_name),
-        subject=storable(message.subject),
-        body=storable(message.body),
+        subject=subject,
+        body=body,
         quoted=storable(mail.quoted) if mail else "",
         attachments=msgspec.json.encode(storable_json(listed)).decode() if listed else _NO_FILES,
         inbound_address=_optional(mail.inbound_address) if mail else None,
@@ -144,7 +146,7 @@ def external_row(
         sent_at=mail.sent_at if mail else message.created_at,
         received_at=received_at,
         raw=raw,
-        parse_error=_optional(mail.parse_error) if mail else None,
+        parse_error=_optional(mail.parse_error) if mail else _unreadable(subject, body),
         accepted_at=mail.accepted_at if mail else None,
         # A mail's sender type is kept where its relay tells it from the buyer's (NULL
         # reads as the buyer's): its support, its notices.
@@ -152,6 +154,16 @@ def external_row(
         sender_name=display_name(staff_name),
         mark_read_pending=mark_read,
     )
+
+
+# A shop's message whose text held characters that could not be read: bytes not UTF-8 or
+# characters XML forbids (the kit's ``mended``) or a NUL (``storable``), each replaced.
+UNREADABLE_TEXT = "its text held characters that could not be read, each shown as U+FFFD"
+
+
+def _unreadable(*texts: str) -> str | None:
+    """The flag of a shop's message holding a replaced character (``parseError`` shown)."""
+    return UNREADABLE_TEXT if any(REPLACED in text for text in texts) else None
 
 
 def _optional(text: str | None) -> str | None:

@@ -5,6 +5,7 @@ requester and order source that run it from that declaration."""
 from keybuzz_shared.connectors.kit.answers import Answers, Garbled, Refusal
 from keybuzz_shared.connectors.kit.at_once import at_once
 from keybuzz_shared.connectors.kit.auth import Auth, ClientCredentials, HeaderAuth, KeptToken
+from keybuzz_shared.connectors.kit.catalogue import instance_of
 from keybuzz_shared.connectors.kit.connector import (
     AllowanceSession,
     Discussions,
@@ -17,6 +18,7 @@ from keybuzz_shared.connectors.kit.connector import (
 )
 from keybuzz_shared.connectors.kit.credential_check import (
     ClientOf,
+    InstanceProbeCheck,
     Probe,
     ProbeCheck,
     own_account,
@@ -114,6 +116,8 @@ __all__ = [
     "own_account",
     "Probe",
     "ProbeCheck",
+    "InstanceProbeCheck",
+    "instance_of",
     "ById",
     "Count",
     "Pages",

@@ -11,7 +11,11 @@ any service settings exist.
 A file that is missing or invalid leaves the last good reading of it in force, with one
 log line per new problem: a typo in the file never takes an instance offline. An entry's
 address is refused where it holds credentials or is not http(s), and, production-like, one
-not https or inside our network (loopback, link-local, private)."""
+not https or inside our network (loopback, link-local, private) in any spelling of the
+address (``127.1``, ``2130706433``, ``0x7f000001``, ``[::ffff:7f00:1]``, ``localhost.``…).
+A name is judged by what it resolves to when it is called: the clients of the services
+that call an instance connect only to the public addresses they checked
+(``keybuzz_shared.addresses``, docs/SECURITY.md)."""
 
 from __future__ import annotations
 
@@ -63,6 +67,30 @@ def check_base_url(code: str, base_url: str) -> None:
         raise ValueError(f"{code}: baseUrl {base_url!r} is not an http(s) address") from None
     if httpx.URL(base_url).userinfo:
         raise ValueError(f"{code}: baseUrl holds credentials: keys go in Vault only")
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def instance_of(base_url: str) -> str:
+    """The instance an entry's base URL reaches, as the marketplace knows it: its host,
+    lower-cased, in IDNA form, without a trailing dot, with its port unless it is the
+    scheme's default; the scheme and path set aside (two entries of one instance may spell
+    its address differently, an operator renamed or listed twice). ValueError for an
+    address without a host."""
+    try:
+        url = httpx.URL(base_url)
+        host = url.raw_host.decode("ascii").lower().rstrip(".")
+    except (httpx.InvalidURL, UnicodeError):
+        raise ValueError(f"{base_url!r} is not an address") from None
+    if not host:
+        raise ValueError(f"{base_url!r} names no host")
+    if ":" in host:  # an IPv6 address, bracketed as in a URL so that its port stays apart
+        host = f"[{host}]"
+    port = url.port
+    if port is None or port == DEFAULT_PORTS.get(url.scheme.lower()):
+        return host
+    return f"{host}:{port}"
 
 
 @dataclass

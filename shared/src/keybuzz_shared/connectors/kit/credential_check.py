@@ -2,7 +2,13 @@
 function that opens a shop's client (``ClientOf``, its sessions' too) and one probe (a
 call as the shop, with the check's short deadline and few attempts) that answers the
 shop's identity; the probe compares the accounts the marketplace's answer names with
-the one the seller typed (``own_account``)."""
+the one the seller typed (``own_account``).
+
+A connector whose API has instances given as data (a catalogue) names its platform
+(``instance``): its probe then answers the shop's id alone, and the identity is made here,
+``<platform>@<instance>:<shop id>`` with the instance its base URL's host
+(``catalogue.instance_of``), so that no catalogue entry's name or spelling of an address
+makes one shop two."""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from typing import Generic, TypeVar
 import httpx
 
 from keybuzz_shared.connectors.credential_form import canonical_account
+from keybuzz_shared.connectors.kit.catalogue import instance_of
 from keybuzz_shared.connectors.kit.connector import settings_view
 from keybuzz_shared.connectors.kit.requester import CallErrors
 from keybuzz_shared.connectors.seam import CredentialField, ShopApiSettings
@@ -38,10 +45,17 @@ def shop_options(api: ShopApiSettings) -> CallOptions:
     return CallOptions(call_deadline=api.call_deadline_seconds)
 
 
+def instance_identity(platform: str, base_url: str, account: str) -> str:
+    """A shop's identity on one instance of ``platform``'s API: the instance its base URL
+    reaches and the shop's id (``"mirakl@boulanger-prod.mirakl.net:2001"``)."""
+    return f"{platform}@{instance_of(base_url)}:{account}"
+
+
 class ProbeCheck(Generic[S, C]):
     """The seam's ``CredentialCheck`` of a connector: its settings view (``view``, a
     TypeError naming ``marketplace`` for another), its ``client`` opened with a check's
-    options (``check_options``: a short deadline, two attempts), then its ``probe``."""
+    options (``check_options``: a short deadline, two attempts), then its ``probe``, whose
+    answer is the shop's identity."""
 
     def __init__(
         self, view: type[S], marketplace: str, client: ClientOf[S, C], probe: Probe[C]
@@ -56,9 +70,38 @@ class ProbeCheck(Generic[S, C]):
     ) -> str:
         api = settings_view(settings, self._view, self._marketplace)
         options = check_options(api.call_deadline_seconds)
-        return await self._probe(
+        answered = await self._probe(
             self._client(credentials, http, api, NO_FILES, options), credentials
         )
+        return self._identity(api, answered)
+
+    def _identity(self, api: S, answered: str) -> str:
+        return answered
+
+
+class InstanceProbeCheck(ProbeCheck[S, C]):
+    """A ``ProbeCheck`` of a platform whose instances are data (``instance``: its name):
+    the probe answers the shop's id, and the identity is its instance's (the seam's
+    ``InstanceIdentity``)."""
+
+    def __init__(
+        self,
+        view: type[S],
+        marketplace: str,
+        client: ClientOf[S, C],
+        probe: Probe[C],
+        *,
+        instance: str,
+    ) -> None:
+        super().__init__(view, marketplace, client, probe)
+        self.instance = instance
+
+    def _identity(self, api: S, answered: str) -> str:
+        return self.identity_on(api, answered)
+
+    def identity_on(self, settings: ShopApiSettings, account: str) -> str:
+        """The identity of shop ``account`` on the instance ``settings`` name."""
+        return instance_identity(self.instance, settings.api_url, account)
 
 
 def own_account(

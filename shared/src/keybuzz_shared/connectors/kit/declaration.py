@@ -11,7 +11,12 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from keybuzz_shared.connectors.kit.connector import Discussions, KitShopApi, ShopConnector
-from keybuzz_shared.connectors.kit.credential_check import ClientOf, Probe, ProbeCheck
+from keybuzz_shared.connectors.kit.credential_check import (
+    ClientOf,
+    InstanceProbeCheck,
+    Probe,
+    ProbeCheck,
+)
 from keybuzz_shared.connectors.kit.sessions import Parts, opener
 from keybuzz_shared.connectors.seam import (
     CredentialField,
@@ -31,13 +36,14 @@ C = TypeVar("C")
 class ShopApiCalls(Generic[S, C]):
     """How a shop's client is opened and used: its settings ``view``, ``client``,
     ``parts`` and ``probe``; ``label``, the marketplace as a wrong view's TypeError names
-    it."""
+    it; ``instance``, the platform, when its API's instances are data (``ProbeCheck``)."""
 
     view: type[S]
     client: ClientOf[S, C]
     parts: Parts[C, S]
     probe: Probe[C]
     label: str
+    instance: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,13 @@ def shop_api_connector(
         limits=limits,
         settings_type=settings_type,
         shop_api=KitShopApi(limits, discussions, calls.view, open_session, marketplace=calls.label),
-        credential_check=ProbeCheck(calls.view, calls.label, calls.client, calls.probe),
+        credential_check=(
+            ProbeCheck(calls.view, calls.label, calls.client, calls.probe)
+            if calls.instance is None
+            else InstanceProbeCheck(
+                calls.view, calls.label, calls.client, calls.probe, instance=calls.instance
+            )
+        ),
         order_ids=order_ids,
         response_window=response_window,
         response_figures=response_figures,

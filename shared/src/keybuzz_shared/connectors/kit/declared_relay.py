@@ -3,7 +3,9 @@ what a relay is (its address label, the form of its buyer aliases and of their d
 names, its order ids, the files a reply may carry, its demo mails) and the one rule each
 writes of its own, who wrote a mail (``sender_of``). What every relay does alike is
 here: a mail mapped by ``relayed_message``, a reply's subject by ``relay_reply_subject``,
-a demo mail by ``demo_relay_mail``."""
+a demo mail by ``demo_relay_mail``, and a buyer's mail kept the buyer's unless the
+marketplace signed it (``signed_mail``: a doubled field, or a notice nobody signed, is
+the buyer's whatever ``sender_of`` says)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,14 @@ from typing import ClassVar, NamedTuple
 
 import msgspec
 
+from keybuzz_shared.connectors.kit.signed_mail import (
+    UNSIGNED,
+    MailSignature,
+    Signed,
+    claims_domain,
+    doubled,
+    vouched,
+)
 from keybuzz_shared.connectors.seam import (
     InboxMessage,
     Limits,
@@ -40,11 +50,19 @@ class DemoMail(NamedTuple):
     body: str
 
 
+def no_signatures(raw: bytes) -> Sequence[MailSignature]:
+    """A relay that checks no signature: none of its mails is vouched for."""
+    return ()
+
+
 class DeclaredRelay:
     """The seam's ``MailRelay`` of a marketplace declared as class attributes (a subclass
     may change one, as a relay of another label):
 
-    ``sender_of``: who wrote a mail (BUYER, MARKETPLACE_SUPPORT or SYSTEM);
+    ``sender_of``: who wrote a mail (BUYER, MARKETPLACE_SUPPORT or SYSTEM), given what
+    the marketplace vouches for in it (``Signed``);
+    ``signing_domains``: the marketplace's own domains, whose DKIM signature makes a mail
+    its own; ``signatures``: the mail's signatures that verify (DKIM);
     ``address_label``: the first label of the tenant's inbound addresses for it;
     ``buyer_address_form``: a buyer alias as people read it; ``buyer_address``: a buyer
     alias (searched in the address as written); ``name_suffix``: what the relay adds to a
@@ -54,7 +72,9 @@ class DeclaredRelay:
     reply may carry (extension -> content types); ``subject_topics``: a subject that says
     what the ticket is about -> its topic; ``demo_mails``: a tenant's demo mailbox."""
 
-    sender_of: ClassVar[Callable[[ParsedMail], SenderType]]
+    sender_of: ClassVar[Callable[[ParsedMail, Signed], SenderType]]
+    signing_domains: ClassVar[frozenset[str]] = frozenset()
+    signatures: ClassVar[Callable[[bytes], Sequence[MailSignature]]] = no_signatures
     address_label: ClassVar[str]
     buyer_address_form: ClassVar[str]
     buyer_address: ClassVar[re.Pattern[str]]
@@ -85,11 +105,37 @@ class DeclaredRelay:
     def message(self, mail: ParsedMail, received_at: datetime) -> InboxMessage:
         """The thread of the order the mail names (a thread of its own when it names
         none), its sender as ``sender_of`` says, its topic where its subject tells it."""
-        written = relayed_message(mail, received_at, sender_type=type(self).sender_of(mail))
+        written = relayed_message(mail, received_at, sender_type=self.sender_type(mail))
         for pattern, topic in self.subject_topics:
             if pattern.search(mail.subject):
                 return msgspec.structs.replace(written, ticket_subject=topic)
         return written
+
+    def signed(self, mail: ParsedMail) -> Signed:
+        """What the marketplace vouches for in the mail (its signatures checked only when
+        its From claims one of the marketplace's domains)."""
+        domains = type(self).signing_domains
+        if not claims_domain(mail.from_address, domains) or doubled(mail.field_counts):
+            return UNSIGNED
+        return vouched(
+            sender=mail.from_address,
+            counts=mail.field_counts,
+            automatic=mail.automatic,
+            signatures=type(self).signatures(mail.raw),
+            domains=domains,
+        )
+
+    def sender_type(self, mail: ParsedMail) -> SenderType:
+        """``sender_of``'s word, but the buyer's for a mail with a field allowed once
+        doubled, and for a SYSTEM one the marketplace did not sign (it would be hidden
+        from the agents as needing no answer)."""
+        signed = self.signed(mail)
+        claimed = type(self).sender_of(mail, signed)
+        if claimed != "BUYER" and doubled(mail.field_counts):
+            return "BUYER"
+        if claimed == "SYSTEM" and signed.by is None:
+            return "BUYER"
+        return claimed
 
     def reply_subject(self, buyer_subject: str, order_id: str | None) -> str:
         """``Re: <buyer subject>``, the order id kept in it (the relay files the reply by

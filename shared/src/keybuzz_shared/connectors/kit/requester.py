@@ -52,6 +52,7 @@ from keybuzz_shared.http_calls import (
     retry_after,
 )
 from keybuzz_shared.json_calls import JSON_TYPES, CallOptions, CallTerms, JsonCalls, Unavailable
+from keybuzz_shared.mended import json_decoded
 from keybuzz_shared.redaction import KnownSecrets
 
 T = TypeVar("T")
@@ -399,7 +400,7 @@ class Requester(JsonCalls[Call]):
         hosts only: ``LinkRefused`` off them, ``FileTooLarge`` over ``max_bytes``,
         ``FileUnavailable`` without the file; unavailable for 429, 5xx or no answer (an
         error names the call "GET file", never the link)."""
-        target = str(self._base.join(url))
+        target = self._files.joined(self._base, url)
         call = Call("GET file", "GET", target)  # a link is not quoted: its path names the file
         return await self._bounded(call, self._download(call, target, max_bytes))
 
@@ -677,7 +678,7 @@ class Requester(JsonCalls[Call]):
             self._lost(call, f"{media or 'no content type'} answer")
             raise self.spec.errors.unreadable(call.name, self._not_json(media))
         try:
-            return msgspec.json.decode(content, type=call.shape)
+            return json_decoded(content, call.shape)
         except (msgspec.DecodeError, RecursionError) as exc:
             self._lost(call, "not of its shape")
             reason = f"not of its shape: {str(exc)[:120]}"

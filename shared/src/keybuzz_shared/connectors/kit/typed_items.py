@@ -15,6 +15,7 @@ import msgspec
 
 from keybuzz_shared.connectors.kit.listing import Read
 from keybuzz_shared.connectors.seam import read_each
+from keybuzz_shared.mended import json_decoded
 
 T = TypeVar("T")
 
@@ -25,13 +26,13 @@ def decoded(raw: msgspec.Raw | bytes, shape: type[T], what: str) -> T:
     judged: a key given twice is then read as its last value, as JSON decoders read it
     (the typed decoder judges each value, a bogus first one included)."""
     try:
-        return msgspec.json.decode(raw, type=shape)
+        return json_decoded(raw, shape)
     except msgspec.ValidationError:
         pass
     except (msgspec.DecodeError, RecursionError) as exc:
         raise ValueError(f"{what} off its shape: {str(exc)[:200]}") from None
     try:
-        return msgspec.convert(msgspec.json.decode(raw), shape)
+        return msgspec.convert(json_decoded(raw), shape)
     except (msgspec.DecodeError, RecursionError) as exc:  # ValidationError is a DecodeError
         raise ValueError(f"{what} off its shape: {str(exc)[:200]}") from None
 

@@ -24,6 +24,7 @@ from lxml import etree
 
 from keybuzz_shared.connectors.kit.answers import Garbled
 from keybuzz_shared.connectors.seam import read_each
+from keybuzz_shared.mended import xml_mended
 
 Element = etree._Element
 
@@ -89,18 +90,29 @@ def parse_guarded(
     prolog = _PROLOG.match(data)
     if data.startswith(b"<!", prolog.end() if prolog else 0):
         raise refused("the response carries a DTD (refused unread)")
-    try:
-        root = etree.fromstring(data, _parser(answers_in.lower()))
-    except etree.XMLSyntaxError as exc:
-        if exc.code == etree.ErrorTypes.ERR_RESOURCE_LIMIT:  # the same answer would come again
-            raise refused(f"past the XML parser's limits ({short(str(exc))})") from None
-        raise refused(f"not well-formed XML ({short(str(exc))})") from None
-    except (ValueError, etree.LxmlError) as exc:
-        raise refused(f"not XML ({type(exc).__name__})") from None
+    root = _parsed(data, answers_in.lower(), refused)
     refuse_parsed(root, refused)
     if ns is not None and etree.QName(root).namespace != ns:
         raise refused(f"root <{etree.QName(root).localname}> is not in {ns}")
     return root
+
+
+def _parsed(data: bytes, encoding: str, refused: Callable[[str], Exception]) -> Element:
+    """``data`` parsed; when libxml2 finds it not well-formed, parsed once more with each
+    character XML does not allow replaced (``mended.xml_mended``): such a character costs
+    the item whose text holds it, not the page. Still not well-formed: refused as first."""
+    try:
+        return etree.fromstring(data, _parser(encoding))
+    except etree.XMLSyntaxError as exc:
+        if exc.code == etree.ErrorTypes.ERR_RESOURCE_LIMIT:  # the same answer would come again
+            raise refused(f"past the XML parser's limits ({short(str(exc))})") from None
+        first = f"not well-formed XML ({short(str(exc))})"
+    except (ValueError, etree.LxmlError) as exc:
+        raise refused(f"not XML ({type(exc).__name__})") from None
+    try:
+        return etree.fromstring(xml_mended(data, encoding), _parser(encoding))
+    except (ValueError, LookupError, etree.LxmlError):
+        raise refused(first) from None
 
 
 def answer_root(

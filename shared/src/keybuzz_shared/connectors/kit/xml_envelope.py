@@ -28,7 +28,7 @@ from keybuzz_shared.connectors.kit.requester import ApiSpec, CallErrors
 from keybuzz_shared.connectors.kit.xml_answers import Element, Node, answer_root, parse_guarded
 from keybuzz_shared.connectors.seam import CredentialsRefused, RequestRefused
 from keybuzz_shared.json_calls import Unavailable
-from keybuzz_shared.redaction import redact_text
+from keybuzz_shared.redaction import mask_tokens, remote_excerpt
 
 
 class EnvelopeError(msgspec.Struct, frozen=True):
@@ -93,13 +93,13 @@ class StatusEnvelope:
         return status, self.errors(self.node(root), redact)
 
     def errors(self, node: Node, redact: Callable[[str], str] = str) -> Errors:
-        """The ``<error>``s of ``node``, without a secret the API may echo (removed before
-        shortening, so no part of one is left)."""
+        """The ``<error>``s of ``node``, without a secret the API may echo, nor anything
+        shaped like a token (masked before shortening, so no part of one is left)."""
         return tuple(
             EnvelopeError(
-                code=error.element.get("code") or "",
-                severity=error.element.get("severity") or "",
-                text=redact(redact_text((error.element.text or "").strip()))[: self.text_chars],
+                code=mask_tokens(error.element.get("code") or ""),
+                severity=mask_tokens(error.element.get("severity") or ""),
+                text=remote_excerpt(redact(error.element.text or ""), self.text_chars),
             )
             for error in node.all("error")
         )

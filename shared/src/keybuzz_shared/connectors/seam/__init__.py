@@ -27,6 +27,7 @@ from keybuzz_shared.connectors.seam.credentials import (
     ConnectionKind,
     CredentialCheck,
     CredentialField,
+    InstanceIdentity,
 )
 from keybuzz_shared.connectors.seam.errors import (
     AnswerUnreadable,
@@ -191,6 +192,7 @@ __all__ = [
     "ConsentSite",
     "CredentialCheck",
     "CredentialField",
+    "InstanceIdentity",
     "CredentialsRefused",
     "ShopCredentialsRefused",
     "DELIVERY_STATUSES",

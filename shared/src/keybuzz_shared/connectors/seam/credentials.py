@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 import msgspec
 
@@ -62,4 +62,17 @@ class CredentialCheck(Protocol):
         connection stored in another spelling to the canonical one): two marketplace
         values served by one API give one shop one identity, whichever value it was
         connected under. Callers compare identities only."""
+        ...
+
+
+@runtime_checkable
+class InstanceIdentity(Protocol):
+    """A ``CredentialCheck`` whose API has instances given as data (a catalogue's entries,
+    each one marketplace value): a shop's identity is its instance's (the host its base URL
+    names, ``kit.instance_of``) and its id, whatever the catalogue calls the instance, so
+    that one shop reached under two entries of one instance is one shop. The settings alone
+    say it: oauth brings a connection stored in an earlier form to it at start-up."""
+
+    def identity_on(self, settings: ShopApiSettings, account: str) -> str:
+        """The identity of shop ``account`` (canonical) on the instance ``settings`` name."""
         ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from keybuzz_shared.errors import DependencyUnavailable
+from keybuzz_shared.redaction import mask_tokens, remote_excerpt
 
 # A connector translates its marketplace's failures into these outcomes: retry later
 # (MarketplaceUnavailable), re-authenticate (CredentialsRefused), refused with a reason
@@ -10,8 +11,19 @@ from keybuzz_shared.errors import DependencyUnavailable
 # and AnswerUnreadable for an answer it cannot read.
 
 
-class ConnectorError(Exception):
-    """Base of a connector's failures; messages never hold a credential."""
+class TokensMasked(Exception):
+    """An error whose message may quote a remote (a marketplace's reason, its codes): every
+    text given is masked by shape (``redaction.mask_tokens``), so no token, in any form it
+    was echoed in, reaches a status, an event or a log line through it. Our words, the HTTP
+    status and the marketplace's codes read as they are."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(mask_tokens(a) if isinstance(a, str) else a for a in args))
+
+
+class ConnectorError(TokensMasked):
+    """Base of a connector's failures; messages never hold a credential nor a token-shaped
+    part of what the marketplace said."""
 
 
 class CredentialsRefused(ConnectorError):
@@ -23,6 +35,7 @@ class ShopCredentialsRefused(CredentialsRefused):
     """``label`` refused the shop's ``credentials`` ("token", "API key"), and why."""
 
     def __init__(self, detail: str, *, label: str, credentials: str = "credentials") -> None:
+        detail = remote_excerpt(detail)
         super().__init__(f"{label} refused the shop's {credentials}: {detail}")
         self.detail = detail
 
@@ -64,6 +77,7 @@ class CallUnavailable(MarketplaceUnavailable):
         self, call: str, reason: str, *, retry_after: float | None = None, label: str = ""
     ) -> None:
         self.label = label or self.label
+        reason = remote_excerpt(reason)
         super().__init__(f"{self.label} {call} unavailable: {reason}")
         self.call = call
         self.reason = reason
@@ -77,6 +91,7 @@ class CallRefused(RequestRefused):
 
     def __init__(self, call: str, status: int, detail: str, *, label: str = "") -> None:
         self.label = label or self.label
+        detail = remote_excerpt(detail)
         super().__init__(f"{self.label} {call} answered HTTP {status}: {detail}")
         self.call = call
         self.status = status
@@ -90,6 +105,7 @@ class CallAnswerUnreadable(AnswerUnreadable):
 
     def __init__(self, call: str, reason: str, *, label: str = "") -> None:
         self.label = label or self.label
+        reason = remote_excerpt(reason)
         super().__init__(f"unreadable {self.label} answer to {call}: {reason}")
         self.call = call
         self.reason = reason
@@ -102,6 +118,7 @@ class CallOutcomeUnknown(OutcomeUnknown):
 
     def __init__(self, call: str, reason: str, *, label: str = "") -> None:
         self.label = label or self.label
+        reason = remote_excerpt(reason)
         super().__init__(
             f"{self.label} {call}: the answer was lost ({reason}); {self.label} may have "
             "processed it, so it was not sent again"

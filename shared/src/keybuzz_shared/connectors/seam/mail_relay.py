@@ -121,7 +121,19 @@ class ParsedMail(Protocol):
 
     @property
     def automatic(self) -> bool:
-        """An auto-reply, a report or a notification from an address nobody answers."""
+        """An auto-reply, a report or a notification from an address nobody answers, as
+        its headers claim (what counts of it is what its marketplace signed:
+        ``kit.signed_mail``); never for a mail with a field allowed once doubled."""
+        ...
+
+    @property
+    def from_address(self) -> str | None:
+        """The From address (lower case), as written."""
+        ...
+
+    @property
+    def field_counts(self) -> Mapping[str, int]:
+        """Each header field name (lower case) -> how many times the mail carries it."""
         ...
 
     @property

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 import msgspec
 
+from keybuzz_shared.connectors.seam.errors import TokensMasked
+
 if TYPE_CHECKING:
     from keybuzz_shared.vault import VaultClient
 
@@ -18,9 +20,9 @@ if TYPE_CHECKING:
 # binding, rows, events).
 
 
-class RedirectFlowError(Exception):
+class RedirectFlowError(TokensMasked):
     """Base of a redirect flow's failures (the marketplace's own errors subclass these);
-    messages never hold a secret."""
+    messages never hold a secret nor a token-shaped part of what the marketplace said."""
 
 
 class AppNotConfigured(RedirectFlowError):

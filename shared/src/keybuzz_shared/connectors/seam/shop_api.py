@@ -22,6 +22,7 @@ from keybuzz_shared.connectors.seam.messages import (
 from keybuzz_shared.connectors.seam.orders import OrderSource
 from keybuzz_shared.connectors.seam.page import Page
 from keybuzz_shared.connectors.seam.read_back import SENT_SKEW
+from keybuzz_shared.redaction import remote_excerpt
 from keybuzz_shared.ticket_topics.taxonomy import Subject
 from keybuzz_shared.times import as_utc
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 
 SECONDS_A_DAY = 86_400
+REASON_CHARS = 300  # of a refused reply's reason, with the marketplace's codes
 
 
 class AppCallBudget(msgspec.Struct, frozen=True, kw_only=True):
@@ -126,8 +128,9 @@ def sent_since(listed: Iterable[InboxMessage], since: datetime) -> list[InboxMes
 
 
 def failed_reply(reason: str) -> ReplyOutcome:
-    """A reply the marketplace refused, or would: FAILED, with why."""
-    return ReplyOutcome(status="FAILED", reason=reason)
+    """A reply the marketplace refused, or would: FAILED, with why (an excerpt: anything
+    shaped like a token masked, ``redaction.remote_excerpt``)."""
+    return ReplyOutcome(status="FAILED", reason=remote_excerpt(reason, REASON_CHARS))
 
 
 class InboxIncident(msgspec.Struct, frozen=True, kw_only=True):
