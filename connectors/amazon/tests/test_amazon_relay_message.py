@@ -3,10 +3,14 @@ its order's thread, who wrote it, the buyer's words and files, when it was writt
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 
+import pytest
+from keybuzz_double_amazon import notices
+from keybuzz_double_amazon.env import dkim_keys
 from keybuzz_poller.inbound.addresses import INBOUND_HEADER
 from keybuzz_poller.reading.relay_mail import parse
 from keybuzz_shared.connectors import registry
@@ -88,7 +92,8 @@ def test_an_unsigned_notification_is_answered_as_the_buyers_on_no_thread() -> No
     assert message.thread == ThreadKey("ORDER", "") and message.thread.order == ""
 
 
-def test_a_person_writing_from_another_address_is_amazons_support() -> None:
+def test_an_unsigned_support_mail_is_the_buyers() -> None:
+    """Anyone can write from "seller-support@amazon.fr": unsigned, it is nobody's."""
     message = _message(
         _mail(
             "Service vendeurs <seller-support@amazon.fr>",
@@ -96,8 +101,41 @@ def test_a_person_writing_from_another_address_is_amazons_support() -> None:
             "Merci de répondre à l'acheteur.",
         )
     )
-    assert (message.sender_type, message.sender_name) == ("MARKETPLACE_SUPPORT", None)
+    assert (message.sender_type, message.sender_name) == ("BUYER", None)
     assert message.thread == ThreadKey("ORDER", ORDER)
+
+
+def _delivered(raw: bytes) -> InboxMessage:
+    return RELAY.message(parse(f"{INBOUND_HEADER}: {INBOUND}\r\n".encode() + raw), RECEIVED)
+
+
+def test_a_notice_amazon_signed_is_a_system_message_no_one_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The double's signed notice: SYSTEM (hidden as needing no answer); its support
+    mail: Amazon's support. Without Amazon's signing domains, both are the buyer's."""
+    monkeypatch.setenv("AMAZON_DKIM_KEYS", dkim_keys())
+    notice = _delivered(notices.compose("notice", INBOUND, ORDER))
+    assert (notice.sender_type, notice.thread) == ("SYSTEM", ThreadKey("ORDER", ORDER))
+    support = _delivered(notices.compose("support", INBOUND, ORDER))
+    assert support.sender_type == "MARKETPLACE_SUPPORT"
+
+
+@pytest.mark.parametrize(
+    ("forge", "why"),
+    [
+        (lambda raw: raw, "nobody signed it"),
+        (lambda raw: b"Subject: Remboursement accorde\r\n" + raw, "a subject above the signed"),
+        (lambda raw: b"From: Amazon <no-reply@amazon.fr>\r\n" + raw, "From doubled"),
+        (lambda raw: b"Reply-To: x@forger.test\r\n" + raw, "a Reply-To not signed"),
+    ],
+)
+def test_a_notice_not_wholly_signed_by_amazon_waits_for_an_answer(
+    monkeypatch: pytest.MonkeyPatch, forge: Callable[[bytes], bytes], why: str
+) -> None:
+    monkeypatch.setenv("AMAZON_DKIM_KEYS", dkim_keys())
+    raw = notices.compose("notice", INBOUND, ORDER, signed=why != "nobody signed it")
+    assert _delivered(forge(raw)).sender_type == "BUYER", why
 
 
 def test_a_mail_the_parser_cannot_read_is_kept_whole_as_a_buyers() -> None:

@@ -17,6 +17,12 @@ from keybuzz_double_manomano.dkim_key import PRIVATE_KEY
 from keybuzz_poller.inbound.addresses import INBOUND_HEADER
 from keybuzz_poller.reading.relay_mail import parse
 from keybuzz_shared.connectors import registry
+from keybuzz_shared.connectors.kit.dkim_keys import (
+    MOST_ANSWERS,
+    DkimKeys,
+    environment_records,
+    new_answers,
+)
 from keybuzz_shared.connectors.seam import InboxMessage, mail_relay_of
 
 RELAY = mail_relay_of(registry.connector_for("MANOMANO"))
@@ -100,18 +106,18 @@ def test_without_the_doubles_record_the_signature_does_not_verify(
     """The key source is what is configured: another key for the domain, no verification."""
     other = '{"sandbox._domainkey.monechelle.zendesk.com": "v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC4"}'
     monkeypatch.setenv("MANOMANO_DKIM_KEYS", other)
-    monkeypatch.setattr(dkim_keys, "_given", {})
+    monkeypatch.setattr(dkim_keys.KEYS, "given", {})
     raw, _ = mails.compose("support", TO, ORDER)
     assert signed_domains(delivered(raw)) == frozenset()
 
 
 def test_the_environments_records_are_decoded_once_and_not_for_each_mail() -> None:
     """The module's fixture gives the double's records in the environment only."""
-    dkim_keys.environment_records.cache_clear()
+    environment_records.cache_clear()
     raw, _ = mails.compose("support", TO, ORDER)
     for _ in range(3):
         assert signed_domains(delivered(raw)) == frozenset({"monechelle.zendesk.com"})
-    assert dkim_keys.environment_records.cache_info().misses == 1
+    assert environment_records.cache_info().misses == 1
 
 
 def test_order_ids_are_m_and_twelve_digits_standing_alone() -> None:
@@ -144,9 +150,9 @@ def test_dns_is_asked_once_a_key_and_a_forgers_selectors_cost_a_bounded_lookup_e
         return None
 
     monkeypatch.setattr(dkim.dnsplug, "get_txt", counting_txt)  # DNS, not ours
-    monkeypatch.setattr(dkim_keys, "_given", {})
+    monkeypatch.setattr(dkim_keys.KEYS, "given", {})
     monkeypatch.delenv(dkim_keys.DKIM_KEYS_VARIABLE, raising=False)
-    monkeypatch.setattr(dkim_keys, "_answers", dkim_keys.new_answers())
+    monkeypatch.setattr(DkimKeys, "answers", new_answers())
     signatures = "".join(
         f"DKIM-Signature: v=1; a=rsa-sha256; d=monechelle.zendesk.com; s=forged{n}; "
         "h=from; bh=AAAA; b=AAAA\r\n"
@@ -158,9 +164,9 @@ def test_dns_is_asked_once_a_key_and_a_forgers_selectors_cost_a_bounded_lookup_e
     assert signed_domains(raw) == frozenset()
     # four signatures checked of ten, each key asked once for the two reads
     assert len(asked) == len(set(asked)) == 4
-    for n in range(dkim_keys.MOST_ANSWERS + 10):
-        dkim_keys.from_dns(f"s{n}._domainkey.example.".encode())
-    assert len(dkim_keys._answers) == dkim_keys.MOST_ANSWERS
+    for n in range(MOST_ANSWERS + 10):
+        DkimKeys.from_dns(f"s{n}._domainkey.example.".encode())
+    assert len(DkimKeys.answers) == MOST_ANSWERS
 
 
 # A buyer's mail is the buyer's unless ManoMano signed it (kit/signed_mail.py): each case

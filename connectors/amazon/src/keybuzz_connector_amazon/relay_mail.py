@@ -7,6 +7,13 @@ to the alias only from the seller account's registered address or an approved se
 with attachments of supported types up to 10 MB in all; what only Amazon knows (is the
 sender approved? did the buyer opt out?) comes back as a bounce. Reading the mail, the MX,
 bounces and sending are the poller's (docs/POLLER.md).
+
+Amazon's notices (``no-reply@amazon.fr``) and its seller support write from Amazon's own
+domains and Amazon DKIM-signs them with those domains [assumed: Amazon publishes no list;
+its mails seen signed ``d=amazon.fr`` / ``d=amazon.com``]. A mail claiming one is taken
+for Amazon's only when such a signature verifies and covers what is shown of it (the
+kit's ``signed_mail`` and ``dkim_signatures``, as every relay that signs): an unsigned
+one is answered as anyone's, never hidden as a notice.
 """
 
 from __future__ import annotations
@@ -14,12 +21,19 @@ from __future__ import annotations
 import re
 
 from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay, DemoMail
-from keybuzz_shared.connectors.kit.signed_mail import Signed
+from keybuzz_shared.connectors.kit.dkim_signatures import verified_signatures
+from keybuzz_shared.connectors.kit.signed_mail import MailSignature, Signed
 from keybuzz_shared.connectors.seam import ParsedMail, SenderType, attachment_types
 
+from keybuzz_connector_amazon.dkim_keys import DKIM_KEYS
 from keybuzz_connector_amazon.order_feed import AmazonOrderIds
 
 BUYER_ADDRESS = re.compile(r"@marketplace\.amazon\.[a-z]{2,3}(\.[a-z]{2})?$", re.IGNORECASE)
+# The domains Amazon signs its notices and support mails with, one per marketplace the
+# connector serves [assumed: Amazon's own domains, as its mails' From show them].
+SIGNING_DOMAINS = frozenset(
+    {"amazon.fr", "amazon.com", "amazon.de", "amazon.co.uk", "amazon.it", "amazon.es"}
+)
 _BUYER_NAME_SUFFIX = re.compile(r"\s*-\s*(amazon\s+)?marketplace.*$", re.IGNORECASE)
 
 # What the relay takes (docs/SANDBOX.md, "Reply relay"): extension → content types.
@@ -83,16 +97,19 @@ DEMO_MAILS = tuple(
 )
 
 
+def signatures(raw: bytes) -> list[MailSignature]:
+    """The mail's DKIM signatures that verify, with Amazon's keys (``DKIM_KEYS``)."""
+    return verified_signatures(raw, DKIM_KEYS)
+
+
 def sender_type(mail: ParsedMail, signed: Signed) -> SenderType:
     """BUYER when it comes from a buyer's alias (even an automatic answer of theirs: its
-    name is the buyer's); SYSTEM for other automatic mail Amazon signed (notifications
-    from addresses nobody answers, reports), BUYER when unsigned (no Amazon signature is
-    checked yet, ``signing_domains`` is empty: an automatic mail is shown as waiting,
-    never hidden); BUYER for a mail the parser could not read (its sender unknown, it is
-    answered as a buyer's); MARKETPLACE_SUPPORT for anyone else:
-    the relay forwards buyers only through aliases, so a person writing to the seller's
-    Amazon address from another address is Amazon's (seller support, the A-to-z team)."""
-    if mail.buyer_email is not None:
+    name is the buyer's); SYSTEM for automatic mail Amazon signed, marks included
+    (notifications from addresses nobody answers, reports); MARKETPLACE_SUPPORT for
+    another mail Amazon signed (seller support, the A-to-z team); everyone else, an
+    unsigned notice or "support" and a mail the parser could not read, BUYER (an
+    unverified mail is answered as the buyer's: shown, never hidden as a notice)."""
+    if mail.buyer_email is not None or signed.by is None:
         return "BUYER"
     if mail.automatic:
         return "SYSTEM" if signed.automatic else "BUYER"
@@ -107,6 +124,8 @@ class AmazonRelayMail(DeclaredRelay):
     a reply's subject keeps the order id (Amazon files the reply by it)."""
 
     sender_of = sender_type
+    signing_domains = SIGNING_DOMAINS
+    signatures = signatures
     address_label = "amazon"  # amazon.<tenantId>.<country>.<token>@<INBOUND_DOMAIN>
     buyer_address_form = "…@marketplace.amazon.<tld>"
     buyer_address = BUYER_ADDRESS

@@ -11,6 +11,7 @@ from typing import ClassVar
 from keybuzz_shared.connectors.connector_settings import ConnectorSettings
 from keybuzz_shared.connectors.seam import RedirectFlowSettings
 
+from keybuzz_connector_amazon.dkim_keys import DKIM_KEYS
 from keybuzz_connector_amazon.marketplaces import LWA_TOKEN_ENDPOINT
 from keybuzz_connector_amazon.names import AMAZON
 
@@ -40,6 +41,10 @@ class AmazonSettings(ConnectorSettings, kw_only=True, frozen=True):
     # about the sandbox seller's orders instead of Dovecot. Refused when KEYBUZZ_ENV is
     # production-like.
     amazon_use_mock: bool = False
+    # The DKIM keys Amazon's notices and support mails are checked with, as a JSON object
+    # of "<selector>._domainkey.<domain>" -> its TXT record; empty: asked of DNS (the
+    # sandbox gives its double's); a bad value refused at start-up.
+    amazon_dkim_keys: str = ""
     MAIL_RELAY_DEMO_ENV: ClassVar[str] = "AMAZON_USE_MOCK"
 
     @property
@@ -60,6 +65,10 @@ class AmazonSettings(ConnectorSettings, kw_only=True, frozen=True):
         )
 
     def __post_init__(self) -> None:
+        try:
+            DKIM_KEYS.configure(self.amazon_dkim_keys)  # the relay's key source
+        except ValueError as exc:
+            raise ValueError(f"{DKIM_KEYS.variable}: {exc}") from None
         # msgspec turns this into a SettingsError naming the variable (settings.load_part).
         if self.amazon_use_mock and self.is_production:
             raise ValueError(

@@ -15,18 +15,15 @@ anyone's. A subject "Demande de facture" is a buyer asking for the invoice
 
 from __future__ import annotations
 
-import logging
 import re
 
-import dkim
 from keybuzz_shared.connectors.kit import OrderIdPattern
 from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay, DemoMail
+from keybuzz_shared.connectors.kit.dkim_signatures import verified_signatures
 from keybuzz_shared.connectors.kit.signed_mail import MailSignature, Signed
 from keybuzz_shared.connectors.seam import Limits, ParsedMail, SenderType, attachment_types
 
 from keybuzz_connector_manomano import dkim_keys
-
-log = logging.getLogger(__name__)
 
 # ``M`` and 12 digits [observed: cnsi-sd/crm matches ``M(\d{12})`` in the subject].
 ORDER_IDS = OrderIdPattern("M[0-9]{12}", "a ManoMano one (M and 12 digits)")
@@ -47,9 +44,6 @@ _BUYER_ADDRESS = re.compile(
 _NAME_SUFFIX = re.compile(r"\s*(via|-|\|)\s*mano\s*mano.*$", re.IGNORECASE)
 _REPLY_PREFIX = re.compile(r"(?i)(re|tr|fw|fwd)\s*:")
 INVOICE_REQUEST = re.compile(r"demande\s+de\s+facture", re.IGNORECASE)
-_DKIM_SIGNATURE = re.compile(rb"^dkim-signature\s*:", re.IGNORECASE | re.MULTILINE)
-# ManoMano signs once; a mail carrying many signatures costs no more than this many checks.
-MOST_SIGNATURES = 4
 
 # What a reply may carry [assumed: ManoMano publishes no limit of its relay; those of the
 # Toolbox's messaging, an invoice PDF or photos, a few MB]: extension -> content types.
@@ -86,32 +80,8 @@ DEMO_MAILS = tuple(
 
 
 def signatures(raw: bytes) -> list[MailSignature]:
-    """The mail's DKIM signatures that verify (domain ``d=``, fields ``h=``): the signed
-    headers (From among them, dkimpy requires it) and the whole body as received, with a
-    key of that domain (``dkim_keys.lookup``). A signature covering only part of the body
-    (``l=``) does not count: text added below it would read as signed."""
-    count = min(len(_DKIM_SIGNATURE.findall(raw)), MOST_SIGNATURES)
-    found: list[MailSignature] = []
-    lookup = dkim_keys.lookup()
-    for index in range(count):
-        checker = dkim.DKIM(raw, minkey=1024, timeout=2)
-        try:
-            verified = checker.verify(idx=index, dnsfunc=lookup)
-        except Exception as exc:  # dkimpy raises on malformed signatures and records
-            log.info("a DKIM signature could not be checked", extra={"reason": str(exc)})
-            continue
-        fields = checker.signature_fields or {}
-        if verified and b"l" not in fields and isinstance(checker.domain, bytes):
-            found.append(
-                MailSignature(
-                    domain=checker.domain.decode("ascii", "replace").lower(),
-                    fields=tuple(
-                        name.strip().decode("ascii", "replace").lower()
-                        for name in fields.get(b"h", b"").split(b":")
-                    ),
-                )
-            )
-    return found
+    """The mail's DKIM signatures that verify, with ManoMano's keys (``dkim_keys``)."""
+    return verified_signatures(raw, dkim_keys.KEYS)
 
 
 def signed_domains(raw: bytes) -> frozenset[str]:

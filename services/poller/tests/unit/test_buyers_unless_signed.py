@@ -106,9 +106,13 @@ def test_support_doubled_is_the_buyers_whatever_its_relay_says() -> None:
 
 
 def test_an_amazon_notice_nobody_signed_waits_for_an_answer() -> None:
-    """Amazon checks no signature: its automatic mail is never SYSTEM (never hidden)."""
+    """No Amazon signature verifies: its automatic mail is never SYSTEM (never hidden),
+    and a "support" mail is anyone's."""
     from keybuzz_poller.inbound.relays import relay_for
 
     raw = mail(sender="no-reply@amazon.fr")
     message = relay_for("AMAZON").message(parse(raw), datetime(2026, 1, 1, tzinfo=UTC))
+    assert message.sender_type == "BUYER"
+    support = mail(sender="seller-support@amazon.fr", auto=False)
+    message = relay_for("AMAZON").message(parse(support), datetime(2026, 1, 1, tzinfo=UTC))
     assert message.sender_type == "BUYER"

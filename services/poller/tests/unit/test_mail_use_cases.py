@@ -457,7 +457,7 @@ async def test_a_relay_checking_a_mail_against_dns_does_not_stall_the_event_loop
         return None
 
     monkeypatch.setattr(dkim.dnsplug, "get_txt", slow_txt)  # DNS, not ours
-    monkeypatch.setattr(dkim_keys, "_given", {})
+    monkeypatch.setattr(dkim_keys.KEYS, "given", {})
     monkeypatch.delenv(dkim_keys.DKIM_KEYS_VARIABLE, raising=False)
     address = "manomano.t1.fr.abcdefgh23456789@inbound.keybuzz.test"
     signature = "v=1; a=rsa-sha256; d=monechelle.zendesk.com; s=slow; h=from; bh=AAAA; b=AAAA"

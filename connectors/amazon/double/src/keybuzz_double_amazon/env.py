@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 import msgspec
 from keybuzz_sandbox.faults import FaultConfig
 
+from .dkim_key import RECORD
+from .notices import SELECTOR, SIGNING_DOMAINS
 from .roles import DEFAULT_ROLES, KnownRole
 
 DEV_CLIENT_ID = "amzn1.application-oa2-client.keybuzz-sandbox"
@@ -95,9 +97,17 @@ class AmazonDoubleSettings(msgspec.Struct, kw_only=True, frozen=True):
         return DEFAULT_REDIRECT_URIS + tuple(extra)
 
 
+def dkim_keys() -> str:
+    """``AMAZON_DKIM_KEYS``: the double's public record under each domain it signs for."""
+    records = {f"{SELECTOR}._domainkey.{domain}": RECORD for domain in SIGNING_DOMAINS}
+    return msgspec.json.encode(records).decode()
+
+
 def service_env(sandbox_url: str) -> dict[str, str]:
-    """The Amazon connector's settings for a sandbox at ``sandbox_url``."""
+    """The Amazon connector's settings for a sandbox at ``sandbox_url`` (and the double's
+    DKIM key instead of DNS)."""
     return {
+        "AMAZON_DKIM_KEYS": dkim_keys(),
         "LWA_ENDPOINT": f"{sandbox_url}/auth/o2/token",
         "SPAPI_ENDPOINT": sandbox_url,
         "SELLER_CENTRAL_URL": sandbox_url,

@@ -1,0 +1,9 @@
+"""Where the DKIM keys of the mails claiming to be Amazon's come from: the kit's
+``DkimKeys`` (DNS in production) of ``AMAZON_DKIM_KEYS``, which the sandbox's double
+gives (its own key) and ``AmazonSettings`` hands here when it is loaded."""
+
+from __future__ import annotations
+
+from keybuzz_shared.connectors.kit.dkim_keys import DkimKeys
+
+DKIM_KEYS = DkimKeys("AMAZON_DKIM_KEYS")
