@@ -27,6 +27,9 @@ SAMPLES: list[ev.Event] = [
             )
         ],
     ),
+    ev.InboundAddressReceiving(
+        tenant_id="kbz-005", email="a@b.test", marketplace="AMAZON", country="FR"
+    ),
     ev.ConnectionConnected(
         tenant_id="kbz-005",
         connection_id="c1",

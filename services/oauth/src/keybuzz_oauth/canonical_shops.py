@@ -1,7 +1,8 @@
 """Shop connections stored in another spelling of their shop id than their connector's
 canonical one (``credential_form.canonical``: "043115" for shop 43115), or with an account
-identity in another form than the one their connector declares (a Mirakl shop's identity
-was its catalogue code's, it is its instance's: the seam's ``InstanceIdentity``), are
+identity in another form than the one their connector declares (a shop of a connector
+whose instances are data was known by its catalogue code, it is by its instance: the
+seam's ``InstanceIdentity``), are
 brought to it when oauth starts, and those that would then be a shop another connection
 holds are reported, never merged nor ended.
 

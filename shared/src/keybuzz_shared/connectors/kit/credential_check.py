@@ -47,7 +47,7 @@ def shop_options(api: ShopApiSettings) -> CallOptions:
 
 def instance_identity(platform: str, base_url: str, account: str) -> str:
     """A shop's identity on one instance of ``platform``'s API: the instance its base URL
-    reaches and the shop's id (``"mirakl@boulanger-prod.mirakl.net:2001"``)."""
+    reaches and the shop's id (``"<platform>@<instance's host>:<shop id>"``)."""
     return f"{platform}@{instance_of(base_url)}:{account}"
 
 
