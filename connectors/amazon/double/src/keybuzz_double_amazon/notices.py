@@ -9,7 +9,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Literal
 
-import dkim
+from keybuzz_sandbox.dkim_signing import dkim_signature
 
 from .dkim_key import PRIVATE_KEY
 
@@ -46,12 +46,4 @@ def sign(raw: bytes, kind: Kind) -> bytes:
     """The DKIM-Signature header of ``raw`` by ``DOMAIN`` with the double's key (its
     automatic mark signed too, on a notice)."""
     fields = [*SIGNED_HEADERS, *((b"auto-submitted",) if kind == "notice" else ())]
-    signature: bytes = dkim.sign(
-        raw,
-        SELECTOR.encode(),
-        DOMAIN.encode(),
-        PRIVATE_KEY,
-        canonicalize=(b"relaxed", b"relaxed"),
-        include_headers=fields,
-    )
-    return signature
+    return dkim_signature(raw, SELECTOR, DOMAIN, PRIVATE_KEY, fields)

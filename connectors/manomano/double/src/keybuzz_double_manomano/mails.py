@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 
-import dkim
 import msgspec
+from keybuzz_sandbox.dkim_signing import dkim_signature
 
 from .dkim_key import PRIVATE_KEY
 from .env import BUYER_DOMAIN, SELECTOR, SUPPORT_ADDRESS
@@ -158,12 +158,5 @@ def compose(
 def sign(raw: bytes, domain: str, leaving_out: tuple[str, ...] = ()) -> bytes:
     """The DKIM-Signature header of ``raw`` for ``domain`` with the double's key, the
     fields ``leaving_out`` names not signed."""
-    signature: bytes = dkim.sign(
-        raw,
-        SELECTOR.encode(),
-        domain.encode(),
-        PRIVATE_KEY,
-        canonicalize=(b"relaxed", b"relaxed"),
-        include_headers=[f for f in SIGNED_HEADERS if f.decode() not in leaving_out],
-    )
-    return signature
+    fields = [f for f in SIGNED_HEADERS if f.decode() not in leaving_out]
+    return dkim_signature(raw, SELECTOR, domain, PRIVATE_KEY, fields)
