@@ -9,11 +9,8 @@ from email.message import EmailMessage
 from typing import Any
 
 import httpx
-import pytest
 import test_replies
 from keybuzz_devstack.testing import RunningService
-from keybuzz_double_amazon import notices
-from keybuzz_double_amazon.env import dkim_keys as amazon_dkim_keys
 from keybuzz_poller.bootstrap import ports_of
 from mailkit import (
     get_json,
@@ -123,24 +120,6 @@ async def test_an_auto_submitted_mail_nobody_signed_waits_for_an_answer(
     assert len(items) == 2
     assert {item["responseState"] for item in items} == {"AWAITING_REPLY"}
     assert all(item["respondBy"] is not None for item in items)
-
-
-async def test_a_notice_amazon_signed_needs_no_response_and_its_support_waits(
-    poller: RunningService, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The double's notice, signed by amazon.fr, through the MX: SYSTEM, hidden as needing
-    no response; its signed support mail: Amazon's support, waiting for an answer."""
-    monkeypatch.setenv("AMAZON_DKIM_KEYS", amazon_dkim_keys())
-    tenant_id, address = new_tenant()
-    await synced(poller, tenant_id, address)
-    await send(poller, notices.compose("notice", address, "403-1111111-2222222"), address)
-    await send(poller, notices.compose("support", address, "403-3333333-4444444"), address)
-    await poll_now(poller, tenant_id)
-    items = (await get_json(poller, tenant_id, "/api/v1/tickets"))["items"]
-    assert sorted(item["responseState"] for item in items) == [
-        "AWAITING_REPLY",
-        "NO_RESPONSE_NEEDED",
-    ]
 
 
 async def test_no_response_needed_records_who_and_when_and_links_to_seller_central(

@@ -238,16 +238,20 @@ async def _pages(
 ) -> AsyncIterator[tuple[Item, ...]]:
     """The marketplace's pages from the first, each as soon as it is read, until the last:
     each page's cursor, opaque here, asks for the next one. A page naming a next page already
-    asked, or listing the page before's items again, ends the listing, whatever the
-    connector's paging (it would page on for ever)."""
+    asked, or listing the items of the two pages before again, ends the listing, whatever
+    the connector's paging (it would page on for ever). One page repeating the one before is
+    read on: a listing by instant (the kit's ``Seek``) asks again from a page's newest
+    instant, and a page all at that instant comes back once before it pages by number."""
     cursor: str | None = None
     asked: set[str] = set()
     before: tuple[Item, ...] = ()
+    repeated = 0
     while True:
         async with _translated(shop, deadline):
             found = await page_of(cursor)
         _unreadable(shop, kind, found.unreadable)
-        if found.items and found.items == before:
+        repeated = repeated + 1 if found.items and found.items == before else 0
+        if repeated >= 2:
             listing_stopped(f"{kind}s", SAME_ITEMS, _where(shop))
             return
         yield found.items
