@@ -44,6 +44,10 @@ async def test_runs_after_on_the_same_loop():
 def test_runs_after_in_the_same_worker():
     assert True
 
+@pytest.mark.timeout(1)
+def test_fails_and_its_report_is_made_past_its_limit():
+    assert False, "failed a little before its limit"
+
 @pytest.fixture(scope="module")
 def servers_slow_to_start():
     time.sleep(2)  # past the test's limit, within a shared fixture's own
@@ -65,10 +69,20 @@ def test_whose_shared_fixture_never_starts(servers_that_never_start):
 # The grace a cancelled test has before its loop is stopped, shortened: the fixture that
 # never ends is stopped the same way, sooner. A shared fixture's own limit, shortened too.
 CONFTEST = """
+import time
+
+import pytest
 from keybuzz_devstack import time_limit
 
 time_limit.STOP_AFTER_CANCEL = 0.5
 time_limit.SHARED_SETUP_LIMIT = 4
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    if item.name == "test_fails_and_its_report_is_made_past_its_limit" and call.when == "call":
+        time.sleep(1.5)  # a traceback formatted on a busy machine, past the limit
+    return (yield)
 """
 
 
@@ -91,5 +105,6 @@ def test_a_test_over_its_limit_fails_and_the_worker_goes_on(tmp_path: Path) -> N
     )  # fmt: skip
     shown = run.stdout + run.stderr
     assert run.returncode == 1, shown
-    assert "2 failed, 3 passed, 2 errors" in shown, shown
+    assert "3 failed, 3 passed, 2 errors" in shown, shown
+    assert "INTERNALERROR" not in shown, shown
     assert "Timeout" in shown and "node down" not in shown and "crashed" not in shown, shown

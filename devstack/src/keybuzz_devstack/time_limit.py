@@ -55,6 +55,22 @@ def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.Fix
         signal.setitimer(signal.ITIMER_REAL, left)
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A test's report is made with its limit paused. A wait bounded by the limit fails a
+    little before it, and on a busy machine formatting that failure can outlast what is
+    left: the alarm then raised inside pytest's own report code, an internal error that
+    ended the whole run (every worker), not the one test."""
+    left = time_left()
+    if left is None:
+        return (yield)
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    try:
+        return (yield)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, left)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> bool | None:
     if settings.method != "signal" or threading.current_thread() is not threading.main_thread():
