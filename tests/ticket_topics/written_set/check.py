@@ -17,6 +17,7 @@ import json
 import os
 import random
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -38,7 +39,16 @@ TRAITS = (
 )  # fmt: skip
 # What the finished set holds at least (README.md, "Size and mix").
 MIN_TOTAL = 2000
-MIN_PER_LANGUAGE = {"fr": 450, "en": 220, "de": 220, "es": 220, "it": 220, "pl": 150, "nl": 150, "pt": 150}
+MIN_PER_LANGUAGE = {
+    "fr": 450,
+    "en": 220,
+    "de": 220,
+    "es": 220,
+    "it": 220,
+    "pl": 150,
+    "nl": 150,
+    "pt": 150,
+}
 MIN_PER_CELL = 12  # a language × subject cell, both parts together
 MIN_HARD_SHARE = 0.25  # messages with at least one trait
 TUNING_SHARE = 0.6
@@ -106,11 +116,38 @@ def write(part: str, rows: list[dict]) -> None:
     os.replace(temporary, path)
 
 
+def published_tuning_texts() -> set[str] | None:
+    """Every text that tuning.jsonl held in any commit of this repository's history, so
+    a message once offered for tuning never becomes a held-out one; None outside git."""
+    relative = (HERE / "tuning.jsonl").relative_to(REPO).as_posix()
+    try:
+        log = subprocess.run(
+            ["git", "-C", str(REPO), "log", "--format=%H", "--", relative],
+            capture_output=True, text=True, check=True,
+        ).stdout.split()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    texts: set[str] = set()
+    for commit in log:
+        shown = subprocess.run(
+            ["git", "-C", str(REPO), "show", f"{commit}:{relative}"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        for line in shown.stdout.splitlines():
+            try:
+                texts.add(json.loads(line)["text"])
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue
+    return texts
+
+
 def problems(parts: dict[str, list[dict]], partial: bool) -> list[str]:
     subjects, languages = taxonomy_names()
     found: list[str] = []
     old_ids = {json.loads(line)["id"] for line in OLD_SET.read_text(encoding="utf-8").splitlines()}
-    old_texts = {json.loads(line)["text"] for line in OLD_SET.read_text(encoding="utf-8").splitlines()}
+    old_texts = {
+        json.loads(line)["text"] for line in OLD_SET.read_text(encoding="utf-8").splitlines()
+    }
     ids: set[str] = set()
     texts: dict[str, str] = {}
     for part, rows in parts.items():
@@ -132,7 +169,11 @@ def problems(parts: dict[str, list[dict]], partial: bool) -> list[str]:
             if row["subject"] not in subjects:
                 found.append(f"{where}: subject {row['subject']!r}")
             traits = row["traits"]
-            if not isinstance(traits, list) or any(t not in TRAITS for t in traits) or len(set(traits)) != len(traits):
+            if (
+                not isinstance(traits, list)
+                or any(t not in TRAITS for t in traits)
+                or len(set(traits)) != len(traits)
+            ):
                 found.append(f"{where}: traits {traits!r}")
             text = row["text"]
             if not isinstance(text, str) or not text.strip():
@@ -150,15 +191,23 @@ def problems(parts: dict[str, list[dict]], partial: bool) -> list[str]:
     for part in PARTS:
         if [row["id"] for row in parts[part]] != [row["id"] for row in expected[part]]:
             found.append(f"{part}.jsonl does not follow the split rule (run with --resplit)")
+    published = published_tuning_texts()
+    for row in parts["held_out"] if published is not None else []:
+        if row["text"] in published:
+            found.append(f"held_out:{row['id']}: was in tuning.jsonl in an earlier commit")
     cells = collections.Counter((row["language"], row["subject"]) for row in everything)
     present = sorted({row["language"] for row in everything})
     for language in present:
         for subject in subjects:
             if cells[(language, subject)] < MIN_PER_CELL:
-                found.append(f"{language} × {subject}: {cells[(language, subject)]} < {MIN_PER_CELL}")
+                found.append(
+                    f"{language} × {subject}: {cells[(language, subject)]} < {MIN_PER_CELL}"
+                )
     hard = sum(1 for row in everything if row["traits"])
     if everything and hard < MIN_HARD_SHARE * len(everything):
-        found.append(f"{hard} of {len(everything)} messages carry a trait, under {MIN_HARD_SHARE:.0%}")
+        found.append(
+            f"{hard} of {len(everything)} messages carry a trait, under {MIN_HARD_SHARE:.0%}"
+        )
     if not partial:
         if len(everything) < MIN_TOTAL:
             found.append(f"{len(everything)} messages < {MIN_TOTAL}")
@@ -176,7 +225,9 @@ def table(parts: dict[str, list[dict]]) -> str:
         rows = parts[part]
         cells = collections.Counter((row["language"], row["subject"]) for row in rows)
         lines.append(f"\n{part}.jsonl: {len(rows)} messages")
-        lines.append(f"{'subject':24}" + "".join(f"{lang:>6}" for lang in languages) + f"{'total':>7}")
+        lines.append(
+            f"{'subject':24}" + "".join(f"{lang:>6}" for lang in languages) + f"{'total':>7}"
+        )
         for subject in subjects:
             counts = [cells[(lang, subject)] for lang in languages]
             lines.append(f"{subject:24}" + "".join(f"{n:>6}" for n in counts) + f"{sum(counts):>7}")
@@ -184,7 +235,9 @@ def table(parts: dict[str, list[dict]]) -> str:
         lines.append(f"{'total':24}" + "".join(f"{n:>6}" for n in totals) + f"{sum(totals):>7}")
         traits = collections.Counter(t for row in rows for t in row["traits"])
         hard = sum(1 for row in rows if row["traits"])
-        lines.append(f"traits: with at least one {hard}; " + ", ".join(f"{t} {traits[t]}" for t in TRAITS))
+        lines.append(
+            f"traits: with at least one {hard}; " + ", ".join(f"{t} {traits[t]}" for t in TRAITS)
+        )
         market = collections.Counter(row["marketplace"] for row in rows)
         lines.append("marketplaces: " + ", ".join(f"{m} {market[m]}" for m in MARKETPLACES))
     return "\n".join(lines)
@@ -206,8 +259,13 @@ def markdown(parts: dict[str, list[dict]]) -> str:
         lines.append("| **total** | " + " | ".join(map(str, totals)) + f" | {sum(totals)} |")
         traits = collections.Counter(t for row in rows for t in row["traits"])
         hard = sum(1 for row in rows if row["traits"])
-        lines += ["", f"Traits ({hard} messages carry at least one): "
-                  + ", ".join(f"`{t}` {traits[t]}" for t in TRAITS) + ".", ""]
+        lines += [
+            "",
+            f"Traits ({hard} messages carry at least one): "
+            + ", ".join(f"`{t}` {traits[t]}" for t in TRAITS)
+            + ".",
+            "",
+        ]
         market = collections.Counter(row["marketplace"] for row in rows)
         lines += ["Marketplaces: " + ", ".join(f"{m} {market[m]}" for m in MARKETPLACES) + ".", ""]
     return "\n".join(lines)
