@@ -218,56 +218,46 @@ def problems(parts: dict[str, list[dict]], partial: bool) -> list[str]:
     return found
 
 
-def table(parts: dict[str, list[dict]]) -> str:
+def summary(rows: list[dict]) -> tuple[list[tuple[str, list[int]]], str, str]:
+    """One part's counts: (subject, per-language counts) rows with a total row last, the
+    traits line and the marketplaces line."""
     subjects, languages = taxonomy_names()
+    cells = collections.Counter((row["language"], row["subject"]) for row in rows)
+    grid = [(subject, [cells[(lang, subject)] for lang in languages]) for subject in subjects]
+    grid.append(("total", [sum(counts[i] for _, counts in grid) for i in range(len(languages))]))
+    traits = collections.Counter(t for row in rows for t in row["traits"])
+    hard = sum(1 for row in rows if row["traits"])
+    traits_line = f"{hard} with at least one; " + ", ".join(f"{t} {traits[t]}" for t in TRAITS)
+    market = collections.Counter(row["marketplace"] for row in rows)
+    market_line = ", ".join(f"{m} {market[m]}" for m in MARKETPLACES)
+    return grid, traits_line, market_line
+
+
+def table(parts: dict[str, list[dict]]) -> str:
+    languages = taxonomy_names()[1]
     lines = []
     for part in PARTS:
-        rows = parts[part]
-        cells = collections.Counter((row["language"], row["subject"]) for row in rows)
-        lines.append(f"\n{part}.jsonl: {len(rows)} messages")
-        lines.append(
-            f"{'subject':24}" + "".join(f"{lang:>6}" for lang in languages) + f"{'total':>7}"
-        )
-        for subject in subjects:
-            counts = [cells[(lang, subject)] for lang in languages]
-            lines.append(f"{subject:24}" + "".join(f"{n:>6}" for n in counts) + f"{sum(counts):>7}")
-        totals = [sum(cells[(lang, s)] for s in subjects) for lang in languages]
-        lines.append(f"{'total':24}" + "".join(f"{n:>6}" for n in totals) + f"{sum(totals):>7}")
-        traits = collections.Counter(t for row in rows for t in row["traits"])
-        hard = sum(1 for row in rows if row["traits"])
-        lines.append(
-            f"traits: with at least one {hard}; " + ", ".join(f"{t} {traits[t]}" for t in TRAITS)
-        )
-        market = collections.Counter(row["marketplace"] for row in rows)
-        lines.append("marketplaces: " + ", ".join(f"{m} {market[m]}" for m in MARKETPLACES))
+        grid, traits_line, market_line = summary(parts[part])
+        lines.append(f"\n{part}.jsonl: {len(parts[part])} messages")
+        lines.append(f"{'subject':24}" + "".join(f"{x:>6}" for x in (*languages, "total")))
+        for name, counts in grid:
+            lines.append(f"{name:24}" + "".join(f"{n:>6}" for n in (*counts, sum(counts))))
+        lines += [f"traits: {traits_line}", f"marketplaces: {market_line}"]
     return "\n".join(lines)
 
 
 def markdown(parts: dict[str, list[dict]]) -> str:
-    subjects, languages = taxonomy_names()
+    languages = taxonomy_names()[1]
     lines = []
     for part in PARTS:
-        rows = parts[part]
-        cells = collections.Counter((row["language"], row["subject"]) for row in rows)
-        lines += [f"### `{part}.jsonl`: {len(rows)} messages", ""]
+        grid, traits_line, market_line = summary(parts[part])
+        lines += [f"### `{part}.jsonl`: {len(parts[part])} messages", ""]
         lines.append("| subject | " + " | ".join(languages) + " | total |")
         lines.append("|---|" + "---:|" * (len(languages) + 1))
-        for subject in subjects:
-            counts = [cells[(lang, subject)] for lang in languages]
-            lines.append(f"| `{subject}` | " + " | ".join(map(str, counts)) + f" | {sum(counts)} |")
-        totals = [sum(cells[(lang, s)] for s in subjects) for lang in languages]
-        lines.append("| **total** | " + " | ".join(map(str, totals)) + f" | {sum(totals)} |")
-        traits = collections.Counter(t for row in rows for t in row["traits"])
-        hard = sum(1 for row in rows if row["traits"])
-        lines += [
-            "",
-            f"Traits ({hard} messages carry at least one): "
-            + ", ".join(f"`{t}` {traits[t]}" for t in TRAITS)
-            + ".",
-            "",
-        ]
-        market = collections.Counter(row["marketplace"] for row in rows)
-        lines += ["Marketplaces: " + ", ".join(f"{m} {market[m]}" for m in MARKETPLACES) + ".", ""]
+        for name, counts in grid:
+            label = "**total**" if name == "total" else f"`{name}`"
+            lines.append(f"| {label} | " + " | ".join(map(str, (*counts, sum(counts)))) + " |")
+        lines += ["", f"Traits: {traits_line}.", "", f"Marketplaces: {market_line}.", ""]
     return "\n".join(lines)
 
 
