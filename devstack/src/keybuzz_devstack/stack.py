@@ -22,7 +22,7 @@ import httpx
 from keybuzz_sandbox import doubles, seeded
 from keybuzz_sandbox.config import SmtpLogin
 from keybuzz_shared.connectors import registry
-from keybuzz_shared.connectors.seam import ConnectionKind, Connector
+from keybuzz_shared.connectors.seam import Connector, connects_by
 from keybuzz_shared.vault import VaultClient
 from supervisor.xmlrpc import SupervisorTransport
 
@@ -553,14 +553,6 @@ def connectable_shops(sandbox_url: str, oauth_url: str | None = None) -> list[st
     lines += [f"  all seeded shops: curl {sandbox_url}{path}" for path in listed_at]
     lines.append("  more: docs/SANDBOX.md (each double's seeded shops and admin endpoints)")
     return lines
-
-
-def connects_by(connector: Connector) -> ConnectionKind | None:
-    """How a seller connects it in this stack: consent where it has a redirect flow, its
-    credential form where it declares one (CREDENTIALS); None: neither."""
-    if connector.connection_kind == "OAUTH_REDIRECT":
-        return "OAUTH_REDIRECT" if connector.redirect_flow is not None else None
-    return "CREDENTIALS" if connector.credential_fields else None
 
 
 def _form_line(connector: Connector, seeded_shop: seeded.SeededShop | None, width: int) -> str:
