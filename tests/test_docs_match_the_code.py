@@ -1,9 +1,7 @@
-"""The docs a newcomer reads first name every connector family the registry serves, and
-the code they cite exists (fast, no servers).
+"""The code the docs cite exists (fast, no servers); that they name every connector family
+the registry serves is tests/test_docs_list_the_registry.py's.
 
-A family is an entry point of group ``keybuzz.connectors`` (amazon, fnac, cdiscount,
-mirakl, backmarket…): the README's opening and ARCHITECTURE's "What it is" and parts table
-must name each. A reference in backticks that looks like code — a file path, a dotted
+A reference in backticks that looks like code — a file path, a dotted
 ``keybuzz_…`` name, ``module.Name``, a ``make`` target, ``python -m`` and its command —
 must name something in the tree. docs/BENCHMARKS.md is left out: its results name the
 code they were measured on."""
@@ -15,11 +13,9 @@ import re
 import subprocess
 from collections.abc import Iterator
 from functools import cache
-from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
-from keybuzz_shared.connectors.registry import GROUP
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [
@@ -34,62 +30,6 @@ CODE_SUFFIX = re.compile(r"\.(py|sql|ya?ml|json|toml|md|html|js|css|txt)$")
 RUNTIME_DATA = ".data/"
 # Placeholders and elisions stand for many names, not one.
 PLACEHOLDER = re.compile(r"[<>*{}…]|\.\.\.|NNN")
-
-
-def families() -> list[str]:
-    return sorted({point.name for point in entry_points(group=GROUP)})
-
-
-def _folded(text: str) -> str:
-    """Lower case, letters and digits only: "Back Market" and "backmarket" read alike."""
-    return re.sub(r"[^a-z0-9]", "", text.lower())
-
-
-def _missing_families(text: str) -> list[str]:
-    return [f for f in families() if _folded(f) not in _folded(text)]
-
-
-def _section(path: Path, heading: str) -> str:
-    text = path.read_text()
-    start = text.index(heading)
-    following = re.search(r"^#{1,2} ", text[start + len(heading) :], re.MULTILINE)
-    return text[start : start + len(heading) + following.start()] if following else text[start:]
-
-
-def readme_opening() -> str:
-    """The paragraph and the services table above "How it fits together"."""
-    text = (ROOT / "README.md").read_text()
-    return text[: text.index("## How it fits together")]
-
-
-def architecture_parts_table() -> str:
-    text = (ROOT / "docs/ARCHITECTURE.md").read_text()
-    return next(line for line in text.splitlines() if line.startswith("| part |"))
-
-
-def test_there_are_families_to_look_for() -> None:
-    assert len(families()) >= 5, families()
-
-
-@pytest.mark.parametrize(
-    "where",
-    ["README opening", "ARCHITECTURE, What it is", "ARCHITECTURE, the parts table"],
-)
-def test_the_first_pages_name_every_connector_family(where: str) -> None:
-    text = {
-        "README opening": readme_opening,
-        "ARCHITECTURE, What it is": lambda: _section(
-            ROOT / "docs/ARCHITECTURE.md", "## What it is"
-        ),
-        "ARCHITECTURE, the parts table": architecture_parts_table,
-    }[where]()
-    assert _missing_families(text) == []
-
-
-def test_a_family_left_out_is_found() -> None:
-    assert _missing_families("Amazon, Fnac and Cdiscount") == sorted(
-        set(families()) - {"amazon", "fnac", "cdiscount"}
-    )
 
 
 # --- references to code ------------------------------------------------------------------

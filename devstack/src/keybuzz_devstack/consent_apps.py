@@ -15,6 +15,11 @@ def callback_url(oauth_url: str, marketplace: str) -> str:
     return f"{oauth_url}/api/v1/marketplaces/{marketplace.lower()}/oauth/callback"
 
 
+def start_url(oauth_url: str, marketplace: str) -> str:
+    """oauth's start of a consent to a marketplace (POST: the consent page's URL)."""
+    return f"{oauth_url}/api/v1/marketplaces/{marketplace.lower()}/oauth/start"
+
+
 async def register_consent_apps(
     admin: httpx.AsyncClient, oauth_url: str, vault: VaultClient
 ) -> dict[str, ConsentApp]:

@@ -22,11 +22,12 @@ import httpx
 from keybuzz_sandbox import doubles, seeded
 from keybuzz_sandbox.config import SmtpLogin
 from keybuzz_shared.connectors import registry
+from keybuzz_shared.connectors.seam import Connector, connects_by
 from keybuzz_shared.vault import VaultClient
 from supervisor.xmlrpc import SupervisorTransport
 
 from keybuzz_devstack import bootstrap, dovecot, infra, sqs
-from keybuzz_devstack.consent_apps import register_consent_apps
+from keybuzz_devstack.consent_apps import register_consent_apps, start_url
 from keybuzz_devstack.console.settings import CHANNEL_PAGES
 
 ROOT = Path(os.environ.get("KEYBUZZ_ROOT", Path.cwd()))
@@ -527,28 +528,52 @@ def _stop_by_priority(deadline: float) -> None:
             time.sleep(0.1)
 
 
-def connectable_shops(sandbox_url: str) -> list[str]:
-    """Each marketplace the registry serves by a credential form, with a seeded shop of its
-    double and the credentials that connect it (development values of the doubles)."""
-    forms = [c for c in registry.connectors() if c.credential_fields]
-    found = asyncio.run(_seeded(sandbox_url, [c.marketplace for c in forms]))
-    width = max((len(c.display_name) for c in forms), default=0)
+def connectable_shops(sandbox_url: str, oauth_url: str | None = None) -> list[str]:
+    """Each marketplace the registry serves, as its connection kind says a seller connects
+    it: a credential form with a seeded shop of its double and the fields that connect it
+    (development values of the doubles), or consent through oauth's start and the double's
+    consent page, as a seeded seller when the double lists them."""
+    served = [c for c in registry.connectors() if connects_by(c) is not None]
+    found = asyncio.run(_seeded(sandbox_url, [c.marketplace for c in served]))
+    width = max((len(c.display_name) for c in served), default=0)
     lines = ["Shops to connect against the doubles (the console's forms, or POST the fields):"]
-    listed_at: set[str] = set()
-    for connector in forms:
-        seeded_shop = found.get(connector.marketplace)
-        if seeded_shop is None:
-            lines.append(f"  {connector.display_name.ljust(width)}  no seeded shop in the sandbox")
-            continue
-        listed_at.add(seeded_shop.listed_at)
-        fields = "  ".join(
-            f"{f.json_name}={seeded_shop.shop.credentials[f.name]}"
-            for f in connector.credential_fields
-        )
-        lines.append(f"  {connector.display_name.ljust(width)}  {fields}")
-    lines += [f"  all seeded shops: curl {sandbox_url}{path}" for path in sorted(listed_at)]
+    lines += [
+        _form_line(c, found.get(c.marketplace), width)
+        for c in served
+        if connects_by(c) == "CREDENTIALS"
+    ]
+    consent = [c for c in served if connects_by(c) == "OAUTH_REDIRECT"]
+    if consent:
+        lines.append('Sellers to connect by consent (the console\'s "Connect …" button):')
+        lines += [
+            _consent_line(c, found.get(c.marketplace), width, oauth_url or OAUTH_URL)
+            for c in consent
+        ]
+    listed_at = sorted({shop.listed_at for shop in found.values()})
+    lines += [f"  all seeded shops: curl {sandbox_url}{path}" for path in listed_at]
     lines.append("  more: docs/SANDBOX.md (each double's seeded shops and admin endpoints)")
     return lines
+
+
+def _form_line(connector: Connector, seeded_shop: seeded.SeededShop | None, width: int) -> str:
+    name = connector.display_name.ljust(width)
+    if seeded_shop is None:
+        return f"  {name}  no seeded shop in the sandbox"
+    credentials = seeded_shop.shop.credentials
+    fields = "  ".join(f"{f.json_name}={credentials[f.name]}" for f in connector.credential_fields)
+    return f"  {name}  {fields}"
+
+
+def _consent_line(
+    connector: Connector, seeded_shop: seeded.SeededShop | None, width: int, oauth_url: str
+) -> str:
+    start = f"consent at POST {start_url(oauth_url, connector.marketplace)}"
+    seller = (
+        ""
+        if seeded_shop is None
+        else f", signing in as {seeded_shop.shop.name} on its consent page"
+    )
+    return f"  {connector.display_name.ljust(width)}  {start}{seller}"
 
 
 async def _seeded(sandbox_url: str, marketplaces: list[str]) -> dict[str, seeded.SeededShop]:

@@ -23,7 +23,7 @@ from keybuzz_shared.connectors.credential_form import (
 )
 from keybuzz_shared.connectors.registry import connector_for, connectors
 from keybuzz_shared.connectors.registry import served as served_now
-from keybuzz_shared.connectors.seam import Connector
+from keybuzz_shared.connectors.seam import ConnectionKind, Connector, connects_by
 from keybuzz_shared.http import ErrorBody, domain_error_handlers, error_response
 from keybuzz_shared.tenancy import TenantContext
 from litestar import Controller, Request, Response, delete, get, post
@@ -37,9 +37,7 @@ from litestar.types import ExceptionHandlersMap
 from keybuzz_oauth import credential_connect, flow, status_and_disconnect
 from keybuzz_oauth.connections import (
     REDIRECT_MARKETPLACES,
-    ConnectionKind,
     ConnectionReport,
-    connection_kind,
     redirect_marketplaces,
     shop_marketplaces,
 )
@@ -53,6 +51,7 @@ from keybuzz_oauth.errors import (
 from keybuzz_oauth.flow import CallbackParams, Started
 from keybuzz_oauth.ports import OauthPorts
 from keybuzz_oauth.schemas import (
+    CATALOGUE_KIND,
     CallbackResult,
     CatalogueAttachments,
     CatalogueEntry,
@@ -98,7 +97,7 @@ def connection_endpoints(marketplace: str) -> tuple[HTTPRouteHandler, HTTPRouteH
     kind, for its controller: one use case each (``status_and_disconnect``); the body is
     the kind's (``STATUS_BODIES``)."""
     title = connector_for(marketplace).display_name
-    kind = connection_kind(connector_for(marketplace))
+    kind = connects_by(connector_for(marketplace))
     assert kind is not None, f"{marketplace}: oauth makes no connection of it"
     body_type, body_of = STATUS_BODIES[kind]
     called = kept_by(marketplace).called
@@ -384,8 +383,8 @@ def _shop_body(marketplace: str, report: ConnectionReport) -> ShopStatusResponse
 # shop on one marketplace, named by the id the seller typed (``shopId``). Clients read
 # those names (docs/OAUTH.md).
 STATUS_BODIES: dict[ConnectionKind, tuple[type[Any], Callable[[str, ConnectionReport], Any]]] = {
-    "redirect": (StatusResponse, _status_body),
-    "credentials": (ShopStatusResponse, _shop_body),
+    "OAUTH_REDIRECT": (StatusResponse, _status_body),
+    "CREDENTIALS": (ShopStatusResponse, _shop_body),
 }
 
 
@@ -480,19 +479,19 @@ class CatalogueController(Controller):
     )
     async def catalogue(self, tenant: TenantContext) -> CatalogueResponse:
         # Authenticated like every endpoint of the service, though nothing here is the tenant's.
-        entries = [_entry(c) for c in connectors() if connection_kind(c) is not None]
+        entries = [_entry(c) for c in connectors() if connects_by(c) is not None]
         return CatalogueResponse(marketplaces=entries)
 
 
 def _entry(connector: Connector) -> CatalogueEntry:
     limits = connector.limits
     addresses = connector.inbound_addresses
-    kind = connection_kind(connector)
+    kind = connects_by(connector)
     assert kind is not None
     return CatalogueEntry(
         marketplace=connector.marketplace.lower(),
         display_name=connector.display_name,
-        connection_kind=kind,
+        connection_kind=CATALOGUE_KIND[kind],
         fields=[
             CatalogueField(
                 name=f.json_name,
@@ -502,7 +501,7 @@ def _entry(connector: Connector) -> CatalogueEntry:
                 pattern=full_match(f),
                 max_length=f.max_length,
             )
-            for f in (connector.credential_fields if kind == "credentials" else ())
+            for f in (connector.credential_fields if kind == "CREDENTIALS" else ())
         ],
         limits=CatalogueLimits(
             reply_max_length=limits.max_text_length,

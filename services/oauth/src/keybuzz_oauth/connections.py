@@ -6,36 +6,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
 
 import msgspec
 from keybuzz_shared.connectors.credential_form import account_of
 from keybuzz_shared.connectors.registry import UnknownMarketplace, connector_for, connectors
-from keybuzz_shared.connectors.seam import Connector
-
-# How a seller connects: by consenting on the marketplace's site, or by typing the
-# credentials its connector declares.
-ConnectionKind = Literal["redirect", "credentials"]
-
-
-def connection_kind(connector: Connector) -> ConnectionKind | None:
-    """None: oauth makes no connection of that connector's marketplace."""
-    if connector.redirect_flow is not None:
-        return "redirect"
-    if connector.connection_kind == "CREDENTIALS":
-        return "credentials"
-    return None
+from keybuzz_shared.connectors.seam import connects_by
 
 
 def shop_marketplaces() -> tuple[str, ...]:
     """The marketplaces whose shop is connected with credentials typed by the seller
     (``credential_connect.py``), as the registry serves them now."""
-    return tuple(c.marketplace for c in connectors() if connection_kind(c) == "credentials")
+    return tuple(c.marketplace for c in connectors() if connects_by(c) == "CREDENTIALS")
 
 
 def redirect_marketplaces() -> tuple[str, ...]:
     """Those a seller connects by consenting on the marketplace's site (``flow.py``)."""
-    return tuple(c.marketplace for c in connectors() if connection_kind(c) == "redirect")
+    return tuple(c.marketplace for c in connectors() if connects_by(c) == "OAUTH_REDIRECT")
 
 
 # As the registry was at import: the redirect flow's paths and cookie names are fixed then.
@@ -45,7 +31,7 @@ REDIRECT_MARKETPLACES = redirect_marketplaces()
 def oauth_connects(marketplace: str) -> bool:
     """oauth makes connections of ``marketplace`` (served now, by a redirect or a form)."""
     try:
-        return connection_kind(connector_for(marketplace)) is not None
+        return connects_by(connector_for(marketplace)) is not None
     except UnknownMarketplace:
         return False
 

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 
 from keybuzz_shared.connectors.credential_form import CredentialFieldInvalid, read_credentials
 from keybuzz_shared.connectors.registry import UnknownMarketplace, connector_for
+from keybuzz_shared.connectors.seam import connects_by
 from keybuzz_shared.events import ConnectionConnected
 from keybuzz_shared.redaction import secret_scope
 from keybuzz_shared.tenancy import TenantContext
@@ -36,7 +37,6 @@ from keybuzz_oauth.connections import (
     Connection,
     ShopConnected,
     ShopCredentials,
-    connection_kind,
     shop_marketplaces,
 )
 from keybuzz_oauth.errors import (
@@ -66,10 +66,10 @@ def shop_marketplace(name: str) -> str:
     whose shops connect with a credential form; MarketplaceNotServed for anything else."""
     marketplace = name.upper()
     try:
-        kind = connection_kind(connector_for(marketplace))
+        kind = connects_by(connector_for(marketplace))
     except UnknownMarketplace:
         kind = None
-    if kind != "credentials":
+    if kind != "CREDENTIALS":
         known = ", ".join(m.lower() for m in shop_marketplaces())
         raise MarketplaceNotServed(
             f"no shop of marketplace {name!r} is connected with credentials here; known: {known}"

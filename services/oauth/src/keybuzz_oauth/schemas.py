@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from keybuzz_shared.connectors.credential_form import full_match
-from keybuzz_shared.connectors.seam import Connector
+from keybuzz_shared.connectors.seam import ConnectionKind, Connector
 
 
 class Body(msgspec.Struct, kw_only=True, rename="camel"):
@@ -119,6 +119,14 @@ class CatalogueAttachments(Body):
 class CatalogueLimits(Body):
     reply_max_length: int  # characters of a reply's text
     attachments: CatalogueAttachments
+
+
+# The catalogue's spelling of a connection kind (``connectionKind``), which clients read:
+# "redirect" (``POST …/oauth/start``) or "credentials" (``POST …/connection``).
+CATALOGUE_KIND: dict[ConnectionKind, Literal["redirect", "credentials"]] = {
+    "OAUTH_REDIRECT": "redirect",
+    "CREDENTIALS": "credentials",
+}
 
 
 class CatalogueEntry(Body, omit_defaults=True):

@@ -3,7 +3,7 @@ refresh token a consent gave) or a credential form's (the shop's key the seller 
 
 What differs between the kinds is how Vault keeps the credentials — which read says whose
 account they are, which delete removes them, what a seller calls them — and is asked of
-the connection's kind (``kept_by``, from the connector's ``connection_kind``), never of a
+the connection's kind (``kept_by``, from the seam's ``connects_by``), never of a
 marketplace's name. Nothing here knows HTTP: refusals are the domain errors of
 ``errors.py``.
 """
@@ -15,17 +15,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from keybuzz_shared.connectors.registry import connector_for, served
-from keybuzz_shared.connectors.seam import AccountCredentialsMissing
+from keybuzz_shared.connectors.seam import AccountCredentialsMissing, ConnectionKind, connects_by
 from keybuzz_shared.events import ConnectionDisconnected
 from keybuzz_shared.tenancy import TenantContext
 from keybuzz_shared.vault import VaultError
 
 from keybuzz_oauth.connections import (
     Connection,
-    ConnectionKind,
     ConnectionReport,
     Status,
-    connection_kind,
 )
 from keybuzz_oauth.errors import (
     ConnectionKept,
@@ -91,13 +89,13 @@ async def _delete_key(ports: OauthPorts, tenant_id: str, marketplace: str) -> No
 
 
 KEPT: dict[ConnectionKind, KeptCredentials] = {
-    "redirect": KeptCredentials("credentials", _check_token, _delete_token),
-    "credentials": KeptCredentials("key", _check_key, _delete_key),
+    "OAUTH_REDIRECT": KeptCredentials("credentials", _check_token, _delete_token),
+    "CREDENTIALS": KeptCredentials("key", _check_key, _delete_key),
 }
 
 
 def kept_by(marketplace: str) -> KeptCredentials:
-    kind = connection_kind(connector_for(marketplace))
+    kind = connects_by(connector_for(marketplace))
     if kind is None:
         raise LookupError(f"{marketplace} has no connection oauth makes")
     return KEPT[kind]

@@ -19,6 +19,7 @@ here."""
 from keybuzz_shared.connectors.seam.connector import (
     Connector,
     ConnectorDefaults,
+    connects_by,
     mail_relay_of,
     messages_by_api,
     shop_api_of,
@@ -249,6 +250,7 @@ __all__ = [
     "TokenGrant",
     "cursor_of",
     "mail_relay_of",
+    "connects_by",
     "messages_by_api",
     "read_each",
     "attachment_types",

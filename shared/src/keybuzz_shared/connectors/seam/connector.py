@@ -132,6 +132,17 @@ def shop_api_of(connector: Connector) -> ShopApi:
     return api
 
 
+def connects_by(connector: Connector) -> ConnectionKind | None:
+    """How a seller connects its marketplace (oauth's connection, the console's button or
+    form, the dev stack's banner): by consent where it has a redirect flow, by the
+    credentials it declares where it is CREDENTIALS; None: no connection is made of it."""
+    if connector.redirect_flow is not None:
+        return "OAUTH_REDIRECT"
+    if connector.connection_kind == "CREDENTIALS":
+        return "CREDENTIALS"
+    return None
+
+
 def messages_by_api(connector: Connector) -> bool:
     """Its buyers' messages are polled, and replies sent, over its ``shop_api``: it has one
     and no ``mail_relay``. A connector with both gets its messages by mail and replies by

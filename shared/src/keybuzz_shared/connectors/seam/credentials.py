@@ -13,6 +13,9 @@ if TYPE_CHECKING:
     from keybuzz_shared.connectors.seam.shop_api import ShopApiSettings
 
 
+# How a seller connects a marketplace: by consenting on its site, or by typing the
+# credentials its connector declares. The one type: connectors declare it, oauth and the
+# dev stack's banner choose by it (oauth's catalogue spells it "redirect"/"credentials").
 ConnectionKind = Literal["OAUTH_REDIRECT", "CREDENTIALS"]
 
 
