@@ -185,3 +185,29 @@ async def test_a_bad_request_body_is_a_400_that_names_what_is_wrong(
     reply = await (await poller.operator()).request(SUBJECT, body, timeout=30)
     assert reply.headers and reply.headers.get("Nats-Service-Error-Code") == "400"
     assert named in reply.headers.get("Nats-Service-Error", ""), reply.headers
+
+
+async def test_a_ticket_without_buyer_words_is_left_null_and_read_once_a_run(
+    poller: RunningService,
+) -> None:
+    tenant = await tickets_with_old_ones(poller)
+    pool = poller.runtime.pool
+    # The first old ticket's one message turns out to be the marketplace's notice.
+    await pool.execute(
+        "UPDATE poller_external_messages e SET sender_type = 'SYSTEM' FROM poller_ticket_messages m,"
+        " poller_tickets t WHERE m.external_message_id = e.id AND t.id = m.ticket_id"
+        " AND t.tenant_id = $1 AND t.order_id = $2",
+        tenant,
+        OLD[0],
+    )
+    done = await backfill(poller, b'{"batchSize": 1, "pauseSeconds": 0}')
+    assert (done["read"], done["filled"], done["withoutBuyerWords"], done["remaining"]) == (
+        2,
+        1,
+        1,
+        1,
+    )
+    found = await topics_of(poller, tenant)
+    assert found[OLD[0]] == (None, None, None, None) and found[OLD[1]] == EXPECTED[OLD[1]]
+    again = await backfill(poller)
+    assert (again["read"], again["filled"], again["remaining"]) == (1, 0, 1)
