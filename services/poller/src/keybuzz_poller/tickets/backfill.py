@@ -85,11 +85,4 @@ def folded(messages: list[BuyerWords]) -> dict[str, Topics]:
 
 
 def _filled(ticket_id: str, found: Topics) -> FilledTopics:
-    return FilledTopics(
-        id=ticket_id,
-        language=found.language,
-        language_source=found.language_source,
-        language_confidence=found.language_confidence,
-        topic=found.subject,
-        topic_source=found.subject_source,
-    )
+    return msgspec.convert({"id": ticket_id, **topics.fields(found)}, FilledTopics)
