@@ -185,6 +185,8 @@ def _wrapped_intro(lines: list[str], index: int) -> bool:
     """Gmail wraps a long intro line: "On Fri, … Shop <" then "shop@example.com> wrote:"."""
     if index + 1 >= len(lines) or not lines[index].strip() or ":" in lines[index][-2:]:
         return False
+    if not lines[index + 1].rstrip().endswith(":"):  # the intro's colon ends the next line
+        return False
     joined = f"{lines[index].rstrip()} {lines[index + 1].strip()}"
     return len(joined) < 200 and QUOTE_INTRO.match(joined) is not None
 
