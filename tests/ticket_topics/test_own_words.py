@@ -94,6 +94,7 @@ SIGNATURES = {
         "Enviado desde mi iPhone",
         "Enviado desde mi smartphone Samsung Galaxy",
         "Obtener Outlook para Android",
+        "Enviado desde mi Redmi",  # a device no list names
     ],
     "it": [
         "Inviato da iPhone",
@@ -104,6 +105,7 @@ SIGNATURES = {
         "Sent from my iPhone",
         "Sent from my Samsung Galaxy smartphone.",
         "Get Outlook for Android",
+        "Sent from my Pixel 8",
     ],
     "pl": [
         "Wysłane z iPhone'a",
