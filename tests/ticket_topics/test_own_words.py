@@ -44,6 +44,7 @@ QUOTE_HEADERS = {
         "El vie, 20 nov 2026 a las 9:00, Tienda (<shop@example.com>) escribió:",
         "-----Mensaje original-----",
         "De: Tienda <shop@example.com>\nEnviado: viernes, 20 de noviembre de 2026 9:00",
+        "De: Tienda <shop@example.com>\nEnviado el: viernes, 20 de noviembre de 2026 9:00",
         "Inicio del mensaje reenviado:",
     ],
     "it": [

@@ -43,7 +43,7 @@ HISTORY_SEPARATOR = re.compile(
 # two lines): a reply's history. Not "From:" then "To:" alone: a delivery report lists those.
 _HEADER_FROM = re.compile(r"^\s*\*?(from|de|von|da|van|od)\s*\*?\s*:\s*\S", re.IGNORECASE)
 _HEADER_NEXT = re.compile(
-    r"^\s*\*?(sent|date|envoyé|gesendet|datum|enviado|enviada|fecha|inviato|data|verzonden"
+    r"^\s*\*?(sent|date|envoyé|gesendet|datum|enviado( el)?|enviada|fecha|inviato|data|verzonden"
     r"|wysłano|wysłane)\s*\*?\s*:",
     re.IGNORECASE,
 )
