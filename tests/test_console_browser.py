@@ -325,6 +325,35 @@ async def walk_through(page: Page, console: str, sandbox: str, tenant: str) -> N
     await page.locator("#ticket-marketplace").select_option("AMAZON")
     await expect(page.locator("#tickets-summary")).to_contain_text("1 ticket on Amazon")
     await expect(page.locator("#tickets li")).to_have_count(1)
+    await screenshot(page, "10-marketplace-filter")
+
+    # 9. The list by topic and language (the tickets API's ?topic= and ?language=).
+    topic = await page.locator("#tickets li .badge.topic").inner_text()
+    language = await page.locator("#tickets li .badge.language").inner_text()
+    other_topic = "invoice request" if topic != "invoice request" else "cancellation"
+    await page.locator("#ticket-topic").select_option(label=other_topic)
+    await expect(page.locator("#tickets-summary")).to_have_text(
+        f"No tickets on Amazon, about {other_topic}."
+    )
+    await expect(page.locator("#tickets li")).to_have_count(0)
+    await page.locator("#ticket-topic").select_option(label=topic)
+    await expect(page.locator("#tickets li")).to_have_count(1)
+    await expect(page.locator("#tickets-summary")).to_contain_text(
+        f"1 ticket on Amazon, about {topic}"
+    )
+    other_language = "de" if language != "de" else "fr"
+    await page.locator("#ticket-language").select_option(other_language)
+    await expect(page.locator("#tickets-summary")).to_have_text(
+        f"No tickets on Amazon, about {topic}, in {other_language}."
+    )
+    await expect(page.locator("#tickets li")).to_have_count(0)
+    await page.locator("#ticket-language").select_option(language)
+    await expect(page.locator("#tickets li")).to_have_count(1)
+    await expect(page.locator("#tickets li .badge.language")).to_have_text(language)
+    await page.locator("#ticket-marketplace").select_option("")
+    await page.locator("#ticket-topic").select_option("")
+    await expect(page.locator("#tickets-summary")).to_contain_text(f"1 ticket in {language}")
+    await screenshot(page, "11-topic-and-language-filters")
     for panel in ("tenant", "amazon", "backfill", "orders", "tickets"):
         await expect(page.locator(f"#{panel}-error")).to_be_hidden()
     assert script_errors == []

@@ -92,3 +92,29 @@ async def test_a_filter_off_the_taxonomy_is_a_400_naming_it(
     tenant, _ = new_tenant()
     answer = await as_agent(poller, "GET", "/api/v1/tickets", tenant, params=params)
     assert answer.status_code == 400 and named in answer.text
+
+
+ANGRY_BUYER = (
+    "J'attends depuis 10 jours, vous ne répondez pas à mes messages. Où est ma commande ?"
+    "\n\nMarc Durand"
+)
+
+
+@pytest.mark.parametrize(
+    ("country", "language_source"), [("fr", "marketplace"), ("be", "detected")]
+)
+async def test_an_angry_buyer_who_says_you_dont_answer_asks_where_the_order_is(
+    poller: RunningService, country: str, language_source: str
+) -> None:
+    # "vous ne répondez pas" is what a footer says too: the buyer's sentence is kept whole
+    # (issue 65). Belgium's site has two languages: there the language is read from the words.
+    tenant, address = new_tenant()
+    address = address.replace(f".{tenant}.fr.", f".{tenant}.{country}.")
+    await synced(poller, tenant, address)
+    ticket = await mailed(poller, tenant, address, ANGRY_BUYER)
+    assert (ticket["language"], ticket["languageSource"]) == ("fr", language_source)
+    assert (ticket["topic"], ticket["topicSource"]) == ("WHERE_IS_MY_ORDER", "detected")
+    listed = await get_json(
+        poller, tenant, "/api/v1/tickets", topic="WHERE_IS_MY_ORDER", language="fr"
+    )
+    assert [t["id"] for t in listed["items"]] == [ticket["id"]]

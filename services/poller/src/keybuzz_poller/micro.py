@@ -23,6 +23,7 @@ from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.schemas import poll_result_body, shop_poll_status_body
 from keybuzz_poller.shops.connections import calls_per_day, shop_marketplaces, shop_statuses
 from keybuzz_poller.shops.domain import Shop
+from keybuzz_poller.tickets.backfill import TopicBackfillRequest, backfill_topics
 
 
 class PollRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
@@ -110,6 +111,10 @@ def micro_endpoints(runtime: PollerRuntime) -> list[MicroEndpoint]:
         found = [await scheduler.budgeted(m, fresh=True) for m in sorted(shop_marketplaces())]
         return [app_budget_body(b) for b in found if b is not None]
 
+    async def backfill(data: bytes) -> object:
+        request = msgspec.json.decode(data or b"{}", type=TopicBackfillRequest)
+        return await backfill_topics(runtime.pool, request)
+
     return [
         MicroEndpoint("poll", poll, 'poll one tenant now: {"tenantId": "…"}'),
         MicroEndpoint(
@@ -122,6 +127,13 @@ def micro_endpoints(runtime: PollerRuntime) -> list[MicroEndpoint]:
             budgets,
             "each marketplace with an application call budget: its shops polled now and "
             "the interval between a shop's polls the budget gives: {}",
+        ),
+        MicroEndpoint(
+            "backfill-topics",
+            backfill,
+            "tickets stored before topics existed get their language and topic from their "
+            'buyers\' messages, paced; run again until remaining stops falling: {"batchSize": '
+            '100, "pauseSeconds": 0.1, "limit": 10000} (each optional)',
         ),
         MicroEndpoint(
             "quarantine", quarantine, "folders holding mail of no known tenant (kept): {}"

@@ -389,15 +389,16 @@ const TICKET_ORDER = {
 
 async function refreshTickets() {
   const sort = $("ticket-sort").value;
-  const marketplace = $("ticket-marketplace");
-  const only = marketplace.value ? `&marketplace=${encodeURIComponent(marketplace.value)}` : "";
-  const data = await api(`/api/poller/v1/tickets?limit=50&sort=${encodeURIComponent(sort)}${only}`);
+  const query = new URLSearchParams({ limit: "50", sort });
+  const chosen = ticketFilters();
+  for (const [name, select] of chosen) query.set(name, select.value);
+  const data = await api(`/api/poller/v1/tickets?${query}`);
   const tickets = data.items;
-  const where = marketplace.value ? ` on ${marketplace.selectedOptions[0].textContent}` : "";
-  render("tickets", { sort, only, tickets }, () => {
+  const where = chosen.map(([name, select]) => ` ${FILTER_WORDS[name]} ${select.selectedOptions[0].textContent}`).join(",");
+  render("tickets", { sort, where, tickets }, () => {
     $("tickets-summary").textContent = tickets.length
       ? `${plural(tickets.length, "ticket")}${where}, ${TICKET_ORDER[sort]}.`
-      : marketplace.value
+      : chosen.length
         ? `No tickets${where}.`
         : "No tickets yet: buyer messages relayed to the inbound address become tickets.";
     $("tickets").replaceChildren(...tickets.map((t) => el("li", {},
@@ -407,6 +408,23 @@ async function refreshTickets() {
       el("span", { class: "badge" }, t.status), ` last ${when(t.lastMessageAt)} `, deadline(t), " ", topics(t))));
   });
   await refreshOpenTicket();
+}
+
+// The list's filters (the tickets API's ?marketplace=, ?topic=, ?language=), those chosen.
+const FILTER_WORDS = { marketplace: "on", topic: "about", language: "in" };
+
+function ticketFilters() {
+  return Object.keys(FILTER_WORDS).map((name) => [name, $(`ticket-${name}`)]).filter(([, select]) => select.value);
+}
+
+// The topic and language filters: the taxonomy's topics, the languages we serve and `und`.
+const LANGUAGES = ["fr", "de", "es", "it", "en", "pl", "nl", "pt", "und"];
+
+function fillTopicFilters() {
+  $("ticket-topic").replaceChildren(el("option", { value: "" }, "all"),
+    ...Object.entries(TOPIC_NAMES).map(([value, name]) => el("option", { value }, name)));
+  $("ticket-language").replaceChildren(el("option", { value: "" }, "all"),
+    ...LANGUAGES.map((value) => el("option", { value }, value === "und" ? "undetermined" : value)));
 }
 
 // A marketplace value as the filter names it (the catalogue's display name).
@@ -552,7 +570,10 @@ document.addEventListener("DOMContentLoaded", () => {
   onClick("send-buyer-message", "tickets-error", sendBuyerMessage);
   onClick("poll-now", "tickets-error", () => api("/api/poller/v1/poller/poll", { method: "POST" }));
   $("ticket-sort").addEventListener("change", () => run("tickets-error", refreshTickets));
-  $("ticket-marketplace").addEventListener("change", () => run("tickets-error", refreshTickets));
+  fillTopicFilters();
+  for (const name of Object.keys(FILTER_WORDS)) {
+    $(`ticket-${name}`).addEventListener("change", () => run("tickets-error", refreshTickets));
+  }
   loadTenants();
   setInterval(refresh, REFRESH_MS);
 });

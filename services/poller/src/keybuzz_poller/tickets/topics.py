@@ -28,9 +28,27 @@ def of_message(
 ) -> Topics:
     """A stored buyer message's topics: ``language`` and ``subject`` the marketplace's, when
     it gives them; a relayed mail's language is its site's (the inbound address's country)."""
-    if language is None and external.inbound_address is not None:
-        language = language_of_country(external.country)
-    return classify(external.body, language=language, subject=subject)
+    return of_words(
+        external.body,
+        inbound_address=external.inbound_address,
+        country=external.country,
+        language=language,
+        subject=subject,
+    )
+
+
+def of_words(
+    body: str,
+    *,
+    inbound_address: str | None,
+    country: str | None,
+    language: str | None = None,
+    subject: Subject | None = None,
+) -> Topics:
+    """``of_message`` on a stored message's columns (the topics backfill reads only those)."""
+    if language is None and inbound_address is not None:
+        language = language_of_country(country)
+    return classify(body, language=language, subject=subject)
 
 
 def count(topics: Topics) -> None:
