@@ -28,8 +28,10 @@ from mirakl_connector_helpers import admin, operators
 
 StartService = Callable[..., Awaitable[RunningService]]
 CODE = "DECATHLON"
-TIME_SCALE = 30.0
-FREQUENCY = 60.0 / TIME_SCALE  # the double's M11 frequency, in real seconds
+# The double's M11 frequency, in real seconds (5): also a poll's deadline here, a busy
+# machine's call must fit in what its wait in the slot leaves of it.
+TIME_SCALE = 12.0
+FREQUENCY = 60.0 / TIME_SCALE
 EARLY = 1.0  # how early a poll is made due: within the lag's spread, it waits in its slot
 
 
