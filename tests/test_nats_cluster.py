@@ -274,7 +274,9 @@ async def test_a_nats_node_killed_mid_flow_loses_and_duplicates_nothing(
         "DATABASE_URL": await make_database("cluster"),  # one keybuzz_backend, as in production
         "PRODUCT_DATABASE_URL": product,
     }
-    poller_env = {"POLL_INTERVAL_SECONDS": "1", **dovecot.settings, **shared}
+    # A lease is as long as the interval, renewed while its poll runs: 3 s, so that a renewal
+    # a busy machine delays does not let the other instance poll the same tenant meanwhile.
+    poller_env = {"POLL_INTERVAL_SECONDS": "3", **dovecot.settings, **shared}
     orders_env = {"LWA_ENDPOINT": f"{sandbox_url}/auth/o2/token", "SPAPI_ENDPOINT": sandbox_url}
     services = {
         "tenant-sync-1": await start_service(TENANT_SYNC, **shared),
