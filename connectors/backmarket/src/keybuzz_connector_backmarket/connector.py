@@ -143,11 +143,5 @@ MARKETPLACE = kit.Marketplace(
 )
 CALLS = kit.ShopApiCalls(BackMarketApiSettings, client_of, session_of, probe, "Back Market")
 CONNECTOR = kit.shop_api_connector(
-    kit.Declaration(
-        identity=MARKETPLACE,
-        calls=CALLS,
-        settings=BackMarketSettings,
-        discussions=DISCUSSIONS,
-        order_ids=ORDER_IDS,
-    )
+    kit.Declaration(MARKETPLACE, CALLS, BackMarketSettings, DISCUSSIONS, ORDER_IDS)
 )

@@ -156,11 +156,5 @@ def parts(client: OctopiaClient, api: CdiscountApiSettings) -> kit.KitSession:
 MARKETPLACE = kit.Marketplace(CDISCOUNT, "Cdiscount", "cdiscount_api", CREDENTIAL_FIELDS, LIMITS)
 CALLS = kit.ShopApiCalls(CdiscountApiSettings, client_of, parts, probe, "Cdiscount")
 CONNECTOR = kit.shop_api_connector(
-    kit.Declaration(
-        identity=MARKETPLACE,
-        calls=CALLS,
-        settings=CdiscountSettings,
-        discussions=DISCUSSIONS,
-        order_ids=ORDER_IDS,
-    )
+    kit.Declaration(MARKETPLACE, CALLS, CdiscountSettings, DISCUSSIONS, ORDER_IDS)
 )

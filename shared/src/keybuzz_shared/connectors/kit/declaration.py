@@ -65,7 +65,7 @@ class Marketplace:
     limits: Limits
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class Declaration(Generic[S, C]):
     """A connector family's one declaration, all ``shop_api_connector`` turns into the
     seam's connector: ``identity`` (its value, name, Vault secret, credential form and

@@ -266,7 +266,7 @@ class ErrorRoot:
         return XmlAnswer(root, Refusal(reason, later), frozenset(codes))
 
     def _texts(self, error: Node) -> list[str]:
-        found = (e.text for path in self.said for e in error._found(path))
+        found = (e.element.text for path in self.said for e in error.all(path))
         return [text.strip() for text in found if text and text.strip()]
 
     def refusal(self, answer: XmlAnswer) -> Refusal | None:
