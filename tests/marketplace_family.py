@@ -14,12 +14,11 @@ from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any
 
-from keybuzz_connector_fnac.connector import FnacConnector
+from keybuzz_connector_fnac.connector import fnac_connector
 from keybuzz_shared.connectors import registry
 from keybuzz_shared.connectors.connector_settings import ConnectorSettings, ShopApiSettings
 from keybuzz_shared.connectors.seam import Connector
 from keybuzz_shared.file_links import origin_of, shown
-from keybuzz_shared.settings import PartSettings
 
 FILE_ENV = "KEYBUZZ_TEST_FAMILY"
 # Named after every installed entry point: the family's members come after theirs.
@@ -60,12 +59,8 @@ class FamilySettings(ConnectorSettings, kw_only=True, frozen=True):
         )
 
 
-class FamilyMember(FnacConnector):
-    settings_type: type[PartSettings] | None = FamilySettings
-
-
 # One object per unchanged entry: the registry's users keep what they made per connector.
-_members: dict[tuple[str, str], FamilyMember] = {}
+_members: dict[tuple[str, str], Connector] = {}
 readings = 0  # how many times the registry called ``connectors``
 
 
@@ -75,7 +70,9 @@ def connectors() -> list[Connector]:
     found: list[Connector] = []
     for entry in entries():
         key = (str(entry["code"]), str(entry["name"]))
-        found.append(_members.setdefault(key, FamilyMember(*key)))
+        if key not in _members:
+            _members[key] = fnac_connector(*key, settings=FamilySettings)
+        found.append(_members[key])
     return found
 
 

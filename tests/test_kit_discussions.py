@@ -2,20 +2,25 @@
 kit/connector.py): by default a discussion's recipients, a text carried as it is, no code
 of the marketplace's own and a claim opened by its support sender its staff's; declared
 otherwise, the thread kinds that take replies, the text its messages carry, its codes in
-a refusal and a claim opener naming the buyer. No server."""
+a refusal, a claim opener naming the buyer and a gate (the seam's ``ReplyGate``, only
+where one is declared). No server."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 import httpx
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.seam import (
     Limits,
     MarketplaceSession,
+    Reply,
+    ReplyGate,
     ReplyOutcome,
     ShopApiSettings,
     ThreadKey,
+    ThreadStanding,
 )
 from keybuzz_shared.file_links import FileLinks
 
@@ -63,3 +68,21 @@ def test_threads_text_codes_and_the_buyer_opener_as_declared() -> None:
     assert api.refusal_codes(ReplyOutcome(status="FAILED")) == ()
     assert api.claim_opener("CLIENT") == api.claim_opener("client") == "BUYER"
     assert api.claim_opener("callcenter") == api.claim_opener(None) == "MARKETPLACE_SUPPORT"
+
+
+def test_a_declared_gate_is_the_shop_apis_reply_gate_and_none_without_it() -> None:
+    """The poller asks a gate by its type: a shop API without a declared gate is none."""
+
+    def gate(reply: Reply, standing: ThreadStanding, now: datetime) -> str | None:
+        return "a claim is open" if standing.claim and reply.recipient == "BUYER" else None
+
+    declared = kit.Discussions(("BUYER",), support_sender="C", claim_subject="L", gate=gate)
+    gated = kit.kit_shop_api(LIMITS, declared, ShopApiSettings, no_session, marketplace="M")
+    reply = Reply(thread=DISCUSSION, in_reply_to="m-1", recipient="BUYER", body="Bonjour")
+    now = datetime(2026, 11, 26, tzinfo=UTC)
+    assert isinstance(gated, ReplyGate)
+    assert gated.reply_refusal(reply, ThreadStanding(claim=True), now) == "a claim is open"
+    assert gated.reply_refusal(reply, ThreadStanding(), now) is None
+    plain = kit.Discussions(("BUYER",), support_sender="C", claim_subject="L")
+    ungated = kit.kit_shop_api(LIMITS, plain, ShopApiSettings, no_session, marketplace="M")
+    assert not isinstance(ungated, ReplyGate)

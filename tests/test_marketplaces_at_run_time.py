@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from keybuzz_connector_fnac.connector import FnacConnector
+from keybuzz_connector_fnac.connector import FnacApiSettings
 from keybuzz_devstack import infra
 from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually, find_event
 from keybuzz_oauth.service import DEFINITION as OAUTH
@@ -40,7 +40,7 @@ from keybuzz_shared.events import ConnectionConnected, encode_event, event_heade
 from keybuzz_shared.vault import VaultClient
 
 from tests import marketplace_family
-from tests.marketplace_family import Family, FamilyMember
+from tests.marketplace_family import Family, FamilySettings
 from tests.test_adding_a_marketplace import call, new_tenant, operator_js, vault_secret
 
 StartService = Callable[..., Awaitable[RunningService]]
@@ -72,7 +72,7 @@ def test_a_value_added_to_the_family_is_served_at_the_first_question_for_it(
     assert marketplace_family.readings == before
     time.sleep(0.3)
     gamma = registry.connector_for("GAMMA")
-    assert isinstance(gamma, FamilyMember) and gamma.display_name == "Gamma Market"
+    assert gamma.settings_type is FamilySettings and gamma.display_name == "Gamma Market"
     assert marketplace_family.readings == before + 1
     # In the registry's order: the installed entry points by name, the family's last.
     assert registry.marketplaces()[-3:] == ("ALPHA", "BETA", "GAMMA")
@@ -143,7 +143,7 @@ def test_a_reading_with_a_conflict_keeps_the_last_good_one(
     with caplog.at_level(logging.WARNING, logger=registry.__name__):
         registry.refresh()
         registry.refresh()
-    assert registry.connector_for("FNAC") is fnac and type(fnac) is FnacConnector
+    assert registry.connector_for("FNAC") is fnac and fnac.settings_type is FnacApiSettings
     assert not registry.served("BETA")  # the whole reading is refused, not half of it
     said = [r for r in caplog.records if "'FNAC' has two connectors" in r.getMessage()]
     assert len(said) == 1  # once, not at each reading

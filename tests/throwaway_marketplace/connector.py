@@ -9,12 +9,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import httpx
 import msgspec
 from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.connector_settings import ConnectorSettings
-from keybuzz_shared.file_links import NO_FILES, FileLinks
-from keybuzz_shared.json_calls import check_options
 
 MARKETPLACE, NAME = "TRYOUT", "Tryout Market"
 FIELDS = (
@@ -41,16 +38,15 @@ class TryoutSettings(ConnectorSettings, kw_only=True, frozen=True):
         return self.api_view(View, "tryout", mark_as_read=False, **no_files)
 
 
-def client_of(
-    fields: Mapping[str, str], http: httpx.AsyncClient, api: View, files: FileLinks, **kw: Any
-) -> kit.Requester:
+@kit.client_from
+def client_of(opening: kit.Opening[View]) -> kit.Requester:
+    fields = opening.credentials
     kit.require_fields(FIELDS, fields, NAME)
     key = fields["api_key"]
     auth = kit.HeaderAuth({"X-Api-Key": key}, secret_headers=("X-Api-Key",), secrets=(key,))
     shop = f"shops/{int(fields['shop_id'])}/"
-    kw.setdefault("call_deadline", api.call_deadline_seconds)
-    base = api.api_url.rstrip("/") + "/" + shop
-    return kit.Requester(SPEC, auth, http, base, shop={"shop": shop}, files=files, **kw)
+    base = opening.api.api_url.rstrip("/") + "/" + shop
+    return kit.Requester(SPEC, auth, opening.http, base, shop={"shop": shop}, **opening.options)
 
 
 class Said(msgspec.Struct, rename="camel", frozen=True):
@@ -143,33 +139,22 @@ class NoOrders:
         return []
 
 
-def open_session(
-    credentials: Mapping[str, str], http: httpx.AsyncClient, api: View, files: FileLinks
-) -> kit.KitSession:
-    client = client_of(credentials, http, api, files)
+def parts(client: kit.Requester, _api: View) -> kit.KitSession:
     verify = lambda: client.get_json("", operation="shop")  # noqa: E731
     return kit.KitSession(Inbox(client), replies(client), NoOrders(), verify=verify)
 
 
-class KeyCheck:
+async def probe(client: kit.Requester, _fields: Mapping[str, str]) -> str:
     """The shop's key asked once; the shop is the number the marketplace answers for."""
-
-    async def verify(self, fields: Mapping[str, str], *, http: httpx.AsyncClient, settings: View) -> str:  # fmt: skip
-        api = kit.settings_view(settings, View, NAME)
-        options = check_options(api.call_deadline_seconds)
-        client = client_of(fields, http, api, NO_FILES, **options)
-        return str((await client.get_json("", operation="shop"))["shopId"])
+    return str((await client.get_json("", operation="shop"))["shopId"])
 
 
-DISCUSSIONS = kit.Discussions(("BUYER",), support_sender="Tryout", claim_subject="Tryout")
-CONNECTOR = kit.ShopConnector(
-    marketplace=MARKETPLACE,
-    display_name=NAME,
-    secret="tryout_api",
-    credential_fields=FIELDS,
-    limits=LIMITS,
-    settings_type=TryoutSettings,
-    shop_api=kit.KitShopApi(LIMITS, DISCUSSIONS, View, open_session, marketplace=NAME),
-    credential_check=KeyCheck(),
-    order_ids=kit.OrderIdPattern("T[0-9]{6}", "a Tryout one (T and six digits)"),
+CONNECTOR = kit.shop_api_connector(
+    kit.Declaration(
+        identity=kit.Marketplace(MARKETPLACE, NAME, "tryout_api", FIELDS, LIMITS),
+        calls=kit.ShopApiCalls(View, client_of, parts, probe, NAME),
+        settings=TryoutSettings,
+        discussions=kit.Discussions(("BUYER",), support_sender="Tryout", claim_subject="Tryout"),
+        order_ids=kit.OrderIdPattern("T[0-9]{6}", "a Tryout one (T and six digits)"),
+    )
 )

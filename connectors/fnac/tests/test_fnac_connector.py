@@ -12,8 +12,8 @@ import httpx
 import msgspec
 import pytest
 from fnac_connector_helpers import shop
-from keybuzz_connector_fnac import session as fnac_connector
-from keybuzz_connector_fnac.connector import FnacConnector, FnacSession
+from keybuzz_connector_fnac import session as fnac_session
+from keybuzz_connector_fnac.connector import FnacSession, fnac_connector
 from keybuzz_connector_fnac.models import FnacCredentialsRefused
 from keybuzz_devstack.testing import shop_api_at
 from keybuzz_shared.connectors import registry
@@ -54,7 +54,7 @@ def test_every_marketplace_has_a_connector_fnac_and_darty_one_for_both() -> None
 
 
 def test_the_fnac_connector_is_a_connector_and_its_session_a_session() -> None:
-    connector: Connector = FnacConnector("FNAC", "Fnac")
+    connector: Connector = fnac_connector("FNAC", "Fnac")
     session: MarketplaceSession = shop_api_of(connector).session(
         {"partner_id": "p", "shop_id": "s", "key": "k"},
         http=httpx.AsyncClient(),
@@ -131,7 +131,7 @@ async def test_since_leaves_out_older_messages(
     session = session_for(sandbox_url, http, shop(sandbox_url, "FNAC", "Démo"))
     everything = (await session.messages(since=LONG_AGO)).items
     middle = everything[len(everything) // 2].created_at
-    recent = (await session.messages(since=middle + fnac_connector.LISTING_OVERLAP)).items
+    recent = (await session.messages(since=middle + fnac_session.LISTING_OVERLAP)).items
     assert recent and len(recent) < len(everything)
     assert all(m.created_at >= middle for m in recent)
 
@@ -232,7 +232,7 @@ async def test_refused_credentials_surface_as_the_seams_error(
 
 
 async def test_a_cursor_from_elsewhere_is_refused(http: httpx.AsyncClient) -> None:
-    session = FnacConnector("FNAC", "Fnac").shop_api.session(
+    session = fnac_connector("FNAC", "Fnac").shop_api.session(
         {"partner_id": "p", "shop_id": "s", "key": "k"},
         http=http,
         settings=shop_api_at("FNAC", "http://127.0.0.1:9/"),

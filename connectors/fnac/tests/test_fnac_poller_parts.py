@@ -16,7 +16,7 @@ import msgspec
 import pytest
 from fnac_connector_helpers import credentials_of, shop
 from keybuzz_connector_fnac.client import FnacClient
-from keybuzz_connector_fnac.connector import FnacConnector, FnacSession
+from keybuzz_connector_fnac.connector import LIMITS, FnacSession, fnac_connector
 from keybuzz_connector_fnac.models import ByCreation, DateRange, MessagesQuery
 from keybuzz_devstack.testing import Infra, shop_api_at
 from keybuzz_poller.bootstrap import api_replies
@@ -265,8 +265,9 @@ async def test_a_poll_reads_every_page_by_the_connectors_cursor(
     """The poller's source passes each page's cursor back untouched until there is none:
     a connector of 3-item pages (Fnac's, under a throwaway name) gives the poll every
     message and incident once, in the marketplace's order."""
-    small = FnacConnector("SMALLPAGES", "Small pages")
-    small.limits = msgspec.structs.replace(small.limits, page_size=3)
+    small = fnac_connector(
+        "SMALLPAGES", "Small pages", limits=msgspec.structs.replace(LIMITS, page_size=3)
+    )
     whole = registry.connector_for("FNAC").shop_api.session(  # type: ignore[union-attr]
         shop(sandbox_url, "FNAC", "Démo"),
         http=http,

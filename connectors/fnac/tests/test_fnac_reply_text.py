@@ -4,10 +4,10 @@ carries, which is what the double lists back (a message travels in an XML 1.0 do
 from __future__ import annotations
 
 import pytest
-from keybuzz_connector_fnac.connector import FnacConnector
+from keybuzz_connector_fnac.connector import fnac_connector
 from keybuzz_shared.connectors.kit.xml_requests import xml_text
 
-RULE = FnacConnector("FNAC", "Fnac").shop_api.reply_text
+RULE = fnac_connector("FNAC", "Fnac").shop_api.reply_text
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from keybuzz_connector_rakuten import wire
-from keybuzz_connector_rakuten.connector import CONNECTOR, Inbox, Todo, replies
+from keybuzz_connector_rakuten.connector import CONNECTOR, inbox, replies
 from keybuzz_shared.connectors.kit.answers import Garbled
 from keybuzz_shared.connectors.seam import (
     CallAnswerUnreadable,
@@ -20,7 +20,6 @@ from keybuzz_shared.connectors.seam import (
     ThreadDetail,
     ThreadKey,
     ThreadStanding,
-    cursor_of,
 )
 
 LOGIN = "boutique-7001"
@@ -28,7 +27,7 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 def answer(xml: str) -> wire.Answer:
-    return wire.RakutenAnswers().read(xml.encode(), 1 << 20, lambda t: t.replace("s3cret", "*"))
+    return wire.ANSWERS.read(xml.encode(), 1 << 20, lambda t: t.replace("s3cret", "*"))
 
 
 ITEM = """<?xml version="1.0" encoding="UTF-8"?>
@@ -174,21 +173,33 @@ async def test_a_reply_to_customer_service_is_sent_as_an_answer_to_the_latest_ma
 
 
 async def test_the_to_do_items_are_paged_in_numeric_id_order() -> None:
-    """Items "1" to "25" in a shuffled list: the first page is items 1 to 20, the next
-    21 to 25; a page that ended at item "9" is followed by "10", never skipping it."""
+    """Items "1" to "25" in a shuffled list: the first page is items 1 to 20 ("9" before
+    "10"), the next 21 to 25; an id that is not a number is said, the others read."""
     ids = [str(n) for n in range(25, 0, -1)]
-    client = StandIn(ids[::2] + ids[1::2])
-    inbox = Inbox(client)  # type: ignore[arg-type]
+    client = StandIn(ids[::2] + ["x7"] + ids[1::2])
+    items = inbox(client)  # type: ignore[arg-type]
     since = datetime(2026, 11, 1, tzinfo=UTC)
-    first = await inbox.inbox_messages(since=since)
+    first = await items.inbox_messages(since=since)
     assert client.asked == [str(n) for n in range(1, 21)] and first.next_cursor
+    assert [u for u in first.unreadable if "x7" in u]
     client.asked.clear()
-    second = await inbox.inbox_messages(since=since, cursor=first.next_cursor)
+    second = await items.inbox_messages(since=since, cursor=first.next_cursor)
     assert client.asked == ["21", "22", "23", "24", "25"] and second.next_cursor is None
-    client.asked.clear()
-    after_nine = cursor_of(Todo(since, "9"))
-    await inbox.inbox_messages(since=since, cursor=after_nine)
-    assert client.asked[:2] == ["10", "11"] and "9" not in client.asked
+
+
+async def test_an_items_messages_are_listed_from_since_and_its_newest_always() -> None:
+    """Rakuten lists an item to do whatever its messages' dates: a poll keeps those from
+    a minute before ``since`` (Rakuten dates to the minute), and the newest (the item's
+    state) however old; a message off its shape is said, the item's others kept."""
+    page = await inbox(StandIn(["612345678"])).inbox_messages(  # type: ignore[arg-type]
+        since=datetime(2026, 11, 21, 9, 5, 30, tzinfo=UTC)
+    )
+    assert [m.body for m in page.items] == ["Bien expédié", "Merci de répondre"]
+    assert [u for u in page.unreadable if "pas une date" in u or "senddate" in u]
+    late = await inbox(StandIn(["612345678"])).inbox_messages(  # type: ignore[arg-type]
+        since=datetime(2026, 12, 1, tzinfo=UTC)
+    )
+    assert [m.body for m in late.items] == ["Merci de répondre"]
 
 
 def test_a_sales_items_states_make_the_orders() -> None:

@@ -142,4 +142,6 @@ MARKETPLACE = kit.Marketplace(
     BACKMARKET, "Back Market", "backmarket_api", CREDENTIAL_FIELDS, LIMITS
 )
 CALLS = kit.ShopApiCalls(BackMarketApiSettings, client_of, session_of, probe, "Back Market")
-CONNECTOR = kit.shop_api_connector(MARKETPLACE, CALLS, BackMarketSettings, DISCUSSIONS, ORDER_IDS)
+CONNECTOR = kit.shop_api_connector(
+    kit.Declaration(MARKETPLACE, CALLS, BackMarketSettings, DISCUSSIONS, ORDER_IDS)
+)

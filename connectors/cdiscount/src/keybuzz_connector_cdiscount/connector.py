@@ -155,4 +155,6 @@ def parts(client: OctopiaClient, api: CdiscountApiSettings) -> kit.KitSession:
 # The shop's secret in Vault holds its client id, client secret and seller id.
 MARKETPLACE = kit.Marketplace(CDISCOUNT, "Cdiscount", "cdiscount_api", CREDENTIAL_FIELDS, LIMITS)
 CALLS = kit.ShopApiCalls(CdiscountApiSettings, client_of, parts, probe, "Cdiscount")
-CONNECTOR = kit.shop_api_connector(MARKETPLACE, CALLS, CdiscountSettings, DISCUSSIONS, ORDER_IDS)
+CONNECTOR = kit.shop_api_connector(
+    kit.Declaration(MARKETPLACE, CALLS, CdiscountSettings, DISCUSSIONS, ORDER_IDS)
+)

@@ -22,7 +22,7 @@ from keybuzz_shared.connectors.kit.response_parts import OwnRule
 from keybuzz_shared.connectors.kit.unit_prices import unit_price
 from keybuzz_shared.connectors.seam import CredentialField, InboxMessage, OrderLine, OrderSummary
 
-from keybuzz_connector_ebay.consent import EbayRedirectFlow, app_refused, tenant_path
+from keybuzz_connector_ebay.consent import ENTRIES, EbayRedirectFlow, app_refused
 from keybuzz_connector_ebay.settings import EBAY, EbayApiSettings, EbaySettings
 
 log = logging.getLogger(__name__)
@@ -431,19 +431,15 @@ RESPONSE_WINDOW = OwnRule(
 )
 
 
-class EbayConnector(seam.ConnectorDefaults):
-    """eBay: a seller connected by consent, polled over eBay's REST APIs."""
-
-    marketplace, display_name, connection_kind = EBAY, NAME, "OAUTH_REDIRECT"
-    credential_fields, limits, settings_type = FIELDS, LIMITS, EbaySettings
-    redirect_flow = EbayRedirectFlow()
-    order_ids, response_window = ORDER_IDS, RESPONSE_WINDOW
-    shop_api = kit.KitShopApi(
-        LIMITS, DISCUSSIONS, EbayApiSettings, kit.opener(client_of, session_of), marketplace=NAME
+# eBay: a seller connected by consent, polled over eBay's REST APIs.
+CONNECTOR = kit.shop_api_connector(
+    kit.Declaration(
+        identity=kit.Marketplace(EBAY, NAME, ENTRIES.tenant_secret, FIELDS, LIMITS),
+        calls=kit.ShopApiCalls(EbayApiSettings, client_of, session_of, None, NAME),
+        settings=EbaySettings,
+        discussions=DISCUSSIONS,
+        order_ids=ORDER_IDS,
+        response_window=RESPONSE_WINDOW,
+        redirect_flow=EbayRedirectFlow(),
     )
-
-    def credentials_path(self, tenant_id: str) -> str:
-        return tenant_path(tenant_id)
-
-
-CONNECTOR = EbayConnector()
+)

@@ -100,30 +100,34 @@ async def probe(client: FnacClient, _credentials: Mapping[str, str]) -> str:
     return f"{SELLER_API}:{client.credentials.shop_id}"
 
 
-CREDENTIAL_CHECK = kit.ProbeCheck(ShopApiSettings, "Fnac", _client_of(FNAC), probe)
+def fnac_connector(
+    marketplace: str,
+    display_name: str,
+    *,
+    settings: type[PartSettings] = FnacApiSettings,
+    limits: Limits = LIMITS,
+) -> kit.ShopConnector:
+    """The connector of one of FNAC or DARTY (or of a marketplace speaking Fnac's seller
+    API, read with its own ``settings`` and ``limits``). Buyers write and orders come
+    through the API; no response rule or figure of Fnac's own."""
 
+    def parts(client: FnacClient, _api: ShopApiSettings) -> FnacSession:
+        return FnacSession(client, limits)
 
-class FnacConnector(kit.ShopConnector):
-    """Serves one of FNAC or DARTY. Buyers write and orders come through the API; no
-    response rule or figure of Fnac's own."""
-
-    settings_type: type[PartSettings] | None = FnacApiSettings  # both marketplaces'
-
-    def __init__(self, marketplace: str, display_name: str) -> None:
-        def parts(client: FnacClient, _api: ShopApiSettings) -> FnacSession:
-            return FnacSession(client, self.limits)  # as the connector's limits are then
-
-        opened = kit.opener(_client_of(marketplace), parts)
-        super().__init__(
-            marketplace=marketplace,
-            display_name=display_name,
-            secret=f"{marketplace.lower()}_api",  # FNAC → …/fnac_api
-            credential_fields=CREDENTIAL_FIELDS,
-            limits=LIMITS,
-            settings_type=self.settings_type or FnacApiSettings,
-            shop_api=kit.KitShopApi(
-                LIMITS, DISCUSSIONS, ShopApiSettings, opened, marketplace=display_name
+    return kit.shop_api_connector(
+        kit.Declaration(
+            identity=kit.Marketplace(
+                marketplace,
+                display_name,
+                f"{marketplace.lower()}_api",  # FNAC → …/fnac_api
+                CREDENTIAL_FIELDS,
+                limits,
             ),
-            credential_check=CREDENTIAL_CHECK,
+            calls=kit.ShopApiCalls(
+                ShopApiSettings, _client_of(marketplace), parts, probe, display_name
+            ),
+            settings=settings,
+            discussions=DISCUSSIONS,
             order_ids=ORDER_IDS,
         )
+    )

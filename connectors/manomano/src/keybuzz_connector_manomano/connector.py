@@ -78,9 +78,6 @@ async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:
     )
 
 
-CREDENTIAL_CHECK = kit.ProbeCheck(ShopApiSettings, NAME, client_of, probe)
-
-
 def session_of(client: kit.Requester, api: ShopApiSettings | None = None) -> kit.KitSession:
     verify = lambda: client.get_json(ORDERS_PATH, {"page": "1", "limit": "1"})  # noqa: E731
     return kit.KitSession(NoMessages(), RepliesByMail(NAME), SellerOrders(client), verify=verify)
@@ -98,29 +95,23 @@ INBOUND_ADDRESSES = RelayAddresses(
 )
 
 
-class ManoManoConnector(kit.ShopConnector):
-    """A shop connector with ManoMano's relay and inbound addresses beside its partner API."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            marketplace=MANOMANO,
-            display_name=NAME,
-            secret="manomano_api",  # the partner API key and the seller contract id
-            credential_fields=CREDENTIAL_FIELDS,
-            limits=LIMITS,
-            settings_type=ManoManoSettings,
-            shop_api=kit.KitShopApi(
-                LIMITS,
-                kit.Discussions(("BUYER",), support_sender=NAME, claim_subject="Litige ManoMano"),
-                ShopApiSettings,
-                kit.opener(client_of, session_of),
-                marketplace=NAME,
-            ),
-            credential_check=CREDENTIAL_CHECK,
-            order_ids=ORDER_IDS,
-        )
-        self.mail_relay = ManoManoRelay()
-        self.inbound_addresses = INBOUND_ADDRESSES
-
-
-CONNECTOR = ManoManoConnector()
+# A shop connector with ManoMano's relay and inbound addresses beside its partner API.
+CONNECTOR = kit.shop_api_connector(
+    kit.Declaration(
+        identity=kit.Marketplace(
+            MANOMANO,
+            NAME,
+            "manomano_api",  # the partner API key and the seller contract id
+            CREDENTIAL_FIELDS,
+            LIMITS,
+        ),
+        calls=kit.ShopApiCalls(ShopApiSettings, client_of, session_of, probe, NAME),
+        settings=ManoManoSettings,
+        discussions=kit.Discussions(
+            ("BUYER",), support_sender=NAME, claim_subject="Litige ManoMano"
+        ),
+        order_ids=ORDER_IDS,
+        mail_relay=ManoManoRelay(),
+        inbound_addresses=INBOUND_ADDRESSES,
+    )
+)

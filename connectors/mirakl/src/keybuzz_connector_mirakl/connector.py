@@ -245,11 +245,15 @@ def connector_of(operator: Operator) -> kit.ShopConnector:
     service started before an operator was added holds it."""
     secret = f"mirakl_{operator.code.lower()}_api"  # the shop's API key and shop id
     return kit.shop_api_connector(
-        kit.Marketplace(operator.code, operator.name, secret, CREDENTIAL_FIELDS, LIMITS),
-        CALLS,
-        MiraklSettings,
-        DISCUSSIONS,
-        ORDER_IDS,
-        response_window=response_window(operator),
-        response_figures=RESPONSE_FIGURES,
+        kit.Declaration(
+            identity=kit.Marketplace(
+                operator.code, operator.name, secret, CREDENTIAL_FIELDS, LIMITS
+            ),
+            calls=CALLS,
+            settings=MiraklSettings,
+            discussions=DISCUSSIONS,
+            order_ids=ORDER_IDS,
+            response_window=response_window(operator),
+            response_figures=RESPONSE_FIGURES,
+        )
     )

@@ -10,7 +10,7 @@ and mails (getiteminfos): one thread per item, its messages in order, Rakuten's 
 service as MARKETPLACE_SUPPORT, the claim and the item's dates as the thread's state.
 Replies go to the buyer (contactuseraboutitem) or to Rakuten's customer service
 (contactusaboutitem, answering its latest mail), refused before they are queued where
-Rakuten's rule forbids them (``RakutenShopApi.reply_refusal``). Orders are the current
+Rakuten's rule forbids them (``wire.reply_refusal``, its declared gate). Orders are the current
 sales (getcurrentsales). Rakuten publishes no response time for messages: the poller's
 default window, or the tenant's."""
 
@@ -20,23 +20,17 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import msgspec
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit.listing import Read
 from keybuzz_shared.connectors.seam import (
-    CallRefused,
     CredentialField,
     InboxFile,
     InboxMessage,
     Limits,
     OrderSummary,
-    Page,
     Reply,
     ShopApiSettings,
-    ThreadsInbox,
-    ThreadStanding,
-    cursor_of,
-    state_of,
+    read_each,
 )
 from keybuzz_shared.file_links import FileUnavailable
 
@@ -100,55 +94,41 @@ class RakutenClient(kit.Requester):
 client_of = kit.client_from(RakutenClient)
 
 
-class Todo(msgspec.Struct, array_like=True, frozen=True):
-    """A listing's state: its start, and the last item id read (items in id order)."""
-
-    low: datetime
-    after: str
+def _todo(raw: Sequence[str]) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """The to-do list's item ids as whole numbers (Rakuten's are [observed])."""
+    return read_each(raw, lambda item_id: int(item_id) if item_id.isdigit() else _not_id(item_id))
 
 
-class Inbox(ThreadsInbox):
-    """The items to do, a page of ``LIMITS.page_size`` items at a time in id order, each
-    item's messages from ``since`` on and its newest one (its state, listed again)."""
-
-    def __init__(self, client: RakutenClient) -> None:
-        self.client = client
-
-    async def inbox_messages(
-        self, *, since: datetime, cursor: str | None = None
-    ) -> Page[InboxMessage]:
-        state = state_of(cursor, Todo, lambda s: bool(s.after)) if cursor else Todo(since, "")
-        todo = sorted(wire.todo_items(await self.client.action("getitemtodolist")), key=_by_id)
-        pending = [i for i in todo if not state.after or _by_id(i) > _by_id(state.after)]
-        page = pending[: LIMITS.page_size]
-        items = await kit.at_once(AT_ONCE, page, self._item)
-        low = state.low - timedelta(minutes=1)  # Rakuten dates to the minute
-        found: list[InboxMessage] = []
-        for item in items:
-            newest = item.messages[-1:] if item.messages else ()
-            found += [m for m in item.messages[:-1] if m.created_at >= low] + list(newest)
-        following = cursor_of(Todo(state.low, page[-1])) if len(pending) > len(page) else None
-        unreadable = tuple(u for item in items for u in item.unreadable)
-        found.sort(key=lambda m: m.created_at)
-        return Page(items=tuple(found), next_cursor=following, unreadable=unreadable)
-
-    async def _item(self, item_id: str) -> wire.Item:
-        """The item's thread; an item Rakuten refuses to show (gone from the seller's
-        sales) said unreadable, the page's other items read."""
-        try:
-            return await self.client.item(item_id)
-        except CallRefused as refused:
-            return wire.Item((), (f"item {item_id}: {refused}",), None)
-
-    async def mark_read(self, message_ids: Sequence[str]) -> int:
-        return 0  # Rakuten's web services mark nothing read [assumed: none documented]
-
-    async def file(self, file: InboxFile, max_bytes: int) -> bytes:
-        raise FileUnavailable(404)  # Rakuten's messages carry no file [assumed]
+def _not_id(item_id: str) -> int:
+    raise ValueError(f"item {item_id!r}: not a whole number")
 
 
-def _by_id(item_id: str) -> tuple[int, str]:
-    return (len(item_id), item_id)  # numeric ids in numeric order
+def inbox(client: RakutenClient) -> kit.ReadInTurn[int, wire.Item]:
+    """The items to do, listed at once (getitemtodolist dates nothing), read a page of
+    ``LIMITS.page_size`` at a time in id order, ``AT_ONCE`` getiteminfos calls at a time:
+    each item's messages from ``since`` on (less a minute: Rakuten dates to the minute)
+    and its newest one (its state, listed again). Rakuten's web services mark nothing read
+    [assumed: none documented] and its messages carry no file [assumed]."""
+
+    async def todo(_query: dict[str, str], _link: str | None) -> tuple[list[str], bool]:
+        return wire.todo_items(await client.action("getitemtodolist")), False
+
+    async def no_file(_file: InboxFile, _most: int) -> bytes:
+        raise FileUnavailable(404)
+
+    return kit.ReadInTurn(
+        kit.Listing(kit.PageNumbers[int](), lambda _low, _high: {}, todo),
+        _todo,
+        lambda item_id: (item_id, None),
+        details=lambda item_id: client.item(str(item_id)),
+        messages=lambda item: item.messages,
+        unreadable_in=lambda item: item.unreadable,
+        named="item",
+        files=no_file,
+        page_size=LIMITS.page_size,
+        at_once=AT_ONCE,
+        from_since=timedelta(minutes=1),
+    )
 
 
 def replies(client: RakutenClient) -> kit.DeclaredReplies:
@@ -221,7 +201,7 @@ class CurrentSales(kit.ById):
 
 def session_of(client: RakutenClient, api: ShopApiSettings | None = None) -> kit.KitSession:
     return kit.KitSession(
-        Inbox(client),
+        inbox(client),
         replies(client),
         _sales(client),
         verify=lambda: client.action("getitemtodolist"),
@@ -232,38 +212,30 @@ async def probe(client: RakutenClient, credentials: Mapping[str, str]) -> str:
     """One getitemtodolist with the login and token: Rakuten names the seller it answers
     for (``request/user`` [assumed]); a token of another seller is refused."""
     answer = await client.action("getitemtodolist")
-    named = [u] if (u := wire.text(answer.root, "request/user")) else []
+    named = [u] if (u := answer.node().text("request/user")) else []
     return kit.own_account(CREDENTIAL_FIELDS, credentials["login"], named, wire.ERRORS)
 
 
-class RakutenShopApi(kit.KitShopApi[ShopApiSettings]):
-    """The kit's shop API, and Rakuten's rule of whom a reply may go to, asked before the
-    reply is queued (the seam's ``ReplyGate``)."""
-
-    def reply_refusal(self, reply: Reply, standing: ThreadStanding, now: datetime) -> str | None:
-        return wire.reply_refusal(reply, standing, now)
-
-
+# Whom a reply may go to, Rakuten's rule asked before the reply is queued (wire.py).
 DISCUSSIONS = kit.Discussions(
     recipients=("BUYER", "MARKETPLACE_SUPPORT"),
     support_sender=wire.SUPPORT_SENDER,
     claim_subject="Réclamation",
     carried=wire.carried,
+    gate=wire.reply_refusal,
 )
-CONNECTOR = kit.ShopConnector(
-    marketplace=RAKUTEN,
-    display_name="Rakuten",
-    secret="rakuten_api",  # the seller's login and web services token
-    credential_fields=CREDENTIAL_FIELDS,
-    limits=LIMITS,
-    settings_type=RakutenSettings,
-    shop_api=RakutenShopApi(
-        LIMITS,
-        DISCUSSIONS,
-        ShopApiSettings,
-        kit.opener(client_of, session_of),
-        marketplace="Rakuten",
-    ),
-    credential_check=kit.ProbeCheck(ShopApiSettings, "Rakuten", client_of, probe),
-    order_ids=ORDER_IDS,
+CONNECTOR = kit.shop_api_connector(
+    kit.Declaration(
+        identity=kit.Marketplace(
+            RAKUTEN,
+            "Rakuten",
+            "rakuten_api",  # the seller's login and web services token
+            CREDENTIAL_FIELDS,
+            LIMITS,
+        ),
+        calls=kit.ShopApiCalls(ShopApiSettings, client_of, session_of, probe, "Rakuten"),
+        settings=RakutenSettings,
+        discussions=DISCUSSIONS,
+        order_ids=ORDER_IDS,
+    )
 )

@@ -1,24 +1,23 @@
-"""Rakuten France's XML answers as the kit's requester reads them (``ANSWERS``: the kit's
-XML guard, then the ``errorresponse`` envelope), and its shapes mapped to the seam's:
-an item's messages and Rakuten's mails (getiteminfos) to one thread per item, a sale
-(getcurrentsales) to an order. Every element is read whatever its namespace. Each shape's
-source is marked in docs/RAKUTEN.md (official, observed, assumed)."""
+"""Rakuten France's XML answers as the kit's requester reads them (``ANSWERS``, declared:
+the kit's XML guard, then the ``errorresponse`` envelope), and its shapes mapped to the
+seam's: an item's messages and Rakuten's mails (getiteminfos) to one thread per item, a
+sale (getcurrentsales) to an order. Every element is read whatever its namespace (the
+kit's ``Node``). Each shape's source is marked in docs/RAKUTEN.md (official, observed,
+assumed)."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, NamedTuple
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit.answers import Refusal
+from keybuzz_shared.connectors.kit import Node
 from keybuzz_shared.connectors.kit.shown_details import shown
-from keybuzz_shared.connectors.kit.xml_answers import Element, answer_root
 from keybuzz_shared.connectors.seam import (
     InboxMessage,
     OrderLine,
@@ -66,101 +65,31 @@ def carried(text: str) -> str:
     return _NOT_XML.sub("", text)
 
 
-class Answer(NamedTuple):
-    """A parsed answer: its root, and what its error envelope says, secrets masked."""
-
-    root: Element
-    refused: Refusal | None
-
-
-def _find(element: Element, path: str) -> Element | None:
-    return element.find("/".join(f"{{*}}{step}" for step in path.split("/")))
-
-
-def _all(element: Element, path: str) -> list[Element]:
-    return list(element.iterfind("/".join(f"{{*}}{step}" for step in path.split("/"))))
-
-
-def text(element: Element, path: str) -> str | None:
-    found = _find(element, path)
-    value = None if found is None or found.text is None else found.text.strip()
-    return value or None
-
-
-def required(element: Element, path: str) -> str:
-    value = text(element, path)
-    if value is None:
-        raise ValueError(f"<{_local(element)}> lacks <{path}>")
-    return value
-
-
 def moment(value: str) -> datetime:
     """A Rakuten date ("25/11/2026-14:05", Paris time) in UTC; ValueError for another."""
     return datetime.strptime(value.strip(), DATE_FORMAT).replace(tzinfo=PARIS).astimezone(UTC)
 
 
-def _local(element: Element) -> str:
-    return str(element.tag).rsplit("}", 1)[-1]
-
-
-class RakutenAnswers:
-    """Rakuten's answers for the kit's requester (kit/answers.py): XML in UTF-8, its
-    refusals an ``errorresponse`` of ``<error>``s (type, code, message, details) [official]."""
-
-    content_type = "text/xml; charset=utf-8"
-
-    def read(self, content: bytes, max_bytes: int, redact: Callable[[str], str]) -> Answer:
-        root = answer_root(
-            content, lambda reason: ERRORS.unreadable("sales_ws", reason), max_bytes=max_bytes
-        )
-        if _local(root) != "errorresponse":
-            return Answer(root, None)
-        errors = _all(root, "error")
-        codes = [text(e, "code") or "" for e in errors]
-        said = "; ".join(
-            " ".join(filter(None, [text(e, "code"), text(e, "message"), *_details(e)]))
-            for e in errors
-        )
-        later = bool(codes) and all(c in LATER_CODES for c in codes)
-        return Answer(root, Refusal(redact(said or "an error without a reason"), later))
-
-    def refusal(self, document: Answer) -> Refusal | None:
-        return document.refused
-
-
-def _details(error: Element) -> list[str]:
-    return [d.text.strip() for d in _all(error, "details/detail") if d.text and d.text.strip()]
-
-
-def refused(call: str, status: int, document: Any) -> Exception:
-    """Rakuten's refusal as the seam's: its login or token refused, or the call refused
-    with Rakuten's own words (its codes first)."""
-    if isinstance(document, Answer) and document.refused is not None:
-        codes = {text(e, "code") for e in _all(document.root, "error")}
-        if codes & CREDENTIAL_CODES:
-            return ERRORS.credentials_refused(f"{call}: {document.refused.reason}")
-        return ERRORS.refused(call, status, document.refused.reason)
-    if status in (401, 403):
-        return ERRORS.credentials_refused(f"{call}: HTTP {status}")
-    return ERRORS.refused(call, status, f"HTTP {status}")
-
-
+Answer = kit.XmlAnswer
+# Rakuten's answers for the kit's requester: XML in UTF-8, its refusals an
+# ``errorresponse`` of ``<error>``s (type, code, message, details) [official].
+ANSWERS = kit.ErrorRoot(
+    root="errorresponse",
+    errors=ERRORS,
+    service="sales_ws",
+    said=("code", "message", "details/detail"),
+    later=LATER_CODES,
+    credentials=CREDENTIAL_CODES,
+)
 SPEC = kit.ApiSpec(
     LABEL,
     logging.getLogger(__name__),
     ERRORS,
-    kit.Refusals(credentials=frozenset({401, 403}), error=refused),
+    ANSWERS.refusals(),
     max_response_bytes=16 * 1024 * 1024,
-    answers=RakutenAnswers(),
+    answers=ANSWERS,
     misaddressed="RAKUTEN_API_URL should be the web services' host",
 )
-
-
-def response(answer: Answer, result: str) -> Element:
-    """The ``<response>`` of an answer whose root is ``result``; unreadable otherwise."""
-    if _local(answer.root) != result or (found := _find(answer.root, "response")) is None:
-        raise ERRORS.unreadable(result, f"expected <{result}> with a <response>")
-    return found
 
 
 # --- items to do ----------------------------------------------------------------------------
@@ -168,8 +97,8 @@ def response(answer: Answer, result: str) -> Element:
 
 def todo_items(answer: Answer) -> list[str]:
     """The item ids getitemtodolist lists (each once, in their order)."""
-    found = response(answer, "getitemtodolistresult")
-    ids = (text(item, "itemid") for item in _all(found, "items/item"))
+    found = ANSWERS.result(answer, "getitemtodolistresult")
+    ids = (item.text("itemid") for item in found.all("items/item"))
     return list(dict.fromkeys(i for i in ids if i))
 
 
@@ -186,18 +115,18 @@ class Item(NamedTuple):
 
 
 def item_of(answer: Answer, login: str) -> Item:
-    found = response(answer, "getiteminfosresult")
-    item = _find(found, "item")
+    found = ANSWERS.result(answer, "getiteminfosresult")
+    item = next(iter(found.all("item")), None)
     if item is None:
         raise ERRORS.unreadable("getiteminfos", "<response> lacks <item>")
-    item_id = required(item, "itemid")
-    thread = ThreadKey("DISCUSSION", item_id, text(found, "purchaseid"))
+    item_id = item.required("itemid")
+    thread = ThreadKey("DISCUSSION", item_id, found.text("purchaseid"))
     standing = standing_of(found, item)
     said: list[InboxMessage] = []
     unreadable: list[str] = []
     mails: list[tuple[datetime, str]] = []
-    for kind, element in [("message", m) for m in _all(item, "message")] + [
-        ("mail", m) for m in _all(item, "mail")
+    for kind, element in [("message", m) for m in item.all("message")] + [
+        ("mail", m) for m in item.all("mail")
     ]:
         try:
             message = _message(kind, element, thread, standing, login)
@@ -205,21 +134,20 @@ def item_of(answer: Answer, login: str) -> Item:
             unreadable.append(f"item {item_id}'s {kind}: {exc}")
             continue
         said.append(message)
-        if kind == "mail" and (mail_id := text(element, "mailid")):
+        if kind == "mail" and (mail_id := element.text("mailid")):
             mails.append((message.created_at, mail_id))
     said.sort(key=lambda m: m.created_at)
     latest = max(mails)[1] if mails else None
     return Item(tuple(said), tuple(unreadable), latest)
 
 
-def standing_of(found: Element, item: Element) -> ThreadStanding:
+def standing_of(found: Node, item: Node) -> ThreadStanding:
     """The item's state as thread details [assumed shapes: docs/RAKUTEN.md]."""
-    claim = _find(item, "claim")
-    claim_status = text(claim, "status") if claim is not None else None
-    amicable = claim is not None and (text(claim, "amicable") or "").lower() in ("true", "1", "oui")
-    ordered, received = text(found, "purchasedate"), text(found, "item/receiveddate")
+    claim_status = item.text("claim/status")
+    amicable = (item.text("claim/amicable") or "").lower() in ("true", "1", "oui")
+    ordered, received = found.text("purchasedate"), found.text("item/receiveddate")
     details = shown(
-        ("item_status", "État de l'article", text(item, "itemstatus")),
+        ("item_status", "État de l'article", item.text("itemstatus")),
         ("claim", "Réclamation", claim_status),
         ("claim_amicable", "Réclamation amiable", "oui" if claim_status and amicable else None),
         ("ordered_at", "Commandé le", moment(ordered).isoformat() if ordered else None),
@@ -229,16 +157,16 @@ def standing_of(found: Element, item: Element) -> ThreadStanding:
 
 
 def _message(
-    kind: str, element: Element, thread: ThreadKey, standing: ThreadStanding, login: str
+    kind: str, element: Node, thread: ThreadKey, standing: ThreadStanding, login: str
 ) -> InboxMessage:
-    sender = required(element, "sender")
-    created = moment(required(element, "senddate"))
-    body = text(element, "content") or ""
-    mail_id = text(element, "mailid") if kind == "mail" else None
+    sender = element.required("sender")
+    created = moment(element.required("senddate"))
+    body = element.text("content") or ""
+    mail_id = element.text("mailid") if kind == "mail" else None
     digest = hashlib.sha256(
         "\x1f".join((thread.id, kind, sender, created.isoformat(), body)).encode()
     ).hexdigest()[:24]
-    subject = text(element, "object") or f"Article {thread.id}"
+    subject = element.text("object") or f"Article {thread.id}"
     return InboxMessage(
         message_id=f"{thread.id}:mail:{mail_id}" if mail_id else f"{thread.id}:{kind}:{digest}",
         thread=thread,
@@ -247,7 +175,7 @@ def _message(
         subject=subject,
         body=body,
         created_at=created,
-        unread=(text(element, "status") or "").upper() == "UNREAD",
+        unread=(element.text("status") or "").upper() == "UNREAD",
         thread_details=standing.details,
         claim=standing.claim,
         language="fr",
@@ -306,18 +234,18 @@ def _dated(standing: ThreadStanding, name: str) -> datetime | None:
 # --- sales ----------------------------------------------------------------------------------
 
 
-def sales_page(answer: Answer) -> tuple[list[Element], str | None]:
+def sales_page(answer: Answer) -> tuple[list[Node], str | None]:
     """getcurrentsales' sales and the token of its next page (None: the last)."""
-    found = response(answer, "getcurrentsalesresult")
-    return _all(found, "sales/sale"), text(found, "nexttoken")
+    found = ANSWERS.result(answer, "getcurrentsalesresult")
+    return found.all("sales/sale"), found.text("nexttoken")
 
 
-def order_of(sale: Any) -> OrderSummary:
+def order_of(sale: Node) -> OrderSummary:
     """One sale as the seam's order: its items its lines, each item's state mapped
     (``STATES``), the sale's the least advanced of its items not cancelled."""
-    purchase = required(sale, "purchaseid")
-    created = moment(required(sale, "purchasedate"))
-    lines = tuple(_line(item) for item in _all(sale, "items/item"))
+    purchase = sale.required("purchaseid")
+    created = moment(sale.required("purchasedate"))
+    lines = tuple(_line(item) for item in sale.all("items/item"))
     if not lines:
         raise ValueError(f"sale {purchase} lists no item")
     live = [line for line in lines if line.status != "CANCELLED"] or list(lines)
@@ -334,19 +262,19 @@ def order_of(sale: Any) -> OrderSummary:
     )
 
 
-def _line(item: Element) -> OrderLine:
-    state = required(item, "itemstatus").upper()
+def _line(item: Node) -> OrderLine:
+    state = item.required("itemstatus").upper()
     try:
-        price = Decimal(text(item, "price/amount") or "")
+        price = Decimal(item.text("price/amount") or "")
     except InvalidOperation:
         price = None
     return OrderLine(
-        line_id=required(item, "itemid"),
+        line_id=item.required("itemid"),
         state=state,
-        product_name=text(item, "headline") or "",
+        product_name=item.text("headline") or "",
         quantity=1,  # a Rakuten item is one unit of an advert [assumed]
-        seller_sku=text(item, "sku"),
+        seller_sku=item.text("sku"),
         status=STATES.get(state, ("PENDING", None))[0],
         unit_price=price,
-        currency=text(item, "price/currency"),
+        currency=item.text("price/currency"),
     )

@@ -14,6 +14,7 @@ from keybuzz_shared.connectors.kit.connector import (
     OpenSession,
     SharedTokenSession,
     ShopConnector,
+    kit_shop_api,
     settings_view,
 )
 from keybuzz_shared.connectors.kit.credential_check import (
@@ -25,6 +26,7 @@ from keybuzz_shared.connectors.kit.credential_check import (
     shop_options,
 )
 from keybuzz_shared.connectors.kit.declaration import (
+    Declaration,
     Marketplace,
     ShopApiCalls,
     shop_api_connector,
@@ -105,8 +107,11 @@ from keybuzz_shared.connectors.kit.wire import (
     to_millisecond,
     url_under,
 )
+from keybuzz_shared.connectors.kit.xml_answers import Node
+from keybuzz_shared.connectors.kit.xml_envelope import ErrorRoot, XmlAnswer
 
 __all__ = [
+    "Declaration",
     "Marketplace",
     "ShopApiCalls",
     "shop_api_connector",
@@ -146,6 +151,7 @@ __all__ = [
     "KitSession",
     "SharedTokenSession",
     "KitShopApi",
+    "kit_shop_api",
     "OpenSession",
     "ShopConnector",
     "settings_view",
@@ -208,4 +214,7 @@ __all__ = [
     "item_at",
     "window_query",
     "results_page",
+    "Node",
+    "ErrorRoot",
+    "XmlAnswer",
 ]

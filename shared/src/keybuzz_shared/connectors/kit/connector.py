@@ -23,12 +23,16 @@ from keybuzz_shared.connectors.seam import (
     CredentialCheck,
     CredentialField,
     DiscussionShopApi,
+    InboundAddresses,
     Limits,
+    MailRelay,
     MarketplaceSession,
     OrderIds,
     OrderSource,
     PartsSession,
     Recipient,
+    RedirectFlow,
+    Reply,
     ReplyChannel,
     ReplyOutcome,
     ResponseFigure,
@@ -39,12 +43,16 @@ from keybuzz_shared.connectors.seam import (
     ShopApi,
     ShopApiSettings,
     ThreadKey,
+    ThreadStanding,
     TokenStore,
 )
 from keybuzz_shared.file_links import NO_FILES, FileLinks
 from keybuzz_shared.settings import PartSettings
 
 S = TypeVar("S", bound=ShopApiSettings)
+# Why the marketplace would refuse a reply on a thread standing so at an instant, in words
+# an agent reads; None when it may go.
+Gate = Callable[[Reply, ThreadStanding, datetime], str | None]
 S_contra = TypeVar("S_contra", bound=ShopApiSettings, contravariant=True)
 
 
@@ -71,7 +79,11 @@ class Discussions:
     ``threads``, their kinds; ``carried``, what its messages carry of a reply's text (an
     XML API holds no control character); ``codes``, its own codes in a refused reply's
     reason; ``buyer_opener``, the opener a claim is the buyer's by, any other (or none)
-    its staff's, where the marketplace names the buyer rather than its staff."""
+    its staff's, where the marketplace names the buyer rather than its staff.
+
+    Where the marketplace takes a reply only while its thread stands so (a claim, too long
+    since the order): ``gate``, why it would refuse one (the seam's ``ReplyGate``, asked
+    before the reply is queued); absent, every reply may go."""
 
     recipients: tuple[Recipient, ...]
     support_sender: str
@@ -80,6 +92,7 @@ class Discussions:
     carried: Callable[[str], str] | None = None
     codes: Callable[[str], tuple[str, ...]] | None = None
     buyer_opener: str = ""
+    gate: Gate | None = None
 
 
 def settings_view(settings: ShopApiSettings, view: type[S], marketplace: str) -> S:
@@ -145,10 +158,34 @@ class KitShopApi(DiscussionShopApi, Generic[S]):
         return self._open(credentials, http, api, files or NO_FILES)
 
 
+class GatedShopApi(KitShopApi[S]):
+    """A ``KitShopApi`` whose discussions declare a ``gate``: the seam's ``ReplyGate``."""
+
+    def reply_refusal(self, reply: Reply, standing: ThreadStanding, now: datetime) -> str | None:
+        gate = self._discussions.gate
+        return gate(reply, standing, now) if gate is not None else None
+
+
+def kit_shop_api(
+    limits: Limits,
+    discussions: Discussions,
+    view: type[S],
+    open_session: OpenSession[S],
+    *,
+    marketplace: str,
+) -> KitShopApi[S]:
+    """The shop API of ``discussions``: a ``ReplyGate`` only where they declare a gate (the
+    poller asks a gate by its type)."""
+    kind = KitShopApi if discussions.gate is None else GatedShopApi
+    return kind(limits, discussions, view, open_session, marketplace=marketplace)
+
+
 class ShopConnector(ConnectorDefaults):
-    """The seam's ``Connector`` of a marketplace polled shop by shop over its API, whose
-    seller types its credentials (no redirect flow, inbound address, mail relay or order
-    feed). ``secret``: the name of the shop's secret under its tenant in Vault."""
+    """The seam's ``Connector`` of a marketplace polled shop by shop over its API (no
+    order feed); its buyers' mails come through its ``mail_relay`` at its
+    ``inbound_addresses`` where it has them. Its seller types its credentials, or consents
+    on the marketplace's site (its ``redirect_flow``): kept under the name ``secret`` under
+    its tenant in Vault."""
 
     def __init__(
         self,
@@ -160,10 +197,13 @@ class ShopConnector(ConnectorDefaults):
         limits: Limits,
         settings_type: type[PartSettings],
         shop_api: ShopApi,
-        credential_check: CredentialCheck,
+        credential_check: CredentialCheck | None,
         order_ids: OrderIds,
         response_window: ResponseWindow | None = None,
         response_figures: ResponseFigures | None = None,
+        mail_relay: MailRelay | None = None,
+        inbound_addresses: InboundAddresses | None = None,
+        redirect_flow: RedirectFlow | None = None,
     ) -> None:
         self.marketplace = marketplace
         self.display_name = display_name
@@ -175,7 +215,12 @@ class ShopConnector(ConnectorDefaults):
         self.order_ids = order_ids
         self.response_window = response_window
         self.response_figures = response_figures
+        self.mail_relay = mail_relay
+        self.inbound_addresses = inbound_addresses
         self._secret = secret
+        if redirect_flow is not None:
+            self.connection_kind = "OAUTH_REDIRECT"
+            self.redirect_flow = redirect_flow
 
     def credentials_path(self, tenant_id: str) -> str:
         return f"secret/keybuzz/tenants/{tenant_id}/{self._secret}"

@@ -159,33 +159,43 @@ Moment = datetime  # the type, where Node's method of that name hides it
 
 
 class Node:
-    """An element of namespace ``ns`` with its children indexed by local name: one pass
-    over them, however many fields are read (a find() per field costs as much as the whole
-    index). A field missing or in another shape is ``refused`` (the marketplace's
-    unreadable answer, given the reason)."""
+    """An element of namespace ``ns`` (None: whatever its namespace, each child by its
+    local name) with its children indexed by local name: one pass over them, however many
+    fields are read (a find() per field costs as much as the whole index). A name may be a
+    path ("price/amount"). A field missing or in another shape is ``refused`` (the
+    marketplace's unreadable answer, given the reason)."""
 
     __slots__ = ("_children", "element", "ns", "refused")
 
-    def __init__(self, element: Element, ns: str, refused: Callable[[str], Exception]) -> None:
+    def __init__(
+        self, element: Element, ns: str | None, refused: Callable[[str], Exception]
+    ) -> None:
         self.element = element
         self.ns = ns
         self.refused = refused
         self._children: dict[str, list[Element]] = {}
         for child in element:
             if isinstance(child.tag, str):  # not a processing instruction
-                self._children.setdefault(child.tag, []).append(child)
+                tag = child.tag if ns is not None else child.tag.rsplit("}", 1)[-1]
+                self._children.setdefault(tag, []).append(child)
 
     @property
     def name(self) -> str:
         return str(etree.QName(self.element).localname)
 
     def get(self, name: str) -> Element | None:
-        found = self._children.get(_qualified(self.ns, name))
+        found = self._found(name)
         return found[0] if found else None
 
     def all(self, name: str) -> list[Node]:
-        children = self._children.get(_qualified(self.ns, name), ())
-        return [Node(child, self.ns, self.refused) for child in children]
+        return [Node(child, self.ns, self.refused) for child in self._found(name)]
+
+    def _found(self, path: str) -> list[Element]:
+        first, _, rest = path.partition("/")
+        found = self._children.get(_qualified(self.ns, first), [])
+        if not rest:
+            return found
+        return [e for parent in found for e in Node(parent, self.ns, self.refused)._found(rest)]
 
     def each(self, name: str, read: Callable[[Node], T]) -> tuple[tuple[T, ...], tuple[str, ...]]:
         """Each ``name`` child read by ``read``, and why each one off its shape could not
@@ -322,8 +332,8 @@ def _item(node: Node, name: str, read: Callable[[Node], T]) -> T:
 
 
 @functools.cache
-def _qualified(ns: str, name: str) -> str:
-    return f"{{{ns}}}{name}"
+def _qualified(ns: str | None, name: str) -> str:
+    return name if ns is None else f"{{{ns}}}{name}"
 
 
 # xs:dateTime, leniently: hours may have one digit; no zone means UTC.

@@ -215,3 +215,83 @@ class EnvelopeRefused(RequestRefused):
         self.errors = tuple(errors)
         self.codes = tuple(error.code for error in self.errors)
         super().__init__(f"{self.label} {service} answered {status}: {listed(self.errors, 200)}")
+
+
+# --- an API whose refusals are a document of their own -----------------------------------------
+
+
+class XmlAnswer(NamedTuple):
+    """An answer of an ``ErrorRoot`` API: its root, what its refusal says (secrets masked),
+    and the codes it gave."""
+
+    root: Element
+    refused: Refusal | None
+    codes: frozenset[str] = frozenset()
+
+    def node(self) -> Node:
+        """The root whatever its namespace, a field missing a ValueError."""
+        return Node(self.root, None, ValueError)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErrorRoot:
+    """An XML API that answers a call with its result's own root, and refuses it with a
+    root of its own (``root``) listing ``<error>``s, each said by the texts at ``said``
+    (its code first, ``code``: where its code is), whatever the namespace. ``later``:
+    codes only asking to come back soon (every error's one of them: asked again like a
+    429); ``credentials``: codes meaning the shop's credentials; ``errors``: the
+    marketplace's ``CallErrors``; ``service``: what an unreadable answer names."""
+
+    root: str
+    errors: CallErrors
+    service: str
+    code: str = "code"
+    said: tuple[str, ...] = ("code", "message")
+    later: frozenset[str] = frozenset()
+    credentials: frozenset[str] = frozenset()
+    content_type: str = "text/xml; charset=utf-8"
+
+    # --- the requester's Answers ------------------------------------------------------------
+
+    def read(self, content: bytes, max_bytes: int, redact: Callable[[str], str]) -> XmlAnswer:
+        refused = lambda reason: self.errors.unreadable(self.service, reason)  # noqa: E731
+        root = answer_root(content, refused, max_bytes=max_bytes)
+        if local_name(root) != self.root:
+            return XmlAnswer(root, None)
+        errors = Node(root, None, ValueError).all("error")
+        codes = [error.text(self.code) or "" for error in errors]
+        said = "; ".join(" ".join(self._texts(error)) for error in errors)
+        later = bool(codes) and all(code in self.later for code in codes)
+        reason = redact(said or "an error without a reason")
+        return XmlAnswer(root, Refusal(reason, later), frozenset(codes))
+
+    def _texts(self, error: Node) -> list[str]:
+        found = (e.element.text for path in self.said for e in error.all(path))
+        return [text.strip() for text in found if text and text.strip()]
+
+    def refusal(self, answer: XmlAnswer) -> Refusal | None:
+        return answer.refused
+
+    # --- the requester's Refusals -----------------------------------------------------------
+
+    def error(self, call: str, status: int, document: Any) -> Exception:
+        """The refusal as the seam's: the shop's credentials refused (one of their codes,
+        or a 401/403 without a document), else the call refused in the API's own words."""
+        if isinstance(document, XmlAnswer) and document.refused is not None:
+            if document.codes & self.credentials:
+                return self.errors.credentials_refused(f"{call}: {document.refused.reason}")
+            return self.errors.refused(call, status, document.refused.reason)
+        if status in (401, 403):
+            return self.errors.credentials_refused(f"{call}: HTTP {status}")
+        return self.errors.refused(call, status, f"HTTP {status}")
+
+    def refusals(self) -> Refusals:
+        return Refusals(credentials=frozenset({401, 403}), error=self.error)
+
+    def result(self, answer: XmlAnswer, root: str, child: str = "response") -> Node:
+        """The ``<child>`` of an answer whose root is ``root``; unreadable otherwise."""
+        node = answer.node()
+        found = node.get(child) if node.name == root else None
+        if found is None:
+            raise self.errors.unreadable(root, f"expected <{root}> with a <{child}>")
+        return Node(found, None, ValueError)
