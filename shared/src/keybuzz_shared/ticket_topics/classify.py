@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from keybuzz_shared.own_words import own_words
 from keybuzz_shared.ticket_topics.language import detect_language
-from keybuzz_shared.ticket_topics.subject_rules import subject_of
+from keybuzz_shared.ticket_topics.subject_model import subject_of
 from keybuzz_shared.ticket_topics.taxonomy import UNDETERMINED, Source, Subject, Topics
 
 
