@@ -19,13 +19,15 @@ from collections.abc import Sequence
 import numpy as np
 from keybuzz_shared.own_words import own_words
 from keybuzz_shared.ticket_topics import SUBJECTS
-from keybuzz_shared.ticket_topics.subject_model import WEIGHTS, SubjectModel, vector
+from keybuzz_shared.ticket_topics.subject_model import RULE_SCALE, WEIGHTS, SubjectModel, vector
 from scipy.sparse import csr_matrix  # type: ignore[import-untyped]
 
 from tests.ticket_topics.measure import Labeled, labeled, written
 
 BUCKETS = 1 << 17  # hashed features: 2^17 × 8 subjects at int8 (BENCHMARKS.md: 2^16 loses)
-REGULARISATION = 100.0  # as LogisticRegression's C; 20 and 100 tried on the held-out part
+# As LogisticRegression's C, and the rule features' scale (subject_model.RULE_SCALE): chosen
+# by 5 folds over the training messages (C 20 / 100 / 500, scale 0.5 / 1 / 3; BENCHMARKS.md).
+REGULARISATION = 100.0
 EPOCHS = 50
 SEED = 0
 
@@ -38,7 +40,7 @@ def fit(
     messages: Sequence[Labeled],
     *,
     buckets: int = BUCKETS,
-    with_rules: bool = True,
+    rule_scale: float = RULE_SCALE,
     regularisation: float = REGULARISATION,
 ) -> SubjectModel:
     """A model trained on ``messages``' own words and subjects."""
@@ -46,7 +48,7 @@ def fit(
 
     indptr, indices, values = [0], [], []
     for message in messages:
-        columns, weights = vector(own_words(message.text), buckets, with_rules)
+        columns, weights = vector(own_words(message.text), buckets, rule_scale)
         indices.append(columns)
         values.append(weights)
         indptr.append(indptr[-1] + len(columns))
@@ -68,7 +70,7 @@ def fit(
     if list(regression.classes_) != list(range(len(SUBJECTS))):
         raise ValueError("every subject must be in the training messages")
     return SubjectModel(
-        regression.coef_.T.astype(np.float32), regression.intercept_, buckets, with_rules
+        regression.coef_.T.astype(np.float32), regression.intercept_, buckets, rule_scale
     )
 
 

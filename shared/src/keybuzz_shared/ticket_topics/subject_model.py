@@ -28,6 +28,9 @@ WEIGHTS: Final = Path(__file__).with_name("subject_model.npz")
 MAX_CHARS: Final = 1000  # as the rules: a buyer's request is said early
 NGRAMS: Final = (3, 4, 5)  # character n-grams of a word, its edges marked by spaces
 RULE_CAP: Final = 8  # a subject's rule weight past this says nothing more
+# The rule features' size beside the n-grams' unit vector (chosen by folds over the training
+# messages: 0.25 / 0.5 / 1 / 3 tried; BENCHMARKS.md); saved with the weights.
+RULE_SCALE: Final = 0.5
 _TOKEN: Final = re.compile(r"[a-z0-9']+")
 _DIGITS: Final = re.compile(r"[0-9]+")
 
@@ -64,19 +67,21 @@ def text_features(words: str, buckets: int) -> dict[int, float]:
     return counts
 
 
-def vector(words: str, buckets: int, with_rules: bool) -> Vector:
+def vector(words: str, buckets: int, rule_scale: float) -> Vector:
     """``words`` as the model reads them: the n-gram counts (1 + log), of unit length, then
-    each subject's rule weight over ``RULE_CAP`` in the columns after the buckets."""
+    each subject's rule weight over ``RULE_CAP``, times ``rule_scale``, in the columns after
+    the buckets (none at 0)."""
     counts = text_features(words, buckets)
     indices = np.fromiter(counts, dtype=np.int64, count=len(counts))
     values = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
     norm = float(np.sqrt(values @ values))
     if norm:
         values /= norm
-    if with_rules:
+    if rule_scale:
         weights = scores(words)
         ruled = [
-            (buckets + SUBJECTS.index(s), min(w, RULE_CAP) / RULE_CAP) for s, w in weights.items()
+            (buckets + SUBJECTS.index(s), rule_scale * min(w, RULE_CAP) / RULE_CAP)
+            for s, w in weights.items()
         ]
         if ruled:
             indices = np.concatenate([indices, np.array([i for i, _ in ruled], dtype=np.int64)])
@@ -90,41 +95,50 @@ class SubjectModel:
 
     def __init__(
         self,
-        weights: npt.NDArray[np.floating],
+        weights: npt.NDArray[np.floating] | npt.NDArray[np.int8],
         bias: npt.NDArray[np.floating],
         buckets: int,
-        with_rules: bool,
+        rule_scale: float,
+        scale: float = 1.0,
     ) -> None:
-        self.weights = weights
+        self.weights = weights  # int8 as shipped (1 MiB in memory), times ``scale``
+        self.scale = scale
         self.bias = bias.astype(np.float32)
         self.buckets = buckets
-        self.with_rules = with_rules
+        self.rule_scale = rule_scale
 
     @classmethod
     def load(cls, path: Path = WEIGHTS) -> SubjectModel:
         with np.load(path, allow_pickle=False) as data:
             if tuple(str(s) for s in data["subjects"]) != SUBJECTS:
                 raise ValueError(f"{path} was trained for other subjects than {SUBJECTS}")
-            weights = data["weights"].astype(np.float32) * float(data["scale"])
-            return cls(weights, data["bias"], int(data["buckets"]), bool(data["with_rules"]))
+            return cls(
+                data["weights"],
+                data["bias"],
+                int(data["buckets"]),
+                float(data["rule_scale"]),
+                float(data["scale"]),
+            )
 
     def save(self, path: Path) -> None:
         """The weights as int8 at one scale (a quarter of float32's size, the same answers
         within rounding: BENCHMARKS.md), compressed."""
-        scale = float(np.abs(self.weights).max()) / 127 or 1.0
+        weights = self.weights.astype(np.float32) * self.scale
+        scale = float(np.abs(weights).max()) / 127 or 1.0
         np.savez_compressed(
             path,
-            weights=np.round(self.weights / scale).astype(np.int8),
+            weights=np.round(weights / scale).astype(np.int8),
             scale=np.float64(scale),
             bias=self.bias,
             buckets=np.int64(self.buckets),
-            with_rules=np.bool_(self.with_rules),
+            rule_scale=np.float64(self.rule_scale),
             subjects=np.array(SUBJECTS),
         )
 
     def logits(self, words: str) -> npt.NDArray[np.float32]:
-        indices, values = vector(words, self.buckets, self.with_rules)
-        return values @ self.weights[indices] + self.bias
+        indices, values = vector(words, self.buckets, self.rule_scale)
+        rows = self.weights[indices].astype(np.float32)
+        return (values @ rows) * np.float32(self.scale) + self.bias
 
     def subject_of(self, words: str) -> Subject:
         return SUBJECTS[int(np.argmax(self.logits(words)))]
