@@ -31,8 +31,14 @@ RULE_CAP: Final = 8  # a subject's rule weight past this says nothing more
 # The rule features' size beside the n-grams' unit vector (chosen by folds over the training
 # messages: 0.25 / 0.5 / 1 / 3 tried; BENCHMARKS.md); saved with the weights.
 RULE_SCALE: Final = 0.5
-_TOKEN: Final = re.compile(r"[a-z0-9']+")
+_TOKEN: Final = re.compile(r"[a-z0-9']+|[?!€$£]")
 _DIGITS: Final = re.compile(r"[0-9]+")
+# The words that deny what follows, in the eight languages (folded), and how far they reach.
+_NEGATIONS: Final = frozenset(
+    "ne n' pas not no never don't dont didn't won't nicht kein keine keinen nie no nunca non"
+    " niet geen nao nem sem without ohne sin senza zonder bez ni".split()
+)
+NEGATION_REACH: Final = 4
 
 Vector = tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]
 
@@ -58,11 +64,21 @@ def text_features(words: str, buckets: int) -> dict[int, float]:
     text = _DIGITS.sub("0", fold(words[:MAX_CHARS]))
     counts: dict[int, float] = {}
     previous = "^"
+    negated = 0  # words left that a negation before them reaches
     for word in _TOKEN.findall(text):
         for feature in _word_features(word, buckets):
             counts[feature] = counts.get(feature, 0.0) + 1.0
         pair = _hash(b"p", f"{previous} {word}") % buckets
         counts[pair] = counts.get(pair, 0.0) + 1.0
+        if negated:
+            # "pas de remboursement" is not "remboursement": the word again, as negated
+            denied = _hash(b"n", word) % buckets
+            counts[denied] = counts.get(denied, 0.0) + 1.0
+            negated -= 1
+        if word in _NEGATIONS:
+            negated = NEGATION_REACH
+        elif word in "?!":
+            negated = 0
         previous = word
     return counts
 
