@@ -34,7 +34,7 @@ def later(current: Topics, new: Topics) -> Topics:
 
     The marketplace's word stands until the marketplace says otherwise. A subject read from
     the text follows the conversation (a question that turns into a return) unless the new
-    message says nothing the rules recognise (``OTHER``: "thanks", "any news?"). A language
+    message is read as ``OTHER`` ("thanks", "any news?"). A language
     read from the text is kept once known: the first message tells it best."""
     keep_subject = new.subject_source != "marketplace" and (
         current.subject_source == "marketplace" or new.subject == "OTHER"
