@@ -11,6 +11,9 @@ import msgspec
 from keybuzz_shared.ticket_topics import SUBJECTS, Subject, classify
 
 LABELED_SET = Path(__file__).with_name("labeled_messages.jsonl")
+# The written set (written_set/README.md): ``tuning.jsonl`` is what rules and models are
+# tuned and trained on, ``held_out.jsonl`` only measured.
+WRITTEN_SET = Path(__file__).with_name("written_set")
 
 
 class Labeled(msgspec.Struct, frozen=True):
@@ -19,6 +22,8 @@ class Labeled(msgspec.Struct, frozen=True):
     language: str
     subject: Subject
     text: str
+    # What makes it hard (written set only): "negation", "two_asks", "quoted_history", …
+    traits: tuple[str, ...] = ()
 
 
 class ClassFigures(msgspec.Struct, frozen=True):
@@ -27,9 +32,15 @@ class ClassFigures(msgspec.Struct, frozen=True):
     support: int  # messages labeled with the class
 
 
-def labeled() -> list[Labeled]:
+def labeled(path: Path = LABELED_SET) -> list[Labeled]:
     decoder = msgspec.json.Decoder(Labeled)
-    return [decoder.decode(line) for line in LABELED_SET.read_bytes().splitlines() if line.strip()]
+    return [decoder.decode(line) for line in path.read_bytes().splitlines() if line.strip()]
+
+
+def written(part: str) -> list[Labeled]:
+    """A part of the written set (``tuning`` or ``held_out``); empty where it is absent."""
+    path = WRITTEN_SET / f"{part}.jsonl"
+    return labeled(path) if path.exists() else []
 
 
 def subject_figures(pairs: Iterable[tuple[Subject, Subject]]) -> dict[Subject, ClassFigures]:

@@ -3,8 +3,10 @@
 ``classify`` reads one buyer message: the language and subject the marketplace gives win
 (source ``marketplace``); else the language is detected on the buyer's own words
 (``own_words``: quoted history, signature and boilerplate left out) and the subject decided
-by rules on them (source ``detected``). ``later`` folds a later message into a ticket's
-topics. Pure, and within ~1 ms a message (docs/BENCHMARKS.md, "Ticket topics").
+on them by a linear model over their n-grams and the subject rules' weights (source
+``detected``; ``subject_model``, chosen by measurement: docs/BENCHMARKS.md, "Ticket topics:
+the subject classifier chosen by measurement"). ``later`` folds a later message into a
+ticket's topics. Pure, and within ~1 ms a message.
 """
 
 from keybuzz_shared.ticket_topics.classify import classify, later

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from keybuzz_shared.own_words import own_words
 from keybuzz_shared.ticket_topics.language import detect_language
-from keybuzz_shared.ticket_topics.subject_rules import subject_of
+from keybuzz_shared.ticket_topics.subject_model import subject_of
 from keybuzz_shared.ticket_topics.taxonomy import UNDETERMINED, Source, Subject, Topics
 
 
@@ -34,7 +34,7 @@ def later(current: Topics, new: Topics) -> Topics:
 
     The marketplace's word stands until the marketplace says otherwise. A subject read from
     the text follows the conversation (a question that turns into a return) unless the new
-    message says nothing the rules recognise (``OTHER``: "thanks", "any news?"). A language
+    message is read as ``OTHER`` ("thanks", "any news?"). A language
     read from the text is kept once known: the first message tells it best."""
     keep_subject = new.subject_source != "marketplace" and (
         current.subject_source == "marketplace" or new.subject == "OTHER"

@@ -30,8 +30,10 @@ SURE, STRONG, MEDIUM, WEAK = 4, 3, 2, 1
 PRIORITY: Final[tuple[Subject, ...]] = (
     "DAMAGED_OR_WRONG_ITEM",
     "CANCELLATION",
-    "RETURN_OR_REFUND",
+    # An invoice asked for a refund by someone else (an employer, a works council) is an
+    # invoice: a refund asked for with an invoice word weighs more than the invoice.
     "INVOICE_REQUEST",
+    "RETURN_OR_REFUND",
     "ORDER_CHANGE",
     "WHERE_IS_MY_ORDER",
     "PRODUCT_QUESTION",
@@ -320,7 +322,10 @@ _RULES: Final[tuple[tuple[tuple[Subject, int, bool], tuple[str, ...]], ...]] = (
         ),
     ),
     (
-        ("ORDER_CHANGE", SURE, False),
+        # A buyer's mistake is a change to make, unless they ask to cancel: then it is the
+        # reason for the cancellation ("ich habe mich vertan, bitte stornieren"), which
+        # weighs as much and comes first at a tie.
+        ("ORDER_CHANGE", STRONG, False),
         (
             r"je me suis trompe|j'ai (fait une erreur|commande (la|le|les) mauvais|commande par erreur)|erreur de (saisie|ma part)",
             r"i (made a mistake|ordered the wrong|accidentally ordered|picked the wrong|chose the wrong|selected the wrong)|my mistake|typo in (the|my) address",
@@ -382,6 +387,19 @@ _NEGATION: Final = re.compile(
     r"|kein|keine|keinen|ohne|nunca|sin|non|mai|senza|niet|geen|nooit|zonder|nao|sem|nie|bez)\b"
     r"|n't\b"
 )
+# A buyer declining a refund, a return or a cancellation ("pas de remboursement", "don't
+# want a refund", "nicht stornieren"), which the phrases' own negation does not cover:
+# "pas été remboursé" asks for one, "pas de remboursement" declines it.
+_REFUSAL: Final = re.compile(
+    r"\b(ne (veux|voulons|demande|souhaite|cherche) (pas|plus|aucun)|pas (besoin|de|d'|un|une|question)"
+    r"|(don't|dont|do not|didn't|won't) (want|need|ask)|no need|not (after|asking|looking|for)"
+    r"|(will|mochte|brauche) (ich )?(keine|kein|nicht)|keine|keinen|nicht"
+    r"|no (quiero|necesito|es para|me sirve|pido|hace falta)|non (voglio|chiedo|e per|serve|mi serve)"
+    r"|niet om|ik wil (niks|geen|niet)|hoeft (niet|geen)|nao (quero|preciso|e para)"
+    r"|nie (chce|potrzebuje|prosze o))\b"
+)
+REFUSAL_WORDS: Final = 8  # "je ne veux pas d'annulation ni de remboursement": 6 back
+REFUSABLE: Final[frozenset[Subject]] = frozenset({"RETURN_OR_REFUND", "CANCELLATION"})
 _BLANKS: Final = re.compile(r"[ \t]+")
 _UNDECOMPOSED: Final = re.compile("[" + "".join(_FOLD_CHARACTERS) + "]")
 _CLAUSE_END: Final = re.compile(r"[.,;:!?\n()]")
@@ -550,6 +568,15 @@ def _negated(text: str, start: int) -> bool:
     return bool(_NEGATION.search(" ".join(clause.split()[-NEGATION_WORDS:])))
 
 
+def _refused(text: str, start: int) -> bool:
+    """Whether the buyer declines what follows ("je ne veux pas d'annulation ni de
+    remboursement", "no need to cancel", "keine Rücksendung"), among the words before
+    ``start`` in its clause: a refund asked by "not refunded" stays asked."""
+    before = text[max(0, start - 80) : start]
+    clause = _CLAUSE_END.split(before)[-1]
+    return bool(_REFUSAL.search(" ".join(clause.split()[-REFUSAL_WORDS:])))
+
+
 def scores(words: str) -> dict[Subject, int]:
     """Each subject's weight in ``words`` (a buyer's own words), negated phrases left out.
     At each word's start the first phrase that matches counts, and the words it spans
@@ -566,7 +593,9 @@ def scores(words: str) -> dict[Subject, int]:
             if match is None:
                 continue
             spanned = match.end()
-            if not (phrase.negatable and _negated(text, at)):
+            if not (phrase.negatable and _negated(text, at)) and not (
+                phrase.subject in REFUSABLE and _refused(text, at)
+            ):
                 weights[phrase.subject] = weights.get(phrase.subject, 0) + phrase.weight
             break
     return weights

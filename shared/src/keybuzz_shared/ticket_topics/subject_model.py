@@ -1,0 +1,178 @@
+"""What a buyer's words are about, by a linear model: hashed word and character n-grams of
+the folded text (the subject rules' ``fold``), and the subject rules' own weights as eight
+more features, weighed by a multinomial logistic regression.
+
+The weights ship in the package (``subject_model.npz``, trained by
+``python -m tests.ticket_topics.train_model`` with a fixed seed on the labeled messages
+that are not held out); applying them is a few numpy lines, no learning library at run
+time. Chosen by measurement against the rules alone and other combinations
+(docs/BENCHMARKS.md, "Ticket topics: the subject classifier chosen by measurement").
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+import zlib
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from keybuzz_shared.ticket_topics.subject_rules import fold, scores
+from keybuzz_shared.ticket_topics.taxonomy import SUBJECTS, Subject
+
+WEIGHTS: Final = Path(__file__).with_name("subject_model.npz")
+MAX_CHARS: Final = 1000  # as the rules: a buyer's request is said early
+NGRAMS: Final = (3, 4, 5)  # character n-grams of a word, its edges marked by spaces
+RULE_CAP: Final = 8  # a subject's rule weight past this says nothing more
+# The rule features' size beside the n-grams' unit vector (chosen by folds over the training
+# messages: 0.25 / 0.5 / 1 / 3 tried; BENCHMARKS.md); saved with the weights.
+RULE_SCALE: Final = 0.5
+_TOKEN: Final = re.compile(r"[a-z0-9']+|[?!€$£]")
+_DIGITS: Final = re.compile(r"[0-9]+")
+# The words that deny what follows, in the eight languages (folded), and how far they reach.
+_NEGATIONS: Final = frozenset(
+    "ne n' pas not no never don't dont didn't won't nicht kein keine keinen nie no nunca non"
+    " niet geen nao nem sem without ohne sin senza zonder bez ni".split()
+)
+NEGATION_REACH: Final = 4
+
+Vector = tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]
+
+
+def _hash(kind: bytes, text: str) -> int:
+    return zlib.crc32(text.encode(), zlib.crc32(kind))
+
+
+@functools.lru_cache(maxsize=16384)
+def _word_features(word: str, buckets: int) -> tuple[int, ...]:
+    """A word's features: the word itself and its character n-grams (cached: most words of
+    a message are words every buyer writes)."""
+    padded = f" {word} "
+    grams = [_hash(b"w", word)]
+    for size in NGRAMS:
+        grams += [_hash(b"c", padded[at : at + size]) for at in range(len(padded) - size + 1)]
+    return tuple(gram % buckets for gram in grams)
+
+
+def text_features(words: str, buckets: int) -> dict[int, float]:
+    """The hashed features of ``words``: each word and its character n-grams, and each pair
+    of neighbouring words, by count; digits read as one ``0`` (an order number's shape)."""
+    text = _DIGITS.sub("0", fold(words[:MAX_CHARS]))
+    counts: dict[int, float] = {}
+    previous = "^"
+    negated = 0  # words left that a negation before them reaches
+    for word in _TOKEN.findall(text):
+        for feature in _word_features(word, buckets):
+            counts[feature] = counts.get(feature, 0.0) + 1.0
+        pair = _hash(b"p", f"{previous} {word}") % buckets
+        counts[pair] = counts.get(pair, 0.0) + 1.0
+        if negated:
+            # "pas de remboursement" is not "remboursement": the word again, as negated
+            denied = _hash(b"n", word) % buckets
+            counts[denied] = counts.get(denied, 0.0) + 1.0
+            negated -= 1
+        if word in _NEGATIONS:
+            negated = NEGATION_REACH
+        elif word in "?!":
+            negated = 0
+        previous = word
+    return counts
+
+
+def vector(words: str, buckets: int, rule_scale: float) -> Vector:
+    """``words`` as the model reads them: the n-gram counts (1 + log), of unit length, then
+    each subject's rule weight over ``RULE_CAP``, times ``rule_scale``, in the columns after
+    the buckets (none at 0)."""
+    counts = text_features(words, buckets)
+    indices = np.fromiter(counts, dtype=np.int64, count=len(counts))
+    values = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
+    norm = float(np.sqrt(values @ values))
+    if norm:
+        values /= norm
+    if rule_scale:
+        weights = scores(words)
+        ruled = [
+            (buckets + SUBJECTS.index(s), rule_scale * min(w, RULE_CAP) / RULE_CAP)
+            for s, w in weights.items()
+        ]
+        if ruled:
+            indices = np.concatenate([indices, np.array([i for i, _ in ruled], dtype=np.int64)])
+            values = np.concatenate([values, np.array([v for _, v in ruled], dtype=np.float32)])
+    return indices, values.astype(np.float32)
+
+
+class SubjectModel:
+    """A trained model's weights: one row a feature (the buckets, then the eight rule
+    columns), one column a subject in ``SUBJECTS``' order."""
+
+    def __init__(
+        self,
+        weights: npt.NDArray[np.floating] | npt.NDArray[np.int8],
+        bias: npt.NDArray[np.floating],
+        buckets: int,
+        rule_scale: float,
+        scale: float = 1.0,
+    ) -> None:
+        self.weights = weights  # int8 as shipped (1 MiB in memory), times ``scale``
+        self.scale = scale
+        self.bias = bias.astype(np.float32)
+        self.buckets = buckets
+        self.rule_scale = rule_scale
+
+    @classmethod
+    def load(cls, path: Path = WEIGHTS) -> SubjectModel:
+        with np.load(path, allow_pickle=False) as data:
+            if tuple(str(s) for s in data["subjects"]) != SUBJECTS:
+                raise ValueError(f"{path} was trained for other subjects than {SUBJECTS}")
+            return cls(
+                data["weights"],
+                data["bias"],
+                int(data["buckets"]),
+                float(data["rule_scale"]),
+                float(data["scale"]),
+            )
+
+    def save(self, path: Path) -> None:
+        """The weights as int8 at one scale (a quarter of float32's size, the same answers
+        within rounding: BENCHMARKS.md), compressed."""
+        weights = self.weights.astype(np.float32) * self.scale
+        scale = float(np.abs(weights).max()) / 127 or 1.0
+        np.savez_compressed(
+            path,
+            weights=np.round(weights / scale).astype(np.int8),
+            scale=np.float64(scale),
+            bias=self.bias,
+            buckets=np.int64(self.buckets),
+            rule_scale=np.float64(self.rule_scale),
+            subjects=np.array(SUBJECTS),
+        )
+
+    def logits(self, words: str) -> npt.NDArray[np.float32]:
+        indices, values = vector(words, self.buckets, self.rule_scale)
+        rows = self.weights[indices].astype(np.float32)
+        return (values @ rows) * np.float32(self.scale) + self.bias
+
+    def subject_of(self, words: str) -> Subject:
+        return SUBJECTS[int(np.argmax(self.logits(words)))]
+
+
+_lock = threading.Lock()
+
+
+@functools.cache
+def shipped() -> SubjectModel:
+    """The model shipped in the package, loaded once (~1 MiB)."""
+    with _lock:
+        return SubjectModel.load()
+
+
+def subject_of(words: str) -> Subject:
+    """The subject of ``words`` (a buyer's own words) by the shipped model; ``OTHER`` for
+    words with nothing to read."""
+    if not _TOKEN.search(fold(words[:MAX_CHARS])):
+        return "OTHER"
+    return shipped().subject_of(words)
