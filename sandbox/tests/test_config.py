@@ -12,6 +12,7 @@ from keybuzz_sandbox.config import (
     double_settings,
     settings_variables,
 )
+from keybuzz_sandbox.double_kit.ports import StackPort
 from keybuzz_sandbox.doubles import doubles
 
 
@@ -125,3 +126,21 @@ def test_a_double_s_settings_are_read_by_the_names_it_gives() -> None:
     for name, value in (("X_FAULT_RATE", "2"), ("X_PORT", "70000"), ("X_DRAFT", "maybe")):
         with pytest.raises(ConfigError, match=f"{name}='{value}' is not valid"):
             double_settings(Spare, "X_", {name: value})
+
+
+class Stacked(msgspec.Struct, frozen=True, kw_only=True):
+    mx_port: StackPort = 2525
+    own_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 2526
+
+
+def test_a_stack_port_s_default_moves_with_the_stack_s_offset() -> None:
+    """A ``StackPort`` left unset is its default shifted by KEYBUZZ_PORT_OFFSET, as every
+    port of that stack is; one set is taken as set; a port not of the stack stays put; an
+    offset the stack refuses names its variable."""
+    assert double_settings(Stacked, "X_", {}) == Stacked()
+    moved = {"KEYBUZZ_PORT_OFFSET": " 150 "}
+    assert double_settings(Stacked, "X_", moved) == Stacked(mx_port=2675)
+    assert double_settings(Stacked, "X_", {**moved, "X_MX_PORT": "2600"}).mx_port == 2600
+    for raw in ("two hundred", "-1", "60000"):
+        with pytest.raises(ConfigError, match=f"KEYBUZZ_PORT_OFFSET='{raw}'"):
+            double_settings(Stacked, "X_", {"KEYBUZZ_PORT_OFFSET": raw})

@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 import msgspec
 import msgspec.inspect
 
+from keybuzz_sandbox.double_kit import ports
+
 T = TypeVar("T")
 
 # Who sends through the reply front when SANDBOX_REPLY_FRONT_USERNAME is not set: the poller.
@@ -116,7 +118,8 @@ def _doubles_settings(env: Mapping[str, str]) -> tuple[Any, ...]:
 
 def double_settings(kind: type[T], prefix: str, env: Mapping[str, str]) -> T:
     """A double's settings: each field from ``<prefix><NAME>`` when set (its name, or the
-    one its ``msgspec.field(name=...)`` gives, in capitals), its default otherwise; a
+    one its ``msgspec.field(name=...)`` gives, in capitals), its default otherwise (a
+    ``StackPort``'s shifted by KEYBUZZ_PORT_OFFSET); a
     sequence from a comma-separated list, a field that is a Struct from its own fields'
     ``<prefix><NAME>_<FIELD>``. ConfigError naming the variable of a value its type
     refuses."""
@@ -164,6 +167,8 @@ def _given(
         variables[at] = name
         raw = env.get(name, "").strip()
         if not raw:
+            if ports.follows_offset(field):  # a port of the stack: moved with it
+                given[field.encode_name] = field.default + _offset(env)
             continue
         if isinstance(field.type, SEQUENCES):
             given[field.encode_name] = [part.strip() for part in raw.split(",") if part.strip()]
@@ -172,6 +177,13 @@ def _given(
         else:
             given[field.encode_name] = raw
     return given
+
+
+def _offset(env: Mapping[str, str]) -> int:
+    try:
+        return ports.port_offset(env)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _positive_float(raw: str) -> float:

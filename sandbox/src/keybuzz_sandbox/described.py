@@ -5,8 +5,11 @@ operation for a validator over the description's registry (``Described``)."""
 
 from __future__ import annotations
 
+import copy
+import json
 from collections.abc import Callable, Iterable
 from functools import cache
+from importlib.resources import files
 from typing import Any, TypeVar
 
 import httpx
@@ -26,6 +29,27 @@ def close_objects(schema: Any) -> None:
     elif isinstance(schema, list):
         for value in schema:
             close_objects(value)
+
+
+def published(package: str, document: str) -> dict[str, Any]:
+    """A double's description as its marketplace published it (``openapi/<document>`` in
+    the double's ``package``)."""
+    path = files(package) / "openapi" / document
+    spec: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return spec
+
+
+def strict_copy(
+    raw: dict[str, Any], correct: Callable[[dict[str, Any]], None], *, paths: bool = False
+) -> dict[str, Any]:
+    """A copy of ``raw`` with its schemas corrected (``correct``, given them) and closed;
+    ``paths``: the operations' inline schemas closed too."""
+    spec = copy.deepcopy(raw)
+    correct(spec["components"]["schemas"])
+    close_objects(spec["components"]["schemas"])
+    if paths:
+        close_objects(spec["paths"])
+    return spec
 
 
 def find_operation(spec: dict[str, Any], operation_id: str) -> tuple[str, str, dict[str, Any]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import msgspec
+from keybuzz_sandbox.double_kit.ports import StackPort
 from keybuzz_sandbox.faults import FaultConfig
 
 from .dkim_key import RECORD
@@ -69,7 +70,7 @@ class AmazonDoubleSettings(msgspec.Struct, kw_only=True, frozen=True):
     extra_redirect_uris: tuple[str, ...] = msgspec.field(default=(), name="redirect_uris")
     # Where the buyer-message relay delivers (the seller's MX), and the reply relay's bounces.
     smtp_host: str = "127.0.0.1"
-    smtp_port: Port = 2525
+    smtp_port: StackPort = 2525  # the stack's MX, moved by KEYBUZZ_PORT_OFFSET
     # The relay for sellers' replies (reply_relay.py); port 0: any free port.
     reply_smtp_host: str = "127.0.0.1"
     reply_smtp_port: Port = 2526

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 import msgspec
 from keybuzz_sandbox.clock import parse_iso
+from keybuzz_sandbox.double_kit.api import Answer
 
 from .book import CLOSED, MERCHANT, OPEN, Folder, ShopBook
 from .contract import form_problems
@@ -30,11 +31,6 @@ class Refused(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
-
-
-class Answer(msgspec.Struct, frozen=True):
-    status: int
-    payload: Any
 
 
 class Call(msgspec.Struct, frozen=True, kw_only=True):

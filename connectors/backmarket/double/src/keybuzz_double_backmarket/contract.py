@@ -6,15 +6,12 @@ corrected (``CORRECTIONS``, with Back Market's words)."""
 
 from __future__ import annotations
 
-import copy
-import json
 from collections.abc import Mapping
 from functools import cache
-from importlib.resources import files
 from typing import Any
 
 from jsonschema import Draft4Validator
-from keybuzz_sandbox.described import Described, close_objects, problems, reference
+from keybuzz_sandbox.described import Described, problems, published, reference, strict_copy
 from referencing.jsonschema import DRAFT4
 
 SPEC_URI = "urn:backmarket:seller"
@@ -28,23 +25,20 @@ CORRECTIONS = (
 
 def raw_spec() -> dict[str, Any]:
     """The description as Back Market published it (the operations the double serves)."""
-    path = files("keybuzz_double_backmarket") / "openapi" / "backmarket-seller-openapi.json"
-    spec: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return spec
+    return published("keybuzz_double_backmarket", "backmarket-seller-openapi.json")
 
 
-@cache
-def strict_spec() -> dict[str, Any]:
-    spec = copy.deepcopy(raw_spec())
-    schemas = spec["components"]["schemas"]
+def _correct(schemas: dict[str, Any]) -> None:
     for name, field, words, _ in CORRECTIONS:
         declared = schemas[name]["properties"][field]
         if declared.get("description") != words:
             raise ValueError(f"{name}.{field}: Back Market's words changed, check the correction")
         declared["nullable"] = True
-    close_objects(schemas)
-    close_objects(spec["paths"])
-    return spec
+
+
+@cache
+def strict_spec() -> dict[str, Any]:
+    return strict_copy(raw_spec(), _correct, paths=True)
 
 
 DESCRIBED = Described(SPEC_URI, strict_spec, DRAFT4)

@@ -6,23 +6,19 @@ from dataclasses import dataclass
 
 import httpx
 from keybuzz_sandbox.conformance import (
-    JSON_FAULTS,
     AdminDriver,
     DoubleShop,
     RecipientKind,
     ShopDriver,
     Written,
     answered,
-    double_faults,
 )
+from keybuzz_sandbox.double_kit.driver import json_api_faults, sent_log, suite_pace
 
 from keybuzz_double_backmarket.env import service_env
 
 # Back Market's double: operations of its seller API (docs/SANDBOX.md, "Back Market double").
-_BACKMARKET_FAULTS = double_faults(
-    {"TRUNCATED": "invalid_json", "WRONG_CONTENT_TYPE": "html", **JSON_FAULTS},
-    answer_cap=8 * 2**20,  # the Back Market connector's MAX_RESPONSE_BYTES
-)
+_BACKMARKET_FAULTS = json_api_faults(8 * 2**20)  # the Back Market connector's MAX_RESPONSE_BYTES
 
 
 @dataclass(frozen=True)
@@ -37,10 +33,7 @@ class BackMarketDriver(AdminDriver):
     def service_settings(self, sandbox_url: str) -> dict[str, str]:
         return {
             **service_env(sandbox_url),
-            "BACKMARKET_POLL_INTERVAL_SECONDS": "2",
-            "BACKMARKET_TIMEOUT_SECONDS": "2",
-            "BACKMARKET_CALL_DEADLINE_SECONDS": "2",
-            "BACKMARKET_FIRST_POLL_DAYS": "1",
+            **suite_pace("BACKMARKET"),
             # Polled every two seconds as the suite's other shops: the day's plan of 4,000
             # calls would space them ~20 s apart.
             "BACKMARKET_CALLS_PER_DAY": "1000000",
@@ -84,7 +77,7 @@ class BackMarketDriver(AdminDriver):
         return await self.buyer_writes(http, shop, text)
 
     async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
-        sent = answered(await http.get(f"{self.admin}/shops/{shop.account}/sent"))["sent"]
+        sent = await sent_log(http, self.admin, shop)
         return ["BUYER" for s in sent if s["message"] == text]
 
 

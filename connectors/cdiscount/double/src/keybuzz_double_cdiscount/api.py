@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 import msgspec
 from keybuzz_sandbox.clock import parse_iso
+from keybuzz_sandbox.double_kit.api import Answer, Refused, query_bool
 
 from .book import DiscussionRecord, SentMessage, ShopBook
 from .generator import GRADUATIONS, SELLER, TYPOLOGIES, AttachmentFacts
@@ -30,20 +31,6 @@ INCLUDE_MESSAGES = (*OBSERVED_INCLUDE_MESSAGES, "All")  # "All": the double's on
 ORDER_SORTS = ("createdAt:desc", "createdAt:asc", "updatedAt:desc", "updatedAt:asc")
 
 
-class Refused(Exception):
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-
-
-class Answer(msgspec.Struct, frozen=True):
-    status: int
-    payload: Any = None  # JSON, or bytes served as ``media_type``
-    headers: dict[str, str] = {}
-    media_type: str = "application/json"
-
-
 Query = Mapping[str, str]
 
 
@@ -61,15 +48,6 @@ class Call(msgspec.Struct, frozen=True, kw_only=True):
 
 
 # --- query parameters ------------------------------------------------------------------
-
-
-def _bool(query: Query, name: str) -> bool | None:
-    raw = query.get(name)
-    if raw is None:
-        return None
-    if raw.lower() not in ("true", "false"):
-        raise Refused(400, f"{name} must be true or false")
-    return raw.lower() == "true"
 
 
 def _time(query: Query, name: str, book: ShopBook) -> float | None:
@@ -144,7 +122,7 @@ def _matches(record: DiscussionRecord, query: Query, now: float, graduation_key:
     }
     if any(name in query and query[name] != value for name, value in wanted.items()):
         return False
-    is_open = _bool(query, "isOpen")
+    is_open = query_bool(query, "isOpen")
     return is_open is None or record.is_open(now) == is_open
 
 

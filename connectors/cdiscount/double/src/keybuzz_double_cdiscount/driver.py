@@ -7,22 +7,18 @@ from typing import Any
 
 import httpx
 from keybuzz_sandbox.conformance import (
-    JSON_FAULTS,
     AdminDriver,
     DoubleShop,
     ShopDriver,
     answered,
-    double_faults,
     sent_to,
 )
+from keybuzz_sandbox.double_kit.driver import json_api_faults, sent_log, suite_pace
 
 from keybuzz_double_cdiscount.env import service_env
 
 # Cdiscount's double: operations of Octopia's API (docs/SANDBOX.md, "Cdiscount double").
-_OCTOPIA_FAULTS = double_faults(
-    {"TRUNCATED": "invalid_json", "WRONG_CONTENT_TYPE": "html", **JSON_FAULTS},
-    answer_cap=16 * 2**20,  # the Cdiscount connector's MAX_RESPONSE_BYTES
-)
+_OCTOPIA_FAULTS = json_api_faults(16 * 2**20)  # the Cdiscount connector's MAX_RESPONSE_BYTES
 _OCTOPIA_RECIPIENTS = {"Customer": "BUYER", "GrcOperator": "MARKETPLACE_SUPPORT"}
 
 
@@ -33,13 +29,7 @@ class CdiscountDriver(AdminDriver):
     customer care (GrcOperator) writes in some discussions; a reply can go to it."""
 
     def service_settings(self, sandbox_url: str) -> dict[str, str]:
-        return {
-            **service_env(sandbox_url),
-            "CDISCOUNT_POLL_INTERVAL_SECONDS": "2",
-            "CDISCOUNT_TIMEOUT_SECONDS": "2",
-            "CDISCOUNT_CALL_DEADLINE_SECONDS": "2",
-            "CDISCOUNT_FIRST_POLL_DAYS": "1",
-        }
+        return {**service_env(sandbox_url), **suite_pace("CDISCOUNT")}
 
     def sandbox_settings(self) -> dict[str, str]:
         return {"SANDBOX_CDISCOUNT_EXTRA_SHOPS": "2", "SANDBOX_CDISCOUNT_BENCH_ORDERS": "50"}
@@ -67,7 +57,7 @@ class CdiscountDriver(AdminDriver):
         return {"userType": "Customer", "body": text}
 
     async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
-        sent = answered(await http.get(f"{self.admin}/shops/{shop.account}/sent"))["sent"]
+        sent = await sent_log(http, self.admin, shop)
         return sent_to(
             sent, text, lambda s: [r["userType"] for r in s["receivers"]], _OCTOPIA_RECIPIENTS
         )

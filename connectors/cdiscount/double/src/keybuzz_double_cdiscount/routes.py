@@ -216,7 +216,7 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
         try:
             answer = run(book, parts)
         except Refused as refused:
-            return problem(refused.status, refused.detail)
+            return problem(refused.status, refused.message)
         if answer.status == 204:
             return Response(b"", status_code=204, headers=answer.headers)
         if isinstance(answer.payload, bytes):

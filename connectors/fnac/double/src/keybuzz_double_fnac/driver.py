@@ -18,6 +18,7 @@ from keybuzz_sandbox.conformance import (
     answered,
     double_faults,
 )
+from keybuzz_sandbox.double_kit.driver import sent_log, suite_pace
 
 # Fnac's double: faults of the Fnac API's services (docs/SANDBOX.md, "The Fnac double").
 _FNAC_FAULTS = double_faults(
@@ -40,10 +41,7 @@ class FnacDriver(AdminDriver):
     def service_settings(self, sandbox_url: str) -> dict[str, str]:
         return {
             "FNAC_API_URL": f"{sandbox_url}/fnac/api.php/",
-            "FNAC_POLL_INTERVAL_SECONDS": "2",
-            "FNAC_TIMEOUT_SECONDS": "2",
-            "FNAC_CALL_DEADLINE_SECONDS": "2",
-            "FNAC_FIRST_POLL_DAYS": "1",
+            **suite_pace("FNAC"),
         }
 
     def sandbox_settings(self) -> dict[str, str]:
@@ -102,7 +100,7 @@ class FnacDriver(AdminDriver):
         return Written(body["messageId"], body["orderId"])
 
     async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
-        sent = answered(await http.get(f"{self.admin}/shops/{shop.account}/sent"))["sent"]
+        sent = await sent_log(http, self.admin, shop)
         return [
             _FNAC_RECIPIENTS.get(s["messageTo"], s["messageTo"])
             for s in sent

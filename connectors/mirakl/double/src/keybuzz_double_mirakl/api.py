@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 from keybuzz_sandbox.clock import parse_iso
+from keybuzz_sandbox.double_kit.api import Answer, Refused, query_bool
 
 from .book import CUSTOMER, DAY, OPERATOR, SHOP, Message, NewFile, ShopBook, Thread
 from .contract import part_problems
@@ -46,20 +47,6 @@ A21_PERIODS = {
 }
 
 
-class Refused(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-class Answer(msgspec.Struct, frozen=True):
-    status: int
-    payload: Any = None  # JSON, or bytes served as ``media_type``
-    headers: dict[str, str] = {}
-    media_type: str = "application/json"
-
-
 class Call(msgspec.Struct, frozen=True, kw_only=True):
     path: Mapping[str, str]
     query: Mapping[str, str]
@@ -91,15 +78,6 @@ def _date(query: Mapping[str, str], name: str) -> float | None:
         return parse_iso(raw)
     except ValueError:
         raise Refused(400, f"{name} must be an ISO 8601 date-time") from None
-
-
-def _bool(query: Mapping[str, str], name: str) -> bool | None:
-    raw = query.get(name)
-    if raw is None:
-        return None
-    if raw.lower() not in ("true", "false"):
-        raise Refused(400, f"{name} must be true or false")
-    return raw.lower() == "true"
 
 
 def _list(query: Mapping[str, str], name: str) -> set[str]:
@@ -148,7 +126,7 @@ def list_threads(book: ShopBook, call: Call) -> Answer:
         end = next((i for i, t in enumerate(ordered) if _sort_key(t) <= key), len(ordered))
         start = max(0, end - limit)
     page = ordered[start : start + limit]
-    with_messages = _bool(filters, "with_messages")
+    with_messages = query_bool(filters, "with_messages")
     body: dict[str, Any] = {
         "data": [thread_json(book, t, LISTED_MESSAGES if with_messages else None) for t in page]
     }
@@ -172,7 +150,7 @@ def _matching(book: ShopBook, filters: dict[str, str]) -> list[Thread]:
         raise Refused(400, "entity_type is required with entity_id")  # official
     since = _date(filters, "updated_since")
     channels = _list(filters, "channel_codes")
-    _bool(filters, "with_messages")
+    query_bool(filters, "with_messages")
     threads = list(book.threads.values())
     if entity_type not in (None, "MMP_ORDER"):
         return []  # the double's threads are all on product orders
@@ -356,7 +334,7 @@ def list_orders(book: ShopBook, call: Call) -> Answer:
     ids, channels = _list(query, "order_ids"), _list(query, "channel_codes")
     created = (_date(query, "start_date"), _date(query, "end_date"))
     updated = (_date(query, "start_update_date"), _date(query, "end_update_date"))
-    incident = _bool(query, "has_incident")
+    incident = query_bool(query, "has_incident")
     size = _int(query, "max", ORDER_PAGE[0], (1, ORDER_PAGE[1]))
     offset = _int(query, "offset", 0, (0, 10**9))
     descending = query.get("order", "asc")

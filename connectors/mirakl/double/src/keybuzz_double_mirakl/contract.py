@@ -6,15 +6,12 @@ corrected (``CORRECTIONS``, with Mirakl's words)."""
 
 from __future__ import annotations
 
-import copy
-import json
 from collections.abc import Iterable, Mapping
 from functools import cache
-from importlib.resources import files
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from keybuzz_sandbox.described import Described, close_objects, problems
+from keybuzz_sandbox.described import Described, problems, published, strict_copy
 from referencing.jsonschema import DRAFT202012
 
 SPEC_URI = "urn:mirakl:mmp-seller"
@@ -32,22 +29,20 @@ CORRECTIONS = (
 
 def raw_spec() -> dict[str, Any]:
     """The description as Mirakl published it."""
-    path = files("keybuzz_double_mirakl") / "openapi" / "mirakl-mmp-seller-openapi.json"
-    spec: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return spec
+    return published("keybuzz_double_mirakl", "mirakl-mmp-seller-openapi.json")
 
 
-@cache
-def strict_spec() -> dict[str, Any]:
-    spec = copy.deepcopy(raw_spec())
-    schemas = spec["components"]["schemas"]
+def _correct(schemas: dict[str, Any]) -> None:
     for name, field, extra, words in CORRECTIONS:
         declared = schemas[name]["properties"][field]
         if words not in declared["description"]:
             raise ValueError(f"{name}.{field}: Mirakl's words changed, check the correction")
         declared["type"] = [declared["type"], extra]
-    close_objects(schemas)
-    return spec
+
+
+@cache
+def strict_spec() -> dict[str, Any]:
+    return strict_copy(raw_spec(), _correct)
 
 
 DESCRIBED = Described(SPEC_URI, strict_spec, DRAFT202012)

@@ -10,24 +10,20 @@ from typing import Any
 
 import httpx
 from keybuzz_sandbox.conformance import (
-    JSON_FAULTS,
     AdminDriver,
     DoubleShop,
     Fault,
     ShopDriver,
     answered,
-    double_faults,
     sent_to,
 )
+from keybuzz_sandbox.double_kit.driver import json_api_faults, sent_log, suite_pace
 
 from keybuzz_double_mirakl.env import service_env
 
 # Mirakl's double: one operator's instance (docs/SANDBOX.md, "The Mirakl double"); every
 # operator runs the same connector, so one of them stands for all in the suite.
-_MIRAKL_FAULTS = double_faults(
-    {"TRUNCATED": "invalid_json", "WRONG_CONTENT_TYPE": "html", **JSON_FAULTS},
-    answer_cap=32 * 2**20,  # the Mirakl connector's MAX_RESPONSE_BYTES
-)
+_MIRAKL_FAULTS = json_api_faults(32 * 2**20)  # the Mirakl connector's MAX_RESPONSE_BYTES
 _MIRAKL_RECIPIENTS = {"CUSTOMER": "BUYER", "OPERATOR": "MARKETPLACE_SUPPORT"}
 # The suite's pace for a Mirakl shop: its M11 calls at least 0.5 s apart (the catalogue's
 # frequency, the kit's pace, counted from the end of the shop's last poll), so that a poll
@@ -57,9 +53,7 @@ class MiraklDriver(AdminDriver):
             entry["frequencies"] = {"M11": MIRAKL_SUITE_M11_SECONDS}
         return {
             "MIRAKL_CATALOGUE": json.dumps(catalogue),
-            "MIRAKL_TIMEOUT_SECONDS": "2",
-            "MIRAKL_CALL_DEADLINE_SECONDS": "2",
-            "MIRAKL_FIRST_POLL_DAYS": "1",
+            **suite_pace("MIRAKL", polled_every_two_seconds=False),
             "MIRAKL_POLL_MARGIN_SECONDS": str(MIRAKL_SUITE_POLL_MARGIN_SECONDS),
         }
 
@@ -98,7 +92,7 @@ class MiraklDriver(AdminDriver):
         return {"sender": "CUSTOMER", "body": text}
 
     async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
-        sent = answered(await http.get(f"{self.admin}/shops/{shop.account}/sent"))["sent"]
+        sent = await sent_log(http, self.admin, shop)
         return sent_to(sent, text, lambda s: list(s["to"]), _MIRAKL_RECIPIENTS)
 
 

@@ -18,6 +18,7 @@ from keybuzz_sandbox.conformance import (
     answered,
     double_faults,
 )
+from keybuzz_sandbox.double_kit.driver import sent_log, suite_pace
 
 from keybuzz_double_rakuten.routes import ADMIN
 
@@ -35,10 +36,7 @@ class RakutenDriver(AdminDriver):
     def service_settings(self, sandbox_url: str) -> dict[str, str]:
         return {
             "RAKUTEN_API_URL": f"{sandbox_url}{API}",
-            "RAKUTEN_POLL_INTERVAL_SECONDS": "2",
-            "RAKUTEN_TIMEOUT_SECONDS": "2",
-            "RAKUTEN_CALL_DEADLINE_SECONDS": "2",
-            "RAKUTEN_FIRST_POLL_DAYS": "1",
+            **suite_pace("RAKUTEN"),
         }
 
     def sandbox_settings(self) -> dict[str, str]:
@@ -74,7 +72,7 @@ class RakutenDriver(AdminDriver):
         raise Unsupported("Rakuten's messages carry no file")
 
     async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
-        sent = answered(await http.get(f"{self.admin}/shops/{shop.account}/sent"))["sent"]
+        sent = await sent_log(http, self.admin, shop)
         return [s["recipient"] for s in sent if s["body"] == text]
 
 

@@ -1,0 +1,69 @@
+"""The eBay double's conformance driver: its shops, consent, messages and faults as the
+conformance suite asks for them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from keybuzz_sandbox.conformance import (
+    AdminDriver,
+    ConsentApp,
+    DoubleShop,
+    ShopDriver,
+    answered,
+)
+from keybuzz_sandbox.double_kit.driver import json_api_faults, sent_log, suite_pace
+
+from .env import ADMIN, RU_NAME, consent_fields, service_env
+
+
+@dataclass(frozen=True)
+class EbayDriver(AdminDriver):
+    recipients: tuple[Any, ...] = ("BUYER",)
+    file_reference: str = "url"  # a message's files are links the sender hosts
+
+    def buyer_message(self, text: str) -> dict[str, Any]:
+        return {"body": text}
+
+    def service_settings(self, sandbox_url: str) -> dict[str, str]:
+        return service_env(sandbox_url) | suite_pace("EBAY")
+
+    def sandbox_settings(self) -> dict[str, str]:
+        return {}
+
+    async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
+        listed = answered(await http.get(self.shops_listed_at))
+        return [DoubleShop(s["name"], s["number"], consent_fields(s)) for s in listed]
+
+    async def consent_app(self, http: httpx.AsyncClient, callback_url: str) -> ConsentApp:
+        registered = await http.put(
+            f"{self.admin}/apps/{RU_NAME}", json={"acceptUrl": callback_url}
+        )
+        app = answered(registered)
+        fields = {"client_id": app["clientId"], "client_secret": app["clientSecret"],
+                  "ru_name": RU_NAME, "redirect_uri": callback_url}  # fmt: skip
+        return ConsentApp("secret/keybuzz/ebay/app", fields)
+
+    async def consent(self, http: httpx.AsyncClient, consent_url: str, shop: DoubleShop, *,
+                      decline: bool = False) -> str:  # fmt: skip
+        """The double's page has a link per seller: the shop's seller follows its own."""
+        chosen = {"decline": "1"} if decline else {"user": shop.account}
+        answer = await http.get(httpx.URL(consent_url).copy_merge_params(chosen))
+        if answer.status_code not in (302, 303, 307):
+            raise AssertionError(f"the consent page answered {answer.status_code}: {answer.text}")
+        return str(answer.headers["location"])
+
+    async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
+        sent = await sent_log(http, self.admin, shop)
+        return ["BUYER" for s in sent if s["body"] == text]
+
+
+def drivers() -> dict[str, ShopDriver]:
+    bodies = json_api_faults(8 << 20)  # the eBay connector's SPEC.max_response_bytes
+    return {"EBAY": EbayDriver(
+        marketplace="EBAY", api_family="ebay", customer_care="eBay", admin=ADMIN,
+        reading=("getConversations", "getConversation"), replying="sendMessage", bodies=bodies,
+        revoking="revoke",
+    )}  # fmt: skip

@@ -1,0 +1,50 @@
+"""The eBay double's constants (its application, its tokens' lives, eBay's call limits),
+its own settings (``SANDBOX_EBAY_<FIELD>``) and what points a service at it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+ROOT, ADMIN = "/ebay", "/_sandbox/ebay"
+CLIENT_ID, RU_NAME = "KeyBuzz-KeyBuzz-SBX-0a1b2c3d", "KeyBuzz-KeyBuzz-KeyBuz-abcdef"
+ACCESS_SECONDS, REFRESH_SECONDS = 7200, 47_304_000  # eBay's user tokens' lives [official]
+# eBay's call limits once an app passed its check [official, developer.ebay.com's FAQ]: an
+# application-based app up to 1,500,000 calls a day, a user-based one 20,000 per eBay user a
+# day, days starting at midnight Pacific time; which applies is eBay's choice: the double
+# counts both. REST quotas are per API resource [official: the Analytics API's
+# getRateLimits]: the Fulfillment API's calls are counted apart from the others' (the
+# Message and Identity APIs'), its quota taken as the application's too [assumed]. Its
+# refusal's body is assumed (eBay's error 2001, "Too many requests").
+APP_CALLS_PER_DAY, USER_CALLS_PER_DAY = 1_500_000, 20_000
+# The token endpoint's refresh-token grants a day for an application [official,
+# developer.ebay.com, "OAuth rate limits"]; past them eBay answers 429 [observed: a bug
+# report on davidtsadler/ebay-sdk-php, a refresh answered 429 with an "errors" body], the
+# body's words assumed.
+GRANTS_PER_DAY = 50_000
+PACIFIC = ZoneInfo("America/Los_Angeles")
+SELLERS = ("1", "2", "3")
+EXTRA_NUMBERS = 1_000  # the extra sellers' numbers: 1001, 1002, …
+
+
+class EbayDoubleSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """``SANDBOX_EBAY_EXTRA_SHOPS``: small sellers beyond the seeded ones, each with its
+    orders and no conversation."""
+
+    extra_shops: Annotated[int, msgspec.Meta(ge=0)] = 0
+
+
+def consent_fields(seller: Mapping[str, Any]) -> dict[str, str]:
+    """A seller of ``GET /_sandbox/ebay/shops`` as its consent's fields (the connector's
+    credential field names)."""
+    return {"user_id": seller["userId"], "refresh_token": seller["refreshToken"],
+            "client_id": seller["clientId"], "client_secret": seller["clientSecret"]}  # fmt: skip
+
+
+def service_env(url: str) -> dict[str, str]:
+    return {"EBAY_API_URL": f"{url}{ROOT}", "EBAY_IDENTITY_URL": f"{url}{ROOT}",
+            "EBAY_TOKEN_URL": f"{url}{ROOT}/identity/v1/oauth2/token",
+            "EBAY_CONSENT_URL": f"{url}{ROOT}"}  # fmt: skip

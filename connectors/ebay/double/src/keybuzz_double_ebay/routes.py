@@ -1,0 +1,384 @@
+"""The eBay double's routes: its sign-in and consent page, its OAuth token endpoint, the
+Identity, Message and Fulfillment APIs for its sellers, each request checked against eBay's
+descriptions (contract.py) and the sandbox's faults; its admin under /_sandbox/ebay."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+import msgspec
+from keybuzz_sandbox.answers import gateway_page, held_back, json_answer
+from keybuzz_sandbox.fault_admin import fault_handlers
+from keybuzz_sandbox.faults import hostile_page, malform, reply_faults
+from litestar import Request, Response, Router, get, post, put
+from litestar.response import Redirect, Stream
+
+from .contract import body_problems, query_problems
+from .env import ACCESS_SECONDS, ADMIN, CLIENT_ID, REFRESH_SECONDS, ROOT, RU_NAME
+from .state import EbayFaults, EbayState, Seller, stamp
+
+if TYPE_CHECKING:
+    from keybuzz_sandbox.sandbox import Sandbox
+
+
+def routes(sb: Sandbox) -> list[Any]:
+    state = EbayState.seeded(sb)
+    seed, secret, sellers, faults, ids = (
+        state.seed,
+        state.secret,
+        state.sellers,
+        state.faults,
+        state.ids,
+    )
+    accept, codes, access, refreshing = state.accept, state.codes, state.access, state.refreshing
+    limits, calls, grants, refused_grants = (
+        state.limits,
+        state.calls,
+        state.grants,
+        state.refused_grants,
+    )
+    today, spent, by_refresh = state.today, state.spent, state.by_refresh
+
+    def error(status: int, message: str, error_id: int = 2004) -> Response[bytes]:
+        return json_answer({"errors": [{"errorId": error_id, "domain": "API_MESSAGE",
+                                        "category": "REQUEST", "message": message}]}, status)  # fmt: skip
+
+    @get(f"{ROOT}/oauth2/authorize", include_in_schema=False, sync_to_thread=False)
+    def authorize(request: Request[Any, Any, Any]) -> Response[bytes] | Redirect:
+        """eBay's sign-in and consent, one link a seller (the double signs no one in)."""
+        q = dict(request.query_params)
+        if (
+            q.get("client_id") != CLIENT_ID
+            or q.get("redirect_uri") not in accept
+            or q.get("response_type") != "code"
+        ):
+            return Response(b"<h1>invalid_request</h1>", status_code=400, media_type="text/html")
+        back, state = accept[q["redirect_uri"]], q.get("state", "")
+        if "decline" in q:
+            return Redirect(f"{back}?{urlencode({'error': 'access_denied', 'state': state})}")
+        if (seller := sellers.get(q.get("user", ""))) is None:
+            links = "".join(f'<li><a href="?{urlencode({**q, "user": n})}">Se connecter : vendeur_{n}</a></li>'
+                            for n in sellers)  # fmt: skip
+            return Response(f"<h1>eBay</h1><ul>{links}</ul>".encode(), media_type="text/html")
+        code = f"v^1.1#i^1#c^{next(ids)}#{hashlib.sha256(f'{seed}{time.time()}'.encode()).hexdigest()[:20]}"
+        codes[code] = (seller.number, time.time() + 299)  # 299 s [official]
+        return Redirect(f"{back}?{urlencode({'state': state, 'code': code})}")
+
+    @post(f"{ROOT}/identity/v1/oauth2/token", include_in_schema=False)
+    async def token(request: Request[Any, Any, Any]) -> Response[bytes]:
+        basic = base64.b64encode(f"{CLIENT_ID}:{secret}".encode()).decode()
+        if request.headers.get("authorization") != f"Basic {basic}":
+            return json_answer(
+                {"error": "invalid_client", "error_description": "client authentication failed"},
+                401,
+            )
+        form = dict(await request.form())
+        echoed = sb.echo.of(str(form.get("refresh_token") or ""))
+        said = {"error": "invalid_grant", "error_description": f"the grant is invalid{echoed}"}
+        invalid = json_answer(said, 400)
+        if form.get("grant_type") == "authorization_code":
+            seller_at = codes.pop(str(form.get("code")), None)
+            if (
+                seller_at is None
+                or seller_at[1] < time.time()
+                or form.get("redirect_uri") != RU_NAME
+            ):
+                return invalid
+            seller, extra = sellers[seller_at[0]], {"refresh_token_expires_in": REFRESH_SECONDS}
+            extra["refresh_token"] = seller.refresh_token  # type: ignore[assignment]
+        elif form.get("grant_type") == "refresh_token":
+            found = by_refresh(str(form.get("refresh_token")))
+            if found is None:
+                return invalid
+            day = today()
+            if grants.get(day, 0) >= limits["grants"]:
+                refused_grants[day] = refused_grants.get(day, 0) + 1
+                return json_answer({"errors": [{
+                    "errorId": 1001, "domain": "OAuth", "category": "REQUEST",
+                    "message": "Too many requests",
+                    "longMessage": "The application's daily limit of refresh token grants "
+                                   "has been reached."}]}, 429)  # fmt: skip
+            seller, extra = found, {}
+            grants[day] = grants.get(day, 0) + 1
+        else:
+            return json_answer({"error": "unsupported_grant_type"}, 400)
+        seller.token_requests += 1
+        issued = (
+            f"v^1.1#i^1#p^3#{next(ids)}#{hashlib.sha256(f'{seed}{next(ids)}'.encode()).hexdigest()}"
+        )
+        access[issued] = (seller, time.time() + ACCESS_SECONDS)
+        return json_answer({"access_token": issued, "expires_in": ACCESS_SECONDS,
+                            "token_type": "User Access Token", **extra})  # fmt: skip
+
+    def bearer(request: Request[Any, Any, Any]) -> Seller | None:
+        held = access.get(request.headers.get("authorization", "").removeprefix("Bearer "))
+        return held[0] if held and held[1] > time.time() else None
+
+    async def answer(request: Request[Any, Any, Any], api: str, operation: str, make: Any,
+                     body: Any = None) -> Response[bytes] | Stream:  # fmt: skip
+        decision = await faults.delayed(f"ebay.{operation}")
+        if decision.error_status:
+            return gateway_page(decision.error_status)
+        seller = bearer(request)
+        if seller is None:
+            return error(
+                401,
+                "Invalid access token. Check the value of the Authorization HTTP request header.",
+                1001,
+            )
+        if (refused := sb.echo.refusal(seller.refresh_token)) is not None:
+            return error(400, refused)
+        if spent(seller, api):
+            return error(
+                429, "Too many requests. The request limit has been reached for the resource.", 2001
+            )
+        wrong = query_problems(api, operation, dict(request.query_params))
+        wrong += body_problems(api, operation, body) if body is not None else []
+        if wrong:
+            return error(400, "; ".join(wrong))
+
+        async def made() -> Response[bytes]:
+            payload, status = make(seller)
+            if payload is None:
+                return Response(b"", status_code=status)
+            if decision.malformed_kind == "html":
+                return gateway_page(200)
+            raw, kind = msgspec.json.encode(payload), decision.malformed_kind
+            return Response(
+                malform(raw, kind, faults.config.huge_bytes) if kind else raw,
+                status_code=status,
+                media_type="application/json",
+            )
+
+        return await held_back(faults.slow_answer(f"ebay.{operation}", seller.number), made)
+
+    @get(f"{ROOT}/commerce/identity/v1/user/", include_in_schema=False)
+    async def user(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
+        return await answer(request, "identity", "getUser", lambda s: ({
+            "userId": s.user_id, "username": s.username, "accountType": "BUSINESS",
+            "registrationMarketplaceId": "EBAY_FR", "status": "CONFIRMED"}, 200))  # fmt: skip
+
+    def page(items: list[Any], q: Any, key: str, href: str) -> dict[str, Any]:
+        limit, offset = int(q.get("limit", 25)), int(q.get("offset", 0))
+        hostile = hostile_page(faults.config, items[:limit])  # paged as none should
+        if hostile is not None:
+            return {key: hostile, "href": href, "limit": limit, "offset": offset,
+                    "total": len(items) + limit + offset,
+                    "next": f"{href}?{urlencode({**q, 'offset': offset + limit})}"}  # fmt: skip
+        shown = {key: items[offset : offset + limit], "href": href, "limit": limit, "offset": offset,
+                 "total": len(items)}  # fmt: skip
+        if offset + limit < len(items):
+            shown["next"] = f"{href}?{urlencode({**q, 'offset': offset + limit})}"
+        return shown
+
+    def summary(c: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in c.items() if k not in ("messages", "buyer")} | {
+            "latestMessage": c["messages"][-1],
+            "unreadCount": sum(not m["readStatus"] for m in c["messages"]),
+        }
+
+    @get(f"{ROOT}/commerce/message/v1/conversation", include_in_schema=False)
+    async def conversations(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
+        q = dict(request.query_params)
+
+        def make(s: Seller) -> tuple[Any, int]:
+            found = [
+                c for c in s.conversations if c["conversationType"] == q.get("conversation_type")
+            ]
+            if "start_time" in q:
+                found = [c for c in found if c["messages"][-1]["createdDate"] >= q["start_time"]]
+            found.sort(key=lambda c: c["messages"][-1]["createdDate"], reverse=True)
+            return page(
+                [summary(c) for c in found], q, "conversations", str(request.url).split("?")[0]
+            ), 200
+
+        return await answer(request, "message", "getConversations", make)
+
+    @get(
+        f"{ROOT}/commerce/message/v1/conversation/{{conversation_id:str}}", include_in_schema=False
+    )
+    async def conversation(
+        request: Request[Any, Any, Any], conversation_id: str
+    ) -> Response[bytes] | Stream:
+        q = dict(request.query_params)
+
+        def make(s: Seller) -> tuple[Any, int]:
+            c = next((c for c in s.conversations if c["conversationId"] == conversation_id), None)
+            if c is None or c["conversationType"] != q.get("conversation_type"):
+                return {"errors": [{"errorId": 2103, "message": "conversation not found"}]}, 404
+            shown = page(c["messages"], q, "messages", str(request.url).split("?")[0])
+            return {
+                k: c[k] for k in ("conversationStatus", "conversationTitle", "conversationType")
+            } | shown, 200
+
+        return await answer(request, "message", "getConversation", make)
+
+    @post(f"{ROOT}/commerce/message/v1/send_message", include_in_schema=False)
+    async def send(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
+        body = msgspec.json.decode(await request.body())
+        shown = reply_faults(faults.config, time.time())
+
+        def make(s: Seller) -> tuple[Any, int]:
+            c = next(
+                (c for c in s.conversations if c["conversationId"] == body.get("conversationId")),
+                None,
+            )
+            text = str(body.get("messageText", ""))
+            if c is None or c["conversationType"] != "FROM_MEMBERS" or not 0 < len(text) <= 2000:
+                return {
+                    "errors": [
+                        {"errorId": 2101, "message": "invalid conversationId or messageText"}
+                    ]
+                }, 400
+            s.sent.append(text)
+            said = {"messageId": f"m{next(ids)}", "createdDate": stamp(shown.date(time.time())),
+                    "messageBody": shown.show(text), "senderUsername": s.username,
+                    "recipientUsername": c["buyer"], "subject": c["conversationTitle"], "readStatus": False}  # fmt: skip
+            c["messages"].append(said)
+            return {
+                k.replace("Username", "UserName"): v for k, v in said.items() if k != "messageId"
+            }, 201
+
+        return await answer(request, "message", "sendMessage", make, body)
+
+    @post(f"{ROOT}/commerce/message/v1/update_conversation", include_in_schema=False)
+    async def update(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
+        body = msgspec.json.decode(await request.body())
+
+        def make(s: Seller) -> tuple[Any, int]:
+            for c in s.conversations:
+                if c["conversationId"] == body.get("conversationId") and "read" in body:
+                    for m in c["messages"]:
+                        m["readStatus"] = m["readStatus"] or (
+                            m["senderUsername"] != s.username and body["read"]
+                        )
+            return None, 204
+
+        return await answer(request, "message", "updateConversation", make, body)
+
+    @get(f"{ROOT}/sell/fulfillment/v1/order", include_in_schema=False)
+    async def orders(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
+        q = dict(request.query_params)
+
+        def make(s: Seller) -> tuple[Any, int]:
+            found = list(s.orders)
+            if "orderIds" in q:
+                found = [o for o in found if o["orderId"] in q["orderIds"].split(",")]
+            elif "filter" in q:
+                name, _, window = q["filter"].partition(":")
+                low, _, high = window.strip("[]").partition("..")
+                key = {"creationdate": "creationDate", "lastmodifieddate": "lastModifiedDate"}.get(
+                    name
+                )
+                if key is None:
+                    return {"errors": [{"errorId": 30700, "message": "invalid filter"}]}, 400
+                found = [o for o in found if low <= o[key] and (not high or o[key] <= high)]
+            return page(found, q, "orders", str(request.url).split("?")[0]), 200
+
+        return await answer(request, "fulfillment", "getOrders", make)
+
+    # --- admin -------------------------------------------------------------------------------
+
+    @get("/shops", sync_to_thread=False)
+    def listed_shops() -> Response[bytes]:
+        return json_answer([{"name": s.name or f"eBay {s.username}", "number": s.number, "userId": s.user_id,
+                             "username": s.username, "refreshToken": s.refresh_token,
+                             "clientId": CLIENT_ID, "clientSecret": secret} for s in sellers.values()])  # fmt: skip
+
+    @put("/apps/{ru_name:str}", sync_to_thread=False)
+    def register(ru_name: str, data: dict[str, str]) -> Response[bytes]:
+        """The accept URL eBay's developer portal registers with a RuName."""
+        accept[ru_name] = data["acceptUrl"]
+        return json_answer({"ruName": ru_name, "clientId": CLIENT_ID, "clientSecret": secret})
+
+    @post("/shops/{number:str}/threads", sync_to_thread=False, status_code=201)
+    def opened(number: str, data: dict[str, str]) -> Response[bytes]:
+        s, n = sellers[number], next(ids)
+        kind = "FROM_EBAY" if data.get("from") == "EBAY" else "FROM_MEMBERS"
+        # The admin may name the buyer and the listing (one a seeded order bought).
+        buyer = "eBay" if kind == "FROM_EBAY" else data.get("buyer") or f"acheteur_{n}"
+        item = data.get("item") or f"1100{n}"
+        message = {"messageId": f"m{n}", "createdDate": stamp(time.time()), "messageBody": data["body"],
+                   "senderUsername": buyer, "recipientUsername": s.username,
+                   "subject": f"Question sur l'objet {item}", "readStatus": False}  # fmt: skip
+        s.conversations.append({"conversationId": f"c{n}", "conversationType": kind, "buyer": buyer,
+                                "conversationStatus": "ACTIVE", "conversationTitle": message["subject"],
+                                "createdDate": message["createdDate"], "referenceId": item,
+                                "referenceType": "LISTING", "messages": [message]})  # fmt: skip
+        return json_answer(
+            {"messageId": message["messageId"], "threadId": f"c{n}", "orderId": None}, 201
+        )
+
+    @post(
+        "/shops/{number:str}/threads/{thread:str}/messages", sync_to_thread=False, status_code=201
+    )
+    def written(number: str, thread: str, data: dict[str, Any]) -> Response[bytes]:
+        """The buyer writes again in a conversation, its files as links (``mediaUrl``)."""
+        c = next(c for c in sellers[number].conversations if c["conversationId"] == thread)
+        media = [{"mediaName": f["name"], "mediaType": "PDF", "mediaUrl": f["url"]}
+                 for f in data.get("attachments", [])]  # fmt: skip
+        message = {"messageId": f"m{next(ids)}", "createdDate": stamp(time.time()),
+                   "messageBody": data["body"], "senderUsername": c["buyer"],
+                   "recipientUsername": sellers[number].username, "subject": c["conversationTitle"],
+                   "readStatus": False, **({"messageMedia": media} if media else {})}  # fmt: skip
+        c["messages"].append(message)
+        return json_answer({"messageId": message["messageId"]}, 201)
+
+    @get("/shops/{number:str}/sent", sync_to_thread=False)
+    def sent(number: str) -> Response[bytes]:
+        return json_answer({"sent": [{"body": b} for b in sellers[number].sent]})
+
+    @get("/shops/{number:str}/conversations", sync_to_thread=False)
+    def read_marks(number: str) -> Response[bytes]:
+        return json_answer(sellers[number].conversations)
+
+    @post("/shops/{number:str}/revoke", sync_to_thread=False)
+    def revoke(number: str) -> Response[bytes]:
+        """The seller withdraws its consent: its refresh and access tokens stop working."""
+        sellers[number].generation += 1
+        refreshing[sellers[number].refresh_token] = sellers[number]
+        for token, (s, _) in list(access.items()):
+            if s.number == number:
+                del access[token]
+        return json_answer({"revoked": True})
+
+    @post("/shops/{number:str}/expire-tokens", sync_to_thread=False)
+    def expire(number: str) -> Response[bytes]:
+        for token, (s, _) in list(access.items()):
+            if s.number == number:
+                access[token] = (s, 0.0)
+        return json_answer({"expired": True})
+
+    @get("/shops/{number:str}/token-requests", sync_to_thread=False)
+    def token_requests(number: str) -> Response[bytes]:
+        return json_answer({"tokenRequests": sellers[number].token_requests})
+
+    @put("/limits", sync_to_thread=False)
+    def set_limits(data: dict[str, int]) -> Response[bytes]:
+        limits.update({k: int(v) for k, v in data.items() if k in limits})
+        return json_answer(limits)
+
+    @get("/grants", sync_to_thread=False)
+    def granted() -> Response[bytes]:
+        day = today()
+        return json_answer({"refreshGrants": grants.get(day, 0),
+                            "refusedGrants": refused_grants.get(day, 0)})  # fmt: skip
+
+    @get("/shops/{number:str}/calls", sync_to_thread=False)
+    def calls_of(number: str) -> Response[bytes]:
+        """The seller's calls today, the app's beside (the Fulfillment API's apart) and the
+        app's calls answered 429 past its quotas."""
+        day = today()
+        return json_answer({"calls": calls.get((day, number), 0), "app": calls.get((day, "app"), 0),
+                            "fulfillment": calls.get((day, "fulfillment"), 0),
+                            "refused": calls.get((day, "refused-app"), 0),
+                            "fulfillmentRefused": calls.get((day, "refused-fulfillment"), 0)})  # fmt: skip
+
+    admin = [listed_shops, register, set_limits, calls_of, granted, opened, written, sent, read_marks, revoke, expire, token_requests,
+             *fault_handlers(faults, EbayFaults)]  # fmt: skip
+    api = [authorize, token, user, conversations, conversation, send, update, orders]
+    return [*api, Router(ADMIN, route_handlers=admin)]

@@ -1,0 +1,151 @@
+"""The eBay double's state: its sellers (seeded, and the extra ones of its settings), their
+conversations and orders, the consent codes and tokens it gave, and the calls it counted
+against eBay's quotas."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from keybuzz_sandbox.faults import JSON_KINDS, FaultInjector, SlowFaultConfig
+
+from .env import (
+    APP_CALLS_PER_DAY,
+    EXTRA_NUMBERS,
+    GRANTS_PER_DAY,
+    PACIFIC,
+    SELLERS,
+    USER_CALLS_PER_DAY,
+    EbayDoubleSettings,
+)
+
+if TYPE_CHECKING:
+    from keybuzz_sandbox.sandbox import Sandbox
+
+
+def stamp(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class EbayFaults(SlowFaultConfig, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """The sandbox's faults of a shop API, and ``malformedKind`` "html" (a web page)."""
+
+    malformed_kinds: ClassVar[tuple[str, ...]] = (*JSON_KINDS, "html")
+
+
+@dataclass
+class Seller:
+    number: str
+    seed: str
+    name: str = ""
+    generation: int = 0
+    token_requests: int = 0
+    conversations: list[dict[str, Any]] = field(default_factory=list)
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    sent: list[str] = field(default_factory=list)
+
+    @property
+    def user_id(self) -> str:
+        return f"eBayUser{self.number}x"
+
+    @property
+    def username(self) -> str:
+        return f"vendeur_{self.number}"
+
+    @property
+    def refresh_token(self) -> str:
+        digest = hashlib.sha256(f"{self.seed}|{self.number}|{self.generation}".encode()).hexdigest()
+        return f"v^1.1#i^1#r^1#{digest[:40]}"
+
+
+def seeded_orders(seller: Seller, now: float) -> list[dict[str, Any]]:
+    states = ("NOT_STARTED", "IN_PROGRESS", "FULFILLED")
+    made = []
+    for n in range(6):
+        at = stamp(now - 86_400 * (1 + 7 * n))
+        made.append({"orderId": f"{10 + int(seller.number)}-{10000 + n:05d}-{20000 + n:05d}",
+                     "creationDate": at, "lastModifiedDate": at,
+                     "orderFulfillmentStatus": states[n % 3], "orderPaymentStatus": "PAID",
+                     "cancelStatus": {"cancelState": "NONE_REQUESTED", "cancelRequests": []},
+                     "buyer": {"username": f"acheteur_{n}"}, "sellerId": seller.username,
+                     "lineItems": [{"lineItemId": f"{n}001", "title": f"Objet {n}", "quantity": 2,
+                                    "lineItemCost": {"value": "20.00", "currency": "EUR"},
+                                    "lineItemFulfillmentStatus": states[n % 3],
+                                    "legacyItemId": f"1100{n}", "sku": f"SKU-{n}",
+                                    "listingMarketplaceId": ("EBAY_FR", "EBAY_DE")[n % 2]}]})  # fmt: skip
+    return made
+
+
+@dataclass
+class EbayState:
+    """What the double keeps while it runs (in memory: a restart seeds it again)."""
+
+    seed: str
+    secret: str  # the application's client secret
+    sellers: dict[str, Seller]
+    faults: FaultInjector
+    accept: dict[str, str] = field(
+        default_factory=dict
+    )  # RuName → the accept URL registered with it
+    codes: dict[str, tuple[str, float]] = field(default_factory=dict)  # code → seller, expiry
+    access: dict[str, tuple[Seller, float]] = field(
+        default_factory=dict
+    )  # access token → seller, expiry
+    # The admin may lower them, and make a "day" a window of so many seconds (0: eBay's day),
+    # so that a run of minutes meets the limit a day's rate of calls would.
+    limits: dict[str, int] = field(default_factory=lambda: {
+        "app": APP_CALLS_PER_DAY, "fulfillment": APP_CALLS_PER_DAY,
+        "user": USER_CALLS_PER_DAY, "grants": GRANTS_PER_DAY, "window": 0})  # fmt: skip
+    # (day, "app", "fulfillment" or a seller) → calls answered; (day, "refused-<api>") →
+    # calls answered 429 past the app's quota of that API
+    calls: dict[tuple[str, str], int] = field(default_factory=dict)
+    grants: dict[str, int] = field(
+        default_factory=dict
+    )  # day → user access tokens granted on a refresh token
+    refused_grants: dict[str, int] = field(
+        default_factory=dict
+    )  # day → refresh-token grants refused past the limit
+    ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    # Each seller by the refresh tokens it was given: a token is its seller's while it is
+    # the current one (a revocation gives a new one).
+    refreshing: dict[str, Seller] = field(default_factory=dict)
+
+    @classmethod
+    def seeded(cls, sb: Sandbox) -> EbayState:
+        seed = sb.config.seed
+        sellers = {n: Seller(n, seed) for n in SELLERS}
+        for n in range(1, sb.config.of(EbayDoubleSettings).extra_shops + 1):
+            number = str(EXTRA_NUMBERS + n)
+            sellers[number] = Seller(number, seed, f"eBay Boutique {n:05d}")
+        for seller in sellers.values():
+            seller.orders = seeded_orders(seller, time.time())
+        secret = f"SBX-{hashlib.sha256(seed.encode()).hexdigest()[:24]}"
+        state = cls(seed, secret, sellers, FaultInjector(seed, EbayFaults()))
+        state.refreshing = {s.refresh_token: s for s in sellers.values()}
+        return state
+
+    def today(self) -> str:
+        if (window := self.limits["window"]) > 0:
+            return f"window-{int(time.time() // window)}"
+        return datetime.now(PACIFIC).date().isoformat()
+
+    def spent(self, seller: Seller, api: str) -> bool:
+        """Counts the call; True when the app's day of ``api``'s calls (the Fulfillment
+        API's, or the others') or the seller's is spent."""
+        calls, limits = self.calls, self.limits
+        day, quota = self.today(), "fulfillment" if api == "fulfillment" else "app"
+        app, user = calls.get((day, quota), 0), calls.get((day, seller.number), 0)
+        if app >= limits[quota] or user >= limits["user"]:
+            calls[(day, f"refused-{quota}")] = calls.get((day, f"refused-{quota}"), 0) + 1
+            return True
+        calls[(day, quota)], calls[(day, seller.number)] = app + 1, user + 1
+        return False
+
+    def by_refresh(self, token: str) -> Seller | None:
+        found = self.refreshing.get(token)
+        return found if found is not None and found.refresh_token == token else None

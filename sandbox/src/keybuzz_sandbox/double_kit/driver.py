@@ -1,0 +1,35 @@
+"""What the shop-API doubles' conformance drivers repeat: the suite's pace of a connector's
+settings, the faults a JSON API's double plays, the sent log of a shop read from its admin."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from keybuzz_sandbox.conformance import JSON_FAULTS, DoubleShop, answered, double_faults
+
+# The suite's pace (every driver's): shops polled every 2 s, calls cut after 2 s, a first
+# poll reaching back one day, so that a case runs in seconds, not a marketplace's minutes.
+SUITE_PACE = {"TIMEOUT_SECONDS": "2", "CALL_DEADLINE_SECONDS": "2", "FIRST_POLL_DAYS": "1"}
+SUITE_POLL_INTERVAL = {"POLL_INTERVAL_SECONDS": "2"}
+
+
+def suite_pace(prefix: str, *, polled_every_two_seconds: bool = True) -> dict[str, str]:
+    """The connector's settings (``<prefix>_<NAME>``) at the suite's pace; without its poll
+    interval where the driver paces its polls otherwise (Mirakl's, by its catalogue)."""
+    pace = {**SUITE_POLL_INTERVAL, **SUITE_PACE} if polled_every_two_seconds else SUITE_PACE
+    return {f"{prefix}_{name}": value for name, value in pace.items()}
+
+
+def json_api_faults(answer_cap: int) -> Mapping[str, dict[str, Any]]:
+    """The faults a JSON API's double plays as bodies: the shared JSON ones, a truncated
+    answer, a web page where JSON was due; ``answer_cap``: the connector's largest answer."""
+    played = {"TRUNCATED": "invalid_json", "WRONG_CONTENT_TYPE": "html", **JSON_FAULTS}
+    return double_faults(played, answer_cap=answer_cap)
+
+
+async def sent_log(http: httpx.AsyncClient, admin: str, shop: DoubleShop) -> list[Any]:
+    """What the double's shop sent (``GET <admin>/shops/<account>/sent``), as it logged it."""
+    return list(answered(await http.get(f"{admin}/shops/{shop.account}/sent"))["sent"])
