@@ -53,6 +53,23 @@ def test_a_reply_behind_is_dated_before_the_real_time_never_after_the_doubles_cl
     assert reply_dating(SlowFaultConfig(), real_now=1_000.0)(5_000.0) == 5_000.0
 
 
+def test_a_reply_behind_is_dated_on_the_doubles_own_timeline() -> None:
+    """A double whose timeline runs twenty times faster than real time from an anchor
+    (``own_clock``): the reply is dated a minute of real time behind on that timeline, so
+    that it is shown (back in real time) a minute before it was written, however long the
+    sandbox has run; not the real time read as the timeline's (shown near the anchor)."""
+    anchor, real_now = 1_000.0, 1_600.0  # a sandbox that has run for ten minutes
+
+    def timeline(real: float) -> float:
+        return anchor + (real - anchor) * 20
+
+    def shown(own: float) -> float:  # the timeline's time back in real time
+        return anchor + (own - anchor) / 20
+
+    dating = reply_dating(SlowFaultConfig(replies_behind_seconds=60), real_now, timeline)
+    assert shown(dating(timeline(real_now))) == real_now - 60
+
+
 def test_xml_nested_past_the_guarded_parsers_depth_is_taken_in_huge_tree_mode_only() -> None:
     """``deep``: the answer with elements nested inside its root past libxml2's 256 levels,
     within huge-tree mode's 2,048 (a guard in that mode reads it); its root kept."""

@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import functools
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ from keybuzz_sandbox.conformance import (
     ShopDriver,
     driver_for,
 )
+from keybuzz_sandbox.state import PersistentState, StateStore
 from keybuzz_shared.auth import issue_token
 from keybuzz_shared.connectors.registry import connectors, families
 from keybuzz_shared.connectors.seam import Connector, messages_by_api
@@ -147,9 +149,15 @@ def _sandbox_spec(port: int) -> infra.ServerSpec:
 
 
 @contextlib.contextmanager
-def sandbox_running(root: Path) -> Iterator[str]:
-    """A sandbox with every double's settings for the suite, its URL."""
+def sandbox_running(root: Path, ran_for: float = 0.0) -> Iterator[str]:
+    """A sandbox with every double's settings for the suite, its URL; ``ran_for``: its
+    timeline anchored that many seconds ago, as a sandbox that has run that long (a
+    loaded machine's start, a long suite), its clocks as far apart then."""
     spec = _sandbox_spec(infra.free_port())
+    if ran_for:
+        state = root / f"sandbox-state-{spec.port}"
+        StateStore(str(state)).save(PersistentState(anchor=float(int(time.time() - ran_for))))
+        spec = dataclasses.replace(spec, env=spec.env | {"SANDBOX_STATE_DIR": str(state)})
     server = infra.RunningServer(spec, root / f"sandbox-{spec.port}.log").start(timeout=60)
     try:
         yield spec.url

@@ -224,13 +224,25 @@ def as_dated(own_now: float) -> float:
     return own_now
 
 
-def reply_dating(config: FaultConfig, real_now: float) -> Callable[[float], float]:
+def as_real(real: float) -> float:
+    """A double's own clock that is the real time."""
+    return real
+
+
+def reply_dating(
+    config: FaultConfig, real_now: float, own_clock: Callable[[float], float] = as_real
+) -> Callable[[float], float]:
     """How a double dates a seller's reply written at ``real_now`` (real epoch seconds)
-    under its fault settings ``config``, from its own clock's time then."""
+    under its fault settings ``config``, from its own clock's time then. ``own_clock``: the
+    double's clock at a real time (a shop's virtual timeline, faster than real time): the
+    date behind is on that clock too, or a double whose timeline runs ahead would date the
+    reply by the real time read as its own, which its threads then show back near the
+    sandbox's start, minutes before the reply, as the longer the sandbox has run."""
     behind = config.replies_behind_seconds if isinstance(config, SlowFaultConfig) else 0.0
     if not behind:
         return as_dated
-    return lambda own_now: min(own_now, real_now - behind)
+    dated = own_clock(real_now - behind)
+    return lambda own_now: min(own_now, dated)
 
 
 def hostile_page(config: FaultConfig, first: list[Any]) -> list[Any] | None:
@@ -254,9 +266,12 @@ class ReplyFaults:
     date: Callable[[float], float] = as_dated
 
 
-def reply_faults(config: FaultConfig, real_now: float) -> ReplyFaults:
-    """The reply faults of ``config`` for a call at ``real_now`` (real epoch seconds)."""
-    return ReplyFaults(reply_shown(config), reply_dating(config, real_now))
+def reply_faults(
+    config: FaultConfig, real_now: float, own_clock: Callable[[float], float] = as_real
+) -> ReplyFaults:
+    """The reply faults of ``config`` for a call at ``real_now`` (real epoch seconds), on a
+    double whose clock reads ``own_clock`` at a real time (``reply_dating``)."""
+    return ReplyFaults(reply_shown(config), reply_dating(config, real_now, own_clock))
 
 
 async def trickled(content: bytes, pause: float) -> AsyncIterator[bytes]:

@@ -536,6 +536,8 @@ class InMemoryShopReplies:
         self.offered: tuple[Recipient, ...] = ("BUYER", "MARKETPLACE_SUPPORT", "ALL")
         # How its threads show a reply applied (a marketplace that rewrites it).
         self.shown: Callable[[str], str] = carried_text
+        # How far behind ours the clock that dates a reply applied is (a marketplace's).
+        self.dated_behind = timedelta(0)
 
     def buyer_writes(self, tenant_id: str, order_id: str, body: str = "Où est mon colis ?") -> str:
         self.keys.add(tenant_id)
@@ -586,7 +588,7 @@ class InMemoryShopReplies:
                 sender_name="Ma boutique",
                 subject=reply.subject or "order_information",
                 body=self.shown(reply.body),  # what the client sends, as shown
-                created_at=self.clock(),
+                created_at=self.clock() - self.dated_behind,
                 unread=False,
             )
         )

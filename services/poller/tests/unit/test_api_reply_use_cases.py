@@ -345,6 +345,21 @@ async def test_a_sellers_message_before_the_reply_leaves_its_read_back_able_to_t
     assert status(fake, reply_id)[0] == "SENT" and api.sends == 1
 
 
+async def test_a_lost_reply_dated_before_the_margin_is_not_sent_again() -> None:
+    """The reply's words on the thread dated further behind the queueing than
+    ``SENT_SKEW`` (a marketplace's clock minutes behind ours): it may be the reply, the
+    thread cannot tell: FAILED in doubt for an agent, not a second copy."""
+    fake, api, clock, _ = fnac_side()
+    reply_id = await queued(fake, fnac_ticket(fake, api))
+    api.dated_behind = SENT_SKEW + timedelta(minutes=1)
+    api.lose_next_answer = True
+    await send_due(fake.replies_ports)
+    clock.advance(LEASE * 10)
+    await send_due(fake.replies_ports)
+    reply = fake.replies.mail.replies[reply_id]
+    assert (reply.status, reply.status_code, api.sends) == ("FAILED", UNCONFIRMED, 1)
+
+
 class DiesAfterSending:
     """The sender's process dies between Fnac's answer and the commit of the outcome."""
 

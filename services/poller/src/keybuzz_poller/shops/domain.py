@@ -17,6 +17,7 @@ from keybuzz_shared.connectors.seam import (
     ThreadDetail,
     ThreadKey,
     ThreadKind,
+    is_same_text,
     is_sent_reply,
 )
 from keybuzz_shared.times import as_utc
@@ -233,13 +234,17 @@ def read_back(
     text: str, queued_at: datetime, listed: Sequence[InboxMessage], max_length: int
 ) -> ReadBack:
     """What the seller's messages ``listed`` on a reply's thread tell of our reply
-    ``text`` queued at ``queued_at`` (``ReadBack``): only messages written from
-    ``SENT_SKEW`` before the queueing count."""
+    ``text`` queued at ``queued_at`` (``ReadBack``): messages written from ``SENT_SKEW``
+    before the queueing count. One with the reply's words dated earlier than that (a
+    marketplace's clock further behind, or an earlier reply of the same words) may be
+    the reply: the thread cannot tell, never "absent" (sent again)."""
     since = as_utc(queued_at) - SENT_SKEW
     recent = [m for m in listed if as_utc(m.created_at) >= since]
     if any(is_own_reply(text, queued_at, m.body, m.created_at, max_length) for m in recent):
         return "found"
-    return "unclear" if recent else "absent"
+    if recent or any(is_same_text(text, m.body, max_length) for m in listed):
+        return "unclear"
+    return "absent"
 
 
 def read_from(
