@@ -212,7 +212,7 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
             now=book.virtual(real),
             observed_only=observed_listing_only(),
         )
-        book.reply_faults = reply_faults(double.faults.config, real)
+        book.reply_faults = reply_faults(double.faults.config, real, book.seller_id)
         try:
             answer = run(book, parts)
         except Refused as refused:

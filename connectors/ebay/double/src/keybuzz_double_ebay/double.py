@@ -293,9 +293,9 @@ def routes(sb: Sandbox) -> list[Any]:
             "userId": s.user_id, "username": s.username, "accountType": "BUSINESS",
             "registrationMarketplaceId": "EBAY_FR", "status": "CONFIRMED"}, 200))  # fmt: skip
 
-    def page(items: list[Any], q: Any, key: str, href: str) -> dict[str, Any]:
+    def page(items: list[Any], q: Any, key: str, href: str, seller: str) -> dict[str, Any]:
         limit, offset = int(q.get("limit", 25)), int(q.get("offset", 0))
-        hostile = hostile_page(faults.config, items[:limit])  # paged as none should
+        hostile = hostile_page(faults.config, items[:limit], seller, offset > 0)  # paged wrong
         if hostile is not None:
             return {key: hostile, "href": href, "limit": limit, "offset": offset,
                     "total": len(items) + limit + offset,
@@ -324,7 +324,11 @@ def routes(sb: Sandbox) -> list[Any]:
                 found = [c for c in found if c["messages"][-1]["createdDate"] >= q["start_time"]]
             found.sort(key=lambda c: c["messages"][-1]["createdDate"], reverse=True)
             return page(
-                [summary(c) for c in found], q, "conversations", str(request.url).split("?")[0]
+                [summary(c) for c in found],
+                q,
+                "conversations",
+                str(request.url).split("?")[0],
+                s.number,
             ), 200
 
         return await answer(request, "message", "getConversations", make)
@@ -341,7 +345,7 @@ def routes(sb: Sandbox) -> list[Any]:
             c = next((c for c in s.conversations if c["conversationId"] == conversation_id), None)
             if c is None or c["conversationType"] != q.get("conversation_type"):
                 return {"errors": [{"errorId": 2103, "message": "conversation not found"}]}, 404
-            shown = page(c["messages"], q, "messages", str(request.url).split("?")[0])
+            shown = page(c["messages"], q, "messages", str(request.url).split("?")[0], s.number)
             return {
                 k: c[k] for k in ("conversationStatus", "conversationTitle", "conversationType")
             } | shown, 200
@@ -408,7 +412,7 @@ def routes(sb: Sandbox) -> list[Any]:
                 if key is None:
                     return {"errors": [{"errorId": 30700, "message": "invalid filter"}]}, 400
                 found = [o for o in found if low <= o[key] and (not high or o[key] <= high)]
-            return page(found, q, "orders", str(request.url).split("?")[0]), 200
+            return page(found, q, "orders", str(request.url).split("?")[0], s.number), 200
 
         return await answer(request, "fulfillment", "getOrders", make)
 

@@ -162,7 +162,7 @@ def _answer(
         )
     if (refused := echo.refusal(book.credentials.key)) is not None:
         return refusal(service, errors.INVALID_REQUEST, refused)
-    book.reply_faults = reply_faults(double.faults.config, double.clock.now())
+    book.reply_faults = reply_faults(double.faults.config, double.clock.now(), book.shop_id)
     return QUERIES[service](book, root, double.clock.now())
 
 
