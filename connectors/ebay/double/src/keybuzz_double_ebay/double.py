@@ -109,11 +109,14 @@ class Seller:
 
 
 def _orders(seller: Seller, now: float) -> list[dict[str, Any]]:
+    return [_order(seller, n, now - 86_400 * (1 + 7 * n)) for n in range(6)]
+
+
+def _order(seller: Seller, n: int, when: float) -> dict[str, Any]:
+    """The seller's ``n``-th order, created and last modified ``when``."""
     states = ("NOT_STARTED", "IN_PROGRESS", "FULFILLED")
-    made = []
-    for n in range(6):
-        at = _t(now - 86_400 * (1 + 7 * n))
-        made.append({"orderId": f"{10 + int(seller.number)}-{10000 + n:05d}-{20000 + n:05d}",
+    at = _t(when)
+    return {"orderId": f"{10 + int(seller.number)}-{10000 + n:05d}-{20000 + n:05d}",
                      "creationDate": at, "lastModifiedDate": at,
                      "orderFulfillmentStatus": states[n % 3], "orderPaymentStatus": "PAID",
                      "cancelStatus": {"cancelState": "NONE_REQUESTED", "cancelRequests": []},
@@ -122,8 +125,7 @@ def _orders(seller: Seller, now: float) -> list[dict[str, Any]]:
                                     "lineItemCost": {"value": "20.00", "currency": "EUR"},
                                     "lineItemFulfillmentStatus": states[n % 3],
                                     "legacyItemId": f"1100{n}", "sku": f"SKU-{n}",
-                                    "listingMarketplaceId": ("EBAY_FR", "EBAY_DE")[n % 2]}]})  # fmt: skip
-    return made
+                                    "listingMarketplaceId": ("EBAY_FR", "EBAY_DE")[n % 2]}]}  # fmt: skip
 
 
 def routes(sb: Sandbox) -> list[Any]:
@@ -448,6 +450,14 @@ def routes(sb: Sandbox) -> list[Any]:
             {"messageId": message["messageId"], "threadId": f"c{n}", "orderId": None}, 201
         )
 
+    @post("/shops/{number:str}/orders", sync_to_thread=False, status_code=201)
+    def sold(number: str, data: dict[str, int]) -> Response[bytes]:
+        """``count`` new orders of the seller at once (a flood of sales), made now."""
+        s = sellers[number]
+        made = [_order(s, len(s.orders) + k, time.time()) for k in range(data["count"])]
+        s.orders += made
+        return json_answer({"orderIds": [o["orderId"] for o in made]}, 201)
+
     @post(
         "/shops/{number:str}/threads/{thread:str}/messages", sync_to_thread=False, status_code=201
     )
@@ -513,7 +523,7 @@ def routes(sb: Sandbox) -> list[Any]:
                             "refused": calls.get((day, "refused-app"), 0),
                             "fulfillmentRefused": calls.get((day, "refused-fulfillment"), 0)})  # fmt: skip
 
-    admin = [listed_shops, register, set_limits, calls_of, granted, opened, written, sent, read_marks, revoke, expire, token_requests,
+    admin = [listed_shops, register, set_limits, calls_of, granted, opened, sold, written, sent, read_marks, revoke, expire, token_requests,
              *fault_handlers(faults, EbayFaults)]  # fmt: skip
     api = [authorize, token, user, conversations, conversation, send, update, orders]
     return [*api, Router(ADMIN, route_handlers=admin)]
