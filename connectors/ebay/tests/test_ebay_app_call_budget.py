@@ -32,6 +32,10 @@ DAY = 86_400
 INTERVAL = 4.0
 BUDGET = round(SELLERS * CALLS_PER_POLL * DAY / (POLL_SHARE * INTERVAL))
 POLLS = 2  # polls of each seller watched
+# The scheduler claims a poll up to a tick before it is due (``poll_timings``: a quarter of
+# the interval, at most 1 s), and it starts once eBay's own pace allows: two polls' ends may
+# be that much closer than the interval (the next is due an interval after the last ends).
+CLAIM_AHEAD = min(1.0, INTERVAL / 4)
 
 
 async def app_calls(sandbox: Any) -> int:
@@ -102,7 +106,7 @@ async def test_sellers_share_the_applications_calls_and_the_interval_follows_the
         first = (await polls(poller, tenant))[0]
         seen = [first, *await polls_seen(poller, tenant, first, POLLS)]
         gaps = [(b - a).total_seconds() for a, b in zip(seen, seen[1:], strict=False)]
-        assert min(gaps) >= INTERVAL * 0.95, (tenant, gaps)
+        assert min(gaps) >= INTERVAL - CLAIM_AHEAD, (tenant, gaps)
     spent = await app_calls(sandbox) - before
     took = (await db_now(poller) - started).total_seconds()
     allowed = BUDGET * POLL_SHARE * took / DAY  # 2.2 calls a seller every 4 s
