@@ -1,0 +1,243 @@
+"""eBay's call limit is the application's, every seller's calls together: a running poller
+(its scheduler polling on its own, PostgreSQL, NATS, OpenBao) spaces each seller's polls so
+that all of them stay within the budget eBay's connector declares, counted at the eBay
+double, and polls the sellers left more often once others disconnect. The budget is tiny
+here (``EBAY_MESSAGE_CALLS_PER_DAY``) so that seconds show what a day would."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import pytest
+from keybuzz_connector_ebay.settings import CALLS_PER_POLL, POLL_SHARE
+from keybuzz_devstack.shop_api_testing import publish
+from keybuzz_devstack.testing import MailServer, RunningService, eventually
+from keybuzz_double_ebay.double import EbayDoubleSettings, consent_fields, service_env
+from keybuzz_poller.service import DEFINITION
+from keybuzz_sandbox import SandboxConfig
+from keybuzz_sandbox.fixtures import serve  # noqa: F401 - fixture
+from keybuzz_shared.events import ConnectionDisconnected
+from keybuzz_shared.vault import VaultClient
+
+EBAY = "EBAY"
+SELLERS = 4
+DAY = 86_400
+# Four sellers polled every 4 s spend the polls' share of this budget: 4 × 2.2 × 86,400 /
+# (211,200 × 0.9) = 4 s. One seller alone: 1 s, eBay's own interval here.
+INTERVAL = 4.0
+BUDGET = round(SELLERS * CALLS_PER_POLL * DAY / (POLL_SHARE * INTERVAL))
+WINDOW = 2 * INTERVAL  # seconds of calls counted
+
+
+async def app_calls(sandbox: Any) -> int:
+    answer = await sandbox.get("/_sandbox/ebay/shops/1/calls")  # the app's count beside
+    return int(answer.json()["app"])
+
+
+async def budgets(poller: RunningService) -> list[dict[str, Any]]:
+    nats = await poller.operator()
+    reply = await nats.request("keybuzz.poller.budgets", b"{}", timeout=10)
+    return msgspec.json.decode(reply.data)  # type: ignore[no-any-return]
+
+
+async def polls(poller: RunningService, tenant_id: str) -> tuple[datetime, datetime]:
+    row = await poller.runtime.pool.fetchrow(
+        "SELECT last_poll_at, next_poll_at FROM poller_shops WHERE poll_key = $1",
+        f"{EBAY}:{tenant_id}",
+    )
+    return row["last_poll_at"], row["next_poll_at"]
+
+
+@pytest.mark.timeout(120)
+async def test_sellers_share_the_applications_calls_and_the_interval_follows_them(
+    serve: Any,  # noqa: F811
+    start_service: Any,
+    dovecot: MailServer,
+    vault: VaultClient,
+    private_nats: Any,
+) -> None:
+    # A NATS of its own: the worker's holds other tests' eBay connections, which a poller
+    # subscribing there would count among the sellers sharing the budget.
+    sandbox, poller, listed, tenants = await _sellers_polled(
+        serve, start_service, dovecot, vault, private_nats, BUDGET, 1.0
+    )
+    [told] = await budgets(poller)
+    assert (told["marketplace"], told["shops"], told["callsPerDay"]) == (EBAY, SELLERS, BUDGET)
+    assert told["intervalSeconds"] == pytest.approx(INTERVAL, abs=0.1)
+    assert told["declaredIntervalSeconds"] == 1.0
+    # From here on every seller's polls fall on the budget's interval: the calls the double
+    # counts in two intervals are two polls a seller, not the eight eBay's own 1 s allows.
+    before = await app_calls(sandbox)
+    await asyncio.sleep(WINDOW)
+    spent = await app_calls(sandbox) - before
+    allowed = BUDGET * POLL_SHARE * WINDOW / DAY  # 35.2 calls: 8 polls of 2.2
+    # A seller's poll is 2 calls (no conversation): a poll each may straddle the window.
+    assert spent <= allowed + 2 * SELLERS, spent
+    assert spent >= 2 * SELLERS  # they were polled all the same
+    for tenant in tenants:
+        last, following = await polls(poller, tenant)
+        assert (following - last).total_seconds() == pytest.approx(INTERVAL, abs=0.5)
+
+    # Three sellers leave: the one left is polled every second once its next poll comes.
+    for tenant, seller in zip(tenants[1:], listed[1:], strict=True):
+        gone = ConnectionDisconnected(
+            tenant_id=tenant,
+            marketplace=EBAY,
+            seller_id=seller["userId"],
+            occurred_at=datetime.now(UTC),
+        )
+        await publish(poller, gone)
+    [told] = await eventually(lambda: _told_shops(poller, 1), within=20)
+    assert told["intervalSeconds"] == 1.0
+
+    async def polled_at_the_shorter_interval() -> bool:
+        last, following = await polls(poller, tenants[0])
+        return (following - last).total_seconds() == pytest.approx(1.0, abs=0.3)
+
+    await eventually(polled_at_the_shorter_interval, within=30)
+
+
+async def _told_shops(poller: RunningService, shops: int) -> list[dict[str, Any]] | None:
+    told = await budgets(poller)
+    return told if told and told[0]["shops"] == shops else None
+
+
+async def seller_calls(sandbox: Any, number: str) -> int:
+    return int((await sandbox.get(f"/_sandbox/ebay/shops/{number}/calls")).json()["calls"])
+
+
+async def _sellers_polled(
+    serve: Any,  # noqa: F811
+    start_service: Any,
+    dovecot: MailServer,
+    vault: VaultClient,
+    nats: Any,
+    budget: int,
+    interval: float,
+) -> tuple[Any, RunningService, list[dict[str, Any]], list[str]]:
+    """The eBay double's sellers connected to a running poller with ``budget`` calls a day
+    and eBay's own ``interval``, each polled once."""
+    sandbox = await serve(SandboxConfig(doubles=(EbayDoubleSettings(extra_shops=SELLERS),)))
+    poller = await start_service(
+        DEFINITION,
+        NATS_URL=nats.spec.url,
+        REPLY_SENDER_ENABLED="false",
+        EBAY_POLL_INTERVAL_SECONDS=str(int(interval)),
+        EBAY_MESSAGE_CALLS_PER_DAY=str(budget),
+        **service_env(str(sandbox.base_url)),
+        **dovecot.settings,
+    )
+    listed = [
+        s for s in (await sandbox.get("/_sandbox/ebay/shops")).json() if "Boutique" in s["name"]
+    ]
+    tenants = [
+        await poller.shop_connected(vault, EBAY, consent_fields(s), s["userId"]) for s in listed
+    ]
+
+    async def first_polls_done() -> bool:
+        return all([(await polls(poller, t))[0] is not None for t in tenants])
+
+    await eventually(first_polls_done, within=30)
+    return sandbox, poller, listed, tenants
+
+
+FLOOD = 60  # conversations one seller receives at once
+# eBay's own interval and the budget's alike here: a poll's deadline is the interval, and
+# the flood's poll (some 120 calls) is read in one.
+FLOOD_INTERVAL = 6.0
+FLOOD_BUDGET = round(SELLERS * CALLS_PER_POLL * DAY / (POLL_SHARE * FLOOD_INTERVAL))
+
+
+@pytest.mark.timeout(150)
+async def test_a_flooded_seller_spends_its_own_share_and_the_day_stays_within_budget(
+    serve: Any,  # noqa: F811
+    start_service: Any,
+    dovecot: MailServer,
+    vault: VaultClient,
+    private_nats: Any,
+) -> None:
+    sandbox, poller, listed, tenants = await _sellers_polled(
+        serve, start_service, dovecot, vault, private_nats, FLOOD_BUDGET, FLOOD_INTERVAL
+    )
+    flooded, number = tenants[0], listed[0]["number"]
+    before_flood = await seller_calls(sandbox, number)
+    flooded_at = (await polls(poller, flooded))[0]
+    for n in range(FLOOD):
+        opened = {"body": f"Question {n}", "buyer": f"acheteur_flot_{n}"}
+        await sandbox.post(f"/_sandbox/ebay/shops/{number}/threads", json=opened)
+
+    async def flood_read() -> bool:  # its poll read every conversation
+        count = await poller.runtime.pool.fetchval(
+            "SELECT count(*) FROM poller_external_messages WHERE tenant_id = $1", flooded
+        )
+        return count >= FLOOD and (await polls(poller, flooded))[0] > flooded_at
+
+    await eventually(flood_read, within=60)
+    # What the flood's poll spent, counted at the double, pushes the seller's next poll back
+    # in proportion: its calls a day at that interval are one seller's share, no more.
+    spent = await seller_calls(sandbox, number) - before_flood
+    last, following = await polls(poller, flooded)
+    pushed = (following - last).total_seconds()
+    assert spent > 4 * CALLS_PER_POLL  # a flood: far past a quiet poll's calls
+    assert spent * DAY / pushed <= CALLS_PER_POLL * DAY / FLOOD_INTERVAL * 1.1, (spent, pushed)
+    # From then on, the application's calls counted at the double over two intervals stay
+    # within the budget's share; the other sellers keep being polled at the interval.
+    others = {t: (await polls(poller, t))[0] for t in tenants[1:]}
+    window = 2 * FLOOD_INTERVAL
+    before = await app_calls(sandbox)
+    await asyncio.sleep(window)
+    counted = await app_calls(sandbox) - before
+    allowed = FLOOD_BUDGET * POLL_SHARE * window / DAY  # 17.6 calls: 8 polls of 2.2
+    assert counted <= allowed + 2 * SELLERS, counted  # a poll each may straddle the window
+    for tenant, polled in others.items():
+        assert (await polls(poller, tenant))[0] > polled  # not starved by the flood
+
+
+@pytest.mark.parametrize("fault", ["emptyPagesSayMore", "pagesRepeat"])
+@pytest.mark.timeout(120)
+async def test_a_listing_saying_more_with_nothing_or_repeating_stops_within_a_few_calls(
+    fault: str,
+    serve: Any,  # noqa: F811
+    start_service: Any,
+    dovecot: MailServer,
+    vault: VaultClient,
+    private_nats: Any,
+) -> None:
+    # Every getConversations page empty yet naming a next page (or the first page again,
+    # naming a next page): followed, one poll would page on until its deadline.
+    sandbox, poller, listed, tenants = await _sellers_polled(
+        serve, start_service, dovecot, vault, private_nats, 1_500_000, 1.0
+    )
+    tenant, number = tenants[0], listed[0]["number"]
+    await sandbox.post(f"/_sandbox/ebay/shops/{number}/threads", json={"body": "Bonjour"})
+    await sandbox.put("/_sandbox/ebay/faults", json={fault: True})
+    try:
+        start = (await polls(poller, tenant))[0]
+        before = await seller_calls(sandbox, number)
+
+        async def polled_twice_since() -> bool:
+            row = await poller.runtime.pool.fetchrow(
+                "SELECT last_poll_at, last_error FROM poller_shops WHERE poll_key = $1",
+                f"{EBAY}:{tenant}",
+            )
+            return bool(row["last_poll_at"] > start and row["last_error"] is None) and (
+                await seller_calls(sandbox, number) > before
+            )
+
+        await eventually(polled_twice_since, within=40)
+        polled = (await polls(poller, tenant))[0]
+        spent = await seller_calls(sandbox, number) - before
+
+        async def polled_again() -> bool:
+            return (await polls(poller, tenant))[0] > polled
+
+        await eventually(polled_again, within=20)
+        spent = await seller_calls(sandbox, number) - before
+    finally:
+        await sandbox.delete("/_sandbox/ebay/faults")
+    # Two polls at most since: each a listing of members' and eBay's conversations stopped
+    # at their second page (its conversation read, its mark), never thousands.
+    assert spent <= 3 * 12, spent
