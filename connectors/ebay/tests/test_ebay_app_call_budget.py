@@ -16,7 +16,7 @@ import msgspec
 import pytest
 from keybuzz_connector_ebay.settings import CALLS_PER_POLL, POLL_SHARE
 from keybuzz_devstack.shop_api_testing import publish
-from keybuzz_devstack.testing import MailServer, RunningService, eventually
+from keybuzz_devstack.testing import MailServer, RunningService, eventually, times_seen
 from keybuzz_double_ebay.double import EbayDoubleSettings, consent_fields, service_env
 from keybuzz_poller.service import DEFINITION
 from keybuzz_sandbox import SandboxConfig
@@ -61,18 +61,12 @@ async def polls(poller: RunningService, tenant_id: str) -> tuple[datetime, datet
 async def polls_seen(
     poller: RunningService, tenant_id: str, after: datetime, count: int
 ) -> list[datetime]:
-    """When the shop's next ``count`` polls after ``after`` happened, as the probe saw them
-    (a probe late under load may miss one, never see one early)."""
-    seen: list[datetime] = []
+    """When the shop's next ``count`` polls after ``after`` ended."""
 
-    async def done() -> bool:
-        last = (await polls(poller, tenant_id))[0]
-        if last > (seen[-1] if seen else after):
-            seen.append(last)
-        return len(seen) >= count
+    async def last() -> datetime:
+        return (await polls(poller, tenant_id))[0]
 
-    await eventually(done, within=None)
-    return seen
+    return await times_seen(last, after, count)
 
 
 async def db_now(poller: RunningService) -> datetime:

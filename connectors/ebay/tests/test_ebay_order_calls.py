@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 import pytest
 from keybuzz_connector_ebay.settings import CALLS_PER_SYNC, EBAY, SYNC_SHARE
-from keybuzz_devstack.testing import RunningService, eventually
+from keybuzz_devstack.testing import RunningService, eventually, times_seen
 from keybuzz_double_ebay.double import (
     APP_CALLS_PER_DAY,
     GRANTS_PER_DAY,
@@ -102,18 +102,13 @@ async def claims_seen(
     orders: RunningService, tenant: str, after: datetime, count: int
 ) -> list[datetime]:
     """When the seller's next ``count`` rounds after ``after`` began (each round's claim
-    stamps its cursor's ``last_run_at``), as the probe saw them: a probe late under load
-    may miss one, never see one early."""
-    seen: list[datetime] = []
+    stamps its cursor's ``last_run_at``)."""
 
-    async def done() -> bool:
-        claimed: datetime = (await cursor(orders, tenant))["last_run_at"]
-        if claimed > (seen[-1] if seen else after):
-            seen.append(claimed)
-        return len(seen) >= count
+    async def claimed() -> datetime:
+        at: datetime = (await cursor(orders, tenant))["last_run_at"]
+        return at
 
-    await eventually(done, within=None)
-    return seen
+    return await times_seen(claimed, after, count)
 
 
 @pytest.mark.timeout(300)
