@@ -2,11 +2,13 @@
 (its scheduler polling on its own, PostgreSQL, NATS, OpenBao) spaces each seller's polls so
 that all of them stay within the budget eBay's connector declares, counted at the eBay
 double, and polls the sellers left more often once others disconnect. The budget is tiny
-here (``EBAY_MESSAGE_CALLS_PER_DAY``) so that seconds show what a day would."""
+here (``EBAY_MESSAGE_CALLS_PER_DAY``) so that seconds show what a day would. Every figure is
+read from what was recorded (the shops' rows, the double's counts, the time between them),
+waiting on the polls it needs, never on a window of wall-clock time: a busy machine
+stretches the polls, not the assertions."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +16,7 @@ import msgspec
 import pytest
 from keybuzz_connector_ebay.settings import CALLS_PER_POLL, POLL_SHARE
 from keybuzz_devstack.shop_api_testing import publish
-from keybuzz_devstack.testing import MailServer, RunningService, eventually
+from keybuzz_devstack.testing import MailServer, RunningService, eventually, times_seen
 from keybuzz_double_ebay.double import EbayDoubleSettings, consent_fields, service_env
 from keybuzz_poller.service import DEFINITION
 from keybuzz_sandbox import SandboxConfig
@@ -29,7 +31,11 @@ DAY = 86_400
 # (211,200 × 0.9) = 4 s. One seller alone: 1 s, eBay's own interval here.
 INTERVAL = 4.0
 BUDGET = round(SELLERS * CALLS_PER_POLL * DAY / (POLL_SHARE * INTERVAL))
-WINDOW = 2 * INTERVAL  # seconds of calls counted
+POLLS = 2  # polls of each seller watched
+# The scheduler claims a poll up to a tick before it is due (``poll_timings``: a quarter of
+# the interval, at most 1 s), and it starts once eBay's own pace allows: two polls' ends may
+# be that much closer than the interval (the next is due an interval after the last ends).
+CLAIM_AHEAD = min(1.0, INTERVAL / 4)
 
 
 async def app_calls(sandbox: Any) -> int:
@@ -44,6 +50,7 @@ async def budgets(poller: RunningService) -> list[dict[str, Any]]:
 
 
 async def polls(poller: RunningService, tenant_id: str) -> tuple[datetime, datetime]:
+    """When the shop was last polled, and when next."""
     row = await poller.runtime.pool.fetchrow(
         "SELECT last_poll_at, next_poll_at FROM poller_shops WHERE poll_key = $1",
         f"{EBAY}:{tenant_id}",
@@ -51,7 +58,23 @@ async def polls(poller: RunningService, tenant_id: str) -> tuple[datetime, datet
     return row["last_poll_at"], row["next_poll_at"]
 
 
-@pytest.mark.timeout(120)
+async def polls_seen(
+    poller: RunningService, tenant_id: str, after: datetime, count: int
+) -> list[datetime]:
+    """When the shop's next ``count`` polls after ``after`` ended."""
+
+    async def last() -> datetime:
+        return (await polls(poller, tenant_id))[0]
+
+    return await times_seen(last, after, count)
+
+
+async def db_now(poller: RunningService) -> datetime:
+    now: datetime = await poller.runtime.pool.fetchval("SELECT now()")
+    return now
+
+
+@pytest.mark.timeout(300)
 async def test_sellers_share_the_applications_calls_and_the_interval_follows_them(
     serve: Any,  # noqa: F811
     start_service: Any,
@@ -68,18 +91,25 @@ async def test_sellers_share_the_applications_calls_and_the_interval_follows_the
     assert (told["marketplace"], told["shops"], told["callsPerDay"]) == (EBAY, SELLERS, BUDGET)
     assert told["intervalSeconds"] == pytest.approx(INTERVAL, abs=0.1)
     assert told["declaredIntervalSeconds"] == 1.0
-    # From here on every seller's polls fall on the budget's interval: the calls the double
-    # counts in two intervals are two polls a seller, not the eight eBay's own 1 s allows.
-    before = await app_calls(sandbox)
-    await asyncio.sleep(WINDOW)
-    spent = await app_calls(sandbox) - before
-    allowed = BUDGET * POLL_SHARE * WINDOW / DAY  # 35.2 calls: 8 polls of 2.2
-    # A seller's poll is 2 calls (no conversation): a poll each may straddle the window.
-    assert spent <= allowed + 2 * SELLERS, spent
-    assert spent >= 2 * SELLERS  # they were polled all the same
+    # From here on every seller's polls fall on the budget's interval (eBay's own 1 s would
+    # be four times as often), as its row recorded them; the application's calls the double
+    # counted meanwhile stay within the polls' share for the time they took, a poll a
+    # seller more (one may straddle the start).
+    before, started = await app_calls(sandbox), await db_now(poller)
     for tenant in tenants:
+        first = (await polls(poller, tenant))[0]
+        seen = [first, *await polls_seen(poller, tenant, first, POLLS)]
+        gaps = [(b - a).total_seconds() for a, b in zip(seen, seen[1:], strict=False)]
+        assert min(gaps) >= INTERVAL - CLAIM_AHEAD, (tenant, gaps)
+    spent = await app_calls(sandbox) - before
+    took = (await db_now(poller) - started).total_seconds()
+    allowed = BUDGET * POLL_SHARE * took / DAY  # 2.2 calls a seller every 4 s
+    # A seller's poll is 2 calls (no conversation).
+    assert 2 * SELLERS <= spent <= allowed + 2 * SELLERS, (spent, took)
+    for tenant in tenants:  # each next poll placed the budget's interval on, or later (a
+        # poll on a busy machine may spend retries, counted, and be put off by them)
         last, following = await polls(poller, tenant)
-        assert (following - last).total_seconds() == pytest.approx(INTERVAL, abs=0.5)
+        assert (following - last).total_seconds() >= INTERVAL - 0.01, tenant
 
     # Three sellers leave: the one left is polled every second once its next poll comes.
     for tenant, seller in zip(tenants[1:], listed[1:], strict=True):
@@ -90,14 +120,14 @@ async def test_sellers_share_the_applications_calls_and_the_interval_follows_the
             occurred_at=datetime.now(UTC),
         )
         await publish(poller, gone)
-    [told] = await eventually(lambda: _told_shops(poller, 1), within=20)
+    [told] = await eventually(lambda: _told_shops(poller, 1), within=None)
     assert told["intervalSeconds"] == 1.0
 
     async def polled_at_the_shorter_interval() -> bool:
         last, following = await polls(poller, tenants[0])
         return (following - last).total_seconds() == pytest.approx(1.0, abs=0.3)
 
-    await eventually(polled_at_the_shorter_interval, within=30)
+    await eventually(polled_at_the_shorter_interval, within=None)
 
 
 async def _told_shops(poller: RunningService, shops: int) -> list[dict[str, Any]] | None:
@@ -140,18 +170,19 @@ async def _sellers_polled(
     async def first_polls_done() -> bool:
         return all([(await polls(poller, t))[0] is not None for t in tenants])
 
-    await eventually(first_polls_done, within=30)
+    await eventually(first_polls_done, within=None)
     return sandbox, poller, listed, tenants
 
 
 FLOOD = 60  # conversations one seller receives at once
 # eBay's own interval and the budget's alike here: a poll's deadline is the interval, and
-# the flood's poll (some 120 calls) is read in one.
-FLOOD_INTERVAL = 6.0
+# the flood's poll (some 120 calls) is read in one, on a busy machine too (cut at its
+# deadline, it would be retried only once its calls allow, minutes later).
+FLOOD_INTERVAL = 15.0
 FLOOD_BUDGET = round(SELLERS * CALLS_PER_POLL * DAY / (POLL_SHARE * FLOOD_INTERVAL))
 
 
-@pytest.mark.timeout(150)
+@pytest.mark.timeout(300)
 async def test_a_flooded_seller_spends_its_own_share_and_the_day_stays_within_budget(
     serve: Any,  # noqa: F811
     start_service: Any,
@@ -173,31 +204,36 @@ async def test_a_flooded_seller_spends_its_own_share_and_the_day_stays_within_bu
         count = await poller.runtime.pool.fetchval(
             "SELECT count(*) FROM poller_external_messages WHERE tenant_id = $1", flooded
         )
-        return count >= FLOOD and (await polls(poller, flooded))[0] > flooded_at
+        polling = await poller.runtime.pool.fetchval(
+            "SELECT lease_owner IS NOT NULL AND lease_expires_at > now() FROM poller_shops"
+            " WHERE poll_key = $1",
+            f"{EBAY}:{flooded}",
+        )  # the poll that stored them ended: its calls all made, its next poll set
+        return count >= FLOOD and not polling and (await polls(poller, flooded))[0] > flooded_at
 
-    await eventually(flood_read, within=60)
-    # What the flood's poll spent, counted at the double, pushes the seller's next poll back
-    # in proportion: its calls a day at that interval are one seller's share, no more.
+    await eventually(flood_read, within=None)
+    # What the flood's polls spent, counted at the double, pushes the seller's next poll back
+    # in proportion: its calls from its last quiet poll to its next poll, a day at that
+    # pace, are one seller's share, no more (however many polls the flood took).
     spent = await seller_calls(sandbox, number) - before_flood
-    last, following = await polls(poller, flooded)
-    pushed = (following - last).total_seconds()
+    following = (await polls(poller, flooded))[1]
+    pushed = (following - flooded_at).total_seconds()
     assert spent > 4 * CALLS_PER_POLL  # a flood: far past a quiet poll's calls
     assert spent * DAY / pushed <= CALLS_PER_POLL * DAY / FLOOD_INTERVAL * 1.1, (spent, pushed)
-    # From then on, the application's calls counted at the double over two intervals stay
-    # within the budget's share; the other sellers keep being polled at the interval.
-    others = {t: (await polls(poller, t))[0] for t in tenants[1:]}
-    window = 2 * FLOOD_INTERVAL
-    before = await app_calls(sandbox)
-    await asyncio.sleep(window)
+    # From then on, the application's calls counted at the double while every seller is
+    # polled again stay within the budget's share for the time that took (a poll a seller
+    # more: one may straddle the start); the other sellers are not starved by the flood.
+    before, started = await app_calls(sandbox), await db_now(poller)
+    for tenant in tenants[1:]:
+        await polls_seen(poller, tenant, (await polls(poller, tenant))[0], 1)
     counted = await app_calls(sandbox) - before
-    allowed = FLOOD_BUDGET * POLL_SHARE * window / DAY  # 17.6 calls: 8 polls of 2.2
-    assert counted <= allowed + 2 * SELLERS, counted  # a poll each may straddle the window
-    for tenant, polled in others.items():
-        assert (await polls(poller, tenant))[0] > polled  # not starved by the flood
+    took = (await db_now(poller) - started).total_seconds()
+    allowed = FLOOD_BUDGET * POLL_SHARE * took / DAY  # 2.2 calls a seller every 15 s
+    assert counted <= allowed + 2 * SELLERS, (counted, took)
 
 
 @pytest.mark.parametrize("fault", ["emptyPagesSayMore", "pagesRepeat"])
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(300)
 async def test_a_listing_saying_more_with_nothing_or_repeating_stops_within_a_few_calls(
     fault: str,
     serve: Any,  # noqa: F811
@@ -208,8 +244,10 @@ async def test_a_listing_saying_more_with_nothing_or_repeating_stops_within_a_fe
 ) -> None:
     # Every getConversations page empty yet naming a next page (or the first page again,
     # naming a next page): followed, one poll would page on until its deadline.
+    # eBay's interval 3 s: a poll's deadline is its interval, and a poll reading a page
+    # again on a busy machine takes more than a second.
     sandbox, poller, listed, tenants = await _sellers_polled(
-        serve, start_service, dovecot, vault, private_nats, 1_500_000, 1.0
+        serve, start_service, dovecot, vault, private_nats, 1_500_000, 3.0
     )
     tenant, number = tenants[0], listed[0]["number"]
     await sandbox.post(f"/_sandbox/ebay/shops/{number}/threads", json={"body": "Bonjour"})
@@ -227,14 +265,14 @@ async def test_a_listing_saying_more_with_nothing_or_repeating_stops_within_a_fe
                 await seller_calls(sandbox, number) > before
             )
 
-        await eventually(polled_twice_since, within=40)
+        await eventually(polled_twice_since, within=None)
         polled = (await polls(poller, tenant))[0]
         spent = await seller_calls(sandbox, number) - before
 
         async def polled_again() -> bool:
             return (await polls(poller, tenant))[0] > polled
 
-        await eventually(polled_again, within=20)
+        await eventually(polled_again, within=None)
         spent = await seller_calls(sandbox, number) - before
     finally:
         await sandbox.delete("/_sandbox/ebay/faults")

@@ -2,20 +2,22 @@
 orders service (its sync loop on its own, PostgreSQL, NATS, OpenBao) spaces each eBay
 seller's sync rounds so that all of them stay within the budget eBay's connector declares
 (``EBAY_FULFILLMENT_CALLS_PER_DAY``, tiny here so that seconds show what a day would), and
-eBay's double, enforcing that quota, answers none of them 429. Past the application's
-token grants a day, a sync waits for later: never the consent refused, never a
-disconnection."""
+eBay's double, enforcing that quota, answers none of them 429. Each round is charged what
+it spent, counted as its calls were sent: a seller whose orders flood pays for its pages
+with a later next round, the others sync on. Past the application's token grants a day, a
+sync waits for later: never the consent refused, never a disconnection. Every figure is
+read from what was recorded (the cursors' rows, the double's counts), never from a window
+of wall-clock time: a busy machine stretches the rounds, not the assertions."""
 
 from __future__ import annotations
 
-import asyncio
-import math
+from datetime import datetime
 from typing import Any
 
 import msgspec
 import pytest
 from keybuzz_connector_ebay.settings import CALLS_PER_SYNC, EBAY, SYNC_SHARE
-from keybuzz_devstack.testing import RunningService, eventually
+from keybuzz_devstack.testing import RunningService, eventually, times_seen
 from keybuzz_double_ebay.double import (
     APP_CALLS_PER_DAY,
     GRANTS_PER_DAY,
@@ -35,11 +37,12 @@ DAY = 86_400
 # (118,800 × 0.8) = 4 s; orders' own interval here is 1 s.
 INTERVAL = 4.0
 BUDGET = round(SELLERS * CALLS_PER_SYNC * DAY / (SYNC_SHARE * INTERVAL))
-MEASURED = 2 * INTERVAL  # seconds of calls counted
+ROUNDS = 2  # rounds of each seller watched
+FLOOD = 500  # orders one seller sells at once: pages of getOrders in one round
 
 
-async def calls(sandbox: Any) -> dict[str, int]:
-    answer = await sandbox.get("/_sandbox/ebay/shops/1001/calls")  # the app's counts beside
+async def calls(sandbox: Any, number: str = "1001") -> dict[str, int]:
+    answer = await sandbox.get(f"/_sandbox/ebay/shops/{number}/calls")  # the app's beside
     return dict(answer.json())
 
 
@@ -52,19 +55,29 @@ async def active_syncs(orders: RunningService) -> int:
     )
 
 
-@pytest.mark.timeout(120)
-async def test_sellers_syncs_share_the_fulfillment_quota_and_wait_out_refused_grants(
+async def cursor(orders: RunningService, tenant: str) -> Any:
+    return await orders.runtime.pool.fetchrow(
+        "SELECT runs, last_run_at, last_round_calls, orders_seen, now() AS at"
+        " FROM order_sync_cursors WHERE tenant_id = $1 AND marketplace = $2",
+        tenant,
+        EBAY,
+    )
+
+
+async def _synced(
     serve: Any,  # noqa: F811
     start_service: Any,
     vault: VaultClient,
-    private_nats: Any,
-) -> None:
+    nats: Any,
+) -> tuple[Any, RunningService, list[dict[str, Any]], list[str]]:
+    """The double's sellers connected to a running orders service whose Fulfillment budget
+    gives a round every ``INTERVAL`` s, each seller backfilled and syncing."""
     sandbox = await serve(SandboxConfig(doubles=(EbayDoubleSettings(extra_shops=SELLERS),)))
     # A NATS of its own: the worker's holds other tests' eBay connections, whose backfills
     # and syncs would share the quota.
     orders = await start_service(
         DEFINITION,
-        NATS_URL=private_nats.spec.url,
+        NATS_URL=nats.spec.url,
         ORDERS_SYNC_INTERVAL_SECONDS="1",
         EBAY_CALL_DEADLINE_SECONDS="2",  # a 429 is asked again within 2 s, then waits
         EBAY_FULFILLMENT_CALLS_PER_DAY=str(BUDGET),
@@ -81,7 +94,31 @@ async def test_sellers_syncs_share_the_fulfillment_quota_and_wait_out_refused_gr
     async def backfilled() -> bool:
         return await active_syncs(orders) == SELLERS
 
-    await eventually(backfilled, within=40)  # each seller's 90 days read, its sync started
+    await eventually(backfilled, within=None)  # each seller's 90 days read, its sync started
+    return sandbox, orders, listed, tenants
+
+
+async def claims_seen(
+    orders: RunningService, tenant: str, after: datetime, count: int
+) -> list[datetime]:
+    """When the seller's next ``count`` rounds after ``after`` began (each round's claim
+    stamps its cursor's ``last_run_at``)."""
+
+    async def claimed() -> datetime:
+        at: datetime = (await cursor(orders, tenant))["last_run_at"]
+        return at
+
+    return await times_seen(claimed, after, count)
+
+
+@pytest.mark.timeout(300)
+async def test_sellers_syncs_share_the_fulfillment_quota_and_wait_out_refused_grants(
+    serve: Any,  # noqa: F811
+    start_service: Any,
+    vault: VaultClient,
+    private_nats: Any,
+) -> None:
+    sandbox, orders, _, tenants = await _synced(serve, start_service, vault, private_nats)
     nats = await orders.operator()
     reply = await nats.request("keybuzz.orders.budgets", b"{}", timeout=10)
     [told] = msgspec.json.decode(reply.data)
@@ -91,18 +128,25 @@ async def test_sellers_syncs_share_the_fulfillment_quota_and_wait_out_refused_gr
     gauge = 'keybuzz_orders_app_budget_interval_seconds{marketplace="EBAY"}'
     assert await orders.metric(gauge) == pytest.approx(INTERVAL, abs=0.1)
 
-    # eBay's double enforces the quota: what the budget allows in the seconds measured, and
-    # a round a seller more (one may straddle their start).
+    # Each seller's rounds, as its cursor recorded them, fall the budget's interval apart
+    # (orders' own 1 s would be four times as often); their calls, counted at the double
+    # between the first and the last round watched, are what that many rounds spend, and
+    # eBay's double answered none of them 429.
     before = await calls(sandbox)
-    allowed = BUDGET * MEASURED / DAY  # 11 calls: two rounds of 1.1 a seller
-    limit = before["fulfillment"] + math.floor(allowed) + SELLERS
-    await sandbox.put("/_sandbox/ebay/limits", json={"fulfillment": limit})
-    await asyncio.sleep(MEASURED)
+    started = {t: await cursor(orders, t) for t in tenants}
+    watched = {
+        t: [row["last_run_at"], *await claims_seen(orders, t, row["last_run_at"], ROUNDS)]
+        for t, row in started.items()
+    }
     after = await calls(sandbox)
-    await sandbox.put("/_sandbox/ebay/limits", json={"fulfillment": APP_CALLS_PER_DAY})
+    for tenant, claims in watched.items():
+        gaps = [(b - a).total_seconds() for a, b in zip(claims, claims[1:], strict=False)]
+        assert min(gaps) >= INTERVAL * 0.95, (tenant, gaps)
     assert after["fulfillmentRefused"] == before["fulfillmentRefused"]  # 0 × 429
     spent = after["fulfillment"] - before["fulfillment"]
-    assert SELLERS <= spent <= allowed + SELLERS, spent  # synced all the same, within it
+    ended = await _last(orders, tenants)
+    rounds = sum(ended[t]["runs"] - started[t]["runs"] for t in tenants)
+    assert SELLERS * (ROUNDS - 1) <= spent <= (rounds + SELLERS) * CALLS_PER_SYNC, (spent, rounds)
 
     # The quota spent all the same (a quota lower than declared), then the application's
     # token grants of the day spent for a seller whose token expired: each round waits.
@@ -131,3 +175,45 @@ async def test_sellers_syncs_share_the_fulfillment_quota_and_wait_out_refused_gr
     assert reauth == 0  # no reauth_required: the consents stand
     for tenant in tenants[:2]:  # the quota and the grants back, they sync
         assert (await sync.sync_now(tenant)).errors == 0
+
+
+async def _last(orders: RunningService, tenants: list[str]) -> dict[str, Any]:
+    return {t: await cursor(orders, t) for t in tenants}
+
+
+@pytest.mark.timeout(300)
+async def test_a_flood_of_orders_is_charged_what_its_round_spent_and_puts_its_next_round_off(
+    serve: Any,  # noqa: F811
+    start_service: Any,
+    vault: VaultClient,
+    private_nats: Any,
+) -> None:
+    sandbox, orders, listed, tenants = await _synced(serve, start_service, vault, private_nats)
+    flooded, number = tenants[0], listed[0]["number"]
+    seen_before = (await cursor(orders, flooded))["orders_seen"]
+    before = (await calls(sandbox, number))["calls"]
+    others = {t: (await cursor(orders, t))["runs"] for t in tenants[1:]}
+    sold = await sandbox.post(f"/_sandbox/ebay/shops/{number}/orders", json={"count": FLOOD})
+    assert sold.status_code == 201, sold.text
+
+    async def flood_read() -> Any:  # the round that read the flood, as its cursor kept it
+        row = await cursor(orders, flooded)
+        counted = row["last_round_calls"] > 1  # charged once the round ended
+        return row if row["orders_seen"] >= seen_before + FLOOD and counted else None
+
+    flood = await eventually(flood_read, within=None)
+    spent = (await calls(sandbox, number))["calls"] - before
+    # Charged what it spent, counted as sent: its pages, far past the round's declared 1.1,
+    # and no more than the double counted for the seller since (quiet rounds before it).
+    assert flood["last_round_calls"] >= FLOOD // 200, flood
+    assert flood["last_round_calls"] <= spent, (flood["last_round_calls"], spent)
+    # Its next round is put off in proportion: the flooded seller's calls a day at that
+    # pace are one seller's share of the budget, no more.
+    [following] = await claims_seen(orders, flooded, flood["last_run_at"], 1)
+    put_off = (following - flood["last_run_at"]).total_seconds()
+    charged = flood["last_round_calls"]
+    assert put_off >= INTERVAL * charged / CALLS_PER_SYNC * 0.95, (put_off, charged)
+    assert charged * DAY / put_off <= CALLS_PER_SYNC * DAY / INTERVAL * 1.06
+    # The other sellers synced meanwhile: the flood cost them nothing.
+    for tenant, runs in others.items():
+        assert (await cursor(orders, tenant))["runs"] > runs, tenant

@@ -28,6 +28,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -138,6 +139,24 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], within: float | N
         if loop.time() > deadline:
             raise AssertionError(f"condition not met within {within}s")
         await asyncio.sleep(0.05)
+
+
+async def times_seen(
+    read: Callable[[], Awaitable[datetime]], after: datetime, count: int
+) -> list[datetime]:
+    """The next ``count`` instants ``read`` gives later than ``after`` (each later than the
+    one before: a row's last poll or claim), as a probe sees them: one late on a busy
+    machine may miss one, never see one early. Waits until the test's time limit."""
+    seen: list[datetime] = []
+
+    async def done() -> bool:
+        at = await read()
+        if at > (seen[-1] if seen else after):
+            seen.append(at)
+        return len(seen) >= count
+
+    await eventually(done, within=None)
+    return seen
 
 
 async def purge_tenant_events(nats_url: str) -> None:

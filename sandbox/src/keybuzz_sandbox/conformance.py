@@ -31,7 +31,10 @@ from keybuzz_sandbox.doubles import doubles
 # invisible characters, re-wrapped lines, escaped twice, markup, NFD);
 # REPLY_BEHIND: as LOST_REPLY_ANSWER, the reply dated REPLY_BEHIND_SECONDS before our time
 # (a marketplace whose clock is behind ours); BAD_BYTES: a buyer's text holding
-# ``faults.NOT_UTF8_MARK`` or ``FORBIDDEN_MARK`` served with bytes no strict decoder takes.
+# ``faults.NOT_UTF8_MARK`` or ``FORBIDDEN_MARK`` served with bytes no strict decoder takes;
+# EMPTY_PAGES_SAY_MORE / PAGES_REPEAT: every page of the shops' listing of messages empty /
+# the first page again, each saying another follows (``faults.hostile_page``; the pages
+# served counted in the double's fault settings, ``hostilePages``).
 Fault = Literal[
     "STALL",
     "TRICKLE",
@@ -49,7 +52,13 @@ Fault = Literal[
     "REWRITTEN_REPLY",
     "REPLY_BEHIND",
     "BAD_BYTES",
+    "EMPTY_PAGES_SAY_MORE",
+    "PAGES_REPEAT",
 ]
+PAGING_FAULTS: dict[Fault, str] = {
+    "EMPTY_PAGES_SAY_MORE": "emptyPagesSayMore",
+    "PAGES_REPEAT": "pagesRepeat",
+}
 # Whom a reply goes to (the seam's recipients): the buyer, the marketplace's customer care,
 # an operator of the marketplace.
 RecipientKind = Literal["BUYER", "MARKETPLACE_SUPPORT", "OPERATOR"]
@@ -159,6 +168,11 @@ class ShopDriver(Protocol):
 
     async def clear_faults(self, http: httpx.AsyncClient) -> None: ...
 
+    async def hostile_pages(self, http: httpx.AsyncClient) -> tuple[int, int]:
+        """The pages served under EMPTY_PAGES_SAY_MORE or PAGES_REPEAT since armed, and the
+        listings they began."""
+        ...
+
     async def expire_tokens(self, http: httpx.AsyncClient, shop: DoubleShop) -> None: ...
 
     async def token_requests(self, http: httpx.AsyncClient, shop: DoubleShop) -> int:
@@ -239,6 +253,7 @@ class AdminDriver:
     thread_id: str = "threadId"  # the id of a thread opened, in the double's answer
     file_reference: str = "id"  # what a file's reference is called in a message's admin body
     wire: WireFormat = "JSON"  # what the marketplace's API answers in
+    unpaged: str = ""  # why its listing of messages has no pages to page wrong
 
     @property
     def shops_listed_at(self) -> str:
@@ -264,6 +279,10 @@ class AdminDriver:
         if fault == "REPLY_BEHIND":
             behind = {"repliesBehindSeconds": REPLY_BEHIND_SECONDS}
             return {"malformedNext": 1, "operations": [self.replying]} | behind
+        if fault in PAGING_FAULTS:
+            if self.unpaged:
+                raise Unsupported(f"{self.unpaged}: no page to give wrong")
+            return {PAGING_FAULTS[fault]: True, "pagingShops": ids}
         if fault in self.bodies:
             return self.bodies[fault] | {"operations": reading}
         if (why := CANNOT_CARRY[self.wire].get(fault)) is not None:
@@ -278,6 +297,12 @@ class AdminDriver:
 
     async def clear_faults(self, http: httpx.AsyncClient) -> None:
         answered(await http.delete(f"{self.faults_at or self.admin}/faults"), 204)
+
+    async def hostile_pages(self, http: httpx.AsyncClient) -> tuple[int, int]:
+        """The pages the double served under a paging fault since it was armed, and the
+        listings they began (first pages)."""
+        faults = answered(await http.get(f"{self.faults_at or self.admin}/faults"))
+        return int(faults["hostilePages"]), int(faults["hostileListings"])
 
     async def expire_tokens(self, http: httpx.AsyncClient, shop: DoubleShop) -> None:
         if self.tokenless:

@@ -185,6 +185,11 @@ class SlowFaultConfig(FaultConfig, kw_only=True, rename="camel", forbid_unknown_
     # another follows (``pagesRepeat``). A client that follows them pages for ever.
     empty_pages_say_more: bool = False
     pages_repeat: bool = False
+    # The shops whose listings page so (empty: every shop's), and the hostile pages served
+    # since the fault was armed (read back with the settings: the calls they cost).
+    paging_shops: list[str] = msgspec.field(default_factory=list)
+    hostile_pages: int = 0
+    hostile_listings: int = 0  # of which first pages: the listings begun
 
     def slow_problems(self) -> list[str]:
         limits = {
@@ -245,15 +250,27 @@ def reply_dating(
     return lambda own_now: min(own_now, dated)
 
 
-def hostile_page(config: FaultConfig, first: list[Any]) -> list[Any] | None:
-    """What a listing's page shows when a paging fault is armed (None: none is): nothing
-    (``emptyPagesSayMore``) or ``first``, the first page's items, again (``pagesRepeat``);
-    the double's page says another follows either way."""
+def hostile_page(
+    config: FaultConfig, first: list[Any], shop_id: str = "", following: bool = False
+) -> list[Any] | None:
+    """What a listing's page of ``shop_id`` shows when a paging fault is armed for it (None:
+    none is): nothing (``emptyPagesSayMore``) or ``first``, the first page's items, again
+    (``pagesRepeat``); the double's page says another follows either way. Each counted in
+    ``hostilePages``, a first page (not ``following`` another) in ``hostileListings``."""
     if not isinstance(config, SlowFaultConfig):
         return None
-    if config.empty_pages_say_more:
-        return []
-    return list(first) if config.pages_repeat else None
+    if not (config.empty_pages_say_more or config.pages_repeat):
+        return None
+    if config.paging_shops and shop_id.upper() not in {s.upper() for s in config.paging_shops}:
+        return None
+    config.hostile_pages += 1
+    config.hostile_listings += not following
+    return [] if config.empty_pages_say_more else list(first)
+
+
+def no_hostile_paging(first: list[Any], following: bool) -> list[Any] | None:
+    """A shop's listings paged as they should."""
+    return None
 
 
 @dataclass(frozen=True)
@@ -264,14 +281,26 @@ class ReplyFaults:
 
     show: Callable[[str], str] = as_written
     date: Callable[[float], float] = as_dated
+    # How its listings' pages are shown under a paging fault (``hostile_page``): given the
+    # first page's items and whether the page asked follows another, what it lists, None
+    # when paged as it should.
+    paged: Callable[[list[Any], bool], list[Any] | None] = no_hostile_paging
 
 
 def reply_faults(
-    config: FaultConfig, real_now: float, own_clock: Callable[[float], float] = as_real
+    config: FaultConfig,
+    real_now: float,
+    shop_id: str = "",
+    own_clock: Callable[[float], float] = as_real,
 ) -> ReplyFaults:
-    """The reply faults of ``config`` for a call at ``real_now`` (real epoch seconds), on a
-    double whose clock reads ``own_clock`` at a real time (``reply_dating``)."""
-    return ReplyFaults(reply_shown(config), reply_dating(config, real_now, own_clock))
+    """The reply faults of ``config`` for a call of ``shop_id`` at ``real_now`` (real epoch
+    seconds), on a double whose clock reads ``own_clock`` at a real time (``reply_dating``),
+    with its paging faults."""
+    return ReplyFaults(
+        reply_shown(config),
+        reply_dating(config, real_now, own_clock),
+        lambda first, following: hostile_page(config, first, shop_id, following),
+    )
 
 
 async def trickled(content: bytes, pause: float) -> AsyncIterator[bytes]:

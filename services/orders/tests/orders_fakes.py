@@ -438,6 +438,7 @@ class HeldCursor:
     last_error: str | None = None
     runs: int = 0
     seen: int = 0
+    last_round_calls: int = 0
 
 
 def _fields(row: OrderRow, names: Sequence[str]) -> tuple[object, ...]:
@@ -522,6 +523,7 @@ class InMemoryOrderStore(InMemoryJobStore):
         tenant_id: str | None = None,
         *,
         intervals: Mapping[str, float] | None = None,
+        declared: Mapping[str, float] | None = None,
     ) -> list[SyncCursor]:
         now, claimed = self.now(), []
         for (tenant, marketplace), held in self.cursors.items():
@@ -529,6 +531,9 @@ class InMemoryOrderStore(InMemoryJobStore):
                 continue
             if tenant_id is None:
                 own = (intervals or {}).get(marketplace, interval_seconds)
+                per_round = (declared or {}).get(marketplace, 0.0)
+                if marketplace in (intervals or {}) and per_round > 0:
+                    own *= max(1.0, held.last_round_calls / per_round)
                 due_before = now - timedelta(seconds=own)
                 if held.last_run_at is not None and held.last_run_at >= due_before:
                     continue
@@ -539,6 +544,11 @@ class InMemoryOrderStore(InMemoryJobStore):
                 SyncCursor(tenant, marketplace, held.marketplace_id, held.updated_before)
             )
         return claimed
+
+    async def note_round_calls(self, tenant_id: str, marketplace: str, calls: int) -> None:
+        held = self.cursors.get((tenant_id, marketplace))
+        if held is not None:
+            held.last_round_calls = calls
 
     async def syncing_shops(self, marketplace: str) -> int:
         return sum(

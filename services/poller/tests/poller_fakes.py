@@ -371,13 +371,20 @@ class InMemoryPollSchedule:
         row.lease_owner = row.lease_expires_at = None
 
     async def poll_failed(
-        self, tenant_id: str, owner: str, error: str, retry_base: float, retry_cap: float
+        self,
+        tenant_id: str,
+        owner: str,
+        error: str,
+        retry_base: float,
+        retry_cap: float,
+        at_least: float = 0.0,
     ) -> None:
         now = self.clock()
         row = self.tables.schedule.get(tenant_id)
         if row is None or row.lease_owner != owner:
             return
         delay = backoff_delay(row.consecutive_failures + 1, base=retry_base, cap=retry_cap)
+        delay = max(delay, at_least)
         row.next_poll_at = now + timedelta(seconds=delay)
         row.lease_owner = row.lease_expires_at = None
         row.last_poll_at = row.last_error_at = now

@@ -82,10 +82,16 @@ class OrderStore(Protocol):
         tenant_id: str | None = None,
         *,
         intervals: Mapping[str, float] | None = None,
+        declared: Mapping[str, float] | None = None,
     ) -> list[SyncCursor]:
         """Active cursors whose last round is older than the interval (a marketplace's own
-        in ``intervals``, when it has one there), or ``tenant_id``'s at once, claimed for a
-        round; never a tenant whose backfill runs."""
+        in ``intervals``, when it has one there, times what the shop's last round spent
+        over the marketplace's ``declared`` calls a round, when more), or ``tenant_id``'s at
+        once, claimed for a round; never a tenant whose backfill runs."""
+        ...
+
+    async def note_round_calls(self, tenant_id: str, marketplace: str, calls: int) -> None:
+        """The calls the shop's round made, counted as sent: its next round follows them."""
         ...
 
     async def syncing_shops(self, marketplace: str) -> int:

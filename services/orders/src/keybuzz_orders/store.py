@@ -436,14 +436,17 @@ async def claim_due_syncs(
     interval_seconds: float,
     tenant_id: str | None = None,
     intervals: Mapping[str, float] | None = None,
+    declared: Mapping[str, float] | None = None,
 ) -> list[asyncpg.Record]:
     """Cursors due for a round (or ``tenant_id``'s now), claimed by stamping last_run_at;
-    a marketplace named in ``intervals`` is due after its own interval.
+    a marketplace named in ``intervals`` is due after its own interval, stretched by what
+    the shop's last round spent (``last_round_calls``) beyond a round's ``declared`` calls.
 
     A marketplace with a running backfill of the tenant waits: its completion moves
     that cursor.
     """
     own = dict(intervals or {})
+    per_round = [(declared or {}).get(m, 0.0) for m in own]
     rows: list[asyncpg.Record] = await conn.fetch(
         """
 UPDATE order_sync_cursors c SET last_run_at = now()
@@ -451,7 +454,11 @@ WHERE c.status = 'ACTIVE'
   AND ($2::text IS NULL
        AND (c.last_run_at IS NULL
             OR c.last_run_at < now() - make_interval(secs => COALESCE(
-                (SELECT o.secs FROM unnest($3::text[], $4::float8[]) AS o(marketplace, secs)
+                (SELECT o.secs * CASE WHEN o.per_round > 0
+                                      THEN GREATEST(1.0, c.last_round_calls / o.per_round)
+                                      ELSE 1.0 END
+                 FROM unnest($3::text[], $4::float8[], $5::float8[])
+                      AS o(marketplace, secs, per_round)
                  WHERE o.marketplace = c.marketplace), $1)))
        OR c.tenant_id = $2)
   AND NOT EXISTS (SELECT 1 FROM order_backfill_jobs j
@@ -463,8 +470,19 @@ RETURNING c.tenant_id, c.marketplace, c.marketplace_id, c.last_updated_before
         tenant_id,
         list(own),
         list(own.values()),
+        per_round,
     )
     return rows
+
+
+async def note_round_calls(conn: Conn, tenant_id: str, marketplace: str, calls: int) -> None:
+    await conn.execute(
+        "UPDATE order_sync_cursors SET last_round_calls = $3"
+        " WHERE tenant_id = $1 AND marketplace = $2",
+        tenant_id,
+        marketplace,
+        calls,
+    )
 
 
 async def syncing_shops(conn: Conn, marketplace: str) -> int:
@@ -556,8 +574,9 @@ class PostgresOrderStore:
         tenant_id: str | None = None,
         *,
         intervals: Mapping[str, float] | None = None,
+        declared: Mapping[str, float] | None = None,
     ) -> list[SyncCursor]:
-        rows = await claim_due_syncs(self.conn, interval_seconds, tenant_id, intervals)
+        rows = await claim_due_syncs(self.conn, interval_seconds, tenant_id, intervals, declared)
         return [
             SyncCursor(
                 r["tenant_id"], r["marketplace"], r["marketplace_id"], r["last_updated_before"]
@@ -567,6 +586,9 @@ class PostgresOrderStore:
 
     async def syncing_shops(self, marketplace: str) -> int:
         return await syncing_shops(self.conn, marketplace)
+
+    async def note_round_calls(self, tenant_id: str, marketplace: str, calls: int) -> None:
+        await note_round_calls(self.conn, tenant_id, marketplace, calls)
 
     async def advance_sync(self, cursor: SyncCursor, to: datetime, seen: int) -> bool:
         return await advance_sync_cursor(

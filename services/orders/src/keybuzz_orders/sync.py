@@ -27,6 +27,7 @@ from keybuzz_shared.background import BackgroundLoop
 from keybuzz_shared.connectors.registry import served
 from keybuzz_shared.errors import is_outage
 from keybuzz_shared.redaction import remote_excerpt, secret_scope
+from keybuzz_shared.spent_calls import counted
 
 from keybuzz_orders.backfill import metrics
 from keybuzz_orders.backfill.jobs import JobCounts
@@ -91,8 +92,12 @@ class OrderSync(BackgroundLoop):
 
     async def sync_due(self) -> list[SyncResult]:
         """A round for each tenant whose cursor is due."""
-        intervals = {b.marketplace: b.interval for b in await self.budgeted()}
-        due = await self.ports.orders.claim_due_syncs(self.interval, intervals=intervals)
+        budgeted = await self.budgeted()
+        intervals = {b.marketplace: b.interval for b in budgeted}
+        declared = {b.marketplace: b.budget.calls_per_poll for b in budgeted}
+        due = await self.ports.orders.claim_due_syncs(
+            self.interval, intervals=intervals, declared=declared
+        )
         return [await self._round(cursor) for cursor in due]
 
     async def sync_now(self, tenant_id: str) -> SyncResult:
@@ -128,6 +133,26 @@ class OrderSync(BackgroundLoop):
         tenant_id = cursor.tenant_id
         if not self._served(cursor.marketplace):
             return SyncResult(tenant_id=tenant_id)
+        # What the round spent, counted where every call passes (each attempt), not what a
+        # round is declared to cost: the shop's next round is put off by it.
+        with counted() as spent:
+            try:
+                return await self._read_or_fail(cursor)
+            finally:
+                await self._charged(cursor, spent.made)
+
+    async def _charged(self, cursor: SyncCursor, calls: int) -> None:
+        try:
+            await self.ports.orders.note_round_calls(cursor.tenant_id, cursor.marketplace, calls)
+        except Exception:  # the round's work is stored: a count lost costs one round's calls
+            log.warning(
+                "a sync round's calls could not be counted",
+                extra={"tenant_id": cursor.tenant_id, "calls": calls},
+                exc_info=True,
+            )
+
+    async def _read_or_fail(self, cursor: SyncCursor) -> SyncResult:
+        tenant_id = cursor.tenant_id
         try:
             return await self._read(cursor)
         except SourceError as exc:

@@ -3,9 +3,16 @@ marketplace's shops for their number (``keybuzz_shared.app_budgets``): pure, no 
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any, cast
+
 import pytest
+from keybuzz_poller.polling.shops import ShopScheduler
+from keybuzz_poller.runtime import PollerRuntime
+from keybuzz_poller.settings import PollerSettings
 from keybuzz_shared.app_budgets import REREAD_SECONDS, AppBudgets
 from keybuzz_shared.connectors.seam import AppCallBudget
+from keybuzz_shared.settings import load_settings
 
 DAY = 86_400
 # eBay's figures (docs/EBAY.md): 1,500,000 calls a day an application, 2.02 calls a poll.
@@ -110,3 +117,30 @@ def test_a_poll_spending_past_its_share_pushes_the_next_back_and_the_counted_day
     assert pace_wait(budget, share // 2, 43_200.0) == 0.0  # on pace at noon
     assert pace_wait(budget, share // 2, 21_600.0) > 20_000  # twice the pace at six
     assert pace_wait(budget, share, 3_600.0) == 86_400 - 3_600 + 1  # spent: the next day
+
+
+async def test_a_failed_poll_that_spent_past_its_share_is_retried_no_sooner_than_it_spent() -> None:
+    """A poll cut at its deadline made its calls all the same: a budgeted marketplace's shop
+    is retried no sooner than they put it off (its back-off may be longer); a quiet poll's
+    failure keeps the back-off's pace, and a marketplace without a budget too."""
+
+    async def polled_shops(marketplace: str) -> int:
+        return 100_000  # the budget's interval past eBay's own
+
+    settings = load_settings(PollerSettings, {})
+    runtime = cast(PollerRuntime, SimpleNamespace(settings=settings, stopping=False))
+    shops = SimpleNamespace(last_poll_calls={}, calls=None)
+    connections = SimpleNamespace(connections=SimpleNamespace(polled_shops=polled_shops))
+    scheduler = ShopScheduler(runtime, cast(Any, None), cast(Any, shops), cast(Any, connections))
+    budgeted = await scheduler.budgeted("EBAY")
+    assert budgeted is not None
+    share = budgeted.budget.calls_per_poll
+    assert await scheduler.failed_interval("EBAY:t1") == 0.0  # never polled
+    shops.last_poll_calls["EBAY:t1"] = 2  # a quiet poll's calls
+    assert await scheduler.failed_interval("EBAY:t1") == 0.0
+    shops.last_poll_calls["EBAY:t1"] = 125  # a flood's
+    assert await scheduler.failed_interval("EBAY:t1") == pytest.approx(
+        budgeted.interval * 125 / share
+    )
+    shops.last_poll_calls["FNAC:t2"] = 125
+    assert await scheduler.failed_interval("FNAC:t2") == 0.0  # no application budget

@@ -126,8 +126,16 @@ def list_folders(book: ShopBook, call: Call) -> Answer:
         and (modified is None or f.modified >= modified)
         and (written is None or f.last_message >= written)
     ]
-    page, links = _page(call, len(matching), FOLDER_PAGE)
-    results = matching[(page - 1) * FOLDER_PAGE : page * FOLDER_PAGE]
+    page = _int(query, "page") or 1
+    if (hostile := book.reply_faults.paged(matching[:FOLDER_PAGE], page > 1)) is not None:
+        # Paged as none should: another always follows.
+        links: dict[str, str | None] = {
+            "next": f"{call.url}?{urlencode({**query, 'page': str(page + 1)})}"
+        }
+        results = hostile
+    else:
+        page, links = _page(call, len(matching), FOLDER_PAGE)
+        results = matching[(page - 1) * FOLDER_PAGE : page * FOLDER_PAGE]
     body = {
         "count": len(results),  # official: "Number of Care Folders on the current page"
         **links,

@@ -163,7 +163,7 @@ def backmarket_routes(sb: Sandbox) -> list[Any]:
             now=double.now(),
         )
         book = double.book(shop)
-        book.reply_faults = reply_faults(faults(), double.clock.now())
+        book.reply_faults = reply_faults(faults(), double.clock.now(), str(shop.spec.number))
         try:
             done = run(book, parts)
         except Refused as refused:

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 import msgspec
 from keybuzz_sandbox.clock import parse_iso
 from keybuzz_sandbox.double_kit.api import Answer, Refused, query_bool
+from keybuzz_sandbox.faults import no_hostile_paging
 
 from .book import DiscussionRecord, SentMessage, ShopBook
 from .generator import GRADUATIONS, SELLER, TYPOLOGIES, AttachmentFacts
@@ -81,17 +82,22 @@ def _paging(query: Query) -> tuple[int, int]:
     return index, size
 
 
-def page(items: Sequence[Any], query: Query, url: str, render: Callable[[Any], Any]) -> Answer:
-    """One page of ``items``; a ``Link`` header names the next one if there is one."""
+def page(
+    items: Sequence[Any],
+    query: Query,
+    url: str,
+    render: Callable[[Any], Any],
+    paged: Callable[[list[Any], bool], list[Any] | None] = no_hostile_paging,
+) -> Answer:
+    """One page of ``items``; a ``Link`` header names the next one if there is one (always,
+    when ``paged``, the shop's paging faults, shows the page as none should)."""
     index, size = _paging(query)
     start = (index - 1) * size
-    body = {
-        "items": [render(i) for i in items[start : start + size]],
-        "pageIndex": index,
-        "pageSize": size,
-    }
+    hostile = paged(list(items[:size]), index > 1)
+    shown = items[start : start + size] if hostile is None else hostile
+    body = {"items": [render(i) for i in shown], "pageIndex": index, "pageSize": size}
     headers = {}
-    if start + size < len(items):
+    if start + size < len(items) or hostile is not None:
         following = urlencode({**query, "pageIndex": str(index + 1), "pageSize": str(size)})
         headers["Link"] = f'<{url}?{following}>; rel="next"'
     return Answer(200, body, headers)
@@ -139,7 +145,9 @@ def discussions(
         if low <= d.updated(now) <= high and _matches(d, query, now, "graduationCode")
     ]
     found.sort(key=lambda d: (d.updated(now), d.discussion_id))
-    return page(found, query, url, lambda d: discussion_json(book, d, now, include))
+    return page(
+        found, query, url, lambda d: discussion_json(book, d, now, include), book.reply_faults.paged
+    )
 
 
 def count(book: ShopBook, query: Query, now: float) -> Answer:

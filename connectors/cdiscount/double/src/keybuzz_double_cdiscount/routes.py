@@ -212,7 +212,9 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
             now=book.virtual(real),
             observed_only=observed_listing_only(),
         )
-        book.reply_faults = reply_faults(double.faults.config, real, book.virtual)
+        book.reply_faults = reply_faults(
+            double.faults.config, real, book.seller_id, own_clock=book.virtual
+        )
         try:
             answer = run(book, parts)
         except Refused as refused:

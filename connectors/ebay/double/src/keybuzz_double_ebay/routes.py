@@ -19,7 +19,7 @@ from litestar.response import Redirect, Stream
 
 from .contract import body_problems, query_problems
 from .env import ACCESS_SECONDS, ADMIN, CLIENT_ID, REFRESH_SECONDS, ROOT, RU_NAME
-from .state import EbayFaults, EbayState, Seller, stamp
+from .state import EbayFaults, EbayState, Seller, seller_order, stamp
 
 if TYPE_CHECKING:
     from keybuzz_sandbox.sandbox import Sandbox
@@ -162,9 +162,9 @@ def routes(sb: Sandbox) -> list[Any]:
             "userId": s.user_id, "username": s.username, "accountType": "BUSINESS",
             "registrationMarketplaceId": "EBAY_FR", "status": "CONFIRMED"}, 200))  # fmt: skip
 
-    def page(items: list[Any], q: Any, key: str, href: str) -> dict[str, Any]:
+    def page(items: list[Any], q: Any, key: str, href: str, seller: str) -> dict[str, Any]:
         limit, offset = int(q.get("limit", 25)), int(q.get("offset", 0))
-        hostile = hostile_page(faults.config, items[:limit])  # paged as none should
+        hostile = hostile_page(faults.config, items[:limit], seller, offset > 0)  # paged wrong
         if hostile is not None:
             return {key: hostile, "href": href, "limit": limit, "offset": offset,
                     "total": len(items) + limit + offset,
@@ -193,7 +193,11 @@ def routes(sb: Sandbox) -> list[Any]:
                 found = [c for c in found if c["messages"][-1]["createdDate"] >= q["start_time"]]
             found.sort(key=lambda c: c["messages"][-1]["createdDate"], reverse=True)
             return page(
-                [summary(c) for c in found], q, "conversations", str(request.url).split("?")[0]
+                [summary(c) for c in found],
+                q,
+                "conversations",
+                str(request.url).split("?")[0],
+                s.number,
             ), 200
 
         return await answer(request, "message", "getConversations", make)
@@ -210,7 +214,7 @@ def routes(sb: Sandbox) -> list[Any]:
             c = next((c for c in s.conversations if c["conversationId"] == conversation_id), None)
             if c is None or c["conversationType"] != q.get("conversation_type"):
                 return {"errors": [{"errorId": 2103, "message": "conversation not found"}]}, 404
-            shown = page(c["messages"], q, "messages", str(request.url).split("?")[0])
+            shown = page(c["messages"], q, "messages", str(request.url).split("?")[0], s.number)
             return {
                 k: c[k] for k in ("conversationStatus", "conversationTitle", "conversationType")
             } | shown, 200
@@ -277,7 +281,7 @@ def routes(sb: Sandbox) -> list[Any]:
                 if key is None:
                     return {"errors": [{"errorId": 30700, "message": "invalid filter"}]}, 400
                 found = [o for o in found if low <= o[key] and (not high or o[key] <= high)]
-            return page(found, q, "orders", str(request.url).split("?")[0]), 200
+            return page(found, q, "orders", str(request.url).split("?")[0], s.number), 200
 
         return await answer(request, "fulfillment", "getOrders", make)
 
@@ -312,6 +316,14 @@ def routes(sb: Sandbox) -> list[Any]:
         return json_answer(
             {"messageId": message["messageId"], "threadId": f"c{n}", "orderId": None}, 201
         )
+
+    @post("/shops/{number:str}/orders", sync_to_thread=False, status_code=201)
+    def sold(number: str, data: dict[str, int]) -> Response[bytes]:
+        """``count`` new orders of the seller at once (a flood of sales), made now."""
+        s = sellers[number]
+        made = [seller_order(s, len(s.orders) + k, time.time()) for k in range(data["count"])]
+        s.orders += made
+        return json_answer({"orderIds": [o["orderId"] for o in made]}, 201)
 
     @post(
         "/shops/{number:str}/threads/{thread:str}/messages", sync_to_thread=False, status_code=201
@@ -378,7 +390,7 @@ def routes(sb: Sandbox) -> list[Any]:
                             "refused": calls.get((day, "refused-app"), 0),
                             "fulfillmentRefused": calls.get((day, "refused-fulfillment"), 0)})  # fmt: skip
 
-    admin = [listed_shops, register, set_limits, calls_of, granted, opened, written, sent, read_marks, revoke, expire, token_requests,
+    admin = [listed_shops, register, set_limits, calls_of, granted, opened, sold, written, sent, read_marks, revoke, expire, token_requests,
              *fault_handlers(faults, EbayFaults)]  # fmt: skip
     api = [authorize, token, user, conversations, conversation, send, update, orders]
     return [*api, Router(ADMIN, route_handlers=admin)]

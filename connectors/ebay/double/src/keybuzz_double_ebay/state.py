@@ -64,21 +64,23 @@ class Seller:
 
 
 def seeded_orders(seller: Seller, now: float) -> list[dict[str, Any]]:
+    return [seller_order(seller, n, now - 86_400 * (1 + 7 * n)) for n in range(6)]
+
+
+def seller_order(seller: Seller, n: int, when: float) -> dict[str, Any]:
+    """The seller's ``n``-th order, created and last modified ``when``."""
     states = ("NOT_STARTED", "IN_PROGRESS", "FULFILLED")
-    made = []
-    for n in range(6):
-        at = stamp(now - 86_400 * (1 + 7 * n))
-        made.append({"orderId": f"{10 + int(seller.number)}-{10000 + n:05d}-{20000 + n:05d}",
-                     "creationDate": at, "lastModifiedDate": at,
-                     "orderFulfillmentStatus": states[n % 3], "orderPaymentStatus": "PAID",
-                     "cancelStatus": {"cancelState": "NONE_REQUESTED", "cancelRequests": []},
-                     "buyer": {"username": f"acheteur_{n}"}, "sellerId": seller.username,
-                     "lineItems": [{"lineItemId": f"{n}001", "title": f"Objet {n}", "quantity": 2,
-                                    "lineItemCost": {"value": "20.00", "currency": "EUR"},
-                                    "lineItemFulfillmentStatus": states[n % 3],
-                                    "legacyItemId": f"1100{n}", "sku": f"SKU-{n}",
-                                    "listingMarketplaceId": ("EBAY_FR", "EBAY_DE")[n % 2]}]})  # fmt: skip
-    return made
+    at = stamp(when)
+    return {"orderId": f"{10 + int(seller.number)}-{10000 + n:05d}-{20000 + n:05d}",
+            "creationDate": at, "lastModifiedDate": at,
+            "orderFulfillmentStatus": states[n % 3], "orderPaymentStatus": "PAID",
+            "cancelStatus": {"cancelState": "NONE_REQUESTED", "cancelRequests": []},
+            "buyer": {"username": f"acheteur_{n}"}, "sellerId": seller.username,
+            "lineItems": [{"lineItemId": f"{n}001", "title": f"Objet {n}", "quantity": 2,
+                           "lineItemCost": {"value": "20.00", "currency": "EUR"},
+                           "lineItemFulfillmentStatus": states[n % 3],
+                           "legacyItemId": f"1100{n}", "sku": f"SKU-{n}",
+                           "listingMarketplaceId": ("EBAY_FR", "EBAY_DE")[n % 2]}]}  # fmt: skip
 
 
 @dataclass

@@ -162,7 +162,9 @@ def _answer(
         )
     if (refused := echo.refusal(book.credentials.key)) is not None:
         return refusal(service, errors.INVALID_REQUEST, refused)
-    book.reply_faults = reply_faults(double.faults.config, double.clock.now(), book.virtual)
+    book.reply_faults = reply_faults(
+        double.faults.config, double.clock.now(), book.shop_id, own_clock=book.virtual
+    )
     return QUERIES[service](book, root, double.clock.now())
 
 

@@ -128,8 +128,14 @@ def messages_query(book: ShopBook, request: etree._Element, real_now: float) -> 
     descending = sort_by is None or sort_by.get("type") != "ASC"
     matching.sort(key=lambda m: m.updated if by_update else m.facts.created, reverse=descending)
     answer = response("messages_query")
-    add_paging(answer, filters.page, filters.per_page, len(matching))
-    for record in _page(matching, filters):
+    shown, total = _page(matching, filters), len(matching)
+    if (
+        hostile := book.reply_faults.paged(list(matching[: filters.per_page]), filters.page > 1)
+    ) is not None:
+        # Paged as none should: its total says another page always follows.
+        shown, total = hostile, (filters.page + 1) * filters.per_page
+    add_paging(answer, filters.page, filters.per_page, total)
+    for record in shown:
         _message(answer, book, record)
     return answer
 

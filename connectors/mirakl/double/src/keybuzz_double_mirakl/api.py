@@ -126,11 +126,16 @@ def list_threads(book: ShopBook, call: Call) -> Answer:
         end = next((i for i, t in enumerate(ordered) if _sort_key(t) <= key), len(ordered))
         start = max(0, end - limit)
     page = ordered[start : start + limit]
+    # Paged as none should (sandbox faults): a next page always named, from where it began.
+    hostile = book.reply_faults.paged(ordered[:limit], key is not None)
+    page = page if hostile is None else hostile
     with_messages = query_bool(filters, "with_messages")
     body: dict[str, Any] = {
         "data": [thread_json(book, t, LISTED_MESSAGES if with_messages else None) for t in page]
     }
-    if start + limit < len(ordered) and page:
+    if hostile is not None:
+        body["next_page_token"] = _token(filters, limit, key or (1e18, ""), "next")
+    elif start + limit < len(ordered) and page:
         body["next_page_token"] = _token(filters, limit, _sort_key(page[-1]), "next")
     if start > 0 and page:
         body["previous_page_token"] = _token(filters, limit, _sort_key(page[0]), "previous")

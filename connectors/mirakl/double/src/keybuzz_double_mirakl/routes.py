@@ -133,7 +133,7 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
             body=await request.body(),
             now=double.clock.now(),
         )
-        book.reply_faults = reply_faults(faults(), double.clock.now())
+        book.reply_faults = reply_faults(faults(), double.clock.now(), str(book.shop_id))
         try:
             done = run(book, parts)
         except Refused as refused:

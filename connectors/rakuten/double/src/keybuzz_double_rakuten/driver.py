@@ -32,6 +32,7 @@ class RakutenDriver(AdminDriver):
     customer service (which writes in it by mail)."""
 
     wire: WireFormat = "XML"
+    unpaged: str = "Rakuten's to-do list (getitemtodolist) is one answer, not paged"
 
     def service_settings(self, sandbox_url: str) -> dict[str, str]:
         return {

@@ -81,10 +81,17 @@ class PollSchedule(Protocol):
         ...
 
     async def poll_failed(
-        self, tenant_id: str, owner: str, error: str, retry_base: float, retry_cap: float
+        self,
+        tenant_id: str,
+        owner: str,
+        error: str,
+        retry_base: float,
+        retry_cap: float,
+        at_least: float = 0.0,
     ) -> None:
         """Releases ``owner``'s lease; due again after ``keybuzz_shared.backoff``'s delay for
-        the tenant's consecutive failures, at most ``retry_cap``."""
+        the tenant's consecutive failures, at most ``retry_cap``, and no sooner than
+        ``at_least`` seconds (what the failed poll spent puts its next off)."""
         ...
 
     async def release_leases(self, owner: str) -> None: ...

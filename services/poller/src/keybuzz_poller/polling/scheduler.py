@@ -119,6 +119,11 @@ class LeasedPolls:
         """How long after the poll of ``tenant_id`` that just succeeded the next one is due."""
         return self.interval_of(tenant_id)
 
+    async def failed_interval(self, tenant_id: str) -> float:
+        """The least time after a failed poll of ``tenant_id`` before it is retried (its
+        back-off may be longer): none here."""
+        return 0.0
+
     def start(self) -> None:
         if not self.runtime.settings.poll_enabled:
             return  # poll-now still works: it takes the tenant's lease like any poll
@@ -329,6 +334,7 @@ class LeasedPolls:
                 reason,
                 self.timings.retry_base,
                 self.timings.retry_cap,
+                await self.failed_interval(tenant_id),
             )
 
 

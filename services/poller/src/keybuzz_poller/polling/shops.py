@@ -100,6 +100,18 @@ class ShopScheduler(LeasedPolls):
         spent = spent_interval(budgeted.budget, budgeted.interval, last)
         return max(interval, spent, await self._pace_wait(shop.marketplace, budgeted))
 
+    async def failed_interval(self, tenant_id: str) -> float:
+        """A failed poll (cut at its deadline, an outage) spent its calls all the same: a
+        marketplace with an application call budget retries it no sooner than they put it
+        off, so that a flood read in polls that fail is not read again at the back-off's
+        pace on every seller's budget."""
+        shop = shop_of(tenant_id)
+        budgeted = await self.budgeted(shop.marketplace)
+        last = self.shops.last_poll_calls.get(shop.key)
+        if budgeted is None or not last or last <= budgeted.budget.calls_per_poll:
+            return 0.0  # a quiet poll's failure: retried at the back-off's pace
+        return spent_interval(budgeted.budget, budgeted.interval, last)
+
     async def _pace_wait(self, marketplace: str, budgeted: BudgetedInterval) -> float:
         """How long the application's day as counted (every instance's polls, kept across
         restarts) puts the marketplace's next polls off; re-read every ``REREAD_SECONDS``."""

@@ -295,7 +295,13 @@ class PostgresPollSchedule:
         return since
 
     async def poll_failed(
-        self, tenant_id: str, owner: str, error: str, retry_base: float, retry_cap: float
+        self,
+        tenant_id: str,
+        owner: str,
+        error: str,
+        retry_base: float,
+        retry_cap: float,
+        at_least: float = 0.0,
     ) -> None:
         """Record the error, release the lease, retry after ``backoff_delay`` of the
         consecutive failures (the delays are computed here, indexed by the count in SQL)."""
@@ -304,8 +310,8 @@ class PostgresPollSchedule:
         await self.db.execute(
             f"""
             UPDATE {t.name} SET
-                next_poll_at = now() + make_interval(
-                    secs => ($4::float8[])[least(consecutive_failures, $5) + 1]),
+                next_poll_at = now() + make_interval(secs => greatest($6::float8,
+                    ($4::float8[])[least(consecutive_failures, $5) + 1])),
                 lease_owner = NULL, lease_expires_at = NULL,
                 last_poll_at = now(), last_error = $3, last_error_at = now(),
                 consecutive_failures = consecutive_failures + 1
@@ -316,6 +322,7 @@ class PostgresPollSchedule:
             error,
             delays,
             len(delays) - 1,
+            at_least,
         )
 
     async def release_leases(self, owner: str) -> None:
