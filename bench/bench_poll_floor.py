@@ -24,7 +24,8 @@ side's polls made, the ratio poller ÷ bare loop, PostgreSQL statements a poll
 once a second in both windows, the same reads).
 
 ``BENCH_POLL_FLOOR_SHOPS`` (200) / ``BENCH_POLL_FLOOR_INTERVAL`` (10 s) /
-``BENCH_POLL_FLOOR_WINDOW`` (40 s) / ``BENCH_POLL_FLOOR_AIOHTTP`` (1).
+``BENCH_POLL_FLOOR_WINDOW`` (40 s) / ``BENCH_POLL_FLOOR_IDLE`` (15 s: the poller's CPU
+a second after its window, no shop due) / ``BENCH_POLL_FLOOR_AIOHTTP`` (1).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from keybuzz_devstack import bootstrap
 from keybuzz_poller.shops.domain import Shop
 from lxml import etree
 
-from bench.bench_poll_scale import _start_poller, _wait_ready
+from bench.bench_poll_scale import _cpu_seconds, _start_poller, _wait_ready
 from bench.bench_shop_polling import (
     OVERLAP,
     Connected,
@@ -59,6 +60,7 @@ from bench.harness import BenchContext, Figure, cpu_seconds_by_process, cpu_spen
 SHOPS = int(os.environ.get("BENCH_POLL_FLOOR_SHOPS", "200"))
 INTERVAL = int(os.environ.get("BENCH_POLL_FLOOR_INTERVAL", "10"))
 WINDOW = float(os.environ.get("BENCH_POLL_FLOOR_WINDOW", "40"))
+IDLE = float(os.environ.get("BENCH_POLL_FLOOR_IDLE", "15"))
 AIOHTTP = os.environ.get("BENCH_POLL_FLOOR_AIOHTTP", "1") == "1"
 POLLERS = [("poller", {}), ("poller, key read at every poll", {"VAULT_CACHE_SECONDS": "0"})]
 SCHEDULED = (
@@ -99,6 +101,7 @@ async def _measure(ctx: BenchContext, sandbox_url: str, postgres_url: str) -> li
     settings = {**api, "FNAC_POLL_INTERVAL_SECONDS": str(INTERVAL)}
     conn = await asyncpg.connect(database)
     windows: list[Window] = []
+    idle: dict[str, float] = {}
     try:
         await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         # Before and after each cut, in the same run: the poller as it is, then with the
@@ -112,6 +115,7 @@ async def _measure(ctx: BenchContext, sandbox_url: str, postgres_url: str) -> li
                 await conn.execute(
                     "UPDATE poller_shops SET next_poll_at = now() + interval '1 day'"
                 )
+                idle[name] = await _idle(poller.process.pid)
             finally:
                 poller.stop()
     except BaseException:
@@ -126,7 +130,17 @@ async def _measure(ctx: BenchContext, sandbox_url: str, postgres_url: str) -> li
             windows.append(await _window(conn, "bare loop (aiohttp)", loop))
     finally:
         await conn.close()
-    return _figures(windows)
+    return _figures(windows) + [
+        _figure(f"{name}: CPU a second with no shop due", ms, "ms/s") for name, ms in idle.items()
+    ]
+
+
+async def _idle(pid: int) -> float:
+    """The poller's CPU a second (ms) while no shop is due: its idle work."""
+    await asyncio.sleep(2.0)  # the polls in flight end
+    before = _cpu_seconds(pid)
+    await asyncio.sleep(IDLE)
+    return 1000 * (_cpu_seconds(pid) - before) / IDLE
 
 
 # --- the bare loop ---------------------------------------------------------------------------
