@@ -33,18 +33,16 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import asyncpg
 import httpx
-from keybuzz_connector_fnac.client import FnacClient, FnacCredentials
+from keybuzz_connector_fnac.client import FnacClient
 from keybuzz_connector_fnac.models import ByCreation, DateRange, IncidentsQuery, MessagesQuery
 from keybuzz_connector_fnac.session import PAGE_SIZE
 from keybuzz_devstack import bootstrap
-from keybuzz_poller.shops.domain import Shop
 from lxml import etree
 
 from bench.bench_poll_scale import _cpu_seconds, _start_poller, _wait_ready
@@ -54,6 +52,7 @@ from bench.bench_shop_polling import (
     _first_polls,
     connect_shops,
     double_and_postgres,
+    extra_fnac_shops,
 )
 from bench.harness import BenchContext, Figure, cpu_seconds_by_process, cpu_spent_by_process
 
@@ -85,16 +84,7 @@ class Window:
 
 
 async def _measure(ctx: BenchContext, sandbox_url: str, postgres_url: str) -> list[Figure]:
-    async with httpx.AsyncClient(base_url=f"{sandbox_url}/_sandbox/fnac", timeout=120) as admin:
-        listed = (await admin.get("/shops")).json()
-    extra = [s for s in listed if s["name"].startswith("KeyBuzz Boutique")][:SHOPS]
-    shops = [
-        Connected(
-            Shop(f"floor{n:05d}{uuid.uuid4().hex[:6]}", s["marketplace"]),
-            FnacCredentials(s["partner_id"], s["shop_id"], s["key"]),
-        )
-        for n, s in enumerate(extra)
-    ]
+    shops = await extra_fnac_shops(sandbox_url, SHOPS, "floor")
     database = await bootstrap.create_scratch_database(postgres_url, "pollfloor")
     api = {"FNAC_API_URL": f"{sandbox_url}/fnac/api.php/"}
     await connect_shops(ctx, database, api, shops)
