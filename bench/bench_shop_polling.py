@@ -149,18 +149,23 @@ class ConnectedShop(Protocol):
 Item = TypeVar("Item")
 
 
-async def _measure(ctx: BenchContext, sandbox_url: str, postgres_url: str) -> list[Figure]:
+async def extra_fnac_shops(sandbox_url: str, count: int, label: str) -> list[Connected]:
+    """The double's ``count`` extra Fnac/Darty shops, each for a tenant of its own."""
     async with httpx.AsyncClient(base_url=f"{sandbox_url}/_sandbox/fnac", timeout=120) as admin:
         listed = (await admin.get("/shops")).json()
-    extra = [s for s in listed if s["name"].startswith("KeyBuzz Boutique")][:SHOPS]
-    assert len(extra) == SHOPS, f"the double hosts {len(extra)} extra shops, not {SHOPS}"
-    shops = [
+    extra = [s for s in listed if s["name"].startswith("KeyBuzz Boutique")][:count]
+    assert len(extra) == count, f"the double hosts {len(extra)} extra shops, not {count}"
+    return [
         Connected(
-            Shop(f"shop{n:05d}{uuid.uuid4().hex[:6]}", s["marketplace"]),
+            Shop(f"{label}{n:05d}{uuid.uuid4().hex[:6]}", s["marketplace"]),
             FnacCredentials(s["partner_id"], s["shop_id"], s["key"]),
         )
         for n, s in enumerate(extra)
     ]
+
+
+async def _measure(ctx: BenchContext, sandbox_url: str, postgres_url: str) -> list[Figure]:
+    shops = await extra_fnac_shops(sandbox_url, SHOPS, "shop")
     database = await bootstrap.create_scratch_database(postgres_url, "shoppoll")
     api = {"FNAC_API_URL": f"{sandbox_url}/fnac/api.php/"}
     setup = await connect_shops(ctx, database, api, shops)

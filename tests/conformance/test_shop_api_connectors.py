@@ -394,6 +394,27 @@ async def test_a_revoked_credential_requires_reauthorization(
     assert [e["marketplace"] for e in said] == [connector.marketplace]
 
 
+async def test_a_key_replaced_by_a_reconnect_is_used_at_the_next_poll(
+    conformance: Stack, connector: Connector, driver: ShopDriver, polled: Polled
+) -> None:
+    """The poller keeps a shop's key a while rather than read Vault at every poll: the
+    seller's new key (the old one revoked) is the one the next poll uses, never the kept."""
+    skip_if_consented(connector)
+    shop, mine = polled.shop, polled.mine
+    await driver.revoke(conformance.admin, shop)
+    [renewed] = [s for s in await driver.shops(conformance.admin) if s.account == shop.account]
+    assert renewed.credentials != shop.credentials, "the double kept the revoked key"
+    body = connect_body(connector, dict(renewed.credentials))
+    answer = await oauth_call(
+        conformance, "POST", connector.marketplace, "connection", mine.tenant, json=body
+    )
+    assert answer.status_code == 200, answer.text
+    written = await driver.buyer_writes(conformance.admin, renewed, "after a new key")
+    await stored_after(conformance, mine, written.message_id, polled.first["lastSuccessAt"], True)
+    status = await shop_status(conformance, mine)
+    assert status is not None and status["connection"] == "CONNECTED", status
+
+
 async def ticket_of(conformance: Stack, shop: Connected, written: Written) -> dict[str, Any]:
     """The ticket of the message's order holding it: an order may have several threads (a
     marketplace's discussions), each its own ticket."""

@@ -523,6 +523,17 @@ async def test_a_threads_standing_is_read_with_its_ticket_and_its_reply_context(
     assert context is not None and context.standing == ThreadStanding()
 
 
+async def test_nothing_queued_is_nothing_due(stores: Stores) -> None:
+    """The sender sleeps its idle round when no reply is queued, not 50 ms (due now)."""
+    assert await stores.replies.next_due_in() is None
+    ticket_id, _ = await a_ticket(stores)
+    reply = new_reply(ticket_id)
+    await stores.replies.insert_reply(reply)
+    assert await stores.replies.next_due_in() is not None
+    await stores.replies.mark_sent(reply.ticket_message_id)
+    assert await stores.replies.next_due_in() is None
+
+
 async def test_due_replies_are_claimed_within_the_bytes_and_leased(stores: Stores) -> None:
     ticket_id, _ = await a_ticket(stores)
     now = datetime.now(UTC)

@@ -288,6 +288,8 @@ def create_app(definition: ServiceDefinition[S], settings: S) -> Litestar:
             cacert=settings.vault_cacert,
             role_id=settings.vault_role_id,
             secret_id=settings.vault_secret_id,
+            cache_seconds=settings.vault_cache_seconds,
+            cache_size=settings.vault_cache_size,
         ),
         ready_checks=definition.ready_checks,
     )

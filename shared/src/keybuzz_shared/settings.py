@@ -145,6 +145,10 @@ class CommonSettings(EnvSettings, kw_only=True, frozen=True):
     vault_cacert: str | None = None
     vault_role_id: str | None = None
     vault_secret_id: str | None = None
+    # Secrets read ``cached`` (a shop's credentials) kept this long, this many at most: off
+    # unless a service turns it on (the poller: docs/POLLER.md, "A shop's key").
+    vault_cache_seconds: float = 0.0
+    vault_cache_size: int = 0
 
     jwt_secret: str = DEV_JWT_SECRET
     # JWT checks beyond signature and exp (docs/SECURITY.md, "Authentication").

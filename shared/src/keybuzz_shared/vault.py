@@ -14,6 +14,11 @@ for deployments. With AppRole the configured token is never sent — the
 settings default is the development root token — and the service token is
 renewed (``renew-self``) once two thirds of its TTL have passed, or replaced by
 a fresh login when renewal is refused or the max TTL is near.
+
+Reads asked ``cached`` (a shop's credentials, read at every poll) are kept for
+``cache_seconds`` in at most ``cache_size`` entries (the least recently read dropped
+first); the client's own write or delete of a path drops its entry, and ``forget`` drops
+it when the caller learns the secret changed elsewhere (a reconnect, a key refused).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import asyncio
 import logging
 import ssl
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -104,8 +110,11 @@ class VaultClient:
         secret_id: str | None = None,
         timeout: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        cache_seconds: float = 0.0,
+        cache_size: int = 0,
     ) -> None:
         self.addr = addr
+        self._cache = _ReadCache(cache_seconds, cache_size, clock)
         self._approle = (role_id, secret_id) if role_id and secret_id else None
         # With AppRole the given token is ignored: it is the dev root token by default.
         self._static_token = None if self._approle else token
@@ -119,22 +128,32 @@ class VaultClient:
             headers={"X-Vault-Request": "true"},
         )
 
-    async def read(self, path: str) -> dict[str, Any] | None:
-        """The latest version's data, or None when there is no secret at ``path``."""
+    async def read(self, path: str, *, cached: bool = False) -> dict[str, Any] | None:
+        """The latest version's data, or None when there is no secret at ``path``;
+        ``cached``: as read within ``cache_seconds`` if it was (a copy: callers may change it)."""
+        if cached and (kept := self._cache.get(path)) is not None:
+            return dict(kept)
         mount, rel = split_path(path)
         body = await self._request("read", path, "GET", f"/v1/{mount}/data/{quote(rel)}")
-        if body is None:  # 404: never written, deleted or destroyed
-            return None
-        data = (body.get("data") or {}).get("data")
-        return dict(data) if data else None
+        data = ((body or {}).get("data") or {}).get("data")  # None on 404: never written or gone
+        found = dict(data) if data else None
+        if cached and found is not None:  # a missing secret is asked again: it may come soon
+            self._cache.put(path, dict(found))
+        return found
+
+    def forget(self, path: str) -> None:
+        """The next cached read of ``path`` asks Vault: its secret changed or was refused."""
+        self._cache.drop(path)
 
     async def write(self, path: str, data: dict[str, Any]) -> None:
+        self._cache.drop(path)
         mount, rel = split_path(path)
         url = f"/v1/{mount}/data/{quote(rel)}"
         await self._request("write", path, "POST", url, json={"options": {}, "data": data})
 
     async def delete(self, path: str) -> None:
         """Remove every version and the metadata, so nothing can be undeleted."""
+        self._cache.drop(path)
         mount, rel = split_path(path)
         await self._request("delete", path, "DELETE", f"/v1/{mount}/metadata/{quote(rel)}")
 
@@ -237,6 +256,38 @@ class VaultClient:
         if ttl <= 0:  # a token without expiry (e.g. a role with no TTL): never renew
             return _Lease(token, ttl, login_ttl, float("inf"), float("inf"))
         return _Lease(token, ttl, login_ttl, sent_at + ttl * RENEW_AT_FRACTION, sent_at + ttl)
+
+
+class _ReadCache:
+    """Secrets read lately, each for ``seconds`` at most, ``size`` of them at most (the
+    least recently read dropped first). Off when either is 0."""
+
+    def __init__(self, seconds: float, size: int, clock: Callable[[], float]) -> None:
+        self._seconds = seconds if size > 0 else 0.0
+        self._size = size
+        self._clock = clock
+        self._kept: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
+
+    def get(self, path: str) -> dict[str, Any] | None:
+        kept = self._kept.get(path)
+        if kept is None:
+            return None
+        if self._clock() >= kept[0]:
+            del self._kept[path]
+            return None
+        self._kept.move_to_end(path)
+        return kept[1]
+
+    def put(self, path: str, data: dict[str, Any]) -> None:
+        if self._seconds <= 0:
+            return
+        self._kept[path] = (self._clock() + self._seconds, data)
+        self._kept.move_to_end(path)
+        while len(self._kept) > self._size:
+            self._kept.popitem(last=False)
+
+    def drop(self, path: str) -> None:
+        self._kept.pop(path, None)
 
 
 def _body_or_error(action: str, path: str, response: httpx.Response) -> dict[str, Any] | None:

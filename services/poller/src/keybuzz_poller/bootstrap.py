@@ -85,6 +85,7 @@ async def assemble(runtime: PollerRuntime) -> None:
         unit_of_work=store_unit_of_work(runtime.unit_of_work, PostgresShops),
         wake=waker(ShopScheduler),
         clock=system_clock,
+        forget_key=source.forget_key,
     )
 
     async def reply_key_refused(tenant_id: str, marketplace: str, reason: str) -> None:

@@ -37,7 +37,9 @@ async def stored_credentials(
     shop (with its app's, where its redirect flow keeps them once: ``AppKeptOnce``), or
     None when one is missing or empty. Its secret fields are masked from then on in the
     caller's ``secret_scope`` (logs, recorded errors), in any form."""
-    stored: Mapping[str, Any] = await vault.read(connector.credentials_path(tenant_id)) or {}
+    path = connector.credentials_path(tenant_id)
+    # Cached (the poller's client keeps them a while): read at every poll otherwise.
+    stored: Mapping[str, Any] = await vault.read(path, cached=True) or {}
     flow = connector.redirect_flow
     if stored and isinstance(flow, AppKeptOnce):
         stored = await flow.shop_credentials(vault, stored)
@@ -156,6 +158,20 @@ class ShopSessions:
                 path,
             ),
         )
+
+    def forget_credentials(self, connector: Connector, tenant_id: str) -> None:
+        """The shop's next session reads its credentials from Vault, not from the cache:
+        they changed (a reconnect), were refused, or the shop is gone."""
+        self.vault.forget(connector.credentials_path(tenant_id))
+
+    async def credentials_changed(self, connector: Connector, tenant_id: str) -> bool:
+        """Whether Vault holds other credentials than the shop's session was given: read
+        afresh (the cached ones dropped), so that a key refused because it was replaced
+        elsewhere (a reconnect another instance heard of) is not taken for a revoked one."""
+        self.forget_credentials(connector, tenant_id)
+        kept = self._kept.last(f"{connector.marketplace}:{tenant_id}")
+        stored = await stored_credentials(self.vault, connector, tenant_id)
+        return kept is not None and stored is not None and stored != kept[0]
 
     def kept(self, marketplace: str, tenant_id: str) -> MarketplaceSession | None:
         """The session the shop was last given, if it has one."""

@@ -204,10 +204,12 @@ async def claim_due(
 
 async def next_due_in(db: Executor) -> float | None:
     """Seconds until the next queued reply is due (None: nothing queued)."""
+    # No row when nothing is queued: ``greatest`` skips a NULL, so min() over no rows would
+    # answer 0, "due now", and the idle sender would go round every 50 ms.
     value = await db.fetchval(
         """
         SELECT greatest(0, extract(epoch FROM min(next_attempt_at) - now()))::float8
-        FROM poller_replies WHERE status = 'QUEUED'
+        FROM poller_replies WHERE status = 'QUEUED' HAVING count(*) > 0
         """
     )
     return float(value) if value is not None else None

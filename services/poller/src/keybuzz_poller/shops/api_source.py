@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from typing import TypeVar
 
@@ -117,6 +117,18 @@ class ApiMessageSource:
         session.limit_allowance_calls(total)
         return True
 
+    def forget_key(self, shop: Shop) -> None:
+        """The shop's next poll reads its key from Vault (it changed, or the shop is gone)."""
+        self.sessions.forget_credentials(connector_for(shop.marketplace), shop.tenant_id)
+
+    async def _refused(self, shop: Shop) -> Exception:
+        """What a refused key means: REAUTH_REQUIRED, unless Vault holds another key than
+        the one refused (replaced meanwhile): then an outage this poll, the next on the new
+        key. The cached key is dropped either way."""
+        if await self.sessions.credentials_changed(connector_for(shop.marketplace), shop.tenant_id):
+            return MarketplaceUnavailable(f"{shop.marketplace} refused a key since replaced")
+        return ShopKeyRefused(f"{shop.marketplace} refused the shop's key")
+
     async def open(self, shop: Shop) -> None:
         try:
             await self.sessions.open(connector_for(shop.marketplace), shop.tenant_id)
@@ -129,7 +141,7 @@ class ApiMessageSource:
         async def page_of(cursor: str | None) -> Page[InboxMessage]:
             return await session.inbox_messages(since=since, cursor=cursor)
 
-        async for items in _pages(shop, "message", page_of, self.call_deadline(shop)):
+        async for items in _pages(shop, "message", page_of, self._translating(shop)):
             yield list(items)
 
     async def incidents(self, shop: Shop, since: datetime) -> AsyncIterator[list[InboxIncident]]:
@@ -138,12 +150,12 @@ class ApiMessageSource:
         async def page_of(cursor: str | None) -> Page[InboxIncident]:
             return await session.incidents(since=since, cursor=cursor)
 
-        async for items in _pages(shop, "incident", page_of, self.call_deadline(shop)):
+        async for items in _pages(shop, "incident", page_of, self._translating(shop)):
             yield list(items)
 
     async def mark_read(self, shop: Shop, message_ids: Sequence[str]) -> None:
         session = await self._session(shop)
-        async with _translated(shop, self.call_deadline(shop)):
+        async with self._translating(shop)():
             refused = await session.mark_read(message_ids)
         if refused:  # e.g. a message the marketplace does not list: nothing to retry
             log.warning(
@@ -160,7 +172,7 @@ class ApiMessageSource:
     ) -> seam.ResponseFigure | None:
         """The marketplace's own response figure of the shop, through its session."""
         session = await self._session(shop)
-        async with _translated(shop, self.call_deadline(shop)):
+        async with self._translating(shop)():
             return await figures.response_delay(session, since=since, until=until)
 
     async def download(self, shop: Shop, link: InboxFile, max_bytes: int) -> bytes:
@@ -175,7 +187,7 @@ class ApiMessageSource:
         except FileUnavailable as exc:
             raise AttachmentUnavailable(f"{link.name}: HTTP {exc.status}") from None
         except seam.CredentialsRefused:
-            raise ShopKeyRefused(f"{shop.marketplace} refused the shop's key") from None
+            raise await self._refused(shop) from None
         except seam.MarketplaceUnavailable as exc:
             raise MarketplaceUnavailable(f"{shop.marketplace} file server: {exc}") from None
         except CallsBound:  # the poll's calls are spent: the poll ends, the file not lost
@@ -190,6 +202,12 @@ class ApiMessageSource:
             )
             raise AttachmentRefused(f"{link.name}: not a file of the marketplace") from None
 
+    def _translating(self, shop: Shop) -> Callable[[], AbstractAsyncContextManager[None]]:
+        """One call of the shop's to the marketplace: within its deadline, its errors the
+        port's (``_translated``)."""
+        deadline = self.call_deadline(shop)
+        return lambda: _translated(shop, deadline, self._refused)
+
     async def _session(self, shop: Shop) -> seam.MarketplaceSession:
         """The session the shop's poll opened (opened now if none was)."""
         try:
@@ -199,7 +217,9 @@ class ApiMessageSource:
 
 
 @asynccontextmanager
-async def _translated(shop: Shop, deadline: float) -> AsyncIterator[None]:
+async def _translated(
+    shop: Shop, deadline: float, refused: Callable[[Shop], Awaitable[Exception]]
+) -> AsyncIterator[None]:
     """One call to the marketplace: within ``deadline`` seconds, its errors the port's."""
     name = shop.marketplace
     timeout = asyncio.timeout(deadline)
@@ -211,7 +231,7 @@ async def _translated(shop: Shop, deadline: float) -> AsyncIterator[None]:
             raise
         raise MarketplaceUnavailable(f"{name} call cut at its deadline ({deadline:g} s)") from None
     except seam.CredentialsRefused:
-        raise ShopKeyRefused(f"{name} refused the shop's key") from None
+        raise await refused(shop) from None
     except seam.MarketplaceUnavailable as exc:
         raise MarketplaceUnavailable(f"{name} unavailable: {exc}") from None
     except seam.ConnectorError as exc:  # not XML, truncated, off the schema, ERROR/FATAL
@@ -234,7 +254,7 @@ async def _pages(
     shop: Shop,
     kind: str,
     page_of: Callable[[str | None], Awaitable[Page[Item]]],
-    deadline: float,
+    translated: Callable[[], AbstractAsyncContextManager[None]],
 ) -> AsyncIterator[tuple[Item, ...]]:
     """The marketplace's pages from the first, each as soon as it is read, until the last:
     each page's cursor, opaque here, asks for the next one. A page naming a next page already
@@ -247,7 +267,7 @@ async def _pages(
     before: tuple[Item, ...] = ()
     repeated = 0
     while True:
-        async with _translated(shop, deadline):
+        async with translated():
             found = await page_of(cursor)
         _unreadable(shop, kind, found.unreadable)
         repeated = repeated + 1 if found.items and found.items == before else 0

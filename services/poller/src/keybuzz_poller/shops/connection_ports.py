@@ -71,6 +71,10 @@ class ShopConnections(Protocol):
 ShopConnectionUnit = StoreUnit[ShopConnections]
 
 
+def _nothing_cached(shop: Shop) -> None:
+    """No key cached."""
+
+
 @dataclass(frozen=True)
 class ShopPollingPorts:
     """What the shops' connection use cases touch; made once per process (``bootstrap.py``)."""
@@ -79,3 +83,6 @@ class ShopPollingPorts:
     unit_of_work: Callable[[], AbstractAsyncContextManager[ShopConnectionUnit]]
     wake: Callable[[], None]  # this instance's shop scheduler claims at once (if it runs)
     clock: Callable[[], datetime]
+    # The shop's key as this process cached it is dropped: it changed, was refused, or the
+    # shop is gone (``ApiMessageSource.forget_key``; nothing to drop in the unit tier).
+    forget_key: Callable[[Shop], None] = _nothing_cached

@@ -53,6 +53,7 @@ def polled_by_api(marketplace: str) -> bool:
 
 async def shop_connected(ports: ShopPollingPorts, event: ConnectionConnected) -> None:
     shop = Shop(event.tenant_id, event.marketplace)
+    ports.forget_key(shop)  # reconnected: maybe with a new key, read at the next poll
     if await ports.connections.connect(shop, event.seller_id, event.occurred_at):
         ports.wake()
         log.info(
@@ -67,6 +68,7 @@ async def shop_disconnected(ports: ShopPollingPorts, event: ConnectionDisconnect
     polls brought, in the same transaction; a seller's own disconnect keeps its history."""
     connection = REAUTH_REQUIRED if isinstance(event, ConnectionReauthRequired) else DISCONNECTED
     shop = Shop(event.tenant_id, event.marketplace)
+    ports.forget_key(shop)
     if event.received_in_error:
         await _forget_received(ports, shop, event)
     elif await ports.connections.disconnect(shop, connection, event.occurred_at):
@@ -95,6 +97,7 @@ async def _forget_received(
 
 async def key_refused(ports: ShopPollingPorts, shop: Shop, reason: str) -> None:
     """The marketplace refused the shop's key mid-poll: REAUTH_REQUIRED, and said so once."""
+    ports.forget_key(shop)
     async with ports.unit_of_work() as unit:
         seller_id = await unit.store.disconnect(shop, REAUTH_REQUIRED, ports.clock())
         if seller_id is None:

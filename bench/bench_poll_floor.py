@@ -1,0 +1,318 @@
+"""What a Fnac poll costs against its floor, in one run: the poller, then a bare loop,
+polling the same shops of the same double at the same interval.
+
+Set-up (not measured): the sandbox and a PostgreSQL, each a process of its own, ``SHOPS``
+small Fnac/Darty shops connected as oauth does it, and each shop's first poll by the
+poller (``bench_shop_polling``'s helpers).
+
+Measured, each for ``WINDOW`` seconds, every shop due once an ``INTERVAL``:
+
+- the poller: ``python -m keybuzz_poller`` in its own process, as in production;
+- the bare loop, in this process: what a poll with nothing new must do and nothing more.
+  Each shop's two calls (``incidents_query``, then ``messages_query``), as the poller's
+  connector sends them (the same bytes, captured once from ``FnacClient``, its token in
+  them), over one kept-alive ``httpx.AsyncClient`` (plain HTTP, as the poller's to the
+  double), each answer parsed with lxml as the connector does, then one statement that
+  records the poll and schedules the next (``UPDATE poller_shops``). No Vault read, no
+  session, no cursor, no log line: the floor any poller of these shops pays, whatever its
+  design; what the poller spends above it is ours to cut. With ``BENCH_POLL_FLOOR_AIOHTTP``
+  (1), the same loop again on aiohttp's client: the floor on another HTTP client.
+
+Figures: CPU a poll (ms) of the poller / the bare loop, PostgreSQL and the double, each
+side's polls made, the ratio poller ÷ bare loop, PostgreSQL statements a poll
+(``pg_stat_statements``). A poll is counted when its shop's ``last_poll_at`` moves (read
+once a second in both windows, the same reads).
+
+``BENCH_POLL_FLOOR_SHOPS`` (200) / ``BENCH_POLL_FLOOR_INTERVAL`` (10 s) /
+``BENCH_POLL_FLOOR_WINDOW`` (40 s) / ``BENCH_POLL_FLOOR_IDLE`` (15 s: the poller's CPU
+a second after its window, no shop due) / ``BENCH_POLL_FLOOR_AIOHTTP`` (1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import asyncpg
+import httpx
+from keybuzz_connector_fnac.client import FnacClient
+from keybuzz_connector_fnac.models import ByCreation, DateRange, IncidentsQuery, MessagesQuery
+from keybuzz_connector_fnac.session import PAGE_SIZE
+from keybuzz_devstack import bootstrap
+from lxml import etree
+
+from bench.bench_poll_scale import _cpu_seconds, _start_poller, _wait_ready
+from bench.bench_shop_polling import (
+    OVERLAP,
+    Connected,
+    _first_polls,
+    connect_shops,
+    double_and_postgres,
+    extra_fnac_shops,
+)
+from bench.harness import BenchContext, Figure, cpu_seconds_by_process, cpu_spent_by_process
+
+SHOPS = int(os.environ.get("BENCH_POLL_FLOOR_SHOPS", "200"))
+INTERVAL = int(os.environ.get("BENCH_POLL_FLOOR_INTERVAL", "10"))
+WINDOW = float(os.environ.get("BENCH_POLL_FLOOR_WINDOW", "40"))
+IDLE = float(os.environ.get("BENCH_POLL_FLOOR_IDLE", "15"))
+AIOHTTP = os.environ.get("BENCH_POLL_FLOOR_AIOHTTP", "1") == "1"
+POLLERS = [("poller", {}), ("poller, key read at every poll", {"VAULT_CACHE_SECONDS": "0"})]
+SCHEDULED = (
+    "UPDATE poller_shops SET last_poll_at = now(), last_success_at = now(), "
+    "next_poll_at = now() + make_interval(secs => $2) WHERE poll_key = $1"
+)
+
+
+async def run(ctx: BenchContext) -> list[Figure]:
+    with double_and_postgres(ctx, SHOPS, "floor", statements=True) as (sandbox_url, pg_url):
+        return await _measure(ctx, sandbox_url, pg_url)
+
+
+@dataclass
+class Window:
+    """One side's window: its polls and every process's CPU seconds."""
+
+    name: str
+    polls: int = 0
+    cpu: dict[str, float] = field(default_factory=dict)
+    statements: int = 0
+
+
+async def _measure(ctx: BenchContext, sandbox_url: str, postgres_url: str) -> list[Figure]:
+    shops = await extra_fnac_shops(sandbox_url, SHOPS, "floor")
+    database = await bootstrap.create_scratch_database(postgres_url, "pollfloor")
+    api = {"FNAC_API_URL": f"{sandbox_url}/fnac/api.php/"}
+    await connect_shops(ctx, database, api, shops)
+    settings = {**api, "FNAC_POLL_INTERVAL_SECONDS": str(INTERVAL)}
+    conn = await asyncpg.connect(database)
+    windows: list[Window] = []
+    idle: dict[str, float] = {}
+    try:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        # Before and after each cut, in the same run: the poller as it is, then with the
+        # shop's key read from Vault at every poll as it was before (``VAULT_CACHE_SECONDS=0``).
+        for name, cut in POLLERS:
+            poller = _start_poller(ctx, database, {**settings, **cut}, INTERVAL)
+            try:
+                await _wait_ready(poller)
+                await _first_polls(conn)
+                windows.append(await _window(conn, name, None))
+                await conn.execute(
+                    "UPDATE poller_shops SET next_poll_at = now() + interval '1 day'"
+                )
+                idle[name] = await _idle(poller.process.pid)
+            finally:
+                poller.stop()
+    except BaseException:
+        await conn.close()
+        raise
+    try:
+        bodies = await _captured(sandbox_url, shops)
+        url = f"{sandbox_url}/fnac/api.php/"
+        windows.append(await _window(conn, "bare loop (httpx)", _httpx_loop(url, bodies, database)))
+        if AIOHTTP:
+            loop = _aiohttp_loop(url, bodies, database)
+            windows.append(await _window(conn, "bare loop (aiohttp)", loop))
+    finally:
+        await conn.close()
+    return _figures(windows) + [
+        _figure(f"{name}: CPU a second with no shop due", ms, "ms/s") for name, ms in idle.items()
+    ]
+
+
+async def _idle(pid: int) -> float:
+    """The poller's CPU a second (ms) while no shop is due: its idle work."""
+    await asyncio.sleep(2.0)  # the polls in flight end
+    before = _cpu_seconds(pid)
+    await asyncio.sleep(IDLE)
+    return 1000 * (_cpu_seconds(pid) - before) / IDLE
+
+
+# --- the bare loop ---------------------------------------------------------------------------
+
+Bodies = dict[str, tuple[bytes, bytes]]  # poll key -> (incidents_query, messages_query) bodies
+
+
+async def _captured(sandbox_url: str, shops: list[Connected]) -> Bodies:
+    """Each shop's two requests as the connector sends them (its token in them)."""
+    sent: dict[tuple[str, str], bytes] = {}
+
+    async def keep(request: httpx.Request) -> None:
+        call = request.url.path.rstrip("/").rsplit("/", 1)[-1]
+        sent[(request.headers.get("x-floor-shop", ""), call)] = request.content
+
+    since = datetime.now(UTC) - OVERLAP
+    bodies: Bodies = {}
+    for c in shops:
+        async with httpx.AsyncClient(
+            timeout=60, event_hooks={"request": [keep]}, headers={"x-floor-shop": c.shop.key}
+        ) as http:
+            client = FnacClient(http, f"{sandbox_url}/fnac/api.php/", c.credentials)
+            await client.incidents_query(
+                IncidentsQuery(
+                    page=1, results_count=PAGE_SIZE, date=DateRange(type="UpdatedAt", min=since)
+                )
+            )
+            await client.messages_query(
+                MessagesQuery(
+                    page=1,
+                    results_count=PAGE_SIZE,
+                    created=DateRange(type="CreatedAt", min=since),
+                    sort=ByCreation("ASC"),
+                )
+            )
+        key = c.shop.key
+        bodies[key] = (sent[(key, "incidents_query")], sent[(key, "messages_query")])
+    return bodies
+
+
+Post = Callable[[str, bytes], Awaitable[bytes]]
+
+
+async def _bare_polls(post: Post, bodies: Bodies, database: str, until: float) -> None:
+    """Every shop polled once an interval, spread over it, until ``until``."""
+    pool = await asyncpg.create_pool(database, min_size=2, max_size=4)
+    try:
+        keys = sorted(bodies)
+
+        async def shop(n: int, key: str) -> None:
+            await asyncio.sleep(INTERVAL * n / len(keys))
+            while time.monotonic() < until:
+                started = time.monotonic()
+                incidents, messages = bodies[key]
+                etree.fromstring(await post("incidents_query", incidents))
+                etree.fromstring(await post("messages_query", messages))
+                await pool.execute(SCHEDULED, key, float(INTERVAL))
+                await asyncio.sleep(max(0.0, INTERVAL - (time.monotonic() - started)))
+
+        await asyncio.gather(*(shop(n, key) for n, key in enumerate(keys)))
+    finally:
+        await pool.close()
+
+
+def _httpx_loop(url: str, bodies: Bodies, database: str) -> Callable[[float], Awaitable[None]]:
+    async def loop(until: float) -> None:
+        headers = {"Content-Type": "text/xml"}
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=100)
+        async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+
+            async def post(call: str, body: bytes) -> bytes:
+                answer = await http.post(url + call, content=body, headers=headers)
+                answer.raise_for_status()
+                return answer.content
+
+            await _bare_polls(post, bodies, database, until)
+
+    return loop
+
+
+def _aiohttp_loop(url: str, bodies: Bodies, database: str) -> Callable[[float], Awaitable[None]]:
+    async def loop(until: float) -> None:
+        import aiohttp  # only this figure needs it
+
+        headers = {"Content-Type": "text/xml"}
+        connector = aiohttp.TCPConnector(limit=0)
+        timeout = aiohttp.ClientTimeout(total=30)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
+
+            async def post(call: str, body: bytes) -> bytes:
+                async with http.post(url + call, data=body, headers=headers) as answer:
+                    answer.raise_for_status()
+                    return await answer.read()
+
+            await _bare_polls(post, bodies, database, until)
+
+    return loop
+
+
+# --- a window --------------------------------------------------------------------------------
+
+
+async def _window(
+    conn: asyncpg.Connection, name: str, bare: Callable[[float], Awaitable[None]] | None
+) -> Window:
+    """``WINDOW`` seconds of polls (the poller's, or ``bare``'s): polls counted, CPU."""
+    window = Window(name)
+    if bare is None:  # the poller: every shop's next poll spread over the interval
+        await conn.execute(
+            "UPDATE poller_shops SET next_poll_at = now() + random() * make_interval(secs => $1)",
+            float(INTERVAL),
+        )
+    await conn.execute("SELECT pg_stat_statements_reset()")
+    before = cpu_seconds_by_process()
+    until = time.monotonic() + WINDOW
+    polling = asyncio.create_task(bare(until)) if bare else None
+    last: dict[str, datetime | None] = {}
+    while time.monotonic() < until:
+        for row in await conn.fetch("SELECT poll_key, last_poll_at FROM poller_shops"):
+            key, at = row["poll_key"], row["last_poll_at"]
+            if key in last and at != last[key]:
+                window.polls += 1
+            last[key] = at
+        await asyncio.sleep(1.0)
+    if polling is not None:
+        await polling
+    window.cpu = cpu_spent_by_process(before, cpu_seconds_by_process())
+    rows = await conn.fetch(
+        "SELECT calls, query FROM pg_stat_statements ORDER BY calls DESC LIMIT 40"
+    )
+    for row in rows:
+        query = " ".join(row["query"].split())
+        if _counted(query):
+            window.statements += row["calls"]
+            print(f"bench_poll_floor {name}: {row['calls']:>6} × {query[:150]}")
+    return window
+
+
+# Not a poll's statements: this bench's own reads, the pool's upkeep (asyncpg's reset on
+# release) and transaction control.
+NOT_A_POLLS_WITHIN = ("pg_stat_statements", "last_poll_at FROM poller_shops")
+NOT_A_POLLS_FIRST = (
+    "SELECT PG_ADVISORY_UNLOCK_ALL",
+    "CLOSE ALL",
+    "UNLISTEN",
+    "RESET ALL",
+    "BEGIN",
+    "COMMIT",
+    "ROLLBACK",
+)
+
+
+def _counted(query: str) -> bool:
+    within = any(part in query for part in NOT_A_POLLS_WITHIN)
+    return not within and not query.upper().startswith(NOT_A_POLLS_FIRST)
+
+
+def _figure(name: str, value: float, unit: str) -> Figure:
+    return {"name": name, "value": value, "unit": unit}
+
+
+def _figures(windows: list[Window]) -> list[Figure]:
+    figures: list[Figure] = []
+    per_poll: dict[str, float] = {}
+    for w in windows:
+        polls = max(w.polls, 1)
+        own = (
+            w.cpu.get("keybuzz_poller", 0.0)
+            if w.name.startswith("poller")
+            else w.cpu.get("bench process", 0.0)
+        )
+        per_poll[w.name] = 1000 * own / polls
+        figures.append(_figure(f"{w.name}: polls in {WINDOW:g} s", float(w.polls), "polls"))
+        figures.append(_figure(f"{w.name}: its own CPU a poll", per_poll[w.name], "ms"))
+        for process in ("postgres", "keybuzz_sandbox", "bao"):
+            spent = 1000 * w.cpu.get(process, 0.0) / polls
+            figures.append(_figure(f"{w.name}: {process} CPU a poll", spent, "ms"))
+        figures.append(_figure(f"{w.name}: statements a poll", w.statements / polls, "stmts"))
+        print(f"bench_poll_floor {w.name}: CPU by process {w.cpu}")
+    floor = per_poll.get("bare loop (httpx)")
+    if floor:
+        for name, ms in per_poll.items():
+            if name != "bare loop (httpx)":
+                figures.append(_figure(f"{name} ÷ bare loop (httpx)", ms / floor, "×"))
+    return figures
