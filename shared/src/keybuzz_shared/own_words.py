@@ -131,7 +131,7 @@ _BUYER_MESSAGE_HEADER = (
     r"|messaggio|bericht|mensagem|wiadomość)\b.{0,40}\b(buyer|customer|acheteur|client|käufer"
     r"|kunde|comprador|cliente|acquirente|koper|klant|kupując|klient)\w*\s*:$"
 )
-# A mail named without a demonstrative ("Message envoyé via Rakuten", "Message sent from the
+# A mail named without a demonstrative ("Message envoyé via <la place>", "Message sent from the
 # customer area") is the footer's when the sentence says how it travelled: sent, through what.
 _MAIL_SENT_THROUGH = (
     r"(e-?mail|mail|message|nachricht|mensaje|messaggio|bericht|mensagem|wiadomość)\b.{0,40}"
@@ -141,7 +141,7 @@ _MAIL_SENT_THROUGH = (
     r"|vanuit|através|pelo|pela|przez|z)\b"
 )
 # A whole sentence of a footer or header block begins with one of these, after a brand and
-# a dash at most ("ManoMano – Ce message a été envoyé …", "eBay sent this message …").
+# a dash at most ("<Marque> – Ce message a été envoyé …", "<Brand> sent this message …").
 _FOOTER_SENTENCE = re.compile(
     rf"^\W*([\w.]+\s*[–—-]\s*)?{_POLITE}(({_NO_REPLY})(\W.*\b{_THIS_MAIL}.*)?[.!]?$"
     rf"|{_THIS_MAIL}.*\b({_ABOUT_THE_MAIL})|{_MAIL_SENT_THROUGH}|[\w.]+ sent {_THIS_MAIL}|{_BUYER_MESSAGE_HEADER}"
@@ -219,7 +219,7 @@ def without_blocks(lines: list[str]) -> list[str]:
 def is_footer_line(line: str) -> bool:
     """A line a marketplace or mail service writes around a message: a bare link, or a line
     that opens on a sentence about this very mail ("Please do not reply to this e-mail.",
-    "Ce message a été envoyé via la messagerie ManoMano. Ne partagez jamais …") and asks
+    "Ce message a été envoyé via la messagerie <de la place>. Ne partagez jamais …") and asks
     nothing."""
     if _URL_LINE.match(line):
         return True

@@ -18,7 +18,7 @@ SUITE_POLL_INTERVAL = {"POLL_INTERVAL_SECONDS": "2"}
 
 def suite_pace(prefix: str, *, polled_every_two_seconds: bool = True) -> dict[str, str]:
     """The connector's settings (``<prefix>_<NAME>``) at the suite's pace; without its poll
-    interval where the driver paces its polls otherwise (Mirakl's, by its catalogue)."""
+    interval where the driver paces its polls otherwise (by its operators' catalogue)."""
     pace = {**SUITE_POLL_INTERVAL, **SUITE_PACE} if polled_every_two_seconds else SUITE_PACE
     return {f"{prefix}_{name}": value for name, value in pace.items()}
 

@@ -82,7 +82,7 @@ class KeyVault:
     def __init__(self) -> None:
         self.stored: dict[str, Any] = dict(KEY)
 
-    async def read(self, path: str) -> dict[str, Any] | None:
+    async def read(self, path: str, *, cached: bool = False) -> dict[str, Any] | None:
         return self.stored
 
 

@@ -25,8 +25,8 @@ class PollerSettings(MarketplaceSettings, kw_only=True, frozen=True):
     }
 
     http_port: int = 8002
-    # A shop's key read from Vault once in this long rather than at every poll (a third of a
-    # Fnac poll's CPU), dropped on a reconnect, a disconnect or a refusal (docs/POLLER.md).
+    # A shop's key read from Vault once in this long rather than at every poll (a third of an
+    # XML poll's CPU, docs/BENCHMARKS.md), dropped on a reconnect, a disconnect or a refusal (docs/POLLER.md).
     vault_cache_seconds: float = 600.0
     vault_cache_size: int = 50_000
     # Every tenant with an inbound address is polled once per interval (docs/POLLER.md): the
