@@ -8,7 +8,7 @@ import itertools
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import msgspec
@@ -24,9 +24,8 @@ from keybuzz_sandbox.conformance import (
 from keybuzz_sandbox.double_entry import Double
 from keybuzz_sandbox.fault_admin import fault_handlers
 from keybuzz_sandbox.faults import (
-    JSON_KINDS,
     FaultInjector,
-    SlowFaultConfig,
+    WebPageFaults,
     malform,
     reply_faults,
 )
@@ -40,12 +39,6 @@ API, ADMIN, PAGE = "/tryout/api", "/_sandbox/tryout", 10
 SHOPS = ("7001", "7002", "7003")
 
 
-class TryoutFaults(SlowFaultConfig, kw_only=True, rename="camel", forbid_unknown_fields=True):
-    """The sandbox's faults of a shop API, and ``malformedKind`` "html" (a web page)."""
-
-    malformed_kinds: ClassVar[tuple[str, ...]] = (*JSON_KINDS, "html")
-
-
 @dataclass
 class Shop:
     number: str
@@ -56,7 +49,7 @@ class Shop:
 
 def routes(sb: Sandbox) -> list[Any]:
     shops = {n: Shop(n, f"key-{n}-{sb.config.seed}") for n in SHOPS}
-    faults = FaultInjector(sb.config.seed, TryoutFaults())
+    faults = FaultInjector(sb.config.seed, WebPageFaults())
     ids = itertools.count(1)
 
     def said(shop: Shop, thread: str, order: str, sender: str, body: str,
@@ -150,7 +143,7 @@ def routes(sb: Sandbox) -> list[Any]:
         shops[number].key = f"key-{number}-{next(ids)}"
         return json_answer({"key": shops[number].key})
 
-    admin = [listed_shops, opened, sent, rotate, *fault_handlers(faults, TryoutFaults)]
+    admin = [listed_shops, opened, sent, rotate, *fault_handlers(faults, WebPageFaults)]
     return [shop_of, listed, thread, write, Router(ADMIN, route_handlers=admin)]
 
 

@@ -217,6 +217,13 @@ class SlowFaultConfig(FaultConfig, kw_only=True, rename="camel", forbid_unknown_
         )
 
 
+class WebPageFaults(SlowFaultConfig, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """A JSON shop API's faults (``SlowFaultConfig``), and ``malformedKind`` ``html``: a web
+    page (a proxy's, a firewall's) where JSON was expected, with status 200."""
+
+    malformed_kinds: ClassVar[tuple[str, ...]] = (*JSON_KINDS, "html")
+
+
 def reply_shown(config: FaultConfig) -> Callable[[str], str]:
     """How a double's threads show a seller's reply under its fault settings ``config``."""
     if isinstance(config, SlowFaultConfig) and config.rewrite_replies:

@@ -7,11 +7,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import ClassVar
 
 import msgspec
 from keybuzz_sandbox.clock import Clock
-from keybuzz_sandbox.faults import JSON_KINDS, FaultInjector, SlowFaultConfig
+from keybuzz_sandbox.faults import FaultInjector, WebPageFaults
 
 from .book import DAY, Activity, ShopBook
 from .shops import ShopSpec, api_token
@@ -36,16 +35,15 @@ def bm_time(ts: float) -> str:
 
 
 class BackMarketFaultConfig(
-    SlowFaultConfig, kw_only=True, rename="camel", forbid_unknown_fields=True
+    WebPageFaults, kw_only=True, rename="camel", forbid_unknown_fields=True
 ):
     """Body of PUT /_sandbox/backmarket/faults: the other doubles' settings and slow shops
-    (``SlowFaultConfig``, shops named by number), operations by Back Market's operation
+    (``WebPageFaults``, shops named by number), operations by Back Market's operation
     ids. ``wafNext`` calls are answered by the web application firewall's 403, ``wafKind``
     ``html`` (Cloudflare's page) or ``json`` (bot management's ``bot-need-challenge``).
     `malformedKind` adds ``html`` (a proxy's page with status 200). An injected 429 carries
     ``Retry-After: retryAfterSeconds``."""
 
-    malformed_kinds: ClassVar[tuple[str, ...]] = (*JSON_KINDS, "html")
     retry_after_seconds: int = 1
     waf_next: int = 0
     waf_kind: str = "html"

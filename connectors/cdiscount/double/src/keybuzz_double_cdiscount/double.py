@@ -5,11 +5,10 @@ from __future__ import annotations
 import math
 import secrets
 from collections.abc import Iterable
-from typing import ClassVar
 
 import msgspec
 from keybuzz_sandbox.clock import Clock, SellerTimeline
-from keybuzz_sandbox.faults import JSON_KINDS, FaultInjector, SlowFaultConfig
+from keybuzz_sandbox.faults import FaultInjector, WebPageFaults
 from keybuzz_sandbox.ratelimit import RateLimit, RateLimiter
 
 from .book import ShopBook
@@ -27,17 +26,14 @@ API_LIMIT = RateLimit(rate_text="5", burst=25)
 TOKEN_OPERATION = "cdiscount.token"
 
 
-class CdiscountFaultConfig(
-    SlowFaultConfig, kw_only=True, rename="camel", forbid_unknown_fields=True
-):
+class CdiscountFaultConfig(WebPageFaults, kw_only=True, rename="camel", forbid_unknown_fields=True):
     """Body of PUT /_sandbox/cdiscount/faults: the Amazon double's settings and slow shops
-    (``SlowFaultConfig``, shops named by seller id); `operations` names the double's
+    (``WebPageFaults``, shops named by seller id); `operations` names the double's
     operations (getDiscussions, postMessage, getOrders…), the token endpoint (`token`)
     only when named. `malformedKind` adds ``html`` (a proxy's page with status 200). An
     injected 429 carries ``Retry-After`` only when ``retryAfterSeconds`` is above 0
     (Octopia's 429s are documented without it)."""
 
-    malformed_kinds: ClassVar[tuple[str, ...]] = (*JSON_KINDS, "html")
     retry_after_seconds: int = 0
     # Listings accept only the observed includeMessages values (no "All", the double's).
     observed_listing_only: bool = False

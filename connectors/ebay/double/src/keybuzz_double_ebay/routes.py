@@ -13,13 +13,13 @@ from urllib.parse import urlencode
 import msgspec
 from keybuzz_sandbox.answers import gateway_page, held_back, json_answer
 from keybuzz_sandbox.fault_admin import fault_handlers
-from keybuzz_sandbox.faults import hostile_page, malform, reply_faults
+from keybuzz_sandbox.faults import WebPageFaults, hostile_page, malform, reply_faults
 from litestar import Request, Response, Router, get, post, put
 from litestar.response import Redirect, Stream
 
 from .contract import body_problems, query_problems
 from .env import ACCESS_SECONDS, ADMIN, CLIENT_ID, REFRESH_SECONDS, ROOT, RU_NAME
-from .state import EbayFaults, EbayState, Seller, seller_order, stamp
+from .state import EbayState, Seller, seller_order, stamp
 
 if TYPE_CHECKING:
     from keybuzz_sandbox.sandbox import Sandbox
@@ -391,6 +391,6 @@ def routes(sb: Sandbox) -> list[Any]:
                             "fulfillmentRefused": calls.get((day, "refused-fulfillment"), 0)})  # fmt: skip
 
     admin = [listed_shops, register, set_limits, calls_of, granted, opened, sold, written, sent, read_marks, revoke, expire, token_requests,
-             *fault_handlers(faults, EbayFaults)]  # fmt: skip
+             *fault_handlers(faults, WebPageFaults)]  # fmt: skip
     api = [authorize, token, user, conversations, conversation, send, update, orders]
     return [*api, Router(ADMIN, route_handlers=admin)]

@@ -10,9 +10,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
-from keybuzz_sandbox.faults import JSON_KINDS, FaultInjector, SlowFaultConfig
+from keybuzz_sandbox.faults import FaultInjector, WebPageFaults
 
 from .env import (
     APP_CALLS_PER_DAY,
@@ -30,12 +30,6 @@ if TYPE_CHECKING:
 
 def stamp(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-class EbayFaults(SlowFaultConfig, kw_only=True, rename="camel", forbid_unknown_fields=True):
-    """The sandbox's faults of a shop API, and ``malformedKind`` "html" (a web page)."""
-
-    malformed_kinds: ClassVar[tuple[str, ...]] = (*JSON_KINDS, "html")
 
 
 @dataclass
@@ -127,7 +121,7 @@ class EbayState:
         for seller in sellers.values():
             seller.orders = seeded_orders(seller, time.time())
         secret = f"SBX-{hashlib.sha256(seed.encode()).hexdigest()[:24]}"
-        state = cls(seed, secret, sellers, FaultInjector(seed, EbayFaults()))
+        state = cls(seed, secret, sellers, FaultInjector(seed, WebPageFaults()))
         state.refreshing = {s.refresh_token: s for s in sellers.values()}
         return state
 
