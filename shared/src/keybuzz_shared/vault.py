@@ -27,13 +27,13 @@ import asyncio
 import logging
 import ssl
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+from cachetools import TTLCache
 
 from keybuzz_shared.errors import DependencyUnavailable
 from keybuzz_shared.http_pools import SpreadTransport
@@ -114,7 +114,13 @@ class VaultClient:
         cache_size: int = 0,
     ) -> None:
         self.addr = addr
-        self._cache = _ReadCache(cache_seconds, cache_size, clock)
+        # Off when either bound is 0; else each secret for cache_seconds at most, the least
+        # recently read dropped first beyond cache_size.
+        self._cache: TTLCache[str, dict[str, Any]] | None = (
+            TTLCache(maxsize=cache_size, ttl=cache_seconds, timer=clock)
+            if cache_seconds > 0 and cache_size > 0
+            else None
+        )
         self._approle = (role_id, secret_id) if role_id and secret_id else None
         # With AppRole the given token is ignored: it is the dev root token by default.
         self._static_token = None if self._approle else token
@@ -131,29 +137,31 @@ class VaultClient:
     async def read(self, path: str, *, cached: bool = False) -> dict[str, Any] | None:
         """The latest version's data, or None when there is no secret at ``path``;
         ``cached``: as read within ``cache_seconds`` if it was (a copy: callers may change it)."""
-        if cached and (kept := self._cache.get(path)) is not None:
+        cache = self._cache if cached else None
+        if cache is not None and (kept := cache.get(path)) is not None:
             return dict(kept)
         mount, rel = split_path(path)
         body = await self._request("read", path, "GET", f"/v1/{mount}/data/{quote(rel)}")
         data = ((body or {}).get("data") or {}).get("data")  # None on 404: never written or gone
         found = dict(data) if data else None
-        if cached and found is not None:  # a missing secret is asked again: it may come soon
-            self._cache.put(path, dict(found))
+        if cache is not None and found is not None:  # a missing one is asked again: may come soon
+            cache[path] = dict(found)
         return found
 
     def forget(self, path: str) -> None:
         """The next cached read of ``path`` asks Vault: its secret changed or was refused."""
-        self._cache.drop(path)
+        if self._cache is not None:
+            self._cache.pop(path, None)
 
     async def write(self, path: str, data: dict[str, Any]) -> None:
-        self._cache.drop(path)
+        self.forget(path)
         mount, rel = split_path(path)
         url = f"/v1/{mount}/data/{quote(rel)}"
         await self._request("write", path, "POST", url, json={"options": {}, "data": data})
 
     async def delete(self, path: str) -> None:
         """Remove every version and the metadata, so nothing can be undeleted."""
-        self._cache.drop(path)
+        self.forget(path)
         mount, rel = split_path(path)
         await self._request("delete", path, "DELETE", f"/v1/{mount}/metadata/{quote(rel)}")
 
@@ -256,38 +264,6 @@ class VaultClient:
         if ttl <= 0:  # a token without expiry (e.g. a role with no TTL): never renew
             return _Lease(token, ttl, login_ttl, float("inf"), float("inf"))
         return _Lease(token, ttl, login_ttl, sent_at + ttl * RENEW_AT_FRACTION, sent_at + ttl)
-
-
-class _ReadCache:
-    """Secrets read lately, each for ``seconds`` at most, ``size`` of them at most (the
-    least recently read dropped first). Off when either is 0."""
-
-    def __init__(self, seconds: float, size: int, clock: Callable[[], float]) -> None:
-        self._seconds = seconds if size > 0 else 0.0
-        self._size = size
-        self._clock = clock
-        self._kept: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
-
-    def get(self, path: str) -> dict[str, Any] | None:
-        kept = self._kept.get(path)
-        if kept is None:
-            return None
-        if self._clock() >= kept[0]:
-            del self._kept[path]
-            return None
-        self._kept.move_to_end(path)
-        return kept[1]
-
-    def put(self, path: str, data: dict[str, Any]) -> None:
-        if self._seconds <= 0:
-            return
-        self._kept[path] = (self._clock() + self._seconds, data)
-        self._kept.move_to_end(path)
-        while len(self._kept) > self._size:
-            self._kept.popitem(last=False)
-
-    def drop(self, path: str) -> None:
-        self._kept.pop(path, None)
 
 
 def _body_or_error(action: str, path: str, response: httpx.Response) -> dict[str, Any] | None:
