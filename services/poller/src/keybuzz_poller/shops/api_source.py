@@ -29,7 +29,7 @@ import httpx
 from keybuzz_shared.addresses import checked_addresses
 from keybuzz_shared.connectors import seam
 from keybuzz_shared.connectors.connector_settings import ShopApiSettings
-from keybuzz_shared.connectors.kit.page_bounds import SAME_ITEMS, SAME_NEXT
+from keybuzz_shared.connectors.kit.page_bounds import SAME_NEXT, RepeatedPages
 from keybuzz_shared.connectors.registry import PerMarketplace, connector_for
 from keybuzz_shared.connectors.seam import InboxFile, InboxIncident, InboxMessage, Page
 from keybuzz_shared.connectors.shop_sessions import ShopSessions
@@ -264,15 +264,12 @@ async def _pages(
     instant, and a page all at that instant comes back once before it pages by number."""
     cursor: str | None = None
     asked: set[str] = set()
-    before: tuple[Item, ...] = ()
-    repeated = 0
+    repeated = RepeatedPages(f"{kind}s", _where(shop))
     while True:
         async with translated():
             found = await page_of(cursor)
         _unreadable(shop, kind, found.unreadable)
-        repeated = repeated + 1 if found.items and found.items == before else 0
-        if repeated >= 2:
-            listing_stopped(f"{kind}s", SAME_ITEMS, _where(shop))
+        if repeated.end(found.items):
             return
         yield found.items
         if found.next_cursor is None:
@@ -280,7 +277,7 @@ async def _pages(
         if found.next_cursor in asked:
             listing_stopped(f"{kind}s", SAME_NEXT, _where(shop))
             return
-        cursor, before = found.next_cursor, found.items
+        cursor = found.next_cursor
         asked.add(cursor)
 
 

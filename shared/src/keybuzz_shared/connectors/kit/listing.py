@@ -38,9 +38,13 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
 
-from keybuzz_shared.connectors.kit.page_bounds import SAME_ITEMS, follows, past_bound, same_next
+from keybuzz_shared.connectors.kit.page_bounds import (
+    RepeatedPages,
+    follows,
+    past_bound,
+    same_next,
+)
 from keybuzz_shared.connectors.seam import Page, cursor_of, read_each, state_of
-from keybuzz_shared.spent_calls import listing_stopped
 
 T = TypeVar("T")  # what a page lists, read
 S = TypeVar("S", bound="Windowed")  # a strategy's state: its cursor
@@ -201,17 +205,12 @@ class Listing(Generic[T, S, M]):
         items: list[T] = []
         unreadable: list[str] = []
         following: S | None = state
-        pages = repeated = 0
-        before: tuple[T, ...] = ()
+        pages = 0
+        repeated = RepeatedPages(self._name)
         while following is not None and not past_bound(self._name, pages):
             page = await self.step(following, read)
-            # A page repeating the one before is read on once (a listing by instant asks
-            # again from its newest instant, as the poller's pages), a second time it ends.
-            repeated = repeated + 1 if page.items and tuple(page.items) == before else 0
-            if repeated >= 2:
-                listing_stopped(self._name, SAME_ITEMS)
+            if repeated.end(page.items):
                 break
-            before = tuple(page.items)
             items += page.items
             unreadable += page.unreadable
             following = None if same_next(self._name, following, page.following) else page.following

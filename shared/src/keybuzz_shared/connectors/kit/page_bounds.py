@@ -45,6 +45,28 @@ def repeats(
     return False
 
 
+class RepeatedPages:
+    """Pages listing the items of the page before, in a row: one is read on (a listing by
+    instant, the kit's ``Seek``, asks again from a page's newest instant, and a page all at
+    that instant comes back once before it pages by number), the second ends the listing
+    (said)."""
+
+    def __init__(self, call: str, shop: Mapping[str, str] | None = None) -> None:
+        self._call, self._shop = call, shop
+        self._before: tuple[Any, ...] = ()
+        self._in_a_row = 0
+
+    def end(self, items: Sequence[Any]) -> bool:
+        """Whether the page listing ``items`` ends the listing."""
+        listed = tuple(items)
+        self._in_a_row = self._in_a_row + 1 if listed and listed == self._before else 0
+        self._before = listed
+        if self._in_a_row >= 2:
+            listing_stopped(self._call, SAME_ITEMS, self._shop)
+            return True
+        return False
+
+
 def same_next(call: str, asked: object, following: object) -> bool:
     """Whether the next page named is the one just read (then the listing is stopped)."""
     if following is not None and following == asked:
