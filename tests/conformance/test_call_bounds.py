@@ -61,13 +61,12 @@ async def test_a_listing_paging_wrong_stops_and_costs_its_shop_alone_a_few_calls
     assert listings >= 1, f"{connector.marketplace}'s double served no listing under {fault}"
     # A listing begun before the fault was armed may have paged on under it: one at most.
     assert pages <= PAGES_A_LISTING * (listings + 1), (pages, listings)
-    app_calls = conformance.poller.runtime.settings.shop_api(connector.marketplace).app_calls
-    if app_calls is None:
+    declared = conformance.poller.runtime.settings.shop_api(connector.marketplace)
+    if declared.app_calls is None:
         return
     # The application's budget follows what the poll spent: a poll reading a page again
     # (and its thread) spends more than a poll's share, and its shop's next poll is put off
     # past the interval a quiet poll gets; an empty page costs what a quiet poll does.
-    declared = conformance.poller.runtime.settings.shop_api(connector.marketplace)
     gap = _seconds(twice["lastPollAt"], twice["nextPollAt"])
     least = declared.poll_interval_seconds * (1.2 if fault == "PAGES_REPEAT" else 0.99)
     assert gap >= least, (gap, twice)
