@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import re
-import threading
 import zlib
 from pathlib import Path
 from typing import Final
@@ -160,14 +159,10 @@ class SubjectModel:
         return SUBJECTS[int(np.argmax(self.logits(words)))]
 
 
-_lock = threading.Lock()
-
-
 @functools.cache
 def shipped() -> SubjectModel:
     """The model shipped in the package, loaded once (~1 MiB)."""
-    with _lock:
-        return SubjectModel.load()
+    return SubjectModel.load()
 
 
 def subject_of(words: str) -> Subject:
