@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 from keybuzz_sandbox import doubles, seeded
 from keybuzz_sandbox.config import SmtpLogin
+from keybuzz_sandbox.double_kit.ports import port_offset
 from keybuzz_shared.connectors import registry
 from keybuzz_shared.connectors.seam import Connector, connects_by
 from keybuzz_shared.vault import VaultClient
@@ -41,15 +42,11 @@ STATE_CHECK_SECONDS = 2.0  # between two looks at supervisord's states while par
 
 
 def _port_offset() -> int:
-    raw = os.environ.get("KEYBUZZ_PORT_OFFSET", "").strip() or "0"
+    """The stack's offset, read as the doubles read it (one bound, one message)."""
     try:
-        offset = int(raw)
-    except ValueError:
-        raise SystemExit(f"KEYBUZZ_PORT_OFFSET={raw!r} is not a whole number") from None
-    # 8900 is the highest default port we shift; the bound keeps 4000 ports of margin above.
-    if not 0 <= offset <= 65535 - 8900 - 4000:
-        raise SystemExit(f"KEYBUZZ_PORT_OFFSET={raw!r} must be between 0 and 52635")
-    return offset
+        return port_offset(os.environ)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 # KEYBUZZ_PORT_OFFSET=N shifts every default port of the stack by N so that a second
