@@ -151,10 +151,19 @@ async def test_sellers_syncs_share_the_fulfillment_quota_and_wait_out_refused_gr
     # The quota spent all the same (a quota lower than declared), then the application's
     # token grants of the day spent for a seller whose token expired: each round waits.
     sync = orders.runtime.component(OrderSync)
+
+    async def kept_for_the_next_round(tenant: str) -> None:
+        # Read while the limit still holds: a scheduled round after it is lifted succeeds.
+        status, error = await orders.runtime.pool.fetchrow(
+            "SELECT status, last_error FROM order_sync_cursors WHERE tenant_id = $1", tenant
+        )
+        assert status == "ACTIVE" and "unavailable" in error, (status, error)
+
     spent_now = (await calls(sandbox))["fulfillment"]
     await sandbox.put("/_sandbox/ebay/limits", json={"fulfillment": spent_now})
     try:
         assert (await sync.sync_now(tenants[1])).errors == 1
+        await kept_for_the_next_round(tenants[1])
     finally:
         await sandbox.put("/_sandbox/ebay/limits", json={"fulfillment": APP_CALLS_PER_DAY})
     grants = (await sandbox.get("/_sandbox/ebay/grants")).json()["refreshGrants"]
@@ -162,13 +171,9 @@ async def test_sellers_syncs_share_the_fulfillment_quota_and_wait_out_refused_gr
     try:
         await sandbox.post("/_sandbox/ebay/shops/1001/expire-tokens")
         assert (await sync.sync_now(tenants[0])).errors == 1
+        await kept_for_the_next_round(tenants[0])
     finally:
         await sandbox.put("/_sandbox/ebay/limits", json={"grants": GRANTS_PER_DAY})
-    for tenant in tenants[:2]:
-        status, error = await orders.runtime.pool.fetchrow(
-            "SELECT status, last_error FROM order_sync_cursors WHERE tenant_id = $1", tenant
-        )
-        assert status == "ACTIVE" and "unavailable" in error  # kept, for the next round
     reauth = await orders.runtime.pool.fetchval(
         "SELECT count(*) FROM event_outbox WHERE subject LIKE 'connection.%'"
     )
