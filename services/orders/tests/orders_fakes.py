@@ -60,6 +60,7 @@ from keybuzz_orders.ports import (
 )
 from keybuzz_orders.settings import OrdersSettings
 from keybuzz_orders.store import REPORT_COLUMNS
+from keybuzz_shared.app_budgets import RoundPace
 
 S = TypeVar("S", bound=msgspec.Struct)
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -522,18 +523,15 @@ class InMemoryOrderStore(InMemoryJobStore):
         interval_seconds: float,
         tenant_id: str | None = None,
         *,
-        intervals: Mapping[str, float] | None = None,
-        declared: Mapping[str, float] | None = None,
+        paces: Mapping[str, RoundPace] | None = None,
     ) -> list[SyncCursor]:
         now, claimed = self.now(), []
         for (tenant, marketplace), held in self.cursors.items():
             if held.status != "ACTIVE" or await self.running_job(tenant, marketplace):
                 continue
             if tenant_id is None:
-                own = (intervals or {}).get(marketplace, interval_seconds)
-                per_round = (declared or {}).get(marketplace, 0.0)
-                if marketplace in (intervals or {}) and per_round > 0:
-                    own *= max(1.0, held.last_round_calls / per_round)
+                pace = (paces or {}).get(marketplace)
+                own = pace.after(held.last_round_calls) if pace else interval_seconds
                 due_before = now - timedelta(seconds=own)
                 if held.last_run_at is not None and held.last_run_at >= due_before:
                     continue

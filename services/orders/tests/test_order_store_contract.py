@@ -22,6 +22,7 @@ from keybuzz_orders.notifications.notification_store import PostgresDetailStore
 from keybuzz_orders.ports import DetailStore, JobStore, OrderStore
 from keybuzz_orders.service import DEFINITION
 from keybuzz_orders.store import PostgresOrderStore
+from keybuzz_shared.app_budgets import RoundPace
 from keybuzz_shared.db import apply_migrations, create_pool
 from orders_fakes import InMemoryDetailStore, InMemoryOrderStore
 
@@ -326,16 +327,40 @@ async def test_a_marketplace_with_an_interval_of_its_own_is_due_after_it(
     await store.start_sync("t-other", FNAC, "shop-2", T0)
     assert (await store.syncing_shops(FNAC), await store.syncing_shops(AMAZON)) == (2, 1)
     await asyncio.sleep(0.01)
-    claimed = await store.claim_due_syncs(0.001, intervals={FNAC: 3600.0})
+    claimed = await store.claim_due_syncs(0.001, paces={FNAC: pace(3600.0)})
     assert [c.marketplace for c in claimed] == [AMAZON]  # Fnac's own interval is not over
-    claimed = await store.claim_due_syncs(3600.0, intervals={FNAC: 3600.0})
+    claimed = await store.claim_due_syncs(3600.0, paces={FNAC: pace(3600.0)})
     assert claimed == []
     await asyncio.sleep(0.01)
-    claimed = await store.claim_due_syncs(3600.0, intervals={FNAC: 0.001})
+    claimed = await store.claim_due_syncs(3600.0, paces={FNAC: pace(0.001)})
     assert sorted(c.tenant_id for c in claimed) == ["t-other", TENANT]
     assert {c.marketplace for c in claimed} == {FNAC}
     await store.stop_sync("t-other", "connection.disconnected: revoked")
     assert await store.syncing_shops(FNAC) == 1  # a stopped cursor shares nothing
+
+
+def pace(interval: float, spread: float = 0.0) -> RoundPace:
+    return RoundPace(interval=interval, spread=spread, calls_per_round=2.0)
+
+
+async def test_a_round_that_spent_past_its_share_puts_off_its_shop_s_next_one_only(
+    contract: Contract,
+) -> None:
+    """Charged what it spent against the shop's share of the budget (its spread), never
+    against the marketplace's interval: ample, a flood's round keeps the interval."""
+    store = contract.store
+    await store.start_sync(TENANT, FNAC, "shop-1", T0)
+    await store.start_sync("t-other", FNAC, "shop-2", T0)
+    await store.note_round_calls(TENANT, FNAC, 200)  # a hundred rounds' share
+    await store.note_round_calls("t-other", FNAC, 2)
+    await asyncio.sleep(0.05)
+    ample = pace(0.01, spread=0.0001)  # 200 calls: 0.01 s of the shop's share
+    claimed = await store.claim_due_syncs(3600.0, paces={FNAC: ample})
+    assert sorted(c.tenant_id for c in claimed) == ["t-other", TENANT]
+    await asyncio.sleep(0.05)
+    tight = pace(0.01, spread=0.01)  # 200 calls: 1 s of it
+    claimed = await store.claim_due_syncs(3600.0, paces={FNAC: tight})
+    assert [c.tenant_id for c in claimed] == ["t-other"]
 
 
 async def test_a_running_backfill_holds_its_marketplace_s_sync_only(contract: Contract) -> None:

@@ -69,6 +69,32 @@ class BudgetedInterval:
         """What the shops' rounds spend a day at ``interval``."""
         return self.budget.calls_a_day(self.shops, self.interval)
 
+    @property
+    def pace(self) -> RoundPace:
+        return RoundPace(
+            interval=self.interval,
+            spread=self.budget.spread(self.shops),
+            calls_per_round=self.budget.calls_per_poll,
+        )
+
+
+class RoundPace(msgspec.Struct, frozen=True, kw_only=True):
+    """A budgeted marketplace's pace for one shop's rounds (polls, order syncs): its
+    ``interval`` at least; after a round that spent ``calls``, no sooner than the time those
+    calls take of the shop's share of the budget: ``spread × calls / calls_per_round``
+    (``spread``: the interval at which the shops counted spend the share, the marketplace's
+    own interval aside). A shop whose inbox floods spends its own share, not the other
+    shops'; where the budget is ample it keeps its interval."""
+
+    interval: float
+    spread: float
+    calls_per_round: float
+
+    def after(self, calls: int | None) -> float:
+        if not calls:
+            return self.interval
+        return max(self.interval, self.spread * calls / self.calls_per_round)
+
 
 @dataclass
 class AppBudgets:
@@ -101,16 +127,6 @@ class AppBudgets:
 # Calls the application's day may be ahead of an even pace (of the polls' share) before the
 # polls are put off: a burst of busy polls is let through, a day spent early is not.
 PACE_BURST = 0.01
-
-
-def spent_interval(budget: AppCallBudget, interval: float, last_poll_calls: int | None) -> float:
-    """A shop's next interval after a poll that made ``last_poll_calls`` calls (counted):
-    the budget's ``interval``, stretched in proportion to what the poll spent beyond a
-    poll's share (``calls_per_poll``), so that a shop whose inbox floods spends its own
-    share, not the other shops'."""
-    if not last_poll_calls:
-        return interval
-    return interval * max(1.0, last_poll_calls / budget.calls_per_poll)
 
 
 def pace_wait(budget: AppCallBudget, counted: int, at: float) -> float:

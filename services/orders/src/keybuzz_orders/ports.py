@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from keybuzz_shared.app_budgets import RoundPace
 from keybuzz_shared.connectors.orders import BuyerMessaging as BuyerMessaging
 from keybuzz_shared.connectors.orders import ChangeSubscription as ChangeSubscription
 from keybuzz_shared.connectors.orders import Marketplaces as Marketplaces
@@ -81,13 +82,12 @@ class OrderStore(Protocol):
         interval_seconds: float,
         tenant_id: str | None = None,
         *,
-        intervals: Mapping[str, float] | None = None,
-        declared: Mapping[str, float] | None = None,
+        paces: Mapping[str, RoundPace] | None = None,
     ) -> list[SyncCursor]:
         """Active cursors whose last round is older than the interval (a marketplace's own
-        in ``intervals``, when it has one there, times what the shop's last round spent
-        over the marketplace's ``declared`` calls a round, when more), or ``tenant_id``'s at
-        once, claimed for a round; never a tenant whose backfill runs."""
+        pace in ``paces``, when it has one there, after what the shop's last round spent:
+        ``RoundPace.after``), or ``tenant_id``'s at once, claimed for a round; never a
+        tenant whose backfill runs."""
         ...
 
     async def note_round_calls(self, tenant_id: str, marketplace: str, calls: int) -> None:

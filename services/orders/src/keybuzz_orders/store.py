@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+from keybuzz_shared.app_budgets import RoundPace
 from keybuzz_shared.db import Executor
 from keybuzz_shared.pages import Position
 
@@ -435,18 +436,16 @@ async def claim_due_syncs(
     conn: Conn,
     interval_seconds: float,
     tenant_id: str | None = None,
-    intervals: Mapping[str, float] | None = None,
-    declared: Mapping[str, float] | None = None,
+    paces: Mapping[str, RoundPace] | None = None,
 ) -> list[asyncpg.Record]:
     """Cursors due for a round (or ``tenant_id``'s now), claimed by stamping last_run_at;
-    a marketplace named in ``intervals`` is due after its own interval, stretched by what
-    the shop's last round spent (``last_round_calls``) beyond a round's ``declared`` calls.
+    a marketplace named in ``paces`` is due after its own pace (``RoundPace.after`` of what
+    the shop's last round spent, ``last_round_calls``).
 
     A marketplace with a running backfill of the tenant waits: its completion moves
     that cursor.
     """
-    own = dict(intervals or {})
-    per_round = [(declared or {}).get(m, 0.0) for m in own]
+    own = dict(paces or {})
     rows: list[asyncpg.Record] = await conn.fetch(
         """
 UPDATE order_sync_cursors c SET last_run_at = now()
@@ -454,11 +453,11 @@ WHERE c.status = 'ACTIVE'
   AND ($2::text IS NULL
        AND (c.last_run_at IS NULL
             OR c.last_run_at < now() - make_interval(secs => COALESCE(
-                (SELECT o.secs * CASE WHEN o.per_round > 0
-                                      THEN GREATEST(1.0, c.last_round_calls / o.per_round)
-                                      ELSE 1.0 END
-                 FROM unnest($3::text[], $4::float8[], $5::float8[])
-                      AS o(marketplace, secs, per_round)
+                (SELECT CASE WHEN c.last_round_calls > 0
+                             THEN GREATEST(o.secs, o.spread * c.last_round_calls / o.per_round)
+                             ELSE o.secs END
+                 FROM unnest($3::text[], $4::float8[], $5::float8[], $6::float8[])
+                      AS o(marketplace, secs, spread, per_round)
                  WHERE o.marketplace = c.marketplace), $1)))
        OR c.tenant_id = $2)
   AND NOT EXISTS (SELECT 1 FROM order_backfill_jobs j
@@ -469,8 +468,9 @@ RETURNING c.tenant_id, c.marketplace, c.marketplace_id, c.last_updated_before
         interval_seconds,
         tenant_id,
         list(own),
-        list(own.values()),
-        per_round,
+        [p.interval for p in own.values()],
+        [p.spread for p in own.values()],
+        [p.calls_per_round for p in own.values()],
     )
     return rows
 
@@ -573,10 +573,9 @@ class PostgresOrderStore:
         interval_seconds: float,
         tenant_id: str | None = None,
         *,
-        intervals: Mapping[str, float] | None = None,
-        declared: Mapping[str, float] | None = None,
+        paces: Mapping[str, RoundPace] | None = None,
     ) -> list[SyncCursor]:
-        rows = await claim_due_syncs(self.conn, interval_seconds, tenant_id, intervals, declared)
+        rows = await claim_due_syncs(self.conn, interval_seconds, tenant_id, paces)
         return [
             SyncCursor(
                 r["tenant_id"], r["marketplace"], r["marketplace_id"], r["last_updated_before"]

@@ -93,11 +93,8 @@ class OrderSync(BackgroundLoop):
     async def sync_due(self) -> list[SyncResult]:
         """A round for each tenant whose cursor is due."""
         budgeted = await self.budgeted()
-        intervals = {b.marketplace: b.interval for b in budgeted}
-        declared = {b.marketplace: b.budget.calls_per_poll for b in budgeted}
-        due = await self.ports.orders.claim_due_syncs(
-            self.interval, intervals=intervals, declared=declared
-        )
+        paces = {b.marketplace: b.pace for b in budgeted}
+        due = await self.ports.orders.claim_due_syncs(self.interval, paces=paces)
         return [await self._round(cursor) for cursor in due]
 
     async def sync_now(self, tenant_id: str) -> SyncResult:

@@ -106,13 +106,21 @@ async def test_what_an_operator_reads_is_what_the_polls_spend() -> None:
 
 
 def test_a_poll_spending_past_its_share_pushes_the_next_back_and_the_counted_day_paces() -> None:
-    from keybuzz_shared.app_budgets import pace_wait, spent_interval
+    from keybuzz_shared.app_budgets import RoundPace, pace_wait
     from keybuzz_shared.connectors.seam import AppCallBudget
 
     budget = AppCallBudget(calls_per_day=100_000, calls_per_poll=2.0, poll_share=0.9)
-    assert spent_interval(budget, 60.0, None) == 60.0
-    assert spent_interval(budget, 60.0, 1) == 60.0  # below its share: not sooner
-    assert spent_interval(budget, 60.0, 20) == 600.0  # ten polls' share: ten intervals
+    # The budget's spread is the interval: a poll's share is what it may spend.
+    spread = budget.spread(31)  # 31 shops × 2 calls × 86,400 / 90,000 = 59.5 s
+    tight = RoundPace(interval=60.0, spread=spread, calls_per_round=2.0)
+    assert tight.after(None) == 60.0
+    assert tight.after(1) == 60.0  # below its share: not sooner
+    assert tight.after(20) == pytest.approx(10 * spread)  # ten polls' share: ten spreads
+    # An ample budget (3 shops: a 5.8 s spread under a 60 s interval): the same flood takes
+    # 58 s of the shop's share, within its interval, and puts nothing off.
+    ample = RoundPace(interval=60.0, spread=budget.spread(3), calls_per_round=2.0)
+    assert ample.after(20) == 60.0
+    assert ample.after(40) == pytest.approx(20 * budget.spread(3))
     share = 90_000  # the polls' day
     assert pace_wait(budget, share // 2, 43_200.0) == 0.0  # on pace at noon
     assert pace_wait(budget, share // 2, 21_600.0) > 20_000  # twice the pace at six
@@ -144,3 +152,28 @@ async def test_a_failed_poll_that_spent_past_its_share_is_retried_no_sooner_than
     )
     shops.last_poll_calls["FNAC:t2"] = 125
     assert await scheduler.failed_interval("FNAC:t2") == 0.0  # no application budget
+
+
+async def test_a_flood_polled_where_the_budget_is_ample_keeps_its_interval() -> None:
+    """What a poll spent is charged against the shop's share of the budget, not against
+    its marketplace's own interval: a few sellers on eBay's application budget, one of them
+    reading a flood in a poll, are each polled again at eBay's interval; past the share the
+    flood's poll puts its shop's next off (the time its calls take of the share)."""
+    counted = {"shops": 3}
+
+    async def polled_shops(marketplace: str) -> int:
+        return counted["shops"]
+
+    settings = load_settings(PollerSettings, {})
+    runtime = cast(PollerRuntime, SimpleNamespace(settings=settings, stopping=False))
+    shops = SimpleNamespace(last_poll_calls={"EBAY:t1": 125}, calls=None)
+    connections = SimpleNamespace(connections=SimpleNamespace(polled_shops=polled_shops))
+    scheduler = ShopScheduler(runtime, cast(Any, None), cast(Any, shops), cast(Any, connections))
+    declared = scheduler.interval_of("EBAY:t1")
+    assert await scheduler.next_interval("EBAY:t1") == declared
+    counted["shops"] = 100_000  # the budget's spread past eBay's interval
+    budgeted = await scheduler.budgeted("EBAY", fresh=True)
+    assert budgeted is not None and budgeted.interval > declared
+    assert await scheduler.next_interval("EBAY:t1") == pytest.approx(
+        budgeted.interval * 125 / budgeted.budget.calls_per_poll
+    )

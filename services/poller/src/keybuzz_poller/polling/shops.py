@@ -26,7 +26,6 @@ from keybuzz_shared.app_budgets import (
     BudgetedInterval,
     BudgetGauges,
     pace_wait,
-    spent_interval,
 )
 from keybuzz_shared.background import BackgroundLoop
 from keybuzz_shared.connectors.registry import served
@@ -97,7 +96,7 @@ class ShopScheduler(LeasedPolls):
         # What was spent, not what is declared: the shop's last poll's calls, and the
         # application's day as counted (``keybuzz_shared.app_budgets``).
         last = self.shops.last_poll_calls.get(shop.key)
-        spent = spent_interval(budgeted.budget, budgeted.interval, last)
+        spent = budgeted.pace.after(last)
         return max(interval, spent, await self._pace_wait(shop.marketplace, budgeted))
 
     async def failed_interval(self, tenant_id: str) -> float:
@@ -110,7 +109,7 @@ class ShopScheduler(LeasedPolls):
         last = self.shops.last_poll_calls.get(shop.key)
         if budgeted is None or not last or last <= budgeted.budget.calls_per_poll:
             return 0.0  # a quiet poll's failure: retried at the back-off's pace
-        return spent_interval(budgeted.budget, budgeted.interval, last)
+        return budgeted.pace.after(last)
 
     async def _pace_wait(self, marketplace: str, budgeted: BudgetedInterval) -> float:
         """How long the application's day as counted (every instance's polls, kept across

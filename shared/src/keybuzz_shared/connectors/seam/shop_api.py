@@ -60,12 +60,15 @@ class AppCallBudget(msgspec.Struct, frozen=True, kw_only=True):
         """The calls every shop's polls together may spend a day."""
         return self.calls_per_day * self.poll_share
 
+    def spread(self, shops: int) -> float:
+        """The seconds between a shop's polls at which ``shops`` spend the polls' share:
+        ``shops × calls_per_poll × 86,400 / (calls_per_day × poll_share)``."""
+        return max(shops, 0) * self.calls_per_poll * SECONDS_A_DAY / self.polls_calls_per_day
+
     def poll_interval(self, shops: int, declared: float) -> float:
         """The interval between a shop's polls with ``shops`` connected: the marketplace's
-        ``declared`` interval, or longer where that many polls would spend more than
-        their share: ``shops × calls_per_poll × 86,400 / (calls_per_day × poll_share)``."""
-        spread = max(shops, 0) * self.calls_per_poll * SECONDS_A_DAY / self.polls_calls_per_day
-        return max(float(declared), spread)
+        ``declared`` interval, or the ``spread`` where that is longer."""
+        return max(float(declared), self.spread(shops))
 
     def calls_a_day(self, shops: int, interval: float) -> float:
         """The calls ``shops`` polled every ``interval`` seconds spend a day."""
