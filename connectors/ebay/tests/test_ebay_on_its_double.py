@@ -105,7 +105,11 @@ async def test_messages_replies_and_orders(sandbox_url: str, admin: httpx.AsyncC
         ebay = [m for m in listed if m.sender_type == "MARKETPLACE_SUPPORT"]
         assert ebay and all(m.reply_needed_since is None for m in ebay)  # eBay's: no deadline
         assert len({m.message_id for m in listed}) == len(listed)
-        assert await session.mark_read([buyer.message_id]) == 1
+        # its conversation marked read: none refused; a message no listing gave, refused
+        assert await session.mark_read([buyer.message_id]) == 0
+        assert await session.mark_read([buyer.message_id, "not-listed"]) == 1
+        relisted = await messages_of_the_last_minutes(session)
+        assert not next(m for m in relisted if m.message_id == buyer.message_id).unread
         thread = ThreadKey("DISCUSSION", written["threadId"])
         sent_at = datetime.now(UTC)
         outcome = await session.reply(

@@ -13,8 +13,9 @@ import msgspec
 import pytest
 from fnac_connector_helpers import shop
 from keybuzz_connector_fnac import session as fnac_session
-from keybuzz_connector_fnac.connector import FnacSession, fnac_connector
+from keybuzz_connector_fnac.connector import fnac_connector
 from keybuzz_connector_fnac.models import FnacCredentialsRefused
+from keybuzz_connector_fnac.session import FnacShop, session_of
 from keybuzz_devstack.testing import shop_api_at
 from keybuzz_shared.connectors import registry
 from keybuzz_shared.connectors.kit import Pages, Renumbered
@@ -60,7 +61,7 @@ def test_the_fnac_connector_is_a_connector_and_its_session_a_session() -> None:
         http=httpx.AsyncClient(),
         settings=shop_api_at("FNAC", "http://127.0.0.1:9/"),
     )
-    assert isinstance(session, FnacSession)
+    assert isinstance(session.inbox, FnacShop)  # type: ignore[attr-defined]
     with pytest.raises(ValueError, match="lack shop_id, key"):
         shop_api_of(connector).session(
             {"partner_id": "p", "shop_id": ""},
@@ -100,9 +101,10 @@ async def test_messages_are_listed_page_by_page_oldest_first(
     entry = shop(sandbox_url, marketplace, "Démo")
     session = session_for(sandbox_url, http, entry)
     await session.verify()
-    assert isinstance(session, FnacSession)
+    inbox = session.inbox  # type: ignore[attr-defined]
+    assert isinstance(inbox, FnacShop)
     # Sessions read 100 a page: 3 a page shows the cursor at work on a small shop.
-    small = FnacSession(session.client, msgspec.structs.replace(session.limits, page_size=3))
+    small = session_of(inbox.client, msgspec.structs.replace(inbox.limits, page_size=3))
     pages = []
     page = await small.messages(since=LONG_AGO)
     pages.append(page)

@@ -22,7 +22,8 @@ from keybuzz_connector_fnac.models import (
     OrdersQuery,
     Paging,
 )
-from keybuzz_connector_fnac.session import FnacSession
+from keybuzz_connector_fnac.session import session_of
+from keybuzz_shared.connectors import kit
 
 START, END = datetime(2026, 8, 1, tzinfo=UTC), datetime(2026, 8, 16, tzinfo=UTC)
 # Written before the kit: an order listing's window [START, END), its page 3 next, 250
@@ -59,8 +60,8 @@ class FakeFnac:
         return IncidentsPage(paging=Paging(page=2, total_paging=2), items=())
 
 
-def session(fnac: FakeFnac) -> FnacSession:
-    return FnacSession(fnac, LIMITS)  # type: ignore[arg-type]
+def session(fnac: FakeFnac) -> kit.KitSession:
+    return session_of(fnac, LIMITS)  # type: ignore[arg-type]
 
 
 async def test_an_order_cursor_handed_out_before_the_kit_continues_its_window() -> None:

@@ -16,8 +16,9 @@ import msgspec
 import pytest
 from fnac_connector_helpers import credentials_of, shop
 from keybuzz_connector_fnac.client import FnacClient
-from keybuzz_connector_fnac.connector import LIMITS, FnacSession, fnac_connector
+from keybuzz_connector_fnac.connector import LIMITS, fnac_connector
 from keybuzz_connector_fnac.models import ByCreation, DateRange, MessagesQuery
+from keybuzz_connector_fnac.session import FnacShop, session_of
 from keybuzz_devstack.testing import Infra, shop_api_at
 from keybuzz_poller.bootstrap import api_replies
 from keybuzz_poller.shops.api_source import ApiMessageSource
@@ -237,8 +238,9 @@ async def test_a_shop_inbox_pages_by_the_cursor_it_hands_out(
     session = registry.connector_for("FNAC").shop_api.session(  # type: ignore[union-attr]
         entry, http=http, settings=shop_api_at("FNAC", f"{sandbox_url}/fnac/api.php/")
     )
-    assert isinstance(session, FnacSession)
-    small = FnacSession(session.client, msgspec.structs.replace(session.limits, page_size=3))
+    inbox = session.inbox  # type: ignore[union-attr]
+    assert isinstance(inbox, FnacShop)
+    small = session_of(inbox.client, msgspec.structs.replace(inbox.limits, page_size=3))
     before = await message_ids(session)
     pages = [await small.inbox_messages(since=LONG_AGO)]
     while pages[-1].next_cursor is not None and len(pages) < 1000:

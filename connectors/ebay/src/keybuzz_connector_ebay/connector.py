@@ -16,10 +16,6 @@ from typing import Any
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
-from keybuzz_shared.connectors.kit.offset_pages import OffsetPages
-from keybuzz_shared.connectors.kit.orders import OrderListing
-from keybuzz_shared.connectors.kit.response_parts import OwnRule
-from keybuzz_shared.connectors.kit.unit_prices import unit_price
 from keybuzz_shared.connectors.seam import CredentialField, InboxMessage, OrderLine, OrderSummary
 
 from keybuzz_connector_ebay.consent import ENTRIES, EbayRedirectFlow, app_refused
@@ -36,9 +32,9 @@ MEDIA = {"IMAGE": "image/jpeg", "PDF": "application/pdf", "DOC": "application/ms
          "TXT": "text/plain"}  # eBay's media types [official]  # fmt: skip
 ORDERS_PAGE = 200  # getOrders' largest limit [official]
 # The listings by offset, each page's items under its own key, ``next`` naming the next.
-CONVERSATION_PAGES = OffsetPages("getConversations", "conversations", LIMITS.page_size)
-MESSAGE_PAGES = OffsetPages("getConversation", "messages", 50)
-ORDER_PAGES = OffsetPages("getOrders", "orders", ORDERS_PAGE)
+CONVERSATION_PAGES = kit.OffsetPages("getConversations", "conversations", LIMITS.page_size)
+MESSAGE_PAGES = kit.OffsetPages("getConversation", "messages", 50)
+ORDER_PAGES = kit.OffsetPages("getOrders", "orders", ORDERS_PAGE)
 # A conversation names a listing, never an order [official], and getOrders filters by date
 # and fulfilment only [official]: the buyer's order of the item is looked for among the
 # seller's orders created in the last PURCHASE_DAYS (their lines' legacyItemId, their
@@ -116,15 +112,6 @@ class Conversation(msgspec.Struct, rename="camel", frozen=True):
     reference_id: str | None = None
     reference_type: str | None = None
     latest_message: Message | None = None
-
-
-class At(msgspec.Struct, array_like=True, frozen=True):
-    """An inbox listing's place: which conversations (members', then eBay's), the next
-    page's offset, and the window's start."""
-
-    kind: str
-    offset: int
-    low: datetime
 
 
 class BoughtLine(msgspec.Struct, rename="camel", frozen=True):
@@ -218,82 +205,55 @@ def message_of(
     )
 
 
-class Inbox(seam.ThreadsInbox):
-    """Members' conversations with a message since the window's start (``start_time``),
-    then eBay's (which take no time filter [official]: their latest message says), each
-    read whole (``getConversation``), its messages from the window's start on."""
+# Members' conversations with a message since the window's start (``start_time``), then
+# eBay's, which take no time filter [official]: their latest message says.
+KINDS = (kit.ConversationKind("FROM_MEMBERS"), kit.ConversationKind("FROM_EBAY", windowed=False))
+
+
+class MessageApi:
+    """One seller's conversations as eBay's Message API gives them, with the
+    buyer's order of the listing a members' conversation is about (``PURCHASE_DAYS``),
+    the seller's recent orders read once a listing, when first needed."""
 
     def __init__(self, client: EbayClient) -> None:
         self.client = client
-        # The conversation and its type of each message the current listing gave (eBay
-        # marks conversations read): made anew at each listing's first page, so it holds
-        # one poll's messages, not every message the session ever read.
-        self.conversations: dict[str, tuple[str, str]] = {}
-        # Who bought which item (``purchases``), read once a listing, when first needed.
-        self.purchases: dict[tuple[str, str], str] | None = None
-
-    async def inbox_messages(self, *, since: datetime, cursor: str | None = None) -> seam.Page[InboxMessage]:  # fmt: skip
-        at = (
-            seam.state_of(cursor, At, lambda a: a.offset >= 0)
-            if cursor
-            else At("FROM_MEMBERS", 0, since)
+        self.purchases: kit.PerListing[dict[tuple[str, str], str]] = kit.PerListing(
+            self.recent_purchases, {}, "eBay's orders for the conversations"
         )
-        if cursor is None:
-            self.conversations, self.purchases = {}, None
-        query = {
-            "conversation_type": at.kind,
-            "limit": str(LIMITS.page_size),
-            "offset": str(at.offset),
-        }
-        if at.kind == "FROM_MEMBERS":
-            query["start_time"] = kit.iso_z(at.low)
+
+    async def page(self, kind: str, offset: int, low: datetime | None) -> tuple[list[Any], bool]:
+        query = {"conversation_type": kind, "limit": str(LIMITS.page_size), "offset": str(offset)}
+        if low is not None:
+            query["start_time"] = kit.iso_z(low)
         body = await self.client.get_json(
             f"{MESSAGES}conversation", query, operation="getConversations"
         )
-        raw, more = CONVERSATION_PAGES.page(self.client, body)
-        found, unreadable = kit.reader(Conversation, "a conversation")(raw)
-        items: list[InboxMessage] = []
+        return CONVERSATION_PAGES.page(self.client, body)
+
+    async def messages(self, conversation: Conversation, kind: str) -> list[InboxMessage]:
         me = await self.client.username()
-        for conversation in found:
-            latest = conversation.latest_message
-            if latest is not None and latest.created_date < at.low:
-                continue
-            thread = await self.thread(conversation.conversation_id, at.kind)
-            waiting = waiting_since(conversation, thread, me)
-            order_id = await self.order_about(conversation, thread, me)
-            for said in thread:
-                if said.created_date >= at.low:
-                    items.append(message_of(conversation, said, me, waiting, order_id))
-                    self.conversations[said.message_id] = (conversation.conversation_id, at.kind)
-        following = At(at.kind, at.offset + LIMITS.page_size, at.low) if more else None
-        if following is None and at.kind == "FROM_MEMBERS":
-            following = At("FROM_EBAY", 0, at.low)
-        next_cursor = seam.cursor_of(following) if following else None
-        return seam.Page(items=tuple(items), next_cursor=next_cursor, unreadable=unreadable)
+        thread = await self.read(conversation.conversation_id, kind)
+        waiting = waiting_since(conversation, thread, me)
+        order_id = await self.order_about(conversation, thread, me)
+        return [message_of(conversation, said, me, waiting, order_id) for said in thread]
 
     async def order_about(
         self, conversation: Conversation, thread: Sequence[Message], me: str
     ) -> str | None:
-        """The buyer's order of the listing a members' conversation is about, if the
-        seller's recent orders hold one (``PURCHASE_DAYS``)."""
         buyer = buyer_of(conversation, thread, me)
         item = conversation.reference_id if conversation.reference_type == "LISTING" else None
         if buyer is None or not item:
             return None
-        if self.purchases is None:
-            try:
-                self.purchases = purchases(await self.recent_orders())
-            except seam.CallRefused as exc:  # the messages come all the same, without it
-                log.warning("eBay's orders could not be read for the conversations: %s", exc)
-                self.purchases = {}
-        return self.purchases.get((buyer.lower(), item))
+        return (await self.purchases.get()).get((buyer.lower(), item))
 
-    async def recent_orders(self) -> list[Any]:
+    async def recent_purchases(self) -> dict[tuple[str, str], str]:
         low = kit.iso_z(datetime.now(UTC) - timedelta(days=PURCHASE_DAYS))
         query = {"filter": f"creationdate:[{low}..]"}
-        return await ORDER_PAGES.every(self.client, f"{ORDERS}order", query, most=PURCHASE_PAGES)
+        return purchases(
+            await ORDER_PAGES.every(self.client, f"{ORDERS}order", query, most=PURCHASE_PAGES)
+        )
 
-    async def thread(self, conversation_id: str, kind: str) -> list[Message]:
+    async def read(self, conversation_id: str, kind: str) -> list[Message]:
         path = kit.segment(conversation_id)
         if path is None:
             return []
@@ -301,29 +261,30 @@ class Inbox(seam.ThreadsInbox):
         raw = await MESSAGE_PAGES.every(self.client, f"{MESSAGES}conversation/{path}", query)
         return list(kit.reader(Message, "a message")(raw)[0])
 
-    async def mark_read(self, message_ids: Sequence[str]) -> int:
+    async def mark(self, conversation_id: str, kind: str) -> None:
         """eBay marks a conversation read, not a message (``updateConversation``)."""
-        marked = {self.conversations[m] for m in message_ids if m in self.conversations}
-        for conversation_id, kind in marked:
-            body = {"conversationId": conversation_id, "conversationType": kind, "read": True}
-            await self.client.request("POST", f"{MESSAGES}update_conversation", name="updateConversation",
-                                      body=body, answered=False)  # fmt: skip
-        return len([m for m in message_ids if m in self.conversations])
+        body = {"conversationId": conversation_id, "conversationType": kind, "read": True}
+        await self.client.request("POST", f"{MESSAGES}update_conversation", name="updateConversation",
+                                  body=body, answered=False)  # fmt: skip
 
-    async def file(self, file: seam.InboxFile, max_bytes: int) -> bytes:
-        return await self.client.get_bytes(file.url, max_bytes)
+    def inbox(self) -> kit.Conversations[Conversation]:
+        return kit.Conversations(
+            KINDS, self.page, kit.reader(Conversation, "a conversation"), size=LIMITS.page_size,
+            conversation_id=lambda c: c.conversation_id, messages=self.messages, mark=self.mark,
+            last_change=lambda c: c.latest_message.created_date if c.latest_message else None,
+            files=lambda file, most: self.client.get_bytes(file.url, most), lookups=(self.purchases,),
+        )  # fmt: skip
 
 
-def replies(inbox: Inbox) -> kit.DeclaredReplies:
+def replies(api: MessageApi) -> kit.DeclaredReplies:
     async def send(reply: seam.Reply) -> None:
         body = {"conversationId": reply.thread.id, "messageText": reply.body}
-        await inbox.client.send_json("POST", f"{MESSAGES}send_message", body)
+        await api.client.send_json("POST", f"{MESSAGES}send_message", body)
 
     async def listed(discussion_id: str) -> list[InboxMessage]:
-        me, conversation = await inbox.client.username(), Conversation(discussion_id)
+        me, conversation = await api.client.username(), Conversation(discussion_id)
         return [
-            message_of(conversation, m, me)
-            for m in await inbox.thread(discussion_id, "FROM_MEMBERS")
+            message_of(conversation, m, me) for m in await api.read(discussion_id, "FROM_MEMBERS")
         ]
 
     return kit.DeclaredReplies(NAME, "conversation", post=send, listed=listed)
@@ -381,13 +342,13 @@ def order_of(raw: Any) -> OrderSummary:
             line_id=line.line_item_id, state=line.line_item_fulfillment_status or "UNKNOWN",
             product_name=line.title, quantity=line.quantity, seller_sku=line.sku, status=status,
             # eBay's ``lineItemCost`` is the line's total [official]
-            unit_price=unit_price((line.line_item_cost or Amount()).value, line.quantity),
+            unit_price=kit.unit_price((line.line_item_cost or Amount()).value, line.quantity),
             currency=line.line_item_cost.currency if line.line_item_cost else None,
         ) for line in order.line_items),
     )  # fmt: skip
 
 
-def _orders(client: EbayClient, field: str) -> OrderListing:
+def _orders(client: EbayClient, field: str) -> kit.OrderListing:
     def query(low: datetime, high: datetime | None) -> dict[str, str]:
         end = kit.iso_z(high) if high else ""
         return {"filter": f"{field}:[{kit.iso_z(low)}..{end}]"}
@@ -409,11 +370,12 @@ def orders_of(client: EbayClient) -> kit.ListedOrders:
     )  # fmt: skip
 
 
-def session_of(client: EbayClient, api: EbayApiSettings) -> kit.KitSession:
-    inbox = Inbox(client)
+def session_of(client: EbayClient, _api: EbayApiSettings) -> kit.KitSession:
+    messages = MessageApi(client)
     return kit.SharedTokenSession(
-        inbox, replies(inbox), orders_of(client), verify=client.username, token=client.user_token
-    )
+        messages.inbox(), replies(messages), orders_of(client), verify=client.username,
+        token=client.user_token,
+    )  # fmt: skip
 
 
 # eBay's order ids: "12-34567-89012" [official examples], older ones digits alone.
@@ -425,7 +387,7 @@ DISCUSSIONS = kit.Discussions(("BUYER",), support_sender="eBay", claim_subject="
 # defects and late shipment]: the window is ours, the poller's default 24 hours (a tenant
 # may shorten it), run on eBay's threads (``waiting_since``), so that eBay's own messages
 # open no deadline.
-RESPONSE_WINDOW = OwnRule(
+RESPONSE_WINDOW = kit.OwnRule(
     seam.ResponseRule(window=timedelta(hours=24), marketplace_clock=True, tenant_may_shorten=True),
     note="eBay keeps no such mark",
 )

@@ -20,7 +20,7 @@ from keybuzz_shared.connectors.seam import Limits, ShopApiSettings
 from keybuzz_shared.settings import AtLeastOne, PartSettings, Seconds
 
 from keybuzz_connector_fnac.client import FnacClient, FnacCredentials
-from keybuzz_connector_fnac.session import DISCUSSIONS, ORDER_IDS, FnacSession
+from keybuzz_connector_fnac.session import DISCUSSIONS, ORDER_IDS, session_of
 
 # The ``marketplace`` values this connector serves (events, tables, routes).
 FNAC = "FNAC"
@@ -111,8 +111,8 @@ def fnac_connector(
     API, read with its own ``settings`` and ``limits``). Buyers write and orders come
     through the API; no response rule or figure of Fnac's own."""
 
-    def parts(client: FnacClient, _api: ShopApiSettings) -> FnacSession:
-        return FnacSession(client, limits)
+    def parts(client: FnacClient, _api: ShopApiSettings) -> kit.KitSession:
+        return session_of(client, limits)
 
     return kit.shop_api_connector(
         kit.Declaration(

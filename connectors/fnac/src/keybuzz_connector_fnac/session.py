@@ -140,40 +140,46 @@ _inbox_cursor = earlier(
 # --- the session ---------------------------------------------------------------------------
 
 
-class FnacSession(kit.KitSession):
-    """One shop: its inbox, replies (the kit's ``DeclaredReplies``) and orders on its client."""
+def session_of(client: FnacClient, limits: seam.Limits) -> kit.KitSession:
+    """One shop's session on the kit's parts: its inbox (``FnacShop``), replies (the kit's
+    ``DeclaredReplies``) and orders (the kit's ``ListedOrders``) on its one client."""
+    shop = FnacShop(client, limits)
+    by_date = shop.by_date
+    orders = kit.ListedOrders(
+        updated=kit.Listing(by_date, iso_window, shop.orders_by("UpdatedAt")),
+        created=kit.Listing(by_date, iso_window, shop.orders_by("CreatedAt")),
+        by_id=kit.InLists(shop.orders_named, models.MAX_ORDER_IDS, askable=ORDER_IDS.is_order_id),
+        read=mapped(_order),
+        label="Fnac",
+        log=log,
+        shop=shop.named,
+        overlap=LISTING_OVERLAP,
+    )
+    replies = kit.DeclaredReplies.on_threads(
+        DISCUSSIONS, "Fnac", "thread of an order or an offer", limits, shop.post, shop.sent
+    )
+    return kit.KitSession(shop, replies, orders, verify=client.authenticate)
+
+
+class FnacShop:
+    """One shop's inbox on its client, and the calls its replies and orders are declared
+    on (``session_of``)."""
 
     def __init__(self, client: FnacClient, limits: seam.Limits) -> None:
         self.client = client
         self.limits = limits
-        self._shop = {"shop_id": client.credentials.shop_id}
+        self.named = {"shop_id": client.credentials.shop_id}
         # The messages listed by date: each one left out logged with the shop.
-        self._logged = logged_each(mapped(_inbox_message), log, "Fnac message", self._shop)
-        self._by_date = kit.Renumbered[Any](limits.page_size)
+        self._logged = logged_each(mapped(_inbox_message), log, "Fnac message", self.named)
+        self.by_date = kit.Renumbered[Any](limits.page_size)
         self._by_page = kit.Renumbered[Any](limits.page_size, step_back=False)
-        orders = kit.ListedOrders(
-            updated=kit.Listing(self._by_date, iso_window, self._orders_by("UpdatedAt")),
-            created=kit.Listing(self._by_date, iso_window, self._orders_by("CreatedAt")),
-            by_id=kit.InLists(
-                self._orders_named, models.MAX_ORDER_IDS, askable=ORDER_IDS.is_order_id
-            ),
-            read=mapped(_order),
-            label="Fnac",
-            log=log,
-            shop=self._shop,
-            overlap=LISTING_OVERLAP,
-        )
-        replies = kit.DeclaredReplies.on_threads(
-            DISCUSSIONS, "Fnac", "thread of an order or an offer", limits, self._post, self._sent
-        )
-        super().__init__(self, replies, orders, verify=client.authenticate)
 
     # --- the inbox ---------------------------------------------------------------------------
 
     async def messages(
         self, *, since: datetime, cursor: str | None = None
     ) -> seam.Page[seam.InboxMessage]:
-        listing = kit.Listing(self._by_date, iso_window, self._messages_since())
+        listing = kit.Listing(self.by_date, iso_window, self._messages_since())
         low = as_utc(since) - LISTING_OVERLAP
         return await listing.page(cursor, low, datetime.now(UTC), self._logged, said=False)
 
@@ -207,10 +213,10 @@ class FnacSession(kit.KitSession):
 
     # --- replies ----------------------------------------------------------------------------
 
-    async def _post(self, reply: seam.Reply) -> str | None:
+    async def post(self, reply: seam.Reply) -> str | None:
         """A reply is a messages_update on the message it answers. FnacUnavailable (nothing
         was sent), FnacOutcomeUnknown (the answer was lost or unreadable after the request
-        left: read ``sent_messages`` back before sending it again) and
+        left: read ``sent`` back before sending it again) and
         FnacCredentialsRefused are raised; every other failure is a FAILED outcome, never
         sent again."""
         update = models.MessageUpdate(
@@ -230,7 +236,7 @@ class FnacSession(kit.KitSession):
             return f"Fnac refused the reply: {codes}"
         return None
 
-    async def _sent(self, thread: seam.ThreadKey, since: datetime) -> list[seam.InboxMessage]:
+    async def sent(self, thread: seam.ThreadKey, since: datetime) -> list[seam.InboxMessage]:
         """The seller's messages on one of Fnac's threads since ``since``."""
         order_ids = (thread.id,) if thread.kind == "ORDER" else ()
         fetch = self._messages_since(
@@ -259,7 +265,7 @@ class FnacSession(kit.KitSession):
 
         return numbered(asked)
 
-    def _orders_by(self, date: str) -> kit.Fetch[kit.Count]:
+    def orders_by(self, date: str) -> kit.Fetch[kit.Count]:
         """orders_query of a window by ``date``; by creation, oldest first and the window's
         end left out (Fnac's max is inclusive: a second less keeps [start, end) half-open)."""
         created = date == "CreatedAt"
@@ -278,7 +284,7 @@ class FnacSession(kit.KitSession):
 
         return numbered(asked)
 
-    async def _orders_named(self, joined: str) -> list[Any]:
+    async def orders_named(self, joined: str) -> list[Any]:
         ids = tuple(joined.split(","))
         found = await self.client.orders_query(
             models.OrdersQuery(order_ids=ids, results_count=models.MAX_ORDER_IDS)

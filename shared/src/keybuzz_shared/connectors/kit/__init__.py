@@ -17,6 +17,11 @@ from keybuzz_shared.connectors.kit.connector import (
     kit_shop_api,
     settings_view,
 )
+from keybuzz_shared.connectors.kit.conversations import (
+    ConversationKind,
+    Conversations,
+    PerListing,
+)
 from keybuzz_shared.connectors.kit.credential_check import (
     ClientOf,
     InstanceProbeCheck,
@@ -59,6 +64,7 @@ from keybuzz_shared.connectors.kit.listing import (
     Token,
 )
 from keybuzz_shared.connectors.kit.login import LoginToken
+from keybuzz_shared.connectors.kit.offset_pages import OffsetPages
 from keybuzz_shared.connectors.kit.once_per import KeptFor, Spaced
 from keybuzz_shared.connectors.kit.one_item import item_at
 from keybuzz_shared.connectors.kit.options import RequesterOptions
@@ -68,6 +74,7 @@ from keybuzz_shared.connectors.kit.orders import (
     EachById,
     InLists,
     ListedOrders,
+    OrderListing,
     decimal_of,
 )
 from keybuzz_shared.connectors.kit.read_in_turn import ReadInTurn
@@ -83,12 +90,14 @@ from keybuzz_shared.connectors.kit.requester import (
     Requester,
 )
 from keybuzz_shared.connectors.kit.rereads import Rereads
+from keybuzz_shared.connectors.kit.response_parts import OwnRule
 from keybuzz_shared.connectors.kit.result_pages import results_page
 from keybuzz_shared.connectors.kit.sessions import Opening, Parts, client_from, opener
 from keybuzz_shared.connectors.kit.shop_settings import ShopSettings
 from keybuzz_shared.connectors.kit.thread_pages import thread_page
 from keybuzz_shared.connectors.kit.token_requester import TokenRequester
 from keybuzz_shared.connectors.kit.typed_items import decode_each, decoded
+from keybuzz_shared.connectors.kit.unit_prices import unit_price
 from keybuzz_shared.connectors.kit.vocabulary import Vocabulary
 from keybuzz_shared.connectors.kit.windows import window_query
 from keybuzz_shared.connectors.kit.wire import (
@@ -217,4 +226,11 @@ __all__ = [
     "Node",
     "ErrorRoot",
     "XmlAnswer",
+    "ConversationKind",
+    "Conversations",
+    "PerListing",
+    "OffsetPages",
+    "OrderListing",
+    "OwnRule",
+    "unit_price",
 ]
