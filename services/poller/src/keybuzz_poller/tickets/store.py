@@ -352,7 +352,7 @@ async def save_incident(
 async def marked_read(
     db: Executor, tenant_id: str, marketplace: str, external_ids: Sequence[str]
 ) -> None:
-    """Messages marked read at the marketplace: no longer pending."""
+    """Messages marked read at the marketplace: none of them waits for its mark."""
     await db.execute(
         """
         UPDATE poller_external_messages SET mark_read_pending = false
