@@ -13,9 +13,10 @@ import asyncpg
 import msgspec
 import pytest
 from keybuzz_poller.service import DEFINITION
-from keybuzz_poller.shops.domain import Shop, external_row
+from keybuzz_poller.shops.domain import Shop
 from keybuzz_poller.shops.ports import CallCounts
 from keybuzz_poller.shops.store import PostgresShopCalls, PostgresShopStore
+from keybuzz_poller.tickets.received import external_row
 from keybuzz_shared.db import apply_migrations, create_pool
 from poller_shop_fakes import InMemoryCallCounts
 from poller_shop_fakes import shop_message as message
@@ -74,9 +75,17 @@ async def test_buyer_hours_are_the_shops_buyer_messages_by_utc_hour(pool: asyncp
         written = msgspec.structs.replace(
             message(f"m{n}"), created_at=now.replace(hour=hour), sender_type=sender
         )
-        await store.add_message(external_row(SHOP, written, [], now, False), [])
+        await store.add_message(
+            external_row(
+                written, tenant_id=SHOP.tenant_id, marketplace=SHOP.marketplace, received_at=now
+            ),
+            [],
+        )
     old = msgspec.structs.replace(message("old"), created_at=now - timedelta(days=40))
-    await store.add_message(external_row(SHOP, old, [], now, False), [])
+    await store.add_message(
+        external_row(old, tenant_id=SHOP.tenant_id, marketplace=SHOP.marketplace, received_at=now),
+        [],
+    )
     hours = await PostgresShopCalls(pool).buyer_hours(SHOP, now - timedelta(days=28))
     assert hours[3] == 2 and hours[19] == 1 and sum(hours) == 3
     assert sum(await PostgresShopCalls(pool).buyer_hours(OTHER, now - timedelta(days=28))) == 0

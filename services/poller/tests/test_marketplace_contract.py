@@ -6,7 +6,7 @@ answers differently from the SQL fails here."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,13 +29,12 @@ from keybuzz_poller.shops.domain import (
     Shop,
     ShopCursor,
     ThreadState,
-    external_row,
     thread_key,
 )
 from keybuzz_poller.shops.ports import ShopStore
 from keybuzz_poller.shops.store import PostgresShopStore
 from keybuzz_poller.tickets.ports import Attachment, ExternalMessageRow
-from keybuzz_poller.tickets.received import ticket_message
+from keybuzz_poller.tickets.received import external_row, ticket_message
 from keybuzz_shared.connectors.seam import InboxIncident, InboxMessage, ThreadDetail
 from keybuzz_shared.db import apply_migrations, create_pool
 from poller_shop_fakes import T0, InMemoryShops, InMemoryShopStore, ShopReply, ShopTables
@@ -139,9 +138,20 @@ async def connected(adapters: Adapters, *shops: Shop) -> None:
 
 
 def row(
-    shop: Shop, found: InboxMessage, mark: bool = False, at: datetime = T0
+    shop: Shop,
+    found: InboxMessage,
+    mark: bool = False,
+    at: datetime = T0,
+    attachments: Sequence[Attachment] = (),
 ) -> ExternalMessageRow:
-    return external_row(shop, found, [], at, mark)
+    return external_row(
+        found,
+        tenant_id=shop.tenant_id,
+        marketplace=shop.marketplace,
+        received_at=at,
+        attachments=attachments,
+        mark_read=mark,
+    )
 
 
 async def stored(
@@ -230,7 +240,7 @@ async def test_a_message_is_stored_once_per_shop_by_its_marketplace_id(
         Attachment(filename="a.pdf", content_type="application/pdf", size=3, content=b"abc"),
         Attachment(filename="b.mp4", content_type="video/mp4", size=None, skipped="too large"),
     ]
-    assert await store.add_message(external_row(SHOP, message("m2"), files, T0, False), files)
+    assert await store.add_message(row(SHOP, message("m2"), attachments=files), files)
 
 
 async def test_a_thread_has_one_ticket_reopened_and_its_messages_join_it(

@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 import pytest
 from keybuzz_devstack.testing import RunningService, eventually
-from keybuzz_poller.tickets import backfill_store
+from keybuzz_poller.tickets import backfill_store, store
 from keybuzz_poller.tickets.backfill import TopicBackfillRequest, backfill_topics
 from mailkit import ORDER, new_tenant, poll_now, relay_mail, send, synced
 
@@ -155,7 +155,7 @@ async def test_a_ticket_given_a_topic_while_the_run_read_it_keeps_that_topic(
         )
         for i in ids
     ]
-    assert await backfill_store.fill_topics(pool, filled) == 1
+    assert await store.fill_topics(pool, filled) == 1
     topics = {
         r["id"]: r["topic"]
         for r in await pool.fetch(

@@ -10,6 +10,7 @@ from keybuzz_shared.db import Executor
 from keybuzz_poller.polling.store import PollTable, PostgresPollSchedule
 from keybuzz_poller.shops.connection_ports import CONNECTED, ShopStatus
 from keybuzz_poller.shops.domain import Shop
+from keybuzz_poller.tickets import store as tickets_store
 
 # A shop is polled while connected and its tenant not archived (a tenant the projection
 # has not heard of yet is polled: its connection says it exists). Paced: a marketplace
@@ -22,38 +23,6 @@ SHOPS = PollTable(
         SELECT 1 FROM poller_tenants t WHERE t.tenant_id = s.tenant_id AND t.archived)""",
     paced=True,
 )
-
-
-# What a shop's polls brought a tenant, children before parents (the foreign keys).
-_SHOP_TICKETS = "SELECT id FROM poller_tickets WHERE tenant_id = $1 AND marketplace = $2"
-_SHOP_MESSAGES = "SELECT id FROM poller_external_messages WHERE tenant_id = $1 AND marketplace = $2"
-_FORGET_RECEIVED = (
-    f"DELETE FROM poller_response_alerts WHERE ticket_id IN ({_SHOP_TICKETS})",
-    "DELETE FROM poller_incidents WHERE tenant_id = $1 AND marketplace = $2",
-    f"DELETE FROM poller_replies WHERE ticket_id IN ({_SHOP_TICKETS})",
-    f"DELETE FROM poller_ticket_messages WHERE ticket_id IN ({_SHOP_TICKETS})",
-    f"DELETE FROM poller_message_attachments WHERE external_message_id IN ({_SHOP_MESSAGES})",
-    "DELETE FROM poller_external_messages WHERE tenant_id = $1 AND marketplace = $2",
-)
-_FORGET_TICKETS = """
-WITH gone AS (DELETE FROM poller_tickets WHERE tenant_id = $1 AND marketplace = $2 RETURNING id)
-SELECT coalesce(array_agg(id), '{}') FROM gone
-"""
-# No foreign key holds a ticket message to its ticket (migration 020). A poll that re-opened
-# one of the tickets committed its new messages (and their mails) while the DELETE above
-# waited for it, after the statements before it had looked: they go too, in a statement
-# of its own, which sees them.
-_FORGET_LATE_MESSAGES = """
-WITH late AS (
-    DELETE FROM poller_ticket_messages WHERE ticket_id = ANY($1::text[])
-    RETURNING external_message_id
-),
-files AS (
-    DELETE FROM poller_message_attachments
-    WHERE external_message_id IN (SELECT external_message_id FROM late)
-)
-DELETE FROM poller_external_messages WHERE id IN (SELECT external_message_id FROM late)
-"""
 
 
 class PostgresShopSchedule(PostgresPollSchedule):
@@ -124,17 +93,15 @@ class PostgresShops:
         return seller_id
 
     async def forget_received(self, shop: Shop) -> int:
-        tenant, marketplace = shop.tenant_id, shop.marketplace
-        for statement in _FORGET_RECEIVED:
-            await self.db.execute(statement, tenant, marketplace)
-        deleted: list[str] = await self.db.fetchval(_FORGET_TICKETS, tenant, marketplace)
-        await self.db.execute(_FORGET_LATE_MESSAGES, deleted)
+        deleted = await tickets_store.forget_shop_received(
+            self.db, shop.tenant_id, shop.marketplace
+        )
         await self.db.execute(
             "UPDATE poller_shops SET messages_since = NULL, incidents_since = NULL"
             " WHERE poll_key = $1",
             shop.key,
         )
-        return len(deleted)
+        return deleted
 
     async def polled_shops(self, marketplace: str) -> int:
         polled: int = await self.db.fetchval(

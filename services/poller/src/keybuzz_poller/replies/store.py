@@ -227,20 +227,8 @@ async def mark_sent(db: Executor, ticket_message_id: str) -> datetime | None:
         ticket_message_id,
     )
     if sent_at is not None:
-        await _stamp_mail_sent(db, ticket_message_id, sent_at)
+        await tickets.stamp_reply_sent(db, ticket_message_id, sent_at)
     return sent_at  # type: ignore[no-any-return]
-
-
-async def _stamp_mail_sent(db: Executor, ticket_message_id: str, sent_at: datetime) -> None:
-    await db.execute(
-        """
-        UPDATE poller_external_messages e SET sent_at = $2
-        FROM poller_replies r
-        WHERE r.ticket_message_id = $1 AND e.id = r.external_message_id
-        """,
-        ticket_message_id,
-        sent_at,
-    )
 
 
 async def mark_failed(

@@ -28,8 +28,6 @@ from keybuzz_poller.tickets.ports import MARKETPLACE_SUPPORT as MARKETPLACE_SUPP
 from keybuzz_poller.tickets.ports import SELLER as SELLER
 from keybuzz_poller.tickets.ports import SENDER_TYPES as SENDER_TYPES
 from keybuzz_poller.tickets.ports import SYSTEM as SYSTEM
-from keybuzz_poller.tickets.ports import Attachment, ExternalMessageRow
-from keybuzz_poller.tickets.received import external_row as stored_row
 
 # Messages that open (or re-open) their ticket and wait for an answer; the others only
 # join the ticket their thread already has.
@@ -255,23 +253,3 @@ def read_from(
 ) -> datetime:
     """Where a poll starts reading: ``overlap`` before the cursor, or ``first_poll`` back."""
     return now - first_poll if cursor is None else cursor - overlap
-
-
-def external_row(
-    shop: Shop,
-    message: InboxMessage,
-    attachments: Sequence[Attachment],
-    received_at: datetime,
-    mark_read: bool,
-) -> ExternalMessageRow:
-    """The message as its ticket stores it, the row a relayed mail is stored as too
-    (``tickets/received.external_row``): its files listed (their contents are stored
-    beside it); ``mark_read``: pending until marked read at the marketplace."""
-    return stored_row(
-        message,
-        tenant_id=shop.tenant_id,
-        marketplace=shop.marketplace,
-        received_at=received_at,
-        attachments=attachments,
-        mark_read=mark_read,
-    )

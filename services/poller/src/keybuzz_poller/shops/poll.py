@@ -52,7 +52,6 @@ from keybuzz_poller.shops.domain import (
     ShopCursor,
     ShopPoll,
     ThreadClock,
-    external_row,
     incident_message,
     is_notice,
     is_own_reply,
@@ -72,7 +71,7 @@ from keybuzz_poller.shops.ports import (
 from keybuzz_poller.tickets import deadlines, topics
 from keybuzz_poller.tickets.intake import intake_of
 from keybuzz_poller.tickets.ports import Attachment, ExternalMessageRow
-from keybuzz_poller.tickets.received import ticket_message
+from keybuzz_poller.tickets.received import external_row, ticket_message
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +216,14 @@ async def _take_message(
         and message.unread
         and message.sender_type in MARKED_READ
     )
-    external = external_row(shop, message, attachments, now, mark)
+    external = external_row(
+        message,
+        tenant_id=shop.tenant_id,
+        marketplace=shop.marketplace,
+        received_at=now,
+        attachments=attachments,
+        mark_read=mark,
+    )
     if not await store.add_message(external, attachments):
         poll.duplicates += 1  # stored by a concurrent poll since ``known_messages``
         return None
@@ -314,7 +320,9 @@ async def _take_incident(
     if ticket_id is None or not await store.has_notice(
         ticket_id, incident.created_at, inbox.claim_subject
     ):
-        external = external_row(shop, message, [], now, False)
+        external = external_row(
+            message, tenant_id=shop.tenant_id, marketplace=shop.marketplace, received_at=now
+        )
         if await store.add_message(external, []):  # a new incident
             read = _topics(message, external)
             ticket_id = await store.open_ticket(key, external, read)

@@ -4,6 +4,7 @@ A shop's cursors live in its ``poller_shops`` row; its messages are external mes
 (external id: the marketplace's message id) in tickets like mail's, with their sender type,
 their downloaded attachments and whether they still wait to be marked read there. One of
 our replies read back from the marketplace is recorded on its ``poller_replies`` row.
+What a poll writes on the ticket tables goes through ``tickets/store.py``, their one writer.
 """
 
 from __future__ import annotations
@@ -115,42 +116,25 @@ class PostgresShopStore:
     async def save_thread_states(self, shop: Shop, states: Sequence[ThreadState]) -> int:
         if not states:
             return 0
-        # Compared as jsonb (key order aside): an unchanged state writes no row version.
-        written = await self.db.fetch(
-            """
-            UPDATE poller_tickets t SET thread_details = s.details::jsonb, claim = s.claim,
-                                        updated_at = now()
-            FROM unnest($3::text[], $4::text[], $5::boolean[]) AS s (thread_key, details, claim)
-            WHERE t.tenant_id = $1 AND t.marketplace = $2 AND t.thread_key = s.thread_key
-              AND (t.thread_details, t.claim) IS DISTINCT FROM (s.details::jsonb, s.claim)
-            RETURNING t.id
-            """,
+        return await store.save_thread_details(
+            self.db,
             shop.tenant_id,
             shop.marketplace,
             [storable(s.thread_key) for s in states],
             [_details_json(s) for s in states],
             [s.claim for s in states],
         )
-        return len(written)
 
     async def save_thread_clocks(self, shop: Shop, clocks: Sequence[ThreadClock]) -> list[str]:
         if not clocks:
             return []
-        written = await self.db.fetch(
-            """
-            UPDATE poller_tickets t SET marketplace_clock = true,
-                                        reply_needed_since = s.since, updated_at = now()
-            FROM unnest($3::text[], $4::timestamptz[]) AS s (thread_key, since)
-            WHERE t.tenant_id = $1 AND t.marketplace = $2 AND t.thread_key = s.thread_key
-              AND (t.marketplace_clock, t.reply_needed_since) IS DISTINCT FROM (true, s.since)
-            RETURNING t.id
-            """,
+        return await store.save_thread_clocks(
+            self.db,
             shop.tenant_id,
             shop.marketplace,
             [storable(c.thread_key) for c in clocks],
             [c.reply_needed_since for c in clocks],
         )
-        return [r["id"] for r in written]
 
     async def own_replies(self, ticket_id: str) -> list[OwnReply]:
         rows = await self.db.fetch(
@@ -183,10 +167,7 @@ class PostgresShopStore:
                     sent_at = coalesce(r.sent_at, now()), last_error = NULL, reason = NULL,
                     status_code = NULL, updated_at = now()
                 FROM own WHERE r.ticket_message_id = own.ticket_message_id
-                RETURNING r.ticket_id, r.external_message_id, r.sent_at, own.confirmed
-            ), stamped AS (
-                UPDATE poller_external_messages e SET sent_at = matched.sent_at
-                FROM matched WHERE e.id = matched.external_message_id AND matched.confirmed
+                RETURNING r.ticket_id, r.sent_at, own.confirmed
             )
             SELECT ticket_id, sent_at, confirmed FROM matched
             """,
@@ -195,6 +176,8 @@ class PostgresShopStore:
         )
         if row is None:
             return None
+        if row["confirmed"]:  # its stored message dated as the sender would have
+            await store.stamp_reply_sent(self.db, ticket_message_id, row["sent_at"])
         return MatchedReply(sent_at=row["sent_at"], confirmed=row["confirmed"])
 
     async def incident_near(self, shop: Shop, order_id: str, at: datetime) -> datetime | None:
@@ -236,41 +219,9 @@ class PostgresShopStore:
         )
 
     async def save_incident(self, shop: Shop, incident: InboxIncident, ticket_id: str) -> bool:
-        changed = await self.db.fetchval(
-            """
-            WITH saved AS (
-                INSERT INTO poller_incidents (tenant_id, marketplace, incident_id, order_id,
-                    status, types, waiting_for_seller, opened_by, created_at, updated_at,
-                    ticket_id)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-                ON CONFLICT (tenant_id, marketplace, incident_id) DO UPDATE SET
-                    status = EXCLUDED.status, types = EXCLUDED.types,
-                    waiting_for_seller = EXCLUDED.waiting_for_seller,
-                    updated_at = EXCLUDED.updated_at
-                WHERE (poller_incidents.status, poller_incidents.types,
-                       poller_incidents.waiting_for_seller, poller_incidents.updated_at)
-                      IS DISTINCT FROM (EXCLUDED.status, EXCLUDED.types,
-                                        EXCLUDED.waiting_for_seller, EXCLUDED.updated_at)
-                RETURNING ticket_id
-            )
-            UPDATE poller_tickets t SET incident_status = $5, incident_types = $6,
-                                        updated_at = now()
-            FROM saved WHERE t.id = saved.ticket_id
-            RETURNING true
-            """,
-            shop.tenant_id,
-            shop.marketplace,
-            storable(incident.incident_id),
-            storable(incident.order_id),
-            storable(incident.status),
-            [storable(t) for t in incident.types],
-            incident.waiting_for_seller,
-            incident.opened_by and storable(incident.opened_by),
-            incident.created_at,
-            incident.updated_at,
-            ticket_id,
+        return await store.save_incident(
+            self.db, shop.tenant_id, shop.marketplace, incident, ticket_id
         )
-        return bool(changed)
 
     async def pending_marks(self, shop: Shop, limit: int) -> list[str]:
         rows = await self.db.fetch(
@@ -286,15 +237,7 @@ class PostgresShopStore:
         return [r["external_id"] for r in rows]
 
     async def marks_done(self, shop: Shop, message_ids: Sequence[str]) -> None:
-        await self.db.execute(
-            """
-            UPDATE poller_external_messages SET mark_read_pending = false
-            WHERE tenant_id = $1 AND marketplace = $2 AND external_id = ANY($3::text[])
-            """,
-            shop.tenant_id,
-            shop.marketplace,
-            list(message_ids),
-        )
+        await store.marked_read(self.db, shop.tenant_id, shop.marketplace, message_ids)
 
 
 def _details_json(state: ThreadState) -> str:

@@ -27,9 +27,9 @@ from keybuzz_poller.tickets.backfill_store import (
     FilledTopics,
     buyer_words,
     count_without_topics,
-    fill_topics,
     tickets_without_topics,
 )
+from keybuzz_poller.tickets.store import fill_topics
 
 
 class TopicBackfillRequest(

@@ -1,6 +1,7 @@
-"""The SQL of the topics backfill (``tickets/backfill.py``): tickets stored before the topic
-columns (language and topic NULL), their buyers' messages, and the fill that never touches
-a ticket that has a topic by then."""
+"""The reads of the topics backfill (``tickets/backfill.py``): tickets stored before the topic
+columns (language and topic NULL) and their buyers' messages. Its fill, which never touches
+a ticket that has a topic by then, is ``tickets/store.fill_topics`` (the ticket tables'
+one writer)."""
 
 from __future__ import annotations
 
@@ -57,28 +58,6 @@ async def buyer_words(db: Executor, ticket_ids: Sequence[str]) -> list[BuyerWord
         BUYER,
     )
     return [BuyerWords(**dict(r)) for r in rows]
-
-
-async def fill_topics(db: Executor, filled: Sequence[FilledTopics]) -> int:
-    """Each ticket's language and topic, where it has no topic still (a later message may
-    have given one since it was read: that one stands). The number filled."""
-    if not filled:
-        return 0
-    columns = [[getattr(f, name) for f in filled] for name in FilledTopics.__struct_fields__]
-    done = await db.fetch(
-        """
-        UPDATE poller_tickets t
-           SET language = u.language, language_source = u.language_source,
-               language_confidence = u.language_confidence, topic = u.topic,
-               topic_source = u.topic_source
-          FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[], $6::text[])
-               AS u (id, language, language_source, language_confidence, topic, topic_source)
-         WHERE t.id = u.id AND t.topic IS NULL
-        RETURNING t.id
-        """,
-        *columns,
-    )
-    return len(done)
 
 
 async def count_without_topics(db: Executor) -> int:

@@ -1,5 +1,10 @@
 """All SQL of tickets (asyncpg): external messages, tickets, ticket messages, the ticket reads;
-``PostgresTickets``, the ``TicketStore`` port on a pool or a unit of work's connection."""
+``PostgresTickets``, the ``TicketStore`` port on a pool or a unit of work's connection.
+
+The one module that writes the ticket tables (``TICKET_TABLES``): a mail's, a shop's and an
+agent's messages, a shop's thread states, clocks, incidents and read marks, a reply's
+sent time, the topics backfill and a shop's purge all call it
+(``tests/unit/test_one_intake_path.py`` fails on a write elsewhere)."""
 
 from __future__ import annotations
 
@@ -7,9 +12,11 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import msgspec
+from keybuzz_shared.connectors.seam import InboxIncident
 from keybuzz_shared.db import Executor
 from keybuzz_shared.text import storable
 
+from keybuzz_poller.tickets.backfill_store import FilledTopics
 from keybuzz_poller.tickets.ports import (
     Attachment,
     DeadlineFact,
@@ -21,6 +28,15 @@ from keybuzz_poller.tickets.ports import (
     TicketMessageRow,
     TicketQuery,
     TicketRow,
+)
+
+# The tables whose rows make a ticket: written here only.
+TICKET_TABLES = (
+    "poller_external_messages",
+    "poller_message_attachments",
+    "poller_tickets",
+    "poller_ticket_messages",
+    "poller_incidents",
 )
 
 
@@ -220,6 +236,195 @@ async def insert_attachments(
             for position, a in enumerate(attachments)
         ],
     )
+
+
+async def save_thread_details(
+    db: Executor,
+    tenant_id: str,
+    marketplace: str,
+    thread_keys: Sequence[str],
+    details: Sequence[str],
+    claims: Sequence[bool],
+) -> int:
+    """The marketplace's details (JSON) and claim flag of each listed thread's ticket; the
+    number of tickets written. Compared as jsonb (key order aside): an unchanged state
+    writes no row version."""
+    written = await db.fetch(
+        """
+        UPDATE poller_tickets t SET thread_details = s.details::jsonb, claim = s.claim,
+                                    updated_at = now()
+        FROM unnest($3::text[], $4::text[], $5::boolean[]) AS s (thread_key, details, claim)
+        WHERE t.tenant_id = $1 AND t.marketplace = $2 AND t.thread_key = s.thread_key
+          AND (t.thread_details, t.claim) IS DISTINCT FROM (s.details::jsonb, s.claim)
+        RETURNING t.id
+        """,
+        tenant_id,
+        marketplace,
+        list(thread_keys),
+        list(details),
+        list(claims),
+    )
+    return len(written)
+
+
+async def save_thread_clocks(
+    db: Executor,
+    tenant_id: str,
+    marketplace: str,
+    thread_keys: Sequence[str],
+    since: Sequence[datetime | None],
+) -> list[str]:
+    """Since when the marketplace says each thread waits for the seller; the ids of the
+    tickets whose clock changed."""
+    written = await db.fetch(
+        """
+        UPDATE poller_tickets t SET marketplace_clock = true,
+                                    reply_needed_since = s.since, updated_at = now()
+        FROM unnest($3::text[], $4::timestamptz[]) AS s (thread_key, since)
+        WHERE t.tenant_id = $1 AND t.marketplace = $2 AND t.thread_key = s.thread_key
+          AND (t.marketplace_clock, t.reply_needed_since) IS DISTINCT FROM (true, s.since)
+        RETURNING t.id
+        """,
+        tenant_id,
+        marketplace,
+        list(thread_keys),
+        list(since),
+    )
+    return [r["id"] for r in written]
+
+
+async def stamp_reply_sent(db: Executor, ticket_message_id: str, sent_at: datetime) -> None:
+    """An agent's reply's stored message dated when it left (sent, or found sent on the
+    marketplace's thread)."""
+    await db.execute(
+        """
+        UPDATE poller_external_messages e SET sent_at = $2
+        FROM poller_replies r
+        WHERE r.ticket_message_id = $1 AND e.id = r.external_message_id
+        """,
+        ticket_message_id,
+        sent_at,
+    )
+
+
+async def save_incident(
+    db: Executor, tenant_id: str, marketplace: str, incident: InboxIncident, ticket_id: str
+) -> bool:
+    """The incident as last seen, and its status and types on its order's ticket; False
+    when it was seen as it is."""
+    changed = await db.fetchval(
+        """
+        WITH saved AS (
+            INSERT INTO poller_incidents (tenant_id, marketplace, incident_id, order_id,
+                status, types, waiting_for_seller, opened_by, created_at, updated_at,
+                ticket_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+            ON CONFLICT (tenant_id, marketplace, incident_id) DO UPDATE SET
+                status = EXCLUDED.status, types = EXCLUDED.types,
+                waiting_for_seller = EXCLUDED.waiting_for_seller,
+                updated_at = EXCLUDED.updated_at
+            WHERE (poller_incidents.status, poller_incidents.types,
+                   poller_incidents.waiting_for_seller, poller_incidents.updated_at)
+                  IS DISTINCT FROM (EXCLUDED.status, EXCLUDED.types,
+                                    EXCLUDED.waiting_for_seller, EXCLUDED.updated_at)
+            RETURNING ticket_id
+        )
+        UPDATE poller_tickets t SET incident_status = $5, incident_types = $6,
+                                    updated_at = now()
+        FROM saved WHERE t.id = saved.ticket_id
+        RETURNING true
+        """,
+        tenant_id,
+        marketplace,
+        storable(incident.incident_id),
+        storable(incident.order_id),
+        storable(incident.status),
+        [storable(t) for t in incident.types],
+        incident.waiting_for_seller,
+        incident.opened_by and storable(incident.opened_by),
+        incident.created_at,
+        incident.updated_at,
+        ticket_id,
+    )
+    return bool(changed)
+
+
+async def marked_read(
+    db: Executor, tenant_id: str, marketplace: str, external_ids: Sequence[str]
+) -> None:
+    """Messages marked read at the marketplace: none of them waits for its mark."""
+    await db.execute(
+        """
+        UPDATE poller_external_messages SET mark_read_pending = false
+        WHERE tenant_id = $1 AND marketplace = $2 AND external_id = ANY($3::text[])
+        """,
+        tenant_id,
+        marketplace,
+        list(external_ids),
+    )
+
+
+async def fill_topics(db: Executor, filled: Sequence[FilledTopics]) -> int:
+    """Each ticket's language and topic, where it has no topic still (a later message may
+    have given one since it was read: that one stands). The number filled."""
+    if not filled:
+        return 0
+    done = await db.fetch(
+        """
+        UPDATE poller_tickets t
+           SET language = u.language, language_source = u.language_source,
+               language_confidence = u.language_confidence, topic = u.topic,
+               topic_source = u.topic_source
+          FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[], $6::text[])
+               AS u (id, language, language_source, language_confidence, topic, topic_source)
+         WHERE t.id = u.id AND t.topic IS NULL
+        RETURNING t.id
+        """,
+        *_columns(filled, FilledTopics),
+    )
+    return len(done)
+
+
+# What a shop's polls brought a tenant, children before parents (the foreign keys).
+_SHOP_TICKETS = "SELECT id FROM poller_tickets WHERE tenant_id = $1 AND marketplace = $2"
+_SHOP_MESSAGES = "SELECT id FROM poller_external_messages WHERE tenant_id = $1 AND marketplace = $2"
+_FORGET_RECEIVED = (
+    f"DELETE FROM poller_response_alerts WHERE ticket_id IN ({_SHOP_TICKETS})",
+    "DELETE FROM poller_incidents WHERE tenant_id = $1 AND marketplace = $2",
+    f"DELETE FROM poller_replies WHERE ticket_id IN ({_SHOP_TICKETS})",
+    f"DELETE FROM poller_ticket_messages WHERE ticket_id IN ({_SHOP_TICKETS})",
+    f"DELETE FROM poller_message_attachments WHERE external_message_id IN ({_SHOP_MESSAGES})",
+    "DELETE FROM poller_external_messages WHERE tenant_id = $1 AND marketplace = $2",
+)
+_FORGET_TICKETS = """
+WITH gone AS (DELETE FROM poller_tickets WHERE tenant_id = $1 AND marketplace = $2 RETURNING id)
+SELECT coalesce(array_agg(id), '{}') FROM gone
+"""
+# No foreign key holds a ticket message to its ticket (migration 020). A poll that re-opened
+# one of the tickets committed its new messages (and their mails) while the DELETE above
+# waited for it, after the statements before it had looked: they go too, in a statement
+# of its own, which sees them.
+_FORGET_LATE_MESSAGES = """
+WITH late AS (
+    DELETE FROM poller_ticket_messages WHERE ticket_id = ANY($1::text[])
+    RETURNING external_message_id
+),
+files AS (
+    DELETE FROM poller_message_attachments
+    WHERE external_message_id IN (SELECT external_message_id FROM late)
+)
+DELETE FROM poller_external_messages WHERE id IN (SELECT external_message_id FROM late)
+"""
+
+
+async def forget_shop_received(db: Executor, tenant_id: str, marketplace: str) -> int:
+    """Everything a shop's polls brought the tenant (tickets, their messages, files,
+    incidents, replies and alerts); the number of tickets deleted."""
+    for statement in _FORGET_RECEIVED:
+        await db.execute(statement, tenant_id, marketplace)
+    deleted: list[str] = await db.fetchval(_FORGET_TICKETS, tenant_id, marketplace)
+    await db.execute(_FORGET_LATE_MESSAGES, deleted)
+    return len(deleted)
 
 
 async def list_tickets(db: Executor, query: TicketQuery) -> list[StoredTicket]:
