@@ -7,7 +7,8 @@ chosen by measurement").
 
 Two measures, each on messages no rule and no model of the candidate saw:
 - the written set's held-out part (tests/ticket_topics/written_set/held_out.jsonl), the
-  models trained on its tuning part and the old labeled set (labeled_messages.jsonl);
+  models trained on its tuning part, the extra tuning messages (tuning_extra.jsonl) and the
+  old labeled set (labeled_messages.jsonl);
 - the old labeled set by 5 folds, a model trained on the tuning part and four folds and
   measured on the fifth.
 Every message is read as the poller reads it: ``own_words`` first, then the language and
@@ -44,7 +45,14 @@ from keybuzz_shared.ticket_topics import (
 from keybuzz_shared.ticket_topics.subject_model import RULE_SCALE
 
 from bench.harness import BenchContext, Figure
-from tests.ticket_topics.measure import Labeled, accuracy, labeled, subject_figures, written
+from tests.ticket_topics.measure import (
+    Labeled,
+    accuracy,
+    extra_tuning,
+    labeled,
+    subject_figures,
+    written,
+)
 from tests.ticket_topics.train_model import fit
 
 ROOT = Path(__file__).parents[1]
@@ -139,7 +147,8 @@ def _apply(classifier: Classifier, messages: Sequence[Labeled]) -> list[Result]:
 
 
 def measure(name: str, trainer: Trainer) -> Measured:
-    old, tuning, held_out = labeled(), written("tuning"), written("held_out")
+    old, held_out = labeled(), written("held_out")
+    tuning = written("tuning") + extra_tuning()  # extra tuning messages: trained on, never measured
     on_held_out = _apply(trainer([*old, *tuning]), held_out) if held_out else []
     on_old: list[Result] = []
     if name != SHIPPED:
@@ -257,7 +266,7 @@ def report(measured: list[Measured], memory: dict[str, dict[str, int]]) -> str:
     lines = [
         f"held-out part: {len(held_out)} messages "
         f"({', '.join(f'{k} {v}' for k, v in sorted(Counter(m.language for m in held_out).items()))}); "
-        f"tuning part: {len(written('tuning'))}; old set: {len(old)} by {FOLDS} folds",
+        f"tuning part: {len(written('tuning'))} + {len(extra_tuning())} extra; old set: {len(old)} by {FOLDS} folds",
         "",
         "| candidate | held-out | old set (folds) | worst language (held-out) | "
         + " | ".join(languages)

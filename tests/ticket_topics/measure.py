@@ -14,6 +14,9 @@ LABELED_SET = Path(__file__).with_name("labeled_messages.jsonl")
 # The written set (written_set/README.md): ``tuning.jsonl`` is what rules and models are
 # tuned and trained on, ``held_out.jsonl`` only measured.
 WRITTEN_SET = Path(__file__).with_name("written_set")
+# Tuning messages written later, apart from the written set so that its split rule stays
+# whole (README.md, "More tuning messages"): trained on, never measured.
+EXTRA_TUNING = Path(__file__).with_name("tuning_extra.jsonl")
 
 
 class Labeled(msgspec.Struct, frozen=True):
@@ -41,6 +44,11 @@ def written(part: str) -> list[Labeled]:
     """A part of the written set (``tuning`` or ``held_out``); empty where it is absent."""
     path = WRITTEN_SET / f"{part}.jsonl"
     return labeled(path) if path.exists() else []
+
+
+def extra_tuning() -> list[Labeled]:
+    """The tuning messages kept beside the written set (``tuning_extra.jsonl``)."""
+    return labeled(EXTRA_TUNING) if EXTRA_TUNING.exists() else []
 
 
 def subject_figures(pairs: Iterable[tuple[Subject, Subject]]) -> dict[Subject, ClassFigures]:

@@ -3,7 +3,8 @@
     .venv/bin/python -m tests.ticket_topics.train_model    # writes the weights, prints their size
 
 Trained on the labeled set (labeled_messages.jsonl) and the written set's tuning part
-(written_set/tuning.jsonl), never on its held-out part: that one is only measured
+(written_set/tuning.jsonl) with the tuning messages beside it (tuning_extra.jsonl), never on
+its held-out part: that one is only measured
 (docs/BENCHMARKS.md, "Ticket topics: the subject classifier chosen by measurement"). Each
 message is read as the poller reads it: its own words (``own_words``) first. A logistic
 regression (one against the rest) fitted by scikit-learn's SGD, fixed epochs and seed: the
@@ -22,7 +23,7 @@ from keybuzz_shared.ticket_topics import SUBJECTS
 from keybuzz_shared.ticket_topics.subject_model import RULE_SCALE, WEIGHTS, SubjectModel, vector
 from scipy.sparse import csr_matrix  # type: ignore[import-untyped]
 
-from tests.ticket_topics.measure import Labeled, labeled, written
+from tests.ticket_topics.measure import Labeled, extra_tuning, labeled, written
 
 BUCKETS = 1 << 17  # hashed features: 2^17 × 8 subjects at int8 (BENCHMARKS.md: 2^16 loses)
 # As LogisticRegression's C, and the rule features' scale (subject_model.RULE_SCALE): chosen
@@ -33,7 +34,7 @@ SEED = 0
 
 
 def training_messages() -> list[Labeled]:
-    return labeled() + written("tuning")
+    return labeled() + written("tuning") + extra_tuning()
 
 
 def fit(
@@ -80,7 +81,8 @@ def main() -> None:
     model.save(WEIGHTS)
     print(
         f"{WEIGHTS}: {WEIGHTS.stat().st_size / 1024:.0f} KiB, trained on {len(messages)} "
-        f"messages ({len(labeled())} of the labeled set, {len(written('tuning'))} tuning)",
+        f"messages ({len(labeled())} of the labeled set, {len(written('tuning'))} tuning, "
+        f"{len(extra_tuning())} extra tuning)",
         file=sys.stderr,
     )
 
