@@ -9,6 +9,7 @@ from typing import Any
 import aiosmtplib
 import msgspec
 from keybuzz_sandbox.clock import iso
+from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
 from keybuzz_sandbox.faults import FaultConfig
 from litestar import Response, Router, delete, get, post, put
 from litestar.params import FromPath, JSONBody
@@ -210,26 +211,6 @@ def admin_router(sb: AmazonDouble) -> Router:
     def revoke(data: JSONBody[RevocationRequest]) -> Response[bytes]:
         return _revoke(sb, data)
 
-    @get("/faults", sync_to_thread=False)
-    def faults() -> Response[bytes]:
-        return _json(sb.faults.config)
-
-    @put("/faults", sync_to_thread=False)
-    def set_faults(data: JSONBody[FaultConfig]) -> Response[bytes]:
-        cfg = data
-        if cfg.problems():
-            return _problem(400, "; ".join(cfg.problems()))
-        sb.faults.config = cfg
-        return _json(cfg)
-
-    @delete("/faults", sync_to_thread=False, status_code=204)
-    def clear_faults() -> None:
-        sb.faults.config = FaultConfig()
-
-    @post("/ratelimits/reset", sync_to_thread=False, status_code=204)
-    def reset_buckets() -> None:
-        sb.limiter.reset()
-
     @post("/messages")
     async def messages(data: JSONBody[RelayRequest]) -> Response[bytes]:
         return await _relay(sb, data)
@@ -241,10 +222,8 @@ def admin_router(sb: AmazonDouble) -> Router:
         list_uris,
         add_uri,
         revoke,
-        faults,
-        set_faults,
-        clear_faults,
-        reset_buckets,
+        *fault_handlers(sb.faults, FaultConfig),
+        ratelimit_reset_handler(sb.limiter),
         messages,
         *messaging_admin_routes(sb),
         *reply_admin_routes(sb),

@@ -13,7 +13,7 @@ from keybuzz_sandbox.conformance import (
     answered,
     sent_to,
 )
-from keybuzz_sandbox.double_kit.driver import json_api_faults, sent_log, suite_pace
+from keybuzz_sandbox.double_kit.driver import json_api_faults, sent_log, shops_of, suite_pace
 
 from keybuzz_double_cdiscount.env import service_env
 
@@ -35,20 +35,11 @@ class CdiscountDriver(AdminDriver):
         return {"SANDBOX_CDISCOUNT_EXTRA_SHOPS": "2", "SANDBOX_CDISCOUNT_BENCH_ORDERS": "50"}
 
     async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
+        fields = {"client_id": "clientId", "client_secret": "clientSecret", "seller_id": "sellerId"}
         listed = answered(await http.get(self.shops_listed_at))
-        return [
-            DoubleShop(
-                name=s["name"],
-                account=s["sellerId"],
-                credentials={
-                    "client_id": s["clientId"],
-                    "client_secret": s["clientSecret"],
-                    "seller_id": s["sellerId"],
-                },
-            )
-            for s in listed
-            if s["orders"] > 0
-        ]
+        return shops_of(
+            listed, account="sellerId", credentials=fields, kept=lambda s: s["orders"] > 0
+        )
 
     def staff_message(self, text: str) -> dict[str, Any]:
         return {"userType": "GrcOperator", "body": text}

@@ -11,8 +11,9 @@ from urllib.parse import parse_qs
 
 import msgspec
 from keybuzz_sandbox.answers import gateway_page
+from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
 from keybuzz_sandbox.faults import FaultDecision, malform, reply_faults, trickled
-from litestar import Request, Response, Router, delete, get, post, put, route
+from litestar import Request, Response, Router, get, post, route
 from litestar.enums import HttpMethod
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
@@ -417,25 +418,6 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
             }
         )
 
-    @get("/faults", sync_to_thread=False)
-    def faults() -> Response[bytes]:
-        return _json(double.faults.config)
-
-    @put("/faults", sync_to_thread=False)
-    def set_faults(data: JSONBody[CdiscountFaultConfig]) -> Response[bytes]:
-        if issues := data.problems():
-            return _json({"error": "; ".join(issues)}, 400)
-        double.faults.config = data
-        return _json(data)
-
-    @delete("/faults", sync_to_thread=False, status_code=204)
-    def clear_faults() -> None:
-        double.faults.config = CdiscountFaultConfig()
-
-    @post("/ratelimits/reset", sync_to_thread=False, status_code=204)
-    def reset_buckets() -> None:
-        double.limiter.reset()
-
     return Router(
         "/_sandbox/cdiscount",
         route_handlers=[
@@ -448,10 +430,8 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
             expire_tokens,
             token_requests,
             rotate_secret,
-            faults,
-            set_faults,
-            clear_faults,
-            reset_buckets,
+            *fault_handlers(double.faults, CdiscountFaultConfig),
+            ratelimit_reset_handler(double.limiter),
         ],
         include_in_schema=False,
     )

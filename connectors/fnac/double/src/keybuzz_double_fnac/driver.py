@@ -18,7 +18,7 @@ from keybuzz_sandbox.conformance import (
     answered,
     double_faults,
 )
-from keybuzz_sandbox.double_kit.driver import sent_log, suite_pace
+from keybuzz_sandbox.double_kit.driver import sent_log, shops_of, suite_pace
 
 # Fnac's double: faults of the Fnac API's services (docs/SANDBOX.md, "The Fnac double").
 _FNAC_FAULTS = double_faults(
@@ -52,15 +52,12 @@ class FnacDriver(AdminDriver):
 
     async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
         listed = answered(await http.get(self.shops_listed_at))
-        return [
-            DoubleShop(
-                name=s["name"],
-                account=s["shop_id"],
-                credentials={f: s[f] for f in ("partner_id", "shop_id", "key")},
-            )
-            for s in listed
-            if s["marketplace"] == self.marketplace and s["orders"] > 0
-        ]
+        return shops_of(
+            listed,
+            account="shop_id",
+            credentials={f: f for f in ("partner_id", "shop_id", "key")},
+            kept=lambda s: s["marketplace"] == self.marketplace and s["orders"] > 0,
+        )
 
     async def buyer_writes(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> Written:
         if any(ord(c) < 0x20 and c not in "\t\n\r" for c in text):

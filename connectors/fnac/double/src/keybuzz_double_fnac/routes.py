@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from keybuzz_sandbox.answers import xml_malformed
 from keybuzz_sandbox.echo import EchoSecret
+from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
 from keybuzz_sandbox.faults import XML_KINDS, SlowAnswer, reply_faults, trickled
-from litestar import Request, Response, Router, delete, get, post, put
+from litestar import Request, Response, Router, get, post
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 from lxml import etree
@@ -365,25 +366,6 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
         sb.save()
         return _json({"shopId": creds.shop_id, "key": creds.key})
 
-    @get("/faults", sync_to_thread=False)
-    def faults() -> Response[bytes]:
-        return _json(double.faults.config)
-
-    @put("/faults", sync_to_thread=False)
-    def set_faults(data: JSONBody[FnacFaultConfig]) -> Response[bytes]:
-        if issues := data.problems():
-            return _problem(400, "; ".join(issues))
-        double.faults.config = data
-        return _json(data)
-
-    @delete("/faults", sync_to_thread=False, status_code=204)
-    def clear_faults() -> None:
-        double.faults.config = FnacFaultConfig()
-
-    @post("/ratelimits/reset", sync_to_thread=False, status_code=204)
-    def reset_buckets() -> None:
-        double.limiter.reset()
-
     admin = Router(
         "/_sandbox/fnac",
         route_handlers=[
@@ -396,10 +378,8 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
             expire_tokens,
             token_requests,
             rotate_key,
-            faults,
-            set_faults,
-            clear_faults,
-            reset_buckets,
+            *fault_handlers(double.faults, FnacFaultConfig),
+            ratelimit_reset_handler(double.limiter),
         ],
         include_in_schema=False,
     )

@@ -18,7 +18,7 @@ from keybuzz_sandbox.conformance import (
     answered,
     double_faults,
 )
-from keybuzz_sandbox.double_kit.driver import sent_log, suite_pace
+from keybuzz_sandbox.double_kit.driver import sent_log, shops_of, suite_pace
 
 from keybuzz_double_rakuten.routes import ADMIN
 
@@ -45,10 +45,7 @@ class RakutenDriver(AdminDriver):
 
     async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
         listed = answered(await http.get(self.shops_listed_at))
-        return [
-            DoubleShop(s["name"], s["login"], {"login": s["login"], "token": s["token"]})
-            for s in listed
-        ]
+        return shops_of(listed, account="login", credentials={"login": "login", "token": "token"})
 
     def fault_settings(self, fault: Fault, ids: list[str]) -> dict[str, Any]:
         settings = super().fault_settings(fault, ids)
