@@ -1,5 +1,5 @@
 """What the shop-API doubles' conformance drivers repeat: the suite's pace of a connector's
-settings, the faults a JSON API's double plays, the shops its admin lists, the sent log of
+settings, the faults a JSON or XML API's double plays, the shops its admin lists, the sent log of
 a shop read from its admin."""
 
 from __future__ import annotations
@@ -9,7 +9,13 @@ from typing import Any
 
 import httpx
 
-from keybuzz_sandbox.conformance import JSON_FAULTS, DoubleShop, answered, double_faults
+from keybuzz_sandbox.conformance import (
+    JSON_FAULTS,
+    XML_FAULTS,
+    DoubleShop,
+    answered,
+    double_faults,
+)
 
 # The suite's pace (every driver's): shops polled every 2 s, calls cut after 2 s, a first
 # poll reaching back one day, so that a case runs in seconds, not a marketplace's minutes.
@@ -29,6 +35,12 @@ def json_api_faults(answer_cap: int) -> Mapping[str, dict[str, Any]]:
     answer, a web page where JSON was due; ``answer_cap``: the connector's largest answer."""
     played = {"TRUNCATED": "invalid_json", "WRONG_CONTENT_TYPE": "html", **JSON_FAULTS}
     return double_faults(played, answer_cap=answer_cap)
+
+
+def xml_api_faults(answer_cap: int) -> Mapping[str, dict[str, Any]]:
+    """The faults an XML API's double plays as bodies (the shared XML ones);
+    ``answer_cap``: the connector's largest answer."""
+    return double_faults(XML_FAULTS, answer_cap=answer_cap)
 
 
 async def sent_log(http: httpx.AsyncClient, admin: str, shop: DoubleShop) -> list[Any]:

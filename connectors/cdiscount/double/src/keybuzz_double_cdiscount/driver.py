@@ -6,13 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from keybuzz_sandbox.conformance import (
-    AdminDriver,
-    DoubleShop,
-    ShopDriver,
-    answered,
-    sent_to,
-)
+from keybuzz_sandbox.conformance import AdminDriver, DoubleShop, ShopDriver, answered, sent_to
 from keybuzz_sandbox.double_kit.driver import json_api_faults, sent_log, shops_of, suite_pace
 
 from keybuzz_double_cdiscount.env import service_env
@@ -55,17 +49,10 @@ class CdiscountDriver(AdminDriver):
 
 
 def drivers() -> dict[str, ShopDriver]:
-    return {
-        "CDISCOUNT": CdiscountDriver(
-            marketplace="CDISCOUNT",
-            api_family="octopia",
-            customer_care="le service client Cdiscount (GrcOperator)",
-            admin="/_sandbox/cdiscount",
-            reading=("getDiscussions", "getDiscussion", "countDiscussions"),
-            replying="postMessage",
-            bodies=_OCTOPIA_FAULTS,
-            revoking="rotate-secret",
-            threads="discussions",
-            thread_id="discussionId",
-        )
-    }
+    return {"CDISCOUNT": CdiscountDriver(
+        marketplace="CDISCOUNT", api_family="octopia",
+        customer_care="le service client Cdiscount (GrcOperator)", admin="/_sandbox/cdiscount",
+        reading=("getDiscussions", "getDiscussion", "countDiscussions"), replying="postMessage",
+        bodies=_OCTOPIA_FAULTS, revoking="rotate-secret", threads="discussions",
+        thread_id="discussionId",
+    )}  # fmt: skip
