@@ -11,10 +11,10 @@ from urllib.parse import parse_qs
 
 import msgspec
 from keybuzz_sandbox.answers import gateway_page
+from keybuzz_sandbox.double_kit.routes import operation_route
 from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
 from keybuzz_sandbox.faults import FaultDecision, malform, reply_faults, trickled
-from litestar import Request, Response, Router, get, post, route
-from litestar.enums import HttpMethod
+from litestar import Request, Response, Router, get, post
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 
@@ -235,12 +235,7 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
         async def handler(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
             return await call(request, operation, run)
 
-        return route(
-            f"{API}{path}",
-            http_method=[HttpMethod(method)],
-            include_in_schema=False,
-            name=f"cdiscount.{operation}",
-        )(handler)
+        return operation_route(f"{API}{path}", method, f"cdiscount.{operation}", handler)
 
     api_routes = [endpoint(*spec) for spec in api.OPERATIONS]
     return [token, *api_routes, _admin(sb, double)]
