@@ -26,6 +26,11 @@ def json_answer(
     )
 
 
+def admin_error(status: int, message: str) -> Response[bytes]:
+    """A double's admin refusing a request: ``{"error": message}``."""
+    return json_answer({"error": message}, status)
+
+
 def gateway_page(status: int) -> Response[bytes]:
     """What a gateway in front of a marketplace answers when the API behind it fails."""
     page = f"<html><head><title>{status}</title></head><body><h1>{status}</h1></body></html>"

@@ -1,15 +1,17 @@
 """A double's fault settings over HTTP: GET, PUT and DELETE ``/faults`` under its admin
-router, for any ``FaultConfig`` of its own (checked by its ``problems()``)."""
+router, for any ``FaultConfig`` of its own (checked by its ``problems()``); and the reset of
+its rate-limit buckets, ``POST /ratelimits/reset``."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from litestar import Response, delete, get, put
+from litestar import Response, delete, get, post, put
 from litestar.params import JSONBody
 
 from .answers import json_answer
 from .faults import FaultConfig, FaultInjector
+from .ratelimit import RateLimiter
 
 
 def fault_handlers(injector: FaultInjector, settings: type[FaultConfig]) -> list[Any]:
@@ -49,3 +51,13 @@ def retry_after_handlers(calls: list[dict[str, object]]) -> list[Any]:
         calls.clear()
 
     return [violations, clear_violations]
+
+
+def ratelimit_reset_handler(limiter: RateLimiter) -> Any:
+    """``POST /ratelimits/reset``: every bucket of ``limiter`` full again (204)."""
+
+    @post("/ratelimits/reset", sync_to_thread=False, status_code=204)
+    def reset_buckets() -> None:
+        limiter.reset()
+
+    return reset_buckets

@@ -1,14 +1,21 @@
 """What the shop-API doubles' conformance drivers repeat: the suite's pace of a connector's
-settings, the faults a JSON API's double plays, the sent log of a shop read from its admin."""
+settings, the faults a JSON or XML API's double plays, the shops its admin lists, the sent log of
+a shop read from its admin."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import httpx
 
-from keybuzz_sandbox.conformance import JSON_FAULTS, DoubleShop, answered, double_faults
+from keybuzz_sandbox.conformance import (
+    JSON_FAULTS,
+    XML_FAULTS,
+    DoubleShop,
+    answered,
+    double_faults,
+)
 
 # The suite's pace (every driver's): shops polled every 2 s, calls cut after 2 s, a first
 # poll reaching back one day, so that a case runs in seconds, not a marketplace's minutes.
@@ -30,6 +37,33 @@ def json_api_faults(answer_cap: int) -> Mapping[str, dict[str, Any]]:
     return double_faults(played, answer_cap=answer_cap)
 
 
+def xml_api_faults(answer_cap: int) -> Mapping[str, dict[str, Any]]:
+    """The faults an XML API's double plays as bodies (the shared XML ones);
+    ``answer_cap``: the connector's largest answer."""
+    return double_faults(XML_FAULTS, answer_cap=answer_cap)
+
+
 async def sent_log(http: httpx.AsyncClient, admin: str, shop: DoubleShop) -> list[Any]:
     """What the double's shop sent (``GET <admin>/shops/<account>/sent``), as it logged it."""
     return list(answered(await http.get(f"{admin}/shops/{shop.account}/sent"))["sent"])
+
+
+def shops_of(
+    listed: Iterable[Mapping[str, Any]],
+    *,
+    account: str,
+    credentials: Mapping[str, str],
+    kept: Callable[[Mapping[str, Any]], bool] = lambda shop: True,
+) -> list[DoubleShop]:
+    """The shops a double's admin listed (each by its ``name``), those ``kept``: ``account``
+    names the listed field the shop's account is, ``credentials`` maps each of the
+    connector's fields to the listed field it is read from (as text)."""
+    return [
+        DoubleShop(
+            name=shop["name"],
+            account=str(shop[account]),
+            credentials={field: str(shop[listed_as]) for field, listed_as in credentials.items()},
+        )
+        for shop in listed
+        if kept(shop)
+    ]

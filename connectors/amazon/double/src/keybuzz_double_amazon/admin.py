@@ -8,7 +8,9 @@ from typing import Any
 
 import aiosmtplib
 import msgspec
+from keybuzz_sandbox.answers import admin_error, json_answer
 from keybuzz_sandbox.clock import iso
+from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
 from keybuzz_sandbox.faults import FaultConfig
 from litestar import Response, Router, delete, get, post, put
 from litestar.params import FromPath, JSONBody
@@ -24,20 +26,6 @@ from .reply_state import RelayFaults
 from .reports import PROCESSING_SECONDS, QUEUE_SECONDS
 from .signing import REFRESH_PREFIX
 from .tokens import RDT_LIFETIME
-
-
-class AdminError(msgspec.Struct):
-    error: str
-
-
-def _problem(status: int, message: str) -> Response[bytes]:
-    return Response(
-        msgspec.json.encode(AdminError(message)), status_code=status, media_type="application/json"
-    )
-
-
-def _json(payload: Any, status: int = 200) -> Response[bytes]:
-    return Response(msgspec.json.encode(payload), status_code=status, media_type="application/json")
 
 
 class AdvanceRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -122,27 +110,27 @@ def _revoke(sb: AmazonDouble, req: RevocationRequest) -> Response[bytes]:
     if req.refresh_token:
         claims = sb.signer.open(REFRESH_PREFIX, req.refresh_token, RefreshClaims)
         if claims is None:
-            return _problem(400, "refreshToken was not issued by this sandbox")
+            return admin_error(400, "refreshToken was not issued by this sandbox")
         sb.revoke_refresh_token(claims.jti)
-        return _json({"revoked": "refreshToken", "sellingPartnerId": claims.sp})
+        return json_answer({"revoked": "refreshToken", "sellingPartnerId": claims.sp})
     if req.selling_partner_id in sb.sellers:
         sb.revoke_seller(req.selling_partner_id)
-        return _json({"revoked": "seller", "sellingPartnerId": req.selling_partner_id})
-    return _problem(400, "give refreshToken or a known sellingPartnerId")
+        return json_answer({"revoked": "seller", "sellingPartnerId": req.selling_partner_id})
+    return admin_error(400, "give refreshToken or a known sellingPartnerId")
 
 
 async def _relay(sb: AmazonDouble, req: RelayRequest) -> Response[bytes]:
     book = sb.sellers.get(req.selling_partner_id)
     if book is None:
-        return _problem(404, f"unknown seller {req.selling_partner_id}")
+        return admin_error(404, f"unknown seller {req.selling_partner_id}")
     if not 1 <= req.count <= 500:
-        return _problem(400, "count must be between 1 and 500")
+        return admin_error(400, "count must be between 1 and 500")
     now = sb.clock.now()
     rng = random.Random(f"{sb.config.seed}|relay|{req.selling_partner_id}|{sb.messages_sent}")
     if req.order_ids:
         states = [book.find(o, now) for o in req.order_ids]
         if any(s is None for s in states):
-            return _problem(400, "orderIds contains an order this seller does not have")
+            return admin_error(400, "orderIds contains an order this seller does not have")
         chosen = [s for s in states if s is not None]
         chosen = [chosen[i % len(chosen)] for i in range(req.count)]
     else:
@@ -153,7 +141,7 @@ async def _relay(sb: AmazonDouble, req: RelayRequest) -> Response[bytes]:
             messages, req.smtp_host or sb.settings.smtp_host, req.smtp_port or sb.settings.smtp_port
         )
     except (aiosmtplib.SMTPException, OSError) as exc:
-        return _problem(502, f"SMTP delivery failed: {exc}")
+        return admin_error(502, f"SMTP delivery failed: {exc}")
     sb.messages_sent += len(messages)
     for state, message in zip(chosen, messages, strict=True):
         sb.relay_log.record(
@@ -169,66 +157,46 @@ async def _relay(sb: AmazonDouble, req: RelayRequest) -> Response[bytes]:
         )
         for s, m in zip(chosen, messages, strict=True)
     ]
-    return _json(RelayResult(sent=sent))
+    return json_answer(RelayResult(sent=sent))
 
 
 def admin_router(sb: AmazonDouble) -> Router:
     @get("/config", sync_to_thread=False)
     def config() -> Response[bytes]:
-        return _json(describe(sb))
+        return json_answer(describe(sb))
 
     @get("/sellers", sync_to_thread=False)
     def sellers() -> Response[bytes]:
-        return _json(describe(sb)["sellers"])
+        return json_answer(describe(sb)["sellers"])
 
     @post("/sellers/{seller_id:str}/advance", sync_to_thread=False)
     def advance(seller_id: FromPath[str], data: JSONBody[AdvanceRequest]) -> Response[bytes]:
         book = sb.sellers.get(seller_id)
         if book is None:
-            return _problem(404, f"unknown seller {seller_id}")
+            return admin_error(404, f"unknown seller {seller_id}")
         req = data
         if req.seconds <= 0:
-            return _problem(400, "seconds must be > 0")
+            return admin_error(400, "seconds must be > 0")
         summary: AdvanceSummary = book.advance(req.seconds, sb.clock.now())
         sb.save()
         sb.notifications.publish_changes(sb.clock.now())  # queued before the answer
-        return _json(summary)
+        return json_answer(summary)
 
     @get("/redirect-uris", sync_to_thread=False)
     def list_uris() -> Response[bytes]:
-        return _json({"redirectUris": sb.redirect_uris})
+        return json_answer({"redirectUris": sb.redirect_uris})
 
     @post("/redirect-uris", sync_to_thread=False)
     def add_uri(data: JSONBody[RedirectUriRequest]) -> Response[bytes]:
         req = data
         if not req.uri.startswith(("http://", "https://")):
-            return _problem(400, "uri must be an http(s) URL")
+            return admin_error(400, "uri must be an http(s) URL")
         sb.register_redirect_uri(req.uri)
-        return _json({"redirectUris": sb.redirect_uris}, 201)
+        return json_answer({"redirectUris": sb.redirect_uris}, 201)
 
     @post("/revocations", sync_to_thread=False)
     def revoke(data: JSONBody[RevocationRequest]) -> Response[bytes]:
         return _revoke(sb, data)
-
-    @get("/faults", sync_to_thread=False)
-    def faults() -> Response[bytes]:
-        return _json(sb.faults.config)
-
-    @put("/faults", sync_to_thread=False)
-    def set_faults(data: JSONBody[FaultConfig]) -> Response[bytes]:
-        cfg = data
-        if cfg.problems():
-            return _problem(400, "; ".join(cfg.problems()))
-        sb.faults.config = cfg
-        return _json(cfg)
-
-    @delete("/faults", sync_to_thread=False, status_code=204)
-    def clear_faults() -> None:
-        sb.faults.config = FaultConfig()
-
-    @post("/ratelimits/reset", sync_to_thread=False, status_code=204)
-    def reset_buckets() -> None:
-        sb.limiter.reset()
 
     @post("/messages")
     async def messages(data: JSONBody[RelayRequest]) -> Response[bytes]:
@@ -241,10 +209,8 @@ def admin_router(sb: AmazonDouble) -> Router:
         list_uris,
         add_uri,
         revoke,
-        faults,
-        set_faults,
-        clear_faults,
-        reset_buckets,
+        *fault_handlers(sb.faults, FaultConfig),
+        ratelimit_reset_handler(sb.limiter),
         messages,
         *messaging_admin_routes(sb),
         *reply_admin_routes(sb),
@@ -254,22 +220,22 @@ def admin_router(sb: AmazonDouble) -> Router:
 
 def _sender_list(sb: AmazonDouble, seller_id: str, blocked: bool) -> Response[bytes]:
     if seller_id not in sb.sellers:
-        return _problem(404, f"unknown seller {seller_id}")
+        return admin_error(404, f"unknown seller {seller_id}")
     if blocked:
-        return _json({"blockedSenders": sb.blocked_senders(seller_id)})
-    return _json({"approvedSenders": sb.approved_senders(seller_id)})
+        return json_answer({"blockedSenders": sb.blocked_senders(seller_id)})
+    return json_answer({"approvedSenders": sb.approved_senders(seller_id)})
 
 
 def _set_sender(
     sb: AmazonDouble, seller_id: str, address: str, blocked: bool, listed: bool
 ) -> Response[bytes]:
     if seller_id not in sb.sellers:
-        return _problem(404, f"unknown seller {seller_id}")
+        return admin_error(404, f"unknown seller {seller_id}")
     if not EMAIL_ADDRESS.fullmatch(address) or len(address) > 254:
-        return _problem(400, "address must be one e-mail address, like name@example.com")
+        return admin_error(400, "address must be one e-mail address, like name@example.com")
     (sb.set_blocked if blocked else sb.set_approved)(seller_id, address, listed)
     if listed:
-        return _json({"address": address.lower()}, 201)
+        return json_answer({"address": address.lower()}, 201)
     return Response(b"", status_code=204)
 
 
@@ -311,42 +277,42 @@ def reply_admin_routes(sb: AmazonDouble) -> list[Any]:
     @put("/buyers/{alias:str}/opt-out")
     async def opt_out(alias: FromPath[str], data: JSONBody[OptOutRequest]) -> Response[bytes]:
         if await find_buyer(sb, alias) is None:
-            return _problem(404, f"unknown buyer {alias}")
+            return admin_error(404, f"unknown buyer {alias}")
         sb.set_opted_out(alias, data.opted_out)
-        return _json({"alias": alias.lower(), "optedOut": data.opted_out})
+        return json_answer({"alias": alias.lower(), "optedOut": data.opted_out})
 
     @get("/buyers/{alias:str}/inbox")
     async def inbox(alias: FromPath[str]) -> Response[bytes]:
         if await find_buyer(sb, alias) is None:
-            return _problem(404, f"unknown buyer {alias}")
-        return _json({"messages": sb.replies.inbox(alias)})
+            return admin_error(404, f"unknown buyer {alias}")
+        return json_answer({"messages": sb.replies.inbox(alias)})
 
     @get("/replies/refused", sync_to_thread=False)
     def refused() -> Response[bytes]:
-        return _json({"refused": list(sb.replies.refused)})
+        return json_answer({"refused": list(sb.replies.refused)})
 
     @get("/replies/bounce-target", sync_to_thread=False)
     def bounce_target() -> Response[bytes]:
         host, port = sb.bounce_target
-        return _json(BounceTarget(smtp_host=host, smtp_port=port))
+        return json_answer(BounceTarget(smtp_host=host, smtp_port=port))
 
     @put("/replies/bounce-target", sync_to_thread=False)
     def set_bounce_target(data: JSONBody[BounceTarget]) -> Response[bytes]:
         if not 0 < data.smtp_port < 65536 or not data.smtp_host:
-            return _problem(400, "smtpHost must be a host and smtpPort a TCP port")
+            return admin_error(400, "smtpHost must be a host and smtpPort a TCP port")
         sb.bounce_target = (data.smtp_host, data.smtp_port)
-        return _json(data)
+        return json_answer(data)
 
     @get("/replies/faults", sync_to_thread=False)
     def relay_faults() -> Response[bytes]:
-        return _json(sb.replies.faults_view())
+        return json_answer(sb.replies.faults_view())
 
     @put("/replies/faults", sync_to_thread=False)
     def set_relay_faults(data: JSONBody[RelayFaults]) -> Response[bytes]:
         if issues := data.problems():
-            return _problem(400, "; ".join(issues))
+            return admin_error(400, "; ".join(issues))
         sb.replies.set_faults(data)
-        return _json(sb.replies.faults_view())
+        return json_answer(sb.replies.faults_view())
 
     @delete("/replies/faults", sync_to_thread=False, status_code=204)
     def clear_relay_faults() -> None:

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
+from keybuzz_sandbox.answers import json_answer
 from litestar import Response, Router, delete, get, put
 from litestar.params import JSONBody
 
@@ -156,15 +157,11 @@ IMPLEMENTATIONS = {
 # --- admin ------------------------------------------------------------------------------
 
 
-def _json(payload: Any, status: int = 200) -> Response[bytes]:
-    return Response(msgspec.json.encode(payload), status_code=status, media_type="application/json")
-
-
 def notifications_admin_router(sb: AmazonDouble) -> Router:
     @get("/", sync_to_thread=False)
     def overview() -> Response[bytes]:
         notes = sb.notifications
-        return _json(
+        return json_answer(
             {
                 "destinations": [d.model() for d in notes.destinations.values()],
                 "subscriptions": [
@@ -182,18 +179,18 @@ def notifications_admin_router(sb: AmazonDouble) -> Router:
 
     @get("/faults", sync_to_thread=False)
     def read_faults() -> Response[bytes]:
-        return _json(sb.notifications.faults)
+        return json_answer(sb.notifications.faults)
 
     @put("/faults", sync_to_thread=False)
     def replace_faults(data: JSONBody[dict[str, Any]]) -> Response[bytes]:
         try:
             faults = msgspec.convert(data, DeliveryFaults)
         except msgspec.ValidationError as exc:
-            return _json({"error": str(exc)}, 400)
+            return json_answer({"error": str(exc)}, 400)
         if problems := faults.problems():
-            return _json({"error": "; ".join(problems)}, 400)
+            return json_answer({"error": "; ".join(problems)}, 400)
         sb.notifications.faults = faults
-        return _json(faults)
+        return json_answer(faults)
 
     @delete("/faults", status_code=204, sync_to_thread=False)
     def clear_faults() -> None:

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import aiosmtplib
 import msgspec
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from keybuzz_sandbox.smtp_servers import stop_taking_mail
+from keybuzz_sandbox.smtp_servers import smtp_server, stop_taking_mail
 
 from .reply_state import Attachment, Buyer, InboxMessage, RefusedReply
 from .seed import SellerSpec
@@ -491,18 +491,14 @@ def listening_at(sandbox: Sandbox) -> tuple[str, int] | None:
 async def serving_reply_relay(sb: AmazonDouble) -> AsyncIterator[None]:
     """Serve the reply relay while the web application runs (in its lifespan)."""
     handler = ReplyHandler(sb)
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(
-        lambda: SMTP(
-            handler,
-            data_size_limit=MAX_MESSAGE_BYTES,
-            hostname="relay.marketplace.amazon.com",
-            ident="Amazon Buyer-Seller Messaging relay (KeyBuzz sandbox)",
-        ),
+    server, sb.reply_smtp_port = await smtp_server(
+        handler,
         host=sb.settings.reply_smtp_host,
         port=sb.settings.reply_smtp_port,
+        hostname="relay.marketplace.amazon.com",
+        ident="Amazon Buyer-Seller Messaging relay (KeyBuzz sandbox)",
+        max_bytes=MAX_MESSAGE_BYTES,
     )
-    sb.reply_smtp_port = int(server.sockets[0].getsockname()[1])
     log.info("reply relay on %s:%d", sb.settings.reply_smtp_host, sb.reply_smtp_port)
     try:
         yield

@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
+from keybuzz_sandbox.double_kit import routes as double_routes
 from keybuzz_sandbox.faults import FaultDecision, malform
-from litestar import Request, Response, route
-from litestar.enums import HttpMethod
+from litestar import Request, Response
 from litestar.handlers import HTTPRouteHandler
 
 from .auth import Principal, RdtResource, authenticate
@@ -136,12 +136,7 @@ def operation_route(sb: AmazonDouble, op: Operation, impl: Implementation) -> HT
     async def handler(request: Request[Any, Any, Any]) -> Response[bytes]:
         return await run_operation(sb, op, impl, request)
 
-    method = HttpMethod(op.method.upper())
     # status_code: the Response carries the real one (Litestar's DELETE default, 204, has no body).
-    return route(
-        op.litestar_path(),
-        http_method=[method],
-        name=op.key,
-        include_in_schema=False,
-        status_code=200,
-    )(handler)
+    return double_routes.operation_route(
+        op.litestar_path(), op.method, op.key, handler, status_code=200
+    )

@@ -13,7 +13,7 @@ from keybuzz_sandbox.conformance import (
     Written,
     answered,
 )
-from keybuzz_sandbox.double_kit.driver import json_api_faults, sent_log, suite_pace
+from keybuzz_sandbox.double_kit.driver import json_api_faults, sent_log, shops_of, suite_pace
 
 from keybuzz_double_backmarket.env import service_env
 
@@ -43,19 +43,9 @@ class BackMarketDriver(AdminDriver):
         return {"SANDBOX_BACKMARKET_EXTRA_SHOPS": "2"}
 
     async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
+        fields = {"token": "token", "merchant_id": "merchantId", "country": "country"}
         listed = answered(await http.get(self.shops_listed_at))
-        return [
-            DoubleShop(
-                name=s["name"],
-                account=str(s["number"]),
-                credentials={
-                    "token": s["token"],
-                    "merchant_id": str(s["merchantId"]),
-                    "country": s["country"],
-                },
-            )
-            for s in listed
-        ]
+        return shops_of(listed, account="number", credentials=fields)
 
     async def buyer_writes(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> Written:
         path = f"{self.admin}/shops/{shop.account}/folders"
@@ -82,16 +72,10 @@ class BackMarketDriver(AdminDriver):
 
 
 def drivers() -> dict[str, ShopDriver]:
-    return {
-        "BACKMARKET": BackMarketDriver(
-            marketplace="BACKMARKET",
-            api_family="backmarket",
-            customer_care="le service client Back Market",
-            admin="/_sandbox/backmarket",
-            reading=("getCareFolderList", "getCareFolderDetails"),
-            replying="postMessage",
-            bodies=_BACKMARKET_FAULTS,
-            revoking="rotate-token",
-            tokenless="Back Market's token is the seller's own, made in its back office",
-        )
-    }
+    return {"BACKMARKET": BackMarketDriver(
+        marketplace="BACKMARKET", api_family="backmarket",
+        customer_care="le service client Back Market", admin="/_sandbox/backmarket",
+        reading=("getCareFolderList", "getCareFolderDetails"), replying="postMessage",
+        bodies=_BACKMARKET_FAULTS, revoking="rotate-token",
+        tokenless="Back Market's token is the seller's own, made in its back office",
+    )}  # fmt: skip

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from keybuzz_sandbox.answers import JSON, gateway_page, held_back, joined_query, json_answer
+from keybuzz_sandbox.double_kit.routes import operation_route
 from keybuzz_sandbox.fault_admin import fault_handlers, retry_after_handlers
 from keybuzz_sandbox.faults import FaultDecision, malform, reply_faults
-from litestar import Request, Response, Router, get, post, put, route
+from litestar import Request, Response, Router, get, post, put
 from litestar.datastructures import UploadFile
-from litestar.enums import HttpMethod
 from litestar.exceptions import ClientException
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
@@ -180,13 +180,9 @@ def backmarket_routes(sb: Sandbox) -> list[Any]:
         async def handler(request: Request[Any, Any, Any]) -> Any:
             return await call(request, operation, run)
 
-        return route(
-            f"{BASE}{path}",
-            http_method=[HttpMethod(method)],
-            include_in_schema=False,
-            name=f"backmarket.{operation}",
-            request_max_body_size=MESSAGE_BODY_BYTES,
-        )(handler)
+        name = f"backmarket.{operation}"
+        bound = MESSAGE_BODY_BYTES
+        return operation_route(f"{BASE}{path}", method, name, handler, request_max_body_size=bound)
 
     @get(f"{FILES}/{{attachment_id:int}}/{{name:str}}", include_in_schema=False)
     async def attachment_file(attachment_id: FromPath[int], name: FromPath[str]) -> Response[bytes]:

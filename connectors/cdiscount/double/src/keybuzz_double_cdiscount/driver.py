@@ -6,14 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from keybuzz_sandbox.conformance import (
-    AdminDriver,
-    DoubleShop,
-    ShopDriver,
-    answered,
-    sent_to,
-)
-from keybuzz_sandbox.double_kit.driver import json_api_faults, sent_log, suite_pace
+from keybuzz_sandbox.conformance import AdminDriver, DoubleShop, ShopDriver, answered, sent_to
+from keybuzz_sandbox.double_kit.driver import json_api_faults, sent_log, shops_of, suite_pace
 
 from keybuzz_double_cdiscount.env import service_env
 
@@ -35,20 +29,11 @@ class CdiscountDriver(AdminDriver):
         return {"SANDBOX_CDISCOUNT_EXTRA_SHOPS": "2", "SANDBOX_CDISCOUNT_BENCH_ORDERS": "50"}
 
     async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
+        fields = {"client_id": "clientId", "client_secret": "clientSecret", "seller_id": "sellerId"}
         listed = answered(await http.get(self.shops_listed_at))
-        return [
-            DoubleShop(
-                name=s["name"],
-                account=s["sellerId"],
-                credentials={
-                    "client_id": s["clientId"],
-                    "client_secret": s["clientSecret"],
-                    "seller_id": s["sellerId"],
-                },
-            )
-            for s in listed
-            if s["orders"] > 0
-        ]
+        return shops_of(
+            listed, account="sellerId", credentials=fields, kept=lambda s: s["orders"] > 0
+        )
 
     def staff_message(self, text: str) -> dict[str, Any]:
         return {"userType": "GrcOperator", "body": text}
@@ -64,17 +49,10 @@ class CdiscountDriver(AdminDriver):
 
 
 def drivers() -> dict[str, ShopDriver]:
-    return {
-        "CDISCOUNT": CdiscountDriver(
-            marketplace="CDISCOUNT",
-            api_family="octopia",
-            customer_care="le service client Cdiscount (GrcOperator)",
-            admin="/_sandbox/cdiscount",
-            reading=("getDiscussions", "getDiscussion", "countDiscussions"),
-            replying="postMessage",
-            bodies=_OCTOPIA_FAULTS,
-            revoking="rotate-secret",
-            threads="discussions",
-            thread_id="discussionId",
-        )
-    }
+    return {"CDISCOUNT": CdiscountDriver(
+        marketplace="CDISCOUNT", api_family="octopia",
+        customer_care="le service client Cdiscount (GrcOperator)", admin="/_sandbox/cdiscount",
+        reading=("getDiscussions", "getDiscussion", "countDiscussions"), replying="postMessage",
+        bodies=_OCTOPIA_FAULTS, revoking="rotate-secret", threads="discussions",
+        thread_id="discussionId",
+    )}  # fmt: skip

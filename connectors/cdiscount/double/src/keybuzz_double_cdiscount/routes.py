@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import msgspec
-from keybuzz_sandbox.answers import gateway_page
+from keybuzz_sandbox.answers import JSON, gateway_page, json_answer
+from keybuzz_sandbox.double_kit.routes import operation_route
+from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
 from keybuzz_sandbox.faults import FaultDecision, malform, reply_faults, trickled
-from litestar import Request, Response, Router, delete, get, post, put, route
-from litestar.enums import HttpMethod
+from litestar import Request, Response, Router, get, post
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 
@@ -37,15 +38,6 @@ if TYPE_CHECKING:
 
 TOKEN_PATH = "/octopia/auth/realms/maas/protocol/openid-connect/token"
 API = "/octopia/seller/v2"
-JSON = "application/json"
-
-
-def _json(
-    payload: Any, status: int = 200, headers: dict[str, str] | None = None
-) -> Response[bytes]:
-    return Response(
-        msgspec.json.encode(payload), status_code=status, media_type=JSON, headers=headers
-    )
 
 
 def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> Response[bytes]:
@@ -67,7 +59,7 @@ def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> 
 def _oidc_error(
     status: int, error: str, description: str, headers: dict[str, str] | None = None
 ) -> Response[bytes]:
-    return _json({"error": error, "error_description": description}, status, headers)
+    return json_answer({"error": error, "error_description": description}, status, headers)
 
 
 class Grant(msgspec.Struct, frozen=True):
@@ -142,7 +134,7 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
             huge = double.faults.config.huge_bytes
             malformed = malform(msgspec.json.encode(body), decision.malformed_kind, huge)
             return Response(malformed, media_type=JSON)
-        return _json(body)
+        return json_answer(body)
 
     def authorized(request: Request[Any, Any, Any]) -> ShopBook | Response[bytes]:
         scheme, _, value = request.headers.get("authorization", "").partition(" ")
@@ -234,12 +226,7 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
         async def handler(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
             return await call(request, operation, run)
 
-        return route(
-            f"{API}{path}",
-            http_method=[HttpMethod(method)],
-            include_in_schema=False,
-            name=f"cdiscount.{operation}",
-        )(handler)
+        return operation_route(f"{API}{path}", method, f"cdiscount.{operation}", handler)
 
     api_routes = [endpoint(*spec) for spec in api.OPERATIONS]
     return [token, *api_routes, _admin(sb, double)]
@@ -279,7 +266,7 @@ class GraduationRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
 def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
     def book_of(seller_id: str) -> ShopBook | Response[bytes]:
         book = double.books.get(seller_id)
-        return _json({"error": f"unknown seller {seller_id}"}, 404) if book is None else book
+        return json_answer({"error": f"unknown seller {seller_id}"}, 404) if book is None else book
 
     def now_of(book: ShopBook) -> tuple[float, float]:
         real = double.clock.now()
@@ -295,12 +282,12 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
         real, now = now_of(book)
         record = book.discussion(discussion_id, now)
         if record is None:
-            return _json({"error": f"unknown discussion {discussion_id}"}, 404)
+            return json_answer({"error": f"unknown discussion {discussion_id}"}, 404)
         return book, record, real, now
 
     @get("/shops", sync_to_thread=False)
     def shops() -> Response[bytes]:
-        return _json(double.shops())
+        return json_answer(double.shops())
 
     @post("/shops/{seller_id:str}/advance", sync_to_thread=False)
     def advance(seller_id: FromPath[str], data: JSONBody[AdvanceRequest]) -> Response[bytes]:
@@ -308,8 +295,8 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
         if isinstance(book, Response):
             return book
         if data.seconds <= 0:
-            return _json({"error": "seconds must be > 0"}, 400)
-        return _json(book.advance(data.seconds, double.clock.now()))
+            return json_answer({"error": "seconds must be > 0"}, 400)
+        return json_answer(book.advance(data.seconds, double.clock.now()))
 
     @post("/shops/{seller_id:str}/discussions", sync_to_thread=False)
     def open_discussion(seller_id: FromPath[str], data: JSONBody[OpenRequest]) -> Response[bytes]:
@@ -322,7 +309,7 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
             or not data.body
         ):
             subs = ", ".join(TYPOLOGIES["Order"])
-            return _json(
+            return json_answer(
                 {
                     "error": f"subTypologyCode among {subs}; graduation among {', '.join(GRADUATIONS)}; body not empty"
                 },
@@ -333,13 +320,13 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
             book.latest_order(now) if data.order_id is None else book.find_order(data.order_id, now)
         )
         if order is None:
-            return _json({"error": f"unknown order {data.order_id}"}, 404)
+            return json_answer({"error": f"unknown order {data.order_id}"}, 404)
         book.materialize(now)
         record = book.open_discussion(
             order, data.sub_typology_code, data.body, data.graduation, now
         )
         first = record.messages[0].facts.message_id
-        return _json(
+        return json_answer(
             {"discussionId": record.discussion_id, "messageId": first, "orderId": order.order_id},
             201,
         )
@@ -350,7 +337,7 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
     ) -> Response[bytes]:
         if data.user_type not in (CUSTOMER, GRC) or not data.body or len(data.attachments) > 5:
             problems = "userType Customer or GrcOperator, body not empty, at most 5 attachments"
-            return _json({"error": problems}, 400)
+            return json_answer({"error": problems}, 400)
         found = discussion_of(seller_id, discussion_id)
         if isinstance(found, Response):
             return found
@@ -369,25 +356,27 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
         )
         if not record.is_open(now):  # a buyer writing reopens the discussion
             record.openings.append((now, True))
-        return _json({"messageId": message.facts.message_id, "discussionId": discussion_id}, 201)
+        return json_answer(
+            {"messageId": message.facts.message_id, "discussionId": discussion_id}, 201
+        )
 
     @post("/shops/{seller_id:str}/discussions/{discussion_id:str}/graduation", sync_to_thread=False)
     def graduate(
         seller_id: FromPath[str], discussion_id: FromPath[str], data: JSONBody[GraduationRequest]
     ) -> Response[bytes]:
         if data.graduation not in GRADUATIONS:
-            return _json({"error": f"graduation among {', '.join(GRADUATIONS)}"}, 400)
+            return json_answer({"error": f"graduation among {', '.join(GRADUATIONS)}"}, 400)
         found = discussion_of(seller_id, discussion_id)
         if isinstance(found, Response):
             return found
         _, record, _, now = found
         record.graduations.append((now, data.graduation))
-        return _json({"discussionId": discussion_id, "graduation": data.graduation})
+        return json_answer({"discussionId": discussion_id, "graduation": data.graduation})
 
     @get("/shops/{seller_id:str}/sent", sync_to_thread=False)
     def sent(seller_id: FromPath[str]) -> Response[bytes]:
         book = book_of(seller_id)
-        return book if isinstance(book, Response) else _json({"sent": book.sent})
+        return book if isinstance(book, Response) else json_answer({"sent": book.sent})
 
     @post("/shops/{seller_id:str}/expire-tokens", sync_to_thread=False)
     def expire_tokens(seller_id: FromPath[str]) -> Response[bytes]:
@@ -395,13 +384,17 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
         return (
             book
             if isinstance(book, Response)
-            else _json({"expired": double.expire_tokens(seller_id)})
+            else json_answer({"expired": double.expire_tokens(seller_id)})
         )
 
     @get("/shops/{seller_id:str}/token-requests", sync_to_thread=False)
     def token_requests(seller_id: FromPath[str]) -> Response[bytes]:
         book = book_of(seller_id)
-        return book if isinstance(book, Response) else _json({"tokenRequests": book.token_requests})
+        return (
+            book
+            if isinstance(book, Response)
+            else json_answer({"tokenRequests": book.token_requests})
+        )
 
     @post("/shops/{seller_id:str}/rotate-secret", sync_to_thread=False)
     def rotate_secret(seller_id: FromPath[str]) -> Response[bytes]:
@@ -409,32 +402,13 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
         if isinstance(book, Response):
             return book
         creds = double.rotate_secret(seller_id)
-        return _json(
+        return json_answer(
             {
                 "sellerId": creds.seller_id,
                 "clientId": creds.client_id,
                 "clientSecret": creds.client_secret,
             }
         )
-
-    @get("/faults", sync_to_thread=False)
-    def faults() -> Response[bytes]:
-        return _json(double.faults.config)
-
-    @put("/faults", sync_to_thread=False)
-    def set_faults(data: JSONBody[CdiscountFaultConfig]) -> Response[bytes]:
-        if issues := data.problems():
-            return _json({"error": "; ".join(issues)}, 400)
-        double.faults.config = data
-        return _json(data)
-
-    @delete("/faults", sync_to_thread=False, status_code=204)
-    def clear_faults() -> None:
-        double.faults.config = CdiscountFaultConfig()
-
-    @post("/ratelimits/reset", sync_to_thread=False, status_code=204)
-    def reset_buckets() -> None:
-        double.limiter.reset()
 
     return Router(
         "/_sandbox/cdiscount",
@@ -448,10 +422,8 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
             expire_tokens,
             token_requests,
             rotate_secret,
-            faults,
-            set_faults,
-            clear_faults,
-            reset_buckets,
+            *fault_handlers(double.faults, CdiscountFaultConfig),
+            ratelimit_reset_handler(double.limiter),
         ],
         include_in_schema=False,
     )

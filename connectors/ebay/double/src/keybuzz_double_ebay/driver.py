@@ -7,13 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from keybuzz_sandbox.conformance import (
-    AdminDriver,
-    ConsentApp,
-    DoubleShop,
-    ShopDriver,
-    answered,
-)
+from keybuzz_sandbox.conformance import AdminDriver, ConsentApp, DoubleShop, ShopDriver, answered
 from keybuzz_sandbox.double_kit.driver import json_api_faults, sent_log, suite_pace
 
 from .env import ADMIN, RU_NAME, consent_fields, service_env

@@ -7,7 +7,6 @@ from typing import Any
 
 import httpx
 from keybuzz_sandbox.conformance import (
-    XML_FAULTS,
     AdminDriver,
     DoubleShop,
     RecipientKind,
@@ -16,15 +15,11 @@ from keybuzz_sandbox.conformance import (
     WireFormat,
     Written,
     answered,
-    double_faults,
 )
-from keybuzz_sandbox.double_kit.driver import sent_log, suite_pace
+from keybuzz_sandbox.double_kit.driver import sent_log, shops_of, suite_pace, xml_api_faults
 
 # Fnac's double: faults of the Fnac API's services (docs/SANDBOX.md, "The Fnac double").
-_FNAC_FAULTS = double_faults(
-    XML_FAULTS,
-    answer_cap=16 * 2**20,  # the Fnac connector's MAX_RESPONSE_BYTES
-)
+_FNAC_FAULTS = xml_api_faults(16 * 2**20)  # the Fnac connector's MAX_RESPONSE_BYTES
 # Fnac's message_to for each recipient (the double's sent log).
 _FNAC_RECIPIENTS = {"CLIENT": "BUYER", "CALLCENTER": "MARKETPLACE_SUPPORT"}
 SPARE_FNAC_SHOPS = 4  # SANDBOX_FNAC_EXTRA_SHOPS: two more of each marketplace
@@ -52,15 +47,12 @@ class FnacDriver(AdminDriver):
 
     async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
         listed = answered(await http.get(self.shops_listed_at))
-        return [
-            DoubleShop(
-                name=s["name"],
-                account=s["shop_id"],
-                credentials={f: s[f] for f in ("partner_id", "shop_id", "key")},
-            )
-            for s in listed
-            if s["marketplace"] == self.marketplace and s["orders"] > 0
-        ]
+        return shops_of(
+            listed,
+            account="shop_id",
+            credentials={f: f for f in ("partner_id", "shop_id", "key")},
+            kept=lambda s: s["marketplace"] == self.marketplace and s["orders"] > 0,
+        )
 
     async def buyer_writes(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> Written:
         if any(ord(c) < 0x20 and c not in "\t\n\r" for c in text):
@@ -110,15 +102,10 @@ class FnacDriver(AdminDriver):
 
 def _fnac(marketplace: str, display: str) -> FnacDriver:
     return FnacDriver(
-        marketplace=marketplace,
-        api_family="fnac",
-        customer_care=f"le service client {display}",
-        admin="/_sandbox/fnac",
-        reading=("messages_query", "incidents_query"),
-        replying="messages_update",
-        bodies=_FNAC_FAULTS,
-        revoking="rotate-key",
-    )
+        marketplace=marketplace, api_family="fnac", customer_care=f"le service client {display}",
+        admin="/_sandbox/fnac", reading=("messages_query", "incidents_query"),
+        replying="messages_update", bodies=_FNAC_FAULTS, revoking="rotate-key",
+    )  # fmt: skip
 
 
 def drivers() -> dict[str, ShopDriver]:

@@ -9,10 +9,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from keybuzz_sandbox.answers import xml_malformed
+from keybuzz_sandbox.answers import admin_error, json_answer, xml_malformed
 from keybuzz_sandbox.echo import EchoSecret
+from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
 from keybuzz_sandbox.faults import XML_KINDS, SlowAnswer, reply_faults, trickled
-from litestar import Request, Response, Router, delete, get, post, put
+from litestar import Request, Response, Router, get, post
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 from lxml import etree
@@ -222,14 +223,6 @@ class IncidentClosing(msgspec.Struct, kw_only=True, rename="camel", forbid_unkno
     order_id: str
 
 
-def _json(payload: Any, status: int = 200) -> Response[bytes]:
-    return Response(msgspec.json.encode(payload), status_code=status, media_type="application/json")
-
-
-def _problem(status: int, message: str) -> Response[bytes]:
-    return _json({"error": message}, status)
-
-
 def fnac_routes(sb: Sandbox) -> list[Any]:
     """The double's routes; its shops cost nothing until asked for."""
     own = sb.config.of(FnacDoubleSettings)
@@ -262,18 +255,18 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
 
     @get("/shops", sync_to_thread=False)
     def shops() -> Response[bytes]:
-        return _json(double.shops())
+        return json_answer(double.shops())
 
     @post("/shops/{shop_id:str}/advance", sync_to_thread=False)
     def advance(shop_id: FromPath[str], data: JSONBody[AdvanceRequest]) -> Response[bytes]:
         book = double.books.get(shop_id.upper())
         if book is None:
-            return _problem(404, f"unknown shop {shop_id}")
+            return admin_error(404, f"unknown shop {shop_id}")
         if data.seconds <= 0:
-            return _problem(400, "seconds must be > 0")
+            return admin_error(400, "seconds must be > 0")
         summary = book.advance(data.seconds, double.clock.now())
         sb.save()
-        return _json(summary)
+        return json_answer(summary)
 
     @post("/shops/{shop_id:str}/messages", sync_to_thread=False)
     def buyer_writes(
@@ -281,9 +274,9 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
     ) -> Response[bytes]:
         book = double.books.get(shop_id.upper())
         if book is None:
-            return _problem(404, f"unknown shop {shop_id}")
+            return admin_error(404, f"unknown shop {shop_id}")
         if issues := data.problems():
-            return _problem(400, "; ".join(issues))
+            return admin_error(400, "; ".join(issues))
         now = double.clock.now()
         order = (
             book.latest_order(now, untouched=data.untouched)
@@ -291,7 +284,7 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
             else book.find_order(data.order_id, book.virtual(now))
         )
         if order is None:
-            return _problem(404, f"unknown order {data.order_id}")
+            return admin_error(404, f"unknown order {data.order_id}")
         files = tuple((a.name, a.content_type, a.size, a.url) for a in data.attachments)
         record = book.write(order, data.from_type, data.subject, data.description, now, files)
         body = {
@@ -299,7 +292,7 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
             "orderId": order.order_id,
             "fileUrls": [f.url or f"{book.files_url}{f.file_id}" for f in record.facts.files],
         }
-        return _json(body, 201)
+        return json_answer(body, 201)
 
     def order_of(
         shop_id: str, order_id: str
@@ -307,11 +300,11 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
         """The shop's book, its order ``order_id`` and the time now; or the 404."""
         book = double.books.get(shop_id.upper())
         if book is None:
-            return _problem(404, f"unknown shop {shop_id}")
+            return admin_error(404, f"unknown shop {shop_id}")
         now = double.clock.now()
         order = book.find_order(order_id, book.virtual(now))
         if order is None:
-            return _problem(404, f"unknown order {order_id}")
+            return admin_error(404, f"unknown order {order_id}")
         return book, order, now
 
     @post("/shops/{shop_id:str}/incidents", sync_to_thread=False)
@@ -321,12 +314,14 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
             return found
         book, order, now = found
         if data.type_code not in ("1", "2", "3"):
-            return _problem(400, "typeCode must be 1, 2 or 3")
+            return admin_error(400, "typeCode must be 1, 2 or 3")
         opened = book.open_incident(order, data.type_code, now)
         if opened is None:
-            return _problem(409, f"order {data.order_id} already has an incident")
+            return admin_error(409, f"order {data.order_id} already has an incident")
         incident, message = opened
-        return _json({"incidentId": incident, "messageId": message, "orderId": order.order_id}, 201)
+        return json_answer(
+            {"incidentId": incident, "messageId": message, "orderId": order.order_id}, 201
+        )
 
     @post("/shops/{shop_id:str}/incidents/close", sync_to_thread=False)
     def close_incident(shop_id: FromPath[str], data: JSONBody[IncidentClosing]) -> Response[bytes]:
@@ -336,12 +331,14 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
         book, order, now = found
         incident = book.close_incident(order, now)
         if incident is None:
-            return _problem(409, f"order {data.order_id} has no open incident")
-        return _json({"incidentId": incident, "orderId": order.order_id})
+            return admin_error(409, f"order {data.order_id} has no open incident")
+        return json_answer({"incidentId": incident, "orderId": order.order_id})
 
     def shop_read(shop_id: str, read: Callable[[ShopBook], dict[str, Any]]) -> Response[bytes]:
         book = double.books.get(shop_id.upper())
-        return _problem(404, f"unknown shop {shop_id}") if book is None else _json(read(book))
+        return (
+            admin_error(404, f"unknown shop {shop_id}") if book is None else json_answer(read(book))
+        )
 
     @get("/shops/{shop_id:str}/sent", sync_to_thread=False)
     def sent(shop_id: FromPath[str]) -> Response[bytes]:
@@ -350,8 +347,8 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
     @post("/shops/{shop_id:str}/expire-tokens", sync_to_thread=False)
     def expire_tokens(shop_id: FromPath[str]) -> Response[bytes]:
         if shop_id.upper() not in double.books:
-            return _problem(404, f"unknown shop {shop_id}")
-        return _json({"expired": double.expire_tokens(shop_id.upper())})
+            return admin_error(404, f"unknown shop {shop_id}")
+        return json_answer({"expired": double.expire_tokens(shop_id.upper())})
 
     @get("/shops/{shop_id:str}/token-requests", sync_to_thread=False)
     def token_requests(shop_id: FromPath[str]) -> Response[bytes]:
@@ -360,29 +357,10 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
     @post("/shops/{shop_id:str}/rotate-key", sync_to_thread=False)
     def rotate_key(shop_id: FromPath[str]) -> Response[bytes]:
         if shop_id.upper() not in double.books:
-            return _problem(404, f"unknown shop {shop_id}")
+            return admin_error(404, f"unknown shop {shop_id}")
         creds = double.rotate_key(shop_id.upper())
         sb.save()
-        return _json({"shopId": creds.shop_id, "key": creds.key})
-
-    @get("/faults", sync_to_thread=False)
-    def faults() -> Response[bytes]:
-        return _json(double.faults.config)
-
-    @put("/faults", sync_to_thread=False)
-    def set_faults(data: JSONBody[FnacFaultConfig]) -> Response[bytes]:
-        if issues := data.problems():
-            return _problem(400, "; ".join(issues))
-        double.faults.config = data
-        return _json(data)
-
-    @delete("/faults", sync_to_thread=False, status_code=204)
-    def clear_faults() -> None:
-        double.faults.config = FnacFaultConfig()
-
-    @post("/ratelimits/reset", sync_to_thread=False, status_code=204)
-    def reset_buckets() -> None:
-        double.limiter.reset()
+        return json_answer({"shopId": creds.shop_id, "key": creds.key})
 
     admin = Router(
         "/_sandbox/fnac",
@@ -396,10 +374,8 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
             expire_tokens,
             token_requests,
             rotate_key,
-            faults,
-            set_faults,
-            clear_faults,
-            reset_buckets,
+            *fault_handlers(double.faults, FnacFaultConfig),
+            ratelimit_reset_handler(double.limiter),
         ],
         include_in_schema=False,
     )

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 from keybuzz_sandbox.conformance import DoubleShop
+from keybuzz_sandbox.double_kit.driver import shops_of
 from keybuzz_sandbox.relay_conformance import RelaySent
 
 ADMIN = "/_sandbox/manomano"
@@ -54,17 +55,9 @@ class ManoManoSellers:
     shops_listed_at = f"{ADMIN}/sellers"
 
     async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
-        return [
-            DoubleShop(
-                name=seller["name"],
-                account=str(seller["contract"]),
-                credentials={
-                    "api_key": seller["apiKey"],
-                    "seller_contract_id": str(seller["contract"]),
-                },
-            )
-            for seller in _ok(await http.get(self.shops_listed_at))
-        ]
+        fields = {"api_key": "apiKey", "seller_contract_id": "contract"}
+        listed = _ok(await http.get(self.shops_listed_at))
+        return shops_of(listed, account="contract", credentials=fields)
 
 
 def lister(marketplace: str) -> ManoManoSellers | None:

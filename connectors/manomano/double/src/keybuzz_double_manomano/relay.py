@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiosmtplib
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from keybuzz_sandbox.smtp_servers import stop_taking_mail
+from keybuzz_sandbox.smtp_servers import smtp_server, stop_taking_mail
 
 from .env import BUYER_DOMAIN, SUPPORT_ADDRESS, ManoManoDoubleSettings
 
@@ -208,18 +208,14 @@ def listening_at(sandbox: Sandbox) -> tuple[str, int] | None:
 @contextlib.asynccontextmanager
 async def serving(relay: Relay) -> AsyncIterator[None]:
     """The reply relay (SMTP) while the web application runs."""
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(
-        lambda: SMTP(
-            Handler(relay),
-            data_size_limit=MAX_MESSAGE_BYTES,
-            hostname="relay.manomano.com",
-            ident="ManoMano relay (KeyBuzz sandbox)",
-        ),
+    server, relay.port = await smtp_server(
+        Handler(relay),
         host=relay.settings.reply_smtp_host,
         port=relay.settings.reply_smtp_port,
+        hostname="relay.manomano.com",
+        ident="ManoMano relay (KeyBuzz sandbox)",
+        max_bytes=MAX_MESSAGE_BYTES,
     )
-    relay.port = int(server.sockets[0].getsockname()[1])
     try:
         yield
     finally:

@@ -17,7 +17,7 @@ from keybuzz_sandbox.conformance import (
     answered,
     sent_to,
 )
-from keybuzz_sandbox.double_kit.driver import json_api_faults, sent_log, suite_pace
+from keybuzz_sandbox.double_kit.driver import json_api_faults, sent_log, shops_of, suite_pace
 
 from keybuzz_double_mirakl.env import service_env
 
@@ -76,14 +76,8 @@ class MiraklDriver(AdminDriver):
     async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
         listed = answered(await http.get(self.shops_listed_at))
         [operator] = [o for o in listed if o["code"] == self.marketplace]
-        return [
-            DoubleShop(
-                name=s["name"],
-                account=str(s["shopId"]),
-                credentials={"api_key": s["apiKey"], "shop_id": str(s["shopId"])},
-            )
-            for s in operator["shops"]
-        ]
+        fields = {"api_key": "apiKey", "shop_id": "shopId"}
+        return shops_of(operator["shops"], account="shopId", credentials=fields)
 
     def staff_message(self, text: str) -> dict[str, Any]:
         return {"sender": "OPERATOR", "body": text, "to": ["CUSTOMER", "SHOP"]}
@@ -97,20 +91,13 @@ class MiraklDriver(AdminDriver):
 
 
 def drivers() -> dict[str, ShopDriver]:
-    return {
-        "BOULANGER": MiraklDriver(
-            marketplace="BOULANGER",
-            api_family="mirakl:BOULANGER",
-            customer_care="le service client de Boulanger (l'opérateur Mirakl)",
-            admin="/_sandbox/mirakl/operators/BOULANGER",
-            reading=("M11", "M10"),
-            replying="M12",
-            bodies=_MIRAKL_FAULTS,
-            revoking="rotate-key",
-            faults_at="/_sandbox/mirakl",
-            tokenless="a Mirakl API key has no token",
-        )
-    }
+    return {"BOULANGER": MiraklDriver(
+        marketplace="BOULANGER", api_family="mirakl:BOULANGER",
+        customer_care="le service client de Boulanger (l'opérateur Mirakl)",
+        admin="/_sandbox/mirakl/operators/BOULANGER", reading=("M11", "M10"), replying="M12",
+        bodies=_MIRAKL_FAULTS, revoking="rotate-key", faults_at="/_sandbox/mirakl",
+        tokenless="a Mirakl API key has no token",
+    )}  # fmt: skip
 
 
 def lister(marketplace: str) -> MiraklDriver | None:

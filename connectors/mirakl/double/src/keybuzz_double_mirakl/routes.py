@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from keybuzz_sandbox.answers import JSON, gateway_page, held_back, joined_query, json_answer
+from keybuzz_sandbox.double_kit.routes import operation_route
 from keybuzz_sandbox.fault_admin import fault_handlers, retry_after_handlers
 from keybuzz_sandbox.faults import FaultDecision, malform, reply_faults
-from litestar import Request, Response, Router, get, post, put, route
-from litestar.enums import HttpMethod
+from litestar import Request, Response, Router, get, post, put
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 
@@ -151,12 +151,7 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
         async def handler(request: Request[Any, Any, Any], operator: FromPath[str]) -> Any:
             return await call(request, operator, operation, run)
 
-        return route(
-            f"{BASE}{path}",
-            http_method=[HttpMethod(method)],
-            include_in_schema=False,
-            name=f"mirakl.{operation}",
-        )(handler)
+        return operation_route(f"{BASE}{path}", method, f"mirakl.{operation}", handler)
 
     routes = [endpoint(op, *spec) for op, spec in api.OPERATIONS.items()]
     return [*routes, _admin(double)]

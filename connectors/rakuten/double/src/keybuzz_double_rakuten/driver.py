@@ -7,7 +7,6 @@ from typing import Any
 
 import httpx
 from keybuzz_sandbox.conformance import (
-    XML_FAULTS,
     AdminDriver,
     DoubleShop,
     Fault,
@@ -16,9 +15,8 @@ from keybuzz_sandbox.conformance import (
     WireFormat,
     Written,
     answered,
-    double_faults,
 )
-from keybuzz_sandbox.double_kit.driver import sent_log, suite_pace
+from keybuzz_sandbox.double_kit.driver import sent_log, shops_of, suite_pace, xml_api_faults
 
 from keybuzz_double_rakuten.routes import ADMIN
 
@@ -45,10 +43,7 @@ class RakutenDriver(AdminDriver):
 
     async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
         listed = answered(await http.get(self.shops_listed_at))
-        return [
-            DoubleShop(s["name"], s["login"], {"login": s["login"], "token": s["token"]})
-            for s in listed
-        ]
+        return shops_of(listed, account="login", credentials={"login": "login", "token": "token"})
 
     def fault_settings(self, fault: Fault, ids: list[str]) -> dict[str, Any]:
         settings = super().fault_settings(fault, ids)
@@ -78,19 +73,10 @@ class RakutenDriver(AdminDriver):
 
 
 def drivers() -> dict[str, ShopDriver]:
-    return {
-        "RAKUTEN": RakutenDriver(
-            marketplace="RAKUTEN",
-            api_family="rakuten",
-            customer_care="Rakuten",
-            admin=ADMIN,
-            reading=("getitemtodolist", "getiteminfos"),
-            replying="contactuseraboutitem",
-            bodies=double_faults(
-                XML_FAULTS,
-                answer_cap=16 * 2**20,  # the Rakuten connector's SPEC.max_response_bytes
-            ),
-            revoking="rotate-token",
-            tokenless="a Rakuten token is the seller's own, issued in its account",
-        )
-    }
+    bodies = xml_api_faults(16 * 2**20)  # the Rakuten connector's SPEC.max_response_bytes
+    return {"RAKUTEN": RakutenDriver(
+        marketplace="RAKUTEN", api_family="rakuten", customer_care="Rakuten", admin=ADMIN,
+        reading=("getitemtodolist", "getiteminfos"), replying="contactuseraboutitem",
+        bodies=bodies, revoking="rotate-token",
+        tokenless="a Rakuten token is the seller's own, issued in its account",
+    )}  # fmt: skip
