@@ -13,6 +13,7 @@ import asyncio
 from typing import Any
 
 import asyncpg
+import pytest
 from keybuzz_sandbox.conformance import ShopDriver
 from keybuzz_shared.connectors.seam import Connector
 
@@ -25,6 +26,15 @@ from tests.stack_fixture import wait_for
 MOST_STATEMENTS = 2
 POLLS_COUNTED = 3
 POLL_ENDED = "last_success_at = now()"  # the schedule's poll_succeeded
+# Not there yet (issue 66), by what the poll's schedule reads or counts beyond its two:
+# a marketplace's pace read before the poll (Mirakl's operators), an application call
+# budget's count at its end (eBay), a daily allowance's reservation a call (Back Market).
+# Strict: once one holds, it fails until taken off this list.
+NOT_YET = {
+    "BACKMARKET": "a daily allowance: each call reserved, the day's count read",
+    "EBAY": "an application call budget: the poll's calls counted at its end",
+    "BOULANGER": "a paced marketplace: the time since the last poll read before it",
+}
 
 
 def _names(value: Any, tenant: str) -> bool:
@@ -64,8 +74,11 @@ class ShopStatements:
 
 
 async def test_a_poll_with_nothing_new_runs_at_most_two_statements_of_its_shop(
-    conformance: Stack, connector: Connector, driver: ShopDriver
+    conformance: Stack, connector: Connector, driver: ShopDriver, request: pytest.FixtureRequest
 ) -> None:
+    if connector.marketplace in NOT_YET:
+        why = NOT_YET[connector.marketplace]
+        request.applymarker(pytest.mark.xfail(strict=True, reason=why))
     [shop] = await shops(conformance, driver)
     async with connected(conformance, connector, shop) as mine:
         await first_polled(conformance, mine)  # its history read: later polls find nothing
