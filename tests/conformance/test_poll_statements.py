@@ -26,14 +26,13 @@ from tests.stack_fixture import wait_for
 MOST_STATEMENTS = 2
 POLLS_COUNTED = 3
 POLL_ENDED = "last_success_at = now()"  # the schedule's poll_succeeded
-# Not there yet (issue 66), by what the poll's schedule reads or counts beyond its two:
-# a marketplace's pace read before the poll (Mirakl's operators), an application call
-# budget's count at its end (eBay), a daily allowance's reservation a call (Back Market).
+# Not there yet (issue 66), by what the poll's schedule counts beyond its two: an
+# application call budget's count at its end (eBay), a daily allowance's reservation a
+# call (Back Market).
 # Strict: once one holds, it fails until taken off this list.
 NOT_YET = {
     "BACKMARKET": "a daily allowance: each call reserved, the day's count read",
     "EBAY": "an application call budget: the poll's calls counted at its end",
-    "BOULANGER": "a paced marketplace: the time since the last poll read before it",
 }
 
 

@@ -121,6 +121,7 @@ class ShopStart(msgspec.Struct, frozen=True, kw_only=True):
     cursor: ShopCursor
     marks_pending: bool = False
     fetched: int = 0
+    seconds_since_poll: float | None = None  # since its last poll ended (None: never)
 
 
 class SeenPage(msgspec.Struct, frozen=True, kw_only=True):

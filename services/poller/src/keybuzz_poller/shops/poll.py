@@ -83,7 +83,7 @@ OCTET_STREAM = "application/octet-stream"
 MARK_BATCH = 100  # messages marked read per request
 
 
-async def poll_shop(ports: ShopPorts, shop: Shop) -> ShopPoll:
+async def poll_shop(ports: ShopPorts, shop: Shop, start: ShopStart | None = None) -> ShopPoll:
     """Everything new of the shop (the caller holds its lease), within the poll's bound of
     calls (``bounds.py``): its calls counted as they are made, said in the poll's ``calls``
     and, for a marketplace with an application call budget, in the shop's day."""
@@ -91,7 +91,7 @@ async def poll_shop(ports: ShopPorts, shop: Shop) -> ShopPoll:
     reading = ports.reading(shop.marketplace)
     with counted(HARD_BOUND * reading.max_calls) as spent:
         try:
-            start = await ports.store.started(shop)
+            start = start or await ports.store.started(shop)  # read by ``ready``, or now
             seen = ports.seen_pages.pop(shop.key, None)
             last = await _poll(ports, shop, poll, Bound(spent, reading.max_calls), start, seen)
             if last is not None:  # what the poll's end leaves in the shop's row (its count)

@@ -56,6 +56,7 @@ class PostgresShopStore:
         row = await self.db.fetchrow(
             """
             SELECT s.messages_since, s.incidents_since, s.messages_fetched,
+                   extract(epoch FROM clock_timestamp() - s.last_poll_at)::float8 AS since_poll,
                    EXISTS (SELECT 1 FROM poller_external_messages e
                            WHERE e.tenant_id = $2 AND e.marketplace = $3
                              AND e.mark_read_pending) AS marks_pending
@@ -71,7 +72,10 @@ class PostgresShopStore:
             messages_since=row["messages_since"], incidents_since=row["incidents_since"]
         )
         return ShopStart(
-            cursor=cursor, marks_pending=row["marks_pending"], fetched=row["messages_fetched"]
+            cursor=cursor,
+            marks_pending=row["marks_pending"],
+            fetched=row["messages_fetched"],
+            seconds_since_poll=row["since_poll"],
         )
 
     async def save_cursor(self, shop: Shop, cursor: ShopCursor) -> None:
