@@ -25,6 +25,7 @@ from keybuzz_poller.shops.domain import (
     OwnReply,
     Shop,
     ShopCursor,
+    ShopStart,
     ThreadClock,
     ThreadState,
 )
@@ -159,6 +160,14 @@ class InMemoryShopStore:
     async def cursor(self, shop: Shop) -> ShopCursor:
         found = self.tables.shops.get(shop.key)
         return found.cursor if found else ShopCursor()
+
+    async def started(self, shop: Shop) -> ShopStart:
+        pending = any(
+            m.mark_pending
+            for (tenant, marketplace, _), m in self._msgs.items()
+            if (tenant, marketplace) == (shop.tenant_id, shop.marketplace)
+        )
+        return ShopStart(cursor=await self.cursor(shop), marks_pending=pending)
 
     async def save_cursor(self, shop: Shop, cursor: ShopCursor) -> None:
         if (found := self.tables.shops.get(shop.key)) is not None:

@@ -39,7 +39,7 @@ from keybuzz_poller.shops.allowance import seconds_into_day
 from keybuzz_poller.shops.calls import calls_per_poll, plan_of
 from keybuzz_poller.shops.connection_ports import ShopPollingPorts
 from keybuzz_poller.shops.connections import key_refused, shop_marketplaces
-from keybuzz_poller.shops.domain import shop_of
+from keybuzz_poller.shops.domain import ShopStart, shop_of
 from keybuzz_poller.shops.poll import poll_shop
 from keybuzz_poller.shops.ports import ShopKeyRefused, ShopPorts
 
@@ -71,6 +71,9 @@ class ShopScheduler(LeasedPolls):
         self.connections = connections
         self.loops = (BackgroundLoop(self._loop, "shop-scheduler"),)
         self.not_served: set[str] = set()  # marketplaces whose shops' polls are skipped
+        # A paced shop's row read by ``ready`` (its time since the last poll with its
+        # cursor), for the poll that follows: one statement, not two (shop key → row).
+        self.starts: dict[str, ShopStart] = {}
         # Counted only for a marketplace that declares an application call budget.
         self.budgets = AppBudgets(lambda m: connections.connections.polled_shops(m), BUDGET_GAUGES)
         # marketplace → when its application's day was counted, the day, and its calls
@@ -153,7 +156,7 @@ class ShopScheduler(LeasedPolls):
         shop = shop_of(tenant_id)
         self._served_or_skip(shop.marketplace)
         try:
-            done = await poll_shop(self.shops, shop)
+            done = await poll_shop(self.shops, shop, self.starts.pop(shop.key, None))
         except ShopKeyRefused as exc:
             await key_refused(self.connections, shop, remote_excerpt(str(exc), 500))
             raise
@@ -184,7 +187,11 @@ class ShopScheduler(LeasedPolls):
             return
         if pace is None:
             return
-        wait = pace.wait(await self.schedule.seconds_since_poll(shop.key))
+        self.starts.pop(shop.key, None)
+        start = await self.shops.store.started(shop)  # the lease is held: the row stays so
+        wait = pace.wait(start.seconds_since_poll)
+        if pace.waits_in_slot(wait):
+            self.starts[shop.key] = start
         if wait <= 0:
             return
         if not pace.waits_in_slot(wait):

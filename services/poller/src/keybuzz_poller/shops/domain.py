@@ -111,6 +111,43 @@ class ShopCursor(msgspec.Struct, frozen=True, kw_only=True):
     incidents_since: datetime | None = None  # updated_at of the newest incident stored
 
 
+class ShopStart(msgspec.Struct, frozen=True, kw_only=True):
+    """A shop's row as a poll starts, in one statement: its cursor, whether stored messages
+    wait to be marked read, and the count of what its polls listed (each poll's end adds its
+    own: ``messages_fetched``)."""
+
+    cursor: ShopCursor
+    marks_pending: bool = False
+    fetched: int = 0
+    seconds_since_poll: float | None = None  # since its last poll ended (None: never)
+
+
+class SeenPage(msgspec.Struct, frozen=True, kw_only=True):
+    """The last page of messages a poll of this process listed, stored and its threads'
+    states written; the shop's row as that poll left it (its cursor, its count)."""
+
+    cursor: ShopCursor
+    fetched: int
+    message_ids: tuple[str, ...]
+    states: tuple[ThreadState, ...]
+    clocks: tuple[ThreadClock, ...]
+
+    def still(self, start: ShopStart) -> bool:
+        """Whether no other poll (another instance's, or one that failed) listed anything
+        of the shop since, and nothing reset its cursor (``forget_received``)."""
+        return start.cursor == self.cursor and start.fetched == self.fetched
+
+    def repeated(
+        self, message_ids: list[str], states: list[ThreadState], clocks: list[ThreadClock]
+    ) -> bool:
+        """Whether a page lists the very messages and thread states of this one."""
+        return (tuple(message_ids), tuple(states), tuple(clocks)) == (
+            self.message_ids,
+            self.states,
+            self.clocks,
+        )
+
+
 class ShopPoll(msgspec.Struct, kw_only=True):
     """What one poll of a shop did."""
 

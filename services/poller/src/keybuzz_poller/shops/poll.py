@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+import msgspec
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import (
     InboxFile,
@@ -48,9 +49,11 @@ from keybuzz_poller.shops.domain import (
     MARKED_READ,
     OPENS_TICKET,
     SELLER,
+    SeenPage,
     Shop,
     ShopCursor,
     ShopPoll,
+    ShopStart,
     ThreadClock,
     incident_message,
     is_notice,
@@ -79,7 +82,7 @@ OCTET_STREAM = "application/octet-stream"
 MARK_BATCH = 100  # messages marked read per request
 
 
-async def poll_shop(ports: ShopPorts, shop: Shop) -> ShopPoll:
+async def poll_shop(ports: ShopPorts, shop: Shop, start: ShopStart | None = None) -> ShopPoll:
     """Everything new of the shop (the caller holds its lease), within the poll's bound of
     calls (``bounds.py``): its calls counted as they are made, said in the poll's ``calls``
     and, for a marketplace with an application call budget, in the shop's day."""
@@ -87,19 +90,35 @@ async def poll_shop(ports: ShopPorts, shop: Shop) -> ShopPoll:
     reading = ports.reading(shop.marketplace)
     with counted(HARD_BOUND * reading.max_calls) as spent:
         try:
-            await _poll(ports, shop, poll, Bound(spent, reading.max_calls))
+            start = start or await ports.store.started(shop)  # read by ``ready``, or now
+            seen = ports.seen_pages.pop(shop.key, None)
+            last = await _poll(ports, shop, poll, Bound(spent, reading.max_calls), start, seen)
+            if last is not None:  # what the poll's end leaves in the shop's row (its count)
+                fetched = start.fetched + poll.fetched
+                ports.seen_pages[shop.key] = msgspec.structs.replace(last, fetched=fetched)
         finally:
             poll.calls, poll.stopped = spent.made, list(spent.stopped)
             await spent_in_day(ports, shop, reading, spent.made)
     return poll
 
 
-async def _poll(ports: ShopPorts, shop: Shop, poll: ShopPoll, bound: Bound) -> None:
+async def _poll(
+    ports: ShopPorts,
+    shop: Shop,
+    poll: ShopPoll,
+    bound: Bound,
+    start: ShopStart,
+    seen: SeenPage | None,
+) -> SeenPage | None:
+    """The poll; the last page of messages it listed (its ``fetched`` left to the caller)."""
     reading = ports.reading(shop.marketplace)
     await ports.source.open(shop)  # its credentials, read once for the whole poll
-    if reading.mark_as_read:
+    if reading.mark_as_read and start.marks_pending:
         await _mark_pending(ports, shop, poll)  # left by an earlier poll's failed mark
-    cursor = started = await ports.store.cursor(shop)
+    # The last poll's page, if this process made it and nothing else polled the shop since.
+    seen = seen if seen is not None and seen.still(start) else None
+    last: SeenPage | None = None
+    cursor = started = start.cursor
     now = ports.clock()
     since = read_from(cursor.incidents_since, now, reading.first_poll, reading.overlap)
     listed = ports.source.incidents(shop, since)
@@ -121,11 +140,22 @@ async def _poll(ports: ShopPorts, shop: Shop, poll: ShopPoll, bound: Bound) -> N
         poll.fetched += len(messages)
         if not messages:
             continue
-        known = await ports.store.known_messages(shop, [m.message_id for m in messages])
-        fresh = [m for m in messages if m.message_id not in known]
-        poll.duplicates += len(messages) - len(fresh)
+        listed_ids = [m.message_id for m in messages]
         states = thread_states(messages)  # from every message listed, stored or not
         clocks = thread_clocks(messages) if clocked else []
+        last = SeenPage(
+            cursor=cursor, fetched=0, message_ids=tuple(listed_ids), states=tuple(states),
+            clocks=tuple(clocks),
+        )  # fmt: skip
+        if seen is not None and seen.repeated(listed_ids, states, clocks):
+            # Most polls: the cursor's overlap listed again as the last poll left it, every
+            # message stored and every thread's state written then: no statement.
+            if not _moves(cursor.messages_since, messages):
+                poll.duplicates += len(messages)
+                continue
+        known = await ports.store.known_messages(shop, listed_ids)
+        fresh = [m for m in messages if m.message_id not in known]
+        poll.duplicates += len(messages) - len(fresh)
         if not fresh and not _moves(cursor.messages_since, messages):
             # The cursor's overlap read again, or threads whose state changed listed again:
             # nothing to store or mark, only the states that differ to write (with the
@@ -156,7 +186,8 @@ async def _poll(ports: ShopPorts, shop: Shop, poll: ShopPoll, bound: Bound) -> N
         ports.replies_sent(poll.replies_confirmed - confirmed)
         if reading.mark_as_read and fresh:
             await _mark_pending(ports, shop, poll)
-    await bound.cursor_kept(ports, shop, started, cursor, "messages_since")
+    cursor = await bound.cursor_kept(ports, shop, started, cursor, "messages_since")
+    return None if last is None else msgspec.structs.replace(last, cursor=cursor)
 
 
 def _marketplace_clock(shop: Shop) -> bool:

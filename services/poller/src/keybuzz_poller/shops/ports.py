@@ -40,8 +40,10 @@ from keybuzz_poller.shops.domain import (
     CURSOR_OVERLAP,
     MatchedReply,
     OwnReply,
+    SeenPage,
     Shop,
     ShopCursor,
+    ShopStart,
     ThreadClock,
     ThreadState,
 )
@@ -165,6 +167,10 @@ class ShopStore(Protocol):
 
     async def cursor(self, shop: Shop) -> ShopCursor: ...
 
+    async def started(self, shop: Shop) -> ShopStart:
+        """The shop's row as its poll starts (one statement: ``ShopStart``)."""
+        ...
+
     async def save_cursor(self, shop: Shop, cursor: ShopCursor) -> None: ...
 
     async def known_messages(self, shop: Shop, message_ids: Sequence[str]) -> set[str]:
@@ -280,6 +286,9 @@ class ShopPorts:
     poll_costs: dict[str, tuple[date, int, float]] = field(default_factory=dict)
     # The calls each shop's last poll made (shop key → calls), for its next interval.
     last_poll_calls: dict[str, int] = field(default_factory=dict)
+    # The last page each shop's last poll listed (shop key → page), one a shop this process
+    # polls: a poll listing it again unchanged skips its dedupe and its threads' write.
+    seen_pages: dict[str, SeenPage] = field(default_factory=dict)
 
 
 # What an API reply's outcome ``code`` holds when the marketplace refused the shop's key.

@@ -26,6 +26,7 @@ from keybuzz_poller.shops.domain import (
     OwnReply,
     Shop,
     ShopCursor,
+    ShopStart,
     ThreadClock,
     ThreadState,
 )
@@ -51,6 +52,32 @@ class PostgresShopStore:
             shop.key,
         )
         return ShopCursor(**dict(row)) if row else ShopCursor()
+
+    async def started(self, shop: Shop) -> ShopStart:
+        row = await self.db.fetchrow(
+            """
+            SELECT s.messages_since, s.incidents_since, s.messages_fetched,
+                   extract(epoch FROM clock_timestamp() - s.last_poll_at)::float8 AS since_poll,
+                   EXISTS (SELECT 1 FROM poller_external_messages e
+                           WHERE e.tenant_id = $2 AND e.marketplace = $3
+                             AND e.mark_read_pending) AS marks_pending
+            FROM poller_shops s WHERE s.poll_key = $1
+            """,
+            shop.key,
+            shop.tenant_id,
+            shop.marketplace,
+        )
+        if row is None:
+            return ShopStart(cursor=ShopCursor())
+        cursor = ShopCursor(
+            messages_since=row["messages_since"], incidents_since=row["incidents_since"]
+        )
+        return ShopStart(
+            cursor=cursor,
+            marks_pending=row["marks_pending"],
+            fetched=row["messages_fetched"],
+            seconds_since_poll=row["since_poll"],
+        )
 
     async def save_cursor(self, shop: Shop, cursor: ShopCursor) -> None:
         await self.db.execute(
