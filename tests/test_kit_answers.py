@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from keybuzz_connector_fnac.login_token import LoginToken
 from keybuzz_devstack.testing import asgi_body, serving
 from keybuzz_shared.addresses import data_client
 from keybuzz_shared.connectors.kit import (
@@ -23,7 +24,6 @@ from keybuzz_shared.connectors.kit import (
     ApiSpec,
     CallErrors,
     Garbled,
-    LoginToken,
     Refusal,
     Refusals,
     Requester,

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from keybuzz_connector_cdiscount.optional_params import optional_params
 from keybuzz_shared.connectors.kit import CallErrors
-from keybuzz_shared.connectors.kit.optional_params import optional_params
 from keybuzz_shared.connectors.kit.wire import path_segment
 from keybuzz_shared.connectors.seam import CallRefused
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import msgspec
 import pytest
-from keybuzz_shared.connectors.kit import CallErrors, ListedThreads, Unmarked
+from keybuzz_connector_cdiscount.listed_threads import ListedThreads
+from keybuzz_shared.connectors.kit import CallErrors, Unmarked
 from keybuzz_shared.connectors.kit.read_first import read_first
 from keybuzz_shared.connectors.seam import InboxMessage, Reply, SenderType, ThreadKey
 

@@ -1,4 +1,4 @@
-"""An XML API's requests declared and its pages read item by item (kit/xml_requests.py,
+"""An XML API's requests declared and its pages read item by item (connectors/fnac/src/keybuzz_connector_fnac/xml_requests.py,
 ``Node.each`` in kit/xml_answers.py), such a page carried to its mapping with why items were
 left out (kit/typed_items.py: ``with_unread``, ``mapped``, ``map_each``), and a listing's
 step as the seam's page (kit/listing.py: ``Step.page``, ``Listing.page``, ``iso_window``,
@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from keybuzz_connector_fnac.xml_requests import carried, document, xml_instant, xml_text
 from keybuzz_shared.connectors.kit import Count, Listing, Pages, Renumbered, Step
 from keybuzz_shared.connectors.kit.answers import Garbled
 from keybuzz_shared.connectors.kit.listing import iso_window, logged_each, window_of
@@ -24,7 +25,6 @@ from keybuzz_shared.connectors.kit.xml_answers import (
     decoding,
     parse_guarded,
 )
-from keybuzz_shared.connectors.kit.xml_requests import carried, document, xml_instant, xml_text
 from keybuzz_shared.connectors.seam import state_of
 from lxml import etree
 

@@ -1,4 +1,4 @@
-"""A requester on an XML API whose every call is one service (kit/xml_services.py), and
+"""A requester on an XML API whose every call is one service (connectors/fnac/src/keybuzz_connector_fnac/xml_services.py), and
 the ApiSpec its status envelope makes (``StatusEnvelope.spec`` in kit/xml_envelope.py),
 against a marketplace scripted per test and served in process (httpx's ASGI transport):
 one login for the first calls, its token carried in every request's root beside the
@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
+from keybuzz_connector_fnac.xml_services import XmlServices
 from keybuzz_devstack.testing import asgi_body
 from keybuzz_shared.connectors.kit.credential_structs import Redacted
 from keybuzz_shared.connectors.kit.xml_answers import Element, decode
@@ -24,7 +25,6 @@ from keybuzz_shared.connectors.kit.xml_envelope import (
     EnvelopeRefused,
     StatusEnvelope,
 )
-from keybuzz_shared.connectors.kit.xml_services import XmlServices
 from lxml import etree
 
 from tests.test_connector_kit import KitOutcomeUnknown, KitUnavailable

@@ -16,13 +16,11 @@ from typing import Any
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
-from keybuzz_shared.connectors.kit.offset_pages import OffsetPages
-from keybuzz_shared.connectors.kit.orders import OrderListing
-from keybuzz_shared.connectors.kit.response_parts import OwnRule
-from keybuzz_shared.connectors.kit.unit_prices import unit_price
+from keybuzz_shared.connectors.kit import OrderListing, OwnRule, unit_price
 from keybuzz_shared.connectors.seam import CredentialField, InboxMessage, OrderLine, OrderSummary
 
 from keybuzz_connector_ebay.consent import ENTRIES, EbayRedirectFlow, app_refused
+from keybuzz_connector_ebay.offset_pages import OffsetPages
 from keybuzz_connector_ebay.settings import EBAY, EbayApiSettings, EbaySettings
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ requester and order source that run it from that declaration."""
 from keybuzz_shared.connectors.kit.answers import Answers, Garbled, Refusal
 from keybuzz_shared.connectors.kit.at_once import at_once
 from keybuzz_shared.connectors.kit.auth import Auth, ClientCredentials, HeaderAuth, KeptToken
-from keybuzz_shared.connectors.kit.catalogue import instance_of
+from keybuzz_shared.connectors.kit.catalogue import Catalogue, check_base_url, instance_of
 from keybuzz_shared.connectors.kit.connector import (
     AllowanceSession,
     Discussions,
@@ -25,20 +25,26 @@ from keybuzz_shared.connectors.kit.credential_check import (
     own_account,
     shop_options,
 )
+from keybuzz_shared.connectors.kit.credential_structs import Redacted, credentials_as
 from keybuzz_shared.connectors.kit.declaration import (
     Declaration,
     Marketplace,
     ShopApiCalls,
     shop_api_connector,
 )
+from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay, DemoMail
 from keybuzz_shared.connectors.kit.declared_replies import DeclaredReplies
+from keybuzz_shared.connectors.kit.discussion_reads import offered_parties, whole_when
+from keybuzz_shared.connectors.kit.dkim_keys import DkimKeys, Lookup
+from keybuzz_shared.connectors.kit.dkim_signatures import verified_signatures
 from keybuzz_shared.connectors.kit.fields import (
     PRINTABLE,
     key_field,
     require_fields,
     shop_number_field,
 )
-from keybuzz_shared.connectors.kit.listed_threads import ListedThreads, files_under
+from keybuzz_shared.connectors.kit.kept_cursors import earlier, earlier_text
+from keybuzz_shared.connectors.kit.linked_files import file_type, linked_file, media_type_of
 from keybuzz_shared.connectors.kit.listing import (
     Count,
     Fetch,
@@ -51,16 +57,18 @@ from keybuzz_shared.connectors.kit.listing import (
     Pages,
     Paging,
     Query,
+    Read,
     Renumbered,
     Seek,
     SeekToken,
     Span,
     Step,
     Token,
+    iso_window,
+    logged_each,
+    window_of,
 )
-from keybuzz_shared.connectors.kit.login import LoginToken
-from keybuzz_shared.connectors.kit.once_per import KeptFor, Spaced
-from keybuzz_shared.connectors.kit.one_item import item_at
+from keybuzz_shared.connectors.kit.one_item import item_at, path_under
 from keybuzz_shared.connectors.kit.options import RequesterOptions
 from keybuzz_shared.connectors.kit.order_ids import OrderIdPattern
 from keybuzz_shared.connectors.kit.orders import (
@@ -68,8 +76,11 @@ from keybuzz_shared.connectors.kit.orders import (
     EachById,
     InLists,
     ListedOrders,
+    OrderListing,
     decimal_of,
 )
+from keybuzz_shared.connectors.kit.page_bounds import follows, past_bound, repeats
+from keybuzz_shared.connectors.kit.read_first import read_first
 from keybuzz_shared.connectors.kit.read_in_turn import ReadInTurn
 from keybuzz_shared.connectors.kit.read_marks import ReadMarks, Unmarked
 from keybuzz_shared.connectors.kit.refusals import COMMON_REASON_KEYS, Held, Refusals
@@ -83,13 +94,20 @@ from keybuzz_shared.connectors.kit.requester import (
     Requester,
 )
 from keybuzz_shared.connectors.kit.rereads import Rereads
-from keybuzz_shared.connectors.kit.result_pages import results_page
+from keybuzz_shared.connectors.kit.response_parts import OwnRule, SessionFigures
 from keybuzz_shared.connectors.kit.sessions import Opening, Parts, client_from, opener
 from keybuzz_shared.connectors.kit.shop_settings import ShopSettings
+from keybuzz_shared.connectors.kit.shown_details import labelled, shown
+from keybuzz_shared.connectors.kit.signed_mail import MailSignature, Signed
 from keybuzz_shared.connectors.kit.thread_pages import thread_page
-from keybuzz_shared.connectors.kit.token_requester import TokenRequester
-from keybuzz_shared.connectors.kit.typed_items import decode_each, decoded
-from keybuzz_shared.connectors.kit.vocabulary import Vocabulary
+from keybuzz_shared.connectors.kit.typed_items import (
+    decode_each,
+    decoded,
+    map_each,
+    mapped,
+    with_unread,
+)
+from keybuzz_shared.connectors.kit.unit_prices import unit_price
 from keybuzz_shared.connectors.kit.windows import window_query
 from keybuzz_shared.connectors.kit.wire import (
     PersonName,
@@ -101,16 +119,77 @@ from keybuzz_shared.connectors.kit.wire import (
     iso_seconds,
     iso_z,
     named_in,
+    path_segment,
     read_as,
     reader,
     segment,
     to_millisecond,
     url_under,
 )
-from keybuzz_shared.connectors.kit.xml_answers import Node
-from keybuzz_shared.connectors.kit.xml_envelope import ErrorRoot, XmlAnswer
+from keybuzz_shared.connectors.kit.xml_answers import (
+    Element,
+    Node,
+    decode,
+    decoding,
+    parse_datetime,
+)
+from keybuzz_shared.connectors.kit.xml_envelope import (
+    EnvelopeCredentialsRefused,
+    Enveloped,
+    EnvelopeError,
+    EnvelopeRefused,
+    ErrorRoot,
+    StatusEnvelope,
+    XmlAnswer,
+)
 
 __all__ = [
+    "Catalogue",
+    "DeclaredRelay",
+    "DemoMail",
+    "DkimKeys",
+    "Element",
+    "EnvelopeCredentialsRefused",
+    "EnvelopeError",
+    "EnvelopeRefused",
+    "Enveloped",
+    "Lookup",
+    "MailSignature",
+    "OrderListing",
+    "OwnRule",
+    "Read",
+    "Redacted",
+    "SessionFigures",
+    "Signed",
+    "StatusEnvelope",
+    "check_base_url",
+    "credentials_as",
+    "decode",
+    "decoding",
+    "earlier",
+    "earlier_text",
+    "file_type",
+    "follows",
+    "iso_window",
+    "labelled",
+    "linked_file",
+    "logged_each",
+    "map_each",
+    "mapped",
+    "media_type_of",
+    "offered_parties",
+    "parse_datetime",
+    "past_bound",
+    "path_segment",
+    "path_under",
+    "read_first",
+    "repeats",
+    "shown",
+    "unit_price",
+    "verified_signatures",
+    "whole_when",
+    "window_of",
+    "with_unread",
     "Declaration",
     "Marketplace",
     "ShopApiCalls",
@@ -165,7 +244,6 @@ __all__ = [
     "HeaderAuth",
     "KeptToken",
     "Held",
-    "LoginToken",
     "OrderIdPattern",
     "Pace",
     "Part",
@@ -181,8 +259,6 @@ __all__ = [
     "thread_page",
     "decode_each",
     "decoded",
-    "KeptFor",
-    "Spaced",
     "refused_files",
     "ReadMarks",
     "Unmarked",
@@ -202,18 +278,13 @@ __all__ = [
     "reader",
     "segment",
     "url_under",
-    "Vocabulary",
     "named_in",
     "Rereads",
     "Opening",
     "client_from",
     "ReadInTurn",
-    "ListedThreads",
-    "files_under",
-    "TokenRequester",
     "item_at",
     "window_query",
-    "results_page",
     "Node",
     "ErrorRoot",
     "XmlAnswer",

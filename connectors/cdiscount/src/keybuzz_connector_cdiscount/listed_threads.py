@@ -14,11 +14,18 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from keybuzz_shared.connectors.kit.listing import Listing, Read, Span, Step
-from keybuzz_shared.connectors.kit.read_marks import ReadMarks, Unmarked
-from keybuzz_shared.connectors.kit.requester import Requester
-from keybuzz_shared.connectors.kit.thread_pages import thread_page
-from keybuzz_shared.connectors.kit.wire import iso_z, url_under
+from keybuzz_shared.connectors.kit import (
+    Listing,
+    Read,
+    ReadMarks,
+    Requester,
+    Span,
+    Step,
+    Unmarked,
+    iso_z,
+    thread_page,
+    url_under,
+)
 from keybuzz_shared.connectors.seam import InboxFile, InboxMessage, Page, ThreadsInbox
 from keybuzz_shared.file_links import LinkRefused
 from keybuzz_shared.times import as_utc
