@@ -1,4 +1,4 @@
-"""The kit's requester on an API that answers in documents (kit/answers.py), against a real
+"""The kit's requester on an API that answers in documents (kit/requester.py), against a real
 HTTP server scripted per test: the token carried in the request's body and renewed once
 when an envelope says it expired, a login refused in its envelope the credentials refused,
 an envelope's other refusals the marketplace's own error, "later" asked again, an error

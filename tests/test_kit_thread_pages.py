@@ -1,4 +1,4 @@
-"""The kit's inbox page of a listing by thread (kit/thread_pages.py), without a server:
+"""The kit's inbox page of a listing by thread (kit/threads.py), without a server:
 each thread made whole before its messages are mapped, a thread whose messages cannot be
 mapped costing that thread only (said), and the listing's next state the page's cursor,
 the listing complete only on its last page."""

@@ -1,6 +1,6 @@
 """An XML API's requests declared and its pages read item by item (connectors/fnac/src/keybuzz_connector_fnac/xml_requests.py,
 ``Node.each`` in kit/xml_answers.py), such a page carried to its mapping with why items were
-left out (kit/typed_items.py: ``with_unread``, ``mapped``, ``map_each``), and a listing's
+left out (kit/listing.py: ``with_unread``, ``mapped``, ``map_each``), and a listing's
 step as the seam's page (kit/listing.py: ``Step.page``, ``Listing.page``, ``iso_window``,
 ``window_of``, ``logged_each``). No server."""
 
@@ -15,9 +15,16 @@ import msgspec
 import pytest
 from keybuzz_connector_fnac.xml_requests import carried, document, xml_instant, xml_text
 from keybuzz_shared.connectors.kit import Count, Listing, Pages, Renumbered, Step
-from keybuzz_shared.connectors.kit.answers import Garbled
-from keybuzz_shared.connectors.kit.listing import iso_window, logged_each, window_of
-from keybuzz_shared.connectors.kit.typed_items import Unread, map_each, mapped, with_unread
+from keybuzz_shared.connectors.kit.listing import (
+    Unread,
+    iso_window,
+    logged_each,
+    map_each,
+    mapped,
+    window_of,
+    with_unread,
+)
+from keybuzz_shared.connectors.kit.requester import Garbled
 from keybuzz_shared.connectors.kit.xml_answers import (
     Node,
     answer_root,

@@ -2,49 +2,67 @@
 its refusals, its credential fields, its listings and their paging) and the shared
 requester and order source that run it from that declaration."""
 
-from keybuzz_shared.connectors.kit.answers import Answers, Garbled, Refusal
-from keybuzz_shared.connectors.kit.at_once import at_once
-from keybuzz_shared.connectors.kit.auth import Auth, ClientCredentials, HeaderAuth, KeptToken
-from keybuzz_shared.connectors.kit.catalogue import Catalogue, check_base_url, instance_of
-from keybuzz_shared.connectors.kit.connector import (
-    AllowanceSession,
-    Discussions,
-    KitSession,
-    KitShopApi,
-    OpenSession,
-    SharedTokenSession,
-    ShopConnector,
-    kit_shop_api,
-    settings_view,
-)
-from keybuzz_shared.connectors.kit.credential_check import (
-    ClientOf,
-    InstanceProbeCheck,
-    Probe,
-    ProbeCheck,
-    own_account,
-    shop_options,
-)
-from keybuzz_shared.connectors.kit.credential_structs import Redacted, credentials_as
-from keybuzz_shared.connectors.kit.declaration import (
-    Declaration,
-    Marketplace,
-    ShopApiCalls,
-    shop_api_connector,
-)
-from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay, DemoMail
-from keybuzz_shared.connectors.kit.declared_replies import DeclaredReplies
-from keybuzz_shared.connectors.kit.discussion_reads import offered_parties, whole_when
-from keybuzz_shared.connectors.kit.dkim_keys import DkimKeys, Lookup
-from keybuzz_shared.connectors.kit.dkim_signatures import verified_signatures
-from keybuzz_shared.connectors.kit.fields import (
+from keybuzz_shared.connectors.kit.auth import (
     PRINTABLE,
+    Auth,
+    ClientCredentials,
+    HeaderAuth,
+    KeptToken,
+    Redacted,
+    credentials_as,
     key_field,
     require_fields,
     shop_number_field,
 )
-from keybuzz_shared.connectors.kit.kept_cursors import earlier, earlier_text
-from keybuzz_shared.connectors.kit.linked_files import file_type, linked_file, media_type_of
+from keybuzz_shared.connectors.kit.declaration import (
+    AllowanceSession,
+    Catalogue,
+    ClientOf,
+    Declaration,
+    Discussions,
+    InstanceProbeCheck,
+    KitSession,
+    KitShopApi,
+    Marketplace,
+    Opening,
+    OpenSession,
+    OwnRule,
+    Parts,
+    Probe,
+    ProbeCheck,
+    SessionFigures,
+    SharedTokenSession,
+    ShopApiCalls,
+    ShopConnector,
+    ShopSettings,
+    check_base_url,
+    client_from,
+    instance_of,
+    kit_shop_api,
+    opener,
+    own_account,
+    settings_view,
+    shop_api_connector,
+    shop_options,
+)
+from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay, DemoMail
+from keybuzz_shared.connectors.kit.json_answers import (
+    PersonName,
+    PersonNameLower,
+    PersonNameSnake,
+    answer_as,
+    full_name,
+    iso_millis,
+    iso_seconds,
+    iso_z,
+    named_in,
+    path_segment,
+    read_as,
+    reader,
+    segment,
+    to_millisecond,
+    url_under,
+)
 from keybuzz_shared.connectors.kit.listing import (
     Count,
     Fetch,
@@ -64,83 +82,84 @@ from keybuzz_shared.connectors.kit.listing import (
     Span,
     Step,
     Token,
+    decode_each,
+    decoded,
+    earlier,
+    earlier_text,
     iso_window,
     logged_each,
+    map_each,
+    mapped,
     window_of,
+    window_query,
+    with_unread,
 )
-from keybuzz_shared.connectors.kit.one_item import item_at, path_under
-from keybuzz_shared.connectors.kit.options import RequesterOptions
-from keybuzz_shared.connectors.kit.order_ids import OrderIdPattern
 from keybuzz_shared.connectors.kit.orders import (
     ById,
     EachById,
     InLists,
     ListedOrders,
+    OrderIdPattern,
     OrderListing,
     decimal_of,
+    unit_price,
 )
 from keybuzz_shared.connectors.kit.page_bounds import follows, past_bound, repeats
-from keybuzz_shared.connectors.kit.read_first import read_first
-from keybuzz_shared.connectors.kit.read_in_turn import ReadInTurn
-from keybuzz_shared.connectors.kit.read_marks import ReadMarks, Unmarked
-from keybuzz_shared.connectors.kit.refusals import COMMON_REASON_KEYS, Held, Refusals
-from keybuzz_shared.connectors.kit.reply_files import refused_files
 from keybuzz_shared.connectors.kit.requester import (
+    COMMON_REASON_KEYS,
+    Answers,
     ApiSpec,
     Call,
     CallErrors,
+    Garbled,
+    Held,
     Pace,
     Part,
+    Refusal,
+    Refusals,
     Requester,
+    RequesterOptions,
 )
-from keybuzz_shared.connectors.kit.rereads import Rereads
-from keybuzz_shared.connectors.kit.response_parts import OwnRule, SessionFigures
-from keybuzz_shared.connectors.kit.sessions import Opening, Parts, client_from, opener
-from keybuzz_shared.connectors.kit.shop_settings import ShopSettings
-from keybuzz_shared.connectors.kit.shown_details import labelled, shown
-from keybuzz_shared.connectors.kit.signed_mail import MailSignature, Signed
-from keybuzz_shared.connectors.kit.thread_pages import thread_page
-from keybuzz_shared.connectors.kit.typed_items import (
-    decode_each,
-    decoded,
-    map_each,
-    mapped,
-    with_unread,
+from keybuzz_shared.connectors.kit.signed_mail import (
+    DkimKeys,
+    Lookup,
+    MailSignature,
+    Signed,
+    verified_signatures,
 )
-from keybuzz_shared.connectors.kit.unit_prices import unit_price
-from keybuzz_shared.connectors.kit.windows import window_query
-from keybuzz_shared.connectors.kit.wire import (
-    PersonName,
-    PersonNameLower,
-    PersonNameSnake,
-    answer_as,
-    full_name,
-    iso_millis,
-    iso_seconds,
-    iso_z,
-    named_in,
-    path_segment,
-    read_as,
-    reader,
-    segment,
-    to_millisecond,
-    url_under,
+from keybuzz_shared.connectors.kit.threads import (
+    DeclaredReplies,
+    ReadInTurn,
+    ReadMarks,
+    Rereads,
+    Unmarked,
+    at_once,
+    file_type,
+    item_at,
+    labelled,
+    linked_file,
+    media_type_of,
+    offered_parties,
+    path_under,
+    read_first,
+    refused_files,
+    shown,
+    thread_page,
+    whole_when,
 )
 from keybuzz_shared.connectors.kit.xml_answers import (
     Element,
-    Node,
-    decode,
-    decoding,
-    parse_datetime,
-)
-from keybuzz_shared.connectors.kit.xml_envelope import (
     EnvelopeCredentialsRefused,
     Enveloped,
     EnvelopeError,
     EnvelopeRefused,
     ErrorRoot,
+    Node,
     StatusEnvelope,
     XmlAnswer,
+    decode,
+    decoding,
+    parse_datetime,
 )
 
 __all__ = [

@@ -1,35 +1,9 @@
-"""How a marketplace's listings page, declared: a connector names its listing's call and
-picks a paging strategy; the strategy says which page to ask next and what the cursor
-holds. Every cursor is the seam's codec (``cursor_of``/``state_of``): a strategy's state,
-a msgspec Struct with the listing's window, handed out as opaque text and refused
-(ValueError) when it is not one the strategy made.
-
-The strategies, each what a marketplace's paging is:
-
-- ``NextLink``: the marketplace names the next page (a ``Link`` header) and that is all.
-- ``Seek``: the next page asks from the last instant read, so an item changed meanwhile
-  leaves the window without moving the pages still to read; a page whose items all share
-  the instant sought from (seeking again would ask it again) follows the marketplace's
-  next link, or asks the next page number where ``page_param`` names one.
-- ``Offsets``: positions in the listing's sort (``max``/``offset``); each next page starts
-  ``overlap`` places early and what was read already is dropped, and a page that starts
-  past the last item read steps back until it reaches it: items leaving the window move
-  the rest back without one being skipped.
-- ``PageNumbers``: page 1, 2 … while the marketplace says a next page follows.
-- ``SeekToken``: the marketplace's token of the next page, asked alone (it holds the
-  query), the newest item read kept: where a window without an end is complete to.
-- ``Renumbered``: page numbers over a listing whose total the answer gives; a total that
-  shrank steps the next page back by as many items.
-
-A listing's call (``Fetch``) answers a page's raw items and what it says of the next page,
-in the strategy's terms: the next link, a total count, whether one follows. Whatever the
-strategy, a page that lists nothing and says another follows, or names the page it is as
-the next, ends the listing (``page_bounds``), and a listing read whole stops at
-``MAX_PAGES``."""
+"""Paging and listing: a listing's strategy (page numbers, offsets, seek tokens, next links), the window it asks, its items decoded one by one and its kept cursors."""
 
 from __future__ import annotations
 
 import logging
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,13 +12,39 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
 
-from keybuzz_shared.connectors.kit.page_bounds import (
-    RepeatedPages,
-    follows,
-    past_bound,
-    same_next,
-)
+from keybuzz_shared.connectors.kit.page_bounds import RepeatedPages, follows, past_bound, same_next
 from keybuzz_shared.connectors.seam import Page, cursor_of, read_each, state_of
+from keybuzz_shared.mended import json_decoded
+
+# --- listing -------------------------------------------------------------------------------
+# How a marketplace's listings page, declared: a connector names its listing's call and
+# picks a paging strategy; the strategy says which page to ask next and what the cursor
+# holds. Every cursor is the seam's codec (``cursor_of``/``state_of``): a strategy's state,
+# a msgspec Struct with the listing's window, handed out as opaque text and refused
+# (ValueError) when it is not one the strategy made.
+#
+# The strategies, each what a marketplace's paging is:
+#
+# - ``NextLink``: the marketplace names the next page (a ``Link`` header) and that is all.
+# - ``Seek``: the next page asks from the last instant read, so an item changed meanwhile
+#   leaves the window without moving the pages still to read; a page whose items all share
+#   the instant sought from (seeking again would ask it again) follows the marketplace's
+#   next link, or asks the next page number where ``page_param`` names one.
+# - ``Offsets``: positions in the listing's sort (``max``/``offset``); each next page starts
+#   ``overlap`` places early and what was read already is dropped, and a page that starts
+#   past the last item read steps back until it reaches it: items leaving the window move
+#   the rest back without one being skipped.
+# - ``PageNumbers``: page 1, 2 … while the marketplace says a next page follows.
+# - ``SeekToken``: the marketplace's token of the next page, asked alone (it holds the
+#   query), the newest item read kept: where a window without an end is complete to.
+# - ``Renumbered``: page numbers over a listing whose total the answer gives; a total that
+#   shrank steps the next page back by as many items.
+#
+# A listing's call (``Fetch``) answers a page's raw items and what it says of the next page,
+# in the strategy's terms: the next link, a total count, whether one follows. Whatever the
+# strategy, a page that lists nothing and says another follows, or names the page it is as
+# the next, ends the listing (``page_bounds``), and a listing read whole stops at
+# ``MAX_PAGES``.
 
 T = TypeVar("T")  # what a page lists, read
 S = TypeVar("S", bound="Windowed")  # a strategy's state: its cursor
@@ -526,3 +526,137 @@ class Renumbered(Paging[T, Pages, Count]):
         more = follows(_named(self), raw, more)
         following = Pages(state.low, state.high, state.page + 1, count) if more else None
         return Step(items, unreadable, following)
+
+
+# --- windows -------------------------------------------------------------------------------
+# A listing's window as the query a marketplace takes: its start and its end (none where
+# the window has no end, or the marketplace takes none) as parameters, each instant written
+# the marketplace's way, beside parameters every page of the listing carries (its sort, its
+# page size).
+
+
+def window_query(
+    start: str,
+    end: str | None,
+    written: Callable[[datetime], str],
+    *,
+    end_written: Callable[[datetime], str] | None = None,
+    **fixed: str,
+) -> Query:
+    """The ``Query`` of a window [low, high]: ``start`` and ``end`` the instants as
+    ``written`` gives them, ``end`` left out when the window has none or the marketplace
+    takes none (``end`` None); ``end_written``: how the end is written where it differs
+    (rounded up where the marketplace keeps whole seconds); ``fixed`` beside."""
+
+    def query(low: datetime, high: datetime | None) -> dict[str, str]:
+        ends = {start: written(low)}
+        if end is not None and high is not None:
+            ends[end] = (end_written or written)(high)
+        return {**ends, **fixed}
+
+    return query
+
+
+# --- typed items ---------------------------------------------------------------------------
+# A page's items kept as the marketplace's bytes until each is read: a page decoded with
+# its list as ``list[msgspec.Raw]`` (the requester's ``shape``) holds each item's own bytes,
+# and each is decoded into the connector's type alone. An item off its shape costs that item,
+# said, never the page, and no JSON value stands between the bytes and the type of an item
+# on its shape. A page whose document was read item by item already (XML: ``Node.each``)
+# hands its items and why the others were left out on together (``with_unread``,
+# ``map_each``).
+
+
+def decoded(raw: msgspec.Raw | bytes, shape: type[T], what: str) -> T:
+    """One item's bytes as ``shape``; ValueError naming ``what`` when they are not one.
+    Bytes the typed decoder refuses are read once more as a JSON value before they are
+    judged: a key given twice is then read as its last value, as JSON decoders read it
+    (the typed decoder judges each value, a bogus first one included)."""
+    try:
+        return json_decoded(raw, shape)
+    except msgspec.ValidationError:
+        pass
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise ValueError(f"{what} off its shape: {str(exc)[:200]}") from None
+    try:
+        return msgspec.convert(json_decoded(raw), shape)
+    except (msgspec.DecodeError, RecursionError) as exc:  # ValidationError is a DecodeError
+        raise ValueError(f"{what} off its shape: {str(exc)[:200]}") from None
+
+
+def decode_each(shape: type[T], what: str) -> Read[T]:
+    """A listing's ``Read`` of a page's raw items, each ``decoded`` into ``shape`` alone."""
+
+    def read(raw: Sequence[Any]) -> tuple[tuple[T, ...], tuple[str, ...]]:
+        return read_each(raw, lambda item: decoded(item, shape, what))
+
+    return read
+
+
+class Unread(str):
+    """An item a page's document listed that could not be read: why, with its id."""
+
+
+def with_unread(items: Sequence[Any], unreadable: Sequence[str]) -> list[Any]:
+    """A page's items read from its document and, after them, why each other one could
+    not be: a listing's raw items, for ``map_each``."""
+    return [*items, *map(Unread, unreadable)]
+
+
+def mapped(map_one: Callable[[Any], T]) -> Callable[[Any], T]:
+    """``map_one`` of a ``with_unread`` item; ValueError (why) for an ``Unread`` one."""
+
+    def mapped_one(item: Any) -> T:
+        if isinstance(item, Unread):
+            raise ValueError(str(item))
+        return map_one(item)
+
+    return mapped_one
+
+
+def map_each(map_one: Callable[[Any], T]) -> Read[T]:
+    """A listing's ``Read`` of ``with_unread`` items: each mapped, each ``Unread`` one said."""
+    return lambda raw: read_each(raw, mapped(map_one))
+
+
+# --- kept cursors --------------------------------------------------------------------------
+# A cursor a listing handed out in an earlier layout, still read as the listing's state
+# (a ``Listing``'s ``legacy``): a poller or a backfill job keeps its cursor across a
+# restart, so the layout it was given in stays readable: one of the seam's codec
+# (``earlier``), or text the listing wrote itself (``earlier_text``).
+
+L = TypeVar("L", bound=msgspec.Struct)  # the earlier layout
+StateT = TypeVar("StateT")  # the listing's state
+
+
+def earlier(
+    layout: type[L], valid: Callable[[L], bool], state: Callable[[L], StateT]
+) -> Callable[[str], StateT | None]:
+    """A cursor of ``layout`` (``valid``: one the earlier listing handed out) as the state
+    ``state`` makes of it; None for any other cursor."""
+
+    def legacy(cursor: str) -> StateT | None:
+        try:
+            return state(state_of(cursor, layout, valid))
+        except ValueError:
+            return None
+
+    return legacy
+
+
+def earlier_text(
+    pattern: str, state: Callable[[re.Match[str]], StateT]
+) -> Callable[[str], StateT | None]:
+    """A cursor written as text matching ``pattern`` whole, as the state ``state`` makes of
+    its groups (a ValueError: a field the earlier listing never wrote); None for any other
+    cursor."""
+    form = re.compile(pattern)
+
+    def legacy(cursor: str) -> StateT | None:
+        found = form.fullmatch(cursor)
+        try:
+            return state(found) if found is not None else None
+        except ValueError:
+            return None
+
+    return legacy
