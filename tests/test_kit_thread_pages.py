@@ -43,8 +43,8 @@ async def test_a_page_reads_each_thread_whole_and_a_bad_one_costs_only_itself() 
         return Thread(thread.id, ("read whole",))
 
     listed = (Thread("a", ("hello",)), Thread("b", None), Thread("c", ("../orders", "ok")))
-    following = kit.Span(NOW, NOW, None, 2)
-    step = kit.Step(listed, ("thread d off its shape",), following)
+    following = kit.WindowCursor(NOW, NOW, None, 2)
+    step = kit.PageRead(listed, ("thread d off its shape",), following)
     page = await kit.thread_page(
         step,
         whole,
@@ -59,9 +59,9 @@ async def test_a_page_reads_each_thread_whole_and_a_bad_one_costs_only_itself() 
         "thread c: '../orders' names another path",
     )
     assert page.next_cursor is not None and page.complete_until is None
-    assert seam.state_of(page.next_cursor, kit.Span, lambda s: True) == following
+    assert seam.state_of(page.next_cursor, kit.WindowCursor, lambda s: True) == following
 
     last = await kit.thread_page(
-        kit.Step((), (), None), whole, lambda t: [], str, complete_until=NOW
+        kit.PageRead((), (), None), whole, lambda t: [], str, complete_until=NOW
     )
     assert last.next_cursor is None and last.complete_until == NOW and last.items == ()

@@ -126,7 +126,7 @@ def _line(number: int, line: Line, order: Order) -> OrderLine:
 
 
 class ShopOrders(kit.ListedOrders):
-    """A shop's orders. A cursor is a ``Span`` (the window, Octopia's next link): the
+    """A shop's orders. A cursor is a ``WindowCursor`` (the window, Octopia's next link): the
     layout of the cursors backfill jobs keep."""
 
     def __init__(self, client: kit.Requester, *, page_size: int = MAX_PAGE_SIZE) -> None:

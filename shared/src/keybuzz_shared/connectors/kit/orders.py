@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from keybuzz_shared.connectors.kit.listing import Listing, Read, Step, logged_each
+from keybuzz_shared.connectors.kit.listing import Listing, PageRead, Read, logged_each
 from keybuzz_shared.connectors.seam import CallRefused, OrderSummary, Page
 from keybuzz_shared.times import as_utc
 
@@ -146,7 +146,7 @@ class ListedOrders:
         kept = sorted((o for o in step.items if o.created_at < end), key=lambda o: o.created_at)
         past = bool(step.items) and min(o.created_at for o in step.items) >= end
         following = None if past else step.following
-        return Step(tuple(kept), step.unreadable, following).page(end)
+        return PageRead(tuple(kept), step.unreadable, following).page(end)
 
     async def orders_by_id(self, order_ids: Sequence[str]) -> list[OrderSummary]:
         return await self.by_id.orders(order_ids, self._read)

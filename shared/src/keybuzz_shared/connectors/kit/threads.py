@@ -14,7 +14,7 @@ import msgspec
 
 from keybuzz_shared.connectors.kit.declaration import Discussions
 from keybuzz_shared.connectors.kit.json_answers import segment
-from keybuzz_shared.connectors.kit.listing import Listing, Read, Step
+from keybuzz_shared.connectors.kit.listing import Listing, PageRead, Read
 from keybuzz_shared.connectors.kit.requester import CallErrors, Requester
 from keybuzz_shared.connectors.seam import (
     CallRefused,
@@ -357,7 +357,7 @@ def _queue_of(cursor: str) -> Queue:
 
 
 async def thread_page(
-    step: Step[T, Any],
+    step: PageRead[T, Any],
     whole: Callable[[T], Awaitable[T]],
     messages: Callable[[T], Sequence[InboxMessage]],
     named: Callable[[T], str],
