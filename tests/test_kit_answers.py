@@ -1,4 +1,4 @@
-"""The kit's requester on an API that answers in documents (kit/answers.py), against a real
+"""The kit's requester on an API that answers in documents (kit/requester.py), against a real
 HTTP server scripted per test: the token carried in the request's body and renewed once
 when an envelope says it expired, a login refused in its envelope the credentials refused,
 an envelope's other refusals the marketplace's own error, "later" asked again, an error
@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from keybuzz_connector_fnac.login_token import LoginToken
 from keybuzz_devstack.testing import asgi_body, serving
 from keybuzz_shared.addresses import data_client
 from keybuzz_shared.connectors.kit import (
@@ -23,7 +24,6 @@ from keybuzz_shared.connectors.kit import (
     ApiSpec,
     CallErrors,
     Garbled,
-    LoginToken,
     Refusal,
     Refusals,
     Requester,

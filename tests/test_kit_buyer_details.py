@@ -1,12 +1,12 @@
 """A buyer as a ticket shows it: its locale's country and language in French
-(``kit/locale_names.py``) and its name as a snake_case answer spells it
+(``connectors/backmarket/src/keybuzz_connector_backmarket/locale_names.py``) and its name as a snake_case answer spells it
 (``PersonNameSnake``); Back Market's tests hold them on its folders. No servers."""
 
 from __future__ import annotations
 
 import pytest
+from keybuzz_connector_backmarket.locale_names import locale_names
 from keybuzz_shared.connectors.kit import PersonNameSnake, read_as
-from keybuzz_shared.connectors.kit.locale_names import locale_names
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,14 @@ from pathlib import Path
 import msgspec
 import pytest
 from keybuzz_shared.connectors.kit import KitSession
-from keybuzz_shared.connectors.kit.catalogue import Catalogue, check_base_url, instance_of
-from keybuzz_shared.connectors.kit.response_parts import OwnRule, SessionFigures
-from keybuzz_shared.connectors.kit.windows import window_query
+from keybuzz_shared.connectors.kit.declaration import (
+    Catalogue,
+    OwnRule,
+    SessionFigures,
+    check_base_url,
+    instance_of,
+)
+from keybuzz_shared.connectors.kit.listing import window_query
 from keybuzz_shared.connectors.seam import ResponseFigure, ResponseRule
 
 

@@ -11,12 +11,10 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from keybuzz_connector_cdiscount.code_labels import ReadOnce
 from keybuzz_shared.connectors.kit import CallErrors, key_field, shop_number_field
-from keybuzz_shared.connectors.kit.credential_structs import Redacted, credentials_as
-from keybuzz_shared.connectors.kit.declared_replies import DeclaredReplies
-from keybuzz_shared.connectors.kit.linked_files import media_type_of
-from keybuzz_shared.connectors.kit.one_item import path_under
-from keybuzz_shared.connectors.kit.read_once import ReadOnce
+from keybuzz_shared.connectors.kit.auth import Redacted, credentials_as
+from keybuzz_shared.connectors.kit.threads import DeclaredReplies, media_type_of, path_under
 from keybuzz_shared.connectors.seam import InboxMessage, Reply, ThreadKey
 
 from tests.test_kit_replies import message

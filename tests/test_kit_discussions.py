@@ -1,5 +1,5 @@
 """The kit's shop API from a connector's declaration of where replies go (``Discussions``,
-kit/connector.py): by default a discussion's recipients, a text carried as it is, no code
+kit/declaration.py): by default a discussion's recipients, a text carried as it is, no code
 of the marketplace's own and a claim opened by its support sender its staff's; declared
 otherwise, the thread kinds that take replies, the text its messages carry, its codes in
 a refusal, a claim opener naming the buyer and a gate (the seam's ``ReplyGate``, only

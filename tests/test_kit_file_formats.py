@@ -1,10 +1,10 @@
-"""A reply's files named by an extension (``kit/file_formats.py``), without servers: a
+"""A reply's files named by an extension (``connectors/cdiscount/src/keybuzz_connector_cdiscount/file_formats.py``), without servers: a
 file's format is its name's extension where the marketplace names it, else its media
 type's; a file of neither, or too many or too large, is refused naming the rule."""
 
 from __future__ import annotations
 
-from keybuzz_shared.connectors.kit.file_formats import FileFormats
+from keybuzz_connector_cdiscount.file_formats import FileFormats
 from keybuzz_shared.connectors.seam import Limits, ReplyFile
 
 FORMATS = FileFormats({"image/jpeg": "jpg", "application/pdf": "pdf"}, also=("jpeg",))

@@ -11,9 +11,10 @@ from typing import Any
 
 import msgspec
 import pytest
+from keybuzz_connector_backmarket.result_pages import results_page
+from keybuzz_connector_cdiscount.listed_threads import ListedThreads
 from keybuzz_shared.connectors.kit import (
     CallErrors,
-    ListedThreads,
     Listing,
     PageNumbers,
     ReadInTurn,
@@ -23,7 +24,6 @@ from keybuzz_shared.connectors.kit import (
     item_at,
     read_as,
     reader,
-    results_page,
     window_query,
 )
 from keybuzz_shared.connectors.seam import (

@@ -61,7 +61,7 @@ async def test_next_link_follows_the_marketplaces_link_until_it_names_none() -> 
     listing = kit.Listing(kit.NextLink[Item](), since, fetch)
     first = await listing.step(listing.start(T0, T0 + timedelta(days=1), updated=False), read)
     assert [i.id for i in first.items] == ["I001", "I002"]
-    assert first.following == kit.Span(T0, T0 + timedelta(days=1), "p2")
+    assert first.following == kit.WindowCursor(T0, T0 + timedelta(days=1), "p2")
     resumed = round_trip(listing, first.following, updated=False)
     assert resumed == first.following
     last = await listing.step(resumed, read)
@@ -72,7 +72,9 @@ async def test_next_link_follows_the_marketplaces_link_until_it_names_none() -> 
 def test_next_link_refuses_a_cursor_edited_by_hand() -> None:
     listing = kit.Listing(kit.NextLink[Item](), since, _never)
     with pytest.raises(ValueError, match="not a cursor"):
-        listing.resume(cursor_of(kit.Span(T0, None, "p2", page=3)), updated=True)  # no page numbers
+        listing.resume(
+            cursor_of(kit.WindowCursor(T0, None, "p2", page=3)), updated=True
+        )  # no page numbers
     with pytest.raises(ValueError, match="not a cursor"):
         listing.resume("bm90LWEtY3Vyc29y", updated=True)
 
@@ -104,7 +106,7 @@ async def test_seek_asks_the_next_page_from_the_last_instant_read() -> None:
     listing = kit.Listing(kit.Seek[Item](lambda i: i.at), since, shop.fetch)
     state = listing.start(T0, None, updated=True)
     first = await listing.step(state, read)
-    assert first.following == kit.Span(T0 + timedelta(minutes=2), None)  # no link: seeking
+    assert first.following == kit.WindowCursor(T0 + timedelta(minutes=2), None)  # no link: seeking
     second = await listing.step(round_trip(listing, first.following, updated=True), read)
     # The instant sought from comes again (callers drop it by id), none is skipped.
     assert [i.id for i in second.items] == ["I002", "I003"]
@@ -118,16 +120,16 @@ async def test_seek_follows_the_link_of_a_page_wholly_at_one_instant_else_its_nu
     stuck = [item(n, 0) for n in range(1, 4)] + [item(4, 5)]
     by_link = kit.Listing(kit.Seek[Item](lambda i: i.at), since, SeekedShop(stuck, 2).fetch)
     first = await by_link.step(by_link.start(T0, None, updated=True), read)
-    assert first.following == kit.Span(T0, None, "2")  # seeking from T0 would ask it again
+    assert first.following == kit.WindowCursor(T0, None, "2")  # seeking from T0 would ask it again
     by_number = kit.Listing(
         kit.Seek[Item](lambda i: i.at, page_param="page"), since, SeekedShop(stuck, 2).fetch
     )
     first = await by_number.step(by_number.start(T0, None, updated=True), read)
-    assert first.following == kit.Span(T0, None, page=2)
+    assert first.following == kit.WindowCursor(T0, None, page=2)
     second = await by_number.step(round_trip(by_number, first.following, updated=True), read)
     assert [i.id for i in second.items] == ["I003", "I004"]
     with pytest.raises(ValueError, match="not a cursor"):
-        by_number.resume(cursor_of(kit.Span(T0, None, page=0)), updated=True)
+        by_number.resume(cursor_of(kit.WindowCursor(T0, None, page=0)), updated=True)
 
 
 # --- offsets ---------------------------------------------------------------------------------
@@ -436,7 +438,7 @@ async def _refused_500(path: str) -> Any:
 
 def test_every_state_is_the_seams_cursor() -> None:
     for state in (
-        kit.Span(T0, None, "p"),
+        kit.WindowCursor(T0, None, "p"),
         kit.OffsetState(True, T0, T0, 3),
         kit.Numbered(False, T0, T0),
     ):

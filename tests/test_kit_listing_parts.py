@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from keybuzz_connector_cdiscount.optional_params import optional_params
 from keybuzz_shared.connectors.kit import CallErrors
-from keybuzz_shared.connectors.kit.optional_params import optional_params
-from keybuzz_shared.connectors.kit.wire import path_segment
+from keybuzz_shared.connectors.kit.json_answers import path_segment
 from keybuzz_shared.connectors.seam import CallRefused
 
 ERRORS = CallErrors.labelled("Shop")

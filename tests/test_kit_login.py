@@ -1,4 +1,4 @@
-"""The kit's login token (kit/login.py): one login for the first call, the token kept, one
+"""The kit's login token (connectors/fnac/src/keybuzz_connector_fnac/login_token.py): one login for the first call, the token kept, one
 login again for every caller that found it refused at once, and no error quoting it. No
 server."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from keybuzz_shared.connectors import kit
+from keybuzz_connector_fnac.login_token import LoginToken
 
 
 class Marketplace:
@@ -22,8 +22,8 @@ class Marketplace:
         return f"token-{self.logins}"
 
 
-def tokens(market: Marketplace) -> kit.LoginToken[str]:
-    return kit.LoginToken(market.login, lambda grant: grant, secrets=["the-key"])
+def tokens(market: Marketplace) -> LoginToken[str]:
+    return LoginToken(market.login, lambda grant: grant, secrets=["the-key"])
 
 
 async def test_the_first_calls_share_one_login_and_the_token_is_kept() -> None:
@@ -56,7 +56,7 @@ async def test_no_error_may_quote_the_key_or_the_token_and_a_refused_login_keeps
     async def refused() -> str:
         raise PermissionError("key refused")
 
-    failing = kit.LoginToken(refused, lambda grant: grant)
+    failing = LoginToken(refused, lambda grant: grant)
     with pytest.raises(PermissionError):
         await failing.headers()
     assert failing.granted is None

@@ -1,6 +1,6 @@
 """A numbered listing's page read item by item and asked in the connector's typed query
-(kit/numbered_pages.py), and a cursor of an earlier layout still read as the listing's
-state (kit/kept_cursors.py). No server."""
+(connectors/fnac/src/keybuzz_connector_fnac/numbered_pages.py), and a cursor of an earlier layout still read as the listing's
+state (kit/listing.py). No server."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
+from keybuzz_connector_fnac.numbered_pages import Listed, numbered, read_listed
 from keybuzz_shared.connectors.kit import Count, Listing, Pages, Renumbered
-from keybuzz_shared.connectors.kit.kept_cursors import earlier
-from keybuzz_shared.connectors.kit.listing import iso_window
-from keybuzz_shared.connectors.kit.numbered_pages import Listed, numbered, read_listed
-from keybuzz_shared.connectors.kit.typed_items import map_each
+from keybuzz_shared.connectors.kit.listing import earlier, iso_window, map_each
 from keybuzz_shared.connectors.kit.xml_answers import Node, decoding
 from keybuzz_shared.connectors.seam import cursor_of, state_of
 from lxml import etree

@@ -1,4 +1,4 @@
-"""The kit's calls a marketplace allows once per so many seconds (kit/once_per.py), on a
+"""The kit's calls a marketplace allows once per so many seconds (connectors/mirakl/src/keybuzz_connector_mirakl/call_spacing.py), on a
 clock the test moves: ``Spaced`` sends the next call an interval after the last one
 ended, never after it started, one at a time; ``KeptFor`` answers from the last answer
 until it runs out, one fetch at a time, and keeps nothing of a failed one."""
@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from keybuzz_shared.connectors import kit
+from keybuzz_connector_mirakl.call_spacing import KeptFor, Spaced
 
 
 class Clock:
@@ -28,7 +28,7 @@ class Clock:
 
 async def test_spaced_calls_leave_an_interval_after_the_last_one_ended() -> None:
     clock = Clock()
-    spaced = kit.Spaced(60.0, monotonic=clock, sleep=clock.sleep)
+    spaced = Spaced(60.0, monotonic=clock, sleep=clock.sleep)
     sent: list[float] = []
 
     async def call(takes: float) -> float:
@@ -57,7 +57,7 @@ async def test_spaced_calls_leave_an_interval_after_the_last_one_ended() -> None
 
 async def test_spaced_callers_queue_one_at_a_time() -> None:
     clock = Clock()
-    spaced = kit.Spaced(10.0, monotonic=clock, sleep=clock.sleep)
+    spaced = Spaced(10.0, monotonic=clock, sleep=clock.sleep)
     order: list[str] = []
 
     async def call(name: str) -> str:
@@ -85,7 +85,7 @@ async def test_kept_for_answers_from_the_last_answer_until_it_runs_out() -> None
             raise answer
         return answer
 
-    kept = kit.KeptFor(86_400.0, fetch, monotonic=clock)
+    kept = KeptFor(86_400.0, fetch, monotonic=clock)
     with pytest.raises(RuntimeError):
         await kept.get()  # a failure keeps nothing
     assert await asyncio.gather(kept.get(), kept.get()) == ["first", "first"]

@@ -11,10 +11,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from keybuzz_connector_ebay.offset_pages import OffsetPages
 from keybuzz_shared.connectors.kit import CallErrors, Listing, NextLink, reader
-from keybuzz_shared.connectors.kit.kept_cursors import earlier_text
-from keybuzz_shared.connectors.kit.offset_pages import OffsetPages
-from keybuzz_shared.connectors.kit.unit_prices import unit_price
+from keybuzz_shared.connectors.kit.listing import earlier_text
+from keybuzz_shared.connectors.kit.orders import unit_price
 from keybuzz_shared.connectors.seam import CallAnswerUnreadable
 
 ERRORS = CallErrors.labelled("Shop")

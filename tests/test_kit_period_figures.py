@@ -1,16 +1,16 @@
-"""The kit's response figure over named periods (kit/period_figures.py), without a server:
+"""The kit's response figure over named periods (connectors/mirakl/src/keybuzz_connector_mirakl/period_figures.py), without a server:
 a window gets the shortest period holding its start, over that period up to when the
 marketplace computed it; every window from one call while it is kept; a period the answer
 lacks gives no figure; a failed call keeps nothing. Beside it, a marketplace's own hours
-to answer as its rule (kit/response_parts.py, ``OwnRule.hours``)."""
+to answer as its rule (kit/declaration.py, ``OwnRule.hours``)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from keybuzz_shared.connectors.kit.period_figures import Computed, PeriodFigures
-from keybuzz_shared.connectors.kit.response_parts import OwnRule
+from keybuzz_connector_mirakl.period_figures import Computed, PeriodFigures
+from keybuzz_shared.connectors.kit.declaration import OwnRule
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 COMPUTED = NOW - timedelta(hours=3)

@@ -1,4 +1,4 @@
-"""Replies on a discussion read before each post (``kit/read_first.py``), and a listed
+"""Replies on a discussion read before each post (``kit/threads.py``), and a listed
 inbox's messages of one thread (``ListedThreads.messages_in``), without servers: the post
 sends on the discussion as read at that moment, or keeps the reply unsent saying why; the
 read-back reads it again and gives the seller's messages from the reply on."""
@@ -10,8 +10,9 @@ from typing import Any
 
 import msgspec
 import pytest
-from keybuzz_shared.connectors.kit import CallErrors, ListedThreads, Unmarked
-from keybuzz_shared.connectors.kit.read_first import read_first
+from keybuzz_connector_cdiscount.listed_threads import ListedThreads
+from keybuzz_shared.connectors.kit import CallErrors, Unmarked
+from keybuzz_shared.connectors.kit.threads import read_first
 from keybuzz_shared.connectors.seam import InboxMessage, Reply, SenderType, ThreadKey
 
 ERRORS = CallErrors.labelled("Shop")

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import httpx
 import msgspec
 import pytest
+from keybuzz_connector_cdiscount.vocabulary import Vocabulary
 from keybuzz_shared.connectors.kit import (
     CallErrors,
     KitSession,
@@ -26,7 +27,6 @@ from keybuzz_shared.connectors.kit import (
     ReadMarks,
     Rereads,
     ShopSettings,
-    Vocabulary,
     answer_as,
     client_from,
     full_name,

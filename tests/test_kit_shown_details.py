@@ -1,9 +1,9 @@
-"""A thread's details from the marketplace's codes (``kit/shown_details.py``), without
+"""A thread's details from the marketplace's codes (``kit/threads.py``), without
 servers: a code shown by its label, else as it is; a detail without a value left out."""
 
 from __future__ import annotations
 
-from keybuzz_shared.connectors.kit.shown_details import labelled, shown
+from keybuzz_shared.connectors.kit.threads import labelled, shown
 from keybuzz_shared.connectors.seam import ThreadDetail
 
 LABELS = {"FR": "France"}

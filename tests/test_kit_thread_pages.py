@@ -1,4 +1,4 @@
-"""The kit's inbox page of a listing by thread (kit/thread_pages.py), without a server:
+"""The kit's inbox page of a listing by thread (kit/threads.py), without a server:
 each thread made whole before its messages are mapped, a thread whose messages cannot be
 mapped costing that thread only (said), and the listing's next state the page's cursor,
 the listing complete only on its last page."""
@@ -43,8 +43,8 @@ async def test_a_page_reads_each_thread_whole_and_a_bad_one_costs_only_itself() 
         return Thread(thread.id, ("read whole",))
 
     listed = (Thread("a", ("hello",)), Thread("b", None), Thread("c", ("../orders", "ok")))
-    following = kit.Span(NOW, NOW, None, 2)
-    step = kit.Step(listed, ("thread d off its shape",), following)
+    following = kit.WindowCursor(NOW, NOW, None, 2)
+    step = kit.PageRead(listed, ("thread d off its shape",), following)
     page = await kit.thread_page(
         step,
         whole,
@@ -59,9 +59,9 @@ async def test_a_page_reads_each_thread_whole_and_a_bad_one_costs_only_itself() 
         "thread c: '../orders' names another path",
     )
     assert page.next_cursor is not None and page.complete_until is None
-    assert seam.state_of(page.next_cursor, kit.Span, lambda s: True) == following
+    assert seam.state_of(page.next_cursor, kit.WindowCursor, lambda s: True) == following
 
     last = await kit.thread_page(
-        kit.Step((), (), None), whole, lambda t: [], str, complete_until=NOW
+        kit.PageRead((), (), None), whole, lambda t: [], str, complete_until=NOW
     )
     assert last.next_cursor is None and last.complete_until == NOW and last.items == ()

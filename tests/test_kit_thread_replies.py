@@ -1,4 +1,4 @@
-"""Replies on a marketplace's own threads, declared (kit/declared_replies.py): the text sent
+"""Replies on a marketplace's own threads, declared (kit/threads.py): the text sent
 as the marketplace carries it, a reply it could not take FAILED without a call, a refusal
 FAILED with its words, whatever else raised, and a thread of a kind it has not read back as
 none. No server."""

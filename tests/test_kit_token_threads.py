@@ -1,5 +1,5 @@
 """The kit's inbox of threads listed by last update with no end, page after page by the
-marketplace's token (kit/token_threads.py, ``TokenThreads``), without a server: a listing
+marketplace's token (connectors/mirakl/src/keybuzz_connector_mirakl/token_threads.py, ``TokenThreads``), without a server: a listing
 is complete until the newest update it read, on the marketplace's clock; one that read no
 thread until a moment before it was asked, never before ``since``; a next page is asked
 by its token alone; a cursor it did not hand out is refused; one thread's messages are
@@ -13,8 +13,8 @@ from typing import Any
 
 import msgspec
 import pytest
+from keybuzz_connector_mirakl.token_threads import TokenThreads
 from keybuzz_shared.connectors.kit import window_query
-from keybuzz_shared.connectors.kit.token_threads import TokenThreads
 from keybuzz_shared.connectors.seam import InboxFile, InboxMessage, ThreadKey, read_each
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

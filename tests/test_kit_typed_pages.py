@@ -1,5 +1,5 @@
 """A listing's page decoded from the marketplace's bytes straight into the connector's
-types (kit/typed_items.py, ``Requester.get_json``'s ``shape``), over a real HTTP server:
+types (kit/listing.py, ``Requester.get_json``'s ``shape``), over a real HTTP server:
 the page's list kept as each item's bytes, each item decoded alone, so that an item off its
 shape is left out and said while the rest of the page is read; a page off its own shape is
 garbled (asked again, or not within a paced call)."""

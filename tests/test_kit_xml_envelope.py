@@ -1,4 +1,4 @@
-"""An XML API's status envelope declared (kit/xml_envelope.py): its status and errors
+"""An XML API's status envelope declared (kit/xml_answers.py): its status and errors
 read, their texts without a secret, a refusal said with its codes ("later" ones asked again),
 an answer whose errors are its items' left to the caller, a token's refusal renewed, and a
 login's refusal the credentials'; and an API whose refusals are a root of their own
@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from keybuzz_shared.connectors.kit.answers import Garbled, Refusal
-from keybuzz_shared.connectors.kit.requester import CallErrors
-from keybuzz_shared.connectors.kit.xml_envelope import (
+from keybuzz_shared.connectors.kit.requester import CallErrors, Garbled, Refusal
+from keybuzz_shared.connectors.kit.xml_answers import (
     EnvelopeCredentialsRefused,
     Enveloped,
     EnvelopeError,

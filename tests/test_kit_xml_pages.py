@@ -1,7 +1,7 @@
-"""An XML API's requests declared and its pages read item by item (kit/xml_requests.py,
+"""An XML API's requests declared and its pages read item by item (connectors/fnac/src/keybuzz_connector_fnac/xml_requests.py,
 ``Node.each`` in kit/xml_answers.py), such a page carried to its mapping with why items were
-left out (kit/typed_items.py: ``with_unread``, ``mapped``, ``map_each``), and a listing's
-step as the seam's page (kit/listing.py: ``Step.page``, ``Listing.page``, ``iso_window``,
+left out (kit/listing.py: ``with_unread``, ``mapped``, ``map_each``), and a listing's
+step as the seam's page (kit/listing.py: ``PageRead.page``, ``Listing.page``, ``iso_window``,
 ``window_of``, ``logged_each``). No server."""
 
 from __future__ import annotations
@@ -13,10 +13,18 @@ from typing import Any
 
 import msgspec
 import pytest
-from keybuzz_shared.connectors.kit import Count, Listing, Pages, Renumbered, Step
-from keybuzz_shared.connectors.kit.answers import Garbled
-from keybuzz_shared.connectors.kit.listing import iso_window, logged_each, window_of
-from keybuzz_shared.connectors.kit.typed_items import Unread, map_each, mapped, with_unread
+from keybuzz_connector_fnac.xml_requests import carried, document, xml_instant, xml_text
+from keybuzz_shared.connectors.kit import Count, Listing, PageRead, Pages, Renumbered
+from keybuzz_shared.connectors.kit.listing import (
+    Unread,
+    iso_window,
+    logged_each,
+    map_each,
+    mapped,
+    window_of,
+    with_unread,
+)
+from keybuzz_shared.connectors.kit.requester import Garbled
 from keybuzz_shared.connectors.kit.xml_answers import (
     Node,
     answer_root,
@@ -24,7 +32,6 @@ from keybuzz_shared.connectors.kit.xml_answers import (
     decoding,
     parse_guarded,
 )
-from keybuzz_shared.connectors.kit.xml_requests import carried, document, xml_instant, xml_text
 from keybuzz_shared.connectors.seam import state_of
 from lxml import etree
 
@@ -198,10 +205,10 @@ def test_a_window_is_a_query_and_back() -> None:
 
 
 def test_a_step_is_the_seams_page() -> None:
-    last = Step((1,), ("why",), None).page(START)
+    last = PageRead((1,), ("why",), None).page(START)
     assert (last.next_cursor, last.complete_until, last.unreadable) == (None, START, ("why",))
     state = Pages(START, None, 2)
-    following = Step((1,), ("why",), state).page(START, said=False)
+    following = PageRead((1,), ("why",), state).page(START, said=False)
     assert following.complete_until is None and following.unreadable == ()
     assert following.next_cursor is not None
     assert state_of(following.next_cursor, Pages) == state

@@ -1,5 +1,5 @@
-"""A requester on an XML API whose every call is one service (kit/xml_services.py), and
-the ApiSpec its status envelope makes (``StatusEnvelope.spec`` in kit/xml_envelope.py),
+"""A requester on an XML API whose every call is one service (connectors/fnac/src/keybuzz_connector_fnac/xml_services.py), and
+the ApiSpec its status envelope makes (``StatusEnvelope.spec`` in kit/xml_answers.py),
 against a marketplace scripted per test and served in process (httpx's ASGI transport):
 one login for the first calls, its token carried in every request's root beside the
 shop's ids, a token refused renewed once and the call sent again, the shop's key (its
@@ -16,15 +16,16 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
+from keybuzz_connector_fnac.xml_services import XmlServices
 from keybuzz_devstack.testing import asgi_body
-from keybuzz_shared.connectors.kit.credential_structs import Redacted
-from keybuzz_shared.connectors.kit.xml_answers import Element, decode
-from keybuzz_shared.connectors.kit.xml_envelope import (
+from keybuzz_shared.connectors.kit.auth import Redacted
+from keybuzz_shared.connectors.kit.xml_answers import (
+    Element,
     EnvelopeCredentialsRefused,
     EnvelopeRefused,
     StatusEnvelope,
+    decode,
 )
-from keybuzz_shared.connectors.kit.xml_services import XmlServices
 from lxml import etree
 
 from tests.test_connector_kit import KitOutcomeUnknown, KitUnavailable

@@ -1,5 +1,5 @@
 """A marketplace's answer whose text holds characters that cannot be read costs the item
-holding them, not the page (keybuzz_shared/mended.py, through kit/typed_items.py and the
+holding them, not the page (keybuzz_shared/mended.py, through kit/listing.py and the
 kit's XML guard, kit/xml_answers.py): JSON bytes that are not UTF-8 and lone surrogate
 escapes, XML characters and references outside XML 1.0's ``Char``, each U+FFFD; an answer
 unreadable for any other reason refused as before. No server."""
@@ -9,7 +9,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 from keybuzz_connector_amazon.spapi import SearchOrdersPage
-from keybuzz_shared.connectors.kit.typed_items import decode_each, decoded
+from keybuzz_shared.connectors.kit.listing import decode_each, decoded
 from keybuzz_shared.connectors.kit.xml_answers import Node, parse_guarded
 from keybuzz_shared.mended import REPLACED, json_decoded
 

@@ -23,7 +23,7 @@ from keybuzz_devstack.testing import eventually
 from keybuzz_sandbox.echo import FORMS
 from keybuzz_shared import tracing
 from keybuzz_shared.connectors import seam
-from keybuzz_shared.connectors.kit.refusals import Refusals
+from keybuzz_shared.connectors.kit.requester import Refusals
 from keybuzz_shared.events import TenantArchived
 from keybuzz_shared.logs import JsonFormatter
 from keybuzz_shared.messaging import REASON_HEADER, Delivery, EventSubscription

@@ -21,7 +21,7 @@ from keybuzz_connector_cdiscount.discussions import (
     receivers,
     unsendable_files,
 )
-from keybuzz_shared.connectors.kit import Span
+from keybuzz_shared.connectors.kit import WindowCursor
 from keybuzz_shared.connectors.seam import ReplyFile, ThreadDetail, ThreadKey, cursor_of
 
 LABELS = {"productIsDamaged": "Produit endommagé"}
@@ -228,8 +228,8 @@ def listing(
 async def test_the_next_page_seeks_past_the_last_update_read() -> None:
     asked: list[dict[str, str]] = []
     seek = listing([([at(1), at(5)], "next")], asked)
-    step = await seek.step(Span(T0, UNTIL), read_discussions)
-    assert step.following == Span(T0 + timedelta(seconds=5), UNTIL)
+    step = await seek.step(WindowCursor(T0, UNTIL), read_discussions)
+    assert step.following == WindowCursor(T0 + timedelta(seconds=5), UNTIL)
     assert seek.resume(cursor_of(step.following), updated=True) == step.following
     assert asked == [
         {
@@ -245,20 +245,20 @@ async def test_a_page_all_at_one_instant_is_followed_by_number() -> None:
     asked: list[dict[str, str]] = []
     seek = listing([([at(5), at(5)], "next")], asked)
     five = T0 + timedelta(seconds=5)
-    step = await seek.step(Span(five, UNTIL, page=2), read_discussions)
-    assert step.following == Span(five, UNTIL, page=3)
+    step = await seek.step(WindowCursor(five, UNTIL, page=2), read_discussions)
+    assert step.following == WindowCursor(five, UNTIL, page=3)
     assert asked[0]["pageIndex"] == "2"
 
 
 async def test_the_last_page_has_no_next() -> None:
-    step = await listing([([at(1)], None)], []).step(Span(T0, UNTIL), read_discussions)
+    step = await listing([([at(1)], None)], []).step(WindowCursor(T0, UNTIL), read_discussions)
     assert step.following is None and len(step.items) == 1
 
 
 def test_a_cursor_kept_from_the_connectors_own_listing_is_taken_up() -> None:
     kept = cursor_of([UNTIL, T0 + timedelta(seconds=5), 3])  # (until, seek, page)
     state = listing([], []).resume(kept, updated=True)
-    assert state == Span(T0 + timedelta(seconds=5), UNTIL, page=3)
+    assert state == WindowCursor(T0 + timedelta(seconds=5), UNTIL, page=3)
 
 
 @pytest.mark.parametrize(

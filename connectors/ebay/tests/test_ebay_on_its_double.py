@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import msgspec
 import pytest
+from keybuzz_connector_ebay.code_grant import ConsentApp as EbayApp
 from keybuzz_connector_ebay.connector import (
     CONNECTOR,
     Conversation,
@@ -26,7 +27,6 @@ from keybuzz_connector_ebay.settings import EbayApiSettings, EbaySettings
 from keybuzz_double_ebay.contract import answer_problems
 from keybuzz_double_ebay.double import RU_NAME, service_env
 from keybuzz_shared.connectors import seam
-from keybuzz_shared.connectors.kit.consent import ConsentApp as EbayApp
 from keybuzz_shared.connectors.seam import CredentialsRefused, Reply, ThreadKey
 
 ACCEPT = "https://keybuzz.test/api/v1/marketplaces/ebay/oauth/callback"

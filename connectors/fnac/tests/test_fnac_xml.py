@@ -23,8 +23,8 @@ from keybuzz_connector_fnac.models import (
     MessageUpdate,
     OrdersQuery,
 )
+from keybuzz_connector_fnac.xml_structs import request
 from keybuzz_shared.connectors.kit import xml_answers
-from keybuzz_shared.connectors.kit.xml_structs import request
 from lxml import etree
 
 CAPTURED = Path(__file__).parent / "fnac_captured"

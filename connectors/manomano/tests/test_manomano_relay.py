@@ -17,7 +17,7 @@ from keybuzz_double_manomano.dkim_key import PRIVATE_KEY
 from keybuzz_poller.inbound.addresses import INBOUND_HEADER
 from keybuzz_poller.reading.relay_mail import parse
 from keybuzz_shared.connectors import registry
-from keybuzz_shared.connectors.kit.dkim_keys import (
+from keybuzz_shared.connectors.kit.signed_mail import (
     MOST_ANSWERS,
     DkimKeys,
     environment_records,

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from keybuzz_connector_rakuten import wire
 from keybuzz_connector_rakuten.connector import CONNECTOR, inbox, replies
-from keybuzz_shared.connectors.kit.answers import Garbled
+from keybuzz_shared.connectors.kit.requester import Garbled
 from keybuzz_shared.connectors.seam import (
     CallAnswerUnreadable,
     Recipient,

@@ -4,6 +4,6 @@ gives (its own key) and ``AmazonSettings`` hands here when it is loaded."""
 
 from __future__ import annotations
 
-from keybuzz_shared.connectors.kit.dkim_keys import DkimKeys
+from keybuzz_shared.connectors.kit import DkimKeys
 
 DKIM_KEYS = DkimKeys("AMAZON_DKIM_KEYS")

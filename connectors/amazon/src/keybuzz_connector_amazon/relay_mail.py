@@ -20,9 +20,13 @@ from __future__ import annotations
 
 import re
 
-from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay, DemoMail
-from keybuzz_shared.connectors.kit.dkim_signatures import verified_signatures
-from keybuzz_shared.connectors.kit.signed_mail import MailSignature, Signed
+from keybuzz_shared.connectors.kit import (
+    DeclaredRelay,
+    DemoMail,
+    MailSignature,
+    Signed,
+    verified_signatures,
+)
 from keybuzz_shared.connectors.seam import ParsedMail, SenderType, attachment_types
 
 from keybuzz_connector_amazon.dkim_keys import DKIM_KEYS

@@ -16,15 +16,18 @@ from typing import Any
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
-from keybuzz_shared.connectors.kit.declared_replies import DeclaredReplies
-from keybuzz_shared.connectors.kit.linked_files import linked_file
-from keybuzz_shared.connectors.kit.locale_names import locale_names
-from keybuzz_shared.connectors.kit.result_pages import results_fetch
-from keybuzz_shared.connectors.kit.shown_details import labelled, shown
+from keybuzz_shared.connectors.kit import (
+    DeclaredReplies,
+    labelled,
+    linked_file,
+    shown,
+)
 from keybuzz_shared.ticket_topics import Subject, language_tag, subject_of_label
 from keybuzz_shared.times import as_utc
 
+from keybuzz_connector_backmarket.locale_names import locale_names
 from keybuzz_connector_backmarket.orders import line_state, order_state
+from keybuzz_connector_backmarket.result_pages import results_fetch
 
 PAGE_SIZE = 10  # GET /ws/sav's page [official]
 # A page's folders read at once: a poll of 10 changed folders takes about 3 calls' time,

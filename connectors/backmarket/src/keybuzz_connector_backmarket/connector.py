@@ -21,10 +21,10 @@ import logging
 from collections.abc import Mapping
 
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit.firewalls import challenge_held
 from keybuzz_shared.connectors.seam import CredentialField
 
 from keybuzz_connector_backmarket.care import LIMITS, RECIPIENTS, CareInbox, folder_replies
+from keybuzz_connector_backmarket.firewalls import challenge_held
 from keybuzz_connector_backmarket.orders import ShopOrders
 from keybuzz_connector_backmarket.settings import (
     BACKMARKET,

@@ -14,12 +14,11 @@ from datetime import datetime
 
 import msgspec
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit.kept_cursors import earlier_text
-from keybuzz_shared.connectors.kit.orders import OrderListing
-from keybuzz_shared.connectors.kit.result_pages import results_fetch
-from keybuzz_shared.connectors.kit.unit_prices import unit_price
+from keybuzz_shared.connectors.kit import OrderListing, earlier_text, unit_price
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
+
+from keybuzz_connector_backmarket.result_pages import results_fetch
 
 # Order state [official] -> (its name, our order status, our delivery status or None).
 ORDER_STATES: dict[int, tuple[str, str, str | None]] = {

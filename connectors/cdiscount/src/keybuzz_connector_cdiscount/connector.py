@@ -18,7 +18,7 @@ from typing import Unpack
 
 import httpx
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit.credential_structs import Redacted, credentials_as
+from keybuzz_shared.connectors.kit import Redacted, credentials_as
 
 from keybuzz_connector_cdiscount.discussions import (
     LIMITS,
@@ -34,6 +34,7 @@ from keybuzz_connector_cdiscount.settings import (
     CdiscountApiSettings,
     CdiscountSettings,
 )
+from keybuzz_connector_cdiscount.token_requester import TokenRequester
 
 # Any answer is refused past this size, unread. The largest we ask for is a page of 100
 # discussions with their messages (bodies of up to 5,000 characters): some MB.
@@ -65,7 +66,7 @@ class OctopiaCredentials(Redacted, frozen=True, kw_only=True):
     seller_id: str
 
 
-class OctopiaClient(kit.TokenRequester):
+class OctopiaClient(TokenRequester):
     """One shop's calls on its token and seller id (``options``: the requester's);
     ``authenticate`` asks for a token now."""
 

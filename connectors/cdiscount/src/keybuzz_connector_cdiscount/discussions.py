@@ -18,20 +18,27 @@ from typing import Any
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
-from keybuzz_shared.connectors.kit import Listing, Seek, Span
-from keybuzz_shared.connectors.kit.declared_replies import DeclaredReplies
-from keybuzz_shared.connectors.kit.discussion_reads import offered_parties, whole_when
-from keybuzz_shared.connectors.kit.file_formats import FileFormats
-from keybuzz_shared.connectors.kit.kept_cursors import earlier
-from keybuzz_shared.connectors.kit.linked_files import media_type_of
-from keybuzz_shared.connectors.kit.optional_params import optional_params
-from keybuzz_shared.connectors.kit.read_first import read_first
-from keybuzz_shared.connectors.kit.read_once import ReadOnce
-from keybuzz_shared.connectors.kit.shown_details import labelled, shown
-from keybuzz_shared.connectors.kit.wire import path_segment
+from keybuzz_shared.connectors.kit import (
+    DeclaredReplies,
+    Listing,
+    Seek,
+    WindowCursor,
+    earlier,
+    labelled,
+    media_type_of,
+    offered_parties,
+    path_segment,
+    read_first,
+    shown,
+    whole_when,
+)
 from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
 
+from keybuzz_connector_cdiscount.code_labels import ReadOnce
+from keybuzz_connector_cdiscount.file_formats import FileFormats
+from keybuzz_connector_cdiscount.listed_threads import ListedThreads, files_under
+from keybuzz_connector_cdiscount.optional_params import optional_params
 from keybuzz_connector_cdiscount.settings import SEARCH_WINDOW_DAYS
 
 # A search may span at most 6 months (official): a day less keeps clear of its edge.
@@ -189,11 +196,11 @@ class OldListing(msgspec.Struct, array_like=True, frozen=True):
 old_cursor = earlier(
     OldListing,
     lambda old: 1 <= old.page and old.seek <= old.until,
-    lambda old: Span(old.seek, old.until, None, old.page),
+    lambda old: WindowCursor(old.seek, old.until, None, old.page),
 )
 
 
-class DiscussionInbox(kit.ListedThreads[Discussion]):
+class DiscussionInbox(ListedThreads[Discussion]):
     """A shop's discussions: the session's inbox and message source. Octopia's claims are
     discussions (no incident); it marks messages read one PATCH each, a few at a time
     within ``mark_budget`` seconds; its labels of sub-typologies are read once a session."""
@@ -233,7 +240,7 @@ class DiscussionInbox(kit.ListedThreads[Discussion]):
                 "PATCH messages",
                 budget=mark_budget,
             ),
-            files=kit.files_under(client, files, "not an attachment of Octopia's API"),
+            files=files_under(client, files, "not an attachment of Octopia's API"),
             reach=SEARCH_SPAN,
             label="Octopia",
         )

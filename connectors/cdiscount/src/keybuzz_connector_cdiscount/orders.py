@@ -17,12 +17,12 @@ from typing import Any
 
 import msgspec
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit.one_item import path_under
-from keybuzz_shared.connectors.kit.shown_details import labelled
+from keybuzz_shared.connectors.kit import labelled, path_under
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_cdiscount.discussions import SALES_CHANNELS
+from keybuzz_connector_cdiscount.vocabulary import Vocabulary
 
 # Octopia status -> (our order status, our delivery status or None).
 ORDER_STATES: dict[str, tuple[str, str | None]] = {
@@ -39,7 +39,7 @@ ORDER_STATES: dict[str, tuple[str, str | None]] = {
 }
 # Matched whatever the case or separators, "Canceled" as "Cancelled"; one Octopia may add
 # later is PENDING with no delivery status: shown, never lost.
-STATUSES = kit.Vocabulary(ORDER_STATES, ("PENDING", None), variants={"Canceled": "Cancelled"})
+STATUSES = Vocabulary(ORDER_STATES, ("PENDING", None), variants={"Canceled": "Cancelled"})
 order_status = STATUSES.of
 
 MAX_PAGE_SIZE = 100  # Octopia's [official] maximum
@@ -126,7 +126,7 @@ def _line(number: int, line: Line, order: Order) -> OrderLine:
 
 
 class ShopOrders(kit.ListedOrders):
-    """A shop's orders. A cursor is a ``Span`` (the window, Octopia's next link): the
+    """A shop's orders. A cursor is a ``WindowCursor`` (the window, Octopia's next link): the
     layout of the cursors backfill jobs keep."""
 
     def __init__(self, client: kit.Requester, *, page_size: int = MAX_PAGE_SIZE) -> None:

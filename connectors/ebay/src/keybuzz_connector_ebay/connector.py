@@ -19,6 +19,7 @@ from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.seam import CredentialField, InboxMessage, OrderLine, OrderSummary
 
 from keybuzz_connector_ebay.consent import ENTRIES, EbayRedirectFlow, app_refused
+from keybuzz_connector_ebay.offset_pages import OffsetPages
 from keybuzz_connector_ebay.settings import EBAY, EbayApiSettings, EbaySettings
 
 log = logging.getLogger(__name__)
@@ -32,9 +33,9 @@ MEDIA = {"IMAGE": "image/jpeg", "PDF": "application/pdf", "DOC": "application/ms
          "TXT": "text/plain"}  # eBay's media types [official]  # fmt: skip
 ORDERS_PAGE = 200  # getOrders' largest limit [official]
 # The listings by offset, each page's items under its own key, ``next`` naming the next.
-CONVERSATION_PAGES = kit.OffsetPages("getConversations", "conversations", LIMITS.page_size)
-MESSAGE_PAGES = kit.OffsetPages("getConversation", "messages", 50)
-ORDER_PAGES = kit.OffsetPages("getOrders", "orders", ORDERS_PAGE)
+CONVERSATION_PAGES = OffsetPages("getConversations", "conversations", LIMITS.page_size)
+MESSAGE_PAGES = OffsetPages("getConversation", "messages", 50)
+ORDER_PAGES = OffsetPages("getOrders", "orders", ORDERS_PAGE)
 # A conversation names a listing, never an order [official], and getOrders filters by date
 # and fulfilment only [official]: the buyer's order of the item is looked for among the
 # seller's orders created in the last PURCHASE_DAYS (their lines' legacyItemId, their

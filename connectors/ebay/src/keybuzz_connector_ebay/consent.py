@@ -1,5 +1,5 @@
 """eBay's consent as the seam's ``RedirectFlow`` (docs/EBAY.md, "Connecting"), on the kit's
-authorization code grant (``kit.consent``): the seller consents on eBay's sign-in page
+authorization code grant (``code_grant``): the seller consents on eBay's sign-in page
 (OAuth 2 authorization code grant [official]), eBay sends the browser back with ``code``
 and ``state`` only, the code is traded at the token endpoint (the app's id and secret as
 HTTP Basic, the app's RuName as ``redirect_uri`` [official]) and the account it was
@@ -15,7 +15,9 @@ import re
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
-from keybuzz_shared.connectors.kit.consent import (
+from keybuzz_shared.vault import VaultClient
+
+from keybuzz_connector_ebay.code_grant import (
     AppEntries,
     AppKeptOnceIn,
     CodeGrant,
@@ -26,8 +28,6 @@ from keybuzz_shared.connectors.kit.consent import (
     ConsentVault,
     authorize_url,
 )
-from keybuzz_shared.vault import VaultClient
-
 from keybuzz_connector_ebay.settings import SCOPES, EbayFlowSettings
 
 NAME = "eBay"

@@ -29,15 +29,13 @@ from typing import Unpack
 
 import httpx
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit.credential_structs import Redacted
-from keybuzz_shared.connectors.kit.numbered_pages import read_listed
-from keybuzz_shared.connectors.kit.xml_answers import Element, Node, decode, decoding
-from keybuzz_shared.connectors.kit.xml_answers import parse_datetime as kit_datetime
-from keybuzz_shared.connectors.kit.xml_envelope import StatusEnvelope
-from keybuzz_shared.connectors.kit.xml_requests import carried
-from keybuzz_shared.connectors.kit.xml_services import XmlServices
+from keybuzz_shared.connectors.kit import Element, Node, Redacted, StatusEnvelope, decode, decoding
+from keybuzz_shared.connectors.kit import parse_datetime as kit_datetime
 
 from keybuzz_connector_fnac import models
+from keybuzz_connector_fnac.numbered_pages import read_listed
+from keybuzz_connector_fnac.xml_requests import carried
+from keybuzz_connector_fnac.xml_services import XmlServices
 
 NS = "http://www.fnac.com/schemas/mp-dialog.xsd"
 LOGIN = "auth"  # the service that trades the shop's key for a token

@@ -13,14 +13,13 @@ from typing import ClassVar
 
 import msgspec
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit import ShopSettings, key_field
-from keybuzz_shared.connectors.kit.credential_structs import credentials_as
-from keybuzz_shared.connectors.kit.uuid_field import uuid_field
+from keybuzz_shared.connectors.kit import ShopSettings, credentials_as, key_field
 from keybuzz_shared.connectors.seam import Limits, ShopApiSettings
 from keybuzz_shared.settings import AtLeastOne, PartSettings, Seconds
 
 from keybuzz_connector_fnac.client import FnacClient, FnacCredentials
 from keybuzz_connector_fnac.session import DISCUSSIONS, ORDER_IDS, session_of
+from keybuzz_connector_fnac.uuid_field import uuid_field
 
 # The ``marketplace`` values this connector serves (events, tables, routes).
 FNAC = "FNAC"

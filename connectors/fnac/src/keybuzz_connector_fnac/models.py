@@ -14,14 +14,15 @@ from typing import Literal
 
 import msgspec
 from keybuzz_shared.connectors import seam
-from keybuzz_shared.connectors.kit.credential_structs import Redacted
-from keybuzz_shared.connectors.kit.listing import Count
-from keybuzz_shared.connectors.kit.numbered_pages import Listed
-from keybuzz_shared.connectors.kit.xml_envelope import (
+from keybuzz_shared.connectors.kit import (
+    Count,
     EnvelopeCredentialsRefused,
     EnvelopeError,
     EnvelopeRefused,
+    Redacted,
 )
+
+from keybuzz_connector_fnac.numbered_pages import Listed
 
 MessageType = Literal["ORDER", "OFFER"]
 FromType = Literal["CLIENT", "CALLCENTER", "SELLER", "SYSTEM"]
@@ -174,7 +175,7 @@ class Paging(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def count(self) -> Count:
-        """What the listing's call hands on (kit.numbered_pages): a next page, the total."""
+        """What the listing's call hands on (``numbered_pages``): a next page, the total."""
         return self.has_next, self.nb_total_result
 
 
@@ -252,7 +253,7 @@ class Incident(msgspec.Struct, frozen=True, kw_only=True):
     line_types: tuple[str, ...] = ()  # each line's type (state.xsd incident_open_state)
 
 
-# A page of each listing (kit.numbered_pages): its paging, its items, why others were left out.
+# A page of each listing (``numbered_pages``): its paging, its items, why others were left out.
 MessagesPage = Listed[Message, Paging]
 OrdersPage = Listed[Order, Paging]
 IncidentsPage = Listed[Incident, Paging]

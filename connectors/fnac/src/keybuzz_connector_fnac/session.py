@@ -17,16 +17,21 @@ from typing import Any, cast, get_args
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
-from keybuzz_shared.connectors.kit.kept_cursors import earlier
-from keybuzz_shared.connectors.kit.linked_files import file_type
-from keybuzz_shared.connectors.kit.listing import iso_window, logged_each
-from keybuzz_shared.connectors.kit.numbered_pages import numbered
-from keybuzz_shared.connectors.kit.typed_items import map_each, mapped, with_unread
+from keybuzz_shared.connectors.kit import (
+    earlier,
+    file_type,
+    iso_window,
+    logged_each,
+    map_each,
+    mapped,
+    with_unread,
+)
 from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_fnac import models
 from keybuzz_connector_fnac.client import FnacClient, carried_text
+from keybuzz_connector_fnac.numbered_pages import numbered
 
 log = logging.getLogger(__name__)
 

@@ -17,12 +17,12 @@ import logging
 from collections.abc import Mapping
 
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit.by_mail import NoMessages, RepliesByMail
-from keybuzz_shared.connectors.kit.relay_addresses import RelayAddresses
 from keybuzz_shared.connectors.seam import ShopApiSettings
 
 from keybuzz_connector_manomano.orders import ORDERS_PATH, SellerOrders, orders_at
 from keybuzz_connector_manomano.relay import LIMITS, ORDER_IDS, ManoManoRelay
+from keybuzz_connector_manomano.relay_addresses import RelayAddresses
+from keybuzz_connector_manomano.replies_by_mail import NoMessages, RepliesByMail
 from keybuzz_connector_manomano.settings import MANOMANO, ManoManoSettings
 
 NAME = "ManoMano"

@@ -4,7 +4,7 @@ gives (its own key) and ``ManoManoSettings`` hands here when it is loaded."""
 
 from __future__ import annotations
 
-from keybuzz_shared.connectors.kit.dkim_keys import DkimKeys, Lookup
+from keybuzz_shared.connectors.kit import DkimKeys, Lookup
 
 DKIM_KEYS_VARIABLE = "MANOMANO_DKIM_KEYS"
 KEYS = DkimKeys(DKIM_KEYS_VARIABLE)

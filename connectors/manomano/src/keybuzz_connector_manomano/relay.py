@@ -17,10 +17,14 @@ from __future__ import annotations
 
 import re
 
-from keybuzz_shared.connectors.kit import OrderIdPattern
-from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay, DemoMail
-from keybuzz_shared.connectors.kit.dkim_signatures import verified_signatures
-from keybuzz_shared.connectors.kit.signed_mail import MailSignature, Signed
+from keybuzz_shared.connectors.kit import (
+    DeclaredRelay,
+    DemoMail,
+    MailSignature,
+    OrderIdPattern,
+    Signed,
+    verified_signatures,
+)
 from keybuzz_shared.connectors.seam import Limits, ParsedMail, SenderType, attachment_types
 
 from keybuzz_connector_manomano import dkim_keys

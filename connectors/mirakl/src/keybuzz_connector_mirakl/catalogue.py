@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from keybuzz_shared.connectors.kit.catalogue import Catalogue, check_base_url
+from keybuzz_shared.connectors.kit import Catalogue, check_base_url
 
 CATALOGUE_ENV = "MIRAKL_CATALOGUE"
 CATALOGUE_FILE_ENV = "MIRAKL_CATALOGUE_FILE"

@@ -17,7 +17,7 @@ import httpx
 import msgspec
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.connector_settings import ConnectorSettings, ShopApiSettings
-from keybuzz_shared.connectors.kit.credential_structs import Redacted, credentials_as
+from keybuzz_shared.connectors.kit import Redacted, credentials_as
 from keybuzz_shared.connectors.seam import CallRefused
 from keybuzz_shared.file_links import origin_of, shown
 from keybuzz_shared.settings import AtLeastOne, Seconds

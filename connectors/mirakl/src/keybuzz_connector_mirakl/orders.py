@@ -16,6 +16,8 @@ from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
+from keybuzz_connector_mirakl.call_spacing import Spaced
+
 log = logging.getLogger(__name__)
 
 OR11 = "/api/orders"
@@ -194,10 +196,10 @@ def shop_orders(
 ) -> kit.ListedOrders:
     """A shop's orders through its client, the kit's ``ListedOrders`` (``now``: where an
     update listing's window ends; ``label``: the shop as logs name it; ``interval``:
-    seconds from one listing's first page ending to the next, ``kit.Spaced``; orders by id
+    seconds from one listing's first page ending to the next, ``Spaced``; orders by id
     and following pages are not spaced). A cursor is an ``OffsetState``: the layout of the
     cursors backfill jobs keep."""
-    first_pages = kit.Spaced(interval)
+    first_pages = Spaced(interval)
 
     async def or11(query: dict[str, str]) -> Listed:
         body = await calls.get_json(OR11, query, operation="OR11")

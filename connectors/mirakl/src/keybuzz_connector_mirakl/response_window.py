@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit.period_figures import Computed, PeriodFigures
-from keybuzz_shared.connectors.kit.response_parts import OwnRule, SessionFigures
+from keybuzz_shared.connectors.kit import OwnRule, SessionFigures
 
 from keybuzz_connector_mirakl.catalogue import Operator
 from keybuzz_connector_mirakl.orders import OrderCalls
+from keybuzz_connector_mirakl.period_figures import Computed, PeriodFigures
 
 FIGURE = "order_messages_response_delay"
 A21 = "/api/account/statistics"

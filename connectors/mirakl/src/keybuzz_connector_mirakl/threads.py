@@ -13,13 +13,15 @@ from urllib.parse import quote
 
 import msgspec
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit.declared_replies import DeclaredReplies
-from keybuzz_shared.connectors.kit.discussion_reads import offered_parties, whole_when
-from keybuzz_shared.connectors.kit.linked_files import media_type_of
-from keybuzz_shared.connectors.kit.read_first import read_first
-from keybuzz_shared.connectors.kit.shown_details import shown
-from keybuzz_shared.connectors.kit.token_threads import TokenThreads
-from keybuzz_shared.connectors.kit.wire import path_segment
+from keybuzz_shared.connectors.kit import (
+    DeclaredReplies,
+    media_type_of,
+    offered_parties,
+    path_segment,
+    read_first,
+    shown,
+    whole_when,
+)
 from keybuzz_shared.connectors.seam import (
     InboxFile,
     InboxMessage,
@@ -34,6 +36,8 @@ from keybuzz_shared.file_links import LinkRefused
 from keybuzz_shared.text import display_name
 from keybuzz_shared.ticket_topics import Subject, subject_of_label
 from keybuzz_shared.times import as_utc
+
+from keybuzz_connector_mirakl.token_threads import TokenThreads
 
 THREADS = "api/inbox/threads"
 # Mirakl's sender types: a kind it may add later is kept as a notification, never lost.

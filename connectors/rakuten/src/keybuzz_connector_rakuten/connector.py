@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit.listing import Read
+from keybuzz_shared.connectors.kit import Read
 from keybuzz_shared.connectors.seam import (
     CredentialField,
     InboxFile,

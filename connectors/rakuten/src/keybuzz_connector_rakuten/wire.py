@@ -16,8 +16,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit import Node
-from keybuzz_shared.connectors.kit.shown_details import shown
+from keybuzz_shared.connectors.kit import Node, shown
 from keybuzz_shared.connectors.seam import (
     InboxMessage,
     OrderLine,

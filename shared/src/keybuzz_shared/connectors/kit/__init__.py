@@ -2,105 +2,51 @@
 its refusals, its credential fields, its listings and their paging) and the shared
 requester and order source that run it from that declaration."""
 
-from keybuzz_shared.connectors.kit.answers import Answers, Garbled, Refusal
-from keybuzz_shared.connectors.kit.at_once import at_once
-from keybuzz_shared.connectors.kit.auth import Auth, ClientCredentials, HeaderAuth, KeptToken
-from keybuzz_shared.connectors.kit.catalogue import instance_of
-from keybuzz_shared.connectors.kit.connector import (
-    AllowanceSession,
-    Discussions,
-    KitSession,
-    KitShopApi,
-    OpenSession,
-    SharedTokenSession,
-    ShopConnector,
-    kit_shop_api,
-    settings_view,
-)
-from keybuzz_shared.connectors.kit.conversations import (
-    ConversationKind,
-    Conversations,
-    PerListing,
-)
-from keybuzz_shared.connectors.kit.credential_check import (
-    ClientOf,
-    InstanceProbeCheck,
-    Probe,
-    ProbeCheck,
-    own_account,
-    shop_options,
-)
-from keybuzz_shared.connectors.kit.declaration import (
-    Declaration,
-    Marketplace,
-    ShopApiCalls,
-    shop_api_connector,
-)
-from keybuzz_shared.connectors.kit.declared_replies import DeclaredReplies
-from keybuzz_shared.connectors.kit.fields import (
+from keybuzz_shared.connectors.kit.auth import (
     PRINTABLE,
+    Auth,
+    ClientCredentials,
+    HeaderAuth,
+    KeptToken,
+    Redacted,
+    credentials_as,
     key_field,
     require_fields,
     shop_number_field,
 )
-from keybuzz_shared.connectors.kit.listed_threads import ListedThreads, files_under
-from keybuzz_shared.connectors.kit.listing import (
-    Count,
-    Fetch,
-    Listing,
-    NextLink,
-    Numbered,
-    Offsets,
-    OffsetState,
-    PageNumbers,
-    Pages,
-    Paging,
-    Query,
-    Renumbered,
-    Seek,
-    SeekToken,
-    Span,
-    Step,
-    Token,
+from keybuzz_shared.connectors.kit.declaration import (
+    AllowanceSession,
+    Catalogue,
+    ClientOf,
+    Declaration,
+    Discussions,
+    InstanceProbeCheck,
+    KitSession,
+    KitShopApi,
+    Marketplace,
+    Opening,
+    OpenSession,
+    OwnRule,
+    Parts,
+    Probe,
+    ProbeCheck,
+    SessionFigures,
+    SharedTokenSession,
+    ShopApiCalls,
+    ShopConnector,
+    ShopSettings,
+    check_base_url,
+    client_from,
+    instance_of,
+    kit_shop_api,
+    opener,
+    own_account,
+    settings_view,
+    shop_api_connector,
+    shop_options,
 )
-from keybuzz_shared.connectors.kit.login import LoginToken
-from keybuzz_shared.connectors.kit.offset_pages import OffsetPages
-from keybuzz_shared.connectors.kit.once_per import KeptFor, Spaced
-from keybuzz_shared.connectors.kit.one_item import item_at
-from keybuzz_shared.connectors.kit.options import RequesterOptions
-from keybuzz_shared.connectors.kit.order_ids import OrderIdPattern
-from keybuzz_shared.connectors.kit.orders import (
-    ById,
-    EachById,
-    InLists,
-    ListedOrders,
-    OrderListing,
-    decimal_of,
-)
-from keybuzz_shared.connectors.kit.read_in_turn import ReadInTurn
-from keybuzz_shared.connectors.kit.read_marks import ReadMarks, Unmarked
-from keybuzz_shared.connectors.kit.refusals import COMMON_REASON_KEYS, Held, Refusals
-from keybuzz_shared.connectors.kit.reply_files import refused_files
-from keybuzz_shared.connectors.kit.requester import (
-    ApiSpec,
-    Call,
-    CallErrors,
-    Pace,
-    Part,
-    Requester,
-)
-from keybuzz_shared.connectors.kit.rereads import Rereads
-from keybuzz_shared.connectors.kit.response_parts import OwnRule
-from keybuzz_shared.connectors.kit.result_pages import results_page
-from keybuzz_shared.connectors.kit.sessions import Opening, Parts, client_from, opener
-from keybuzz_shared.connectors.kit.shop_settings import ShopSettings
-from keybuzz_shared.connectors.kit.thread_pages import thread_page
-from keybuzz_shared.connectors.kit.token_requester import TokenRequester
-from keybuzz_shared.connectors.kit.typed_items import decode_each, decoded
-from keybuzz_shared.connectors.kit.unit_prices import unit_price
-from keybuzz_shared.connectors.kit.vocabulary import Vocabulary
-from keybuzz_shared.connectors.kit.windows import window_query
-from keybuzz_shared.connectors.kit.wire import (
+from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay, DemoMail
+from keybuzz_shared.connectors.kit.json_answers import (
     PersonName,
     PersonNameLower,
     PersonNameSnake,
@@ -110,16 +56,165 @@ from keybuzz_shared.connectors.kit.wire import (
     iso_seconds,
     iso_z,
     named_in,
+    path_segment,
     read_as,
     reader,
     segment,
     to_millisecond,
     url_under,
 )
-from keybuzz_shared.connectors.kit.xml_answers import Node
-from keybuzz_shared.connectors.kit.xml_envelope import ErrorRoot, XmlAnswer
+from keybuzz_shared.connectors.kit.listing import (
+    Count,
+    Fetch,
+    Listing,
+    NextLink,
+    Numbered,
+    Offsets,
+    OffsetState,
+    PageNumbers,
+    PageRead,
+    Pages,
+    Paging,
+    Query,
+    Read,
+    Renumbered,
+    Seek,
+    SeekToken,
+    Token,
+    WindowCursor,
+    decode_each,
+    decoded,
+    earlier,
+    earlier_text,
+    iso_window,
+    logged_each,
+    map_each,
+    mapped,
+    window_of,
+    window_query,
+    with_unread,
+)
+from keybuzz_shared.connectors.kit.orders import (
+    ById,
+    EachById,
+    InLists,
+    ListedOrders,
+    OrderIdPattern,
+    OrderListing,
+    decimal_of,
+    unit_price,
+)
+from keybuzz_shared.connectors.kit.page_bounds import follows, past_bound, repeats
+from keybuzz_shared.connectors.kit.requester import (
+    COMMON_REASON_KEYS,
+    Answers,
+    ApiSpec,
+    Call,
+    CallErrors,
+    Garbled,
+    Held,
+    Pace,
+    Part,
+    Refusal,
+    Refusals,
+    Requester,
+    RequesterOptions,
+)
+from keybuzz_shared.connectors.kit.signed_mail import (
+    DkimKeys,
+    Lookup,
+    MailSignature,
+    Signed,
+    verified_signatures,
+)
+from keybuzz_shared.connectors.kit.threads import (
+    ConversationKind,
+    Conversations,
+    DeclaredReplies,
+    PerListing,
+    ReadInTurn,
+    ReadMarks,
+    Rereads,
+    Unmarked,
+    at_once,
+    file_type,
+    item_at,
+    labelled,
+    linked_file,
+    media_type_of,
+    offered_parties,
+    path_under,
+    read_first,
+    refused_files,
+    shown,
+    thread_page,
+    whole_when,
+)
+from keybuzz_shared.connectors.kit.xml_answers import (
+    Element,
+    EnvelopeCredentialsRefused,
+    Enveloped,
+    EnvelopeError,
+    EnvelopeRefused,
+    ErrorRoot,
+    Node,
+    StatusEnvelope,
+    XmlAnswer,
+    decode,
+    decoding,
+    parse_datetime,
+)
 
 __all__ = [
+    "Catalogue",
+    "ConversationKind",
+    "Conversations",
+    "PerListing",
+    "DeclaredRelay",
+    "DemoMail",
+    "DkimKeys",
+    "Element",
+    "EnvelopeCredentialsRefused",
+    "EnvelopeError",
+    "EnvelopeRefused",
+    "Enveloped",
+    "Lookup",
+    "MailSignature",
+    "OrderListing",
+    "OwnRule",
+    "Read",
+    "Redacted",
+    "SessionFigures",
+    "Signed",
+    "StatusEnvelope",
+    "check_base_url",
+    "credentials_as",
+    "decode",
+    "decoding",
+    "earlier",
+    "earlier_text",
+    "file_type",
+    "follows",
+    "iso_window",
+    "labelled",
+    "linked_file",
+    "logged_each",
+    "map_each",
+    "mapped",
+    "media_type_of",
+    "offered_parties",
+    "parse_datetime",
+    "past_bound",
+    "path_segment",
+    "path_under",
+    "read_first",
+    "repeats",
+    "shown",
+    "unit_price",
+    "verified_signatures",
+    "whole_when",
+    "window_of",
+    "with_unread",
     "Declaration",
     "Marketplace",
     "ShopApiCalls",
@@ -152,8 +247,8 @@ __all__ = [
     "Seek",
     "SeekToken",
     "Token",
-    "Span",
-    "Step",
+    "WindowCursor",
+    "PageRead",
     "AllowanceSession",
     "DeclaredReplies",
     "Discussions",
@@ -174,7 +269,6 @@ __all__ = [
     "HeaderAuth",
     "KeptToken",
     "Held",
-    "LoginToken",
     "OrderIdPattern",
     "Pace",
     "Part",
@@ -190,8 +284,6 @@ __all__ = [
     "thread_page",
     "decode_each",
     "decoded",
-    "KeptFor",
-    "Spaced",
     "refused_files",
     "ReadMarks",
     "Unmarked",
@@ -211,26 +303,14 @@ __all__ = [
     "reader",
     "segment",
     "url_under",
-    "Vocabulary",
     "named_in",
     "Rereads",
     "Opening",
     "client_from",
     "ReadInTurn",
-    "ListedThreads",
-    "files_under",
-    "TokenRequester",
     "item_at",
     "window_query",
-    "results_page",
     "Node",
     "ErrorRoot",
     "XmlAnswer",
-    "ConversationKind",
-    "Conversations",
-    "PerListing",
-    "OffsetPages",
-    "OrderListing",
-    "OwnRule",
-    "unit_price",
 ]

@@ -1,12 +1,4 @@
-"""How a shop's calls prove who they are, one strategy per kind of marketplace API: fixed
-headers (an API key, a basic token), OAuth2 client credentials (a token traded for the
-client's id and secret, cached, renewed once for every caller at once, and where a store
-is given, kept there for every process) and a token another part keeps (an access token
-traded for a seller's refresh token, cached there).
-
-A strategy gives the requester the headers and query parameters of a call, what no error
-may quote, and a renewal when the marketplace refused what it gave (None: nothing to
-renew, the credentials themselves were refused)."""
+"""How a shop's calls are authenticated and what its credentials are: the schemes (header, client credentials, a kept token), the credential fields a connector declares and a shop's stored credentials read as the connector's Struct."""
 
 from __future__ import annotations
 
@@ -15,20 +7,33 @@ import base64
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, ClassVar, Protocol, TypeVar
 from urllib.parse import urlencode
 
 import httpx
 import msgspec
 
+from keybuzz_shared.connectors.credential_form import canonical
 from keybuzz_shared.connectors.seam import (
+    CredentialField,
     MarketplaceUnavailable,
     StoredToken,
     TokenStore,
     TokenStoreUnavailable,
 )
 from keybuzz_shared.redaction import REDACTED
+
+# --- auth ----------------------------------------------------------------------------------
+# How a shop's calls prove who they are, one strategy per kind of marketplace API: fixed
+# headers (an API key, a basic token), OAuth2 client credentials (a token traded for the
+# client's id and secret, cached, renewed once for every caller at once, and where a store
+# is given, kept there for every process) and a token another part keeps (an access token
+# traded for a seller's refresh token, cached there).
+#
+# A strategy gives the requester the headers and query parameters of a call, what no error
+# may quote, and a renewal when the marketplace refused what it gave (None: nothing to
+# renew, the credentials themselves were refused).
 
 log = logging.getLogger(__name__)
 
@@ -350,3 +355,89 @@ def _granted(requester: Requester, answer: Any, token_type: str = "bearer") -> _
     if not granted.access_token or granted.token_type.lower() != token_type:
         raise requester.unreadable("token", "not a bearer token")
     return granted
+
+
+# --- fields --------------------------------------------------------------------------------
+# The credential fields shop APIs ask for, declared once: a key or token, a shop's number,
+# and the check that a shop's stored credentials hold every field.
+
+# Printable ASCII without spaces: what the marketplaces' back offices generate, and what
+# lets a refusal about a value never quote it.
+PRINTABLE = "[!-~]+"
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
+def key_field(
+    name: str, label: str, *, max_length: int, secret: bool = True, json_name: str = ""
+) -> CredentialField:
+    """A key, a token or a client id, typed as the back office shows it."""
+    return CredentialField(
+        name=name,
+        json_name=json_name or _camel(name),
+        label=label,
+        secret=secret,
+        pattern=PRINTABLE,
+        format="printable ASCII text without spaces",
+        max_length=max_length,
+    )
+
+
+def shop_number_field(name: str, label: str, *, json_name: str = "") -> CredentialField:
+    """The shop's id where the marketplace numbers its shops: the account the connection
+    is, "043115" being shop 43115 (``credential_form.canonical``)."""
+    return CredentialField(
+        name=name,
+        json_name=json_name or _camel(name),
+        label=label,
+        pattern="[0-9]{1,12}",
+        format="digits",
+        max_length=12,
+        number=True,
+        account=True,
+    )
+
+
+def require_fields(
+    fields: Sequence[CredentialField], values: Mapping[str, str], marketplace: str
+) -> None:
+    """ValueError naming the fields ``values`` lacks (never a value)."""
+    missing = [f.name for f in fields if not values.get(f.name)]
+    if missing:
+        raise ValueError(f"{marketplace} credentials lack {', '.join(missing)}")
+
+
+# --- credential structs --------------------------------------------------------------------
+# A shop's credentials as the connector's msgspec Struct, its fields named as its
+# credential fields: read from the shop's stored fields (each one required, the account in
+# its canonical form, ``credentials_as``), and shown without their secrets (``Redacted``:
+# its repr, a log line's, a traceback's or a test's failure, names every field, the values
+# of those in ``SECRETS`` masked).
+
+T = TypeVar("T", bound=msgspec.Struct)
+
+
+class Redacted(msgspec.Struct, frozen=True):
+    """A Struct whose ``SECRETS`` (field names) never appear in its repr."""
+
+    SECRETS: ClassVar[frozenset[str]] = frozenset()
+
+    def __repr__(self) -> str:
+        shown = (
+            f"{name}={REDACTED}" if name in self.SECRETS else f"{name}={getattr(self, name)!r}"
+            for name in self.__struct_fields__
+        )
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+
+def credentials_as(
+    kind: type[T], fields: Sequence[CredentialField], stored: Mapping[str, str], label: str
+) -> T:
+    """The shop's ``stored`` credentials as a ``kind``: ValueError naming the fields
+    missing (never a value; ``label``: the marketplace)."""
+    require_fields(fields, stored, label)
+    values = {f.name: canonical(f, stored[f.name]) if f.account else stored[f.name] for f in fields}
+    return msgspec.convert(values, kind)

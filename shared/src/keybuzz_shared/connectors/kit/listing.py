@@ -1,35 +1,9 @@
-"""How a marketplace's listings page, declared: a connector names its listing's call and
-picks a paging strategy; the strategy says which page to ask next and what the cursor
-holds. Every cursor is the seam's codec (``cursor_of``/``state_of``): a strategy's state,
-a msgspec Struct with the listing's window, handed out as opaque text and refused
-(ValueError) when it is not one the strategy made.
-
-The strategies, each what a marketplace's paging is:
-
-- ``NextLink``: the marketplace names the next page (a ``Link`` header) and that is all.
-- ``Seek``: the next page asks from the last instant read, so an item changed meanwhile
-  leaves the window without moving the pages still to read; a page whose items all share
-  the instant sought from (seeking again would ask it again) follows the marketplace's
-  next link, or asks the next page number where ``page_param`` names one.
-- ``Offsets``: positions in the listing's sort (``max``/``offset``); each next page starts
-  ``overlap`` places early and what was read already is dropped, and a page that starts
-  past the last item read steps back until it reaches it: items leaving the window move
-  the rest back without one being skipped.
-- ``PageNumbers``: page 1, 2 … while the marketplace says a next page follows.
-- ``SeekToken``: the marketplace's token of the next page, asked alone (it holds the
-  query), the newest item read kept: where a window without an end is complete to.
-- ``Renumbered``: page numbers over a listing whose total the answer gives; a total that
-  shrank steps the next page back by as many items.
-
-A listing's call (``Fetch``) answers a page's raw items and what it says of the next page,
-in the strategy's terms: the next link, a total count, whether one follows. Whatever the
-strategy, a page that lists nothing and says another follows, or names the page it is as
-the next, ends the listing (``page_bounds``), and a listing read whole stops at
-``MAX_PAGES``."""
+"""Paging and listing: a listing's strategy (page numbers, offsets, seek tokens, next links), the window it asks, its items decoded one by one and its kept cursors."""
 
 from __future__ import annotations
 
 import logging
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,13 +12,39 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
 
-from keybuzz_shared.connectors.kit.page_bounds import (
-    RepeatedPages,
-    follows,
-    past_bound,
-    same_next,
-)
+from keybuzz_shared.connectors.kit.page_bounds import RepeatedPages, follows, past_bound, same_next
 from keybuzz_shared.connectors.seam import Page, cursor_of, read_each, state_of
+from keybuzz_shared.mended import json_decoded
+
+# --- listing -------------------------------------------------------------------------------
+# How a marketplace's listings page, declared: a connector names its listing's call and
+# picks a paging strategy; the strategy says which page to ask next and what the cursor
+# holds. Every cursor is the seam's codec (``cursor_of``/``state_of``): a strategy's state,
+# a msgspec Struct with the listing's window, handed out as opaque text and refused
+# (ValueError) when it is not one the strategy made.
+#
+# The strategies, each what a marketplace's paging is:
+#
+# - ``NextLink``: the marketplace names the next page (a ``Link`` header) and that is all.
+# - ``Seek``: the next page asks from the last instant read, so an item changed meanwhile
+#   leaves the window without moving the pages still to read; a page whose items all share
+#   the instant sought from (seeking again would ask it again) follows the marketplace's
+#   next link, or asks the next page number where ``page_param`` names one.
+# - ``Offsets``: positions in the listing's sort (``max``/``offset``); each next page starts
+#   ``overlap`` places early and what was read already is dropped, and a page that starts
+#   past the last item read steps back until it reaches it: items leaving the window move
+#   the rest back without one being skipped.
+# - ``PageNumbers``: page 1, 2 … while the marketplace says a next page follows.
+# - ``SeekToken``: the marketplace's token of the next page, asked alone (it holds the
+#   query), the newest item read kept: where a window without an end is complete to.
+# - ``Renumbered``: page numbers over a listing whose total the answer gives; a total that
+#   shrank steps the next page back by as many items.
+#
+# A listing's call (``Fetch``) answers a page's raw items and what it says of the next page,
+# in the strategy's terms: the next link, a total count, whether one follows. Whatever the
+# strategy, a page that lists nothing and says another follows, or names the page it is as
+# the next, ends the listing (``page_bounds``), and a listing read whole stops at
+# ``MAX_PAGES``.
 
 T = TypeVar("T")  # what a page lists, read
 S = TypeVar("S", bound="Windowed")  # a strategy's state: its cursor
@@ -99,7 +99,7 @@ class Windowed(Protocol):
 
 
 @dataclass(frozen=True)
-class Step(Generic[T, S]):
+class PageRead(Generic[T, S]):
     """A page read: its items (those read before dropped), why others were left out,
     and the state of the next page (None: the last)."""
 
@@ -131,11 +131,11 @@ class Paging(ABC, Generic[T, S, M]):
         return True
 
     @abstractmethod
-    async def step(self, state: S, ask: Ask[M], read: Read[T]) -> Step[T, S]:
+    async def step(self, state: S, ask: PageRequest[M], read: Read[T]) -> PageRead[T, S]:
         """The page of ``state``: asked with ``ask``, its items read with ``read``."""
 
 
-class Ask(Generic[M]):
+class PageRequest(Generic[M]):
     """A page's call of one listing: its window as the query, the strategy's paging
     parameters beside it."""
 
@@ -177,8 +177,8 @@ class Listing(Generic[T, S, M]):
                 raise
             return old
 
-    async def step(self, state: S, read: Read[T]) -> Step[T, S]:
-        return await self.paging.step(state, Ask(self.query, self.fetch), read)
+    async def step(self, state: S, read: Read[T]) -> PageRead[T, S]:
+        return await self.paging.step(state, PageRequest(self.query, self.fetch), read)
 
     async def page(
         self,
@@ -191,7 +191,7 @@ class Listing(Generic[T, S, M]):
     ) -> Page[T]:
         """The seam's page of this listing by update: the first of the window from ``low``
         to ``high`` (None: without end), or the one ``cursor`` names; the last page is
-        complete until its window's end (``said``: as ``Step.page``)."""
+        complete until its window's end (``said``: as ``PageRead.page``)."""
         state = (
             self.start(low, high, updated=True)
             if cursor is None
@@ -199,7 +199,7 @@ class Listing(Generic[T, S, M]):
         )
         return (await self.step(state, read)).page(state.high, said=said)
 
-    async def every(self, state: S, read: Read[T]) -> Step[T, S]:
+    async def every(self, state: S, read: Read[T]) -> PageRead[T, S]:
         """Every page from ``state`` on, read at once: their items and why others were
         left out (a listing read whole before its items are used)."""
         items: list[T] = []
@@ -215,7 +215,7 @@ class Listing(Generic[T, S, M]):
             unreadable += page.unreadable
             following = None if same_next(self._name, following, page.following) else page.following
             pages += 1
-        return Step(tuple(items), tuple(unreadable), None)
+        return PageRead(tuple(items), tuple(unreadable), None)
 
     def _valid(self, state: S, updated: bool) -> bool:
         return self.paging.valid(state, updated=updated)
@@ -233,7 +233,7 @@ def _named(paging: object) -> str:
 # --- following the marketplace's links, seeking ----------------------------------------------
 
 
-class Span(msgspec.Struct, array_like=True, frozen=True):
+class WindowCursor(msgspec.Struct, array_like=True, frozen=True):
     """A window read by links or by seeking: ``low`` is where the next page seeks from,
     ``link`` the marketplace's next page when it is followed instead, ``page`` the page
     number of the items sharing ``low`` when the marketplace numbers them."""
@@ -244,59 +244,63 @@ class Span(msgspec.Struct, array_like=True, frozen=True):
     page: int = 1
 
 
-class NextLink(Paging[T, Span, str | None]):
+class NextLink(Paging[T, WindowCursor, str | None]):
     """The marketplace's next link, page after page, until it names none."""
 
-    state = Span
+    state = WindowCursor
 
-    def first(self, low: datetime, high: datetime | None, *, updated: bool) -> Span:
-        return Span(low, high)
+    def first(self, low: datetime, high: datetime | None, *, updated: bool) -> WindowCursor:
+        return WindowCursor(low, high)
 
-    def valid(self, state: Span, *, updated: bool) -> bool:
+    def valid(self, state: WindowCursor, *, updated: bool) -> bool:
         return state.page == 1
 
-    async def step(self, state: Span, ask: Ask[str | None], read: Read[T]) -> Step[T, Span]:
+    async def step(
+        self, state: WindowCursor, ask: PageRequest[str | None], read: Read[T]
+    ) -> PageRead[T, WindowCursor]:
         raw, link = await ask(state, link=state.link)
         items, unreadable = read(raw)
         if not follows(_named(self), raw, link is not None):
-            return Step(items, unreadable, None)
+            return PageRead(items, unreadable, None)
         following = msgspec.structs.replace(state, link=link)
-        return Step(
+        return PageRead(
             items, unreadable, None if same_next(_named(self), state, following) else following
         )
 
 
-class Seek(Paging[T, Span, str | None]):
+class Seek(Paging[T, WindowCursor, str | None]):
     """The next page from the last instant read (``key``: an item's, the listing's sort);
     a page wholly at the instant sought from follows the next link, or asks the next page
     number by ``page_param``. The listing ends where the marketplace names no next page."""
 
-    state = Span
+    state = WindowCursor
 
     def __init__(self, key: Callable[[T], datetime], *, page_param: str | None = None) -> None:
         self.key = key
         self.page_param = page_param
 
-    def first(self, low: datetime, high: datetime | None, *, updated: bool) -> Span:
-        return Span(low, high)
+    def first(self, low: datetime, high: datetime | None, *, updated: bool) -> WindowCursor:
+        return WindowCursor(low, high)
 
-    def valid(self, state: Span, *, updated: bool) -> bool:
+    def valid(self, state: WindowCursor, *, updated: bool) -> bool:
         return state.page >= 1 and (self.page_param is not None or state.page == 1)
 
-    async def step(self, state: Span, ask: Ask[str | None], read: Read[T]) -> Step[T, Span]:
+    async def step(
+        self, state: WindowCursor, ask: PageRequest[str | None], read: Read[T]
+    ) -> PageRead[T, WindowCursor]:
         paging = {self.page_param: str(state.page)} if self.page_param else None
         raw, link = await ask(state, paging, state.link)
         items, unreadable = read(raw)
         if not follows(_named(self), raw, link is not None):
-            return Step(items, unreadable, None)
+            return PageRead(items, unreadable, None)
         latest = max((self.key(item) for item in items), default=state.low)
         if latest > state.low:
-            following = Span(latest, state.high)
+            following = WindowCursor(latest, state.high)
         elif self.page_param is not None:
-            following = Span(state.low, state.high, page=state.page + 1)
+            following = WindowCursor(state.low, state.high, page=state.page + 1)
         else:
-            following = Span(state.low, state.high, link)
-        return Step(
+            following = WindowCursor(state.low, state.high, link)
+        return PageRead(
             items, unreadable, None if same_next(_named(self), state, following) else following
         )
 
@@ -370,7 +374,9 @@ class Offsets(OfOneListing[T, OffsetState, int]):
     def in_range(self, state: OffsetState) -> bool:
         return state.offset >= 0
 
-    async def step(self, state: OffsetState, ask: Ask[int], read: Read[T]) -> Step[T, OffsetState]:
+    async def step(
+        self, state: OffsetState, ask: PageRequest[int], read: Read[T]
+    ) -> PageRead[T, OffsetState]:
         last, offset = state.last, state.offset
         while True:
             raw, total = await ask(state, self._paging(offset))
@@ -383,12 +389,12 @@ class Offsets(OfOneListing[T, OffsetState, int]):
         fresh = tuple(item for item in items if last is None or self.key(item) > last)
         read_to = offset + len(raw)
         if not raw or read_to >= total:
-            return Step(fresh, unreadable, None)
+            return PageRead(fresh, unreadable, None)
         newest = max((self.key(item) for item in items), default=last)
         following = OffsetState(
             state.updated, state.low, state.high, max(offset + 1, read_to - self.overlap), newest
         )
-        return Step(fresh, unreadable, following)
+        return PageRead(fresh, unreadable, following)
 
     def _paging(self, offset: int) -> dict[str, str]:
         size_param, offset_param = self.params
@@ -419,7 +425,9 @@ class PageNumbers(OfOneListing[T, Numbered, bool]):
     def in_range(self, state: Numbered) -> bool:
         return state.page >= 1
 
-    async def step(self, state: Numbered, ask: Ask[bool], read: Read[T]) -> Step[T, Numbered]:
+    async def step(
+        self, state: Numbered, ask: PageRequest[bool], read: Read[T]
+    ) -> PageRead[T, Numbered]:
         page_param, size_param = self.params
         paging = {page_param: str(state.page)}
         if self.size is not None:
@@ -431,7 +439,7 @@ class PageNumbers(OfOneListing[T, Numbered, bool]):
             if follows(_named(self), raw, more)
             else None
         )
-        return Step(items, unreadable, following)
+        return PageRead(items, unreadable, following)
 
 
 # --- a seek token --------------------------------------------------------------------------
@@ -463,7 +471,9 @@ class SeekToken(Paging[T, Token, str | None]):
     def valid(self, state: Token, *, updated: bool) -> bool:
         return bool(state.token)  # a cursor is always of a next page
 
-    async def step(self, state: Token, ask: Ask[str | None], read: Read[T]) -> Step[T, Token]:
+    async def step(
+        self, state: Token, ask: PageRequest[str | None], read: Read[T]
+    ) -> PageRead[T, Token]:
         if state.token is None:
             raw, token = await ask(state)
         else:
@@ -474,8 +484,8 @@ class SeekToken(Paging[T, Token, str | None]):
         if not follows(_named(self), raw, bool(token)) or same_next(
             _named(self), state.token, token
         ):
-            return Step(items, unreadable, None)
-        return Step(items, unreadable, Token(state.low, state.high, token, newest))
+            return PageRead(items, unreadable, None)
+        return PageRead(items, unreadable, Token(state.low, state.high, token, newest))
 
 
 # --- page numbers over a total that may shrink -----------------------------------------------
@@ -515,14 +525,150 @@ class Renumbered(Paging[T, Pages, Count]):
     def valid(self, state: Pages, *, updated: bool) -> bool:
         return state.page >= 1
 
-    async def step(self, state: Pages, ask: Ask[Count], read: Read[T]) -> Step[T, Pages]:
+    async def step(
+        self, state: Pages, ask: PageRequest[Count], read: Read[T]
+    ) -> PageRead[T, Pages]:
         raw, (more, total) = await ask(state, {self.page_param: str(state.page)})
         items, unreadable = read(raw)
         count = -1 if total is None else total
         left = state.total - count if self.step_back and 0 <= count < state.total else 0
         if left:
             page = max(1, ((state.page - 1) * self.size - left) // self.size + 1)
-            return Step(items, unreadable, Pages(state.low, state.high, page, count))
+            return PageRead(items, unreadable, Pages(state.low, state.high, page, count))
         more = follows(_named(self), raw, more)
         following = Pages(state.low, state.high, state.page + 1, count) if more else None
-        return Step(items, unreadable, following)
+        return PageRead(items, unreadable, following)
+
+
+# --- windows -------------------------------------------------------------------------------
+# A listing's window as the query a marketplace takes: its start and its end (none where
+# the window has no end, or the marketplace takes none) as parameters, each instant written
+# the marketplace's way, beside parameters every page of the listing carries (its sort, its
+# page size).
+
+
+def window_query(
+    start: str,
+    end: str | None,
+    written: Callable[[datetime], str],
+    *,
+    end_written: Callable[[datetime], str] | None = None,
+    **fixed: str,
+) -> Query:
+    """The ``Query`` of a window [low, high]: ``start`` and ``end`` the instants as
+    ``written`` gives them, ``end`` left out when the window has none or the marketplace
+    takes none (``end`` None); ``end_written``: how the end is written where it differs
+    (rounded up where the marketplace keeps whole seconds); ``fixed`` beside."""
+
+    def query(low: datetime, high: datetime | None) -> dict[str, str]:
+        ends = {start: written(low)}
+        if end is not None and high is not None:
+            ends[end] = (end_written or written)(high)
+        return {**ends, **fixed}
+
+    return query
+
+
+# --- typed items ---------------------------------------------------------------------------
+# A page's items kept as the marketplace's bytes until each is read: a page decoded with
+# its list as ``list[msgspec.Raw]`` (the requester's ``shape``) holds each item's own bytes,
+# and each is decoded into the connector's type alone. An item off its shape costs that item,
+# said, never the page, and no JSON value stands between the bytes and the type of an item
+# on its shape. A page whose document was read item by item already (XML: ``Node.each``)
+# hands its items and why the others were left out on together (``with_unread``,
+# ``map_each``).
+
+
+def decoded(raw: msgspec.Raw | bytes, shape: type[T], what: str) -> T:
+    """One item's bytes as ``shape``; ValueError naming ``what`` when they are not one.
+    Bytes the typed decoder refuses are read once more as a JSON value before they are
+    judged: a key given twice is then read as its last value, as JSON decoders read it
+    (the typed decoder judges each value, a bogus first one included)."""
+    try:
+        return json_decoded(raw, shape)
+    except msgspec.ValidationError:
+        pass
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise ValueError(f"{what} off its shape: {str(exc)[:200]}") from None
+    try:
+        return msgspec.convert(json_decoded(raw), shape)
+    except (msgspec.DecodeError, RecursionError) as exc:  # ValidationError is a DecodeError
+        raise ValueError(f"{what} off its shape: {str(exc)[:200]}") from None
+
+
+def decode_each(shape: type[T], what: str) -> Read[T]:
+    """A listing's ``Read`` of a page's raw items, each ``decoded`` into ``shape`` alone."""
+
+    def read(raw: Sequence[Any]) -> tuple[tuple[T, ...], tuple[str, ...]]:
+        return read_each(raw, lambda item: decoded(item, shape, what))
+
+    return read
+
+
+class Unread(str):
+    """An item a page's document listed that could not be read: why, with its id."""
+
+
+def with_unread(items: Sequence[Any], unreadable: Sequence[str]) -> list[Any]:
+    """A page's items read from its document and, after them, why each other one could
+    not be: a listing's raw items, for ``map_each``."""
+    return [*items, *map(Unread, unreadable)]
+
+
+def mapped(map_one: Callable[[Any], T]) -> Callable[[Any], T]:
+    """``map_one`` of a ``with_unread`` item; ValueError (why) for an ``Unread`` one."""
+
+    def mapped_one(item: Any) -> T:
+        if isinstance(item, Unread):
+            raise ValueError(str(item))
+        return map_one(item)
+
+    return mapped_one
+
+
+def map_each(map_one: Callable[[Any], T]) -> Read[T]:
+    """A listing's ``Read`` of ``with_unread`` items: each mapped, each ``Unread`` one said."""
+    return lambda raw: read_each(raw, mapped(map_one))
+
+
+# --- kept cursors --------------------------------------------------------------------------
+# A cursor a listing handed out in an earlier layout, still read as the listing's state
+# (a ``Listing``'s ``legacy``): a poller or a backfill job keeps its cursor across a
+# restart, so the layout it was given in stays readable: one of the seam's codec
+# (``earlier``), or text the listing wrote itself (``earlier_text``).
+
+L = TypeVar("L", bound=msgspec.Struct)  # the earlier layout
+StateT = TypeVar("StateT")  # the listing's state
+
+
+def earlier(
+    layout: type[L], valid: Callable[[L], bool], state: Callable[[L], StateT]
+) -> Callable[[str], StateT | None]:
+    """A cursor of ``layout`` (``valid``: one the earlier listing handed out) as the state
+    ``state`` makes of it; None for any other cursor."""
+
+    def legacy(cursor: str) -> StateT | None:
+        try:
+            return state(state_of(cursor, layout, valid))
+        except ValueError:
+            return None
+
+    return legacy
+
+
+def earlier_text(
+    pattern: str, state: Callable[[re.Match[str]], StateT]
+) -> Callable[[str], StateT | None]:
+    """A cursor written as text matching ``pattern`` whole, as the state ``state`` makes of
+    its groups (a ValueError: a field the earlier listing never wrote); None for any other
+    cursor."""
+    form = re.compile(pattern)
+
+    def legacy(cursor: str) -> StateT | None:
+        found = form.fullmatch(cursor)
+        try:
+            return state(found) if found is not None else None
+        except ValueError:
+            return None
+
+    return legacy

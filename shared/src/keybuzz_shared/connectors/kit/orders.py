@@ -1,19 +1,9 @@
-"""A shop's orders as the seam's ``OrderSource``, declared rather than written: the
-listing by update and the listing by creation (each a ``Listing``: its strategy, its
-query, its call), how orders are fetched by id, and the mapping of one listed order.
-
-What every marketplace's order source does alike is here once: a listing by update reads
-the window [since - ``overlap``, now], fixed at its first page (``now`` None: a window
-the marketplace does not end, and no ``complete_until``); a listing by creation reads
-[start, end), oldest first, the orders created at or after ``end`` left out and the
-reading ended at a page created wholly past it (every such listing is in creation order);
-each order is read by the connector's mapping, one it cannot read logged and said
-(``Page.unreadable``), never guessed; the last page's ``complete_until`` is where the
-window ends."""
+"""Orders: a marketplace's order listing declared (by update, by id), what its order ids look like, a line's unit price."""
 
 from __future__ import annotations
 
 import logging
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,9 +11,23 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from keybuzz_shared.connectors.kit.listing import Listing, Read, Step, logged_each
+from keybuzz_shared.connectors.kit.listing import Listing, PageRead, Read, logged_each
 from keybuzz_shared.connectors.seam import CallRefused, OrderSummary, Page
 from keybuzz_shared.times import as_utc
+
+# --- orders --------------------------------------------------------------------------------
+# A shop's orders as the seam's ``OrderSource``, declared rather than written: the
+# listing by update and the listing by creation (each a ``Listing``: its strategy, its
+# query, its call), how orders are fetched by id, and the mapping of one listed order.
+#
+# What every marketplace's order source does alike is here once: a listing by update reads
+# the window [since - ``overlap``, now], fixed at its first page (``now`` None: a window
+# the marketplace does not end, and no ``complete_until``); a listing by creation reads
+# [start, end), oldest first, the orders created at or after ``end`` left out and the
+# reading ended at a page created wholly past it (every such listing is in creation order);
+# each order is read by the connector's mapping, one it cannot read logged and said
+# (``Page.unreadable``), never guessed; the last page's ``complete_until`` is where the
+# window ends.
 
 # A listing of orders, whatever its strategy.
 OrderListing = Listing[OrderSummary, Any, Any]
@@ -142,10 +146,55 @@ class ListedOrders:
         kept = sorted((o for o in step.items if o.created_at < end), key=lambda o: o.created_at)
         past = bool(step.items) and min(o.created_at for o in step.items) >= end
         following = None if past else step.following
-        return Step(tuple(kept), step.unreadable, following).page(end)
+        return PageRead(tuple(kept), step.unreadable, following).page(end)
 
     async def orders_by_id(self, order_ids: Sequence[str]) -> list[OrderSummary]:
         return await self.by_id.orders(order_ids, self._read)
 
     def _read(self, raw: Sequence[Any]) -> tuple[tuple[OrderSummary, ...], tuple[str, ...]]:
         return logged_each(self.read, self.log, f"{self.label} order", self.shop)(raw)
+
+
+# --- order ids -----------------------------------------------------------------------------
+# A marketplace's order ids from their pattern: the seam's ``OrderIds`` declared, not
+# written (an id whole for a lookup, and the ids a buyer's free text holds).
+
+
+class OrderIdPattern:
+    """``pattern`` matches one id whole. In free text an id stands alone: none of
+    ``joined`` (a character class's inside) right before or after it, nor of ``before``
+    right before it; ``keep`` leaves out a match that is no id (a word of letters)."""
+
+    def __init__(
+        self,
+        pattern: str,
+        described: str,
+        *,
+        joined: str = "0-9A-Za-z",
+        before: str = "",
+        keep: Callable[[str], bool] | None = None,
+    ) -> None:
+        self.described = described
+        self._whole = re.compile(pattern)
+        self._in_text = re.compile(f"(?<![{joined}{before}])(?:{pattern})(?![{joined}])")
+        self._keep = keep
+
+    def is_order_id(self, value: str) -> bool:
+        return self._whole.fullmatch(value) is not None
+
+    def order_ids_in(self, text: str) -> list[str]:
+        found: list[str] = self._in_text.findall(text)
+        return [w for w in found if self._keep(w)] if self._keep else found
+
+
+# --- unit prices ---------------------------------------------------------------------------
+# An order line's unit price where the marketplace gives the line's price for its whole
+# quantity: that amount as the marketplace wrote it, exactly, divided by the quantity.
+
+
+def unit_price(total: float | str | None, quantity: int) -> Decimal | None:
+    """The price of one of the line's ``quantity`` items whose price in all is ``total``
+    (a JSON number or text); None without a total that is a number, or for a quantity
+    below one."""
+    amount = decimal_of(total)
+    return amount / quantity if amount is not None and quantity >= 1 else None

@@ -1,21 +1,4 @@
-"""One shop's calls to a marketplace's JSON API, run from its declaration.
-
-A connector declares its API once (``ApiSpec``: its name, its seam errors, its refusals,
-its size cap) and picks an authentication strategy (auth.py); the requester does the rest
-alike for every marketplace: the URL kept under the API (no scheme, no ``..``), the call
-deadline, reads retried and sends never repeated once they may have arrived
-(``JsonCalls``), a ``Retry-After`` obeyed — and, where the marketplace says so, holding
-back every later call of the same operation until it ends — a refused token renewed once,
-redirects and answers of another type refused with what came, listings by next link with
-the page size checked, and files fetched from the declared hosts only (``FileLinks``).
-Every call sent is counted by name (``sent``); the call a marketplace's daily allowance
-counts (``ApiSpec.allowance_call``) is the seam's ``CountsAllowanceCalls`` and
-``LimitsAllowanceCalls`` here: once the poller's limit is reached, such a call fails
-unsent (``AllowanceSpent``). A marketplace that meters each operation by a rate of its own
-gives a ``Pace``: waited for before every request, told of every answer. An API that
-answers in documents (XML) declares how they are read (``ApiSpec.answers``, answers.py):
-its calls carry the token in their body (``post_document``), their envelope's refusals are
-read by the same ``Refusals``."""
+"""The requester every shop-API connector calls through: its answers (media type, parse, the API's refusal), its refusals (which answers mean the credentials, the limit or a hold), the call itself (deadline, size cap, retries, allowances) and its options."""
 
 from __future__ import annotations
 
@@ -26,15 +9,13 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NoReturn, Protocol, TypeVar, Unpack
+from typing import Any, NamedTuple, NoReturn, Protocol, TypeVar, Unpack
 
 import httpx
 import msgspec
 
-from keybuzz_shared.connectors.kit.answers import Answers, Garbled
 from keybuzz_shared.connectors.kit.auth import Auth
 from keybuzz_shared.connectors.kit.page_bounds import follows, same_next
-from keybuzz_shared.connectors.kit.refusals import Refusals
 from keybuzz_shared.connectors.seam import (
     AllowanceSpent,
     CallAnswerUnreadable,
@@ -54,6 +35,145 @@ from keybuzz_shared.http_calls import (
 from keybuzz_shared.json_calls import JSON_TYPES, CallOptions, CallTerms, JsonCalls, Unavailable
 from keybuzz_shared.mended import json_decoded
 from keybuzz_shared.redaction import KnownSecrets
+
+# --- answers -------------------------------------------------------------------------------
+# Answers of an API that does not speak JSON (an XML seller API), as the requester reads
+# them (``ApiSpec.answers``): the media type asked for and sent, the document parsed (for
+# XML, by the kit's guard: xml_answers.py), and what the document's own envelope says of
+# the call beside its HTTP status. An envelope that refuses is read by the marketplace's
+# ``Refusals`` like a refusal over HTTP (its token expired: renewed once; a login's: the
+# credentials refused; else its own error); one that only asks to come back soon is asked
+# again like a 429. An error status whose answer is of this type (but a 429 or one of the
+# credentials' statuses) is read like any answer: its envelope says what was refused.
+#
+# Such an API carries the shop's token in the request's body: a call's body is made again
+# at each sending from what the authentication carries (``Requester.post_document``).
+
+
+class Garbled(Exception):
+    """An answer cut short or not of the format at all (a server failing mid-answer): a
+    read asks again, a send's outcome is unknown."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Refusal(NamedTuple):
+    """What an envelope refuses: ``reason``, its own words (a status and codes) for logs;
+    ``later``: the marketplace only asks to come back soon."""
+
+    reason: str
+    later: bool = False
+
+
+class Answers(Protocol):
+    """How a marketplace's documents are read."""
+
+    @property
+    def content_type(self) -> str:
+        """Its requests' type ("text/xml; charset=utf-8"); its media type is asked for."""
+        ...
+
+    def read(self, content: bytes, max_bytes: int, redact: Callable[[str], str]) -> Any:
+        """The document of an answer: ``Garbled`` for one cut short or not of the format,
+        the marketplace's unreadable answer for any other (a DTD, another encoding). What
+        it keeps of the answer's texts goes through ``redact`` (the shop's secrets out)."""
+        ...
+
+    def refusal(self, document: Any) -> Refusal | None:
+        """What the document's envelope refuses; None when it accepts the call."""
+        ...
+
+
+# --- refusals ------------------------------------------------------------------------------
+# A marketplace's refusals as a table: which statuses mean the shop's credentials are
+# refused, which answers mean "held, come back later" although they are 4xx (a firewall's
+# challenge), which say the call's token expired, where its error document says why, and the
+# marketplace's own error for a refusal where it words them itself. The requester reads a refusal with it;
+# whatever the table does not name is the call refused, the same call refused again.
+
+# Where a marketplace's error document says why, most often: RFC 9457's ``detail`` and
+# ``title``, OAuth's ``error_description`` and ``error``, a plain ``message``, and a list
+# of ``errors`` (its first one's ``code`` or ``message``).
+COMMON_REASON_KEYS = ("detail", "message", "error_description", "title", "error", "errors")
+
+
+class Held(NamedTuple):
+    """A refusal that says nothing of the call or the credentials: the shop is held for
+    ``seconds`` and the same call tried again then."""
+
+    seconds: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Refusals:
+    """How a marketplace refuses: ``credentials``, the statuses that mean the shop's
+    credentials (after a token renewed once, where the authentication has one);
+    ``held``, the answers that only hold the shop (given the response and its error
+    document, None for any other); ``reason_keys``, where its document says why;
+    ``expired``, the answers beside a 401 that say the call's token expired (renewed once,
+    the call sent once more); ``error``, the marketplace's own error for a refusal, given
+    the call's name, the status and the document (its code and message kept), in place
+    of the seam's call refused."""
+
+    credentials: frozenset[int] = frozenset({401})
+    held: Callable[[httpx.Response, Any], Held | None] | None = None
+    reason_keys: tuple[str, ...] = COMMON_REASON_KEYS
+    expired: Callable[[httpx.Response, Any], bool] | None = None
+    error: Callable[[str, int, Any], Exception] | None = None
+
+    def reason(self, document: Any) -> str:
+        """The first reason the document gives under ``reason_keys`` ("" for none): a
+        text, an object's ``message``, or a list's first entry's ``code`` or ``message``."""
+        if not isinstance(document, dict):
+            return ""
+        for key in self.reason_keys:
+            if said := _said(document.get(key)):
+                return said
+        return ""
+
+
+def _said(value: Any) -> str:
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, dict) and isinstance(value.get("message"), str):
+        return _coded(value.get("code"), str(value["message"]))
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        first = value[0]
+        return str(first.get("code") or first.get("message") or "").strip()
+    return ""
+
+
+def _coded(code: Any, message: str) -> str:
+    """An error object's message, after its code where it has one (``unauthenticated:
+    Guest user not allowed``): what an operator looks up in the marketplace's docs."""
+    message = message.strip()
+    if isinstance(code, str | int) and str(code).strip() and str(code) not in message:
+        return f"{str(code).strip()}: {message}"
+    return message
+
+
+# --- requester -----------------------------------------------------------------------------
+# One shop's calls to a marketplace's JSON API, run from its declaration.
+#
+# A connector declares its API once (``ApiSpec``: its name, its seam errors, its refusals,
+# its size cap) and picks an authentication strategy (auth.py); the requester does the rest
+# alike for every marketplace: the URL kept under the API (no scheme, no ``..``), the call
+# deadline, reads retried and sends never repeated once they may have arrived
+# (``JsonCalls``), a ``Retry-After`` obeyed — and, where the marketplace says so, holding
+# back every later call of the same operation until it ends — a refused token renewed once,
+# redirects and answers of another type refused with what came, listings by next link with
+# the page size checked, and files fetched from the declared hosts only (``FileLinks``).
+# Every call sent is counted by name (``sent``); the call a marketplace's daily allowance
+# counts (``ApiSpec.allowance_call``) is the seam's ``CountsAllowanceCalls`` and
+# ``LimitsAllowanceCalls`` here: once the poller's limit is reached, such a call fails
+# unsent (``AllowanceSpent``). A marketplace that meters each operation by a rate of its own
+# gives a ``Pace``: waited for before every request, told of every answer. An API that
+# answers in documents (XML) declares how they are read (``ApiSpec.answers``, answers.py):
+# its calls carry the token in their body (``post_document``), their envelope's refusals are
+# read by the same ``Refusals``.
 
 T = TypeVar("T")
 
@@ -767,3 +887,15 @@ class Requester(JsonCalls[Call]):
         if not cursor or cursor.startswith("/") or "://" in cursor or ".." in cursor:
             raise ValueError("not a cursor this client handed out")
         return str(self._base.join(cursor))
+
+
+# --- options -------------------------------------------------------------------------------
+# What a connector's client takes beside its own arguments and hands to the kit's
+# ``Requester`` unread: the call options, where the shop's files may come from, the cap of
+# an answer (None: the spec's) and a pace around each request.
+
+
+class RequesterOptions(CallOptions, total=False):
+    files: FileLinks
+    max_response_bytes: int | None
+    pace: Pace | None

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import PurePath
 
-from keybuzz_shared.connectors.kit.reply_files import refused_files
+from keybuzz_shared.connectors.kit import refused_files
 from keybuzz_shared.connectors.seam import Limits, ReplyFile
 
 

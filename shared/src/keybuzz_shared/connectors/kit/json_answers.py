@@ -1,11 +1,4 @@
-"""A marketplace's JSON read into the connector's wire models, declared: a model (a msgspec
-Struct holding only the fields the connector maps) and what the item is called; the kit
-reads one item (``read_as``) or a page's items (``reader``), an item off the model's shape
-a ValueError naming it, or a call's whole answer (``answer_as``), one off its shape
-unreadable. Beside them, the small forms every JSON API's calls share: an id as one path
-segment, an address under another, the accounts an answer names, an instant as
-ISO 8601 in UTC (to the microsecond, the millisecond or the second), a person's name in its
-two parts (``PersonName``, ``PersonNameLower``, ``PersonNameSnake``, ``full_name``)."""
+"""JSON answers read into a connector's Structs: a page's reader, one item read, the instants and names as APIs write them, paths under a base URL."""
 
 from __future__ import annotations
 
@@ -19,6 +12,16 @@ import msgspec
 
 from keybuzz_shared.connectors.seam import AnswerUnreadable, read_each
 from keybuzz_shared.times import as_utc
+
+# --- wire ----------------------------------------------------------------------------------
+# A marketplace's JSON read into the connector's wire models, declared: a model (a msgspec
+# Struct holding only the fields the connector maps) and what the item is called; the kit
+# reads one item (``read_as``) or a page's items (``reader``), an item off the model's shape
+# a ValueError naming it, or a call's whole answer (``answer_as``), one off its shape
+# unreadable. Beside them, the small forms every JSON API's calls share: an id as one path
+# segment, an address under another, the accounts an answer names, an instant as
+# ISO 8601 in UTC (to the microsecond, the millisecond or the second), a person's name in its
+# two parts (``PersonName``, ``PersonNameLower``, ``PersonNameSnake``, ``full_name``).
 
 T = TypeVar("T")
 

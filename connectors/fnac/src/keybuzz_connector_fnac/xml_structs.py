@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from keybuzz_shared.connectors.kit.xml_requests import Child, document, xml_instant
+from keybuzz_connector_fnac.xml_requests import Child, document, xml_instant
 
 
 def request(ns: str, root: str, attributes: Mapping[str, str], declared: msgspec.Struct) -> bytes:

@@ -22,10 +22,7 @@ from urllib.parse import urlencode
 import httpx
 import msgspec
 from cachetools import TTLCache
-
-from keybuzz_shared.connectors.kit.auth import HeaderAuth
-from keybuzz_shared.connectors.kit.refusals import Held, Refusals
-from keybuzz_shared.connectors.kit.requester import ApiSpec, CallErrors, Requester
+from keybuzz_shared.connectors.kit import ApiSpec, CallErrors, HeaderAuth, Held, Refusals, Requester
 from keybuzz_shared.connectors.seam import (
     AccountCredentials,
     AccountCredentialsMissing,

@@ -11,9 +11,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from keybuzz_shared.connectors.kit.once_per import KeptFor
 from keybuzz_shared.connectors.seam import ResponseFigure
 from keybuzz_shared.times import as_utc
+
+from keybuzz_connector_mirakl.call_spacing import KeptFor
 
 # Each period's name as the marketplace gives it, and how far back it goes from when the
 # figures were computed (None: since the beginning), shortest first.

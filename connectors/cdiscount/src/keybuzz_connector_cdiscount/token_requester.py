@@ -8,10 +8,7 @@ from collections.abc import Mapping
 from typing import Unpack
 
 import httpx
-
-from keybuzz_shared.connectors.kit.auth import ClientCredentials
-from keybuzz_shared.connectors.kit.options import RequesterOptions
-from keybuzz_shared.connectors.kit.requester import ApiSpec, Requester
+from keybuzz_shared.connectors.kit import ApiSpec, ClientCredentials, Requester, RequesterOptions
 
 
 class TokenRequester(Requester):

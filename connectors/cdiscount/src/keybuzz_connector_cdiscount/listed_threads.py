@@ -14,11 +14,18 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from keybuzz_shared.connectors.kit.listing import Listing, Read, Span, Step
-from keybuzz_shared.connectors.kit.read_marks import ReadMarks, Unmarked
-from keybuzz_shared.connectors.kit.requester import Requester
-from keybuzz_shared.connectors.kit.thread_pages import thread_page
-from keybuzz_shared.connectors.kit.wire import iso_z, url_under
+from keybuzz_shared.connectors.kit import (
+    Listing,
+    PageRead,
+    Read,
+    ReadMarks,
+    Requester,
+    Unmarked,
+    WindowCursor,
+    iso_z,
+    thread_page,
+    url_under,
+)
 from keybuzz_shared.connectors.seam import InboxFile, InboxMessage, Page, ThreadsInbox
 from keybuzz_shared.file_links import LinkRefused
 from keybuzz_shared.times import as_utc
@@ -55,7 +62,7 @@ class ListedThreads(ThreadsInbox, Generic[T]):
 
     def __init__(
         self,
-        listing: Listing[T, Span, Any],
+        listing: Listing[T, WindowCursor, Any],
         read: Read[T],
         *,
         whole: Callable[[T], Awaitable[T]],
@@ -88,7 +95,7 @@ class ListedThreads(ThreadsInbox, Generic[T]):
         step = await self.listing.step(state, self.read)
         messages = await self.mapper()
         if not step.items:  # no thread read: nothing to seek from, the listing ends
-            step = Step((), step.unreadable, None)
+            step = PageRead((), step.unreadable, None)
         return await thread_page(step, self.whole, messages, self.named, complete_until=state.high)
 
     async def mark_read(self, message_ids: Sequence[str]) -> int:
@@ -101,7 +108,7 @@ class ListedThreads(ThreadsInbox, Generic[T]):
     async def file(self, file: InboxFile, max_bytes: int) -> bytes:
         return await self.files(file, max_bytes)
 
-    def _start(self, since: datetime) -> Span:
+    def _start(self, since: datetime) -> WindowCursor:
         until, low = as_utc(self.now()), as_utc(since)
         if self.reach is not None and low < until - self.reach:
             log.info(
@@ -110,4 +117,4 @@ class ListedThreads(ThreadsInbox, Generic[T]):
                 extra={"since": iso_z(low), "from": iso_z(until - self.reach)},
             )
             low = until - self.reach
-        return Span(low, until)
+        return WindowCursor(low, until)

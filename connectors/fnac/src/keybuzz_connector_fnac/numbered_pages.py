@@ -14,10 +14,7 @@ from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
-
-from keybuzz_shared.connectors.kit.listing import Count, Fetch, window_of
-from keybuzz_shared.connectors.kit.typed_items import with_unread
-from keybuzz_shared.connectors.kit.xml_answers import Node, decode
+from keybuzz_shared.connectors.kit import Count, Fetch, Node, decode, window_of, with_unread
 
 T = TypeVar("T")  # an item, read
 P = TypeVar("P", bound=msgspec.Struct)  # a page's paging, as the answer says it

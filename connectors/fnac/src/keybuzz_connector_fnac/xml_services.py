@@ -16,14 +16,18 @@ from typing import Any, Generic, TypeVar, Unpack
 
 import httpx
 import msgspec
+from keybuzz_shared.connectors.kit import (
+    ApiSpec,
+    Element,
+    Enveloped,
+    Redacted,
+    Requester,
+    RequesterOptions,
+    StatusEnvelope,
+)
 
-from keybuzz_shared.connectors.kit.credential_structs import Redacted
-from keybuzz_shared.connectors.kit.login import LoginToken
-from keybuzz_shared.connectors.kit.options import RequesterOptions
-from keybuzz_shared.connectors.kit.requester import ApiSpec, Requester
-from keybuzz_shared.connectors.kit.xml_answers import Element
-from keybuzz_shared.connectors.kit.xml_envelope import Enveloped, StatusEnvelope
-from keybuzz_shared.connectors.kit.xml_structs import request
+from keybuzz_connector_fnac.login_token import LoginToken
+from keybuzz_connector_fnac.xml_structs import request
 
 G = TypeVar("G")  # what the login grants: the token and what comes with it
 P = TypeVar("P")  # a page as the connector reads it

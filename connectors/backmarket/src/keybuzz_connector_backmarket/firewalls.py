@@ -11,8 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-
-from keybuzz_shared.connectors.kit.refusals import Held
+from keybuzz_shared.connectors.kit import Held
 
 
 def challenge_held(

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from keybuzz_shared.connectors.kit.listing import Fetch
-from keybuzz_shared.connectors.kit.page_bounds import follows
-from keybuzz_shared.connectors.kit.requester import Requester
+from keybuzz_shared.connectors.kit import Fetch, Requester, follows
 from keybuzz_shared.connectors.seam import CallRefused
 
 

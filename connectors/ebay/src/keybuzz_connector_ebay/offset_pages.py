@@ -10,9 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from keybuzz_shared.connectors.kit.listing import Fetch
-from keybuzz_shared.connectors.kit.page_bounds import follows, past_bound, repeats
-from keybuzz_shared.connectors.kit.requester import Requester
+from keybuzz_shared.connectors.kit import Fetch, Requester, follows, past_bound, repeats
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,17 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from keybuzz_shared.connectors.kit.listing import Fetch, Listing, Query, Read, SeekToken, Token
-from keybuzz_shared.connectors.kit.read_marks import ReadMarks, Unmarked
-from keybuzz_shared.connectors.kit.thread_pages import thread_page
+from keybuzz_shared.connectors.kit import (
+    Fetch,
+    Listing,
+    Query,
+    Read,
+    ReadMarks,
+    SeekToken,
+    Token,
+    Unmarked,
+    thread_page,
+)
 from keybuzz_shared.connectors.seam import InboxFile, InboxMessage, Page, ThreadsInbox
 from keybuzz_shared.times import as_utc
 

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from keybuzz_shared.connectors.kit.listing import Fetch
+from keybuzz_shared.connectors.kit import Fetch
 from keybuzz_shared.connectors.seam import CallRefused
 
 log = logging.getLogger(__name__)
