@@ -19,7 +19,7 @@ from keybuzz_connector_fnac.session import FnacShop, session_of
 from keybuzz_devstack.testing import shop_api_at
 from keybuzz_shared.connectors import registry
 from keybuzz_shared.connectors.kit import Pages, Renumbered
-from keybuzz_shared.connectors.kit.listing import Ask
+from keybuzz_shared.connectors.kit.listing import PageRequest
 from keybuzz_shared.connectors.seam import (
     Connector,
     CredentialsRefused,
@@ -253,7 +253,7 @@ async def test_a_listing_steps_back_when_read_items_leave_its_window() -> None:
         async def fetch(_params: dict[str, str], _link: str | None) -> Any:
             return ["an item"], (more, total)  # a page listing nothing ends (page_bounds)
 
-        return (await paging.step(state, Ask(lambda *_: {}, fetch), lambda raw: ((), ()))).following
+        return (await paging.step(state, PageRequest(lambda *_: {}, fetch), lambda raw: ((), ()))).following
 
     # Read page 2 of 100 while 3 items of page 1 left: the next read starts at page 1 again.
     assert (await step(window, True, 247)) == Pages(window.low, window.high, 1, 247)
