@@ -253,7 +253,9 @@ async def test_a_listing_steps_back_when_read_items_leave_its_window() -> None:
         async def fetch(_params: dict[str, str], _link: str | None) -> Any:
             return ["an item"], (more, total)  # a page listing nothing ends (page_bounds)
 
-        return (await paging.step(state, PageRequest(lambda *_: {}, fetch), lambda raw: ((), ()))).following
+        return (
+            await paging.step(state, PageRequest(lambda *_: {}, fetch), lambda raw: ((), ()))
+        ).following
 
     # Read page 2 of 100 while 3 items of page 1 left: the next read starts at page 1 again.
     assert (await step(window, True, 247)) == Pages(window.low, window.high, 1, 247)
