@@ -733,7 +733,8 @@ C = TypeVar("C")  # a conversation as listed
 
 class ListedAt(msgspec.Struct, array_like=True, frozen=True):
     """A listing's place: the kind of conversation listed, the next page's offset and
-    the window's start (the layout eBay's cursors had before the engine held them)."""
+    the window's start (the layout a connector's own cursors had, so that stored ones
+    still decode)."""
 
     kind: str
     offset: int
