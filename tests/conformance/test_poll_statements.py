@@ -104,7 +104,11 @@ async def test_a_poll_with_nothing_new_runs_at_most_two_statements_of_its_shop(
             # last poll left it): correct, not lean; the lean ones are waited for.
             return len(lean()) >= POLLS_COUNTED or None
 
-        await wait_for(counted, None, f"{POLLS_COUNTED} polls of the shop counted")
+        try:
+            await wait_for(counted, None, f"{POLLS_COUNTED} polls of the shop counted")
+        except AssertionError as exc:  # what each poll that was counted ran, to read why
+            ran = [len(_poll_work(p)) for p in statements.polls()]
+            raise AssertionError(f"{exc}; statements of each poll counted: {ran}") from None
     for poll in statements.polls()[:POLLS_COUNTED]:
         if connector.marketplace in NOT_YET:
             assert len(_poll_work(poll)) <= MOST_STATEMENTS, "\n".join(poll)

@@ -122,30 +122,33 @@ class ShopStart(msgspec.Struct, frozen=True, kw_only=True):
     seconds_since_poll: float | None = None  # since its last poll ended (None: never)
 
 
-class SeenPage(msgspec.Struct, frozen=True, kw_only=True):
-    """The last page of messages a poll of this process listed, stored and its threads'
-    states written; the shop's row as that poll left it (its cursor, its count)."""
+class ListedPage(msgspec.Struct, frozen=True, kw_only=True):
+    """A page of messages as a poll listed it: its messages and its threads' states."""
 
-    cursor: ShopCursor
-    fetched: int
     message_ids: tuple[str, ...]
     states: tuple[ThreadState, ...]
     clocks: tuple[ThreadClock, ...]
+
+
+class SeenPages(msgspec.Struct, frozen=True, kw_only=True):
+    """The pages of messages a poll of this process listed, in order, each stored and its
+    threads' states written; the shop's row as that poll left it (its cursor, its count).
+    Every page is kept, not the last only: a shop whose overlap holds more than a page
+    lists them all again at each poll."""
+
+    cursor: ShopCursor
+    fetched: int
+    pages: tuple[ListedPage, ...]
 
     def still(self, start: ShopStart) -> bool:
         """Whether no other poll (another instance's, or one that failed) listed anything
         of the shop since, and nothing reset its cursor (``forget_received``)."""
         return start.cursor == self.cursor and start.fetched == self.fetched
 
-    def repeated(
-        self, message_ids: list[str], states: list[ThreadState], clocks: list[ThreadClock]
-    ) -> bool:
-        """Whether a page lists the very messages and thread states of this one."""
-        return (tuple(message_ids), tuple(states), tuple(clocks)) == (
-            self.message_ids,
-            self.states,
-            self.clocks,
-        )
+    def repeated(self, index: int, page: ListedPage) -> bool:
+        """Whether the poll's ``index``-th page lists the very messages and thread states
+        that the last poll's did."""
+        return index < len(self.pages) and self.pages[index] == page
 
 
 class ShopPoll(msgspec.Struct, kw_only=True):

@@ -49,7 +49,8 @@ from keybuzz_poller.shops.domain import (
     MARKED_READ,
     OPENS_TICKET,
     SELLER,
-    SeenPage,
+    ListedPage,
+    SeenPages,
     Shop,
     ShopCursor,
     ShopPoll,
@@ -92,10 +93,10 @@ async def poll_shop(ports: ShopPorts, shop: Shop, start: ShopStart | None = None
         try:
             start = start or await ports.store.started(shop)  # read by ``ready``, or now
             seen = ports.seen_pages.pop(shop.key, None)
-            last = await _poll(ports, shop, poll, Bound(spent, reading.max_calls), start, seen)
-            if last is not None:  # what the poll's end leaves in the shop's row (its count)
+            listed = await _poll(ports, shop, poll, Bound(spent, reading.max_calls), start, seen)
+            if listed is not None:  # what the poll's end leaves in the shop's row (its count)
                 fetched = start.fetched + poll.fetched
-                ports.seen_pages[shop.key] = msgspec.structs.replace(last, fetched=fetched)
+                ports.seen_pages[shop.key] = msgspec.structs.replace(listed, fetched=fetched)
         finally:
             poll.calls, poll.stopped = spent.made, list(spent.stopped)
             await spent_in_day(ports, shop, reading, spent.made)
@@ -108,16 +109,16 @@ async def _poll(
     poll: ShopPoll,
     bound: Bound,
     start: ShopStart,
-    seen: SeenPage | None,
-) -> SeenPage | None:
-    """The poll; the last page of messages it listed (its ``fetched`` left to the caller)."""
+    seen: SeenPages | None,
+) -> SeenPages | None:
+    """The poll; the pages of messages it listed (their ``fetched`` left to the caller)."""
     reading = ports.reading(shop.marketplace)
     await ports.source.open(shop)  # its credentials, read once for the whole poll
     if reading.mark_as_read and start.marks_pending:
         await _mark_pending(ports, shop, poll)  # left by an earlier poll's failed mark
-    # The last poll's page, if this process made it and nothing else polled the shop since.
+    # The last poll's pages, if this process made it and nothing else polled the shop since.
     seen = seen if seen is not None and seen.still(start) else None
-    last: SeenPage | None = None
+    pages: list[ListedPage] = []
     cursor = started = start.cursor
     now = ports.clock()
     since = read_from(cursor.incidents_since, now, reading.first_poll, reading.overlap)
@@ -143,11 +144,9 @@ async def _poll(
         listed_ids = [m.message_id for m in messages]
         states = thread_states(messages)  # from every message listed, stored or not
         clocks = thread_clocks(messages) if clocked else []
-        last = SeenPage(
-            cursor=cursor, fetched=0, message_ids=tuple(listed_ids), states=tuple(states),
-            clocks=tuple(clocks),
-        )  # fmt: skip
-        if seen is not None and seen.repeated(listed_ids, states, clocks):
+        page = ListedPage(message_ids=tuple(listed_ids), states=tuple(states), clocks=tuple(clocks))
+        pages.append(page)
+        if seen is not None and seen.repeated(len(pages) - 1, page):
             # Most polls: the cursor's overlap listed again as the last poll left it, every
             # message stored and every thread's state written then: no statement.
             if not _moves(cursor.messages_since, messages):
@@ -187,7 +186,7 @@ async def _poll(
         if reading.mark_as_read and fresh:
             await _mark_pending(ports, shop, poll)
     cursor = await bound.cursor_kept(ports, shop, started, cursor, "messages_since")
-    return None if last is None else msgspec.structs.replace(last, cursor=cursor)
+    return SeenPages(cursor=cursor, fetched=0, pages=tuple(pages)) if pages else None
 
 
 def _marketplace_clock(shop: Shop) -> bool:

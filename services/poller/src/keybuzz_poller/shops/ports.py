@@ -40,7 +40,7 @@ from keybuzz_poller.shops.domain import (
     CURSOR_OVERLAP,
     MatchedReply,
     OwnReply,
-    SeenPage,
+    SeenPages,
     Shop,
     ShopCursor,
     ShopStart,
@@ -286,9 +286,9 @@ class ShopPorts:
     poll_costs: dict[str, tuple[date, int, float]] = field(default_factory=dict)
     # The calls each shop's last poll made (shop key → calls), for its next interval.
     last_poll_calls: dict[str, int] = field(default_factory=dict)
-    # The last page each shop's last poll listed (shop key → page), one a shop this process
-    # polls: a poll listing it again unchanged skips its dedupe and its threads' write.
-    seen_pages: dict[str, SeenPage] = field(default_factory=dict)
+    # The pages each shop's last poll listed (shop key → pages), for the shops this process
+    # polls: a poll listing one again unchanged skips its dedupe and its threads' write.
+    seen_pages: dict[str, SeenPages] = field(default_factory=dict)
 
 
 # What an API reply's outcome ``code`` holds when the marketplace refused the shop's key.
