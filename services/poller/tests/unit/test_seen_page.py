@@ -18,7 +18,6 @@ from keybuzz_poller.shops.domain import (
 from keybuzz_poller.shops.poll import poll_shop
 from poller_shop_fakes import fake_shops
 from poller_shop_fakes import shop_message as message
-
 from test_shop_polling import SHOP, connected
 
 LEFT = ShopCursor(messages_since=datetime(2026, 11, 27, 1, 0, tzinfo=UTC))
