@@ -116,3 +116,38 @@ async def test_shops_in_backoff_never_take_the_slots_meant_for_healthy_ones() ->
     finally:
         polls.release.set()
         await polls.stop()
+
+
+class Slow(LeasedPolls):
+    """Every poll takes half as long again as the deadline."""
+
+    async def poll_one(self, tenant_id: str) -> PollResult:
+        assert self.timings.deadline is not None
+        await asyncio.sleep(self.timings.deadline * 1.5)
+        return PollResult(tenant_id=tenant_id, fetched=0, stored=0, duplicates=0, unparsed=0)
+
+
+async def test_a_poll_in_backoff_runs_past_the_deadline_that_cuts_a_healthy_one() -> None:
+    """A shop cut at its deadline at every poll would never get its first page in: in
+    back-off (its own slots) its poll is given longer, and ends."""
+    fake = fake_poller(ManualClock(datetime(2026, 11, 24, 2, 0, tzinfo=UTC)))
+    await due(fake, "failing", failures=2)
+    await due(fake, "healthy")
+    timings = msgspec.structs.replace(TIMINGS, deadline=0.2, slow_after=60.0, tick=0.05)
+    runtime = SimpleNamespace(
+        settings=SimpleNamespace(poll_concurrency=1, poll_enabled=True), stopping=False
+    )
+    polls = Slow(cast(PollerRuntime, runtime), fake.schedule, timings)
+    rows = fake.tables.schedule
+
+    async def both_ended() -> None:
+        while rows["failing"].consecutive_failures != 0 or not rows["healthy"].last_error:
+            await asyncio.sleep(0.05)
+
+    polls.start()
+    try:
+        await asyncio.wait_for(both_ended(), 30)
+    finally:
+        await polls.stop()
+    assert "cut at its deadline (0.2 s)" in rows["healthy"].last_error
+    assert rows["failing"].consecutive_failures == 0 and rows["failing"].last_error is None

@@ -51,6 +51,11 @@ POLL_NOW_WAIT_SECONDS = 10.0  # poll-now waits this long for a running poll to e
 # ones, per slot: room for a marketplace's shops going bad together (each slow until its
 # deadline), not for an overloaded instance to pile up polls it cannot finish.
 SLOW_POLLS_PER_SLOT = 4
+# A poll in back-off runs this many times its deadline: one cut at the same point again and
+# again (a first page too big to store within the deadline on a loaded database, a slow
+# marketplace) would never get its page in. It runs in the back-off slots, apart from the
+# healthy polls, so the longer wait costs no one else.
+BACKOFF_DEADLINE_FACTOR = 4
 
 
 class TenantNotPollable(Exception):
@@ -295,10 +300,13 @@ class LeasedPolls:
         return result
 
     async def _poll_within_deadline(self, key: str) -> PollResult:
-        """``poll_one``, cut at the timings' deadline (what it committed so far stays)."""
+        """``poll_one``, cut at the timings' deadline, longer in back-off (what it committed
+        so far stays)."""
         deadline = self.timings.deadline
         if deadline is None:
             return await self.poll_one(key)
+        if self.started.get(key, (0.0, False))[1]:
+            deadline *= BACKOFF_DEADLINE_FACTOR
         timeout = asyncio.timeout(deadline)
         try:
             async with timeout:
