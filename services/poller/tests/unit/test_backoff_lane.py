@@ -119,12 +119,24 @@ async def test_shops_in_backoff_never_take_the_slots_meant_for_healthy_ones() ->
 
 
 class Slow(LeasedPolls):
-    """Every poll takes half as long again as the deadline."""
+    """Every poll takes half as long again as the deadline; ``both`` set once each of the
+    two shops' first polls ended (recorded)."""
+
+    ended: set[str]
+    both: asyncio.Event
 
     async def poll_one(self, tenant_id: str) -> PollResult:
         assert self.timings.deadline is not None
         await asyncio.sleep(self.timings.deadline * 1.5)
         return PollResult(tenant_id=tenant_id, fetched=0, stored=0, duplicates=0, unparsed=0)
+
+    async def poll_leased(self, tenant_id: str, reraise: bool = False) -> PollResult | None:
+        try:
+            return await super().poll_leased(tenant_id, reraise)
+        finally:
+            self.ended.add(tenant_id)
+            if self.ended >= {"failing", "healthy"}:
+                self.both.set()
 
 
 async def test_a_poll_in_backoff_runs_past_the_deadline_that_cuts_a_healthy_one() -> None:
@@ -138,16 +150,12 @@ async def test_a_poll_in_backoff_runs_past_the_deadline_that_cuts_a_healthy_one(
         settings=SimpleNamespace(poll_concurrency=1, poll_enabled=True), stopping=False
     )
     polls = Slow(cast(PollerRuntime, runtime), fake.schedule, timings)
-    rows = fake.tables.schedule
-
-    async def both_ended() -> None:
-        while rows["failing"].consecutive_failures != 0 or not rows["healthy"].last_error:
-            await asyncio.sleep(0.05)
-
+    polls.ended, polls.both = set(), asyncio.Event()
     polls.start()
     try:
-        await asyncio.wait_for(both_ended(), 30)
+        await asyncio.wait_for(polls.both.wait(), 30)
     finally:
         await polls.stop()
+    rows = fake.tables.schedule
     assert "cut at its deadline (0.2 s)" in rows["healthy"].last_error
     assert rows["failing"].consecutive_failures == 0 and rows["failing"].last_error is None
