@@ -134,7 +134,6 @@ async def test_a_file_named_outside_the_marketplace_is_never_fetched(
         for each in written:
             await stored_after(conformance, mine, each.message_id, first["lastSuccessAt"], True)
         tickets = [await ticket_of(conformance, mine, each) for each in written]
-        status = await shop_status(conformance, mine)
         stored = await stored_ids(conformance, mine)
     for each, ticket in zip(written, tickets, strict=True):
         assert stored.count(each.message_id) == 1
@@ -142,7 +141,9 @@ async def test_a_file_named_outside_the_marketplace_is_never_fetched(
         [file] = message["attachments"]
         assert file["skipped"] and not file["size"], file
     assert knocks == [], knocks  # not one connection, let alone a request
-    assert status is not None and status["consecutiveFailures"] == 0, status
+    # Each message stored with its file skipped is a poll the refused link did not fail: a
+    # poll's files are fetched before its page's transaction, and a failed poll stores
+    # nothing. (Its status is not read: a busy machine may cut a later poll at its deadline.)
 
 
 def other_paths(sandbox: str) -> list[str]:
