@@ -177,9 +177,9 @@ async def _sellers_polled(
     return sandbox, poller, listed, tenants
 
 
-FLOOD = 60  # conversations one seller receives at once
+FLOOD = 30  # conversations one seller receives at once: 7 times a quiet poll's calls
 # eBay's own interval and the budget's alike here: a poll's deadline is the interval, and
-# the flood's poll (some 120 calls) is read in one, on a busy machine too (cut at its
+# the flood's poll (some 60 calls) is read in one, on a busy machine too (cut at its
 # deadline, it would be retried only once its calls allow, minutes later).
 FLOOD_INTERVAL = 15.0
 FLOOD_BUDGET = round(SELLERS * CALLS_PER_POLL * DAY / (POLL_SHARE * FLOOD_INTERVAL))
