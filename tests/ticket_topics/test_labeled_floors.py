@@ -17,6 +17,7 @@ from tests.ticket_topics.measure import (
     Labeled,
     accuracy,
     classified,
+    extra_tuning,
     labeled,
     language_pairs,
     subject_figures,
@@ -91,6 +92,20 @@ def test_the_language_keeps_its_accuracy(rows: list[tuple[Labeled, str, Subject]
     for language in LANGUAGES:
         pairs = [(m.language, guess) for m, guess, _ in rows if m.language == language]
         assert accuracy(pairs) >= LANGUAGE_FLOOR_EACH, language
+
+
+def test_no_message_trained_on_is_a_held_out_message() -> None:
+    """The held-out figures count messages the model never saw: no training text (the old
+    set, the tuning part, the extra tuning messages) is a held-out text, case and outer
+    spaces aside."""
+    held_out = {m.text.strip().casefold(): m.id for m in written("held_out")}
+    if not held_out:
+        pytest.skip("the written set (tests/ticket_topics/written_set/) is not in this tree")
+    trained = labeled() + written("tuning") + extra_tuning()
+    copies = {
+        m.id: held_out[key] for m in trained if (key := m.text.strip().casefold()) in held_out
+    }
+    assert not copies, f"training messages that are held-out texts: {copies}"
 
 
 def test_the_held_out_part_keeps_its_subject_accuracy(
