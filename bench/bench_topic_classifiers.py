@@ -22,6 +22,7 @@ messages); the memory a poller process gains when the candidate is loaded (a fre
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import statistics
 import subprocess
@@ -53,10 +54,11 @@ from tests.ticket_topics.measure import (
     subject_figures,
     written,
 )
-from tests.ticket_topics.train_model import fit
+from tests.ticket_topics.train_model import REGULARISATION, fit
 
 ROOT = Path(__file__).parents[1]
 BASE = "1141a9f6"  # main before this comparison: the rules as they were
+SHIPPED_BEFORE = "12feab1d"  # main before the twenty-sixth session's data and settings
 FOLDS = 5
 RUNS = 7
 Classifier = Callable[[str], Subject]  # a buyer's own words → a subject
@@ -85,9 +87,9 @@ def _rules(_: Sequence[Labeled]) -> Classifier:
     return subject_rules.subject_of
 
 
-def _model(rule_scale: float) -> Trainer:
+def _model(rule_scale: float, regularisation: float = REGULARISATION) -> Trainer:
     def train(messages: Sequence[Labeled]) -> Classifier:
-        return fit(messages, rule_scale=rule_scale).subject_of
+        return fit(messages, rule_scale=rule_scale, regularisation=regularisation).subject_of
 
     return train
 
@@ -114,15 +116,33 @@ def _shipped(_: Sequence[Labeled]) -> Classifier:
     return subject_model.subject_of
 
 
+def _shipped_at(commit: str) -> Trainer:
+    """The weights the package shipped at ``commit`` (git show), measured beside today's."""
+
+    def load(_: Sequence[Labeled]) -> Classifier:
+        path = "shared/src/keybuzz_shared/ticket_topics/subject_model.npz"
+        weights = subprocess.run(
+            ["git", "show", f"{commit}:{path}"], cwd=ROOT, capture_output=True, check=True
+        ).stdout
+        model = subject_model.SubjectModel.load(io.BytesIO(weights))
+        classifier: Classifier = model.subject_of
+        return classifier
+
+    return load
+
+
 CANDIDATES: dict[str, Trainer] = {
     f"(a) rules as they were ({BASE})": _rules_before,
     "(b) rules fixed on the tuning part": _rules,
     "(c) n-gram model": _model(rule_scale=0.0),
     "(d1) rules when sure, n-gram model otherwise": _rules_when_sure(4),
     "(d2) n-gram model + the rules' weights as features": _model(rule_scale=RULE_SCALE),
+    # the twenty-fifth session's settings on today's data: what the settings add beside the data
+    "(d2) at C 100, rule scale 0.5": _model(rule_scale=0.5, regularisation=100.0),
 }
 # The shipped weights were trained on every message but the held-out part: measured there only.
 SHIPPED = "shipped: subject_model.npz (d2, trained on tuning + old set)"
+SHIPPED_EARLIER = f"shipped at {SHIPPED_BEFORE}: its subject_model.npz"
 
 
 class Result(NamedTuple):
@@ -151,7 +171,7 @@ def measure(name: str, trainer: Trainer) -> Measured:
     tuning = written("tuning") + extra_tuning()  # extra tuning messages: trained on, never measured
     on_held_out = _apply(trainer([*old, *tuning]), held_out) if held_out else []
     on_old: list[Result] = []
-    if name != SHIPPED:
+    if name not in (SHIPPED, SHIPPED_EARLIER):
         folds = _folds(old)
         for index, fold in enumerate(folds):
             rest = [m for other, f in enumerate(folds) if other != index for m in f]
@@ -331,6 +351,7 @@ def measure_all() -> list[Measured]:
         print(f"measuring {name} …", file=sys.stderr, flush=True)
         measured.append(measure(name, trainer))
     if written("held_out") and subject_model.WEIGHTS.exists():
+        measured.append(measure(SHIPPED_EARLIER, _shipped_at(SHIPPED_BEFORE)))
         measured.append(measure(SHIPPED, _shipped))
     return measured
 

@@ -15,7 +15,7 @@ import functools
 import re
 import zlib
 from pathlib import Path
-from typing import Final
+from typing import BinaryIO, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -28,8 +28,9 @@ MAX_CHARS: Final = 1000  # as the rules: a buyer's request is said early
 NGRAMS: Final = (3, 4, 5)  # character n-grams of a word, its edges marked by spaces
 RULE_CAP: Final = 8  # a subject's rule weight past this says nothing more
 # The rule features' size beside the n-grams' unit vector (chosen by folds over the training
-# messages: 0.25 / 0.5 / 1 / 3 tried; BENCHMARKS.md); saved with the weights.
-RULE_SCALE: Final = 0.5
+# messages: 0.125 / 0.25 / 0.5 / 1 / 3 tried, 0.25 best once the tuning messages doubled;
+# BENCHMARKS.md); saved with the weights.
+RULE_SCALE: Final = 0.25
 _TOKEN: Final = re.compile(r"[a-z0-9']+|[?!€$£]")
 _DIGITS: Final = re.compile(r"[0-9]+")
 # The words that deny what follows, in the eight languages (folded), and how far they reach.
@@ -123,7 +124,7 @@ class SubjectModel:
         self.rule_scale = rule_scale
 
     @classmethod
-    def load(cls, path: Path = WEIGHTS) -> SubjectModel:
+    def load(cls, path: Path | BinaryIO = WEIGHTS) -> SubjectModel:
         with np.load(path, allow_pickle=False) as data:
             if tuple(str(s) for s in data["subjects"]) != SUBJECTS:
                 raise ValueError(f"{path} was trained for other subjects than {SUBJECTS}")
