@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from keybuzz_connector_mirakl.catalogue import packaged
 from keybuzz_devstack.shop_api_testing import agent_json as get_json
 from keybuzz_devstack.shop_api_testing import as_agent, start_quiet_poller
 from keybuzz_devstack.testing import MailServer, RunningService, eventually
@@ -134,6 +135,32 @@ async def test_two_operators_of_one_tenant_show_their_threads_side_by_side(
     assert by_id[staff["messageId"]]["senderType"] == "MARKETPLACE_SUPPORT"
     received = await events_of(poller, "message.received", tenant)
     assert {e["marketplace"] for e in received} == {"BOULANGER", "DECATHLON"}
+
+
+async def test_every_operator_of_the_catalogue_is_polled_into_its_own_tickets(
+    poller: RunningService, vault: VaultClient, double: str
+) -> None:
+    """Each operator the packaged catalogue lists (added as data only: no code of its own)
+    connects and polls as the first ones do: a shop of each on the double, for one tenant,
+    a buyer's thread opened on each, a ticket under each operator's code."""
+    listed, tenant = await operators(double), f"t{uuid.uuid4().hex[:10]}"
+    codes = [o.code for o in packaged()]
+    assert set(codes) <= set(listed)  # every one is seeded on the double
+    specs = {code: listed[code]["shops"][0] for code in codes}
+    shops = {code: await connect(poller, vault, tenant, code, s) for code, s in specs.items()}
+    for shop in shops.values():
+        await poll(poller, shop)  # the shop's history
+    opened = {
+        code: await admin(
+            double, "POST", f"{shop_path(code, spec)}/threads", json={"body": f"Bonjour {code}"}
+        )
+        for code, spec in specs.items()
+    }
+    for shop in shops.values():
+        assert (await poll(poller, shop)).stored >= 1, shop
+    for code, shop in shops.items():
+        ticket = await ticket_holding(poller, shop, opened[code]["messageId"])
+        assert (ticket["marketplace"], ticket["orderId"]) == (code, opened[code]["orderId"])
 
 
 async def test_the_operators_staff_show_by_name_in_the_tickets_messages_never_by_e_mail(

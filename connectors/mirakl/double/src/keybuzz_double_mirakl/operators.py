@@ -80,6 +80,12 @@ OPERATORS: tuple[OperatorSpec, ...] = (
             ("RUE_DU_COMMERCE", "Rue du Commerce"),
             ("UBALDI", "Ubaldi"),
             ("BUT", "But"),
+            ("E_LECLERC", "E.Leclerc"),
+            ("LA_POSTE", "La Poste"),
+            ("AUCHAN", "Auchan"),
+            ("CULTURA", "Cultura"),
+            ("GALERIES_LAFAYETTE", "Galeries Lafayette"),
+            ("PRINTEMPS", "Printemps"),
         )
     ),
 )
