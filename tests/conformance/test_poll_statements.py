@@ -106,9 +106,13 @@ async def test_a_poll_with_nothing_new_runs_at_most_two_statements_of_its_shop(
 
         try:
             await wait_for(counted, None, f"{POLLS_COUNTED} polls of the shop counted")
-        except AssertionError as exc:  # what each poll that was counted ran, to read why
-            ran = [len(_poll_work(p)) for p in statements.polls()]
-            raise AssertionError(f"{exc}; statements of each poll counted: {ran}") from None
+        except AssertionError as exc:  # what the polls that were counted ran, to read why
+            polls = statements.polls()
+            ran = [len(_poll_work(p)) for p in polls]
+            last = "\n".join(q[:160] for q in _poll_work(polls[-1])) if polls else ""
+            raise AssertionError(
+                f"{exc}; statements of each poll counted: {ran}; the last one's:\n{last}"
+            ) from None
     for poll in statements.polls()[:POLLS_COUNTED]:
         if connector.marketplace in NOT_YET:
             assert len(_poll_work(poll)) <= MOST_STATEMENTS, "\n".join(poll)
