@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from keybuzz_sandbox.answers import JSON, gateway_page, held_back, joined_query, json_answer
+from keybuzz_sandbox.double_kit.draws import rng
 from keybuzz_sandbox.double_kit.routes import operation_route
 from keybuzz_sandbox.fault_admin import fault_handlers, retry_after_handlers
 from keybuzz_sandbox.faults import FaultDecision, malform, reply_faults
@@ -32,7 +33,6 @@ from .shops import (
     SHOPS,
     extra_specs,
     merchant_id,
-    rng,
 )
 
 if TYPE_CHECKING:

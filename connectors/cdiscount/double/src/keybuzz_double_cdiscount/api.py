@@ -12,11 +12,11 @@ from urllib.parse import urlencode
 import msgspec
 from keybuzz_sandbox.clock import parse_iso
 from keybuzz_sandbox.double_kit.api import Answer, Refused, query_bool
+from keybuzz_sandbox.double_kit.draws import numeric_id
 from keybuzz_sandbox.faults import no_hostile_paging
 
 from .book import DiscussionRecord, SentMessage, ShopBook
 from .generator import GRADUATIONS, SELLER, TYPOLOGIES, AttachmentFacts
-from .shops import numeric_id
 from .wire import discussion_json, order_json
 
 SEARCH_SPAN = 183 * 86_400.0  # "at most 6 months" (official), taken as 183 days

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import msgspec
 from keybuzz_sandbox.clock import SellerTimeline
+from keybuzz_sandbox.double_kit.draws import numeric_id
 from keybuzz_sandbox.faults import ReplyFaults
 
 from .generator import (
@@ -25,7 +26,7 @@ from .generator import (
     ShopGenerator,
     index_of,
 )
-from .shops import Credentials, numeric_id
+from .shops import Credentials
 
 
 class MessageRecord:

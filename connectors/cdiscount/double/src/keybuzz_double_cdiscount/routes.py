@@ -11,6 +11,7 @@ from urllib.parse import parse_qs
 
 import msgspec
 from keybuzz_sandbox.answers import JSON, gateway_page, json_answer
+from keybuzz_sandbox.double_kit.draws import numeric_id
 from keybuzz_sandbox.double_kit.routes import operation_route
 from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
 from keybuzz_sandbox.faults import FaultDecision, malform, reply_faults, trickled
@@ -31,7 +32,7 @@ from .double import (
 )
 from .env import CdiscountDoubleSettings
 from .generator import CUSTOMER, GRADUATIONS, GRC, TYPOLOGIES, AttachmentFacts
-from .shops import default_shops, numeric_id
+from .shops import default_shops
 
 if TYPE_CHECKING:
     from keybuzz_sandbox.sandbox import Sandbox

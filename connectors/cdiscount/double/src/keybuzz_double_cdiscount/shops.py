@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-import random
-
 import msgspec
+from keybuzz_sandbox.double_kit.draws import digest, numeric_id
 
 
 class ShopSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -39,25 +37,6 @@ def default_shops(bench_orders: int, extra: int = 0) -> tuple[ShopSpec, ...]:
         for n in range(1, extra + 1)
     )
     return seeded + extras
-
-
-def digest(*parts: object, size: int = 8) -> bytes:
-    return hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=size).digest()
-
-
-def unit(*parts: object) -> float:
-    """A number in [0, 1) fixed by ``parts``."""
-    return int.from_bytes(digest(*parts), "big") / 2**64
-
-
-def rng(*parts: object) -> random.Random:
-    return random.Random(int.from_bytes(digest(*parts), "big"))
-
-
-def numeric_id(*parts: object, digits: int = 12) -> str:
-    """A deterministic id of ``digits`` digits, not starting with 0."""
-    low = 10 ** (digits - 1)
-    return str(low + int.from_bytes(digest(*parts), "big") % (9 * low))
 
 
 def credentials(seed: str, spec: ShopSpec) -> Credentials:

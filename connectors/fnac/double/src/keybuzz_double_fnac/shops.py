@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import msgspec
+from keybuzz_sandbox.double_kit.draws import digest
 
 
 class ShopSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -77,8 +76,7 @@ def _seeded(bench_orders: int) -> tuple[ShopSpec, ...]:
 
 def uuid_from(*parts: object) -> str:
     """A deterministic id in Fnac's style: upper-case hex, 8-4-4-4-12."""
-    digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=16).hexdigest()
-    text = digest.upper()
+    text = digest(*parts, size=16).hex().upper()
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 

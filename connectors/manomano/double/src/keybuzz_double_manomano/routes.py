@@ -203,7 +203,11 @@ def manomano_routes(sb: Sandbox) -> list[Any]:
     @get(f"{ADMIN}/relay", include_in_schema=False)
     async def relay_state() -> Response[bytes]:
         return json_answer(
-            {"host": settings.reply_smtp_host, "port": relay.port, "refused": relay.refused}
+            {
+                "host": settings.reply_smtp_host,
+                "port": relay.reply_smtp_port,
+                "refused": relay.refused,
+            }
         )
 
     @put(f"{ADMIN}/bounce-target", include_in_schema=False)
