@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import secrets
 from collections.abc import Iterable
 
@@ -136,7 +135,3 @@ class CdiscountDouble:
 
     def allow_call(self, seller_id: str) -> bool:
         return self.limiter.allow(("cdiscount", seller_id), API_LIMIT)
-
-    def retry_after(self, limit: RateLimit) -> int:
-        """Whole real seconds until a bucket of ``limit`` holds a request again."""
-        return max(1, math.ceil(self.clock.real_duration(1 / limit.rate)))

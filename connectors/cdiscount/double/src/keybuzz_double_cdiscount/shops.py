@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import msgspec
 from keybuzz_sandbox.double_kit.draws import digest, numeric_id
+from keybuzz_sandbox.double_kit.shops import EXTRA_SHOP_ORDERS, DrawnShopSpec
 
 
-class ShopSpec(msgspec.Struct, frozen=True, kw_only=True):
-    name: str
-    order_count: int  # orders in any 90-day window
-    claim_rate: float = 0.05  # share of shipped orders whose buyer opens a claim
+class ShopSpec(DrawnShopSpec, frozen=True, kw_only=True):
     grc_rate: float = 0.5  # share of claims Octopia's customer care (GrcOperator) writes in
     # An extra shop's number (SANDBOX_CDISCOUNT_EXTRA_SHOPS): its seller id is made of it,
     # so 10,000 of them never share one (ids drawn from a hash would).
@@ -20,10 +18,6 @@ class Credentials(msgspec.Struct, frozen=True, kw_only=True):
     client_id: str
     client_secret: str
     seller_id: str
-
-
-# Orders in 90 days of each extra shop (SANDBOX_CDISCOUNT_EXTRA_SHOPS).
-EXTRA_SHOP_ORDERS = 12
 
 
 def default_shops(bench_orders: int, extra: int = 0) -> tuple[ShopSpec, ...]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 import secrets
 from collections.abc import Iterable
@@ -191,10 +190,6 @@ class FnacDouble:
 
     def allow(self, shop_id: str) -> bool:
         return self.limiter.allow(("fnac", shop_id.upper()), RATE_LIMIT)
-
-    def retry_after(self) -> int:
-        """Whole real seconds until the shop's bucket holds a request again."""
-        return max(1, math.ceil(self.clock.real_duration(1 / RATE_LIMIT.rate)))
 
 
 def _uuid() -> str:

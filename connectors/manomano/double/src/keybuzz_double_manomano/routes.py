@@ -95,7 +95,7 @@ def manomano_routes(sb: Sandbox) -> list[Any]:
     settings = sb.config.of(ManoManoDoubleSettings)
     sellers = seeded(sb.config.seed, sb.clock.anchor, settings.extra_shops)
     limiter = RateLimiter(sb.clock)
-    retry_after = str(max(1, math.ceil(sb.clock.real_duration(1 / API_LIMIT.rate))))
+    retry_after = str(limiter.retry_after(API_LIMIT))
     by_key = {s.key: s for s in sellers.values()}
     relay = Relay(settings)
     faults = Faults()
