@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 
-class Marketplace(msgspec.Struct, frozen=True):
+class Marketplace(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     country_code: str
     currency: str
@@ -13,30 +13,44 @@ class Marketplace(msgspec.Struct, frozen=True):
     region: str
     vat_rate: float
     tld: str
+    name: str  # Amazon.<tld>
+    domain_name: str  # www.amazon.<tld>
+    relay_domain: str  # the anonymised buyer addresses' domain (Buyer-Seller Messaging)
 
-    @property
-    def name(self) -> str:
-        return f"Amazon.{self.tld}"
 
-    @property
-    def domain_name(self) -> str:
-        return f"www.amazon.{self.tld}"
-
-    @property
-    def relay_domain(self) -> str:
-        """Domain of the anonymised buyer addresses used by Buyer-Seller Messaging."""
-        return f"marketplace.amazon.{self.tld}"
+def _amazon(
+    marketplace_id: str,
+    country: str,
+    currency: str,
+    language: str,
+    region: str,
+    vat: float,
+    tld: str,
+) -> Marketplace:
+    """A marketplace named after its top-level domain, as every Amazon marketplace is."""
+    return Marketplace(
+        id=marketplace_id,
+        country_code=country,
+        currency=currency,
+        language=language,
+        region=region,
+        vat_rate=vat,
+        tld=tld,
+        name=f"Amazon.{tld}",
+        domain_name=f"www.amazon.{tld}",
+        relay_domain=f"marketplace.amazon.{tld}",
+    )
 
 
 MARKETPLACES: dict[str, Marketplace] = {
     m.id: m
     for m in (
-        Marketplace("A13V1IB3VIYZZH", "FR", "EUR", "fr_FR", "eu", 0.20, "fr"),
-        Marketplace("A1PA6795UKMFR9", "DE", "EUR", "de_DE", "eu", 0.19, "de"),
-        Marketplace("A1F83G8C2ARO7P", "GB", "GBP", "en_GB", "eu", 0.20, "co.uk"),
-        Marketplace("A1RKKUPIHCS9HS", "ES", "EUR", "es_ES", "eu", 0.21, "es"),
-        Marketplace("APJ6JRA9NG5V4", "IT", "EUR", "it_IT", "eu", 0.22, "it"),
-        Marketplace("ATVPDKIKX0DER", "US", "USD", "en_US", "na", 0.0, "com"),
+        _amazon("A13V1IB3VIYZZH", "FR", "EUR", "fr_FR", "eu", 0.20, "fr"),
+        _amazon("A1PA6795UKMFR9", "DE", "EUR", "de_DE", "eu", 0.19, "de"),
+        _amazon("A1F83G8C2ARO7P", "GB", "GBP", "en_GB", "eu", 0.20, "co.uk"),
+        _amazon("A1RKKUPIHCS9HS", "ES", "EUR", "es_ES", "eu", 0.21, "es"),
+        _amazon("APJ6JRA9NG5V4", "IT", "EUR", "it_IT", "eu", 0.22, "it"),
+        _amazon("ATVPDKIKX0DER", "US", "USD", "en_US", "na", 0.0, "com"),
     )
 }
 
