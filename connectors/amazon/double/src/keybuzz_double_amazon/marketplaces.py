@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 
-class Marketplace(msgspec.Struct, frozen=True, kw_only=True):
+class Marketplace(msgspec.Struct, frozen=True):
     id: str
     country_code: str
     currency: str
@@ -28,18 +28,8 @@ def _amazon(
     tld: str,
 ) -> Marketplace:
     """A marketplace named after its top-level domain, as every Amazon marketplace is."""
-    return Marketplace(
-        id=marketplace_id,
-        country_code=country,
-        currency=currency,
-        language=language,
-        region=region,
-        vat_rate=vat,
-        tld=tld,
-        name=f"Amazon.{tld}",
-        domain_name=f"www.amazon.{tld}",
-        relay_domain=f"marketplace.amazon.{tld}",
-    )
+    names = (f"Amazon.{tld}", f"www.amazon.{tld}", f"marketplace.amazon.{tld}")
+    return Marketplace(marketplace_id, country, currency, language, region, vat, tld, *names)
 
 
 MARKETPLACES: dict[str, Marketplace] = {

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from keybuzz_sandbox.answers import JSON, faulted, gateway_page, joined_query, json_answer
-from keybuzz_sandbox.double_kit.admin import admin_router, known
+from keybuzz_sandbox.double_kit.admin import admin_router, forward, known
 from keybuzz_sandbox.double_kit.draws import rng
 from keybuzz_sandbox.double_kit.routes import operation_route
 from keybuzz_sandbox.fault_admin import fault_handlers, retry_after_handlers
@@ -299,9 +299,7 @@ def _admin(double: BackMarketDouble) -> Router:
 
     @post("/clock/advance", sync_to_thread=False)
     def advance(data: JSONBody[AdvanceRequest]) -> Response[bytes]:
-        if data.seconds <= 0:
-            return json_answer({"error": "seconds must be > 0"}, 400)
-        double.advance(data.seconds)
+        double.advance(forward(data.seconds))
         played = {
             str(number): shop.book.play(double.now(), double.activity)
             for number, shop in double.shops.items()

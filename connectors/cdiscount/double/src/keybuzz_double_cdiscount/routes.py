@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 
 import msgspec
 from keybuzz_sandbox.answers import JSON, gateway_page, held_back, json_answer
-from keybuzz_sandbox.double_kit.admin import admin_router, known
+from keybuzz_sandbox.double_kit.admin import admin_router, forward, known
 from keybuzz_sandbox.double_kit.draws import numeric_id
 from keybuzz_sandbox.double_kit.routes import operation_route
 from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
@@ -277,10 +277,7 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
 
     @post("/shops/{seller_id:str}/advance", sync_to_thread=False)
     def advance(seller_id: FromPath[str], data: JSONBody[AdvanceRequest]) -> Response[bytes]:
-        book = book_of(seller_id)
-        if data.seconds <= 0:
-            return json_answer({"error": "seconds must be > 0"}, 400)
-        return json_answer(book.advance(data.seconds, double.clock.now()))
+        return json_answer(book_of(seller_id).advance(forward(data.seconds), double.clock.now()))
 
     @post("/shops/{seller_id:str}/discussions", sync_to_thread=False)
     def open_discussion(seller_id: FromPath[str], data: JSONBody[OpenRequest]) -> Response[bytes]:

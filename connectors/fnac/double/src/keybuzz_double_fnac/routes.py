@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from keybuzz_sandbox.answers import admin_error, json_answer, xml_malformed
-from keybuzz_sandbox.double_kit.admin import admin_router, known
+from keybuzz_sandbox.double_kit.admin import admin_router, forward, known
 from keybuzz_sandbox.echo import EchoSecret
 from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
 from keybuzz_sandbox.faults import XML_KINDS, SlowAnswer, reply_faults, trickled
@@ -262,10 +262,7 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
 
     @post("/shops/{shop_id:str}/advance", sync_to_thread=False)
     def advance(shop_id: FromPath[str], data: JSONBody[AdvanceRequest]) -> Response[bytes]:
-        book = book_of(shop_id)
-        if data.seconds <= 0:
-            return admin_error(400, "seconds must be > 0")
-        summary = book.advance(data.seconds, double.clock.now())
+        summary = book_of(shop_id).advance(forward(data.seconds), double.clock.now())
         sb.save()
         return json_answer(summary)
 

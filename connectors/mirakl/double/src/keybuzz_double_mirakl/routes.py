@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from keybuzz_sandbox.answers import JSON, faulted, gateway_page, joined_query, json_answer
-from keybuzz_sandbox.double_kit.admin import admin_router, known
+from keybuzz_sandbox.double_kit.admin import admin_router, forward, known
 from keybuzz_sandbox.double_kit.routes import operation_route
 from keybuzz_sandbox.fault_admin import fault_handlers, retry_after_handlers
 from keybuzz_sandbox.faults import FaultDecision, malform, reply_faults
@@ -243,9 +243,7 @@ def _admin(double: MiraklDouble) -> Router:
         code: FromPath[str], shop_id: FromPath[int], data: JSONBody[AdvanceRequest]
     ) -> Response[bytes]:
         book = book_of(code, shop_id)
-        if data.seconds <= 0:
-            return json_answer({"error": "seconds must be > 0"}, 400)
-        return json_answer(book.advance(data.seconds, double.clock.now()))
+        return json_answer(book.advance(forward(data.seconds), double.clock.now()))
 
     @post(f"{base}/threads", sync_to_thread=False)
     def open_thread(
