@@ -13,9 +13,9 @@ import pytest
 from keybuzz_connector_manomano import dkim_keys
 from keybuzz_connector_manomano.relay import ManoManoRelay, signed_domains
 from keybuzz_double_manomano import mails
-from keybuzz_double_manomano.dkim_key import PRIVATE_KEY
 from keybuzz_poller.inbound.addresses import INBOUND_HEADER
 from keybuzz_poller.reading.relay_mail import parse
+from keybuzz_sandbox.dkim_signing import PRIVATE_KEY
 from keybuzz_shared.connectors import registry
 from keybuzz_shared.connectors.kit.signed_mail import (
     MOST_ANSWERS,

@@ -12,7 +12,15 @@ import msgspec
 from litestar import Request, Response
 from litestar.response import Stream
 
-from .faults import WEB_PAGE, SlowAnswer, trickled, xml_huge, xml_malform
+from .faults import (
+    WEB_PAGE,
+    FaultDecision,
+    FaultInjector,
+    SlowAnswer,
+    trickled,
+    xml_huge,
+    xml_malform,
+)
 
 JSON = "application/json"
 XML = "text/xml; charset=utf-8"
@@ -76,3 +84,19 @@ async def held_back(
         media_type=answered.media_type,
         headers=dict(answered.headers),
     )
+
+
+async def faulted(
+    faults: FaultInjector,
+    operation: str,
+    holder: str,
+    fault: Callable[[int], Response[bytes]],
+    answering: Callable[[FaultDecision], Awaitable[Response[bytes]]],
+) -> Response[bytes] | Stream:
+    """``operation``'s answer as the faults armed on it play: its delay, an injected status
+    (answered by ``fault``), else ``answering``'s answer (given the decision: a malformed
+    kind) held back as a slow ``holder`` (the shop the faults name) is."""
+    decision = await faults.delayed(operation)
+    if decision.error_status:
+        return fault(decision.error_status)
+    return await held_back(faults.slow_answer(operation, holder), lambda: answering(decision))

@@ -3,6 +3,8 @@ marketplaces meter calls: a documented rate and burst."""
 
 from __future__ import annotations
 
+import math
+
 import msgspec
 
 from .clock import Clock
@@ -48,6 +50,11 @@ class RateLimiter:
         if bucket is None:
             bucket = self._buckets[key] = TokenBucket(limit, now)
         return bucket.take(now)
+
+    def retry_after(self, limit: RateLimit) -> int:
+        """Whole real seconds until a bucket of ``limit`` holds a request again (its 429's
+        Retry-After)."""
+        return max(1, math.ceil(self._clock.real_duration(1 / limit.rate)))
 
     def reset(self) -> None:
         self._buckets.clear()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiosmtpd.smtp import SMTP
@@ -30,3 +32,43 @@ async def smtp_server(
         port=port,
     )
     return server, int(server.sockets[0].getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def serving_smtp(
+    handler: Any,
+    *,
+    host: str,
+    port: int,
+    hostname: str,
+    ident: str,
+    max_bytes: int,
+    stopping: Callable[[], Awaitable[None]] | None = None,
+) -> AsyncIterator[int]:
+    """A relay double's SMTP server (``smtp_server``) while the block runs, giving the port it
+    listens on; on leaving, it takes no new mail, ``stopping`` ends what its handler still
+    does (bounces under way), then it waits for the server to close."""
+    server, bound = await smtp_server(
+        handler, host=host, port=port, hostname=hostname, ident=ident, max_bytes=max_bytes
+    )
+    try:
+        yield bound
+    finally:
+        stop_taking_mail(server)
+        if stopping is not None:
+            await stopping()
+        await server.wait_closed()
+
+
+def relay_listening(part: str) -> Callable[[Any], tuple[str, int] | None]:
+    """A ``Double.reply_relay_at`` function for the relay double the sandbox keeps as
+    ``sandbox.parts[part]``: where it listens (its settings' ``reply_smtp_host``, its bound
+    ``reply_smtp_port``), None while it does not serve."""
+
+    def listening_at(sandbox: Any) -> tuple[str, int] | None:
+        relay = sandbox.parts.get(part)
+        if relay is None or relay.reply_smtp_port is None:
+            return None
+        return str(relay.settings.reply_smtp_host), int(relay.reply_smtp_port)
+
+    return listening_at

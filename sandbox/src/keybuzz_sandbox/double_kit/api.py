@@ -4,10 +4,12 @@ marketplace spells alike."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import msgspec
+
+T = TypeVar("T")
 
 
 class Refused(Exception):
@@ -34,3 +36,17 @@ def query_bool(query: Mapping[str, str], name: str) -> bool | None:
     if raw.lower() not in ("true", "false"):
         raise Refused(400, f"{name} must be true or false")
     return raw.lower() == "true"
+
+
+def query_read(
+    query: Mapping[str, str], name: str, read: Callable[[str], T], refused: Exception
+) -> T | None:
+    """The query parameter ``name`` as ``read`` makes it (its ValueError: ``refused``
+    raised, the marketplace's words for a bad value); None when absent."""
+    raw = query.get(name)
+    if raw is None:
+        return None
+    try:
+        return read(raw)
+    except ValueError:
+        raise refused from None

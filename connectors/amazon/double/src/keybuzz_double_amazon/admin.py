@@ -10,6 +10,8 @@ import aiosmtplib
 import msgspec
 from keybuzz_sandbox.answers import admin_error, json_answer
 from keybuzz_sandbox.clock import iso
+from keybuzz_sandbox.double_kit import admin as kit
+from keybuzz_sandbox.double_kit.admin import forward, known
 from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
 from keybuzz_sandbox.faults import FaultConfig
 from litestar import Response, Router, delete, get, post, put
@@ -120,9 +122,7 @@ def _revoke(sb: AmazonDouble, req: RevocationRequest) -> Response[bytes]:
 
 
 async def _relay(sb: AmazonDouble, req: RelayRequest) -> Response[bytes]:
-    book = sb.sellers.get(req.selling_partner_id)
-    if book is None:
-        return admin_error(404, f"unknown seller {req.selling_partner_id}")
+    book = known(sb.sellers.get(req.selling_partner_id), f"seller {req.selling_partner_id}")
     if not 1 <= req.count <= 500:
         return admin_error(400, "count must be between 1 and 500")
     now = sb.clock.now()
@@ -171,13 +171,8 @@ def admin_router(sb: AmazonDouble) -> Router:
 
     @post("/sellers/{seller_id:str}/advance", sync_to_thread=False)
     def advance(seller_id: FromPath[str], data: JSONBody[AdvanceRequest]) -> Response[bytes]:
-        book = sb.sellers.get(seller_id)
-        if book is None:
-            return admin_error(404, f"unknown seller {seller_id}")
-        req = data
-        if req.seconds <= 0:
-            return admin_error(400, "seconds must be > 0")
-        summary: AdvanceSummary = book.advance(req.seconds, sb.clock.now())
+        book = known(sb.sellers.get(seller_id), f"seller {seller_id}")
+        summary: AdvanceSummary = book.advance(forward(data.seconds), sb.clock.now())
         sb.save()
         sb.notifications.publish_changes(sb.clock.now())  # queued before the answer
         return json_answer(summary)
@@ -215,12 +210,11 @@ def admin_router(sb: AmazonDouble) -> Router:
         *messaging_admin_routes(sb),
         *reply_admin_routes(sb),
     ]
-    return Router("/_sandbox", route_handlers=handlers, include_in_schema=False)
+    return kit.admin_router("/_sandbox", handlers)
 
 
 def _sender_list(sb: AmazonDouble, seller_id: str, blocked: bool) -> Response[bytes]:
-    if seller_id not in sb.sellers:
-        return admin_error(404, f"unknown seller {seller_id}")
+    known(sb.sellers.get(seller_id), f"seller {seller_id}")
     if blocked:
         return json_answer({"blockedSenders": sb.blocked_senders(seller_id)})
     return json_answer({"approvedSenders": sb.approved_senders(seller_id)})
@@ -229,8 +223,7 @@ def _sender_list(sb: AmazonDouble, seller_id: str, blocked: bool) -> Response[by
 def _set_sender(
     sb: AmazonDouble, seller_id: str, address: str, blocked: bool, listed: bool
 ) -> Response[bytes]:
-    if seller_id not in sb.sellers:
-        return admin_error(404, f"unknown seller {seller_id}")
+    known(sb.sellers.get(seller_id), f"seller {seller_id}")
     if not EMAIL_ADDRESS.fullmatch(address) or len(address) > 254:
         return admin_error(400, "address must be one e-mail address, like name@example.com")
     (sb.set_blocked if blocked else sb.set_approved)(seller_id, address, listed)

@@ -8,6 +8,7 @@ import secrets
 
 import msgspec
 from keybuzz_sandbox.clock import SellerTimeline
+from keybuzz_sandbox.double_kit.tokens import Issued
 from keybuzz_sandbox.ratelimit import RateLimiter
 from keybuzz_sandbox.sandbox import Sandbox
 
@@ -69,7 +70,7 @@ class AmazonDouble:
         self.sellers: dict[str, OrderBook] = {
             spec.seller_id: self._book(spec) for spec in default_sellers(settings.bench_orders)
         }
-        self.auth_codes: dict[str, AuthCode] = {}
+        self.auth_codes: Issued[AuthCode] = Issued(self.clock)
         self.reports = ReportStore()
         self.messages_sent = 0
         self.relay_log = RelayLog()
@@ -111,26 +112,17 @@ class AmazonDouble:
     # --- authorization codes (single use, in memory: they live 5 minutes) -----
 
     def issue_code(self, seller_id: str, redirect_uri: str) -> str:
-        self._drop_expired_codes()
         code = "AN" + secrets.token_urlsafe(15).replace("-", "x").replace("_", "y")
-        self.auth_codes[code] = AuthCode(
+        grant = AuthCode(
             seller_id=seller_id,
             client_id=self.settings.client_id,
             redirect_uri=redirect_uri,
             expires_at=self.clock.deadline(AUTH_CODE_LIFETIME),
         )
-        return code
+        return self.auth_codes.issue(code, grant)
 
     def redeem_code(self, code: str) -> AuthCode | None:
-        grant = self.auth_codes.pop(code, None)
-        if grant is None or grant.expires_at <= self.clock.now():
-            return None
-        return grant
-
-    def _drop_expired_codes(self) -> None:
-        now = self.clock.now()
-        for code in [c for c, g in self.auth_codes.items() if g.expires_at <= now]:
-            del self.auth_codes[code]
+        return self.auth_codes.redeem(code)
 
     # --- revocation ----------------------------------------------------------
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import msgspec
+from keybuzz_sandbox.dkim_signing import published_records
 from keybuzz_sandbox.double_kit.ports import StackPort
 from keybuzz_sandbox.faults import FaultConfig
 
-from .dkim_key import RECORD
 from .notices import SELECTOR, SIGNING_DOMAINS
 from .roles import DEFAULT_ROLES, KnownRole
 
@@ -100,8 +100,7 @@ class AmazonDoubleSettings(msgspec.Struct, kw_only=True, frozen=True):
 
 def dkim_keys() -> str:
     """``AMAZON_DKIM_KEYS``: the double's public record under each domain it signs for."""
-    records = {f"{SELECTOR}._domainkey.{domain}": RECORD for domain in SIGNING_DOMAINS}
-    return msgspec.json.encode(records).decode()
+    return published_records(SELECTOR, SIGNING_DOMAINS)
 
 
 def service_env(sandbox_url: str) -> dict[str, str]:

@@ -5,96 +5,42 @@ from __future__ import annotations
 import msgspec
 
 
-class Marketplace(msgspec.Struct, frozen=True, kw_only=True):
+class Marketplace(msgspec.Struct, frozen=True):
     id: str
     country_code: str
-    name: str
-    domain_name: str
     currency: str
     language: str
     region: str
     vat_rate: float
     tld: str
+    name: str  # Amazon.<tld>
+    domain_name: str  # www.amazon.<tld>
+    relay_domain: str  # the anonymised buyer addresses' domain (Buyer-Seller Messaging)
 
-    @property
-    def seller_central(self) -> str:
-        return f"sellercentral.amazon.{self.tld}"
 
-    @property
-    def relay_domain(self) -> str:
-        """Domain of the anonymised buyer addresses used by Buyer-Seller Messaging."""
-        return f"marketplace.amazon.{self.tld}"
+def _amazon(
+    marketplace_id: str,
+    country: str,
+    currency: str,
+    language: str,
+    region: str,
+    vat: float,
+    tld: str,
+) -> Marketplace:
+    """A marketplace named after its top-level domain, as every Amazon marketplace is."""
+    names = (f"Amazon.{tld}", f"www.amazon.{tld}", f"marketplace.amazon.{tld}")
+    return Marketplace(marketplace_id, country, currency, language, region, vat, tld, *names)
 
 
 MARKETPLACES: dict[str, Marketplace] = {
     m.id: m
     for m in (
-        Marketplace(
-            id="A13V1IB3VIYZZH",
-            country_code="FR",
-            name="Amazon.fr",
-            domain_name="www.amazon.fr",
-            currency="EUR",
-            language="fr_FR",
-            region="eu",
-            vat_rate=0.20,
-            tld="fr",
-        ),
-        Marketplace(
-            id="A1PA6795UKMFR9",
-            country_code="DE",
-            name="Amazon.de",
-            domain_name="www.amazon.de",
-            currency="EUR",
-            language="de_DE",
-            region="eu",
-            vat_rate=0.19,
-            tld="de",
-        ),
-        Marketplace(
-            id="A1F83G8C2ARO7P",
-            country_code="GB",
-            name="Amazon.co.uk",
-            domain_name="www.amazon.co.uk",
-            currency="GBP",
-            language="en_GB",
-            region="eu",
-            vat_rate=0.20,
-            tld="co.uk",
-        ),
-        Marketplace(
-            id="A1RKKUPIHCS9HS",
-            country_code="ES",
-            name="Amazon.es",
-            domain_name="www.amazon.es",
-            currency="EUR",
-            language="es_ES",
-            region="eu",
-            vat_rate=0.21,
-            tld="es",
-        ),
-        Marketplace(
-            id="APJ6JRA9NG5V4",
-            country_code="IT",
-            name="Amazon.it",
-            domain_name="www.amazon.it",
-            currency="EUR",
-            language="it_IT",
-            region="eu",
-            vat_rate=0.22,
-            tld="it",
-        ),
-        Marketplace(
-            id="ATVPDKIKX0DER",
-            country_code="US",
-            name="Amazon.com",
-            domain_name="www.amazon.com",
-            currency="USD",
-            language="en_US",
-            region="na",
-            vat_rate=0.0,
-            tld="com",
-        ),
+        _amazon("A13V1IB3VIYZZH", "FR", "EUR", "fr_FR", "eu", 0.20, "fr"),
+        _amazon("A1PA6795UKMFR9", "DE", "EUR", "de_DE", "eu", 0.19, "de"),
+        _amazon("A1F83G8C2ARO7P", "GB", "GBP", "en_GB", "eu", 0.20, "co.uk"),
+        _amazon("A1RKKUPIHCS9HS", "ES", "EUR", "es_ES", "eu", 0.21, "es"),
+        _amazon("APJ6JRA9NG5V4", "IT", "EUR", "it_IT", "eu", 0.22, "it"),
+        _amazon("ATVPDKIKX0DER", "US", "USD", "en_US", "na", 0.0, "com"),
     )
 }
 

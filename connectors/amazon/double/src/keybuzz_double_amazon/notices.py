@@ -9,9 +9,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Literal
 
-from keybuzz_sandbox.dkim_signing import dkim_signature
-
-from .dkim_key import PRIVATE_KEY
+from keybuzz_sandbox.dkim_signing import PRIVATE_KEY, dkim_signature
 
 SELECTOR = "sandbox"
 DOMAIN = "amazon.fr"

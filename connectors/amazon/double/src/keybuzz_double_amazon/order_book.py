@@ -73,7 +73,7 @@ class OrderBook:
         self, index: int, real_now: float, facts: OrderFacts | None = None
     ) -> OrderState | None:
         timeline = facts.timeline if facts else self.gen.timeline(index)
-        current = timeline.status_at(self.timeline.virtual(real_now))
+        current = timeline.state_at(self.timeline.virtual(real_now))
         if current is None:
             return None
         status, changed = current
@@ -116,7 +116,7 @@ class OrderBook:
 
     def _matches(self, index: int, query: OrderQuery) -> OrderState | None:
         timeline = self.gen.timeline(index)
-        current = timeline.status_at(self.timeline.virtual(query.snapshot))
+        current = timeline.state_at(self.timeline.virtual(query.snapshot))
         if current is None:
             return None
         status, changed = current

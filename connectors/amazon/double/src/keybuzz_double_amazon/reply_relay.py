@@ -35,14 +35,12 @@ from typing import TYPE_CHECKING, Any
 import aiosmtplib
 import msgspec
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from keybuzz_sandbox.smtp_servers import smtp_server, stop_taking_mail
+from keybuzz_sandbox.smtp_servers import relay_listening, serving_smtp
 
 from .reply_state import Attachment, Buyer, InboxMessage, RefusedReply
 from .seed import SellerSpec
 
 if TYPE_CHECKING:
-    from keybuzz_sandbox.sandbox import Sandbox
-
     from .double import AmazonDouble
 
 log = logging.getLogger(__name__)
@@ -478,32 +476,25 @@ def _inbox_message(reply: Reply, buyer: Buyer, order_on_thread: str | None) -> I
     )
 
 
-def listening_at(sandbox: Sandbox) -> tuple[str, int] | None:
-    """Where the reply relay of ``sandbox``'s Amazon double listens, None while it does
-    not serve (the ``Double``'s ``reply_relay_at``, read by the sandbox's reply front)."""
-    sb: AmazonDouble | None = sandbox.parts.get("amazon")
-    if sb is None or sb.reply_smtp_port is None:
-        return None
-    return sb.settings.reply_smtp_host, sb.reply_smtp_port
+# Where it listens (the ``Double``'s ``reply_relay_at``).
+listening_at = relay_listening("amazon")
 
 
 @contextlib.asynccontextmanager
 async def serving_reply_relay(sb: AmazonDouble) -> AsyncIterator[None]:
     """Serve the reply relay while the web application runs (in its lifespan)."""
     handler = ReplyHandler(sb)
-    server, sb.reply_smtp_port = await smtp_server(
+    async with serving_smtp(
         handler,
         host=sb.settings.reply_smtp_host,
         port=sb.settings.reply_smtp_port,
         hostname="relay.marketplace.amazon.com",
         ident="Amazon Buyer-Seller Messaging relay (KeyBuzz sandbox)",
         max_bytes=MAX_MESSAGE_BYTES,
-    )
-    log.info("reply relay on %s:%d", sb.settings.reply_smtp_host, sb.reply_smtp_port)
-    try:
-        yield
-    finally:
-        sb.reply_smtp_port = None
-        stop_taking_mail(server)
-        await handler.drain(grace_seconds=5.0)
-        await server.wait_closed()
+        stopping=lambda: handler.drain(grace_seconds=5.0),
+    ) as sb.reply_smtp_port:
+        log.info("reply relay on %s:%d", sb.settings.reply_smtp_host, sb.reply_smtp_port)
+        try:
+            yield
+        finally:
+            sb.reply_smtp_port = None

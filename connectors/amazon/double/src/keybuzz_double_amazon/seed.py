@@ -20,11 +20,11 @@ import string
 from functools import cached_property
 
 import msgspec
+from keybuzz_sandbox.double_kit.draws import rng as seeded_rng
+from keybuzz_sandbox.double_kit.history import DAY, HOUR, Lifecycle
 
 from .marketplaces import DE, FR, MARKETPLACES, Marketplace
 
-DAY = 86_400.0
-HOUR = 3_600.0
 MAX_LIFECYCLE = 48 * HOUR  # no order changes status later than this after purchase
 BULK_ORDER_PERIOD = 47  # one order in 47 is a large B2B order (items span several pages)
 EU_ORDER_PREFIXES = ("171", "402", "403", "404", "405", "406", "407", "408")
@@ -84,23 +84,13 @@ class ItemFacts(msgspec.Struct, frozen=True, kw_only=True):
     shipping_cents: int
 
 
-class Timeline(msgspec.Struct, frozen=True, kw_only=True):
+class Timeline(Lifecycle, frozen=True, kw_only=True):
     """The cheap part of an order: when it was placed and how its status moves."""
 
     index: int
     purchase: float  # virtual epoch seconds
     cancelled: bool
     channel: str  # MFN or AFN
-    events: tuple[tuple[float, str], ...]  # (virtual time, status), ascending
-
-    def status_at(self, virtual_now: float) -> tuple[str, float] | None:
-        """(status, virtual time of the last change) or None if not yet placed."""
-        current = None
-        for at, status in self.events:
-            if at > virtual_now:
-                break
-            current = (status, at)
-        return current
 
 
 class OrderFacts(msgspec.Struct, frozen=True, kw_only=True):
@@ -217,11 +207,6 @@ def language_of(marketplace: Marketplace) -> str:
     return lang if lang in _PRODUCTS else "en"
 
 
-def _rng(*parts: object) -> random.Random:
-    digest = hashlib.blake2b("|".join(map(str, parts)).encode("utf-8"), digest_size=8).digest()
-    return random.Random(int.from_bytes(digest, "big"))
-
-
 class SellerGenerator:
     """All deterministic facts of one seller's orders."""
 
@@ -241,7 +226,7 @@ class SellerGenerator:
 
     @cached_property
     def _jitter(self) -> list[float]:
-        rng = _rng(self.seed, self.spec.seller_id, "jitter")
+        rng = seeded_rng(self.seed, self.spec.seller_id, "jitter")
         return [0.05 + 0.9 * rng.random() for _ in range(self.spec.order_count)]
 
     @cached_property
@@ -251,7 +236,7 @@ class SellerGenerator:
         margin = math.ceil(MAX_LIFECYCLE / self.slot) + 1
         pool = range(0, max(self.spec.cancelled_count, self.spec.order_count - margin))
         return frozenset(
-            _rng(self.seed, self.spec.seller_id, "cancelled").sample(
+            seeded_rng(self.seed, self.spec.seller_id, "cancelled").sample(
                 pool, self.spec.cancelled_count
             )
         )
@@ -267,7 +252,7 @@ class SellerGenerator:
         return k + 1 if self.purchase_time(k) <= virtual else k
 
     def timeline(self, index: int) -> Timeline:
-        rng = _rng(self.seed, self.spec.seller_id, index, "timeline")
+        rng = seeded_rng(self.seed, self.spec.seller_id, index, "timeline")
         placed = self.purchase_time(index)
         cancelled = index % self.spec.order_count in self._cancelled_residues
         channel = "AFN" if rng.random() < 0.1 else "MFN"
@@ -291,7 +276,7 @@ class SellerGenerator:
     def _prefix(self, index: int) -> str:
         prefixes = EU_ORDER_PREFIXES if self.marketplace.region == "eu" else NA_ORDER_PREFIXES
         return prefixes[
-            _rng(self.seed, self.spec.seller_id, index, "prefix").randrange(len(prefixes))
+            seeded_rng(self.seed, self.spec.seller_id, index, "prefix").randrange(len(prefixes))
         ]
 
     def order_id(self, index: int) -> str:
@@ -319,7 +304,7 @@ class SellerGenerator:
 
     @cached_property
     def catalogue(self) -> tuple[Product, ...]:
-        rng = _rng(self.seed, self.spec.seller_id, "catalogue")
+        rng = seeded_rng(self.seed, self.spec.seller_id, "catalogue")
         alphabet = string.ascii_uppercase + string.digits
         products = []
         for n, (title, colour) in enumerate(
@@ -338,7 +323,7 @@ class SellerGenerator:
         return tuple(products)
 
     def facts(self, index: int) -> OrderFacts:
-        rng = _rng(self.seed, self.spec.seller_id, index, "facts")
+        rng = seeded_rng(self.seed, self.spec.seller_id, index, "facts")
         order_id = self.order_id(index)
         return OrderFacts(
             timeline=self.timeline(index),

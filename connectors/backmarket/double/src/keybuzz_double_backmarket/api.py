@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import msgspec
 from keybuzz_sandbox.clock import parse_iso
-from keybuzz_sandbox.double_kit.api import Answer
+from keybuzz_sandbox.double_kit.api import Answer, query_read
 
 from .book import CLOSED, MERCHANT, OPEN, Folder, ShopBook
 from .contract import form_problems
@@ -60,23 +60,17 @@ def _int(query: Mapping[str, str], name: str, allowed: Any = None) -> int | None
 
 def _minute(query: Mapping[str, str], name: str) -> float | None:
     """A care folder filter's date, ``YYYY-MM-DD-hh-mm`` (official), UTC (assumed)."""
-    raw = query.get(name)
-    if raw is None:
-        return None
-    try:
-        return datetime.strptime(raw, "%Y-%m-%d-%H-%M").replace(tzinfo=UTC).timestamp()
-    except ValueError:
-        raise Refused(400, "invalid-parameter", f"{name} must be YYYY-MM-DD-hh-mm") from None
+    refused = Refused(400, "invalid-parameter", f"{name} must be YYYY-MM-DD-hh-mm")
+    return query_read(query, name, _minute_time, refused)
+
+
+def _minute_time(raw: str) -> float:
+    return datetime.strptime(raw, "%Y-%m-%d-%H-%M").replace(tzinfo=UTC).timestamp()
 
 
 def _date(query: Mapping[str, str], name: str) -> float | None:
-    raw = query.get(name)
-    if raw is None:
-        return None
-    try:
-        return parse_iso(raw)
-    except ValueError:
-        raise Refused(400, "invalid-parameter", f"{name} must be an RFC 3339 date") from None
+    refused = Refused(400, "invalid-parameter", f"{name} must be an RFC 3339 date")
+    return query_read(query, name, parse_iso, refused)
 
 
 def _page(call: Call, total: int, size: int) -> tuple[int, dict[str, str | None]]:

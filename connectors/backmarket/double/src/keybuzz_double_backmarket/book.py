@@ -9,6 +9,8 @@ import math
 import random
 
 import msgspec
+from keybuzz_sandbox.double_kit.draws import rng
+from keybuzz_sandbox.double_kit.history import DAY, HOUR
 from keybuzz_sandbox.faults import ReplyFaults
 
 from .shops import (
@@ -21,10 +23,8 @@ from .shops import (
     ORDER_IDS,
     ShopSpec,
     id_base,
-    rng,
 )
 
-HOUR, DAY = 3_600.0, 86_400.0
 SEEDED_SPAN = 60 * DAY
 
 # A message's `initiator` and `kind` (official: `Merchant`, `MERCHANT_TO_ALL`; Back Market

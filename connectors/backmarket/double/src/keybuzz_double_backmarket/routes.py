@@ -9,7 +9,9 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from keybuzz_sandbox.answers import JSON, gateway_page, held_back, joined_query, json_answer
+from keybuzz_sandbox.answers import JSON, faulted, gateway_page, joined_query, json_answer
+from keybuzz_sandbox.double_kit.admin import admin_router, forward, known
+from keybuzz_sandbox.double_kit.draws import rng
 from keybuzz_sandbox.double_kit.routes import operation_route
 from keybuzz_sandbox.fault_admin import fault_handlers, retry_after_handlers
 from keybuzz_sandbox.faults import FaultDecision, malform, reply_faults
@@ -32,7 +34,6 @@ from .shops import (
     SHOPS,
     extra_specs,
     merchant_id,
-    rng,
 )
 
 if TYPE_CHECKING:
@@ -118,11 +119,13 @@ def backmarket_routes(sb: Sandbox) -> list[Any]:
             return shop
         number = shop.spec.number
         double.note_call(number, operation)
-        decision = await double.faults.delayed(f"backmarket.{operation}")
-        if decision.error_status:
-            return injected(number, operation, decision.error_status)
-        slow = double.faults.slow_answer(f"backmarket.{operation}", str(number))
-        return await held_back(slow, lambda: answer(request, shop, operation, run, decision))
+        return await faulted(
+            double.faults,
+            f"backmarket.{operation}",
+            str(number),
+            lambda status: injected(number, operation, status),
+            lambda decision: answer(request, shop, operation, run, decision),
+        )
 
     def injected(number: int, operation: str, status: int) -> Response[bytes]:
         if status == 403:
@@ -256,20 +259,12 @@ class LimitsRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown
 def _admin(double: BackMarketDouble) -> Router:
     base = "/shops/{number:int}"
 
-    def book_of(number: int) -> ShopBook | Response[bytes]:
-        shop = double.shops.get(number)
-        if shop is None:
-            return json_answer({"error": f"unknown shop {number}"}, 404)
-        return double.book(shop)
+    def book_of(number: int) -> ShopBook:
+        return double.book(known(double.shops.get(number), f"shop {number}"))
 
-    def folder_of(number: int, folder_id: int) -> tuple[ShopBook, Folder] | Response[bytes]:
+    def folder_of(number: int, folder_id: int) -> tuple[ShopBook, Folder]:
         book = book_of(number)
-        if isinstance(book, Response):
-            return book
-        folder = book.folders.get(folder_id)
-        if folder is None:
-            return json_answer({"error": f"unknown care folder {folder_id}"}, 404)
-        return book, folder
+        return book, known(book.folders.get(folder_id), f"care folder {folder_id}")
 
     def files(
         requested: list[FileRequest],
@@ -304,9 +299,7 @@ def _admin(double: BackMarketDouble) -> Router:
 
     @post("/clock/advance", sync_to_thread=False)
     def advance(data: JSONBody[AdvanceRequest]) -> Response[bytes]:
-        if data.seconds <= 0:
-            return json_answer({"error": "seconds must be > 0"}, 400)
-        double.advance(data.seconds)
+        double.advance(forward(data.seconds))
         played = {
             str(number): shop.book.play(double.now(), double.activity)
             for number, shop in double.shops.items()
@@ -331,8 +324,6 @@ def _admin(double: BackMarketDouble) -> Router:
     @post(f"{base}/folders", sync_to_thread=False)
     def open_folder(number: FromPath[int], data: JSONBody[OpenRequest]) -> Response[bytes]:
         book = book_of(number)
-        if isinstance(book, Response):
-            return book
         now = double.now()
         draw = rng(book.seed, "backmarket-admin", number, len(book.folders))
         order = book.new_order(draw, now - 5 * 86_400, now)
@@ -356,8 +347,6 @@ def _admin(double: BackMarketDouble) -> Router:
         if data.initiator not in (CUSTOMER, BACKMARKET) or not data.message:
             return json_answer({"error": "initiator Customer or BackMarket, a message"}, 400)
         found = folder_of(number, folder_id)
-        if isinstance(found, Response):
-            return found
         book, folder = found
         message = book.write(
             folder,
@@ -372,8 +361,6 @@ def _admin(double: BackMarketDouble) -> Router:
     @post(f"{base}/folders/{{folder_id:int}}/close", sync_to_thread=False)
     def close(number: FromPath[int], folder_id: FromPath[int]) -> Response[bytes]:
         found = folder_of(number, folder_id)
-        if isinstance(found, Response):
-            return found
         book, folder = found
         book.close(folder, double.now())
         return json_answer({"folderId": folder_id, "state": folder.state})
@@ -381,13 +368,11 @@ def _admin(double: BackMarketDouble) -> Router:
     @get(f"{base}/sent", sync_to_thread=False)
     def sent(number: FromPath[int]) -> Response[bytes]:
         book = book_of(number)
-        return book if isinstance(book, Response) else json_answer({"sent": book.sent})
+        return json_answer({"sent": book.sent})
 
     @post(f"{base}/rotate-token", sync_to_thread=False)
     def rotate_token(number: FromPath[int]) -> Response[bytes]:
-        shop = double.shops.get(number)
-        if shop is None:
-            return json_answer({"error": f"unknown shop {number}"}, 404)
+        shop = known(double.shops.get(number), f"shop {number}")
         return json_answer({"token": double.rotate(shop)})
 
     @get("/counters", sync_to_thread=False)
@@ -424,9 +409,9 @@ def _admin(double: BackMarketDouble) -> Router:
     def reset_limits() -> None:
         double.reset_limits()
 
-    return Router(
+    return admin_router(
         "/_sandbox/backmarket",
-        route_handlers=[
+        [
             shops,
             clock,
             advance,
@@ -444,5 +429,4 @@ def _admin(double: BackMarketDouble) -> Router:
             reset_limits,
             *retry_after_handlers(double.inside_retry_after),
         ],
-        include_in_schema=False,
     )

@@ -5,10 +5,9 @@ country's language, a few from the platform's other countries."""
 from __future__ import annotations
 
 import base64
-import hashlib
-import random
 
 import msgspec
+from keybuzz_sandbox.double_kit.draws import digest
 
 # The EU platform's country codes (official), the first four the seeded shops'.
 EU_COUNTRIES = (
@@ -86,14 +85,6 @@ def extra_specs(count: int) -> tuple[ShopSpec, ...]:
         )
         for n in range(1, count + 1)
     )
-
-
-def digest(*parts: object, size: int = 8) -> bytes:
-    return hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=size).digest()
-
-
-def rng(*parts: object) -> random.Random:
-    return random.Random(int.from_bytes(digest(*parts), "big"))
 
 
 def api_token(seed: str, number: int, generation: int = 0) -> str:

@@ -11,12 +11,12 @@ from urllib.parse import urlencode
 
 import msgspec
 from keybuzz_sandbox.clock import parse_iso
-from keybuzz_sandbox.double_kit.api import Answer, Refused, query_bool
+from keybuzz_sandbox.double_kit.api import Answer, Refused, query_bool, query_read
+from keybuzz_sandbox.double_kit.draws import numeric_id
 from keybuzz_sandbox.faults import no_hostile_paging
 
 from .book import DiscussionRecord, SentMessage, ShopBook
 from .generator import GRADUATIONS, SELLER, TYPOLOGIES, AttachmentFacts
-from .shops import numeric_id
 from .wire import discussion_json, order_json
 
 SEARCH_SPAN = 183 * 86_400.0  # "at most 6 months" (official), taken as 183 days
@@ -53,15 +53,8 @@ class Call(msgspec.Struct, frozen=True, kw_only=True):
 
 def _time(query: Query, name: str, book: ShopBook) -> float | None:
     """A date parameter as the shop's virtual time."""
-    raw = query.get(name)
-    if raw is None:
-        return None
-    try:
-        return book.virtual(parse_iso(raw))
-    except ValueError:
-        raise Refused(
-            400, f"{name} must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z"
-        ) from None
+    refused = Refused(400, f"{name} must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z")
+    return query_read(query, name, lambda raw: book.virtual(parse_iso(raw)), refused)
 
 
 def _choice(query: Query, name: str, allowed: Sequence[str]) -> str | None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import msgspec
 from keybuzz_sandbox.clock import SellerTimeline
-from keybuzz_sandbox.faults import ReplyFaults
+from keybuzz_sandbox.double_kit.books import DrawnShop
+from keybuzz_sandbox.double_kit.draws import numeric_id
 
 from .generator import (
     CLAIMS,
@@ -25,7 +26,7 @@ from .generator import (
     ShopGenerator,
     index_of,
 )
-from .shops import Credentials, numeric_id
+from .shops import Credentials
 
 
 class MessageRecord:
@@ -111,48 +112,31 @@ class AdvanceSummary(msgspec.Struct, kw_only=True, rename="camel"):
     new_discussion_ids: list[str]
 
 
-class ShopBook:
+class ShopBook(DrawnShop[ShopGenerator]):
     def __init__(
         self, gen: ShopGenerator, timeline: SellerTimeline, credentials: Credentials
     ) -> None:
-        self.reply_faults = ReplyFaults()  # how its threads show and date a seller's reply
-        self.gen = gen
-        self.timeline = timeline
+        super().__init__(gen, timeline)
         self.credentials = credentials
         self.discussions: dict[str, DiscussionRecord] = {}
         self.messages: dict[str, tuple[DiscussionRecord, MessageRecord]] = {}
         # attachment id -> its facts, its message's time (virtual) and the bytes a seller sent
         self.attachments: dict[str, tuple[AttachmentFacts, float, bytes | None]] = {}
         self.sent: list[SentMessage] = []
-        # token requests for the shop's client id the double answered, granted or refused
-        # (a client keeping its token asks once per expiry, not once per call)
-        self.token_requests = 0
-        self._orders_done = 0
-        self._offers_done = 0
 
     @property
     def seller_id(self) -> str:
         return self.credentials.seller_id
 
-    def virtual(self, real_now: float) -> float:
-        return self.timeline.virtual(real_now)
-
-    def real(self, virtual: float) -> float:
-        return self.timeline.real(virtual)
-
     # --- discussions ------------------------------------------------------------------
 
-    def materialize(self, now: float) -> None:
-        orders = self.gen.placed_before(now)
-        for index in range(self._orders_done, orders):
-            if any(self.gen.has_discussion(index)):
-                for facts in self.gen.order_discussions(index):
-                    self._add(facts)
-        self._orders_done = max(self._orders_done, orders)
-        offers = self.gen.offer_questions_before(now)
-        for index in range(self._offers_done, offers):
-            self._add(self.gen.offer_discussion(index))
-        self._offers_done = max(self._offers_done, offers)
+    def order_drawn(self, index: int) -> None:
+        if any(self.gen.has_discussion(index)):
+            for facts in self.gen.order_discussions(index):
+                self._add(facts)
+
+    def offer_question_drawn(self, index: int) -> None:
+        self._add(self.gen.offer_discussion(index))
 
     def _add(self, facts: DiscussionFacts) -> DiscussionRecord:
         record = self.discussions[facts.discussion_id] = DiscussionRecord(facts)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import secrets
 from collections.abc import Iterable
 
 import msgspec
 from keybuzz_sandbox.clock import Clock, SellerTimeline
+from keybuzz_sandbox.double_kit.tokens import Issued
 from keybuzz_sandbox.faults import FaultInjector, WebPageFaults
 from keybuzz_sandbox.ratelimit import RateLimit, RateLimiter
 
@@ -82,7 +82,7 @@ class CdiscountDouble:
                 creds,
             )
         self.by_client = {b.credentials.client_id: b for b in self.books.values()}
-        self.tokens: dict[str, Token] = {}
+        self.tokens: Issued[Token] = Issued(clock)
         self.faults = CdiscountFaults(f"{seed}|cdiscount", CdiscountFaultConfig())
         self.limiter = RateLimiter(clock)
 
@@ -109,23 +109,14 @@ class CdiscountDouble:
             client_secret.encode(), book.credentials.client_secret.encode()
         ):
             return None
-        self._drop_expired()
         token = Token(client_id, book.seller_id, self.clock.deadline(TOKEN_LIFETIME))
-        value = secrets.token_urlsafe(48)
-        self.tokens[value] = token
-        return value, token
+        return self.tokens.issue(secrets.token_urlsafe(48), token), token
 
     def token(self, value: str) -> Token | None:
-        granted = self.tokens.get(value)
-        if granted is None or granted.expires_at <= self.clock.now():
-            return None
-        return granted
+        return self.tokens.valid(value)
 
     def expire_tokens(self, seller_id: str) -> int:
-        mine = [t for t, g in self.tokens.items() if g.seller_id == seller_id]
-        for value in mine:
-            del self.tokens[value]
-        return len(mine)
+        return self.tokens.withdraw(lambda granted: granted.seller_id == seller_id)
 
     def rotate_secret(self, seller_id: str) -> Credentials:
         """A new client secret (the seller regenerated it in its portal): the old secret and
@@ -137,11 +128,6 @@ class CdiscountDouble:
         self.expire_tokens(seller_id)
         return book.credentials
 
-    def _drop_expired(self) -> None:
-        now = self.clock.now()
-        for value in [t for t, g in self.tokens.items() if g.expires_at <= now]:
-            del self.tokens[value]
-
     # --- rate limits --------------------------------------------------------------------
 
     def allow_token(self, client_id: str) -> bool:
@@ -149,7 +135,3 @@ class CdiscountDouble:
 
     def allow_call(self, seller_id: str) -> bool:
         return self.limiter.allow(("cdiscount", seller_id), API_LIMIT)
-
-    def retry_after(self, limit: RateLimit) -> int:
-        """Whole real seconds until a bucket of ``limit`` holds a request again."""
-        return max(1, math.ceil(self.clock.real_duration(1 / limit.rate)))

@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 import msgspec
+from keybuzz_sandbox.double_kit.draws import numeric_id, rng, unit
+from keybuzz_sandbox.double_kit.history import DAY, HOUR, Lifecycle, shipping_path
 
-from .shops import ShopSpec, numeric_id, rng, unit
+from .shops import ShopSpec
 
-DAY = 86_400.0
-HOUR = 3_600.0
 WINDOW = 90 * DAY
 MAX_LIFECYCLE = 9 * DAY  # no order changes status later than this after it is placed
 OFFER_QUESTIONS_EVERY = 10
@@ -84,24 +84,15 @@ _FIRST = ("Camille", "Louis", "Emma", "Hugo", "Léa", "Jules", "Chloé", "Nathan
 _LAST = ("Martin", "Bernard", "Dubois", "Thomas", "Robert", "Petit", "Durand", "Leroy")
 
 
-class OrderFacts(msgspec.Struct, frozen=True, kw_only=True):
+class OrderFacts(Lifecycle, frozen=True, kw_only=True):
     index: int
     order_id: str  # also its reference, Cdiscount's order number
     placed: float
     sales_channel: str
-    events: tuple[tuple[float, str], ...]  # (virtual time, status), in time order
 
     def status_at(self, virtual_now: float) -> tuple[str, float]:
         """(status, virtual time it was reached) at ``virtual_now`` (placed: Processing)."""
-        current = self.events[0]
-        for event in self.events:
-            if event[0] > virtual_now:
-                break
-            current = event
-        return current[1], current[0]
-
-    def reached(self, status: str) -> float | None:
-        return next((at for at, s in self.events if s == status), None)
+        return self.state_at(virtual_now) or (self.events[0][1], self.events[0][0])
 
 
 class AttachmentFacts(msgspec.Struct, frozen=True, kw_only=True):
@@ -388,16 +379,5 @@ def _events(draw: random.Random, placed: float) -> tuple[tuple[float, str], ...]
     if outcome < 0.05:
         refused = waiting + draw.uniform(1, 12) * HOUR
         return ((placed, "Processing"), (waiting, "WaitingAcceptance"), (refused, "Refused"))
-    accepted = waiting + draw.uniform(0.5, 10) * HOUR
-    preparing = accepted + draw.uniform(5, 60) * 60
-    shipped = preparing + draw.uniform(6, 48) * HOUR
-    events = [
-        (placed, "Processing"),
-        (waiting, "WaitingAcceptance"),
-        (accepted, "Accepted"),
-        (preparing, "InPreparation"),
-        (shipped, "Shipped"),
-    ]
-    if draw.random() < 0.85:
-        events.append((shipped + draw.uniform(2, 6) * DAY, "Delivered"))
-    return tuple(events)
+    path = shipping_path(draw, waiting, ("Accepted", "InPreparation", "Shipped", "Delivered"))
+    return ((placed, "Processing"), (waiting, "WaitingAcceptance"), *path)

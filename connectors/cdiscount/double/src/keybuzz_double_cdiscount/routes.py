@@ -3,17 +3,18 @@ endpoints under /_sandbox/cdiscount (development use, no authentication)."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import msgspec
-from keybuzz_sandbox.answers import JSON, gateway_page, json_answer
+from keybuzz_sandbox.answers import JSON, gateway_page, held_back, json_answer
+from keybuzz_sandbox.double_kit.admin import admin_router, forward, known
+from keybuzz_sandbox.double_kit.draws import numeric_id
 from keybuzz_sandbox.double_kit.routes import operation_route
 from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
-from keybuzz_sandbox.faults import FaultDecision, malform, reply_faults, trickled
+from keybuzz_sandbox.faults import FaultDecision, malform, reply_faults
 from litestar import Request, Response, Router, get, post
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
@@ -31,7 +32,7 @@ from .double import (
 )
 from .env import CdiscountDoubleSettings
 from .generator import CUSTOMER, GRADUATIONS, GRC, TYPOLOGIES, AttachmentFacts
-from .shops import default_shops, numeric_id
+from .shops import default_shops
 
 if TYPE_CHECKING:
     from keybuzz_sandbox.sandbox import Sandbox
@@ -111,7 +112,7 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
         if grant.grant_type != "client_credentials":
             return _oidc_error(400, "unsupported_grant_type", "Unsupported grant_type")
         if not double.allow_token(grant.client_id):
-            wait = {"Retry-After": str(double.retry_after(TOKEN_LIMIT))}
+            wait = {"Retry-After": str(double.limiter.retry_after(TOKEN_LIMIT))}
             return _oidc_error(429, "too_many_requests", "Too many token requests", wait)
         granted = double.grant(grant.client_id, grant.client_secret)
         if granted is None:
@@ -172,17 +173,7 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
         if isinstance(book, Response):
             return book
         slow = double.faults.slow_answer(f"cdiscount.{operation}", book.seller_id)
-        await asyncio.sleep(slow.stall)
-        answered = await answer_call(request, book, run, decision)
-        await asyncio.sleep(slow.hold)
-        if slow.trickle and isinstance(answered, Response):
-            return Stream(
-                trickled(answered.content, slow.trickle),
-                status_code=answered.status_code,
-                media_type=answered.media_type,
-                headers=dict(answered.headers),
-            )
-        return answered
+        return await held_back(slow, lambda: answer_call(request, book, run, decision))
 
     def observed_listing_only() -> bool:
         settings = double.faults.config
@@ -192,7 +183,7 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
         request: Request[Any, Any, Any], book: ShopBook, run: api.Operation, decision: FaultDecision
     ) -> Response[bytes]:
         if not double.allow_call(book.seller_id):
-            wait = {"Retry-After": str(double.retry_after(API_LIMIT))}
+            wait = {"Retry-After": str(double.limiter.retry_after(API_LIMIT))}
             return problem(429, "Too many requests", wait)
         real = double.clock.now()
         parts = api.Call(
@@ -264,9 +255,8 @@ class GraduationRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
 
 
 def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
-    def book_of(seller_id: str) -> ShopBook | Response[bytes]:
-        book = double.books.get(seller_id)
-        return json_answer({"error": f"unknown seller {seller_id}"}, 404) if book is None else book
+    def book_of(seller_id: str) -> ShopBook:
+        return known(double.books.get(seller_id), f"seller {seller_id}")
 
     def now_of(book: ShopBook) -> tuple[float, float]:
         real = double.clock.now()
@@ -274,15 +264,11 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
 
     def discussion_of(
         seller_id: str, discussion_id: str
-    ) -> tuple[ShopBook, DiscussionRecord, float, float] | Response[bytes]:
-        """The seller's book, its discussion, the real and the shop's time now; or the 404."""
+    ) -> tuple[ShopBook, DiscussionRecord, float, float]:
+        """The seller's book, its discussion, the real and the shop's time now."""
         book = book_of(seller_id)
-        if isinstance(book, Response):
-            return book
         real, now = now_of(book)
-        record = book.discussion(discussion_id, now)
-        if record is None:
-            return json_answer({"error": f"unknown discussion {discussion_id}"}, 404)
+        record = known(book.discussion(discussion_id, now), f"discussion {discussion_id}")
         return book, record, real, now
 
     @get("/shops", sync_to_thread=False)
@@ -291,18 +277,11 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
 
     @post("/shops/{seller_id:str}/advance", sync_to_thread=False)
     def advance(seller_id: FromPath[str], data: JSONBody[AdvanceRequest]) -> Response[bytes]:
-        book = book_of(seller_id)
-        if isinstance(book, Response):
-            return book
-        if data.seconds <= 0:
-            return json_answer({"error": "seconds must be > 0"}, 400)
-        return json_answer(book.advance(data.seconds, double.clock.now()))
+        return json_answer(book_of(seller_id).advance(forward(data.seconds), double.clock.now()))
 
     @post("/shops/{seller_id:str}/discussions", sync_to_thread=False)
     def open_discussion(seller_id: FromPath[str], data: JSONBody[OpenRequest]) -> Response[bytes]:
         book = book_of(seller_id)
-        if isinstance(book, Response):
-            return book
         if (
             data.sub_typology_code not in TYPOLOGIES["Order"]
             or data.graduation not in GRADUATIONS
@@ -339,8 +318,6 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
             problems = "userType Customer or GrcOperator, body not empty, at most 5 attachments"
             return json_answer({"error": problems}, 400)
         found = discussion_of(seller_id, discussion_id)
-        if isinstance(found, Response):
-            return found
         book, record, real, now = found
         files = tuple(
             AttachmentFacts(
@@ -367,8 +344,6 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
         if data.graduation not in GRADUATIONS:
             return json_answer({"error": f"graduation among {', '.join(GRADUATIONS)}"}, 400)
         found = discussion_of(seller_id, discussion_id)
-        if isinstance(found, Response):
-            return found
         _, record, _, now = found
         record.graduations.append((now, data.graduation))
         return json_answer({"discussionId": discussion_id, "graduation": data.graduation})
@@ -376,32 +351,20 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
     @get("/shops/{seller_id:str}/sent", sync_to_thread=False)
     def sent(seller_id: FromPath[str]) -> Response[bytes]:
         book = book_of(seller_id)
-        return book if isinstance(book, Response) else json_answer({"sent": book.sent})
+        return json_answer({"sent": book.sent})
 
     @post("/shops/{seller_id:str}/expire-tokens", sync_to_thread=False)
     def expire_tokens(seller_id: FromPath[str]) -> Response[bytes]:
-        book = book_of(seller_id)
-        return (
-            book
-            if isinstance(book, Response)
-            else json_answer({"expired": double.expire_tokens(seller_id)})
-        )
+        return json_answer({"expired": double.expire_tokens(book_of(seller_id).seller_id)})
 
     @get("/shops/{seller_id:str}/token-requests", sync_to_thread=False)
     def token_requests(seller_id: FromPath[str]) -> Response[bytes]:
         book = book_of(seller_id)
-        return (
-            book
-            if isinstance(book, Response)
-            else json_answer({"tokenRequests": book.token_requests})
-        )
+        return json_answer({"tokenRequests": book.token_requests})
 
     @post("/shops/{seller_id:str}/rotate-secret", sync_to_thread=False)
     def rotate_secret(seller_id: FromPath[str]) -> Response[bytes]:
-        book = book_of(seller_id)
-        if isinstance(book, Response):
-            return book
-        creds = double.rotate_secret(seller_id)
+        creds = double.rotate_secret(book_of(seller_id).seller_id)
         return json_answer(
             {
                 "sellerId": creds.seller_id,
@@ -410,9 +373,9 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
             }
         )
 
-    return Router(
+    return admin_router(
         "/_sandbox/cdiscount",
-        route_handlers=[
+        [
             shops,
             advance,
             open_discussion,
@@ -425,5 +388,4 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
             *fault_handlers(double.faults, CdiscountFaultConfig),
             ratelimit_reset_handler(double.limiter),
         ],
-        include_in_schema=False,
     )

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import random
-
 import msgspec
+from keybuzz_sandbox.double_kit.draws import digest, numeric_id
+from keybuzz_sandbox.double_kit.shops import EXTRA_SHOP_ORDERS, DrawnShopSpec
 
 
-class ShopSpec(msgspec.Struct, frozen=True, kw_only=True):
-    name: str
-    order_count: int  # orders in any 90-day window
-    claim_rate: float = 0.05  # share of shipped orders whose buyer opens a claim
+class ShopSpec(DrawnShopSpec, frozen=True, kw_only=True):
     grc_rate: float = 0.5  # share of claims Octopia's customer care (GrcOperator) writes in
     # An extra shop's number (SANDBOX_CDISCOUNT_EXTRA_SHOPS): its seller id is made of it,
     # so 10,000 of them never share one (ids drawn from a hash would).
@@ -22,10 +18,6 @@ class Credentials(msgspec.Struct, frozen=True, kw_only=True):
     client_id: str
     client_secret: str
     seller_id: str
-
-
-# Orders in 90 days of each extra shop (SANDBOX_CDISCOUNT_EXTRA_SHOPS).
-EXTRA_SHOP_ORDERS = 12
 
 
 def default_shops(bench_orders: int, extra: int = 0) -> tuple[ShopSpec, ...]:
@@ -39,25 +31,6 @@ def default_shops(bench_orders: int, extra: int = 0) -> tuple[ShopSpec, ...]:
         for n in range(1, extra + 1)
     )
     return seeded + extras
-
-
-def digest(*parts: object, size: int = 8) -> bytes:
-    return hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=size).digest()
-
-
-def unit(*parts: object) -> float:
-    """A number in [0, 1) fixed by ``parts``."""
-    return int.from_bytes(digest(*parts), "big") / 2**64
-
-
-def rng(*parts: object) -> random.Random:
-    return random.Random(int.from_bytes(digest(*parts), "big"))
-
-
-def numeric_id(*parts: object, digits: int = 12) -> str:
-    """A deterministic id of ``digits`` digits, not starting with 0."""
-    low = 10 ** (digits - 1)
-    return str(low + int.from_bytes(digest(*parts), "big") % (9 * low))
 
 
 def credentials(seed: str, spec: ShopSpec) -> Credentials:

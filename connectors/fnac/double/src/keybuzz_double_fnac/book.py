@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import msgspec
 from keybuzz_sandbox.clock import SellerTimeline
-from keybuzz_sandbox.faults import ReplyFaults
+from keybuzz_sandbox.double_kit.books import DrawnShop
 
 from .generator import (
     DATE_STATES,
@@ -92,7 +92,7 @@ class AdvanceSummary(msgspec.Struct, kw_only=True, rename="camel"):
     new_incident_ids: list[str]
 
 
-class ShopBook:
+class ShopBook(DrawnShop[ShopGenerator]):
     def __init__(
         self,
         gen: ShopGenerator,
@@ -100,9 +100,7 @@ class ShopBook:
         credentials: Credentials,
         public_url: str = "",
     ) -> None:
-        self.reply_faults = ReplyFaults()  # how its threads show and date a seller's reply
-        self.gen = gen
-        self.timeline = timeline
+        super().__init__(gen, timeline)
         self.credentials = credentials
         # Where the shop's message files are downloaded: <files_url><file_id>.
         self.files_url = f"{public_url}/fnac/files/{credentials.shop_id}/"
@@ -111,40 +109,25 @@ class ShopBook:
         self.files: dict[str, tuple[FileFacts, float]] = {}
         self.incidents: dict[int, IncidentRecord] = {}  # by order index
         self.sent: list[SentMessage] = []
-        # auth requests naming the shop the double answered, granted or refused (a client
-        # keeping its token asks once per expiry, not once per call)
-        self.token_requests = 0
         self.by_order: dict[int, list[MessageRecord]] = {}  # order index -> its messages
-        self._orders_done = 0
-        self._offers_done = 0
         self._sorted: list[MessageRecord] | None = None
 
     @property
     def shop_id(self) -> str:
         return self.credentials.shop_id
 
-    def virtual(self, real_now: float) -> float:
-        return self.timeline.virtual(real_now)
-
-    def real(self, virtual: float) -> float:
-        return self.timeline.real(virtual)
-
     # --- making the history concrete ----------------------------------------------
 
-    def materialize(self, virtual_now: float) -> None:
-        orders = self.gen.placed_before(virtual_now)
-        for index in range(self._orders_done, orders):
-            asks, claims = self.gen.has_thread(index)
-            if asks or claims:
-                messages, incident = self.gen.thread(self.gen.order(index))
-                self._add_messages(messages)
-                if incident is not None:
-                    self.incidents[index] = IncidentRecord(incident)
-        self._orders_done = max(self._orders_done, orders)
-        offers = self.gen.offer_questions_before(virtual_now)
-        for index in range(self._offers_done, offers):
-            self._add_messages(self.gen.offer_question(index))
-        self._offers_done = max(self._offers_done, offers)
+    def order_drawn(self, index: int) -> None:
+        asks, claims = self.gen.has_thread(index)
+        if asks or claims:
+            messages, incident = self.gen.thread(self.gen.order(index))
+            self._add_messages(messages)
+            if incident is not None:
+                self.incidents[index] = IncidentRecord(incident)
+
+    def offer_question_drawn(self, index: int) -> None:
+        self._add_messages(self.gen.offer_question(index))
 
     def _add_messages(self, messages: Iterable[MessageFacts]) -> None:
         for facts in messages:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 import secrets
 from collections.abc import Iterable
@@ -10,6 +9,7 @@ from typing import ClassVar
 
 import msgspec
 from keybuzz_sandbox.clock import Clock, SellerTimeline
+from keybuzz_sandbox.double_kit.tokens import Issued
 from keybuzz_sandbox.faults import XML_KINDS, FaultInjector, SlowFaultConfig
 from keybuzz_sandbox.ratelimit import RateLimit, RateLimiter
 from keybuzz_sandbox.state import PersistentState
@@ -124,7 +124,7 @@ class FnacDouble:
                 msgspec.structs.replace(creds, key=key),
                 public_url,
             )
-        self.tokens: dict[str, Token] = {}
+        self.tokens: Issued[Token] = Issued(clock)
         self.faults = FnacFaults(f"{seed}|fnac", FnacFaultConfig())
         self.limiter = RateLimiter(clock)
 
@@ -162,18 +162,14 @@ class FnacDouble:
             and secrets.compare_digest(key, creds.key)
         ):
             return None
-        self._drop_expired()
         token = Token(creds.shop_id, creds.partner_id, self.clock.deadline(TOKEN_LIFETIME))
-        value = _uuid()
-        self.tokens[value] = token
-        return value, token
+        return self.tokens.issue(_uuid(), token), token
 
     def book_for(self, partner_id: str, shop_id: str, token: str) -> ShopBook | None:
         """The shop a request's token opens, or None (re-authentication needed)."""
-        granted = self.tokens.get(token.upper())
+        granted = self.tokens.valid(token.upper())
         if (
             granted is None
-            or granted.expires_at <= self.clock.now()
             or granted.shop_id != shop_id.upper()
             or granted.partner_id != partner_id.upper()
         ):
@@ -181,10 +177,7 @@ class FnacDouble:
         return self.books[granted.shop_id]
 
     def expire_tokens(self, shop_id: str) -> int:
-        mine = [t for t, g in self.tokens.items() if g.shop_id == shop_id]
-        for token in mine:
-            del self.tokens[token]
-        return len(mine)
+        return self.tokens.withdraw(lambda granted: granted.shop_id == shop_id)
 
     def rotate_key(self, shop_id: str) -> Credentials:
         book = self.books[shop_id]
@@ -193,19 +186,10 @@ class FnacDouble:
         self.expire_tokens(shop_id)
         return book.credentials
 
-    def _drop_expired(self) -> None:
-        now = self.clock.now()
-        for token in [t for t, g in self.tokens.items() if g.expires_at <= now]:
-            del self.tokens[token]
-
     # --- rate limit -------------------------------------------------------------------
 
     def allow(self, shop_id: str) -> bool:
         return self.limiter.allow(("fnac", shop_id.upper()), RATE_LIMIT)
-
-    def retry_after(self) -> int:
-        """Whole real seconds until the shop's bucket holds a request again."""
-        return max(1, math.ceil(self.clock.real_duration(1 / RATE_LIMIT.rate)))
 
 
 def _uuid() -> str:

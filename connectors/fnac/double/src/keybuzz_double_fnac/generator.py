@@ -14,16 +14,16 @@ to its order's index through its time.
 
 from __future__ import annotations
 
-import hashlib
 import random
 from functools import cached_property
 
 import msgspec
+from keybuzz_sandbox.double_kit.draws import rng as seeded_rng
+from keybuzz_sandbox.double_kit.draws import unit
+from keybuzz_sandbox.double_kit.history import DAY, HOUR, Lifecycle, shipping_path
 
 from .shops import ShopSpec, uuid_from
 
-DAY = 86_400.0
-HOUR = 3_600.0
 MAX_LIFECYCLE = 9 * DAY  # no order changes state later than this after it is placed
 OFFER_QUESTIONS_EVERY = 3  # one question about an offer for every three orders
 
@@ -48,16 +48,6 @@ DATE_STATES = {
     "RefusedAt": "Refused",
     "CancelledAt": "Cancelled",
 }
-
-
-def _rng(*parts: object) -> random.Random:
-    digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest()
-    return random.Random(int.from_bytes(digest, "big"))
-
-
-def _unit(*parts: object) -> float:
-    digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64
 
 
 def uniqid(virtual: float) -> str:
@@ -93,7 +83,7 @@ class Address(msgspec.Struct, frozen=True, kw_only=True):
     city: str
 
 
-class OrderFacts(msgspec.Struct, frozen=True, kw_only=True):
+class OrderFacts(Lifecycle, frozen=True, kw_only=True):
     index: int
     order_id: str
     placed: float  # virtual
@@ -103,19 +93,6 @@ class OrderFacts(msgspec.Struct, frozen=True, kw_only=True):
     client_email: str
     address: Address
     lines: tuple[Line, ...]
-    events: tuple[tuple[float, str], ...]  # (virtual time, order state), ascending
-
-    def state_at(self, virtual_now: float) -> tuple[str, float] | None:
-        """(state, virtual time it began), or None if not yet placed."""
-        current = None
-        for at, state in self.events:
-            if at > virtual_now:
-                break
-            current = (state, at)
-        return current
-
-    def reached(self, state: str) -> float | None:
-        return next((at for at, s in self.events if s == state), None)
 
     @property
     def buyer_name(self) -> str:
@@ -266,7 +243,7 @@ class ShopGenerator:
 
     def _placed(self, index: int, slot: float, stream: str) -> float:
         period = self.spec.order_count
-        jitter = 0.05 + 0.9 * _unit(self.seed, self.shop_id, stream, index % period)
+        jitter = 0.05 + 0.9 * unit(self.seed, self.shop_id, stream, index % period)
         return self.base + (index + jitter) * slot
 
     @staticmethod
@@ -309,7 +286,7 @@ class ShopGenerator:
 
     @cached_property
     def catalogue(self) -> tuple[Product, ...]:
-        rng = _rng(self.seed, self.shop_id, "catalogue")
+        rng = seeded_rng(self.seed, self.shop_id, "catalogue")
         return tuple(
             Product(
                 fnac_id=str(rng.randint(200_000, 30_000_000)),
@@ -322,7 +299,7 @@ class ShopGenerator:
         )
 
     def order(self, index: int) -> OrderFacts:
-        rng = _rng(self.seed, self.shop_id, index, "order")
+        rng = seeded_rng(self.seed, self.shop_id, index, "order")
         placed = self.purchase_time(index)
         first, last = rng.choice(_FIRST), rng.choice(_LAST)
         city, zipcode = rng.choice(_CITIES)
@@ -362,18 +339,8 @@ class ShopGenerator:
             return ((placed, "Created"), (placed + rng.uniform(0.5, 4) * HOUR, "Cancelled"))
         if outcome < 0.05:
             return ((placed, "Created"), (placed + rng.uniform(1, 12) * HOUR, "Refused"))
-        accepted = placed + rng.uniform(0.5, 10) * HOUR
-        to_ship = accepted + rng.uniform(5, 60) * 60
-        shipped = to_ship + rng.uniform(6, 48) * HOUR
-        events = [
-            (placed, "Created"),
-            (accepted, "Accepted"),
-            (to_ship, "ToShip"),
-            (shipped, "Shipped"),
-        ]
-        if rng.random() < 0.85:
-            events.append((shipped + rng.uniform(2, 6) * DAY, "Received"))
-        return tuple(events)
+        path = shipping_path(rng, placed, ("Accepted", "ToShip", "Shipped", "Received"))
+        return ((placed, "Created"), *path)
 
     # --- messages and incidents ---------------------------------------------------
 
@@ -390,13 +357,13 @@ class ShopGenerator:
         """Whether the buyer asks about order `index`, and whether they open an incident
         (if it ships): cheap, so that only those orders' facts are computed."""
         return (
-            _unit(self.seed, self.shop_id, index, "asks") < 0.18,
-            _unit(self.seed, self.shop_id, index, "claims") < self.spec.claim_rate,
+            unit(self.seed, self.shop_id, index, "asks") < 0.18,
+            unit(self.seed, self.shop_id, index, "claims") < self.spec.claim_rate,
         )
 
     def thread(self, order: OrderFacts) -> tuple[list[MessageFacts], IncidentFacts | None]:
         """The messages about one order (and its incident): all of them, future ones too."""
-        rng = _rng(self.seed, self.shop_id, order.index, "thread")
+        rng = seeded_rng(self.seed, self.shop_id, order.index, "thread")
         messages: list[MessageFacts] = []
         asks, claims = self.has_thread(order.index)
 
@@ -447,10 +414,10 @@ class ShopGenerator:
     def _photo(self, message_id: str) -> tuple[FileFacts, ...]:
         """A buyer's photo for some messages, decided by the message's id alone (the
         thread's random draws stay as they are)."""
-        if _unit(self.seed, message_id, "photo") >= PHOTO_RATE:
+        if unit(self.seed, message_id, "photo") >= PHOTO_RATE:
             return ()
         low, high = PHOTO_SIZES
-        size = low + int(_unit(self.seed, message_id, "photo-size") * (high - low))
+        size = low + int(unit(self.seed, message_id, "photo-size") * (high - low))
         file_id = uuid_from(self.seed, message_id, "file", 0)
         return (
             FileFacts(file_id=file_id, name="photo-colis.jpg", filetype="image/jpeg", size=size),
@@ -497,7 +464,7 @@ class ShopGenerator:
 
     def offer_question(self, index: int) -> list[MessageFacts]:
         """A buyer's question about an offer (no order yet), with its seeded answer."""
-        rng = _rng(self.seed, self.shop_id, index, "offer-question")
+        rng = seeded_rng(self.seed, self.shop_id, index, "offer-question")
         product = rng.choice(self.catalogue)
         at = self.offer_question_time(index)
         answered, answer, archived = self._seeded_answer(rng, at)

@@ -5,21 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 from keybuzz_sandbox.answers import admin_error, json_answer, xml_malformed
+from keybuzz_sandbox.double_kit.admin import admin_router, forward, known
 from keybuzz_sandbox.echo import EchoSecret
 from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
 from keybuzz_sandbox.faults import XML_KINDS, SlowAnswer, reply_faults, trickled
-from litestar import Request, Response, Router, get, post
+from litestar import Request, Response, get, post
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 from lxml import etree
 
 from . import errors
-from .double import FnacDouble, FnacFaultConfig
+from .double import RATE_LIMIT, FnacDouble, FnacFaultConfig
 from .env import FnacDoubleSettings
 from .generator import file_content
 from .schema import NS, SERVICES, XmlRefused, local_name, validated
@@ -53,7 +53,7 @@ def _xml(
 
 
 def _too_many(double: FnacDouble, service: str) -> Response[bytes]:
-    wait = double.retry_after()
+    wait = double.limiter.retry_after(RATE_LIMIT)
     body = refusal(service, errors.TOO_MANY_REQUESTS, f"Too many requests: retry after {wait} s")
     return _xml(body, 429, {"Retry-After": str(wait)})
 
@@ -253,18 +253,16 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
             return Response(b"Not Found", status_code=404, media_type="text/plain")
         return Response(file_content(file), media_type=file.filetype)
 
+    def book_of(shop_id: str) -> ShopBook:
+        return known(double.books.get(shop_id.upper()), f"shop {shop_id}")
+
     @get("/shops", sync_to_thread=False)
     def shops() -> Response[bytes]:
         return json_answer(double.shops())
 
     @post("/shops/{shop_id:str}/advance", sync_to_thread=False)
     def advance(shop_id: FromPath[str], data: JSONBody[AdvanceRequest]) -> Response[bytes]:
-        book = double.books.get(shop_id.upper())
-        if book is None:
-            return admin_error(404, f"unknown shop {shop_id}")
-        if data.seconds <= 0:
-            return admin_error(400, "seconds must be > 0")
-        summary = book.advance(data.seconds, double.clock.now())
+        summary = book_of(shop_id).advance(forward(data.seconds), double.clock.now())
         sb.save()
         return json_answer(summary)
 
@@ -272,9 +270,7 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
     def buyer_writes(
         shop_id: FromPath[str], data: JSONBody[BuyerMessageRequest]
     ) -> Response[bytes]:
-        book = double.books.get(shop_id.upper())
-        if book is None:
-            return admin_error(404, f"unknown shop {shop_id}")
+        book = book_of(shop_id)
         if issues := data.problems():
             return admin_error(400, "; ".join(issues))
         now = double.clock.now()
@@ -294,25 +290,15 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
         }
         return json_answer(body, 201)
 
-    def order_of(
-        shop_id: str, order_id: str
-    ) -> tuple[ShopBook, OrderFacts, float] | Response[bytes]:
-        """The shop's book, its order ``order_id`` and the time now; or the 404."""
-        book = double.books.get(shop_id.upper())
-        if book is None:
-            return admin_error(404, f"unknown shop {shop_id}")
+    def order_of(shop_id: str, order_id: str) -> tuple[ShopBook, OrderFacts, float]:
+        """The shop's book, its order ``order_id`` and the time now."""
+        book = book_of(shop_id)
         now = double.clock.now()
-        order = book.find_order(order_id, book.virtual(now))
-        if order is None:
-            return admin_error(404, f"unknown order {order_id}")
-        return book, order, now
+        return book, known(book.find_order(order_id, book.virtual(now)), f"order {order_id}"), now
 
     @post("/shops/{shop_id:str}/incidents", sync_to_thread=False)
     def open_incident(shop_id: FromPath[str], data: JSONBody[IncidentRequest]) -> Response[bytes]:
-        found = order_of(shop_id, data.order_id)
-        if isinstance(found, Response):
-            return found
-        book, order, now = found
+        book, order, now = order_of(shop_id, data.order_id)
         if data.type_code not in ("1", "2", "3"):
             return admin_error(400, "typeCode must be 1, 2 or 3")
         opened = book.open_incident(order, data.type_code, now)
@@ -325,46 +311,33 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
 
     @post("/shops/{shop_id:str}/incidents/close", sync_to_thread=False)
     def close_incident(shop_id: FromPath[str], data: JSONBody[IncidentClosing]) -> Response[bytes]:
-        found = order_of(shop_id, data.order_id)
-        if isinstance(found, Response):
-            return found
-        book, order, now = found
+        book, order, now = order_of(shop_id, data.order_id)
         incident = book.close_incident(order, now)
         if incident is None:
             return admin_error(409, f"order {data.order_id} has no open incident")
         return json_answer({"incidentId": incident, "orderId": order.order_id})
 
-    def shop_read(shop_id: str, read: Callable[[ShopBook], dict[str, Any]]) -> Response[bytes]:
-        book = double.books.get(shop_id.upper())
-        return (
-            admin_error(404, f"unknown shop {shop_id}") if book is None else json_answer(read(book))
-        )
-
     @get("/shops/{shop_id:str}/sent", sync_to_thread=False)
     def sent(shop_id: FromPath[str]) -> Response[bytes]:
-        return shop_read(shop_id, lambda book: {"sent": book.sent})
+        return json_answer({"sent": book_of(shop_id).sent})
 
     @post("/shops/{shop_id:str}/expire-tokens", sync_to_thread=False)
     def expire_tokens(shop_id: FromPath[str]) -> Response[bytes]:
-        if shop_id.upper() not in double.books:
-            return admin_error(404, f"unknown shop {shop_id}")
-        return json_answer({"expired": double.expire_tokens(shop_id.upper())})
+        return json_answer({"expired": double.expire_tokens(book_of(shop_id).shop_id)})
 
     @get("/shops/{shop_id:str}/token-requests", sync_to_thread=False)
     def token_requests(shop_id: FromPath[str]) -> Response[bytes]:
-        return shop_read(shop_id, lambda book: {"tokenRequests": book.token_requests})
+        return json_answer({"tokenRequests": book_of(shop_id).token_requests})
 
     @post("/shops/{shop_id:str}/rotate-key", sync_to_thread=False)
     def rotate_key(shop_id: FromPath[str]) -> Response[bytes]:
-        if shop_id.upper() not in double.books:
-            return admin_error(404, f"unknown shop {shop_id}")
-        creds = double.rotate_key(shop_id.upper())
+        creds = double.rotate_key(book_of(shop_id).shop_id)
         sb.save()
         return json_answer({"shopId": creds.shop_id, "key": creds.key})
 
-    admin = Router(
+    admin = admin_router(
         "/_sandbox/fnac",
-        route_handlers=[
+        [
             shops,
             advance,
             buyer_writes,
@@ -377,6 +350,5 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
             *fault_handlers(double.faults, FnacFaultConfig),
             ratelimit_reset_handler(double.limiter),
         ],
-        include_in_schema=False,
     )
     return [api, download, admin]

@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import msgspec
+from keybuzz_sandbox.double_kit.draws import digest
+from keybuzz_sandbox.double_kit.shops import EXTRA_SHOP_ORDERS, DrawnShopSpec
 
 
-class ShopSpec(msgspec.Struct, frozen=True, kw_only=True):
+class ShopSpec(DrawnShopSpec, frozen=True, kw_only=True):
     marketplace: str  # FNAC or DARTY
-    name: str
     partner_name: str  # shops of one partner share its partner_id
-    order_count: int  # orders in any `window_days` window
-    window_days: int = 90
-    claim_rate: float = 0.05  # share of shipped orders whose buyer opens an incident
+    window_days: int = 90  # order_count's window
 
 
 class Credentials(msgspec.Struct, frozen=True, kw_only=True):
     partner_id: str
     shop_id: str
     key: str
-
-
-# Orders in 90 days of each extra shop (SANDBOX_FNAC_EXTRA_SHOPS): a shop's first poll
-# reads a few messages, and a buyer always has an order to write about.
-EXTRA_SHOP_ORDERS = 12
 
 
 def default_shops(bench_orders: int, extra: int = 0) -> tuple[ShopSpec, ...]:
@@ -77,8 +69,7 @@ def _seeded(bench_orders: int) -> tuple[ShopSpec, ...]:
 
 def uuid_from(*parts: object) -> str:
     """A deterministic id in Fnac's style: upper-case hex, 8-4-4-4-12."""
-    digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=16).hexdigest()
-    text = digest.upper()
+    text = digest(*parts, size=16).hex().upper()
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 

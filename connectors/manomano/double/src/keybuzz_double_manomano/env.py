@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
+from keybuzz_sandbox.dkim_signing import published_records
 from keybuzz_sandbox.double_kit.ports import StackPort
-
-from .dkim_key import RECORD
 
 SELECTOR = "sandbox"
 # The domains the double signs for (d=): ManoMano's notices', its support's, its relay's.
@@ -36,8 +35,7 @@ class ManoManoDoubleSettings(msgspec.Struct, frozen=True, kw_only=True):
 
 def dkim_keys() -> str:
     """``MANOMANO_DKIM_KEYS``: the double's public record under each domain it signs for."""
-    records = {f"{SELECTOR}._domainkey.{domain}": RECORD for domain in SIGNING_DOMAINS}
-    return msgspec.json.encode(records).decode()
+    return published_records(SELECTOR, SIGNING_DOMAINS)
 
 
 def service_env(sandbox_url: str) -> dict[str, str]:

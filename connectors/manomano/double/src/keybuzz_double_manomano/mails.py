@@ -19,9 +19,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 
 import msgspec
-from keybuzz_sandbox.dkim_signing import dkim_signature
+from keybuzz_sandbox.dkim_signing import PRIVATE_KEY, dkim_signature
 
-from .dkim_key import PRIVATE_KEY
 from .env import BUYER_DOMAIN, SELECTOR, SUPPORT_ADDRESS
 
 KINDS = ("buyer", "invoice", "support", "notice", "alert")

@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Any
 
 import aiosmtplib
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from keybuzz_sandbox.smtp_servers import smtp_server, stop_taking_mail
+from keybuzz_sandbox.smtp_servers import relay_listening, serving_smtp
 
 from .env import BUYER_DOMAIN, SUPPORT_ADDRESS, ManoManoDoubleSettings
 
 if TYPE_CHECKING:
-    from keybuzz_sandbox.sandbox import Sandbox
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class Relay:
     threads: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     refused: list[dict[str, Any]] = field(default_factory=list)
     unreachable: set[str] = field(default_factory=set)
-    port: int | None = None  # bound, once it serves
+    reply_smtp_port: int | None = None  # bound, once it serves
     mx: tuple[str, int] | None = None  # where bounces go; None: the settings' MX
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -196,31 +196,28 @@ async def deliver(raw: bytes, to: str, mx: tuple[str, int]) -> None:
     )  # fmt: skip
 
 
-def listening_at(sandbox: Sandbox) -> tuple[str, int] | None:
-    """Where the relay of ``sandbox``'s ManoMano double takes replies, None while it does
-    not serve (the ``Double``'s ``reply_relay_at``, read by the sandbox's reply front)."""
-    relay: Relay | None = sandbox.parts.get("manomano")
-    if relay is None or relay.port is None:
-        return None
-    return relay.settings.reply_smtp_host, relay.port
+# Where it takes replies (the ``Double``'s ``reply_relay_at``).
+listening_at = relay_listening("manomano")
 
 
 @contextlib.asynccontextmanager
 async def serving(relay: Relay) -> AsyncIterator[None]:
     """The reply relay (SMTP) while the web application runs."""
-    server, relay.port = await smtp_server(
+
+    async def stopping() -> None:
+        for task in list(relay.tasks):
+            task.cancel()
+
+    async with serving_smtp(
         Handler(relay),
         host=relay.settings.reply_smtp_host,
         port=relay.settings.reply_smtp_port,
         hostname="relay.manomano.com",
         ident="ManoMano relay (KeyBuzz sandbox)",
         max_bytes=MAX_MESSAGE_BYTES,
-    )
-    try:
-        yield
-    finally:
-        relay.port = None
-        stop_taking_mail(server)
-        for task in list(relay.tasks):
-            task.cancel()
-        await server.wait_closed()
+        stopping=stopping,
+    ) as relay.reply_smtp_port:
+        try:
+            yield
+        finally:
+            relay.reply_smtp_port = None

@@ -95,7 +95,7 @@ def manomano_routes(sb: Sandbox) -> list[Any]:
     settings = sb.config.of(ManoManoDoubleSettings)
     sellers = seeded(sb.config.seed, sb.clock.anchor, settings.extra_shops)
     limiter = RateLimiter(sb.clock)
-    retry_after = str(max(1, math.ceil(sb.clock.real_duration(1 / API_LIMIT.rate))))
+    retry_after = str(limiter.retry_after(API_LIMIT))
     by_key = {s.key: s for s in sellers.values()}
     relay = Relay(settings)
     faults = Faults()
@@ -203,7 +203,11 @@ def manomano_routes(sb: Sandbox) -> list[Any]:
     @get(f"{ADMIN}/relay", include_in_schema=False)
     async def relay_state() -> Response[bytes]:
         return json_answer(
-            {"host": settings.reply_smtp_host, "port": relay.port, "refused": relay.refused}
+            {
+                "host": settings.reply_smtp_host,
+                "port": relay.reply_smtp_port,
+                "refused": relay.refused,
+            }
         )
 
     @put(f"{ADMIN}/bounce-target", include_in_schema=False)

@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 from keybuzz_sandbox.clock import parse_iso
-from keybuzz_sandbox.double_kit.api import Answer, Refused, query_bool
+from keybuzz_sandbox.double_kit.api import Answer, Refused, query_bool, query_read
 
 from .book import CUSTOMER, DAY, OPERATOR, SHOP, Message, NewFile, ShopBook, Thread
 from .contract import part_problems
@@ -71,13 +71,8 @@ def _int(query: Mapping[str, str], name: str, default: int, bounds: tuple[int, i
 
 
 def _date(query: Mapping[str, str], name: str) -> float | None:
-    raw = query.get(name)
-    if raw is None:
-        return None
-    try:
-        return parse_iso(raw)
-    except ValueError:
-        raise Refused(400, f"{name} must be an ISO 8601 date-time") from None
+    refused = Refused(400, f"{name} must be an ISO 8601 date-time")
+    return query_read(query, name, parse_iso, refused)
 
 
 def _list(query: Mapping[str, str], name: str) -> set[str]:

@@ -8,9 +8,10 @@ import random
 from typing import NamedTuple
 
 import msgspec
+from keybuzz_sandbox.double_kit.draws import rng, uuid_of
 from keybuzz_sandbox.faults import ReplyFaults
 
-from .operators import Channel, OperatorSpec, ShopSpec, rng, uid
+from .operators import Channel, OperatorSpec, ShopSpec
 
 DAY = 86_400.0
 SEEDED_SPAN = 90 * DAY
@@ -193,7 +194,9 @@ class ShopBook:
         self._serial += 1
         commercial = f"{self.operator.code[:3]}{self.shop_id}{self._serial:06d}"
         first, last = draw.choice(FIRST_NAMES), draw.choice(LAST_NAMES)
-        customer = Customer(uid(self.seed, self.shop_id, "customer", first, last)[:13], first, last)
+        customer = Customer(
+            uuid_of(self.seed, self.shop_id, "customer", first, last)[:13], first, last
+        )
         lines = []
         for index in range(1, draw.choice((1, 1, 2)) + 1):
             title, price = draw.choice(PRODUCTS)
@@ -271,7 +274,9 @@ class ShopBook:
         topic: tuple[str, str] = ("FREE_TEXT", "Question sur la commande"),
         files: tuple[NewFile, ...] = (),
     ) -> Thread:
-        thread_id = uid(self.seed, self.shop_id, "thread", len(self.threads), order.order_id, when)
+        thread_id = uuid_of(
+            self.seed, self.shop_id, "thread", len(self.threads), order.order_id, when
+        )
         thread = Thread(
             thread_id=thread_id,
             order=order,
@@ -296,9 +301,9 @@ class ShopBook:
     ) -> Message:
         if to is None:
             to = (SHOP,) if sender != SHOP else (CUSTOMER,)
-        message_id = uid(self.seed, thread.thread_id, "message", len(thread.messages), when)
+        message_id = uuid_of(self.seed, thread.thread_id, "message", len(thread.messages), when)
         attachments = tuple(
-            Attachment(f.attachment_id or uid(message_id, "file", n), f.name, f.content)
+            Attachment(f.attachment_id or uuid_of(message_id, "file", n), f.name, f.content)
             for n, f in enumerate(files)
         )
         for attachment in attachments:

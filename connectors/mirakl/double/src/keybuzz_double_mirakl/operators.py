@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import random
 import uuid
 
 import msgspec
+from keybuzz_sandbox.double_kit.draws import digest
 
 
 class Channel(msgspec.Struct, frozen=True):
@@ -107,14 +106,6 @@ def extra_specs(operator: OperatorSpec, count: int) -> dict[int, ShopSpec]:
     }
 
 
-def digest(*parts: object, size: int = 8) -> bytes:
-    return hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=size).digest()
-
-
-def rng(*parts: object) -> random.Random:
-    return random.Random(int.from_bytes(digest(*parts), "big"))
-
-
 def shop_id(seed: str, operator: str, shop: str) -> int:
     """A seeded shop's id as Mirakl gives them: a small integer (below the extra shops')."""
     return 2_000 + int.from_bytes(digest(seed, "shop", operator, shop, size=4), "big") % 90_000
@@ -123,8 +114,3 @@ def shop_id(seed: str, operator: str, shop: str) -> int:
 def api_key(seed: str, operator: str, owner: str, generation: int = 0) -> str:
     """A shop user's API key: Mirakl's are UUIDs."""
     return str(uuid.UUID(bytes=digest(seed, "key", operator, owner, generation, size=16)))
-
-
-def uid(*parts: object) -> str:
-    """A deterministic UUID (Mirakl's thread, message and attachment ids)."""
-    return str(uuid.UUID(bytes=digest(*parts, size=16)))

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from keybuzz_sandbox.answers import JSON, gateway_page, held_back, joined_query, json_answer
+from keybuzz_sandbox.answers import JSON, faulted, gateway_page, joined_query, json_answer
+from keybuzz_sandbox.double_kit.admin import admin_router, forward, known
 from keybuzz_sandbox.double_kit.routes import operation_route
 from keybuzz_sandbox.fault_admin import fault_handlers, retry_after_handlers
 from keybuzz_sandbox.faults import FaultDecision, malform, reply_faults
@@ -95,11 +96,13 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
         if isinstance(book, Response):
             return book
         double.note_call(code, book.shop_id, operation)
-        decision = await double.faults.delayed(f"{code}.{operation}")
-        if decision.error_status:
-            return injected(code, book.shop_id, operation, decision.error_status)
-        slow = double.faults.slow_answer(f"{code}.{operation}", str(book.shop_id))
-        return await held_back(slow, lambda: answer(request, book, operation, run, decision))
+        return await faulted(
+            double.faults,
+            f"{code}.{operation}",
+            str(book.shop_id),
+            lambda status: injected(code, book.shop_id, operation, status),
+            lambda decision: answer(request, book, operation, run, decision),
+        )
 
     def injected(code: str, number: int, operation: str, status: int) -> Response[bytes]:
         if status != 429:
@@ -195,22 +198,12 @@ class LimitsRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 def _admin(double: MiraklDouble) -> Router:
     base = "/operators/{code:str}/shops/{shop_id:int}"
 
-    def book_of(code: str, shop_id: int) -> ShopBook | Response[bytes]:
-        book = double.book(code, shop_id)
-        return (
-            json_answer({"error": f"unknown shop {code}/{shop_id}"}, 404) if book is None else book
-        )
+    def book_of(code: str, shop_id: int) -> ShopBook:
+        return known(double.book(code, shop_id), f"shop {code}/{shop_id}")
 
-    def thread_of(
-        code: str, shop_id: int, thread_id: str
-    ) -> tuple[ShopBook, Thread] | Response[bytes]:
+    def thread_of(code: str, shop_id: int, thread_id: str) -> tuple[ShopBook, Thread]:
         book = book_of(code, shop_id)
-        if isinstance(book, Response):
-            return book
-        thread = book.threads.get(thread_id)
-        if thread is None:
-            return json_answer({"error": f"unknown thread {thread_id}"}, 404)
-        return book, thread
+        return book, known(book.threads.get(thread_id), f"thread {thread_id}")
 
     def files(requested: list[FileRequest]) -> tuple[NewFile, ...]:
         return tuple(
@@ -250,11 +243,7 @@ def _admin(double: MiraklDouble) -> Router:
         code: FromPath[str], shop_id: FromPath[int], data: JSONBody[AdvanceRequest]
     ) -> Response[bytes]:
         book = book_of(code, shop_id)
-        if isinstance(book, Response):
-            return book
-        if data.seconds <= 0:
-            return json_answer({"error": "seconds must be > 0"}, 400)
-        return json_answer(book.advance(data.seconds, double.clock.now()))
+        return json_answer(book.advance(forward(data.seconds), double.clock.now()))
 
     @post(f"{base}/threads", sync_to_thread=False)
     def open_thread(
@@ -263,8 +252,6 @@ def _admin(double: MiraklDouble) -> Router:
         if refused := bad_sender(data.sender, [SHOP], data.body):
             return refused
         book = book_of(code, shop_id)
-        if isinstance(book, Response):
-            return book
         orders = list(book.orders.values())
         order = (
             max(orders, key=lambda o: o.created)
@@ -302,8 +289,6 @@ def _admin(double: MiraklDouble) -> Router:
         if refused := bad_sender(data.sender, data.to, data.body):
             return refused
         found = thread_of(code, shop_id, thread_id)
-        if isinstance(found, Response):
-            return found
         book, thread = found
         message = book.write(
             thread,
@@ -328,8 +313,6 @@ def _admin(double: MiraklDouble) -> Router:
         code: FromPath[str], shop_id: FromPath[int], thread_id: FromPath[str]
     ) -> Response[bytes]:
         found = thread_of(code, shop_id, thread_id)
-        if isinstance(found, Response):
-            return found
         book, thread = found
         book.no_reply_needed(thread, double.clock.now())
         return json_answer({"threadId": thread_id})
@@ -339,8 +322,6 @@ def _admin(double: MiraklDouble) -> Router:
         code: FromPath[str], shop_id: FromPath[int], order_id: FromPath[str], event: FromPath[str]
     ) -> Response[bytes]:
         book = book_of(code, shop_id)
-        if isinstance(book, Response):
-            return book
         order = book.orders.get(order_id)
         if order is None or event not in ("incident", "refund"):
             return json_answer(
@@ -355,7 +336,7 @@ def _admin(double: MiraklDouble) -> Router:
     @get(f"{base}/sent", sync_to_thread=False)
     def sent(code: FromPath[str], shop_id: FromPath[int]) -> Response[bytes]:
         book = book_of(code, shop_id)
-        return book if isinstance(book, Response) else json_answer({"sent": book.sent})
+        return json_answer({"sent": book.sent})
 
     @get(f"{base}/calls", sync_to_thread=False)
     def calls(code: FromPath[str], shop_id: FromPath[int]) -> Response[bytes]:
@@ -364,9 +345,7 @@ def _admin(double: MiraklDouble) -> Router:
 
     @post(f"{base}/rotate-key", sync_to_thread=False)
     def rotate_key(code: FromPath[str], shop_id: FromPath[int]) -> Response[bytes]:
-        book = book_of(code, shop_id)
-        if isinstance(book, Response):
-            return book
+        book_of(code, shop_id)  # an unknown shop's 404
         operator = double.operators[code]
         key = operator.rotate(shop_id)
         return json_answer({"apiKey": key, "shopIds": operator.keys[key]})
@@ -380,9 +359,9 @@ def _admin(double: MiraklDouble) -> Router:
     def reset_limits() -> None:
         double.reset_limits()
 
-    return Router(
+    return admin_router(
         "/_sandbox/mirakl",
-        route_handlers=[
+        [
             operators,
             advance,
             open_thread,
@@ -397,5 +376,4 @@ def _admin(double: MiraklDouble) -> Router:
             reset_limits,
             *retry_after_handlers(double.inside_retry_after),
         ],
-        include_in_schema=False,
     )

@@ -1,0 +1,57 @@
+"""What a double's admin endpoints (under /_sandbox/<name>, development use, no
+authentication) share: what a request names looked up, or refused with the admin's 404
+(``{"error": "unknown …"}``), a clock advanced only forward (else its 400), both answered
+by the router every double's admin is served on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from litestar import Request, Response, Router
+
+from keybuzz_sandbox.answers import admin_error
+
+T = TypeVar("T")
+
+
+class AdminRefusal(Exception):
+    """An admin request refused: its status and ``{"error": message}``."""
+
+    status = 400
+
+
+class Unknown(AdminRefusal):
+    """What an admin request names is not in the double (its 404)."""
+
+    status = 404
+
+
+def known(value: T | None, what: str) -> T:
+    """``value``, or ``Unknown`` ("unknown <what>") when there is none."""
+    if value is None:
+        raise Unknown(f"unknown {what}")
+    return value
+
+
+def forward(seconds: float) -> float:
+    """Seconds a double's clock is asked to play at once: more than none, else refused."""
+    if seconds <= 0:
+        raise AdminRefusal("seconds must be > 0")
+    return seconds
+
+
+def _refused(request: Request[Any, Any, Any], refused: Exception) -> Response[bytes]:
+    status = refused.status if isinstance(refused, AdminRefusal) else 500
+    return admin_error(status, str(refused))
+
+
+def admin_router(path: str, handlers: Sequence[Any]) -> Router:
+    """The admin's ``handlers`` under ``path``, out of the schema; an ``AdminRefusal`` (a
+    lookup's ``Unknown``) answered with its status."""
+    return Router(
+        path,
+        route_handlers=list(handlers),
+        include_in_schema=False,
+        exception_handlers={AdminRefusal: _refused},
+    )

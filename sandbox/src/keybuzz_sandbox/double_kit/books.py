@@ -1,0 +1,59 @@
+"""A shop whose history a generator draws (orders placed, buyers' questions about offers),
+made concrete as the shop's own clock reaches it: each order's and question's messages
+once, whatever the calls that reach them first."""
+
+from __future__ import annotations
+
+from typing import Generic, Protocol, TypeVar
+
+from keybuzz_sandbox.clock import SellerTimeline
+from keybuzz_sandbox.faults import ReplyFaults
+
+
+class Drawn(Protocol):
+    def placed_before(self, virtual_now: float) -> int: ...
+
+    def offer_questions_before(self, virtual_now: float) -> int: ...
+
+
+G = TypeVar("G", bound=Drawn)
+
+
+class DrawnShop(Generic[G]):
+    """What a drawn shop's book holds beside its messages: its generator, its clock, how
+    its threads show a seller's reply, the token requests the double answered for it."""
+
+    def __init__(self, gen: G, timeline: SellerTimeline) -> None:
+        self.reply_faults = ReplyFaults()  # how its threads show and date a seller's reply
+        self.gen = gen
+        self.timeline = timeline
+        # token requests naming the shop the double answered, granted or refused (a client
+        # keeping its token asks once per expiry, not once per call)
+        self.token_requests = 0
+        self._orders_done = 0
+        self._offers_done = 0
+
+    def virtual(self, real_now: float) -> float:
+        return self.timeline.virtual(real_now)
+
+    def real(self, virtual: float) -> float:
+        return self.timeline.real(virtual)
+
+    def materialize(self, virtual_now: float) -> None:
+        """Makes concrete what was drawn before ``virtual_now`` and is not yet."""
+        orders = self.gen.placed_before(virtual_now)
+        for index in range(self._orders_done, orders):
+            self.order_drawn(index)
+        self._orders_done = max(self._orders_done, orders)
+        offers = self.gen.offer_questions_before(virtual_now)
+        for index in range(self._offers_done, offers):
+            self.offer_question_drawn(index)
+        self._offers_done = max(self._offers_done, offers)
+
+    def order_drawn(self, index: int) -> None:
+        """Makes order ``index``'s messages concrete (those it has)."""
+        raise NotImplementedError
+
+    def offer_question_drawn(self, index: int) -> None:
+        """Makes buyer's question ``index`` about an offer concrete."""
+        raise NotImplementedError

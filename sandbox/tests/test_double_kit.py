@@ -1,0 +1,79 @@
+"""The double kit's pieces the doubles now share: an admin lookup's 404 and a clock moved
+back's 400, issued tokens that expire and are withdrawn, an order's life drawn the same
+from the same seed."""
+
+from __future__ import annotations
+
+import httpx
+import msgspec
+from keybuzz_sandbox.double_kit.admin import admin_router, forward, known
+from keybuzz_sandbox.double_kit.draws import rng
+from keybuzz_sandbox.double_kit.history import Lifecycle, shipping_path
+from keybuzz_sandbox.double_kit.tokens import Issued
+from litestar import Litestar, get
+from litestar.params import FromPath
+
+
+async def test_an_admin_lookup_of_nothing_is_a_404_and_a_clock_moved_back_a_400() -> None:
+    shops = {"7": "KeyBuzz Démo"}
+
+    @get("/shops/{number:str}", sync_to_thread=False)
+    def shop(number: FromPath[str]) -> dict[str, str]:
+        return {"name": known(shops.get(number), f"shop {number}")}
+
+    @get("/advance/{seconds:int}", sync_to_thread=False)
+    def advance(seconds: FromPath[int]) -> dict[str, float]:
+        return {"advanced": forward(seconds)}
+
+    app = Litestar([admin_router("/_sandbox/kit", [shop, advance])])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as http:
+        found = await http.get("/_sandbox/kit/shops/7")
+        missing = await http.get("/_sandbox/kit/shops/8")
+        ahead, back = (
+            await http.get("/_sandbox/kit/advance/60"),
+            await http.get("/_sandbox/kit/advance/0"),
+        )
+    assert (found.status_code, found.json()) == (200, {"name": "KeyBuzz Démo"})
+    assert (missing.status_code, missing.json()) == (404, {"error": "unknown shop 8"})
+    assert (ahead.status_code, ahead.json()) == (200, {"advanced": 60})
+    assert (back.status_code, back.json()) == (400, {"error": "seconds must be > 0"})
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.at = 1_000.0
+
+    def now(self) -> float:
+        return self.at
+
+
+class _Grant(msgspec.Struct, frozen=True):
+    shop: str
+    expires_at: float
+
+
+def test_issued_tokens_expire_are_withdrawn_and_codes_redeem_once() -> None:
+    clock = _Clock()
+    tokens: Issued[_Grant] = Issued(clock)
+    tokens.issue("a", _Grant("demo", 1_010.0))
+    tokens.issue("b", _Grant("bench", 1_100.0))
+    assert tokens.valid("a") == _Grant("demo", 1_010.0) and tokens.valid("z") is None
+    clock.at = 1_010.0  # its expiry: no longer valid, dropped at the next issue
+    assert tokens.valid("a") is None
+    tokens.issue("c", _Grant("demo", 1_200.0))
+    assert set(tokens.grants) == {"b", "c"}
+    assert tokens.withdraw(lambda grant: grant.shop == "demo") == 1
+    assert tokens.redeem("b") == _Grant("bench", 1_100.0) and tokens.redeem("b") is None
+
+
+def test_an_orders_life_is_drawn_the_same_and_read_at_any_moment() -> None:
+    names = ("Accepted", "ToShip", "Shipped", "Received")
+    path = shipping_path(rng("seed", "shop", 3), 0.0, names)
+    assert path == shipping_path(rng("seed", "shop", 3), 0.0, names)
+    assert [state for _, state in path] == list(names[: len(path)]) and len(path) >= 3
+    order = Lifecycle(events=((0.0, "Created"), *path))
+    assert order.state_at(-1.0) is None and order.state_at(0.0) == ("Created", 0.0)
+    shipped = order.reached("Shipped")
+    assert shipped is not None and order.state_at(shipped) == ("Shipped", shipped)
+    assert order.reached("Refunded") is None
