@@ -17,7 +17,10 @@ from typing import Any, ClassVar
 import httpx
 import msgspec
 import pytest
+from keybuzz_connector_cdiscount.listed_threads import url_under
+from keybuzz_connector_cdiscount.orders import iso_seconds
 from keybuzz_connector_cdiscount.vocabulary import Vocabulary
+from keybuzz_connector_mirakl.orders import iso_millis, to_millisecond
 from keybuzz_shared.connectors.kit import (
     CallErrors,
     KitSession,
@@ -30,18 +33,14 @@ from keybuzz_shared.connectors.kit import (
     answer_as,
     client_from,
     full_name,
-    iso_millis,
-    iso_seconds,
     iso_z,
     named_in,
-    opener,
     read_as,
     reader,
     refused_files,
     segment,
-    to_millisecond,
-    url_under,
 )
+from keybuzz_shared.connectors.kit.declaration import opener
 from keybuzz_shared.connectors.seam import (
     AnswerUnreadable,
     CallUnavailable,

@@ -13,13 +13,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.kit import (
     DeclaredReplies,
     labelled,
-    linked_file,
+    media_type_of,
     shown,
 )
 from keybuzz_shared.ticket_topics import Subject, language_tag, subject_of_label
@@ -320,3 +321,9 @@ def folder_replies(client: kit.Requester) -> DeclaredReplies:
         limits=LIMITS,
         is_id=str.isdigit,
     )
+
+
+def linked_file(url: str, file_id: str) -> seam.InboxFile:
+    """The file at ``url``, named as its link names it, else ``file_id``."""
+    name = unquote(urlsplit(url).path.rsplit("/", 1)[-1]) or file_id
+    return seam.InboxFile(name=name, url=url, content_type=media_type_of(name))

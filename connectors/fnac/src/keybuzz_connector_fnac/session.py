@@ -19,11 +19,11 @@ import msgspec
 from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.kit import (
     earlier,
-    file_type,
     iso_window,
     logged_each,
     map_each,
     mapped,
+    media_type_of,
     with_unread,
 )
 from keybuzz_shared.ticket_topics import Subject
@@ -385,3 +385,11 @@ def _subject(reply: seam.Reply) -> models.MessageSubject:
     if reply.subject in get_args(models.MessageSubject):
         return cast(models.MessageSubject, reply.subject)
     return "order_information" if reply.thread.kind == "ORDER" else "product_information"
+
+
+def file_type(name: str, given: str | None = None) -> str:
+    """The media type of the file ``name``: the one the marketplace ``given`` with it when
+    that is one (``type/subtype``), else the one its name says."""
+    if given and "/" in given:
+        return given.strip().lower()
+    return media_type_of(name)

@@ -183,7 +183,7 @@ def _place(order: OrderSummary) -> tuple[datetime, str]:
 def _window(start: str, end: str) -> kit.Query:
     """A window as OR11's query (by update or by creation), in creation order; its bounds
     as Mirakl writes its date-times, UTC to the millisecond with a trailing Z."""
-    return kit.window_query(start, end, kit.iso_millis, sort="dateCreated", order="asc")
+    return kit.window_query(start, end, iso_millis, sort="dateCreated", order="asc")
 
 
 def shop_orders(
@@ -223,6 +223,19 @@ def shop_orders(
         label="Mirakl",
         log=log,
         shop={"shop": label},
-        bounds=kit.to_millisecond,
+        bounds=to_millisecond,
         now=now,
     )
+
+
+def to_millisecond(moment: datetime) -> datetime:
+    """``moment`` in UTC, cut to the millisecond: a window's bound as an API that keeps
+    milliseconds holds it."""
+    utc = as_utc(moment)
+    return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
+
+
+def iso_millis(moment: datetime) -> str:
+    """``moment`` in UTC to the millisecond (``2026-11-23T09:48:00.250Z``), cut, not
+    rounded."""
+    return to_millisecond(moment).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

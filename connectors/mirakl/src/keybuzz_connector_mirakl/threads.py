@@ -37,6 +37,7 @@ from keybuzz_shared.text import display_name
 from keybuzz_shared.ticket_topics import Subject, subject_of_label
 from keybuzz_shared.times import as_utc
 
+from keybuzz_connector_mirakl.orders import iso_millis
 from keybuzz_connector_mirakl.token_threads import TokenThreads
 
 THREADS = "api/inbox/threads"
@@ -262,7 +263,7 @@ def thread_inbox(
         lambda thread: thread.date_updated,
         # Threads updated since the window's start (M11 takes no end), with their messages.
         kit.window_query(
-            "updated_since", None, kit.iso_millis, with_messages="true", limit=str(page_size)
+            "updated_since", None, iso_millis, with_messages="true", limit=str(page_size)
         ),
         m11,
         kit.decode_each(Thread, "thread"),

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-import httpx
 import msgspec
 
 from keybuzz_shared.connectors.seam import AnswerUnreadable, read_each
@@ -74,44 +73,9 @@ def path_segment(value: str, what: str = "an id") -> str:
     return found
 
 
-def url_under(url: str, prefix: str) -> bool:
-    """``url`` names something under ``prefix`` once resolved as the HTTP client resolves
-    it: ``files/../orders`` is ``/orders`` (where a shop's token goes with the request; a
-    dot segment in any other spelling is refused for every link, ``file_links``)."""
-    try:
-        resolved = httpx.URL(url)
-    except httpx.InvalidURL:
-        return False
-    return str(resolved).startswith(prefix)
-
-
 def iso_z(moment: datetime) -> str:
     """``moment`` in UTC as ISO 8601, "Z" for its zone (its fraction of a second kept)."""
     return as_utc(moment).isoformat().replace("+00:00", "Z")
-
-
-def iso_seconds(moment: datetime, *, up: bool = False) -> str:
-    """``moment`` in UTC to the second (``2026-11-23T09:48:00Z``); ``up``: to the second
-    above when it falls within one, so that a window ending there keeps what changed
-    earlier in its last second."""
-    utc = as_utc(moment)
-    whole = utc.replace(microsecond=0)
-    if up and whole != utc:
-        whole += timedelta(seconds=1)
-    return whole.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def to_millisecond(moment: datetime) -> datetime:
-    """``moment`` in UTC, cut to the millisecond: a window's bound as an API that keeps
-    milliseconds holds it."""
-    utc = as_utc(moment)
-    return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
-
-
-def iso_millis(moment: datetime) -> str:
-    """``moment`` in UTC to the millisecond (``2026-11-23T09:48:00.250Z``), cut, not
-    rounded."""
-    return to_millisecond(moment).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def full_name(first: str | None, last: str | None) -> str | None:

@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Se
 from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
-from urllib.parse import unquote, urlsplit
 
 import msgspec
 
@@ -462,17 +461,6 @@ async def item_at(
         raise client.errors.unreadable(call, str(exc)) from None
 
 
-def path_under(path: str) -> Callable[[str], str | None]:
-    """An item's path under ``path`` by its id (``<path>/<id>``, an order's for
-    ``EachById``); None for an id that cannot be one path segment, not asked."""
-
-    def item_path(item_id: str) -> str | None:
-        found = segment(item_id)
-        return f"{path}/{found}" if found is not None else None
-
-    return item_path
-
-
 # --- linked files --------------------------------------------------------------------------
 # A message's file given as a link (a file host's URL), as the seam's ``InboxFile``: named
 # by the link's last path segment, decoded (its id where the link names none), its media
@@ -485,20 +473,6 @@ def media_type_of(*names: str) -> str:
     it (its name, or ``file.<format>`` where the marketplace gives a format)."""
     known = (mimetypes.guess_type(name)[0] for name in names)
     return next((found for found in known if found), "application/octet-stream")
-
-
-def file_type(name: str, given: str | None = None) -> str:
-    """The media type of the file ``name``: the one the marketplace ``given`` with it when
-    that is one (``type/subtype``), else the one its name says."""
-    if given and "/" in given:
-        return given.strip().lower()
-    return media_type_of(name)
-
-
-def linked_file(url: str, file_id: str) -> InboxFile:
-    """The file at ``url``, named as its link names it, else ``file_id``."""
-    name = unquote(urlsplit(url).path.rsplit("/", 1)[-1]) or file_id
-    return InboxFile(name=name, url=url, content_type=media_type_of(name))
 
 
 # --- shown details -------------------------------------------------------------------------
