@@ -163,20 +163,16 @@ class Acme(ShopSettings, frozen=True, kw_only=True):
     MARKETPLACE: ClassVar[str] = "ACME"
     PREFIX: ClassVar[str] = "acme"
     VIEW: ClassVar[type[ShopApiSettings]] = View
-    FILE_HOSTS: ClassVar[tuple[str, ...]] = ("acme_api_url",)
+    API_SERVES_FILES: ClassVar[bool] = True
 
-    acme_api_url: str = "https://api.acme.example/v1/"
+    # The kit's settings every API has, ACME_<NAME>; only what Acme has beyond declared.
+    api_url: str = "https://api.acme.example/v1/"
     acme_auth_url: str = "https://auth.acme.example/token"
-    acme_timeout_seconds: float = 30.0
-    acme_call_deadline_seconds: float = 20.0
-    acme_poll_interval_seconds: int = 60
-    acme_mark_as_read: bool = True
-    acme_first_poll_days: int = 30
-    acme_max_attachment_bytes: int = MB
-    acme_attachment_origins: str = ""
+    first_poll_days: int = 30
+    max_attachment_bytes: int = MB
 
     def view_fields(self) -> dict[str, Any]:
-        return {"listing_overlap_seconds": 60}
+        return {"auth_url": self.acme_auth_url, "listing_overlap_seconds": 60}
 
 
 def test_shop_settings_give_their_view_with_file_origins_and_check_every_address() -> None:
@@ -186,12 +182,12 @@ def test_shop_settings_give_their_view_with_file_origins_and_check_every_address
     assert (view.auth_url, view.call_deadline_seconds) == ("https://auth.acme.example/token", 20.0)
     assert view.attachment_origins == ("https://api.acme.example:443",)
     assert view.listing_overlap_seconds == 60
-    given = Acme(acme_attachment_origins="https://files.acme.example")
+    given = Acme(attachment_origins="https://files.acme.example")
     assert given.file_origins == ("https://files.acme.example",)
     with pytest.raises(ValueError, match="ACME_AUTH_URL"):
         Acme(acme_auth_url="ftp://auth.acme.example/")
     with pytest.raises(ValueError, match="ACME_ATTACHMENT_ORIGINS"):
-        Acme(acme_attachment_origins="files.acme.example")
+        Acme(attachment_origins="files.acme.example")
 
 
 class Client:
