@@ -20,7 +20,7 @@ import pytest
 from keybuzz_connector_cdiscount.listed_threads import url_under
 from keybuzz_connector_cdiscount.orders import iso_seconds
 from keybuzz_connector_cdiscount.vocabulary import Vocabulary
-from keybuzz_connector_mirakl.orders import iso_millis, to_millisecond
+from keybuzz_connector_mirakl.orders import answer_as, iso_millis, to_millisecond
 from keybuzz_shared.connectors.kit import (
     CallErrors,
     KitSession,
@@ -30,7 +30,6 @@ from keybuzz_shared.connectors.kit import (
     ReadMarks,
     Rereads,
     ShopSettings,
-    answer_as,
     client_from,
     full_name,
     iso_z,

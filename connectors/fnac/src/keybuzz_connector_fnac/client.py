@@ -22,6 +22,7 @@ docs/FNAC.md.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -29,8 +30,9 @@ from typing import Unpack
 
 import httpx
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit import Element, Node, Redacted, StatusEnvelope, decode, decoding
+from keybuzz_shared.connectors.kit import Node, Redacted, StatusEnvelope, decode
 from keybuzz_shared.connectors.kit import parse_datetime as kit_datetime
+from lxml import etree
 
 from keybuzz_connector_fnac import models
 from keybuzz_connector_fnac.numbered_pages import read_listed
@@ -61,7 +63,7 @@ ENVELOPE = StatusEnvelope(
 )
 
 
-def parse(data: bytes, *, max_bytes: int = MAX_RESPONSE_BYTES) -> Element:
+def parse(data: bytes, *, max_bytes: int = MAX_RESPONSE_BYTES) -> etree._Element:
     """The root element of a Fnac response (the kit's guard); FnacProtocolError else."""
     return ENVELOPE.parse(data, max_bytes=max_bytes)
 
@@ -69,24 +71,26 @@ def parse(data: bytes, *, max_bytes: int = MAX_RESPONSE_BYTES) -> Element:
 # --- reading ------------------------------------------------------------------------------
 
 
-def read_auth(root: Element) -> models.AuthToken:
+def read_auth(root: etree._Element) -> models.AuthToken:
     return decode(ENVELOPE.node(root), models.AuthToken)
 
 
-def read_messages(root: Element) -> models.MessagesPage:
+def read_messages(root: etree._Element) -> models.MessagesPage:
     return read_listed(ENVELOPE.node(root), "message", _message, models.Paging)
 
 
-def read_orders(root: Element) -> models.OrdersPage:
-    return read_listed(ENVELOPE.node(root), "order", decoding(models.Order), models.Paging)
+def read_orders(root: etree._Element) -> models.OrdersPage:
+    return read_listed(
+        ENVELOPE.node(root), "order", functools.partial(decode, shape=models.Order), models.Paging
+    )
 
 
-def read_incidents(root: Element) -> models.IncidentsPage:
+def read_incidents(root: etree._Element) -> models.IncidentsPage:
     return read_listed(ENVELOPE.node(root), "incident", _incident, models.Paging)
 
 
 def read_message_updates(
-    root: Element, redact: Callable[[str], str] = str
+    root: etree._Element, redact: Callable[[str], str] = str
 ) -> tuple[models.MessageUpdateResult, ...]:
     return tuple(
         decode(message, models.MessageUpdateResult, errors=ENVELOPE.errors(message, redact))

@@ -14,10 +14,24 @@ from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
-from keybuzz_shared.connectors.kit import Count, Fetch, Node, decode, window_of, with_unread
+from keybuzz_shared.connectors.kit import Count, Fetch, Node, decode, with_unread
 
 T = TypeVar("T")  # an item, read
 P = TypeVar("P", bound=msgspec.Struct)  # a page's paging, as the answer says it
+
+
+def iso_window(low: datetime, high: datetime | None) -> dict[str, str]:
+    """A window as a listing's query (a ``Query``): ``min`` and, where it ends, ``max``,
+    ISO 8601; ``window_of`` reads it back, for a call that builds its own request."""
+    return {"min": low.isoformat(), **({"max": high.isoformat()} if high is not None else {})}
+
+
+def window_of(params: dict[str, str]) -> tuple[datetime, datetime | None]:
+    """The window ``iso_window`` wrote into a page's parameters."""
+    high = params.get("max")
+    return datetime.fromisoformat(params["min"]), (
+        datetime.fromisoformat(high) if high is not None else None
+    )
 
 
 class Counted(Protocol):

@@ -19,7 +19,6 @@ import msgspec
 from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.kit import (
     earlier,
-    iso_window,
     logged_each,
     map_each,
     mapped,
@@ -31,7 +30,7 @@ from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_fnac import models
 from keybuzz_connector_fnac.client import FnacClient, carried_text
-from keybuzz_connector_fnac.numbered_pages import numbered
+from keybuzz_connector_fnac.numbered_pages import iso_window, numbered
 
 log = logging.getLogger(__name__)
 

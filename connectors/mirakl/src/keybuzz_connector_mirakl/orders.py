@@ -9,11 +9,11 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
+from keybuzz_shared.connectors.seam import AnswerUnreadable, OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_mirakl.call_spacing import Spaced
@@ -203,7 +203,7 @@ def shop_orders(
 
     async def or11(query: dict[str, str]) -> Listed:
         body = await calls.get_json(OR11, query, operation="OR11")
-        return kit.answer_as(Listed, body, "OR11", "order list")
+        return answer_as(Listed, body, "OR11", "order list")
 
     async def page(query: dict[str, str], link: str | None) -> tuple[list[Any], int]:
         first = query["offset"] == "0"
@@ -239,3 +239,16 @@ def iso_millis(moment: datetime) -> str:
     """``moment`` in UTC to the millisecond (``2026-11-23T09:48:00.250Z``), cut, not
     rounded."""
     return to_millisecond(moment).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+T = TypeVar("T")
+
+
+def answer_as(kind: type[T], body: Any, call: str, what: str) -> T:
+    """A call's whole answer ``body`` as a ``kind``; the seam's ``AnswerUnreadable``
+    "<call> answered no <what>: …" when it is not one (an item off its shape, read by
+    ``read_as``, costs that item; an answer off its shape, the call)."""
+    try:
+        return msgspec.convert(body, kind)
+    except msgspec.ValidationError as exc:
+        raise AnswerUnreadable(f"{call} answered no {what}: {exc}") from None

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import msgspec
 
-from keybuzz_shared.connectors.seam import AnswerUnreadable, read_each
+from keybuzz_shared.connectors.seam import read_each
 from keybuzz_shared.times import as_utc
 
 # --- wire ----------------------------------------------------------------------------------
@@ -31,16 +31,6 @@ def read_as(kind: type[T], item: Any, what: str) -> T:
         return msgspec.convert(item, kind)
     except msgspec.ValidationError as exc:
         raise ValueError(f"{what} off its shape: {exc}") from None
-
-
-def answer_as(kind: type[T], body: Any, call: str, what: str) -> T:
-    """A call's whole answer ``body`` as a ``kind``; the seam's ``AnswerUnreadable``
-    "<call> answered no <what>: …" when it is not one (an item off its shape, read by
-    ``read_as``, costs that item; an answer off its shape, the call)."""
-    try:
-        return msgspec.convert(body, kind)
-    except msgspec.ValidationError as exc:
-        raise AnswerUnreadable(f"{call} answered no {what}: {exc}") from None
 
 
 def reader(

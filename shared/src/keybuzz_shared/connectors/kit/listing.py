@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -57,20 +56,6 @@ Fetch = Callable[[dict[str, str], str | None], Awaitable[tuple[Sequence[Any], M]
 Read = Callable[[Sequence[Any]], tuple[tuple[T, ...], tuple[str, ...]]]
 # A window as the marketplace's query: its start and end (None: a window without an end).
 Query = Callable[[datetime, datetime | None], dict[str, str]]
-
-
-def iso_window(low: datetime, high: datetime | None) -> dict[str, str]:
-    """A window as a listing's query (a ``Query``): ``min`` and, where it ends, ``max``,
-    ISO 8601; ``window_of`` reads it back, for a call that builds its own request."""
-    return {"min": low.isoformat(), **({"max": high.isoformat()} if high is not None else {})}
-
-
-def window_of(params: dict[str, str]) -> tuple[datetime, datetime | None]:
-    """The window ``iso_window`` wrote into a page's parameters."""
-    high = params.get("max")
-    return datetime.fromisoformat(params["min"]), (
-        datetime.fromisoformat(high) if high is not None else None
-    )
 
 
 def logged_each(
@@ -650,24 +635,6 @@ def earlier(
     def legacy(cursor: str) -> StateT | None:
         try:
             return state(state_of(cursor, layout, valid))
-        except ValueError:
-            return None
-
-    return legacy
-
-
-def earlier_text(
-    pattern: str, state: Callable[[re.Match[str]], StateT]
-) -> Callable[[str], StateT | None]:
-    """A cursor written as text matching ``pattern`` whole, as the state ``state`` makes of
-    its groups (a ValueError: a field the earlier listing never wrote); None for any other
-    cursor."""
-    form = re.compile(pattern)
-
-    def legacy(cursor: str) -> StateT | None:
-        found = form.fullmatch(cursor)
-        try:
-            return state(found) if found is not None else None
         except ValueError:
             return None
 
