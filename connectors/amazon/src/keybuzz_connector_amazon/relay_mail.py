@@ -23,9 +23,7 @@ import re
 from keybuzz_shared.connectors.kit import (
     DeclaredRelay,
     DemoMail,
-    MailSignature,
     Signed,
-    verified_signatures,
 )
 from keybuzz_shared.connectors.seam import ParsedMail, SenderType, attachment_types
 
@@ -101,11 +99,6 @@ DEMO_MAILS = tuple(
 )
 
 
-def signatures(raw: bytes) -> list[MailSignature]:
-    """The mail's DKIM signatures that verify, with Amazon's keys (``DKIM_KEYS``)."""
-    return verified_signatures(raw, DKIM_KEYS)
-
-
 def sender_type(mail: ParsedMail, signed: Signed) -> SenderType:
     """BUYER when it comes from a buyer's alias (even an automatic answer of theirs: its
     name is the buyer's); SYSTEM for automatic mail Amazon signed, marks included
@@ -129,7 +122,7 @@ class AmazonRelayMail(DeclaredRelay):
 
     sender_of = sender_type
     signing_domains = SIGNING_DOMAINS
-    signatures = signatures
+    dkim_keys = DKIM_KEYS
     address_label = "amazon"  # amazon.<tenantId>.<country>.<token>@<INBOUND_DOMAIN>
     buyer_address_form = "…@marketplace.amazon.<tld>"
     buyer_address = BUYER_ADDRESS

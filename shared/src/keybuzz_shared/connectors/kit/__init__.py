@@ -92,13 +92,7 @@ from keybuzz_shared.connectors.kit.requester import (
     Requester,
     RequesterOptions,
 )
-from keybuzz_shared.connectors.kit.signed_mail import (
-    DkimKeys,
-    Lookup,
-    MailSignature,
-    Signed,
-    verified_signatures,
-)
+from keybuzz_shared.connectors.kit.signed_mail import DkimKeys, Signed
 from keybuzz_shared.connectors.kit.threads import (
     ConversationKind,
     Conversations,
@@ -154,8 +148,6 @@ __all__ = [
     "KitSession",
     "ListedOrders",
     "Listing",
-    "Lookup",
-    "MailSignature",
     "Marketplace",
     "NextLink",
     "Node",
@@ -233,7 +225,6 @@ __all__ = [
     "shown",
     "thread_page",
     "unit_price",
-    "verified_signatures",
     "whole_when",
     "window_query",
     "with_unread",

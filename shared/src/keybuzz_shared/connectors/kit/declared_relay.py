@@ -18,7 +18,7 @@ import msgspec
 
 from keybuzz_shared.connectors.kit.signed_mail import (
     UNSIGNED,
-    MailSignature,
+    DkimKeys,
     Signed,
     claims_domain,
     doubled,
@@ -50,11 +50,6 @@ class DemoMail(NamedTuple):
     body: str
 
 
-def no_signatures(raw: bytes) -> Sequence[MailSignature]:
-    """A relay that checks no signature: none of its mails is vouched for."""
-    return ()
-
-
 class DeclaredRelay:
     """The seam's ``MailRelay`` of a marketplace declared as class attributes (a subclass
     may change one, as a relay of another label):
@@ -62,7 +57,8 @@ class DeclaredRelay:
     ``sender_of``: who wrote a mail (BUYER, MARKETPLACE_SUPPORT or SYSTEM), given what
     the marketplace vouches for in it (``Signed``);
     ``signing_domains``: the marketplace's own domains, whose DKIM signature makes a mail
-    its own; ``signatures``: the mail's signatures that verify (DKIM);
+    its own; ``dkim_keys``: the keys its mails' signatures are verified with (None: no
+    mail is vouched for);
     ``address_label``: the first label of the tenant's inbound addresses for it;
     ``buyer_address_form``: a buyer alias as people read it; ``buyer_address``: a buyer
     alias (searched in the address as written); ``name_suffix``: what the relay adds to a
@@ -74,7 +70,7 @@ class DeclaredRelay:
 
     sender_of: ClassVar[Callable[[ParsedMail, Signed], SenderType]]
     signing_domains: ClassVar[frozenset[str]] = frozenset()
-    signatures: ClassVar[Callable[[bytes], Sequence[MailSignature]]] = no_signatures
+    dkim_keys: ClassVar[DkimKeys | None] = None
     address_label: ClassVar[str]
     buyer_address_form: ClassVar[str]
     buyer_address: ClassVar[re.Pattern[str]]
@@ -121,7 +117,7 @@ class DeclaredRelay:
             sender=mail.from_address,
             counts=mail.field_counts,
             automatic=mail.automatic,
-            signatures=type(self).signatures(mail.raw),
+            signatures=self.dkim_keys.verified(mail.raw) if self.dkim_keys else (),
             domains=domains,
         )
 
