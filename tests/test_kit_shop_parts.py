@@ -26,7 +26,6 @@ from keybuzz_shared.connectors.kit import (
     KitSession,
     Opening,
     PersonName,
-    PersonNameLower,
     ReadMarks,
     Rereads,
     ShopSettings,
@@ -94,10 +93,11 @@ def test_instants_are_written_in_utc_to_the_millisecond_cut_not_rounded() -> Non
 
 def test_a_persons_name_is_read_as_its_answer_spells_it_and_joined_from_the_parts_it_has() -> None:
     camel = read_as(PersonName, {"firstName": "Léa", "lastName": "Martin"}, "customer")
-    lower = read_as(PersonNameLower, {"firstname": "Léa", "lastname": "Martin"}, "customer")
-    assert camel.full == lower.full == "Léa Martin"
+    lower = read_as(PersonName, {"firstname": "Léa", "lastname": "Martin"}, "customer")
+    snake = read_as(PersonName, {"first_name": "Léa", "last_name": "Martin"}, "customer")
+    assert camel.full == lower.full == snake.full == "Léa Martin"
     assert read_as(PersonName, {"lastName": "Martin", "firstName": ""}, "customer").full == "Martin"
-    assert read_as(PersonNameLower, {"firstName": "Léa"}, "customer").full is None
+    assert read_as(PersonName, {"first": "Léa", "name": "Martin"}, "customer").full is None
     assert full_name(None, "") is None and full_name("Léa", None) == "Léa"
     with pytest.raises(ValueError, match="customer off its shape"):
         read_as(PersonName, {"firstName": 3}, "customer")

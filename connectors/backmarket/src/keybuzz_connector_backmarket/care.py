@@ -119,7 +119,7 @@ class Folder(msgspec.Struct, frozen=True):
     id: int
     state: int = OPEN
     country_code: str | None = None
-    client: kit.PersonNameSnake | None = None
+    client: kit.PersonName | None = None
     messages: list[Message] = []
     lines: list[Claim] = []
     orderline: FolderLine | None = None

@@ -112,7 +112,7 @@ class Order(msgspec.Struct, frozen=True):
     created_date: datetime
     last_updated_date: datetime | None = None
     currency_iso_code: str | None = None
-    customer: kit.PersonNameLower | None = None
+    customer: kit.PersonName | None = None
     order_lines: list[Line] = []
     shipping_tracking: str | None = None
     fully_refunded: bool = False

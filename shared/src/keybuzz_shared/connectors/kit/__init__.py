@@ -36,8 +36,6 @@ from keybuzz_shared.connectors.kit.declaration import (
 from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay, DemoMail
 from keybuzz_shared.connectors.kit.json_answers import (
     PersonName,
-    PersonNameLower,
-    PersonNameSnake,
     full_name,
     iso_z,
     named_in,
@@ -163,8 +161,6 @@ __all__ = [
     "Part",
     "PerListing",
     "PersonName",
-    "PersonNameLower",
-    "PersonNameSnake",
     "Query",
     "Read",
     "ReadInTurn",

@@ -20,7 +20,7 @@ from keybuzz_shared.times import as_utc
 # unreadable. Beside them, the small forms every JSON API's calls share: an id as one path
 # segment, an address under another, the accounts an answer names, an instant as
 # ISO 8601 in UTC (to the microsecond, the millisecond or the second), a person's name in its
-# two parts (``PersonName``, ``PersonNameLower``, ``PersonNameSnake``, ``full_name``).
+# two parts, however its marketplace spells them (``PersonName``, ``full_name``).
 
 T = TypeVar("T")
 
@@ -73,35 +73,19 @@ def full_name(first: str | None, last: str | None) -> str | None:
     return " ".join(n for n in (first, last) if n) or None
 
 
-class PersonName(msgspec.Struct, frozen=True, rename="camel"):
-    """A person (an order's buyer) as ``firstName`` and ``lastName``, either missing."""
+class PersonName(msgspec.Struct, frozen=True):
+    """A person (an order's or a folder's buyer) as its marketplace spells the two parts:
+    ``firstName``/``lastName``, ``firstname``/``lastname`` or ``first_name``/``last_name``,
+    either missing; ``full``: the name."""
 
-    first_name: str | None = None
-    last_name: str | None = None
-
-    @property
-    def full(self) -> str | None:
-        return full_name(self.first_name, self.last_name)
-
-
-class PersonNameLower(msgspec.Struct, frozen=True):
-    """A person (an order's buyer) as ``firstname`` and ``lastname``, either missing."""
-
-    firstname: str | None = None
-    lastname: str | None = None
+    first_camel: str | None = msgspec.field(name="firstName", default=None)
+    last_camel: str | None = msgspec.field(name="lastName", default=None)
+    first_lower: str | None = msgspec.field(name="firstname", default=None)
+    last_lower: str | None = msgspec.field(name="lastname", default=None)
+    first_snake: str | None = msgspec.field(name="first_name", default=None)
+    last_snake: str | None = msgspec.field(name="last_name", default=None)
 
     @property
     def full(self) -> str | None:
-        return full_name(self.firstname, self.lastname)
-
-
-class PersonNameSnake(msgspec.Struct, frozen=True):
-    """A person (a care folder's buyer) as ``first_name`` and ``last_name``, either
-    missing."""
-
-    first_name: str | None = None
-    last_name: str | None = None
-
-    @property
-    def full(self) -> str | None:
-        return full_name(self.first_name, self.last_name)
+        first = self.first_camel or self.first_lower or self.first_snake
+        return full_name(first, self.last_camel or self.last_lower or self.last_snake)
