@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 import pytest
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit.listing import OffsetState
+from keybuzz_shared.connectors.kit.listing import Count, OffsetState
 from keybuzz_shared.connectors.seam import (
     CallRefused,
     OrderSummary,
@@ -218,7 +218,7 @@ async def test_renumbered_pages_step_back_by_the_items_that_left_none_skipped(
             for moved in shop.items[3 : 3 + leaving]:
                 moved["updated"] = T0 + timedelta(days=2)
 
-    async def fetch(query: dict[str, str], link: str | None) -> tuple[list[Any], kit.Count]:
+    async def fetch(query: dict[str, str], link: str | None) -> tuple[list[Any], Count]:
         number = int(query.pop("page"))
         page, total = await shop.fetch(
             {**query, "offset": str((number - 1) * 10), "max": "10"}, link

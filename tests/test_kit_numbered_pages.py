@@ -9,8 +9,8 @@ from typing import Any
 
 import msgspec
 from keybuzz_connector_fnac.numbered_pages import Listed, iso_window, numbered, read_listed
-from keybuzz_shared.connectors.kit import Count, Listing, Pages, Renumbered
-from keybuzz_shared.connectors.kit.listing import earlier, map_each
+from keybuzz_shared.connectors.kit import Listing, Pages, Renumbered
+from keybuzz_shared.connectors.kit.listing import Count, earlier, map_each
 from keybuzz_shared.connectors.kit.xml_answers import Node, decode
 from keybuzz_shared.connectors.seam import cursor_of, state_of
 from lxml import etree

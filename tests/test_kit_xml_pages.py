@@ -15,8 +15,9 @@ import msgspec
 import pytest
 from keybuzz_connector_fnac.numbered_pages import iso_window, window_of
 from keybuzz_connector_fnac.xml_requests import carried, document, xml_instant, xml_text
-from keybuzz_shared.connectors.kit import Count, Listing, PageRead, Pages, Renumbered
+from keybuzz_shared.connectors.kit import Listing, PageRead, Pages, Renumbered
 from keybuzz_shared.connectors.kit.listing import (
+    Count,
     Unread,
     logged_each,
     map_each,

@@ -8,7 +8,7 @@ Fnac publishes no limits; the ones below are assumptions, each stated in docs/FN
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import ClassVar
 
 import msgspec
@@ -70,7 +70,7 @@ LIMITS = Limits(
 )
 
 
-def _client_of(marketplace: str) -> kit.ClientOf[ShopApiSettings, FnacClient]:
+def _client_of(marketplace: str) -> Callable[..., FnacClient]:
     @kit.client_from
     def client_of(shop: kit.Opening[ShopApiSettings]) -> FnacClient:
         """The shop's client: it holds one token; ValueError when a field is missing."""

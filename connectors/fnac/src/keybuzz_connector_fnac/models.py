@@ -15,12 +15,11 @@ from typing import Literal
 import msgspec
 from keybuzz_shared.connectors import seam
 from keybuzz_shared.connectors.kit import (
-    Count,
     Redacted,
     StatusEnvelope,
 )
 
-from keybuzz_connector_fnac.numbered_pages import Listed
+from keybuzz_connector_fnac.numbered_pages import Count, Listed
 
 MessageType = Literal["ORDER", "OFFER"]
 FromType = Literal["CLIENT", "CALLCENTER", "SELLER", "SYSTEM"]

@@ -14,10 +14,14 @@ from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
-from keybuzz_shared.connectors.kit import Count, Fetch, Node, decode, with_unread
+from keybuzz_shared.connectors.kit import Fetch, Node, decode, with_unread
 
 T = TypeVar("T")  # an item, read
 P = TypeVar("P", bound=msgspec.Struct)  # a page's paging, as the answer says it
+
+# What a numbered page says of the listing: whether more pages follow, and how many
+# items it holds in all (None: not said), as the kit's ``Renumbered`` reads it.
+Count = tuple[bool, int | None]
 
 
 def iso_window(low: datetime, high: datetime | None) -> dict[str, str]:

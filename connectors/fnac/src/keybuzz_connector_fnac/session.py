@@ -30,7 +30,7 @@ from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_fnac import models
 from keybuzz_connector_fnac.client import FnacClient, carried_text
-from keybuzz_connector_fnac.numbered_pages import iso_window, numbered
+from keybuzz_connector_fnac.numbered_pages import Count, iso_window, numbered
 
 log = logging.getLogger(__name__)
 
@@ -253,7 +253,7 @@ class FnacShop:
 
     # --- Fnac's calls as the kit's listings ----------------------------------------------------
 
-    def _messages_since(self, **query: Any) -> kit.Fetch[kit.Count]:
+    def _messages_since(self, **query: Any) -> kit.Fetch[Count]:
         """messages_query of a window by creation, oldest first (``query``: its filters)."""
 
         async def asked(page: int, low: datetime, high: datetime | None) -> models.MessagesPage:
@@ -269,7 +269,7 @@ class FnacShop:
 
         return numbered(asked)
 
-    def orders_by(self, date: str) -> kit.Fetch[kit.Count]:
+    def orders_by(self, date: str) -> kit.Fetch[Count]:
         """orders_query of a window by ``date``; by creation, oldest first and the window's
         end left out (Fnac's max is inclusive: a second less keeps [start, end) half-open)."""
         created = date == "CreatedAt"

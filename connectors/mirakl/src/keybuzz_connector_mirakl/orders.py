@@ -180,7 +180,7 @@ def _place(order: OrderSummary) -> tuple[datetime, str]:
     return (order.created_at, order.external_id)
 
 
-def _window(start: str, end: str) -> kit.Query:
+def _window(start: str, end: str) -> Callable[[datetime, datetime | None], dict[str, str]]:
     """A window as OR11's query (by update or by creation), in creation order; its bounds
     as Mirakl writes its date-times, UTC to the millisecond with a trailing Z."""
     return kit.window_query(start, end, iso_millis, sort="dateCreated", order="asc")

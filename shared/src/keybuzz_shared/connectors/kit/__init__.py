@@ -15,7 +15,6 @@ from keybuzz_shared.connectors.kit.auth import (
 from keybuzz_shared.connectors.kit.declaration import (
     AllowanceSession,
     Catalogue,
-    ClientOf,
     Declaration,
     Discussions,
     KitSession,
@@ -45,7 +44,6 @@ from keybuzz_shared.connectors.kit.json_answers import (
     segment,
 )
 from keybuzz_shared.connectors.kit.listing import (
-    Count,
     Fetch,
     Listing,
     NextLink,
@@ -54,7 +52,6 @@ from keybuzz_shared.connectors.kit.listing import (
     PageNumbers,
     PageRead,
     Pages,
-    Query,
     Read,
     Renumbered,
     Seek,
@@ -126,10 +123,8 @@ __all__ = [
     "CallErrors",
     "Catalogue",
     "ClientCredentials",
-    "ClientOf",
     "ConversationKind",
     "Conversations",
-    "Count",
     "Declaration",
     "DeclaredRelay",
     "DeclaredReplies",
@@ -161,7 +156,6 @@ __all__ = [
     "Part",
     "PerListing",
     "PersonName",
-    "Query",
     "Read",
     "ReadInTurn",
     "ReadMarks",
