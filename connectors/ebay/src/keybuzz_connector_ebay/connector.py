@@ -3,7 +3,7 @@ its buyers' conversations come from the Message API (``commerce/message/v1``), r
 back through ``sendMessage``, orders come from the Fulfillment API's ``getOrders``. Its
 calls are the kit's requester with the seller's refresh token traded for a user access
 token, cached and renewed once for every concurrent caller (``kit.ClientCredentials``),
-and kept in Vault for every process's session of the seller (``kit.SharedTokenSession``):
+and kept in Vault for every process's session of the seller (``kit.KitSession.sharing``):
 eBay grants an application so many user tokens a day (docs/EBAY.md, "Call limits at
 scale")."""
 
@@ -373,7 +373,7 @@ def orders_of(client: EbayClient) -> kit.ListedOrders:
 
 def session_of(client: EbayClient, _api: EbayApiSettings) -> kit.KitSession:
     messages = MessageApi(client)
-    return kit.SharedTokenSession(
+    return kit.KitSession.sharing(
         messages.inbox(), replies(messages), orders_of(client), verify=client.username,
         token=client.user_token,
     )  # fmt: skip

@@ -13,7 +13,6 @@ from keybuzz_shared.connectors.kit.auth import (
     shop_number_field,
 )
 from keybuzz_shared.connectors.kit.declaration import (
-    AllowanceSession,
     Catalogue,
     Declaration,
     Discussions,
@@ -22,7 +21,6 @@ from keybuzz_shared.connectors.kit.declaration import (
     Opening,
     OwnRule,
     SessionFigures,
-    SharedTokenSession,
     ShopApiCalls,
     ShopCallSettings,
     ShopConnector,
@@ -117,7 +115,6 @@ from keybuzz_shared.connectors.kit.xml_answers import (
 )
 
 __all__ = [
-    "AllowanceSession",
     "ApiSpec",
     "ById",
     "CallErrors",
@@ -168,7 +165,6 @@ __all__ = [
     "Seek",
     "SeekToken",
     "SessionFigures",
-    "SharedTokenSession",
     "ShopApiCalls",
     "ShopCallSettings",
     "ShopConnector",

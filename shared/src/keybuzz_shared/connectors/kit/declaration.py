@@ -266,7 +266,7 @@ class Catalogue(Generic[E]):
 #
 # A session is the shop's three parts on its one client (``KitSession``); where the
 # marketplace counts a call against a daily allowance (``ApiSpec.allowance_call``), the
-# session says how many it made and stops at the poller's limit (``AllowanceSession``).
+# session says how many it made and stops at the poller's limit (``KitSession.counting``).
 
 S = TypeVar("S", bound=ShopApiSettings)
 # Why the marketplace would refuse a reply on a thread standing so at an instant, in words
@@ -456,7 +456,9 @@ Figure = Callable[[datetime, datetime], Awaitable[ResponseFigure | None]]
 class KitSession(PartsSession):
     """One shop's session: its parts on its one client; ``verify`` checks its credentials
     with one call; ``figure``, where the marketplace has one, its own response figure
-    (asked by ``kit/declaration.py``'s ``SessionFigures``)."""
+    (asked by ``kit/declaration.py``'s ``SessionFigures``). ``counting`` and ``sharing``:
+    the session of a marketplace that allows a call so many times a day, or a token so
+    many times a day."""
 
     def __init__(
         self,
@@ -474,8 +476,32 @@ class KitSession(PartsSession):
     async def verify(self) -> None:
         await self._verify()
 
+    @staticmethod
+    def counting(
+        inbox: SessionInbox,
+        replies: ReplyChannel,
+        orders: OrderSource,
+        *,
+        verify: Callable[[], Awaitable[object]],
+        calls: Requester,
+    ) -> KitSession:
+        """The session whose ``calls`` count the marketplace's daily allowance."""
+        return _AllowanceSession(inbox, replies, orders, verify=verify, calls=calls)
 
-class AllowanceSession(KitSession):
+    @staticmethod
+    def sharing(
+        inbox: SessionInbox,
+        replies: ReplyChannel,
+        orders: OrderSource,
+        *,
+        verify: Callable[[], Awaitable[object]],
+        token: ClientCredentials,
+    ) -> KitSession:
+        """The session whose ``token`` every process's session of the shop shares."""
+        return _SharedTokenSession(inbox, replies, orders, verify=verify, token=token)
+
+
+class _AllowanceSession(KitSession):
     """A session on a marketplace that allows a call a number of times a day: the seam's
     ``CountsAllowanceCalls`` and ``LimitsAllowanceCalls``, from the requester's count."""
 
@@ -498,7 +524,7 @@ class AllowanceSession(KitSession):
         self.calls.limit_allowance_calls(total)
 
 
-class SharedTokenSession(KitSession):
+class _SharedTokenSession(KitSession):
     """A session whose token (``token``, its client's) every process's session of the
     shop shares: the seam's ``SharesToken``, for a marketplace that limits the tokens an
     application may be granted a day."""
