@@ -208,7 +208,10 @@ def message_of(
 
 # Members' conversations with a message since the window's start (``start_time``), then
 # eBay's, which take no time filter [official]: their latest message says.
-KINDS = (kit.ConversationKind("FROM_MEMBERS"), kit.ConversationKind("FROM_EBAY", windowed=False))
+KINDS = (
+    kit.Conversations.Kind("FROM_MEMBERS"),
+    kit.Conversations.Kind("FROM_EBAY", windowed=False),
+)
 
 
 class MessageApi:
@@ -218,8 +221,10 @@ class MessageApi:
 
     def __init__(self, client: EbayClient) -> None:
         self.client = client
-        self.purchases: kit.PerListing[dict[tuple[str, str], str]] = kit.PerListing(
-            self.recent_purchases, {}, "eBay's orders for the conversations"
+        self.purchases: kit.Conversations.PerListing[dict[tuple[str, str], str]] = (
+            kit.Conversations.PerListing(
+                self.recent_purchases, {}, "eBay's orders for the conversations"
+            )
         )
 
     async def page(self, kind: str, offset: int, low: datetime | None) -> tuple[list[Any], bool]:

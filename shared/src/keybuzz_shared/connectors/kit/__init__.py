@@ -87,10 +87,8 @@ from keybuzz_shared.connectors.kit.requester import (
 )
 from keybuzz_shared.connectors.kit.signed_mail import DkimKeys, Signed
 from keybuzz_shared.connectors.kit.threads import (
-    ConversationKind,
     Conversations,
     DeclaredReplies,
-    PerListing,
     ReadInTurn,
     ReadMarks,
     Rereads,
@@ -120,7 +118,6 @@ __all__ = [
     "CallErrors",
     "Catalogue",
     "ClientCredentials",
-    "ConversationKind",
     "Conversations",
     "Declaration",
     "DeclaredRelay",
@@ -151,7 +148,6 @@ __all__ = [
     "PageRead",
     "Pages",
     "Part",
-    "PerListing",
     "PersonName",
     "Read",
     "ReadInTurn",

@@ -699,7 +699,7 @@ def read_first(
 # which kind each message it gave came from (that listing's only), and ``mark_read`` marks
 # each conversation once; a message no listing gave, or whose conversation the marketplace
 # refused to mark, is counted refused. What a listing needs to look up once (the seller's
-# recent orders) is a ``PerListing``, read when first needed and dropped at the next
+# recent orders) is a ``Conversations.PerListing``, read when first needed and dropped at the next
 # listing's first page.
 
 C = TypeVar("C")  # a conversation as listed
@@ -715,42 +715,9 @@ class ListedAt(msgspec.Struct, array_like=True, frozen=True):
     low: datetime
 
 
-@dataclass(frozen=True)
-class ConversationKind:
-    """One kind of conversation the marketplace lists apart: its name in the listing's
-    query, and whether that listing filters by the window's start (``windowed``) or lists
-    them all (their last change then decides)."""
-
-    name: str
-    windowed: bool = True
-
-
 # One page of a kind's listing: (kind, offset, the window's start or None where the kind
 # takes no time filter) → the page's raw items and whether a next page follows.
 PageOf = Callable[[str, int, datetime | None], Awaitable[tuple[list[Any], bool]]]
-
-
-class PerListing(Generic[T]):
-    """What a listing looks up once, when first needed (``fetch``); where the marketplace
-    refuses it, ``fallback`` and a warning naming ``what``: the messages come without it."""
-
-    def __init__(self, fetch: Callable[[], Awaitable[T]], fallback: T, what: str) -> None:
-        self._fetch = fetch
-        self._fallback = fallback
-        self._what = what
-        self._found: tuple[T] | None = None
-
-    def drop(self) -> None:
-        self._found = None
-
-    async def get(self) -> T:
-        if self._found is None:
-            try:
-                self._found = (await self._fetch(),)
-            except CallRefused as exc:
-                log.warning("%s could not be read: %s", self._what, exc)
-                self._found = (self._fallback,)
-        return self._found[0]
 
 
 class Conversations(ThreadsInbox, Generic[C]):
@@ -761,9 +728,40 @@ class Conversations(ThreadsInbox, Generic[C]):
     conversation of a kind read; ``files``: a message's file; ``lookups``: what each
     listing looks up once."""
 
+    @dataclass(frozen=True)
+    class Kind:
+        """One kind of conversation the marketplace lists apart: its name in the listing's
+        query, and whether that listing filters by the window's start (``windowed``) or lists
+        them all (their last change then decides)."""
+
+        name: str
+        windowed: bool = True
+
+    class PerListing(Generic[T]):
+        """What a listing looks up once, when first needed (``fetch``); where the marketplace
+        refuses it, ``fallback`` and a warning naming ``what``: the messages come without it."""
+
+        def __init__(self, fetch: Callable[[], Awaitable[T]], fallback: T, what: str) -> None:
+            self._fetch = fetch
+            self._fallback = fallback
+            self._what = what
+            self._found: tuple[T] | None = None
+
+        def drop(self) -> None:
+            self._found = None
+
+        async def get(self) -> T:
+            if self._found is None:
+                try:
+                    self._found = (await self._fetch(),)
+                except CallRefused as exc:
+                    log.warning("%s could not be read: %s", self._what, exc)
+                    self._found = (self._fallback,)
+            return self._found[0]
+
     def __init__(
         self,
-        kinds: Sequence[ConversationKind],
+        kinds: Sequence[Conversations.Kind],
         page: PageOf,
         read: Callable[[list[Any]], tuple[Sequence[C], Sequence[str]]],
         *,
@@ -773,7 +771,7 @@ class Conversations(ThreadsInbox, Generic[C]):
         messages: Callable[[C, str], Awaitable[Sequence[InboxMessage]]],
         mark: Callable[[str, str], Awaitable[object]],
         files: Callable[[InboxFile, int], Awaitable[bytes]],
-        lookups: Sequence[PerListing[Any]] = (),
+        lookups: Sequence[Conversations.PerListing[Any]] = (),
     ) -> None:
         self.kinds = {kind.name: kind for kind in kinds}
         self.order = [kind.name for kind in kinds]
