@@ -12,7 +12,6 @@ from keybuzz_shared.connectors.kit.requester import CallErrors, Garbled, Refusal
 from keybuzz_shared.connectors.kit.xml_answers import (
     ErrorRoot,
     StatusEnvelope,
-    XmlAnswer,
     listed,
 )
 from keybuzz_shared.connectors.seam import (
@@ -147,7 +146,7 @@ ERROR_ROOT = ErrorRoot(
 )
 
 
-def refused_with(*codes: str) -> XmlAnswer:
+def refused_with(*codes: str) -> ErrorRoot.Answer:
     errors = "".join(
         f"<error><code>{c}</code><message>no k3y</message><details><detail>d</detail>"
         "</details></error>"

@@ -107,7 +107,6 @@ from keybuzz_shared.connectors.kit.xml_answers import (
     ErrorRoot,
     Node,
     StatusEnvelope,
-    XmlAnswer,
     decode,
     parse_datetime,
 )
@@ -170,7 +169,6 @@ __all__ = [
     "Token",
     "Unmarked",
     "WindowCursor",
-    "XmlAnswer",
     "check_base_url",
     "client_from",
     "credentials_as",

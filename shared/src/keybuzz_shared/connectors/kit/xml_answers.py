@@ -587,19 +587,6 @@ Errors = tuple[StatusEnvelope.Error, ...]  # an answer's, in its order
 # --- an API whose refusals are a document of their own -----------------------------------------
 
 
-class XmlAnswer(NamedTuple):
-    """An answer of an ``ErrorRoot`` API: its root, what its refusal says (secrets masked),
-    and the codes it gave."""
-
-    root: Element
-    refused: Refusal | None
-    codes: frozenset[str] = frozenset()
-
-    def node(self) -> Node:
-        """The root whatever its namespace, a field missing a ValueError."""
-        return Node(self.root, None, ValueError)
-
-
 @dataclass(frozen=True, kw_only=True)
 class ErrorRoot:
     """An XML API that answers a call with its result's own root, and refuses it with a
@@ -608,6 +595,18 @@ class ErrorRoot:
     codes only asking to come back soon (every error's one of them: asked again like a
     429); ``credentials``: codes meaning the shop's credentials; ``errors``: the
     marketplace's ``CallErrors``; ``service``: what an unreadable answer names."""
+
+    class Answer(NamedTuple):
+        """An answer of an ``ErrorRoot`` API: its root, what its refusal says (secrets masked),
+        and the codes it gave."""
+
+        root: Element
+        refused: Refusal | None
+        codes: frozenset[str] = frozenset()
+
+        def node(self) -> Node:
+            """The root whatever its namespace, a field missing a ValueError."""
+            return Node(self.root, None, ValueError)
 
     root: str
     errors: CallErrors
@@ -620,23 +619,25 @@ class ErrorRoot:
 
     # --- the requester's Answers ------------------------------------------------------------
 
-    def read(self, content: bytes, max_bytes: int, redact: Callable[[str], str]) -> XmlAnswer:
+    def read(
+        self, content: bytes, max_bytes: int, redact: Callable[[str], str]
+    ) -> ErrorRoot.Answer:
         refused = lambda reason: self.errors.unreadable(self.service, reason)  # noqa: E731
         root = answer_root(content, refused, max_bytes=max_bytes)
         if local_name(root) != self.root:
-            return XmlAnswer(root, None)
+            return ErrorRoot.Answer(root, None)
         errors = Node(root, None, ValueError).all("error")
         codes = [error.text(self.code) or "" for error in errors]
         said = "; ".join(" ".join(self._texts(error)) for error in errors)
         later = bool(codes) and all(code in self.later for code in codes)
         reason = redact(said or "an error without a reason")
-        return XmlAnswer(root, Refusal(reason, later), frozenset(codes))
+        return ErrorRoot.Answer(root, Refusal(reason, later), frozenset(codes))
 
     def _texts(self, error: Node) -> list[str]:
         found = (e.element.text for path in self.said for e in error.all(path))
         return [text.strip() for text in found if text and text.strip()]
 
-    def refusal(self, answer: XmlAnswer) -> Refusal | None:
+    def refusal(self, answer: ErrorRoot.Answer) -> Refusal | None:
         return answer.refused
 
     # --- the requester's Refusals -----------------------------------------------------------
@@ -644,7 +645,7 @@ class ErrorRoot:
     def error(self, call: str, status: int, document: Any) -> Exception:
         """The refusal as the seam's: the shop's credentials refused (one of their codes,
         or a 401/403 without a document), else the call refused in the API's own words."""
-        if isinstance(document, XmlAnswer) and document.refused is not None:
+        if isinstance(document, ErrorRoot.Answer) and document.refused is not None:
             if document.codes & self.credentials:
                 return self.errors.credentials_refused(f"{call}: {document.refused.reason}")
             return self.errors.refused(call, status, document.refused.reason)
@@ -655,7 +656,7 @@ class ErrorRoot:
     def refusals(self) -> Refusals:
         return Refusals(credentials=frozenset({401, 403}), error=self.error)
 
-    def result(self, answer: XmlAnswer, root: str, child: str = "response") -> Node:
+    def result(self, answer: ErrorRoot.Answer, root: str, child: str = "response") -> Node:
         """The ``<child>`` of an answer whose root is ``root``; unreadable otherwise."""
         node = answer.node()
         found = node.get(child) if node.name == root else None
