@@ -22,16 +22,13 @@ docs/FNAC.md.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import Unpack
 
 import httpx
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit import Node, Redacted, StatusEnvelope, decode
-from keybuzz_shared.connectors.kit import parse_datetime as kit_datetime
+from keybuzz_shared.connectors.kit import Node, Redacted, StatusEnvelope
 from lxml import etree
 
 from keybuzz_connector_fnac import models
@@ -72,7 +69,7 @@ def parse(data: bytes, *, max_bytes: int = MAX_RESPONSE_BYTES) -> etree._Element
 
 
 def read_auth(root: etree._Element) -> models.AuthToken:
-    return decode(ENVELOPE.node(root), models.AuthToken)
+    return ENVELOPE.node(root).decode(models.AuthToken)
 
 
 def read_messages(root: etree._Element) -> models.MessagesPage:
@@ -81,7 +78,7 @@ def read_messages(root: etree._Element) -> models.MessagesPage:
 
 def read_orders(root: etree._Element) -> models.OrdersPage:
     return read_listed(
-        ENVELOPE.node(root), "order", functools.partial(decode, shape=models.Order), models.Paging
+        ENVELOPE.node(root), "order", lambda node: node.decode(models.Order), models.Paging
     )
 
 
@@ -93,7 +90,7 @@ def read_message_updates(
     root: etree._Element, redact: Callable[[str], str] = str
 ) -> tuple[models.MessageUpdateResult, ...]:
     return tuple(
-        decode(message, models.MessageUpdateResult, errors=ENVELOPE.errors(message, redact))
+        message.decode(models.MessageUpdateResult, errors=ENVELOPE.errors(message, redact))
         for message in ENVELOPE.node(root).all("message")
     )
 
@@ -102,13 +99,12 @@ def _message(node: Node) -> models.Message:
     referer = (node.child("message_referer").element.text or "").strip()
     description = node.text("message_description", strip=False) or ""
     read = node.element.get("state") == "READ"
-    return decode(node, models.Message, referer=referer, description=description, read=read)
+    return node.decode(models.Message, referer=referer, description=description, read=read)
 
 
 def _incident(node: Node) -> models.Incident:
     header = node.child("header")
-    return decode(
-        header,
+    return header.decode(
         models.Incident,
         incident_id=node.element.get("id") or header.required("incident_id"),
         waiting_for_seller_answer=header.text("waiting_for_seller_answer") == "TRUE",
@@ -119,11 +115,6 @@ def _incident(node: Node) -> models.Incident:
             for line in lines.all("order_detail_incident")
         ),
     )
-
-
-def parse_datetime(text: str, name: str = "date") -> datetime:
-    """xs:dateTime as Fnac writes it (hours may have one digit; no zone means UTC)."""
-    return kit_datetime(text, models.FnacProtocolError, name)
 
 
 # --- the client ---------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
-from keybuzz_shared.connectors.kit import Fetch, Node, decode, with_unread
+from keybuzz_shared.connectors.kit import Fetch, Node, with_unread
 
 T = TypeVar("T")  # an item, read
 P = TypeVar("P", bound=msgspec.Struct)  # a page's paging, as the answer says it
@@ -64,7 +64,7 @@ def read_listed(node: Node, item: str, read: Callable[[Node], T], paging: type[P
     """The page ``node`` is: each ``item`` child read by ``read`` (one off its shape costs
     only itself), its paging decoded from ``node``'s own children."""
     items, unreadable = node.each(item, read)
-    return Listed(decode(node, paging), items, unreadable)
+    return Listed(node.decode(paging), items, unreadable)
 
 
 # How a page is asked: its number (1, 2 …) and its window (its end None: none) → the page.

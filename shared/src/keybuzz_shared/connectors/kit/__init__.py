@@ -103,13 +103,7 @@ from keybuzz_shared.connectors.kit.threads import (
     thread_page,
     whole_when,
 )
-from keybuzz_shared.connectors.kit.xml_answers import (
-    ErrorRoot,
-    Node,
-    StatusEnvelope,
-    decode,
-    parse_datetime,
-)
+from keybuzz_shared.connectors.kit.xml_answers import ErrorRoot, Node, StatusEnvelope
 
 __all__ = [
     "ApiSpec",
@@ -173,7 +167,6 @@ __all__ = [
     "client_from",
     "credentials_as",
     "decimal_of",
-    "decode",
     "decode_each",
     "decoded",
     "earlier",
@@ -190,7 +183,6 @@ __all__ = [
     "named_in",
     "offered_parties",
     "own_account",
-    "parse_datetime",
     "past_bound",
     "path_segment",
     "read_as",

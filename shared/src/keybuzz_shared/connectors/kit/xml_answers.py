@@ -238,6 +238,10 @@ class Node:
     def decimal(self, name: str) -> Decimal | None:
         return self._number(name, Decimal, "a number")
 
+    def decode(self, shape: type[S], **given: Any) -> S:
+        """This element read into ``shape`` (the module's ``decode``)."""
+        return decode(self, shape, **given)
+
     def datetime(self, name: str) -> Moment | None:
         text = self.text(name)
         return None if text is None else parse_datetime(text, self.refused, name)
