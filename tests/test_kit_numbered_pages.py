@@ -8,9 +8,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
-from keybuzz_connector_fnac.numbered_pages import Listed, iso_window, numbered, read_listed
+from keybuzz_connector_fnac.numbered_pages import (
+    Listed,
+    iso_window,
+    map_each,
+    numbered,
+    read_listed,
+)
 from keybuzz_shared.connectors.kit import Listing, Pages, Renumbered
-from keybuzz_shared.connectors.kit.listing import Count, earlier, map_each
+from keybuzz_shared.connectors.kit.listing import Count, earlier
 from keybuzz_shared.connectors.kit.xml_answers import Node, decode
 from keybuzz_shared.connectors.seam import cursor_of, state_of
 from lxml import etree

@@ -30,7 +30,6 @@ from keybuzz_shared.connectors.kit import (
     Rereads,
     ShopSettings,
     client_from,
-    full_name,
     iso_z,
     named_in,
     read_as,
@@ -39,6 +38,7 @@ from keybuzz_shared.connectors.kit import (
     segment,
 )
 from keybuzz_shared.connectors.kit.declaration import opener
+from keybuzz_shared.connectors.kit.json_answers import full_name
 from keybuzz_shared.connectors.seam import (
     AnswerUnreadable,
     CallUnavailable,

@@ -13,17 +13,17 @@ from typing import Any
 
 import msgspec
 import pytest
-from keybuzz_connector_fnac.numbered_pages import iso_window, window_of
-from keybuzz_connector_fnac.xml_requests import carried, document, xml_instant, xml_text
-from keybuzz_shared.connectors.kit import Listing, PageRead, Pages, Renumbered
-from keybuzz_shared.connectors.kit.listing import (
-    Count,
+from keybuzz_connector_fnac.numbered_pages import (
     Unread,
-    logged_each,
+    iso_window,
     map_each,
     mapped,
+    window_of,
     with_unread,
 )
+from keybuzz_connector_fnac.xml_requests import carried, document, xml_instant, xml_text
+from keybuzz_shared.connectors.kit import Listing, PageRead, Pages, Renumbered
+from keybuzz_shared.connectors.kit.listing import Count, logged_each
 from keybuzz_shared.connectors.kit.requester import Garbled
 from keybuzz_shared.connectors.kit.xml_answers import (
     Node,

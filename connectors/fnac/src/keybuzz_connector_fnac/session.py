@@ -20,17 +20,21 @@ from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.kit import (
     earlier,
     logged_each,
-    map_each,
-    mapped,
     media_type_of,
-    with_unread,
 )
 from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_fnac import models
 from keybuzz_connector_fnac.client import FnacClient, carried_text
-from keybuzz_connector_fnac.numbered_pages import Count, iso_window, numbered
+from keybuzz_connector_fnac.numbered_pages import (
+    Count,
+    iso_window,
+    map_each,
+    mapped,
+    numbered,
+    with_unread,
+)
 
 log = logging.getLogger(__name__)
 
@@ -354,7 +358,8 @@ def _order(order: models.Order) -> seam.OrderSummary:
         delivery_status=delivery,
         created_at=order.created_at,
         updated_at=order.last_change,
-        buyer_name=kit.full_name(order.client_firstname, order.client_lastname),
+        buyer_name=" ".join(n for n in (order.client_firstname, order.client_lastname) if n)
+        or None,
         shipped_at=max(shipped, default=None),
         delivered_at=max(received, default=None),
         tracking_code=tracking[-1] if tracking else None,

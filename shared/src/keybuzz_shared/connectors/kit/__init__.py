@@ -33,7 +33,6 @@ from keybuzz_shared.connectors.kit.declaration import (
 from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay, DemoMail
 from keybuzz_shared.connectors.kit.json_answers import (
     PersonName,
-    full_name,
     iso_z,
     named_in,
     path_segment,
@@ -60,10 +59,7 @@ from keybuzz_shared.connectors.kit.listing import (
     decoded,
     earlier,
     logged_each,
-    map_each,
-    mapped,
     window_query,
-    with_unread,
 )
 from keybuzz_shared.connectors.kit.orders import (
     ById,
@@ -171,14 +167,11 @@ __all__ = [
     "decoded",
     "earlier",
     "follows",
-    "full_name",
     "iso_z",
     "item_at",
     "key_field",
     "labelled",
     "logged_each",
-    "map_each",
-    "mapped",
     "media_type_of",
     "named_in",
     "offered_parties",
@@ -199,5 +192,4 @@ __all__ = [
     "unit_price",
     "whole_when",
     "window_query",
-    "with_unread",
 ]

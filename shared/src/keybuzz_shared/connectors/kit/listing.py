@@ -560,8 +560,7 @@ def window_query(
 # and each is decoded into the connector's type alone. An item off its shape costs that item,
 # said, never the page, and no JSON value stands between the bytes and the type of an item
 # on its shape. A page whose document was read item by item already (XML: ``Node.each``)
-# hands its items and why the others were left out on together (``with_unread``,
-# ``map_each``).
+# hands its items and why the others were left out on together (Fnac's ``with_unread``).
 
 
 def decoded(raw: msgspec.Raw | bytes, shape: type[T], what: str) -> T:
@@ -588,32 +587,6 @@ def decode_each(shape: type[T], what: str) -> Read[T]:
         return read_each(raw, lambda item: decoded(item, shape, what))
 
     return read
-
-
-class Unread(str):
-    """An item a page's document listed that could not be read: why, with its id."""
-
-
-def with_unread(items: Sequence[Any], unreadable: Sequence[str]) -> list[Any]:
-    """A page's items read from its document and, after them, why each other one could
-    not be: a listing's raw items, for ``map_each``."""
-    return [*items, *map(Unread, unreadable)]
-
-
-def mapped(map_one: Callable[[Any], T]) -> Callable[[Any], T]:
-    """``map_one`` of a ``with_unread`` item; ValueError (why) for an ``Unread`` one."""
-
-    def mapped_one(item: Any) -> T:
-        if isinstance(item, Unread):
-            raise ValueError(str(item))
-        return map_one(item)
-
-    return mapped_one
-
-
-def map_each(map_one: Callable[[Any], T]) -> Read[T]:
-    """A listing's ``Read`` of ``with_unread`` items: each mapped, each ``Unread`` one said."""
-    return lambda raw: read_each(raw, mapped(map_one))
 
 
 # --- kept cursors --------------------------------------------------------------------------
