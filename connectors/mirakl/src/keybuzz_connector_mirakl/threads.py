@@ -132,7 +132,7 @@ class ThreadPage(msgspec.Struct, frozen=True):
 
 
 # One thread's bytes as Mirakl's thread; ValueError naming why they are not one.
-read_thread = functools.partial(kit.decoded, shape=Thread, what="thread")
+read_thread = functools.partial(kit.read_as, Thread, what="thread")
 
 
 # --- the mapping to the seam ----------------------------------------------------------
@@ -266,7 +266,7 @@ def thread_inbox(
             "updated_since", None, iso_millis, with_messages="true", limit=str(page_size)
         ),
         m11,
-        kit.decode_each(Thread, "thread"),
+        kit.reader(Thread, "thread"),
         # The thread with all its messages: as listed, else read again (M10).
         whole=whole_when(complete, lambda thread: thread_of(client, thread.id)),
         mapped=lambda thread: messages_of(thread, operator_name),

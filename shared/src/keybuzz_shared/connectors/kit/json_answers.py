@@ -10,9 +10,15 @@ from urllib.parse import quote
 import msgspec
 
 from keybuzz_shared.connectors.seam import read_each
+from keybuzz_shared.mended import json_decoded
 from keybuzz_shared.times import as_utc
 
 # --- wire ----------------------------------------------------------------------------------
+# A page's items may be kept as the marketplace's bytes until each is read: a page decoded
+# with its list as ``list[msgspec.Raw]`` (the requester's ``shape``) holds each item's own
+# bytes, and each is decoded into the connector's type alone (``read_as``, ``reader``): an
+# item off its shape costs that item, said, never the page, and no JSON value stands
+# between the bytes and the type of an item on its shape.
 # A marketplace's JSON read into the connector's wire models, declared: a model (a msgspec
 # Struct holding only the fields the connector maps) and what the item is called; the kit
 # reads one item (``read_as``) or a page's items (``reader``), an item off the model's shape
@@ -25,8 +31,28 @@ from keybuzz_shared.times import as_utc
 T = TypeVar("T")
 
 
+def decoded(raw: msgspec.Raw | bytes, shape: type[T], what: str) -> T:
+    """One item's bytes as ``shape``; ValueError naming ``what`` when they are not one.
+    Bytes the typed decoder refuses are read once more as a JSON value before they are
+    judged: a key given twice is then read as its last value, as JSON decoders read it
+    (the typed decoder judges each value, a bogus first one included)."""
+    try:
+        return json_decoded(raw, shape)
+    except msgspec.ValidationError:
+        pass
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise ValueError(f"{what} off its shape: {str(exc)[:200]}") from None
+    try:
+        return msgspec.convert(json_decoded(raw), shape)
+    except (msgspec.DecodeError, RecursionError) as exc:  # ValidationError is a DecodeError
+        raise ValueError(f"{what} off its shape: {str(exc)[:200]}") from None
+
+
 def read_as(kind: type[T], item: Any, what: str) -> T:
-    """``item`` as a ``kind``; ValueError "<what> off its shape: …" when it is not one."""
+    """``item`` as a ``kind``; ValueError "<what> off its shape: …" when it is not one.
+    An item still in its bytes (a page's ``msgspec.Raw``) is ``decoded`` from them."""
+    if isinstance(item, msgspec.Raw | bytes):
+        return decoded(item, kind, what)
     try:
         return msgspec.convert(item, kind)
     except msgspec.ValidationError as exc:

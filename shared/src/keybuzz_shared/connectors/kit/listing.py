@@ -1,4 +1,4 @@
-"""Paging and listing: a listing's strategy (page numbers, offsets, seek tokens, next links), the window it asks, its items decoded one by one and its kept cursors."""
+"""Paging and listing: a listing's strategy (page numbers, offsets, seek tokens, next links), the window it asks, and its kept cursors."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import msgspec
 
 from keybuzz_shared.connectors.kit.page_bounds import RepeatedPages, follows, past_bound, same_next
 from keybuzz_shared.connectors.seam import Page, cursor_of, read_each, state_of
-from keybuzz_shared.mended import json_decoded
 
 # --- listing -------------------------------------------------------------------------------
 # How a marketplace's listings page, declared: a connector names its listing's call and
@@ -554,46 +553,11 @@ def window_query(
     return query
 
 
-# --- typed items ---------------------------------------------------------------------------
-# A page's items kept as the marketplace's bytes until each is read: a page decoded with
-# its list as ``list[msgspec.Raw]`` (the requester's ``shape``) holds each item's own bytes,
-# and each is decoded into the connector's type alone. An item off its shape costs that item,
-# said, never the page, and no JSON value stands between the bytes and the type of an item
-# on its shape. A page whose document was read item by item already (XML: ``Node.each``)
-# hands its items and why the others were left out on together (Fnac's ``with_unread``).
-
-
-def decoded(raw: msgspec.Raw | bytes, shape: type[T], what: str) -> T:
-    """One item's bytes as ``shape``; ValueError naming ``what`` when they are not one.
-    Bytes the typed decoder refuses are read once more as a JSON value before they are
-    judged: a key given twice is then read as its last value, as JSON decoders read it
-    (the typed decoder judges each value, a bogus first one included)."""
-    try:
-        return json_decoded(raw, shape)
-    except msgspec.ValidationError:
-        pass
-    except (msgspec.DecodeError, RecursionError) as exc:
-        raise ValueError(f"{what} off its shape: {str(exc)[:200]}") from None
-    try:
-        return msgspec.convert(json_decoded(raw), shape)
-    except (msgspec.DecodeError, RecursionError) as exc:  # ValidationError is a DecodeError
-        raise ValueError(f"{what} off its shape: {str(exc)[:200]}") from None
-
-
-def decode_each(shape: type[T], what: str) -> Read[T]:
-    """A listing's ``Read`` of a page's raw items, each ``decoded`` into ``shape`` alone."""
-
-    def read(raw: Sequence[Any]) -> tuple[tuple[T, ...], tuple[str, ...]]:
-        return read_each(raw, lambda item: decoded(item, shape, what))
-
-    return read
-
-
 # --- kept cursors --------------------------------------------------------------------------
 # A cursor a listing handed out in an earlier layout, still read as the listing's state
 # (a ``Listing``'s ``legacy``): a poller or a backfill job keeps its cursor across a
 # restart, so the layout it was given in stays readable: one of the seam's codec
-# (``earlier``), or text the listing wrote itself (``earlier_text``).
+# (``earlier``), or text the listing wrote itself (Back Market's ``earlier_text``).
 
 L = TypeVar("L", bound=msgspec.Struct)  # the earlier layout
 StateT = TypeVar("StateT")  # the listing's state
