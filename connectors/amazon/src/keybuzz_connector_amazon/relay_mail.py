@@ -22,7 +22,6 @@ import re
 
 from keybuzz_shared.connectors.kit import (
     DeclaredRelay,
-    DemoMail,
     Signed,
 )
 from keybuzz_shared.connectors.seam import ParsedMail, SenderType, attachment_types
@@ -85,7 +84,7 @@ DEMO_ORDERS: tuple[tuple[str, str, str, str, str], ...] = (
     ),
 )
 DEMO_MAILS = tuple(
-    DemoMail(
+    DeclaredRelay.DemoMail(
         order_id,
         (f"{name} - Amazon Marketplace", buyer),
         f"Demande de renseignements de la part du client Amazon {name} (Commande : {order_id})",

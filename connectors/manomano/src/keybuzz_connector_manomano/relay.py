@@ -19,7 +19,6 @@ import re
 
 from keybuzz_shared.connectors.kit import (
     DeclaredRelay,
-    DemoMail,
     OrderIdPattern,
     Signed,
 )
@@ -59,7 +58,7 @@ LIMITS = Limits(
 
 # Demo mails (the relay's mock mode).
 DEMO_MAILS = tuple(
-    DemoMail(
+    DeclaredRelay.DemoMail(
         order_id, (f"{name} via ManoMano", alias), subject, f"{words}\n\nCommande : {order_id}\n"
     )
     for order_id, name, alias, subject, words in (

@@ -314,8 +314,8 @@ def thread_replies(client: kit.Requester, inbox: TokenThreads[Thread]) -> Declar
             return to
         path = f"{THREADS}/{quote(thread.id, safe='')}/message"
         message = msgspec.json.encode({"body": reply.body, "to": to})
-        parts: list[kit.Part] = [("message_input", (None, message, "application/json"))]
-        parts += [("files", (f.name, f.data, f.content_type)) for f in reply.attachments]
+        files = [("files", (f.name, f.data, f.content_type)) for f in reply.attachments]
+        parts = [("message_input", (None, message, "application/json")), *files]
         await client.post_multipart(path, parts, operation="M12")
         return None
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from keybuzz_poller.reading.relay_mail import parse
 from keybuzz_shared.connectors.kit import OrderIdPattern
-from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay, DemoMail
+from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay
 from keybuzz_shared.connectors.kit.signed_mail import DkimKeys, MailSignature, Signed, covers
 from keybuzz_shared.connectors.seam import Limits, ParsedMail, SenderType, attachment_types
 
@@ -45,7 +45,7 @@ class ShopRelay(DeclaredRelay):
     name_suffix = re.compile(r"\s*via shop$", re.I)
     order_ids = OrderIdPattern("S[0-9]{5}", "a Shop one")
     attachment_types = attachment_types(".pdf")
-    demo_mails = (DemoMail("S12345", ("Ana", "a1@relay.shop.test"), "Hi", "Hello"),)
+    demo_mails = (DeclaredRelay.DemoMail("S12345", ("Ana", "a1@relay.shop.test"), "Hi", "Hello"),)
 
 
 RELAY = ShopRelay(Limits(max_attachments=1, max_attachment_bytes=9, max_text_length=9, page_size=9))

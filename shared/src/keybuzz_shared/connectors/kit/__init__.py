@@ -30,7 +30,7 @@ from keybuzz_shared.connectors.kit.declaration import (
     own_account,
     shop_api_connector,
 )
-from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay, DemoMail
+from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay
 from keybuzz_shared.connectors.kit.json_answers import (
     PersonName,
     iso_z,
@@ -74,7 +74,6 @@ from keybuzz_shared.connectors.kit.requester import (
     ApiSpec,
     CallErrors,
     Held,
-    Part,
     Refusals,
     Requester,
     RequesterOptions,
@@ -109,7 +108,6 @@ __all__ = [
     "Declaration",
     "DeclaredRelay",
     "DeclaredReplies",
-    "DemoMail",
     "Discussions",
     "DkimKeys",
     "EachById",
@@ -134,7 +132,6 @@ __all__ = [
     "PageNumbers",
     "PageRead",
     "Pages",
-    "Part",
     "PersonName",
     "Read",
     "ReadInTurn",

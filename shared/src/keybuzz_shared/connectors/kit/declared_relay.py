@@ -40,16 +40,6 @@ from keybuzz_shared.connectors.seam import (
 DEMO_SENT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
-class DemoMail(NamedTuple):
-    """One demo mail (the relay's mock mode): the order it names, its sender (name,
-    alias), its subject and its text."""
-
-    order_id: str
-    sender: tuple[str, str]
-    subject: str
-    body: str
-
-
 class DeclaredRelay:
     """The seam's ``MailRelay`` of a marketplace declared as class attributes (a subclass
     may change one, as a relay of another label):
@@ -66,7 +56,16 @@ class DeclaredRelay:
     ``order_note``: how a reply's subject names the order it does not name yet;
     ``already_a_reply``: a subject that needs no ``Re:`` (None: the seam's ``Re:``); ``attachment_types``: what a
     reply may carry (extension -> content types); ``subject_topics``: a subject that says
-    what the ticket is about -> its topic; ``demo_mails``: a tenant's demo mailbox."""
+    what the ticket is about -> its topic; ``demo_mails``: a tenant's demo mailbox (each a ``DemoMail``)."""
+
+    class DemoMail(NamedTuple):
+        """One demo mail (the relay's mock mode): the order it names, its sender (name,
+        alias), its subject and its text."""
+
+        order_id: str
+        sender: tuple[str, str]
+        subject: str
+        body: str
 
     sender_of: ClassVar[Callable[[ParsedMail, Signed], SenderType]]
     signing_domains: ClassVar[frozenset[str]] = frozenset()
@@ -80,7 +79,7 @@ class DeclaredRelay:
     already_a_reply: ClassVar[re.Pattern[str] | None] = None
     attachment_types: ClassVar[Mapping[str, frozenset[str]]]
     subject_topics: ClassVar[Sequence[tuple[re.Pattern[str], str]]] = ()
-    demo_mails: ClassVar[Sequence[DemoMail]]
+    demo_mails: ClassVar[Sequence[DeclaredRelay.DemoMail]]
 
     def __init__(self, limits: Limits) -> None:
         self.reply_rules = RelayReplyRules.within(limits, self.attachment_types)
