@@ -27,7 +27,6 @@ from keybuzz_shared.connectors.kit import (
     Opening,
     PersonName,
     ReadMarks,
-    Rereads,
     ShopSettings,
     client_from,
     iso_z,
@@ -39,6 +38,7 @@ from keybuzz_shared.connectors.kit import (
 )
 from keybuzz_shared.connectors.kit.declaration import opener
 from keybuzz_shared.connectors.kit.json_answers import full_name
+from keybuzz_shared.connectors.kit.threads import Rereads
 from keybuzz_shared.connectors.seam import (
     AnswerUnreadable,
     CallUnavailable,

@@ -3,7 +3,7 @@ folders"): the kit's ``ReadInTurn`` on ``GET /ws/sav``, the folders having messa
 minute before ``since`` (Back Market's ``last_message_date`` is to the minute), 10 a page,
 and ``GET /ws/sav/{id}``: a folder's messages come only with its details, one call each
 (40,000 a day against the list's 4,000), read again only once its ``date_last_message``
-moved (``kit.Rereads``). One ticket per folder (a DISCUSSION thread, its order beside it),
+moved (the kit's ``Rereads``). One ticket per folder (a DISCUSSION thread, its order beside it),
 each message once by Back Market's id; the folder's claims, order line, order and buyer's
 country and language are the thread's details. The seller's messages on a folder are the
 kit's ``DeclaredReplies`` (below, "replies")."""
@@ -272,7 +272,7 @@ class CareInbox(kit.ReadInTurn[FolderSummary, Folder]):
             files=lambda file, most: client.get_bytes(file.url, most),
             page_size=PAGE_SIZE,
             at_once=DETAILS_AT_ONCE,
-            rereads=kit.Rereads[int](),
+            rereads=True,
         )
 
 

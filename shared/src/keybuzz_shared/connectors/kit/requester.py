@@ -100,14 +100,6 @@ class Answers(Protocol):
 COMMON_REASON_KEYS = ("detail", "message", "error_description", "title", "error", "errors")
 
 
-class Held(NamedTuple):
-    """A refusal that says nothing of the call or the credentials: the shop is held for
-    ``seconds`` and the same call tried again then."""
-
-    seconds: float
-    reason: str
-
-
 @dataclass(frozen=True)
 class Refusals:
     """How a marketplace refuses: ``credentials``, the statuses that mean the shop's
@@ -119,8 +111,15 @@ class Refusals:
     the call's name, the status and the document (its code and message kept), in place
     of the seam's call refused."""
 
+    class Held(NamedTuple):
+        """A refusal that says nothing of the call or the credentials: the shop is held for
+        ``seconds`` and the same call tried again then."""
+
+        seconds: float
+        reason: str
+
     credentials: frozenset[int] = frozenset({401})
-    held: Callable[[httpx.Response, Any], Held | None] | None = None
+    held: Callable[[httpx.Response, Any], Refusals.Held | None] | None = None
     reason_keys: tuple[str, ...] = COMMON_REASON_KEYS
     expired: Callable[[httpx.Response, Any], bool] | None = None
     error: Callable[[str, int, Any], Exception] | None = None

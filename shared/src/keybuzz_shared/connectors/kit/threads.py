@@ -230,7 +230,7 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
     ``details``: one item's details (CallRefused: that item refused); ``messages``: its
     messages, ``unreadable_in``: why each of its others could not be read; ``named``: what
     ``unreadable`` calls an item ("care folder"); ``files``: a message's file;
-    ``rereads``: the session's ledger, None to read every item listed; ``from_since``:
+    ``rereads``: keep the session's ledger (``Rereads``), else read every item listed; ``from_since``:
     where the list dates nothing, how long before ``since`` an item's messages are kept."""
 
     def __init__(
@@ -245,7 +245,7 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
         files: Callable[[InboxFile, int], Awaitable[bytes]],
         page_size: int,
         at_once: int = 4,
-        rereads: Rereads[int] | None = None,
+        rereads: bool = False,
         unreadable_in: Callable[[T], Sequence[str]] = _none,
         from_since: timedelta | None = None,
     ) -> None:
@@ -258,7 +258,7 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
         self.files = files
         self.page_size = page_size
         self.at_once = at_once
-        self.rereads = rereads
+        self.rereads = Rereads[int]() if rereads else None
         self.unreadable_in = unreadable_in
         self.from_since = from_since
 
