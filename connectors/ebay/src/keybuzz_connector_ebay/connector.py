@@ -378,10 +378,9 @@ def orders_of(client: EbayClient) -> kit.ListedOrders:
 
 def session_of(client: EbayClient, _api: EbayApiSettings) -> kit.KitSession:
     messages = MessageApi(client)
-    return kit.KitSession.sharing(
+    return kit.KitSession(
         messages.inbox(), replies(messages), orders_of(client), verify=client.username,
-        token=client.user_token,
-    )  # fmt: skip
+    ).sharing(client.user_token)  # fmt: skip
 
 
 # eBay's order ids: "12-34567-89012" [official examples], older ones digits alone.

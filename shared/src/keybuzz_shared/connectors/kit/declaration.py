@@ -457,8 +457,8 @@ class KitSession(PartsSession):
     """One shop's session: its parts on its one client; ``verify`` checks its credentials
     with one call; ``figure``, where the marketplace has one, its own response figure
     (asked by ``kit/declaration.py``'s ``SessionFigures``). ``counting`` and ``sharing``:
-    the session of a marketplace that allows a call so many times a day, or a token so
-    many times a day."""
+    it on a marketplace that allows a call so many times a day, or a token so many times
+    a day."""
 
     def __init__(
         self,
@@ -476,45 +476,25 @@ class KitSession(PartsSession):
     async def verify(self) -> None:
         await self._verify()
 
-    @staticmethod
-    def counting(
-        inbox: SessionInbox,
-        replies: ReplyChannel,
-        orders: OrderSource,
-        *,
-        verify: Callable[[], Awaitable[object]],
-        calls: Requester,
-    ) -> KitSession:
-        """The session whose ``calls`` count the marketplace's daily allowance."""
-        return _AllowanceSession(inbox, replies, orders, verify=verify, calls=calls)
+    @property
+    def parts(self) -> tuple[SessionInbox, ReplyChannel, OrderSource]:
+        return self.inbox, self.replies, self.shop_orders
 
-    @staticmethod
-    def sharing(
-        inbox: SessionInbox,
-        replies: ReplyChannel,
-        orders: OrderSource,
-        *,
-        verify: Callable[[], Awaitable[object]],
-        token: ClientCredentials,
-    ) -> KitSession:
-        """The session whose ``token`` every process's session of the shop shares."""
-        return _SharedTokenSession(inbox, replies, orders, verify=verify, token=token)
+    def counting(self, calls: Requester) -> KitSession:
+        """This session, its ``calls`` counting the marketplace's daily allowance."""
+        return _AllowanceSession(self, calls)
+
+    def sharing(self, token: ClientCredentials) -> KitSession:
+        """This session, its ``token`` shared by every process's session of the shop."""
+        return _SharedTokenSession(self, token)
 
 
 class _AllowanceSession(KitSession):
     """A session on a marketplace that allows a call a number of times a day: the seam's
     ``CountsAllowanceCalls`` and ``LimitsAllowanceCalls``, from the requester's count."""
 
-    def __init__(
-        self,
-        inbox: SessionInbox,
-        replies: ReplyChannel,
-        orders: OrderSource,
-        *,
-        verify: Callable[[], Awaitable[object]],
-        calls: Requester,
-    ) -> None:
-        super().__init__(inbox, replies, orders, verify=verify)
+    def __init__(self, session: KitSession, calls: Requester) -> None:
+        super().__init__(*session.parts, verify=session.verify, figure=session.figure)
         self.calls = calls
 
     def allowance_calls(self) -> int:
@@ -529,16 +509,8 @@ class _SharedTokenSession(KitSession):
     shop shares: the seam's ``SharesToken``, for a marketplace that limits the tokens an
     application may be granted a day."""
 
-    def __init__(
-        self,
-        inbox: SessionInbox,
-        replies: ReplyChannel,
-        orders: OrderSource,
-        *,
-        verify: Callable[[], Awaitable[object]],
-        token: ClientCredentials,
-    ) -> None:
-        super().__init__(inbox, replies, orders, verify=verify)
+    def __init__(self, session: KitSession, token: ClientCredentials) -> None:
+        super().__init__(*session.parts, verify=session.verify, figure=session.figure)
         self.token = token
 
     def share_token(self, store: TokenStore) -> None:
