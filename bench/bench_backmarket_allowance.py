@@ -127,7 +127,7 @@ async def _measure(ctx: BenchContext, sandbox_url: str, pg_url: str) -> list[Fig
     admin = httpx.AsyncClient(base_url=f"{sandbox_url}/_sandbox/backmarket", timeout=120)
     # The connector's own settings (4,000 listings a day, its 60 s listing overlap, its
     # poll interval and buyer hours), its EU platform the double.
-    api = BackMarketSettings(backmarket_eu_url=f"{sandbox_url}/backmarket").shop_api(MARKETPLACE)
+    api = BackMarketSettings(api_url=f"{sandbox_url}/backmarket").shop_api(MARKETPLACE)
     assert api is not None
     reading = dataclasses.replace(
         shop_reading({MARKETPLACE: api})[MARKETPLACE], first_poll=timedelta(hours=WARM_UP_HOURS)

@@ -100,10 +100,10 @@ async def run(ctx: BenchContext) -> list[Figure]:
         shops = (await http.get(f"{url}/_sandbox/cdiscount/shops")).json()
         shop = next(s for s in shops if s["name"] == BENCH_SHOP)
         given = CdiscountSettings(
-            cdiscount_api_url=f"{url}/octopia/seller/v2/",
+            api_url=f"{url}/octopia/seller/v2/",
             cdiscount_auth_url=f"{url}/octopia/auth/realms/maas/protocol/openid-connect/token",
             # The backfill as a whole is measured: no call is cut short.
-            cdiscount_call_deadline_seconds=3600.0,
+            call_deadline_seconds=3600.0,
         ).shop_api("CDISCOUNT")
         assert given is not None
         ends = given

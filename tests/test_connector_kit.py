@@ -26,7 +26,6 @@ from keybuzz_shared.connectors.kit import (
     CallErrors,
     ClientCredentials,
     HeaderAuth,
-    Held,
     KeptToken,
     Refusals,
     Requester,
@@ -66,9 +65,9 @@ class KitOutcomeUnknown(CallOutcomeUnknown):
     label = "Kit"
 
 
-def held_when_challenged(response: httpx.Response, document: Any) -> Held | None:
+def held_when_challenged(response: httpx.Response, document: Any) -> Refusals.Held | None:
     if response.status_code == 403 and response.headers.get("server") == "firewall":
-        return Held(42.0, "the firewall challenged the call")
+        return Refusals.Held(42.0, "the firewall challenged the call")
     return None
 
 

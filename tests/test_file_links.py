@@ -20,7 +20,7 @@ from keybuzz_shared.file_links import (
     LinkRefused,
     production_problem,
 )
-from keybuzz_shared.settings import SettingsError, load_settings
+from keybuzz_shared.settings import SettingsError, env_name, load_settings
 
 
 @pytest.mark.parametrize(
@@ -100,10 +100,10 @@ async def test_outside_production_only_the_declared_origin_may_be_on_loopback() 
 @pytest.mark.parametrize(
     "setting",
     [
-        {"fnac_api_url": "http://127.0.0.1:8900/fnac/api.php/"},  # the default origin
-        {"fnac_attachment_origins": "https://files.fnac.com, https://10.0.0.5"},
-        {"fnac_attachment_origins": "https://localhost"},
-        {"fnac_attachment_origins": "http://files.fnac.com"},
+        {"api_url": "http://127.0.0.1:8900/fnac/api.php/"},  # the default origin
+        {"attachment_origins": "https://files.fnac.com, https://10.0.0.5"},
+        {"attachment_origins": "https://localhost"},
+        {"attachment_origins": "http://files.fnac.com"},
     ],
 )
 def test_production_refuses_an_origin_inside_our_network_or_in_clear(
@@ -113,13 +113,14 @@ def test_production_refuses_an_origin_inside_our_network_or_in_clear(
         msgspec.convert({"keybuzz_env": "production"} | setting, FnacApiSettings)
     assert msgspec.convert(setting, FnacApiSettings)  # development runs the double so
     # The poller reads them with its own settings: refused at its start.
-    environ = {"KEYBUZZ_ENV": "production"} | {k.upper(): v for k, v in setting.items()}
+    variables = {env_name(FnacApiSettings, k): v for k, v in setting.items()}  # FNAC_API_URL
+    environ = {"KEYBUZZ_ENV": "production"} | variables
     with pytest.raises(SettingsError, match="refused when KEYBUZZ_ENV=production"):
         load_settings(PollerSettings, environ)
 
 
 def test_the_declared_origins_default_to_the_apis() -> None:
-    settings = msgspec.convert({"fnac_api_url": "http://127.0.0.1:8900/api/"}, FnacApiSettings)
+    settings = msgspec.convert({"api_url": "http://127.0.0.1:8900/api/"}, FnacApiSettings)
     assert settings.file_origins == ("http://127.0.0.1:8900",)
     production = msgspec.convert({"keybuzz_env": "production"}, FnacApiSettings)
     assert production.file_origins == ("https://vendeur.fnac.com:443",)

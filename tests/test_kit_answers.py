@@ -19,15 +19,8 @@ import pytest
 from keybuzz_connector_fnac.login_token import LoginToken
 from keybuzz_devstack.testing import asgi_body, serving
 from keybuzz_shared.addresses import data_client
-from keybuzz_shared.connectors.kit import (
-    Answers,
-    ApiSpec,
-    CallErrors,
-    Garbled,
-    Refusal,
-    Refusals,
-    Requester,
-)
+from keybuzz_shared.connectors.kit import ApiSpec, CallErrors, Refusals, Requester
+from keybuzz_shared.connectors.kit.requester import Answers, Garbled, Refusal
 from keybuzz_shared.connectors.kit.xml_answers import garbled, parse_guarded
 from keybuzz_shared.file_links import FileLinks, LinkRefused
 from lxml import etree

@@ -1,12 +1,12 @@
 """A buyer as a ticket shows it: its locale's country and language in French
 (``connectors/backmarket/src/keybuzz_connector_backmarket/locale_names.py``) and its name as a snake_case answer spells it
-(``PersonNameSnake``); Back Market's tests hold them on its folders. No servers."""
+(``PersonName``); Back Market's tests hold them on its folders. No servers."""
 
 from __future__ import annotations
 
 import pytest
 from keybuzz_connector_backmarket.locale_names import locale_names
-from keybuzz_shared.connectors.kit import PersonNameSnake, read_as
+from keybuzz_shared.connectors.kit import PersonName, read_as
 
 
 @pytest.mark.parametrize(
@@ -39,12 +39,11 @@ def test_a_part_the_tables_lack_is_shown_as_written(locale: str, names: tuple[st
 
 
 def test_a_snake_case_name_is_joined_from_the_parts_it_has() -> None:
-    read = read_as(PersonNameSnake, {"first_name": "Léa", "last_name": "Martin"}, "client")
+    read = read_as(PersonName, {"first_name": "Léa", "last_name": "Martin"}, "client")
     assert read.full == "Léa Martin"
     assert (
-        read_as(PersonNameSnake, {"first_name": None, "last_name": "Martin"}, "client").full
-        == "Martin"
+        read_as(PersonName, {"first_name": None, "last_name": "Martin"}, "client").full == "Martin"
     )
-    assert read_as(PersonNameSnake, {"firstName": "Léa", "last_name": ""}, "client").full is None
+    assert read_as(PersonName, {"first": "Léa", "last_name": ""}, "client").full is None
     with pytest.raises(ValueError, match="client off its shape"):
-        read_as(PersonNameSnake, {"first_name": 3}, "client")
+        read_as(PersonName, {"first_name": 3}, "client")

@@ -11,14 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from keybuzz_shared.connectors.kit import (
-    CallErrors,
-    ProbeCheck,
-    at_once,
-    own_account,
-    shop_number_field,
-    shop_options,
-)
+from keybuzz_shared.connectors.kit import CallErrors, own_account, shop_number_field
+from keybuzz_shared.connectors.kit.declaration import ProbeCheck, shop_options
+from keybuzz_shared.connectors.kit.threads import at_once
 from keybuzz_shared.connectors.seam import CredentialsRefused, ShopApiSettings
 from keybuzz_shared.file_links import NO_FILES, FileLinks
 from keybuzz_shared.json_calls import CallOptions

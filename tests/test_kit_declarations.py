@@ -1,14 +1,17 @@
 """What a connector declares with the kit rather than writes (no servers): its credential
 fields, read by the credential form as the seller types them, its order ids, whole
-and in a buyer's text, its errors, named by its label, and its settings' shop API view,
-filled from its prefixed settings."""
+and in a buyer's text, its errors, named by its label, and its settings: the kit's, read
+from its prefixed variables, and the shop API view they fill."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 import pytest
+from keybuzz_devstack.testing import ThrowawayConnector
 from keybuzz_shared.connectors import seam
-from keybuzz_shared.connectors.connector_settings import ConnectorSettings, ShopApiSettings
+from keybuzz_shared.connectors.connector_settings import ShopApiSettings
 from keybuzz_shared.connectors.credential_form import (
     CredentialFieldInvalid,
     account_of,
@@ -17,10 +20,14 @@ from keybuzz_shared.connectors.credential_form import (
 from keybuzz_shared.connectors.kit import (
     CallErrors,
     OrderIdPattern,
+    ShopSettings,
     key_field,
     require_fields,
     shop_number_field,
 )
+from keybuzz_shared.connectors.registry import registered
+from keybuzz_shared.connectors.settings import MarketplaceSettings
+from keybuzz_shared.settings import SettingsError, env_name, load_settings
 
 FIELDS = (
     key_field("api_key", "API key", max_length=16),
@@ -114,36 +121,59 @@ class _ThrowawayView(ShopApiSettings, frozen=True, kw_only=True):
     region: str
 
 
-class _ThrowawaySettings(ConnectorSettings, kw_only=True, frozen=True):
-    throwaway_api_url: str = "https://api.throwaway.example"
-    throwaway_timeout_seconds: float = 7.0
-    throwaway_call_deadline_seconds: float = 9.0
-    throwaway_poll_interval_seconds: int = 45
-    throwaway_mark_as_read: bool = True
-    throwaway_first_poll_days: int = 3
-    throwaway_max_attachment_bytes: int = 1_000
+class _ThrowawaySettings(ShopSettings, kw_only=True, frozen=True):
+    """Declares only what its marketplace has beyond the kit's settings: its default
+    deadline, its region, and no read mark (nor a variable for one)."""
+
+    MARKETPLACE, PREFIX, VIEW = "THROWAWAY", "throwaway", _ThrowawayView
+    NOT_FROM_ENVIRONMENT = frozenset({"mark_as_read"})
+
+    api_url: str = "https://api.throwaway.example"
+    call_deadline_seconds: float = 9.0
+    mark_as_read: bool = False
     throwaway_region: str = "eu"
-    other_timeout_seconds: float = 99.0  # another prefix's: never read
+
+    def view_fields(self) -> dict[str, Any]:
+        return {"region": self.throwaway_region}
 
 
-def test_a_settings_view_is_filled_from_the_prefixed_settings_and_given_values_win() -> None:
-    settings = msgspec.convert({"throwaway_timeout_seconds": 3.5}, _ThrowawaySettings)
-    view = settings.api_view(_ThrowawayView, "throwaway", attachment_origins=("https://f.x",))
+class _ThrowawayShops(ThrowawayConnector):
+    settings_type = _ThrowawaySettings
+
+
+def test_the_kit_settings_are_read_from_the_connectors_prefixed_variables() -> None:
+    environ = {
+        "THROWAWAY_TIMEOUT_SECONDS": "3.5",
+        "THROWAWAY_API_URL": "https://other.throwaway.example",
+        "THROWAWAY_MARK_AS_READ": "true",  # not one of its variables: never read
+        "TIMEOUT_SECONDS": "99",  # no prefix: another's
+    }
+    with registered(_ThrowawayShops()):
+        settings = load_settings(MarketplaceSettings, environ).of(_ThrowawaySettings)
+    assert (settings.timeout_seconds, settings.api_url) == (3.5, "https://other.throwaway.example")
+    assert (settings.call_deadline_seconds, settings.mark_as_read) == (9.0, False)
+    assert env_name(_ThrowawaySettings, "first_poll_days") == "THROWAWAY_FIRST_POLL_DAYS"
+    assert env_name(_ThrowawaySettings, "throwaway_region") == "THROWAWAY_REGION"
+    with registered(_ThrowawayShops()), pytest.raises(SettingsError, match="THROWAWAY_API_URL"):
+        load_settings(MarketplaceSettings, {"THROWAWAY_API_URL": "ftp://x"})
+
+
+def test_a_settings_view_is_filled_from_the_kit_settings_and_the_connectors_own() -> None:
+    settings = msgspec.convert({"timeout_seconds": 3.5}, _ThrowawaySettings)
+    view = settings.shop_api("THROWAWAY")
+    assert isinstance(view, _ThrowawayView)
     assert (view.api_url, view.timeout_seconds, view.call_deadline_seconds) == (
         "https://api.throwaway.example",
         3.5,
         9.0,
     )
-    assert (view.poll_interval_seconds, view.first_poll_days, view.region) == (45, 3, "eu")
-    assert view.attachment_origins == ("https://f.x",)
+    assert (view.poll_interval_seconds, view.first_poll_days, view.region) == (60, 14, "eu")
+    assert (view.mark_as_read, view.attachment_origins) == (False, ())  # its API serves none
     assert view.listing_overlap_seconds == 600  # neither has it: the view's default
-    given = settings.api_view(
-        _ThrowawayView, "throwaway", attachment_origins=(), mark_as_read=False, region="us"
-    )
-    assert (given.mark_as_read, given.region) == (False, "us")
+    assert settings.shop_api("OTHER") is None
 
 
 def test_a_settings_view_missing_a_required_field_names_it() -> None:
     settings = msgspec.convert({}, _ThrowawaySettings)
-    with pytest.raises(TypeError, match="attachment_origins"):
-        settings.api_view(_ThrowawayView, "throwaway")
+    with pytest.raises(TypeError, match="region"):
+        settings.view(_ThrowawayView, api_url="https://x", attachment_origins=())

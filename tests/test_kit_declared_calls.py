@@ -10,10 +10,11 @@ from typing import Any, cast
 
 import httpx
 import pytest
+from keybuzz_connector_backmarket.care import linked_file
 from keybuzz_connector_backmarket.firewalls import challenge_held
 from keybuzz_connector_backmarket.result_pages import results_fetch
 from keybuzz_shared.connectors.kit import CallErrors
-from keybuzz_shared.connectors.kit.threads import DeclaredReplies, linked_file
+from keybuzz_shared.connectors.kit.threads import DeclaredReplies
 from keybuzz_shared.connectors.seam import (
     CallAnswerUnreadable,
     CallRefused,

@@ -15,7 +15,7 @@ import pytest
 from keybuzz_connector_ebay.code_grant import ConsentSites
 from keybuzz_connector_ebay.offset_pages import OffsetPages
 from keybuzz_shared.connectors.kit import CallErrors, OrderIdPattern
-from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay, DemoMail
+from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay
 from keybuzz_shared.connectors.kit.page_bounds import MAX_PAGES
 from keybuzz_shared.connectors.kit.signed_mail import Signed
 from keybuzz_shared.connectors.seam import (
@@ -64,7 +64,9 @@ class ShopRelay(DeclaredRelay):
     order_note = "[{}]"
     attachment_types = attachment_types(".pdf")
     subject_topics = ((re.compile("invoice", re.I), "INVOICE_REQUEST"),)
-    demo_mails = (DemoMail("S12345", ("Ana via Shop", "a1@relay.shop.test"), "Hi", "Hello"),)
+    demo_mails = (
+        DeclaredRelay.DemoMail("S12345", ("Ana via Shop", "a1@relay.shop.test"), "Hi", "Hello"),
+    )
 
 
 RELAY = ShopRelay(

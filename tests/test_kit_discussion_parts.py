@@ -12,9 +12,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from keybuzz_connector_cdiscount.code_labels import ReadOnce
+from keybuzz_connector_cdiscount.orders import path_under
 from keybuzz_shared.connectors.kit import CallErrors, key_field, shop_number_field
 from keybuzz_shared.connectors.kit.auth import Redacted, credentials_as
-from keybuzz_shared.connectors.kit.threads import DeclaredReplies, media_type_of, path_under
+from keybuzz_shared.connectors.kit.threads import DeclaredReplies, media_type_of
 from keybuzz_shared.connectors.seam import InboxMessage, Reply, ThreadKey
 
 from tests.test_kit_replies import message

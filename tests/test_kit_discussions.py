@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import httpx
 from keybuzz_shared.connectors import kit
+from keybuzz_shared.connectors.kit.declaration import KitShopApi, kit_shop_api
 from keybuzz_shared.connectors.seam import (
     Limits,
     MarketplaceSession,
@@ -35,8 +36,8 @@ def no_session(
     raise AssertionError("no session opened")
 
 
-def shop_api(discussions: kit.Discussions) -> kit.KitShopApi[ShopApiSettings]:
-    return kit.KitShopApi(LIMITS, discussions, ShopApiSettings, no_session, marketplace="M")
+def shop_api(discussions: kit.Discussions) -> KitShopApi[ShopApiSettings]:
+    return KitShopApi(LIMITS, discussions, ShopApiSettings, no_session, marketplace="M")
 
 
 def test_a_discussion_shop_api_by_default() -> None:
@@ -77,12 +78,12 @@ def test_a_declared_gate_is_the_shop_apis_reply_gate_and_none_without_it() -> No
         return "a claim is open" if standing.claim and reply.recipient == "BUYER" else None
 
     declared = kit.Discussions(("BUYER",), support_sender="C", claim_subject="L", gate=gate)
-    gated = kit.kit_shop_api(LIMITS, declared, ShopApiSettings, no_session, marketplace="M")
+    gated = kit_shop_api(LIMITS, declared, ShopApiSettings, no_session, marketplace="M")
     reply = Reply(thread=DISCUSSION, in_reply_to="m-1", recipient="BUYER", body="Bonjour")
     now = datetime(2026, 11, 26, tzinfo=UTC)
     assert isinstance(gated, ReplyGate)
     assert gated.reply_refusal(reply, ThreadStanding(claim=True), now) == "a claim is open"
     assert gated.reply_refusal(reply, ThreadStanding(), now) is None
     plain = kit.Discussions(("BUYER",), support_sender="C", claim_subject="L")
-    ungated = kit.kit_shop_api(LIMITS, plain, ShopApiSettings, no_session, marketplace="M")
+    ungated = kit_shop_api(LIMITS, plain, ShopApiSettings, no_session, marketplace="M")
     assert not isinstance(ungated, ReplyGate)

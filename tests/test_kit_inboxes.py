@@ -13,6 +13,7 @@ import msgspec
 import pytest
 from keybuzz_connector_backmarket.result_pages import results_page
 from keybuzz_connector_cdiscount.listed_threads import ListedThreads
+from keybuzz_connector_cdiscount.orders import iso_seconds
 from keybuzz_shared.connectors.kit import (
     CallErrors,
     Listing,
@@ -20,7 +21,6 @@ from keybuzz_shared.connectors.kit import (
     ReadInTurn,
     Seek,
     Unmarked,
-    iso_seconds,
     item_at,
     read_as,
     reader,

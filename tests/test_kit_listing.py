@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 import pytest
 from keybuzz_shared.connectors import kit
+from keybuzz_shared.connectors.kit.listing import Count, OffsetState
 from keybuzz_shared.connectors.seam import (
     CallRefused,
     OrderSummary,
@@ -160,7 +161,7 @@ def window(low: datetime, high: datetime | None) -> dict[str, str]:
     return {"from": low.isoformat(), "to": high.isoformat()}
 
 
-def offsets(shop: OffsetShop) -> kit.Listing[Item, kit.OffsetState, int]:
+def offsets(shop: OffsetShop) -> kit.Listing[Item, OffsetState, int]:
     paging = kit.Offsets[Item](lambda i: (i.at, i.id), size=10, overlap=3)
     return kit.Listing(paging, window, shop.fetch)
 
@@ -217,7 +218,7 @@ async def test_renumbered_pages_step_back_by_the_items_that_left_none_skipped(
             for moved in shop.items[3 : 3 + leaving]:
                 moved["updated"] = T0 + timedelta(days=2)
 
-    async def fetch(query: dict[str, str], link: str | None) -> tuple[list[Any], kit.Count]:
+    async def fetch(query: dict[str, str], link: str | None) -> tuple[list[Any], Count]:
         number = int(query.pop("page"))
         page, total = await shop.fetch(
             {**query, "offset": str((number - 1) * 10), "max": "10"}, link
@@ -439,7 +440,7 @@ async def _refused_500(path: str) -> Any:
 def test_every_state_is_the_seams_cursor() -> None:
     for state in (
         kit.WindowCursor(T0, None, "p"),
-        kit.OffsetState(True, T0, T0, 3),
+        OffsetState(True, T0, T0, 3),
         kit.Numbered(False, T0, T0),
     ):
         assert state_of(cursor_of(state), type(state)) == state

@@ -8,10 +8,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
-from keybuzz_connector_fnac.numbered_pages import Listed, numbered, read_listed
-from keybuzz_shared.connectors.kit import Count, Listing, Pages, Renumbered
-from keybuzz_shared.connectors.kit.listing import earlier, iso_window, map_each
-from keybuzz_shared.connectors.kit.xml_answers import Node, decoding
+from keybuzz_connector_fnac.numbered_pages import (
+    Listed,
+    iso_window,
+    map_each,
+    numbered,
+    read_listed,
+)
+from keybuzz_shared.connectors.kit import Listing, Pages, Renumbered
+from keybuzz_shared.connectors.kit.listing import Count, earlier
+from keybuzz_shared.connectors.kit.xml_answers import Node, decode
 from keybuzz_shared.connectors.seam import cursor_of, state_of
 from lxml import etree
 
@@ -50,7 +56,7 @@ def test_a_page_is_its_items_read_alone_and_its_paging() -> None:
             "<item><item_id>B</item_id><quantity>many</quantity></item>"
         ),
         "item",
-        decoding(Item),
+        lambda node: decode(node, Item),
         Paging,
     )
     assert page.paging == Paging(page=2, total_paging=3)

@@ -11,9 +11,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from keybuzz_connector_backmarket.orders import earlier_text
 from keybuzz_connector_ebay.offset_pages import OffsetPages
 from keybuzz_shared.connectors.kit import CallErrors, Listing, NextLink, reader
-from keybuzz_shared.connectors.kit.listing import earlier_text
 from keybuzz_shared.connectors.kit.orders import unit_price
 from keybuzz_shared.connectors.seam import CallAnswerUnreadable
 

@@ -17,31 +17,28 @@ from typing import Any, ClassVar
 import httpx
 import msgspec
 import pytest
+from keybuzz_connector_cdiscount.listed_threads import url_under
+from keybuzz_connector_cdiscount.orders import iso_seconds
 from keybuzz_connector_cdiscount.vocabulary import Vocabulary
+from keybuzz_connector_mirakl.orders import answer_as, iso_millis, to_millisecond
 from keybuzz_shared.connectors.kit import (
     CallErrors,
     KitSession,
     Opening,
     PersonName,
-    PersonNameLower,
     ReadMarks,
-    Rereads,
     ShopSettings,
-    answer_as,
     client_from,
-    full_name,
-    iso_millis,
-    iso_seconds,
     iso_z,
     named_in,
-    opener,
     read_as,
     reader,
     refused_files,
     segment,
-    to_millisecond,
-    url_under,
 )
+from keybuzz_shared.connectors.kit.declaration import opener
+from keybuzz_shared.connectors.kit.json_answers import full_name
+from keybuzz_shared.connectors.kit.threads import Rereads
 from keybuzz_shared.connectors.seam import (
     AnswerUnreadable,
     CallUnavailable,
@@ -96,10 +93,11 @@ def test_instants_are_written_in_utc_to_the_millisecond_cut_not_rounded() -> Non
 
 def test_a_persons_name_is_read_as_its_answer_spells_it_and_joined_from_the_parts_it_has() -> None:
     camel = read_as(PersonName, {"firstName": "Léa", "lastName": "Martin"}, "customer")
-    lower = read_as(PersonNameLower, {"firstname": "Léa", "lastname": "Martin"}, "customer")
-    assert camel.full == lower.full == "Léa Martin"
+    lower = read_as(PersonName, {"firstname": "Léa", "lastname": "Martin"}, "customer")
+    snake = read_as(PersonName, {"first_name": "Léa", "last_name": "Martin"}, "customer")
+    assert camel.full == lower.full == snake.full == "Léa Martin"
     assert read_as(PersonName, {"lastName": "Martin", "firstName": ""}, "customer").full == "Martin"
-    assert read_as(PersonNameLower, {"firstName": "Léa"}, "customer").full is None
+    assert read_as(PersonName, {"first": "Léa", "name": "Martin"}, "customer").full is None
     assert full_name(None, "") is None and full_name("Léa", None) == "Léa"
     with pytest.raises(ValueError, match="customer off its shape"):
         read_as(PersonName, {"firstName": 3}, "customer")
@@ -164,20 +162,16 @@ class Acme(ShopSettings, frozen=True, kw_only=True):
     MARKETPLACE: ClassVar[str] = "ACME"
     PREFIX: ClassVar[str] = "acme"
     VIEW: ClassVar[type[ShopApiSettings]] = View
-    FILE_HOSTS: ClassVar[tuple[str, ...]] = ("acme_api_url",)
+    API_SERVES_FILES: ClassVar[bool] = True
 
-    acme_api_url: str = "https://api.acme.example/v1/"
+    # The kit's settings every API has, ACME_<NAME>; only what Acme has beyond declared.
+    api_url: str = "https://api.acme.example/v1/"
     acme_auth_url: str = "https://auth.acme.example/token"
-    acme_timeout_seconds: float = 30.0
-    acme_call_deadline_seconds: float = 20.0
-    acme_poll_interval_seconds: int = 60
-    acme_mark_as_read: bool = True
-    acme_first_poll_days: int = 30
-    acme_max_attachment_bytes: int = MB
-    acme_attachment_origins: str = ""
+    first_poll_days: int = 30
+    max_attachment_bytes: int = MB
 
     def view_fields(self) -> dict[str, Any]:
-        return {"listing_overlap_seconds": 60}
+        return {"auth_url": self.acme_auth_url, "listing_overlap_seconds": 60}
 
 
 def test_shop_settings_give_their_view_with_file_origins_and_check_every_address() -> None:
@@ -187,12 +181,12 @@ def test_shop_settings_give_their_view_with_file_origins_and_check_every_address
     assert (view.auth_url, view.call_deadline_seconds) == ("https://auth.acme.example/token", 20.0)
     assert view.attachment_origins == ("https://api.acme.example:443",)
     assert view.listing_overlap_seconds == 60
-    given = Acme(acme_attachment_origins="https://files.acme.example")
+    given = Acme(attachment_origins="https://files.acme.example")
     assert given.file_origins == ("https://files.acme.example",)
     with pytest.raises(ValueError, match="ACME_AUTH_URL"):
         Acme(acme_auth_url="ftp://auth.acme.example/")
     with pytest.raises(ValueError, match="ACME_ATTACHMENT_ORIGINS"):
-        Acme(acme_attachment_origins="files.acme.example")
+        Acme(attachment_origins="files.acme.example")
 
 
 class Client:

@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 import httpx
 import msgspec
 import pytest
-from keybuzz_shared.connectors import kit
+from keybuzz_shared.connectors.kit import reader
+from keybuzz_shared.connectors.kit.json_answers import decoded
 
 from tests.test_connector_kit import (  # noqa: F401 (the fixtures)
     KitUnreadable,
@@ -39,14 +40,14 @@ def test_each_item_is_decoded_alone_one_off_its_shape_said() -> None:
         b' {"id": "c", "at": "2026-11-02T00:00:00Z", "extra": {"kept": "out"}}]}',
         type=ItemPage,
     )
-    items, unreadable = kit.decode_each(Item, "item")(page.data)
+    items, unreadable = reader(Item, "item")(page.data)
     assert [i.id for i in items] == ["a", "c"]
     assert items[1].at == datetime(2026, 11, 2, tzinfo=UTC)
     assert len(unreadable) == 2
     assert all(reason.startswith("item off its shape") for reason in unreadable)
     assert "$.id" in unreadable[0]
     with pytest.raises(ValueError, match="item off its shape"):
-        kit.decoded(b'{"id": "x", "at": "' + b"[" * 5000, Item, "item")
+        decoded(b'{"id": "x", "at": "' + b"[" * 5000, Item, "item")
 
 
 async def test_a_page_is_read_from_its_bytes_an_item_off_its_shape_costs_only_it(
@@ -69,7 +70,7 @@ async def test_a_page_is_read_from_its_bytes_an_item_off_its_shape_costs_only_it
     requester = keyed(base, http)
     page = await requester.get_json("items", operation="M11", shape=ItemPage)
     assert isinstance(page, ItemPage) and page.next_page_token == "t2"
-    items, unreadable = kit.decode_each(Item, "item")(page.data)
+    items, unreadable = reader(Item, "item")(page.data)
     assert [i.id for i in items] == ["a", "c"]
     [said] = unreadable
     assert said.startswith("item off its shape") and "$.at" in said
@@ -89,8 +90,8 @@ def test_a_key_given_twice_is_read_as_its_last_value() -> None:
     """A bogus first value (null where a text is) does not cost the item: the typed decoder
     refuses it, the bytes are read again as a JSON value, whose last value of a key wins."""
     twice = b'{"id": null, "id": "a", "at": null, "at": "2026-11-01T00:00:00Z"}'
-    assert kit.decoded(twice, Item, "item") == Item("a", datetime(2026, 11, 1, tzinfo=UTC))
+    assert decoded(twice, Item, "item") == Item("a", datetime(2026, 11, 1, tzinfo=UTC))
     with pytest.raises(ValueError, match="item off its shape"):
-        kit.decoded(b'{"id": "a", "at": "2026-11-01T00:00:00Z", "id": null}', Item, "item")
+        decoded(b'{"id": "a", "at": "2026-11-01T00:00:00Z", "id": null}', Item, "item")
     with pytest.raises(ValueError, match="item off its shape"):
-        kit.decoded(b'{"id": "a", "at": ' + b"9" * 5000 + b"}", Item, "item")
+        decoded(b'{"id": "a", "at": ' + b"9" * 5000 + b"}", Item, "item")

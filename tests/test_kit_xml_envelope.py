@@ -10,13 +10,8 @@ import httpx
 import pytest
 from keybuzz_shared.connectors.kit.requester import CallErrors, Garbled, Refusal
 from keybuzz_shared.connectors.kit.xml_answers import (
-    EnvelopeCredentialsRefused,
-    Enveloped,
-    EnvelopeError,
-    EnvelopeRefused,
     ErrorRoot,
     StatusEnvelope,
-    XmlAnswer,
     listed,
 )
 from keybuzz_shared.connectors.seam import (
@@ -49,7 +44,7 @@ def answer(root: str, status: str, *errors: tuple[str, str]) -> bytes:
     return f'<{root} xmlns="{NS}" status="{status}">{said}</{root}>'.encode()
 
 
-def read(data: bytes) -> Enveloped:
+def read(data: bytes) -> StatusEnvelope.Answer:
     return ENVELOPE.read(data, 1024, lambda text: text.replace("s3cret", "[REDACTED]"))
 
 
@@ -57,7 +52,7 @@ def test_an_answer_gives_its_status_and_its_errors_without_a_secret() -> None:
     got = read(answer("query_response", "ERROR", ("E_1", "key s3cret is wrong, very")))
     assert got.status == "ERROR"
     # cut at the declared length, the cut said (redaction.remote_excerpt)
-    assert got.errors == (EnvelopeError("E_1", "ERROR", "key [REDACTED] is w…"),)
+    assert got.errors == (StatusEnvelope.Error("E_1", "ERROR", "key [REDACTED] is w…"),)
     assert ENVELOPE.refusal(got) == Refusal("ERROR E_1", later=False)
     assert listed(got.errors) == "E_1: key [REDACTED] is w…"
     assert listed(()) == "no error given"
@@ -115,16 +110,19 @@ def test_refusals_renew_a_token_and_name_the_credentials_at_login() -> None:
     assert refusals.error("query", 500, None).args == ("query", "HTTP 500", ())
 
 
-class MarketRefused(EnvelopeRefused):
+class MarketRefused(StatusEnvelope.Refused):
     label = "Market"
 
 
-class MarketKeyRefused(EnvelopeCredentialsRefused):
+class MarketKeyRefused(StatusEnvelope.CredentialsRefused):
     label = "Market"
 
 
 def test_the_kits_errors_keep_the_status_and_codes_and_name_the_marketplace() -> None:
-    errors = (EnvelopeError("E_1", "ERROR", "no"), EnvelopeError("E_2", "FATAL", "x" * 300))
+    errors = (
+        StatusEnvelope.Error("E_1", "ERROR", "no"),
+        StatusEnvelope.Error("E_2", "FATAL", "x" * 300),
+    )
     refused = MarketRefused("query", "FATAL", errors)
     assert isinstance(refused, RequestRefused)
     assert (refused.service, refused.status, refused.codes) == ("query", "FATAL", ("E_1", "E_2"))
@@ -148,7 +146,7 @@ ERROR_ROOT = ErrorRoot(
 )
 
 
-def refused_with(*codes: str) -> XmlAnswer:
+def refused_with(*codes: str) -> ErrorRoot.Answer:
     errors = "".join(
         f"<error><code>{c}</code><message>no k3y</message><details><detail>d</detail>"
         "</details></error>"

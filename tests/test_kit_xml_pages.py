@@ -13,23 +13,22 @@ from typing import Any
 
 import msgspec
 import pytest
-from keybuzz_connector_fnac.xml_requests import carried, document, xml_instant, xml_text
-from keybuzz_shared.connectors.kit import Count, Listing, PageRead, Pages, Renumbered
-from keybuzz_shared.connectors.kit.listing import (
+from keybuzz_connector_fnac.numbered_pages import (
     Unread,
     iso_window,
-    logged_each,
     map_each,
     mapped,
     window_of,
     with_unread,
 )
+from keybuzz_connector_fnac.xml_requests import carried, document, xml_instant, xml_text
+from keybuzz_shared.connectors.kit import Listing, PageRead, Pages, Renumbered
+from keybuzz_shared.connectors.kit.listing import Count, logged_each
 from keybuzz_shared.connectors.kit.requester import Garbled
 from keybuzz_shared.connectors.kit.xml_answers import (
     Node,
     answer_root,
     decode,
-    decoding,
     parse_guarded,
 )
 from keybuzz_shared.connectors.seam import state_of
@@ -135,7 +134,7 @@ ORDERS = f"""<page xmlns="{NS}">
 
 def test_an_item_is_decoded_into_its_struct_field_by_field() -> None:
     root = Node(parse_guarded(ORDERS, Off, max_bytes=10_000), NS, Off)
-    orders, unreadable = root.each("order", decoding(Order))
+    orders, unreadable = root.each("order", lambda node: decode(node, Order))
     assert orders == (
         Order(
             order_id="1",

@@ -21,8 +21,6 @@ from keybuzz_devstack.testing import asgi_body
 from keybuzz_shared.connectors.kit.auth import Redacted
 from keybuzz_shared.connectors.kit.xml_answers import (
     Element,
-    EnvelopeCredentialsRefused,
-    EnvelopeRefused,
     StatusEnvelope,
     decode,
 )
@@ -38,11 +36,11 @@ class Unreadable(Exception):
     pass
 
 
-class Refused(EnvelopeRefused):
+class Refused(StatusEnvelope.Refused):
     label = "Market"
 
 
-class CredentialsRefused(EnvelopeCredentialsRefused):
+class CredentialsRefused(StatusEnvelope.CredentialsRefused):
     label = "Market"
 
 

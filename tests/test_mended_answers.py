@@ -9,7 +9,8 @@ from __future__ import annotations
 import msgspec
 import pytest
 from keybuzz_connector_amazon.spapi import SearchOrdersPage
-from keybuzz_shared.connectors.kit.listing import decode_each, decoded
+from keybuzz_shared.connectors.kit import reader
+from keybuzz_shared.connectors.kit.json_answers import decoded
 from keybuzz_shared.connectors.kit.xml_answers import Node, parse_guarded
 from keybuzz_shared.mended import REPLACED, json_decoded
 
@@ -38,7 +39,7 @@ def test_a_json_item_holding_unreadable_text_is_read_replaced_the_rest_of_the_pa
     bad: bytes,
 ) -> None:
     page = json_decoded(json_page(b"avant", b"ici " + bad + b" fin", b"apr\xc3\xa8s"), Page)
-    items, unread = decode_each(Message, "message")(page.messages)
+    items, unread = reader(Message, "message")(page.messages)
     assert unread == () and page.total == 3
     assert [m.body for m in items][::2] == ["avant", "après"]
     kept = items[1].body

@@ -11,7 +11,6 @@ from typing import Any
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
-from keybuzz_shared.connectors.connector_settings import ConnectorSettings
 
 MARKETPLACE, NAME = "TRYOUT", "Tryout Market"
 FIELDS = (
@@ -24,18 +23,13 @@ SPEC = kit.ApiSpec(NAME, logging.getLogger(__name__), ERRORS)
 View = seam.ShopApiSettings
 
 
-class TryoutSettings(ConnectorSettings, kw_only=True, frozen=True):
-    tryout_api_url: str = "http://127.0.0.1:9/tryout/api/"
-    tryout_timeout_seconds: float = 10.0
-    tryout_call_deadline_seconds: float = 10.0
-    tryout_poll_interval_seconds: int = 60
-    tryout_first_poll_days: int = 7
-
-    def shop_api(self, marketplace: str) -> View | None:
-        if marketplace != MARKETPLACE:
-            return None
-        no_files = {"max_attachment_bytes": 1, "attachment_origins": ()}
-        return self.api_view(View, "tryout", mark_as_read=False, **no_files)
+class TryoutSettings(kit.ShopSettings, kw_only=True, frozen=True):
+    MARKETPLACE, PREFIX = "TRYOUT", "tryout"
+    api_url: str = "http://127.0.0.1:9/tryout/api/"
+    timeout_seconds: float = 10.0
+    call_deadline_seconds: float = 10.0
+    first_poll_days: int = 7
+    mark_as_read: bool = False
 
 
 @kit.client_from

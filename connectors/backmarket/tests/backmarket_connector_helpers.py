@@ -96,8 +96,8 @@ def client_for(
 ) -> Requester:
     """The shop's client as a session opens it, every platform on the sandbox's double."""
     platform = f"{sandbox_url}/backmarket"
-    platforms = {f"backmarket_{p}_url": platform for p in ("eu", "us", "ap")}
-    api = BackMarketSettings(**platforms).shop_api(BACKMARKET)
+    platforms = {f"BACKMARKET_{p}_URL": platform for p in ("EU", "US", "AP")}
+    api = BackMarketSettings.from_environment(platforms).shop_api(BACKMARKET)
     assert isinstance(api, BackMarketApiSettings) and api.user_agent == USER_AGENT
     fields = {
         "token": shop["token"],

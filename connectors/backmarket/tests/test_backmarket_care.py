@@ -226,9 +226,7 @@ async def test_the_credential_check_names_the_seller_back_market_answers_for(
     sandbox_url: str, http: httpx.AsyncClient, admin: httpx.AsyncClient
 ) -> None:
     shop = await shop_numbered(admin, MILANO)
-    settings = BackMarketSettings(backmarket_eu_url=f"{sandbox_url}/backmarket").shop_api(
-        "BACKMARKET"
-    )
+    settings = BackMarketSettings(api_url=f"{sandbox_url}/backmarket").shop_api("BACKMARKET")
     assert settings is not None
     fields = {"token": shop["token"], "merchant_id": str(shop["merchantId"]), "country": "it-it"}
     check = CONNECTOR.credential_check

@@ -81,9 +81,12 @@ def test_a_first_poll_further_back_than_octopia_searches_is_refused() -> None:
     assert load_settings(PollerSettings, {"CDISCOUNT_FIRST_POLL_DAYS": "183"})
 
 
-@pytest.mark.parametrize("name", ["CDISCOUNT_API_URL", "CDISCOUNT_AUTH_URL"])
-def test_production_refuses_an_endpoint_inside_our_network(name: str) -> None:
-    given = {name.lower(): SANDBOX[name]}
+@pytest.mark.parametrize(
+    ("field", "name"),
+    [("api_url", "CDISCOUNT_API_URL"), ("cdiscount_auth_url", "CDISCOUNT_AUTH_URL")],
+)
+def test_production_refuses_an_endpoint_inside_our_network(field: str, name: str) -> None:
+    given = {field: SANDBOX[name]}
     with pytest.raises(msgspec.ValidationError, match=name):
         msgspec.convert({"keybuzz_env": "production"} | given, CdiscountSettings)
     assert msgspec.convert(given, CdiscountSettings)  # development runs the double so

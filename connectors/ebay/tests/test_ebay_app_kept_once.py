@@ -60,8 +60,8 @@ async def test_a_rotated_app_secret_is_taken_without_rewriting_the_sellers_entri
     for entry in entries:
         assert entry is not None and "client_secret" not in entry
         assert (entry["client_id"], entry["app_source"]) == (app["client_id"], source)
-    env = {k.lower(): v for k, v in service_env(sandbox_url).items()}
-    api = EbaySettings(**env).shop_api("EBAY")
+    env = service_env(sandbox_url)
+    api = EbaySettings.from_environment(env).shop_api("EBAY")
     async with httpx.AsyncClient(timeout=10) as http:
         sessions = ShopSessions(vault, {"EBAY": http}, {"EBAY": api})
         # eBay refuses the stale secret: the shop is held, the seller's consent is not refused.
@@ -93,8 +93,8 @@ async def test_a_consent_kept_with_the_apps_secret_still_works_and_another_apps_
     other = await consented(vault, source, seller)
     # The app kept under that source replaced by another: the consent cannot be refreshed.
     await vault.write(app_path(source), app | {"client_id": "Another-App-PRD-1234"})
-    env = {k.lower(): v for k, v in service_env(sandbox_url).items()}
-    api = EbaySettings(**env).shop_api("EBAY")
+    env = service_env(sandbox_url)
+    api = EbaySettings.from_environment(env).shop_api("EBAY")
     async with httpx.AsyncClient(timeout=10) as http:
         sessions = ShopSessions(vault, {"EBAY": http}, {"EBAY": api})
         await polled(sessions, earlier)

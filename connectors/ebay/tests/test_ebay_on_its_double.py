@@ -33,8 +33,8 @@ ACCEPT = "https://keybuzz.test/api/v1/marketplaces/ebay/oauth/callback"
 
 
 def settings(sandbox_url: str) -> EbaySettings:
-    env = {k.lower(): v for k, v in service_env(sandbox_url).items()}
-    return EbaySettings(**env)
+    env = service_env(sandbox_url)
+    return EbaySettings.from_environment(env)
 
 
 async def shop(admin: httpx.AsyncClient, number: str = "1") -> dict[str, Any]:

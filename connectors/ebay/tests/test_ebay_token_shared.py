@@ -31,8 +31,8 @@ SELLER = "2"
 
 
 def api_of(sandbox_url: str) -> EbayApiSettings:
-    env = {k.lower(): v for k, v in service_env(sandbox_url).items()}
-    api = EbaySettings(**env).shop_api("EBAY")
+    env = service_env(sandbox_url)
+    api = EbaySettings.from_environment(env).shop_api("EBAY")
     assert isinstance(api, EbayApiSettings)
     return api
 

@@ -22,9 +22,9 @@ from keybuzz_connector_mirakl.orders import (
     read_order,
     shop_orders,
 )
+from keybuzz_connector_mirakl.orders import iso_millis as mirakl_time
 from keybuzz_double_mirakl.contract import query_problems, raw_spec
 from keybuzz_shared.connectors.kit import ListedOrders
-from keybuzz_shared.connectors.kit import iso_millis as mirakl_time
 from keybuzz_shared.connectors.seam import (
     DELIVERY_STATUSES,
     ORDER_STATUSES,

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from keybuzz_connector_mirakl.orders import iso_millis as mirakl_time
 from keybuzz_connector_mirakl.orders import shop_orders
-from keybuzz_shared.connectors.kit import iso_millis as mirakl_time
 
 START, END = datetime(2026, 8, 1, tzinfo=UTC), datetime(2026, 8, 16, tzinfo=UTC)
 LAST = datetime(2026, 8, 3, 12, 0, 0, 123000, tzinfo=UTC)

@@ -96,6 +96,12 @@ class PartSettings(EnvSettings, kw_only=True, frozen=True):
     variable, errors naming it, the checks of its own in ``__post_init__``; production-like,
     its ``DEV_ONLY_DEFAULTS`` and those of the service's it has are refused."""
 
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> Self:
+        """These settings alone, read from ``environ`` by their variables' names (a test's,
+        a double's): SettingsError naming the variable of a bad value."""
+        return _converted(cls, _raw(cls, environ))
+
 
 class CommonSettings(EnvSettings, kw_only=True, frozen=True):
     """Settings every service reads."""

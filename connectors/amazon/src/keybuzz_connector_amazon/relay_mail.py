@@ -22,10 +22,7 @@ import re
 
 from keybuzz_shared.connectors.kit import (
     DeclaredRelay,
-    DemoMail,
-    MailSignature,
     Signed,
-    verified_signatures,
 )
 from keybuzz_shared.connectors.seam import ParsedMail, SenderType, attachment_types
 
@@ -87,7 +84,7 @@ DEMO_ORDERS: tuple[tuple[str, str, str, str, str], ...] = (
     ),
 )
 DEMO_MAILS = tuple(
-    DemoMail(
+    DeclaredRelay.DemoMail(
         order_id,
         (f"{name} - Amazon Marketplace", buyer),
         f"Demande de renseignements de la part du client Amazon {name} (Commande : {order_id})",
@@ -99,11 +96,6 @@ DEMO_MAILS = tuple(
     )
     for order_id, name, buyer, item, text in DEMO_ORDERS
 )
-
-
-def signatures(raw: bytes) -> list[MailSignature]:
-    """The mail's DKIM signatures that verify, with Amazon's keys (``DKIM_KEYS``)."""
-    return verified_signatures(raw, DKIM_KEYS)
 
 
 def sender_type(mail: ParsedMail, signed: Signed) -> SenderType:
@@ -129,7 +121,7 @@ class AmazonRelayMail(DeclaredRelay):
 
     sender_of = sender_type
     signing_domains = SIGNING_DOMAINS
-    signatures = signatures
+    dkim_keys = DKIM_KEYS
     address_label = "amazon"  # amazon.<tenantId>.<country>.<token>@<INBOUND_DOMAIN>
     buyer_address_form = "…@marketplace.amazon.<tld>"
     buyer_address = BUYER_ADDRESS

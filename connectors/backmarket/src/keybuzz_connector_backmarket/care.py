@@ -3,7 +3,7 @@ folders"): the kit's ``ReadInTurn`` on ``GET /ws/sav``, the folders having messa
 minute before ``since`` (Back Market's ``last_message_date`` is to the minute), 10 a page,
 and ``GET /ws/sav/{id}``: a folder's messages come only with its details, one call each
 (40,000 a day against the list's 4,000), read again only once its ``date_last_message``
-moved (``kit.Rereads``). One ticket per folder (a DISCUSSION thread, its order beside it),
+moved (the kit's ``Rereads``). One ticket per folder (a DISCUSSION thread, its order beside it),
 each message once by Back Market's id; the folder's claims, order line, order and buyer's
 country and language are the thread's details. The seller's messages on a folder are the
 kit's ``DeclaredReplies`` (below, "replies")."""
@@ -13,13 +13,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.kit import (
     DeclaredReplies,
     labelled,
-    linked_file,
+    media_type_of,
     shown,
 )
 from keybuzz_shared.ticket_topics import Subject, language_tag, subject_of_label
@@ -118,7 +119,7 @@ class Folder(msgspec.Struct, frozen=True):
     id: int
     state: int = OPEN
     country_code: str | None = None
-    client: kit.PersonNameSnake | None = None
+    client: kit.PersonName | None = None
     messages: list[Message] = []
     lines: list[Claim] = []
     orderline: FolderLine | None = None
@@ -271,7 +272,7 @@ class CareInbox(kit.ReadInTurn[FolderSummary, Folder]):
             files=lambda file, most: client.get_bytes(file.url, most),
             page_size=PAGE_SIZE,
             at_once=DETAILS_AT_ONCE,
-            rereads=kit.Rereads[int](),
+            rereads=True,
         )
 
 
@@ -320,3 +321,9 @@ def folder_replies(client: kit.Requester) -> DeclaredReplies:
         limits=LIMITS,
         is_id=str.isdigit,
     )
+
+
+def linked_file(url: str, file_id: str) -> seam.InboxFile:
+    """The file at ``url``, named as its link names it, else ``file_id``."""
+    name = unquote(urlsplit(url).path.rsplit("/", 1)[-1]) or file_id
+    return seam.InboxFile(name=name, url=url, content_type=media_type_of(name))

@@ -123,18 +123,15 @@ DISCUSSIONS = kit.Discussions(
 )
 
 
-def session_of(
-    client: kit.Requester, api: BackMarketApiSettings | None = None
-) -> kit.AllowanceSession:
+def session_of(client: kit.Requester, api: BackMarketApiSettings | None = None) -> kit.KitSession:
     """The shop's parts on its client: the folder-list calls it sends are what Back
     Market's 4,000 a day count (a poll lists no incident: no call for them)."""
-    return kit.AllowanceSession(
+    return kit.KitSession(
         CareInbox(client),
         folder_replies(client),
         ShopOrders(client),
         verify=lambda: client.get_json("/ws/sav", {"page": "1"}),
-        calls=client,
-    )
+    ).counting(client)
 
 
 # The shop's secret in Vault holds its API token, seller id and country.

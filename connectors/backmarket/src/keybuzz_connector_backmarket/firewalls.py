@@ -11,17 +11,17 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from keybuzz_shared.connectors.kit import Held
+from keybuzz_shared.connectors.kit import Refusals
 
 
 def challenge_held(
     label: str, seconds: float, codes: tuple[str, ...] = ()
-) -> Callable[[httpx.Response, Any], Held | None]:
+) -> Callable[[httpx.Response, Any], Refusals.Held | None]:
     """``Refusals.held`` of ``label``'s firewall: its challenge holds the shop ``seconds``
     (the firewall says neither why nor for how long); ``codes``: the challenge's codes in
     a JSON answer's ``errors``."""
 
-    def held(response: httpx.Response, document: Any) -> Held | None:
+    def held(response: httpx.Response, document: Any) -> Refusals.Held | None:
         if response.status_code != 403:
             return None
         media = response.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -31,6 +31,6 @@ def challenge_held(
         )
         page = media == "text/html" or response.headers.get("server", "").lower() == "cloudflare"
         reason = f"HTTP 403 from {label}'s firewall (challenge); held and retried later"
-        return Held(seconds, reason) if coded or page else None
+        return Refusals.Held(seconds, reason) if coded or page else None
 
     return held

@@ -10,11 +10,14 @@ shown, never lost."""
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
 import msgspec
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit import OrderListing, earlier_text, unit_price
+from keybuzz_shared.connectors.kit import OrderListing, unit_price
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
@@ -50,6 +53,27 @@ def order_state(state: int) -> tuple[str, str, str | None]:
 
 def line_state(state: int) -> tuple[str, str]:
     return LINE_STATES.get(state, (f"STATE_{state}", "PENDING"))
+
+
+StateT = TypeVar("StateT")  # a listing's state
+
+
+def earlier_text(
+    pattern: str, state: Callable[[re.Match[str]], StateT]
+) -> Callable[[str], StateT | None]:
+    """A cursor written as text matching ``pattern`` whole, as the state ``state`` makes of
+    its groups (a ValueError: a field the earlier listing never wrote); None for any other
+    cursor."""
+    form = re.compile(pattern)
+
+    def legacy(cursor: str) -> StateT | None:
+        found = form.fullmatch(cursor)
+        try:
+            return state(found) if found is not None else None
+        except ValueError:
+            return None
+
+    return legacy
 
 
 PAGE_SIZE = 50  # page-size's maximum [official]

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import msgspec
 from keybuzz_shared.connectors.kit import ShopSettings
 from keybuzz_shared.connectors.seam import ShopApiSettings
-from keybuzz_shared.settings import AtLeastOne, FirstPollDays, Seconds
+from keybuzz_shared.settings import AtLeastOne
 
 BACKMARKET = "BACKMARKET"  # the marketplace value of its shops, tickets and orders
 # Where Back Market's buyers write, by local hour in Paris (the view's ``buyer_zone``: its
@@ -43,41 +43,43 @@ class BackMarketSettings(ShopSettings, kw_only=True, frozen=True):
     MARKETPLACE = BACKMARKET
     PREFIX = "backmarket"
     VIEW = BackMarketApiSettings
-    FILE_HOSTS = ("backmarket_eu_url", "backmarket_us_url", "backmarket_ap_url")
+    ENV_NAMES = {"api_url": "BACKMARKET_EU_URL"}  # the EU platform's: the API's
+    # Back Market has no read mark: no BACKMARKET_MARK_AS_READ.
+    NOT_FROM_ENVIRONMENT = frozenset({"mark_as_read"})
 
     # Each platform's production host [official]; ``make run`` points them at the
-    # sandbox's double.
-    backmarket_eu_url: str = "https://www.backmarket.fr"
+    # sandbox's double. The kit's settings every shop API has are read from
+    # BACKMARKET_<NAME> (kit.ShopSettings).
+    api_url: str = "https://www.backmarket.fr"
     backmarket_us_url: str = "https://www.backmarket.com"
     backmarket_ap_url: str = "https://www.backmarket.co.jp"
     # The User-Agent Back Market requires: BM-{company}-{integration};{contact}.
     backmarket_user_agent_company: Name = "KeyBuzz"
     backmarket_user_agent_integration: Name = "Care"
     backmarket_user_agent_contact: Contact = "integrations@keybuzz.io"
-    backmarket_timeout_seconds: Seconds = 30.0
-    backmarket_call_deadline_seconds: Seconds = 20.0
+    mark_as_read: bool = False
     # The shortest interval between a shop's polls; how often it is polled is the day's
     # plan of its folder-list calls (docs/BACKMARKET.md, "Allowance").
-    backmarket_poll_interval_seconds: AtLeastOne = 10
+    poll_interval_seconds: AtLeastOne = 10
     # The folder list's calls (GET /ws/sav) a day per account: Back Market's 4,000
     # [official], one every 21.6 s on average, or what it granted an account beyond them (a
     # test's double, whose days pass faster). The poller spends them where buyers write:
     # its busiest hours' polls ~19 s apart, never closer than the interval above.
     backmarket_calls_per_day: AtLeastOne = 4_000
-    # How far back a shop's first poll reads its folders' messages.
-    backmarket_first_poll_days: FirstPollDays = 14
-    # Each file a buyer's message carries is downloaded up to this size (larger: named only).
-    backmarket_max_attachment_bytes: AtLeastOne = 10 * 1024 * 1024
-    # The only origins (comma-separated) a message's files are fetched from; empty: the
-    # platforms' own.
-    backmarket_attachment_origins: str = ""
+
+    @property
+    def file_hosts(self) -> tuple[str, ...]:
+        """A message's files come from the platforms' own origins (unless
+        BACKMARKET_ATTACHMENT_ORIGINS names others)."""
+        return (self.api_url, self.backmarket_us_url, self.backmarket_ap_url)
 
     def view_fields(self) -> dict[str, Any]:
         return {
-            "api_url": self.backmarket_eu_url,
+            "us_url": self.backmarket_us_url,
+            "ap_url": self.backmarket_ap_url,
             "user_agent": f"BM-{self.backmarket_user_agent_company}-"
             f"{self.backmarket_user_agent_integration};{self.backmarket_user_agent_contact}",
-            "mark_as_read": False,  # Back Market has no read mark
+            "calls_per_day": self.backmarket_calls_per_day,
             "listing_overlap_seconds": LISTING_OVERLAP_SECONDS,
             "buyer_hours": BUYER_HOURS,
         }

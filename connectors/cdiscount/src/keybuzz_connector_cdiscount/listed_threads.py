@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
+import httpx
 from keybuzz_shared.connectors.kit import (
     Listing,
     PageRead,
@@ -24,7 +25,6 @@ from keybuzz_shared.connectors.kit import (
     WindowCursor,
     iso_z,
     thread_page,
-    url_under,
 )
 from keybuzz_shared.connectors.seam import InboxFile, InboxMessage, Page, ThreadsInbox
 from keybuzz_shared.file_links import LinkRefused
@@ -118,3 +118,14 @@ class ListedThreads(ThreadsInbox, Generic[T]):
             )
             low = until - self.reach
         return WindowCursor(low, until)
+
+
+def url_under(url: str, prefix: str) -> bool:
+    """``url`` names something under ``prefix`` once resolved as the HTTP client resolves
+    it: ``files/../orders`` is ``/orders`` (where a shop's token goes with the request; a
+    dot segment in any other spelling is refused for every link, ``file_links``)."""
+    try:
+        resolved = httpx.URL(url)
+    except httpx.InvalidURL:
+        return False
+    return str(resolved).startswith(prefix)

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit import labelled, path_under
+from keybuzz_shared.connectors.kit import labelled, segment
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
@@ -134,17 +135,17 @@ class ShopOrders(kit.ListedOrders):
         changed = kit.window_query(
             "updatedAtMin",
             "updatedAtMax",
-            kit.iso_seconds,
+            iso_seconds,
             # Octopia's dates are whole seconds: what changed earlier in the window's last
             # second belongs in it.
-            end_written=functools.partial(kit.iso_seconds, up=True),
+            end_written=functools.partial(iso_seconds, up=True),
             sort="updatedAt:asc",
             pageSize=size,
         )
         # createdAtMax is inclusive and dates are shown to the second: the orders of the
         # window's last second shown at its end belong to the next window.
         created = kit.window_query(
-            "createdAtMin", "createdAtMax", kit.iso_seconds, sort="createdAt:asc", pageSize=size
+            "createdAtMin", "createdAtMax", iso_seconds, sort="createdAt:asc", pageSize=size
         )
         page = functools.partial(client.get_page, "/orders")
 
@@ -158,3 +159,25 @@ class ShopOrders(kit.ListedOrders):
             shop=client.shop,
             overlap=LISTING_OVERLAP,
         )
+
+
+def path_under(path: str) -> Callable[[str], str | None]:
+    """An item's path under ``path`` by its id (``<path>/<id>``, an order's for
+    ``EachById``); None for an id that cannot be one path segment, not asked."""
+
+    def item_path(item_id: str) -> str | None:
+        found = segment(item_id)
+        return f"{path}/{found}" if found is not None else None
+
+    return item_path
+
+
+def iso_seconds(moment: datetime, *, up: bool = False) -> str:
+    """``moment`` in UTC to the second (``2026-11-23T09:48:00Z``); ``up``: to the second
+    above when it falls within one, so that a window ending there keeps what changed
+    earlier in its last second."""
+    utc = as_utc(moment)
+    whole = utc.replace(microsecond=0)
+    if up and whole != utc:
+        whole += timedelta(seconds=1)
+    return whole.strftime("%Y-%m-%dT%H:%M:%SZ")

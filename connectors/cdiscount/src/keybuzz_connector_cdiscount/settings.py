@@ -3,12 +3,11 @@ each read from its CDISCOUNT_ variable by every service that talks to the shops.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from keybuzz_shared.connectors.kit import ShopSettings
 from keybuzz_shared.connectors.seam import ShopApiSettings
-from keybuzz_shared.settings import AtLeastOne, Seconds
 
 # The marketplace value of Cdiscount's shops, tickets and orders.
 CDISCOUNT = "CDISCOUNT"
@@ -30,23 +29,14 @@ class CdiscountSettings(ShopSettings, kw_only=True, frozen=True):
     MARKETPLACE = CDISCOUNT
     PREFIX = "cdiscount"
     VIEW = CdiscountApiSettings
-    FILE_HOSTS = ("cdiscount_api_url",)
+    API_SERVES_FILES = True  # with the shop's token; CDISCOUNT_ATTACHMENT_ORIGINS: others
 
     # Production's endpoints by default; ``make run`` points them at the sandbox's double.
-    cdiscount_api_url: str = API_URL
+    # The kit's settings every shop API has are read from CDISCOUNT_<NAME> (kit.ShopSettings).
+    api_url: str = API_URL
     cdiscount_auth_url: str = AUTH_URL  # the token endpoint (client credentials)
-    # Each connect or read; a shop's call as a whole (its retries, a new token) is cut
-    # after CDISCOUNT_CALL_DEADLINE_SECONDS, however slowly the answer comes.
-    cdiscount_timeout_seconds: Seconds = 30.0
-    cdiscount_call_deadline_seconds: Seconds = 20.0
-    # Each connected shop is polled once per interval (docs/POLLER.md, "Marketplace shops").
-    cdiscount_poll_interval_seconds: AtLeastOne = 60
-    # After a message is stored, mark it read at Octopia (the seller portal shows it handled).
-    cdiscount_mark_as_read: bool = True
     # How far back a shop's first poll reads (Octopia searches 6 months at most).
-    cdiscount_first_poll_days: Annotated[int, msgspec.Meta(ge=1, le=SEARCH_WINDOW_DAYS)] = 30
-    # Each file a buyer's message carries is downloaded up to this size (larger: named only).
-    cdiscount_max_attachment_bytes: AtLeastOne = 10 * 1024 * 1024
-    # The only origins (scheme://host[:port], separated by commas) a message's files are
-    # fetched from, with the shop's token; empty: CDISCOUNT_API_URL's.
-    cdiscount_attachment_origins: str = ""
+    first_poll_days: Annotated[int, msgspec.Meta(ge=1, le=SEARCH_WINDOW_DAYS)] = 30
+
+    def view_fields(self) -> dict[str, Any]:
+        return {"auth_url": self.cdiscount_auth_url}

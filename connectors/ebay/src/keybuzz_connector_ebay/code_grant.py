@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 import httpx
 import msgspec
 from cachetools import TTLCache
-from keybuzz_shared.connectors.kit import ApiSpec, CallErrors, HeaderAuth, Held, Refusals, Requester
+from keybuzz_shared.connectors.kit import ApiSpec, CallErrors, HeaderAuth, Refusals, Requester
 from keybuzz_shared.connectors.seam import (
     AccountCredentials,
     AccountCredentialsMissing,
@@ -153,7 +153,7 @@ class AppEntries:
         for copies in list(self._copies.values()):
             copies.clear()
 
-    def refused(self, response: httpx.Response, document: Any) -> Held | None:
+    def refused(self, response: httpx.Response, document: Any) -> Refusals.Held | None:
         """The marketplace refused our app's id and secret (``invalid_client``, RFC 6749),
         not the seller's consent: the shop is held, never asked to reconnect, and the app's
         entry read again at its next session (its secret may have been rotated since)."""
@@ -164,7 +164,9 @@ class AppEntries:
             self.label,
         )
         self.forget()
-        return Held(self.max_age, f"{self.label} refused the app's credentials (invalid_client)")
+        return Refusals.Held(
+            self.max_age, f"{self.label} refused the app's credentials (invalid_client)"
+        )
 
 
 class AppKeptOnceIn:

@@ -3,7 +3,7 @@ its buyers' conversations come from the Message API (``commerce/message/v1``), r
 back through ``sendMessage``, orders come from the Fulfillment API's ``getOrders``. Its
 calls are the kit's requester with the seller's refresh token traded for a user access
 token, cached and renewed once for every concurrent caller (``kit.ClientCredentials``),
-and kept in Vault for every process's session of the seller (``kit.SharedTokenSession``):
+and kept in Vault for every process's session of the seller (``kit.KitSession.sharing``):
 eBay grants an application so many user tokens a day (docs/EBAY.md, "Call limits at
 scale")."""
 
@@ -208,7 +208,10 @@ def message_of(
 
 # Members' conversations with a message since the window's start (``start_time``), then
 # eBay's, which take no time filter [official]: their latest message says.
-KINDS = (kit.ConversationKind("FROM_MEMBERS"), kit.ConversationKind("FROM_EBAY", windowed=False))
+KINDS = (
+    kit.Conversations.Kind("FROM_MEMBERS"),
+    kit.Conversations.Kind("FROM_EBAY", windowed=False),
+)
 
 
 class MessageApi:
@@ -218,8 +221,10 @@ class MessageApi:
 
     def __init__(self, client: EbayClient) -> None:
         self.client = client
-        self.purchases: kit.PerListing[dict[tuple[str, str], str]] = kit.PerListing(
-            self.recent_purchases, {}, "eBay's orders for the conversations"
+        self.purchases: kit.Conversations.PerListing[dict[tuple[str, str], str]] = (
+            kit.Conversations.PerListing(
+                self.recent_purchases, {}, "eBay's orders for the conversations"
+            )
         )
 
     async def page(self, kind: str, offset: int, low: datetime | None) -> tuple[list[Any], bool]:
@@ -373,10 +378,9 @@ def orders_of(client: EbayClient) -> kit.ListedOrders:
 
 def session_of(client: EbayClient, _api: EbayApiSettings) -> kit.KitSession:
     messages = MessageApi(client)
-    return kit.SharedTokenSession(
+    return kit.KitSession(
         messages.inbox(), replies(messages), orders_of(client), verify=client.username,
-        token=client.user_token,
-    )  # fmt: skip
+    ).sharing(client.user_token)  # fmt: skip
 
 
 # eBay's order ids: "12-34567-89012" [official examples], older ones digits alone.

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from keybuzz_shared.connectors.kit import ShopSettings
 from keybuzz_shared.connectors.seam import AppCallBudget, RedirectFlowSettings, ShopApiSettings
-from keybuzz_shared.settings import AtLeastOne, FirstPollDays, Seconds
+from keybuzz_shared.settings import AtLeastOne
 
 EBAY = "EBAY"  # the marketplace value of eBay's sellers, tickets and orders
 # What a consent grants [official: each method's scope in eBay's descriptions]: the
@@ -65,7 +65,7 @@ class EbaySettings(ShopSettings, kw_only=True, frozen=True):
     VIEW: ClassVar[type[ShopApiSettings]] = EbayApiSettings
 
     # Production's hosts [official]; ``make run`` points them at the sandbox's double.
-    ebay_api_url: str = "https://api.ebay.com"
+    api_url: str = "https://api.ebay.com"
     ebay_identity_url: str = "https://apiz.ebay.com"  # the Identity API's own host
     ebay_token_url: str = "https://api.ebay.com/identity/v1/oauth2/token"
     ebay_consent_url: str = "https://auth.ebay.com"
@@ -75,13 +75,9 @@ class EbaySettings(ShopSettings, kw_only=True, frozen=True):
     # Our callback behind the app's RuName (its accept URL at eBay); unset: the app's
     # ``redirect_uri`` in Vault. eBay's consent page is sent the RuName either way.
     ebay_redirect_uri: str | None = None
-    ebay_timeout_seconds: Seconds = 30.0
-    ebay_call_deadline_seconds: Seconds = 20.0
-    ebay_poll_interval_seconds: AtLeastOne = 120
-    ebay_first_poll_days: FirstPollDays = 14
-    ebay_max_attachment_bytes: AtLeastOne = 10 * 1024 * 1024
-    ebay_attachment_origins: str = ""  # a message's media are links: no host serves files
-    ebay_mark_as_read: bool = True
+    # The kit's settings every shop API has (kit.ShopSettings), from EBAY_<NAME>; a
+    # message's media are links: no host serves files.
+    poll_interval_seconds: AtLeastOne = 120
     # The Message API's calls a day for the whole application, every seller's together
     # [official: 1,500,000 once the app passed eBay's growth check, developer.ebay.com's FAQ;
     # the app's own quota: the Analytics API's getRateLimits, resource commerce.message].
@@ -103,7 +99,7 @@ class EbaySettings(ShopSettings, kw_only=True, frozen=True):
             calls_per_poll=CALLS_PER_SYNC,
             poll_share=SYNC_SHARE,
         )
-        return {"api_url": self.ebay_api_url, "token_url": self.ebay_token_url,
+        return {"token_url": self.ebay_token_url,
                 "identity_url": self.ebay_identity_url, "app_calls": polls,
                 "order_calls": syncs, "max_calls_per_poll": MAX_CALLS_PER_POLL}  # fmt: skip
 

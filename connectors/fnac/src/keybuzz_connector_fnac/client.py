@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import Unpack
 
 import httpx
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit import Element, Node, Redacted, StatusEnvelope, decode, decoding
-from keybuzz_shared.connectors.kit import parse_datetime as kit_datetime
+from keybuzz_shared.connectors.kit import Node, Redacted, StatusEnvelope
+from lxml import etree
 
 from keybuzz_connector_fnac import models
 from keybuzz_connector_fnac.numbered_pages import read_listed
@@ -61,7 +60,7 @@ ENVELOPE = StatusEnvelope(
 )
 
 
-def parse(data: bytes, *, max_bytes: int = MAX_RESPONSE_BYTES) -> Element:
+def parse(data: bytes, *, max_bytes: int = MAX_RESPONSE_BYTES) -> etree._Element:
     """The root element of a Fnac response (the kit's guard); FnacProtocolError else."""
     return ENVELOPE.parse(data, max_bytes=max_bytes)
 
@@ -69,27 +68,29 @@ def parse(data: bytes, *, max_bytes: int = MAX_RESPONSE_BYTES) -> Element:
 # --- reading ------------------------------------------------------------------------------
 
 
-def read_auth(root: Element) -> models.AuthToken:
-    return decode(ENVELOPE.node(root), models.AuthToken)
+def read_auth(root: etree._Element) -> models.AuthToken:
+    return ENVELOPE.node(root).decode(models.AuthToken)
 
 
-def read_messages(root: Element) -> models.MessagesPage:
+def read_messages(root: etree._Element) -> models.MessagesPage:
     return read_listed(ENVELOPE.node(root), "message", _message, models.Paging)
 
 
-def read_orders(root: Element) -> models.OrdersPage:
-    return read_listed(ENVELOPE.node(root), "order", decoding(models.Order), models.Paging)
+def read_orders(root: etree._Element) -> models.OrdersPage:
+    return read_listed(
+        ENVELOPE.node(root), "order", lambda node: node.decode(models.Order), models.Paging
+    )
 
 
-def read_incidents(root: Element) -> models.IncidentsPage:
+def read_incidents(root: etree._Element) -> models.IncidentsPage:
     return read_listed(ENVELOPE.node(root), "incident", _incident, models.Paging)
 
 
 def read_message_updates(
-    root: Element, redact: Callable[[str], str] = str
+    root: etree._Element, redact: Callable[[str], str] = str
 ) -> tuple[models.MessageUpdateResult, ...]:
     return tuple(
-        decode(message, models.MessageUpdateResult, errors=ENVELOPE.errors(message, redact))
+        message.decode(models.MessageUpdateResult, errors=ENVELOPE.errors(message, redact))
         for message in ENVELOPE.node(root).all("message")
     )
 
@@ -98,13 +99,12 @@ def _message(node: Node) -> models.Message:
     referer = (node.child("message_referer").element.text or "").strip()
     description = node.text("message_description", strip=False) or ""
     read = node.element.get("state") == "READ"
-    return decode(node, models.Message, referer=referer, description=description, read=read)
+    return node.decode(models.Message, referer=referer, description=description, read=read)
 
 
 def _incident(node: Node) -> models.Incident:
     header = node.child("header")
-    return decode(
-        header,
+    return header.decode(
         models.Incident,
         incident_id=node.element.get("id") or header.required("incident_id"),
         waiting_for_seller_answer=header.text("waiting_for_seller_answer") == "TRUE",
@@ -115,11 +115,6 @@ def _incident(node: Node) -> models.Incident:
             for line in lines.all("order_detail_incident")
         ),
     )
-
-
-def parse_datetime(text: str, name: str = "date") -> datetime:
-    """xs:dateTime as Fnac writes it (hours may have one digit; no zone means UTC)."""
-    return kit_datetime(text, models.FnacProtocolError, name)
 
 
 # --- the client ---------------------------------------------------------------------------

@@ -8,14 +8,14 @@ Fnac publishes no limits; the ones below are assumptions, each stated in docs/FN
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import ClassVar
 
 import msgspec
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit import ShopSettings, credentials_as, key_field
 from keybuzz_shared.connectors.seam import Limits, ShopApiSettings
-from keybuzz_shared.settings import AtLeastOne, PartSettings, Seconds
+from keybuzz_shared.settings import AtLeastOne, PartSettings
 
 from keybuzz_connector_fnac.client import FnacClient, FnacCredentials
 from keybuzz_connector_fnac.session import DISCUSSIONS, ORDER_IDS, session_of
@@ -34,27 +34,17 @@ SELLER_API = "fnac-seller-api"
 class FnacApiSettings(ShopSettings, kw_only=True, frozen=True):
     MARKETPLACE: ClassVar[str] = FNAC
     PREFIX: ClassVar[str] = "fnac"
-    FILE_HOSTS: ClassVar[tuple[str, ...]] = ("fnac_api_url",)
+    # A message's files come from FNAC_API_URL's origin unless FNAC_ATTACHMENT_ORIGINS
+    # names others (docs/SECURITY.md, "Files a message links").
+    API_SERVES_FILES: ClassVar[bool] = True
 
     # Production's endpoint by default; ``make run`` points it at the sandbox's double.
-    fnac_api_url: str = FNAC_API_URL
-    # Each read or connect; a shop's call as a whole (its retries, a re-authentication) is
-    # cut after FNAC_CALL_DEADLINE_SECONDS, however the answer trickles in.
-    fnac_timeout_seconds: Seconds = 30.0
-    fnac_call_deadline_seconds: Seconds = 20.0
-    # Each connected shop is polled once per interval (docs/POLLER.md, "Marketplace shops").
-    fnac_poll_interval_seconds: AtLeastOne = 60
+    # The kit's settings every shop API has are read from FNAC_<NAME> (kit.ShopSettings).
+    api_url: str = FNAC_API_URL
     # Darty's shops at their own interval; unset: FNAC_POLL_INTERVAL_SECONDS.
     darty_poll_interval_seconds: AtLeastOne | None = None
-    # After a message is stored, mark it read at Fnac (the back office shows it handled).
-    fnac_mark_as_read: bool = True
     # How far back a shop's first poll reads.
-    fnac_first_poll_days: AtLeastOne = 30
-    # Each file a message links is downloaded up to this size (larger: named, not stored).
-    fnac_max_attachment_bytes: AtLeastOne = 10 * 1024 * 1024
-    # The only origins (scheme://host[:port], separated by commas) a message's files are
-    # fetched from; empty: FNAC_API_URL's (docs/SECURITY.md, "Files a message links").
-    fnac_attachment_origins: str = ""
+    first_poll_days: AtLeastOne = 30
 
     def shop_api(self, marketplace: str) -> ShopApiSettings | None:
         """Fnac's view, for Darty's shops too but for their interval (if set)."""
@@ -80,7 +70,7 @@ LIMITS = Limits(
 )
 
 
-def _client_of(marketplace: str) -> kit.ClientOf[ShopApiSettings, FnacClient]:
+def _client_of(marketplace: str) -> Callable[..., FnacClient]:
     @kit.client_from
     def client_of(shop: kit.Opening[ShopApiSettings]) -> FnacClient:
         """The shop's client: it holds one token; ValueError when a field is missing."""

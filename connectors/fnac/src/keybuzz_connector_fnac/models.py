@@ -15,14 +15,11 @@ from typing import Literal
 import msgspec
 from keybuzz_shared.connectors import seam
 from keybuzz_shared.connectors.kit import (
-    Count,
-    EnvelopeCredentialsRefused,
-    EnvelopeError,
-    EnvelopeRefused,
     Redacted,
+    StatusEnvelope,
 )
 
-from keybuzz_connector_fnac.numbered_pages import Listed
+from keybuzz_connector_fnac.numbered_pages import Count, Listed
 
 MessageType = Literal["ORDER", "OFFER"]
 FromType = Literal["CLIENT", "CALLCENTER", "SELLER", "SYSTEM"]
@@ -50,7 +47,7 @@ class FnacError(seam.ConnectorError):
     label = "Fnac"
 
 
-class FnacCredentialsRefused(FnacError, EnvelopeCredentialsRefused):
+class FnacCredentialsRefused(FnacError, StatusEnvelope.CredentialsRefused):
     """``auth`` refused the partner_id/shop_id/key (wrong, or the key was revoked)."""
 
 
@@ -72,7 +69,7 @@ class FnacProtocolError(FnacError, seam.AnswerUnreadable):
         self.reason = reason
 
 
-class FnacRequestRefused(FnacError, EnvelopeRefused):
+class FnacRequestRefused(FnacError, StatusEnvelope.Refused):
     """The response's status is ERROR or FATAL; Fnac's error codes are kept."""
 
 
@@ -202,7 +199,7 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
 class MessageUpdateResult(msgspec.Struct, frozen=True, kw_only=True):
     message_id: str | None = msgspec.field(default=None, name="@id")
     status: str = msgspec.field(default="", name="@status")
-    errors: tuple[EnvelopeError, ...] = ()
+    errors: tuple[StatusEnvelope.Error, ...] = ()
 
     @property
     def ok(self) -> bool:

@@ -8,16 +8,35 @@ the ``Renumbered`` strategy on the window ``iso_window`` wrote)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
-from keybuzz_shared.connectors.kit import Count, Fetch, Node, decode, window_of, with_unread
+from keybuzz_shared.connectors.kit import Fetch, Node, Read
+from keybuzz_shared.connectors.seam import read_each
 
 T = TypeVar("T")  # an item, read
 P = TypeVar("P", bound=msgspec.Struct)  # a page's paging, as the answer says it
+
+# What a numbered page says of the listing: whether more pages follow, and how many
+# items it holds in all (None: not said), as the kit's ``Renumbered`` reads it.
+Count = tuple[bool, int | None]
+
+
+def iso_window(low: datetime, high: datetime | None) -> dict[str, str]:
+    """A window as a listing's query (a ``Query``): ``min`` and, where it ends, ``max``,
+    ISO 8601; ``window_of`` reads it back, for a call that builds its own request."""
+    return {"min": low.isoformat(), **({"max": high.isoformat()} if high is not None else {})}
+
+
+def window_of(params: dict[str, str]) -> tuple[datetime, datetime | None]:
+    """The window ``iso_window`` wrote into a page's parameters."""
+    high = params.get("max")
+    return datetime.fromisoformat(params["min"]), (
+        datetime.fromisoformat(high) if high is not None else None
+    )
 
 
 class Counted(Protocol):
@@ -46,7 +65,7 @@ def read_listed(node: Node, item: str, read: Callable[[Node], T], paging: type[P
     """The page ``node`` is: each ``item`` child read by ``read`` (one off its shape costs
     only itself), its paging decoded from ``node``'s own children."""
     items, unreadable = node.each(item, read)
-    return Listed(decode(node, paging), items, unreadable)
+    return Listed(node.decode(paging), items, unreadable)
 
 
 # How a page is asked: its number (1, 2 …) and its window (its end None: none) → the page.
@@ -65,3 +84,35 @@ def numbered(asked: Asked) -> Fetch[Count]:
         return with_unread(page.items, page.unreadable), paging.count
 
     return fetch
+
+
+# --- a page read from its document -------------------------------------------------------
+# A page whose document was read item by item already (``Node.each``) hands its items and
+# why the others were left out on together (``with_unread``), each then mapped
+# (``map_each``): an ``Unread`` one said, never the page lost.
+
+
+class Unread(str):
+    """An item a page's document listed that could not be read: why, with its id."""
+
+
+def with_unread(items: Sequence[Any], unreadable: Sequence[str]) -> list[Any]:
+    """A page's items read from its document and, after them, why each other one could
+    not be: a listing's raw items, for ``map_each``."""
+    return [*items, *map(Unread, unreadable)]
+
+
+def mapped(map_one: Callable[[Any], T]) -> Callable[[Any], T]:
+    """``map_one`` of a ``with_unread`` item; ValueError (why) for an ``Unread`` one."""
+
+    def mapped_one(item: Any) -> T:
+        if isinstance(item, Unread):
+            raise ValueError(str(item))
+        return map_one(item)
+
+    return mapped_one
+
+
+def map_each(map_one: Callable[[Any], T]) -> Read[T]:
+    """A listing's ``Read`` of ``with_unread`` items: each mapped, each ``Unread`` one said."""
+    return lambda raw: read_each(raw, mapped(map_one))

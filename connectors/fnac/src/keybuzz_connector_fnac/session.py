@@ -19,19 +19,22 @@ import msgspec
 from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.kit import (
     earlier,
-    file_type,
-    iso_window,
     logged_each,
-    map_each,
-    mapped,
-    with_unread,
+    media_type_of,
 )
 from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_fnac import models
 from keybuzz_connector_fnac.client import FnacClient, carried_text
-from keybuzz_connector_fnac.numbered_pages import numbered
+from keybuzz_connector_fnac.numbered_pages import (
+    Count,
+    iso_window,
+    map_each,
+    mapped,
+    numbered,
+    with_unread,
+)
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +257,7 @@ class FnacShop:
 
     # --- Fnac's calls as the kit's listings ----------------------------------------------------
 
-    def _messages_since(self, **query: Any) -> kit.Fetch[kit.Count]:
+    def _messages_since(self, **query: Any) -> kit.Fetch[Count]:
         """messages_query of a window by creation, oldest first (``query``: its filters)."""
 
         async def asked(page: int, low: datetime, high: datetime | None) -> models.MessagesPage:
@@ -270,7 +273,7 @@ class FnacShop:
 
         return numbered(asked)
 
-    def orders_by(self, date: str) -> kit.Fetch[kit.Count]:
+    def orders_by(self, date: str) -> kit.Fetch[Count]:
         """orders_query of a window by ``date``; by creation, oldest first and the window's
         end left out (Fnac's max is inclusive: a second less keeps [start, end) half-open)."""
         created = date == "CreatedAt"
@@ -355,7 +358,8 @@ def _order(order: models.Order) -> seam.OrderSummary:
         delivery_status=delivery,
         created_at=order.created_at,
         updated_at=order.last_change,
-        buyer_name=kit.full_name(order.client_firstname, order.client_lastname),
+        buyer_name=" ".join(n for n in (order.client_firstname, order.client_lastname) if n)
+        or None,
         shipped_at=max(shipped, default=None),
         delivered_at=max(received, default=None),
         tracking_code=tracking[-1] if tracking else None,
@@ -385,3 +389,11 @@ def _subject(reply: seam.Reply) -> models.MessageSubject:
     if reply.subject in get_args(models.MessageSubject):
         return cast(models.MessageSubject, reply.subject)
     return "order_information" if reply.thread.kind == "ORDER" else "product_information"
+
+
+def file_type(name: str, given: str | None = None) -> str:
+    """The media type of the file ``name``: the one the marketplace ``given`` with it when
+    that is one (``type/subtype``), else the one its name says."""
+    if given and "/" in given:
+        return given.strip().lower()
+    return media_type_of(name)

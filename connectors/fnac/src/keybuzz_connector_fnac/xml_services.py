@@ -18,13 +18,12 @@ import httpx
 import msgspec
 from keybuzz_shared.connectors.kit import (
     ApiSpec,
-    Element,
-    Enveloped,
     Redacted,
     Requester,
     RequesterOptions,
     StatusEnvelope,
 )
+from lxml import etree
 
 from keybuzz_connector_fnac.login_token import LoginToken
 from keybuzz_connector_fnac.xml_structs import request
@@ -47,7 +46,7 @@ class XmlServices(Requester, Generic[G]):
         *,
         login: str,
         credentials: msgspec.Struct,
-        grant: Callable[[Element], G],
+        grant: Callable[[etree._Element], G],
         token: Callable[[G], str],
         carry: Callable[[str], dict[str, str]],
         secrets: Iterable[str] | None = None,
@@ -74,11 +73,13 @@ class XmlServices(Requester, Generic[G]):
         """Logs in now and keeps the token; the shop's credentials refused when the key is."""
         return await self.tokens.authenticate()
 
-    async def service(self, service: str, asked: msgspec.Struct, **how: Any) -> Enveloped:
+    async def service(
+        self, service: str, asked: msgspec.Struct, **how: Any
+    ) -> StatusEnvelope.Answer:
         """``service``'s answer to ``asked``, accepted by its envelope (``how``: the
         requester's ``post_document`` options: ``idempotent``, ``max_bytes``)."""
         body = functools.partial(request, self.envelope.ns, service, declared=asked)
-        answer: Enveloped = await self.post_document(service, body, **how)
+        answer: StatusEnvelope.Answer = await self.post_document(service, body, **how)
         self.envelope.expect_root(answer.root, service)
         return answer
 
@@ -86,7 +87,7 @@ class XmlServices(Requester, Generic[G]):
         self,
         service: str,
         asked: msgspec.Struct,
-        read: Callable[[Element], P],
+        read: Callable[[etree._Element], P],
         *,
         size: int,
         listed: Callable[[P], int],

@@ -4,7 +4,7 @@ gives (its own key) and ``ManoManoSettings`` hands here when it is loaded."""
 
 from __future__ import annotations
 
-from keybuzz_shared.connectors.kit import DkimKeys, Lookup
+from keybuzz_shared.connectors.kit import DkimKeys
 
 DKIM_KEYS_VARIABLE = "MANOMANO_DKIM_KEYS"
 KEYS = DkimKeys(DKIM_KEYS_VARIABLE)
@@ -13,7 +13,3 @@ KEYS = DkimKeys(DKIM_KEYS_VARIABLE)
 def configure(text: str) -> None:
     """Adds the records of a ``MANOMANO_DKIM_KEYS`` value (from a service's settings)."""
     KEYS.configure(text)
-
-
-def lookup() -> Lookup:
-    return KEYS.lookup()

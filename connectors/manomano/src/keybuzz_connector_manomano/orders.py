@@ -24,7 +24,7 @@ from keybuzz_shared.connectors.kit import (
     ListedOrders,
     Listing,
     PageNumbers,
-    PersonNameLower,
+    PersonName,
     Requester,
     decimal_of,
     iso_z,
@@ -77,7 +77,7 @@ class Order(msgspec.Struct, frozen=True):
     created_at: datetime
     status_updated_at: datetime | None = None
     products: list[Product] = []
-    customer: PersonNameLower | None = None
+    customer: PersonName | None = None
     shipped_at: datetime | None = None
     tracking_number: str | None = None
 

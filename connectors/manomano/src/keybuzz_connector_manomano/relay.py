@@ -19,11 +19,8 @@ import re
 
 from keybuzz_shared.connectors.kit import (
     DeclaredRelay,
-    DemoMail,
-    MailSignature,
     OrderIdPattern,
     Signed,
-    verified_signatures,
 )
 from keybuzz_shared.connectors.seam import Limits, ParsedMail, SenderType, attachment_types
 
@@ -61,7 +58,7 @@ LIMITS = Limits(
 
 # Demo mails (the relay's mock mode).
 DEMO_MAILS = tuple(
-    DemoMail(
+    DeclaredRelay.DemoMail(
         order_id, (f"{name} via ManoMano", alias), subject, f"{words}\n\nCommande : {order_id}\n"
     )
     for order_id, name, alias, subject, words in (
@@ -83,14 +80,9 @@ DEMO_MAILS = tuple(
 )
 
 
-def signatures(raw: bytes) -> list[MailSignature]:
-    """The mail's DKIM signatures that verify, with ManoMano's keys (``dkim_keys``)."""
-    return verified_signatures(raw, dkim_keys.KEYS)
-
-
 def signed_domains(raw: bytes) -> frozenset[str]:
-    """The domains of the mail's DKIM signatures that verify (``signatures``)."""
-    return frozenset(signature.domain for signature in signatures(raw))
+    """The domains of the mail's DKIM signatures that verify, with ManoMano's keys."""
+    return frozenset(signature.domain for signature in dkim_keys.KEYS.verified(raw))
 
 
 def sender_type(mail: ParsedMail, signed: Signed) -> SenderType:
@@ -117,7 +109,7 @@ class ManoManoRelay(DeclaredRelay):
 
     sender_of = sender_type
     signing_domains = frozenset({NOTICE_DOMAIN, SUPPORT_DOMAIN})
-    signatures = signatures
+    dkim_keys = dkim_keys.KEYS
     address_label = "manomano"  # manomano.<tenantId>.<country>.<token>@<INBOUND_DOMAIN>
     buyer_address_form = f"…@{BUYER_DOMAIN}"
     buyer_address = _BUYER_ADDRESS

@@ -3,10 +3,10 @@ variable by every service that talks to ManoMano's partner API or reads its mail
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from keybuzz_shared.connectors.kit import ShopSettings
-from keybuzz_shared.settings import AtLeastOne, FirstPollDays, Seconds
+from keybuzz_shared.settings import AtLeastOne, Seconds
 
 from keybuzz_connector_manomano.dkim_keys import DKIM_KEYS_VARIABLE, configure
 
@@ -19,25 +19,23 @@ PARTNER_API_URL = "https://partnersapi.manomano.com"
 class ManoManoSettings(ShopSettings, kw_only=True, frozen=True):
     MARKETPLACE: ClassVar[str] = MANOMANO
     PREFIX: ClassVar[str] = "manomano"
-    FILE_HOSTS: ClassVar[tuple[str, ...]] = ("manomano_api_url",)
+    # The partner API serves no files: no origin but its own.
+    API_SERVES_FILES: ClassVar[bool] = True
+    # Its buyers' mails are read by the relay: no MANOMANO_MARK_AS_READ.
+    NOT_FROM_ENVIRONMENT: ClassVar[frozenset[str]] = frozenset({"mark_as_read"})
 
-    manomano_api_url: str = PARTNER_API_URL
-    manomano_timeout_seconds: Seconds = 20.0
-    manomano_call_deadline_seconds: Seconds = 30.0
+    # The kit's settings every shop API has are read from MANOMANO_<NAME> (kit.ShopSettings).
+    api_url: str = PARTNER_API_URL
+    timeout_seconds: Seconds = 20.0
+    call_deadline_seconds: Seconds = 30.0
     # ManoMano's buyers write by mail: its partner API is never polled for messages; the
     # view's interval is what orders' freshness rounds are paced by where they ask.
-    manomano_poll_interval_seconds: AtLeastOne = 300
-    manomano_first_poll_days: FirstPollDays = 14
-    manomano_max_attachment_bytes: AtLeastOne = 10 * 1024 * 1024
-    # The partner API serves no files: no origin but its own.
-    manomano_attachment_origins: str = ""
+    poll_interval_seconds: AtLeastOne = 300
+    mark_as_read: bool = False
     # The DKIM keys the relay's mails are checked with, as a JSON object of
     # "<selector>._domainkey.<domain>" -> its TXT record; empty: asked of DNS
     # (docs/MANOMANO.md, "What is checked of a mail"); a bad value refused at start-up.
     manomano_dkim_keys: str = ""
-
-    def view_fields(self) -> dict[str, Any]:
-        return {"mark_as_read": False}
 
     def __post_init__(self) -> None:
         super().__post_init__()

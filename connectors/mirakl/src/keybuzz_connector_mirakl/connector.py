@@ -11,16 +11,16 @@ import functools
 import logging
 import math
 from collections.abc import Mapping
-from typing import Annotated, Unpack
+from typing import Annotated, ClassVar, Unpack
 
 import httpx
 import msgspec
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.connector_settings import ConnectorSettings, ShopApiSettings
+from keybuzz_shared.connectors.connector_settings import ShopApiSettings
 from keybuzz_shared.connectors.kit import Redacted, credentials_as
 from keybuzz_shared.connectors.seam import CallRefused
 from keybuzz_shared.file_links import origin_of, shown
-from keybuzz_shared.settings import AtLeastOne, Seconds
+from keybuzz_shared.settings import AtLeastOne
 
 from keybuzz_connector_mirakl.catalogue import CATALOGUE_ENV, CATALOGUE_FILE_ENV, Operator, operator
 from keybuzz_connector_mirakl.orders import shop_orders
@@ -100,23 +100,26 @@ class MiraklApiSettings(ShopApiSettings, frozen=True, kw_only=True):
     orders_interval_seconds: float = 60.0
 
 
-class MiraklSettings(ConnectorSettings, kw_only=True, frozen=True):
+class MiraklSettings(kit.ShopCallSettings, kw_only=True, frozen=True):
     """Every operator's shops, read from the MIRAKL_ variables; where an operator's API is
     and how often it may be polled are the catalogue's, read when a view is asked for: an
     operator added after a service started gets its view from the settings it holds."""
 
-    # Each connect or read; a shop's call as a whole (its retries, a Retry-After waited
-    # within it) is cut after MIRAKL_CALL_DEADLINE_SECONDS.
-    mirakl_timeout_seconds: Seconds = 30.0
-    mirakl_call_deadline_seconds: Seconds = 20.0
-    # Each shop is polled once per interval, unless its operator's catalogue entry sets
+    PREFIX: ClassVar[str] = "mirakl"
+    # Mirakl's seller API has no read mark, and a message's files come from its
+    # operator's API (M13) only.
+    NOT_FROM_ENVIRONMENT: ClassVar[frozenset[str]] = frozenset(
+        {"mark_as_read", "attachment_origins"}
+    )
+
+    # The kit's settings every shop API has are read from MIRAKL_<NAME> (kit.ShopSettings);
+    # each shop is polled once per interval, unless its operator's catalogue entry sets
     # M11's frequency (then that).
-    mirakl_poll_interval_seconds: AtLeastOne = 300
+    poll_interval_seconds: AtLeastOne = 300
+    mark_as_read: bool = False
     # Added to an operator's M11 frequency; none is needed (docs/MIRAKL.md, "Settings").
     mirakl_poll_margin_seconds: Annotated[int, msgspec.Meta(ge=0)] = 0
-    mirakl_first_poll_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = FIRST_POLL_DAYS
-    # Each file of a message is downloaded (M13) up to this size (larger: named only).
-    mirakl_max_attachment_bytes: AtLeastOne = 10 * 1024 * 1024
+    first_poll_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = FIRST_POLL_DAYS
     # The catalogue's overrides (catalogue.py): the variables connectors() reads from the
     # process environment, read here too so that a view follows the settings it is asked of.
     mirakl_catalogue: str = ""
@@ -133,21 +136,19 @@ class MiraklSettings(ConnectorSettings, kw_only=True, frozen=True):
         # A catalogue entry meant for the dev stack is refused by production-like settings.
         self.check_addresses([(f"Mirakl operator {found.code}: baseUrl", found.base_url)])
         frequency = found.frequencies.get("M11")
-        return self.api_view(
+        return self.view(
             MiraklApiSettings,
-            "mirakl",
             api_url=found.base_url,
             operator=found.code,
             operator_name=found.name,
             poll_interval_seconds=(
-                self.mirakl_poll_interval_seconds
+                self.poll_interval_seconds
                 if frequency is None
                 else max(1, math.ceil(frequency) + self.mirakl_poll_margin_seconds)
             ),
             # M11 answered once per the operator's frequency: no poll of a shop starts
             # sooner after its last one ended, whatever made it due (kit/pacing.py).
             call_frequency_seconds=frequency,
-            mark_as_read=False,  # Mirakl's seller API has no read mark
             attachment_origins=(shown(origin_of(found.base_url)),),
             orders_interval_seconds=found.frequencies.get("OR11", 60.0),
         )

@@ -9,11 +9,11 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
+from keybuzz_shared.connectors.seam import AnswerUnreadable, OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_mirakl.call_spacing import Spaced
@@ -112,7 +112,7 @@ class Order(msgspec.Struct, frozen=True):
     created_date: datetime
     last_updated_date: datetime | None = None
     currency_iso_code: str | None = None
-    customer: kit.PersonNameLower | None = None
+    customer: kit.PersonName | None = None
     order_lines: list[Line] = []
     shipping_tracking: str | None = None
     fully_refunded: bool = False
@@ -180,10 +180,10 @@ def _place(order: OrderSummary) -> tuple[datetime, str]:
     return (order.created_at, order.external_id)
 
 
-def _window(start: str, end: str) -> kit.Query:
+def _window(start: str, end: str) -> Callable[[datetime, datetime | None], dict[str, str]]:
     """A window as OR11's query (by update or by creation), in creation order; its bounds
     as Mirakl writes its date-times, UTC to the millisecond with a trailing Z."""
-    return kit.window_query(start, end, kit.iso_millis, sort="dateCreated", order="asc")
+    return kit.window_query(start, end, iso_millis, sort="dateCreated", order="asc")
 
 
 def shop_orders(
@@ -203,7 +203,7 @@ def shop_orders(
 
     async def or11(query: dict[str, str]) -> Listed:
         body = await calls.get_json(OR11, query, operation="OR11")
-        return kit.answer_as(Listed, body, "OR11", "order list")
+        return answer_as(Listed, body, "OR11", "order list")
 
     async def page(query: dict[str, str], link: str | None) -> tuple[list[Any], int]:
         first = query["offset"] == "0"
@@ -223,6 +223,32 @@ def shop_orders(
         label="Mirakl",
         log=log,
         shop={"shop": label},
-        bounds=kit.to_millisecond,
+        bounds=to_millisecond,
         now=now,
     )
+
+
+def to_millisecond(moment: datetime) -> datetime:
+    """``moment`` in UTC, cut to the millisecond: a window's bound as an API that keeps
+    milliseconds holds it."""
+    utc = as_utc(moment)
+    return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
+
+
+def iso_millis(moment: datetime) -> str:
+    """``moment`` in UTC to the millisecond (``2026-11-23T09:48:00.250Z``), cut, not
+    rounded."""
+    return to_millisecond(moment).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+T = TypeVar("T")
+
+
+def answer_as(kind: type[T], body: Any, call: str, what: str) -> T:
+    """A call's whole answer ``body`` as a ``kind``; the seam's ``AnswerUnreadable``
+    "<call> answered no <what>: …" when it is not one (an item off its shape, read by
+    ``read_as``, costs that item; an answer off its shape, the call)."""
+    try:
+        return msgspec.convert(body, kind)
+    except msgspec.ValidationError as exc:
+        raise AnswerUnreadable(f"{call} answered no {what}: {exc}") from None

@@ -11,11 +11,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import msgspec
-from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit import OwnRule, SessionFigures
 
 from keybuzz_connector_mirakl.catalogue import Operator
-from keybuzz_connector_mirakl.orders import OrderCalls
+from keybuzz_connector_mirakl.orders import OrderCalls, answer_as
 from keybuzz_connector_mirakl.period_figures import Computed, PeriodFigures
 
 FIGURE = "order_messages_response_delay"
@@ -54,7 +53,7 @@ def response_delays(
 
     async def a21() -> Computed:
         body = await calls.get_json(A21, {"periods": EVERY_PERIOD}, operation="A21")
-        statistics = kit.answer_as(_Statistics, body, "A21", "statistics")
+        statistics = answer_as(_Statistics, body, "A21", "statistics")
         # A period given twice: its first figure.
         given = reversed(statistics.order_messages_response_delay)
         seconds = {f.period: float(f.value) for f in given}

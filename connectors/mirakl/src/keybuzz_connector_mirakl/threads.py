@@ -37,6 +37,7 @@ from keybuzz_shared.text import display_name
 from keybuzz_shared.ticket_topics import Subject, subject_of_label
 from keybuzz_shared.times import as_utc
 
+from keybuzz_connector_mirakl.orders import iso_millis
 from keybuzz_connector_mirakl.token_threads import TokenThreads
 
 THREADS = "api/inbox/threads"
@@ -131,7 +132,7 @@ class ThreadPage(msgspec.Struct, frozen=True):
 
 
 # One thread's bytes as Mirakl's thread; ValueError naming why they are not one.
-read_thread = functools.partial(kit.decoded, shape=Thread, what="thread")
+read_thread = functools.partial(kit.read_as, Thread, what="thread")
 
 
 # --- the mapping to the seam ----------------------------------------------------------
@@ -262,10 +263,10 @@ def thread_inbox(
         lambda thread: thread.date_updated,
         # Threads updated since the window's start (M11 takes no end), with their messages.
         kit.window_query(
-            "updated_since", None, kit.iso_millis, with_messages="true", limit=str(page_size)
+            "updated_since", None, iso_millis, with_messages="true", limit=str(page_size)
         ),
         m11,
-        kit.decode_each(Thread, "thread"),
+        kit.reader(Thread, "thread"),
         # The thread with all its messages: as listed, else read again (M10).
         whole=whole_when(complete, lambda thread: thread_of(client, thread.id)),
         mapped=lambda thread: messages_of(thread, operator_name),
@@ -313,8 +314,8 @@ def thread_replies(client: kit.Requester, inbox: TokenThreads[Thread]) -> Declar
             return to
         path = f"{THREADS}/{quote(thread.id, safe='')}/message"
         message = msgspec.json.encode({"body": reply.body, "to": to})
-        parts: list[kit.Part] = [("message_input", (None, message, "application/json"))]
-        parts += [("files", (f.name, f.data, f.content_type)) for f in reply.attachments]
+        files = [("files", (f.name, f.data, f.content_type)) for f in reply.attachments]
+        parts = [("message_input", (None, message, "application/json")), *files]
         await client.post_multipart(path, parts, operation="M12")
         return None
 

@@ -17,7 +17,6 @@ from typing import Any, Generic, TypeVar
 from keybuzz_shared.connectors.kit import (
     Fetch,
     Listing,
-    Query,
     Read,
     ReadMarks,
     SeekToken,
@@ -42,7 +41,7 @@ class TokenThreads(ThreadsInbox, Generic[T]):
     def __init__(
         self,
         updated: Callable[[T], datetime],
-        query: Query,
+        query: Callable[[datetime, datetime | None], dict[str, str]],
         fetch: Fetch[str | None],
         read: Read[T],
         *,

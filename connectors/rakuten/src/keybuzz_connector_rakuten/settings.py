@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from keybuzz_shared.connectors.kit import ShopSettings
-from keybuzz_shared.settings import AtLeastOne, FirstPollDays, Seconds
+from keybuzz_shared.settings import AtLeastOne, Seconds
 
 # The marketplace value of Rakuten's shops, tickets and orders.
 RAKUTEN = "RAKUTEN"
@@ -17,18 +17,21 @@ WS_URL = "https://ws.fr.shopping.rakuten.com/"
 class RakutenSettings(ShopSettings, kw_only=True, frozen=True):
     MARKETPLACE: ClassVar[str] = RAKUTEN
     PREFIX: ClassVar[str] = "rakuten"
+    # Rakuten has no read mark, and its messages carry no file [assumed]: nothing is
+    # downloaded (RAKUTEN_ATTACHMENT_ORIGINS is read, and unused).
+    NOT_FROM_ENVIRONMENT: ClassVar[frozenset[str]] = frozenset(
+        {"mark_as_read", "max_attachment_bytes"}
+    )
 
-    # Production's host by default; ``make run`` points it at the sandbox's double.
-    rakuten_api_url: str = WS_URL
-    rakuten_timeout_seconds: Seconds = 30.0
-    rakuten_call_deadline_seconds: Seconds = 30.0
+    # Production's host by default; ``make run`` points it at the sandbox's double. The
+    # kit's settings every shop API has are read from RAKUTEN_<NAME> (kit.ShopSettings);
     # Rakuten publishes no call limit for these actions [assumed]: a shop is polled once a
-    # minute, each poll one getitemtodolist and one getiteminfos per item to do.
-    rakuten_poll_interval_seconds: AtLeastOne = 60
-    # How far back a shop's first poll reads its items' messages.
-    rakuten_first_poll_days: FirstPollDays = 14
-    # Rakuten's messages carry no file [assumed]: nothing is downloaded.
-    rakuten_attachment_origins: str = ""
+    # minute (the kit's default), each poll one getitemtodolist and one getiteminfos per
+    # item to do.
+    api_url: str = WS_URL
+    call_deadline_seconds: Seconds = 30.0
+    mark_as_read: bool = False
+    max_attachment_bytes: AtLeastOne = 1
 
     def view_fields(self) -> dict[str, Any]:
-        return {"mark_as_read": False, "max_attachment_bytes": 1, "attachment_origins": ()}
+        return {"attachment_origins": ()}

@@ -69,7 +69,7 @@ def moment(value: str) -> datetime:
     return datetime.strptime(value.strip(), DATE_FORMAT).replace(tzinfo=PARIS).astimezone(UTC)
 
 
-Answer = kit.XmlAnswer
+Answer = kit.ErrorRoot.Answer
 # Rakuten's answers for the kit's requester: XML in UTF-8, its refusals an
 # ``errorresponse`` of ``<error>``s (type, code, message, details) [official].
 ANSWERS = kit.ErrorRoot(

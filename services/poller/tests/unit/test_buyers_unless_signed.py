@@ -6,14 +6,13 @@ test's own (the ManoMano and Amazon tests hold the same on real signatures and t
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
 from keybuzz_poller.reading.relay_mail import parse
 from keybuzz_shared.connectors.kit import OrderIdPattern
-from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay, DemoMail
-from keybuzz_shared.connectors.kit.signed_mail import MailSignature, Signed, covers
+from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay
+from keybuzz_shared.connectors.kit.signed_mail import DkimKeys, MailSignature, Signed, covers
 from keybuzz_shared.connectors.seam import Limits, ParsedMail, SenderType, attachment_types
 
 SIGNED = ("from", "to", "subject", "date", "message-id", "content-type", "auto-submitted")
@@ -29,21 +28,24 @@ def sender_of(mail: ParsedMail, signed: Signed) -> SenderType:
     return "BUYER"
 
 
-def verified(raw: bytes) -> Sequence[MailSignature]:
-    return VERIFIED
+class ShopKeys(DkimKeys):
+    """Keys whose check finds the test's signatures."""
+
+    def verified(self, raw: bytes) -> list[MailSignature]:
+        return list(VERIFIED)
 
 
 class ShopRelay(DeclaredRelay):
     sender_of = sender_of
     signing_domains = frozenset({"shop.test"})
-    signatures = verified
+    dkim_keys = ShopKeys("SHOP_DKIM_KEYS")
     address_label = "amazon"  # read as a relay the poller knows; the decision is the kit's
     buyer_address_form = "…@relay.shop.test"
     buyer_address = re.compile(r"@relay\.shop\.test$", re.I)
     name_suffix = re.compile(r"\s*via shop$", re.I)
     order_ids = OrderIdPattern("S[0-9]{5}", "a Shop one")
     attachment_types = attachment_types(".pdf")
-    demo_mails = (DemoMail("S12345", ("Ana", "a1@relay.shop.test"), "Hi", "Hello"),)
+    demo_mails = (DeclaredRelay.DemoMail("S12345", ("Ana", "a1@relay.shop.test"), "Hi", "Hello"),)
 
 
 RELAY = ShopRelay(Limits(max_attachments=1, max_attachment_bytes=9, max_text_length=9, page_size=9))

@@ -6,7 +6,7 @@ settings type (``Connector.settings_type``); ``MarketplaceSettings`` holds one o
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import ClassVar, Protocol, TypeVar
 
 from keybuzz_shared.connectors.seam import RedirectFlowSettings, ShopApiSettings
 from keybuzz_shared.file_links import origin_of, production_problem, shown
@@ -24,9 +24,6 @@ def file_origins(given: str, addresses: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(shown(origin_of(url)) for url in addresses))
 
 
-V = TypeVar("V", bound=ShopApiSettings)
-
-
 class ConnectorSettings(PartSettings, kw_only=True, frozen=True):
     """A connector's settings; the views of the parts its connector does not have are None."""
 
@@ -39,19 +36,6 @@ class ConnectorSettings(PartSettings, kw_only=True, frozen=True):
 
     def redirect_flow(self, marketplace: str) -> RedirectFlowSettings | None:
         return None
-
-    def api_view(self, kind: type[V], prefix: str, **given: Any) -> V:
-        """A shop API's view ``kind`` filled from these settings: each of its fields from the setting of the
-        same name after ``prefix`` (``acme_timeout_seconds`` → ``timeout_seconds``),
-        unless ``given``. A field neither has keeps the view's default; a required one
-        missing is a TypeError naming it."""
-        mine = set(type(self).__struct_fields__)
-        own = {
-            f: getattr(self, f"{prefix}_{f}")
-            for f in kind.__struct_fields__
-            if f"{prefix}_{f}" in mine
-        }
-        return kind(**(own | given))
 
     @property
     def mail_relay_demo(self) -> bool:

@@ -50,7 +50,14 @@ from keybuzz_shared.connectors.seam import (
 )
 from keybuzz_shared.file_links import NO_FILES, FileLinks, origin_of, production_problem
 from keybuzz_shared.json_calls import CallOptions, check_options
-from keybuzz_shared.settings import PRODUCTION_LIKE, PartSettings
+from keybuzz_shared.settings import (
+    PRODUCTION_LIKE,
+    AtLeastOne,
+    FirstPollDays,
+    PartSettings,
+    Seconds,
+    env_name,
+)
 
 # --- catalogue -----------------------------------------------------------------------------
 # A connector that serves many instances of one API (one platform's operators), each one a
@@ -259,7 +266,7 @@ class Catalogue(Generic[E]):
 #
 # A session is the shop's three parts on its one client (``KitSession``); where the
 # marketplace counts a call against a daily allowance (``ApiSpec.allowance_call``), the
-# session says how many it made and stops at the poller's limit (``AllowanceSession``).
+# session says how many it made and stops at the poller's limit (``KitSession.counting``).
 
 S = TypeVar("S", bound=ShopApiSettings)
 # Why the marketplace would refuse a reply on a thread standing so at an instant, in words
@@ -449,7 +456,9 @@ Figure = Callable[[datetime, datetime], Awaitable[ResponseFigure | None]]
 class KitSession(PartsSession):
     """One shop's session: its parts on its one client; ``verify`` checks its credentials
     with one call; ``figure``, where the marketplace has one, its own response figure
-    (asked by ``kit/declaration.py``'s ``SessionFigures``)."""
+    (asked by ``kit/declaration.py``'s ``SessionFigures``). ``counting`` and ``sharing``:
+    it on a marketplace that allows a call so many times a day, or a token so many times
+    a day."""
 
     def __init__(
         self,
@@ -467,21 +476,25 @@ class KitSession(PartsSession):
     async def verify(self) -> None:
         await self._verify()
 
+    @property
+    def parts(self) -> tuple[SessionInbox, ReplyChannel, OrderSource]:
+        return self.inbox, self.replies, self.shop_orders
 
-class AllowanceSession(KitSession):
+    def counting(self, calls: Requester) -> KitSession:
+        """This session, its ``calls`` counting the marketplace's daily allowance."""
+        return _AllowanceSession(self, calls)
+
+    def sharing(self, token: ClientCredentials) -> KitSession:
+        """This session, its ``token`` shared by every process's session of the shop."""
+        return _SharedTokenSession(self, token)
+
+
+class _AllowanceSession(KitSession):
     """A session on a marketplace that allows a call a number of times a day: the seam's
     ``CountsAllowanceCalls`` and ``LimitsAllowanceCalls``, from the requester's count."""
 
-    def __init__(
-        self,
-        inbox: SessionInbox,
-        replies: ReplyChannel,
-        orders: OrderSource,
-        *,
-        verify: Callable[[], Awaitable[object]],
-        calls: Requester,
-    ) -> None:
-        super().__init__(inbox, replies, orders, verify=verify)
+    def __init__(self, session: KitSession, calls: Requester) -> None:
+        super().__init__(*session.parts, verify=session.verify, figure=session.figure)
         self.calls = calls
 
     def allowance_calls(self) -> int:
@@ -491,21 +504,13 @@ class AllowanceSession(KitSession):
         self.calls.limit_allowance_calls(total)
 
 
-class SharedTokenSession(KitSession):
+class _SharedTokenSession(KitSession):
     """A session whose token (``token``, its client's) every process's session of the
     shop shares: the seam's ``SharesToken``, for a marketplace that limits the tokens an
     application may be granted a day."""
 
-    def __init__(
-        self,
-        inbox: SessionInbox,
-        replies: ReplyChannel,
-        orders: OrderSource,
-        *,
-        verify: Callable[[], Awaitable[object]],
-        token: ClientCredentials,
-    ) -> None:
-        super().__init__(inbox, replies, orders, verify=verify)
+    def __init__(self, session: KitSession, token: ClientCredentials) -> None:
+        super().__init__(*session.parts, verify=session.verify, figure=session.figure)
         self.token = token
 
     def share_token(self, store: TokenStore) -> None:
@@ -723,23 +728,76 @@ class SessionFigures:
 
 
 # --- shop settings -------------------------------------------------------------------------
-# A shop-API connector's settings, declared: its marketplace, the prefix of its variables
-# and its settings view; the kit gives the view (``shop_api``), the origins its shops' files
-# may come from, and the check of every address at load. Each setting ending in ``_url`` is
-# an address, checked under its variable's name; ``FILE_HOSTS`` names those whose origins
-# serve files when ``<prefix>_attachment_origins`` is empty (none unless declared), and
-# ``VIEW`` is the seam's ``ShopApiSettings`` unless a connector's session needs more.
+# The settings every shop API has are declared here, once (``ShopCallSettings``): a
+# connector's settings name their ``PREFIX`` and each is read from ``<PREFIX>_<NAME>``
+# (``CDISCOUNT_CALL_DEADLINE_SECONDS``), a connector redeclaring one only for its own
+# default or bounds, and leaving out of its environment (``NOT_FROM_ENVIRONMENT``) those its
+# marketplace lacks. They are read as fields (``settings.timeout_seconds``) and make the
+# view a session is given (``view``). ``ShopSettings`` adds the marketplace, its API's
+# address (``api_url``), the origins its shops' files may come from and the check of every
+# address at load: each setting ending in ``_url`` is an address, checked under its
+# variable's name.
+
+# The settings of every shop API (``ShopApiSettings``'s names, but its attachment origins).
+_EACH_API_HAS = (
+    "timeout_seconds",
+    "call_deadline_seconds",
+    "poll_interval_seconds",
+    "mark_as_read",
+    "first_poll_days",
+    "max_attachment_bytes",
+    "attachment_origins",
+)
 
 
-class ShopSettings(ConnectorSettings, kw_only=True, frozen=True):
-    """``MARKETPLACE``'s settings, each ``<PREFIX>_…`` variable a field; ``VIEW``: the
-    settings view its session and credential check take (``view_fields``: what the view
-    has that no setting of its name gives)."""
+class ShopCallSettings(ConnectorSettings, kw_only=True, frozen=True):
+    """A shop API's settings, each from ``<PREFIX>_<NAME>``."""
+
+    PREFIX: ClassVar[str] = ""
+
+    timeout_seconds: Seconds = 30.0  # each connect or read
+    call_deadline_seconds: Seconds = 20.0  # a call as a whole, its retries included
+    poll_interval_seconds: AtLeastOne = 60  # each shop polled once per interval at most
+    # After a message is stored, mark it read at the marketplace.
+    mark_as_read: bool = True
+    first_poll_days: FirstPollDays = 14  # how far back a shop's first poll reads
+    # Each file a buyer's message carries is downloaded up to this size (larger: named only).
+    max_attachment_bytes: AtLeastOne = 10 * 1024 * 1024
+    # The only origins (scheme://host[:port], separated by commas) a message's files are
+    # fetched from; empty: the API's own, where it serves files (``ShopSettings``).
+    attachment_origins: str = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        prefixed = {name: f"{cls.PREFIX}_{name}".upper() for name in (*_EACH_API_HAS, "api_url")}
+        cls.ENV_NAMES = prefixed | cls.__dict__.get("ENV_NAMES", {})
+
+    def view(self, kind: type[S], **given: Any) -> S:
+        """The view ``kind`` a session is given: these settings, and what only the
+        connector knows (``given``: its API's address, its files' origins, its own)."""
+        each = {
+            "timeout_seconds": self.timeout_seconds,
+            "call_deadline_seconds": self.call_deadline_seconds,
+            "poll_interval_seconds": self.poll_interval_seconds,
+            "mark_as_read": self.mark_as_read,
+            "first_poll_days": self.first_poll_days,
+            "max_attachment_bytes": self.max_attachment_bytes,
+        }
+        return kind(**(each | given))
+
+
+class ShopSettings(ShopCallSettings, kw_only=True, frozen=True):
+    """``MARKETPLACE``'s settings; ``VIEW``: the settings view its session and credential
+    check take (``view_fields``: what the view has beyond the settings every API has);
+    ``API_SERVES_FILES``: its files come from its API's origin unless
+    ``<PREFIX>_ATTACHMENT_ORIGINS`` says otherwise (``file_hosts`` where they come from
+    more hosts)."""
 
     MARKETPLACE: ClassVar[str]
-    PREFIX: ClassVar[str]
     VIEW: ClassVar[type[ShopApiSettings]] = ShopApiSettings
-    FILE_HOSTS: ClassVar[tuple[str, ...]] = ()
+    API_SERVES_FILES: ClassVar[bool] = False
+
+    api_url: str
 
     def view_fields(self) -> dict[str, Any]:
         return {}
@@ -747,22 +805,26 @@ class ShopSettings(ConnectorSettings, kw_only=True, frozen=True):
     def shop_api(self, marketplace: str) -> ShopApiSettings | None:
         if marketplace != self.MARKETPLACE:
             return None
-        given = {"attachment_origins": self.file_origins, **self.view_fields()}
-        return self.api_view(self.VIEW, self.PREFIX, **given)
+        given = {"api_url": self.api_url, "attachment_origins": self.file_origins}
+        return self.view(self.VIEW, **(given | self.view_fields()))
+
+    @property
+    def file_hosts(self) -> tuple[str, ...]:
+        """The addresses whose origins serve its shops' files (none unless declared)."""
+        return (self.api_url,) if self.API_SERVES_FILES else ()
 
     @property
     def addresses(self) -> list[tuple[str, str]]:
         """Each address setting: its variable's name and its value."""
-        urls = (f for f in type(self).__struct_fields__ if f.startswith(f"{self.PREFIX}_"))
-        return [(f.upper(), getattr(self, f)) for f in urls if f.endswith("_url")]
+        fields = type(self).__struct_fields__
+        return [(env_name(type(self), f), getattr(self, f)) for f in fields if f.endswith("_url")]
 
     @property
     def file_origins(self) -> tuple[str, ...]:
-        given: str = getattr(self, f"{self.PREFIX}_attachment_origins")
-        return file_origins(given, (getattr(self, f) for f in self.FILE_HOSTS))
+        return file_origins(self.attachment_origins, self.file_hosts)
 
     def __post_init__(self) -> None:
-        origins = f"{self.PREFIX}_attachment_origins".upper()
+        origins = env_name(type(self), "attachment_origins")
         self.check_addresses([*self.addresses, *((origins, o) for o in self.file_origins)])
 
 

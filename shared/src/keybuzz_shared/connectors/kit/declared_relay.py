@@ -18,7 +18,7 @@ import msgspec
 
 from keybuzz_shared.connectors.kit.signed_mail import (
     UNSIGNED,
-    MailSignature,
+    DkimKeys,
     Signed,
     claims_domain,
     doubled,
@@ -40,21 +40,6 @@ from keybuzz_shared.connectors.seam import (
 DEMO_SENT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
-class DemoMail(NamedTuple):
-    """One demo mail (the relay's mock mode): the order it names, its sender (name,
-    alias), its subject and its text."""
-
-    order_id: str
-    sender: tuple[str, str]
-    subject: str
-    body: str
-
-
-def no_signatures(raw: bytes) -> Sequence[MailSignature]:
-    """A relay that checks no signature: none of its mails is vouched for."""
-    return ()
-
-
 class DeclaredRelay:
     """The seam's ``MailRelay`` of a marketplace declared as class attributes (a subclass
     may change one, as a relay of another label):
@@ -62,7 +47,8 @@ class DeclaredRelay:
     ``sender_of``: who wrote a mail (BUYER, MARKETPLACE_SUPPORT or SYSTEM), given what
     the marketplace vouches for in it (``Signed``);
     ``signing_domains``: the marketplace's own domains, whose DKIM signature makes a mail
-    its own; ``signatures``: the mail's signatures that verify (DKIM);
+    its own; ``dkim_keys``: the keys its mails' signatures are verified with (None: no
+    mail is vouched for);
     ``address_label``: the first label of the tenant's inbound addresses for it;
     ``buyer_address_form``: a buyer alias as people read it; ``buyer_address``: a buyer
     alias (searched in the address as written); ``name_suffix``: what the relay adds to a
@@ -70,11 +56,20 @@ class DeclaredRelay:
     ``order_note``: how a reply's subject names the order it does not name yet;
     ``already_a_reply``: a subject that needs no ``Re:`` (None: the seam's ``Re:``); ``attachment_types``: what a
     reply may carry (extension -> content types); ``subject_topics``: a subject that says
-    what the ticket is about -> its topic; ``demo_mails``: a tenant's demo mailbox."""
+    what the ticket is about -> its topic; ``demo_mails``: a tenant's demo mailbox (each a ``DemoMail``)."""
+
+    class DemoMail(NamedTuple):
+        """One demo mail (the relay's mock mode): the order it names, its sender (name,
+        alias), its subject and its text."""
+
+        order_id: str
+        sender: tuple[str, str]
+        subject: str
+        body: str
 
     sender_of: ClassVar[Callable[[ParsedMail, Signed], SenderType]]
     signing_domains: ClassVar[frozenset[str]] = frozenset()
-    signatures: ClassVar[Callable[[bytes], Sequence[MailSignature]]] = no_signatures
+    dkim_keys: ClassVar[DkimKeys | None] = None
     address_label: ClassVar[str]
     buyer_address_form: ClassVar[str]
     buyer_address: ClassVar[re.Pattern[str]]
@@ -84,7 +79,7 @@ class DeclaredRelay:
     already_a_reply: ClassVar[re.Pattern[str] | None] = None
     attachment_types: ClassVar[Mapping[str, frozenset[str]]]
     subject_topics: ClassVar[Sequence[tuple[re.Pattern[str], str]]] = ()
-    demo_mails: ClassVar[Sequence[DemoMail]]
+    demo_mails: ClassVar[Sequence[DeclaredRelay.DemoMail]]
 
     def __init__(self, limits: Limits) -> None:
         self.reply_rules = RelayReplyRules.within(limits, self.attachment_types)
@@ -121,7 +116,7 @@ class DeclaredRelay:
             sender=mail.from_address,
             counts=mail.field_counts,
             automatic=mail.automatic,
-            signatures=type(self).signatures(mail.raw),
+            signatures=self.dkim_keys.verified(mail.raw) if self.dkim_keys else (),
             domains=domains,
         )
 

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-import httpx
 import msgspec
 
-from keybuzz_shared.connectors.seam import AnswerUnreadable, read_each
+from keybuzz_shared.connectors.seam import read_each
+from keybuzz_shared.mended import json_decoded
 from keybuzz_shared.times import as_utc
 
 # --- wire ----------------------------------------------------------------------------------
+# A page's items may be kept as the marketplace's bytes until each is read: a page decoded
+# with its list as ``list[msgspec.Raw]`` (the requester's ``shape``) holds each item's own
+# bytes, and each is decoded into the connector's type alone (``read_as``, ``reader``): an
+# item off its shape costs that item, said, never the page, and no JSON value stands
+# between the bytes and the type of an item on its shape.
 # A marketplace's JSON read into the connector's wire models, declared: a model (a msgspec
 # Struct holding only the fields the connector maps) and what the item is called; the kit
 # reads one item (``read_as``) or a page's items (``reader``), an item off the model's shape
@@ -21,27 +26,37 @@ from keybuzz_shared.times import as_utc
 # unreadable. Beside them, the small forms every JSON API's calls share: an id as one path
 # segment, an address under another, the accounts an answer names, an instant as
 # ISO 8601 in UTC (to the microsecond, the millisecond or the second), a person's name in its
-# two parts (``PersonName``, ``PersonNameLower``, ``PersonNameSnake``, ``full_name``).
+# two parts, however its marketplace spells them (``PersonName``, ``full_name``).
 
 T = TypeVar("T")
 
 
+def decoded(raw: msgspec.Raw | bytes, shape: type[T], what: str) -> T:
+    """One item's bytes as ``shape``; ValueError naming ``what`` when they are not one.
+    Bytes the typed decoder refuses are read once more as a JSON value before they are
+    judged: a key given twice is then read as its last value, as JSON decoders read it
+    (the typed decoder judges each value, a bogus first one included)."""
+    try:
+        return json_decoded(raw, shape)
+    except msgspec.ValidationError:
+        pass
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise ValueError(f"{what} off its shape: {str(exc)[:200]}") from None
+    try:
+        return msgspec.convert(json_decoded(raw), shape)
+    except (msgspec.DecodeError, RecursionError) as exc:  # ValidationError is a DecodeError
+        raise ValueError(f"{what} off its shape: {str(exc)[:200]}") from None
+
+
 def read_as(kind: type[T], item: Any, what: str) -> T:
-    """``item`` as a ``kind``; ValueError "<what> off its shape: …" when it is not one."""
+    """``item`` as a ``kind``; ValueError "<what> off its shape: …" when it is not one.
+    An item still in its bytes (a page's ``msgspec.Raw``) is ``decoded`` from them."""
+    if isinstance(item, msgspec.Raw | bytes):
+        return decoded(item, kind, what)
     try:
         return msgspec.convert(item, kind)
     except msgspec.ValidationError as exc:
         raise ValueError(f"{what} off its shape: {exc}") from None
-
-
-def answer_as(kind: type[T], body: Any, call: str, what: str) -> T:
-    """A call's whole answer ``body`` as a ``kind``; the seam's ``AnswerUnreadable``
-    "<call> answered no <what>: …" when it is not one (an item off its shape, read by
-    ``read_as``, costs that item; an answer off its shape, the call)."""
-    try:
-        return msgspec.convert(body, kind)
-    except msgspec.ValidationError as exc:
-        raise AnswerUnreadable(f"{call} answered no {what}: {exc}") from None
 
 
 def reader(
@@ -74,44 +89,9 @@ def path_segment(value: str, what: str = "an id") -> str:
     return found
 
 
-def url_under(url: str, prefix: str) -> bool:
-    """``url`` names something under ``prefix`` once resolved as the HTTP client resolves
-    it: ``files/../orders`` is ``/orders`` (where a shop's token goes with the request; a
-    dot segment in any other spelling is refused for every link, ``file_links``)."""
-    try:
-        resolved = httpx.URL(url)
-    except httpx.InvalidURL:
-        return False
-    return str(resolved).startswith(prefix)
-
-
 def iso_z(moment: datetime) -> str:
     """``moment`` in UTC as ISO 8601, "Z" for its zone (its fraction of a second kept)."""
     return as_utc(moment).isoformat().replace("+00:00", "Z")
-
-
-def iso_seconds(moment: datetime, *, up: bool = False) -> str:
-    """``moment`` in UTC to the second (``2026-11-23T09:48:00Z``); ``up``: to the second
-    above when it falls within one, so that a window ending there keeps what changed
-    earlier in its last second."""
-    utc = as_utc(moment)
-    whole = utc.replace(microsecond=0)
-    if up and whole != utc:
-        whole += timedelta(seconds=1)
-    return whole.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def to_millisecond(moment: datetime) -> datetime:
-    """``moment`` in UTC, cut to the millisecond: a window's bound as an API that keeps
-    milliseconds holds it."""
-    utc = as_utc(moment)
-    return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
-
-
-def iso_millis(moment: datetime) -> str:
-    """``moment`` in UTC to the millisecond (``2026-11-23T09:48:00.250Z``), cut, not
-    rounded."""
-    return to_millisecond(moment).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def full_name(first: str | None, last: str | None) -> str | None:
@@ -119,35 +99,19 @@ def full_name(first: str | None, last: str | None) -> str | None:
     return " ".join(n for n in (first, last) if n) or None
 
 
-class PersonName(msgspec.Struct, frozen=True, rename="camel"):
-    """A person (an order's buyer) as ``firstName`` and ``lastName``, either missing."""
+class PersonName(msgspec.Struct, frozen=True):
+    """A person (an order's or a folder's buyer) as its marketplace spells the two parts:
+    ``firstName``/``lastName``, ``firstname``/``lastname`` or ``first_name``/``last_name``,
+    either missing; ``full``: the name."""
 
-    first_name: str | None = None
-    last_name: str | None = None
-
-    @property
-    def full(self) -> str | None:
-        return full_name(self.first_name, self.last_name)
-
-
-class PersonNameLower(msgspec.Struct, frozen=True):
-    """A person (an order's buyer) as ``firstname`` and ``lastname``, either missing."""
-
-    firstname: str | None = None
-    lastname: str | None = None
+    first_camel: str | None = msgspec.field(name="firstName", default=None)
+    last_camel: str | None = msgspec.field(name="lastName", default=None)
+    first_lower: str | None = msgspec.field(name="firstname", default=None)
+    last_lower: str | None = msgspec.field(name="lastname", default=None)
+    first_snake: str | None = msgspec.field(name="first_name", default=None)
+    last_snake: str | None = msgspec.field(name="last_name", default=None)
 
     @property
     def full(self) -> str | None:
-        return full_name(self.firstname, self.lastname)
-
-
-class PersonNameSnake(msgspec.Struct, frozen=True):
-    """A person (a care folder's buyer) as ``first_name`` and ``last_name``, either
-    missing."""
-
-    first_name: str | None = None
-    last_name: str | None = None
-
-    @property
-    def full(self) -> str | None:
-        return full_name(self.first_name, self.last_name)
+        first = self.first_camel or self.first_lower or self.first_snake
+        return full_name(first, self.last_camel or self.last_lower or self.last_snake)

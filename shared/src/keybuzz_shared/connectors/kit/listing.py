@@ -1,9 +1,8 @@
-"""Paging and listing: a listing's strategy (page numbers, offsets, seek tokens, next links), the window it asks, its items decoded one by one and its kept cursors."""
+"""Paging and listing: a listing's strategy (page numbers, offsets, seek tokens, next links), the window it asks, and its kept cursors."""
 
 from __future__ import annotations
 
 import logging
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -14,7 +13,6 @@ import msgspec
 
 from keybuzz_shared.connectors.kit.page_bounds import RepeatedPages, follows, past_bound, same_next
 from keybuzz_shared.connectors.seam import Page, cursor_of, read_each, state_of
-from keybuzz_shared.mended import json_decoded
 
 # --- listing -------------------------------------------------------------------------------
 # How a marketplace's listings page, declared: a connector names its listing's call and
@@ -57,20 +55,6 @@ Fetch = Callable[[dict[str, str], str | None], Awaitable[tuple[Sequence[Any], M]
 Read = Callable[[Sequence[Any]], tuple[tuple[T, ...], tuple[str, ...]]]
 # A window as the marketplace's query: its start and end (None: a window without an end).
 Query = Callable[[datetime, datetime | None], dict[str, str]]
-
-
-def iso_window(low: datetime, high: datetime | None) -> dict[str, str]:
-    """A window as a listing's query (a ``Query``): ``min`` and, where it ends, ``max``,
-    ISO 8601; ``window_of`` reads it back, for a call that builds its own request."""
-    return {"min": low.isoformat(), **({"max": high.isoformat()} if high is not None else {})}
-
-
-def window_of(params: dict[str, str]) -> tuple[datetime, datetime | None]:
-    """The window ``iso_window`` wrote into a page's parameters."""
-    high = params.get("max")
-    return datetime.fromisoformat(params["min"]), (
-        datetime.fromisoformat(high) if high is not None else None
-    )
 
 
 def logged_each(
@@ -569,73 +553,11 @@ def window_query(
     return query
 
 
-# --- typed items ---------------------------------------------------------------------------
-# A page's items kept as the marketplace's bytes until each is read: a page decoded with
-# its list as ``list[msgspec.Raw]`` (the requester's ``shape``) holds each item's own bytes,
-# and each is decoded into the connector's type alone. An item off its shape costs that item,
-# said, never the page, and no JSON value stands between the bytes and the type of an item
-# on its shape. A page whose document was read item by item already (XML: ``Node.each``)
-# hands its items and why the others were left out on together (``with_unread``,
-# ``map_each``).
-
-
-def decoded(raw: msgspec.Raw | bytes, shape: type[T], what: str) -> T:
-    """One item's bytes as ``shape``; ValueError naming ``what`` when they are not one.
-    Bytes the typed decoder refuses are read once more as a JSON value before they are
-    judged: a key given twice is then read as its last value, as JSON decoders read it
-    (the typed decoder judges each value, a bogus first one included)."""
-    try:
-        return json_decoded(raw, shape)
-    except msgspec.ValidationError:
-        pass
-    except (msgspec.DecodeError, RecursionError) as exc:
-        raise ValueError(f"{what} off its shape: {str(exc)[:200]}") from None
-    try:
-        return msgspec.convert(json_decoded(raw), shape)
-    except (msgspec.DecodeError, RecursionError) as exc:  # ValidationError is a DecodeError
-        raise ValueError(f"{what} off its shape: {str(exc)[:200]}") from None
-
-
-def decode_each(shape: type[T], what: str) -> Read[T]:
-    """A listing's ``Read`` of a page's raw items, each ``decoded`` into ``shape`` alone."""
-
-    def read(raw: Sequence[Any]) -> tuple[tuple[T, ...], tuple[str, ...]]:
-        return read_each(raw, lambda item: decoded(item, shape, what))
-
-    return read
-
-
-class Unread(str):
-    """An item a page's document listed that could not be read: why, with its id."""
-
-
-def with_unread(items: Sequence[Any], unreadable: Sequence[str]) -> list[Any]:
-    """A page's items read from its document and, after them, why each other one could
-    not be: a listing's raw items, for ``map_each``."""
-    return [*items, *map(Unread, unreadable)]
-
-
-def mapped(map_one: Callable[[Any], T]) -> Callable[[Any], T]:
-    """``map_one`` of a ``with_unread`` item; ValueError (why) for an ``Unread`` one."""
-
-    def mapped_one(item: Any) -> T:
-        if isinstance(item, Unread):
-            raise ValueError(str(item))
-        return map_one(item)
-
-    return mapped_one
-
-
-def map_each(map_one: Callable[[Any], T]) -> Read[T]:
-    """A listing's ``Read`` of ``with_unread`` items: each mapped, each ``Unread`` one said."""
-    return lambda raw: read_each(raw, mapped(map_one))
-
-
 # --- kept cursors --------------------------------------------------------------------------
 # A cursor a listing handed out in an earlier layout, still read as the listing's state
 # (a ``Listing``'s ``legacy``): a poller or a backfill job keeps its cursor across a
 # restart, so the layout it was given in stays readable: one of the seam's codec
-# (``earlier``), or text the listing wrote itself (``earlier_text``).
+# (``earlier``), or text the listing wrote itself (Back Market's ``earlier_text``).
 
 L = TypeVar("L", bound=msgspec.Struct)  # the earlier layout
 StateT = TypeVar("StateT")  # the listing's state
@@ -650,24 +572,6 @@ def earlier(
     def legacy(cursor: str) -> StateT | None:
         try:
             return state(state_of(cursor, layout, valid))
-        except ValueError:
-            return None
-
-    return legacy
-
-
-def earlier_text(
-    pattern: str, state: Callable[[re.Match[str]], StateT]
-) -> Callable[[str], StateT | None]:
-    """A cursor written as text matching ``pattern`` whole, as the state ``state`` makes of
-    its groups (a ValueError: a field the earlier listing never wrote); None for any other
-    cursor."""
-    form = re.compile(pattern)
-
-    def legacy(cursor: str) -> StateT | None:
-        found = form.fullmatch(cursor)
-        try:
-            return state(found) if found is not None else None
         except ValueError:
             return None
 

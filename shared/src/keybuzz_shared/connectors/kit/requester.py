@@ -8,7 +8,8 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from enum import Enum
 from typing import Any, NamedTuple, NoReturn, Protocol, TypeVar, Unpack
 
 import httpx
@@ -99,14 +100,6 @@ class Answers(Protocol):
 COMMON_REASON_KEYS = ("detail", "message", "error_description", "title", "error", "errors")
 
 
-class Held(NamedTuple):
-    """A refusal that says nothing of the call or the credentials: the shop is held for
-    ``seconds`` and the same call tried again then."""
-
-    seconds: float
-    reason: str
-
-
 @dataclass(frozen=True)
 class Refusals:
     """How a marketplace refuses: ``credentials``, the statuses that mean the shop's
@@ -118,8 +111,15 @@ class Refusals:
     the call's name, the status and the document (its code and message kept), in place
     of the seam's call refused."""
 
+    class Held(NamedTuple):
+        """A refusal that says nothing of the call or the credentials: the shop is held for
+        ``seconds`` and the same call tried again then."""
+
+        seconds: float
+        reason: str
+
     credentials: frozenset[int] = frozenset({401})
-    held: Callable[[httpx.Response, Any], Held | None] | None = None
+    held: Callable[[httpx.Response, Any], Refusals.Held | None] | None = None
     reason_keys: tuple[str, ...] = COMMON_REASON_KEYS
     expired: Callable[[httpx.Response, Any], bool] | None = None
     error: Callable[[str, int, Any], Exception] | None = None
@@ -257,33 +257,79 @@ class Pace(Protocol):
         ...
 
 
-@dataclass
-class Call:
-    name: str  # "GET ws/sav", "M11 GET /api/inbox/threads": for errors and logs
-    method: str
-    url: str
-    params: dict[str, str] = field(default_factory=dict)
+# A call says what it is in three typed, immutable options: when it may be sent again
+# (``Resend``), what it carries (``Sending``) and how its answer is read (``Reading``). What
+# happens to it while it runs (a request out without an answer, a Retry-After, its deadline)
+# is the requester's, apart (``_InFlight``).
+
+
+class Resend(Enum):
+    """When a call is sent again within its deadline."""
+
+    READ = "read"  # it changes nothing: again after no answer, a 429/5xx or a garbled one
+    # A read the marketplace allows once per its frequency: an answer that came garbled
+    # was counted, so sending it again at once only meets a 429.
+    PACED = "paced"
+    # It sends something: again only after an answer proving the marketplace did nothing;
+    # a lost answer is an unknown outcome.
+    SEND = "send"
+
+
+class Answer(Enum):
+    """What a call's answer is."""
+
+    JSON = "json"  # JSON, decoded into the reading's shape where it has one
+    BYTES = "bytes"  # its bytes, whatever their type (a download; a call not read)
+    DOCUMENT = "document"  # a document of the spec's ``answers`` (XML), its envelope read
+
+
+class Reading(msgspec.Struct, frozen=True, kw_only=True):
+    """How a call's answer is read: as ``answer``, decoded into ``shape`` (a msgspec type;
+    None: JSON as it comes), at most ``max_bytes`` of it (0: the requester's cap)."""
+
+    answer: Answer = Answer.JSON
+    shape: Any = None
+    max_bytes: int = 0
+
+
+class Sending(msgspec.Struct, frozen=True, kw_only=True):
+    """What a call carries: ``content`` of ``content_type``, or multipart ``parts``, or a
+    body ``made`` from what the authentication carries (an XML API's token, in place of
+    headers: made again for a renewed token)."""
+
     content: bytes | None = None
     content_type: str | None = None
-    parts: list[Part] | None = None
-    hold: str = ""  # what a Retry-After holds back (the operation, else the call's name)
-    # False for calls that send something: only answers proving the marketplace did
-    # nothing are retried, and a lost answer is an unknown outcome.
-    idempotent: bool = True
-    token_request: bool = False
-    json_answer: bool = True  # False: the answer's bytes, whatever their type
-    # A call the marketplace allows once per its frequency: an answer that came garbled
-    # was counted, so sending it again at once only meets a 429.
-    paced: bool = False
-    max_bytes: int = 0  # 0: the requester's cap
-    shape: Any = None  # the answer decoded into it (a msgspec type); None: JSON as it comes
-    in_doubt: bool = False
-    retry_after: float | None = None
-    ends_at: float | None = None  # time.monotonic() of the call's deadline
-    # The body made from what the authentication carries (an XML API's token), in place
-    # of headers: made again for a renewed token.
-    body: Callable[[Mapping[str, str]], bytes] | None = None
-    document: bool = False  # its answer a document of the spec's ``answers``, not JSON
+    parts: tuple[Part, ...] = ()
+    made: Callable[[Mapping[str, str]], bytes] | None = None
+
+
+class Call(msgspec.Struct, frozen=True, kw_only=True):
+    """One call: ``name`` ("GET ws/sav", "M11 GET /api/inbox/threads") for errors, logs and
+    counts; ``hold``, what a Retry-After holds back (its operation, else its name);
+    ``login``, the call that trades the shop's credentials for a token (sent with none, a
+    refusal is the credentials')."""
+
+    name: str
+    method: str
+    url: str
+    params: Mapping[str, str] = msgspec.field(default_factory=dict)
+    hold: str = ""
+    resend: Resend = Resend.READ
+    sending: Sending = Sending()
+    reading: Reading = Reading()
+    login: bool = False
+
+
+class _InFlight:
+    """A call while it runs, as the shared steps see it (``json_calls.Call``)."""
+
+    def __init__(self, call: Call) -> None:
+        self.call = call
+        self.name = call.name
+        self.idempotent = call.resend is not Resend.SEND
+        self.in_doubt = False  # a request left and no answer came back yet
+        self.retry_after: float | None = None  # what the last throttling answer said
+        self.ends_at: float | None = None  # time.monotonic() of the call's deadline
 
 
 @dataclass(frozen=True)
@@ -301,7 +347,7 @@ class _AuthRefused(Exception):
         self.error = error  # the marketplace's own words for it (Refusals.error), if any
 
 
-class Requester(JsonCalls[Call]):
+class Requester(JsonCalls[_InFlight]):
     """One shop's calls on the API at ``base_url``; ``shop``: what its logs name it by."""
 
     def __init__(
@@ -366,9 +412,9 @@ class Requester(JsonCalls[Call]):
         ``request``'s: an answer in another shape is garbled). ``paced``: a call the
         marketplace allows once per its frequency, a garbled answer not asked again within
         the call."""
-        call = self._call("GET", path, params, operation=operation, paced=paced)
-        call.shape = shape
-        return (await self._run(call)).body
+        resend = Resend.PACED if paced else Resend.READ
+        call = self._call("GET", path, params, operation=operation, resend=resend)
+        return (await self._run(msgspec.structs.replace(call, reading=Reading(shape=shape)))).body
 
     async def get_page(
         self, path: str, params: Mapping[str, str] | None = None, cursor: str | None = None
@@ -381,7 +427,7 @@ class Requester(JsonCalls[Call]):
         next one, or links itself, is the last (``page_bounds``)."""
         call = self._call("GET", path, None if cursor is not None else params)
         if cursor is not None:
-            call.url = self._from_cursor(cursor)
+            call = msgspec.structs.replace(call, url=self._from_cursor(cursor))
         answer = await self._run(call)
         items = self._items(call, answer.body)
         asked = httpx.URL(call.url, params=call.params).params.get("pageSize")
@@ -405,9 +451,9 @@ class Requester(JsonCalls[Call]):
     ) -> Any:
         """``method`` with ``body`` as JSON; the JSON answer (None when empty). Unless
         ``idempotent``, sent again only after an answer proving nothing was done."""
-        call = self._call(method, path, idempotent=idempotent)
-        call.content, call.content_type = msgspec.json.encode(body), content_type
-        return (await self._run(call)).body
+        call = self._call(method, path, resend=_resend(idempotent))
+        sending = Sending(content=msgspec.json.encode(body), content_type=content_type)
+        return (await self._run(msgspec.structs.replace(call, sending=sending))).body
 
     async def request(
         self,
@@ -425,11 +471,16 @@ class Requester(JsonCalls[Call]):
         JSON. Its answer decoded into ``shape`` (a read answered in another shape is asked
         again), as JSON without one; ``answered=False``: its answer is not read as anything
         (None)."""
-        call = self._call(method, path, params, idempotent=idempotent)
-        call.name = call.hold = name
-        call.shape, call.json_answer = shape, answered
+        sending = Sending()
         if body is not None:
-            call.content, call.content_type = msgspec.json.encode(body), "application/json"
+            sending = Sending(content=msgspec.json.encode(body), content_type="application/json")
+        call = msgspec.structs.replace(
+            self._call(method, path, params, resend=_resend(idempotent)),
+            name=name,
+            hold=name,
+            sending=sending,
+            reading=Reading(answer=Answer.JSON if answered else Answer.BYTES, shape=shape),
+        )
         answer = (await self._run(call)).body
         return answer if answered else None
 
@@ -449,12 +500,17 @@ class Requester(JsonCalls[Call]):
         the credentials')."""
         if self.spec.answers is None:
             raise TypeError(f"{self.spec.label}'s API declares no answers but JSON")
-        call = self._call("POST", path, idempotent=idempotent)
-        call.name = call.hold = path
-        call.body, call.max_bytes, call.document = body, max_bytes, True
-        call.content_type, call.token_request = self.spec.answers.content_type, login
+        call = msgspec.structs.replace(
+            self._call("POST", path, resend=_resend(idempotent)),
+            name=path,
+            hold=path,
+            sending=Sending(made=body, content_type=self.spec.answers.content_type),
+            reading=Reading(answer=Answer.DOCUMENT, max_bytes=max_bytes),
+            login=login,
+        )
         if login:
-            return (await self._bounded(call, self._send(call, {}))).body
+            flight = _InFlight(call)
+            return (await self._bounded(flight, self._send(flight, {}))).body
         return (await self._run(call)).body
 
     async def get_document(
@@ -473,16 +529,20 @@ class Requester(JsonCalls[Call]):
         repeated once it may have arrived."""
         if self.spec.answers is None:
             raise TypeError(f"{self.spec.label}'s API declares no answers but JSON")
-        call = self._call("GET", path, params, idempotent=idempotent)
-        call.name = call.hold = name
-        call.max_bytes, call.document = max_bytes, True
+        call = msgspec.structs.replace(
+            self._call("GET", path, params, resend=_resend(idempotent)),
+            name=name,
+            hold=name,
+            reading=Reading(answer=Answer.DOCUMENT, max_bytes=max_bytes),
+        )
         return (await self._run(call)).body
 
     async def post_multipart(self, path: str, parts: Sequence[Part], *, operation: str = "") -> Any:
         """``POST`` a multipart/form-data body, never repeated once it may have arrived."""
-        call = self._call("POST", path, operation=operation, idempotent=False)
-        call.parts = list(parts)
-        return (await self._run(call)).body
+        call = self._call("POST", path, operation=operation, resend=Resend.SEND)
+        return (
+            await self._run(msgspec.structs.replace(call, sending=Sending(parts=tuple(parts))))
+        ).body
 
     async def post_form(
         self,
@@ -505,8 +565,10 @@ class Requester(JsonCalls[Call]):
     ) -> bytes:
         """The bytes of ``GET <api>/<path>`` (a download through the API itself):
         FileTooLarge over ``max_bytes``, FileUnavailable for a 404."""
-        call = self._call("GET", path, params, operation=operation)
-        call.json_answer, call.max_bytes = False, max_bytes
+        call = msgspec.structs.replace(
+            self._call("GET", path, params, operation=operation),
+            reading=Reading(answer=Answer.BYTES, max_bytes=max_bytes),
+        )
         try:
             answer: bytes = (await self._run(call)).body
         except CallRefused as exc:
@@ -521,8 +583,9 @@ class Requester(JsonCalls[Call]):
         ``FileUnavailable`` without the file; unavailable for 429, 5xx or no answer (an
         error names the call "GET file", never the link)."""
         target = self._files.joined(self._base, url)
-        call = Call("GET file", "GET", target)  # a link is not quoted: its path names the file
-        return await self._bounded(call, self._download(call, target, max_bytes))
+        # A link is not quoted: its path names the file.
+        flight = _InFlight(Call(name="GET file", method="GET", url=target, hold="GET file"))
+        return await self._bounded(flight, self._download(flight, target, max_bytes))
 
     async def token(
         self,
@@ -535,9 +598,19 @@ class Requester(JsonCalls[Call]):
         """The answer of an OAuth token endpoint to ``form`` (decoded into ``shape`` when
         given, like ``request``'s; ``headers``: the client's authentication where it is not
         in the form): its refusals of the client are the credentials refused."""
-        call = Call("token", "POST", token_url, token_request=True, shape=shape)
-        call.content, call.content_type = form, "application/x-www-form-urlencoded"
-        return (await self._bounded(call, self._send(call, headers or {}))).body
+        form_type = "application/x-www-form-urlencoded"
+        flight = _InFlight(
+            Call(
+                name="token",
+                method="POST",
+                url=token_url,
+                hold="token",
+                sending=Sending(content=form, content_type=form_type),
+                reading=Reading(shape=shape),
+                login=True,
+            )
+        )
+        return (await self._bounded(flight, self._send(flight, headers or {}))).body
 
     def unreadable(self, call: str, reason: str) -> Exception:
         return self.spec.errors.unreadable(call, reason)
@@ -564,8 +637,7 @@ class Requester(JsonCalls[Call]):
         params: Mapping[str, str] | None = None,
         *,
         operation: str = "",
-        paced: bool = False,
-        idempotent: bool = True,
+        resend: Resend = Resend.READ,
     ) -> Call:
         url = self.url(path)
         if operation:
@@ -573,24 +645,28 @@ class Requester(JsonCalls[Call]):
         else:
             name = f"{method} {path.split('?', 1)[0].lstrip('/') or '/'}"
         return Call(
-            name,
-            method,
-            url,
+            name=name,
+            method=method,
+            url=url,
             params={**(params or {}), **self.auth.params},
             hold=operation or name,
-            idempotent=idempotent,
-            paced=paced,
+            resend=resend,
         )
 
     async def _run(self, call: Call) -> _Answer:
-        return await self._bounded(call, self._authorized(call, lambda h: self._send(call, h)))
+        flight = _InFlight(call)
+        return await self._bounded(
+            flight, self._authorized(flight, lambda h: self._send(flight, h))
+        )
 
-    async def _bounded(self, call: Call, work: Awaitable[T]) -> T:
+    async def _bounded(self, call: _InFlight, work: Awaitable[T]) -> T:
         if self._deadline is not None:
             call.ends_at = time.monotonic() + self._deadline
         return await super()._bounded(call, work)
 
-    async def _authorized(self, call: Call, send: Callable[[Mapping[str, str]], Awaitable[T]]) -> T:
+    async def _authorized(
+        self, call: _InFlight, send: Callable[[Mapping[str, str]], Awaitable[T]]
+    ) -> T:
         """``send`` with the authentication's headers; once more with renewed ones when
         they were refused (``_AuthRefused``), the credentials refused after that."""
         headers = await self.auth.headers(self)
@@ -618,39 +694,41 @@ class Requester(JsonCalls[Call]):
                 f"a token just granted was refused: {again.detail}"
             ) from None
 
-    async def _send(self, call: Call, headers: Mapping[str, str]) -> _Answer:
+    async def _send(self, call: _InFlight, headers: Mapping[str, str]) -> _Answer:
         return await self._attempted(call, lambda: self._once(call, headers))
 
-    async def _once(self, call: Call, auth_headers: Mapping[str, str]) -> _Answer:
+    async def _once(self, call: _InFlight, auth_headers: Mapping[str, str]) -> _Answer:
         await self._hold_check(call)
         self._allowance_check(call)
         if self._pace is not None:
             await self._pace.before(call.name)
         self.sent[call.name] += 1
-        answers, content = self.spec.answers, call.content
+        asked, answers = call.call, self.spec.answers
+        sending, content = asked.sending, asked.sending.content
         accept = answers.content_type.split(";")[0] if answers else "application/json"
         headers = {"Accept": accept, **auth_headers}
-        if call.body is not None:  # the authentication travels in the body
-            headers, content = {"Accept": accept}, call.body(auth_headers)
-        if call.content_type is not None:
-            headers["Content-Type"] = call.content_type
+        if sending.made is not None:  # the authentication travels in the body
+            headers, content = {"Accept": accept}, sending.made(auth_headers)
+        if sending.content_type is not None:
+            headers["Content-Type"] = sending.content_type
         response, content = await self._exchange(
             call,
             lambda: self._http.stream(
-                call.method,
-                call.url,
-                params=call.params or None,
+                asked.method,
+                asked.url,
+                params=dict(asked.params) or None,
                 content=content,
-                files=call.parts,
+                files=list(sending.parts) or None,
                 headers=headers,
                 follow_redirects=False,
             ),
-            call.max_bytes or self._max_bytes,
+            asked.reading.max_bytes or self._max_bytes,
         )
-        body = self._decoded(call, response, content) if call.json_answer else content
+        read_as = asked.reading.answer
+        body = content if read_as is Answer.BYTES else self._decoded(call, response, content)
         return _Answer(body, response.links.get("next", {}).get("url"))
 
-    def _allowance_check(self, call: Call) -> None:
+    def _allowance_check(self, call: _InFlight) -> None:
         limit = self._allowance_limit
         if call.name == self.spec.allowance_call and limit is not None:
             if self.sent[call.name] >= limit:
@@ -658,10 +736,10 @@ class Requester(JsonCalls[Call]):
 
     # --- holds: a Retry-After kept for the calls after ------------------------------------
 
-    async def _hold_check(self, call: Call) -> None:
+    async def _hold_check(self, call: _InFlight) -> None:
         """No call leaves inside the Retry-After its operation was given: a call that was
         itself throttled waits out what is left of it, any other fails at once, unsent."""
-        left = self.held_for(call.hold)
+        left = self.held_for(call.call.hold)
         if left > 0 and call.retry_after is not None:
             await asyncio.sleep(left)
         elif left > 0:
@@ -671,18 +749,19 @@ class Requester(JsonCalls[Call]):
                 retry_after=left,
             )
 
-    def _ends_now(self, call: Call, throttled: Throttled) -> bool:
+    def _ends_now(self, call: _InFlight, throttled: Throttled) -> bool:
         """Where the marketplace holds throttled operations, the operation is held for
         the Retry-After, and a wait the call's deadline would cut is not begun."""
         if not self.spec.holds_throttled or throttled.retry_after is None:
             return throttled.too_long
         held = time.monotonic() + throttled.retry_after
-        self._held_until[call.hold] = max(held, self._held_until.get(call.hold, 0.0))
+        hold = call.call.hold
+        self._held_until[hold] = max(held, self._held_until.get(hold, 0.0))
         return throttled.too_long or (call.ends_at is not None and held >= call.ends_at)
 
     # --- what the marketplace says --------------------------------------------------------
 
-    async def _refused(self, call: Call, response: httpx.Response) -> NoReturn:
+    async def _refused(self, call: _InFlight, response: httpx.Response) -> NoReturn:
         status = response.status_code
         if 300 <= status < 400:
             raise self.spec.errors.unreadable(
@@ -691,7 +770,7 @@ class Requester(JsonCalls[Call]):
         self._judged(call, response, await self._refusal(response))
 
     def _judged(
-        self, call: Call, response: httpx.Response, document: Any, *, enveloped: bool = False
+        self, call: _InFlight, response: httpx.Response, document: Any, *, enveloped: bool = False
     ) -> NoReturn:
         """A refusal read by the marketplace's table (``document``: what the answer says;
         ``enveloped``: said by its envelope, whatever its HTTP status)."""
@@ -705,9 +784,9 @@ class Requester(JsonCalls[Call]):
         detail = self._detail(response, refusals.reason(document))
         expired = refusals.expired is not None and refusals.expired(response, document)
         own = refusals.error(call.name, status, document) if refusals.error else None
-        if own is not None and not (expired and not call.token_request):
+        if own is not None and not (expired and not call.call.login):
             raise own
-        if call.token_request:
+        if call.call.login:
             error = document.get("error") if isinstance(document, dict) else None
             if status == 401 or error in CREDENTIAL_ERRORS or enveloped:
                 raise errors.credentials_refused(detail)
@@ -731,7 +810,7 @@ class Requester(JsonCalls[Call]):
         where = "another host" if target.host != self._base.host else "the same host"
         return f" to {where} ({target.host}){hint}"
 
-    async def _check_status(self, call: Call, response: httpx.Response) -> None:
+    async def _check_status(self, call: _InFlight, response: httpx.Response) -> None:
         if self._pace is not None:
             self._pace.after(call.name, response)
         if self._enveloped(response):
@@ -742,10 +821,10 @@ class Requester(JsonCalls[Call]):
             raise self.spec.errors.unavailable(call.name, "HTTP 429, no token granted now")
         await super()._check_status(call, response)
 
-    def _grants_refused_for_the_period(self, call: Call, response: httpx.Response) -> bool:
+    def _grants_refused_for_the_period(self, call: _InFlight, response: httpx.Response) -> bool:
         return (
             self.spec.grants_per_period
-            and call.token_request
+            and call.call.login
             and response.status_code == 429
             and retry_after(response) is None
         )
@@ -761,13 +840,13 @@ class Requester(JsonCalls[Call]):
         return status not in self.spec.refusals.credentials and media == own
 
     def _document(
-        self, call: Call, response: httpx.Response, content: bytes, answers: Answers
+        self, call: _InFlight, response: httpx.Response, content: bytes, answers: Answers
     ) -> Any:
         """An answer of the spec's ``answers``: garbled, asked again within a read; its
         envelope's refusal read by the table, or asked again when it says "later"."""
         redact = KnownSecrets(self._secrets()).redact
         try:
-            document = answers.read(content, call.max_bytes or self._max_bytes, redact)
+            document = answers.read(content, call.call.reading.max_bytes or self._max_bytes, redact)
         except Garbled as garbled:
             self._lost(call, garbled.reason)
             self.spec.log.warning(
@@ -786,26 +865,30 @@ class Requester(JsonCalls[Call]):
             raise TransientFailure(refusal.reason)
         self._judged(call, response, document, enveloped=True)
 
-    def _decoded(self, call: Call, response: httpx.Response, content: bytes) -> Any:
+    def _decoded(self, call: _InFlight, response: httpx.Response, content: bytes) -> Any:
         """JSON as ``JsonCalls`` reads it; with a ``shape``, decoded into it, an answer in
         another shape (or past the decoder's depth) garbled: asked again within a read."""
-        if self.spec.answers is not None and call.document:
+        reading = call.call.reading
+        if self.spec.answers is not None and reading.answer is Answer.DOCUMENT:
             return self._document(call, response, content, self.spec.answers)
-        if call.shape is None or not content.strip():
+        if reading.shape is None or not content.strip():
             return super()._decoded(call, response, content)
         media = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if not media.endswith(JSON_TYPES):
             self._lost(call, f"{media or 'no content type'} answer")
             raise self.spec.errors.unreadable(call.name, self._not_json(media))
         try:
-            return json_decoded(content, call.shape)
+            return json_decoded(content, reading.shape)
         except (msgspec.DecodeError, RecursionError) as exc:
             self._lost(call, "not of its shape")
             reason = f"not of its shape: {str(exc)[:120]}"
             self._garbled(call, reason, reason, logged=True)
 
-    async def _read_bounded(self, call: Call, response: httpx.Response, max_bytes: int) -> bytes:
-        if call.document:  # worded as the XML guard words its size
+    async def _read_bounded(
+        self, call: _InFlight, response: httpx.Response, max_bytes: int
+    ) -> bytes:
+        reading = call.call.reading
+        if reading.answer is Answer.DOCUMENT:  # worded as the XML guard words its size
             try:
                 return await read_bounded(response, max_bytes)
             except AnswerTooLarge as exc:
@@ -813,15 +896,15 @@ class Requester(JsonCalls[Call]):
                 declared = f" ({exc.declared} declared)" if exc.declared is not None else ""
                 reason = f"response larger than {max_bytes} bytes{declared}"
                 raise self.spec.errors.unreadable(call.name, reason) from None
-        if call.json_answer or not call.max_bytes:  # a file has its own size
+        if reading.answer is Answer.JSON or not reading.max_bytes:  # a file has its own size
             return await super()._read_bounded(call, response, max_bytes)
         try:
             return await read_bounded(response, max_bytes)
         except AnswerTooLarge as exc:  # a file over the size it may have
             raise FileTooLarge(f"{call.name}: {exc.size}") from None
 
-    def _resends_garbled(self, call: Call) -> bool:
-        return not call.paced
+    def _resends_garbled(self, call: _InFlight) -> bool:
+        return call.call.resend is not Resend.PACED
 
     def _not_json(self, media: str) -> str:
         hint = f": {self.spec.misaddressed}" if self.spec.misaddressed else ""
@@ -837,7 +920,7 @@ class Requester(JsonCalls[Call]):
 
     # --- files ----------------------------------------------------------------------------
 
-    async def _download(self, call: Call, url: str, max_bytes: int) -> bytes:
+    async def _download(self, call: _InFlight, url: str, max_bytes: int) -> bytes:
         """The file, with the call's authentication (renewed once like a call's) where the
         marketplace's files need it, else with its public headers only."""
         authorized = self.spec.authorized_files
@@ -899,3 +982,7 @@ class RequesterOptions(CallOptions, total=False):
     files: FileLinks
     max_response_bytes: int | None
     pace: Pace | None
+
+
+def _resend(idempotent: bool) -> Resend:
+    return Resend.READ if idempotent else Resend.SEND

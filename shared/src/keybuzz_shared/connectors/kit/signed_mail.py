@@ -228,9 +228,13 @@ class DkimKeys:
 
         return from_given
 
+    def verified(self, raw: bytes) -> list[MailSignature]:
+        """The mail's DKIM signatures that verify with these keys (``verified_signatures``)."""
+        return verified_signatures(raw, self)
+
 
 # --- dkim signatures -----------------------------------------------------------------------
-# A relay mail's DKIM signatures that verify (``DeclaredRelay.signatures``), with the
+# A relay mail's DKIM signatures that verify (``DeclaredRelay.dkim_keys``), with the
 # keys of a marketplace's ``DkimKeys``: one check for every relay that signs.
 
 log = logging.getLogger(__name__)

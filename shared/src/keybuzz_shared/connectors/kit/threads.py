@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Se
 from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
-from urllib.parse import unquote, urlsplit
 
 import msgspec
 
@@ -231,7 +230,7 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
     ``details``: one item's details (CallRefused: that item refused); ``messages``: its
     messages, ``unreadable_in``: why each of its others could not be read; ``named``: what
     ``unreadable`` calls an item ("care folder"); ``files``: a message's file;
-    ``rereads``: the session's ledger, None to read every item listed; ``from_since``:
+    ``rereads``: keep the session's ledger (``Rereads``), else read every item listed; ``from_since``:
     where the list dates nothing, how long before ``since`` an item's messages are kept."""
 
     def __init__(
@@ -246,7 +245,7 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
         files: Callable[[InboxFile, int], Awaitable[bytes]],
         page_size: int,
         at_once: int = 4,
-        rereads: Rereads[int] | None = None,
+        rereads: bool = False,
         unreadable_in: Callable[[T], Sequence[str]] = _none,
         from_since: timedelta | None = None,
     ) -> None:
@@ -259,7 +258,7 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
         self.files = files
         self.page_size = page_size
         self.at_once = at_once
-        self.rereads = rereads
+        self.rereads = Rereads[int]() if rereads else None
         self.unreadable_in = unreadable_in
         self.from_since = from_since
 
@@ -462,17 +461,6 @@ async def item_at(
         raise client.errors.unreadable(call, str(exc)) from None
 
 
-def path_under(path: str) -> Callable[[str], str | None]:
-    """An item's path under ``path`` by its id (``<path>/<id>``, an order's for
-    ``EachById``); None for an id that cannot be one path segment, not asked."""
-
-    def item_path(item_id: str) -> str | None:
-        found = segment(item_id)
-        return f"{path}/{found}" if found is not None else None
-
-    return item_path
-
-
 # --- linked files --------------------------------------------------------------------------
 # A message's file given as a link (a file host's URL), as the seam's ``InboxFile``: named
 # by the link's last path segment, decoded (its id where the link names none), its media
@@ -485,20 +473,6 @@ def media_type_of(*names: str) -> str:
     it (its name, or ``file.<format>`` where the marketplace gives a format)."""
     known = (mimetypes.guess_type(name)[0] for name in names)
     return next((found for found in known if found), "application/octet-stream")
-
-
-def file_type(name: str, given: str | None = None) -> str:
-    """The media type of the file ``name``: the one the marketplace ``given`` with it when
-    that is one (``type/subtype``), else the one its name says."""
-    if given and "/" in given:
-        return given.strip().lower()
-    return media_type_of(name)
-
-
-def linked_file(url: str, file_id: str) -> InboxFile:
-    """The file at ``url``, named as its link names it, else ``file_id``."""
-    name = unquote(urlsplit(url).path.rsplit("/", 1)[-1]) or file_id
-    return InboxFile(name=name, url=url, content_type=media_type_of(name))
 
 
 # --- shown details -------------------------------------------------------------------------
@@ -725,7 +699,7 @@ def read_first(
 # which kind each message it gave came from (that listing's only), and ``mark_read`` marks
 # each conversation once; a message no listing gave, or whose conversation the marketplace
 # refused to mark, is counted refused. What a listing needs to look up once (the seller's
-# recent orders) is a ``PerListing``, read when first needed and dropped at the next
+# recent orders) is a ``Conversations.PerListing``, read when first needed and dropped at the next
 # listing's first page.
 
 C = TypeVar("C")  # a conversation as listed
@@ -741,42 +715,9 @@ class ListedAt(msgspec.Struct, array_like=True, frozen=True):
     low: datetime
 
 
-@dataclass(frozen=True)
-class ConversationKind:
-    """One kind of conversation the marketplace lists apart: its name in the listing's
-    query, and whether that listing filters by the window's start (``windowed``) or lists
-    them all (their last change then decides)."""
-
-    name: str
-    windowed: bool = True
-
-
 # One page of a kind's listing: (kind, offset, the window's start or None where the kind
 # takes no time filter) → the page's raw items and whether a next page follows.
 PageOf = Callable[[str, int, datetime | None], Awaitable[tuple[list[Any], bool]]]
-
-
-class PerListing(Generic[T]):
-    """What a listing looks up once, when first needed (``fetch``); where the marketplace
-    refuses it, ``fallback`` and a warning naming ``what``: the messages come without it."""
-
-    def __init__(self, fetch: Callable[[], Awaitable[T]], fallback: T, what: str) -> None:
-        self._fetch = fetch
-        self._fallback = fallback
-        self._what = what
-        self._found: tuple[T] | None = None
-
-    def drop(self) -> None:
-        self._found = None
-
-    async def get(self) -> T:
-        if self._found is None:
-            try:
-                self._found = (await self._fetch(),)
-            except CallRefused as exc:
-                log.warning("%s could not be read: %s", self._what, exc)
-                self._found = (self._fallback,)
-        return self._found[0]
 
 
 class Conversations(ThreadsInbox, Generic[C]):
@@ -787,9 +728,40 @@ class Conversations(ThreadsInbox, Generic[C]):
     conversation of a kind read; ``files``: a message's file; ``lookups``: what each
     listing looks up once."""
 
+    @dataclass(frozen=True)
+    class Kind:
+        """One kind of conversation the marketplace lists apart: its name in the listing's
+        query, and whether that listing filters by the window's start (``windowed``) or lists
+        them all (their last change then decides)."""
+
+        name: str
+        windowed: bool = True
+
+    class PerListing(Generic[T]):
+        """What a listing looks up once, when first needed (``fetch``); where the marketplace
+        refuses it, ``fallback`` and a warning naming ``what``: the messages come without it."""
+
+        def __init__(self, fetch: Callable[[], Awaitable[T]], fallback: T, what: str) -> None:
+            self._fetch = fetch
+            self._fallback = fallback
+            self._what = what
+            self._found: tuple[T] | None = None
+
+        def drop(self) -> None:
+            self._found = None
+
+        async def get(self) -> T:
+            if self._found is None:
+                try:
+                    self._found = (await self._fetch(),)
+                except CallRefused as exc:
+                    log.warning("%s could not be read: %s", self._what, exc)
+                    self._found = (self._fallback,)
+            return self._found[0]
+
     def __init__(
         self,
-        kinds: Sequence[ConversationKind],
+        kinds: Sequence[Conversations.Kind],
         page: PageOf,
         read: Callable[[list[Any]], tuple[Sequence[C], Sequence[str]]],
         *,
@@ -799,7 +771,7 @@ class Conversations(ThreadsInbox, Generic[C]):
         messages: Callable[[C, str], Awaitable[Sequence[InboxMessage]]],
         mark: Callable[[str, str], Awaitable[object]],
         files: Callable[[InboxFile, int], Awaitable[bytes]],
-        lookups: Sequence[PerListing[Any]] = (),
+        lookups: Sequence[Conversations.PerListing[Any]] = (),
     ) -> None:
         self.kinds = {kind.name: kind for kind in kinds}
         self.order = [kind.name for kind in kinds]

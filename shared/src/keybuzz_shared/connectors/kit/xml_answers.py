@@ -15,8 +15,9 @@ import httpx
 import msgspec
 from lxml import etree
 
+from keybuzz_shared.connectors import seam
 from keybuzz_shared.connectors.kit.requester import ApiSpec, CallErrors, Garbled, Refusal, Refusals
-from keybuzz_shared.connectors.seam import CredentialsRefused, RequestRefused, read_each
+from keybuzz_shared.connectors.seam import RequestRefused, read_each
 from keybuzz_shared.json_calls import Unavailable
 from keybuzz_shared.mended import xml_mended
 from keybuzz_shared.redaction import mask_tokens, remote_excerpt
@@ -237,6 +238,10 @@ class Node:
     def decimal(self, name: str) -> Decimal | None:
         return self._number(name, Decimal, "a number")
 
+    def decode(self, shape: type[S], **given: Any) -> S:
+        """This element read into ``shape`` (the module's ``decode``)."""
+        return decode(self, shape, **given)
+
     def datetime(self, name: str) -> Moment | None:
         text = self.text(name)
         return None if text is None else parse_datetime(text, self.refused, name)
@@ -266,11 +271,6 @@ def decode(node: Node, shape: type[S], **given: Any) -> S:
     unstripped, a value in its own words)."""
     read = {name: read(node) for name, read in _fields(shape) if name not in given}
     return shape(**read, **given)
-
-
-def decoding(shape: type[S]) -> Callable[[Node], S]:
-    """``decode`` into ``shape``, as ``Node.each`` takes it."""
-    return lambda node: decode(node, shape)
 
 
 _READINGS: dict[type, Callable[[Node, str], Any]] = {
@@ -393,29 +393,13 @@ def _zone(zone: str | None) -> timezone:
 # gives the requester its ``Answers`` and its ``Refusals``: a refused login is the shop's
 # credentials refused, any other refusal the call refused with its status and codes, a
 # refusal over HTTP without an envelope the same with its status. Those two errors are the
-# kit's too (``EnvelopeCredentialsRefused``, ``EnvelopeRefused``: the envelope's status and
+# kit's too (``StatusEnvelope.CredentialsRefused``, ``.Refused``: the envelope's status and
 # codes kept, the marketplace named by the connector's subclass).
 
 
-class EnvelopeError(msgspec.Struct, frozen=True):
-    """One ``<error severity="…" code="…">text</error>`` of an answer."""
-
-    code: str
-    severity: str
-    text: str
-
-
-Errors = tuple[EnvelopeError, ...]
-
-
-class Enveloped(NamedTuple):
-    """An answer as the requester read it: its root, status and errors, and the
-    ``redact`` its texts go through."""
-
-    root: Element
-    status: str
-    errors: Errors
-    redact: Callable[[str], str]
+def listed(errors: Sequence[StatusEnvelope.Error], chars: int | None = None) -> str:
+    """An answer's errors as a refusal says them: each code and text (``chars`` at most)."""
+    return "; ".join(f"{e.code}: {e.text}"[:chars] for e in errors) or "no error given"
 
 
 def local_name(element: Element) -> str:
@@ -430,6 +414,54 @@ class StatusEnvelope:
     call's token (so does an error whose text names it); ``per_item``: roots whose
     refusing status with no error of their own leaves each item's errors to the caller;
     ``text_chars``: what is kept of each error's text."""
+
+    # The parts of an answer in this envelope, and the errors a connector subclasses to
+    # name its marketplace (``label``).
+
+    class Error(msgspec.Struct, frozen=True):
+        """One ``<error severity="…" code="…">text</error>`` of an answer."""
+
+        code: str
+        severity: str
+        text: str
+
+    class Answer(NamedTuple):
+        """An answer as the requester read it: its root, status and errors, and the
+        ``redact`` its texts go through."""
+
+        root: Element
+        status: str
+        errors: Errors
+        redact: Callable[[str], str]
+
+    class CredentialsRefused(seam.CredentialsRefused):
+        """The login service refused the shop's credentials (wrong, or revoked): ``detail``, or
+        its errors, said; their ``codes`` kept. ``label`` names the marketplace."""
+
+        label = "the marketplace"
+
+        def __init__(self, detail: str, errors: Sequence[StatusEnvelope.Error] = ()) -> None:
+            said = detail or listed(errors)
+            super().__init__(f"{self.label} refused the shop's credentials: {said}")
+            self.errors = tuple(errors)
+            self.codes = tuple(error.code for error in self.errors)
+
+    class Refused(RequestRefused):
+        """A call whose answer's status refused it (or an HTTP status, where no envelope came):
+        its ``status``, ``errors`` and their ``codes`` kept. ``label`` names the marketplace."""
+
+        label = "the marketplace"
+
+        def __init__(
+            self, service: str, status: str, errors: Sequence[StatusEnvelope.Error]
+        ) -> None:
+            self.service = service
+            self.status = status
+            self.errors = tuple(errors)
+            self.codes = tuple(error.code for error in self.errors)
+            super().__init__(
+                f"{self.label} {service} answered {status}: {listed(self.errors, 200)}"
+            )
 
     ns: str
     unreadable: Callable[[str], Exception]
@@ -462,7 +494,7 @@ class StatusEnvelope:
         """The ``<error>``s of ``node``, without a secret the API may echo, nor anything
         shaped like a token (masked before shortening, so no part of one is left)."""
         return tuple(
-            EnvelopeError(
+            StatusEnvelope.Error(
                 code=mask_tokens(error.element.get("code") or ""),
                 severity=mask_tokens(error.element.get("severity") or ""),
                 text=remote_excerpt(redact(error.element.text or ""), self.text_chars),
@@ -477,11 +509,13 @@ class StatusEnvelope:
 
     # --- the requester's Answers ------------------------------------------------------------
 
-    def read(self, content: bytes, max_bytes: int, redact: Callable[[str], str]) -> Enveloped:
+    def read(
+        self, content: bytes, max_bytes: int, redact: Callable[[str], str]
+    ) -> StatusEnvelope.Answer:
         root = answer_root(content, self.unreadable, max_bytes=max_bytes, ns=self.ns)
-        return Enveloped(root, *self.status(root, redact), redact)
+        return StatusEnvelope.Answer(root, *self.status(root, redact), redact)
 
-    def refusal(self, answer: Enveloped) -> Refusal | None:
+    def refusal(self, answer: StatusEnvelope.Answer) -> Refusal | None:
         if answer.status not in self.refusing:
             return None
         if local_name(answer.root) in self.per_item and not answer.errors:
@@ -503,13 +537,13 @@ class StatusEnvelope:
         other refusal is ``refused(call, status, errors)``."""
 
         def expired(response: httpx.Response, document: Any) -> bool:
-            if not isinstance(document, Enveloped):
+            if not isinstance(document, StatusEnvelope.Answer):
                 return response.status_code in (401, 403)
             said = document.errors
             return any(e.code in self.token or "token" in e.text.lower() for e in said)
 
         def error(call: str, status: int, document: Any) -> Exception:
-            if isinstance(document, Enveloped):
+            if isinstance(document, StatusEnvelope.Answer):
                 if call == login:
                     return credentials_refused("", document.errors)
                 return refused(call, document.status, document.errors)
@@ -551,52 +585,10 @@ class StatusEnvelope:
         )
 
 
-def listed(errors: Sequence[EnvelopeError], chars: int | None = None) -> str:
-    """An answer's errors as a refusal says them: each code and text (``chars`` at most)."""
-    return "; ".join(f"{e.code}: {e.text}"[:chars] for e in errors) or "no error given"
-
-
-class EnvelopeCredentialsRefused(CredentialsRefused):
-    """The login service refused the shop's credentials (wrong, or revoked): ``detail``, or
-    its errors, said; their ``codes`` kept. ``label`` names the marketplace."""
-
-    label = "the marketplace"
-
-    def __init__(self, detail: str, errors: Sequence[EnvelopeError] = ()) -> None:
-        said = detail or listed(errors)
-        super().__init__(f"{self.label} refused the shop's credentials: {said}")
-        self.errors = tuple(errors)
-        self.codes = tuple(error.code for error in self.errors)
-
-
-class EnvelopeRefused(RequestRefused):
-    """A call whose answer's status refused it (or an HTTP status, where no envelope came):
-    its ``status``, ``errors`` and their ``codes`` kept. ``label`` names the marketplace."""
-
-    label = "the marketplace"
-
-    def __init__(self, service: str, status: str, errors: Sequence[EnvelopeError]) -> None:
-        self.service = service
-        self.status = status
-        self.errors = tuple(errors)
-        self.codes = tuple(error.code for error in self.errors)
-        super().__init__(f"{self.label} {service} answered {status}: {listed(self.errors, 200)}")
+Errors = tuple[StatusEnvelope.Error, ...]  # an answer's, in its order
 
 
 # --- an API whose refusals are a document of their own -----------------------------------------
-
-
-class XmlAnswer(NamedTuple):
-    """An answer of an ``ErrorRoot`` API: its root, what its refusal says (secrets masked),
-    and the codes it gave."""
-
-    root: Element
-    refused: Refusal | None
-    codes: frozenset[str] = frozenset()
-
-    def node(self) -> Node:
-        """The root whatever its namespace, a field missing a ValueError."""
-        return Node(self.root, None, ValueError)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -607,6 +599,18 @@ class ErrorRoot:
     codes only asking to come back soon (every error's one of them: asked again like a
     429); ``credentials``: codes meaning the shop's credentials; ``errors``: the
     marketplace's ``CallErrors``; ``service``: what an unreadable answer names."""
+
+    class Answer(NamedTuple):
+        """An answer of an ``ErrorRoot`` API: its root, what its refusal says (secrets masked),
+        and the codes it gave."""
+
+        root: Element
+        refused: Refusal | None
+        codes: frozenset[str] = frozenset()
+
+        def node(self) -> Node:
+            """The root whatever its namespace, a field missing a ValueError."""
+            return Node(self.root, None, ValueError)
 
     root: str
     errors: CallErrors
@@ -619,23 +623,25 @@ class ErrorRoot:
 
     # --- the requester's Answers ------------------------------------------------------------
 
-    def read(self, content: bytes, max_bytes: int, redact: Callable[[str], str]) -> XmlAnswer:
+    def read(
+        self, content: bytes, max_bytes: int, redact: Callable[[str], str]
+    ) -> ErrorRoot.Answer:
         refused = lambda reason: self.errors.unreadable(self.service, reason)  # noqa: E731
         root = answer_root(content, refused, max_bytes=max_bytes)
         if local_name(root) != self.root:
-            return XmlAnswer(root, None)
+            return ErrorRoot.Answer(root, None)
         errors = Node(root, None, ValueError).all("error")
         codes = [error.text(self.code) or "" for error in errors]
         said = "; ".join(" ".join(self._texts(error)) for error in errors)
         later = bool(codes) and all(code in self.later for code in codes)
         reason = redact(said or "an error without a reason")
-        return XmlAnswer(root, Refusal(reason, later), frozenset(codes))
+        return ErrorRoot.Answer(root, Refusal(reason, later), frozenset(codes))
 
     def _texts(self, error: Node) -> list[str]:
         found = (e.element.text for path in self.said for e in error.all(path))
         return [text.strip() for text in found if text and text.strip()]
 
-    def refusal(self, answer: XmlAnswer) -> Refusal | None:
+    def refusal(self, answer: ErrorRoot.Answer) -> Refusal | None:
         return answer.refused
 
     # --- the requester's Refusals -----------------------------------------------------------
@@ -643,7 +649,7 @@ class ErrorRoot:
     def error(self, call: str, status: int, document: Any) -> Exception:
         """The refusal as the seam's: the shop's credentials refused (one of their codes,
         or a 401/403 without a document), else the call refused in the API's own words."""
-        if isinstance(document, XmlAnswer) and document.refused is not None:
+        if isinstance(document, ErrorRoot.Answer) and document.refused is not None:
             if document.codes & self.credentials:
                 return self.errors.credentials_refused(f"{call}: {document.refused.reason}")
             return self.errors.refused(call, status, document.refused.reason)
@@ -654,7 +660,7 @@ class ErrorRoot:
     def refusals(self) -> Refusals:
         return Refusals(credentials=frozenset({401, 403}), error=self.error)
 
-    def result(self, answer: XmlAnswer, root: str, child: str = "response") -> Node:
+    def result(self, answer: ErrorRoot.Answer, root: str, child: str = "response") -> Node:
         """The ``<child>`` of an answer whose root is ``root``; unreadable otherwise."""
         node = answer.node()
         found = node.get(child) if node.name == root else None

@@ -72,7 +72,7 @@ class CredentialCheck(Protocol):
 class InstanceIdentity(Protocol):
     """A ``CredentialCheck`` whose API has instances given as data (a catalogue's entries,
     each one marketplace value): a shop's identity is its instance's (the host its base URL
-    names, ``kit.instance_of``) and its id, whatever the catalogue calls the instance, so
+    names, the kit's ``instance_of``) and its id, whatever the catalogue calls the instance, so
     that one shop reached under two entries of one instance is one shop. The settings alone
     say it: oauth brings a connection stored in an earlier form to it at start-up."""
 
