@@ -3,6 +3,7 @@ Retry-After, server errors, malformed bodies, latency), over HTTP."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
@@ -19,10 +20,13 @@ FAULTS = f"{ADMIN}/faults"
 async def test_the_api_rate_limit_answers_429_with_retry_after(serve) -> None:
     http = await serve(SandboxConfig())  # 5 calls a second per seller, bursts of 25
     octopia = await seller(http)
-    statuses = [(await octopia.get("/typologies")).status_code for _ in range(30)]
-    assert statuses[:24] == [200] * 24 and 429 in statuses
-    limited = await octopia.get("/typologies")
-    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+    # Sixty at once, well past the burst however slowly a busy machine sends them (one at a
+    # time, a loaded machine took 30 calls past the six seconds that refill the bucket).
+    answers = await asyncio.gather(*(octopia.get("/typologies") for _ in range(60)))
+    statuses = [a.status_code for a in answers]
+    assert statuses.count(200) >= 25 and set(statuses) == {200, 429}, statuses
+    limited = next(a for a in answers if a.status_code == 429)
+    assert int(limited.headers["Retry-After"]) >= 1
     other = await seller(http, MAISON)  # per seller
     assert (await other.get("/typologies")).status_code == 200
     assert (await http.post(f"{ADMIN}/ratelimits/reset")).status_code == 204
