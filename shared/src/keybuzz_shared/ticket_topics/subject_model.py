@@ -69,6 +69,7 @@ _DENIED_TOPICS: Final = tuple(
             " avariad uszkodz zepsut endommag",
         ),
         ("ORDER_CHANGE", "chang modif andern aender cambi wijzig alter mudar zmien"),
+        ("INVOICE_REQUEST", "factur invoice receipt rechnung quittung fattur ricevut factuur fatur rachun paragon"),
     )
 )
 
