@@ -69,7 +69,10 @@ _DENIED_TOPICS: Final = tuple(
             " avariad uszkodz zepsut endommag",
         ),
         ("ORDER_CHANGE", "chang modif andern aender cambi wijzig alter mudar zmien"),
-        ("INVOICE_REQUEST", "factur invoice receipt rechnung quittung fattur ricevut factuur fatur rachun paragon"),
+        (
+            "INVOICE_REQUEST",
+            "factur invoice receipt rechnung quittung fattur ricevut factuur fatur rachun paragon",
+        ),
     )
 )
 
@@ -93,7 +96,9 @@ def _word_features(word: str, buckets: int) -> tuple[int, ...]:
 
 def text_features(words: str, buckets: int) -> dict[int, float]:
     """The hashed features of ``words``: each word and its character n-grams, and each pair
-    of neighbouring words, by count; digits read as one ``0`` (an order number's shape)."""
+    of neighbouring words, by count; digits read as one ``0`` (an order number's shape); the
+    few words after a negation again as negated; and in a negation's clause (to a punctuation
+    mark or a turn: "mais", "aber", "just") each topic word's subject as denied."""
     text = _DIGITS.sub("0", fold(words[:MAX_CHARS]))
     counts: dict[int, float] = {}
     previous = "^"
