@@ -58,24 +58,41 @@ from tests.ticket_topics.train_model import REGULARISATION, fit
 
 ROOT = Path(__file__).parents[1]
 BASE = "1141a9f6"  # main before this comparison: the rules as they were
-SHIPPED_BEFORE = "12feab1d"  # main before the twenty-sixth session's data and settings
+# main before this session's German phrases, denied-topic feature and data (its weights read
+# with its own rules and features)
+SHIPPED_BEFORE = "49d0d24f"
 FOLDS = 5
 RUNS = 7
 Classifier = Callable[[str], Subject]  # a buyer's own words → a subject
 Trainer = Callable[[Sequence[Labeled]], Classifier]
 
 
-def _rules_at(commit: str) -> ModuleType:
-    """The subject rules as they were at ``commit`` (git show), as a module of their own."""
-    path = "shared/src/keybuzz_shared/ticket_topics/subject_rules.py"
+TOPICS = "shared/src/keybuzz_shared/ticket_topics"
+
+
+def _at(commit: str, name: str) -> ModuleType:
+    """``ticket_topics/<name>.py`` as it was at ``commit`` (git show), as a module of its own
+    (registered, so that the subject model at that commit reads the rules of that commit)."""
+    path = f"{TOPICS}/{name}.py"
     source = subprocess.run(
         ["git", "show", f"{commit}:{path}"], cwd=ROOT, capture_output=True, check=True, text=True
     ).stdout
-    spec = importlib.util.spec_from_loader(f"subject_rules_{commit}", loader=None)
+    source = source.replace(
+        "from keybuzz_shared.ticket_topics.subject_rules import",
+        f"from subject_rules_{commit} import",
+    )
+    spec = importlib.util.spec_from_loader(f"{name}_{commit}", loader=None)
     assert spec is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    module.__file__ = str(ROOT / path)  # its weights' path is read, never loaded from it
     exec(compile(source, path, "exec"), module.__dict__)  # noqa: S102  # our own file at a commit
     return module
+
+
+def _rules_at(commit: str) -> ModuleType:
+    """The subject rules as they were at ``commit``."""
+    return _at(commit, "subject_rules")
 
 
 def _rules_before(_: Sequence[Labeled]) -> Classifier:
@@ -117,14 +134,18 @@ def _shipped(_: Sequence[Labeled]) -> Classifier:
 
 
 def _shipped_at(commit: str) -> Trainer:
-    """The weights the package shipped at ``commit`` (git show), measured beside today's."""
+    """The weights the package shipped at ``commit`` (git show), read by the features and
+    rules of that commit, measured beside today's."""
 
     def load(_: Sequence[Labeled]) -> Classifier:
-        path = "shared/src/keybuzz_shared/ticket_topics/subject_model.npz"
         weights = subprocess.run(
-            ["git", "show", f"{commit}:{path}"], cwd=ROOT, capture_output=True, check=True
+            ["git", "show", f"{commit}:{TOPICS}/subject_model.npz"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
         ).stdout
-        model = subject_model.SubjectModel.load(io.BytesIO(weights))
+        _rules_at(commit)
+        model = _at(commit, "subject_model").SubjectModel.load(io.BytesIO(weights))
         classifier: Classifier = model.subject_of
         return classifier
 

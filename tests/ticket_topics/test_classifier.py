@@ -256,6 +256,52 @@ def test_a_mistake_with_a_cancel_is_a_cancellation_and_alone_a_change() -> None:
     assert subject_of("Je me suis trompé de taille, vous pouvez mettre du M ?") == "ORDER_CHANGE"
 
 
+@pytest.mark.parametrize(
+    ("text", "subject"),
+    [
+        # cancellations said without "stornieren", the separable verbs split around the object
+        ("Bitte brechen Sie meine Bestellung ab, ich habe es woanders gefunden.", "CANCELLATION"),
+        ("Können Sie die Bestellung rückgängig machen?", "CANCELLATION"),
+        ("Ich ziehe meine Bestellung zurück.", "CANCELLATION"),
+        ("Ich habe es mir doch anders überlegt, bitte nicht mehr abschicken.", "CANCELLATION"),
+        # a return said with a separable or past form
+        ("Die Schuhe sind zu klein, ich schicke sie zurück.", "RETURN_OR_REFUND"),
+        ("Ich tausche die Jacke um, wie geht das?", "RETURN_OR_REFUND"),
+        ("Habe das Paket vor zwei Wochen zurückgeschickt.", "RETURN_OR_REFUND"),
+        # what to change named before the verb at the clause's end, and delivery instructions
+        ("Ich möchte die Größe von M auf L ändern.", "ORDER_CHANGE"),
+        ("Bitte an die Packstation liefern.", "ORDER_CHANGE"),
+        ("Ich will nicht stornieren, nur die Farbe ändern.", "ORDER_CHANGE"),
+    ],
+)
+def test_the_german_rules_read_separable_and_past_forms(text: str, subject: str) -> None:
+    assert subject_rules.subject_of(text) == subject
+
+
+def test_a_denied_topic_word_is_read_as_denied_up_to_its_clause_end() -> None:
+    """In a negation's clause a topic word adds its subject's denied feature, the same in
+    every language; a punctuation mark or a turn ("mais", "aber", "just") ends the clause."""
+    from keybuzz_shared.ticket_topics import subject_model
+
+    buckets = 1 << 17
+    denied = {
+        subject: subject_model._hash(b"t", subject) % buckets
+        for subject in ("RETURN_OR_REFUND", "CANCELLATION", "INVOICE_REQUEST")
+    }
+
+    def denied_in(text: str) -> set[str]:
+        features = subject_model.text_features(text, buckets)
+        return {subject for subject, key in denied.items() if key in features}
+
+    assert denied_in("je ne veux pas de remboursement") == {"RETURN_OR_REFUND"}
+    assert denied_in("Ich will kein Geld zurück oder so") == {"RETURN_OR_REFUND"}
+    assert denied_in("No quiero cancelar el pedido") == {"CANCELLATION"}
+    assert denied_in("Keine Rechnung nötig, ich will nur stornieren.") == {"INVOICE_REQUEST"}
+    assert denied_in("je veux un remboursement") == set()
+    assert denied_in("Ce n'est pas grave, je veux un remboursement") == set()
+    assert denied_in("I don't need the box but please refund me") == set()
+
+
 def test_an_invoice_asked_for_someone_elses_refund_is_an_invoice() -> None:
     text = "Bonjour, pouvez-vous me faire une facture ? C'est mon employeur qui rembourse."
     assert subject_of(text) == "INVOICE_REQUEST"

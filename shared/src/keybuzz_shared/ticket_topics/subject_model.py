@@ -32,6 +32,8 @@ RULE_CAP: Final = 8  # a subject's rule weight past this says nothing more
 # BENCHMARKS.md); saved with the weights.
 RULE_SCALE: Final = 0.25
 _TOKEN: Final = re.compile(r"[a-z0-9']+|[?!€$£]")
+_SCOPED_TOKEN: Final = re.compile(r"[a-z0-9']+|[?!€$£.,;:\n]")
+_CLAUSE_MARKS: Final = frozenset(".,;:\n")
 _DIGITS: Final = re.compile(r"[0-9]+")
 # The words that deny what follows, in the eight languages (folded), and how far they reach.
 _NEGATIONS: Final = frozenset(
@@ -39,6 +41,40 @@ _NEGATIONS: Final = frozenset(
     " niet geen nao nem sem without ohne sin senza zonder bez ni".split()
 )
 NEGATION_REACH: Final = 4
+# What ends a negation's clause: a conjunction that turns to what the buyer does want.
+_CLAUSE_TURNS: Final = frozenset(
+    "mais but aber sondern pero sino ma maar mas ale juste just only nur solo alleen apenas tylko"
+    " seulement simplement simply bloss blos".split()
+)
+# The topic words whose denial tells the subject away from them ("pas de remboursement, juste
+# mon colis"), folded stems by the subject they name: in a negation's clause each gives one
+# feature its subject's, the same in every language (BENCHMARKS.md, twenty-sixth session).
+_DENIED_TOPICS: Final = tuple(
+    (subject, re.compile("(?:" + "|".join(stems.split()) + ")"))
+    for subject, stems in (
+        (
+            "RETURN_OR_REFUND",
+            "rembours retour renvoy refund return reimburs erstatt ruckerstatt zuruck ruckgab"
+            " rucksend umtausch reembols devol rimbors reso restitu terugbetal terug retourn"
+            " ruil estorno zwrot zwroc odesl geld money dinheiro dinero soldi",
+        ),
+        (
+            "CANCELLATION",
+            "annul cancel storn abbestell abbrech anul annull disdir annuleer rezygn wycofa"
+            " ruckgangig",
+        ),
+        (
+            "DAMAGED_OR_WRONG_ITEM",
+            "cass abim defect defekt kaputt damag broken rot dannegg kapot beschadig partid"
+            " avariad uszkodz zepsut endommag",
+        ),
+        ("ORDER_CHANGE", "chang modif andern aender cambi wijzig alter mudar zmien"),
+        (
+            "INVOICE_REQUEST",
+            "factur invoice receipt rechnung quittung fattur ricevut factuur fatur rachun paragon",
+        ),
+    )
+)
 
 Vector = tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]
 
@@ -60,12 +96,18 @@ def _word_features(word: str, buckets: int) -> tuple[int, ...]:
 
 def text_features(words: str, buckets: int) -> dict[int, float]:
     """The hashed features of ``words``: each word and its character n-grams, and each pair
-    of neighbouring words, by count; digits read as one ``0`` (an order number's shape)."""
+    of neighbouring words, by count; digits read as one ``0`` (an order number's shape); the
+    few words after a negation again as negated; and in a negation's clause (to a punctuation
+    mark or a turn: "mais", "aber", "just") each topic word's subject as denied."""
     text = _DIGITS.sub("0", fold(words[:MAX_CHARS]))
     counts: dict[int, float] = {}
     previous = "^"
     negated = 0  # words left that a negation before them reaches
-    for word in _TOKEN.findall(text):
+    scoped = False  # a negation's clause: up to a punctuation mark or a turn ("mais")
+    for word in _SCOPED_TOKEN.findall(text):
+        if word in _CLAUSE_MARKS:
+            scoped = False
+            continue
         for feature in _word_features(word, buckets):
             counts[feature] = counts.get(feature, 0.0) + 1.0
         pair = _hash(b"p", f"{previous} {word}") % buckets
@@ -75,10 +117,17 @@ def text_features(words: str, buckets: int) -> dict[int, float]:
             denied = _hash(b"n", word) % buckets
             counts[denied] = counts.get(denied, 0.0) + 1.0
             negated -= 1
+        if scoped:
+            denied_topic = next((s for s, stems in _DENIED_TOPICS if stems.match(word)), None)
+            if denied_topic:
+                key = _hash(b"t", denied_topic) % buckets
+                counts[key] = counts.get(key, 0.0) + 1.0
         if word in _NEGATIONS:
             negated = NEGATION_REACH
-        elif word in "?!":
+            scoped = True
+        elif word in "?!" or word in _CLAUSE_TURNS:
             negated = 0
+            scoped = False
         previous = word
     return counts
 
