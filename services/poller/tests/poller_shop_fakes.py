@@ -21,6 +21,7 @@ from keybuzz_poller.shops.domain import (
     BUYER,
     NOTICE_WINDOW,
     ORDER,
+    CallsAsked,
     MatchedReply,
     OwnReply,
     Shop,
@@ -29,7 +30,7 @@ from keybuzz_poller.shops.domain import (
     ThreadClock,
     ThreadState,
 )
-from keybuzz_poller.shops.ports import AttachmentTooLarge, ShopPorts, ShopReading
+from keybuzz_poller.shops.ports import AttachmentTooLarge, ShopPorts, ShopReading, forgetting
 from keybuzz_poller.tickets.ports import (
     Attachment,
     DeadlineFact,
@@ -156,18 +157,25 @@ class InMemoryShopStore:
     def __init__(self, tables: ShopTables) -> None:
         self.tables = tables
         self.tickets = RecordedDeadlines(tables)
+        # The day's call counts a start's reservation goes to (``CallCounts``' table).
+        self.calls: InMemoryCallCounts | None = None
 
     async def cursor(self, shop: Shop) -> ShopCursor:
         found = self.tables.shops.get(shop.key)
         return found.cursor if found else ShopCursor()
 
-    async def started(self, shop: Shop) -> ShopStart:
+    async def started(self, shop: Shop, reserve: CallsAsked | None = None) -> ShopStart:
         pending = any(
             m.mark_pending
             for (tenant, marketplace, _), m in self._msgs.items()
             if (tenant, marketplace) == (shop.tenant_id, shop.marketplace)
         )
-        return ShopStart(cursor=await self.cursor(shop), marks_pending=pending)
+        day_calls = None
+        if reserve is not None and reserve.calls > 0 and self.calls is not None:
+            spent = self.calls.days.get((shop.key, reserve.day), 0)
+            if spent + reserve.calls <= reserve.limit:
+                day_calls = self.calls.days[shop.key, reserve.day] = spent + reserve.calls
+        return ShopStart(cursor=await self.cursor(shop), marks_pending=pending, day_calls=day_calls)
 
     async def save_cursor(self, shop: Shop, cursor: ShopCursor) -> None:
         if (found := self.tables.shops.get(shop.key)) is not None:
@@ -471,27 +479,29 @@ def fake_shops(
     replies_sent: list[int] = []
     shops = InMemoryShops(lambda: store)
     connection_units = InMemoryUnitOfWork(shops)
+    ports = ShopPorts(
+        source=marketplace,
+        store=store,
+        unit_of_work=unit_of_work,  # type: ignore[arg-type]
+        clock=clock,
+        reading=lambda _: ShopReading(
+            mark_as_read=mark_as_read,
+            first_poll=timedelta(days=30),
+            max_attachment_bytes=max_attachment_bytes,
+        ),
+        replies_sent=replies_sent.append,
+    )
     return FakeShops(
         store=store,
         marketplace=marketplace,
-        ports=ShopPorts(
-            source=marketplace,
-            store=store,
-            unit_of_work=unit_of_work,  # type: ignore[arg-type]
-            clock=clock,
-            reading=lambda _: ShopReading(
-                mark_as_read=mark_as_read,
-                first_poll=timedelta(days=30),
-                max_attachment_bytes=max_attachment_bytes,
-            ),
-            replies_sent=replies_sent.append,
-        ),
+        ports=ports,
         unit_of_work=unit_of_work,
         connections=ShopPollingPorts(
             connections=shops,
             unit_of_work=connection_units,  # type: ignore[arg-type]
             wake=lambda: woken.append(True),
             clock=clock,
+            forget_key=forgetting(lambda _: None, ports),  # no key cached, as bootstrap's
         ),
         connection_units=connection_units,
         woken=woken,

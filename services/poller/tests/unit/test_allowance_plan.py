@@ -143,6 +143,7 @@ async def with_allowance(calls_per_day: int, clock: Clock) -> tuple[FakeShops, I
     fake = fake_shops(clock=clock)
     await fake.connections.connections.connect(SHOP, "1", clock.at)
     counts = InMemoryCallCounts()
+    fake.store.calls = counts  # a poll's start reserves its calls there
     reading = fake.ports.reading("FNAC")
     allowance = Allowance(calls_per_day=calls_per_day, min_interval=10)
     fake.ports = dataclasses.replace(
