@@ -57,7 +57,8 @@ class Reserved:
 
 async def calls_asked(ports: ShopPorts, shop: Shop) -> CallsAsked | None:
     """What the poll about to start reserves of its shop's day: the calls its polls spend
-    lately (``calls_per_poll``'s mean), within the plan's pace now; None without an
+    lately (``calls_per_poll``'s mean) and one for a listing's end (counted before it is
+    asked, given back when no call was made), within the plan's pace now; None without an
     allowance."""
     day, at = seconds_into_day(ports.clock())
     plan = await plan_of(ports, shop, day)
@@ -66,7 +67,7 @@ async def calls_asked(ports: ShopPorts, shop: Shop) -> CallsAsked | None:
     kept = ports.poll_costs.get(shop.key)
     mean = kept[2] if kept is not None else 1.0
     most = ports.reading(shop.marketplace).max_calls
-    return CallsAsked(day, max(1, min(most, math.ceil(mean))), plan.calls_allowed(at))
+    return CallsAsked(day, min(most, math.ceil(mean)) + 1, plan.calls_allowed(at))
 
 
 def reserved(asked: CallsAsked | None, start: ShopStart) -> Reserved | None:
