@@ -7,6 +7,7 @@ and ``ShopReplies`` against the sandbox's double, so a fake that drifts fails th
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from keybuzz_connector_fnac.client import carried_text
 from keybuzz_connector_fnac.connector import LIMITS as FNAC_LIMITS
 from keybuzz_connector_fnac.session import LISTING_OVERLAP
 from keybuzz_devstack.fakes import InMemoryUnitOfWork
+from keybuzz_poller.shops.allowance import Allowance
 from keybuzz_poller.shops.connection_ports import CONNECTED, ShopPollingPorts, ShopStatus
 from keybuzz_poller.shops.domain import (
     BUYER,
@@ -659,3 +661,32 @@ class InMemoryCallCounts:
 
     async def buyer_hours(self, shop: Shop, since: datetime) -> tuple[int, ...]:
         return self.hours.get(shop.key, (0,) * 24)
+
+
+class Clock:
+    """A clock the test moves."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+async def with_allowance(
+    calls_per_day: int, clock: Clock, counts: InMemoryCallCounts | None = None
+) -> tuple[FakeShops, InMemoryCallCounts]:
+    """The fakes with shop t1 of FNAC connected (its cursors kept) and an allowance for
+    FNAC, its day's counts in ``counts`` (a poll's start reserves its calls there too)."""
+    fake = fake_shops(clock=clock)
+    await fake.connections.connections.connect(Shop("t1", "FNAC"), "1", clock.at)
+    counts = counts or InMemoryCallCounts()
+    fake.store.calls = counts
+    reading = fake.ports.reading("FNAC")
+    allowance = Allowance(calls_per_day=calls_per_day, min_interval=10)
+    fake.ports = dataclasses.replace(
+        fake.ports,
+        calls=counts,
+        reading=lambda _: dataclasses.replace(reading, allowance=allowance),
+    )
+    return fake, counts

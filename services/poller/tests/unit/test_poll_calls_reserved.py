@@ -17,7 +17,7 @@ import msgspec
 from keybuzz_poller.polling.shops import ShopScheduler
 from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.settings import PollerSettings
-from keybuzz_poller.shops.allowance import Allowance, seconds_into_day
+from keybuzz_poller.shops.allowance import seconds_into_day
 from keybuzz_poller.shops.bounds import settle
 from keybuzz_poller.shops.calls import plan_of
 from keybuzz_poller.shops.connections import shop_disconnected
@@ -28,19 +28,11 @@ from keybuzz_shared.connectors.seam import AppCallBudget, InboxMessage
 from keybuzz_shared.events import ConnectionDisconnected
 from keybuzz_shared.settings import load_settings
 from keybuzz_shared.spent_calls import spend
-from poller_shop_fakes import FakeShops, InMemoryCallCounts, fake_shops
+from poller_shop_fakes import Clock, FakeShops, InMemoryCallCounts, fake_shops, with_allowance
 from poller_shop_fakes import shop_message as message
 
 SHOP = Shop("t1", "FNAC")
 DAY = date(2026, 11, 24)
-
-
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
 
 
 class CountedCounts(InMemoryCallCounts):
@@ -87,24 +79,15 @@ class Requests(PagesListed):
             yield page
 
 
-async def with_allowance(calls_per_day: int, clock: Clock) -> tuple[FakeShops, CountedCounts]:
-    fake = fake_shops(clock=clock)
-    await fake.connections.connections.connect(SHOP, "1", clock.at)
+async def counted_allowance(calls_per_day: int, clock: Clock) -> tuple[FakeShops, CountedCounts]:
     counts = CountedCounts()
-    fake.store.calls = counts
-    reading = fake.ports.reading("FNAC")
-    allowance = Allowance(calls_per_day=calls_per_day, min_interval=10)
-    fake.ports = dataclasses.replace(
-        fake.ports,
-        calls=counts,
-        reading=lambda _: dataclasses.replace(reading, allowance=allowance),
-    )
+    fake, _ = await with_allowance(calls_per_day, clock, counts)
     return fake, counts
 
 
 async def test_a_poll_with_nothing_new_counts_its_allowance_in_no_statement_of_its_own() -> None:
     clock = Clock(datetime(2026, 11, 24, 19, 0, tzinfo=UTC))
-    fake, counts = await with_allowance(4000, clock)
+    fake, counts = await counted_allowance(4000, clock)
     fake.marketplace.messages_listed.append(message("m1"))
     for count in (1, 2):  # stores it: one page, one call; the overlap lists it again
         await poll_shop(fake.ports, SHOP, settles=False)
@@ -120,7 +103,7 @@ async def test_a_poll_with_nothing_new_counts_its_allowance_in_no_statement_of_i
 
 async def test_what_a_reservation_did_not_spend_is_given_back_by_the_polls_end() -> None:
     clock = Clock(datetime(2026, 11, 24, 19, 0, tzinfo=UTC))
-    fake, counts = await with_allowance(4000, clock)
+    fake, counts = await counted_allowance(4000, clock)
     fake.ports.poll_costs[SHOP.key] = (DAY, 0, 3.0)  # its polls spent three calls lately
     await poll_shop(fake.ports, SHOP, settles=False)  # nothing listed: no call made
     assert counts.statements == [] and counts.days[SHOP.key, DAY] == 4  # reserved
@@ -136,7 +119,7 @@ async def test_a_process_killed_before_its_polls_end_never_lets_the_day_spend_mo
     to the end of the day: the marketplace's calls never pass the day's count, nor the
     count the allowance."""
     clock = Clock(datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
-    fake, counts = await with_allowance(30, clock)
+    fake, counts = await counted_allowance(30, clock)
     for n in range(100):  # fifty pages of two
         at = clock.at - timedelta(minutes=100 - n)
         listed = msgspec.structs.replace(message(f"m{n}"), created_at=at)
@@ -167,7 +150,7 @@ async def test_a_reservation_past_the_days_pace_is_not_made_and_calls_are_counte
     None
 ):
     clock = Clock(datetime(2026, 11, 24, 8, 0, tzinfo=UTC))
-    fake, counts = await with_allowance(30, clock)
+    fake, counts = await counted_allowance(30, clock)
     plan = await plan_of(fake.ports, SHOP, DAY)
     assert plan is not None
     allowed = plan.calls_allowed(seconds_into_day(clock.at)[1])
