@@ -20,6 +20,9 @@ the polls out).
 
 from __future__ import annotations
 
+import asyncio
+import json
+import math
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -44,12 +47,15 @@ from keybuzz_shared.vault import VaultClient
 from lxml import etree
 
 from bench.bench_marketplace_polling import POLLED
-from bench.bench_mirakl_polling import _with_m11_frequency
 from bench.bench_poll_scale import _start_poller, _wait_ready
 from bench.bench_shop_polling import _first_polls, connect_shops
 from bench.harness import BenchContext
 
 Settings = Callable[[dict[str, str], int], dict[str, str]]
+# Mirakl's M11 frequency, as the conformance suite sets it: the poller's 0.5 s, the
+# double's 0.3 s (its 60 s scaled), under it.
+MIRAKL_M11_SECONDS = 0.5
+MIRAKL_FREQUENCY_FACTOR = 0.005
 
 
 def _every(name: str, **more: str) -> Settings:
@@ -57,8 +63,18 @@ def _every(name: str, **more: str) -> Settings:
 
 
 def _mirakl(api: dict[str, str], seconds: int) -> dict[str, str]:
-    polled = {**api, "MIRAKL_POLL_INTERVAL_SECONDS": str(seconds)}
-    return _with_m11_frequency({**polled, "MIRAKL_POLL_MARGIN_SECONDS": "0"}, seconds)
+    """Every operator's M11 frequency short (the poller spaces a shop's listings by it, and
+    polls a shop every frequency, rounded up, plus the margin: ``seconds``)."""
+    catalogue = json.loads(api["MIRAKL_CATALOGUE"])
+    for entry in catalogue:
+        entry["frequencies"] = {**entry.get("frequencies", {}), "M11": MIRAKL_M11_SECONDS}
+    margin = seconds - math.ceil(MIRAKL_M11_SECONDS)
+    return {
+        **api,
+        "MIRAKL_CATALOGUE": json.dumps(catalogue),
+        "MIRAKL_POLL_INTERVAL_SECONDS": str(seconds),
+        "MIRAKL_POLL_MARGIN_SECONDS": str(margin),
+    }
 
 
 @dataclass(frozen=True)
@@ -66,11 +82,14 @@ class Family:
     marketplace: str  # the one of the family its shops are connected under
     double: str  # the sandbox's name for its double (``SANDBOX_<DOUBLE>_EXTRA_SHOPS``)
     settings: Settings  # the poller's, every shop due once an interval
+    # A shop's listings at least this far apart (Mirakl's M11 frequency: the poller's
+    # session spaces them, the double refuses them closer): the bare loop spaces them too.
+    spacing: float = 0.0
 
 
 FAMILIES = {
     "CDISCOUNT": Family("CDISCOUNT", "cdiscount", _every("CDISCOUNT")),
-    "MIRAKL": Family("BOULANGER", "mirakl", _mirakl),
+    "MIRAKL": Family("BOULANGER", "mirakl", _mirakl, spacing=MIRAKL_M11_SECONDS),
     "BACKMARKET": Family(
         "BACKMARKET", "backmarket", _every("BACKMARKET", BACKMARKET_CALLS_PER_DAY="10000000")
     ),
@@ -80,8 +99,10 @@ FAMILIES = {
 
 
 def sandbox_env(families: list[Family], shops: int) -> dict[str, str]:
-    """The sandbox's settings hosting ``shops`` small shops of each family's double."""
-    return {f"SANDBOX_{f.double.upper()}_EXTRA_SHOPS": str(shops) for f in families}
+    """The sandbox's settings hosting ``shops`` small shops of each family's double (the
+    Mirakl double's frequencies scaled to the bench's interval)."""
+    env = {f"SANDBOX_{f.double.upper()}_EXTRA_SHOPS": str(shops) for f in families}
+    return env | {"SANDBOX_MIRAKL_FREQUENCY_FACTOR": str(MIRAKL_FREQUENCY_FACTOR)}
 
 
 @dataclass(frozen=True)
@@ -145,8 +166,10 @@ async def family_windows(
             poller.stop()
         requests = await _captured(ctx, conn, settings, sellers)
         calls = sum(len(r) for r in requests.values()) / len(requests)
-        print(f"bench_poll_floor {name}: {calls:g} requests a bare poll")
-        bare = _replay(requests, database, polled_each)
+        first = [f"{m} {httpx.URL(u).path}" for m, u, _, _ in next(iter(requests.values()))]
+        print(f"bench_poll_floor {name}: {calls:g} requests a bare poll, e.g. {first}")
+        await asyncio.sleep(1 + family.spacing)  # past the capture's last listing
+        bare = _replay(requests, database, polled_each, family.spacing)
         windows.append(await window(conn, f"{name}: bare loop (httpx)", bare))
     finally:
         await conn.close()
@@ -157,9 +180,13 @@ Recorded = tuple[str, str, dict[str, str], bytes]  # method, URL, headers, body
 
 
 async def _captured(
-    ctx: BenchContext, conn: asyncpg.Connection, env: dict[str, str], sellers: list[Seller]
+    ctx: BenchContext,
+    conn: asyncpg.Connection,
+    env: dict[str, str],
+    sellers: list[Seller],
 ) -> dict[str, list[Recorded]]:
-    """Each shop's requests of a poll with nothing new, as the poller's source sends them."""
+    """Each shop's requests of a poll with nothing new, as the poller's source sends them:
+    a second poll's (its session and token held from the first)."""
     settings = load_settings(PollerSettings, env)
     apis = PerMarketplace(lambda c: settings.shop_api(shop_marketplace(c)))
     reading = shop_reading(apis)
@@ -171,17 +198,17 @@ async def _captured(
         sent.append(request)
 
     captured: dict[str, list[Recorded]] = {}
+    source.http(sellers[0].shop.marketplace).event_hooks["request"].append(keep)
     try:
         for seller in sellers:
             shop = seller.shop
-            source.http(shop.marketplace).event_hooks["request"].append(keep)
             row = await conn.fetchrow(
                 "SELECT messages_since, incidents_since FROM poller_shops WHERE poll_key = $1",
                 shop.key,
             )
             read = reading[shop.marketplace]
             now = datetime.now(UTC)
-            for _ in range(2):  # the second poll's: its session and token held
+            for _ in range(2):
                 sent.clear()
                 await source.open(shop)
                 since = read_from(row["incidents_since"], now, read.first_poll, read.overlap)
@@ -202,13 +229,17 @@ def _recorded(request: httpx.Request) -> Recorded:
     return request.method, str(request.url), headers, request.content
 
 
-def _replay(requests: Mapping[str, list[Recorded]], database: str, polled_each: Polled) -> Bare:
+def _replay(
+    requests: Mapping[str, list[Recorded]], database: str, polled_each: Polled, spacing: float
+) -> Bare:
     async def loop(until: float) -> None:
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=100)
         async with httpx.AsyncClient(timeout=30, limits=limits) as http:
 
             async def poll(key: str) -> None:
-                for method, url, headers, body in requests[key]:
+                for n, (method, url, headers, body) in enumerate(requests[key]):
+                    if n and spacing:
+                        await asyncio.sleep(spacing)
                     answer = await http.request(method, url, headers=headers, content=body)
                     answer.raise_for_status()
                     _decoded(answer)
