@@ -23,9 +23,14 @@ side's polls made, the ratio poller ÷ bare loop, PostgreSQL statements a poll
 (``pg_stat_statements``). A poll is counted when its shop's ``last_poll_at`` moves (read
 once a second in both windows, the same reads).
 
+The other families (``BENCH_POLL_FLOOR_FAMILIES``: Cdiscount, Mirakl, Back Market,
+Rakuten, eBay), each its poller's window and its bare loop's: ``poll_floor_families``.
+
 ``BENCH_POLL_FLOOR_SHOPS`` (200) / ``BENCH_POLL_FLOOR_INTERVAL`` (10 s) /
 ``BENCH_POLL_FLOOR_WINDOW`` (40 s) / ``BENCH_POLL_FLOOR_IDLE`` (15 s: the poller's CPU
-a second after its window, no shop due) / ``BENCH_POLL_FLOOR_AIOHTTP`` (1).
+a second after its window, no shop due) / ``BENCH_POLL_FLOOR_AIOHTTP`` (1) /
+``BENCH_POLL_FLOOR_UNCACHED`` (1: the poller's window with the key read at every poll) /
+``BENCH_POLL_FLOOR_FAMILIES`` (none) / ``BENCH_POLL_FLOOR_FAMILY_SHOPS`` (50).
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from keybuzz_connector_fnac.session import PAGE_SIZE
 from keybuzz_devstack import bootstrap
 from lxml import etree
 
+from bench import poll_floor_families as families
 from bench.bench_poll_scale import _cpu_seconds, _start_poller, _wait_ready
 from bench.bench_shop_polling import (
     OVERLAP,
@@ -61,7 +67,15 @@ INTERVAL = int(os.environ.get("BENCH_POLL_FLOOR_INTERVAL", "10"))
 WINDOW = float(os.environ.get("BENCH_POLL_FLOOR_WINDOW", "40"))
 IDLE = float(os.environ.get("BENCH_POLL_FLOOR_IDLE", "15"))
 AIOHTTP = os.environ.get("BENCH_POLL_FLOOR_AIOHTTP", "1") == "1"
-POLLERS = [("poller", {}), ("poller, key read at every poll", {"VAULT_CACHE_SECONDS": "0"})]
+UNCACHED = os.environ.get("BENCH_POLL_FLOOR_UNCACHED", "1") == "1"
+UNCACHED_POLLER = [("poller, key read at every poll", {"VAULT_CACHE_SECONDS": "0"})]
+POLLERS = [("poller", {}), *(UNCACHED_POLLER if UNCACHED else [])]
+FAMILIES = [
+    families.FAMILIES[name.strip().upper()]
+    for name in os.environ.get("BENCH_POLL_FLOOR_FAMILIES", "").split(",")
+    if name.strip()
+]
+FAMILY_SHOPS = int(os.environ.get("BENCH_POLL_FLOOR_FAMILY_SHOPS", "50"))
 SCHEDULED = (
     "UPDATE poller_shops SET last_poll_at = now(), last_success_at = now(), "
     "next_poll_at = now() + make_interval(secs => $2) WHERE poll_key = $1"
@@ -69,15 +83,24 @@ SCHEDULED = (
 
 
 async def run(ctx: BenchContext) -> list[Figure]:
-    with double_and_postgres(ctx, SHOPS, "floor", statements=True) as (sandbox_url, pg_url):
-        return await _measure(ctx, sandbox_url, pg_url)
+    env = families.sandbox_env(FAMILIES, FAMILY_SHOPS)
+    with double_and_postgres(ctx, SHOPS, "floor", statements=True, env=env) as (sandbox, pg):
+        figures = await _measure(ctx, sandbox, pg)
+        for family in FAMILIES:
+            windows = await families.family_windows(
+                ctx, sandbox, pg, family, FAMILY_SHOPS, INTERVAL, _window, _polled_each
+            )
+            figures += _figures(windows, f"{family.double}: bare loop (httpx)")
+        return figures
 
 
 @dataclass
 class Window:
-    """One side's window: its polls and every process's CPU seconds."""
+    """One side's window: its polls and every process's CPU seconds (``own``: the polling
+    process's)."""
 
     name: str
+    own: str = "keybuzz_poller"
     polls: int = 0
     cpu: dict[str, float] = field(default_factory=dict)
     statements: int = 0
@@ -175,18 +198,29 @@ Post = Callable[[str, bytes], Awaitable[bytes]]
 
 
 async def _bare_polls(post: Post, bodies: Bodies, database: str, until: float) -> None:
-    """Every shop polled once an interval, spread over it, until ``until``."""
+    """Every shop's two calls, each answer parsed, once an interval until ``until``."""
+
+    async def poll(key: str) -> None:
+        incidents, messages = bodies[key]
+        etree.fromstring(await post("incidents_query", incidents))
+        etree.fromstring(await post("messages_query", messages))
+
+    await _polled_each(poll, sorted(bodies), database, until)
+
+
+async def _polled_each(
+    poll: Callable[[str], Awaitable[None]], keys: list[str], database: str, until: float
+) -> None:
+    """Every shop polled (``poll``, then the statement that records it) once an interval,
+    spread over it, until ``until``."""
     pool = await asyncpg.create_pool(database, min_size=2, max_size=4)
     try:
-        keys = sorted(bodies)
 
         async def shop(n: int, key: str) -> None:
             await asyncio.sleep(INTERVAL * n / len(keys))
             while time.monotonic() < until:
                 started = time.monotonic()
-                incidents, messages = bodies[key]
-                etree.fromstring(await post("incidents_query", incidents))
-                etree.fromstring(await post("messages_query", messages))
+                await poll(key)
                 await pool.execute(SCHEDULED, key, float(INTERVAL))
                 await asyncio.sleep(max(0.0, INTERVAL - (time.monotonic() - started)))
 
@@ -237,7 +271,7 @@ async def _window(
     conn: asyncpg.Connection, name: str, bare: Callable[[float], Awaitable[None]] | None
 ) -> Window:
     """``WINDOW`` seconds of polls (the poller's, or ``bare``'s): polls counted, CPU."""
-    window = Window(name)
+    window = Window(name, "keybuzz_poller" if bare is None else "bench process")
     if bare is None:  # the poller: every shop's next poll spread over the interval
         await conn.execute(
             "UPDATE poller_shops SET next_poll_at = now() + random() * make_interval(secs => $1)",
@@ -292,17 +326,12 @@ def _figure(name: str, value: float, unit: str) -> Figure:
     return {"name": name, "value": value, "unit": unit}
 
 
-def _figures(windows: list[Window]) -> list[Figure]:
+def _figures(windows: list[Window], floor_name: str = "bare loop (httpx)") -> list[Figure]:
     figures: list[Figure] = []
     per_poll: dict[str, float] = {}
     for w in windows:
         polls = max(w.polls, 1)
-        own = (
-            w.cpu.get("keybuzz_poller", 0.0)
-            if w.name.startswith("poller")
-            else w.cpu.get("bench process", 0.0)
-        )
-        per_poll[w.name] = 1000 * own / polls
+        per_poll[w.name] = 1000 * w.cpu.get(w.own, 0.0) / polls
         figures.append(_figure(f"{w.name}: polls in {WINDOW:g} s", float(w.polls), "polls"))
         figures.append(_figure(f"{w.name}: its own CPU a poll", per_poll[w.name], "ms"))
         for process in ("postgres", "keybuzz_sandbox", "bao"):
@@ -310,9 +339,9 @@ def _figures(windows: list[Window]) -> list[Figure]:
             figures.append(_figure(f"{w.name}: {process} CPU a poll", spent, "ms"))
         figures.append(_figure(f"{w.name}: statements a poll", w.statements / polls, "stmts"))
         print(f"bench_poll_floor {w.name}: CPU by process {w.cpu}")
-    floor = per_poll.get("bare loop (httpx)")
+    floor = per_poll.get(floor_name)
     if floor:
         for name, ms in per_poll.items():
-            if name != "bare loop (httpx)":
-                figures.append(_figure(f"{name} ÷ bare loop (httpx)", ms / floor, "×"))
+            if name != floor_name:
+                figures.append(_figure(f"{name} ÷ {floor_name}", ms / floor, "×"))
     return figures

@@ -28,14 +28,9 @@ POLLS_COUNTED = 2
 POLL_ENDED = "last_success_at = now()"  # the schedule's poll_succeeded
 POLL_ENDS = (POLL_ENDED, "last_error_at = now()")  # and its poll_failed
 LEASE_KEPT = "UPDATE poller_shops SET lease_expires_at"
-# Not there yet (issue 66), by what the poll's schedule counts beyond its two: an
-# application call budget's count at its end (eBay), a daily allowance's reservation a
-# call (Back Market).
+# Not there yet (issue 66), by what the poll's schedule counts beyond its two.
 # Strict: once one holds, it fails until taken off this list.
-NOT_YET = {
-    "BACKMARKET": "a daily allowance: each call reserved, the day's count read",
-    "EBAY": "an application call budget: the poll's calls counted at its end",
-}
+NOT_YET: dict[str, str] = {}
 
 
 def _names(value: Any, tenant: str) -> bool:

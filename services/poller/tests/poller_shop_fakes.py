@@ -7,6 +7,7 @@ and ``ShopReplies`` against the sandbox's double, so a fake that drifts fails th
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,11 +17,13 @@ from keybuzz_connector_fnac.client import carried_text
 from keybuzz_connector_fnac.connector import LIMITS as FNAC_LIMITS
 from keybuzz_connector_fnac.session import LISTING_OVERLAP
 from keybuzz_devstack.fakes import InMemoryUnitOfWork
+from keybuzz_poller.shops.allowance import Allowance
 from keybuzz_poller.shops.connection_ports import CONNECTED, ShopPollingPorts, ShopStatus
 from keybuzz_poller.shops.domain import (
     BUYER,
     NOTICE_WINDOW,
     ORDER,
+    CallsAsked,
     MatchedReply,
     OwnReply,
     Shop,
@@ -29,7 +32,7 @@ from keybuzz_poller.shops.domain import (
     ThreadClock,
     ThreadState,
 )
-from keybuzz_poller.shops.ports import AttachmentTooLarge, ShopPorts, ShopReading
+from keybuzz_poller.shops.ports import AttachmentTooLarge, ShopPorts, ShopReading, forgetting
 from keybuzz_poller.tickets.ports import (
     Attachment,
     DeadlineFact,
@@ -156,18 +159,25 @@ class InMemoryShopStore:
     def __init__(self, tables: ShopTables) -> None:
         self.tables = tables
         self.tickets = RecordedDeadlines(tables)
+        # The day's call counts a start's reservation goes to (``CallCounts``' table).
+        self.calls: InMemoryCallCounts | None = None
 
     async def cursor(self, shop: Shop) -> ShopCursor:
         found = self.tables.shops.get(shop.key)
         return found.cursor if found else ShopCursor()
 
-    async def started(self, shop: Shop) -> ShopStart:
+    async def started(self, shop: Shop, reserve: CallsAsked | None = None) -> ShopStart:
         pending = any(
             m.mark_pending
             for (tenant, marketplace, _), m in self._msgs.items()
             if (tenant, marketplace) == (shop.tenant_id, shop.marketplace)
         )
-        return ShopStart(cursor=await self.cursor(shop), marks_pending=pending)
+        day_calls = None
+        if reserve is not None and reserve.calls > 0 and self.calls is not None:
+            spent = self.calls.days.get((shop.key, reserve.day), 0)
+            if spent + reserve.calls <= reserve.limit:
+                day_calls = self.calls.days[shop.key, reserve.day] = spent + reserve.calls
+        return ShopStart(cursor=await self.cursor(shop), marks_pending=pending, day_calls=day_calls)
 
     async def save_cursor(self, shop: Shop, cursor: ShopCursor) -> None:
         if (found := self.tables.shops.get(shop.key)) is not None:
@@ -471,27 +481,29 @@ def fake_shops(
     replies_sent: list[int] = []
     shops = InMemoryShops(lambda: store)
     connection_units = InMemoryUnitOfWork(shops)
+    ports = ShopPorts(
+        source=marketplace,
+        store=store,
+        unit_of_work=unit_of_work,  # type: ignore[arg-type]
+        clock=clock,
+        reading=lambda _: ShopReading(
+            mark_as_read=mark_as_read,
+            first_poll=timedelta(days=30),
+            max_attachment_bytes=max_attachment_bytes,
+        ),
+        replies_sent=replies_sent.append,
+    )
     return FakeShops(
         store=store,
         marketplace=marketplace,
-        ports=ShopPorts(
-            source=marketplace,
-            store=store,
-            unit_of_work=unit_of_work,  # type: ignore[arg-type]
-            clock=clock,
-            reading=lambda _: ShopReading(
-                mark_as_read=mark_as_read,
-                first_poll=timedelta(days=30),
-                max_attachment_bytes=max_attachment_bytes,
-            ),
-            replies_sent=replies_sent.append,
-        ),
+        ports=ports,
         unit_of_work=unit_of_work,
         connections=ShopPollingPorts(
             connections=shops,
             unit_of_work=connection_units,  # type: ignore[arg-type]
             wake=lambda: woken.append(True),
             clock=clock,
+            forget_key=forgetting(lambda _: None, ports),  # no key cached, as bootstrap's
         ),
         connection_units=connection_units,
         woken=woken,
@@ -649,3 +661,32 @@ class InMemoryCallCounts:
 
     async def buyer_hours(self, shop: Shop, since: datetime) -> tuple[int, ...]:
         return self.hours.get(shop.key, (0,) * 24)
+
+
+class Clock:
+    """A clock the test moves."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+async def with_allowance(
+    calls_per_day: int, clock: Clock, counts: InMemoryCallCounts | None = None
+) -> tuple[FakeShops, InMemoryCallCounts]:
+    """The fakes with shop t1 of FNAC connected (its cursors kept) and an allowance for
+    FNAC, its day's counts in ``counts`` (a poll's start reserves its calls there too)."""
+    fake = fake_shops(clock=clock)
+    await fake.connections.connections.connect(Shop("t1", "FNAC"), "1", clock.at)
+    counts = counts or InMemoryCallCounts()
+    fake.store.calls = counts
+    reading = fake.ports.reading("FNAC")
+    allowance = Allowance(calls_per_day=calls_per_day, min_interval=10)
+    fake.ports = dataclasses.replace(
+        fake.ports,
+        calls=counts,
+        reading=lambda _: dataclasses.replace(reading, allowance=allowance),
+    )
+    return fake, counts

@@ -12,13 +12,14 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 import msgspec
 import pytest
+from keybuzz_poller.polling.shops_store import PostgresShopSchedule
 from keybuzz_poller.service import DEFINITION
-from keybuzz_poller.shops.domain import Shop
-from keybuzz_poller.shops.ports import CallCounts
+from keybuzz_poller.shops.domain import CallsAsked, DayCalls, Shop
+from keybuzz_poller.shops.ports import CallCounts, ShopStore
 from keybuzz_poller.shops.store import PostgresShopCalls, PostgresShopStore
 from keybuzz_poller.tickets.received import external_row
 from keybuzz_shared.db import apply_migrations, create_pool
-from poller_shop_fakes import InMemoryCallCounts
+from poller_shop_fakes import InMemoryCallCounts, InMemoryShopStore, ShopTables
 from poller_shop_fakes import shop_message as message
 
 SHOP, OTHER = Shop("t1", "FNAC"), Shop("t2", "FNAC")
@@ -89,3 +90,42 @@ async def test_buyer_hours_are_the_shops_buyer_messages_by_utc_hour(pool: asyncp
     hours = await PostgresShopCalls(pool).buyer_hours(SHOP, now - timedelta(days=28))
     assert hours[3] == 2 and hours[19] == 1 and sum(hours) == 3
     assert sum(await PostgresShopCalls(pool).buyer_hours(OTHER, now - timedelta(days=28))) == 0
+
+
+@pytest.fixture(params=["memory", "postgres"])
+async def starts(
+    request: pytest.FixtureRequest, pool: asyncpg.Pool
+) -> tuple[ShopStore, CallCounts]:
+    """A shop store whose start reserves calls, and the counts it reserves them in."""
+    if request.param == "postgres":
+        return PostgresShopStore(pool), PostgresShopCalls(pool)
+    counts = InMemoryCallCounts()
+    store = InMemoryShopStore(ShopTables())
+    store.calls = counts
+    return store, counts
+
+
+async def test_a_starts_reservation_is_all_or_none_within_its_limit(
+    starts: tuple[ShopStore, CallCounts],
+) -> None:
+    store, counts = starts
+    assert (await store.started(SHOP, CallsAsked(DAY, 2, 3))).day_calls == 2
+    refused = await store.started(SHOP, CallsAsked(DAY, 2, 3))  # 4 would pass the limit
+    assert refused.day_calls is None and await counts.calls_spent(SHOP, DAY) == 2
+    assert (await store.started(SHOP, CallsAsked(DAY, 1, 3))).day_calls == 3
+    assert (await store.started(SHOP)).day_calls is None  # none asked: none reserved
+    assert await counts.calls_spent(SHOP, DAY) == 3
+
+
+async def test_a_polls_end_sets_its_days_count_right_lease_held_or_not(pool: asyncpg.Pool) -> None:
+    """The statement that ends a poll counts what it carries (a budget's calls made, a
+    reservation's given back), whether or not the poll still held its lease (here: no row
+    of the shop's at all); a correction of another day (a poll across midnight) too."""
+    schedule, counts = PostgresShopSchedule(pool), PostgresShopCalls(pool)
+    await schedule.poll_succeeded(SHOP.key, "gone", 0, 60.0, [DayCalls(DAY, 3)])
+    assert await counts.calls_spent(SHOP, DAY) == 3
+    later = DAY + timedelta(days=1)
+    given_back = [DayCalls(DAY, -2), DayCalls(later, 1)]
+    await schedule.poll_failed(SHOP.key, "gone", "HTTP 503", 1.0, 60.0, 0.0, given_back)
+    assert await counts.calls_spent(SHOP, DAY) == 1
+    assert await counts.calls_spent(SHOP, later) == 1

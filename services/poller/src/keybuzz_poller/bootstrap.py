@@ -46,7 +46,7 @@ from keybuzz_poller.shops.api_source import ApiMessageSource
 from keybuzz_poller.shops.connection_ports import ShopPollingPorts
 from keybuzz_poller.shops.connections import key_refused, shop_marketplace
 from keybuzz_poller.shops.domain import Shop
-from keybuzz_poller.shops.ports import ShopPorts, ShopReading
+from keybuzz_poller.shops.ports import ShopPorts, ShopReading, forgetting
 from keybuzz_poller.shops.replies import ShopReplies
 from keybuzz_poller.shops.response_figures import ShopResponseFigures
 from keybuzz_poller.shops.store import PostgresShopCalls, PostgresShopStore
@@ -80,12 +80,21 @@ async def assemble(runtime: PollerRuntime) -> None:
     shop_apis = PerMarketplace(lambda c: settings.shop_api(shop_marketplace(c)))
     source = ApiMessageSource(runtime.vault, shop_apis, inside_allowed=not settings.is_production)
     runtime.provide(source)
+    shops = ShopPorts(
+        source=source,
+        store=PostgresShopStore(runtime.pool),
+        unit_of_work=store_unit_of_work(runtime.unit_of_work, PostgresShopStore),
+        clock=system_clock,
+        reading=shop_reading(shop_apis).__getitem__,
+        replies_sent=functools.partial(count_reply, runtime.name, "SENT"),
+        calls=PostgresShopCalls(runtime.pool),
+    )
     shop_polling = ShopPollingPorts(
         connections=PostgresShops(runtime.pool),
         unit_of_work=store_unit_of_work(runtime.unit_of_work, PostgresShops),
         wake=waker(ShopScheduler),
         clock=system_clock,
-        forget_key=source.forget_key,
+        forget_key=forgetting(source.forget_key, shops),
     )
 
     async def reply_key_refused(tenant_id: str, marketplace: str, reason: str) -> None:
@@ -139,15 +148,7 @@ async def assemble(runtime: PollerRuntime) -> None:
                 key_refused=reply_key_refused,
                 send_through_api=send_through_api,
             ),
-            shops=ShopPorts(
-                source=source,
-                store=PostgresShopStore(runtime.pool),
-                unit_of_work=store_unit_of_work(runtime.unit_of_work, PostgresShopStore),
-                clock=system_clock,
-                reading=shop_reading(shop_apis).__getitem__,
-                replies_sent=functools.partial(count_reply, runtime.name, "SENT"),
-                calls=PostgresShopCalls(runtime.pool),
-            ),
+            shops=shops,
             shop_polling=shop_polling,
         )
     )

@@ -34,7 +34,7 @@ from keybuzz_poller.shops.poll import poll_shop
 from keybuzz_poller.shops.ports import MarketplaceUnavailable, ShopPorts, ShopReading
 from keybuzz_shared.connectors.seam import InboxMessage
 from keybuzz_shared.settings import load_settings
-from poller_shop_fakes import FakeShops, InMemoryCallCounts, fake_shops
+from poller_shop_fakes import Clock, FakeShops, InMemoryCallCounts, fake_shops, with_allowance
 from poller_shop_fakes import shop_message as message
 
 WINTER, SUMMER = date(2026, 11, 24), date(2026, 7, 1)
@@ -128,29 +128,6 @@ def test_learned_hours_lean_the_profile_within_bounds() -> None:
 
 
 # --- polls on the fakes ---------------------------------------------------------------
-
-
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
-async def with_allowance(calls_per_day: int, clock: Clock) -> tuple[FakeShops, InMemoryCallCounts]:
-    """The fakes with ``SHOP`` connected (its cursors kept) and an allowance for FNAC."""
-    fake = fake_shops(clock=clock)
-    await fake.connections.connections.connect(SHOP, "1", clock.at)
-    counts = InMemoryCallCounts()
-    reading = fake.ports.reading("FNAC")
-    allowance = Allowance(calls_per_day=calls_per_day, min_interval=10)
-    fake.ports = dataclasses.replace(
-        fake.ports,
-        calls=counts,
-        reading=lambda _: dataclasses.replace(reading, allowance=allowance),
-    )
-    return fake, counts
 
 
 def backlog(fake: FakeShops, messages: int, at: datetime) -> None:

@@ -129,6 +129,17 @@ class LeasedPolls:
         back-off may be longer): none here."""
         return 0.0
 
+    async def succeeded(self, tenant_id: str, fetched: int, interval: float) -> None:
+        """The poll's end recorded (``PollSchedule.poll_succeeded``)."""
+        await self.schedule.poll_succeeded(tenant_id, self.owner, fetched, interval)
+
+    async def failed(self, tenant_id: str, reason: str, at_least: float) -> None:
+        """The failed poll's end recorded (``PollSchedule.poll_failed``)."""
+        retry_base, retry_cap = self.timings.retry_base, self.timings.retry_cap
+        await self.schedule.poll_failed(
+            tenant_id, self.owner, reason, retry_base, retry_cap, at_least
+        )
+
     def start(self) -> None:
         if not self.runtime.settings.poll_enabled:
             return  # poll-now still works: it takes the tenant's lease like any poll
@@ -281,9 +292,7 @@ class LeasedPolls:
         # The poll's span, taken before the lease is released: another instance may take the
         # tenant the moment it is, before this line's log record is written.
         seconds = round(asyncio.get_running_loop().time() - started, 3)
-        await self.schedule.poll_succeeded(
-            tenant_id, self.owner, result.fetched, await self.next_interval(tenant_id)
-        )
+        await self.succeeded(tenant_id, result.fetched, await self.next_interval(tenant_id))
         # Every poll of every tenant at INFO would be most of the log: only those that stored mail.
         log.log(
             logging.INFO if result.stored else logging.DEBUG,
@@ -336,14 +345,7 @@ class LeasedPolls:
             exc_info=not isinstance(exc, errors.DependencyUnavailable),
         )
         with contextlib.suppress(Exception):
-            await self.schedule.poll_failed(
-                tenant_id,
-                self.owner,
-                reason,
-                self.timings.retry_base,
-                self.timings.retry_cap,
-                await self.failed_interval(tenant_id),
-            )
+            await self.failed(tenant_id, reason, await self.failed_interval(tenant_id))
 
 
 class Scheduler(LeasedPolls):

@@ -18,7 +18,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Protocol
 
 from keybuzz_shared.app_budgets import (
     REREAD_SECONDS,
@@ -39,7 +41,7 @@ from keybuzz_poller.shops.allowance import seconds_into_day
 from keybuzz_poller.shops.calls import calls_per_poll, plan_of
 from keybuzz_poller.shops.connection_ports import ShopPollingPorts
 from keybuzz_poller.shops.connections import key_refused, shop_marketplaces
-from keybuzz_poller.shops.domain import ShopStart, shop_of
+from keybuzz_poller.shops.domain import DayCalls, ShopStart, shop_of
 from keybuzz_poller.shops.poll import poll_shop
 from keybuzz_poller.shops.ports import ShopKeyRefused, ShopPorts
 
@@ -52,13 +54,38 @@ BUDGET_GAUGES = BudgetGauges.named(
 )
 
 
+class ShopSchedule(PollSchedule, Protocol):
+    """The shops' schedule (``PostgresShopSchedule``): a poll's end also sets its day's
+    count of calls right, in the same statement."""
+
+    async def poll_succeeded(
+        self,
+        tenant_id: str,
+        owner: str,
+        fetched: int,
+        interval: float,
+        calls: Sequence[DayCalls] = (),
+    ) -> None: ...
+
+    async def poll_failed(
+        self,
+        tenant_id: str,
+        owner: str,
+        error: str,
+        retry_base: float,
+        retry_cap: float,
+        at_least: float = 0.0,
+        calls: Sequence[DayCalls] = (),
+    ) -> None: ...
+
+
 class ShopScheduler(LeasedPolls):
     """One per process, next to the folders' scheduler."""
 
     def __init__(
         self,
         runtime: PollerRuntime,
-        schedule: PollSchedule,
+        schedule: ShopSchedule,
         shops: ShopPorts,
         connections: ShopPollingPorts,
     ) -> None:
@@ -78,6 +105,11 @@ class ShopScheduler(LeasedPolls):
         self.budgets = AppBudgets(lambda m: connections.connections.polled_shops(m), BUDGET_GAUGES)
         # marketplace → when its application's day was counted, the day, and its calls
         self.counted: dict[str, tuple[float, date, int]] = {}
+        self.shop_schedule = schedule
+        # shop key → by when this process polls it again if it still holds it (its next
+        # interval and a lease on): past it, what it keeps of the shop is dropped.
+        self.expected: dict[str, datetime] = {}
+        self.next_sweep: datetime | None = None  # the first poll's end sweeps
 
     def interval_of(self, tenant_id: str) -> float:
         try:
@@ -149,14 +181,46 @@ class ShopScheduler(LeasedPolls):
             return self.interval_of(tenant_id)
         if plan is None:
             return self.interval_of(tenant_id)
-        spent = await self.shops.calls.calls_spent(shop, day)
+        known = self.shops.day_calls.get(shop.key)  # as the poll that just ended left it
+        spent = known[1] if known and known[0] == day else None
+        if spent is None:
+            spent = await self.shops.calls.calls_spent(shop, day)
         return plan.interval(at, spent, calls_per_poll(self.shops, shop, day, spent))
+
+    async def succeeded(self, tenant_id: str, fetched: int, interval: float) -> None:
+        """The poll's end, with its day's count set right in the same statement."""
+        calls = self.shops.unsettled.pop(tenant_id, [])
+        await self.shop_schedule.poll_succeeded(tenant_id, self.owner, fetched, interval, calls)
+        self._expect(tenant_id, interval)
+
+    async def failed(self, tenant_id: str, reason: str, at_least: float) -> None:
+        calls = self.shops.unsettled.pop(tenant_id, [])
+        timings = self.timings
+        await self.shop_schedule.poll_failed(
+            tenant_id, self.owner, reason, timings.retry_base, timings.retry_cap, at_least, calls
+        )
+        self._expect(tenant_id, max(at_least, timings.retry_cap))
+
+    def _expect(self, tenant_id: str, interval: float) -> None:
+        """Notes when the shop is polled again here if this process keeps it; once an
+        interval, drops what it keeps of the shops it did not poll by then (disconnected,
+        or polled by another instance now: ``ShopPorts.forget``)."""
+        now = self.shops.clock()
+        self.expected[tenant_id] = now + timedelta(seconds=interval + self.lease)
+        if self.next_sweep is not None and now < self.next_sweep:
+            return
+        self.next_sweep = now + timedelta(seconds=self.interval)
+        for key, until in list(self.expected.items()):
+            if until < now and key not in self.running:
+                del self.expected[key]
+                self.shops.forget(key)
 
     async def poll_one(self, tenant_id: str) -> PollResult:
         shop = shop_of(tenant_id)
         self._served_or_skip(shop.marketplace)
         try:
-            done = await poll_shop(self.shops, shop, self.starts.pop(shop.key, None))
+            start = self.starts.pop(shop.key, None)
+            done = await poll_shop(self.shops, shop, start, settles=False)
         except ShopKeyRefused as exc:
             await key_refused(self.connections, shop, remote_excerpt(str(exc), 500))
             raise
@@ -220,7 +284,7 @@ class ShopScheduler(LeasedPolls):
 
 
 async def start_shop_polling(
-    runtime: PollerRuntime, schedule: PollSchedule, shops: ShopPorts, connections: ShopPollingPorts
+    runtime: PollerRuntime, schedule: ShopSchedule, shops: ShopPorts, connections: ShopPollingPorts
 ) -> None:
     """``on_startup``: this instance takes its share of the due shops from now on."""
     scheduler = ShopScheduler(runtime, schedule, shops, connections)
@@ -235,7 +299,7 @@ async def stop_shop_polling(runtime: PollerRuntime) -> None:
 
 
 async def poll_due_shops_once(
-    runtime: PollerRuntime, schedule: PollSchedule, shops: ShopPorts, connections: ShopPollingPorts
+    runtime: PollerRuntime, schedule: ShopSchedule, shops: ShopPorts, connections: ShopPollingPorts
 ) -> list[PollResult]:
     """``--once``: every shop due now, polled once (leased ones are left to their holder)."""
     return await poll_all_due(ShopScheduler(runtime, schedule, shops, connections))

@@ -3,13 +3,15 @@ on ``poller_shops``) and their connection state (``shops/connection_ports.py``'s
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import date, datetime
 
 from keybuzz_shared.db import Executor
 
-from keybuzz_poller.polling.store import PollTable, PostgresPollSchedule
+from keybuzz_poller.polling.store import PollTable, PostgresPollSchedule, retry_delays
 from keybuzz_poller.shops.connection_ports import CONNECTED, ShopStatus
-from keybuzz_poller.shops.domain import Shop
+from keybuzz_poller.shops.domain import DayCalls, Shop, shop_of
+from keybuzz_poller.shops.store import PostgresShopCalls
 from keybuzz_poller.tickets import store as tickets_store
 
 # A shop is polled while connected and its tenant not archived (a tenant the projection
@@ -25,11 +27,80 @@ SHOPS = PollTable(
 )
 
 
+# A correction of the shop's day's count ($N day, $N+1 delta; no day: none), folded into
+# the statement that ends its poll: its own statement at every poll otherwise.
+_COUNTED = """
+    counted AS (
+        INSERT INTO poller_shop_calls AS c (poll_key, day, calls)
+        SELECT $1, ${n}::date, greatest(${m}::int, 0) WHERE ${n}::date IS NOT NULL
+        ON CONFLICT (poll_key, day) DO UPDATE SET calls = greatest(c.calls + ${m}::int, 0)
+    )"""
+
+
 class PostgresShopSchedule(PostgresPollSchedule):
-    """The shops' schedule: rows come from ``connect``, never from a poll."""
+    """The shops' schedule: rows come from ``connect``, never from a poll. A poll's end
+    also sets its day's count of calls right (``DayCalls``: a budget's calls made, a
+    reservation's not spent), in the same statement."""
 
     def __init__(self, db: Executor) -> None:
         super().__init__(db, SHOPS)
+        self._succeeded_counting = (
+            "WITH"
+            + _COUNTED.format(n=5, m=6)
+            + ",\n"
+            + (self._succeeded.strip().removeprefix("WITH"))
+        )
+        self._failed_counting = "WITH" + _COUNTED.format(n=7, m=8) + "\n" + self._failed
+        self.calls = PostgresShopCalls(db)
+
+    async def poll_succeeded(
+        self,
+        tenant_id: str,
+        owner: str,
+        fetched: int,
+        interval: float,
+        calls: Sequence[DayCalls] = (),
+    ) -> None:
+        if not calls:
+            return await super().poll_succeeded(tenant_id, owner, fetched, interval)
+        day, delta, rest = _folded(calls)
+        await self.db.execute(
+            self._succeeded_counting, tenant_id, owner, fetched, interval, day, delta
+        )
+        await self._counted(tenant_id, rest)
+
+    async def poll_failed(
+        self,
+        tenant_id: str,
+        owner: str,
+        error: str,
+        retry_base: float,
+        retry_cap: float,
+        at_least: float = 0.0,
+        calls: Sequence[DayCalls] = (),
+    ) -> None:
+        if not calls:
+            return await super().poll_failed(
+                tenant_id, owner, error, retry_base, retry_cap, at_least
+            )
+        delays = retry_delays(retry_base, retry_cap)
+        day, delta, rest = _folded(calls)
+        await self.db.execute(
+            self._failed_counting,
+            tenant_id,
+            owner,
+            error,
+            delays,
+            len(delays) - 1,
+            at_least,
+            day,
+            delta,
+        )
+        await self._counted(tenant_id, rest)
+
+    async def _counted(self, tenant_id: str, rest: list[DayCalls]) -> None:
+        for correction in rest:
+            await self.calls.adjust_calls(shop_of(tenant_id), correction.day, correction.delta)
 
     async def ensure_scheduled(self, tenant_id: str, interval: float) -> None:
         """A shop is scheduled when it connects."""
@@ -50,6 +121,14 @@ class PostgresShopSchedule(PostgresPollSchedule):
                 tenant_id,
             )
         )
+
+
+def _folded(calls: Sequence[DayCalls]) -> tuple[date, int, list[DayCalls]]:
+    """The correction folded into a poll's end statement (its day's), and those of another
+    day (a poll across midnight) that are not."""
+    first = calls[0]
+    same = sum(c.delta for c in calls if c.day == first.day)
+    return first.day, same, [c for c in calls if c.day != first.day]
 
 
 class PostgresShops:

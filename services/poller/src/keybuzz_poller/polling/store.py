@@ -105,6 +105,35 @@ _CLAIM_DUE = """
 """
 
 
+# A poll that succeeded: ``poll_succeeded`` ($1 key, $2 owner, $3 fetched, $4 interval).
+_SUCCEEDED = """
+    WITH old AS (
+        SELECT {t.key}, last_pushed_at > claimed_at AS pushed_during_poll
+        FROM {t.name} WHERE {t.key} = $1 AND lease_owner = $2 FOR UPDATE
+    )
+    UPDATE {t.name} s SET
+        next_poll_at = CASE
+            WHEN old.pushed_during_poll THEN now()
+            ELSE {t.after_success} END,
+        pushed_at = CASE WHEN old.pushed_during_poll THEN s.last_pushed_at END,
+        lease_owner = NULL, lease_expires_at = NULL, last_due_at = s.next_poll_at,
+        last_poll_at = now(), last_success_at = now(), consecutive_failures = 0,
+        messages_fetched = s.messages_fetched + $3
+    FROM old WHERE s.{t.key} = old.{t.key}
+"""
+
+# A poll that failed: ``poll_failed`` ($3 error, $4 delays, $5 their last index, $6 at least).
+_FAILED = """
+    UPDATE {t.name} SET
+        next_poll_at = now() + make_interval(secs => greatest($6::float8,
+            ($4::float8[])[least(consecutive_failures, $5) + 1])),
+        lease_owner = NULL, lease_expires_at = NULL,
+        last_poll_at = now(), last_error = $3, last_error_at = now(),
+        consecutive_failures = consecutive_failures + 1
+    WHERE {t.key} = $1 AND lease_owner = $2
+"""
+
+
 class PostgresPollSchedule:
     """``ports.PollSchedule`` on PostgreSQL, with ``mark_delivered`` for the MX: tenants'
     folders (``TENANT_FOLDERS``), or another ``PollTable`` (marketplace shops)."""
@@ -113,6 +142,8 @@ class PostgresPollSchedule:
         self.db = db
         self.table = table
         self._claim_due = _CLAIM_DUE.format(t=table, park_window=PARK_WINDOW)
+        self._succeeded = _SUCCEEDED.format(t=table)
+        self._failed = _FAILED.format(t=table)
 
     async def ensure_scheduled(self, tenant_id: str, interval: float) -> None:
         """A new tenant's first poll falls at a random point of the interval: polls spread out."""
@@ -246,28 +277,7 @@ class PostgresPollSchedule:
         A mail delivered after the poll was claimed may have been missed: due again at once.
         ``pushed_at`` (the oldest delivery not yet served, for operators) is cleared.
         """
-        t = self.table
-        await self.db.execute(
-            f"""
-            WITH old AS (
-                SELECT {t.key}, last_pushed_at > claimed_at AS pushed_during_poll
-                FROM {t.name} WHERE {t.key} = $1 AND lease_owner = $2 FOR UPDATE
-            )
-            UPDATE {t.name} s SET
-                next_poll_at = CASE
-                    WHEN old.pushed_during_poll THEN now()
-                    ELSE {t.after_success} END,
-                pushed_at = CASE WHEN old.pushed_during_poll THEN s.last_pushed_at END,
-                lease_owner = NULL, lease_expires_at = NULL, last_due_at = s.next_poll_at,
-                last_poll_at = now(), last_success_at = now(), consecutive_failures = 0,
-                messages_fetched = s.messages_fetched + $3
-            FROM old WHERE s.{t.key} = old.{t.key}
-            """,
-            tenant_id,
-            owner,
-            fetched,
-            interval,
-        )
+        await self.db.execute(self._succeeded, tenant_id, owner, fetched, interval)
 
     async def poll_skipped(self, tenant_id: str, owner: str, interval: float) -> None:
         t = self.table
@@ -305,24 +315,9 @@ class PostgresPollSchedule:
     ) -> None:
         """Record the error, release the lease, retry after ``backoff_delay`` of the
         consecutive failures (the delays are computed here, indexed by the count in SQL)."""
-        delays = _retry_delays(retry_base, retry_cap)
-        t = self.table
+        delays = retry_delays(retry_base, retry_cap)
         await self.db.execute(
-            f"""
-            UPDATE {t.name} SET
-                next_poll_at = now() + make_interval(secs => greatest($6::float8,
-                    ($4::float8[])[least(consecutive_failures, $5) + 1])),
-                lease_owner = NULL, lease_expires_at = NULL,
-                last_poll_at = now(), last_error = $3, last_error_at = now(),
-                consecutive_failures = consecutive_failures + 1
-            WHERE {t.key} = $1 AND lease_owner = $2
-            """,
-            tenant_id,
-            owner,
-            error,
-            delays,
-            len(delays) - 1,
-            at_least,
+            self._failed, tenant_id, owner, error, delays, len(delays) - 1, at_least
         )
 
     async def release_leases(self, owner: str) -> None:
@@ -407,7 +402,7 @@ class PostgresQuarantine:
         ]
 
 
-def _retry_delays(base: float, cap: float) -> list[float]:
+def retry_delays(base: float, cap: float) -> list[float]:
     """``backoff_delay`` of the 1st … nth consecutive failure, up to the first that reaches
     ``cap`` (every later failure waits ``cap`` too)."""
     delays = [backoff_delay(1, base=base, cap=cap)]

@@ -22,7 +22,8 @@ import msgspec
 from keybuzz_shared.spent_calls import CallsBound, SpentCalls
 
 from keybuzz_poller.shops.allowance import seconds_into_day
-from keybuzz_poller.shops.domain import Shop, ShopCursor
+from keybuzz_poller.shops.calls import Reserved
+from keybuzz_poller.shops.domain import DayCalls, Shop, ShopCursor
 from keybuzz_poller.shops.ports import ShopPorts, ShopReading
 
 log = logging.getLogger(__name__)
@@ -86,18 +87,48 @@ class Bound:
         self.spent.stopped.append(f"{why}: the rest is read by the next poll")
 
 
-async def spent_in_day(ports: ShopPorts, shop: Shop, reading: ShopReading, made: int) -> None:
-    """The poll's calls, kept for its next interval, and counted in the shop's day where its
-    marketplace has an application call budget."""
+async def spent_in_day(
+    ports: ShopPorts,
+    shop: Shop,
+    reading: ShopReading,
+    made: int,
+    held: Reserved | None = None,
+    settles: bool = True,
+) -> None:
+    """The poll's calls, kept for its next interval, and its day's count set right: counted
+    where its marketplace has an application call budget, what its reservation did not
+    spend given back. Left to the poll's end statement (``ShopPorts.unsettled``) unless it
+    ``settles`` itself."""
     ports.last_poll_calls[shop.key] = made
-    if reading.app_calls is None or ports.calls is None or made <= 0:
-        return
     day, _ = seconds_into_day(ports.clock())
-    try:
-        await ports.calls.adjust_calls(shop, day, made)
-    except Exception:  # the poll's work is stored: a count lost costs one poll's calls
-        log.warning(
-            "a poll's calls could not be counted",
-            extra={"tenant_id": shop.tenant_id, "marketplace": shop.marketplace, "calls": made},
-            exc_info=True,
-        )
+    corrections: list[DayCalls] = []
+    if reading.app_calls is not None and ports.calls is not None and made > 0:
+        corrections.append(DayCalls(day, made))
+    if held is not None and held.left:
+        corrections.append(DayCalls(held.day, -held.left))
+    if held is not None and held.day == day:
+        ports.day_calls[shop.key] = (day, held.after)
+    else:
+        ports.day_calls.pop(shop.key, None)
+    if not settles:
+        ports.unsettled[shop.key] = corrections
+        return
+    await settle(ports, shop, corrections)
+
+
+async def settle(ports: ShopPorts, shop: Shop, corrections: list[DayCalls]) -> None:
+    """``corrections`` in a statement each (a poll's end that cannot fold them in)."""
+    for correction in corrections:
+        assert ports.calls is not None
+        try:
+            await ports.calls.adjust_calls(shop, correction.day, correction.delta)
+        except Exception:  # the poll's work is stored: a count lost costs one poll's calls
+            log.warning(
+                "a poll's calls could not be counted",
+                extra={
+                    "tenant_id": shop.tenant_id,
+                    "marketplace": shop.marketplace,
+                    "calls": correction.delta,
+                },
+                exc_info=True,
+            )

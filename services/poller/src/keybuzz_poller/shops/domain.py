@@ -5,7 +5,7 @@ is an incident's own notice."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 import msgspec
@@ -120,6 +120,28 @@ class ShopStart(msgspec.Struct, frozen=True, kw_only=True):
     marks_pending: bool = False
     fetched: int = 0
     seconds_since_poll: float | None = None  # since its last poll ended (None: never)
+    # The day's count of calls once the calls asked (``CallsAsked``) were reserved in the
+    # same statement; None when none were (none asked, or past the pace: reserved a call
+    # at a time then).
+    day_calls: int | None = None
+
+
+class CallsAsked(msgspec.Struct, frozen=True):
+    """Calls of a shop's UTC day a poll reserves at its start, all or none: only while the
+    day's count stays within ``limit`` (its plan's pace) once they are counted."""
+
+    day: date
+    calls: int
+    limit: int
+
+
+class DayCalls(msgspec.Struct, frozen=True):
+    """A correction of a shop's day's count the poll's end makes (the poller's
+    ``poll_succeeded``/``poll_failed``, in the same statement): a budget's calls made
+    (+), a reservation's calls not spent given back (−)."""
+
+    day: date
+    delta: int
 
 
 class ListedPage(msgspec.Struct, frozen=True, kw_only=True):

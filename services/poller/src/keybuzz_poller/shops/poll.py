@@ -43,7 +43,7 @@ from keybuzz_shared.spent_calls import counted
 from keybuzz_shared.ticket_topics import Topics
 
 from keybuzz_poller.shops.bounds import HARD_BOUND, Bound, spent_in_day
-from keybuzz_poller.shops.calls import within_allowance
+from keybuzz_poller.shops.calls import Reserved, calls_asked, reserved, within_allowance
 from keybuzz_poller.shops.domain import (
     BUYER,
     MARKED_READ,
@@ -83,23 +83,32 @@ OCTET_STREAM = "application/octet-stream"
 MARK_BATCH = 100  # messages marked read per request
 
 
-async def poll_shop(ports: ShopPorts, shop: Shop, start: ShopStart | None = None) -> ShopPoll:
+async def poll_shop(
+    ports: ShopPorts, shop: Shop, start: ShopStart | None = None, *, settles: bool = True
+) -> ShopPoll:
     """Everything new of the shop (the caller holds its lease), within the poll's bound of
     calls (``bounds.py``): its calls counted as they are made, said in the poll's ``calls``
-    and, for a marketplace with an application call budget, in the shop's day."""
+    and, for a marketplace with an application call budget, in the shop's day; with a
+    daily allowance, reserved at its start (``calls.py``). The day's count is set right by
+    the poll (``settles``) or left to the statement that ends it (``ShopPorts.unsettled``)."""
     poll = ShopPoll()
     reading = ports.reading(shop.marketplace)
+    held: Reserved | None = None
     with counted(HARD_BOUND * reading.max_calls) as spent:
         try:
-            start = start or await ports.store.started(shop)  # read by ``ready``, or now
+            if start is None:  # else read by ``ready``
+                asked = await calls_asked(ports, shop)
+                start = await ports.store.started(shop, asked)
+                held = reserved(asked, start)
             seen = ports.seen_pages.pop(shop.key, None)
-            listed = await _poll(ports, shop, poll, Bound(spent, reading.max_calls), start, seen)
+            bound = Bound(spent, reading.max_calls)
+            listed = await _poll(ports, shop, poll, bound, start, seen, held)
             if listed is not None:  # what the poll's end leaves in the shop's row (its count)
                 fetched = start.fetched + poll.fetched
                 ports.seen_pages[shop.key] = msgspec.structs.replace(listed, fetched=fetched)
         finally:
             poll.calls, poll.stopped = spent.made, list(spent.stopped)
-            await spent_in_day(ports, shop, reading, spent.made)
+            await spent_in_day(ports, shop, reading, spent.made, held, settles)
     return poll
 
 
@@ -110,6 +119,7 @@ async def _poll(
     bound: Bound,
     start: ShopStart,
     seen: SeenPages | None,
+    held: Reserved | None,
 ) -> SeenPages | None:
     """The poll; the pages of messages it listed (their ``fetched`` left to the caller)."""
     reading = ports.reading(shop.marketplace)
@@ -123,7 +133,7 @@ async def _poll(
     now = ports.clock()
     since = read_from(cursor.incidents_since, now, reading.first_poll, reading.overlap)
     listed = ports.source.incidents(shop, since)
-    async for incidents in bound.pages(within_allowance(ports, shop, listed)):
+    async for incidents in bound.pages(within_allowance(ports, shop, listed, held)):
         poll.fetched += len(incidents)
         if not incidents:  # most polls: nothing to store, the cursor stays
             continue
@@ -137,7 +147,7 @@ async def _poll(
     clocked = _marketplace_clock(shop)
     started = cursor
     listed_messages = ports.source.messages(shop, since)
-    async for messages in bound.pages(within_allowance(ports, shop, listed_messages)):
+    async for messages in bound.pages(within_allowance(ports, shop, listed_messages, held)):
         poll.fetched += len(messages)
         if not messages:
             continue

@@ -38,6 +38,8 @@ from keybuzz_shared.uow import StoreUnit
 from keybuzz_poller.shops.allowance import Allowance, DayPlan
 from keybuzz_poller.shops.domain import (
     CURSOR_OVERLAP,
+    CallsAsked,
+    DayCalls,
     MatchedReply,
     OwnReply,
     SeenPages,
@@ -167,8 +169,10 @@ class ShopStore(Protocol):
 
     async def cursor(self, shop: Shop) -> ShopCursor: ...
 
-    async def started(self, shop: Shop) -> ShopStart:
-        """The shop's row as its poll starts (one statement: ``ShopStart``)."""
+    async def started(self, shop: Shop, reserve: CallsAsked | None = None) -> ShopStart:
+        """The shop's row as its poll starts (one statement: ``ShopStart``), with
+        ``reserve``'s calls counted in its day (``CallCounts``) in the same statement when
+        they fit its limit (``ShopStart.day_calls``)."""
         ...
 
     async def save_cursor(self, shop: Shop, cursor: ShopCursor) -> None: ...
@@ -289,6 +293,35 @@ class ShopPorts:
     # The pages each shop's last poll listed (shop key → pages), for the shops this process
     # polls: a poll listing one again unchanged skips its dedupe and its threads' write.
     seen_pages: dict[str, SeenPages] = field(default_factory=dict)
+    # The day's count as each shop's last poll left it (shop key → day, count), for its
+    # next interval: read from no statement (``ShopStart.day_calls`` and what it spent).
+    day_calls: dict[str, tuple[date, int]] = field(default_factory=dict)
+    # What each shop's poll leaves its end statement to count (shop key → corrections):
+    # the scheduler's, folded into ``poll_succeeded``/``poll_failed``.
+    unsettled: dict[str, list[DayCalls]] = field(default_factory=dict)
+
+    def forget(self, shop_key: str) -> None:
+        """Drops what this process keeps of a shop: it disconnected, or another instance
+        polls it now (its entries would stay for the life of the process otherwise)."""
+        for kept in (
+            self.plans,
+            self.poll_costs,
+            self.last_poll_calls,
+            self.seen_pages,
+            self.day_calls,
+        ):  # not ``unsettled``: a poll ending now still counts its calls
+            kept.pop(shop_key, None)
+
+
+def forgetting(forget_key: Callable[[Shop], None], shops: ShopPorts) -> Callable[[Shop], None]:
+    """What a shop's connection event drops in this process (``ShopPollingPorts.forget_key``):
+    its cached key, and what its polls kept of it (``ShopPorts.forget``)."""
+
+    def forget(shop: Shop) -> None:
+        forget_key(shop)
+        shops.forget(shop.key)
+
+    return forget
 
 
 # What an API reply's outcome ``code`` holds when the marketplace refused the shop's key.

@@ -22,6 +22,7 @@ from keybuzz_shared.ticket_topics import Topics
 from keybuzz_poller.shops.domain import (
     BUYER,
     NOTICE_WINDOW,
+    CallsAsked,
     MatchedReply,
     OwnReply,
     Shop,
@@ -53,30 +54,42 @@ class PostgresShopStore:
         )
         return ShopCursor(**dict(row)) if row else ShopCursor()
 
-    async def started(self, shop: Shop) -> ShopStart:
+    async def started(self, shop: Shop, reserve: CallsAsked | None = None) -> ShopStart:
+        # The reservation, all or none within its limit, rides on the row's read: a
+        # statement of its own at every poll otherwise (``shops/calls.py``).
         row = await self.db.fetchrow(
             """
+            WITH reserved AS (
+                INSERT INTO poller_shop_calls AS c (poll_key, day, calls)
+                SELECT $1, $4, $5 WHERE $5 > 0 AND $5 <= $6
+                ON CONFLICT (poll_key, day) DO UPDATE SET calls = c.calls + $5
+                WHERE c.calls + $5 <= $6
+                RETURNING calls
+            )
             SELECT s.messages_since, s.incidents_since, s.messages_fetched,
                    extract(epoch FROM clock_timestamp() - s.last_poll_at)::float8 AS since_poll,
                    EXISTS (SELECT 1 FROM poller_external_messages e
                            WHERE e.tenant_id = $2 AND e.marketplace = $3
-                             AND e.mark_read_pending) AS marks_pending
-            FROM poller_shops s WHERE s.poll_key = $1
+                             AND e.mark_read_pending) AS marks_pending,
+                   (SELECT calls FROM reserved) AS day_calls
+            FROM (SELECT 1) AS one LEFT JOIN poller_shops s ON s.poll_key = $1
             """,
             shop.key,
             shop.tenant_id,
             shop.marketplace,
+            reserve.day if reserve else None,
+            reserve.calls if reserve else 0,
+            reserve.limit if reserve else 0,
         )
-        if row is None:
-            return ShopStart(cursor=ShopCursor())
         cursor = ShopCursor(
             messages_since=row["messages_since"], incidents_since=row["incidents_since"]
         )
         return ShopStart(
             cursor=cursor,
             marks_pending=row["marks_pending"],
-            fetched=row["messages_fetched"],
+            fetched=row["messages_fetched"] or 0,
             seconds_since_poll=row["since_poll"],
+            day_calls=row["day_calls"],
         )
 
     async def save_cursor(self, shop: Shop, cursor: ShopCursor) -> None:
