@@ -48,10 +48,10 @@ def _unaccented(text: str) -> str:
 
 
 def _spelled_any_way(name: str) -> str:
-    """``Back Market``, ``back_market``, ``backmarket``; accents are left out of both the
-    names and the lines searched (``Showroomprivé``, ``showroomprive``)."""
+    """``Back Market``, ``back_market``, ``backmarket``, ``E.Leclerc``; accents are left out
+    of both the names and the lines searched (``Showroomprivé``, ``showroomprive``)."""
     words = re.findall(r"[A-Za-z0-9]+", _unaccented(name))
-    return r"[\s_\-]?".join(re.escape(word) for word in words)
+    return r"[\s_\-.]?".join(re.escape(word) for word in words)
 
 
 def name_pattern() -> re.Pattern[str]:

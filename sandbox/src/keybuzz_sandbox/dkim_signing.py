@@ -3,7 +3,7 @@ one way for every double, relaxed canonicalisation as the marketplaces' mails sh
 the doubles' own key. That key signs the sandbox's mails and nothing else; it is public in
 this repository on purpose (a test's key, never a real sender's): a connector verifies with
 its public record (``RECORD``), handed to it by its double's ``service_env``
-(``AMAZON_DKIM_KEYS``, ``MANOMANO_DKIM_KEYS``), never asked of DNS."""
+(its connector's ``<PREFIX>_DKIM_KEYS``), never asked of DNS."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from keybuzz_poller.shops.domain import (
 from keybuzz_poller.shops.poll import poll_shop
 from poller_shop_fakes import fake_shops
 from poller_shop_fakes import shop_message as message
-from test_shop_polling import SHOP, connected
+from test_shop_polling import SHOP, connected, incident
 
 LEFT = ShopCursor(messages_since=datetime(2026, 11, 27, 1, 0, tzinfo=UTC))
 STATES = (ThreadState(thread_key="order:1", claim=False),)
@@ -66,3 +66,20 @@ async def test_a_poll_listing_every_page_as_the_last_one_left_them_asks_the_stor
     await poll_shop(fake.ports, SHOP, ShopStart(cursor=cursor, fetched=10))
     assert asked == [["m5", "m6"]]  # the page that changed, only
     assert ("t1", "FNAC", "m6") in fake.store.tables.messages
+
+
+async def test_an_open_incident_listed_again_as_the_last_poll_left_it_costs_no_unit_of_work() -> (
+    None
+):
+    fake = fake_shops()
+    await connected(fake)
+    fake.marketplace.incidents_listed.append(incident("INC1"))
+    await poll_shop(fake.ports, SHOP)  # stored, its ticket opened
+    commits, cursor = fake.unit_of_work.commits, await fake.store.cursor(SHOP)
+    # An open incident is in every poll's overlap: listed again as stored, nothing to write.
+    await poll_shop(fake.ports, SHOP, ShopStart(cursor=cursor, fetched=1))
+    assert fake.unit_of_work.commits == commits
+    # Changed at the marketplace (closed): stored again.
+    fake.marketplace.incidents_listed[0] = incident("INC1", status="CLOSED")
+    await poll_shop(fake.ports, SHOP, ShopStart(cursor=cursor, fetched=2))
+    assert fake.unit_of_work.commits == commits + 1

@@ -153,14 +153,15 @@ class ListedPage(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class SeenPages(msgspec.Struct, frozen=True, kw_only=True):
-    """The pages of messages a poll of this process listed, in order, each stored and its
-    threads' states written; the shop's row as that poll left it (its cursor, its count).
-    Every page is kept, not the last only: a shop whose overlap holds more than a page
-    lists them all again at each poll."""
+    """The pages of messages and of incidents a poll of this process listed, in order, each
+    stored and its threads' states written; the shop's row as that poll left it (its
+    cursor, its count). Every page is kept, not the last only: a shop whose overlap holds
+    more than a page lists them all again at each poll, and an open incident at every one."""
 
     cursor: ShopCursor
     fetched: int
     pages: tuple[ListedPage, ...]
+    incidents: tuple[tuple[InboxIncident, ...], ...] = ()
 
     def still(self, start: ShopStart) -> bool:
         """Whether no other poll (another instance's, or one that failed) listed anything
@@ -171,6 +172,11 @@ class SeenPages(msgspec.Struct, frozen=True, kw_only=True):
         """Whether the poll's ``index``-th page lists the very messages and thread states
         that the last poll's did."""
         return index < len(self.pages) and self.pages[index] == page
+
+    def incidents_repeated(self, index: int, page: tuple[InboxIncident, ...]) -> bool:
+        """Whether the poll's ``index``-th page of incidents lists them as the last poll's
+        did, every field alike (each stored then as listed)."""
+        return index < len(self.incidents) and self.incidents[index] == page
 
 
 class ShopPoll(msgspec.Struct, kw_only=True):

@@ -121,7 +121,8 @@ async def _poll(
     seen: SeenPages | None,
     held: Reserved | None,
 ) -> SeenPages | None:
-    """The poll; the pages of messages it listed (their ``fetched`` left to the caller)."""
+    """The poll; the pages of messages and incidents it listed (their ``fetched`` left to
+    the caller)."""
     reading = ports.reading(shop.marketplace)
     await ports.source.open(shop)  # its credentials, read once for the whole poll
     if reading.mark_as_read and start.marks_pending:
@@ -129,6 +130,7 @@ async def _poll(
     # The last poll's pages, if this process made it and nothing else polled the shop since.
     seen = seen if seen is not None and seen.still(start) else None
     pages: list[ListedPage] = []
+    incident_pages: list[tuple[InboxIncident, ...]] = []
     cursor = started = start.cursor
     now = ports.clock()
     since = read_from(cursor.incidents_since, now, reading.first_poll, reading.overlap)
@@ -137,6 +139,14 @@ async def _poll(
         poll.fetched += len(incidents)
         if not incidents:  # most polls: nothing to store, the cursor stays
             continue
+        incident_pages.append(tuple(incidents))
+        moved = _latest(cursor.incidents_since, [i.updated_at for i in incidents])
+        if (
+            seen is not None
+            and seen.incidents_repeated(len(incident_pages) - 1, incident_pages[-1])
+            and moved == cursor.incidents_since
+        ):
+            continue  # an open incident listed again as the last poll stored it: no statement
         async with ports.unit_of_work() as unit:
             touched = intake_of(unit, unit.store.tickets)
             for incident in incidents:
@@ -196,7 +206,9 @@ async def _poll(
         if reading.mark_as_read and fresh:
             await _mark_pending(ports, shop, poll)
     cursor = await bound.cursor_kept(ports, shop, started, cursor, "messages_since")
-    return SeenPages(cursor=cursor, fetched=0, pages=tuple(pages)) if pages else None
+    if not pages and not incident_pages:
+        return None
+    return SeenPages(cursor=cursor, fetched=0, pages=tuple(pages), incidents=tuple(incident_pages))
 
 
 def _marketplace_clock(shop: Shop) -> bool:

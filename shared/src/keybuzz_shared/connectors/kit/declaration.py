@@ -730,7 +730,7 @@ class SessionFigures:
 # --- shop settings -------------------------------------------------------------------------
 # The settings every shop API has are declared here, once (``ShopCallSettings``): a
 # connector's settings name their ``PREFIX`` and each is read from ``<PREFIX>_<NAME>``
-# (``CDISCOUNT_CALL_DEADLINE_SECONDS``), a connector redeclaring one only for its own
+# (``<PREFIX>_CALL_DEADLINE_SECONDS``), a connector redeclaring one only for its own
 # default or bounds, and leaving out of its environment (``NOT_FROM_ENVIRONMENT``) those its
 # marketplace lacks. They are read as fields (``settings.timeout_seconds``) and make the
 # view a session is given (``view``). ``ShopSettings`` adds the marketplace, its API's

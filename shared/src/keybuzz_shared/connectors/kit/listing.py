@@ -557,7 +557,7 @@ def window_query(
 # A cursor a listing handed out in an earlier layout, still read as the listing's state
 # (a ``Listing``'s ``legacy``): a poller or a backfill job keeps its cursor across a
 # restart, so the layout it was given in stays readable: one of the seam's codec
-# (``earlier``), or text the listing wrote itself (Back Market's ``earlier_text``).
+# (``earlier``), or text the listing wrote itself (a connector's own, such as ``earlier_text``).
 
 L = TypeVar("L", bound=msgspec.Struct)  # the earlier layout
 StateT = TypeVar("StateT")  # the listing's state
