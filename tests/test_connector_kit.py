@@ -151,9 +151,12 @@ def keyed(base: str, http: httpx.AsyncClient, **changes: Any) -> Requester:
     return Requester(spec(**changes), auth, http, base, shop={"shop_id": "7"}, **FAST)
 
 
-def oauth(base: str, http: httpx.AsyncClient) -> tuple[Requester, ClientCredentials]:
+def oauth(
+    base: str, http: httpx.AsyncClient, call_deadline: float = FAST["call_deadline"]
+) -> tuple[Requester, ClientCredentials]:
     tokens = ClientCredentials(base + "token", "client", SECRET, headers={"SellerId": "9"})
-    return Requester(spec(), tokens, http, base, **FAST), tokens
+    options = {**FAST, "call_deadline": call_deadline}
+    return Requester(spec(), tokens, http, base, **options), tokens
 
 
 def token(value: str, life: float = 3600) -> Reply:
@@ -166,7 +169,8 @@ async def test_concurrent_callers_share_one_token_and_a_refused_one_is_renewed_o
     base, script = server
     script.replies["/api/token"] = [token("first"), token("second")]
     script.replies["/api/orders"] = [Reply(body={"ok": 1})]
-    requester, tokens = oauth(base, http)
+    # Five callers and a token's grant: past FAST's one second on a busy machine.
+    requester, tokens = oauth(base, http, call_deadline=30.0)
     answers = await asyncio.gather(*(requester.get_json("orders") for _ in range(5)))
     assert answers == [{"ok": 1}] * 5 and script.hits("/api/token") == 1
     calls = [h for m, p, h in script.seen if p == "/api/orders"]
