@@ -35,7 +35,13 @@ async def running_sandbox(
     ``seen`` receives the sandbox itself, for tests of what a double does unseen (e.g. a
     report's document written while the report is processed). ``lifespan``: with what the
     app serves beside its routes (the relays' SMTP, the reply front; give them port 0)."""
-    port = free_port()
+    # Bound here and handed to the server: a port picked free and bound later could be taken
+    # meanwhile by any outgoing connection of the suite (the kernel's ephemeral range: a
+    # fresh clone's run lost a worker to "address already in use").
+    listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listening.bind(("127.0.0.1", 0))
+    port = int(listening.getsockname()[1])
     base = msgspec.structs.replace(
         config or SandboxConfig(),
         host="127.0.0.1",
@@ -59,7 +65,7 @@ async def running_sandbox(
             timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
         )
     )
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[listening]))
     try:
         while not server.started:
             if task.done():
@@ -68,7 +74,10 @@ async def running_sandbox(
         yield base.public_url
     finally:
         server.should_exit = True
-        await task
+        try:
+            await task
+        finally:
+            listening.close()
 
 
 class ConsentForm(HTMLParser):
