@@ -64,10 +64,10 @@ async def calls_asked(ports: ShopPorts, shop: Shop) -> CallsAsked | None:
     plan = await plan_of(ports, shop, day)
     if plan is None:
         return None
-    kept = ports.poll_costs.get(shop.key)
-    mean = kept[2] if kept is not None else 1.0
     most = ports.reading(shop.marketplace).max_calls
-    return CallsAsked(day, min(most, math.ceil(mean)) + 1, plan.calls_allowed(at))
+    return CallsAsked(
+        day, min(most, math.ceil(_mean_cost(ports, shop))) + 1, plan.calls_allowed(at)
+    )
 
 
 def reserved(asked: CallsAsked | None, start: ShopStart) -> Reserved | None:
@@ -193,11 +193,18 @@ def calls_per_poll(ports: ShopPorts, shop: Shop, day: date, spent: int) -> float
     the polls out before the calls run out, not after. A poll that made no call (refused
     by the pace) says nothing of it."""
     kept = ports.poll_costs.get(shop.key)
-    mean = kept[2] if kept is not None else 1.0
+    mean = _mean_cost(ports, shop)
     if kept is not None and kept[0] == day and spent - kept[1] >= 1:
         mean = (1 - COST_WEIGHT) * mean + COST_WEIGHT * (spent - kept[1])
     ports.poll_costs[shop.key] = (day, spent, mean)
     return mean
+
+
+def _mean_cost(ports: ShopPorts, shop: Shop) -> float:
+    """The calls the shop's polls spend lately, as ``calls_per_poll`` last kept it (one
+    before any poll)."""
+    kept = ports.poll_costs.get(shop.key)
+    return kept[2] if kept is not None else 1.0
 
 
 def _counted(ports: ShopPorts, shop: Shop) -> int | None:

@@ -140,11 +140,10 @@ async def _poll(
         if not incidents:  # most polls: nothing to store, the cursor stays
             continue
         incident_pages.append(tuple(incidents))
-        moved = _latest(cursor.incidents_since, [i.updated_at for i in incidents])
         if (
             seen is not None
             and seen.incidents_repeated(len(incident_pages) - 1, incident_pages[-1])
-            and moved == cursor.incidents_since
+            and not _moves(cursor.incidents_since, [i.updated_at for i in incidents])
         ):
             continue  # an open incident listed again as the last poll stored it: no statement
         async with ports.unit_of_work() as unit:
@@ -169,13 +168,13 @@ async def _poll(
         if seen is not None and seen.repeated(len(pages) - 1, page):
             # Most polls: the cursor's overlap listed again as the last poll left it, every
             # message stored and every thread's state written then: no statement.
-            if not _moves(cursor.messages_since, messages):
+            if not _moves(cursor.messages_since, [m.created_at for m in messages]):
                 poll.duplicates += len(messages)
                 continue
         known = await ports.store.known_messages(shop, listed_ids)
         fresh = [m for m in messages if m.message_id not in known]
         poll.duplicates += len(messages) - len(fresh)
-        if not fresh and not _moves(cursor.messages_since, messages):
+        if not fresh and not _moves(cursor.messages_since, [m.created_at for m in messages]):
             # The cursor's overlap read again, or threads whose state changed listed again:
             # nothing to store or mark, only the states that differ to write (with the
             # deadlines of the tickets whose clock changed, in one unit of work).
@@ -242,10 +241,11 @@ async def _moved(
     return moved
 
 
-def _moves(current: datetime | None, messages: list[InboxMessage]) -> bool:
-    """Whether the page takes the cursor past where it is (its own unit of work: a poll
-    holds its shop's lease, so nothing else moves the cursor meanwhile)."""
-    return _latest(current, [m.created_at for m in messages]) != current
+def _moves(current: datetime | None, times: list[datetime]) -> bool:
+    """Whether a page whose items are at ``times`` takes the cursor past where it is (its
+    own unit of work: a poll holds its shop's lease, so nothing else moves the cursor
+    meanwhile)."""
+    return _latest(current, times) != current
 
 
 def _latest(current: datetime | None, seen: list[datetime]) -> datetime | None:
