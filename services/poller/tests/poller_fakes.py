@@ -28,7 +28,7 @@ from keybuzz_poller.inbound.addresses import (
 )
 from keybuzz_poller.inbound.bounce_auth import NamedReply
 from keybuzz_poller.inbound.ports import InboundPorts, ProjectionWrites
-from keybuzz_poller.polling.domain import PollStatus, QuarantinedFolder
+from keybuzz_poller.polling.domain import PollFailure, PollStatus, QuarantinedFolder
 from keybuzz_poller.polling.ports import PollingPorts, PollPorts, PollWrites
 from keybuzz_poller.polling.store import CLAIM_ROUNDS, PARK_WINDOW
 from keybuzz_poller.reading.ports import Cursor, FetchedMail, NewMail, ReadingPorts
@@ -64,7 +64,6 @@ from keybuzz_poller.tickets.ports import (
     TicketsPorts,
     TicketStore,
 )
-from keybuzz_shared.backoff import backoff_delay
 from keybuzz_shared.connectors.seam import ThreadDetail, ThreadStanding
 from keybuzz_shared.events import Event
 from keybuzz_shared.ticket_topics import later
@@ -370,25 +369,15 @@ class InMemoryPollSchedule:
         row.next_poll_at = self.clock() + timedelta(seconds=interval)
         row.lease_owner = row.lease_expires_at = None
 
-    async def poll_failed(
-        self,
-        tenant_id: str,
-        owner: str,
-        error: str,
-        retry_base: float,
-        retry_cap: float,
-        at_least: float = 0.0,
-    ) -> None:
+    async def poll_failed(self, tenant_id: str, owner: str, failure: PollFailure) -> None:
         now = self.clock()
         row = self.tables.schedule.get(tenant_id)
         if row is None or row.lease_owner != owner:
             return
-        delay = backoff_delay(row.consecutive_failures + 1, base=retry_base, cap=retry_cap)
-        delay = max(delay, at_least)
-        row.next_poll_at = now + timedelta(seconds=delay)
+        row.next_poll_at = now + timedelta(seconds=failure.delay(row.consecutive_failures))
         row.lease_owner = row.lease_expires_at = None
         row.last_poll_at = row.last_error_at = now
-        row.last_error = error
+        row.last_error = failure.error
         row.consecutive_failures += 1
 
     async def release_leases(self, owner: str) -> None:

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 import msgspec
 import pytest
+from keybuzz_poller.polling.domain import PollFailure, retry_delays
 from keybuzz_poller.polling.shops_store import PostgresShopSchedule
 from keybuzz_poller.service import DEFINITION
 from keybuzz_poller.shops.domain import CallsAsked, DayCalls, Shop
@@ -126,6 +127,8 @@ async def test_a_polls_end_sets_its_days_count_right_lease_held_or_not(pool: asy
     assert await counts.calls_spent(SHOP, DAY) == 3
     later = DAY + timedelta(days=1)
     given_back = [DayCalls(DAY, -2), DayCalls(later, 1)]
-    await schedule.poll_failed(SHOP.key, "gone", "HTTP 503", 1.0, 60.0, 0.0, given_back)
+    await schedule.poll_failed(
+        SHOP.key, "gone", PollFailure("HTTP 503", retry_delays(1.0, 60.0)), given_back
+    )
     assert await counts.calls_spent(SHOP, DAY) == 1
     assert await counts.calls_spent(SHOP, later) == 1

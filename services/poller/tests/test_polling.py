@@ -16,6 +16,7 @@ from keybuzz_devstack.testing import (
     eventually,
     start_service_on_module_nats,
 )
+from keybuzz_poller.polling.domain import PollFailure, retry_delays
 from keybuzz_poller.polling.scheduler import Scheduler
 from keybuzz_poller.polling.shops_store import SHOPS
 from keybuzz_poller.polling.store import PostgresPollSchedule
@@ -353,7 +354,9 @@ async def test_a_failing_tenant_backs_off_exponentially_up_to_the_cap(
     delays = []
     for _ in range(5):
         assert await PostgresPollSchedule(pool).claim_tenant(tenant, "instance-a", 30)
-        await PostgresPollSchedule(pool).poll_failed(tenant, "instance-a", "IMAP down", 2.0, 10.0)
+        await PostgresPollSchedule(pool).poll_failed(
+            tenant, "instance-a", PollFailure("IMAP down", retry_delays(2.0, 10.0))
+        )
         row = await pool.fetchrow(
             """
             SELECT extract(epoch FROM next_poll_at - last_error_at)::float8 AS delay,

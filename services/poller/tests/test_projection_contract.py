@@ -16,7 +16,7 @@ import pytest
 from keybuzz_poller.inbound.addresses import ProjectedAddress, with_bounce_tag
 from keybuzz_poller.inbound.ports import ProjectionStore
 from keybuzz_poller.inbound.store import PostgresProjection
-from keybuzz_poller.polling.domain import PollStatus
+from keybuzz_poller.polling.domain import PollFailure, PollStatus, retry_delays
 from keybuzz_poller.polling.ports import PollSchedule
 from keybuzz_poller.polling.store import PostgresPollSchedule
 from keybuzz_shared.backoff import backoff_delay
@@ -177,8 +177,10 @@ async def test_failures_back_off_as_the_shared_rule_capped_and_a_success_resets(
     schedule = stores.schedule
     for failures in range(1, 6):
         assert await schedule.claim_tenant("t1", "a", LEASE)
-        await schedule.poll_failed("t1", "a", "IMAP down", 2.0, 10.0)
-        await schedule.poll_failed("t1", "other", "not its lease", 2.0, 10.0)  # ignored
+        await schedule.poll_failed("t1", "a", PollFailure("IMAP down", retry_delays(2.0, 10.0)))
+        await schedule.poll_failed(
+            "t1", "other", PollFailure("not its lease", retry_delays(2.0, 10.0))
+        )  # ignored
         now = await status(stores, "t1")
         assert now.next_poll_at is not None and now.last_error_at is not None
         waited = (now.next_poll_at - now.last_error_at).total_seconds()
@@ -223,7 +225,9 @@ async def test_tenants_in_backoff_are_claimed_apart_from_the_others(stores: Stor
     for tenant_id in ("failing", "ok"):
         await due_now(stores, tenant_id)
     assert await schedule.claim_tenant("failing", "a", LEASE)
-    await schedule.poll_failed("failing", "a", "down", 0.01, 0.01)  # due again at once
+    await schedule.poll_failed(
+        "failing", "a", PollFailure("down", retry_delays(0.01, 0.01))
+    )  # due again at once
     await asyncio.sleep(0.05)
     assert await schedule.claim_due("a", 5, LEASE, INTERVAL, in_backoff=True) == ["failing"]
     assert await schedule.claim_due("a", 5, LEASE, INTERVAL, in_backoff=True) == []

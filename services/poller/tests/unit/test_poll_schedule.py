@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from keybuzz_poller.inbound.addresses import ProjectedAddress
+from keybuzz_poller.polling.domain import PollFailure, retry_delays
 from keybuzz_shared.backoff import backoff_delay
 from poller_fakes import FakePoller, ManualClock, fake_poller
 
@@ -66,7 +67,7 @@ async def test_failures_back_off_by_the_shared_rule_up_to_the_cap() -> None:
     for _ in range(6):
         assert await schedule.claim_due("a", 1, LEASE, INTERVAL) == ["t1"]
         failed_at = clock()
-        await schedule.poll_failed("t1", "a", "IMAP down", 2.0, 10.0)
+        await schedule.poll_failed("t1", "a", PollFailure("IMAP down", retry_delays(2.0, 10.0)))
         status = await schedule.poll_status("t1")
         assert status is not None and status.next_poll_at is not None
         waits.append((status.next_poll_at - failed_at).total_seconds())

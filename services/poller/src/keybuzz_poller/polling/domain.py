@@ -5,8 +5,10 @@ what the use cases return (a poll's counts, a tenant's poll status, a quarantine
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 
 import msgspec
+from keybuzz_shared.backoff import backoff_delay
 from keybuzz_shared.errors import DependencyUnavailable
 
 from keybuzz_poller.settings import PollerSettings
@@ -26,6 +28,34 @@ class PollTimings(msgspec.Struct, frozen=True, kw_only=True):
     deadline: float | None = None
     slow_after: float | None = None
     backoff_slots: int | None = None
+
+    def failure(self, error: str, at_least: float = 0.0) -> PollFailure:
+        """A failed poll's end under these timings' back-off."""
+        return PollFailure(error, retry_delays(self.retry_base, self.retry_cap), at_least)
+
+
+class PollFailure(msgspec.Struct, frozen=True):
+    """A failed poll's end: why, the back-off's wait after each consecutive failure
+    (``retry_delays``: the last for every later one) and the soonest next try (what the
+    failed poll spent puts its next off)."""
+
+    error: str
+    delays: tuple[float, ...]
+    at_least: float = 0.0
+
+    def delay(self, failures_before: int) -> float:
+        """The wait after this failure, ``failures_before`` failures in a row before it."""
+        return max(self.at_least, self.delays[min(failures_before, len(self.delays) - 1)])
+
+
+@cache
+def retry_delays(base: float, cap: float) -> tuple[float, ...]:
+    """``backoff_delay`` of the 1st … nth consecutive failure, up to the first that reaches
+    ``cap`` (every later failure waits ``cap`` too)."""
+    delays = [backoff_delay(1, base=base, cap=cap)]
+    while delays[-1] < cap and len(delays) < 64:
+        delays.append(backoff_delay(len(delays) + 1, base=base, cap=cap))
+    return tuple(delays)
 
 
 def poll_timings(settings: PollerSettings, interval_seconds: float | None = None) -> PollTimings:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from keybuzz_poller.polling.domain import PollStatus, QuarantinedFolder
+from keybuzz_poller.polling.domain import PollFailure, PollStatus, QuarantinedFolder
 from keybuzz_poller.reading.ports import CursorStore, ReadingPorts
 from keybuzz_poller.replies.ports import ReplyStore
 from keybuzz_poller.tickets.ports import Clock, TicketStore, system_clock
@@ -80,18 +80,9 @@ class PollSchedule(Protocol):
         instance's); None when it was never polled."""
         ...
 
-    async def poll_failed(
-        self,
-        tenant_id: str,
-        owner: str,
-        error: str,
-        retry_base: float,
-        retry_cap: float,
-        at_least: float = 0.0,
-    ) -> None:
-        """Releases ``owner``'s lease; due again after ``keybuzz_shared.backoff``'s delay for
-        the tenant's consecutive failures, at most ``retry_cap``, and no sooner than
-        ``at_least`` seconds (what the failed poll spent puts its next off)."""
+    async def poll_failed(self, tenant_id: str, owner: str, failure: PollFailure) -> None:
+        """Releases ``owner``'s lease; due again after ``failure``'s delay for the tenant's
+        consecutive failures (``PollFailure.delay``)."""
         ...
 
     async def release_leases(self, owner: str) -> None: ...

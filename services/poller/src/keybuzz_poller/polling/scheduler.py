@@ -135,10 +135,8 @@ class LeasedPolls:
 
     async def failed(self, tenant_id: str, reason: str, at_least: float) -> None:
         """The failed poll's end recorded (``PollSchedule.poll_failed``)."""
-        retry_base, retry_cap = self.timings.retry_base, self.timings.retry_cap
-        await self.schedule.poll_failed(
-            tenant_id, self.owner, reason, retry_base, retry_cap, at_least
-        )
+        failure = self.timings.failure(reason, at_least)
+        await self.schedule.poll_failed(tenant_id, self.owner, failure)
 
     def start(self) -> None:
         if not self.runtime.settings.poll_enabled:

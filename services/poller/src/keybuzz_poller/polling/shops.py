@@ -33,7 +33,7 @@ from keybuzz_shared.background import BackgroundLoop
 from keybuzz_shared.connectors.registry import served
 from keybuzz_shared.redaction import remote_excerpt
 
-from keybuzz_poller.polling.domain import PollResult, shop_poll_timings
+from keybuzz_poller.polling.domain import PollFailure, PollResult, shop_poll_timings
 from keybuzz_poller.polling.ports import PollSchedule
 from keybuzz_poller.polling.scheduler import LeasedPolls, PollPutOff, PollSkipped, poll_all_due
 from keybuzz_poller.runtime import PollerRuntime
@@ -68,14 +68,7 @@ class ShopSchedule(PollSchedule, Protocol):
     ) -> None: ...
 
     async def poll_failed(
-        self,
-        tenant_id: str,
-        owner: str,
-        error: str,
-        retry_base: float,
-        retry_cap: float,
-        at_least: float = 0.0,
-        calls: Sequence[DayCalls] = (),
+        self, tenant_id: str, owner: str, failure: PollFailure, calls: Sequence[DayCalls] = ()
     ) -> None: ...
 
 
@@ -195,11 +188,9 @@ class ShopScheduler(LeasedPolls):
 
     async def failed(self, tenant_id: str, reason: str, at_least: float) -> None:
         calls = self.shops.unsettled.pop(tenant_id, [])
-        timings = self.timings
-        await self.shop_schedule.poll_failed(
-            tenant_id, self.owner, reason, timings.retry_base, timings.retry_cap, at_least, calls
-        )
-        self._expect(tenant_id, max(at_least, timings.retry_cap))
+        failure = self.timings.failure(reason, at_least)
+        await self.shop_schedule.poll_failed(tenant_id, self.owner, failure, calls)
+        self._expect(tenant_id, max(at_least, self.timings.retry_cap))
 
     def _expect(self, tenant_id: str, interval: float) -> None:
         """Notes when the shop is polled again here if this process keeps it; once an

@@ -8,7 +8,8 @@ from datetime import date, datetime
 
 from keybuzz_shared.db import Executor
 
-from keybuzz_poller.polling.store import PollTable, PostgresPollSchedule, retry_delays
+from keybuzz_poller.polling.domain import PollFailure
+from keybuzz_poller.polling.store import PollTable, PostgresPollSchedule, failed_args
 from keybuzz_poller.shops.connection_ports import CONNECTED, ShopStatus
 from keybuzz_poller.shops.domain import DayCalls, Shop, shop_of
 from keybuzz_poller.shops.store import PostgresShopCalls
@@ -70,31 +71,13 @@ class PostgresShopSchedule(PostgresPollSchedule):
         await self._counted(tenant_id, rest)
 
     async def poll_failed(
-        self,
-        tenant_id: str,
-        owner: str,
-        error: str,
-        retry_base: float,
-        retry_cap: float,
-        at_least: float = 0.0,
-        calls: Sequence[DayCalls] = (),
+        self, tenant_id: str, owner: str, failure: PollFailure, calls: Sequence[DayCalls] = ()
     ) -> None:
         if not calls:
-            return await super().poll_failed(
-                tenant_id, owner, error, retry_base, retry_cap, at_least
-            )
-        delays = retry_delays(retry_base, retry_cap)
+            return await super().poll_failed(tenant_id, owner, failure)
         day, delta, rest = _folded(calls)
         await self.db.execute(
-            self._failed_counting,
-            tenant_id,
-            owner,
-            error,
-            delays,
-            len(delays) - 1,
-            at_least,
-            day,
-            delta,
+            self._failed_counting, tenant_id, owner, *failed_args(failure), day, delta
         )
         await self._counted(tenant_id, rest)
 

@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
-from keybuzz_shared.backoff import backoff_delay
 from keybuzz_shared.db import Executor
 
-from keybuzz_poller.polling.domain import PollStatus, QuarantinedFolder
+from keybuzz_poller.polling.domain import PollFailure, PollStatus, QuarantinedFolder
 
 # NOTIFY channel: a tenant is due now (payload: its id); every polling instance LISTENs.
 DUE_CHANNEL = "keybuzz_poller_due"
@@ -304,21 +303,10 @@ class PostgresPollSchedule:
         )
         return since
 
-    async def poll_failed(
-        self,
-        tenant_id: str,
-        owner: str,
-        error: str,
-        retry_base: float,
-        retry_cap: float,
-        at_least: float = 0.0,
-    ) -> None:
-        """Record the error, release the lease, retry after ``backoff_delay`` of the
-        consecutive failures (the delays are computed here, indexed by the count in SQL)."""
-        delays = retry_delays(retry_base, retry_cap)
-        await self.db.execute(
-            self._failed, tenant_id, owner, error, delays, len(delays) - 1, at_least
-        )
+    async def poll_failed(self, tenant_id: str, owner: str, failure: PollFailure) -> None:
+        """Record the error, release the lease, retry after the failure's delay for the
+        consecutive failures (``PollFailure.delay``, its delays indexed by the count in SQL)."""
+        await self.db.execute(self._failed, tenant_id, owner, *failed_args(failure))
 
     async def release_leases(self, owner: str) -> None:
         """On shutdown: another instance may take our tenants at once, due or not."""
@@ -402,10 +390,7 @@ class PostgresQuarantine:
         ]
 
 
-def retry_delays(base: float, cap: float) -> list[float]:
-    """``backoff_delay`` of the 1st … nth consecutive failure, up to the first that reaches
-    ``cap`` (every later failure waits ``cap`` too)."""
-    delays = [backoff_delay(1, base=base, cap=cap)]
-    while delays[-1] < cap and len(delays) < 64:
-        delays.append(backoff_delay(len(delays) + 1, base=base, cap=cap))
-    return delays
+def failed_args(failure: PollFailure) -> tuple[str, list[float], int, float]:
+    """``_FAILED``'s $3–$6 (error, delays, their last index, at least)."""
+    delays = list(failure.delays)
+    return failure.error, delays, len(delays) - 1, failure.at_least
