@@ -26,11 +26,12 @@ import pytest
 import pytest_asyncio
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from keybuzz_devstack import infra
 from keybuzz_sandbox import SandboxConfig, doubles
 from keybuzz_sandbox.config import SmtpLogin
 from keybuzz_sandbox.double_entry import Double
 from keybuzz_sandbox.sandbox import Sandbox
-from keybuzz_sandbox.testing import free_port, running_sandbox
+from keybuzz_sandbox.testing import running_sandbox
 
 # One loop for the module's sandbox and its tests, whichever configuration runs them.
 pytestmark = [pytest.mark.timeout(60), pytest.mark.asyncio(loop_scope="module")]
@@ -83,7 +84,7 @@ class Receiver:
 
 
 def started(receiver: Receiver) -> Controller:
-    controller = Controller(receiver, hostname="127.0.0.1", port=free_port())
+    controller = Controller(receiver, hostname="127.0.0.1", port=infra.free_port())
     controller.start()
     receiver.port = controller.port
     return controller

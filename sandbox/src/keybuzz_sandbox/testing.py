@@ -17,12 +17,6 @@ from .config import IDLE_TIMEOUT_SECONDS, SHUTDOWN_GRACE_SECONDS, SandboxConfig
 from .sandbox import Sandbox
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.asynccontextmanager
 async def running_sandbox(
     config: SandboxConfig | None = None,

@@ -202,9 +202,10 @@ async def _relayed_by_the_sandbox() -> dict[str, bytes]:
     SMTP server of this script's."""
     import httpx
     from aiosmtpd.controller import Controller
+    from keybuzz_devstack import infra
     from keybuzz_sandbox.config import SandboxConfig
     from keybuzz_sandbox.doubles import doubles
-    from keybuzz_sandbox.testing import free_port, running_sandbox
+    from keybuzz_sandbox.testing import running_sandbox
 
     received: list[bytes] = []
 
@@ -213,7 +214,7 @@ async def _relayed_by_the_sandbox() -> dict[str, bytes]:
             received.append(envelope.original_content)
             return "250 OK"
 
-    mx = Controller(Keep(), hostname="127.0.0.1", port=free_port())
+    mx = Controller(Keep(), hostname="127.0.0.1", port=infra.free_port())
     mx.start()
     try:
         with tempfile.TemporaryDirectory() as state:
