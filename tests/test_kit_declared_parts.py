@@ -16,7 +16,7 @@ from keybuzz_connector_ebay.code_grant import ConsentSites
 from keybuzz_connector_ebay.offset_pages import OffsetPages
 from keybuzz_shared.connectors.kit import CallErrors, OrderIdPattern
 from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay
-from keybuzz_shared.connectors.kit.page_bounds import MAX_PAGES
+from keybuzz_shared.connectors.kit.listing import MAX_PAGES
 from keybuzz_shared.connectors.kit.signed_mail import Signed
 from keybuzz_shared.connectors.seam import (
     CallAnswerUnreadable,

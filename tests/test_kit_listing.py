@@ -59,7 +59,7 @@ async def test_next_link_follows_the_marketplaces_link_until_it_names_none() -> 
         asked.append((query, link))
         return pages[link]
 
-    listing = kit.Listing(kit.NextLink[Item](), since, fetch)
+    listing = kit.Listing(kit.Seek[Item](), since, fetch)
     first = await listing.step(listing.start(T0, T0 + timedelta(days=1), updated=False), read)
     assert [i.id for i in first.items] == ["I001", "I002"]
     assert first.following == kit.WindowCursor(T0, T0 + timedelta(days=1), "p2")
@@ -71,7 +71,7 @@ async def test_next_link_follows_the_marketplaces_link_until_it_names_none() -> 
 
 
 def test_next_link_refuses_a_cursor_edited_by_hand() -> None:
-    listing = kit.Listing(kit.NextLink[Item](), since, _never)
+    listing = kit.Listing(kit.Seek[Item](), since, _never)
     with pytest.raises(ValueError, match="not a cursor"):
         listing.resume(
             cursor_of(kit.WindowCursor(T0, None, "p2", page=3)), updated=True
@@ -476,7 +476,7 @@ def _hostile(strategy: str, page: str) -> tuple[kit.Listing[Item, Any, Any], lis
 
     fetch: Any = {"link": linked, "seek": linked, "token": token}.get(strategy, numbered)
     paging: Any = {
-        "link": kit.NextLink[Item](),
+        "link": kit.Seek[Item](),
         "seek": kit.Seek[Item](lambda i: i.at),
         "token": kit.SeekToken[Item](lambda i: i.at),
         "pages": kit.PageNumbers[Item](),

@@ -251,7 +251,7 @@ async def test_a_listing_steps_back_when_read_items_leave_its_window() -> None:
 
     async def step(state: Pages, more: bool, total: int) -> Pages | None:
         async def fetch(_params: dict[str, str], _link: str | None) -> Any:
-            return ["an item"], (more, total)  # a page listing nothing ends (page_bounds)
+            return ["an item"], (more, total)  # a page listing nothing ends (kit/listing.py)
 
         return (
             await paging.step(state, PageRequest(lambda *_: {}, fetch), lambda raw: ((), ()))

@@ -359,9 +359,7 @@ def _orders(client: EbayClient, field: str) -> kit.OrderListing:
         end = kit.iso_z(high) if high else ""
         return {"filter": f"{field}:[{kit.iso_z(low)}..{end}]"}
 
-    return kit.Listing(
-        kit.NextLink[OrderSummary](), query, ORDER_PAGES.fetch(client, f"{ORDERS}order")
-    )
+    return kit.Listing(kit.Seek[OrderSummary](), query, ORDER_PAGES.fetch(client, f"{ORDERS}order"))
 
 
 def orders_of(client: EbayClient) -> kit.ListedOrders:

@@ -147,7 +147,7 @@ class MiraklSettings(kit.ShopCallSettings, kw_only=True, frozen=True):
                 else max(1, math.ceil(frequency) + self.mirakl_poll_margin_seconds)
             ),
             # M11 answered once per the operator's frequency: no poll of a shop starts
-            # sooner after its last one ended, whatever made it due (kit/pacing.py).
+            # sooner after its last one ended, whatever made it due (poller/shops/pacing.py).
             call_frequency_seconds=frequency,
             attachment_origins=(shown(origin_of(found.base_url)),),
             orders_interval_seconds=found.frequencies.get("OR11", 60.0),

@@ -43,7 +43,6 @@ from keybuzz_shared.connectors.kit.json_answers import (
 from keybuzz_shared.connectors.kit.listing import (
     Fetch,
     Listing,
-    NextLink,
     Numbered,
     Offsets,
     PageNumbers,
@@ -56,6 +55,7 @@ from keybuzz_shared.connectors.kit.listing import (
     Token,
     WindowCursor,
     earlier,
+    follows,
     logged_each,
     window_query,
 )
@@ -69,7 +69,6 @@ from keybuzz_shared.connectors.kit.orders import (
     decimal_of,
     unit_price,
 )
-from keybuzz_shared.connectors.kit.page_bounds import follows, past_bound, repeats
 from keybuzz_shared.connectors.kit.requester import (
     ApiSpec,
     CallErrors,
@@ -118,7 +117,6 @@ __all__ = [
     "ListedOrders",
     "Listing",
     "Marketplace",
-    "NextLink",
     "Node",
     "Numbered",
     "Offsets",
@@ -165,13 +163,11 @@ __all__ = [
     "named_in",
     "offered_parties",
     "own_account",
-    "past_bound",
     "path_segment",
     "read_as",
     "read_first",
     "reader",
     "refused_files",
-    "repeats",
     "require_fields",
     "segment",
     "shop_api_connector",
