@@ -37,7 +37,8 @@ from keybuzz_poller.shops.api_source import ApiMessageSource
 from keybuzz_poller.shops.domain import Shop
 from keybuzz_shared.auth import issue_token
 from keybuzz_shared.connectors import registry
-from keybuzz_shared.connectors.kit import OrderIdPattern, ShopConnector
+from keybuzz_shared.connectors.kit import OrderIdPattern
+from keybuzz_shared.connectors.kit.declaration import ShopConnector
 from keybuzz_shared.connectors.registry import ConnectorConflict, registered
 from keybuzz_shared.connectors.seam import (
     Connector,

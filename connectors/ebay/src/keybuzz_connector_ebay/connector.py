@@ -85,7 +85,6 @@ class EbayClient(kit.Requester):
         return self._username
 
 
-@kit.client_from
 def client_of(shop: kit.Opening[EbayApiSettings]) -> EbayClient:
     return EbayClient(shop.credentials, shop.api, http=shop.http, **shop.options)
 
@@ -399,8 +398,15 @@ RESPONSE_WINDOW = kit.OwnRule(
 # eBay: a seller connected by consent, polled over eBay's REST APIs.
 CONNECTOR = kit.shop_api_connector(
     kit.Declaration(
-        identity=kit.Marketplace(EBAY, NAME, ENTRIES.tenant_secret, FIELDS, LIMITS),
-        calls=kit.ShopApiCalls(EbayApiSettings, client_of, session_of, None, NAME),
+        EBAY,
+        NAME,
+        ENTRIES.tenant_secret,
+        FIELDS,
+        LIMITS,
+        view=EbayApiSettings,
+        client=client_of,
+        parts=session_of,
+        probe=None,
         settings=EbaySettings,
         discussions=DISCUSSIONS,
         order_ids=ORDER_IDS,

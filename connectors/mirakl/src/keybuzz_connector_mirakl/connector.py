@@ -18,7 +18,7 @@ import msgspec
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.connector_settings import ShopApiSettings
 from keybuzz_shared.connectors.kit import Redacted, credentials_as
-from keybuzz_shared.connectors.seam import CallRefused
+from keybuzz_shared.connectors.seam import CallRefused, Connector
 from keybuzz_shared.file_links import origin_of, shown
 from keybuzz_shared.settings import AtLeastOne
 
@@ -165,7 +165,6 @@ CREDENTIAL_FIELDS = (
 )
 
 
-@kit.client_from
 def client_of(shop: kit.Opening[MiraklApiSettings]) -> kit.Requester:
     """The shop's client on its operator's API, its key and shop as stored (the kit's
     ``credentials_as``: ValueError when one is missing). A thread's files come from the
@@ -236,21 +235,25 @@ def parts(client: kit.Requester, api: MiraklApiSettings) -> kit.KitSession:
     )
 
 
-# A shop's client, its parts, and its credential check: one call as the shop that spends
-# none of its frequency-limited allowance (``check_key``).
-CALLS = kit.ShopApiCalls(MiraklApiSettings, client_of, parts, probe, "Mirakl", instance="mirakl")
-
-
-def connector_of(operator: Operator) -> kit.ShopConnector:
+def connector_of(operator: Operator) -> Connector:
     """The operator's connector; one ``settings_type`` for every operator, so that a
     service started before an operator was added holds it."""
     secret = f"mirakl_{operator.code.lower()}_api"  # the shop's API key and shop id
     return kit.shop_api_connector(
         kit.Declaration(
-            identity=kit.Marketplace(
-                operator.code, operator.name, secret, CREDENTIAL_FIELDS, LIMITS
-            ),
-            calls=CALLS,
+            operator.code,
+            operator.name,
+            secret,
+            CREDENTIAL_FIELDS,
+            LIMITS,
+            # A shop's client, its parts, and its credential check: one call as the shop
+            # that spends none of its frequency-limited allowance (``check_key``).
+            view=MiraklApiSettings,
+            client=client_of,
+            parts=parts,
+            probe=probe,
+            label="Mirakl",
+            instance="mirakl",
             settings=MiraklSettings,
             discussions=DISCUSSIONS,
             order_ids=ORDER_IDS,

@@ -631,7 +631,7 @@ def own_account(
 # shop's client (``ClientOf``, the credential check's too) and the one that puts the shop's
 # parts on it (``Parts``). The kit opens the client with a session's call options
 # (``shop_options``) and hands it, with the settings view, to the parts: a connector writes
-# no ``open_session`` of its own. Its client it writes on one ``Opening`` (``client_from``):
+# no ``open_session`` of its own. Its client it writes on one ``Opening`` (``_client_of``):
 # the shop's credential fields, the HTTP client, the settings view, and what its requester
 # takes unread (the shop's file links and the call options).
 
@@ -655,7 +655,7 @@ def _requester(**options: Unpack[RequesterOptions]) -> RequesterOptions:
     return options
 
 
-def client_from(build: Callable[[Opening[S]], C]) -> ClientOf[S, C]:
+def _client_of(build: Callable[[Opening[S]], C]) -> ClientOf[S, C]:
     """The ``ClientOf`` of a connector's ``build``: the file links and call options the
     kit gives are its requester's options."""
 
@@ -831,8 +831,8 @@ class ShopSettings(ShopCallSettings, kw_only=True, frozen=True):
 # --- declaration ---------------------------------------------------------------------------
 # A shop-API connector family is one frozen ``Declaration`` and ``shop_api_connector``
 # the one function that turns it into the seam's connector. The declaration says what its
-# marketplace is and the three functions it writes on one client, ``client`` (its client,
-# ``client_from``), ``parts`` (its inbox, replies and orders on that client) and ``probe``
+# marketplace is and the three functions it writes on one client, ``client`` (its client
+# on an ``Opening``), ``parts`` (its inbox, replies and orders on that client) and ``probe``
 # (one call as the shop, answering its identity), with the parts of the seam it has beyond.
 # The kit makes the rest from them: the ``ShopApi`` (``KitShopApi`` on ``opener(client,
 # parts)``, a ``ReplyGate`` where a gate is declared) and the credential check
@@ -840,83 +840,76 @@ class ShopSettings(ShopCallSettings, kw_only=True, frozen=True):
 
 
 @dataclass(frozen=True)
-class ShopApiCalls(Generic[S, C]):
-    """How a shop's client is opened and used: its settings ``view``, ``client``,
-    ``parts`` and ``probe``; ``label``, the marketplace as a wrong view's TypeError names
-    it; ``instance``, the platform, when its API's instances are data (``ProbeCheck``)."""
-
-    view: type[S]
-    client: ClientOf[S, C]
-    parts: Parts[C, S]
-    probe: Probe[C] | None
-    label: str
-    instance: str | None = None
-
-
-@dataclass(frozen=True)
-class Marketplace:
-    """What a seller is shown of a marketplace: its value, its display name, the name of
-    a shop's secret under its tenant in Vault, the fields the seller types and the
-    marketplace's limits."""
+class Declaration(Generic[S, C]):
+    """A connector family's one declaration, all ``shop_api_connector`` turns into the
+    seam's connector. What a seller is shown: its ``marketplace`` value, ``display_name``,
+    the name of a shop's ``secret`` under its tenant in Vault, the ``credential_fields``
+    the seller types and the marketplace's ``limits``. How a shop's calls are made: its
+    settings ``view``, ``client`` (the shop's client on one ``Opening``), ``parts`` (its
+    inbox, replies and orders on that client) and ``probe`` (one call as the shop,
+    answering its identity; None for a seller who consents); ``label``, the marketplace as
+    a wrong view's TypeError names it (its display name unless given); ``instance``, the
+    platform, when its API's instances are data (``InstanceProbeCheck``). Then its
+    ``settings``, ``discussions`` (whom a reply goes to, its gate, what a reply carries)
+    and ``order_ids``. A part its marketplace lacks is absent (None): ``response_window``,
+    ``response_figures`` (its own rule and figure), ``mail_relay`` and
+    ``inbound_addresses`` (buyers' mails through its relay, its shop API then serving
+    orders and the credential check only), ``redirect_flow`` (a seller who consents on the
+    marketplace's site rather than typing credentials: no probe)."""
 
     marketplace: str
     display_name: str
     secret: str
     credential_fields: tuple[CredentialField, ...]
     limits: Limits
-
-
-@dataclass(frozen=True)
-class Declaration(Generic[S, C]):
-    """A connector family's one declaration, all ``shop_api_connector`` turns into the
-    seam's connector: ``identity`` (its value, name, Vault secret, credential form and
-    limits); ``calls`` (its authentication and answers on one client, its inbox, replies
-    and orders on it, its identity probe); ``settings``; ``discussions`` (whom a reply goes
-    to, its gate, what a reply carries); ``order_ids``. A part its marketplace lacks is
-    absent (None): ``response_window``, ``response_figures`` (its own rule and figure),
-    ``mail_relay`` and ``inbound_addresses`` (buyers' mails through its relay, its shop API
-    then serving orders and the credential check only), ``redirect_flow`` (a seller who
-    consents on the marketplace's site rather than typing credentials: no probe)."""
-
-    identity: Marketplace
-    calls: ShopApiCalls[S, C]
+    view: type[S]
+    client: Callable[[Opening[S]], C]
+    parts: Parts[C, S]
+    probe: Probe[C] | None
     settings: type[PartSettings]
     discussions: Discussions
     order_ids: OrderIds
+    label: str = ""
+    instance: str | None = None
     response_window: ResponseWindow | None = None
     response_figures: ResponseFigures | None = None
     mail_relay: MailRelay | None = None
     inbound_addresses: InboundAddresses | None = None
     redirect_flow: RedirectFlow | None = None
 
+    @property
+    def named(self) -> str:
+        return self.label or self.display_name
 
-def _credential_check(calls: ShopApiCalls[S, C]) -> CredentialCheck | None:
+
+def _credential_check(
+    declared: Declaration[S, C], client: ClientOf[S, C]
+) -> CredentialCheck | None:
     """The check of typed credentials by the declared probe (none without one)."""
-    if calls.probe is None:
+    if declared.probe is None:
         return None
-    if calls.instance is None:
-        return ProbeCheck(calls.view, calls.label, calls.client, calls.probe)
-    return InstanceProbeCheck(
-        calls.view, calls.label, calls.client, calls.probe, instance=calls.instance
-    )
+    view, label, probe = declared.view, declared.named, declared.probe
+    if declared.instance is None:
+        return ProbeCheck(view, label, client, probe)
+    return InstanceProbeCheck(view, label, client, probe, instance=declared.instance)
 
 
 def shop_api_connector(declared: Declaration[S, C]) -> ShopConnector:
     """The seam's connector of ``declared``: its shop API (a ``ReplyGate`` where its
     discussions declare a gate) and its credential check both open its one client."""
-    identity, calls = declared.identity, declared.calls
-    limits, open_session = identity.limits, opener(calls.client, calls.parts)
+    client = _client_of(declared.client)
+    limits, open_session = declared.limits, opener(client, declared.parts)
     return ShopConnector(
-        marketplace=identity.marketplace,
-        display_name=identity.display_name,
-        secret=identity.secret,
-        credential_fields=identity.credential_fields,
+        marketplace=declared.marketplace,
+        display_name=declared.display_name,
+        secret=declared.secret,
+        credential_fields=declared.credential_fields,
         limits=limits,
         settings_type=declared.settings,
         shop_api=kit_shop_api(
-            limits, declared.discussions, calls.view, open_session, marketplace=calls.label
+            limits, declared.discussions, declared.view, open_session, marketplace=declared.named
         ),
-        credential_check=_credential_check(calls),
+        credential_check=_credential_check(declared, client),
         order_ids=declared.order_ids,
         response_window=declared.response_window,
         response_figures=declared.response_figures,
