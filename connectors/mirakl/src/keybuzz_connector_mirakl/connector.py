@@ -25,7 +25,7 @@ from keybuzz_shared.settings import AtLeastOne
 from keybuzz_connector_mirakl.catalogue import CATALOGUE_ENV, CATALOGUE_FILE_ENV, Operator, operator
 from keybuzz_connector_mirakl.orders import shop_orders
 from keybuzz_connector_mirakl.response_window import (
-    RESPONSE_FIGURES,
+    KEPT_SECONDS,
     response_delays,
     response_window,
 )
@@ -258,6 +258,6 @@ def connector_of(operator: Operator) -> Connector:
             discussions=DISCUSSIONS,
             order_ids=ORDER_IDS,
             response_window=response_window(operator),
-            response_figures=RESPONSE_FIGURES,
+            figures_kept_seconds=KEPT_SECONDS,  # as long as A21's answer is kept
         )
     )

@@ -184,14 +184,16 @@ class Catalogue(Generic[E]):
 
     def parse(self, raw: bytes | str, where: str, *, production: bool = False) -> tuple[E, ...]:
         """The entries a catalogue document lists; CatalogueError saying what and where:
-        not JSON, larger than MAX_CATALOGUE_BYTES, an entry off its shape or with
-        credentials in its URL, a code twice, and, ``production``, a base URL not https or
+        not JSON, larger than MAX_CATALOGUE_BYTES, an entry off its shape, its URL not
+        http(s) or with credentials in it, a code twice, and, ``production``, a base URL not https or
         inside our network."""
         if len(raw) > MAX_CATALOGUE_BYTES:
             raise CatalogueError(f"{where}: larger than {MAX_CATALOGUE_BYTES} bytes")
         try:
             found: list[E] = self._decoder.decode(raw)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            for entry in found:  # every entry's address, whatever the connector's entry type
+                check_base_url(entry.code, entry.base_url)
+        except (msgspec.ValidationError, msgspec.DecodeError, ValueError) as exc:
             raise CatalogueError(f"{where}: {exc}") from None
         codes = [e.code for e in found]
         if twice := sorted({c for c in codes if codes.count(c) > 1}):
@@ -851,8 +853,9 @@ class Declaration(Generic[S, C]):
     a wrong view's TypeError names it (its display name unless given); ``instance``, the
     platform, when its API's instances are data (``InstanceProbeCheck``). Then its
     ``settings``, ``discussions`` (whom a reply goes to, its gate, what a reply carries)
-    and ``order_ids``. A part its marketplace lacks is absent (None): ``response_window``,
-    ``response_figures`` (its own rule and figure), ``mail_relay`` and
+    and ``order_ids``. A part its marketplace lacks is absent (None): ``response_window``
+    (its own rule), ``figures_kept_seconds`` (its sessions carry the marketplace's own
+    response figure, ``KitSession.figure``, which holds so long), ``mail_relay`` and
     ``inbound_addresses`` (buyers' mails through its relay, its shop API then serving
     orders and the credential check only), ``redirect_flow`` (a seller who consents on the
     marketplace's site rather than typing credentials: no probe)."""
@@ -872,7 +875,7 @@ class Declaration(Generic[S, C]):
     label: str = ""
     instance: str | None = None
     response_window: ResponseWindow | None = None
-    response_figures: ResponseFigures | None = None
+    figures_kept_seconds: float | None = None
     mail_relay: MailRelay | None = None
     inbound_addresses: InboundAddresses | None = None
     redirect_flow: RedirectFlow | None = None
@@ -894,6 +897,12 @@ def _credential_check(
     return InstanceProbeCheck(view, label, client, probe, instance=declared.instance)
 
 
+def _figures(declared: Declaration[S, C]) -> ResponseFigures | None:
+    """The response figures its sessions carry, where it declares how long one holds."""
+    kept = declared.figures_kept_seconds
+    return None if kept is None else SessionFigures(kept, declared.named)
+
+
 def shop_api_connector(declared: Declaration[S, C]) -> ShopConnector:
     """The seam's connector of ``declared``: its shop API (a ``ReplyGate`` where its
     discussions declare a gate) and its credential check both open its one client."""
@@ -912,7 +921,7 @@ def shop_api_connector(declared: Declaration[S, C]) -> ShopConnector:
         credential_check=_credential_check(declared, client),
         order_ids=declared.order_ids,
         response_window=declared.response_window,
-        response_figures=declared.response_figures,
+        response_figures=_figures(declared),
         mail_relay=declared.mail_relay,
         inbound_addresses=declared.inbound_addresses,
         redirect_flow=declared.redirect_flow,
