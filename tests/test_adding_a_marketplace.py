@@ -266,7 +266,7 @@ def test_no_double_module_is_named_outside_its_connector_folder() -> None:
 
 def test_a_shop_api_connector_with_no_driver_is_held_to_the_conformance_suite() -> None:
     """Its double's drivers are how the suite drives it; a connector of the kit's one type
-    (``kit.ShopConnector``) is listed like any other, and ``driver_of`` fails it."""
+    (the kit's ``ShopConnector``) is listed like any other, and ``driver_of`` fails it."""
     from keybuzz_connector_backmarket.connector import CONNECTOR
 
     from tests.conformance.harness import driver_of, shop_api_connectors

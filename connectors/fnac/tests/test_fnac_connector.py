@@ -18,8 +18,8 @@ from keybuzz_connector_fnac.models import FnacCredentialsRefused
 from keybuzz_connector_fnac.session import FnacShop, session_of
 from keybuzz_devstack.testing import shop_api_at
 from keybuzz_shared.connectors import registry
-from keybuzz_shared.connectors.kit import Pages, Renumbered
-from keybuzz_shared.connectors.kit.listing import PageRequest
+from keybuzz_shared.connectors.kit import Renumbered
+from keybuzz_shared.connectors.kit.listing import PageRequest, Pages
 from keybuzz_shared.connectors.seam import (
     Connector,
     CredentialsRefused,
