@@ -15,12 +15,8 @@ from pathlib import Path
 import msgspec
 import pytest
 from keybuzz_shared.connectors.kit import KitSession
-from keybuzz_shared.connectors.kit.declaration import (
-    Catalogue,
-    OwnRule,
-    SessionFigures,
-    instance_of,
-)
+from keybuzz_shared.connectors.kit.catalogue import Catalogue, instance_of
+from keybuzz_shared.connectors.kit.declaration import OwnRule, SessionFigures
 from keybuzz_shared.connectors.kit.listing import window_query
 from keybuzz_shared.connectors.seam import ResponseFigure, ResponseRule
 

@@ -12,8 +12,8 @@ from keybuzz_shared.connectors.kit.auth import (
     require_fields,
     shop_number_field,
 )
+from keybuzz_shared.connectors.kit.catalogue import Catalogue
 from keybuzz_shared.connectors.kit.declaration import (
-    Catalogue,
     Declaration,
     Discussions,
     KitSession,
