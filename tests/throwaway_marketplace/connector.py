@@ -142,19 +142,9 @@ async def probe(client: kit.Requester, _fields: Mapping[str, str]) -> str:
     return str((await client.get_json("", operation="shop"))["shopId"])
 
 
-CONNECTOR = kit.shop_api_connector(
-    kit.Declaration(
-        MARKETPLACE,
-        NAME,
-        "tryout_api",
-        FIELDS,
-        LIMITS,
-        view=View,
-        client=client_of,
-        parts=parts,
-        probe=probe,
-        settings=TryoutSettings,
-        discussions=kit.Discussions(("BUYER",), support_sender="Tryout", claim_subject="Tryout"),
-        order_ids=kit.OrderIdPattern("T[0-9]{6}", "a Tryout one (T and six digits)"),
-    )
-)
+CONNECTOR = kit.shop_api_connector(kit.Declaration(
+    MARKETPLACE, NAME, "tryout_api", FIELDS, LIMITS,
+    view=View, client=client_of, parts=parts, probe=probe, settings=TryoutSettings,
+    discussions=kit.Discussions(("BUYER",), support_sender="Tryout", claim_subject="Tryout"),
+    order_ids=kit.OrderIdPattern("T[0-9]{6}", "a Tryout one (T and six digits)"),
+))  # fmt: skip

@@ -134,19 +134,8 @@ def session_of(client: kit.Requester, api: BackMarketApiSettings | None = None) 
 
 
 # The shop's secret in Vault holds its API token, seller id and country.
-CONNECTOR = kit.shop_api_connector(
-    kit.Declaration(
-        BACKMARKET,
-        "Back Market",
-        "backmarket_api",
-        CREDENTIAL_FIELDS,
-        LIMITS,
-        view=BackMarketApiSettings,
-        client=client_of,
-        parts=session_of,
-        probe=probe,
-        settings=BackMarketSettings,
-        discussions=DISCUSSIONS,
-        order_ids=ORDER_IDS,
-    )  # fmt: skip
-)
+CONNECTOR = kit.shop_api_connector(kit.Declaration(
+    BACKMARKET, "Back Market", "backmarket_api", CREDENTIAL_FIELDS, LIMITS,
+    view=BackMarketApiSettings, client=client_of, parts=session_of, probe=probe,
+    settings=BackMarketSettings, discussions=DISCUSSIONS, order_ids=ORDER_IDS,
+))  # fmt: skip

@@ -153,19 +153,8 @@ def parts(client: OctopiaClient, api: CdiscountApiSettings) -> kit.KitSession:
 
 
 # The shop's secret in Vault holds its client id, client secret and seller id.
-CONNECTOR = kit.shop_api_connector(
-    kit.Declaration(
-        CDISCOUNT,
-        "Cdiscount",
-        "cdiscount_api",
-        CREDENTIAL_FIELDS,
-        LIMITS,
-        view=CdiscountApiSettings,
-        client=client_of,
-        parts=parts,
-        probe=probe,
-        settings=CdiscountSettings,
-        discussions=DISCUSSIONS,
-        order_ids=ORDER_IDS,
-    )  # fmt: skip
-)
+CONNECTOR = kit.shop_api_connector(kit.Declaration(
+    CDISCOUNT, "Cdiscount", "cdiscount_api", CREDENTIAL_FIELDS, LIMITS,
+    view=CdiscountApiSettings, client=client_of, parts=parts, probe=probe,
+    settings=CdiscountSettings, discussions=DISCUSSIONS, order_ids=ORDER_IDS,
+))  # fmt: skip

@@ -396,21 +396,9 @@ RESPONSE_WINDOW = kit.OwnRule(
 
 
 # eBay: a seller connected by consent, polled over eBay's REST APIs.
-CONNECTOR = kit.shop_api_connector(
-    kit.Declaration(
-        EBAY,
-        NAME,
-        ENTRIES.tenant_secret,
-        FIELDS,
-        LIMITS,
-        view=EbayApiSettings,
-        client=client_of,
-        parts=session_of,
-        probe=None,
-        settings=EbaySettings,
-        discussions=DISCUSSIONS,
-        order_ids=ORDER_IDS,
-        response_window=RESPONSE_WINDOW,
-        redirect_flow=EbayRedirectFlow(),
-    )
-)
+CONNECTOR = kit.shop_api_connector(kit.Declaration(
+    EBAY, NAME, ENTRIES.tenant_secret, FIELDS, LIMITS,
+    view=EbayApiSettings, client=client_of, parts=session_of, probe=None,
+    settings=EbaySettings, discussions=DISCUSSIONS, order_ids=ORDER_IDS,
+    response_window=RESPONSE_WINDOW, redirect_flow=EbayRedirectFlow(),
+))  # fmt: skip

@@ -102,19 +102,9 @@ def fnac_connector(
     def parts(client: FnacClient, _api: ShopApiSettings) -> kit.KitSession:
         return session_of(client, limits)
 
-    return kit.shop_api_connector(
-        kit.Declaration(
-            marketplace,
-            display_name,
-            f"{marketplace.lower()}_api",  # FNAC → …/fnac_api
-            CREDENTIAL_FIELDS,
-            limits,
-            view=ShopApiSettings,
-            client=_client_of(marketplace),
-            parts=parts,
-            probe=probe,
-            settings=settings,
-            discussions=DISCUSSIONS,
-            order_ids=ORDER_IDS,
-        )
-    )
+    secret = f"{marketplace.lower()}_api"  # FNAC → …/fnac_api
+    return kit.shop_api_connector(kit.Declaration(
+        marketplace, display_name, secret, CREDENTIAL_FIELDS, limits,
+        view=ShopApiSettings, client=_client_of(marketplace), parts=parts, probe=probe,
+        settings=settings, discussions=DISCUSSIONS, order_ids=ORDER_IDS,
+    ))  # fmt: skip

@@ -95,23 +95,11 @@ INBOUND_ADDRESSES = RelayAddresses(
 
 
 # A shop connector with ManoMano's relay and inbound addresses beside its partner API.
-CONNECTOR = kit.shop_api_connector(
-    kit.Declaration(
-        MANOMANO,
-        NAME,
-        "manomano_api",  # the partner API key and the seller contract id
-        CREDENTIAL_FIELDS,
-        LIMITS,
-        view=ShopApiSettings,
-        client=client_of,
-        parts=session_of,
-        probe=probe,
-        settings=ManoManoSettings,
-        discussions=kit.Discussions(
-            ("BUYER",), support_sender=NAME, claim_subject="Litige ManoMano"
-        ),
-        order_ids=ORDER_IDS,
-        mail_relay=ManoManoRelay(),
-        inbound_addresses=INBOUND_ADDRESSES,
-    )
-)
+CONNECTOR = kit.shop_api_connector(kit.Declaration(
+    # Its secret: the partner API key and the seller contract id.
+    MANOMANO, NAME, "manomano_api", CREDENTIAL_FIELDS, LIMITS,
+    view=ShopApiSettings, client=client_of, parts=session_of, probe=probe,
+    settings=ManoManoSettings, order_ids=ORDER_IDS,
+    discussions=kit.Discussions(("BUYER",), support_sender=NAME, claim_subject="Litige ManoMano"),
+    mail_relay=ManoManoRelay(), inbound_addresses=INBOUND_ADDRESSES,
+))  # fmt: skip

@@ -239,25 +239,13 @@ def connector_of(operator: Operator) -> Connector:
     """The operator's connector; one ``settings_type`` for every operator, so that a
     service started before an operator was added holds it."""
     secret = f"mirakl_{operator.code.lower()}_api"  # the shop's API key and shop id
-    return kit.shop_api_connector(
-        kit.Declaration(
-            operator.code,
-            operator.name,
-            secret,
-            CREDENTIAL_FIELDS,
-            LIMITS,
-            # A shop's client, its parts, and its credential check: one call as the shop
-            # that spends none of its frequency-limited allowance (``check_key``).
-            view=MiraklApiSettings,
-            client=client_of,
-            parts=parts,
-            probe=probe,
-            label="Mirakl",
-            instance="mirakl",
-            settings=MiraklSettings,
-            discussions=DISCUSSIONS,
-            order_ids=ORDER_IDS,
-            response_window=response_window(operator),
-            figures_kept_seconds=KEPT_SECONDS,  # as long as A21's answer is kept
-        )
-    )
+    # A shop's client, its parts, and its credential check: one call as the shop that
+    # spends none of its frequency-limited allowance (``check_key``); A21's figure kept
+    # as long as its answer is.
+    return kit.shop_api_connector(kit.Declaration(
+        operator.code, operator.name, secret, CREDENTIAL_FIELDS, LIMITS,
+        view=MiraklApiSettings, client=client_of, parts=parts, probe=probe,
+        label="Mirakl", instance="mirakl", settings=MiraklSettings, discussions=DISCUSSIONS,
+        order_ids=ORDER_IDS, response_window=response_window(operator),
+        figures_kept_seconds=KEPT_SECONDS,
+    ))  # fmt: skip
