@@ -138,7 +138,9 @@ def test_an_offset_page_without_its_key_is_empty_and_one_off_its_shape_unreadabl
         ITEMS.page(client, {"items": {"1": 1}})
 
 
-async def test_every_offset_page_is_read_until_none_follows_or_its_bound() -> None:
+async def test_every_offset_page_is_read_until_none_follows_or_its_bound(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     pages = [{"items": [1, 2], "next": "1"}, {"items": [3, 4], "next": "2"}, {"items": [5]}]
     client: Any = Pages(pages)
     assert await ITEMS.every(client, "p", {"q": "1"}) == [1, 2, 3, 4, 5]
@@ -146,6 +148,7 @@ async def test_every_offset_page_is_read_until_none_follows_or_its_bound() -> No
     bounded: Any = Pages(pages)
     assert await ITEMS.every(bounded, "p", {}, most=2) == [1, 2, 3, 4]
     assert len(bounded.asked) == 2
+    assert "listing stopped" not in caplog.text  # only its first pages wanted: no fault
 
 
 class Endless(Pages):
