@@ -1,4 +1,5 @@
-"""Paging and listing: a listing's strategy (page numbers, offsets, seek tokens, next links), the window it asks, and its kept cursors."""
+"""Paging and listing: a listing's strategy (page numbers, offsets, seek tokens, next links), the
+window it asks, its kept cursors, and where every listing stops."""
 
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ from keybuzz_shared.connectors.seam import Page, cursor_of, read_each, state_of
 from keybuzz_shared.spent_calls import listing_stopped
 
 # --- where every listing stops -------------------------------------------------------------
-# Where every listing stops, whatever its paging (offsets, tokens, links, page numbers): a
+# Whatever its paging (offsets, tokens, links, page numbers), a listing stops at a
 # page that says another follows and lists nothing (an empty page with a ``next``), a page
-# that names the same next page again or lists the same items again, and a listing read whole
-# past ``MAX_PAGES``. Followed, each would page on until the call's deadline, every page a
+# that names the same next page again or lists the same items again, and, read whole, past
+# ``MAX_PAGES`` pages. Followed, each would page on until the call's deadline, every page a
 # call of the shop's (or the application's) budget; stopped, the listing ends there with what
 # it read, and the round reports it (``spent_calls.listing_stopped``).
 
