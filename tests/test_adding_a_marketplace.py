@@ -37,7 +37,8 @@ from keybuzz_poller.shops.api_source import ApiMessageSource
 from keybuzz_poller.shops.domain import Shop
 from keybuzz_shared.auth import issue_token
 from keybuzz_shared.connectors import registry
-from keybuzz_shared.connectors.kit import OrderIdPattern, ShopConnector
+from keybuzz_shared.connectors.kit import OrderIdPattern
+from keybuzz_shared.connectors.kit.declaration import ShopConnector
 from keybuzz_shared.connectors.registry import ConnectorConflict, registered
 from keybuzz_shared.connectors.seam import (
     Connector,
@@ -265,7 +266,7 @@ def test_no_double_module_is_named_outside_its_connector_folder() -> None:
 
 def test_a_shop_api_connector_with_no_driver_is_held_to_the_conformance_suite() -> None:
     """Its double's drivers are how the suite drives it; a connector of the kit's one type
-    (``kit.ShopConnector``) is listed like any other, and ``driver_of`` fails it."""
+    (the kit's ``ShopConnector``) is listed like any other, and ``driver_of`` fails it."""
     from keybuzz_connector_backmarket.connector import CONNECTOR
 
     from tests.conformance.harness import driver_of, shop_api_connectors

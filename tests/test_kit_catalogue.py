@@ -15,13 +15,8 @@ from pathlib import Path
 import msgspec
 import pytest
 from keybuzz_shared.connectors.kit import KitSession
-from keybuzz_shared.connectors.kit.declaration import (
-    Catalogue,
-    OwnRule,
-    SessionFigures,
-    check_base_url,
-    instance_of,
-)
+from keybuzz_shared.connectors.kit.catalogue import Catalogue, instance_of
+from keybuzz_shared.connectors.kit.declaration import OwnRule, SessionFigures
 from keybuzz_shared.connectors.kit.listing import window_query
 from keybuzz_shared.connectors.seam import ResponseFigure, ResponseRule
 
@@ -30,9 +25,6 @@ class Instance(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     code: str
     base_url: str
     name: str = ""
-
-    def __post_init__(self) -> None:
-        check_base_url(self.code, self.base_url)
 
 
 def catalogue() -> Catalogue[Instance]:
@@ -71,9 +63,16 @@ def test_a_catalogue_is_the_packaged_list_with_the_inline_one_and_the_file_over_
     assert f"Test catalogue ignored: TEST_CATALOGUE: {packaged[0]}: baseUrl" in caplog.text
 
 
-def test_an_entry_with_credentials_in_its_address_is_refused_without_quoting_them() -> None:
-    with pytest.raises(ValueError, match="holds credentials") as refused:
-        Instance(code="X", base_url="https://u:secret@x.example")
+@pytest.mark.parametrize(
+    ("address", "refusal"),
+    [("https://u:secret@x.example", "holds credentials"), ("file:///x", "not an http")],
+)
+def test_an_entry_whose_address_is_not_one_is_refused_without_quoting_credentials(
+    address: str, refusal: str
+) -> None:
+    entries = json.dumps([{"code": "X", "baseUrl": address}])
+    with pytest.raises(ValueError, match=refusal) as refused:
+        catalogue().parse(entries, "TEST_CATALOGUE")
     assert "secret" not in str(refused.value)
 
 

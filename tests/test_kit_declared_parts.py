@@ -16,7 +16,7 @@ from keybuzz_connector_ebay.code_grant import ConsentSites
 from keybuzz_connector_ebay.offset_pages import OffsetPages
 from keybuzz_shared.connectors.kit import CallErrors, OrderIdPattern
 from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay
-from keybuzz_shared.connectors.kit.page_bounds import MAX_PAGES
+from keybuzz_shared.connectors.kit.listing import MAX_PAGES
 from keybuzz_shared.connectors.kit.signed_mail import Signed
 from keybuzz_shared.connectors.seam import (
     CallAnswerUnreadable,
@@ -138,7 +138,9 @@ def test_an_offset_page_without_its_key_is_empty_and_one_off_its_shape_unreadabl
         ITEMS.page(client, {"items": {"1": 1}})
 
 
-async def test_every_offset_page_is_read_until_none_follows_or_its_bound() -> None:
+async def test_every_offset_page_is_read_until_none_follows_or_its_bound(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     pages = [{"items": [1, 2], "next": "1"}, {"items": [3, 4], "next": "2"}, {"items": [5]}]
     client: Any = Pages(pages)
     assert await ITEMS.every(client, "p", {"q": "1"}) == [1, 2, 3, 4, 5]
@@ -146,6 +148,7 @@ async def test_every_offset_page_is_read_until_none_follows_or_its_bound() -> No
     bounded: Any = Pages(pages)
     assert await ITEMS.every(bounded, "p", {}, most=2) == [1, 2, 3, 4]
     assert len(bounded.asked) == 2
+    assert "listing stopped" not in caplog.text  # only its first pages wanted: no fault
 
 
 class Endless(Pages):

@@ -14,7 +14,14 @@ from typing import Any
 import msgspec
 import pytest
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit.listing import Count, OffsetState
+from keybuzz_shared.connectors.kit.listing import (
+    Count,
+    Numbered,
+    OffsetState,
+    Pages,
+    Token,
+    WindowCursor,
+)
 from keybuzz_shared.connectors.seam import (
     CallRefused,
     OrderSummary,
@@ -59,10 +66,10 @@ async def test_next_link_follows_the_marketplaces_link_until_it_names_none() -> 
         asked.append((query, link))
         return pages[link]
 
-    listing = kit.Listing(kit.NextLink[Item](), since, fetch)
+    listing = kit.Listing(kit.Seek[Item](), since, fetch)
     first = await listing.step(listing.start(T0, T0 + timedelta(days=1), updated=False), read)
     assert [i.id for i in first.items] == ["I001", "I002"]
-    assert first.following == kit.WindowCursor(T0, T0 + timedelta(days=1), "p2")
+    assert first.following == WindowCursor(T0, T0 + timedelta(days=1), "p2")
     resumed = round_trip(listing, first.following, updated=False)
     assert resumed == first.following
     last = await listing.step(resumed, read)
@@ -71,10 +78,10 @@ async def test_next_link_follows_the_marketplaces_link_until_it_names_none() -> 
 
 
 def test_next_link_refuses_a_cursor_edited_by_hand() -> None:
-    listing = kit.Listing(kit.NextLink[Item](), since, _never)
+    listing = kit.Listing(kit.Seek[Item](), since, _never)
     with pytest.raises(ValueError, match="not a cursor"):
         listing.resume(
-            cursor_of(kit.WindowCursor(T0, None, "p2", page=3)), updated=True
+            cursor_of(WindowCursor(T0, None, "p2", page=3)), updated=True
         )  # no page numbers
     with pytest.raises(ValueError, match="not a cursor"):
         listing.resume("bm90LWEtY3Vyc29y", updated=True)
@@ -107,7 +114,7 @@ async def test_seek_asks_the_next_page_from_the_last_instant_read() -> None:
     listing = kit.Listing(kit.Seek[Item](lambda i: i.at), since, shop.fetch)
     state = listing.start(T0, None, updated=True)
     first = await listing.step(state, read)
-    assert first.following == kit.WindowCursor(T0 + timedelta(minutes=2), None)  # no link: seeking
+    assert first.following == WindowCursor(T0 + timedelta(minutes=2), None)  # no link: seeking
     second = await listing.step(round_trip(listing, first.following, updated=True), read)
     # The instant sought from comes again (callers drop it by id), none is skipped.
     assert [i.id for i in second.items] == ["I002", "I003"]
@@ -121,16 +128,16 @@ async def test_seek_follows_the_link_of_a_page_wholly_at_one_instant_else_its_nu
     stuck = [item(n, 0) for n in range(1, 4)] + [item(4, 5)]
     by_link = kit.Listing(kit.Seek[Item](lambda i: i.at), since, SeekedShop(stuck, 2).fetch)
     first = await by_link.step(by_link.start(T0, None, updated=True), read)
-    assert first.following == kit.WindowCursor(T0, None, "2")  # seeking from T0 would ask it again
+    assert first.following == WindowCursor(T0, None, "2")  # seeking from T0 would ask it again
     by_number = kit.Listing(
         kit.Seek[Item](lambda i: i.at, page_param="page"), since, SeekedShop(stuck, 2).fetch
     )
     first = await by_number.step(by_number.start(T0, None, updated=True), read)
-    assert first.following == kit.WindowCursor(T0, None, page=2)
+    assert first.following == WindowCursor(T0, None, page=2)
     second = await by_number.step(round_trip(by_number, first.following, updated=True), read)
     assert [i.id for i in second.items] == ["I003", "I004"]
     with pytest.raises(ValueError, match="not a cursor"):
-        by_number.resume(cursor_of(kit.WindowCursor(T0, None, page=0)), updated=True)
+        by_number.resume(cursor_of(WindowCursor(T0, None, page=0)), updated=True)
 
 
 # --- offsets ---------------------------------------------------------------------------------
@@ -234,7 +241,7 @@ async def test_renumbered_pages_step_back_by_the_items_that_left_none_skipped(
     stepped_back = any(b < a for a, b in zip(shop.offsets, shop.offsets[1:], strict=False))
     assert stepped_back == (leaving > 0)
     with pytest.raises(ValueError, match="not a cursor"):
-        listing.resume(cursor_of(kit.Pages(T0, None, 0)), updated=True)
+        listing.resume(cursor_of(Pages(T0, None, 0)), updated=True)
 
 
 # --- page numbers ----------------------------------------------------------------------------
@@ -250,13 +257,13 @@ async def test_page_numbers_go_on_while_a_next_page_is_said_and_the_page_lists_s
 
     listing = kit.Listing(kit.PageNumbers[Item](size=50), since, fetch)
     first = await listing.step(listing.start(T0, None, updated=False), read)
-    assert first.following == kit.Numbered(False, T0, None, 2)
+    assert first.following == Numbered(False, T0, None, 2)
     assert round_trip(listing, first.following, updated=False) == first.following
     rest = await listing.every(first.following, read)
     assert [i.id for i in rest.items] == ["I002"]  # page 3 said more but listed none
     assert asked[0] == {"from": T0.isoformat(), "page": "1", "page-size": "50"}
     with pytest.raises(ValueError, match="not a cursor"):
-        listing.resume(cursor_of(kit.Numbered(False, T0, None, 0)), updated=False)
+        listing.resume(cursor_of(Numbered(False, T0, None, 0)), updated=False)
     with pytest.raises(ValueError, match="not a cursor"):
         listing.resume(cursor_of(first.following), updated=True)
 
@@ -274,24 +281,24 @@ async def test_a_seek_token_is_asked_alone_until_none_is_given_the_newest_item_k
 
     listing = kit.Listing(kit.SeekToken[Item](lambda i: i.at), since, fetch)
     first = await listing.step(listing.start(T0, None, updated=True), read)
-    assert first.following == kit.Token(T0, None, "t2", T0 + timedelta(minutes=9))
+    assert first.following == Token(T0, None, "t2", T0 + timedelta(minutes=9))
     resumed = round_trip(listing, first.following, updated=True)
     assert resumed == first.following
     last = await listing.step(resumed, read)
     assert [i.id for i in last.items] == ["I003"] and last.following is None
     assert asked == [{"from": T0.isoformat()}, {"page_token": "t2"}]  # the token alone
-    for edited in (kit.Token(T0, None), kit.Token(T0, None, "")):  # a first page is no cursor
+    for edited in (Token(T0, None), Token(T0, None, "")):  # a first page is no cursor
         with pytest.raises(ValueError, match="not a cursor"):
             listing.resume(cursor_of(edited), updated=True)
 
 
 def test_a_listing_takes_a_cursor_of_an_earlier_version_its_connector_reads() -> None:
-    def legacy(cursor: str) -> kit.Numbered | None:
+    def legacy(cursor: str) -> Numbered | None:
         number = cursor.removeprefix("page ")
-        return kit.Numbered(False, T0, None, int(number)) if number.isdigit() else None
+        return Numbered(False, T0, None, int(number)) if number.isdigit() else None
 
     listing = kit.Listing(kit.PageNumbers[Item](), since, _never, legacy)
-    assert listing.resume("page 4", updated=False) == kit.Numbered(False, T0, None, 4)
+    assert listing.resume("page 4", updated=False) == Numbered(False, T0, None, 4)
     for refused in ("page 0", "page four"):  # not valid, not one it reads
         with pytest.raises(ValueError, match="not a cursor"):
             listing.resume(refused, updated=False)
@@ -439,9 +446,9 @@ async def _refused_500(path: str) -> Any:
 
 def test_every_state_is_the_seams_cursor() -> None:
     for state in (
-        kit.WindowCursor(T0, None, "p"),
+        WindowCursor(T0, None, "p"),
         OffsetState(True, T0, T0, 3),
-        kit.Numbered(False, T0, T0),
+        Numbered(False, T0, T0),
     ):
         assert state_of(cursor_of(state), type(state)) == state
 
@@ -476,7 +483,7 @@ def _hostile(strategy: str, page: str) -> tuple[kit.Listing[Item, Any, Any], lis
 
     fetch: Any = {"link": linked, "seek": linked, "token": token}.get(strategy, numbered)
     paging: Any = {
-        "link": kit.NextLink[Item](),
+        "link": kit.Seek[Item](),
         "seek": kit.Seek[Item](lambda i: i.at),
         "token": kit.SeekToken[Item](lambda i: i.at),
         "pages": kit.PageNumbers[Item](),

@@ -15,8 +15,8 @@ from keybuzz_connector_fnac.numbered_pages import (
     numbered,
     read_listed,
 )
-from keybuzz_shared.connectors.kit import Listing, Pages, Renumbered
-from keybuzz_shared.connectors.kit.listing import Count, earlier
+from keybuzz_shared.connectors.kit import Listing, Renumbered
+from keybuzz_shared.connectors.kit.listing import Count, Pages, earlier
 from keybuzz_shared.connectors.kit.xml_answers import Node, decode
 from keybuzz_shared.connectors.seam import cursor_of, state_of
 from lxml import etree

@@ -2,7 +2,7 @@
 (``reader``, ``read_as``), a person's name in its two parts, ids as path segments,
 instants as its queries write them, addresses under another, a reply's files checked
 against its ``Limits``, read marks a few at a time within a budget, its client opened on
-one ``Opening`` (``client_from``), its sessions opened from its client and parts
+one ``Opening`` (``_client_of``), its sessions opened from its client and parts
 (``opener``), its settings' view, file origins and address checks (``ShopSettings``), its
 words (``Vocabulary``) and which items to read again (``Rereads``). No servers: each part
 on data or calls of the test's own."""
@@ -28,7 +28,6 @@ from keybuzz_shared.connectors.kit import (
     PersonName,
     ReadMarks,
     ShopSettings,
-    client_from,
     iso_z,
     named_in,
     read_as,
@@ -36,7 +35,7 @@ from keybuzz_shared.connectors.kit import (
     refused_files,
     segment,
 )
-from keybuzz_shared.connectors.kit.declaration import opener
+from keybuzz_shared.connectors.kit.declaration import _client_of, opener
 from keybuzz_shared.connectors.kit.json_answers import full_name
 from keybuzz_shared.connectors.kit.threads import Rereads
 from keybuzz_shared.connectors.seam import (
@@ -272,7 +271,7 @@ async def test_a_client_built_on_one_opening_gets_the_file_links_among_its_optio
 
     view = Acme().shop_api("ACME")
     assert isinstance(view, View)
-    client_of = client_from(build)
+    client_of = _client_of(build)
     async with httpx.AsyncClient() as http:
         assert client_of({"key": "k"}, http, view, NO_FILES, CallOptions(attempts=2)) == "k"
         (shop,) = built

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
+from keybuzz_shared.connectors.kit.listing import PageRead, WindowCursor
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -43,8 +44,8 @@ async def test_a_page_reads_each_thread_whole_and_a_bad_one_costs_only_itself() 
         return Thread(thread.id, ("read whole",))
 
     listed = (Thread("a", ("hello",)), Thread("b", None), Thread("c", ("../orders", "ok")))
-    following = kit.WindowCursor(NOW, NOW, None, 2)
-    step = kit.PageRead(listed, ("thread d off its shape",), following)
+    following = WindowCursor(NOW, NOW, None, 2)
+    step = PageRead(listed, ("thread d off its shape",), following)
     page = await kit.thread_page(
         step,
         whole,
@@ -59,9 +60,9 @@ async def test_a_page_reads_each_thread_whole_and_a_bad_one_costs_only_itself() 
         "thread c: '../orders' names another path",
     )
     assert page.next_cursor is not None and page.complete_until is None
-    assert seam.state_of(page.next_cursor, kit.WindowCursor, lambda s: True) == following
+    assert seam.state_of(page.next_cursor, WindowCursor, lambda s: True) == following
 
     last = await kit.thread_page(
-        kit.PageRead((), (), None), whole, lambda t: [], str, complete_until=NOW
+        PageRead((), (), None), whole, lambda t: [], str, complete_until=NOW
     )
     assert last.next_cursor is None and last.complete_until == NOW and last.items == ()

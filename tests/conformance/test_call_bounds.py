@@ -1,7 +1,7 @@
 """The conformance suite: a marketplace paging as none should — every page of a shop's
 listing of messages empty yet saying another follows, or the first page given again and
 again — costs a few calls a poll, never a poll paging on until its deadline: each listing
-stops at the page that misbehaves (``kit/page_bounds.py``; the poller reads one repeated
+stops at the page that misbehaves (``kit/listing.py``; the poller reads one repeated
 page on, for a listing by instant), the poll ends cleanly, a marketplace with an
 application call budget polls the shop no sooner than its interval (what the poll spent is
 charged against the shop's share of it), and the double's other shops are polled all along. The double counts the pages it served wrong and

@@ -32,7 +32,6 @@ class TryoutSettings(kit.ShopSettings, kw_only=True, frozen=True):
     mark_as_read: bool = False
 
 
-@kit.client_from
 def client_of(opening: kit.Opening[View]) -> kit.Requester:
     fields = opening.credentials
     kit.require_fields(FIELDS, fields, NAME)
@@ -143,12 +142,9 @@ async def probe(client: kit.Requester, _fields: Mapping[str, str]) -> str:
     return str((await client.get_json("", operation="shop"))["shopId"])
 
 
-CONNECTOR = kit.shop_api_connector(
-    kit.Declaration(
-        identity=kit.Marketplace(MARKETPLACE, NAME, "tryout_api", FIELDS, LIMITS),
-        calls=kit.ShopApiCalls(View, client_of, parts, probe, NAME),
-        settings=TryoutSettings,
-        discussions=kit.Discussions(("BUYER",), support_sender="Tryout", claim_subject="Tryout"),
-        order_ids=kit.OrderIdPattern("T[0-9]{6}", "a Tryout one (T and six digits)"),
-    )
-)
+CONNECTOR = kit.shop_api_connector(kit.Declaration(
+    MARKETPLACE, NAME, "tryout_api", FIELDS, LIMITS,
+    view=View, client=client_of, parts=parts, probe=probe, settings=TryoutSettings,
+    discussions=kit.Discussions(("BUYER",), support_sender="Tryout", claim_subject="Tryout"),
+    order_ids=kit.OrderIdPattern("T[0-9]{6}", "a Tryout one (T and six digits)"),
+))  # fmt: skip

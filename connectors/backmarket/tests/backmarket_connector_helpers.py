@@ -13,9 +13,8 @@ from keybuzz_connector_backmarket.settings import (
     BackMarketSettings,
 )
 from keybuzz_double_backmarket.contract import form_problems, query_problems, strict_spec
-from keybuzz_shared.connectors.kit import Requester
+from keybuzz_shared.connectors.kit import Opening, Requester
 from keybuzz_shared.file_links import FileLinks
-from keybuzz_shared.json_calls import CallOptions
 
 USER_AGENT = "BM-KeyBuzz-Care;integrations@keybuzz.io"
 USER_AGENT_FORM = re.compile(r"BM-[A-Za-z0-9_.]+-[A-Za-z0-9_.]+;[^@\s;]+@[^@\s;]+\.[^@\s;]+")
@@ -105,4 +104,6 @@ def client_for(
         "country": shop["country"],
     }
     files = FileLinks([sandbox_url], inside_allowed=True)
-    return client_of(fields, http, api, files, CallOptions(initial_backoff=0.05, **options))
+    return client_of(
+        Opening(fields, http, api, {"files": files, "initial_backoff": 0.05, **options})
+    )

@@ -477,7 +477,7 @@ async def test_a_next_link_on_another_host_stays_on_the_api(http: httpx.AsyncCli
     async def handle(request: bytes, writer: asyncio.StreamWriter) -> None:
         seen.append(request.split(b"\r\n")[0])
         link = 'Link: <https://internal.example/api/orders?pageIndex=2>; rel="next"\r\n'
-        # one item: a page listing nothing ends its listing (page_bounds), next link or not
+        # one item: a page listing nothing ends its listing (kit/listing.py), next link or not
         page = b'[{"orderId": "1"}]'
         await fake_octopia(answer(200, "application/json", page, link))(request, writer)
 

@@ -21,7 +21,7 @@ from keybuzz_connector_cdiscount.discussions import (
     receivers,
     unsendable_files,
 )
-from keybuzz_shared.connectors.kit import WindowCursor
+from keybuzz_shared.connectors.kit.listing import WindowCursor
 from keybuzz_shared.connectors.seam import ReplyFile, ThreadDetail, ThreadKey, cursor_of
 
 LABELS = {"productIsDamaged": "Produit endommagé"}

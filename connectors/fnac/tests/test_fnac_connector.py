@@ -18,8 +18,8 @@ from keybuzz_connector_fnac.models import FnacCredentialsRefused
 from keybuzz_connector_fnac.session import FnacShop, session_of
 from keybuzz_devstack.testing import shop_api_at
 from keybuzz_shared.connectors import registry
-from keybuzz_shared.connectors.kit import Pages, Renumbered
-from keybuzz_shared.connectors.kit.listing import PageRequest
+from keybuzz_shared.connectors.kit import Renumbered
+from keybuzz_shared.connectors.kit.listing import PageRequest, Pages
 from keybuzz_shared.connectors.seam import (
     Connector,
     CredentialsRefused,
@@ -251,7 +251,7 @@ async def test_a_listing_steps_back_when_read_items_leave_its_window() -> None:
 
     async def step(state: Pages, more: bool, total: int) -> Pages | None:
         async def fetch(_params: dict[str, str], _link: str | None) -> Any:
-            return ["an item"], (more, total)  # a page listing nothing ends (page_bounds)
+            return ["an item"], (more, total)  # a page listing nothing ends (kit/listing.py)
 
         return (
             await paging.step(state, PageRequest(lambda *_: {}, fetch), lambda raw: ((), ()))

@@ -75,7 +75,7 @@ async def admin(sandbox: str, method: str, path: str, **kwargs: Any) -> Any:
 def unpaced(env: dict[str, str]) -> dict[str, str]:
     """The double's service settings with no frequency in the catalogue, for tests that set
     the double's frequencies aside: a poll may follow the last one at once (the poller
-    otherwise waits for the operator's M11 frequency, kit/pacing.py)."""
+    otherwise waits for the operator's M11 frequency, poller/shops/pacing.py)."""
     catalogue = json.loads(env["MIRAKL_CATALOGUE"])
     for entry in catalogue:
         entry["frequencies"] = {}

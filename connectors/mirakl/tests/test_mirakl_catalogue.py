@@ -22,7 +22,7 @@ from keybuzz_connector_mirakl.connector import MiraklApiSettings, MiraklSettings
 from keybuzz_double_mirakl import service_env
 from keybuzz_double_mirakl.operators import OPERATORS
 from keybuzz_poller.settings import PollerSettings
-from keybuzz_shared.connectors.kit.declaration import MAX_CATALOGUE_BYTES
+from keybuzz_shared.connectors.kit.catalogue import MAX_CATALOGUE_BYTES
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.settings import load_settings
 

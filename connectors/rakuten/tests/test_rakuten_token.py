@@ -10,7 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-from keybuzz_connector_rakuten.connector import RakutenClient, client_of
+from keybuzz_connector_rakuten.connector import RakutenClient
+from keybuzz_shared.connectors.kit import Opening
 from keybuzz_shared.connectors.seam import (
     CallOutcomeUnknown,
     CallRefused,
@@ -18,7 +19,6 @@ from keybuzz_shared.connectors.seam import (
     ShopApiSettings,
 )
 from keybuzz_shared.file_links import NO_FILES
-from keybuzz_shared.json_calls import CallOptions
 from keybuzz_shared.logs import JsonFormatter
 from keybuzz_shared.redaction import redact_text
 
@@ -33,8 +33,7 @@ def view(sandbox_url: str) -> ShopApiSettings:
 
 def client(sandbox_url: str, http: httpx.AsyncClient, shop: dict[str, str]) -> RakutenClient:
     fields = {"login": shop["login"], "token": shop["token"]}
-    found: RakutenClient = client_of(fields, http, view(sandbox_url), NO_FILES, CallOptions())
-    return found
+    return RakutenClient(Opening(fields, http, view(sandbox_url), {"files": NO_FILES}))
 
 
 @pytest.fixture

@@ -72,7 +72,6 @@ def platform_of(fields: Mapping[str, str]) -> str:
     return PLATFORMS.get(fields.get("country", ""), "EU")
 
 
-@kit.client_from
 def client_of(shop: kit.Opening[BackMarketApiSettings]) -> kit.Requester:
     """The shop's calls on its country's platform (ValueError when a credential field is
     missing). Its messages' files are links to Back Market's file host [official: "URL of
@@ -135,10 +134,8 @@ def session_of(client: kit.Requester, api: BackMarketApiSettings | None = None) 
 
 
 # The shop's secret in Vault holds its API token, seller id and country.
-MARKETPLACE = kit.Marketplace(
-    BACKMARKET, "Back Market", "backmarket_api", CREDENTIAL_FIELDS, LIMITS
-)
-CALLS = kit.ShopApiCalls(BackMarketApiSettings, client_of, session_of, probe, "Back Market")
-CONNECTOR = kit.shop_api_connector(
-    kit.Declaration(MARKETPLACE, CALLS, BackMarketSettings, DISCUSSIONS, ORDER_IDS)
-)
+CONNECTOR = kit.shop_api_connector(kit.Declaration(
+    BACKMARKET, "Back Market", "backmarket_api", CREDENTIAL_FIELDS, LIMITS,
+    view=BackMarketApiSettings, client=client_of, parts=session_of, probe=probe,
+    settings=BackMarketSettings, discussions=DISCUSSIONS, order_ids=ORDER_IDS,
+))  # fmt: skip

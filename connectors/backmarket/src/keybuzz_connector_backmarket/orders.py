@@ -81,7 +81,7 @@ PAGE_SIZE = 50  # page-size's maximum [official]
 # a backfill job keeps its cursor across restarts.
 OLD_CURSOR = earlier_text(
     r"(created|modified)\|([0-9T:+.Z-]{20,32})\|([1-9][0-9]{0,5})",
-    lambda found: kit.Numbered(
+    lambda found: kit.PageNumbers.state(
         found[1] == "modified", as_utc(datetime.fromisoformat(found[2])), None, int(found[3])
     ),
 )

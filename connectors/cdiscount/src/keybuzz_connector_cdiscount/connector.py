@@ -104,7 +104,6 @@ CREDENTIAL_FIELDS = (
 SELLER_API = "octopia-seller-api"  # a shop's identity: the seller's account on this API
 
 
-@kit.client_from
 def client_of(shop: kit.Opening[CdiscountApiSettings]) -> OctopiaClient:
     """The shop's client: it holds one token (ValueError when a credential field is
     missing)."""
@@ -154,8 +153,8 @@ def parts(client: OctopiaClient, api: CdiscountApiSettings) -> kit.KitSession:
 
 
 # The shop's secret in Vault holds its client id, client secret and seller id.
-MARKETPLACE = kit.Marketplace(CDISCOUNT, "Cdiscount", "cdiscount_api", CREDENTIAL_FIELDS, LIMITS)
-CALLS = kit.ShopApiCalls(CdiscountApiSettings, client_of, parts, probe, "Cdiscount")
-CONNECTOR = kit.shop_api_connector(
-    kit.Declaration(MARKETPLACE, CALLS, CdiscountSettings, DISCUSSIONS, ORDER_IDS)
-)
+CONNECTOR = kit.shop_api_connector(kit.Declaration(
+    CDISCOUNT, "Cdiscount", "cdiscount_api", CREDENTIAL_FIELDS, LIMITS,
+    view=CdiscountApiSettings, client=client_of, parts=parts, probe=probe,
+    settings=CdiscountSettings, discussions=DISCUSSIONS, order_ids=ORDER_IDS,
+))  # fmt: skip

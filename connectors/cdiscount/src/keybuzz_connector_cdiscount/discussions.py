@@ -22,7 +22,6 @@ from keybuzz_shared.connectors.kit import (
     DeclaredReplies,
     Listing,
     Seek,
-    WindowCursor,
     earlier,
     labelled,
     media_type_of,
@@ -196,7 +195,7 @@ class OldListing(msgspec.Struct, array_like=True, frozen=True):
 old_cursor = earlier(
     OldListing,
     lambda old: 1 <= old.page and old.seek <= old.until,
-    lambda old: WindowCursor(old.seek, old.until, None, old.page),
+    lambda old: Seek.state(old.seek, old.until, None, old.page),
 )
 
 

@@ -9,6 +9,7 @@ a file fetched with the shop's token only under the API's own address for files.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -17,12 +18,10 @@ from typing import Any, Generic, TypeVar
 import httpx
 from keybuzz_shared.connectors.kit import (
     Listing,
-    PageRead,
     Read,
     ReadMarks,
     Requester,
     Unmarked,
-    WindowCursor,
     iso_z,
     thread_page,
 )
@@ -62,7 +61,7 @@ class ListedThreads(ThreadsInbox, Generic[T]):
 
     def __init__(
         self,
-        listing: Listing[T, WindowCursor, Any],
+        listing: Listing[T, Any, Any],
         read: Read[T],
         *,
         whole: Callable[[T], Awaitable[T]],
@@ -95,7 +94,7 @@ class ListedThreads(ThreadsInbox, Generic[T]):
         step = await self.listing.step(state, self.read)
         messages = await self.mapper()
         if not step.items:  # no thread read: nothing to seek from, the listing ends
-            step = PageRead((), step.unreadable, None)
+            step = dataclasses.replace(step, items=(), following=None)
         return await thread_page(step, self.whole, messages, self.named, complete_until=state.high)
 
     async def mark_read(self, message_ids: Sequence[str]) -> int:
@@ -108,7 +107,7 @@ class ListedThreads(ThreadsInbox, Generic[T]):
     async def file(self, file: InboxFile, max_bytes: int) -> bytes:
         return await self.files(file, max_bytes)
 
-    def _start(self, since: datetime) -> WindowCursor:
+    def _start(self, since: datetime) -> Any:
         until, low = as_utc(self.now()), as_utc(since)
         if self.reach is not None and low < until - self.reach:
             log.info(
@@ -117,7 +116,7 @@ class ListedThreads(ThreadsInbox, Generic[T]):
                 extra={"since": iso_z(low), "from": iso_z(until - self.reach)},
             )
             low = until - self.reach
-        return WindowCursor(low, until)
+        return self.listing.start(low, until, updated=True)
 
 
 def url_under(url: str, prefix: str) -> bool:

@@ -151,7 +151,7 @@ class ShopOrders(kit.ListedOrders):
 
         super().__init__(
             updated=kit.Listing(kit.Seek(lambda o: o.updated_at), changed, page),
-            created=kit.Listing(kit.NextLink(), created, page),
+            created=kit.Listing(kit.Seek(), created, page),
             by_id=kit.EachById(client.get_json, path_under("/orders")),
             read=read_order,
             label="Cdiscount",

@@ -85,7 +85,6 @@ class EbayClient(kit.Requester):
         return self._username
 
 
-@kit.client_from
 def client_of(shop: kit.Opening[EbayApiSettings]) -> EbayClient:
     return EbayClient(shop.credentials, shop.api, http=shop.http, **shop.options)
 
@@ -359,9 +358,7 @@ def _orders(client: EbayClient, field: str) -> kit.OrderListing:
         end = kit.iso_z(high) if high else ""
         return {"filter": f"{field}:[{kit.iso_z(low)}..{end}]"}
 
-    return kit.Listing(
-        kit.NextLink[OrderSummary](), query, ORDER_PAGES.fetch(client, f"{ORDERS}order")
-    )
+    return kit.Listing(kit.Seek[OrderSummary](), query, ORDER_PAGES.fetch(client, f"{ORDERS}order"))
 
 
 def orders_of(client: EbayClient) -> kit.ListedOrders:
@@ -399,14 +396,9 @@ RESPONSE_WINDOW = kit.OwnRule(
 
 
 # eBay: a seller connected by consent, polled over eBay's REST APIs.
-CONNECTOR = kit.shop_api_connector(
-    kit.Declaration(
-        identity=kit.Marketplace(EBAY, NAME, ENTRIES.tenant_secret, FIELDS, LIMITS),
-        calls=kit.ShopApiCalls(EbayApiSettings, client_of, session_of, None, NAME),
-        settings=EbaySettings,
-        discussions=DISCUSSIONS,
-        order_ids=ORDER_IDS,
-        response_window=RESPONSE_WINDOW,
-        redirect_flow=EbayRedirectFlow(),
-    )
-)
+CONNECTOR = kit.shop_api_connector(kit.Declaration(
+    EBAY, NAME, ENTRIES.tenant_secret, FIELDS, LIMITS,
+    view=EbayApiSettings, client=client_of, parts=session_of, probe=None,
+    settings=EbaySettings, discussions=DISCUSSIONS, order_ids=ORDER_IDS,
+    response_window=RESPONSE_WINDOW, redirect_flow=EbayRedirectFlow(),
+))  # fmt: skip

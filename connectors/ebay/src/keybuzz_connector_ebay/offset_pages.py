@@ -1,16 +1,20 @@
 """A listing paged by ``limit`` and ``offset`` as many JSON APIs answer it, declared
 (``OffsetPages``): a page's items under a key of its own (a page with none may leave the
-key out), and ``next`` naming the following page when there is one; every page read in
-turn, up to a bound where the marketplace's listing may be long and only its first pages
-are wanted, or as a windowed ``Listing``'s call (``fetch``). An answer whose items are no
-list is the marketplace's unreadable answer, naming the call."""
+key out), and ``next`` naming the following page when there is one. The kit's listing runs
+it (its ``Seek`` by links, each link the next page's offset): read whole, up to a bound
+where only its first pages are wanted, or windowed (``fetch``). An answer whose items are
+no list is the marketplace's unreadable answer, naming the call."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from keybuzz_shared.connectors.kit import Fetch, Requester, follows, past_bound, repeats
+from keybuzz_shared.connectors.kit import Fetch, Listing, Requester, Seek, follows
+
+# A listing read whole asks no window: its query is the caller's alone.
+NO_WINDOW = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -31,27 +35,19 @@ class OffsetPages:
         return raw, follows(self.call, raw, bool(body.get("next")))
 
     async def every(
-        self, client: Requester, path: str, query: dict[str, str], *, most: int = 0
+        self, client: Requester, path: str, query: dict[str, str], *, most: int | None = None
     ) -> list[Any]:
         """The items of every page of ``path`` asked with ``query`` (``most`` pages at
-        most, 0: the kit's ``MAX_PAGES``); a page repeating the one before ends it."""
-        found: list[Any] = []
-        offset, more, before = 0, True, None
-        while more and not (most and offset >= most * self.size):
-            if not most and past_bound(self.call, offset // self.size):
-                break
-            paged = {**query, "limit": str(self.size), "offset": str(offset)}
-            body = await client.get_json(path, paged, operation=self.call)
-            raw, more = self.page(client, body)
-            if repeats(self.call, raw, before):
-                break
-            found, offset, before = found + raw, offset + self.size, raw
-        return found
+        most, else the kit's ``MAX_PAGES``); a page repeating the one before ends it."""
+        listing = Listing(Seek[Any](), lambda _low, _high: query, self.fetch(client, path),
+                          name=self.call)  # fmt: skip
+        start = listing.start(NO_WINDOW, None, updated=True)
+        return list((await listing.every(start, lambda raw: (tuple(raw), ()), most=most)).items)
 
     def fetch(self, client: Requester, path: str) -> Fetch[str | None]:
-        """The ``Fetch`` of this listing at ``path`` for the kit's ``NextLink``: each page
-        asked with the window's query, its link the page's offset (none: the first), and
-        the next page's offset its next link while the marketplace says one follows."""
+        """The ``Fetch`` of this listing at ``path`` for the kit's ``Seek`` by links: each
+        page asked with the window's query, its link the page's offset (none: the first),
+        and the next page's offset its next link while the marketplace says one follows."""
 
         async def fetch(query: dict[str, str], link: str | None) -> tuple[list[Any], str | None]:
             offset = int(link or "0")

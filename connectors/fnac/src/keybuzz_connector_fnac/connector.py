@@ -14,7 +14,7 @@ from typing import ClassVar
 import msgspec
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit import ShopSettings, credentials_as, key_field
-from keybuzz_shared.connectors.seam import Limits, ShopApiSettings
+from keybuzz_shared.connectors.seam import Connector, Limits, ShopApiSettings
 from keybuzz_shared.settings import AtLeastOne, PartSettings
 
 from keybuzz_connector_fnac.client import FnacClient, FnacCredentials
@@ -70,8 +70,7 @@ LIMITS = Limits(
 )
 
 
-def _client_of(marketplace: str) -> Callable[..., FnacClient]:
-    @kit.client_from
+def _client_of(marketplace: str) -> Callable[[kit.Opening[ShopApiSettings]], FnacClient]:
     def client_of(shop: kit.Opening[ShopApiSettings]) -> FnacClient:
         """The shop's client: it holds one token; ValueError when a field is missing."""
         fields = shop.credentials  # the account's in its canonical form, as it is sent
@@ -95,7 +94,7 @@ def fnac_connector(
     *,
     settings: type[PartSettings] = FnacApiSettings,
     limits: Limits = LIMITS,
-) -> kit.ShopConnector:
+) -> Connector:
     """The connector of one of FNAC or DARTY (or of a marketplace speaking Fnac's seller
     API, read with its own ``settings`` and ``limits``). Buyers write and orders come
     through the API; no response rule or figure of Fnac's own."""
@@ -103,20 +102,9 @@ def fnac_connector(
     def parts(client: FnacClient, _api: ShopApiSettings) -> kit.KitSession:
         return session_of(client, limits)
 
-    return kit.shop_api_connector(
-        kit.Declaration(
-            identity=kit.Marketplace(
-                marketplace,
-                display_name,
-                f"{marketplace.lower()}_api",  # FNAC → …/fnac_api
-                CREDENTIAL_FIELDS,
-                limits,
-            ),
-            calls=kit.ShopApiCalls(
-                ShopApiSettings, _client_of(marketplace), parts, probe, display_name
-            ),
-            settings=settings,
-            discussions=DISCUSSIONS,
-            order_ids=ORDER_IDS,
-        )
-    )
+    secret = f"{marketplace.lower()}_api"  # FNAC → …/fnac_api
+    return kit.shop_api_connector(kit.Declaration(
+        marketplace, display_name, secret, CREDENTIAL_FIELDS, limits,
+        view=ShopApiSettings, client=_client_of(marketplace), parts=parts, probe=probe,
+        settings=settings, discussions=DISCUSSIONS, order_ids=ORDER_IDS,
+    ))  # fmt: skip

@@ -141,7 +141,9 @@ class _InboxListing(msgspec.Struct, array_like=True, frozen=True):
 
 
 _inbox_cursor = earlier(
-    _InboxListing, lambda old: old.page >= 2, lambda old: kit.Pages(old.since, None, old.page)
+    _InboxListing,
+    lambda old: old.page >= 2,
+    lambda old: kit.Renumbered.state(old.since, None, old.page),
 )
 
 

@@ -41,7 +41,6 @@ SPEC = kit.ApiSpec(
 )
 
 
-@kit.client_from
 def client_of(shop: kit.Opening[ShopApiSettings]) -> kit.Requester:
     """The seller's client: its key in ``x-api-key``, its contract id in every query."""
     kit.require_fields(CREDENTIAL_FIELDS, shop.credentials, NAME)
@@ -96,22 +95,11 @@ INBOUND_ADDRESSES = RelayAddresses(
 
 
 # A shop connector with ManoMano's relay and inbound addresses beside its partner API.
-CONNECTOR = kit.shop_api_connector(
-    kit.Declaration(
-        identity=kit.Marketplace(
-            MANOMANO,
-            NAME,
-            "manomano_api",  # the partner API key and the seller contract id
-            CREDENTIAL_FIELDS,
-            LIMITS,
-        ),
-        calls=kit.ShopApiCalls(ShopApiSettings, client_of, session_of, probe, NAME),
-        settings=ManoManoSettings,
-        discussions=kit.Discussions(
-            ("BUYER",), support_sender=NAME, claim_subject="Litige ManoMano"
-        ),
-        order_ids=ORDER_IDS,
-        mail_relay=ManoManoRelay(),
-        inbound_addresses=INBOUND_ADDRESSES,
-    )
-)
+CONNECTOR = kit.shop_api_connector(kit.Declaration(
+    # Its secret: the partner API key and the seller contract id.
+    MANOMANO, NAME, "manomano_api", CREDENTIAL_FIELDS, LIMITS,
+    view=ShopApiSettings, client=client_of, parts=session_of, probe=probe,
+    settings=ManoManoSettings, order_ids=ORDER_IDS,
+    discussions=kit.Discussions(("BUYER",), support_sender=NAME, claim_subject="Litige ManoMano"),
+    mail_relay=ManoManoRelay(), inbound_addresses=INBOUND_ADDRESSES,
+))  # fmt: skip

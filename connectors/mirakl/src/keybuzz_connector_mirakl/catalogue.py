@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from keybuzz_shared.connectors.kit import Catalogue, check_base_url
+from keybuzz_shared.connectors.kit import Catalogue
 
 CATALOGUE_ENV = "MIRAKL_CATALOGUE"
 CATALOGUE_FILE_ENV = "MIRAKL_CATALOGUE_FILE"
@@ -37,7 +37,6 @@ class Operator(
     source: str = "assumed"
 
     def __post_init__(self) -> None:
-        check_base_url(self.code, self.base_url)
         if unknown := sorted(set(self.frequencies) - set(OPERATIONS)):
             raise ValueError(f"{self.code}: frequencies of {', '.join(unknown)} are not read")
 

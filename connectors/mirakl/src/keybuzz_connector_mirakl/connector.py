@@ -18,14 +18,14 @@ import msgspec
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.connector_settings import ShopApiSettings
 from keybuzz_shared.connectors.kit import Redacted, credentials_as
-from keybuzz_shared.connectors.seam import CallRefused
+from keybuzz_shared.connectors.seam import CallRefused, Connector
 from keybuzz_shared.file_links import origin_of, shown
 from keybuzz_shared.settings import AtLeastOne
 
 from keybuzz_connector_mirakl.catalogue import CATALOGUE_ENV, CATALOGUE_FILE_ENV, Operator, operator
 from keybuzz_connector_mirakl.orders import shop_orders
 from keybuzz_connector_mirakl.response_window import (
-    RESPONSE_FIGURES,
+    KEPT_SECONDS,
     response_delays,
     response_window,
 )
@@ -147,7 +147,7 @@ class MiraklSettings(kit.ShopCallSettings, kw_only=True, frozen=True):
                 else max(1, math.ceil(frequency) + self.mirakl_poll_margin_seconds)
             ),
             # M11 answered once per the operator's frequency: no poll of a shop starts
-            # sooner after its last one ended, whatever made it due (kit/pacing.py).
+            # sooner after its last one ended, whatever made it due (poller/shops/pacing.py).
             call_frequency_seconds=frequency,
             attachment_origins=(shown(origin_of(found.base_url)),),
             orders_interval_seconds=found.frequencies.get("OR11", 60.0),
@@ -165,7 +165,6 @@ CREDENTIAL_FIELDS = (
 )
 
 
-@kit.client_from
 def client_of(shop: kit.Opening[MiraklApiSettings]) -> kit.Requester:
     """The shop's client on its operator's API, its key and shop as stored (the kit's
     ``credentials_as``: ValueError when one is missing). A thread's files come from the
@@ -236,25 +235,17 @@ def parts(client: kit.Requester, api: MiraklApiSettings) -> kit.KitSession:
     )
 
 
-# A shop's client, its parts, and its credential check: one call as the shop that spends
-# none of its frequency-limited allowance (``check_key``).
-CALLS = kit.ShopApiCalls(MiraklApiSettings, client_of, parts, probe, "Mirakl", instance="mirakl")
-
-
-def connector_of(operator: Operator) -> kit.ShopConnector:
+def connector_of(operator: Operator) -> Connector:
     """The operator's connector; one ``settings_type`` for every operator, so that a
     service started before an operator was added holds it."""
     secret = f"mirakl_{operator.code.lower()}_api"  # the shop's API key and shop id
-    return kit.shop_api_connector(
-        kit.Declaration(
-            identity=kit.Marketplace(
-                operator.code, operator.name, secret, CREDENTIAL_FIELDS, LIMITS
-            ),
-            calls=CALLS,
-            settings=MiraklSettings,
-            discussions=DISCUSSIONS,
-            order_ids=ORDER_IDS,
-            response_window=response_window(operator),
-            response_figures=RESPONSE_FIGURES,
-        )
-    )
+    # A shop's client, its parts, and its credential check: one call as the shop that
+    # spends none of its frequency-limited allowance (``check_key``); A21's figure kept
+    # as long as its answer is.
+    return kit.shop_api_connector(kit.Declaration(
+        operator.code, operator.name, secret, CREDENTIAL_FIELDS, LIMITS,
+        view=MiraklApiSettings, client=client_of, parts=parts, probe=probe,
+        label="Mirakl", instance="mirakl", settings=MiraklSettings, discussions=DISCUSSIONS,
+        order_ids=ORDER_IDS, response_window=response_window(operator),
+        figures_kept_seconds=KEPT_SECONDS,
+    ))  # fmt: skip

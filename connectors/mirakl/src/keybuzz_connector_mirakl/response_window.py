@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import msgspec
-from keybuzz_shared.connectors.kit import OwnRule, SessionFigures
+from keybuzz_shared.connectors.kit import OwnRule
 
 from keybuzz_connector_mirakl.catalogue import Operator
 from keybuzz_connector_mirakl.orders import OrderCalls, answer_as
@@ -67,7 +67,3 @@ def response_window(operator: Operator) -> OwnRule:
     shorter goal."""
     note = f'only {operator.name}\'s staff mark a thread "no reply needed" at Mirakl'
     return OwnRule.hours(operator.response_hours, note)
-
-
-# A figure holds as long as A21's answer is kept.
-RESPONSE_FIGURES = SessionFigures(KEPT_SECONDS, "Mirakl")

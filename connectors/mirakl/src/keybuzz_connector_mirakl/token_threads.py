@@ -20,7 +20,6 @@ from keybuzz_shared.connectors.kit import (
     Read,
     ReadMarks,
     SeekToken,
-    Token,
     Unmarked,
     thread_page,
 )
@@ -56,7 +55,7 @@ class TokenThreads(ThreadsInbox, Generic[T]):
     ) -> None:
         self.updated = updated
         paging = SeekToken[T](lambda thread: as_utc(updated(thread)), token_param=token_param)
-        self.listing: Listing[T, Token, Any] = Listing(paging, query, fetch)
+        self.listing: Listing[T, Any, Any] = Listing(paging, query, fetch)
         self.read = read
         self.whole = whole
         self.mapped = mapped

@@ -91,9 +91,6 @@ class RakutenClient(kit.Requester):
         return wire.item_of(await self.action("getiteminfos", {"itemid": item_id}), self.login)
 
 
-client_of = kit.client_from(RakutenClient)
-
-
 def _todo(raw: Sequence[str]) -> tuple[tuple[int, ...], tuple[str, ...]]:
     """The to-do list's item ids as whole numbers (Rakuten's are [observed])."""
     return read_each(raw, lambda item_id: int(item_id) if item_id.isdigit() else _not_id(item_id))
@@ -224,18 +221,9 @@ DISCUSSIONS = kit.Discussions(
     carried=wire.carried,
     gate=wire.reply_refusal,
 )
-CONNECTOR = kit.shop_api_connector(
-    kit.Declaration(
-        identity=kit.Marketplace(
-            RAKUTEN,
-            "Rakuten",
-            "rakuten_api",  # the seller's login and web services token
-            CREDENTIAL_FIELDS,
-            LIMITS,
-        ),
-        calls=kit.ShopApiCalls(ShopApiSettings, client_of, session_of, probe, "Rakuten"),
-        settings=RakutenSettings,
-        discussions=DISCUSSIONS,
-        order_ids=ORDER_IDS,
-    )
-)
+CONNECTOR = kit.shop_api_connector(kit.Declaration(
+    # Its secret: the seller's login and web services token.
+    RAKUTEN, "Rakuten", "rakuten_api", CREDENTIAL_FIELDS, LIMITS,
+    view=ShopApiSettings, client=RakutenClient, parts=session_of, probe=probe,
+    settings=RakutenSettings, discussions=DISCUSSIONS, order_ids=ORDER_IDS,
+))  # fmt: skip

@@ -13,7 +13,6 @@ from datetime import timedelta
 
 import asyncpg
 from keybuzz_shared.connectors.connector_settings import ShopApiSettings
-from keybuzz_shared.connectors.kit.pacing import call_frequency_of
 from keybuzz_shared.connectors.registry import PerMarketplace
 from keybuzz_shared.connectors.seam import Connector
 from keybuzz_shared.uow import store_unit_of_work
@@ -46,6 +45,7 @@ from keybuzz_poller.shops.api_source import ApiMessageSource
 from keybuzz_poller.shops.connection_ports import ShopPollingPorts
 from keybuzz_poller.shops.connections import key_refused, shop_marketplace
 from keybuzz_poller.shops.domain import Shop
+from keybuzz_poller.shops.pacing import call_frequency_of
 from keybuzz_poller.shops.ports import ShopPorts, ShopReading, forgetting
 from keybuzz_poller.shops.replies import ShopReplies
 from keybuzz_poller.shops.response_figures import ShopResponseFigures

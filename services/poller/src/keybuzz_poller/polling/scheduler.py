@@ -78,7 +78,7 @@ class PollSkipped(Exception):
 
 class PollPutOff(PollSkipped):
     """``poll_one`` polled nothing because its party allows no call for ``seconds`` more
-    (a shop's marketplace frequency, ``kit/pacing.py``): due again then, no poll recorded."""
+    (a shop's marketplace frequency, ``poller/shops/pacing.py``): due again then, no poll recorded."""
 
     def __init__(self, seconds: float) -> None:
         super().__init__(f"no call allowed for {seconds:.1f} s")

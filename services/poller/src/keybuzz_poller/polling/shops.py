@@ -230,7 +230,7 @@ class ShopScheduler(LeasedPolls):
         )
 
     async def ready(self, tenant_id: str) -> None:
-        """Returns once the shop's marketplace allows its next call (``kit/pacing.py``): its
+        """Returns once the shop's marketplace allows its next call (``poller/shops/pacing.py``): its
         documented frequency after the end of its last poll (a restart or another instance
         reads it too), whatever made this poll due. A poll claimed a little early waits in
         its slot, before its deadline runs; one claimed earlier is put off to the time

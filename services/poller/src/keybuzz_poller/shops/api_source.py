@@ -29,7 +29,7 @@ import httpx
 from keybuzz_shared.addresses import checked_addresses
 from keybuzz_shared.connectors import seam
 from keybuzz_shared.connectors.connector_settings import ShopApiSettings
-from keybuzz_shared.connectors.kit.page_bounds import SAME_NEXT, RepeatedPages
+from keybuzz_shared.connectors.kit.listing import SAME_NEXT, RepeatedPages
 from keybuzz_shared.connectors.registry import PerMarketplace, connector_for
 from keybuzz_shared.connectors.seam import InboxFile, InboxIncident, InboxMessage, Page
 from keybuzz_shared.connectors.shop_sessions import ShopSessions

@@ -19,7 +19,6 @@ from datetime import date, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 import msgspec
-from keybuzz_shared.connectors.kit.pacing import CallFrequency
 from keybuzz_shared.connectors.seam import (
     AppCallBudget,
     InboxFile,
@@ -49,6 +48,7 @@ from keybuzz_poller.shops.domain import (
     ThreadClock,
     ThreadState,
 )
+from keybuzz_poller.shops.pacing import CallFrequency
 from keybuzz_poller.tickets.ports import (
     Attachment,
     DeadlineStore,

@@ -1,22 +1,20 @@
-"""A shop-API connector declared and assembled: the catalogue of instances, the connector and its sessions, its credential check, its settings, its response figures, and the declaration one function turns into the seam's connector."""
+"""A shop-API connector declared and assembled: the connector and its sessions, its
+credential check, its settings, its response figures, and the declaration one function
+turns into the seam's connector."""
 
 from __future__ import annotations
 
-import logging
-import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
-from importlib.resources import files
 from typing import Any, ClassVar, Generic, Protocol, TypeVar, Unpack
 
 import httpx
-import msgspec
 
 from keybuzz_shared.connectors.connector_settings import ConnectorSettings, file_origins
 from keybuzz_shared.connectors.credential_form import canonical_account
 from keybuzz_shared.connectors.kit.auth import ClientCredentials
+from keybuzz_shared.connectors.kit.catalogue import instance_of
 from keybuzz_shared.connectors.kit.requester import CallErrors, Requester, RequesterOptions
 from keybuzz_shared.connectors.seam import (
     ConnectorDefaults,
@@ -48,215 +46,15 @@ from keybuzz_shared.connectors.seam import (
     ThreadStanding,
     TokenStore,
 )
-from keybuzz_shared.file_links import NO_FILES, FileLinks, origin_of, production_problem
+from keybuzz_shared.file_links import NO_FILES, FileLinks
 from keybuzz_shared.json_calls import CallOptions, check_options
 from keybuzz_shared.settings import (
-    PRODUCTION_LIKE,
     AtLeastOne,
     FirstPollDays,
     PartSettings,
     Seconds,
     env_name,
 )
-
-# --- catalogue -----------------------------------------------------------------------------
-# A connector that serves many instances of one API (one platform's operators), each one a
-# marketplace of its own, from a catalogue: data, not code.
-#
-# The packaged document (a JSON list, one entry per instance) lists those known at release;
-# two variables override and extend it, entries replacing the packaged ones by ``code``: an
-# inline JSON list (how the dev stack points the seeded instances at the sandbox's double)
-# and a file read at every call (how an instance is added to running services without a
-# release). Both are read from the process environment when asked (``entries()``), before
-# any service settings exist.
-#
-# A file that is missing or invalid leaves the last good reading of it in force, with one
-# log line per new problem: a typo in the file never takes an instance offline. An entry's
-# address is refused where it holds credentials or is not http(s), and, production-like, one
-# not https or inside our network (loopback, link-local, private) in any spelling of the
-# address (``127.1``, ``2130706433``, ``0x7f000001``, ``[::ffff:7f00:1]``, ``localhost.``…).
-# A name is judged by what it resolves to when it is called: the clients of the services
-# that call an instance connect only to the public addresses they checked
-# (``keybuzz_shared.addresses``, docs/SECURITY.md).
-
-log = logging.getLogger(__name__)
-
-# A catalogue lists a few dozen instances in a few kilobytes: a file larger than this is a
-# mistake or an attack, refused without being read whole.
-MAX_CATALOGUE_BYTES = 1024 * 1024
-
-
-class Entry(Protocol):
-    """One instance of the catalogue: its marketplace value and its API's base URL."""
-
-    @property
-    def code(self) -> str: ...
-
-    @property
-    def base_url(self) -> str: ...
-
-
-E = TypeVar("E", bound=Entry)
-T = TypeVar("T")
-
-
-class CatalogueError(ValueError):
-    """A catalogue that cannot be read (not JSON, an entry off its shape, a code twice)."""
-
-
-def check_base_url(code: str, base_url: str) -> None:
-    """ValueError when an entry's base URL is not http(s) or holds credentials (shown
-    without them: the entry is refused for holding them)."""
-    try:
-        origin_of(base_url)
-    except ValueError:
-        raise ValueError(f"{code}: baseUrl {base_url!r} is not an http(s) address") from None
-    if httpx.URL(base_url).userinfo:
-        raise ValueError(f"{code}: baseUrl holds credentials: keys go in Vault only")
-
-
-DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def instance_of(base_url: str) -> str:
-    """The instance an entry's base URL reaches, as the marketplace knows it: its host,
-    lower-cased, in IDNA form, without a trailing dot, with its port unless it is the
-    scheme's default; the scheme and path set aside (two entries of one instance may spell
-    its address differently, an operator renamed or listed twice). ValueError for an
-    address without a host."""
-    try:
-        url = httpx.URL(base_url)
-        host = url.raw_host.decode("ascii").lower().rstrip(".")
-    except (httpx.InvalidURL, UnicodeError):
-        raise ValueError(f"{base_url!r} is not an address") from None
-    if not host:
-        raise ValueError(f"{base_url!r} names no host")
-    if ":" in host:  # an IPv6 address, bracketed as in a URL so that its port stays apart
-        host = f"[{host}]"
-    port = url.port
-    if port is None or port == DEFAULT_PORTS.get(url.scheme.lower()):
-        return host
-    return f"{host}:{port}"
-
-
-@dataclass
-class _FileReading(Generic[E]):
-    entries: tuple[E, ...] = ()
-    problem: str | None = None  # the last one logged, so that it is logged once
-
-
-class Catalogue(Generic[E]):
-    """The instances of ``entry`` (a msgspec Struct) packaged as ``package``'s
-    ``resource``, overridden by the variables ``inline`` and ``file``; ``label`` and
-    ``noun`` name the catalogue and its entries in log lines (the platform, "operators")."""
-
-    def __init__(
-        self,
-        entry: type[E],
-        package: str,
-        resource: str,
-        *,
-        inline: str,
-        file: str,
-        label: str,
-        noun: str,
-    ) -> None:
-        self._decoder = msgspec.json.Decoder(list[entry])  # type: ignore[valid-type]
-        self.package, self.resource = package, resource
-        self.inline, self.file = inline, file
-        self.label, self.noun = label, noun
-        self._files: dict[str, _FileReading[E]] = {}
-        self._inline: dict[tuple[str, bool], tuple[E, ...]] = {}
-        self._made: dict[tuple[Callable[[E], Any], bytes], Any] = {}
-        self.packaged = cache(self._packaged)
-
-    def each(self, make: Callable[[E], T]) -> tuple[T, ...]:
-        """``make`` of every instance served now (its connector); an entry unchanged gives
-        the same object at every call, so that what services keep by it (sessions,
-        clients) holds."""
-        made = []
-        for entry in self.entries():
-            key = (make, msgspec.json.encode(entry))
-            if key not in self._made:
-                self._made[key] = make(entry)
-            made.append(self._made[key])
-        return tuple(made)
-
-    def parse(self, raw: bytes | str, where: str, *, production: bool = False) -> tuple[E, ...]:
-        """The entries a catalogue document lists; CatalogueError saying what and where:
-        not JSON, larger than MAX_CATALOGUE_BYTES, an entry off its shape or with
-        credentials in its URL, a code twice, and, ``production``, a base URL not https or
-        inside our network."""
-        if len(raw) > MAX_CATALOGUE_BYTES:
-            raise CatalogueError(f"{where}: larger than {MAX_CATALOGUE_BYTES} bytes")
-        try:
-            found: list[E] = self._decoder.decode(raw)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            raise CatalogueError(f"{where}: {exc}") from None
-        codes = [e.code for e in found]
-        if twice := sorted({c for c in codes if codes.count(c) > 1}):
-            raise CatalogueError(f"{where}: {', '.join(twice)} listed twice")
-        if production:
-            for entry in found:
-                if problem := production_problem(entry.base_url):
-                    raise CatalogueError(f"{where}: {entry.code}: baseUrl {problem}")
-        return tuple(found)
-
-    def entries(self, environ: Mapping[str, str] | None = None) -> tuple[E, ...]:
-        """Every instance served now: the packaged ones, then the inline variable's, then
-        the file's, a later entry replacing an earlier one of its code (in the first one's
-        place), a new code appended."""
-        env = os.environ if environ is None else environ
-        served = {e.code: e for e in self.packaged()}
-        # Production-like as every service's settings say it (``KEYBUZZ_ENV``).
-        production = env.get("KEYBUZZ_ENV", "development") in PRODUCTION_LIKE
-        if raw := env.get(self.inline, "").strip():
-            served.update((e.code, e) for e in self._from_inline(raw, production))
-        if path := env.get(self.file, "").strip():
-            served.update((e.code, e) for e in self._from_file(path, production))
-        return tuple(served.values())
-
-    def entry(self, code: str, environ: Mapping[str, str] | None = None) -> E | None:
-        """The instance of marketplace value ``code`` now, or None."""
-        return next((e for e in self.entries(environ) if e.code == code), None)
-
-    def _packaged(self) -> tuple[E, ...]:
-        path = files(self.package) / self.resource
-        return self.parse(path.read_bytes(), f"the packaged {self.resource}")
-
-    def _from_inline(self, raw: str, production: bool) -> tuple[E, ...]:
-        """The inline list; an invalid one is logged and left out (the environment does not
-        change under a running process: once per value)."""
-        known = (raw, production)
-        if known not in self._inline:
-            try:
-                self._inline[known] = self.parse(raw, self.inline, production=production)
-            except CatalogueError as exc:
-                log.error("%s catalogue ignored: %s", self.label, exc)
-                self._inline[known] = ()
-        return self._inline[known]
-
-    def _from_file(self, path: str, production: bool) -> tuple[E, ...]:
-        """The file's entries, or its last good reading when it is missing or invalid."""
-        reading = self._files.setdefault(path, _FileReading())
-        try:
-            with open(path, "rb") as handle:
-                raw = handle.read(MAX_CATALOGUE_BYTES + 1)  # an oversized file is not read whole
-            reading.entries = self.parse(raw, f"{self.file} {path}", production=production)
-            reading.problem = None
-        except (OSError, CatalogueError) as exc:
-            problem = str(exc) if isinstance(exc, CatalogueError) else f"{path}: {exc.strerror}"
-            if problem != reading.problem:
-                log.error(
-                    "%s catalogue file unreadable, its last good reading (%d %s) kept: %s",
-                    self.label,
-                    len(reading.entries),
-                    self.noun,
-                    problem,
-                )
-                reading.problem = problem
-        return reading.entries
-
 
 # --- connector -----------------------------------------------------------------------------
 # A shop-API connector from its declaration: what its marketplace is, how a reply's
@@ -631,7 +429,7 @@ def own_account(
 # shop's client (``ClientOf``, the credential check's too) and the one that puts the shop's
 # parts on it (``Parts``). The kit opens the client with a session's call options
 # (``shop_options``) and hands it, with the settings view, to the parts: a connector writes
-# no ``open_session`` of its own. Its client it writes on one ``Opening`` (``client_from``):
+# no ``open_session`` of its own. Its client it writes on one ``Opening`` (``_client_of``):
 # the shop's credential fields, the HTTP client, the settings view, and what its requester
 # takes unread (the shop's file links and the call options).
 
@@ -655,7 +453,7 @@ def _requester(**options: Unpack[RequesterOptions]) -> RequesterOptions:
     return options
 
 
-def client_from(build: Callable[[Opening[S]], C]) -> ClientOf[S, C]:
+def _client_of(build: Callable[[Opening[S]], C]) -> ClientOf[S, C]:
     """The ``ClientOf`` of a connector's ``build``: the file links and call options the
     kit gives are its requester's options."""
 
@@ -831,8 +629,8 @@ class ShopSettings(ShopCallSettings, kw_only=True, frozen=True):
 # --- declaration ---------------------------------------------------------------------------
 # A shop-API connector family is one frozen ``Declaration`` and ``shop_api_connector``
 # the one function that turns it into the seam's connector. The declaration says what its
-# marketplace is and the three functions it writes on one client, ``client`` (its client,
-# ``client_from``), ``parts`` (its inbox, replies and orders on that client) and ``probe``
+# marketplace is and the three functions it writes on one client, ``client`` (its client
+# on an ``Opening``), ``parts`` (its inbox, replies and orders on that client) and ``probe``
 # (one call as the shop, answering its identity), with the parts of the seam it has beyond.
 # The kit makes the rest from them: the ``ShopApi`` (``KitShopApi`` on ``opener(client,
 # parts)``, a ``ReplyGate`` where a gate is declared) and the credential check
@@ -840,86 +638,86 @@ class ShopSettings(ShopCallSettings, kw_only=True, frozen=True):
 
 
 @dataclass(frozen=True)
-class ShopApiCalls(Generic[S, C]):
-    """How a shop's client is opened and used: its settings ``view``, ``client``,
-    ``parts`` and ``probe``; ``label``, the marketplace as a wrong view's TypeError names
-    it; ``instance``, the platform, when its API's instances are data (``ProbeCheck``)."""
-
-    view: type[S]
-    client: ClientOf[S, C]
-    parts: Parts[C, S]
-    probe: Probe[C] | None
-    label: str
-    instance: str | None = None
-
-
-@dataclass(frozen=True)
-class Marketplace:
-    """What a seller is shown of a marketplace: its value, its display name, the name of
-    a shop's secret under its tenant in Vault, the fields the seller types and the
-    marketplace's limits."""
+class Declaration(Generic[S, C]):
+    """A connector family's one declaration, all ``shop_api_connector`` turns into the
+    seam's connector. What a seller is shown: its ``marketplace`` value, ``display_name``,
+    the name of a shop's ``secret`` under its tenant in Vault, the ``credential_fields``
+    the seller types and the marketplace's ``limits``. How a shop's calls are made: its
+    settings ``view``, ``client`` (the shop's client on one ``Opening``), ``parts`` (its
+    inbox, replies and orders on that client) and ``probe`` (one call as the shop,
+    answering its identity; None for a seller who consents); ``label``, the marketplace as
+    a wrong view's TypeError names it (its display name unless given); ``instance``, the
+    platform, when its API's instances are data (``InstanceProbeCheck``). Then its
+    ``settings``, ``discussions`` (whom a reply goes to, its gate, what a reply carries)
+    and ``order_ids``. A part its marketplace lacks is absent (None): ``response_window``
+    (its own rule), ``figures_kept_seconds`` (its sessions carry the marketplace's own
+    response figure, ``KitSession.figure``, which holds so long), ``mail_relay`` and
+    ``inbound_addresses`` (buyers' mails through its relay, its shop API then serving
+    orders and the credential check only), ``redirect_flow`` (a seller who consents on the
+    marketplace's site rather than typing credentials: no probe)."""
 
     marketplace: str
     display_name: str
     secret: str
     credential_fields: tuple[CredentialField, ...]
     limits: Limits
-
-
-@dataclass(frozen=True)
-class Declaration(Generic[S, C]):
-    """A connector family's one declaration, all ``shop_api_connector`` turns into the
-    seam's connector: ``identity`` (its value, name, Vault secret, credential form and
-    limits); ``calls`` (its authentication and answers on one client, its inbox, replies
-    and orders on it, its identity probe); ``settings``; ``discussions`` (whom a reply goes
-    to, its gate, what a reply carries); ``order_ids``. A part its marketplace lacks is
-    absent (None): ``response_window``, ``response_figures`` (its own rule and figure),
-    ``mail_relay`` and ``inbound_addresses`` (buyers' mails through its relay, its shop API
-    then serving orders and the credential check only), ``redirect_flow`` (a seller who
-    consents on the marketplace's site rather than typing credentials: no probe)."""
-
-    identity: Marketplace
-    calls: ShopApiCalls[S, C]
+    view: type[S]
+    client: Callable[[Opening[S]], C]
+    parts: Parts[C, S]
+    probe: Probe[C] | None
     settings: type[PartSettings]
     discussions: Discussions
     order_ids: OrderIds
+    label: str = ""
+    instance: str | None = None
     response_window: ResponseWindow | None = None
-    response_figures: ResponseFigures | None = None
+    figures_kept_seconds: float | None = None
     mail_relay: MailRelay | None = None
     inbound_addresses: InboundAddresses | None = None
     redirect_flow: RedirectFlow | None = None
 
+    @property
+    def named(self) -> str:
+        return self.label or self.display_name
 
-def _credential_check(calls: ShopApiCalls[S, C]) -> CredentialCheck | None:
+
+def _credential_check(
+    declared: Declaration[S, C], client: ClientOf[S, C]
+) -> CredentialCheck | None:
     """The check of typed credentials by the declared probe (none without one)."""
-    if calls.probe is None:
+    if declared.probe is None:
         return None
-    if calls.instance is None:
-        return ProbeCheck(calls.view, calls.label, calls.client, calls.probe)
-    return InstanceProbeCheck(
-        calls.view, calls.label, calls.client, calls.probe, instance=calls.instance
-    )
+    view, label, probe = declared.view, declared.named, declared.probe
+    if declared.instance is None:
+        return ProbeCheck(view, label, client, probe)
+    return InstanceProbeCheck(view, label, client, probe, instance=declared.instance)
+
+
+def _figures(declared: Declaration[S, C]) -> ResponseFigures | None:
+    """The response figures its sessions carry, where it declares how long one holds."""
+    kept = declared.figures_kept_seconds
+    return None if kept is None else SessionFigures(kept, declared.named)
 
 
 def shop_api_connector(declared: Declaration[S, C]) -> ShopConnector:
     """The seam's connector of ``declared``: its shop API (a ``ReplyGate`` where its
     discussions declare a gate) and its credential check both open its one client."""
-    identity, calls = declared.identity, declared.calls
-    limits, open_session = identity.limits, opener(calls.client, calls.parts)
+    client = _client_of(declared.client)
+    limits, open_session = declared.limits, opener(client, declared.parts)
     return ShopConnector(
-        marketplace=identity.marketplace,
-        display_name=identity.display_name,
-        secret=identity.secret,
-        credential_fields=identity.credential_fields,
+        marketplace=declared.marketplace,
+        display_name=declared.display_name,
+        secret=declared.secret,
+        credential_fields=declared.credential_fields,
         limits=limits,
         settings_type=declared.settings,
         shop_api=kit_shop_api(
-            limits, declared.discussions, calls.view, open_session, marketplace=calls.label
+            limits, declared.discussions, declared.view, open_session, marketplace=declared.named
         ),
-        credential_check=_credential_check(calls),
+        credential_check=_credential_check(declared, client),
         order_ids=declared.order_ids,
         response_window=declared.response_window,
-        response_figures=declared.response_figures,
+        response_figures=_figures(declared),
         mail_relay=declared.mail_relay,
         inbound_addresses=declared.inbound_addresses,
         redirect_flow=declared.redirect_flow,

@@ -1,4 +1,5 @@
-"""Paging and listing: a listing's strategy (page numbers, offsets, seek tokens, next links), the window it asks, and its kept cursors."""
+"""Paging and listing: a listing's strategy (page numbers, offsets, seek tokens, next links), the
+window it asks, its kept cursors, and where every listing stops."""
 
 from __future__ import annotations
 
@@ -11,8 +12,75 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
 
-from keybuzz_shared.connectors.kit.page_bounds import RepeatedPages, follows, past_bound, same_next
 from keybuzz_shared.connectors.seam import Page, cursor_of, read_each, state_of
+from keybuzz_shared.spent_calls import listing_stopped
+
+# --- where every listing stops -------------------------------------------------------------
+# Whatever its paging (offsets, tokens, links, page numbers), a listing stops at a
+# page that says another follows and lists nothing (an empty page with a ``next``), a page
+# that names the same next page again or lists the same items again, and, read whole, past
+# ``MAX_PAGES`` pages. Followed, each would page on until the call's deadline, every page a
+# call of the shop's (or the application's) budget; stopped, the listing ends there with what
+# it read, and the round reports it (``spent_calls.listing_stopped``).
+
+# The pages a listing read whole at once (``every``) reads at most: past it, a listing that
+# never ends (pages that each say another follows) is stopped.
+MAX_PAGES = 200
+EMPTY_WITH_MORE = "a page listed nothing and said another follows"
+SAME_NEXT = "a page named the same next page again"
+SAME_ITEMS = "a page listed the same items as the page before"
+
+
+def follows(
+    call: str, raw: Sequence[Any], more: bool, shop: Mapping[str, str] | None = None
+) -> bool:
+    """Whether the page after ``raw`` is asked: ``more`` (the marketplace says one follows),
+    unless the page listed nothing (then the listing is stopped, said)."""
+    if more and not raw:
+        listing_stopped(call, EMPTY_WITH_MORE, shop)
+        return False
+    return more
+
+
+class RepeatedPages:
+    """Pages listing the items of the page before, in a row: ``read_on`` of them are read
+    on (a listing by instant, the kit's ``Seek``, asks again from a page's newest instant,
+    and a page all at that instant comes back once before it pages by number), the next
+    one ends the listing (said)."""
+
+    def __init__(
+        self, call: str, shop: Mapping[str, str] | None = None, *, read_on: int = 1
+    ) -> None:
+        self._call, self._shop, self._read_on = call, shop, read_on
+        self._before: tuple[Any, ...] = ()
+        self._in_a_row = 0
+
+    def end(self, items: Sequence[Any]) -> bool:
+        """Whether the page listing ``items`` ends the listing."""
+        listed = tuple(items)
+        self._in_a_row = self._in_a_row + 1 if listed and listed == self._before else 0
+        self._before = listed
+        if self._in_a_row > self._read_on:
+            listing_stopped(self._call, SAME_ITEMS, self._shop)
+            return True
+        return False
+
+
+def same_next(call: str, asked: object, following: object) -> bool:
+    """Whether the next page named is the one just read (then the listing is stopped)."""
+    if following is not None and following == asked:
+        listing_stopped(call, SAME_NEXT)
+        return True
+    return False
+
+
+def past_bound(call: str, pages: int, most: int = MAX_PAGES) -> bool:
+    """Whether a listing read whole has read its ``most`` pages (then it is stopped)."""
+    if pages >= most:
+        listing_stopped(call, f"{most} pages read: the listing is read no further")
+        return True
+    return False
+
 
 # --- listing -------------------------------------------------------------------------------
 # How a marketplace's listings page, declared: a connector names its listing's call and
@@ -23,11 +91,11 @@ from keybuzz_shared.connectors.seam import Page, cursor_of, read_each, state_of
 #
 # The strategies, each what a marketplace's paging is:
 #
-# - ``NextLink``: the marketplace names the next page (a ``Link`` header) and that is all.
 # - ``Seek``: the next page asks from the last instant read, so an item changed meanwhile
 #   leaves the window without moving the pages still to read; a page whose items all share
 #   the instant sought from (seeking again would ask it again) follows the marketplace's
-#   next link, or asks the next page number where ``page_param`` names one.
+#   next link, or asks the next page number where ``page_param`` names one; without an
+#   instant to seek by, the marketplace names the next page (a ``Link`` header) and that is all.
 # - ``Offsets``: positions in the listing's sort (``max``/``offset``); each next page starts
 #   ``overlap`` places early and what was read already is dropped, and a page that starts
 #   past the last item read steps back until it reaches it: items leaving the window move
@@ -41,7 +109,7 @@ from keybuzz_shared.connectors.seam import Page, cursor_of, read_each, state_of
 # A listing's call (``Fetch``) answers a page's raw items and what it says of the next page,
 # in the strategy's terms: the next link, a total count, whether one follows. Whatever the
 # strategy, a page that lists nothing and says another follows, or names the page it is as
-# the next, ends the listing (``page_bounds``), and a listing read whole stops at
+# the next, ends the listing (above), and a listing read whole stops at
 # ``MAX_PAGES``.
 
 T = TypeVar("T")  # what a page lists, read
@@ -105,6 +173,8 @@ class Paging(ABC, Generic[T, S, M]):
     """A paging strategy: its state type, its first state, and one page."""
 
     state: type[S]
+    # Pages repeating the page before read on before the listing ends (``RepeatedPages``).
+    repeats_read_on = 1
 
     @abstractmethod
     def first(self, low: datetime, high: datetime | None, *, updated: bool) -> S:
@@ -141,12 +211,14 @@ class PageRequest(Generic[M]):
 class Listing(Generic[T, S, M]):
     """One listing of an endpoint, declared: its strategy, how its window becomes the query
     (``query``) and its call (``fetch``). ``legacy``: a cursor an earlier version handed out
-    as its state, None for any other (a cursor a caller keeps across a restart)."""
+    as its state, None for any other (a cursor a caller keeps across a restart); ``name``:
+    the listing as a stopped one is said (its call), its paging's by default."""
 
     paging: Paging[T, S, M]
     query: Query
     fetch: Fetch[M]
     legacy: Callable[[str], S | None] | None = None
+    name: str = ""
 
     def start(self, low: datetime, high: datetime | None, *, updated: bool) -> S:
         return self.paging.first(low, high, updated=updated)
@@ -183,15 +255,16 @@ class Listing(Generic[T, S, M]):
         )
         return (await self.step(state, read)).page(state.high, said=said)
 
-    async def every(self, state: S, read: Read[T]) -> PageRead[T, S]:
+    async def every(self, state: S, read: Read[T], *, most: int | None = None) -> PageRead[T, S]:
         """Every page from ``state`` on, read at once: their items and why others were
-        left out (a listing read whole before its items are used)."""
+        left out (a listing read whole before its items are used); ``most``: only its
+        first pages are wanted, the rest left unsaid (else ``MAX_PAGES``, said)."""
         items: list[T] = []
         unreadable: list[str] = []
         following: S | None = state
         pages = 0
-        repeated = RepeatedPages(self._name)
-        while following is not None and not past_bound(self._name, pages):
+        repeated = RepeatedPages(self._name, read_on=self.paging.repeats_read_on)
+        while following is not None and pages != most and not past_bound(self._name, pages):
             page = await self.step(following, read)
             if repeated.end(page.items):
                 break
@@ -206,7 +279,7 @@ class Listing(Generic[T, S, M]):
 
     @property
     def _name(self) -> str:
-        return _named(self.paging)
+        return self.name or _named(self.paging)
 
 
 def _named(paging: object) -> str:
@@ -228,40 +301,21 @@ class WindowCursor(msgspec.Struct, array_like=True, frozen=True):
     page: int = 1
 
 
-class NextLink(Paging[T, WindowCursor, str | None]):
-    """The marketplace's next link, page after page, until it names none."""
-
-    state = WindowCursor
-
-    def first(self, low: datetime, high: datetime | None, *, updated: bool) -> WindowCursor:
-        return WindowCursor(low, high)
-
-    def valid(self, state: WindowCursor, *, updated: bool) -> bool:
-        return state.page == 1
-
-    async def step(
-        self, state: WindowCursor, ask: PageRequest[str | None], read: Read[T]
-    ) -> PageRead[T, WindowCursor]:
-        raw, link = await ask(state, link=state.link)
-        items, unreadable = read(raw)
-        if not follows(_named(self), raw, link is not None):
-            return PageRead(items, unreadable, None)
-        following = msgspec.structs.replace(state, link=link)
-        return PageRead(
-            items, unreadable, None if same_next(_named(self), state, following) else following
-        )
-
-
 class Seek(Paging[T, WindowCursor, str | None]):
     """The next page from the last instant read (``key``: an item's, the listing's sort);
     a page wholly at the instant sought from follows the next link, or asks the next page
-    number by ``page_param``. The listing ends where the marketplace names no next page."""
+    number by ``page_param``. Without ``key``, the marketplace's next link, page after page.
+    The listing ends where the marketplace names no next page."""
 
     state = WindowCursor
 
-    def __init__(self, key: Callable[[T], datetime], *, page_param: str | None = None) -> None:
+    def __init__(
+        self, key: Callable[[T], datetime] | None = None, *, page_param: str | None = None
+    ) -> None:
         self.key = key
         self.page_param = page_param
+        # A page repeats the one before legitimately only where the listing seeks by instant.
+        self.repeats_read_on = 1 if key is not None else 0
 
     def first(self, low: datetime, high: datetime | None, *, updated: bool) -> WindowCursor:
         return WindowCursor(low, high)
@@ -277,7 +331,8 @@ class Seek(Paging[T, WindowCursor, str | None]):
         items, unreadable = read(raw)
         if not follows(_named(self), raw, link is not None):
             return PageRead(items, unreadable, None)
-        latest = max((self.key(item) for item in items), default=state.low)
+        key = self.key
+        latest = max((key(item) for item in items), default=state.low) if key else state.low
         if latest > state.low:
             following = WindowCursor(latest, state.high)
         elif self.page_param is not None:

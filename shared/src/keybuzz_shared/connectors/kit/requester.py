@@ -16,7 +16,7 @@ import httpx
 import msgspec
 
 from keybuzz_shared.connectors.kit.auth import Auth
-from keybuzz_shared.connectors.kit.page_bounds import follows, same_next
+from keybuzz_shared.connectors.kit.listing import follows, same_next
 from keybuzz_shared.connectors.seam import (
     AllowanceSpent,
     CallAnswerUnreadable,
@@ -424,7 +424,7 @@ class Requester(JsonCalls[_InFlight]):
         of the first page and only name the call; ValueError for a cursor this requester
         did not hand out. A page listing more items than ``pageSize`` asked is refused
         (the next pages would skip or repeat some). A page that lists nothing yet links a
-        next one, or links itself, is the last (``page_bounds``)."""
+        next one, or links itself, is the last (``listing``)."""
         call = self._call("GET", path, None if cursor is not None else params)
         if cursor is not None:
             call = msgspec.structs.replace(call, url=self._from_cursor(cursor))

@@ -104,7 +104,7 @@ class ShopApiSettings(msgspec.Struct, frozen=True, kw_only=True):
     # The marketplace's documented frequency: it answers a shop's listing at most once per
     # this many seconds, counted from the calls it saw (a 429 inside them). The poller
     # starts no poll of a shop sooner than this after its last poll's calls ended, whatever
-    # made it due (kit/pacing.py, docs/POLLER.md, "Pacing"). None: it documents none.
+    # made it due (poller/shops/pacing.py, docs/POLLER.md, "Pacing"). None: it documents none.
     call_frequency_seconds: float | None = None
     # The marketplace's daily call limit for the whole application, shared by every shop
     # (``AppCallBudget``); None: none. With one, the poller polls each shop no more often
