@@ -24,17 +24,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Unpack
+from typing import Literal, Unpack
 
 import httpx
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit import Node, Redacted, StatusEnvelope
+from keybuzz_shared.connectors.seam import CredentialField
 from lxml import etree
 
 from keybuzz_connector_fnac import models
 from keybuzz_connector_fnac.numbered_pages import read_listed
-from keybuzz_connector_fnac.xml_requests import carried
-from keybuzz_connector_fnac.xml_services import XmlServices
+from keybuzz_connector_fnac.xml_services import XmlServices, carried
 
 NS = "http://www.fnac.com/schemas/mp-dialog.xsd"
 LOGIN = "auth"  # the service that trades the shop's key for a token
@@ -138,6 +138,33 @@ class FnacCredentials(Redacted, frozen=True):
     key: str
 
 
+UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+
+def uuid_field(
+    name: str,
+    json_name: str,
+    label: str,
+    *,
+    case: Literal["upper", "lower"] = "lower",
+    account: bool = False,
+) -> CredentialField:
+    """A credential field holding an id Fnac gives as a UUID (a partner's, a shop's), kept
+    in ``case`` (the one the marketplace writes it in), so that the same id typed in
+    either case is one account ("one shop, one tenant" exact); ``account``: the field
+    names the account the connection is."""
+    return CredentialField(
+        name=name,
+        json_name=json_name,
+        label=label,
+        pattern=UUID_PATTERN,
+        format="UUID",
+        max_length=36,
+        case=case,
+        account=account,
+    )
+
+
 SPEC = ENVELOPE.spec(
     "Fnac",
     log,
@@ -160,7 +187,7 @@ class FnacClient(XmlServices[models.AuthToken]):
         http: httpx.AsyncClient,
         base_url: str,
         credentials: FnacCredentials,
-        **options: Unpack[kit.RequesterOptions],
+        **options: Unpack[kit.Requester.Options],
     ) -> None:
         self.credentials = credentials
         ids = {"partner_id": credentials.partner_id, "shop_id": credentials.shop_id}

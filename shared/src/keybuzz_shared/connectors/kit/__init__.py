@@ -6,6 +6,7 @@ from keybuzz_shared.connectors.kit.auth import (
     ClientCredentials,
     HeaderAuth,
     KeptToken,
+    LoginToken,
     Redacted,
     credentials_as,
     key_field,
@@ -75,7 +76,6 @@ from keybuzz_shared.connectors.kit.requester import (
     CallErrors,
     Refusals,
     Requester,
-    RequesterOptions,
 )
 from keybuzz_shared.connectors.kit.signed_mail import DkimKeys, Signed
 from keybuzz_shared.connectors.kit.threads import (
@@ -114,6 +114,7 @@ __all__ = [
     "HeaderAuth",
     "InLists",
     "KeptToken",
+    "LoginToken",
     "KitSession",
     "ListedOrders",
     "Listing",
@@ -137,7 +138,6 @@ __all__ = [
     "Refusals",
     "Renumbered",
     "Requester",
-    "RequesterOptions",
     "Seek",
     "SeekToken",
     "SessionFigures",
