@@ -22,7 +22,7 @@ keeps its messages in XML stores of a text."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeAlias, TypeVar, Unpack
 
@@ -167,9 +167,9 @@ def _add(parent: etree._Element, ns: str, children: Sequence[Child | None]) -> N
 class XmlServices(Requester, Generic[G]):
     """One shop's services on ``base_url``: ``login``, the service trading ``credentials``
     for a grant (``grant``: read from its answer; ``token``: the grant's token); ``carry``:
-    what a request's root carries of the token; ``secrets``: what no error may quote (the
-    shop's key; by default the ``SECRETS`` of ``credentials``, a ``Redacted`` Struct).
-    ``authenticate`` (the kit's) logs in now and gives the grant."""
+    what a request's root carries of the token. No error quotes the ``SECRETS`` of
+    ``credentials`` (a ``Redacted`` Struct: the shop's key) nor the token. ``authenticate``
+    (the kit's) logs in now and gives the grant."""
 
     def __init__(
         self,
@@ -182,16 +182,14 @@ class XmlServices(Requester, Generic[G]):
         grant: Callable[[etree._Element], G],
         token: Callable[[G], str],
         carry: Callable[[str], dict[str, str]],
-        secrets: Iterable[str] | None = None,
         shop: Mapping[str, str] | None = None,
         **options: Unpack[Requester.Options],
     ) -> None:
         if not isinstance(spec.answers, StatusEnvelope):
             raise TypeError(f"{spec.label}'s services answer in a StatusEnvelope")
         self.envelope = spec.answers
-        if secrets is None:
-            named = credentials.SECRETS if isinstance(credentials, Redacted) else frozenset()
-            secrets = [getattr(credentials, name) for name in named]
+        named = credentials.SECRETS if isinstance(credentials, Redacted) else frozenset()
+        secrets = [getattr(credentials, name) for name in named]
 
         async def log_in() -> G:
             return grant((await self.service(login, credentials, login=True)).root)
