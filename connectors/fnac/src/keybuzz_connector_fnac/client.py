@@ -1,14 +1,10 @@
-"""Fnac/Darty seller API client: one shop, its token, typed errors, on the kit's requester,
-and Fnac's XML answers read into models.
-
-Every call is ``POST <base_url><service>`` with one XML document, its query declared in
-models.py and written by the kit (the kit's ``XmlServices``, on ``xml_structs.request``).
-``authenticate`` trades partner_id/shop_id/key for a token that every later request
-carries as a root attribute; Fnac publishes no token lifetime, so a call refused for its
-token re-authenticates once and is sent again (the kit's ``LoginToken``: one login for
-every caller that found the token refused at once). Retries, a ``Retry-After`` obeyed, a
-reply never sent twice and the size cap are the kit's ``Requester``'s; an answer is parsed
-by the kit's XML guard (kit.xml_answers; docs/FNAC.md, "XML safety") in UTF-8, the only
+"""Fnac/Darty seller API client: one shop, its token, typed errors, on the kit's requester
+(``XmlServices``: every call ``POST <base_url><service>`` of its query, a Struct of
+models.py; the token from the ``auth`` service, the kit's ``LoginToken``, carried as a
+root attribute), and Fnac's XML answers read into models. Fnac publishes no token
+lifetime: a call refused for its token logs in once more and is sent again. Retries, a
+``Retry-After`` obeyed, a reply never sent twice and the size cap are the kit's; an
+answer is parsed by the kit's XML guard (docs/FNAC.md, "XML safety") in UTF-8, the only
 encoding Fnac answers in, within ``MAX_RESPONSE_BYTES``; its envelope (its root's
 ``status`` and ``<error>``s, their ``ERR_…`` codes) is declared as ``ENVELOPE`` (the kit's
 ``StatusEnvelope``), which reads it into Fnac's typed errors; its items are read into

@@ -171,7 +171,7 @@ def _coded(code: Any, message: str) -> str:
 # ``LimitsAllowanceCalls`` here: once the poller's limit is reached, such a call fails
 # unsent (``AllowanceSpent``). A marketplace that meters each operation by a rate of its own
 # gives a ``Pace``: waited for before every request, told of every answer. An API that
-# answers in documents (XML) declares how they are read (``ApiSpec.answers``, answers.py):
+# answers in documents (XML) declares how they are read (``ApiSpec.answers``, xml_answers.py):
 # its calls carry the token in their body (``post_document``), their envelope's refusals are
 # read by the same ``Refusals``.
 
@@ -219,7 +219,7 @@ class ApiSpec:
     ``grants_per_period``: its token endpoint limits grants per period (a day), so a 429
     there without ``Retry-After`` ends the call at once, asked again within the call it
     would only be refused again; ``answers``: how its answers are read where they are not
-    JSON (answers.py)."""
+    JSON (xml_answers.py)."""
 
     label: str  # the marketplace as its logs name it
     log: logging.Logger
