@@ -16,10 +16,16 @@ from typing import Any
 
 import httpx
 import pytest
-from keybuzz_connector_fnac.login_token import LoginToken
 from keybuzz_devstack.testing import asgi_body, serving
 from keybuzz_shared.addresses import data_client
-from keybuzz_shared.connectors.kit import ApiSpec, CallErrors, Refusals, Requester
+from keybuzz_shared.connectors.kit import (
+    ApiSpec,
+    CallErrors,
+    HeaderAuth,
+    LoginToken,
+    Refusals,
+    Requester,
+)
 from keybuzz_shared.connectors.kit.requester import Answers, Garbled, Refusal
 from keybuzz_shared.connectors.kit.xml_answers import garbled, parse_guarded
 from keybuzz_shared.file_links import FileLinks, LinkRefused
@@ -195,6 +201,19 @@ async def test_the_token_goes_in_the_body_and_an_envelope_saying_it_expired_rene
     with pytest.raises(OwnError, match="still not"):
         await doc.post_document("orders", request)
     assert len(script.bodies("/api/login")) == 3
+
+
+async def test_authenticate_logs_in_now_whatever_the_token_kept_and_sends_nothing_for_headers(
+    server: tuple[str, Script], http: httpx.AsyncClient
+) -> None:
+    base, script = server
+    script.replies["/api/login"] = [Reply(answer("OK", "one")), Reply(answer("OK", "two"))]
+    doc = requester(base, http)
+    assert await doc.authenticate() == "one"
+    assert await doc.authenticate() == "two" and len(script.bodies("/api/login")) == 2
+    seen = len(script.seen)
+    keyed = Requester(SPEC, HeaderAuth({"X-Key": KEY}, secrets=[KEY]), http, base)
+    assert await keyed.authenticate() is None and len(script.seen) == seen
 
 
 async def test_a_login_refused_in_its_envelope_is_the_credentials_refused_never_quoting_the_key(

@@ -1,13 +1,13 @@
-"""The kit's login token (connectors/fnac/src/keybuzz_connector_fnac/login_token.py): one login for the first call, the token kept, one
-login again for every caller that found it refused at once, and no error quoting it. No
-server."""
+"""The kit's login token (kit/auth.py, ``LoginToken``): one login for the first call, the
+token kept, one login again for every caller that found it refused at once, and no error
+quoting it. No server."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
-from keybuzz_connector_fnac.login_token import LoginToken
+from keybuzz_shared.connectors.kit import LoginToken
 
 
 class Marketplace:

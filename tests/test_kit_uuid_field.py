@@ -1,11 +1,11 @@
-"""A credential field holding a UUID (connectors/fnac/src/keybuzz_connector_fnac/uuid_field.py): a UUID typed in either case is
+"""A credential field holding a UUID (connectors/fnac/src/keybuzz_connector_fnac/client.py, ``uuid_field``): a UUID typed in either case is
 read in the one case declared (the same id, one account), anything else refused with the
 field's format, and the field names the account only where it is declared so. No server."""
 
 from __future__ import annotations
 
 import pytest
-from keybuzz_connector_fnac.uuid_field import uuid_field
+from keybuzz_connector_fnac.client import uuid_field
 from keybuzz_shared.connectors.credential_form import (
     CredentialFieldInvalid,
     account_name,

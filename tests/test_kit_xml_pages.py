@@ -1,4 +1,4 @@
-"""An XML API's requests declared and its pages read item by item (connectors/fnac/src/keybuzz_connector_fnac/xml_requests.py,
+"""An XML API's requests declared and its pages read item by item (connectors/fnac/src/keybuzz_connector_fnac/xml_services.py,
 ``Node.each`` in kit/xml_answers.py), such a page carried to its mapping with why items were
 left out (kit/listing.py: ``with_unread``, ``mapped``, ``map_each``), and a listing's
 step as the seam's page (kit/listing.py: ``PageRead.page``, ``Listing.page``, ``iso_window``,
@@ -21,7 +21,7 @@ from keybuzz_connector_fnac.numbered_pages import (
     window_of,
     with_unread,
 )
-from keybuzz_connector_fnac.xml_requests import carried, document, xml_instant, xml_text
+from keybuzz_connector_fnac.xml_services import carried, document, xml_instant, xml_text
 from keybuzz_shared.connectors.kit import Listing, Renumbered
 from keybuzz_shared.connectors.kit.listing import Count, PageRead, Pages, logged_each
 from keybuzz_shared.connectors.kit.requester import Garbled

@@ -159,7 +159,7 @@ async def test_the_first_calls_share_one_login_and_carry_its_token_in_their_root
             "2",
         )
         assert call.findtext(f"{{{NS}}}paging") == "1"
-    assert shop.authenticated
+    assert shop.tokens.granted is not None
 
 
 async def test_a_token_refused_is_renewed_once_and_the_call_sent_again(

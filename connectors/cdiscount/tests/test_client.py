@@ -200,7 +200,7 @@ async def test_a_cursor_not_handed_out_is_refused_before_any_call(
     for cursor in ("http://elsewhere.example/x", "/octopia/seller/v2/orders", "../x", ""):
         with pytest.raises(ValueError, match="not a cursor"):
             await client.get_page("/orders", None, cursor)
-    assert not client.has_token
+    assert not client.sent  # not even a token asked for
 
 
 async def test_a_refused_call_says_octopias_reason(

@@ -77,7 +77,9 @@ async def test_authenticate_keeps_a_token_and_calls_carry_it(
 ) -> None:
     client = client_for(demo)
     token = await client.authenticate()
-    assert client.authenticated and len(token.token) == 36 and token.validity is not None
+    assert (
+        client.tokens.granted is not None and len(token.token) == 36 and token.validity is not None
+    )
     page = await client.orders_query(OrdersQuery(results_count=5))
     assert page.items and all(o.shop_id == demo["shop_id"] for o in page.items)
 
@@ -103,7 +105,7 @@ async def test_an_expired_token_is_renewed_once_and_the_call_repeated(
     assert expired.json()["expired"] >= 1
     page = await client.orders_query(OrdersQuery(results_count=1))
     assert page.items
-    assert client.authenticated and client.tokens.granted is not None
+    assert client.tokens.granted is not None
     assert client.tokens.granted.token != first.token
 
 

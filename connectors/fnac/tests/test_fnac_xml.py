@@ -23,7 +23,7 @@ from keybuzz_connector_fnac.models import (
     MessageUpdate,
     OrdersQuery,
 )
-from keybuzz_connector_fnac.xml_structs import request
+from keybuzz_connector_fnac.xml_services import request
 from keybuzz_shared.connectors.kit import xml_answers
 from lxml import etree
 

@@ -24,7 +24,7 @@ REPLACED = "\ufffd"
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # What XML 1.0 allows (its ``Char`` production): tab, LF, CR and the planes but for the
 # surrogates, U+FFFE and U+FFFF. Anything else is not a character of a document.
-_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+NOT_XML_CHARS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _CHAR_REFERENCE = re.compile(r"&#(?:x([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
 
 
@@ -91,13 +91,13 @@ def xml_mended(data: bytes, encoding: str) -> bytes:
     or referenced, that XML does not allow ``REPLACED`` (``&#xFFFD;`` where the encoding
     has no U+FFFD); its markup untouched."""
     text = data.decode(encoding, "replace")
-    text = _CHAR_REFERENCE.sub(_allowed_reference, _NOT_XML_CHAR.sub(REPLACED, text))
+    text = _CHAR_REFERENCE.sub(_allowed_reference, NOT_XML_CHARS.sub(REPLACED, text))
     return text.encode(encoding, "xmlcharrefreplace")
 
 
 def _allowed_reference(match: re.Match[str]) -> str:
     hexadecimal, decimal = match.groups()
     code = int(hexadecimal, 16) if hexadecimal else int(decimal)
-    if code <= 0x10FFFF and not _NOT_XML_CHAR.match(chr(code)):
+    if code <= 0x10FFFF and not NOT_XML_CHARS.match(chr(code)):
         return match.group(0)
     return "&#xFFFD;"

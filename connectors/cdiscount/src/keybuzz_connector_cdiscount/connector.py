@@ -34,7 +34,6 @@ from keybuzz_connector_cdiscount.settings import (
     CdiscountApiSettings,
     CdiscountSettings,
 )
-from keybuzz_connector_cdiscount.token_requester import TokenRequester
 
 # Any answer is refused past this size, unread. The largest we ask for is a page of 100
 # discussions with their messages (bodies of up to 5,000 characters): some MB.
@@ -66,7 +65,7 @@ class OctopiaCredentials(Redacted, frozen=True, kw_only=True):
     seller_id: str
 
 
-class OctopiaClient(TokenRequester):
+class OctopiaClient(kit.Requester):
     """One shop's calls on its token and seller id (``options``: the requester's);
     ``authenticate`` asks for a token now."""
 
@@ -76,7 +75,7 @@ class OctopiaClient(TokenRequester):
         http: httpx.AsyncClient,
         api_url: str = API_URL,
         auth_url: str = AUTH_URL,
-        **options: Unpack[kit.RequesterOptions],
+        **options: Unpack[kit.Requester.Options],
     ) -> None:
         tokens = kit.ClientCredentials(
             auth_url,

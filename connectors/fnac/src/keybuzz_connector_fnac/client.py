@@ -1,14 +1,10 @@
-"""Fnac/Darty seller API client: one shop, its token, typed errors, on the kit's requester,
-and Fnac's XML answers read into models.
-
-Every call is ``POST <base_url><service>`` with one XML document, its query declared in
-models.py and written by the kit (the kit's ``XmlServices``, on ``xml_structs.request``).
-``authenticate`` trades partner_id/shop_id/key for a token that every later request
-carries as a root attribute; Fnac publishes no token lifetime, so a call refused for its
-token re-authenticates once and is sent again (the kit's ``LoginToken``: one login for
-every caller that found the token refused at once). Retries, a ``Retry-After`` obeyed, a
-reply never sent twice and the size cap are the kit's ``Requester``'s; an answer is parsed
-by the kit's XML guard (kit.xml_answers; docs/FNAC.md, "XML safety") in UTF-8, the only
+"""Fnac/Darty seller API client: one shop, its token, typed errors, on the kit's requester
+(``XmlServices``: every call ``POST <base_url><service>`` of its query, a Struct of
+models.py; the token from the ``auth`` service, the kit's ``LoginToken``, carried as a
+root attribute), and Fnac's XML answers read into models. Fnac publishes no token
+lifetime: a call refused for its token logs in once more and is sent again. Retries, a
+``Retry-After`` obeyed, a reply never sent twice and the size cap are the kit's; an
+answer is parsed by the kit's XML guard (docs/FNAC.md, "XML safety") in UTF-8, the only
 encoding Fnac answers in, within ``MAX_RESPONSE_BYTES``; its envelope (its root's
 ``status`` and ``<error>``s, their ``ERR_…`` codes) is declared as ``ENVELOPE`` (the kit's
 ``StatusEnvelope``), which reads it into Fnac's typed errors; its items are read into
@@ -24,17 +20,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Unpack
+from typing import Literal, Unpack
 
 import httpx
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit import Node, Redacted, StatusEnvelope
+from keybuzz_shared.connectors.seam import CredentialField
 from lxml import etree
 
 from keybuzz_connector_fnac import models
 from keybuzz_connector_fnac.numbered_pages import read_listed
-from keybuzz_connector_fnac.xml_requests import carried
-from keybuzz_connector_fnac.xml_services import XmlServices
+from keybuzz_connector_fnac.xml_services import XmlServices, carried
 
 NS = "http://www.fnac.com/schemas/mp-dialog.xsd"
 LOGIN = "auth"  # the service that trades the shop's key for a token
@@ -138,6 +134,33 @@ class FnacCredentials(Redacted, frozen=True):
     key: str
 
 
+UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+
+def uuid_field(
+    name: str,
+    json_name: str,
+    label: str,
+    *,
+    case: Literal["upper", "lower"] = "lower",
+    account: bool = False,
+) -> CredentialField:
+    """A credential field holding an id Fnac gives as a UUID (a partner's, a shop's), kept
+    in ``case`` (the one the marketplace writes it in), so that the same id typed in
+    either case is one account ("one shop, one tenant" exact); ``account``: the field
+    names the account the connection is."""
+    return CredentialField(
+        name=name,
+        json_name=json_name,
+        label=label,
+        pattern=UUID_PATTERN,
+        format="UUID",
+        max_length=36,
+        case=case,
+        account=account,
+    )
+
+
 SPEC = ENVELOPE.spec(
     "Fnac",
     log,
@@ -160,7 +183,7 @@ class FnacClient(XmlServices[models.AuthToken]):
         http: httpx.AsyncClient,
         base_url: str,
         credentials: FnacCredentials,
-        **options: Unpack[kit.RequesterOptions],
+        **options: Unpack[kit.Requester.Options],
     ) -> None:
         self.credentials = credentials
         ids = {"partner_id": credentials.partner_id, "shop_id": credentials.shop_id}

@@ -17,9 +17,8 @@ from keybuzz_shared.connectors.kit import ShopSettings, credentials_as, key_fiel
 from keybuzz_shared.connectors.seam import Connector, Limits, ShopApiSettings
 from keybuzz_shared.settings import AtLeastOne, PartSettings
 
-from keybuzz_connector_fnac.client import FnacClient, FnacCredentials
+from keybuzz_connector_fnac.client import FnacClient, FnacCredentials, uuid_field
 from keybuzz_connector_fnac.session import DISCUSSIONS, ORDER_IDS, session_of
-from keybuzz_connector_fnac.uuid_field import uuid_field
 
 # The ``marketplace`` values this connector serves (events, tables, routes).
 FNAC = "FNAC"

@@ -80,7 +80,7 @@ def refusal_codes(reason: str) -> tuple[str, ...]:
 
 
 # --- queries and updates: each field named as its element (``@``: an attribute), in the
-# order the service's XSD puts them, written by the kit (``xml_structs.request``) ---------
+# order the service's XSD puts them, written by ``xml_services.request`` ---------------
 
 
 class DateRange(msgspec.Struct, frozen=True, kw_only=True):

@@ -75,7 +75,7 @@ def shop_client(
     base_url: str,
     *,
     operator: str,
-    **options: Unpack[kit.RequesterOptions],
+    **options: Unpack[kit.Requester.Options],
 ) -> kit.Requester:
     """One shop's requester on one operator's API (calls at ``<base_url>/api/...``; a
     call named by its operation code, ``operation="M11"``)."""

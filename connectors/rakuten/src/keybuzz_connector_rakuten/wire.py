@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
@@ -26,6 +25,7 @@ from keybuzz_shared.connectors.seam import (
     ThreadKey,
     ThreadStanding,
 )
+from keybuzz_shared.mended import NOT_XML_CHARS
 
 LABEL = "Rakuten"
 ERRORS = kit.CallErrors.labelled(LABEL, credentials="login or token")
@@ -42,8 +42,6 @@ LATER_CODES = frozenset({"ServerError"})  # [official: "Server not able to fullf
 # Whom Rakuten lets the seller write to, and until when (contactuseraboutitem,
 # contactusaboutitem [official]).
 BUYER_DAYS_RECEIVED, BUYER_DAYS_ORDERED, SUPPORT_DAYS_RECEIVED = 15, 42, 30
-# What XML 1.0 cannot carry: a reply's text as Rakuten's documents list it back.
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 # Rakuten's item states (``itemstatus``) → the seam's order and delivery statuses [assumed].
 STATES: dict[str, tuple[str, str | None]] = {
@@ -61,7 +59,7 @@ STATES: dict[str, tuple[str, str | None]] = {
 
 def carried(text: str) -> str:
     """``text`` as a Rakuten message carries it: what XML cannot hold left out."""
-    return _NOT_XML.sub("", text)
+    return NOT_XML_CHARS.sub("", text)
 
 
 def moment(value: str) -> datetime:

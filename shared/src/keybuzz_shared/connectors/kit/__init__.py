@@ -6,6 +6,7 @@ from keybuzz_shared.connectors.kit.auth import (
     ClientCredentials,
     HeaderAuth,
     KeptToken,
+    LoginToken,
     Redacted,
     credentials_as,
     key_field,
@@ -63,7 +64,6 @@ from keybuzz_shared.connectors.kit.requester import (
     CallErrors,
     Refusals,
     Requester,
-    RequesterOptions,
 )
 from keybuzz_shared.connectors.kit.signed_mail import DkimKeys, Signed
 from keybuzz_shared.connectors.kit.threads import (
@@ -102,6 +102,7 @@ __all__ = [
     "HeaderAuth",
     "InLists",
     "KeptToken",
+    "LoginToken",
     "KitSession",
     "ListedOrders",
     "Listing",
@@ -120,7 +121,6 @@ __all__ = [
     "Refusals",
     "Renumbered",
     "Requester",
-    "RequesterOptions",
     "Seek",
     "SeekToken",
     "ShopCallSettings",

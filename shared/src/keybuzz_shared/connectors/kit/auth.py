@@ -1,4 +1,4 @@
-"""How a shop's calls are authenticated and what its credentials are: the schemes (header, client credentials, a kept token), the credential fields a connector declares and a shop's stored credentials read as the connector's Struct."""
+"""How a shop's calls are authenticated and what its credentials are: the schemes (header, a login token, client credentials, a kept token), the credential fields a connector declares and a shop's stored credentials read as the connector's Struct."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from urllib.parse import urlencode
 
 import httpx
@@ -26,16 +26,18 @@ from keybuzz_shared.redaction import REDACTED
 
 # --- auth ----------------------------------------------------------------------------------
 # How a shop's calls prove who they are, one strategy per kind of marketplace API: fixed
-# headers (an API key, a basic token), OAuth2 client credentials (a token traded for the
-# client's id and secret, cached, renewed once for every caller at once, and where a store
-# is given, kept there for every process) and a token another part keeps (an access token
-# traded for a seller's refresh token, cached there).
+# headers (an API key, a basic token), a login call trading the shop's own key for a token
+# kept until refused, OAuth2 client credentials (a token traded for the client's id and
+# secret, cached, renewed once for every caller at once, and where a store is given, kept
+# there for every process) and a token another part keeps (an access token traded for a
+# seller's refresh token, cached there).
 #
 # A strategy gives the requester the headers and query parameters of a call, what no error
 # may quote, and a renewal when the marketplace refused what it gave (None: nothing to
 # renew, the credentials themselves were refused).
 
 log = logging.getLogger(__name__)
+G = TypeVar("G")  # what a login grants: the token and what comes with it
 
 # The token endpoints (by URL) whose last grant in this process failed for a while (down,
 # or throttling the application: its grants a day): said once, not at every shop's
@@ -187,6 +189,74 @@ class KeptToken:
     async def renewed(self, requester: Requester, stale: Mapping[str, str]) -> dict[str, str]:
         self._drop()
         return await self.headers(requester)
+
+
+class LoginToken(Generic[G]):
+    """The shop's own credentials traded at a login call (``login``: its grant) for a token
+    the calls carry (``token``: the grant's; ``carry``: what a call carries of it, headers
+    or the fields an XML request's root holds). The marketplace publishes no token life:
+    the token is kept until a call is refused for it, then one login for every caller that
+    found it refused at once. No error may quote the token or the ``secrets`` (the key)."""
+
+    def __init__(
+        self,
+        login: Callable[[], Awaitable[G]],
+        token: Callable[[G], str],
+        *,
+        carry: Callable[[str], dict[str, str]] = lambda token: {"Authorization": f"Bearer {token}"},
+        secrets: Iterable[str] = (),
+    ) -> None:
+        self._login, self._token, self._carry = login, token, carry
+        self._secrets = tuple(secrets)
+        self._granted: G | None = None
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"LoginToken(granted={self._granted is not None})"
+
+    @property
+    def granted(self) -> G | None:
+        """The grant kept (None before the first login, or after a refused one)."""
+        return self._granted
+
+    @property
+    def params(self) -> Mapping[str, str]:
+        return {}
+
+    def secrets(self) -> Iterable[str]:
+        granted = self._granted
+        return (*self._secrets, self._token(granted) if granted is not None else "")
+
+    def public_headers(self) -> dict[str, str]:
+        return {}
+
+    async def headers(self, requester: Any = None) -> dict[str, str]:
+        granted = self._granted
+        if granted is None:
+            granted = await self._renew(stale=None)
+        return self._carry(self._token(granted))
+
+    async def renewed(self, requester: Any, stale: Mapping[str, str]) -> dict[str, str]:
+        granted = self._granted
+        if granted is not None and self._carry(self._token(granted)) != dict(stale):
+            return self._carry(self._token(granted))  # another caller renewed it
+        return self._carry(self._token(await self._renew(stale=granted)))
+
+    async def authenticate(self, requester: Any = None) -> G:
+        """A new login now, whatever the token kept."""
+        return await self._renew(stale=self._granted)
+
+    def forget(self) -> None:
+        """The token kept is not sent again: the next call logs in first."""
+        self._granted = None
+
+    async def _renew(self, *, stale: G | None) -> G:
+        async with self._lock:
+            if self._granted is not None and self._granted is not stale:
+                return self._granted
+            self._granted = None  # a login refused leaves none to send
+            self._granted = await self._login()
+            return self._granted
 
 
 class _TokenAnswer(msgspec.Struct, frozen=True):

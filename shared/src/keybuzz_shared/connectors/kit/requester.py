@@ -15,7 +15,7 @@ from typing import Any, NamedTuple, NoReturn, Protocol, TypeVar, Unpack
 import httpx
 import msgspec
 
-from keybuzz_shared.connectors.kit.auth import Auth
+from keybuzz_shared.connectors.kit.auth import Auth, ClientCredentials, LoginToken
 from keybuzz_shared.connectors.kit.listing import follows, same_next
 from keybuzz_shared.connectors.seam import (
     AllowanceSpent,
@@ -171,7 +171,7 @@ def _coded(code: Any, message: str) -> str:
 # ``LimitsAllowanceCalls`` here: once the poller's limit is reached, such a call fails
 # unsent (``AllowanceSpent``). A marketplace that meters each operation by a rate of its own
 # gives a ``Pace``: waited for before every request, told of every answer. An API that
-# answers in documents (XML) declares how they are read (``ApiSpec.answers``, answers.py):
+# answers in documents (XML) declares how they are read (``ApiSpec.answers``, xml_answers.py):
 # its calls carry the token in their body (``post_document``), their envelope's refusals are
 # read by the same ``Refusals``.
 
@@ -219,7 +219,7 @@ class ApiSpec:
     ``grants_per_period``: its token endpoint limits grants per period (a day), so a 429
     there without ``Retry-After`` ends the call at once, asked again within the call it
     would only be refused again; ``answers``: how its answers are read where they are not
-    JSON (answers.py)."""
+    JSON (xml_answers.py)."""
 
     label: str  # the marketplace as its logs name it
     log: logging.Logger
@@ -349,6 +349,15 @@ class _AuthRefused(Exception):
 
 class Requester(JsonCalls[_InFlight]):
     """One shop's calls on the API at ``base_url``; ``shop``: what its logs name it by."""
+
+    class Options(CallOptions, total=False):
+        """What a connector's client takes beside its own arguments and hands to the
+        requester unread: the call options, where the shop's files may come from, the cap
+        of an answer (None: the spec's) and a pace around each request."""
+
+        files: FileLinks
+        max_response_bytes: int | None
+        pace: Pace | None
 
     def __init__(
         self,
@@ -508,9 +517,6 @@ class Requester(JsonCalls[_InFlight]):
             reading=Reading(answer=Answer.DOCUMENT, max_bytes=max_bytes),
             login=login,
         )
-        if login:
-            flight = _InFlight(call)
-            return (await self._bounded(flight, self._send(flight, {}))).body
         return (await self._run(call)).body
 
     async def get_document(
@@ -599,18 +605,24 @@ class Requester(JsonCalls[_InFlight]):
         given, like ``request``'s; ``headers``: the client's authentication where it is not
         in the form): its refusals of the client are the credentials refused."""
         form_type = "application/x-www-form-urlencoded"
-        flight = _InFlight(
-            Call(
-                name="token",
-                method="POST",
-                url=token_url,
-                hold="token",
-                sending=Sending(content=form, content_type=form_type),
-                reading=Reading(shape=shape),
-                login=True,
-            )
+        call = Call(
+            name="token",
+            method="POST",
+            url=token_url,
+            hold="token",
+            sending=Sending(content=form, content_type=form_type),
+            reading=Reading(shape=shape),
+            login=True,
         )
-        return (await self._bounded(flight, self._send(flight, headers or {}))).body
+        return (await self._run(call, headers or {})).body
+
+    async def authenticate(self) -> Any:
+        """A new token now, whatever the one kept (a shop's credentials checked before any
+        call): what the login granted, the credentials refused when they are; nothing to do
+        for fixed headers or a token another part keeps."""
+        if isinstance(self.auth, ClientCredentials | LoginToken):
+            return await self.auth.authenticate(self)
+        return None
 
     def unreadable(self, call: str, reason: str) -> Exception:
         return self.spec.errors.unreadable(call, reason)
@@ -653,8 +665,12 @@ class Requester(JsonCalls[_InFlight]):
             resend=resend,
         )
 
-    async def _run(self, call: Call) -> _Answer:
+    async def _run(self, call: Call, login_headers: Mapping[str, str] | None = None) -> _Answer:
+        """``call`` within its deadline, authenticated; a ``login`` call is sent with
+        ``login_headers`` only (the client's, where a token endpoint takes them so)."""
         flight = _InFlight(call)
+        if call.login:
+            return await self._bounded(flight, self._send(flight, login_headers or {}))
         return await self._bounded(
             flight, self._authorized(flight, lambda h: self._send(flight, h))
         )
@@ -887,21 +903,18 @@ class Requester(JsonCalls[_InFlight]):
     async def _read_bounded(
         self, call: _InFlight, response: httpx.Response, max_bytes: int
     ) -> bytes:
-        reading = call.call.reading
-        if reading.answer is Answer.DOCUMENT:  # worded as the XML guard words its size
-            try:
-                return await read_bounded(response, max_bytes)
-            except AnswerTooLarge as exc:
-                self._lost(call, f"answer {exc.size}")
-                declared = f" ({exc.declared} declared)" if exc.declared is not None else ""
-                reason = f"response larger than {max_bytes} bytes{declared}"
-                raise self.spec.errors.unreadable(call.name, reason) from None
-        if reading.answer is Answer.JSON or not reading.max_bytes:  # a file has its own size
+        read_as = call.call.reading.answer
+        if read_as is Answer.JSON or (read_as is Answer.BYTES and not call.call.reading.max_bytes):
             return await super()._read_bounded(call, response, max_bytes)
         try:
             return await read_bounded(response, max_bytes)
-        except AnswerTooLarge as exc:  # a file over the size it may have
-            raise FileTooLarge(f"{call.name}: {exc.size}") from None
+        except AnswerTooLarge as exc:
+            if read_as is Answer.BYTES:  # a file over the size it may have
+                raise FileTooLarge(f"{call.name}: {exc.size}") from None
+            self._lost(call, f"answer {exc.size}")  # worded as the XML guard words its size
+            declared = f" ({exc.declared} declared)" if exc.declared is not None else ""
+            reason = f"response larger than {max_bytes} bytes{declared}"
+            raise self.spec.errors.unreadable(call.name, reason) from None
 
     def _resends_garbled(self, call: _InFlight) -> bool:
         return call.call.resend is not Resend.PACED
@@ -972,16 +985,7 @@ class Requester(JsonCalls[_InFlight]):
         return str(self._base.join(cursor))
 
 
-# --- options -------------------------------------------------------------------------------
-# What a connector's client takes beside its own arguments and hands to the kit's
-# ``Requester`` unread: the call options, where the shop's files may come from, the cap of
-# an answer (None: the spec's) and a pace around each request.
-
-
-class RequesterOptions(CallOptions, total=False):
-    files: FileLinks
-    max_response_bytes: int | None
-    pace: Pace | None
+RequesterOptions = Requester.Options
 
 
 def _resend(idempotent: bool) -> Resend:
