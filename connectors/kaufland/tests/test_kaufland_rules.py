@@ -80,7 +80,9 @@ async def test_a_newest_first_listing_changing_while_read_misses_nothing_and_rep
         lambda item: (item[1], str(item[0])), size=10, overlap=3, newest_first=True
     )
     listing = kit.Listing(paging, lambda low, high: {}, fetch)
-    read = await listing.every(listing.start(start, None, updated=True), lambda raw: (tuple(raw), ()))
+    read = await listing.every(
+        listing.start(start, None, updated=True), lambda raw: (tuple(raw), ())
+    )
     ids = [n for n, _ in read.items]
     assert len(ids) == len(set(ids)), "a ticket listed twice"
     assert set(range(100)) - set(ids) == set(moved)

@@ -19,9 +19,24 @@ def raw_spec() -> dict[str, Any]:
     return published("keybuzz_double_kaufland", "kaufland-seller-api-v2.27.0.json")
 
 
+def nullable(schema: Any) -> Any:
+    """OpenAPI 3.0's ``nullable`` as JSON Schema says it (draft 4 knows no such word): a
+    typed schema's type or null, another one (a reference, a composition) or null."""
+    if isinstance(schema, list):
+        return [nullable(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    found = {k: nullable(v) for k, v in schema.items()}
+    if found.pop("nullable", False) is not True:
+        return found
+    if isinstance(found.get("type"), str):
+        return found | {"type": [found["type"], "null"]}
+    return {"anyOf": [found, {"type": "null"}]}
+
+
 @cache
 def strict_spec() -> dict[str, Any]:
-    return strict_copy(raw_spec(), lambda schemas: None, paths=True)
+    return strict_copy(nullable(raw_spec()), lambda schemas: None, paths=True)
 
 
 DESCRIBED = Described(SPEC_URI, strict_spec, DRAFT4)
@@ -54,7 +69,7 @@ def _typed(raw: str, schema: dict[str, Any]) -> Any:
 
 def query_problems(operation_id: str, query: Mapping[str, Sequence[str]]) -> list[str]:
     """Parameters the operation does not name, values off their schema (an array's items
-    as its values repeated, OpenAPI's default ``form``/``explode``)."""
+    as its values repeated, OpenAPI's default ``form``/``explode``, or comma-separated)."""
     _, _, op = DESCRIBED.operation(operation_id)
     known = {p["name"]: p for p in op.get("parameters", ()) if p.get("in") == "query"}
     found = [f"unknown query parameter {name}" for name in sorted(query) if name not in known]
@@ -66,7 +81,10 @@ def query_problems(operation_id: str, query: Mapping[str, Sequence[str]]) -> lis
         values = query[name]
         many = schema.get("type") == "array"
         item = schema.get("items", {}) if many else schema
-        value: Any = [_typed(v, item) for v in values] if many else _typed(values[-1], item)
+        # An array repeated (form, explode) or comma-separated, as the description's own
+        # words say of ``embedded`` ("a string of comma-separated values").
+        split = [part for v in values for part in v.split(",")]
+        value: Any = [_typed(v, item) for v in split] if many else _typed(values[-1], item)
         if not many and len(values) > 1:
             found.append(f"{name}: given {len(values)} times")
         errors = _validator(operation_id, "parameters", str(index), "schema").iter_errors(value)

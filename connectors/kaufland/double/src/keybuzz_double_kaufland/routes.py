@@ -151,13 +151,31 @@ def problem(status: int, kind: str, message: str) -> Response[bytes]:
 # --- the answers' shapes ------------------------------------------------------------------
 
 
-def unit_json(unit: Unit) -> dict[str, Any]:
-    """An ``OrderUnit`` [official: every field required, most nullable]."""
-    address = {
-        "first_name": "Camille", "last_name": "Martin", "street": "Rue de la Paix",
-        "house_number": "1", "postcode": "75002", "city": "Paris", "country": "FR",
+ADDRESS = {
+    "first_name": "Camille", "last_name": "Martin", "company_name": None,
+    "street": "Rue de la Paix", "house_number": "1", "postcode": "75002",
+    "additional_field": None, "city": "Paris", "phone": None, "country": "FR",
+}  # fmt: skip
+
+
+def buyer_json(unit: Unit) -> dict[str, Any]:
+    return {"id_buyer": 7_000_000 + unit.unit_id % 1000, "email": None}
+
+
+def unit_json(unit: Unit, *, in_order: bool = False) -> dict[str, Any]:
+    """An ``OrderUnit`` [official: every field required, most nullable]; in an order's
+    details, without its buyer and addresses (the order's)."""
+    product = {
+        "id_product": 100 + unit.unit_id % 100, "storefront": unit.storefront,
+        "title": "Cafetière à piston 1 L", "eans": [], "id_category": 1, "main_picture": "",
+        "manufacturer": "Bodum", "url": "", "age_rating": 0, "is_valid": True,
+        "dangerous_goods_li_shipping": None, "danger_label_9A": None,
     }  # fmt: skip
-    return {
+    who = {"tickets": None} if in_order else {
+        "buyer": buyer_json(unit), "billing_address": ADDRESS, "shipping_address": ADDRESS,
+        "fulfillment_type": "fulfilled_by_merchant",
+    }  # fmt: skip
+    return who | {
         "id_order_unit": unit.unit_id, "id_order": unit.order_id,
         "ts_created_iso": iso(unit.created), "ts_updated_iso": iso(unit.created),
         "is_marketplace_deemed_supplier": False, "status": unit.status, "price": unit.price,
@@ -166,13 +184,7 @@ def unit_json(unit: Unit) -> dict[str, Any]:
         "storefront": unit.storefront, "currency": "PLN" if unit.storefront == "pl" else "EUR",
         "delivery_time_min": 2, "delivery_time_max": 5, "delivery_time_expires_iso": None,
         "order_received_timestamp_iso": None, "shipping_rate": 490, "cancel_reason": None,
-        "fulfillment_type": "fulfilled_by_merchant",
-        "buyer": {"id_buyer": 7_000_000 + unit.unit_id % 1000, "email": None},
-        "billing_address": address, "shipping_address": address,
-        "product": {"id_product": 100 + unit.unit_id % 100, "title": "Cafetière à piston 1 L",
-                    "eans": [], "main_picture": None, "url": None, "id_category": 1,
-                    "category": "Küche", "manufacturer": None, "age_rating": None},
-        "vat": 20.0,
+        "product": product, "vat": 20.0,
     }  # fmt: skip
 
 
@@ -210,8 +222,9 @@ def ticket_json(ticket: Ticket, files_url: str, embedded: bool) -> dict[str, Any
         for n, f in enumerate(ticket.files)
     ]
     units = [unit_json(u) for u in ticket.units]
+    first = units[0]
     return listed | {"storefront": ticket.storefront, "messages": messages, "files": files,
-                     "order_units": units, "buyer": None, "product": None}  # fmt: skip
+                     "order_units": units, "buyer": first["buyer"], "product": first["product"]}  # fmt: skip
 
 
 def order_json(units: list[Unit], details: bool) -> dict[str, Any]:
@@ -224,7 +237,8 @@ def order_json(units: list[Unit], details: bool) -> dict[str, Any]:
         "fulfillment_type": "fulfilled_by_merchant",
     }
     if details:
-        return order | {"order_units": [unit_json(u) for u in units]}
+        who = {"buyer": buyer_json(first), "billing_address": ADDRESS, "shipping_address": ADDRESS}
+        return order | who | {"order_units": [unit_json(u, in_order=True) for u in units]}
     return order | {"order_units_count": len(units), "ts_units_updated_iso": iso(first.created)}
 
 
