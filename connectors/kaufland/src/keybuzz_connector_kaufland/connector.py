@@ -35,13 +35,13 @@ CREDENTIAL_FIELDS = (
         name="client_key",
         json_name="clientKey",
         label="Client Key",
-        pattern="[0-9a-f]{32}",
+        pattern="[0-9A-Fa-f]{32}",
         format="32 hexadecimal characters",
         max_length=32,
         case="lower",
         account=True,
     ),
-    kit.key_field("secret_key", "Secret Key", max_length=64),
+    kit.key_field("secret_key", "Secret Key", max_length=128),  # 64 [official], room kept
 )
 # Kaufland publishes no limit on a message's files [official: none]: ours [assumed].
 LIMITS = Limits(

@@ -11,7 +11,13 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
 
-from keybuzz_shared.connectors.kit.page_bounds import RepeatedPages, follows, past_bound, same_next
+from keybuzz_shared.connectors.kit.page_bounds import (
+    RepeatedPages,
+    follows,
+    past_bound,
+    repeats,
+    same_next,
+)
 from keybuzz_shared.connectors.seam import Page, cursor_of, read_each, state_of
 
 # --- listing -------------------------------------------------------------------------------
@@ -380,6 +386,8 @@ class Offsets(OfOneListing[T, OffsetState, int]):
             return PageRead(fresh, unreadable, None)
         furthest = min if self.newest_first else max
         newest = furthest((self.key(item) for item in items), default=last)
+        if last is not None and not fresh and repeats(_named(self), [newest], [last]):
+            return PageRead(fresh, unreadable, None)  # the page read before, again
         following = OffsetState(
             state.updated, state.low, state.high, max(offset + 1, read_to - self.overlap), newest
         )
