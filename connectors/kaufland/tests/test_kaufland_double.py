@@ -12,13 +12,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from keybuzz_connector_kaufland.connector import client_of, probe, session_of
 from keybuzz_connector_kaufland.settings import KAUFLAND, KauflandSettings
 from keybuzz_double_kaufland import KauflandDoubleSettings
 from keybuzz_double_kaufland.contract import answer_problems, strict_spec
 from keybuzz_double_kaufland.routes import signature
 from keybuzz_sandbox import SandboxConfig
-from keybuzz_shared.connectors.seam import Reply, ThreadKey
+from keybuzz_shared.connectors.seam import (
+    CredentialsRefused,
+    MarketplaceUnavailable,
+    Reply,
+    ThreadKey,
+)
 from keybuzz_shared.file_links import FileLinks
 from keybuzz_shared.json_calls import CallOptions
 
@@ -117,4 +123,9 @@ async def test_the_connector_reads_tickets_across_storefronts_and_replies_once(s
         unknown = ThreadKey(kind="DISCUSSION", id="0019999999", order_id=None)
         lost = await replies.reply(Reply(thread=unknown, in_reply_to="1", body="?"))
         assert lost.status == "FAILED"
+        # A clock Kaufland finds off holds the shop: its keys are not taken as refused.
+        client.auth._clock = lambda: time.time() - 600  # type: ignore[attr-defined]
+        with pytest.raises(MarketplaceUnavailable) as held:
+            await probe(client, fields)
+        assert not isinstance(held.value, CredentialsRefused) and held.value.retry_after == 300
     assert sorted({re.sub(r"\.[0-9]+", "", p) for p in checked.problems}) == []
