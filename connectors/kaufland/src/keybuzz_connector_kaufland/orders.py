@@ -6,7 +6,6 @@ newest first [assumed: the order Kaufland's other lists take], every storefront 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -16,7 +15,7 @@ from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
-from keybuzz_connector_kaufland.tickets import LABEL
+from keybuzz_connector_kaufland.tickets import LABEL, data_of
 
 ORDERS_PAGE = 20  # orders a page (each then read with its units); Kaufland takes 1-100
 # An order unit's state [official] → the seam's status, least advanced first.
@@ -92,26 +91,14 @@ class UnitOrders:
 
     async def order(self, path: str) -> Any:
         body = await self.client.get_json(path, operation="GetOrder")
-        return body.get("data") if isinstance(body, dict) else None
+        return data_of(self.client, "GET orders/{id}", body)
 
-    def fetch(self, query: dict[str, str], link: str | None) -> Awaitable[tuple[list[Any], int]]:
-        return self._page(query)
-
-    async def _page(self, query: dict[str, str]) -> tuple[list[Any], int]:
+    async def fetch(self, query: dict[str, str], link: str | None) -> tuple[list[Any], int]:
+        """A page of orders, each read with its units."""
         body = await self.client.get_json("orders", query, operation="GetOrders")
-        data = body.get("data") if isinstance(body, dict) else None
-        paging = body.get("pagination") if isinstance(body, dict) else None
-        total = paging.get("total") if isinstance(paging, dict) else None
-        if not isinstance(data, list) or not isinstance(total, int):
-            raise self.client.errors.unreadable("GET orders", "no data and pagination total")
-        named = [
-            o["id_order"]
-            for o in data
-            if isinstance(o, dict) and isinstance(o.get("id_order"), str)
-        ]
-        return [
-            await self.order(f"orders/{kit.segment(i)}") for i in named if kit.segment(i)
-        ], total
+        listed, total = data_of(self.client, "GET orders", body, paged=True)
+        named = [kit.segment(str(o.get("id_order", ""))) for o in listed if isinstance(o, dict)]
+        return [await self.order(f"orders/{i}") for i in named if i], total
 
     def listing(self, start: str) -> kit.OrderListing:
         paging = kit.Offsets[OrderSummary](

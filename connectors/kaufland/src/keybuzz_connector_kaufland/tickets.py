@@ -202,32 +202,33 @@ def inbox_messages_of(ticket: Ticket) -> list[seam.InboxMessage]:
 # --- the inbox ----------------------------------------------------------------------------
 
 
-async def ticket_of(client: kit.Requester, ticket_id: str) -> Ticket:
-    def read(answer: Any) -> Ticket:
-        data = answer.get("data") if isinstance(answer, dict) else None
-        return kit.read_as(Ticket, data, "ticket")
+def data_of(client: kit.Requester, call: str, body: Any, *, paged: bool = False) -> Any:
+    """An answer's ``data`` [official envelope], with its listing's total when ``paged``."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if not paged:
+        return data
+    paging = body.get("pagination") if isinstance(body, dict) else None
+    total = paging.get("total") if isinstance(paging, dict) else None
+    if not isinstance(data, list) or not isinstance(total, int):
+        raise client.errors.unreadable(call, "no data and pagination total")
+    return data, total
 
-    refused = client.errors.refused
+
+async def ticket_of(client: kit.Requester, ticket_id: str) -> Ticket:
     if not ticket_id.isdigit():
-        raise refused("GET tickets/{id}", 404, f"{ticket_id!r} is not a ticket id")
-    answer = await client.get_json(f"tickets/{ticket_id}", EMBEDDED, operation="GetTicket")
+        raise client.errors.refused("GET tickets/{id}", 404, f"{ticket_id!r} is not a ticket id")
+    body = await client.get_json(f"tickets/{ticket_id}", EMBEDDED, operation="GetTicket")
     try:
-        return read(answer)
+        return kit.read_as(Ticket, data_of(client, "GET tickets/{id}", body), "ticket")
     except ValueError as exc:
         raise client.errors.unreadable("GET tickets/{id}", str(exc)) from None
 
 
 def listed_page(client: kit.Requester) -> kit.Fetch[int]:
-    """A page of ``GET /tickets`` and the listing's total [official: ``pagination``]."""
-
     async def fetch(query: dict[str, str], link: str | None) -> tuple[list[Any], int]:
         body = await client.get_json("tickets", query, operation="GetTickets")
-        data = body.get("data") if isinstance(body, dict) else None
-        paging = body.get("pagination") if isinstance(body, dict) else None
-        total = paging.get("total") if isinstance(paging, dict) else None
-        if not isinstance(data, list) or not isinstance(total, int):
-            raise client.errors.unreadable("GET tickets", "no data and pagination total")
-        return data, total
+        page: tuple[list[Any], int] = data_of(client, "GET tickets", body, paged=True)
+        return page
 
     return fetch
 
