@@ -9,8 +9,9 @@ from typing import Any
 
 import httpx
 from keybuzz_connector_kaufland.connector import RESPONSE_WINDOW
-from keybuzz_connector_kaufland.tickets import Ticket, inbox_messages_of
+from keybuzz_connector_kaufland.tickets import Ticket, inbox_messages_of, reply_refusal
 from keybuzz_shared.connectors import kit
+from keybuzz_shared.connectors.seam import Reply, ThreadStanding
 
 SECRET = "0123456789abcdef" * 4
 API = "https://sellerapi.kaufland.com/v2"
@@ -121,3 +122,14 @@ def test_a_ticket_is_one_thread_its_authors_told_apart_in_its_storefronts_langua
     assert answered.reply_needed_since is None
     shown = {d.name: d.value for d in answered.thread_details}
     assert shown["ticket_status"] == "fermé par l'acheteur" and shown["orders"] == "MB7UWLD"
+
+
+def test_a_reply_to_a_ticket_closed_for_good_is_refused_before_it_is_queued() -> None:
+    final = inbox_messages_of(ticket(status="customer_service_closed_final"))[0]
+    closed = inbox_messages_of(ticket(status="buyer_closed"))[0]
+    reply = Reply(thread=final.thread, in_reply_to=final.message_id, body="Bonjour")
+    now = datetime.now(UTC)
+    assert "for good" in (
+        reply_refusal(reply, ThreadStanding(details=final.thread_details), now) or ""
+    )
+    assert reply_refusal(reply, ThreadStanding(details=closed.thread_details), now) is None

@@ -25,7 +25,7 @@ from keybuzz_shared.connectors.seam import (
 
 from keybuzz_connector_kaufland.orders import UnitOrders
 from keybuzz_connector_kaufland.settings import KAUFLAND, KauflandSettings
-from keybuzz_connector_kaufland.tickets import LABEL, TicketInbox, ticket_replies
+from keybuzz_connector_kaufland.tickets import LABEL, TicketInbox, reply_refusal, ticket_replies
 
 # The Client Key (32 characters [official], hex as the seller portal shows it [assumed]):
 # the account the connection is, not a secret (sent as it is in every request). The Secret
@@ -126,7 +126,10 @@ RESPONSE_WINDOW = kit.OwnRule.hours(
     48, "only Kaufland's customer service clears a ticket without a reply", clock=WORKING_DAYS
 )
 DISCUSSIONS = kit.Discussions(
-    recipients=("BUYER",), support_sender="Kaufland", claim_subject="Ticket Kaufland"
+    recipients=("BUYER",),
+    support_sender="Kaufland",
+    claim_subject="Ticket Kaufland",
+    gate=reply_refusal,
 )
 CONNECTOR = kit.shop_api_connector(
     kit.Declaration(

@@ -285,6 +285,14 @@ async def ticket_messages(client: kit.Requester, ticket_id: str) -> list[seam.In
     return inbox_messages_of(await ticket_of(client, ticket_id))
 
 
+def reply_refusal(reply: seam.Reply, standing: seam.ThreadStanding, now: datetime) -> str | None:
+    """A ticket closed for good by Kaufland's customer service takes no message [official:
+    ``/problems/tickets/finally-closed``]: refused before the reply is queued."""
+    if standing.detail("ticket_status") == STATUSES["customer_service_closed_final"]:
+        return "Kaufland's customer service closed this ticket for good: it takes no message"
+    return None
+
+
 def ticket_replies(client: kit.Requester, limits: seam.Limits) -> kit.DeclaredReplies:
     return kit.DeclaredReplies(
         LABEL,
