@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from keybuzz_connector_kaufland.connector import RESPONSE_WINDOW
+from keybuzz_connector_kaufland.connector import REQUESTS_PER_SECOND, RESPONSE_WINDOW, SPEC
 from keybuzz_connector_kaufland.tickets import Ticket, inbox_messages_of, reply_refusal
 from keybuzz_shared.connectors import kit
+from keybuzz_shared.connectors.kit.requester import RequestRate
 from keybuzz_shared.connectors.seam import Reply, ThreadStanding
 
 SECRET = "0123456789abcdef" * 4
@@ -133,3 +134,21 @@ def test_a_reply_to_a_ticket_closed_for_good_is_refused_before_it_is_queued() ->
         reply_refusal(reply, ThreadStanding(details=final.thread_details), now) or ""
     )
     assert reply_refusal(reply, ThreadStanding(details=closed.thread_details), now) is None
+
+
+async def test_a_shops_requests_never_pass_its_share_of_kauflands_111_a_second() -> None:
+    """Kaufland counts 111 requests a second per seller across endpoints [official]; each of
+    the two services calling for a shop paces its session to its half."""
+    now = [0.0]
+
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    assert SPEC.requests_per_second == REQUESTS_PER_SECOND and 2 * REQUESTS_PER_SECOND <= 111
+    rate = RequestRate(REQUESTS_PER_SECOND, clock=lambda: now[0], sleep=sleep)
+    left = []
+    for n in range(3 * REQUESTS_PER_SECOND):
+        await rate.before(f"call {n % 3}")
+        left.append(now[0])
+    most = max(sum(1 for t in left if start <= t < start + 1.0) for start in left)
+    assert most == REQUESTS_PER_SECOND and left[-1] == 2.0
