@@ -1,5 +1,6 @@
 """A marketplace's sellers polled beside Fnac's shops by one poller instance at its
-interval: ``BENCH_MARKETPLACE_POLLING_MARKETPLACE`` names it (``RAKUTEN`` or ``EBAY``).
+interval: ``BENCH_MARKETPLACE_POLLING_MARKETPLACE`` names it (``RAKUTEN``, ``EBAY`` or
+``KAUFLAND``).
 
 Set-up (timed, not measured against the aims): the sandbox in a process of its own hosting
 ``FNAC`` small Fnac/Darty shops (``SANDBOX_FNAC_EXTRA_SHOPS``) and ``SHOPS`` small sellers
@@ -127,6 +128,17 @@ POLLED = {
         "eBay's (docs/EBAY.md): 1,500,000 calls a day an application (17.4/s), 20,000 a "
         "user; the double answers 429 past either",
         "EBAY_MESSAGE_CALLS_PER_DAY",
+    ),
+    "KAUFLAND": Polled(
+        "KAUFLAND",
+        "Kaufland",
+        "kaufland",
+        lambda s: "Petite boutique" in s["name"],
+        lambda s: (s["clientKey"], {"client_key": s["clientKey"], "secret_key": s["secretKey"]}),
+        re.compile(
+            r'"(?:GET|POST|PATCH) /kaufland/v2/(?P<action>[a-z_]+)\S* HTTP/[\d.]+" (?P<status>\d{3})'
+        ),
+        "Kaufland's (docs/KAUFLAND.md): 111 requests a second per seller, across endpoints",
     ),
 }
 

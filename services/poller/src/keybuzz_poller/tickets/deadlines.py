@@ -85,7 +85,8 @@ def check_override(marketplace_name: str, hours: int) -> None:
     if rule is not None and not rule.tenant_may_shorten:
         raise RuleNotOverridable(
             f"{marketplace_name} measures response times by its own rule "
-            f"({_hours(rule):g} h on the calendar clock); a tenant cannot change it"
+            f"({_hours(rule):g} h on the {rule.clock.replace('_', ' ')} clock); a tenant "
+            "cannot change it"
         )
     if rule is not None and not 1 <= hours <= _hours(rule):
         raise InvalidResponseWindow(
@@ -228,7 +229,7 @@ def deadline(
         return Deadline(state=ANSWERED, respond_by=None)
     if no_response_needed_at is not None and no_response_needed_at >= since:
         return Deadline(state=NO_RESPONSE_NEEDED, respond_by=None)
-    return Deadline(state=AWAITING_REPLY, respond_by=since + rule.window)
+    return Deadline(state=AWAITING_REPLY, respond_by=rule.due(since))
 
 
 def _our_deadline(
@@ -244,7 +245,7 @@ def _our_deadline(
         and (no_response_needed_at is None or m.at > no_response_needed_at)
     ]
     if pending:
-        return Deadline(state=AWAITING_REPLY, respond_by=min(pending) + rule.window)
+        return Deadline(state=AWAITING_REPLY, respond_by=rule.due(min(pending)))
     if last_response is not None and (
         no_response_needed_at is None or last_response >= no_response_needed_at
     ):

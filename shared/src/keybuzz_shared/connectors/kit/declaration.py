@@ -496,13 +496,15 @@ class OwnRule:
     note: str
 
     @classmethod
-    def hours(cls, hours: float, note: str) -> OwnRule:
+    def hours(cls, hours: float, note: str, *, clock: str = "calendar") -> OwnRule:
         """The marketplace's ``hours`` to answer, run on its own clock of each thread (since
-        when it says the thread waits for the shop), a tenant free to set a shorter goal."""
+        when it says the thread waits for the shop), a tenant free to set a shorter goal;
+        ``clock``: the hours that count (``ResponseRule.clock``)."""
         window = timedelta(hours=hours)
-        return cls(
-            ResponseRule(window=window, marketplace_clock=True, tenant_may_shorten=True), note
+        rule = ResponseRule(
+            window=window, clock=clock, marketplace_clock=True, tenant_may_shorten=True
         )
+        return cls(rule, note)
 
     def mark(self, order_id: str | None, country: str | None) -> MarketplaceMark:
         return MarketplaceMark(synced=False, note=self.note, url=None)

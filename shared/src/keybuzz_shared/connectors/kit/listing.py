@@ -388,9 +388,11 @@ class OffsetState(Dated, array_like=True, frozen=True):
 
 class Offsets(OfOneListing[T, OffsetState, int]):
     """Pages of ``size`` by offset (``size_param``, ``offset_param``) in the listing's sort
-    (``key``: an item's place in it), the answer's total count ending it; each next page
-    ``overlap`` places early, items read already dropped, a page past the last item read
-    stepping back to it."""
+    (``key``: an item's place in it; ``newest_first``: a sort from the latest place down),
+    the answer's total count ending it; each next page ``overlap`` places early, items read
+    already dropped, a page past the last item read stepping back to it. Newest first, an
+    item changed meanwhile moves to the head: the rest shift down (read again, dropped),
+    and the one moved is the next listing's, whose window overlaps."""
 
     state = OffsetState
 
@@ -402,10 +404,12 @@ class Offsets(OfOneListing[T, OffsetState, int]):
         overlap: int,
         size_param: str = "max",
         offset_param: str = "offset",
+        newest_first: bool = False,
     ) -> None:
         if size <= overlap:
             raise ValueError("a page must be larger than the overlap")
         self.key = key
+        self.newest_first = newest_first
         self.size = size
         self.overlap = overlap
         self.params = (size_param, offset_param)
@@ -420,20 +424,28 @@ class Offsets(OfOneListing[T, OffsetState, int]):
         while True:
             raw, total = await ask(state, self._paging(offset))
             items, unreadable = read(raw)
-            if last is not None and offset > 0 and items and self.key(items[0]) > last:
+            if last is not None and offset > 0 and items and self._past(self.key(items[0]), last):
                 # Items before the last one read left the window: step back to it.
                 offset = max(0, offset - self.size + self.overlap)
                 continue
             break
-        fresh = tuple(item for item in items if last is None or self.key(item) > last)
+        fresh = tuple(item for item in items if last is None or self._past(self.key(item), last))
         read_to = offset + len(raw)
         if not raw or read_to >= total:
             return PageRead(fresh, unreadable, None)
-        newest = max((self.key(item) for item in items), default=last)
+        furthest = min if self.newest_first else max
+        newest = furthest((self.key(item) for item in items), default=last)
+        if last is not None and not fresh and newest == last:
+            listing_stopped(_named(self), SAME_ITEMS)  # the page read before, again
+            return PageRead(fresh, unreadable, None)
         following = OffsetState(
             state.updated, state.low, state.high, max(offset + 1, read_to - self.overlap), newest
         )
         return PageRead(fresh, unreadable, following)
+
+    def _past(self, place: Position, last: Position) -> bool:
+        """Whether ``place`` comes after ``last`` in the listing's sort."""
+        return place < last if self.newest_first else place > last
 
     def _paging(self, offset: int) -> dict[str, str]:
         size_param, offset_param = self.params

@@ -116,7 +116,9 @@ class ListedOrders:
     """The seam's ``OrderSource`` of a connector's declaration. ``read``: one listed order
     in the seam's terms (ValueError saying why not); ``label`` and ``shop``: what its log
     lines name the marketplace and the shop by; ``bounds``: a window's bounds as the
-    marketplace keeps them (its dates' precision)."""
+    marketplace keeps them (its dates' precision); ``newest_first``: its listing by
+    creation lists the newest first (read to its end, those created from ``end`` left
+    out), as a marketplace that sorts no other way."""
 
     updated: OrderListing
     created: OrderListing
@@ -128,6 +130,7 @@ class ListedOrders:
     overlap: timedelta = timedelta(0)
     bounds: Callable[[datetime], datetime] = as_utc
     now: Callable[[], datetime] | None = _utc_now
+    newest_first: bool = False
 
     async def orders(self, *, since: datetime, cursor: str | None = None) -> Page[OrderSummary]:
         high = self.bounds(self.now()) if self.now is not None else None
@@ -145,6 +148,7 @@ class ListedOrders:
         step = await listing.step(state, self._read)
         kept = sorted((o for o in step.items if o.created_at < end), key=lambda o: o.created_at)
         past = bool(step.items) and min(o.created_at for o in step.items) >= end
+        past = past and not self.newest_first
         following = None if past else step.following
         return PageRead(tuple(kept), step.unreadable, following).page(end)
 

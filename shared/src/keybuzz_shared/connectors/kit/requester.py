@@ -6,7 +6,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -15,7 +15,7 @@ from typing import Any, NamedTuple, NoReturn, Protocol, TypeVar, Unpack
 import httpx
 import msgspec
 
-from keybuzz_shared.connectors.kit.auth import Auth, ClientCredentials, LoginToken
+from keybuzz_shared.connectors.kit.auth import Auth, ClientCredentials, LoginToken, SignsRequests
 from keybuzz_shared.connectors.kit.listing import follows, same_next
 from keybuzz_shared.connectors.seam import (
     AllowanceSpent,
@@ -177,6 +177,8 @@ def _coded(code: Any, message: str) -> str:
 
 T = TypeVar("T")
 
+# A request no strategy signs goes with the client's own authentication (none).
+USE_DEFAULT = httpx.USE_CLIENT_DEFAULT
 # The token endpoint's OAuth errors that mean "not these credentials" (RFC 6749 5.2).
 CREDENTIAL_ERRORS = frozenset({"invalid_client", "unauthorized_client", "invalid_grant"})
 # A multipart part: (field, (file name or None, bytes, content type or None)).
@@ -219,7 +221,8 @@ class ApiSpec:
     ``grants_per_period``: its token endpoint limits grants per period (a day), so a 429
     there without ``Retry-After`` ends the call at once, asked again within the call it
     would only be refused again; ``answers``: how its answers are read where they are not
-    JSON (xml_answers.py)."""
+    JSON (xml_answers.py); ``requests_per_second``: a shop's requests it takes a second, each
+    requester paced to them (``RequestRate``) unless given its own pace."""
 
     label: str  # the marketplace as its logs name it
     log: logging.Logger
@@ -232,6 +235,7 @@ class ApiSpec:
     allowance_call: str = ""
     grants_per_period: bool = False
     answers: Answers | None = None
+    requests_per_second: int | None = None  # a shop's, across endpoints (None: no limit)
 
     @property
     def terms(self) -> CallTerms:
@@ -255,6 +259,37 @@ class Pace(Protocol):
     def after(self, call: str, response: httpx.Response) -> None:
         """What the answer's status and headers say of the rate (a 429, a rate announced)."""
         ...
+
+
+class RequestRate:
+    """A marketplace's limit of a shop's requests a second across its endpoints
+    (``ApiSpec.requests_per_second``), as its requester's ``Pace``: a request leaves once
+    fewer than ``per_second`` left in the second before it, else waits for the oldest to
+    age out. One per requester (a shop's session in one process)."""
+
+    def __init__(
+        self,
+        per_second: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.per_second = per_second
+        self._clock, self._sleep = clock, sleep
+        self._left: deque[float] = deque()  # when each request of the last second left
+
+    async def before(self, call: str) -> None:
+        while True:
+            now = self._clock()
+            while self._left and self._left[0] <= now - 1.0:
+                self._left.popleft()
+            if len(self._left) < self.per_second:
+                self._left.append(now)
+                return
+            await self._sleep(self._left[0] + 1.0 - now)
+
+    def after(self, call: str, response: httpx.Response) -> None:
+        """No rate is announced in an answer: nothing to learn."""
 
 
 # A call says what it is in three typed, immutable options: when it may be sent again
@@ -379,7 +414,8 @@ class Requester(JsonCalls[_InFlight]):
         self._base = httpx.URL(base_url if base_url.endswith("/") else base_url + "/")
         self._shop_fields = dict(shop or {})
         self._files = files
-        self._pace = pace
+        rate = spec.requests_per_second
+        self._pace = pace if pace is not None or rate is None else RequestRate(rate)
         self._held_until: dict[str, float] = {}  # time.monotonic() before which none leaves
         self.sent: Counter[str] = Counter()  # requests sent by call name, answered or not
         self._allowance_limit: int | None = None  # the allowance's calls it may reach
@@ -737,6 +773,7 @@ class Requester(JsonCalls[_InFlight]):
                 files=list(sending.parts) or None,
                 headers=headers,
                 follow_redirects=False,
+                auth=self.auth.sign if isinstance(self.auth, SignsRequests) else USE_DEFAULT,
             ),
             asked.reading.max_bytes or self._max_bytes,
         )

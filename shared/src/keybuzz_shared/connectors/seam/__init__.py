@@ -129,6 +129,7 @@ from keybuzz_shared.connectors.seam.response_figures import (
     ResponseFigures,
 )
 from keybuzz_shared.connectors.seam.response_window import (
+    WORKING_DAYS,
     MarketplaceMark,
     ResponseRule,
     ResponseWindow,
@@ -239,6 +240,7 @@ __all__ = [
     "ResponseFigure",
     "ResponseFigures",
     "ResponseRule",
+    "WORKING_DAYS",
     "ResponseWindow",
     "SenderType",
     "ShopApi",

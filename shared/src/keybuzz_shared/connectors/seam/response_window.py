@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import msgspec
+
+CALENDAR, WORKING_DAYS = "calendar", "working_days"
+SATURDAY = 5  # datetime.weekday(): Saturday and Sunday are no working days
 
 
 class ResponseRule(msgspec.Struct, frozen=True, kw_only=True):
     """How long a marketplace gives a seller to answer a buyer message."""
 
     window: timedelta
-    # Calendar clock: weekends, holidays and nights count like any hour.
-    clock: str = "calendar"
+    # ``CALENDAR``: weekends, holidays and nights count like any hour; ``WORKING_DAYS``:
+    # Saturdays and Sundays (UTC) do not count, holidays do.
+    clock: str = CALENDAR
     # Whether the marketplace offers an API to mark a message "no response needed" on its side.
     mark_api: bool = False
     # The marketplace says since when each thread waits for the seller's reply
@@ -22,6 +26,22 @@ class ResponseRule(msgspec.Struct, frozen=True, kw_only=True):
     marketplace_clock: bool = False
     # A tenant may set a shorter window for its tickets there, never a longer one.
     tenant_may_shorten: bool = False
+
+    def due(self, start: datetime) -> datetime:
+        """When an answer is due for a message waiting since ``start``, on the rule's clock."""
+        if self.clock != WORKING_DAYS:
+            return start + self.window
+        at, left = start, self.window
+        while True:
+            if at.weekday() >= SATURDAY:  # skipped to the next Monday's start
+                monday = at + timedelta(days=7 - at.weekday())
+                at = monday.replace(hour=0, minute=0, second=0, microsecond=0)
+                continue
+            midnight = (at + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+            if at + left <= midnight:
+                return at + left
+            left -= midnight - at
+            at = midnight
 
 
 class MarketplaceMark(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):

@@ -1,0 +1,593 @@
+"""HTTP: Kaufland's Seller API v2 under /kaufland/v2 (every request signed: the double
+verifies the signature as Kaufland specifies), tickets' files under /kaufland/files, and
+the double's admin under /_sandbox/kaufland (development use, no authentication).
+
+A seller has storefronts, orders of units (one unit an item) and tickets bound to order
+units, across its storefronts; a ticket's messages are the buyer's, the seller's,
+Kaufland's customer service's and the system's. Which problem type answers which
+signing fault is inferred from their names (docs/KAUFLAND.md)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from keybuzz_sandbox.answers import JSON, faulted, gateway_page, json_answer
+from keybuzz_sandbox.double_kit.admin import admin_router, known
+from keybuzz_sandbox.double_kit.draws import digest
+from keybuzz_sandbox.double_kit.routes import operation_route
+from keybuzz_sandbox.fault_admin import fault_handlers
+from keybuzz_sandbox.faults import (
+    FaultDecision,
+    FaultInjector,
+    ReplyFaults,
+    WebPageFaults,
+    malform,
+    reply_faults,
+)
+from litestar import Request, Response, Router, get, post
+from litestar.params import FromPath, JSONBody
+
+from keybuzz_double_kaufland import API, FILES, KauflandDoubleSettings
+from keybuzz_double_kaufland.contract import body_problems, query_problems
+
+if TYPE_CHECKING:
+    from keybuzz_sandbox.sandbox import Sandbox
+
+ADMIN = "/_sandbox/kaufland"
+# Kaufland's clock tolerance is not published: Metro's API, signed alike, takes ±5 minutes
+# [assumed].
+CLOCK_TOLERANCE = 300
+DAY = 86_400.0
+SELLERS = (
+    ("Maison Lefèvre (Kaufland)", ("fr", "de")),
+    ("Küchenhaus Weber", ("de", "at", "cz")),
+    ("Casa Rossi", ("it", "fr", "pl", "sk")),
+)
+CLOSED_FINAL = "customer_service_closed_final"
+# A seeded ticket's question, in its storefront's language.
+ASKED = {
+    "fr": "Bonjour, je n'ai toujours pas reçu ma commande. Pouvez-vous vérifier ?",
+    "de": "Hallo, meine Bestellung ist noch nicht angekommen. Können Sie das prüfen?",
+    "at": "Grüß Gott, meine Bestellung ist noch nicht da. Wo ist sie?",
+    "cz": "Dobrý den, moje objednávka stále nedorazila. Můžete to prosím ověřit?",
+    "sk": "Dobrý deň, moja objednávka ešte neprišla. Môžete to prosím overiť?",
+    "pl": "Dzień dobry, moje zamówienie jeszcze nie dotarło. Czy mogą Państwo to sprawdzić?",
+    "it": "Buongiorno, non ho ancora ricevuto il mio ordine. Potete verificare?",
+}
+
+
+class KauflandFaults(WebPageFaults, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """The sandbox's faults of a shop API (slow shops named by Client Key), operations by
+    Kaufland's operation ids; ``malformedKind`` ``html`` a proxy's page."""
+
+    def problems(self) -> list[str]:
+        return super().problems() + self.slow_problems()
+
+
+class Refused(Exception):
+    def __init__(self, status: int, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.kind, self.message = status, kind, message
+
+
+@dataclass
+class Said:
+    message_id: int
+    role: str  # buyer, seller, customer_service, system
+    name: str
+    text: str
+    at: float
+
+
+@dataclass
+class Attached:
+    filename: str
+    at: float
+    content: bytes
+    link: str | None = None  # listed instead of the double's own
+
+
+@dataclass
+class Unit:
+    unit_id: int
+    order_id: str
+    storefront: str
+    created: float
+    status: str = "need_to_be_sent"
+    price: int = 2_499  # cents
+
+
+@dataclass
+class Ticket:
+    ticket_id: str
+    storefront: str
+    units: list[Unit]
+    created: float
+    open_reason: str = "product_not_delivered"
+    topic: str | None = "delivery_not_received"
+    status: str = "opened"
+    seller_responsible: bool = True
+    said: list[Said] = field(default_factory=list)
+    files: list[Attached] = field(default_factory=list)
+
+    @property
+    def updated(self) -> float:
+        return max([self.created, *(s.at for s in self.said), *(f.at for f in self.files)])
+
+
+@dataclass
+class Seller:
+    name: str
+    client_key: str
+    secret: str
+    storefronts: tuple[str, ...]
+    tickets: dict[str, Ticket] = field(default_factory=dict)
+    units: dict[int, Unit] = field(default_factory=dict)
+    sent: list[dict[str, Any]] = field(default_factory=list)
+
+
+def iso(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def signature(secret: str, method: str, uri: str, body: bytes, stamp: str) -> str:
+    """Kaufland's ``signRequest`` [official]: hex HMAC-SHA256 of the four parts, newline-joined."""
+    signed = b"\n".join((method.encode(), uri.encode(), body, stamp.encode()))
+    return hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+
+def problem(status: int, kind: str, message: str) -> Response[bytes]:
+    """Kaufland's ``ErrorResponse`` [official]."""
+    return json_answer({"type": kind, "message": message, "errors": []}, status)
+
+
+# --- the answers' shapes ------------------------------------------------------------------
+
+
+ADDRESS = {
+    "first_name": "Camille", "last_name": "Martin", "company_name": None,
+    "street": "Rue de la Paix", "house_number": "1", "postcode": "75002",
+    "additional_field": None, "city": "Paris", "phone": None, "country": "FR",
+}  # fmt: skip
+
+
+def buyer_json(unit: Unit) -> dict[str, Any]:
+    return {"id_buyer": 7_000_000 + unit.unit_id % 1000, "email": None}
+
+
+def unit_json(unit: Unit, *, in_order: bool = False) -> dict[str, Any]:
+    """An ``OrderUnit`` [official: every field required, most nullable]; in an order's
+    details, without its buyer and addresses (the order's)."""
+    product = {
+        "id_product": 100 + unit.unit_id % 100, "storefront": unit.storefront,
+        "title": "Cafetière à piston 1 L", "eans": [], "id_category": 1, "main_picture": "",
+        "manufacturer": "Bodum", "url": "", "age_rating": 0, "is_valid": True,
+        "dangerous_goods_li_shipping": None, "danger_label_9A": None,
+    }  # fmt: skip
+    who = {"tickets": None} if in_order else {
+        "buyer": buyer_json(unit), "billing_address": ADDRESS, "shipping_address": ADDRESS,
+        "fulfillment_type": "fulfilled_by_merchant",
+    }  # fmt: skip
+    return who | {
+        "id_order_unit": unit.unit_id, "id_order": unit.order_id,
+        "ts_created_iso": iso(unit.created), "ts_updated_iso": iso(unit.created),
+        "is_marketplace_deemed_supplier": False, "status": unit.status, "price": unit.price,
+        "id_offer": f"OFFER-{unit.unit_id % 1000}", "revenue_gross": unit.price,
+        "revenue_net": unit.price * 5 // 6, "note": None, "unit_condition": "new",
+        "storefront": unit.storefront, "currency": "PLN" if unit.storefront == "pl" else "EUR",
+        "delivery_time_min": 2, "delivery_time_max": 5, "delivery_time_expires_iso": None,
+        "order_received_timestamp_iso": None, "shipping_rate": 490, "cancel_reason": None,
+        "product": product, "vat": 20.0,
+    }  # fmt: skip
+
+
+def ticket_json(ticket: Ticket, files_url: str, embedded: bool) -> dict[str, Any]:
+    listed: dict[str, Any] = {
+        "id_ticket": ticket.ticket_id,
+        "ids_order_units": [u.unit_id for u in ticket.units],
+        "id_buyer": 7_000_000 + int(ticket.ticket_id) % 1000,
+        "ts_created_iso": iso(ticket.created),
+        "ts_updated_iso": iso(ticket.updated),
+        "status": ticket.status,
+        "open_reason": ticket.open_reason,
+        "topic": ticket.topic,
+        "is_seller_responsible": ticket.seller_responsible,
+        "fulfillment_type": "fulfilled_by_merchant",
+    }
+    if not embedded:
+        return listed
+    messages = [
+        {
+            "id_ticket_message": s.message_id,
+            "id_ticket": ticket.ticket_id,
+            "author": {"role": s.role, "name": s.name},
+            "text": s.text,
+            "ts_created_iso": iso(s.at),
+        }
+        for s in ticket.said
+    ]
+    files = [
+        {
+            "filename": f.filename,
+            "ts_created_iso": iso(f.at),
+            "uri": f.link or f"{files_url}/{ticket.ticket_id}/{n}/{f.filename}",
+        }
+        for n, f in enumerate(ticket.files)
+    ]
+    units = [unit_json(u) for u in ticket.units]
+    first = units[0]
+    return listed | {"storefront": ticket.storefront, "messages": messages, "files": files,
+                     "order_units": units, "buyer": first["buyer"], "product": first["product"]}  # fmt: skip
+
+
+def order_json(units: list[Unit], details: bool) -> dict[str, Any]:
+    first = units[0]
+    order = {
+        "id_order": first.order_id,
+        "ts_created_iso": iso(first.created),
+        "is_marketplace_deemed_supplier": False,
+        "storefront": first.storefront,
+        "fulfillment_type": "fulfilled_by_merchant",
+    }
+    if details:
+        who = {"buyer": buyer_json(first), "billing_address": ADDRESS, "shipping_address": ADDRESS}
+        return order | who | {"order_units": [unit_json(u, in_order=True) for u in units]}
+    return order | {"order_units_count": len(units), "ts_units_updated_iso": iso(first.created)}
+
+
+# --- the double ---------------------------------------------------------------------------
+
+
+class KauflandDouble:
+    def __init__(self, seed: str, extra: int) -> None:
+        self.numbers = itertools.count(1)
+        named = [*SELLERS, *((f"Petite boutique {n:04d}", ("fr",)) for n in range(1, extra + 1))]
+        self.sellers = {s.client_key: s for s in (self.seller(seed, n, f) for n, f in named)}
+        self.faults = FaultInjector(seed, KauflandFaults())
+        for seller in self.sellers.values():
+            self.order(seller, seller.storefronts[0], time.time() - 3 * DAY)
+        for seller in list(self.sellers.values())[: len(SELLERS)]:  # a ticket a storefront
+            for storefront in seller.storefronts:
+                self.ticket(
+                    seller, storefront, ASKED.get(storefront, ASKED["de"]), time.time() - 3_600
+                )
+
+    @staticmethod
+    def seller(seed: str, name: str, storefronts: tuple[str, ...]) -> Seller:
+        key = digest(seed, "kaufland-key", name, size=16).hex()
+        secret = digest(seed, "kaufland-secret", name, size=32).hex()
+        return Seller(name, key, secret, storefronts)
+
+    def order(self, seller: Seller, storefront: str, at: float, units: int = 1) -> list[Unit]:
+        n = next(self.numbers)
+        order_id = f"K{n:03d}" + "".join(
+            "ABCDEFGHJKLMNPQRSTUVWXYZ"[(n * 7 + i) % 24] for i in range(3)
+        )
+        made = [Unit(300_000_000_000 + n * 10 + i, order_id, storefront, at) for i in range(units)]
+        seller.units |= {u.unit_id: u for u in made}
+        return made
+
+    def ticket(self, seller: Seller, storefront: str, text: str, now: float) -> Ticket:
+        units = self.order(seller, storefront, now - 2 * DAY)
+        ticket = Ticket(f"001{4_000_000 + next(self.numbers):08d}", storefront, units, now)
+        seller.tickets[ticket.ticket_id] = ticket
+        self.say(ticket, "buyer", "Camille M.", text, now)
+        return ticket
+
+    def say(self, ticket: Ticket, role: str, name: str, text: str, at: float) -> Said:
+        said = Said(90_000_000 + next(self.numbers), role, name, text, at)
+        ticket.said.append(said)
+        if role == "buyer":
+            ticket.seller_responsible = True
+        return said
+
+
+# --- the operations -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    seller: Seller
+    path: dict[str, str]
+    query: dict[str, list[str]]
+    body: Any
+    files_url: str
+    shown: ReplyFaults
+
+
+def _offset(call: Call, most: int) -> tuple[int, int]:
+    limit = int(call.query.get("limit", [str(min(30, most))])[-1])
+    return limit, int(call.query.get("offset", ["0"])[-1])
+
+
+def _since(call: Call, name: str) -> float:
+    raw = call.query.get(name, [None])[-1]
+    return 0.0 if raw is None else datetime.fromisoformat(raw).timestamp()
+
+
+def _ticket(call: Call) -> Ticket:
+    found = call.seller.tickets.get(call.path["id_ticket"])
+    if found is None:
+        raise Refused(404, "/problems/not-found", "Ticket not found")
+    return found
+
+
+def _paged(call: Call, items: list[Any], most: int, shown: Any) -> dict[str, Any]:
+    """A page of ``items`` by ``limit`` and ``offset`` [official], or a hostile one."""
+    limit, offset = _offset(call, most)
+    hostile = call.shown.paged(items[:limit], offset > 0)
+    page = items[offset : offset + limit] if hostile is None else hostile
+    total = len(items) if hostile is None else offset + 2 * limit + 1
+    return {"data": [shown(i) for i in page], "pagination": {"offset": offset, "limit": limit, "total": total}}  # fmt: skip
+
+
+def get_storefronts(call: Call) -> tuple[int, Any]:
+    return 200, {"data": list(call.seller.storefronts)}
+
+
+def get_tickets(call: Call) -> tuple[int, Any]:
+    """Newest change first (``sort`` ts_updated_iso:desc [official]), from ``ts_updated_from_iso``."""
+    since = _since(call, "ts_updated_from_iso")
+    changed = [t for t in call.seller.tickets.values() if t.updated >= since]
+    changed.sort(key=lambda t: (t.updated, t.ticket_id), reverse=True)
+    return 200, _paged(call, changed, 30, lambda t: ticket_json(t, call.files_url, False))
+
+
+def get_ticket(call: Call) -> tuple[int, Any]:
+    return 200, {"data": ticket_json(_ticket(call), call.files_url, True)}
+
+
+def create_message(call: Call) -> tuple[int, Any]:
+    ticket = _ticket(call)
+    if problems := body_problems("CreateTicketMessage", call.body):
+        raise Refused(400, "/problems/validation-error", "; ".join(problems))
+    if ticket.status == CLOSED_FINAL:
+        raise Refused(400, "/problems/tickets/finally-closed", "The ticket is finally closed")
+    text = call.body["text"]
+    now = time.time()
+    said = Said(90_000_000 + int(now * 1000) % 9_000_000 + len(ticket.said), "seller",
+                call.seller.name, call.shown.show(text), call.shown.date(now))  # fmt: skip
+    ticket.said.append(said)
+    ticket.seller_responsible = False
+    files = [f["filename"] for f in call.body.get("ticket_message_files", [])]
+    call.seller.sent.append({"ticketId": ticket.ticket_id, "text": text, "files": files})
+    return 201, None
+
+
+def close_ticket(call: Call) -> tuple[int, Any]:
+    ticket = _ticket(call)
+    if ticket.status == CLOSED_FINAL:
+        raise Refused(400, "/problems/tickets/finally-closed", "The ticket is finally closed")
+    ticket.status = "both_closed" if ticket.status == "buyer_closed" else "seller_closed"
+    return 204, None
+
+
+def _orders(seller: Seller) -> dict[str, list[Unit]]:
+    grouped: dict[str, list[Unit]] = {}
+    for unit in seller.units.values():
+        grouped.setdefault(unit.order_id, []).append(unit)
+    return grouped
+
+
+def get_orders(call: Call) -> tuple[int, Any]:
+    """Newest first [assumed], from ``ts_created_from_iso`` or ``ts_units_updated_from_iso``."""
+    since = max(_since(call, "ts_created_from_iso"), _since(call, "ts_units_updated_from_iso"))
+    listed = [u for u in _orders(call.seller).values() if u[0].created >= since]
+    listed.sort(key=lambda u: (u[0].created, u[0].order_id), reverse=True)
+    return 200, _paged(call, listed, 100, lambda u: order_json(u, False))
+
+
+def get_order(call: Call) -> tuple[int, Any]:
+    units = _orders(call.seller).get(call.path["id_order"])
+    if units is None:
+        raise Refused(404, "/problems/not-found", "Order not found")
+    return 200, {"data": order_json(units, True)}
+
+
+# Kaufland's operation id → (method, path, implementation).
+OPERATIONS = {
+    "GetAllStorefronts": ("GET", "/info/storefront", get_storefronts),
+    "GetTickets": ("GET", "/tickets", get_tickets),
+    "GetTicket": ("GET", "/tickets/{id_ticket:str}", get_ticket),
+    "CreateTicketMessage": ("POST", "/tickets/{id_ticket:str}/messages", create_message),
+    "CloseTicket": ("PATCH", "/tickets/{id_ticket:str}/close", close_ticket),
+    "GetOrders": ("GET", "/orders", get_orders),
+    "GetOrder": ("GET", "/orders/{id_order:str}", get_order),
+}
+
+
+def routes(sb: Sandbox) -> list[Any]:
+    double = KauflandDouble(sb.config.seed, sb.config.of(KauflandDoubleSettings).extra_shops)
+
+    def signed_by(request: Request[Any, Any, Any], body: bytes) -> Seller | Response[bytes]:
+        """The seller whose keys signed the request, or Kaufland's 401 [official statuses;
+        which problem answers which fault: inferred from their names]."""
+        headers = request.headers
+        key, stamp = headers.get("shop-client-key", ""), headers.get("shop-timestamp", "")
+        sent = headers.get("shop-signature", "")
+        if not (key and stamp and sent) or not stamp.isdigit():
+            return problem(401, "/problems/missing-or-invalid-request-header", "Missing header")
+        if abs(time.time() - int(stamp)) > CLOCK_TOLERANCE:
+            return problem(401, "/problems/missing-or-invalid-request-header", "Stale timestamp")
+        seller = double.sellers.get(key)
+        if seller is None:
+            return problem(401, "/problems/invalid-credentials", "Invalid client key")
+        expected = signature(seller.secret, request.method, str(request.url), body, stamp)
+        if not hmac.compare_digest(expected, sent):
+            said = "The signature does not match" + sb.echo.of(sent)
+            return problem(401, "/problems/corrupted-signature", said)
+        if (refused := sb.echo.refusal(seller.secret)) is not None:
+            return problem(400, "/problems/bad-request", refused)
+        return seller
+
+    async def call(request: Request[Any, Any, Any], operation: str, run: Any) -> Any:
+        body = await request.body()
+        seller = signed_by(request, body)
+        if isinstance(seller, Response):
+            return seller
+        query = {name: request.query_params.getall(name) for name in request.query_params}
+        if problems := query_problems(operation, query):
+            return problem(400, "/problems/validation-error", "; ".join(problems))
+        return await faulted(
+            double.faults,
+            f"kaufland.{operation}",
+            seller.client_key,
+            gateway_page,
+            lambda decision: answer(request, seller, query, body, run, decision),
+        )
+
+    async def answer(
+        request: Request[Any, Any, Any],
+        seller: Seller,
+        query: dict[str, list[str]],
+        body: bytes,
+        run: Any,
+        decision: FaultDecision,
+    ) -> Response[bytes]:
+        root = str(request.base_url).rstrip("/")
+        try:
+            sent = msgspec.json.decode(body) if body else None
+        except msgspec.DecodeError:
+            return problem(400, "/problems/bad-request", "The body is not JSON")
+        config = double.faults.config
+        shown = reply_faults(config, time.time(), seller.client_key)
+        parts = Call(seller, dict(request.path_params), query, sent, f"{root}{FILES}", shown)
+        try:
+            status, payload = run(parts)
+        except Refused as refused:
+            return problem(refused.status, refused.kind, refused.message)
+        if decision.malformed_kind == "html":
+            return Response(
+                b"<!DOCTYPE html><html><body>Wartung</body></html>", media_type="text/html"
+            )
+        content = b"" if payload is None else msgspec.json.encode(payload)
+        if decision.malformed_kind:  # an answer garbled, even one Kaufland gives empty
+            content = malform(
+                content or b'{"data": null}', decision.malformed_kind, config.huge_bytes
+            )
+            status = 200 if status == 204 else status
+        return Response(content, status_code=status, media_type=JSON)
+
+    def endpoint(operation: str, method: str, path: str, run: Any) -> Any:
+        async def handler(request: Request[Any, Any, Any]) -> Any:
+            return await call(request, operation, run)
+
+        return operation_route(f"{API}{path}", method, f"kaufland.{operation}", handler,
+                               request_max_body_size=64 * 1024 * 1024)  # fmt: skip
+
+    @get(f"{FILES}/{{ticket_id:str}}/{{n:int}}/{{name:str}}", include_in_schema=False)
+    async def ticket_file(
+        ticket_id: FromPath[str], n: FromPath[int], name: FromPath[str]
+    ) -> Response[bytes]:
+        """A ticket's file, as Kaufland's site serves it (no signature [assumed])."""
+        for seller in double.sellers.values():
+            ticket = seller.tickets.get(ticket_id)
+            if (
+                ticket is not None
+                and 0 <= n < len(ticket.files)
+                and ticket.files[n].filename == name
+            ):
+                return Response(ticket.files[n].content, media_type="application/octet-stream")
+        return Response(b"", status_code=404)
+
+    return [*(endpoint(op, *spec) for op, spec in OPERATIONS.items()), ticket_file, _admin(double)]
+
+
+# --- admin ---------------------------------------------------------------------------------
+
+
+class FileRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: str = "photo.jpg"
+    size: int = 1_000
+    link: str | None = None  # listed as the file's link instead of the double's own
+
+
+class WriteRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    body: str = "Bonjour, où en est ma commande ?"
+    staff: bool = False  # Kaufland's customer service writes
+    storefront: str | None = None  # a new ticket's; the seller's first by default
+    attachments: list[FileRequest] = []
+
+
+class CloseRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    by: str = "buyer"  # buyer, seller or customer_service (finally)
+
+
+def _admin(double: KauflandDouble) -> Router:
+    base = "/shops/{key:str}"
+
+    def seller_of(key: str) -> Seller:
+        return known(double.sellers.get(key), f"shop {key}")
+
+    def ticket_of(key: str, ticket_id: str) -> Ticket:
+        return known(seller_of(key).tickets.get(ticket_id), f"ticket {ticket_id}")
+
+    def attach(ticket: Ticket, files: list[FileRequest], at: float) -> None:
+        ticket.files += [
+            Attached(f.name, at, bytes(n % 251 for n in range(f.size)), f.link) for f in files
+        ]
+
+    @get("/shops", sync_to_thread=False)
+    def shops() -> Response[bytes]:
+        return json_answer([{"name": s.name, "clientKey": s.client_key, "secretKey": s.secret,
+                             "storefronts": list(s.storefronts)} for s in double.sellers.values()])  # fmt: skip
+
+    @post(f"{base}/threads", sync_to_thread=False)
+    def open_ticket(key: FromPath[str], data: JSONBody[WriteRequest]) -> Response[bytes]:
+        seller = seller_of(key)
+        storefront = data.storefront or seller.storefronts[0]
+        ticket = double.ticket(seller, storefront, data.body, time.time())
+        attach(ticket, data.attachments, ticket.created)
+        written = {"threadId": ticket.ticket_id, "messageId": str(ticket.said[0].message_id),
+                   "orderId": ticket.units[0].order_id}  # fmt: skip
+        return json_answer(written, 201)
+
+    @post(f"{base}/threads/{{ticket_id:str}}/messages", sync_to_thread=False)
+    def write(
+        key: FromPath[str], ticket_id: FromPath[str], data: JSONBody[WriteRequest]
+    ) -> Response[bytes]:
+        ticket = ticket_of(key, ticket_id)
+        role, name = (
+            ("customer_service", "Kaufland Kundenservice")
+            if data.staff
+            else ("buyer", "Camille M.")
+        )
+        said = double.say(ticket, role, name, data.body, time.time())
+        attach(ticket, data.attachments, said.at)
+        return json_answer({"messageId": str(said.message_id)}, 201)
+
+    @post(f"{base}/threads/{{ticket_id:str}}/close", sync_to_thread=False)
+    def close(
+        key: FromPath[str], ticket_id: FromPath[str], data: JSONBody[CloseRequest]
+    ) -> Response[bytes]:
+        ticket = ticket_of(key, ticket_id)
+        closing = {
+            "buyer": "buyer_closed",
+            "seller": "seller_closed",
+            "customer_service": CLOSED_FINAL,
+        }
+        ticket.status = closing.get(data.by, "buyer_closed")
+        double.say(ticket, "system", "Kaufland", f"Ticket closed ({ticket.status})", time.time())
+        return json_answer({"threadId": ticket_id, "status": ticket.status})
+
+    @get(f"{base}/sent", sync_to_thread=False)
+    def sent(key: FromPath[str]) -> Response[bytes]:
+        return json_answer({"sent": seller_of(key).sent})
+
+    @post(f"{base}/rotate-secret", sync_to_thread=False)
+    def rotate(key: FromPath[str]) -> Response[bytes]:
+        seller = seller_of(key)
+        seller.secret = hashlib.sha256(
+            f"{seller.secret}|{next(double.numbers)}".encode()
+        ).hexdigest()
+        return json_answer({"secretKey": seller.secret})
+
+    handlers = [shops, open_ticket, write, close, sent, rotate]
+    return admin_router(ADMIN, [*handlers, *fault_handlers(double.faults, KauflandFaults)])

@@ -1,0 +1,138 @@
+"""The Kaufland connector: the seam on Kaufland's Seller API v2 (docs/KAUFLAND.md), declared
+for the kit: a shop API (tickets, replies, order units) and a credential check.
+
+The seller types its Client Key and Secret Key (no redirect flow); every request is signed
+as Kaufland specifies [official]: the key in ``Shop-Client-Key``, the Unix time in
+``Shop-Timestamp`` and, in ``Shop-Signature``, the hex HMAC-SHA256 keyed by the secret of
+the method, the whole URL with its query as sent, the body and that time (the kit's
+``HeaderAuth.signed``). The secret is never sent, logged or quoted; the key names the
+shop. Buyers write in tickets, Kaufland answering within 48 working hours from the buyer's
+message while ``is_seller_responsible`` [official]: its own rule, on its clock."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from keybuzz_shared.connectors import kit
+from keybuzz_shared.connectors.seam import (
+    WORKING_DAYS,
+    CredentialField,
+    Limits,
+    ShopApiSettings,
+)
+
+from keybuzz_connector_kaufland.orders import UnitOrders
+from keybuzz_connector_kaufland.settings import KAUFLAND, KauflandSettings
+from keybuzz_connector_kaufland.tickets import LABEL, TicketInbox, reply_refusal, ticket_replies
+
+# The Client Key (32 characters [official], hex as the seller portal shows it [assumed]):
+# the account the connection is, not a secret (sent as it is in every request). The Secret
+# Key (64 characters [official]) signs and stays in Vault.
+CREDENTIAL_FIELDS = (
+    CredentialField(
+        name="client_key",
+        json_name="clientKey",
+        label="Client Key",
+        pattern="[0-9A-Fa-f]{32}",
+        format="32 hexadecimal characters",
+        max_length=32,
+        case="lower",
+        account=True,
+    ),
+    kit.key_field("secret_key", "Secret Key", max_length=128),  # 64 [official], room kept
+)
+# Kaufland publishes no limit on a message's files [official: none]: ours [assumed].
+LIMITS = Limits(
+    max_attachments=5,
+    max_attachment_bytes=10 * 1024 * 1024,
+    max_text_length=65_535,  # CreateTicketMessageRequest.text [official]
+    page_size=10,  # tickets read whole an inbox page
+)
+# 111 requests a second per seller across endpoints [official]: two services call for a
+# shop (the poller, orders), each paced to its half.
+REQUESTS_PER_SECOND = 55
+HEADERS_HELD_SECONDS = 300.0
+ERRORS = kit.CallErrors.labelled(LABEL, credentials="keys")
+
+
+def headers_refused(response: Any, document: Any) -> kit.Refusals.Held | None:
+    """A 401 for the request's headers (a time too far from Kaufland's [inferred]) says
+    nothing of the keys: the shop is held, never disconnected."""
+    kind = document.get("type") if isinstance(document, dict) else None
+    if response.status_code == 401 and kind == "/problems/missing-or-invalid-request-header":
+        return kit.Refusals.Held(HEADERS_HELD_SECONDS, "Kaufland refused the request's headers")
+    return None
+
+
+SPEC = kit.ApiSpec(
+    LABEL,
+    logging.getLogger(__name__),
+    ERRORS,
+    kit.Refusals(held=headers_refused),
+    requests_per_second=REQUESTS_PER_SECOND,
+)
+
+
+def client_of(shop: kit.Opening[ShopApiSettings]) -> kit.Requester:
+    fields = shop.credentials
+    kit.require_fields(CREDENTIAL_FIELDS, fields, LABEL)
+    auth = kit.HeaderAuth.signed(
+        fields["client_key"],
+        fields["secret_key"],
+        key_header="Shop-Client-Key",
+        time_header="Shop-Timestamp",
+        signature_header="Shop-Signature",
+    )
+    seller = {"client_key": fields["client_key"]}
+    return kit.Requester(SPEC, auth, shop.http, shop.api.api_url, shop=seller, **shop.options)
+
+
+async def storefronts(client: kit.Requester) -> list[str]:
+    """The seller's storefronts (``GET /info/storefront`` [official])."""
+    body = await client.get_json("info/storefront", operation="GetAllStorefronts")
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, list) or not all(isinstance(s, str) for s in data):
+        raise ERRORS.unreadable("GET info/storefront", "no list of storefronts")
+    return [s.lower() for s in data]
+
+
+async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:
+    """One signed ``GET /info/storefront``: Kaufland answers only the key pair it issued,
+    so the key it answered for is the seller (no call names a seller otherwise)."""
+    await storefronts(client)
+    return credentials["client_key"]
+
+
+def session_of(client: kit.Requester, api: ShopApiSettings | None = None) -> kit.KitSession:
+    return kit.KitSession(
+        TicketInbox(client, LIMITS.page_size),
+        ticket_replies(client, LIMITS),
+        UnitOrders(client).listed(),
+        verify=lambda: storefronts(client),
+    )
+
+
+# Kaufland's order ids: seven capitals and digits [official example "MB7UWLD"], a digit
+# among them [assumed] (a capitalised word is no order).
+ORDER_IDS = kit.OrderIdPattern(
+    "[A-Z0-9]{7}",
+    "a Kaufland one (seven capitals and digits)",
+    keep=lambda w: any(c.isdigit() for c in w) and any(c.isalpha() for c in w),
+)
+RESPONSE_WINDOW = kit.OwnRule.hours(
+    48, "only Kaufland's customer service clears a ticket without a reply", clock=WORKING_DAYS
+)
+DISCUSSIONS = kit.Discussions(
+    recipients=("BUYER",),
+    support_sender="Kaufland",
+    claim_subject="Ticket Kaufland",
+    gate=reply_refusal,
+)
+CONNECTOR = kit.shop_api_connector(kit.Declaration(
+    KAUFLAND, LABEL, "kaufland_api", CREDENTIAL_FIELDS, LIMITS,
+    view=ShopApiSettings, client=client_of, parts=session_of, probe=probe,
+    settings=KauflandSettings, discussions=DISCUSSIONS, order_ids=ORDER_IDS,
+    response_window=RESPONSE_WINDOW,
+))  # fmt: skip

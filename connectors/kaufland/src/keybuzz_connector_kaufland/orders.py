@@ -1,0 +1,123 @@
+"""A Kaufland seller's orders (docs/KAUFLAND.md, "Orders"): ``GET /orders`` by creation
+(``ts_created_from_iso``) or by its units' last change (``ts_units_updated_from_iso``),
+newest first [assumed: the order Kaufland's other lists take], every storefront at once
+[assumed: ``storefront`` left out], each order read with its units (``GET
+/orders/{id_order}``): one line per order unit, prices in cents [official]."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from keybuzz_shared.connectors import kit
+from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
+from keybuzz_shared.times import as_utc
+
+from keybuzz_connector_kaufland.tickets import LABEL, data_of
+
+ORDERS_PAGE = 20  # orders a page (each then read with its units); Kaufland takes 1-100
+# An order unit's state [official] → the seam's status, least advanced first.
+STATUSES = {
+    "open": "PENDING",
+    "need_to_be_sent": "CONFIRMED",
+    "sent": "SHIPPED",
+    "sent_and_autopaid": "SHIPPED",
+    "received": "DELIVERED",
+    "returned": "RETURNED",
+    "returned_paid": "RETURNED",
+    "cancelled": "CANCELLED",
+}
+RANK = {status: n for n, status in enumerate(dict.fromkeys(STATUSES.values()))}
+
+
+class Product(msgspec.Struct, frozen=True):
+    title: str | None = None
+
+
+class Unit(msgspec.Struct, frozen=True):
+    id_order_unit: int
+    status: str
+    price: int  # cents
+    currency: str
+    ts_updated_iso: datetime
+    id_offer: str | None = None
+    product: Product | None = None
+
+
+class Order(msgspec.Struct, frozen=True):
+    id_order: str
+    ts_created_iso: datetime
+    storefront: str
+    order_units: list[Unit] = []
+
+
+def order_of(raw: Any) -> OrderSummary:
+    """An order with its units as the seam's (ValueError: off Kaufland's shape)."""
+    order = kit.read_as(Order, raw, "order")
+    lines = tuple(
+        OrderLine(
+            line_id=str(u.id_order_unit),
+            state=u.status,
+            status=STATUSES.get(u.status, "PENDING"),
+            product_name=(u.product.title if u.product else None) or u.id_offer or "",
+            quantity=1,  # a unit is one item [official]
+            seller_sku=u.id_offer,
+            unit_price=Decimal(u.price) / 100,
+            currency=u.currency,
+        )
+        for u in order.order_units
+    )
+    going = [line for line in lines if line.status != "CANCELLED"] or list(lines)
+    least = min(going, key=lambda line: RANK[line.status], default=None)
+    created = as_utc(order.ts_created_iso)
+    return OrderSummary(
+        external_id=order.id_order,
+        state=least.state if least else "open",
+        status=least.status if least else "PENDING",
+        created_at=created,
+        updated_at=max((as_utc(u.ts_updated_iso) for u in order.order_units), default=created),
+        lines=lines,
+        sales_channel=order.storefront,
+    )
+
+
+class UnitOrders:
+    """A seller's orders through its client."""
+
+    def __init__(self, client: kit.Requester) -> None:
+        self.client = client
+
+    async def order(self, path: str) -> Any:
+        body = await self.client.get_json(path, operation="GetOrder")
+        return data_of(self.client, "GET orders/{id}", body)
+
+    async def fetch(self, query: dict[str, str], link: str | None) -> tuple[list[Any], int]:
+        """A page of orders, each read with its units."""
+        body = await self.client.get_json("orders", query, operation="GetOrders")
+        listed, total = data_of(self.client, "GET orders", body, paged=True)
+        named = [kit.segment(str(o.get("id_order", ""))) for o in listed if isinstance(o, dict)]
+        return [await self.order(f"orders/{i}") for i in named if i], total
+
+    def listing(self, start: str) -> kit.OrderListing:
+        paging = kit.Offsets[OrderSummary](
+            lambda o: (o.created_at, o.external_id),
+            size=ORDERS_PAGE, overlap=2, size_param="limit", newest_first=True,
+        )  # fmt: skip
+        return kit.Listing(paging, kit.window_query(start, None, kit.iso_z), self.fetch)
+
+    def listed(self) -> kit.ListedOrders:
+        return kit.ListedOrders(
+            updated=self.listing("ts_units_updated_from_iso"),
+            created=self.listing("ts_created_from_iso"),
+            by_id=kit.EachById(
+                get=self.order, path=lambda i: f"orders/{i}" if i.isalnum() else None
+            ),
+            read=order_of,
+            label=LABEL,
+            log=self.client.spec.log,
+            shop=self.client.shop,
+            overlap=timedelta(minutes=5),
+            newest_first=True,
+        )

@@ -1,0 +1,305 @@
+"""A Kaufland seller's tickets as the poller reads them (docs/KAUFLAND.md, "Tickets"): the
+kit's ``ReadInTurn`` on ``GET /tickets`` (changed since the poll's window, newest change
+first, by offset: the kit's ``Offsets`` over a newest-first list), each ticket changed
+read whole with ``GET /tickets/{id}?embedded=messages,files,order_units``: one ticket of
+ours per Kaufland ticket, each message once by ``id_ticket_message``. Replies are
+``POST /tickets/{id}/messages`` (201 without an id: found again on the re-read ticket)."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+import msgspec
+from keybuzz_shared.connectors import kit, seam
+from keybuzz_shared.ticket_topics import Subject
+from keybuzz_shared.times import as_utc
+
+LABEL = "Kaufland"
+LIST_LIMIT = 30  # GET /tickets' most a page [official]
+OVERLAP = 3  # places each next page starts early (tickets moved down by a change)
+EMBEDDED = {"embedded": "messages,files,order_units"}
+# A ticket's id is 001 and digits [official pattern ^001\d+$]: kept in the kit's queue as
+# the number after its "00", which always starts with the 1.
+ID_PREFIX = "00"
+SENDERS: dict[str, seam.SenderType] = {
+    "buyer": "BUYER",
+    "seller": "SELLER",
+    "customer_service": "MARKETPLACE_SUPPORT",
+    "system": "SYSTEM",
+}
+# A storefront's buyers' language [official: the locales de-DE, cs-CZ, sk-SK, de-AT,
+# pl-PL, fr-FR, it-IT].
+LANGUAGES = {"de": "de", "at": "de", "cz": "cs", "sk": "sk", "pl": "pl", "fr": "fr", "it": "it"}
+STATUSES = {
+    "opened": "ouvert",
+    "buyer_closed": "fermé par l'acheteur",
+    "seller_closed": "fermé par le vendeur",
+    "both_closed": "fermé par l'acheteur et le vendeur",
+    "customer_service_closed_final": "clos définitivement par le service client Kaufland",
+}
+# Kaufland's topic, else its open reason → the ticket's subject (docs/KAUFLAND.md, "Ticket
+# topics"); another one (payments, account, other questions) leaves it to the buyer's words.
+TOPICS: dict[str, Subject] = {
+    **dict.fromkeys(("order_cancel", "account_cancel"), "CANCELLATION"),
+    **dict.fromkeys(
+        ("order_product_defect", "delivery_wrong_products", "delivery_parts_missing",
+         "product_not_as_described", "product_defect"), "DAMAGED_OR_WRONG_ITEM"),
+    **dict.fromkeys(
+        ("delivery_not_received", "delivery_delayed", "delivery_other_question",
+         "product_not_delivered"), "WHERE_IS_MY_ORDER"),
+    **dict.fromkeys(("delivery_change_address", "delivery_to_store"), "ORDER_CHANGE"),
+    **dict.fromkeys(
+        ("return_check_status", "return_request_label", "product_return",
+         "old_device_take_back"), "RETURN_OR_REFUND"),
+    **dict.fromkeys(("invoice_needed", "invoice_problem"), "INVOICE_REQUEST"),
+    **dict.fromkeys(
+        ("product_properties", "product_availability", "product_other_question"),
+        "PRODUCT_QUESTION"),
+}  # fmt: skip
+
+
+# --- Kaufland's JSON ----------------------------------------------------------------------
+
+
+class Listed(msgspec.Struct, frozen=True):
+    """A ticket as ``GET /tickets`` lists it."""
+
+    id_ticket: str
+    ts_updated_iso: datetime
+
+
+class Author(msgspec.Struct, frozen=True):
+    role: str
+    name: str = ""
+
+
+class Message(msgspec.Struct, frozen=True):
+    id_ticket_message: int
+    author: Author
+    text: str
+    ts_created_iso: datetime
+
+
+class File(msgspec.Struct, frozen=True):
+    filename: str
+    uri: str
+    ts_created_iso: datetime
+
+
+class Unit(msgspec.Struct, frozen=True):
+    id_order_unit: int
+    id_order: str
+
+
+class Ticket(msgspec.Struct, frozen=True):
+    """``GET /tickets/{id}`` with its messages, files and order units."""
+
+    id_ticket: str
+    status: str
+    open_reason: str
+    is_seller_responsible: bool
+    ts_created_iso: datetime
+    topic: str | None = None
+    storefront: str | None = None
+    ids_order_units: list[int] = []
+    messages: list[Message] = []
+    files: list[File] = []
+    order_units: list[Unit] = []
+
+
+def ticket_number(ticket_id: str) -> int:
+    """A ticket's id as the kit's queue keeps it; ValueError for one off its pattern."""
+    if not (ticket_id.startswith("001") and ticket_id.isdigit() and ticket_id.isascii()):
+        raise ValueError(f"ticket {ticket_id!r}: not a Kaufland ticket id")
+    return int(ticket_id)
+
+
+def read_listed(raw: Any) -> Listed:
+    listed = kit.read_as(Listed, raw, "ticket")
+    ticket_number(listed.id_ticket)
+    return listed
+
+
+# --- the mapping to the seam --------------------------------------------------------------
+
+
+def order_of(ticket: Ticket) -> str | None:
+    return ticket.order_units[0].id_order if ticket.order_units else None
+
+
+def details(ticket: Ticket) -> tuple[seam.ThreadDetail, ...]:
+    orders = ", ".join(dict.fromkeys(u.id_order for u in ticket.order_units))
+    return kit.shown(
+        ("storefront", "Boutique Kaufland", ticket.storefront),
+        ("ticket_status", "Ticket", kit.labelled(ticket.status, STATUSES)),
+        ("open_reason", "Motif d'ouverture", ticket.open_reason),
+        ("topic", "Sujet Kaufland", ticket.topic),
+        ("orders", "Commandes", orders or None),
+        ("order_units", "Unités de commande", ", ".join(map(str, ticket.ids_order_units))),
+        ("seller_responsible", "Attend le vendeur", "oui" if ticket.is_seller_responsible else "non"),
+    )  # fmt: skip
+
+
+def waiting_since(ticket: Ticket) -> datetime | None:
+    """Since when Kaufland counts the ticket as waiting for the seller: its buyer's first
+    message after the seller's last one (the ticket's opening without one), while it says
+    the seller must act (``is_seller_responsible``)."""
+    if not ticket.is_seller_responsible:
+        return None
+    said = sorted(ticket.messages, key=lambda m: as_utc(m.ts_created_iso))
+    last_ours = max((i for i, m in enumerate(said) if m.author.role == "seller"), default=-1)
+    waiting = [m for m in said[last_ours + 1 :] if m.author.role == "buyer"]
+    return as_utc(waiting[0].ts_created_iso if waiting else ticket.ts_created_iso)
+
+
+def files_of(ticket: Ticket, message: Message, said: list[Message]) -> tuple[seam.InboxFile, ...]:
+    """A ticket's files hang on the ticket [official]: each goes with the last message
+    written up to its upload (the first message for an earlier file) [assumed]."""
+
+    def carrier(file: File) -> Message:
+        before = [m for m in said if as_utc(m.ts_created_iso) <= as_utc(file.ts_created_iso)]
+        return before[-1] if before else said[0]
+
+    return tuple(
+        seam.InboxFile(name=f.filename, url=f.uri, content_type=kit.media_type_of(f.filename))
+        for f in ticket.files
+        if carrier(f) is message
+    )
+
+
+def inbox_messages_of(ticket: Ticket) -> list[seam.InboxMessage]:
+    thread = seam.ThreadKey(kind="DISCUSSION", id=ticket.id_ticket, order_id=order_of(ticket))
+    said = sorted(ticket.messages, key=lambda m: (as_utc(m.ts_created_iso), m.id_ticket_message))
+    shown, since = details(ticket), waiting_since(ticket)
+    language = LANGUAGES.get((ticket.storefront or "").lower())
+    subject = TOPICS.get(ticket.topic or "") or TOPICS.get(ticket.open_reason)
+    found = []
+    for message in said:
+        sender = SENDERS.get(message.author.role, "SYSTEM")
+        found.append(
+            seam.InboxMessage(
+                message_id=str(message.id_ticket_message),
+                thread=thread,
+                thread_details=shown,
+                sender_type=sender,
+                sender_name=message.author.name or None,
+                subject=f"Ticket Kaufland {ticket.id_ticket}",
+                body=message.text,
+                created_at=as_utc(message.ts_created_iso),
+                unread=sender != "SELLER",
+                files=files_of(ticket, message, said),
+                reply_needed_since=since,
+                language=language,
+                ticket_subject=subject,
+            )
+        )
+    return found
+
+
+# --- the inbox ----------------------------------------------------------------------------
+
+
+def data_of(client: kit.Requester, call: str, body: Any, *, paged: bool = False) -> Any:
+    """An answer's ``data`` [official envelope], with its listing's total when ``paged``."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if not paged:
+        return data
+    paging = body.get("pagination") if isinstance(body, dict) else None
+    total = paging.get("total") if isinstance(paging, dict) else None
+    if not isinstance(data, list) or not isinstance(total, int):
+        raise client.errors.unreadable(call, "no data and pagination total")
+    return data, total
+
+
+async def ticket_of(client: kit.Requester, ticket_id: str) -> Ticket:
+    if not ticket_id.isdigit():
+        raise client.errors.refused("GET tickets/{id}", 404, f"{ticket_id!r} is not a ticket id")
+    body = await client.get_json(f"tickets/{ticket_id}", EMBEDDED, operation="GetTicket")
+    try:
+        return kit.read_as(Ticket, data_of(client, "GET tickets/{id}", body), "ticket")
+    except ValueError as exc:
+        raise client.errors.unreadable("GET tickets/{id}", str(exc)) from None
+
+
+def listed_page(client: kit.Requester) -> kit.Fetch[int]:
+    async def fetch(query: dict[str, str], link: str | None) -> tuple[list[Any], int]:
+        body = await client.get_json("tickets", query, operation="GetTickets")
+        page: tuple[list[Any], int] = data_of(client, "GET tickets", body, paged=True)
+        return page
+
+    return fetch
+
+
+class TicketInbox(kit.ReadInTurn[Listed, Ticket]):
+    """The tickets changed since the poll's window (the poller's overlap before it), read
+    in turn: a ticket read again only once its ``ts_updated_iso`` moved. Kaufland keeps no
+    read mark."""
+
+    def __init__(self, client: kit.Requester, page_size: int) -> None:
+        query = kit.window_query("ts_updated_from_iso", None, kit.iso_z, sort="ts_updated_iso:desc")
+        paging = kit.Offsets[Listed](
+            lambda t: (as_utc(t.ts_updated_iso), t.id_ticket),
+            size=LIST_LIMIT, overlap=OVERLAP, size_param="limit", newest_first=True,
+        )  # fmt: skip
+        super().__init__(
+            kit.Listing(paging, query, listed_page(client)),
+            lambda raw: seam.read_each(raw, read_listed),
+            lambda t: (ticket_number(t.id_ticket), t.ts_updated_iso),
+            details=lambda number: ticket_of(client, f"{ID_PREFIX}{number}"),
+            messages=inbox_messages_of,
+            named="ticket",
+            files=lambda file, most: client.get_bytes(file.url, most),
+            page_size=page_size,
+            rereads=True,
+        )
+
+
+# --- replies (docs/KAUFLAND.md, "Replies") ------------------------------------------------
+
+
+def message_body(reply: seam.Reply) -> dict[str, Any]:
+    """``CreateTicketMessageRequest`` [official]: the text, each file base64 in a data URL."""
+    body: dict[str, Any] = {"text": reply.body}
+    if reply.attachments:
+        body["ticket_message_files"] = [
+            {
+                "filename": f.name,
+                "mime_type": f.content_type,
+                "data": f"data:{f.content_type};base64,{base64.b64encode(f.data).decode()}",
+            }
+            for f in reply.attachments
+        ]
+    return body
+
+
+async def post_message(client: kit.Requester, reply: seam.Reply) -> None:
+    if not reply.thread.id.isdigit():
+        raise client.errors.refused("POST tickets/{id}/messages", 404, "not a ticket id")
+    await client.send_json("POST", f"tickets/{reply.thread.id}/messages", message_body(reply))
+
+
+async def ticket_messages(client: kit.Requester, ticket_id: str) -> list[seam.InboxMessage]:
+    return inbox_messages_of(await ticket_of(client, ticket_id))
+
+
+def reply_refusal(reply: seam.Reply, standing: seam.ThreadStanding, now: datetime) -> str | None:
+    """A ticket closed for good by Kaufland's customer service takes no message [official:
+    ``/problems/tickets/finally-closed``]: refused before the reply is queued."""
+    if standing.detail("ticket_status") == STATUSES["customer_service_closed_final"]:
+        return "Kaufland's customer service closed this ticket for good: it takes no message"
+    return None
+
+
+def ticket_replies(client: kit.Requester, limits: seam.Limits) -> kit.DeclaredReplies:
+    return kit.DeclaredReplies(
+        LABEL,
+        "ticket",
+        post=partial(post_message, client),
+        listed=partial(ticket_messages, client),
+        recipients=("BUYER",),
+        limits=limits,
+        is_id=str.isdigit,
+    )

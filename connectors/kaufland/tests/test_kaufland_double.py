@@ -1,0 +1,131 @@
+"""The Kaufland double and the connector on it (a sandbox of their own): a request's
+signature verified as Kaufland's problem types say (a wrong signature, a stale time, a
+missing header), every answer of Kaufland's description's shape; the connector's check,
+tickets across storefronts, a reply recognised on the re-read ticket, a refusal's reason
+and the order a ticket names."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from keybuzz_connector_kaufland.connector import client_of, probe, session_of
+from keybuzz_connector_kaufland.settings import KAUFLAND, KauflandSettings
+from keybuzz_double_kaufland import KauflandDoubleSettings
+from keybuzz_double_kaufland.contract import answer_problems, strict_spec
+from keybuzz_double_kaufland.routes import signature
+from keybuzz_sandbox import SandboxConfig
+from keybuzz_shared.connectors.seam import (
+    CredentialsRefused,
+    MarketplaceUnavailable,
+    Reply,
+    ThreadKey,
+)
+from keybuzz_shared.file_links import FileLinks
+from keybuzz_shared.json_calls import CallOptions
+
+
+def operation_of(method: str, path: str) -> str:
+    for template, item in strict_spec()["paths"].items():
+        if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", template), path):
+            return str(item[method.lower()]["operationId"])
+    raise AssertionError(f"{method} {path}: no such operation")
+
+
+class Checked:
+    """Every answer the connector got, checked against Kaufland's description."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    async def __call__(self, response: httpx.Response) -> None:
+        path = response.request.url.path.removeprefix("/kaufland/v2")
+        await response.aread()
+        if response.request.url.path.startswith("/kaufland/files/") or not response.content:
+            return
+        operation = operation_of(response.request.method, path)
+        found = answer_problems(operation, str(response.status_code), response.json())
+        self.problems += [f"{operation}: {p}" for p in found]
+
+
+async def test_a_request_is_answered_only_with_its_sellers_signature(serve: Any) -> None:  # noqa: F811
+    http = await serve(SandboxConfig(doubles=(KauflandDoubleSettings(),)))
+    seller = (await http.get("/_sandbox/kaufland/shops")).json()[0]
+    url = f"{str(http.base_url).rstrip('/')}/kaufland/v2/info/storefront"
+
+    def headers(secret: str, stamp: int) -> dict[str, str]:
+        sign = signature(secret, "GET", url, b"", str(stamp))
+        return {"Shop-Client-Key": seller["clientKey"], "Shop-Timestamp": str(stamp), "Shop-Signature": sign}  # fmt: skip
+
+    now = int(time.time())
+    ok = await http.get(url, headers=headers(seller["secretKey"], now))
+    assert ok.status_code == 200 and ok.json() == {"data": seller["storefronts"]}
+    refused = {
+        "wrong signature": headers(seller["secretKey"][::-1], now),
+        "stale timestamp": headers(seller["secretKey"], now - 301),
+        "missing header": {k: v for k, v in headers(seller["secretKey"], now).items() if k != "Shop-Signature"},
+    }  # fmt: skip
+    types = {}
+    for fault, sent in refused.items():
+        answer = await http.get(url, headers=sent)
+        assert answer.status_code == 401, (fault, answer.text)
+        assert answer_problems("GetAllStorefronts", "401", answer.json()) == []
+        types[fault] = answer.json()["type"]
+    assert types == {
+        "wrong signature": "/problems/corrupted-signature",
+        "stale timestamp": "/problems/missing-or-invalid-request-header",
+        "missing header": "/problems/missing-or-invalid-request-header",
+    }
+
+
+async def test_the_connector_reads_tickets_across_storefronts_and_replies_once(serve: Any) -> None:  # noqa: F811
+    sandbox = await serve(SandboxConfig(doubles=(KauflandDoubleSettings(),)))
+    root = str(sandbox.base_url).rstrip("/")
+    seller = (await sandbox.get("/_sandbox/kaufland/shops")).json()[2]
+    env = {"KAUFLAND_API_URL": f"{root}/kaufland/v2"}
+    api = KauflandSettings.from_environment(env).shop_api(KAUFLAND)
+    assert api is not None
+    fields = {"client_key": seller["clientKey"], "secret_key": seller["secretKey"]}
+    checked = Checked()
+    async with httpx.AsyncClient(timeout=30, event_hooks={"response": [checked]}) as http:
+        client = client_of(fields, http, api, FileLinks([root], inside_allowed=True), CallOptions())
+        assert await probe(client, fields) == seller["clientKey"]
+        inbox, replies, orders = session_of(client).parts
+        page = await inbox.inbox_messages(since=datetime.now(UTC) - timedelta(days=1))
+        assert page.next_cursor is None
+        languages = {m.language for m in page.items}
+        assert languages == {"it", "fr", "pl", "sk"}  # one ticket a storefront
+        assert {m.sender_type for m in page.items} == {"BUYER"}
+        assert {m.ticket_subject for m in page.items} == {"WHERE_IS_MY_ORDER"}
+        first = page.items[0]
+        thread = first.thread
+        assert thread.order_id and await orders.orders_by_id([thread.order_id])
+
+        text = "Bonjour, votre colis part aujourd'hui."
+        sent_at = datetime.now(UTC)
+        outcome = await replies.reply(Reply(thread=thread, in_reply_to=first.message_id, body=text))
+        assert outcome.status == "SENT", outcome
+        back = await replies.sent_messages(thread, sent_at)
+        assert [m.body for m in back] == [text]
+        closed = await sandbox.post(
+            f"/_sandbox/kaufland/shops/{seller['clientKey']}/threads/{thread.id}/close",
+            json={"by": "customer_service"},
+        )
+        assert closed.status_code == 200
+        refused = await replies.reply(
+            Reply(thread=thread, in_reply_to=first.message_id, body="encore")
+        )
+        assert refused.status == "FAILED" and "finally closed" in (refused.reason or "")
+        unknown = ThreadKey(kind="DISCUSSION", id="0019999999", order_id=None)
+        lost = await replies.reply(Reply(thread=unknown, in_reply_to="1", body="?"))
+        assert lost.status == "FAILED"
+        # A clock Kaufland finds off holds the shop: its keys are not taken as refused.
+        client.auth._clock = lambda: time.time() - 600  # type: ignore[attr-defined]
+        with pytest.raises(MarketplaceUnavailable) as held:
+            await probe(client, fields)
+        assert not isinstance(held.value, CredentialsRefused) and held.value.retry_after == 300
+    assert sorted({re.sub(r"\.[0-9]+", "", p) for p in checked.problems}) == []
