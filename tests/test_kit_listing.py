@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 import pytest
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit.listing import Count, OffsetState
+from keybuzz_shared.connectors.kit.listing import Count, OffsetState, Token
 from keybuzz_shared.connectors.seam import (
     CallRefused,
     OrderSummary,
@@ -274,13 +274,13 @@ async def test_a_seek_token_is_asked_alone_until_none_is_given_the_newest_item_k
 
     listing = kit.Listing(kit.SeekToken[Item](lambda i: i.at), since, fetch)
     first = await listing.step(listing.start(T0, None, updated=True), read)
-    assert first.following == kit.Token(T0, None, "t2", T0 + timedelta(minutes=9))
+    assert first.following == Token(T0, None, "t2", T0 + timedelta(minutes=9))
     resumed = round_trip(listing, first.following, updated=True)
     assert resumed == first.following
     last = await listing.step(resumed, read)
     assert [i.id for i in last.items] == ["I003"] and last.following is None
     assert asked == [{"from": T0.isoformat()}, {"page_token": "t2"}]  # the token alone
-    for edited in (kit.Token(T0, None), kit.Token(T0, None, "")):  # a first page is no cursor
+    for edited in (Token(T0, None), Token(T0, None, "")):  # a first page is no cursor
         with pytest.raises(ValueError, match="not a cursor"):
             listing.resume(cursor_of(edited), updated=True)
 
@@ -405,13 +405,12 @@ async def test_orders_by_id_one_call_each_a_404_none_an_id_not_a_path_not_asked(
             raise CallRefused("GET orders/{id}", 404, "no such order")
         return order(int(path.rsplit("/", 1)[1]), T0)
 
-    def path(order_id: str) -> str | None:
-        return f"/orders/{order_id}" if order_id.isdigit() else None
-
-    found = await kit.EachById(get, path).orders(["1", "404", "x/..", "1", "2"], _read_orders)
+    found = await kit.EachById(get, "/orders", str.isdigit).orders(
+        ["1", "404", "x/..", "1", "2"], _read_orders
+    )
     assert [o.external_id for o in found] == ["O1", "O2"]
     assert asked == ["/orders/1", "/orders/404", "/orders/2"]
-    refused = kit.EachById(_refused_500, path)
+    refused = kit.EachById(_refused_500, "/orders")
     with pytest.raises(CallRefused):
         await refused.orders(["1"], _read_orders)
 

@@ -22,8 +22,8 @@ from keybuzz_connector_fnac.numbered_pages import (
     with_unread,
 )
 from keybuzz_connector_fnac.xml_requests import carried, document, xml_instant, xml_text
-from keybuzz_shared.connectors.kit import Listing, PageRead, Pages, Renumbered
-from keybuzz_shared.connectors.kit.listing import Count, logged_each
+from keybuzz_shared.connectors.kit import Listing, Pages, Renumbered
+from keybuzz_shared.connectors.kit.listing import Count, PageRead, logged_each
 from keybuzz_shared.connectors.kit.requester import Garbled
 from keybuzz_shared.connectors.kit.xml_answers import (
     Node,

@@ -12,7 +12,6 @@ import msgspec
 import pytest
 from keybuzz_connector_mirakl.threads import (
     Thread,
-    ThreadPage,
     complete,
     messages_of,
     recipients,
@@ -204,8 +203,8 @@ class NoThreads:
 
     operator = "BOULANGER"
 
-    async def get_json(self, *args: Any, **kwargs: Any) -> ThreadPage:
-        return ThreadPage(data=[], next_page_token=None)
+    async def get_json(self, *args: Any, shape: Any = None, **kwargs: Any) -> Any:
+        return msgspec.json.decode(b'{"data": [], "next_page_token": null}', type=shape)
 
 
 async def test_a_listing_that_finds_nothing_moves_the_next_one_on() -> None:

@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 import msgspec
 
 from keybuzz_shared.connectors.kit.declaration import Discussions
-from keybuzz_shared.connectors.kit.json_answers import segment
+from keybuzz_shared.connectors.kit.json_answers import iso_z, segment
 from keybuzz_shared.connectors.kit.listing import Listing, PageRead, Read
 from keybuzz_shared.connectors.kit.requester import CallErrors, Requester
 from keybuzz_shared.connectors.seam import (
@@ -350,40 +350,121 @@ def _queue_of(cursor: str) -> Queue:
         raise ValueError("not a cursor this connector handed out") from None
 
 
-# --- thread pages --------------------------------------------------------------------------
-# An inbox page of a listing by thread, in the seam's terms: each thread the listing read
-# is made whole (read again where the listing gave only some of its messages), its messages
-# mapped, and the listing's next state handed out as the page's cursor. A thread whose
-# messages cannot be mapped (an attachment id naming another path) costs that thread, said
-# in the page's ``unreadable``, never the page.
+# --- threads listed by last change ----------------------------------------------------------
+# An inbox of threads the marketplace lists by last change, each with its messages (a
+# seller's discussions, an operator's threads): the seam's ``ThreadsInbox``, declared. A
+# listing reads its window page after page by the connector's ``Listing``; each thread of a
+# page is made whole (read again where the listing gave only some of its messages) and
+# mapped, a thread whose messages cannot be mapped (an attachment id naming another path)
+# costing that thread, said in the page's ``unreadable``, never the page; the listing's next
+# state is the page's cursor.
+#
+# Where the window is complete decides the poller's next ``since``. A marketplace that
+# takes a window's end is asked [since, now] (``reach``: how far back it searches at most;
+# a ``since`` further back starts there, said in the log), complete until now, and a page
+# that read no thread ends the listing (nothing to seek from). One that takes none (its
+# listing from ``since`` on, ``updated`` given) is complete on its own clock: until the
+# newest update the listing read (threads updated at that instant come again; the poller
+# drops what it has), or, having read none, until a moment before it was asked on ours
+# (``idle_margin``: for its clock being behind), never before ``since`` (from ``since``,
+# every poll of an idle shop would ask for the same span, for ever).
 
 
-async def thread_page(
-    step: PageRead[T, Any],
-    whole: Callable[[T], Awaitable[T]],
-    messages: Callable[[T], Sequence[InboxMessage]],
-    named: Callable[[T], str],
-    *,
-    complete_until: datetime | None,
-) -> Page[InboxMessage]:
-    """The page of ``step``: each thread ``whole``, its ``messages``; ``named``, a thread
-    as ``unreadable`` names it; ``complete_until``, where a last page leaves the listing
-    complete."""
-    unreadable = list(step.unreadable)
-    found: list[InboxMessage] = []
-    for thread in step.items:
-        read = await whole(thread)
-        try:
-            found += messages(read)
-        except ValueError as exc:
-            unreadable.append(f"{named(thread)}: {exc}")
-    following = step.following
-    return Page(
-        items=tuple(found),
-        next_cursor=cursor_of(following) if following else None,
-        complete_until=None if following else complete_until,
-        unreadable=tuple(unreadable),
-    )
+class ListedThreads(ThreadsInbox, Generic[T]):
+    """``listing`` and ``read``: the threads changed in a window; ``whole``: a thread with
+    all its messages (as listed, or read again); ``mapper``: a page's mapping of a thread
+    to its messages (ValueError: that thread unreadable), made once a page, where it needs
+    what a call gives; ``named``: a thread as ``unreadable`` names it;
+    ``files``, ``marks``: the inbox's files and read marks; ``updated``: a thread's last
+    update, where the listing has no end; ``label``: the marketplace in the log; ``now``:
+    our clock."""
+
+    def __init__(
+        self,
+        listing: Listing[T, Any, Any],
+        read: Read[T],
+        *,
+        whole: Callable[[T], Awaitable[T]],
+        mapper: Callable[[], Awaitable[Callable[[T], Sequence[InboxMessage]]]],
+        named: Callable[[T], str],
+        files: Callable[[InboxFile, int], Awaitable[bytes]],
+        marks: ReadMarks | Unmarked | None = None,
+        updated: Callable[[T], datetime] | None = None,
+        reach: timedelta | None = None,
+        idle_margin: timedelta = timedelta(minutes=1),
+        label: str = "the marketplace",
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.listing = listing
+        self.read = read
+        self.whole = whole
+        self.mapper = mapper
+        self.named = named
+        self.files = files
+        self.marks = marks or Unmarked()
+        self.updated = updated
+        self.reach = reach
+        self.idle_margin = idle_margin
+        self.label = label
+        self.now = now
+
+    async def inbox_messages(
+        self, *, since: datetime, cursor: str | None = None
+    ) -> Page[InboxMessage]:
+        since, asked = as_utc(since), as_utc(self.now())
+        if cursor is not None:
+            state = self.listing.resume(cursor, updated=True)
+        else:
+            state = self.listing.start(*self._window(since, asked), updated=True)
+        step = await self.listing.step(state, self.read)
+        if self.updated is None:
+            complete_until = state.high
+            if not step.items:  # no thread read: nothing to seek from, the listing ends
+                step = PageRead((), step.unreadable, None)
+        else:  # the newest update of every page read, this one's too: pages need not be in order
+            listed = [as_utc(self.updated(thread)) for thread in step.items]
+            newest = max([*listed, *([state.newest] if state.newest else [])], default=None)
+            complete_until = newest or max(since, asked - self.idle_margin)
+        return await self._page(step, complete_until)
+
+    async def _page(self, step: PageRead[T, Any], complete_until: datetime) -> Page[InboxMessage]:
+        unreadable = list(step.unreadable)
+        found: list[InboxMessage] = []
+        messages = await self.mapper()
+        for thread in step.items:
+            try:
+                found += messages(await self.whole(thread))
+            except ValueError as exc:
+                unreadable.append(f"{self.named(thread)}: {exc}")
+        following = step.following
+        return Page(
+            items=tuple(found),
+            next_cursor=cursor_of(following) if following else None,
+            complete_until=None if following else complete_until,
+            unreadable=tuple(unreadable),
+        )
+
+    def _window(self, since: datetime, asked: datetime) -> tuple[datetime, datetime | None]:
+        if self.updated is not None:
+            return since, None
+        if self.reach is not None and since < asked - self.reach:
+            log.info(
+                "%s searches so far back at most: the listing starts later",
+                self.label,
+                extra={"since": iso_z(since), "from": iso_z(asked - self.reach)},
+            )
+            since = asked - self.reach
+        return since, asked
+
+    async def mark_read(self, message_ids: Sequence[str]) -> int:
+        return await self.marks.mark_read(message_ids)
+
+    async def messages_in(self, thread: T) -> list[InboxMessage]:
+        """The thread's messages as a page maps them (a reply's read-back)."""
+        return list((await self.mapper())(thread))
+
+    async def file(self, file: InboxFile, max_bytes: int) -> bytes:
+        return await self.files(file, max_bytes)
 
 
 # --- discussion reads ----------------------------------------------------------------------
