@@ -144,7 +144,8 @@ async def test_a_since_beyond_the_reach_starts_at_it_and_the_window_ends_at_now(
     inbox: ListedThreads[Thread] = ListedThreads(
         Listing(Seek[Thread](lambda t: t.updated), query, page),
         reader(Thread, "thread"),
-        whole=lambda thread: _same(thread),
+        complete=lambda thread: True,
+        read_whole=_same,
         mapper=_no_messages,
         named=lambda thread: thread.id,
         files=no_file,

@@ -131,7 +131,8 @@ async def test_a_listed_inbox_maps_one_threads_messages_as_its_pages_do() -> Non
     inbox: ListedThreads[Discussion] = ListedThreads(
         unused,
         unused,
-        whole=whole,
+        complete=lambda discussion: True,
+        read_whole=whole,
         mapper=mapper,
         named=lambda d: d.id,
         files=no_file,

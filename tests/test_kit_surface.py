@@ -19,7 +19,7 @@ KIT_PACKAGE = "keybuzz_shared.connectors.kit"
 MOST_MODULES = 12
 # The public names at most: 147 before issue 63's item 3 was taken up, the aim 40 (fewer,
 # larger parts). Lower it with each cut; never raise it.
-MOST_PUBLIC_NAMES = 81
+MOST_PUBLIC_NAMES = 80
 # The poller's call pacing: the poller's, no connector's (services import it by its path).
 NOT_A_CONNECTORS = {"pacing"}
 

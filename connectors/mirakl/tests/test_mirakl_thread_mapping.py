@@ -17,6 +17,7 @@ from keybuzz_connector_mirakl.threads import (
     recipients,
     thread_inbox,
     thread_replies,
+    threads_in,
     unsendable,
 )
 from keybuzz_connector_mirakl.threads import read_thread as thread_of_bytes
@@ -95,6 +96,20 @@ def test_the_threads_topic_is_the_tickets_subject(
     listed = messages_of(read_thread(THREAD | {"topic": topic}), "Boulanger")
     assert {m.ticket_subject for m in listed} == {subject}
     assert {m.language for m in listed} == {None}  # a thread has no locale: the words say it
+
+
+def test_a_page_on_its_shape_is_decoded_once_into_its_threads() -> None:
+    # No form between a page's bytes and its threads: each one's bytes are kept apart only
+    # where one of the page is off its shape (and costs only itself).
+    def page(*threads: dict[str, Any]) -> msgspec.Raw:
+        return msgspec.Raw(msgspec.json.encode({"data": threads, "next_page_token": "t2"}))
+
+    whole = threads_in(page(THREAD, THREAD | {"id": "t-2"}))
+    assert whole is not None and whole.next_page_token == "t2"
+    assert [type(t) for t in whole.data or ()] == [Thread, Thread]
+    hostile = threads_in(page(THREAD, THREAD | {"date_updated": "yesterday"}))
+    assert hostile is not None and [type(t) for t in hostile.data or ()] == [msgspec.Raw] * 2
+    assert threads_in(msgspec.Raw(b'{"data": 7}')) is None
 
 
 def test_a_thread_listed_without_all_its_messages_is_read_whole() -> None:

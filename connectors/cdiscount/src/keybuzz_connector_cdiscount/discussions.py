@@ -31,7 +31,6 @@ from keybuzz_shared.connectors.kit import (
     path_segment,
     read_first,
     shown,
-    whole_when,
 )
 from keybuzz_shared.file_links import LinkRefused
 from keybuzz_shared.ticket_topics import Subject
@@ -230,9 +229,8 @@ class DiscussionInbox(kit.ListedThreads[Discussion]):
             Listing(seek, window, pages, old_cursor),
             read_discussions,
             # As listed when it came with its messages, else read whole.
-            whole=whole_when(
-                lambda d: d.messages is not None, lambda d: discussion_at(client, d.id)
-            ),
+            complete=lambda d: d.messages is not None,
+            read_whole=lambda d: discussion_at(client, d.id),
             mapper=mapper,
             named=lambda discussion: f"discussion {discussion.id}",
             marks=kit.ReadMarks(

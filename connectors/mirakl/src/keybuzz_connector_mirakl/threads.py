@@ -20,7 +20,6 @@ from keybuzz_shared.connectors.kit import (
     path_segment,
     read_first,
     shown,
-    whole_when,
 )
 from keybuzz_shared.connectors.seam import (
     InboxFile,
@@ -291,7 +290,8 @@ def thread_inbox(
         ),
         lambda raw: read_each(raw, read_thread),
         # The thread with all its messages: as listed, else read again (M10).
-        whole=whole_when(complete, lambda thread: thread_of(client, thread.id)),
+        complete=complete,
+        read_whole=lambda thread: thread_of(client, thread.id),
         mapper=mapper,
         named=lambda thread: f"thread {thread.id}",
         files=m13,

@@ -89,7 +89,6 @@ from keybuzz_shared.connectors.kit.threads import (
     read_first,
     refused_files,
     shown,
-    whole_when,
 )
 from keybuzz_shared.connectors.kit.xml_answers import ErrorRoot, Node, StatusEnvelope
 
@@ -173,6 +172,5 @@ __all__ = [
     "shop_number_field",
     "shown",
     "unit_price",
-    "whole_when",
     "window_query",
 ]

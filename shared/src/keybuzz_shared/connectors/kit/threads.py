@@ -371,8 +371,8 @@ def _queue_of(cursor: str) -> Queue:
 
 
 class ListedThreads(ThreadsInbox, Generic[T]):
-    """``listing`` and ``read``: the threads changed in a window; ``whole``: a thread with
-    all its messages (as listed, or read again); ``mapper``: a page's mapping of a thread
+    """``listing`` and ``read``: the threads changed in a window; ``complete``: whether a
+    listed thread holds all its messages, else ``read_whole`` reads it again; ``mapper``: a page's mapping of a thread
     to its messages (ValueError: that thread unreadable), made once a page, where it needs
     what a call gives; ``named``: a thread as ``unreadable`` names it;
     ``files``, ``marks``: the inbox's files and read marks; ``updated``: a thread's last
@@ -384,7 +384,8 @@ class ListedThreads(ThreadsInbox, Generic[T]):
         listing: Listing[T, Any, Any],
         read: Read[T],
         *,
-        whole: Callable[[T], Awaitable[T]],
+        complete: Callable[[T], bool],
+        read_whole: Callable[[T], Awaitable[T]],
         mapper: Callable[[], Awaitable[Callable[[T], Sequence[InboxMessage]]]],
         named: Callable[[T], str],
         files: Callable[[InboxFile, int], Awaitable[bytes]],
@@ -397,7 +398,8 @@ class ListedThreads(ThreadsInbox, Generic[T]):
     ) -> None:
         self.listing = listing
         self.read = read
-        self.whole = whole
+        self.complete = complete
+        self.read_whole = read_whole
         self.mapper = mapper
         self.named = named
         self.files = files
@@ -433,7 +435,8 @@ class ListedThreads(ThreadsInbox, Generic[T]):
         messages = await self.mapper()
         for thread in step.items:
             try:
-                found += messages(await self.whole(thread))
+                whole = thread if self.complete(thread) else await self.read_whole(thread)
+                found += messages(whole)
             except ValueError as exc:
                 unreadable.append(f"{self.named(thread)}: {exc}")
         following = step.following
@@ -469,26 +472,13 @@ class ListedThreads(ThreadsInbox, Generic[T]):
 
 # --- discussion reads ----------------------------------------------------------------------
 # What a connector reads of a discussion the marketplace gives with its messages and the
-# parties a reply may go to (its eligible receivers, its authorised participants): the
-# discussion whole, as listed when the listing gave every message, else read again
-# (``whole_when``); and whom a reply goes to (``offered_parties``): each of the seam's
+# parties a reply may go to (its eligible receivers, its authorised participants): whom a
+# reply goes to (``offered_parties``): each of the seam's
 # recipients is some kinds of party, and a reply goes to the parties of those kinds the
 # discussion offers, only where it offers every kind (a reply to ALL needs the buyer and
 # the marketplace's customer care both offered).
 
 P = TypeVar("P")  # a party a reply may go to
-
-
-def whole_when(
-    complete: Callable[[T], bool], read: Callable[[T], Awaitable[T]]
-) -> Callable[[T], Awaitable[T]]:
-    """A listed discussion as it came where it is ``complete`` (every message listed),
-    else ``read`` again (the kit's inboxes' ``whole``)."""
-
-    async def whole(discussion: T) -> T:
-        return discussion if complete(discussion) else await read(discussion)
-
-    return whole
 
 
 def offered_parties(
