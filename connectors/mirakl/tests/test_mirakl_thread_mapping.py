@@ -110,6 +110,7 @@ def test_a_page_on_its_shape_is_decoded_once_into_its_threads() -> None:
     hostile = threads_in(page(THREAD, THREAD | {"date_updated": "yesterday"}))
     assert hostile is not None and [type(t) for t in hostile.data or ()] == [msgspec.Raw] * 2
     assert threads_in(msgspec.Raw(b'{"data": 7}')) is None
+    assert threads_in(None) is None  # no answer (a 204): M11's unreadable answer
 
 
 def test_a_thread_listed_without_all_its_messages_is_read_whole() -> None:

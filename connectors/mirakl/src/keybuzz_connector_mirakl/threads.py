@@ -132,11 +132,13 @@ class ThreadPage(msgspec.Struct, Generic[Listed], frozen=True):
     next_page_token: Any = None
 
 
-def threads_in(raw: msgspec.Raw) -> ThreadPage[Any] | None:
+def threads_in(raw: msgspec.Raw | None) -> ThreadPage[Any] | None:
     """An M11 page's bytes decoded once: into its threads where each is on its shape (no
     form between the bytes and a thread), else each thread kept as its own bytes, read one
     at a time (``read_thread``: one off its shape costs that thread, never the page). None
-    for bytes that are no page."""
+    for bytes that are no page, or no answer (a 204)."""
+    if raw is None:
+        return None
     shapes: tuple[type[ThreadPage[Any]], ...] = (ThreadPage[Thread], ThreadPage[msgspec.Raw])
     for shape in shapes:
         try:
@@ -260,7 +262,7 @@ def thread_inbox(
     and message source. Mirakl's incidents are on order lines (the orders' part): none
     listed here."""
 
-    async def m11(query: dict[str, str], link: str | None) -> tuple[list[Thread], str | None]:
+    async def m11(query: dict[str, str], link: str | None) -> tuple[list[Any], str | None]:
         """An M11 page and its next page's token; a listing's first page is paced."""
         first = "page_token" not in query
         raw = await client.get_json(THREADS, query, operation="M11", paced=first, shape=msgspec.Raw)

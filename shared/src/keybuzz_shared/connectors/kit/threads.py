@@ -372,12 +372,12 @@ def _queue_of(cursor: str) -> Queue:
 
 class ListedThreads(ThreadsInbox, Generic[T]):
     """``listing`` and ``read``: the threads changed in a window; ``complete``: whether a
-    listed thread holds all its messages, else ``read_whole`` reads it again; ``mapper``: a page's mapping of a thread
-    to its messages (ValueError: that thread unreadable), made once a page, where it needs
-    what a call gives; ``named``: a thread as ``unreadable`` names it;
-    ``files``, ``marks``: the inbox's files and read marks; ``updated``: a thread's last
-    update, where the listing has no end; ``label``: the marketplace in the log; ``now``:
-    our clock."""
+    listed thread holds all its messages, else ``read_whole`` reads it again; ``mapper``:
+    a page's mapping of a thread to its messages (ValueError: that thread unreadable),
+    made once a page, where it needs what a call gives; ``named``: a thread as
+    ``unreadable`` names it; ``files``, ``marks``: the inbox's files and read marks;
+    ``updated``: a thread's last update, where the listing has no end; ``reach``: how far
+    back a window may start; ``label``: the marketplace in the log; ``now``: our clock."""
 
     def __init__(
         self,
@@ -423,7 +423,7 @@ class ListedThreads(ThreadsInbox, Generic[T]):
             complete_until = state.high
             if not step.items:  # no thread read: nothing to seek from, the listing ends
                 step = PageRead((), step.unreadable, None)
-        else:  # the newest update of every page read, this one's too: pages need not be in order
+        else:  # the newest update of every page read, this one's too (pages need not be in order)
             listed = [as_utc(self.updated(thread)) for thread in step.items]
             newest = max([*listed, *([state.newest] if state.newest else [])], default=None)
             complete_until = newest or max(since, asked - self.idle_margin)
@@ -434,8 +434,8 @@ class ListedThreads(ThreadsInbox, Generic[T]):
         found: list[InboxMessage] = []
         messages = await self.mapper()
         for thread in step.items:
+            whole = thread if self.complete(thread) else await self.read_whole(thread)
             try:
-                whole = thread if self.complete(thread) else await self.read_whole(thread)
                 found += messages(whole)
             except ValueError as exc:
                 unreadable.append(f"{self.named(thread)}: {exc}")
@@ -473,10 +473,10 @@ class ListedThreads(ThreadsInbox, Generic[T]):
 # --- discussion reads ----------------------------------------------------------------------
 # What a connector reads of a discussion the marketplace gives with its messages and the
 # parties a reply may go to (its eligible receivers, its authorised participants): whom a
-# reply goes to (``offered_parties``): each of the seam's
-# recipients is some kinds of party, and a reply goes to the parties of those kinds the
-# discussion offers, only where it offers every kind (a reply to ALL needs the buyer and
-# the marketplace's customer care both offered).
+# reply goes to (``offered_parties``): each of the seam's recipients is some kinds of party,
+# and a reply goes to the parties of those kinds the discussion offers, only where it offers
+# every kind (a reply to ALL needs the buyer and the marketplace's customer care both
+# offered).
 
 P = TypeVar("P")  # a party a reply may go to
 
