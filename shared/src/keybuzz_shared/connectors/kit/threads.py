@@ -6,7 +6,7 @@ import asyncio
 import logging
 import mimetypes
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
@@ -350,6 +350,10 @@ def _queue_of(cursor: str) -> Queue:
         raise ValueError("not a cursor this connector handed out") from None
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 # --- threads listed by last change ----------------------------------------------------------
 # An inbox of threads the marketplace lists by last change, each with its messages (a
 # seller's discussions, an operator's threads): the seam's ``ThreadsInbox``, declared. A
@@ -370,6 +374,7 @@ def _queue_of(cursor: str) -> Queue:
 # every poll of an idle shop would ask for the same span, for ever).
 
 
+@dataclass(eq=False)  # an inbox is itself, whatever its parts
 class ListedThreads(ThreadsInbox, Generic[T]):
     """``listing`` and ``read``: the threads changed in a window; ``complete``: whether a
     listed thread holds all its messages, else ``read_whole`` reads it again; ``mapper``:
@@ -379,36 +384,20 @@ class ListedThreads(ThreadsInbox, Generic[T]):
     ``updated``: a thread's last update, where the listing has no end; ``reach``: how far
     back a window may start; ``label``: the marketplace in the log; ``now``: our clock."""
 
-    def __init__(
-        self,
-        listing: Listing[T, Any, Any],
-        read: Read[T],
-        *,
-        complete: Callable[[T], bool],
-        read_whole: Callable[[T], Awaitable[T]],
-        mapper: Callable[[], Awaitable[Callable[[T], Sequence[InboxMessage]]]],
-        named: Callable[[T], str],
-        files: Callable[[InboxFile, int], Awaitable[bytes]],
-        marks: ReadMarks | Unmarked | None = None,
-        updated: Callable[[T], datetime] | None = None,
-        reach: timedelta | None = None,
-        idle_margin: timedelta = timedelta(minutes=1),
-        label: str = "the marketplace",
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self.listing = listing
-        self.read = read
-        self.complete = complete
-        self.read_whole = read_whole
-        self.mapper = mapper
-        self.named = named
-        self.files = files
-        self.marks = marks or Unmarked()
-        self.updated = updated
-        self.reach = reach
-        self.idle_margin = idle_margin
-        self.label = label
-        self.now = now
+    listing: Listing[T, Any, Any]
+    read: Read[T]
+    _: KW_ONLY
+    complete: Callable[[T], bool]
+    read_whole: Callable[[T], Awaitable[T]]
+    mapper: Callable[[], Awaitable[Callable[[T], Sequence[InboxMessage]]]]
+    named: Callable[[T], str]
+    files: Callable[[InboxFile, int], Awaitable[bytes]]
+    marks: ReadMarks | Unmarked = field(default_factory=Unmarked)
+    updated: Callable[[T], datetime] | None = None
+    reach: timedelta | None = None
+    idle_margin: timedelta = timedelta(minutes=1)
+    label: str = "the marketplace"
+    now: Callable[[], datetime] = _utc_now
 
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
