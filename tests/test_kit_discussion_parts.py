@@ -2,18 +2,18 @@
 the discussion first and may say why it kept one unsent, and a rule of the connector's
 own for the rest (``DeclaredReplies``' ``post`` and ``refused``), a session's table read
 once (``ReadOnce``), a file's media type from its format or its name (``media_type_of``),
-an item's path by its id (``path_under``) and credentials read from a shop's fields and
+an order's path by its id (``EachById``) and credentials read from a shop's fields and
 shown without their secrets (``credentials_as``, ``Redacted``)."""
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from keybuzz_connector_cdiscount.code_labels import ReadOnce
-from keybuzz_connector_cdiscount.orders import path_under
-from keybuzz_shared.connectors.kit import CallErrors, key_field, shop_number_field
+from keybuzz_shared.connectors.kit import CallErrors, EachById, key_field, shop_number_field
 from keybuzz_shared.connectors.kit.auth import Redacted, credentials_as
 from keybuzz_shared.connectors.kit.threads import DeclaredReplies, media_type_of
 from keybuzz_shared.connectors.seam import InboxMessage, Reply, ThreadKey
@@ -126,7 +126,7 @@ async def test_a_table_unread_is_empty_said_and_asked_again(
     assert await table() == {"code": "label"}
 
 
-# --- media_type_of, path_under, Redacted ----------------------------------------------------
+# --- media_type_of, EachById's paths, Redacted ----------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -146,13 +146,25 @@ def test_a_media_type_is_the_first_name_known(names: tuple[str, ...], expected: 
     ("order_id", "path"),
     [("2611230948AAACH", "/orders/2611230948AAACH"), ("a/../b", "/orders/a%2F..%2Fb")],
 )
-def test_an_items_path_is_its_id_as_one_segment(order_id: str, path: str) -> None:
-    assert path_under("/orders")(order_id) == path
+async def test_an_items_path_is_its_id_as_one_segment(order_id: str, path: str) -> None:
+    assert await asked_for(order_id) == [path]
 
 
 @pytest.mark.parametrize("order_id", ["", " ", ".", ".."])
-def test_an_id_that_cannot_be_a_segment_has_no_path(order_id: str) -> None:
-    assert path_under("/orders")(order_id) is None
+async def test_an_id_that_cannot_be_a_segment_has_no_path(order_id: str) -> None:
+    assert await asked_for(order_id) == []
+
+
+async def asked_for(order_id: str) -> list[str]:
+    """The paths ``EachById`` asks for the order ``order_id``."""
+    asked: list[str] = []
+
+    async def get(path: str) -> Any:
+        asked.append(path)
+        return {}
+
+    await EachById(get, "/orders").orders([order_id], lambda raw: ((), ()))
+    return asked
 
 
 class Keys(Redacted, frozen=True, kw_only=True):

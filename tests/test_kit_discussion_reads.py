@@ -1,34 +1,12 @@
 """What the kit reads of a discussion given with its messages and its parties, without
-servers: the discussion whole, as listed or read again (``whole_when``), and whom a reply
-goes to among the parties it offers (``offered_parties``)."""
+servers: whom a reply goes to among the parties it offers (``offered_parties``; a
+discussion read whole where listed without all its messages: ``test_kit_thread_pages.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
-from keybuzz_shared.connectors.kit.threads import offered_parties, whole_when
+from keybuzz_shared.connectors.kit.threads import offered_parties
 from keybuzz_shared.connectors.seam import Recipient
-
-
-@dataclass(frozen=True)
-class Thread:
-    id: str
-    messages: tuple[str, ...] | None
-
-
-async def test_a_discussion_listed_whole_is_kept_another_read_again() -> None:
-    read: list[str] = []
-
-    async def again(thread: Thread) -> Thread:
-        read.append(thread.id)
-        return Thread(thread.id, ("m1", "m2"))
-
-    whole = whole_when(lambda t: t.messages is not None, again)
-    assert await whole(Thread("1", ("m1",))) == Thread("1", ("m1",))
-    assert await whole(Thread("2", None)) == Thread("2", ("m1", "m2"))
-    assert read == ["2"]
-
 
 KINDS: dict[Recipient, tuple[str, ...]] = {
     "BUYER": ("Customer",),

@@ -12,15 +12,14 @@ from typing import Any
 import msgspec
 import pytest
 from keybuzz_connector_backmarket.result_pages import results_page
-from keybuzz_connector_cdiscount.listed_threads import ListedThreads
 from keybuzz_connector_cdiscount.orders import iso_seconds
 from keybuzz_shared.connectors.kit import (
     CallErrors,
+    ListedThreads,
     Listing,
     PageNumbers,
     ReadInTurn,
     Seek,
-    Unmarked,
     item_at,
     read_as,
     reader,
@@ -145,10 +144,10 @@ async def test_a_since_beyond_the_reach_starts_at_it_and_the_window_ends_at_now(
     inbox: ListedThreads[Thread] = ListedThreads(
         Listing(Seek[Thread](lambda t: t.updated), query, page),
         reader(Thread, "thread"),
-        whole=lambda thread: _same(thread),
+        complete=lambda thread: True,
+        read_whole=_same,
         mapper=_no_messages,
         named=lambda thread: thread.id,
-        marks=Unmarked(),
         files=no_file,
         reach=timedelta(days=182),
         now=lambda: now,

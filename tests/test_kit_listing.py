@@ -412,13 +412,12 @@ async def test_orders_by_id_one_call_each_a_404_none_an_id_not_a_path_not_asked(
             raise CallRefused("GET orders/{id}", 404, "no such order")
         return order(int(path.rsplit("/", 1)[1]), T0)
 
-    def path(order_id: str) -> str | None:
-        return f"/orders/{order_id}" if order_id.isdigit() else None
-
-    found = await kit.EachById(get, path).orders(["1", "404", "x/..", "1", "2"], _read_orders)
+    found = await kit.EachById(get, "/orders", str.isdigit).orders(
+        ["1", "404", "x/..", "1", "2"], _read_orders
+    )
     assert [o.external_id for o in found] == ["O1", "O2"]
     assert asked == ["/orders/1", "/orders/404", "/orders/2"]
-    refused = kit.EachById(_refused_500, path)
+    refused = kit.EachById(_refused_500, "/orders")
     with pytest.raises(CallRefused):
         await refused.orders(["1"], _read_orders)
 

@@ -10,8 +10,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from keybuzz_connector_cdiscount.listed_threads import ListedThreads
-from keybuzz_shared.connectors.kit import CallErrors, Unmarked
+from keybuzz_shared.connectors.kit import CallErrors, ListedThreads
 from keybuzz_shared.connectors.kit.threads import read_first
 from keybuzz_shared.connectors.seam import InboxMessage, Reply, SenderType, ThreadKey
 
@@ -132,10 +131,10 @@ async def test_a_listed_inbox_maps_one_threads_messages_as_its_pages_do() -> Non
     inbox: ListedThreads[Discussion] = ListedThreads(
         unused,
         unused,
-        whole=whole,
+        complete=lambda discussion: True,
+        read_whole=whole,
         mapper=mapper,
         named=lambda d: d.id,
-        marks=Unmarked(),
         files=no_file,
     )
     said: tuple[tuple[str, SenderType, datetime], ...] = (("1", "BUYER", T0), ("2", "SELLER", T0))

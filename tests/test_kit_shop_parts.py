@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import httpx
 import msgspec
 import pytest
-from keybuzz_connector_cdiscount.listed_threads import url_under
+from keybuzz_connector_cdiscount.discussions import url_under
 from keybuzz_connector_cdiscount.orders import iso_seconds
 from keybuzz_connector_cdiscount.vocabulary import Vocabulary
 from keybuzz_connector_mirakl.orders import answer_as, iso_millis, to_millisecond

@@ -19,7 +19,7 @@ KIT_PACKAGE = "keybuzz_shared.connectors.kit"
 MOST_MODULES = 12
 # The public names at most: 147 before issue 63's item 3 was taken up, 84 at session 27's
 # start, the aim 40 (fewer, larger parts). Lower it with each cut; never raise it.
-MOST_PUBLIC_NAMES = 70  # aim: 40
+MOST_PUBLIC_NAMES = 68  # aim: 40
 
 
 def connector_sources() -> dict[str, list[Path]]:

@@ -1,4 +1,5 @@
-"""The kit's inbox page of a listing by thread (kit/threads.py), without a server:
+"""The kit's inbox page of threads listed by last change (kit/threads.py, ``ListedThreads``),
+without a server:
 each thread made whole before its messages are mapped, a thread whose messages cannot be
 mapped costing that thread only (said), and the listing's next state the page's cursor,
 the listing complete only on its last page."""
@@ -6,6 +7,7 @@ the listing complete only on its last page."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
@@ -38,21 +40,12 @@ async def test_a_page_reads_each_thread_whole_and_a_bad_one_costs_only_itself() 
     read_again: list[str] = []
 
     async def whole(thread: Thread) -> Thread:
-        if thread.messages is not None:
-            return thread
         read_again.append(thread.id)
         return Thread(thread.id, ("read whole",))
 
     listed = (Thread("a", ("hello",)), Thread("b", None), Thread("c", ("../orders", "ok")))
     following = WindowCursor(NOW, NOW, None, 2)
-    step = PageRead(listed, ("thread d off its shape",), following)
-    page = await kit.thread_page(
-        step,
-        whole,
-        lambda t: [message(t, body) for body in t.messages or ()],
-        lambda t: f"thread {t.id}",
-        complete_until=NOW,
-    )
+    page = await inbox(PageRead(listed, ("thread d off its shape",), following), whole)
     assert [m.message_id for m in page.items] == ["a-hello", "b-read whole"]
     assert read_again == ["b"]
     assert page.unreadable == (
@@ -62,7 +55,38 @@ async def test_a_page_reads_each_thread_whole_and_a_bad_one_costs_only_itself() 
     assert page.next_cursor is not None and page.complete_until is None
     assert seam.state_of(page.next_cursor, WindowCursor, lambda s: True) == following
 
-    last = await kit.thread_page(
-        PageRead((), (), None), whole, lambda t: [], str, complete_until=NOW
-    )
+    last = await inbox(PageRead((), (), None), whole)
     assert last.next_cursor is None and last.complete_until == NOW and last.items == ()
+
+
+class OnePage:
+    """A listing of one page, read in the window [NOW, NOW]."""
+
+    def __init__(self, step: PageRead[Thread, Any]) -> None:
+        self.read = step
+
+    def start(self, low: datetime, high: datetime | None, *, updated: bool) -> kit.WindowCursor:
+        return kit.WindowCursor(low, high)
+
+    async def step(self, state: kit.WindowCursor, read: Any) -> PageRead[Thread, Any]:
+        return self.read
+
+
+async def inbox(step: PageRead[Thread, Any], whole: Any) -> seam.Page[seam.InboxMessage]:
+    async def mapper() -> Any:
+        return lambda t: [message(t, body) for body in t.messages or ()]
+
+    async def no_file(file: seam.InboxFile, max_bytes: int) -> bytes:
+        return b""
+
+    listed: kit.ListedThreads[Thread] = kit.ListedThreads(
+        OnePage(step),  # type: ignore[arg-type]
+        lambda raw: ((), ()),
+        complete=lambda t: t.messages is not None,
+        read_whole=whole,
+        mapper=mapper,
+        named=lambda t: f"thread {t.id}",
+        files=no_file,
+        now=lambda: NOW,
+    )
+    return await listed.inbox_messages(since=NOW)

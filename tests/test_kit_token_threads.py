@@ -1,5 +1,5 @@
 """The kit's inbox of threads listed by last update with no end, page after page by the
-marketplace's token (connectors/mirakl/src/keybuzz_connector_mirakl/token_threads.py, ``TokenThreads``), without a server: a listing
+marketplace's token (kit/threads.py, ``ListedThreads`` with ``updated``), without a server: a listing
 is complete until the newest update it read, on the marketplace's clock; one that read no
 thread until a moment before it was asked, never before ``since``; a next page is asked
 by its token alone; a cursor it did not hand out is refused; one thread's messages are
@@ -13,8 +13,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from keybuzz_connector_mirakl.token_threads import TokenThreads
-from keybuzz_shared.connectors.kit import window_query
+from keybuzz_shared.connectors.kit import ListedThreads, Listing, SeekToken, window_query
 from keybuzz_shared.connectors.seam import InboxFile, InboxMessage, ThreadKey, read_each
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -54,6 +53,10 @@ def said(thread: Thread) -> Sequence[InboxMessage]:
     ]
 
 
+async def mapper() -> Any:
+    return said
+
+
 async def whole(thread: Thread) -> Thread:
     return thread
 
@@ -62,14 +65,18 @@ async def no_files(file: InboxFile, max_bytes: int) -> bytes:
     raise AssertionError("no file is asked")
 
 
-def inbox(pages: Pages) -> TokenThreads[Thread]:
-    return TokenThreads(
-        lambda thread: thread.updated,
-        window_query("since", None, lambda moment: moment.isoformat()),
-        pages,
+def inbox(pages: Pages) -> ListedThreads[Thread]:
+    return ListedThreads(
+        Listing(
+            SeekToken[Thread](lambda thread: thread.updated),
+            window_query("since", None, lambda moment: moment.isoformat()),
+            pages,
+        ),
         lambda raw: read_each(raw, lambda thread: thread),
-        whole=whole,
-        mapped=said,
+        complete=lambda thread: True,
+        read_whole=whole,
+        mapper=mapper,
+        updated=lambda thread: thread.updated,
         named=lambda thread: thread.id,
         files=no_files,
         now=lambda: NOW,

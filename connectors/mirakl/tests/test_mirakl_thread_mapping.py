@@ -12,12 +12,12 @@ import msgspec
 import pytest
 from keybuzz_connector_mirakl.threads import (
     Thread,
-    ThreadPage,
     complete,
     messages_of,
     recipients,
     thread_inbox,
     thread_replies,
+    threads_in,
     unsendable,
 )
 from keybuzz_connector_mirakl.threads import read_thread as thread_of_bytes
@@ -96,6 +96,21 @@ def test_the_threads_topic_is_the_tickets_subject(
     listed = messages_of(read_thread(THREAD | {"topic": topic}), "Boulanger")
     assert {m.ticket_subject for m in listed} == {subject}
     assert {m.language for m in listed} == {None}  # a thread has no locale: the words say it
+
+
+def test_a_page_on_its_shape_is_decoded_once_into_its_threads() -> None:
+    # No form between a page's bytes and its threads: each one's bytes are kept apart only
+    # where one of the page is off its shape (and costs only itself).
+    def page(*threads: dict[str, Any]) -> msgspec.Raw:
+        return msgspec.Raw(msgspec.json.encode({"data": threads, "next_page_token": "t2"}))
+
+    whole = threads_in(page(THREAD, THREAD | {"id": "t-2"}))
+    assert whole is not None and whole.next_page_token == "t2"
+    assert [type(t) for t in whole.data or ()] == [Thread, Thread]
+    hostile = threads_in(page(THREAD, THREAD | {"date_updated": "yesterday"}))
+    assert hostile is not None and [type(t) for t in hostile.data or ()] == [msgspec.Raw] * 2
+    assert threads_in(msgspec.Raw(b'{"data": 7}')) is None
+    assert threads_in(None) is None  # no answer (a 204): M11's unreadable answer
 
 
 def test_a_thread_listed_without_all_its_messages_is_read_whole() -> None:
@@ -204,8 +219,8 @@ class NoThreads:
 
     operator = "BOULANGER"
 
-    async def get_json(self, *args: Any, **kwargs: Any) -> ThreadPage:
-        return ThreadPage(data=[], next_page_token=None)
+    async def get_json(self, *args: Any, shape: Any = None, **kwargs: Any) -> Any:
+        return msgspec.json.decode(b'{"data": [], "next_page_token": null}', type=shape)
 
 
 async def test_a_listing_that_finds_nothing_moves_the_next_one_on() -> None:

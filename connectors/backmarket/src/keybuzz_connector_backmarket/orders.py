@@ -152,9 +152,7 @@ class ShopOrders(kit.ListedOrders):
         super().__init__(
             updated=listing("date_modification"),
             created=listing("date_creation"),
-            by_id=kit.EachById(
-                client.get_json, lambda i: f"/ws/orders/{i}" if i.isdigit() else None
-            ),
+            by_id=kit.EachById(client.get_json, "/ws/orders", str.isdigit),
             read=lambda item: summary_of(kit.read_as(Order, item, "order")),
             label="Back Market",
             log=logging.getLogger(__name__),

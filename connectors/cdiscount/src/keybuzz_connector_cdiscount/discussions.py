@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 import msgspec
 from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.kit import (
@@ -29,14 +30,13 @@ from keybuzz_shared.connectors.kit import (
     path_segment,
     read_first,
     shown,
-    whole_when,
 )
+from keybuzz_shared.file_links import LinkRefused
 from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_cdiscount.code_labels import ReadOnce
 from keybuzz_connector_cdiscount.file_formats import FileFormats
-from keybuzz_connector_cdiscount.listed_threads import ListedThreads, files_under
 from keybuzz_connector_cdiscount.optional_params import optional_params
 from keybuzz_connector_cdiscount.settings import SEARCH_WINDOW_DAYS
 
@@ -199,7 +199,7 @@ old_cursor = earlier(
 )
 
 
-class DiscussionInbox(ListedThreads[Discussion]):
+class DiscussionInbox(kit.ListedThreads[Discussion]):
     """A shop's discussions: the session's inbox and message source. Octopia's claims are
     discussions (no incident); it marks messages read one PATCH each, a few at a time
     within ``mark_budget`` seconds; its labels of sub-typologies are read once a session."""
@@ -228,9 +228,8 @@ class DiscussionInbox(ListedThreads[Discussion]):
             Listing(seek, window, pages, old_cursor),
             read_discussions,
             # As listed when it came with its messages, else read whole.
-            whole=whole_when(
-                lambda d: d.messages is not None, lambda d: discussion_at(client, d.id)
-            ),
+            complete=lambda d: d.messages is not None,
+            read_whole=lambda d: discussion_at(client, d.id),
             mapper=mapper,
             named=lambda discussion: f"discussion {discussion.id}",
             marks=kit.ReadMarks(
@@ -239,10 +238,28 @@ class DiscussionInbox(ListedThreads[Discussion]):
                 "PATCH messages",
                 budget=mark_budget,
             ),
-            files=files_under(client, files, "not an attachment of Octopia's API"),
+            files=functools.partial(_file, client, files),
             reach=SEARCH_SPAN,
             label="Octopia",
         )
+
+
+async def _file(client: kit.Requester, files: str, file: seam.InboxFile, max_bytes: int) -> bytes:
+    """A message's file, fetched with the shop's credentials only under ``files``."""
+    if not url_under(file.url, files):
+        raise LinkRefused("not an attachment of Octopia's API")
+    return await client.get_bytes(file.url, max_bytes)
+
+
+def url_under(url: str, prefix: str) -> bool:
+    """``url`` names something under ``prefix`` once resolved as the HTTP client resolves
+    it: ``files/../orders`` is ``/orders`` (where a shop's token goes with the request; a
+    dot segment in any other spelling is refused for every link, ``file_links``)."""
+    try:
+        resolved = httpx.URL(url)
+    except httpx.InvalidURL:
+        return False
+    return str(resolved).startswith(prefix)
 
 
 async def _labels(client: kit.Requester) -> dict[str, str]:

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit import labelled, segment
+from keybuzz_shared.connectors.kit import labelled
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
@@ -152,24 +151,13 @@ class ShopOrders(kit.ListedOrders):
         super().__init__(
             updated=kit.Listing(kit.Seek(lambda o: o.updated_at), changed, page),
             created=kit.Listing(kit.Seek(), created, page),
-            by_id=kit.EachById(client.get_json, path_under("/orders")),
+            by_id=kit.EachById(client.get_json, "/orders"),
             read=read_order,
             label="Cdiscount",
             log=logging.getLogger(__name__),
             shop=client.shop,
             overlap=LISTING_OVERLAP,
         )
-
-
-def path_under(path: str) -> Callable[[str], str | None]:
-    """An item's path under ``path`` by its id (``<path>/<id>``, an order's for
-    ``EachById``); None for an id that cannot be one path segment, not asked."""
-
-    def item_path(item_id: str) -> str | None:
-        found = segment(item_id)
-        return f"{path}/{found}" if found is not None else None
-
-    return item_path
 
 
 def iso_seconds(moment: datetime, *, up: bool = False) -> str:

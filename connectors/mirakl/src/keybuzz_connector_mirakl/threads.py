@@ -1,14 +1,14 @@
 """A Mirakl shop's threads (M11, M10, M13) as the seam's inbox and message source, and the
 seller's replies on them (M12): docs/MIRAKL.md, "Threads", "Ticket topics" and "Replies".
-Each thread of a page is decoded from its own bytes (``ThreadPage.data``), so that one off
-its shape is left out and said, never the page."""
+A page is decoded once, into its threads (``threads_in``); where one is off its shape, each
+from its own bytes, so that one off its shape is left out and said, never the page."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 import msgspec
@@ -20,7 +20,6 @@ from keybuzz_shared.connectors.kit import (
     path_segment,
     read_first,
     shown,
-    whole_when,
 )
 from keybuzz_shared.connectors.seam import (
     InboxFile,
@@ -31,16 +30,18 @@ from keybuzz_shared.connectors.seam import (
     SenderType,
     ThreadDetail,
     ThreadKey,
+    read_each,
 )
 from keybuzz_shared.file_links import LinkRefused
+from keybuzz_shared.mended import json_decoded
 from keybuzz_shared.text import display_name
 from keybuzz_shared.ticket_topics import Subject, subject_of_label
 from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_mirakl.orders import iso_millis
-from keybuzz_connector_mirakl.token_threads import TokenThreads
 
 THREADS = "api/inbox/threads"
+Listed = TypeVar("Listed")  # a listed thread: decoded, or its bytes
 # Mirakl's sender types: a kind it may add later is kept as a notification, never lost.
 SENDERS: dict[str, SenderType] = {
     "CUSTOMER_USER": "BUYER",
@@ -122,17 +123,35 @@ class Thread(msgspec.Struct, frozen=True):
         return ThreadKey(kind="DISCUSSION", id=self.id, order_id=order.id if order else None)
 
 
-class ThreadPage(msgspec.Struct, frozen=True):
-    """An M11 page: each thread's bytes, read one at a time, and the next page's token
-    (anything but text: none). Each may be null: a key given twice with a bogus null first
-    is read as its last value; a page without its list is refused when read."""
+class ThreadPage(msgspec.Struct, Generic[Listed], frozen=True):
+    """An M11 page: its threads and the next page's token (anything but text: none). Each
+    may be null: a key given twice with a bogus null first is read as its last value; a
+    page without its list is refused when read."""
 
-    data: list[msgspec.Raw] | None = None
+    data: list[Listed] | None = None
     next_page_token: Any = None
 
 
-# One thread's bytes as Mirakl's thread; ValueError naming why they are not one.
-read_thread = functools.partial(kit.read_as, Thread, what="thread")
+def threads_in(raw: msgspec.Raw | None) -> ThreadPage[Any] | None:
+    """An M11 page's bytes decoded once: into its threads where each is on its shape (no
+    form between the bytes and a thread), else each thread kept as its own bytes, read one
+    at a time (``read_thread``: one off its shape costs that thread, never the page). None
+    for bytes that are no page, or no answer (a 204)."""
+    if raw is None:
+        return None
+    shapes: tuple[type[ThreadPage[Any]], ...] = (ThreadPage[Thread], ThreadPage[msgspec.Raw])
+    for shape in shapes:
+        try:
+            return json_decoded(raw, shape)
+        except (msgspec.DecodeError, RecursionError):  # ValidationError is a DecodeError
+            continue
+    return None
+
+
+def read_thread(item: Thread | msgspec.Raw | bytes) -> Thread:
+    """One listed thread, as decoded with its page or from its own bytes; ValueError naming
+    why they are not one."""
+    return item if isinstance(item, Thread) else kit.read_as(Thread, item, "thread")
 
 
 # --- the mapping to the seam ----------------------------------------------------------
@@ -237,18 +256,18 @@ def thread_inbox(
     operator_name: str,
     page_size: int,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
-) -> TokenThreads[Thread]:
-    """A shop's threads through its client (the kit's ``TokenThreads`` on M11's
-    ``next_page_token``): the session's inbox and message source. Mirakl's incidents are
-    on order lines (the orders' part): none listed here."""
+) -> kit.ListedThreads[Thread]:
+    """A shop's threads through its client (the kit's ``ListedThreads`` on M11's
+    ``next_page_token``, complete on Mirakl's clock: M11 takes no end): the session's inbox
+    and message source. Mirakl's incidents are on order lines (the orders' part): none
+    listed here."""
 
-    async def m11(query: dict[str, str], link: str | None) -> tuple[list[msgspec.Raw], str | None]:
+    async def m11(query: dict[str, str], link: str | None) -> tuple[list[Any], str | None]:
         """An M11 page and its next page's token; a listing's first page is paced."""
         first = "page_token" not in query
-        page: ThreadPage = await client.get_json(
-            THREADS, query, operation="M11", paced=first, shape=ThreadPage
-        )
-        if page.data is None:
+        raw = await client.get_json(THREADS, query, operation="M11", paced=first, shape=msgspec.Raw)
+        page = threads_in(raw)
+        if page is None or page.data is None:
             raise client.errors.unreadable("M11", "no list of threads")
         token = page.next_page_token
         return page.data, token if isinstance(token, str) and token else None
@@ -259,19 +278,26 @@ def thread_inbox(
             raise LinkRefused("not an attachment of the operator's Mirakl API")
         return await client.download(file.url, max_bytes, operation="M13")
 
-    return TokenThreads(
-        lambda thread: thread.date_updated,
-        # Threads updated since the window's start (M11 takes no end), with their messages.
-        kit.window_query(
-            "updated_since", None, iso_millis, with_messages="true", limit=str(page_size)
+    async def mapper() -> Callable[[Thread], list[InboxMessage]]:
+        return functools.partial(messages_of, operator_name=operator_name)
+
+    return kit.ListedThreads(
+        kit.Listing(
+            kit.SeekToken[Thread](lambda thread: as_utc(thread.date_updated)),
+            # Threads updated since the window's start (M11 takes no end), with their messages.
+            kit.window_query(
+                "updated_since", None, iso_millis, with_messages="true", limit=str(page_size)
+            ),
+            m11,
         ),
-        m11,
-        kit.reader(Thread, "thread"),
+        lambda raw: read_each(raw, read_thread),
         # The thread with all its messages: as listed, else read again (M10).
-        whole=whole_when(complete, lambda thread: thread_of(client, thread.id)),
-        mapped=lambda thread: messages_of(thread, operator_name),
+        complete=complete,
+        read_whole=lambda thread: thread_of(client, thread.id),
+        mapper=mapper,
         named=lambda thread: f"thread {thread.id}",
         files=m13,
+        updated=lambda thread: thread.date_updated,
         now=now,
     )
 
@@ -302,7 +328,7 @@ def recipients(thread: Thread, recipient: Recipient) -> list[dict[str, Any]] | s
     return [{"type": kind} for kind in PARTICIPANTS[recipient]]
 
 
-def thread_replies(client: kit.Requester, inbox: TokenThreads[Thread]) -> DeclaredReplies:
+def thread_replies(client: kit.Requester, inbox: kit.ListedThreads[Thread]) -> DeclaredReplies:
     """The seller's replies on a shop's threads (the kit's ``read_first``, its files
     checked against ``LIMITS``): each one sent by M12 (``message_input`` a JSON part, each
     file a ``files`` part) to the participants its thread allows as M10 gives it just

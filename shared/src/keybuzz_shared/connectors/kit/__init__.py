@@ -69,9 +69,9 @@ from keybuzz_shared.connectors.kit.signed_mail import DkimKeys, Signed
 from keybuzz_shared.connectors.kit.threads import (
     Conversations,
     DeclaredReplies,
+    ListedThreads,
     ReadInTurn,
     ReadMarks,
-    Unmarked,
     item_at,
     labelled,
     media_type_of,
@@ -79,8 +79,6 @@ from keybuzz_shared.connectors.kit.threads import (
     read_first,
     refused_files,
     shown,
-    thread_page,
-    whole_when,
 )
 from keybuzz_shared.connectors.kit.xml_answers import ErrorRoot, Node, StatusEnvelope
 
@@ -105,6 +103,7 @@ __all__ = [
     "LoginToken",
     "KitSession",
     "ListedOrders",
+    "ListedThreads",
     "Listing",
     "Node",
     "Offsets",
@@ -127,7 +126,6 @@ __all__ = [
     "ShopSettings",
     "Signed",
     "StatusEnvelope",
-    "Unmarked",
     "credentials_as",
     "decimal_of",
     "earlier",
@@ -151,8 +149,6 @@ __all__ = [
     "shop_api_connector",
     "shop_number_field",
     "shown",
-    "thread_page",
     "unit_price",
-    "whole_when",
     "window_query",
 ]

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from keybuzz_shared.connectors.kit.json_answers import segment
 from keybuzz_shared.connectors.kit.listing import Listing, PageRead, Read, logged_each
 from keybuzz_shared.connectors.seam import CallRefused, OrderSummary, Page
 from keybuzz_shared.times import as_utc
@@ -60,22 +61,23 @@ class ById(ABC):
 
 @dataclass(frozen=True)
 class EachById(ById):
-    """One call an order (``get`` of ``path(id)``; None: an id that cannot be a path, not
-    asked); a 404 names no order."""
+    """One call an order (``get`` of ``<under>/<id>``, the id one path segment); an id not
+    ``valid`` or that cannot be one segment is not asked; a 404 names no order."""
 
     get: Callable[[str], Awaitable[Any]]
-    path: Callable[[str], str | None]
+    under: str
+    valid: Callable[[str], bool] = bool
 
     async def orders(
         self, order_ids: Sequence[str], read: Read[OrderSummary]
     ) -> list[OrderSummary]:
         found: list[OrderSummary] = []
         for order_id in dict.fromkeys(order_ids):
-            path = self.path(order_id)
-            if path is None:
+            named = segment(order_id) if self.valid(order_id) else None
+            if named is None:
                 continue
             try:
-                item = await self.get(path)
+                item = await self.get(f"{self.under}/{named}")
             except CallRefused as refused:
                 if refused.status == 404:
                     continue

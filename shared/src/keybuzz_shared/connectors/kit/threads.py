@@ -6,14 +6,14 @@ import asyncio
 import logging
 import mimetypes
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 import msgspec
 
 from keybuzz_shared.connectors.kit.declaration import Discussions
-from keybuzz_shared.connectors.kit.json_answers import segment
+from keybuzz_shared.connectors.kit.json_answers import iso_z, segment
 from keybuzz_shared.connectors.kit.listing import Listing, PageRead, Read
 from keybuzz_shared.connectors.kit.requester import CallErrors, Requester
 from keybuzz_shared.connectors.seam import (
@@ -350,64 +350,124 @@ def _queue_of(cursor: str) -> Queue:
         raise ValueError("not a cursor this connector handed out") from None
 
 
-# --- thread pages --------------------------------------------------------------------------
-# An inbox page of a listing by thread, in the seam's terms: each thread the listing read
-# is made whole (read again where the listing gave only some of its messages), its messages
-# mapped, and the listing's next state handed out as the page's cursor. A thread whose
-# messages cannot be mapped (an attachment id naming another path) costs that thread, said
-# in the page's ``unreadable``, never the page.
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
-async def thread_page(
-    step: PageRead[T, Any],
-    whole: Callable[[T], Awaitable[T]],
-    messages: Callable[[T], Sequence[InboxMessage]],
-    named: Callable[[T], str],
-    *,
-    complete_until: datetime | None,
-) -> Page[InboxMessage]:
-    """The page of ``step``: each thread ``whole``, its ``messages``; ``named``, a thread
-    as ``unreadable`` names it; ``complete_until``, where a last page leaves the listing
-    complete."""
-    unreadable = list(step.unreadable)
-    found: list[InboxMessage] = []
-    for thread in step.items:
-        read = await whole(thread)
-        try:
-            found += messages(read)
-        except ValueError as exc:
-            unreadable.append(f"{named(thread)}: {exc}")
-    following = step.following
-    return Page(
-        items=tuple(found),
-        next_cursor=cursor_of(following) if following else None,
-        complete_until=None if following else complete_until,
-        unreadable=tuple(unreadable),
-    )
+# --- threads listed by last change ----------------------------------------------------------
+# An inbox of threads the marketplace lists by last change, each with its messages (a
+# seller's discussions, an operator's threads): the seam's ``ThreadsInbox``, declared. A
+# listing reads its window page after page by the connector's ``Listing``; each thread of a
+# page is made whole (read again where the listing gave only some of its messages) and
+# mapped, a thread whose messages cannot be mapped (an attachment id naming another path)
+# costing that thread, said in the page's ``unreadable``, never the page; the listing's next
+# state is the page's cursor.
+#
+# Where the window is complete decides the poller's next ``since``. A marketplace that
+# takes a window's end is asked [since, now] (``reach``: how far back it searches at most;
+# a ``since`` further back starts there, said in the log), complete until now, and a page
+# that read no thread ends the listing (nothing to seek from). One that takes none (its
+# listing from ``since`` on, ``updated`` given) is complete on its own clock: until the
+# newest update the listing read (threads updated at that instant come again; the poller
+# drops what it has), or, having read none, until a moment before it was asked on ours
+# (``idle_margin``: for its clock being behind), never before ``since`` (from ``since``,
+# every poll of an idle shop would ask for the same span, for ever).
+
+
+@dataclass(eq=False)  # an inbox is itself, whatever its parts
+class ListedThreads(ThreadsInbox, Generic[T]):
+    """``listing`` and ``read``: the threads changed in a window; ``complete``: whether a
+    listed thread holds all its messages, else ``read_whole`` reads it again; ``mapper``:
+    a page's mapping of a thread to its messages (ValueError: that thread unreadable),
+    made once a page, where it needs what a call gives; ``named``: a thread as
+    ``unreadable`` names it; ``files``, ``marks``: the inbox's files and read marks;
+    ``updated``: a thread's last update, where the listing has no end; ``reach``: how far
+    back a window may start; ``label``: the marketplace in the log; ``now``: our clock."""
+
+    listing: Listing[T, Any, Any]
+    read: Read[T]
+    _: KW_ONLY
+    complete: Callable[[T], bool]
+    read_whole: Callable[[T], Awaitable[T]]
+    mapper: Callable[[], Awaitable[Callable[[T], Sequence[InboxMessage]]]]
+    named: Callable[[T], str]
+    files: Callable[[InboxFile, int], Awaitable[bytes]]
+    marks: ReadMarks | Unmarked = field(default_factory=Unmarked)
+    updated: Callable[[T], datetime] | None = None
+    reach: timedelta | None = None
+    idle_margin: timedelta = timedelta(minutes=1)
+    label: str = "the marketplace"
+    now: Callable[[], datetime] = _utc_now
+
+    async def inbox_messages(
+        self, *, since: datetime, cursor: str | None = None
+    ) -> Page[InboxMessage]:
+        since, asked = as_utc(since), as_utc(self.now())
+        if cursor is not None:
+            state = self.listing.resume(cursor, updated=True)
+        else:
+            state = self.listing.start(*self._window(since, asked), updated=True)
+        step = await self.listing.step(state, self.read)
+        if self.updated is None:
+            complete_until = state.high
+            if not step.items:  # no thread read: nothing to seek from, the listing ends
+                step = PageRead((), step.unreadable, None)
+        else:  # the newest update of every page read, this one's too (pages need not be in order)
+            listed = [as_utc(self.updated(thread)) for thread in step.items]
+            newest = max([*listed, *([state.newest] if state.newest else [])], default=None)
+            complete_until = newest or max(since, asked - self.idle_margin)
+        return await self._page(step, complete_until)
+
+    async def _page(self, step: PageRead[T, Any], complete_until: datetime) -> Page[InboxMessage]:
+        unreadable = list(step.unreadable)
+        found: list[InboxMessage] = []
+        messages = await self.mapper()
+        for thread in step.items:
+            whole = thread if self.complete(thread) else await self.read_whole(thread)
+            try:
+                found += messages(whole)
+            except ValueError as exc:
+                unreadable.append(f"{self.named(thread)}: {exc}")
+        following = step.following
+        return Page(
+            items=tuple(found),
+            next_cursor=cursor_of(following) if following else None,
+            complete_until=None if following else complete_until,
+            unreadable=tuple(unreadable),
+        )
+
+    def _window(self, since: datetime, asked: datetime) -> tuple[datetime, datetime | None]:
+        if self.updated is not None:
+            return since, None
+        if self.reach is not None and since < asked - self.reach:
+            log.info(
+                "%s searches so far back at most: the listing starts later",
+                self.label,
+                extra={"since": iso_z(since), "from": iso_z(asked - self.reach)},
+            )
+            since = asked - self.reach
+        return since, asked
+
+    async def mark_read(self, message_ids: Sequence[str]) -> int:
+        return await self.marks.mark_read(message_ids)
+
+    async def messages_in(self, thread: T) -> list[InboxMessage]:
+        """The thread's messages as a page maps them (a reply's read-back)."""
+        return list((await self.mapper())(thread))
+
+    async def file(self, file: InboxFile, max_bytes: int) -> bytes:
+        return await self.files(file, max_bytes)
 
 
 # --- discussion reads ----------------------------------------------------------------------
 # What a connector reads of a discussion the marketplace gives with its messages and the
-# parties a reply may go to (its eligible receivers, its authorised participants): the
-# discussion whole, as listed when the listing gave every message, else read again
-# (``whole_when``); and whom a reply goes to (``offered_parties``): each of the seam's
-# recipients is some kinds of party, and a reply goes to the parties of those kinds the
-# discussion offers, only where it offers every kind (a reply to ALL needs the buyer and
-# the marketplace's customer care both offered).
+# parties a reply may go to (its eligible receivers, its authorised participants): whom a
+# reply goes to (``offered_parties``): each of the seam's recipients is some kinds of party,
+# and a reply goes to the parties of those kinds the discussion offers, only where it offers
+# every kind (a reply to ALL needs the buyer and the marketplace's customer care both
+# offered).
 
 P = TypeVar("P")  # a party a reply may go to
-
-
-def whole_when(
-    complete: Callable[[T], bool], read: Callable[[T], Awaitable[T]]
-) -> Callable[[T], Awaitable[T]]:
-    """A listed discussion as it came where it is ``complete`` (every message listed),
-    else ``read`` again (the kit's inboxes' ``whole``)."""
-
-    async def whole(discussion: T) -> T:
-        return discussion if complete(discussion) else await read(discussion)
-
-    return whole
 
 
 def offered_parties(
