@@ -111,9 +111,7 @@ class UnitOrders:
         return kit.ListedOrders(
             updated=self.listing("ts_units_updated_from_iso"),
             created=self.listing("ts_created_from_iso"),
-            by_id=kit.EachById(
-                get=self.order, path=lambda i: f"orders/{i}" if i.isalnum() else None
-            ),
+            by_id=kit.EachById(self.order, "orders", valid=str.isalnum),
             read=order_of,
             label=LABEL,
             log=self.client.spec.log,
