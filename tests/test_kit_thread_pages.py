@@ -65,10 +65,10 @@ class OnePage:
     def __init__(self, step: PageRead[Thread, Any]) -> None:
         self.read = step
 
-    def start(self, low: datetime, high: datetime | None, *, updated: bool) -> kit.WindowCursor:
-        return kit.WindowCursor(low, high)
+    def start(self, low: datetime, high: datetime | None, *, updated: bool) -> WindowCursor:
+        return WindowCursor(low, high)
 
-    async def step(self, state: kit.WindowCursor, read: Any) -> PageRead[Thread, Any]:
+    async def step(self, state: WindowCursor, read: Any) -> PageRead[Thread, Any]:
         return self.read
 
 

@@ -19,6 +19,7 @@ from keybuzz_double_kaufland import KauflandDoubleSettings
 from keybuzz_double_kaufland.contract import answer_problems, strict_spec
 from keybuzz_double_kaufland.routes import signature
 from keybuzz_sandbox import SandboxConfig
+from keybuzz_shared.connectors.kit.declaration import Opening
 from keybuzz_shared.connectors.seam import (
     CredentialsRefused,
     MarketplaceUnavailable,
@@ -26,7 +27,6 @@ from keybuzz_shared.connectors.seam import (
     ThreadKey,
 )
 from keybuzz_shared.file_links import FileLinks
-from keybuzz_shared.json_calls import CallOptions
 
 
 def operation_of(method: str, path: str) -> str:
@@ -92,7 +92,9 @@ async def test_the_connector_reads_tickets_across_storefronts_and_replies_once(s
     fields = {"client_key": seller["clientKey"], "secret_key": seller["secretKey"]}
     checked = Checked()
     async with httpx.AsyncClient(timeout=30, event_hooks={"response": [checked]}) as http:
-        client = client_of(fields, http, api, FileLinks([root], inside_allowed=True), CallOptions())
+        client = client_of(
+            Opening(fields, http, api, {"files": FileLinks([root], inside_allowed=True)})
+        )
         assert await probe(client, fields) == seller["clientKey"]
         inbox, replies, orders = session_of(client).parts
         page = await inbox.inbox_messages(since=datetime.now(UTC) - timedelta(days=1))
