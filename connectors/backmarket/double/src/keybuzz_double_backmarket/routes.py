@@ -9,12 +9,13 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from keybuzz_sandbox.answers import JSON, faulted, gateway_page, joined_query, json_answer
+from keybuzz_sandbox.answers import faulted, gateway_page, joined_query, json_answer
 from keybuzz_sandbox.double_kit.admin import admin_router, forward, known
+from keybuzz_sandbox.double_kit.api import served
 from keybuzz_sandbox.double_kit.draws import rng
 from keybuzz_sandbox.double_kit.routes import operation_route
 from keybuzz_sandbox.fault_admin import fault_handlers, retry_after_handlers
-from keybuzz_sandbox.faults import FaultDecision, malform, reply_faults
+from keybuzz_sandbox.faults import FaultDecision, reply_faults
 from litestar import Request, Response, Router, get, post, put
 from litestar.datastructures import UploadFile
 from litestar.exceptions import ClientException
@@ -171,13 +172,7 @@ def backmarket_routes(sb: Sandbox) -> list[Any]:
             done = run(book, parts)
         except Refused as refused:
             return error(refused.status, refused.code, refused.message)
-        body = msgspec.json.encode(done.payload)
-        if decision.malformed_kind == "html":
-            page = b"<!DOCTYPE html><html><body><h1>Maintenance</h1></body></html>"
-            return Response(page, media_type="text/html")
-        if decision.malformed_kind:
-            body = malform(body, decision.malformed_kind, faults().huge_bytes)
-        return Response(body, status_code=done.status, media_type=JSON)
+        return served(done, decision.malformed_kind, faults().huge_bytes)
 
     def endpoint(operation: str, method: str, path: str, run: api.Operation) -> Any:
         async def handler(request: Request[Any, Any, Any]) -> Any:

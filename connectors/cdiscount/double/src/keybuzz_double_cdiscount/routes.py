@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import msgspec
-from keybuzz_sandbox.answers import JSON, gateway_page, held_back, json_answer
+from keybuzz_sandbox.answers import gateway_page, held_back, json_answer
 from keybuzz_sandbox.double_kit.admin import admin_router, forward, known
+from keybuzz_sandbox.double_kit.api import Answer, served
 from keybuzz_sandbox.double_kit.draws import numeric_id
 from keybuzz_sandbox.double_kit.routes import operation_route
 from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
-from keybuzz_sandbox.faults import FaultDecision, malform, reply_faults
+from keybuzz_sandbox.faults import FaultDecision, reply_faults
 from litestar import Request, Response, Router, get, post
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 
 TOKEN_PATH = "/octopia/auth/realms/maas/protocol/openid-connect/token"
 API = "/octopia/seller/v2"
+# The html fault: a proxy's page, as a misrouted base URL gets.
+PROXY_PAGE = gateway_page(200).content
 
 
 def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> Response[bytes]:
@@ -91,6 +94,9 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
         sb.config.seed, default_shops(own.bench_orders, own.extra_shops), sb.clock
     )
 
+    def huge_bytes() -> int:
+        return double.faults.config.huge_bytes
+
     def fault(status: int) -> Response[bytes]:
         if status != 429:
             return gateway_page(status)
@@ -129,13 +135,7 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
             "not-before-policy": 0,
             "scope": "profile email",
         }
-        if decision.malformed_kind == "html":
-            return gateway_page(200)
-        if decision.malformed_kind:
-            huge = double.faults.config.huge_bytes
-            malformed = malform(msgspec.json.encode(body), decision.malformed_kind, huge)
-            return Response(malformed, media_type=JSON)
-        return json_answer(body)
+        return served(Answer(200, body), decision.malformed_kind, huge_bytes(), page=PROXY_PAGE)
 
     def authorized(request: Request[Any, Any, Any]) -> ShopBook | Response[bytes]:
         scheme, _, value = request.headers.get("authorization", "").partition(" ")
@@ -202,16 +202,7 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
             answer = run(book, parts)
         except Refused as refused:
             return problem(refused.status, refused.message)
-        if answer.status == 204:
-            return Response(b"", status_code=204, headers=answer.headers)
-        if isinstance(answer.payload, bytes):
-            return Response(answer.payload, media_type=answer.media_type, headers=answer.headers)
-        body = msgspec.json.encode(answer.payload)
-        if decision.malformed_kind == "html":  # a proxy's page, as a misrouted base URL gets
-            return gateway_page(200)
-        if decision.malformed_kind:
-            body = malform(body, decision.malformed_kind, double.faults.config.huge_bytes)
-        return Response(body, status_code=answer.status, media_type=JSON, headers=answer.headers)
+        return served(answer, decision.malformed_kind, huge_bytes(), page=PROXY_PAGE)
 
     def endpoint(method: str, path: str, operation: str, run: api.Operation) -> Any:
         async def handler(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:

@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from keybuzz_sandbox.answers import JSON, faulted, gateway_page, joined_query, json_answer
+from keybuzz_sandbox.answers import faulted, gateway_page, joined_query, json_answer
 from keybuzz_sandbox.double_kit.admin import admin_router, forward, known
+from keybuzz_sandbox.double_kit.api import served, web_page
 from keybuzz_sandbox.double_kit.routes import operation_route
 from keybuzz_sandbox.fault_admin import fault_handlers, retry_after_handlers
-from keybuzz_sandbox.faults import FaultDecision, malform, reply_faults
+from keybuzz_sandbox.faults import FaultDecision, reply_faults
 from litestar import Request, Response, Router, get, post, put
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
@@ -35,16 +36,6 @@ PAGES = ("html", "redirect")
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> Response[bytes]:
     """Mirakl's error body (its guide: ``{"message", "status"}``)."""
     return json_answer({"message": message, "status": status}, status, headers)
-
-
-def _malformed(body: bytes, kind: str, config: MiraklFaultConfig) -> Response[bytes]:
-    if kind == "html":
-        page = b"<!DOCTYPE html><html><body><h1>Maintenance</h1></body></html>"
-        return Response(page, media_type="text/html")
-    if kind == "redirect":  # as a misconfigured or moved instance answers
-        login = "https://login.invalid/auth?redirect=%2Fapi"
-        return Response(b"", status_code=302, headers={"Location": login})
-    return Response(malform(body, kind, config.huge_bytes), media_type=JSON)
 
 
 def mirakl_routes(sb: Sandbox) -> list[Any]:
@@ -141,14 +132,9 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
             done = run(book, parts)
         except Refused as refused:
             if decision.malformed_kind in PAGES:  # not the API at all: every answer is the page
-                return _malformed(b"", decision.malformed_kind, faults())
+                return web_page(decision.malformed_kind)
             return error(refused.status, refused.message)
-        if isinstance(done.payload, bytes):
-            return Response(done.payload, media_type=done.media_type, headers=done.headers)
-        body = msgspec.json.encode(done.payload)
-        if decision.malformed_kind:
-            return _malformed(body, decision.malformed_kind, faults())
-        return Response(body, status_code=done.status, media_type=JSON, headers=done.headers)
+        return served(done, decision.malformed_kind, faults().huge_bytes, malformed_status=200)
 
     def endpoint(operation: str, method: str, path: str, run: api.Operation) -> Any:
         async def handler(request: Request[Any, Any, Any], operator: FromPath[str]) -> Any:

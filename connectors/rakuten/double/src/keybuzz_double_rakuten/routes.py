@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from keybuzz_sandbox.answers import XML, gateway_page, held_back, json_answer, xml_malformed
+from keybuzz_sandbox.double_kit.admin import admin_router, known
 from keybuzz_sandbox.fault_admin import fault_handlers
 from keybuzz_sandbox.faults import XML_KINDS, FaultInjector, SlowFaultConfig, reply_faults
-from litestar import Request, Response, Router, get, post
+from litestar import Request, Response, get, post
 from litestar.response import Stream
 from lxml import etree
 
@@ -336,6 +337,9 @@ def routes(sb: Sandbox) -> list[Any]:
 
     # --- admin ------------------------------------------------------------------------------
 
+    def seller_of(login: str) -> Seller:
+        return known(sellers.get(login), f"shop {login}")
+
     def opened(seller: Seller, data: dict[str, Any]) -> Item:
         n = next(numbers)
         now = time.time()
@@ -380,7 +384,7 @@ def routes(sb: Sandbox) -> list[Any]:
 
     @post("/shops/{login:str}/threads", sync_to_thread=False, status_code=201)
     def open_thread(login: str, data: dict[str, Any]) -> Response[bytes]:
-        seller = sellers[login]
+        seller = seller_of(login)
         item = opened(seller, data)
         said = said_by(seller, item, data)
         return json_answer(
@@ -396,18 +400,18 @@ def routes(sb: Sandbox) -> list[Any]:
         "/shops/{login:str}/threads/{item_id:str}/messages", sync_to_thread=False, status_code=201
     )
     def add_message(login: str, item_id: str, data: dict[str, Any]) -> Response[bytes]:
-        seller = sellers[login]
-        item = seller.items[item_id]
+        seller = seller_of(login)
+        item = known(seller.items.get(item_id), f"thread {item_id}")
         said = said_by(seller, item, data)
         return json_answer({"messageId": message_id(item, said)}, 201)
 
     @get("/shops/{login:str}/sent", sync_to_thread=False)
     def sent(login: str) -> Response[bytes]:
-        return json_answer({"sent": sellers[login].sent})
+        return json_answer({"sent": seller_of(login).sent})
 
     @post("/shops/{login:str}/rotate-token", sync_to_thread=False)
     def rotate(login: str) -> Response[bytes]:
-        seller = sellers[login]
+        seller = seller_of(login)
         seller.token = hashlib.sha256(f"{seller.token}|{next(numbers)}".encode()).hexdigest()[:32]
         return json_answer({"token": seller.token})
 
@@ -419,4 +423,4 @@ def routes(sb: Sandbox) -> list[Any]:
         rotate,
         *fault_handlers(faults, RakutenFaults),
     ]
-    return [sales_ws, Router(ADMIN, route_handlers=admin)]
+    return [sales_ws, admin_router(ADMIN, admin)]
