@@ -389,6 +389,3 @@ class ShopBook(DrawnShop[ShopGenerator]):
                 if before < i.facts.opened <= after
             ],
         )
-
-    def whole_seconds(self, virtual: float) -> int:
-        return math.floor(self.real(virtual))
