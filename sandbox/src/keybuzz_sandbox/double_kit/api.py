@@ -5,24 +5,26 @@ marketplace spells alike."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 from litestar import Response
 
 from keybuzz_sandbox.answers import JSON
-from keybuzz_sandbox.faults import malform
+from keybuzz_sandbox.faults import ReplyFaults, malform
 
 T = TypeVar("T")
 
 
 class Refused(Exception):
-    """An operation's refusal: the HTTP status and the marketplace's words for it."""
+    """An operation's refusal: the HTTP status and the marketplace's words for it (and its
+    error code, where the marketplace's error body has one)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, code: str = "") -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.code = code
 
 
 class Answer(msgspec.Struct, frozen=True):
@@ -95,3 +97,32 @@ def served(
             return Response(hostile, status_code=malformed_status, media_type=JSON)
         return Response(hostile, status_code=done.status, media_type=JSON, headers=done.headers)
     return Response(body, status_code=done.status, media_type=JSON, headers=done.headers)
+
+
+class FaultedBook(Protocol):
+    reply_faults: ReplyFaults  # how the shop's threads show and date a seller's reply
+
+
+B = TypeVar("B", bound=FaultedBook)
+C = TypeVar("C")
+
+
+def run_served(
+    run: Callable[[B, C], Answer],
+    book: B,
+    call: C,
+    faults_now: ReplyFaults,
+    refusal: Callable[[Refused], Response[bytes]],
+    malformed_kind: str | None,
+    huge_bytes: int,
+    **served_options: Any,
+) -> Response[bytes]:
+    """``run`` on ``book`` for ``call``, the book's replies shown as this call's
+    ``faults_now`` say; its ``Refused`` answered by ``refusal`` (the marketplace's error
+    body), its answer ``served`` (``served_options``: its page, its malformed status)."""
+    book.reply_faults = faults_now
+    try:
+        done = run(book, call)
+    except Refused as refused:
+        return refusal(refused)
+    return served(done, malformed_kind, huge_bytes, **served_options)

@@ -27,6 +27,12 @@ API_LIMIT = RateLimit(rate_text="5", burst=25)
 TOKEN_OPERATION = "cdiscount.token"
 
 
+class Token(msgspec.Struct, frozen=True):
+    client_id: str
+    seller_id: str
+    expires_at: float  # real epoch seconds
+
+
 class CdiscountFaultConfig(WebPageFaults, kw_only=True, rename="camel", forbid_unknown_fields=True):
     """Body of PUT /_sandbox/cdiscount/faults: the Amazon double's settings and slow shops
     (``WebPageFaults``, shops named by seller id); `operations` names the double's
@@ -44,12 +50,6 @@ class CdiscountFaultConfig(WebPageFaults, kw_only=True, rename="camel", forbid_u
         if self.retry_after_seconds < 0:
             issues.append("retryAfterSeconds must be >= 0")
         return issues
-
-
-class Token(msgspec.Struct, frozen=True):
-    client_id: str
-    seller_id: str
-    expires_at: float  # real epoch seconds
 
 
 class ShopView(msgspec.Struct, kw_only=True, rename="camel"):

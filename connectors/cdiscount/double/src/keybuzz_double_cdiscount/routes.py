@@ -10,8 +10,8 @@ from urllib.parse import parse_qs
 
 import msgspec
 from keybuzz_sandbox.answers import gateway_page, held_back, json_answer
-from keybuzz_sandbox.double_kit.admin import admin_router, forward, known
-from keybuzz_sandbox.double_kit.api import Answer, served
+from keybuzz_sandbox.double_kit.admin import AdvanceRequest, admin_router, forward, known
+from keybuzz_sandbox.double_kit.api import Answer, run_served, served
 from keybuzz_sandbox.double_kit.draws import numeric_id
 from keybuzz_sandbox.double_kit.routes import operation_route
 from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
@@ -58,6 +58,10 @@ def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> 
         media_type="application/problem+json",
         headers=headers,
     )
+
+
+def refusal(refused: Refused) -> Response[bytes]:
+    return problem(refused.status, refused.message)
 
 
 def _oidc_error(
@@ -195,14 +199,9 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
             now=book.virtual(real),
             observed_only=observed_listing_only(),
         )
-        book.reply_faults = reply_faults(
-            double.faults.config, real, book.seller_id, own_clock=book.virtual
-        )
-        try:
-            answer = run(book, parts)
-        except Refused as refused:
-            return problem(refused.status, refused.message)
-        return served(answer, decision.malformed_kind, huge_bytes(), page=PROXY_PAGE)
+        shown = reply_faults(double.faults.config, real, book.seller_id, own_clock=book.virtual)
+        kind = decision.malformed_kind
+        return run_served(run, book, parts, shown, refusal, kind, huge_bytes(), page=PROXY_PAGE)
 
     def endpoint(method: str, path: str, operation: str, run: api.Operation) -> Any:
         async def handler(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
@@ -215,10 +214,6 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
 
 
 # --- admin ---------------------------------------------------------------------------------
-
-
-class AdvanceRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    seconds: float = 86_400.0  # Octopia seconds of the shop's life to play instantly
 
 
 class OpenRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):

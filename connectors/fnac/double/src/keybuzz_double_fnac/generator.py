@@ -18,8 +18,8 @@ import random
 from functools import cached_property
 
 import msgspec
+from keybuzz_sandbox.double_kit.draws import file_bytes, unit
 from keybuzz_sandbox.double_kit.draws import rng as seeded_rng
-from keybuzz_sandbox.double_kit.draws import unit
 from keybuzz_sandbox.double_kit.history import DAY, HOUR, Lifecycle, shipping_path
 from keybuzz_sandbox.double_kit.streams import DrawnStreams
 
@@ -116,9 +116,7 @@ PHOTO_SIZES = (20_000, 400_000)
 
 
 def file_content(file: FileFacts) -> bytes:
-    """The file's bytes, made from its id (nothing stored): ``size`` bytes, always the same."""
-    pattern = f"{file.file_id}:{file.name}\n".encode()
-    return (pattern * (file.size // len(pattern) + 1))[: file.size]
+    return file_bytes(file.file_id, file.name, file.size)
 
 
 class MessageFacts(msgspec.Struct, frozen=True, kw_only=True):

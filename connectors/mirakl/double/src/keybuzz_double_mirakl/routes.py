@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from keybuzz_sandbox.answers import faulted, gateway_page, joined_query, json_answer
-from keybuzz_sandbox.double_kit.admin import admin_router, forward, known
-from keybuzz_sandbox.double_kit.api import served, web_page
+from keybuzz_sandbox.double_kit.admin import AdvanceRequest, admin_router, forward, known
+from keybuzz_sandbox.double_kit.api import Refused, run_served, web_page
 from keybuzz_sandbox.double_kit.routes import operation_route
 from keybuzz_sandbox.fault_admin import fault_handlers, retry_after_handlers
 from keybuzz_sandbox.faults import FaultDecision, reply_faults
@@ -17,7 +17,6 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 
 from . import api
-from .api import Refused
 from .book import CUSTOMER, OPERATOR, SHOP, NewFile, ShopBook, Thread
 from .contract import unknown_parameters, value_problems
 from .double import MiraklDouble, MiraklFaultConfig
@@ -127,14 +126,16 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
             body=await request.body(),
             now=double.clock.now(),
         )
-        book.reply_faults = reply_faults(faults(), double.clock.now(), str(book.shop_id))
-        try:
-            done = run(book, parts)
-        except Refused as refused:
-            if decision.malformed_kind in PAGES:  # not the API at all: every answer is the page
-                return web_page(decision.malformed_kind)
+        kind = decision.malformed_kind
+
+        def refusal(refused: Refused) -> Response[bytes]:
+            if kind in PAGES:  # not the API at all: every answer is the page
+                return web_page(kind)
             return error(refused.status, refused.message)
-        return served(done, decision.malformed_kind, faults().huge_bytes, malformed_status=200)
+
+        shown = reply_faults(faults(), double.clock.now(), str(book.shop_id))
+        huge = faults().huge_bytes
+        return run_served(run, book, parts, shown, refusal, kind, huge, malformed_status=200)
 
     def endpoint(operation: str, method: str, path: str, run: api.Operation) -> Any:
         async def handler(request: Request[Any, Any, Any], operator: FromPath[str]) -> Any:
@@ -147,10 +148,6 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
 
 
 # --- admin ---------------------------------------------------------------------------------
-
-
-class AdvanceRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    seconds: float = 86_400.0  # seconds of the shop's life to play instantly
 
 
 class FileRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
