@@ -10,7 +10,7 @@ from typing import Any, Protocol, TypeVar
 import msgspec
 from litestar import Response
 
-from keybuzz_sandbox.answers import JSON
+from keybuzz_sandbox.answers import JSON, gateway_page
 from keybuzz_sandbox.faults import ReplyFaults, malform
 
 T = TypeVar("T")
@@ -60,6 +60,8 @@ def query_read(
 
 # A proxy's page where the API's JSON was due (the ``html`` fault), with status 200.
 MAINTENANCE_PAGE = b"<!DOCTYPE html><html><body><h1>Maintenance</h1></body></html>"
+# The same fault as a gateway's page says it (where the marketplace's proxy answers so).
+PROXY_PAGE = gateway_page(200).content
 # A moved or misconfigured instance's answer (the ``redirect`` fault): to a login elsewhere.
 LOGIN_REDIRECT = "https://login.invalid/auth?redirect=%2Fapi"
 

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 import msgspec
 from keybuzz_sandbox.answers import gateway_page, held_back, json_answer
 from keybuzz_sandbox.double_kit.admin import AdvanceRequest, admin_router, forward, known
-from keybuzz_sandbox.double_kit.api import Answer, run_served, served
+from keybuzz_sandbox.double_kit.api import PROXY_PAGE, Answer, run_served, served
 from keybuzz_sandbox.double_kit.draws import numeric_id
 from keybuzz_sandbox.double_kit.routes import operation_route
 from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
@@ -40,8 +40,6 @@ if TYPE_CHECKING:
 
 TOKEN_PATH = "/octopia/auth/realms/maas/protocol/openid-connect/token"
 API = "/octopia/seller/v2"
-# The html fault: a proxy's page, as a misrouted base URL gets.
-PROXY_PAGE = gateway_page(200).content
 
 
 def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> Response[bytes]:

@@ -13,8 +13,9 @@ from urllib.parse import urlencode
 import msgspec
 from keybuzz_sandbox.answers import gateway_page, held_back, json_answer
 from keybuzz_sandbox.double_kit.admin import admin_router, known
+from keybuzz_sandbox.double_kit.api import PROXY_PAGE, Answer, served
 from keybuzz_sandbox.fault_admin import fault_handlers
-from keybuzz_sandbox.faults import WebPageFaults, hostile_page, malform, reply_faults
+from keybuzz_sandbox.faults import WebPageFaults, hostile_page, reply_faults
 from litestar import Request, Response, get, post, put
 from litestar.response import Redirect, Stream
 
@@ -143,17 +144,9 @@ def routes(sb: Sandbox) -> list[Any]:
             return error(400, "; ".join(wrong))
 
         async def made() -> Response[bytes]:
-            payload, status = make(seller)
-            if payload is None:
-                return Response(b"", status_code=status)
-            if decision.malformed_kind == "html":
-                return gateway_page(200)
-            raw, kind = msgspec.json.encode(payload), decision.malformed_kind
-            return Response(
-                malform(raw, kind, faults.config.huge_bytes) if kind else raw,
-                status_code=status,
-                media_type="application/json",
-            )
+            payload, status = make(seller)  # None: a 204's
+            kind, huge = decision.malformed_kind, faults.config.huge_bytes
+            return served(Answer(status, payload), kind, huge, page=PROXY_PAGE)
 
         return await held_back(faults.slow_answer(f"ebay.{operation}", seller.number), made)
 
