@@ -77,3 +77,20 @@ def test_an_orders_life_is_drawn_the_same_and_read_at_any_moment() -> None:
     shipped = order.reached("Shipped")
     assert shipped is not None and order.state_at(shipped) == ("Shipped", shipped)
     assert order.reached("Refunded") is None
+
+
+async def test_every_doubles_admin_answers_what_it_lacks_with_the_kits_404(
+    client: httpx.AsyncClient,
+) -> None:
+    """The doubles' admins are served by the kit's router: a shop, a thread or a folder a
+    request names that the double does not hold is its 404, never a 500."""
+    lacking = [
+        ("POST", "/_sandbox/ebay/shops/nobody/revoke", "unknown shop nobody"),
+        ("POST", "/_sandbox/ebay/shops/1/threads/c0/messages", "unknown thread c0"),
+        ("GET", "/_sandbox/rakuten/shops/nobody/sent", "unknown shop nobody"),
+        ("POST", "/_sandbox/rakuten/shops/nobody/rotate-token", "unknown shop nobody"),
+        ("GET", "/_sandbox/backmarket/shops/99/sent", "unknown shop 99"),
+    ]
+    for method, path, error in lacking:
+        answered = await client.request(method, path, json={"body": "Bonjour"})
+        assert (answered.status_code, answered.json()) == (404, {"error": error}), path

@@ -8,11 +8,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
+import msgspec
 from litestar import Request, Response, Router
 
 from keybuzz_sandbox.answers import admin_error
 
 T = TypeVar("T")
+
+
+class AdvanceRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Body of a double's advance: seconds of its clock (the marketplace's seconds) to
+    play at once, a day unless said."""
+
+    seconds: float = 86_400.0
 
 
 class AdminRefusal(Exception):

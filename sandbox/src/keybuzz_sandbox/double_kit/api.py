@@ -5,20 +5,26 @@ marketplace spells alike."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import msgspec
+from litestar import Response
+
+from keybuzz_sandbox.answers import JSON, gateway_page
+from keybuzz_sandbox.faults import ReplyFaults, malform
 
 T = TypeVar("T")
 
 
 class Refused(Exception):
-    """An operation's refusal: the HTTP status and the marketplace's words for it."""
+    """An operation's refusal: the HTTP status and the marketplace's words for it (and its
+    error code, where the marketplace's error body has one)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, code: str = "") -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.code = code
 
 
 class Answer(msgspec.Struct, frozen=True):
@@ -50,3 +56,75 @@ def query_read(
         return read(raw)
     except ValueError:
         raise refused from None
+
+
+# A proxy's page where the API's JSON was due (the ``html`` fault), with status 200.
+MAINTENANCE_PAGE = b"<!DOCTYPE html><html><body><h1>Maintenance</h1></body></html>"
+# The same fault as a gateway's page says it (where the marketplace's proxy answers so).
+PROXY_PAGE = gateway_page(200).content
+# A moved or misconfigured instance's answer (the ``redirect`` fault): to a login elsewhere.
+LOGIN_REDIRECT = "https://login.invalid/auth?redirect=%2Fapi"
+
+
+def web_page(kind: str, page: bytes = MAINTENANCE_PAGE) -> Response[bytes]:
+    """What a base URL that is not the API answers: ``html`` a web page with 200 (``page``),
+    ``redirect`` a 302 to a login."""
+    if kind == "redirect":
+        return Response(b"", status_code=302, headers={"Location": LOGIN_REDIRECT})
+    return Response(page, media_type="text/html")
+
+
+def served(
+    done: Answer,
+    malformed_kind: str | None,
+    huge_bytes: int,
+    *,
+    page: bytes = MAINTENANCE_PAGE,
+    malformed_status: int | None = None,
+) -> Response[bytes]:
+    """An operation's answer over HTTP: no body for a 204, bytes as they are (a file), JSON
+    made hostile as the fault's ``malformed_kind`` says (``html``/``redirect``: ``web_page``;
+    the others ``faults.malform``'s up to ``huge_bytes``, with the answer's status unless
+    ``malformed_status``)."""
+    if done.status == 204:
+        return Response(b"", status_code=204, headers=done.headers)
+    if isinstance(done.payload, bytes):
+        return Response(done.payload, media_type=done.media_type, headers=done.headers)
+    body = msgspec.json.encode(done.payload)
+    if malformed_kind in ("html", "redirect"):
+        return web_page(malformed_kind, page)
+    if malformed_kind:
+        hostile = malform(body, malformed_kind, huge_bytes)
+        if malformed_status is not None:
+            return Response(hostile, status_code=malformed_status, media_type=JSON)
+        return Response(hostile, status_code=done.status, media_type=JSON, headers=done.headers)
+    return Response(body, status_code=done.status, media_type=JSON, headers=done.headers)
+
+
+class FaultedBook(Protocol):
+    reply_faults: ReplyFaults  # how the shop's threads show and date a seller's reply
+
+
+B = TypeVar("B", bound=FaultedBook)
+C = TypeVar("C")
+
+
+def run_served(
+    run: Callable[[B, C], Answer],
+    book: B,
+    call: C,
+    faults_now: ReplyFaults,
+    refusal: Callable[[Refused], Response[bytes]],
+    malformed_kind: str | None,
+    huge_bytes: int,
+    **served_options: Any,
+) -> Response[bytes]:
+    """``run`` on ``book`` for ``call``, the book's replies shown as this call's
+    ``faults_now`` say; its ``Refused`` answered by ``refusal`` (the marketplace's error
+    body), its answer ``served`` (``served_options``: its page, its malformed status)."""
+    book.reply_faults = faults_now
+    try:
+        done = run(book, call)
+    except Refused as refused:
+        return refusal(refused)
+    return served(done, malformed_kind, huge_bytes, **served_options)

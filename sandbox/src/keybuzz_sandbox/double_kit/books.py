@@ -50,6 +50,20 @@ class DrawnShop(Generic[G]):
             self.offer_question_drawn(index)
         self._offers_done = max(self._offers_done, offers)
 
+    def advanced(self, seconds: float, real_now: float) -> tuple[float, float]:
+        """Plays ``seconds`` of the shop's life at once: its virtual times before and after,
+        what was drawn by each made concrete."""
+        before = self.virtual(real_now)
+        self.materialize(before)
+        self.timeline.add_jump(real_now, seconds)
+        after = self.virtual(real_now)
+        self.materialize(after)
+        return before, after
+
+    def placed_between(self, before: float, after: float) -> range:
+        """Indices of the orders placed after ``before``, by ``after`` (virtual times)."""
+        return range(self.gen.placed_before(before), self.gen.placed_before(after))
+
     def order_drawn(self, index: int) -> None:
         """Makes order ``index``'s messages concrete (those it has)."""
         raise NotImplementedError

@@ -33,3 +33,10 @@ def numeric_id(*parts: object, digits: int = 12) -> str:
 def uuid_of(*parts: object) -> str:
     """A UUID fixed by ``parts`` (lower-case, as most marketplaces write them)."""
     return str(uuid.UUID(bytes=digest(*parts, size=16)))
+
+
+def file_bytes(file_id: str, name: str, size: int) -> bytes:
+    """A seeded file's ``size`` bytes, made from its id and name (nothing stored): the same
+    bytes every time it is downloaded."""
+    pattern = f"{file_id}:{name}\n".encode()
+    return (pattern * (size // len(pattern) + 1))[:size]

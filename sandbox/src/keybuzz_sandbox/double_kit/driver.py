@@ -67,3 +67,10 @@ def shops_of(
         for shop in listed
         if kept(shop)
     ]
+
+
+def succeeded(response: httpx.Response) -> Any:
+    """The JSON of a double's admin answer of any 2xx status (else an AssertionError that
+    shows the answer)."""
+    assert response.is_success, response.text
+    return response.json()

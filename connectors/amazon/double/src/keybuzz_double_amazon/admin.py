@@ -11,7 +11,7 @@ import msgspec
 from keybuzz_sandbox.answers import admin_error, json_answer
 from keybuzz_sandbox.clock import iso
 from keybuzz_sandbox.double_kit import admin as kit
-from keybuzz_sandbox.double_kit.admin import forward, known
+from keybuzz_sandbox.double_kit.admin import AdvanceRequest, forward, known
 from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
 from keybuzz_sandbox.faults import FaultConfig
 from litestar import Response, Router, delete, get, post, put
@@ -28,10 +28,6 @@ from .reply_state import RelayFaults
 from .reports import PROCESSING_SECONDS, QUEUE_SECONDS
 from .signing import REFRESH_PREFIX
 from .tokens import RDT_LIFETIME
-
-
-class AdvanceRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    seconds: float = 86_400.0  # Amazon seconds of lifecycle to play instantly
 
 
 class RedirectUriRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

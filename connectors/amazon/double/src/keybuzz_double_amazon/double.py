@@ -8,12 +8,13 @@ import secrets
 
 import msgspec
 from keybuzz_sandbox.clock import SellerTimeline
+from keybuzz_sandbox.double_kit.faults import OptInFaults
 from keybuzz_sandbox.double_kit.tokens import Issued
 from keybuzz_sandbox.ratelimit import RateLimiter
 from keybuzz_sandbox.sandbox import Sandbox
 
 from .env import AmazonDoubleSettings
-from .faults import AmazonFaults
+from .faults import LWA_OPERATION
 from .models import ModelRegistry
 from .notification_delivery import NotificationBook
 from .order_book import OrderBook
@@ -66,7 +67,7 @@ class AmazonDouble:
         self.signer = Signer(settings.signing_secret)
         self.roles = Roles(frozenset(settings.app_roles))
         self.limiter = RateLimiter(self.clock)
-        self.faults = AmazonFaults(config.seed, settings.faults.config())
+        self.faults = OptInFaults(config.seed, settings.faults.config(), LWA_OPERATION)
         self.sellers: dict[str, OrderBook] = {
             spec.seller_id: self._book(spec) for spec in default_sellers(settings.bench_orders)
         }

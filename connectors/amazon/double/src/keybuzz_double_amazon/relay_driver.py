@@ -4,42 +4,36 @@ registered address, refused (bounced) from any address that is not approved."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
+from keybuzz_sandbox.double_kit.driver import succeeded
 from keybuzz_sandbox.relay_conformance import RelaySent
 
 SELLER = "A12BCIS2R7HD4D"  # the seeded FR seller (seed.py)
 
 
-def _ok(response: httpx.Response) -> Any:
-    assert response.is_success, response.text
-    return response.json()
-
-
 class AmazonRelayDriver:
     async def reply_port(self, sandbox: httpx.AsyncClient) -> int:
-        return int(_ok(await sandbox.get("/_sandbox/config"))["replyRelay"]["port"])
+        return int(succeeded(await sandbox.get("/_sandbox/config"))["replyRelay"]["port"])
 
     async def bounce_to(self, sandbox: httpx.AsyncClient, host: str, port: int) -> None:
         target = {"smtpHost": host, "smtpPort": port}
-        _ok(await sandbox.put("/_sandbox/replies/bounce-target", json=target))
+        succeeded(await sandbox.put("/_sandbox/replies/bounce-target", json=target))
 
     async def send(self, sandbox: httpx.AsyncClient, to: str, mx_port: int) -> RelaySent:
         body = {"sellingPartnerId": SELLER, "to": to, "smtpHost": "127.0.0.1", "smtpPort": mx_port}
-        sent = _ok(await sandbox.post("/_sandbox/messages", json=body))["sent"][0]
+        sent = succeeded(await sandbox.post("/_sandbox/messages", json=body))["sent"][0]
         alias = str(sent["sender"]).rsplit("<", 1)[-1].rstrip(">").lower()
         return RelaySent(sent["messageId"], alias, sent["orderId"])
 
     async def reply_sender(self, sandbox: httpx.AsyncClient) -> str:
-        sellers = _ok(await sandbox.get("/_sandbox/sellers"))
+        sellers = succeeded(await sandbox.get("/_sandbox/sellers"))
         return str(next(s for s in sellers if s["sellingPartnerId"] == SELLER)["registeredEmail"])
 
     async def refusing(self, sandbox: httpx.AsyncClient, alias: str) -> str:
         return "not-approved@seller.example"
 
     async def replies(self, sandbox: httpx.AsyncClient, alias: str) -> list[str]:
-        messages = _ok(await sandbox.get(f"/_sandbox/buyers/{alias}/inbox"))["messages"]
+        messages = succeeded(await sandbox.get(f"/_sandbox/buyers/{alias}/inbox"))["messages"]
         return [str(m["text"]).strip() for m in messages]
 
 

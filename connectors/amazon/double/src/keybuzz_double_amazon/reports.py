@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import msgspec
+from keybuzz_sandbox.answers import admin_error, json_answer
 from keybuzz_sandbox.clock import iso, parse_iso
 from litestar import Request, Response, Router, get, put
 from litestar.params import FromPath, JSONBody
@@ -422,12 +423,9 @@ def document_route(sb: AmazonDouble) -> Router:
     @put("/_sandbox/reports/failures", include_in_schema=False, sync_to_thread=False)
     def set_failures(data: JSONBody[ReportFailures]) -> Response[bytes]:
         if min(data.fatal_next, data.cancel_next, data.stall_next) < 0:
-            body = msgspec.json.encode(
-                {"error": "fatalNext, cancelNext and stallNext must be >= 0"}
-            )
-            return Response(body, status_code=400, media_type="application/json")
+            return admin_error(400, "fatalNext, cancelNext and stallNext must be >= 0")
         sb.reports.failures = data
-        return Response(msgspec.json.encode(data), media_type="application/json")
+        return json_answer(data)
 
     @get("/_sandbox/documents/{document_id:str}", include_in_schema=False, sync_to_thread=False)
     def download(document_id: FromPath[str], request: Request[Any, Any, Any]) -> Response[bytes]:

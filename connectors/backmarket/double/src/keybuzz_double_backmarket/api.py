@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 import msgspec
 from keybuzz_sandbox.clock import parse_iso
+from keybuzz_sandbox.double_kit import api as kit
 from keybuzz_sandbox.double_kit.api import Answer, query_read
 
 from .book import CLOSED, MERCHANT, OPEN, Folder, ShopBook
@@ -27,10 +28,11 @@ HIDDEN_ORDER_STATES = (0, 8)
 ORDER_STATES = (0, 10, 1, 3, 8, 9)
 
 
-class Refused(Exception):
+class Refused(kit.Refused):
+    """Back Market's refusal: its error code before its words."""
+
     def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        super().__init__(status, message, code)
 
 
 class Call(msgspec.Struct, frozen=True, kw_only=True):

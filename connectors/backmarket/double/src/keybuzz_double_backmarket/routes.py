@@ -9,12 +9,13 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from keybuzz_sandbox.answers import JSON, faulted, gateway_page, joined_query, json_answer
+from keybuzz_sandbox.answers import faulted, gateway_page, joined_query, json_answer
 from keybuzz_sandbox.double_kit.admin import admin_router, forward, known
+from keybuzz_sandbox.double_kit.api import Refused, run_served
 from keybuzz_sandbox.double_kit.draws import rng
 from keybuzz_sandbox.double_kit.routes import operation_route
 from keybuzz_sandbox.fault_admin import fault_handlers, retry_after_handlers
-from keybuzz_sandbox.faults import FaultDecision, malform, reply_faults
+from keybuzz_sandbox.faults import FaultDecision, reply_faults
 from litestar import Request, Response, Router, get, post, put
 from litestar.datastructures import UploadFile
 from litestar.exceptions import ClientException
@@ -22,7 +23,6 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 
 from . import api
-from .api import Refused
 from .book import BACKMARKET, CUSTOMER, Activity, Folder, ShopBook
 from .contract import query_problems
 from .double import BURST_CALLS, LIMITS, BackMarketDouble, BackMarketFaultConfig, Shop
@@ -68,6 +68,10 @@ def error(
     and orders operations document none of their own (assumed)."""
     body = {"error": {"code": code, "message": message}, "requestId": str(uuid.uuid4())}
     return json_answer(body, status, headers)
+
+
+def refusal(refused: Refused) -> Response[bytes]:
+    return error(refused.status, refused.code, refused.message)
 
 
 def waf(kind: str) -> Response[bytes]:
@@ -165,19 +169,9 @@ def backmarket_routes(sb: Sandbox) -> list[Any]:
             files_url=f"{root}{FILES}",
             now=double.now(),
         )
-        book = double.book(shop)
-        book.reply_faults = reply_faults(faults(), double.clock.now(), str(shop.spec.number))
-        try:
-            done = run(book, parts)
-        except Refused as refused:
-            return error(refused.status, refused.code, refused.message)
-        body = msgspec.json.encode(done.payload)
-        if decision.malformed_kind == "html":
-            page = b"<!DOCTYPE html><html><body><h1>Maintenance</h1></body></html>"
-            return Response(page, media_type="text/html")
-        if decision.malformed_kind:
-            body = malform(body, decision.malformed_kind, faults().huge_bytes)
-        return Response(body, status_code=done.status, media_type=JSON)
+        shown = reply_faults(faults(), double.clock.now(), str(shop.spec.number))
+        kind, huge = decision.malformed_kind, faults().huge_bytes
+        return run_served(run, double.book(shop), parts, shown, refusal, kind, huge)
 
     def endpoint(operation: str, method: str, path: str, run: api.Operation) -> Any:
         async def handler(request: Request[Any, Any, Any]) -> Any:

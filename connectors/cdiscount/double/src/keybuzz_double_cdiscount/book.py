@@ -11,7 +11,7 @@ from __future__ import annotations
 import msgspec
 from keybuzz_sandbox.clock import SellerTimeline
 from keybuzz_sandbox.double_kit.books import DrawnShop
-from keybuzz_sandbox.double_kit.draws import numeric_id
+from keybuzz_sandbox.double_kit.draws import file_bytes, numeric_id
 
 from .generator import (
     CLAIMS,
@@ -164,9 +164,8 @@ class ShopBook(DrawnShop[ShopGenerator]):
         if found is None or found[1] > now:
             return None
         facts, _, content = found
-        if content is None:
-            pattern = f"{facts.attachment_id}:{facts.name}\n".encode()
-            content = (pattern * (facts.size // len(pattern) + 1))[: facts.size]
+        if content is None:  # a seeded file: made from its id
+            content = file_bytes(facts.attachment_id, facts.name, facts.size)
         return facts, content
 
     def shown(self, now: float) -> list[DiscussionRecord]:
@@ -268,18 +267,13 @@ class ShopBook(DrawnShop[ShopGenerator]):
     # --- time -------------------------------------------------------------------------
 
     def advance(self, seconds: float, real_now: float) -> AdvanceSummary:
-        before = self.virtual(real_now)
-        orders_before = self.gen.placed_before(before)
-        known = {d.discussion_id for d in self.shown(before)}
-        self.timeline.add_jump(real_now, seconds)
-        after = self.virtual(real_now)
-        new_orders = [
-            self.gen.order(i).order_id for i in range(orders_before, self.gen.placed_before(after))
-        ]
-        opened = [d.discussion_id for d in self.shown(after) if d.discussion_id not in known]
+        known = {d.discussion_id for d in self.shown(self.virtual(real_now))}
+        before, after = self.advanced(seconds, real_now)
         return AdvanceSummary(
             seller_id=self.seller_id,
             advanced_seconds=seconds,
-            new_order_ids=new_orders,
-            new_discussion_ids=opened,
+            new_order_ids=[self.gen.order(i).order_id for i in self.placed_between(before, after)],
+            new_discussion_ids=[
+                d.discussion_id for d in self.shown(after) if d.discussion_id not in known
+            ],
         )

@@ -7,8 +7,9 @@ from collections.abc import Iterable
 
 import msgspec
 from keybuzz_sandbox.clock import Clock, SellerTimeline
+from keybuzz_sandbox.double_kit.faults import OptInFaults
 from keybuzz_sandbox.double_kit.tokens import Issued
-from keybuzz_sandbox.faults import FaultInjector, WebPageFaults
+from keybuzz_sandbox.faults import WebPageFaults
 from keybuzz_sandbox.ratelimit import RateLimit, RateLimiter
 
 from .book import ShopBook
@@ -24,6 +25,12 @@ TOKEN_LIMIT = RateLimit(rate_text=str(500 / 3_600), burst=500)
 # Retry-After. Clients must obey whatever a 429 says, not this figure.
 API_LIMIT = RateLimit(rate_text="5", burst=25)
 TOKEN_OPERATION = "cdiscount.token"
+
+
+class Token(msgspec.Struct, frozen=True):
+    client_id: str
+    seller_id: str
+    expires_at: float  # real epoch seconds
 
 
 class CdiscountFaultConfig(WebPageFaults, kw_only=True, rename="camel", forbid_unknown_fields=True):
@@ -43,21 +50,6 @@ class CdiscountFaultConfig(WebPageFaults, kw_only=True, rename="camel", forbid_u
         if self.retry_after_seconds < 0:
             issues.append("retryAfterSeconds must be >= 0")
         return issues
-
-
-class CdiscountFaults(FaultInjector):
-    def applies_to(self, op_key: str) -> bool:
-        names = self.config.operations
-        operation = op_key.split(".", 1)[1]
-        if op_key == TOKEN_OPERATION:
-            return op_key in names or operation in names
-        return not names or op_key in names or operation in names
-
-
-class Token(msgspec.Struct, frozen=True):
-    client_id: str
-    seller_id: str
-    expires_at: float  # real epoch seconds
 
 
 class ShopView(msgspec.Struct, kw_only=True, rename="camel"):
@@ -83,7 +75,7 @@ class CdiscountDouble:
             )
         self.by_client = {b.credentials.client_id: b for b in self.books.values()}
         self.tokens: Issued[Token] = Issued(clock)
-        self.faults = CdiscountFaults(f"{seed}|cdiscount", CdiscountFaultConfig())
+        self.faults = OptInFaults(f"{seed}|cdiscount", CdiscountFaultConfig(), TOKEN_OPERATION)
         self.limiter = RateLimiter(clock)
 
     def shops(self) -> list[ShopView]:

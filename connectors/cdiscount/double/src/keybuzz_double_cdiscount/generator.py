@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import random
 import string
-from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
 
 import msgspec
 from keybuzz_sandbox.double_kit.draws import numeric_id, rng, unit
 from keybuzz_sandbox.double_kit.history import DAY, HOUR, Lifecycle, shipping_path
+from keybuzz_sandbox.double_kit.streams import DrawnStreams
 
 from .shops import ShopSpec
 
@@ -150,42 +150,14 @@ def index_of(value: str) -> int | None:
     return index
 
 
-class ShopGenerator:
+class ShopGenerator(DrawnStreams):
     def __init__(self, seed: str, spec: ShopSpec, seller_id: str, anchor: float) -> None:
+        super().__init__((seed, seller_id), spec.order_count, WINDOW, anchor, OFFER_QUESTIONS_EVERY)
         self.seed = seed
         self.spec = spec
         self.seller_id = seller_id
-        self.slot = WINDOW / spec.order_count
-        self.offer_slot = self.slot * OFFER_QUESTIONS_EVERY
-        self.base = anchor - WINDOW
-        self.anchor = anchor
         self.grc_id = numeric_id(seed, "grc-operator", digits=8)
         self.order = lru_cache(maxsize=65_536)(self._order)
-
-    # --- placement ------------------------------------------------------------------
-
-    def _placed(self, index: int, slot: float, stream: str) -> float:
-        jitter = 0.05 + 0.9 * unit(self.seed, self.seller_id, stream, index % self.spec.order_count)
-        return self.base + (index + jitter) * slot
-
-    def _count_before(self, virtual: float, slot: float, placed: Callable[[int], float]) -> int:
-        if virtual < self.base:
-            return 0
-        k = int((virtual - self.base) // slot)
-        return k + 1 if placed(k) <= virtual else k
-
-    def purchase_time(self, index: int) -> float:
-        return self._placed(index, self.slot, "order")
-
-    def placed_before(self, virtual: float) -> int:
-        """Orders placed at or before ``virtual`` (orders are in time order)."""
-        return self._count_before(virtual, self.slot, self.purchase_time)
-
-    def offer_question_time(self, index: int) -> float:
-        return self._placed(index, self.offer_slot, "offer")
-
-    def offer_questions_before(self, virtual: float) -> int:
-        return self._count_before(virtual, self.offer_slot, self.offer_question_time)
 
     # --- orders -----------------------------------------------------------------------
 

@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import msgspec
-from keybuzz_sandbox.answers import JSON, gateway_page, held_back, json_answer
-from keybuzz_sandbox.double_kit.admin import admin_router, forward, known
+from keybuzz_sandbox.answers import gateway_page, held_back, json_answer
+from keybuzz_sandbox.double_kit.admin import AdvanceRequest, admin_router, forward, known
+from keybuzz_sandbox.double_kit.api import PROXY_PAGE, Answer, run_served, served
 from keybuzz_sandbox.double_kit.draws import numeric_id
 from keybuzz_sandbox.double_kit.routes import operation_route
 from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
-from keybuzz_sandbox.faults import FaultDecision, malform, reply_faults
+from keybuzz_sandbox.faults import FaultDecision, reply_faults
 from litestar import Request, Response, Router, get, post
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
@@ -57,6 +58,10 @@ def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> 
     )
 
 
+def refusal(refused: Refused) -> Response[bytes]:
+    return problem(refused.status, refused.message)
+
+
 def _oidc_error(
     status: int, error: str, description: str, headers: dict[str, str] | None = None
 ) -> Response[bytes]:
@@ -90,6 +95,9 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
     double = CdiscountDouble(
         sb.config.seed, default_shops(own.bench_orders, own.extra_shops), sb.clock
     )
+
+    def huge_bytes() -> int:
+        return double.faults.config.huge_bytes
 
     def fault(status: int) -> Response[bytes]:
         if status != 429:
@@ -129,13 +137,7 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
             "not-before-policy": 0,
             "scope": "profile email",
         }
-        if decision.malformed_kind == "html":
-            return gateway_page(200)
-        if decision.malformed_kind:
-            huge = double.faults.config.huge_bytes
-            malformed = malform(msgspec.json.encode(body), decision.malformed_kind, huge)
-            return Response(malformed, media_type=JSON)
-        return json_answer(body)
+        return served(Answer(200, body), decision.malformed_kind, huge_bytes(), page=PROXY_PAGE)
 
     def authorized(request: Request[Any, Any, Any]) -> ShopBook | Response[bytes]:
         scheme, _, value = request.headers.get("authorization", "").partition(" ")
@@ -195,23 +197,9 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
             now=book.virtual(real),
             observed_only=observed_listing_only(),
         )
-        book.reply_faults = reply_faults(
-            double.faults.config, real, book.seller_id, own_clock=book.virtual
-        )
-        try:
-            answer = run(book, parts)
-        except Refused as refused:
-            return problem(refused.status, refused.message)
-        if answer.status == 204:
-            return Response(b"", status_code=204, headers=answer.headers)
-        if isinstance(answer.payload, bytes):
-            return Response(answer.payload, media_type=answer.media_type, headers=answer.headers)
-        body = msgspec.json.encode(answer.payload)
-        if decision.malformed_kind == "html":  # a proxy's page, as a misrouted base URL gets
-            return gateway_page(200)
-        if decision.malformed_kind:
-            body = malform(body, decision.malformed_kind, double.faults.config.huge_bytes)
-        return Response(body, status_code=answer.status, media_type=JSON, headers=answer.headers)
+        shown = reply_faults(double.faults.config, real, book.seller_id, own_clock=book.virtual)
+        kind = decision.malformed_kind
+        return run_served(run, book, parts, shown, refusal, kind, huge_bytes(), page=PROXY_PAGE)
 
     def endpoint(method: str, path: str, operation: str, run: api.Operation) -> Any:
         async def handler(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
@@ -224,10 +212,6 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
 
 
 # --- admin ---------------------------------------------------------------------------------
-
-
-class AdvanceRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    seconds: float = 86_400.0  # Octopia seconds of the shop's life to play instantly
 
 
 class OpenRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):

@@ -12,9 +12,11 @@ from urllib.parse import urlencode
 
 import msgspec
 from keybuzz_sandbox.answers import gateway_page, held_back, json_answer
+from keybuzz_sandbox.double_kit.admin import admin_router, known
+from keybuzz_sandbox.double_kit.api import PROXY_PAGE, Answer, served
 from keybuzz_sandbox.fault_admin import fault_handlers
-from keybuzz_sandbox.faults import WebPageFaults, hostile_page, malform, reply_faults
-from litestar import Request, Response, Router, get, post, put
+from keybuzz_sandbox.faults import WebPageFaults, hostile_page, reply_faults
+from litestar import Request, Response, get, post, put
 from litestar.response import Redirect, Stream
 
 from .contract import body_problems, query_problems
@@ -142,17 +144,9 @@ def routes(sb: Sandbox) -> list[Any]:
             return error(400, "; ".join(wrong))
 
         async def made() -> Response[bytes]:
-            payload, status = make(seller)
-            if payload is None:
-                return Response(b"", status_code=status)
-            if decision.malformed_kind == "html":
-                return gateway_page(200)
-            raw, kind = msgspec.json.encode(payload), decision.malformed_kind
-            return Response(
-                malform(raw, kind, faults.config.huge_bytes) if kind else raw,
-                status_code=status,
-                media_type="application/json",
-            )
+            payload, status = make(seller)  # None: a 204's
+            kind, huge = decision.malformed_kind, faults.config.huge_bytes
+            return served(Answer(status, payload), kind, huge, page=PROXY_PAGE)
 
         return await held_back(faults.slow_answer(f"ebay.{operation}", seller.number), made)
 
@@ -287,6 +281,9 @@ def routes(sb: Sandbox) -> list[Any]:
 
     # --- admin -------------------------------------------------------------------------------
 
+    def seller_of(number: str) -> Seller:
+        return known(sellers.get(number), f"shop {number}")
+
     @get("/shops", sync_to_thread=False)
     def listed_shops() -> Response[bytes]:
         return json_answer([{"name": s.name or f"eBay {s.username}", "number": s.number, "userId": s.user_id,
@@ -301,7 +298,7 @@ def routes(sb: Sandbox) -> list[Any]:
 
     @post("/shops/{number:str}/threads", sync_to_thread=False, status_code=201)
     def opened(number: str, data: dict[str, str]) -> Response[bytes]:
-        s, n = sellers[number], next(ids)
+        s, n = seller_of(number), next(ids)
         kind = "FROM_EBAY" if data.get("from") == "EBAY" else "FROM_MEMBERS"
         # The admin may name the buyer and the listing (one a seeded order bought).
         buyer = "eBay" if kind == "FROM_EBAY" else data.get("buyer") or f"acheteur_{n}"
@@ -320,7 +317,7 @@ def routes(sb: Sandbox) -> list[Any]:
     @post("/shops/{number:str}/orders", sync_to_thread=False, status_code=201)
     def sold(number: str, data: dict[str, int]) -> Response[bytes]:
         """``count`` new orders of the seller at once (a flood of sales), made now."""
-        s = sellers[number]
+        s = seller_of(number)
         made = [seller_order(s, len(s.orders) + k, time.time()) for k in range(data["count"])]
         s.orders += made
         return json_answer({"orderIds": [o["orderId"] for o in made]}, 201)
@@ -330,29 +327,32 @@ def routes(sb: Sandbox) -> list[Any]:
     )
     def written(number: str, thread: str, data: dict[str, Any]) -> Response[bytes]:
         """The buyer writes again in a conversation, its files as links (``mediaUrl``)."""
-        c = next(c for c in sellers[number].conversations if c["conversationId"] == thread)
+        listed = seller_of(number).conversations
+        c = known(
+            next((c for c in listed if c["conversationId"] == thread), None), f"thread {thread}"
+        )
         media = [{"mediaName": f["name"], "mediaType": "PDF", "mediaUrl": f["url"]}
                  for f in data.get("attachments", [])]  # fmt: skip
         message = {"messageId": f"m{next(ids)}", "createdDate": stamp(time.time()),
                    "messageBody": data["body"], "senderUsername": c["buyer"],
-                   "recipientUsername": sellers[number].username, "subject": c["conversationTitle"],
+                   "recipientUsername": seller_of(number).username, "subject": c["conversationTitle"],
                    "readStatus": False, **({"messageMedia": media} if media else {})}  # fmt: skip
         c["messages"].append(message)
         return json_answer({"messageId": message["messageId"]}, 201)
 
     @get("/shops/{number:str}/sent", sync_to_thread=False)
     def sent(number: str) -> Response[bytes]:
-        return json_answer({"sent": [{"body": b} for b in sellers[number].sent]})
+        return json_answer({"sent": [{"body": b} for b in seller_of(number).sent]})
 
     @get("/shops/{number:str}/conversations", sync_to_thread=False)
     def read_marks(number: str) -> Response[bytes]:
-        return json_answer(sellers[number].conversations)
+        return json_answer(seller_of(number).conversations)
 
     @post("/shops/{number:str}/revoke", sync_to_thread=False)
     def revoke(number: str) -> Response[bytes]:
         """The seller withdraws its consent: its refresh and access tokens stop working."""
-        sellers[number].generation += 1
-        refreshing[sellers[number].refresh_token] = sellers[number]
+        seller_of(number).generation += 1
+        refreshing[seller_of(number).refresh_token] = seller_of(number)
         for token, (s, _) in list(access.items()):
             if s.number == number:
                 del access[token]
@@ -367,7 +367,7 @@ def routes(sb: Sandbox) -> list[Any]:
 
     @get("/shops/{number:str}/token-requests", sync_to_thread=False)
     def token_requests(number: str) -> Response[bytes]:
-        return json_answer({"tokenRequests": sellers[number].token_requests})
+        return json_answer({"tokenRequests": seller_of(number).token_requests})
 
     @put("/limits", sync_to_thread=False)
     def set_limits(data: dict[str, int]) -> Response[bytes]:
@@ -393,4 +393,4 @@ def routes(sb: Sandbox) -> list[Any]:
     admin = [listed_shops, register, set_limits, calls_of, granted, opened, sold, written, sent, read_marks, revoke, expire, token_requests,
              *fault_handlers(faults, WebPageFaults)]  # fmt: skip
     api = [authorize, token, user, conversations, conversation, send, update, orders]
-    return [*api, Router(ADMIN, route_handlers=admin)]
+    return [*api, admin_router(ADMIN, admin)]

@@ -370,16 +370,11 @@ class ShopBook(DrawnShop[ShopGenerator]):
     # --- the clock ---------------------------------------------------------------------------
 
     def advance(self, seconds: float, real_now: float) -> AdvanceSummary:
-        before = self.virtual(real_now)
-        self.materialize(before)
-        self.timeline.add_jump(real_now, seconds)
-        after = self.virtual(real_now)
-        self.materialize(after)
-        first, last = self.gen.placed_before(before), self.gen.placed_before(after)
+        before, after = self.advanced(seconds, real_now)
         return AdvanceSummary(
             shop_id=self.shop_id,
             advanced_seconds=seconds,
-            new_order_ids=[self.gen.order_id(i) for i in range(first, last)],
+            new_order_ids=[self.gen.order_id(i) for i in self.placed_between(before, after)],
             new_message_ids=[
                 m.facts.message_id for m in self.by_creation() if before < m.facts.created <= after
             ],
@@ -389,6 +384,3 @@ class ShopBook(DrawnShop[ShopGenerator]):
                 if before < i.facts.opened <= after
             ],
         )
-
-    def whole_seconds(self, virtual: float) -> int:
-        return math.floor(self.real(virtual))

@@ -9,8 +9,9 @@ from typing import ClassVar
 
 import msgspec
 from keybuzz_sandbox.clock import Clock, SellerTimeline
+from keybuzz_sandbox.double_kit.faults import OptInFaults
 from keybuzz_sandbox.double_kit.tokens import Issued
-from keybuzz_sandbox.faults import XML_KINDS, FaultInjector, SlowFaultConfig
+from keybuzz_sandbox.faults import XML_KINDS, SlowFaultConfig
 from keybuzz_sandbox.ratelimit import RateLimit, RateLimiter
 from keybuzz_sandbox.state import PersistentState
 
@@ -58,14 +59,7 @@ class FnacFaultConfig(SlowFaultConfig, kw_only=True, rename="camel", forbid_unkn
 AUTH_OPERATION = "fnac.auth"
 
 
-class FnacFaults(FaultInjector):
-    def applies_to(self, op_key: str) -> bool:
-        names = self.config.operations
-        service = op_key.split(".", 1)[1]
-        if op_key == AUTH_OPERATION:
-            return op_key in names or service in names
-        return not names or op_key in names or service in names
-
+class FnacFaults(OptInFaults):
     def refusal(self, op_key: str) -> tuple[str, ...]:
         """The codes to refuse this request with, if it is one of the next ones refused."""
         config = self.config
@@ -125,7 +119,7 @@ class FnacDouble:
                 public_url,
             )
         self.tokens: Issued[Token] = Issued(clock)
-        self.faults = FnacFaults(f"{seed}|fnac", FnacFaultConfig())
+        self.faults = FnacFaults(f"{seed}|fnac", FnacFaultConfig(), AUTH_OPERATION)
         self.limiter = RateLimiter(clock)
 
     def shops(self) -> list[ShopView]:

@@ -18,9 +18,10 @@ import random
 from functools import cached_property
 
 import msgspec
+from keybuzz_sandbox.double_kit.draws import file_bytes, unit
 from keybuzz_sandbox.double_kit.draws import rng as seeded_rng
-from keybuzz_sandbox.double_kit.draws import unit
 from keybuzz_sandbox.double_kit.history import DAY, HOUR, Lifecycle, shipping_path
+from keybuzz_sandbox.double_kit.streams import DrawnStreams
 
 from .shops import ShopSpec, uuid_from
 
@@ -115,9 +116,7 @@ PHOTO_SIZES = (20_000, 400_000)
 
 
 def file_content(file: FileFacts) -> bytes:
-    """The file's bytes, made from its id (nothing stored): ``size`` bytes, always the same."""
-    pattern = f"{file.file_id}:{file.name}\n".encode()
-    return (pattern * (file.size // len(pattern) + 1))[: file.size]
+    return file_bytes(file.file_id, file.name, file.size)
 
 
 class MessageFacts(msgspec.Struct, frozen=True, kw_only=True):
@@ -227,44 +226,14 @@ def incident_text(reason: str, products: list[str], problem: str) -> str:
     return "\n".join(lines) + f"\n\nDescription du problème{problem}"
 
 
-class ShopGenerator:
+class ShopGenerator(DrawnStreams):
     def __init__(self, seed: str, spec: ShopSpec, shop_id: str, anchor: float) -> None:
+        window = spec.window_days * DAY
+        super().__init__((seed, shop_id), spec.order_count, window, anchor, OFFER_QUESTIONS_EVERY)
         self.seed = seed
         self.spec = spec
         self.shop_id = shop_id
-        self.anchor = anchor
-        self.window = spec.window_days * DAY
-        self.slot = self.window / spec.order_count
-        self.offer_slot = self.slot * OFFER_QUESTIONS_EVERY
-        self.base = anchor - self.window
         self.callcenter = f"Service Client {spec.marketplace.title()}"
-
-    # --- placement ------------------------------------------------------------
-
-    def _placed(self, index: int, slot: float, stream: str) -> float:
-        period = self.spec.order_count
-        jitter = 0.05 + 0.9 * unit(self.seed, self.shop_id, stream, index % period)
-        return self.base + (index + jitter) * slot
-
-    @staticmethod
-    def _count_before(virtual: float, base: float, slot: float, placed) -> int:  # type: ignore[no-untyped-def]
-        if virtual < base:
-            return 0
-        k = int((virtual - base) // slot)
-        return k + 1 if placed(k) <= virtual else k
-
-    def purchase_time(self, index: int) -> float:
-        return self._placed(index, self.slot, "order")
-
-    def placed_before(self, virtual: float) -> int:
-        """Orders placed at or before `virtual` (orders are in time order)."""
-        return self._count_before(virtual, self.base, self.slot, self.purchase_time)
-
-    def offer_question_time(self, index: int) -> float:
-        return self._placed(index, self.offer_slot, "offer")
-
-    def offer_questions_before(self, virtual: float) -> int:
-        return self._count_before(virtual, self.base, self.offer_slot, self.offer_question_time)
 
     def order_id(self, index: int) -> str:
         return uniqid(self.purchase_time(index))

@@ -8,8 +8,8 @@ import base64
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from keybuzz_sandbox.answers import admin_error, json_answer, xml_malformed
-from keybuzz_sandbox.double_kit.admin import admin_router, forward, known
+from keybuzz_sandbox.answers import admin_error, gateway_page, json_answer, xml_malformed
+from keybuzz_sandbox.double_kit.admin import AdvanceRequest, admin_router, forward, known
 from keybuzz_sandbox.echo import EchoSecret
 from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
 from keybuzz_sandbox.faults import XML_KINDS, SlowAnswer, reply_faults, trickled
@@ -58,12 +58,6 @@ def _too_many(double: FnacDouble, service: str) -> Response[bytes]:
     return _xml(body, 429, {"Retry-After": str(wait)})
 
 
-def _server_error(status: int) -> Response[bytes]:
-    # What a load balancer or PHP answers: an HTML page, not the API's XML.
-    page = f"<html><head><title>{status}</title></head><body><h1>{status}</h1></body></html>"
-    return Response(page.encode(), status_code=status, media_type="text/html")
-
-
 def malform(answer: etree._Element, kind: str) -> bytes:
     """Fnac's own hostile bodies (beyond an XML API's: ``faults.XML_KINDS``)."""
     if kind == "empty":  # as Fnac answered once (captured/empty_response.xml)
@@ -110,7 +104,7 @@ async def handle(
     if decision.error_status == 429:
         return _too_many(double, service)
     if decision.error_status:
-        return _server_error(decision.error_status)
+        return gateway_page(decision.error_status)  # a load balancer's or PHP's page
     slow = SlowAnswer()  # a request that is not a shop's is answered at once
     try:
         root = validated(body)
@@ -170,10 +164,6 @@ def _answer(
 
 
 # --- admin --------------------------------------------------------------------------------
-
-
-class AdvanceRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    seconds: float = 86_400.0  # Fnac seconds of the shop's life to play instantly
 
 
 class AttachmentRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
@@ -246,7 +236,7 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
         """A message's linked file (``message_file``'s url); faults name it ``files``."""
         decision = await double.faults.delayed(FILES_OPERATION)
         if decision.error_status:
-            return _server_error(decision.error_status)
+            return gateway_page(decision.error_status)  # a load balancer's or PHP's page
         book = double.books.get(shop_id.upper())
         file = None if book is None else book.file(file_id, double.clock.now())
         if file is None:

@@ -4,44 +4,37 @@ and the lister of its seeded sellers for `make run`'s banner (the ``Double``'s
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 from keybuzz_sandbox.conformance import DoubleShop
-from keybuzz_sandbox.double_kit.driver import shops_of
+from keybuzz_sandbox.double_kit.driver import shops_of, succeeded
 from keybuzz_sandbox.relay_conformance import RelaySent
 
 ADMIN = "/_sandbox/manomano"
 
 
-def _ok(response: httpx.Response) -> Any:
-    assert response.is_success, response.text
-    return response.json()
-
-
 class ManoManoRelayDriver:
     async def reply_port(self, sandbox: httpx.AsyncClient) -> int:
-        return int(_ok(await sandbox.get(f"{ADMIN}/relay"))["port"])
+        return int(succeeded(await sandbox.get(f"{ADMIN}/relay"))["port"])
 
     async def bounce_to(self, sandbox: httpx.AsyncClient, host: str, port: int) -> None:
-        _ok(await sandbox.put(f"{ADMIN}/bounce-target", json={"host": host, "port": port}))
+        succeeded(await sandbox.put(f"{ADMIN}/bounce-target", json={"host": host, "port": port}))
 
     async def send(self, sandbox: httpx.AsyncClient, to: str, mx_port: int) -> RelaySent:
         # A new order each time: its buyer's alias is one no other test made unreachable.
-        order = _ok(await sandbox.post(f"{ADMIN}/orders", json={"contract": 1001}))
+        order = succeeded(await sandbox.post(f"{ADMIN}/orders", json={"contract": 1001}))
         body = {"kind": "buyer", "to": to, "mxPort": mx_port, "orderId": order["order_reference"]}
-        sent = _ok(await sandbox.post(f"{ADMIN}/mails", json=body))["sent"]
+        sent = succeeded(await sandbox.post(f"{ADMIN}/mails", json=body))["sent"]
         return RelaySent(sent["messageId"], sent["sender"], sent["orderId"])
 
     async def reply_sender(self, sandbox: httpx.AsyncClient) -> str:
         return "service-client@vendeur.example"
 
     async def refusing(self, sandbox: httpx.AsyncClient, alias: str) -> str:
-        _ok(await sandbox.post(f"{ADMIN}/unreachable", json={"alias": alias}))
+        succeeded(await sandbox.post(f"{ADMIN}/unreachable", json={"alias": alias}))
         return "service-client@vendeur.example"
 
     async def replies(self, sandbox: httpx.AsyncClient, alias: str) -> list[str]:
-        listed = _ok(await sandbox.get(f"{ADMIN}/threads/{alias}"))["replies"]
+        listed = succeeded(await sandbox.get(f"{ADMIN}/threads/{alias}"))["replies"]
         return [str(r["text"]).strip() for r in listed]
 
 
@@ -56,7 +49,7 @@ class ManoManoSellers:
 
     async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
         fields = {"api_key": "apiKey", "seller_contract_id": "contract"}
-        listed = _ok(await http.get(self.shops_listed_at))
+        listed = succeeded(await http.get(self.shops_listed_at))
         return shops_of(listed, account="contract", credentials=fields)
 
 

@@ -6,17 +6,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from keybuzz_sandbox.answers import JSON, faulted, gateway_page, joined_query, json_answer
-from keybuzz_sandbox.double_kit.admin import admin_router, forward, known
+from keybuzz_sandbox.answers import faulted, gateway_page, joined_query, json_answer
+from keybuzz_sandbox.double_kit.admin import AdvanceRequest, admin_router, forward, known
+from keybuzz_sandbox.double_kit.api import Refused, run_served, web_page
 from keybuzz_sandbox.double_kit.routes import operation_route
 from keybuzz_sandbox.fault_admin import fault_handlers, retry_after_handlers
-from keybuzz_sandbox.faults import FaultDecision, malform, reply_faults
+from keybuzz_sandbox.faults import FaultDecision, reply_faults
 from litestar import Request, Response, Router, get, post, put
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 
 from . import api
-from .api import Refused
 from .book import CUSTOMER, OPERATOR, SHOP, NewFile, ShopBook, Thread
 from .contract import unknown_parameters, value_problems
 from .double import MiraklDouble, MiraklFaultConfig
@@ -35,16 +35,6 @@ PAGES = ("html", "redirect")
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> Response[bytes]:
     """Mirakl's error body (its guide: ``{"message", "status"}``)."""
     return json_answer({"message": message, "status": status}, status, headers)
-
-
-def _malformed(body: bytes, kind: str, config: MiraklFaultConfig) -> Response[bytes]:
-    if kind == "html":
-        page = b"<!DOCTYPE html><html><body><h1>Maintenance</h1></body></html>"
-        return Response(page, media_type="text/html")
-    if kind == "redirect":  # as a misconfigured or moved instance answers
-        login = "https://login.invalid/auth?redirect=%2Fapi"
-        return Response(b"", status_code=302, headers={"Location": login})
-    return Response(malform(body, kind, config.huge_bytes), media_type=JSON)
 
 
 def mirakl_routes(sb: Sandbox) -> list[Any]:
@@ -136,19 +126,16 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
             body=await request.body(),
             now=double.clock.now(),
         )
-        book.reply_faults = reply_faults(faults(), double.clock.now(), str(book.shop_id))
-        try:
-            done = run(book, parts)
-        except Refused as refused:
-            if decision.malformed_kind in PAGES:  # not the API at all: every answer is the page
-                return _malformed(b"", decision.malformed_kind, faults())
+        kind = decision.malformed_kind
+
+        def refusal(refused: Refused) -> Response[bytes]:
+            if kind in PAGES:  # not the API at all: every answer is the page
+                return web_page(kind)
             return error(refused.status, refused.message)
-        if isinstance(done.payload, bytes):
-            return Response(done.payload, media_type=done.media_type, headers=done.headers)
-        body = msgspec.json.encode(done.payload)
-        if decision.malformed_kind:
-            return _malformed(body, decision.malformed_kind, faults())
-        return Response(body, status_code=done.status, media_type=JSON, headers=done.headers)
+
+        shown = reply_faults(faults(), double.clock.now(), str(book.shop_id))
+        huge = faults().huge_bytes
+        return run_served(run, book, parts, shown, refusal, kind, huge, malformed_status=200)
 
     def endpoint(operation: str, method: str, path: str, run: api.Operation) -> Any:
         async def handler(request: Request[Any, Any, Any], operator: FromPath[str]) -> Any:
@@ -161,10 +148,6 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
 
 
 # --- admin ---------------------------------------------------------------------------------
-
-
-class AdvanceRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    seconds: float = 86_400.0  # seconds of the shop's life to play instantly
 
 
 class FileRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -14,29 +14,34 @@ from __future__ import annotations
 import hashlib
 import itertools
 import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
-from zoneinfo import ZoneInfo
 
 from keybuzz_sandbox.answers import XML, gateway_page, held_back, json_answer, xml_malformed
+from keybuzz_sandbox.double_kit.admin import admin_router, known
 from keybuzz_sandbox.fault_admin import fault_handlers
 from keybuzz_sandbox.faults import XML_KINDS, FaultInjector, SlowFaultConfig, reply_faults
-from litestar import Request, Response, Router, get, post
+from litestar import Request, Response, get, post
 from litestar.response import Stream
 from lxml import etree
 
 from keybuzz_double_rakuten import API, RakutenDoubleSettings
+from keybuzz_double_rakuten.state import (
+    DAY,
+    PARIS,
+    SUPPORT,
+    Item,
+    Said,
+    Seller,
+    dated,
+    message_id,
+    seeded_sellers,
+)
 
 if TYPE_CHECKING:
     from keybuzz_sandbox.sandbox import Sandbox
 
 ADMIN = "/_sandbox/rakuten"
-SELLERS = ("boutique-7001", "boutique-7002", "boutique-7003")
-EXTRA_ITEMS = 700_000_000  # ids of the extra sellers' items: above those the admin opens
-SUPPORT = "Rakuten"
-PARIS = ZoneInfo("Europe/Paris")
-DAY = 86_400.0
 SALES_PAGE = 10  # sales a getcurrentsales page lists [assumed]
 # The fields a "mistyped" answer gives a word: each message's and mail's date.
 MISTYPED = ("message/senddate", "mail/senddate")
@@ -51,59 +56,6 @@ class RakutenFaults(SlowFaultConfig, kw_only=True, rename="camel", forbid_unknow
 
     def problems(self) -> list[str]:
         return super().problems() + self.slow_problems()
-
-
-@dataclass
-class Said:
-    kind: str  # "message" (the buyer's or the seller's) or "mail" (with Rakuten)
-    sender: str
-    recipient: str
-    at: float  # epoch seconds
-    content: str
-    unread: bool
-    mail_id: str = ""
-
-
-@dataclass
-class Item:
-    item_id: str
-    purchase_id: str
-    buyer: str
-    ordered_at: float
-    received_at: float | None = None
-    status: str = "ACCEPTED"
-    claim: str = ""  # "", "OPEN" or "CLOSED"
-    amicable: bool = False
-    said: list[Said] = field(default_factory=list)
-
-    def to_do(self, login: str) -> list[str]:
-        causes = ["claim"] if self.claim == "OPEN" else []
-        unread = {s.sender for s in self.said if s.unread and s.sender != login}
-        causes += ["message_from_buyer"] if unread - {SUPPORT} else []
-        return causes + (["message_from_rakuten"] if SUPPORT in unread else [])
-
-
-@dataclass
-class Seller:
-    login: str
-    token: str
-    name: str = ""
-    items: dict[str, Item] = field(default_factory=dict)
-    sent: list[dict[str, str]] = field(default_factory=list)
-
-
-def dated(at: float) -> str:
-    return datetime.fromtimestamp(at, PARIS).strftime("%d/%m/%Y-%H:%M")
-
-
-def message_id(item: Item, said: Said) -> str:
-    """The id Rakuten's connector gives a message (Rakuten gives none): its mail id, else
-    a digest of what the answer says of it (docs/RAKUTEN.md)."""
-    if said.mail_id:
-        return f"{item.item_id}:mail:{said.mail_id}"
-    at = datetime.strptime(dated(said.at), "%d/%m/%Y-%H:%M").replace(tzinfo=PARIS)
-    parts = (item.item_id, said.kind, said.sender, at.astimezone(UTC).isoformat(), said.content)
-    return f"{item.item_id}:{said.kind}:{hashlib.sha256(chr(31).join(parts).encode()).hexdigest()[:24]}"
 
 
 def _el(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:
@@ -132,25 +84,8 @@ def error_document(code: str, message: str, detail: str, kind: str = "Sender") -
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
-def _token(login: str, seed: object) -> str:
-    return hashlib.sha256(f"{login}|{seed}".encode()).hexdigest()[:32]
-
-
-def _extra_seller(n: int, seed: object) -> Seller:
-    """Extra seller ``n`` (from 1): one item sold 3 days ago, its buyer's message read."""
-    login = f"petite-boutique-{n:05d}"
-    seller = Seller(login, _token(login, seed), f"Rakuten Boutique {n:05d}")
-    ordered = time.time() - 3 * DAY
-    item = Item(str(EXTRA_ITEMS + n), str(EXTRA_ITEMS + n), f"acheteur-p{n}", ordered)
-    item.said.append(Said("message", item.buyer, login, ordered + 600, "Merci !", False))
-    seller.items[item.item_id] = item
-    return seller
-
-
 def routes(sb: Sandbox) -> list[Any]:
-    sellers = {login: Seller(login, _token(login, sb.config.seed)) for login in SELLERS}
-    extra = sb.config.of(RakutenDoubleSettings).extra_shops
-    sellers |= {s.login: s for s in (_extra_seller(n, sb.config.seed) for n in range(1, extra + 1))}
+    sellers = seeded_sellers(sb.config.seed, sb.config.of(RakutenDoubleSettings).extra_shops)
     faults = FaultInjector(sb.config.seed, RakutenFaults())
     numbers = itertools.count(1)
 
@@ -336,6 +271,9 @@ def routes(sb: Sandbox) -> list[Any]:
 
     # --- admin ------------------------------------------------------------------------------
 
+    def seller_of(login: str) -> Seller:
+        return known(sellers.get(login), f"shop {login}")
+
     def opened(seller: Seller, data: dict[str, Any]) -> Item:
         n = next(numbers)
         now = time.time()
@@ -380,7 +318,7 @@ def routes(sb: Sandbox) -> list[Any]:
 
     @post("/shops/{login:str}/threads", sync_to_thread=False, status_code=201)
     def open_thread(login: str, data: dict[str, Any]) -> Response[bytes]:
-        seller = sellers[login]
+        seller = seller_of(login)
         item = opened(seller, data)
         said = said_by(seller, item, data)
         return json_answer(
@@ -396,18 +334,18 @@ def routes(sb: Sandbox) -> list[Any]:
         "/shops/{login:str}/threads/{item_id:str}/messages", sync_to_thread=False, status_code=201
     )
     def add_message(login: str, item_id: str, data: dict[str, Any]) -> Response[bytes]:
-        seller = sellers[login]
-        item = seller.items[item_id]
+        seller = seller_of(login)
+        item = known(seller.items.get(item_id), f"thread {item_id}")
         said = said_by(seller, item, data)
         return json_answer({"messageId": message_id(item, said)}, 201)
 
     @get("/shops/{login:str}/sent", sync_to_thread=False)
     def sent(login: str) -> Response[bytes]:
-        return json_answer({"sent": sellers[login].sent})
+        return json_answer({"sent": seller_of(login).sent})
 
     @post("/shops/{login:str}/rotate-token", sync_to_thread=False)
     def rotate(login: str) -> Response[bytes]:
-        seller = sellers[login]
+        seller = seller_of(login)
         seller.token = hashlib.sha256(f"{seller.token}|{next(numbers)}".encode()).hexdigest()[:32]
         return json_answer({"token": seller.token})
 
@@ -419,4 +357,4 @@ def routes(sb: Sandbox) -> list[Any]:
         rotate,
         *fault_handlers(faults, RakutenFaults),
     ]
-    return [sales_ws, Router(ADMIN, route_handlers=admin)]
+    return [sales_ws, admin_router(ADMIN, admin)]
