@@ -150,10 +150,11 @@ async def _sellers_polled(
     nats: Any,
     budget: int,
     interval: float,
+    sellers: int = SELLERS,
 ) -> tuple[Any, RunningService, list[dict[str, Any]], list[str]]:
-    """The eBay double's sellers connected to a running poller with ``budget`` calls a day
-    and eBay's own ``interval``, each polled once."""
-    sandbox = await serve(SandboxConfig(doubles=(EbayDoubleSettings(extra_shops=SELLERS),)))
+    """The eBay double's ``sellers`` connected to a running poller with ``budget`` calls a
+    day and eBay's own ``interval``, each polled once."""
+    sandbox = await serve(SandboxConfig(doubles=(EbayDoubleSettings(extra_shops=sellers),)))
     poller = await start_service(
         DEFINITION,
         NATS_URL=nats.spec.url,
@@ -250,7 +251,7 @@ async def test_a_listing_saying_more_with_nothing_or_repeating_stops_within_a_fe
     # eBay's interval 3 s: a poll's deadline is its interval, and a poll reading a page
     # again on a busy machine takes more than a second.
     sandbox, poller, listed, tenants = await _sellers_polled(
-        serve, start_service, dovecot, vault, private_nats, 1_500_000, 3.0
+        serve, start_service, dovecot, vault, private_nats, 1_500_000, 3.0, sellers=1
     )
     tenant, number = tenants[0], listed[0]["number"]
     await sandbox.post(f"/_sandbox/ebay/shops/{number}/threads", json={"body": "Bonjour"})
