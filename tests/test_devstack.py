@@ -109,42 +109,12 @@ def assert_all_ready() -> None:
     assert httpx.get("http://127.0.0.1:8900/health", timeout=5).status_code == 200
 
 
-# Each start has its own 240 s bound (the whole stack on a loaded machine), after a wait
-# for the default ports.
+# One stack's life as a developer lives it, on one scratch root: ``make run`` stopped by
+# Ctrl-C, then ``make up`` on the same data and ``make down``; each leaves nothing running.
+# Two starts, each with its own 240 s bound (the whole stack on a loaded machine), after a
+# wait for the default ports.
 @pytest.mark.timeout(480 + PORTS_WAIT_SECONDS)
-def test_up_then_down_leaves_nothing_behind(stack_root):
-    up = devstack(stack_root, "up")
-    try:
-        assert up.returncode == 0, up.stderr[-3000:]
-        assert "KeyBuzz development stack is ready" in up.stdout
-        assert "amzn1.application-oa2-client.keybuzz-sandbox" in up.stdout
-        assert_all_ready()  # their streams were provisioned (the services only wait for them)
-        conf = stack_root / ".data" / "supervisord.conf"  # every service's NATS password
-        assert conf.stat().st_mode & 0o777 == 0o600
-        # bootstrap seeded seed 004's product tenants and the sandbox app credentials
-        assert {"ecomlg-001", "kbz-004", "tenant_test_dev"} <= asyncio.run(product_tenant_ids())
-        app = hvac.Client("http://127.0.0.1:8200", token="keybuzz-dev-root").secrets.kv.v2
-        secret = app.read_secret_version(path="keybuzz/amazon_spapi/app", mount_point="secret")
-        assert secret["data"]["data"]["client_id"] == "amzn1.application-oa2-client.keybuzz-sandbox"
-        # The operator's path through the running stack: publish an event, ask a service.
-        event = '{"tenantId":"kbz-005","name":"Shop","plan":"pro","status":"active","country":"FR","createInboundAddress":true}'
-        assert devstack(stack_root, "pub", args=["tenant.created", event]).returncode == 0
-        status = wait_for_synced_tenant(stack_root, "kbz-005")
-        assert status["marketplace"]["plan"] == "PRO"
-        assert status["inboundAddresses"][0]["email"].startswith("amazon.kbz-005.fr.")
-    finally:
-        down = devstack(stack_root, "down")
-    assert down.returncode == 0 and "stopped" in down.stdout
-    time.sleep(0.5)
-    assert our_processes(stack_root) == []
-    assert not any(port_open(p) for p in PORTS)
-    assert not (stack_root / ".data" / "supervisord.pid").exists()
-
-
-# Each start has its own 240 s bound (the whole stack on a loaded machine), after a wait
-# for the default ports.
-@pytest.mark.timeout(480 + PORTS_WAIT_SECONDS)
-def test_run_stops_cleanly_on_ctrl_c_and_starts_again(stack_root):
+def test_run_stops_on_ctrl_c_then_up_starts_again_and_down_leaves_nothing_behind(stack_root):
     env = {**os.environ, "KEYBUZZ_ROOT": str(stack_root), "PYTHONUNBUFFERED": "1"}
     run = subprocess.Popen(
         [sys.executable, "-m", "keybuzz_devstack", "run"],
@@ -172,14 +142,35 @@ def test_run_stops_cleanly_on_ctrl_c_and_starts_again(stack_root):
     assert exit_code == 0
     assert our_processes(stack_root) == []
     assert not any(port_open(p) for p in PORTS)
-    # A second start on the same data works: no stale pid file or socket in the way.
-    again = devstack(stack_root, "up")
+
+    # A second start on the same data works (no stale pid file or socket in the way), in the
+    # background; down then stops it all.
+    up = devstack(stack_root, "up")
     try:
-        assert again.returncode == 0, again.stderr[-3000:]
-        assert_all_ready()
+        assert up.returncode == 0, up.stderr[-3000:]
+        assert "KeyBuzz development stack is ready" in up.stdout
+        assert "amzn1.application-oa2-client.keybuzz-sandbox" in up.stdout
+        assert_all_ready()  # their streams were provisioned (the services only wait for them)
+        conf = stack_root / ".data" / "supervisord.conf"  # every service's NATS password
+        assert conf.stat().st_mode & 0o777 == 0o600
+        # bootstrap seeded seed 004's product tenants and the sandbox app credentials
+        assert {"ecomlg-001", "kbz-004", "tenant_test_dev"} <= asyncio.run(product_tenant_ids())
+        app = hvac.Client("http://127.0.0.1:8200", token="keybuzz-dev-root").secrets.kv.v2
+        secret = app.read_secret_version(path="keybuzz/amazon_spapi/app", mount_point="secret")
+        assert secret["data"]["data"]["client_id"] == "amzn1.application-oa2-client.keybuzz-sandbox"
+        # The operator's path through the running stack: publish an event, ask a service.
+        event = '{"tenantId":"kbz-005","name":"Shop","plan":"pro","status":"active","country":"FR","createInboundAddress":true}'
+        assert devstack(stack_root, "pub", args=["tenant.created", event]).returncode == 0
+        status = wait_for_synced_tenant(stack_root, "kbz-005")
+        assert status["marketplace"]["plan"] == "PRO"
+        assert status["inboundAddresses"][0]["email"].startswith("amazon.kbz-005.fr.")
     finally:
-        devstack(stack_root, "down")
+        down = devstack(stack_root, "down")
+    assert down.returncode == 0 and "stopped" in down.stdout
+    time.sleep(0.5)
     assert our_processes(stack_root) == []
+    assert not any(port_open(p) for p in PORTS)
+    assert not (stack_root / ".data" / "supervisord.pid").exists()
 
 
 def test_external_servers_are_used_and_not_started():

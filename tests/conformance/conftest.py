@@ -1,9 +1,11 @@
 """The conformance suite's fixtures (harness.py): a sandbox, oauth and a poller per test
-worker; each case runs once per registered shop-API connector, with its double's driver."""
+worker; each case runs once per connector family (the first of its registered shop-API
+marketplaces), and for each of them when it is marked ``every_marketplace``."""
 
 from typing import Any
 
 import pytest
+from keybuzz_shared.connectors.registry import families
 from keybuzz_shared.connectors.seam import Connector
 
 from tests.conformance.harness import (  # noqa: F401
@@ -15,8 +17,39 @@ from tests.conformance.harness import (  # noqa: F401
     stacks,
 )
 
+EVERY_MARKETPLACE = "every_marketplace"
 
-@pytest.fixture(params=shop_api_connectors(), ids=lambda c: c.marketplace)
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{EVERY_MARKETPLACE}: a conformance case run for every marketplace of a connector"
+        " family, not only its first (what differs between them: identity, credentials'"
+        " place, hosts, tenants' rules)",
+    )
+
+
+def first_of_each_family(listed: list[Connector]) -> list[Connector]:
+    """The first of ``listed`` served by each entry point: a family's other marketplaces
+    (one package serving several from data, Fnac's Darty) run the same code on the same
+    double, and add only what their marks say differs."""
+    family_of = {m: name for name, members in families().items() for m in members}
+    firsts: dict[str, Connector] = {}
+    for connector in listed:
+        firsts.setdefault(family_of.get(connector.marketplace, connector.marketplace), connector)
+    return list(firsts.values())
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "connector" not in metafunc.fixturenames:
+        return
+    listed = shop_api_connectors()
+    if metafunc.definition.get_closest_marker(EVERY_MARKETPLACE) is None:
+        listed = first_of_each_family(listed)
+    metafunc.parametrize("connector", listed, ids=lambda c: c.marketplace, indirect=True)
+
+
+@pytest.fixture
 def connector(request: pytest.FixtureRequest) -> Connector:
     return request.param  # type: ignore[no-any-return]
 

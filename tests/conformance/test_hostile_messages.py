@@ -115,6 +115,7 @@ async def knocked() -> AsyncIterator[tuple[str, list[bytes]]]:
         await server.wait_closed()
 
 
+@pytest.mark.every_marketplace
 async def test_a_file_named_outside_the_marketplace_is_never_fetched(
     conformance: Stack, connector: Connector, driver: ShopDriver
 ) -> None:

@@ -113,6 +113,7 @@ def skip_if_consented(connector: Connector) -> None:
         pytest.skip(f"{connector.marketplace}'s sellers consent: they type no credentials")
 
 
+@pytest.mark.every_marketplace
 async def test_connects_by_consent_and_not_when_declined(
     conformance: Stack, connector: Connector, driver: ShopDriver
 ) -> None:
@@ -142,6 +143,7 @@ async def test_connects_by_consent_and_not_when_declined(
         assert await conformance.vault.read(connector.credentials_path(intruder)) is None
 
 
+@pytest.mark.every_marketplace
 async def test_connects_with_its_credentials_and_refuses_wrong_ones(
     conformance: Stack, connector: Connector, driver: ShopDriver
 ) -> None:
@@ -173,6 +175,7 @@ async def test_connects_with_its_credentials_and_refuses_wrong_ones(
         assert polled["connection"] == "CONNECTED" and polled["consecutiveFailures"] == 0
 
 
+@pytest.mark.every_marketplace
 async def test_a_shop_is_refused_to_a_second_tenant_under_every_marketplace_of_its_api(
     conformance: Stack, connector: Connector, driver: ShopDriver
 ) -> None:
@@ -212,6 +215,7 @@ def form_takes(connector: Connector, credentials: dict[str, str]) -> bool:
     return True
 
 
+@pytest.mark.every_marketplace
 async def test_a_shop_is_one_shop_whatever_spelling_of_its_id_is_typed(
     conformance: Stack, connector: Connector, driver: ShopDriver
 ) -> None:
@@ -394,6 +398,7 @@ async def test_a_revoked_credential_requires_reauthorization(
     assert [e["marketplace"] for e in said] == [connector.marketplace]
 
 
+@pytest.mark.every_marketplace
 async def test_a_key_replaced_by_a_reconnect_is_used_at_the_next_poll(
     conformance: Stack, connector: Connector, driver: ShopDriver, polled: Polled
 ) -> None:

@@ -70,6 +70,7 @@ async def reply(
     return queued.json()["ticketMessageId"]  # type: ignore[no-any-return]
 
 
+@pytest.mark.every_marketplace
 @pytest.mark.parametrize("recipient", RECIPIENT_KINDS)
 async def test_a_reply_to_each_recipient_is_sent_at_most_once(
     conformance: Stack, connector: Connector, driver: ShopDriver, recipient: RecipientKind

@@ -27,9 +27,9 @@ from keybuzz_shared.vault import VaultClient
 EBAY = "EBAY"
 SELLERS = 4
 DAY = 86_400
-# Four sellers polled every 4 s spend the polls' share of this budget: 4 × 2.2 × 86,400 /
-# (211,200 × 0.9) = 4 s. One seller alone: 1 s, eBay's own interval here.
-INTERVAL = 4.0
+# Four sellers polled every 2 s spend the polls' share of this budget: 4 × 2.2 × 86,400 /
+# (422,400 × 0.9) = 2 s. One seller alone: 1 s, eBay's own interval here.
+INTERVAL = 2.0
 BUDGET = round(SELLERS * CALLS_PER_POLL * DAY / (POLL_SHARE * INTERVAL))
 POLLS = 2  # polls of each seller watched
 # The scheduler claims a poll up to a tick before it is due (``poll_timings``: a quarter of
@@ -92,7 +92,7 @@ async def test_sellers_share_the_applications_calls_and_the_interval_follows_the
     assert told["intervalSeconds"] == pytest.approx(INTERVAL, abs=0.1)
     assert told["declaredIntervalSeconds"] == 1.0
     # From here on every seller's polls fall on the budget's interval (eBay's own 1 s would
-    # be four times as often), as its row recorded them; the application's calls the double
+    # be twice as often), as its row recorded them; the application's calls the double
     # counted meanwhile stay within the polls' share for the time they took, a poll a
     # seller more (one may straddle the start).
     before, started = await app_calls(sandbox), await db_now(poller)
@@ -106,7 +106,7 @@ async def test_sellers_share_the_applications_calls_and_the_interval_follows_the
         assert min(gaps) >= INTERVAL - CLAIM_AHEAD, (tenant, gaps)
     spent = await app_calls(sandbox) - before
     took = (await db_now(poller) - started).total_seconds()
-    allowed = BUDGET * POLL_SHARE * took / DAY  # 2.2 calls a seller every 4 s
+    allowed = BUDGET * POLL_SHARE * took / DAY  # 2.2 calls a seller every 2 s
     # A seller's poll is 2 calls (no conversation).
     assert 2 * SELLERS <= spent <= allowed + 2 * SELLERS, (spent, took)
     for tenant in tenants:  # each next poll placed the budget's interval on, or later (a
@@ -150,10 +150,11 @@ async def _sellers_polled(
     nats: Any,
     budget: int,
     interval: float,
+    sellers: int = SELLERS,
 ) -> tuple[Any, RunningService, list[dict[str, Any]], list[str]]:
-    """The eBay double's sellers connected to a running poller with ``budget`` calls a day
-    and eBay's own ``interval``, each polled once."""
-    sandbox = await serve(SandboxConfig(doubles=(EbayDoubleSettings(extra_shops=SELLERS),)))
+    """The eBay double's ``sellers`` connected to a running poller with ``budget`` calls a
+    day and eBay's own ``interval``, each polled once."""
+    sandbox = await serve(SandboxConfig(doubles=(EbayDoubleSettings(extra_shops=sellers),)))
     poller = await start_service(
         DEFINITION,
         NATS_URL=nats.spec.url,
@@ -177,11 +178,11 @@ async def _sellers_polled(
     return sandbox, poller, listed, tenants
 
 
-FLOOD = 30  # conversations one seller receives at once: 7 times a quiet poll's calls
+FLOOD = 16  # conversations one seller receives at once: 15 times a quiet poll's calls
 # eBay's own interval and the budget's alike here: a poll's deadline is the interval, and
-# the flood's poll (some 60 calls) is read in one, on a busy machine too (cut at its
+# the flood's poll (some 34 calls) is read in one, on a busy machine too (cut at its
 # deadline, it would be retried only once its calls allow, minutes later).
-FLOOD_INTERVAL = 15.0
+FLOOD_INTERVAL = 8.0
 FLOOD_BUDGET = round(SELLERS * CALLS_PER_POLL * DAY / (POLL_SHARE * FLOOD_INTERVAL))
 
 
@@ -231,7 +232,7 @@ async def test_a_flooded_seller_spends_its_own_share_and_the_day_stays_within_bu
         await polls_seen(poller, tenant, (await polls(poller, tenant))[0], 1)
     counted = await app_calls(sandbox) - before
     took = (await db_now(poller) - started).total_seconds()
-    allowed = FLOOD_BUDGET * POLL_SHARE * took / DAY  # 2.2 calls a seller every 15 s
+    allowed = FLOOD_BUDGET * POLL_SHARE * took / DAY  # 2.2 calls a seller every 8 s
     assert counted <= allowed + 2 * SELLERS, (counted, took)
 
 
@@ -250,7 +251,7 @@ async def test_a_listing_saying_more_with_nothing_or_repeating_stops_within_a_fe
     # eBay's interval 3 s: a poll's deadline is its interval, and a poll reading a page
     # again on a busy machine takes more than a second.
     sandbox, poller, listed, tenants = await _sellers_polled(
-        serve, start_service, dovecot, vault, private_nats, 1_500_000, 3.0
+        serve, start_service, dovecot, vault, private_nats, 1_500_000, 3.0, sellers=1
     )
     tenant, number = tenants[0], listed[0]["number"]
     await sandbox.post(f"/_sandbox/ebay/shops/{number}/threads", json={"body": "Bonjour"})

@@ -33,9 +33,9 @@ from keybuzz_shared.vault import VaultClient
 
 SELLERS = 4
 DAY = 86_400
-# Four sellers synced every 4 s spend the syncs' share of this budget: 4 × 1.1 × 86,400 /
-# (118,800 × 0.8) = 4 s; orders' own interval here is 1 s.
-INTERVAL = 4.0
+# Four sellers synced every 2 s spend the syncs' share of this budget: 4 × 1.1 × 86,400 /
+# (237,600 × 0.8) = 2 s; orders' own interval here is 1 s.
+INTERVAL = 2.0
 BUDGET = round(SELLERS * CALLS_PER_SYNC * DAY / (SYNC_SHARE * INTERVAL))
 ROUNDS = 2  # rounds of each seller watched
 FLOOD = 500  # orders one seller sells at once: pages of getOrders in one round
@@ -133,7 +133,7 @@ async def test_sellers_syncs_share_the_fulfillment_quota_and_wait_out_refused_gr
     assert await orders.metric(gauge) == pytest.approx(INTERVAL, abs=0.1)
 
     # Each seller's rounds, as its cursor recorded them, fall the budget's interval apart
-    # (orders' own 1 s would be four times as often); their calls, counted at the double
+    # (orders' own 1 s would be twice as often); their calls, counted at the double
     # between the first and the last round watched, are what that many rounds spend, and
     # eBay's double answered none of them 429.
     before = await calls(sandbox)

@@ -297,13 +297,14 @@ async def test_each_shop_marketplace_is_polled_at_its_own_interval(
 
     await eventually(first_polls_done, within=90)
     polls: dict[str, list[datetime]] = {fnac.key: [], darty.key: []}
-    loop = asyncio.get_running_loop()
-    watch_until = loop.time() + 2 * darty_interval + TOLERANCE
-    while loop.time() < watch_until:
+
+    async def four_fnac_gaps_and_a_dartys() -> bool:  # watched until seen, however late
         for key, row in (await rows(poller, [fnac, darty])).items():
             if row["last_success_at"] not in polls[key]:
                 polls[key].append(row["last_success_at"])
-        await asyncio.sleep(0.1)
+        return len(polls[fnac.key]) >= 5 and len(polls[darty.key]) >= 2
+
+    await eventually(four_fnac_gaps_and_a_dartys, within=None)
     gaps = {k: [seconds(b, a) for a, b in itertools.pairwise(v)] for k, v in polls.items()}
     assert len(gaps[fnac.key]) >= 4 and len(gaps[darty.key]) >= 1, gaps
     # Each Fnac gap far from Darty's interval, and typically Fnac's own: one late claim on a
