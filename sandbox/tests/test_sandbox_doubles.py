@@ -71,6 +71,7 @@ def test_each_double_registers_itself_by_its_entry_point() -> None:
         "BACKMARKET",
         "RAKUTEN",
         "EBAY",
+        "KAUFLAND",
     }
 
 

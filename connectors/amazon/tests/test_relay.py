@@ -10,8 +10,8 @@ from email.message import Message
 
 import pytest
 from aiosmtpd.controller import Controller
+from keybuzz_devstack.infra import free_port
 from keybuzz_double_amazon.env import AmazonDoubleSettings
-from keybuzz_sandbox.testing import free_port
 from sandbox_helpers import FR_SELLER, connect, headers
 
 pytestmark = pytest.mark.asyncio  # explicit, whatever asyncio_mode the root config sets

@@ -23,11 +23,11 @@ import pytest
 import pytest_asyncio
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from keybuzz_devstack.infra import free_port
 from keybuzz_devstack.testing import eventually
 from keybuzz_double_amazon.env import AmazonDoubleSettings
 from keybuzz_sandbox import SandboxConfig, create_app
 from keybuzz_sandbox.config import ConfigError, config_from_env
-from keybuzz_sandbox.testing import free_port
 from sandbox_helpers import DE_SELLER, FR_SELLER
 
 INBOUND = "amazon.tenant-1.fr.abc123@inbound.keybuzz.test"  # the tenant's inbound address
