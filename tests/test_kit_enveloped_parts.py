@@ -111,3 +111,21 @@ def test_a_file_on_the_thread_goes_with_the_last_message_written_up_to_its_uploa
     )
     found = build(said, files=[(early, at(0)), (middle, at(2)), (late, at(3))])
     assert [[f.name for f in m.files] for m in found] == [["e", "m"], ["l"]]
+
+
+def test_an_orders_state_is_its_least_advanced_line_not_cancelled_or_cancelled_when_all_are() -> (
+    None
+):
+    def line(n: int, status: str) -> seam.OrderLine:
+        return seam.OrderLine(
+            line_id=str(n), state=status.lower(), status=status, product_name="", quantity=1
+        )
+
+    least = kit.ListedOrders.least_advanced
+    assert least([line(1, "DELIVERED"), line(2, "CANCELLED"), line(3, "SHIPPED")]) == line(
+        3, "SHIPPED"
+    )
+    assert least([line(1, "RETURNED"), line(2, "DELIVERED")]) == line(2, "DELIVERED")
+    assert least([line(1, "CANCELLED"), line(2, "RETURNED")]) == line(2, "RETURNED")
+    assert least([line(1, "CANCELLED"), line(2, "CANCELLED")]) == line(1, "CANCELLED")
+    assert least([]) is None
