@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import pytest
 from keybuzz_shared.connectors import kit, seam
 
@@ -129,3 +130,19 @@ def test_an_orders_state_is_its_least_advanced_line_not_cancelled_or_cancelled_w
     assert least([line(1, "CANCELLED"), line(2, "RETURNED")]) == line(2, "RETURNED")
     assert least([line(1, "CANCELLED"), line(2, "CANCELLED")]) == line(1, "CANCELLED")
     assert least([]) is None
+
+
+class Item(msgspec.Struct, frozen=True):
+    a: int
+
+
+async def test_an_item_in_data_is_read_as_its_kind_and_one_off_its_shape_is_unreadable_for_its_call() -> (
+    None
+):
+    client: Any = Answers(
+        {"items/1": {"data": {"a": 1}}, "items/2": {"data": {"a": "x"}}, "items/3": {}}
+    )
+    assert await kit.InData.item(client, "items/1", kind=Item) == Item(a=1)
+    for off in ("items/2", "items/3"):
+        with pytest.raises(Unreadable, match=r"GET items/\{id\}: item off its shape"):
+            await kit.InData.item(client, off, kind=Item, call="GET items/{id}")

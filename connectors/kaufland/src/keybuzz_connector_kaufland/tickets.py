@@ -182,11 +182,10 @@ def inbox_messages_of(ticket: Ticket) -> list[seam.InboxMessage]:
 async def ticket_of(client: kit.Requester, ticket_id: str) -> Ticket:
     if not ticket_id.isdigit():
         raise client.errors.refused("GET tickets/{id}", 404, f"{ticket_id!r} is not a ticket id")
-    data = await kit.InData.item(client, f"tickets/{ticket_id}", EMBEDDED, operation="GetTicket")
-    try:
-        return kit.read_as(Ticket, data, "ticket")
-    except ValueError as exc:
-        raise client.errors.unreadable("GET tickets/{id}", str(exc)) from None
+    ticket: Ticket = await kit.InData.item(
+        client, f"tickets/{ticket_id}", EMBEDDED, kind=Ticket, call="GET tickets/{id}", operation="GetTicket"
+    )  # fmt: skip
+    return ticket
 
 
 class TicketInbox(kit.ReadInTurn[Listed, Ticket]):

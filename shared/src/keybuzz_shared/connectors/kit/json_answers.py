@@ -127,11 +127,23 @@ class InData:
 
     @staticmethod
     async def item(
-        client: Requester, path: str, params: dict[str, str] | None = None, *, operation: str = ""
+        client: Requester,
+        path: str,
+        params: dict[str, str] | None = None,
+        *,
+        operation: str = "",
+        kind: type[Any] | None = None,
+        call: str = "",
     ) -> Any:
-        """``GET <path>``'s ``data`` (None without one: the item's reader says why)."""
+        """``GET <path>``'s ``data`` (None without one: the item's reader says why), read
+        as a ``kind`` when given: one off its shape is the requester's unreadable answer
+        for ``call`` (the path without its id: "GET tickets/{id}")."""
         body = await client.get_json(path, params, operation=operation)
-        return body.get("data") if isinstance(body, dict) else None
+        data = body.get("data") if isinstance(body, dict) else None
+        try:
+            return data if kind is None else read_as(kind, data, kind.__name__.lower())
+        except ValueError as exc:
+            raise client.errors.unreadable(call or f"GET {path}", str(exc)) from None
 
     @staticmethod
     def pages(
