@@ -132,7 +132,7 @@ class InData:
         params: dict[str, str] | None = None,
         *,
         operation: str = "",
-        kind: type[Any] | None = None,
+        kind: Any = None,  # a type: a Struct, list[str]
         call: str = "",
     ) -> Any:
         """``GET <path>``'s ``data`` (None without one: the item's reader says why), read
@@ -141,7 +141,11 @@ class InData:
         body = await client.get_json(path, params, operation=operation)
         data = body.get("data") if isinstance(body, dict) else None
         try:
-            return data if kind is None else read_as(kind, data, kind.__name__.lower())
+            return (
+                data
+                if kind is None
+                else read_as(kind, data, getattr(kind, "__name__", "item").lower())
+            )
         except ValueError as exc:
             raise client.errors.unreadable(call or f"GET {path}", str(exc)) from None
 
