@@ -33,10 +33,9 @@ from keybuzz_shared.connectors.kit import (
     read_as,
     reader,
     refused_files,
-    segment,
 )
 from keybuzz_shared.connectors.kit.declaration import _client_of, opener
-from keybuzz_shared.connectors.kit.json_answers import full_name
+from keybuzz_shared.connectors.kit.json_answers import full_name, segment
 from keybuzz_shared.connectors.kit.threads import Rereads
 from keybuzz_shared.connectors.seam import (
     AnswerUnreadable,

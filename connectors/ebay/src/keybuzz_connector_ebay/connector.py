@@ -259,8 +259,9 @@ class MessageApi:
         )
 
     async def read(self, conversation_id: str, kind: str) -> list[Message]:
-        path = kit.segment(conversation_id)
-        if path is None:
+        try:
+            path = kit.path_segment(conversation_id)
+        except ValueError:
             return []
         query = {"conversation_type": kind}
         raw = await MESSAGE_PAGES.every(self.client, f"{MESSAGES}conversation/{path}", query)

@@ -91,11 +91,10 @@ def client_of(shop: kit.Opening[ShopApiSettings]) -> kit.Requester:
 
 async def storefronts(client: kit.Requester) -> list[str]:
     """The seller's storefronts (``GET /info/storefront`` [official])."""
-    body = await client.get_json("info/storefront", operation="GetAllStorefronts")
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, list) or not all(isinstance(s, str) for s in data):
-        raise ERRORS.unreadable("GET info/storefront", "no list of storefronts")
-    return [s.lower() for s in data]
+    listed: list[str] = await kit.InData.item(
+        client, "info/storefront", operation="GetAllStorefronts", kind=list[str]
+    )
+    return [s.lower() for s in listed]
 
 
 async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:

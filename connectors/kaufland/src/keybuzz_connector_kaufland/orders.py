@@ -15,10 +15,10 @@ from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
-from keybuzz_connector_kaufland.tickets import LABEL, data_of
+from keybuzz_connector_kaufland.tickets import LABEL
 
 ORDERS_PAGE = 20  # orders a page (each then read with its units); Kaufland takes 1-100
-# An order unit's state [official] → the seam's status, least advanced first.
+# An order unit's state [official] → the seam's status.
 STATUSES = {
     "open": "PENDING",
     "need_to_be_sent": "CONFIRMED",
@@ -29,7 +29,6 @@ STATUSES = {
     "returned_paid": "RETURNED",
     "cancelled": "CANCELLED",
 }
-RANK = {status: n for n, status in enumerate(dict.fromkeys(STATUSES.values()))}
 
 
 class Product(msgspec.Struct, frozen=True):
@@ -69,8 +68,7 @@ def order_of(raw: Any) -> OrderSummary:
         )
         for u in order.order_units
     )
-    going = [line for line in lines if line.status != "CANCELLED"] or list(lines)
-    least = min(going, key=lambda line: RANK[line.status], default=None)
+    least = kit.ListedOrders.least_advanced(lines)
     created = as_utc(order.ts_created_iso)
     return OrderSummary(
         external_id=order.id_order,
@@ -90,28 +88,29 @@ class UnitOrders:
         self.client = client
 
     async def order(self, path: str) -> Any:
-        body = await self.client.get_json(path, operation="GetOrder")
-        return data_of(self.client, "GET orders/{id}", body)
+        return await kit.InData.item(self.client, path, operation="GetOrder")
 
-    async def fetch(self, query: dict[str, str], link: str | None) -> tuple[list[Any], int]:
-        """A page of orders, each read with its units."""
-        body = await self.client.get_json("orders", query, operation="GetOrders")
-        listed, total = data_of(self.client, "GET orders", body, paged=True)
-        named = [kit.segment(str(o.get("id_order", ""))) for o in listed if isinstance(o, dict)]
-        return [await self.order(f"orders/{i}") for i in named if i], total
+    def by_id(self) -> kit.EachById:
+        return kit.EachById(self.order, "orders", valid=str.isalnum)
 
     def listing(self, start: str) -> kit.OrderListing:
         paging = kit.Offsets[OrderSummary](
             lambda o: (o.created_at, o.external_id),
             size=ORDERS_PAGE, overlap=2, size_param="limit", newest_first=True,
         )  # fmt: skip
-        return kit.Listing(paging, kit.window_query(start, None, kit.iso_z), self.fetch)
+        return kit.Listing(
+            paging,
+            kit.window_query(start, None, kit.iso_z),
+            self.by_id().each_listed(
+                kit.InData.pages(self.client, "orders", "GetOrders"), "id_order"
+            ),
+        )
 
     def listed(self) -> kit.ListedOrders:
         return kit.ListedOrders(
             updated=self.listing("ts_units_updated_from_iso"),
             created=self.listing("ts_created_from_iso"),
-            by_id=kit.EachById(self.order, "orders", valid=str.isalnum),
+            by_id=self.by_id(),
             read=order_of,
             label=LABEL,
             log=self.client.spec.log,

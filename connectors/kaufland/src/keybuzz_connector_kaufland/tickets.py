@@ -143,94 +143,49 @@ def details(ticket: Ticket) -> tuple[seam.ThreadDetail, ...]:
     )  # fmt: skip
 
 
-def waiting_since(ticket: Ticket) -> datetime | None:
-    """Since when Kaufland counts the ticket as waiting for the seller: its buyer's first
-    message after the seller's last one (the ticket's opening without one), while it says
-    the seller must act (``is_seller_responsible``)."""
-    if not ticket.is_seller_responsible:
-        return None
-    said = sorted(ticket.messages, key=lambda m: as_utc(m.ts_created_iso))
-    last_ours = max((i for i, m in enumerate(said) if m.author.role == "seller"), default=-1)
-    waiting = [m for m in said[last_ours + 1 :] if m.author.role == "buyer"]
-    return as_utc(waiting[0].ts_created_iso if waiting else ticket.ts_created_iso)
-
-
-def files_of(ticket: Ticket, message: Message, said: list[Message]) -> tuple[seam.InboxFile, ...]:
-    """A ticket's files hang on the ticket [official]: each goes with the last message
-    written up to its upload (the first message for an earlier file) [assumed]."""
-
-    def carrier(file: File) -> Message:
-        before = [m for m in said if as_utc(m.ts_created_iso) <= as_utc(file.ts_created_iso)]
-        return before[-1] if before else said[0]
-
-    return tuple(
-        seam.InboxFile(name=f.filename, url=f.uri, content_type=kit.media_type_of(f.filename))
-        for f in ticket.files
-        if carrier(f) is message
-    )
-
-
 def inbox_messages_of(ticket: Ticket) -> list[seam.InboxMessage]:
-    thread = seam.ThreadKey(kind="DISCUSSION", id=ticket.id_ticket, order_id=order_of(ticket))
-    said = sorted(ticket.messages, key=lambda m: (as_utc(m.ts_created_iso), m.id_ticket_message))
-    shown, since = details(ticket), waiting_since(ticket)
-    language = LANGUAGES.get((ticket.storefront or "").lower())
-    subject = TOPICS.get(ticket.topic or "") or TOPICS.get(ticket.open_reason)
-    found = []
-    for message in said:
-        sender = SENDERS.get(message.author.role, "SYSTEM")
-        found.append(
-            seam.InboxMessage(
-                message_id=str(message.id_ticket_message),
-                thread=thread,
-                thread_details=shown,
-                sender_type=sender,
-                sender_name=message.author.name or None,
-                subject=f"Ticket Kaufland {ticket.id_ticket}",
-                body=message.text,
-                created_at=as_utc(message.ts_created_iso),
-                unread=sender != "SELLER",
-                files=files_of(ticket, message, said),
-                reply_needed_since=since,
-                language=language,
-                ticket_subject=subject,
+    """Its messages, its files hung on the thread; waiting for the seller while Kaufland
+    says so (``is_seller_responsible``)."""
+    return kit.ReadInTurn.thread_messages(
+        seam.ThreadKey(kind="DISCUSSION", id=ticket.id_ticket, order_id=order_of(ticket)),
+        [
+            (
+                str(m.id_ticket_message),
+                SENDERS.get(m.author.role, "SYSTEM"),
+                m.author.name,
+                m.text,
+                m.ts_created_iso,
             )
-        )
-    return found
+            for m in sorted(ticket.messages, key=lambda m: m.id_ticket_message)
+        ],  # fmt: skip
+        files=[
+            (
+                seam.InboxFile(
+                    name=f.filename, url=f.uri, content_type=kit.media_type_of(f.filename)
+                ),
+                f.ts_created_iso,
+            )
+            for f in ticket.files
+        ],  # fmt: skip
+        waiting=ticket.is_seller_responsible,
+        opened=ticket.ts_created_iso,
+        thread_details=details(ticket),
+        subject=f"Ticket Kaufland {ticket.id_ticket}",
+        language=LANGUAGES.get((ticket.storefront or "").lower()),
+        ticket_subject=TOPICS.get(ticket.topic or "") or TOPICS.get(ticket.open_reason),
+    )
 
 
 # --- the inbox ----------------------------------------------------------------------------
 
 
-def data_of(client: kit.Requester, call: str, body: Any, *, paged: bool = False) -> Any:
-    """An answer's ``data`` [official envelope], with its listing's total when ``paged``."""
-    data = body.get("data") if isinstance(body, dict) else None
-    if not paged:
-        return data
-    paging = body.get("pagination") if isinstance(body, dict) else None
-    total = paging.get("total") if isinstance(paging, dict) else None
-    if not isinstance(data, list) or not isinstance(total, int):
-        raise client.errors.unreadable(call, "no data and pagination total")
-    return data, total
-
-
 async def ticket_of(client: kit.Requester, ticket_id: str) -> Ticket:
     if not ticket_id.isdigit():
         raise client.errors.refused("GET tickets/{id}", 404, f"{ticket_id!r} is not a ticket id")
-    body = await client.get_json(f"tickets/{ticket_id}", EMBEDDED, operation="GetTicket")
-    try:
-        return kit.read_as(Ticket, data_of(client, "GET tickets/{id}", body), "ticket")
-    except ValueError as exc:
-        raise client.errors.unreadable("GET tickets/{id}", str(exc)) from None
-
-
-def listed_page(client: kit.Requester) -> kit.Fetch[int]:
-    async def fetch(query: dict[str, str], link: str | None) -> tuple[list[Any], int]:
-        body = await client.get_json("tickets", query, operation="GetTickets")
-        page: tuple[list[Any], int] = data_of(client, "GET tickets", body, paged=True)
-        return page
-
-    return fetch
+    ticket: Ticket = await kit.InData.item(
+        client, f"tickets/{ticket_id}", EMBEDDED, kind=Ticket, call="GET tickets/{id}", operation="GetTicket"
+    )  # fmt: skip
+    return ticket
 
 
 class TicketInbox(kit.ReadInTurn[Listed, Ticket]):
@@ -245,7 +200,7 @@ class TicketInbox(kit.ReadInTurn[Listed, Ticket]):
             size=LIST_LIMIT, overlap=OVERLAP, size_param="limit", newest_first=True,
         )  # fmt: skip
         super().__init__(
-            kit.Listing(paging, query, listed_page(client)),
+            kit.Listing(paging, query, kit.InData.pages(client, "tickets", "GetTickets")),
             lambda raw: seam.read_each(raw, read_listed),
             lambda t: (ticket_number(t.id_ticket), t.ts_updated_iso),
             details=lambda number: ticket_of(client, f"{ID_PREFIX}{number}"),

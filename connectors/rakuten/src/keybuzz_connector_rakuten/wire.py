@@ -245,9 +245,7 @@ def order_of(sale: Node) -> OrderSummary:
     lines = tuple(_line(item) for item in sale.all("items/item"))
     if not lines:
         raise ValueError(f"sale {purchase} lists no item")
-    live = [line for line in lines if line.status != "CANCELLED"] or list(lines)
-    order = ("PENDING", "CONFIRMED", "SHIPPED", "DELIVERED", "RETURNED", "CANCELLED")
-    first = min(live, key=lambda line: order.index(line.status))
+    first = kit.ListedOrders.least_advanced(lines) or lines[0]  # lines[0]: never (lines listed)
     return OrderSummary(
         external_id=purchase,
         state=first.state,

@@ -27,13 +27,13 @@ from keybuzz_shared.connectors.kit.declaration import (
 )
 from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay
 from keybuzz_shared.connectors.kit.json_answers import (
+    InData,
     PersonName,
     iso_z,
     named_in,
     path_segment,
     read_as,
     reader,
-    segment,
 )
 from keybuzz_shared.connectors.kit.listing import (
     Fetch,
@@ -98,6 +98,7 @@ __all__ = [
     "ErrorRoot",
     "Fetch",
     "HeaderAuth",
+    "InData",
     "InLists",
     "KeptToken",
     "LoginToken",
@@ -145,7 +146,6 @@ __all__ = [
     "reader",
     "refused_files",
     "require_fields",
-    "segment",
     "shop_api_connector",
     "shop_number_field",
     "shown",

@@ -9,11 +9,17 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from keybuzz_shared.connectors.kit.json_answers import segment
-from keybuzz_shared.connectors.kit.listing import Listing, PageRead, Read, logged_each
-from keybuzz_shared.connectors.seam import CallRefused, OrderSummary, Page
+from keybuzz_shared.connectors.kit.listing import Fetch, Listing, PageRead, Read, logged_each
+from keybuzz_shared.connectors.seam import (
+    ORDER_STATUSES,
+    CallRefused,
+    OrderLine,
+    OrderSummary,
+    Page,
+)
 from keybuzz_shared.times import as_utc
 
 # --- orders --------------------------------------------------------------------------------
@@ -32,6 +38,7 @@ from keybuzz_shared.times import as_utc
 
 # A listing of orders, whatever its strategy.
 OrderListing = Listing[OrderSummary, Any, Any]
+M = TypeVar("M")  # what a listing's answer says of its next page
 
 
 def _utc_now() -> datetime:
@@ -85,6 +92,18 @@ class EachById(ById):
             found += read([item])[0]
         return found
 
+    def each_listed(self, fetch: Fetch[M], key: str) -> Fetch[M]:
+        """A listing's fetch whose pages name orders (each item's ``key``) read one by one
+        (``get`` of ``<under>/<id>``): a page of orders whole, its listing's end kept. An
+        item naming none, or none that can be one path segment, is not asked."""
+
+        async def fetch_each(query: dict[str, str], link: str | None) -> tuple[list[Any], M]:
+            listed, end = await fetch(query, link)
+            named = [segment(str(i.get(key, ""))) for i in listed if isinstance(i, dict)]
+            return [await self.get(f"{self.under}/{n}") for n in named if n], end
+
+        return fetch_each
+
 
 @dataclass(frozen=True)
 class InLists(ById):
@@ -133,6 +152,14 @@ class ListedOrders:
     bounds: Callable[[datetime], datetime] = as_utc
     now: Callable[[], datetime] | None = _utc_now
     newest_first: bool = False
+
+    @staticmethod
+    def least_advanced(lines: Sequence[OrderLine]) -> OrderLine | None:
+        """The line an order's state is: its least advanced one (the seam's order of
+        statuses) not cancelled, or of all when every one is; None without lines."""
+        going = [line for line in lines if line.status != "CANCELLED"] or list(lines)
+        rank = {status: n for n, status in enumerate(ORDER_STATUSES)}
+        return min(going, key=lambda line: rank.get(line.status, 0), default=None)
 
     async def orders(self, *, since: datetime, cursor: str | None = None) -> Page[OrderSummary]:
         high = self.bounds(self.now()) if self.now is not None else None

@@ -27,6 +27,7 @@ from keybuzz_shared.connectors.seam import (
     ReplyFile,
     ReplyOutcome,
     RequestRefused,
+    SenderType,
     ThreadDetail,
     ThreadKey,
     ThreadsInbox,
@@ -288,6 +289,48 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
 
     async def file(self, file: InboxFile, max_bytes: int) -> bytes:
         return await self.files(file, max_bytes)
+
+    @staticmethod
+    def thread_messages(
+        thread: ThreadKey,
+        said: Iterable[tuple[str, SenderType, str | None, str, datetime]],
+        *,
+        files: Iterable[tuple[InboxFile, datetime]] = (),
+        waiting: bool = True,
+        opened: datetime | None = None,
+        **shared: Any,
+    ) -> list[InboxMessage]:
+        """One thread's messages as the seam's, oldest first: each ``said`` message (its id,
+        sender, sender's name, text, time), unread unless the seller's; ``shared``: what
+        they all carry (``subject``, ``thread_details``, ``language``, ``ticket_subject``).
+        ``files`` hung on the thread go each with the last message written up to its
+        upload (the first for an earlier one). While ``waiting`` (the marketplace says the
+        seller must act), the thread waits since the buyer's first message after the
+        seller's last (``opened`` without one)."""
+        ordered = sorted(said, key=lambda m: as_utc(m[4]))  # ties kept in the given order
+        last_ours = max((i for i, m in enumerate(ordered) if m[1] == "SELLER"), default=-1)
+        buyers = [as_utc(m[4]) for m in ordered[last_ours + 1 :] if m[1] == "BUYER"]
+        since = (buyers[0] if buyers else _utc(opened)) if waiting else None
+        hung: dict[str, list[InboxFile]] = {}
+        for file, at in files:
+            before = [m[0] for m in ordered if as_utc(m[4]) <= as_utc(at)]
+            if ordered:
+                hung.setdefault(before[-1] if before else ordered[0][0], []).append(file)
+        return [
+            InboxMessage(
+                message_id=message_id,
+                thread=thread,
+                sender_type=sender,
+                sender_name=name or None,
+                body=text,
+                created_at=as_utc(at),
+                unread=sender != "SELLER",
+                files=tuple(hung.get(message_id, ())),
+                reply_needed_since=since,
+                **shared,
+            )
+            for message_id, sender, name, text, at in ordered
+        ]
 
     def _kept(
         self, messages: Sequence[InboxMessage], last: datetime | None, since: datetime

@@ -1,0 +1,148 @@
+"""The kit's parts a connector declares rather than writes (fast, no servers): answers
+that carry their content in ``data`` and a listing's total in ``pagination.total``
+(``InData``), a listed page of orders read each by id (``EachById.each_listed``), and one
+thread's messages built from what they share (``ReadInTurn.thread_messages``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import pytest
+from keybuzz_shared.connectors import kit, seam
+
+
+class Unreadable(Exception):
+    pass
+
+
+class Errors:
+    def unreadable(self, call: str, reason: str) -> Exception:
+        return Unreadable(f"{call}: {reason}")
+
+
+class Answers:
+    """A requester's ``get_json`` answering each path from a table, the calls kept."""
+
+    def __init__(self, answers: dict[str, Any]) -> None:
+        self.answers, self.asked, self.errors = answers, list[str](), Errors()
+
+    async def get_json(self, path: str, params: Any = None, *, operation: str = "") -> Any:
+        self.asked.append(path)
+        return self.answers[path]
+
+
+async def test_a_page_in_data_gives_its_items_and_total_and_one_without_both_is_unreadable() -> (
+    None
+):
+    client: Any = Answers({
+        "ok": {"data": [{"id": 1}], "pagination": {"total": 7}},
+        "no_total": {"data": [{"id": 1}], "pagination": {}},
+        "no_data": {"pagination": {"total": 7}},
+        "not_json_object": [1, 2],
+    })  # fmt: skip
+    assert await kit.InData.pages(client, "ok")({}, None) == ([{"id": 1}], 7)
+    for garbled in ("no_total", "no_data", "not_json_object"):
+        with pytest.raises(Unreadable, match=f"GET {garbled}: no data and pagination total"):
+            await kit.InData.pages(client, garbled)({}, None)
+    assert await kit.InData.item(Answers({"x": {"data": {"a": 1}}}), "x") == {"a": 1}  # type: ignore[arg-type]
+    assert await kit.InData.item(Answers({"x": ["no", "envelope"]}), "x") is None  # type: ignore[arg-type]
+
+
+async def test_a_listed_page_is_read_each_by_id_its_total_kept_and_unnamed_items_not_asked() -> (
+    None
+):
+    client = Answers({"orders/A1": {"id": "A1", "whole": True}, "orders/B%2F2": {"id": "B/2"}})
+
+    async def listed(query: dict[str, str], link: str | None) -> tuple[list[Any], int]:
+        return [{"id": "A1"}, {"id": ""}, {"other": 1}, "junk", {"id": "B/2"}, {"id": ".."}], 9
+
+    by_id = kit.EachById(client.get_json, "orders")
+    items, total = await by_id.each_listed(listed, "id")({}, None)
+    assert (items, total) == ([{"id": "A1", "whole": True}, {"id": "B/2"}], 9)
+    assert client.asked == ["orders/A1", "orders/B%2F2"]
+
+
+def at(minute: int) -> datetime:
+    return datetime(2026, 11, 2, 10, minute, tzinfo=UTC)
+
+
+def build(
+    said: list[tuple[str, seam.SenderType, str | None, str, datetime]], **options: Any
+) -> list[seam.InboxMessage]:
+    thread = seam.ThreadKey(kind="DISCUSSION", id="T1", order_id="O1")
+    return kit.ReadInTurn.thread_messages(
+        thread, said, subject="Ticket T1", opened=at(0), **options
+    )
+
+
+def test_a_threads_messages_are_oldest_first_unread_unless_the_sellers_and_share_the_thread() -> (
+    None
+):
+    found = build(
+        [("2", "SELLER", "Shop", "ok", at(5)), ("1", "BUYER", "", "hi", at(1))], language="fr"
+    )
+    assert [(m.message_id, m.unread, m.sender_name) for m in found] == [
+        ("1", True, None),
+        ("2", False, "Shop"),
+    ]
+    assert {(m.subject, m.language, m.thread.id) for m in found} == {("Ticket T1", "fr", "T1")}
+
+
+def test_the_thread_waits_since_the_buyers_first_message_after_the_sellers_last_only_while_waiting() -> (
+    None
+):
+    said: list[tuple[str, seam.SenderType, str | None, str, datetime]] = [
+        ("1", "BUYER", None, "a", at(1)), ("2", "SELLER", None, "b", at(2)),
+        ("3", "SYSTEM", None, "c", at(3)), ("4", "BUYER", None, "d", at(4)), ("5", "BUYER", None, "e", at(5)),
+    ]  # fmt: skip
+    assert {m.reply_needed_since for m in build(said)} == {at(4)}
+    assert {m.reply_needed_since for m in build(said[:3])} == {at(0)}  # none since: its opening
+    assert {m.reply_needed_since for m in build(said, waiting=False)} == {None}
+
+
+def test_a_file_on_the_thread_goes_with_the_last_message_written_up_to_its_upload() -> None:
+    said: list[tuple[str, seam.SenderType, str | None, str, datetime]] = [
+        ("1", "BUYER", None, "a", at(1)),
+        ("2", "BUYER", None, "b", at(3)),
+    ]
+    early, middle, late = (
+        seam.InboxFile(name=n, url=f"https://x/{n}", content_type="image/png") for n in "eml"
+    )
+    found = build(said, files=[(early, at(0)), (middle, at(2)), (late, at(3))])
+    assert [[f.name for f in m.files] for m in found] == [["e", "m"], ["l"]]
+
+
+def test_an_orders_state_is_its_least_advanced_line_not_cancelled_or_cancelled_when_all_are() -> (
+    None
+):
+    def line(n: int, status: str) -> seam.OrderLine:
+        return seam.OrderLine(
+            line_id=str(n), state=status.lower(), status=status, product_name="", quantity=1
+        )
+
+    least = kit.ListedOrders.least_advanced
+    assert least([line(1, "DELIVERED"), line(2, "CANCELLED"), line(3, "SHIPPED")]) == line(
+        3, "SHIPPED"
+    )
+    assert least([line(1, "RETURNED"), line(2, "DELIVERED")]) == line(2, "DELIVERED")
+    assert least([line(1, "CANCELLED"), line(2, "RETURNED")]) == line(2, "RETURNED")
+    assert least([line(1, "CANCELLED"), line(2, "CANCELLED")]) == line(1, "CANCELLED")
+    assert least([]) is None
+
+
+class Item(msgspec.Struct, frozen=True):
+    a: int
+
+
+async def test_an_item_in_data_is_read_as_its_kind_and_one_off_its_shape_is_unreadable_for_its_call() -> (
+    None
+):
+    client: Any = Answers(
+        {"items/1": {"data": {"a": 1}}, "items/2": {"data": {"a": "x"}}, "items/3": {}}
+    )
+    assert await kit.InData.item(client, "items/1", kind=Item) == Item(a=1)
+    for off in ("items/2", "items/3"):
+        with pytest.raises(Unreadable, match=r"GET items/\{id\}: item off its shape"):
+            await kit.InData.item(client, off, kind=Item, call="GET items/{id}")
