@@ -30,6 +30,8 @@ class Answers:
 
     async def get_json(self, path: str, params: Any = None, *, operation: str = "") -> Any:
         self.asked.append(path)
+        if path not in self.answers:
+            raise seam.CallRefused(f"GET {path}", 404, "no such order")
         return self.answers[path]
 
 
@@ -62,6 +64,18 @@ async def test_a_listed_page_is_read_each_by_id_its_total_kept_and_unnamed_items
     items, total = await by_id.each_listed(listed, "id")({}, None)
     assert (items, total) == ([{"id": "A1", "whole": True}, {"id": "B/2"}], 9)
     assert client.asked == ["orders/A1", "orders/B%2F2"]
+
+
+async def test_an_order_listed_then_gone_is_left_out_and_the_page_read_on() -> None:
+    """Deleted between the listing and its read (a 404): that order alone is missing."""
+    client = Answers({"orders/A1": {"id": "A1"}, "orders/C3": {"id": "C3"}})
+
+    async def listed(query: dict[str, str], link: str | None) -> tuple[list[Any], int]:
+        return [{"id": "A1"}, {"id": "GONE"}, {"id": "C3"}], 3
+
+    items, _ = await kit.EachById(client.get_json, "orders").each_listed(listed, "id")({}, None)
+    assert items == [{"id": "A1"}, {"id": "C3"}]
+    assert client.asked == ["orders/A1", "orders/GONE", "orders/C3"]
 
 
 def at(minute: int) -> datetime:

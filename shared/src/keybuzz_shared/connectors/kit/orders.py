@@ -80,29 +80,37 @@ class EachById(ById):
     ) -> list[OrderSummary]:
         found: list[OrderSummary] = []
         for order_id in dict.fromkeys(order_ids):
-            named = segment(order_id) if self.valid(order_id) else None
-            if named is None:
-                continue
-            try:
-                item = await self.get(f"{self.under}/{named}")
-            except CallRefused as refused:
-                if refused.status == 404:
-                    continue
-                raise
-            found += read([item])[0]
+            item = await self._one(order_id)
+            if item is not None:
+                found += read([item])[0]
         return found
 
     def each_listed(self, fetch: Fetch[M], key: str) -> Fetch[M]:
         """A listing's fetch whose pages name orders (each item's ``key``) read one by one
         (``get`` of ``<under>/<id>``): a page of orders whole, its listing's end kept. An
-        item naming none, or none that can be one path segment, is not asked."""
+        item naming none, or none that can be one path segment, is not asked; an order gone
+        between the listing and its read (a 404) is left out, never the page."""
 
         async def fetch_each(query: dict[str, str], link: str | None) -> tuple[list[Any], M]:
             listed, end = await fetch(query, link)
-            named = [segment(str(i.get(key, ""))) for i in listed if isinstance(i, dict)]
-            return [await self.get(f"{self.under}/{n}") for n in named if n], end
+            named = [str(i.get(key, "")) for i in listed if isinstance(i, dict)]
+            items = [await self._one(order_id) for order_id in named]
+            return [item for item in items if item is not None], end
 
         return fetch_each
+
+    async def _one(self, order_id: str) -> Any:
+        """The order ``order_id`` names; None when it is not asked or the marketplace has
+        none (404)."""
+        named = segment(order_id) if self.valid(order_id) else None
+        if named is None:
+            return None
+        try:
+            return await self.get(f"{self.under}/{named}")
+        except CallRefused as refused:
+            if refused.status == 404:
+                return None
+            raise
 
 
 @dataclass(frozen=True)
