@@ -167,7 +167,9 @@ def test_run_stops_on_ctrl_c_then_up_starts_again_and_down_leaves_nothing_behind
     finally:
         down = devstack(stack_root, "down")
     assert down.returncode == 0 and "stopped" in down.stdout
-    time.sleep(0.5)
+    gone_by = time.monotonic() + 10  # a stopped server's last children: waited on, not slept
+    while our_processes(stack_root) and time.monotonic() < gone_by:
+        time.sleep(0.1)
     assert our_processes(stack_root) == []
     assert not any(port_open(p) for p in PORTS)
     assert not (stack_root / ".data" / "supervisord.pid").exists()
