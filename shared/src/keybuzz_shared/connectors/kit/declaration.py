@@ -15,7 +15,7 @@ from keybuzz_shared.connectors.connector_settings import ConnectorSettings, file
 from keybuzz_shared.connectors.credential_form import canonical_account
 from keybuzz_shared.connectors.kit.auth import ClientCredentials
 from keybuzz_shared.connectors.kit.catalogue import instance_of
-from keybuzz_shared.connectors.kit.requester import CallErrors, Requester, RequesterOptions
+from keybuzz_shared.connectors.kit.requester import CallErrors, Requester
 from keybuzz_shared.connectors.seam import (
     ConnectorDefaults,
     CredentialCheck,
@@ -446,10 +446,10 @@ class Opening(Generic[S]):
     credentials: Mapping[str, str]
     http: httpx.AsyncClient
     api: S
-    options: RequesterOptions
+    options: Requester.Options
 
 
-def _requester(**options: Unpack[RequesterOptions]) -> RequesterOptions:
+def _requester(**options: Unpack[Requester.Options]) -> Requester.Options:
     return options
 
 

@@ -1022,8 +1022,5 @@ class Requester(JsonCalls[_InFlight]):
         return str(self._base.join(cursor))
 
 
-RequesterOptions = Requester.Options
-
-
 def _resend(idempotent: bool) -> Resend:
     return Resend.READ if idempotent else Resend.SEND
