@@ -26,7 +26,6 @@ from keybuzz_shared.connectors.kit import (
     CallErrors,
     ClientCredentials,
     HeaderAuth,
-    KeptToken,
     Refusals,
     Requester,
 )
@@ -421,7 +420,7 @@ async def test_a_kept_token_said_expired_is_renewed_once_with_own_errors_pace_an
     refusals = Refusals(credentials=frozenset(), expired=said_expired, error=own_error)
     requester = Requester(
         dataclasses.replace(spec(), refusals=refusals),
-        KeptToken(fetch, drop, header="X-Token", scheme=""),
+        HeaderAuth.KeptToken(fetch, drop, header="X-Token", scheme=""),
         http,
         base,
         pace=recorded,

@@ -18,14 +18,7 @@ import httpx
 import pytest
 from keybuzz_devstack.testing import asgi_body, serving
 from keybuzz_shared.addresses import data_client
-from keybuzz_shared.connectors.kit import (
-    ApiSpec,
-    CallErrors,
-    HeaderAuth,
-    LoginToken,
-    Refusals,
-    Requester,
-)
+from keybuzz_shared.connectors.kit import ApiSpec, CallErrors, HeaderAuth, Refusals, Requester
 from keybuzz_shared.connectors.kit.requester import Answers, Garbled, Refusal
 from keybuzz_shared.connectors.kit.xml_answers import garbled, parse_guarded
 from keybuzz_shared.file_links import FileLinks, LinkRefused
@@ -169,7 +162,9 @@ def requester(base: str, http: httpx.AsyncClient, **options: Any) -> Requester:
         document = await calls[0].post_document("login", lambda _: request({}, KEY), login=True)
         return str(document.said)
 
-    auth = LoginToken(login, lambda token: token, carry=lambda t: {"token": t}, secrets=[KEY])
+    auth = HeaderAuth.LoginToken(
+        login, lambda token: token, carry=lambda t: {"token": t}, secrets=[KEY]
+    )
     made = Requester(SPEC, auth, http, base, initial_backoff=0.01, max_backoff=0.02, **options)
     calls.append(made)
     return made

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from keybuzz_shared.connectors.kit import Conversations
+from keybuzz_shared.connectors.kit import KitSession
 from keybuzz_shared.connectors.seam import (
     CallRefused,
     InboxFile,
@@ -43,7 +43,9 @@ class Shop:
         self.marked: list[tuple[str, str]] = []
         self.refuse_marks: set[str] = set()
         self.lookups = 0
-        self.lookup = Conversations.PerListing(self.look_up, "none", "the test's look-up")
+        self.lookup = KitSession.Conversations.PerListing(
+            self.look_up, "none", "the test's look-up"
+        )
 
     async def page(self, kind: str, offset: int, low: datetime | None) -> tuple[list[Any], bool]:
         self.asked.append((kind, offset, low))
@@ -63,15 +65,18 @@ class Shop:
         self.lookups += 1
         return "found"
 
-    def inbox(self) -> Conversations[tuple[str, int, list[int]]]:
+    def inbox(self) -> KitSession.Conversations[tuple[str, int, list[int]]]:
         def read(raw: list[Any]) -> tuple[list[tuple[str, int, list[int]]], list[str]]:
             return [c for c in raw if c[0]], [f"unnamed {c}" for c in raw if not c[0]]
 
         async def no_file(file: InboxFile, most: int) -> bytes:
             return b""
 
-        return Conversations(
-            (Conversations.Kind("MEMBERS"), Conversations.Kind("OWN", windowed=False)),
+        return KitSession.Conversations(
+            (
+                KitSession.Conversations.Kind("MEMBERS"),
+                KitSession.Conversations.Kind("OWN", windowed=False),
+            ),
             self.page,
             read,
             size=self.size,
@@ -84,7 +89,7 @@ class Shop:
         )
 
 
-async def every_page(inbox: Conversations[Any], since: datetime) -> list[list[str]]:
+async def every_page(inbox: KitSession.Conversations[Any], since: datetime) -> list[list[str]]:
     pages, cursor = [], None
     while True:
         page = await inbox.inbox_messages(since=since, cursor=cursor)
@@ -141,7 +146,7 @@ async def test_a_refused_look_up_gives_its_fallback_and_is_not_asked_again() -> 
         asked.append(1)
         raise CallRefused("orders", 403, "no")
 
-    lookup = Conversations.PerListing(refused, "fallback", "the orders")
+    lookup = KitSession.Conversations.PerListing(refused, "fallback", "the orders")
     assert await lookup.get() == "fallback" and await lookup.get() == "fallback"
     assert asked == [1]
     lookup.drop()

@@ -36,12 +36,14 @@ def no_session(
     raise AssertionError("no session opened")
 
 
-def shop_api(discussions: kit.Discussions) -> KitShopApi[ShopApiSettings]:
+def shop_api(discussions: kit.Declaration.Discussions) -> KitShopApi[ShopApiSettings]:
     return KitShopApi(LIMITS, discussions, ShopApiSettings, no_session, marketplace="M")
 
 
 def test_a_discussion_shop_api_by_default() -> None:
-    api = shop_api(kit.Discussions(("BUYER",), support_sender="Care", claim_subject="Litige"))
+    api = shop_api(
+        kit.Declaration.Discussions(("BUYER",), support_sender="Care", claim_subject="Litige")
+    )
     assert api.recipients(DISCUSSION) == ("BUYER",) and api.recipients(ORDER) == ()
     assert api.reply_text("a\x0bb") == "a\x0bb"
     assert api.refusal_codes(ReplyOutcome(status="FAILED", reason="E_1 refused")) == ()
@@ -52,7 +54,7 @@ def test_a_discussion_shop_api_by_default() -> None:
 
 def test_threads_text_codes_and_the_buyer_opener_as_declared() -> None:
     api = shop_api(
-        kit.Discussions(
+        kit.Declaration.Discussions(
             ("BUYER", "ALL"),
             support_sender="",
             claim_subject="Réclamation",
@@ -77,13 +79,15 @@ def test_a_declared_gate_is_the_shop_apis_reply_gate_and_none_without_it() -> No
     def gate(reply: Reply, standing: ThreadStanding, now: datetime) -> str | None:
         return "a claim is open" if standing.claim and reply.recipient == "BUYER" else None
 
-    declared = kit.Discussions(("BUYER",), support_sender="C", claim_subject="L", gate=gate)
+    declared = kit.Declaration.Discussions(
+        ("BUYER",), support_sender="C", claim_subject="L", gate=gate
+    )
     gated = kit_shop_api(LIMITS, declared, ShopApiSettings, no_session, marketplace="M")
     reply = Reply(thread=DISCUSSION, in_reply_to="m-1", recipient="BUYER", body="Bonjour")
     now = datetime(2026, 11, 26, tzinfo=UTC)
     assert isinstance(gated, ReplyGate)
     assert gated.reply_refusal(reply, ThreadStanding(claim=True), now) == "a claim is open"
     assert gated.reply_refusal(reply, ThreadStanding(), now) is None
-    plain = kit.Discussions(("BUYER",), support_sender="C", claim_subject="L")
+    plain = kit.Declaration.Discussions(("BUYER",), support_sender="C", claim_subject="L")
     ungated = kit_shop_api(LIMITS, plain, ShopApiSettings, no_session, marketplace="M")
     assert not isinstance(ungated, ReplyGate)

@@ -1,6 +1,6 @@
 """The kit's parts a connector declares rather than writes (fast, no servers): answers
 that carry their content in ``data`` and a listing's total in ``pagination.total``
-(``InData``), a listed page of orders read each by id (``EachById.each_listed``), and one
+(``InData``, Kaufland's, in its folder), a listed page of orders read each by id (``EachById.each_listed``), and one
 thread's messages built from what they share (``ReadInTurn.thread_messages``)."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from keybuzz_connector_kaufland.in_data import InData
 from keybuzz_shared.connectors import kit, seam
 
 
@@ -44,12 +45,12 @@ async def test_a_page_in_data_gives_its_items_and_total_and_one_without_both_is_
         "no_data": {"pagination": {"total": 7}},
         "not_json_object": [1, 2],
     })  # fmt: skip
-    assert await kit.InData.pages(client, "ok")({}, None) == ([{"id": 1}], 7)
+    assert await InData.pages(client, "ok")({}, None) == ([{"id": 1}], 7)
     for garbled in ("no_total", "no_data", "not_json_object"):
         with pytest.raises(Unreadable, match=f"GET {garbled}: no data and pagination total"):
-            await kit.InData.pages(client, garbled)({}, None)
-    assert await kit.InData.item(Answers({"x": {"data": {"a": 1}}}), "x") == {"a": 1}  # type: ignore[arg-type]
-    assert await kit.InData.item(Answers({"x": ["no", "envelope"]}), "x") is None  # type: ignore[arg-type]
+            await InData.pages(client, garbled)({}, None)
+    assert await InData.item(Answers({"x": {"data": {"a": 1}}}), "x") == {"a": 1}  # type: ignore[arg-type]
+    assert await InData.item(Answers({"x": ["no", "envelope"]}), "x") is None  # type: ignore[arg-type]
 
 
 async def test_a_listed_page_is_read_each_by_id_its_total_kept_and_unnamed_items_not_asked() -> (
@@ -60,7 +61,7 @@ async def test_a_listed_page_is_read_each_by_id_its_total_kept_and_unnamed_items
     async def listed(query: dict[str, str], link: str | None) -> tuple[list[Any], int]:
         return [{"id": "A1"}, {"id": ""}, {"other": 1}, "junk", {"id": "B/2"}, {"id": ".."}], 9
 
-    by_id = kit.EachById(client.get_json, "orders")
+    by_id = kit.ListedOrders.EachById(client.get_json, "orders")
     items, total = await by_id.each_listed(listed, "id")({}, None)
     assert (items, total) == ([{"id": "A1", "whole": True}, {"id": "B/2"}], 9)
     assert client.asked == ["orders/A1", "orders/B%2F2"]
@@ -73,7 +74,9 @@ async def test_an_order_listed_then_gone_is_left_out_and_the_page_read_on() -> N
     async def listed(query: dict[str, str], link: str | None) -> tuple[list[Any], int]:
         return [{"id": "A1"}, {"id": "GONE"}, {"id": "C3"}], 3
 
-    items, _ = await kit.EachById(client.get_json, "orders").each_listed(listed, "id")({}, None)
+    items, _ = await kit.ListedOrders.EachById(client.get_json, "orders").each_listed(listed, "id")(
+        {}, None
+    )
     assert items == [{"id": "A1"}, {"id": "C3"}]
     assert client.asked == ["orders/A1", "orders/GONE", "orders/C3"]
 
@@ -86,7 +89,7 @@ def build(
     said: list[tuple[str, seam.SenderType, str | None, str, datetime]], **options: Any
 ) -> list[seam.InboxMessage]:
     thread = seam.ThreadKey(kind="DISCUSSION", id="T1", order_id="O1")
-    return kit.ReadInTurn.thread_messages(
+    return kit.KitSession.ReadInTurn.thread_messages(
         thread, said, subject="Ticket T1", opened=at(0), **options
     )
 
@@ -156,7 +159,7 @@ async def test_an_item_in_data_is_read_as_its_kind_and_one_off_its_shape_is_unre
     client: Any = Answers(
         {"items/1": {"data": {"a": 1}}, "items/2": {"data": {"a": "x"}}, "items/3": {}}
     )
-    assert await kit.InData.item(client, "items/1", kind=Item) == Item(a=1)
+    assert await InData.item(client, "items/1", kind=Item) == Item(a=1)
     for off in ("items/2", "items/3"):
         with pytest.raises(Unreadable, match=r"GET items/\{id\}: item off its shape"):
-            await kit.InData.item(client, off, kind=Item, call="GET items/{id}")
+            await InData.item(client, off, kind=Item, call="GET items/{id}")

@@ -13,18 +13,7 @@ import msgspec
 import pytest
 from keybuzz_connector_backmarket.result_pages import results_page
 from keybuzz_connector_cdiscount.orders import iso_seconds
-from keybuzz_shared.connectors.kit import (
-    CallErrors,
-    ListedThreads,
-    Listing,
-    PageNumbers,
-    ReadInTurn,
-    Seek,
-    item_at,
-    read_as,
-    reader,
-    window_query,
-)
+from keybuzz_shared.connectors.kit import CallErrors, KitSession, Listing, item_at, read_as, reader
 from keybuzz_shared.connectors.seam import (
     CallAnswerUnreadable,
     CallRefused,
@@ -76,7 +65,9 @@ async def no_file(file: InboxFile, most: int) -> bytes:
     return b""
 
 
-def in_turn(listed: list[dict[str, Any]], details: dict[int, Any], size: int) -> ReadInTurn:
+def in_turn(
+    listed: list[dict[str, Any]], details: dict[int, Any], size: int
+) -> KitSession.ReadInTurn:
     async def page(query: dict[str, str], link: str | None) -> tuple[list[Any], bool]:
         return listed, False
 
@@ -86,8 +77,8 @@ def in_turn(listed: list[dict[str, Any]], details: dict[int, Any], size: int) ->
             raise found
         return list(found)
 
-    return ReadInTurn(
-        Listing(PageNumbers[Changed](), lambda low, high: {}, page),
+    return KitSession.ReadInTurn(
+        Listing(Listing.PageNumbers[Changed](), lambda low, high: {}, page),
         reader(Changed, "item"),
         lambda item: (item.id, item.last),
         details=read,
@@ -140,9 +131,9 @@ async def test_a_since_beyond_the_reach_starts_at_it_and_the_window_ends_at_now(
         asked.append(query)
         return [], None
 
-    query = window_query("from", "to", iso_seconds)
-    inbox: ListedThreads[Thread] = ListedThreads(
-        Listing(Seek[Thread](lambda t: t.updated), query, page),
+    query = Listing.window_query("from", "to", iso_seconds)
+    inbox: KitSession.ListedThreads[Thread] = KitSession.ListedThreads(
+        Listing(Listing.Seek[Thread](lambda t: t.updated), query, page),
         reader(Thread, "thread"),
         complete=lambda thread: True,
         read_whole=_same,
@@ -220,7 +211,7 @@ def test_a_results_page_says_whether_another_follows_and_a_page_without_them_is_
 
 
 def test_a_windows_end_may_be_written_its_own_way() -> None:
-    query = window_query(
+    query = Listing.window_query(
         "min", "max", iso_seconds, end_written=lambda at: iso_seconds(at, up=True), size="10"
     )
     moment = T0 + timedelta(milliseconds=300)
@@ -229,4 +220,6 @@ def test_a_windows_end_may_be_written_its_own_way() -> None:
         "max": "2026-11-01T00:00:01Z",
         "size": "10",
     }
-    assert window_query("min", None, iso_seconds)(moment, moment) == {"min": "2026-11-01T00:00:00Z"}
+    assert Listing.window_query("min", None, iso_seconds)(moment, moment) == {
+        "min": "2026-11-01T00:00:00Z"
+    }

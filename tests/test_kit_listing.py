@@ -66,7 +66,7 @@ async def test_next_link_follows_the_marketplaces_link_until_it_names_none() -> 
         asked.append((query, link))
         return pages[link]
 
-    listing = kit.Listing(kit.Seek[Item](), since, fetch)
+    listing = kit.Listing(kit.Listing.Seek[Item](), since, fetch)
     first = await listing.step(listing.start(T0, T0 + timedelta(days=1), updated=False), read)
     assert [i.id for i in first.items] == ["I001", "I002"]
     assert first.following == WindowCursor(T0, T0 + timedelta(days=1), "p2")
@@ -78,7 +78,7 @@ async def test_next_link_follows_the_marketplaces_link_until_it_names_none() -> 
 
 
 def test_next_link_refuses_a_cursor_edited_by_hand() -> None:
-    listing = kit.Listing(kit.Seek[Item](), since, _never)
+    listing = kit.Listing(kit.Listing.Seek[Item](), since, _never)
     with pytest.raises(ValueError, match="not a cursor"):
         listing.resume(
             cursor_of(WindowCursor(T0, None, "p2", page=3)), updated=True
@@ -111,7 +111,7 @@ class SeekedShop:
 
 async def test_seek_asks_the_next_page_from_the_last_instant_read() -> None:
     shop = SeekedShop([item(n, n) for n in range(1, 6)], size=2)
-    listing = kit.Listing(kit.Seek[Item](lambda i: i.at), since, shop.fetch)
+    listing = kit.Listing(kit.Listing.Seek[Item](lambda i: i.at), since, shop.fetch)
     state = listing.start(T0, None, updated=True)
     first = await listing.step(state, read)
     assert first.following == WindowCursor(T0 + timedelta(minutes=2), None)  # no link: seeking
@@ -126,11 +126,11 @@ async def test_seek_asks_the_next_page_from_the_last_instant_read() -> None:
 
 async def test_seek_follows_the_link_of_a_page_wholly_at_one_instant_else_its_number() -> None:
     stuck = [item(n, 0) for n in range(1, 4)] + [item(4, 5)]
-    by_link = kit.Listing(kit.Seek[Item](lambda i: i.at), since, SeekedShop(stuck, 2).fetch)
+    by_link = kit.Listing(kit.Listing.Seek[Item](lambda i: i.at), since, SeekedShop(stuck, 2).fetch)
     first = await by_link.step(by_link.start(T0, None, updated=True), read)
     assert first.following == WindowCursor(T0, None, "2")  # seeking from T0 would ask it again
     by_number = kit.Listing(
-        kit.Seek[Item](lambda i: i.at, page_param="page"), since, SeekedShop(stuck, 2).fetch
+        kit.Listing.Seek[Item](lambda i: i.at, page_param="page"), since, SeekedShop(stuck, 2).fetch
     )
     first = await by_number.step(by_number.start(T0, None, updated=True), read)
     assert first.following == WindowCursor(T0, None, page=2)
@@ -169,7 +169,7 @@ def window(low: datetime, high: datetime | None) -> dict[str, str]:
 
 
 def offsets(shop: OffsetShop) -> kit.Listing[Item, OffsetState, int]:
-    paging = kit.Offsets[Item](lambda i: (i.at, i.id), size=10, overlap=3)
+    paging = kit.Listing.Offsets[Item](lambda i: (i.at, i.id), size=10, overlap=3)
     return kit.Listing(paging, window, shop.fetch)
 
 
@@ -233,7 +233,7 @@ async def test_renumbered_pages_step_back_by_the_items_that_left_none_skipped(
         return page, (number * 10 < total, total)
 
     shop.between = change
-    listing = kit.Listing(kit.Renumbered[Item](10), window, fetch)
+    listing = kit.Listing(kit.Listing.Renumbered[Item](10), window, fetch)
     first = await listing.step(listing.start(T0, T0 + timedelta(days=1), updated=True), read)
     rest = await listing.every(round_trip(listing, first.following, updated=True), read)
     ids = [i.id for i in first.items + rest.items]
@@ -255,7 +255,7 @@ async def test_page_numbers_go_on_while_a_next_page_is_said_and_the_page_lists_s
         asked.append(query)
         return pages[query["page"]]
 
-    listing = kit.Listing(kit.PageNumbers[Item](size=50), since, fetch)
+    listing = kit.Listing(kit.Listing.PageNumbers[Item](size=50), since, fetch)
     first = await listing.step(listing.start(T0, None, updated=False), read)
     assert first.following == Numbered(False, T0, None, 2)
     assert round_trip(listing, first.following, updated=False) == first.following
@@ -279,7 +279,7 @@ async def test_a_seek_token_is_asked_alone_until_none_is_given_the_newest_item_k
         asked.append(query)
         return pages[query.get("page_token")]
 
-    listing = kit.Listing(kit.SeekToken[Item](lambda i: i.at), since, fetch)
+    listing = kit.Listing(kit.Listing.SeekToken[Item](lambda i: i.at), since, fetch)
     first = await listing.step(listing.start(T0, None, updated=True), read)
     assert first.following == Token(T0, None, "t2", T0 + timedelta(minutes=9))
     resumed = round_trip(listing, first.following, updated=True)
@@ -297,7 +297,7 @@ def test_a_listing_takes_a_cursor_of_an_earlier_version_its_connector_reads() ->
         number = cursor.removeprefix("page ")
         return Numbered(False, T0, None, int(number)) if number.isdigit() else None
 
-    listing = kit.Listing(kit.PageNumbers[Item](), since, _never, legacy)
+    listing = kit.Listing(kit.Listing.PageNumbers[Item](), since, _never, legacy)
     assert listing.resume("page 4", updated=False) == Numbered(False, T0, None, 4)
     for refused in ("page 0", "page four"):  # not valid, not one it reads
         with pytest.raises(ValueError, match="not a cursor"):
@@ -341,11 +341,11 @@ def source(marketplace: OrderShop, **options: Any) -> kit.ListedOrders:
     def window(low: datetime, high: datetime | None) -> dict[str, str]:
         return {"from": low.isoformat()} | ({"to": high.isoformat()} if high else {})
 
-    listing = kit.Listing(kit.PageNumbers[OrderSummary](), window, marketplace.fetch)
+    listing = kit.Listing(kit.Listing.PageNumbers[OrderSummary](), window, marketplace.fetch)
     return kit.ListedOrders(
         updated=listing,
         created=listing,
-        by_id=kit.InLists(_no_ids, 2),
+        by_id=kit.ListedOrders.InLists(_no_ids, 2),
         read=read_order,
         label="Test",
         log=logging.getLogger("test.kit.orders"),
@@ -412,12 +412,12 @@ async def test_orders_by_id_one_call_each_a_404_none_an_id_not_a_path_not_asked(
             raise CallRefused("GET orders/{id}", 404, "no such order")
         return order(int(path.rsplit("/", 1)[1]), T0)
 
-    found = await kit.EachById(get, "/orders", str.isdigit).orders(
+    found = await kit.ListedOrders.EachById(get, "/orders", str.isdigit).orders(
         ["1", "404", "x/..", "1", "2"], _read_orders
     )
     assert [o.external_id for o in found] == ["O1", "O2"]
     assert asked == ["/orders/1", "/orders/404", "/orders/2"]
-    refused = kit.EachById(_refused_500, "/orders")
+    refused = kit.ListedOrders.EachById(_refused_500, "/orders")
     with pytest.raises(CallRefused):
         await refused.orders(["1"], _read_orders)
 
@@ -430,7 +430,7 @@ async def test_orders_by_id_in_lists_of_a_size_only_those_asked() -> None:
         return [order(int(i[1:]), T0) for i in ids.split(",")] + [order(99, T0)]
 
     asked = ["O1", "O2", "O3", "O1", "O4,O5", " "]
-    found = await kit.InLists(get, 2).orders(asked, _read_orders)
+    found = await kit.ListedOrders.InLists(get, 2).orders(asked, _read_orders)
     assert [o.external_id for o in found] == ["O1", "O2", "O3"]
     assert lists == ["O1,O2", "O3"]
 
@@ -482,11 +482,11 @@ def _hostile(strategy: str, page: str) -> tuple[kit.Listing[Item, Any, Any], lis
 
     fetch: Any = {"link": linked, "seek": linked, "token": token}.get(strategy, numbered)
     paging: Any = {
-        "link": kit.Seek[Item](),
-        "seek": kit.Seek[Item](lambda i: i.at),
-        "token": kit.SeekToken[Item](lambda i: i.at),
-        "pages": kit.PageNumbers[Item](),
-        "renumbered": kit.Renumbered[Item](10),
+        "link": kit.Listing.Seek[Item](),
+        "seek": kit.Listing.Seek[Item](lambda i: i.at),
+        "token": kit.Listing.SeekToken[Item](lambda i: i.at),
+        "pages": kit.Listing.PageNumbers[Item](),
+        "renumbered": kit.Listing.Renumbered[Item](10),
     }[strategy]
     return kit.Listing(paging, since, fetch), asked
 

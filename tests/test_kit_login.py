@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from keybuzz_shared.connectors.kit import LoginToken
+from keybuzz_shared.connectors.kit import HeaderAuth
 
 
 class Marketplace:
@@ -22,8 +22,8 @@ class Marketplace:
         return f"token-{self.logins}"
 
 
-def tokens(market: Marketplace) -> LoginToken[str]:
-    return LoginToken(market.login, lambda grant: grant, secrets=["the-key"])
+def tokens(market: Marketplace) -> HeaderAuth.LoginToken[str]:
+    return HeaderAuth.LoginToken(market.login, lambda grant: grant, secrets=["the-key"])
 
 
 async def test_the_first_calls_share_one_login_and_the_token_is_kept() -> None:
@@ -56,7 +56,7 @@ async def test_no_error_may_quote_the_key_or_the_token_and_a_refused_login_keeps
     async def refused() -> str:
         raise PermissionError("key refused")
 
-    failing = LoginToken(refused, lambda grant: grant)
+    failing = HeaderAuth.LoginToken(refused, lambda grant: grant)
     with pytest.raises(PermissionError):
         await failing.headers()
     assert failing.granted is None

@@ -15,7 +15,7 @@ from keybuzz_connector_fnac.numbered_pages import (
     numbered,
     read_listed,
 )
-from keybuzz_shared.connectors.kit import Listing, Renumbered
+from keybuzz_shared.connectors.kit import Listing
 from keybuzz_shared.connectors.kit.listing import Count, Pages, earlier
 from keybuzz_shared.connectors.kit.xml_answers import Node, decode
 from keybuzz_shared.connectors.seam import cursor_of, state_of
@@ -73,7 +73,7 @@ async def test_each_page_is_asked_by_its_number_and_window_and_hands_on_its_coun
         items = (Item(f"I{page}", 1),)
         return Listed(Paging(page=page, total_paging=2, nb_total_result=3), items, ("bad",))
 
-    listing: Listing[str, Any, Any] = Listing(Renumbered(1), iso_window, numbered(ask))
+    listing: Listing[str, Any, Any] = Listing(Listing.Renumbered(1), iso_window, numbered(ask))
     end = START + timedelta(days=1)
     first = await listing.page(None, START, end, map_each(lambda item: item.item_id))
     assert (first.items, first.unreadable) == (("I1",), ("bad",))

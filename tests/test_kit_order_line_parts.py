@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from keybuzz_connector_backmarket.orders import earlier_text
 from keybuzz_connector_ebay.offset_pages import OffsetPages
-from keybuzz_shared.connectors.kit import CallErrors, Listing, Seek, reader
+from keybuzz_shared.connectors.kit import CallErrors, Listing, reader
 from keybuzz_shared.connectors.kit.orders import unit_price
 from keybuzz_shared.connectors.seam import CallAnswerUnreadable
 
@@ -63,7 +63,7 @@ def since_query(low: datetime, high: datetime | None) -> dict[str, str]:
 
 def listing(client: Any) -> Listing[int, Any, str | None]:
     pages = OffsetPages("getItems", "items", 2)
-    return Listing(Seek[int](), since_query, pages.fetch(client, "items"))
+    return Listing(Listing.Seek[int](), since_query, pages.fetch(client, "items"))
 
 
 async def test_an_offset_listing_reads_each_page_at_its_offset_until_none_follows() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from keybuzz_shared.connectors.kit import CallErrors, ListedThreads
+from keybuzz_shared.connectors.kit import CallErrors, KitSession
 from keybuzz_shared.connectors.kit.threads import read_first
 from keybuzz_shared.connectors.seam import InboxMessage, Reply, SenderType, ThreadKey
 
@@ -128,7 +128,7 @@ async def test_a_listed_inbox_maps_one_threads_messages_as_its_pages_do() -> Non
         return b""
 
     unused: Any = None  # no listing nor page read: only one thread's messages are asked
-    inbox: ListedThreads[Discussion] = ListedThreads(
+    inbox: KitSession.ListedThreads[Discussion] = KitSession.ListedThreads(
         unused,
         unused,
         complete=lambda discussion: True,

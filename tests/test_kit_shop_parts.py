@@ -23,16 +23,15 @@ from keybuzz_connector_cdiscount.vocabulary import Vocabulary
 from keybuzz_connector_mirakl.orders import answer_as, iso_millis, to_millisecond
 from keybuzz_shared.connectors.kit import (
     CallErrors,
+    Declaration,
+    DeclaredReplies,
     KitSession,
-    Opening,
     PersonName,
-    ReadMarks,
     ShopSettings,
     iso_z,
     named_in,
     read_as,
     reader,
-    refused_files,
 )
 from keybuzz_shared.connectors.kit.declaration import _client_of, opener
 from keybuzz_shared.connectors.kit.json_answers import full_name, segment
@@ -121,16 +120,24 @@ def test_a_replys_files_are_refused_by_the_first_limit_they_break() -> None:
         max_text_length=10,
         page_size=10,
     )
-    assert refused_files(limits, (file("a.pdf", MB), file("b.pdf", MB)), "Shop") is None
-    assert "at most 2 files" in (refused_files(limits, (file("a.pdf", 1),) * 3, "Shop") or "")
+    assert (
+        DeclaredReplies.refused_files(limits, (file("a.pdf", MB), file("b.pdf", MB)), "Shop")
+        is None
+    )
+    assert "at most 2 files" in (
+        DeclaredReplies.refused_files(limits, (file("a.pdf", 1),) * 3, "Shop") or ""
+    )
     assert "b.pdf: Shop takes files of at most 2 MB" in (
-        refused_files(limits, (file("b.pdf", 2 * MB + 1),), "Shop") or ""
+        DeclaredReplies.refused_files(limits, (file("b.pdf", 2 * MB + 1),), "Shop") or ""
     )
     both = (file("a.pdf", 2 * MB), file("b.pdf", 2 * MB))
-    assert "at most 3 MB of files" in (refused_files(limits, both, "Shop") or "")
+    assert "at most 3 MB of files" in (DeclaredReplies.refused_files(limits, both, "Shop") or "")
     text = (file("a.txt", 1, "text/plain"),)
-    assert refused_files(limits, text, "Shop") == "a.txt: Shop takes only application/pdf files"
-    assert refused_files(limits, text, "Shop", accepted=lambda f: True) is None
+    assert (
+        DeclaredReplies.refused_files(limits, text, "Shop")
+        == "a.txt: Shop takes only application/pdf files"
+    )
+    assert DeclaredReplies.refused_files(limits, text, "Shop", accepted=lambda f: True) is None
 
 
 async def test_read_marks_skip_those_marked_count_refusals_and_stop_at_their_budget() -> None:
@@ -143,7 +150,7 @@ async def test_read_marks_skip_those_marked_count_refusals_and_stop_at_their_bud
             await asyncio.sleep(5)
         marked.append(message_id)
 
-    marks = ReadMarks(mark, ERRORS, "PATCH messages", at_once=2, budget=0.2)
+    marks = KitSession.ReadMarks(mark, ERRORS, "PATCH messages", at_once=2, budget=0.2)
     assert await marks.mark_read(["a", "lost", "b", "a"]) == 1
     assert await marks.mark_read(["a", "b", "c"]) == 0
     assert marked == ["a", "b", "c"]  # each once
@@ -262,9 +269,9 @@ def test_a_ledger_forgets_its_oldest_items_past_what_it_keeps() -> None:
 
 
 async def test_a_client_built_on_one_opening_gets_the_file_links_among_its_options() -> None:
-    built: list[Opening[View]] = []
+    built: list[Declaration.Opening[View]] = []
 
-    def build(shop: Opening[View]) -> str:
+    def build(shop: Declaration.Opening[View]) -> str:
         built.append(shop)
         return shop.credentials["key"]
 

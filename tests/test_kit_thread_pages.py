@@ -79,7 +79,7 @@ async def inbox(step: PageRead[Thread, Any], whole: Any) -> seam.Page[seam.Inbox
     async def no_file(file: seam.InboxFile, max_bytes: int) -> bytes:
         return b""
 
-    listed: kit.ListedThreads[Thread] = kit.ListedThreads(
+    listed: kit.KitSession.ListedThreads[Thread] = kit.KitSession.ListedThreads(
         OnePage(step),  # type: ignore[arg-type]
         lambda raw: ((), ()),
         complete=lambda t: t.messages is not None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from keybuzz_shared.connectors.kit import DeclaredReplies, Discussions
+from keybuzz_shared.connectors.kit import Declaration, DeclaredReplies
 from keybuzz_shared.connectors.seam import (
     CallUnavailable,
     InboxMessage,
@@ -21,7 +21,7 @@ from keybuzz_shared.connectors.seam import (
 
 ORDER = ThreadKey(kind="ORDER", id="o-1")
 LIMITS = Limits(max_attachments=0, max_attachment_bytes=0, max_text_length=10, page_size=5)
-DECLARED = Discussions(
+DECLARED = Declaration.Discussions(
     recipients=("BUYER",),
     support_sender="",
     claim_subject="",

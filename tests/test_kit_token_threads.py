@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from keybuzz_shared.connectors.kit import ListedThreads, Listing, SeekToken, window_query
+from keybuzz_shared.connectors.kit import KitSession, Listing
 from keybuzz_shared.connectors.seam import InboxFile, InboxMessage, ThreadKey, read_each
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -65,11 +65,11 @@ async def no_files(file: InboxFile, max_bytes: int) -> bytes:
     raise AssertionError("no file is asked")
 
 
-def inbox(pages: Pages) -> ListedThreads[Thread]:
-    return ListedThreads(
+def inbox(pages: Pages) -> KitSession.ListedThreads[Thread]:
+    return KitSession.ListedThreads(
         Listing(
-            SeekToken[Thread](lambda thread: thread.updated),
-            window_query("since", None, lambda moment: moment.isoformat()),
+            Listing.SeekToken[Thread](lambda thread: thread.updated),
+            Listing.window_query("since", None, lambda moment: moment.isoformat()),
             pages,
         ),
         lambda raw: read_each(raw, lambda thread: thread),

@@ -22,7 +22,7 @@ from keybuzz_connector_fnac.numbered_pages import (
     with_unread,
 )
 from keybuzz_connector_fnac.xml_services import carried, document, xml_instant, xml_text
-from keybuzz_shared.connectors.kit import Listing, Renumbered
+from keybuzz_shared.connectors.kit import Listing
 from keybuzz_shared.connectors.kit.listing import Count, PageRead, Pages, logged_each
 from keybuzz_shared.connectors.kit.requester import Garbled
 from keybuzz_shared.connectors.kit.xml_answers import (
@@ -220,7 +220,7 @@ async def test_a_listing_page_starts_its_window_or_resumes_its_cursor() -> None:
         asked.append(params)
         return [int(params["page"])], (params["page"] == "1", 2)
 
-    listing = Listing(Renumbered[Any](1), iso_window, fetch)
+    listing = Listing(Listing.Renumbered[Any](1), iso_window, fetch)
     read = map_each(lambda n: n)
     end = START + timedelta(hours=1)
     first = await listing.page(None, START, end, read)

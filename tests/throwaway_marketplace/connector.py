@@ -32,7 +32,7 @@ class TryoutSettings(kit.ShopSettings, kw_only=True, frozen=True):
     mark_as_read: bool = False
 
 
-def client_of(opening: kit.Opening[View]) -> kit.Requester:
+def client_of(opening: kit.Declaration.Opening[View]) -> kit.Requester:
     fields = opening.credentials
     kit.require_fields(FIELDS, fields, NAME)
     key = fields["api_key"]
@@ -87,7 +87,7 @@ class Inbox(seam.ThreadsInbox):
     def __init__(self, client: kit.Requester) -> None:
         self.client = client
         since = lambda low, high: {"since": low.isoformat()}  # noqa: E731
-        self.listing = kit.Listing(kit.PageNumbers[seam.InboxMessage](), since, self._page)
+        self.listing = kit.Listing(kit.Listing.PageNumbers[seam.InboxMessage](), since, self._page)
 
     async def _page(self, query: dict[str, str], link: str | None) -> tuple[list[Any], bool]:
         body = await self.client.get_json("messages", query, operation="list_messages")
@@ -145,6 +145,6 @@ async def probe(client: kit.Requester, _fields: Mapping[str, str]) -> str:
 CONNECTOR = kit.shop_api_connector(kit.Declaration(
     MARKETPLACE, NAME, "tryout_api", FIELDS, LIMITS,
     view=View, client=client_of, parts=parts, probe=probe, settings=TryoutSettings,
-    discussions=kit.Discussions(("BUYER",), support_sender="Tryout", claim_subject="Tryout"),
+    discussions=kit.Declaration.Discussions(("BUYER",), support_sender="Tryout", claim_subject="Tryout"),
     order_ids=kit.OrderIdPattern("T[0-9]{6}", "a Tryout one (T and six digits)"),
 ))  # fmt: skip

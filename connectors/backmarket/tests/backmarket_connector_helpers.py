@@ -13,7 +13,7 @@ from keybuzz_connector_backmarket.settings import (
     BackMarketSettings,
 )
 from keybuzz_double_backmarket.contract import form_problems, query_problems, strict_spec
-from keybuzz_shared.connectors.kit import Opening, Requester
+from keybuzz_shared.connectors.kit import Declaration, Requester
 from keybuzz_shared.file_links import FileLinks
 
 USER_AGENT = "BM-KeyBuzz-Care;integrations@keybuzz.io"
@@ -105,5 +105,5 @@ def client_for(
     }
     files = FileLinks([sandbox_url], inside_allowed=True)
     return client_of(
-        Opening(fields, http, api, {"files": files, "initial_backoff": 0.05, **options})
+        Declaration.Opening(fields, http, api, {"files": files, "initial_backoff": 0.05, **options})
     )

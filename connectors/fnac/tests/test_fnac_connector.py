@@ -18,7 +18,7 @@ from keybuzz_connector_fnac.models import FnacCredentialsRefused
 from keybuzz_connector_fnac.session import FnacShop, session_of
 from keybuzz_devstack.testing import shop_api_at
 from keybuzz_shared.connectors import registry
-from keybuzz_shared.connectors.kit import Renumbered
+from keybuzz_shared.connectors.kit import Listing
 from keybuzz_shared.connectors.kit.listing import PageRequest, Pages
 from keybuzz_shared.connectors.seam import (
     Connector,
@@ -246,7 +246,7 @@ async def test_a_cursor_from_elsewhere_is_refused(http: httpx.AsyncClient) -> No
 
 async def test_a_listing_steps_back_when_read_items_leave_its_window() -> None:
     """Fnac's listings by date are the kit's Renumbered (its own test: tests/test_kit_listing.py)."""
-    paging = Renumbered[Any](100)
+    paging = Listing.Renumbered[Any](100)
     window = Pages(LONG_AGO, datetime.now(UTC), 2, 250)
 
     async def step(state: Pages, more: bool, total: int) -> Pages | None:

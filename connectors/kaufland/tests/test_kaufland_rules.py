@@ -78,7 +78,7 @@ async def test_a_newest_first_listing_changing_while_read_misses_nothing_and_rep
         order = sorted(at, key=lambda n: (at[n], n), reverse=True)
         return [(n, at[n]) for n in order[offset : offset + 10]], len(order)
 
-    paging = kit.Offsets[tuple[int, datetime]](
+    paging = kit.Listing.Offsets[tuple[int, datetime]](
         lambda item: (item[1], str(item[0])), size=10, overlap=3, newest_first=True
     )
     listing = kit.Listing(paging, lambda low, high: {}, fetch)

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from keybuzz_connector_rakuten.connector import RakutenClient
-from keybuzz_shared.connectors.kit import Opening
+from keybuzz_shared.connectors.kit import Declaration
 from keybuzz_shared.connectors.seam import (
     CallOutcomeUnknown,
     CallRefused,
@@ -33,7 +33,7 @@ def view(sandbox_url: str) -> ShopApiSettings:
 
 def client(sandbox_url: str, http: httpx.AsyncClient, shop: dict[str, str]) -> RakutenClient:
     fields = {"login": shop["login"], "token": shop["token"]}
-    return RakutenClient(Opening(fields, http, view(sandbox_url), {"files": NO_FILES}))
+    return RakutenClient(Declaration.Opening(fields, http, view(sandbox_url), {"files": NO_FILES}))
 
 
 @pytest.fixture

@@ -4,6 +4,6 @@ gives (its own key) and ``AmazonSettings`` hands here when it is loaded."""
 
 from __future__ import annotations
 
-from keybuzz_shared.connectors.kit import DkimKeys
+from keybuzz_shared.connectors.kit import DeclaredRelay
 
-DKIM_KEYS = DkimKeys("AMAZON_DKIM_KEYS")
+DKIM_KEYS = DeclaredRelay.DkimKeys("AMAZON_DKIM_KEYS")

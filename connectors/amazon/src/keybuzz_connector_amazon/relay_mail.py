@@ -20,10 +20,7 @@ from __future__ import annotations
 
 import re
 
-from keybuzz_shared.connectors.kit import (
-    DeclaredRelay,
-    Signed,
-)
+from keybuzz_shared.connectors.kit import DeclaredRelay
 from keybuzz_shared.connectors.seam import ParsedMail, SenderType, attachment_types
 
 from keybuzz_connector_amazon.dkim_keys import DKIM_KEYS
@@ -98,7 +95,7 @@ DEMO_MAILS = tuple(
 )
 
 
-def sender_type(mail: ParsedMail, signed: Signed) -> SenderType:
+def sender_type(mail: ParsedMail, signed: DeclaredRelay.Signed) -> SenderType:
     """BUYER when it comes from a buyer's alias (even an automatic answer of theirs: its
     name is the buyer's); SYSTEM for automatic mail Amazon signed, marks included
     (notifications from addresses nobody answers, reports); MARKETPLACE_SUPPORT for

@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 import httpx
 import msgspec
-from keybuzz_shared.connectors.kit import ApiSpec, CallErrors, KeptToken, Refusals, Requester
+from keybuzz_shared.connectors.kit import ApiSpec, CallErrors, HeaderAuth, Refusals, Requester
 from keybuzz_shared.errors import DependencyUnavailable
 from keybuzz_shared.json_calls import CallOptions
 from keybuzz_shared.mended import json_decoded
@@ -540,7 +540,7 @@ class SpApiClient:
         pace = _Pace(self.limiter.bucket(tenant_id, operation))
         requester = Requester(
             API,
-            KeptToken(
+            HeaderAuth.KeptToken(
                 lambda: self._token_value(tenant_id),
                 lambda: self.tokens.invalidate(tenant_id),
                 header="x-amz-access-token",

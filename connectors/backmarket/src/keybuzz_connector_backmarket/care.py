@@ -17,12 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
-from keybuzz_shared.connectors.kit import (
-    DeclaredReplies,
-    labelled,
-    media_type_of,
-    shown,
-)
+from keybuzz_shared.connectors.kit import DeclaredReplies, labelled, media_type_of, shown
 from keybuzz_shared.ticket_topics import Subject, language_tag, subject_of_label
 from keybuzz_shared.times import as_utc
 
@@ -253,17 +248,17 @@ def minute_filter(since: datetime) -> str:
 # --- the inbox ----------------------------------------------------------------------------
 
 
-class CareInbox(kit.ReadInTurn[FolderSummary, Folder]):
+class CareInbox(kit.KitSession.ReadInTurn[FolderSummary, Folder]):
     """A shop's care folders through its client: each list page one call of the
     allowance, a page past the last one (the list shrunk since ``next`` was said) its end.
     Back Market's claims belong to care folders: on their tickets, no incident; it has no
     read mark."""
 
     def __init__(self, client: kit.Requester) -> None:
-        query = kit.window_query("last_message_date", None, minute_filter)
+        query = kit.Listing.window_query("last_message_date", None, minute_filter)
         page = results_fetch(client, "/ws/sav", "GET ws/sav", most=PAGE_SIZE, shrinks=True)
         super().__init__(
-            kit.Listing(kit.PageNumbers[FolderSummary](), query, page),
+            kit.Listing(kit.Listing.PageNumbers[FolderSummary](), query, page),
             kit.reader(FolderSummary, "care folder"),
             lambda summary: (summary.id, summary.date_last_message),
             details=partial(folder_of, client),

@@ -72,7 +72,7 @@ def platform_of(fields: Mapping[str, str]) -> str:
     return PLATFORMS.get(fields.get("country", ""), "EU")
 
 
-def client_of(shop: kit.Opening[BackMarketApiSettings]) -> kit.Requester:
+def client_of(shop: kit.Declaration.Opening[BackMarketApiSettings]) -> kit.Requester:
     """The shop's calls on its country's platform (ValueError when a credential field is
     missing). Its messages' files are links to Back Market's file host [official: "URL of
     the attachment"], asked without the token from the hosts ``shop.options`` allows."""
@@ -117,7 +117,7 @@ ORDER_IDS = kit.OrderIdPattern(
 # A folder's message goes to the buyer and Back Market alike (MERCHANT_TO_ALL); multipart
 # carries any text; Back Market's refusals (400) give no code of their own [official].
 # Its claims are on the care folder itself: no message of its own opens one.
-DISCUSSIONS = kit.Discussions(
+DISCUSSIONS = kit.Declaration.Discussions(
     recipients=RECIPIENTS, support_sender="BackMarket", claim_subject="Réclamation Back Market"
 )
 

@@ -17,7 +17,7 @@ from typing import TypeVar
 
 import msgspec
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit import OrderListing, unit_price
+from keybuzz_shared.connectors.kit import ListedOrders, unit_price
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
@@ -81,7 +81,7 @@ PAGE_SIZE = 50  # page-size's maximum [official]
 # a backfill job keeps its cursor across restarts.
 OLD_CURSOR = earlier_text(
     r"(created|modified)\|([0-9T:+.Z-]{20,32})\|([1-9][0-9]{0,5})",
-    lambda found: kit.PageNumbers.state(
+    lambda found: kit.Listing.PageNumbers.state(
         found[1] == "modified", as_utc(datetime.fromisoformat(found[2])), None, int(found[3])
     ),
 )
@@ -143,16 +143,18 @@ class ShopOrders(kit.ListedOrders):
     Market's listing takes no end: no ``complete_until``)."""
 
     def __init__(self, client: kit.Requester) -> None:
-        paging = kit.PageNumbers[OrderSummary](size=PAGE_SIZE)
+        paging = kit.Listing.PageNumbers[OrderSummary](size=PAGE_SIZE)
         page = results_fetch(client, "/ws/orders", "GET ws/orders")
 
-        def listing(field: str) -> OrderListing:
-            return kit.Listing(paging, kit.window_query(field, None, kit.iso_z), page, OLD_CURSOR)
+        def listing(field: str) -> ListedOrders.OrderListing:
+            return kit.Listing(
+                paging, kit.Listing.window_query(field, None, kit.iso_z), page, OLD_CURSOR
+            )
 
         super().__init__(
             updated=listing("date_modification"),
             created=listing("date_creation"),
-            by_id=kit.EachById(client.get_json, "/ws/orders", str.isdigit),
+            by_id=kit.ListedOrders.EachById(client.get_json, "/ws/orders", str.isdigit),
             read=lambda item: summary_of(kit.read_as(Order, item, "order")),
             label="Back Market",
             log=logging.getLogger(__name__),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from keybuzz_shared.connectors.kit import Fetch, Requester, follows
+from keybuzz_shared.connectors.kit import Listing, Requester
 from keybuzz_shared.connectors.seam import CallRefused
 
 
@@ -17,12 +17,12 @@ def results_page(client: Requester, call: str, body: Any) -> tuple[list[Any], bo
     if not isinstance(body, dict) or not isinstance(body.get("results"), list):
         raise client.errors.unreadable(call, "no list of results in the page")
     results: list[Any] = body["results"]
-    return results, follows(call, results, bool(body.get("next")))
+    return results, Listing.follows(call, results, bool(body.get("next")))
 
 
 def results_fetch(
     client: Requester, path: str, call: str, *, most: int | None = None, shrinks: bool = False
-) -> Fetch[bool]:
+) -> Listing.Fetch[bool]:
     """The ``Fetch`` of a page-numbered listing at ``path``: a page's ``results`` and
     whether ``next`` follows. ``most``: the page's size, a page holding more the
     marketplace's unreadable answer; ``shrinks``: a 404 past the first page is a page past

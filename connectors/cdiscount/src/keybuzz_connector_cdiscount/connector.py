@@ -103,7 +103,7 @@ CREDENTIAL_FIELDS = (
 SELLER_API = "octopia-seller-api"  # a shop's identity: the seller's account on this API
 
 
-def client_of(shop: kit.Opening[CdiscountApiSettings]) -> OctopiaClient:
+def client_of(shop: kit.Declaration.Opening[CdiscountApiSettings]) -> OctopiaClient:
     """The shop's client: it holds one token (ValueError when a credential field is
     missing)."""
     api = shop.api
@@ -135,7 +135,7 @@ ORDER_IDS = kit.OrderIdPattern(
 # (refused with the eligible ones named otherwise). Octopia lists a reply's text back as
 # sent; its refusals give a reason, no code of their own. It opens no claim with a message
 # of its own (a claim is a discussion whose graduation changed); incidents are never listed.
-DISCUSSIONS = kit.Discussions(
+DISCUSSIONS = kit.Declaration.Discussions(
     recipients=tuple(USER_TYPES), support_sender="GrcOperator", claim_subject="Litige Cdiscount"
 )
 

@@ -22,13 +22,9 @@ from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.kit import (
     DeclaredReplies,
     Listing,
-    Seek,
-    earlier,
     labelled,
     media_type_of,
-    offered_parties,
     path_segment,
-    read_first,
     shown,
 )
 from keybuzz_shared.file_links import LinkRefused
@@ -192,14 +188,14 @@ class OldListing(msgspec.Struct, array_like=True, frozen=True):
     page: int = 1
 
 
-old_cursor = earlier(
+old_cursor = Listing.earlier(
     OldListing,
     lambda old: 1 <= old.page and old.seek <= old.until,
-    lambda old: Seek.state(old.seek, old.until, None, old.page),
+    lambda old: Listing.Seek.state(old.seek, old.until, None, old.page),
 )
 
 
-class DiscussionInbox(kit.ListedThreads[Discussion]):
+class DiscussionInbox(kit.KitSession.ListedThreads[Discussion]):
     """A shop's discussions: the session's inbox and message source. Octopia's claims are
     discussions (no incident); it marks messages read one PATCH each, a few at a time
     within ``mark_budget`` seconds; its labels of sub-typologies are read once a session."""
@@ -207,8 +203,8 @@ class DiscussionInbox(kit.ListedThreads[Discussion]):
     def __init__(
         self, client: kit.Requester, *, page_size: int, mark_budget: float | None = None
     ) -> None:
-        seek = Seek[Discussion](lambda d: as_utc(d.updated_at), page_param="pageIndex")
-        window = kit.window_query(
+        seek = Listing.Seek[Discussion](lambda d: as_utc(d.updated_at), page_param="pageIndex")
+        window = kit.Listing.window_query(
             "updatedAtMin", "updatedAtMax", kit.iso_z, pageSize=str(page_size)
         )
         labels = ReadOnce(functools.partial(_labels, client), "Octopia's typologies")
@@ -232,7 +228,7 @@ class DiscussionInbox(kit.ListedThreads[Discussion]):
             read_whole=lambda d: discussion_at(client, d.id),
             mapper=mapper,
             named=lambda discussion: f"discussion {discussion.id}",
-            marks=kit.ReadMarks(
+            marks=kit.KitSession.ReadMarks(
                 functools.partial(_mark, client),
                 client.errors,
                 "PATCH messages",
@@ -337,7 +333,9 @@ def unsendable_files(files: tuple[seam.ReplyFile, ...]) -> str | None:
 def receivers(discussion: Discussion, recipient: seam.Recipient) -> list[User] | str:
     """The discussion's eligible recipients a reply to ``recipient`` goes to, or why none."""
     eligible = discussion.eligible_receivers or []
-    chosen = offered_parties(USER_TYPES, recipient, eligible, lambda user: user.user_type)
+    chosen = DeclaredReplies.offered_parties(
+        USER_TYPES, recipient, eligible, lambda user: user.user_type
+    )
     if chosen is None:
         offered = ", ".join(u.user_type for u in eligible) or "none"
         return (
@@ -374,7 +372,7 @@ def discussion_replies(client: kit.Requester, inbox: DiscussionInbox) -> Declare
     """The seller's replies on a shop's discussions: each one posted on the discussion as
     Octopia gives it just before, read back as ``inbox`` maps it (its dates are whole
     seconds, its clock not ours: the kit's ``SENT_SKEW``)."""
-    return read_first(
+    return DeclaredReplies.read_first(
         "Cdiscount",
         "discussion",
         read=functools.partial(discussion_at, client),

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import PurePath
 
-from keybuzz_shared.connectors.kit import refused_files
+from keybuzz_shared.connectors.kit import DeclaredReplies
 from keybuzz_shared.connectors.seam import Limits, ReplyFile
 
 
@@ -36,7 +36,7 @@ class FileFormats:
     def refused(self, limits: Limits, files: Sequence[ReplyFile], marketplace: str) -> str | None:
         """Why ``marketplace`` would refuse these files (``limits``: how many, how large),
         if it would."""
-        return refused_files(
+        return DeclaredReplies.refused_files(
             limits,
             files,
             marketplace,

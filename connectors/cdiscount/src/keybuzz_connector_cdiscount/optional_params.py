@@ -10,7 +10,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from keybuzz_shared.connectors.kit import Fetch
+from keybuzz_shared.connectors.kit import Listing
 from keybuzz_shared.connectors.seam import CallRefused
 
 log = logging.getLogger(__name__)
@@ -18,7 +18,9 @@ log = logging.getLogger(__name__)
 M = TypeVar("M")  # what an answer says of the next page
 
 
-def optional_params(fetch: Fetch[M], optional: Mapping[str, str], label: str) -> Fetch[M]:
+def optional_params(
+    fetch: Listing.Fetch[M], optional: Mapping[str, str], label: str
+) -> Listing.Fetch[M]:
     """``fetch`` asked with ``optional`` beside each query until ``label`` (the
     marketplace) refuses a page for them; then without them."""
     asked = True

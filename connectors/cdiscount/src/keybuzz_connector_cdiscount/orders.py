@@ -131,7 +131,7 @@ class ShopOrders(kit.ListedOrders):
 
     def __init__(self, client: kit.Requester, *, page_size: int = MAX_PAGE_SIZE) -> None:
         size = str(min(page_size, MAX_PAGE_SIZE))
-        changed = kit.window_query(
+        changed = kit.Listing.window_query(
             "updatedAtMin",
             "updatedAtMax",
             iso_seconds,
@@ -143,15 +143,15 @@ class ShopOrders(kit.ListedOrders):
         )
         # createdAtMax is inclusive and dates are shown to the second: the orders of the
         # window's last second shown at its end belong to the next window.
-        created = kit.window_query(
+        created = kit.Listing.window_query(
             "createdAtMin", "createdAtMax", iso_seconds, sort="createdAt:asc", pageSize=size
         )
         page = functools.partial(client.get_page, "/orders")
 
         super().__init__(
-            updated=kit.Listing(kit.Seek(lambda o: o.updated_at), changed, page),
-            created=kit.Listing(kit.Seek(), created, page),
-            by_id=kit.EachById(client.get_json, "/orders"),
+            updated=kit.Listing(kit.Listing.Seek(lambda o: o.updated_at), changed, page),
+            created=kit.Listing(kit.Listing.Seek(), created, page),
+            by_id=kit.ListedOrders.EachById(client.get_json, "/orders"),
             read=read_order,
             label="Cdiscount",
             log=logging.getLogger(__name__),

@@ -85,7 +85,7 @@ class EbayClient(kit.Requester):
         return self._username
 
 
-def client_of(shop: kit.Opening[EbayApiSettings]) -> EbayClient:
+def client_of(shop: kit.Declaration.Opening[EbayApiSettings]) -> EbayClient:
     return EbayClient(shop.credentials, shop.api, http=shop.http, **shop.options)
 
 
@@ -208,8 +208,8 @@ def message_of(
 # Members' conversations with a message since the window's start (``start_time``), then
 # eBay's, which take no time filter [official]: their latest message says.
 KINDS = (
-    kit.Conversations.Kind("FROM_MEMBERS"),
-    kit.Conversations.Kind("FROM_EBAY", windowed=False),
+    kit.KitSession.Conversations.Kind("FROM_MEMBERS"),
+    kit.KitSession.Conversations.Kind("FROM_EBAY", windowed=False),
 )
 
 
@@ -220,8 +220,8 @@ class MessageApi:
 
     def __init__(self, client: EbayClient) -> None:
         self.client = client
-        self.purchases: kit.Conversations.PerListing[dict[tuple[str, str], str]] = (
-            kit.Conversations.PerListing(
+        self.purchases: kit.KitSession.Conversations.PerListing[dict[tuple[str, str], str]] = (
+            kit.KitSession.Conversations.PerListing(
                 self.recent_purchases, {}, "eBay's orders for the conversations"
             )
         )
@@ -273,8 +273,8 @@ class MessageApi:
         await self.client.request("POST", f"{MESSAGES}update_conversation", name="updateConversation",
                                   body=body, answered=False)  # fmt: skip
 
-    def inbox(self) -> kit.Conversations[Conversation]:
-        return kit.Conversations(
+    def inbox(self) -> kit.KitSession.Conversations[Conversation]:
+        return kit.KitSession.Conversations(
             KINDS, self.page, kit.reader(Conversation, "a conversation"), size=LIMITS.page_size,
             conversation_id=lambda c: c.conversation_id, messages=self.messages, mark=self.mark,
             last_change=lambda c: c.latest_message.created_date if c.latest_message else None,
@@ -354,12 +354,14 @@ def order_of(raw: Any) -> OrderSummary:
     )  # fmt: skip
 
 
-def _orders(client: EbayClient, field: str) -> kit.OrderListing:
+def _orders(client: EbayClient, field: str) -> kit.ListedOrders.OrderListing:
     def query(low: datetime, high: datetime | None) -> dict[str, str]:
         end = kit.iso_z(high) if high else ""
         return {"filter": f"{field}:[{kit.iso_z(low)}..{end}]"}
 
-    return kit.Listing(kit.Seek[OrderSummary](), query, ORDER_PAGES.fetch(client, f"{ORDERS}order"))
+    return kit.Listing(
+        kit.Listing.Seek[OrderSummary](), query, ORDER_PAGES.fetch(client, f"{ORDERS}order")
+    )
 
 
 def orders_of(client: EbayClient) -> kit.ListedOrders:
@@ -369,7 +371,7 @@ def orders_of(client: EbayClient) -> kit.ListedOrders:
 
     return kit.ListedOrders(
         updated=_orders(client, "lastmodifieddate"), created=_orders(client, "creationdate"),
-        by_id=kit.InLists(named, 50, askable=ORDER_IDS.is_order_id), read=order_of, label=NAME,
+        by_id=kit.ListedOrders.InLists(named, 50, askable=ORDER_IDS.is_order_id), read=order_of, label=NAME,
         log=log, shop={"user": client.user_id},
     )  # fmt: skip
 
@@ -383,14 +385,16 @@ def session_of(client: EbayClient, _api: EbayApiSettings) -> kit.KitSession:
 
 # eBay's order ids: "12-34567-89012" [official examples], older ones digits alone.
 ORDER_IDS = kit.OrderIdPattern("[0-9]{2}-[0-9]{5}-[0-9]{5}", "an eBay one (12-34567-89012)")
-DISCUSSIONS = kit.Discussions(("BUYER",), support_sender="eBay", claim_subject="Litige eBay")
+DISCUSSIONS = kit.Declaration.Discussions(
+    ("BUYER",), support_sender="eBay", claim_subject="Litige eBay"
+)
 
 
 # eBay publishes no response time for sellers' messages [official: its standards count
 # defects and late shipment]: the window is ours, the poller's default 24 hours (a tenant
 # may shorten it), run on eBay's threads (``waiting_since``), so that eBay's own messages
 # open no deadline.
-RESPONSE_WINDOW = kit.OwnRule(
+RESPONSE_WINDOW = kit.Declaration.OwnRule(
     seam.ResponseRule(window=timedelta(hours=24), marketplace_clock=True, tenant_may_shorten=True),
     note="eBay keeps no such mark",
 )

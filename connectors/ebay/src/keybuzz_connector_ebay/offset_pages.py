@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from keybuzz_shared.connectors.kit import Fetch, Listing, Requester, Seek, follows
+from keybuzz_shared.connectors.kit import Listing, Requester
 
 # A listing read whole asks no window: its query is the caller's alone.
 NO_WINDOW = datetime.min.replace(tzinfo=UTC)
@@ -32,19 +32,19 @@ class OffsetPages:
         if not isinstance(body, dict) or not isinstance(body.get(self.key, []), list):
             raise client.errors.unreadable(self.call, f"no list of {self.key}")
         raw = list(body.get(self.key, []))
-        return raw, follows(self.call, raw, bool(body.get("next")))
+        return raw, Listing.follows(self.call, raw, bool(body.get("next")))
 
     async def every(
         self, client: Requester, path: str, query: dict[str, str], *, most: int | None = None
     ) -> list[Any]:
         """The items of every page of ``path`` asked with ``query`` (``most`` pages at
         most, else the kit's ``MAX_PAGES``); a page repeating the one before ends it."""
-        listing = Listing(Seek[Any](), lambda _low, _high: query, self.fetch(client, path),
+        listing = Listing(Listing.Seek[Any](), lambda _low, _high: query, self.fetch(client, path),
                           name=self.call)  # fmt: skip
         start = listing.start(NO_WINDOW, None, updated=True)
         return list((await listing.every(start, lambda raw: (tuple(raw), ()), most=most)).items)
 
-    def fetch(self, client: Requester, path: str) -> Fetch[str | None]:
+    def fetch(self, client: Requester, path: str) -> Listing.Fetch[str | None]:
         """The ``Fetch`` of this listing at ``path`` for the kit's ``Seek`` by links: each
         page asked with the window's query, its link the page's offset (none: the first),
         and the next page's offset its next link while the marketplace says one follows."""

@@ -24,7 +24,7 @@ from typing import Literal, Unpack
 
 import httpx
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit import Node, Redacted, StatusEnvelope
+from keybuzz_shared.connectors.kit import Node, Redacted
 from keybuzz_shared.connectors.seam import CredentialField
 from lxml import etree
 
@@ -45,7 +45,7 @@ ENVELOPE_BYTES = 64 * 1024
 # like a 429 (which the double sends with it); ERR_002, "authenticate again" (so is an
 # error whose text speaks of the token). messages_update answers ERROR when one of its
 # messages was refused, each message with its own errors: then the caller reads them.
-ENVELOPE = StatusEnvelope(
+ENVELOPE = Node.StatusEnvelope(
     ns=NS,
     unreadable=models.FnacProtocolError,
     accepting=frozenset({"OK", "ACTIVE", "RUNNING", "WARNING"}),

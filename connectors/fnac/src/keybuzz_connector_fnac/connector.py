@@ -69,8 +69,10 @@ LIMITS = Limits(
 )
 
 
-def _client_of(marketplace: str) -> Callable[[kit.Opening[ShopApiSettings]], FnacClient]:
-    def client_of(shop: kit.Opening[ShopApiSettings]) -> FnacClient:
+def _client_of(
+    marketplace: str,
+) -> Callable[[kit.Declaration.Opening[ShopApiSettings]], FnacClient]:
+    def client_of(shop: kit.Declaration.Opening[ShopApiSettings]) -> FnacClient:
         """The shop's client: it holds one token; ValueError when a field is missing."""
         fields = shop.credentials  # the account's in its canonical form, as it is sent
         credentials = credentials_as(FnacCredentials, CREDENTIAL_FIELDS, fields, marketplace)

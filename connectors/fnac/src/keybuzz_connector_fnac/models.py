@@ -14,10 +14,7 @@ from typing import Literal
 
 import msgspec
 from keybuzz_shared.connectors import seam
-from keybuzz_shared.connectors.kit import (
-    Redacted,
-    StatusEnvelope,
-)
+from keybuzz_shared.connectors.kit import Node, Redacted
 
 from keybuzz_connector_fnac.numbered_pages import Count, Listed
 
@@ -47,7 +44,7 @@ class FnacError(seam.ConnectorError):
     label = "Fnac"
 
 
-class FnacCredentialsRefused(FnacError, StatusEnvelope.CredentialsRefused):
+class FnacCredentialsRefused(FnacError, Node.StatusEnvelope.CredentialsRefused):
     """``auth`` refused the partner_id/shop_id/key (wrong, or the key was revoked)."""
 
 
@@ -69,7 +66,7 @@ class FnacProtocolError(FnacError, seam.AnswerUnreadable):
         self.reason = reason
 
 
-class FnacRequestRefused(FnacError, StatusEnvelope.Refused):
+class FnacRequestRefused(FnacError, Node.StatusEnvelope.Refused):
     """The response's status is ERROR or FATAL; Fnac's error codes are kept."""
 
 
@@ -199,7 +196,7 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
 class MessageUpdateResult(msgspec.Struct, frozen=True, kw_only=True):
     message_id: str | None = msgspec.field(default=None, name="@id")
     status: str = msgspec.field(default="", name="@status")
-    errors: tuple[StatusEnvelope.Error, ...] = ()
+    errors: tuple[Node.StatusEnvelope.Error, ...] = ()
 
     @property
     def ok(self) -> bool:

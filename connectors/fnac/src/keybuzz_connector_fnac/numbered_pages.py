@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
-from keybuzz_shared.connectors.kit import Fetch, Node, Read
+from keybuzz_shared.connectors.kit import Listing, Node
 from keybuzz_shared.connectors.seam import read_each
 
 T = TypeVar("T")  # an item, read
@@ -72,7 +72,7 @@ def read_listed(node: Node, item: str, read: Callable[[Node], T], paging: type[P
 Asked = Callable[[int, datetime, datetime | None], Awaitable[Listed[Any, Any]]]
 
 
-def numbered(asked: Asked) -> Fetch[Count]:
+def numbered(asked: Asked) -> Listing.Fetch[Count]:
     """The listing's call of ``asked``: the page's items and, after them, why each other
     one could not be read (``typed_items.with_unread``), and its paging's ``count``
     (``Counted``)."""
@@ -113,6 +113,6 @@ def mapped(map_one: Callable[[Any], T]) -> Callable[[Any], T]:
     return mapped_one
 
 
-def map_each(map_one: Callable[[Any], T]) -> Read[T]:
+def map_each(map_one: Callable[[Any], T]) -> Listing.Read[T]:
     """A listing's ``Read`` of ``with_unread`` items: each mapped, each ``Unread`` one said."""
     return lambda raw: read_each(raw, mapped(map_one))

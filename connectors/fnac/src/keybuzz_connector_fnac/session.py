@@ -17,11 +17,7 @@ from typing import Any, cast, get_args
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
-from keybuzz_shared.connectors.kit import (
-    earlier,
-    logged_each,
-    media_type_of,
-)
+from keybuzz_shared.connectors.kit import Listing, media_type_of
 from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
 
@@ -60,7 +56,7 @@ RECIPIENTS: dict[seam.Recipient, models.MessageTo] = {
 # every one takes messages to the buyer, its customer service, or both; a reply's text is
 # what XML carries; a refusal names Fnac's ``ERR_…`` codes; a claim's ``opened_by`` is
 # ``client`` when the buyer opened it, else Fnac's staff did.
-DISCUSSIONS = kit.Discussions(
+DISCUSSIONS = kit.Declaration.Discussions(
     recipients=tuple(RECIPIENTS),
     support_sender="",
     claim_subject=CLAIM_SUBJECT,
@@ -140,10 +136,10 @@ class _InboxListing(msgspec.Struct, array_like=True, frozen=True):
     page: int
 
 
-_inbox_cursor = earlier(
+_inbox_cursor = Listing.earlier(
     _InboxListing,
     lambda old: old.page >= 2,
-    lambda old: kit.Renumbered.state(old.since, None, old.page),
+    lambda old: kit.Listing.Renumbered.state(old.since, None, old.page),
 )
 
 
@@ -158,7 +154,9 @@ def session_of(client: FnacClient, limits: seam.Limits) -> kit.KitSession:
     orders = kit.ListedOrders(
         updated=kit.Listing(by_date, iso_window, shop.orders_by("UpdatedAt")),
         created=kit.Listing(by_date, iso_window, shop.orders_by("CreatedAt")),
-        by_id=kit.InLists(shop.orders_named, models.MAX_ORDER_IDS, askable=ORDER_IDS.is_order_id),
+        by_id=kit.ListedOrders.InLists(
+            shop.orders_named, models.MAX_ORDER_IDS, askable=ORDER_IDS.is_order_id
+        ),
         read=mapped(_order),
         label="Fnac",
         log=log,
@@ -180,9 +178,9 @@ class FnacShop:
         self.limits = limits
         self.named = {"shop_id": client.credentials.shop_id}
         # The messages listed by date: each one left out logged with the shop.
-        self._logged = logged_each(mapped(_inbox_message), log, "Fnac message", self.named)
-        self.by_date = kit.Renumbered[Any](limits.page_size)
-        self._by_page = kit.Renumbered[Any](limits.page_size, step_back=False)
+        self._logged = Listing.logged_each(mapped(_inbox_message), log, "Fnac message", self.named)
+        self.by_date = kit.Listing.Renumbered[Any](limits.page_size)
+        self._by_page = kit.Listing.Renumbered[Any](limits.page_size, step_back=False)
 
     # --- the inbox ---------------------------------------------------------------------------
 
@@ -259,7 +257,7 @@ class FnacShop:
 
     # --- Fnac's calls as the kit's listings ----------------------------------------------------
 
-    def _messages_since(self, **query: Any) -> kit.Fetch[Count]:
+    def _messages_since(self, **query: Any) -> kit.Listing.Fetch[Count]:
         """messages_query of a window by creation, oldest first (``query``: its filters)."""
 
         async def asked(page: int, low: datetime, high: datetime | None) -> models.MessagesPage:
@@ -275,7 +273,7 @@ class FnacShop:
 
         return numbered(asked)
 
-    def orders_by(self, date: str) -> kit.Fetch[Count]:
+    def orders_by(self, date: str) -> kit.Listing.Fetch[Count]:
         """orders_query of a window by ``date``; by creation, oldest first and the window's
         end left out (Fnac's max is inclusive: a second less keeps [start, end) half-open)."""
         created = date == "CreatedAt"

@@ -28,13 +28,7 @@ from typing import Any, Generic, TypeAlias, TypeVar, Unpack
 
 import httpx
 import msgspec
-from keybuzz_shared.connectors.kit import (
-    ApiSpec,
-    LoginToken,
-    Redacted,
-    Requester,
-    StatusEnvelope,
-)
+from keybuzz_shared.connectors.kit import ApiSpec, HeaderAuth, Node, Redacted, Requester
 from keybuzz_shared.mended import NOT_XML_CHARS
 from lxml import etree
 
@@ -185,7 +179,7 @@ class XmlServices(Requester, Generic[G]):
         shop: Mapping[str, str] | None = None,
         **options: Unpack[Requester.Options],
     ) -> None:
-        if not isinstance(spec.answers, StatusEnvelope):
+        if not isinstance(spec.answers, Node.StatusEnvelope):
             raise TypeError(f"{spec.label}'s services answer in a StatusEnvelope")
         self.envelope = spec.answers
         named = credentials.SECRETS if isinstance(credentials, Redacted) else frozenset()
@@ -194,16 +188,16 @@ class XmlServices(Requester, Generic[G]):
         async def log_in() -> G:
             return grant((await self.service(login, credentials, login=True)).root)
 
-        self.tokens = LoginToken(log_in, token, carry=carry, secrets=secrets)
+        self.tokens = HeaderAuth.LoginToken(log_in, token, carry=carry, secrets=secrets)
         super().__init__(spec, self.tokens, http, base_url, shop=shop, **options)
 
     async def service(
         self, service: str, asked: msgspec.Struct, **how: Any
-    ) -> StatusEnvelope.Answer:
+    ) -> Node.StatusEnvelope.Answer:
         """``service``'s answer to ``asked``, accepted by its envelope (``how``: the
         requester's ``post_document`` options: ``idempotent``, ``max_bytes``)."""
         body = functools.partial(request, self.envelope.ns, service, declared=asked)
-        answer: StatusEnvelope.Answer = await self.post_document(service, body, **how)
+        answer: Node.StatusEnvelope.Answer = await self.post_document(service, body, **how)
         self.envelope.expect_root(answer.root, service)
         return answer
 

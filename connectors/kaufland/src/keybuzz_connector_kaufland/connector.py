@@ -23,6 +23,7 @@ from keybuzz_shared.connectors.seam import (
     ShopApiSettings,
 )
 
+from keybuzz_connector_kaufland.in_data import InData
 from keybuzz_connector_kaufland.orders import UnitOrders
 from keybuzz_connector_kaufland.settings import KAUFLAND, KauflandSettings
 from keybuzz_connector_kaufland.tickets import LABEL, TicketInbox, reply_refusal, ticket_replies
@@ -75,7 +76,7 @@ SPEC = kit.ApiSpec(
 )
 
 
-def client_of(shop: kit.Opening[ShopApiSettings]) -> kit.Requester:
+def client_of(shop: kit.Declaration.Opening[ShopApiSettings]) -> kit.Requester:
     fields = shop.credentials
     kit.require_fields(CREDENTIAL_FIELDS, fields, LABEL)
     auth = kit.HeaderAuth.signed(
@@ -91,7 +92,7 @@ def client_of(shop: kit.Opening[ShopApiSettings]) -> kit.Requester:
 
 async def storefronts(client: kit.Requester) -> list[str]:
     """The seller's storefronts (``GET /info/storefront`` [official])."""
-    listed: list[str] = await kit.InData.item(
+    listed: list[str] = await InData.item(
         client, "info/storefront", operation="GetAllStorefronts", kind=list[str]
     )
     return [s.lower() for s in listed]
@@ -120,10 +121,10 @@ ORDER_IDS = kit.OrderIdPattern(
     "a Kaufland one (seven capitals and digits)",
     keep=lambda w: any(c.isdigit() for c in w) and any(c.isalpha() for c in w),
 )
-RESPONSE_WINDOW = kit.OwnRule.hours(
+RESPONSE_WINDOW = kit.Declaration.OwnRule.hours(
     48, "only Kaufland's customer service clears a ticket without a reply", clock=WORKING_DAYS
 )
-DISCUSSIONS = kit.Discussions(
+DISCUSSIONS = kit.Declaration.Discussions(
     recipients=("BUYER",),
     support_sender="Kaufland",
     claim_subject="Ticket Kaufland",

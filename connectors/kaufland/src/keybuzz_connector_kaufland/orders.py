@@ -15,6 +15,7 @@ from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
+from keybuzz_connector_kaufland.in_data import InData
 from keybuzz_connector_kaufland.tickets import LABEL
 
 ORDERS_PAGE = 20  # orders a page (each then read with its units); Kaufland takes 1-100
@@ -88,22 +89,20 @@ class UnitOrders:
         self.client = client
 
     async def order(self, path: str) -> Any:
-        return await kit.InData.item(self.client, path, operation="GetOrder")
+        return await InData.item(self.client, path, operation="GetOrder")
 
-    def by_id(self) -> kit.EachById:
-        return kit.EachById(self.order, "orders", valid=str.isalnum)
+    def by_id(self) -> kit.ListedOrders.EachById:
+        return kit.ListedOrders.EachById(self.order, "orders", valid=str.isalnum)
 
-    def listing(self, start: str) -> kit.OrderListing:
-        paging = kit.Offsets[OrderSummary](
+    def listing(self, start: str) -> kit.ListedOrders.OrderListing:
+        paging = kit.Listing.Offsets[OrderSummary](
             lambda o: (o.created_at, o.external_id),
             size=ORDERS_PAGE, overlap=2, size_param="limit", newest_first=True,
         )  # fmt: skip
         return kit.Listing(
             paging,
-            kit.window_query(start, None, kit.iso_z),
-            self.by_id().each_listed(
-                kit.InData.pages(self.client, "orders", "GetOrders"), "id_order"
-            ),
+            kit.Listing.window_query(start, None, kit.iso_z),
+            self.by_id().each_listed(InData.pages(self.client, "orders", "GetOrders"), "id_order"),
         )
 
     def listed(self) -> kit.ListedOrders:

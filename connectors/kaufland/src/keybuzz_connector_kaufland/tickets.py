@@ -17,6 +17,8 @@ from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
 
+from keybuzz_connector_kaufland.in_data import InData
+
 LABEL = "Kaufland"
 LIST_LIMIT = 30  # GET /tickets' most a page [official]
 OVERLAP = 3  # places each next page starts early (tickets moved down by a change)
@@ -146,7 +148,7 @@ def details(ticket: Ticket) -> tuple[seam.ThreadDetail, ...]:
 def inbox_messages_of(ticket: Ticket) -> list[seam.InboxMessage]:
     """Its messages, its files hung on the thread; waiting for the seller while Kaufland
     says so (``is_seller_responsible``)."""
-    return kit.ReadInTurn.thread_messages(
+    return kit.KitSession.ReadInTurn.thread_messages(
         seam.ThreadKey(kind="DISCUSSION", id=ticket.id_ticket, order_id=order_of(ticket)),
         [
             (
@@ -182,25 +184,27 @@ def inbox_messages_of(ticket: Ticket) -> list[seam.InboxMessage]:
 async def ticket_of(client: kit.Requester, ticket_id: str) -> Ticket:
     if not ticket_id.isdigit():
         raise client.errors.refused("GET tickets/{id}", 404, f"{ticket_id!r} is not a ticket id")
-    ticket: Ticket = await kit.InData.item(
+    ticket: Ticket = await InData.item(
         client, f"tickets/{ticket_id}", EMBEDDED, kind=Ticket, call="GET tickets/{id}", operation="GetTicket"
     )  # fmt: skip
     return ticket
 
 
-class TicketInbox(kit.ReadInTurn[Listed, Ticket]):
+class TicketInbox(kit.KitSession.ReadInTurn[Listed, Ticket]):
     """The tickets changed since the poll's window (the poller's overlap before it), read
     in turn: a ticket read again only once its ``ts_updated_iso`` moved. Kaufland keeps no
     read mark."""
 
     def __init__(self, client: kit.Requester, page_size: int) -> None:
-        query = kit.window_query("ts_updated_from_iso", None, kit.iso_z, sort="ts_updated_iso:desc")
-        paging = kit.Offsets[Listed](
+        query = kit.Listing.window_query(
+            "ts_updated_from_iso", None, kit.iso_z, sort="ts_updated_iso:desc"
+        )
+        paging = kit.Listing.Offsets[Listed](
             lambda t: (as_utc(t.ts_updated_iso), t.id_ticket),
             size=LIST_LIMIT, overlap=OVERLAP, size_param="limit", newest_first=True,
         )  # fmt: skip
         super().__init__(
-            kit.Listing(paging, query, kit.InData.pages(client, "tickets", "GetTickets")),
+            kit.Listing(paging, query, InData.pages(client, "tickets", "GetTickets")),
             lambda raw: seam.read_each(raw, read_listed),
             lambda t: (ticket_number(t.id_ticket), t.ts_updated_iso),
             details=lambda number: ticket_of(client, f"{ID_PREFIX}{number}"),

@@ -41,7 +41,7 @@ SPEC = kit.ApiSpec(
 )
 
 
-def client_of(shop: kit.Opening[ShopApiSettings]) -> kit.Requester:
+def client_of(shop: kit.Declaration.Opening[ShopApiSettings]) -> kit.Requester:
     """The seller's client: its key in ``x-api-key``, its contract id in every query."""
     kit.require_fields(CREDENTIAL_FIELDS, shop.credentials, NAME)
     key = shop.credentials["api_key"]
@@ -100,6 +100,6 @@ CONNECTOR = kit.shop_api_connector(kit.Declaration(
     MANOMANO, NAME, "manomano_api", CREDENTIAL_FIELDS, LIMITS,
     view=ShopApiSettings, client=client_of, parts=session_of, probe=probe,
     settings=ManoManoSettings, order_ids=ORDER_IDS,
-    discussions=kit.Discussions(("BUYER",), support_sender=NAME, claim_subject="Litige ManoMano"),
+    discussions=kit.Declaration.Discussions(("BUYER",), support_sender=NAME, claim_subject="Litige ManoMano"),
     mail_relay=ManoManoRelay(), inbound_addresses=INBOUND_ADDRESSES,
 ))  # fmt: skip

@@ -4,10 +4,10 @@ gives (its own key) and ``ManoManoSettings`` hands here when it is loaded."""
 
 from __future__ import annotations
 
-from keybuzz_shared.connectors.kit import DkimKeys
+from keybuzz_shared.connectors.kit import DeclaredRelay
 
 DKIM_KEYS_VARIABLE = "MANOMANO_DKIM_KEYS"
-KEYS = DkimKeys(DKIM_KEYS_VARIABLE)
+KEYS = DeclaredRelay.DkimKeys(DKIM_KEYS_VARIABLE)
 
 
 def configure(text: str) -> None:

@@ -20,16 +20,13 @@ from typing import Any
 
 import msgspec
 from keybuzz_shared.connectors.kit import (
-    InLists,
     ListedOrders,
     Listing,
-    PageNumbers,
     PersonName,
     Requester,
     decimal_of,
     iso_z,
     read_as,
-    window_query,
 )
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
@@ -147,7 +144,7 @@ class SellerOrders(ListedOrders):
     """A seller's orders through its client."""
 
     def __init__(self, client: Requester) -> None:
-        paging = PageNumbers[OrderSummary](size=PAGE_SIZE, size_param="limit")
+        paging = Listing.PageNumbers[OrderSummary](size=PAGE_SIZE, size_param="limit")
         page = functools.partial(orders_at, client)
 
         async def named(reference: str) -> Sequence[Any]:
@@ -156,13 +153,13 @@ class SellerOrders(ListedOrders):
         super().__init__(
             updated=Listing(
                 paging,
-                window_query("status_updated_at_start", "status_updated_at_end", iso_z),
+                Listing.window_query("status_updated_at_start", "status_updated_at_end", iso_z),
                 page,
             ),
             created=Listing(
-                paging, window_query("created_at_start", "created_at_end", iso_z), page
+                paging, Listing.window_query("created_at_start", "created_at_end", iso_z), page
             ),
-            by_id=InLists(named, size=1, askable=ORDER_IDS.is_order_id),
+            by_id=ListedOrders.InLists(named, size=1, askable=ORDER_IDS.is_order_id),
             read=read_order,
             label="ManoMano",
             log=logging.getLogger(__name__),

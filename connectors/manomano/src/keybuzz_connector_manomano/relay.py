@@ -17,11 +17,7 @@ from __future__ import annotations
 
 import re
 
-from keybuzz_shared.connectors.kit import (
-    DeclaredRelay,
-    OrderIdPattern,
-    Signed,
-)
+from keybuzz_shared.connectors.kit import DeclaredRelay, OrderIdPattern
 from keybuzz_shared.connectors.seam import Limits, ParsedMail, SenderType, attachment_types
 
 from keybuzz_connector_manomano import dkim_keys
@@ -85,7 +81,7 @@ def signed_domains(raw: bytes) -> frozenset[str]:
     return frozenset(signature.domain for signature in dkim_keys.KEYS.verified(raw))
 
 
-def sender_type(mail: ParsedMail, signed: Signed) -> SenderType:
+def sender_type(mail: ParsedMail, signed: DeclaredRelay.Signed) -> SenderType:
     """Who wrote the mail: ManoMano's notices (SYSTEM) and its customer service
     (MARKETPLACE_SUPPORT) only when a DKIM signature of their domain covers the mail
     (``signed``, the kit's ``signed_mail``); an automatic mail naming no buyer, SYSTEM

@@ -165,7 +165,7 @@ CREDENTIAL_FIELDS = (
 )
 
 
-def client_of(shop: kit.Opening[MiraklApiSettings]) -> kit.Requester:
+def client_of(shop: kit.Declaration.Opening[MiraklApiSettings]) -> kit.Requester:
     """The shop's client on its operator's API, its key and shop as stored (the kit's
     ``credentials_as``: ValueError when one is missing). A thread's files come from the
     operator's API (M13), with the shop's key, at addresses built from Mirakl's ids: no
@@ -216,7 +216,7 @@ ORDER_IDS = kit.OrderIdPattern(
 # the one asked is read from it at the reply (a FAILED outcome naming its participants
 # otherwise). Mirakl lists a reply's text back as sent; its refusals give a message, no
 # code of their own. It posts no message of its own when an incident is opened.
-DISCUSSIONS = kit.Discussions(
+DISCUSSIONS = kit.Declaration.Discussions(
     recipients=tuple(PARTICIPANTS), support_sender="OPERATOR", claim_subject="Incident Mirakl"
 )
 

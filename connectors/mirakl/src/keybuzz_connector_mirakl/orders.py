@@ -183,7 +183,7 @@ def _place(order: OrderSummary) -> tuple[datetime, str]:
 def _window(start: str, end: str) -> Callable[[datetime, datetime | None], dict[str, str]]:
     """A window as OR11's query (by update or by creation), in creation order; its bounds
     as Mirakl writes its date-times, UTC to the millisecond with a trailing Z."""
-    return kit.window_query(start, end, iso_millis, sort="dateCreated", order="asc")
+    return kit.Listing.window_query(start, end, iso_millis, sort="dateCreated", order="asc")
 
 
 def shop_orders(
@@ -214,11 +214,11 @@ def shop_orders(
         return (await or11({"order_ids": order_ids, "max": str(MAX_PAGE_SIZE)})).orders
 
     size = max(OVERLAP + 1, min(page_size, MAX_PAGE_SIZE))
-    paging = kit.Offsets[OrderSummary](_place, size=size, overlap=OVERLAP)
+    paging = kit.Listing.Offsets[OrderSummary](_place, size=size, overlap=OVERLAP)
     return kit.ListedOrders(
         updated=kit.Listing(paging, _window("start_update_date", "end_update_date"), page),
         created=kit.Listing(paging, _window("start_date", "end_date"), page),
-        by_id=kit.InLists(by_id, MAX_PAGE_SIZE),
+        by_id=kit.ListedOrders.InLists(by_id, MAX_PAGE_SIZE),
         read=read_order,
         label="Mirakl",
         log=log,

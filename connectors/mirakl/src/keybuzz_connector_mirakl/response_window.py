@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import msgspec
-from keybuzz_shared.connectors.kit import OwnRule
+from keybuzz_shared.connectors.kit import Declaration
 
 from keybuzz_connector_mirakl.catalogue import Operator
 from keybuzz_connector_mirakl.orders import OrderCalls, answer_as
@@ -62,8 +62,8 @@ def response_delays(
     return PeriodFigures(FIGURE, PERIODS, a21, kept_seconds=KEPT_SECONDS, slack=CALL_SLACK, now=now)
 
 
-def response_window(operator: Operator) -> OwnRule:
+def response_window(operator: Operator) -> Declaration.OwnRule:
     """The operator's rule: its hours, on Mirakl's clock of each thread; a tenant may set a
     shorter goal."""
     note = f'only {operator.name}\'s staff mark a thread "no reply needed" at Mirakl'
-    return OwnRule.hours(operator.response_hours, note)
+    return Declaration.OwnRule.hours(operator.response_hours, note)

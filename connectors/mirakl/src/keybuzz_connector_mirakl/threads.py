@@ -13,14 +13,7 @@ from urllib.parse import quote
 
 import msgspec
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit import (
-    DeclaredReplies,
-    media_type_of,
-    offered_parties,
-    path_segment,
-    read_first,
-    shown,
-)
+from keybuzz_shared.connectors.kit import DeclaredReplies, media_type_of, path_segment, shown
 from keybuzz_shared.connectors.seam import (
     InboxFile,
     InboxMessage,
@@ -256,7 +249,7 @@ def thread_inbox(
     operator_name: str,
     page_size: int,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
-) -> kit.ListedThreads[Thread]:
+) -> kit.KitSession.ListedThreads[Thread]:
     """A shop's threads through its client (the kit's ``ListedThreads`` on M11's
     ``next_page_token``, complete on Mirakl's clock: M11 takes no end): the session's inbox
     and message source. Mirakl's incidents are on order lines (the orders' part): none
@@ -281,11 +274,11 @@ def thread_inbox(
     async def mapper() -> Callable[[Thread], list[InboxMessage]]:
         return functools.partial(messages_of, operator_name=operator_name)
 
-    return kit.ListedThreads(
+    return kit.KitSession.ListedThreads(
         kit.Listing(
-            kit.SeekToken[Thread](lambda thread: as_utc(thread.date_updated)),
+            kit.Listing.SeekToken[Thread](lambda thread: as_utc(thread.date_updated)),
             # Threads updated since the window's start (M11 takes no end), with their messages.
-            kit.window_query(
+            kit.Listing.window_query(
                 "updated_since", None, iso_millis, with_messages="true", limit=str(page_size)
             ),
             m11,
@@ -319,7 +312,10 @@ def unsendable(reply: Reply) -> str | None:
 def recipients(thread: Thread, recipient: Recipient) -> list[dict[str, Any]] | str:
     """M12's ``to`` for ``recipient`` on this thread, or why the thread does not allow it."""
     offered = thread.authorized_participants
-    if offered_parties(PARTICIPANTS, recipient, offered, lambda party: party.type) is None:
+    if (
+        DeclaredReplies.offered_parties(PARTICIPANTS, recipient, offered, lambda party: party.type)
+        is None
+    ):
         allowed = ", ".join(p.type for p in thread.authorized_participants) or "none"
         return (
             f"Mirakl's thread {thread.id} does not allow a reply to {recipient} "
@@ -328,7 +324,9 @@ def recipients(thread: Thread, recipient: Recipient) -> list[dict[str, Any]] | s
     return [{"type": kind} for kind in PARTICIPANTS[recipient]]
 
 
-def thread_replies(client: kit.Requester, inbox: kit.ListedThreads[Thread]) -> DeclaredReplies:
+def thread_replies(
+    client: kit.Requester, inbox: kit.KitSession.ListedThreads[Thread]
+) -> DeclaredReplies:
     """The seller's replies on a shop's threads (the kit's ``read_first``, its files
     checked against ``LIMITS``): each one sent by M12 (``message_input`` a JSON part, each
     file a ``files`` part) to the participants its thread allows as M10 gives it just
@@ -345,7 +343,7 @@ def thread_replies(client: kit.Requester, inbox: kit.ListedThreads[Thread]) -> D
         await client.post_multipart(path, parts, operation="M12")
         return None
 
-    return read_first(
+    return DeclaredReplies.read_first(
         "Mirakl",
         "thread",
         read=functools.partial(thread_of, client),

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit import Read
+from keybuzz_shared.connectors.kit import Listing
 from keybuzz_shared.connectors.seam import (
     CredentialField,
     InboxFile,
@@ -70,7 +70,7 @@ AT_ONCE = 4  # getiteminfos calls a page makes at a time
 class RakutenClient(kit.Requester):
     """One seller's calls: every action a GET of ``sales_ws`` with its login and token."""
 
-    def __init__(self, shop: kit.Opening[ShopApiSettings]) -> None:
+    def __init__(self, shop: kit.Declaration.Opening[ShopApiSettings]) -> None:
         kit.require_fields(CREDENTIAL_FIELDS, shop.credentials, wire.LABEL)
         self.login, token = shop.credentials["login"], shop.credentials["token"]
         auth = kit.HeaderAuth({}, params={"login": self.login, "pwd": token}, secrets=(token,))
@@ -100,7 +100,7 @@ def _not_id(item_id: str) -> int:
     raise ValueError(f"item {item_id!r}: not a whole number")
 
 
-def inbox(client: RakutenClient) -> kit.ReadInTurn[int, wire.Item]:
+def inbox(client: RakutenClient) -> kit.KitSession.ReadInTurn[int, wire.Item]:
     """The items to do, listed at once (getitemtodolist dates nothing), read a page of
     ``LIMITS.page_size`` at a time in id order, ``AT_ONCE`` getiteminfos calls at a time:
     each item's messages from ``since`` on (less a minute: Rakuten dates to the minute)
@@ -113,8 +113,8 @@ def inbox(client: RakutenClient) -> kit.ReadInTurn[int, wire.Item]:
     async def no_file(_file: InboxFile, _most: int) -> bytes:
         raise FileUnavailable(404)
 
-    return kit.ReadInTurn(
-        kit.Listing(kit.PageNumbers[int](), lambda _low, _high: {}, todo),
+    return kit.KitSession.ReadInTurn(
+        kit.Listing(kit.Listing.PageNumbers[int](), lambda _low, _high: {}, todo),
         _todo,
         lambda item_id: (item_id, None),
         details=lambda item_id: client.item(str(item_id)),
@@ -163,12 +163,14 @@ def _sales(client: RakutenClient) -> kit.ListedOrders:
         return wire.sales_page(await client.action("getcurrentsales", query))
 
     by_creation: kit.Listing[OrderSummary, Any, Any] = kit.Listing(
-        kit.SeekToken(lambda o: o.created_at, token_param="nexttoken"),
+        kit.Listing.SeekToken(lambda o: o.created_at, token_param="nexttoken"),
         lambda low, high: {"purchasedate": low.strftime("%Y-%m-%d")},
         fetch,
     )
     current: kit.Listing[OrderSummary, Any, Any] = kit.Listing(
-        kit.SeekToken(lambda o: o.created_at, token_param="nexttoken"), lambda low, high: {}, fetch
+        kit.Listing.SeekToken(lambda o: o.created_at, token_param="nexttoken"),
+        lambda low, high: {},
+        fetch,
     )
     return kit.ListedOrders(
         updated=current,
@@ -181,14 +183,14 @@ def _sales(client: RakutenClient) -> kit.ListedOrders:
     )
 
 
-class CurrentSales(kit.ById):
+class CurrentSales(kit.ListedOrders.ById):
     """Rakuten gives no sale by id: the current sales, read whole, those asked kept."""
 
     def __init__(self, listing: Any) -> None:
         self.listing = listing
 
     async def orders(
-        self, order_ids: Sequence[str], read: Read[OrderSummary]
+        self, order_ids: Sequence[str], read: Listing.Read[OrderSummary]
     ) -> list[OrderSummary]:
         wanted = set(order_ids)
         state = self.listing.start(datetime.now(UTC), None, updated=True)
@@ -214,7 +216,7 @@ async def probe(client: RakutenClient, credentials: Mapping[str, str]) -> str:
 
 
 # Whom a reply may go to, Rakuten's rule asked before the reply is queued (wire.py).
-DISCUSSIONS = kit.Discussions(
+DISCUSSIONS = kit.Declaration.Discussions(
     recipients=("BUYER", "MARKETPLACE_SUPPORT"),
     support_sender=wire.SUPPORT_SENDER,
     claim_subject="Réclamation",

@@ -67,10 +67,10 @@ def moment(value: str) -> datetime:
     return datetime.strptime(value.strip(), DATE_FORMAT).replace(tzinfo=PARIS).astimezone(UTC)
 
 
-Answer = kit.ErrorRoot.Answer
+Answer = kit.Node.ErrorRoot.Answer
 # Rakuten's answers for the kit's requester: XML in UTF-8, its refusals an
 # ``errorresponse`` of ``<error>``s (type, code, message, details) [official].
-ANSWERS = kit.ErrorRoot(
+ANSWERS = kit.Node.ErrorRoot(
     root="errorresponse",
     errors=ERRORS,
     service="sales_ws",

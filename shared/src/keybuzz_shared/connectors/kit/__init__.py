@@ -1,12 +1,13 @@
 """The connector kit: what a shop-API connector declares (its API, its authentication,
 its refusals, its credential fields, its listings and their paging) and the shared
-requester and order source that run it from that declaration."""
+requester and order source that run it from that declaration. Its surface is these names;
+the options a part takes are reached through it (``Listing.Offsets``, ``KitSession.ReadInTurn``,
+``ListedOrders.EachById``, ``Declaration.Opening``, ``HeaderAuth.LoginToken``,
+``Node.StatusEnvelope``, ``DeclaredRelay.DkimKeys``)."""
 
 from keybuzz_shared.connectors.kit.auth import (
     ClientCredentials,
     HeaderAuth,
-    KeptToken,
-    LoginToken,
     Redacted,
     credentials_as,
     key_field,
@@ -16,10 +17,7 @@ from keybuzz_shared.connectors.kit.auth import (
 from keybuzz_shared.connectors.kit.catalogue import Catalogue
 from keybuzz_shared.connectors.kit.declaration import (
     Declaration,
-    Discussions,
     KitSession,
-    Opening,
-    OwnRule,
     ShopCallSettings,
     ShopSettings,
     own_account,
@@ -27,7 +25,6 @@ from keybuzz_shared.connectors.kit.declaration import (
 )
 from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay
 from keybuzz_shared.connectors.kit.json_answers import (
-    InData,
     PersonName,
     iso_z,
     named_in,
@@ -35,27 +32,10 @@ from keybuzz_shared.connectors.kit.json_answers import (
     read_as,
     reader,
 )
-from keybuzz_shared.connectors.kit.listing import (
-    Fetch,
-    Listing,
-    Offsets,
-    PageNumbers,
-    Read,
-    Renumbered,
-    Seek,
-    SeekToken,
-    earlier,
-    follows,
-    logged_each,
-    window_query,
-)
+from keybuzz_shared.connectors.kit.listing import Listing
 from keybuzz_shared.connectors.kit.orders import (
-    ById,
-    EachById,
-    InLists,
     ListedOrders,
     OrderIdPattern,
-    OrderListing,
     decimal_of,
     unit_price,
 )
@@ -65,90 +45,50 @@ from keybuzz_shared.connectors.kit.requester import (
     Refusals,
     Requester,
 )
-from keybuzz_shared.connectors.kit.signed_mail import DkimKeys, Signed
 from keybuzz_shared.connectors.kit.threads import (
-    Conversations,
     DeclaredReplies,
-    ListedThreads,
-    ReadInTurn,
-    ReadMarks,
     item_at,
     labelled,
     media_type_of,
-    offered_parties,
-    read_first,
-    refused_files,
     shown,
 )
-from keybuzz_shared.connectors.kit.xml_answers import ErrorRoot, Node, StatusEnvelope
+from keybuzz_shared.connectors.kit.xml_answers import Node
 
 __all__ = [
     "ApiSpec",
-    "ById",
     "CallErrors",
     "Catalogue",
     "ClientCredentials",
-    "Conversations",
     "Declaration",
     "DeclaredRelay",
     "DeclaredReplies",
-    "Discussions",
-    "DkimKeys",
-    "EachById",
-    "ErrorRoot",
-    "Fetch",
     "HeaderAuth",
-    "InData",
-    "InLists",
-    "KeptToken",
-    "LoginToken",
     "KitSession",
     "ListedOrders",
-    "ListedThreads",
     "Listing",
     "Node",
-    "Offsets",
-    "Opening",
     "OrderIdPattern",
-    "OrderListing",
-    "OwnRule",
-    "PageNumbers",
     "PersonName",
-    "Read",
-    "ReadInTurn",
-    "ReadMarks",
     "Redacted",
     "Refusals",
-    "Renumbered",
     "Requester",
-    "Seek",
-    "SeekToken",
     "ShopCallSettings",
     "ShopSettings",
-    "Signed",
-    "StatusEnvelope",
     "credentials_as",
     "decimal_of",
-    "earlier",
-    "follows",
     "iso_z",
     "item_at",
     "key_field",
     "labelled",
-    "logged_each",
     "media_type_of",
     "named_in",
-    "offered_parties",
     "own_account",
     "path_segment",
     "read_as",
-    "read_first",
     "reader",
-    "refused_files",
     "require_fields",
     "shop_api_connector",
     "shop_number_field",
     "shown",
     "unit_price",
-    "window_query",
 ]

@@ -10,7 +10,7 @@ import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
+from typing import Any, ClassVar, Generic, Protocol, TypeAlias, TypeVar, runtime_checkable
 from urllib.parse import urlencode
 
 import httpx
@@ -111,56 +111,6 @@ class Auth(Protocol):
         """New headers in place of ``stale``, refused by the marketplace; None when there
         is nothing to renew."""
         ...
-
-
-class HeaderAuth:
-    """Fixed headers (and query parameters): an API key or a token the seller created.
-    ``secret_headers``: those that never go to a file host."""
-
-    def __init__(
-        self,
-        headers: Mapping[str, str],
-        *,
-        secret_headers: Iterable[str] = ("Authorization",),
-        params: Mapping[str, str] | None = None,
-        secrets: Iterable[str] = (),
-    ) -> None:
-        self._headers = dict(headers)
-        self._secret_headers = {name.lower() for name in secret_headers}
-        self._params = dict(params or {})
-        self._secrets = tuple(secrets)
-
-    def __repr__(self) -> str:
-        return f"HeaderAuth(headers={sorted(self._headers)}, params={sorted(self._params)})"
-
-    @staticmethod
-    def signed(
-        key: str, secret: str, *, key_header: str, time_header: str, signature_header: str
-    ) -> SignedRequests:
-        """A key pair whose secret signs each request (``SignedRequests``)."""
-        return SignedRequests(
-            key,
-            secret,
-            key_header=key_header,
-            time_header=time_header,
-            signature_header=signature_header,
-        )
-
-    @property
-    def params(self) -> Mapping[str, str]:
-        return self._params
-
-    def secrets(self) -> Iterable[str]:
-        return self._secrets
-
-    def public_headers(self) -> dict[str, str]:
-        return {k: v for k, v in self._headers.items() if k.lower() not in self._secret_headers}
-
-    async def headers(self, requester: Requester) -> dict[str, str]:
-        return dict(self._headers)
-
-    async def renewed(self, requester: Requester, stale: Mapping[str, str]) -> None:
-        return None
 
 
 @runtime_checkable
@@ -334,6 +284,62 @@ class LoginToken(Generic[G]):
             self._granted = None  # a login refused leaves none to send
             self._granted = await self._login()
             return self._granted
+
+
+class HeaderAuth:
+    """Fixed headers (and query parameters): an API key or a token the seller created.
+    ``secret_headers``: those that never go to a file host. The other ways a call carries
+    the shop's access are reached through it: ``HeaderAuth.signed`` (each request signed),
+    ``HeaderAuth.KeptToken`` (a token another part keeps), ``HeaderAuth.LoginToken`` (a
+    token traded at a login call)."""
+
+    KeptToken: TypeAlias = KeptToken
+    LoginToken: TypeAlias = LoginToken
+
+    def __init__(
+        self,
+        headers: Mapping[str, str],
+        *,
+        secret_headers: Iterable[str] = ("Authorization",),
+        params: Mapping[str, str] | None = None,
+        secrets: Iterable[str] = (),
+    ) -> None:
+        self._headers = dict(headers)
+        self._secret_headers = {name.lower() for name in secret_headers}
+        self._params = dict(params or {})
+        self._secrets = tuple(secrets)
+
+    def __repr__(self) -> str:
+        return f"HeaderAuth(headers={sorted(self._headers)}, params={sorted(self._params)})"
+
+    @staticmethod
+    def signed(
+        key: str, secret: str, *, key_header: str, time_header: str, signature_header: str
+    ) -> SignedRequests:
+        """A key pair whose secret signs each request (``SignedRequests``)."""
+        return SignedRequests(
+            key,
+            secret,
+            key_header=key_header,
+            time_header=time_header,
+            signature_header=signature_header,
+        )
+
+    @property
+    def params(self) -> Mapping[str, str]:
+        return self._params
+
+    def secrets(self) -> Iterable[str]:
+        return self._secrets
+
+    def public_headers(self) -> dict[str, str]:
+        return {k: v for k, v in self._headers.items() if k.lower() not in self._secret_headers}
+
+    async def headers(self, requester: Requester) -> dict[str, str]:
+        return dict(self._headers)
+
+    async def renewed(self, requester: Requester, stale: Mapping[str, str]) -> None:
+        return None
 
 
 class _TokenAnswer(msgspec.Struct, frozen=True):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Generic, Protocol, TypeVar, Unpack
+from typing import Any, ClassVar, Generic, Protocol, TypeAlias, TypeVar, Unpack
 
 import httpx
 
@@ -16,6 +16,13 @@ from keybuzz_shared.connectors.credential_form import canonical_account
 from keybuzz_shared.connectors.kit.auth import ClientCredentials
 from keybuzz_shared.connectors.kit.catalogue import instance_of
 from keybuzz_shared.connectors.kit.requester import CallErrors, Requester
+from keybuzz_shared.connectors.kit.threads import (
+    Conversations,
+    Discussions,
+    ListedThreads,
+    ReadInTurn,
+    ReadMarks,
+)
 from keybuzz_shared.connectors.seam import (
     ConnectorDefaults,
     CredentialCheck,
@@ -67,9 +74,6 @@ from keybuzz_shared.settings import (
 # session says how many it made and stops at the poller's limit (``KitSession.counting``).
 
 S = TypeVar("S", bound=ShopApiSettings)
-# Why the marketplace would refuse a reply on a thread standing so at an instant, in words
-# an agent reads; None when it may go.
-Gate = Callable[[Reply, ThreadStanding, datetime], str | None]
 S_contra = TypeVar("S_contra", bound=ShopApiSettings, contravariant=True)
 
 
@@ -84,32 +88,6 @@ class OpenSession(Protocol[S_contra]):
         """A session on one shop: its client on ``api`` (the connector's settings view),
         its parts on the client; ValueError when a credential field is missing."""
         ...
-
-
-@dataclass(frozen=True)
-class Discussions:
-    """Where a reply goes: ``recipients`` in a discussion (no one elsewhere); a claim
-    opened by ``support_sender`` is the marketplace's customer care's; ``claim_subject``:
-    the subject a claim without its notice is shown under.
-
-    Where the marketplace's threads are others than discussions (an order's, an offer's):
-    ``threads``, their kinds; ``carried``, what its messages carry of a reply's text (an
-    XML API holds no control character); ``codes``, its own codes in a refused reply's
-    reason; ``buyer_opener``, the opener a claim is the buyer's by, any other (or none)
-    its staff's, where the marketplace names the buyer rather than its staff.
-
-    Where the marketplace takes a reply only while its thread stands so (a claim, too long
-    since the order): ``gate``, why it would refuse one (the seam's ``ReplyGate``, asked
-    before the reply is queued); absent, every reply may go."""
-
-    recipients: tuple[Recipient, ...]
-    support_sender: str
-    claim_subject: str
-    threads: frozenset[str] = frozenset({"DISCUSSION"})
-    carried: Callable[[str], str] | None = None
-    codes: Callable[[str], tuple[str, ...]] | None = None
-    buyer_opener: str = ""
-    gate: Gate | None = None
 
 
 def settings_view(settings: ShopApiSettings, view: type[S], marketplace: str) -> S:
@@ -256,7 +234,13 @@ class KitSession(PartsSession):
     with one call; ``figure``, where the marketplace has one, its own response figure
     (asked by ``kit/declaration.py``'s ``SessionFigures``). ``counting`` and ``sharing``:
     it on a marketplace that allows a call so many times a day, or a token so many times
-    a day."""
+    a day. Its ``inbox`` is one of the kit's: ``KitSession.ReadInTurn``,
+    ``.ListedThreads`` (its read marks a ``KitSession.ReadMarks``) or ``.Conversations``."""
+
+    ReadInTurn: TypeAlias = ReadInTurn
+    ListedThreads: TypeAlias = ListedThreads
+    Conversations: TypeAlias = Conversations
+    ReadMarks: TypeAlias = ReadMarks
 
     def __init__(
         self,
@@ -640,7 +624,7 @@ class ShopSettings(ShopCallSettings, kw_only=True, frozen=True):
 
 
 @dataclass(frozen=True)
-class Declaration(Generic[S, C]):
+class _Declaration(Generic[S, C]):
     """A connector family's one declaration, all ``shop_api_connector`` turns into the
     seam's connector. What a seller is shown: its ``marketplace`` value, ``display_name``,
     the name of a shop's ``secret`` under its tenant in Vault, the ``credential_fields``
@@ -681,6 +665,16 @@ class Declaration(Generic[S, C]):
     @property
     def named(self) -> str:
         return self.label or self.display_name
+
+
+class Declaration(_Declaration[S, C]):
+    """A connector family's one declaration (its fields: ``_Declaration``'s). Its parts'
+    types are reached through it: its client's ``Declaration.Opening``, its
+    ``Declaration.Discussions``, its ``response_window`` a ``Declaration.OwnRule``."""
+
+    Opening: TypeAlias = Opening
+    Discussions: TypeAlias = Discussions
+    OwnRule: TypeAlias = OwnRule
 
 
 def _credential_check(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import ClassVar, NamedTuple
+from typing import ClassVar, NamedTuple, TypeAlias
 
 import msgspec
 
@@ -57,6 +57,11 @@ class DeclaredRelay:
     ``already_a_reply``: a subject that needs no ``Re:`` (None: the seam's ``Re:``); ``attachment_types``: what a
     reply may carry (extension -> content types); ``subject_topics``: a subject that says
     what the ticket is about -> its topic; ``demo_mails``: a tenant's demo mailbox (each a ``DemoMail``)."""
+
+    # What it vouches by: the keys its mails' signatures are verified with, and what a
+    # mail's signatures vouch for (``sender_of``'s argument).
+    DkimKeys: TypeAlias = DkimKeys
+    Signed: TypeAlias = Signed
 
     class DemoMail(NamedTuple):
         """One demo mail (the relay's mock mode): the order it names, its sender (name,

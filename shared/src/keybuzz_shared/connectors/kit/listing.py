@@ -8,7 +8,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeAlias, TypeVar
 
 import msgspec
 
@@ -208,11 +208,8 @@ class PageRequest(Generic[M]):
 
 
 @dataclass(frozen=True)
-class Listing(Generic[T, S, M]):
-    """One listing of an endpoint, declared: its strategy, how its window becomes the query
-    (``query``) and its call (``fetch``). ``legacy``: a cursor an earlier version handed out
-    as its state, None for any other (a cursor a caller keeps across a restart); ``name``:
-    the listing as a stopped one is said (its call), its paging's by default."""
+class _Listing(Generic[T, S, M]):
+    """A ``Listing``'s fields and its reading (the public class adds its parts' names)."""
 
     paging: Paging[T, S, M]
     query: Query
@@ -643,3 +640,36 @@ def earlier(
             return None
 
     return legacy
+
+
+# --- the listing and its parts --------------------------------------------------------------
+# A listing's parts are reached through it (``kit.Listing.Offsets``), not beside it: the
+# paging strategies it takes, the types of its call and of a page's read, and what builds
+# its query, its legacy cursors and a page's read.
+
+
+_Said = TypeVar("_Said")  # a ``Listing.Fetch``'s: what its answer says of the next page
+_Item = TypeVar("_Item")  # a ``Listing.Read``'s: an item read
+
+
+class Listing(_Listing[T, S, M]):
+    """One listing of an endpoint, declared: its strategy (``paging``: ``Listing.Seek``,
+    ``.Offsets``, ``.PageNumbers``, ``.SeekToken``, ``.Renumbered``), how its window becomes
+    the query (``query``: ``Listing.window_query``) and its call (``fetch``, a
+    ``Listing.Fetch``; ``Listing.follows``: whether a page after one is asked). ``legacy``:
+    a cursor an earlier version handed out as its state, None for any other (a cursor a
+    caller keeps across a restart; ``Listing.earlier``); ``name``: the listing as a stopped
+    one is said (its call), its paging's by default. A page's items are read by a
+    ``Listing.Read`` (``Listing.logged_each``: each one left out logged)."""
+
+    Seek: TypeAlias = Seek
+    Offsets: TypeAlias = Offsets
+    PageNumbers: TypeAlias = PageNumbers
+    SeekToken: TypeAlias = SeekToken
+    Renumbered: TypeAlias = Renumbered
+    Fetch: TypeAlias = Fetch[_Said]
+    Read: TypeAlias = Read[_Item]
+    window_query = staticmethod(window_query)
+    earlier = staticmethod(earlier)
+    logged_each = staticmethod(logged_each)
+    follows = staticmethod(follows)

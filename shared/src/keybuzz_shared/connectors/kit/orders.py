@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 from keybuzz_shared.connectors.kit.json_answers import segment
 from keybuzz_shared.connectors.kit.listing import Fetch, Listing, PageRead, Read, logged_each
@@ -141,7 +141,7 @@ class InLists(ById):
 
 
 @dataclass(kw_only=True)
-class ListedOrders:
+class _ListedOrders:
     """The seam's ``OrderSource`` of a connector's declaration. ``read``: one listed order
     in the seam's terms (ValueError saying why not); ``label`` and ``shop``: what its log
     lines name the marketplace and the shop by; ``bounds``: a window's bounds as the
@@ -194,6 +194,18 @@ class ListedOrders:
 
     def _read(self, raw: Sequence[Any]) -> tuple[tuple[OrderSummary, ...], tuple[str, ...]]:
         return logged_each(self.read, self.log, f"{self.label} order", self.shop)(raw)
+
+
+class ListedOrders(_ListedOrders):
+    """The seam's ``OrderSource`` of a connector's declaration: its listings by update and
+    by creation (each a ``ListedOrders.OrderListing``) and how orders are fetched by id
+    (``by_id``: ``ListedOrders.EachById``, ``.InLists``, or a ``ListedOrders.ById`` of the
+    marketplace's own); the rest as ``_ListedOrders`` says."""
+
+    OrderListing: TypeAlias = OrderListing
+    ById: TypeAlias = ById
+    EachById: TypeAlias = EachById
+    InLists: TypeAlias = InLists
 
 
 # --- order ids -----------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from keybuzz_shared.connectors.kit.declaration import Discussions
 from keybuzz_shared.connectors.kit.json_answers import iso_z, segment
 from keybuzz_shared.connectors.kit.listing import Listing, PageRead, Read
 from keybuzz_shared.connectors.kit.requester import CallErrors, Requester
@@ -31,6 +30,7 @@ from keybuzz_shared.connectors.seam import (
     ThreadDetail,
     ThreadKey,
     ThreadsInbox,
+    ThreadStanding,
     cursor_of,
     failed_reply,
     sent_since,
@@ -39,6 +39,40 @@ from keybuzz_shared.connectors.seam import (
 from keybuzz_shared.times import as_utc
 
 log = logging.getLogger(__name__)
+
+# --- discussions ----------------------------------------------------------------------------
+# A declaration's discussions: whom its replies go to, and where its marketplace refuses one.
+
+# Why the marketplace would refuse a reply on a thread standing so at an instant, in words
+# an agent reads; None when it may go.
+Gate = Callable[[Reply, ThreadStanding, datetime], str | None]
+
+
+@dataclass(frozen=True)
+class Discussions:
+    """Where a reply goes: ``recipients`` in a discussion (no one elsewhere); a claim
+    opened by ``support_sender`` is the marketplace's customer care's; ``claim_subject``:
+    the subject a claim without its notice is shown under.
+
+    Where the marketplace's threads are others than discussions (an order's, an offer's):
+    ``threads``, their kinds; ``carried``, what its messages carry of a reply's text (an
+    XML API holds no control character); ``codes``, its own codes in a refused reply's
+    reason; ``buyer_opener``, the opener a claim is the buyer's by, any other (or none)
+    its staff's, where the marketplace names the buyer rather than its staff.
+
+    Where the marketplace takes a reply only while its thread stands so (a claim, too long
+    since the order): ``gate``, why it would refuse one (the seam's ``ReplyGate``, asked
+    before the reply is queued); absent, every reply may go."""
+
+    recipients: tuple[Recipient, ...]
+    support_sender: str
+    claim_subject: str
+    threads: frozenset[str] = frozenset({"DISCUSSION"})
+    carried: Callable[[str], str] | None = None
+    codes: Callable[[str], tuple[str, ...]] | None = None
+    buyer_opener: str = ""
+    gate: Gate | None = None
+
 
 # --- at once -------------------------------------------------------------------------------
 # Calls made a few at a time: a page's details read, a poll's messages marked read, never
@@ -656,6 +690,38 @@ def refused_files(
 # earlier by ``dated_to`` where the marketplace's dates are coarser); or, where the
 # marketplace lists by date, ``read_back``, the seller's messages on the thread since then.
 # A thread of a kind the marketplace has not holds no message sent.
+#
+# Read first (``read_first``): replies on a discussion the marketplace is asked for before
+# each reply (whom a reply may go to, whether it is open) and read back the same way: one
+# read of the discussion by its id serves the post, which sends on the discussion as it is
+# now or says why it keeps the reply unsent, and the read-back, the discussion's messages
+# as the inbox maps them. The rest is ``DeclaredReplies``' (checks before any call,
+# refusals, a 404 listing none).
+
+
+def read_first(
+    label: str,
+    discussion: str,
+    *,
+    read: Callable[[str], Awaitable[T]],
+    send: Callable[[T, Reply], Awaitable[str | None]],
+    messages: Callable[[T], Awaitable[Sequence[InboxMessage]]],
+    refused: Callable[[Reply], str | None] | None = None,
+    limits: Limits | None = None,
+) -> DeclaredReplies:
+    """Replies on ``label``'s discussions: ``read`` one by its id, ``send`` a reply on it
+    (a text: why it was not sent), ``messages`` its messages as the inbox maps them;
+    ``refused``, ``limits``: as ``DeclaredReplies`` takes them."""
+
+    async def post(reply: Reply) -> str | None:
+        return await send(await read(reply.thread.id), reply)
+
+    async def listed(discussion_id: str) -> Sequence[InboxMessage]:
+        return await messages(await read(discussion_id))
+
+    return DeclaredReplies(
+        label, discussion, post=post, listed=listed, refused=refused, limits=limits
+    )
 
 
 @dataclass(frozen=True)
@@ -682,6 +748,13 @@ class DeclaredReplies:
     refused: Callable[[Reply], str | None] | None = None
     carried: Callable[[str], str] | None = None
     dated_to: timedelta = timedelta(0)
+
+    # What a connector's replies are built with: replies on a discussion read first
+    # (``read_first``), a reply's files against its limits (``refused_files``), the parties
+    # a discussion offers a reply to (``offered_parties``).
+    read_first = staticmethod(read_first)
+    refused_files = staticmethod(refused_files)
+    offered_parties = staticmethod(offered_parties)
 
     @classmethod
     def on_threads(
@@ -755,39 +828,6 @@ class DeclaredReplies:
         if len(reply.body) > limits.max_text_length:
             return f"reply longer than {limits.max_text_length} characters"
         return refused_files(limits, reply.attachments, self.label)
-
-
-# --- read first ----------------------------------------------------------------------------
-# Replies on a discussion the marketplace is asked for before each reply (whom a reply
-# may go to, whether it is open) and read back the same way: one read of the discussion by
-# its id serves the post, which sends on the discussion as it is now or says why it keeps
-# the reply unsent, and the read-back, the discussion's messages as the inbox maps them.
-# The rest is ``DeclaredReplies``' (checks before any call, refusals, a 404 listing none).
-
-
-def read_first(
-    label: str,
-    discussion: str,
-    *,
-    read: Callable[[str], Awaitable[T]],
-    send: Callable[[T, Reply], Awaitable[str | None]],
-    messages: Callable[[T], Awaitable[Sequence[InboxMessage]]],
-    refused: Callable[[Reply], str | None] | None = None,
-    limits: Limits | None = None,
-) -> DeclaredReplies:
-    """Replies on ``label``'s discussions: ``read`` one by its id, ``send`` a reply on it
-    (a text: why it was not sent), ``messages`` its messages as the inbox maps them;
-    ``refused``, ``limits``: as ``DeclaredReplies`` takes them."""
-
-    async def post(reply: Reply) -> str | None:
-        return await send(await read(reply.thread.id), reply)
-
-    async def listed(discussion_id: str) -> Sequence[InboxMessage]:
-        return await messages(await read(discussion_id))
-
-    return DeclaredReplies(
-        label, discussion, post=post, listed=listed, refused=refused, limits=limits
-    )
 
 
 # --- conversations, kind after kind -------------------------------------------------------

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import Any, NamedTuple, TypeAlias, TypeVar, cast
 
 import httpx
 import msgspec
@@ -167,99 +167,6 @@ S = TypeVar("S", bound=msgspec.Struct)
 Moment = datetime  # the type, where Node's method of that name hides it
 
 
-class Node:
-    """An element of namespace ``ns`` (None: whatever its namespace, each child by its
-    local name) with its children indexed by local name: one pass over them, however many
-    fields are read (a find() per field costs as much as the whole index). A name may be a
-    path ("price/amount"). A field missing or in another shape is ``refused`` (the
-    marketplace's unreadable answer, given the reason)."""
-
-    __slots__ = ("_children", "element", "ns", "refused")
-
-    def __init__(
-        self, element: Element, ns: str | None, refused: Callable[[str], Exception]
-    ) -> None:
-        self.element = element
-        self.ns = ns
-        self.refused = refused
-        self._children: dict[str, list[Element]] = {}
-        for child in element:
-            if isinstance(child.tag, str):  # not a processing instruction
-                tag = child.tag if ns is not None else child.tag.rsplit("}", 1)[-1]
-                self._children.setdefault(tag, []).append(child)
-
-    @property
-    def name(self) -> str:
-        return str(etree.QName(self.element).localname)
-
-    def get(self, name: str) -> Element | None:
-        found = self._found(name)
-        return found[0] if found else None
-
-    def all(self, name: str) -> list[Node]:
-        return [Node(child, self.ns, self.refused) for child in self._found(name)]
-
-    def _found(self, path: str) -> list[Element]:
-        first, _, rest = path.partition("/")
-        found = self._children.get(_qualified(self.ns, first), [])
-        if not rest:
-            return found
-        return [e for parent in found for e in Node(parent, self.ns, self.refused)._found(rest)]
-
-    def each(self, name: str, read: Callable[[Node], T]) -> tuple[tuple[T, ...], tuple[str, ...]]:
-        """Each ``name`` child read by ``read``, and why each one off its shape could not
-        be (its id first: its ``id`` attribute or its ``<name>_id``): one item costs only
-        itself, never the page."""
-        return read_each(self.all(name), lambda node: _item(node, name, read))
-
-    def child(self, name: str) -> Node:
-        found = self.get(name)
-        if found is None:
-            raise self.refused(f"<{self.name}> lacks <{name}>")
-        return Node(found, self.ns, self.refused)
-
-    def text(self, name: str, *, strip: bool = True) -> str | None:
-        """The child's text (CDATA included); None when absent or empty."""
-        found = self.get(name)
-        if found is None or found.text is None:
-            return None
-        text = found.text.strip() if strip else found.text
-        return text if text.strip() else None
-
-    def required(self, name: str) -> str:
-        text = self.text(name)
-        if text is None:
-            raise self.refused(f"<{self.name}> lacks <{name}>")
-        return text
-
-    def int(self, name: str) -> int | None:
-        return self._number(name, int, "an integer")
-
-    def decimal(self, name: str) -> Decimal | None:
-        return self._number(name, Decimal, "a number")
-
-    def decode(self, shape: type[S], **given: Any) -> S:
-        """This element read into ``shape`` (the module's ``decode``)."""
-        return decode(self, shape, **given)
-
-    def datetime(self, name: str) -> Moment | None:
-        text = self.text(name)
-        return None if text is None else parse_datetime(text, self.refused, name)
-
-    def required_datetime(self, name: str) -> Moment:
-        return parse_datetime(self.required(name), self.refused, name)
-
-    def _number(self, name: str, kind: Callable[[str], N], what: str) -> N | None:
-        text = self.text(name)
-        try:
-            return None if text is None else kind(text)
-        except (ValueError, ArithmeticError):  # decimal's InvalidOperation is one
-            raise self.refused(f"<{name}> is not {what}") from None
-
-
-# --- an item's fields declared: a Struct decoded from its element ----------------------------
-
-
 def decode(node: Node, shape: type[S], **given: Any) -> S:
     """``node`` read into ``shape`` (a msgspec Struct), each field from the child of its
     name (its ``msgspec.field(name=…)`` where the connector's name is another) by its
@@ -271,14 +178,6 @@ def decode(node: Node, shape: type[S], **given: Any) -> S:
     unstripped, a value in its own words)."""
     read = {name: read(node) for name, read in _fields(shape) if name not in given}
     return shape(**read, **given)
-
-
-_READINGS: dict[type, Callable[[Node, str], Any]] = {
-    msgspec.inspect.StrType: Node.text,
-    msgspec.inspect.IntType: Node.int,
-    msgspec.inspect.DecimalType: Node.decimal,
-    msgspec.inspect.DateTimeType: Node.datetime,
-}
 
 
 @functools.cache
@@ -667,3 +566,112 @@ class ErrorRoot:
         if found is None:
             raise self.errors.unreadable(root, f"expected <{root}> with a <{child}>")
         return Node(found, None, ValueError)
+
+
+# --- nodes -------------------------------------------------------------------------------------
+
+
+class Node:
+    """An element of namespace ``ns`` (None: whatever its namespace, each child by its
+    local name) with its children indexed by local name: one pass over them, however many
+    fields are read (a find() per field costs as much as the whole index). A name may be a
+    path ("price/amount"). A field missing or in another shape is ``refused`` (the
+    marketplace's unreadable answer, given the reason). The envelopes an XML API's answers
+    come in are reached through it: ``Node.StatusEnvelope``, ``Node.ErrorRoot``."""
+
+    StatusEnvelope: TypeAlias = StatusEnvelope
+    ErrorRoot: TypeAlias = ErrorRoot
+
+    __slots__ = ("_children", "element", "ns", "refused")
+
+    def __init__(
+        self, element: Element, ns: str | None, refused: Callable[[str], Exception]
+    ) -> None:
+        self.element = element
+        self.ns = ns
+        self.refused = refused
+        self._children: dict[str, list[Element]] = {}
+        for child in element:
+            if isinstance(child.tag, str):  # not a processing instruction
+                tag = child.tag if ns is not None else child.tag.rsplit("}", 1)[-1]
+                self._children.setdefault(tag, []).append(child)
+
+    @property
+    def name(self) -> str:
+        return str(etree.QName(self.element).localname)
+
+    def get(self, name: str) -> Element | None:
+        found = self._found(name)
+        return found[0] if found else None
+
+    def all(self, name: str) -> list[Node]:
+        return [Node(child, self.ns, self.refused) for child in self._found(name)]
+
+    def _found(self, path: str) -> list[Element]:
+        first, _, rest = path.partition("/")
+        found = self._children.get(_qualified(self.ns, first), [])
+        if not rest:
+            return found
+        return [e for parent in found for e in Node(parent, self.ns, self.refused)._found(rest)]
+
+    def each(self, name: str, read: Callable[[Node], T]) -> tuple[tuple[T, ...], tuple[str, ...]]:
+        """Each ``name`` child read by ``read``, and why each one off its shape could not
+        be (its id first: its ``id`` attribute or its ``<name>_id``): one item costs only
+        itself, never the page."""
+        return read_each(self.all(name), lambda node: _item(node, name, read))
+
+    def child(self, name: str) -> Node:
+        found = self.get(name)
+        if found is None:
+            raise self.refused(f"<{self.name}> lacks <{name}>")
+        return Node(found, self.ns, self.refused)
+
+    def text(self, name: str, *, strip: bool = True) -> str | None:
+        """The child's text (CDATA included); None when absent or empty."""
+        found = self.get(name)
+        if found is None or found.text is None:
+            return None
+        text = found.text.strip() if strip else found.text
+        return text if text.strip() else None
+
+    def required(self, name: str) -> str:
+        text = self.text(name)
+        if text is None:
+            raise self.refused(f"<{self.name}> lacks <{name}>")
+        return text
+
+    def int(self, name: str) -> int | None:
+        return self._number(name, int, "an integer")
+
+    def decimal(self, name: str) -> Decimal | None:
+        return self._number(name, Decimal, "a number")
+
+    def decode(self, shape: type[S], **given: Any) -> S:
+        """This element read into ``shape`` (the module's ``decode``)."""
+        return decode(self, shape, **given)
+
+    def datetime(self, name: str) -> Moment | None:
+        text = self.text(name)
+        return None if text is None else parse_datetime(text, self.refused, name)
+
+    def required_datetime(self, name: str) -> Moment:
+        return parse_datetime(self.required(name), self.refused, name)
+
+    def _number(self, name: str, kind: Callable[[str], N], what: str) -> N | None:
+        text = self.text(name)
+        try:
+            return None if text is None else kind(text)
+        except (ValueError, ArithmeticError):  # decimal's InvalidOperation is one
+            raise self.refused(f"<{name}> is not {what}") from None
+
+
+# --- an item's fields declared: a Struct decoded from its element ----------------------------
+
+
+# A field's reading by its type (``decode``): Node's reading of that type.
+_READINGS: dict[type, Callable[[Node, str], Any]] = {
+    msgspec.inspect.StrType: Node.text,
+    msgspec.inspect.IntType: Node.int,
+    msgspec.inspect.DecimalType: Node.decimal,
+    msgspec.inspect.DateTimeType: Node.datetime,
+}
