@@ -1,7 +1,8 @@
 """The kit is read through one surface (fast, no servers): connectors import from it only
 the names of ``kit.__all__`` (``from keybuzz_shared.connectors import kit`` or
 ``from keybuzz_shared.connectors.kit import X``), never one of its modules; that surface
-is small (``MOST_PUBLIC_NAMES``) and each of its names is one a connector uses; the kit has
+is small (``MOST_PUBLIC_NAMES``) and each of its names is one two connector families use
+(but those ``HELD_FOR_ONE_FAMILY`` holds, each for its guarantee); the kit has
 at most twelve modules; and each module serves two connector families or more (a part one
 family alone uses lives in that family's folder)."""
 
@@ -150,6 +151,48 @@ def test_the_kit_has_few_public_names_each_one_a_connector_uses() -> None:
     assert len(public) == len(set(public)), "a name listed twice"
     assert len(public) <= MOST_PUBLIC_NAMES, f"{len(public)} public names"
     assert sorted(set(public) - names_used(connector_sources())) == []
+
+
+# The public names one connector family alone uses, each kept in the kit for the guarantee
+# it holds (a part another family would need to hold the same); any other such name goes
+# back to that family's folder, or is reached through the part that takes it.
+HELD_FOR_ONE_FAMILY = {
+    # Each operator's API address checked at load, the instance an address reaches one
+    # identity whatever the entry's name or spelling (one shop, one tenant).
+    "Catalogue": "mirakl",
+    # The settings every shop API has, declared once and read from <PREFIX>_<NAME>
+    # without a name built at run time, on an API without one address.
+    "ShopCallSettings": "mirakl",
+}
+
+
+def families_of_each_name(sources: dict[str, list[Path]]) -> dict[str, set[str]]:
+    """Which connector families use each public name."""
+    users: dict[str, set[str]] = defaultdict(set)
+    for family, paths in sources.items():
+        for path in paths:
+            for name in kit_names_used(ast.parse(path.read_text()))[0]:
+                users[name].add(family)
+    return {name: users[name] for name in kit.__all__}
+
+
+def names_of_one_family(sources: dict[str, list[Path]]) -> dict[str, str]:
+    return {
+        name: next(iter(families))
+        for name, families in families_of_each_name(sources).items()
+        if len(families) == 1
+    }
+
+
+def test_each_public_name_serves_two_families_or_holds_a_guarantee() -> None:
+    assert names_of_one_family(connector_sources()) == HELD_FOR_ONE_FAMILY
+
+
+def test_a_public_name_one_family_uses_is_found(tmp_path: Path) -> None:
+    one, other = tmp_path / "one.py", tmp_path / "other.py"
+    one.write_text("from keybuzz_shared.connectors import kit\nkit.Requester\nkit.Listing\n")
+    other.write_text("from keybuzz_shared.connectors.kit import Requester\n")
+    assert names_of_one_family({"one": [one], "other": [other]}) == {"Listing": "one"}
 
 
 def test_a_public_name_no_connector_uses_is_found(tmp_path: Path) -> None:
