@@ -288,12 +288,8 @@ class KitSession(PartsSession):
             now: Callable[[], datetime] = lambda: datetime.now(UTC),
             monotonic: Callable[[], float] = time.monotonic,
         ) -> None:
-            self.name, self.periods, self.slack, self.kept_seconds = (
-                name,
-                periods,
-                slack,
-                kept_seconds,
-            )
+            self.name, self.periods = name, periods
+            self.slack, self.kept_seconds = slack, kept_seconds
             self._fetch, self._now, self._monotonic = fetch, now, monotonic
             self._one = asyncio.Lock()
             self._kept: tuple[Computed, datetime, float] | None = None  # asked at, runs out at
@@ -327,11 +323,8 @@ class KitSession(PartsSession):
             async with self._one:
                 if self._kept is None or self._kept[2] <= self._monotonic():
                     asked_at = as_utc(self._now())
-                    self._kept = (
-                        await self._fetch(),
-                        asked_at,
-                        self._monotonic() + self.kept_seconds,
-                    )
+                    answer = await self._fetch()
+                    self._kept = (answer, asked_at, self._monotonic() + self.kept_seconds)
                 return self._kept[0], self._kept[1]
 
     def __init__(
