@@ -1,14 +1,17 @@
-"""The kit's calls a marketplace allows once per so many seconds (connectors/mirakl/src/keybuzz_connector_mirakl/call_spacing.py), on a
-clock the test moves: ``Spaced`` sends the next call an interval after the last one
-ended, never after it started, one at a time; ``KeptFor`` answers from the last answer
-until it runs out, one fetch at a time, and keeps nothing of a failed one."""
+"""The kit's calls a marketplace allows once per so many seconds, on a clock the test
+moves: ``Spaced`` (kit/orders.py, ``ListedOrders.spacing``) sends the next call an
+interval after the last one ended, never after it started, one at a time; a figure over
+named periods (kit/declaration.py, ``KitSession.PeriodFigures``) answers from the last
+answer until it runs out, one fetch at a time, and keeps nothing of a failed one."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
-from keybuzz_connector_mirakl.call_spacing import KeptFor, Spaced
+from keybuzz_shared.connectors.kit.declaration import KitSession
+from keybuzz_shared.connectors.kit.orders import Spaced
 
 
 class Clock:
@@ -71,26 +74,34 @@ async def test_spaced_callers_queue_one_at_a_time() -> None:
     assert clock.slept == [10.0, 10.0]
 
 
-async def test_kept_for_answers_from_the_last_answer_until_it_runs_out() -> None:
+async def test_a_figure_is_kept_from_the_last_answer_until_it_runs_out() -> None:
     clock = Clock()
-    answers = iter([RuntimeError("down"), "first", "second"])
+    answers = iter([RuntimeError("down"), 60.0, 120.0])
     fetched = 0
+    now = datetime(2026, 11, 26, tzinfo=UTC)
 
-    async def fetch() -> str:
+    async def fetch() -> tuple[dict[str, float], datetime | None]:
         nonlocal fetched
         fetched += 1
         await asyncio.sleep(0)
         answer = next(answers)
         if isinstance(answer, Exception):
             raise answer
-        return answer
+        return {"EVER": answer}, now
 
-    kept = KeptFor(86_400.0, fetch, monotonic=clock)
+    kept = KitSession.PeriodFigures(
+        "delay", (("EVER", None),), fetch, kept_seconds=86_400.0, monotonic=clock
+    )
+
+    async def seconds() -> float | None:
+        figure = await kept.for_window(now, now)
+        return None if figure is None else figure.average_response_seconds
+
     with pytest.raises(RuntimeError):
-        await kept.get()  # a failure keeps nothing
-    assert await asyncio.gather(kept.get(), kept.get()) == ["first", "first"]
+        await seconds()  # a failure keeps nothing
+    assert await asyncio.gather(seconds(), seconds()) == [60.0, 60.0]
     assert fetched == 2  # the two callers shared one fetch
     clock.now += 86_399.0
-    assert await kept.get() == "first"
+    assert await seconds() == 60.0
     clock.now += 1.0
-    assert await kept.get() == "second" and fetched == 3
+    assert await seconds() == 120.0 and fetched == 3

@@ -1,4 +1,4 @@
-"""The kit's response figure over named periods (connectors/mirakl/src/keybuzz_connector_mirakl/period_figures.py), without a server:
+"""The kit's response figure over named periods (kit/declaration.py, ``KitSession.PeriodFigures``), without a server:
 a window gets the shortest period holding its start, over that period up to when the
 marketplace computed it; every window from one call while it is kept; a period the answer
 lacks gives no figure; a failed call keeps nothing. Beside it, a marketplace's own hours
@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from keybuzz_connector_mirakl.period_figures import Computed, PeriodFigures
-from keybuzz_shared.connectors.kit.declaration import OwnRule
+from keybuzz_shared.connectors.kit.declaration import Computed, KitSession, OwnRule
+
+PeriodFigures = KitSession.PeriodFigures
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 COMPUTED = NOW - timedelta(hours=3)
@@ -39,7 +40,7 @@ def figures(answers: Answers) -> PeriodFigures:
 
 
 async def test_each_window_gets_the_shortest_period_holding_its_start_from_one_call() -> None:
-    answers = Answers(Computed({"MONTH": 3600, "YEAR": 7200, "EVER": 9000}, COMPUTED))
+    answers = Answers(({"MONTH": 3600, "YEAR": 7200, "EVER": 9000}, COMPUTED))
     kept = figures(answers)
     month = await kept.figure(NOW - timedelta(days=30), NOW)  # a month: the month, by the slack
     year = await kept.figure(NOW - timedelta(days=90), NOW)
@@ -59,14 +60,14 @@ async def test_each_window_gets_the_shortest_period_holding_its_start_from_one_c
 
 
 async def test_a_period_without_a_figure_gives_none_and_an_unsaid_computation_is_the_call() -> None:
-    kept = figures(Answers(Computed({"YEAR": 60})))
+    kept = figures(Answers(({"YEAR": 60}, None)))
     assert await kept.for_window(NOW - timedelta(days=7), NOW) is None
     year = await kept.for_window(NOW - timedelta(days=100), NOW)
     assert year is not None and year.until == NOW
 
 
 async def test_a_failed_call_keeps_nothing() -> None:
-    answers = Answers(RuntimeError("down"), Computed({"MONTH": 10}, COMPUTED))
+    answers = Answers(RuntimeError("down"), ({"MONTH": 10}, COMPUTED))
     kept = figures(answers)
     with pytest.raises(RuntimeError, match="down"):
         await kept.for_window(NOW - timedelta(days=7), NOW)

@@ -21,7 +21,7 @@ from keybuzz_connector_fnac.numbered_pages import (
     window_of,
     with_unread,
 )
-from keybuzz_connector_fnac.xml_services import carried, document, xml_instant, xml_text
+from keybuzz_connector_fnac.xml_services import carried, request, xml_instant, xml_text
 from keybuzz_shared.connectors.kit import Listing
 from keybuzz_shared.connectors.kit.listing import Count, PageRead, Pages, logged_each
 from keybuzz_shared.connectors.kit.requester import Garbled
@@ -42,19 +42,27 @@ class Off(Exception):
     pass
 
 
+class Range(msgspec.Struct, frozen=True):
+    type: str = msgspec.field(name="@type")
+    min: str | None = None
+    max: str | None = None
+
+
+class Asked(msgspec.Struct, frozen=True, kw_only=True):
+    paging: int = 1
+    skipped: str | None = None
+    date: Range | None = None
+    absent: tuple[str, ...] = msgspec.field(default=(), name="wrapped/absent")
+    empty: str = ""
+    note: str | None = None
+
+
 def test_a_request_is_its_children_in_order_none_left_out() -> None:
-    built = document(
+    built = request(
         NS,
         "query",
         {"token": "t", "results_count": "2"},
-        [
-            ("paging", "1"),
-            None,
-            ("date", [("min", "a"), ("max", "b")], {"type": "CreatedAt"}),
-            ("absent", None),
-            ("empty", ""),
-            ("note", "x\x07y <b>&"),
-        ],
+        Asked(date=Range("CreatedAt", "a", "b"), note="x\x07y <b>&"),
     )
     assert built.startswith(b"<?xml version='1.0' encoding='utf-8'?>")
     root = etree.fromstring(built)

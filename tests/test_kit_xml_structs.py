@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import msgspec
 import pytest
-from keybuzz_connector_fnac.xml_services import content, request
+from keybuzz_connector_fnac.xml_services import request
 from lxml import etree
 
 NS = "urn:test"
@@ -79,9 +79,11 @@ def test_a_text_xml_cannot_hold_is_made_so_and_markup_stays_text() -> None:
 
 
 def test_a_struct_is_its_attributes_and_its_text_or_children() -> None:
-    assert content(Sorted("DESC")) == ({"type": "DESC"}, "CREATED_AT")
-    attributes, children = content(Window(type="UpdatedAt"))
-    assert (attributes, children) == ({"type": "UpdatedAt"}, [])
+    root = parsed(Query(window=Window(type="UpdatedAt"), sort=Sorted("DESC")))
+    assert [(c.attrib, c.text, len(c)) for c in root[1:]] == [
+        ({"type": "UpdatedAt"}, None, 0),
+        ({"type": "DESC"}, "CREATED_AT", 0),
+    ]
     with pytest.raises(TypeError, match="holds elements"):
         request(NS, "query", {}, Sorted("ASC"))
 

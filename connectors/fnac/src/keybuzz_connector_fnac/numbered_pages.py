@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
 from keybuzz_shared.connectors.kit import Listing, Node
@@ -25,10 +25,9 @@ P = TypeVar("P", bound=msgspec.Struct)  # a page's paging, as the answer says it
 Count = tuple[bool, int | None]
 
 
-def iso_window(low: datetime, high: datetime | None) -> dict[str, str]:
-    """A window as a listing's query (a ``Query``): ``min`` and, where it ends, ``max``,
-    ISO 8601; ``window_of`` reads it back, for a call that builds its own request."""
-    return {"min": low.isoformat(), **({"max": high.isoformat()} if high is not None else {})}
+# A window as a listing's query: ``min`` and, where it ends, ``max``, ISO 8601 (the kit's
+# ``window_query``); ``window_of`` reads it back, for a call that builds its own request.
+iso_window = Listing.window_query("min", "max", datetime.isoformat)
 
 
 def window_of(params: dict[str, str]) -> tuple[datetime, datetime | None]:
@@ -37,14 +36,6 @@ def window_of(params: dict[str, str]) -> tuple[datetime, datetime | None]:
     return datetime.fromisoformat(params["min"]), (
         datetime.fromisoformat(high) if high is not None else None
     )
-
-
-class Counted(Protocol):
-    """A page's paging as the listing's call hands it on: whether a page follows, and how
-    many items the listing holds (None: not said)."""
-
-    @property
-    def count(self) -> Count: ...
 
 
 @dataclass(frozen=True)
@@ -74,14 +65,14 @@ Asked = Callable[[int, datetime, datetime | None], Awaitable[Listed[Any, Any]]]
 
 def numbered(asked: Asked) -> Listing.Fetch[Count]:
     """The listing's call of ``asked``: the page's items and, after them, why each other
-    one could not be read (``typed_items.with_unread``), and its paging's ``count``
-    (``Counted``)."""
+    one could not be read (``with_unread``), and its paging's ``count`` (whether a page
+    follows, and how many items the listing holds)."""
 
     async def fetch(params: dict[str, str], _link: str | None) -> tuple[list[Any], Count]:
         low, high = window_of(params)
         page = await asked(int(params["page"]), low, high)
-        paging: Counted = page.paging
-        return with_unread(page.items, page.unreadable), paging.count
+        count: Count = page.paging.count
+        return with_unread(page.items, page.unreadable), count
 
     return fetch
 

@@ -22,9 +22,9 @@ keeps its messages in XML stores of a text."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeAlias, TypeVar, Unpack
+from typing import Any, Generic, TypeVar, Unpack
 
 import httpx
 import msgspec
@@ -36,15 +36,8 @@ G = TypeVar("G")  # what the login grants: the token and what comes with it
 P = TypeVar("P")  # a page as the connector reads it
 
 # --- requests ------------------------------------------------------------------------------
-
-# A child: its name and its text or its children (None: no such child), and its attributes.
-Child: TypeAlias = (
-    "tuple[str, str | Sequence[Child | None] | None]"
-    " | tuple[str, str | Sequence[Child | None] | None, Mapping[str, str]]"
-)
 # What a pasted soft line break (U+000B) or page break (U+000C) stands for.
 _LINE_BREAKS = str.maketrans({"\x0b": "\n", "\x0c": "\n"})
-_ATTRIBUTE, _TEXT, _CHILD = 0, 1, 2
 
 
 def xml_text(text: str) -> str:
@@ -67,92 +60,53 @@ def xml_instant(moment: datetime) -> str:
 
 
 def request(ns: str, root: str, attributes: Mapping[str, str], declared: msgspec.Struct) -> bytes:
-    """The request ``<root>`` in namespace ``ns`` holding ``declared``, after
-    ``attributes`` (what the authentication carries)."""
-    own, inside = content(declared)
-    if isinstance(inside, str):
+    """The request ``<root>`` in namespace ``ns`` (its default, no prefix) holding
+    ``declared``, after ``attributes`` (what the authentication carries): UTF-8 with its
+    XML declaration."""
+    element = etree.Element(f"{{{ns}}}{root}", attrib=dict(attributes), nsmap={None: ns})
+    if _write(element, declared):
         raise TypeError(f"<{root}> holds elements, not a text")
-    return document(ns, root, {**attributes, **own}, inside)
+    return bytes(etree.tostring(element, xml_declaration=True, encoding="utf-8"))
 
 
-def content(declared: msgspec.Struct) -> tuple[dict[str, str], str | list[Child]]:
-    """The attributes of the element ``declared`` is written as, and its text (a field
-    named ``.``) or its children."""
-    attributes: dict[str, str] = {}
-    children: list[Child] = []
-    for field, place, name in _places(type(declared)):
-        value = getattr(declared, field)
+def _write(element: etree._Element, declared: msgspec.Struct) -> bool:
+    """``declared`` written into ``element``: its attributes, its text or its children
+    (a field None or an empty tuple left out); whether it wrote a text."""
+    text = False
+    for field in _fields(type(declared)):
+        value, name = getattr(declared, field.name), field.encode_name
         if value is None or value == ():
             continue
-        if place == _ATTRIBUTE:
-            attributes[name] = _text(value)
-        elif place == _TEXT:
-            return attributes, _text(value)
+        if name.startswith("@"):
+            element.set(name[1:], _text(value))
+        elif name == ".":
+            element.text, text = xml_text(_text(value)), True
         else:
-            children += _children(name, value)
-    return attributes, children
+            _child(element, name, value)
+    return text
 
 
-def _children(name: str, value: Any) -> list[Child]:
+def _child(parent: etree._Element, name: str, value: Any) -> None:
+    """``value`` as ``name`` children of ``parent`` (``a/b``: within one ``a``): one per
+    item of a tuple, a Struct its own content."""
+    ns = etree.QName(parent).namespace
     outer, _, inner = name.partition("/")
     if inner:
-        return [(outer, _children(inner, value))]
-    if type(value) is tuple:
-        return [child for item in value for child in _children(name, item)]
-    if isinstance(value, msgspec.Struct):
-        attributes, inside = content(value)
-        return [(name, inside, attributes)]
-    return [(name, _text(value))]
+        return _child(etree.SubElement(parent, f"{{{ns}}}{outer}"), inner, value)
+    for item in value if type(value) is tuple else (value,):
+        element = etree.SubElement(parent, f"{{{ns}}}{name}")
+        if isinstance(item, msgspec.Struct):
+            _write(element, item)
+        else:
+            element.text = xml_text(_text(item))
+    return None
+
+
+_fields = functools.cache(msgspec.structs.fields)
 
 
 def _text(value: Any) -> str:
     return xml_instant(value) if isinstance(value, datetime) else str(value)
-
-
-@functools.cache
-def _places(shape: type[msgspec.Struct]) -> tuple[tuple[str, int, str], ...]:
-    """Each field's name on the Struct, its place and its name there: attributes first,
-    then the text, then the children in their order (an element's attributes are its own
-    wherever they are declared)."""
-    places = []
-    for field in msgspec.structs.fields(shape):
-        name = field.encode_name
-        if name.startswith("@"):
-            places.append((field.name, _ATTRIBUTE, name[1:]))
-        elif name == ".":
-            places.append((field.name, _TEXT, name))
-        else:
-            places.append((field.name, _CHILD, name))
-    return tuple(sorted(places, key=lambda place: place[1]))
-
-
-@functools.cache
-def _qualified(ns: str, name: str) -> str:
-    return f"{{{ns}}}{name}"
-
-
-def document(
-    ns: str, root: str, attributes: Mapping[str, str], children: Sequence[Child | None]
-) -> bytes:
-    """The request ``<root>`` in namespace ``ns`` (its default), UTF-8 with its XML
-    declaration; a child that is None, or whose content is None, is left out."""
-    element = etree.Element(_qualified(ns, root), attrib=dict(attributes), nsmap={None: ns})
-    _add(element, ns, children)
-    return bytes(etree.tostring(element, xml_declaration=True, encoding="utf-8"))
-
-
-def _add(parent: etree._Element, ns: str, children: Sequence[Child | None]) -> None:
-    for child in children:
-        if child is None:
-            continue
-        name, content, *attributes = child
-        if content is None:
-            continue
-        element = etree.SubElement(parent, _qualified(ns, name), attrib=dict(*attributes))
-        if isinstance(content, str):
-            element.text = xml_text(content)
-        else:
-            _add(element, ns, content)
 
 
 # --- the services --------------------------------------------------------------------------

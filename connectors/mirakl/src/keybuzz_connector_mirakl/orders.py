@@ -16,8 +16,6 @@ from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.seam import AnswerUnreadable, OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
-from keybuzz_connector_mirakl.call_spacing import Spaced
-
 log = logging.getLogger(__name__)
 
 OR11 = "/api/orders"
@@ -196,18 +194,15 @@ def shop_orders(
 ) -> kit.ListedOrders:
     """A shop's orders through its client, the kit's ``ListedOrders`` (``now``: where an
     update listing's window ends; ``label``: the shop as logs name it; ``interval``:
-    seconds from one listing's first page ending to the next, ``Spaced``; orders by id
-    and following pages are not spaced). A cursor is an ``OffsetState``: the layout of the
-    cursors backfill jobs keep."""
-    first_pages = Spaced(interval)
+    seconds from one listing's first page ending to the next, the kit's ``spacing``). A
+    cursor is an ``OffsetState``: the layout of the cursors backfill jobs keep."""
 
     async def or11(query: dict[str, str]) -> Listed:
         body = await calls.get_json(OR11, query, operation="OR11")
         return answer_as(Listed, body, "OR11", "order list")
 
     async def page(query: dict[str, str], link: str | None) -> tuple[list[Any], int]:
-        first = query["offset"] == "0"
-        listed = await (first_pages(lambda: or11(query)) if first else or11(query))
+        listed = await or11(query)
         return listed.orders, listed.total_count
 
     async def by_id(order_ids: str) -> list[Any]:
@@ -225,6 +220,7 @@ def shop_orders(
         shop={"shop": label},
         bounds=to_millisecond,
         now=now,
+        spacing=interval,
     )
 
 

@@ -1,6 +1,6 @@
 """The operator's response rule, its hours on Mirakl's own clock of each thread (M11's
 ``shop_reply_needed_since``), and the shop's own response figure, A21's
-``order_messages_response_delay`` over Mirakl's periods (the kit's ``PeriodFigures``), read
+``order_messages_response_delay`` over Mirakl's periods (the kit's ``KitSession.PeriodFigures``), read
 on the shop's session: docs/MIRAKL.md, "Calls and how often", and docs/MIRAKL-orders.md,
 "The shop's response figure (A21)". A21 may be called once a day [official]: every period
 is asked in that one call and kept a day."""
@@ -11,11 +11,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import msgspec
-from keybuzz_shared.connectors.kit import Declaration
+from keybuzz_shared.connectors.kit import Declaration, KitSession
 
 from keybuzz_connector_mirakl.catalogue import Operator
 from keybuzz_connector_mirakl.orders import OrderCalls, answer_as
-from keybuzz_connector_mirakl.period_figures import Computed, PeriodFigures
 
 FIGURE = "order_messages_response_delay"
 A21 = "/api/account/statistics"
@@ -47,19 +46,20 @@ class _Statistics(msgspec.Struct, frozen=True):
 
 def response_delays(
     calls: OrderCalls, *, now: Callable[[], datetime] = lambda: datetime.now(UTC)
-) -> PeriodFigures:
+) -> KitSession.PeriodFigures:
     """A shop's ``order_messages_response_delay`` from A21: every period in one call, kept
     ``KEPT_SECONDS``; each window gets the period holding its start."""
 
-    async def a21() -> Computed:
+    async def a21() -> tuple[dict[str, float], datetime | None]:
         body = await calls.get_json(A21, {"periods": EVERY_PERIOD}, operation="A21")
         statistics = answer_as(_Statistics, body, "A21", "statistics")
         # A period given twice: its first figure.
         given = reversed(statistics.order_messages_response_delay)
-        seconds = {f.period: float(f.value) for f in given}
-        return Computed(seconds, statistics.last_updated_date)
+        return {f.period: float(f.value) for f in given}, statistics.last_updated_date
 
-    return PeriodFigures(FIGURE, PERIODS, a21, kept_seconds=KEPT_SECONDS, slack=CALL_SLACK, now=now)
+    return KitSession.PeriodFigures(
+        FIGURE, PERIODS, a21, kept_seconds=KEPT_SECONDS, slack=CALL_SLACK, now=now
+    )
 
 
 def response_window(operator: Operator) -> Declaration.OwnRule:

@@ -4,9 +4,11 @@ turns into the seam's connector."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Generic, Protocol, TypeAlias, TypeVar, Unpack
 
 import httpx
@@ -62,6 +64,7 @@ from keybuzz_shared.settings import (
     Seconds,
     env_name,
 )
+from keybuzz_shared.times import as_utc
 
 # --- connector -----------------------------------------------------------------------------
 # A shop-API connector from its declaration: what its marketplace is, how a reply's
@@ -228,6 +231,17 @@ class ShopConnector(ConnectorDefaults):
 # or over the nearest one it measures; None when it measures none close to it.
 Figure = Callable[[datetime, datetime], Awaitable[ResponseFigure | None]]
 
+# A marketplace's figure computed over named periods that end when it last computed them
+# (the last month, the last three months … since the beginning), declared: the periods,
+# shortest first, each with how far back it goes (None: since the beginning), and the one
+# call answering every period at once (each period's average seconds, and when the
+# marketplace computed them: None, when it was asked). That answer is kept while the
+# marketplace allows no other call (one call at a time; a failed one keeps nothing); a
+# report's window gets the figure of the shortest period that holds its start, named with
+# the period, over that period.
+Periods = tuple[tuple[str, timedelta | None], ...]
+Computed = tuple[Mapping[str, float], datetime | None]
+
 
 class KitSession(PartsSession):
     """One shop's session: its parts on its one client; ``verify`` checks its credentials
@@ -241,6 +255,61 @@ class KitSession(PartsSession):
     ListedThreads: TypeAlias = ListedThreads
     Conversations: TypeAlias = Conversations
     ReadMarks: TypeAlias = ReadMarks
+
+    class PeriodFigures:
+        """A shop's figure ``name`` over ``periods``, every period from one ``fetch`` kept
+        ``kept_seconds``; ``slack``: how far a report's window start is moved on (the window
+        ends when the report is read, the periods when the call is made, a moment later)."""
+
+        def __init__(
+            self,
+            name: str,
+            periods: Periods,
+            fetch: Callable[[], Awaitable[Computed]],
+            *,
+            kept_seconds: float,
+            slack: timedelta = timedelta(0),
+            now: Callable[[], datetime] = lambda: datetime.now(UTC),
+            monotonic: Callable[[], float] = time.monotonic,
+        ) -> None:
+            self.name, self.periods = name, periods
+            self.slack, self.kept_seconds = slack, kept_seconds
+            self._fetch, self._now, self._monotonic = fetch, now, monotonic
+            self._one = asyncio.Lock()
+            self._kept: tuple[Computed, datetime, float] | None = None  # asked at, runs out at
+
+        async def figure(self, since: datetime, until: datetime) -> ResponseFigure | None:
+            """A session's ``figure``: the one for the report's window, its start moved on."""
+            return await self.for_window(min(since + self.slack, until), until)
+
+        async def for_window(self, start: datetime, end: datetime) -> ResponseFigure | None:
+            """The figure of the shortest period holding ``start`` (None: the answer gives
+            none), over that period up to when it was computed; the call's failures raised."""
+            (seconds, computed_at), asked_at = await self._answer()
+            start = as_utc(min(start, end))
+            period = next(
+                (name for name, span in self.periods if span is None or asked_at - span <= start),
+                self.periods[-1][0],
+            )
+            if (value := seconds.get(period)) is None:
+                return None
+            at, span = as_utc(computed_at or asked_at), dict(self.periods)[period]
+            return ResponseFigure(
+                name=f"{self.name} ({period})",
+                average_response_seconds=float(value),
+                since=None if span is None else at - span,
+                until=at,
+                computed_at=at,
+            )
+
+        async def _answer(self) -> tuple[Computed, datetime]:
+            """The kept answer and our clock when it was asked, asked again once it ran out."""
+            async with self._one:
+                if self._kept is None or self._kept[2] <= self._monotonic():
+                    asked_at = as_utc(self._now())
+                    answer = await self._fetch()
+                    self._kept = (answer, asked_at, self._monotonic() + self.kept_seconds)
+                return self._kept[0], self._kept[1]
 
     def __init__(
         self,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,9 +38,15 @@ from keybuzz_shared.times import as_utc
 # (``Page.unreadable``), never guessed; the last page's ``complete_until`` is where the
 # window ends.
 
+# A marketplace that allows its order listing once per so many seconds declares them
+# (``spacing``): a listing's first page leaves that long after the last first page ended
+# (not started: one sent again after a 429's Retry-After reached the marketplace then),
+# one at a time; its following pages and the orders asked by id are not spaced.
+
 # A listing of orders, whatever its strategy.
 OrderListing = Listing[OrderSummary, Any, Any]
 M = TypeVar("M")  # what a listing's answer says of its next page
+T = TypeVar("T")
 
 
 def _utc_now() -> datetime:
@@ -140,6 +148,34 @@ class InLists(ById):
         return found
 
 
+class Spaced:
+    """Calls sent ``interval`` seconds apart, counted from the end of the last one, one at
+    a time: the callers queue behind the one in flight."""
+
+    def __init__(
+        self,
+        interval: float,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        self.interval = interval
+        self._monotonic, self._sleep = monotonic, sleep
+        self._one = asyncio.Lock()
+        self._ended: float | None = None  # when the last call ended (monotonic)
+
+    async def __call__(self, call: Callable[[], Awaitable[T]]) -> T:
+        async with self._one:
+            if self._ended is not None:
+                left = self.interval - (self._monotonic() - self._ended)
+                if left > 0:
+                    await self._sleep(left)
+            try:
+                return await call()
+            finally:
+                self._ended = self._monotonic()
+
+
 @dataclass(kw_only=True)
 class _ListedOrders:
     """The seam's ``OrderSource`` of a connector's declaration. ``read``: one listed order
@@ -147,7 +183,8 @@ class _ListedOrders:
     lines name the marketplace and the shop by; ``bounds``: a window's bounds as the
     marketplace keeps them (its dates' precision); ``newest_first``: its listing by
     creation lists the newest first (read to its end, those created from ``end`` left
-    out), as a marketplace that sorts no other way."""
+    out), as a marketplace that sorts no other way; ``spacing``: seconds between two
+    listings' first pages (``Spaced``), by update or by creation."""
 
     updated: OrderListing
     created: OrderListing
@@ -160,6 +197,10 @@ class _ListedOrders:
     bounds: Callable[[datetime], datetime] = as_utc
     now: Callable[[], datetime] | None = _utc_now
     newest_first: bool = False
+    spacing: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._first_pages = Spaced(self.spacing)
 
     @staticmethod
     def least_advanced(lines: Sequence[OrderLine]) -> OrderLine | None:
@@ -172,7 +213,7 @@ class _ListedOrders:
     async def orders(self, *, since: datetime, cursor: str | None = None) -> Page[OrderSummary]:
         high = self.bounds(self.now()) if self.now is not None else None
         low = self.bounds(since) - self.overlap
-        return await self.updated.page(cursor, low, high, self._read)
+        return await self._spaced(cursor, lambda: self.updated.page(cursor, low, high, self._read))
 
     async def orders_created(
         self, *, start: datetime, end: datetime, cursor: str | None = None
@@ -182,7 +223,7 @@ class _ListedOrders:
             state = listing.start(self.bounds(start), end, updated=False)
         else:
             state = listing.resume(cursor, updated=False)
-        step = await listing.step(state, self._read)
+        step = await self._spaced(cursor, lambda: listing.step(state, self._read))
         kept = sorted((o for o in step.items if o.created_at < end), key=lambda o: o.created_at)
         past = bool(step.items) and min(o.created_at for o in step.items) >= end
         past = past and not self.newest_first
@@ -191,6 +232,10 @@ class _ListedOrders:
 
     async def orders_by_id(self, order_ids: Sequence[str]) -> list[OrderSummary]:
         return await self.by_id.orders(order_ids, self._read)
+
+    async def _spaced(self, cursor: str | None, page: Callable[[], Awaitable[T]]) -> T:
+        """A listing's page, spaced where it is a first one."""
+        return await (self._first_pages(page) if cursor is None and self.spacing else page())
 
     def _read(self, raw: Sequence[Any]) -> tuple[tuple[OrderSummary, ...], tuple[str, ...]]:
         return logged_each(self.read, self.log, f"{self.label} order", self.shop)(raw)
