@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from keybuzz_connector_cdiscount.code_labels import ReadOnce
+from keybuzz_connector_cdiscount.discussions import ReadOnce
 from keybuzz_shared.connectors.kit import CallErrors, EachById, key_field, shop_number_field
 from keybuzz_shared.connectors.kit.auth import Redacted, credentials_as
 from keybuzz_shared.connectors.kit.threads import DeclaredReplies, media_type_of

@@ -1,7 +1,7 @@
 """The kit's inboxes a connector declares rather than writes (``ReadInTurn``: a list of what
 changed, each item's details in turn; ``ListedThreads``: threads listed by last change in
 a window reaching back at most so far) and the small parts beside them (``item_at``, one
-item by its id; ``results_page``; ``window_query``'s end written its own way). No
+item by its id; ``KeyedPages``' page; ``window_query``'s end written its own way). No
 servers: each part on calls of the test's own."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from typing import Any
 
 import msgspec
 import pytest
-from keybuzz_connector_backmarket.result_pages import results_page
 from keybuzz_connector_cdiscount.orders import iso_seconds
 from keybuzz_shared.connectors.kit import (
     CallErrors,
+    KeyedPages,
     ListedThreads,
     Listing,
     PageNumbers,
@@ -213,10 +213,11 @@ def test_a_results_page_says_whether_another_follows_and_a_page_without_them_is_
     None
 ):
     client: Any = Client({})
-    assert results_page(client, "GET", {"results": [1], "next": "p2"}) == ([1], True)
-    assert results_page(client, "GET", {"results": [], "next": None}) == ([], False)
+    page = KeyedPages(client, "/items")
+    assert page.items({"results": [1], "next": "p2"}) == ([1], True)
+    assert page.items({"results": [], "next": None}) == ([], False)
     with pytest.raises(CallAnswerUnreadable):
-        results_page(client, "GET", {"items": []})
+        page.items({"items": []})
 
 
 def test_a_windows_end_may_be_written_its_own_way() -> None:

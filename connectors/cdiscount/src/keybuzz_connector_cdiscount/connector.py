@@ -18,7 +18,6 @@ from typing import Unpack
 
 import httpx
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit import Redacted, credentials_as
 
 from keybuzz_connector_cdiscount.discussions import (
     LIMITS,
@@ -57,7 +56,7 @@ SPEC = kit.ApiSpec(
 )
 
 
-class OctopiaCredentials(Redacted, frozen=True, kw_only=True):
+class OctopiaCredentials(kit.Redacted, frozen=True, kw_only=True):
     SECRETS = frozenset({"client_secret"})
 
     client_id: str
@@ -107,7 +106,7 @@ def client_of(shop: kit.Opening[CdiscountApiSettings]) -> OctopiaClient:
     """The shop's client: it holds one token (ValueError when a credential field is
     missing)."""
     api = shop.api
-    credentials = credentials_as(
+    credentials = kit.credentials_as(
         OctopiaCredentials, CREDENTIAL_FIELDS, shop.credentials, "Cdiscount"
     )
     return OctopiaClient(credentials, shop.http, api.api_url, api.auth_url, **shop.options)

@@ -12,33 +12,23 @@ from __future__ import annotations
 
 import base64
 import functools
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from pathlib import PurePath
+from typing import Any, TypeVar
 
 import httpx
 import msgspec
 from keybuzz_shared.connectors import kit, seam
-from keybuzz_shared.connectors.kit import (
-    DeclaredReplies,
-    Listing,
-    Seek,
-    earlier,
-    labelled,
-    media_type_of,
-    offered_parties,
-    path_segment,
-    read_first,
-    shown,
-)
 from keybuzz_shared.file_links import LinkRefused
 from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
 
-from keybuzz_connector_cdiscount.code_labels import ReadOnce
-from keybuzz_connector_cdiscount.file_formats import FileFormats
-from keybuzz_connector_cdiscount.optional_params import optional_params
 from keybuzz_connector_cdiscount.settings import SEARCH_WINDOW_DAYS
+
+log = logging.getLogger(__name__)
+M = TypeVar("M")  # what a listing's answer says of its next page
 
 # A search may span at most 6 months (official): a day less keeps clear of its edge.
 SEARCH_SPAN = timedelta(days=SEARCH_WINDOW_DAYS - 1)
@@ -138,10 +128,10 @@ read_discussion = functools.partial(kit.read_as, Discussion, what="discussion")
 def details(discussion: Discussion, labels: dict[str, str]) -> tuple[seam.ThreadDetail, ...]:
     """The discussion's sales channel and topics, in French, as its ticket shows them
     (``labels``: Octopia's label of each sub-typology code)."""
-    return shown(
-        ("sales_channel", "Canal de vente", labelled(discussion.sales_channel, SALES_CHANNELS)),
-        ("topic", "Motif", labelled(discussion.typology_code, TYPOLOGIES)),
-        ("sub_topic", "Sous-motif", labelled(discussion.sub_typology_code, labels)),
+    return kit.shown(
+        ("sales_channel", "Canal de vente", kit.labelled(discussion.sales_channel, SALES_CHANNELS)),
+        ("topic", "Motif", kit.labelled(discussion.typology_code, TYPOLOGIES)),
+        ("sub_topic", "Sous-motif", kit.labelled(discussion.sub_typology_code, labels)),
     )
 
 
@@ -174,13 +164,55 @@ def inbox_message(
         files=tuple(
             seam.InboxFile(
                 name=f.name or str(f.attachment_id),
-                url=files_url + path_segment(str(f.attachment_id)),
+                url=files_url + kit.path_segment(str(f.attachment_id)),
                 # Octopia's ``fileFormat`` (png, pdf, docx…) says it, else the name.
-                content_type=media_type_of(f"file.{f.file_format.strip().lower()}", f.name),
+                content_type=kit.media_type_of(f"file.{f.file_format.strip().lower()}", f.name),
             )
             for f in message.attachments
         ),
     )
+
+
+class ReadOnce:
+    """A table a session reads once, when first needed (``read``; ``what``: the table as
+    the log names it): a marketplace's labels of its codes. The messages never wait on it:
+    while it cannot be read (ConnectorError, ValueError), it is empty, the codes shown as
+    they are, said in the log, and it is asked again at the next need."""
+
+    def __init__(self, read: Callable[[], Awaitable[dict[str, str]]], what: str) -> None:
+        self._read, self._what = read, what
+        self._table: dict[str, str] | None = None
+
+    async def __call__(self) -> dict[str, str]:
+        if self._table is None:
+            try:
+                self._table = await self._read()
+            except (seam.ConnectorError, ValueError) as exc:
+                log.warning("%s unread: codes shown", self._what, extra={"reason": str(exc)})
+                return {}
+        return self._table
+
+
+def optional_params(fetch: kit.Fetch[M], optional: Mapping[str, str], label: str) -> kit.Fetch[M]:
+    """``fetch`` asked with ``optional`` beside each query (parameters the marketplace
+    documents but may refuse) until ``label`` refuses a page for them (400); then, said in
+    the log, without them for the rest of the session."""
+    asked = True
+    named = "&".join(f"{key}={value}" for key, value in optional.items())
+
+    async def page(query: dict[str, str], link: str | None) -> tuple[Sequence[Any], M]:
+        nonlocal asked
+        if asked:
+            try:
+                return await fetch({**query, **optional}, link)
+            except seam.CallRefused as refused:
+                if refused.status != 400:
+                    raise
+                log.warning("%s refused %s (%s): listing without it", label, named, refused.detail)
+                asked = False
+        return await fetch(query, link)
+
+    return page
 
 
 class OldListing(msgspec.Struct, array_like=True, frozen=True):
@@ -192,10 +224,10 @@ class OldListing(msgspec.Struct, array_like=True, frozen=True):
     page: int = 1
 
 
-old_cursor = earlier(
+old_cursor = kit.earlier(
     OldListing,
     lambda old: 1 <= old.page and old.seek <= old.until,
-    lambda old: Seek.state(old.seek, old.until, None, old.page),
+    lambda old: kit.Seek.state(old.seek, old.until, None, old.page),
 )
 
 
@@ -207,7 +239,7 @@ class DiscussionInbox(kit.ListedThreads[Discussion]):
     def __init__(
         self, client: kit.Requester, *, page_size: int, mark_budget: float | None = None
     ) -> None:
-        seek = Seek[Discussion](lambda d: as_utc(d.updated_at), page_param="pageIndex")
+        seek = kit.Seek[Discussion](lambda d: as_utc(d.updated_at), page_param="pageIndex")
         window = kit.window_query(
             "updatedAtMin", "updatedAtMax", kit.iso_z, pageSize=str(page_size)
         )
@@ -225,7 +257,7 @@ class DiscussionInbox(kit.ListedThreads[Discussion]):
             return functools.partial(messages_of, labels=await labels(), files_url=files)
 
         super().__init__(
-            Listing(seek, window, pages, old_cursor),
+            kit.Listing(seek, window, pages, old_cursor),
             read_discussions,
             # As listed when it came with its messages, else read whole.
             complete=lambda d: d.messages is not None,
@@ -269,7 +301,7 @@ async def _labels(client: kit.Requester) -> dict[str, str]:
 
 
 async def _mark(client: kit.Requester, message_id: str) -> None:
-    path = f"/messages/{path_segment(message_id)}"
+    path = f"/messages/{kit.path_segment(message_id)}"
     await client.send_json("PATCH", path, READ, idempotent=True)
 
 
@@ -299,6 +331,38 @@ USER_TYPES: dict[seam.Recipient, tuple[str, ...]] = {
     "MARKETPLACE_SUPPORT": ("GrcOperator",),
     "ALL": ("Customer", "GrcOperator"),
 }
+
+
+class FileFormats:
+    """A reply's files where the marketplace names each one's format by an extension
+    (``extensions``: the one of each media type it takes; ``also``: others it names, ``jpeg``
+    beside ``jpg``): the file name's where named, else its media type's; a file of neither
+    is refused before any call, naming the extensions taken."""
+
+    def __init__(self, extensions: Mapping[str, str], *, also: Iterable[str] = ()) -> None:
+        self.extensions = dict(extensions)
+        self.named = frozenset({*self.extensions.values(), *also})
+
+    @property
+    def media_types(self) -> tuple[str, ...]:
+        """The media types taken, as a connector's ``Limits.attachment_formats``."""
+        return tuple(self.extensions)
+
+    def of(self, file: seam.ReplyFile) -> str | None:
+        suffix = PurePath(file.name).suffix.lower().lstrip(".")
+        if suffix in self.named:
+            return suffix
+        return self.extensions.get(file.content_type.strip().lower())
+
+    def refused(
+        self, limits: seam.Limits, files: Sequence[seam.ReplyFile], marketplace: str
+    ) -> str | None:
+        """Why ``marketplace`` would refuse these files, if it would."""
+        accepted = lambda file: self.of(file) is not None  # noqa: E731
+        formats = ", ".join(sorted(self.named))
+        return kit.refused_files(limits, files, marketplace, accepted=accepted, formats=formats)
+
+
 # A reply's files [official]: at most 3, 4 MB in all, of Octopia's formats, here by the
 # media type a reply's file is given with (the connector's ``Limits.attachment_formats``);
 # its ``fileFormat`` is its name's extension where Octopia names it (jpeg beside jpg).
@@ -337,7 +401,7 @@ def unsendable_files(files: tuple[seam.ReplyFile, ...]) -> str | None:
 def receivers(discussion: Discussion, recipient: seam.Recipient) -> list[User] | str:
     """The discussion's eligible recipients a reply to ``recipient`` goes to, or why none."""
     eligible = discussion.eligible_receivers or []
-    chosen = offered_parties(USER_TYPES, recipient, eligible, lambda user: user.user_type)
+    chosen = kit.offered_parties(USER_TYPES, recipient, eligible, lambda user: user.user_type)
     if chosen is None:
         offered = ", ".join(u.user_type for u in eligible) or "none"
         return (
@@ -370,11 +434,11 @@ def request(discussion: Discussion, reply: seam.Reply, to: list[User]) -> dict[s
     return body
 
 
-def discussion_replies(client: kit.Requester, inbox: DiscussionInbox) -> DeclaredReplies:
+def discussion_replies(client: kit.Requester, inbox: DiscussionInbox) -> kit.DeclaredReplies:
     """The seller's replies on a shop's discussions: each one posted on the discussion as
     Octopia gives it just before, read back as ``inbox`` maps it (its dates are whole
     seconds, its clock not ours: the kit's ``SENT_SKEW``)."""
-    return read_first(
+    return kit.read_first(
         "Cdiscount",
         "discussion",
         read=functools.partial(discussion_at, client),

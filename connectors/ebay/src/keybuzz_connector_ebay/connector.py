@@ -18,8 +18,7 @@ import msgspec
 from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.seam import CredentialField, InboxMessage, OrderLine, OrderSummary
 
-from keybuzz_connector_ebay.consent import ENTRIES, EbayRedirectFlow, app_refused
-from keybuzz_connector_ebay.offset_pages import OffsetPages
+from keybuzz_connector_ebay.consent import TENANT_SECRET, EbayRedirectFlow, app_refused
 from keybuzz_connector_ebay.settings import EBAY, EbayApiSettings, EbaySettings
 
 log = logging.getLogger(__name__)
@@ -31,11 +30,9 @@ MESSAGES, ORDERS = "commerce/message/v1/", "sell/fulfillment/v1/"
 LIMITS = seam.Limits(max_attachments=0, max_attachment_bytes=0, max_text_length=2000, page_size=25)
 MEDIA = {"IMAGE": "image/jpeg", "PDF": "application/pdf", "DOC": "application/msword",
          "TXT": "text/plain"}  # eBay's media types [official]  # fmt: skip
-ORDERS_PAGE = 200  # getOrders' largest limit [official]
-# The listings by offset, each page's items under its own key, ``next`` naming the next.
-CONVERSATION_PAGES = OffsetPages("getConversations", "conversations", LIMITS.page_size)
-MESSAGE_PAGES = OffsetPages("getConversation", "messages", 50)
-ORDER_PAGES = OffsetPages("getOrders", "orders", ORDERS_PAGE)
+# Its listings page by offset, each page's items under a key of their own, ``next`` naming
+# the next page: getOrders 200 a page at most, getConversation's messages 50 [official].
+ORDERS_PAGE, MESSAGES_PAGE = 200, 50
 # A conversation names a listing, never an order [official], and getOrders filters by date
 # and fulfilment only [official]: the buyer's order of the item is looked for among the
 # seller's orders created in the last PURCHASE_DAYS (their lines' legacyItemId, their
@@ -77,6 +74,11 @@ class EbayClient(kit.Requester):
         )
         self.user_id, self._username, self.user_token = fields["user_id"], "", auth
         self.identity = kit.Requester(SPEC, auth, self._http, api.identity_url, **kw)
+        self.orders = self.pages(f"{ORDERS}order", "orders", "getOrders")
+
+    def pages(self, path: str, key: str, operation: str) -> kit.KeyedPages:
+        """A listing at ``path``, its items under ``key`` (left out where there is none)."""
+        return kit.KeyedPages(self, path, key, operation, key_optional=True)
 
     async def username(self) -> str:
         if not self._username:
@@ -230,10 +232,8 @@ class MessageApi:
         query = {"conversation_type": kind, "limit": str(LIMITS.page_size), "offset": str(offset)}
         if low is not None:
             query["start_time"] = kit.iso_z(low)
-        body = await self.client.get_json(
-            f"{MESSAGES}conversation", query, operation="getConversations"
-        )
-        return CONVERSATION_PAGES.page(self.client, body)
+        pages = self.client.pages(f"{MESSAGES}conversation", "conversations", "getConversations")
+        return await pages.get(query)
 
     async def messages(self, conversation: Conversation, kind: str) -> list[InboxMessage]:
         me = await self.client.username()
@@ -255,7 +255,7 @@ class MessageApi:
         low = kit.iso_z(datetime.now(UTC) - timedelta(days=PURCHASE_DAYS))
         query = {"filter": f"creationdate:[{low}..]"}
         return purchases(
-            await ORDER_PAGES.every(self.client, f"{ORDERS}order", query, most=PURCHASE_PAGES)
+            await self.client.orders.every(query, size=ORDERS_PAGE, most=PURCHASE_PAGES)
         )
 
     async def read(self, conversation_id: str, kind: str) -> list[Message]:
@@ -263,8 +263,8 @@ class MessageApi:
             path = kit.path_segment(conversation_id)
         except ValueError:
             return []
-        query = {"conversation_type": kind}
-        raw = await MESSAGE_PAGES.every(self.client, f"{MESSAGES}conversation/{path}", query)
+        pages = self.client.pages(f"{MESSAGES}conversation/{path}", "messages", "getConversation")
+        raw = await pages.every({"conversation_type": kind}, size=MESSAGES_PAGE)
         return list(kit.reader(Message, "a message")(raw)[0])
 
     async def mark(self, conversation_id: str, kind: str) -> None:
@@ -359,13 +359,12 @@ def _orders(client: EbayClient, field: str) -> kit.OrderListing:
         end = kit.iso_z(high) if high else ""
         return {"filter": f"{field}:[{kit.iso_z(low)}..{end}]"}
 
-    return kit.Listing(kit.Seek[OrderSummary](), query, ORDER_PAGES.fetch(client, f"{ORDERS}order"))
+    return kit.Listing(kit.Seek[OrderSummary](), query, client.orders.offsets(ORDERS_PAGE))
 
 
 def orders_of(client: EbayClient) -> kit.ListedOrders:
     async def named(ids: str) -> list[Any]:
-        body = await client.get_json(f"{ORDERS}order", {"orderIds": ids}, operation="getOrders")
-        return ORDER_PAGES.page(client, body)[0]
+        return (await client.orders.get({"orderIds": ids}))[0]
 
     return kit.ListedOrders(
         updated=_orders(client, "lastmodifieddate"), created=_orders(client, "creationdate"),
@@ -398,7 +397,7 @@ RESPONSE_WINDOW = kit.OwnRule(
 
 # eBay: a seller connected by consent, polled over eBay's REST APIs.
 CONNECTOR = kit.shop_api_connector(kit.Declaration(
-    EBAY, NAME, ENTRIES.tenant_secret, FIELDS, LIMITS,
+    EBAY, NAME, TENANT_SECRET, FIELDS, LIMITS,
     view=EbayApiSettings, client=client_of, parts=session_of, probe=None,
     settings=EbaySettings, discussions=DISCUSSIONS, order_ids=ORDER_IDS,
     response_window=RESPONSE_WINDOW, redirect_flow=EbayRedirectFlow(),

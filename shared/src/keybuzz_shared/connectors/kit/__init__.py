@@ -37,6 +37,7 @@ from keybuzz_shared.connectors.kit.json_answers import (
 )
 from keybuzz_shared.connectors.kit.listing import (
     Fetch,
+    KeyedPages,
     Listing,
     Offsets,
     PageNumbers,
@@ -45,7 +46,6 @@ from keybuzz_shared.connectors.kit.listing import (
     Seek,
     SeekToken,
     earlier,
-    follows,
     logged_each,
     window_query,
 )
@@ -101,6 +101,7 @@ __all__ = [
     "InData",
     "InLists",
     "KeptToken",
+    "KeyedPages",
     "LoginToken",
     "KitSession",
     "ListedOrders",
@@ -130,7 +131,6 @@ __all__ = [
     "credentials_as",
     "decimal_of",
     "earlier",
-    "follows",
     "iso_z",
     "item_at",
     "key_field",
