@@ -1,14 +1,9 @@
 """The Cdiscount connector: the seam on Octopia's seller API v2 (docs/CDISCOUNT.md),
-declared for the kit. Its parts: a shop API (discussions and orders) and a credential
-check; buyers write and orders come through the API (no redirect flow, inbound address,
-mail relay or order feed). Octopia publishes no response rule or figure to sellers: the
-poller's default window, or the tenant's.
-
-The seller's API client (a client id and secret made in Octopia's portal) is traded for a
-token at Octopia's OpenID Connect endpoint (client credentials); every call carries it
-with the shop's ``SellerId``, files included. Retries, deadlines, sends never repeated,
-the token's cache and renewal and the seam's errors are the kit's; none quotes the secret
-or the token."""
+declared for the kit: a shop API (discussions and orders) and a credential check. Octopia
+publishes no response rule or figure to sellers: the poller's default window, or the
+tenant's. The seller's API client (id and secret from Octopia's portal) is traded for a
+token at Octopia's OpenID Connect endpoint (client credentials, the kit's); every call
+carries it with the shop's ``SellerId``, files included."""
 
 from __future__ import annotations
 

@@ -1,12 +1,8 @@
-"""A Cdiscount shop's discussions (Octopia's ``/discussions``) as the seam's inbox and
-the seller's replies on them (docs/CDISCOUNT.md, "Discussions" and "Replies").
-
-A changed discussion is listed whole, every message again: the poller drops those it
-stored (by Octopia's ids) and takes the discussion's state (order, details, claim flag)
-from every one, so a state changed without a new message still reaches the ticket.
-Octopia numbers its pages, and a discussion updated while a listing is read would make
-the next number skip one: the listing seeks from the last ``updatedAt`` read instead
-(the kit's ``Seek``), following the page number only past a page all at one instant."""
+"""A Cdiscount shop's discussions (Octopia's ``/discussions``) as the seam's inbox and the
+seller's replies on them (docs/CDISCOUNT.md, "Discussions" and "Replies"). A changed
+discussion is listed whole (its state reaches the ticket without a new message); the
+listing seeks from the last ``updatedAt`` read (the kit's ``Seek``: a discussion updated
+meanwhile skips none), by page number only past a page all at one instant."""
 
 from __future__ import annotations
 
@@ -35,10 +31,8 @@ SEARCH_SPAN = timedelta(days=SEARCH_WINDOW_DAYS - 1)
 CLAIM_GRADUATIONS = frozenset({"Claim", "Level_1"})  # Octopia's claims ("litiges")
 # A kind of sender Octopia may add later is kept as a notification, never lost.
 SENDERS: dict[str, seam.SenderType] = {
-    "Customer": "BUYER",
-    "GrcOperator": "MARKETPLACE_SUPPORT",
-    "Seller": "SELLER",
-}
+    "Customer": "BUYER", "GrcOperator": "MARKETPLACE_SUPPORT", "Seller": "SELLER"
+}  # fmt: skip
 # Octopia's customer care writes for Cdiscount: shown so beside its messages.
 CUSTOMER_CARE = "Service client Cdiscount (Octopia)"
 SALES_CHANNELS = {"CDISFR": "Cdiscount France"}  # the one code Octopia documents
@@ -47,15 +41,12 @@ TYPOLOGIES = {"Order": "Commande", "Offer": "Produit (avant achat)"}
 # topics"); a code not here, under an ``Offer`` typology, is a question before buying; else
 # the buyer's words decide.
 SUBJECTS: dict[str, Subject] = {
-    "orderNotShipped": "WHERE_IS_MY_ORDER",
-    "productIsDamaged": "DAMAGED_OR_WRONG_ITEM",
+    "orderNotShipped": "WHERE_IS_MY_ORDER", "productIsDamaged": "DAMAGED_OR_WRONG_ITEM",
     "wrongProductReceived": "DAMAGED_OR_WRONG_ITEM",
-    "missingItemInProduct": "DAMAGED_OR_WRONG_ITEM",
-    "orderCancellation": "CANCELLATION",
-    "printReceipt": "INVOICE_REQUEST",
-    "productInformation": "PRODUCT_QUESTION",
+    "missingItemInProduct": "DAMAGED_OR_WRONG_ITEM", "orderCancellation": "CANCELLATION",
+    "printReceipt": "INVOICE_REQUEST", "productInformation": "PRODUCT_QUESTION",
     "deliveryInformation": "PRODUCT_QUESTION",
-}
+}  # fmt: skip
 READ = [{"op": "replace", "path": "/hasRead", "value": True}]
 
 
@@ -149,28 +140,21 @@ def inbox_message(
     """One message of the discussion (``files_url``: where Octopia serves attachments)."""
     sender = message.sender.user_type if message.sender else ""
     sender_type = SENDERS.get(sender, "SYSTEM")
+    files = tuple(seam.InboxFile(
+        name=f.name or str(f.attachment_id),
+        url=files_url + kit.path_segment(str(f.attachment_id)),
+        # Octopia's ``fileFormat`` (png, pdf, docx…) says it, else the name.
+        content_type=kit.media_type_of(f"file.{f.file_format.strip().lower()}", f.name),
+    ) for f in message.attachments)  # fmt: skip
     return seam.InboxMessage(
-        message_id=str(message.message_id),
-        thread=discussion.thread,
+        message_id=str(message.message_id), thread=discussion.thread,
         thread_details=details(discussion, labels),
-        claim=discussion.graduation in CLAIM_GRADUATIONS,
-        sender_type=sender_type,
+        claim=discussion.graduation in CLAIM_GRADUATIONS, sender_type=sender_type,
         sender_name=CUSTOMER_CARE if sender_type == "MARKETPLACE_SUPPORT" else None,
         subject=discussion.subject or labels.get(discussion.sub_typology_code or "", ""),
-        body=message.body,
-        created_at=as_utc(message.created_at),
-        unread=not message.has_read,
-        ticket_subject=subject_of(discussion),
-        files=tuple(
-            seam.InboxFile(
-                name=f.name or str(f.attachment_id),
-                url=files_url + kit.path_segment(str(f.attachment_id)),
-                # Octopia's ``fileFormat`` (png, pdf, docx…) says it, else the name.
-                content_type=kit.media_type_of(f"file.{f.file_format.strip().lower()}", f.name),
-            )
-            for f in message.attachments
-        ),
-    )
+        body=message.body, created_at=as_utc(message.created_at), unread=not message.has_read,
+        ticket_subject=subject_of(discussion), files=files,
+    )  # fmt: skip
 
 
 class ReadOnce:
@@ -327,10 +311,9 @@ def messages_of(
 
 # Octopia's user type of each recipient a reply may name; OPERATOR: none at Octopia.
 USER_TYPES: dict[seam.Recipient, tuple[str, ...]] = {
-    "BUYER": ("Customer",),
-    "MARKETPLACE_SUPPORT": ("GrcOperator",),
+    "BUYER": ("Customer",), "MARKETPLACE_SUPPORT": ("GrcOperator",),
     "ALL": ("Customer", "GrcOperator"),
-}
+}  # fmt: skip
 
 
 class FileFormats:
@@ -366,20 +349,12 @@ class FileFormats:
 # A reply's files [official]: at most 3, 4 MB in all, of Octopia's formats, here by the
 # media type a reply's file is given with (the connector's ``Limits.attachment_formats``);
 # its ``fileFormat`` is its name's extension where Octopia names it (jpeg beside jpg).
-FILE_FORMATS = FileFormats(
-    {
-        "image/png": "png",
-        "image/gif": "gif",
-        "image/bmp": "bmp",
-        "image/jpeg": "jpg",
-        "image/tiff": "tif",
-        "application/pdf": "pdf",
-        "application/msword": "doc",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
-        "application/vnd.ms-excel": "xls",
-    },
-    also=("jpeg",),
-)
+FILE_FORMATS = FileFormats({
+    "image/png": "png", "image/gif": "gif", "image/bmp": "bmp", "image/jpeg": "jpg",
+    "image/tiff": "tif", "application/pdf": "pdf", "application/msword": "doc",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+    "application/vnd.ms-excel": "xls",
+}, also=("jpeg",))  # fmt: skip
 file_format = FILE_FORMATS.of
 
 LIMITS = seam.Limits(

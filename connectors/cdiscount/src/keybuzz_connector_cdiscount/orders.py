@@ -123,18 +123,14 @@ def read_order(item: Any) -> OrderSummary:
     status, delivery = order_status(order.status)
     tracking = [p.parcel_number for p in order.parcels if p.parcel_number]
     return OrderSummary(
-        external_id=order_id,
-        state=order.status,
-        status=status,
-        delivery_status=delivery,
-        created_at=as_utc(placed),
-        updated_at=as_utc(order.updated_at or placed),
+        external_id=order_id, state=order.status, status=status, delivery_status=delivery,
+        created_at=as_utc(placed), updated_at=as_utc(order.updated_at or placed),
         buyer_name=order.customer.full if order.customer else None,
         tracking_code=tracking[-1] if tracking else None,
         # Octopia documents one channel's label; another is shown by its code.
         sales_channel=kit.labelled(order.sales_channel_id, SALES_CHANNELS),
         lines=tuple(_line(n, line, order) for n, line in enumerate(order.lines, 1)),
-    )
+    )  # fmt: skip
 
 
 def _line(number: int, line: Line, order: Order) -> OrderLine:
@@ -143,14 +139,11 @@ def _line(number: int, line: Line, order: Order) -> OrderLine:
     price = kit.decimal_of(line.unit_price)
     return OrderLine(
         line_id=str(line.line_id) if line.line_id is not None else str(number),
-        state=state,
-        status=order_status(state)[0],
+        state=state, status=order_status(state)[0],
         product_name=offer.product_title or offer.product_name or offer.seller_product_id or "",
-        quantity=line.quantity,
-        seller_sku=offer.seller_product_id,
-        unit_price=price,
+        quantity=line.quantity, seller_sku=offer.seller_product_id, unit_price=price,
         currency=CURRENCY if price is not None else None,
-    )
+    )  # fmt: skip
 
 
 class ShopOrders(kit.ListedOrders):
