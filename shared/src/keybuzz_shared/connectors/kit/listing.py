@@ -690,7 +690,10 @@ class KeyedPages:
 
     async def get(self, query: dict[str, str]) -> tuple[list[Any], bool]:
         """The page ``query`` asks: its items and whether a next one follows."""
-        body = await self.client.get_json(self.path, query, operation=self.operation)
+        get, path = self.client.get_json, self.path  # a call the marketplace names: by it
+        body = await (
+            get(path, query, operation=self.operation) if self.operation else get(path, query)
+        )
         return self.items(body)
 
     def numbered(self, *, most: int | None = None, shrinks: bool = False) -> Fetch[bool]:
