@@ -29,26 +29,19 @@ from keybuzz_connector_cdiscount.settings import (
     CdiscountSettings,
 )
 
-# Any answer is refused past this size, unread. The largest we ask for is a page of 100
-# discussions with their messages (bodies of up to 5,000 characters): some MB.
+# Any answer is refused past this size, unread: a page of 100 discussions with their
+# messages is some MB.
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 # A token is renewed this long before Octopia's ``expires_in`` runs out (at most half of
 # its life), so that no call leaves with a token about to lapse.
 TOKEN_MARGIN_SECONDS = 120.0
 
 ERRORS = kit.CallErrors.labelled("Octopia")
-SPEC = kit.ApiSpec(
-    "Octopia",
-    logging.getLogger(__name__),
-    ERRORS,
-    # 403: the token's client has no access to this seller id.
-    kit.Refusals(
-        credentials=frozenset({401, 403}),
-        reason_keys=("detail", "error_description", "title", "message", "error"),
-    ),
-    max_response_bytes=MAX_RESPONSE_BYTES,
-    authorized_files=True,
-)
+# 403: the token's client has no access to this seller id.
+REASONS = ("detail", "error_description", "title", "message", "error")
+REFUSALS = kit.Refusals(credentials=frozenset({401, 403}), reason_keys=REASONS)
+SPEC = kit.ApiSpec("Octopia", logging.getLogger(__name__), ERRORS, REFUSALS,
+                   max_response_bytes=MAX_RESPONSE_BYTES, authorized_files=True)  # fmt: skip
 
 
 class OctopiaCredentials(kit.Redacted, frozen=True, kw_only=True):
@@ -71,13 +64,9 @@ class OctopiaClient(kit.Requester):
         auth_url: str = AUTH_URL,
         **options: Unpack[kit.Requester.Options],
     ) -> None:
-        tokens = kit.ClientCredentials(
-            auth_url,
-            credentials.client_id,
-            credentials.client_secret,
-            headers={"SellerId": credentials.seller_id},
-            margin=TOKEN_MARGIN_SECONDS,
-        )
+        tokens = kit.ClientCredentials(auth_url, credentials.client_id, credentials.client_secret,
+                                       headers={"SellerId": credentials.seller_id},
+                                       margin=TOKEN_MARGIN_SECONDS)  # fmt: skip
         shop = {"seller_id": credentials.seller_id}
         super().__init__(SPEC, tokens, http, api_url, shop=shop, **options)
         self.seller_id = credentials.seller_id
@@ -109,9 +98,8 @@ def client_of(shop: kit.Opening[CdiscountApiSettings]) -> OctopiaClient:
 
 async def probe(client: OctopiaClient, credentials: Mapping[str, str]) -> str:
     """A token for the client id and secret, then one call as the seller id (Octopia
-    refuses a seller the client has no access to). The API answers for the seller the call
-    named; a discussion it lists names its seller, and that answer decides: it must be the
-    seller typed."""
+    refuses a seller the client has no access to): a discussion it lists names its seller,
+    which must be the seller typed."""
     await client.authenticate()
     items, _ = await client.get_page("/discussions", {"pageSize": "1"})
     named = kit.named_in(items, "sellerId")

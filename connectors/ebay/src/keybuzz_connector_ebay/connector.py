@@ -1,11 +1,9 @@
 """The eBay connector (docs/EBAY.md): a seller consents on eBay's site (``consent.py``),
-its buyers' conversations come from the Message API (``commerce/message/v1``), replies go
-back through ``sendMessage``, orders come from the Fulfillment API's ``getOrders``. Its
-calls are the kit's requester with the seller's refresh token traded for a user access
-token, cached and renewed once for every concurrent caller (``kit.ClientCredentials``),
-and kept in Vault for every process's session of the seller (``kit.KitSession.sharing``):
-eBay grants an application so many user tokens a day (docs/EBAY.md, "Call limits at
-scale")."""
+its buyers' conversations come from the Message API, replies go back through
+``sendMessage``, orders come from the Fulfillment API's ``getOrders``. Its calls are the
+kit's requester, the seller's refresh token traded for a user access token
+(``kit.ClientCredentials``) kept in Vault for every process's session of the seller
+(``kit.KitSession.sharing``): eBay grants an application so many tokens a day."""
 
 from __future__ import annotations
 
@@ -173,12 +171,9 @@ def waiting_since(
 
 
 def message_of(
-    conversation: Conversation,
-    said: Message,
-    me: str,
-    waiting: datetime | None = None,
+    conversation: Conversation, said: Message, me: str, waiting: datetime | None = None,
     order_id: str | None = None,
-) -> InboxMessage:
+) -> InboxMessage:  # fmt: skip
     """FROM_EBAY is eBay's own (its customer care's); else the seller's or the buyer's.
     ``order_id``: the buyer's order of the listing the conversation is about."""
     ebay = conversation.conversation_type == "FROM_EBAY"
@@ -222,11 +217,8 @@ class MessageApi:
 
     def __init__(self, client: EbayClient) -> None:
         self.client = client
-        self.purchases: kit.Conversations.PerListing[dict[tuple[str, str], str]] = (
-            kit.Conversations.PerListing(
-                self.recent_purchases, {}, "eBay's orders for the conversations"
-            )
-        )
+        what = "eBay's orders for the conversations"
+        self.purchases = kit.Conversations.PerListing(self.recent_purchases, {}, what)
 
     async def page(self, kind: str, offset: int, low: datetime | None) -> tuple[list[Any], bool]:
         query = {"conversation_type": kind, "limit": str(LIMITS.page_size), "offset": str(offset)}
@@ -238,18 +230,11 @@ class MessageApi:
     async def messages(self, conversation: Conversation, kind: str) -> list[InboxMessage]:
         me = await self.client.username()
         thread = await self.read(conversation.conversation_id, kind)
-        waiting = waiting_since(conversation, thread, me)
-        order_id = await self.order_about(conversation, thread, me)
-        return [message_of(conversation, said, me, waiting, order_id) for said in thread]
-
-    async def order_about(
-        self, conversation: Conversation, thread: Sequence[Message], me: str
-    ) -> str | None:
-        buyer = buyer_of(conversation, thread, me)
+        waiting, buyer = waiting_since(conversation, thread, me), buyer_of(conversation, thread, me)
         item = conversation.reference_id if conversation.reference_type == "LISTING" else None
-        if buyer is None or not item:
-            return None
-        return (await self.purchases.get()).get((buyer.lower(), item))
+        bought = await self.purchases.get() if buyer is not None and item else {}
+        order_id = bought.get(((buyer or "").lower(), item or ""))
+        return [message_of(conversation, said, me, waiting, order_id) for said in thread]
 
     async def recent_purchases(self) -> dict[tuple[str, str], str]:
         low = kit.iso_z(datetime.now(UTC) - timedelta(days=PURCHASE_DAYS))
@@ -289,9 +274,8 @@ def replies(api: MessageApi) -> kit.DeclaredReplies:
 
     async def listed(discussion_id: str) -> list[InboxMessage]:
         me, conversation = await api.client.username(), Conversation(discussion_id)
-        return [
-            message_of(conversation, m, me) for m in await api.read(discussion_id, "FROM_MEMBERS")
-        ]
+        thread = await api.read(discussion_id, "FROM_MEMBERS")
+        return [message_of(conversation, m, me) for m in thread]
 
     return kit.DeclaredReplies(NAME, "conversation", post=send, listed=listed)
 
@@ -385,10 +369,8 @@ ORDER_IDS = kit.OrderIdPattern("[0-9]{2}-[0-9]{5}-[0-9]{5}", "an eBay one (12-34
 DISCUSSIONS = kit.Discussions(("BUYER",), support_sender="eBay", claim_subject="Litige eBay")
 
 
-# eBay publishes no response time for sellers' messages [official: its standards count
-# defects and late shipment]: the window is ours, the poller's default 24 hours (a tenant
-# may shorten it), run on eBay's threads (``waiting_since``), so that eBay's own messages
-# open no deadline.
+# eBay publishes no response time for sellers' messages [official]: the window is ours,
+# 24 hours (a tenant may shorten it), run on eBay's threads (``waiting_since``).
 RESPONSE_WINDOW = kit.OwnRule(
     seam.ResponseRule(window=timedelta(hours=24), marketplace_clock=True, tenant_may_shorten=True),
     note="eBay keeps no such mark",

@@ -119,8 +119,7 @@ def ours(app: seam.RedirectApp) -> ConsentApp:
 class AppEntries:
     """The app entries (client id and secret) shop sessions read, a copy per Vault client
     (one whose policy cannot read a path never sees what another read there), each used
-    ``APP_MAX_AGE_SECONDS`` at most: a rotated secret is taken within it, at once after
-    eBay refused the app (``refused``)."""
+    ``APP_MAX_AGE_SECONDS`` at most, forgotten when eBay refuses the app (``refused``)."""
 
     def __init__(self) -> None:
         self._copies: weakref.WeakKeyDictionary[VaultClient, TTLCache[str, dict[str, str]]]
@@ -145,12 +144,11 @@ class AppEntries:
         read again at its next session (its secret may have been rotated since)."""
         if not isinstance(document, dict) or document.get("error") != "invalid_client":
             return None
-        log.error("eBay refused the app's credentials (invalid_client): its entry is read again")
+        refused = "eBay refused the app's credentials (invalid_client)"
+        log.error("%s: the app's entry is read again", refused)
         for copies in list(self._copies.values()):
             copies.clear()
-        return kit.Refusals.Held(
-            APP_MAX_AGE_SECONDS, "eBay refused the app's credentials (invalid_client)"
-        )
+        return kit.Refusals.Held(APP_MAX_AGE_SECONDS, refused)
 
 
 _APPS = AppEntries()
