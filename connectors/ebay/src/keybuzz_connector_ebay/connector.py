@@ -127,7 +127,11 @@ class Bought(msgspec.Struct, rename="camel", frozen=True):
     line_items: list[BoughtLine] = []
 
 
-def purchases(raw: Sequence[Any]) -> dict[tuple[str, str], str]:
+# (buyer's username in lower case, item id) → the buyer's newest order of the item.
+Purchases = dict[tuple[str, str], str]
+
+
+def purchases(raw: Sequence[Any]) -> Purchases:
     """(buyer's username in lower case, item id) → the newest order of that item by that
     buyer, among the orders ``raw`` (getOrders' answers); an order it cannot read is left
     out (the order listing says so)."""
@@ -218,7 +222,7 @@ class MessageApi:
     def __init__(self, client: EbayClient) -> None:
         self.client = client
         what = "eBay's orders for the conversations"
-        self.purchases = kit.Conversations.PerListing(self.recent_purchases, {}, what)
+        self.purchases = kit.Conversations.PerListing[Purchases](self.recent_purchases, {}, what)
 
     async def page(self, kind: str, offset: int, low: datetime | None) -> tuple[list[Any], bool]:
         query = {"conversation_type": kind, "limit": str(LIMITS.page_size), "offset": str(offset)}
@@ -236,7 +240,7 @@ class MessageApi:
         order_id = bought.get(((buyer or "").lower(), item or ""))
         return [message_of(conversation, said, me, waiting, order_id) for said in thread]
 
-    async def recent_purchases(self) -> dict[tuple[str, str], str]:
+    async def recent_purchases(self) -> Purchases:
         low = kit.iso_z(datetime.now(UTC) - timedelta(days=PURCHASE_DAYS))
         query = {"filter": f"creationdate:[{low}..]"}
         return purchases(
