@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import pytest
-from keybuzz_connector_backmarket.locale_names import locale_names
+from keybuzz_connector_backmarket.care import locale_names
 from keybuzz_shared.connectors.kit import PersonName, read_as
 
 

@@ -1,6 +1,6 @@
 """The kit's parts a connector declares around its calls rather than writes: a firewall's
 challenge read as a hold (``challenge_held``), a page-numbered listing's call of
-``results`` and ``next`` (``results_fetch``), a discussion's replies checked before any
+``results`` and ``next`` (``KeyedPages.numbered``), a discussion's replies checked before any
 call (``DeclaredReplies``) and a message's file given as a link (``linked_file``). No servers: each part on answers and calls of the test's own."""
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ from typing import Any, cast
 import httpx
 import pytest
 from keybuzz_connector_backmarket.care import linked_file
-from keybuzz_connector_backmarket.firewalls import challenge_held
-from keybuzz_connector_backmarket.result_pages import results_fetch
-from keybuzz_shared.connectors.kit import CallErrors
+from keybuzz_connector_backmarket.connector import challenge_held
+from keybuzz_shared.connectors.kit import CallErrors, KeyedPages
 from keybuzz_shared.connectors.kit.threads import DeclaredReplies
 from keybuzz_shared.connectors.seam import (
     CallAnswerUnreadable,
@@ -80,31 +79,29 @@ class Pages:
 
 async def test_a_results_page_says_whether_another_follows() -> None:
     client: Any = Pages({"1": {"results": [1, 2], "next": "p2"}, "2": {"results": [3]}})
-    fetch = results_fetch(client, "/items", "GET items", most=2)
+    fetch = KeyedPages(client, "/items").numbered(most=2)
     assert await fetch({"page": "1"}, None) == ([1, 2], True)
     assert await fetch({"page": "2"}, None) == ([3], False)
 
 
 async def test_a_page_past_the_last_ends_a_listing_that_shrinks_and_no_other() -> None:
     client: Any = Pages({"1": {"results": [1], "next": "p2"}})
-    assert await results_fetch(client, "/items", "GET", shrinks=True)({"page": "2"}, None) == (
+    assert await KeyedPages(client, "/items").numbered(shrinks=True)({"page": "2"}, None) == (
         [],
         False,
     )
     with pytest.raises(CallRefused):
-        await results_fetch(client, "/items", "GET")({"page": "2"}, None)
+        await KeyedPages(client, "/items").numbered()({"page": "2"}, None)
     with pytest.raises(CallRefused):  # the first page missing is no end: it is refused
-        await results_fetch(cast(Any, Pages({})), "/items", "GET", shrinks=True)(
-            {"page": "1"}, None
-        )
+        await KeyedPages(cast(Any, Pages({})), "/items").numbered(shrinks=True)({"page": "1"}, None)
 
 
 async def test_a_page_larger_than_its_size_or_without_results_is_unreadable() -> None:
     client: Any = Pages({"1": {"results": [1, 2, 3]}, "2": {"items": []}})
     with pytest.raises(CallAnswerUnreadable, match="3 items on a page of 2"):
-        await results_fetch(client, "/items", "GET items", most=2)({"page": "1"}, None)
+        await KeyedPages(client, "/items").numbered(most=2)({"page": "1"}, None)
     with pytest.raises(CallAnswerUnreadable):
-        await results_fetch(client, "/items", "GET items")({"page": "2"}, None)
+        await KeyedPages(client, "/items").numbered()({"page": "2"}, None)
 
 
 class Posted:

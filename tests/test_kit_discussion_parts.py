@@ -12,9 +12,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from keybuzz_connector_cdiscount.code_labels import ReadOnce
-from keybuzz_shared.connectors.kit import CallErrors, ListedOrders, key_field, shop_number_field
+from keybuzz_connector_cdiscount.discussions import ReadOnce
+from keybuzz_shared.connectors.kit import CallErrors, key_field, shop_number_field
 from keybuzz_shared.connectors.kit.auth import Redacted, credentials_as
+from keybuzz_shared.connectors.kit.orders import EachById
 from keybuzz_shared.connectors.kit.threads import DeclaredReplies, media_type_of
 from keybuzz_shared.connectors.seam import InboxMessage, Reply, ThreadKey
 
@@ -163,7 +164,7 @@ async def asked_for(order_id: str) -> list[str]:
         asked.append(path)
         return {}
 
-    await ListedOrders.EachById(get, "/orders").orders([order_id], lambda raw: ((), ()))
+    await EachById(get, "/orders").orders([order_id], lambda raw: ((), ()))
     return asked
 
 

@@ -4,7 +4,7 @@ type's; a file of neither, or too many or too large, is refused naming the rule.
 
 from __future__ import annotations
 
-from keybuzz_connector_cdiscount.file_formats import FileFormats
+from keybuzz_connector_cdiscount.discussions import FileFormats
 from keybuzz_shared.connectors.seam import Limits, ReplyFile
 
 FORMATS = FileFormats({"image/jpeg": "jpg", "application/pdf": "pdf"}, also=("jpeg",))

@@ -1,7 +1,7 @@
 """The kit's inboxes a connector declares rather than writes (``ReadInTurn``: a list of what
 changed, each item's details in turn; ``ListedThreads``: threads listed by last change in
 a window reaching back at most so far) and the small parts beside them (``item_at``, one
-item by its id; ``results_page``; ``window_query``'s end written its own way). No
+item by its id; ``KeyedPages``' page; ``window_query``'s end written its own way). No
 servers: each part on calls of the test's own."""
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from typing import Any
 
 import msgspec
 import pytest
-from keybuzz_connector_backmarket.result_pages import results_page
 from keybuzz_connector_cdiscount.orders import iso_seconds
-from keybuzz_shared.connectors.kit import CallErrors, KitSession, Listing, item_at, read_as, reader
+from keybuzz_shared.connectors.kit import CallErrors, KeyedPages, Listing, item_at, read_as, reader
+from keybuzz_shared.connectors.kit.listing import PageNumbers, Seek, window_query
+from keybuzz_shared.connectors.kit.threads import ListedThreads, ReadInTurn
 from keybuzz_shared.connectors.seam import (
     CallAnswerUnreadable,
     CallRefused,
@@ -65,9 +66,7 @@ async def no_file(file: InboxFile, most: int) -> bytes:
     return b""
 
 
-def in_turn(
-    listed: list[dict[str, Any]], details: dict[int, Any], size: int
-) -> KitSession.ReadInTurn:
+def in_turn(listed: list[dict[str, Any]], details: dict[int, Any], size: int) -> ReadInTurn:
     async def page(query: dict[str, str], link: str | None) -> tuple[list[Any], bool]:
         return listed, False
 
@@ -77,8 +76,8 @@ def in_turn(
             raise found
         return list(found)
 
-    return KitSession.ReadInTurn(
-        Listing(Listing.PageNumbers[Changed](), lambda low, high: {}, page),
+    return ReadInTurn(
+        Listing(PageNumbers[Changed](), lambda low, high: {}, page),
         reader(Changed, "item"),
         lambda item: (item.id, item.last),
         details=read,
@@ -131,9 +130,9 @@ async def test_a_since_beyond_the_reach_starts_at_it_and_the_window_ends_at_now(
         asked.append(query)
         return [], None
 
-    query = Listing.window_query("from", "to", iso_seconds)
-    inbox: KitSession.ListedThreads[Thread] = KitSession.ListedThreads(
-        Listing(Listing.Seek[Thread](lambda t: t.updated), query, page),
+    query = window_query("from", "to", iso_seconds)
+    inbox: ListedThreads[Thread] = ListedThreads(
+        Listing(Seek[Thread](lambda t: t.updated), query, page),
         reader(Thread, "thread"),
         complete=lambda thread: True,
         read_whole=_same,
@@ -204,14 +203,15 @@ def test_a_results_page_says_whether_another_follows_and_a_page_without_them_is_
     None
 ):
     client: Any = Client({})
-    assert results_page(client, "GET", {"results": [1], "next": "p2"}) == ([1], True)
-    assert results_page(client, "GET", {"results": [], "next": None}) == ([], False)
+    page = KeyedPages(client, "/items")
+    assert page.items({"results": [1], "next": "p2"}) == ([1], True)
+    assert page.items({"results": [], "next": None}) == ([], False)
     with pytest.raises(CallAnswerUnreadable):
-        results_page(client, "GET", {"items": []})
+        page.items({"items": []})
 
 
 def test_a_windows_end_may_be_written_its_own_way() -> None:
-    query = Listing.window_query(
+    query = window_query(
         "min", "max", iso_seconds, end_written=lambda at: iso_seconds(at, up=True), size="10"
     )
     moment = T0 + timedelta(milliseconds=300)
@@ -220,6 +220,4 @@ def test_a_windows_end_may_be_written_its_own_way() -> None:
         "max": "2026-11-01T00:00:01Z",
         "size": "10",
     }
-    assert Listing.window_query("min", None, iso_seconds)(moment, moment) == {
-        "min": "2026-11-01T00:00:00Z"
-    }
+    assert window_query("min", None, iso_seconds)(moment, moment) == {"min": "2026-11-01T00:00:00Z"}

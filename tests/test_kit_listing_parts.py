@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from keybuzz_connector_cdiscount.optional_params import optional_params
+from keybuzz_connector_cdiscount.discussions import optional_params
 from keybuzz_shared.connectors.kit import CallErrors
 from keybuzz_shared.connectors.kit.json_answers import path_segment
 from keybuzz_shared.connectors.seam import CallRefused

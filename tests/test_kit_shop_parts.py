@@ -18,8 +18,7 @@ import httpx
 import msgspec
 import pytest
 from keybuzz_connector_cdiscount.discussions import url_under
-from keybuzz_connector_cdiscount.orders import iso_seconds
-from keybuzz_connector_cdiscount.vocabulary import Vocabulary
+from keybuzz_connector_cdiscount.orders import Vocabulary, iso_seconds
 from keybuzz_connector_mirakl.orders import answer_as, iso_millis, to_millisecond
 from keybuzz_shared.connectors.kit import (
     CallErrors,

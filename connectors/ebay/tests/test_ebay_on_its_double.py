@@ -12,7 +12,6 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import msgspec
 import pytest
-from keybuzz_connector_ebay.code_grant import ConsentApp as EbayApp
 from keybuzz_connector_ebay.connector import (
     CONNECTOR,
     Conversation,
@@ -23,6 +22,7 @@ from keybuzz_connector_ebay.connector import (
     purchases,
     waiting_since,
 )
+from keybuzz_connector_ebay.consent import ConsentApp as EbayApp
 from keybuzz_connector_ebay.settings import EbayApiSettings, EbaySettings
 from keybuzz_double_ebay.contract import answer_problems
 from keybuzz_double_ebay.double import RU_NAME, service_env

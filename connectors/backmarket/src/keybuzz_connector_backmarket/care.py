@@ -1,15 +1,12 @@
-"""A Back Market shop's care folders as the poller reads them (docs/BACKMARKET.md, "Care
-folders"): the kit's ``ReadInTurn`` on ``GET /ws/sav``, the folders having messages from a
-minute before ``since`` (Back Market's ``last_message_date`` is to the minute), 10 a page,
-and ``GET /ws/sav/{id}``: a folder's messages come only with its details, one call each
-(40,000 a day against the list's 4,000), read again only once its ``date_last_message``
-moved (the kit's ``Rereads``). One ticket per folder (a DISCUSSION thread, its order beside it),
-each message once by Back Market's id; the folder's claims, order line, order and buyer's
-country and language are the thread's details. The seller's messages on a folder are the
-kit's ``DeclaredReplies`` (below, "replies")."""
+"""A Back Market shop's care folders (docs/BACKMARKET.md, "Care folders"): the kit's
+``ReadInTurn`` on ``GET /ws/sav`` (folders with messages from a minute before ``since``, 10
+a page) and ``GET /ws/sav/{id}`` (a folder's messages come only with its details, one call
+each, read again only once its ``date_last_message`` moved). One ticket per folder, each
+message once by Back Market's id; the seller's messages on it the kit's ``DeclaredReplies``."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -17,26 +14,19 @@ from urllib.parse import unquote, urlsplit
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
-from keybuzz_shared.connectors.kit import DeclaredReplies, labelled, media_type_of, shown
 from keybuzz_shared.ticket_topics import Subject, language_tag, subject_of_label
 from keybuzz_shared.times import as_utc
 
-from keybuzz_connector_backmarket.locale_names import locale_names
 from keybuzz_connector_backmarket.orders import line_state, order_state
-from keybuzz_connector_backmarket.result_pages import results_fetch
 
 PAGE_SIZE = 10  # GET /ws/sav's page [official]
-# A page's folders read at once: a poll of 10 changed folders takes about 3 calls' time,
-# far within the details' 600 calls a minute [official].
-DETAILS_AT_ONCE = 4
+DETAILS_AT_ONCE = 4  # a page's folders read at once: within 600 calls a minute [official]
 OPEN = 0  # a folder's or a claim's state: 0 OPEN, 9 CLOSED [official]
 BACK_MARKET_STAFF = "Service client Back Market"
 # A message's initiator [official: Merchant; the others as the double writes them].
 SENDERS: dict[str, seam.SenderType] = {
-    "Customer": "BUYER",
-    "Merchant": "SELLER",
-    "BackMarket": "MARKETPLACE_SUPPORT",
-}
+    "Customer": "BUYER", "Merchant": "SELLER", "BackMarket": "MARKETPLACE_SUPPORT"
+}  # fmt: skip
 # A claim's declared issue (``customerIssue``) → the ticket's subject (docs/BACKMARKET.md,
 # "Ticket topics"); another issue is read by the shared rules (``subject_of_label``), else
 # by its tag: a technical or aesthetic fault is a damaged item.
@@ -47,18 +37,11 @@ ISSUE_SUBJECTS: dict[str, Subject] = dict.fromkeys(
 TAG_SUBJECTS: dict[str, Subject] = dict.fromkeys(
     ("TECHNICAL", "AESTHETIC"), "DAMAGED_OR_WRONG_ITEM"
 )
-RESOLUTIONS = {
-    "REMOTE_ASSISTANCE": "assistance à distance",
-    "REPAIR": "réparation",
-    "REPLACE": "remplacement",
-    "REPAIR_REPLACE": "réparation ou remplacement",
-    "REFUND": "remboursement",
-}
-WARRANTY_STATES = {
-    "IN_WARRANTY": "sous garantie",
-    "WATER_OR_DROPPED": "tombé ou mouillé",
-    "THIRD_PARTY_REPAIR": "réparé par un tiers",
-}
+RESOLUTIONS = {"REMOTE_ASSISTANCE": "assistance à distance", "REPAIR": "réparation",
+               "REPLACE": "remplacement", "REPAIR_REPLACE": "réparation ou remplacement",
+               "REFUND": "remboursement"}  # fmt: skip
+WARRANTY_STATES = {"IN_WARRANTY": "sous garantie", "WATER_OR_DROPPED": "tombé ou mouillé",
+                   "THIRD_PARTY_REPAIR": "réparé par un tiers"}  # fmt: skip
 
 
 # --- Back Market's JSON -------------------------------------------------------------------
@@ -174,15 +157,15 @@ def details(folder: Folder) -> tuple[seam.ThreadDetail, ...]:
             if i.customer_issue
         )
         state = "ouverte" if claim.state == OPEN else "fermée"
-        resolution = labelled(claim.resolution_choice, RESOLUTIONS)
-        guarantee = labelled(claim.declared_warranty_state, WARRANTY_STATES)
+        resolution = kit.labelled(claim.resolution_choice, RESOLUTIONS)
+        guarantee = kit.labelled(claim.declared_warranty_state, WARRANTY_STATES)
         rows += [
             (f"claim{key}", f"Réclamation{label}", f"{claim.id}, {state}"),
             (f"claim_issues{key}", f"Problèmes déclarés{label}", issues),
             (f"resolution_choice{key}", f"Résolution choisie{label}", resolution),
             (f"warranty_state{key}", f"Garantie déclarée{label}", guarantee),
         ]
-    return shown(*rows)
+    return kit.shown(*rows)
 
 
 def _product(snapshot: dict[str, Any] | None) -> str:
@@ -196,9 +179,8 @@ def _product(snapshot: dict[str, Any] | None) -> str:
 
 
 def sender_of(folder: Folder, message: Message) -> tuple[seam.SenderType, str | None]:
-    """Who wrote the message as the ticket shows it: an informative message (Back
-    Market's notices, which open no response deadline, at Back Market or here) is the
-    marketplace's notification; Back Market's staff its customer service."""
+    """Who wrote the message: an informative one (Back Market's notices, which open no
+    response deadline) the marketplace's notification; its staff its customer service."""
     sender = SENDERS.get(message.initiator, "SYSTEM")
     if message.is_informative and sender != "SELLER":
         return "SYSTEM", f"Back Market (message informatif, {message.initiator or 'inconnu'})"
@@ -210,8 +192,7 @@ def sender_of(folder: Folder, message: Message) -> tuple[seam.SenderType, str | 
 
 
 def inbox_messages_of(folder: Folder) -> list[seam.InboxMessage]:
-    """The folder's messages, oldest first, in the buyer's language, its locale's ("de-de":
-    German)."""
+    """The folder's messages, oldest first, in its locale's language ("de-de": German)."""
     line = folder.orderline
     order_id = str(line.order.order_id) if line and line.order else None
     thread = seam.ThreadKey(kind="DISCUSSION", id=str(folder.id), order_id=order_id)
@@ -220,23 +201,14 @@ def inbox_messages_of(folder: Folder) -> list[seam.InboxMessage]:
     found = []
     for message in sorted(folder.messages, key=lambda m: as_utc(m.date_creation)):
         sender_type, sender_name = sender_of(folder, message)
-        found.append(
-            seam.InboxMessage(
-                message_id=str(message.id),
-                thread=thread,
-                thread_details=shown,
-                claim=claim,
-                sender_type=sender_type,
-                sender_name=sender_name,
-                subject=f"SAV Back Market n° {folder.id}",
-                body=message.message,
-                created_at=as_utc(message.date_creation),
-                unread=sender_type != "SELLER",
-                files=tuple(linked_file(f.attachment, str(f.id)) for f in message.attachments),
-                language=language,
-                ticket_subject=subject,
-            )
-        )
+        files = tuple(linked_file(f.attachment, str(f.id)) for f in message.attachments)
+        found.append(seam.InboxMessage(
+            message_id=str(message.id), thread=thread, thread_details=shown, claim=claim,
+            sender_type=sender_type, sender_name=sender_name,
+            subject=f"SAV Back Market n° {folder.id}", body=message.message,
+            created_at=as_utc(message.date_creation), unread=sender_type != "SELLER",
+            files=files, language=language, ticket_subject=subject,
+        ))  # fmt: skip
     return found
 
 
@@ -249,26 +221,20 @@ def minute_filter(since: datetime) -> str:
 
 
 class CareInbox(kit.KitSession.ReadInTurn[FolderSummary, Folder]):
-    """A shop's care folders through its client: each list page one call of the
-    allowance, a page past the last one (the list shrunk since ``next`` was said) its end.
-    Back Market's claims belong to care folders: on their tickets, no incident; it has no
-    read mark."""
+    """A shop's care folders: each list page one call of the allowance, a page past the
+    last one (the list shrunk since ``next`` was said) its end; no incident, no read mark."""
 
     def __init__(self, client: kit.Requester) -> None:
         query = kit.Listing.window_query("last_message_date", None, minute_filter)
-        page = results_fetch(client, "/ws/sav", "GET ws/sav", most=PAGE_SIZE, shrinks=True)
+        page = kit.KeyedPages(client, "/ws/sav").numbered(most=PAGE_SIZE, shrinks=True)
         super().__init__(
             kit.Listing(kit.Listing.PageNumbers[FolderSummary](), query, page),
             kit.reader(FolderSummary, "care folder"),
             lambda summary: (summary.id, summary.date_last_message),
-            details=partial(folder_of, client),
-            messages=inbox_messages_of,
-            named="care folder",
-            files=lambda file, most: client.get_bytes(file.url, most),
-            page_size=PAGE_SIZE,
-            at_once=DETAILS_AT_ONCE,
-            rereads=True,
-        )
+            details=partial(folder_of, client), messages=inbox_messages_of, named="care folder",
+            files=lambda file, most: client.get_bytes(file.url, most), page_size=PAGE_SIZE,
+            at_once=DETAILS_AT_ONCE, rereads=True,
+        )  # fmt: skip
 
 
 async def folder_of(client: kit.Requester, folder_id: str | int) -> Folder:
@@ -306,19 +272,45 @@ async def post_message(client: kit.Requester, reply: seam.Reply) -> None:
     await client.post_form(f"/ws/sav/{reply.thread.id}/msg", {"message": reply.body}, files)
 
 
-def folder_replies(client: kit.Requester) -> DeclaredReplies:
-    return DeclaredReplies(
-        "Back Market",
-        "care folder",
-        post=partial(post_message, client),
-        listed=partial(folder_messages, client),
-        recipients=RECIPIENTS,
-        limits=LIMITS,
+def folder_replies(client: kit.Requester) -> kit.DeclaredReplies:
+    return kit.DeclaredReplies(
+        "Back Market", "care folder", post=partial(post_message, client),
+        listed=partial(folder_messages, client), recipients=RECIPIENTS, limits=LIMITS,
         is_id=str.isdigit,
-    )
+    )  # fmt: skip
 
 
 def linked_file(url: str, file_id: str) -> seam.InboxFile:
     """The file at ``url``, named as its link names it, else ``file_id``."""
     name = unquote(urlsplit(url).path.rsplit("/", 1)[-1]) or file_id
-    return seam.InboxFile(name=name, url=url, content_type=media_type_of(name))
+    return seam.InboxFile(name=name, url=url, content_type=kit.media_type_of(name))
+
+
+# --- a locale's names ---------------------------------------------------------------------
+# A folder's locale (``de-at``) as its ticket shows it, in French (Autriche, allemand): the
+# countries Back Market's platforms serve. A part the tables lack is shown as written.
+
+# ISO 3166-1 alpha-2 → the country's name in French.
+COUNTRIES = {
+    "FR": "France", "BE": "Belgique", "ES": "Espagne", "DE": "Allemagne", "AT": "Autriche",
+    "IT": "Italie", "GB": "Royaume-Uni", "NL": "Pays-Bas", "PT": "Portugal", "IE": "Irlande",
+    "GR": "Grèce", "SK": "Slovaquie", "SE": "Suède", "US": "États-Unis", "JP": "Japon",
+    "AU": "Australie",
+}  # fmt: skip
+# ISO 639-1 → the language's name in French.
+LANGUAGES = {
+    "fr": "français", "es": "espagnol", "de": "allemand", "it": "italien", "en": "anglais",
+    "nl": "néerlandais", "pt": "portugais", "el": "grec", "sk": "slovaque", "sv": "suédois",
+    "ja": "japonais",
+}  # fmt: skip
+_LOCALE = re.compile(r"([A-Za-z]{2})[-_]([A-Za-z]{2})")
+
+
+def locale_names(locale: str) -> tuple[str, str]:
+    """The country and the language of ``locale`` (``de-at``, ``de_AT``) in French; each
+    one the tables lack, ``locale`` as written."""
+    found = _LOCALE.fullmatch(locale.strip())
+    if found is None:
+        return locale, locale
+    language, country = found[1].lower(), found[2].upper()
+    return COUNTRIES.get(country, locale), LANGUAGES.get(language, locale)

@@ -1,30 +1,23 @@
 """The Back Market connector: the seam on Back Market's seller API (docs/BACKMARKET.md),
-declared for the kit: a shop API (care folders and orders) and a credential check.
-
-The seller types its token, seller (merchant) id and country (no redirect flow; the
-country code is the shop's ``Accept-Language`` and names its platform [official]: EU
-(fr-fr … sv-se), US (en-us), AP (ja-jp, en-au)); buyers write through care folders (no
-inbound address, no mail relay); orders come from the shop API (no order feed). Back
-Market measures a late-response rate (LRR) but publishes neither a window nor the figure
-to sellers' APIs: the poller's default window, or the tenant's.
-
-Every call carries the shop's token (``Authorization: Basic <token>``, as the seller
-created it in its back office), ``Accept-Language`` and the ``User-Agent`` Back Market
-requires (``BM-{Company}-{Integration};contact@domain``). The web application firewall's
-403 (Cloudflare's HTML page, or bot management's JSON ``bot-need-challenge``) says nothing
-of the token: it is held (the shop retried later), never read as credentials revoked; 401
-is the token refused."""
+declared for the kit: a shop API (care folders and orders) and a credential check. The
+seller types its token, seller (merchant) id and country (its ``Accept-Language``, naming
+its platform [official]: EU, US, AP). Back Market publishes no response window or figure
+to sellers' APIs: the poller's default window, or the tenant's. Every call carries the
+token (``Authorization: Basic <token>``), ``Accept-Language`` and the ``User-Agent`` Back
+Market requires (``BM-{Company}-{Integration};contact@domain``); the firewall's 403 says
+nothing of the token: held, never read as credentials revoked (401 is)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
+import httpx
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.seam import CredentialField
 
 from keybuzz_connector_backmarket.care import LIMITS, RECIPIENTS, CareInbox, folder_replies
-from keybuzz_connector_backmarket.firewalls import challenge_held
 from keybuzz_connector_backmarket.orders import ShopOrders
 from keybuzz_connector_backmarket.settings import (
     BACKMARKET,
@@ -32,13 +25,35 @@ from keybuzz_connector_backmarket.settings import (
     BackMarketSettings,
 )
 
-# Any answer is refused past this size, unread: a care folder with its messages is some
-# tens of kB, a page of 50 orders some hundreds.
-MAX_RESPONSE_BYTES = 8 * 1024 * 1024
-# The firewall says neither why nor for how long [official]: its page's own cache life is
-# 15 s; the shop is polled again after this.
+MAX_RESPONSE_BYTES = 8 << 20  # refused past it, unread: a folder is tens of kB
+# The firewall says neither why nor for how long [official] (its page is cached 15 s).
 WAF_HOLD_SECONDS = 60.0
 ERRORS = kit.CallErrors.labelled("Back Market", credentials="token")
+
+
+def challenge_held(
+    label: str, seconds: float, codes: tuple[str, ...] = ()
+) -> Callable[[httpx.Response, Any], kit.Refusals.Held | None]:
+    """``Refusals.held`` of ``label``'s web application firewall: a 403 that is its page
+    (HTML where the API answers JSON, or a ``server: cloudflare`` answer) or whose JSON
+    ``errors`` name its challenge's ``codes`` holds the shop ``seconds`` (it says neither
+    why nor for how long), never read as credentials revoked; another 403 is a refusal."""
+
+    def held(response: httpx.Response, document: Any) -> kit.Refusals.Held | None:
+        if response.status_code != 403:
+            return None
+        media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        errors = document.get("errors") if isinstance(document, dict) else None
+        coded = isinstance(errors, list) and any(
+            isinstance(e, dict) and e.get("code") in codes for e in errors
+        )
+        page = media == "text/html" or response.headers.get("server", "").lower() == "cloudflare"
+        reason = f"HTTP 403 from {label}'s firewall (challenge); held and retried later"
+        return kit.Refusals.Held(seconds, reason) if coded or page else None
+
+    return held
+
+
 SPEC = kit.ApiSpec(
     "Back Market",
     logging.getLogger(__name__),
@@ -61,10 +76,10 @@ CREDENTIAL_FIELDS = (
         json_name="country",
         label="Country (fr-fr, de-de, en-us …)",
         pattern="|".join(PLATFORMS),
-        format="Back Market country code (fr-fr, de-de, es-es, it-it, en-us …)",
         max_length=5,
         case="lower",
-    ),
+        format="Back Market country code (fr-fr, de-de, es-es, it-it, en-us …)",
+    ),  # fmt: skip
 )
 
 
@@ -79,22 +94,18 @@ def client_of(shop: kit.Declaration.Opening[BackMarketApiSettings]) -> kit.Reque
     fields, api = shop.credentials, shop.api
     kit.require_fields(CREDENTIAL_FIELDS, fields, "Back Market")
     token, country = fields["token"], fields["country"]
-    headers = {
-        "Authorization": f"Basic {token}",
-        "Accept-Language": country,
-        "User-Agent": api.user_agent,
-    }
+    headers = {"Authorization": f"Basic {token}", "Accept-Language": country,
+               "User-Agent": api.user_agent}  # fmt: skip
     auth = kit.HeaderAuth(headers, secrets=(token,))
     url = {"US": api.us_url, "AP": api.ap_url}.get(platform_of(fields), api.api_url)
     return kit.Requester(SPEC, auth, shop.http, url, shop={"country": country}, **shop.options)
 
 
 async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:
-    """One GET /ws/sav with the token. Back Market names the seller of each care folder it
-    lists (``merchant``): a token answering for another seller than the one typed is
-    refused. A shop with no folder yet is taken on the id typed (Back Market's API has no
-    call that names the token's seller otherwise). The identity is the account on its
-    platform (``backmarket-eu:40001``)."""
+    """One GET /ws/sav: a token whose care folders name (``merchant``) another seller than
+    the one typed is refused; a shop with no folder yet is taken on the id typed (no other
+    call names the token's seller). The identity: the account on its platform
+    (``backmarket-eu:40001``)."""
     page = await client.get_json("/ws/sav", {"page": "1"})
     results = page.get("results") if isinstance(page, dict) else None
     named = kit.named_in(results, "merchant", (int,))
@@ -105,11 +116,10 @@ async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:
     return f"backmarket-{platform_of(credentials).lower()}:{typed}"
 
 
-# Back Market's order ids: whole numbers (``order_id``, an integer [official]; eight digits
-# in the seller back office [observed]). Taken for one from 7 to 12 digits, as in free
-# text: a shorter number is a quantity, a price, a postcode or another marketplace's
-# reference (an order's six-digit ``#ref``) far more often, and would turn those searches
-# into order-id lookups. A number right after a "." or "," is a price's decimals.
+# Back Market's order ids: whole numbers (an integer [official]; eight digits in the back
+# office [observed]), taken from 7 to 12 digits in free text: a shorter number is far more
+# often a quantity, a price, a postcode or an order's six-digit ``#ref``; one right after a
+# "." or "," is a price's decimals.
 ORDER_IDS = kit.OrderIdPattern(
     "[1-9][0-9]{6,11}", "a Back Market one (a whole number)", before=".,"
 )
@@ -125,12 +135,9 @@ DISCUSSIONS = kit.Declaration.Discussions(
 def session_of(client: kit.Requester, api: BackMarketApiSettings | None = None) -> kit.KitSession:
     """The shop's parts on its client: the folder-list calls it sends are what Back
     Market's 4,000 a day count (a poll lists no incident: no call for them)."""
-    return kit.KitSession(
-        CareInbox(client),
-        folder_replies(client),
-        ShopOrders(client),
-        verify=lambda: client.get_json("/ws/sav", {"page": "1"}),
-    ).counting(client)
+    verify = lambda: client.get_json("/ws/sav", {"page": "1"})  # noqa: E731
+    parts = CareInbox(client), folder_replies(client), ShopOrders(client)
+    return kit.KitSession(*parts, verify=verify).counting(client)
 
 
 # The shop's secret in Vault holds its API token, seller id and country.

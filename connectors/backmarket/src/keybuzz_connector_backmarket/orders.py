@@ -1,11 +1,8 @@
 """A Back Market shop's orders (``GET /ws/orders``, ``GET /ws/orders/{order_id}``) as the
 kit's ``ListedOrders`` (docs/BACKMARKET.md, "Orders"): by update on ``date_modification``,
-by creation on ``date_creation`` (Back Market lists by order id, which grows with creation
-[double: assumed]: a page wholly past a window's end ends it), 50 a page (the largest
-``page-size`` [official]) by page number; by id one call each. Back Market's order and
-order-line states are KeyBuzz's order vocabulary (docs/BACKMARKET.md, "Order states"), its
-own word kept beside ours; a state it may add later is PENDING with no delivery status:
-shown, never lost."""
+by creation on ``date_creation``, 50 a page by page number; by id one call each. Its order
+and order-line states in KeyBuzz's vocabulary, its own word kept beside ours; a state it may
+add later is PENDING with no delivery status: shown, never lost."""
 
 from __future__ import annotations
 
@@ -17,11 +14,8 @@ from typing import TypeVar
 
 import msgspec
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit import ListedOrders, unit_price
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
-
-from keybuzz_connector_backmarket.result_pages import results_fetch
 
 # Order state [official] -> (its name, our order status, our delivery status or None).
 ORDER_STATES: dict[int, tuple[str, str, str | None]] = {
@@ -34,17 +28,11 @@ ORDER_STATES: dict[int, tuple[str, str, str | None]] = {
 }
 # Order-line state [official] -> (its name, our order status).
 LINE_STATES: dict[int, tuple[str, str]] = {
-    0: ("NEW", "PENDING"),
-    9: ("ON_HOLD", "PENDING"),
-    8: ("PENDING_PAYMENT", "PENDING"),
-    1: ("PAID", "PENDING"),
-    2: ("VALIDATED", "CONFIRMED"),
-    3: ("SHIPPED", "SHIPPED"),
-    4: ("CANCELLED", "CANCELLED"),
-    5: ("REFUNDED_PRE_DELIVERY", "CANCELLED"),
-    6: ("REFUNDED_POST_DELIVERY", "RETURNED"),
-    7: ("NOT_PAID", "CANCELLED"),
-}
+    0: ("NEW", "PENDING"), 9: ("ON_HOLD", "PENDING"), 8: ("PENDING_PAYMENT", "PENDING"),
+    1: ("PAID", "PENDING"), 2: ("VALIDATED", "CONFIRMED"), 3: ("SHIPPED", "SHIPPED"),
+    4: ("CANCELLED", "CANCELLED"), 5: ("REFUNDED_PRE_DELIVERY", "CANCELLED"),
+    6: ("REFUNDED_POST_DELIVERY", "RETURNED"), 7: ("NOT_PAID", "CANCELLED"),
+}  # fmt: skip
 
 
 def order_state(state: int) -> tuple[str, str, str | None]:
@@ -112,30 +100,21 @@ class Order(msgspec.Struct, frozen=True):
 def summary_of(order: Order) -> OrderSummary:
     name, status, delivery = order_state(order.state)
     return OrderSummary(
-        external_id=str(order.order_id),
-        state=name,
+        external_id=str(order.order_id), state=name, status=status, delivery_status=delivery,
         created_at=as_utc(order.date_creation),
         updated_at=as_utc(order.date_modification or order.date_creation),
-        lines=tuple(
-            OrderLine(
-                line_id=str(line.id),
-                state=line_state(line.state)[0],
-                status=line_state(line.state)[1],
-                product_name=line.product,
-                quantity=line.quantity,
-                seller_sku=line.listing,
-                # The price is the quantity's, taxes included [official] (below one: one).
-                unit_price=unit_price(line.price, max(line.quantity, 1)),
-                currency=line.currency or order.currency,
-            )
-            for line in order.orderlines
-        ),
-        status=status,
-        delivery_status=delivery,
+        lines=tuple(OrderLine(
+            line_id=str(line.id), state=line_state(line.state)[0],
+            status=line_state(line.state)[1], product_name=line.product,
+            quantity=line.quantity, seller_sku=line.listing,
+            # The price is the quantity's, taxes included [official] (below one: one).
+            unit_price=kit.unit_price(line.price, max(line.quantity, 1)),
+            currency=line.currency or order.currency,
+        ) for line in order.orderlines),
         buyer_name=order.shipping_address.full if order.shipping_address else None,
         shipped_at=as_utc(order.date_shipping) if order.date_shipping else None,
         tracking_code=order.tracking_number or None,
-    )
+    )  # fmt: skip
 
 
 class ShopOrders(kit.ListedOrders):
@@ -144,9 +123,9 @@ class ShopOrders(kit.ListedOrders):
 
     def __init__(self, client: kit.Requester) -> None:
         paging = kit.Listing.PageNumbers[OrderSummary](size=PAGE_SIZE)
-        page = results_fetch(client, "/ws/orders", "GET ws/orders")
+        page = kit.KeyedPages(client, "/ws/orders").numbered()
 
-        def listing(field: str) -> ListedOrders.OrderListing:
+        def listing(field: str) -> kit.ListedOrders.OrderListing:
             return kit.Listing(
                 paging, kit.Listing.window_query(field, None, kit.iso_z), page, OLD_CURSOR
             )

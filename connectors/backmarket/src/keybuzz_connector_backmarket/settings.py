@@ -1,5 +1,4 @@
-"""Settings of Back Market's shops (docs/BACKMARKET.md, "Settings"): each read from its
-BACKMARKET_ variable by every service that talks to the shops."""
+"""Back Market's settings (docs/BACKMARKET.md, "Settings"), each from its BACKMARKET_ variable."""
 
 from __future__ import annotations
 
@@ -74,12 +73,11 @@ class BackMarketSettings(ShopSettings, kw_only=True, frozen=True):
         return (self.api_url, self.backmarket_us_url, self.backmarket_ap_url)
 
     def view_fields(self) -> dict[str, Any]:
-        return {
-            "us_url": self.backmarket_us_url,
-            "ap_url": self.backmarket_ap_url,
-            "user_agent": f"BM-{self.backmarket_user_agent_company}-"
-            f"{self.backmarket_user_agent_integration};{self.backmarket_user_agent_contact}",
-            "calls_per_day": self.backmarket_calls_per_day,
-            "listing_overlap_seconds": LISTING_OVERLAP_SECONDS,
-            "buyer_hours": BUYER_HOURS,
-        }
+        agent = (
+            f"BM-{self.backmarket_user_agent_company}-"
+            f"{self.backmarket_user_agent_integration};{self.backmarket_user_agent_contact}"
+        )
+        return {"us_url": self.backmarket_us_url, "ap_url": self.backmarket_ap_url,
+                "user_agent": agent, "calls_per_day": self.backmarket_calls_per_day,
+                "listing_overlap_seconds": LISTING_OVERLAP_SECONDS,
+                "buyer_hours": BUYER_HOURS}  # fmt: skip

@@ -1,14 +1,9 @@
 """The Cdiscount connector: the seam on Octopia's seller API v2 (docs/CDISCOUNT.md),
-declared for the kit. Its parts: a shop API (discussions and orders) and a credential
-check; buyers write and orders come through the API (no redirect flow, inbound address,
-mail relay or order feed). Octopia publishes no response rule or figure to sellers: the
-poller's default window, or the tenant's.
-
-The seller's API client (a client id and secret made in Octopia's portal) is traded for a
-token at Octopia's OpenID Connect endpoint (client credentials); every call carries it
-with the shop's ``SellerId``, files included. Retries, deadlines, sends never repeated,
-the token's cache and renewal and the seam's errors are the kit's; none quotes the secret
-or the token."""
+declared for the kit: a shop API (discussions and orders) and a credential check. Octopia
+publishes no response rule or figure to sellers: the poller's default window, or the
+tenant's. The seller's API client (id and secret from Octopia's portal) is traded for a
+token at Octopia's OpenID Connect endpoint (client credentials, the kit's); every call
+carries it with the shop's ``SellerId``, files included."""
 
 from __future__ import annotations
 
@@ -18,7 +13,6 @@ from typing import Unpack
 
 import httpx
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit import Redacted, credentials_as
 
 from keybuzz_connector_cdiscount.discussions import (
     LIMITS,
@@ -35,29 +29,22 @@ from keybuzz_connector_cdiscount.settings import (
     CdiscountSettings,
 )
 
-# Any answer is refused past this size, unread. The largest we ask for is a page of 100
-# discussions with their messages (bodies of up to 5,000 characters): some MB.
+# Any answer is refused past this size, unread: a page of 100 discussions with their
+# messages is some MB.
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 # A token is renewed this long before Octopia's ``expires_in`` runs out (at most half of
 # its life), so that no call leaves with a token about to lapse.
 TOKEN_MARGIN_SECONDS = 120.0
 
 ERRORS = kit.CallErrors.labelled("Octopia")
-SPEC = kit.ApiSpec(
-    "Octopia",
-    logging.getLogger(__name__),
-    ERRORS,
-    # 403: the token's client has no access to this seller id.
-    kit.Refusals(
-        credentials=frozenset({401, 403}),
-        reason_keys=("detail", "error_description", "title", "message", "error"),
-    ),
-    max_response_bytes=MAX_RESPONSE_BYTES,
-    authorized_files=True,
-)
+# 403: the token's client has no access to this seller id.
+REASONS = ("detail", "error_description", "title", "message", "error")
+REFUSALS = kit.Refusals(credentials=frozenset({401, 403}), reason_keys=REASONS)
+SPEC = kit.ApiSpec("Octopia", logging.getLogger(__name__), ERRORS, REFUSALS,
+                   max_response_bytes=MAX_RESPONSE_BYTES, authorized_files=True)  # fmt: skip
 
 
-class OctopiaCredentials(Redacted, frozen=True, kw_only=True):
+class OctopiaCredentials(kit.Redacted, frozen=True, kw_only=True):
     SECRETS = frozenset({"client_secret"})
 
     client_id: str
@@ -77,13 +64,9 @@ class OctopiaClient(kit.Requester):
         auth_url: str = AUTH_URL,
         **options: Unpack[kit.Requester.Options],
     ) -> None:
-        tokens = kit.ClientCredentials(
-            auth_url,
-            credentials.client_id,
-            credentials.client_secret,
-            headers={"SellerId": credentials.seller_id},
-            margin=TOKEN_MARGIN_SECONDS,
-        )
+        tokens = kit.ClientCredentials(auth_url, credentials.client_id, credentials.client_secret,
+                                       headers={"SellerId": credentials.seller_id},
+                                       margin=TOKEN_MARGIN_SECONDS)  # fmt: skip
         shop = {"seller_id": credentials.seller_id}
         super().__init__(SPEC, tokens, http, api_url, shop=shop, **options)
         self.seller_id = credentials.seller_id
@@ -107,7 +90,7 @@ def client_of(shop: kit.Declaration.Opening[CdiscountApiSettings]) -> OctopiaCli
     """The shop's client: it holds one token (ValueError when a credential field is
     missing)."""
     api = shop.api
-    credentials = credentials_as(
+    credentials = kit.credentials_as(
         OctopiaCredentials, CREDENTIAL_FIELDS, shop.credentials, "Cdiscount"
     )
     return OctopiaClient(credentials, shop.http, api.api_url, api.auth_url, **shop.options)
@@ -115,9 +98,8 @@ def client_of(shop: kit.Declaration.Opening[CdiscountApiSettings]) -> OctopiaCli
 
 async def probe(client: OctopiaClient, credentials: Mapping[str, str]) -> str:
     """A token for the client id and secret, then one call as the seller id (Octopia
-    refuses a seller the client has no access to). The API answers for the seller the call
-    named; a discussion it lists names its seller, and that answer decides: it must be the
-    seller typed."""
+    refuses a seller the client has no access to): a discussion it lists names its seller,
+    which must be the seller typed."""
     await client.authenticate()
     items, _ = await client.get_page("/discussions", {"pageSize": "1"})
     named = kit.named_in(items, "sellerId")

@@ -1,50 +1,38 @@
-"""A Cdiscount shop's discussions (Octopia's ``/discussions``) as the seam's inbox and
-the seller's replies on them (docs/CDISCOUNT.md, "Discussions" and "Replies").
-
-A changed discussion is listed whole, every message again: the poller drops those it
-stored (by Octopia's ids) and takes the discussion's state (order, details, claim flag)
-from every one, so a state changed without a new message still reaches the ticket.
-Octopia numbers its pages, and a discussion updated while a listing is read would make
-the next number skip one: the listing seeks from the last ``updatedAt`` read instead
-(the kit's ``Seek``), following the page number only past a page all at one instant."""
+"""A Cdiscount shop's discussions (Octopia's ``/discussions``) as the seam's inbox and the
+seller's replies on them (docs/CDISCOUNT.md, "Discussions" and "Replies"). A changed
+discussion is listed whole (its state reaches the ticket without a new message); the
+listing seeks from the last ``updatedAt`` read (the kit's ``Seek``: a discussion updated
+meanwhile skips none), by page number only past a page all at one instant."""
 
 from __future__ import annotations
 
 import base64
 import functools
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from pathlib import PurePath
+from typing import Any, TypeVar
 
 import httpx
 import msgspec
 from keybuzz_shared.connectors import kit, seam
-from keybuzz_shared.connectors.kit import (
-    DeclaredReplies,
-    Listing,
-    labelled,
-    media_type_of,
-    path_segment,
-    shown,
-)
 from keybuzz_shared.file_links import LinkRefused
 from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
 
-from keybuzz_connector_cdiscount.code_labels import ReadOnce
-from keybuzz_connector_cdiscount.file_formats import FileFormats
-from keybuzz_connector_cdiscount.optional_params import optional_params
 from keybuzz_connector_cdiscount.settings import SEARCH_WINDOW_DAYS
+
+log = logging.getLogger(__name__)
+M = TypeVar("M")  # what a listing's answer says of its next page
 
 # A search may span at most 6 months (official): a day less keeps clear of its edge.
 SEARCH_SPAN = timedelta(days=SEARCH_WINDOW_DAYS - 1)
 CLAIM_GRADUATIONS = frozenset({"Claim", "Level_1"})  # Octopia's claims ("litiges")
 # A kind of sender Octopia may add later is kept as a notification, never lost.
 SENDERS: dict[str, seam.SenderType] = {
-    "Customer": "BUYER",
-    "GrcOperator": "MARKETPLACE_SUPPORT",
-    "Seller": "SELLER",
-}
+    "Customer": "BUYER", "GrcOperator": "MARKETPLACE_SUPPORT", "Seller": "SELLER"
+}  # fmt: skip
 # Octopia's customer care writes for Cdiscount: shown so beside its messages.
 CUSTOMER_CARE = "Service client Cdiscount (Octopia)"
 SALES_CHANNELS = {"CDISFR": "Cdiscount France"}  # the one code Octopia documents
@@ -53,15 +41,12 @@ TYPOLOGIES = {"Order": "Commande", "Offer": "Produit (avant achat)"}
 # topics"); a code not here, under an ``Offer`` typology, is a question before buying; else
 # the buyer's words decide.
 SUBJECTS: dict[str, Subject] = {
-    "orderNotShipped": "WHERE_IS_MY_ORDER",
-    "productIsDamaged": "DAMAGED_OR_WRONG_ITEM",
+    "orderNotShipped": "WHERE_IS_MY_ORDER", "productIsDamaged": "DAMAGED_OR_WRONG_ITEM",
     "wrongProductReceived": "DAMAGED_OR_WRONG_ITEM",
-    "missingItemInProduct": "DAMAGED_OR_WRONG_ITEM",
-    "orderCancellation": "CANCELLATION",
-    "printReceipt": "INVOICE_REQUEST",
-    "productInformation": "PRODUCT_QUESTION",
+    "missingItemInProduct": "DAMAGED_OR_WRONG_ITEM", "orderCancellation": "CANCELLATION",
+    "printReceipt": "INVOICE_REQUEST", "productInformation": "PRODUCT_QUESTION",
     "deliveryInformation": "PRODUCT_QUESTION",
-}
+}  # fmt: skip
 READ = [{"op": "replace", "path": "/hasRead", "value": True}]
 
 
@@ -134,10 +119,10 @@ read_discussion = functools.partial(kit.read_as, Discussion, what="discussion")
 def details(discussion: Discussion, labels: dict[str, str]) -> tuple[seam.ThreadDetail, ...]:
     """The discussion's sales channel and topics, in French, as its ticket shows them
     (``labels``: Octopia's label of each sub-typology code)."""
-    return shown(
-        ("sales_channel", "Canal de vente", labelled(discussion.sales_channel, SALES_CHANNELS)),
-        ("topic", "Motif", labelled(discussion.typology_code, TYPOLOGIES)),
-        ("sub_topic", "Sous-motif", labelled(discussion.sub_typology_code, labels)),
+    return kit.shown(
+        ("sales_channel", "Canal de vente", kit.labelled(discussion.sales_channel, SALES_CHANNELS)),
+        ("topic", "Motif", kit.labelled(discussion.typology_code, TYPOLOGIES)),
+        ("sub_topic", "Sous-motif", kit.labelled(discussion.sub_typology_code, labels)),
     )
 
 
@@ -155,28 +140,65 @@ def inbox_message(
     """One message of the discussion (``files_url``: where Octopia serves attachments)."""
     sender = message.sender.user_type if message.sender else ""
     sender_type = SENDERS.get(sender, "SYSTEM")
+    files = tuple(seam.InboxFile(
+        name=f.name or str(f.attachment_id),
+        url=files_url + kit.path_segment(str(f.attachment_id)),
+        # Octopia's ``fileFormat`` (png, pdf, docx…) says it, else the name.
+        content_type=kit.media_type_of(f"file.{f.file_format.strip().lower()}", f.name),
+    ) for f in message.attachments)  # fmt: skip
     return seam.InboxMessage(
-        message_id=str(message.message_id),
-        thread=discussion.thread,
+        message_id=str(message.message_id), thread=discussion.thread,
         thread_details=details(discussion, labels),
-        claim=discussion.graduation in CLAIM_GRADUATIONS,
-        sender_type=sender_type,
+        claim=discussion.graduation in CLAIM_GRADUATIONS, sender_type=sender_type,
         sender_name=CUSTOMER_CARE if sender_type == "MARKETPLACE_SUPPORT" else None,
         subject=discussion.subject or labels.get(discussion.sub_typology_code or "", ""),
-        body=message.body,
-        created_at=as_utc(message.created_at),
-        unread=not message.has_read,
-        ticket_subject=subject_of(discussion),
-        files=tuple(
-            seam.InboxFile(
-                name=f.name or str(f.attachment_id),
-                url=files_url + path_segment(str(f.attachment_id)),
-                # Octopia's ``fileFormat`` (png, pdf, docx…) says it, else the name.
-                content_type=media_type_of(f"file.{f.file_format.strip().lower()}", f.name),
-            )
-            for f in message.attachments
-        ),
-    )
+        body=message.body, created_at=as_utc(message.created_at), unread=not message.has_read,
+        ticket_subject=subject_of(discussion), files=files,
+    )  # fmt: skip
+
+
+class ReadOnce:
+    """A table a session reads once, when first needed (``read``; ``what``: the table as
+    the log names it): a marketplace's labels of its codes. The messages never wait on it:
+    while it cannot be read (ConnectorError, ValueError), it is empty, the codes shown as
+    they are, said in the log, and it is asked again at the next need."""
+
+    def __init__(self, read: Callable[[], Awaitable[dict[str, str]]], what: str) -> None:
+        self._read, self._what = read, what
+        self._table: dict[str, str] | None = None
+
+    async def __call__(self) -> dict[str, str]:
+        if self._table is None:
+            try:
+                self._table = await self._read()
+            except (seam.ConnectorError, ValueError) as exc:
+                log.warning("%s unread: codes shown", self._what, extra={"reason": str(exc)})
+                return {}
+        return self._table
+
+
+def optional_params(
+    fetch: kit.Listing.Fetch[M], optional: Mapping[str, str], label: str
+) -> kit.Listing.Fetch[M]:
+    """``fetch`` asked with ``optional`` beside each query (parameters the marketplace
+    documents but may refuse) until ``label`` refuses a page for them (400); then, said in
+    the log, without them for the rest of the session."""
+    asked = True
+    named = "&".join(f"{key}={value}" for key, value in optional.items())
+
+    async def page(query: dict[str, str], link: str | None) -> tuple[Sequence[Any], M]:
+        nonlocal asked
+        if asked:
+            try:
+                return await fetch({**query, **optional}, link)
+            except seam.CallRefused as refused:
+                if refused.status != 400:
+                    raise
+                log.warning("%s refused %s (%s): listing without it", label, named, refused.detail)
+                asked = False
+        return await fetch(query, link)
+
+    return page
 
 
 class OldListing(msgspec.Struct, array_like=True, frozen=True):
@@ -188,10 +210,10 @@ class OldListing(msgspec.Struct, array_like=True, frozen=True):
     page: int = 1
 
 
-old_cursor = Listing.earlier(
+old_cursor = kit.Listing.earlier(
     OldListing,
     lambda old: 1 <= old.page and old.seek <= old.until,
-    lambda old: Listing.Seek.state(old.seek, old.until, None, old.page),
+    lambda old: kit.Listing.Seek.state(old.seek, old.until, None, old.page),
 )
 
 
@@ -203,7 +225,7 @@ class DiscussionInbox(kit.KitSession.ListedThreads[Discussion]):
     def __init__(
         self, client: kit.Requester, *, page_size: int, mark_budget: float | None = None
     ) -> None:
-        seek = Listing.Seek[Discussion](lambda d: as_utc(d.updated_at), page_param="pageIndex")
+        seek = kit.Listing.Seek[Discussion](lambda d: as_utc(d.updated_at), page_param="pageIndex")
         window = kit.Listing.window_query(
             "updatedAtMin", "updatedAtMax", kit.iso_z, pageSize=str(page_size)
         )
@@ -221,7 +243,7 @@ class DiscussionInbox(kit.KitSession.ListedThreads[Discussion]):
             return functools.partial(messages_of, labels=await labels(), files_url=files)
 
         super().__init__(
-            Listing(seek, window, pages, old_cursor),
+            kit.Listing(seek, window, pages, old_cursor),
             read_discussions,
             # As listed when it came with its messages, else read whole.
             complete=lambda d: d.messages is not None,
@@ -265,7 +287,7 @@ async def _labels(client: kit.Requester) -> dict[str, str]:
 
 
 async def _mark(client: kit.Requester, message_id: str) -> None:
-    path = f"/messages/{path_segment(message_id)}"
+    path = f"/messages/{kit.path_segment(message_id)}"
     await client.send_json("PATCH", path, READ, idempotent=True)
 
 
@@ -291,27 +313,52 @@ def messages_of(
 
 # Octopia's user type of each recipient a reply may name; OPERATOR: none at Octopia.
 USER_TYPES: dict[seam.Recipient, tuple[str, ...]] = {
-    "BUYER": ("Customer",),
-    "MARKETPLACE_SUPPORT": ("GrcOperator",),
+    "BUYER": ("Customer",), "MARKETPLACE_SUPPORT": ("GrcOperator",),
     "ALL": ("Customer", "GrcOperator"),
-}
+}  # fmt: skip
+
+
+class FileFormats:
+    """A reply's files where the marketplace names each one's format by an extension
+    (``extensions``: the one of each media type it takes; ``also``: others it names, ``jpeg``
+    beside ``jpg``): the file name's where named, else its media type's; a file of neither
+    is refused before any call, naming the extensions taken."""
+
+    def __init__(self, extensions: Mapping[str, str], *, also: Iterable[str] = ()) -> None:
+        self.extensions = dict(extensions)
+        self.named = frozenset({*self.extensions.values(), *also})
+
+    @property
+    def media_types(self) -> tuple[str, ...]:
+        """The media types taken, as a connector's ``Limits.attachment_formats``."""
+        return tuple(self.extensions)
+
+    def of(self, file: seam.ReplyFile) -> str | None:
+        suffix = PurePath(file.name).suffix.lower().lstrip(".")
+        if suffix in self.named:
+            return suffix
+        return self.extensions.get(file.content_type.strip().lower())
+
+    def refused(
+        self, limits: seam.Limits, files: Sequence[seam.ReplyFile], marketplace: str
+    ) -> str | None:
+        """Why ``marketplace`` would refuse these files, if it would."""
+        accepted = lambda file: self.of(file) is not None  # noqa: E731
+        formats = ", ".join(sorted(self.named))
+        return kit.DeclaredReplies.refused_files(
+            limits, files, marketplace, accepted=accepted, formats=formats
+        )
+
+
 # A reply's files [official]: at most 3, 4 MB in all, of Octopia's formats, here by the
 # media type a reply's file is given with (the connector's ``Limits.attachment_formats``);
 # its ``fileFormat`` is its name's extension where Octopia names it (jpeg beside jpg).
-FILE_FORMATS = FileFormats(
-    {
-        "image/png": "png",
-        "image/gif": "gif",
-        "image/bmp": "bmp",
-        "image/jpeg": "jpg",
-        "image/tiff": "tif",
-        "application/pdf": "pdf",
-        "application/msword": "doc",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
-        "application/vnd.ms-excel": "xls",
-    },
-    also=("jpeg",),
-)
+FILE_FORMATS = FileFormats({
+    "image/png": "png", "image/gif": "gif", "image/bmp": "bmp", "image/jpeg": "jpg",
+    "image/tiff": "tif", "application/pdf": "pdf", "application/msword": "doc",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+    "application/vnd.ms-excel": "xls",
+}, also=("jpeg",))  # fmt: skip
 file_format = FILE_FORMATS.of
 
 LIMITS = seam.Limits(
@@ -333,7 +380,7 @@ def unsendable_files(files: tuple[seam.ReplyFile, ...]) -> str | None:
 def receivers(discussion: Discussion, recipient: seam.Recipient) -> list[User] | str:
     """The discussion's eligible recipients a reply to ``recipient`` goes to, or why none."""
     eligible = discussion.eligible_receivers or []
-    chosen = DeclaredReplies.offered_parties(
+    chosen = kit.DeclaredReplies.offered_parties(
         USER_TYPES, recipient, eligible, lambda user: user.user_type
     )
     if chosen is None:
@@ -368,11 +415,11 @@ def request(discussion: Discussion, reply: seam.Reply, to: list[User]) -> dict[s
     return body
 
 
-def discussion_replies(client: kit.Requester, inbox: DiscussionInbox) -> DeclaredReplies:
+def discussion_replies(client: kit.Requester, inbox: DiscussionInbox) -> kit.DeclaredReplies:
     """The seller's replies on a shop's discussions: each one posted on the discussion as
     Octopia gives it just before, read back as ``inbox`` maps it (its dates are whole
     seconds, its clock not ours: the kit's ``SENT_SKEW``)."""
-    return DeclaredReplies.read_first(
+    return kit.DeclaredReplies.read_first(
         "Cdiscount",
         "discussion",
         read=functools.partial(discussion_at, client),

@@ -12,17 +12,45 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import msgspec
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit import labelled
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_cdiscount.discussions import SALES_CHANNELS
-from keybuzz_connector_cdiscount.vocabulary import Vocabulary
+
+V = TypeVar("V")
+
+
+def _key(word: str) -> str:
+    return "".join(c for c in word.lower() if c.isalnum())
+
+
+class Vocabulary(Generic[V]):
+    """A marketplace's words in KeyBuzz's terms (``table``: each word as documented → ours;
+    ``variants``: other spellings seen → the documented word), matched whatever the case or
+    separators ("WaitingAcceptance", "WAITING_ACCEPTANCE"); one the table lacks is
+    ``unknown``: shown, never lost."""
+
+    def __init__(
+        self, table: Mapping[str, V], unknown: V, *, variants: Mapping[str, str] | None = None
+    ) -> None:
+        self.table, self.unknown = table, unknown
+        spelled = {_key(seen): word for seen, word in (variants or {}).items()}
+        self._by_key = {_key(word): word for word in table} | spelled
+
+    def canonical(self, word: str) -> str | None:
+        """The table's spelling of ``word``; None for one it lacks."""
+        return self._by_key.get(_key(word))
+
+    def of(self, word: str) -> V:
+        known = self.canonical(word)
+        return self.table[known] if known is not None else self.unknown
+
 
 # Octopia status -> (our order status, our delivery status or None).
 ORDER_STATES: dict[str, tuple[str, str | None]] = {
@@ -95,18 +123,14 @@ def read_order(item: Any) -> OrderSummary:
     status, delivery = order_status(order.status)
     tracking = [p.parcel_number for p in order.parcels if p.parcel_number]
     return OrderSummary(
-        external_id=order_id,
-        state=order.status,
-        status=status,
-        delivery_status=delivery,
-        created_at=as_utc(placed),
-        updated_at=as_utc(order.updated_at or placed),
+        external_id=order_id, state=order.status, status=status, delivery_status=delivery,
+        created_at=as_utc(placed), updated_at=as_utc(order.updated_at or placed),
         buyer_name=order.customer.full if order.customer else None,
         tracking_code=tracking[-1] if tracking else None,
         # Octopia documents one channel's label; another is shown by its code.
-        sales_channel=labelled(order.sales_channel_id, SALES_CHANNELS),
+        sales_channel=kit.labelled(order.sales_channel_id, SALES_CHANNELS),
         lines=tuple(_line(n, line, order) for n, line in enumerate(order.lines, 1)),
-    )
+    )  # fmt: skip
 
 
 def _line(number: int, line: Line, order: Order) -> OrderLine:
@@ -115,14 +139,11 @@ def _line(number: int, line: Line, order: Order) -> OrderLine:
     price = kit.decimal_of(line.unit_price)
     return OrderLine(
         line_id=str(line.line_id) if line.line_id is not None else str(number),
-        state=state,
-        status=order_status(state)[0],
+        state=state, status=order_status(state)[0],
         product_name=offer.product_title or offer.product_name or offer.seller_product_id or "",
-        quantity=line.quantity,
-        seller_sku=offer.seller_product_id,
-        unit_price=price,
+        quantity=line.quantity, seller_sku=offer.seller_product_id, unit_price=price,
         currency=CURRENCY if price is not None else None,
-    )
+    )  # fmt: skip
 
 
 class ShopOrders(kit.ListedOrders):

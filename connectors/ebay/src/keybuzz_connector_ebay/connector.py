@@ -1,11 +1,9 @@
 """The eBay connector (docs/EBAY.md): a seller consents on eBay's site (``consent.py``),
-its buyers' conversations come from the Message API (``commerce/message/v1``), replies go
-back through ``sendMessage``, orders come from the Fulfillment API's ``getOrders``. Its
-calls are the kit's requester with the seller's refresh token traded for a user access
-token, cached and renewed once for every concurrent caller (``kit.ClientCredentials``),
-and kept in Vault for every process's session of the seller (``kit.KitSession.sharing``):
-eBay grants an application so many user tokens a day (docs/EBAY.md, "Call limits at
-scale")."""
+its buyers' conversations come from the Message API, replies go back through
+``sendMessage``, orders come from the Fulfillment API's ``getOrders``. Its calls are the
+kit's requester, the seller's refresh token traded for a user access token
+(``kit.ClientCredentials``) kept in Vault for every process's session of the seller
+(``kit.KitSession.sharing``): eBay grants an application so many tokens a day."""
 
 from __future__ import annotations
 
@@ -18,8 +16,7 @@ import msgspec
 from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.seam import CredentialField, InboxMessage, OrderLine, OrderSummary
 
-from keybuzz_connector_ebay.consent import ENTRIES, EbayRedirectFlow, app_refused
-from keybuzz_connector_ebay.offset_pages import OffsetPages
+from keybuzz_connector_ebay.consent import TENANT_SECRET, EbayRedirectFlow, app_refused
 from keybuzz_connector_ebay.settings import EBAY, EbayApiSettings, EbaySettings
 
 log = logging.getLogger(__name__)
@@ -31,11 +28,9 @@ MESSAGES, ORDERS = "commerce/message/v1/", "sell/fulfillment/v1/"
 LIMITS = seam.Limits(max_attachments=0, max_attachment_bytes=0, max_text_length=2000, page_size=25)
 MEDIA = {"IMAGE": "image/jpeg", "PDF": "application/pdf", "DOC": "application/msword",
          "TXT": "text/plain"}  # eBay's media types [official]  # fmt: skip
-ORDERS_PAGE = 200  # getOrders' largest limit [official]
-# The listings by offset, each page's items under its own key, ``next`` naming the next.
-CONVERSATION_PAGES = OffsetPages("getConversations", "conversations", LIMITS.page_size)
-MESSAGE_PAGES = OffsetPages("getConversation", "messages", 50)
-ORDER_PAGES = OffsetPages("getOrders", "orders", ORDERS_PAGE)
+# Its listings page by offset, each page's items under a key of their own, ``next`` naming
+# the next page: getOrders 200 a page at most, getConversation's messages 50 [official].
+ORDERS_PAGE, MESSAGES_PAGE = 200, 50
 # A conversation names a listing, never an order [official], and getOrders filters by date
 # and fulfilment only [official]: the buyer's order of the item is looked for among the
 # seller's orders created in the last PURCHASE_DAYS (their lines' legacyItemId, their
@@ -77,6 +72,11 @@ class EbayClient(kit.Requester):
         )
         self.user_id, self._username, self.user_token = fields["user_id"], "", auth
         self.identity = kit.Requester(SPEC, auth, self._http, api.identity_url, **kw)
+        self.orders = self.pages(f"{ORDERS}order", "orders", "getOrders")
+
+    def pages(self, path: str, key: str, operation: str) -> kit.KeyedPages:
+        """A listing at ``path``, its items under ``key`` (left out where there is none)."""
+        return kit.KeyedPages(self, path, key, operation, key_optional=True)
 
     async def username(self) -> str:
         if not self._username:
@@ -127,7 +127,11 @@ class Bought(msgspec.Struct, rename="camel", frozen=True):
     line_items: list[BoughtLine] = []
 
 
-def purchases(raw: Sequence[Any]) -> dict[tuple[str, str], str]:
+# (buyer's username in lower case, item id) → the buyer's newest order of the item.
+Purchases = dict[tuple[str, str], str]
+
+
+def purchases(raw: Sequence[Any]) -> Purchases:
     """(buyer's username in lower case, item id) → the newest order of that item by that
     buyer, among the orders ``raw`` (getOrders' answers); an order it cannot read is left
     out (the order listing says so)."""
@@ -171,12 +175,9 @@ def waiting_since(
 
 
 def message_of(
-    conversation: Conversation,
-    said: Message,
-    me: str,
-    waiting: datetime | None = None,
+    conversation: Conversation, said: Message, me: str, waiting: datetime | None = None,
     order_id: str | None = None,
-) -> InboxMessage:
+) -> InboxMessage:  # fmt: skip
     """FROM_EBAY is eBay's own (its customer care's); else the seller's or the buyer's.
     ``order_id``: the buyer's order of the listing the conversation is about."""
     ebay = conversation.conversation_type == "FROM_EBAY"
@@ -220,42 +221,32 @@ class MessageApi:
 
     def __init__(self, client: EbayClient) -> None:
         self.client = client
-        self.purchases: kit.KitSession.Conversations.PerListing[dict[tuple[str, str], str]] = (
-            kit.KitSession.Conversations.PerListing(
-                self.recent_purchases, {}, "eBay's orders for the conversations"
-            )
+        what = "eBay's orders for the conversations"
+        self.purchases = kit.KitSession.Conversations.PerListing[Purchases](
+            self.recent_purchases, {}, what
         )
 
     async def page(self, kind: str, offset: int, low: datetime | None) -> tuple[list[Any], bool]:
         query = {"conversation_type": kind, "limit": str(LIMITS.page_size), "offset": str(offset)}
         if low is not None:
             query["start_time"] = kit.iso_z(low)
-        body = await self.client.get_json(
-            f"{MESSAGES}conversation", query, operation="getConversations"
-        )
-        return CONVERSATION_PAGES.page(self.client, body)
+        pages = self.client.pages(f"{MESSAGES}conversation", "conversations", "getConversations")
+        return await pages.get(query)
 
     async def messages(self, conversation: Conversation, kind: str) -> list[InboxMessage]:
         me = await self.client.username()
         thread = await self.read(conversation.conversation_id, kind)
-        waiting = waiting_since(conversation, thread, me)
-        order_id = await self.order_about(conversation, thread, me)
+        waiting, buyer = waiting_since(conversation, thread, me), buyer_of(conversation, thread, me)
+        item = conversation.reference_id if conversation.reference_type == "LISTING" else None
+        bought = await self.purchases.get() if buyer is not None and item else {}
+        order_id = bought.get(((buyer or "").lower(), item or ""))
         return [message_of(conversation, said, me, waiting, order_id) for said in thread]
 
-    async def order_about(
-        self, conversation: Conversation, thread: Sequence[Message], me: str
-    ) -> str | None:
-        buyer = buyer_of(conversation, thread, me)
-        item = conversation.reference_id if conversation.reference_type == "LISTING" else None
-        if buyer is None or not item:
-            return None
-        return (await self.purchases.get()).get((buyer.lower(), item))
-
-    async def recent_purchases(self) -> dict[tuple[str, str], str]:
+    async def recent_purchases(self) -> Purchases:
         low = kit.iso_z(datetime.now(UTC) - timedelta(days=PURCHASE_DAYS))
         query = {"filter": f"creationdate:[{low}..]"}
         return purchases(
-            await ORDER_PAGES.every(self.client, f"{ORDERS}order", query, most=PURCHASE_PAGES)
+            await self.client.orders.every(query, size=ORDERS_PAGE, most=PURCHASE_PAGES)
         )
 
     async def read(self, conversation_id: str, kind: str) -> list[Message]:
@@ -263,8 +254,8 @@ class MessageApi:
             path = kit.path_segment(conversation_id)
         except ValueError:
             return []
-        query = {"conversation_type": kind}
-        raw = await MESSAGE_PAGES.every(self.client, f"{MESSAGES}conversation/{path}", query)
+        pages = self.client.pages(f"{MESSAGES}conversation/{path}", "messages", "getConversation")
+        raw = await pages.every({"conversation_type": kind}, size=MESSAGES_PAGE)
         return list(kit.reader(Message, "a message")(raw)[0])
 
     async def mark(self, conversation_id: str, kind: str) -> None:
@@ -289,9 +280,8 @@ def replies(api: MessageApi) -> kit.DeclaredReplies:
 
     async def listed(discussion_id: str) -> list[InboxMessage]:
         me, conversation = await api.client.username(), Conversation(discussion_id)
-        return [
-            message_of(conversation, m, me) for m in await api.read(discussion_id, "FROM_MEMBERS")
-        ]
+        thread = await api.read(discussion_id, "FROM_MEMBERS")
+        return [message_of(conversation, m, me) for m in thread]
 
     return kit.DeclaredReplies(NAME, "conversation", post=send, listed=listed)
 
@@ -359,15 +349,12 @@ def _orders(client: EbayClient, field: str) -> kit.ListedOrders.OrderListing:
         end = kit.iso_z(high) if high else ""
         return {"filter": f"{field}:[{kit.iso_z(low)}..{end}]"}
 
-    return kit.Listing(
-        kit.Listing.Seek[OrderSummary](), query, ORDER_PAGES.fetch(client, f"{ORDERS}order")
-    )
+    return kit.Listing(kit.Listing.Seek[OrderSummary](), query, client.orders.offsets(ORDERS_PAGE))
 
 
 def orders_of(client: EbayClient) -> kit.ListedOrders:
     async def named(ids: str) -> list[Any]:
-        body = await client.get_json(f"{ORDERS}order", {"orderIds": ids}, operation="getOrders")
-        return ORDER_PAGES.page(client, body)[0]
+        return (await client.orders.get({"orderIds": ids}))[0]
 
     return kit.ListedOrders(
         updated=_orders(client, "lastmodifieddate"), created=_orders(client, "creationdate"),
@@ -390,10 +377,8 @@ DISCUSSIONS = kit.Declaration.Discussions(
 )
 
 
-# eBay publishes no response time for sellers' messages [official: its standards count
-# defects and late shipment]: the window is ours, the poller's default 24 hours (a tenant
-# may shorten it), run on eBay's threads (``waiting_since``), so that eBay's own messages
-# open no deadline.
+# eBay publishes no response time for sellers' messages [official]: the window is ours,
+# 24 hours (a tenant may shorten it), run on eBay's threads (``waiting_since``).
 RESPONSE_WINDOW = kit.Declaration.OwnRule(
     seam.ResponseRule(window=timedelta(hours=24), marketplace_clock=True, tenant_may_shorten=True),
     note="eBay keeps no such mark",
@@ -402,7 +387,7 @@ RESPONSE_WINDOW = kit.Declaration.OwnRule(
 
 # eBay: a seller connected by consent, polled over eBay's REST APIs.
 CONNECTOR = kit.shop_api_connector(kit.Declaration(
-    EBAY, NAME, ENTRIES.tenant_secret, FIELDS, LIMITS,
+    EBAY, NAME, TENANT_SECRET, FIELDS, LIMITS,
     view=EbayApiSettings, client=client_of, parts=session_of, probe=None,
     settings=EbaySettings, discussions=DISCUSSIONS, order_ids=ORDER_IDS,
     response_window=RESPONSE_WINDOW, redirect_flow=EbayRedirectFlow(),

@@ -1,61 +1,157 @@
-"""eBay's consent as the seam's ``RedirectFlow`` (docs/EBAY.md, "Connecting"), on the kit's
-authorization code grant (``code_grant``): the seller consents on eBay's sign-in page
-(OAuth 2 authorization code grant [official]), eBay sends the browser back with ``code``
-and ``state`` only, the code is traded at the token endpoint (the app's id and secret as
-HTTP Basic, the app's RuName as ``redirect_uri`` [official]) and the account it was
-granted for asked of the Identity API (``userId`` [official]). Vault keeps the app's id
-and secret once (``ENTRIES``), and each seller's refresh token with the id and source of
-the app it was issued to (a refresh token works with that app only [official]): a shop's
-session takes the app's secret from the app's entry (``shop_credentials``), so rotating
-it rewrites one entry."""
+"""eBay's consent as the seam's ``RedirectFlow`` (docs/EBAY.md, "Connecting"): the seller
+consents on eBay's sign-in page (OAuth 2 authorization code grant [official]), eBay sends
+the browser back with ``code`` and ``state`` only, the code is traded at the token endpoint
+(the app's id and secret as HTTP Basic, the app's RuName as ``redirect_uri`` [official])
+and the account it was granted for asked of the Identity API (``userId`` [official]).
+Vault keeps the app's id and secret once (``app_path``), and each seller's refresh token
+with the id and source of the app it was issued to (a refresh token works with that app
+only [official]): a shop's session takes the app's secret from the app's entry
+(``shop_credentials``), so rotating it rewrites one entry."""
 
 from __future__ import annotations
 
+import base64
+import logging
 import re
+import ssl
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
 
+import httpx
 import msgspec
+from cachetools import TTLCache
 from keybuzz_shared.connectors import kit, seam
-from keybuzz_shared.vault import VaultClient
-
-from keybuzz_connector_ebay.code_grant import (
-    AppEntries,
-    AppKeptOnceIn,
-    CodeGrant,
-    ConsentAccount,
-    ConsentEntries,
-    ConsentSite,
-    ConsentSites,
-    ConsentVault,
-    authorize_url,
+from keybuzz_shared.connectors.seam import (
+    AccountCredentialsMissing,
+    AppNotConfigured,
+    CredentialsRefused,
+    GrantInvalid,
+    GrantRefused,
+    MarketplaceUnavailable,
+    TokenEndpointUnavailable,
 )
+from keybuzz_shared.connectors.shop_sessions import token_path
+from keybuzz_shared.vault import VaultClient, VaultError
+
 from keybuzz_connector_ebay.settings import SCOPES, EbayFlowSettings
 
+log = logging.getLogger(__name__)
 NAME = "eBay"
 # Our app's entry (``secret/keybuzz/ebay/app``, another source's under it): its client id
 # and secret, its RuName (what eBay calls the redirect it registered, sent as
 # ``redirect_uri``) and our callback behind it; a seller's at ``ebay_api`` under its tenant.
-ENTRIES = ConsentEntries(
-    NAME,
-    app_root="secret/keybuzz/ebay/app",
-    tenant_secret="ebay_api",
-    app_fields=("client_id", "client_secret", "ru_name", "redirect_uri"),
-    account_field="user_id",
-)
-app_path, tenant_path = ENTRIES.app_path, ENTRIES.tenant_path
+APP_ROOT, TENANT_SECRET = "secret/keybuzz/ebay/app", "ebay_api"
+APP_FIELDS = ("client_id", "client_secret", "ru_name", "redirect_uri")
 # How long a shop session's copy of the app's entry is used before Vault is read again (a
 # rotated secret is taken within it; at once after eBay refused the app, ``app_refused``).
 APP_MAX_AGE_SECONDS = 60.0
-# eBay's sites a seller may consent from [official: marketplace ids]: one account sells on
-# every one of them, its tokens good on all (one region).
-SITES = ConsentSites(NAME, {
+# eBay's sites a seller may consent from [official: marketplace ids] → (site id, locale of
+# its consent page): one account sells on every one of them, its tokens good on all.
+SITES = {
     "FR": ("EBAY_FR", "fr-FR"), "DE": ("EBAY_DE", "de-DE"), "GB": ("EBAY_GB", "en-GB"),
     "IT": ("EBAY_IT", "it-IT"), "ES": ("EBAY_ES", "es-ES"), "NL": ("EBAY_NL", "nl-NL"),
     "AT": ("EBAY_AT", "de-AT"), "BE": ("EBAY_FRBE", "fr-BE"), "US": ("EBAY_US", "en-US"),
-})  # fmt: skip
-SCOPE = " ".join(SCOPES)
+}  # fmt: skip
 _USER_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
-_APPS = AppEntries(NAME, APP_MAX_AGE_SECONDS)
-# eBay refused our app's id and secret (``invalid_client`` [official]): held, read again.
+
+
+def app_path(source: str) -> str:
+    return APP_ROOT if source == "default" else f"{APP_ROOT}/{source}"
+
+
+def tenant_path(tenant_id: str) -> str:
+    return f"secret/keybuzz/tenants/{tenant_id}/{TENANT_SECRET}"
+
+
+@dataclass(frozen=True)
+class ConsentSite:
+    """The seam's ``ConsentSite``, with the language its consent page is shown in."""
+
+    code: str
+    id: str
+    locale: str
+    region: str = "GLOBAL"
+
+
+@dataclass(frozen=True)
+class ConsentApp:
+    """Our app at eBay (the seam's ``RedirectApp``): its client id and secret, its RuName
+    (``redirect_name``, what the consent page and the code exchange are sent as
+    ``redirect_uri``) and our callback behind it."""
+
+    application_id: str
+    client_secret: str = field(repr=False)
+    redirect_name: str
+    redirect_uri: str
+    source: str
+    draft: bool = False
+
+
+@dataclass(frozen=True)
+class ConsentAccount:
+    """A seller's consent (the seam's ``AccountCredentials``)."""
+
+    tenant_id: str
+    refresh_token: str = field(repr=False)
+    seller_id: str  # the seller's eBay user id
+    marketplace_id: str
+    region: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Granted:
+    """The seam's ``AccountGrant``: a consent's refresh token and whose account it is."""
+
+    refresh_token: str | None = field(repr=False)
+    account_id: str
+
+
+def ours(app: seam.RedirectApp) -> ConsentApp:
+    if not isinstance(app, ConsentApp):
+        raise TypeError(f"eBay's consent needs a ConsentApp, not {type(app)!r}")
+    return app
+
+
+class AppEntries:
+    """The app entries (client id and secret) shop sessions read, a copy per Vault client
+    (one whose policy cannot read a path never sees what another read there), each used
+    ``APP_MAX_AGE_SECONDS`` at most, forgotten when eBay refuses the app (``refused``)."""
+
+    def __init__(self) -> None:
+        self._copies: weakref.WeakKeyDictionary[VaultClient, TTLCache[str, dict[str, str]]]
+        self._copies = weakref.WeakKeyDictionary()
+
+    async def read(self, vault: VaultClient, path: str) -> dict[str, str]:
+        copies = self._copies.get(vault)
+        if copies is None:
+            copies = self._copies[vault] = TTLCache(maxsize=64, ttl=APP_MAX_AGE_SECONDS)
+        if (kept := copies.get(path)) is not None:
+            return kept
+        data = await vault.read(path) or {}
+        read = {k: v for k, v in data.items()
+                if k in ("client_id", "client_secret") and isinstance(v, str)}  # fmt: skip
+        if read.get("client_id") and read.get("client_secret"):  # an app missing: asked again
+            copies[path] = read
+        return read
+
+    def refused(self, response: httpx.Response, document: Any) -> kit.Refusals.Held | None:
+        """eBay refused our app's id and secret (``invalid_client`` [official]), not the
+        seller's consent: the shop is held, never asked to reconnect, and the app's entry
+        read again at its next session (its secret may have been rotated since)."""
+        if not isinstance(document, dict) or document.get("error") != "invalid_client":
+            return None
+        refused = "eBay refused the app's credentials (invalid_client)"
+        log.error("%s: the app's entry is read again", refused)
+        for copies in list(self._copies.values()):
+            copies.clear()
+        return kit.Refusals.Held(APP_MAX_AGE_SECONDS, refused)
+
+
+_APPS = AppEntries()
 app_refused = _APPS.refused
 
 
@@ -63,20 +159,18 @@ class _User(msgspec.Struct, rename="camel"):
     user_id: str
 
 
-async def user_id(identity: kit.Requester) -> str:
-    """The account a token was granted for: the Identity API's ``getUser``."""
-    user: _User = await identity.request("GET", "user/", name="getUser", shape=_User)
-    return user.user_id
+class EbayRedirectFlow:
+    """The seam's ``RedirectFlow`` and ``AppKeptOnce``."""
 
-
-class EbayRedirectFlow(AppKeptOnceIn):
     callback_names = seam.CallbackNames(account_id=None, code="code")
 
-    def __init__(self) -> None:
-        super().__init__(_APPS, app_path)
-
     def site(self, code: str) -> ConsentSite:
-        return SITES.site(code)
+        """The site of a country code or a site id, in any case; ValueError when unknown."""
+        upper = code.strip().upper()
+        for short, (site_id, locale) in SITES.items():
+            if upper in (short, site_id):
+                return ConsentSite(short, site_id, locale)
+        raise ValueError(f"eBay has no site {code!r} ({', '.join(SITES)})")
 
     def consent_url(
         self,
@@ -88,9 +182,13 @@ class EbayRedirectFlow(AppKeptOnceIn):
         origin: str | None = None,
         draft: bool | None = None,
     ) -> str:
-        """eBay's sign-in page; ``redirect_uri`` is the app's RuName there [official]."""
-        origin, locale = origin or "https://auth.ebay.com", SITES.locale(site.code, "fr-FR")
-        return authorize_url(origin, app, NAME, scope=SCOPE, state=state, locale=locale)
+        """eBay's sign-in page, asking for a code sent back to the app's RuName [official]."""
+        ask = {"client_id": app.application_id, "response_type": "code",
+               "redirect_uri": ours(app).redirect_name, "scope": " ".join(SCOPES),
+               "state": state, "locale": SITES.get(site.code, ("", "fr-FR"))[1]}  # fmt: skip
+        return (
+            f"{(origin or 'https://auth.ebay.com').rstrip('/')}/oauth2/authorize?{urlencode(ask)}"
+        )
 
     def is_account_id(self, value: str) -> bool:
         return bool(_USER_ID.fullmatch(value))
@@ -101,17 +199,148 @@ class EbayRedirectFlow(AppKeptOnceIn):
             tenant_id, refresh_token, account_id, site.id, site.region, created_at
         )
 
-    def vault(self, vault: VaultClient, app_source: str) -> ConsentVault:
+    def vault(self, vault: VaultClient, app_source: str) -> EbayVault:
         return EbayVault(vault, app_source)
 
     def code_exchange(self, settings: seam.RedirectFlowSettings) -> CodeGrant:
         if not isinstance(settings, EbayFlowSettings):
             raise TypeError(f"eBay's code exchange needs EbayFlowSettings, not {type(settings)!r}")
-        return CodeGrant(NAME, settings, f"{settings.identity_url}/commerce/identity/v1/", user_id)
+        return CodeGrant(settings)
+
+    async def shop_credentials(
+        self, vault: VaultClient, stored: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        """The seller's entry ``stored`` with the secret of the app it names
+        (``app_source``). An entry holding an app secret of its own (and no
+        ``app_source``) takes the default app's when it is the same app, its own otherwise:
+        nothing needs rewriting."""
+        source = stored.get("app_source")
+        if not isinstance(source, str) or not source:
+            try:
+                app = await _APPS.read(vault, app_path("default"))
+            except VaultError:  # a policy without the app's entry: the entry's own secret
+                return stored
+            if app.get("client_secret") and app.get("client_id") == stored.get("client_id"):
+                return {**stored, "client_secret": app["client_secret"]}
+            return stored
+        path = app_path(source)
+        app = await _APPS.read(vault, path)
+        if not app.get("client_id") or not app.get("client_secret"):
+            raise MarketplaceUnavailable(f"eBay's app is not in Vault at {path}")
+        if app["client_id"] != stored.get("client_id"):
+            raise CredentialsRefused(
+                f"the seller consented to eBay app {stored.get('client_id')!r}, not the "
+                f"one Vault keeps at {path}: the seller must connect eBay again"
+            )
+        return {**stored, "client_secret": app["client_secret"]}
 
 
-class EbayVault(ConsentVault):
-    """The seam's ``AccountVault`` at eBay's ``ENTRIES``."""
+class EbayVault:
+    """The seam's ``AccountVault``: the app of ``app_source``, each seller's refresh token
+    with its user id and the id and source of the app it was issued to, never the app's
+    secret."""
 
     def __init__(self, vault: VaultClient, app_source: str) -> None:
-        super().__init__(vault, app_source, ENTRIES)
+        self.vault, self.app_source = vault, app_source
+
+    async def app_credentials(self) -> ConsentApp:
+        path = app_path(self.app_source)
+        data = await self.vault.read(path) or {}
+        missing = [f for f in APP_FIELDS if not isinstance(data.get(f), str) or not data[f]]
+        if missing:
+            raise AppNotConfigured(f"eBay's app at {path} lacks {', '.join(missing)}")
+        client_id, secret, name, callback = (str(data[f]) for f in APP_FIELDS)
+        return ConsentApp(client_id, secret, name, callback, self.app_source)
+
+    async def store(self, credentials: seam.AccountCredentials) -> str:
+        app = await self.app_credentials()
+        path = tenant_path(credentials.tenant_id)
+        await self.vault.write(path, {
+            "user_id": credentials.seller_id, "refresh_token": credentials.refresh_token,
+            "client_id": app.application_id, "app_source": self.app_source,
+            "marketplace_id": credentials.marketplace_id, "created_at": credentials.created_at,
+        })  # fmt: skip
+        return path
+
+    async def check(self, tenant_id: str) -> ConsentAccount:
+        data = await self.vault.read(tenant_path(tenant_id)) or {}
+        if not all(data.get(f) for f in ("user_id", "refresh_token", "client_id")):
+            raise AccountCredentialsMissing(f"no eBay consent of {tenant_id} in Vault")
+        return ConsentAccount(tenant_id, str(data["refresh_token"]), str(data["user_id"]),
+                              str(data.get("marketplace_id", "")), "GLOBAL",
+                              str(data.get("created_at", "")))  # fmt: skip
+
+    async def delete(self, tenant_id: str) -> None:
+        """The consent, and the token kept beside it for every process."""
+        await self.vault.delete(tenant_path(tenant_id))
+        await self.vault.delete(token_path(tenant_path(tenant_id)))
+
+
+# --- the code exchange ---------------------------------------------------------------------
+# The token endpoint's failures are the seam's redirect flow's: an error code (RFC 6749)
+# ``invalid_grant`` is GrantInvalid, another GrantRefused, an endpoint that does not
+# answer TokenEndpointUnavailable.
+
+
+class _Refused(GrantRefused):
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"eBay refused the grant ({code}): {detail}")
+        self.code = code
+
+
+class _Invalid(GrantInvalid, _Refused):
+    pass
+
+
+def _refusal(call: str, status: int, document: Any) -> Exception:
+    error = document.get("error") if isinstance(document, dict) else None
+    code = error if isinstance(error, str) else f"http_{status}"
+    return (_Invalid if code == "invalid_grant" else _Refused)(code, f"{call}: HTTP {status}")
+
+
+def _unavailable(call: str, reason: str, *, retry_after: float | None = None) -> Exception:
+    return TokenEndpointUnavailable(f"eBay ({call}) {reason}")
+
+
+TOKEN_SPEC = kit.ApiSpec(NAME, log, kit.CallErrors(
+    unavailable=_unavailable, unreadable=_unavailable, outcome_unknown=_unavailable,
+    refused=lambda call, status, detail: _Refused(f"http_{status}", detail),
+    credentials_refused=lambda detail: _Refused("invalid_client", detail),
+), kit.Refusals(error=_refusal), max_response_bytes=64 << 10)  # fmt: skip
+
+
+class _Tokens(msgspec.Struct):
+    access_token: str
+    refresh_token: str | None = None
+
+
+class CodeGrant:
+    """The seam's ``CodeExchange``: the code traded for tokens at the token endpoint, our
+    app's id and secret as HTTP Basic and its RuName as ``redirect_uri``, then the Identity
+    API's ``getUser`` asked whose they are with the access token just given."""
+
+    def __init__(self, settings: EbayFlowSettings) -> None:
+        cacert = settings.token_cacert
+        verify = ssl.create_default_context(cafile=cacert) if cacert else True
+        self.http = httpx.AsyncClient(timeout=10.0, verify=verify)
+        self.settings = settings
+
+    async def exchange_code(self, app: seam.RedirectApp, code: str, redirect_uri: str) -> Granted:
+        mine, endpoint = ours(app), self.settings.token_endpoint
+        pair = base64.b64encode(f"{mine.application_id}:{mine.client_secret}".encode()).decode()
+        token = kit.Requester(TOKEN_SPEC, kit.HeaderAuth({}), self.http, endpoint)
+        form = urlencode({"grant_type": "authorization_code", "code": code,
+                          "redirect_uri": mine.redirect_name}).encode()  # fmt: skip
+        basic = {"Authorization": f"Basic {pair}"}
+        granted: _Tokens = await token.token(endpoint, form, shape=_Tokens, headers=basic)
+        bearer = kit.HeaderAuth(
+            {"Authorization": f"Bearer {granted.access_token}"}, secrets=(granted.access_token,)
+        )
+        identity = f"{self.settings.identity_url}/commerce/identity/v1/"
+        user: _User = await kit.Requester(TOKEN_SPEC, bearer, self.http, identity).request(
+            "GET", "user/", name="getUser", shape=_User
+        )
+        return Granted(granted.refresh_token, user.user_id)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()

@@ -32,7 +32,7 @@ from keybuzz_shared.connectors.kit.json_answers import (
     read_as,
     reader,
 )
-from keybuzz_shared.connectors.kit.listing import Listing
+from keybuzz_shared.connectors.kit.listing import KeyedPages, Listing
 from keybuzz_shared.connectors.kit.orders import (
     ListedOrders,
     OrderIdPattern,
@@ -63,6 +63,7 @@ __all__ = [
     "DeclaredRelay",
     "DeclaredReplies",
     "HeaderAuth",
+    "KeyedPages",
     "KitSession",
     "ListedOrders",
     "Listing",

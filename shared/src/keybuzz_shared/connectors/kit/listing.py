@@ -7,13 +7,16 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Generic, Protocol, TypeAlias, TypeVar
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeAlias, TypeVar
 
 import msgspec
 
-from keybuzz_shared.connectors.seam import Page, cursor_of, read_each, state_of
+from keybuzz_shared.connectors.seam import CallRefused, Page, cursor_of, read_each, state_of
 from keybuzz_shared.spent_calls import listing_stopped
+
+if TYPE_CHECKING:  # the requester pages with this module's rules: no import at run time
+    from keybuzz_shared.connectors.kit.requester import Requester
 
 # --- where every listing stops -------------------------------------------------------------
 # Whatever its paging (offsets, tokens, links, page numbers), a listing stops at a
@@ -642,6 +645,98 @@ def earlier(
     return legacy
 
 
+# --- pages holding their items under a key --------------------------------------------------
+# Many JSON APIs answer a listing's page as an object: its items under a key of its own
+# (``results``, ``orders``), ``next`` naming the following page when there is one. Such a
+# listing is declared (``KeyedPages``), and the kit reads its pages (an answer without its
+# list is the marketplace's unreadable answer, naming the call) and makes its call by page
+# number (``numbered``) or by offset (``offsets``, a ``Seek`` by links, each link the next
+# page's offset), or reads it whole (``every``).
+
+# A listing read whole asks no window: its query is the caller's alone.
+NO_WINDOW = datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class KeyedPages:
+    """``GET <path>`` on ``client``, each page's items under ``key``; ``operation``: the
+    call's name where the marketplace names it (else ``GET <path>``); ``key_optional``: a
+    page with no item may leave the key out."""
+
+    client: Requester
+    path: str
+    key: str = "results"
+    operation: str = ""
+    key_optional: bool = False
+
+    @property
+    def call(self) -> str:
+        return self.operation or f"GET {self.path.lstrip('/')}"
+
+    def items(self, body: Any) -> tuple[list[Any], bool]:
+        """A page's items (``body``, the answer), and whether the marketplace says a next
+        page follows (never after a page that listed nothing)."""
+        found = (
+            body.get(self.key, [] if self.key_optional else None)
+            if isinstance(body, dict)
+            else None
+        )
+        if not isinstance(found, list):
+            raise self.client.errors.unreadable(self.call, f"no list of {self.key} in the page")
+        return found, follows(self.call, found, bool(body.get("next")))
+
+    async def get(self, query: dict[str, str]) -> tuple[list[Any], bool]:
+        """The page ``query`` asks: its items and whether a next one follows."""
+        get, path = self.client.get_json, self.path  # a call the marketplace names: by it
+        body = await (
+            get(path, query, operation=self.operation) if self.operation else get(path, query)
+        )
+        return self.items(body)
+
+    def numbered(self, *, most: int | None = None, shrinks: bool = False) -> Fetch[bool]:
+        """The ``Fetch`` of a listing by page number. ``most``: the page's size, a page
+        holding more the marketplace's unreadable answer; ``shrinks``: a 404 past the first
+        page is a page past the last one (the listing holds fewer items than when ``next``
+        was said), its end."""
+
+        async def fetch(query: dict[str, str], link: str | None) -> tuple[list[Any], bool]:
+            try:
+                items, more = await self.get(query)
+            except CallRefused as exc:
+                if not shrinks or exc.status != 404 or query.get("page", "1") == "1":
+                    raise
+                return [], False
+            if most is not None and len(items) > most:
+                raise self.client.errors.unreadable(
+                    self.call, f"{len(items)} items on a page of {most}"
+                )
+            return items, more
+
+        return fetch
+
+    def offsets(self, size: int) -> Fetch[str | None]:
+        """The ``Fetch`` of a listing by ``limit`` and ``offset`` (``size`` items a page)
+        for the kit's ``Seek`` by links: a page's link is its offset (none: the first), the
+        next page's offset its next link while the marketplace says one follows."""
+
+        async def fetch(query: dict[str, str], link: str | None) -> tuple[list[Any], str | None]:
+            offset = int(link or "0")
+            items, more = await self.get({**query, "limit": str(size), "offset": str(offset)})
+            return items, str(offset + size) if more else None
+
+        return fetch
+
+    async def every(
+        self, query: dict[str, str], *, size: int, most: int | None = None
+    ) -> list[Any]:
+        """The items of every page by offset asked with ``query`` (``most`` pages at most,
+        else ``MAX_PAGES``); a page repeating the one before ends it."""
+        listing = Listing(Seek[Any](), lambda _low, _high: query, self.offsets(size),
+                          name=self.call)  # fmt: skip
+        start = listing.start(NO_WINDOW, None, updated=True)
+        return list((await listing.every(start, lambda raw: (tuple(raw), ()), most=most)).items)
+
+
 # --- the listing and its parts --------------------------------------------------------------
 # A listing's parts are reached through it (``kit.Listing.Offsets``), not beside it: the
 # paging strategies it takes, the types of its call and of a page's read, and what builds
@@ -656,7 +751,7 @@ class Listing(_Listing[T, S, M]):
     """One listing of an endpoint, declared: its strategy (``paging``: ``Listing.Seek``,
     ``.Offsets``, ``.PageNumbers``, ``.SeekToken``, ``.Renumbered``), how its window becomes
     the query (``query``: ``Listing.window_query``) and its call (``fetch``, a
-    ``Listing.Fetch``; ``Listing.follows``: whether a page after one is asked). ``legacy``:
+    ``Listing.Fetch``). ``legacy``:
     a cursor an earlier version handed out as its state, None for any other (a cursor a
     caller keeps across a restart; ``Listing.earlier``); ``name``: the listing as a stopped
     one is said (its call), its paging's by default. A page's items are read by a
@@ -672,4 +767,3 @@ class Listing(_Listing[T, S, M]):
     window_query = staticmethod(window_query)
     earlier = staticmethod(earlier)
     logged_each = staticmethod(logged_each)
-    follows = staticmethod(follows)
