@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import httpx
 import msgspec
+import pytest
 from keybuzz_sandbox.double_kit.admin import admin_router, forward, known
 from keybuzz_sandbox.double_kit.draws import rng
 from keybuzz_sandbox.double_kit.history import Lifecycle, shipping_path
+from keybuzz_sandbox.double_kit.model_structs import model_structs
 from keybuzz_sandbox.double_kit.tokens import Issued
 from litestar import Litestar, get
 from litestar.params import FromPath
@@ -65,6 +67,22 @@ def test_issued_tokens_expire_are_withdrawn_and_codes_redeem_once() -> None:
     assert set(tokens.grants) == {"b", "c"}
     assert tokens.withdraw(lambda grant: grant.shop == "demo") == 1
     assert tokens.redeem("b") == _Grant("bench", 1_100.0) and tokens.redeem("b") is None
+
+
+def test_a_struct_read_from_a_model_takes_its_fields_alone_and_requires_its_required() -> None:
+    schemas = {
+        "Money": {"properties": {"CurrencyCode": {}, "Amount": {}}, "required": ["Amount"]},
+    }
+    (money,) = model_structs(schemas, "Money")
+    assert msgspec.json.encode(money(Amount="9.90")) == b'{"Amount":"9.90"}'  # None: absent
+    assert msgspec.json.decode(msgspec.json.encode(money(Amount="0", CurrencyCode="EUR"))) == {
+        "CurrencyCode": "EUR",  # the model's order
+        "Amount": "0",
+    }
+    with pytest.raises(TypeError, match="Currency"):
+        money(Amount="1", Currency="EUR")  # a field the model does not name
+    with pytest.raises(TypeError, match="Amount"):
+        money(CurrencyCode="EUR")  # a required one left out
 
 
 def test_an_orders_life_is_drawn_the_same_and_read_at_any_moment() -> None:
