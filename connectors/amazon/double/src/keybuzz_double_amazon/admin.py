@@ -228,40 +228,28 @@ def _set_sender(
     return Response(b"", status_code=204)
 
 
+def sender_routes(sb: AmazonDouble, blocked: bool) -> list[Any]:
+    """A seller's approved (or blocked) senders: listed, added, removed."""
+    path = f"/sellers/{{seller_id:str}}/{'blocked' if blocked else 'approved'}-senders"
+
+    @get(path, sync_to_thread=False)
+    def listed(seller_id: FromPath[str]) -> Response[bytes]:
+        return _sender_list(sb, seller_id, blocked)
+
+    @post(path, sync_to_thread=False)
+    def add(seller_id: FromPath[str], data: JSONBody[SenderRequest]) -> Response[bytes]:
+        return _set_sender(sb, seller_id, data.address, blocked, listed=True)
+
+    # status_code: the Response says 204, or 4xx
+    @delete(path + "/{address:str}", sync_to_thread=False, status_code=200)
+    def remove(seller_id: FromPath[str], address: FromPath[str]) -> Response[bytes]:
+        return _set_sender(sb, seller_id, address, blocked, listed=False)
+
+    return [listed, add, remove]
+
+
 def reply_admin_routes(sb: AmazonDouble) -> list[Any]:
     """Messaging permissions, buyers' opt-out and inboxes, refused replies (reply_relay.py)."""
-
-    @get("/sellers/{seller_id:str}/approved-senders", sync_to_thread=False)
-    def approved(seller_id: FromPath[str]) -> Response[bytes]:
-        return _sender_list(sb, seller_id, blocked=False)
-
-    @post("/sellers/{seller_id:str}/approved-senders", sync_to_thread=False)
-    def approve(seller_id: FromPath[str], data: JSONBody[SenderRequest]) -> Response[bytes]:
-        return _set_sender(sb, seller_id, data.address, blocked=False, listed=True)
-
-    @delete(
-        "/sellers/{seller_id:str}/approved-senders/{address:str}",
-        sync_to_thread=False,
-        status_code=200,  # the Response says 204, or 4xx
-    )
-    def unapprove(seller_id: FromPath[str], address: FromPath[str]) -> Response[bytes]:
-        return _set_sender(sb, seller_id, address, blocked=False, listed=False)
-
-    @get("/sellers/{seller_id:str}/blocked-senders", sync_to_thread=False)
-    def blocked(seller_id: FromPath[str]) -> Response[bytes]:
-        return _sender_list(sb, seller_id, blocked=True)
-
-    @post("/sellers/{seller_id:str}/blocked-senders", sync_to_thread=False)
-    def block(seller_id: FromPath[str], data: JSONBody[SenderRequest]) -> Response[bytes]:
-        return _set_sender(sb, seller_id, data.address, blocked=True, listed=True)
-
-    @delete(
-        "/sellers/{seller_id:str}/blocked-senders/{address:str}",
-        sync_to_thread=False,
-        status_code=200,  # the Response says 204, or 4xx
-    )
-    def unblock(seller_id: FromPath[str], address: FromPath[str]) -> Response[bytes]:
-        return _set_sender(sb, seller_id, address, blocked=True, listed=False)
 
     @put("/buyers/{alias:str}/opt-out")
     async def opt_out(alias: FromPath[str], data: JSONBody[OptOutRequest]) -> Response[bytes]:
@@ -308,12 +296,8 @@ def reply_admin_routes(sb: AmazonDouble) -> list[Any]:
         sb.replies.set_faults(RelayFaults())
 
     return [
-        approved,
-        approve,
-        unapprove,
-        blocked,
-        block,
-        unblock,
+        *sender_routes(sb, blocked=False),
+        *sender_routes(sb, blocked=True),
         opt_out,
         inbox,
         refused,
