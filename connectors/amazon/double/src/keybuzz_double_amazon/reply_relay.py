@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import mimetypes
 import re
 import unicodedata
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage, Message
@@ -33,15 +32,13 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from keybuzz_sandbox.double_kit.bounces import Bounces, Refused, bounce_report, send_bounce
-from keybuzz_sandbox.smtp_servers import relay_listening, serving_smtp
+from keybuzz_sandbox.smtp_servers import relay_listening, serving_relay
 
 from .reply_state import Attachment, Buyer, InboxMessage, RefusedReply
 from .seed import SellerSpec
 
 if TYPE_CHECKING:
     from .double import AmazonDouble
-
-log = logging.getLogger(__name__)
 
 SUPPORTED_EXTENSIONS = (".pdf", ".jpg", ".jpeg", ".png", ".gif", ".txt", ".doc", ".docx")
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024  # decoded attachments of one message, in total
@@ -425,21 +422,14 @@ def _inbox_message(reply: Reply, buyer: Buyer, order_on_thread: str | None) -> I
 listening_at = relay_listening("amazon")
 
 
-@contextlib.asynccontextmanager
-async def serving_reply_relay(sb: AmazonDouble) -> AsyncIterator[None]:
+def serving_reply_relay(sb: AmazonDouble) -> contextlib.AbstractAsyncContextManager[None]:
     """Serve the reply relay while the web application runs (in its lifespan)."""
     handler = ReplyHandler(sb)
-    async with serving_smtp(
+    return serving_relay(
+        sb,
         handler,
-        host=sb.settings.reply_smtp_host,
-        port=sb.settings.reply_smtp_port,
         hostname="relay.marketplace.amazon.com",
         ident="Amazon Buyer-Seller Messaging relay (KeyBuzz sandbox)",
         max_bytes=MAX_MESSAGE_BYTES,
         stopping=lambda: handler.bounces.drain(grace_seconds=5.0),
-    ) as sb.reply_smtp_port:
-        log.info("reply relay on %s:%d", sb.settings.reply_smtp_host, sb.reply_smtp_port)
-        try:
-            yield
-        finally:
-            sb.reply_smtp_port = None
+    )

@@ -11,7 +11,6 @@ alias's thread (``GET /_sandbox/manomano/threads/{alias}``)."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
@@ -23,7 +22,7 @@ from typing import Any
 import aiosmtplib
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from keybuzz_sandbox.double_kit.bounces import Bounces, Refused, bounce_report, send_bounce
-from keybuzz_sandbox.smtp_servers import relay_listening, serving_smtp
+from keybuzz_sandbox.smtp_servers import relay_listening, serving_relay
 
 from .env import BUYER_DOMAIN, SUPPORT_ADDRESS, ManoManoDoubleSettings
 
@@ -162,20 +161,13 @@ async def deliver(raw: bytes, to: str, mx: tuple[str, int]) -> None:
 listening_at = relay_listening("manomano")
 
 
-@contextlib.asynccontextmanager
-async def serving(relay: Relay) -> AsyncIterator[None]:
+def serving(relay: Relay) -> contextlib.AbstractAsyncContextManager[None]:
     """The reply relay (SMTP) while the web application runs."""
-
-    async with serving_smtp(
+    return serving_relay(
+        relay,
         Handler(relay),
-        host=relay.settings.reply_smtp_host,
-        port=relay.settings.reply_smtp_port,
         hostname="relay.manomano.com",
         ident="ManoMano relay (KeyBuzz sandbox)",
         max_bytes=MAX_MESSAGE_BYTES,
         stopping=lambda: relay.bounces.drain(grace_seconds=0.0),
-    ) as relay.reply_smtp_port:
-        try:
-            yield
-        finally:
-            relay.reply_smtp_port = None
+    )
