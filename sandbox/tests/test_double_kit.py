@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import msgspec
 import pytest
-from keybuzz_sandbox.double_kit.admin import admin_router, forward, known
+from keybuzz_sandbox.double_kit.admin import admin_router, forward, known, settings_handlers
 from keybuzz_sandbox.double_kit.draws import rng
 from keybuzz_sandbox.double_kit.history import Lifecycle, shipping_path
 from keybuzz_sandbox.double_kit.model_structs import model_structs
@@ -40,6 +40,34 @@ async def test_an_admin_lookup_of_nothing_is_a_404_and_a_clock_moved_back_a_400(
     assert (missing.status_code, missing.json()) == (404, {"error": "unknown shop 8"})
     assert (ahead.status_code, ahead.json()) == (200, {"advanced": 60})
     assert (back.status_code, back.json()) == (400, {"error": "seconds must be > 0"})
+
+
+class _Lag(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    lag_seconds: float = 1.0
+
+    def problems(self) -> list[str]:
+        return [] if 0 <= self.lag_seconds <= 900 else ["lagSeconds must be between 0 and 900"]
+
+
+async def test_a_doubles_settings_are_read_replaced_when_sound_and_reset() -> None:
+    held = [_Lag()]
+    handlers = settings_handlers("/lag", _Lag, lambda: held[-1], held.append)
+    app = Litestar([admin_router("/_sandbox/kit", handlers)])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as http:
+        replaced = await http.put("/_sandbox/kit/lag", json={"lagSeconds": 30})
+        refused = await http.put("/_sandbox/kit/lag", json={"lagSeconds": -1})
+        unknown = await http.put("/_sandbox/kit/lag", json={"lag": 30})
+        kept = await http.get("/_sandbox/kit/lag")
+        reset = await http.delete("/_sandbox/kit/lag")
+        after = await http.get("/_sandbox/kit/lag")
+    assert (replaced.status_code, replaced.json()) == (200, {"lagSeconds": 30.0})
+    assert (refused.status_code, refused.json()) == (
+        400,
+        {"error": "lagSeconds must be between 0 and 900"},
+    )
+    assert unknown.status_code == 400 and kept.json() == {"lagSeconds": 30.0}
+    assert reset.status_code == 204 and after.json() == {"lagSeconds": 1.0}
 
 
 class _Clock:

@@ -11,7 +11,7 @@ import msgspec
 from keybuzz_sandbox.answers import admin_error, json_answer
 from keybuzz_sandbox.clock import iso
 from keybuzz_sandbox.double_kit import admin as kit
-from keybuzz_sandbox.double_kit.admin import AdvanceRequest, forward, known
+from keybuzz_sandbox.double_kit.admin import AdvanceRequest, forward, known, settings_handlers
 from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
 from keybuzz_sandbox.faults import FaultConfig
 from litestar import Response, Router, delete, get, post, put
@@ -280,21 +280,6 @@ def reply_admin_routes(sb: AmazonDouble) -> list[Any]:
         sb.bounce_target = (data.smtp_host, data.smtp_port)
         return json_answer(data)
 
-    @get("/replies/faults", sync_to_thread=False)
-    def relay_faults() -> Response[bytes]:
-        return json_answer(sb.replies.faults_view())
-
-    @put("/replies/faults", sync_to_thread=False)
-    def set_relay_faults(data: JSONBody[RelayFaults]) -> Response[bytes]:
-        if issues := data.problems():
-            return admin_error(400, "; ".join(issues))
-        sb.replies.set_faults(data)
-        return json_answer(sb.replies.faults_view())
-
-    @delete("/replies/faults", sync_to_thread=False, status_code=204)
-    def clear_relay_faults() -> None:
-        sb.replies.set_faults(RelayFaults())
-
     return [
         *sender_routes(sb, blocked=False),
         *sender_routes(sb, blocked=True),
@@ -303,7 +288,7 @@ def reply_admin_routes(sb: AmazonDouble) -> list[Any]:
         refused,
         bounce_target,
         set_bounce_target,
-        relay_faults,
-        set_relay_faults,
-        clear_relay_faults,
+        *settings_handlers(
+            "/replies/faults", RelayFaults, sb.replies.faults_view, sb.replies.set_faults
+        ),
     ]
