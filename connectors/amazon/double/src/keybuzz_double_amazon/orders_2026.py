@@ -39,6 +39,7 @@ CHANNEL = {"MFN": "MERCHANT", "AFN": "AMAZON"}
 FROM_CHANNEL = {v: k for k, v in CHANNEL.items()}
 
 
+# The model's own definitions (every field it names, none other).
 Money, DateTimeRange = model_structs(
     model_document("orders2026")["definitions"], "Money", "DateTimeRange"
 )

@@ -127,7 +127,7 @@ def render_order(
     win = windows(book, state)
     visible = state.status not in ("Pending", "Canceled")  # no totals before payment
     return Order(
-        **_ORDER_CONSTANTS,  # type: ignore[arg-type]
+        **_ORDER_CONSTANTS,
         AmazonOrderId=facts.order_id,
         SellerOrderId=facts.order_id,
         PurchaseDate=iso(state.purchase_date),
@@ -164,7 +164,7 @@ def render_item(book: OrderBook, state: OrderState, item: ItemFacts) -> msgspec.
     vat = book.gen.marketplace.vat_rate
     zero = _money(book, 0)
     return OrderItem(
-        **_ITEM_CONSTANTS,  # type: ignore[arg-type]
+        **_ITEM_CONSTANTS,
         ASIN=item.product.asin,
         SellerSKU=item.product.sku,
         OrderItemId=item.order_item_id,
