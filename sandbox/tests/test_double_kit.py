@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import httpx
 import msgspec
-from keybuzz_sandbox.double_kit.admin import admin_router, forward, known
+import pytest
+from keybuzz_sandbox.double_kit.admin import admin_router, forward, known, settings_handlers
 from keybuzz_sandbox.double_kit.draws import rng
 from keybuzz_sandbox.double_kit.history import Lifecycle, shipping_path
+from keybuzz_sandbox.double_kit.model_structs import model_structs
 from keybuzz_sandbox.double_kit.tokens import Issued
 from litestar import Litestar, get
 from litestar.params import FromPath
@@ -40,6 +42,34 @@ async def test_an_admin_lookup_of_nothing_is_a_404_and_a_clock_moved_back_a_400(
     assert (back.status_code, back.json()) == (400, {"error": "seconds must be > 0"})
 
 
+class _Lag(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    lag_seconds: float = 1.0
+
+    def problems(self) -> list[str]:
+        return [] if 0 <= self.lag_seconds <= 900 else ["lagSeconds must be between 0 and 900"]
+
+
+async def test_a_doubles_settings_are_read_replaced_when_sound_and_reset() -> None:
+    held = [_Lag()]
+    handlers = settings_handlers("/lag", _Lag, lambda: held[-1], held.append)
+    app = Litestar([admin_router("/_sandbox/kit", handlers)])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as http:
+        replaced = await http.put("/_sandbox/kit/lag", json={"lagSeconds": 30})
+        refused = await http.put("/_sandbox/kit/lag", json={"lagSeconds": -1})
+        unknown = await http.put("/_sandbox/kit/lag", json={"lag": 30})
+        kept = await http.get("/_sandbox/kit/lag")
+        reset = await http.delete("/_sandbox/kit/lag")
+        after = await http.get("/_sandbox/kit/lag")
+    assert (replaced.status_code, replaced.json()) == (200, {"lagSeconds": 30.0})
+    assert (refused.status_code, refused.json()) == (
+        400,
+        {"error": "lagSeconds must be between 0 and 900"},
+    )
+    assert unknown.status_code == 400 and kept.json() == {"lagSeconds": 30.0}
+    assert reset.status_code == 204 and after.json() == {"lagSeconds": 1.0}
+
+
 class _Clock:
     def __init__(self) -> None:
         self.at = 1_000.0
@@ -65,6 +95,22 @@ def test_issued_tokens_expire_are_withdrawn_and_codes_redeem_once() -> None:
     assert set(tokens.grants) == {"b", "c"}
     assert tokens.withdraw(lambda grant: grant.shop == "demo") == 1
     assert tokens.redeem("b") == _Grant("bench", 1_100.0) and tokens.redeem("b") is None
+
+
+def test_a_struct_read_from_a_model_takes_its_fields_alone_and_requires_its_required() -> None:
+    schemas = {
+        "Money": {"properties": {"CurrencyCode": {}, "Amount": {}}, "required": ["Amount"]},
+    }
+    (money,) = model_structs(schemas, "Money")
+    assert msgspec.json.encode(money(Amount="9.90")) == b'{"Amount":"9.90"}'  # None: absent
+    assert msgspec.json.decode(msgspec.json.encode(money(Amount="0", CurrencyCode="EUR"))) == {
+        "CurrencyCode": "EUR",  # the model's order
+        "Amount": "0",
+    }
+    with pytest.raises(TypeError, match="Currency"):
+        money(Amount="1", Currency="EUR")  # a field the model does not name
+    with pytest.raises(TypeError, match="Amount"):
+        money(CurrencyCode="EUR")  # a required one left out
 
 
 def test_an_orders_life_is_drawn_the_same_and_read_at_any_moment() -> None:

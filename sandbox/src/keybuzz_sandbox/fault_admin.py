@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Response, delete, get, post, put
-from litestar.params import JSONBody
+from litestar import Response, delete, get, post
 
 from .answers import json_answer
+from .double_kit.admin import settings_handlers
 from .faults import FaultConfig, FaultInjector
 from .ratelimit import RateLimiter
 
@@ -17,25 +17,10 @@ from .ratelimit import RateLimiter
 def fault_handlers(injector: FaultInjector, settings: type[FaultConfig]) -> list[Any]:
     """The three handlers; PUT decodes its body as ``settings`` (unknown fields refused)."""
 
-    @get("/faults", sync_to_thread=False)
-    def read_faults() -> Response[bytes]:
-        return json_answer(injector.config)
+    def write(config: FaultConfig) -> None:
+        injector.config = config
 
-    def write_faults(data: FaultConfig) -> Response[bytes]:
-        if issues := data.problems():
-            return json_answer({"error": "; ".join(issues)}, 400)
-        injector.config = data
-        return json_answer(data)
-
-    # The body's type is the double's own settings, known only when this is called.
-    json_body: Any = JSONBody
-    write_faults.__annotations__ = {"data": json_body[settings], "return": Response[bytes]}
-
-    @delete("/faults", sync_to_thread=False, status_code=204)
-    def clear_faults() -> None:
-        injector.config = settings()
-
-    return [read_faults, put("/faults", sync_to_thread=False)(write_faults), clear_faults]
+    return settings_handlers("/faults", settings, lambda: injector.config, write)
 
 
 def retry_after_handlers(calls: list[dict[str, object]]) -> list[Any]:

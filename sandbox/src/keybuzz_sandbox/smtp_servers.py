@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiosmtpd.smtp import SMTP
+
+log = logging.getLogger(__name__)
 
 
 def stop_taking_mail(server: asyncio.Server) -> None:
@@ -58,6 +61,31 @@ async def serving_smtp(
         if stopping is not None:
             await stopping()
         await server.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def serving_relay(
+    relay: Any,
+    handler: Any,
+    *,
+    hostname: str,
+    ident: str,
+    max_bytes: int,
+    stopping: Callable[[], Awaitable[None]] | None = None,
+) -> AsyncIterator[None]:
+    """A relay double's ``serving_smtp`` on its settings' ``reply_smtp_host`` and
+    ``reply_smtp_port``, the port it is bound to kept as ``relay.reply_smtp_port`` while it
+    serves (where ``relay_listening`` reads it), None again once it stops."""
+    host, port = relay.settings.reply_smtp_host, relay.settings.reply_smtp_port
+    async with serving_smtp(
+        handler, host=host, port=port, hostname=hostname, ident=ident, max_bytes=max_bytes,
+        stopping=stopping,
+    ) as relay.reply_smtp_port:  # fmt: skip
+        log.info("%s on %s:%d", hostname, host, relay.reply_smtp_port)
+        try:
+            yield
+        finally:
+            relay.reply_smtp_port = None
 
 
 def relay_listening(part: str) -> Callable[[Any], tuple[str, int] | None]:

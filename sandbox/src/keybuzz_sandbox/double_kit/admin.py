@@ -5,13 +5,14 @@ by the router every double's admin is served on."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import msgspec
-from litestar import Request, Response, Router
+from litestar import Request, Response, Router, delete, get, put
+from litestar.params import JSONBody
 
-from keybuzz_sandbox.answers import admin_error
+from keybuzz_sandbox.answers import admin_error, json_answer
 
 T = TypeVar("T")
 
@@ -63,3 +64,31 @@ def admin_router(path: str, handlers: Sequence[Any]) -> Router:
         include_in_schema=False,
         exception_handlers={AdminRefusal: _refused},
     )
+
+
+def settings_handlers(
+    path: str, kind: type[Any], read: Callable[[], Any], write: Callable[[Any], None]
+) -> list[Any]:
+    """GET, PUT and DELETE ``path`` for a double's settings of type ``kind`` (a struct with a
+    ``problems()`` check): as ``read`` gives them, replaced by a body of that type (a
+    problem: 400 ``{"error": …}``; else what ``read`` gives now), back to ``kind()`` (204)."""
+
+    @get(path, sync_to_thread=False)
+    def read_settings() -> Response[bytes]:
+        return json_answer(read())
+
+    def replace_settings(data: Any) -> Response[bytes]:
+        if issues := data.problems():
+            return admin_error(400, "; ".join(issues))
+        write(data)
+        return json_answer(read())
+
+    # The body's type is the double's own, known only when this is called.
+    json_body: Any = JSONBody
+    replace_settings.__annotations__ = {"data": json_body[kind], "return": Response[bytes]}
+
+    @delete(path, sync_to_thread=False, status_code=204)
+    def reset_settings() -> None:
+        write(kind())
+
+    return [read_settings, put(path, sync_to_thread=False)(replace_settings), reset_settings]

@@ -11,7 +11,7 @@ import msgspec
 from keybuzz_sandbox.answers import admin_error, json_answer
 from keybuzz_sandbox.clock import iso
 from keybuzz_sandbox.double_kit import admin as kit
-from keybuzz_sandbox.double_kit.admin import AdvanceRequest, forward, known
+from keybuzz_sandbox.double_kit.admin import AdvanceRequest, forward, known, settings_handlers
 from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
 from keybuzz_sandbox.faults import FaultConfig
 from litestar import Response, Router, delete, get, post, put
@@ -228,40 +228,28 @@ def _set_sender(
     return Response(b"", status_code=204)
 
 
+def sender_routes(sb: AmazonDouble, blocked: bool) -> list[Any]:
+    """A seller's approved (or blocked) senders: listed, added, removed."""
+    path = f"/sellers/{{seller_id:str}}/{'blocked' if blocked else 'approved'}-senders"
+
+    @get(path, sync_to_thread=False)
+    def listed(seller_id: FromPath[str]) -> Response[bytes]:
+        return _sender_list(sb, seller_id, blocked)
+
+    @post(path, sync_to_thread=False)
+    def add(seller_id: FromPath[str], data: JSONBody[SenderRequest]) -> Response[bytes]:
+        return _set_sender(sb, seller_id, data.address, blocked, listed=True)
+
+    # status_code: the Response says 204, or 4xx
+    @delete(path + "/{address:str}", sync_to_thread=False, status_code=200)
+    def remove(seller_id: FromPath[str], address: FromPath[str]) -> Response[bytes]:
+        return _set_sender(sb, seller_id, address, blocked, listed=False)
+
+    return [listed, add, remove]
+
+
 def reply_admin_routes(sb: AmazonDouble) -> list[Any]:
     """Messaging permissions, buyers' opt-out and inboxes, refused replies (reply_relay.py)."""
-
-    @get("/sellers/{seller_id:str}/approved-senders", sync_to_thread=False)
-    def approved(seller_id: FromPath[str]) -> Response[bytes]:
-        return _sender_list(sb, seller_id, blocked=False)
-
-    @post("/sellers/{seller_id:str}/approved-senders", sync_to_thread=False)
-    def approve(seller_id: FromPath[str], data: JSONBody[SenderRequest]) -> Response[bytes]:
-        return _set_sender(sb, seller_id, data.address, blocked=False, listed=True)
-
-    @delete(
-        "/sellers/{seller_id:str}/approved-senders/{address:str}",
-        sync_to_thread=False,
-        status_code=200,  # the Response says 204, or 4xx
-    )
-    def unapprove(seller_id: FromPath[str], address: FromPath[str]) -> Response[bytes]:
-        return _set_sender(sb, seller_id, address, blocked=False, listed=False)
-
-    @get("/sellers/{seller_id:str}/blocked-senders", sync_to_thread=False)
-    def blocked(seller_id: FromPath[str]) -> Response[bytes]:
-        return _sender_list(sb, seller_id, blocked=True)
-
-    @post("/sellers/{seller_id:str}/blocked-senders", sync_to_thread=False)
-    def block(seller_id: FromPath[str], data: JSONBody[SenderRequest]) -> Response[bytes]:
-        return _set_sender(sb, seller_id, data.address, blocked=True, listed=True)
-
-    @delete(
-        "/sellers/{seller_id:str}/blocked-senders/{address:str}",
-        sync_to_thread=False,
-        status_code=200,  # the Response says 204, or 4xx
-    )
-    def unblock(seller_id: FromPath[str], address: FromPath[str]) -> Response[bytes]:
-        return _set_sender(sb, seller_id, address, blocked=True, listed=False)
 
     @put("/buyers/{alias:str}/opt-out")
     async def opt_out(alias: FromPath[str], data: JSONBody[OptOutRequest]) -> Response[bytes]:
@@ -292,34 +280,15 @@ def reply_admin_routes(sb: AmazonDouble) -> list[Any]:
         sb.bounce_target = (data.smtp_host, data.smtp_port)
         return json_answer(data)
 
-    @get("/replies/faults", sync_to_thread=False)
-    def relay_faults() -> Response[bytes]:
-        return json_answer(sb.replies.faults_view())
-
-    @put("/replies/faults", sync_to_thread=False)
-    def set_relay_faults(data: JSONBody[RelayFaults]) -> Response[bytes]:
-        if issues := data.problems():
-            return admin_error(400, "; ".join(issues))
-        sb.replies.set_faults(data)
-        return json_answer(sb.replies.faults_view())
-
-    @delete("/replies/faults", sync_to_thread=False, status_code=204)
-    def clear_relay_faults() -> None:
-        sb.replies.set_faults(RelayFaults())
-
     return [
-        approved,
-        approve,
-        unapprove,
-        blocked,
-        block,
-        unblock,
+        *sender_routes(sb, blocked=False),
+        *sender_routes(sb, blocked=True),
         opt_out,
         inbox,
         refused,
         bounce_target,
         set_bounce_target,
-        relay_faults,
-        set_relay_faults,
-        clear_relay_faults,
+        *settings_handlers(
+            "/replies/faults", RelayFaults, sb.replies.faults_view, sb.replies.set_faults
+        ),
     ]

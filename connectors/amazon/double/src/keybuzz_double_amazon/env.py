@@ -43,15 +43,8 @@ class FaultSettings(msgspec.Struct, kw_only=True, frozen=True):
     operations: tuple[str, ...] = ()
 
     def config(self) -> FaultConfig:
-        """The fault injector's settings these start it with."""
-        return FaultConfig(
-            error_rate=self.error_rate,
-            error_statuses=list(self.error_statuses),
-            latency_ms=self.latency_ms,
-            malformed_rate=self.malformed_rate,
-            malformed_kind=self.malformed_kind,
-            operations=list(self.operations),
-        )
+        """The fault injector's settings these start it with (the same names)."""
+        return msgspec.convert(self, FaultConfig, from_attributes=True)
 
 
 class AmazonDoubleSettings(msgspec.Struct, kw_only=True, frozen=True):

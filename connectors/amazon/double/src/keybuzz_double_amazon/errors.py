@@ -6,17 +6,13 @@ from __future__ import annotations
 import uuid
 
 import msgspec
+from keybuzz_sandbox.double_kit.model_structs import model_structs
 from litestar import Response
 
+from .models import model_document
 
-class ErrorItem(msgspec.Struct, omit_defaults=True):
-    code: str
-    message: str
-    details: str | None = None  # None: omitted, as in Amazon's 429 bodies
-
-
-class ErrorBody(msgspec.Struct):
-    errors: list[ErrorItem]
+# The models' Error: code and message, details left out when None (Amazon's 429 bodies).
+(ErrorItem,) = model_structs(model_document("ordersV0")["definitions"], "Error")
 
 
 class SpApiError(Exception):
@@ -25,12 +21,12 @@ class SpApiError(Exception):
     ) -> None:
         super().__init__(message)
         self.status = status
-        self.item = ErrorItem(code, message, details)
+        self.item = ErrorItem(code=code, message=message, details=details)
         # Amazon's gateway names some errors in x-amzn-ErrorType (not all of them).
         self.error_type = error_type
 
     def body(self) -> bytes:
-        return msgspec.json.encode(ErrorBody([self.item]))
+        return msgspec.json.encode({"errors": [self.item]})
 
 
 ACCESS_DENIED = "Access to requested resource is denied."

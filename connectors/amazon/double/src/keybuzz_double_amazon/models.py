@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from functools import cached_property
+from functools import cache, cached_property
 from importlib import resources
 from typing import Any
 
@@ -141,13 +141,17 @@ class ApiModel:
         return Draft4Validator({"allOf": [schema], "definitions": self.definitions})
 
 
+@cache
+def model_document(api: str) -> dict[str, Any]:
+    """One API's vendored model, read once per process (never written to)."""
+    folder = resources.files("keybuzz_double_amazon") / "spapi_models"
+    document: dict[str, Any] = json.loads((folder / MODEL_FILES[api]).read_text(encoding="utf-8"))
+    return document
+
+
 class ModelRegistry:
     def __init__(self) -> None:
-        folder = resources.files("keybuzz_double_amazon") / "spapi_models"
-        self.apis: dict[str, ApiModel] = {
-            api: ApiModel(api, json.loads((folder / filename).read_text(encoding="utf-8")))
-            for api, filename in MODEL_FILES.items()
-        }
+        self.apis = {api: ApiModel(api, model_document(api)) for api in MODEL_FILES}
 
     def operation(self, api: str, operation_id: str) -> Operation:
         return self.apis[api].operations[operation_id]

@@ -12,12 +12,10 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
-import msgspec
 from keybuzz_sandbox.answers import json_answer
-from litestar import Response, Router, delete, get, put
-from litestar.params import JSONBody
+from keybuzz_sandbox.double_kit.admin import settings_handlers
+from litestar import Response, Router, get
 
 from .double import AmazonDouble
 from .errors import invalid_input, not_found, unauthorized
@@ -177,28 +175,17 @@ def notifications_admin_router(sb: AmazonDouble) -> Router:
             }
         )
 
-    @get("/faults", sync_to_thread=False)
-    def read_faults() -> Response[bytes]:
-        return json_answer(sb.notifications.faults)
-
-    @put("/faults", sync_to_thread=False)
-    def replace_faults(data: JSONBody[dict[str, Any]]) -> Response[bytes]:
-        try:
-            faults = msgspec.convert(data, DeliveryFaults)
-        except msgspec.ValidationError as exc:
-            return json_answer({"error": str(exc)}, 400)
-        if problems := faults.problems():
-            return json_answer({"error": "; ".join(problems)}, 400)
+    def write_faults(faults: DeliveryFaults) -> None:
         sb.notifications.faults = faults
-        return json_answer(faults)
-
-    @delete("/faults", status_code=204, sync_to_thread=False)
-    def clear_faults() -> None:
-        sb.notifications.faults = DeliveryFaults()
 
     return Router(
         "/_sandbox/notifications",
-        route_handlers=[overview, read_faults, replace_faults, clear_faults],
+        route_handlers=[
+            overview,
+            *settings_handlers(
+                "/faults", DeliveryFaults, lambda: sb.notifications.faults, write_faults
+            ),
+        ],
         include_in_schema=False,
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 from keybuzz_sandbox.clock import iso
+from keybuzz_sandbox.double_kit.model_structs import model_structs
 
 from .errors import invalid_input
 from .listing import (
@@ -21,6 +22,7 @@ from .listing import (
     window_query,
     windows,
 )
+from .models import model_document
 from .order_book import OrderBook, OrderQuery, OrderState
 from .roles import Roles
 from .seed import ItemFacts
@@ -37,18 +39,10 @@ CHANNEL = {"MFN": "MERCHANT", "AFN": "AMAZON"}
 FROM_CHANNEL = {v: k for k, v in CHANNEL.items()}
 
 
-class _Base(msgspec.Struct, kw_only=True, omit_defaults=True):
-    pass
-
-
-class Money(_Base, kw_only=True, omit_defaults=True):
-    amount: str
-    currencyCode: str  # noqa: N815 - Amazon's field names
-
-
-class DateTimeRange(_Base, kw_only=True, omit_defaults=True):
-    earliestDateTime: str  # noqa: N815
-    latestDateTime: str  # noqa: N815
+# The model's own definitions (every field it names, none other).
+Money, DateTimeRange = model_structs(
+    model_document("orders2026")["definitions"], "Money", "DateTimeRange"
+)
 
 
 class Renderer(msgspec.Struct, kw_only=True):
@@ -58,7 +52,7 @@ class Renderer(msgspec.Struct, kw_only=True):
     included: frozenset[str]
     roles: Roles  # no RDT in this API: the application's roles decide
 
-    def money(self, cents: int) -> Money:
+    def money(self, cents: int) -> msgspec.Struct:
         return Money(amount=amount(cents), currencyCode=self.book.gen.marketplace.currency)
 
     def order(self, state: OrderState) -> dict[str, object]:

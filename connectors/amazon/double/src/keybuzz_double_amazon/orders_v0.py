@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 from keybuzz_sandbox.clock import iso
+from keybuzz_sandbox.double_kit.model_structs import model_structs
 
 from .errors import invalid_input, unauthorized
 from .listing import (
@@ -22,6 +23,7 @@ from .listing import (
     window_query,
     windows,
 )
+from .models import model_document
 from .order_book import OrderBook, OrderQuery, OrderState
 from .seed import ItemFacts
 from .spapi import CallContext, Reply
@@ -55,95 +57,17 @@ _NEVER_MATCHING = (
 )
 
 
-class _Base(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """omit_defaults drops the None fields (absent in Amazon's JSON); fields
-    that are always present therefore have no default."""
-
-
-class Money(_Base, kw_only=True, omit_defaults=True):
-    CurrencyCode: str
-    Amount: str
-
-
-class Address(_Base, kw_only=True, omit_defaults=True):
-    Name: str | None = None
-    AddressLine1: str | None = None
-    City: str | None = None
-    StateOrRegion: str | None = None
-    PostalCode: str | None = None
-    CountryCode: str | None = None
-    Phone: str | None = None
-    AddressType: str | None = None
-
-
-class BuyerInfo(_Base, kw_only=True, omit_defaults=True):
-    BuyerEmail: str | None = None
-    BuyerName: str | None = None
-
-
-class AutomatedShippingSettings(_Base, kw_only=True, omit_defaults=True):
-    HasAutomatedShippingSettings: bool
-
-
-class Order(_Base, kw_only=True, omit_defaults=True):
-    AmazonOrderId: str
-    SellerOrderId: str
-    PurchaseDate: str
-    LastUpdateDate: str
-    OrderStatus: str
-    FulfillmentChannel: str
-    SalesChannel: str
-    ShipServiceLevel: str
-    OrderTotal: Money | None = None
-    NumberOfItemsShipped: int
-    NumberOfItemsUnshipped: int
-    PaymentMethod: str
-    PaymentMethodDetails: list[str]
-    MarketplaceId: str
-    ShipmentServiceLevelCategory: str
-    OrderType: str
-    EarliestShipDate: str
-    LatestShipDate: str
-    EarliestDeliveryDate: str
-    LatestDeliveryDate: str
-    IsBusinessOrder: bool
-    IsPrime: bool
-    IsPremiumOrder: bool
-    IsGlobalExpressEnabled: bool
-    IsReplacementOrder: bool
-    IsSoldByAB: bool
-    IsISPU: bool
-    IsAccessPointOrder: bool
-    HasRegulatedItems: bool
-    ShippingAddress: Address | None = None
-    BuyerInfo: BuyerInfo | None = None
-    AutomatedShippingSettings: AutomatedShippingSettings | None = None
-
-
-class ProductInfo(_Base, kw_only=True, omit_defaults=True):
-    NumberOfItems: str
-
-
-class OrderItem(_Base, kw_only=True, omit_defaults=True):
-    ASIN: str
-    SellerSKU: str
-    OrderItemId: str
-    Title: str
-    QuantityOrdered: int
-    QuantityShipped: int
-    ProductInfo: ProductInfo
-    ItemPrice: Money | None = None
-    ItemTax: Money | None = None
-    ShippingPrice: Money | None = None
-    ShippingTax: Money | None = None
-    PromotionDiscount: Money | None = None
-    PromotionDiscountTax: Money | None = None
-    PromotionIds: list[str] | None = None
-    IsGift: str | None = None
-    ConditionId: str
-    ConditionSubtypeId: str
-    IsTransparency: bool
-    SerialNumberRequired: bool
+# The answers' structs are the model's own definitions (every field it names, none other).
+Money, Address, BuyerInfo, AutomatedShippingSettings, Order, ProductInfo, OrderItem = model_structs(
+    model_document("ordersV0")["definitions"],
+    "Money",
+    "Address",
+    "BuyerInfo",
+    "AutomatedShippingSettings",
+    "Order",
+    "ProductInfoDetail",
+    "OrderItem",
+)
 
 
 class ItemsPage(msgspec.Struct):
@@ -154,7 +78,7 @@ class ItemsPage(msgspec.Struct):
 # --- rendering ---------------------------------------------------------------
 
 
-def _money(book: OrderBook, cents: int) -> Money:
+def _money(book: OrderBook, cents: int) -> msgspec.Struct:
     return Money(CurrencyCode=book.gen.marketplace.currency, Amount=amount(cents))
 
 
@@ -169,7 +93,9 @@ def _phone_visible(book: OrderBook, state: OrderState, now: float) -> bool:
     return now <= windows(book, state).latest_delivery
 
 
-def render_address(book: OrderBook, state: OrderState, full: bool, now: float) -> Address | None:
+def render_address(
+    book: OrderBook, state: OrderState, full: bool, now: float
+) -> msgspec.Struct | None:
     """Without an RDT Amazon still shows where the parcel goes, not to whom."""
     if state.status not in ADDRESS_STATUSES:
         return None
@@ -185,7 +111,7 @@ def render_address(book: OrderBook, state: OrderState, full: bool, now: float) -
     )
 
 
-def render_buyer(state: OrderState) -> BuyerInfo | None:
+def render_buyer(state: OrderState) -> msgspec.Struct | None:
     # No buyer information before payment is authorised.
     if state.status == "Pending":
         return None
@@ -194,14 +120,14 @@ def render_buyer(state: OrderState) -> BuyerInfo | None:
 
 def render_order(
     book: OrderBook, state: OrderState, buyer: bool, address: bool, now: float
-) -> Order:
+) -> msgspec.Struct:
     facts, market = state.facts, book.gen.marketplace
     quantity = sum(state.quantity(i.quantity) for i in facts.items)
     shipped = quantity if state.status == "Shipped" else 0
     win = windows(book, state)
     visible = state.status not in ("Pending", "Canceled")  # no totals before payment
     return Order(
-        **_ORDER_CONSTANTS,  # type: ignore[arg-type]
+        **_ORDER_CONSTANTS,
         AmazonOrderId=facts.order_id,
         SellerOrderId=facts.order_id,
         PurchaseDate=iso(state.purchase_date),
@@ -229,7 +155,7 @@ def render_order(
     )
 
 
-def render_item(book: OrderBook, state: OrderState, item: ItemFacts) -> OrderItem:
+def render_item(book: OrderBook, state: OrderState, item: ItemFacts) -> msgspec.Struct:
     quantity = state.quantity(item.quantity)
     # Pending: no pricing, taxes, shipping charges, gift status or promotions
     # (getOrderItems' description); cancelled items carry no prices either.
@@ -238,7 +164,7 @@ def render_item(book: OrderBook, state: OrderState, item: ItemFacts) -> OrderIte
     vat = book.gen.marketplace.vat_rate
     zero = _money(book, 0)
     return OrderItem(
-        **_ITEM_CONSTANTS,  # type: ignore[arg-type]
+        **_ITEM_CONSTANTS,
         ASIN=item.product.asin,
         SellerSKU=item.product.sku,
         OrderItemId=item.order_item_id,

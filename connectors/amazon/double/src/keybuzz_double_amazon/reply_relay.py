@@ -16,26 +16,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import mimetypes
 import re
 import unicodedata
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage, Message
-from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
 from email.parser import BytesParser
-from email.utils import format_datetime, formataddr, formatdate, getaddresses, make_msgid
+from email.utils import formataddr, getaddresses
 from typing import TYPE_CHECKING, Any
 
-import aiosmtplib
 import msgspec
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from keybuzz_sandbox.smtp_servers import relay_listening, serving_smtp
+from keybuzz_sandbox.double_kit.bounces import Bounces, Refused, bounce_report, send_bounce
+from keybuzz_sandbox.smtp_servers import relay_listening, serving_relay
 
 from .reply_state import Attachment, Buyer, InboxMessage, RefusedReply
 from .seed import SellerSpec
@@ -43,15 +40,11 @@ from .seed import SellerSpec
 if TYPE_CHECKING:
     from .double import AmazonDouble
 
-log = logging.getLogger(__name__)
-
 SUPPORTED_EXTENSIONS = (".pdf", ".jpg", ".jpeg", ".png", ".gif", ".txt", ".doc", ".docx")
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024  # decoded attachments of one message, in total
 # The SMTP SIZE limit: far enough above 10 MB of base64-encoded attachments that
 # an oversized message is taken and bounced as Amazon does, not refused at DATA.
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
-BOUNCE_ATTEMPTS = 4
-BOUNCE_FIRST_DELAY = 0.5  # seconds, doubled after each failed attempt
 ORDER_ID = re.compile(r"\b\d{3}-\d{7}-\d{7}\b")
 IMPORTANT = re.compile(r"\[important\]", re.IGNORECASE)  # anywhere, any case (Amazon's rule)
 MESSAGE_ID = re.compile(r"<[^<>\s]+>")
@@ -297,71 +290,29 @@ def amazon_domain(alias: str) -> str:
 def compose_bounce(reply: Reply, refusal: Refusal, alias: str, bounce_to: str) -> MIMEMultipart:
     """An RFC 3464 delivery status notification in Amazon's words."""
     domain = amazon_domain(alias)
-    report = MIMEMultipart("report", report_type="delivery-status")
-    report["From"] = formataddr(("Amazon Seller Notifications", f"mailer-daemon@{domain}"))
-    report["To"] = bounce_to
-    report["Subject"] = "Delivery Status Notification (Failure)"
-    report["Date"] = formatdate(usegmt=True)
-    report["Message-ID"] = make_msgid(domain=domain)
-    report["Auto-Submitted"] = "auto-replied"
-    report["In-Reply-To"] = reply.message_id
-    report["References"] = reply.message_id
-    report.attach(MIMEText(_human_part(reply, refusal, alias), "plain", "utf-8"))
-    report.attach(_status_part(refusal, alias, domain))
-    report.attach(MIMEText(reply.header_block, "rfc822-headers", _charset(reply.header_block)))
-    return report
-
-
-def _human_part(reply: Reply, refusal: Refusal, alias: str) -> str:
-    return (
-        f"{refusal.explanation}\n\n"
-        f"To: {alias}\nSubject: {reply.subject}\nMessage-ID: {reply.message_id}\n"
+    human = f"To: {alias}\nSubject: {reply.subject}\nMessage-ID: {reply.message_id}\n"
+    refused = Refused(
+        recipient=alias,
+        message_id=reply.message_id,
+        headers=reply.header_block,
+        text=f"{refusal.explanation}\n\n{human}",
+        status=refusal.status,
+        diagnostic=refusal.diagnostic,
+    )
+    return bounce_report(
+        refused,
+        sender=formataddr(("Amazon Seller Notifications", f"mailer-daemon@{domain}")),
+        to=bounce_to,
+        subject="Delivery Status Notification (Failure)",
+        mta=f"relay.marketplace.{domain}",
+        references=True,
     )
 
 
-def _status_part(refusal: Refusal, alias: str, domain: str) -> MIMEBase:
-    per_message = Message()
-    per_message["Reporting-MTA"] = f"dns; relay.marketplace.{domain}"
-    per_message["Arrival-Date"] = format_datetime(datetime.now(UTC))
-    per_recipient = Message()
-    per_recipient["Final-Recipient"] = f"rfc822; {alias}"
-    per_recipient["Action"] = "failed"
-    per_recipient["Status"] = refusal.status
-    per_recipient["Diagnostic-Code"] = f"smtp; {refusal.diagnostic}"
-    status = MIMEBase("message", "delivery-status")
-    status.set_payload([per_message, per_recipient])
-    return status
-
-
-def _charset(text: str) -> str:
-    return "us-ascii" if text.isascii() else "utf-8"
-
-
-async def send_bounce(sb: AmazonDouble, bounce: MIMEMultipart, record: RefusedReply) -> None:
-    """Deliver with a null envelope sender (a bounce is never bounced), retrying a while."""
+async def bounced(sb: AmazonDouble, bounce: MIMEMultipart, record: RefusedReply) -> None:
     assert record.bounced_to is not None
-    delay = BOUNCE_FIRST_DELAY
-    for attempt in range(1, BOUNCE_ATTEMPTS + 1):
-        host, port = sb.bounce_target
-        try:
-            await aiosmtplib.send(
-                bounce,
-                sender="",
-                recipients=[record.bounced_to],
-                hostname=host,
-                port=port,
-                start_tls=False,
-                timeout=30,
-            )
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            log.warning("bounce to %s, attempt %d failed: %s", record.bounced_to, attempt, exc)
-            if attempt < BOUNCE_ATTEMPTS:
-                await asyncio.sleep(delay)
-                delay *= 2
-            continue
-        record.bounce = "sent"
-        return
-    record.bounce = "failed"
+    sent = await send_bounce(bounce, record.bounced_to, lambda: sb.bounce_target)
+    record.bounce = "sent" if sent else "failed"
 
 
 # --- the SMTP server -------------------------------------------------------------------
@@ -372,7 +323,7 @@ class ReplyHandler:
 
     def __init__(self, sb: AmazonDouble) -> None:
         self._sb = sb
-        self._bounces: set[asyncio.Task[None]] = set()
+        self.bounces = Bounces()
 
     async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -448,16 +399,7 @@ class ReplyHandler:
         self._sb.replies.refused.append(record)
         if mail_from:
             bounce = compose_bounce(reply, refusal, buyer.alias, mail_from)
-            task = asyncio.create_task(send_bounce(self._sb, bounce, record))
-            self._bounces.add(task)
-            task.add_done_callback(self._bounces.discard)
-
-    async def drain(self, grace_seconds: float) -> None:
-        """Give bounces under way a moment to go out, then cancel the rest."""
-        if self._bounces:
-            _, pending = await asyncio.wait(set(self._bounces), timeout=grace_seconds)
-            for task in pending:
-                task.cancel()
+            self.bounces.start(bounced(self._sb, bounce, record))
 
 
 def _inbox_message(reply: Reply, buyer: Buyer, order_on_thread: str | None) -> InboxMessage:
@@ -480,21 +422,14 @@ def _inbox_message(reply: Reply, buyer: Buyer, order_on_thread: str | None) -> I
 listening_at = relay_listening("amazon")
 
 
-@contextlib.asynccontextmanager
-async def serving_reply_relay(sb: AmazonDouble) -> AsyncIterator[None]:
+def serving_reply_relay(sb: AmazonDouble) -> contextlib.AbstractAsyncContextManager[None]:
     """Serve the reply relay while the web application runs (in its lifespan)."""
     handler = ReplyHandler(sb)
-    async with serving_smtp(
+    return serving_relay(
+        sb,
         handler,
-        host=sb.settings.reply_smtp_host,
-        port=sb.settings.reply_smtp_port,
         hostname="relay.marketplace.amazon.com",
         ident="Amazon Buyer-Seller Messaging relay (KeyBuzz sandbox)",
         max_bytes=MAX_MESSAGE_BYTES,
-        stopping=lambda: handler.drain(grace_seconds=5.0),
-    ) as sb.reply_smtp_port:
-        log.info("reply relay on %s:%d", sb.settings.reply_smtp_host, sb.reply_smtp_port)
-        try:
-            yield
-        finally:
-            sb.reply_smtp_port = None
+        stopping=lambda: handler.bounces.drain(grace_seconds=5.0),
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import OrderedDict, deque
+from typing import Any
 
 import msgspec
 
@@ -128,16 +129,6 @@ class FaultRefusal(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     reply: str
 
 
-class RelayFaultsView(msgspec.Struct, kw_only=True, rename="camel"):
-    """GET /_sandbox/replies/faults: what is still to be refused, and what was."""
-
-    refuse_next: int
-    stage: str
-    reply: str
-    to: str | None
-    refusals: list[FaultRefusal]
-
-
 class ReplyBook:
     """Buyers' inboxes and refused replies, in memory and bounded."""
 
@@ -151,15 +142,9 @@ class ReplyBook:
         self.faults = faults
         self.fault_refusals.clear()
 
-    def faults_view(self) -> RelayFaultsView:
-        f = self.faults
-        return RelayFaultsView(
-            refuse_next=f.refuse_next,
-            stage=f.stage,
-            reply=f.reply,
-            to=f.to,
-            refusals=list(self.fault_refusals),
-        )
+    def faults_view(self) -> dict[str, Any]:
+        """GET /_sandbox/replies/faults: what is still to be refused, and what was."""
+        return {**msgspec.to_builtins(self.faults), "refusals": list(self.fault_refusals)}
 
     def fault_for(self, stage: str, to: str, now: str) -> str | None:
         """The refusal this transaction gets, if one is due (and counts it)."""

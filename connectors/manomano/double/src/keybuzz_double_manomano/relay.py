@@ -10,31 +10,21 @@ alias's thread (``GET /_sandbox/manomano/threads/{alias}``)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
-from email.message import EmailMessage, Message
-from email.mime.base import MIMEBase
+from email.message import EmailMessage
 from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
 from email.parser import BytesParser
-from email.utils import format_datetime, formatdate, make_msgid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiosmtplib
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from keybuzz_sandbox.smtp_servers import relay_listening, serving_smtp
+from keybuzz_sandbox.double_kit.bounces import Bounces, Refused, bounce_report, send_bounce
+from keybuzz_sandbox.smtp_servers import relay_listening, serving_relay
 
 from .env import BUYER_DOMAIN, SUPPORT_ADDRESS, ManoManoDoubleSettings
-
-if TYPE_CHECKING:
-    pass
-
-log = logging.getLogger(__name__)
 
 TYPES = {
     ".pdf": "application/pdf",
@@ -57,7 +47,7 @@ class Relay:
     unreachable: set[str] = field(default_factory=set)
     reply_smtp_port: int | None = None  # bound, once it serves
     mx: tuple[str, int] | None = None  # where bounces go; None: the settings' MX
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    bounces: Bounces = field(default_factory=Bounces)
 
     def target(self) -> tuple[str, int]:
         return self.mx or (self.settings.mx_host, self.settings.mx_port)
@@ -89,30 +79,17 @@ def refusal_of(mail: EmailMessage, alias: str, relay: Relay) -> tuple[str, str] 
 
 
 def bounce(mail: EmailMessage, alias: str, status: str, why: str, to: str) -> MIMEMultipart:
-    report = MIMEMultipart("report", report_type="delivery-status")
-    report["From"] = "Mail Delivery System <mailer-daemon@relay.manomano.com>"
-    report["To"] = to
-    report["Subject"] = "Undelivered Mail Returned to Sender"
-    report["Date"] = formatdate(usegmt=True)
-    report["Message-ID"] = make_msgid(domain="relay.manomano.com")
-    report["Auto-Submitted"] = "auto-replied"
-    refused_id = str(mail.get("Message-ID", ""))
-    if refused_id:
-        report["In-Reply-To"] = refused_id
-    report.attach(MIMEText(f"{why}\n\nDestinataire : {alias}\n", "plain", "utf-8"))
-    per_message, per_recipient = Message(), Message()
-    per_message["Reporting-MTA"] = "dns; relay.manomano.com"
-    per_message["Arrival-Date"] = format_datetime(datetime.now(UTC))
-    per_recipient["Final-Recipient"] = f"rfc822; {alias}"
-    per_recipient["Action"] = "failed"
-    per_recipient["Status"] = status
-    per_recipient["Diagnostic-Code"] = f"smtp; 550 {status} {why}"
-    state = MIMEBase("message", "delivery-status")
-    state.set_payload([per_message, per_recipient])
-    report.attach(state)
-    headers = "".join(f"{k}: {v}\n" for k, v in mail.items())
-    report.attach(MIMEText(headers, "rfc822-headers", "utf-8"))
-    return report
+    refused = Refused(
+        recipient=alias,
+        message_id=str(mail.get("Message-ID", "")),
+        headers="".join(f"{k}: {v}\n" for k, v in mail.items()),
+        text=f"{why}\n\nDestinataire : {alias}\n",
+        status=status,
+        diagnostic=f"550 {status} {why}",
+    )
+    sender = "Mail Delivery System <mailer-daemon@relay.manomano.com>"
+    subject = "Undelivered Mail Returned to Sender"
+    return bounce_report(refused, sender=sender, to=to, subject=subject, mta="relay.manomano.com")
 
 
 class Handler:
@@ -150,25 +127,9 @@ class Handler:
                 }  # fmt: skip
             )
             if sender:
-                task = asyncio.create_task(
-                    self._bounce(bounce(mail, alias, status, why, sender), sender)
-                )
-                self.relay.tasks.add(task)
-                task.add_done_callback(self.relay.tasks.discard)
+                report = bounce(mail, alias, status, why, sender)
+                self.relay.bounces.start(send_bounce(report, sender, self.relay.target))
         return "250 2.0.0 OK: queued"
-
-    async def _bounce(self, report: MIMEMultipart, to: str) -> None:
-        host, port = self.relay.target()
-        for attempt in range(4):
-            try:
-                await aiosmtplib.send(
-                    report, sender="", recipients=[to], hostname=host, port=port,
-                    start_tls=False, timeout=30,
-                )  # fmt: skip
-                return
-            except (aiosmtplib.SMTPException, OSError) as exc:
-                log.warning("bounce to %s, attempt %d: %s", to, attempt + 1, exc)
-                await asyncio.sleep(0.5 * 2**attempt)
 
 
 def _entry(mail: EmailMessage, alias: str) -> dict[str, Any]:
@@ -200,24 +161,13 @@ async def deliver(raw: bytes, to: str, mx: tuple[str, int]) -> None:
 listening_at = relay_listening("manomano")
 
 
-@contextlib.asynccontextmanager
-async def serving(relay: Relay) -> AsyncIterator[None]:
+def serving(relay: Relay) -> contextlib.AbstractAsyncContextManager[None]:
     """The reply relay (SMTP) while the web application runs."""
-
-    async def stopping() -> None:
-        for task in list(relay.tasks):
-            task.cancel()
-
-    async with serving_smtp(
+    return serving_relay(
+        relay,
         Handler(relay),
-        host=relay.settings.reply_smtp_host,
-        port=relay.settings.reply_smtp_port,
         hostname="relay.manomano.com",
         ident="ManoMano relay (KeyBuzz sandbox)",
         max_bytes=MAX_MESSAGE_BYTES,
-        stopping=stopping,
-    ) as relay.reply_smtp_port:
-        try:
-            yield
-        finally:
-            relay.reply_smtp_port = None
+        stopping=lambda: relay.bounces.drain(grace_seconds=0.0),
+    )
