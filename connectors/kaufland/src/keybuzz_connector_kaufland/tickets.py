@@ -240,6 +240,16 @@ async def ticket_messages(client: kit.Requester, ticket_id: str) -> list[seam.In
     return inbox_messages_of(await ticket_of(client, ticket_id))
 
 
+async def close_ticket(client: kit.Requester, thread: seam.ThreadKey) -> None:
+    """``PATCH /tickets/{id}/close`` [official: 204, no body]; a refusal (a ticket closed for
+    good, an action Kaufland restricts) with Kaufland's reason. Closing is the same asked
+    twice: sent again after a lost answer."""
+    call = "PATCH tickets/{id}/close"
+    if not thread.id.isdigit():
+        raise client.errors.refused(call, 404, "not a ticket id")
+    await client.request("PATCH", f"tickets/{thread.id}/close", name=call, answered=False)
+
+
 def reply_refusal(reply: seam.Reply, standing: seam.ThreadStanding, now: datetime) -> str | None:
     """A ticket closed for good by Kaufland's customer service takes no message [official:
     ``/problems/tickets/finally-closed``]: refused before the reply is queued."""

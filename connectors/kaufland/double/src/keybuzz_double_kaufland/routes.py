@@ -131,6 +131,7 @@ class Seller:
     tickets: dict[str, Ticket] = field(default_factory=dict)
     units: dict[int, Unit] = field(default_factory=dict)
     sent: list[dict[str, Any]] = field(default_factory=list)
+    closed: list[str] = field(default_factory=list)  # tickets the seller closed, each time
 
 
 def iso(at: float) -> str:
@@ -366,6 +367,7 @@ def close_ticket(call: Call) -> tuple[int, Any]:
     if ticket.status == CLOSED_FINAL:
         raise Refused(400, "/problems/tickets/finally-closed", "The ticket is finally closed")
     ticket.status = "both_closed" if ticket.status == "buyer_closed" else "seller_closed"
+    call.seller.closed.append(ticket.ticket_id)
     return 204, None
 
 
@@ -579,7 +581,8 @@ def _admin(double: KauflandDouble) -> Router:
 
     @get(f"{base}/sent", sync_to_thread=False)
     def sent(key: FromPath[str]) -> Response[bytes]:
-        return json_answer({"sent": seller_of(key).sent})
+        seller = seller_of(key)
+        return json_answer({"sent": seller.sent, "closed": seller.closed})
 
     @post(f"{base}/rotate-secret", sync_to_thread=False)
     def rotate(key: FromPath[str]) -> Response[bytes]:

@@ -42,6 +42,7 @@ from keybuzz_shared.connectors.seam import (
     SessionInbox,
     ShopApi,
     ShopApiSettings,
+    ThreadClosing,
     ThreadKey,
     ThreadStanding,
     TokenStore,
@@ -218,6 +219,7 @@ class ShopConnector(ConnectorDefaults):
         order_ids: OrderIds,
         response_window: ResponseWindow | None = None,
         response_figures: ResponseFigures | None = None,
+        thread_closing: ThreadClosing | None = None,
         mail_relay: MailRelay | None = None,
         inbound_addresses: InboundAddresses | None = None,
         redirect_flow: RedirectFlow | None = None,
@@ -232,6 +234,7 @@ class ShopConnector(ConnectorDefaults):
         self.order_ids = order_ids
         self.response_window = response_window
         self.response_figures = response_figures
+        self.thread_closing = thread_closing
         self.mail_relay = mail_relay
         self.inbound_addresses = inbound_addresses
         self._secret = secret
@@ -249,12 +252,15 @@ class ShopConnector(ConnectorDefaults):
 # The marketplace's own figure for the shop's response time over a window [since, until),
 # or over the nearest one it measures; None when it measures none close to it.
 Figure = Callable[[datetime, datetime], Awaitable[ResponseFigure | None]]
+# Closes a thread on the marketplace (the seam's ``ThreadClosing``, through the session).
+Close = Callable[[ThreadKey], Awaitable[None]]
 
 
 class KitSession(PartsSession):
     """One shop's session: its parts on its one client; ``verify`` checks its credentials
     with one call; ``figure``, where the marketplace has one, its own response figure
-    (asked by ``kit/declaration.py``'s ``SessionFigures``). ``counting`` and ``sharing``:
+    (asked by ``kit/declaration.py``'s ``SessionFigures``); ``close``, where the
+    marketplace lets the seller close a thread (``SessionClosing``). ``counting`` and ``sharing``:
     it on a marketplace that allows a call so many times a day, or a token so many times
     a day."""
 
@@ -266,10 +272,12 @@ class KitSession(PartsSession):
         *,
         verify: Callable[[], Awaitable[object]],
         figure: Figure | None = None,
+        close: Close | None = None,
     ) -> None:
         super().__init__(inbox, replies, orders)
         self._verify = verify
         self.figure = figure
+        self.close = close
 
     async def verify(self) -> None:
         await self._verify()
@@ -292,7 +300,9 @@ class _AllowanceSession(KitSession):
     ``CountsAllowanceCalls`` and ``LimitsAllowanceCalls``, from the requester's count."""
 
     def __init__(self, session: KitSession, calls: Requester) -> None:
-        super().__init__(*session.parts, verify=session.verify, figure=session.figure)
+        super().__init__(
+            *session.parts, verify=session.verify, figure=session.figure, close=session.close
+        )
         self.calls = calls
 
     def allowance_calls(self) -> int:
@@ -308,7 +318,9 @@ class _SharedTokenSession(KitSession):
     application may be granted a day."""
 
     def __init__(self, session: KitSession, token: ClientCredentials) -> None:
-        super().__init__(*session.parts, verify=session.verify, figure=session.figure)
+        super().__init__(
+            *session.parts, verify=session.verify, figure=session.figure, close=session.close
+        )
         self.token = token
 
     def share_token(self, store: TokenStore) -> None:
@@ -527,6 +539,19 @@ class SessionFigures:
         return await session.figure(since, until)
 
 
+@dataclass(frozen=True)
+class SessionClosing:
+    """The seam's ``ThreadClosing`` of a connector whose sessions carry ``close``;
+    ``label``: the marketplace, as a session without one is refused (TypeError)."""
+
+    label: str
+
+    async def close_thread(self, session: MarketplaceSession, thread: ThreadKey) -> None:
+        if not isinstance(session, KitSession) or session.close is None:
+            raise TypeError(f"not a {self.label} shop's session")
+        await session.close(thread)
+
+
 # --- shop settings -------------------------------------------------------------------------
 # The settings every shop API has are declared here, once (``ShopCallSettings``): a
 # connector's settings name their ``PREFIX`` and each is read from ``<PREFIX>_<NAME>``
@@ -656,7 +681,8 @@ class Declaration(Generic[S, C]):
     response figure, ``KitSession.figure``, which holds so long), ``mail_relay`` and
     ``inbound_addresses`` (buyers' mails through its relay, its shop API then serving
     orders and the credential check only), ``redirect_flow`` (a seller who consents on the
-    marketplace's site rather than typing credentials: no probe)."""
+    marketplace's site rather than typing credentials: no probe); ``closes_threads``: its
+    sessions close a thread (``KitSession.close``, the seam's ``ThreadClosing``)."""
 
     marketplace: str
     display_name: str
@@ -677,6 +703,7 @@ class Declaration(Generic[S, C]):
     mail_relay: MailRelay | None = None
     inbound_addresses: InboundAddresses | None = None
     redirect_flow: RedirectFlow | None = None
+    closes_threads: bool = False
 
     @property
     def named(self) -> str:
@@ -720,6 +747,7 @@ def shop_api_connector(declared: Declaration[S, C]) -> ShopConnector:
         order_ids=declared.order_ids,
         response_window=declared.response_window,
         response_figures=_figures(declared),
+        thread_closing=SessionClosing(declared.named) if declared.closes_threads else None,
         mail_relay=declared.mail_relay,
         inbound_addresses=declared.inbound_addresses,
         redirect_flow=declared.redirect_flow,
