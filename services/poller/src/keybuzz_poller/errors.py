@@ -17,7 +17,6 @@ from keybuzz_poller.replies.checks import (
 from keybuzz_poller.replies.queueing import CannotReply, ReplyTicketNotFound
 from keybuzz_poller.shops.closing import CloseNotSupported
 from keybuzz_poller.shops.closing_ports import CloseRefused
-from keybuzz_poller.shops.ports import MarketplaceAnswerInvalid, ShopKeyRefused
 from keybuzz_poller.tickets.alerts import InvalidLeadTime
 from keybuzz_poller.tickets.deadlines import InvalidResponseWindow, RuleNotOverridable
 from keybuzz_poller.tickets.queries import AttachmentNotFound, InvalidQuery, TicketNotFound
@@ -43,6 +42,4 @@ ERROR_STATUSES: ErrorStatuses = {
     # Closing a ticket on its marketplace (a marketplace down is the frame's 503).
     CloseNotSupported: 409,
     CloseRefused: 409,
-    ShopKeyRefused: 409,
-    MarketplaceAnswerInvalid: 502,
 }

@@ -11,10 +11,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
-from keybuzz_poller.shops.closing import CloseNotSupported, close_ticket
+from keybuzz_poller.shops.closing import CloseNotSupported, close_ticket, closing_part
 from keybuzz_poller.shops.closing_ports import CloseRefused, ClosingPorts, TicketToClose
 from keybuzz_poller.shops.domain import Shop
-from keybuzz_poller.shops.ports import MarketplaceUnavailable
+from keybuzz_poller.shops.ports import MarketplaceUnavailable, ShopKeyRefused
 from keybuzz_poller.tickets.queries import TicketNotFound
 from keybuzz_shared.connectors.seam import MarketplaceSession, ThreadClosing, ThreadKey
 from keybuzz_shared.uow import StoreUnit
@@ -181,3 +181,23 @@ async def test_another_tenants_ticket_is_not_found() -> None:
     with pytest.raises(TicketNotFound):
         await close_ticket(ports, TENANT, "43")
     assert marketplace.asked == []
+
+
+def test_only_a_connector_that_declares_the_part_closes() -> None:
+    assert closing_part("KAUFLAND") is not None
+    assert closing_part("AMAZON") is None
+    assert closing_part("FNAC") is None
+    assert closing_part("NOT_A_MARKETPLACE") is None
+
+
+async def test_a_refused_key_is_told_as_the_sellers_to_mend() -> None:
+    ports, tickets, marketplace = closing()
+    tickets.add("42")
+
+    async def key_refused(shop: Shop, part: ThreadClosing, thread: ThreadKey) -> None:
+        raise ShopKeyRefused("KAUFLAND refused the shop's key")
+
+    marketplace.close_thread = key_refused  # type: ignore[method-assign]
+    with pytest.raises(CloseRefused, match="connect the shop again"):
+        await close_ticket(ports, TENANT, "42")
+    assert not tickets.closed("42")

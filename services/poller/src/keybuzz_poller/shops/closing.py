@@ -9,8 +9,9 @@ from __future__ import annotations
 from keybuzz_shared.connectors.registry import UnknownMarketplace, connector_for
 from keybuzz_shared.connectors.seam import ThreadClosing
 
-from keybuzz_poller.shops.closing_ports import ClosingPorts
+from keybuzz_poller.shops.closing_ports import CloseRefused, ClosingPorts
 from keybuzz_poller.shops.domain import Shop, thread_of
+from keybuzz_poller.shops.ports import ShopKeyRefused
 from keybuzz_poller.tickets.queries import TicketNotFound
 
 
@@ -43,5 +44,11 @@ async def close_ticket(ports: ClosingPorts, tenant_id: str, ticket_id: str) -> N
                 f"{ticket.marketplace} does not let a ticket be closed from KeyBuzz: "
                 "close it on the marketplace"
             )
-        await ports.marketplaces.close_thread(Shop(tenant_id, ticket.marketplace), part, thread)
+        shop = Shop(tenant_id, ticket.marketplace)
+        try:
+            await ports.marketplaces.close_thread(shop, part, thread)
+        except ShopKeyRefused:  # the seller's to mend, not an outage
+            raise CloseRefused(
+                f"{ticket.marketplace} refused the shop's key: connect the shop again"
+            ) from None
         await unit.store.mark_closed(tenant_id, ticket_id)
