@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -131,3 +132,65 @@ async def test_the_connector_reads_tickets_across_storefronts_and_replies_once(s
             await probe(client, fields)
         assert not isinstance(held.value, CredentialsRefused) and held.value.retry_after == 300
     assert sorted({re.sub(r"\.[0-9]+", "", p) for p in checked.problems}) == []
+
+
+async def walk(list_page: Any) -> tuple[list[Any], Any]:
+    """Every page of a listing: its orders and the last page's ``complete_until``."""
+    orders: list[Any] = []
+    cursor = None
+    while True:
+        page = await list_page(cursor)
+        orders += page.items
+        if page.next_cursor is None:
+            return orders, page.complete_until
+        cursor = page.next_cursor
+
+
+async def test_the_connector_reads_orders_storefront_by_storefront(serve: Any) -> None:  # noqa: F811
+    """Created orders (``/orders``) and changed ones (``/order-units`` by their last change)
+    asked one storefront a call, each order once, its units its lines (cents as euros)."""
+    sandbox = await serve(SandboxConfig(doubles=(KauflandDoubleSettings(),)))
+    root = str(sandbox.base_url).rstrip("/")
+    seller = (await sandbox.get("/_sandbox/kaufland/shops")).json()[2]
+    api = KauflandSettings.from_environment({"KAUFLAND_API_URL": f"{root}/kaufland/v2"}).shop_api(
+        KAUFLAND
+    )
+    assert api is not None
+    fields = {"client_key": seller["clientKey"], "secret_key": seller["secretKey"]}
+    asked: list[httpx.URL] = []
+    checked = Checked()
+
+    async def record(request: httpx.Request) -> None:
+        asked.append(request.url)
+
+    hooks = {"request": [record], "response": [checked]}
+    async with httpx.AsyncClient(timeout=30, event_hooks=hooks) as http:
+        client = client_of(
+            Opening(fields, http, api, {"files": FileLinks([root], inside_allowed=True)})
+        )
+        orders = session_of(client).parts[2]
+        now = datetime.now(UTC)
+        created, _ = await walk(
+            lambda c: orders.orders_created(start=now - timedelta(days=10), end=now, cursor=c)
+        )
+        assert {o.sales_channel for o in created} == set(seller["storefronts"])
+        assert len({o.external_id for o in created}) == len(created) >= len(seller["storefronts"])
+        line = created[0].lines[0]
+        assert line.unit_price == Decimal("24.99") and line.quantity == 1
+        assert {o.lines[0].currency for o in created if o.sales_channel == "pl"} == {"PLN"}
+        listed = [u for u in asked if u.path.endswith(("/orders", "/order-units"))]
+        assert listed and all(u.params.get("storefront") in seller["storefronts"] for u in listed)
+
+        shipped = created[-1]
+        changed = await sandbox.post(
+            f"/_sandbox/kaufland/shops/{seller['clientKey']}/units/{shipped.lines[0].line_id}",
+            json={"status": "sent"},
+        )
+        assert changed.status_code == 200, changed.text
+        fresh, until = await walk(lambda c: orders.orders(since=datetime.now(UTC), cursor=c))
+        assert [(o.external_id, o.status) for o in fresh] == [(shipped.external_id, "SHIPPED")]
+        assert until is not None
+        units = [u for u in asked if u.path.endswith("/order-units")]
+        assert {u.params["storefront"] for u in units} == set(seller["storefronts"])
+        assert {u.params["sort"] for u in units} == {"ts_updated:desc"}
+    assert checked.problems == []

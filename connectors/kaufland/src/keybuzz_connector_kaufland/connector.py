@@ -114,7 +114,7 @@ def session_of(client: kit.Requester, api: ShopApiSettings | None = None) -> kit
     return kit.KitSession(
         TicketInbox(client, LIMITS.page_size),
         ticket_replies(client, LIMITS),
-        UnitOrders(client).listed(),
+        UnitOrders(client, lambda: storefronts(client)).listed(),
         verify=lambda: storefronts(client),
         close=lambda thread: close_ticket(client, thread),
     )
