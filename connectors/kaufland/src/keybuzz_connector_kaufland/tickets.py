@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
@@ -21,9 +21,6 @@ LABEL = "Kaufland"
 LIST_LIMIT = 30  # GET /tickets' most a page [official]
 OVERLAP = 3  # places each next page starts early (tickets moved down by a change)
 EMBEDDED = {"embedded": "messages,files,order_units"}
-# A ticket's id is 001 and digits [official pattern ^001\d+$]: kept in the kit's queue as
-# the number after its "00", which always starts with the 1.
-ID_PREFIX = "00"
 SENDERS: dict[str, seam.SenderType] = {
     "buyer": "BUYER",
     "seller": "SELLER",
@@ -65,9 +62,10 @@ TOPICS: dict[str, Subject] = {
 
 
 class Listed(msgspec.Struct, frozen=True):
-    """A ticket as ``GET /tickets`` lists it."""
+    """A ticket as ``GET /tickets`` lists it: its id 001 and digits [official pattern],
+    kept with its leading zeros."""
 
-    id_ticket: str
+    id_ticket: Annotated[str, msgspec.Meta(pattern=r"^001[0-9]+$")]
     ts_updated_iso: datetime
 
 
@@ -108,19 +106,6 @@ class Ticket(msgspec.Struct, frozen=True):
     messages: list[Message] = []
     files: list[File] = []
     order_units: list[Unit] = []
-
-
-def ticket_number(ticket_id: str) -> int:
-    """A ticket's id as the kit's queue keeps it; ValueError for one off its pattern."""
-    if not (ticket_id.startswith("001") and ticket_id.isdigit() and ticket_id.isascii()):
-        raise ValueError(f"ticket {ticket_id!r}: not a Kaufland ticket id")
-    return int(ticket_id)
-
-
-def read_listed(raw: Any) -> Listed:
-    listed = kit.read_as(Listed, raw, "ticket")
-    ticket_number(listed.id_ticket)
-    return listed
 
 
 # --- the mapping to the seam --------------------------------------------------------------
@@ -201,9 +186,9 @@ class TicketInbox(kit.ReadInTurn[Listed, Ticket]):
         )  # fmt: skip
         super().__init__(
             kit.Listing(paging, query, kit.InData.pages(client, "tickets", "GetTickets")),
-            lambda raw: seam.read_each(raw, read_listed),
-            lambda t: (ticket_number(t.id_ticket), t.ts_updated_iso),
-            details=lambda number: ticket_of(client, f"{ID_PREFIX}{number}"),
+            lambda raw: seam.read_each(raw, lambda item: kit.read_as(Listed, item, "ticket")),
+            lambda t: (t.id_ticket, t.ts_updated_iso),
+            details=lambda ticket_id: ticket_of(client, ticket_id),
             messages=inbox_messages_of,
             named="ticket",
             files=lambda file, most: client.get_bytes(file.url, most),
