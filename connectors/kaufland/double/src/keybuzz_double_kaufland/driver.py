@@ -6,14 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from keybuzz_sandbox.conformance import (
-    AdminDriver,
-    DoubleShop,
-    RecipientKind,
-    ShopDriver,
-    Written,
-    answered,
-)
+from keybuzz_sandbox import conformance
+from keybuzz_sandbox.conformance import AdminDriver, DoubleShop, RecipientKind, ShopDriver, answered
 from keybuzz_sandbox.double_kit.driver import json_api_faults, sent_log, shops_of, suite_pace
 
 from keybuzz_double_kaufland import service_env
@@ -55,13 +49,13 @@ class KauflandDriver(AdminDriver):
 
     async def thread_closed_for_good(
         self, http: httpx.AsyncClient, shop: DoubleShop, text: str
-    ) -> Written:
+    ) -> conformance.Written:
         """A buyer's ticket Kaufland's customer service then closed for good: the seller
         can close it no more (``/problems/tickets/finally-closed``)."""
         opened = await self._open(http, shop, text)
         path = f"{self.admin}/shops/{shop.account}/threads/{opened['threadId']}/close"
         answered(await http.post(path, json={"by": "customer_service"}))
-        return Written(opened["messageId"], opened["orderId"])
+        return conformance.Written(opened["messageId"], opened["orderId"])
 
 
 def drivers() -> dict[str, ShopDriver]:
