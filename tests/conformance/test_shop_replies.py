@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
+import httpx
 import pytest
 from keybuzz_sandbox.conformance import (
     HELD_REPLY_SECONDS,
@@ -18,6 +19,7 @@ from keybuzz_sandbox.conformance import (
     Fault,
     RecipientKind,
     ShopDriver,
+    Written,
 )
 from keybuzz_shared.connectors.seam import Connector
 
@@ -27,9 +29,12 @@ from tests.conformance.harness import (
     Connected,
     Stack,
     connected,
+    driver_of,
     events,
     headers,
     polled_since,
+    poller_get,
+    shop_api_connectors,
     shop_status,
     tickets,
 )
@@ -163,3 +168,58 @@ async def test_a_reply_the_marketplace_shows_rewritten_is_sent_once(
         assert mine_said["body"] == text
         sent = await events(conformance, "message.sent", mine.tenant)
         assert [e["ticketMessageId"] for e in sent] == [reply_id]
+
+
+# --- closing a ticket -------------------------------------------------------------------------
+
+
+@runtime_checkable
+class ClosingDriver(Protocol):
+    """The double of a marketplace whose connector closes threads (``thread_closing``)."""
+
+    async def closed(self, http: httpx.AsyncClient, shop: DoubleShop) -> list[str]: ...
+
+    async def thread_closed_for_good(
+        self, http: httpx.AsyncClient, shop: DoubleShop, text: str
+    ) -> Written: ...
+
+
+async def close(conformance: Stack, shop: Connected, ticket_id: str) -> httpx.Response:
+    async with conformance.poller.client() as http:
+        return await http.post(f"/api/v1/tickets/{ticket_id}/close", headers=headers(shop.tenant))
+
+
+@pytest.mark.parametrize(
+    "closer",
+    [c for c in shop_api_connectors() if c.thread_closing is not None],
+    ids=lambda c: c.marketplace,
+)
+async def test_a_ticket_closed_from_our_api_is_closed_once_on_its_marketplace(
+    conformance: Stack, closer: Connector
+) -> None:
+    """Asked twice at once, then again: the marketplace is asked once and the ticket is
+    CLOSED; a ticket the marketplace no longer lets the seller close answers 409 with its
+    reason and stays OPEN. (A marketplace without the part: the unit tier,
+    ``test_ticket_closing.py``.)"""
+    driver = driver_of(closer)
+    assert isinstance(driver, ClosingDriver), f"{closer.marketplace}'s double closes no thread"
+    [shop] = await shops(conformance, driver)
+    async with connected(conformance, closer, shop) as mine:
+        first = await first_polled(conformance, mine)
+        asked = await driver.thread_for(conformance.admin, shop, "BUYER", "Fermez-le ?")
+        final = await driver.thread_closed_for_good(conformance.admin, shop, "Et celui-ci ?")
+        await stored_after(conformance, mine, final.message_id, first["lastSuccessAt"], True)
+        ticket, closed_for_good = [await ticket_of(conformance, mine, w) for w in (asked, final)]
+        answers = await asyncio.gather(*(close(conformance, mine, ticket["id"]) for _ in range(2)))
+        answers.append(await close(conformance, mine, ticket["id"]))
+        assert [a.status_code for a in answers] == [200] * 3, [a.text for a in answers]
+        assert {a.json()["status"] for a in answers} == {"CLOSED"}
+        assert len(await driver.closed(conformance.admin, shop)) == 1
+        refused = await close(conformance, mine, closed_for_good["id"])
+        assert refused.status_code == 409, refused.text
+        assert "finally closed" in refused.json()["message"], refused.text
+        again = await poller_get(
+            conformance, mine.tenant, f"/api/v1/tickets/{closed_for_good['id']}"
+        )
+        assert again["status"] == "OPEN"
+        assert len(await driver.closed(conformance.admin, shop)) == 1

@@ -1,14 +1,15 @@
 """The Kaufland double and the connector on it (a sandbox of their own): a request's
 signature verified as Kaufland's problem types say (a wrong signature, a stale time, a
 missing header), every answer of Kaufland's description's shape; the connector's check,
-tickets across storefronts, a reply recognised on the re-read ticket, a refusal's reason
-and the order a ticket names."""
+tickets across storefronts, a reply recognised on the re-read ticket, a refusal's reason,
+the order a ticket names and the orders read storefront by storefront."""
 
 from __future__ import annotations
 
 import re
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -82,7 +83,9 @@ async def test_a_request_is_answered_only_with_its_sellers_signature(serve: Any)
     }
 
 
-async def test_the_connector_reads_tickets_across_storefronts_and_replies_once(serve: Any) -> None:  # noqa: F811
+async def test_the_connector_reads_tickets_across_storefronts_and_replies_once(
+    serve: Any,
+) -> None:  # noqa: F811
     sandbox = await serve(SandboxConfig(doubles=(KauflandDoubleSettings(),)))
     root = str(sandbox.base_url).rstrip("/")
     seller = (await sandbox.get("/_sandbox/kaufland/shops")).json()[2]
@@ -91,7 +94,13 @@ async def test_the_connector_reads_tickets_across_storefronts_and_replies_once(s
     assert api is not None
     fields = {"client_key": seller["clientKey"], "secret_key": seller["secretKey"]}
     checked = Checked()
-    async with httpx.AsyncClient(timeout=30, event_hooks={"response": [checked]}) as http:
+    asked: list[httpx.URL] = []
+
+    async def record(request: httpx.Request) -> None:
+        asked.append(request.url)
+
+    hooks = {"request": [record], "response": [checked]}
+    async with httpx.AsyncClient(timeout=30, event_hooks=hooks) as http:
         client = client_of(
             Opening(fields, http, api, {"files": FileLinks([root], inside_allowed=True)})
         )
@@ -125,9 +134,53 @@ async def test_the_connector_reads_tickets_across_storefronts_and_replies_once(s
         unknown = ThreadKey(kind="DISCUSSION", id="0019999999", order_id=None)
         lost = await replies.reply(Reply(thread=unknown, in_reply_to="1", body="?"))
         assert lost.status == "FAILED"
+        await reads_orders_storefront_by_storefront(sandbox, seller, orders, asked)
         # A clock Kaufland finds off holds the shop: its keys are not taken as refused.
         client.auth._clock = lambda: time.time() - 600  # type: ignore[attr-defined]
         with pytest.raises(MarketplaceUnavailable) as held:
             await probe(client, fields)
         assert not isinstance(held.value, CredentialsRefused) and held.value.retry_after == 300
     assert sorted({re.sub(r"\.[0-9]+", "", p) for p in checked.problems}) == []
+
+
+async def walk(list_page: Any) -> tuple[list[Any], Any]:
+    """Every page of a listing: its orders and the last page's ``complete_until``."""
+    orders: list[Any] = []
+    cursor = None
+    while True:
+        page = await list_page(cursor)
+        orders += page.items
+        if page.next_cursor is None:
+            return orders, page.complete_until
+        cursor = page.next_cursor
+
+
+async def reads_orders_storefront_by_storefront(
+    sandbox: httpx.AsyncClient, seller: dict[str, Any], orders: Any, asked: list[httpx.URL]
+) -> None:
+    """Created orders (``/orders``) and changed ones (``/order-units`` by their last change)
+    asked one storefront a call, each order once, its units its lines (cents as euros)."""
+    now = datetime.now(UTC)
+    created, _ = await walk(
+        lambda c: orders.orders_created(start=now - timedelta(days=10), end=now, cursor=c)
+    )
+    assert {o.sales_channel for o in created} == set(seller["storefronts"])
+    assert len({o.external_id for o in created}) == len(created) >= len(seller["storefronts"])
+    line = created[0].lines[0]
+    assert line.unit_price == Decimal("24.99") and line.quantity == 1
+    assert {o.lines[0].currency for o in created if o.sales_channel == "pl"} == {"PLN"}
+    listed = [u for u in asked if u.path.endswith(("/orders", "/order-units"))]
+    assert listed and all(u.params.get("storefront") in seller["storefronts"] for u in listed)
+
+    shipped = created[-1]
+    changed = await sandbox.post(
+        f"/_sandbox/kaufland/shops/{seller['clientKey']}/units/{shipped.lines[0].line_id}",
+        json={"status": "sent"},
+    )
+    assert changed.status_code == 200, changed.text
+    fresh, until = await walk(lambda c: orders.orders(since=datetime.now(UTC), cursor=c))
+    assert [(o.external_id, o.status) for o in fresh] == [(shipped.external_id, "SHIPPED")]
+    assert until is not None
+    units = [u for u in asked if u.path.endswith("/order-units")]
+    assert {u.params["storefront"] for u in units} == set(seller["storefronts"])
+    assert {u.params["sort"] for u in units} == {"ts_updated:desc"}

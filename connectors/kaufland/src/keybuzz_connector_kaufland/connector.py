@@ -26,7 +26,13 @@ from keybuzz_shared.connectors.seam import (
 from keybuzz_connector_kaufland.in_data import InData
 from keybuzz_connector_kaufland.orders import UnitOrders
 from keybuzz_connector_kaufland.settings import KAUFLAND, KauflandSettings
-from keybuzz_connector_kaufland.tickets import LABEL, TicketInbox, reply_refusal, ticket_replies
+from keybuzz_connector_kaufland.tickets import (
+    LABEL,
+    TicketInbox,
+    close_ticket,
+    reply_refusal,
+    ticket_replies,
+)
 
 # The Client Key (32 characters [official], hex as the seller portal shows it [assumed]):
 # the account the connection is, not a secret (sent as it is in every request). The Secret
@@ -109,8 +115,9 @@ def session_of(client: kit.Requester, api: ShopApiSettings | None = None) -> kit
     return kit.KitSession(
         TicketInbox(client, LIMITS.page_size),
         ticket_replies(client, LIMITS),
-        UnitOrders(client).listed(),
+        UnitOrders(client, lambda: storefronts(client)).listed(),
         verify=lambda: storefronts(client),
+        close=lambda thread: close_ticket(client, thread),
     )
 
 
@@ -134,5 +141,5 @@ CONNECTOR = kit.shop_api_connector(kit.Declaration(
     KAUFLAND, LABEL, "kaufland_api", CREDENTIAL_FIELDS, LIMITS,
     view=ShopApiSettings, client=client_of, parts=session_of, probe=probe,
     settings=KauflandSettings, discussions=DISCUSSIONS, order_ids=ORDER_IDS,
-    response_window=RESPONSE_WINDOW,
+    response_window=RESPONSE_WINDOW, closes_threads=True,
 ))  # fmt: skip

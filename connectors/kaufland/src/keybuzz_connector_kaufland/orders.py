@@ -6,12 +6,13 @@ newest first [assumed: the order Kaufland's other lists take], every storefront 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import msgspec
-from keybuzz_shared.connectors import kit
+from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
@@ -83,10 +84,14 @@ def order_of(raw: Any) -> OrderSummary:
 
 
 class UnitOrders:
-    """A seller's orders through its client."""
+    """A seller's orders through its client, storefront by storefront (``storefronts``:
+    those ``GET /info/storefront`` names)."""
 
-    def __init__(self, client: kit.Requester) -> None:
+    def __init__(
+        self, client: kit.Requester, storefronts: Callable[[], Awaitable[Sequence[str]]]
+    ) -> None:
         self.client = client
+        self.storefronts = storefronts
 
     async def order(self, path: str) -> Any:
         return await InData.item(self.client, path, operation="GetOrder")
@@ -94,21 +99,32 @@ class UnitOrders:
     def by_id(self) -> kit.ListedOrders.EachById:
         return kit.ListedOrders.EachById(self.order, "orders", valid=str.isalnum)
 
-    def listing(self, start: str) -> kit.ListedOrders.OrderListing:
+    def listing(
+        self, path: str, start: str, storefront: str | None, **sort: str
+    ) -> kit.ListedOrders.OrderListing:
+        """Orders named by ``path``'s items (orders, or order units: each order read once a
+        page), newest first by ``start``."""
         paging = kit.Listing.Offsets[OrderSummary](
-            lambda o: (o.created_at, o.external_id),
+            lambda o: (o.updated_at if sort else o.created_at, o.external_id),
             size=ORDERS_PAGE, overlap=2, size_param="limit", newest_first=True,
         )  # fmt: skip
+        fixed = {"storefront": storefront, **sort} if storefront else sort
+        window = kit.Listing.window_query(start, None, kit.iso_z)
+        operation = "GetOrderUnits" if path == "order-units" else "GetOrders"
         return kit.Listing(
             paging,
-            kit.Listing.window_query(start, None, kit.iso_z),
-            self.by_id().each_listed(InData.pages(self.client, "orders", "GetOrders"), "id_order"),
+            lambda low, high: window(low, high) | fixed,
+            self.by_id().each_listed(InData.pages(self.client, path, operation), "id_order"),
         )
 
-    def listed(self) -> kit.ListedOrders:
+    def of(self, storefront: str | None) -> kit.ListedOrders:
+        """One storefront's orders: created (``/orders``), changed (``/order-units`` by
+        their last change)."""
         return kit.ListedOrders(
-            updated=self.listing("ts_units_updated_from_iso"),
-            created=self.listing("ts_created_from_iso"),
+            updated=self.listing(
+                "order-units", "ts_updated_from_iso", storefront, sort="ts_updated:desc"
+            ),
+            created=self.listing("orders", "ts_created_from_iso", storefront),
             by_id=self.by_id(),
             read=order_of,
             label=LABEL,
@@ -117,3 +133,6 @@ class UnitOrders:
             overlap=timedelta(minutes=5),
             newest_first=True,
         )
+
+    def listed(self) -> seam.OrderSource:
+        return kit.ListedOrders.each_of(self.storefronts, self.of)

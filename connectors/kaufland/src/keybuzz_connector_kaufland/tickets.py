@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
@@ -23,9 +23,6 @@ LABEL = "Kaufland"
 LIST_LIMIT = 30  # GET /tickets' most a page [official]
 OVERLAP = 3  # places each next page starts early (tickets moved down by a change)
 EMBEDDED = {"embedded": "messages,files,order_units"}
-# A ticket's id is 001 and digits [official pattern ^001\d+$]: kept in the kit's queue as
-# the number after its "00", which always starts with the 1.
-ID_PREFIX = "00"
 SENDERS: dict[str, seam.SenderType] = {
     "buyer": "BUYER",
     "seller": "SELLER",
@@ -67,9 +64,10 @@ TOPICS: dict[str, Subject] = {
 
 
 class Listed(msgspec.Struct, frozen=True):
-    """A ticket as ``GET /tickets`` lists it."""
+    """A ticket as ``GET /tickets`` lists it: its id 001 and digits [official pattern],
+    kept with its leading zeros."""
 
-    id_ticket: str
+    id_ticket: Annotated[str, msgspec.Meta(pattern=r"^001[0-9]+$")]
     ts_updated_iso: datetime
 
 
@@ -110,19 +108,6 @@ class Ticket(msgspec.Struct, frozen=True):
     messages: list[Message] = []
     files: list[File] = []
     order_units: list[Unit] = []
-
-
-def ticket_number(ticket_id: str) -> int:
-    """A ticket's id as the kit's queue keeps it; ValueError for one off its pattern."""
-    if not (ticket_id.startswith("001") and ticket_id.isdigit() and ticket_id.isascii()):
-        raise ValueError(f"ticket {ticket_id!r}: not a Kaufland ticket id")
-    return int(ticket_id)
-
-
-def read_listed(raw: Any) -> Listed:
-    listed = kit.read_as(Listed, raw, "ticket")
-    ticket_number(listed.id_ticket)
-    return listed
 
 
 # --- the mapping to the seam --------------------------------------------------------------
@@ -205,9 +190,9 @@ class TicketInbox(kit.KitSession.ReadInTurn[Listed, Ticket]):
         )  # fmt: skip
         super().__init__(
             kit.Listing(paging, query, InData.pages(client, "tickets", "GetTickets")),
-            lambda raw: seam.read_each(raw, read_listed),
-            lambda t: (ticket_number(t.id_ticket), t.ts_updated_iso),
-            details=lambda number: ticket_of(client, f"{ID_PREFIX}{number}"),
+            lambda raw: seam.read_each(raw, lambda item: kit.read_as(Listed, item, "ticket")),
+            lambda t: (t.id_ticket, t.ts_updated_iso),
+            details=lambda ticket_id: ticket_of(client, ticket_id),
             messages=inbox_messages_of,
             named="ticket",
             files=lambda file, most: client.get_bytes(file.url, most),
@@ -242,6 +227,16 @@ async def post_message(client: kit.Requester, reply: seam.Reply) -> None:
 
 async def ticket_messages(client: kit.Requester, ticket_id: str) -> list[seam.InboxMessage]:
     return inbox_messages_of(await ticket_of(client, ticket_id))
+
+
+async def close_ticket(client: kit.Requester, thread: seam.ThreadKey) -> None:
+    """``PATCH /tickets/{id}/close`` [official: 204, no body]; a refusal (a ticket closed for
+    good, an action Kaufland restricts) with Kaufland's reason. Closing is the same asked
+    twice: sent again after a lost answer."""
+    call = "PATCH tickets/{id}/close"
+    if not thread.id.isdigit():
+        raise client.errors.refused(call, 404, "not a ticket id")
+    await client.request("PATCH", f"tickets/{thread.id}/close", name=call, answered=False)
 
 
 def reply_refusal(reply: seam.Reply, standing: seam.ThreadStanding, now: datetime) -> str | None:

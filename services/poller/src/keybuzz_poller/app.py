@@ -45,6 +45,7 @@ from keybuzz_poller.schemas import (
     shop_poll_status_body,
 )
 from keybuzz_poller.settings import REPLY_MAX_BODY_BYTES
+from keybuzz_poller.shops.closing import close_ticket
 from keybuzz_poller.shops.connections import calls_per_day, shop_statuses
 from keybuzz_poller.ticket_view import TicketView, ticket_view
 from keybuzz_poller.tickets import alerts, deadlines, queries, responses
@@ -375,6 +376,21 @@ class TicketController(Controller):
             ports.tickets, tenant.tenant_id, ticket_id, tenant.principal.user_id, now
         )
         return await _ticket_view(ports, tenant.tenant_id, ticket_id, now)
+
+    @post(
+        "/{ticket_id:str}/close",
+        operation_id="closeTicket",
+        status_code=200,
+        summary="Close the ticket on its marketplace, then here (once: a ticket CLOSED already "
+        "is not asked again); a marketplace that cannot: 409",
+        responses={
+            409: ResponseSpec(ErrorBody, description="the marketplace cannot, or refused: why"),
+            503: ResponseSpec(ErrorBody, description="the marketplace is unavailable: retry"),
+        },
+    )
+    async def close(self, ticket_id: str, tenant: TenantContext, ports: PollerPorts) -> TicketView:
+        await close_ticket(ports.closing, tenant.tenant_id, ticket_id)
+        return await _ticket_view(ports, tenant.tenant_id, ticket_id, ports.clock())
 
     @post(
         "/{ticket_id:str}/replies",

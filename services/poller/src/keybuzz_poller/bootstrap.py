@@ -42,6 +42,8 @@ from keybuzz_poller.settings import PollerSettings
 from keybuzz_poller.shops.allowance import allowance_of
 from keybuzz_poller.shops.api_replies import send_through_api
 from keybuzz_poller.shops.api_source import ApiMessageSource
+from keybuzz_poller.shops.closing import closing_part
+from keybuzz_poller.shops.closing_ports import ClosingPorts
 from keybuzz_poller.shops.connection_ports import ShopPollingPorts
 from keybuzz_poller.shops.connections import key_refused, shop_marketplace
 from keybuzz_poller.shops.domain import Shop
@@ -49,7 +51,7 @@ from keybuzz_poller.shops.pacing import call_frequency_of
 from keybuzz_poller.shops.ports import ShopPorts, ShopReading, forgetting
 from keybuzz_poller.shops.replies import ShopReplies
 from keybuzz_poller.shops.response_figures import ShopResponseFigures
-from keybuzz_poller.shops.store import PostgresShopCalls, PostgresShopStore
+from keybuzz_poller.shops.store import PostgresClosing, PostgresShopCalls, PostgresShopStore
 from keybuzz_poller.tickets.alerts_store import PostgresAlerts
 from keybuzz_poller.tickets.ports import TicketsPorts, system_clock
 from keybuzz_poller.tickets.store import PostgresTickets
@@ -150,6 +152,11 @@ async def assemble(runtime: PollerRuntime) -> None:
             ),
             shops=shops,
             shop_polling=shop_polling,
+            closing=ClosingPorts(
+                unit_of_work=store_unit_of_work(runtime.unit_of_work, PostgresClosing),
+                marketplaces=source,
+                part_of=closing_part,
+            ),
         )
     )
 

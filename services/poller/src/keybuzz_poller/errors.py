@@ -15,6 +15,8 @@ from keybuzz_poller.replies.checks import (
     UnsupportedAttachment,
 )
 from keybuzz_poller.replies.queueing import CannotReply, ReplyTicketNotFound
+from keybuzz_poller.shops.closing import CloseNotSupported
+from keybuzz_poller.shops.closing_ports import CloseRefused
 from keybuzz_poller.tickets.alerts import InvalidLeadTime
 from keybuzz_poller.tickets.deadlines import InvalidResponseWindow, RuleNotOverridable
 from keybuzz_poller.tickets.queries import AttachmentNotFound, InvalidQuery, TicketNotFound
@@ -37,4 +39,7 @@ ERROR_STATUSES: ErrorStatuses = {
     InvalidSettings: 400,
     ReplyTicketNotFound: 404,
     CannotReply: 409,
+    # Closing a ticket on its marketplace (a marketplace down is the frame's 503).
+    CloseNotSupported: 409,
+    CloseRefused: 409,
 }

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from keybuzz_poller.inbound.ports import InboundPorts
 from keybuzz_poller.polling.ports import PollingPorts, PollPorts
 from keybuzz_poller.replies.ports import RepliesPorts
+from keybuzz_poller.shops.closing_ports import ClosingPorts
 from keybuzz_poller.shops.connection_ports import ShopPollingPorts
 from keybuzz_poller.shops.ports import ShopPorts
 from keybuzz_poller.tickets.ports import Clock, TicketsPorts, system_clock
@@ -24,5 +25,6 @@ class PollerPorts:
     replies: RepliesPorts
     shops: ShopPorts  # polling a marketplace shop over its API
     shop_polling: ShopPollingPorts  # a shop's connection and schedule
+    closing: ClosingPorts  # a ticket closed on its marketplace
     # What response deadlines are read against (OVERDUE, the report's window): a test fixes it.
     clock: Clock = field(default=system_clock)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from keybuzz_sandbox import conformance
 from keybuzz_sandbox.conformance import AdminDriver, DoubleShop, RecipientKind, ShopDriver, answered
 from keybuzz_sandbox.double_kit.driver import json_api_faults, sent_log, shops_of, suite_pace
 
@@ -41,6 +42,20 @@ class KauflandDriver(AdminDriver):
 
     async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
         return ["BUYER" for s in await sent_log(http, self.admin, shop) if s["text"] == text]
+
+    async def closed(self, http: httpx.AsyncClient, shop: DoubleShop) -> list[str]:
+        """The tickets the seller closed through the API, once each time it was asked."""
+        return list(answered(await http.get(f"{self.admin}/shops/{shop.account}/sent"))["closed"])
+
+    async def thread_closed_for_good(
+        self, http: httpx.AsyncClient, shop: DoubleShop, text: str
+    ) -> conformance.Written:
+        """A buyer's ticket Kaufland's customer service then closed for good: the seller
+        can close it no more (``/problems/tickets/finally-closed``)."""
+        opened = await self._open(http, shop, text)
+        path = f"{self.admin}/shops/{shop.account}/threads/{opened['threadId']}/close"
+        answered(await http.post(path, json={"by": "customer_service"}))
+        return conformance.Written(opened["messageId"], opened["orderId"])
 
 
 def drivers() -> dict[str, ShopDriver]:

@@ -102,6 +102,11 @@ class Unit:
     created: float
     status: str = "need_to_be_sent"
     price: int = 2_499  # cents
+    changed: float | None = None  # its status's last change; its creation until then
+
+    @property
+    def updated(self) -> float:
+        return self.changed if self.changed is not None else self.created
 
 
 @dataclass
@@ -131,6 +136,7 @@ class Seller:
     tickets: dict[str, Ticket] = field(default_factory=dict)
     units: dict[int, Unit] = field(default_factory=dict)
     sent: list[dict[str, Any]] = field(default_factory=list)
+    closed: list[str] = field(default_factory=list)  # tickets the seller closed, each time
 
 
 def iso(at: float) -> str:
@@ -177,7 +183,7 @@ def unit_json(unit: Unit, *, in_order: bool = False) -> dict[str, Any]:
     }  # fmt: skip
     return who | {
         "id_order_unit": unit.unit_id, "id_order": unit.order_id,
-        "ts_created_iso": iso(unit.created), "ts_updated_iso": iso(unit.created),
+        "ts_created_iso": iso(unit.created), "ts_updated_iso": iso(unit.updated),
         "is_marketplace_deemed_supplier": False, "status": unit.status, "price": unit.price,
         "id_offer": f"OFFER-{unit.unit_id % 1000}", "revenue_gross": unit.price,
         "revenue_net": unit.price * 5 // 6, "note": None, "unit_condition": "new",
@@ -366,6 +372,7 @@ def close_ticket(call: Call) -> tuple[int, Any]:
     if ticket.status == CLOSED_FINAL:
         raise Refused(400, "/problems/tickets/finally-closed", "The ticket is finally closed")
     ticket.status = "both_closed" if ticket.status == "buyer_closed" else "seller_closed"
+    call.seller.closed.append(ticket.ticket_id)
     return 204, None
 
 
@@ -376,12 +383,38 @@ def _orders(seller: Seller) -> dict[str, list[Unit]]:
     return grouped
 
 
+def _in_storefront(call: Call, unit: Unit) -> bool:
+    """``storefront`` [official: one a call, optional]; left out, every storefront [assumed]."""
+    asked = call.query.get("storefront", [None])[-1]
+    return asked is None or unit.storefront == asked
+
+
 def get_orders(call: Call) -> tuple[int, Any]:
     """Newest first [assumed], from ``ts_created_from_iso`` or ``ts_units_updated_from_iso``."""
     since = max(_since(call, "ts_created_from_iso"), _since(call, "ts_units_updated_from_iso"))
-    listed = [u for u in _orders(call.seller).values() if u[0].created >= since]
+    listed = [
+        u
+        for u in _orders(call.seller).values()
+        if max(x.updated for x in u) >= since and _in_storefront(call, u[0])
+    ]
     listed.sort(key=lambda u: (u[0].created, u[0].order_id), reverse=True)
     return 200, _paged(call, listed, 100, lambda u: order_json(u, False))
+
+
+def get_order_units(call: Call) -> tuple[int, Any]:
+    """``sort`` ts_created:desc (its default) or ts_updated:desc [official], from
+    ``ts_created_from_iso`` or ``ts_updated_from_iso``."""
+    since = max(_since(call, "ts_created_from_iso"), _since(call, "ts_updated_from_iso"))
+    by_update = call.query.get("sort", ["ts_created:desc"])[-1] == "ts_updated:desc"
+
+    def placed(unit: Unit) -> float:
+        return unit.updated if by_update else unit.created
+
+    units = [
+        u for u in call.seller.units.values() if placed(u) >= since and _in_storefront(call, u)
+    ]
+    units.sort(key=lambda u: (placed(u), u.unit_id), reverse=True)
+    return 200, _paged(call, units, 100, unit_json)
 
 
 def get_order(call: Call) -> tuple[int, Any]:
@@ -400,6 +433,7 @@ OPERATIONS = {
     "CloseTicket": ("PATCH", "/tickets/{id_ticket:str}/close", close_ticket),
     "GetOrders": ("GET", "/orders", get_orders),
     "GetOrder": ("GET", "/orders/{id_order:str}", get_order),
+    "GetOrderUnits": ("GET", "/order-units", get_order_units),
 }
 
 
@@ -516,6 +550,10 @@ class WriteRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     attachments: list[FileRequest] = []
 
 
+class UnitRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    status: str = "sent"  # an OrderUnitStatus [official]
+
+
 class CloseRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     by: str = "buyer"  # buyer, seller or customer_service (finally)
 
@@ -577,9 +615,19 @@ def _admin(double: KauflandDouble) -> Router:
         double.say(ticket, "system", "Kaufland", f"Ticket closed ({ticket.status})", time.time())
         return json_answer({"threadId": ticket_id, "status": ticket.status})
 
+    @post(f"{base}/units/{{unit_id:int}}", sync_to_thread=False)
+    def change_unit(
+        key: FromPath[str], unit_id: FromPath[int], data: JSONBody[UnitRequest]
+    ) -> Response[bytes]:
+        """An order unit's status changes (sent, received…): its order is listed anew."""
+        unit = known(seller_of(key).units.get(unit_id), f"order unit {unit_id}")
+        unit.status, unit.changed = data.status, time.time()
+        return json_answer({"orderId": unit.order_id, "status": unit.status})
+
     @get(f"{base}/sent", sync_to_thread=False)
     def sent(key: FromPath[str]) -> Response[bytes]:
-        return json_answer({"sent": seller_of(key).sent})
+        seller = seller_of(key)
+        return json_answer({"sent": seller.sent, "closed": seller.closed})
 
     @post(f"{base}/rotate-secret", sync_to_thread=False)
     def rotate(key: FromPath[str]) -> Response[bytes]:
@@ -589,5 +637,5 @@ def _admin(double: KauflandDouble) -> Router:
         ).hexdigest()
         return json_answer({"secretKey": seller.secret})
 
-    handlers = [shops, open_ticket, write, close, sent, rotate]
+    handlers = [shops, open_ticket, write, close, change_unit, sent, rotate]
     return admin_router(ADMIN, [*handlers, *fault_handlers(double.faults, KauflandFaults)])

@@ -38,6 +38,7 @@ from keybuzz_shared.http_pools import SpreadTransport
 from keybuzz_shared.spent_calls import CallsBound, listing_stopped
 from keybuzz_shared.vault import VaultClient
 
+from keybuzz_poller.shops.closing_ports import CloseRefused
 from keybuzz_poller.shops.domain import (
     Shop,
 )
@@ -174,6 +175,21 @@ class ApiMessageSource:
         session = await self._session(shop)
         async with self._translating(shop)():
             return await figures.response_delay(session, since=since, until=until)
+
+    async def close_thread(
+        self, shop: Shop, part: seam.ThreadClosing, thread: seam.ThreadKey
+    ) -> None:
+        """``closing_ports.ThreadCloser``: the thread closed through the shop's session; a
+        refusal is the marketplace's reason (``CloseRefused``), not a failed call."""
+        session = await self._session(shop)
+        async with self._translating(shop)():
+            try:
+                await part.close_thread(session, thread)
+            except seam.RequestRefused as exc:
+                reason = exc.detail if isinstance(exc, seam.CallRefused) else str(exc)
+                raise CloseRefused(
+                    f"{shop.marketplace} refused to close the ticket: {reason}"
+                ) from None
 
     async def download(self, shop: Shop, link: InboxFile, max_bytes: int) -> bytes:
         """The file through the shop's session (its auth, its marketplace's origins)."""

@@ -19,6 +19,7 @@ from keybuzz_shared.ids import uuid7_string
 from keybuzz_shared.text import storable
 from keybuzz_shared.ticket_topics import Topics
 
+from keybuzz_poller.shops.closing_ports import TicketToClose
 from keybuzz_poller.shops.domain import (
     BUYER,
     NOTICE_WINDOW,
@@ -357,3 +358,17 @@ class PostgresShopCalls:
         for row in rows:
             counts[row["hour"]] = row["n"]
         return tuple(counts)
+
+
+class PostgresClosing:
+    """``closing_ports.ClosingStore`` on a unit of work's connection."""
+
+    def __init__(self, db: Executor) -> None:
+        self.db = db
+
+    async def held_ticket(self, tenant_id: str, ticket_id: str) -> TicketToClose | None:
+        row = await store.held_for_close(self.db, tenant_id, ticket_id)
+        return TicketToClose(**row) if row is not None else None
+
+    async def mark_closed(self, tenant_id: str, ticket_id: str) -> None:
+        await store.mark_closed(self.db, tenant_id, ticket_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import msgspec
 from keybuzz_shared.connectors.seam import InboxIncident
@@ -582,6 +583,36 @@ async def mark_no_response_needed(
         by,
     )
     return bool(done)
+
+
+async def held_for_close(db: Executor, tenant_id: str, ticket_id: str) -> dict[str, Any] | None:
+    """The tenant's ticket as a close reads it (marketplace, thread key, order, closed),
+    after taking the transaction's lock on closing it: a second close waits for the first
+    one's transaction to end. An advisory lock, not the row's: a poll writing the ticket
+    meanwhile is not held up."""
+    await db.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('poller-ticket-close:' || $1, 0))",
+        ticket_id,
+    )
+    row = await db.fetchrow(
+        """
+        SELECT marketplace, thread_key, order_id, status = 'CLOSED' AS closed
+        FROM poller_tickets WHERE tenant_id = $1 AND id = $2
+        """,
+        tenant_id,
+        ticket_id,
+    )
+    return dict(row) if row is not None else None
+
+
+async def mark_closed(db: Executor, tenant_id: str, ticket_id: str) -> None:
+    """CLOSED, once its marketplace closed it (a new message re-opens it: ``upsert_tickets``)."""
+    await db.execute(
+        "UPDATE poller_tickets SET status = 'CLOSED', updated_at = now() "
+        "WHERE tenant_id = $1 AND id = $2",
+        tenant_id,
+        ticket_id,
+    )
 
 
 async def report_facts(

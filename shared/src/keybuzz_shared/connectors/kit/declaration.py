@@ -51,6 +51,7 @@ from keybuzz_shared.connectors.seam import (
     SessionInbox,
     ShopApi,
     ShopApiSettings,
+    ThreadClosing,
     ThreadKey,
     ThreadStanding,
     TokenStore,
@@ -199,6 +200,7 @@ class ShopConnector(ConnectorDefaults):
         order_ids: OrderIds,
         response_window: ResponseWindow | None = None,
         response_figures: ResponseFigures | None = None,
+        thread_closing: ThreadClosing | None = None,
         mail_relay: MailRelay | None = None,
         inbound_addresses: InboundAddresses | None = None,
         redirect_flow: RedirectFlow | None = None,
@@ -213,6 +215,7 @@ class ShopConnector(ConnectorDefaults):
         self.order_ids = order_ids
         self.response_window = response_window
         self.response_figures = response_figures
+        self.thread_closing = thread_closing
         self.mail_relay = mail_relay
         self.inbound_addresses = inbound_addresses
         self._secret = secret
@@ -230,6 +233,8 @@ class ShopConnector(ConnectorDefaults):
 # The marketplace's own figure for the shop's response time over a window [since, until),
 # or over the nearest one it measures; None when it measures none close to it.
 Figure = Callable[[datetime, datetime], Awaitable[ResponseFigure | None]]
+# Closes a thread on the marketplace (the seam's ``ThreadClosing``, through the session).
+Close = Callable[[ThreadKey], Awaitable[None]]
 
 # A marketplace's figure computed over named periods that end when it last computed them
 # (the last month, the last three months … since the beginning), declared: the periods,
@@ -246,7 +251,8 @@ Computed = tuple[Mapping[str, float], datetime | None]
 class KitSession(PartsSession):
     """One shop's session: its parts on its one client; ``verify`` checks its credentials
     with one call; ``figure``, where the marketplace has one, its own response figure
-    (asked by ``kit/declaration.py``'s ``SessionFigures``). ``counting`` and ``sharing``:
+    (asked by ``kit/declaration.py``'s ``SessionFigures``); ``close``, where the
+    marketplace lets the seller close a thread (``SessionClosing``). ``counting`` and ``sharing``:
     it on a marketplace that allows a call so many times a day, or a token so many times
     a day. Its ``inbox`` is one of the kit's: ``KitSession.ReadInTurn``,
     ``.ListedThreads`` (its read marks a ``KitSession.ReadMarks``) or ``.Conversations``."""
@@ -319,10 +325,12 @@ class KitSession(PartsSession):
         *,
         verify: Callable[[], Awaitable[object]],
         figure: Figure | None = None,
+        close: Close | None = None,
     ) -> None:
         super().__init__(inbox, replies, orders)
         self._verify = verify
         self.figure = figure
+        self.close = close
 
     async def verify(self) -> None:
         await self._verify()
@@ -345,7 +353,9 @@ class _AllowanceSession(KitSession):
     ``CountsAllowanceCalls`` and ``LimitsAllowanceCalls``, from the requester's count."""
 
     def __init__(self, session: KitSession, calls: Requester) -> None:
-        super().__init__(*session.parts, verify=session.verify, figure=session.figure)
+        super().__init__(
+            *session.parts, verify=session.verify, figure=session.figure, close=session.close
+        )
         self.calls = calls
 
     def allowance_calls(self) -> int:
@@ -361,7 +371,9 @@ class _SharedTokenSession(KitSession):
     application may be granted a day."""
 
     def __init__(self, session: KitSession, token: ClientCredentials) -> None:
-        super().__init__(*session.parts, verify=session.verify, figure=session.figure)
+        super().__init__(
+            *session.parts, verify=session.verify, figure=session.figure, close=session.close
+        )
         self.token = token
 
     def share_token(self, store: TokenStore) -> None:
@@ -580,6 +592,19 @@ class SessionFigures:
         return await session.figure(since, until)
 
 
+@dataclass(frozen=True)
+class SessionClosing:
+    """The seam's ``ThreadClosing`` of a connector whose sessions carry ``close``;
+    ``label``: the marketplace, as a session without one is refused (TypeError)."""
+
+    label: str
+
+    async def close_thread(self, session: MarketplaceSession, thread: ThreadKey) -> None:
+        if not isinstance(session, KitSession) or session.close is None:
+            raise TypeError(f"not a {self.label} shop's session")
+        await session.close(thread)
+
+
 # --- shop settings -------------------------------------------------------------------------
 # The settings every shop API has are declared here, once (``ShopCallSettings``): a
 # connector's settings name their ``PREFIX`` and each is read from ``<PREFIX>_<NAME>``
@@ -709,7 +734,8 @@ class _Declaration(Generic[S, C]):
     response figure, ``KitSession.figure``, which holds so long), ``mail_relay`` and
     ``inbound_addresses`` (buyers' mails through its relay, its shop API then serving
     orders and the credential check only), ``redirect_flow`` (a seller who consents on the
-    marketplace's site rather than typing credentials: no probe)."""
+    marketplace's site rather than typing credentials: no probe); ``closes_threads``: its
+    sessions close a thread (``KitSession.close``, the seam's ``ThreadClosing``)."""
 
     marketplace: str
     display_name: str
@@ -730,6 +756,7 @@ class _Declaration(Generic[S, C]):
     mail_relay: MailRelay | None = None
     inbound_addresses: InboundAddresses | None = None
     redirect_flow: RedirectFlow | None = None
+    closes_threads: bool = False
 
     @property
     def named(self) -> str:
@@ -783,6 +810,7 @@ def shop_api_connector(declared: Declaration[S, C]) -> ShopConnector:
         order_ids=declared.order_ids,
         response_window=declared.response_window,
         response_figures=_figures(declared),
+        thread_closing=SessionClosing(declared.named) if declared.closes_threads else None,
         mail_relay=declared.mail_relay,
         inbound_addresses=declared.inbound_addresses,
         redirect_flow=declared.redirect_flow,

@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeAlias, TypeVar
 
+import msgspec
+
 from keybuzz_shared.connectors.kit.json_answers import segment
 from keybuzz_shared.connectors.kit.listing import Fetch, Listing, PageRead, Read, logged_each
 from keybuzz_shared.connectors.seam import (
@@ -21,6 +23,8 @@ from keybuzz_shared.connectors.seam import (
     OrderLine,
     OrderSummary,
     Page,
+    cursor_of,
+    state_of,
 )
 from keybuzz_shared.times import as_utc
 
@@ -101,7 +105,8 @@ class EachById(ById):
 
         async def fetch_each(query: dict[str, str], link: str | None) -> tuple[list[Any], M]:
             listed, end = await fetch(query, link)
-            named = [str(i.get(key, "")) for i in listed if isinstance(i, dict)]
+            # An order a page names twice (by two of its units) is read once.
+            named = list(dict.fromkeys(str(i.get(key, "")) for i in listed if isinstance(i, dict)))
             items = [await self._one(order_id) for order_id in named]
             return [item for item in items if item is not None], end
 
@@ -237,8 +242,92 @@ class _ListedOrders:
         """A listing's page, spaced where it is a first one."""
         return await (self._first_pages(page) if cursor is None and self.spacing else page())
 
+    @staticmethod
+    def each_of(
+        channels: Callable[[], Awaitable[Sequence[str]]],
+        listed: Callable[[str | None], ListedOrders],
+    ) -> EachChannel:
+        """The orders of a shop whose marketplace lists one of its channels a call (a
+        storefront, a site): each channel's listing (``listed``) read in turn; no channel
+        known, one listing without any (``listed(None)``)."""
+        return EachChannel(channels, listed)
+
     def _read(self, raw: Sequence[Any]) -> tuple[tuple[OrderSummary, ...], tuple[str, ...]]:
         return logged_each(self.read, self.log, f"{self.label} order", self.shop)(raw)
+
+
+class ChannelCursor(msgspec.Struct, array_like=True, frozen=True):
+    """Where a listing across channels is: the channel listed (its place), its listing's
+    cursor, and the earliest instant every channel listed so far is complete until."""
+
+    at: int
+    inner: str | None = None
+    until: datetime | None = None
+
+
+@dataclass
+class EachChannel:
+    """The seam's ``OrderSource`` over a shop's channels, listed in turn
+    (``ListedOrders.each_of``): a listing's last page is complete until the earliest of its
+    channels' ends, so an order changed in a channel listed first is not passed over. The
+    channels are asked at each listing's first page (one call), kept for its next pages."""
+
+    channels: Callable[[], Awaitable[Sequence[str]]]
+    listed: Callable[[str | None], ListedOrders]
+    _known: list[str | None] = field(default_factory=list)
+    _made: dict[str | None, ListedOrders] = field(default_factory=dict)
+
+    async def orders(self, *, since: datetime, cursor: str | None = None) -> Page[OrderSummary]:
+        return await self._walk(cursor, lambda one, inner: one.orders(since=since, cursor=inner))
+
+    async def orders_created(
+        self, *, start: datetime, end: datetime, cursor: str | None = None
+    ) -> Page[OrderSummary]:
+        return await self._walk(
+            cursor, lambda one, inner: one.orders_created(start=start, end=end, cursor=inner)
+        )
+
+    async def orders_by_id(self, order_ids: Sequence[str]) -> list[OrderSummary]:
+        return await self._of(None).orders_by_id(order_ids)  # an order's id names its channel
+
+    async def _walk(
+        self,
+        cursor: str | None,
+        page_of: Callable[[ListedOrders, str | None], Awaitable[Page[OrderSummary]]],
+    ) -> Page[OrderSummary]:
+        if cursor is None or not self._known:
+            self._known = list(await self.channels()) or [None]
+        state = ChannelCursor(0) if cursor is None else self._state(cursor)
+        page = await page_of(self._of(self._known[state.at]), state.inner)
+        if page.next_cursor is not None:
+            following = ChannelCursor(state.at, page.next_cursor, state.until)
+            return Page(
+                items=page.items, next_cursor=cursor_of(following), unreadable=page.unreadable
+            )
+        ends = [t for t in (state.until, page.complete_until) if t is not None]
+        until = min(ends, default=None)
+        if state.at + 1 < len(self._known):
+            following = ChannelCursor(state.at + 1, None, until)
+            return Page(
+                items=page.items, next_cursor=cursor_of(following), unreadable=page.unreadable
+            )
+        return Page(
+            items=page.items, next_cursor=None, complete_until=until, unreadable=page.unreadable
+        )
+
+    def _state(self, cursor: str) -> ChannelCursor:
+        """The cursor's place; one of a listing of a single channel (an earlier layout) is
+        its first channel's."""
+        try:
+            return state_of(cursor, ChannelCursor, lambda s: 0 <= s.at < len(self._known))
+        except ValueError:
+            return ChannelCursor(0, cursor)
+
+    def _of(self, channel: str | None) -> ListedOrders:
+        made = self._made.get(channel)
+        if made is None:
+            made = self._made[channel] = self.listed(channel)
+        return made
 
 
 class ListedOrders(_ListedOrders):

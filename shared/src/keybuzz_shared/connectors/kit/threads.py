@@ -243,7 +243,8 @@ class Rereads(Generic[K]):
 # item's last change moved): a page keeps each item's messages up to the last change the
 # list gave. An item the marketplace refuses is said in the page's ``unreadable``, the
 # others read; any other failure ends the page. The cursor is the queue still to read:
-# each item's id (a whole number) and its last change, in seconds (0: the list dates none).
+# each item's id (a whole number, or text kept as the marketplace writes it: leading zeros)
+# and its last change, in seconds (0: the list dates none).
 #
 # A list of what needs the seller (a to-do list) dates nothing and names an item whatever
 # its messages' dates: its items are queued in id order, each one's messages kept from
@@ -251,7 +252,8 @@ class Rereads(Generic[K]):
 
 S = TypeVar("S")  # an item as the listing names it
 
-Queue = list[tuple[int, datetime | None]]  # items still to read: id, last change (or none)
+ItemId = int | str  # an item's id as the listing gives it
+Queue = list[tuple[ItemId, datetime | None]]  # items still to read: id, last change (or none)
 _UNDATED = 0  # a cursor's last change where the list dates none
 
 
@@ -272,9 +274,9 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
         self,
         listing: Listing[S, Any, Any],
         read: Read[S],
-        changed: Callable[[S], tuple[int, datetime | None]],
+        changed: Callable[[S], tuple[ItemId, datetime | None]],
         *,
-        details: Callable[[int], Awaitable[T]],
+        details: Callable[[Any], Awaitable[T]],  # an id as ``changed`` gives it
         messages: Callable[[T], Sequence[InboxMessage]],
         named: str,
         files: Callable[[InboxFile, int], Awaitable[bytes]],
@@ -293,7 +295,7 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
         self.files = files
         self.page_size = page_size
         self.at_once = at_once
-        self.rereads = Rereads[int]() if rereads else None
+        self.rereads = Rereads[ItemId]() if rereads else None
         self.unreadable_in = unreadable_in
         self.from_since = from_since
 
@@ -394,7 +396,7 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
             ]
         return changed, every.unreadable
 
-    async def _details(self, item_id: int) -> T | CallRefused:
+    async def _details(self, item_id: ItemId) -> T | CallRefused:
         try:
             return await self.details(item_id)
         except CallRefused as refused:
@@ -409,7 +411,7 @@ def _utc(last: datetime | None) -> datetime | None:
     return None if last is None else as_utc(last)
 
 
-def _in_turn(item: tuple[int, datetime | None]) -> tuple[float, int]:
+def _in_turn(item: tuple[ItemId, datetime | None]) -> tuple[float, ItemId]:
     """Oldest change first, then by id (an undated list: by id alone)."""
     item_id, last = item
     return (_UNDATED if last is None else last.timestamp(), item_id)
@@ -420,11 +422,16 @@ def _cursor_of(queue: Queue) -> str:
 
 
 def _queue_of(cursor: str) -> Queue:
-    pairs = state_of(cursor, list[tuple[int, int]], lambda p: bool(p) and all(i > 0 for i, _ in p))
+    pairs = state_of(cursor, list[tuple[ItemId, int]], lambda p: bool(p) and all(map(_an_id, p)))
     try:
         return [(i, None if t == _UNDATED else datetime.fromtimestamp(t, UTC)) for i, t in pairs]
     except (ValueError, OverflowError, OSError):
         raise ValueError("not a cursor this connector handed out") from None
+
+
+def _an_id(pair: tuple[ItemId, int]) -> bool:
+    item_id = pair[0]
+    return item_id > 0 if isinstance(item_id, int) else item_id.isprintable() and bool(item_id)
 
 
 def _utc_now() -> datetime:

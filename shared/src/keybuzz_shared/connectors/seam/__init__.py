@@ -12,7 +12,7 @@ connects), ``limits``, ``page`` (a listing's page), ``messages`` (threads, messa
 replies), ``orders`` (a shop's orders), ``shop_api`` (the shop's session and inbox),
 ``redirect_flow``, ``inbound_addresses``, ``order_ids``, ``order_feed``, ``mail_relay``,
 ``response_window``, ``response_figures``, ``reply_gate`` (a reply refused before it is
-queued by its thread's state), ``shop_tokens`` (a shop's token kept for every process),
+queued by its thread's state), ``thread_closing`` (a thread closed from our API), ``shop_tokens`` (a shop's token kept for every process),
 and ``connector`` (``Connector`` and the ``*_of`` helpers); each name is imported from
 here."""
 
@@ -155,6 +155,9 @@ from keybuzz_shared.connectors.seam.shop_tokens import (
     TokenStore,
     TokenStoreUnavailable,
 )
+from keybuzz_shared.connectors.seam.thread_closing import (
+    ThreadClosing,
+)
 
 __all__ = [
     "SharesToken",
@@ -239,6 +242,7 @@ __all__ = [
     "RequestRefused",
     "ResponseFigure",
     "ResponseFigures",
+    "ThreadClosing",
     "ResponseRule",
     "WORKING_DAYS",
     "ResponseWindow",

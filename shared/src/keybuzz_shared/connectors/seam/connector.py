@@ -18,6 +18,7 @@ from keybuzz_shared.connectors.seam.redirect_flow import RedirectFlow
 from keybuzz_shared.connectors.seam.response_figures import ResponseFigures
 from keybuzz_shared.connectors.seam.response_window import ResponseWindow
 from keybuzz_shared.connectors.seam.shop_api import ShopApi
+from keybuzz_shared.connectors.seam.thread_closing import ThreadClosing
 from keybuzz_shared.settings import PartSettings
 
 
@@ -100,6 +101,11 @@ class Connector(Protocol):
         """The marketplace publishes its own figure for a shop's response time."""
         ...
 
+    @property
+    def thread_closing(self) -> ThreadClosing | None:
+        """The seller may close a ticket's thread on the marketplace through its API."""
+        ...
+
 
 class ConnectorDefaults:
     """What a connector need not write: a connector subclasses it and declares what its
@@ -119,6 +125,7 @@ class ConnectorDefaults:
     mail_relay: MailRelay | None = None
     response_window: ResponseWindow | None = None
     response_figures: ResponseFigures | None = None
+    thread_closing: ThreadClosing | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

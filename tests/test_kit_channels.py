@@ -1,0 +1,101 @@
+"""Orders listed channel by channel (``kit.ListedOrders.each_of``), on fakes: each channel's
+listing read in turn by one cursor, the last page complete until the earliest channel's end
+(an order changed in a channel read first is listed again by the next listing), no channel
+known one listing without any, a cursor of a listing of one channel still read."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from keybuzz_shared.connectors import kit
+from keybuzz_shared.connectors.seam import OrderSummary, Page
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def order(order_id: str, channel: str | None) -> OrderSummary:
+    return OrderSummary(
+        external_id=order_id, state="open", status="PENDING", created_at=T0, updated_at=T0,
+        lines=(), sales_channel=channel,
+    )  # fmt: skip
+
+
+class Channel:
+    """One channel's listing: two pages, complete until ``until``."""
+
+    def __init__(self, name: str | None, until: datetime) -> None:
+        self.name, self.until = name, until
+        self.cursors: list[str | None] = []
+
+    async def orders(self, *, since: datetime, cursor: str | None = None) -> Page[OrderSummary]:
+        self.cursors.append(cursor)
+        if cursor is None:
+            return Page(items=(order(f"{self.name}-1", self.name),), next_cursor="second")
+        assert cursor == "second", cursor
+        return Page(items=(order(f"{self.name}-2", self.name),), next_cursor=None,
+                    complete_until=self.until)  # fmt: skip
+
+
+def across(names: Sequence[str]) -> tuple[Any, dict[str | None, Channel]]:
+    made: dict[str | None, Channel] = {}
+
+    async def channels() -> Sequence[str]:
+        return names
+
+    def listed(name: str | None) -> Any:
+        # The first channel's listing ends earliest: it began first.
+        made[name] = Channel(name, T0 + timedelta(minutes=len(made)))
+        return made[name]
+
+    return kit.ListedOrders.each_of(channels, listed), made
+
+
+async def walk(source: Any, cursor: str | None = None) -> tuple[list[str], datetime | None]:
+    ids: list[str] = []
+    while True:
+        page = await source.orders(since=T0, cursor=cursor)
+        ids += [o.external_id for o in page.items]
+        if page.next_cursor is None:
+            return ids, page.complete_until
+        assert page.complete_until is None
+        cursor = page.next_cursor
+
+
+async def test_each_channel_is_listed_in_turn_complete_until_the_earliest_end() -> None:
+    source, made = across(["fr", "de", "it"])
+    ids, until = await walk(source)
+    assert ids == ["fr-1", "fr-2", "de-1", "de-2", "it-1", "it-2"]
+    assert until == T0  # fr's, listed first
+    assert [made[n].cursors for n in ("fr", "de", "it")] == [[None, "second"]] * 3
+
+
+async def test_without_a_channel_known_one_listing_has_none() -> None:
+    source, made = across([])
+    assert await walk(source) == (["None-1", "None-2"], T0)
+    assert list(made) == [None]
+
+
+async def test_a_cursor_of_a_single_channels_listing_is_its_first_channels() -> None:
+    source, made = across(["fr", "de"])
+    await source.orders(since=T0)  # the channels known
+    ids, _ = await walk(source, "second")
+    assert ids == ["fr-2", "de-1", "de-2"]
+
+
+async def test_an_order_a_page_names_twice_is_read_once() -> None:
+    """A page of order units names an order once a unit: it is read, and listed, once."""
+    read: list[str] = []
+
+    async def get(path: str) -> Any:
+        read.append(path)
+        return {"id_order": path.rsplit("/", 1)[1]}
+
+    async def fetch(query: dict[str, str], link: str | None) -> tuple[list[Any], int]:
+        return [{"id_order": "A"}, {"id_order": "A"}, {"id_order": "B"}], 3
+
+    each = kit.ListedOrders.EachById(get, "orders").each_listed(fetch, "id_order")
+    items, total = await each({}, None)
+    assert read == ["orders/A", "orders/B"] and total == 3
+    assert [i["id_order"] for i in items] == ["A", "B"]
