@@ -41,6 +41,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -69,7 +70,17 @@ IDLE = float(os.environ.get("BENCH_POLL_FLOOR_IDLE", "15"))
 AIOHTTP = os.environ.get("BENCH_POLL_FLOOR_AIOHTTP", "1") == "1"
 UNCACHED = os.environ.get("BENCH_POLL_FLOOR_UNCACHED", "1") == "1"
 UNCACHED_POLLER = [("poller, key read at every poll", {"VAULT_CACHE_SECONDS": "0"})]
-POLLERS = [("poller", {}), *(UNCACHED_POLLER if UNCACHED else [])]
+# The poller's marketplace clients on httpx-aiohttp's transport (``transport_hook``): the
+# requester's HTTP transport chosen by measurement, in the same run.
+HTTPX_AIOHTTP = os.environ.get("BENCH_POLL_FLOOR_HTTPX_AIOHTTP", "1") == "1"
+HOOK = str(Path(__file__).parent / "transport_hook")
+ON_HTTPX_AIOHTTP = {"PYTHONPATH": HOOK, "BENCH_POLLER_TRANSPORT": "httpx-aiohttp"}
+HTTPX_AIOHTTP_POLLER = [("poller on httpx-aiohttp", ON_HTTPX_AIOHTTP)]
+POLLERS = [
+    ("poller", {}),
+    *(UNCACHED_POLLER if UNCACHED else []),
+    *(HTTPX_AIOHTTP_POLLER if HTTPX_AIOHTTP else []),
+]
 FAMILIES = [
     families.FAMILIES[name.strip().upper()]
     for name in os.environ.get("BENCH_POLL_FLOOR_FAMILIES", "").split(",")
@@ -88,7 +99,19 @@ async def run(ctx: BenchContext) -> list[Figure]:
         figures = await _measure(ctx, sandbox, pg)
         for family in FAMILIES:
             windows = await families.family_windows(
-                ctx, sandbox, pg, family, FAMILY_SHOPS, INTERVAL, _window, _polled_each
+                ctx,
+                sandbox,
+                pg,
+                family,
+                FAMILY_SHOPS,
+                INTERVAL,
+                _window,
+                _polled_each,
+                [("poller", {}), *HTTPX_AIOHTTP_POLLER] if HTTPX_AIOHTTP else [("poller", {})],
+                [
+                    ("httpx", lambda: None),
+                    *([("httpx-aiohttp", _aiohttp_transport)] if HTTPX_AIOHTTP else []),
+                ],
             )
             figures += _figures(windows, f"{family.double}: bare loop (httpx)")
         return figures
@@ -138,6 +161,9 @@ async def _measure(ctx: BenchContext, sandbox_url: str, postgres_url: str) -> li
         bodies = await _captured(sandbox_url, shops)
         url = f"{sandbox_url}/fnac/api.php/"
         windows.append(await _window(conn, "bare loop (httpx)", _httpx_loop(url, bodies, database)))
+        if HTTPX_AIOHTTP:
+            loop = _httpx_loop(url, bodies, database, on_aiohttp=True)
+            windows.append(await _window(conn, "bare loop (httpx-aiohttp)", loop))
         if AIOHTTP:
             loop = _aiohttp_loop(url, bodies, database)
             windows.append(await _window(conn, "bare loop (aiohttp)", loop))
@@ -229,11 +255,16 @@ async def _polled_each(
         await pool.close()
 
 
-def _httpx_loop(url: str, bodies: Bodies, database: str) -> Callable[[float], Awaitable[None]]:
+def _httpx_loop(
+    url: str, bodies: Bodies, database: str, *, on_aiohttp: bool = False
+) -> Callable[[float], Awaitable[None]]:
+    """The bare loop on httpx: its own transport, or httpx-aiohttp's (``on_aiohttp``)."""
+
     async def loop(until: float) -> None:
         headers = {"Content-Type": "text/xml"}
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=100)
-        async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+        transport = _aiohttp_transport() if on_aiohttp else None
+        async with httpx.AsyncClient(timeout=30, limits=limits, transport=transport) as http:
 
             async def post(call: str, body: bytes) -> bytes:
                 answer = await http.post(url + call, content=body, headers=headers)
@@ -243,6 +274,16 @@ def _httpx_loop(url: str, bodies: Bodies, database: str) -> Callable[[float], Aw
             await _bare_polls(post, bodies, database, until)
 
     return loop
+
+
+def _aiohttp_transport() -> httpx.AsyncBaseTransport:
+    """httpx-aiohttp's transport, uncapped as the bare loop's pool."""
+    import aiohttp  # only these figures need it
+    from httpx_aiohttp import AiohttpTransport
+
+    transport = AiohttpTransport()
+    transport.client = lambda: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    return transport
 
 
 def _aiohttp_loop(url: str, bodies: Bodies, database: str) -> Callable[[float], Awaitable[None]]:

@@ -1,0 +1,31 @@
+"""Bench only (``bench_poll_floor``'s poller on another HTTP transport): a poller started
+with this folder on ``PYTHONPATH`` and ``BENCH_POLLER_TRANSPORT=httpx-aiohttp`` makes its
+marketplace clients (the ones given checked ``addresses``) on httpx-aiohttp's transport,
+the same httpx client and API above it; Vault's client stays as it is. Python imports a
+``sitecustomize`` on its path at start-up, before ``keybuzz_poller`` is imported."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+if os.environ.get("BENCH_POLLER_TRANSPORT") == "httpx-aiohttp":
+    import aiohttp
+    from httpx_aiohttp import AiohttpTransport
+    from keybuzz_shared import http_pools
+
+    spread = http_pools.SpreadTransport
+
+    def _transport(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("addresses") is None:
+            return spread(*args, **kwargs)
+        transport = AiohttpTransport()
+
+        def session() -> aiohttp.ClientSession:  # no cap, as the poller's pools
+            connector = aiohttp.TCPConnector(limit=0, ssl=transport.ssl_context)
+            return aiohttp.ClientSession(connector=connector)
+
+        transport.client = session
+        return transport
+
+    http_pools.SpreadTransport = _transport  # type: ignore[misc,assignment]
