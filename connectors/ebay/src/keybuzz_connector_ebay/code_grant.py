@@ -125,8 +125,8 @@ def authorize_url(origin: str, app: RedirectApp, label: str, **params: str) -> s
 class AppEntries:
     """The app entries (client id and secret) shop sessions read, a copy per Vault client
     (one whose policy cannot read a path never sees what another read there), each used
-    ``max_age`` seconds at most: a rotated secret is taken within it, at once after the
-    marketplace refused the app (``refused``)."""
+    ``max_age`` seconds at most, an entry missing too: a rotated or new secret is taken
+    within it, at once after the marketplace refused the app (``refused``)."""
 
     def __init__(self, label: str, max_age: float) -> None:
         self.label, self.max_age = label, max_age
@@ -145,8 +145,10 @@ class AppEntries:
             for k, v in data.items()
             if k in ("client_id", "client_secret") and isinstance(v, str)
         }
-        if read.get("client_id") and read.get("client_secret"):  # an app missing: asked again
-            copies[path] = read
+        # Kept missing too (a seller's entry holding its own secret, no default app kept):
+        # else each poll of such a shop asks Vault again; one written since is taken within
+        # ``max_age``, as a rotated secret is.
+        copies[path] = read
         return read
 
     def forget(self) -> None:
