@@ -73,9 +73,12 @@ UNCACHED_POLLER = [("poller, key read at every poll", {"VAULT_CACHE_SECONDS": "0
 # The poller's marketplace clients on httpx-aiohttp's transport (``transport_hook``): the
 # requester's HTTP transport chosen by measurement, in the same run.
 HTTPX_AIOHTTP = os.environ.get("BENCH_POLL_FLOOR_HTTPX_AIOHTTP", "1") == "1"
-HOOK = str(Path(__file__).parent / "transport_hook")
+HOOK = str(Path(__file__).parent / "poller_hooks")
 ON_HTTPX_AIOHTTP = {"PYTHONPATH": HOOK, "BENCH_POLLER_TRANSPORT": "httpx-aiohttp"}
 HTTPX_AIOHTTP_POLLER = [("poller on httpx-aiohttp", ON_HTTPX_AIOHTTP)]
+# eBay's poller with an app entry found missing read again at every poll, as before it was
+# kept: the cut, in the same run.
+EBAY_APP_UNCACHED = {"PYTHONPATH": HOOK, "BENCH_POLLER_EBAY_APP_UNCACHED": "1"}
 POLLERS = [
     ("poller", {}),
     *(UNCACHED_POLLER if UNCACHED else []),
@@ -107,7 +110,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
                 INTERVAL,
                 _window,
                 _polled_each,
-                [("poller", {}), *HTTPX_AIOHTTP_POLLER] if HTTPX_AIOHTTP else [("poller", {})],
+                _family_pollers(family),
                 [
                     ("httpx", lambda: None),
                     *([("httpx-aiohttp", _aiohttp_transport)] if HTTPX_AIOHTTP else []),
@@ -115,6 +118,13 @@ async def run(ctx: BenchContext) -> list[Figure]:
             )
             figures += _figures(windows, f"{family.double}: bare loop (httpx)")
         return figures
+
+
+def _family_pollers(family: families.Family) -> list[tuple[str, dict[str, str]]]:
+    pollers = [("poller", {}), *(HTTPX_AIOHTTP_POLLER if HTTPX_AIOHTTP else [])]
+    if family.double == "ebay":
+        pollers.append(("poller, missing app read at every poll", EBAY_APP_UNCACHED))
+    return pollers
 
 
 @dataclass
