@@ -68,6 +68,8 @@ T = TypeVar("T")
 USE_DEFAULT = httpx.USE_CLIENT_DEFAULT
 # The token endpoint's OAuth errors that mean "not these credentials" (RFC 6749 5.2).
 CREDENTIAL_ERRORS = frozenset({"invalid_client", "unauthorized_client", "invalid_grant"})
+# A requester's call names and URLs kept (``_addressed``), then forgotten all at once.
+ADDRESSES_KEPT = 64
 # A multipart part: (field, (file name or None, bytes, content type or None)).
 Part = tuple[str, tuple[str | None, bytes, str | None]]
 
@@ -199,6 +201,7 @@ class Requester(JsonCalls[_InFlight]):
         self._held_until: dict[str, float] = {}  # time.monotonic() before which none leaves
         self.sent: Counter[str] = Counter()  # requests sent by call name, answered or not
         self._allowance_limit: int | None = None  # the allowance's calls it may reach
+        self._addresses: dict[tuple[str, str, str], tuple[str, str]] = {}  # _addressed's
 
     @property
     def base_url(self) -> str:
@@ -467,11 +470,7 @@ class Requester(JsonCalls[_InFlight]):
         operation: str = "",
         resend: Resend = Resend.READ,
     ) -> Call:
-        url = self.url(path)
-        if operation:
-            name = f"{operation} {method} {httpx.URL(url).path}"
-        else:
-            name = f"{method} {path.split('?', 1)[0].lstrip('/') or '/'}"
+        name, url = self._addressed(method, path, operation)
         return Call(
             name=name,
             method=method,
@@ -480,6 +479,23 @@ class Requester(JsonCalls[_InFlight]):
             hold=operation or name,
             resend=resend,
         )
+
+    def _addressed(self, method: str, path: str, operation: str) -> tuple[str, str]:
+        """A call's name and URL, kept by the requester (a shop's session): its polls ask
+        the same few paths each time, and httpx's URL join is no small part of a call's CPU
+        (docs/BENCHMARKS.md, twenty-eighth session). Bounded: paths may hold ids."""
+        key = (method, path, operation)
+        if (kept := self._addresses.get(key)) is not None:
+            return kept
+        url = self.url(path)
+        if operation:
+            name = f"{operation} {method} {httpx.URL(url).path}"
+        else:
+            name = f"{method} {path.split('?', 1)[0].lstrip('/') or '/'}"
+        if len(self._addresses) >= ADDRESSES_KEPT:
+            self._addresses.clear()
+        self._addresses[key] = (name, url)
+        return name, url
 
     async def _run(self, call: Call, login_headers: Mapping[str, str] | None = None) -> _Answer:
         """``call`` within its deadline, authenticated; a ``login`` call is sent with
