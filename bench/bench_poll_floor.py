@@ -18,6 +18,11 @@ Measured, each for ``WINDOW`` seconds, every shop due once an ``INTERVAL``:
   design; what the poller spends above it is ours to cut. With ``BENCH_POLL_FLOOR_AIOHTTP``
   (1), the same loop again on aiohttp's client: the floor on another HTTP client.
 
+With ``BENCH_POLL_FLOOR_HTTPX_AIOHTTP`` (1), the poller and each bare loop again with
+httpx over aiohttp's connections (httpx-aiohttp; the poller through ``poller_hooks``): the
+poller's HTTP transport chosen by measurement. Each poller window starts once every shop
+was polled by that poller (``_warmed``): its sessions as warm as the first poller's.
+
 Figures: CPU a poll (ms) of the poller / the bare loop, PostgreSQL and the double, each
 side's polls made, the ratio poller ÷ bare loop, PostgreSQL statements a poll
 (``pg_stat_statements``). A poll is counted when its shop's ``last_poll_at`` moves (read
