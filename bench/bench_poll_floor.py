@@ -18,6 +18,11 @@ Measured, each for ``WINDOW`` seconds, every shop due once an ``INTERVAL``:
   design; what the poller spends above it is ours to cut. With ``BENCH_POLL_FLOOR_AIOHTTP``
   (1), the same loop again on aiohttp's client: the floor on another HTTP client.
 
+With ``BENCH_POLL_FLOOR_HTTPX_AIOHTTP`` (1), the poller and each bare loop again with
+httpx over aiohttp's connections (httpx-aiohttp; the poller through ``poller_hooks``): the
+poller's HTTP transport chosen by measurement. Each poller window starts once every shop
+was polled by that poller (``_warmed``): its sessions as warm as the first poller's.
+
 Figures: CPU a poll (ms) of the poller / the bare loop, PostgreSQL and the double, each
 side's polls made, the ratio poller ÷ bare loop, PostgreSQL statements a poll
 (``pg_stat_statements``). A poll is counted when its shop's ``last_poll_at`` moves (read
@@ -41,6 +46,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib.util import find_spec
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -69,7 +76,25 @@ IDLE = float(os.environ.get("BENCH_POLL_FLOOR_IDLE", "15"))
 AIOHTTP = os.environ.get("BENCH_POLL_FLOOR_AIOHTTP", "1") == "1"
 UNCACHED = os.environ.get("BENCH_POLL_FLOOR_UNCACHED", "1") == "1"
 UNCACHED_POLLER = [("poller, key read at every poll", {"VAULT_CACHE_SECONDS": "0"})]
-POLLERS = [("poller", {}), *(UNCACHED_POLLER if UNCACHED else [])]
+# The poller's marketplace clients on httpx-aiohttp's transport (``transport_hook``): the
+# requester's HTTP transport chosen by measurement, in the same run.
+# httpx-aiohttp is not installed by ``make install`` (the poller does not use it):
+# ``pip install httpx-aiohttp`` in the venv to measure it.
+HTTPX_AIOHTTP = (
+    os.environ.get("BENCH_POLL_FLOOR_HTTPX_AIOHTTP", "1" if find_spec("httpx_aiohttp") else "0")
+    == "1"
+)
+HOOK = str(Path(__file__).parent / "poller_hooks")
+ON_HTTPX_AIOHTTP = {"PYTHONPATH": HOOK, "BENCH_POLLER_TRANSPORT": "httpx-aiohttp"}
+HTTPX_AIOHTTP_POLLER = [("poller on httpx-aiohttp", ON_HTTPX_AIOHTTP)]
+# eBay's poller with an app entry found missing read again at every poll, as before it was
+# kept: the cut, in the same run.
+EBAY_APP_UNCACHED = {"PYTHONPATH": HOOK, "BENCH_POLLER_EBAY_APP_UNCACHED": "1"}
+POLLERS = [
+    ("poller", {}),
+    *(UNCACHED_POLLER if UNCACHED else []),
+    *(HTTPX_AIOHTTP_POLLER if HTTPX_AIOHTTP else []),
+]
 FAMILIES = [
     families.FAMILIES[name.strip().upper()]
     for name in os.environ.get("BENCH_POLL_FLOOR_FAMILIES", "").split(",")
@@ -88,10 +113,29 @@ async def run(ctx: BenchContext) -> list[Figure]:
         figures = await _measure(ctx, sandbox, pg)
         for family in FAMILIES:
             windows = await families.family_windows(
-                ctx, sandbox, pg, family, FAMILY_SHOPS, INTERVAL, _window, _polled_each
+                ctx,
+                sandbox,
+                pg,
+                family,
+                FAMILY_SHOPS,
+                INTERVAL,
+                _window,
+                _polled_each,
+                _family_pollers(family),
+                [
+                    ("httpx", lambda: None),
+                    *([("httpx-aiohttp", _aiohttp_transport)] if HTTPX_AIOHTTP else []),
+                ],
             )
             figures += _figures(windows, f"{family.double}: bare loop (httpx)")
         return figures
+
+
+def _family_pollers(family: families.Family) -> list[tuple[str, dict[str, str]]]:
+    pollers = [("poller", {}), *(HTTPX_AIOHTTP_POLLER if HTTPX_AIOHTTP else [])]
+    if family.double == "ebay":
+        pollers.append(("poller, missing app read at every poll", EBAY_APP_UNCACHED))
+    return pollers
 
 
 @dataclass
@@ -138,6 +182,9 @@ async def _measure(ctx: BenchContext, sandbox_url: str, postgres_url: str) -> li
         bodies = await _captured(sandbox_url, shops)
         url = f"{sandbox_url}/fnac/api.php/"
         windows.append(await _window(conn, "bare loop (httpx)", _httpx_loop(url, bodies, database)))
+        if HTTPX_AIOHTTP:
+            loop = _httpx_loop(url, bodies, database, on_aiohttp=True)
+            windows.append(await _window(conn, "bare loop (httpx-aiohttp)", loop))
         if AIOHTTP:
             loop = _aiohttp_loop(url, bodies, database)
             windows.append(await _window(conn, "bare loop (aiohttp)", loop))
@@ -229,11 +276,16 @@ async def _polled_each(
         await pool.close()
 
 
-def _httpx_loop(url: str, bodies: Bodies, database: str) -> Callable[[float], Awaitable[None]]:
+def _httpx_loop(
+    url: str, bodies: Bodies, database: str, *, on_aiohttp: bool = False
+) -> Callable[[float], Awaitable[None]]:
+    """The bare loop on httpx: its own transport, or httpx-aiohttp's (``on_aiohttp``)."""
+
     async def loop(until: float) -> None:
         headers = {"Content-Type": "text/xml"}
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=100)
-        async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+        transport = _aiohttp_transport() if on_aiohttp else None
+        async with httpx.AsyncClient(timeout=30, limits=limits, transport=transport) as http:
 
             async def post(call: str, body: bytes) -> bytes:
                 answer = await http.post(url + call, content=body, headers=headers)
@@ -243,6 +295,16 @@ def _httpx_loop(url: str, bodies: Bodies, database: str) -> Callable[[float], Aw
             await _bare_polls(post, bodies, database, until)
 
     return loop
+
+
+def _aiohttp_transport() -> httpx.AsyncBaseTransport:
+    """httpx-aiohttp's transport, uncapped as the bare loop's pool."""
+    import aiohttp  # only these figures need it
+    from httpx_aiohttp import AiohttpTransport
+
+    transport = AiohttpTransport()
+    transport.client = lambda: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    return transport
 
 
 def _aiohttp_loop(url: str, bodies: Bodies, database: str) -> Callable[[float], Awaitable[None]]:
@@ -273,6 +335,7 @@ async def _window(
     """``WINDOW`` seconds of polls (the poller's, or ``bare``'s): polls counted, CPU."""
     window = Window(name, "keybuzz_poller" if bare is None else "bench process")
     if bare is None:  # the poller: every shop's next poll spread over the interval
+        await _warmed(conn)
         await conn.execute(
             "UPDATE poller_shops SET next_poll_at = now() + random() * make_interval(secs => $1)",
             float(INTERVAL),
@@ -301,6 +364,23 @@ async def _window(
             window.statements += row["calls"]
             print(f"bench_poll_floor {name}: {row['calls']:>6} × {query[:150]}")
     return window
+
+
+async def _warmed(conn: asyncpg.Connection) -> None:
+    """Every shop polled once by the poller just started before its window: its sessions
+    opened (keys read, tokens granted) as the window's polls find them. A poller started
+    after another's window otherwise pays its shops' first polls inside its own: cold
+    sessions counted against it (+0.5 ms a poll and twice the PostgreSQL and OpenBao CPU
+    in this bench's second poller window, before this warm-up)."""
+    started = await conn.fetchval("SELECT now()")
+    await conn.execute(
+        "UPDATE poller_shops SET next_poll_at = now() + random() * make_interval(secs => $1)",
+        float(INTERVAL),
+    )
+    query = "SELECT count(*) FROM poller_shops WHERE last_poll_at IS NULL OR last_poll_at < $1"
+    until = time.monotonic() + 3 * INTERVAL  # a shop failing its polls does not hold the bench
+    while await conn.fetchval(query, started) and time.monotonic() < until:  # noqa: ASYNC110
+        await asyncio.sleep(1.0)
 
 
 # Not a poll's statements: this bench's own reads, the pool's upkeep (asyncpg's reset on

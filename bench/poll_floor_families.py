@@ -24,7 +24,7 @@ import asyncio
 import json
 import math
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -133,6 +133,7 @@ async def _sellers(sandbox_url: str, family: Family, count: int) -> list[Seller]
 
 
 Bare = Callable[[float], Awaitable[None]]
+Transport = Callable[[], httpx.AsyncBaseTransport | None]
 Window = Callable[[asyncpg.Connection, str, Bare | None], Awaitable[Any]]
 Polled = Callable[[Callable[[str], Awaitable[None]], list[str], str, float], Awaitable[None]]
 
@@ -146,8 +147,11 @@ async def family_windows(
     interval: int,
     window: Window,
     polled_each: Polled,
+    pollers: Sequence[tuple[str, dict[str, str]]] = (("poller", {}),),
+    transports: Sequence[tuple[str, Transport]] = (("httpx", lambda: None),),
 ) -> list[Any]:
-    """The family's poller window, then its bare loop's."""
+    """The family's poller windows (each ``pollers``' settings added), then its bare loop's
+    (each on one of ``transports``: None, httpx's own)."""
     sellers = await _sellers(sandbox_url, family, shops)
     database = await bootstrap.create_scratch_database(postgres_url, f"floor{family.double}")
     api = service_env(sandbox_url)
@@ -157,20 +161,26 @@ async def family_windows(
     conn = await asyncpg.connect(database)
     try:
         await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        poller = _start_poller(ctx, database, settings, interval)
-        try:
-            await _wait_ready(poller)
-            await _first_polls(conn)
-            windows = [await window(conn, f"{name}: poller", None)]
-        finally:
-            poller.stop()
+        windows = []
+        for title, more in pollers:
+            poller = _start_poller(ctx, database, {**settings, **more}, interval)
+            try:
+                await _wait_ready(poller)
+                await _first_polls(conn)
+                windows.append(await window(conn, f"{name}: {title}", None))
+                await conn.execute(
+                    "UPDATE poller_shops SET next_poll_at = now() + interval '1 day'"
+                )
+            finally:
+                poller.stop()
         requests = await _captured(ctx, conn, settings, sellers)
         calls = sum(len(r) for r in requests.values()) / len(requests)
         first = [f"{m} {httpx.URL(u).path}" for m, u, _, _ in next(iter(requests.values()))]
         print(f"bench_poll_floor {name}: {calls:g} requests a bare poll, e.g. {first}")
         await asyncio.sleep(1 + family.spacing)  # past the capture's last listing
-        bare = _replay(requests, database, polled_each, family.spacing)
-        windows.append(await window(conn, f"{name}: bare loop (httpx)", bare))
+        for title, transport in transports:
+            bare = _replay(requests, database, polled_each, family.spacing, transport)
+            windows.append(await window(conn, f"{name}: bare loop ({title})", bare))
     finally:
         await conn.close()
     return windows
@@ -230,11 +240,15 @@ def _recorded(request: httpx.Request) -> Recorded:
 
 
 def _replay(
-    requests: Mapping[str, list[Recorded]], database: str, polled_each: Polled, spacing: float
+    requests: Mapping[str, list[Recorded]],
+    database: str,
+    polled_each: Polled,
+    spacing: float,
+    transport: Transport,
 ) -> Bare:
     async def loop(until: float) -> None:
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=100)
-        async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+        async with httpx.AsyncClient(timeout=30, limits=limits, transport=transport()) as http:
 
             async def poll(key: str) -> None:
                 for n, (method, url, headers, body) in enumerate(requests[key]):

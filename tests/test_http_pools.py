@@ -1,6 +1,7 @@
 """``SpreadTransport`` on a real HTTP server (asyncio, on the loopback): requests held open
 are spread evenly over its pools, a pool's connections are kept alive and reused, and
-TLS is verified (a server whose certificate nobody vouches for is refused)."""
+TLS is verified (a server whose certificate nobody vouches for is refused), and a request
+that arrived unanswered is never said not to have left."""
 
 from __future__ import annotations
 
@@ -13,9 +14,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from keybuzz_shared.addresses import checked_addresses
 from keybuzz_shared.http_pools import SpreadTransport
 
 LIMITS = httpx.Limits(max_connections=None)
+# What the requester reads as "nothing reached the marketplace" (json_calls ``_exchange``).
+NOT_LEFT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 @dataclass
@@ -120,3 +124,28 @@ async def test_a_certificate_nobody_vouches_for_is_refused(self_signed: tuple[Pa
             assert (await client.get(f"{served.url}/")).text == "ok"
     finally:
         listening.close()
+
+
+async def test_a_request_that_arrived_unanswered_is_never_said_to_have_not_left() -> None:
+    # The requester sends a call again after a connection error (nothing left) but never
+    # a send that may have arrived (json_calls ``_exchange``): whatever transport the
+    # poller's client runs on, a request read by the server whose connection then drops
+    # must be a transport error other than a connection's. httpx-aiohttp 0.2 raises it as
+    # ``ConnectTimeout``: a reply would be sent twice.
+    arrived: list[bytes] = []
+
+    async def drop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        arrived.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.close()
+
+    listening = await asyncio.start_server(drop, "127.0.0.1", 0)
+    port = listening.sockets[0].getsockname()[1]
+    transport = SpreadTransport(limits=LIMITS, addresses=checked_addresses(inside_allowed=True))
+    try:
+        async with httpx.AsyncClient(transport=transport, timeout=5) as http:
+            with pytest.raises(httpx.TransportError) as dropped:
+                await http.post(f"http://127.0.0.1:{port}/reply", content=b"hello")
+    finally:
+        listening.close()
+    assert arrived and arrived[0].startswith(b"POST /reply ")
+    assert not isinstance(dropped.value, NOT_LEFT), type(dropped.value)

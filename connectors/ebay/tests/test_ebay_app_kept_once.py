@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from keybuzz_connector_ebay.connector import CONNECTOR
-from keybuzz_connector_ebay.consent import app_path, tenant_path
+from keybuzz_connector_ebay.consent import AppEntries, app_path, tenant_path
 from keybuzz_connector_ebay.settings import EbaySettings
 from keybuzz_double_ebay.double import RU_NAME, service_env
 from keybuzz_shared.connectors import seam
@@ -101,3 +101,18 @@ async def test_a_consent_kept_with_the_apps_secret_still_works_and_another_apps_
         with pytest.raises(seam.CredentialsRefused, match="connect eBay again") as refused:
             await sessions.open(CONNECTOR, other)
     assert app["client_secret"] not in str(refused.value)
+
+
+async def test_an_app_entry_missing_is_kept_like_one_read_until_forgotten(
+    vault: VaultClient,
+) -> None:
+    # A seller's entry holding its own secret with no default app kept: the missing app is
+    # not asked of Vault at every poll; an app written since is taken once it is forgotten
+    # (eBay refusing the app) or past its age, as a rotated secret is.
+    entries, path = AppEntries(), app_path(f"missing-{uuid.uuid4().hex[:8]}")
+    assert await entries.read(vault, path) == {}
+    app = {"client_id": "Later-App-PRD-5678", "client_secret": STALE}
+    await vault.write(path, app)
+    assert await entries.read(vault, path) == {}  # kept: Vault not asked again
+    assert entries.refused(httpx.Response(401), {"error": "invalid_client"}) is not None
+    assert await entries.read(vault, path) == app

@@ -119,7 +119,8 @@ def ours(app: seam.RedirectApp) -> ConsentApp:
 class AppEntries:
     """The app entries (client id and secret) shop sessions read, a copy per Vault client
     (one whose policy cannot read a path never sees what another read there), each used
-    ``APP_MAX_AGE_SECONDS`` at most, forgotten when eBay refuses the app (``refused``)."""
+    ``APP_MAX_AGE_SECONDS`` at most, an entry missing too (a rotated or new secret is taken
+    within it), forgotten when eBay refuses the app (``refused``)."""
 
     def __init__(self) -> None:
         self._copies: weakref.WeakKeyDictionary[VaultClient, TTLCache[str, dict[str, str]]]
@@ -134,8 +135,9 @@ class AppEntries:
         data = await vault.read(path) or {}
         read = {k: v for k, v in data.items()
                 if k in ("client_id", "client_secret") and isinstance(v, str)}  # fmt: skip
-        if read.get("client_id") and read.get("client_secret"):  # an app missing: asked again
-            copies[path] = read
+        # Kept missing too (a seller's entry holding its own secret, no default app kept):
+        # else each poll of such a shop asks Vault again.
+        copies[path] = read
         return read
 
     def refused(self, response: httpx.Response, document: Any) -> kit.Refusals.Held | None:

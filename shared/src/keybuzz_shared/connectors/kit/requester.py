@@ -1,30 +1,35 @@
-"""The requester every shop-API connector calls through: its answers (media type, parse, the API's refusal), its refusals (which answers mean the credentials, the limit or a hold), the call itself (deadline, size cap, retries, allowances) and its options."""
+"""The requester every shop-API connector calls through: the call itself (deadline, size
+cap, retries, allowances, holds), its answers read (media type, parse, the API's refusal
+judged by its ``Refusals``) and its options. What a connector declares of its API (its
+errors, refusals, answers' format, pace) is api_spec.py's; its names are importable from
+here too."""
 
 from __future__ import annotations
 
 import asyncio
-import functools
-import logging
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, NamedTuple, NoReturn, Protocol, TypeVar, Unpack
+from typing import Any, NoReturn, TypeVar, Unpack
 
 import httpx
 import msgspec
 
+# Re-exported: the kit's modules, connectors and tests import them from here.
+from keybuzz_shared.connectors.kit.api_spec import COMMON_REASON_KEYS as COMMON_REASON_KEYS
+from keybuzz_shared.connectors.kit.api_spec import Answers as Answers
+from keybuzz_shared.connectors.kit.api_spec import ApiSpec as ApiSpec
+from keybuzz_shared.connectors.kit.api_spec import CallErrors as CallErrors
+from keybuzz_shared.connectors.kit.api_spec import Garbled as Garbled
+from keybuzz_shared.connectors.kit.api_spec import Pace as Pace
+from keybuzz_shared.connectors.kit.api_spec import Refusal as Refusal
+from keybuzz_shared.connectors.kit.api_spec import Refusals as Refusals
+from keybuzz_shared.connectors.kit.api_spec import RequestRate as RequestRate
 from keybuzz_shared.connectors.kit.auth import Auth, ClientCredentials, LoginToken, SignsRequests
 from keybuzz_shared.connectors.kit.listing import follows, same_next
-from keybuzz_shared.connectors.seam import (
-    AllowanceSpent,
-    CallAnswerUnreadable,
-    CallOutcomeUnknown,
-    CallRefused,
-    CallUnavailable,
-    ShopCredentialsRefused,
-)
+from keybuzz_shared.connectors.seam import AllowanceSpent, CallRefused
 from keybuzz_shared.file_links import NO_FILES, FileLinks, FileTooLarge, FileUnavailable
 from keybuzz_shared.http_calls import (
     AnswerTooLarge,
@@ -33,127 +38,9 @@ from keybuzz_shared.http_calls import (
     read_bounded,
     retry_after,
 )
-from keybuzz_shared.json_calls import JSON_TYPES, CallOptions, CallTerms, JsonCalls, Unavailable
+from keybuzz_shared.json_calls import JSON_TYPES, CallOptions, JsonCalls
 from keybuzz_shared.mended import json_decoded
 from keybuzz_shared.redaction import KnownSecrets
-
-# --- answers -------------------------------------------------------------------------------
-# Answers of an API that does not speak JSON (an XML seller API), as the requester reads
-# them (``ApiSpec.answers``): the media type asked for and sent, the document parsed (for
-# XML, by the kit's guard: xml_answers.py), and what the document's own envelope says of
-# the call beside its HTTP status. An envelope that refuses is read by the marketplace's
-# ``Refusals`` like a refusal over HTTP (its token expired: renewed once; a login's: the
-# credentials refused; else its own error); one that only asks to come back soon is asked
-# again like a 429. An error status whose answer is of this type (but a 429 or one of the
-# credentials' statuses) is read like any answer: its envelope says what was refused.
-#
-# Such an API carries the shop's token in the request's body: a call's body is made again
-# at each sending from what the authentication carries (``Requester.post_document``).
-
-
-class Garbled(Exception):
-    """An answer cut short or not of the format at all (a server failing mid-answer): a
-    read asks again, a send's outcome is unknown."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class Refusal(NamedTuple):
-    """What an envelope refuses: ``reason``, its own words (a status and codes) for logs;
-    ``later``: the marketplace only asks to come back soon."""
-
-    reason: str
-    later: bool = False
-
-
-class Answers(Protocol):
-    """How a marketplace's documents are read."""
-
-    @property
-    def content_type(self) -> str:
-        """Its requests' type ("text/xml; charset=utf-8"); its media type is asked for."""
-        ...
-
-    def read(self, content: bytes, max_bytes: int, redact: Callable[[str], str]) -> Any:
-        """The document of an answer: ``Garbled`` for one cut short or not of the format,
-        the marketplace's unreadable answer for any other (a DTD, another encoding). What
-        it keeps of the answer's texts goes through ``redact`` (the shop's secrets out)."""
-        ...
-
-    def refusal(self, document: Any) -> Refusal | None:
-        """What the document's envelope refuses; None when it accepts the call."""
-        ...
-
-
-# --- refusals ------------------------------------------------------------------------------
-# A marketplace's refusals as a table: which statuses mean the shop's credentials are
-# refused, which answers mean "held, come back later" although they are 4xx (a firewall's
-# challenge), which say the call's token expired, where its error document says why, and the
-# marketplace's own error for a refusal where it words them itself. The requester reads a refusal with it;
-# whatever the table does not name is the call refused, the same call refused again.
-
-# Where a marketplace's error document says why, most often: RFC 9457's ``detail`` and
-# ``title``, OAuth's ``error_description`` and ``error``, a plain ``message``, and a list
-# of ``errors`` (its first one's ``code`` or ``message``).
-COMMON_REASON_KEYS = ("detail", "message", "error_description", "title", "error", "errors")
-
-
-@dataclass(frozen=True)
-class Refusals:
-    """How a marketplace refuses: ``credentials``, the statuses that mean the shop's
-    credentials (after a token renewed once, where the authentication has one);
-    ``held``, the answers that only hold the shop (given the response and its error
-    document, None for any other); ``reason_keys``, where its document says why;
-    ``expired``, the answers beside a 401 that say the call's token expired (renewed once,
-    the call sent once more); ``error``, the marketplace's own error for a refusal, given
-    the call's name, the status and the document (its code and message kept), in place
-    of the seam's call refused."""
-
-    class Held(NamedTuple):
-        """A refusal that says nothing of the call or the credentials: the shop is held for
-        ``seconds`` and the same call tried again then."""
-
-        seconds: float
-        reason: str
-
-    credentials: frozenset[int] = frozenset({401})
-    held: Callable[[httpx.Response, Any], Refusals.Held | None] | None = None
-    reason_keys: tuple[str, ...] = COMMON_REASON_KEYS
-    expired: Callable[[httpx.Response, Any], bool] | None = None
-    error: Callable[[str, int, Any], Exception] | None = None
-
-    def reason(self, document: Any) -> str:
-        """The first reason the document gives under ``reason_keys`` ("" for none): a
-        text, an object's ``message``, or a list's first entry's ``code`` or ``message``."""
-        if not isinstance(document, dict):
-            return ""
-        for key in self.reason_keys:
-            if said := _said(document.get(key)):
-                return said
-        return ""
-
-
-def _said(value: Any) -> str:
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, dict) and isinstance(value.get("message"), str):
-        return _coded(value.get("code"), str(value["message"]))
-    if isinstance(value, list) and value and isinstance(value[0], dict):
-        first = value[0]
-        return str(first.get("code") or first.get("message") or "").strip()
-    return ""
-
-
-def _coded(code: Any, message: str) -> str:
-    """An error object's message, after its code where it has one (``unauthenticated:
-    Guest user not allowed``): what an operator looks up in the marketplace's docs."""
-    message = message.strip()
-    if isinstance(code, str | int) and str(code).strip() and str(code) not in message:
-        return f"{str(code).strip()}: {message}"
-    return message
-
 
 # --- requester -----------------------------------------------------------------------------
 # One shop's calls to a marketplace's JSON API, run from its declaration.
@@ -181,115 +68,10 @@ T = TypeVar("T")
 USE_DEFAULT = httpx.USE_CLIENT_DEFAULT
 # The token endpoint's OAuth errors that mean "not these credentials" (RFC 6749 5.2).
 CREDENTIAL_ERRORS = frozenset({"invalid_client", "unauthorized_client", "invalid_grant"})
+# A requester's call names and URLs kept (``_addressed``), then forgotten all at once.
+ADDRESSES_KEPT = 64
 # A multipart part: (field, (file name or None, bytes, content type or None)).
 Part = tuple[str, tuple[str | None, bytes, str | None]]
-
-
-@dataclass(frozen=True)
-class CallErrors:
-    """A marketplace's seam errors, each given the call's name and what happened."""
-
-    unavailable: Unavailable
-    unreadable: Callable[[str, str], Exception]
-    outcome_unknown: Callable[[str, str], Exception]
-    refused: Callable[[str, int, str], Exception]  # call, status, detail
-    credentials_refused: Callable[[str], Exception]  # detail
-
-    @classmethod
-    def labelled(cls, label: str, *, credentials: str = "credentials") -> CallErrors:
-        """The seam's call errors, each naming the marketplace by ``label`` (its display
-        name); a refusal of the shop's ``credentials`` ("token", "API key") says which."""
-        return cls(
-            unavailable=functools.partial(CallUnavailable, label=label),
-            unreadable=functools.partial(CallAnswerUnreadable, label=label),
-            outcome_unknown=functools.partial(CallOutcomeUnknown, label=label),
-            refused=functools.partial(CallRefused, label=label),
-            credentials_refused=functools.partial(
-                ShopCredentialsRefused, label=label, credentials=credentials
-            ),
-        )
-
-
-@dataclass(frozen=True)
-class ApiSpec:
-    """What a requester must know of a marketplace's API. ``misaddressed``: what a
-    redirect or a page of another type most likely means (a base URL that is not the
-    API's); ``holds_throttled``: a ``Retry-After`` holds back every later call of the same
-    operation until it ends; ``authorized_files``: a file link is fetched with the call's
-    authentication (else with its public headers only); ``allowance_call``: the name of
-    the call the marketplace allows a number of a day ("GET ws/sav"), empty when none;
-    ``grants_per_period``: its token endpoint limits grants per period (a day), so a 429
-    there without ``Retry-After`` ends the call at once, asked again within the call it
-    would only be refused again; ``answers``: how its answers are read where they are not
-    JSON (xml_answers.py); ``requests_per_second``: a shop's requests it takes a second, each
-    requester paced to them (``RequestRate``) unless given its own pace."""
-
-    label: str  # the marketplace as its logs name it
-    log: logging.Logger
-    errors: CallErrors
-    refusals: Refusals = Refusals()
-    max_response_bytes: int = 8 * 1024 * 1024
-    misaddressed: str = ""
-    holds_throttled: bool = False
-    authorized_files: bool = False
-    allowance_call: str = ""
-    grants_per_period: bool = False
-    answers: Answers | None = None
-    requests_per_second: int | None = None  # a shop's, across endpoints (None: no limit)
-
-    @property
-    def terms(self) -> CallTerms:
-        errors = self.errors
-        return CallTerms(
-            self.label,
-            self.log,
-            unavailable=errors.unavailable,
-            unreadable=errors.unreadable,
-            outcome_unknown=errors.outcome_unknown,
-        )
-
-
-class Pace(Protocol):
-    """When a shop's requests may leave, by the rate its marketplace meters them at."""
-
-    async def before(self, call: str) -> None:
-        """Returns once the request of ``call`` (its name) may leave."""
-        ...
-
-    def after(self, call: str, response: httpx.Response) -> None:
-        """What the answer's status and headers say of the rate (a 429, a rate announced)."""
-        ...
-
-
-class RequestRate:
-    """A marketplace's limit of a shop's requests a second across its endpoints
-    (``ApiSpec.requests_per_second``), as its requester's ``Pace``: a request leaves once
-    fewer than ``per_second`` left in the second before it, else waits for the oldest to
-    age out. One per requester (a shop's session in one process)."""
-
-    def __init__(
-        self,
-        per_second: int,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self.per_second = per_second
-        self._clock, self._sleep = clock, sleep
-        self._left: deque[float] = deque()  # when each request of the last second left
-
-    async def before(self, call: str) -> None:
-        while True:
-            now = self._clock()
-            while self._left and self._left[0] <= now - 1.0:
-                self._left.popleft()
-            if len(self._left) < self.per_second:
-                self._left.append(now)
-                return
-            await self._sleep(self._left[0] + 1.0 - now)
-
-    def after(self, call: str, response: httpx.Response) -> None:
-        """No rate is announced in an answer: nothing to learn."""
 
 
 # A call says what it is in three typed, immutable options: when it may be sent again
@@ -419,6 +201,7 @@ class Requester(JsonCalls[_InFlight]):
         self._held_until: dict[str, float] = {}  # time.monotonic() before which none leaves
         self.sent: Counter[str] = Counter()  # requests sent by call name, answered or not
         self._allowance_limit: int | None = None  # the allowance's calls it may reach
+        self._addresses: dict[tuple[str, str, str], tuple[str, str]] = {}  # _addressed's
 
     @property
     def base_url(self) -> str:
@@ -687,11 +470,7 @@ class Requester(JsonCalls[_InFlight]):
         operation: str = "",
         resend: Resend = Resend.READ,
     ) -> Call:
-        url = self.url(path)
-        if operation:
-            name = f"{operation} {method} {httpx.URL(url).path}"
-        else:
-            name = f"{method} {path.split('?', 1)[0].lstrip('/') or '/'}"
+        name, url = self._addressed(method, path, operation)
         return Call(
             name=name,
             method=method,
@@ -700,6 +479,23 @@ class Requester(JsonCalls[_InFlight]):
             hold=operation or name,
             resend=resend,
         )
+
+    def _addressed(self, method: str, path: str, operation: str) -> tuple[str, str]:
+        """A call's name and URL, kept by the requester (a shop's session): its polls ask
+        the same few paths each time, and httpx's URL join is no small part of a call's CPU
+        (docs/BENCHMARKS.md, twenty-eighth session). Bounded: paths may hold ids."""
+        key = (method, path, operation)
+        if (kept := self._addresses.get(key)) is not None:
+            return kept
+        url = self.url(path)
+        if operation:
+            name = f"{operation} {method} {httpx.URL(url).path}"
+        else:
+            name = f"{method} {path.split('?', 1)[0].lstrip('/') or '/'}"
+        if len(self._addresses) >= ADDRESSES_KEPT:
+            self._addresses.clear()
+        self._addresses[key] = (name, url)
+        return name, url
 
     async def _run(self, call: Call, login_headers: Mapping[str, str] | None = None) -> _Answer:
         """``call`` within its deadline, authenticated; a ``login`` call is sent with
