@@ -71,7 +71,8 @@ def messages(client: kit.Requester, path: str) -> kit.KeyedPages:
 def parts(client: kit.Requester, _api: View) -> kit.KitSession:
     since = lambda low, high: {"since": low.isoformat()}  # noqa: E731
     listing = kit.Listing(kit.Listing.PageNumbers[Said](), since, messages(client, "messages").numbered())  # fmt: skip
-    inbox = kit.KitSession.ListedThreads.of_messages(listing, READ, message_of, client.get_bytes)
+    files = lambda file, most: client.get_bytes(file.url, most)  # noqa: E731
+    inbox = kit.KitSession.ListedThreads.of_messages(listing, READ, message_of, files)
 
     async def send(reply: seam.Reply) -> None:
         await client.send_json("POST", f"threads/{reply.thread.id}", {"body": reply.body})
