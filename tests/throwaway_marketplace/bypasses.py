@@ -27,6 +27,7 @@ from tests.conformance.test_secrets_echoed import (  # noqa: F401 - the suite's 
     echoing,
     emitted,
     test_a_key_echoed_in_any_form_at_connect_reaches_no_answer_or_log,
+    test_a_key_echoed_when_a_poll_is_refused_reaches_no_status_row_or_log,
 )
 from tests.conformance.test_shop_api_connectors import (  # noqa: F401 - the suite's case
     test_a_shop_is_one_shop_whatever_spelling_of_its_id_is_typed,

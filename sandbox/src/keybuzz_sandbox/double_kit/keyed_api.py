@@ -23,6 +23,7 @@ from keybuzz_sandbox.answers import gateway_page, held_back, json_answer
 from keybuzz_sandbox.conformance import AdminDriver, DoubleShop, ShopDriver, answered
 from keybuzz_sandbox.double_entry import Double
 from keybuzz_sandbox.double_kit.admin import admin_router, known
+from keybuzz_sandbox.double_kit.draws import uuid_of
 from keybuzz_sandbox.double_kit.driver import json_api_faults, sent_log, shops_of, suite_pace
 from keybuzz_sandbox.fault_admin import fault_handlers
 from keybuzz_sandbox.faults import FaultInjector, ReplyFaults, WebPageFaults, malform, reply_faults
@@ -107,7 +108,8 @@ class KeyedRoutes:
 
     def __init__(self, api: KeyedApi, sb: Sandbox) -> None:
         self.api = api
-        self.shops = {n: KeyedShop(n, f"key-{n}-{sb.config.seed}") for n in api.shops}
+        self.seed = sb.config.seed  # a shop's key drawn from it, as random as a real one
+        self.shops = {n: KeyedShop(n, uuid_of(self.seed, "key", n)) for n in api.shops}
         self.faults = FaultInjector(sb.config.seed, WebPageFaults())
         self.ids = itertools.count(1)
         self.echo = sb.echo
@@ -213,7 +215,7 @@ class KeyedRoutes:
         @post("/shops/{number:str}/rotate-key", sync_to_thread=False)
         def rotate(number: str) -> Response[bytes]:
             shop = known(shops.get(number), "shop")
-            shop.key = f"key-{number}-{next(self.ids)}"
+            shop.key = uuid_of(self.seed, "key", number, next(self.ids))
             return json_answer({"key": shop.key})
 
         return [listed_shops, opened, sent, rotate, *fault_handlers(self.faults, WebPageFaults)]
