@@ -1,7 +1,8 @@
 """The kit's inboxes a connector declares rather than writes (``ReadInTurn``: a list of what
 changed, each item's details in turn; ``ListedThreads``: threads listed by last change in
 a window reaching back at most so far) and the small parts beside them (``item_at``, one
-item by its id; ``KeyedPages``' page; ``window_query``'s end written its own way). No
+item by its id; ``KeyedPages``' page; ``window_query``'s end written its own way), a
+listing of messages as an inbox and a session without orders. No
 servers: each part on calls of the test's own."""
 
 from __future__ import annotations
@@ -12,7 +13,15 @@ from typing import Any
 import msgspec
 import pytest
 from keybuzz_connector_cdiscount.orders import iso_seconds
-from keybuzz_shared.connectors.kit import CallErrors, KeyedPages, Listing, item_at, read_as, reader
+from keybuzz_shared.connectors.kit import (
+    CallErrors,
+    KeyedPages,
+    KitSession,
+    Listing,
+    item_at,
+    read_as,
+    reader,
+)
 from keybuzz_shared.connectors.kit.listing import PageNumbers, Seek, window_query
 from keybuzz_shared.connectors.kit.threads import ListedThreads, ReadInTurn
 from keybuzz_shared.connectors.seam import (
@@ -221,3 +230,51 @@ def test_a_windows_end_may_be_written_its_own_way() -> None:
         "size": "10",
     }
     assert window_query("min", None, iso_seconds)(moment, moment) == {"min": "2026-11-01T00:00:00Z"}
+
+
+class Said(msgspec.Struct, frozen=True):
+    id: str
+    at: datetime
+
+
+def said_message(said: Said) -> InboxMessage:
+    thread = ThreadKey("DISCUSSION", said.id, None)
+    return InboxMessage(
+        message_id=said.id, thread=thread, sender_type="BUYER", sender_name=None,
+        subject="", body="text", created_at=said.at, unread=True,
+    )  # fmt: skip
+
+
+class NumberedPages(Client):
+    """A listing's pages by number, as the test's table answers them."""
+
+    async def get_json(self, path: str, params: dict[str, str] | None = None) -> Any:
+        self.asked.append(f"{path}?page={(params or {}).get('page')}")
+        return self.answers[(params or {}).get("page", "1")]
+
+
+async def test_a_listing_of_messages_is_an_inbox_each_message_a_thread_of_one() -> None:
+    """``ListedThreads.of_messages`` on pages by number whose answer says ``more`` (a
+    ``KeyedPages`` of its own key): a message off its shape costs itself, and an empty
+    page saying more ends the listing (no third call)."""
+    first = {"messages": [{"id": "m1", "at": T0.isoformat()}, {"id": 2}], "more": True}
+    client = NumberedPages({"1": first, "2": {"messages": [], "more": True}})
+    pages = KeyedPages(client, "messages", "messages", follows="more")  # type: ignore[arg-type]
+    listing = Listing(PageNumbers[Said](), lambda low, high: {}, pages.numbered())
+    inbox = ListedThreads.of_messages(listing, reader(Said, "a message"), said_message, no_file)
+    page = await inbox.inbox_messages(since=T0)
+    assert [m.message_id for m in page.items] == ["m1"] and len(page.unreadable) == 1
+    assert page.next_cursor is not None
+    end = await inbox.inbox_messages(since=T0, cursor=page.next_cursor)
+    assert end.items == () and end.next_cursor is None
+    assert client.asked == ["messages?page=1", "messages?page=2"]
+
+
+async def test_a_session_declaring_no_orders_lists_none_without_a_call() -> None:
+    """A marketplace that gives no orders declares none (no stub): every listing empty."""
+    client = NumberedPages({})
+    absent: Any = None  # neither its inbox nor its replies are asked here
+    session = KitSession(absent, absent, verify=lambda: client.get_json("/"))
+    assert (await session.orders(since=T0)).items == ()
+    assert (await session.orders_created(start=T0, end=T0)).next_cursor is None
+    assert await session.orders_by_id(["1"]) == [] and client.asked == []

@@ -5,9 +5,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
@@ -26,10 +25,6 @@ View = seam.ShopApiSettings
 class TryoutSettings(kit.ShopSettings, kw_only=True, frozen=True):
     MARKETPLACE, PREFIX = "TRYOUT", "tryout"
     api_url: str = "http://127.0.0.1:9/tryout/api/"
-    timeout_seconds: float = 10.0
-    call_deadline_seconds: float = 10.0
-    first_poll_days: int = 7
-    mark_as_read: bool = False
 
 
 def client_of(opening: kit.Declaration.Opening[View]) -> kit.Requester:
@@ -66,75 +61,28 @@ def message_of(said: Said) -> seam.InboxMessage:
     )
 
 
-def read(raw: Sequence[Any]) -> tuple[tuple[seam.InboxMessage, ...], tuple[str, ...]]:
-    found, unreadable = [], []
-    for item in raw:
-        try:
-            found.append(message_of(msgspec.convert(item, Said)))
-        except msgspec.ValidationError as exc:
-            unreadable.append(f"a message: {exc}")
-    return tuple(found), tuple(unreadable)
+READ = kit.reader(Said, "a message")
 
 
-def messages_in(body: Any) -> list[Any]:
-    if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
-        raise ERRORS.unreadable("GET messages", "no list of messages")
-    listed: list[Any] = body["messages"]
-    return listed
-
-
-class Inbox(seam.ThreadsInbox):
-    def __init__(self, client: kit.Requester) -> None:
-        self.client = client
-        since = lambda low, high: {"since": low.isoformat()}  # noqa: E731
-        self.listing = kit.Listing(kit.Listing.PageNumbers[seam.InboxMessage](), since, self._page)
-
-    async def _page(self, query: dict[str, str], link: str | None) -> tuple[list[Any], bool]:
-        body = await self.client.get_json("messages", query, operation="list_messages")
-        return messages_in(body), bool(body.get("more"))
-
-    async def inbox_messages(
-        self, *, since: datetime, cursor: str | None = None
-    ) -> seam.Page[seam.InboxMessage]:
-        listing = self.listing
-        state = listing.resume(cursor, updated=False) if cursor else listing.start(since, None, updated=False)  # fmt: skip
-        step = await listing.step(state, read)
-        following = seam.cursor_of(step.following) if step.following else None
-        return seam.Page(items=step.items, next_cursor=following, unreadable=step.unreadable)
-
-    async def mark_read(self, message_ids: Sequence[str]) -> int:
-        return 0  # the marketplace keeps no read mark
-
-    async def file(self, file: seam.InboxFile, max_bytes: int) -> bytes:
-        return await self.client.get_bytes(file.url, max_bytes)
-
-
-def replies(client: kit.Requester) -> kit.DeclaredReplies:
-    async def send(reply: seam.Reply) -> None:
-        await client.send_json("POST", f"threads/{reply.thread.id}", {"body": reply.body})
-
-    async def listed(discussion_id: str) -> list[seam.InboxMessage]:
-        body = await client.get_json(f"threads/{discussion_id}", operation="list_messages")
-        return list(read(messages_in(body))[0])
-
-    return kit.DeclaredReplies(NAME, "thread", post=send, listed=listed)
-
-
-class NoOrders:
-    """The marketplace gives no orders: every listing is empty."""
-
-    async def orders(self, **window: Any) -> seam.Page[seam.OrderSummary]:
-        return seam.Page(items=(), next_cursor=None)
-
-    orders_created = orders
-
-    async def orders_by_id(self, order_ids: Sequence[str]) -> list[seam.OrderSummary]:
-        return []
+def messages(client: kit.Requester, path: str) -> kit.KeyedPages:
+    return kit.KeyedPages(client, path, "messages", "list_messages", follows="more")
 
 
 def parts(client: kit.Requester, _api: View) -> kit.KitSession:
-    verify = lambda: client.get_json("", operation="shop")  # noqa: E731
-    return kit.KitSession(Inbox(client), replies(client), NoOrders(), verify=verify)
+    since = lambda low, high: {"since": low.isoformat()}  # noqa: E731
+    listing = kit.Listing(kit.Listing.PageNumbers[Said](), since, messages(client, "messages").numbered())  # fmt: skip
+    files = lambda file, most: client.get_bytes(file.url, most)  # noqa: E731
+    inbox = kit.KitSession.ListedThreads.of_messages(listing, READ, message_of, files)
+
+    async def send(reply: seam.Reply) -> None:
+        await client.send_json("POST", f"threads/{reply.thread.id}", {"body": reply.body})
+
+    async def listed(thread_id: str) -> list[seam.InboxMessage]:
+        said, _ = await messages(client, f"threads/{thread_id}").get({})
+        return [message_of(s) for s in READ(said)[0]]
+
+    replies = kit.DeclaredReplies(NAME, "thread", post=send, listed=listed)
+    return kit.KitSession(inbox, replies, verify=lambda: client.get_json("", operation="shop"))
 
 
 async def probe(client: kit.Requester, _fields: Mapping[str, str]) -> str:
@@ -142,9 +90,10 @@ async def probe(client: kit.Requester, _fields: Mapping[str, str]) -> str:
     return str((await client.get_json("", operation="shop"))["shopId"])
 
 
-CONNECTOR = kit.shop_api_connector(kit.Declaration(
+DECLARATION = kit.Declaration(
     MARKETPLACE, NAME, "tryout_api", FIELDS, LIMITS,
     view=View, client=client_of, parts=parts, probe=probe, settings=TryoutSettings,
     discussions=kit.Declaration.Discussions(("BUYER",), support_sender="Tryout", claim_subject="Tryout"),
     order_ids=kit.OrderIdPattern("T[0-9]{6}", "a Tryout one (T and six digits)"),
-))  # fmt: skip
+)  # fmt: skip
+CONNECTOR = kit.shop_api_connector(DECLARATION)

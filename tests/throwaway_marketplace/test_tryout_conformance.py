@@ -40,8 +40,14 @@ from tests.throwaway_marketplace.double import DOUBLE
 
 
 @pytest.fixture(scope="module")
-def tryout() -> Iterator[None]:
-    with registry.registered(CONNECTOR), doubles.registered(DOUBLE):
+def tryout_connector() -> Connector:
+    """The connector registered as TRYOUT (``bypasses.py``: a variant of it)."""
+    return CONNECTOR
+
+
+@pytest.fixture(scope="module")
+def tryout(tryout_connector: Connector) -> Iterator[None]:
+    with registry.registered(tryout_connector), doubles.registered(DOUBLE):
         yield
 
 
@@ -65,8 +71,8 @@ async def conformance(
 
 
 @pytest.fixture
-def connector(tryout: None) -> Connector:
-    return CONNECTOR
+def connector(tryout: None, tryout_connector: Connector) -> Connector:
+    return tryout_connector
 
 
 @pytest.fixture

@@ -34,7 +34,10 @@ def lines_of_code(path: Path) -> int:
 
 
 def test_the_throwaway_connector_is_short_and_served_only_while_registered() -> None:
-    assert lines_of_code(Path(__file__).with_name("connector.py")) <= 150
+    # Declaration, mappings and double: 200 lines in all (issue 63's aim), as ``wc -l`` counts.
+    made = [Path(__file__).with_name(name) for name in ("connector.py", "double.py")]
+    assert sum(len(path.read_text().splitlines()) for path in made) <= 200
+    assert lines_of_code(made[0]) <= 150
     assert "TRYOUT" not in registry.marketplaces() and "TRYOUT" not in DRIVERS
     with registry.registered(CONNECTOR), doubles.registered(DOUBLE):
         assert registry.connector_for("TRYOUT") is CONNECTOR and "TRYOUT" in DRIVERS

@@ -37,6 +37,8 @@ from keybuzz_shared.connectors.seam import (
     MarketplaceSession,
     OrderIds,
     OrderSource,
+    OrderSummary,
+    Page,
     PartsSession,
     Recipient,
     RedirectFlow,
@@ -321,13 +323,13 @@ class KitSession(PartsSession):
         self,
         inbox: SessionInbox,
         replies: ReplyChannel,
-        orders: OrderSource,
+        orders: OrderSource | None = None,
         *,
         verify: Callable[[], Awaitable[object]],
         figure: Figure | None = None,
         close: Close | None = None,
     ) -> None:
-        super().__init__(inbox, replies, orders)
+        super().__init__(inbox, replies, orders or _NoOrders())
         self._verify = verify
         self.figure = figure
         self.close = close
@@ -346,6 +348,19 @@ class KitSession(PartsSession):
     def sharing(self, token: ClientCredentials) -> KitSession:
         """This session, its ``token`` shared by every process's session of the shop."""
         return _SharedTokenSession(self, token)
+
+
+class _NoOrders:
+    """The orders of a marketplace that gives none (its session declares no order source):
+    every listing empty."""
+
+    async def orders(self, **_window: Any) -> Page[OrderSummary]:
+        return Page(items=(), next_cursor=None)
+
+    orders_created = orders
+
+    async def orders_by_id(self, order_ids: Sequence[str]) -> list[OrderSummary]:
+        return []
 
 
 class _AllowanceSession(KitSession):

@@ -661,13 +661,15 @@ NO_WINDOW = datetime.min.replace(tzinfo=UTC)
 class KeyedPages:
     """``GET <path>`` on ``client``, each page's items under ``key``; ``operation``: the
     call's name where the marketplace names it (else ``GET <path>``); ``key_optional``: a
-    page with no item may leave the key out."""
+    page with no item may leave the key out; ``follows``: the answer's key that says a
+    next page follows."""
 
     client: Requester
     path: str
     key: str = "results"
     operation: str = ""
     key_optional: bool = False
+    follows: str = "next"
 
     @property
     def call(self) -> str:
@@ -683,7 +685,7 @@ class KeyedPages:
         )
         if not isinstance(found, list):
             raise self.client.errors.unreadable(self.call, f"no list of {self.key} in the page")
-        return found, follows(self.call, found, bool(body.get("next")))
+        return found, follows(self.call, found, bool(body.get(self.follows)))
 
     async def get(self, query: dict[str, str]) -> tuple[list[Any], bool]:
         """The page ``query`` asks: its items and whether a next one follows."""

@@ -483,6 +483,29 @@ class ListedThreads(ThreadsInbox, Generic[T]):
     label: str = "the marketplace"
     now: Callable[[], datetime] = _utc_now
 
+    @classmethod
+    def of_messages(
+        cls,
+        listing: Listing[T, Any, Any],
+        read: Read[T],
+        message: Callable[[T], InboxMessage],
+        files: Callable[[InboxFile, int], Awaitable[bytes]],
+        **options: Any,
+    ) -> ListedThreads[T]:
+        """The inbox of a marketplace that lists messages, not threads, written in a window:
+        each listed message a thread of one, whole; ``options``: the others' (``marks``,
+        ``reach``, ``label``)."""
+
+        async def mapper() -> Callable[[T], Sequence[InboxMessage]]:
+            return lambda item: (message(item),)
+
+        async def whole(item: T) -> T:
+            return item
+
+        return cls(listing, read, complete=lambda _: True, read_whole=whole, mapper=mapper,
+                   named=lambda _: "a message", files=files,
+                   **options)  # fmt: skip
+
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
     ) -> Page[InboxMessage]:

@@ -1,0 +1,244 @@
+"""A shop API's double declared as data: shops reached by a key sent in a header, their
+messages listed from a moment on page by page (``since``, ``page``; the page says whether
+another follows), a thread read whole, a reply posted on it; its admin (the seeded shops
+and their keys, a buyer's new thread, what a shop sent, a key rotated, the faults) and its
+conformance driver. What a marketplace of that shape declares: its names, paths, header,
+shops, page size, and its message's and answers' shapes (``KeyedApi``)."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import msgspec
+from litestar import Request, Response, get, post
+from litestar.response import Stream
+
+from keybuzz_sandbox.answers import gateway_page, held_back, json_answer
+from keybuzz_sandbox.conformance import AdminDriver, DoubleShop, ShopDriver, answered
+from keybuzz_sandbox.double_entry import Double
+from keybuzz_sandbox.double_kit.admin import admin_router, known
+from keybuzz_sandbox.double_kit.draws import uuid_of
+from keybuzz_sandbox.double_kit.driver import json_api_faults, sent_log, shops_of, suite_pace
+from keybuzz_sandbox.fault_admin import fault_handlers
+from keybuzz_sandbox.faults import FaultInjector, ReplyFaults, WebPageFaults, malform, reply_faults
+
+if TYPE_CHECKING:
+    from keybuzz_sandbox.sandbox import Sandbox
+
+Routed = Response[bytes] | Stream
+
+
+class Written(msgspec.Struct, rename="camel"):
+    """One message of a shop as the double keeps it (its API shows it as ``KeyedApi.shown``)."""
+
+    id: str
+    thread_id: str
+    order_id: str
+    sender: str  # BUYER or SELLER
+    body: str
+    created_at: str  # ISO 8601
+
+
+@dataclass
+class KeyedShop:
+    number: str
+    key: str
+    messages: list[Written] = field(default_factory=list)
+    sent: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class KeyedApi:
+    """``name``: the double's (its admin at ``/_sandbox/<name>``, its operations named
+    ``<name>.<operation>``); ``marketplace``/``display``: the connector's value and its name;
+    ``api``: the API's path; ``shops``: the seeded shops' numbers; ``header``: the key's;
+    ``order_id``: an order's id by number; ``shown``: a message as the API lists it;
+    ``listed``: a page's answer (its messages, whether another follows); ``refused``: a
+    refusal's answer, its words given (the key sent echoed as the sandbox's ``echo`` arms);
+    ``credentials``: the connector's fields of the shop's number and of its key."""
+
+    name: str
+    marketplace: str
+    display: str
+    api: str
+    shops: tuple[str, ...]
+    header: str = "X-Api-Key"
+    page: int = 10
+    order_id: Callable[[int], str] = str
+    shown: Callable[[Written], Any] = msgspec.to_builtins
+    listed: Callable[[list[Any], bool], Any] = lambda items, more: {"messages": items, "more": more}
+    refused: Callable[[str], Any] = lambda said: {"error": said}
+    shop_answer: Callable[[KeyedShop], Any] = lambda shop: {"shopId": shop.number}
+    credentials: tuple[str, str] = ("shop_id", "api_key")
+
+    @property
+    def admin(self) -> str:
+        return f"/_sandbox/{self.name}"
+
+    def routes(self, sb: Sandbox) -> list[Any]:
+        """The API's and the admin's routes on ``sb``."""
+        return KeyedRoutes(self, sb).handlers()
+
+    def drivers(self) -> dict[str, ShopDriver]:
+        return {self.marketplace: KeyedDriver(
+            marketplace=self.marketplace, api_family=self.name,
+            customer_care=f"{self.display}'s customer care", admin=self.admin,
+            reading=("list_messages",), replying="post_message",
+            bodies=json_api_faults(8 * 2**20),  # the kit's default cap on an answer
+            revoking="rotate-key", tokenless=f"a {self.display} API key has no token",
+            recipients=("BUYER",), prefix=self.marketplace, api=self.api,
+            fields=dict(zip(self.credentials, ("number", "key"), strict=True)),
+        )}  # fmt: skip
+
+    def double(self, module: str, at: str) -> Double:
+        """Its entry point's ``Double``, this declaration being ``module``'s ``at``."""
+        url = f"{self.marketplace}_API_URL"
+        return Double(self.name, lambda base: {url: f"{base}{self.api}/"},
+                      routes_at=f"{module}:{at}.routes", drivers_at=f"{module}:{at}.drivers")  # fmt: skip
+
+
+class KeyedRoutes:
+    """A ``KeyedApi``'s routes on one sandbox: its shops, faults and message ids."""
+
+    def __init__(self, api: KeyedApi, sb: Sandbox) -> None:
+        self.api = api
+        self.seed = sb.config.seed  # a shop's key drawn from it, as random as a real one
+        self.shops = {n: KeyedShop(n, uuid_of(self.seed, "key", n)) for n in api.shops}
+        self.faults = FaultInjector(sb.config.seed, WebPageFaults())
+        self.ids = itertools.count(1)
+        self.echo = sb.echo
+
+    def written(self, shop: KeyedShop, thread: str, order: str, sender: str, body: str,
+                at: float | None = None) -> Written:  # fmt: skip
+        when = datetime.fromtimestamp(time.time() if at is None else at, UTC).isoformat()
+        message = Written(f"{shop.number}-{next(self.ids)}", thread, order, sender, body, when)
+        shop.messages.append(message)
+        return message
+
+    async def answer(self, request: Request[Any, Any, Any], number: str, operation: str,
+                     make: Callable[[KeyedShop, ReplyFaults], tuple[Any, int]]) -> Routed:  # fmt: skip
+        """An operation's answer for shop ``number``, its faults played."""
+        op = f"{self.api.name}.{operation}"
+        decision = await self.faults.delayed(op)
+        if decision.error_status:
+            return gateway_page(decision.error_status)
+        shop, key = self.shops.get(number), request.headers.get(self.api.header)
+        if shop is None or key != shop.key:
+            return json_answer(self.api.refused(f"API key refused{self.echo.of(key or '')}"), 401)
+        if (refusal := self.echo.refusal(shop.key)) is not None:
+            return json_answer(self.api.refused(refusal), 400)
+        shown = reply_faults(self.faults.config, time.time(), number)
+
+        async def made() -> Response[bytes]:
+            payload, status = make(shop, shown)
+            kind = decision.malformed_kind
+            if kind == "html":
+                return gateway_page(200)
+            body, huge = msgspec.json.encode(payload), self.faults.config.huge_bytes
+            return Response(malform(body, kind, huge) if kind else body, status_code=status,
+                            media_type="application/json")  # fmt: skip
+
+        return await held_back(self.faults.slow_answer(op, number), made)
+
+    def page(self, shop: KeyedShop, shown: ReplyFaults, since: str, page: int) -> Any:
+        low = datetime.fromisoformat(since) if since else datetime.min.replace(tzinfo=UTC)
+        found = [self.api.shown(m) for m in shop.messages if datetime.fromisoformat(m.created_at) >= low]  # fmt: skip
+        start, size = (page - 1) * self.api.page, self.api.page
+        hostile = shown.paged(found[:size], page > 1)
+        if hostile is not None:  # paged wrong, as the fault says: another page follows
+            return self.api.listed(hostile, True)
+        return self.api.listed(found[start : start + size], len(found) > start + size)
+
+    def post(self, shop: KeyedShop, shown: ReplyFaults, thread: str, body: str) -> tuple[Any, int]:
+        first = next((m for m in shop.messages if m.thread_id == thread), None)
+        if first is None:
+            return {"error": f"no thread {thread}"}, 404
+        shop.sent.append(body)
+        at = shown.date(time.time())
+        message = self.written(shop, thread, first.order_id, "SELLER", shown.show(body), at)
+        return {"id": message.id}, 201
+
+    def handlers(self) -> list[Any]:
+        at, listing = f"{self.api.api}/shops/{{number:str}}", self.api.listed
+
+        @get(f"{at}/", include_in_schema=False)
+        async def shop_of(request: Request[Any, Any, Any], number: str) -> Routed:
+            return await self.answer(request, number, "shop", lambda s, _: (self.api.shop_answer(s), 200))  # fmt: skip
+
+        @get(f"{at}/messages", include_in_schema=False)
+        async def listed(request: Request[Any, Any, Any], number: str, since: str = "",
+                         page: int = 1) -> Routed:  # fmt: skip
+            return await self.answer(request, number, "list_messages",
+                                     lambda s, f: (self.page(s, f, since, page), 200))  # fmt: skip
+
+        @get(f"{at}/threads/{{thread:str}}", include_in_schema=False)
+        async def thread(request: Request[Any, Any, Any], number: str, thread: str) -> Routed:
+            def make(shop: KeyedShop, _: ReplyFaults) -> tuple[Any, int]:
+                return listing([self.api.shown(m) for m in shop.messages if m.thread_id == thread], False), 200  # fmt: skip
+
+            return await self.answer(request, number, "list_messages", make)
+
+        @post(f"{at}/threads/{{thread:str}}", include_in_schema=False)
+        async def write(request: Request[Any, Any, Any], number: str, thread: str) -> Routed:
+            body = (await request.json())["body"]
+            return await self.answer(request, number, "post_message",
+                                     lambda s, f: self.post(s, f, thread, body))  # fmt: skip
+
+        api_routes = [shop_of, listed, thread, write]
+        return [*api_routes, admin_router(self.api.admin, self.admin_handlers())]
+
+    def admin_handlers(self) -> list[Any]:
+        shops = self.shops
+
+        @get("/shops", sync_to_thread=False)
+        def listed_shops() -> Response[bytes]:
+            return json_answer([{"name": f"{self.api.display} {s.number}", "number": s.number,
+                                 "key": s.key} for s in shops.values()])  # fmt: skip
+
+        @post("/shops/{number:str}/threads", sync_to_thread=False, status_code=201)
+        def opened(number: str, data: dict[str, str]) -> Response[bytes]:
+            shop, n = known(shops.get(number), "shop"), next(self.ids)
+            said = self.written(shop, f"th{n}", self.api.order_id(n), "BUYER", data["body"])
+            return json_answer({"messageId": said.id, "orderId": said.order_id,
+                                "threadId": said.thread_id}, 201)  # fmt: skip
+
+        @get("/shops/{number:str}/sent", sync_to_thread=False)
+        def sent(number: str) -> Response[bytes]:
+            return json_answer({"sent": [{"body": b} for b in known(shops.get(number), "shop").sent]})  # fmt: skip
+
+        @post("/shops/{number:str}/rotate-key", sync_to_thread=False)
+        def rotate(number: str) -> Response[bytes]:
+            shop = known(shops.get(number), "shop")
+            shop.key = uuid_of(self.seed, "key", number, next(self.ids))
+            return json_answer({"key": shop.key})
+
+        return [listed_shops, opened, sent, rotate, *fault_handlers(self.faults, WebPageFaults)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeyedDriver(AdminDriver):
+    """A ``KeyedApi``'s conformance driver: its connector's ``<prefix>_*`` settings at the
+    suite's pace, its shops as its admin lists them, what a shop sent as its log says."""
+
+    prefix: str
+    api: str
+    fields: Mapping[str, str]  # each credential field: the listed shop's field it is
+
+    def service_settings(self, sandbox_url: str) -> dict[str, str]:
+        return {f"{self.prefix}_API_URL": f"{sandbox_url}{self.api}/", **suite_pace(self.prefix)}
+
+    def sandbox_settings(self) -> dict[str, str]:
+        return {}
+
+    async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
+        listed: list[Mapping[str, Any]] = answered(await http.get(self.shops_listed_at))
+        return shops_of(listed, account="number", credentials=self.fields)
+
+    async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
+        return ["BUYER" for s in await sent_log(http, self.admin, shop) if s["body"] == text]
