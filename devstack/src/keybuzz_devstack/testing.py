@@ -119,6 +119,15 @@ def until_the_limit(fallback: float = 60.0) -> float:
     return max(left - HANG_MARGIN, 1.0) if left is not None else fallback
 
 
+def loopback_timeout(read: float = 10.0) -> httpx.Timeout:
+    """Timeouts for a client of a server the test runs on loopback. Connecting there is the
+    kernel's work, done at once, unless a loaded machine starves the test's process (a probe
+    failed a 10 s connect so, its service's loop idle): it waits up to the test's limit, a
+    bound for a hang, like ``eventually``. An answer still has ``read`` seconds."""
+    limit = until_the_limit()
+    return httpx.Timeout(read, connect=limit, pool=limit)
+
+
 async def eventually(probe: Callable[[], Awaitable[T | None]], within: float | None = 10.0) -> T:
     """Poll ``probe`` until it returns something truthy; fail the test after ``within`` s
     (None: ``until_the_limit()``).
@@ -455,7 +464,7 @@ class RunningService:
 
     def client(self, **kwargs: Any) -> httpx.AsyncClient:
         kwargs.setdefault("verify", verifying_tls())
-        return httpx.AsyncClient(base_url=self.url, timeout=10, **kwargs)
+        return httpx.AsyncClient(base_url=self.url, timeout=loopback_timeout(), **kwargs)
 
     async def metric(self, prefix: str) -> float:
         """The sum of the ``/metrics`` samples whose line starts with ``prefix`` (e.g.
