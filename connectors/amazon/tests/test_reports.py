@@ -83,14 +83,15 @@ async def test_report_moves_through_states_and_document_matches_orders(live) -> 
     created = await _create(live, token, start)
     assert created.status_code == 202
     report_id = created.json()["reportId"]
-    statuses = []
-    for _ in range(40):
+    statuses: list[str] = []
+
+    async def done() -> dict | None:  # up to the test's limit: 40 polls were a 4 s window
         report = (await spapi_get(live, f"/reports/2021-06-30/reports/{report_id}", token)).json()
         if not statuses or statuses[-1] != report["processingStatus"]:
             statuses.append(report["processingStatus"])
-        if report["processingStatus"] == "DONE":
-            break
-        await asyncio.sleep(0.1)
+        return report if report["processingStatus"] == "DONE" else None
+
+    report = await eventually(done, within=None)
     assert statuses == ["IN_QUEUE", "IN_PROGRESS", "DONE"]
     assert report["reportType"] == "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL"
     document = await spapi_get(
