@@ -53,7 +53,7 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, ConsumerInfo, DeliverPolicy
 from nats.js.errors import NotFoundError
 
-from keybuzz_devstack import bootstrap, infra, sqs
+from keybuzz_devstack import bootstrap, infra, sqs, warm_bytecode
 from keybuzz_devstack import dovecot as dovecot_conf
 
 T = TypeVar("T")
@@ -88,6 +88,14 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             return work_unit(nodeid)
 
     return ByWorkUnit(config, log)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The compiled modules cached before pytest-xdist starts its workers (its own
+    ``pytest_sessionstart`` runs last): see ``warm_bytecode``."""
+    if warm_bytecode.distributing(session.config):
+        warm_bytecode.warm_up(session.config)
 
 
 @functools.cache
