@@ -4,7 +4,7 @@ Every pytest-xdist worker imports every test module, and pytest rewrites the ass
 each of them (and of every module of a pytest plugin's package: hypothesis, schemathesis,
 Faker...), which it caches in ``__pycache__`` unless bytecode writing is off
 (``PYTHONDONTWRITEBYTECODE``, set on some machines): then each worker parsed, rewrote and
-compiled it all again, ~17 s of CPU a worker where reading the cache takes ~6 s. So the
+compiled it all again, ~16 s of CPU a worker where reading the cache takes ~6 s. So the
 run's controller has the cache written first, by a collection of its own with writing
 on (two, over halves of the paths, for two cores); the workers read it, as do the
 service processes tests start (their own modules compiled once too).
