@@ -136,9 +136,10 @@ def loopback_timeout(read: float = 10.0) -> httpx.Timeout:
     return httpx.Timeout(read, connect=limit, pool=limit)
 
 
-async def eventually(probe: Callable[[], Awaitable[T | None]], within: float | None = 10.0) -> T:
+async def eventually(probe: Callable[[], Awaitable[T | None]], within: float | None = None) -> T:
     """Poll ``probe`` until it returns something truthy; fail the test after ``within`` s
-    (None: ``until_the_limit()``).
+    (None, the default: ``until_the_limit()``; a 10 s default was a fixed window that a
+    loaded machine stretched past).
 
     A probe that never returns (a pool acquire, a request to a stalled server) fails too:
     each call gets what is left of ``within``.
