@@ -35,6 +35,7 @@ from keybuzz_devstack.testing import (
     MailServer,
     RunningService,
     ThrowawayConnector,
+    eventually,
 )
 from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_orders.service import DEFINITION as ORDERS
@@ -660,11 +661,12 @@ async def test_a_seller_connects_ebay_by_consent_in_the_console_and_a_buyer_is_a
                 queued = await agent.post(f"/api/v1/tickets/{ticket['id']}/replies", headers=headers,
                                           json={"text": "Parti ce matin.", "recipient": "BUYER"})  # fmt: skip
             assert queued.status_code == 202, queued.text
-            for _ in range(200):
+
+            async def sent_to_ebay() -> list[Any] | None:
                 sent = (await http.get("/shops/2/sent")).json()["sent"]
-                if {"body": "Parti ce matin."} in sent:
-                    break
-                await asyncio.sleep(0.1)
+                return sent if {"body": "Parti ce matin."} in sent else None
+
+            sent = await eventually(sent_to_ebay, within=None)
             assert sent.count({"body": "Parti ce matin."}) == 1
             assert written.status_code == 201
         await page.close()

@@ -24,8 +24,6 @@ from typing import Any
 import httpx
 import pytest
 import requests
-import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
 from keybuzz_devstack import bootstrap
 from keybuzz_devstack.consent_apps import register_consent_apps
 from keybuzz_oauth.service import DEFINITION as OAUTH
@@ -99,7 +97,11 @@ def _is_json(response: Any) -> bool:
 
 
 def _fuzz(url: str, auth: dict[str, dict[str, str]]) -> Findings:
-    """Synchronous (schemathesis sends with requests): run in a thread, off the event loop."""
+    """Synchronous (schemathesis sends with requests): run in a thread, off the event loop.
+    schemathesis imported here, not at the module's top: every test worker imports every
+    test module, and it was a tenth of that (with hypothesis and Faker)."""
+    import schemathesis
+
     schema = schemathesis.openapi.from_url(f"{url}/schema/openapi.json")
     findings = Findings()
     session = requests.Session()
@@ -116,6 +118,8 @@ def _fuzz_operation(
     session: requests.Session,
     findings: Findings,
 ) -> None:
+    from hypothesis import HealthCheck, Phase, given, settings
+
     @settings(
         max_examples=EXAMPLES,
         derandomize=True,  # the same requests on every run

@@ -4,12 +4,13 @@ the rate limits the models document."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from importlib import resources
+from typing import Any
 
 import pytest
+from keybuzz_devstack.testing import eventually
 from keybuzz_sandbox import SandboxConfig
 from sandbox_helpers import (
     CONTRACT,
@@ -132,11 +133,12 @@ async def _exercise_everything(client) -> None:
         )
     ).json()["reportId"]
     await client.post("/_sandbox/sellers/" + FR_SELLER + "/advance", json={"seconds": 1})
-    for _ in range(200):
+
+    async def done() -> dict[str, Any] | None:
         report = (await spapi_get(client, f"/reports/2021-06-30/reports/{report_id}", token)).json()
-        if report["processingStatus"] == "DONE":
-            break
-        await asyncio.sleep(0.01)
+        return report if report["processingStatus"] == "DONE" else None
+
+    report = await eventually(done, within=None)  # ~1 s real; a 2 s window missed it loaded
     await spapi_get(client, f"/reports/2021-06-30/documents/{report['reportDocumentId']}", token)
 
 

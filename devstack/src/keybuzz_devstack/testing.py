@@ -53,7 +53,7 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, ConsumerInfo, DeliverPolicy
 from nats.js.errors import NotFoundError
 
-from keybuzz_devstack import bootstrap, infra, sqs
+from keybuzz_devstack import bootstrap, infra, sqs, warm_bytecode
 from keybuzz_devstack import dovecot as dovecot_conf
 
 T = TypeVar("T")
@@ -90,6 +90,14 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return ByWorkUnit(config, log)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The compiled modules cached before pytest-xdist starts its workers (its own
+    ``pytest_sessionstart`` runs last): see ``warm_bytecode``."""
+    if warm_bytecode.distributing(session.config):
+        warm_bytecode.warm_up(session.config)
+
+
 @functools.cache
 def verifying_tls() -> ssl.SSLContext:
     """One verifying TLS context for the tests' HTTP clients. httpx builds a new one for each
@@ -119,9 +127,19 @@ def until_the_limit(fallback: float = 60.0) -> float:
     return max(left - HANG_MARGIN, 1.0) if left is not None else fallback
 
 
-async def eventually(probe: Callable[[], Awaitable[T | None]], within: float | None = 10.0) -> T:
+def loopback_timeout(read: float = 10.0) -> httpx.Timeout:
+    """Timeouts for a client of a server the test runs on loopback. Connecting there is the
+    kernel's work, done at once, unless a loaded machine starves the test's process (a probe
+    failed a 10 s connect so, its service's loop idle): it waits up to the test's limit, a
+    bound for a hang, like ``eventually``. An answer still has ``read`` seconds."""
+    limit = until_the_limit()
+    return httpx.Timeout(read, connect=limit, pool=limit)
+
+
+async def eventually(probe: Callable[[], Awaitable[T | None]], within: float | None = None) -> T:
     """Poll ``probe`` until it returns something truthy; fail the test after ``within`` s
-    (None: ``until_the_limit()``).
+    (None, the default: ``until_the_limit()``; a 10 s default was a fixed window that a
+    loaded machine stretched past).
 
     A probe that never returns (a pool acquire, a request to a stalled server) fails too:
     each call gets what is left of ``within``.
@@ -455,7 +473,7 @@ class RunningService:
 
     def client(self, **kwargs: Any) -> httpx.AsyncClient:
         kwargs.setdefault("verify", verifying_tls())
-        return httpx.AsyncClient(base_url=self.url, timeout=10, **kwargs)
+        return httpx.AsyncClient(base_url=self.url, timeout=loopback_timeout(), **kwargs)
 
     async def metric(self, prefix: str) -> float:
         """The sum of the ``/metrics`` samples whose line starts with ``prefix`` (e.g.

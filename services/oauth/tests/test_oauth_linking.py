@@ -9,6 +9,7 @@ import hashlib
 from collections.abc import Awaitable
 from typing import Any
 
+from keybuzz_devstack.testing import eventually
 from keybuzz_oauth.app import BROWSER_COOKIE
 from oauth_testkit import (
     OTHER_SELLER,
@@ -143,16 +144,17 @@ async def test_takeover_disconnects_the_other_tenant(kit, stack):
 
 
 async def _advisory_waiter_or_done(kit: OauthKit, task: asyncio.Task[Any]) -> None:
-    """Until the second request waits on a tenant lock (or, locks removed, simply finishes)."""
-    for _ in range(200):
+    """Until the second request waits on a tenant lock (or, locks removed, simply finishes),
+    up to the test's limit."""
+
+    async def waiting_or_done() -> bool:
         waiting = await kit.runtime.pool.fetchval(
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
             "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
         )
-        if waiting or task.done():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the second request neither waited nor finished")
+        return bool(waiting) or task.done()
+
+    await eventually(waiting_or_done, within=None)
 
 
 async def _race(kit: OauthKit, hold: Hold, first: Awaitable[Any], second: Awaitable[Any]) -> None:

@@ -25,6 +25,7 @@ from keybuzz_devstack.orders_testing import OrdersKit as OrdersKit
 from keybuzz_devstack.orders_testing import connect_directly as connect_directly
 from keybuzz_devstack.orders_testing import find_events as find_events
 from keybuzz_devstack.testing import eventually as eventually
+from keybuzz_devstack.testing import loopback_timeout
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.testing import running_sandbox
 
@@ -45,7 +46,7 @@ class Sandbox:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.http = httpx.AsyncClient(base_url=url, timeout=10)
+        self.http = httpx.AsyncClient(base_url=url, timeout=loopback_timeout())
 
     async def fail_next(self, count: int, status: int, operation: str = "searchOrders") -> None:
         faults = {"failNext": count, "failStatus": status, "operations": [operation]}

@@ -8,7 +8,6 @@ Messaging client."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,7 +27,7 @@ from keybuzz_connector_amazon.messaging import (
 from keybuzz_connector_amazon.order_feed import SpApiOrderReports, SpApiOrderSource
 from keybuzz_connector_fnac.connector import FNAC
 from keybuzz_devstack import infra
-from keybuzz_devstack.testing import shop_api_at
+from keybuzz_devstack.testing import eventually, shop_api_at
 from keybuzz_orders.connector_source import ConnectorOrderSource
 from keybuzz_orders.domain import OrderRow, OrderStatus
 from keybuzz_orders.order_source import (
@@ -310,12 +309,11 @@ async def reports(
 
 
 async def _finished(contract: ReportsContract, report_id: str) -> ReportStatus:
-    for _ in range(600):
+    async def settled() -> ReportStatus | None:
         status = await contract.reports.status(contract.tenant, report_id)
-        if status.stage is not ReportStage.PENDING:
-            return status
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"report {report_id} still {status.detail}")
+        return status if status.stage is not ReportStage.PENDING else None
+
+    return await eventually(settled, within=None)
 
 
 async def test_a_report_lists_its_window_s_orders_once_each(reports: ReportsContract) -> None:

@@ -17,7 +17,7 @@ import nats
 from keybuzz_orders.service import DEFINITION as ORDERS
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.testing import running_sandbox
-from orders_testkit import SELLER, OrdersKit, connect_directly
+from orders_testkit import SELLER, OrdersKit, connect_directly, eventually
 
 APP_SOURCE = "orders-sync-tests"
 
@@ -96,14 +96,15 @@ async def test_changes_after_the_backfill_arrive_with_amazons_cursor(
         # would now be past them, and they would never come.
         early = await _sync(orders_nats, tenant)
         assert early["created"] == 0
+
         # Changes show in listings after the lag (2 s here); each round is one call of
-        # searchOrders' burst of 20, so ask a few times, not in a tight loop.
-        for _ in range(6):
+        # searchOrders' burst of 20, so a round a second, not a tight loop (up to the test's
+        # limit: a busy machine stretches the lag's rounds, six of them missed it).
+        async def seen_a_second_on() -> dict[str, Any] | None:
             await asyncio.sleep(1.0)
-            if await all_seen():
-                break
-        else:
-            raise AssertionError("the sync never showed the played changes")
+            return await all_seen()
+
+        await eventually(seen_a_second_on, within=None)
         moved = await pool.fetchrow("SELECT * FROM order_sync_cursors WHERE tenant_id = $1", tenant)
         assert cursor["last_updated_before"] < moved["last_updated_before"] < datetime.now(UTC)
         assert moved["runs"] >= 1 and moved["last_error"] is None

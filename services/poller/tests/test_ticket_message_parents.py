@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 import pytest
+from keybuzz_devstack.testing import eventually
 from keybuzz_poller.polling.shops_store import PostgresShops
 from keybuzz_poller.shops.domain import Shop
 from keybuzz_poller.tickets import store
@@ -87,17 +88,18 @@ async def purge(pool: asyncpg.Pool, tenant_id: str) -> int:
 
 
 async def waiting_on_a_lock(pool: asyncpg.Pool, task: asyncio.Task[int]) -> None:
-    """Until a backend other than ``pool``'s own waits on a lock (the purge's), or ``task`` ends."""
-    for _ in range(500):
-        if task.done():
-            return
-        if await pool.fetchval(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        ):
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the purge never waited")
+    """Until a backend other than ``pool``'s own waits on a lock (the purge's), or ``task``
+    ends (up to the test's limit: 500 polls 10 ms apart were a 5 s window)."""
+
+    async def waiting_or_done() -> bool:
+        return task.done() or bool(
+            await pool.fetchval(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
+
+    await eventually(waiting_or_done, within=None)
 
 
 async def orphans(pool: asyncpg.Pool) -> int:

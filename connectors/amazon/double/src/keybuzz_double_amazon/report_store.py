@@ -19,6 +19,7 @@ class ReportRecord(msgspec.Struct, kw_only=True):
     lag: float = 0.0  # real seconds the report's data trails `finished`
     has_data: bool | None = None
     document: bytes | None = None  # rendered (and maybe gzipped) once, then served as is
+    writing_began: float | None = None  # the double's clock when rendering it began
     gzipped: bool = False
     # Set by the admin endpoint (PUT /_sandbox/reports/failures): how processing ends.
     forced_end: str | None = None  # FATAL | CANCELLED | IN_PROGRESS (stalled for good)

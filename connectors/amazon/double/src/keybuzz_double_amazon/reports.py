@@ -153,7 +153,8 @@ async def create_report(ctx: CallContext) -> Reply:
     return Reply({"reportId": record.report_id}, status=202)
 
 
-_writing: set[asyncio.Task[None]] = set()  # keeps the background tasks referenced
+# The documents being written in the background, by report id (also keeps the tasks referenced).
+_writing: dict[str, asyncio.Task[bytes]] = {}
 
 
 def _write_while_processing(sb: AmazonDouble, record: ReportRecord) -> None:
@@ -162,14 +163,22 @@ def _write_while_processing(sb: AmazonDouble, record: ReportRecord) -> None:
     soon as its data is fixed (the snapshot, ``finished - lag``), not on first download
     (rendering 3,300 orders takes ~0.8 s here, which Amazon's answers never add)."""
 
-    async def write() -> None:
+    async def write() -> bytes:
         ready_at = max(record.started, record.finished - record.lag)
         await asyncio.sleep(max(0.0, ready_at - sb.clock.now()))
-        await asyncio.to_thread(ensure_document, sb, record)
+        record.writing_began = sb.clock.now()
+        return await asyncio.to_thread(ensure_document, sb, record)
 
     task = asyncio.get_running_loop().create_task(write())
-    _writing.add(task)
-    task.add_done_callback(_writing.discard)
+    _writing[record.report_id] = task
+    task.add_done_callback(lambda _: _writing.pop(record.report_id, None))
+
+
+async def written(sb: AmazonDouble, record: ReportRecord) -> bytes:
+    """The document, once the background write has it (a loaded machine may still be at it
+    when the report is DONE): awaited, not rendered a second time on the event loop."""
+    task = _writing.get(record.report_id)
+    return await asyncio.shield(task) if task is not None else ensure_document(sb, record)
 
 
 def _own_report(ctx: CallContext, report_id: str) -> ReportRecord:
@@ -204,7 +213,7 @@ async def get_report(ctx: CallContext) -> Reply:
     if status in ("DONE", "CANCELLED"):
         body["processingEndTime"] = iso(record.finished)
     if status == "DONE":
-        ensure_document(ctx.sandbox, record)  # written by now, unless that is still going on
+        await written(ctx.sandbox, record)
         body["reportDocumentId"] = record.document_id
     return Reply(body)  # FATAL: no document (Amazon's is optional and explains the error)
 
@@ -238,7 +247,7 @@ async def get_report_document(ctx: CallContext) -> Reply:
     _settle(book, record, ctx.now)
     if record.status(ctx.now) != "DONE":  # also a FATAL/CANCELLED report's would-be id
         raise not_found(f"Report document {document_id} was not found.")
-    ensure_document(sb, record)
+    await written(sb, record)
     query = _presigned_query(sb, document_id, ctx.now)
     body: dict[str, object] = {
         "reportDocumentId": document_id,
@@ -360,6 +369,8 @@ def charset(book: OrderBook) -> str:
 def ensure_document(sb: AmazonDouble, record: ReportRecord) -> bytes:
     """Render once: the compression stated by getReportDocument must match the bytes."""
     if record.document is None:
+        if record.writing_began is None:
+            record.writing_began = sb.clock.now()
         book = sb.sellers[record.seller_id]
         python_codec = "cp1252" if charset(book) == "Cp1252" else "utf-8"
         data = render_document(book, record).encode(python_codec, errors="replace")
@@ -427,8 +438,10 @@ def document_route(sb: AmazonDouble) -> Router:
         sb.reports.failures = data
         return json_answer(data)
 
-    @get("/_sandbox/documents/{document_id:str}", include_in_schema=False, sync_to_thread=False)
-    def download(document_id: FromPath[str], request: Request[Any, Any, Any]) -> Response[bytes]:
+    @get("/_sandbox/documents/{document_id:str}", include_in_schema=False)
+    async def download(
+        document_id: FromPath[str], request: Request[Any, Any, Any]
+    ) -> Response[bytes]:
         query = {k: v for k, v in request.query_params.items() if isinstance(v, str)}
         problem = _url_problem(sb, document_id, query)
         if problem is not None:
@@ -439,6 +452,6 @@ def document_route(sb: AmazonDouble) -> Router:
         book = sb.sellers[record.seller_id]
         # Set as a header: Litestar would append its own "; charset=utf-8" to text/*.
         content_type = f"text/plain;charset={charset(book)}"
-        return Response(ensure_document(sb, record), headers={"content-type": content_type})
+        return Response(await written(sb, record), headers={"content-type": content_type})
 
     return Router("/", route_handlers=[download, set_failures])
