@@ -62,13 +62,13 @@ def _hba_methods(data: Path) -> set[str]:
     return {line.split()[-1] for line in lines if line.strip() and not line.startswith("#")}
 
 
-async def test_a_data_directory_made_with_trust_is_moved_to_passwords(tmp_path: Path) -> None:
-    data = tmp_path / "old" / "data"
+async def test_a_data_directory_made_with_trust_is_moved_to_passwords(server_root: Path) -> None:
+    data = server_root / "old" / "data"
     await asyncio.to_thread(_made_with_trust, data)
     assert "trust" in _hba_methods(data)
     spec = await asyncio.to_thread(infra.postgres_spec, data, infra.free_port())  # as `make up`
     assert _hba_methods(data) == {"scram-sha-256"}
-    server = infra.RunningServer(spec, tmp_path / "pg.log")
+    server = infra.RunningServer(spec, server_root / "pg.log")
     await asyncio.to_thread(server.start, 60)
     try:
         assert await _refused(f"{_with_password(spec.url, None)}/postgres")

@@ -78,9 +78,9 @@ def _postmaster_uids(data: Path) -> set[int]:
     return {int(u) for u in uids}
 
 
-async def _postgres_runs_as(tmp_path: Path, uid: int) -> None:
-    spec = await asyncio.to_thread(infra.postgres_spec, tmp_path / "pg" / "data", infra.free_port())
-    server = infra.RunningServer(spec, tmp_path / "pg.log")
+async def _postgres_runs_as(root: Path, uid: int) -> None:
+    spec = await asyncio.to_thread(infra.postgres_spec, root / "pg" / "data", infra.free_port())
+    server = infra.RunningServer(spec, root / "pg.log")
     await asyncio.to_thread(server.start, 60)
     try:
         conn = await asyncpg.connect(f"{spec.url}/postgres", timeout=10)
@@ -88,13 +88,13 @@ async def _postgres_runs_as(tmp_path: Path, uid: int) -> None:
             assert await conn.fetchval("SELECT 1") == 1
         finally:
             await conn.close()
-        assert _postmaster_uids(tmp_path / "pg" / "data") == {uid}
+        assert _postmaster_uids(root / "pg" / "data") == {uid}
     finally:
         await asyncio.to_thread(server.stop)
 
 
 async def test_processes_asking_at_once_share_one_new_user_and_postgres_starts_under_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, server_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     name = f"kbtest-{secrets.token_hex(4)}"
     assert not _exists(name)
@@ -106,7 +106,7 @@ async def test_processes_asking_at_once_share_one_new_user_and_postgres_starts_u
         assert (said_name, int(uid), int(gid)) == (name, entry.pw_uid, entry.pw_gid)
         assert entry.pw_uid != 0 and entry.pw_gid != 0
         monkeypatch.setenv(system_user.NAME_VARIABLE, name)
-        await _postgres_runs_as(tmp_path, entry.pw_uid)
+        await _postgres_runs_as(server_root, entry.pw_uid)
     finally:
         system_user.remove(name)
     assert not _exists(name)

@@ -272,6 +272,17 @@ def infra_root() -> Iterator[Path]:
     removed_unwaited(root)
 
 
+@pytest.fixture
+def server_root() -> Iterator[Path]:
+    """A folder for a test's own server run as another system user (PostgreSQL when we are
+    root), outside pytest's ``tmp_path``: every pytest session that starts (another run
+    beside this one, a test's inner run) takes the other users' access off
+    ``/tmp/pytest-of-<user>``, and such a server then meets "Permission denied" mid-run."""
+    root = Path(tempfile.mkdtemp(prefix="keybuzz-test-"))
+    yield root
+    removed_unwaited(root)
+
+
 def removed_unwaited(folder: Path) -> None:
     """Removes ``folder`` in a process of its own that the caller does not wait for. A
     session's folder holds its PostgreSQL's scratch databases, a few hundred files each:
