@@ -8,15 +8,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeAlias, TypeVar
+from typing import Any, Generic, Protocol, TypeAlias, TypeVar
 
 import msgspec
 
+from keybuzz_shared.connectors.kit.api_spec import CallErrors
 from keybuzz_shared.connectors.seam import CallRefused, Page, cursor_of, read_each, state_of
 from keybuzz_shared.spent_calls import listing_stopped
-
-if TYPE_CHECKING:  # the requester pages with this module's rules: no import at run time
-    from keybuzz_shared.connectors.kit.requester import Requester
 
 # --- where every listing stops -------------------------------------------------------------
 # Whatever its paging (offsets, tokens, links, page numbers), a listing stops at a
@@ -657,6 +655,18 @@ def earlier(
 NO_WINDOW = datetime.min.replace(tzinfo=UTC)
 
 
+class JsonCalls(Protocol):
+    """What a keyed listing asks of its client: the kit's requester, which pages with this
+    module's rules (so this module names it by what it does, not by its class)."""
+
+    @property
+    def errors(self) -> CallErrors: ...
+
+    async def get_json(
+        self, path: str, params: Mapping[str, str] | None = None, *, operation: str = ""
+    ) -> Any: ...
+
+
 @dataclass(frozen=True)
 class KeyedPages:
     """``GET <path>`` on ``client``, each page's items under ``key``; ``operation``: the
@@ -664,7 +674,7 @@ class KeyedPages:
     page with no item may leave the key out; ``follows``: the answer's key that says a
     next page follows."""
 
-    client: Requester
+    client: JsonCalls
     path: str
     key: str = "results"
     operation: str = ""
