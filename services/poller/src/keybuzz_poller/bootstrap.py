@@ -99,7 +99,7 @@ async def assemble(runtime: PollerRuntime) -> None:
         forget_key=forgetting(source.forget_key, shops),
     )
 
-    async def reply_key_refused(tenant_id: str, marketplace: str, reason: str) -> None:
+    async def shop_key_refused(tenant_id: str, marketplace: str, reason: str) -> None:
         await key_refused(shop_polling, Shop(tenant_id, marketplace), reason)
 
     def wake_sender() -> None:  # none runs in ``--once``
@@ -147,7 +147,7 @@ async def assemble(runtime: PollerRuntime) -> None:
                 service=runtime.name,
                 wake_sender=wake_sender,
                 apis=api_replies(runtime, source),
-                key_refused=reply_key_refused,
+                key_refused=shop_key_refused,
                 send_through_api=send_through_api,
             ),
             shops=shops,
@@ -156,6 +156,7 @@ async def assemble(runtime: PollerRuntime) -> None:
                 unit_of_work=store_unit_of_work(runtime.unit_of_work, PostgresClosing),
                 marketplaces=source,
                 part_of=closing_part,
+                key_refused=shop_key_refused,
             ),
         )
     )

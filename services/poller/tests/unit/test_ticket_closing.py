@@ -102,12 +102,21 @@ class Part:
         raise AssertionError("the fake marketplace is asked, not the part")
 
 
+REAUTH: list[tuple[str, str, str]] = []  # the shops a close found with their key refused
+
+
+async def _key_refused(tenant_id: str, marketplace: str, reason: str) -> None:
+    REAUTH.append((tenant_id, marketplace, reason))
+
+
 def closing() -> tuple[ClosingPorts, ClosingTickets, Marketplace]:
     tickets, marketplace = ClosingTickets(), Marketplace()
+    REAUTH.clear()
     ports = ClosingPorts(
         unit_of_work=tickets.unit,
         marketplaces=marketplace,
         part_of=lambda m: Part() if m == "KAUFLAND" else None,
+        key_refused=_key_refused,
     )
     return ports, tickets, marketplace
 
@@ -201,3 +210,5 @@ async def test_a_refused_key_is_told_as_the_sellers_to_mend() -> None:
     with pytest.raises(CloseRefused, match="connect the shop again"):
         await close_ticket(ports, TENANT, "42")
     assert not tickets.closed("42")
+    # The shop is REAUTH_REQUIRED, as when a poll or a reply meets its key refused.
+    assert REAUTH == [(TENANT, "KAUFLAND", "KAUFLAND refused the shop's key")]

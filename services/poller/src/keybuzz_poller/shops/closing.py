@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from keybuzz_shared.connectors.registry import UnknownMarketplace, connector_for
 from keybuzz_shared.connectors.seam import ThreadClosing
+from keybuzz_shared.redaction import remote_excerpt
 
 from keybuzz_poller.shops.closing_ports import CloseRefused, ClosingPorts
 from keybuzz_poller.shops.domain import Shop, thread_of
@@ -30,7 +31,8 @@ def closing_part(marketplace: str) -> ThreadClosing | None:
 async def close_ticket(ports: ClosingPorts, tenant_id: str, ticket_id: str) -> None:
     """Closes the ticket on its marketplace, then in our rows; nothing asked when it is
     CLOSED already. TicketNotFound, CloseNotSupported, or the marketplace's refusal
-    (``CloseRefused``) or failure (the ``ThreadCloser``'s): the ticket left as it was."""
+    (``CloseRefused``; a refused key makes the shop REAUTH_REQUIRED) or failure (the
+    ``ThreadCloser``'s): the ticket left as it was."""
     async with ports.unit_of_work() as unit:
         ticket = await unit.store.held_ticket(tenant_id, ticket_id)
         if ticket is None:
@@ -44,11 +46,12 @@ async def close_ticket(ports: ClosingPorts, tenant_id: str, ticket_id: str) -> N
                 f"{ticket.marketplace} does not let a ticket be closed from KeyBuzz: "
                 "close it on the marketplace"
             )
-        shop = Shop(tenant_id, ticket.marketplace)
         try:
-            await ports.marketplaces.close_thread(shop, part, thread)
-        except ShopKeyRefused:  # the seller's to mend, not an outage
-            raise CloseRefused(
-                f"{ticket.marketplace} refused the shop's key: connect the shop again"
-            ) from None
-        await unit.store.mark_closed(tenant_id, ticket_id)
+            await ports.marketplaces.close_thread(Shop(tenant_id, ticket.marketplace), part, thread)
+        except ShopKeyRefused as exc:  # the seller's to mend, not an outage
+            refused = remote_excerpt(str(exc), 500)
+        else:
+            await unit.store.mark_closed(tenant_id, ticket_id)
+            return
+    await ports.key_refused(tenant_id, ticket.marketplace, refused)  # after the ticket's hold
+    raise CloseRefused(f"{ticket.marketplace} refused the shop's key: connect the shop again")

@@ -3,7 +3,7 @@ against another close while the marketplace is asked, and the marketplace's call
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -51,3 +51,6 @@ class ClosingPorts:
     marketplaces: ThreadCloser
     # The marketplace's connector's ``thread_closing`` part (None: it cannot close).
     part_of: Callable[[str], ThreadClosing | None]
+    # The marketplace refused the shop's key (tenant, marketplace, its words): the shop is
+    # REAUTH_REQUIRED, as when a poll or a reply meets it.
+    key_refused: Callable[[str, str, str], Awaitable[None]]
