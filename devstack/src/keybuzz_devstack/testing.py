@@ -265,11 +265,16 @@ def _use_containers() -> bool:
     return False
 
 
-@pytest.fixture(scope="session")
-def infra_root() -> Iterator[Path]:
+def scratch_folder() -> Iterator[Path]:
+    """A ``keybuzz-test-*`` folder of the system's temporary ones, removed afterwards."""
     root = Path(tempfile.mkdtemp(prefix="keybuzz-test-"))
     yield root
     removed_unwaited(root)
+
+
+@pytest.fixture(scope="session")
+def infra_root() -> Iterator[Path]:
+    yield from scratch_folder()
 
 
 @pytest.fixture
@@ -278,9 +283,7 @@ def server_root() -> Iterator[Path]:
     root), outside pytest's ``tmp_path``: every pytest session that starts (another run
     beside this one, a test's inner run) takes the other users' access off
     ``/tmp/pytest-of-<user>``, and such a server then meets "Permission denied" mid-run."""
-    root = Path(tempfile.mkdtemp(prefix="keybuzz-test-"))
-    yield root
-    removed_unwaited(root)
+    yield from scratch_folder()
 
 
 def removed_unwaited(folder: Path) -> None:
