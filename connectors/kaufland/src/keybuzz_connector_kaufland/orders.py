@@ -1,8 +1,8 @@
-"""A Kaufland seller's orders (docs/KAUFLAND.md, "Orders"): ``GET /orders`` by creation
-(``ts_created_from_iso``) or by its units' last change (``ts_units_updated_from_iso``),
-newest first [assumed: the order Kaufland's other lists take], every storefront at once
-[assumed: ``storefront`` left out], each order read with its units (``GET
-/orders/{id_order}``): one line per order unit, prices in cents [official]."""
+"""A Kaufland seller's orders (docs/KAUFLAND.md, "Orders"), storefront by storefront
+[official: one ``storefront`` a call]: ``GET /orders`` by creation (``ts_created_from_iso``,
+newest first [assumed]), ``GET /order-units`` by their last change (``ts_updated_from_iso``),
+each order named read with its units (``GET /orders/{id_order}``): one line per order unit,
+prices in cents [official]."""
 
 from __future__ import annotations
 
