@@ -30,8 +30,18 @@ of their intervals, so that every poll but the first of each seller is one the s
 placed; figures: the interval scheduled, the calls a day projected (the access log's and the
 schedule's), both against the budget unscaled, and the double's 429s.
 
+Beside Fnac's, the other families polled shop by shop (``BENCH_MARKETPLACE_POLLING_BESIDE``,
+comma-separated, or ``ALL``: CDISCOUNT, MIRAKL (Boulanger's shops), BACKMARKET, RAKUTEN, EBAY,
+the measured one left out; ``bench/poll_floor_families.py``), ``BESIDE_SHOPS`` small shops of
+each, connected and polled at the same interval (Mirakl's M11 frequency set under it, Back
+Market's and eBay's daily limits raised): the baseline phase is every family beside alone,
+each one's lag a figure of its own. Amazon's and ManoMano's buyers write through their mail
+relays, read from one mailbox, not polled shop by shop: none of theirs is here.
+
 ``BENCH_MARKETPLACE_POLLING_MARKETPLACE`` (RAKUTEN) / ``BENCH_MARKETPLACE_POLLING_SHOPS``
 (2,000) / ``BENCH_MARKETPLACE_POLLING_FNAC_SHOPS`` (as many) /
+``BENCH_MARKETPLACE_POLLING_BESIDE`` (none) / ``BENCH_MARKETPLACE_POLLING_BESIDE_SHOPS``
+(as many as Fnac's) /
 ``BENCH_MARKETPLACE_POLLING_INTERVAL`` (60 s) / ``BENCH_MARKETPLACE_POLLING_ROUNDS`` (1) /
 ``BENCH_MARKETPLACE_POLLING_CONCURRENCY`` (32) / ``BENCH_MARKETPLACE_POLLING_BUDGET_SCALE`` (1) /
 ``BENCH_MARKETPLACE_POLLING_BUDGET_ROUNDS`` (2).
@@ -60,6 +70,7 @@ from keybuzz_shared.connectors.connector_settings import ConnectorSettings
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import AppCallBudget
 
+from bench import poll_floor_families as families
 from bench.bench_cdiscount_polling import (
     Phase,
     _cpu_figures,
@@ -154,8 +165,31 @@ BUDGET_ROUNDS = int(os.environ.get("BENCH_MARKETPLACE_POLLING_BUDGET_ROUNDS", "2
 BUDGET_SECONDS = float(os.environ.get("BENCH_MARKETPLACE_POLLING_BUDGET_SECONDS", "0"))
 LIMIT_WINDOW = 60  # seconds: the double's scaled "day" for its application limit
 ROWS = f"poll_key LIKE '{MARKETPLACE.marketplace}:%'"
-FNAC_ROWS = f"NOT ({ROWS})"
+OTHERS_ROWS = f"NOT ({ROWS})"  # every shop polled beside the marketplace's
+
+
+def _beside(names: str) -> list[families.Family]:
+    """The families ``names`` selects (comma-separated, or ALL), the measured one left out."""
+    wanted = {n.strip().upper() for n in names.split(",") if n.strip()}
+    wanted = set(families.FAMILIES) if "ALL" in wanted else wanted
+    unknown = wanted - set(families.FAMILIES)
+    assert not unknown, f"no family {sorted(unknown)}: {', '.join(families.FAMILIES)} or ALL"
+    chosen = [families.FAMILIES[n] for n in sorted(wanted)]
+    return [f for f in chosen if f.marketplace != MARKETPLACE.marketplace]
+
+
+BESIDE = _beside(os.environ.get("BENCH_MARKETPLACE_POLLING_BESIDE", ""))
+BESIDE_SHOPS = int(os.environ.get("BENCH_MARKETPLACE_POLLING_BESIDE_SHOPS", str(FNAC)))
+# Each family beside by its rows (Fnac's shops are FNAC's and DARTY's), and what the
+# figures call them all.
+FAMILY_ROWS = {
+    "Fnac": "(poll_key LIKE 'FNAC:%' OR poll_key LIKE 'DARTY:%')",
+    **{f.double: f"poll_key LIKE '{f.marketplace}:%'" for f in BESIDE},
+}
+OTHERS = "Fnac" if not BESIDE else "+".join(FAMILY_ROWS)
+OTHER_SHOPS = FNAC + BESIDE_SHOPS * len(BESIDE)
 LABEL = "marketplace-polling"
+ALONE = f"{OTHERS}'s shops alone just before"
 
 
 @dataclass(frozen=True)
@@ -169,6 +203,10 @@ class Seller:
 
 async def run(ctx: BenchContext) -> list[Figure]:
     extra = {f"SANDBOX_{MARKETPLACE.double.upper()}_EXTRA_SHOPS": str(SHOPS)}
+    # A few shops more than asked: a double drawing its ids (Cdiscount's) may draw one twice.
+    extra |= (
+        families.sandbox_env(BESIDE, BESIDE_SHOPS + max(10, BESIDE_SHOPS // 50)) if BESIDE else {}
+    )
     with double_and_postgres(ctx, FNAC, LABEL, env=extra) as (sandbox, pg):
         return await _measure(ctx, sandbox, pg, ctx.root / f"{LABEL}-sandbox.log")
 
@@ -232,13 +270,16 @@ async def _measure(
 ) -> list[Figure]:
     fnac, _ = await _listed(sandbox_url, FNAC, 0)
     sellers = await _sellers(sandbox_url)
+    others = [s for f in BESIDE for s in await families.sellers_of(sandbox_url, f, BESIDE_SHOPS)]
     database = await bootstrap.create_scratch_database(postgres_url, "marketpoll")
     api = service_env(sandbox_url)
-    connected: list[ConnectedShop] = [*fnac, *sellers]
+    connected: list[ConnectedShop] = [*fnac, *others, *sellers]
     setup = await connect_shops(ctx, database, api, connected)
     names = ("FNAC", "DARTY", MARKETPLACE.marketplace)
     intervals = {f"{name}_POLL_INTERVAL_SECONDS": str(INTERVAL) for name in names}
     settings = {**api, **intervals, "POLL_CONCURRENCY": CONCURRENCY}
+    for family in BESIDE:  # each family's interval the bench's, its limits out of the way
+        settings = family.settings(settings, INTERVAL)
     budget = _budget()
     interval, rounds = INTERVAL, float(ROUNDS)  # the marketplace's sellers' phase
     if budget is not None and MARKETPLACE.budget_variable is not None:
@@ -258,14 +299,14 @@ async def _measure(
         await _wait_ready(poller)
         setup["first polls"] = await timed(lambda: _first_polls(conn))
         await _set_aside(conn, ROWS)
-        await _spread(conn, FNAC_ROWS, INTERVAL)
-        alone = await _phase(database, conn, (FNAC_ROWS,), INTERVAL, ROUNDS)
+        await _spread(conn, OTHERS_ROWS, INTERVAL)
+        alone = await _phase(database, conn, (OTHERS_ROWS, *_families()), INTERVAL, ROUNDS)
         if budget is not None:
             await _limit_at_the_double(sandbox_url, budget)
         await _connected_again(conn, interval)
         offset, began = _log_end(sandbox_log), await conn.fetchval("SELECT now()")
         marking = asyncio.create_task(mark_second_round())
-        together = await _phase(database, conn, (FNAC_ROWS, ROWS), interval, rounds)
+        together = await _phase(database, conn, (OTHERS_ROWS, ROWS, *_families()), interval, rounds)
         ended, end = loop.time(), _log_end(sandbox_log)
         marking.cancel()
         calls = _calls(sandbox_log, offset, end)
@@ -294,6 +335,11 @@ async def _measure(
         )
     )
     return _figures(setup, alone, together, calls, interval, interval * rounds, budgeted)
+
+
+def _families() -> tuple[str, ...]:
+    """Each family's rows beside the marketplace's, where there are several families."""
+    return tuple(FAMILY_ROWS.values()) if BESIDE else ()
 
 
 async def _limit_at_the_double(sandbox_url: str, budget: AppCallBudget) -> None:
@@ -334,27 +380,41 @@ def _figures(
     for (action, _), n in calls.items():
         by_action[action] += n
     throttled = sum(n for (_, status), n in calls.items() if status == "429")
-    size = f"{FNAC} Fnac/Darty every {INTERVAL} s + {SHOPS} {name} sellers every {interval:g} s"
+    beside = "".join(f" + {BESIDE_SHOPS} {f.double}" for f in BESIDE)
+    size = f"{FNAC} Fnac/Darty{beside} every {INTERVAL} s + {SHOPS} {name} sellers every {interval:g} s"
     return [
         {
-            "name": f"set-up: {FNAC + SHOPS} shops' first polls",
-            "value": (FNAC + SHOPS) / setup["first polls"],
+            "name": f"set-up: {OTHER_SHOPS + SHOPS} shops' first polls",
+            "value": (OTHER_SHOPS + SHOPS) / setup["first polls"],
             "unit": "polls/s",
             "note": f"keys in Vault {setup['keys']:.0f} s, connection.connected "
             f"{setup['connected']:.0f} s",
         },
-        *_lag_figures(f"{name} sellers", ROWS, together, alone, FNAC_ROWS),
-        *_lag_figures("Fnac shops", FNAC_ROWS, together, alone, FNAC_ROWS),
+        *_lag_figures(f"{name} sellers", ROWS, together, alone, OTHERS_ROWS, ALONE),
+        *_lag_figures(f"{OTHERS} shops", OTHERS_ROWS, together, alone, OTHERS_ROWS, ALONE),
+        *[
+            figure
+            for family, rows in FAMILY_ROWS.items()
+            if BESIDE
+            for figure in _lag_figures(
+                f"{family} shops",
+                rows,
+                together,
+                alone,
+                rows,
+                f"{family}'s shops alone just before",
+            )
+        ],
         {
             "name": f"polls: {size}, POLL_CONCURRENCY {CONCURRENCY}: {name}'s",
             "value": polls / seconds,
             "unit": "polls/s",
             "baseline": SHOPS / interval,
-            "note": f"baseline: asked; Fnac's {_polls(together, FNAC_ROWS) / seconds:.1f}/s "
-            f"(alone {_polls(alone, FNAC_ROWS) / (INTERVAL * ROUNDS):.1f}, "
-            f"asked {FNAC / INTERVAL:.1f}); "
-            f"shops with a failed poll: {name} {together.failed[ROWS]}, Fnac "
-            f"{together.failed[FNAC_ROWS]} (alone {alone.failed[FNAC_ROWS]}); load average "
+            "note": f"baseline: asked; {OTHERS}'s {_polls(together, OTHERS_ROWS) / seconds:.1f}/s "
+            f"(alone {_polls(alone, OTHERS_ROWS) / (INTERVAL * ROUNDS):.1f}, "
+            f"asked {OTHER_SHOPS / INTERVAL:.1f}); "
+            f"shops with a failed poll: {name} {together.failed[ROWS]}, {OTHERS} "
+            f"{together.failed[OTHERS_ROWS]} (alone {alone.failed[OTHERS_ROWS]}); load average "
             f"{together.load} (alone {alone.load})",
         },
         {
@@ -364,7 +424,7 @@ def _figures(
             "note": f"{throttled} × 429; by action {dict(by_action)} over the phase "
             f"({sum(by_action.values()) / max(polls, 1):.2f} a poll); limit: {MARKETPLACE.limit}",
         },
-        *_cpu_figures(_cpu_per_poll(alone, together, (FNAC_ROWS,), ROWS), INTERVAL, name, "Fnac"),
+        *_cpu_figures(_cpu_per_poll(alone, together, (OTHERS_ROWS,), ROWS), INTERVAL, name, OTHERS),
         *([] if budgeted is None else _budget_figures(budgeted, calls, polls, seconds)),
     ]
 

@@ -46,7 +46,6 @@ from keybuzz_shared.settings import load_settings
 from keybuzz_shared.vault import VaultClient
 from lxml import etree
 
-from bench.bench_marketplace_polling import POLLED
 from bench.bench_poll_scale import _start_poller, _wait_ready
 from bench.bench_shop_polling import _first_polls, connect_shops
 from bench.harness import BenchContext
@@ -114,10 +113,13 @@ class Seller:
     seller_id: str
 
 
-async def _sellers(sandbox_url: str, family: Family, count: int) -> list[Seller]:
+async def sellers_of(sandbox_url: str, family: Family, count: int) -> list[Seller]:
     """``count`` of the double's extra (small) shops, with what oauth keeps of each."""
     async with httpx.AsyncClient(base_url=sandbox_url, timeout=300) as admin:
         if family.marketplace == "EBAY":  # connected by consent: its listing's tokens
+            # Here, not above: that bench polls these families beside its marketplace.
+            from bench.bench_marketplace_polling import POLLED
+
             listed = (await admin.get("/_sandbox/ebay/shops")).json()
             found = [POLLED["EBAY"].seller(s) for s in listed if "Boutique" in s["name"]]
         else:
@@ -152,7 +154,7 @@ async def family_windows(
 ) -> list[Any]:
     """The family's poller windows (each ``pollers``' settings added), then its bare loop's
     (each on one of ``transports``: None, httpx's own)."""
-    sellers = await _sellers(sandbox_url, family, shops)
+    sellers = await sellers_of(sandbox_url, family, shops)
     database = await bootstrap.create_scratch_database(postgres_url, f"floor{family.double}")
     api = service_env(sandbox_url)
     await connect_shops(ctx, database, api, sellers)

@@ -1,6 +1,6 @@
 """The kit's parts a connector declares rather than writes (fast, no servers): answers
 that carry their content in ``data`` and a listing's total in ``pagination.total``
-(``InData``, Kaufland's, in its folder), a listed page of orders read each by id (``EachById.each_listed``), and one
+(``KeyedPages.counted``; Kaufland's ``in_data``, in its folder), a listed page of orders read each by id (``EachById.each_listed``), and one
 thread's messages built from what they share (``ReadInTurn.thread_messages``)."""
 
 from __future__ import annotations
@@ -8,9 +8,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import msgspec
 import pytest
-from keybuzz_connector_kaufland.in_data import InData
+from keybuzz_connector_kaufland.tickets import in_data
 from keybuzz_shared.connectors import kit, seam
 
 
@@ -28,9 +29,11 @@ class Answers:
 
     def __init__(self, answers: dict[str, Any]) -> None:
         self.answers, self.asked, self.errors = answers, list[str](), Errors()
+        self.queries: list[Any] = []
 
     async def get_json(self, path: str, params: Any = None, *, operation: str = "") -> Any:
         self.asked.append(path)
+        self.queries.append(params)
         if path not in self.answers:
             raise seam.CallRefused(f"GET {path}", 404, "no such order")
         return self.answers[path]
@@ -45,12 +48,18 @@ async def test_a_page_in_data_gives_its_items_and_total_and_one_without_both_is_
         "no_data": {"pagination": {"total": 7}},
         "not_json_object": [1, 2],
     })  # fmt: skip
-    assert await InData.pages(client, "ok")({}, None) == ([{"id": 1}], 7)
+
+    def pages(path: str) -> kit.Listing.Fetch[int]:
+        return kit.KeyedPages(client, path, "data", total="pagination.total").counted
+
+    assert await pages("ok")({}, None) == ([{"id": 1}], 7)
     for garbled in ("no_total", "no_data", "not_json_object"):
-        with pytest.raises(Unreadable, match=f"GET {garbled}: no data and pagination total"):
-            await InData.pages(client, garbled)({}, None)
-    assert await InData.item(Answers({"x": {"data": {"a": 1}}}), "x") == {"a": 1}  # type: ignore[arg-type]
-    assert await InData.item(Answers({"x": ["no", "envelope"]}), "x") is None  # type: ignore[arg-type]
+        with pytest.raises(Unreadable, match=f"GET {garbled}: no data and pagination.total"):
+            await pages(garbled)({}, None)
+    assert in_data(dict[str, int], "x")({"data": {"a": 1}}) == {"a": 1}
+    assert in_data(Any, "x")(["no", "envelope"]) is None
+    with pytest.raises(ValueError, match="x off its shape"):
+        in_data(dict[str, int], "x")({"data": ["a"]})
 
 
 async def test_a_listed_page_is_read_each_by_id_its_total_kept_and_unnamed_items_not_asked() -> (
@@ -153,13 +162,26 @@ class Item(msgspec.Struct, frozen=True):
     a: int
 
 
-async def test_an_item_in_data_is_read_as_its_kind_and_one_off_its_shape_is_unreadable_for_its_call() -> (
+async def test_an_item_in_data_is_asked_with_its_query_read_as_its_kind_and_one_off_its_shape_is_unreadable() -> (
     None
 ):
     client: Any = Answers(
         {"items/1": {"data": {"a": 1}}, "items/2": {"data": {"a": "x"}}, "items/3": {}}
     )
-    assert await InData.item(client, "items/1", kind=Item) == Item(a=1)
-    for off in ("items/2", "items/3"):
+    read, with_messages = in_data(Item, "item"), {"embedded": "messages"}
+    found = await kit.item_at(client, "items", "1", read, "GET items/{id}", params=with_messages)
+    assert found == Item(a=1) and client.queries == [with_messages]
+    for off in ("2", "3"):
         with pytest.raises(Unreadable, match=r"GET items/\{id\}: item off its shape"):
-            await InData.item(client, off, kind=Item, call="GET items/{id}")
+            await kit.item_at(client, "items", off, read, "GET items/{id}")
+
+
+def test_a_hold_declared_as_data_holds_only_its_status_with_its_documents_value() -> None:
+    """Kaufland's 401 for a request's headers holds the shop; its 401 for the keys, or the
+    same problem under another status, is no hold (the requester reads them as refused)."""
+    held = kit.Refusals.Held.said(401, "type", "/problems/headers", 300.0, "headers refused")
+    headers = {"type": "/problems/headers"}
+    assert held(httpx.Response(401), headers) == kit.Refusals.Held(300.0, "headers refused")
+    assert held(httpx.Response(401), {"type": "/problems/invalid-credentials"}) is None
+    assert held(httpx.Response(403), headers) is None
+    assert held(httpx.Response(401), "not a document") is None

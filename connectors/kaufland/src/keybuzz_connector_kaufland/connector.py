@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
 
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.seam import (
@@ -23,13 +22,13 @@ from keybuzz_shared.connectors.seam import (
     ShopApiSettings,
 )
 
-from keybuzz_connector_kaufland.in_data import InData
-from keybuzz_connector_kaufland.orders import UnitOrders
+from keybuzz_connector_kaufland.orders import unit_orders
 from keybuzz_connector_kaufland.settings import KAUFLAND, KauflandSettings
 from keybuzz_connector_kaufland.tickets import (
     LABEL,
     TicketInbox,
     close_ticket,
+    data_of,
     reply_refusal,
     ticket_replies,
 )
@@ -60,24 +59,18 @@ LIMITS = Limits(
 # 111 requests a second per seller across endpoints [official]: two services call for a
 # shop (the poller, orders), each paced to its half.
 REQUESTS_PER_SECOND = 55
-HEADERS_HELD_SECONDS = 300.0
 ERRORS = kit.CallErrors.labelled(LABEL, credentials="keys")
-
-
-def headers_refused(response: Any, document: Any) -> kit.Refusals.Held | None:
-    """A 401 for the request's headers (a time too far from Kaufland's [inferred]) says
-    nothing of the keys: the shop is held, never disconnected."""
-    kind = document.get("type") if isinstance(document, dict) else None
-    if response.status_code == 401 and kind == "/problems/missing-or-invalid-request-header":
-        return kit.Refusals.Held(HEADERS_HELD_SECONDS, "Kaufland refused the request's headers")
-    return None
-
-
+# A 401 for the request's headers (a time too far from Kaufland's [inferred]) says nothing
+# of the keys: the shop is held 5 minutes, never disconnected.
+HEADERS_REFUSED = kit.Refusals.Held.said(
+    401, "type", "/problems/missing-or-invalid-request-header", 300.0,
+    "Kaufland refused the request's headers",
+)  # fmt: skip
 SPEC = kit.ApiSpec(
     LABEL,
     logging.getLogger(__name__),
     ERRORS,
-    kit.Refusals(held=headers_refused),
+    kit.Refusals(held=HEADERS_REFUSED),
     requests_per_second=REQUESTS_PER_SECOND,
 )
 
@@ -98,9 +91,7 @@ def client_of(shop: kit.Declaration.Opening[ShopApiSettings]) -> kit.Requester:
 
 async def storefronts(client: kit.Requester) -> list[str]:
     """The seller's storefronts (``GET /info/storefront`` [official])."""
-    listed: list[str] = await InData.item(
-        client, "info/storefront", operation="GetAllStorefronts", kind=list[str]
-    )
+    listed = await data_of(client, "info/storefront", list[str], "GetAllStorefronts")
     return [s.lower() for s in listed]
 
 
@@ -115,7 +106,7 @@ def session_of(client: kit.Requester, api: ShopApiSettings | None = None) -> kit
     return kit.KitSession(
         TicketInbox(client, LIMITS.page_size),
         ticket_replies(client, LIMITS),
-        UnitOrders(client, lambda: storefronts(client)).listed(),
+        unit_orders(client, lambda: storefronts(client)),
         verify=lambda: storefronts(client),
         close=lambda thread: close_ticket(client, thread),
     )

@@ -1,14 +1,15 @@
-"""A Kaufland seller's orders (docs/KAUFLAND.md, "Orders"): ``GET /orders`` by creation
-(``ts_created_from_iso``) or by its units' last change (``ts_units_updated_from_iso``),
-newest first [assumed: the order Kaufland's other lists take], every storefront at once
-[assumed: ``storefront`` left out], each order read with its units (``GET
-/orders/{id_order}``): one line per order unit, prices in cents [official]."""
+"""A Kaufland seller's orders (docs/KAUFLAND.md, "Orders"), storefront by storefront
+[official: one ``storefront`` a call]: ``GET /orders`` by creation (``ts_created_from_iso``,
+newest first [assumed]), ``GET /order-units`` by their last change (``ts_updated_from_iso``),
+each order named read with its units (``GET /orders/{id_order}``): one line per order unit,
+prices in cents [official]."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -16,8 +17,7 @@ from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
-from keybuzz_connector_kaufland.in_data import InData
-from keybuzz_connector_kaufland.tickets import LABEL
+from keybuzz_connector_kaufland.tickets import LABEL, data_of, pages
 
 ORDERS_PAGE = 20  # orders a page (each then read with its units); Kaufland takes 1-100
 # An order unit's state [official] → the seam's status.
@@ -83,24 +83,17 @@ def order_of(raw: Any) -> OrderSummary:
     )
 
 
-class UnitOrders:
+def unit_orders(
+    client: kit.Requester, storefronts: Callable[[], Awaitable[Sequence[str]]]
+) -> seam.OrderSource:
     """A seller's orders through its client, storefront by storefront (``storefronts``:
-    those ``GET /info/storefront`` names)."""
-
-    def __init__(
-        self, client: kit.Requester, storefronts: Callable[[], Awaitable[Sequence[str]]]
-    ) -> None:
-        self.client = client
-        self.storefronts = storefronts
-
-    async def order(self, path: str) -> Any:
-        return await InData.item(self.client, path, operation="GetOrder")
-
-    def by_id(self) -> kit.ListedOrders.EachById:
-        return kit.ListedOrders.EachById(self.order, "orders", valid=str.isalnum)
+    those ``GET /info/storefront`` names), each order named read with its units."""
+    by_id = kit.ListedOrders.EachById(
+        partial(data_of, client, kind=Any, operation="GetOrder"), "orders", valid=str.isalnum
+    )
 
     def listing(
-        self, path: str, start: str, storefront: str | None, **sort: str
+        path: str, start: str, storefront: str | None, **sort: str
     ) -> kit.ListedOrders.OrderListing:
         """Orders named by ``path``'s items (orders, or order units: each order read once a
         page), newest first by ``start``."""
@@ -114,25 +107,24 @@ class UnitOrders:
         return kit.Listing(
             paging,
             lambda low, high: window(low, high) | fixed,
-            self.by_id().each_listed(InData.pages(self.client, path, operation), "id_order"),
+            by_id.each_listed(pages(client, path, operation), "id_order"),
         )
 
-    def of(self, storefront: str | None) -> kit.ListedOrders:
+    def of(storefront: str | None) -> kit.ListedOrders:
         """One storefront's orders: created (``/orders``), changed (``/order-units`` by
         their last change)."""
         return kit.ListedOrders(
-            updated=self.listing(
+            updated=listing(
                 "order-units", "ts_updated_from_iso", storefront, sort="ts_updated:desc"
             ),
-            created=self.listing("orders", "ts_created_from_iso", storefront),
-            by_id=self.by_id(),
+            created=listing("orders", "ts_created_from_iso", storefront),
+            by_id=by_id,
             read=order_of,
             label=LABEL,
-            log=self.client.spec.log,
-            shop=self.client.shop,
+            log=client.spec.log,
+            shop=client.shop,
             overlap=timedelta(minutes=5),
             newest_first=True,
         )
 
-    def listed(self) -> seam.OrderSource:
-        return kit.ListedOrders.each_of(self.storefronts, self.of)
+    return kit.ListedOrders.each_of(storefronts, of)

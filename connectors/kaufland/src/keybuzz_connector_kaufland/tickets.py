@@ -8,6 +8,7 @@ ours per Kaufland ticket, each message once by ``id_ticket_message``. Replies ar
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from typing import Annotated, Any
@@ -16,8 +17,6 @@ import msgspec
 from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
-
-from keybuzz_connector_kaufland.in_data import InData
 
 LABEL = "Kaufland"
 LIST_LIMIT = 30  # GET /tickets' most a page [official]
@@ -61,6 +60,30 @@ TOPICS: dict[str, Subject] = {
 
 
 # --- Kaufland's JSON ----------------------------------------------------------------------
+# Its answers carry what was asked in ``data`` and, a listing's, how many items it holds in
+# ``pagination.total`` [official]: an offset listing's end.
+
+
+def pages(client: kit.Requester, path: str, operation: str) -> kit.Listing.Fetch[int]:
+    """``GET <path>``'s pages by offset: each one's items and the listing's total."""
+    return kit.KeyedPages(client, path, "data", operation, total="pagination.total").counted
+
+
+def in_data(kind: Any, what: str) -> Callable[[Any], Any]:
+    """An answer's ``data`` read as a ``kind`` (ValueError naming ``what``: off its shape)."""
+
+    def read(answer: Any) -> Any:
+        return kit.read_as(kind, answer.get("data") if isinstance(answer, dict) else None, what)
+
+    return read
+
+
+async def data_of(client: kit.Requester, path: str, kind: Any, operation: str) -> Any:
+    """``GET <path>``'s ``data`` as a ``kind``; off its shape, the unreadable answer."""
+    try:
+        return in_data(kind, operation)(await client.get_json(path, operation=operation))
+    except ValueError as exc:
+        raise client.errors.unreadable(f"GET {path}", str(exc)) from None
 
 
 class Listed(msgspec.Struct, frozen=True):
@@ -167,10 +190,9 @@ def inbox_messages_of(ticket: Ticket) -> list[seam.InboxMessage]:
 
 
 async def ticket_of(client: kit.Requester, ticket_id: str) -> Ticket:
-    if not ticket_id.isdigit():
-        raise client.errors.refused("GET tickets/{id}", 404, f"{ticket_id!r} is not a ticket id")
-    ticket: Ticket = await InData.item(
-        client, f"tickets/{ticket_id}", EMBEDDED, kind=Ticket, call="GET tickets/{id}", operation="GetTicket"
+    ticket: Ticket = await kit.item_at(
+        client, "tickets", ticket_id, in_data(Ticket, "ticket"), "GET tickets/{id}",
+        valid=str.isdigit, operation="GetTicket", params=EMBEDDED,
     )  # fmt: skip
     return ticket
 
@@ -189,8 +211,8 @@ class TicketInbox(kit.KitSession.ReadInTurn[Listed, Ticket]):
             size=LIST_LIMIT, overlap=OVERLAP, size_param="limit", newest_first=True,
         )  # fmt: skip
         super().__init__(
-            kit.Listing(paging, query, InData.pages(client, "tickets", "GetTickets")),
-            lambda raw: seam.read_each(raw, lambda item: kit.read_as(Listed, item, "ticket")),
+            kit.Listing(paging, query, pages(client, "tickets", "GetTickets")),
+            kit.reader(Listed, "ticket"),
             lambda t: (t.id_ticket, t.ts_updated_iso),
             details=lambda ticket_id: ticket_of(client, ticket_id),
             messages=inbox_messages_of,
@@ -220,8 +242,7 @@ def message_body(reply: seam.Reply) -> dict[str, Any]:
 
 
 async def post_message(client: kit.Requester, reply: seam.Reply) -> None:
-    if not reply.thread.id.isdigit():
-        raise client.errors.refused("POST tickets/{id}/messages", 404, "not a ticket id")
+    # The ticket's id is one of digits: ``DeclaredReplies`` sends no other (``is_id``).
     await client.send_json("POST", f"tickets/{reply.thread.id}/messages", message_body(reply))
 
 

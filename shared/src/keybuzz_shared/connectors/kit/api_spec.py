@@ -106,6 +106,20 @@ class Refusals:
         seconds: float
         reason: str
 
+        @classmethod
+        def said(
+            cls, status: int, field: str, value: str, seconds: float, reason: str
+        ) -> Callable[[httpx.Response, Any], Refusals.Held | None]:
+            """``held`` declared as data: an answer of ``status`` whose error document's
+            ``field`` is ``value`` (a problem type, an error code) holds the shop."""
+
+            def held(response: httpx.Response, document: Any) -> Refusals.Held | None:
+                said = document.get(field) if isinstance(document, dict) else None
+                matched = (response.status_code, said) == (status, value)
+                return cls(seconds, reason) if matched else None
+
+            return held
+
     credentials: frozenset[int] = frozenset({401})
     held: Callable[[httpx.Response, Any], Refusals.Held | None] | None = None
     reason_keys: tuple[str, ...] = COMMON_REASON_KEYS

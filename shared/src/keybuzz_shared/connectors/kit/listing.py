@@ -649,7 +649,8 @@ def earlier(
 # listing is declared (``KeyedPages``), and the kit reads its pages (an answer without its
 # list is the marketplace's unreadable answer, naming the call) and makes its call by page
 # number (``numbered``) or by offset (``offsets``, a ``Seek`` by links, each link the next
-# page's offset), or reads it whole (``every``).
+# page's offset; ``counted``, an ``Offsets`` listing ended by the total the answer gives),
+# or reads it whole (``every``).
 
 # A listing read whole asks no window: its query is the caller's alone.
 NO_WINDOW = datetime.min.replace(tzinfo=UTC)
@@ -672,7 +673,8 @@ class KeyedPages:
     """``GET <path>`` on ``client``, each page's items under ``key``; ``operation``: the
     call's name where the marketplace names it (else ``GET <path>``); ``key_optional``: a
     page with no item may leave the key out; ``follows``: the answer's key that says a
-    next page follows."""
+    next page follows; ``total``: where the answer gives the listing's total, a dotted
+    path (``pagination.total``), for ``counted``."""
 
     client: JsonCalls
     path: str
@@ -680,6 +682,7 @@ class KeyedPages:
     operation: str = ""
     key_optional: bool = False
     follows: str = "next"
+    total: str = ""
 
     @property
     def call(self) -> str:
@@ -699,11 +702,25 @@ class KeyedPages:
 
     async def get(self, query: dict[str, str]) -> tuple[list[Any], bool]:
         """The page ``query`` asks: its items and whether a next one follows."""
+        return self.items(await self._answer(query))
+
+    async def _answer(self, query: dict[str, str]) -> Any:
         get, path = self.client.get_json, self.path  # a call the marketplace names: by it
-        body = await (
+        return await (
             get(path, query, operation=self.operation) if self.operation else get(path, query)
         )
-        return self.items(body)
+
+    async def counted(self, query: dict[str, str], link: str | None) -> tuple[list[Any], int]:
+        """The ``Fetch`` of an ``Offsets`` listing: the page's items and the listing's
+        total (at ``total``); an answer without both is the marketplace's unreadable one."""
+        body = await self._answer(query)
+        found = body.get(self.key) if isinstance(body, dict) else None
+        count = body
+        for key in self.total.split("."):
+            count = count.get(key) if isinstance(count, dict) else None
+        if not isinstance(found, list) or not isinstance(count, int):
+            raise self.client.errors.unreadable(self.call, f"no {self.key} and {self.total}")
+        return found, count
 
     def numbered(self, *, most: int | None = None, shrinks: bool = False) -> Fetch[bool]:
         """The ``Fetch`` of a listing by page number. ``most``: the page's size, a page

@@ -610,18 +610,21 @@ async def item_at(
     valid: Callable[[str], bool] = bool,
     operation: str = "",
     shape: Any = None,
+    params: Mapping[str, str] | None = None,
 ) -> T:
-    """The item ``item_id`` names under ``path`` (``<path>/<id>``), read by ``read``
-    (ValueError: off its shape); CallRefused (404) for an id that is not ``valid`` or no
-    path segment, unasked; CallAnswerUnreadable naming ``call`` for an answer ``read``
-    refuses. ``operation`` and ``shape``, where given, are the requester's ``get_json``'s:
-    the operation whose frequency and ``Retry-After`` the call obeys, and the answer's
-    type (``msgspec.Raw``: its bytes, for ``read`` to decode)."""
+    """The item ``item_id`` names under ``path`` (``<path>/<id>``, asked with ``params``),
+    read by ``read`` (ValueError: off its shape); CallRefused (404) for an id that is not
+    ``valid`` or no path segment, unasked; CallAnswerUnreadable naming ``call`` for an
+    answer ``read`` refuses. ``operation`` and ``shape``, where given, are the requester's
+    ``get_json``'s: the operation whose frequency and ``Retry-After`` the call obeys, and
+    the answer's type (``msgspec.Raw``: its bytes, for ``read`` to decode)."""
     found = segment(item_id) if valid(item_id) else None
     if found is None:
         raise client.errors.refused(call, 404, f"{item_id!r} is not an id")
     given = {"operation": operation, "shape": shape}
-    answer = await client.get_json(f"{path}/{found}", **{k: v for k, v in given.items() if v})
+    answer = await client.get_json(
+        f"{path}/{found}", params, **{k: v for k, v in given.items() if v}
+    )
     try:
         return read(answer)
     except ValueError as exc:
