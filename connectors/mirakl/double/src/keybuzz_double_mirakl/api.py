@@ -136,7 +136,6 @@ def _matching(book: ShopBook, filters: dict[str, str]) -> list[Thread]:
         raise Refused(400, "entity_type is required with entity_id")  # official
     since = _date(filters, "updated_since")
     channels = _list(filters, "channel_codes")
-    query_bool(filters, "with_messages")
     threads = list(book.threads.values())
     if entity_type not in (None, "MMP_ORDER"):
         return []  # the double's threads are all on product orders
