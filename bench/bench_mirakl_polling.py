@@ -70,7 +70,7 @@ from typing import ClassVar
 import asyncpg
 import httpx
 from keybuzz_devstack import bootstrap
-from keybuzz_double_mirakl.api import OPERATIONS
+from keybuzz_double_mirakl.contract import operation_at
 from keybuzz_double_mirakl.double import FREQUENCIES
 from keybuzz_double_mirakl.operators import OPERATORS
 from keybuzz_poller.shops.domain import Shop
@@ -132,11 +132,6 @@ OTHERS = (FNAC_ROWS, CDISCOUNT_ROWS)
 ACCESS = re.compile(
     r'"(?P<method>[A-Z]+) /mirakl/[A-Z_]+(?P<path>/api/[^ ?]+)\S* HTTP/[\d.]+" (?P<status>\d{3})'
 )
-# Mirakl's operation codes by method and path, as the double routes them.
-OPERATION_PATHS = {
-    code: (method, re.compile(re.sub(r"\{[^}]+\}", "[^/]+", path) + "$"))
-    for code, (method, path, _) in OPERATIONS.items()
-}
 
 
 @dataclass
@@ -261,14 +256,8 @@ def _answers(log: Path, offset: int) -> Counter[tuple[str, str]]:
         text = read.read().decode(errors="replace")
     found: Counter[tuple[str, str]] = Counter()
     for match in ACCESS.finditer(text):
-        operation = next(
-            (
-                code
-                for code, (method, path) in OPERATION_PATHS.items()
-                if method == match["method"] and path.match(match["path"])
-            ),
-            match["path"],
-        )
+        # Mirakl's operation code of the method and path, as its description names them.
+        operation = operation_at(match["method"], match["path"]) or match["path"]
         found[(operation, match["status"])] += 1
     return found
 

@@ -5,6 +5,7 @@ inside a Retry-After counted), keys and faults."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import time
 from typing import Any
@@ -111,6 +112,7 @@ async def test_the_check_fails_on_a_renamed_or_an_unknown_field(serve) -> None:
     seller = await shop(http)
     body = check_response("M11", await seller.get(THREADS, with_messages="true"))
     schema = validator_for("M11", "responses", "200", "content", "application/json", "schema")
+    as_answered = copy.deepcopy(body)
     metadata = body["data"][0]["metadata"]
     metadata["shop_reply_since"] = metadata.pop("shop_reply_needed_since")
     with pytest.raises(jsonschema.ValidationError):
@@ -118,6 +120,11 @@ async def test_the_check_fails_on_a_renamed_or_an_unknown_field(serve) -> None:
     body["data"][0]["metadata"] = {**metadata, "shop_reply_needed_since": None}
     body["data"][0]["messages"][0]["sent_at"] = "2026-01-01T00:00:00Z"  # optional, unknown
     with pytest.raises(jsonschema.ValidationError):
+        schema.validate(body)
+    # A value Mirakl lists only in its words ("Enum: `"OPERATOR_USER"`, …") is held too.
+    body = as_answered
+    body["data"][0]["messages"][0]["from"]["type"] = "SELLER_USER"
+    with pytest.raises(jsonschema.ValidationError, match="is not one of"):
         schema.validate(body)
     # The stored description is Mirakl's: M11's thread names what the double sends.
     thread = raw_spec()["components"]["schemas"]["M11_Response_200_Data"]
@@ -260,6 +267,9 @@ async def test_what_a_shop_sends_is_checked_against_the_description(serve) -> No
     order_id = thread["entities"][0]["id"]
     untitled = {"body": "Bonjour, une question.", "to": ["CUSTOMER"]}  # topic required
     check_error(await seller.open_thread(order_id, untitled), 400)
+    # A topic's type as Mirakl's words list them (FREE_TEXT, REASON_CODE).
+    loose = {**untitled, "topic": {"type": "FREE", "value": "Livraison"}}
+    assert "topic.type" in check_error(await seller.open_thread(order_id, loose), 400)["message"]
     assert (await http.get(f"{seller.admin}/sent")).json()["sent"] == []
 
 

@@ -1,11 +1,12 @@
 """Mirakl's OpenAPI description of the seller API (openapi/), as the double checks what
 shops send and the tests check what the double answers. Mirakl's object schemas allow any
 extra field, so a renamed optional field would pass them: here every object schema that
-lists its properties is closed, and where the description contradicts its own words it is
-corrected (``CORRECTIONS``, with Mirakl's words)."""
+lists its properties is closed, a string's values Mirakl lists in its words are its enum,
+and where the description contradicts its own words it is corrected (``CORRECTIONS``)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import Any
@@ -32,7 +33,23 @@ def raw_spec() -> dict[str, Any]:
     return published("keybuzz_double_mirakl", "mirakl-mmp-seller-openapi.json")
 
 
+# A string's values as Mirakl's words list them: "Enum: `"OPERATOR"`, `"SHOP"`".
+WORDED_ENUM = re.compile(r"Enum: ((?:`\"[^`\"]+\"`(?:, )?)+)")
+
+
+def _worded_enums(schema: Any) -> None:
+    """Each string whose description lists its values gets them as its enum: what a shop
+    sends and the double answers is then held to them by the description itself."""
+    if isinstance(schema, dict):
+        worded = WORDED_ENUM.search(str(schema.get("description", "")))
+        if schema.get("type") == "string" and worded and "enum" not in schema:
+            schema["enum"] = re.findall(r'"([^"]+)"', worded.group(1))
+        for value in schema.values():
+            _worded_enums(value)
+
+
 def _correct(schemas: dict[str, Any]) -> None:
+    _worded_enums(schemas)
     for name, field, extra, words in CORRECTIONS:
         declared = schemas[name]["properties"][field]
         if words not in declared["description"]:

@@ -3,6 +3,7 @@ the double's admin endpoints under /_sandbox/mirakl (development use, no authent
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -16,9 +17,8 @@ from litestar import Request, Response, Router, get, post, put
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 
-from . import api
+from . import api, contract
 from .book import CUSTOMER, OPERATOR, SHOP, NewFile, ShopBook, Thread
-from .contract import unknown_parameters, value_problems
 from .double import MiraklDouble, MiraklFaultConfig
 from .env import MiraklDoubleSettings
 from .operators import OPERATORS
@@ -109,10 +109,10 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
         decision: FaultDecision,
     ) -> Response[bytes]:
         query = joined_query(request)
-        if unknown := unknown_parameters(operation, query):
+        if unknown := contract.unknown_parameters(operation, query):
             # Mirakl may ignore them; the double says so, so that a misspelt filter shows.
             return error(400, f"Unknown query parameters: {', '.join(unknown)}")
-        if wrong := value_problems(operation, query):  # as Mirakl's description types them
+        if wrong := contract.value_problems(operation, query):  # as the description types them
             return error(400, "; ".join(wrong))
         wait = double.admit(
             book.operator.code, book.shop_id, operation, first_page(operation, query)
@@ -137,13 +137,17 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
         huge = faults().huge_bytes
         return run_served(run, book, parts, shown, refusal, kind, huge, malformed_status=200)
 
-    def endpoint(operation: str, method: str, path: str, run: api.Operation) -> Any:
+    def endpoint(operation: str, run: api.Operation) -> Any:
+        """The operation at its method and path in Mirakl's description."""
+
         async def handler(request: Request[Any, Any, Any], operator: FromPath[str]) -> Any:
             return await call(request, operator, operation, run)
 
-        return operation_route(f"{BASE}{path}", method, f"mirakl.{operation}", handler)
+        path, method, _ = contract.operation(operation)
+        routed = BASE + re.sub(r"{(\w+)}", r"{\1:str}", path)  # Litestar's typed segments
+        return operation_route(routed, method, f"mirakl.{operation}", handler)
 
-    routes = [endpoint(op, *spec) for op, spec in api.OPERATIONS.items()]
+    routes = [endpoint(op, run) for op, run in api.OPERATIONS.items()]
     return [*routes, _admin(double)]
 
 
