@@ -1,7 +1,8 @@
 """Fnac/Darty seller API client: one shop, its token, typed errors, on the kit's requester
-(``XmlServices``: every call ``POST <base_url><service>`` of its query, a Struct of
-models.py; the token from the ``auth`` service, the kit's ``LoginToken``, carried as a
-root attribute), and Fnac's XML answers read into models. Fnac publishes no token
+(every call one service, ``POST <base_url><service>`` of its query, a Struct of models.py
+written by ``xml_services.request``, answered ``<service>_response``; the token from the
+``auth`` service, the kit's ``LoginToken``, carried as its root's attributes), and Fnac's
+XML answers read into models. Fnac publishes no token
 lifetime: a call refused for its token logs in once more and is sent again. Retries, a
 ``Retry-After`` obeyed, a reply never sent twice and the size cap are the kit's; an
 answer is parsed by the kit's XML guard (docs/FNAC.md, "XML safety") in UTF-8, the only
@@ -18,19 +19,21 @@ docs/FNAC.md.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
-from typing import Literal, Unpack
+from typing import Any, Literal, Unpack
 
 import httpx
+import msgspec
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit import Node, Redacted
+from keybuzz_shared.connectors.kit import HeaderAuth, Node, Redacted
 from keybuzz_shared.connectors.seam import CredentialField
 from lxml import etree
 
 from keybuzz_connector_fnac import models
 from keybuzz_connector_fnac.numbered_pages import read_listed
-from keybuzz_connector_fnac.xml_services import XmlServices, carried
+from keybuzz_connector_fnac.xml_services import carried, request
 
 NS = "http://www.fnac.com/schemas/mp-dialog.xsd"
 LOGIN = "auth"  # the service that trades the shop's key for a token
@@ -173,10 +176,11 @@ SPEC = ENVELOPE.spec(
 )
 
 
-class FnacClient(XmlServices[models.AuthToken]):
+class FnacClient(kit.Requester):
     """One shop's calls (``options``: the requester's; ``files``, where its messages'
     files may be fetched from): its token is kept until Fnac refuses it, then renewed once
-    for every caller at once; a request's root carries it beside the partner and shop ids."""
+    for every caller at once; a request's root carries it beside the partner and shop ids.
+    No error quotes the shop's key (``FnacCredentials.SECRETS``) nor the token."""
 
     def __init__(
         self,
@@ -187,36 +191,46 @@ class FnacClient(XmlServices[models.AuthToken]):
     ) -> None:
         self.credentials = credentials
         ids = {"partner_id": credentials.partner_id, "shop_id": credentials.shop_id}
-        super().__init__(
-            SPEC,
-            http,
-            base_url,
-            login=LOGIN,
-            credentials=credentials,
-            grant=read_auth,
-            token=lambda grant: grant.token,
+
+        async def log_in() -> models.AuthToken:
+            return read_auth((await self.service(LOGIN, credentials, login=True)).root)
+
+        self.tokens = HeaderAuth.LoginToken(
+            log_in,
+            lambda grant: grant.token,
             carry=lambda token: {**ids, "token": token},
-            shop={"shop_id": credentials.shop_id},
-            **options,
+            secrets=[credentials.key],
         )
+        shop = {"shop_id": credentials.shop_id}
+        super().__init__(SPEC, self.tokens, http, base_url, shop=shop, **options)
+
+    async def service(
+        self, service: str, asked: msgspec.Struct, **how: Any
+    ) -> Node.StatusEnvelope.Answer:
+        """``service``'s answer to ``asked``, accepted by Fnac's envelope (``how``: the
+        requester's ``post_document`` options: ``idempotent``, ``max_bytes``)."""
+        body = functools.partial(request, NS, service, declared=asked)
+        answer: Node.StatusEnvelope.Answer = await self.post_document(service, body, **how)
+        ENVELOPE.expect_root(answer.root, service)
+        return answer
 
     async def messages_query(
         self, query: models.MessagesQuery | None = None
     ) -> models.MessagesPage:
-        """One page of at most ``query.results_count`` messages. An answer listing more is
+        """One page of at most ``query.results_count`` messages, its answer at most
+        ``MESSAGE_BYTES`` a message asked and ``ENVELOPE_BYTES``. An answer listing more is
         refused (FnacProtocolError), never cut: Fnac ignoring the page size asked means
         the next pages would skip or repeat messages, so nothing of it is taken."""
         asked = query or models.MessagesQuery()
-        return await self.page(
-            "messages_query",
-            asked,
-            read_messages,
-            size=asked.results_count,
-            listed=lambda page: page.listed,
-            what="messages",
-            each_bytes=MESSAGE_BYTES,
-            envelope_bytes=ENVELOPE_BYTES,
-        )
+        size = asked.results_count
+        cap = min(ENVELOPE_BYTES + size * MESSAGE_BYTES, self._max_bytes)
+        page = read_messages((await self.service("messages_query", asked, max_bytes=cap)).root)
+        if page.listed > size:
+            extra = {**self.shop, "listed": page.listed, "asked": size}
+            log.warning("Fnac listed more messages than asked; page refused", extra=extra)
+            reason = f"{page.listed} messages listed, {size} asked for the page"
+            raise models.FnacProtocolError(reason)
+        return page
 
     async def messages_update(
         self, updates: Sequence[models.MessageUpdate]
