@@ -26,6 +26,7 @@ from .wire import (
     children,
     fnac_time,
     parse_time,
+    refusal,
     response,
     text_of,
 )
@@ -51,6 +52,9 @@ class Filters:
         self.values: dict[str, list[etree._Element]] = {}
         for name, element in children(request):
             self.values.setdefault(name, []).append(element)
+            # A list's wrapper (``orders_fnac_id``) holds values of its item's filter.
+            for inner, value in children(element):
+                self.values.setdefault(inner, []).append(value)
         self.page = max(1, int(self.text("paging") or 1))
         self.per_page = int(request.get("results_count", "100"))
         date = self.first("date")
@@ -65,14 +69,10 @@ class Filters:
     def text(self, name: str) -> str:
         return text_of(self.first(name))
 
-    def texts(self, name: str, nested: bool = False) -> set[str] | None:
-        """Values of a repeated filter (or of a list element's children); None: not given."""
+    def texts(self, name: str) -> set[str] | None:
+        """Values of a filter, given alone or in its list's wrapper; None: not given."""
         elements = self.values.get(name)
-        if not elements:
-            return None
-        if not nested:
-            return {text_of(e) for e in elements}
-        return {text_of(c) for e in elements for c in e if isinstance(c.tag, str)}
+        return {text_of(e) for e in elements} if elements else None
 
     def in_range(self, virtual: float | None) -> bool:
         """Whether a (virtual) time is within the date filter, compared as the client sees
@@ -100,16 +100,15 @@ def _page(items: Sequence[T], filters: Filters) -> Sequence[T]:
     return items[start : start + filters.per_page]
 
 
-def _too_many(service: str, filters: Filters) -> etree._Element | None:
+def _too_many(
+    service: str, filters: Filters, order_ids: set[str] | None = None
+) -> etree._Element | None:
+    """The refusal of a query asking more than Fnac answers at once (ERR_105), if it does."""
     if filters.per_page > MAX_RESULTS:
-        refused = response(service, "FATAL")
-        add_error(
-            refused,
-            errors.TOO_MANY_ELEMENTS,
-            f"results_count may not exceed {MAX_RESULTS}",
-            "FATAL",
-        )
-        return refused
+        reason = f"results_count may not exceed {MAX_RESULTS}"
+        return refusal(service, errors.TOO_MANY_ELEMENTS, reason)
+    if order_ids is not None and len(order_ids) > MAX_ORDER_IDS:
+        return refusal(service, errors.TOO_MANY_ELEMENTS, f"at most {MAX_ORDER_IDS} order ids")
     return None
 
 
@@ -156,7 +155,7 @@ def _keeps(record: MessageRecord, filters: Filters) -> bool:
         wanted = filters.texts(name)
         if wanted is not None and value() not in wanted:
             return False
-    senders = filters.texts("message_from_types", nested=True)
+    senders = filters.texts("from_type")
     if senders and facts.from_type not in senders:
         return False
     when = record.updated if filters.date_type == "UpdatedAt" else facts.created
@@ -291,18 +290,12 @@ def _send(
 
 def orders_query(book: ShopBook, request: etree._Element, real_now: float) -> etree._Element:
     filters = Filters(book, request)
-    if (refused := _too_many("orders_query", filters)) is not None:
-        return refused
-    wanted_ids = _union(
-        filters.texts("order_fnac_id"), filters.texts("orders_fnac_id", nested=True)
-    )
-    if wanted_ids is not None and len(wanted_ids) > MAX_ORDER_IDS:
-        refused = response("orders_query", "FATAL")
-        add_error(refused, errors.TOO_MANY_ELEMENTS, "at most 50 order ids", "FATAL")
+    wanted_ids = filters.texts("order_fnac_id")
+    if (refused := _too_many("orders_query", filters, wanted_ids)) is not None:
         return refused
     now = book.virtual(real_now)
     book.materialize(now)
-    states = _union(filters.texts("state"), filters.texts("states", nested=True))
+    states = filters.texts("state")
     products = filters.texts("product_fnac_id")
     offers = filters.texts("offer_fnac_id")
     skus = filters.texts("offer_seller_id")
@@ -366,11 +359,6 @@ def _created_within(book: ShopBook, now: float, filters: Filters) -> range:
     return indices[start : max(start, stop)]
 
 
-def _union(*sets: set[str] | None) -> set[str] | None:
-    given = [s for s in sets if s is not None]
-    return set().union(*given) if given else None
-
-
 def _order(parent: etree._Element, book: ShopBook, order: OrderFacts, now: float) -> None:
     element = add(parent, "order")
     state, _ = book.order_state(order, now)
@@ -428,15 +416,11 @@ def _order(parent: etree._Element, book: ShopBook, order: OrderFacts, now: float
 
 def incidents_query(book: ShopBook, request: etree._Element, real_now: float) -> etree._Element:
     filters = Filters(book, request)
-    if (refused := _too_many("incidents_query", filters)) is not None:
+    order_ids = filters.texts("order")
+    if (refused := _too_many("incidents_query", filters, order_ids)) is not None:
         return refused
     now = book.virtual(real_now)
     book.materialize(now)
-    order_ids = _union(filters.texts("order"), filters.texts("orders", nested=True))
-    if order_ids is not None and len(order_ids) > MAX_ORDER_IDS:
-        refused = response("incidents_query", "FATAL")
-        add_error(refused, errors.TOO_MANY_ELEMENTS, "at most 50 order ids", "FATAL")
-        return refused
     matching = [
         i
         for i in book.incidents.values()
@@ -464,15 +448,9 @@ def _keeps_incident(
     closed_status = incident.closed_status if status == "CLOSED" else None
     checks: list[tuple[set[str] | None, str | None]] = [
         (filters.texts("status"), status),
-        (_union(filters.texts("type"), filters.texts("types", nested=True)), facts.type_code),
-        (
-            _union(filters.texts("incident_id"), filters.texts("incidents_id", nested=True)),
-            facts.incident_id,
-        ),
-        (
-            _union(filters.texts("closed_status"), filters.texts("closed_statuses", nested=True)),
-            closed_status,
-        ),
+        (filters.texts("type"), facts.type_code),
+        (filters.texts("incident_id"), facts.incident_id),
+        (filters.texts("closed_status"), closed_status),
         (filters.texts("waiting_for_seller_answer"), waiting),
         (filters.texts("opened_by"), "client"),
         (filters.texts("closed_by"), closed_by),

@@ -52,6 +52,13 @@ def add_error(parent: etree._Element, code: str, message: str, severity: str = "
     add(parent, "error", message, severity=severity, code=code)
 
 
+def refusal(service: str, code: str, message: str) -> etree._Element:
+    """``service``'s answer refusing the request whole (FATAL) with Fnac's ``code``."""
+    answer = response(service, "FATAL")
+    add_error(answer, code, message, "FATAL")
+    return answer
+
+
 def add_paging(parent: etree._Element, page: int, per_page: int, total: int) -> None:
     add(parent, "page", page)
     add(parent, "total_paging", -(-total // per_page))
