@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from keybuzz_connector_fnac.models import Incident, Message
+from keybuzz_connector_fnac import client as xml
+from keybuzz_connector_fnac.models import Message
 from keybuzz_connector_fnac.session import _inbox_message as _message
-from keybuzz_connector_fnac.session import _incident
 
 AT = datetime(2026, 11, 20, 8, tzinfo=UTC)
 
@@ -59,15 +59,19 @@ def test_a_messages_subject_is_the_tickets_subject(
 def test_an_incidents_kind_is_the_tickets_subject(
     types: tuple[str, ...], ticket_subject: str | None
 ) -> None:
-    incident = Incident(
-        incident_id="I1",
-        order_id="O1",
-        status="OPENED",
-        waiting_for_seller_answer=True,
-        message="Article non reçu",
-        opened_by="CLIENT",
-        created_at=AT,
-        updated_at=AT,
-        line_types=types,
+    lines = "".join(
+        f"<order_detail_incident><type>{t}</type></order_detail_incident>" for t in types
     )
-    assert _incident(incident).ticket_subject == ticket_subject
+    header = (
+        "<status>OPENED</status><waiting_for_seller_answer>TRUE</waiting_for_seller_answer>"
+        "<message>Article non reçu</message><opened_by>client</opened_by>"
+        f"<created_at>{AT.isoformat()}</created_at><updated_at>{AT.isoformat()}</updated_at>"
+        "<order_id>O1</order_id>"
+    )
+    body = (
+        f'<incidents_query_response xmlns="{xml.NS}" status="OK"><incident id="I1">'
+        f"<header>{header}</header><order_details_incident>{lines}</order_details_incident>"
+        "</incident></incidents_query_response>"
+    )
+    (incident,) = xml.read_incidents(xml.parse(body.encode())).items
+    assert incident.ticket_subject == ticket_subject

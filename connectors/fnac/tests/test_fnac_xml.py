@@ -129,8 +129,8 @@ def test_incidents_response_reads_the_header_and_the_lines_types() -> None:
         "OPENED",
         "client",
     )
-    assert incident.waiting_for_seller_answer is False
-    assert incident.line_types == ("8", "8")
+    assert incident.waiting_for_seller is False
+    assert incident.types == ("8",) and incident.ticket_subject is None  # each type once
 
 
 def test_messages_update_response_gives_one_result_per_message() -> None:

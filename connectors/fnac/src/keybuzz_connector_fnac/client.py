@@ -26,9 +26,10 @@ from typing import Any, Literal, Unpack
 
 import httpx
 import msgspec
-from keybuzz_shared.connectors import kit
+from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.kit import HeaderAuth, Node, Redacted
 from keybuzz_shared.connectors.seam import CredentialField
+from keybuzz_shared.ticket_topics import Subject
 from lxml import etree
 
 from keybuzz_connector_fnac import models
@@ -101,18 +102,32 @@ def _message(node: Node) -> models.Message:
     return node.decode(models.Message, referer=referer, description=description, read=read)
 
 
-def _incident(node: Node) -> models.Incident:
+# An incident line's type (state.xsd ``incident_open_state``) → the ticket's subject.
+INCIDENT_SUBJECTS: dict[str, Subject] = {
+    "1": "WHERE_IS_MY_ORDER",  # article not received
+    "2": "DAMAGED_OR_WRONG_ITEM",  # inconsistent with the item
+    "3": "DAMAGED_OR_WRONG_ITEM",  # defective item
+    "4": "RETURN_OR_REFUND",  # retraction
+}
+
+
+def _incident(node: Node) -> seam.InboxIncident:
+    """An incident as the seam's: its header, its lines' types (each once) and the
+    ticket's subject the first known one says."""
     header = node.child("header")
+    types = tuple(
+        line.text("type") or ""
+        for lines in node.all("order_details_incident")[:1]
+        for line in lines.all("order_detail_incident")
+    )
     return header.decode(
-        models.Incident,
+        seam.InboxIncident,
         incident_id=node.element.get("id") or header.required("incident_id"),
-        waiting_for_seller_answer=header.text("waiting_for_seller_answer") == "TRUE",
+        types=tuple(dict.fromkeys(types)),
+        ticket_subject=next((INCIDENT_SUBJECTS[t] for t in types if t in INCIDENT_SUBJECTS), None),
+        waiting_for_seller=header.text("waiting_for_seller_answer") == "TRUE",
+        opened_by=header.text("opened_by"),
         message=header.text("message", strip=False) or "",
-        line_types=tuple(
-            line.text("type") or ""
-            for lines in node.all("order_details_incident")[:1]
-            for line in lines.all("order_detail_incident")
-        ),
     )
 
 

@@ -235,19 +235,8 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
         return max([self.created_at, *(moment for moment in shown if moment is not None)])
 
 
-class Incident(msgspec.Struct, frozen=True, kw_only=True):
-    incident_id: str
-    order_id: str
-    status: str
-    waiting_for_seller_answer: bool
-    message: str
-    opened_by: str | None = None
-    created_at: datetime
-    updated_at: datetime
-    line_types: tuple[str, ...] = ()  # each line's type (state.xsd incident_open_state)
-
-
-# A page of each listing (``numbered_pages``): its paging, its items, why others were left out.
+# A page of each listing (``numbered_pages``): its paging, its items, why others were left out;
+# an incident read as the seam's (``client.read_incidents``).
 MessagesPage = Listed[Message, Paging]
 OrdersPage = Listed[Order, Paging]
-IncidentsPage = Listed[Incident, Paging]
+IncidentsPage = Listed[seam.InboxIncident, Paging]

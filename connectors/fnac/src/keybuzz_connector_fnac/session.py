@@ -74,13 +74,6 @@ MESSAGE_SUBJECTS: dict[str, Subject] = {
     "offer_not_received": "WHERE_IS_MY_ORDER",
     "offer_problem": "DAMAGED_OR_WRONG_ITEM",
 }
-# An incident line's type (state.xsd ``incident_open_state``) → the ticket's subject.
-INCIDENT_SUBJECTS: dict[str, Subject] = {
-    "1": "WHERE_IS_MY_ORDER",  # article not received
-    "2": "DAMAGED_OR_WRONG_ITEM",  # inconsistent with the item
-    "3": "DAMAGED_OR_WRONG_ITEM",  # defective item
-    "4": "RETURN_OR_REFUND",  # retraction
-}
 
 
 # Fnac's order ids (Darty's too): common.xsd's order_id_restriction, 13 letters and
@@ -208,7 +201,7 @@ class FnacShop:
             return await self.client.incidents_query(query)
 
         listing = kit.Listing(self._by_page, iso_window, numbered(asked), _inbox_cursor)
-        return await listing.page(cursor, since, None, map_each(_incident))
+        return await listing.page(cursor, since, None, map_each(lambda incident: incident))
 
     async def file(self, file: seam.InboxFile, max_bytes: int) -> bytes:
         """Fnac's files are served without its token, from the declared hosts only."""
@@ -326,23 +319,6 @@ def _inbox_message(message: models.Message) -> seam.InboxMessage:
             seam.InboxFile(name=f.name, url=f.url, content_type=file_type(f.name, f.filetype))
             for f in message.files
         ),
-    )
-
-
-def _incident(incident: models.Incident) -> seam.InboxIncident:
-    return seam.InboxIncident(
-        incident_id=incident.incident_id,
-        order_id=incident.order_id,
-        status=incident.status,
-        types=tuple(dict.fromkeys(incident.line_types)),
-        ticket_subject=next(
-            (INCIDENT_SUBJECTS[t] for t in incident.line_types if t in INCIDENT_SUBJECTS), None
-        ),
-        waiting_for_seller=incident.waiting_for_seller_answer,
-        opened_by=incident.opened_by,
-        message=incident.message,
-        created_at=incident.created_at,
-        updated_at=incident.updated_at,
     )
 
 
