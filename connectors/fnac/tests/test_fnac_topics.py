@@ -1,5 +1,5 @@
-"""What a Fnac/Darty message's subject and an incident's kind say of the ticket's subject
-(pure, no server)."""
+"""What a Fnac/Darty message's subject and an incident's kind say of the ticket's subject,
+as the client reads them (pure, no server)."""
 
 from __future__ import annotations
 
@@ -7,24 +7,22 @@ from datetime import UTC, datetime
 
 import pytest
 from keybuzz_connector_fnac import client as xml
-from keybuzz_connector_fnac.models import Message
-from keybuzz_connector_fnac.session import _inbox_message as _message
+from keybuzz_shared.connectors.seam import InboxMessage
 
 AT = datetime(2026, 11, 20, 8, tzinfo=UTC)
 
 
-def message(subject: str) -> Message:
-    return Message(
-        message_id="m1",
-        referer_type="ORDER",
-        referer="O1",
-        from_type="CLIENT",
-        from_name="Jeanne",
-        subject=subject,
-        description="Bonjour",
-        created_at=AT,
-        read=False,
+def _message(subject: str) -> InboxMessage:
+    """A buyer's message of ``subject`` as the client reads it."""
+    body = (
+        f'<messages_query_response xmlns="{xml.NS}" status="OK"><message state="UNREAD">'
+        '<message_id>m1</message_id><message_referer type="ORDER">O1</message_referer>'
+        f'<message_from type="CLIENT">Jeanne</message_from><message_subject>{subject}'
+        "</message_subject><message_description>Bonjour</message_description>"
+        f"<created_at>{AT.isoformat()}</created_at></message></messages_query_response>"
     )
+    (message,) = xml.read_messages(xml.parse(body.encode())).items
+    return message
 
 
 @pytest.mark.parametrize(
@@ -42,7 +40,7 @@ def message(subject: str) -> Message:
 def test_a_messages_subject_is_the_tickets_subject(
     subject: str, ticket_subject: str | None
 ) -> None:
-    mapped = _message(message(subject))
+    mapped = _message(subject)
     assert mapped.ticket_subject == ticket_subject
     assert mapped.language is None  # Fnac does not say it: the buyer's words do
 

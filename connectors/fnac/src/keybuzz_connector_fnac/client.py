@@ -95,11 +95,56 @@ def read_message_updates(
     )
 
 
-def _message(node: Node) -> models.Message:
-    referer = (node.child("message_referer").element.text or "").strip()
-    description = node.text("message_description", strip=False) or ""
-    read = node.element.get("state") == "READ"
-    return node.decode(models.Message, referer=referer, description=description, read=read)
+# A kind of sender Fnac may add later is kept as a notification, never lost.
+SENDERS: dict[str, seam.SenderType] = {
+    "CLIENT": "BUYER",
+    "CALLCENTER": "MARKETPLACE_SUPPORT",
+    "SELLER": "SELLER",
+}
+# Fnac's ``message_subject`` (MessagesUpdateService.xsd) → the ticket's subject; its
+# ``order_information`` and ``other_question`` name none: the buyer's words decide
+# (docs/FNAC.md, "Ticket topics").
+MESSAGE_SUBJECTS: dict[str, Subject] = {
+    "product_information": "PRODUCT_QUESTION",
+    "shipping_information": "WHERE_IS_MY_ORDER",
+    "offer_not_received": "WHERE_IS_MY_ORDER",
+    "offer_problem": "DAMAGED_OR_WRONG_ITEM",
+}
+
+
+def _message(node: Node) -> seam.InboxMessage:
+    """A message as the seam's: its thread the order's or offer's it refers to (a referer
+    of another type names no thread we know: an empty id, a thread of its own), its
+    sender's kind in our words, its text kept unstripped, its files' media types."""
+    referer = node.child("message_referer")
+    kind = referer.element.get("type") or "ORDER"
+    sender = node.get("message_from")
+    subject = node.text("message_subject") or ""
+    return seam.InboxMessage(
+        message_id=node.required("message_id"),
+        thread=seam.ThreadKey(
+            kind="OFFER" if kind == "OFFER" else "ORDER",
+            id=(referer.element.text or "").strip() if kind in ("ORDER", "OFFER") else "",
+        ),
+        sender_type=SENDERS.get("" if sender is None else sender.get("type", ""), "SYSTEM"),
+        sender_name=node.text("message_from"),
+        subject=subject,
+        body=node.text("message_description", strip=False) or "",
+        created_at=node.required_datetime("created_at"),
+        unread=node.element.get("state") != "READ",
+        ticket_subject=MESSAGE_SUBJECTS.get(subject.lower()),
+        files=tuple(map(_file, node.all("message_file"))),
+    )
+
+
+def _file(node: Node) -> seam.InboxFile:
+    """A file a message links, its media type the one Fnac gives when it is one
+    (``type/subtype``), else the one its name says."""
+    name, given = node.text("name") or "", node.text("filetype")
+    given_type = given.lower() if given and "/" in given else None
+    return seam.InboxFile(
+        name=name, url=node.required("url"), content_type=given_type or kit.media_type_of(name)
+    )
 
 
 # An incident line's type (state.xsd ``incident_open_state``) → the ticket's subject.

@@ -173,26 +173,6 @@ class Paging(msgspec.Struct, frozen=True, kw_only=True):
         return self.has_next, self.nb_total_result
 
 
-class MessageFile(msgspec.Struct, frozen=True, kw_only=True):
-    name: str = ""
-    url: str
-    filetype: str | None = None
-
-
-class Message(msgspec.Struct, frozen=True, kw_only=True):
-    message_id: str
-    referer_type: str = msgspec.field(default="ORDER", name="message_referer@type")
-    referer: str  # the order id (ORDER) or offer id (OFFER), as referer_type says
-    # A FromType; kept as sent, so a new kind of sender loses no message.
-    from_type: str = msgspec.field(default="SYSTEM", name="message_from@type")
-    from_name: str | None = msgspec.field(default=None, name="message_from")
-    subject: str = msgspec.field(default="", name="message_subject")
-    description: str
-    created_at: datetime
-    read: bool
-    files: tuple[MessageFile, ...] = msgspec.field(default=(), name="message_file")
-
-
 class MessageUpdateResult(msgspec.Struct, frozen=True, kw_only=True):
     message_id: str | None = msgspec.field(default=None, name="@id")
     status: str = msgspec.field(default="", name="@status")
@@ -236,7 +216,7 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
 
 
 # A page of each listing (``numbered_pages``): its paging, its items, why others were left out;
-# an incident read as the seam's (``client.read_incidents``).
-MessagesPage = Listed[Message, Paging]
+# a message and an incident read as the seam's (``client.read_messages``, ``read_incidents``).
+MessagesPage = Listed[seam.InboxMessage, Paging]
 OrdersPage = Listed[Order, Paging]
 IncidentsPage = Listed[seam.InboxIncident, Paging]
