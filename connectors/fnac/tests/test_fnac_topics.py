@@ -32,6 +32,7 @@ def _message(subject: str) -> InboxMessage:
         ("shipping_information", "WHERE_IS_MY_ORDER"),
         ("offer_not_received", "WHERE_IS_MY_ORDER"),
         ("offer_problem", "DAMAGED_OR_WRONG_ITEM"),
+        ("Offer_Problem", "DAMAGED_OR_WRONG_ITEM"),  # compared in lower case
         ("order_information", None),
         ("other_question", None),
         ("Nouvelle réclamation", None),
