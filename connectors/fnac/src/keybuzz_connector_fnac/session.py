@@ -1,6 +1,6 @@
 """A Fnac/Darty shop's session: its inbox (messages, incidents, read marks, files), its
-replies and its orders, on its one FnacClient, and the mappings from Fnac's shapes to the
-seam's. Listings are the kit's (``Renumbered``: Fnac numbers its pages and gives the
+replies and its orders, on its one FnacClient (which reads messages and incidents as the
+seam's), and the mapping of Fnac's orders to the seam's. Listings are the kit's (``Renumbered``: Fnac numbers its pages and gives the
 listing's total; a listing by date steps back when items read left its window); orders are
 the kit's ``ListedOrders``. Cursors keep the layout they were handed out in before the kit
 (a backfill job's, an inbox's page): docs/FNAC.md.
