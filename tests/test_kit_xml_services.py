@@ -1,5 +1,5 @@
-"""A requester on an XML API whose every call is one service (connectors/fnac/src/keybuzz_connector_fnac/xml_services.py), and
-the ApiSpec its status envelope makes (``StatusEnvelope.spec`` in kit/xml_answers.py),
+"""Fnac's requester, whose every call is one service (connectors/fnac/src/keybuzz_connector_fnac/client.py, ``FnacClient``), and
+the ApiSpec a status envelope makes (``StatusEnvelope.spec`` in kit/xml_answers.py),
 against a marketplace scripted per test and served in process (httpx's ASGI transport):
 one login for the first calls, its token carried in every request's root beside the
 shop's ids, a token refused renewed once and the call sent again, the shop's key (its
@@ -16,19 +16,19 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-from keybuzz_connector_fnac.xml_services import XmlServices
+from keybuzz_connector_fnac import client as fnac
+from keybuzz_connector_fnac.client import FnacClient, FnacCredentials
+from keybuzz_connector_fnac.models import FnacCredentialsRefused, FnacProtocolError, MessagesQuery
 from keybuzz_devstack.testing import asgi_body
-from keybuzz_shared.connectors.kit.auth import Redacted
 from keybuzz_shared.connectors.kit.xml_answers import (
     Element,
     StatusEnvelope,
-    decode,
 )
 from lxml import etree
 
 from tests.test_connector_kit import KitOutcomeUnknown, KitUnavailable
 
-NS = "urn:market"
+NS = fnac.NS
 KEY = "k3y-0f-the-shop-0123456789"
 
 
@@ -63,16 +63,6 @@ SPEC = ENVELOPE.spec(
 )
 
 
-class Credentials(Redacted, frozen=True):
-    SECRETS = frozenset({"key"})
-    shop_id: str
-    key: str
-
-
-class Grant(msgspec.Struct, frozen=True):
-    token: str
-
-
 class ItemsQuery(msgspec.Struct, frozen=True, kw_only=True):
     results_count: int = msgspec.field(default=2, name="@results_count")
     page: int = msgspec.field(default=1, name="paging")
@@ -80,8 +70,8 @@ class ItemsQuery(msgspec.Struct, frozen=True, kw_only=True):
 
 class Market:
     """The marketplace: ``auth`` grants token-1, token-2 … for the shop's key (echoing a
-    wrong one in its error); ``items_query`` answers ``items`` items while the token is
-    the latest one; ``answers`` replaces the next answers as given."""
+    wrong one in its error); any other service answers ``items`` messages (each off its
+    shape) while the token is the latest one; ``answers`` replaces the next answers."""
 
     def __init__(self) -> None:
         self.logins = 0
@@ -107,8 +97,8 @@ class Market:
             self.logins += 1
             return envelope("auth", "OK", f"<token>token-{self.logins}</token>")
         if root.get("token") != f"token-{self.logins}":
-            return envelope(service, "ERROR", '<error code="E_TOKEN">expired</error>')
-        return envelope(service, "OK", "<item>i</item>" * self.items)
+            return envelope(service, "ERROR", '<error code="ERR_002">expired</error>')
+        return envelope(service, "OK", "<message/>" * self.items)
 
 
 def envelope(service: str, status: str, inside: str) -> bytes:
@@ -117,18 +107,9 @@ def envelope(service: str, status: str, inside: str) -> bytes:
     )
 
 
-def services(http: httpx.AsyncClient, key: str = KEY) -> XmlServices[Grant]:
-    return XmlServices(
-        SPEC,
-        http,
-        "http://market.test/api/",
-        login="auth",
-        credentials=Credentials(shop_id="S1", key=key),
-        grant=lambda root: decode(ENVELOPE.node(root), Grant),
-        token=lambda grant: grant.token,
-        carry=lambda token: {"shop_id": "S1", "token": token},
-        attempts=1,
-    )
+def services(http: httpx.AsyncClient, key: str = KEY) -> FnacClient:
+    credentials = FnacCredentials(partner_id="P1", shop_id="S1", key=key)
+    return FnacClient(http, "http://market.test/api/", credentials, attempts=1)
 
 
 @pytest.fixture
@@ -139,7 +120,7 @@ async def market() -> AsyncIterator[tuple[Market, httpx.AsyncClient]]:
 
 
 def items(root: Element) -> int:
-    return len(ENVELOPE.node(root).all("item"))
+    return len(fnac.ENVELOPE.node(root).all("message"))
 
 
 async def test_the_first_calls_share_one_login_and_carry_its_token_in_their_root(
@@ -185,35 +166,33 @@ async def test_a_refused_key_is_the_credentials_refused_and_no_error_quotes_it(
 ) -> None:
     app, http = market
     wrong = "wr0ng-k3y-0f-the-shop-987654"
-    with pytest.raises(CredentialsRefused) as refused:
+    with pytest.raises(FnacCredentialsRefused) as refused:
         await services(http, key=wrong).service("items_query", ItemsQuery())
-    assert refused.value.codes == ("E_KEY",) and "Market refused" in str(refused.value)
+    assert refused.value.codes == ("E_KEY",) and "Fnac refused" in str(refused.value)
     assert wrong not in str(refused.value) and wrong not in repr(refused.value.errors)
     assert app.logins == 0
 
 
 async def test_an_answer_of_another_shape_or_a_page_longer_than_asked_is_refused(
-    market: tuple[Market, httpx.AsyncClient],
+    market: tuple[Market, httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app, http = market
     shop = services(http)
     await shop.authenticate()
     app.answers.append(envelope("orders_query", "OK", ""))
-    with pytest.raises(Unreadable, match="expected <items_query_response>"):
+    with pytest.raises(FnacProtocolError, match="expected <items_query_response>"):
         await shop.service("items_query", ItemsQuery())
 
-    def page(**bounds: Any) -> Any:
-        return shop.page(
-            "items_query", ItemsQuery(), items, size=2, listed=lambda n: n, what="items", **bounds
-        )
-
-    assert await page(each_bytes=1024, envelope_bytes=1024) == 2
+    asked = MessagesQuery(results_count=2)
+    assert (await shop.messages_query(asked)).listed == 2  # each message off its shape
     app.items = 3
-    with pytest.raises(Unreadable, match="3 items listed, 2 asked"):
-        await page(each_bytes=1024, envelope_bytes=1024)
+    with pytest.raises(FnacProtocolError, match="3 messages listed, 2 asked"):
+        await shop.messages_query(asked)
     app.items = 2
-    with pytest.raises(Unreadable, match="larger than"):
-        await page(each_bytes=8, envelope_bytes=50)  # the answer bounded by the page asked
+    monkeypatch.setattr(fnac, "MESSAGE_BYTES", 8)
+    monkeypatch.setattr(fnac, "ENVELOPE_BYTES", 50)
+    with pytest.raises(FnacProtocolError, match="larger than 66 bytes"):
+        await shop.messages_query(asked)  # the answer bounded by the page asked
 
 
 def test_the_envelopes_spec_says_its_errors_with_its_own_shapes() -> None:

@@ -66,7 +66,7 @@ async def a_message_id(client: FnacClient) -> tuple[str, str]:
     """(message id, order id) of a buyer's message of the shop."""
     page = await client.messages_query(MessagesQuery(from_types=("CLIENT",), message_type="ORDER"))
     assert page.items, "the demo shop has buyers' messages"
-    return page.items[0].message_id, page.items[0].referer
+    return page.items[0].message_id, page.items[0].thread.id
 
 
 # --- authentication -------------------------------------------------------------------------
@@ -157,10 +157,10 @@ async def test_filters_reach_the_server(
 ) -> None:
     client = client_for(demo)
     buyers = await client.messages_query(MessagesQuery(from_types=("CLIENT",)))
-    assert buyers.items and {m.from_type for m in buyers.items} == {"CLIENT"}
-    order_id = buyers.items[0].referer
+    assert buyers.items and {m.sender_type for m in buyers.items} == {"BUYER"}
+    order_id = buyers.items[0].thread.id
     of_order = await client.messages_query(MessagesQuery(order_ids=(order_id,)))
-    assert {m.referer for m in of_order.items} == {order_id}
+    assert {m.thread.id for m in of_order.items} == {order_id}
     orders = await client.orders_query(OrdersQuery(order_ids=(order_id,)))
     assert [o.order_id for o in orders.items] == [order_id]
 

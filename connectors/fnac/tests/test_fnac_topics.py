@@ -1,30 +1,28 @@
-"""What a Fnac/Darty message's subject and an incident's kind say of the ticket's subject
-(pure, no server)."""
+"""What a Fnac/Darty message's subject and an incident's kind say of the ticket's subject,
+as the client reads them (pure, no server)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import pytest
-from keybuzz_connector_fnac.models import Incident, Message
-from keybuzz_connector_fnac.session import _inbox_message as _message
-from keybuzz_connector_fnac.session import _incident
+from keybuzz_connector_fnac import client as xml
+from keybuzz_shared.connectors.seam import InboxMessage
 
 AT = datetime(2026, 11, 20, 8, tzinfo=UTC)
 
 
-def message(subject: str) -> Message:
-    return Message(
-        message_id="m1",
-        referer_type="ORDER",
-        referer="O1",
-        from_type="CLIENT",
-        from_name="Jeanne",
-        subject=subject,
-        description="Bonjour",
-        created_at=AT,
-        read=False,
+def _message(subject: str) -> InboxMessage:
+    """A buyer's message of ``subject`` as the client reads it."""
+    body = (
+        f'<messages_query_response xmlns="{xml.NS}" status="OK"><message state="UNREAD">'
+        '<message_id>m1</message_id><message_referer type="ORDER">O1</message_referer>'
+        f'<message_from type="CLIENT">Jeanne</message_from><message_subject>{subject}'
+        "</message_subject><message_description>Bonjour</message_description>"
+        f"<created_at>{AT.isoformat()}</created_at></message></messages_query_response>"
     )
+    (message,) = xml.read_messages(xml.parse(body.encode())).items
+    return message
 
 
 @pytest.mark.parametrize(
@@ -34,6 +32,7 @@ def message(subject: str) -> Message:
         ("shipping_information", "WHERE_IS_MY_ORDER"),
         ("offer_not_received", "WHERE_IS_MY_ORDER"),
         ("offer_problem", "DAMAGED_OR_WRONG_ITEM"),
+        ("Offer_Problem", "DAMAGED_OR_WRONG_ITEM"),  # compared in lower case
         ("order_information", None),
         ("other_question", None),
         ("Nouvelle réclamation", None),
@@ -42,7 +41,7 @@ def message(subject: str) -> Message:
 def test_a_messages_subject_is_the_tickets_subject(
     subject: str, ticket_subject: str | None
 ) -> None:
-    mapped = _message(message(subject))
+    mapped = _message(subject)
     assert mapped.ticket_subject == ticket_subject
     assert mapped.language is None  # Fnac does not say it: the buyer's words do
 
@@ -59,15 +58,19 @@ def test_a_messages_subject_is_the_tickets_subject(
 def test_an_incidents_kind_is_the_tickets_subject(
     types: tuple[str, ...], ticket_subject: str | None
 ) -> None:
-    incident = Incident(
-        incident_id="I1",
-        order_id="O1",
-        status="OPENED",
-        waiting_for_seller_answer=True,
-        message="Article non reçu",
-        opened_by="CLIENT",
-        created_at=AT,
-        updated_at=AT,
-        line_types=types,
+    lines = "".join(
+        f"<order_detail_incident><type>{t}</type></order_detail_incident>" for t in types
     )
-    assert _incident(incident).ticket_subject == ticket_subject
+    header = (
+        "<status>OPENED</status><waiting_for_seller_answer>TRUE</waiting_for_seller_answer>"
+        "<message>Article non reçu</message><opened_by>client</opened_by>"
+        f"<created_at>{AT.isoformat()}</created_at><updated_at>{AT.isoformat()}</updated_at>"
+        "<order_id>O1</order_id>"
+    )
+    body = (
+        f'<incidents_query_response xmlns="{xml.NS}" status="OK"><incident id="I1">'
+        f"<header>{header}</header><order_details_incident>{lines}</order_details_incident>"
+        "</incident></incidents_query_response>"
+    )
+    (incident,) = xml.read_incidents(xml.parse(body.encode())).items
+    assert incident.ticket_subject == ticket_subject

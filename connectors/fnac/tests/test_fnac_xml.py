@@ -75,14 +75,14 @@ def test_messages_response_as_fnac_sends_it_with_paging_and_cdata() -> None:
     assert not page.paging.has_next and page.unreadable == ()
     (message,) = page.items
     assert message.message_id == "6F9EF013-6387-F433-C3F5-4AAEF32AA317"
-    assert (message.referer_type, message.referer) == ("ORDER", "57BEAFDA828A8")
-    assert (message.from_type, message.from_name) == ("CLIENT", "testfnac")
+    assert (message.thread.kind, message.thread.id) == ("ORDER", "57BEAFDA828A8")
+    assert (message.sender_type, message.sender_name) == ("BUYER", "testfnac")
     assert message.subject == "Nouvelle réclamation"
-    assert message.description.startswith("Une réclamation a été ouverte")
-    assert message.description.endswith("Incident test message")
-    assert "\n" in message.description  # the body keeps its lines
+    assert message.body.startswith("Une réclamation a été ouverte")
+    assert message.body.endswith("Incident test message")
+    assert "\n" in message.body  # the body keeps its lines
     assert message.created_at == datetime(2016, 8, 29, 17, 53, 51, tzinfo=PARIS)
-    assert message.read
+    assert not message.unread
 
 
 def test_messages_with_one_digit_hours_and_no_paging_are_one_page() -> None:
@@ -129,8 +129,8 @@ def test_incidents_response_reads_the_header_and_the_lines_types() -> None:
         "OPENED",
         "client",
     )
-    assert incident.waiting_for_seller_answer is False
-    assert incident.line_types == ("8", "8")
+    assert incident.waiting_for_seller is False
+    assert incident.types == ("8",) and incident.ticket_subject is None  # each type once
 
 
 def test_messages_update_response_gives_one_result_per_message() -> None:
@@ -473,7 +473,7 @@ def test_markup_inside_a_message_is_text_not_a_dtd() -> None:
         b"Incident test message", b"<!DOCTYPE html><!ENTITY x 'y'>&amp;"
     )
     (message,) = xml.read_messages(xml.parse(body)).items
-    assert message.description.endswith("<!DOCTYPE html><!ENTITY x 'y'>&amp;")
+    assert message.body.endswith("<!DOCTYPE html><!ENTITY x 'y'>&amp;")
 
 
 def test_an_oversize_document_is_refused_before_parsing() -> None:

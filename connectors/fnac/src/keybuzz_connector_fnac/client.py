@@ -1,7 +1,8 @@
 """Fnac/Darty seller API client: one shop, its token, typed errors, on the kit's requester
-(``XmlServices``: every call ``POST <base_url><service>`` of its query, a Struct of
-models.py; the token from the ``auth`` service, the kit's ``LoginToken``, carried as a
-root attribute), and Fnac's XML answers read into models. Fnac publishes no token
+(every call one service, ``POST <base_url><service>`` of its query, a Struct of models.py
+written by ``xml_services.request``, answered ``<service>_response``; the token from the
+``auth`` service, the kit's ``LoginToken``, carried as its root's attributes), and Fnac's
+XML answers read into models. Fnac publishes no token
 lifetime: a call refused for its token logs in once more and is sent again. Retries, a
 ``Retry-After`` obeyed, a reply never sent twice and the size cap are the kit's; an
 answer is parsed by the kit's XML guard (docs/FNAC.md, "XML safety") in UTF-8, the only
@@ -18,19 +19,22 @@ docs/FNAC.md.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
-from typing import Literal, Unpack
+from typing import Any, Literal, Unpack
 
 import httpx
-from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit import Node, Redacted
+import msgspec
+from keybuzz_shared.connectors import kit, seam
+from keybuzz_shared.connectors.kit import HeaderAuth, Node, Redacted
 from keybuzz_shared.connectors.seam import CredentialField
+from keybuzz_shared.ticket_topics import Subject
 from lxml import etree
 
 from keybuzz_connector_fnac import models
 from keybuzz_connector_fnac.numbered_pages import read_listed
-from keybuzz_connector_fnac.xml_services import XmlServices, carried
+from keybuzz_connector_fnac.xml_services import carried, request
 
 NS = "http://www.fnac.com/schemas/mp-dialog.xsd"
 LOGIN = "auth"  # the service that trades the shop's key for a token
@@ -91,25 +95,84 @@ def read_message_updates(
     )
 
 
-def _message(node: Node) -> models.Message:
-    referer = (node.child("message_referer").element.text or "").strip()
-    description = node.text("message_description", strip=False) or ""
-    read = node.element.get("state") == "READ"
-    return node.decode(models.Message, referer=referer, description=description, read=read)
+# A kind of sender Fnac may add later is kept as a notification, never lost.
+SENDERS: dict[str, seam.SenderType] = {
+    "CLIENT": "BUYER",
+    "CALLCENTER": "MARKETPLACE_SUPPORT",
+    "SELLER": "SELLER",
+}
+# Fnac's ``message_subject`` (MessagesUpdateService.xsd) → the ticket's subject; its
+# ``order_information`` and ``other_question`` name none: the buyer's words decide
+# (docs/FNAC.md, "Ticket topics").
+MESSAGE_SUBJECTS: dict[str, Subject] = {
+    "product_information": "PRODUCT_QUESTION",
+    "shipping_information": "WHERE_IS_MY_ORDER",
+    "offer_not_received": "WHERE_IS_MY_ORDER",
+    "offer_problem": "DAMAGED_OR_WRONG_ITEM",
+}
 
 
-def _incident(node: Node) -> models.Incident:
-    header = node.child("header")
-    return header.decode(
-        models.Incident,
-        incident_id=node.element.get("id") or header.required("incident_id"),
-        waiting_for_seller_answer=header.text("waiting_for_seller_answer") == "TRUE",
-        message=header.text("message", strip=False) or "",
-        line_types=tuple(
-            line.text("type") or ""
-            for lines in node.all("order_details_incident")[:1]
-            for line in lines.all("order_detail_incident")
+def _message(node: Node) -> seam.InboxMessage:
+    """A message as the seam's: its thread the order's or offer's it refers to (a referer
+    of another type names no thread we know: an empty id, a thread of its own), its
+    sender's kind in our words, its text kept unstripped, its files' media types."""
+    referer = node.child("message_referer")
+    kind = referer.element.get("type") or "ORDER"
+    sender = node.get("message_from")
+    subject = node.text("message_subject") or ""
+    return seam.InboxMessage(
+        message_id=node.required("message_id"),
+        thread=seam.ThreadKey(
+            kind="OFFER" if kind == "OFFER" else "ORDER",
+            id=(referer.element.text or "").strip() if kind in ("ORDER", "OFFER") else "",
         ),
+        sender_type=SENDERS.get("" if sender is None else sender.get("type", ""), "SYSTEM"),
+        sender_name=node.text("message_from"),
+        subject=subject,
+        body=node.text("message_description", strip=False) or "",
+        created_at=node.required_datetime("created_at"),
+        unread=node.element.get("state") != "READ",
+        ticket_subject=MESSAGE_SUBJECTS.get(subject.lower()),
+        files=tuple(map(_file, node.all("message_file"))),
+    )
+
+
+def _file(node: Node) -> seam.InboxFile:
+    """A file a message links, its media type the one Fnac gives when it is one
+    (``type/subtype``), else the one its name says."""
+    name, given = node.text("name") or "", node.text("filetype")
+    given_type = given.lower() if given and "/" in given else None
+    return seam.InboxFile(
+        name=name, url=node.required("url"), content_type=given_type or kit.media_type_of(name)
+    )
+
+
+# An incident line's type (state.xsd ``incident_open_state``) → the ticket's subject.
+INCIDENT_SUBJECTS: dict[str, Subject] = {
+    "1": "WHERE_IS_MY_ORDER",  # article not received
+    "2": "DAMAGED_OR_WRONG_ITEM",  # inconsistent with the item
+    "3": "DAMAGED_OR_WRONG_ITEM",  # defective item
+    "4": "RETURN_OR_REFUND",  # retraction
+}
+
+
+def _incident(node: Node) -> seam.InboxIncident:
+    """An incident as the seam's: its header, its lines' types (each once) and the
+    ticket's subject the first known one says."""
+    header = node.child("header")
+    types = tuple(
+        line.text("type") or ""
+        for lines in node.all("order_details_incident")[:1]
+        for line in lines.all("order_detail_incident")
+    )
+    return header.decode(
+        seam.InboxIncident,
+        incident_id=node.element.get("id") or header.required("incident_id"),
+        types=tuple(dict.fromkeys(types)),
+        ticket_subject=next((INCIDENT_SUBJECTS[t] for t in types if t in INCIDENT_SUBJECTS), None),
+        waiting_for_seller=header.text("waiting_for_seller_answer") == "TRUE",
+        opened_by=header.text("opened_by"),
+        message=header.text("message", strip=False) or "",
     )
 
 
@@ -173,10 +236,11 @@ SPEC = ENVELOPE.spec(
 )
 
 
-class FnacClient(XmlServices[models.AuthToken]):
+class FnacClient(kit.Requester):
     """One shop's calls (``options``: the requester's; ``files``, where its messages'
     files may be fetched from): its token is kept until Fnac refuses it, then renewed once
-    for every caller at once; a request's root carries it beside the partner and shop ids."""
+    for every caller at once; a request's root carries it beside the partner and shop ids.
+    No error quotes the shop's key (``FnacCredentials.SECRETS``) nor the token."""
 
     def __init__(
         self,
@@ -187,36 +251,46 @@ class FnacClient(XmlServices[models.AuthToken]):
     ) -> None:
         self.credentials = credentials
         ids = {"partner_id": credentials.partner_id, "shop_id": credentials.shop_id}
-        super().__init__(
-            SPEC,
-            http,
-            base_url,
-            login=LOGIN,
-            credentials=credentials,
-            grant=read_auth,
-            token=lambda grant: grant.token,
+
+        async def log_in() -> models.AuthToken:
+            return read_auth((await self.service(LOGIN, credentials, login=True)).root)
+
+        self.tokens = HeaderAuth.LoginToken(
+            log_in,
+            lambda grant: grant.token,
             carry=lambda token: {**ids, "token": token},
-            shop={"shop_id": credentials.shop_id},
-            **options,
+            secrets=[credentials.key],
         )
+        shop = {"shop_id": credentials.shop_id}
+        super().__init__(SPEC, self.tokens, http, base_url, shop=shop, **options)
+
+    async def service(
+        self, service: str, asked: msgspec.Struct, **how: Any
+    ) -> Node.StatusEnvelope.Answer:
+        """``service``'s answer to ``asked``, accepted by Fnac's envelope (``how``: the
+        requester's ``post_document`` options: ``idempotent``, ``max_bytes``)."""
+        body = functools.partial(request, NS, service, declared=asked)
+        answer: Node.StatusEnvelope.Answer = await self.post_document(service, body, **how)
+        ENVELOPE.expect_root(answer.root, service)
+        return answer
 
     async def messages_query(
         self, query: models.MessagesQuery | None = None
     ) -> models.MessagesPage:
-        """One page of at most ``query.results_count`` messages. An answer listing more is
+        """One page of at most ``query.results_count`` messages, its answer at most
+        ``MESSAGE_BYTES`` a message asked and ``ENVELOPE_BYTES``. An answer listing more is
         refused (FnacProtocolError), never cut: Fnac ignoring the page size asked means
         the next pages would skip or repeat messages, so nothing of it is taken."""
         asked = query or models.MessagesQuery()
-        return await self.page(
-            "messages_query",
-            asked,
-            read_messages,
-            size=asked.results_count,
-            listed=lambda page: page.listed,
-            what="messages",
-            each_bytes=MESSAGE_BYTES,
-            envelope_bytes=ENVELOPE_BYTES,
-        )
+        size = asked.results_count
+        cap = min(ENVELOPE_BYTES + size * MESSAGE_BYTES, self._max_bytes)
+        page = read_messages((await self.service("messages_query", asked, max_bytes=cap)).root)
+        if page.listed > size:
+            extra = {**self.shop, "listed": page.listed, "asked": size}
+            log.warning("Fnac listed more messages than asked; page refused", extra=extra)
+            reason = f"{page.listed} messages listed, {size} asked for the page"
+            raise models.FnacProtocolError(reason)
+        return page
 
     async def messages_update(
         self, updates: Sequence[models.MessageUpdate]

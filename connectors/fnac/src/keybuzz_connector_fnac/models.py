@@ -173,26 +173,6 @@ class Paging(msgspec.Struct, frozen=True, kw_only=True):
         return self.has_next, self.nb_total_result
 
 
-class MessageFile(msgspec.Struct, frozen=True, kw_only=True):
-    name: str = ""
-    url: str
-    filetype: str | None = None
-
-
-class Message(msgspec.Struct, frozen=True, kw_only=True):
-    message_id: str
-    referer_type: str = msgspec.field(default="ORDER", name="message_referer@type")
-    referer: str  # the order id (ORDER) or offer id (OFFER), as referer_type says
-    # A FromType; kept as sent, so a new kind of sender loses no message.
-    from_type: str = msgspec.field(default="SYSTEM", name="message_from@type")
-    from_name: str | None = msgspec.field(default=None, name="message_from")
-    subject: str = msgspec.field(default="", name="message_subject")
-    description: str
-    created_at: datetime
-    read: bool
-    files: tuple[MessageFile, ...] = msgspec.field(default=(), name="message_file")
-
-
 class MessageUpdateResult(msgspec.Struct, frozen=True, kw_only=True):
     message_id: str | None = msgspec.field(default=None, name="@id")
     status: str = msgspec.field(default="", name="@status")
@@ -235,19 +215,8 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
         return max([self.created_at, *(moment for moment in shown if moment is not None)])
 
 
-class Incident(msgspec.Struct, frozen=True, kw_only=True):
-    incident_id: str
-    order_id: str
-    status: str
-    waiting_for_seller_answer: bool
-    message: str
-    opened_by: str | None = None
-    created_at: datetime
-    updated_at: datetime
-    line_types: tuple[str, ...] = ()  # each line's type (state.xsd incident_open_state)
-
-
-# A page of each listing (``numbered_pages``): its paging, its items, why others were left out.
-MessagesPage = Listed[Message, Paging]
+# A page of each listing (``numbered_pages``): its paging, its items, why others were left out;
+# a message and an incident read as the seam's (``client.read_messages``, ``read_incidents``).
+MessagesPage = Listed[seam.InboxMessage, Paging]
 OrdersPage = Listed[Order, Paging]
-IncidentsPage = Listed[Incident, Paging]
+IncidentsPage = Listed[seam.InboxIncident, Paging]

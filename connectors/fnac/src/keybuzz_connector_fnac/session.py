@@ -1,6 +1,6 @@
 """A Fnac/Darty shop's session: its inbox (messages, incidents, read marks, files), its
-replies and its orders, on its one FnacClient, and the mappings from Fnac's shapes to the
-seam's. Listings are the kit's (``Renumbered``: Fnac numbers its pages and gives the
+replies and its orders, on its one FnacClient (which reads messages and incidents as the
+seam's), and the mapping of Fnac's orders to the seam's. Listings are the kit's (``Renumbered``: Fnac numbers its pages and gives the
 listing's total; a listing by date steps back when items read left its window); orders are
 the kit's ``ListedOrders``. Cursors keep the layout they were handed out in before the kit
 (a backfill job's, an inbox's page): docs/FNAC.md.
@@ -13,12 +13,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast, get_args
+from typing import Any, TypeVar, cast, get_args
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
-from keybuzz_shared.connectors.kit import Listing, media_type_of
-from keybuzz_shared.ticket_topics import Subject
+from keybuzz_shared.connectors.kit import Listing
 from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_fnac import models
@@ -33,6 +32,7 @@ from keybuzz_connector_fnac.numbered_pages import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PAGE_SIZE = 100  # Fnac's default and largest page (the connector's ``limits.page_size``)
 # Fnac may list a message or an order a little after its date: each listing by date starts
@@ -41,12 +41,6 @@ LISTING_OVERLAP = timedelta(minutes=5)
 CURRENCY = "EUR"  # Fnac and Darty sell in France: their prices carry no currency
 CLAIM_SUBJECT = "Nouvelle réclamation"
 NOTICE_SUBJECT = CLAIM_SUBJECT.lower()  # as subjects are compared
-# A kind of sender Fnac may add later is kept as a notification, never lost.
-SENDERS: dict[str, seam.SenderType] = {
-    "CLIENT": "BUYER",
-    "CALLCENTER": "MARKETPLACE_SUPPORT",
-    "SELLER": "SELLER",
-}
 RECIPIENTS: dict[seam.Recipient, models.MessageTo] = {
     "BUYER": "CLIENT",
     "MARKETPLACE_SUPPORT": "CALLCENTER",
@@ -65,22 +59,6 @@ DISCUSSIONS = kit.Declaration.Discussions(
     codes=models.refusal_codes,
     buyer_opener="client",
 )
-# Fnac's ``message_subject`` (MessagesUpdateService.xsd) → the ticket's subject; its
-# ``order_information`` and ``other_question`` name none: the buyer's words decide
-# (docs/FNAC.md, "Ticket topics").
-MESSAGE_SUBJECTS: dict[str, Subject] = {
-    "product_information": "PRODUCT_QUESTION",
-    "shipping_information": "WHERE_IS_MY_ORDER",
-    "offer_not_received": "WHERE_IS_MY_ORDER",
-    "offer_problem": "DAMAGED_OR_WRONG_ITEM",
-}
-# An incident line's type (state.xsd ``incident_open_state``) → the ticket's subject.
-INCIDENT_SUBJECTS: dict[str, Subject] = {
-    "1": "WHERE_IS_MY_ORDER",  # article not received
-    "2": "DAMAGED_OR_WRONG_ITEM",  # inconsistent with the item
-    "3": "DAMAGED_OR_WRONG_ITEM",  # defective item
-    "4": "RETURN_OR_REFUND",  # retraction
-}
 
 
 # Fnac's order ids (Darty's too): common.xsd's order_id_restriction, 13 letters and
@@ -178,7 +156,7 @@ class FnacShop:
         self.limits = limits
         self.named = {"shop_id": client.credentials.shop_id}
         # The messages listed by date: each one left out logged with the shop.
-        self._logged = Listing.logged_each(mapped(_inbox_message), log, "Fnac message", self.named)
+        self._logged = Listing.logged_each(mapped(_as_read), log, "Fnac message", self.named)
         self.by_date = kit.Listing.Renumbered[Any](limits.page_size)
         self._by_page = kit.Listing.Renumbered[Any](limits.page_size, step_back=False)
 
@@ -195,7 +173,7 @@ class FnacShop:
         self, *, since: datetime, cursor: str | None = None
     ) -> seam.Page[seam.InboxMessage]:
         listing = kit.Listing(self._by_page, iso_window, self._messages_since(), _inbox_cursor)
-        return await listing.page(cursor, since, None, map_each(_inbox_message))
+        return await listing.page(cursor, since, None, map_each(_as_read))
 
     async def incidents(
         self, *, since: datetime, cursor: str | None = None
@@ -208,7 +186,7 @@ class FnacShop:
             return await self.client.incidents_query(query)
 
         listing = kit.Listing(self._by_page, iso_window, numbered(asked), _inbox_cursor)
-        return await listing.page(cursor, since, None, map_each(_incident))
+        return await listing.page(cursor, since, None, map_each(_as_read))
 
     async def file(self, file: seam.InboxFile, max_bytes: int) -> bytes:
         """Fnac's files are served without its token, from the declared hosts only."""
@@ -301,49 +279,12 @@ class FnacShop:
 
 
 # --- mappings: Fnac's shapes → the seam's -----------------------------------------------------
+# A message and an incident are read as the seam's (``client.read_messages``,
+# ``read_incidents``); an order is mapped here.
 
 
-def _thread(message: models.Message) -> seam.ThreadKey:
-    """The message's order or offer thread; a referer of another type names no thread we
-    know (an empty id: the message is a thread of its own)."""
-    kind: seam.ThreadKind = "OFFER" if message.referer_type == "OFFER" else "ORDER"
-    known = message.referer_type in ("ORDER", "OFFER")
-    return seam.ThreadKey(kind=kind, id=message.referer if known else "")
-
-
-def _inbox_message(message: models.Message) -> seam.InboxMessage:
-    return seam.InboxMessage(
-        message_id=message.message_id,
-        thread=_thread(message),
-        sender_type=SENDERS.get(message.from_type, "SYSTEM"),
-        sender_name=message.from_name,
-        subject=message.subject,
-        body=message.description,
-        created_at=message.created_at,
-        unread=not message.read,
-        ticket_subject=MESSAGE_SUBJECTS.get(message.subject.strip().lower()),
-        files=tuple(
-            seam.InboxFile(name=f.name, url=f.url, content_type=file_type(f.name, f.filetype))
-            for f in message.files
-        ),
-    )
-
-
-def _incident(incident: models.Incident) -> seam.InboxIncident:
-    return seam.InboxIncident(
-        incident_id=incident.incident_id,
-        order_id=incident.order_id,
-        status=incident.status,
-        types=tuple(dict.fromkeys(incident.line_types)),
-        ticket_subject=next(
-            (INCIDENT_SUBJECTS[t] for t in incident.line_types if t in INCIDENT_SUBJECTS), None
-        ),
-        waiting_for_seller=incident.waiting_for_seller_answer,
-        opened_by=incident.opened_by,
-        message=incident.message,
-        created_at=incident.created_at,
-        updated_at=incident.updated_at,
-    )
+def _as_read(item: T) -> T:
+    return item
 
 
 def _order(order: models.Order) -> seam.OrderSummary:
@@ -389,11 +330,3 @@ def _subject(reply: seam.Reply) -> models.MessageSubject:
     if reply.subject in get_args(models.MessageSubject):
         return cast(models.MessageSubject, reply.subject)
     return "order_information" if reply.thread.kind == "ORDER" else "product_information"
-
-
-def file_type(name: str, given: str | None = None) -> str:
-    """The media type of the file ``name``: the one the marketplace ``given`` with it when
-    that is one (``type/subtype``), else the one its name says."""
-    if given and "/" in given:
-        return given.strip().lower()
-    return media_type_of(name)

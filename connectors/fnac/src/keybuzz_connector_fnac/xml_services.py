@@ -1,12 +1,6 @@
-"""Fnac's API, whose every call is one service: ``POST <api>/<service>`` of a document
+"""Fnac's requests: every call is one service, ``POST <api>/<service>`` of a document
 ``<service>`` in the API's namespace holding the service's query, a msgspec Struct
-written here (``request``), answered ``<service>_response`` in the API's status envelope
-(the kit's ``StatusEnvelope``, the spec's ``answers``). The shop's own credentials (a
-Struct, written as the login service's query) are traded at the login service for a
-token (the kit's ``LoginToken``) that every later request carries as its root's
-attributes. A page of a listing is bounded by the page asked: its answer's bytes in
-proportion, and a page listing more items than asked refused, never cut (the next pages
-would skip or repeat some).
+written here (``request``; the login service's query is the shop's credentials).
 
 A request's Struct is written as ``xml_answers.decode`` reads an answer into one: each
 field under its name (its ``msgspec.field(name=…)`` where the connector's name is
@@ -22,18 +16,13 @@ keeps its messages in XML stores of a text."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar, Unpack
+from typing import Any
 
-import httpx
 import msgspec
-from keybuzz_shared.connectors.kit import ApiSpec, HeaderAuth, Node, Redacted, Requester
 from keybuzz_shared.mended import NOT_XML_CHARS
 from lxml import etree
-
-G = TypeVar("G")  # what the login grants: the token and what comes with it
-P = TypeVar("P")  # a page as the connector reads it
 
 # --- requests ------------------------------------------------------------------------------
 # What a pasted soft line break (U+000B) or page break (U+000C) stands for.
@@ -107,78 +96,3 @@ _fields = functools.cache(msgspec.structs.fields)
 
 def _text(value: Any) -> str:
     return xml_instant(value) if isinstance(value, datetime) else str(value)
-
-
-# --- the services --------------------------------------------------------------------------
-
-
-class XmlServices(Requester, Generic[G]):
-    """One shop's services on ``base_url``: ``login``, the service trading ``credentials``
-    for a grant (``grant``: read from its answer; ``token``: the grant's token); ``carry``:
-    what a request's root carries of the token. No error quotes the ``SECRETS`` of
-    ``credentials`` (a ``Redacted`` Struct: the shop's key) nor the token. ``authenticate``
-    (the kit's) logs in now and gives the grant."""
-
-    def __init__(
-        self,
-        spec: ApiSpec,
-        http: httpx.AsyncClient,
-        base_url: str,
-        *,
-        login: str,
-        credentials: msgspec.Struct,
-        grant: Callable[[etree._Element], G],
-        token: Callable[[G], str],
-        carry: Callable[[str], dict[str, str]],
-        shop: Mapping[str, str] | None = None,
-        **options: Unpack[Requester.Options],
-    ) -> None:
-        if not isinstance(spec.answers, Node.StatusEnvelope):
-            raise TypeError(f"{spec.label}'s services answer in a StatusEnvelope")
-        self.envelope = spec.answers
-        named = credentials.SECRETS if isinstance(credentials, Redacted) else frozenset()
-        secrets = [getattr(credentials, name) for name in named]
-
-        async def log_in() -> G:
-            return grant((await self.service(login, credentials, login=True)).root)
-
-        self.tokens = HeaderAuth.LoginToken(log_in, token, carry=carry, secrets=secrets)
-        super().__init__(spec, self.tokens, http, base_url, shop=shop, **options)
-
-    async def service(
-        self, service: str, asked: msgspec.Struct, **how: Any
-    ) -> Node.StatusEnvelope.Answer:
-        """``service``'s answer to ``asked``, accepted by its envelope (``how``: the
-        requester's ``post_document`` options: ``idempotent``, ``max_bytes``)."""
-        body = functools.partial(request, self.envelope.ns, service, declared=asked)
-        answer: Node.StatusEnvelope.Answer = await self.post_document(service, body, **how)
-        self.envelope.expect_root(answer.root, service)
-        return answer
-
-    async def page(
-        self,
-        service: str,
-        asked: msgspec.Struct,
-        read: Callable[[etree._Element], P],
-        *,
-        size: int,
-        listed: Callable[[P], int],
-        what: str,
-        each_bytes: int,
-        envelope_bytes: int,
-    ) -> P:
-        """One page of at most ``size`` items (``what``, "messages") read by ``read``,
-        its answer at most ``envelope_bytes`` and ``each_bytes`` an item; ``listed``: how
-        many items the page lists, those left out unread included."""
-        cap = min(envelope_bytes + size * each_bytes, self._max_bytes)
-        page = read((await self.service(service, asked, max_bytes=cap)).root)
-        if (count := listed(page)) > size:
-            self.spec.log.warning(
-                "%s listed more %s than asked; page refused",
-                self.spec.label,
-                what,
-                extra={**self._shop(), "listed": count, "asked": size},
-            )
-            reason = f"{count} {what} listed, {size} asked for the page"
-            raise self.spec.errors.unreadable(service, reason)
-        return page

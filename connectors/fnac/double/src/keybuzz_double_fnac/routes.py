@@ -26,7 +26,7 @@ from .schema import NS, SERVICES, XmlRefused, local_name, validated
 from .services import SERVICES as QUERIES
 from .services import auth_response
 from .shops import default_shops
-from .wire import add_error, child_text, response, serialize
+from .wire import add_error, child_text, refusal, response, serialize
 
 if TYPE_CHECKING:
     from keybuzz_sandbox.sandbox import Sandbox
@@ -38,12 +38,6 @@ XML = "text/xml; charset=utf-8"
 FILES_OPERATION = "fnac.files"  # the file downloads, for the fault settings
 # The fields a "mistyped" answer gives a word: each message's date.
 MISTYPED = ("message/created_at",)
-
-
-def refusal(service: str, code: str, message: str) -> etree._Element:
-    answer = response(service, "FATAL")
-    add_error(answer, code, message, "FATAL")
-    return answer
 
 
 def _xml(

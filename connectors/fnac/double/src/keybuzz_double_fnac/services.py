@@ -11,6 +11,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
+import msgspec
 from lxml import etree
 
 from . import errors
@@ -26,6 +27,7 @@ from .wire import (
     children,
     fnac_time,
     parse_time,
+    refusal,
     response,
     text_of,
 )
@@ -51,6 +53,9 @@ class Filters:
         self.values: dict[str, list[etree._Element]] = {}
         for name, element in children(request):
             self.values.setdefault(name, []).append(element)
+            # A list's wrapper (``orders_fnac_id``) holds values of its item's filter.
+            for inner, value in children(element):
+                self.values.setdefault(inner, []).append(value)
         self.page = max(1, int(self.text("paging") or 1))
         self.per_page = int(request.get("results_count", "100"))
         date = self.first("date")
@@ -65,14 +70,17 @@ class Filters:
     def text(self, name: str) -> str:
         return text_of(self.first(name))
 
-    def texts(self, name: str, nested: bool = False) -> set[str] | None:
-        """Values of a repeated filter (or of a list element's children); None: not given."""
+    def texts(self, name: str) -> set[str] | None:
+        """Values of a filter, given alone or in its list's wrapper; None: not given."""
         elements = self.values.get(name)
-        if not elements:
-            return None
-        if not nested:
-            return {text_of(e) for e in elements}
-        return {text_of(c) for e in elements for c in e if isinstance(c.tag, str)}
+        return {text_of(e) for e in elements} if elements else None
+
+    def keeps(self, **shown: str | None) -> bool:
+        """Whether an item showing ``shown`` (a filter's name: the item's value) passes
+        every one of those filters the query gives."""
+        return all(
+            (wanted := self.texts(name)) is None or value in wanted for name, value in shown.items()
+        )
 
     def in_range(self, virtual: float | None) -> bool:
         """Whether a (virtual) time is within the date filter, compared as the client sees
@@ -100,16 +108,15 @@ def _page(items: Sequence[T], filters: Filters) -> Sequence[T]:
     return items[start : start + filters.per_page]
 
 
-def _too_many(service: str, filters: Filters) -> etree._Element | None:
+def _too_many(
+    service: str, filters: Filters, order_ids: set[str] | None = None
+) -> etree._Element | None:
+    """The refusal of a query asking more than Fnac answers at once (ERR_105), if it does."""
     if filters.per_page > MAX_RESULTS:
-        refused = response(service, "FATAL")
-        add_error(
-            refused,
-            errors.TOO_MANY_ELEMENTS,
-            f"results_count may not exceed {MAX_RESULTS}",
-            "FATAL",
-        )
-        return refused
+        reason = f"results_count may not exceed {MAX_RESULTS}"
+        return refusal(service, errors.TOO_MANY_ELEMENTS, reason)
+    if order_ids is not None and len(order_ids) > MAX_ORDER_IDS:
+        return refusal(service, errors.TOO_MANY_ELEMENTS, f"at most {MAX_ORDER_IDS} order ids")
     return None
 
 
@@ -142,25 +149,18 @@ def messages_query(book: ShopBook, request: etree._Element, real_now: float) -> 
 
 def _keeps(record: MessageRecord, filters: Filters) -> bool:
     facts = record.facts
-    checks: list[tuple[str, Callable[[], str | None]]] = [
-        ("message_type", lambda: facts.referer_type),
-        ("message_archived", lambda: "TRUE" if record.archived else "FALSE"),
-        ("message_state", lambda: "READ" if record.read else "UNREAD"),
-        ("message_id", lambda: facts.message_id),
-        ("order_fnac_id", lambda: facts.referer if facts.referer_type == "ORDER" else None),
-        ("offer_fnac_id", lambda: facts.referer if facts.referer_type == "OFFER" else None),
-        ("product_fnac_id", lambda: facts.product_fnac_id),
-        ("offer_seller_id", lambda: facts.offer_seller_id),
-    ]
-    for name, value in checks:
-        wanted = filters.texts(name)
-        if wanted is not None and value() not in wanted:
-            return False
-    senders = filters.texts("message_from_types", nested=True)
-    if senders and facts.from_type not in senders:
-        return False
     when = record.updated if filters.date_type == "UpdatedAt" else facts.created
-    return filters.in_range(when)
+    return filters.in_range(when) and filters.keeps(
+        message_type=facts.referer_type,
+        message_archived="TRUE" if record.archived else "FALSE",
+        message_state="READ" if record.read else "UNREAD",
+        message_id=facts.message_id,
+        order_fnac_id=facts.referer if facts.referer_type == "ORDER" else None,
+        offer_fnac_id=facts.referer if facts.referer_type == "OFFER" else None,
+        product_fnac_id=facts.product_fnac_id,
+        offer_seller_id=facts.offer_seller_id,
+        from_type=facts.from_type,
+    )
 
 
 def _message(parent: etree._Element, book: ShopBook, record: MessageRecord) -> None:
@@ -171,22 +171,22 @@ def _message(parent: etree._Element, book: ShopBook, record: MessageRecord) -> N
         state="READ" if record.read else "UNREAD",
         archived="TRUE" if record.archived else "FALSE",
     )
-    add(element, "message_id", facts.message_id, cdata=True)
-    add(element, "message_referer", facts.referer, cdata=True, type=facts.referer_type)
-    add(element, "message_from", facts.from_name, cdata=True, type=facts.from_type)
+    add(element, "message_id", facts.message_id)
+    add(element, "message_referer", facts.referer, type=facts.referer_type)
+    add(element, "message_from", facts.from_name, type=facts.from_type)
     if facts.offer_title is not None:
-        add(element, "message_offer_title", facts.offer_title, cdata=True)
-    add(element, "message_subject", facts.subject, cdata=True)
-    add(element, "message_description", facts.description, cdata=True)
+        add(element, "message_offer_title", facts.offer_title)
+    add(element, "message_subject", facts.subject)
+    add(element, "message_description", facts.description)
     add(element, "created_at", fnac_time(book.real(facts.created)))
     add(element, "updated_at", fnac_time(book.real(record.updated)))
     if record.answer is not None and record.answered is not None:
-        add(element, "answer", record.answer, cdata=True)
+        add(element, "answer", record.answer)
         add(element, "answer_at", fnac_time(book.real(record.answered)))
     for file in facts.files:
         linked = add(element, "message_file")
-        add(linked, "name", file.name, cdata=True)
-        add(linked, "url", file.url or f"{book.files_url}{file.file_id}", cdata=True)
+        add(linked, "name", file.name)
+        add(linked, "url", file.url or f"{book.files_url}{file.file_id}")
         add(linked, "filetype", file.filetype)
 
 
@@ -291,18 +291,12 @@ def _send(
 
 def orders_query(book: ShopBook, request: etree._Element, real_now: float) -> etree._Element:
     filters = Filters(book, request)
-    if (refused := _too_many("orders_query", filters)) is not None:
-        return refused
-    wanted_ids = _union(
-        filters.texts("order_fnac_id"), filters.texts("orders_fnac_id", nested=True)
-    )
-    if wanted_ids is not None and len(wanted_ids) > MAX_ORDER_IDS:
-        refused = response("orders_query", "FATAL")
-        add_error(refused, errors.TOO_MANY_ELEMENTS, "at most 50 order ids", "FATAL")
+    wanted_ids = filters.texts("order_fnac_id")
+    if (refused := _too_many("orders_query", filters, wanted_ids)) is not None:
         return refused
     now = book.virtual(real_now)
     book.materialize(now)
-    states = _union(filters.texts("state"), filters.texts("states", nested=True))
+    states = filters.texts("state")
     products = filters.texts("product_fnac_id")
     offers = filters.texts("offer_fnac_id")
     skus = filters.texts("offer_seller_id")
@@ -366,19 +360,14 @@ def _created_within(book: ShopBook, now: float, filters: Filters) -> range:
     return indices[start : max(start, stop)]
 
 
-def _union(*sets: set[str] | None) -> set[str] | None:
-    given = [s for s in sets if s is not None]
-    return set().union(*given) if given else None
-
-
 def _order(parent: etree._Element, book: ShopBook, order: OrderFacts, now: float) -> None:
     element = add(parent, "order")
     state, _ = book.order_state(order, now)
     add(element, "shop_id", book.shop_id)
     add(element, "client_id", order.client_id)
-    add(element, "client_firstname", order.client_firstname, cdata=True)
-    add(element, "client_lastname", order.client_lastname, cdata=True)
-    add(element, "client_email", order.client_email, cdata=True)
+    add(element, "client_firstname", order.client_firstname)
+    add(element, "client_lastname", order.client_lastname)
+    add(element, "client_email", order.client_email)
     add(element, "order_id", order.order_id)
     add(element, "state", state)
     add(element, "created_at", fnac_time(book.real(order.placed)))
@@ -388,18 +377,14 @@ def _order(parent: etree._Element, book: ShopBook, order: OrderFacts, now: float
     add(element, "nb_messages", len(visible))
     for kind in ("shipping_address", "billing_address"):
         address = add(element, kind)
-        add(address, "firstname", order.address.firstname, cdata=True)
-        add(address, "lastname", order.address.lastname, cdata=True)
-        add(address, "address1", order.address.address1, cdata=True)
-        add(address, "zipcode", order.address.zipcode, cdata=True)
-        add(address, "city", order.address.city, cdata=True)
-        add(address, "country", "FRA", cdata=True)
+        for name, value in (*msgspec.structs.asdict(order.address).items(), ("country", "FRA")):
+            add(address, name, value)  # Address's fields in the XSD's order
     debited = order.reached("ToShip")
     received = order.reached("Received")
     refused = order.reached("Refused")
     for line in order.lines:
         detail = add(element, "order_detail")
-        add(detail, "product_name", line.product.name, cdata=True)
+        add(detail, "product_name", line.product.name)
         add(detail, "order_detail_id", line.detail_id)
         add(detail, "state", book.line_state(order, line.detail_id, now))
         add(detail, "quantity", line.quantity)
@@ -407,7 +392,7 @@ def _order(parent: etree._Element, book: ShopBook, order: OrderFacts, now: float
         add(detail, "fees", amount(line.fees))
         add(detail, "product_fnac_id", line.product.fnac_id)
         add(detail, "offer_fnac_id", line.product.offer_fnac_id)
-        add(detail, "offer_seller_id", line.product.offer_seller_id, cdata=True)
+        add(detail, "offer_seller_id", line.product.offer_seller_id)
         add(detail, "product_state", 11)
         add(detail, "shipping_price", amount(line.shipping_price))
         add(detail, "shipping_method", 20)
@@ -428,19 +413,14 @@ def _order(parent: etree._Element, book: ShopBook, order: OrderFacts, now: float
 
 def incidents_query(book: ShopBook, request: etree._Element, real_now: float) -> etree._Element:
     filters = Filters(book, request)
-    if (refused := _too_many("incidents_query", filters)) is not None:
+    if (refused := _too_many("incidents_query", filters, filters.texts("order"))) is not None:
         return refused
     now = book.virtual(real_now)
     book.materialize(now)
-    order_ids = _union(filters.texts("order"), filters.texts("orders", nested=True))
-    if order_ids is not None and len(order_ids) > MAX_ORDER_IDS:
-        refused = response("incidents_query", "FATAL")
-        add_error(refused, errors.TOO_MANY_ELEMENTS, "at most 50 order ids", "FATAL")
-        return refused
     matching = [
         i
         for i in book.incidents.values()
-        if i.facts.opened <= now and _keeps_incident(book, i, filters, order_ids, now)
+        if i.facts.opened <= now and _keeps_incident(book, i, filters, now)
     ]
     matching.sort(key=lambda i: i.facts.opened, reverse=filters.text("sort_by") != "ASC")
     answer = response("incidents_query")
@@ -450,40 +430,24 @@ def incidents_query(book: ShopBook, request: etree._Element, real_now: float) ->
     return answer
 
 
-def _keeps_incident(
-    book: ShopBook,
-    incident: IncidentRecord,
-    filters: Filters,
-    order_ids: set[str] | None,
-    now: float,
-) -> bool:
+def _keeps_incident(book: ShopBook, incident: IncidentRecord, filters: Filters, now: float) -> bool:
     facts = incident.facts
-    status = "OPENED" if incident.is_open(now) else "CLOSED"
-    waiting = "TRUE" if book.waiting_for_seller(incident, now) else "FALSE"
-    closed_by = incident.closed_by if status == "CLOSED" else None
-    closed_status = incident.closed_status if status == "CLOSED" else None
-    checks: list[tuple[set[str] | None, str | None]] = [
-        (filters.texts("status"), status),
-        (_union(filters.texts("type"), filters.texts("types", nested=True)), facts.type_code),
-        (
-            _union(filters.texts("incident_id"), filters.texts("incidents_id", nested=True)),
-            facts.incident_id,
-        ),
-        (
-            _union(filters.texts("closed_status"), filters.texts("closed_statuses", nested=True)),
-            closed_status,
-        ),
-        (filters.texts("waiting_for_seller_answer"), waiting),
-        (filters.texts("opened_by"), "client"),
-        (filters.texts("closed_by"), closed_by),
-        (order_ids, facts.order_id),
-    ]
-    if any(wanted is not None and value not in wanted for wanted, value in checks):
+    closed = not incident.is_open(now)
+    if not filters.keeps(
+        status="CLOSED" if closed else "OPENED",
+        type=facts.type_code,
+        incident_id=facts.incident_id,
+        closed_status=incident.closed_status if closed else None,
+        waiting_for_seller_answer="TRUE" if book.waiting_for_seller(incident, now) else "FALSE",
+        opened_by="client",
+        closed_by=incident.closed_by if closed else None,
+        order=facts.order_id,
+    ):
         return False
     if filters.date_type == "UpdatedAt":
         return filters.in_range(book.incident_updated(incident, now))
     if filters.date_type == "ClosedAt":
-        return filters.in_range(incident.closed if status == "CLOSED" else None)
+        return filters.in_range(incident.closed if closed else None)
     return filters.in_range(facts.opened)
 
 
@@ -498,7 +462,7 @@ def _incident(parent: etree._Element, book: ShopBook, incident: IncidentRecord, 
         "waiting_for_seller_answer",
         "TRUE" if book.waiting_for_seller(incident, now) else "FALSE",
     )
-    add(header, "message", facts.message, cdata=True)
+    add(header, "message", facts.message)
     add(header, "opened_by", "client")
     if closed and incident.closed is not None:
         add(header, "closed_by", incident.closed_by)

@@ -12,6 +12,15 @@ from .schema import NS, local_name
 
 PARIS = ZoneInfo("Europe/Paris")  # Fnac writes local time with its offset
 API_VERSION = "2.6.0"
+# The elements holding free text, which Fnac writes in CDATA sections (its recordings).
+FREE_TEXT = frozenset(
+    {
+        "message_id", "message_referer", "message_from", "message_offer_title",
+        "message_subject", "message_description", "answer", "name", "url", "message",
+        "client_firstname", "client_lastname", "client_email", "firstname", "lastname",
+        "address1", "zipcode", "city", "country", "product_name", "offer_seller_id",
+    }
+)  # fmt: skip
 
 
 def fnac_time(epoch: float) -> str:
@@ -29,17 +38,12 @@ def response(service: str, status: str = "OK") -> etree._Element:
 
 
 def add(
-    parent: etree._Element,
-    tag: str,
-    text: str | int | float | None = None,
-    *,
-    cdata: bool = False,
-    **attributes: str,
+    parent: etree._Element, tag: str, text: str | int | float | None = None, **attributes: str
 ) -> etree._Element:
-    """A child element; free text goes in CDATA sections, as Fnac writes it."""
+    """A child element; free text (``FREE_TEXT``) goes in CDATA sections, as Fnac writes it."""
     child = etree.SubElement(parent, f"{{{NS}}}{tag}", attributes)
     if text is not None:
-        child.text = etree.CDATA(str(text)) if cdata and str(text) else str(text)
+        child.text = etree.CDATA(str(text)) if tag in FREE_TEXT and str(text) else str(text)
     return child
 
 
@@ -50,6 +54,13 @@ def amount(value: float) -> str:
 
 def add_error(parent: etree._Element, code: str, message: str, severity: str = "ERROR") -> None:
     add(parent, "error", message, severity=severity, code=code)
+
+
+def refusal(service: str, code: str, message: str) -> etree._Element:
+    """``service``'s answer refusing the request whole (FATAL) with Fnac's ``code``."""
+    answer = response(service, "FATAL")
+    add_error(answer, code, message, "FATAL")
+    return answer
 
 
 def add_paging(parent: etree._Element, page: int, per_page: int, total: int) -> None:
