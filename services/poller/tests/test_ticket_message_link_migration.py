@@ -5,15 +5,13 @@ with its shop's tickets."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
-from keybuzz_poller.service import DEFINITION
 from keybuzz_poller.tickets import store
-from keybuzz_shared.db import apply_migrations, create_pool
+from migrating import apply_migration, migrated_before
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -56,12 +54,8 @@ async def _message(
 async def test_a_ticket_message_shows_what_it_showed_and_loses_nothing(
     make_database: Callable[[str], Awaitable[str]], tmp_path: Path
 ) -> None:
-    for path in sorted(DEFINITION.migrations.glob("*.sql")):
-        if int(path.name[:3]) <= 20:
-            shutil.copy(path, tmp_path)
-    pool = await create_pool(await make_database("link-migration"))
+    pool = await migrated_before(make_database, tmp_path, 21)
     try:
-        await apply_migrations(pool, "poller", tmp_path)
         await pool.execute(
             "INSERT INTO poller_tickets (id, tenant_id, marketplace, thread_key, subject,"
             " last_message_at) VALUES ('k', 't', 'AMAZON', 'k', 's', $1)",
@@ -72,8 +66,7 @@ async def test_a_ticket_message_shows_what_it_showed_and_loses_nothing(
         await _message(pool, "orphan", ("its mail is gone", T0 + 2 * HOUR), None)
         before = [tuple(r) for r in await pool.fetch(SHOWN_BEFORE, "k")]
 
-        shutil.copy(DEFINITION.migrations / "021_ticket_messages_link.sql", tmp_path)
-        assert await apply_migrations(pool, "poller", tmp_path) == [21]
+        assert await apply_migration(pool, tmp_path, "021_ticket_messages_link.sql") == [21]
         after = [(m.id, m.body, m.received_at) for m in await store.ticket_messages(pool, "k")]
         assert (
             after
