@@ -33,7 +33,7 @@ from keybuzz_poller.tickets import store
 from keybuzz_poller.tickets.from_mails import StoreCounts, store_mails
 from keybuzz_shared import outbox
 from keybuzz_shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool
-from keybuzz_shared.uow import unit_of_work
+from keybuzz_shared.uow import store_unit_of_work, unit_of_work
 
 from bench.bench_poller import _mail, _tenant
 from bench.harness import BenchContext, Figure, cpu_seconds_by_program, cpu_spent
@@ -62,14 +62,17 @@ def _batches(label: str) -> list[tuple[str, list[RelayMail]]]:
     return batches
 
 
+def _tickets(conn: asyncpg.Connection) -> store.PostgresTickets:
+    return store.PostgresTickets(conn)
+
+
 async def _store(pool: asyncpg.Pool, batches: list[tuple[str, list[RelayMail]]]) -> float:
+    units = store_unit_of_work(lambda: unit_of_work(pool, "poller", lambda: None), _tickets)
     start = time.perf_counter()
     for tenant_id, mails in batches:
-        async with unit_of_work(pool, "poller", lambda: None) as uow:
+        async with units() as unit:
             counts = StoreCounts()
-            await store_mails(
-                store.PostgresTickets(uow.conn), uow, tenant_id, mails, counts, datetime.now(UTC)
-            )
+            await store_mails(unit.store, unit, tenant_id, mails, counts, datetime.now(UTC))
             assert counts.stored == len(mails), counts
     return time.perf_counter() - start
 
