@@ -3,9 +3,9 @@
 the mails parsed beforehand. CPU per mail of this process and of PostgreSQL, for each
 SQL shape of the ticket messages' INSERT, the shapes taking turns in the same run:
 
-- ``sent``: every column sent, the body a second time (``tickets.store``);
-- ``joined``: the body, tenant and time read back from the external message the same
-  transaction just wrote (a join on its primary key).
+- ``linked``: ``tickets.store``'s, a link to the external message (its body and time
+  stay there: migration 021). Until 2026-11-27 two shapes took turns here, the body sent
+  and stored a second time or read back from the external message (docs/BENCHMARKS.md).
 
 Then the outbox relay publishing those rows to JetStream, for each way of recording that
 a row was published, taking turns likewise:
@@ -31,10 +31,9 @@ from keybuzz_poller.reading.relay_mail import RelayMail, parse
 from keybuzz_poller.service import DEFINITION
 from keybuzz_poller.tickets import store
 from keybuzz_poller.tickets.from_mails import StoreCounts, store_mails
-from keybuzz_poller.tickets.ports import TicketMessageRow
 from keybuzz_shared import outbox
-from keybuzz_shared.db import SHARED_MIGRATIONS, Executor, apply_migrations, create_pool
-from keybuzz_shared.uow import unit_of_work
+from keybuzz_shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool
+from keybuzz_shared.uow import store_unit_of_work, unit_of_work
 
 from bench.bench_poller import _mail, _tenant
 from bench.harness import BenchContext, Figure, cpu_seconds_by_program, cpu_spent
@@ -46,27 +45,7 @@ ROUNDS = int(os.environ.get("BENCH_MAIL_STORE_ROUNDS", "3"))
 _SENT = store.insert_ticket_messages
 
 
-async def _joined(db: Executor, messages: Sequence[TicketMessageRow]) -> None:
-    if not messages:
-        return
-    await db.execute(
-        """
-        INSERT INTO poller_ticket_messages (
-            id, ticket_id, tenant_id, external_message_id, body, received_at, awaits_reply)
-        SELECT m.id, m.ticket_id, e.tenant_id, e.id, e.body, e.received_at, m.awaits_reply
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[])
-            WITH ORDINALITY AS m (id, ticket_id, external_message_id, awaits_reply, position)
-        JOIN poller_external_messages e ON e.id = m.external_message_id
-        ORDER BY m.position
-        """,
-        [m.id for m in messages],
-        [m.ticket_id for m in messages],
-        [m.external_message_id for m in messages],
-        [m.awaits_reply for m in messages],
-    )
-
-
-SHAPES = {"sent": _SENT, "joined": _joined}
+SHAPES = {"linked": _SENT}
 MARKS = {
     "update": outbox._MARK_PUBLISHED,
     "delete": "DELETE FROM event_outbox WHERE id = ANY($1::bigint[])",
@@ -83,14 +62,17 @@ def _batches(label: str) -> list[tuple[str, list[RelayMail]]]:
     return batches
 
 
+def _tickets(conn: asyncpg.Connection) -> store.PostgresTickets:
+    return store.PostgresTickets(conn)
+
+
 async def _store(pool: asyncpg.Pool, batches: list[tuple[str, list[RelayMail]]]) -> float:
+    units = store_unit_of_work(lambda: unit_of_work(pool, "poller", lambda: None), _tickets)
     start = time.perf_counter()
     for tenant_id, mails in batches:
-        async with unit_of_work(pool, "poller", lambda: None) as uow:
+        async with units() as unit:
             counts = StoreCounts()
-            await store_mails(
-                store.PostgresTickets(uow.conn), uow, tenant_id, mails, counts, datetime.now(UTC)
-            )
+            await store_mails(unit.store, unit, tenant_id, mails, counts, datetime.now(UTC))
             assert counts.stored == len(mails), counts
     return time.perf_counter() - start
 
@@ -114,7 +96,6 @@ async def run(ctx: BenchContext) -> list[Figure]:
                 runs[name].append(
                     (total / seconds, cpu["bench process"] / total, cpu["postgres"] / total)
                 )
-        assert await _same_messages(pool), "the shapes stored different ticket messages"
         marks = await _relay_rounds(ctx, pool)
     finally:
         store.insert_ticket_messages = _SENT  # type: ignore[assignment]
@@ -159,19 +140,6 @@ async def _relay_all(relay: outbox.OutboxRelay) -> int:
         assert done.error is None, done.error
         published += done.published
     return published
-
-
-async def _same_messages(pool: asyncpg.Pool) -> bool:
-    """Every ticket message holds its external message's body, tenant and time."""
-    differing = await pool.fetchval(
-        """
-        SELECT count(*) FROM poller_ticket_messages m
-        JOIN poller_external_messages e ON e.id = m.external_message_id
-        WHERE (m.body, m.tenant_id, m.received_at) IS DISTINCT FROM
-              (e.body, e.tenant_id, e.received_at)
-        """
-    )
-    return bool(differing == 0)
 
 
 def _figures(name: str, runs: list[tuple[float, float, float]]) -> list[Figure]:

@@ -163,9 +163,7 @@ class _Message:
     tenant_id: str
     external_message_id: str
     direction: str
-    body: str
-    received_at: datetime
-    awaits_reply: bool
+    awaits_reply: bool  # its body and time: its external message's (migration 021)
 
 
 @dataclass
@@ -605,8 +603,6 @@ class InMemoryTickets:
                 m.tenant_id,
                 m.external_message_id,
                 "INBOUND",
-                m.body,
-                m.received_at,
                 m.awaits_reply,
             )
             for m in messages
@@ -697,8 +693,8 @@ class InMemoryTickets:
                 StoredMessage(
                     id=m.id,
                     direction=m.direction,
-                    body=m.body,
-                    received_at=m.received_at,
+                    body=e.body,
+                    received_at=e.received_at,
                     external_message_id=e.id,
                     external_id=e.external_id,
                     subject=e.subject,
@@ -728,7 +724,7 @@ class InMemoryTickets:
                         override_hours=window,
                         id=m.id,
                         direction=m.direction,
-                        received_at=m.received_at,
+                        received_at=self.mail.externals[m.external_message_id].received_at,
                         awaits_reply=m.awaits_reply,
                         accepted_at=self.mail.externals[m.external_message_id].accepted_at,
                         reply_status=reply.status if reply else None,
@@ -753,7 +749,7 @@ class InMemoryTickets:
             and self.mail.tickets[m.ticket_id].row.marketplace == marketplace
             and topic in (None, self.mail.tickets[m.ticket_id].row.topic)
             and m.awaits_reply
-            and m.received_at >= since
+            and self.mail.externals[m.external_message_id].received_at >= since
         }
         return self._facts(list(recent))
 
@@ -965,8 +961,6 @@ class InMemoryReplies:
                 reply.tenant_id,
                 reply.external_message_id,
                 "OUTBOUND",
-                reply.text,
-                reply.created_at,
                 False,
             )
         )

@@ -222,7 +222,11 @@ class InMemoryShopStore:
     async def thread_message(self, message: TicketMessageRow) -> None:
         ticket = next(t for t in self.tables.tickets.values() if t.id == message.ticket_id)
         ticket.message_count += 1
-        ticket.last_message_at = max(ticket.last_message_at, message.received_at)
+        # Its time is its external message's, as the store's join reads it.
+        external = next(
+            m.row for m in self._msgs.values() if m.row.id == message.external_message_id
+        )
+        ticket.last_message_at = max(ticket.last_message_at, external.received_at)
         self.tables.ticket_messages.append(
             _TicketMessage(
                 message.id,

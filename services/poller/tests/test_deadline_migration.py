@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
-from keybuzz_poller.service import DEFINITION
-from keybuzz_shared.db import apply_migrations, create_pool
+from migrating import apply_migration, migrated_before
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -60,12 +58,8 @@ async def _reply(pool: asyncpg.Pool, ticket: str, name: str, at: datetime, statu
 async def test_existing_tickets_get_their_deadline(
     make_database: Callable[[str], Awaitable[str]], tmp_path: Path
 ) -> None:
-    for path in sorted(DEFINITION.migrations.glob("*.sql")):
-        if int(path.name[:3]) <= 5:
-            shutil.copy(path, tmp_path)
-    pool = await create_pool(await make_database("deadline-migration"))
+    pool = await migrated_before(make_database, tmp_path, 6)
     try:
-        await apply_migrations(pool, "poller", tmp_path)
         for ticket in ("waiting", "answered", "failed", "untouched"):
             await pool.execute(
                 """
@@ -85,8 +79,7 @@ async def test_existing_tickets_get_their_deadline(
         await _message(pool, "failed", "f1", "INBOUND", T0)
         await _reply(pool, "failed", "f2", T0 + HOUR, "FAILED")
 
-        shutil.copy(DEFINITION.migrations / "006_response_deadlines.sql", tmp_path)
-        assert await apply_migrations(pool, "poller", tmp_path) == [6]
+        assert await apply_migration(pool, tmp_path, "006_response_deadlines.sql") == [6]
         rows = await pool.fetch("SELECT id, response_state, respond_by FROM poller_tickets")
         found = {r["id"]: (r["response_state"], r["respond_by"]) for r in rows}
         assert found == {

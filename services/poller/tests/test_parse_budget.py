@@ -57,7 +57,9 @@ async def test_a_mail_of_60000_parts_is_stored_flagged_and_another_tenant_goes_o
     )
     assert other_poll["stored"] == 1
     assert await poller.runtime.pool.fetchval(
-        "SELECT body FROM poller_ticket_messages WHERE tenant_id = $1", other
+        "SELECT e.body FROM poller_ticket_messages m"
+        " JOIN poller_external_messages e ON e.id = m.external_message_id WHERE m.tenant_id = $1",
+        other,
     ) == ("my parcel?")
     assert (await asyncio.wait_for(hostile_poll, 60))["stored"] == 1
     flagged = await poller.runtime.pool.fetchrow(

@@ -167,8 +167,6 @@ async def a_ticket(
             ticket_id=ticket_id,
             tenant_id=tenant_id,
             external_message_id=m.id,
-            body=m.body,
-            received_at=m.received_at,
         )
         for m in mails
     ]

@@ -114,7 +114,10 @@ async def test_repoll_and_redelivery_store_nothing_twice(poller: RunningService)
     bodies = {
         r["id"]: r["body"]
         for r in await poller.runtime.pool.fetch(
-            "SELECT id, body FROM poller_ticket_messages WHERE tenant_id = $1", tenant
+            "SELECT m.id, e.body FROM poller_ticket_messages m"
+            " JOIN poller_external_messages e ON e.id = m.external_message_id"
+            " WHERE m.tenant_id = $1",
+            tenant,
         )
     }
     for event in events:  # a preview of the buyer's words, never the whole body
@@ -141,7 +144,10 @@ async def test_mail_without_message_id_delivered_twice_is_one_ticket_message(
     counts = await poll_now(poller, tenant)
     assert (counts["fetched"], counts["stored"], counts["duplicates"]) == (3, 2, 1)
     bodies = await poller.runtime.pool.fetch(
-        "SELECT body FROM poller_ticket_messages WHERE tenant_id = $1 ORDER BY body", tenant
+        "SELECT e.body FROM poller_ticket_messages m"
+        " JOIN poller_external_messages e ON e.id = m.external_message_id"
+        " WHERE m.tenant_id = $1 ORDER BY e.body",
+        tenant,
     )
     assert [r["body"] for r in bodies] == ["no id, other", "no id, sent twice"]
     # The id is the MX's digest of the mail as it received it (CRLF line endings).

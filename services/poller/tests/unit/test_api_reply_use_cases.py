@@ -104,11 +104,7 @@ def fnac_ticket(
         parse_error=None,
         accepted_at=None,
     )
-    mail.messages.append(
-        _Message(
-            f"tm-{stored}", ticket_id, TENANT, stored, "INBOUND", "Où est mon colis ?", T0, True
-        )
-    )
+    mail.messages.append(_Message(f"tm-{stored}", ticket_id, TENANT, stored, "INBOUND", True))
     return ticket_id
 
 

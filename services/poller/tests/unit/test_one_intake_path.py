@@ -16,6 +16,8 @@ from pathlib import Path
 
 import msgspec
 from keybuzz_poller.reading.relay_mail import parse
+from keybuzz_poller.tickets import ports
+from keybuzz_poller.tickets.ports import ExternalMessageRow, TicketMessageRow
 from keybuzz_poller.tickets.received import UNREADABLE_TEXT, external_row, preview
 from keybuzz_poller.tickets.store import TICKET_TABLES
 from keybuzz_shared.connectors import registry
@@ -147,6 +149,29 @@ def test_a_mail_and_the_same_message_from_an_api_are_stored_alike() -> None:
         None,
     )
     assert by_api.sender_type == "BUYER" and by_api.buyer_email is None
+
+
+def test_a_message_is_stored_in_one_row_its_ticket_message_a_link() -> None:
+    """Four forms from bytes to stored ticket (docs/ARCHITECTURE.md, "A message's way to a
+    ticket"): the stored message (``ExternalMessageRow``) is the last that holds its words
+    and time. Of the rows the store writes it alone holds a body; its ticket message is a
+    link (ids, direction, whether it awaits a reply) copying none of its fields. A row that
+    copied them (the body and time ``TicketMessageRow`` held until migration 021) would be
+    a fifth form."""
+    rows = [
+        row
+        for name, row in vars(ports).items()
+        if name.endswith("Row") and isinstance(row, type) and issubclass(row, msgspec.Struct)
+    ]
+    assert [row for row in rows if "body" in row.__struct_fields__] == [ExternalMessageRow]
+    link = set(TicketMessageRow.__struct_fields__)
+    assert link & set(ExternalMessageRow.__struct_fields__) == {"id", "tenant_id"}
+    assert link - {"id", "tenant_id"} == {
+        "ticket_id",
+        "external_message_id",
+        "direction",
+        "awaits_reply",
+    }
 
 
 def test_a_nul_or_an_unreadable_character_is_replaced_before_it_is_stored_and_flagged() -> None:

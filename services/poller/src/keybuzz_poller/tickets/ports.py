@@ -99,12 +99,13 @@ class TicketRow(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class TicketMessageRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A message's place on its ticket: a link to its external message, whose body and
+    time it shows (``tickets/store.py`` reads them by a join; migration 021)."""
+
     id: str
     ticket_id: str
     tenant_id: str
     external_message_id: str
-    body: str
-    received_at: datetime
     awaits_reply: bool = True  # a buyer message: it opens a response deadline
     direction: str = "INBOUND"  # OUTBOUND: the seller's (an agent's reply, or read back)
 

@@ -189,14 +189,13 @@ def ticket_message(
     direction: str = "INBOUND",
     awaits_reply: bool = True,
 ) -> TicketMessageRow:
-    """The stored message on its ticket, as of when it was received."""
+    """The stored message's place on its ticket (its words and time stay the external
+    message's)."""
     return TicketMessageRow(
         id=message_id or uuid7_string(),
         ticket_id=ticket_id,
         tenant_id=external.tenant_id,
         external_message_id=external.id,
-        body=external.body,
-        received_at=external.received_at,
         awaits_reply=awaits_reply,
         direction=direction,
     )
@@ -218,7 +217,7 @@ def message_received(
         ticket_message_id=message.id,
         inbound_address=external.inbound_address,
         order_id=external.order_id,
-        received_at=message.received_at,
+        received_at=external.received_at,
         preview=preview(external.body),
         language=topics.language if topics else None,
         language_source=topics.language_source if topics else None,

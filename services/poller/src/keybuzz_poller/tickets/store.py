@@ -38,6 +38,7 @@ TICKET_TABLES = (
     "poller_tickets",
     "poller_ticket_messages",
     "poller_incidents",
+    "poller_unlinked_message_texts",  # what migration 021 kept; deleted with its tickets
 )
 
 
@@ -140,9 +141,9 @@ async def upsert_tickets(db: Executor, tickets: Sequence[TicketRow]) -> dict[tup
     return {(r["marketplace"], r["thread_key"]): r["id"] for r in rows}
 
 
-_TICKET_MESSAGE_COLUMNS = (
-    "id, ticket_id, tenant_id, external_message_id, body, received_at, awaits_reply, direction"
-)
+# A ticket message is a link: its body and time are its external message's, read by a
+# join (migration 021), not a copy sent and stored a second time.
+_TICKET_MESSAGE_COLUMNS = "id, ticket_id, tenant_id, external_message_id, awaits_reply, direction"
 _INSERT_TICKET_MESSAGES = f"""
     INSERT INTO poller_ticket_messages ({_TICKET_MESSAGE_COLUMNS})
     SELECT {_TICKET_MESSAGE_COLUMNS}
@@ -189,8 +190,9 @@ async def add_ticket_messages(db: Executor, messages: Sequence[TicketMessageRow]
             UPDATE poller_tickets t SET message_count = message_count + c.added,
                 last_message_at = greatest(last_message_at, c.last), updated_at = now()
             FROM (
-                SELECT ticket_id, count(*) AS added, max(received_at) AS last FROM given
-                GROUP BY ticket_id
+                SELECT g.ticket_id, count(*) AS added, max(e.received_at) AS last FROM given g
+                JOIN poller_external_messages e ON e.id = g.external_message_id
+                GROUP BY g.ticket_id
             ) c
             WHERE t.id = c.ticket_id
             RETURNING t.id
@@ -394,6 +396,7 @@ _FORGET_RECEIVED = (
     "DELETE FROM poller_incidents WHERE tenant_id = $1 AND marketplace = $2",
     f"DELETE FROM poller_replies WHERE ticket_id IN ({_SHOP_TICKETS})",
     f"DELETE FROM poller_ticket_messages WHERE ticket_id IN ({_SHOP_TICKETS})",
+    f"DELETE FROM poller_unlinked_message_texts WHERE ticket_id IN ({_SHOP_TICKETS})",
     f"DELETE FROM poller_message_attachments WHERE external_message_id IN ({_SHOP_MESSAGES})",
     "DELETE FROM poller_external_messages WHERE tenant_id = $1 AND marketplace = $2",
 )
@@ -505,7 +508,7 @@ async def ticket_messages(db: Executor, ticket_id: str) -> list[StoredMessage]:
     """A ticket's messages in the order they were stored (mailbox order)."""
     rows = await db.fetch(
         """
-        SELECT m.id, m.direction, m.body, m.received_at, e.id AS external_message_id,
+        SELECT m.id, m.direction, e.body, e.received_at, e.id AS external_message_id,
                e.external_id, e.subject, e.quoted, e.sent_at, e.parse_error, e.attachments,
                e.accepted_at, e.sender_name,
                -- Mail: the buyer's (INBOUND) or an agent's reply (OUTBOUND).
@@ -536,7 +539,7 @@ async def deadline_facts(db: Executor, ticket_ids: Sequence[str]) -> list[Deadli
         SELECT t.id AS ticket_id, t.marketplace, t.no_response_needed_at,
                t.marketplace_clock, t.reply_needed_since,
                w.hours AS override_hours,
-               m.id, m.direction, m.received_at, m.awaits_reply, e.accepted_at,
+               m.id, m.direction, e.received_at, m.awaits_reply, e.accepted_at,
                e.sender_type, e.sent_at AS written_at,
                r.status AS reply_status, r.sent_at, coalesce(r.automatic, false) AS automatic
         FROM locked t
@@ -626,13 +629,14 @@ async def report_facts(
         WITH recent AS (
             SELECT DISTINCT m.ticket_id FROM poller_ticket_messages m
             JOIN poller_tickets t ON t.id = m.ticket_id
+            JOIN poller_external_messages e ON e.id = m.external_message_id
             WHERE m.tenant_id = $1 AND t.marketplace = $2 AND m.awaits_reply
-              AND m.received_at >= $3 AND ($4::text IS NULL OR t.topic = $4)
+              AND e.received_at >= $3 AND ($4::text IS NULL OR t.topic = $4)
         )
         SELECT t.id AS ticket_id, t.marketplace, t.no_response_needed_at,
                t.marketplace_clock, t.reply_needed_since,
                w.hours AS override_hours,
-               m.id, m.direction, m.received_at, m.awaits_reply, e.accepted_at,
+               m.id, m.direction, e.received_at, m.awaits_reply, e.accepted_at,
                e.sender_type, e.sent_at AS written_at,
                r.status AS reply_status, r.sent_at, coalesce(r.automatic, false) AS automatic
         FROM recent
