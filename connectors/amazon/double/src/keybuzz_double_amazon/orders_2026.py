@@ -8,7 +8,6 @@ from keybuzz_sandbox.double_kit.model_structs import model_structs
 
 from .errors import invalid_input
 from .listing import (
-    FRESHNESS_LAG,
     V2026_NAMES,
     amount,
     check_marketplaces,
@@ -220,15 +219,7 @@ def _fingerprint(ctx: CallContext) -> str:
 
 def _listing(ctx: CallContext, book: OrderBook) -> OrderQuery:
     q = ctx.query
-    clock = ctx.sandbox.clock
-    query = window_query(
-        q,
-        V2026_NAMES,
-        ctx.now,
-        clock.real_duration(FRESHNESS_LAG),
-        clock.real_duration(ctx.sandbox.settings.listing_lag_seconds),
-        required=True,
-    )
+    query = window_query(ctx, V2026_NAMES, required=True)
     statuses = q.get("fulfillmentStatuses")
     channels = q.get("fulfilledBy")
     return msgspec.structs.replace(
