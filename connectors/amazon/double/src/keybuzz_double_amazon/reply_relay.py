@@ -108,7 +108,6 @@ OPTED_OUT = Refusal(
         "message is critical to completing the order, include [Important] in the subject."
     ),
 )
-REFUSALS = (SENDER_NOT_APPROVED, SENDER_BLOCKED, ATTACHMENT_TYPE, TOO_LARGE, OPTED_OUT)
 
 
 def registered_email(spec: SellerSpec) -> str:
