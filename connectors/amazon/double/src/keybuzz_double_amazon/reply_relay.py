@@ -259,8 +259,8 @@ def refusal_for(
 def seller_rules(sb: AmazonDouble, seller_id: str) -> SellerRules:
     return SellerRules(
         registered=registered_email(sb.sellers[seller_id].gen.spec).lower(),
-        approved=frozenset(sb.approved_senders(seller_id)),
-        blocked=frozenset(sb.blocked_senders(seller_id)),
+        approved=frozenset(sb.senders(seller_id, blocked=False)),
+        blocked=frozenset(sb.senders(seller_id, blocked=True)),
     )
 
 
