@@ -17,6 +17,7 @@ import hashlib
 import math
 import random
 import string
+from collections.abc import Iterator
 from functools import cached_property
 from importlib import resources
 
@@ -189,6 +190,20 @@ class SellerGenerator:
             return 0
         k = int((virtual - self.base) // self.slot)
         return k + 1 if self.purchase_time(k) <= virtual else k
+
+    def changing(self, since: float, until: float) -> range:
+        """The orders that may change status in (since, until]: those placed by ``until``,
+        less those placed so long before ``since`` that their every change is past."""
+        return range(
+            max(0, self.placed_before(since - MAX_LIFECYCLE) - 2), self.placed_before(until)
+        )
+
+    def changes(self, since: float, until: float) -> Iterator[tuple[float, int, str]]:
+        """Each status change in (since, until] (virtual): its moment, its order, its status."""
+        for index in self.changing(since, until):
+            for at, status in self.timeline(index).events:
+                if since < at <= until:
+                    yield at, index, status
 
     def timeline(self, index: int) -> Timeline:
         rng = seeded_rng(self.seed, self.spec.seller_id, index, "timeline")
