@@ -91,7 +91,7 @@ class Renderer(msgspec.Struct, kw_only=True):
         buyer: dict[str, str] = {}
         if self.roles.buyer_name(status, channel):
             buyer["buyerName"] = state.facts.buyer_name
-        if self.roles.buyer_email(status, channel):
+        if self.roles.shipping_pii(status, channel):
             buyer["buyerEmail"] = state.facts.buyer_email
         return buyer or None
 
@@ -103,7 +103,7 @@ class Renderer(msgspec.Struct, kw_only=True):
             "stateOrRegion": a.state,
             "countryCode": a.country_code,
         }
-        if self.roles.delivery_address(state.status, state.facts.timeline.channel):
+        if self.roles.shipping_pii(state.status, state.facts.timeline.channel):
             address |= {
                 "name": a.name,
                 "addressLine1": a.line1,
