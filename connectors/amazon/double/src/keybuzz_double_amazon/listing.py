@@ -7,7 +7,7 @@ import base64
 import binascii
 import hashlib
 import hmac
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -16,9 +16,6 @@ from .marketplaces import MARKETPLACES
 from .order_book import OrderBook, OrderQuery, OrderState
 from .seed import DAY, ItemFacts
 from .signing import Signer
-
-if TYPE_CHECKING:
-    from .spapi import CallContext
 
 T = TypeVar("T", bound=msgspec.Struct)
 
@@ -47,16 +44,20 @@ def _check_order(after: float | None, before: float | None, names: tuple[str, st
         raise invalid_input(f"{names[1]} must be equal to or after {names[0]}.")
 
 
-def window_query(ctx: CallContext, names: WindowNames, required: bool) -> OrderQuery:
-    """Validate the call's date filters as the models' descriptions state and build the listing.
+def window_query(
+    query: dict[str, Any],
+    names: WindowNames,
+    now: float,
+    min_gap: float,
+    lag: float,
+    required: bool,
+) -> OrderQuery:
+    """Validate the date filters as the models' descriptions state and build the listing.
 
-    "...Before" must be FRESHNESS_LAG before the request (the model's "at least two minutes");
-    the listing describes the orders as they stood the settings' listing lag ago (how long
-    Amazon takes to show a new or changed order in listings).
+    `min_gap` is the model's "at least two minutes before the request" rule;
+    `lag` how long (real seconds) Amazon takes to show a new or changed order
+    in listings: the listing describes the orders as they stood `lag` ago.
     """
-    query, now, clock = ctx.query, ctx.now, ctx.sandbox.clock
-    min_gap = clock.real_duration(FRESHNESS_LAG)
-    lag = clock.real_duration(ctx.sandbox.settings.listing_lag_seconds)
     created_after, created_before = query.get(names.created_after), query.get(names.created_before)
     updated_after, updated_before = query.get(names.updated_after), query.get(names.updated_before)
     by_creation = created_after is not None or created_before is not None

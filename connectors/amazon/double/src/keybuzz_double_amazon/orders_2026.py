@@ -18,7 +18,6 @@ from .listing import (
     order_total_cents,
     seal_page,
     watermark,
-    window_query,
     windows,
 )
 from .models import model_document
@@ -219,7 +218,7 @@ def _fingerprint(ctx: CallContext) -> str:
 
 def _listing(ctx: CallContext, book: OrderBook) -> OrderQuery:
     q = ctx.query
-    query = window_query(ctx, V2026_NAMES, required=True)
+    query = ctx.window(V2026_NAMES, required=True)
     statuses = q.get("fulfillmentStatuses")
     channels = q.get("fulfilledBy")
     return msgspec.structs.replace(

@@ -19,7 +19,6 @@ from .listing import (
     seal_page,
     vat_part,
     watermark,
-    window_query,
     windows,
 )
 from .models import model_document
@@ -204,7 +203,7 @@ def _check_seller_order_id(q: dict[str, object]) -> None:
 
 def _listing(ctx: CallContext, book: OrderBook) -> OrderQuery:
     q = ctx.query
-    query = window_query(ctx, V0_NAMES, required="AmazonOrderIds" not in q)
+    query = ctx.window(V0_NAMES, required="AmazonOrderIds" not in q)
     page_size = check_page_size(q.get("MaxResultsPerPage"), "MaxResultsPerPage")
     reachable = check_marketplaces(q["MarketplaceIds"], book)
     if "SellerOrderId" in q:
