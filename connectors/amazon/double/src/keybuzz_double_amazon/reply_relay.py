@@ -354,18 +354,8 @@ class ReplyHandler:
         return "250 2.0.0 OK: message accepted"
 
     def _record_malformed(self, reason: str) -> None:
-        self._sb.replies.refused.append(
-            RefusedReply(
-                message_id=None,
-                reason=f"malformed: {reason}",
-                status=None,
-                bounced_to=None,
-                bounce="none",
-                alias=None,
-                seller_id=None,
-                received_at=_now_iso(),
-            )
-        )
+        refused = RefusedReply(reason=f"malformed: {reason}", received_at=_now_iso())
+        self._sb.replies.refused.append(refused)
 
     async def _handle(self, reply: Reply, alias: str, mail_from: str) -> None:
         sb = self._sb
