@@ -390,8 +390,10 @@ async def test_bad_smtp_input_is_refused_and_the_relay_keeps_serving(relay: Rela
                 timeout=TIMEOUT,
             )
         assert refused.value.code == 554 and "5.6.0" in refused.value.message
-    reasons = [r["reason"] for r in await relay.refused()]
+    records = await relay.refused()
+    reasons = [r["reason"] for r in records]
     assert len(reasons) == 4 and all(r.startswith("malformed: ") for r in reasons)
+    assert all(r["bounce"] == "none" and r["bouncedTo"] is None for r in records)
     await relay.reply(buyer["alias"])  # still serving
     assert len(await relay.inbox(buyer["alias"])) == 1
     assert relay.mx.bounces() == []  # bad input is refused in the dialogue, never bounced

@@ -211,9 +211,9 @@ def admin_router(sb: AmazonDouble) -> Router:
 
 def _sender_list(sb: AmazonDouble, seller_id: str, blocked: bool) -> Response[bytes]:
     known(sb.sellers.get(seller_id), f"seller {seller_id}")
-    if blocked:
-        return json_answer({"blockedSenders": sb.blocked_senders(seller_id)})
-    return json_answer({"approvedSenders": sb.approved_senders(seller_id)})
+    return json_answer(
+        {"blockedSenders" if blocked else "approvedSenders": sb.senders(seller_id, blocked)}
+    )
 
 
 def _set_sender(
@@ -222,7 +222,7 @@ def _set_sender(
     known(sb.sellers.get(seller_id), f"seller {seller_id}")
     if not EMAIL_ADDRESS.fullmatch(address) or len(address) > 254:
         return admin_error(400, "address must be one e-mail address, like name@example.com")
-    (sb.set_blocked if blocked else sb.set_approved)(seller_id, address, listed)
+    sb.set_sender(seller_id, address, blocked, listed)
     if listed:
         return json_answer({"address": address.lower()}, 201)
     return Response(b"", status_code=204)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from typing import TypeVar
 
 import msgspec
 
 from .errors import unauthorized
-from .signing import ACCESS_PREFIX, RDT_PREFIX, REFRESH_PREFIX, Signer
+from .signing import ACCESS_PREFIX, RDT_PREFIX, Signer
 
 EXPIRED = "The access token you provided has expired."
 INVALID = "The access token you provided is revoked, malformed or invalid."
@@ -50,6 +51,9 @@ class RdtClaims(msgspec.Struct, kw_only=True):
     res: list[RdtResource]
 
 
+C = TypeVar("C", AccessClaims, RdtClaims)
+
+
 class Principal(msgspec.Struct, frozen=True, kw_only=True):
     client_id: str
     seller_id: str | None
@@ -70,35 +74,22 @@ def authenticate(
 ) -> Principal:
     if not token:
         raise unauthorized()
-    if token.startswith(RDT_PREFIX):
-        return _from_rdt(signer, token, now, method, path)
-    claims = signer.open(ACCESS_PREFIX, token, AccessClaims)
-    if claims is None:
-        raise unauthorized(INVALID)
-    if claims.exp <= now:
-        raise unauthorized(EXPIRED)
-    return Principal(client_id=claims.cid, seller_id=claims.sp, scope=claims.scope)
-
-
-def _from_rdt(signer: Signer, token: str, now: float, method: str, path: str) -> Principal:
-    claims = signer.open(RDT_PREFIX, token, RdtClaims)
-    if claims is None:
-        raise unauthorized(INVALID)
-    if claims.exp <= now:
-        raise unauthorized(EXPIRED)
-    principal = Principal(client_id=claims.cid, seller_id=claims.sp, rdt=claims)
+    if not token.startswith(RDT_PREFIX):
+        claims = _opened(signer, ACCESS_PREFIX, token, AccessClaims, now)
+        return Principal(client_id=claims.cid, seller_id=claims.sp, scope=claims.scope)
+    rdt = _opened(signer, RDT_PREFIX, token, RdtClaims, now)
+    principal = Principal(client_id=rdt.cid, seller_id=rdt.sp, rdt=rdt)
     # An RDT only opens the restricted resources it was issued for.
     if principal.rdt_resource(method, path) is None:
         raise unauthorized()
     return principal
 
 
-__all__ = [
-    "REFRESH_PREFIX",
-    "AccessClaims",
-    "Principal",
-    "RdtClaims",
-    "RdtResource",
-    "RefreshClaims",
-    "authenticate",
-]
+def _opened(signer: Signer, prefix: str, token: str, kind: type[C], now: float) -> C:
+    """The token's claims: refused when it was not issued here, or has expired."""
+    claims = signer.open(prefix, token, kind)
+    if claims is None:
+        raise unauthorized(INVALID)
+    if claims.exp <= now:
+        raise unauthorized(EXPIRED)
+    return claims

@@ -144,37 +144,28 @@ class AmazonDouble:
 
     # --- reply relay: who may write to buyers, which buyers refuse unsolicited mail ---
 
-    def approved_senders(self, seller_id: str) -> list[str]:
-        return list(self.kept.approved_senders.get(seller_id, []))
+    def senders(self, seller_id: str, blocked: bool) -> list[str]:
+        """The seller's approved senders (its blocked ones with ``blocked``), lower case."""
+        table = self.kept.blocked_senders if blocked else self.kept.approved_senders
+        return list(table.get(seller_id, []))
 
-    def blocked_senders(self, seller_id: str) -> list[str]:
-        return list(self.kept.blocked_senders.get(seller_id, []))
-
-    def set_approved(self, seller_id: str, address: str, approved: bool) -> None:
-        self._set_listed(self.kept.approved_senders, seller_id, address, approved)
-
-    def set_blocked(self, seller_id: str, address: str, blocked: bool) -> None:
-        self._set_listed(self.kept.blocked_senders, seller_id, address, blocked)
-
-    def _set_listed(
-        self, table: dict[str, list[str]], seller_id: str, address: str, listed: bool
-    ) -> None:
-        current = table.setdefault(seller_id, [])
-        address = address.lower()  # addresses compare case-insensitively, as Amazon's
-        if listed and address not in current:
-            current.append(address)
-        elif not listed and address in current:
-            current.remove(address)
+    def set_sender(self, seller_id: str, address: str, blocked: bool, listed: bool) -> None:
+        table = self.kept.blocked_senders if blocked else self.kept.approved_senders
+        # Addresses compare case-insensitively, as Amazon's.
+        _set_listed(table.setdefault(seller_id, []), address.lower(), listed)
         self.save()
 
     def is_opted_out(self, alias: str) -> bool:
         return alias.lower() in self.kept.opted_out_buyers
 
     def set_opted_out(self, alias: str, opted_out: bool) -> None:
-        alias = alias.lower()
-        listed = alias in self.kept.opted_out_buyers
-        if opted_out and not listed:
-            self.kept.opted_out_buyers.append(alias)
-        elif not opted_out and listed:
-            self.kept.opted_out_buyers.remove(alias)
+        _set_listed(self.kept.opted_out_buyers, alias.lower(), opted_out)
         self.save()
+
+
+def _set_listed(listed: list[str], item: str, on: bool) -> None:
+    """``item`` in ``listed`` once when ``on``, not at all otherwise."""
+    if on and item not in listed:
+        listed.append(item)
+    elif not on and item in listed:
+        listed.remove(item)

@@ -27,6 +27,7 @@ from litestar.params import QueryParameter
 from .errors import SpApiError, invalid_input
 from .listing import check_marketplaces, find_order
 from .marketplaces import MARKETPLACES
+from .models import model_document
 from .order_book import OrderBook, OrderState
 from .spapi import CallContext, Implementation, Reply
 
@@ -36,16 +37,14 @@ BY_STATUS: dict[str, tuple[str, ...]] = {
     "Unshipped": ("confirmOrderDetails", "confirmDeliveryDetails", "confirmCustomizationDetails"),
     "Shipped": ("confirmDeliveryDetails", "warranty", "invoice"),
 }
-# Action name (the last path segment of the model's path) -> the model's operationId.
+# Action name (the last segment of the model's path) -> the model's operationId: every
+# templated message the model names (confirmServiceDetails and digitalAccessKey never
+# allowed: no home services, no digital goods), but sendInvoice, which only carries
+# attachments (the Uploads API, not served) and documents no rate.
 SEND_OPERATIONS = {
-    "confirmCustomizationDetails": "confirmCustomizationDetails",
-    "confirmDeliveryDetails": "createConfirmDeliveryDetails",
-    "legalDisclosure": "createLegalDisclosure",
-    "confirmOrderDetails": "createConfirmOrderDetails",
-    "confirmServiceDetails": "createConfirmServiceDetails",  # never allowed: no home services
-    "warranty": "CreateWarranty",
-    "digitalAccessKey": "createDigitalAccessKey",  # never allowed: no digital goods
-    "unexpectedProblem": "createUnexpectedProblem",
+    path.rsplit("/", 1)[1]: item["post"]["operationId"]
+    for path, item in model_document("messaging")["paths"].items()
+    if "/messages/" in path and not path.endswith("/invoice")
 }
 TEMPLATE_REFUSED = "Invalid amazonOrderId and template combination."
 

@@ -75,7 +75,6 @@ class Operation(msgspec.Struct, frozen=True, kw_only=True):
     path: str
     params: tuple[Param, ...]
     body_schema: dict[str, Any] | None
-    responses: dict[str, dict[str, Any] | None]
     produces: str
     rate_limit: RateLimit | None
 
@@ -130,7 +129,6 @@ class ApiModel:
                 Param.from_swagger(p) for p in raw_params if p.get("in") in ("query", "path")
             ),
             body_schema=body.get("schema") if body else None,
-            responses={code: resp.get("schema") for code, resp in raw.get("responses", {}).items()},
             produces=(raw.get("produces") or [produces])[0],
             rate_limit=parse_rate_limit(raw.get("description", "")),
         )

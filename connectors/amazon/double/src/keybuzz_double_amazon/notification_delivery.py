@@ -34,7 +34,6 @@ from .env import AmazonDoubleSettings
 from .errors import SpApiError, invalid_input
 from .listing import windows
 from .order_book import OrderBook, OrderState
-from .seed import MAX_LIFECYCLE
 
 log = logging.getLogger(__name__)
 
@@ -207,30 +206,17 @@ class NotificationBook:
         if until <= since or until < self.next_change.get(sub.seller_id, since):
             return
         destination = self.destinations.get(sub.destination_id)
-        changes = sorted(self._changes(book, since, until), key=lambda c: c[0])
+        changes = sorted(book.gen.changes(since, until), key=lambda c: c[0])
         for _, index, status in changes:
             if destination is not None:
                 self._enqueue(sub, destination, book, index, status, now)
         self.published_until[sub.seller_id] = until
         self.next_change[sub.seller_id] = self._next_change(book, until)
 
-    @staticmethod
-    def _candidates(book: OrderBook, since: float, until: float) -> range:
-        start = max(0, book.gen.placed_before(since - MAX_LIFECYCLE) - 2)
-        return range(start, book.gen.placed_before(until))
-
-    def _changes(
-        self, book: OrderBook, since: float, until: float
-    ) -> Iterator[tuple[float, int, str]]:
-        for index in self._candidates(book, since, until):
-            for at, status in book.gen.timeline(index).events:
-                if since < at <= until:
-                    yield at, index, status
-
     def _next_change(self, book: OrderBook, after: float) -> float:
         following = book.gen.placed_before(after)  # the next order to be placed
         upcoming = [book.gen.timeline(following).purchase]
-        for index in self._candidates(book, after, after):
+        for index in book.gen.changing(after, after):
             upcoming += [at for at, _ in book.gen.timeline(index).events if at > after]
         return min(upcoming)
 

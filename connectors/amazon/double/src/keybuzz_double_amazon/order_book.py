@@ -165,18 +165,11 @@ class OrderBook:
         before = self.timeline.virtual(real_now)
         self.timeline.add_jump(real_now, seconds)
         after = self.timeline.virtual(real_now)
-        new: list[str] = []
-        updated: list[str] = []
-        start = max(0, self.gen.placed_before(before - MAX_LIFECYCLE) - 2)
-        for index in range(start, self.gen.placed_before(after)):
-            timeline = self.gen.timeline(index)
-            if not any(before < at <= after for at, _ in timeline.events):
-                continue
-            target = new if before < timeline.purchase else updated
-            target.append(self.gen.order_id(index))
+        changed = dict.fromkeys(index for _, index, _ in self.gen.changes(before, after))
+        placed = {i: before < self.gen.timeline(i).purchase for i in changed}
         return AdvanceSummary(
             selling_partner_id=self.seller_id,
             advanced_seconds=seconds,
-            new_order_ids=new,
-            updated_order_ids=updated,
+            new_order_ids=[self.gen.order_id(i) for i in changed if placed[i]],
+            updated_order_ids=[self.gen.order_id(i) for i in changed if not placed[i]],
         )

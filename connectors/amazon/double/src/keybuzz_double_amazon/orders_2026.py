@@ -8,7 +8,6 @@ from keybuzz_sandbox.double_kit.model_structs import model_structs
 
 from .errors import invalid_input
 from .listing import (
-    FRESHNESS_LAG,
     V2026_NAMES,
     amount,
     check_marketplaces,
@@ -19,7 +18,6 @@ from .listing import (
     order_total_cents,
     seal_page,
     watermark,
-    window_query,
     windows,
 )
 from .models import model_document
@@ -92,7 +90,7 @@ class Renderer(msgspec.Struct, kw_only=True):
         buyer: dict[str, str] = {}
         if self.roles.buyer_name(status, channel):
             buyer["buyerName"] = state.facts.buyer_name
-        if self.roles.buyer_email(status, channel):
+        if self.roles.shipping_pii(status, channel):
             buyer["buyerEmail"] = state.facts.buyer_email
         return buyer or None
 
@@ -104,7 +102,7 @@ class Renderer(msgspec.Struct, kw_only=True):
             "stateOrRegion": a.state,
             "countryCode": a.country_code,
         }
-        if self.roles.delivery_address(state.status, state.facts.timeline.channel):
+        if self.roles.shipping_pii(state.status, state.facts.timeline.channel):
             address |= {
                 "name": a.name,
                 "addressLine1": a.line1,
@@ -220,15 +218,7 @@ def _fingerprint(ctx: CallContext) -> str:
 
 def _listing(ctx: CallContext, book: OrderBook) -> OrderQuery:
     q = ctx.query
-    clock = ctx.sandbox.clock
-    query = window_query(
-        q,
-        V2026_NAMES,
-        ctx.now,
-        clock.real_duration(FRESHNESS_LAG),
-        clock.real_duration(ctx.sandbox.settings.listing_lag_seconds),
-        required=True,
-    )
+    query = ctx.window(V2026_NAMES, required=True)
     statuses = q.get("fulfillmentStatuses")
     channels = q.get("fulfilledBy")
     return msgspec.structs.replace(

@@ -8,7 +8,6 @@ from keybuzz_sandbox.double_kit.model_structs import model_structs
 
 from .errors import invalid_input, unauthorized
 from .listing import (
-    FRESHNESS_LAG,
     V0_NAMES,
     amount,
     check_marketplaces,
@@ -20,7 +19,6 @@ from .listing import (
     seal_page,
     vat_part,
     watermark,
-    window_query,
     windows,
 )
 from .models import model_document
@@ -205,15 +203,7 @@ def _check_seller_order_id(q: dict[str, object]) -> None:
 
 def _listing(ctx: CallContext, book: OrderBook) -> OrderQuery:
     q = ctx.query
-    clock = ctx.sandbox.clock
-    query = window_query(
-        q,
-        V0_NAMES,
-        ctx.now,
-        clock.real_duration(FRESHNESS_LAG),
-        clock.real_duration(ctx.sandbox.settings.listing_lag_seconds),
-        required="AmazonOrderIds" not in q,
-    )
+    query = ctx.window(V0_NAMES, required="AmazonOrderIds" not in q)
     page_size = check_page_size(q.get("MaxResultsPerPage"), "MaxResultsPerPage")
     reachable = check_marketplaces(q["MarketplaceIds"], book)
     if "SellerOrderId" in q:

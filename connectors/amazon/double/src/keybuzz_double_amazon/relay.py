@@ -23,64 +23,6 @@ RECENT_DAYS = 30  # buyers write about recent orders
 RELAY_LOG_LIMIT = 10_000  # relay mails remembered for telling replies on a buyer's thread
 
 
-class Template(msgspec.Struct, frozen=True):
-    subject: str
-    begin: str
-    end: str
-    order_label: str
-    item_label: str
-    quantity_label: str
-    closing: str
-    texts: tuple[str, ...]
-
-
-TEMPLATES = {
-    "fr": Template(
-        subject="Demande de renseignements de la part du client Amazon {name} (Commande : {order_id})",
-        begin="------------- Début du message -------------",
-        end="------------- Fin du message -------------",
-        order_label="Numéro de commande",
-        item_label="Article",
-        quantity_label="Quantité",
-        closing="Cordialement,\nService Client Amazon.fr",
-        texts=(
-            "Bonjour, pourriez-vous me dire quand ma commande sera expédiée ? Merci.",
-            "Bonjour, le colis n'est toujours pas arrivé. Pouvez-vous vérifier le suivi ?",
-            "Bonjour, l'article reçu ne correspond pas à la description. Comment le retourner ?",
-            "Bonjour, est-il possible de modifier l'adresse de livraison ?",
-        ),
-    ),
-    "de": Template(
-        subject="Anfrage von Amazon-Kunde {name} (Bestellung: {order_id})",
-        begin="------------- Beginn der Nachricht -------------",
-        end="------------- Ende der Nachricht -------------",
-        order_label="Bestellnummer",
-        item_label="Artikel",
-        quantity_label="Menge",
-        closing="Mit freundlichen Grüßen\nAmazon.de Kundenservice",
-        texts=(
-            "Hallo, wann wird meine Bestellung versendet? Danke.",
-            "Guten Tag, das Paket ist noch nicht angekommen. Können Sie die Sendung prüfen?",
-            "Hallo, der Artikel entspricht nicht der Beschreibung. Wie kann ich ihn zurücksenden?",
-        ),
-    ),
-    "en": Template(
-        subject="Inquiry from Amazon customer {name} (Order: {order_id})",
-        begin="------------- Begin message -------------",
-        end="------------- End message -------------",
-        order_label="Order ID",
-        item_label="Item",
-        quantity_label="Quantity",
-        closing="Sincerely,\nAmazon Customer Service",
-        texts=(
-            "Hello, when will my order ship? Thanks.",
-            "Hi, the parcel has not arrived yet. Could you check the tracking?",
-            "Hello, the item does not match the description. How can I return it?",
-        ),
-    ),
-}
-
-
 class RelayRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
     selling_partner_id: str
     to: str
@@ -117,7 +59,7 @@ def pick_orders(book: OrderBook, rng: random.Random, count: int, now: float) -> 
 
 
 def compose(book: OrderBook, state: OrderState, rng: random.Random, to: str) -> EmailMessage:
-    tpl = TEMPLATES[language_of(book.gen.marketplace)]
+    tpl = language_of(book.gen.marketplace).relay_mail
     facts = state.facts
     item = facts.items[0]
     first_name = facts.buyer_name.split()[0]

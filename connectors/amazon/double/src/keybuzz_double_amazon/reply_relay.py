@@ -108,7 +108,6 @@ OPTED_OUT = Refusal(
         "message is critical to completing the order, include [Important] in the subject."
     ),
 )
-REFUSALS = (SENDER_NOT_APPROVED, SENDER_BLOCKED, ATTACHMENT_TYPE, TOO_LARGE, OPTED_OUT)
 
 
 def registered_email(spec: SellerSpec) -> str:
@@ -260,8 +259,8 @@ def refusal_for(
 def seller_rules(sb: AmazonDouble, seller_id: str) -> SellerRules:
     return SellerRules(
         registered=registered_email(sb.sellers[seller_id].gen.spec).lower(),
-        approved=frozenset(sb.approved_senders(seller_id)),
-        blocked=frozenset(sb.blocked_senders(seller_id)),
+        approved=frozenset(sb.senders(seller_id, blocked=False)),
+        blocked=frozenset(sb.senders(seller_id, blocked=True)),
     )
 
 
@@ -355,18 +354,8 @@ class ReplyHandler:
         return "250 2.0.0 OK: message accepted"
 
     def _record_malformed(self, reason: str) -> None:
-        self._sb.replies.refused.append(
-            RefusedReply(
-                message_id=None,
-                reason=f"malformed: {reason}",
-                status=None,
-                bounced_to=None,
-                bounce="none",
-                alias=None,
-                seller_id=None,
-                received_at=_now_iso(),
-            )
-        )
+        refused = RefusedReply(reason=f"malformed: {reason}", received_at=_now_iso())
+        self._sb.replies.refused.append(refused)
 
     async def _handle(self, reply: Reply, alias: str, mail_from: str) -> None:
         sb = self._sb

@@ -86,13 +86,15 @@ class InboxMessage(msgspec.Struct, kw_only=True, rename="camel"):
 
 
 class RefusedReply(msgspec.Struct, kw_only=True, rename="camel"):
-    message_id: str | None
+    """A refused reply; a message that could not be read has only its reason and time."""
+
+    message_id: str | None = None
     reason: str
-    status: str | None
-    bounced_to: str | None  # the envelope sender; None: no bounce (null sender, bad input)
-    bounce: str  # "pending", "sent", "failed" (MX unreachable after retries) or "none"
-    alias: str | None
-    seller_id: str | None
+    status: str | None = None
+    bounced_to: str | None = None  # the envelope sender; None: no bounce (null sender, bad input)
+    bounce: str = "none"  # "pending", "sent", "failed" (MX unreachable after retries) or "none"
+    alias: str | None = None
+    seller_id: str | None = None
     received_at: str
 
 

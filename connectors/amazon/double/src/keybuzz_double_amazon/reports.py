@@ -71,6 +71,8 @@ COLUMNS = (
     "purchase-order-number",
     "price-designation",
 )
+# Item price to ship promotion: the columns that are amounts, empty on a cancelled order.
+MONEY_COLUMNS = COLUMNS[COLUMNS.index("item-price") : COLUMNS.index("ship-promotion-discount") + 1]
 # The flat-file reports use their own status words, not the API's.
 ORDER_STATUS = {
     "Pending": "Pending",
@@ -291,18 +293,8 @@ def columns(report_type: str) -> tuple[str, ...]:
 
 
 def _money_columns(book: OrderBook, state: OrderState, item: ItemFacts) -> dict[str, str]:
-    names = (
-        "item-price",
-        "item-tax",
-        "shipping-price",
-        "shipping-tax",
-        "gift-wrap-price",
-        "gift-wrap-tax",
-        "item-promotion-discount",
-        "ship-promotion-discount",
-    )
     if state.status == "Canceled":
-        return dict.fromkeys(names, "")
+        return dict.fromkeys(MONEY_COLUMNS, "")
     vat, price = book.gen.marketplace.vat_rate, line_cents(item)
     values = (
         amount(price),
@@ -314,7 +306,7 @@ def _money_columns(book: OrderBook, state: OrderState, item: ItemFacts) -> dict[
         "0.00",
         "0.00",
     )
-    return dict(zip(names, values, strict=True))
+    return dict(zip(MONEY_COLUMNS, values, strict=True))
 
 
 def _rows(book: OrderBook, state: OrderState) -> Iterator[dict[str, str]]:

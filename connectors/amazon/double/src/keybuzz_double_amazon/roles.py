@@ -53,14 +53,11 @@ class Roles(msgspec.Struct, frozen=True):
     def allows_element(self, element: str) -> bool:
         return bool(self.granted & ELEMENT_ROLES.get(element, frozenset()))
 
-    def buyer_email(self, status: str, channel: str) -> bool:
-        """2026-01-01 buyer.buyerEmail: Direct-to-Consumer Shipping, merchant orders."""
+    def shipping_pii(self, status: str, channel: str) -> bool:
+        """2026-01-01 buyer.buyerEmail, and the recipient's name, address lines, postal code
+        and phone: Direct-to-Consumer Shipping, merchant orders."""
         return D2C_SHIPPING in self.granted and channel == "MFN" and status in PII_STATUSES
 
     def buyer_name(self, status: str, channel: str) -> bool:
         allowed = TAX_ROLES if channel == "AFN" else TAX_ROLES | {D2C_SHIPPING}
         return bool(self.granted & allowed) and status in PII_STATUSES
-
-    def delivery_address(self, status: str, channel: str) -> bool:
-        """2026-01-01 name, address lines, postal code and phone of the recipient."""
-        return D2C_SHIPPING in self.granted and channel == "MFN" and status in PII_STATUSES

@@ -17,7 +17,9 @@ import hashlib
 import math
 import random
 import string
+from collections.abc import Iterator
 from functools import cached_property
+from importlib import resources
 
 import msgspec
 from keybuzz_sandbox.double_kit.draws import rng as seeded_rng
@@ -107,104 +109,42 @@ class OrderFacts(msgspec.Struct, frozen=True, kw_only=True):
 
 # --- language data (marketplace language; English is the fallback) ---------
 
-_PRODUCTS = {
-    "fr": [
-        "Coque de protection pour smartphone",
-        "Câble USB-C tressé 2 m",
-        "Lampe de bureau LED",
-        "Gourde isotherme 750 ml",
-        "Tapis de yoga antidérapant",
-        "Casque audio Bluetooth",
-        "Chargeur secteur 30 W",
-        "Sac à dos ordinateur 15 pouces",
-        "Théière en fonte 1 L",
-        "Coussin ergonomique",
-        "Batterie externe 10000 mAh",
-        "Support téléphone voiture",
-    ],
-    "de": [
-        "Smartphone-Schutzhülle",
-        "USB-C Kabel geflochten 2 m",
-        "LED-Schreibtischlampe",
-        "Thermo-Trinkflasche 750 ml",
-        "Rutschfeste Yogamatte",
-        "Bluetooth-Kopfhörer",
-        "Netzteil 30 W",
-        "Laptop-Rucksack 15 Zoll",
-        "Gusseisen-Teekanne 1 L",
-        "Ergonomisches Sitzkissen",
-        "Powerbank 10000 mAh",
-        "KFZ-Handyhalterung",
-    ],
-    "en": [
-        "Smartphone protective case",
-        "Braided USB-C cable 2 m",
-        "LED desk lamp",
-        "Insulated water bottle 750 ml",
-        "Non-slip yoga mat",
-        "Bluetooth headphones",
-        "30 W wall charger",
-        "15-inch laptop backpack",
-        "Cast iron teapot 1 L",
-        "Ergonomic seat cushion",
-        "Power bank 10000 mAh",
-        "Car phone holder",
-    ],
-}
-_COLOURS = {
-    "fr": ["Noir", "Blanc", "Bleu"],
-    "de": ["Schwarz", "Weiß", "Blau"],
-    "en": ["Black", "White", "Blue"],
-}
-_FIRST = {
-    "fr": ["Camille", "Louis", "Chloé", "Hugo", "Léa", "Lucas", "Manon", "Jules"],
-    "de": ["Lena", "Lukas", "Mia", "Paul", "Hannah", "Jonas", "Emma", "Felix"],
-    "en": ["Olivia", "James", "Emily", "Jack", "Sophie", "Harry", "Grace", "Oliver"],
-}
-_LAST = {
-    "fr": ["Martin", "Bernard", "Dubois", "Moreau", "Laurent", "Girard", "Roux", "Fournier"],
-    "de": ["Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Wagner", "Becker", "Hoffmann"],
-    "en": ["Smith", "Jones", "Taylor", "Brown", "Wilson", "Evans", "Walker", "Wright"],
-}
-_STREETS = {
-    "fr": ["rue de la République", "avenue Jean Jaurès", "rue Victor Hugo", "boulevard Pasteur"],
-    "de": ["Hauptstraße", "Bahnhofstraße", "Gartenweg", "Schillerstraße"],
-    "en": ["High Street", "Station Road", "Church Lane", "Park Avenue"],
-}
-_CITIES = {
-    "fr": [
-        ("Paris", "Île-de-France", "75011"),
-        ("Lyon", "Auvergne-Rhône-Alpes", "69003"),
-        ("Marseille", "Provence-Alpes-Côte d'Azur", "13006"),
-        ("Lille", "Hauts-de-France", "59000"),
-        ("Nantes", "Pays de la Loire", "44000"),
-        ("Bordeaux", "Nouvelle-Aquitaine", "33000"),
-    ],
-    "de": [
-        ("Berlin", "Berlin", "10115"),
-        ("München", "Bayern", "80331"),
-        ("Hamburg", "Hamburg", "20095"),
-        ("Köln", "Nordrhein-Westfalen", "50667"),
-        ("Leipzig", "Sachsen", "04109"),
-    ],
-    "en": [
-        ("London", "Greater London", "SW1A 1AA"),
-        ("Manchester", "Greater Manchester", "M1 1AE"),
-        ("Leeds", "West Yorkshire", "LS1 1UR"),
-        ("Bristol", "Bristol", "BS1 4DJ"),
-    ],
-}
-_PHONE_PREFIX = {"fr": "+33 6", "de": "+49 151", "en": "+44 7700"}
-_SHIP_LEVELS = {
-    "fr": ("Std FR Dom_1", "Exp FR Dom_1"),
-    "de": ("Std DE Dom_1", "Exp DE Dom_1"),
-    "en": ("Std UK Dom_1", "Exp UK Dom_1"),
-}
+
+class RelayMail(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """A buyer's relay mail in one language (relay.py), in Amazon's layout."""
+
+    subject: str
+    begin: str
+    end: str
+    order_label: str
+    item_label: str
+    quantity_label: str
+    closing: str
+    texts: tuple[str, ...]
 
 
-def language_of(marketplace: Marketplace) -> str:
-    lang = marketplace.language[:2]
-    return lang if lang in _PRODUCTS else "en"
+class Language(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """The words of a marketplace language's seeded orders and relay mails: data, read from
+    seed_languages.json (the sandbox's own wording, not Amazon's)."""
+
+    products: tuple[str, ...]
+    colours: tuple[str, ...]
+    first_names: tuple[str, ...]
+    last_names: tuple[str, ...]
+    streets: tuple[str, ...]
+    cities: tuple[tuple[str, str, str], ...]  # (city, state or region, postal code)
+    phone_prefix: str
+    ship_levels: tuple[str, str]  # (standard, expedited)
+    relay_mail: RelayMail
+
+
+LANGUAGES = msgspec.json.decode(
+    (resources.files(__package__) / "seed_languages.json").read_bytes(), type=dict[str, Language]
+)
+
+
+def language_of(marketplace: Marketplace) -> Language:
+    return LANGUAGES.get(marketplace.language[:2], LANGUAGES["en"])
 
 
 class SellerGenerator:
@@ -250,6 +190,20 @@ class SellerGenerator:
             return 0
         k = int((virtual - self.base) // self.slot)
         return k + 1 if self.purchase_time(k) <= virtual else k
+
+    def changing(self, since: float, until: float) -> range:
+        """The orders that may change status in (since, until]: those placed by ``until``,
+        less those placed so long before ``since`` that their every change is past."""
+        return range(
+            max(0, self.placed_before(since - MAX_LIFECYCLE) - 2), self.placed_before(until)
+        )
+
+    def changes(self, since: float, until: float) -> Iterator[tuple[float, int, str]]:
+        """Each status change in (since, until] (virtual): its moment, its order, its status."""
+        for index in self.changing(since, until):
+            for at, status in self.timeline(index).events:
+                if since < at <= until:
+                    yield at, index, status
 
     def timeline(self, index: int) -> Timeline:
         rng = seeded_rng(self.seed, self.spec.seller_id, index, "timeline")
@@ -308,7 +262,7 @@ class SellerGenerator:
         alphabet = string.ascii_uppercase + string.digits
         products = []
         for n, (title, colour) in enumerate(
-            (t, c) for t in _PRODUCTS[self.lang] for c in _COLOURS[self.lang]
+            (t, c) for t in self.lang.products for c in self.lang.colours
         ):
             asin = "B0" + "".join(rng.choice(alphabet) for _ in range(8))
             price = rng.choice((799, 1299, 1499, 1999, 2490, 2999, 3990, 4999, 7990))
@@ -330,11 +284,9 @@ class SellerGenerator:
             order_id=order_id,
             is_prime=rng.random() < 0.4,
             is_business=index % BULK_ORDER_PERIOD == 13,
-            ship_service_level=_SHIP_LEVELS.get(self.lang, _SHIP_LEVELS["en"])[
-                int(rng.random() < 0.15)
-            ],
+            ship_service_level=self.lang.ship_levels[int(rng.random() < 0.15)],
             items=self._items(rng, index, order_id),
-            buyer_name=f"{rng.choice(_FIRST[self.lang])} {rng.choice(_LAST[self.lang])}",
+            buyer_name=self._person(rng),
             buyer_email="".join(
                 rng.choice(string.ascii_lowercase + string.digits) for _ in range(16)
             )
@@ -359,14 +311,17 @@ class SellerGenerator:
             for n, product in enumerate(products)
         )
 
+    def _person(self, rng: random.Random) -> str:
+        return f"{rng.choice(self.lang.first_names)} {rng.choice(self.lang.last_names)}"
+
     def _address(self, rng: random.Random) -> Address:
-        city, state, postal = rng.choice(_CITIES[self.lang])
+        city, state, postal = rng.choice(self.lang.cities)
         return Address(
-            name=f"{rng.choice(_FIRST[self.lang])} {rng.choice(_LAST[self.lang])}",
-            line1=f"{rng.randint(1, 120)} {rng.choice(_STREETS[self.lang])}",
+            name=self._person(rng),
+            line1=f"{rng.randint(1, 120)} {rng.choice(self.lang.streets)}",
             city=city,
             state=state,
             postal_code=postal,
             country_code=self.marketplace.country_code,
-            phone=f"{_PHONE_PREFIX[self.lang]} {rng.randint(1000000, 9999999)}",
+            phone=f"{self.lang.phone_prefix} {rng.randint(1000000, 9999999)}",
         )

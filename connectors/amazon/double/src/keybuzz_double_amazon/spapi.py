@@ -20,8 +20,9 @@ from litestar.handlers import HTTPRouteHandler
 from .auth import Principal, RdtResource, authenticate
 from .double import AmazonDouble
 from .errors import SpApiError, quota_exceeded, server_fault, unauthorized
+from .listing import FRESHNESS_LAG, WindowNames, window_query
 from .models import Operation
-from .order_book import OrderBook
+from .order_book import OrderBook, OrderQuery
 from .params import parse_body, parse_query
 
 
@@ -47,6 +48,12 @@ class CallContext(msgspec.Struct, kw_only=True):
         if seller is None or seller not in self.sandbox.sellers:
             raise unauthorized()
         return self.sandbox.sellers[seller]
+
+    def window(self, names: WindowNames, required: bool) -> OrderQuery:
+        """The listing of this call's date filters (``names``), as of the settings' lag."""
+        clock, lag = self.sandbox.clock, self.sandbox.settings.listing_lag_seconds
+        gap, seen = clock.real_duration(FRESHNESS_LAG), clock.real_duration(lag)
+        return window_query(self.query, names, self.now, gap, seen, required)
 
     def restricted(self) -> RdtResource | None:
         return self.principal.rdt_resource(self.method, self.path)

@@ -43,6 +43,14 @@ if TYPE_CHECKING:
 
 ADMIN = "/_sandbox/rakuten"
 SALES_PAGE = 10  # sales a getcurrentsales page lists [assumed]
+# The web service's actions the double serves: three reads, two replies.
+ACTIONS = (
+    "getitemtodolist",
+    "getiteminfos",
+    "getcurrentsales",
+    "contactuseraboutitem",
+    "contactusaboutitem",
+)
 # The fields a "mistyped" answer gives a word: each message's and mail's date.
 MISTYPED = ("message/senddate", "mail/senddate")
 
@@ -81,7 +89,19 @@ def error_document(code: str, message: str, detail: str, kind: str = "Sender") -
     for tag, value in (("type", kind), ("code", code), ("message", message)):
         _el(error, tag, value)
     _el(_el(error, "details"), "detail", detail)
+    return _document(root)
+
+
+def _document(root: etree._Element) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def parameter_error(detail: str) -> bytes:
+    return error_document("ParameterError", "Problem with parameters", detail)
+
+
+def _refused(body: bytes, status: int = 400) -> Response[bytes]:
+    return Response(body, status_code=status, media_type=XML)
 
 
 def routes(sb: Sandbox) -> list[Any]:
@@ -187,60 +207,33 @@ def routes(sb: Sandbox) -> list[Any]:
     def act(seller: Seller, params: dict[str, str]) -> tuple[bytes, int]:
         action, version = params.get("action", ""), params["version"]
         if action == "getitemtodolist":
-            return etree.tostring(
-                todo(seller, version), xml_declaration=True, encoding="UTF-8"
-            ), 200
+            return _document(todo(seller, version)), 200
         if action == "getcurrentsales":
-            return etree.tostring(
-                sales(seller, params, version), xml_declaration=True, encoding="UTF-8"
-            ), 200
+            return _document(sales(seller, params, version)), 200
         item = seller.items.get(params.get("itemid", ""))
         if item is None:
-            return error_document(
-                "ParameterError", "Problem with parameters", "The parameter itemid is invalid"
-            ), 400
+            return parameter_error("The parameter itemid is invalid"), 400
         if action == "getiteminfos":
-            return etree.tostring(
-                item_infos(seller, item, version), xml_declaration=True, encoding="UTF-8"
-            ), 200
+            return _document(item_infos(seller, item, version)), 200
         recipient = SUPPORT if action == "contactusaboutitem" else item.buyer
         text = params.get("message" if recipient == SUPPORT else "content", "")
         if not text.strip():
-            return error_document(
-                "ParameterError", "Problem with parameters", "The message is mandatory"
-            ), 400
+            return parameter_error("The message is mandatory"), 400
         if refusal := write(seller, item, recipient, text):
             return error_document("InvalidItemState", "The item does not allow it", refusal), 400
         root, response = _result(action, seller.login, version)
         _el(response, "status", "OK")
-        return etree.tostring(root, xml_declaration=True, encoding="UTF-8"), 200
+        return _document(root), 200
 
     @get(f"{API}/sales_ws", include_in_schema=False)
     async def sales_ws(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
         params = {k: v for k, v in request.query_params.items()}
         action = params.get("action", "")
-        if action not in (
-            "getitemtodolist",
-            "getiteminfos",
-            "getcurrentsales",
-            "contactuseraboutitem",
-            "contactusaboutitem",
-        ):
-            return Response(
-                error_document(
-                    "ParameterError", "Problem with parameters", f"Unknown action {action}"
-                ),
-                status_code=400,
-                media_type=XML,
-            )
+        if action not in ACTIONS:
+            return _refused(parameter_error(f"Unknown action {action}"))
         missing = [p for p in ("login", "pwd", "version") if not params.get(p)]
         if missing:
-            detail = f"The parameter {missing[0]} is mandatory"
-            return Response(
-                error_document("ParameterError", "Problem with parameters", detail),
-                status_code=400,
-                media_type=XML,
-            )
+            return _refused(parameter_error(f"The parameter {missing[0]} is mandatory"))
         decision = await faults.delayed(f"rakuten.{action}")
         if decision.error_status:
             return gateway_page(decision.error_status)
@@ -248,17 +241,11 @@ def routes(sb: Sandbox) -> list[Any]:
         sent_token = params["pwd"]
         if seller is None or sent_token != seller.token:
             said = "Invalid login or token" + sb.echo.of(sent_token)
-            return Response(
-                error_document("InvalidCredentials", "Authentication failed", said),
-                status_code=401,
-                media_type=XML,
+            return _refused(
+                error_document("InvalidCredentials", "Authentication failed", said), 401
             )
         if (refused := sb.echo.refusal(sent_token)) is not None:
-            return Response(
-                error_document("ParameterError", "Problem with parameters", refused),
-                status_code=400,
-                media_type=XML,
-            )
+            return _refused(parameter_error(refused))
 
         async def made() -> Response[bytes]:
             body, status = act(seller, params)
