@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import msgspec
-from keybuzz_sandbox.answers import gateway_page, held_back, json_answer
+from keybuzz_sandbox.answers import gateway_page, held_back, joined_query, json_answer
 from keybuzz_sandbox.double_kit.admin import AdvanceRequest, admin_router, forward, known
 from keybuzz_sandbox.double_kit.api import PROXY_PAGE, Answer, run_served, served
 from keybuzz_sandbox.double_kit.draws import numeric_id
@@ -82,11 +82,6 @@ def _grant(request: Request[Any, Any, Any], body: bytes) -> Grant:
         decoded = base64.b64decode(credentials + "==", validate=False).decode("utf-8", "replace")
         client_id, _, client_secret = decoded.partition(":")
     return Grant(form.get("grant_type", ""), client_id, client_secret)
-
-
-def _query(request: Request[Any, Any, Any]) -> dict[str, str]:
-    params = request.query_params
-    return {name: ",".join(params.getall(name)) for name in params}
 
 
 def cdiscount_routes(sb: Sandbox) -> list[Any]:
@@ -190,7 +185,7 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
         real = double.clock.now()
         parts = api.Call(
             path=request.path_params,
-            query=_query(request),
+            query=joined_query(request),
             body=await request.body(),
             url=str(request.url).split("?", 1)[0],
             real=real,
