@@ -342,8 +342,7 @@ def _admin(double: BackMarketDouble) -> Router:
     ) -> Response[bytes]:
         if data.initiator not in (CUSTOMER, BACKMARKET) or not data.message:
             return json_answer({"error": "initiator Customer or BackMarket, a message"}, 400)
-        found = folder_of(number, folder_id)
-        book, folder = found
+        book, folder = folder_of(number, folder_id)
         message = book.write(
             folder,
             data.initiator,
@@ -356,15 +355,13 @@ def _admin(double: BackMarketDouble) -> Router:
 
     @post(f"{base}/folders/{{folder_id:int}}/close", sync_to_thread=False)
     def close(number: FromPath[int], folder_id: FromPath[int]) -> Response[bytes]:
-        found = folder_of(number, folder_id)
-        book, folder = found
+        book, folder = folder_of(number, folder_id)
         book.close(folder, double.now())
         return json_answer({"folderId": folder_id, "state": folder.state})
 
     @get(f"{base}/sent", sync_to_thread=False)
     def sent(number: FromPath[int]) -> Response[bytes]:
-        book = book_of(number)
-        return json_answer({"sent": book.sent})
+        return json_answer({"sent": book_of(number).sent})
 
     @post(f"{base}/rotate-token", sync_to_thread=False)
     def rotate_token(number: FromPath[int]) -> Response[bytes]:

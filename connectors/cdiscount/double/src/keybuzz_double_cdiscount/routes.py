@@ -296,8 +296,7 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
         if data.user_type not in (CUSTOMER, GRC) or not data.body or len(data.attachments) > 5:
             problems = "userType Customer or GrcOperator, body not empty, at most 5 attachments"
             return json_answer({"error": problems}, 400)
-        found = discussion_of(seller_id, discussion_id)
-        book, record, real, now = found
+        book, record, real, now = discussion_of(seller_id, discussion_id)
         files = tuple(
             AttachmentFacts(
                 attachment_id=f.id or numeric_id(book.gen.seed, discussion_id, "file", n, real),
@@ -322,15 +321,13 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
     ) -> Response[bytes]:
         if data.graduation not in GRADUATIONS:
             return json_answer({"error": f"graduation among {', '.join(GRADUATIONS)}"}, 400)
-        found = discussion_of(seller_id, discussion_id)
-        _, record, _, now = found
+        _, record, _, now = discussion_of(seller_id, discussion_id)
         record.graduations.append((now, data.graduation))
         return json_answer({"discussionId": discussion_id, "graduation": data.graduation})
 
     @get("/shops/{seller_id:str}/sent", sync_to_thread=False)
     def sent(seller_id: FromPath[str]) -> Response[bytes]:
-        book = book_of(seller_id)
-        return json_answer({"sent": book.sent})
+        return json_answer({"sent": book_of(seller_id).sent})
 
     @post("/shops/{seller_id:str}/expire-tokens", sync_to_thread=False)
     def expire_tokens(seller_id: FromPath[str]) -> Response[bytes]:
@@ -338,8 +335,7 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
 
     @get("/shops/{seller_id:str}/token-requests", sync_to_thread=False)
     def token_requests(seller_id: FromPath[str]) -> Response[bytes]:
-        book = book_of(seller_id)
-        return json_answer({"tokenRequests": book.token_requests})
+        return json_answer({"tokenRequests": book_of(seller_id).token_requests})
 
     @post("/shops/{seller_id:str}/rotate-secret", sync_to_thread=False)
     def rotate_secret(seller_id: FromPath[str]) -> Response[bytes]:
