@@ -27,7 +27,7 @@ from keybuzz_shared.connectors.seam import (
 
 ERRORS = CallErrors.labelled("Shop")
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
-HELD = challenge_held("Shop", 60.0, ("need-challenge",))
+HELD = challenge_held
 
 
 def answer(status: int, content_type: str, server: str = "nginx") -> httpx.Response:
@@ -39,13 +39,13 @@ def answer(status: int, content_type: str, server: str = "nginx") -> httpx.Respo
     [
         (answer(403, "text/html; charset=utf-8"), None),
         (answer(403, "application/json", server="cloudflare"), {}),
-        (answer(403, "application/json"), {"errors": [{"code": "need-challenge"}]}),
+        (answer(403, "application/json"), {"errors": [{"code": "bot-need-challenge"}]}),
     ],
     ids=["an HTML page", "cloudflare", "the challenge's code"],
 )
 def test_a_firewalls_challenge_holds_the_shop(response: httpx.Response, document: Any) -> None:
     held = HELD(response, document)
-    assert held is not None and held.seconds == 60.0 and "Shop's firewall" in held.reason
+    assert held is not None and held.seconds == 60.0 and "Back Market's firewall" in held.reason
 
 
 @pytest.mark.parametrize(

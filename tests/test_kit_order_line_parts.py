@@ -1,17 +1,17 @@
 """The kit's parts an order source declares rather than writes: a line's unit price from
 its price for the whole quantity (``unit_price``), an offset listing read as a windowed
 ``Listing`` (``KeyedPages.offsets``) and a cursor an earlier version wrote as text still read
-(``earlier_text``). No servers: each part on data or calls of the test's own; eBay's and
+(Back Market's ``old_cursor``). No servers: each part on data or calls of the test's own; eBay's and
 Back Market's tests hold them on their doubles."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from keybuzz_connector_backmarket.orders import earlier_text
+from keybuzz_connector_backmarket.orders import old_cursor
 from keybuzz_shared.connectors.kit import CallErrors, KeyedPages, Listing, reader
 from keybuzz_shared.connectors.kit.listing import Seek
 from keybuzz_shared.connectors.kit.orders import unit_price
@@ -93,23 +93,22 @@ async def test_an_offset_page_without_its_list_is_the_marketplaces_unreadable_an
         await items.page(None, SINCE, None, reader(int, "an item"))
 
 
-OLD = earlier_text(
-    r"page\|([0-9-]{10})\|([1-9][0-9]*)", lambda f: (date.fromisoformat(f[1]), int(f[2]))
-)
-
-
 def test_a_cursor_written_as_text_earlier_is_read_as_the_state_its_fields_make() -> None:
-    assert OLD("page|2026-11-01|3") == (date(2026, 11, 1), 3)
+    state = old_cursor("modified|2026-11-01T00:00:00+00:00|3")
+    assert state == Listing.PageNumbers.state(True, SINCE, None, 3)
+    assert old_cursor("created|2026-11-01T00:00:00Z|1") == Listing.PageNumbers.state(
+        False, SINCE, None, 1
+    )
 
 
 @pytest.mark.parametrize(
     "cursor",
     [
-        "page|2026-11-01|0",  # off the pattern
-        "page|2026-11-01|3|",  # the pattern, not whole
-        "page|2026-13-01|3",  # a field the earlier listing never wrote
+        "modified|2026-11-01T00:00:00+00:00|0",  # off the pattern
+        "modified|2026-11-01T00:00:00+00:00|3|",  # the pattern, not whole
+        "modified|2026-13-01T00:00:00+00:00|3",  # a field the earlier listing never wrote
         "",
     ],
 )
 def test_any_other_text_is_no_cursor(cursor: str) -> None:
-    assert OLD(cursor) is None
+    assert old_cursor(cursor) is None

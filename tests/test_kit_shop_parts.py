@@ -3,8 +3,8 @@
 instants as its queries write them, addresses under another, a reply's files checked
 against its ``Limits``, read marks a few at a time within a budget, its client opened on
 one ``Opening`` (``_client_of``), its sessions opened from its client and parts
-(``opener``), its settings' view, file origins and address checks (``ShopSettings``), its
-words (``Vocabulary``) and which items to read again (``Rereads``). No servers: each part
+(``opener``), its settings' view, file origins and address checks (``ShopSettings``) and which items
+to read again (``Rereads``). No servers: each part
 on data or calls of the test's own."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import httpx
 import msgspec
 import pytest
 from keybuzz_connector_cdiscount.discussions import url_under
-from keybuzz_connector_cdiscount.orders import Vocabulary, iso_seconds
+from keybuzz_connector_cdiscount.orders import iso_seconds
 from keybuzz_connector_mirakl.orders import answer_as, iso_millis, to_millisecond
 from keybuzz_shared.connectors.kit import (
     CallErrors,
@@ -224,18 +224,6 @@ async def test_a_session_is_the_parts_on_the_client_opened_with_a_sessions_optio
     ((client, api),) = opened
     assert (client.key, api) == ("k", view)
     assert client.options == CallOptions(call_deadline=20.0)
-
-
-def test_a_vocabulary_matches_a_word_whatever_its_spelling_and_keeps_an_unknown_one() -> None:
-    words = Vocabulary(
-        {"WaitingAcceptance": "PENDING", "Cancelled": "CANCELLED"},
-        "UNKNOWN",
-        variants={"Canceled": "Cancelled"},
-    )
-    spellings = ("WaitingAcceptance", "WAITING_ACCEPTANCE", "waiting-acceptance")
-    assert [words.of(s) for s in spellings] == ["PENDING"] * 3
-    assert (words.of("CANCELED"), words.canonical("canceled")) == ("CANCELLED", "Cancelled")
-    assert (words.of("Lost"), words.canonical("Lost")) == ("UNKNOWN", None)
 
 
 def test_the_accounts_an_answer_names_are_its_items_values_of_the_kinds_asked() -> None:

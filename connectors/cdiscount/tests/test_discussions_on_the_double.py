@@ -427,7 +427,7 @@ async def test_the_shops_token_goes_to_the_attachment_path_only(
     async with httpx.AsyncClient(timeout=30, event_hooks={"request": [record]}) as http:
         client = octopia(sandbox_url, http, shop)
         inbox = DiscussionInbox(client, page_size=100)
-        url = client.api_url.rstrip("/") + "/" + path
+        url = client.base_url.rstrip("/") + "/" + path
         link = InboxFile(name="x.pdf", url=url, content_type="application/pdf")
         with pytest.raises(LinkRefused):
             await inbox.file(link, 1_000)

@@ -250,6 +250,7 @@ def test_the_newest_order_of_an_item_by_its_buyer_is_the_one() -> None:
     found = purchases([
         order("12-00000-00001", 1, "Acheteur", "111", "222"),
         order("12-00000-00002", 9, "acheteur", "111"),
+        order("12-00000-00004", 9, "ACHETEUR", "111"),  # placed at once: the first listed
         order("12-00000-00003", 5, "autre", "222"),
         {"orderId": "garbled"},
     ])  # fmt: skip

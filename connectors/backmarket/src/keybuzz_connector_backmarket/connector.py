@@ -10,7 +10,7 @@ nothing of the token: held, never read as credentials revoked (401 is)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -31,34 +31,28 @@ WAF_HOLD_SECONDS = 60.0
 ERRORS = kit.CallErrors.labelled("Back Market", credentials="token")
 
 
-def challenge_held(
-    label: str, seconds: float, codes: tuple[str, ...] = ()
-) -> Callable[[httpx.Response, Any], kit.Refusals.Held | None]:
-    """``Refusals.held`` of ``label``'s web application firewall: a 403 that is its page
+def challenge_held(response: httpx.Response, document: Any) -> kit.Refusals.Held | None:
+    """``Refusals.held`` of Back Market's web application firewall: a 403 that is its page
     (HTML where the API answers JSON, or a ``server: cloudflare`` answer) or whose JSON
-    ``errors`` name its challenge's ``codes`` holds the shop ``seconds`` (it says neither
+    ``errors`` name its bot challenge holds the shop ``WAF_HOLD_SECONDS`` (it says neither
     why nor for how long), never read as credentials revoked; another 403 is a refusal."""
-
-    def held(response: httpx.Response, document: Any) -> kit.Refusals.Held | None:
-        if response.status_code != 403:
-            return None
-        media = response.headers.get("content-type", "").split(";")[0].strip().lower()
-        errors = document.get("errors") if isinstance(document, dict) else None
-        coded = isinstance(errors, list) and any(
-            isinstance(e, dict) and e.get("code") in codes for e in errors
-        )
-        page = media == "text/html" or response.headers.get("server", "").lower() == "cloudflare"
-        reason = f"HTTP 403 from {label}'s firewall (challenge); held and retried later"
-        return kit.Refusals.Held(seconds, reason) if coded or page else None
-
-    return held
+    if response.status_code != 403:
+        return None
+    media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    errors = document.get("errors") if isinstance(document, dict) else None
+    coded = isinstance(errors, list) and any(
+        isinstance(e, dict) and e.get("code") == "bot-need-challenge" for e in errors
+    )
+    page = media == "text/html" or response.headers.get("server", "").lower() == "cloudflare"
+    reason = "HTTP 403 from Back Market's firewall (challenge); held and retried later"
+    return kit.Refusals.Held(WAF_HOLD_SECONDS, reason) if coded or page else None
 
 
 SPEC = kit.ApiSpec(
     "Back Market",
     logging.getLogger(__name__),
     ERRORS,
-    kit.Refusals(held=challenge_held("Back Market", WAF_HOLD_SECONDS, ("bot-need-challenge",))),
+    kit.Refusals(held=challenge_held),
     max_response_bytes=MAX_RESPONSE_BYTES,
     allowance_call="GET ws/sav",  # the call Back Market allows 4,000 a day [official]
 )

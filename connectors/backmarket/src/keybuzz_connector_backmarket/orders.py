@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
 
 import msgspec
 from keybuzz_shared.connectors import kit
@@ -43,36 +41,23 @@ def line_state(state: int) -> tuple[str, str]:
     return LINE_STATES.get(state, (f"STATE_{state}", "PENDING"))
 
 
-StateT = TypeVar("StateT")  # a listing's state
-
-
-def earlier_text(
-    pattern: str, state: Callable[[re.Match[str]], StateT]
-) -> Callable[[str], StateT | None]:
-    """A cursor written as text matching ``pattern`` whole, as the state ``state`` makes of
-    its groups (a ValueError: a field the earlier listing never wrote); None for any other
-    cursor."""
-    form = re.compile(pattern)
-
-    def legacy(cursor: str) -> StateT | None:
-        found = form.fullmatch(cursor)
-        try:
-            return state(found) if found is not None else None
-        except ValueError:
-            return None
-
-    return legacy
-
-
 PAGE_SIZE = 50  # page-size's maximum [official]
 # A cursor in the text form this connector handed out earlier (``created|<since>|<page>``):
 # a backfill job keeps its cursor across restarts.
-OLD_CURSOR = earlier_text(
-    r"(created|modified)\|([0-9T:+.Z-]{20,32})\|([1-9][0-9]{0,5})",
-    lambda found: kit.Listing.PageNumbers.state(
-        found[1] == "modified", as_utc(datetime.fromisoformat(found[2])), None, int(found[3])
-    ),
-)
+OLD_CURSOR = re.compile(r"(created|modified)\|([0-9T:+.Z-]{20,32})\|([1-9][0-9]{0,5})")
+
+
+def old_cursor(cursor: str) -> kit.Listing.PageNumbers.state | None:
+    """A cursor of the earlier text form, matched whole, as the state its fields make;
+    None for any other cursor (or a field the earlier listing never wrote)."""
+    found = OLD_CURSOR.fullmatch(cursor)
+    if found is None:
+        return None
+    try:
+        since = as_utc(datetime.fromisoformat(found[2]))
+    except ValueError:
+        return None
+    return kit.Listing.PageNumbers.state(found[1] == "modified", since, None, int(found[3]))
 
 
 class Line(msgspec.Struct, frozen=True):
@@ -127,7 +112,7 @@ class ShopOrders(kit.ListedOrders):
 
         def listing(field: str) -> kit.ListedOrders.OrderListing:
             return kit.Listing(
-                paging, kit.Listing.window_query(field, None, kit.iso_z), page, OLD_CURSOR
+                paging, kit.Listing.window_query(field, None, kit.iso_z), page, old_cursor
             )
 
         super().__init__(

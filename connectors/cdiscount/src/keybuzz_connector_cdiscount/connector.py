@@ -71,11 +71,6 @@ class OctopiaClient(kit.Requester):
         super().__init__(SPEC, tokens, http, api_url, shop=shop, **options)
         self.seller_id = credentials.seller_id
 
-    @property
-    def api_url(self) -> str:
-        """The API's address, ending with "/": relative paths and files are under it."""
-        return self.base_url
-
 
 CREDENTIAL_FIELDS = (
     kit.key_field("client_id", "Client ID", max_length=128, secret=False),

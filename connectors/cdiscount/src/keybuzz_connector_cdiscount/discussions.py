@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import PurePath
 from typing import Any, TypeVar
@@ -318,53 +318,29 @@ USER_TYPES: dict[seam.Recipient, tuple[str, ...]] = {
 }  # fmt: skip
 
 
-class FileFormats:
-    """A reply's files where the marketplace names each one's format by an extension
-    (``extensions``: the one of each media type it takes; ``also``: others it names, ``jpeg``
-    beside ``jpg``): the file name's where named, else its media type's; a file of neither
-    is refused before any call, naming the extensions taken."""
-
-    def __init__(self, extensions: Mapping[str, str], *, also: Iterable[str] = ()) -> None:
-        self.extensions = dict(extensions)
-        self.named = frozenset({*self.extensions.values(), *also})
-
-    @property
-    def media_types(self) -> tuple[str, ...]:
-        """The media types taken, as a connector's ``Limits.attachment_formats``."""
-        return tuple(self.extensions)
-
-    def of(self, file: seam.ReplyFile) -> str | None:
-        suffix = PurePath(file.name).suffix.lower().lstrip(".")
-        if suffix in self.named:
-            return suffix
-        return self.extensions.get(file.content_type.strip().lower())
-
-    def refused(
-        self, limits: seam.Limits, files: Sequence[seam.ReplyFile], marketplace: str
-    ) -> str | None:
-        """Why ``marketplace`` would refuse these files, if it would."""
-        accepted = lambda file: self.of(file) is not None  # noqa: E731
-        formats = ", ".join(sorted(self.named))
-        return kit.DeclaredReplies.refused_files(
-            limits, files, marketplace, accepted=accepted, formats=formats
-        )
-
-
 # A reply's files [official]: at most 3, 4 MB in all, of Octopia's formats, here by the
 # media type a reply's file is given with (the connector's ``Limits.attachment_formats``);
 # its ``fileFormat`` is its name's extension where Octopia names it (jpeg beside jpg).
-FILE_FORMATS = FileFormats({
+EXTENSIONS = {
     "image/png": "png", "image/gif": "gif", "image/bmp": "bmp", "image/jpeg": "jpg",
     "image/tiff": "tif", "application/pdf": "pdf", "application/msword": "doc",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
     "application/vnd.ms-excel": "xls",
-}, also=("jpeg",))  # fmt: skip
-file_format = FILE_FORMATS.of
+}  # fmt: skip
+NAMED_FORMATS = frozenset({*EXTENSIONS.values(), "jpeg"})
+
+
+def file_format(file: seam.ReplyFile) -> str | None:
+    """The file name's extension where Octopia names it, else its media type's; None for
+    a file of neither."""
+    suffix = PurePath(file.name).suffix.lower().lstrip(".")
+    return suffix if suffix in NAMED_FORMATS else EXTENSIONS.get(file.content_type.strip().lower())
+
 
 LIMITS = seam.Limits(
     max_attachments=3,
     max_attachment_bytes=4 * 1024 * 1024,  # "4 MB", read as MiB as the double does
-    attachment_formats=FILE_FORMATS.media_types,
+    attachment_formats=tuple(EXTENSIONS),
     # One integration keeps bodies within 13-5,000 characters [observed]; the double
     # refuses longer ones.
     max_text_length=5_000,
@@ -373,8 +349,13 @@ LIMITS = seam.Limits(
 
 
 def unsendable_files(files: tuple[seam.ReplyFile, ...]) -> str | None:
-    """Why Octopia would refuse these files, if it would."""
-    return FILE_FORMATS.refused(LIMITS, files, "Cdiscount")
+    """Why Octopia would refuse these files, if it would: too many, too large, or of a
+    format it names not (the refusal names those it takes)."""
+    accepted = lambda file: file_format(file) is not None  # noqa: E731
+    formats = ", ".join(sorted(NAMED_FORMATS))
+    return kit.DeclaredReplies.refused_files(
+        LIMITS, files, "Cdiscount", accepted=accepted, formats=formats
+    )
 
 
 def receivers(discussion: Discussion, recipient: seam.Recipient) -> list[User] | str:

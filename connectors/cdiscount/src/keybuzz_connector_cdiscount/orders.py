@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import msgspec
 from keybuzz_shared.connectors import kit
@@ -22,35 +21,6 @@ from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_cdiscount.discussions import SALES_CHANNELS
-
-V = TypeVar("V")
-
-
-def _key(word: str) -> str:
-    return "".join(c for c in word.lower() if c.isalnum())
-
-
-class Vocabulary(Generic[V]):
-    """A marketplace's words in KeyBuzz's terms (``table``: each word as documented → ours;
-    ``variants``: other spellings seen → the documented word), matched whatever the case or
-    separators ("WaitingAcceptance", "WAITING_ACCEPTANCE"); one the table lacks is
-    ``unknown``: shown, never lost."""
-
-    def __init__(
-        self, table: Mapping[str, V], unknown: V, *, variants: Mapping[str, str] | None = None
-    ) -> None:
-        self.table, self.unknown = table, unknown
-        spelled = {_key(seen): word for seen, word in (variants or {}).items()}
-        self._by_key = {_key(word): word for word in table} | spelled
-
-    def canonical(self, word: str) -> str | None:
-        """The table's spelling of ``word``; None for one it lacks."""
-        return self._by_key.get(_key(word))
-
-    def of(self, word: str) -> V:
-        known = self.canonical(word)
-        return self.table[known] if known is not None else self.unknown
-
 
 # Octopia status -> (our order status, our delivery status or None).
 ORDER_STATES: dict[str, tuple[str, str | None]] = {
@@ -65,10 +35,23 @@ ORDER_STATES: dict[str, tuple[str, str | None]] = {
     "Refunded": ("RETURNED", None),
     "Returned": ("RETURNED", None),
 }
-# Matched whatever the case or separators, "Canceled" as "Cancelled"; one Octopia may add
-# later is PENDING with no delivery status: shown, never lost.
-STATUSES = Vocabulary(ORDER_STATES, ("PENDING", None), variants={"Canceled": "Cancelled"})
-order_status = STATUSES.of
+
+
+def _key(word: str) -> str:
+    return "".join(c for c in word.lower() if c.isalnum())
+
+
+# Each status by its letters alone: matched whatever the case or separators
+# ("WAITING_ACCEPTANCE"), "Canceled" as "Cancelled".
+_STATES = {_key(word): state for word, state in ORDER_STATES.items()}
+_STATES["canceled"] = ORDER_STATES["Cancelled"]
+
+
+def order_status(word: str) -> tuple[str, str | None]:
+    """Our status and delivery status of Octopia's ``word``; one Octopia may add later is
+    PENDING with no delivery status: shown, never lost."""
+    return _STATES.get(_key(word), ("PENDING", None))
+
 
 MAX_PAGE_SIZE = 100  # Octopia's [official] maximum
 # Octopia may show an order's change a little after its updatedAt: each listing starts

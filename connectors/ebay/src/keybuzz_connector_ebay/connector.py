@@ -133,21 +133,17 @@ Purchases = dict[tuple[str, str], str]
 
 def purchases(raw: Sequence[Any]) -> Purchases:
     """(buyer's username in lower case, item id) → the newest order of that item by that
-    buyer, among the orders ``raw`` (getOrders' answers); an order it cannot read is left
-    out (the order listing says so)."""
+    buyer, among the orders ``raw`` (getOrders' answers; of two placed at once, the first
+    listed); an order it cannot read is left out (the order listing says so)."""
     bought, _ = kit.reader(Bought, "an order")(list(raw))
-    found: dict[tuple[str, str], tuple[datetime, str]] = {}
-    for order in bought:
-        buyer = str(order.buyer.get("username") or "").lower()
-        for line in order.line_items:
-            key = (buyer, line.legacy_item_id or "")
-            if (
-                buyer
-                and line.legacy_item_id
-                and (key not in found or found[key][0] < order.creation_date)
-            ):
-                found[key] = (order.creation_date, order.order_id)
-    return {key: order_id for key, (_, order_id) in found.items()}
+    newest_last = sorted(enumerate(bought), key=lambda at: (at[1].creation_date, -at[0]))
+    return {
+        (buyer, line.legacy_item_id): order.order_id
+        for _, order in newest_last
+        if (buyer := str(order.buyer.get("username") or "").lower())
+        for line in order.line_items
+        if line.legacy_item_id
+    }
 
 
 def buyer_of(conversation: Conversation, thread: Sequence[Message], me: str) -> str | None:
@@ -278,11 +274,9 @@ def replies(api: MessageApi) -> kit.DeclaredReplies:
         body = {"conversationId": reply.thread.id, "messageText": reply.body}
         await api.client.send_json("POST", f"{MESSAGES}send_message", body)
 
-    async def listed(discussion_id: str) -> list[InboxMessage]:
-        me, conversation = await api.client.username(), Conversation(discussion_id)
-        thread = await api.read(discussion_id, "FROM_MEMBERS")
-        return [message_of(conversation, m, me) for m in thread]
-
+    # A reply's read-back: the members' conversation as the inbox reads it (it names no
+    # listing: no order looked up).
+    listed = lambda discussion_id: api.messages(Conversation(discussion_id), "FROM_MEMBERS")  # noqa: E731
     return kit.DeclaredReplies(NAME, "conversation", post=send, listed=listed)
 
 
@@ -379,10 +373,7 @@ DISCUSSIONS = kit.Declaration.Discussions(
 
 # eBay publishes no response time for sellers' messages [official]: the window is ours,
 # 24 hours (a tenant may shorten it), run on eBay's threads (``waiting_since``).
-RESPONSE_WINDOW = kit.Declaration.OwnRule(
-    seam.ResponseRule(window=timedelta(hours=24), marketplace_clock=True, tenant_may_shorten=True),
-    note="eBay keeps no such mark",
-)
+RESPONSE_WINDOW = kit.Declaration.OwnRule.hours(24, "eBay keeps no such mark")
 
 
 # eBay: a seller connected by consent, polled over eBay's REST APIs.

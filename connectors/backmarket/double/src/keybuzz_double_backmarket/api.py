@@ -95,7 +95,7 @@ def _page(call: Call, total: int, size: int) -> tuple[int, dict[str, str | None]
 
 
 def _folder(book: ShopBook, call: Call) -> Folder:
-    raw = call.path["folder_id"]
+    raw = call.path["careFolderId"]
     folder = book.folders.get(int(raw)) if raw.isdigit() else None
     if folder is None:
         raise Refused(404, "not-found", "Care Folder does not exist")
@@ -234,11 +234,12 @@ def get_order(book: ShopBook, call: Call) -> Answer:
     return Answer(200, order_json(order))
 
 
-# Back Market's operation id → (method, path, implementation).
-OPERATIONS: dict[str, tuple[str, str, Operation]] = {
-    "getCareFolderList": ("GET", "/ws/sav", list_folders),
-    "getCareFolderDetails": ("GET", "/ws/sav/{folder_id:str}", get_folder),
-    "postMessage": ("POST", "/ws/sav/{folder_id:str}/msg", post_message),
-    "get-ws-list-order": ("GET", "/ws/orders", list_orders),
-    "get-ws-specific-order": ("GET", "/ws/orders/{order_id:str}", get_order),
+# What the double answers each of Back Market's operations, by its id: its method and path
+# are the description's (``contract.operation``).
+OPERATIONS: dict[str, Operation] = {
+    "getCareFolderList": list_folders,
+    "getCareFolderDetails": get_folder,
+    "postMessage": post_message,
+    "get-ws-list-order": list_orders,
+    "get-ws-specific-order": get_order,
 }

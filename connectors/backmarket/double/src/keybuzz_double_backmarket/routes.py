@@ -24,6 +24,7 @@ from litestar.response import Stream
 
 from . import api
 from .book import BACKMARKET, CUSTOMER, Activity, Folder, ShopBook
+from .contract import operation as contract_operation
 from .contract import query_problems
 from .double import BURST_CALLS, LIMITS, BackMarketDouble, BackMarketFaultConfig, Shop
 from .env import BackMarketDoubleSettings
@@ -173,11 +174,12 @@ def backmarket_routes(sb: Sandbox) -> list[Any]:
         kind, huge = decision.malformed_kind, faults().huge_bytes
         return run_served(run, double.book(shop), parts, shown, refusal, kind, huge)
 
-    def endpoint(operation: str, method: str, path: str, run: api.Operation) -> Any:
+    def endpoint(operation: str, run: api.Operation) -> Any:
         async def handler(request: Request[Any, Any, Any]) -> Any:
             return await call(request, operation, run)
 
-        name = f"backmarket.{operation}"
+        described, method, _ = contract_operation(operation)  # its parameters read as text
+        path, name = re.sub(r"\{(\w+)\}", r"{\1:str}", described), f"backmarket.{operation}"
         bound = MESSAGE_BODY_BYTES
         return operation_route(f"{BASE}{path}", method, name, handler, request_max_body_size=bound)
 
@@ -190,7 +192,7 @@ def backmarket_routes(sb: Sandbox) -> list[Any]:
             return Response(b"", status_code=404)
         return Response(found.content, media_type="application/octet-stream")
 
-    routes = [endpoint(op, *spec) for op, spec in api.OPERATIONS.items()]
+    routes = [endpoint(op, run) for op, run in api.OPERATIONS.items()]
     return [*routes, attachment_file, _admin(double)]
 
 
@@ -340,8 +342,7 @@ def _admin(double: BackMarketDouble) -> Router:
     ) -> Response[bytes]:
         if data.initiator not in (CUSTOMER, BACKMARKET) or not data.message:
             return json_answer({"error": "initiator Customer or BackMarket, a message"}, 400)
-        found = folder_of(number, folder_id)
-        book, folder = found
+        book, folder = folder_of(number, folder_id)
         message = book.write(
             folder,
             data.initiator,
@@ -354,15 +355,13 @@ def _admin(double: BackMarketDouble) -> Router:
 
     @post(f"{base}/folders/{{folder_id:int}}/close", sync_to_thread=False)
     def close(number: FromPath[int], folder_id: FromPath[int]) -> Response[bytes]:
-        found = folder_of(number, folder_id)
-        book, folder = found
+        book, folder = folder_of(number, folder_id)
         book.close(folder, double.now())
         return json_answer({"folderId": folder_id, "state": folder.state})
 
     @get(f"{base}/sent", sync_to_thread=False)
     def sent(number: FromPath[int]) -> Response[bytes]:
-        book = book_of(number)
-        return json_answer({"sent": book.sent})
+        return json_answer({"sent": book_of(number).sent})
 
     @post(f"{base}/rotate-token", sync_to_thread=False)
     def rotate_token(number: FromPath[int]) -> Response[bytes]:

@@ -48,6 +48,10 @@ class Call(msgspec.Struct, frozen=True, kw_only=True):
     observed_only: bool = False
 
 
+# What an operation answers one shop's call (or the ``Refused`` it raises).
+Operation = Callable[[ShopBook, Call], Answer]
+
+
 # --- query parameters ------------------------------------------------------------------
 
 
@@ -125,11 +129,10 @@ def _matches(record: DiscussionRecord, query: Query, now: float, graduation_key:
     return is_open is None or record.is_open(now) == is_open
 
 
-def discussions(
-    book: ShopBook, query: Query, now: float, url: str, *, observed_only: bool = False
-) -> Answer:
+def discussions(book: ShopBook, call: Call) -> Answer:
+    query, now = call.query, call.now
     low, high = _window(query, book, now)
-    choices = OBSERVED_INCLUDE_MESSAGES if observed_only else INCLUDE_MESSAGES
+    choices = OBSERVED_INCLUDE_MESSAGES if call.observed_only else INCLUDE_MESSAGES
     include = _choice(query, "includeMessages", choices)
     _choice(query, "processStatus", ("ToTreat", "Treated"))
     found = [
@@ -138,24 +141,26 @@ def discussions(
         if low <= d.updated(now) <= high and _matches(d, query, now, "graduationCode")
     ]
     found.sort(key=lambda d: (d.updated(now), d.discussion_id))
-    return page(
-        found, query, url, lambda d: discussion_json(book, d, now, include), book.reply_faults.paged
-    )
+    render = lambda d: discussion_json(book, d, now, include)  # noqa: E731
+    return page(found, query, call.url, render, book.reply_faults.paged)
 
 
-def count(book: ShopBook, query: Query, now: float) -> Answer:
+def count(book: ShopBook, call: Call) -> Answer:
+    query = call.query
     if unknown := sorted(set(query) - COUNT_FILTERS):
         raise Refused(
             400,
             f"counting supports only {', '.join(sorted(COUNT_FILTERS))}, not {', '.join(unknown)}",
         )
     _choice(query, "graduationCode", GRADUATIONS)
-    total = sum(_matches(d, query, now, "graduationCode") for d in book.shown(now))
+    shown = book.shown(call.now)
+    total = sum(_matches(d, query, call.now, "graduationCode") for d in shown)
     return Answer(200, {"count": total})
 
 
-def discussion(book: ShopBook, discussion_id: str, now: float) -> Answer:
-    record = _discussion(book, discussion_id, now)
+def discussion(book: ShopBook, call: Call) -> Answer:
+    now = call.now
+    record = _discussion(book, call.path["discussion_id"], now)
     body = discussion_json(book, record, now, "All")
     body["eligibleReceivers"] = [
         {"userId": u, "userType": t} for u, t in book.eligible(record, now)
@@ -170,7 +175,7 @@ def _discussion(book: ShopBook, discussion_id: str, now: float) -> DiscussionRec
     return record
 
 
-def typologies() -> Answer:
+def typologies(_book: ShopBook, _call: Call) -> Answer:
     return Answer(
         200,
         [
@@ -212,17 +217,19 @@ def patched_flag(body: bytes, path: str) -> bool:
     return operation.value
 
 
-def mark_read(book: ShopBook, message_id: str, body: bytes, now: float) -> Answer:
-    message = book.message(message_id, now)
+def mark_read(book: ShopBook, call: Call) -> Answer:
+    message_id = call.path["message_id"]
+    message = book.message(message_id, call.now)
     if message is None:
         raise Refused(404, f"message {message_id} not found")
-    message.read = patched_flag(body, "/hasRead")
+    message.read = patched_flag(call.body, "/hasRead")
     return Answer(204)
 
 
-def set_open(book: ShopBook, discussion_id: str, body: bytes, now: float) -> Answer:
-    record = _discussion(book, discussion_id, now)
-    is_open = patched_flag(body, "/isOpen")
+def set_open(book: ShopBook, call: Call) -> Answer:
+    now = call.now
+    record = _discussion(book, call.path["discussion_id"], now)
+    is_open = patched_flag(call.body, "/isOpen")
     if record.is_open(now) != is_open:
         record.openings.append((now, is_open))
     return Answer(204)
@@ -251,9 +258,10 @@ class ReplyIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     attachments: list[AttachmentIn] = []
 
 
-def reply(book: ShopBook, raw: bytes, real_now: float, now: float) -> Answer:
+def reply(book: ShopBook, call: Call) -> Answer:
+    real_now, now = call.real, call.now
     try:
-        data = msgspec.json.decode(raw, type=ReplyIn)
+        data = msgspec.json.decode(call.body, type=ReplyIn)
     except msgspec.ValidationError as exc:
         raise Refused(400, f"invalid reply: {exc}") from None
     except msgspec.DecodeError:
@@ -373,8 +381,9 @@ MEDIA_TYPES = {
 }
 
 
-def attachment(book: ShopBook, attachment_id: str, now: float) -> Answer:
-    found = book.attachment(attachment_id, now)
+def attachment(book: ShopBook, call: Call) -> Answer:
+    attachment_id = call.path["attachment_id"]
+    found = book.attachment(attachment_id, call.now)
     if found is None:
         raise Refused(404, f"attachment {attachment_id} not found")
     facts, content = found
@@ -386,7 +395,8 @@ def attachment(book: ShopBook, attachment_id: str, now: float) -> Answer:
 # --- orders -----------------------------------------------------------------------------
 
 
-def orders(book: ShopBook, query: Query, now: float, url: str) -> Answer:
+def orders(book: ShopBook, call: Call) -> Answer:
+    query, now = call.query, call.now
     sort = _choice(query, "sort", ORDER_SORTS) or "createdAt:desc"
     created = (_time(query, "createdAtMin", book), _time(query, "createdAtMax", book))
     updated = (_time(query, "updatedAtMin", book), _time(query, "updatedAtMax", book))
@@ -412,7 +422,7 @@ def orders(book: ShopBook, query: Query, now: float, url: str) -> Answer:
         key=lambda o: (o[1] if field == "updatedAt" else o[0].placed, o[0].index),
         reverse=direction == "desc",
     )
-    return page(found, query, url, lambda o: order_json(book, o[0], now))
+    return page(found, query, call.url, lambda o: order_json(book, o[0], now))
 
 
 def _within(value: float, bounds: tuple[float | None, float | None]) -> bool:
@@ -420,49 +430,24 @@ def _within(value: float, bounds: tuple[float | None, float | None]) -> bool:
     return (low is None or value >= low) and (high is None or value <= high)
 
 
-def order(book: ShopBook, order_id: str, now: float) -> Answer:
-    found = book.find_order(order_id, now)
+def order(book: ShopBook, call: Call) -> Answer:
+    order_id = call.path["order_id"]
+    found = book.find_order(order_id, call.now)
     if found is None:
         raise Refused(404, f"order {order_id} not found")
-    return Answer(200, order_json(book, found, now))
+    return Answer(200, order_json(book, found, call.now))
 
 
-Operation = Callable[[ShopBook, Call], Answer]
 # (method, path under /seller/v2, operation name for the fault settings, what it answers)
 OPERATIONS: tuple[tuple[str, str, str, Operation], ...] = (
-    (
-        "GET",
-        "/discussions",
-        "getDiscussions",
-        lambda b, c: discussions(b, c.query, c.now, c.url, observed_only=c.observed_only),
-    ),
-    ("GET", "/discussions/count", "countDiscussions", lambda b, c: count(b, c.query, c.now)),
-    (
-        "GET",
-        "/discussions/{discussion_id:str}",
-        "getDiscussion",
-        lambda b, c: discussion(b, c.path["discussion_id"], c.now),
-    ),
-    (
-        "PATCH",
-        "/discussions/{discussion_id:str}",
-        "patchDiscussion",
-        lambda b, c: set_open(b, c.path["discussion_id"], c.body, c.now),
-    ),
-    ("GET", "/typologies", "getTypologies", lambda b, c: typologies()),
-    ("POST", "/messages", "postMessage", lambda b, c: reply(b, c.body, c.real, c.now)),
-    (
-        "PATCH",
-        "/messages/{message_id:str}",
-        "patchMessage",
-        lambda b, c: mark_read(b, c.path["message_id"], c.body, c.now),
-    ),
-    (
-        "GET",
-        "/attachments/{attachment_id:str}",
-        "getAttachment",
-        lambda b, c: attachment(b, c.path["attachment_id"], c.now),
-    ),
-    ("GET", "/orders", "getOrders", lambda b, c: orders(b, c.query, c.now, c.url)),
-    ("GET", "/orders/{order_id:str}", "getOrder", lambda b, c: order(b, c.path["order_id"], c.now)),
+    ("GET", "/discussions", "getDiscussions", discussions),
+    ("GET", "/discussions/count", "countDiscussions", count),
+    ("GET", "/discussions/{discussion_id:str}", "getDiscussion", discussion),
+    ("PATCH", "/discussions/{discussion_id:str}", "patchDiscussion", set_open),
+    ("GET", "/typologies", "getTypologies", typologies),
+    ("POST", "/messages", "postMessage", reply),
+    ("PATCH", "/messages/{message_id:str}", "patchMessage", mark_read),
+    ("GET", "/attachments/{attachment_id:str}", "getAttachment", attachment),
+    ("GET", "/orders", "getOrders", orders),
+    ("GET", "/orders/{order_id:str}", "getOrder", order),
 )

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import msgspec
-from keybuzz_sandbox.answers import gateway_page, held_back, json_answer
+from keybuzz_sandbox.answers import gateway_page, held_back, joined_query, json_answer
 from keybuzz_sandbox.double_kit.admin import AdvanceRequest, admin_router, forward, known
 from keybuzz_sandbox.double_kit.api import PROXY_PAGE, Answer, run_served, served
 from keybuzz_sandbox.double_kit.draws import numeric_id
@@ -82,11 +82,6 @@ def _grant(request: Request[Any, Any, Any], body: bytes) -> Grant:
         decoded = base64.b64decode(credentials + "==", validate=False).decode("utf-8", "replace")
         client_id, _, client_secret = decoded.partition(":")
     return Grant(form.get("grant_type", ""), client_id, client_secret)
-
-
-def _query(request: Request[Any, Any, Any]) -> dict[str, str]:
-    params = request.query_params
-    return {name: ",".join(params.getall(name)) for name in params}
 
 
 def cdiscount_routes(sb: Sandbox) -> list[Any]:
@@ -190,7 +185,7 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
         real = double.clock.now()
         parts = api.Call(
             path=request.path_params,
-            query=_query(request),
+            query=joined_query(request),
             body=await request.body(),
             url=str(request.url).split("?", 1)[0],
             real=real,
@@ -301,8 +296,7 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
         if data.user_type not in (CUSTOMER, GRC) or not data.body or len(data.attachments) > 5:
             problems = "userType Customer or GrcOperator, body not empty, at most 5 attachments"
             return json_answer({"error": problems}, 400)
-        found = discussion_of(seller_id, discussion_id)
-        book, record, real, now = found
+        book, record, real, now = discussion_of(seller_id, discussion_id)
         files = tuple(
             AttachmentFacts(
                 attachment_id=f.id or numeric_id(book.gen.seed, discussion_id, "file", n, real),
@@ -327,15 +321,13 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
     ) -> Response[bytes]:
         if data.graduation not in GRADUATIONS:
             return json_answer({"error": f"graduation among {', '.join(GRADUATIONS)}"}, 400)
-        found = discussion_of(seller_id, discussion_id)
-        _, record, _, now = found
+        _, record, _, now = discussion_of(seller_id, discussion_id)
         record.graduations.append((now, data.graduation))
         return json_answer({"discussionId": discussion_id, "graduation": data.graduation})
 
     @get("/shops/{seller_id:str}/sent", sync_to_thread=False)
     def sent(seller_id: FromPath[str]) -> Response[bytes]:
-        book = book_of(seller_id)
-        return json_answer({"sent": book.sent})
+        return json_answer({"sent": book_of(seller_id).sent})
 
     @post("/shops/{seller_id:str}/expire-tokens", sync_to_thread=False)
     def expire_tokens(seller_id: FromPath[str]) -> Response[bytes]:
@@ -343,8 +335,7 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
 
     @get("/shops/{seller_id:str}/token-requests", sync_to_thread=False)
     def token_requests(seller_id: FromPath[str]) -> Response[bytes]:
-        book = book_of(seller_id)
-        return json_answer({"tokenRequests": book.token_requests})
+        return json_answer({"tokenRequests": book_of(seller_id).token_requests})
 
     @post("/shops/{seller_id:str}/rotate-secret", sync_to_thread=False)
     def rotate_secret(seller_id: FromPath[str]) -> Response[bytes]:

@@ -7,15 +7,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlencode
 
 import msgspec
 from keybuzz_sandbox.answers import gateway_page, held_back, json_answer
 from keybuzz_sandbox.double_kit.admin import admin_router, known
 from keybuzz_sandbox.double_kit.api import PROXY_PAGE, Answer, served
+from keybuzz_sandbox.double_kit.routes import operation_route
 from keybuzz_sandbox.fault_admin import fault_handlers
-from keybuzz_sandbox.faults import WebPageFaults, hostile_page, reply_faults
+from keybuzz_sandbox.faults import ReplyFaults, WebPageFaults, hostile_page, reply_faults
 from litestar import Request, Response, get, post, put
 from litestar.response import Redirect, Stream
 
@@ -25,6 +27,21 @@ from .state import EbayState, Seller, seller_order, stamp
 
 if TYPE_CHECKING:
     from keybuzz_sandbox.sandbox import Sandbox
+
+
+class Asked(NamedTuple):
+    """What an operation is asked: the query, the URL without it (its pages' links), the
+    path's parameters, the JSON body (POST), and how a reply shows at this call (faults)."""
+
+    query: dict[str, str]
+    url: str
+    path: dict[str, str]
+    body: Any
+    shown: ReplyFaults
+
+
+# What an operation answers a seller: its JSON (None: a 204's) and its status.
+Make = Callable[[Seller, Asked], tuple[Any, int]]
 
 
 def routes(sb: Sandbox) -> list[Any]:
@@ -150,11 +167,9 @@ def routes(sb: Sandbox) -> list[Any]:
 
         return await held_back(faults.slow_answer(f"ebay.{operation}", seller.number), made)
 
-    @get(f"{ROOT}/commerce/identity/v1/user/", include_in_schema=False)
-    async def user(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
-        return await answer(request, "identity", "getUser", lambda s: ({
-            "userId": s.user_id, "username": s.username, "accountType": "BUSINESS",
-            "registrationMarketplaceId": "EBAY_FR", "status": "CONFIRMED"}, 200))  # fmt: skip
+    def user(s: Seller, _asked: Asked) -> tuple[Any, int]:
+        return {"userId": s.user_id, "username": s.username, "accountType": "BUSINESS",
+                "registrationMarketplaceId": "EBAY_FR", "status": "CONFIRMED"}, 200  # fmt: skip
 
     def page(items: list[Any], q: Any, key: str, href: str, seller: str) -> dict[str, Any]:
         limit, offset = int(q.get("limit", 25)), int(q.get("offset", 0))
@@ -175,109 +190,81 @@ def routes(sb: Sandbox) -> list[Any]:
             "unreadCount": sum(not m["readStatus"] for m in c["messages"]),
         }
 
-    @get(f"{ROOT}/commerce/message/v1/conversation", include_in_schema=False)
-    async def conversations(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
-        q = dict(request.query_params)
+    def conversations(s: Seller, asked: Asked) -> tuple[Any, int]:
+        q = asked.query
+        found = [c for c in s.conversations if c["conversationType"] == q.get("conversation_type")]
+        if "start_time" in q:
+            found = [c for c in found if c["messages"][-1]["createdDate"] >= q["start_time"]]
+        found.sort(key=lambda c: c["messages"][-1]["createdDate"], reverse=True)
+        return page([summary(c) for c in found], q, "conversations", asked.url, s.number), 200
 
-        def make(s: Seller) -> tuple[Any, int]:
-            found = [
-                c for c in s.conversations if c["conversationType"] == q.get("conversation_type")
-            ]
-            if "start_time" in q:
-                found = [c for c in found if c["messages"][-1]["createdDate"] >= q["start_time"]]
-            found.sort(key=lambda c: c["messages"][-1]["createdDate"], reverse=True)
-            return page(
-                [summary(c) for c in found],
-                q,
-                "conversations",
-                str(request.url).split("?")[0],
-                s.number,
-            ), 200
+    def one(s: Seller, asked: Asked) -> tuple[Any, int]:
+        q, wanted = asked.query, asked.path["conversation_id"]
+        c = next((c for c in s.conversations if c["conversationId"] == wanted), None)
+        if c is None or c["conversationType"] != q.get("conversation_type"):
+            return {"errors": [{"errorId": 2103, "message": "conversation not found"}]}, 404
+        shown = page(c["messages"], q, "messages", asked.url, s.number)
+        kept = ("conversationStatus", "conversationTitle", "conversationType")
+        return {k: c[k] for k in kept} | shown, 200
 
-        return await answer(request, "message", "getConversations", make)
+    def send(s: Seller, asked: Asked) -> tuple[Any, int]:
+        body, shown = asked.body, asked.shown
+        wanted = body.get("conversationId")
+        c = next((c for c in s.conversations if c["conversationId"] == wanted), None)
+        text = str(body.get("messageText", ""))
+        if c is None or c["conversationType"] != "FROM_MEMBERS" or not 0 < len(text) <= 2000:
+            refused = {"errorId": 2101, "message": "invalid conversationId or messageText"}
+            return {"errors": [refused]}, 400
+        s.sent.append(text)
+        said = {"messageId": f"m{next(ids)}", "createdDate": stamp(shown.date(time.time())),
+                "messageBody": shown.show(text), "senderUsername": s.username,
+                "recipientUsername": c["buyer"], "subject": c["conversationTitle"], "readStatus": False}  # fmt: skip
+        c["messages"].append(said)
+        answered = {k.replace("Username", "UserName"): v for k, v in said.items()}
+        return {k: v for k, v in answered.items() if k != "messageId"}, 201
 
-    @get(
-        f"{ROOT}/commerce/message/v1/conversation/{{conversation_id:str}}", include_in_schema=False
-    )
-    async def conversation(
-        request: Request[Any, Any, Any], conversation_id: str
-    ) -> Response[bytes] | Stream:
-        q = dict(request.query_params)
+    def update(s: Seller, asked: Asked) -> tuple[Any, int]:
+        body = asked.body
+        for c in s.conversations:
+            if c["conversationId"] == body.get("conversationId") and "read" in body:
+                for m in c["messages"]:
+                    m["readStatus"] = m["readStatus"] or (
+                        m["senderUsername"] != s.username and body["read"]
+                    )
+        return None, 204
 
-        def make(s: Seller) -> tuple[Any, int]:
-            c = next((c for c in s.conversations if c["conversationId"] == conversation_id), None)
-            if c is None or c["conversationType"] != q.get("conversation_type"):
-                return {"errors": [{"errorId": 2103, "message": "conversation not found"}]}, 404
-            shown = page(c["messages"], q, "messages", str(request.url).split("?")[0], s.number)
-            return {
-                k: c[k] for k in ("conversationStatus", "conversationTitle", "conversationType")
-            } | shown, 200
+    def orders(s: Seller, asked: Asked) -> tuple[Any, int]:
+        q, found = asked.query, list(s.orders)
+        if "orderIds" in q:
+            found = [o for o in found if o["orderId"] in q["orderIds"].split(",")]
+        elif "filter" in q:
+            name, _, window = q["filter"].partition(":")
+            low, _, high = window.strip("[]").partition("..")
+            key = {"creationdate": "creationDate", "lastmodifieddate": "lastModifiedDate"}.get(name)
+            if key is None:
+                return {"errors": [{"errorId": 30700, "message": "invalid filter"}]}, 400
+            found = [o for o in found if low <= o[key] and (not high or o[key] <= high)]
+        return page(found, q, "orders", asked.url, s.number), 200
 
-        return await answer(request, "message", "getConversation", make)
+    # eBay's operation id → (its API, method, path under ROOT, what it answers a seller).
+    messages, conversation = "/commerce/message/v1", "/commerce/message/v1/conversation"
+    operations: dict[str, tuple[str, str, str, Make]] = {
+        "getUser": ("identity", "GET", "/commerce/identity/v1/user/", user),
+        "getConversations": ("message", "GET", conversation, conversations),
+        "getConversation": ("message", "GET", f"{conversation}/{{conversation_id:str}}", one),
+        "sendMessage": ("message", "POST", f"{messages}/send_message", send),
+        "updateConversation": ("message", "POST", f"{messages}/update_conversation", update),
+        "getOrders": ("fulfillment", "GET", "/sell/fulfillment/v1/order", orders),
+    }
 
-    @post(f"{ROOT}/commerce/message/v1/send_message", include_in_schema=False)
-    async def send(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
-        body = msgspec.json.decode(await request.body())
-        shown = reply_faults(faults.config, time.time())
+    def endpoint(operation: str, api: str, method: str, path: str, make: Make) -> Any:
+        async def handler(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
+            body = msgspec.json.decode(await request.body()) if method == "POST" else None
+            url, shown = str(request.url).split("?")[0], reply_faults(faults.config, time.time())
+            asked = Asked(dict(request.query_params), url, dict(request.path_params), body, shown)
+            return await answer(request, api, operation, lambda s: make(s, asked), body)
 
-        def make(s: Seller) -> tuple[Any, int]:
-            c = next(
-                (c for c in s.conversations if c["conversationId"] == body.get("conversationId")),
-                None,
-            )
-            text = str(body.get("messageText", ""))
-            if c is None or c["conversationType"] != "FROM_MEMBERS" or not 0 < len(text) <= 2000:
-                return {
-                    "errors": [
-                        {"errorId": 2101, "message": "invalid conversationId or messageText"}
-                    ]
-                }, 400
-            s.sent.append(text)
-            said = {"messageId": f"m{next(ids)}", "createdDate": stamp(shown.date(time.time())),
-                    "messageBody": shown.show(text), "senderUsername": s.username,
-                    "recipientUsername": c["buyer"], "subject": c["conversationTitle"], "readStatus": False}  # fmt: skip
-            c["messages"].append(said)
-            return {
-                k.replace("Username", "UserName"): v for k, v in said.items() if k != "messageId"
-            }, 201
-
-        return await answer(request, "message", "sendMessage", make, body)
-
-    @post(f"{ROOT}/commerce/message/v1/update_conversation", include_in_schema=False)
-    async def update(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
-        body = msgspec.json.decode(await request.body())
-
-        def make(s: Seller) -> tuple[Any, int]:
-            for c in s.conversations:
-                if c["conversationId"] == body.get("conversationId") and "read" in body:
-                    for m in c["messages"]:
-                        m["readStatus"] = m["readStatus"] or (
-                            m["senderUsername"] != s.username and body["read"]
-                        )
-            return None, 204
-
-        return await answer(request, "message", "updateConversation", make, body)
-
-    @get(f"{ROOT}/sell/fulfillment/v1/order", include_in_schema=False)
-    async def orders(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
-        q = dict(request.query_params)
-
-        def make(s: Seller) -> tuple[Any, int]:
-            found = list(s.orders)
-            if "orderIds" in q:
-                found = [o for o in found if o["orderId"] in q["orderIds"].split(",")]
-            elif "filter" in q:
-                name, _, window = q["filter"].partition(":")
-                low, _, high = window.strip("[]").partition("..")
-                key = {"creationdate": "creationDate", "lastmodifieddate": "lastModifiedDate"}.get(
-                    name
-                )
-                if key is None:
-                    return {"errors": [{"errorId": 30700, "message": "invalid filter"}]}, 400
-                found = [o for o in found if low <= o[key] and (not high or o[key] <= high)]
-            return page(found, q, "orders", str(request.url).split("?")[0], s.number), 200
-
-        return await answer(request, "fulfillment", "getOrders", make)
+        return operation_route(f"{ROOT}{path}", method, f"ebay.{operation}", handler)
 
     # --- admin -------------------------------------------------------------------------------
 
@@ -392,5 +379,5 @@ def routes(sb: Sandbox) -> list[Any]:
 
     admin = [listed_shops, register, set_limits, calls_of, granted, opened, sold, written, sent, read_marks, revoke, expire, token_requests,
              *fault_handlers(faults, WebPageFaults)]  # fmt: skip
-    api = [authorize, token, user, conversations, conversation, send, update, orders]
-    return [*api, admin_router(ADMIN, admin)]
+    api = [endpoint(operation, *spec) for operation, spec in operations.items()]
+    return [authorize, token, *api, admin_router(ADMIN, admin)]

@@ -463,7 +463,7 @@ class PageNumbers(OfOneListing[T, Numbered, bool]):
     """Page 1, 2 … (``page_param``, and ``size`` by ``size_param`` where the marketplace
     takes one) while the answer says a next page follows and the page listed something."""
 
-    state = Numbered
+    state: TypeAlias = Numbered
 
     def __init__(
         self, *, size: int | None = None, page_param: str = "page", size_param: str = "page-size"
@@ -622,7 +622,7 @@ def window_query(
 # A cursor a listing handed out in an earlier layout, still read as the listing's state
 # (a ``Listing``'s ``legacy``): a poller or a backfill job keeps its cursor across a
 # restart, so the layout it was given in stays readable: one of the seam's codec
-# (``earlier``), or text the listing wrote itself (a connector's own, such as ``earlier_text``).
+# (``earlier``), or text the listing wrote itself (a connector's own, such as ``old_cursor``).
 
 L = TypeVar("L", bound=msgspec.Struct)  # the earlier layout
 StateT = TypeVar("StateT")  # the listing's state
