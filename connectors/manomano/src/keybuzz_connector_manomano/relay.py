@@ -106,7 +106,15 @@ class ManoManoRelay(DeclaredRelay):
     sender_of = sender_type
     signing_domains = frozenset({NOTICE_DOMAIN, SUPPORT_DOMAIN})
     dkim_keys = dkim_keys.KEYS
-    address_label = "manomano"  # manomano.<tenantId>.<country>.<token>@<INBOUND_DOMAIN>
+    # ``manomano.<tenantId>.<country>.<token>@<domain>``: the address the seller sets as its
+    # contact address in ManoMano's Toolbox (Paramètres), or forwards ManoMano's mails to;
+    # made when the tenant connects ManoMano, in the countries of its other addresses.
+    address_label = "manomano"
+    setup = (
+        "In ManoMano's Toolbox, Paramètres: give this address as the e-mail ManoMano "
+        "writes to about your orders (buyers' messages, invoice requests, customer "
+        "service), or forward ManoMano's e-mails to it."
+    )
     buyer_address_form = f"…@{BUYER_DOMAIN}"
     buyer_address = _BUYER_ADDRESS
     name_suffix = _NAME_SUFFIX

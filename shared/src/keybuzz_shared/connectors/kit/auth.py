@@ -295,6 +295,7 @@ class HeaderAuth:
 
     KeptToken: TypeAlias = KeptToken
     LoginToken: TypeAlias = LoginToken
+    signed: TypeAlias = SignedRequests
 
     def __init__(
         self,
@@ -311,19 +312,6 @@ class HeaderAuth:
 
     def __repr__(self) -> str:
         return f"HeaderAuth(headers={sorted(self._headers)}, params={sorted(self._params)})"
-
-    @staticmethod
-    def signed(
-        key: str, secret: str, *, key_header: str, time_header: str, signature_header: str
-    ) -> SignedRequests:
-        """A key pair whose secret signs each request (``SignedRequests``)."""
-        return SignedRequests(
-            key,
-            secret,
-            key_header=key_header,
-            time_header=time_header,
-            signature_header=signature_header,
-        )
 
     @property
     def params(self) -> Mapping[str, str]:
