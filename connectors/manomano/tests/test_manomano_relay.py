@@ -11,7 +11,7 @@ from typing import Any
 import dkim
 import pytest
 from keybuzz_connector_manomano import dkim_keys
-from keybuzz_connector_manomano.relay import ManoManoRelay, signed_domains
+from keybuzz_connector_manomano.relay import ManoManoRelay
 from keybuzz_double_manomano import mails
 from keybuzz_poller.inbound.addresses import INBOUND_HEADER
 from keybuzz_poller.reading.relay_mail import parse
@@ -34,6 +34,11 @@ RECEIVED = datetime(2026, 3, 2, 10, 31, tzinfo=UTC)
 def delivered(raw: bytes) -> bytes:
     """As the MX and Dovecot put it in the folder: their stamps on top."""
     return f"Return-Path: <bounces@relay.manomano.com>\r\n{INBOUND_HEADER}: {TO}\r\n".encode() + raw
+
+
+def signed_domains(raw: bytes) -> frozenset[str]:
+    """The domains of the mail's DKIM signatures that verify, with ManoMano's keys."""
+    return frozenset(signature.domain for signature in dkim_keys.KEYS.verified(raw))
 
 
 def message_of(kind: str, **given: bool) -> InboxMessage:

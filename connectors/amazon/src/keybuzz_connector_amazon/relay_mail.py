@@ -120,6 +120,13 @@ class AmazonRelayMail(DeclaredRelay):
     signing_domains = SIGNING_DOMAINS
     dkim_keys = DKIM_KEYS
     address_label = "amazon"  # amazon.<tenantId>.<country>.<token>@<INBOUND_DOMAIN>
+    # Made with the tenant, in the countries it asks for: the seller registers each in
+    # Seller Central, before or after consenting.
+    on_connection = False
+    setup = (
+        "Forward the buyer-message e-mails Amazon sends to your Seller Central address to "
+        "this address (a forwarding rule of your mailbox)."
+    )
     buyer_address_form = "…@marketplace.amazon.<tld>"
     buyer_address = BUYER_ADDRESS
     name_suffix = _BUYER_NAME_SUFFIX

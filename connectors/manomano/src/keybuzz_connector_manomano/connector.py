@@ -30,7 +30,7 @@ from keybuzz_shared.connectors.seam import (
     failed_reply,
 )
 
-from keybuzz_connector_manomano.orders import ORDERS_PATH, SellerOrders, orders_at
+from keybuzz_connector_manomano.orders import ORDERS_PATH, orders_at, seller_orders
 from keybuzz_connector_manomano.relay import LIMITS, ORDER_IDS, ManoManoRelay
 from keybuzz_connector_manomano.settings import MANOMANO, ManoManoSettings
 
@@ -112,7 +112,7 @@ class ByMail(ThreadsInbox):
 def session_of(client: kit.Requester, api: ShopApiSettings | None = None) -> kit.KitSession:
     verify = lambda: client.get_json(ORDERS_PATH, {"page": "1", "limit": "1"})  # noqa: E731
     by_mail = ByMail()
-    return kit.KitSession(by_mail, by_mail, SellerOrders(client), verify=verify)
+    return kit.KitSession(by_mail, by_mail, seller_orders(client), verify=verify)
 
 
 # A shop connector with ManoMano's relay, which makes its inbound addresses, beside its

@@ -76,11 +76,6 @@ DEMO_MAILS = tuple(
 )
 
 
-def signed_domains(raw: bytes) -> frozenset[str]:
-    """The domains of the mail's DKIM signatures that verify, with ManoMano's keys."""
-    return frozenset(signature.domain for signature in dkim_keys.KEYS.verified(raw))
-
-
 def sender_type(mail: ParsedMail, signed: DeclaredRelay.Signed) -> SenderType:
     """Who wrote the mail: ManoMano's notices (SYSTEM) and its customer service
     (MARKETPLACE_SUPPORT) only when a DKIM signature of their domain covers the mail

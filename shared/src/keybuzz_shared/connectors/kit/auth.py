@@ -113,6 +113,18 @@ class Auth(Protocol):
         ...
 
 
+class _HeadersOnly:
+    """A strategy whose calls carry no query parameter of its own and no header a file host
+    may see."""
+
+    @property
+    def params(self) -> Mapping[str, str]:
+        return {}
+
+    def public_headers(self) -> dict[str, str]:
+        return {}
+
+
 @runtime_checkable
 class SignsRequests(Protocol):
     """A strategy that signs each request as it is sent (its method, URL and body)."""
@@ -120,7 +132,7 @@ class SignsRequests(Protocol):
     def sign(self, request: httpx.Request) -> httpx.Request: ...
 
 
-class SignedRequests:
+class SignedRequests(_HeadersOnly):
     """A key pair whose secret signs each request as sent, never sent itself: ``key`` in
     ``key_header`` on every call, the time (Unix seconds) in ``time_header`` and, in
     ``signature_header``, the hex HMAC-SHA256 keyed by ``secret`` of the method, the whole
@@ -146,15 +158,8 @@ class SignedRequests:
     def __repr__(self) -> str:
         return f"SignedRequests(key_header={self._key_header!r}, secret={REDACTED})"
 
-    @property
-    def params(self) -> Mapping[str, str]:
-        return {}
-
     def secrets(self) -> Iterable[str]:
         return (self._secret.decode(), *self._made)
-
-    def public_headers(self) -> dict[str, str]:
-        return {}
 
     async def headers(self, requester: Requester) -> dict[str, str]:
         return {self._key_header: self._key}
@@ -175,7 +180,7 @@ class SignedRequests:
         return request
 
 
-class KeptToken:
+class KeptToken(_HeadersOnly):
     """An access token another part obtains and keeps (one traded for a seller's refresh
     token, cached there and renewed once for its concurrent callers), sent in ``header``
     (after ``scheme`` when there is one). Refused, it is dropped there (``drop``) and the
@@ -198,15 +203,8 @@ class KeptToken:
     def __repr__(self) -> str:
         return f"KeptToken(header={self._header!r})"
 
-    @property
-    def params(self) -> Mapping[str, str]:
-        return {}
-
     def secrets(self) -> Iterable[str]:
         return tuple(self._given)
-
-    def public_headers(self) -> dict[str, str]:
-        return {}
 
     async def headers(self, requester: Requester) -> dict[str, str]:
         token = await self._fetch()
@@ -218,7 +216,7 @@ class KeptToken:
         return await self.headers(requester)
 
 
-class LoginToken(Generic[G]):
+class LoginToken(_HeadersOnly, Generic[G]):
     """The shop's own credentials traded at a login call (``login``: its grant) for a token
     the calls carry (``token``: the grant's; ``carry``: what a call carries of it, headers
     or the fields an XML request's root holds). The marketplace publishes no token life:
@@ -246,16 +244,9 @@ class LoginToken(Generic[G]):
         """The grant kept (None before the first login, or after a refused one)."""
         return self._granted
 
-    @property
-    def params(self) -> Mapping[str, str]:
-        return {}
-
     def secrets(self) -> Iterable[str]:
         granted = self._granted
         return (*self._secrets, self._token(granted) if granted is not None else "")
-
-    def public_headers(self) -> dict[str, str]:
-        return {}
 
     async def headers(self, requester: Any = None) -> dict[str, str]:
         granted = self._granted
@@ -336,7 +327,7 @@ class _TokenAnswer(msgspec.Struct, frozen=True):
     token_type: str = "Bearer"
 
 
-class ClientCredentials:
+class ClientCredentials(_HeadersOnly):
     """OAuth2 client credentials (RFC 6749 4.4) at ``token_url``: the token is kept until
     ``margin`` seconds before it expires (at most half its life) and sent as
     ``Authorization: Bearer`` with ``headers`` (a seller id). Callers that find
@@ -394,19 +385,12 @@ class ClientCredentials:
         return f"ClientCredentials(token_url={self.token_url!r}, client_secret={REDACTED})"
 
     @property
-    def params(self) -> Mapping[str, str]:
-        return {}
-
-    @property
     def has_token(self) -> bool:
         return self._token is not None
 
     def secrets(self) -> Iterable[str]:
         basic = tuple(h.removeprefix("Basic ") for h in self._token_headers.values())
         return (self._secret, self._token or "", *basic, *self._grant_secrets)
-
-    def public_headers(self) -> dict[str, str]:
-        return {}
 
     async def headers(self, requester: Requester) -> dict[str, str]:
         token = self._token
