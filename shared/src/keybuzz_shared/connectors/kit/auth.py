@@ -496,13 +496,11 @@ def _camel(name: str) -> str:
     return first + "".join(word.capitalize() for word in rest)
 
 
-def key_field(
-    name: str, label: str, *, max_length: int, secret: bool = True, json_name: str = ""
-) -> CredentialField:
+def key_field(name: str, label: str, *, max_length: int, secret: bool = True) -> CredentialField:
     """A key, a token or a client id, typed as the back office shows it."""
     return CredentialField(
         name=name,
-        json_name=json_name or _camel(name),
+        json_name=_camel(name),
         label=label,
         secret=secret,
         pattern=PRINTABLE,
@@ -511,12 +509,12 @@ def key_field(
     )
 
 
-def shop_number_field(name: str, label: str, *, json_name: str = "") -> CredentialField:
+def shop_number_field(name: str, label: str) -> CredentialField:
     """The shop's id where the marketplace numbers its shops: the account the connection
     is, "043115" being shop 43115 (``credential_form.canonical``)."""
     return CredentialField(
         name=name,
-        json_name=json_name or _camel(name),
+        json_name=_camel(name),
         label=label,
         pattern="[0-9]{1,12}",
         format="digits",
