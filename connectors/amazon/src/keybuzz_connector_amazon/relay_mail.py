@@ -12,7 +12,7 @@ Amazon's notices (``no-reply@amazon.fr``) and its seller support write from Amaz
 domains and Amazon DKIM-signs them with those domains [assumed: Amazon publishes no list;
 its mails seen signed ``d=amazon.fr`` / ``d=amazon.com``]. A mail claiming one is taken
 for Amazon's only when such a signature verifies and covers what is shown of it (the
-kit's ``signed_mail`` and ``dkim_signatures``, as every relay that signs): an unsigned
+kit's ``signed_mail``, as every relay that signs): an unsigned
 one is answered as anyone's, never hidden as a notice.
 """
 

@@ -7,7 +7,7 @@ the order (``M`` + 12 digits) in its subject [observed: cnsi-sd/crm
 at ManoMano's relay; ManoMano's customer service, an operator, from
 ``@monechelle.zendesk.com`` [observed]; notices from ``ne-pas-repondre@manomano.fr``
 [observed]. A mail claiming one of ManoMano's own senders is taken for it only when a
-DKIM signature of that sender's domain verifies (``signatures``) and covers what is
+DKIM signature of that sender's domain verifies (``dkim_keys``) and covers what is
 shown of it (the kit's ``signed_mail``, for every relay): a forged one is answered as
 anyone's. A subject "Demande de facture" is a buyer asking for the invoice
 [observed]. Reading the mail, the MX, bounces and sending are the poller's.
