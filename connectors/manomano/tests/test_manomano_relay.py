@@ -9,9 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dkim
+import msgspec
 import pytest
 from keybuzz_connector_manomano import dkim_keys
 from keybuzz_connector_manomano.relay import ManoManoRelay
+from keybuzz_connector_manomano.settings import ManoManoSettings
 from keybuzz_double_manomano import mails
 from keybuzz_poller.inbound.addresses import INBOUND_HEADER
 from keybuzz_poller.reading.relay_mail import parse
@@ -123,6 +125,11 @@ def test_the_environments_records_are_decoded_once_and_not_for_each_mail() -> No
     for _ in range(3):
         assert signed_domains(delivered(raw)) == frozenset({"monechelle.zendesk.com"})
     assert environment_records.cache_info().misses == 1
+
+
+def test_a_dkim_keys_value_that_is_not_records_refuses_the_settings_naming_it() -> None:
+    with pytest.raises(msgspec.ValidationError, match="^MANOMANO_DKIM_KEYS: not a JSON object"):
+        msgspec.convert({"manomano_dkim_keys": '{"s._domainkey.x": 1}'}, ManoManoSettings)
 
 
 def test_order_ids_are_m_and_twelve_digits_standing_alone() -> None:

@@ -190,8 +190,12 @@ class DkimKeys:
         self.given: dict[str, str] = {}
 
     def configure(self, text: str) -> None:
-        """Adds the records of the variable's value (from a service's settings)."""
-        records = read_keys(text)
+        """Adds the records of the variable's value (from a service's settings); ValueError
+        naming the variable for a value that is not records (a service refuses to start)."""
+        try:
+            records = read_keys(text)
+        except ValueError as exc:
+            raise ValueError(f"{self.variable}: {exc}") from None
         if records:
             with _lock:
                 self.given.update(records)
