@@ -117,7 +117,7 @@ def session_of(client: kit.Requester, api: ShopApiSettings | None = None) -> kit
 
 # A shop connector with ManoMano's relay, which makes its inbound addresses, beside its
 # partner API.
-RELAY = ManoManoRelay()
+RELAY = ManoManoRelay(LIMITS)
 CONNECTOR = kit.shop_api_connector(kit.Declaration(
     # Its secret: the partner API key and the seller contract id.
     MANOMANO, NAME, "manomano_api", CREDENTIAL_FIELDS, LIMITS,

@@ -118,6 +118,3 @@ class ManoManoRelay(DeclaredRelay):
     attachment_types = ATTACHMENT_TYPES
     subject_topics = ((INVOICE_REQUEST, "INVOICE_REQUEST"),)
     demo_mails = DEMO_MAILS
-
-    def __init__(self) -> None:
-        super().__init__(LIMITS)
