@@ -9,9 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dkim
+import msgspec
 import pytest
 from keybuzz_connector_manomano import dkim_keys
-from keybuzz_connector_manomano.relay import ManoManoRelay, signed_domains
+from keybuzz_connector_manomano.relay import ManoManoRelay
+from keybuzz_connector_manomano.settings import ManoManoSettings
 from keybuzz_double_manomano import mails
 from keybuzz_poller.inbound.addresses import INBOUND_HEADER
 from keybuzz_poller.reading.relay_mail import parse
@@ -34,6 +36,11 @@ RECEIVED = datetime(2026, 3, 2, 10, 31, tzinfo=UTC)
 def delivered(raw: bytes) -> bytes:
     """As the MX and Dovecot put it in the folder: their stamps on top."""
     return f"Return-Path: <bounces@relay.manomano.com>\r\n{INBOUND_HEADER}: {TO}\r\n".encode() + raw
+
+
+def signed_domains(raw: bytes) -> frozenset[str]:
+    """The domains of the mail's DKIM signatures that verify, with ManoMano's keys."""
+    return frozenset(signature.domain for signature in dkim_keys.KEYS.verified(raw))
 
 
 def message_of(kind: str, **given: bool) -> InboxMessage:
@@ -118,6 +125,11 @@ def test_the_environments_records_are_decoded_once_and_not_for_each_mail() -> No
     for _ in range(3):
         assert signed_domains(delivered(raw)) == frozenset({"monechelle.zendesk.com"})
     assert environment_records.cache_info().misses == 1
+
+
+def test_a_dkim_keys_value_that_is_not_records_refuses_the_settings_naming_it() -> None:
+    with pytest.raises(msgspec.ValidationError, match="^MANOMANO_DKIM_KEYS: not a JSON object"):
+        msgspec.convert({"manomano_dkim_keys": '{"s._domainkey.x": 1}'}, ManoManoSettings)
 
 
 def test_order_ids_are_m_and_twelve_digits_standing_alone() -> None:

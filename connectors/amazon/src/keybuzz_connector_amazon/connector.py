@@ -17,7 +17,6 @@ from keybuzz_shared.connectors.seam import (
 )
 
 from keybuzz_connector_amazon.credentials import tenant_credentials_path
-from keybuzz_connector_amazon.inbound import AmazonInboundAddresses
 from keybuzz_connector_amazon.names import AMAZON
 from keybuzz_connector_amazon.order_feed import AmazonOrderFeed, AmazonOrderIds
 from keybuzz_connector_amazon.redirect import AmazonRedirectFlow
@@ -32,6 +31,8 @@ LIMITS = Limits(
     page_size=100,
 )
 
+RELAY = AmazonRelayMail(LIMITS)
+
 
 class AmazonConnector(ConnectorDefaults):
     """Its parts: the consent redirect (the seller's credentials come with it: no
@@ -45,10 +46,10 @@ class AmazonConnector(ConnectorDefaults):
     limits = LIMITS
     settings_type = AmazonSettings
     redirect_flow: RedirectFlow | None = AmazonRedirectFlow()
-    inbound_addresses: InboundAddresses | None = AmazonInboundAddresses()
+    inbound_addresses: InboundAddresses | None = RELAY  # the relay's addresses
     order_ids: OrderIds | None = AmazonOrderIds()
     order_feed: OrderFeed | None = AmazonOrderFeed()
-    mail_relay: MailRelay | None = AmazonRelayMail(LIMITS)
+    mail_relay: MailRelay | None = RELAY
     response_window: ResponseWindow | None = AmazonResponseWindow()
 
     def credentials_path(self, tenant_id: str) -> str:

@@ -12,7 +12,7 @@ Amazon's notices (``no-reply@amazon.fr``) and its seller support write from Amaz
 domains and Amazon DKIM-signs them with those domains [assumed: Amazon publishes no list;
 its mails seen signed ``d=amazon.fr`` / ``d=amazon.com``]. A mail claiming one is taken
 for Amazon's only when such a signature verifies and covers what is shown of it (the
-kit's ``signed_mail`` and ``dkim_signatures``, as every relay that signs): an unsigned
+kit's ``signed_mail``, as every relay that signs): an unsigned
 one is answered as anyone's, never hidden as a notice.
 """
 
@@ -120,6 +120,13 @@ class AmazonRelayMail(DeclaredRelay):
     signing_domains = SIGNING_DOMAINS
     dkim_keys = DKIM_KEYS
     address_label = "amazon"  # amazon.<tenantId>.<country>.<token>@<INBOUND_DOMAIN>
+    # Made with the tenant, in the countries it asks for: the seller registers each in
+    # Seller Central, before or after consenting.
+    on_connection = False
+    setup = (
+        "Forward the buyer-message e-mails Amazon sends to your Seller Central address to "
+        "this address (a forwarding rule of your mailbox)."
+    )
     buyer_address_form = "…@marketplace.amazon.<tld>"
     buyer_address = BUYER_ADDRESS
     name_suffix = _BUYER_NAME_SUFFIX

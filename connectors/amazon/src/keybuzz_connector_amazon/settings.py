@@ -65,10 +65,7 @@ class AmazonSettings(ConnectorSettings, kw_only=True, frozen=True):
         )
 
     def __post_init__(self) -> None:
-        try:
-            DKIM_KEYS.configure(self.amazon_dkim_keys)  # the relay's key source
-        except ValueError as exc:
-            raise ValueError(f"{DKIM_KEYS.variable}: {exc}") from None
+        DKIM_KEYS.configure(self.amazon_dkim_keys)  # the relay's key source
         # msgspec turns this into a SettingsError naming the variable (settings.load_part).
         if self.amazon_use_mock and self.is_production:
             raise ValueError(

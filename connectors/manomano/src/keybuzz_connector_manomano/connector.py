@@ -14,15 +14,24 @@ tenant's."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.seam import ShopApiSettings
+from keybuzz_shared.connectors.seam import (
+    InboxFile,
+    InboxMessage,
+    Page,
+    Reply,
+    ReplyOutcome,
+    ShopApiSettings,
+    ThreadKey,
+    ThreadsInbox,
+    failed_reply,
+)
 
-from keybuzz_connector_manomano.orders import ORDERS_PATH, SellerOrders, orders_at
+from keybuzz_connector_manomano.orders import ORDERS_PATH, orders_at, seller_orders
 from keybuzz_connector_manomano.relay import LIMITS, ORDER_IDS, ManoManoRelay
-from keybuzz_connector_manomano.relay_addresses import RelayAddresses
-from keybuzz_connector_manomano.replies_by_mail import NoMessages, RepliesByMail
 from keybuzz_connector_manomano.settings import MANOMANO, ManoManoSettings
 
 NAME = "ManoMano"
@@ -77,29 +86,43 @@ async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:
     )
 
 
+class ByMail(ThreadsInbox):
+    """The partner API's inbox and replies: none, ManoMano's buyers write by mail (its
+    relay, the poller's mail path; ``seam.messages_by_api`` is False, so nothing polls the
+    one nor asks the other)."""
+
+    async def inbox_messages(
+        self, *, since: datetime, cursor: str | None = None
+    ) -> Page[InboxMessage]:
+        return Page(items=(), next_cursor=None)
+
+    async def mark_read(self, message_ids: Sequence[str]) -> int:
+        return 0
+
+    async def file(self, file: InboxFile, max_bytes: int) -> bytes:
+        return b""
+
+    async def reply(self, reply: Reply) -> ReplyOutcome:
+        return failed_reply(f"{NAME} takes replies by mail only, through its relay")
+
+    async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[InboxMessage]:
+        return []
+
+
 def session_of(client: kit.Requester, api: ShopApiSettings | None = None) -> kit.KitSession:
     verify = lambda: client.get_json(ORDERS_PATH, {"page": "1", "limit": "1"})  # noqa: E731
-    return kit.KitSession(NoMessages(), RepliesByMail(NAME), SellerOrders(client), verify=verify)
+    by_mail = ByMail()
+    return kit.KitSession(by_mail, by_mail, seller_orders(client), verify=verify)
 
 
-# ``manomano.<tenantId>.<country>.<token>@<domain>``: the address the seller sets as its
-# contact address in ManoMano's Toolbox (Paramètres), or forwards ManoMano's mails to;
-# made when the tenant connects ManoMano, in the countries of its other addresses.
-INBOUND_ADDRESSES = RelayAddresses(
-    "manomano",
-    setup="In ManoMano's Toolbox, Paramètres: give this address as the e-mail ManoMano "
-    "writes to about your orders (buyers' messages, invoice requests, customer "
-    "service), or forward ManoMano's e-mails to it.",
-    on_connection=True,
-)
-
-
-# A shop connector with ManoMano's relay and inbound addresses beside its partner API.
+# A shop connector with ManoMano's relay, which makes its inbound addresses, beside its
+# partner API.
+RELAY = ManoManoRelay(LIMITS)
 CONNECTOR = kit.shop_api_connector(kit.Declaration(
     # Its secret: the partner API key and the seller contract id.
     MANOMANO, NAME, "manomano_api", CREDENTIAL_FIELDS, LIMITS,
     view=ShopApiSettings, client=client_of, parts=session_of, probe=probe,
     settings=ManoManoSettings, order_ids=ORDER_IDS,
     discussions=kit.Declaration.Discussions(("BUYER",), support_sender=NAME, claim_subject="Litige ManoMano"),
-    mail_relay=ManoManoRelay(), inbound_addresses=INBOUND_ADDRESSES,
+    mail_relay=RELAY, inbound_addresses=RELAY,
 ))  # fmt: skip

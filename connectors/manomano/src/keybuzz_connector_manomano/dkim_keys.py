@@ -8,8 +8,3 @@ from keybuzz_shared.connectors.kit import DeclaredRelay
 
 DKIM_KEYS_VARIABLE = "MANOMANO_DKIM_KEYS"
 KEYS = DeclaredRelay.DkimKeys(DKIM_KEYS_VARIABLE)
-
-
-def configure(text: str) -> None:
-    """Adds the records of a ``MANOMANO_DKIM_KEYS`` value (from a service's settings)."""
-    KEYS.configure(text)

@@ -140,28 +140,25 @@ async def orders_at(
         raise client.spec.errors.unreadable("GET orders", str(exc)) from None
 
 
-class SellerOrders(ListedOrders):
+def seller_orders(client: Requester) -> ListedOrders:
     """A seller's orders through its client."""
+    paging = Listing.PageNumbers[OrderSummary](size=PAGE_SIZE, size_param="limit")
+    page = functools.partial(orders_at, client)
 
-    def __init__(self, client: Requester) -> None:
-        paging = Listing.PageNumbers[OrderSummary](size=PAGE_SIZE, size_param="limit")
-        page = functools.partial(orders_at, client)
+    async def named(reference: str) -> Sequence[Any]:
+        return (await page({"order_reference": reference}, None, "get_order"))[0]
 
-        async def named(reference: str) -> Sequence[Any]:
-            return (await page({"order_reference": reference}, None, "get_order"))[0]
-
-        super().__init__(
-            updated=Listing(
-                paging,
-                Listing.window_query("status_updated_at_start", "status_updated_at_end", iso_z),
-                page,
-            ),
-            created=Listing(
-                paging, Listing.window_query("created_at_start", "created_at_end", iso_z), page
-            ),
-            by_id=ListedOrders.InLists(named, size=1, askable=ORDER_IDS.is_order_id),
-            read=read_order,
-            label="ManoMano",
-            log=logging.getLogger(__name__),
-        )
-        self.client = client
+    return ListedOrders(
+        updated=Listing(
+            paging,
+            Listing.window_query("status_updated_at_start", "status_updated_at_end", iso_z),
+            page,
+        ),
+        created=Listing(
+            paging, Listing.window_query("created_at_start", "created_at_end", iso_z), page
+        ),
+        by_id=ListedOrders.InLists(named, size=1, askable=ORDER_IDS.is_order_id),
+        read=read_order,
+        label="ManoMano",
+        log=logging.getLogger(__name__),
+    )

@@ -7,7 +7,7 @@ the order (``M`` + 12 digits) in its subject [observed: cnsi-sd/crm
 at ManoMano's relay; ManoMano's customer service, an operator, from
 ``@monechelle.zendesk.com`` [observed]; notices from ``ne-pas-repondre@manomano.fr``
 [observed]. A mail claiming one of ManoMano's own senders is taken for it only when a
-DKIM signature of that sender's domain verifies (``signatures``) and covers what is
+DKIM signature of that sender's domain verifies (``dkim_keys``) and covers what is
 shown of it (the kit's ``signed_mail``, for every relay): a forged one is answered as
 anyone's. A subject "Demande de facture" is a buyer asking for the invoice
 [observed]. Reading the mail, the MX, bounces and sending are the poller's.
@@ -76,11 +76,6 @@ DEMO_MAILS = tuple(
 )
 
 
-def signed_domains(raw: bytes) -> frozenset[str]:
-    """The domains of the mail's DKIM signatures that verify, with ManoMano's keys."""
-    return frozenset(signature.domain for signature in dkim_keys.KEYS.verified(raw))
-
-
 def sender_type(mail: ParsedMail, signed: DeclaredRelay.Signed) -> SenderType:
     """Who wrote the mail: ManoMano's notices (SYSTEM) and its customer service
     (MARKETPLACE_SUPPORT) only when a DKIM signature of their domain covers the mail
@@ -106,7 +101,15 @@ class ManoManoRelay(DeclaredRelay):
     sender_of = sender_type
     signing_domains = frozenset({NOTICE_DOMAIN, SUPPORT_DOMAIN})
     dkim_keys = dkim_keys.KEYS
-    address_label = "manomano"  # manomano.<tenantId>.<country>.<token>@<INBOUND_DOMAIN>
+    # ``manomano.<tenantId>.<country>.<token>@<domain>``: the address the seller sets as its
+    # contact address in ManoMano's Toolbox (Paramètres), or forwards ManoMano's mails to;
+    # made when the tenant connects ManoMano, in the countries of its other addresses.
+    address_label = "manomano"
+    setup = (
+        "In ManoMano's Toolbox, Paramètres: give this address as the e-mail ManoMano "
+        "writes to about your orders (buyers' messages, invoice requests, customer "
+        "service), or forward ManoMano's e-mails to it."
+    )
     buyer_address_form = f"…@{BUYER_DOMAIN}"
     buyer_address = _BUYER_ADDRESS
     name_suffix = _NAME_SUFFIX
@@ -115,6 +118,3 @@ class ManoManoRelay(DeclaredRelay):
     attachment_types = ATTACHMENT_TYPES
     subject_topics = ((INVOICE_REQUEST, "INVOICE_REQUEST"),)
     demo_mails = DEMO_MAILS
-
-    def __init__(self) -> None:
-        super().__init__(LIMITS)

@@ -8,7 +8,7 @@ from typing import ClassVar
 from keybuzz_shared.connectors.kit import ShopSettings
 from keybuzz_shared.settings import AtLeastOne, Seconds
 
-from keybuzz_connector_manomano.dkim_keys import DKIM_KEYS_VARIABLE, configure
+from keybuzz_connector_manomano.dkim_keys import KEYS
 
 # The marketplace value of ManoMano's connections, tickets and orders.
 MANOMANO = "MANOMANO"
@@ -39,7 +39,4 @@ class ManoManoSettings(ShopSettings, kw_only=True, frozen=True):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        try:
-            configure(self.manomano_dkim_keys)  # the relay's key source (dkim_keys.py)
-        except ValueError as exc:
-            raise ValueError(f"{DKIM_KEYS_VARIABLE}: {exc}") from None
+        KEYS.configure(self.manomano_dkim_keys)  # the relay's key source (dkim_keys.py)

@@ -16,9 +16,9 @@ default window, or the tenant's."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeAlias
 
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit import Listing
@@ -162,19 +162,15 @@ def _sales(client: RakutenClient) -> kit.ListedOrders:
     async def fetch(query: dict[str, str], link: str | None) -> tuple[list[Any], str | None]:
         return wire.sales_page(await client.action("getcurrentsales", query))
 
-    by_creation: kit.Listing[OrderSummary, Any, Any] = kit.Listing(
-        kit.Listing.SeekToken(lambda o: o.created_at, token_param="nexttoken"),
-        lambda low, high: {"purchasedate": low.strftime("%Y-%m-%d")},
-        fetch,
-    )
-    current: kit.Listing[OrderSummary, Any, Any] = kit.Listing(
-        kit.Listing.SeekToken(lambda o: o.created_at, token_param="nexttoken"),
-        lambda low, high: {},
-        fetch,
-    )
+    def listed(query: Callable[[datetime, datetime | None], dict[str, str]]) -> CurrentSales.Sales:
+        return kit.Listing(
+            kit.Listing.SeekToken(lambda o: o.created_at, token_param="nexttoken"), query, fetch
+        )
+
+    current = listed(lambda low, high: {})
     return kit.ListedOrders(
         updated=current,
-        created=by_creation,
+        created=listed(lambda low, high: {"purchasedate": low.strftime("%Y-%m-%d")}),
         by_id=CurrentSales(current),
         read=wire.order_of,
         label=wire.LABEL,
@@ -186,7 +182,9 @@ def _sales(client: RakutenClient) -> kit.ListedOrders:
 class CurrentSales(kit.ListedOrders.ById):
     """Rakuten gives no sale by id: the current sales, read whole, those asked kept."""
 
-    def __init__(self, listing: Any) -> None:
+    Sales: TypeAlias = kit.Listing[OrderSummary, Any, Any]
+
+    def __init__(self, listing: Sales) -> None:
         self.listing = listing
 
     async def orders(

@@ -194,12 +194,8 @@ def reply_refusal(reply: Reply, standing: ThreadStanding, now: datetime) -> str 
     ordered more than 42 days ago; to its customer service, received more than 30 days ago."""
     received, ordered = _dated(standing, "received_at"), _dated(standing, "ordered_at")
     if reply.recipient == "MARKETPLACE_SUPPORT":
-        if received and now - received > timedelta(days=SUPPORT_DAYS_RECEIVED):
-            return (
-                f"Rakuten's customer service takes no message about an item received more "
-                f"than {SUPPORT_DAYS_RECEIVED} days ago (received {received:%d/%m/%Y})"
-            )
-        return None
+        support = "Rakuten's customer service takes no message about"
+        return _older(support, "received", received, SUPPORT_DAYS_RECEIVED, now)
     if standing.claim:
         if standing.detail("claim_amicable") == "oui":
             return None
@@ -207,17 +203,17 @@ def reply_refusal(reply: Reply, standing: ThreadStanding, now: datetime) -> str 
             "Rakuten takes no message to the buyer while a claim is open on the item "
             "(unless it is amicable): write to Rakuten's customer service"
         )
-    if received and now - received > timedelta(days=BUYER_DAYS_RECEIVED):
-        return (
-            f"Rakuten takes no message to the buyer of an item received more than "
-            f"{BUYER_DAYS_RECEIVED} days ago (received {received:%d/%m/%Y})"
-        )
-    if ordered and now - ordered > timedelta(days=BUYER_DAYS_ORDERED):
-        return (
-            f"Rakuten takes no message to the buyer of an item ordered more than "
-            f"{BUYER_DAYS_ORDERED} days ago (ordered {ordered:%d/%m/%Y})"
-        )
-    return None
+    buyer = "Rakuten takes no message to the buyer of"
+    return _older(buyer, "received", received, BUYER_DAYS_RECEIVED, now) or _older(
+        buyer, "ordered", ordered, BUYER_DAYS_ORDERED, now
+    )
+
+
+def _older(refusal: str, done: str, at: datetime | None, days: int, now: datetime) -> str | None:
+    """``refusal`` of an item ``done`` (received, ordered) ``at``, more than ``days`` ago."""
+    if at is None or now - at <= timedelta(days=days):
+        return None
+    return f"{refusal} an item {done} more than {days} days ago ({done} {at:%d/%m/%Y})"
 
 
 def _dated(standing: ThreadStanding, name: str) -> datetime | None:

@@ -113,6 +113,18 @@ class Auth(Protocol):
         ...
 
 
+class _HeadersOnly:
+    """A strategy whose calls carry no query parameter of its own and no header a file host
+    may see."""
+
+    @property
+    def params(self) -> Mapping[str, str]:
+        return {}
+
+    def public_headers(self) -> dict[str, str]:
+        return {}
+
+
 @runtime_checkable
 class SignsRequests(Protocol):
     """A strategy that signs each request as it is sent (its method, URL and body)."""
@@ -120,7 +132,7 @@ class SignsRequests(Protocol):
     def sign(self, request: httpx.Request) -> httpx.Request: ...
 
 
-class SignedRequests:
+class SignedRequests(_HeadersOnly):
     """A key pair whose secret signs each request as sent, never sent itself: ``key`` in
     ``key_header`` on every call, the time (Unix seconds) in ``time_header`` and, in
     ``signature_header``, the hex HMAC-SHA256 keyed by ``secret`` of the method, the whole
@@ -146,15 +158,8 @@ class SignedRequests:
     def __repr__(self) -> str:
         return f"SignedRequests(key_header={self._key_header!r}, secret={REDACTED})"
 
-    @property
-    def params(self) -> Mapping[str, str]:
-        return {}
-
     def secrets(self) -> Iterable[str]:
         return (self._secret.decode(), *self._made)
-
-    def public_headers(self) -> dict[str, str]:
-        return {}
 
     async def headers(self, requester: Requester) -> dict[str, str]:
         return {self._key_header: self._key}
@@ -175,7 +180,7 @@ class SignedRequests:
         return request
 
 
-class KeptToken:
+class KeptToken(_HeadersOnly):
     """An access token another part obtains and keeps (one traded for a seller's refresh
     token, cached there and renewed once for its concurrent callers), sent in ``header``
     (after ``scheme`` when there is one). Refused, it is dropped there (``drop``) and the
@@ -198,15 +203,8 @@ class KeptToken:
     def __repr__(self) -> str:
         return f"KeptToken(header={self._header!r})"
 
-    @property
-    def params(self) -> Mapping[str, str]:
-        return {}
-
     def secrets(self) -> Iterable[str]:
         return tuple(self._given)
-
-    def public_headers(self) -> dict[str, str]:
-        return {}
 
     async def headers(self, requester: Requester) -> dict[str, str]:
         token = await self._fetch()
@@ -218,7 +216,7 @@ class KeptToken:
         return await self.headers(requester)
 
 
-class LoginToken(Generic[G]):
+class LoginToken(_HeadersOnly, Generic[G]):
     """The shop's own credentials traded at a login call (``login``: its grant) for a token
     the calls carry (``token``: the grant's; ``carry``: what a call carries of it, headers
     or the fields an XML request's root holds). The marketplace publishes no token life:
@@ -246,16 +244,9 @@ class LoginToken(Generic[G]):
         """The grant kept (None before the first login, or after a refused one)."""
         return self._granted
 
-    @property
-    def params(self) -> Mapping[str, str]:
-        return {}
-
     def secrets(self) -> Iterable[str]:
         granted = self._granted
         return (*self._secrets, self._token(granted) if granted is not None else "")
-
-    def public_headers(self) -> dict[str, str]:
-        return {}
 
     async def headers(self, requester: Any = None) -> dict[str, str]:
         granted = self._granted
@@ -295,6 +286,7 @@ class HeaderAuth:
 
     KeptToken: TypeAlias = KeptToken
     LoginToken: TypeAlias = LoginToken
+    signed: TypeAlias = SignedRequests
 
     def __init__(
         self,
@@ -311,19 +303,6 @@ class HeaderAuth:
 
     def __repr__(self) -> str:
         return f"HeaderAuth(headers={sorted(self._headers)}, params={sorted(self._params)})"
-
-    @staticmethod
-    def signed(
-        key: str, secret: str, *, key_header: str, time_header: str, signature_header: str
-    ) -> SignedRequests:
-        """A key pair whose secret signs each request (``SignedRequests``)."""
-        return SignedRequests(
-            key,
-            secret,
-            key_header=key_header,
-            time_header=time_header,
-            signature_header=signature_header,
-        )
 
     @property
     def params(self) -> Mapping[str, str]:
@@ -348,7 +327,7 @@ class _TokenAnswer(msgspec.Struct, frozen=True):
     token_type: str = "Bearer"
 
 
-class ClientCredentials:
+class ClientCredentials(_HeadersOnly):
     """OAuth2 client credentials (RFC 6749 4.4) at ``token_url``: the token is kept until
     ``margin`` seconds before it expires (at most half its life) and sent as
     ``Authorization: Bearer`` with ``headers`` (a seller id). Callers that find
@@ -406,19 +385,12 @@ class ClientCredentials:
         return f"ClientCredentials(token_url={self.token_url!r}, client_secret={REDACTED})"
 
     @property
-    def params(self) -> Mapping[str, str]:
-        return {}
-
-    @property
     def has_token(self) -> bool:
         return self._token is not None
 
     def secrets(self) -> Iterable[str]:
         basic = tuple(h.removeprefix("Basic ") for h in self._token_headers.values())
         return (self._secret, self._token or "", *basic, *self._grant_secrets)
-
-    def public_headers(self) -> dict[str, str]:
-        return {}
 
     async def headers(self, requester: Requester) -> dict[str, str]:
         token = self._token
@@ -524,13 +496,11 @@ def _camel(name: str) -> str:
     return first + "".join(word.capitalize() for word in rest)
 
 
-def key_field(
-    name: str, label: str, *, max_length: int, secret: bool = True, json_name: str = ""
-) -> CredentialField:
+def key_field(name: str, label: str, *, max_length: int, secret: bool = True) -> CredentialField:
     """A key, a token or a client id, typed as the back office shows it."""
     return CredentialField(
         name=name,
-        json_name=json_name or _camel(name),
+        json_name=_camel(name),
         label=label,
         secret=secret,
         pattern=PRINTABLE,
@@ -539,12 +509,12 @@ def key_field(
     )
 
 
-def shop_number_field(name: str, label: str, *, json_name: str = "") -> CredentialField:
+def shop_number_field(name: str, label: str) -> CredentialField:
     """The shop's id where the marketplace numbers its shops: the account the connection
     is, "043115" being shop 43115 (``credential_form.canonical``)."""
     return CredentialField(
         name=name,
-        json_name=json_name or _camel(name),
+        json_name=_camel(name),
         label=label,
         pattern="[0-9]{1,12}",
         format="digits",

@@ -18,9 +18,6 @@ import msgspec
 from keybuzz_shared.file_links import origin_of, production_problem
 from keybuzz_shared.settings import PRODUCTION_LIKE
 
-# A connector that serves many instances of one API (one platform's operators), each one a
-# marketplace of its own, from a catalogue: data, not code.
-#
 # The packaged document (a JSON list, one entry per instance) lists those known at release;
 # two variables override and extend it, entries replacing the packaged ones by ``code``: an
 # inline JSON list (how the dev stack points the seeded instances at the sandbox's double)

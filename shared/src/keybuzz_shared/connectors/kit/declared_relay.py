@@ -16,14 +16,7 @@ from typing import ClassVar, NamedTuple, TypeAlias
 
 import msgspec
 
-from keybuzz_shared.connectors.kit.signed_mail import (
-    UNSIGNED,
-    DkimKeys,
-    Signed,
-    claims_domain,
-    doubled,
-    vouched,
-)
+from keybuzz_shared.connectors.kit.signed_mail import DkimKeys, Signed, doubled, vouched
 from keybuzz_shared.connectors.seam import (
     InboxMessage,
     Limits,
@@ -49,7 +42,10 @@ class DeclaredRelay:
     ``signing_domains``: the marketplace's own domains, whose DKIM signature makes a mail
     its own; ``dkim_keys``: the keys its mails' signatures are verified with (None: no
     mail is vouched for);
-    ``address_label``: the first label of the tenant's inbound addresses for it;
+    ``address_label``: the first label of the tenant's inbound addresses for it, which the
+    relay makes (the seam's ``InboundAddresses``: ``setup``, where the seller gives the
+    marketplace its address, in the seller's words; ``on_connection``, made when the tenant
+    connects the marketplace, else when the tenant is created);
     ``buyer_address_form``: a buyer alias as people read it; ``buyer_address``: a buyer
     alias (searched in the address as written); ``name_suffix``: what the relay adds to a
     buyer's display name; ``order_ids``: the marketplace's order ids in a text;
@@ -76,6 +72,8 @@ class DeclaredRelay:
     signing_domains: ClassVar[frozenset[str]] = frozenset()
     dkim_keys: ClassVar[DkimKeys | None] = None
     address_label: ClassVar[str]
+    setup: str = ""
+    on_connection: bool = True
     buyer_address_form: ClassVar[str]
     buyer_address: ClassVar[re.Pattern[str]]
     name_suffix: ClassVar[re.Pattern[str]]
@@ -92,6 +90,10 @@ class DeclaredRelay:
     @property
     def demo_mail_count(self) -> int:
         return len(self.demo_mails)
+
+    def address(self, tenant_id: str, country: str, token: str, domain: str) -> str:
+        """Lower case throughout: mail systems do not keep case reliably."""
+        return f"{self.address_label}.{tenant_id}.{country}.{token}@{domain}".lower()
 
     def is_buyer_address(self, address: str) -> bool:
         return self.buyer_address.search(address) is not None
@@ -111,25 +113,11 @@ class DeclaredRelay:
                 return msgspec.structs.replace(written, ticket_subject=topic)
         return written
 
-    def signed(self, mail: ParsedMail) -> Signed:
-        """What the marketplace vouches for in the mail (its signatures checked only when
-        its From claims one of the marketplace's domains)."""
-        domains = type(self).signing_domains
-        if not claims_domain(mail.from_address, domains) or doubled(mail.field_counts):
-            return UNSIGNED
-        return vouched(
-            sender=mail.from_address,
-            counts=mail.field_counts,
-            automatic=mail.automatic,
-            signatures=self.dkim_keys.verified(mail.raw) if self.dkim_keys else (),
-            domains=domains,
-        )
-
     def sender_type(self, mail: ParsedMail) -> SenderType:
         """``sender_of``'s word, but the buyer's for a mail with a field allowed once
         doubled, and for a SYSTEM one the marketplace did not sign (it would be hidden
         from the agents as needing no answer)."""
-        signed = self.signed(mail)
+        signed = vouched(mail, type(self).signing_domains, self.dkim_keys)
         claimed = type(self).sender_of(mail, signed)
         if claimed != "BUYER" and doubled(mail.field_counts):
             return "BUYER"
@@ -140,16 +128,11 @@ class DeclaredRelay:
     def reply_subject(self, buyer_subject: str, order_id: str | None) -> str:
         """``Re: <buyer subject>``, the order id kept in it (the relay files the reply by
         it)."""
-        order_ids_in, note = self.order_ids.order_ids_in, self.order_note
-        if self.already_a_reply is None:
-            return relay_reply_subject(
-                buyer_subject, order_id, order_ids_in=order_ids_in, order_note=note
-            )
         return relay_reply_subject(
             buyer_subject,
             order_id,
-            order_ids_in=order_ids_in,
-            order_note=note,
+            order_ids_in=self.order_ids.order_ids_in,
+            order_note=self.order_note,
             already_a_reply=self.already_a_reply,
         )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import msgspec
@@ -13,23 +13,14 @@ from keybuzz_shared.connectors.seam import read_each
 from keybuzz_shared.mended import json_decoded
 from keybuzz_shared.times import as_utc
 
-if TYPE_CHECKING:
-    pass
-
 # --- wire ----------------------------------------------------------------------------------
-# A page's items may be kept as the marketplace's bytes until each is read: a page decoded
-# with its list as ``list[msgspec.Raw]`` (the requester's ``shape``) holds each item's own
-# bytes, and each is decoded into the connector's type alone (``read_as``, ``reader``): an
-# item off its shape costs that item, said, never the page, and no JSON value stands
-# between the bytes and the type of an item on its shape.
-# A marketplace's JSON read into the connector's wire models, declared: a model (a msgspec
-# Struct holding only the fields the connector maps) and what the item is called; the kit
-# reads one item (``read_as``) or a page's items (``reader``), an item off the model's shape
-# a ValueError naming it, or a call's whole answer (``answer_as``), one off its shape
-# unreadable. Beside them, the small forms every JSON API's calls share: an id as one path
-# segment, an address under another, the accounts an answer names, an instant as
-# ISO 8601 in UTC (to the microsecond, the millisecond or the second), a person's name in its
-# two parts, however its marketplace spells them (``PersonName``, ``full_name``).
+# A marketplace's JSON read into the connector's wire models (msgspec Structs holding only
+# the fields it maps): one item (``read_as``) or a page's items (``reader``). A page decoded
+# with its list as ``list[msgspec.Raw]`` (the requester's ``shape``) keeps each item's own
+# bytes, each decoded into the model alone: an item off its shape costs that item, said,
+# never the page. Beside them, the small forms every JSON API's calls share: an id as one
+# path segment, the accounts an answer names, an instant as ISO 8601 in UTC, a person's
+# name in its two parts however its marketplace spells them (``PersonName``).
 
 T = TypeVar("T")
 

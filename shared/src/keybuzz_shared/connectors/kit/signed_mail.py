@@ -8,18 +8,20 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 
 import dkim
 import msgspec
 from cachetools import TLRUCache
+
+from keybuzz_shared.connectors.seam import ParsedMail
 
 # --- signed mail ---------------------------------------------------------------------------
 # Whether a relay mail is its marketplace's own (docs/SECURITY.md, "A forged mail hidden
 # as no response needed"): a buyer's mail is the buyer's unless the marketplace signed it.
 #
 # A mail is the marketplace's when a DKIM signature of one of the relay's signing domains
-# verifies (the relay's ``signatures``), the From address is of that domain (or under it),
+# verifies (``vouched``), the From address is of that domain (or under it),
 # and the signature covers every instance of the fields that say who wrote the mail and
 # what it shows. DKIM counts a field's instances from the bottom (its ``h=`` tag lists one
 # name per instance signed), so an instance above those it signed is anyone's: a field
@@ -97,33 +99,22 @@ def of_domain(address: str | None, domain: str) -> bool:
     return bool(host) and (host == domain or host.endswith("." + domain))
 
 
-def claims_domain(address: str | None, domains: Iterable[str]) -> bool:
-    """The From address is of one of the relay's signing domains: only then is a
-    signature worth checking (a buyer's alias costs no DKIM check)."""
-    return any(of_domain(address, domain) for domain in domains)
-
-
-def vouched(
-    *,
-    sender: str | None,
-    counts: Mapping[str, int],
-    automatic: bool,
-    signatures: Sequence[MailSignature],
-    domains: frozenset[str],
-) -> Signed:
-    """What the marketplace vouches for: a signature of one of ``domains`` whose domain
-    is the sender's and that covers every shown field; nothing when a field allowed once
-    is doubled."""
-    if doubled(counts):
+def vouched(mail: ParsedMail, domains: frozenset[str], keys: DkimKeys | None) -> Signed:
+    """What the marketplace vouches for in ``mail``: a signature that verifies with ``keys``,
+    of one of ``domains`` that is the From address's, covering every shown field; nothing
+    when a field allowed once is doubled. Signatures are checked only when the From claims
+    one of ``domains`` (a buyer's alias costs no DKIM check)."""
+    sender, counts = mail.from_address, mail.field_counts
+    if keys is None or doubled(counts) or counts.get("from", 0) != 1:
         return UNSIGNED
-    for signature in signatures:
+    if not any(of_domain(sender, domain) for domain in domains):
+        return UNSIGNED
+    for signature in keys.verified(mail.raw):
         domain = signature.domain.lower()
-        if domain not in domains or not of_domain(sender, domain):
-            continue
-        if covers(signature, counts, SHOWN_FIELDS) and counts.get("from", 0) == 1:
-            return Signed(
-                by=domain, automatic=automatic and covers(signature, counts, AUTOMATIC_FIELDS)
-            )
+        if domain in domains and of_domain(sender, domain):
+            if covers(signature, counts, SHOWN_FIELDS):
+                automatic = mail.automatic and covers(signature, counts, AUTOMATIC_FIELDS)
+                return Signed(by=domain, automatic=automatic)
     return UNSIGNED
 
 
@@ -144,6 +135,12 @@ def vouched(
 Lookup = Callable[..., bytes | None]
 
 _lock = threading.Lock()
+log = logging.getLogger(__name__)
+
+_DKIM_SIGNATURE = re.compile(rb"^dkim-signature\s*:", re.IGNORECASE | re.MULTILINE)
+# A marketplace signs once or twice; a mail carrying many signatures costs no more than
+# this many checks.
+MOST_SIGNATURES = 4
 
 
 def read_keys(text: str) -> Mapping[str, str]:
@@ -193,8 +190,12 @@ class DkimKeys:
         self.given: dict[str, str] = {}
 
     def configure(self, text: str) -> None:
-        """Adds the records of the variable's value (from a service's settings)."""
-        records = read_keys(text)
+        """Adds the records of the variable's value (from a service's settings); ValueError
+        naming the variable for a value that is not records (a service refuses to start)."""
+        try:
+            records = read_keys(text)
+        except ValueError as exc:
+            raise ValueError(f"{self.variable}: {exc}") from None
         if records:
             with _lock:
                 self.given.update(records)
@@ -229,46 +230,27 @@ class DkimKeys:
         return from_given
 
     def verified(self, raw: bytes) -> list[MailSignature]:
-        """The mail's DKIM signatures that verify with these keys (``verified_signatures``)."""
-        return verified_signatures(raw, self)
-
-
-# --- dkim signatures -----------------------------------------------------------------------
-# A relay mail's DKIM signatures that verify (``DeclaredRelay.dkim_keys``), with the
-# keys of a marketplace's ``DkimKeys``: one check for every relay that signs.
-
-log = logging.getLogger(__name__)
-
-_DKIM_SIGNATURE = re.compile(rb"^dkim-signature\s*:", re.IGNORECASE | re.MULTILINE)
-# A marketplace signs once or twice; a mail carrying many signatures costs no more than
-# this many checks.
-MOST_SIGNATURES = 4
-
-
-def verified_signatures(raw: bytes, keys: DkimKeys) -> list[MailSignature]:
-    """The mail's DKIM signatures that verify (domain ``d=``, fields ``h=``): the signed
-    headers (From among them, dkimpy requires it) and the whole body as received, with a
-    key of ``keys``. A signature covering only part of the body (``l=``) does not count:
-    text added below it would read as signed."""
-    count = min(len(_DKIM_SIGNATURE.findall(raw)), MOST_SIGNATURES)
-    found: list[MailSignature] = []
-    lookup = keys.lookup()
-    for index in range(count):
-        checker = dkim.DKIM(raw, minkey=1024, timeout=2)
-        try:
-            verified = checker.verify(idx=index, dnsfunc=lookup)
-        except Exception as exc:  # dkimpy raises on malformed signatures and records
-            log.info("a DKIM signature could not be checked", extra={"reason": str(exc)})
-            continue
-        fields = checker.signature_fields or {}
-        if verified and b"l" not in fields and isinstance(checker.domain, bytes):
-            found.append(
-                MailSignature(
-                    domain=checker.domain.decode("ascii", "replace").lower(),
-                    fields=tuple(
-                        name.strip().decode("ascii", "replace").lower()
-                        for name in fields.get(b"h", b"").split(b":")
-                    ),
+        """The mail's DKIM signatures that verify with these keys (domain ``d=``, fields
+        ``h=``): the signed headers (From among them, dkimpy requires it) and the whole body
+        as received. A signature covering only part of the body (``l=``) does not count:
+        text added below it would read as signed."""
+        count = min(len(_DKIM_SIGNATURE.findall(raw)), MOST_SIGNATURES)
+        found: list[MailSignature] = []
+        lookup = self.lookup()
+        for index in range(count):
+            checker = dkim.DKIM(raw, minkey=1024, timeout=2)
+            try:
+                verified = checker.verify(idx=index, dnsfunc=lookup)
+            except Exception as exc:  # dkimpy raises on malformed signatures and records
+                log.info("a DKIM signature could not be checked", extra={"reason": str(exc)})
+                continue
+            fields = checker.signature_fields or {}
+            if verified and b"l" not in fields and isinstance(checker.domain, bytes):
+                signed = fields.get(b"h", b"").split(b":")
+                found.append(
+                    MailSignature(
+                        domain=checker.domain.decode("ascii", "replace").lower(),
+                        fields=tuple(n.strip().decode("ascii", "replace").lower() for n in signed),
+                    )
                 )
-            )
-    return found
+        return found

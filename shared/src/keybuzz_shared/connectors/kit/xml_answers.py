@@ -129,18 +129,11 @@ def answer_root(
 ) -> Element:
     """``parse_guarded`` of an answer the requester reads (``Answers.read``): one cut short
     or not XML is ``Garbled`` (asked again within a read), anything else refused."""
-    try:
-        return parse_guarded(data, _Refused, max_bytes=max_bytes, ns=ns)
-    except _Refused as exc:
-        if garbled(exc.reason):
-            raise Garbled(exc.reason) from None
-        raise refused(exc.reason) from None
 
+    def refusal(reason: str) -> Exception:
+        return Garbled(reason) if garbled(reason) else refused(reason)
 
-class _Refused(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    return parse_guarded(data, refusal, max_bytes=max_bytes, ns=ns)
 
 
 def refuse_parsed(root: Element, refused: Callable[[str], Exception]) -> None:
@@ -284,16 +277,10 @@ def _zone(zone: str | None) -> timezone:
 # --- xml envelope --------------------------------------------------------------------------
 # An XML API's status envelope, declared: every answer is one root element in the API's
 # namespace whose ``status`` attribute says whether the call was done, beside its
-# ``<error code="…" severity="…">text</error>`` children. A connector names its namespace,
-# its statuses (those that accept a call, those that refuse it), the codes that only ask to
-# come back later and those that mean the call's token, and the answers whose errors are
-# their items' own (the caller reads each item's); the kit reads the answer (the XML guard
-# of xml_answers.py), its status and errors (their texts without a secret, shortened), and
-# gives the requester its ``Answers`` and its ``Refusals``: a refused login is the shop's
-# credentials refused, any other refusal the call refused with its status and codes, a
-# refusal over HTTP without an envelope the same with its status. Those two errors are the
-# kit's too (``StatusEnvelope.CredentialsRefused``, ``.Refused``: the envelope's status and
-# codes kept, the marketplace named by the connector's subclass).
+# ``<error code="…" severity="…">text</error>`` children. The kit reads it (the guard above,
+# the errors' texts without a secret) into the requester's ``Answers`` and ``Refusals``: a
+# refused login is the shop's credentials refused, any other refusal the call refused with
+# its status and codes (``StatusEnvelope.CredentialsRefused``, ``.Refused``).
 
 
 def listed(errors: Sequence[StatusEnvelope.Error], chars: int | None = None) -> str:
@@ -494,7 +481,7 @@ Errors = tuple[StatusEnvelope.Error, ...]  # an answer's, in its order
 class ErrorRoot:
     """An XML API that answers a call with its result's own root, and refuses it with a
     root of its own (``root``) listing ``<error>``s, each said by the texts at ``said``
-    (its code first, ``code``: where its code is), whatever the namespace. ``later``:
+    (its ``<code>`` first), whatever the namespace. ``later``:
     codes only asking to come back soon (every error's one of them: asked again like a
     429); ``credentials``: codes meaning the shop's credentials; ``errors``: the
     marketplace's ``CallErrors``; ``service``: what an unreadable answer names."""
@@ -514,7 +501,6 @@ class ErrorRoot:
     root: str
     errors: CallErrors
     service: str
-    code: str = "code"
     said: tuple[str, ...] = ("code", "message")
     later: frozenset[str] = frozenset()
     credentials: frozenset[str] = frozenset()
@@ -530,7 +516,7 @@ class ErrorRoot:
         if local_name(root) != self.root:
             return ErrorRoot.Answer(root, None)
         errors = Node(root, None, ValueError).all("error")
-        codes = [error.text(self.code) or "" for error in errors]
+        codes = [error.text("code") or "" for error in errors]
         said = "; ".join(" ".join(self._texts(error)) for error in errors)
         later = bool(codes) and all(code in self.later for code in codes)
         reason = redact(said or "an error without a reason")

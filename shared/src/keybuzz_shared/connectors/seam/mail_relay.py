@@ -176,13 +176,13 @@ def relay_reply_subject(
     *,
     order_ids_in: Callable[[str], Sequence[str]],
     order_note: str = "({})",
-    already_a_reply: re.Pattern[str] = _REPLY_PREFIX,
+    already_a_reply: re.Pattern[str] | None = None,
 ) -> str:
     """A reply's subject as a relay files it: the buyer's on one line, ``Re:`` before it
-    unless it is ``already_a_reply``, and the order id (``order_note``) after it when the
-    subject does not name it, since the relay files the reply by it."""
+    unless it is ``already_a_reply`` (None: a ``Re:``), and the order id (``order_note``)
+    after it when the subject does not name it, since the relay files the reply by it."""
     subject = " ".join(buyer_subject.split())
-    if not already_a_reply.match(subject):
+    if not (already_a_reply or _REPLY_PREFIX).match(subject):
         subject = f"Re: {subject}" if subject else "Re:"
     if order_id and not order_ids_in(subject):
         subject = f"{subject} {order_note.format(order_id)}"
