@@ -24,7 +24,7 @@ from litestar.response import Stream
 
 from . import api
 from .book import BACKMARKET, CUSTOMER, Activity, Folder, ShopBook
-from .contract import query_problems
+from .contract import DESCRIBED
 from .double import BURST_CALLS, LIMITS, BackMarketDouble, BackMarketFaultConfig, Shop
 from .env import BackMarketDoubleSettings
 from .shops import (
@@ -148,7 +148,7 @@ def backmarket_routes(sb: Sandbox) -> list[Any]:
         decision: FaultDecision,
     ) -> Response[bytes]:
         query = joined_query(request)
-        if problems := query_problems(operation, query):
+        if problems := DESCRIBED.query_problems(operation, query):
             # Back Market may ignore unknown ones; the double says so, so that a misspelt
             # filter shows.
             return error(400, "invalid-parameter", "; ".join(problems))
