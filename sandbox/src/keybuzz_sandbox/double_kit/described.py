@@ -2,10 +2,10 @@
 its tests check what the double answers, written once for every double that has one
 (``Described``): the document loaded strict (the marketplace's corrections, such as
 OpenAPI 3.0's ``nullable`` as JSON Schema says it; every object schema that lists its
-properties closed:
-descriptions allow any extra field, so a renamed optional field would pass), operations
-found by id or by method and path, a request's query and body and an answer checked, each
-schema's validator compiled once. A double declares its document and its quirks."""
+properties closed: descriptions allow any extra field, so a renamed optional field would
+pass), operations found by id or by method and path, a request's query and body and an
+answer checked, each schema's validator compiled once. A double declares its document and
+its quirks."""
 
 from __future__ import annotations
 
@@ -78,9 +78,10 @@ V = TypeVar("V")
 class Described:
     """One published description (``openapi/<document>`` in the double's ``package``),
     registered as ``uri``, checked with ``kind`` (draft 4 for OpenAPI 3.0, 2020-12 for
-    3.1). ``correct``: the description as the double reads it, given a copy of it (where it
-    contradicts its own words, ``nullable`` for a draft 4 reader...); ``undocumented``: query parameters its guide documents outside the
-    description, by operation id (``"*"``: every operation)."""
+    3.1). ``correct``: the description as the double reads it, given a copy of it (fixed
+    where it contradicts its own words, ``nullable`` for a draft 4 reader); ``undocumented``:
+    query parameters the marketplace's guide documents outside the description, by
+    operation id (``"*"``: every operation)."""
 
     def __init__(
         self,
