@@ -70,7 +70,7 @@ from typing import ClassVar
 import asyncpg
 import httpx
 from keybuzz_devstack import bootstrap
-from keybuzz_double_mirakl.contract import operation_at
+from keybuzz_double_mirakl.contract import DESCRIBED
 from keybuzz_double_mirakl.double import FREQUENCIES
 from keybuzz_double_mirakl.operators import OPERATORS
 from keybuzz_poller.shops.domain import Shop
@@ -257,7 +257,7 @@ def _answers(log: Path, offset: int) -> Counter[tuple[str, str]]:
     found: Counter[tuple[str, str]] = Counter()
     for match in ACCESS.finditer(text):
         # Mirakl's operation code of the method and path, as its description names them.
-        operation = operation_at(match["method"], match["path"]) or match["path"]
+        operation = DESCRIBED.operation_at(match["method"], match["path"]) or match["path"]
         found[(operation, match["status"])] += 1
     return found
 

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 from jsonschema import Draft4Validator
-from keybuzz_sandbox.described import close_objects
+from keybuzz_sandbox.double_kit.described import close_objects
 
 CLIENT_ID = "amzn1.application-oa2-client.keybuzz-sandbox"
 CLIENT_SECRET = "keybuzz-sandbox-secret"

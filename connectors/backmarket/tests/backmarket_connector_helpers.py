@@ -12,7 +12,7 @@ from keybuzz_connector_backmarket.settings import (
     BackMarketApiSettings,
     BackMarketSettings,
 )
-from keybuzz_double_backmarket.contract import form_problems, query_problems, strict_spec
+from keybuzz_double_backmarket.contract import DESCRIBED
 from keybuzz_shared.connectors.kit import Declaration, Requester
 from keybuzz_shared.file_links import FileLinks
 
@@ -20,25 +20,15 @@ USER_AGENT = "BM-KeyBuzz-Care;integrations@keybuzz.io"
 USER_AGENT_FORM = re.compile(r"BM-[A-Za-z0-9_.]+-[A-Za-z0-9_.]+;[^@\s;]+@[^@\s;]+\.[^@\s;]+")
 
 
-def operation_of(method: str, path: str) -> str | None:
-    """The operation id of Back Market's description answering ``method path``."""
-    for template, item in strict_spec()["paths"].items():
-        pattern = re.sub(r"\{[^}]+\}", "[0-9]+", template.rstrip("/")) + "/?"
-        if re.fullmatch(pattern, path):
-            found = item.get(method.lower())
-            return found["operationId"] if isinstance(found, dict) else None
-    return None
-
-
 def request_problems(request: httpx.Request, prefix: str) -> list[str]:
     """What in ``request`` Back Market's description (and its guide) would not take."""
     path = request.url.path.removeprefix(prefix)
     if path.startswith("/files/"):  # an attachment's URL: a file host, not the API
         return []
-    operation = operation_of(request.method, path)
+    operation = DESCRIBED.operation_at(request.method, path)
     if operation is None:
         return [f"{request.method} {path}: no such operation"]
-    problems = query_problems(operation, dict(request.url.params))
+    problems = DESCRIBED.query_problems(operation, dict(request.url.params))
     headers = request.headers
     if not headers.get("authorization", "").startswith("Basic "):
         problems.append("no Basic token")
@@ -47,12 +37,12 @@ def request_problems(request: httpx.Request, prefix: str) -> list[str]:
     if not USER_AGENT_FORM.fullmatch(headers.get("user-agent", "")):
         problems.append(f"User-Agent {headers.get('user-agent')!r}")
     if request.method == "POST":
-        problems += form_problems(operation, _form_of(request))
+        problems += DESCRIBED.body_problems(operation, _form_of(request), "multipart/form-data")
     return problems
 
 
 def _form_of(request: httpx.Request) -> dict[str, Any]:
-    """A multipart request's fields, files by their names (what form_problems reads)."""
+    """A multipart request's fields, files by their names (what the description's form reads)."""
     kind = request.headers.get("content-type", "")
     if not kind.startswith("multipart/form-data"):
         return {"(not multipart)": kind}

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
-from keybuzz_double_backmarket.contract import DESCRIBED, SPEC_URI, registry
+from keybuzz_double_backmarket.contract import DESCRIBED
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
 ADMIN = "/_sandbox/backmarket"
@@ -29,8 +29,8 @@ def validator_for(operation_id: str, *where: str) -> OAS30Validator:
 def error_validator() -> OAS30Validator:
     """Back Market's documented error body (``ErrorResponseV1``)."""
     return OAS30Validator(
-        {"$ref": f"{SPEC_URI}#/components/schemas/ErrorResponseV1"},
-        registry=registry(),
+        {"$ref": f"{DESCRIBED.uri}#/components/schemas/ErrorResponseV1"},
+        registry=DESCRIBED.registry(),
         format_checker=oas30_format_checker,
     )
 

@@ -26,7 +26,7 @@ from backmarket_helpers import (
     shops,
     validator_for,
 )
-from keybuzz_double_backmarket.contract import raw_spec
+from keybuzz_double_backmarket.contract import DESCRIBED
 from keybuzz_double_backmarket.env import BackMarketDoubleSettings
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.doubles import doubles
@@ -127,7 +127,7 @@ async def test_the_check_fails_on_a_renamed_or_an_unknown_field(serve) -> None:
     with pytest.raises(jsonschema.ValidationError):
         schema.validate(body)
     # The stored description is Back Market's: a message names what the double sends.
-    named = raw_spec()["components"]["schemas"]["message"]["properties"]
+    named = DESCRIBED.published()["components"]["schemas"]["message"]["properties"]
     assert {"initiator", "kind", "is_informative", "attachments"} <= named.keys()
 
 
@@ -308,7 +308,7 @@ async def test_back_markets_figures_are_the_defaults(serve) -> None:
     http = await served(serve)
     read = (await http.get(f"{ADMIN}/limits")).json()
     documented = {}
-    for item in raw_spec()["paths"].values():
+    for item in DESCRIBED.published()["paths"].values():
         for op in item.values():
             words = re.search(r"(\d+) requests per minute and (\d+)", op.get("description", ""))
             if words:

@@ -24,7 +24,7 @@ from keybuzz_connector_ebay.connector import (
 )
 from keybuzz_connector_ebay.consent import ConsentApp as EbayApp
 from keybuzz_connector_ebay.settings import EbayApiSettings, EbaySettings
-from keybuzz_double_ebay.contract import answer_problems
+from keybuzz_double_ebay.contract import DESCRIBED
 from keybuzz_double_ebay.double import RU_NAME, service_env
 from keybuzz_shared.connectors import seam
 from keybuzz_shared.connectors.seam import CredentialsRefused, Reply, ThreadKey
@@ -145,13 +145,13 @@ async def test_the_doubles_answers_are_ebays_shapes(
         headers = {"Authorization": f"Bearer {token['access_token']}"}
         listed = await http.get("/commerce/message/v1/conversation", headers=headers,
                                 params={"conversation_type": "FROM_MEMBERS"})  # fmt: skip
-        assert answer_problems("message", "getConversations", "200", listed.json()) == []
+        assert DESCRIBED["message"].answer_problems("getConversations", "200", listed.json()) == []
         conversation = listed.json()["conversations"][0]["conversationId"]
         one = await http.get(f"/commerce/message/v1/conversation/{conversation}", headers=headers,
                              params={"conversation_type": "FROM_MEMBERS"})  # fmt: skip
-        assert answer_problems("message", "getConversation", "200", one.json()) == []
+        assert DESCRIBED["message"].answer_problems("getConversation", "200", one.json()) == []
         orders = await http.get("/sell/fulfillment/v1/order", headers=headers)
-        assert answer_problems("fulfillment", "getOrders", "200", orders.json()) == []
+        assert DESCRIBED["fulfillment"].answer_problems("getOrders", "200", orders.json()) == []
         wrong = await http.get("/commerce/message/v1/conversation", headers=headers)
         assert wrong.status_code == 400 and "conversation_type is required" in wrong.text
 

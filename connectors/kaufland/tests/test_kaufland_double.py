@@ -17,7 +17,7 @@ import pytest
 from keybuzz_connector_kaufland.connector import client_of, probe, session_of
 from keybuzz_connector_kaufland.settings import KAUFLAND, KauflandSettings
 from keybuzz_double_kaufland import KauflandDoubleSettings
-from keybuzz_double_kaufland.contract import answer_problems, strict_spec
+from keybuzz_double_kaufland.contract import DESCRIBED
 from keybuzz_double_kaufland.routes import signature
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_shared.connectors.kit.declaration import Opening
@@ -28,13 +28,6 @@ from keybuzz_shared.connectors.seam import (
     ThreadKey,
 )
 from keybuzz_shared.file_links import FileLinks
-
-
-def operation_of(method: str, path: str) -> str:
-    for template, item in strict_spec()["paths"].items():
-        if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", template), path):
-            return str(item[method.lower()]["operationId"])
-    raise AssertionError(f"{method} {path}: no such operation")
 
 
 class Checked:
@@ -48,8 +41,9 @@ class Checked:
         await response.aread()
         if response.request.url.path.startswith("/kaufland/files/") or not response.content:
             return
-        operation = operation_of(response.request.method, path)
-        found = answer_problems(operation, str(response.status_code), response.json())
+        operation = DESCRIBED.operation_at(response.request.method, path)
+        assert operation, f"{response.request.method} {path}: no such operation"
+        found = DESCRIBED.answer_problems(operation, str(response.status_code), response.json())
         self.problems += [f"{operation}: {p}" for p in found]
 
 
@@ -74,7 +68,7 @@ async def test_a_request_is_answered_only_with_its_sellers_signature(serve: Any)
     for fault, sent in refused.items():
         answer = await http.get(url, headers=sent)
         assert answer.status_code == 401, (fault, answer.text)
-        assert answer_problems("GetAllStorefronts", "401", answer.json()) == []
+        assert DESCRIBED.answer_problems("GetAllStorefronts", "401", answer.json()) == []
         types[fault] = answer.json()["type"]
     assert types == {
         "wrong signature": "/problems/corrupted-signature",

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 from keybuzz_double_mirakl import api
-from keybuzz_double_mirakl.contract import operation_at, part_problems, query_problems
+from keybuzz_double_mirakl.contract import DESCRIBED
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.testing import running_sandbox
 
@@ -34,13 +34,13 @@ class CheckedRequests:
         if "/api/" not in path:
             return
         relative = path[path.index("/api/") :]
-        operation = operation_at(request.method, relative)
+        operation = DESCRIBED.operation_at(request.method, relative)
         if operation is None:
             self.problems.append(f"{request.method} {relative}: no such operation")
             return
         self.seen.append(operation)
         query = dict(request.url.params)
-        self.problems += [f"{operation}: {p}" for p in query_problems(operation, query)]
+        self.problems += [f"{operation}: {p}" for p in DESCRIBED.query_problems(operation, query)]
         if "authorization" not in request.headers:
             self.problems.append(f"{operation}: no Authorization")
         if part := MULTIPART_PARTS.get(operation):
@@ -55,9 +55,10 @@ class CheckedRequests:
             for found in api.multipart(call):
                 if found.name == part:
                     value = httpx.Response(200, content=found.content).json()
-                    self.problems += [
-                        f"{operation}: {p}" for p in part_problems(operation, part, value)
-                    ]
+                    found_problems = DESCRIBED.body_problems(
+                        operation, value, "multipart/form-data", part
+                    )
+                    self.problems += [f"{operation}: {p}" for p in found_problems]
 
 
 async def operators(sandbox: str) -> dict[str, dict[str, Any]]:

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
-from keybuzz_double_mirakl.contract import raw_spec
+from keybuzz_double_mirakl.contract import DESCRIBED
 from keybuzz_double_mirakl.env import MiraklDoubleSettings
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.doubles import doubles
@@ -127,7 +127,7 @@ async def test_the_check_fails_on_a_renamed_or_an_unknown_field(serve) -> None:
     with pytest.raises(jsonschema.ValidationError, match="is not one of"):
         schema.validate(body)
     # The stored description is Mirakl's: M11's thread names what the double sends.
-    thread = raw_spec()["components"]["schemas"]["M11_Response_200_Data"]
+    thread = DESCRIBED.published()["components"]["schemas"]["M11_Response_200_Data"]
     assert {"metadata", "topic", "current_participants"} <= set(thread["required"])
 
 

@@ -23,7 +23,7 @@ from keybuzz_connector_mirakl.orders import (
     shop_orders,
 )
 from keybuzz_connector_mirakl.orders import iso_millis as mirakl_time
-from keybuzz_double_mirakl.contract import query_problems, raw_spec
+from keybuzz_double_mirakl.contract import DESCRIBED
 from keybuzz_shared.connectors.kit import ListedOrders
 from keybuzz_shared.connectors.seam import (
     DELIVERY_STATUSES,
@@ -37,7 +37,9 @@ T0 = datetime(2026, 9, 1, tzinfo=UTC)
 
 def _enum(schema: str, field: str) -> set[str]:
     """The values Mirakl's description lists for a field, deprecated ones included."""
-    words = raw_spec()["components"]["schemas"][schema]["properties"][field]["description"]
+    words = DESCRIBED.published()["components"]["schemas"][schema]["properties"][field][
+        "description"
+    ]
     return set(re.findall(r'`"([A-Z_]+)"`', words))
 
 
@@ -138,7 +140,7 @@ class FakeOR11:
         self, path: str, params: Mapping[str, str] | None = None, *, operation: str = ""
     ) -> Any:
         assert (operation, path) == ("OR11", "/api/orders")
-        assert query_problems("OR11", params) == []
+        assert DESCRIBED.query_problems("OR11", params) == []
         self.queries.append(dict(params))
 
         def within(value: Any, low: str | None, high: str | None) -> bool:

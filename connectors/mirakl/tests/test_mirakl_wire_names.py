@@ -9,9 +9,9 @@ from typing import Any
 import msgspec
 import pytest
 from keybuzz_connector_mirakl import orders, response_window, threads
-from keybuzz_double_mirakl.contract import raw_spec
+from keybuzz_double_mirakl.contract import DESCRIBED
 
-SCHEMAS = raw_spec()["components"]["schemas"]
+SCHEMAS = DESCRIBED.published()["components"]["schemas"]
 # Each struct the connector decodes an answer into → the schema of that answer.
 READ_AS: tuple[tuple[type[Any], str], ...] = (
     (threads.ThreadPage, "M11_Response_200"),

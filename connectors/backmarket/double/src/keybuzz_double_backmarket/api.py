@@ -15,7 +15,7 @@ from keybuzz_sandbox.double_kit import api as kit
 from keybuzz_sandbox.double_kit.api import Answer, query_read
 
 from .book import CLOSED, MERCHANT, OPEN, Folder, ShopBook
-from .contract import form_problems
+from .contract import DESCRIBED
 from .double import bm_time
 from .shops import merchant_id
 from .wire import folder_details, folder_summary, order_json
@@ -150,7 +150,7 @@ def post_message(book: ShopBook, call: Call) -> Answer:
     reopens (official)."""
     folder = _folder(book, call)
     form: dict[str, Any] = {**call.form, "attachment": [name for name, _ in call.files]}
-    if problems := form_problems("postMessage", form):
+    if problems := DESCRIBED.body_problems("postMessage", form, "multipart/form-data"):
         raise Refused(400, "invalid-payload", "; ".join(problems))
     text = str(form["message"]).strip()
     if not text:

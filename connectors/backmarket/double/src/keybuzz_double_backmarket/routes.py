@@ -24,8 +24,7 @@ from litestar.response import Stream
 
 from . import api
 from .book import BACKMARKET, CUSTOMER, Activity, Folder, ShopBook
-from .contract import operation as contract_operation
-from .contract import query_problems
+from .contract import DESCRIBED
 from .double import BURST_CALLS, LIMITS, BackMarketDouble, BackMarketFaultConfig, Shop
 from .env import BackMarketDoubleSettings
 from .shops import (
@@ -149,7 +148,7 @@ def backmarket_routes(sb: Sandbox) -> list[Any]:
         decision: FaultDecision,
     ) -> Response[bytes]:
         query = joined_query(request)
-        if problems := query_problems(operation, query):
+        if problems := DESCRIBED.query_problems(operation, query):
             # Back Market may ignore unknown ones; the double says so, so that a misspelt
             # filter shows.
             return error(400, "invalid-parameter", "; ".join(problems))
@@ -178,7 +177,7 @@ def backmarket_routes(sb: Sandbox) -> list[Any]:
         async def handler(request: Request[Any, Any, Any]) -> Any:
             return await call(request, operation, run)
 
-        described, method, _ = contract_operation(operation)  # its parameters read as text
+        described, method, _ = DESCRIBED.operation(operation)  # its parameters read as text
         path, name = re.sub(r"\{(\w+)\}", r"{\1:str}", described), f"backmarket.{operation}"
         bound = MESSAGE_BODY_BYTES
         return operation_route(f"{BASE}{path}", method, name, handler, request_max_body_size=bound)

@@ -21,7 +21,7 @@ from keybuzz_sandbox.faults import ReplyFaults, WebPageFaults, hostile_page, rep
 from litestar import Request, Response, get, post, put
 from litestar.response import Redirect, Stream
 
-from .contract import body_problems, query_problems
+from .contract import DESCRIBED
 from .env import ACCESS_SECONDS, ADMIN, CLIENT_ID, REFRESH_SECONDS, ROOT, RU_NAME
 from .state import EbayState, Seller, seller_order, stamp
 
@@ -155,8 +155,9 @@ def routes(sb: Sandbox) -> list[Any]:
             return error(
                 429, "Too many requests. The request limit has been reached for the resource.", 2001
             )
-        wrong = query_problems(api, operation, dict(request.query_params))
-        wrong += body_problems(api, operation, body) if body is not None else []
+        described = DESCRIBED[api]
+        wrong = described.query_problems(operation, dict(request.query_params))
+        wrong += described.body_problems(operation, body) if body is not None else []
         if wrong:
             return error(400, "; ".join(wrong))
 

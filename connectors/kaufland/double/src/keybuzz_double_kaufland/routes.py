@@ -35,7 +35,7 @@ from litestar import Request, Response, Router, get, post
 from litestar.params import FromPath, JSONBody
 
 from keybuzz_double_kaufland import API, FILES, KauflandDoubleSettings
-from keybuzz_double_kaufland.contract import body_problems, query_problems
+from keybuzz_double_kaufland.contract import DESCRIBED
 
 if TYPE_CHECKING:
     from keybuzz_sandbox.sandbox import Sandbox
@@ -352,7 +352,7 @@ def get_ticket(call: Call) -> tuple[int, Any]:
 
 def create_message(call: Call) -> tuple[int, Any]:
     ticket = _ticket(call)
-    if problems := body_problems("CreateTicketMessage", call.body):
+    if problems := DESCRIBED.body_problems("CreateTicketMessage", call.body):
         raise Refused(400, "/problems/validation-error", "; ".join(problems))
     if ticket.status == CLOSED_FINAL:
         raise Refused(400, "/problems/tickets/finally-closed", "The ticket is finally closed")
@@ -467,7 +467,7 @@ def routes(sb: Sandbox) -> list[Any]:
         if isinstance(seller, Response):
             return seller
         query = {name: request.query_params.getall(name) for name in request.query_params}
-        if problems := query_problems(operation, query):
+        if problems := DESCRIBED.query_problems(operation, query):
             return problem(400, "/problems/validation-error", "; ".join(problems))
         return await faulted(
             double.faults,

@@ -15,7 +15,7 @@ from keybuzz_sandbox.clock import parse_iso
 from keybuzz_sandbox.double_kit.api import Answer, Refused, query_bool, query_read
 
 from .book import CUSTOMER, DAY, SHOP, Message, NewFile, ShopBook, Thread
-from .contract import part_problems
+from .contract import DESCRIBED
 from .wire import LISTED_MESSAGES, mirakl_time, order_json, thread_json
 
 ENTITY_TYPES = ("MMP_ORDER", "MMP_OFFER", "MPS_ORDER", "MPS_SERVICE", "SELLER_OPERATOR")
@@ -192,7 +192,7 @@ def _json_part(parts: list[Part], name: str, operation_id: str) -> dict[str, Any
         raise Refused(400, f"{name} is not valid JSON") from None
     if not isinstance(value, dict):
         raise Refused(400, f"{name} must be a JSON object")
-    if problems := part_problems(operation_id, name, value):
+    if problems := DESCRIBED.body_problems(operation_id, value, "multipart/form-data", name):
         raise Refused(400, "; ".join(problems))
     return value
 

@@ -17,8 +17,9 @@ from litestar import Request, Response, Router, get, post, put
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 
-from . import api, contract
+from . import api
 from .book import CUSTOMER, OPERATOR, SHOP, NewFile, ShopBook, Thread
+from .contract import DESCRIBED
 from .double import MiraklDouble, MiraklFaultConfig
 from .env import MiraklDoubleSettings
 from .operators import OPERATORS
@@ -109,10 +110,9 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
         decision: FaultDecision,
     ) -> Response[bytes]:
         query = joined_query(request)
-        if unknown := contract.unknown_parameters(operation, query):
-            # Mirakl may ignore them; the double says so, so that a misspelt filter shows.
-            return error(400, f"Unknown query parameters: {', '.join(unknown)}")
-        if wrong := contract.value_problems(operation, query):  # as the description types them
+        if wrong := DESCRIBED.query_problems(operation, query):
+            # Mirakl may ignore unknown ones; the double says so, so that a misspelt filter
+            # shows.
             return error(400, "; ".join(wrong))
         wait = double.admit(
             book.operator.code, book.shop_id, operation, first_page(operation, query)
@@ -143,7 +143,7 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
         async def handler(request: Request[Any, Any, Any], operator: FromPath[str]) -> Any:
             return await call(request, operator, operation, run)
 
-        path, method, _ = contract.operation(operation)
+        path, method, _ = DESCRIBED.operation(operation)
         routed = BASE + re.sub(r"{(\w+)}", r"{\1:str}", path)  # Litestar's typed segments
         return operation_route(routed, method, f"mirakl.{operation}", handler)
 
