@@ -21,7 +21,7 @@ import asyncio
 import time
 import pytest
 
-@pytest.mark.timeout(1)
+@pytest.mark.timeout(0.5)
 async def test_waits_for_an_event_nobody_sets():
     await asyncio.Event().wait()
 
@@ -30,11 +30,11 @@ async def never_ready():
     await asyncio.Event().wait()
     yield
 
-@pytest.mark.timeout(1)
+@pytest.mark.timeout(0.5)
 async def test_whose_fixture_never_ends(never_ready):
     pass
 
-@pytest.mark.timeout(1)
+@pytest.mark.timeout(0.5)
 def test_sleeps_past_its_limit():
     time.sleep(30)
 
@@ -44,16 +44,16 @@ async def test_runs_after_on_the_same_loop():
 def test_runs_after_in_the_same_worker():
     assert True
 
-@pytest.mark.timeout(1)
+@pytest.mark.timeout(0.5)
 def test_fails_and_its_report_is_made_past_its_limit():
     assert False, "failed a little before its limit"
 
 @pytest.fixture(scope="module")
 def servers_slow_to_start():
-    time.sleep(2)  # past the test's limit, within a shared fixture's own
+    time.sleep(1)  # past the test's limit, within a shared fixture's own
     return "started"
 
-@pytest.mark.timeout(1)
+@pytest.mark.timeout(0.5)
 def test_whose_shared_fixture_starts_past_its_limit(servers_slow_to_start):
     assert servers_slow_to_start == "started"
 
@@ -61,7 +61,7 @@ def test_whose_shared_fixture_starts_past_its_limit(servers_slow_to_start):
 def servers_that_never_start():
     time.sleep(60)
 
-@pytest.mark.timeout(1)
+@pytest.mark.timeout(0.5)
 def test_whose_shared_fixture_never_starts(servers_that_never_start):
     pass
 """
@@ -74,14 +74,14 @@ import time
 import pytest
 from keybuzz_devstack import time_limit
 
-time_limit.STOP_AFTER_CANCEL = 0.5
-time_limit.SHARED_SETUP_LIMIT = 4
+time_limit.STOP_AFTER_CANCEL = 0.25
+time_limit.SHARED_SETUP_LIMIT = 2
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     if item.name == "test_fails_and_its_report_is_made_past_its_limit" and call.when == "call":
-        time.sleep(1.5)  # a traceback formatted on a busy machine, past the limit
+        time.sleep(0.75)  # a traceback formatted on a busy machine, past the limit
     return (yield)
 """
 

@@ -12,7 +12,6 @@ Real SQS (moto), PostgreSQL behind a TCP relay, the sandbox delivering to the qu
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
 from collections.abc import Awaitable, Callable
@@ -122,8 +121,13 @@ async def test_a_notification_whose_unit_of_work_fails_stays_queued_and_is_appli
             await lock.rollback()
             published = await since.published()
 
-            # Down for several visibility timeouts: received again and again, never deleted.
-            await asyncio.sleep(VISIBILITY_SECONDS * 3.5)
+            # Down for several visibility timeouts: received again and again, never deleted
+            # (each time a failure counted: waited for, not a window slept).
+            async def received_again() -> bool:
+                failed = (await counts(orders, "failed"))["failed"] - before["failed"]
+                return failed >= 2 * len(published)
+
+            await eventually(received_again, 60)
 
             async def all_queued() -> bool | None:
                 # The queue's counts are approximate: one in the middle of its receive may
