@@ -167,8 +167,10 @@ def _write_while_processing(sb: AmazonDouble, record: ReportRecord) -> None:
 
     async def write() -> bytes:
         ready_at = max(record.started, record.finished - record.lag)
-        await asyncio.sleep(max(0.0, ready_at - sb.clock.now()))
-        record.writing_began = sb.clock.now()
+        # uvloop's timers count whole milliseconds: a sleep may end a little early.
+        while (now := sb.clock.now()) < ready_at:
+            await asyncio.sleep(ready_at - now)
+        record.writing_began = now
         return await asyncio.to_thread(ensure_document, sb, record)
 
     task = asyncio.get_running_loop().create_task(write())
