@@ -435,6 +435,9 @@ async def test_a_seller_connects_a_fnac_shop_with_its_key_in_the_console(
         await form.get_by_role("button", name="Connect Fnac").click()
         await expect(page.locator("#fnac-error")).to_contain_text("422: Fnac refused these")
         await expect(page.locator("#fnac-status")).to_have_text("NOT_CONNECTED")
+        # The page's refresh (it runs after every action, and every few seconds) leaves it said.
+        await page.evaluate("refresh()")
+        await expect(page.locator("#fnac-error")).to_contain_text("422: Fnac refused these")
         await screenshot(page, "20-fnac-refused")
 
         # The shop's key: CONNECTED, and the key is gone from the page.

@@ -193,7 +193,8 @@ async function refreshConnections() {
     fillMarketplaceFilter(marketplaces);
     showOutcome();
   }
-  await Promise.all(state.catalogue.map((m) => run(`${m.marketplace}-error`, () => refreshConnection(m))));
+  // Its own alert: a refresh that succeeds must not wipe what the seller's last action was told.
+  await Promise.all(state.catalogue.map((m) => run(`${m.marketplace}-status-error`, () => refreshConnection(m))));
 }
 
 function drawConnections(marketplaces) {
@@ -211,7 +212,8 @@ function drawConnections(marketplaces) {
         ? [el("p", { class: "inbound", id: `${code}-inbound` }, "Buyers' e-mails: ", m.inboundAddressSetup)]
         : []),
       actions,
-      el("p", { class: "error", id: `${code}-error`, role: "alert", hidden: "" }));
+      el("p", { class: "error", id: `${code}-error`, role: "alert", hidden: "" }),
+      el("p", { class: "error", id: `${code}-status-error`, role: "alert", hidden: "" }));
   }));
 }
 
