@@ -130,8 +130,6 @@ class MessageFacts(msgspec.Struct, frozen=True, kw_only=True):
     description: str
     created: float  # virtual
     offer_title: str | None = None
-    product_fnac_id: str | None = None
-    offer_seller_id: str | None = None
     # The seller's answer from before the sandbox started (virtual time), if any.
     answered: float | None = None
     answer: str | None = None
@@ -448,8 +446,6 @@ class ShopGenerator(DrawnStreams):
             description=rng.choice(_OFFER_QUESTIONS),
             created=at,
             offer_title=product.name,
-            product_fnac_id=product.fnac_id,
-            offer_seller_id=product.offer_seller_id,
             answered=answered,
             answer=answer,
             archived=archived,
