@@ -55,9 +55,11 @@ async def test_orders_by_update_window_and_sort(http) -> None:
 
 async def test_one_order_with_its_lines_and_parcels(http) -> None:
     octopia = await seller(http, MAISON)
-    everything = (await octopia.ok("/orders", pageSize=100, status="Delivered"))["items"]
-    order = await octopia.ok(f"/orders/{everything[0]['orderId']}")
-    assert order == everything[0]
+    oldest_first = {"pageSize": 100, "sort": "createdAt:asc"}  # the oldest are delivered
+    listed = (await octopia.ok("/orders", **oldest_first))["items"]
+    delivered = next(o for o in listed if o["status"] == "Delivered")
+    order = await octopia.ok(f"/orders/{delivered['orderId']}")
+    assert order == delivered
     assert order["lines"][0]["offer"]["sellerProductId"] and order["lines"][0]["quantity"] >= 1
     assert order["parcels"][0]["parcelNumber"]
     assert (await octopia.get("/orders/2601010000ZZZZZ")).status_code == 404
