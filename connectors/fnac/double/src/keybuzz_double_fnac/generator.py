@@ -40,15 +40,6 @@ LINE_STATE = {
     "Cancelled": "Cancelled",
     "Refunded": "Refunded",
 }
-# Fnac's date filters (order_state_constraint) -> the state whose start they mean
-DATE_STATES = {
-    "AcceptedAt": "Accepted",
-    "DebitedAt": "ToShip",
-    "ShippedAt": "Shipped",
-    "ReceivedAt": "Received",
-    "RefusedAt": "Refused",
-    "CancelledAt": "Cancelled",
-}
 
 
 def uniqid(virtual: float) -> str:
