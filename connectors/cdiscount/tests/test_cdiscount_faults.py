@@ -170,15 +170,18 @@ async def test_a_held_seller_is_answered_late_though_its_request_is_done(serve) 
     http = await serve(SandboxConfig(time_scale=60))
     octopia = await seller(http)
     [discussion] = (await octopia.ok("/discussions", pageSize=1))["items"]
+    discussion_path = f"/discussions/{discussion['discussionId']}"
+    message = (await octopia.ok(discussion_path))["messages"][0]
     faults = {"holdSeconds": 1.0, "holdShops": [octopia.shop["sellerId"]]}
     assert (await http.put(FAULTS, json=faults)).status_code == 200
-    path = f"/octopia/seller/v2/discussions/{discussion['discussionId']}"
-    operations = [{"op": "replace", "path": "/isOpen", "value": False}]
+    path = f"/octopia/seller/v2/messages/{message['messageId']}"
+    operations = [{"op": "replace", "path": "/hasRead", "value": not message["hasRead"]}]
     headers = {**octopia.headers, "Content-Type": "application/json-patch+json"}
     with pytest.raises(httpx.ReadTimeout):
         await http.patch(path, json=operations, headers=headers, timeout=0.3)
     assert (await http.delete(FAULTS)).status_code == 204
-    assert (await octopia.ok(f"/discussions/{discussion['discussionId']}"))["isOpen"] is False
+    done = (await octopia.ok(discussion_path))["messages"][0]
+    assert done["hasRead"] is not message["hasRead"]
 
 
 @pytest.mark.parametrize("faults", [{"stallSeconds": -1}, {"holdSeconds": 3601}])

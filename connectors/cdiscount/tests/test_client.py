@@ -334,15 +334,15 @@ async def test_a_send_whose_answer_is_lost_is_never_sent_again(
 ) -> None:
     client = client_for(demo)
     await client.authenticate()
-    await set_faults(admin, failNext=3, failStatus=503, operations=["patchDiscussion"])
-    patch = [{"op": "replace", "path": "/isOpen", "value": True}]
+    await set_faults(admin, failNext=3, failStatus=503, operations=["patchMessage"])
+    patch = [{"op": "replace", "path": "/hasRead", "value": True}]
     with pytest.raises(CallOutcomeUnknown) as lost:
-        await client.send_json("PATCH", "/discussions/1", patch)
+        await client.send_json("PATCH", "/messages/1", patch)
     assert isinstance(lost.value, OutcomeUnknown)
     assert await faults_left(admin) == 2  # one request, not retried
     # Declared safe to repeat: retried through the same fault.
     with pytest.raises(CallRefused, match="HTTP 404"):
-        await client.send_json("PATCH", "/discussions/1", patch, idempotent=True)
+        await client.send_json("PATCH", "/messages/1", patch, idempotent=True)
     assert await faults_left(admin) == 0
 
 
@@ -351,10 +351,10 @@ async def test_a_throttled_send_is_sent_again(
 ) -> None:
     client = client_for(demo)
     await client.authenticate()
-    await set_faults(admin, failNext=1, failStatus=429, operations=["patchDiscussion"])
-    patch = [{"op": "replace", "path": "/isOpen", "value": True}]
+    await set_faults(admin, failNext=1, failStatus=429, operations=["patchMessage"])
+    patch = [{"op": "replace", "path": "/hasRead", "value": True}]
     with pytest.raises(CallRefused, match="HTTP 404"):  # the answer to the 2nd try
-        await client.send_json("PATCH", "/discussions/1", patch)
+        await client.send_json("PATCH", "/messages/1", patch)
     assert await faults_left(admin) == 0
 
 
@@ -364,11 +364,11 @@ async def test_a_send_held_past_the_deadline_has_an_unknown_outcome(
     client = client_for(demo, call_deadline=1.0)
     await client.authenticate()
     await set_faults(
-        admin, operations=["patchDiscussion"], holdSeconds=5, holdShops=[demo["sellerId"]]
+        admin, operations=["patchMessage"], holdSeconds=5, holdShops=[demo["sellerId"]]
     )
-    patch = [{"op": "replace", "path": "/isOpen", "value": True}]
+    patch = [{"op": "replace", "path": "/hasRead", "value": True}]
     with pytest.raises(CallOutcomeUnknown, match="no answer within 1 s"):
-        await client.send_json("PATCH", "/discussions/1", patch)
+        await client.send_json("PATCH", "/messages/1", patch)
 
 
 # --- hostile and broken answers ---------------------------------------------------------

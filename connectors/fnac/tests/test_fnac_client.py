@@ -184,7 +184,7 @@ async def test_a_refused_message_update_is_a_result_not_an_exception(
     results = await client.messages_update(
         [
             MessageUpdate(message_id=message_id, action="mark_as_read"),
-            MessageUpdate(message_id="00000000-0000-0000-0000-000000000000", action="archive"),
+            MessageUpdate(message_id="00000000-0000-0000-0000-000000000000", action="mark_as_read"),
         ]
     )
     assert [(r.message_id, r.ok) for r in results] == [

@@ -216,8 +216,8 @@ async def test_a_held_shop_is_answered_late_though_its_request_is_done(fnac_http
     """``holdShops``: the request handled at once, its answer held (a caller that gives up
     first does not know it was done)."""
     fnac = await _shop(fnac_http)
-    unread = await fnac.call("messages_query", element("message_state", "UNREAD"))
-    target = text(find(unread, "message")[0], "message_id")
+    listed = find(await fnac.call("messages_query"), "message")
+    target = next(text(m, "message_id") for m in listed if m.get("state") == "UNREAD")
     faults = {"holdSeconds": 1.0, "holdShops": [fnac.shop["shop_id"]]}
     assert (await fnac_http.put(FAULTS, json=faults)).status_code == 200
     marked = fnac.request(

@@ -17,9 +17,13 @@ from keybuzz_double_fnac.schema import (
 from lxml import etree
 
 CAPTURED = Path(__file__).parent / "fnac_captured"
-# Fnac's recorded answers (the folder also holds the requests the connector's tests read,
-# and an empty answer).
-RECORDINGS = [p for p in sorted(CAPTURED.glob("*_response.xml")) if p.stat().st_size]
+# Fnac's recorded answers of the services the double serves (the folder also holds the
+# requests the connector's tests read, an empty answer, and an incidents_update answer).
+RECORDINGS = [
+    p
+    for p in sorted(CAPTURED.glob("*_response.xml"))
+    if p.stat().st_size and service_of(parse(p.read_bytes()))
+]
 
 
 @pytest.mark.parametrize("recording", RECORDINGS, ids=lambda p: p.stem)

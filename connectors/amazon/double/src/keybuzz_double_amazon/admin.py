@@ -27,7 +27,6 @@ from .reply_relay import find_buyer, registered_email
 from .reply_state import RelayFaults
 from .reports import PROCESSING_SECONDS, QUEUE_SECONDS
 from .signing import REFRESH_PREFIX
-from .tokens import RDT_LIFETIME
 
 
 class RedirectUriRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -70,7 +69,6 @@ def describe(sb: AmazonDouble) -> dict[str, Any]:
         "durations": {  # Amazon seconds; divide by timeScale for real seconds
             "accessToken": ACCESS_TOKEN_LIFETIME,
             "authorizationCode": AUTH_CODE_LIFETIME,
-            "restrictedDataToken": RDT_LIFETIME,
             "reportInQueue": QUEUE_SECONDS,
             "reportInProgress": PROCESSING_SECONDS,
             "listingLag": sb.settings.listing_lag_seconds,

@@ -21,7 +21,6 @@ MODEL_FILES: dict[str, str] = {
     "ordersV0": "ordersV0.json",
     "orders2026": "orders_2026-01-01.json",
     "reports": "reports_2021-06-30.json",
-    "tokens": "tokens_2021-03-01.json",
     "messaging": "messaging.json",
     "sellers": "sellers.json",
     "notifications": "notifications.json",

@@ -3,8 +3,8 @@
 Destinations are grantless (LWA ``client_credentials`` with the
 ``sellingpartnerapi::notifications`` scope), subscriptions belong to a seller
 (``createSubscription``/``getSubscription`` with the seller's token;
-``getSubscriptionById``/``deleteSubscriptionById`` grantless, as the model says).
-What a subscription delivers, and how: notification_delivery.py.
+``deleteSubscriptionById`` grantless, as the model says). Served: the calls our
+connector makes. What a subscription delivers, and how: notification_delivery.py.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from .notification_delivery import (
     DeliveryFaults,
     Destination,
     NotificationBook,
-    Subscription,
     conflict,
     parse_sqs_arn,
 )
@@ -78,28 +77,6 @@ async def get_destinations(ctx: CallContext) -> Reply:
     return Reply({"payload": [d.model() for d in _book(ctx).destinations.values()]})
 
 
-def _destination(ctx: CallContext) -> Destination:
-    found = _book(ctx).destinations.get(ctx.path_params["destinationId"])
-    if found is None:
-        raise not_found("Destination not found.")
-    return found
-
-
-async def get_destination(ctx: CallContext) -> Reply:
-    _grantless(ctx)
-    return Reply({"payload": _destination(ctx).model()})
-
-
-async def delete_destination(ctx: CallContext) -> Reply:
-    _grantless(ctx)
-    destination = _destination(ctx)
-    notes = _book(ctx)
-    if any(s.destination_id == destination.destination_id for s in notes.subscriptions.values()):
-        raise conflict("The destination has subscriptions; delete them first.")
-    del notes.destinations[destination.destination_id]
-    return Reply({})
-
-
 async def create_subscription(ctx: CallContext) -> Reply:
     seller = _seller(ctx)
     kind = _notification_type(ctx)
@@ -121,21 +98,12 @@ async def get_subscription(ctx: CallContext) -> Reply:
     return Reply({"payload": sub.model()})
 
 
-def _subscription_by_id(ctx: CallContext) -> Subscription:
+async def delete_subscription_by_id(ctx: CallContext) -> Reply:
     _grantless(ctx)
     kind = _notification_type(ctx)
     sub = _book(ctx).by_id(ctx.path_params["subscriptionId"])
     if sub is None or sub.notification_type != kind:
         raise not_found("Subscription not found.")
-    return sub
-
-
-async def get_subscription_by_id(ctx: CallContext) -> Reply:
-    return Reply({"payload": _subscription_by_id(ctx).model()})
-
-
-async def delete_subscription_by_id(ctx: CallContext) -> Reply:
-    sub = _subscription_by_id(ctx)
     _book(ctx).unsubscribe(sub)
     return Reply({})
 
@@ -143,11 +111,8 @@ async def delete_subscription_by_id(ctx: CallContext) -> Reply:
 IMPLEMENTATIONS = {
     "notifications.createDestination": create_destination,
     "notifications.getDestinations": get_destinations,
-    "notifications.getDestination": get_destination,
-    "notifications.deleteDestination": delete_destination,
     "notifications.createSubscription": create_subscription,
     "notifications.getSubscription": get_subscription,
-    "notifications.getSubscriptionById": get_subscription_by_id,
     "notifications.deleteSubscriptionById": delete_subscription_by_id,
 }
 

@@ -1,4 +1,5 @@
-"""Orders API v0: getOrders, getOrder, getOrderItems, getOrderBuyerInfo, getOrderAddress."""
+"""Orders API v0: getOrders, getOrder, getOrderItems (what our connector and its tests call:
+no Restricted Data Token, so no buyer and only where the parcel goes)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import msgspec
 from keybuzz_sandbox.clock import iso
 from keybuzz_sandbox.double_kit.model_structs import model_structs
 
-from .errors import invalid_input, unauthorized
+from .errors import invalid_input
 from .listing import (
     V0_NAMES,
     amount,
@@ -56,11 +57,10 @@ _NEVER_MATCHING = (
 
 
 # The answers' structs are the model's own definitions (every field it names, none other).
-Money, Address, BuyerInfo, AutomatedShippingSettings, Order, ProductInfo, OrderItem = model_structs(
+Money, Address, AutomatedShippingSettings, Order, ProductInfo, OrderItem = model_structs(
     model_document("ordersV0")["definitions"],
     "Money",
     "Address",
-    "BuyerInfo",
     "AutomatedShippingSettings",
     "Order",
     "ProductInfoDetail",
@@ -84,41 +84,17 @@ def _money(book: OrderBook, cents: int) -> msgspec.Struct:
 ADDRESS_STATUSES = frozenset({"Unshipped", "PartiallyShipped", "Shipped", "InvoiceUnconfirmed"})
 
 
-def _phone_visible(book: OrderBook, state: OrderState, now: float) -> bool:
-    """Amazon suppresses Phone for AFN orders and once LatestDeliveryDate has passed."""
-    if state.facts.timeline.channel == "AFN":
-        return False
-    return now <= windows(book, state).latest_delivery
-
-
-def render_address(
-    book: OrderBook, state: OrderState, full: bool, now: float
-) -> msgspec.Struct | None:
-    """Without an RDT Amazon still shows where the parcel goes, not to whom."""
+def render_address(state: OrderState) -> msgspec.Struct | None:
+    """Without a Restricted Data Token Amazon still shows where the parcel goes, not to whom."""
     if state.status not in ADDRESS_STATUSES:
         return None
     a = state.facts.address
-    coarse = Address(
+    return Address(
         City=a.city, StateOrRegion=a.state, PostalCode=a.postal_code, CountryCode=a.country_code
     )
-    if not full:
-        return coarse
-    phone = a.phone if _phone_visible(book, state, now) else None
-    return msgspec.structs.replace(
-        coarse, Name=a.name, AddressLine1=a.line1, Phone=phone, AddressType="Residential"
-    )
 
 
-def render_buyer(state: OrderState) -> msgspec.Struct | None:
-    # No buyer information before payment is authorised.
-    if state.status == "Pending":
-        return None
-    return BuyerInfo(BuyerEmail=state.facts.buyer_email, BuyerName=state.facts.buyer_name)
-
-
-def render_order(
-    book: OrderBook, state: OrderState, buyer: bool, address: bool, now: float
-) -> msgspec.Struct:
+def render_order(book: OrderBook, state: OrderState) -> msgspec.Struct:
     facts, market = state.facts, book.gen.marketplace
     quantity = sum(state.quantity(i.quantity) for i in facts.items)
     shipped = quantity if state.status == "Shipped" else 0
@@ -147,8 +123,7 @@ def render_order(
         LatestDeliveryDate=iso(win.latest_delivery),
         IsBusinessOrder=facts.is_business,
         IsPrime=facts.is_prime,
-        ShippingAddress=render_address(book, state, address, now),
-        BuyerInfo=render_buyer(state) if buyer else None,
+        ShippingAddress=render_address(state),
         AutomatedShippingSettings=AutomatedShippingSettings(HasAutomatedShippingSettings=False),
     )
 
@@ -240,12 +215,7 @@ async def get_orders(ctx: CallContext) -> Reply:
         else _listing(ctx, book)
     )
     states, following = book.page(query)
-    payload: dict[str, object] = {
-        "Orders": [
-            render_order(book, s, ctx.may_see("buyerInfo"), ctx.may_see("shippingAddress"), ctx.now)
-            for s in states
-        ]
-    }
+    payload: dict[str, object] = {"Orders": [render_order(book, s) for s in states]}
     if following is not None:
         payload["NextToken"] = seal_page(ctx.sandbox.signer, following, ctx.now)
     mark = watermark(query)
@@ -261,10 +231,7 @@ def _order(ctx: CallContext) -> tuple[OrderBook, OrderState]:
 
 async def get_order(ctx: CallContext) -> Reply:
     book, state = _order(ctx)
-    order = render_order(
-        book, state, ctx.may_see("buyerInfo"), ctx.may_see("shippingAddress"), ctx.now
-    )
-    return Reply({"payload": order})
+    return Reply({"payload": render_order(book, state)})
 
 
 async def get_order_items(ctx: CallContext) -> Reply:
@@ -288,36 +255,8 @@ async def get_order_items(ctx: CallContext) -> Reply:
     return Reply({"payload": payload})
 
 
-def _require_rdt(ctx: CallContext) -> None:
-    # getOrderBuyerInfo and getOrderAddress are restricted operations: RDT only.
-    if ctx.restricted() is None:
-        raise unauthorized()
-
-
-async def get_order_buyer_info(ctx: CallContext) -> Reply:
-    _require_rdt(ctx)
-    _, state = _order(ctx)
-    info: dict[str, object] = {"AmazonOrderId": state.order_id}
-    buyer = render_buyer(state)
-    if buyer is not None:
-        info |= msgspec.to_builtins(buyer)
-    return Reply({"payload": info})
-
-
-async def get_order_address(ctx: CallContext) -> Reply:
-    _require_rdt(ctx)
-    book, state = _order(ctx)
-    payload: dict[str, object] = {"AmazonOrderId": state.order_id}
-    address = render_address(book, state, True, ctx.now)
-    if address is not None:
-        payload["ShippingAddress"] = address
-    return Reply({"payload": payload})
-
-
 IMPLEMENTATIONS = {
     "ordersV0.getOrders": get_orders,
     "ordersV0.getOrder": get_order,
     "ordersV0.getOrderItems": get_order_items,
-    "ordersV0.getOrderBuyerInfo": get_order_buyer_info,
-    "ordersV0.getOrderAddress": get_order_address,
 }

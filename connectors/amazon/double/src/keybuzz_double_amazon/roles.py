@@ -1,9 +1,9 @@
 """The application's SP-API roles and the restricted data they open.
 
 Amazon decides what an application sees from the roles approved for it: in
-Orders v0 through the dataElements of a Restricted Data Token (refused when no
-role covers them), in Orders 2026-01-01 directly (no RDT) depending on the
-role, the order's fulfilment channel and its status.
+Orders 2026-01-01 directly (no Restricted Data Token) depending on the role, the
+order's fulfilment channel and its status. (Orders v0's RDTs are not served: our
+connector asks for none.)
 """
 
 from __future__ import annotations
@@ -37,21 +37,12 @@ DEFAULT_ROLES: tuple[KnownRole, ...] = (
     "direct-to-consumer-shipping",
 )
 
-# Orders v0 RDT dataElements -> roles of which any one grants the element.
-ELEMENT_ROLES: dict[str, frozenset[str]] = {
-    "buyerInfo": frozenset({D2C_SHIPPING, TAX_INVOICING, TAX_REMITTANCE}),
-    "shippingAddress": frozenset({D2C_SHIPPING}),
-    "buyerTaxInformation": TAX_ROLES,
-}
 # Orders 2026-01-01 shows PII only for orders in these (v0-vocabulary) statuses.
 PII_STATUSES = frozenset({"Unshipped", "PartiallyShipped", "Shipped"})
 
 
 class Roles(msgspec.Struct, frozen=True):
     granted: frozenset[str]
-
-    def allows_element(self, element: str) -> bool:
-        return bool(self.granted & ELEMENT_ROLES.get(element, frozenset()))
 
     def shipping_pii(self, status: str, channel: str) -> bool:
         """2026-01-01 buyer.buyerEmail, and the recipient's name, address lines, postal code

@@ -10,7 +10,7 @@ from typing import Any
 from keybuzz_sandbox.sandbox import Sandbox
 from litestar.handlers import HTTPRouteHandler
 
-from . import messaging, notifications, orders_2026, orders_v0, reports, sellers, tokens
+from . import messaging, notifications, orders_2026, orders_v0, reports, sellers
 from .admin import admin_router
 from .consent import consent_routes
 from .double import AmazonDouble
@@ -23,7 +23,6 @@ IMPLEMENTATIONS: dict[str, Implementation] = {
     **orders_v0.IMPLEMENTATIONS,
     **orders_2026.IMPLEMENTATIONS,
     **reports.IMPLEMENTATIONS,
-    **tokens.IMPLEMENTATIONS,
     **messaging.IMPLEMENTATIONS,
     **sellers.IMPLEMENTATIONS,
     **notifications.IMPLEMENTATIONS,

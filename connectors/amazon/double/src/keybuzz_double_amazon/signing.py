@@ -1,6 +1,6 @@
 """Self-contained HMAC-signed tokens.
 
-Access, refresh and restricted-data tokens carry their own claims, so a sandbox
+Access and refresh tokens carry their own claims, so a sandbox
 restart does not invalidate developers' existing connections (only revocations
 need storage, the sandbox's state.py).
 """
@@ -18,7 +18,6 @@ T = TypeVar("T", bound=msgspec.Struct)
 
 ACCESS_PREFIX = "Atza|"
 REFRESH_PREFIX = "Atzr|"
-RDT_PREFIX = "Atz.sprdt|"
 
 
 def _b64(data: bytes) -> str:

@@ -17,7 +17,7 @@ from keybuzz_sandbox.faults import FaultDecision, malform
 from litestar import Request, Response
 from litestar.handlers import HTTPRouteHandler
 
-from .auth import Principal, RdtResource, authenticate
+from .auth import Principal, authenticate
 from .double import AmazonDouble
 from .errors import SpApiError, quota_exceeded, server_fault, unauthorized
 from .listing import FRESHNESS_LAG, WindowNames, window_query
@@ -35,8 +35,6 @@ class CallContext(msgspec.Struct, kw_only=True):
     sandbox: AmazonDouble
     op: Operation
     principal: Principal
-    method: str
-    path: str
     query: dict[str, Any]
     path_params: dict[str, str]
     body: Any
@@ -55,19 +53,8 @@ class CallContext(msgspec.Struct, kw_only=True):
         gap, seen = clock.real_duration(FRESHNESS_LAG), clock.real_duration(lag)
         return window_query(self.query, names, self.now, gap, seen, required)
 
-    def restricted(self) -> RdtResource | None:
-        return self.principal.rdt_resource(self.method, self.path)
-
-    def may_see(self, data_element: str) -> bool:
-        resource = self.restricted()
-        return resource is not None and data_element in resource.dataElements
-
 
 Implementation = Callable[[CallContext], Awaitable[Reply]]
-
-
-def _request_path(request: Request[Any, Any, Any]) -> str:
-    return request.scope["path"]
 
 
 async def _context(
@@ -77,8 +64,6 @@ async def _context(
         sandbox=sb,
         op=op,
         principal=principal,
-        method=request.method,
-        path=_request_path(request),
         query=parse_query(op, request.scope.get("query_string", b"").decode("latin-1")),
         path_params={k: str(v) for k, v in request.path_params.items()},
         body=parse_body(sb.models.apis[op.api], op, await request.body()),
@@ -89,13 +74,7 @@ async def _context(
 async def _admit(
     sb: AmazonDouble, op: Operation, request: Request[Any, Any, Any]
 ) -> tuple[Principal, FaultDecision]:
-    principal = authenticate(
-        sb.signer,
-        request.headers.get("x-amz-access-token"),
-        sb.clock.now(),
-        request.method,
-        _request_path(request),
-    )
+    principal = authenticate(sb.signer, request.headers.get("x-amz-access-token"), sb.clock.now())
     assert op.rate_limit is not None  # only rate-limited operations are routed
     if not sb.limiter.allow((principal.client_id, principal.bucket_owner(), op.key), op.rate_limit):
         raise quota_exceeded()
@@ -106,9 +85,7 @@ async def _admit(
 
 
 # x-amzn-RateLimit-Limit is best-effort on Amazon: these operations answer without it.
-NO_RATE_LIMIT_HEADER = frozenset(
-    {"ordersV0.getOrderItems", "ordersV0.getOrderBuyerInfo", "ordersV0.getOrderAddress"}
-)
+NO_RATE_LIMIT_HEADER = frozenset({"ordersV0.getOrderItems"})
 
 
 def rate_limit_header(op: Operation, status: int) -> str | None:

@@ -1,5 +1,7 @@
 """Octopia's seller API v2 operations, over one shop's book: what each answers, or the
-400/404 it refuses with (``Refused``). HTTP, authentication and limits are routes.py's."""
+400/404 it refuses with (``Refused``). HTTP, authentication and limits are routes.py's.
+Served: what our connector, the sandbox and their tests ask (docs/SANDBOX.md); another
+query parameter is ignored."""
 
 from __future__ import annotations
 
@@ -11,12 +13,12 @@ from urllib.parse import urlencode
 
 import msgspec
 from keybuzz_sandbox.clock import parse_iso
-from keybuzz_sandbox.double_kit.api import Answer, Refused, query_bool, query_read
+from keybuzz_sandbox.double_kit.api import Answer, Refused, query_read
 from keybuzz_sandbox.double_kit.draws import numeric_id
 from keybuzz_sandbox.faults import no_hostile_paging
 
 from .book import DiscussionRecord, SentMessage, ShopBook
-from .generator import GRADUATIONS, SELLER, TYPOLOGIES, AttachmentFacts
+from .generator import SELLER, TYPOLOGIES, AttachmentFacts
 from .wire import discussion_json, order_json
 
 SEARCH_SPAN = 183 * 86_400.0  # "at most 6 months" (official), taken as 183 days
@@ -26,7 +28,6 @@ MAX_ATTACHMENTS = 3
 MAX_ATTACHMENT_BYTES = 4 * 1024 * 1024  # "4 MB in all" (official), taken as 4 MiB
 FILE_FORMATS = ("png", "gif", "bmp", "jpg", "tif", "pdf", "jpeg", "doc", "docx", "xls")
 BODY_LENGTH = (13, 5_000)  # observed: one integration keeps replies within these
-COUNT_FILTERS = frozenset({"salesChannel", "graduationCode", "processStatus", "isOpen"})
 OBSERVED_INCLUDE_MESSAGES = ("FirstMessage", "LastMessage")
 INCLUDE_MESSAGES = (*OBSERVED_INCLUDE_MESSAGES, "All")  # "All": the double's only
 ORDER_SORTS = ("createdAt:desc", "createdAt:asc", "updatedAt:desc", "updatedAt:asc")
@@ -112,50 +113,15 @@ def _window(query: Query, book: ShopBook, now: float) -> tuple[float, float]:
     return low, high
 
 
-def _matches(record: DiscussionRecord, query: Query, now: float, graduation_key: str) -> bool:
-    facts = record.facts
-    wanted = {
-        "discussionId": facts.discussion_id,
-        "orderSellerId": facts.order_id,
-        "salesChannel": facts.sales_channel,
-        "typologyCode": facts.typology,
-        "subTypologyCode": facts.sub_typology,
-        "processStatus": record.process_status(now),
-        graduation_key: record.graduation(now),
-    }
-    if any(name in query and query[name] != value for name, value in wanted.items()):
-        return False
-    is_open = query_bool(query, "isOpen")
-    return is_open is None or record.is_open(now) == is_open
-
-
 def discussions(book: ShopBook, call: Call) -> Answer:
     query, now = call.query, call.now
     low, high = _window(query, book, now)
     choices = OBSERVED_INCLUDE_MESSAGES if call.observed_only else INCLUDE_MESSAGES
     include = _choice(query, "includeMessages", choices)
-    _choice(query, "processStatus", ("ToTreat", "Treated"))
-    found = [
-        d
-        for d in book.shown(now)
-        if low <= d.updated(now) <= high and _matches(d, query, now, "graduationCode")
-    ]
+    found = [d for d in book.shown(now) if low <= d.updated(now) <= high]
     found.sort(key=lambda d: (d.updated(now), d.discussion_id))
     render = lambda d: discussion_json(book, d, now, include)  # noqa: E731
     return page(found, query, call.url, render, book.reply_faults.paged)
-
-
-def count(book: ShopBook, call: Call) -> Answer:
-    query = call.query
-    if unknown := sorted(set(query) - COUNT_FILTERS):
-        raise Refused(
-            400,
-            f"counting supports only {', '.join(sorted(COUNT_FILTERS))}, not {', '.join(unknown)}",
-        )
-    _choice(query, "graduationCode", GRADUATIONS)
-    shown = book.shown(call.now)
-    total = sum(_matches(d, query, call.now, "graduationCode") for d in shown)
-    return Answer(200, {"count": total})
 
 
 def discussion(book: ShopBook, call: Call) -> Answer:
@@ -223,15 +189,6 @@ def mark_read(book: ShopBook, call: Call) -> Answer:
     if message is None:
         raise Refused(404, f"message {message_id} not found")
     message.read = patched_flag(call.body, "/hasRead")
-    return Answer(204)
-
-
-def set_open(book: ShopBook, call: Call) -> Answer:
-    now = call.now
-    record = _discussion(book, call.path["discussion_id"], now)
-    is_open = patched_flag(call.body, "/isOpen")
-    if record.is_open(now) != is_open:
-        record.openings.append((now, is_open))
     return Answer(204)
 
 
@@ -400,23 +357,14 @@ def orders(book: ShopBook, call: Call) -> Answer:
     sort = _choice(query, "sort", ORDER_SORTS) or "createdAt:desc"
     created = (_time(query, "createdAtMin", book), _time(query, "createdAtMax", book))
     updated = (_time(query, "updatedAtMin", book), _time(query, "updatedAtMax", book))
-    statuses = {s for s in query.get("status", "").split(",") if s}
     low = max((t for t in (created[0], updated[0]) if t is not None), default=None)
     high = min((t for t in (created[1], updated[1]) if t is not None), default=None)
     found = []
     for index in book.order_range(now, low, high, updated[0] is not None):
         order = book.gen.order(index)
-        status, changed = order.status_at(now)
-        if (
-            (statuses and status not in statuses)
-            or query.get("salesChannelId", order.sales_channel) != order.sales_channel
-            or query.get("reference", order.order_id) != order.order_id
-            or query.get("supplyMode", "Seller") != "Seller"
-            or not _within(order.placed, created)
-            or not _within(changed, updated)
-        ):
-            continue
-        found.append((order, changed))
+        _, changed = order.status_at(now)
+        if _within(order.placed, created) and _within(changed, updated):
+            found.append((order, changed))
     field, direction = sort.split(":")
     found.sort(
         key=lambda o: (o[1] if field == "updatedAt" else o[0].placed, o[0].index),
@@ -441,9 +389,7 @@ def order(book: ShopBook, call: Call) -> Answer:
 # (method, path under /seller/v2, operation name for the fault settings, what it answers)
 OPERATIONS: tuple[tuple[str, str, str, Operation], ...] = (
     ("GET", "/discussions", "getDiscussions", discussions),
-    ("GET", "/discussions/count", "countDiscussions", count),
     ("GET", "/discussions/{discussion_id:str}", "getDiscussion", discussion),
-    ("PATCH", "/discussions/{discussion_id:str}", "patchDiscussion", set_open),
     ("GET", "/typologies", "getTypologies", typologies),
     ("POST", "/messages", "postMessage", reply),
     ("PATCH", "/messages/{message_id:str}", "patchMessage", mark_read),

@@ -1,5 +1,5 @@
 """One shop's state: its orders as they stand, its messages and incidents with what the
-seller did to them (read, archived, answered, refunded), and the queries over them.
+seller did to them (read, answered), and the queries over them.
 
 Orders are computed on demand (generator.py). Messages and incidents are made
 concrete on first use, for every order placed so far (their future messages too,
@@ -17,7 +17,6 @@ from keybuzz_sandbox.clock import SellerTimeline
 from keybuzz_sandbox.double_kit.books import DrawnShop
 
 from .generator import (
-    DATE_STATES,
     INCIDENT_TYPES,
     LINE_STATE,
     MAX_LIFECYCLE,
@@ -35,30 +34,21 @@ from .shops import Credentials, uuid_from
 class MessageRecord:
     """A message as the seller's actions left it (times virtual)."""
 
-    __slots__ = ("facts", "read", "archived", "answer", "answered", "updated")
+    __slots__ = ("facts", "read", "answer", "answered", "updated")
 
     def __init__(self, facts: MessageFacts) -> None:
         self.facts = facts
         self.read = facts.answered is not None or facts.from_type == "SELLER"
-        self.archived = facts.archived
         self.answer = facts.answer
         self.answered = facts.answered
         self.updated = facts.answered if facts.answered is not None else facts.created + 120
 
 
-class Refund(msgspec.Struct, frozen=True, kw_only=True):
-    product_amount: float
-    shipping_amount: float
-    fee_amount: float
-    at: float  # virtual
-
-
 class IncidentRecord:
-    __slots__ = ("facts", "refunds", "closed", "closed_status", "closed_by")
+    __slots__ = ("facts", "closed", "closed_status", "closed_by")
 
     def __init__(self, facts: IncidentFacts) -> None:
         self.facts = facts
-        self.refunds: dict[int, Refund] = {}
         self.closed = facts.closed
         self.closed_status = facts.closed_status
         self.closed_by = "call-center"
@@ -66,16 +56,13 @@ class IncidentRecord:
     def is_open(self, virtual_now: float) -> bool:
         return self.closed is None or self.closed > virtual_now
 
-    def detail_open(self, detail_id: int, virtual_now: float) -> bool:
-        return detail_id not in self.refunds and self.is_open(virtual_now)
-
 
 class SentMessage(msgspec.Struct, kw_only=True, rename="camel"):
     """What the seller sent through messages_update (GET /_sandbox/fnac/shops/{id}/sent)."""
 
     message_id: str
-    action: str  # reply or create
-    in_reply_to: str | None
+    action: str  # reply
+    in_reply_to: str
     referer_type: str
     referer: str
     message_to: str
@@ -155,21 +142,10 @@ class ShopBook(DrawnShop[ShopGenerator]):
 
     def order_state(self, order: OrderFacts, virtual_now: float) -> tuple[str, float]:
         """(order state, virtual time of its last change) at `virtual_now`."""
-        state, at = order.state_at(virtual_now) or ("Created", order.placed)
-        incident = self.incidents.get(order.index)
-        if incident is not None and incident.refunds:
-            last = max(r.at for r in incident.refunds.values())
-            if len(incident.refunds) == len(order.lines):
-                return "Refunded", last
-            return state, max(at, last)
-        return state, at
+        return order.state_at(virtual_now) or ("Created", order.placed)
 
-    def line_state(self, order: OrderFacts, detail_id: int, virtual_now: float) -> str:
-        incident = self.incidents.get(order.index)
-        if incident is not None and detail_id in incident.refunds:
-            return "Refunded"
-        state, _ = order.state_at(virtual_now) or ("Created", order.placed)
-        return LINE_STATE[state]
+    def line_state(self, order: OrderFacts, virtual_now: float) -> str:
+        return LINE_STATE[self.order_state(order, virtual_now)[0]]
 
     def order_candidates(
         self, virtual_now: float, date_type: str | None, low: float | None, high: float | None
@@ -185,13 +161,11 @@ class ShopBook(DrawnShop[ShopGenerator]):
             last = min(last, self.gen.placed_before(high))
         return range(first, max(first, last))
 
-    def order_date(self, order: OrderFacts, date_type: str, virtual_now: float) -> float | None:
-        if date_type == "CreatedAt":
-            return order.placed
+    def order_date(self, order: OrderFacts, date_type: str, virtual_now: float) -> float:
+        """The order's UpdatedAt (the date filter our connector sends besides CreatedAt)."""
         if date_type == "UpdatedAt":
             return self.order_state(order, virtual_now)[1]
-        at = order.reached(DATE_STATES[date_type])
-        return at if at is not None and at <= virtual_now else None
+        return order.placed
 
     # --- incidents ----------------------------------------------------------------------
 
@@ -211,7 +185,7 @@ class ShopBook(DrawnShop[ShopGenerator]):
         )
 
     def incident_updated(self, incident: IncidentRecord, virtual_now: float) -> float:
-        times = [incident.facts.opened, *(r.at for r in incident.refunds.values())]
+        times = [incident.facts.opened]
         if not incident.is_open(virtual_now) and incident.closed is not None:
             times.append(incident.closed)
         return max(t for t in times if t <= virtual_now)
@@ -221,46 +195,39 @@ class ShopBook(DrawnShop[ShopGenerator]):
     def send(
         self,
         *,
-        action: str,
-        original: MessageRecord | None,
-        order: OrderFacts | None,
+        original: MessageRecord,
         message_to: str,
         subject: str,
         description: str,
         real_now: float,
     ) -> MessageRecord:
+        """The seller's reply to ``original``, on its thread."""
         virtual_now = self.virtual(real_now)
-        referer_type = original.facts.referer_type if original else "ORDER"
-        referer = original.facts.referer if original else order.order_id if order else ""
-        order_index = original.facts.order_index if original else order.index if order else None
+        was = original.facts
         message_id = uuid_from(self.gen.seed, self.shop_id, "sent", len(self.sent), real_now)
         facts = MessageFacts(
             message_id=message_id,
-            referer_type=referer_type,
-            referer=referer,
-            order_index=order_index,
+            referer_type=was.referer_type,
+            referer=was.referer,
+            order_index=was.order_index,
             from_type="SELLER",
             from_name=self.gen.spec.name,
             subject=subject,
             description=self.reply_faults.show(description),
             created=self.reply_faults.date(virtual_now),
-            offer_title=original.facts.offer_title if original else None,
-            product_fnac_id=original.facts.product_fnac_id if original else None,
-            offer_seller_id=original.facts.offer_seller_id if original else None,
+            offer_title=was.offer_title,
         )
         self._add_messages([facts])
-        if original is not None:
-            original.read = True
-            original.answer = description
-            original.answered = virtual_now
-            original.updated = virtual_now
+        original.read = True
+        original.answer = description
+        original.answered = original.updated = virtual_now
         self.sent.append(
             SentMessage(
                 message_id=message_id,
-                action=action,
-                in_reply_to=original.facts.message_id if original else None,
-                referer_type=referer_type,
-                referer=referer,
+                action="reply",
+                in_reply_to=was.message_id,
+                referer_type=was.referer_type,
+                referer=was.referer,
                 message_to=message_to,
                 subject=subject,
                 description=description,

@@ -1,8 +1,8 @@
 """The ERR_ codes the double answers with.
 
-Fnac publishes no list. ERR_105 and ERR_109 are Fnac's own (README of the reference
-material, and the recorded incidents_update response); the others are the double's,
-documented in docs/SANDBOX.md, so that clients are tested on every kind of refusal.
+Fnac publishes no list. ERR_105 is Fnac's own (README of the reference material); the
+others are the double's, documented in docs/SANDBOX.md, so that clients are tested on every
+kind of refusal.
 """
 
 AUTH_REFUSED = "ERR_001"  # auth: partner_id, shop_id and key do not match a shop
@@ -10,10 +10,7 @@ TOKEN_INVALID = "ERR_002"  # token missing, unknown, for another shop or expired
 INVALID_REQUEST = "ERR_003"  # not XML, a DOCTYPE, off the service's schema
 TOO_MANY_REQUESTS = "ERR_004"  # with HTTP 429 and Retry-After
 TOO_MANY_ELEMENTS = "ERR_105"  # Fnac's: limit of requested elements reached
-NOT_REFUNDABLE = "ERR_109"  # Fnac's: order current status is not valid for refund action
-NO_INCIDENT = "ERR_110"  # incidents_update: no open incident on this order (line)
 MESSAGE_UNKNOWN = "ERR_201"  # messages_update: no such message in this shop
 CALLCENTER_NEEDS_INCIDENT = "ERR_202"  # message_to CALLCENTER without an open incident
-DESCRIPTION_INVALID = "ERR_203"  # reply/create without text, or longer than allowed
-ORDER_UNKNOWN = "ERR_204"  # create: the id is not an order of this shop
-ACTION_UNAVAILABLE = "ERR_205"  # confirm_shop_delivery: Fnac stores only
+DESCRIPTION_INVALID = "ERR_203"  # a reply without text, or longer than allowed
+ACTION_UNAVAILABLE = "ERR_205"  # an action the double does not serve (only reply, mark_as_read)

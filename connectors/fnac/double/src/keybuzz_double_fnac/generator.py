@@ -40,15 +40,6 @@ LINE_STATE = {
     "Cancelled": "Cancelled",
     "Refunded": "Refunded",
 }
-# Fnac's date filters (order_state_constraint) -> the state whose start they mean
-DATE_STATES = {
-    "AcceptedAt": "Accepted",
-    "DebitedAt": "ToShip",
-    "ShippedAt": "Shipped",
-    "ReceivedAt": "Received",
-    "RefusedAt": "Refused",
-    "CancelledAt": "Cancelled",
-}
 
 
 def uniqid(virtual: float) -> str:
@@ -130,8 +121,6 @@ class MessageFacts(msgspec.Struct, frozen=True, kw_only=True):
     description: str
     created: float  # virtual
     offer_title: str | None = None
-    product_fnac_id: str | None = None
-    offer_seller_id: str | None = None
     # The seller's answer from before the sandbox started (virtual time), if any.
     answered: float | None = None
     answer: str | None = None
@@ -448,8 +437,6 @@ class ShopGenerator(DrawnStreams):
             description=rng.choice(_OFFER_QUESTIONS),
             created=at,
             offer_title=product.name,
-            product_fnac_id=product.fnac_id,
-            offer_seller_id=product.offer_seller_id,
             answered=answered,
             answer=answer,
             archived=archived,

@@ -31,7 +31,6 @@ SERVICES = {
     "messages_update": "MessagesUpdateService.xsd",
     "orders_query": "OrdersQueryService.xsd",
     "incidents_query": "IncidentsQueryService.xsd",
-    "incidents_update": "IncidentsUpdateService.xsd",
 }
 
 
@@ -125,27 +124,9 @@ def _incident_details_repeat(doc: etree._ElementTree) -> None:
     _element(group, "order_detail_incident").set("maxOccurs", "unbounded")
 
 
-def _incident_update_order(doc: etree._ElementTree) -> None:
-    """captured/update_incidents_response.xml: status, order_id, state, incident_id,
-    incident_status (OPEN, not OPENED), error, order_detail, in that order."""
-    response = _named(doc, "complexType", "_incident_update_response")
-    sequence = response.find(_xs("sequence"))
-    assert sequence is not None
-    order = ["status", "order_id", "state", "incident_id", "incident_status", "error"]
-    children = {child.get("name"): child for child in sequence}
-    for name in reversed(order):
-        sequence.insert(0, children[name])
-    children["incident_status"].set("type", "_incident_update_state")
-    states = etree.SubElement(doc.getroot(), _xs("simpleType"), name="_incident_update_state")
-    restriction = etree.SubElement(states, _xs("restriction"), base="xs:string")
-    for value in ("OPEN", "OPENED", "CLOSED"):
-        etree.SubElement(restriction, _xs("enumeration"), value=value)
-
-
 AMENDMENTS: dict[str, list[Callable[[etree._ElementTree], None]]] = {
     "messages_query": [_messages_query_paging],
     "incidents_query": [_incident_details_repeat],
-    "incidents_update": [_incident_update_order],
 }
 
 

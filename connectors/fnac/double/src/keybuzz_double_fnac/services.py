@@ -1,7 +1,9 @@
-"""The six services: a validated request (lxml root) in, a response root out.
+"""The five services: a validated request (lxml root) in, a response root out.
 
-Filters are AND across kinds and OR within one kind (two `message_id`s select
-either). Lists are sorted newest first unless `sort_by` says otherwise.
+Only what our connector, the sandbox and their tests ask is served (docs/SANDBOX.md,
+"Services"); a filter not served is ignored. Filters are AND across kinds and OR within
+one kind (two `message_id`s select either). Lists are sorted newest first unless
+`sort_by` says otherwise.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import msgspec
 from lxml import etree
 
 from . import errors
-from .book import IncidentRecord, MessageRecord, Refund, ShopBook
+from .book import IncidentRecord, MessageRecord, ShopBook
 from .generator import OrderFacts
 from .wire import (
     API_VERSION,
@@ -35,13 +37,6 @@ from .wire import (
 MAX_RESULTS = 100  # results_count above it: ERR_105
 MAX_ORDER_IDS = 50  # orders_fnac_id / orders: more than 50 ids: ERR_105
 MAX_REPLY_CHARS = 2_000  # the double's assumption: Fnac publishes no limit
-MESSAGE_ACTIONS = {
-    "mark_as_read": (True, None),
-    "mark_as_unread": (False, None),
-    "archive": (None, True),
-    "mark_as_read_and_archive": (True, True),
-    "unarchive": (None, False),
-}
 T = TypeVar("T")
 
 
@@ -130,10 +125,9 @@ def messages_query(book: ShopBook, request: etree._Element, real_now: float) -> 
     now = book.virtual(real_now)
     book.materialize(now)
     matching = [m for m in book.by_creation() if m.facts.created <= now and _keeps(m, filters)]
-    by_update = filters.text("sort_by") == "UPDATED_AT"
-    sort_by = filters.first("sort_by")
+    sort_by = filters.first("sort_by")  # by creation (the one sort served)
     descending = sort_by is None or sort_by.get("type") != "ASC"
-    matching.sort(key=lambda m: m.updated if by_update else m.facts.created, reverse=descending)
+    matching.sort(key=lambda m: m.facts.created, reverse=descending)
     answer = response("messages_query")
     shown, total = _page(matching, filters), len(matching)
     if (
@@ -148,17 +142,11 @@ def messages_query(book: ShopBook, request: etree._Element, real_now: float) -> 
 
 
 def _keeps(record: MessageRecord, filters: Filters) -> bool:
-    facts = record.facts
-    when = record.updated if filters.date_type == "UpdatedAt" else facts.created
-    return filters.in_range(when) and filters.keeps(
+    facts = record.facts  # the date filter: by creation
+    return filters.in_range(facts.created) and filters.keeps(
         message_type=facts.referer_type,
-        message_archived="TRUE" if record.archived else "FALSE",
-        message_state="READ" if record.read else "UNREAD",
         message_id=facts.message_id,
         order_fnac_id=facts.referer if facts.referer_type == "ORDER" else None,
-        offer_fnac_id=facts.referer if facts.referer_type == "OFFER" else None,
-        product_fnac_id=facts.product_fnac_id,
-        offer_seller_id=facts.offer_seller_id,
         from_type=facts.from_type,
     )
 
@@ -169,7 +157,7 @@ def _message(parent: etree._Element, book: ShopBook, record: MessageRecord) -> N
         parent,
         "message",
         state="READ" if record.read else "UNREAD",
-        archived="TRUE" if record.archived else "FALSE",
+        archived="TRUE" if record.facts.archived else "FALSE",
     )
     add(element, "message_id", facts.message_id)
     add(element, "message_referer", facts.referer, type=facts.referer_type)
@@ -193,71 +181,39 @@ def _message(parent: etree._Element, book: ShopBook, record: MessageRecord) -> N
 # --- messages_update --------------------------------------------------------------------
 
 
-def _each_element(
-    book: ShopBook,
-    service: str,
-    request: etree._Element,
-    real_now: float,
-    handle: Callable[[etree._Element, etree._Element, float], bool],
-) -> etree._Element:
-    """An update service: `handle` writes each request element's result into the answer
-    and says whether it failed; any failure makes the answer's status ERROR."""
+def messages_update(book: ShopBook, request: etree._Element, real_now: float) -> etree._Element:
+    """Each message's result in the answer; any failure makes the answer's status ERROR."""
     now = book.virtual(real_now)
     book.materialize(now)
-    answer = response(service)
-    failed = False
+    answer = response("messages_update")
     for _, element in children(request):
-        failed |= handle(answer, element, now)
-    if failed:
-        answer.set("status", "ERROR")
-    return answer
-
-
-def messages_update(book: ShopBook, request: etree._Element, real_now: float) -> etree._Element:
-    def handle(answer: etree._Element, element: etree._Element, now: float) -> bool:
         result = add(answer, "message", status="OK", id=element.get("id", ""))
-        problem = _update_message(book, element, real_now, now)
-        if problem is not None:
+        if (problem := _update_message(book, element, real_now, now)) is not None:
             result.set("status", "ERROR")
             add_error(result, *problem)
-        return problem is not None
-
-    return _each_element(book, "messages_update", request, real_now, handle)
+            answer.set("status", "ERROR")
+    return answer
 
 
 def _update_message(
     book: ShopBook, element: etree._Element, real_now: float, now: float
 ) -> tuple[str, str] | None:
-    """Carries out one message's action; (ERR_ code, message) when refused."""
+    """Carries out one message's action; (ERR_ code, message) when refused. Served: the
+    two our connector sends (reply, mark_as_read); the XSD's others are refused."""
     action, target = element.get("action", ""), element.get("id", "")
-    if action == "confirm_shop_delivery":
-        return errors.ACTION_UNAVAILABLE, "confirm_shop_delivery is for Fnac stores only"
-    if action == "create":
-        order = book.find_order(target, now)
-        if order is None:
-            return errors.ORDER_UNKNOWN, f"order {target} not found"
-        return _send(book, element, None, order, real_now, now)
+    if action not in ("reply", "mark_as_read"):
+        return errors.ACTION_UNAVAILABLE, f"{action} is not served by the double"
     record = book.messages.get(target.upper())
     if record is None or record.facts.created > now:
         return errors.MESSAGE_UNKNOWN, f"message {target} not found"
     if action == "reply":
-        return _send(book, element, record, None, real_now, now)
-    read, archived = MESSAGE_ACTIONS[action]
-    if read is not None:
-        record.read = read
-    if archived is not None:
-        record.archived = archived
-    record.updated = now
+        return _send(book, element, record, real_now, now)
+    record.read, record.updated = True, now
     return None
 
 
 def _send(
-    book: ShopBook,
-    element: etree._Element,
-    original: MessageRecord | None,
-    order: OrderFacts | None,
-    real_now: float,
-    now: float,
+    book: ShopBook, element: etree._Element, original: MessageRecord, real_now: float, now: float
 ) -> tuple[str, str] | None:
     description = child_text(element, "message_description")
     if not description or len(description) > MAX_REPLY_CHARS:
@@ -266,8 +222,8 @@ def _send(
             f"message_description must hold 1 to {MAX_REPLY_CHARS} characters",
         )
     message_to = child_text(element, "message_to") or "CLIENT"
-    order_index = order.index if order else original.facts.order_index if original else None
     if message_to == "CALLCENTER":
+        order_index = original.facts.order_index
         incident = book.incident_for(order_index, now) if order_index is not None else None
         if incident is None or not incident.is_open(now):
             return (
@@ -275,9 +231,7 @@ def _send(
                 "messages to CALLCENTER are allowed only while the order has an incident",
             )
     book.send(
-        action=element.get("action", ""),
         original=original,
-        order=order,
         message_to=message_to,
         subject=child_text(element, "message_subject") or "other_question",
         description=description,
@@ -296,17 +250,9 @@ def orders_query(book: ShopBook, request: etree._Element, real_now: float) -> et
         return refused
     now = book.virtual(real_now)
     book.materialize(now)
-    states = filters.texts("state")
-    products = filters.texts("product_fnac_id")
-    offers = filters.texts("offer_fnac_id")
-    skus = filters.texts("offer_seller_id")
-    ascending = filters.text("sort_by") == "ASC"
+    ascending = filters.text("sort_by") == "ASC"  # by creation
     answer = response("orders_query")
-    if (
-        wanted_ids is None
-        and not (states or products or offers or skus)
-        and (filters.date_type in (None, "CreatedAt"))
-    ):
+    if wanted_ids is None and filters.date_type in (None, "CreatedAt"):
         # Orders are in creation order: those kept are a range of indices, paged as is
         # (a deep page of a 50,000-order shop costs its 100 orders, not all 50,000).
         indices = _created_within(book, now, filters)
@@ -326,14 +272,7 @@ def orders_query(book: ShopBook, request: etree._Element, real_now: float) -> et
     matching = [
         o
         for o in candidates
-        if (states is None or book.order_state(o, now)[0] in states)
-        and (
-            filters.date_type is None
-            or filters.in_range(book.order_date(o, filters.date_type, now))
-        )
-        and (products is None or any(line.product.fnac_id in products for line in o.lines))
-        and (offers is None or any(line.product.offer_fnac_id in offers for line in o.lines))
-        and (skus is None or any(line.product.offer_seller_id in skus for line in o.lines))
+        if filters.date_type is None or filters.in_range(book.order_date(o, filters.date_type, now))
     ]
     if not ascending:
         matching.reverse()
@@ -386,7 +325,7 @@ def _order(parent: etree._Element, book: ShopBook, order: OrderFacts, now: float
         detail = add(element, "order_detail")
         add(detail, "product_name", line.product.name)
         add(detail, "order_detail_id", line.detail_id)
-        add(detail, "state", book.line_state(order, line.detail_id, now))
+        add(detail, "state", book.line_state(order, now))
         add(detail, "quantity", line.quantity)
         add(detail, "price", amount(line.product.price))
         add(detail, "fees", amount(line.fees))
@@ -413,7 +352,7 @@ def _order(parent: etree._Element, book: ShopBook, order: OrderFacts, now: float
 
 def incidents_query(book: ShopBook, request: etree._Element, real_now: float) -> etree._Element:
     filters = Filters(book, request)
-    if (refused := _too_many("incidents_query", filters, filters.texts("order"))) is not None:
+    if (refused := _too_many("incidents_query", filters)) is not None:
         return refused
     now = book.virtual(real_now)
     book.materialize(now)
@@ -431,24 +370,10 @@ def incidents_query(book: ShopBook, request: etree._Element, real_now: float) ->
 
 
 def _keeps_incident(book: ShopBook, incident: IncidentRecord, filters: Filters, now: float) -> bool:
-    facts = incident.facts
-    closed = not incident.is_open(now)
-    if not filters.keeps(
-        status="CLOSED" if closed else "OPENED",
-        type=facts.type_code,
-        incident_id=facts.incident_id,
-        closed_status=incident.closed_status if closed else None,
-        waiting_for_seller_answer="TRUE" if book.waiting_for_seller(incident, now) else "FALSE",
-        opened_by="client",
-        closed_by=incident.closed_by if closed else None,
-        order=facts.order_id,
-    ):
-        return False
+    """The date filter (UpdatedAt, the one our connector sends, or CreatedAt)."""
     if filters.date_type == "UpdatedAt":
         return filters.in_range(book.incident_updated(incident, now))
-    if filters.date_type == "ClosedAt":
-        return filters.in_range(incident.closed if closed else None)
-    return filters.in_range(facts.opened)
+    return filters.in_range(incident.facts.opened)
 
 
 def _incident(parent: etree._Element, book: ShopBook, incident: IncidentRecord, now: float) -> None:
@@ -476,92 +401,12 @@ def _incident(parent: etree._Element, book: ShopBook, incident: IncidentRecord, 
     details = add(element, "order_details_incident")
     for detail_id in facts.detail_ids:
         detail = add(details, "order_detail_incident")
-        refund = incident.refunds.get(detail_id)
         add(detail, "order_detail_id", detail_id)
         add(detail, "type", facts.type_code)
-        add(detail, "status", "OPENED" if incident.detail_open(detail_id, now) else "CLOSED")
+        add(detail, "status", "CLOSED" if closed else "OPENED")
         add(detail, "created_at", fnac_time(book.real(facts.opened)))
-        updated = refund.at if refund else incident.closed if closed else facts.opened
+        updated = incident.closed if closed else facts.opened
         add(detail, "updated_at", fnac_time(book.real(updated or facts.opened)))
-        if refund is not None:
-            refund_element = add(add(detail, "refunds"), "refund")
-            add(refund_element, "product_amount", amount(refund.product_amount))
-            add(refund_element, "shipping_amount", amount(refund.shipping_amount))
-            add(refund_element, "fee_ht_amount", amount(refund.fee_amount))
-            add(refund_element, "created_at", fnac_time(book.real(refund.at)))
-
-
-# --- incidents_update --------------------------------------------------------------------------
-
-
-def incidents_update(book: ShopBook, request: etree._Element, real_now: float) -> etree._Element:
-    """Refunds (the only action): each line must have an open incident and not be refunded."""
-
-    def handle(answer: etree._Element, element: etree._Element, now: float) -> bool:
-        order_id = element.get("order_id", "")
-        order = book.find_order(order_id, now)
-        incident = book.incident_for(order.index, now) if order else None
-        wanted = element.get("incident_id")
-        if (
-            order is None
-            or incident is None
-            or (wanted and wanted.upper() != incident.facts.incident_id)
-        ):
-            add_error(answer, errors.NO_INCIDENT, f"no incident on order {order_id or wanted}")
-            return True
-        return _refund(answer, book, order, incident, element, now)
-
-    return _each_element(book, "incidents_update", request, real_now, handle)
-
-
-def _refund(
-    parent: etree._Element,
-    book: ShopBook,
-    order: OrderFacts,
-    incident: IncidentRecord,
-    element: etree._Element,
-    now: float,
-) -> bool:
-    """Refunds the lines an <order> names; True if any was refused."""
-    results: list[tuple[int, str | None]] = []
-    lines = {line.detail_id: line for line in order.lines}
-    for _, detail in children(element):
-        given = child_text(detail, "order_detail_id")
-        ids = [int(given)] if given else list(incident.facts.detail_ids)
-        for detail_id in ids:
-            line = lines.get(detail_id)
-            if line is None or detail_id not in incident.facts.detail_ids:
-                results.append((detail_id, errors.NO_INCIDENT))
-            elif not incident.detail_open(detail_id, now):
-                results.append((detail_id, errors.NOT_REFUNDABLE))
-            else:
-                incident.refunds[detail_id] = Refund(
-                    product_amount=line.product.price * line.quantity,
-                    shipping_amount=line.shipping_price,
-                    fee_amount=line.fees,
-                    at=now,
-                )
-                results.append((detail_id, None))
-    if all(d in incident.refunds for d in incident.facts.detail_ids) and incident.is_open(now):
-        incident.closed, incident.closed_status, incident.closed_by = now, "10", "seller"
-    refused = any(code for _, code in results)
-    result = add(parent, "order")
-    add(result, "status", "ERROR" if refused else "OK")
-    add(result, "order_id", order.order_id)
-    add(result, "state", book.order_state(order, now)[0])
-    add(result, "incident_id", incident.facts.incident_id)
-    add(result, "incident_status", "OPEN" if incident.is_open(now) else "CLOSED")
-    for detail_id, code in results:
-        line_result = add(result, "order_detail")
-        add(line_result, "order_detail_id", detail_id)
-        add(line_result, "status", "ERROR" if code else "OK")
-        if code is None:
-            add(line_result, "state", "Refunded")
-        elif code == errors.NOT_REFUNDABLE:
-            add_error(line_result, code, "Order current status is not valid for refund action")
-        else:
-            add_error(line_result, code, "this order line has no open incident")
-    return refused
 
 
 # --- auth ------------------------------------------------------------------------------------------
@@ -580,5 +425,4 @@ SERVICES: dict[str, Callable[[ShopBook, etree._Element, float], etree._Element]]
     "messages_update": messages_update,
     "orders_query": orders_query,
     "incidents_query": incidents_query,
-    "incidents_update": incidents_update,
 }
