@@ -167,8 +167,9 @@ def _write_while_processing(sb: AmazonDouble, record: ReportRecord) -> None:
 
     async def write() -> bytes:
         ready_at = max(record.started, record.finished - record.lag)
-        # uvloop's timers count whole milliseconds: a sleep may end a little early.
-        while (now := sb.clock.now()) < ready_at:
+        # A timer armed from a loop's cached time (uvloop's, in whole milliseconds) may
+        # fire before it is due by the clock: a time, not an event, is awaited.
+        while (now := sb.clock.now()) < ready_at:  # noqa: ASYNC110
             await asyncio.sleep(ready_at - now)
         record.writing_began = now
         return await asyncio.to_thread(ensure_document, sb, record)
