@@ -23,7 +23,7 @@ from keybuzz_connector_mirakl.orders import (
 )
 from keybuzz_connector_mirakl.orders import iso_millis as mirakl_time
 from keybuzz_double_mirakl.contract import query_problems, raw_spec
-from keybuzz_shared.connectors.kit import ListedOrders
+from keybuzz_shared.connectors.kit import CallErrors, ListedOrders
 from keybuzz_shared.connectors.seam import (
     DELIVERY_STATUSES,
     ORDER_STATUSES,
@@ -249,6 +249,8 @@ async def test_an_order_it_cannot_read_is_left_out_and_said_an_answer_off_or11_r
     assert any("created_date" in reason for reason in page.unreadable)
 
     class NotOR11:
+        errors = CallErrors.labelled("Mirakl")
+
         async def get_json(
             self, path: str, params: Mapping[str, str] | None = None, *, operation: str = ""
         ) -> Any:

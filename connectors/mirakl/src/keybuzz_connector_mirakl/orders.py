@@ -103,11 +103,6 @@ class Order(msgspec.Struct, frozen=True):
     channel: Channel | None = None  # the operator's sales channel; absent: it sells on one
 
 
-class Listed(msgspec.Struct, frozen=True):
-    orders: list[Any]
-    total_count: int
-
-
 def read_order(item: Any) -> OrderSummary:
     """One listed order in the seam's terms; ValueError saying why it cannot be."""
     order = kit.read_as(Order, item, "order")
@@ -183,16 +178,10 @@ def shop_orders(
     seconds from one listing's first page ending to the next, the kit's ``spacing``). A
     cursor is an ``OffsetState``: the layout of the cursors backfill jobs keep."""
 
-    async def or11(query: dict[str, str]) -> Listed:
-        body = await calls.get_json(OR11, query, operation="OR11")
-        return kit.read_as(Listed, body, "order list", call="OR11")
-
-    async def page(query: dict[str, str], link: str | None) -> tuple[list[Any], int]:
-        listed = await or11(query)
-        return listed.orders, listed.total_count
+    page = kit.KeyedPages(calls, OR11, "orders", "OR11", total="total_count").counted
 
     async def by_id(order_ids: str) -> list[Any]:
-        return (await or11({"order_ids": order_ids, "max": str(MAX_PAGE_SIZE)})).orders
+        return (await page({"order_ids": order_ids, "max": str(MAX_PAGE_SIZE)}, None))[0]
 
     size = max(OVERLAP + 1, min(page_size, MAX_PAGE_SIZE))
     paging = kit.Listing.Offsets[OrderSummary](_place, size=size, overlap=OVERLAP)
