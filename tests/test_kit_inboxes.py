@@ -31,6 +31,7 @@ from keybuzz_shared.connectors.seam import (
     InboxMessage,
     ThreadKey,
 )
+from keybuzz_shared.file_links import FileUnavailable
 
 ERRORS = CallErrors.labelled("Shop")
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -92,7 +93,7 @@ def in_turn(listed: list[dict[str, Any]], details: dict[int, Any], size: int) ->
         details=read,
         messages=lambda messages: messages,
         named="item",
-        files=no_file,
+        files=None,  # its messages carry no file
         page_size=size,
     )
 
@@ -110,6 +111,8 @@ async def test_items_are_read_in_order_of_their_last_change_the_queue_their_curs
     assert first.next_cursor is not None
     second = await inbox.inbox_messages(since=T0, cursor=first.next_cursor)
     assert [m.message_id for m in second.items] == ["1-9"] and second.next_cursor is None
+    with pytest.raises(FileUnavailable):  # an inbox whose messages carry no file
+        await inbox.file(InboxFile(name="a.pdf", url="a.pdf", content_type="x/y"), 10)
 
 
 async def test_a_message_after_the_listed_change_waits_and_a_refused_item_is_said() -> None:

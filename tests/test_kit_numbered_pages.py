@@ -17,7 +17,7 @@ from keybuzz_connector_fnac.numbered_pages import (
 )
 from keybuzz_shared.connectors.kit import Listing
 from keybuzz_shared.connectors.kit.listing import Count, Pages, earlier
-from keybuzz_shared.connectors.kit.xml_answers import Node, decode
+from keybuzz_shared.connectors.kit.xml_answers import Node
 from keybuzz_shared.connectors.seam import cursor_of, state_of
 from lxml import etree
 
@@ -56,7 +56,7 @@ def test_a_page_is_its_items_read_alone_and_its_paging() -> None:
             "<item><item_id>B</item_id><quantity>many</quantity></item>"
         ),
         "item",
-        lambda node: decode(node, Item),
+        lambda node: node.decode(Item),
         Paging,
     )
     assert page.paging == Paging(page=2, total_paging=3)

@@ -19,7 +19,7 @@ import msgspec
 import pytest
 from keybuzz_connector_cdiscount.discussions import url_under
 from keybuzz_connector_cdiscount.orders import iso_seconds
-from keybuzz_connector_mirakl.orders import answer_as, iso_millis, to_millisecond
+from keybuzz_connector_mirakl.orders import iso_millis, to_millisecond
 from keybuzz_shared.connectors.kit import (
     CallErrors,
     Declaration,
@@ -63,9 +63,9 @@ def test_a_page_is_read_into_the_model_and_an_item_off_it_is_said_by_name() -> N
 
 
 def test_a_calls_answer_off_the_models_shape_is_unreadable_saying_what_it_lacks() -> None:
-    assert answer_as(Item, {"id": 1, "extra": True}, "GET items", "item") == Item(1)
+    assert read_as(Item, {"id": 1, "extra": True}, "item", call="GET items") == Item(1)
     with pytest.raises(AnswerUnreadable, match="^GET items answered no item: .*id"):
-        answer_as(Item, {"name": "x"}, "GET items", "item")
+        read_as(Item, {"name": "x"}, "item", call="GET items")
 
 
 def test_an_id_is_one_path_segment_or_none() -> None:

@@ -28,7 +28,6 @@ from keybuzz_shared.connectors.kit.requester import Garbled
 from keybuzz_shared.connectors.kit.xml_answers import (
     Node,
     answer_root,
-    decode,
     parse_guarded,
 )
 from keybuzz_shared.connectors.seam import state_of
@@ -142,7 +141,7 @@ ORDERS = f"""<page xmlns="{NS}">
 
 def test_an_item_is_decoded_into_its_struct_field_by_field() -> None:
     root = Node(parse_guarded(ORDERS, Off, max_bytes=10_000), NS, Off)
-    orders, unreadable = root.each("order", lambda node: decode(node, Order))
+    orders, unreadable = root.each("order", lambda node: node.decode(Order))
     assert orders == (
         Order(
             order_id="1",
@@ -156,9 +155,7 @@ def test_an_item_is_decoded_into_its_struct_field_by_field() -> None:
         "order 4: <line> lacks <sku>",
     )
     with pytest.raises(Off, match="lacks <placed>"):
-        decode(
-            Node(etree.fromstring(f'<o xmlns="{NS}"><order_id>5</order_id></o>'), NS, Off), Order
-        )
+        Node(etree.fromstring(f'<o xmlns="{NS}"><order_id>5</order_id></o>'), NS, Off).decode(Order)
 
 
 class Flagged(msgspec.Struct, frozen=True, kw_only=True):
@@ -170,10 +167,10 @@ def test_a_field_the_connector_reads_itself_is_given() -> None:
     node = Node(
         etree.fromstring(f'<o xmlns="{NS}" urgent="yes"><order_id>5</order_id></o>'), NS, Off
     )
-    given = decode(node, Flagged, urgent=node.element.get("urgent") == "yes")
+    given = node.decode(Flagged, urgent=node.element.get("urgent") == "yes")
     assert given == Flagged(order_id="5", urgent=True)
     with pytest.raises(TypeError, match="urgent"):
-        decode(node, Flagged)
+        node.decode(Flagged)
 
 
 class Referred(msgspec.Struct, frozen=True, kw_only=True):
@@ -185,7 +182,7 @@ class Referred(msgspec.Struct, frozen=True, kw_only=True):
 
 def test_an_attribute_is_read_from_the_element_or_its_child() -> None:
     def read(xml: str) -> Referred:
-        return decode(Node(etree.fromstring(f'<m xmlns="{NS}" {xml}'), NS, Off), Referred)
+        return Node(etree.fromstring(f'<m xmlns="{NS}" {xml}'), NS, Off).decode(Referred)
 
     assert read('state="READ"><referer type="ORDER">O1</referer></m>') == Referred(
         state="READ", kind="ORDER", referer="O1"

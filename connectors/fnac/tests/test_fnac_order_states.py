@@ -53,7 +53,7 @@ def _xsd_states(type_name: str) -> list[str]:
 
 
 def _stored(state: str, line_state: str = "Accepted") -> tuple[OrderStatus, str | None]:
-    status, delivery = order_states.order_status(state)
+    status, delivery = order_states.ORDER_STATES[state]
     line = OrderLine(
         line_id="1",
         state=line_state,

@@ -18,13 +18,12 @@ from keybuzz_connector_mirakl.orders import (
     LINE_STATES,
     ORDER_STATES,
     OVERLAP,
-    order_status,
     read_order,
     shop_orders,
 )
 from keybuzz_connector_mirakl.orders import iso_millis as mirakl_time
 from keybuzz_double_mirakl.contract import DESCRIBED
-from keybuzz_shared.connectors.kit import ListedOrders
+from keybuzz_shared.connectors.kit import CallErrors, ListedOrders
 from keybuzz_shared.connectors.seam import (
     DELIVERY_STATUSES,
     ORDER_STATUSES,
@@ -51,7 +50,7 @@ def test_every_order_and_line_state_of_the_description_is_mapped() -> None:
     assert set(ORDER_STATES) | set(LINE_STATES) == line_states
     for status, delivery in ORDER_STATES.values():
         assert status in ORDER_STATUSES and delivery in (None, *DELIVERY_STATUSES)
-    assert order_status("SOMETHING_NEW") == ("PENDING", None)  # shown, never lost
+    assert ORDER_STATES["SOMETHING_NEW"] == ("PENDING", None)  # shown, never lost
 
 
 def order_json(
@@ -252,6 +251,8 @@ async def test_an_order_it_cannot_read_is_left_out_and_said_an_answer_off_or11_r
     assert any("created_date" in reason for reason in page.unreadable)
 
     class NotOR11:
+        errors = CallErrors.labelled("Mirakl")
+
         async def get_json(
             self, path: str, params: Mapping[str, str] | None = None, *, operation: str = ""
         ) -> Any:

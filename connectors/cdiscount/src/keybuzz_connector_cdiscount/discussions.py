@@ -282,7 +282,8 @@ def url_under(url: str, prefix: str) -> bool:
 
 async def _labels(client: kit.Requester) -> dict[str, str]:
     """Octopia's label of each sub-typology code."""
-    typologies = msgspec.convert(await client.get_json("/typologies"), list[Typology])
+    answer = await client.get_json("/typologies")
+    typologies = kit.read_as(list[Typology], answer, "typology list", call="GET typologies")
     return {s.sub_typology_code: s.label for t in typologies for s in t.sub_typologies if s.label}
 
 

@@ -43,14 +43,14 @@ def _key(word: str) -> str:
 
 # Each status by its letters alone: matched whatever the case or separators
 # ("WAITING_ACCEPTANCE"), "Canceled" as "Cancelled".
-_STATES = {_key(word): state for word, state in ORDER_STATES.items()}
+_STATES = kit.ListedOrders.States({_key(word): state for word, state in ORDER_STATES.items()})
 _STATES["canceled"] = ORDER_STATES["Cancelled"]
 
 
 def order_status(word: str) -> tuple[str, str | None]:
     """Our status and delivery status of Octopia's ``word``; one Octopia may add later is
     PENDING with no delivery status: shown, never lost."""
-    return _STATES.get(_key(word), ("PENDING", None))
+    return _STATES[_key(word)]
 
 
 MAX_PAGE_SIZE = 100  # Octopia's [official] maximum

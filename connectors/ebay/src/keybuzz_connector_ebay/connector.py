@@ -49,8 +49,8 @@ FIELDS = (
     kit.key_field("client_secret", "App secret", max_length=256),
 )
 # Order fulfilment state [official: OrderFulfillmentStatus] → (our status, delivery status).
-FULFILMENT = {"NOT_STARTED": ("CONFIRMED", "PREPARING"), "IN_PROGRESS": ("CONFIRMED", "PREPARING"),
-              "FULFILLED": ("SHIPPED", "SHIPPED")}  # fmt: skip
+FULFILMENT = kit.ListedOrders.States({"NOT_STARTED": ("CONFIRMED", "PREPARING"),
+    "IN_PROGRESS": ("CONFIRMED", "PREPARING"), "FULFILLED": ("SHIPPED", "SHIPPED")})  # fmt: skip
 # A payment state that is no sale [official: OrderPaymentStatusEnum].
 UNPAID = {"PENDING": "PENDING", "FAILED": "CANCELLED"}
 REFUNDED = {"FULLY_REFUNDED": "RETURNED"}
@@ -314,7 +314,7 @@ def order_status(order: Order) -> tuple[str, str | None]:
         return REFUNDED[order.order_payment_status], None
     if order.order_payment_status in UNPAID:
         return UNPAID[order.order_payment_status], None
-    return FULFILMENT.get(order.order_fulfillment_status, ("PENDING", None))
+    return FULFILMENT[order.order_fulfillment_status]
 
 
 def order_of(raw: Any) -> OrderSummary:

@@ -71,21 +71,20 @@ ORDER_IDS = kit.OrderIdPattern(
 # Fnac's order and line states in KeyBuzz's order vocabulary (docs/FNAC.md, "Order
 # states"; seam.ORDER_STATUSES). Fnac's own word is kept beside ours
 # (``OrderSummary.state``, ``OrderLine.state``); a state Fnac may add later maps to PENDING
-# with no delivery status: shown, never lost.
+# with no delivery status: shown, never lost (``kit.ListedOrders.States``).
 # (our order status, our delivery status or None).
-ORDER_STATES: dict[str, tuple[str, str | None]] = {
-    "Created": ("PENDING", None),  # waiting for the seller to accept its lines
-    "Accepted": ("PENDING", None),  # accepted, the buyer not debited yet: not to ship
-    "Refused": ("CANCELLED", None),  # the seller refused every line
-    "ToShip": ("CONFIRMED", "PREPARING"),  # debited: the seller ships it
-    "Shipped": ("SHIPPED", "SHIPPED"),
-    "NotReceived": ("SHIPPED", "DELAYED"),  # the buyer says it has not come
-    "Received": ("DELIVERED", "DELIVERED"),
-    "Cancelled": ("CANCELLED", None),
-    "Refunded": ("RETURNED", None),  # every line refunded
-    "Error": ("PENDING", None),  # Fnac could not process it: nothing to ship yet
-}
-UNKNOWN_STATE: tuple[str, str | None] = ("PENDING", None)
+ORDER_STATES = kit.ListedOrders.States(
+    Created=("PENDING", None),  # waiting for the seller to accept its lines
+    Accepted=("PENDING", None),  # accepted, the buyer not debited yet: not to ship
+    Refused=("CANCELLED", None),  # the seller refused every line
+    ToShip=("CONFIRMED", "PREPARING"),  # debited: the seller ships it
+    Shipped=("SHIPPED", "SHIPPED"),
+    NotReceived=("SHIPPED", "DELAYED"),  # the buyer says it has not come
+    Received=("DELIVERED", "DELIVERED"),
+    Cancelled=("CANCELLED", None),
+    Refunded=("RETURNED", None),  # every line refunded
+    Error=("PENDING", None),  # Fnac could not process it: nothing to ship yet
+)
 
 # Fnac line state -> our order status for that line: the order's status of the same word;
 # a line the seller has still to accept is "ToAccept" (its order, "Created").
@@ -95,13 +94,8 @@ LINE_STATES: dict[str, str] = {
 }
 
 
-def order_status(state: str) -> tuple[str, str | None]:
-    """(our status, our delivery status) of a Fnac order state."""
-    return ORDER_STATES.get(state, UNKNOWN_STATE)
-
-
 def line_status(state: str) -> str:
-    return LINE_STATES.get(state, UNKNOWN_STATE[0])
+    return LINE_STATES.get(state, "PENDING")
 
 
 # --- listings ------------------------------------------------------------------------------
@@ -288,7 +282,7 @@ def _as_read(item: T) -> T:
 
 
 def _order(order: models.Order) -> seam.OrderSummary:
-    status, delivery = order_status(order.state)
+    status, delivery = ORDER_STATES[order.state]
     shipped = [d.shipped_at for d in order.details if d.shipped_at is not None]
     received = [d.received_at for d in order.details if d.received_at is not None]
     tracking = [d.tracking_number for d in order.details if d.tracking_number]

@@ -38,21 +38,21 @@ PAGE_SIZE = 50  # [assumed: ManoMano publishes no maximum the SDKs show]
 
 # ManoMano's order status [third-party: Lengow's and zynk's ManoMano guides] ->
 # (our order status, our delivery status or None).
-ORDER_STATES: dict[str, tuple[str, str | None]] = {
-    "WAITING_PAYMENT": ("PENDING", None),  # the buyer has not paid yet
-    "PENDING": ("PENDING", None),  # paid, waiting for the seller to accept or refuse
-    "PREPARATION": ("CONFIRMED", "PREPARING"),  # accepted: the seller ships
-    "SHIPPED": ("SHIPPED", "SHIPPED"),
-    "REFUSED": ("CANCELLED", None),  # the seller refused it
-    "CANCELLED": ("CANCELLED", None),
-    "REFUNDING": ("RETURNED", None),  # a refund after shipment, being paid
-    "REFUNDED": ("RETURNED", None),
-}
+ORDER_STATES = ListedOrders.States(
+    WAITING_PAYMENT=("PENDING", None),  # the buyer has not paid yet
+    PENDING=("PENDING", None),  # paid, waiting for the seller to accept or refuse
+    PREPARATION=("CONFIRMED", "PREPARING"),  # accepted: the seller ships
+    SHIPPED=("SHIPPED", "SHIPPED"),
+    REFUSED=("CANCELLED", None),  # the seller refused it
+    CANCELLED=("CANCELLED", None),
+    REFUNDING=("RETURNED", None),  # a refund after shipment, being paid
+    REFUNDED=("RETURNED", None),
+)
 
 
 def order_status(state: str) -> tuple[str, str | None]:
     """(our status, our delivery status) of a ManoMano status; an unknown one PENDING."""
-    return ORDER_STATES.get(state.upper(), ("PENDING", None))
+    return ORDER_STATES[state.upper()]
 
 
 class Price(msgspec.Struct, frozen=True):

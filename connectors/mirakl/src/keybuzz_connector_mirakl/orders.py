@@ -5,15 +5,16 @@ pages). An order whose fields we cannot read is left out and said, never guessed
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 import msgspec
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.seam import AnswerUnreadable, OrderLine, OrderSummary
+from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
 log = logging.getLogger(__name__)
@@ -25,52 +26,37 @@ MAX_PAGE_SIZE = 100  # OR11's ``max`` at most [official, Mirakl's paging guide]
 OVERLAP = 10
 
 
-class OrderCalls(Protocol):
-    """A call of one of Mirakl's operations answering JSON, as the shop's requester makes
-    it (``operation``: its code, which names the frequency the requester obeys)."""
-
-    async def get_json(
-        self, path: str, params: Mapping[str, str] | None = None, *, operation: str = ""
-    ) -> Any: ...
-
-
 # --- Mirakl's order and line states in our vocabulary: every state of OR11's
 # ``order_state`` and ``order_line_state`` in Mirakl's OpenAPI description [official], its
 # deprecated ones included (docs/MIRAKL-orders.md, "Order states"). Mirakl's word is kept
 # beside ours; a state Mirakl may add later maps to PENDING with no delivery status.
 
 # Mirakl order state -> (our order status, our delivery status or None).
-ORDER_STATES: dict[str, tuple[str, str | None]] = {
-    "STAGING": ("PENDING", None),  # placed, the operator's fraud check not done
-    "WAITING_ACCEPTANCE": ("PENDING", None),  # the shop has to accept it
-    "WAITING_DEBIT": ("PENDING", None),  # accepted, the customer not yet debited
-    "WAITING_DEBIT_PAYMENT": ("PENDING", None),  # debit asked, payment not confirmed
-    "SHIPPING": ("CONFIRMED", "PREPARING"),  # paid: the shop ships it
-    "SHIPPED": ("SHIPPED", "SHIPPED"),
-    "TO_COLLECT": ("SHIPPED", "OUT_FOR_DELIVERY"),  # at the pick-up point, to be collected
-    "RECEIVED": ("DELIVERED", "DELIVERED"),
-    "CLOSED": ("DELIVERED", "DELIVERED"),  # received, and past the operator's return time
-    "REFUSED": ("CANCELLED", None),  # the shop refused it (or did not accept it in time)
-    "CANCELED": ("CANCELLED", None),
-    "WAITING_REFUND": ("RETURNED", None),  # deprecated by Mirakl, still listed
-    "WAITING_REFUND_PAYMENT": ("RETURNED", None),  # deprecated by Mirakl, still listed
-}
+ORDER_STATES = kit.ListedOrders.States(
+    STAGING=("PENDING", None),  # placed, the operator's fraud check not done
+    WAITING_ACCEPTANCE=("PENDING", None),  # the shop has to accept it
+    WAITING_DEBIT=("PENDING", None),  # accepted, the customer not yet debited
+    WAITING_DEBIT_PAYMENT=("PENDING", None),  # debit asked, payment not confirmed
+    SHIPPING=("CONFIRMED", "PREPARING"),  # paid: the shop ships it
+    SHIPPED=("SHIPPED", "SHIPPED"),
+    TO_COLLECT=("SHIPPED", "OUT_FOR_DELIVERY"),  # at the pick-up point, to be collected
+    RECEIVED=("DELIVERED", "DELIVERED"),
+    CLOSED=("DELIVERED", "DELIVERED"),  # received, and past the operator's return time
+    REFUSED=("CANCELLED", None),  # the shop refused it (or did not accept it in time)
+    CANCELED=("CANCELLED", None),
+    WAITING_REFUND=("RETURNED", None),  # deprecated by Mirakl, still listed
+    WAITING_REFUND_PAYMENT=("RETURNED", None),  # deprecated by Mirakl, still listed
+)
 # A line's states besides the order's (INCIDENT_OPEN: the customer reported a problem on
 # the line): None keeps the order's status for the line.
 LINE_STATES: dict[str, str | None] = {"INCIDENT_OPEN": None, "REFUNDED": "RETURNED"}
-UNKNOWN_STATE: tuple[str, str | None] = ("PENDING", None)
-
-
-def order_status(state: str) -> tuple[str, str | None]:
-    """(our status, our delivery status) of a Mirakl order state."""
-    return ORDER_STATES.get(state, UNKNOWN_STATE)
 
 
 def line_status(state: str, order_state: str) -> str:
     """Our status of an order line in Mirakl's ``state``, on an order in ``order_state``."""
     if state in LINE_STATES:
-        return LINE_STATES[state] or order_status(order_state)[0]
-    return order_status(state)[0]
+        return LINE_STATES[state] or ORDER_STATES[order_state][0]
+    return ORDER_STATES[state][0]
 
 
 # --- the wire (OR11's answer, fields as Mirakl's OpenAPI description names them) ---------
@@ -117,17 +103,12 @@ class Order(msgspec.Struct, frozen=True):
     channel: Channel | None = None  # the operator's sales channel; absent: it sells on one
 
 
-class Listed(msgspec.Struct, frozen=True):
-    orders: list[Any]
-    total_count: int
-
-
 def read_order(item: Any) -> OrderSummary:
     """One listed order in the seam's terms; ValueError saying why it cannot be."""
     order = kit.read_as(Order, item, "order")
     if not order.order_id:
         raise ValueError("an order without order_id")
-    status, delivery = order_status(order.order_state)
+    status, delivery = ORDER_STATES[order.order_state]
     if order.fully_refunded and status != "CANCELLED":
         status = "RETURNED"
     shipped = [line.shipped_date for line in order.order_lines if line.shipped_date]
@@ -185,7 +166,7 @@ def _window(start: str, end: str) -> Callable[[datetime, datetime | None], dict[
 
 
 def shop_orders(
-    calls: OrderCalls,
+    calls: kit.Requester,
     *,
     page_size: int = MAX_PAGE_SIZE,
     label: str = "",
@@ -197,16 +178,10 @@ def shop_orders(
     seconds from one listing's first page ending to the next, the kit's ``spacing``). A
     cursor is an ``OffsetState``: the layout of the cursors backfill jobs keep."""
 
-    async def or11(query: dict[str, str]) -> Listed:
-        body = await calls.get_json(OR11, query, operation="OR11")
-        return answer_as(Listed, body, "OR11", "order list")
-
-    async def page(query: dict[str, str], link: str | None) -> tuple[list[Any], int]:
-        listed = await or11(query)
-        return listed.orders, listed.total_count
+    page = kit.KeyedPages(calls, OR11, "orders", "OR11", total="total_count").counted
 
     async def by_id(order_ids: str) -> list[Any]:
-        return (await or11({"order_ids": order_ids, "max": str(MAX_PAGE_SIZE)})).orders
+        return (await page({"order_ids": order_ids, "max": str(MAX_PAGE_SIZE)}, None))[0]
 
     size = max(OVERLAP + 1, min(page_size, MAX_PAGE_SIZE))
     paging = kit.Listing.Offsets[OrderSummary](_place, size=size, overlap=OVERLAP)
@@ -231,20 +206,5 @@ def to_millisecond(moment: datetime) -> datetime:
     return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
 
 
-def iso_millis(moment: datetime) -> str:
-    """``moment`` in UTC to the millisecond (``2026-11-23T09:48:00.250Z``), cut, not
-    rounded."""
-    return to_millisecond(moment).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-T = TypeVar("T")
-
-
-def answer_as(kind: type[T], body: Any, call: str, what: str) -> T:
-    """A call's whole answer ``body`` as a ``kind``; the seam's ``AnswerUnreadable``
-    "<call> answered no <what>: …" when it is not one (an item off its shape, read by
-    ``read_as``, costs that item; an answer off its shape, the call)."""
-    try:
-        return msgspec.convert(body, kind)
-    except msgspec.ValidationError as exc:
-        raise AnswerUnreadable(f"{call} answered no {what}: {exc}") from None
+# ``moment`` in UTC to the millisecond (``2026-11-23T09:48:00.250Z``), cut, not rounded.
+iso_millis = functools.partial(kit.iso_z, unit="milliseconds")

@@ -11,10 +11,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import msgspec
-from keybuzz_shared.connectors.kit import Declaration, KitSession
+from keybuzz_shared.connectors.kit import Declaration, KitSession, Requester, read_as
 
 from keybuzz_connector_mirakl.catalogue import Operator
-from keybuzz_connector_mirakl.orders import OrderCalls, answer_as
 
 FIGURE = "order_messages_response_delay"
 A21 = "/api/account/statistics"
@@ -45,14 +44,14 @@ class _Statistics(msgspec.Struct, frozen=True):
 
 
 def response_delays(
-    calls: OrderCalls, *, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    calls: Requester, *, now: Callable[[], datetime] = lambda: datetime.now(UTC)
 ) -> KitSession.PeriodFigures:
     """A shop's ``order_messages_response_delay`` from A21: every period in one call, kept
     ``KEPT_SECONDS``; each window gets the period holding its start."""
 
     async def a21() -> tuple[dict[str, float], datetime | None]:
         body = await calls.get_json(A21, {"periods": EVERY_PERIOD}, operation="A21")
-        statistics = answer_as(_Statistics, body, "A21", "statistics")
+        statistics = read_as(_Statistics, body, "statistics", call="A21")
         # A period given twice: its first figure.
         given = reversed(statistics.order_messages_response_delay)
         return {f.period: float(f.value) for f in given}, statistics.last_updated_date

@@ -299,9 +299,10 @@ def thread_inbox(
 
 
 def unsendable(reply: Reply) -> str | None:
-    """Why Mirakl would refuse this reply before reading its thread, beyond its files'
-    count (the kit's check on ``LIMITS``): its text's length, the message's size."""
-    if not MIN_BODY <= len(reply.body) <= LIMITS.max_text_length:
+    """Why Mirakl would refuse this reply before reading its thread, beyond the kit's
+    checks on ``LIMITS`` (its text's most length, its files): its text's least length,
+    the message's size."""
+    if len(reply.body) < MIN_BODY:
         return f"Mirakl takes a reply of {MIN_BODY} to {LIMITS.max_text_length} characters"
     total = len(reply.body.encode()) + sum(len(f.data) for f in reply.attachments)
     if total > LIMITS.max_attachment_bytes:

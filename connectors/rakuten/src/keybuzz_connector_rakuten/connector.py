@@ -24,7 +24,6 @@ from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit import Listing
 from keybuzz_shared.connectors.seam import (
     CredentialField,
-    InboxFile,
     InboxMessage,
     Limits,
     OrderSummary,
@@ -32,7 +31,6 @@ from keybuzz_shared.connectors.seam import (
     ShopApiSettings,
     read_each,
 )
-from keybuzz_shared.file_links import FileUnavailable
 
 from keybuzz_connector_rakuten import wire
 from keybuzz_connector_rakuten.settings import RAKUTEN, RakutenSettings
@@ -110,9 +108,6 @@ def inbox(client: RakutenClient) -> kit.KitSession.ReadInTurn[int, wire.Item]:
     async def todo(_query: dict[str, str], _link: str | None) -> tuple[list[str], bool]:
         return wire.todo_items(await client.action("getitemtodolist")), False
 
-    async def no_file(_file: InboxFile, _most: int) -> bytes:
-        raise FileUnavailable(404)
-
     return kit.KitSession.ReadInTurn(
         kit.Listing(kit.Listing.PageNumbers[int](), lambda _low, _high: {}, todo),
         _todo,
@@ -121,7 +116,7 @@ def inbox(client: RakutenClient) -> kit.KitSession.ReadInTurn[int, wire.Item]:
         messages=lambda item: item.messages,
         unreadable_in=lambda item: item.unreadable,
         named="item",
-        files=no_file,
+        files=None,  # Rakuten's messages carry no file
         page_size=LIMITS.page_size,
         at_once=AT_ONCE,
         from_since=timedelta(minutes=1),

@@ -44,17 +44,17 @@ LATER_CODES = frozenset({"ServerError"})  # [official: "Server not able to fullf
 BUYER_DAYS_RECEIVED, BUYER_DAYS_ORDERED, SUPPORT_DAYS_RECEIVED = 15, 42, 30
 
 # Rakuten's item states (``itemstatus``) → the seam's order and delivery statuses [assumed].
-STATES: dict[str, tuple[str, str | None]] = {
-    "REQUESTED": ("PENDING", None),
-    "ON_HOLD": ("PENDING", None),
-    "ACCEPTED": ("CONFIRMED", "PREPARING"),
-    "SHIPPED": ("SHIPPED", "SHIPPED"),
-    "RECEIVED": ("DELIVERED", "DELIVERED"),
-    "CLOSED": ("DELIVERED", "DELIVERED"),
-    "RETURNED": ("RETURNED", None),
-    "REFUSED": ("CANCELLED", None),
-    "CANCELLED": ("CANCELLED", None),
-}
+STATES = kit.ListedOrders.States(
+    REQUESTED=("PENDING", None),
+    ON_HOLD=("PENDING", None),
+    ACCEPTED=("CONFIRMED", "PREPARING"),
+    SHIPPED=("SHIPPED", "SHIPPED"),
+    RECEIVED=("DELIVERED", "DELIVERED"),
+    CLOSED=("DELIVERED", "DELIVERED"),
+    RETURNED=("RETURNED", None),
+    REFUSED=("CANCELLED", None),
+    CANCELLED=("CANCELLED", None),
+)
 
 
 def carried(text: str) -> str:
@@ -249,7 +249,7 @@ def order_of(sale: Node) -> OrderSummary:
         updated_at=created,
         lines=lines,
         status=first.status,
-        delivery_status=STATES.get(first.state, ("PENDING", None))[1],
+        delivery_status=STATES[first.state][1],
     )
 
 
@@ -265,7 +265,7 @@ def _line(item: Node) -> OrderLine:
         product_name=item.text("headline") or "",
         quantity=1,  # a Rakuten item is one unit of an advert [assumed]
         seller_sku=item.text("sku"),
-        status=STATES.get(state, ("PENDING", None))[0],
+        status=STATES[state][0],
         unit_price=price,
         currency=item.text("price/currency"),
     )

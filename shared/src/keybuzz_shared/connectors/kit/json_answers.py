@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import msgspec
 
-from keybuzz_shared.connectors.seam import read_each
+from keybuzz_shared.connectors.seam import AnswerUnreadable, read_each
 from keybuzz_shared.mended import json_decoded
 from keybuzz_shared.times import as_utc
 
@@ -42,14 +42,18 @@ def decoded(raw: msgspec.Raw | bytes, shape: type[T], what: str) -> T:
         raise ValueError(f"{what} off its shape: {str(exc)[:200]}") from None
 
 
-def read_as(kind: type[T], item: Any, what: str) -> T:
+def read_as(kind: type[T], item: Any, what: str, *, call: str | None = None) -> T:
     """``item`` as a ``kind``; ValueError "<what> off its shape: …" when it is not one.
-    An item still in its bytes (a page's ``msgspec.Raw``) is ``decoded`` from them."""
+    An item still in its bytes (a page's ``msgspec.Raw``) is ``decoded`` from them.
+    ``call``: ``item`` is that call's whole answer, one off its shape costing the call (the
+    seam's ``AnswerUnreadable`` "<call> answered no <what>: …"), not an item."""
     if isinstance(item, msgspec.Raw | bytes):
         return decoded(item, kind, what)
     try:
         return msgspec.convert(item, kind)
     except msgspec.ValidationError as exc:
+        if call is not None:
+            raise AnswerUnreadable(f"{call} answered no {what}: {exc}") from None
         raise ValueError(f"{what} off its shape: {exc}") from None
 
 
@@ -83,9 +87,10 @@ def path_segment(value: str, what: str = "an id") -> str:
     return found
 
 
-def iso_z(moment: datetime) -> str:
-    """``moment`` in UTC as ISO 8601, "Z" for its zone (its fraction of a second kept)."""
-    return as_utc(moment).isoformat().replace("+00:00", "Z")
+def iso_z(moment: datetime, unit: str = "auto") -> str:
+    """``moment`` in UTC as ISO 8601, "Z" for its zone; ``unit``: ``isoformat``'s
+    ``timespec``, the smaller units cut, not rounded (default: its fraction of a second kept)."""
+    return as_utc(moment).isoformat(timespec=unit).replace("+00:00", "Z")
 
 
 def full_name(first: str | None, last: str | None) -> str | None:

@@ -330,6 +330,14 @@ class EachChannel:
         return made
 
 
+class OrderStates(dict[str, tuple[str, str | None]]):
+    """A marketplace's order states, each → (our order status, our delivery status or
+    None); a state it may add later is PENDING with no delivery status: shown, never lost."""
+
+    def __missing__(self, _state: str) -> tuple[str, str | None]:
+        return ("PENDING", None)
+
+
 class ListedOrders(_ListedOrders):
     """The seam's ``OrderSource`` of a connector's declaration: its listings by update and
     by creation (each a ``ListedOrders.OrderListing``) and how orders are fetched by id
@@ -340,6 +348,7 @@ class ListedOrders(_ListedOrders):
     ById: TypeAlias = ById
     EachById: TypeAlias = EachById
     InLists: TypeAlias = InLists
+    States: TypeAlias = OrderStates
 
 
 # --- order ids -----------------------------------------------------------------------------

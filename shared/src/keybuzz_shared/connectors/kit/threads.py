@@ -36,6 +36,7 @@ from keybuzz_shared.connectors.seam import (
     sent_since,
     state_of,
 )
+from keybuzz_shared.file_links import FileUnavailable
 from keybuzz_shared.times import as_utc
 
 log = logging.getLogger(__name__)
@@ -266,7 +267,8 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
     from there, without end); ``changed``: a listed item's id and last change;
     ``details``: one item's details (CallRefused: that item refused); ``messages``: its
     messages, ``unreadable_in``: why each of its others could not be read; ``named``: what
-    ``unreadable`` calls an item ("care folder"); ``files``: a message's file;
+    ``unreadable`` calls an item ("care folder"); ``files``: a message's file (None: a
+    marketplace whose messages carry none, each asked for unavailable);
     ``rereads``: keep the session's ledger (``Rereads``), else read every item listed; ``from_since``:
     where the list dates nothing, how long before ``since`` an item's messages are kept."""
 
@@ -279,7 +281,7 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
         details: Callable[[Any], Awaitable[T]],  # an id as ``changed`` gives it
         messages: Callable[[T], Sequence[InboxMessage]],
         named: str,
-        files: Callable[[InboxFile, int], Awaitable[bytes]],
+        files: Callable[[InboxFile, int], Awaitable[bytes]] | None,
         page_size: int,
         at_once: int = 4,
         rereads: bool = False,
@@ -324,6 +326,8 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
         )
 
     async def file(self, file: InboxFile, max_bytes: int) -> bytes:
+        if self.files is None:
+            raise FileUnavailable(404)
         return await self.files(file, max_bytes)
 
     @staticmethod

@@ -160,19 +160,6 @@ S = TypeVar("S", bound=msgspec.Struct)
 Moment = datetime  # the type, where Node's method of that name hides it
 
 
-def decode(node: Node, shape: type[S], **given: Any) -> S:
-    """``node`` read into ``shape`` (a msgspec Struct), each field from the child of its
-    name (its ``msgspec.field(name=…)`` where the connector's name is another) by its
-    type: text (``str``), ``int``, ``Decimal`` or ``datetime`` (``Node``'s readings), a
-    tuple of Structs from every child of that name; a name ``child@x`` is the child's
-    attribute ``x`` (``@x``: the element's own), a text. A child or attribute absent or
-    empty is the field's default; a field without one is required (missing: refused, as
-    ``Node.required``). ``given``: the fields the connector read itself (a text kept
-    unstripped, a value in its own words)."""
-    read = {name: read(node) for name, read in _fields(shape) if name not in given}
-    return shape(**read, **given)
-
-
 @functools.cache
 def _fields(shape: type[msgspec.Struct]) -> tuple[tuple[str, Callable[[Node], Any]], ...]:
     info = cast(msgspec.inspect.StructType, msgspec.inspect.type_info(shape))
@@ -187,7 +174,7 @@ def _reading(field: msgspec.inspect.Field) -> Callable[[Node], Any]:
         kind.item_type, msgspec.inspect.StructType
     ):
         item = kind.item_type.cls
-        return lambda node: tuple(decode(child, item) for child in node.all(name))
+        return lambda node: tuple(child.decode(item) for child in node.all(name))
     read = _attribute(name) if "@" in name else _READINGS.get(type(kind))
     if read is None:  # a field the connector reads itself (``given``)
 
@@ -633,8 +620,16 @@ class Node:
         return self._number(name, Decimal, "a number")
 
     def decode(self, shape: type[S], **given: Any) -> S:
-        """This element read into ``shape`` (the module's ``decode``)."""
-        return decode(self, shape, **given)
+        """This element read into ``shape`` (a msgspec Struct), each field from the child
+        of its name (its ``msgspec.field(name=…)`` where the connector's name is another)
+        by its type: text (``str``), ``int``, ``Decimal`` or ``datetime`` (this class's
+        readings), a tuple of Structs from every child of that name; a name ``child@x`` is
+        the child's attribute ``x`` (``@x``: the element's own), a text. A child or
+        attribute absent or empty is the field's default; a field without one is required
+        (missing: refused, as ``required``). ``given``: the fields the connector read
+        itself (a text kept unstripped, a value in its own words)."""
+        read = {name: read(self) for name, read in _fields(shape) if name not in given}
+        return shape(**read, **given)
 
     def datetime(self, name: str) -> Moment | None:
         text = self.text(name)
