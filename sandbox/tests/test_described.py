@@ -5,14 +5,23 @@ once."""
 
 from __future__ import annotations
 
+import importlib
+from importlib.metadata import entry_points
 from typing import Any
 
 import pytest
-from keybuzz_double_backmarket.contract import DESCRIBED as BACKMARKET
-from keybuzz_double_ebay.contract import DESCRIBED as EBAY
-from keybuzz_double_kaufland.contract import DESCRIBED as KAUFLAND
-from keybuzz_double_mirakl.contract import DESCRIBED as MIRAKL
 from keybuzz_sandbox.double_kit.described import Described
+from keybuzz_sandbox.doubles import GROUP
+
+
+def _described(double: str) -> Any:
+    """A double's published description(s), its package found by its entry point (the
+    sandbox names no double's module)."""
+    package = entry_points(group=GROUP)[double].module
+    return importlib.import_module(f"{package}.contract").DESCRIBED
+
+
+MIRAKL, BACKMARKET, KAUFLAND, EBAY = map(_described, ("mirakl", "backmarket", "kaufland", "ebay"))
 
 # (description, a request's method and path, its operation, a query its description takes,
 # one it does not, what is wrong with the latter)
