@@ -17,7 +17,7 @@ from keybuzz_sandbox.testing import running_sandbox
 ADMIN = "/_sandbox/mirakl"
 # Mirakl's minute (M11's and OR11's frequency) lasts a second of the tests.
 TIME_SCALE = 60.0
-MULTIPART_PARTS = {"M12": "message_input", "OR43": "thread_input"}
+MULTIPART_PARTS = {"M12": "message_input"}
 
 
 class CheckedRequests:

@@ -83,16 +83,6 @@ class Shop:
             f"/api/inbox/threads/{thread_id}/message", "message_input", message_input, files
         )
 
-    async def open_thread(
-        self,
-        order_id: str,
-        thread_input: Any,
-        files: Sequence[tuple[str, bytes]] = (),
-    ) -> httpx.Response:
-        return await self._multipart(
-            f"/api/orders/{order_id}/threads", "thread_input", thread_input, files
-        )
-
     async def _multipart(
         self, path: str, part: str, value: Any, attached: Sequence[tuple[str, bytes]]
     ) -> httpx.Response:

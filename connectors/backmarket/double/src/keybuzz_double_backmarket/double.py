@@ -203,16 +203,10 @@ class BackMarketDouble:
         until = self.now() + seconds * self.clock.scale
         self._waits[key] = max(self._waits.get(key, 0.0), until)
 
-    def counters(self, shop: int | None = None, day: int | None = None) -> list[dict[str, object]]:
-        """Every count, or one shop's, or one day's."""
+    def counters(self, shop: int | None = None) -> list[dict[str, object]]:
+        """Every count, or one shop's."""
         return [
             {"shop": number, "operation": operation, "day": on, **msgspec.to_builtins(count)}
             for (number, operation, on), count in sorted(self.counts.items())
-            if shop in (None, number) and day in (None, on)
+            if shop in (None, number)
         ]
-
-    def reset_limits(self) -> None:
-        self.counts.clear()
-        self._windows.clear()
-        self._blocked.clear()
-        self._waits.clear()

@@ -368,13 +368,11 @@ def _admin(double: BackMarketDouble) -> Router:
         return json_answer({"token": double.rotate(shop)})
 
     @get("/counters", sync_to_thread=False)
-    def counters(
-        shop: FromQuery[int | None] = None, day: FromQuery[int | None] = None
-    ) -> Response[bytes]:
-        """Calls counted per shop, endpoint and day of the double's clock (``shop``,
-        ``day``: only those)."""
+    def counters(shop: FromQuery[int | None] = None) -> Response[bytes]:
+        """Calls counted per shop, endpoint and day of the double's clock (``shop``: only
+        its own)."""
         today = int(double.now() // 86_400)
-        return json_answer({"day": today, "counters": double.counters(shop, day)})
+        return json_answer({"day": today, "counters": double.counters(shop)})
 
     def limits() -> LimitsRequest:
         return LimitsRequest(
@@ -397,10 +395,6 @@ def _admin(double: BackMarketDouble) -> Router:
         double.burst_calls = data.burst_calls
         return json_answer(limits())
 
-    @post("/limits/reset", sync_to_thread=False, status_code=204)
-    def reset_limits() -> None:
-        double.reset_limits()
-
     return admin_router(
         "/_sandbox/backmarket",
         [
@@ -418,7 +412,6 @@ def _admin(double: BackMarketDouble) -> Router:
             *fault_handlers(double.faults, BackMarketFaultConfig),
             read_limits,
             set_limits,
-            reset_limits,
             *retry_after_handlers(double.inside_retry_after),
         ],
     )

@@ -332,10 +332,6 @@ def routes(sb: Sandbox) -> list[Any]:
     def sent(number: str) -> Response[bytes]:
         return json_answer({"sent": [{"body": b} for b in seller_of(number).sent]})
 
-    @get("/shops/{number:str}/conversations", sync_to_thread=False)
-    def read_marks(number: str) -> Response[bytes]:
-        return json_answer(seller_of(number).conversations)
-
     @post("/shops/{number:str}/revoke", sync_to_thread=False)
     def revoke(number: str) -> Response[bytes]:
         """The seller withdraws its consent: its refresh and access tokens stop working."""
@@ -378,7 +374,7 @@ def routes(sb: Sandbox) -> list[Any]:
                             "refused": calls.get((day, "refused-app"), 0),
                             "fulfillmentRefused": calls.get((day, "refused-fulfillment"), 0)})  # fmt: skip
 
-    admin = [listed_shops, register, set_limits, calls_of, granted, opened, sold, written, sent, read_marks, revoke, expire, token_requests,
+    admin = [listed_shops, register, set_limits, calls_of, granted, opened, sold, written, sent, revoke, expire, token_requests,
              *fault_handlers(faults, WebPageFaults)]  # fmt: skip
     api = [endpoint(operation, *spec) for operation, spec in operations.items()]
     return [authorize, token, *api, admin_router(ADMIN, admin)]

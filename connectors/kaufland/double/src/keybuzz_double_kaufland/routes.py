@@ -390,8 +390,8 @@ def _in_storefront(call: Call, unit: Unit) -> bool:
 
 
 def get_orders(call: Call) -> tuple[int, Any]:
-    """Newest first [assumed], from ``ts_created_from_iso`` or ``ts_units_updated_from_iso``."""
-    since = max(_since(call, "ts_created_from_iso"), _since(call, "ts_units_updated_from_iso"))
+    """Newest first [assumed], from ``ts_created_from_iso`` (what our connector asks)."""
+    since = _since(call, "ts_created_from_iso")
     listed = [
         u
         for u in _orders(call.seller).values()
@@ -402,18 +402,14 @@ def get_orders(call: Call) -> tuple[int, Any]:
 
 
 def get_order_units(call: Call) -> tuple[int, Any]:
-    """``sort`` ts_created:desc (its default) or ts_updated:desc [official], from
-    ``ts_created_from_iso`` or ``ts_updated_from_iso``."""
-    since = max(_since(call, "ts_created_from_iso"), _since(call, "ts_updated_from_iso"))
-    by_update = call.query.get("sort", ["ts_created:desc"])[-1] == "ts_updated:desc"
-
-    def placed(unit: Unit) -> float:
-        return unit.updated if by_update else unit.created
-
+    """By their last change, from ``ts_updated_from_iso`` (``sort`` ts_updated:desc
+    [official], what our connector asks; the description's other filters and sorts are
+    accepted and ignored)."""
+    since = _since(call, "ts_updated_from_iso")
     units = [
-        u for u in call.seller.units.values() if placed(u) >= since and _in_storefront(call, u)
+        u for u in call.seller.units.values() if u.updated >= since and _in_storefront(call, u)
     ]
-    units.sort(key=lambda u: (placed(u), u.unit_id), reverse=True)
+    units.sort(key=lambda u: (u.updated, u.unit_id), reverse=True)
     return 200, _paged(call, units, 100, unit_json)
 
 

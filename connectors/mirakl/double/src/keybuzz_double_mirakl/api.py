@@ -18,7 +18,6 @@ from .book import CUSTOMER, DAY, SHOP, Message, NewFile, ShopBook, Thread
 from .contract import DESCRIBED
 from .wire import LISTED_MESSAGES, mirakl_time, order_json, thread_json
 
-ENTITY_TYPES = ("MMP_ORDER", "MMP_OFFER", "MPS_ORDER", "MPS_SERVICE", "SELLER_OPERATOR")
 THREAD_PAGE = (50, 100)  # M11's limit: default (official), at most (Mirakl's paging guide)
 ORDER_PAGE = (10, 100)  # OR11's max: default and at most (Mirakl's paging guide)
 MESSAGES_PER_THREAD = 1_000  # official
@@ -74,7 +73,8 @@ def _thread(book: ShopBook, thread_id: str) -> Thread:
 
 # --- M11, M10: threads ------------------------------------------------------------------
 
-THREAD_FILTERS = ("entity_type", "entity_id", "updated_since", "with_messages", "channel_codes")
+# What our connector asks; the description's other filters are accepted and ignored.
+THREAD_FILTERS = ("updated_since", "with_messages")
 
 
 def _token(filters: dict[str, str], limit: int, key: tuple[float, str], way: str) -> str:
@@ -128,24 +128,8 @@ def _sort_key(thread: Thread) -> tuple[float, str]:
 
 
 def _matching(book: ShopBook, filters: dict[str, str]) -> list[Thread]:
-    entity_type = filters.get("entity_type")
-    if entity_type is not None and entity_type not in ENTITY_TYPES:
-        raise Refused(400, f"entity_type must be one of {', '.join(ENTITY_TYPES)}")
-    entity_ids = _list(filters, "entity_id")
-    if entity_ids and entity_type is None:
-        raise Refused(400, "entity_type is required with entity_id")  # official
     since = _date(filters, "updated_since")
-    channels = _list(filters, "channel_codes")
-    threads = list(book.threads.values())
-    if entity_type not in (None, "MMP_ORDER"):
-        return []  # the double's threads are all on product orders
-    return [
-        t
-        for t in threads
-        if (not entity_ids or t.order.order_id in entity_ids)
-        and (since is None or t.updated >= since)
-        and (not channels or t.order.channel.code in channels)
-    ]
+    return [t for t in book.threads.values() if since is None or t.updated >= since]
 
 
 def get_thread(book: ShopBook, call: Call) -> Answer:
@@ -154,7 +138,7 @@ def get_thread(book: ShopBook, call: Call) -> Answer:
     return Answer(200, thread_json(book, thread, len(thread.messages)))
 
 
-# --- M12, OR43: writing -----------------------------------------------------------------
+# --- M12: writing -----------------------------------------------------------------
 
 
 class Part(msgspec.Struct, frozen=True):
@@ -235,22 +219,6 @@ def reply(book: ShopBook, call: Call) -> Answer:
     return _sent(book, "M12", thread, message, call.now, body)
 
 
-def open_thread(book: ShopBook, call: Call) -> Answer:
-    """OR43: the shop opens a thread on one of its orders."""
-    order = book.orders.get(call.path["order_id"])
-    if order is None:
-        raise Refused(404, f"Order {call.path['order_id']} not found")
-    parts = multipart(call)
-    value = _json_part(parts, "thread_input", "OR43")
-    to, topic = _recipients(value["to"]), value["topic"]
-    if not topic["value"]:
-        raise Refused(400, "topic must have a value")
-    files = _files(book, parts, order)
-    opened = (topic["type"], topic["value"])
-    thread = book.open_thread(order, value["body"], call.now, SHOP, to, opened, files)
-    return _sent(book, "OR43", thread, thread.messages[0], call.now)
-
-
 def _sent(
     book: ShopBook,
     operation: str,
@@ -260,7 +228,7 @@ def _sent(
     body: str | None = None,
 ) -> Answer:
     """Records what the shop sent (the admin's ``sent``: ``body`` as sent, when the thread
-    shows it rewritten) and answers M12's and OR43's 201."""
+    shows it rewritten) and answers M12's 201."""
     book.sent.append(
         {
             "operation": operation,
@@ -291,13 +259,12 @@ def download(book: ShopBook, call: Call) -> Answer:
 
 
 def list_orders(book: ShopBook, call: Call) -> Answer:
-    """OR11: the shop's orders by creation date, offset paging (``max``, ``offset``)."""
+    """OR11: the shop's orders by creation date, offset paging (``max``, ``offset``); the
+    filters our connector asks (the description's others are accepted and ignored)."""
     query = call.query
-    states = _list(query, "order_state_codes")  # each one of the description's (contract)
-    ids, channels = _list(query, "order_ids"), _list(query, "channel_codes")
+    ids = _list(query, "order_ids")
     created = (_date(query, "start_date"), _date(query, "end_date"))
     updated = (_date(query, "start_update_date"), _date(query, "end_update_date"))
-    incident = query_bool(query, "has_incident")
     size = _int(query, "max", ORDER_PAGE[0], (1, ORDER_PAGE[1]))
     offset = _int(query, "offset", 0, (0, 10**9))
     descending = query.get("order", "asc")
@@ -311,11 +278,8 @@ def list_orders(book: ShopBook, call: Call) -> Answer:
         o
         for o in book.orders.values()
         if (not ids or o.order_id in ids)
-        and (not states or o.state in states)
-        and (not channels or o.channel.code in channels)
         and within(o.created, created)
         and within(o.updated, updated)
-        and (incident is None or o.has_incident == incident)
     ]
     matching.sort(key=lambda o: (o.created, o.order_id), reverse=descending == "desc")
     page = matching[offset : offset + size]
@@ -329,33 +293,26 @@ def list_orders(book: ShopBook, call: Call) -> Answer:
 
 def statistics(book: ShopBook, call: Call) -> Answer:
     """A21 with what the double computes: ``order_messages_response_delay`` (average
-    seconds from a customer's message to the shop's next reply) and ``orders_count``."""
+    seconds from a customer's message to the shop's next reply) and ``orders_count``, over
+    the shop's channels (our connector asks no ``channel_code``: accepted and ignored)."""
     asked = _list(call.query, "periods") or set(A21_PERIODS)
     if not asked <= set(A21_PERIODS):
         raise Refused(400, f"periods among {', '.join(A21_PERIODS)}")
-    channel = call.query.get("channel_code")
     periods = [p for p in A21_PERIODS if p in asked]
     body: dict[str, Any] = {
         "shop_id": book.shop_id,
         "last_updated_date": mirakl_time(call.now),
         "order_messages_response_delay": [
-            {"period": p, "value": response_delay(book, _since(call.now, p), channel)}
-            for p in periods
+            {"period": p, "value": response_delay(book, _since(call.now, p))} for p in periods
         ],
         "orders_count": [
             {
                 "period": p,
-                "value": sum(
-                    1
-                    for o in book.orders.values()
-                    if o.created >= _since(call.now, p) and channel in (None, o.channel.code)
-                ),
+                "value": sum(1 for o in book.orders.values() if o.created >= _since(call.now, p)),
             }
             for p in periods
         ],
     }
-    if channel is not None:
-        body["channel"] = channel
     return Answer(200, body)
 
 
@@ -364,13 +321,11 @@ def _since(now: float, period: str) -> float:
     return 0.0 if span is None else now - span
 
 
-def response_delay(book: ShopBook, since: float, channel: str | None) -> int:
+def response_delay(book: ShopBook, since: float) -> int:
     """Average whole seconds between a customer's message and the shop's next message in
     its thread, over the customer messages since ``since`` that were answered."""
     delays: list[float] = []
     for thread in book.threads.values():
-        if channel not in (None, thread.order.channel.code):
-            continue
         asked: float | None = None
         for message in thread.messages:
             if message.sender == CUSTOMER and asked is None and message.created >= since:
@@ -387,7 +342,6 @@ OPERATIONS: dict[str, Operation] = {
     "M10": get_thread,
     "M12": reply,
     "M13": download,
-    "OR43": open_thread,
     "OR11": list_orders,
     "A21": statistics,
 }
