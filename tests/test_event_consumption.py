@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import nats
 import pytest
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN as ROOT_TOKEN
 from keybuzz_devstack.outage import Outage
@@ -43,6 +44,7 @@ SEEN_TABLE = (
     "n integer, attempt integer, at timestamptz DEFAULT clock_timestamp())"
 )
 BATCH_FAILED = "a batch failed outside its handlers"  # keybuzz_shared.messaging's log
+IDLE = "probe-idle"  # the idle consumer's durable name
 HOLDING = "a dependency is down; holding the event"  # keybuzz_shared.messaging's log
 
 
@@ -552,18 +554,36 @@ async def test_an_idle_consumer_and_a_clean_stop_log_no_warning(
 
         EventSubscription(runtime, event_type=TenantArchived, handler=handle, purpose="idle")
 
-    service = await start(start_service, private_nats, register, EVENT_LONG_POLL_SECONDS="1")
-    caplog.set_level("INFO")
-    await asyncio.sleep(3)  # its long polls (a second) expire idle, twice at least
+    # Its long polls (a second each) expire idle, twice at least: the server's two "408
+    # Request Timeout" answers to its pull requests, seen on the inbox they name.
+    watcher = await nats.connect(private_nats.spec.url)
+    inboxes: set[str] = set()
+    expired: list[Any] = []
+
+    async def answered(answer: Any) -> None:
+        if (answer.headers or {}).get("Status") == "408":
+            expired.append(answer)
+
+    async def asked(request: Any) -> None:
+        if request.reply not in inboxes:
+            inboxes.add(request.reply)
+            await watcher.subscribe(request.reply, cb=answered)
+
+    await watcher.subscribe(f"$JS.API.CONSUMER.MSG.NEXT.TENANTS.{IDLE}", cb=asked)
+    await watcher.flush()
+    try:
+        service = await start(start_service, private_nats, register, EVENT_LONG_POLL_SECONDS="1")
+        caplog.set_level("INFO")
+        await eventually(_async(lambda: len(expired) >= 2))
+    finally:
+        await watcher.close()
     await service.stop()
     nc = service.runtime.nc
     assert nc.is_closed and not nc._subs  # our connection closed, no subscription left behind
     noisy = [
         r
         for r in caplog.records
-        if r.levelno >= 30
-        and not collected_nats_task(r.name, r.getMessage())
-        and _ours(r, "probe-idle")
+        if r.levelno >= 30 and not collected_nats_task(r.name, r.getMessage()) and _ours(r, IDLE)
     ]
     assert not noisy, [f"{r.name}: {r.getMessage()}" for r in noisy]
 
