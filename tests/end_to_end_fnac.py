@@ -15,7 +15,7 @@ time limit (a pytestmark here would not be read there).
 
 from __future__ import annotations
 
-import asyncio
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -42,6 +42,10 @@ SELECT s.connection = 'CONNECTED' AND NOT coalesce(t.archived, false) AS pollabl
 FROM poller_shops s LEFT JOIN poller_tenants t ON t.tenant_id = s.tenant_id
 WHERE s.poll_key = $1
 """
+
+POLLS_OF_SHOP = (
+    "SELECT claimed_at, last_due_at, last_success_at FROM poller_shops WHERE poll_key = $1"
+)
 
 
 async def seeded_shop(stack: MadeUpStack, name: str) -> dict[str, Any]:
@@ -204,7 +208,7 @@ async def test_a_buyers_message_becomes_a_ticket_and_the_reply_reaches_fnacs_thr
 
     [sent] = await wait_for(on_thread, 60, "the reply never reached Fnac's thread", every=0.5)
     assert sent["action"] == "reply" and sent["messageTo"] == "CLIENT"
-    await asyncio.sleep(2 * POLL)  # the polls that read our own reply back show it once
+    await a_poll_ended(stack, f"FNAC:{tenant}")  # one begun now has read our reply back
     again = await ticket_of_order(stack, tenant, written["orderId"])
     ours = [m for m in again["messages"] if m["body"] == "Bonjour, votre commande part demain."]
     assert len(ours) == 1 and ours[0]["direction"] == "OUTBOUND"
@@ -255,9 +259,10 @@ async def test_an_incident_flags_its_ticket_and_customer_service_is_answered(
 
 @pytest.mark.timeout(300)
 async def test_disconnecting_the_shop_or_archiving_the_tenant_stops_the_polls(
-    made_up_stack: MadeUpStack,
+    made_up_stack: MadeUpStack, fnac_tenant: tuple[str, dict[str, Any]]
 ) -> None:
     stack = made_up_stack
+    healthy = f"FNAC:{fnac_tenant[0]}"  # another tenant's shop, polled throughout
     async with stack.nats() as nc:
         tenant, shop = await tenant_with_shop(stack, nc, "e2e-darty", DEMO_DARTY)
         first = await buyer_writes(stack, shop, description="Avant")
@@ -271,7 +276,7 @@ async def test_disconnecting_the_shop_or_archiving_the_tenant_stops_the_polls(
         assert gone.status_code in (200, 204), gone.text
         await polls_stopped(stack, tenant, "DARTY")  # a poll already running has ended
         after = await buyer_writes(stack, shop, description="Après la déconnexion")
-        await asyncio.sleep(4 * POLL)
+        await poller_went_round(stack, healthy, f"DARTY:{tenant}")
         assert await _ticket_messages_of(stack, tenant, after) == []
 
         # Connected again, then the tenant archived by the product app: no more polls.
@@ -283,7 +288,7 @@ async def test_disconnecting_the_shop_or_archiving_the_tenant_stops_the_polls(
         )
         await polls_stopped(stack, tenant, "DARTY")
         late = await buyer_writes(stack, shop, description="Après l'archivage")
-        await asyncio.sleep(4 * POLL)
+        await poller_went_round(stack, healthy, f"DARTY:{tenant}")
         assert await _ticket_messages_of(stack, tenant, late) == []
 
 
@@ -296,6 +301,36 @@ async def polls_stopped(stack: MadeUpStack, tenant: str, marketplace: str) -> No
         return not shop["pollable"] and not shop["polling"]
 
     await wait_for(stopped, 30, f"the poller still polls {marketplace} for {tenant}")
+
+
+async def poller_went_round(stack: MadeUpStack, healthy: str, stopped: str) -> None:
+    """The poller has claimed, since now, what a shop it still polled would have been due
+    for, and did not claim ``stopped``: a poll of the ``healthy`` shop due more than an
+    interval from now has ended (a shop polled still was due within an interval of its
+    last poll, which ended before now, and claims take the oldest due first)."""
+    since = await a_poll_ended(stack, healthy, due_later_than=POLL)
+    [row] = await stack.fetch(stack.backend_db, POLLS_OF_SHOP, stopped)
+    assert not (row["claimed_at"] and row["claimed_at"] > since), f"{stopped} polled: {row}"
+
+
+async def a_poll_ended(
+    stack: MadeUpStack, key: str, due_later_than: float | None = None
+) -> datetime:
+    """Now (the database's clock), once a poll of the shop ``key`` claimed after now has
+    ended, or with ``due_later_than``, one due more than that many seconds after now."""
+    [[now]] = await stack.fetch(stack.backend_db, "SELECT now()")
+
+    async def ended() -> bool:
+        [row] = await stack.fetch(stack.backend_db, POLLS_OF_SHOP, key)
+        claimed, due, done = row["claimed_at"], row["last_due_at"], row["last_success_at"]
+        if not (claimed and done and done >= claimed):
+            return False  # never polled, or a poll runs
+        if due_later_than is None:
+            return bool(claimed > now)
+        return bool(due > now + timedelta(seconds=due_later_than))
+
+    await wait_for(ended, 30, f"{key} not polled since {now}")
+    return now
 
 
 async def _reconnect(stack: MadeUpStack, tenant: str, shop: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import nats
 import pytest
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN as ROOT_TOKEN
 from keybuzz_devstack.outage import Outage
@@ -43,6 +44,8 @@ SEEN_TABLE = (
     "n integer, attempt integer, at timestamptz DEFAULT clock_timestamp())"
 )
 BATCH_FAILED = "a batch failed outside its handlers"  # keybuzz_shared.messaging's log
+IDLE = "probe-idle"  # the idle consumer's durable name
+HOLDING = "a dependency is down; holding the event"  # keybuzz_shared.messaging's log
 
 
 class Settings(CommonSettings, kw_only=True, frozen=True):
@@ -283,18 +286,26 @@ async def cut_database(make_database) -> AsyncIterator[tuple[str, Outage]]:
 
 
 async def test_a_database_outage_holds_the_event_instead_of_dead_lettering_it(
-    start_service, private_nats, cut_database
+    start_service, private_nats, cut_database, caplog
 ):
     url, relay = cut_database
     register = recording_impatient_consumer("outage")
     service = await start(start_service, private_nats, register, DATABASE_URL=url)
+
+    async def held_past_its_deliveries() -> bool:
+        dead = await service.runtime.js.stream_info("DEADLETTER")
+        assert dead.state.messages == 0, "parked during the outage"
+        # what the consumer logs at each try that found the database down
+        holds = sum(r.getMessage() == HOLDING and _ours(r, "probe-outage") for r in caplog.records)
+        return holds > 2
+
     async with service.client() as http:
         await relay.down()
         await publish_all(service.runtime.js, [archived("patient", 1)])
         await eventually(lambda: _not_ready(http), within=10)
-        # The outage lasts: the event must wait, not be parked (this consumer, not holding it,
-        # parked it within ~0.5 s of the 503).
-        await asyncio.sleep(3)
+        # The outage lasts: the event must wait, not be parked. Tried more times than this
+        # consumer's two deliveries (not holding it, it parked it at the second), still held.
+        await eventually(held_past_its_deliveries)
         await relay.up()
         [row] = await rows(service.runtime.pool, 1, within=60)
         assert (await http.get("/ready")).status_code == 200
@@ -543,18 +554,36 @@ async def test_an_idle_consumer_and_a_clean_stop_log_no_warning(
 
         EventSubscription(runtime, event_type=TenantArchived, handler=handle, purpose="idle")
 
-    service = await start(start_service, private_nats, register, EVENT_LONG_POLL_SECONDS="1")
-    caplog.set_level("INFO")
-    await asyncio.sleep(3)  # its long polls (a second) expire idle, twice at least
+    # Its long polls (a second each) expire idle, twice at least: the server's two "408
+    # Request Timeout" answers to its pull requests, seen on the inbox they name.
+    watcher = await nats.connect(private_nats.spec.url)
+    inboxes: set[str] = set()
+    expired: list[Any] = []
+
+    async def answered(answer: Any) -> None:
+        if (answer.headers or {}).get("Status") == "408":
+            expired.append(answer)
+
+    async def asked(request: Any) -> None:
+        if request.reply not in inboxes:
+            inboxes.add(request.reply)
+            await watcher.subscribe(request.reply, cb=answered)
+
+    await watcher.subscribe(f"$JS.API.CONSUMER.MSG.NEXT.TENANTS.{IDLE}", cb=asked)
+    await watcher.flush()
+    try:
+        service = await start(start_service, private_nats, register, EVENT_LONG_POLL_SECONDS="1")
+        caplog.set_level("INFO")
+        await eventually(_async(lambda: len(expired) >= 2))
+    finally:
+        await watcher.close()
     await service.stop()
     nc = service.runtime.nc
     assert nc.is_closed and not nc._subs  # our connection closed, no subscription left behind
     noisy = [
         r
         for r in caplog.records
-        if r.levelno >= 30
-        and not collected_nats_task(r.name, r.getMessage())
-        and _ours(r, "probe-idle")
+        if r.levelno >= 30 and not collected_nats_task(r.name, r.getMessage()) and _ours(r, IDLE)
     ]
     assert not noisy, [f"{r.name}: {r.getMessage()}" for r in noisy]
 
