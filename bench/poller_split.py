@@ -50,13 +50,21 @@ class Kill:
 async def kill_after(
     conn: asyncpg.Connection, poller: PollerProcess, seconds: float, killed: list[Kill]
 ) -> None:
-    """SIGKILL ``poller`` after ``seconds``: no lease released, no poll ended."""
+    """SIGKILL ``poller`` after ``seconds``, as soon as it holds a lease (within 10 s): a
+    poll cut in its middle, its lease left to run out, no poll ended."""
     await asyncio.sleep(seconds)
     pid = poller.process.pid
+    holding = f"%:{pid}:%"
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + 10
+    while loop.time() < give_up and not await conn.fetchval(  # noqa: ASYNC110
+        "SELECT EXISTS (SELECT 1 FROM poller_shops WHERE lease_owner LIKE $1)", holding
+    ):
+        await asyncio.sleep(0.005)
     os.kill(pid, signal.SIGKILL)
     at = await conn.fetchval("SELECT now()")
     leased = await conn.fetch(
-        "SELECT poll_key FROM poller_shops WHERE lease_owner LIKE $1", f"%:{pid}:%"
+        "SELECT poll_key FROM poller_shops WHERE lease_owner LIKE $1", holding
     )
     killed.append(Kill(pid, at, {r["poll_key"] for r in leased}))
 
