@@ -33,6 +33,13 @@ first, 8 shops at a time) before the polls, with the double's CPU per such poll;
 them, the same number of replies sent straight by the connector's session (``reply``: the
 discussion read, then the message posted) on the same discussions, timed the same way.
 
+With ``BENCH_CDISCOUNT_POLLING_POLLERS`` (1) above 1, that many instances share the shops
+through the schedule's leases, and over the phase with both (``poller_split``): each
+instance's polls and shops, the shops polled twice within an interval, read from the
+schedule's rows (a trigger records each poll's end and its lease's owner), not from the
+pollers; with ``BENCH_CDISCOUNT_POLLING_KILL_AFTER`` (0: none) seconds into that phase, the
+last instance is killed (SIGKILL, as soon as it holds a lease) and its shops' takeover timed.
+
 ``BENCH_CDISCOUNT_POLLING_SHOPS`` (10,000) / ``BENCH_CDISCOUNT_POLLING_FNAC_SHOPS`` (10,000)
 / ``BENCH_CDISCOUNT_POLLING_INTERVAL`` (60 s) / ``BENCH_CDISCOUNT_POLLING_ROUNDS`` (1) /
 ``BENCH_CDISCOUNT_POLLING_MESSAGES_PER_SECOND`` (1) / ``BENCH_CDISCOUNT_POLLING_CONCURRENCY``
