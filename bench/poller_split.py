@@ -156,19 +156,23 @@ def _twice(polls: list[Any], interval: float) -> Figure:
     by_shop: dict[str, list[Any]] = defaultdict(list)
     for p in polls:
         by_shop[p["poll_key"]].append(p)
-    twice, same_slot, closest = 0, 0, float("inf")
-    for shop_polls in by_shop.values():
+    shops: set[str] = set()
+    pairs, same_slot, closest = 0, 0, float("inf")
+    for key, shop_polls in by_shop.items():
         for a, b in zip(shop_polls, shop_polls[1:], strict=False):
             gap = (b["ended_at"] - a["ended_at"]).total_seconds()
             closest = min(closest, gap)
             same_slot += a["due_at"] == b["due_at"]
-            twice += gap < interval / 2 or a["due_at"] == b["due_at"]
+            if gap < interval / 2 or a["due_at"] == b["due_at"]:
+                shops.add(key)
+                pairs += 1
     return {
         "name": "shops polled twice within an interval (their polls' ends in the schedule)",
-        "value": twice,
+        "value": len(shops),
         "unit": "shops",
-        "note": f"{len(polls)} polls of {len(by_shop)} shops; the closest two polls of a shop "
-        f"{closest:.1f} s apart (interval {interval:g} s); {same_slot} the same slot twice",
+        "note": f"{len(polls)} polls of {len(by_shop)} shops; {pairs} less than half an "
+        f"interval after the shop's previous or of its slot ({same_slot} the same slot); the "
+        f"closest two polls of a shop {closest:.1f} s apart (interval {interval:g} s)",
     }
 
 
