@@ -33,6 +33,13 @@ first, 8 shops at a time) before the polls, with the double's CPU per such poll;
 them, the same number of replies sent straight by the connector's session (``reply``: the
 discussion read, then the message posted) on the same discussions, timed the same way.
 
+With ``BENCH_CDISCOUNT_POLLING_POLLERS`` (1) above 1, that many instances share the shops
+through the schedule's leases, and over the phase with both (``poller_split``): each
+instance's polls and shops, the shops polled twice within an interval, read from the
+schedule's rows (a trigger records each poll's end and its lease's owner), not from the
+pollers; with ``BENCH_CDISCOUNT_POLLING_KILL_AFTER`` (0: none) seconds into that phase, the
+last instance is killed (SIGKILL, as soon as it holds a lease) and its shops' takeover timed.
+
 ``BENCH_CDISCOUNT_POLLING_SHOPS`` (10,000) / ``BENCH_CDISCOUNT_POLLING_FNAC_SHOPS`` (10,000)
 / ``BENCH_CDISCOUNT_POLLING_INTERVAL`` (60 s) / ``BENCH_CDISCOUNT_POLLING_ROUNDS`` (1) /
 ``BENCH_CDISCOUNT_POLLING_MESSAGES_PER_SECOND`` (1) / ``BENCH_CDISCOUNT_POLLING_CONCURRENCY``
@@ -94,6 +101,7 @@ from bench.harness import (
     sample_poll_lags,
     timed,
 )
+from bench.poller_split import POLLS_LOG, Kill, kill_after, split_figures, wait_taken_over
 
 SHOPS = int(os.environ.get("BENCH_CDISCOUNT_POLLING_SHOPS", "10000"))
 FNAC = int(os.environ.get("BENCH_CDISCOUNT_POLLING_FNAC_SHOPS", "10000"))
@@ -102,6 +110,8 @@ ROUNDS = int(os.environ.get("BENCH_CDISCOUNT_POLLING_ROUNDS", "1"))
 WRITE_RATE = float(os.environ.get("BENCH_CDISCOUNT_POLLING_MESSAGES_PER_SECOND", "1"))
 CONCURRENCY = os.environ.get("BENCH_CDISCOUNT_POLLING_CONCURRENCY", "32")
 POLLERS = int(os.environ.get("BENCH_CDISCOUNT_POLLING_POLLERS", "1"))
+# Seconds into the phase with both when the last instance is killed (SIGKILL); 0: none.
+KILL_AFTER = float(os.environ.get("BENCH_CDISCOUNT_POLLING_KILL_AFTER", "0"))
 MARKETPLACE = "CDISCOUNT"
 BASELINE_SHOPS = min(SHOPS, 1_000)  # shops the straight listing baseline polls
 WATCH_EVERY = 0.1
@@ -214,6 +224,7 @@ async def _measure(
     settings = {**api, **intervals, "POLL_CONCURRENCY": CONCURRENCY}
     # POLLERS instances share the shops through the schedule's leases, as in production.
     pollers: list[PollerProcess] = []
+    split: list[Figure] = []
     conn = await asyncpg.connect(database)
     try:
         for _ in range(POLLERS):
@@ -221,6 +232,8 @@ async def _measure(
         for poller in pollers:
             await _wait_ready(poller)
         setup["first polls"] = await timed(lambda: _first_polls(conn))
+        if POLLERS > 1:
+            await conn.execute(POLLS_LOG)
         await _set_aside(conn, CDISCOUNT_ROWS)
         await _spread(conn, FNAC_ROWS)
         offset = _log_end(sandbox_log)
@@ -229,14 +242,22 @@ async def _measure(
         await _bring_back(conn, CDISCOUNT_ROWS)
         traffic = Traffic(sandbox_url, database, pollers[0].port, sellers)
         offset = _log_end(sandbox_log)
+        both_started, killed = await conn.fetchval("SELECT now()"), list[Kill]()
+        if KILL_AFTER:
+            killing = asyncio.create_task(kill_after(conn, pollers[-1], KILL_AFTER, killed))
         together = await traffic.during(ctx, _phase(database, conn, (FNAC_ROWS, CDISCOUNT_ROWS)))
         together.answers = _answers(sandbox_log, offset)
+        if KILL_AFTER:
+            await killing
+            await wait_taken_over(conn, killed[0], INTERVAL)
+        if POLLERS > 1:
+            split = await split_figures(conn, pollers, both_started, INTERVAL, killed)
         raw = await traffic.raw_replies(api)
     finally:
         for poller in pollers:
             poller.stop()
         await conn.close()
-    return _figures(setup, straight, alone, together, traffic, raw)
+    return [*_figures(setup, straight, alone, together, traffic, raw), *split]
 
 
 async def _set_aside(conn: asyncpg.Connection, rows: str) -> None:
