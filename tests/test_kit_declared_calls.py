@@ -70,7 +70,7 @@ class Pages:
         self.pages = pages
         self.asked: list[dict[str, str]] = []
 
-    async def get_json(self, path: str, params: dict[str, str]) -> Any:
+    async def get_json(self, path: str, params: dict[str, str], *, operation: str = "") -> Any:
         self.asked.append(params)
         if params["page"] not in self.pages:
             raise ERRORS.refused("GET items", 404, "Invalid page.")

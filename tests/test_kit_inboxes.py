@@ -51,7 +51,9 @@ class Client:
         self.answers = answers
         self.asked: list[str] = []
 
-    async def get_json(self, path: str, params: dict[str, str] | None = None) -> Any:
+    async def get_json(
+        self, path: str, params: dict[str, str] | None = None, *, operation: str = ""
+    ) -> Any:
         self.asked.append(path)
         answer = self.answers[path]
         if isinstance(answer, Exception):
@@ -251,7 +253,9 @@ def said_message(said: Said) -> InboxMessage:
 class NumberedPages(Client):
     """A listing's pages by number, as the test's table answers them."""
 
-    async def get_json(self, path: str, params: dict[str, str] | None = None) -> Any:
+    async def get_json(
+        self, path: str, params: dict[str, str] | None = None, *, operation: str = ""
+    ) -> Any:
         self.asked.append(f"{path}?page={(params or {}).get('page')}")
         return self.answers[(params or {}).get("page", "1")]
 

@@ -22,7 +22,7 @@ class FakeBackMarket:
         self.pages = pages
         self.queries: list[dict[str, str]] = []
 
-    async def get_json(self, path: str, params: dict[str, str]) -> Any:
+    async def get_json(self, path: str, params: dict[str, str], *, operation: str = "") -> Any:
         assert path == "/ws/orders"
         self.queries.append(params)
         number = int(params["page"])

@@ -705,10 +705,7 @@ class KeyedPages:
         return self.items(await self._answer(query))
 
     async def _answer(self, query: dict[str, str]) -> Any:
-        get, path = self.client.get_json, self.path  # a call the marketplace names: by it
-        return await (
-            get(path, query, operation=self.operation) if self.operation else get(path, query)
-        )
+        return await self.client.get_json(self.path, query, operation=self.operation)
 
     async def counted(self, query: dict[str, str], link: str | None) -> tuple[list[Any], int]:
         """The ``Fetch`` of an ``Offsets`` listing: the page's items and the listing's
