@@ -363,14 +363,22 @@ class _NoOrders:
         return []
 
 
-class _AllowanceSession(KitSession):
+class _Wrapped(KitSession):
+    """``session``'s parts and options, under a subclass adding one of the seam's
+    capabilities (so a new option is carried over once, here)."""
+
+    def __init__(self, session: KitSession) -> None:
+        super().__init__(
+            *session.parts, verify=session.verify, figure=session.figure, close=session.close
+        )
+
+
+class _AllowanceSession(_Wrapped):
     """A session on a marketplace that allows a call a number of times a day: the seam's
     ``CountsAllowanceCalls`` and ``LimitsAllowanceCalls``, from the requester's count."""
 
     def __init__(self, session: KitSession, calls: Requester) -> None:
-        super().__init__(
-            *session.parts, verify=session.verify, figure=session.figure, close=session.close
-        )
+        super().__init__(session)
         self.calls = calls
 
     def allowance_calls(self) -> int:
@@ -380,15 +388,13 @@ class _AllowanceSession(KitSession):
         self.calls.limit_allowance_calls(total)
 
 
-class _SharedTokenSession(KitSession):
+class _SharedTokenSession(_Wrapped):
     """A session whose token (``token``, its client's) every process's session of the
     shop shares: the seam's ``SharesToken``, for a marketplace that limits the tokens an
     application may be granted a day."""
 
     def __init__(self, session: KitSession, token: ClientCredentials) -> None:
-        super().__init__(
-            *session.parts, verify=session.verify, figure=session.figure, close=session.close
-        )
+        super().__init__(session)
         self.token = token
 
     def share_token(self, store: TokenStore) -> None:
