@@ -11,12 +11,13 @@ import pwd
 import secrets
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import asyncpg
 import pytest
-from keybuzz_devstack import infra, system_user
+from keybuzz_devstack import infra, system_packages, system_user
 
 RACERS = 10
 # Each racer imports the devstack, says it is ready, then waits for one file to appear:
@@ -144,3 +145,44 @@ def test_a_user_made_by_a_process_outside_the_lock_is_taken_as_it_is(
     finally:
         system_user.remove(name)
     assert not _exists(name)
+
+
+# An apt-get that records its runs and whose install makes the package's program appear.
+APT_GET = """#!/bin/sh
+echo "$1" >> {runs}
+[ "$1" = install ] && touch {program}
+exit 0
+"""
+
+
+def test_packages_asked_for_at_once_are_installed_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Five test workers finding Dovecot missing at once: one installs it, the others wait
+    and find it there (several apt-get runs at once fail on dpkg's lock)."""
+    runs, program = tmp_path / "apt-get-runs", tmp_path / "program"
+    apt_get = tmp_path / "bin" / "apt-get"
+    apt_get.parent.mkdir()
+    apt_get.write_text(APT_GET.format(runs=runs, program=program))
+    apt_get.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{apt_get.parent}{os.pathsep}{os.environ['PATH']}")
+    requirement = system_packages.Requirement(
+        name="a program",
+        packages=("keybuzz-test-package",),
+        find=lambda: str(program) if program.exists() else None,
+        purpose="this test",
+        elsewhere="nothing",
+    )
+    start = threading.Barrier(5)
+
+    def worker() -> None:
+        start.wait()
+        system_packages.ensure([requirement], say=lambda _: None)
+
+    workers = [threading.Thread(target=worker) for _ in range(5)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    assert program.exists()
+    assert runs.read_text().split() == ["update", "install"]

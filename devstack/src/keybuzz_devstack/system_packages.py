@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from keybuzz_devstack.system_user import machine_lock
+
 
 class SystemPackagesMissing(RuntimeError):
     """A required program is absent and we cannot install it ourselves (not root, no apt-get)."""
@@ -76,6 +78,14 @@ def ensure(requirements: Sequence[Requirement], say: Callable[[str], None] = pri
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
         _give_up(missing, "", say)
         return
+    # Test workers (and clones) asking at once: one installs, the others find it done.
+    with machine_lock():
+        missing = [r for r in missing if r.find() is None]
+        if missing:
+            _install(missing, say)
+
+
+def _install(missing: Sequence[Requirement], say: Callable[[str], None]) -> None:
     packages = [p for r in missing for p in r.packages]
     say(f"installing {' '.join(packages)} with apt-get (missing: {_names(missing)})")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}

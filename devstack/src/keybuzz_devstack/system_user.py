@@ -30,7 +30,7 @@ def postgres_user_name() -> str:
 
 def ensure(name: str) -> pwd.struct_passwd:
     """The system user ``name``, made now if it does not exist (as root, with ``useradd``)."""
-    with _machine_lock():
+    with machine_lock():
         existing = _lookup(name)
         if existing is not None:
             return existing
@@ -52,7 +52,7 @@ def ensure(name: str) -> pwd.struct_passwd:
 
 def remove(name: str) -> None:
     """``userdel``: the user and its group, when they exist."""
-    with _machine_lock():
+    with machine_lock():
         if _lookup(name) is not None:
             subprocess.run(["userdel", name], capture_output=True, check=True)
 
@@ -73,7 +73,9 @@ def lock_path() -> Path:
 
 
 @contextlib.contextmanager
-def _machine_lock() -> Iterator[None]:
+def machine_lock() -> Iterator[None]:
+    """One process at a time changing the machine (a system user made, packages installed),
+    across every test worker and clone."""
     path = lock_path()
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
