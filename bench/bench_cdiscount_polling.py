@@ -161,6 +161,8 @@ def shop_api_view(api: Mapping[str, str], marketplace: str) -> ShopApiSettings:
 
 
 async def run(ctx: BenchContext) -> list[Figure]:
+    # Its take-over is read from the polls' log, kept only with several instances.
+    assert not KILL_AFTER or POLLERS > 1, "KILL_AFTER asks for POLLERS of 2 or more"
     extra = {"SANDBOX_CDISCOUNT_EXTRA_SHOPS": str(SHOPS)}
     with double_and_postgres(ctx, FNAC, LABEL, env=extra) as (sandbox, pg):
         return await _measure(ctx, sandbox, pg, ctx.root / f"{LABEL}-sandbox.log")
