@@ -23,10 +23,11 @@ from keybuzz_sandbox.answers import gateway_page, held_back, json_answer
 from keybuzz_sandbox.conformance import AdminDriver, DoubleShop, ShopDriver, answered
 from keybuzz_sandbox.double_entry import Double
 from keybuzz_sandbox.double_kit.admin import admin_router, known
+from keybuzz_sandbox.double_kit.api import PROXY_PAGE, Answer, served
 from keybuzz_sandbox.double_kit.draws import uuid_of
 from keybuzz_sandbox.double_kit.driver import json_api_faults, sent_log, shops_of, suite_pace
 from keybuzz_sandbox.fault_admin import fault_handlers
-from keybuzz_sandbox.faults import FaultInjector, ReplyFaults, WebPageFaults, malform, reply_faults
+from keybuzz_sandbox.faults import FaultInjector, ReplyFaults, WebPageFaults, reply_faults
 
 if TYPE_CHECKING:
     from keybuzz_sandbox.sandbox import Sandbox
@@ -137,12 +138,8 @@ class KeyedRoutes:
 
         async def made() -> Response[bytes]:
             payload, status = make(shop, shown)
-            kind = decision.malformed_kind
-            if kind == "html":
-                return gateway_page(200)
-            body, huge = msgspec.json.encode(payload), self.faults.config.huge_bytes
-            return Response(malform(body, kind, huge) if kind else body, status_code=status,
-                            media_type="application/json")  # fmt: skip
+            huge = self.faults.config.huge_bytes
+            return served(Answer(status, payload), decision.malformed_kind, huge, page=PROXY_PAGE)
 
         return await held_back(self.faults.slow_answer(op, number), made)
 

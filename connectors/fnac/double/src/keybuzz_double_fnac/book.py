@@ -18,7 +18,6 @@ from keybuzz_sandbox.double_kit.books import DrawnShop
 
 from .generator import (
     INCIDENT_TYPES,
-    LINE_STATE,
     MAX_LIFECYCLE,
     NEW_CLAIM_SUBJECT,
     FileFacts,
@@ -143,9 +142,6 @@ class ShopBook(DrawnShop[ShopGenerator]):
     def order_state(self, order: OrderFacts, virtual_now: float) -> tuple[str, float]:
         """(order state, virtual time of its last change) at `virtual_now`."""
         return order.state_at(virtual_now) or ("Created", order.placed)
-
-    def line_state(self, order: OrderFacts, virtual_now: float) -> str:
-        return LINE_STATE[self.order_state(order, virtual_now)[0]]
 
     def order_candidates(
         self, virtual_now: float, date_type: str | None, low: float | None, high: float | None

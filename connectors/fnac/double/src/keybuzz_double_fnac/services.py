@@ -18,7 +18,7 @@ from lxml import etree
 
 from . import errors
 from .book import IncidentRecord, MessageRecord, ShopBook
-from .generator import OrderFacts
+from .generator import LINE_STATE, OrderFacts
 from .wire import (
     API_VERSION,
     add,
@@ -325,7 +325,7 @@ def _order(parent: etree._Element, book: ShopBook, order: OrderFacts, now: float
         detail = add(element, "order_detail")
         add(detail, "product_name", line.product.name)
         add(detail, "order_detail_id", line.detail_id)
-        add(detail, "state", book.line_state(order, now))
+        add(detail, "state", LINE_STATE[state])
         add(detail, "quantity", line.quantity)
         add(detail, "price", amount(line.product.price))
         add(detail, "fees", amount(line.fees))
