@@ -14,7 +14,7 @@ import msgspec
 from keybuzz_sandbox.clock import parse_iso
 from keybuzz_sandbox.double_kit.api import Answer, Refused, query_bool, query_read
 
-from .book import CUSTOMER, DAY, SHOP, Message, NewFile, ShopBook, Thread
+from .book import CUSTOMER, DAY, SHOP, NewFile, ShopBook, Thread
 from .contract import DESCRIBED
 from .wire import LISTED_MESSAGES, mirakl_time, order_json, thread_json
 
@@ -216,29 +216,18 @@ def reply(book: ShopBook, call: Call) -> Answer:
         recipients,
         files,
     )
-    return _sent(book, "M12", thread, message, call.now, body)
-
-
-def _sent(
-    book: ShopBook,
-    operation: str,
-    thread: Thread,
-    message: Message,
-    now: float,
-    body: str | None = None,
-) -> Answer:
-    """Records what the shop sent (the admin's ``sent``: ``body`` as sent, when the thread
-    shows it rewritten) and answers M12's 201."""
+    # What the shop sent (the admin's ``sent``: ``body`` as sent, when the thread shows it
+    # rewritten).
     book.sent.append(
         {
-            "operation": operation,
+            "operation": "M12",
             "threadId": thread.thread_id,
             "orderId": thread.order.order_id,
             "messageId": message.message_id,
             "to": list(message.to),
-            "body": message.body if body is None else body,
+            "body": body,
             "files": [attachment.name for attachment in message.attachments],
-            "at": mirakl_time(now),
+            "at": mirakl_time(call.now),
         }
     )
     return Answer(201, {"message_id": message.message_id, "thread_id": thread.thread_id})

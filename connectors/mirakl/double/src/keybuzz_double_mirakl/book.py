@@ -270,7 +270,6 @@ class ShopBook:
         body: str,
         when: float,
         sender: str = CUSTOMER,
-        to: tuple[str, ...] = (SHOP,),
         topic: tuple[str, str] = ("FREE_TEXT", "Question sur la commande"),
         files: tuple[NewFile, ...] = (),
     ) -> Thread:
@@ -286,7 +285,7 @@ class ShopBook:
             updated=when,
         )
         self.threads[thread_id] = thread
-        self.write(thread, sender, body, when, to, files)
+        self.write(thread, sender, body, when, (SHOP,), files)  # a thread opened to the shop
         return thread
 
     def write(

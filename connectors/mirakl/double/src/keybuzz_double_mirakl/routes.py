@@ -252,7 +252,6 @@ def _admin(double: MiraklDouble) -> Router:
             data.body,
             double.clock.now(),
             data.sender,
-            (SHOP,),
             ("FREE_TEXT", data.topic),
             files(data.attachments),
         )
