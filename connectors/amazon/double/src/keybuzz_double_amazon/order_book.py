@@ -166,7 +166,7 @@ class OrderBook:
         self.timeline.add_jump(real_now, seconds)
         after = self.timeline.virtual(real_now)
         changed = dict.fromkeys(index for _, index, _ in self.gen.changes(before, after))
-        placed = {i: before < self.gen.timeline(i).purchase for i in changed}
+        placed = {i: before < self.gen.purchase_time(i) for i in changed}
         return AdvanceSummary(
             selling_partner_id=self.seller_id,
             advanced_seconds=seconds,
