@@ -184,13 +184,17 @@ def connector_for(marketplace: str) -> Connector:
     return found
 
 
+def connector_serving(marketplace: str) -> Connector | None:
+    """The connector serving ``marketplace`` now, or None where none does."""
+    try:
+        return connector_for(marketplace)
+    except UnknownMarketplace:
+        return None
+
+
 def served(marketplace: str) -> bool:
     """A connector serves ``marketplace`` now."""
-    try:
-        connector_for(marketplace)
-    except UnknownMarketplace:
-        return False
-    return True
+    return connector_serving(marketplace) is not None
 
 
 def connectors() -> list[Connector]:

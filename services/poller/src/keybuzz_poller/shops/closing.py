@@ -6,7 +6,7 @@ it CLOSED and asks nothing. A later buyer message re-opens it (``tickets/store.p
 
 from __future__ import annotations
 
-from keybuzz_shared.connectors.registry import UnknownMarketplace, connector_for
+from keybuzz_shared.connectors.registry import connector_serving
 from keybuzz_shared.connectors.seam import ThreadClosing
 from keybuzz_shared.redaction import remote_excerpt
 
@@ -22,10 +22,8 @@ class CloseNotSupported(Exception):
 
 def closing_part(marketplace: str) -> ThreadClosing | None:
     """The marketplace's connector's ``thread_closing``, read at each close (None: none)."""
-    try:
-        return connector_for(marketplace).thread_closing
-    except UnknownMarketplace:
-        return None
+    connector = connector_serving(marketplace)
+    return connector.thread_closing if connector is not None else None
 
 
 async def close_ticket(ports: ClosingPorts, tenant_id: str, ticket_id: str) -> None:

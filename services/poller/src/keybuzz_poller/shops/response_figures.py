@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import msgspec
-from keybuzz_shared.connectors.registry import UnknownMarketplace, connector_for
+from keybuzz_shared.connectors.registry import connector_serving
 from keybuzz_shared.connectors.seam import ResponseFigures
 
 from keybuzz_poller.shops.api_source import ApiMessageSource
@@ -103,10 +103,8 @@ class ShopResponseFigures:
 
 
 def _figures_of(marketplace: str) -> ResponseFigures | None:
-    try:
-        return connector_for(marketplace).response_figures
-    except UnknownMarketplace:
-        return None
+    connector = connector_serving(marketplace)
+    return connector.response_figures if connector is not None else None
 
 
 def _not_available(asked_at: datetime, reason: str) -> MarketplaceFigure:

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 import msgspec
-from keybuzz_shared.connectors.registry import UnknownMarketplace, connector_for, connectors
+from keybuzz_shared.connectors.registry import connector_serving, connectors
 from keybuzz_shared.connectors.seam import MarketplaceMark as MarketplaceMark
 from keybuzz_shared.connectors.seam import ResponseRule as ResponseRule
 from keybuzz_shared.connectors.seam import ResponseWindow
@@ -118,10 +118,8 @@ def rule_for(marketplace_name: str, override_hours: int | None = None) -> Respon
 
 
 def _response_window(marketplace_name: str) -> ResponseWindow | None:
-    try:
-        return connector_for(marketplace_name).response_window
-    except UnknownMarketplace:
-        return None
+    connector = connector_serving(marketplace_name)
+    return connector.response_window if connector is not None else None
 
 
 def marketplace_mark(
