@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import httpx
 import pytest
 from keybuzz_sandbox.conformance import (
     HELD_REPLY_SECONDS,
     RECIPIENT_KINDS,
+    ClosingDriver,
     DoubleShop,
     Fault,
     RecipientKind,
     ShopDriver,
-    Written,
 )
 from keybuzz_shared.connectors.seam import Connector
 
@@ -171,17 +171,6 @@ async def test_a_reply_the_marketplace_shows_rewritten_is_sent_once(
 
 
 # --- closing a ticket -------------------------------------------------------------------------
-
-
-@runtime_checkable
-class ClosingDriver(Protocol):
-    """The double of a marketplace whose connector closes threads (``thread_closing``)."""
-
-    async def closed(self, http: httpx.AsyncClient, shop: DoubleShop) -> list[str]: ...
-
-    async def thread_closed_for_good(
-        self, http: httpx.AsyncClient, shop: DoubleShop, text: str
-    ) -> Written: ...
 
 
 async def close(conformance: Stack, shop: Connected, ticket_id: str) -> httpx.Response:

@@ -194,6 +194,17 @@ class ConsentApp:
 
 
 @runtime_checkable
+class ClosingDriver(Protocol):
+    """The double of a marketplace whose connector closes threads (``thread_closing``)."""
+
+    async def closed(self, http: httpx.AsyncClient, shop: DoubleShop) -> list[str]: ...
+
+    async def thread_closed_for_good(
+        self, http: httpx.AsyncClient, shop: DoubleShop, text: str
+    ) -> Written: ...
+
+
+@runtime_checkable
 class ConsentDriver(Protocol):
     """A double whose sellers connect by consenting on the marketplace's site (a connector
     with a ``redirect_flow``): the suite stores the app it registers and goes through its
