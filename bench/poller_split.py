@@ -12,6 +12,7 @@ import asyncio
 import os
 import signal
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -119,20 +120,28 @@ async def split_figures(
     return figures
 
 
-def _instance(owner: str, pollers: list[PollerProcess]) -> str:
-    pid = int(owner.split(":")[-2])
+def _instances(pollers: list[PollerProcess]) -> Callable[[str], str]:
+    """A lease owner's instance, named by its place and pid."""
     names = {
         p.process.pid: f"instance {n + 1} (pid {p.process.pid})" for n, p in enumerate(pollers)
     }
-    return names.get(pid, f"pid {pid}")
+
+    def instance(owner: str) -> str:
+        pid = int(owner.split(":")[-2])
+        return names.get(pid, f"pid {pid}")
+
+    return instance
 
 
 def _split(polls: list[Any], pollers: list[PollerProcess], kill: Kill | None) -> Figure:
     before = [p for p in polls if kill is None or p["ended_at"] <= kill.at]
-    made = Counter(_instance(p["owner"], pollers) for p in before)
+    instance = _instances(pollers)
     shops: dict[str, set[str]] = defaultdict(set)
+    made: Counter[str] = Counter()
     for p in before:
-        shops[_instance(p["owner"], pollers)].add(p["poll_key"])
+        name = instance(p["owner"])
+        made[name] += 1
+        shops[name].add(p["poll_key"])
     both = len(set.intersection(*shops.values())) if len(shops) > 1 else 0
     even = len(before) / max(len(pollers), 1)
     most = max(made.values(), default=0)

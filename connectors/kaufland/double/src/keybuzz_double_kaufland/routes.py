@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -383,19 +384,19 @@ def _orders(seller: Seller) -> dict[str, list[Unit]]:
     return grouped
 
 
-def _in_storefront(call: Call, unit: Unit) -> bool:
+def _in_storefront(call: Call) -> Callable[[Unit], bool]:
     """``storefront`` [official: one a call, optional]; left out, every storefront [assumed]."""
     asked = call.query.get("storefront", [None])[-1]
-    return asked is None or unit.storefront == asked
+    return lambda unit: asked is None or unit.storefront == asked
 
 
 def get_orders(call: Call) -> tuple[int, Any]:
     """Newest first [assumed], from ``ts_created_from_iso`` (what our connector asks)."""
-    since = _since(call, "ts_created_from_iso")
+    since, in_storefront = _since(call, "ts_created_from_iso"), _in_storefront(call)
     listed = [
         u
         for u in _orders(call.seller).values()
-        if max(x.updated for x in u) >= since and _in_storefront(call, u[0])
+        if max(x.updated for x in u) >= since and in_storefront(u[0])
     ]
     listed.sort(key=lambda u: (u[0].created, u[0].order_id), reverse=True)
     return 200, _paged(call, listed, 100, lambda u: order_json(u, False))
@@ -405,10 +406,8 @@ def get_order_units(call: Call) -> tuple[int, Any]:
     """By their last change, from ``ts_updated_from_iso`` (``sort`` ts_updated:desc
     [official], what our connector asks; the description's other filters and sorts are
     accepted and ignored)."""
-    since = _since(call, "ts_updated_from_iso")
-    units = [
-        u for u in call.seller.units.values() if u.updated >= since and _in_storefront(call, u)
-    ]
+    since, in_storefront = _since(call, "ts_updated_from_iso"), _in_storefront(call)
+    units = [u for u in call.seller.units.values() if u.updated >= since and in_storefront(u)]
     units.sort(key=lambda u: (u.updated, u.unit_id), reverse=True)
     return 200, _paged(call, units, 100, unit_json)
 
