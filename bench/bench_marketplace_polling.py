@@ -186,7 +186,7 @@ FAMILY_ROWS = {
     "Fnac": "(poll_key LIKE 'FNAC:%' OR poll_key LIKE 'DARTY:%')",
     **{f.double: f"poll_key LIKE '{f.marketplace}:%'" for f in BESIDE},
 }
-OTHERS = "Fnac" if not BESIDE else "+".join(FAMILY_ROWS)
+OTHERS = "+".join(FAMILY_ROWS)  # "Fnac" alone without families beside
 OTHER_SHOPS = FNAC + BESIDE_SHOPS * len(BESIDE)
 LABEL = "marketplace-polling"
 ALONE = f"{OTHERS}'s shops alone just before"
