@@ -1,6 +1,6 @@
 """The kit's shop parts a connector declares rather than writes: its wire models read
 (``reader``, ``read_as``), a person's name in its two parts, ids as path segments,
-instants as its queries write them, addresses under another, a reply's files checked
+instants as its queries write them, a reply's files checked
 against its ``Limits``, read marks a few at a time within a budget, its client opened on
 one ``Opening`` (``_client_of``), its sessions opened from its client and parts
 (``opener``), its settings' view, file origins and address checks (``ShopSettings``) and which items
@@ -17,7 +17,6 @@ from typing import Any, ClassVar
 import httpx
 import msgspec
 import pytest
-from keybuzz_connector_cdiscount.discussions import url_under
 from keybuzz_connector_cdiscount.orders import iso_seconds
 from keybuzz_connector_mirakl.orders import iso_millis, to_millisecond
 from keybuzz_shared.connectors.kit import (
@@ -97,13 +96,6 @@ def test_a_persons_name_is_read_as_its_answer_spells_it_and_joined_from_the_part
     assert full_name(None, "") is None and full_name("Léa", None) == "Léa"
     with pytest.raises(ValueError, match="customer off its shape"):
         read_as(PersonName, {"firstName": 3}, "customer")
-
-
-def test_an_address_is_under_another_only_once_resolved() -> None:
-    files = "https://api.example/v2/attachments/"
-    assert url_under(f"{files}12", files)
-    assert not url_under(f"{files}../orders", files)
-    assert not url_under("https://api.example/v2/orders", files)
 
 
 def file(name: str, size: int, content_type: str = "application/pdf") -> ReplyFile:

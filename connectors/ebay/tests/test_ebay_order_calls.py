@@ -19,13 +19,13 @@ import msgspec
 import pytest
 from keybuzz_connector_ebay.settings import CALLS_PER_SYNC, EBAY, SYNC_SHARE
 from keybuzz_devstack.testing import RunningService, eventually, times_seen
-from keybuzz_double_ebay.double import (
+from keybuzz_double_ebay.env import (
     APP_CALLS_PER_DAY,
     GRANTS_PER_DAY,
     EbayDoubleSettings,
     consent_fields,
 )
-from keybuzz_double_ebay.double import service_env as ebay_env
+from keybuzz_double_ebay.env import service_env as ebay_env
 from keybuzz_orders.service import DEFINITION
 from keybuzz_orders.sync import OrderSync
 from keybuzz_sandbox import SandboxConfig

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from pathlib import PurePath
 from typing import Any, TypeVar
 
-import httpx
 import msgspec
 from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.file_links import LinkRefused
@@ -263,21 +262,12 @@ class DiscussionInbox(kit.KitSession.ListedThreads[Discussion]):
 
 
 async def _file(client: kit.Requester, files: str, file: seam.InboxFile, max_bytes: int) -> bytes:
-    """A message's file, fetched with the shop's credentials only under ``files``."""
-    if not url_under(file.url, files):
+    """A message's file, fetched with the shop's credentials only under ``files`` (a link
+    whose path names another, ``files/../orders``, is refused for every connector by the
+    kit's fetch: ``file_links.dot_segments``)."""
+    if not file.url.startswith(files):
         raise LinkRefused("not an attachment of Octopia's API")
     return await client.get_bytes(file.url, max_bytes)
-
-
-def url_under(url: str, prefix: str) -> bool:
-    """``url`` names something under ``prefix`` once resolved as the HTTP client resolves
-    it: ``files/../orders`` is ``/orders`` (where a shop's token goes with the request; a
-    dot segment in any other spelling is refused for every link, ``file_links``)."""
-    try:
-        resolved = httpx.URL(url)
-    except httpx.InvalidURL:
-        return False
-    return str(resolved).startswith(prefix)
 
 
 async def _labels(client: kit.Requester) -> dict[str, str]:

@@ -169,7 +169,6 @@ def iso_seconds(moment: datetime, *, up: bool = False) -> str:
     above when it falls within one, so that a window ending there keeps what changed
     earlier in its last second."""
     utc = as_utc(moment)
-    whole = utc.replace(microsecond=0)
-    if up and whole != utc:
-        whole += timedelta(seconds=1)
-    return whole.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if up and utc.microsecond:
+        utc += timedelta(seconds=1)
+    return kit.iso_z(utc, "seconds")

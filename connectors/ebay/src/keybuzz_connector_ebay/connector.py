@@ -17,7 +17,7 @@ from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.seam import CredentialField, InboxMessage, OrderLine, OrderSummary
 
 from keybuzz_connector_ebay.consent import TENANT_SECRET, EbayRedirectFlow, app_refused
-from keybuzz_connector_ebay.settings import EBAY, EbayApiSettings, EbaySettings
+from keybuzz_connector_ebay.settings import EBAY, SCOPES, EbayApiSettings, EbaySettings
 
 log = logging.getLogger(__name__)
 NAME = "eBay"
@@ -51,9 +51,8 @@ FIELDS = (
 # Order fulfilment state [official: OrderFulfillmentStatus] → (our status, delivery status).
 FULFILMENT = kit.ListedOrders.States({"NOT_STARTED": ("CONFIRMED", "PREPARING"),
     "IN_PROGRESS": ("CONFIRMED", "PREPARING"), "FULFILLED": ("SHIPPED", "SHIPPED")})  # fmt: skip
-# A payment state that is no sale [official: OrderPaymentStatusEnum].
-UNPAID = {"PENDING": "PENDING", "FAILED": "CANCELLED"}
-REFUNDED = {"FULLY_REFUNDED": "RETURNED"}
+# A payment state that is no sale, or a sale refunded [official: OrderPaymentStatusEnum].
+PAYMENT = {"PENDING": "PENDING", "FAILED": "CANCELLED", "FULLY_REFUNDED": "RETURNED"}
 CANCELLED = {"CANCELED", "IN_PROGRESS"}  # cancelState: cancelled, or being cancelled
 
 
@@ -64,7 +63,7 @@ class EbayClient(kit.Requester):
     def __init__(self, fields: Mapping[str, str], api: EbayApiSettings, **kw: Any) -> None:
         kit.require_fields(FIELDS, fields, NAME)
         grant = {"grant_type": "refresh_token", "refresh_token": fields["refresh_token"],
-                 "scope": " ".join(api.scopes)}  # fmt: skip
+                 "scope": " ".join(SCOPES)}  # fmt: skip
         auth = kit.ClientCredentials(api.token_url, fields["client_id"], fields["client_secret"],
                                      grant=grant, basic=True, token_type="User Access Token")  # fmt: skip
         super().__init__(
@@ -310,10 +309,8 @@ def order_status(order: Order) -> tuple[str, str | None]:
     """Our status and delivery status (docs/EBAY.md, "Order states")."""
     if str(order.cancel_status.get("cancelState", "")) in CANCELLED:
         return "CANCELLED", None
-    if order.order_payment_status in REFUNDED:
-        return REFUNDED[order.order_payment_status], None
-    if order.order_payment_status in UNPAID:
-        return UNPAID[order.order_payment_status], None
+    if order.order_payment_status in PAYMENT:
+        return PAYMENT[order.order_payment_status], None
     return FULFILMENT[order.order_fulfillment_status]
 
 

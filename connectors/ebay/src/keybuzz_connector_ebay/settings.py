@@ -46,11 +46,10 @@ MAX_CALLS_PER_POLL = 200
 
 class EbayApiSettings(ShopApiSettings, frozen=True, kw_only=True):
     """eBay's APIs as a session is given them: ``api_url`` (Message and Fulfillment APIs),
-    the token endpoint and the scopes a refreshed token asks for."""
+    the token endpoint and the Identity API's host."""
 
     token_url: str
     identity_url: str
-    scopes: tuple[str, ...] = SCOPES
 
 
 class EbayFlowSettings(RedirectFlowSettings, frozen=True, kw_only=True):

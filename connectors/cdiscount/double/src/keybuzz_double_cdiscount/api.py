@@ -285,12 +285,10 @@ def _receivers(
     for receiver in asked:
         user_id = eligible.get(receiver.user_type)
         if user_id is None or receiver.user_id not in (None, user_id):
+            named = " ".join(filter(None, (receiver.user_type, receiver.user_id)))
             allowed = ", ".join(f"{t} {u}" for t, u in eligible.items())
             raise Refused(
-                400,
-                f"{receiver.user_type} {receiver.user_id or ''} is not a recipient of this discussion (eligible: {allowed})".replace(
-                    "  ", " "
-                ),
+                400, f"{named} is not a recipient of this discussion (eligible: {allowed})"
             )
         if (user_id, receiver.user_type) not in chosen:
             chosen.append((user_id, receiver.user_type))

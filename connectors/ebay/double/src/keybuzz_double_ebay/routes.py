@@ -46,21 +46,6 @@ Make = Callable[[Seller, Asked], tuple[Any, int]]
 
 def routes(sb: Sandbox) -> list[Any]:
     state = EbayState.seeded(sb)
-    seed, secret, sellers, faults, ids = (
-        state.seed,
-        state.secret,
-        state.sellers,
-        state.faults,
-        state.ids,
-    )
-    accept, codes, access, refreshing = state.accept, state.codes, state.access, state.refreshing
-    limits, calls, grants, refused_grants = (
-        state.limits,
-        state.calls,
-        state.grants,
-        state.refused_grants,
-    )
-    today, spent, by_refresh = state.today, state.spent, state.by_refresh
 
     def error(status: int, message: str, error_id: int = 2004) -> Response[bytes]:
         return json_answer({"errors": [{"errorId": error_id, "domain": "API_MESSAGE",
@@ -72,24 +57,24 @@ def routes(sb: Sandbox) -> list[Any]:
         q = dict(request.query_params)
         if (
             q.get("client_id") != CLIENT_ID
-            or q.get("redirect_uri") not in accept
+            or q.get("redirect_uri") not in state.accept
             or q.get("response_type") != "code"
         ):
             return Response(b"<h1>invalid_request</h1>", status_code=400, media_type="text/html")
-        back, state = accept[q["redirect_uri"]], q.get("state", "")
+        back, asked = state.accept[q["redirect_uri"]], q.get("state", "")
         if "decline" in q:
-            return Redirect(f"{back}?{urlencode({'error': 'access_denied', 'state': state})}")
-        if (seller := sellers.get(q.get("user", ""))) is None:
+            return Redirect(f"{back}?{urlencode({'error': 'access_denied', 'state': asked})}")
+        if (seller := state.sellers.get(q.get("user", ""))) is None:
             links = "".join(f'<li><a href="?{urlencode({**q, "user": n})}">Se connecter : vendeur_{n}</a></li>'
-                            for n in sellers)  # fmt: skip
+                            for n in state.sellers)  # fmt: skip
             return Response(f"<h1>eBay</h1><ul>{links}</ul>".encode(), media_type="text/html")
-        code = f"v^1.1#i^1#c^{next(ids)}#{hashlib.sha256(f'{seed}{time.time()}'.encode()).hexdigest()[:20]}"
-        codes[code] = (seller.number, time.time() + 299)  # 299 s [official]
-        return Redirect(f"{back}?{urlencode({'state': state, 'code': code})}")
+        code = f"v^1.1#i^1#c^{next(state.ids)}#{hashlib.sha256(f'{state.seed}{time.time()}'.encode()).hexdigest()[:20]}"
+        state.codes[code] = (seller.number, time.time() + 299)  # 299 s [official]
+        return Redirect(f"{back}?{urlencode({'state': asked, 'code': code})}")
 
     @post(f"{ROOT}/identity/v1/oauth2/token", include_in_schema=False)
     async def token(request: Request[Any, Any, Any]) -> Response[bytes]:
-        basic = base64.b64encode(f"{CLIENT_ID}:{secret}".encode()).decode()
+        basic = base64.b64encode(f"{CLIENT_ID}:{state.secret}".encode()).decode()
         if request.headers.get("authorization") != f"Basic {basic}":
             return json_answer(
                 {"error": "invalid_client", "error_description": "client authentication failed"},
@@ -100,46 +85,47 @@ def routes(sb: Sandbox) -> list[Any]:
         said = {"error": "invalid_grant", "error_description": f"the grant is invalid{echoed}"}
         invalid = json_answer(said, 400)
         if form.get("grant_type") == "authorization_code":
-            seller_at = codes.pop(str(form.get("code")), None)
+            seller_at = state.codes.pop(str(form.get("code")), None)
             if (
                 seller_at is None
                 or seller_at[1] < time.time()
                 or form.get("redirect_uri") != RU_NAME
             ):
                 return invalid
-            seller, extra = sellers[seller_at[0]], {"refresh_token_expires_in": REFRESH_SECONDS}
+            seller, extra = (
+                state.sellers[seller_at[0]],
+                {"refresh_token_expires_in": REFRESH_SECONDS},
+            )
             extra["refresh_token"] = seller.refresh_token  # type: ignore[assignment]
         elif form.get("grant_type") == "refresh_token":
-            found = by_refresh(str(form.get("refresh_token")))
+            found = state.by_refresh(str(form.get("refresh_token")))
             if found is None:
                 return invalid
-            day = today()
-            if grants.get(day, 0) >= limits["grants"]:
-                refused_grants[day] = refused_grants.get(day, 0) + 1
+            day = state.today()
+            if state.grants.get(day, 0) >= state.limits["grants"]:
+                state.refused_grants[day] = state.refused_grants.get(day, 0) + 1
                 return json_answer({"errors": [{
                     "errorId": 1001, "domain": "OAuth", "category": "REQUEST",
                     "message": "Too many requests",
                     "longMessage": "The application's daily limit of refresh token grants "
                                    "has been reached."}]}, 429)  # fmt: skip
             seller, extra = found, {}
-            grants[day] = grants.get(day, 0) + 1
+            state.grants[day] = state.grants.get(day, 0) + 1
         else:
             return json_answer({"error": "unsupported_grant_type"}, 400)
         seller.token_requests += 1
-        issued = (
-            f"v^1.1#i^1#p^3#{next(ids)}#{hashlib.sha256(f'{seed}{next(ids)}'.encode()).hexdigest()}"
-        )
-        access[issued] = (seller, time.time() + ACCESS_SECONDS)
+        issued = f"v^1.1#i^1#p^3#{next(state.ids)}#{hashlib.sha256(f'{state.seed}{next(state.ids)}'.encode()).hexdigest()}"
+        state.access[issued] = (seller, time.time() + ACCESS_SECONDS)
         return json_answer({"access_token": issued, "expires_in": ACCESS_SECONDS,
                             "token_type": "User Access Token", **extra})  # fmt: skip
 
     def bearer(request: Request[Any, Any, Any]) -> Seller | None:
-        held = access.get(request.headers.get("authorization", "").removeprefix("Bearer "))
+        held = state.access.get(request.headers.get("authorization", "").removeprefix("Bearer "))
         return held[0] if held and held[1] > time.time() else None
 
     async def answer(request: Request[Any, Any, Any], api: str, operation: str, make: Any,
                      body: Any = None) -> Response[bytes] | Stream:  # fmt: skip
-        decision = await faults.delayed(f"ebay.{operation}")
+        decision = await state.faults.delayed(f"ebay.{operation}")
         if decision.error_status:
             return gateway_page(decision.error_status)
         seller = bearer(request)
@@ -151,7 +137,7 @@ def routes(sb: Sandbox) -> list[Any]:
             )
         if (refused := sb.echo.refusal(seller.refresh_token)) is not None:
             return error(400, refused)
-        if spent(seller, api):
+        if state.spent(seller, api):
             return error(
                 429, "Too many requests. The request limit has been reached for the resource.", 2001
             )
@@ -163,10 +149,10 @@ def routes(sb: Sandbox) -> list[Any]:
 
         async def made() -> Response[bytes]:
             payload, status = make(seller)  # None: a 204's
-            kind, huge = decision.malformed_kind, faults.config.huge_bytes
+            kind, huge = decision.malformed_kind, state.faults.config.huge_bytes
             return served(Answer(status, payload), kind, huge, page=PROXY_PAGE)
 
-        return await held_back(faults.slow_answer(f"ebay.{operation}", seller.number), made)
+        return await held_back(state.faults.slow_answer(f"ebay.{operation}", seller.number), made)
 
     def user(s: Seller, _asked: Asked) -> tuple[Any, int]:
         return {"userId": s.user_id, "username": s.username, "accountType": "BUSINESS",
@@ -174,7 +160,9 @@ def routes(sb: Sandbox) -> list[Any]:
 
     def page(items: list[Any], q: Any, key: str, href: str, seller: str) -> dict[str, Any]:
         limit, offset = int(q.get("limit", 25)), int(q.get("offset", 0))
-        hostile = hostile_page(faults.config, items[:limit], seller, offset > 0)  # paged wrong
+        hostile = hostile_page(
+            state.faults.config, items[:limit], seller, offset > 0
+        )  # paged wrong
         if hostile is not None:
             return {key: hostile, "href": href, "limit": limit, "offset": offset,
                     "total": len(items) + limit + offset,
@@ -217,7 +205,7 @@ def routes(sb: Sandbox) -> list[Any]:
             refused = {"errorId": 2101, "message": "invalid conversationId or messageText"}
             return {"errors": [refused]}, 400
         s.sent.append(text)
-        said = {"messageId": f"m{next(ids)}", "createdDate": stamp(shown.date(time.time())),
+        said = {"messageId": f"m{next(state.ids)}", "createdDate": stamp(shown.date(time.time())),
                 "messageBody": shown.show(text), "senderUsername": s.username,
                 "recipientUsername": c["buyer"], "subject": c["conversationTitle"], "readStatus": False}  # fmt: skip
         c["messages"].append(said)
@@ -261,7 +249,10 @@ def routes(sb: Sandbox) -> list[Any]:
     def endpoint(operation: str, api: str, method: str, path: str, make: Make) -> Any:
         async def handler(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
             body = msgspec.json.decode(await request.body()) if method == "POST" else None
-            url, shown = str(request.url).split("?")[0], reply_faults(faults.config, time.time())
+            url, shown = (
+                str(request.url).split("?")[0],
+                reply_faults(state.faults.config, time.time()),
+            )
             asked = Asked(dict(request.query_params), url, dict(request.path_params), body, shown)
             return await answer(request, api, operation, lambda s: make(s, asked), body)
 
@@ -270,23 +261,23 @@ def routes(sb: Sandbox) -> list[Any]:
     # --- admin -------------------------------------------------------------------------------
 
     def seller_of(number: str) -> Seller:
-        return known(sellers.get(number), f"shop {number}")
+        return known(state.sellers.get(number), f"shop {number}")
 
     @get("/shops", sync_to_thread=False)
     def listed_shops() -> Response[bytes]:
         return json_answer([{"name": s.name or f"eBay {s.username}", "number": s.number, "userId": s.user_id,
                              "username": s.username, "refreshToken": s.refresh_token,
-                             "clientId": CLIENT_ID, "clientSecret": secret} for s in sellers.values()])  # fmt: skip
+                             "clientId": CLIENT_ID, "clientSecret": state.secret} for s in state.sellers.values()])  # fmt: skip
 
     @put("/apps/{ru_name:str}", sync_to_thread=False)
     def register(ru_name: str, data: dict[str, str]) -> Response[bytes]:
         """The accept URL eBay's developer portal registers with a RuName."""
-        accept[ru_name] = data["acceptUrl"]
-        return json_answer({"ruName": ru_name, "clientId": CLIENT_ID, "clientSecret": secret})
+        state.accept[ru_name] = data["acceptUrl"]
+        return json_answer({"ruName": ru_name, "clientId": CLIENT_ID, "clientSecret": state.secret})
 
     @post("/shops/{number:str}/threads", sync_to_thread=False, status_code=201)
     def opened(number: str, data: dict[str, str]) -> Response[bytes]:
-        s, n = seller_of(number), next(ids)
+        s, n = seller_of(number), next(state.ids)
         kind = "FROM_EBAY" if data.get("from") == "EBAY" else "FROM_MEMBERS"
         # The admin may name the buyer and the listing (one a seeded order bought).
         buyer = "eBay" if kind == "FROM_EBAY" else data.get("buyer") or f"acheteur_{n}"
@@ -321,7 +312,7 @@ def routes(sb: Sandbox) -> list[Any]:
         )
         media = [{"mediaName": f["name"], "mediaType": "PDF", "mediaUrl": f["url"]}
                  for f in data.get("attachments", [])]  # fmt: skip
-        message = {"messageId": f"m{next(ids)}", "createdDate": stamp(time.time()),
+        message = {"messageId": f"m{next(state.ids)}", "createdDate": stamp(time.time()),
                    "messageBody": data["body"], "senderUsername": c["buyer"],
                    "recipientUsername": seller_of(number).username, "subject": c["conversationTitle"],
                    "readStatus": False, **({"messageMedia": media} if media else {})}  # fmt: skip
@@ -336,17 +327,17 @@ def routes(sb: Sandbox) -> list[Any]:
     def revoke(number: str) -> Response[bytes]:
         """The seller withdraws its consent: its refresh and access tokens stop working."""
         seller_of(number).generation += 1
-        refreshing[seller_of(number).refresh_token] = seller_of(number)
-        for token, (s, _) in list(access.items()):
+        state.refreshing[seller_of(number).refresh_token] = seller_of(number)
+        for token, (s, _) in list(state.access.items()):
             if s.number == number:
-                del access[token]
+                del state.access[token]
         return json_answer({"revoked": True})
 
     @post("/shops/{number:str}/expire-tokens", sync_to_thread=False)
     def expire(number: str) -> Response[bytes]:
-        for token, (s, _) in list(access.items()):
+        for token, (s, _) in list(state.access.items()):
             if s.number == number:
-                access[token] = (s, 0.0)
+                state.access[token] = (s, 0.0)
         return json_answer({"expired": True})
 
     @get("/shops/{number:str}/token-requests", sync_to_thread=False)
@@ -355,26 +346,26 @@ def routes(sb: Sandbox) -> list[Any]:
 
     @put("/limits", sync_to_thread=False)
     def set_limits(data: dict[str, int]) -> Response[bytes]:
-        limits.update({k: int(v) for k, v in data.items() if k in limits})
-        return json_answer(limits)
+        state.limits.update({k: int(v) for k, v in data.items() if k in state.limits})
+        return json_answer(state.limits)
 
     @get("/grants", sync_to_thread=False)
     def granted() -> Response[bytes]:
-        day = today()
-        return json_answer({"refreshGrants": grants.get(day, 0),
-                            "refusedGrants": refused_grants.get(day, 0)})  # fmt: skip
+        day = state.today()
+        return json_answer({"refreshGrants": state.grants.get(day, 0),
+                            "refusedGrants": state.refused_grants.get(day, 0)})  # fmt: skip
 
     @get("/shops/{number:str}/calls", sync_to_thread=False)
     def calls_of(number: str) -> Response[bytes]:
         """The seller's calls today, the app's beside (the Fulfillment API's apart) and the
         app's calls answered 429 past its quotas."""
-        day = today()
-        return json_answer({"calls": calls.get((day, number), 0), "app": calls.get((day, "app"), 0),
-                            "fulfillment": calls.get((day, "fulfillment"), 0),
-                            "refused": calls.get((day, "refused-app"), 0),
-                            "fulfillmentRefused": calls.get((day, "refused-fulfillment"), 0)})  # fmt: skip
+        day = state.today()
+        return json_answer({"calls": state.calls.get((day, number), 0), "app": state.calls.get((day, "app"), 0),
+                            "fulfillment": state.calls.get((day, "fulfillment"), 0),
+                            "refused": state.calls.get((day, "refused-app"), 0),
+                            "fulfillmentRefused": state.calls.get((day, "refused-fulfillment"), 0)})  # fmt: skip
 
     admin = [listed_shops, register, set_limits, calls_of, granted, opened, sold, written, sent, revoke, expire, token_requests,
-             *fault_handlers(faults, WebPageFaults)]  # fmt: skip
+             *fault_handlers(state.faults, WebPageFaults)]  # fmt: skip
     api = [endpoint(operation, *spec) for operation, spec in operations.items()]
     return [authorize, token, *api, admin_router(ADMIN, admin)]
