@@ -28,18 +28,9 @@ from .shops import ShopSpec, uuid_from
 MAX_LIFECYCLE = 9 * DAY  # no order changes state later than this after it is placed
 OFFER_QUESTIONS_EVERY = 3  # one question about an offer for every three orders
 
-# order state -> the state its lines show (state.xsd: order_state, order_detail_state)
-LINE_STATE = {
-    "Created": "ToAccept",
-    "Accepted": "Accepted",
-    "Refused": "Refused",
-    "ToShip": "ToShip",
-    "Shipped": "Shipped",
-    "NotReceived": "NotReceived",
-    "Received": "Received",
-    "Cancelled": "Cancelled",
-    "Refunded": "Refunded",
-}
+# order state -> the state its lines show, where the two differ (state.xsd: order_state,
+# order_detail_state); a line of any other state shows its order's word.
+LINE_STATE = {"Created": "ToAccept"}
 
 
 def uniqid(virtual: float) -> str:
