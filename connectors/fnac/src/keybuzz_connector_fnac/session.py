@@ -28,7 +28,7 @@ from keybuzz_connector_fnac.numbered_pages import (
     iso_window,
     map_each,
     mapped,
-    numbered,
+    window_of,
     with_unread,
 )
 
@@ -179,7 +179,7 @@ class FnacShop:
         self, *, since: datetime, cursor: str | None = None
     ) -> seam.Page[seam.InboxIncident]:
         incidents_query = self.client.incidents_query
-        fetch = self._pages(incidents_query, models.IncidentsQuery, "UpdatedAt", sort="ASC")
+        fetch = self.pages(incidents_query, models.IncidentsQuery, "UpdatedAt", sort="ASC")
         listing = kit.Listing(self._by_page, iso_window, fetch, _inbox_cursor)
         return await listing.page(cursor, since, None, map_each(_as_read))
 
@@ -230,33 +230,37 @@ class FnacShop:
 
     # --- Fnac's calls as the kit's listings ----------------------------------------------------
 
-    def _pages(
+    def pages(
         self,
         call: Callable[[Q], Awaitable[Listed[Any, Any]]],
         query: Callable[..., Q],
         date: str,
         **filters: Any,
     ) -> kit.Listing.Fetch[Count]:
-        """``call``'s pages of a window by ``date`` (CreatedAt, UpdatedAt), each asked in
-        its ``query`` of the connector's page size with its other ``filters``."""
+        """The listing's call of ``call``: each page asked in its ``query`` of its number,
+        the connector's page size and the window by ``date`` (CreatedAt, UpdatedAt), with
+        its other ``filters``; its items and, after them, why each other one could not be
+        read (``with_unread``), and its paging's count (a next page, the total)."""
 
-        async def asked(page: int, low: datetime, high: datetime | None) -> Listed[Any, Any]:
+        async def fetch(params: dict[str, str], _link: str | None) -> tuple[list[Any], Count]:
+            low, high = window_of(params)
             window = models.DateRange(type=date, min=low, max=high)
-            size = self.limits.page_size
-            return await call(query(page=page, results_count=size, date=window, **filters))
+            size, number = self.limits.page_size, int(params["page"])
+            page = await call(query(page=number, results_count=size, date=window, **filters))
+            return with_unread(page.items, page.unreadable), page.paging.count
 
-        return numbered(asked)
+        return fetch
 
     def _messages_since(self, **filters: Any) -> kit.Listing.Fetch[Count]:
         """messages_query of a window by creation, oldest first (``filters``: its others)."""
         query, sort = models.MessagesQuery, models.ByCreation("ASC")
-        return self._pages(self.client.messages_query, query, "CreatedAt", sort=sort, **filters)
+        return self.pages(self.client.messages_query, query, "CreatedAt", sort=sort, **filters)
 
     def orders_by(self, date: str) -> kit.Listing.Fetch[Count]:
         """orders_query of a window by ``date``; by creation oldest first (the window's end
         left out: ``half_open``)."""
         sort = "ASC" if date == "CreatedAt" else None
-        return self._pages(self.client.orders_query, models.OrdersQuery, date, sort=sort)
+        return self.pages(self.client.orders_query, models.OrdersQuery, date, sort=sort)
 
     async def orders_named(self, joined: str) -> list[Any]:
         ids = tuple(joined.split(","))
