@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Q = TypeVar("Q", bound=models.Paged)  # a listing's query
 
+PAGE_SIZE = 100  # Fnac's default and largest page (the connector's ``limits.page_size``)
 # Fnac may list a message or an order a little after its date: each listing by date starts
 # this much before ``since``.
 LISTING_OVERLAP = timedelta(minutes=5)
