@@ -139,6 +139,8 @@ class IncidentsQuery(Paged, frozen=True, kw_only=True):
 
 
 class OrdersQuery(IncidentsQuery, frozen=True, kw_only=True):
+    """An incidents query's filters, in its order, then the orders' ids (the XSDs' order)."""
+
     order_ids: tuple[str, ...] = msgspec.field(default=(), name="orders_fnac_id/order_fnac_id")
 
     def __post_init__(self) -> None:
