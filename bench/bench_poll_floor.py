@@ -232,7 +232,7 @@ async def _captured(sandbox_url: str, shops: list[Connected]) -> Bodies:
                 MessagesQuery(
                     page=1,
                     results_count=PAGE_SIZE,
-                    created=DateRange(type="CreatedAt", min=since),
+                    date=DateRange(type="CreatedAt", min=since),
                     sort=ByCreation("ASC"),
                 )
             )

@@ -305,7 +305,7 @@ async def _straight_polls(sandbox_url: str, shops: list[Connected]) -> Straight:
                 MessagesQuery(
                     page=1,
                     results_count=PAGE_SIZE,
-                    created=DateRange(type="CreatedAt", min=since),
+                    date=DateRange(type="CreatedAt", min=since),
                     sort=ByCreation("ASC"),
                 )
             )

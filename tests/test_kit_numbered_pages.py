@@ -1,20 +1,18 @@
 """A numbered listing's page read item by item and asked in the connector's typed query
-(connectors/fnac/src/keybuzz_connector_fnac/numbered_pages.py), and a cursor of an earlier layout still read as the listing's
+(connectors/fnac/src/keybuzz_connector_fnac/numbered_pages.py, ``FnacShop.pages``), and a cursor of an earlier layout still read as the listing's
 state (kit/listing.py). No server."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import msgspec
-from keybuzz_connector_fnac.numbered_pages import (
-    Listed,
-    iso_window,
-    map_each,
-    numbered,
-    read_listed,
-)
+from keybuzz_connector_fnac.connector import LIMITS
+from keybuzz_connector_fnac.models import DateRange, IncidentsQuery
+from keybuzz_connector_fnac.numbered_pages import Listed, iso_window, map_each, read_listed
+from keybuzz_connector_fnac.session import FnacShop
 from keybuzz_shared.connectors.kit import Listing
 from keybuzz_shared.connectors.kit.listing import Count, Pages, earlier
 from keybuzz_shared.connectors.kit.xml_answers import Node
@@ -66,14 +64,18 @@ def test_a_page_is_its_items_read_alone_and_its_paging() -> None:
 
 
 async def test_each_page_is_asked_by_its_number_and_window_and_hands_on_its_count() -> None:
-    asked: list[tuple[int, datetime, datetime | None]] = []
+    asked: list[IncidentsQuery] = []
 
-    async def ask(page: int, low: datetime, high: datetime | None) -> Listed[Any, Paging]:
-        asked.append((page, low, high))
-        items = (Item(f"I{page}", 1),)
-        return Listed(Paging(page=page, total_paging=2, nb_total_result=3), items, ("bad",))
+    async def ask(query: IncidentsQuery) -> Listed[Any, Paging]:
+        asked.append(query)
+        items = (Item(f"I{query.page}", 1),)
+        paging = Paging(page=query.page, total_paging=2, nb_total_result=3)
+        return Listed(paging, items, ("bad",))
 
-    listing: Listing[str, Any, Any] = Listing(Listing.Renumbered(1), iso_window, numbered(ask))
+    client = SimpleNamespace(credentials=SimpleNamespace(shop_id="S"))
+    shop = FnacShop(client, msgspec.structs.replace(LIMITS, page_size=1))  # type: ignore[arg-type]
+    fetch = shop.pages(ask, IncidentsQuery, "UpdatedAt", sort="ASC")
+    listing: Listing[str, Any, Any] = Listing(Listing.Renumbered(1), iso_window, fetch)
     end = START + timedelta(days=1)
     first = await listing.page(None, START, end, map_each(lambda item: item.item_id))
     assert (first.items, first.unreadable) == (("I1",), ("bad",))
@@ -82,7 +84,10 @@ async def test_each_page_is_asked_by_its_number_and_window_and_hands_on_its_coun
     assert (state.page, state.total) == (2, 3)
     last = await listing.page(first.next_cursor, START, end, map_each(lambda i: i.item_id))
     assert last.items == ("I2",) and last.next_cursor is None and last.complete_until == end
-    assert asked == [(1, START, end), (2, START, end)]
+    window = DateRange(type="UpdatedAt", min=START, max=end)
+    assert asked == [
+        IncidentsQuery(page=n, results_count=1, date=window, sort="ASC") for n in (1, 2)
+    ]
 
 
 class OldCursor(msgspec.Struct, array_like=True, frozen=True):

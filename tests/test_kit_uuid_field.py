@@ -1,11 +1,11 @@
-"""A credential field holding a UUID (connectors/fnac/src/keybuzz_connector_fnac/client.py, ``uuid_field``): a UUID typed in either case is
+"""A credential field holding a UUID (connectors/fnac/src/keybuzz_connector_fnac/connector.py, ``uuid_field``): a UUID typed in either case is
 read in the one case declared (the same id, one account), anything else refused with the
 field's format, and the field names the account only where it is declared so. No server."""
 
 from __future__ import annotations
 
 import pytest
-from keybuzz_connector_fnac.client import uuid_field
+from keybuzz_connector_fnac.connector import uuid_field
 from keybuzz_shared.connectors.credential_form import (
     CredentialFieldInvalid,
     account_name,
@@ -14,8 +14,8 @@ from keybuzz_shared.connectors.credential_form import (
 
 ID = "9f1c2e4a-5b6d-4e7f-8a9b-0c1d2e3f4a5b"
 FIELDS = (
-    uuid_field("partner_id", "partnerId", "Partner ID", case="upper"),
-    uuid_field("shop_id", "shopId", "Shop ID", account=True),
+    uuid_field(name="partner_id", json_name="partnerId", label="Partner ID"),
+    uuid_field(name="shop_id", json_name="shopId", label="Shop ID", case="lower", account=True),
 )
 
 

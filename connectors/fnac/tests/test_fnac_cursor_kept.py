@@ -82,7 +82,7 @@ async def test_an_inbox_cursor_handed_out_before_the_kit_continues_its_listing()
     page = await session(fnac).inbox_messages(since=END, cursor=INBOX_BEFORE_THE_KIT)
     incidents = await session(fnac).incidents(since=END, cursor=INBOX_BEFORE_THE_KIT)
     messages, listed = fnac.asked
-    assert (messages.page, messages.created) == (2, DateRange(type="CreatedAt", min=START))
+    assert (messages.page, messages.date) == (2, DateRange(type="CreatedAt", min=START))
     assert (listed.page, listed.date.min) == (2, START)
     assert page.next_cursor is None and incidents.next_cursor is None
 

@@ -78,7 +78,7 @@ async def test_a_shop_inbox_lists_messages_as_the_api_has_them(
         MessagesQuery(
             page=1,
             results_count=100,
-            created=DateRange(type="CreatedAt", min=LONG_AGO),
+            date=DateRange(type="CreatedAt", min=LONG_AGO),
             sort=ByCreation("ASC"),
         )
     )

@@ -247,7 +247,7 @@ def test_messages_query_with_every_filter_is_valid() -> None:
     query = MessagesQuery(
         page=3,
         results_count=50,
-        created=DateRange(
+        date=DateRange(
             type="CreatedAt",
             min=datetime(2026, 1, 1, tzinfo=UTC),
             max=datetime(2026, 1, 2, 12, tzinfo=PARIS),

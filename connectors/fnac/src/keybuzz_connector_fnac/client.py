@@ -22,13 +22,12 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any, Literal, Unpack
+from typing import Any, Unpack
 
 import httpx
 import msgspec
 from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.kit import HeaderAuth, Node, Redacted
-from keybuzz_shared.connectors.seam import CredentialField
 from keybuzz_shared.ticket_topics import Subject
 from lxml import etree
 
@@ -195,33 +194,6 @@ class FnacCredentials(Redacted, frozen=True):
     partner_id: str
     shop_id: str
     key: str
-
-
-UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-
-
-def uuid_field(
-    name: str,
-    json_name: str,
-    label: str,
-    *,
-    case: Literal["upper", "lower"] = "lower",
-    account: bool = False,
-) -> CredentialField:
-    """A credential field holding an id Fnac gives as a UUID (a partner's, a shop's), kept
-    in ``case`` (the one the marketplace writes it in), so that the same id typed in
-    either case is one account ("one shop, one tenant" exact); ``account``: the field
-    names the account the connection is."""
-    return CredentialField(
-        name=name,
-        json_name=json_name,
-        label=label,
-        pattern=UUID_PATTERN,
-        format="UUID",
-        max_length=36,
-        case=case,
-        account=account,
-    )
 
 
 SPEC = ENVELOPE.spec(

@@ -8,16 +8,17 @@ Fnac publishes no limits; the ones below are assumptions, each stated in docs/FN
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import ClassVar
 
 import msgspec
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit import ShopSettings, credentials_as, key_field
-from keybuzz_shared.connectors.seam import Connector, Limits, ShopApiSettings
+from keybuzz_shared.connectors.seam import Connector, CredentialField, Limits, ShopApiSettings
 from keybuzz_shared.settings import AtLeastOne, PartSettings
 
-from keybuzz_connector_fnac.client import FnacClient, FnacCredentials, uuid_field
+from keybuzz_connector_fnac.client import FnacClient, FnacCredentials
 from keybuzz_connector_fnac.session import DISCUSSIONS, ORDER_IDS, session_of
 
 # The ``marketplace`` values this connector serves (events, tables, routes).
@@ -54,10 +55,15 @@ class FnacApiSettings(ShopSettings, kw_only=True, frozen=True):
         return msgspec.structs.replace(view, poll_interval_seconds=darty)
 
 
-# Fnac's account managers give its ids as UUIDs, which Fnac writes in upper case.
+# Fnac's account managers give its ids as UUIDs, which Fnac writes in upper case: kept so,
+# the same id typed in either case is one account ("one shop, one tenant" exact).
+UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+uuid_field = functools.partial(
+    CredentialField, pattern=UUID_PATTERN, format="UUID", max_length=36, case="upper"
+)
 CREDENTIAL_FIELDS = (
-    uuid_field("partner_id", "partnerId", "Partner ID", case="upper"),
-    uuid_field("shop_id", "shopId", "Shop ID", case="upper", account=True),
+    uuid_field(name="partner_id", json_name="partnerId", label="Partner ID"),
+    uuid_field(name="shop_id", json_name="shopId", label="Shop ID", account=True),
     key_field("key", "API key", max_length=256),
 )
 LIMITS = Limits(

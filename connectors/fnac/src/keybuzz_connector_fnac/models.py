@@ -96,10 +96,16 @@ class ByCreation(msgspec.Struct, frozen=True):
     by: str = msgspec.field(default="CREATED_AT", name=".")
 
 
-class MessagesQuery(msgspec.Struct, frozen=True, kw_only=True):
+class Paged(msgspec.Struct, frozen=True, kw_only=True):
+    """What every query of a listing opens with: the page's size and number, its window
+    (``type`` CreatedAt or UpdatedAt)."""
+
     results_count: int = msgspec.field(default=100, name="@results_count")
     page: int = msgspec.field(default=1, name="paging")
-    created: DateRange | None = msgspec.field(default=None, name="date")  # type CreatedAt
+    date: DateRange | None = None
+
+
+class MessagesQuery(Paged, frozen=True, kw_only=True):
     message_type: MessageType | None = None
     order_ids: tuple[str, ...] = msgspec.field(default=(), name="order_fnac_id")
     sort: ByCreation | None = msgspec.field(default=None, name="sort_by")
@@ -128,23 +134,18 @@ class MessagesUpdate(msgspec.Struct, frozen=True):
             raise ValueError("messages_update needs at least one message")
 
 
-class OrdersQuery(msgspec.Struct, frozen=True, kw_only=True):
-    results_count: int = msgspec.field(default=100, name="@results_count")
-    page: int = msgspec.field(default=1, name="paging")
-    date: DateRange | None = None
+class IncidentsQuery(Paged, frozen=True, kw_only=True):
     sort: Sort | None = msgspec.field(default=None, name="sort_by")
+
+
+class OrdersQuery(IncidentsQuery, frozen=True, kw_only=True):
+    """An incidents query's filters, in its order, then the orders' ids (the XSDs' order)."""
+
     order_ids: tuple[str, ...] = msgspec.field(default=(), name="orders_fnac_id/order_fnac_id")
 
     def __post_init__(self) -> None:
         if len(self.order_ids) > MAX_ORDER_IDS:
             raise ValueError(f"Fnac takes at most {MAX_ORDER_IDS} order ids per query")
-
-
-class IncidentsQuery(msgspec.Struct, frozen=True, kw_only=True):
-    results_count: int = msgspec.field(default=100, name="@results_count")
-    page: int = msgspec.field(default=1, name="paging")
-    date: DateRange | None = None
-    sort: Sort | None = msgspec.field(default=None, name="sort_by")
 
 
 # --- what we read -------------------------------------------------------------------------

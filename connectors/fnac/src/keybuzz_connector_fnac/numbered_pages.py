@@ -2,13 +2,12 @@
 ``Node.each``): a page is the items read, why each other one could not be, and the
 answer's paging (the connector's Struct, decoded from the page's element: its page, how
 many follow, how many items the listing holds, whatever the marketplace names them). The
-connector writes how a page is asked in its own typed query, from the page's number and
-window (``Asked``); the kit makes the listing's call of it (``numbered``, a ``Fetch`` of
-the ``Renumbered`` strategy on the window ``iso_window`` wrote)."""
+connector asks a page in its own typed query, from the page's number and the window
+``iso_window`` wrote (``window_of``), for the kit's ``Renumbered`` strategy."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -57,24 +56,6 @@ def read_listed(node: Node, item: str, read: Callable[[Node], T], paging: type[P
     only itself), its paging decoded from ``node``'s own children."""
     items, unreadable = node.each(item, read)
     return Listed(node.decode(paging), items, unreadable)
-
-
-# How a page is asked: its number (1, 2 …) and its window (its end None: none) → the page.
-Asked = Callable[[int, datetime, datetime | None], Awaitable[Listed[Any, Any]]]
-
-
-def numbered(asked: Asked) -> Listing.Fetch[Count]:
-    """The listing's call of ``asked``: the page's items and, after them, why each other
-    one could not be read (``with_unread``), and its paging's ``count`` (whether a page
-    follows, and how many items the listing holds)."""
-
-    async def fetch(params: dict[str, str], _link: str | None) -> tuple[list[Any], Count]:
-        low, high = window_of(params)
-        page = await asked(int(params["page"]), low, high)
-        count: Count = page.paging.count
-        return with_unread(page.items, page.unreadable), count
-
-    return fetch
 
 
 # --- a page read from its document -------------------------------------------------------

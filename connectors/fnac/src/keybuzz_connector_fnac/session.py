@@ -11,7 +11,7 @@ the same time."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast, get_args
 
@@ -24,20 +24,27 @@ from keybuzz_connector_fnac import models
 from keybuzz_connector_fnac.client import FnacClient, carried_text
 from keybuzz_connector_fnac.numbered_pages import (
     Count,
+    Listed,
     iso_window,
     map_each,
     mapped,
-    numbered,
+    window_of,
     with_unread,
 )
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Q = TypeVar("Q", bound=models.Paged)  # a listing's query
 
 PAGE_SIZE = 100  # Fnac's default and largest page (the connector's ``limits.page_size``)
 # Fnac may list a message or an order a little after its date: each listing by date starts
 # this much before ``since``.
 LISTING_OVERLAP = timedelta(minutes=5)
+# Fnac's max is inclusive: a window by creation asks a second less, to keep it half-open.
+ONE_SECOND = timedelta(seconds=1)
+half_open = Listing.window_query(
+    "min", "max", datetime.isoformat, end_written=lambda end: (end - ONE_SECOND).isoformat()
+)
 CURRENCY = "EUR"  # Fnac and Darty sell in France: their prices carry no currency
 CLAIM_SUBJECT = "Nouvelle réclamation"
 NOTICE_SUBJECT = CLAIM_SUBJECT.lower()  # as subjects are compared
@@ -125,7 +132,7 @@ def session_of(client: FnacClient, limits: seam.Limits) -> kit.KitSession:
     by_date = shop.by_date
     orders = kit.ListedOrders(
         updated=kit.Listing(by_date, iso_window, shop.orders_by("UpdatedAt")),
-        created=kit.Listing(by_date, iso_window, shop.orders_by("CreatedAt")),
+        created=kit.Listing(by_date, half_open, shop.orders_by("CreatedAt")),
         by_id=kit.ListedOrders.InLists(
             shop.orders_named, models.MAX_ORDER_IDS, askable=ORDER_IDS.is_order_id
         ),
@@ -172,14 +179,9 @@ class FnacShop:
     async def incidents(
         self, *, since: datetime, cursor: str | None = None
     ) -> seam.Page[seam.InboxIncident]:
-        async def asked(page: int, low: datetime, _high: datetime | None) -> models.IncidentsPage:
-            date = models.DateRange(type="UpdatedAt", min=low)
-            query = models.IncidentsQuery(
-                page=page, results_count=self.limits.page_size, date=date, sort="ASC"
-            )
-            return await self.client.incidents_query(query)
-
-        listing = kit.Listing(self._by_page, iso_window, numbered(asked), _inbox_cursor)
+        incidents_query = self.client.incidents_query
+        fetch = self.pages(incidents_query, models.IncidentsQuery, "UpdatedAt", sort="ASC")
+        listing = kit.Listing(self._by_page, iso_window, fetch, _inbox_cursor)
         return await listing.page(cursor, since, None, map_each(_as_read))
 
     async def file(self, file: seam.InboxFile, max_bytes: int) -> bytes:
@@ -229,40 +231,37 @@ class FnacShop:
 
     # --- Fnac's calls as the kit's listings ----------------------------------------------------
 
-    def _messages_since(self, **query: Any) -> kit.Listing.Fetch[Count]:
-        """messages_query of a window by creation, oldest first (``query``: its filters)."""
+    def pages(
+        self,
+        call: Callable[[Q], Awaitable[Listed[Any, Any]]],
+        query: Callable[..., Q],
+        date: str,
+        **filters: Any,
+    ) -> kit.Listing.Fetch[Count]:
+        """The listing's call of ``call``: each page asked in its ``query`` of its number,
+        the connector's page size and the window by ``date`` (CreatedAt, UpdatedAt), with
+        its other ``filters``; its items and, after them, why each other one could not be
+        read (``with_unread``), and its paging's count (a next page, the total)."""
 
-        async def asked(page: int, low: datetime, high: datetime | None) -> models.MessagesPage:
-            created = models.DateRange(type="CreatedAt", min=low, max=high)
-            asked = models.MessagesQuery(
-                page=page,
-                results_count=self.limits.page_size,
-                created=created,
-                sort=models.ByCreation("ASC"),
-                **query,
-            )
-            return await self.client.messages_query(asked)
+        async def fetch(params: dict[str, str], _link: str | None) -> tuple[list[Any], Count]:
+            low, high = window_of(params)
+            window = models.DateRange(type=date, min=low, max=high)
+            size, number = self.limits.page_size, int(params["page"])
+            page = await call(query(page=number, results_count=size, date=window, **filters))
+            return with_unread(page.items, page.unreadable), page.paging.count
 
-        return numbered(asked)
+        return fetch
+
+    def _messages_since(self, **filters: Any) -> kit.Listing.Fetch[Count]:
+        """messages_query of a window by creation, oldest first (``filters``: its others)."""
+        query, sort = models.MessagesQuery, models.ByCreation("ASC")
+        return self.pages(self.client.messages_query, query, "CreatedAt", sort=sort, **filters)
 
     def orders_by(self, date: str) -> kit.Listing.Fetch[Count]:
-        """orders_query of a window by ``date``; by creation, oldest first and the window's
-        end left out (Fnac's max is inclusive: a second less keeps [start, end) half-open)."""
-        created = date == "CreatedAt"
-
-        async def asked(page: int, low: datetime, high: datetime | None) -> models.OrdersPage:
-            if created and high is not None:
-                high -= timedelta(seconds=1)
-            window = models.DateRange(type=date, min=low, max=high)
-            query = models.OrdersQuery(
-                page=page,
-                results_count=self.limits.page_size,
-                date=window,
-                sort="ASC" if created else None,
-            )
-            return await self.client.orders_query(query)
-
-        return numbered(asked)
+        """orders_query of a window by ``date``; by creation oldest first (the window's end
+        left out: ``half_open``)."""
+        sort = "ASC" if date == "CreatedAt" else None
+        return self.pages(self.client.orders_query, models.OrdersQuery, date, sort=sort)
 
     async def orders_named(self, joined: str) -> list[Any]:
         ids = tuple(joined.split(","))

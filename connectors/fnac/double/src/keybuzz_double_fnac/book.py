@@ -201,18 +201,8 @@ class ShopBook(DrawnShop[ShopGenerator]):
         virtual_now = self.virtual(real_now)
         was = original.facts
         message_id = uuid_from(self.gen.seed, self.shop_id, "sent", len(self.sent), real_now)
-        facts = MessageFacts(
-            message_id=message_id,
-            referer_type=was.referer_type,
-            referer=was.referer,
-            order_index=was.order_index,
-            from_type="SELLER",
-            from_name=self.gen.spec.name,
-            subject=subject,
-            description=self.reply_faults.show(description),
-            created=self.reply_faults.date(virtual_now),
-            offer_title=was.offer_title,
-        )
+        shown, created = self.reply_faults.show(description), self.reply_faults.date(virtual_now)
+        facts = self.gen.seller_message(was, message_id, subject, shown, created)
         self._add_messages([facts])
         original.read = True
         original.answer = description

@@ -17,7 +17,7 @@ from keybuzz_sandbox.state import PersistentState
 
 from .book import ShopBook
 from .generator import ShopGenerator
-from .shops import Credentials, ShopSpec, credentials
+from .shops import Credentials, ShopSpec, credentials, uuid_from
 
 # Fnac publishes no token lifetime; the double's tokens live an hour (Fnac seconds,
 # divided by the time scale), and the auth response's `validity` says until when.
@@ -187,5 +187,5 @@ class FnacDouble:
 
 
 def _uuid() -> str:
-    text = secrets.token_hex(16).upper()
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    """A fresh id in Fnac's style (a token, a rotated key)."""
+    return uuid_from(secrets.token_hex(16))

@@ -28,18 +28,9 @@ from .shops import ShopSpec, uuid_from
 MAX_LIFECYCLE = 9 * DAY  # no order changes state later than this after it is placed
 OFFER_QUESTIONS_EVERY = 3  # one question about an offer for every three orders
 
-# order state -> the state its lines show (state.xsd: order_state, order_detail_state)
-LINE_STATE = {
-    "Created": "ToAccept",
-    "Accepted": "Accepted",
-    "Refused": "Refused",
-    "ToShip": "ToShip",
-    "Shipped": "Shipped",
-    "NotReceived": "NotReceived",
-    "Received": "Received",
-    "Cancelled": "Cancelled",
-    "Refunded": "Refunded",
-}
+# order state -> the state its lines show, where the two differ (state.xsd: order_state,
+# order_detail_state); a line of any other state shows its order's word.
+LINE_STATE = {"Created": "ToAccept"}
 
 
 def uniqid(virtual: float) -> str:
@@ -346,7 +337,13 @@ class ShopGenerator(DrawnStreams):
                 )
             )
             if answered is not None and answer is not None:
-                messages.append(self._seller_message(order, len(messages), answer, answered))
+                answer_id = uuid_from(
+                    self.seed, self.shop_id, "message", order.index, len(messages)
+                )
+                asked = messages[-1]
+                messages.append(
+                    self.seller_message(asked, answer_id, "order_information", answer, answered)
+                )
 
         if asks:
             subject, text = rng.choice(_QUESTIONS)
@@ -381,19 +378,21 @@ class ShopGenerator(DrawnStreams):
             FileFacts(file_id=file_id, name="photo-colis.jpg", filetype="image/jpeg", size=size),
         )
 
-    def _seller_message(
-        self, order: OrderFacts, position: int, text: str, at: float
+    def seller_message(
+        self, asked: MessageFacts, message_id: str, subject: str, text: str, at: float
     ) -> MessageFacts:
+        """The seller's message ``text`` on the thread of ``asked`` (a seeded answer, a reply)."""
         return MessageFacts(
-            message_id=uuid_from(self.seed, self.shop_id, "message", order.index, position),
-            referer_type="ORDER",
-            referer=order.order_id,
-            order_index=order.index,
+            message_id=message_id,
+            referer_type=asked.referer_type,
+            referer=asked.referer,
+            order_index=asked.order_index,
             from_type="SELLER",
             from_name=self.spec.name,
-            subject="order_information",
+            subject=subject,
             description=text,
             created=at,
+            offer_title=asked.offer_title,
         )
 
     def _incident(self, rng: random.Random, order: OrderFacts) -> IncidentFacts | None:

@@ -325,7 +325,7 @@ def _order(parent: etree._Element, book: ShopBook, order: OrderFacts, now: float
         detail = add(element, "order_detail")
         add(detail, "product_name", line.product.name)
         add(detail, "order_detail_id", line.detail_id)
-        add(detail, "state", LINE_STATE[state])
+        add(detail, "state", LINE_STATE.get(state, state))
         add(detail, "quantity", line.quantity)
         add(detail, "price", amount(line.product.price))
         add(detail, "fees", amount(line.fees))
