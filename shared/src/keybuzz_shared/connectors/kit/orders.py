@@ -257,8 +257,18 @@ class _ListedOrders:
 
 
 class ChannelCursor(msgspec.Struct, array_like=True, frozen=True):
-    """Where a listing across channels is: the channel listed (its place), its listing's
-    cursor, and the earliest instant every channel listed so far is complete until."""
+    """Where a listing across channels is: the channels left to list by name (the one
+    being listed first), its listing's cursor, and the earliest instant every channel
+    listed so far is complete until."""
+
+    left: list[str | None]
+    inner: str | None = None
+    until: datetime | None = None
+
+
+class PlacedCursor(msgspec.Struct, array_like=True, frozen=True):
+    """The earlier layout of ``ChannelCursor``: the channel listed by its place among
+    those asked at each page (a cursor a backfill kept across a restart)."""
 
     at: int
     inner: str | None = None
@@ -270,11 +280,12 @@ class EachChannel:
     """The seam's ``OrderSource`` over a shop's channels, listed in turn
     (``ListedOrders.each_of``): a listing's last page is complete until the earliest of its
     channels' ends, so an order changed in a channel listed first is not passed over. The
-    channels are asked at each listing's first page (one call), kept for its next pages."""
+    channels are asked at each listing's first page (one call: a channel the seller opens
+    is listed from the next listing on) and carried by name in its cursor, so that no
+    listing's pages depend on another's."""
 
     channels: Callable[[], Awaitable[Sequence[str]]]
     listed: Callable[[str | None], ListedOrders]
-    _known: list[str | None] = field(default_factory=list)
     _made: dict[str | None, ListedOrders] = field(default_factory=dict)
 
     async def orders(self, *, since: datetime, cursor: str | None = None) -> Page[OrderSummary]:
@@ -295,33 +306,32 @@ class EachChannel:
         cursor: str | None,
         page_of: Callable[[ListedOrders, str | None], Awaitable[Page[OrderSummary]]],
     ) -> Page[OrderSummary]:
-        if cursor is None or not self._known:
-            self._known = list(await self.channels()) or [None]
-        state = ChannelCursor(0) if cursor is None else self._state(cursor)
-        page = await page_of(self._of(self._known[state.at]), state.inner)
+        state = await self._state(cursor)
+        page = await page_of(self._of(state.left[0]), state.inner)
+        until = min((t for t in (state.until, page.complete_until) if t is not None), default=None)
         if page.next_cursor is not None:
-            following = ChannelCursor(state.at, page.next_cursor, state.until)
-            return Page(
-                items=page.items, next_cursor=cursor_of(following), unreadable=page.unreadable
-            )
-        ends = [t for t in (state.until, page.complete_until) if t is not None]
-        until = min(ends, default=None)
-        if state.at + 1 < len(self._known):
-            following = ChannelCursor(state.at + 1, None, until)
-            return Page(
-                items=page.items, next_cursor=cursor_of(following), unreadable=page.unreadable
-            )
-        return Page(
-            items=page.items, next_cursor=None, complete_until=until, unreadable=page.unreadable
-        )
+            following = ChannelCursor(state.left, page.next_cursor, state.until)
+        elif len(state.left) > 1:
+            following = ChannelCursor(state.left[1:], None, until)
+        else:
+            return msgspec.structs.replace(page, complete_until=until)
+        return Page(items=page.items, next_cursor=cursor_of(following), unreadable=page.unreadable)
 
-    def _state(self, cursor: str) -> ChannelCursor:
-        """The cursor's place; one of a listing of a single channel (an earlier layout) is
-        its first channel's."""
+    async def _state(self, cursor: str | None) -> ChannelCursor:
+        """The cursor's state; one of the earlier layout, or of a listing of a single
+        channel (the one before), from the channels asked again."""
+        if cursor is None:
+            return ChannelCursor(list(await self.channels()) or [None])
         try:
-            return state_of(cursor, ChannelCursor, lambda s: 0 <= s.at < len(self._known))
+            return state_of(cursor, ChannelCursor, lambda s: bool(s.left))
         except ValueError:
-            return ChannelCursor(0, cursor)
+            pass
+        known: list[str | None] = list(await self.channels()) or [None]
+        try:
+            placed = state_of(cursor, PlacedCursor, lambda s: 0 <= s.at < len(known))
+        except ValueError:
+            return ChannelCursor(known, cursor)
+        return ChannelCursor(known[placed.at :], placed.inner, placed.until)
 
     def _of(self, channel: str | None) -> ListedOrders:
         made = self._made.get(channel)
