@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit.orders import PlacedCursor
 from keybuzz_shared.connectors.seam import OrderSummary, Page, cursor_of
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -92,7 +91,7 @@ async def test_a_listing_keeps_its_channels_whatever_another_listing_or_a_change
 
 async def test_a_cursor_of_the_earlier_layouts_is_read_on_the_channels_asked_again() -> None:
     source, _ = across(["fr", "de"])
-    placed = cursor_of(PlacedCursor(1, "second", None))  # de's second page, by its place
+    placed = cursor_of((1, "second", None))  # de's second page by its place, no channels
     assert (await walk(source, placed))[0] == ["de-2"]
     ids, _ = await walk(source, "second")  # a listing of a single channel: the first's
     assert ids == ["fr-2", "de-1", "de-2"]

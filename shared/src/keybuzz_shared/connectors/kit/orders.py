@@ -257,22 +257,15 @@ class _ListedOrders:
 
 
 class ChannelCursor(msgspec.Struct, array_like=True, frozen=True):
-    """Where a listing across channels is: the channels left to list by name (the one
-    being listed first), its listing's cursor, and the earliest instant every channel
-    listed so far is complete until."""
-
-    left: list[str | None]
-    inner: str | None = None
-    until: datetime | None = None
-
-
-class PlacedCursor(msgspec.Struct, array_like=True, frozen=True):
-    """The earlier layout of ``ChannelCursor``: the channel listed by its place among
-    those asked at each page (a cursor a backfill kept across a restart)."""
+    """Where a listing across channels is: the channel listed (its place among
+    ``channels``), its listing's cursor, the earliest instant every channel listed so far
+    is complete until, and the channels the listing asked at its first page (None in a
+    cursor of the layout before them)."""
 
     at: int
     inner: str | None = None
     until: datetime | None = None
+    channels: list[str | None] | None = None
 
 
 @dataclass
@@ -306,32 +299,31 @@ class EachChannel:
         cursor: str | None,
         page_of: Callable[[ListedOrders, str | None], Awaitable[Page[OrderSummary]]],
     ) -> Page[OrderSummary]:
-        state = await self._state(cursor)
-        page = await page_of(self._of(state.left[0]), state.inner)
-        until = min((t for t in (state.until, page.complete_until) if t is not None), default=None)
+        at, inner, since_until, channels = await self._state(cursor)
+        page = await page_of(self._of(channels[at]), inner)
+        ends = [t for t in (since_until, page.complete_until) if t is not None]
         if page.next_cursor is not None:
-            following = ChannelCursor(state.left, page.next_cursor, state.until)
-        elif len(state.left) > 1:
-            following = ChannelCursor(state.left[1:], None, until)
+            following = ChannelCursor(at, page.next_cursor, since_until, channels)
+        elif at + 1 < len(channels):
+            following = ChannelCursor(at + 1, None, min(ends, default=None), channels)
         else:
-            return msgspec.structs.replace(page, complete_until=until)
+            return msgspec.structs.replace(page, complete_until=min(ends, default=None))
         return Page(items=page.items, next_cursor=cursor_of(following), unreadable=page.unreadable)
 
-    async def _state(self, cursor: str | None) -> ChannelCursor:
-        """The cursor's state; one of the earlier layout, or of a listing of a single
-        channel (the one before), from the channels asked again."""
-        if cursor is None:
-            return ChannelCursor(list(await self.channels()) or [None])
+    async def _state(
+        self, cursor: str | None
+    ) -> tuple[int, str | None, datetime | None, list[str | None]]:
+        """The cursor's place, listing cursor, end and channels; one of the earlier layouts
+        (no channels; a listing of a single channel's, its first channel's) on the channels
+        asked again."""
         try:
-            return state_of(cursor, ChannelCursor, lambda s: bool(s.left))
+            state = ChannelCursor(0) if cursor is None else state_of(cursor, ChannelCursor)
         except ValueError:
-            pass
-        known: list[str | None] = list(await self.channels()) or [None]
-        try:
-            placed = state_of(cursor, PlacedCursor, lambda s: 0 <= s.at < len(known))
-        except ValueError:
-            return ChannelCursor(known, cursor)
-        return ChannelCursor(known[placed.at :], placed.inner, placed.until)
+            state = ChannelCursor(0, cursor)
+        channels = state.channels or list(await self.channels()) or [None]
+        if not 0 <= state.at < len(channels):
+            raise ValueError("not a cursor this connector handed out")
+        return state.at, state.inner, state.until, channels
 
     def _of(self, channel: str | None) -> ListedOrders:
         made = self._made.get(channel)
