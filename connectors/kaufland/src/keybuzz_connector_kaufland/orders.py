@@ -92,17 +92,16 @@ def unit_orders(
         partial(data_of, client, kind=Any, operation="GetOrder"), "orders", valid=str.isalnum
     )
 
-    def each(fetch: kit.Listing.Fetch[int]) -> kit.Listing.Fetch[int]:
-        return by_id.each_listed(fetch, "id_order")  # each order a page names read once
-
     def of(storefront: str | None) -> kit.ListedOrders:
         """One storefront's orders: created (``/orders``), changed (``/order-units`` by
         their last change)."""
         named = {"storefront": storefront} if storefront else {}
+        each = partial(by_id.each_listed, key="id_order")  # each order a page names read once
         listing = partial(newest_first, client, size=ORDERS_PAGE, overlap=2, each=each)
         return kit.ListedOrders(
             updated=listing("order-units", "GetOrderUnits", "ts_updated_from_iso",
-                            lambda o: (o.updated_at, o.external_id), named | {"sort": "ts_updated:desc"}),
+                            lambda o: (o.updated_at, o.external_id),
+                            named | {"sort": "ts_updated:desc"}),
             created=listing("orders", "GetOrders", "ts_created_from_iso",
                             lambda o: (o.created_at, o.external_id), named),
             by_id=by_id,

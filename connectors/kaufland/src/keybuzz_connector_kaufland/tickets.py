@@ -222,17 +222,13 @@ def ticket_inbox(
     """The tickets changed since the poll's window (the poller's overlap before it), read
     in turn: a ticket read again only once its ``ts_updated_iso`` moved. Kaufland keeps no
     read mark."""
+    listing: kit.Listing[Listed, Any, int] = newest_first(
+        client, "tickets", "GetTickets", "ts_updated_from_iso",
+        lambda t: (as_utc(t.ts_updated_iso), t.id_ticket),
+        {"sort": "ts_updated_iso:desc"}, size=LIST_LIMIT, overlap=OVERLAP,
+    )  # fmt: skip
     return kit.KitSession.ReadInTurn(
-        newest_first(
-            client,
-            "tickets",
-            "GetTickets",
-            "ts_updated_from_iso",
-            lambda t: (as_utc(t.ts_updated_iso), t.id_ticket),
-            {"sort": "ts_updated_iso:desc"},
-            size=LIST_LIMIT,
-            overlap=OVERLAP,
-        ),
+        listing,
         kit.reader(Listed, "ticket"),
         lambda t: (t.id_ticket, t.ts_updated_iso),
         details=lambda ticket_id: ticket_of(client, ticket_id),
