@@ -299,11 +299,11 @@ class EachChannel:
         cursor: str | None,
         page_of: Callable[[ListedOrders, str | None], Awaitable[Page[OrderSummary]]],
     ) -> Page[OrderSummary]:
-        at, inner, since_until, channels = await self._state(cursor)
+        at, inner, until, channels = await self._state(cursor)
         page = await page_of(self._of(channels[at]), inner)
-        ends = [t for t in (since_until, page.complete_until) if t is not None]
+        ends = [t for t in (until, page.complete_until) if t is not None]
         if page.next_cursor is not None:
-            following = ChannelCursor(at, page.next_cursor, since_until, channels)
+            following = ChannelCursor(at, page.next_cursor, until, channels)
         elif at + 1 < len(channels):
             following = ChannelCursor(at + 1, None, min(ends, default=None), channels)
         else:
