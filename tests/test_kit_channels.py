@@ -1,7 +1,9 @@
 """Orders listed channel by channel (``kit.ListedOrders.each_of``), on fakes: each channel's
 listing read in turn by one cursor, the last page complete until the earliest channel's end
 (an order changed in a channel read first is listed again by the next listing), no channel
-known one listing without any, a cursor of a listing of one channel still read."""
+known one listing without any, each listing's channels carried by name in its cursor (a
+listing begun meanwhile or a change of channels leaves it whole), the cursors of the earlier
+layouts still read."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.seam import OrderSummary, Page
+from keybuzz_shared.connectors.seam import OrderSummary, Page, cursor_of
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -38,11 +40,11 @@ class Channel:
                     complete_until=self.until)  # fmt: skip
 
 
-def across(names: Sequence[str]) -> tuple[Any, dict[str | None, Channel]]:
+def across(names: list[str]) -> tuple[Any, dict[str | None, Channel]]:
     made: dict[str | None, Channel] = {}
 
     async def channels() -> Sequence[str]:
-        return names
+        return list(names)  # as asked now: a test may change them
 
     def listed(name: str | None) -> Any:
         # The first channel's listing ends earliest: it began first.
@@ -77,10 +79,21 @@ async def test_without_a_channel_known_one_listing_has_none() -> None:
     assert list(made) == [None]
 
 
-async def test_a_cursor_of_a_single_channels_listing_is_its_first_channels() -> None:
-    source, made = across(["fr", "de"])
-    await source.orders(since=T0)  # the channels known
-    ids, _ = await walk(source, "second")
+async def test_a_listing_keeps_its_channels_whatever_another_listing_or_a_change_does() -> None:
+    names = ["fr", "de"]
+    source, _ = across(names)
+    first = (await source.orders(since=T0)).next_cursor
+    names[:] = ["it"]  # the seller's channels change; another listing begins
+    assert [o.external_id for o in (await source.orders(since=T0)).items] == ["it-1"]
+    ids, _ = await walk(source, first)
+    assert ids == ["fr-2", "de-1", "de-2"]
+
+
+async def test_a_cursor_of_the_earlier_layouts_is_read_on_the_channels_asked_again() -> None:
+    source, _ = across(["fr", "de"])
+    placed = cursor_of((1, "second", None))  # de's second page by its place, no channels
+    assert (await walk(source, placed))[0] == ["de-2"]
+    ids, _ = await walk(source, "second")  # a listing of a single channel: the first's
     assert ids == ["fr-2", "de-1", "de-2"]
 
 

@@ -26,10 +26,10 @@ from keybuzz_connector_kaufland.orders import unit_orders
 from keybuzz_connector_kaufland.settings import KAUFLAND, KauflandSettings
 from keybuzz_connector_kaufland.tickets import (
     LABEL,
-    TicketInbox,
     close_ticket,
     data_of,
     reply_refusal,
+    ticket_inbox,
     ticket_replies,
 )
 
@@ -104,7 +104,7 @@ async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:
 
 def session_of(client: kit.Requester, api: ShopApiSettings | None = None) -> kit.KitSession:
     return kit.KitSession(
-        TicketInbox(client, LIMITS.page_size),
+        ticket_inbox(client, LIMITS.page_size),
         ticket_replies(client, LIMITS),
         unit_orders(client, lambda: storefronts(client)),
         verify=lambda: storefronts(client),

@@ -17,7 +17,7 @@ from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
-from keybuzz_connector_kaufland.tickets import LABEL, data_of, pages
+from keybuzz_connector_kaufland.tickets import LABEL, data_of, newest_first
 
 ORDERS_PAGE = 20  # orders a page (each then read with its units); Kaufland takes 1-100
 # An order unit's state [official] → the seam's status.
@@ -92,32 +92,18 @@ def unit_orders(
         partial(data_of, client, kind=Any, operation="GetOrder"), "orders", valid=str.isalnum
     )
 
-    def listing(
-        path: str, start: str, storefront: str | None, **sort: str
-    ) -> kit.ListedOrders.OrderListing:
-        """Orders named by ``path``'s items (orders, or order units: each order read once a
-        page), newest first by ``start``."""
-        paging = kit.Listing.Offsets[OrderSummary](
-            lambda o: (o.updated_at if sort else o.created_at, o.external_id),
-            size=ORDERS_PAGE, overlap=2, size_param="limit", newest_first=True,
-        )  # fmt: skip
-        fixed = {"storefront": storefront, **sort} if storefront else sort
-        window = kit.Listing.window_query(start, None, kit.iso_z)
-        operation = "GetOrderUnits" if path == "order-units" else "GetOrders"
-        return kit.Listing(
-            paging,
-            lambda low, high: window(low, high) | fixed,
-            by_id.each_listed(pages(client, path, operation), "id_order"),
-        )
-
     def of(storefront: str | None) -> kit.ListedOrders:
         """One storefront's orders: created (``/orders``), changed (``/order-units`` by
         their last change)."""
+        named = {"storefront": storefront} if storefront else {}
+        each = partial(by_id.each_listed, key="id_order")  # each order a page names read once
+        listing = partial(newest_first, client, size=ORDERS_PAGE, overlap=2, each=each)
         return kit.ListedOrders(
-            updated=listing(
-                "order-units", "ts_updated_from_iso", storefront, sort="ts_updated:desc"
-            ),
-            created=listing("orders", "ts_created_from_iso", storefront),
+            updated=listing("order-units", "GetOrderUnits", "ts_updated_from_iso",
+                            lambda o: (o.updated_at, o.external_id),
+                            named | {"sort": "ts_updated:desc"}),
+            created=listing("orders", "GetOrders", "ts_created_from_iso",
+                            lambda o: (o.created_at, o.external_id), named),
             by_id=by_id,
             read=order_of,
             label=LABEL,
@@ -125,6 +111,6 @@ def unit_orders(
             shop=client.shop,
             overlap=timedelta(minutes=5),
             newest_first=True,
-        )
+        )  # fmt: skip
 
     return kit.ListedOrders.each_of(storefronts, of)

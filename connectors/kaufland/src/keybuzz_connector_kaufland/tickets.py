@@ -10,8 +10,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from datetime import datetime
-from functools import partial
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
@@ -19,6 +18,7 @@ from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
 
 LABEL = "Kaufland"
+T = TypeVar("T")  # a listed item, read
 LIST_LIMIT = 30  # GET /tickets' most a page [official]
 OVERLAP = 3  # places each next page starts early (tickets moved down by a change)
 EMBEDDED = {"embedded": "messages,files,order_units"}
@@ -64,9 +64,28 @@ TOPICS: dict[str, Subject] = {
 # ``pagination.total`` [official]: an offset listing's end.
 
 
-def pages(client: kit.Requester, path: str, operation: str) -> kit.Listing.Fetch[int]:
-    """``GET <path>``'s pages by offset: each one's items and the listing's total."""
-    return kit.KeyedPages(client, path, "data", operation, total="pagination.total").counted
+def newest_first(
+    client: kit.Requester,
+    path: str,
+    operation: str,
+    start: str,
+    place: Callable[[T], tuple[datetime, str]],
+    fixed: dict[str, str],
+    *,
+    size: int,
+    overlap: int,
+    each: Callable[[kit.Listing.Fetch[int]], kit.Listing.Fetch[int]] = lambda fetch: fetch,
+) -> kit.Listing[T, Any, int]:
+    """``GET <path>`` from ``start`` on (``fixed`` beside), newest first (``place``: an
+    item's), by offset ``size`` a page (``limit``), each next page ``overlap`` places
+    early, the listing's total its end; ``each``: its fetch as its items are read (orders
+    each read by id)."""
+    paging = kit.Listing.Offsets[T](
+        place, size=size, overlap=overlap, size_param="limit", newest_first=True
+    )
+    fetch = kit.KeyedPages(client, path, "data", operation, total="pagination.total").counted
+    window = kit.Listing.window_query(start, None, kit.iso_z)
+    return kit.Listing(paging, lambda low, high: window(low, high) | fixed, each(fetch))
 
 
 def in_data(kind: Any, what: str) -> Callable[[Any], Any]:
@@ -113,7 +132,6 @@ class File(msgspec.Struct, frozen=True):
 
 
 class Unit(msgspec.Struct, frozen=True):
-    id_order_unit: int
     id_order: str
 
 
@@ -136,10 +154,6 @@ class Ticket(msgspec.Struct, frozen=True):
 # --- the mapping to the seam --------------------------------------------------------------
 
 
-def order_of(ticket: Ticket) -> str | None:
-    return ticket.order_units[0].id_order if ticket.order_units else None
-
-
 def details(ticket: Ticket) -> tuple[seam.ThreadDetail, ...]:
     orders = ", ".join(dict.fromkeys(u.id_order for u in ticket.order_units))
     return kit.shown(
@@ -156,8 +170,9 @@ def details(ticket: Ticket) -> tuple[seam.ThreadDetail, ...]:
 def inbox_messages_of(ticket: Ticket) -> list[seam.InboxMessage]:
     """Its messages, its files hung on the thread; waiting for the seller while Kaufland
     says so (``is_seller_responsible``)."""
+    order = ticket.order_units[0].id_order if ticket.order_units else None
     return kit.KitSession.ReadInTurn.thread_messages(
-        seam.ThreadKey(kind="DISCUSSION", id=ticket.id_ticket, order_id=order_of(ticket)),
+        seam.ThreadKey(kind="DISCUSSION", id=ticket.id_ticket, order_id=order),
         [
             (
                 str(m.id_ticket_message),
@@ -167,7 +182,7 @@ def inbox_messages_of(ticket: Ticket) -> list[seam.InboxMessage]:
                 m.ts_created_iso,
             )
             for m in sorted(ticket.messages, key=lambda m: m.id_ticket_message)
-        ],  # fmt: skip
+        ],
         files=[
             (
                 seam.InboxFile(
@@ -176,7 +191,7 @@ def inbox_messages_of(ticket: Ticket) -> list[seam.InboxMessage]:
                 f.ts_created_iso,
             )
             for f in ticket.files
-        ],  # fmt: skip
+        ],
         waiting=ticket.is_seller_responsible,
         opened=ticket.ts_created_iso,
         thread_details=details(ticket),
@@ -197,30 +212,32 @@ async def ticket_of(client: kit.Requester, ticket_id: str) -> Ticket:
     return ticket
 
 
-class TicketInbox(kit.KitSession.ReadInTurn[Listed, Ticket]):
+async def ticket_messages(client: kit.Requester, ticket_id: str) -> list[seam.InboxMessage]:
+    return inbox_messages_of(await ticket_of(client, ticket_id))
+
+
+def ticket_inbox(
+    client: kit.Requester, page_size: int
+) -> kit.KitSession.ReadInTurn[Listed, Ticket]:
     """The tickets changed since the poll's window (the poller's overlap before it), read
     in turn: a ticket read again only once its ``ts_updated_iso`` moved. Kaufland keeps no
     read mark."""
-
-    def __init__(self, client: kit.Requester, page_size: int) -> None:
-        query = kit.Listing.window_query(
-            "ts_updated_from_iso", None, kit.iso_z, sort="ts_updated_iso:desc"
-        )
-        paging = kit.Listing.Offsets[Listed](
-            lambda t: (as_utc(t.ts_updated_iso), t.id_ticket),
-            size=LIST_LIMIT, overlap=OVERLAP, size_param="limit", newest_first=True,
-        )  # fmt: skip
-        super().__init__(
-            kit.Listing(paging, query, pages(client, "tickets", "GetTickets")),
-            kit.reader(Listed, "ticket"),
-            lambda t: (t.id_ticket, t.ts_updated_iso),
-            details=lambda ticket_id: ticket_of(client, ticket_id),
-            messages=inbox_messages_of,
-            named="ticket",
-            files=lambda file, most: client.get_bytes(file.url, most),
-            page_size=page_size,
-            rereads=True,
-        )
+    listing: kit.Listing[Listed, Any, int] = newest_first(
+        client, "tickets", "GetTickets", "ts_updated_from_iso",
+        lambda t: (as_utc(t.ts_updated_iso), t.id_ticket),
+        {"sort": "ts_updated_iso:desc"}, size=LIST_LIMIT, overlap=OVERLAP,
+    )  # fmt: skip
+    return kit.KitSession.ReadInTurn(
+        listing,
+        kit.reader(Listed, "ticket"),
+        lambda t: (t.id_ticket, t.ts_updated_iso),
+        details=lambda ticket_id: ticket_of(client, ticket_id),
+        messages=inbox_messages_of,
+        named="ticket",
+        files=lambda file, most: client.get_bytes(file.url, most),
+        page_size=page_size,
+        rereads=True,
+    )
 
 
 # --- replies (docs/KAUFLAND.md, "Replies") ------------------------------------------------
@@ -228,26 +245,15 @@ class TicketInbox(kit.KitSession.ReadInTurn[Listed, Ticket]):
 
 def message_body(reply: seam.Reply) -> dict[str, Any]:
     """``CreateTicketMessageRequest`` [official]: the text, each file base64 in a data URL."""
-    body: dict[str, Any] = {"text": reply.body}
-    if reply.attachments:
-        body["ticket_message_files"] = [
-            {
-                "filename": f.name,
-                "mime_type": f.content_type,
-                "data": f"data:{f.content_type};base64,{base64.b64encode(f.data).decode()}",
-            }
-            for f in reply.attachments
-        ]
-    return body
-
-
-async def post_message(client: kit.Requester, reply: seam.Reply) -> None:
-    # The ticket's id is one of digits: ``DeclaredReplies`` sends no other (``is_id``).
-    await client.send_json("POST", f"tickets/{reply.thread.id}/messages", message_body(reply))
-
-
-async def ticket_messages(client: kit.Requester, ticket_id: str) -> list[seam.InboxMessage]:
-    return inbox_messages_of(await ticket_of(client, ticket_id))
+    files = [
+        {
+            "filename": f.name,
+            "mime_type": f.content_type,
+            "data": f"data:{f.content_type};base64,{base64.b64encode(f.data).decode()}",
+        }
+        for f in reply.attachments
+    ]
+    return {"text": reply.body, **({"ticket_message_files": files} if files else {})}
 
 
 async def close_ticket(client: kit.Requester, thread: seam.ThreadKey) -> None:
@@ -269,11 +275,15 @@ def reply_refusal(reply: seam.Reply, standing: seam.ThreadStanding, now: datetim
 
 
 def ticket_replies(client: kit.Requester, limits: seam.Limits) -> kit.DeclaredReplies:
+    async def post(reply: seam.Reply) -> None:
+        # The ticket's id is one of digits: ``DeclaredReplies`` sends no other (``is_id``).
+        await client.send_json("POST", f"tickets/{reply.thread.id}/messages", message_body(reply))
+
     return kit.DeclaredReplies(
         LABEL,
         "ticket",
-        post=partial(post_message, client),
-        listed=partial(ticket_messages, client),
+        post=post,
+        listed=lambda ticket_id: ticket_messages(client, ticket_id),
         recipients=("BUYER",),
         limits=limits,
         is_id=str.isdigit,

@@ -257,12 +257,15 @@ class _ListedOrders:
 
 
 class ChannelCursor(msgspec.Struct, array_like=True, frozen=True):
-    """Where a listing across channels is: the channel listed (its place), its listing's
-    cursor, and the earliest instant every channel listed so far is complete until."""
+    """Where a listing across channels is: the channel listed (its place among
+    ``channels``), its listing's cursor, the earliest instant every channel listed so far
+    is complete until, and the channels the listing asked at its first page (None in a
+    cursor of the layout before them)."""
 
     at: int
     inner: str | None = None
     until: datetime | None = None
+    channels: list[str | None] | None = None
 
 
 @dataclass
@@ -270,11 +273,12 @@ class EachChannel:
     """The seam's ``OrderSource`` over a shop's channels, listed in turn
     (``ListedOrders.each_of``): a listing's last page is complete until the earliest of its
     channels' ends, so an order changed in a channel listed first is not passed over. The
-    channels are asked at each listing's first page (one call), kept for its next pages."""
+    channels are asked at each listing's first page (one call: a channel the seller opens
+    is listed from the next listing on) and carried by name in its cursor, so that no
+    listing's pages depend on another's."""
 
     channels: Callable[[], Awaitable[Sequence[str]]]
     listed: Callable[[str | None], ListedOrders]
-    _known: list[str | None] = field(default_factory=list)
     _made: dict[str | None, ListedOrders] = field(default_factory=dict)
 
     async def orders(self, *, since: datetime, cursor: str | None = None) -> Page[OrderSummary]:
@@ -295,33 +299,31 @@ class EachChannel:
         cursor: str | None,
         page_of: Callable[[ListedOrders, str | None], Awaitable[Page[OrderSummary]]],
     ) -> Page[OrderSummary]:
-        if cursor is None or not self._known:
-            self._known = list(await self.channels()) or [None]
-        state = ChannelCursor(0) if cursor is None else self._state(cursor)
-        page = await page_of(self._of(self._known[state.at]), state.inner)
+        at, inner, until, channels = await self._state(cursor)
+        page = await page_of(self._of(channels[at]), inner)
+        ends = [t for t in (until, page.complete_until) if t is not None]
         if page.next_cursor is not None:
-            following = ChannelCursor(state.at, page.next_cursor, state.until)
-            return Page(
-                items=page.items, next_cursor=cursor_of(following), unreadable=page.unreadable
-            )
-        ends = [t for t in (state.until, page.complete_until) if t is not None]
-        until = min(ends, default=None)
-        if state.at + 1 < len(self._known):
-            following = ChannelCursor(state.at + 1, None, until)
-            return Page(
-                items=page.items, next_cursor=cursor_of(following), unreadable=page.unreadable
-            )
-        return Page(
-            items=page.items, next_cursor=None, complete_until=until, unreadable=page.unreadable
-        )
+            following = ChannelCursor(at, page.next_cursor, until, channels)
+        elif at + 1 < len(channels):
+            following = ChannelCursor(at + 1, None, min(ends, default=None), channels)
+        else:
+            return msgspec.structs.replace(page, complete_until=min(ends, default=None))
+        return Page(items=page.items, next_cursor=cursor_of(following), unreadable=page.unreadable)
 
-    def _state(self, cursor: str) -> ChannelCursor:
-        """The cursor's place; one of a listing of a single channel (an earlier layout) is
-        its first channel's."""
+    async def _state(
+        self, cursor: str | None
+    ) -> tuple[int, str | None, datetime | None, list[str | None]]:
+        """The cursor's place, listing cursor, end and channels; one of the earlier layouts
+        (no channels; a listing of a single channel's, its first channel's) on the channels
+        asked again."""
         try:
-            return state_of(cursor, ChannelCursor, lambda s: 0 <= s.at < len(self._known))
+            state = ChannelCursor(0) if cursor is None else state_of(cursor, ChannelCursor)
         except ValueError:
-            return ChannelCursor(0, cursor)
+            state = ChannelCursor(0, cursor)
+        channels = state.channels or list(await self.channels()) or [None]
+        if not 0 <= state.at < len(channels):
+            raise ValueError("not a cursor this connector handed out")
+        return state.at, state.inner, state.until, channels
 
     def _of(self, channel: str | None) -> ListedOrders:
         made = self._made.get(channel)
