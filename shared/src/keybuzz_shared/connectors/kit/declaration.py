@@ -433,12 +433,6 @@ def shop_options(api: ShopApiSettings) -> CallOptions:
     return CallOptions(call_deadline=api.call_deadline_seconds)
 
 
-def instance_identity(platform: str, base_url: str, account: str) -> str:
-    """A shop's identity on one instance of ``platform``'s API: the instance its base URL
-    reaches and the shop's id (``"<platform>@<instance's host>:<shop id>"``)."""
-    return f"{platform}@{instance_of(base_url)}:{account}"
-
-
 class ProbeCheck(Generic[S, C]):
     """The seam's ``CredentialCheck`` of a connector: its settings view (``view``, a
     TypeError naming ``marketplace`` for another), its ``client`` opened with a check's
@@ -488,8 +482,9 @@ class InstanceProbeCheck(ProbeCheck[S, C]):
         return self.identity_on(api, answered)
 
     def identity_on(self, settings: ShopApiSettings, account: str) -> str:
-        """The identity of shop ``account`` on the instance ``settings`` name."""
-        return instance_identity(self.instance, settings.api_url, account)
+        """The identity of shop ``account`` on the instance ``settings`` name:
+        ``"<platform>@<instance's host>:<shop id>"``."""
+        return f"{self.instance}@{instance_of(settings.api_url)}:{account}"
 
 
 def own_account(

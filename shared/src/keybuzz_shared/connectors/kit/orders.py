@@ -299,21 +299,16 @@ class EachChannel:
             self._known = list(await self.channels()) or [None]
         state = ChannelCursor(0) if cursor is None else self._state(cursor)
         page = await page_of(self._of(self._known[state.at]), state.inner)
-        if page.next_cursor is not None:
-            following = ChannelCursor(state.at, page.next_cursor, state.until)
-            return Page(
-                items=page.items, next_cursor=cursor_of(following), unreadable=page.unreadable
-            )
         ends = [t for t in (state.until, page.complete_until) if t is not None]
         until = min(ends, default=None)
-        if state.at + 1 < len(self._known):
+        if page.next_cursor is not None:
+            following = ChannelCursor(state.at, page.next_cursor, state.until)
+        elif state.at + 1 < len(self._known):
             following = ChannelCursor(state.at + 1, None, until)
-            return Page(
-                items=page.items, next_cursor=cursor_of(following), unreadable=page.unreadable
-            )
-        return Page(
-            items=page.items, next_cursor=None, complete_until=until, unreadable=page.unreadable
-        )
+        else:
+            return Page(items=page.items, next_cursor=None, complete_until=until,
+                        unreadable=page.unreadable)  # fmt: skip
+        return Page(items=page.items, next_cursor=cursor_of(following), unreadable=page.unreadable)
 
     def _state(self, cursor: str) -> ChannelCursor:
         """The cursor's place; one of a listing of a single channel (an earlier layout) is
