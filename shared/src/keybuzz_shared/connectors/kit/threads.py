@@ -1023,9 +1023,5 @@ class Conversations(ThreadsInbox, Generic[C]):
             if m not in self.conversations or self.conversations[m] in refused_conversations
         )
 
-    async def messages_in(self, conversation: C, kind: str) -> list[InboxMessage]:
-        """A conversation's messages (a reply's read-back)."""
-        return list(await self.messages_of(conversation, kind))
-
     async def file(self, file: InboxFile, max_bytes: int) -> bytes:
         return await self.files(file, max_bytes)
