@@ -723,14 +723,8 @@ class ShopSettings(ShopCallSettings, kw_only=True, frozen=True):
 
 
 # --- declaration ---------------------------------------------------------------------------
-# A shop-API connector family is one frozen ``Declaration`` and ``shop_api_connector``
-# the one function that turns it into the seam's connector. The declaration says what its
-# marketplace is and the three functions it writes on one client, ``client`` (its client
-# on an ``Opening``), ``parts`` (its inbox, replies and orders on that client) and ``probe``
-# (one call as the shop, answering its identity), with the parts of the seam it has beyond.
-# The kit makes the rest from them: the ``ShopApi`` (``KitShopApi`` on ``opener(client,
-# parts)``, a ``ReplyGate`` where a gate is declared) and the credential check
-# (``ProbeCheck``), both opening the one client.
+# A shop-API connector family is one frozen ``Declaration``; ``shop_api_connector`` is the
+# one function that turns it into the seam's connector.
 
 
 @dataclass(frozen=True)
