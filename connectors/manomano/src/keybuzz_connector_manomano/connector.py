@@ -14,21 +14,10 @@ tenant's."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Mapping
 
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.seam import (
-    InboxFile,
-    InboxMessage,
-    Page,
-    Reply,
-    ReplyOutcome,
-    ShopApiSettings,
-    ThreadKey,
-    ThreadsInbox,
-    failed_reply,
-)
+from keybuzz_shared.connectors.seam import ShopApiSettings
 
 from keybuzz_connector_manomano.orders import ORDERS_PATH, orders_at, seller_orders
 from keybuzz_connector_manomano.relay import LIMITS, ORDER_IDS, ManoManoRelay
@@ -86,33 +75,11 @@ async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:
     )
 
 
-class ByMail(ThreadsInbox):
-    """The partner API's inbox and replies: none, ManoMano's buyers write by mail (its
-    relay, the poller's mail path; ``seam.messages_by_api`` is False, so nothing polls the
-    one nor asks the other)."""
-
-    async def inbox_messages(
-        self, *, since: datetime, cursor: str | None = None
-    ) -> Page[InboxMessage]:
-        return Page(items=(), next_cursor=None)
-
-    async def mark_read(self, message_ids: Sequence[str]) -> int:
-        return 0
-
-    async def file(self, file: InboxFile, max_bytes: int) -> bytes:
-        return b""
-
-    async def reply(self, reply: Reply) -> ReplyOutcome:
-        return failed_reply(f"{NAME} takes replies by mail only, through its relay")
-
-    async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[InboxMessage]:
-        return []
-
-
 def session_of(client: kit.Requester, api: ShopApiSettings | None = None) -> kit.KitSession:
+    """Orders only: ManoMano's buyers write by mail (its relay), so the session declares no
+    inbox and no replies."""
     verify = lambda: client.get_json(ORDERS_PATH, {"page": "1", "limit": "1"})  # noqa: E731
-    by_mail = ByMail()
-    return kit.KitSession(by_mail, by_mail, seller_orders(client), verify=verify)
+    return kit.KitSession(orders=seller_orders(client), verify=verify)
 
 
 # A shop connector with ManoMano's relay, which makes its inbound addresses, beside its

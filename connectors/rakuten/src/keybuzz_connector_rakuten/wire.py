@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -255,10 +254,6 @@ def order_of(sale: Node) -> OrderSummary:
 
 def _line(item: Node) -> OrderLine:
     state = item.required("itemstatus").upper()
-    try:
-        price = Decimal(item.text("price/amount") or "")
-    except InvalidOperation:
-        price = None
     return OrderLine(
         line_id=item.required("itemid"),
         state=state,
@@ -266,6 +261,6 @@ def _line(item: Node) -> OrderLine:
         quantity=1,  # a Rakuten item is one unit of an advert [assumed]
         seller_sku=item.text("sku"),
         status=STATES[state][0],
-        unit_price=price,
+        unit_price=kit.decimal_of(item.text("price/amount")),
         currency=item.text("price/currency"),
     )

@@ -337,7 +337,7 @@ class ClientCredentials(_HeadersOnly):
     in the form, as some token endpoints take them only; ``token_type``: what the endpoint
     calls the bearer tokens it gives.
 
-    ``store`` (or ``share``): the shop's token kept for every process (a marketplace that
+    ``share(store)``: the shop's token kept for every process (a marketplace that
     limits grants a day). Before asking for a token, the store's is taken when it was
     granted on these credentials and is valid ``margin`` seconds more; a token granted is
     written back. Two processes may still both ask at the same moment (each then writes its
@@ -356,7 +356,6 @@ class ClientCredentials(_HeadersOnly):
         grant: Mapping[str, str] | None = None,
         basic: bool = False,
         token_type: str = "Bearer",
-        store: TokenStore | None = None,
     ) -> None:
         self.token_url = token_url
         client = {"client_id": client_id, "client_secret": client_secret}
@@ -374,7 +373,7 @@ class ClientCredentials(_HeadersOnly):
         self._token: str | None = None
         self._expires = 0.0  # time.monotonic() after which the token is renewed first
         self._lock = asyncio.Lock()
-        self._store = store
+        self._store: TokenStore | None = None
         # What a stored token must have been granted on: the endpoint, the client and the
         # grant (a seller's refresh token, digested), not the client's secret (a rotated
         # secret leaves the tokens it gave valid).

@@ -31,6 +31,8 @@ from keybuzz_shared.connectors.seam import (
     CredentialField,
     DiscussionShopApi,
     InboundAddresses,
+    InboxFile,
+    InboxMessage,
     Limits,
     MailRelay,
     MarketplaceMark,
@@ -55,8 +57,10 @@ from keybuzz_shared.connectors.seam import (
     ShopApiSettings,
     ThreadClosing,
     ThreadKey,
+    ThreadsInbox,
     ThreadStanding,
     TokenStore,
+    failed_reply,
 )
 from keybuzz_shared.file_links import NO_FILES, FileLinks
 from keybuzz_shared.json_calls import CallOptions, check_options
@@ -257,7 +261,8 @@ class KitSession(PartsSession):
     marketplace lets the seller close a thread (``SessionClosing``). ``counting`` and ``sharing``:
     it on a marketplace that allows a call so many times a day, or a token so many times
     a day. Its ``inbox`` is one of the kit's: ``KitSession.ReadInTurn``,
-    ``.ListedThreads`` (its read marks a ``KitSession.ReadMarks``) or ``.Conversations``."""
+    ``.ListedThreads`` (its read marks a ``KitSession.ReadMarks``) or ``.Conversations``;
+    none, nor replies, where buyers write by mail only (``_ByMail``)."""
 
     ReadInTurn: TypeAlias = ReadInTurn
     ListedThreads: TypeAlias = ListedThreads
@@ -321,15 +326,16 @@ class KitSession(PartsSession):
 
     def __init__(
         self,
-        inbox: SessionInbox,
-        replies: ReplyChannel,
+        inbox: SessionInbox | None = None,
+        replies: ReplyChannel | None = None,
         orders: OrderSource | None = None,
         *,
         verify: Callable[[], Awaitable[object]],
         figure: Figure | None = None,
         close: Close | None = None,
     ) -> None:
-        super().__init__(inbox, replies, orders or _NoOrders())
+        by_mail = _ByMail()
+        super().__init__(inbox or by_mail, replies or by_mail, orders or _NoOrders())
         self._verify = verify
         self.figure = figure
         self.close = close
@@ -348,6 +354,29 @@ class KitSession(PartsSession):
     def sharing(self, token: ClientCredentials) -> KitSession:
         """This session, its ``token`` shared by every process's session of the shop."""
         return _SharedTokenSession(self, token)
+
+
+class _ByMail(ThreadsInbox):
+    """The inbox and replies of a marketplace whose buyers write by mail, through its relay
+    (its session declares neither; ``seam.messages_by_api`` is False, so nothing polls the
+    one nor asks the other)."""
+
+    async def inbox_messages(
+        self, *, since: datetime, cursor: str | None = None
+    ) -> Page[InboxMessage]:
+        return Page(items=(), next_cursor=None)
+
+    async def mark_read(self, message_ids: Sequence[str]) -> int:
+        return 0
+
+    async def file(self, file: InboxFile, max_bytes: int) -> bytes:
+        return b""
+
+    async def reply(self, reply: Reply) -> ReplyOutcome:
+        return failed_reply("replies go by mail only, through the marketplace's relay")
+
+    async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[InboxMessage]:
+        return []
 
 
 class _NoOrders:
@@ -433,12 +462,6 @@ def shop_options(api: ShopApiSettings) -> CallOptions:
     return CallOptions(call_deadline=api.call_deadline_seconds)
 
 
-def instance_identity(platform: str, base_url: str, account: str) -> str:
-    """A shop's identity on one instance of ``platform``'s API: the instance its base URL
-    reaches and the shop's id (``"<platform>@<instance's host>:<shop id>"``)."""
-    return f"{platform}@{instance_of(base_url)}:{account}"
-
-
 class ProbeCheck(Generic[S, C]):
     """The seam's ``CredentialCheck`` of a connector: its settings view (``view``, a
     TypeError naming ``marketplace`` for another), its ``client`` opened with a check's
@@ -488,8 +511,9 @@ class InstanceProbeCheck(ProbeCheck[S, C]):
         return self.identity_on(api, answered)
 
     def identity_on(self, settings: ShopApiSettings, account: str) -> str:
-        """The identity of shop ``account`` on the instance ``settings`` name."""
-        return instance_identity(self.instance, settings.api_url, account)
+        """The identity of shop ``account`` on the instance ``settings`` name:
+        ``"<platform>@<instance's host>:<shop id>"``."""
+        return f"{self.instance}@{instance_of(settings.api_url)}:{account}"
 
 
 def own_account(
@@ -728,14 +752,8 @@ class ShopSettings(ShopCallSettings, kw_only=True, frozen=True):
 
 
 # --- declaration ---------------------------------------------------------------------------
-# A shop-API connector family is one frozen ``Declaration`` and ``shop_api_connector``
-# the one function that turns it into the seam's connector. The declaration says what its
-# marketplace is and the three functions it writes on one client, ``client`` (its client
-# on an ``Opening``), ``parts`` (its inbox, replies and orders on that client) and ``probe``
-# (one call as the shop, answering its identity), with the parts of the seam it has beyond.
-# The kit makes the rest from them: the ``ShopApi`` (``KitShopApi`` on ``opener(client,
-# parts)``, a ``ReplyGate`` where a gate is declared) and the credential check
-# (``ProbeCheck``), both opening the one client.
+# A shop-API connector family is one frozen ``Declaration``; ``shop_api_connector`` is the
+# one function that turns it into the seam's connector.
 
 
 @dataclass(frozen=True)

@@ -385,7 +385,7 @@ class OffsetState(Dated, array_like=True, frozen=True):
 
 
 class Offsets(OfOneListing[T, OffsetState, int]):
-    """Pages of ``size`` by offset (``size_param``, ``offset_param``) in the listing's sort
+    """Pages of ``size`` (``size_param``) by ``offset`` in the listing's sort
     (``key``: an item's place in it; ``newest_first``: a sort from the latest place down),
     the answer's total count ending it; each next page ``overlap`` places early, items read
     already dropped, a page past the last item read stepping back to it. Newest first, an
@@ -401,7 +401,6 @@ class Offsets(OfOneListing[T, OffsetState, int]):
         size: int,
         overlap: int,
         size_param: str = "max",
-        offset_param: str = "offset",
         newest_first: bool = False,
     ) -> None:
         if size <= overlap:
@@ -410,7 +409,7 @@ class Offsets(OfOneListing[T, OffsetState, int]):
         self.newest_first = newest_first
         self.size = size
         self.overlap = overlap
-        self.params = (size_param, offset_param)
+        self.size_param = size_param
 
     def in_range(self, state: OffsetState) -> bool:
         return state.offset >= 0
@@ -420,7 +419,7 @@ class Offsets(OfOneListing[T, OffsetState, int]):
     ) -> PageRead[T, OffsetState]:
         last, offset = state.last, state.offset
         while True:
-            raw, total = await ask(state, self._paging(offset))
+            raw, total = await ask(state, {self.size_param: str(self.size), "offset": str(offset)})
             items, unreadable = read(raw)
             if last is not None and offset > 0 and items and self._past(self.key(items[0]), last):
                 # Items before the last one read left the window: step back to it.
@@ -445,10 +444,6 @@ class Offsets(OfOneListing[T, OffsetState, int]):
         """Whether ``place`` comes after ``last`` in the listing's sort."""
         return place < last if self.newest_first else place > last
 
-    def _paging(self, offset: int) -> dict[str, str]:
-        size_param, offset_param = self.params
-        return {size_param: str(self.size), offset_param: str(offset)}
-
 
 # --- page numbers --------------------------------------------------------------------------
 
@@ -460,16 +455,14 @@ class Numbered(Dated, array_like=True, frozen=True):
 
 
 class PageNumbers(OfOneListing[T, Numbered, bool]):
-    """Page 1, 2 … (``page_param``, and ``size`` by ``size_param`` where the marketplace
-    takes one) while the answer says a next page follows and the page listed something."""
+    """Page 1, 2 … (``page``, and ``size`` by ``size_param`` where the marketplace takes
+    one) while the answer says a next page follows and the page listed something."""
 
     state: TypeAlias = Numbered
 
-    def __init__(
-        self, *, size: int | None = None, page_param: str = "page", size_param: str = "page-size"
-    ) -> None:
+    def __init__(self, *, size: int | None = None, size_param: str = "page-size") -> None:
         self.size = size
-        self.params = (page_param, size_param)
+        self.size_param = size_param
 
     def in_range(self, state: Numbered) -> bool:
         return state.page >= 1
@@ -477,10 +470,9 @@ class PageNumbers(OfOneListing[T, Numbered, bool]):
     async def step(
         self, state: Numbered, ask: PageRequest[bool], read: Read[T]
     ) -> PageRead[T, Numbered]:
-        page_param, size_param = self.params
-        paging = {page_param: str(state.page)}
+        paging = {"page": str(state.page)}
         if self.size is not None:
-            paging[size_param] = str(self.size)
+            paging[self.size_param] = str(self.size)
         raw, more = await ask(state, paging)
         items, unreadable = read(raw)
         following = (

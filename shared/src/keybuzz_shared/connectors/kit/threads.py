@@ -458,8 +458,9 @@ def _utc_now() -> datetime:
 # listing from ``since`` on, ``updated`` given) is complete on its own clock: until the
 # newest update the listing read (threads updated at that instant come again; the poller
 # drops what it has), or, having read none, until a moment before it was asked on ours
-# (``idle_margin``: for its clock being behind), never before ``since`` (from ``since``,
+# (``IDLE_MARGIN``: for its clock being behind), never before ``since`` (from ``since``,
 # every poll of an idle shop would ask for the same span, for ever).
+IDLE_MARGIN = timedelta(minutes=1)
 
 
 @dataclass(eq=False)  # an inbox is itself, whatever its parts
@@ -483,7 +484,6 @@ class ListedThreads(ThreadsInbox, Generic[T]):
     marks: ReadMarks | Unmarked = field(default_factory=Unmarked)
     updated: Callable[[T], datetime] | None = None
     reach: timedelta | None = None
-    idle_margin: timedelta = timedelta(minutes=1)
     label: str = "the marketplace"
     now: Callable[[], datetime] = _utc_now
 
@@ -526,7 +526,7 @@ class ListedThreads(ThreadsInbox, Generic[T]):
         else:  # the newest update of every page read, this one's too (pages need not be in order)
             listed = [as_utc(self.updated(thread)) for thread in step.items]
             newest = max([*listed, *([state.newest] if state.newest else [])], default=None)
-            complete_until = newest or max(since, asked - self.idle_margin)
+            complete_until = newest or max(since, asked - IDLE_MARGIN)
         return await self._page(step, complete_until)
 
     async def _page(self, step: PageRead[T, Any], complete_until: datetime) -> Page[InboxMessage]:
@@ -1022,10 +1022,6 @@ class Conversations(ThreadsInbox, Generic[C]):
             for m in wanted
             if m not in self.conversations or self.conversations[m] in refused_conversations
         )
-
-    async def messages_in(self, conversation: C, kind: str) -> list[InboxMessage]:
-        """A conversation's messages (a reply's read-back)."""
-        return list(await self.messages_of(conversation, kind))
 
     async def file(self, file: InboxFile, max_bytes: int) -> bytes:
         return await self.files(file, max_bytes)
