@@ -252,10 +252,7 @@ async def search_orders(ctx: CallContext) -> Reply:
     if following is not None:
         page = SearchPage(following, _fingerprint(ctx))
         body["pagination"] = {"nextToken": seal_page(ctx.sandbox.signer, page, ctx.now)}
-    mark = watermark(query)
-    if mark is not None:
-        body["lastUpdatedBefore" if mark[0] == "updated" else "createdBefore"] = iso(mark[1])
-    return Reply(body)
+    return Reply(body | watermark(query, V2026_NAMES))
 
 
 async def get_order(ctx: CallContext) -> Reply:

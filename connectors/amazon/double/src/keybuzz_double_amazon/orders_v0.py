@@ -218,10 +218,7 @@ async def get_orders(ctx: CallContext) -> Reply:
     payload: dict[str, object] = {"Orders": [render_order(book, s) for s in states]}
     if following is not None:
         payload["NextToken"] = seal_page(ctx.sandbox.signer, following, ctx.now)
-    mark = watermark(query)
-    if mark is not None:
-        payload["LastUpdatedBefore" if mark[0] == "updated" else "CreatedBefore"] = iso(mark[1])
-    return Reply({"payload": payload})
+    return Reply({"payload": payload | watermark(query, V0_NAMES)})
 
 
 def _order(ctx: CallContext) -> tuple[OrderBook, OrderState]:
