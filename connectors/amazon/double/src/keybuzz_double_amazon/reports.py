@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import msgspec
-from keybuzz_sandbox.answers import admin_error, json_answer
+from keybuzz_sandbox.answers import json_answer
 from keybuzz_sandbox.clock import iso, parse_iso
 from keybuzz_sandbox.double_kit.model_structs import model_structs
 from litestar import Request, Response, Router, get, put
@@ -427,8 +427,6 @@ def document_route(sb: AmazonDouble) -> Router:
 
     @put("/_sandbox/reports/failures", include_in_schema=False, sync_to_thread=False)
     def set_failures(data: JSONBody[ReportFailures]) -> Response[bytes]:
-        if min(data.fatal_next, data.cancel_next, data.stall_next) < 0:
-            return admin_error(400, "fatalNext, cancelNext and stallNext must be >= 0")
         sb.reports.failures = data
         return json_answer(data)
 
