@@ -232,9 +232,11 @@ class NotificationBook:
         body = msgspec.json.encode(
             order_change(self.settings.application_id, book, state, sub, notification_id, published)
         ).decode()
-        late = self.faults.late_seconds if self._draw_late() else 0.0
+        f = self.faults  # the next n forced (counted down), else drawn at their rates
+        late = f.late_seconds if f.late_next > 0 or self._drawn(f.late_rate) else 0.0
         due = published + late
-        copies = 2 if self._draw_duplicate() else 1
+        copies = 2 if f.duplicate_next > 0 or self._drawn(f.duplicate_rate) else 1
+        f.late_next, f.duplicate_next = max(0, f.late_next - 1), max(0, f.duplicate_next - 1)
         for _ in range(copies):
             self.pending.append(
                 Outgoing(
@@ -263,17 +265,8 @@ class NotificationBook:
     def _draw_lag(self) -> float:
         return self.lag_rng.uniform(0.0, self.faults.event_lag_seconds)
 
-    def _draw_duplicate(self) -> bool:
-        if self.faults.duplicate_next > 0:
-            self.faults.duplicate_next -= 1
-            return True
-        return self.faults.duplicate_rate > 0 and self.rng.random() < self.faults.duplicate_rate
-
-    def _draw_late(self) -> bool:
-        if self.faults.late_next > 0:
-            self.faults.late_next -= 1
-            return True
-        return self.faults.late_rate > 0 and self.rng.random() < self.faults.late_rate
+    def _drawn(self, rate: float) -> bool:
+        return rate > 0 and self.rng.random() < rate
 
     # --- delivery ------------------------------------------------------------------------
 
