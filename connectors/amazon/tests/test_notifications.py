@@ -372,7 +372,8 @@ async def test_faults_send_some_twice_and_some_late(
     assert twice == {published[0]["notificationId"], published[1]["notificationId"]}
     # The first published one was held back: later changes arrived before it.
     assert ids[-1] == published[0]["notificationId"]
-    for bad_faults in ({"lateRate": 2}, {"eventLagSeconds": -1}, {"eventLagSeconds": 901}):
+    off_bounds = ({"lateRate": 2}, {"eventLagSeconds": -1}, {"eventLagSeconds": 901})
+    for bad_faults in (*off_bounds, {"duplicateNext": -1}):
         bad = await client.put("/_sandbox/notifications/faults", json=bad_faults)
         assert bad.status_code == 400, bad_faults
 

@@ -388,6 +388,8 @@ async def test_the_clock_makes_folders_and_messages_at_the_hourly_rate(serve) ->
     shop = await seller(http, 1)
     default = (await http.get(f"{ADMIN}/activity")).json()["hourlyWeights"]
     assert sum(default[0:6]) * 3 < sum(default[18:24])  # quiet nights, busy evenings
+    for off_bounds in ({"multiplier": -1}, {"staffShare": 1.5}, {"newFolderShare": -0.1}):
+        assert (await http.put(f"{ADMIN}/activity", json=off_bounds)).status_code == 400
     afternoons = {"hourlyWeights": [0] * 12 + [1] * 12, "multiplier": 2.0}
     assert (await http.put(f"{ADMIN}/activity", json=afternoons)).status_code == 200
     with sandbox.clock.held():

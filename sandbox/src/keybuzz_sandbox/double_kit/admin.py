@@ -69,16 +69,18 @@ def admin_router(path: str, handlers: Sequence[Any]) -> Router:
 def settings_handlers(
     path: str, kind: type[Any], read: Callable[[], Any], write: Callable[[Any], None]
 ) -> list[Any]:
-    """GET, PUT and DELETE ``path`` for a double's settings of type ``kind`` (a struct with a
-    ``problems()`` check): as ``read`` gives them, replaced by a body of that type (a
-    problem: 400 ``{"error": …}``; else what ``read`` gives now), back to ``kind()`` (204)."""
+    """GET, PUT and DELETE ``path`` for a double's settings of type ``kind`` (a struct, its
+    fields' bounds declared, with a ``problems()`` check where it asks more): as ``read``
+    gives them, replaced by a body of that type (off a bound: Litestar's 400; a problem: 400
+    ``{"error": …}``; else what ``read`` gives now), back to ``kind()`` (204)."""
 
     @get(path, sync_to_thread=False)
     def read_settings() -> Response[bytes]:
         return json_answer(read())
 
     def replace_settings(data: Any) -> Response[bytes]:
-        if issues := data.problems():
+        issues: list[str] = getattr(data, "problems", list)()
+        if issues:
             return admin_error(400, "; ".join(issues))
         write(data)
         return json_answer(read())

@@ -1,6 +1,6 @@
 """What the shop-API doubles' conformance drivers repeat: the suite's pace of a connector's
 settings, the faults a JSON or XML API's double plays, the shops its admin lists, the sent log of
-a shop read from its admin."""
+a shop read from its admin, a relay double's replies as its buyer got them."""
 
 from __future__ import annotations
 
@@ -67,6 +67,12 @@ def shops_of(
         for shop in listed
         if kept(shop)
     ]
+
+
+async def listed_texts(http: httpx.AsyncClient, path: str, key: str) -> list[str]:
+    """The ``text`` of each item listed under ``key`` at a double's admin ``path``, stripped:
+    a relay double's replies as its buyer got them."""
+    return [str(item["text"]).strip() for item in succeeded(await http.get(path))[key]]
 
 
 def succeeded(response: httpx.Response) -> Any:

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 import msgspec
 from keybuzz_sandbox.dkim_signing import published_records
+from keybuzz_sandbox.double_kit.faults import Fraction
 from keybuzz_sandbox.double_kit.ports import StackPort
 from keybuzz_sandbox.faults import FaultConfig
 
@@ -27,7 +28,6 @@ DEFAULT_REDIRECT_URIS = (
 )
 
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
-Fraction = Annotated[float, msgspec.Meta(ge=0, le=1)]
 AmazonSeconds = Annotated[float, msgspec.Meta(ge=0)]
 
 

@@ -10,6 +10,7 @@ import hmac
 from typing import Any, TypeVar
 
 import msgspec
+from keybuzz_sandbox.clock import iso
 
 from .errors import invalid_input, not_found
 from .marketplaces import MARKETPLACES
@@ -93,14 +94,16 @@ def window_query(
     )
 
 
-def watermark(query: OrderQuery) -> tuple[str, float] | None:
-    """Which '...Before' the response reports, and its value (the listing's upper bound)."""
+def watermark(query: OrderQuery, names: WindowNames) -> dict[str, str]:
+    """The '...Before' the answer reports, by the API's name: the listing's upper bound."""
     # Never later than what the listing could see: that is the safe next cursor.
     if query.updated_after is not None or query.updated_before is not None:
-        return "updated", min(query.updated_before or query.snapshot, query.snapshot)
-    if query.created_after is not None or query.created_before is not None:
-        return "created", min(query.created_before or query.snapshot, query.snapshot)
-    return None
+        name, bound = names.updated_before, query.updated_before
+    elif query.created_after is not None or query.created_before is not None:
+        name, bound = names.created_before, query.created_before
+    else:
+        return {}
+    return {name: iso(min(bound or query.snapshot, query.snapshot))}
 
 
 def find_order(book: OrderBook, order_id: str, now: float) -> OrderState:

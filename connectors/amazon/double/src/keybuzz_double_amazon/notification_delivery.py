@@ -23,12 +23,13 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from keybuzz_sandbox.clock import Clock, iso
+from keybuzz_sandbox.double_kit.faults import Fraction, NextCount
 
 from .env import AmazonDoubleSettings
 from .errors import SpApiError, invalid_input
@@ -48,6 +49,7 @@ KEEP_DELIVERED = 10_000  # delivered notifications listed by the admin endpoint
 # Amazon publishes a change seconds to minutes after it happened; the default stays short
 # so that tests and the dev stack see changes within seconds (PUT .../faults sets more).
 EVENT_LAG_SECONDS = 1.0
+RealSeconds = Annotated[float, msgspec.Meta(ge=0, le=900)]
 
 
 def conflict(message: str) -> SpApiError:
@@ -88,24 +90,12 @@ class DeliveryFaults(msgspec.Struct, kw_only=True, rename="camel", forbid_unknow
 
     # Each notification's EventTime is its change's moment plus a lag drawn uniformly
     # from [0, event_lag_seconds) (real seconds), and it reaches the queue then.
-    event_lag_seconds: float = EVENT_LAG_SECONDS
-    duplicate_rate: float = 0.0  # fraction of notifications sent twice
-    late_rate: float = 0.0  # fraction held back late_seconds (arrive after later changes)
-    late_seconds: float = 2.0  # real seconds
-    duplicate_next: int = 0  # the next n notifications are sent twice (deterministic)
-    late_next: int = 0  # the next n notifications are held back
-
-    def problems(self) -> list[str]:
-        issues = []
-        if not (0 <= self.duplicate_rate <= 1 and 0 <= self.late_rate <= 1):
-            issues.append("duplicateRate and lateRate must be between 0 and 1")
-        if self.late_seconds < 0 or self.late_seconds > 900:
-            issues.append("lateSeconds must be between 0 and 900")
-        if self.event_lag_seconds < 0 or self.event_lag_seconds > 900:
-            issues.append("eventLagSeconds must be between 0 and 900")
-        if min(self.duplicate_next, self.late_next) < 0:
-            issues.append("duplicateNext and lateNext must be >= 0")
-        return issues
+    event_lag_seconds: RealSeconds = EVENT_LAG_SECONDS
+    duplicate_rate: Fraction = 0.0  # fraction of notifications sent twice
+    late_rate: Fraction = 0.0  # fraction held back late_seconds (arrive after later changes)
+    late_seconds: RealSeconds = 2.0
+    duplicate_next: NextCount = 0  # the next n notifications are sent twice (deterministic)
+    late_next: NextCount = 0  # the next n notifications are held back
 
 
 class Outgoing(msgspec.Struct, kw_only=True):
@@ -242,9 +232,11 @@ class NotificationBook:
         body = msgspec.json.encode(
             order_change(self.settings.application_id, book, state, sub, notification_id, published)
         ).decode()
-        late = self.faults.late_seconds if self._draw_late() else 0.0
+        f = self.faults  # the next n forced (counted down), else drawn at their rates
+        late = f.late_seconds if f.late_next > 0 or self._drawn(f.late_rate) else 0.0
         due = published + late
-        copies = 2 if self._draw_duplicate() else 1
+        copies = 2 if f.duplicate_next > 0 or self._drawn(f.duplicate_rate) else 1
+        f.late_next, f.duplicate_next = max(0, f.late_next - 1), max(0, f.duplicate_next - 1)
         for _ in range(copies):
             self.pending.append(
                 Outgoing(
@@ -273,17 +265,8 @@ class NotificationBook:
     def _draw_lag(self) -> float:
         return self.lag_rng.uniform(0.0, self.faults.event_lag_seconds)
 
-    def _draw_duplicate(self) -> bool:
-        if self.faults.duplicate_next > 0:
-            self.faults.duplicate_next -= 1
-            return True
-        return self.faults.duplicate_rate > 0 and self.rng.random() < self.faults.duplicate_rate
-
-    def _draw_late(self) -> bool:
-        if self.faults.late_next > 0:
-            self.faults.late_next -= 1
-            return True
-        return self.faults.late_rate > 0 and self.rng.random() < self.faults.late_rate
+    def _drawn(self, rate: float) -> bool:
+        return rate > 0 and self.rng.random() < rate
 
     # --- delivery ------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ registered address, refused (bounced) from any address that is not approved."""
 from __future__ import annotations
 
 import httpx
-from keybuzz_sandbox.double_kit.driver import succeeded
+from keybuzz_sandbox.double_kit.driver import listed_texts, succeeded
 from keybuzz_sandbox.relay_conformance import RelaySent
 
 SELLER = "A12BCIS2R7HD4D"  # the seeded FR seller (seed.py)
@@ -33,8 +33,7 @@ class AmazonRelayDriver:
         return "not-approved@seller.example"
 
     async def replies(self, sandbox: httpx.AsyncClient, alias: str) -> list[str]:
-        messages = succeeded(await sandbox.get(f"/_sandbox/buyers/{alias}/inbox"))["messages"]
-        return [str(m["text"]).strip() for m in messages]
+        return await listed_texts(sandbox, f"/_sandbox/buyers/{alias}/inbox", "messages")
 
 
 def relay_drivers() -> dict[str, AmazonRelayDriver]:

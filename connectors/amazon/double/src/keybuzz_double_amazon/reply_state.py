@@ -8,11 +8,11 @@ back. In memory and bounded, like the rest of the relay's bookkeeping.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections import OrderedDict, deque
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import msgspec
+from keybuzz_sandbox.double_kit.faults import NextCount
 
 from .order_book import OrderBook
 
@@ -100,28 +100,19 @@ class RefusedReply(msgspec.Struct, kw_only=True, rename="camel"):
 
 # --- refusals on demand ---------------------------------------------------------------
 
-RELAY_FAULT_STAGES = ("rcpt", "data")
-_SMTP_REFUSAL = re.compile(r"[45]\d\d [^\r\n]{1,200}")
+# One SMTP reply line with a 4xx or 5xx code.
+SmtpRefusal = Annotated[str, msgspec.Meta(pattern=r"\A[45]\d\d [^\r\n]{1,200}\Z")]
 
 
 class RelayFaults(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
     """Body of PUT /_sandbox/replies/faults: the next ``refuse_next`` transactions are
     answered ``reply`` at ``stage`` (greylisting, a relay shutting down, a 5xx)."""
 
-    refuse_next: int = 0
-    stage: str = "rcpt"  # "rcpt": at RCPT TO; "data": after the message, instead of 250
-    reply: str = "451 4.7.1 Greylisted: please try again later"
+    refuse_next: NextCount = 0
+    # "rcpt": at RCPT TO; "data": after the message, instead of 250.
+    stage: Literal["rcpt", "data"] = "rcpt"
+    reply: SmtpRefusal = "451 4.7.1 Greylisted: please try again later"
     to: str | None = None  # only transactions to this buyer alias count; None: any
-
-    def problems(self) -> list[str]:
-        issues = []
-        if self.refuse_next < 0:
-            issues.append("refuseNext must be >= 0")
-        if self.stage not in RELAY_FAULT_STAGES:
-            issues.append(f"stage must be one of {', '.join(RELAY_FAULT_STAGES)}")
-        if not _SMTP_REFUSAL.fullmatch(self.reply):
-            issues.append("reply must be one SMTP reply line with a 4xx or 5xx code")
-        return issues
 
 
 class FaultRefusal(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import msgspec
+from keybuzz_sandbox.double_kit.faults import NextCount
 
 
 class ReportRecord(msgspec.Struct, kw_only=True):
@@ -37,10 +38,9 @@ class ReportRecord(msgspec.Struct, kw_only=True):
 class ReportFailures(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
     """Body of PUT /_sandbox/reports/failures: the next reports requested end this way."""
 
-    fatal_next: int = msgspec.field(default=0)
-    cancel_next: int = msgspec.field(default=0)
-    # Reports that never leave IN_PROGRESS (a client's deadline can be tested).
-    stall_next: int = msgspec.field(default=0)
+    fatal_next: NextCount = 0
+    cancel_next: NextCount = 0
+    stall_next: NextCount = 0  # never leave IN_PROGRESS (a client's deadline can be tested)
 
 
 class ReportStore:

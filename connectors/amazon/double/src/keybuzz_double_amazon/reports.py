@@ -17,8 +17,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 import msgspec
-from keybuzz_sandbox.answers import admin_error, json_answer
+from keybuzz_sandbox.answers import json_answer
 from keybuzz_sandbox.clock import iso, parse_iso
+from keybuzz_sandbox.double_kit.model_structs import model_structs
 from litestar import Request, Response, Router, get, put
 from litestar.params import FromPath, JSONBody
 
@@ -26,6 +27,7 @@ from .double import AmazonDouble
 from .errors import invalid_input, not_found
 from .listing import amount, line_cents, vat_part
 from .marketplaces import MARKETPLACES
+from .models import model_document
 from .order_book import OrderBook, OrderQuery, OrderState
 from .report_store import ReportFailures, ReportRecord
 from .seed import ItemFacts
@@ -89,12 +91,8 @@ ITEM_STATUS = {
 _ids = itertools.count(50_001_019_000)
 
 
-class ReportSpec(msgspec.Struct, kw_only=True):
-    reportType: str  # noqa: N815 - Amazon's field names
-    marketplaceIds: list[str]  # noqa: N815
-    dataStartTime: str | None = None  # noqa: N815
-    dataEndTime: str | None = None  # noqa: N815
-    reportOptions: dict[str, str] | None = None  # noqa: N815
+# getReport's answer: the model's own definition (every field it names, none other).
+(Report,) = model_structs(model_document("reports")["definitions"], "Report")
 
 
 def listing(record: ReportRecord) -> OrderQuery:
@@ -110,10 +108,11 @@ def listing(record: ReportRecord) -> OrderQuery:
 # --- operations ----------------------------------------------------------------
 
 
-def _times(spec: ReportSpec, now: float) -> tuple[float, float]:
+def _times(spec: dict[str, Any], now: float) -> tuple[float, float]:
     try:
-        start = parse_iso(spec.dataStartTime) if spec.dataStartTime else now
-        end = parse_iso(spec.dataEndTime) if spec.dataEndTime else now
+        start, end = (
+            parse_iso(spec[n]) if spec.get(n) else now for n in ("dataStartTime", "dataEndTime")
+        )
     except ValueError:
         raise invalid_input("dataStartTime and dataEndTime must be ISO 8601 date-times.") from None
     if start > end:
@@ -125,10 +124,10 @@ def _times(spec: ReportSpec, now: float) -> tuple[float, float]:
 
 async def create_report(ctx: CallContext) -> Reply:
     book = ctx.book()
-    spec = msgspec.convert(ctx.body, ReportSpec)
-    if spec.reportType not in SUPPORTED:
-        raise invalid_input(f"Report type {spec.reportType} is not supported.")
-    unknown = [m for m in spec.marketplaceIds if m not in MARKETPLACES]
+    spec = ctx.body  # checked against the model's CreateReportSpecification
+    if spec["reportType"] not in SUPPORTED:
+        raise invalid_input(f"Report type {spec['reportType']} is not supported.")
+    unknown = [m for m in spec["marketplaceIds"] if m not in MARKETPLACES]
     if unknown:
         raise invalid_input(f"Invalid marketplace identifier(s): {', '.join(unknown)}.")
     start, end = _times(spec, ctx.now)
@@ -137,8 +136,8 @@ async def create_report(ctx: CallContext) -> Reply:
     record = ReportRecord(
         report_id=str(next(_ids)),
         seller_id=book.seller_id,
-        report_type=spec.reportType,
-        marketplace_ids=spec.marketplaceIds,
+        report_type=spec["reportType"],
+        marketplace_ids=spec["marketplaceIds"],
         data_start=start,
         data_end=end,
         created=ctx.now,
@@ -147,7 +146,7 @@ async def create_report(ctx: CallContext) -> Reply:
         lag=clock.real_duration(ctx.sandbox.settings.report_lag_seconds),
         document_id=f"amzn1.spdoc.1.4.{book.gen.marketplace.region}.{uuid.uuid4()}",
     )
-    if book.gen.spec.marketplace_id not in spec.marketplaceIds:
+    if book.gen.spec.marketplace_id not in spec["marketplaceIds"]:
         record.has_data = False  # nothing to report: Amazon cancels such reports
     ctx.sandbox.reports.add(record)
     if record.has_data is not False and record.forced_end is None:
@@ -204,23 +203,23 @@ async def get_report(ctx: CallContext) -> Reply:
     record = _own_report(ctx, ctx.path_params["reportId"])
     _settle(book, record, ctx.now)
     status = record.status(ctx.now)
-    body: dict[str, object] = {
-        "reportId": record.report_id,
-        "reportType": record.report_type,
-        "marketplaceIds": record.marketplace_ids,
-        "dataStartTime": iso(record.data_start),
-        "dataEndTime": iso(record.data_end),
-        "createdTime": iso(record.created),
-        "processingStatus": status,
-    }
-    if status != "IN_QUEUE":
-        body["processingStartTime"] = iso(record.started)
-    if status in ("DONE", "CANCELLED"):
-        body["processingEndTime"] = iso(record.finished)
     if status == "DONE":
         await written(ctx.sandbox, record)
-        body["reportDocumentId"] = record.document_id
-    return Reply(body)  # FATAL: no document (Amazon's is optional and explains the error)
+    # FATAL: no document (Amazon's is optional and explains the error).
+    return Reply(
+        Report(
+            reportId=record.report_id,
+            reportType=record.report_type,
+            marketplaceIds=record.marketplace_ids,
+            dataStartTime=iso(record.data_start),
+            dataEndTime=iso(record.data_end),
+            createdTime=iso(record.created),
+            processingStatus=status,
+            processingStartTime=None if status == "IN_QUEUE" else iso(record.started),
+            processingEndTime=iso(record.finished) if status in ("DONE", "CANCELLED") else None,
+            reportDocumentId=record.document_id if status == "DONE" else None,
+        )
+    )
 
 
 def _presigned_query(sb: AmazonDouble, document_id: str, now: float) -> str:
@@ -428,8 +427,6 @@ def document_route(sb: AmazonDouble) -> Router:
 
     @put("/_sandbox/reports/failures", include_in_schema=False, sync_to_thread=False)
     def set_failures(data: JSONBody[ReportFailures]) -> Response[bytes]:
-        if min(data.fatal_next, data.cancel_next, data.stall_next) < 0:
-            return admin_error(400, "fatalNext, cancelNext and stallNext must be >= 0")
         sb.reports.failures = data
         return json_answer(data)
 

@@ -10,7 +10,7 @@ from typing import Any
 from keybuzz_sandbox.sandbox import Sandbox
 from litestar.handlers import HTTPRouteHandler
 
-from . import messaging, notifications, orders_2026, orders_v0, reports, sellers
+from . import messaging, notifications, orders, reports, sellers
 from .admin import admin_router
 from .consent import consent_routes
 from .double import AmazonDouble
@@ -20,8 +20,7 @@ from .reports import document_route
 from .spapi import Implementation, operation_route
 
 IMPLEMENTATIONS: dict[str, Implementation] = {
-    **orders_v0.IMPLEMENTATIONS,
-    **orders_2026.IMPLEMENTATIONS,
+    **orders.IMPLEMENTATIONS,
     **reports.IMPLEMENTATIONS,
     **messaging.IMPLEMENTATIONS,
     **sellers.IMPLEMENTATIONS,

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import math
 import random
+from typing import Annotated
 
 import msgspec
 from keybuzz_sandbox.double_kit.draws import rng
+from keybuzz_sandbox.double_kit.faults import Fraction
 from keybuzz_sandbox.double_kit.history import DAY, HOUR
 from keybuzz_sandbox.faults import ReplyFaults
 
@@ -175,9 +177,9 @@ class Activity(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fiel
     events, ``staff_share`` more are Back Market's staff writing, half of them informative."""
 
     hourly_weights: list[float] = msgspec.field(default_factory=lambda: [*DEFAULT_HOURLY_WEIGHTS])
-    multiplier: float = 1.0
-    new_folder_share: float = 0.4
-    staff_share: float = 0.05
+    multiplier: Annotated[float, msgspec.Meta(ge=0)] = 1.0
+    new_folder_share: Fraction = 0.4
+    staff_share: Fraction = 0.05
 
     def problems(self) -> list[str]:
         issues = []
@@ -185,10 +187,6 @@ class Activity(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fiel
             issues.append("hourlyWeights must be 24 numbers >= 0")
         elif not sum(self.hourly_weights):
             issues.append("hourlyWeights must not all be 0")
-        if self.multiplier < 0:
-            issues.append("multiplier must be >= 0")
-        if not (0 <= self.new_folder_share <= 1 and 0 <= self.staff_share <= 1):
-            issues.append("newFolderShare and staffShare must be between 0 and 1")
         return issues
 
     def per_hour(self, spec: ShopSpec, hour_of_day: int) -> float:

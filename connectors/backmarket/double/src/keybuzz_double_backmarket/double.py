@@ -7,9 +7,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Annotated, Literal
 
 import msgspec
 from keybuzz_sandbox.clock import Clock
+from keybuzz_sandbox.double_kit.faults import NextCount
 from keybuzz_sandbox.faults import FaultInjector, WebPageFaults
 
 from .book import DAY, Activity, ShopBook
@@ -26,7 +28,6 @@ LIMITS: dict[str, tuple[int, int]] = {
 # seconds" (per shop: assumed).
 BURST_CALLS, BURST_SECONDS = 200, 10.0
 MINUTE = 60.0
-WAF_KINDS = ("html", "json")
 
 
 def bm_time(ts: float) -> str:
@@ -44,17 +45,12 @@ class BackMarketFaultConfig(
     `malformedKind` adds ``html`` (a proxy's page with status 200). An injected 429 carries
     ``Retry-After: retryAfterSeconds``."""
 
-    retry_after_seconds: int = 1
-    waf_next: int = 0
-    waf_kind: str = "html"
+    retry_after_seconds: Annotated[int, msgspec.Meta(ge=1)] = 1
+    waf_next: NextCount = 0
+    waf_kind: Literal["html", "json"] = "html"
 
     def problems(self) -> list[str]:
-        issues = super().problems()
-        if self.waf_kind not in WAF_KINDS or self.waf_next < 0:
-            issues.append("wafKind must be html or json, wafNext >= 0")
-        if self.retry_after_seconds < 1:
-            issues.append("retryAfterSeconds must be >= 1")
-        return issues + self.slow_problems()
+        return super().problems() + self.slow_problems()
 
 
 class Count(msgspec.Struct, kw_only=True, rename="camel"):

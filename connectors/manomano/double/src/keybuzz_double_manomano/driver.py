@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import httpx
 from keybuzz_sandbox.conformance import DoubleShop
-from keybuzz_sandbox.double_kit.driver import shops_of, succeeded
+from keybuzz_sandbox.double_kit.driver import listed_texts, shops_of, succeeded
 from keybuzz_sandbox.relay_conformance import RelaySent
 
 ADMIN = "/_sandbox/manomano"
@@ -34,8 +34,7 @@ class ManoManoRelayDriver:
         return "service-client@vendeur.example"
 
     async def replies(self, sandbox: httpx.AsyncClient, alias: str) -> list[str]:
-        listed = succeeded(await sandbox.get(f"{ADMIN}/threads/{alias}"))["replies"]
-        return [str(r["text"]).strip() for r in listed]
+        return await listed_texts(sandbox, f"{ADMIN}/threads/{alias}", "replies")
 
 
 def relay_drivers() -> dict[str, ManoManoRelayDriver]:
