@@ -13,15 +13,9 @@ from typing import Any
 
 import msgspec
 import pytest
+from keybuzz_connector_fnac.numbered_pages import Count, Pages, Renumbered
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit.listing import (
-    Count,
-    Numbered,
-    OffsetState,
-    Pages,
-    Token,
-    WindowCursor,
-)
+from keybuzz_shared.connectors.kit.listing import Numbered, OffsetState, Token, WindowCursor
 from keybuzz_shared.connectors.seam import (
     CallRefused,
     OrderSummary,
@@ -211,7 +205,7 @@ async def test_offsets_end_at_the_total_count() -> None:
     assert len(page.items) == 10 and page.following is None
 
 
-# --- page numbers over a total that may shrink ----------------------------------------------
+# --- page numbers over a total that may shrink (Fnac's own strategy, on the kit's listing) ---
 
 
 @pytest.mark.parametrize("leaving", [0, 4])
@@ -233,7 +227,7 @@ async def test_renumbered_pages_step_back_by_the_items_that_left_none_skipped(
         return page, (number * 10 < total, total)
 
     shop.between = change
-    listing = kit.Listing(kit.Listing.Renumbered[Item](10), window, fetch)
+    listing = kit.Listing(Renumbered[Item](10), window, fetch)
     first = await listing.step(listing.start(T0, T0 + timedelta(days=1), updated=True), read)
     rest = await listing.every(round_trip(listing, first.following, updated=True), read)
     ids = [i.id for i in first.items + rest.items]
@@ -486,7 +480,7 @@ def _hostile(strategy: str, page: str) -> tuple[kit.Listing[Item, Any, Any], lis
         "seek": kit.Listing.Seek[Item](lambda i: i.at),
         "token": kit.Listing.SeekToken[Item](lambda i: i.at),
         "pages": kit.Listing.PageNumbers[Item](),
-        "renumbered": kit.Listing.Renumbered[Item](10),
+        "renumbered": Renumbered[Item](10),  # Fnac's own, on the kit's listing
     }[strategy]
     return kit.Listing(paging, since, fetch), asked
 

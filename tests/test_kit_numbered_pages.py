@@ -1,40 +1,26 @@
-"""A numbered listing's page read item by item and asked in the connector's typed query
-(connectors/fnac/src/keybuzz_connector_fnac/numbered_pages.py, ``FnacShop.pages``), and a cursor of an earlier layout still read as the listing's
+"""A numbered listing's page, its item nodes read one by one by the listing, asked in the
+connector's typed query (connectors/fnac/src/keybuzz_connector_fnac/client.py's ``read_page``,
+session.py's ``FnacShop.pages``), and a cursor of an earlier layout still read as the listing's
 state (kit/listing.py). No server."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
 import msgspec
+from keybuzz_connector_fnac.client import NS, parse, read_page
 from keybuzz_connector_fnac.connector import LIMITS
-from keybuzz_connector_fnac.models import DateRange, IncidentsQuery
-from keybuzz_connector_fnac.numbered_pages import Listed, iso_window, map_each, read_listed
+from keybuzz_connector_fnac.models import DateRange, IncidentsQuery, Listed, Paging
+from keybuzz_connector_fnac.numbered_pages import Pages, Renumbered, iso_window
 from keybuzz_connector_fnac.session import FnacShop
-from keybuzz_shared.connectors.kit import Listing
-from keybuzz_shared.connectors.kit.listing import Count, Pages, earlier
-from keybuzz_shared.connectors.kit.xml_answers import Node
-from keybuzz_shared.connectors.seam import cursor_of, state_of
-from lxml import etree
+from keybuzz_shared.connectors.kit import Listing, Node
+from keybuzz_shared.connectors.kit.listing import earlier
+from keybuzz_shared.connectors.seam import cursor_of, read_each, state_of
 
-NS = "urn:test"
 START = datetime(2026, 11, 1, tzinfo=UTC)
-
-
-class Off(Exception):
-    pass
-
-
-class Paging(msgspec.Struct, frozen=True, kw_only=True):
-    page: int = 1
-    total_paging: int = 1
-    nb_total_result: int | None = None
-
-    @property
-    def count(self) -> Count:
-        return self.page < self.total_paging, self.nb_total_result
 
 
 class Item(msgspec.Struct, frozen=True):
@@ -42,47 +28,49 @@ class Item(msgspec.Struct, frozen=True):
     quantity: int
 
 
-def node(xml: str) -> Node:
-    return Node(etree.fromstring(f'<page xmlns="{NS}">{xml}</page>'.encode()), NS, Off)
+def page_of(xml: str) -> Listed:
+    """A Fnac answer's page holding ``xml``: its paging and its item nodes, raw."""
+    return read_page(parse(f'<page xmlns="{NS}">{xml}</page>'.encode()), "item")
 
 
-def test_a_page_is_its_items_read_alone_and_its_paging() -> None:
-    page = read_listed(
-        node(
-            "<page>2</page><total_paging>3</total_paging>"
-            "<item><item_id>A</item_id><quantity>1</quantity></item>"
-            "<item><item_id>B</item_id><quantity>many</quantity></item>"
-        ),
-        "item",
-        lambda node: node.decode(Item),
-        Paging,
+def item_ids(raw: Sequence[Node]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A listing's read: each item node read once, one off its shape said with its id."""
+    return read_each(raw, lambda node: node.item(lambda item: item.decode(Item).item_id))
+
+
+def test_a_page_is_its_item_nodes_and_its_paging_each_item_read_alone() -> None:
+    page = page_of(
+        "<page>2</page><total_paging>3</total_paging>"
+        "<item><item_id>A</item_id><quantity>1</quantity></item>"
+        "<item><item_id>B</item_id><quantity>many</quantity></item>"
     )
     assert page.paging == Paging(page=2, total_paging=3)
-    assert page.items == (Item("A", 1),)
-    assert page.unreadable == ("item B: <quantity> is not an integer",)
-    assert page.listed == 2  # the item left out counts among those listed
+    assert len(page.items) == 2  # the item off its shape is listed: read by the listing
+    assert item_ids(page.items) == (("A",), ("item B: <quantity> is not an integer",))
 
 
 async def test_each_page_is_asked_by_its_number_and_window_and_hands_on_its_count() -> None:
     asked: list[IncidentsQuery] = []
 
-    async def ask(query: IncidentsQuery) -> Listed[Any, Paging]:
+    async def ask(query: IncidentsQuery) -> Listed:
         asked.append(query)
-        items = (Item(f"I{query.page}", 1),)
-        paging = Paging(page=query.page, total_paging=2, nb_total_result=3)
-        return Listed(paging, items, ("bad",))
+        return page_of(
+            f"<page>{query.page}</page><total_paging>2</total_paging>"
+            f"<nb_total_result>3</nb_total_result><item><item_id>I{query.page}</item_id>"
+            "<quantity>1</quantity></item><item><item_id>bad</item_id></item>"
+        )
 
     client = SimpleNamespace(credentials=SimpleNamespace(shop_id="S"))
     shop = FnacShop(client, msgspec.structs.replace(LIMITS, page_size=1))  # type: ignore[arg-type]
     fetch = shop.pages(ask, IncidentsQuery, "UpdatedAt", sort="ASC")
-    listing: Listing[str, Any, Any] = Listing(Listing.Renumbered(1), iso_window, fetch)
+    listing: Listing[str, Any, Any] = Listing(Renumbered(1), iso_window, fetch)
     end = START + timedelta(days=1)
-    first = await listing.page(None, START, end, map_each(lambda item: item.item_id))
-    assert (first.items, first.unreadable) == (("I1",), ("bad",))
+    first = await listing.page(None, START, end, item_ids)
+    assert (first.items, first.unreadable) == (("I1",), ("item bad: <item> lacks <quantity>",))
     assert first.next_cursor is not None
     state = state_of(first.next_cursor, Pages)
     assert (state.page, state.total) == (2, 3)
-    last = await listing.page(first.next_cursor, START, end, map_each(lambda i: i.item_id))
+    last = await listing.page(first.next_cursor, START, end, item_ids)
     assert last.items == ("I2",) and last.next_cursor is None and last.complete_until == end
     window = DateRange(type="UpdatedAt", min=START, max=end)
     assert asked == [

@@ -1,6 +1,6 @@
-"""An XML API's requests declared and its pages read item by item (connectors/fnac/src/keybuzz_connector_fnac/xml_services.py,
-``Node.each`` in kit/xml_answers.py), such a page carried to its mapping with why items were
-left out (kit/listing.py: ``with_unread``, ``mapped``, ``map_each``), and a listing's
+"""An XML API's requests declared (connectors/fnac/src/keybuzz_connector_fnac/xml_services.py)
+and its pages' items read one by one by the listing (``Node.item`` in kit/xml_answers.py: one
+off its shape said with its id, never the page), and a listing's
 step as the seam's page (kit/listing.py: ``PageRead.page``, ``Listing.page``, ``iso_window``,
 ``window_of``, ``logged_each``). No server."""
 
@@ -13,24 +13,17 @@ from typing import Any
 
 import msgspec
 import pytest
-from keybuzz_connector_fnac.numbered_pages import (
-    Unread,
-    iso_window,
-    map_each,
-    mapped,
-    window_of,
-    with_unread,
-)
+from keybuzz_connector_fnac.numbered_pages import Count, Pages, Renumbered, iso_window, window_of
 from keybuzz_connector_fnac.xml_services import carried, request, xml_instant, xml_text
 from keybuzz_shared.connectors.kit import Listing
-from keybuzz_shared.connectors.kit.listing import Count, PageRead, Pages, logged_each
+from keybuzz_shared.connectors.kit.listing import PageRead, logged_each
 from keybuzz_shared.connectors.kit.requester import Garbled
 from keybuzz_shared.connectors.kit.xml_answers import (
     Node,
     answer_root,
     parse_guarded,
 )
-from keybuzz_shared.connectors.seam import state_of
+from keybuzz_shared.connectors.seam import read_each, state_of
 from lxml import etree
 
 NS = "urn:test"
@@ -108,7 +101,8 @@ def test_an_answer_cut_short_is_garbled_any_other_unread_is_refused() -> None:
 
 def test_each_item_of_a_page_is_read_alone_one_off_its_shape_said_with_its_id() -> None:
     root = Node(parse_guarded(PAGE, Off, max_bytes=10_000), NS, Off)
-    items, unreadable = root.each("item", lambda item: item.required_datetime("at"))
+    read = lambda node: node.item(lambda item: item.required_datetime("at"))  # noqa: E731
+    items, unreadable = read_each(root.all("item"), read)
     assert items == (datetime(2026, 11, 1, 9, tzinfo=UTC), datetime(2026, 11, 2, 8, tzinfo=UTC))
     assert unreadable == (
         "item B: <at> is not a date-time: 'soon'",
@@ -139,9 +133,13 @@ ORDERS = f"""<page xmlns="{NS}">
 </page>""".encode()
 
 
+def decoded(node: Node) -> Order:
+    return node.decode(Order)
+
+
 def test_an_item_is_decoded_into_its_struct_field_by_field() -> None:
     root = Node(parse_guarded(ORDERS, Off, max_bytes=10_000), NS, Off)
-    orders, unreadable = root.each("order", lambda node: node.decode(Order))
+    orders, unreadable = read_each(root.all("order"), lambda node: node.item(decoded))
     assert orders == (
         Order(
             order_id="1",
@@ -194,14 +192,6 @@ def test_an_attribute_is_read_from_the_element_or_its_child() -> None:
         read("><referer>O3</referer></m>")
 
 
-def test_items_read_already_reach_their_mapping_with_why_the_others_could_not_be() -> None:
-    raw = with_unread([1, 2], ["item 3: off its shape"])
-    assert isinstance(raw[2], Unread)
-    assert map_each(lambda n: n * 10)(raw) == ((10, 20), ("item 3: off its shape",))
-    with pytest.raises(ValueError, match="item 3"):
-        mapped(str)(raw[2])
-
-
 def test_a_window_is_a_query_and_back() -> None:
     end = START + timedelta(days=1)
     assert window_of(iso_window(START, end)) == (START, end)
@@ -225,8 +215,8 @@ async def test_a_listing_page_starts_its_window_or_resumes_its_cursor() -> None:
         asked.append(params)
         return [int(params["page"])], (params["page"] == "1", 2)
 
-    listing = Listing(Listing.Renumbered[Any](1), iso_window, fetch)
-    read = map_each(lambda n: n)
+    listing = Listing(Renumbered[Any](1), iso_window, fetch)
+    read = lambda raw: (tuple(raw), ())  # noqa: E731
     end = START + timedelta(hours=1)
     first = await listing.page(None, START, end, read)
     assert first.items == (1,) and first.complete_until is None

@@ -184,7 +184,7 @@ async def test_an_answer_of_another_shape_or_a_page_longer_than_asked_is_refused
         await shop.service("items_query", ItemsQuery())
 
     asked = MessagesQuery(results_count=2)
-    assert (await shop.messages_query(asked)).listed == 2  # each message off its shape
+    assert len((await shop.messages_query(asked)).items) == 2  # each off its shape, unread
     app.items = 3
     with pytest.raises(FnacProtocolError, match="3 messages listed, 2 asked"):
         await shop.messages_query(asked)

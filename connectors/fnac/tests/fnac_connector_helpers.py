@@ -1,12 +1,17 @@
 """What the Fnac connector's tests share: the double's shops and their credentials, its
-fault switches."""
+fault switches, a page's items read as its listing reads them."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import httpx
 from keybuzz_connector_fnac.client import FnacCredentials
+from keybuzz_connector_fnac.models import Listed
+from keybuzz_shared.connectors.seam import read_each
+
+T = TypeVar("T")
 
 
 def shop(sandbox_url: str, marketplace: str = "FNAC", name: str | None = None) -> dict[str, Any]:
@@ -25,3 +30,10 @@ def credentials_of(entry: dict[str, Any]) -> FnacCredentials:
 async def set_faults(admin: httpx.AsyncClient, **faults: Any) -> None:
     response = await admin.put("/_sandbox/fnac/faults", json=faults)
     assert response.status_code == 200, response.text
+
+
+def read(page: Listed, read_one: Callable[[Any], T]) -> tuple[T, ...]:
+    """A page's items, each read by ``read_one`` as its listing reads it (none left out)."""
+    items, unreadable = read_each(page.items, read_one)
+    assert unreadable == ()
+    return items

@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
-from fnac_connector_helpers import credentials_of, set_faults, shop
-from keybuzz_connector_fnac.client import FnacClient
+from fnac_connector_helpers import credentials_of, read, set_faults, shop
+from keybuzz_connector_fnac.client import FnacClient, read_message, read_order
 from keybuzz_connector_fnac.models import (
     ByCreation,
     FnacCredentialsRefused,
@@ -65,8 +65,9 @@ def client_for(sandbox_url: str, http: httpx.AsyncClient) -> Callable[..., FnacC
 async def a_message_id(client: FnacClient) -> tuple[str, str]:
     """(message id, order id) of a buyer's message of the shop."""
     page = await client.messages_query(MessagesQuery(from_types=("CLIENT",), message_type="ORDER"))
-    assert page.items, "the demo shop has buyers' messages"
-    return page.items[0].message_id, page.items[0].thread.id
+    messages = read(page, read_message)
+    assert messages, "the demo shop has buyers' messages"
+    return messages[0].message_id, messages[0].thread.id
 
 
 # --- authentication -------------------------------------------------------------------------
@@ -81,7 +82,8 @@ async def test_authenticate_keeps_a_token_and_calls_carry_it(
         client.tokens.granted is not None and len(token.token) == 36 and token.validity is not None
     )
     page = await client.orders_query(OrdersQuery(results_count=5))
-    assert page.items and all(o.shop_id == demo["shop_id"] for o in page.items)
+    orders = read(page, read_order)
+    assert orders and all(o.shop_id == demo["shop_id"] for o in orders)
 
 
 async def test_a_wrong_key_is_credentials_refused_and_never_shown(
@@ -137,8 +139,7 @@ async def test_pages_of_messages_add_up_to_the_whole_list(
             page = await client.messages_query(
                 MessagesQuery(page=page_number, results_count=size, sort=ByCreation("ASC"))
             )
-            assert page.unreadable == ()
-            seen += [m.message_id for m in page.items]
+            seen += [m.message_id for m in read(page, read_message)]
             if not page.paging.has_next:
                 return seen, page.paging.nb_total_result or 0, page_number
             page_number += 1
@@ -156,13 +157,13 @@ async def test_filters_reach_the_server(
     admin: httpx.AsyncClient, demo: dict[str, Any], client_for: Callable[..., FnacClient]
 ) -> None:
     client = client_for(demo)
-    buyers = await client.messages_query(MessagesQuery(from_types=("CLIENT",)))
-    assert buyers.items and {m.sender_type for m in buyers.items} == {"BUYER"}
-    order_id = buyers.items[0].thread.id
+    buyers = read(await client.messages_query(MessagesQuery(from_types=("CLIENT",))), read_message)
+    assert buyers and {m.sender_type for m in buyers} == {"BUYER"}
+    order_id = buyers[0].thread.id
     of_order = await client.messages_query(MessagesQuery(order_ids=(order_id,)))
-    assert {m.thread.id for m in of_order.items} == {order_id}
+    assert {m.thread.id for m in read(of_order, read_message)} == {order_id}
     orders = await client.orders_query(OrdersQuery(order_ids=(order_id,)))
-    assert [o.order_id for o in orders.items] == [order_id]
+    assert [o.order_id for o in read(orders, read_order)] == [order_id]
 
 
 # --- refusals with ERR_ codes ---------------------------------------------------------------
@@ -323,10 +324,10 @@ async def test_a_reply_whose_answer_is_lost_is_never_sent_again(
         await client.messages_update([reply])
     assert (await admin.get("/_sandbox/fnac/faults")).json()["failNext"] == 1  # one request
     # Marking as read is safe to repeat: retried through the same fault.
-    (read,) = await client.messages_update(
+    (marked,) = await client.messages_update(
         [MessageUpdate(message_id=message_id, action="mark_as_read")]
     )
-    assert read.ok
+    assert marked.ok
 
 
 async def test_an_unreachable_server_is_unavailable(demo: dict[str, Any]) -> None:

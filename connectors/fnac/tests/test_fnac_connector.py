@@ -15,11 +15,11 @@ from fnac_connector_helpers import shop
 from keybuzz_connector_fnac import session as fnac_session
 from keybuzz_connector_fnac.connector import fnac_connector
 from keybuzz_connector_fnac.models import FnacCredentialsRefused
+from keybuzz_connector_fnac.numbered_pages import Pages, Renumbered
 from keybuzz_connector_fnac.session import FnacShop, session_of
 from keybuzz_devstack.testing import shop_api_at
 from keybuzz_shared.connectors import registry
 from keybuzz_shared.connectors.kit import Listing
-from keybuzz_shared.connectors.kit.listing import PageRequest, Pages
 from keybuzz_shared.connectors.seam import (
     Connector,
     CredentialsRefused,
@@ -245,8 +245,8 @@ async def test_a_cursor_from_elsewhere_is_refused(http: httpx.AsyncClient) -> No
 
 
 async def test_a_listing_steps_back_when_read_items_leave_its_window() -> None:
-    """Fnac's listings by date are the kit's Renumbered (its own test: tests/test_kit_listing.py)."""
-    paging = Listing.Renumbered[Any](100)
+    """Fnac's listings by date step back (``Renumbered``; on a listing: tests/test_kit_listing.py)."""
+    paging = Renumbered[Any](100)
     window = Pages(LONG_AGO, datetime.now(UTC), 2, 250)
 
     async def step(state: Pages, more: bool, total: int) -> Pages | None:
@@ -254,7 +254,9 @@ async def test_a_listing_steps_back_when_read_items_leave_its_window() -> None:
             return ["an item"], (more, total)  # a page listing nothing ends (kit/listing.py)
 
         return (
-            await paging.step(state, PageRequest(lambda *_: {}, fetch), lambda raw: ((), ()))
+            await paging.step(
+                state, Listing.PageRequest(lambda *_: {}, fetch), lambda raw: ((), ())
+            )
         ).following
 
     # Read page 2 of 100 while 3 items of page 1 left: the next read starts at page 1 again.

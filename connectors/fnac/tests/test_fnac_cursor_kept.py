@@ -10,15 +10,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from keybuzz_connector_fnac.client import NS, parse, read_page
 from keybuzz_connector_fnac.connector import LIMITS
 from keybuzz_connector_fnac.models import (
     DateRange,
-    IncidentsPage,
     IncidentsQuery,
-    MessagesPage,
+    Listed,
     MessagesQuery,
-    Order,
-    OrdersPage,
     OrdersQuery,
     Paging,
 )
@@ -31,6 +29,13 @@ START, END = datetime(2026, 8, 1, tzinfo=UTC), datetime(2026, 8, 16, tzinfo=UTC)
 ORDERS_BEFORE_THE_KIT = "lNb_am03ANb_aoD9gAPM-g=="
 # Written before the kit: an inbox listing from START, its page 2 next (since, page).
 INBOX_BEFORE_THE_KIT = "ktb_am03AAI="
+# Fnac's last page of orders, page 3 of 250 orders: one order.
+LAST_ORDERS = (
+    f'<orders_query_response xmlns="{NS}" status="OK"><page>3</page><total_paging>3'
+    "</total_paging><nb_total_result>250</nb_total_result><order><order_id>57BEAFDA828A8"
+    f"</order_id><state>Shipped</state><created_at>{START.isoformat()}</created_at></order>"
+    "</orders_query_response>"
+)
 
 
 class FakeFnac:
@@ -44,20 +49,17 @@ class FakeFnac:
     async def authenticate(self) -> None:
         raise AssertionError("no call but the listings")
 
-    async def orders_query(self, query: OrdersQuery) -> OrdersPage:
+    async def orders_query(self, query: OrdersQuery) -> Listed:
         self.asked.append(query)
-        order = Order(order_id="57BEAFDA828A8", shop_id="S", state="Shipped", created_at=START)
-        return OrdersPage(
-            paging=Paging(page=3, total_paging=3, nb_total_result=250), items=(order,)
-        )
+        return read_page(parse(LAST_ORDERS.encode()), "order")
 
-    async def messages_query(self, query: MessagesQuery) -> MessagesPage:
+    async def messages_query(self, query: MessagesQuery) -> Listed:
         self.asked.append(query)
-        return MessagesPage(paging=Paging(page=2, total_paging=2), items=())
+        return Listed(paging=Paging(page=2, total_paging=2), items=())
 
-    async def incidents_query(self, query: IncidentsQuery) -> IncidentsPage:
+    async def incidents_query(self, query: IncidentsQuery) -> Listed:
         self.asked.append(query)
-        return IncidentsPage(paging=Paging(page=2, total_paging=2), items=())
+        return Listed(paging=Paging(page=2, total_paging=2), items=())
 
 
 def session(fnac: FakeFnac) -> kit.KitSession:

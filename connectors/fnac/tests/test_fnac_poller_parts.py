@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-from fnac_connector_helpers import credentials_of, shop
-from keybuzz_connector_fnac.client import FnacClient
+from fnac_connector_helpers import credentials_of, read, shop
+from keybuzz_connector_fnac.client import FnacClient, read_message
 from keybuzz_connector_fnac.connector import LIMITS, fnac_connector
 from keybuzz_connector_fnac.models import ByCreation, DateRange, MessagesQuery
 from keybuzz_connector_fnac.session import FnacShop, session_of
@@ -82,7 +82,7 @@ async def test_a_shop_inbox_lists_messages_as_the_api_has_them(
             sort=ByCreation("ASC"),
         )
     )
-    by_id = {m.message_id: m for m in raw.items}
+    by_id = {m.message_id: m for m in read(raw, read_message)}
     assert (page.next_cursor is not None) == raw.paging.has_next
     assert all(by_id[m.message_id] == m for m in page.items)  # each as the client reads it
     assert all(m.thread.id and "/" in f.content_type for m in page.items for f in m.files)

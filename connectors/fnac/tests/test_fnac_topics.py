@@ -21,8 +21,8 @@ def _message(subject: str) -> InboxMessage:
         "</message_subject><message_description>Bonjour</message_description>"
         f"<created_at>{AT.isoformat()}</created_at></message></messages_query_response>"
     )
-    (message,) = xml.read_messages(xml.parse(body.encode())).items
-    return message
+    (node,) = xml.read_page(xml.parse(body.encode()), "message").items
+    return xml.read_message(node)
 
 
 @pytest.mark.parametrize(
@@ -72,5 +72,5 @@ def test_an_incidents_kind_is_the_tickets_subject(
         f"<header>{header}</header><order_details_incident>{lines}</order_details_incident>"
         "</incident></incidents_query_response>"
     )
-    (incident,) = xml.read_incidents(xml.parse(body.encode())).items
-    assert incident.ticket_subject == ticket_subject
+    (node,) = xml.read_page(xml.parse(body.encode()), "incident").items
+    assert xml.read_incident(node).ticket_subject == ticket_subject

@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -18,6 +19,7 @@ from keybuzz_connector_fnac.models import (
     DateRange,
     FnacProtocolError,
     IncidentsQuery,
+    Listed,
     MessagesQuery,
     MessagesUpdate,
     MessageUpdate,
@@ -25,6 +27,7 @@ from keybuzz_connector_fnac.models import (
 )
 from keybuzz_connector_fnac.xml_services import request
 from keybuzz_shared.connectors.kit import xml_answers
+from keybuzz_shared.connectors.seam import read_each
 from lxml import etree
 
 CAPTURED = Path(__file__).parent / "fnac_captured"
@@ -49,6 +52,16 @@ def captured(name: str) -> bytes:
     return (CAPTURED / name).read_bytes()
 
 
+READ = {"message": xml.read_message, "order": xml.read_order, "incident": xml.read_incident}
+
+
+def listed(body: bytes, item: str) -> tuple[Listed, tuple[Any, ...], tuple[str, ...]]:
+    """A page as its listing reads it: its paging, each ``item`` read once, why others were
+    left out."""
+    page = xml.read_page(xml.parse(body), item)
+    return (page, *read_each(page.items, READ[item]))
+
+
 def assert_valid(request: bytes, service: str) -> None:
     """Against the XSD Fnac ships for the service (trusted local files: includes allowed)."""
     schema = etree.XMLSchema(etree.parse(str(XSD / SCHEMAS[service])))
@@ -70,10 +83,10 @@ def test_auth_response_gives_the_token_and_its_validity() -> None:
 
 
 def test_messages_response_as_fnac_sends_it_with_paging_and_cdata() -> None:
-    page = xml.read_messages(xml.parse(captured("query_messages_response.xml")))
+    page, items, unreadable = listed(captured("query_messages_response.xml"), "message")
     assert (page.paging.page, page.paging.total_paging, page.paging.nb_total_result) == (1, 1, 1)
-    assert not page.paging.has_next and page.unreadable == ()
-    (message,) = page.items
+    assert not page.paging.has_next and unreadable == ()
+    (message,) = items
     assert message.message_id == "6F9EF013-6387-F433-C3F5-4AAEF32AA317"
     assert (message.thread.kind, message.thread.id) == ("ORDER", "57BEAFDA828A8")
     assert (message.sender_type, message.sender_name) == ("BUYER", "testfnac")
@@ -86,18 +99,18 @@ def test_messages_response_as_fnac_sends_it_with_paging_and_cdata() -> None:
 
 
 def test_messages_with_one_digit_hours_and_no_paging_are_one_page() -> None:
-    page = xml.read_messages(xml.parse(captured("messages_sample.xml")))
+    page, items, _ = listed(captured("messages_sample.xml"), "message")
     assert (page.paging.page, page.paging.total_paging) == (1, 1)
-    assert [m.message_id[:8] for m in page.items] == ["DZD12C88", "ACCS9888", "310983ZE"]
-    first = page.items[0]
+    assert [m.message_id[:8] for m in items] == ["DZD12C88", "ACCS9888", "310983ZE"]
+    first = items[0]
     assert first.subject == "Délai plus long qu'annoncé"  # character references decoded
     assert first.created_at == datetime(2016, 10, 28, 8, 50, 4, tzinfo=UTC)  # "T9:50:04+01:00"
 
 
 def test_orders_response_reads_orders_lines_states_and_empty_dates() -> None:
-    page = xml.read_orders(xml.parse(captured("query_orders_response.xml")))
-    assert page.paging.nb_total_result == 7 and len(page.items) == 7 and page.unreadable == ()
-    order = page.items[0]
+    page, items, unreadable = listed(captured("query_orders_response.xml"), "order")
+    assert page.paging.nb_total_result == 7 and len(items) == 7 and unreadable == ()
+    order = items[0]
     assert (order.order_id, order.state) == ("57BEAFDA828A8", "Shipped")
     assert order.shop_id == SHOP
     assert [(d.order_detail_id, d.state) for d in order.details] == [
@@ -115,14 +128,14 @@ def test_orders_response_reads_orders_lines_states_and_empty_dates() -> None:
 
 
 def test_orders_created_between_dates_response() -> None:
-    page = xml.read_orders(xml.parse(captured("query_orders_created_between_dates_response.xml")))
-    assert page.items and page.unreadable == ()
-    assert all(o.created_at.tzinfo is UTC for o in page.items)
+    body = captured("query_orders_created_between_dates_response.xml")
+    _, items, unreadable = listed(body, "order")
+    assert items and unreadable == ()
+    assert all(o.created_at.tzinfo is UTC for o in items)
 
 
 def test_incidents_response_reads_the_header_and_the_lines_types() -> None:
-    page = xml.read_incidents(xml.parse(captured("query_incidents_response.xml")))
-    (incident,) = page.items
+    _, (incident,), _ = listed(captured("query_incidents_response.xml"), "incident")
     assert incident.incident_id == "7525927C-6FDC-CD2C-2DBA-6E669C5045AF"
     assert (incident.order_id, incident.status, incident.opened_by) == (
         "57BEAFDA828A8",
@@ -158,9 +171,9 @@ def test_one_unreadable_item_is_reported_not_a_lost_page() -> None:
     body = captured("messages_sample.xml").replace(
         b"<created_at>2016-08-21T1:50:04+01:00</created_at>", b"<created_at>soon</created_at>"
     )
-    page = xml.read_messages(xml.parse(body))
-    assert len(page.items) == 2
-    assert page.unreadable == (
+    _, items, unreadable = listed(body, "message")
+    assert len(items) == 2
+    assert unreadable == (
         "message ACCS9888-0912-987S-DEDZ-012987129831: <created_at> is not a date-time: 'soon'",
     )
 
@@ -169,13 +182,13 @@ def test_an_order_with_a_non_numeric_amount_is_left_out_with_why() -> None:
     body = captured("query_orders_response.xml").replace(
         b"<quantity>13</quantity>", b"<quantity>treize</quantity>", 1
     )
-    page = xml.read_orders(xml.parse(body))
-    assert len(page.items) == 6
-    assert page.unreadable == ("order 57BEAFDA828A8: <quantity> is not an integer",)
+    _, items, unreadable = listed(body, "order")
+    assert len(items) == 6
+    assert unreadable == ("order 57BEAFDA828A8: <quantity> is not an integer",)
     body = captured("query_incidents_response.xml").replace(
         b"<updated_at>2016-08-29T17:53:51+02:00", b"<updated_at>soon", 1
     )
-    assert xml.read_incidents(xml.parse(body)).unreadable == (
+    assert listed(body, "incident")[2] == (
         "incident 7525927C-6FDC-CD2C-2DBA-6E669C5045AF: <updated_at> is not a date-time: 'soon'",
     )
 
@@ -472,7 +485,7 @@ def test_markup_inside_a_message_is_text_not_a_dtd() -> None:
     body = captured("query_messages_response.xml").replace(
         b"Incident test message", b"<!DOCTYPE html><!ENTITY x 'y'>&amp;"
     )
-    (message,) = xml.read_messages(xml.parse(body)).items
+    _, (message,), _ = listed(body, "message")
     assert message.body.endswith("<!DOCTYPE html><!ENTITY x 'y'>&amp;")
 
 

@@ -8,8 +8,8 @@ lifetime: a call refused for its token logs in once more and is sent again. Retr
 answer is parsed by the kit's XML guard (docs/FNAC.md, "XML safety") in UTF-8, the only
 encoding Fnac answers in, within ``MAX_RESPONSE_BYTES``; its envelope (its root's
 ``status`` and ``<error>``s, their ``ERR_…`` codes) is declared as ``ENVELOPE`` (the kit's
-``StatusEnvelope``), which reads it into Fnac's typed errors; its items are read into
-models, one item off its shape costing only itself.
+``StatusEnvelope``), which reads it into Fnac's typed errors; a page's items are read by
+its listing, one off its shape costing only itself.
 
 Where the XSDs and the responses Fnac really sends disagree, the responses win: a
 messages_query_response has page/total_paging/nb_total_* (not messages_*_result), and
@@ -32,7 +32,6 @@ from keybuzz_shared.ticket_topics import Subject
 from lxml import etree
 
 from keybuzz_connector_fnac import models
-from keybuzz_connector_fnac.numbered_pages import read_listed
 from keybuzz_connector_fnac.xml_services import carried, request
 
 NS = "http://www.fnac.com/schemas/mp-dialog.xsd"
@@ -71,18 +70,11 @@ def read_auth(root: etree._Element) -> models.AuthToken:
     return ENVELOPE.node(root).decode(models.AuthToken)
 
 
-def read_messages(root: etree._Element) -> models.MessagesPage:
-    return read_listed(ENVELOPE.node(root), "message", _message, models.Paging)
-
-
-def read_orders(root: etree._Element) -> models.OrdersPage:
-    return read_listed(
-        ENVELOPE.node(root), "order", lambda node: node.decode(models.Order), models.Paging
-    )
-
-
-def read_incidents(root: etree._Element) -> models.IncidentsPage:
-    return read_listed(ENVELOPE.node(root), "incident", _incident, models.Paging)
+def read_page(root: etree._Element, item: str) -> models.Listed:
+    """A listing's page: its paging and its ``item`` nodes, raw (each read once by the
+    listing: ``read_message``, ``read_order``, ``read_incident``)."""
+    node = ENVELOPE.node(root)
+    return models.Listed(node.decode(models.Paging), tuple(node.all(item)))
 
 
 def read_message_updates(
@@ -175,6 +167,12 @@ def _incident(node: Node) -> seam.InboxIncident:
     )
 
 
+# A listed item read (``Node.item``): off its shape, ValueError naming it, for the listing.
+read_message = functools.partial(Node.item, read=_message)
+read_incident = functools.partial(Node.item, read=_incident)
+read_order = functools.partial(Node.item, read=lambda node: node.decode(models.Order))
+
+
 # --- the client ---------------------------------------------------------------------------
 
 log = logging.getLogger(__name__)
@@ -246,9 +244,7 @@ class FnacClient(kit.Requester):
         ENVELOPE.expect_root(answer.root, service)
         return answer
 
-    async def messages_query(
-        self, query: models.MessagesQuery | None = None
-    ) -> models.MessagesPage:
+    async def messages_query(self, query: models.MessagesQuery | None = None) -> models.Listed:
         """One page of at most ``query.results_count`` messages, its answer at most
         ``MESSAGE_BYTES`` a message asked and ``ENVELOPE_BYTES``. An answer listing more is
         refused (FnacProtocolError), never cut: Fnac ignoring the page size asked means
@@ -256,11 +252,12 @@ class FnacClient(kit.Requester):
         asked = query or models.MessagesQuery()
         size = asked.results_count
         cap = min(ENVELOPE_BYTES + size * MESSAGE_BYTES, self._max_bytes)
-        page = read_messages((await self.service("messages_query", asked, max_bytes=cap)).root)
-        if page.listed > size:
-            extra = {**self.shop, "listed": page.listed, "asked": size}
+        answer = await self.service("messages_query", asked, max_bytes=cap)
+        page = read_page(answer.root, "message")
+        if len(page.items) > size:
+            extra = {**self.shop, "listed": len(page.items), "asked": size}
             log.warning("Fnac listed more messages than asked; page refused", extra=extra)
-            reason = f"{page.listed} messages listed, {size} asked for the page"
+            reason = f"{len(page.items)} messages listed, {size} asked for the page"
             raise models.FnacProtocolError(reason)
         return page
 
@@ -273,11 +270,10 @@ class FnacClient(kit.Requester):
         answer = await self.service("messages_update", asked, idempotent=not sends)
         return read_message_updates(answer.root, answer.redact)
 
-    async def orders_query(self, query: models.OrdersQuery | None = None) -> models.OrdersPage:
-        return read_orders((await self.service("orders_query", query or models.OrdersQuery())).root)
+    async def orders_query(self, query: models.OrdersQuery | None = None) -> models.Listed:
+        answer = await self.service("orders_query", query or models.OrdersQuery())
+        return read_page(answer.root, "order")
 
-    async def incidents_query(
-        self, query: models.IncidentsQuery | None = None
-    ) -> models.IncidentsPage:
-        asked = query or models.IncidentsQuery()
-        return read_incidents((await self.service("incidents_query", asked)).root)
+    async def incidents_query(self, query: models.IncidentsQuery | None = None) -> models.Listed:
+        answer = await self.service("incidents_query", query or models.IncidentsQuery())
+        return read_page(answer.root, "incident")

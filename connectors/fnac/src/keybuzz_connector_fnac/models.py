@@ -8,6 +8,7 @@ names the service and Fnac's codes, never the shop key or the token (docs/FNAC.m
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal
@@ -16,7 +17,7 @@ import msgspec
 from keybuzz_shared.connectors import seam
 from keybuzz_shared.connectors.kit import Node, Redacted
 
-from keybuzz_connector_fnac.numbered_pages import Count, Listed
+from keybuzz_connector_fnac.numbered_pages import Count
 
 MessageType = Literal["ORDER", "OFFER"]
 FromType = Literal["CLIENT", "CALLCENTER", "SELLER", "SYSTEM"]
@@ -216,8 +217,11 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
         return max([self.created_at, *(moment for moment in shown if moment is not None)])
 
 
-# A page of each listing (``numbered_pages``): its paging, its items, why others were left out;
-# a message and an incident read as the seam's (``client.read_messages``, ``read_incidents``).
-MessagesPage = Listed[seam.InboxMessage, Paging]
-OrdersPage = Listed[Order, Paging]
-IncidentsPage = Listed[seam.InboxIncident, Paging]
+@dataclass(frozen=True)
+class Listed:
+    """A page of messages, orders or incidents: its paging and the item nodes it lists,
+    raw: the listing's reader reads each once (``Node.item``), one off its shape costing
+    only itself."""
+
+    paging: Paging
+    items: tuple[Node, ...]

@@ -1,26 +1,21 @@
-"""A listing whose answers number their pages and read item by item (an XML answer's
-``Node.each``): a page is the items read, why each other one could not be, and the
-answer's paging (the connector's Struct, decoded from the page's element: its page, how
-many follow, how many items the listing holds, whatever the marketplace names them). The
-connector asks a page in its own typed query, from the page's number and the window
-``iso_window`` wrote (``window_of``), for the kit's ``Renumbered`` strategy."""
+"""Fnac's listings: numbered pages over a listing whose total the answer gives
+(models.py's ``Listed``: a page's item nodes, raw, and its paging: its page, how many
+follow, how many items the listing holds), read by ``Renumbered``, a paging strategy of
+the kit's ``Listing``. The connector asks a page in its own typed query, from the page's
+number and the window ``iso_window`` wrote (``window_of``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import TypeVar
 
 import msgspec
-from keybuzz_shared.connectors.kit import Listing, Node
-from keybuzz_shared.connectors.seam import read_each
+from keybuzz_shared.connectors.kit import Listing
 
 T = TypeVar("T")  # an item, read
-P = TypeVar("P", bound=msgspec.Struct)  # a page's paging, as the answer says it
 
 # What a numbered page says of the listing: whether more pages follow, and how many
-# items it holds in all (None: not said), as the kit's ``Renumbered`` reads it.
+# items it holds in all (None: not said).
 Count = tuple[bool, int | None]
 
 
@@ -37,54 +32,45 @@ def window_of(params: dict[str, str]) -> tuple[datetime, datetime | None]:
     )
 
 
-@dataclass(frozen=True)
-class Listed(Generic[T, P]):
-    """One page: its ``paging``, its ``items`` read, why each other one could not be."""
+class Pages(msgspec.Struct, array_like=True, frozen=True):
+    """A listing's state, its cursor: its window, the page to read next and how many items
+    the window held at the last page read (-1: not known). The layout of the cursors a
+    poll and a backfill job keep: unchanged."""
 
-    paging: P
-    items: tuple[T, ...]
-    unreadable: tuple[str, ...] = ()
-
-    @property
-    def listed(self) -> int:
-        """How many items the page lists, those left out unread included."""
-        return len(self.items) + len(self.unreadable)
+    low: datetime
+    high: datetime | None
+    page: int
+    total: int = -1
 
 
-def read_listed(node: Node, item: str, read: Callable[[Node], T], paging: type[P]) -> Listed[T, P]:
-    """The page ``node`` is: each ``item`` child read by ``read`` (one off its shape costs
-    only itself), its paging decoded from ``node``'s own children."""
-    items, unreadable = node.each(item, read)
-    return Listed(node.decode(paging), items, unreadable)
+class Renumbered(Listing.Paging[T, Pages, Count]):
+    """Pages numbered 1, 2 … (``page``) of ``size`` items while the answer says a next
+    page follows. With ``step_back``, when the total shrank since the last page (items
+    read left the window, the rest moved up), the next page steps back by as many items
+    instead, so that none is skipped (the ones read again are dropped by the caller)."""
 
+    state = Pages
 
-# --- a page read from its document -------------------------------------------------------
-# A page whose document was read item by item already (``Node.each``) hands its items and
-# why the others were left out on together (``with_unread``), each then mapped
-# (``map_each``): an ``Unread`` one said, never the page lost.
+    def __init__(self, size: int, *, step_back: bool = True) -> None:
+        self.size = size
+        self.step_back = step_back
 
+    def first(self, low: datetime, high: datetime | None, *, updated: bool) -> Pages:
+        return Pages(low, high, 1)
 
-class Unread(str):
-    """An item a page's document listed that could not be read: why, with its id."""
+    def valid(self, state: Pages, *, updated: bool) -> bool:
+        return state.page >= 1
 
-
-def with_unread(items: Sequence[Any], unreadable: Sequence[str]) -> list[Any]:
-    """A page's items read from its document and, after them, why each other one could
-    not be: a listing's raw items, for ``map_each``."""
-    return [*items, *map(Unread, unreadable)]
-
-
-def mapped(map_one: Callable[[Any], T]) -> Callable[[Any], T]:
-    """``map_one`` of a ``with_unread`` item; ValueError (why) for an ``Unread`` one."""
-
-    def mapped_one(item: Any) -> T:
-        if isinstance(item, Unread):
-            raise ValueError(str(item))
-        return map_one(item)
-
-    return mapped_one
-
-
-def map_each(map_one: Callable[[Any], T]) -> Listing.Read[T]:
-    """A listing's ``Read`` of ``with_unread`` items: each mapped, each ``Unread`` one said."""
-    return lambda raw: read_each(raw, mapped(map_one))
+    async def step(
+        self, state: Pages, ask: Listing.PageRequest[Count], read: Listing.Read[T]
+    ) -> Listing.PageRead[T, Pages]:
+        raw, (more, total) = await ask(state, {"page": str(state.page)})
+        items, unreadable = read(raw)
+        count = -1 if total is None else total
+        left = state.total - count if self.step_back and 0 <= count < state.total else 0
+        if left:
+            page = max(1, ((state.page - 1) * self.size - left) // self.size + 1)
+            return Listing.PageRead(items, unreadable, Pages(state.low, state.high, page, count))
+        more = Listing.follows("Renumbered listing", raw, more)
+        following = Pages(state.low, state.high, state.page + 1, count) if more else None
+        return Listing.PageRead(items, unreadable, following)

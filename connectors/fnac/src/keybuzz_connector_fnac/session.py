@@ -1,7 +1,8 @@
 """A Fnac/Darty shop's session: its inbox (messages, incidents, read marks, files), its
 replies and its orders, on its one FnacClient (which reads messages and incidents as the
-seam's), and the mapping of Fnac's orders to the seam's. Listings are the kit's (``Renumbered``: Fnac numbers its pages and gives the
-listing's total; a listing by date steps back when items read left its window); orders are
+seam's), and the mapping of Fnac's orders to the seam's. Listings are the kit's, paged by
+``numbered_pages.Renumbered`` (Fnac numbers its pages and gives the listing's total; a
+listing by date steps back when items read left its window); orders are
 the kit's ``ListedOrders``. Cursors keep the layout they were handed out in before the kit
 (a backfill job's, an inbox's page): docs/FNAC.md.
 
@@ -17,20 +18,19 @@ from typing import Any, TypeVar, cast, get_args
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
-from keybuzz_shared.connectors.kit import Listing
+from keybuzz_shared.connectors.kit import Listing, Node
+from keybuzz_shared.connectors.seam import read_each
 from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_fnac import models
-from keybuzz_connector_fnac.client import FnacClient, carried_text
-from keybuzz_connector_fnac.numbered_pages import (
-    Count,
-    Listed,
-    iso_window,
-    map_each,
-    mapped,
-    window_of,
-    with_unread,
+from keybuzz_connector_fnac.client import (
+    FnacClient,
+    carried_text,
+    read_incident,
+    read_message,
+    read_order,
 )
+from keybuzz_connector_fnac.numbered_pages import Count, Pages, Renumbered, iso_window, window_of
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -118,7 +118,7 @@ class _InboxListing(msgspec.Struct, array_like=True, frozen=True):
 _inbox_cursor = Listing.earlier(
     _InboxListing,
     lambda old: old.page >= 2,
-    lambda old: kit.Listing.Renumbered.state(old.since, None, old.page),
+    lambda old: Pages(old.since, None, old.page),
 )
 
 
@@ -136,7 +136,7 @@ def session_of(client: FnacClient, limits: seam.Limits) -> kit.KitSession:
         by_id=kit.ListedOrders.InLists(
             shop.orders_named, models.MAX_ORDER_IDS, askable=ORDER_IDS.is_order_id
         ),
-        read=mapped(_order),
+        read=_order,
         label="Fnac",
         log=log,
         shop=shop.named,
@@ -157,9 +157,9 @@ class FnacShop:
         self.limits = limits
         self.named = {"shop_id": client.credentials.shop_id}
         # The messages listed by date: each one left out logged with the shop.
-        self._logged = Listing.logged_each(mapped(_as_read), log, "Fnac message", self.named)
-        self.by_date = kit.Listing.Renumbered[Any](limits.page_size)
-        self._by_page = kit.Listing.Renumbered[Any](limits.page_size, step_back=False)
+        self._logged = Listing.logged_each(read_message, log, "Fnac message", self.named)
+        self.by_date = Renumbered[Any](limits.page_size)
+        self._by_page = Renumbered[Any](limits.page_size, step_back=False)
 
     # --- the inbox ---------------------------------------------------------------------------
 
@@ -174,7 +174,7 @@ class FnacShop:
         self, *, since: datetime, cursor: str | None = None
     ) -> seam.Page[seam.InboxMessage]:
         listing = kit.Listing(self._by_page, iso_window, self._messages_since(), _inbox_cursor)
-        return await listing.page(cursor, since, None, map_each(_as_read))
+        return await listing.page(cursor, since, None, lambda raw: read_each(raw, read_message))
 
     async def incidents(
         self, *, since: datetime, cursor: str | None = None
@@ -182,7 +182,7 @@ class FnacShop:
         incidents_query = self.client.incidents_query
         fetch = self.pages(incidents_query, models.IncidentsQuery, "UpdatedAt", sort="ASC")
         listing = kit.Listing(self._by_page, iso_window, fetch, _inbox_cursor)
-        return await listing.page(cursor, since, None, map_each(_as_read))
+        return await listing.page(cursor, since, None, lambda raw: read_each(raw, read_incident))
 
     async def file(self, file: seam.InboxFile, max_bytes: int) -> bytes:
         """Fnac's files are served without its token, from the declared hosts only."""
@@ -233,22 +233,22 @@ class FnacShop:
 
     def pages(
         self,
-        call: Callable[[Q], Awaitable[Listed[Any, Any]]],
+        call: Callable[[Q], Awaitable[models.Listed]],
         query: Callable[..., Q],
         date: str,
         **filters: Any,
     ) -> kit.Listing.Fetch[Count]:
         """The listing's call of ``call``: each page asked in its ``query`` of its number,
         the connector's page size and the window by ``date`` (CreatedAt, UpdatedAt), with
-        its other ``filters``; its items and, after them, why each other one could not be
-        read (``with_unread``), and its paging's count (a next page, the total)."""
+        its other ``filters``; its item nodes, raw, and its paging's count (a next page,
+        the total)."""
 
-        async def fetch(params: dict[str, str], _link: str | None) -> tuple[list[Any], Count]:
+        async def fetch(params: dict[str, str], _link: str | None) -> tuple[list[Node], Count]:
             low, high = window_of(params)
             window = models.DateRange(type=date, min=low, max=high)
             size, number = self.limits.page_size, int(params["page"])
             page = await call(query(page=number, results_count=size, date=window, **filters))
-            return with_unread(page.items, page.unreadable), page.paging.count
+            return list(page.items), page.paging.count
 
         return fetch
 
@@ -268,19 +268,16 @@ class FnacShop:
         found = await self.client.orders_query(
             models.OrdersQuery(order_ids=ids, results_count=models.MAX_ORDER_IDS)
         )
-        return with_unread(found.items, found.unreadable)
+        return list(found.items)
 
 
 # --- mappings: Fnac's shapes → the seam's -----------------------------------------------------
-# A message and an incident are read as the seam's (``client.read_messages``,
-# ``read_incidents``); an order is mapped here.
+# A message and an incident are read as the seam's (``client.read_message``,
+# ``read_incident``); an order is mapped here.
 
 
-def _as_read(item: T) -> T:
-    return item
-
-
-def _order(order: models.Order) -> seam.OrderSummary:
+def _order(item: Node) -> seam.OrderSummary:
+    order: models.Order = read_order(item)
     status, delivery = ORDER_STATES[order.state]
     shipped = [d.shipped_at for d in order.details if d.shipped_at is not None]
     received = [d.received_at for d in order.details if d.received_at is not None]

@@ -104,8 +104,9 @@ def past_bound(call: str, pages: int, most: int = MAX_PAGES) -> bool:
 # - ``PageNumbers``: page 1, 2 … while the marketplace says a next page follows.
 # - ``SeekToken``: the marketplace's token of the next page, asked alone (it holds the
 #   query), the newest item read kept: where a window without an end is complete to.
-# - ``Renumbered``: page numbers over a listing whose total the answer gives; a total that
-#   shrank steps the next page back by as many items.
+#
+# A strategy of a marketplace's own (Fnac's ``Renumbered``) is a ``Listing.Paging`` whose
+# step asks its ``Listing.PageRequest`` and says with ``Listing.follows`` whether a page follows.
 #
 # A listing's call (``Fetch``) answers a page's raw items and what it says of the next page,
 # in the strategy's terms: the next link, a total count, whether one follows. Whatever the
@@ -529,58 +530,6 @@ class SeekToken(Paging[T, Token, str | None]):
         return PageRead(items, unreadable, Token(state.low, state.high, token, newest))
 
 
-# --- page numbers over a total that may shrink -----------------------------------------------
-
-
-class Pages(msgspec.Struct, array_like=True, frozen=True):
-    """A renumbered listing's state: its window, the page to read next and how many items
-    the window held at the last page read (-1: not known)."""
-
-    low: datetime
-    high: datetime | None
-    page: int
-    total: int = -1
-
-
-# What a renumbered listing's answer says: whether a page follows, and the listing's total
-# (None: not given).
-Count = tuple[bool, int | None]
-
-
-class Renumbered(Paging[T, Pages, Count]):
-    """Pages numbered 1, 2 … (``page_param``) of ``size`` items while the answer says a
-    next page follows. With ``step_back``, when the total shrank since the last page (items
-    read left the window, the rest moved up), the next page steps back by as many items
-    instead, so that none is skipped (the ones read again are dropped by the caller)."""
-
-    state = Pages
-
-    def __init__(self, size: int, *, step_back: bool = True, page_param: str = "page") -> None:
-        self.size = size
-        self.step_back = step_back
-        self.page_param = page_param
-
-    def first(self, low: datetime, high: datetime | None, *, updated: bool) -> Pages:
-        return Pages(low, high, 1)
-
-    def valid(self, state: Pages, *, updated: bool) -> bool:
-        return state.page >= 1
-
-    async def step(
-        self, state: Pages, ask: PageRequest[Count], read: Read[T]
-    ) -> PageRead[T, Pages]:
-        raw, (more, total) = await ask(state, {self.page_param: str(state.page)})
-        items, unreadable = read(raw)
-        count = -1 if total is None else total
-        left = state.total - count if self.step_back and 0 <= count < state.total else 0
-        if left:
-            page = max(1, ((state.page - 1) * self.size - left) // self.size + 1)
-            return PageRead(items, unreadable, Pages(state.low, state.high, page, count))
-        more = follows(_named(self), raw, more)
-        following = Pages(state.low, state.high, state.page + 1, count) if more else None
-        return PageRead(items, unreadable, following)
-
-
 # --- windows -------------------------------------------------------------------------------
 # A listing's window as the query a marketplace takes: its start and its end (none where
 # the window has no end, or the marketplace takes none) as parameters, each instant written
@@ -767,7 +716,7 @@ _Item = TypeVar("_Item")  # a ``Listing.Read``'s: an item read
 
 class Listing(_Listing[T, S, M]):
     """One listing of an endpoint, declared: its strategy (``paging``: ``Listing.Seek``,
-    ``.Offsets``, ``.PageNumbers``, ``.SeekToken``, ``.Renumbered``), how its window becomes
+    ``.Offsets``, ``.PageNumbers``, ``.SeekToken``, or its own ``.Paging``), how its window becomes
     the query (``query``: ``Listing.window_query``) and its call (``fetch``, a
     ``Listing.Fetch``). ``legacy``:
     a cursor an earlier version handed out as its state, None for any other (a cursor a
@@ -779,7 +728,10 @@ class Listing(_Listing[T, S, M]):
     Offsets: TypeAlias = Offsets
     PageNumbers: TypeAlias = PageNumbers
     SeekToken: TypeAlias = SeekToken
-    Renumbered: TypeAlias = Renumbered
+    Paging: TypeAlias = Paging
+    PageRequest: TypeAlias = PageRequest
+    PageRead: TypeAlias = PageRead
+    follows = staticmethod(follows)
     Fetch: TypeAlias = Fetch[_Said]
     Read: TypeAlias = Read[_Item]
     window_query = staticmethod(window_query)

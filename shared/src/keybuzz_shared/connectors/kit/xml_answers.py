@@ -17,7 +17,7 @@ from lxml import etree
 
 from keybuzz_shared.connectors import seam
 from keybuzz_shared.connectors.kit.requester import ApiSpec, CallErrors, Garbled, Refusal, Refusals
-from keybuzz_shared.connectors.seam import RequestRefused, read_each
+from keybuzz_shared.connectors.seam import RequestRefused
 from keybuzz_shared.json_calls import Unavailable
 from keybuzz_shared.mended import xml_mended
 from keybuzz_shared.redaction import mask_tokens, remote_excerpt
@@ -206,16 +206,7 @@ def _attribute(name: str) -> Callable[[Node, str], str | None]:
 
 
 class _OffShape(ValueError):
-    """An item's field missing or misshapen, within ``Node.each``."""
-
-
-def _item(node: Node, name: str, read: Callable[[Node], T]) -> T:
-    """``read`` of one item, its fields refused as ``_OffShape`` (the item, not the page)."""
-    try:
-        return read(Node(node.element, node.ns, _OffShape))
-    except _OffShape as exc:
-        ident = node.element.get("id") or node.text(f"{name}_id") or "?"
-        raise ValueError(f"{name} {ident}: {exc}") from None
+    """An item's field missing or misshapen, within ``Node.item``."""
 
 
 @functools.cache
@@ -587,11 +578,15 @@ class Node:
             return found
         return [e for parent in found for e in Node(parent, self.ns, self.refused)._found(rest)]
 
-    def each(self, name: str, read: Callable[[Node], T]) -> tuple[tuple[T, ...], tuple[str, ...]]:
-        """Each ``name`` child read by ``read``, and why each one off its shape could not
-        be (its id first: its ``id`` attribute or its ``<name>_id``): one item costs only
-        itself, never the page."""
-        return read_each(self.all(name), lambda node: _item(node, name, read))
+    def item(self, read: Callable[[Node], T]) -> T:
+        """This node, an item a page lists, read by ``read``; off its shape, ValueError
+        naming it (its ``id`` attribute or its ``<name>_id``) for a listing's reader
+        (``seam.read_each``): one item costs only itself, never the page."""
+        try:
+            return read(Node(self.element, self.ns, _OffShape))
+        except _OffShape as exc:
+            ident = self.element.get("id") or self.text(f"{self.name}_id") or "?"
+            raise ValueError(f"{self.name} {ident}: {exc}") from None
 
     def child(self, name: str) -> Node:
         found = self.get(name)
