@@ -105,8 +105,8 @@ def past_bound(call: str, pages: int, most: int = MAX_PAGES) -> bool:
 # - ``SeekToken``: the marketplace's token of the next page, asked alone (it holds the
 #   query), the newest item read kept: where a window without an end is complete to.
 #
-# A strategy of a marketplace's own (Fnac's ``Renumbered``) is a ``Listing.Paging`` whose
-# step asks its ``Listing.PageRequest`` and says with ``Listing.follows`` whether a page follows.
+# A strategy of a marketplace's own (a connector's renumbered pages) is a ``Listing.Paging``
+# whose step asks its ``Listing.PageRequest`` and says with ``Listing.follows`` whether a page follows.
 #
 # A listing's call (``Fetch``) answers a page's raw items and what it says of the next page,
 # in the strategy's terms: the next link, a total count, whether one follows. Whatever the
