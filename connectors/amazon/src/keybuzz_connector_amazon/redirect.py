@@ -6,6 +6,7 @@ the refresh token kept in Vault (``credentials.py``)."""
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import urlencode
 
 from keybuzz_shared.connectors.seam import (
@@ -69,23 +70,8 @@ class AmazonRedirectFlow:
     def is_account_id(self, value: str) -> bool:
         return bool(_SELLER_ID.match(value))
 
-    def credentials(
-        self,
-        *,
-        tenant_id: str,
-        refresh_token: str,
-        account_id: str,
-        site: ConsentSite,
-        created_at: str,
-    ) -> TenantCredentials:
-        return TenantCredentials(
-            tenant_id=tenant_id,
-            refresh_token=refresh_token,
-            seller_id=account_id,
-            marketplace_id=site.id,
-            region=site.region,
-            created_at=created_at,
-        )
+    def credentials(self, **consent: Any) -> TenantCredentials:
+        return TenantCredentials.consented(**consent)
 
     def vault(self, vault: VaultClient, app_source: str) -> AmazonAccountVault:
         return AmazonAccountVault(vault, app_source)
