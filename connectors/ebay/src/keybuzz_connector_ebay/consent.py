@@ -254,9 +254,10 @@ class EbayVault:
         data = await self.vault.read(tenant_path(tenant_id)) or {}
         if not all(data.get(f) for f in ("user_id", "refresh_token", "client_id")):
             raise AccountCredentialsMissing(f"no eBay consent of {tenant_id} in Vault")
-        return seam.ConsentedAccount(tenant_id, str(data["refresh_token"]), str(data["user_id"]),
-                              str(data.get("marketplace_id", "")), "GLOBAL",
-                              str(data.get("created_at", "")))  # fmt: skip
+        return seam.ConsentedAccount(
+            tenant_id, str(data["refresh_token"]), str(data["user_id"]),
+            str(data.get("marketplace_id", "")), "GLOBAL", str(data.get("created_at", "")),
+        )  # fmt: skip
 
     async def delete(self, tenant_id: str) -> None:
         """The consent, and the token kept beside it for every process."""

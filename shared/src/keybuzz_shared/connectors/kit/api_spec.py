@@ -244,6 +244,7 @@ class ApiSpec:
             refused=lambda call, status, detail: refused(f"http_{status}", detail, status),
             credentials_refused=lambda detail: refused("invalid_client", detail, 401),
         )  # fmt: skip
+        # A token answer is a few hundred bytes.
         return cls(label, log, errors, Refusals(error=refusal), max_response_bytes=64 << 10)
 
     @property
