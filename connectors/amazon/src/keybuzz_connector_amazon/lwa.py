@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 import httpx
 import msgspec
 from keybuzz_shared.connectors.kit import ApiSpec, HeaderAuth, Requester
+from keybuzz_shared.connectors.seam import RedirectApp
 
 from keybuzz_connector_amazon.credentials import AppCredentials
 from keybuzz_connector_amazon.errors import InvalidGrant, LwaError, LwaUnavailable
@@ -80,8 +81,11 @@ class LwaClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def exchange_code(self, app: AppCredentials, code: str, redirect_uri: str) -> TokenGrant:
-        """``spapi_oauth_code`` → refresh + access token (the code is single-use, 5 minutes)."""
+    async def exchange_code(self, app: RedirectApp, code: str, redirect_uri: str) -> TokenGrant:
+        """``spapi_oauth_code`` → refresh + access token (the code is single-use, 5 minutes):
+        the seam's ``CodeExchange`` (the app's client id and secret authenticate)."""
+        if not isinstance(app, AppCredentials):
+            raise TypeError(f"LWA exchanges codes for an AppCredentials, not {type(app)!r}")
         return await self._request(
             app, {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
         )
