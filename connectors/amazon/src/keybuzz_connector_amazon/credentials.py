@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from keybuzz_shared.connectors.seam import ConsentedAccount
 from keybuzz_shared.vault import VaultClient
 
 from keybuzz_connector_amazon.errors import (
@@ -52,13 +53,8 @@ class AppCredentials:
 
 
 @dataclass(frozen=True)
-class TenantCredentials:
-    tenant_id: str
-    refresh_token: str = field(repr=False)
-    seller_id: str
-    marketplace_id: str
-    region: str
-    created_at: str = ""
+class TenantCredentials(ConsentedAccount):
+    """A seller's consent, its ``seller_id`` the selling partner id."""
 
     @property
     def fingerprint(self) -> str:

@@ -12,21 +12,18 @@ from __future__ import annotations
 import logging
 import ssl
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 import msgspec
-from keybuzz_shared.connectors.kit import ApiSpec, CallErrors, HeaderAuth, Refusals, Requester
-from keybuzz_shared.redaction import mask_tokens, remote_excerpt
+from keybuzz_shared.connectors.kit import ApiSpec, HeaderAuth, Requester
+from keybuzz_shared.connectors.seam import RedirectApp
 
 from keybuzz_connector_amazon.credentials import AppCredentials
 from keybuzz_connector_amazon.errors import InvalidGrant, LwaError, LwaUnavailable
 from keybuzz_connector_amazon.marketplaces import LWA_TOKEN_ENDPOINT
 
 log = logging.getLogger(__name__)
-
-INVALID_GRANT = "invalid_grant"
 
 
 @dataclass(frozen=True)
@@ -43,14 +40,6 @@ class _TokenResponse(msgspec.Struct):
     expires_in: int = 3600
     token_type: str = "bearer"
     refresh_token: str | None = None
-
-
-class _ErrorResponse(msgspec.Struct):
-    error: str = "unknown_error"
-    error_description: str = ""
-
-
-MAX_RESPONSE_BYTES = 64 * 1024  # a token answer is a few hundred bytes
 
 
 def tls_verification(cacert: str | None) -> ssl.SSLContext | bool:
@@ -72,22 +61,10 @@ class LwaClient:
         attempts: int = 4,
         max_backoff: float = 4.0,
     ) -> None:
-        def unavailable(call: str, reason: str, *, retry_after: float | None = None) -> Exception:
-            return LwaUnavailable(f"LWA at {endpoint} ({call}) {reason}")
-
-        api = ApiSpec(
-            "LWA",
-            log,
-            CallErrors(
-                unavailable=unavailable,
-                unreadable=unavailable,
-                outcome_unknown=unavailable,
-                refused=lambda call, status, detail: LwaError("", detail, status),
-                credentials_refused=lambda detail: LwaError("", detail, 401),
-            ),
-            Refusals(error=lambda call, status, document: _refusal(status, document)),
-            max_response_bytes=MAX_RESPONSE_BYTES,
-        )
+        api = ApiSpec.token_endpoint(
+            f"LWA at {endpoint}", log, refused=LwaError, invalid=InvalidGrant,
+            unavailable=LwaUnavailable,
+        )  # fmt: skip
         self._http = http or httpx.AsyncClient(timeout=timeout, verify=tls_verification(cacert))
         self._requester = Requester(
             api,
@@ -104,8 +81,11 @@ class LwaClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def exchange_code(self, app: AppCredentials, code: str, redirect_uri: str) -> TokenGrant:
-        """``spapi_oauth_code`` → refresh + access token (the code is single-use, 5 minutes)."""
+    async def exchange_code(self, app: RedirectApp, code: str, redirect_uri: str) -> TokenGrant:
+        """``spapi_oauth_code`` → refresh + access token (the code is single-use, 5 minutes):
+        the seam's ``CodeExchange`` (the app's client id and secret authenticate)."""
+        if not isinstance(app, AppCredentials):
+            raise TypeError(f"LWA exchanges codes for an AppCredentials, not {type(app)!r}")
         return await self._request(
             app, {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
         )
@@ -125,13 +105,3 @@ class LwaClient:
             self.endpoint, urlencode(form).encode(), shape=_TokenResponse
         )
         return TokenGrant(body.access_token, body.expires_in, body.refresh_token)
-
-
-def _refusal(status: int, document: Any) -> LwaError:
-    try:
-        body = msgspec.convert(document, _ErrorResponse)
-    except msgspec.ValidationError:
-        body = _ErrorResponse(error=f"http_{status}")
-    description = remote_excerpt(body.error_description, 300)
-    kind = InvalidGrant if body.error == INVALID_GRANT else LwaError
-    return kind(mask_tokens(body.error), description, status)

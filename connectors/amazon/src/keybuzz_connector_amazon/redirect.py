@@ -6,6 +6,7 @@ the refresh token kept in Vault (``credentials.py``)."""
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import urlencode
 
 from keybuzz_shared.connectors.seam import (
@@ -25,7 +26,7 @@ from keybuzz_connector_amazon.credentials import (
     load_app_credentials,
     store_tenant_credentials,
 )
-from keybuzz_connector_amazon.lwa import LwaClient, TokenGrant
+from keybuzz_connector_amazon.lwa import LwaClient
 from keybuzz_connector_amazon.marketplaces import Marketplace, marketplace
 
 CONSENT_PATH = "/apps/authorize/consent"
@@ -69,29 +70,14 @@ class AmazonRedirectFlow:
     def is_account_id(self, value: str) -> bool:
         return bool(_SELLER_ID.match(value))
 
-    def credentials(
-        self,
-        *,
-        tenant_id: str,
-        refresh_token: str,
-        account_id: str,
-        site: ConsentSite,
-        created_at: str,
-    ) -> TenantCredentials:
-        return TenantCredentials(
-            tenant_id=tenant_id,
-            refresh_token=refresh_token,
-            seller_id=account_id,
-            marketplace_id=site.id,
-            region=site.region,
-            created_at=created_at,
-        )
+    def credentials(self, **consent: Any) -> TenantCredentials:
+        return TenantCredentials.consented(**consent)
 
     def vault(self, vault: VaultClient, app_source: str) -> AmazonAccountVault:
         return AmazonAccountVault(vault, app_source)
 
-    def code_exchange(self, settings: RedirectFlowSettings) -> LwaCodeExchange:
-        return LwaCodeExchange(LwaClient(settings.token_endpoint, cacert=settings.token_cacert))
+    def code_exchange(self, settings: RedirectFlowSettings) -> LwaClient:
+        return LwaClient(settings.token_endpoint, cacert=settings.token_cacert)
 
 
 class AmazonAccountVault:
@@ -113,21 +99,6 @@ class AmazonAccountVault:
 
     async def delete(self, tenant_id: str) -> None:
         await delete_tenant_credentials(self.vault, tenant_id)
-
-
-class LwaCodeExchange:
-    """The seam's ``CodeExchange`` on LWA (the app's client id and secret authenticate)."""
-
-    def __init__(self, lwa: LwaClient) -> None:
-        self.lwa = lwa
-
-    async def exchange_code(self, app: RedirectApp, code: str, redirect_uri: str) -> TokenGrant:
-        if not isinstance(app, AppCredentials):
-            raise TypeError(f"LWA exchanges codes for an AppCredentials, not {type(app)!r}")
-        return await self.lwa.exchange_code(app, code, redirect_uri)
-
-    async def aclose(self) -> None:
-        await self.lwa.aclose()
 
 
 def _tenant_credentials(credentials: AccountCredentials) -> TenantCredentials:

@@ -91,18 +91,6 @@ class ConsentApp:
 
 
 @dataclass(frozen=True)
-class ConsentAccount:
-    """A seller's consent (the seam's ``AccountCredentials``)."""
-
-    tenant_id: str
-    refresh_token: str = field(repr=False)
-    seller_id: str  # the seller's eBay user id
-    marketplace_id: str
-    region: str
-    created_at: str
-
-
-@dataclass(frozen=True)
 class Granted:
     """The seam's ``AccountGrant``: a consent's refresh token and whose account it is."""
 
@@ -195,11 +183,9 @@ class EbayRedirectFlow:
     def is_account_id(self, value: str) -> bool:
         return bool(_USER_ID.fullmatch(value))
 
-    def credentials(self, *, tenant_id: str, refresh_token: str, account_id: str,
-                    site: seam.ConsentSite, created_at: str) -> ConsentAccount:  # fmt: skip
-        return ConsentAccount(
-            tenant_id, refresh_token, account_id, site.id, site.region, created_at
-        )
+    def credentials(self, **consent: Any) -> seam.ConsentedAccount:
+        """The seller's eBay user id its ``seller_id``."""
+        return seam.ConsentedAccount.consented(**consent)
 
     def vault(self, vault: VaultClient, app_source: str) -> EbayVault:
         return EbayVault(vault, app_source)
@@ -264,13 +250,14 @@ class EbayVault:
         })  # fmt: skip
         return path
 
-    async def check(self, tenant_id: str) -> ConsentAccount:
+    async def check(self, tenant_id: str) -> seam.ConsentedAccount:
         data = await self.vault.read(tenant_path(tenant_id)) or {}
         if not all(data.get(f) for f in ("user_id", "refresh_token", "client_id")):
             raise AccountCredentialsMissing(f"no eBay consent of {tenant_id} in Vault")
-        return ConsentAccount(tenant_id, str(data["refresh_token"]), str(data["user_id"]),
-                              str(data.get("marketplace_id", "")), "GLOBAL",
-                              str(data.get("created_at", "")))  # fmt: skip
+        return seam.ConsentedAccount(
+            tenant_id, str(data["refresh_token"]), str(data["user_id"]),
+            str(data.get("marketplace_id", "")), "GLOBAL", str(data.get("created_at", "")),
+        )  # fmt: skip
 
     async def delete(self, tenant_id: str) -> None:
         """The consent, and the token kept beside it for every process."""
@@ -279,14 +266,12 @@ class EbayVault:
 
 
 # --- the code exchange ---------------------------------------------------------------------
-# The token endpoint's failures are the seam's redirect flow's: an error code (RFC 6749)
-# ``invalid_grant`` is GrantInvalid, another GrantRefused, an endpoint that does not
-# answer TokenEndpointUnavailable.
+# The token endpoint's failures are the seam's redirect flow's (the kit's token endpoint).
 
 
 class _Refused(GrantRefused):
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(f"eBay refused the grant ({code}): {detail}")
+    def __init__(self, code: str, description: str, status: int) -> None:
+        super().__init__(f"eBay refused the grant (HTTP {status} {code}): {description}")
         self.code = code
 
 
@@ -294,21 +279,9 @@ class _Invalid(GrantInvalid, _Refused):
     pass
 
 
-def _refusal(call: str, status: int, document: Any) -> Exception:
-    error = document.get("error") if isinstance(document, dict) else None
-    code = error if isinstance(error, str) else f"http_{status}"
-    return (_Invalid if code == "invalid_grant" else _Refused)(code, f"{call}: HTTP {status}")
-
-
-def _unavailable(call: str, reason: str, *, retry_after: float | None = None) -> Exception:
-    return TokenEndpointUnavailable(f"eBay ({call}) {reason}")
-
-
-TOKEN_SPEC = kit.ApiSpec(NAME, log, kit.CallErrors(
-    unavailable=_unavailable, unreadable=_unavailable, outcome_unknown=_unavailable,
-    refused=lambda call, status, detail: _Refused(f"http_{status}", detail),
-    credentials_refused=lambda detail: _Refused("invalid_client", detail),
-), kit.Refusals(error=_refusal), max_response_bytes=64 << 10)  # fmt: skip
+TOKEN_SPEC = kit.ApiSpec.token_endpoint(
+    NAME, log, refused=_Refused, invalid=_Invalid, unavailable=TokenEndpointUnavailable
+)
 
 
 class _Tokens(msgspec.Struct):

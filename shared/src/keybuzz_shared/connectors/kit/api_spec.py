@@ -24,6 +24,7 @@ from keybuzz_shared.connectors.seam import (
     ShopCredentialsRefused,
 )
 from keybuzz_shared.json_calls import CallTerms, Unavailable
+from keybuzz_shared.redaction import mask_tokens, remote_excerpt
 
 # --- answers -------------------------------------------------------------------------------
 # Answers of an API that does not speak JSON (an XML seller API), as the requester reads
@@ -211,6 +212,40 @@ class ApiSpec:
     grants_per_period: bool = False
     answers: Answers | None = None
     requests_per_second: int | None = None  # a shop's, across endpoints (None: no limit)
+
+    @classmethod
+    def token_endpoint(
+        cls,
+        label: str,
+        log: logging.Logger,
+        *,
+        refused: Callable[[str, str, int], Exception],
+        invalid: Callable[[str, str, int], Exception],
+        unavailable: Callable[[str], Exception],
+    ) -> ApiSpec:
+        """An OAuth token endpoint's (a consent's code exchange and refresh): a refusal is
+        ``invalid`` for the error code ``invalid_grant`` (a code or refresh token revoked,
+        used or expired, RFC 6749 5.2), ``refused`` for another, each given the code (masked:
+        it is the remote's), an excerpt of its description and the status; no answer, or
+        one unread, ``unavailable`` (a message naming the call)."""
+
+        def failed(call: str, reason: str, *, retry_after: float | None = None) -> Exception:
+            return unavailable(f"{label} ({call}) {reason}")
+
+        def refusal(call: str, status: int, document: Any) -> Exception:
+            said = document if isinstance(document, dict) else {}
+            code, why = said.get("error"), said.get("error_description")
+            code = mask_tokens(code) if isinstance(code, str) else f"http_{status}"
+            why = remote_excerpt(why, 300) if isinstance(why, str) else ""
+            return (invalid if code == "invalid_grant" else refused)(code, why, status)
+
+        errors = CallErrors(
+            unavailable=failed, unreadable=failed, outcome_unknown=failed,
+            refused=lambda call, status, detail: refused(f"http_{status}", detail, status),
+            credentials_refused=lambda detail: refused("invalid_client", detail, 401),
+        )  # fmt: skip
+        # A token answer is a few hundred bytes.
+        return cls(label, log, errors, Refusals(error=refusal), max_response_bytes=64 << 10)
 
     @property
     def terms(self) -> CallTerms:

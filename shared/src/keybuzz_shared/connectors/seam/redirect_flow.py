@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, Self, runtime_checkable
 
 import msgspec
 
@@ -108,6 +109,25 @@ class AccountCredentials(Protocol):
 
     @property
     def created_at(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class ConsentedAccount:
+    """An ``AccountCredentials`` as a consent gives it (the refresh token kept out of
+    ``repr``): what a flow's ``credentials`` makes, ``consented``."""
+
+    tenant_id: str
+    refresh_token: str = field(repr=False)
+    seller_id: str
+    marketplace_id: str
+    region: str
+    created_at: str = ""
+
+    @classmethod
+    def consented(cls, *, tenant_id: str, refresh_token: str, account_id: str,
+                  site: ConsentSite, created_at: str) -> Self:  # fmt: skip
+        """A consent on ``site`` by the account ``account_id`` (``RedirectFlow.credentials``)."""
+        return cls(tenant_id, refresh_token, account_id, site.id, site.region, created_at)
 
 
 class TokenGrant(Protocol):

@@ -1,0 +1,103 @@
+"""The consent flows' code exchange (kit ``ApiSpec.token_endpoint``, each flow's
+``code_exchange``): a refusal of the token endpoint is the seam's (``GrantInvalid`` for
+``invalid_grant``, ``GrantRefused`` else, its code masked) and the single-use code is sent
+once, never again after a refusal (RFC 6749 4.1.2: a code used twice may revoke the tokens
+it gave), nor after a grant whose token a later call of the exchange found refused. A local
+token endpoint answers; no stack."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs
+
+import pytest
+from keybuzz_connector_amazon.credentials import AppCredentials
+from keybuzz_connector_amazon.redirect import AmazonRedirectFlow
+from keybuzz_connector_ebay.consent import ConsentApp, EbayRedirectFlow
+from keybuzz_connector_ebay.settings import EbayFlowSettings
+from keybuzz_shared.connectors import seam
+
+CODE = "the-single-use-code"
+
+
+@dataclass
+class TokenEndpoint:
+    """Answers the token request with ``status`` and ``document``, keeping each form
+    sent, and any other request (the Identity API's) with a 401."""
+
+    status: int
+    document: dict[str, str]
+    forms: list[dict[str, list[str]]] = field(default_factory=list)
+    url: str = ""
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode().lower()
+        status, document = 401, {"error": "invalid_token"}
+        if head.startswith("post /token "):
+            length = int(head.split("content-length:")[1].split("\r\n")[0])
+            self.forms.append(parse_qs((await reader.readexactly(length)).decode()))
+            status, document = self.status, self.document
+        body = json.dumps(document).encode()
+        writer.write(
+            f"HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n".encode()
+            + body
+        )
+        await writer.drain()
+        writer.close()
+
+
+ANSWERS = {
+    401: {"error": "invalid_client", "error_description": "refused"},
+    400: {"error": "invalid_grant", "error_description": "refused"},
+    200: {"access_token": "at", "refresh_token": "rt", "token_type": "bearer"},
+}
+
+
+@pytest.fixture(params=sorted(ANSWERS))
+async def endpoint(request: pytest.FixtureRequest) -> AsyncIterator[TokenEndpoint]:
+    served = TokenEndpoint(request.param, ANSWERS[request.param])
+    listening = await asyncio.start_server(served.serve, "127.0.0.1", 0)
+    served.url = f"http://127.0.0.1:{listening.sockets[0].getsockname()[1]}/token"
+    yield served
+    listening.close()
+
+
+def flows(url: str) -> dict[str, tuple[seam.RedirectFlow, seam.RedirectApp, seam.CodeExchange]]:
+    """Each consent flow, its app and its code exchange at ``url``."""
+    given = {"default_site": "FR", "consent_origin": None, "draft": None, "redirect_uri": None,
+             "app_source": "default", "token_endpoint": url, "token_cacert": None}  # fmt: skip
+    amazon, ebay = AmazonRedirectFlow(), EbayRedirectFlow()
+    return {
+        "amazon": (amazon, AppCredentials("id", "secret", "app", "https://cb", "eu"),
+                   amazon.code_exchange(seam.RedirectFlowSettings(**given))),
+        "ebay": (ebay, ConsentApp("id", "secret", "RuName", "https://cb", "default"),
+                 ebay.code_exchange(EbayFlowSettings(**given, identity_url=url))),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("marketplace", ["amazon", "ebay"])
+async def test_the_code_is_sent_once_and_a_refusal_is_the_seams(
+    endpoint: TokenEndpoint, marketplace: str
+) -> None:
+    _, app, exchange = flows(endpoint.url)[marketplace]
+    granted: seam.TokenGrant | None = None
+    error: Exception | None = None
+    try:
+        granted = await exchange.exchange_code(app, CODE, "https://cb")
+    except Exception as refused:  # the count first, then what it was
+        error = refused
+    finally:
+        await exchange.aclose()
+    assert [form["code"] for form in endpoint.forms] == [[CODE]]  # once, never again
+    if endpoint.status != 200:  # the endpoint's own code, invalid_grant the seam's own
+        assert isinstance(error, seam.GrantRefused) and error.code == endpoint.document["error"]
+        assert (error.code == "invalid_grant") == isinstance(error, seam.GrantInvalid)
+        assert "secret" not in str(error)
+    elif marketplace == "ebay":  # its account asked with the token given: refused
+        assert isinstance(error, seam.GrantRefused) and error.code == "invalid_token"
+    else:
+        assert granted is not None and granted.refresh_token == "rt"
