@@ -20,22 +20,13 @@ def mirakl_time(ts: float) -> str:
 
 
 def participant(book: ShopBook, kind: str, order: Order) -> dict[str, Any]:
-    entry: dict[str, Any] = {"display_name": book.participant_name(kind, order), "type": kind}
-    if kind == SHOP:
-        entry["id"] = str(book.shop_id)
-    elif kind == CUSTOMER:
-        entry["id"] = order.customer.customer_id
-    return entry  # an operator has no id (official)
+    """A thread's participant, or a message's sender or recipient, by what the description
+    requires of one (its optional ids and organisation: nothing of ours reads them)."""
+    return {"display_name": book.participant_name(kind, order), "type": kind}
 
 
-def sender(book: ShopBook, message: Message, order: Order) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "display_name": message.sender_name,
-        "type": SENDER_TYPES[message.sender],
-    }
-    if message.sender != CUSTOMER:
-        entry["organization_details"] = participant(book, message.sender, order)
-    return entry
+def sender(message: Message) -> dict[str, Any]:
+    return {"display_name": message.sender_name, "type": SENDER_TYPES[message.sender]}
 
 
 def message_json(book: ShopBook, message: Message, order: Order) -> dict[str, Any]:
@@ -43,7 +34,7 @@ def message_json(book: ShopBook, message: Message, order: Order) -> dict[str, An
         "id": message.message_id,
         "body": message.body,
         "date_created": mirakl_time(message.created),
-        "from": sender(book, message, order),
+        "from": sender(message),
         "to": [participant(book, kind, order) for kind in message.to],
     }
     if message.attachments:
@@ -72,7 +63,7 @@ def thread_json(book: ShopBook, thread: Thread, messages: int | None) -> dict[st
         "date_updated": mirakl_time(thread.updated),
         "metadata": {
             "last_message_date": mirakl_time(last.created),
-            "last_sender": sender(book, last, order),
+            "last_sender": sender(last),
             "shop_reply_needed_since": None if since is None else mirakl_time(since),
             "total_count": len(thread.messages),
         },
