@@ -20,12 +20,17 @@ def mirakl_time(ts: float) -> str:
 
 
 def participant(book: ShopBook, kind: str, order: Order) -> dict[str, Any]:
-    """A thread's participant, or a message's sender or recipient, by what the description
-    requires of one (its optional ids and organisation: nothing of ours reads them)."""
-    return {"display_name": book.participant_name(kind, order), "type": kind}
+    entry: dict[str, Any] = {"display_name": book.participant_name(kind, order), "type": kind}
+    if kind == SHOP:
+        entry["id"] = str(book.shop_id)
+    elif kind == CUSTOMER:
+        entry["id"] = order.customer.customer_id
+    return entry  # an operator has no id (official)
 
 
 def sender(message: Message) -> dict[str, Any]:
+    """A message's sender by its type and name (its ``organization_details``: nothing of
+    ours reads them)."""
     return {"display_name": message.sender_name, "type": SENDER_TYPES[message.sender]}
 
 
