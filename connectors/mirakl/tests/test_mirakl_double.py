@@ -133,11 +133,7 @@ async def test_m11_seek_paging_and_filters(serve) -> None:
         if token is None:
             break
     assert seen == [t["id"] for t in everything] and len(pages) == -(-len(everything) // 4)
-    assert "previous_page_token" not in pages[0] and "previous_page_token" in pages[1]
-    back = check_response(
-        "M11", await seller.get(THREADS, page_token=pages[1]["previous_page_token"])
-    )
-    assert [t["id"] for t in back["data"]] == [t["id"] for t in pages[0]["data"]]
+    assert not any("previous_page_token" in page for page in pages)  # forward only
     dates = [t["date_updated"] for t in everything]
     assert dates == sorted(dates, reverse=True)  # latest updated first
     since = dates[3]

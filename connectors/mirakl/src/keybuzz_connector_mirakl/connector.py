@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import logging
 import math
-from collections.abc import Mapping
 from typing import Annotated, ClassVar, Unpack
 
 import httpx
@@ -175,11 +174,14 @@ def client_of(shop: kit.Declaration.Opening[MiraklApiSettings]) -> kit.Requester
     return shop_client(key, shop.http, api.api_url, operator=api.operator, **shop.options)
 
 
-async def check_key(client: kit.Requester) -> None:
+async def check_key(client: kit.Requester, *_typed: object) -> str:
     """M10 on a thread no shop has: Mirakl's own 404 (``{"message", "status"}``) is key and
     shop good, 401 and 403 either refused; M10 has no frequency of its own, where M11 or
     OR11 would spend the call a minute the shop's next poll needs. A 404 without Mirakl's
-    message is another server's: the base URL is not the operator's API."""
+    message is another server's: the base URL is not the operator's API. Answers the
+    shop's id, whose identity is the kit's (``instance``): the operator's instance, its
+    API's host, and this id, so that two catalogue entries of one instance (an operator
+    renamed or listed twice) reach one shop, and two instances' shops of one id are two."""
     try:
         await client.get_json(f"{THREADS}/{NO_THREAD}", operation="M10")
     except CallRefused as exc:
@@ -189,14 +191,6 @@ async def check_key(client: kit.Requester) -> None:
             raise client.errors.unreadable(
                 exc.call, "a 404 that is not Mirakl's: check the base URL"
             ) from None
-
-
-async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:
-    """The shop's id, once ``check_key`` found key and shop good; its identity is the kit's
-    (``CALLS``' ``instance``): the operator's instance, its API's host, and this id, so that
-    two catalogue entries of one instance (an operator renamed or listed twice) reach one
-    shop, and two instances' shops of one id are two shops."""
-    await check_key(client)
     return client.shop["shop_id"]
 
 
@@ -244,7 +238,7 @@ def connector_of(operator: Operator) -> Connector:
     # as long as its answer is.
     return kit.shop_api_connector(kit.Declaration(
         operator.code, operator.name, secret, CREDENTIAL_FIELDS, LIMITS,
-        view=MiraklApiSettings, client=client_of, parts=parts, probe=probe,
+        view=MiraklApiSettings, client=client_of, parts=parts, probe=check_key,
         label="Mirakl", instance="mirakl", settings=MiraklSettings, discussions=DISCUSSIONS,
         order_ids=ORDER_IDS, response_window=response_window(operator),
         figures_kept_seconds=KEPT_SECONDS,

@@ -5,7 +5,9 @@ from its own bytes, so that one off its shape is left out and said, never the pa
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import operator
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -23,7 +25,6 @@ from keybuzz_shared.connectors.seam import (
     SenderType,
     ThreadDetail,
     ThreadKey,
-    read_each,
 )
 from keybuzz_shared.file_links import LinkRefused
 from keybuzz_shared.mended import json_decoded
@@ -134,17 +135,14 @@ def threads_in(raw: msgspec.Raw | None) -> ThreadPage[Any] | None:
         return None
     shapes: tuple[type[ThreadPage[Any]], ...] = (ThreadPage[Thread], ThreadPage[msgspec.Raw])
     for shape in shapes:
-        try:
+        with contextlib.suppress(msgspec.DecodeError, RecursionError):  # and ValidationError
             return json_decoded(raw, shape)
-        except (msgspec.DecodeError, RecursionError):  # ValidationError is a DecodeError
-            continue
     return None
 
 
-def read_thread(item: Thread | msgspec.Raw | bytes) -> Thread:
-    """One listed thread, as decoded with its page or from its own bytes; ValueError naming
-    why they are not one."""
-    return item if isinstance(item, Thread) else kit.read_as(Thread, item, "thread")
+# One listed thread, as decoded with its page or from its own bytes; ValueError naming why
+# they are not one.
+read_thread = functools.partial(kit.read_as, Thread, what="thread")
 
 
 # --- the mapping to the seam ----------------------------------------------------------
@@ -176,7 +174,6 @@ TOPIC_SUBJECTS: dict[str, Subject] = {
     "product question": "PRODUCT_QUESTION",
     "article non reçu": "WHERE_IS_MY_ORDER",
     "colis non reçu": "WHERE_IS_MY_ORDER",
-    "item not received": "WHERE_IS_MY_ORDER",
     "modification de commande": "ORDER_CHANGE",
     "order modification": "ORDER_CHANGE",
 }
@@ -283,7 +280,7 @@ def thread_inbox(
             ),
             m11,
         ),
-        lambda raw: read_each(raw, read_thread),
+        kit.reader(Thread, "thread"),
         # The thread with all its messages: as listed, else read again (M10).
         complete=complete,
         read_whole=lambda thread: thread_of(client, thread.id),
@@ -310,14 +307,14 @@ def unsendable(reply: Reply) -> str | None:
     return None
 
 
+_kind = operator.attrgetter("type")  # a party's kind
+
+
 def recipients(thread: Thread, recipient: Recipient) -> list[dict[str, Any]] | str:
     """M12's ``to`` for ``recipient`` on this thread, or why the thread does not allow it."""
     offered = thread.authorized_participants
-    if (
-        DeclaredReplies.offered_parties(PARTICIPANTS, recipient, offered, lambda party: party.type)
-        is None
-    ):
-        allowed = ", ".join(p.type for p in thread.authorized_participants) or "none"
+    if DeclaredReplies.offered_parties(PARTICIPANTS, recipient, offered, _kind) is None:
+        allowed = ", ".join(map(_kind, offered)) or "none"
         return (
             f"Mirakl's thread {thread.id} does not allow a reply to {recipient} "
             f"(participants: {allowed})"

@@ -77,35 +77,33 @@ def _thread(book: ShopBook, thread_id: str) -> Thread:
 THREAD_FILTERS = ("updated_since", "with_messages")
 
 
-def _token(filters: dict[str, str], limit: int, key: tuple[float, str], way: str) -> str:
-    state = {"f": filters, "l": limit, "k": list(key), "w": way}
+def _token(filters: dict[str, str], limit: int, key: tuple[float, str]) -> str:
+    state = {"f": filters, "l": limit, "k": list(key)}
     return base64.urlsafe_b64encode(msgspec.json.encode(state)).decode()
 
 
-def _from_token(raw: str) -> tuple[dict[str, str], int, tuple[float, str], str]:
+def _from_token(raw: str) -> tuple[dict[str, str], int, tuple[float, str]]:
     try:
         state = msgspec.json.decode(base64.urlsafe_b64decode(raw.encode()))
-        key = (float(state["k"][0]), str(state["k"][1]))
-        return dict(state["f"]), int(state["l"]), key, str(state["w"])
+        return dict(state["f"]), int(state["l"]), (float(state["k"][0]), str(state["k"][1]))
     except (binascii.Error, msgspec.DecodeError, KeyError, TypeError, ValueError, IndexError):
         raise Refused(400, "Invalid page_token") from None
 
 
 def list_threads(book: ShopBook, call: Call) -> Answer:
-    """M11: threads, latest updated first, seek paging (``page_token`` carries the filters)."""
+    """M11: threads, latest updated first, seek paging forward (``page_token`` carries the
+    filters; Mirakl's ``previous_page_token`` is not served: nothing of ours pages back)."""
     if token := call.query.get("page_token"):
-        filters, limit, key, way = _from_token(token)
+        filters, limit, key = _from_token(token)
     else:
         filters = {n: call.query[n] for n in THREAD_FILTERS if n in call.query}
-        limit, key, way = _int(call.query, "limit", THREAD_PAGE[0], (1, THREAD_PAGE[1])), None, ""
+        limit, key = _int(call.query, "limit", THREAD_PAGE[0], (1, THREAD_PAGE[1])), None
     ordered = sorted(_matching(book, filters), key=_sort_key, reverse=True)
-    if key is None:
-        start = 0
-    elif way == "next":
-        start = next((i for i, t in enumerate(ordered) if _sort_key(t) < key), len(ordered))
-    else:
-        end = next((i for i, t in enumerate(ordered) if _sort_key(t) <= key), len(ordered))
-        start = max(0, end - limit)
+    start = (
+        0
+        if key is None
+        else next((i for i, t in enumerate(ordered) if _sort_key(t) < key), len(ordered))
+    )
     page = ordered[start : start + limit]
     # Paged as none should (sandbox faults): a next page always named, from where it began.
     hostile = book.reply_faults.paged(ordered[:limit], key is not None)
@@ -115,11 +113,9 @@ def list_threads(book: ShopBook, call: Call) -> Answer:
         "data": [thread_json(book, t, LISTED_MESSAGES if with_messages else None) for t in page]
     }
     if hostile is not None:
-        body["next_page_token"] = _token(filters, limit, key or (1e18, ""), "next")
+        body["next_page_token"] = _token(filters, limit, key or (1e18, ""))
     elif start + limit < len(ordered) and page:
-        body["next_page_token"] = _token(filters, limit, _sort_key(page[-1]), "next")
-    if start > 0 and page:
-        body["previous_page_token"] = _token(filters, limit, _sort_key(page[0]), "previous")
+        body["next_page_token"] = _token(filters, limit, _sort_key(page[-1]))
     return Answer(200, body)
 
 
@@ -281,9 +277,10 @@ def list_orders(book: ShopBook, call: Call) -> Answer:
 
 
 def statistics(book: ShopBook, call: Call) -> Answer:
-    """A21 with what the double computes: ``order_messages_response_delay`` (average
-    seconds from a customer's message to the shop's next reply) and ``orders_count``, over
-    the shop's channels (our connector asks no ``channel_code``: accepted and ignored)."""
+    """A21 with what the double computes, ``order_messages_response_delay`` (average
+    seconds from a customer's message to the shop's next reply), over the shop's channels
+    (our connector asks no ``channel_code``: accepted and ignored); the statistics nothing
+    of ours reads are left out."""
     asked = _list(call.query, "periods") or set(A21_PERIODS)
     if not asked <= set(A21_PERIODS):
         raise Refused(400, f"periods among {', '.join(A21_PERIODS)}")
@@ -293,13 +290,6 @@ def statistics(book: ShopBook, call: Call) -> Answer:
         "last_updated_date": mirakl_time(call.now),
         "order_messages_response_delay": [
             {"period": p, "value": response_delay(book, _since(call.now, p))} for p in periods
-        ],
-        "orders_count": [
-            {
-                "period": p,
-                "value": sum(1 for o in book.orders.values() if o.created >= _since(call.now, p)),
-            }
-            for p in periods
         ],
     }
     return Answer(200, body)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .book import CUSTOMER, OPERATOR, SENDER_TYPES, SHOP, Message, Order, ShopBook, Thread
+from .contract import filled
 
 # Messages of a thread in M11 with with_messages=true (official: "the last 100").
 LISTED_MESSAGES = 100
@@ -27,14 +28,10 @@ def participant(book: ShopBook, kind: str, order: Order) -> dict[str, Any]:
     return entry  # an operator has no id (official)
 
 
-def sender(book: ShopBook, message: Message, order: Order) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "display_name": message.sender_name,
-        "type": SENDER_TYPES[message.sender],
-    }
-    if message.sender != CUSTOMER:
-        entry["organization_details"] = participant(book, message.sender, order)
-    return entry
+def sender(message: Message) -> dict[str, Any]:
+    """A message's sender by its type and name (its ``organization_details``: nothing of
+    ours reads them)."""
+    return {"display_name": message.sender_name, "type": SENDER_TYPES[message.sender]}
 
 
 def message_json(book: ShopBook, message: Message, order: Order) -> dict[str, Any]:
@@ -42,7 +39,7 @@ def message_json(book: ShopBook, message: Message, order: Order) -> dict[str, An
         "id": message.message_id,
         "body": message.body,
         "date_created": mirakl_time(message.created),
-        "from": sender(book, message, order),
+        "from": sender(message),
         "to": [participant(book, kind, order) for kind in message.to],
     }
     if message.attachments:
@@ -71,7 +68,7 @@ def thread_json(book: ShopBook, thread: Thread, messages: int | None) -> dict[st
         "date_updated": mirakl_time(thread.updated),
         "metadata": {
             "last_message_date": mirakl_time(last.created),
-            "last_sender": sender(book, last, order),
+            "last_sender": sender(last),
             "shop_reply_needed_since": None if since is None else mirakl_time(since),
             "total_count": len(thread.messages),
         },
@@ -86,73 +83,48 @@ def thread_json(book: ShopBook, thread: Thread, messages: int | None) -> dict[st
     return entry
 
 
-def _address(order: Order) -> dict[str, Any]:
-    customer = order.customer
-    return {
-        "city": "Lille",
-        "country": "France",
-        "country_iso_code": "FRA",
-        "firstname": customer.firstname,
-        "lastname": customer.lastname,
-        "street_1": "12 rue Nationale",
-        "zip_code": "59000",
-    }
-
-
 def _line_json(order: Order, line: Any) -> dict[str, Any]:
     price = round(line.unit_price * line.quantity, 2)
+    refunds = [
+        {
+            "amount": refund.amount,
+            "created_date": mirakl_time(refund.created),
+            "id": refund.refund_id,
+            "quantity": line.quantity,
+            "reason_code": refund.reason_code,
+            "refund_state": "REFUNDED",
+            "state": "REFUNDED",
+        }
+        for refund in line.refunds
+    ]
     return {
         "can_refund": line.state in ("RECEIVED", "SHIPPED", "INCIDENT_OPEN"),
-        "cancelations": [],
-        "category_code": "MAISON",
-        "category_label": "Maison",
-        "commission_fee": round(price * 0.15, 2),
-        "commission_rate_vat": 20.0,
-        "commission_vat": round(price * 0.03, 2),
         "created_date": mirakl_time(order.created),
         "description": line.title,
         "last_updated_date": mirakl_time(line.updated),
-        "offer_id": 1_000 + line.index,
         "offer_sku": line.sku,
-        "offer_state_code": "11",
-        "order_line_additional_fields": [],
         "order_line_id": line.line_id,
         "order_line_index": line.index,
         "order_line_state": line.state,
         "price": price,
         "price_unit": line.unit_price,
-        "product_medias": [],
         "product_sku": line.sku,
         "product_title": line.title,
         "quantity": line.quantity,
-        "refunds": [
-            {
-                "amount": refund.amount,
-                "commission_amount": 0.0,
-                "commission_tax_amount": 0.0,
-                "commission_taxes": [],
-                "commission_total_amount": 0.0,
-                "created_date": mirakl_time(refund.created),
-                "id": refund.refund_id,
-                "order_refund_id": refund.refund_id,
-                "quantity": line.quantity,
-                "reason_code": refund.reason_code,
-                "refund_state": "REFUNDED",
-                "state": "REFUNDED",
-            }
-            for refund in line.refunds
-        ],
-        "shipping_price": 0.0,
-        "total_commission": round(price * 0.18, 2),
+        "refunds": [filled("OR11_Response_200_Orders_OrderLines_Refunds", r) for r in refunds],
         "total_price": price,
     }
 
 
 def order_json(book: ShopBook, order: Order) -> dict[str, Any]:
+    """An OR11 order: what the double knows of it, the rest of Mirakl's required fields
+    (commissions, shipping zone, tax mode …: nothing of ours reads them) their empty values."""
     price = round(sum(line.unit_price * line.quantity for line in order.lines), 2)
     customer = order.customer
-    has_message = any(t.order is order for t in book.threads.values())
-    return {
+    address = {"city": "Lille", "country_iso_code": "FRA", "street_1": "12 rue Nationale"}
+    names = {"firstname": customer.firstname, "lastname": customer.lastname}
+    lines = [_line_json(order, line) for line in order.lines]
+    given = {
         "order_id": order.order_id,
         "commercial_id": order.commercial_id,
         "channel": {"code": order.channel.code, "label": order.channel.label},
@@ -164,28 +136,17 @@ def order_json(book: ShopBook, order: Order) -> dict[str, Any]:
         "currency_iso_code": "EUR",
         "customer": {
             "customer_id": customer.customer_id,
-            "firstname": customer.firstname,
-            "lastname": customer.lastname,
             "locale": "fr_FR",
-            "billing_address": _address(order),
-            "shipping_address": _address(order),
+            "billing_address": address | names,
+            "shipping_address": address | names,
+            **names,
         },
-        "fulfillment": {"center": {"code": "DEFAULT"}},
         "fully_refunded": all(line.state == "REFUNDED" for line in order.lines),
-        "has_customer_message": has_message,
+        "has_customer_message": any(t.order is order for t in book.threads.values()),
         "has_incident": order.has_incident,
-        "has_invoice": False,
-        "leadtime_to_ship": 2,
-        "order_lines": [_line_json(order, line) for line in order.lines],
-        "order_tax_mode": "TAX_INCLUDED",
-        "paymentType": "CB",
+        "order_lines": [filled("OR11_Response_200_Orders_OrderLines", line) for line in lines],
         "price": price,
-        "shipping_price": 0.0,
         "shipping_tracking": order.shipping_tracking,
-        "shipping_type_code": "STD",
-        "shipping_type_label": "Livraison standard",
-        "shipping_zone_code": "FR",
-        "shipping_zone_label": "France métropolitaine",
-        "total_commission": round(price * 0.18, 2),
         "total_price": price,
     }
+    return filled("OR11_Response_200_Orders", given)
