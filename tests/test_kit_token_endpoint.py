@@ -7,10 +7,10 @@ token endpoint answers; no stack."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
@@ -18,6 +18,7 @@ from keybuzz_connector_amazon.credentials import AppCredentials
 from keybuzz_connector_amazon.redirect import AmazonRedirectFlow
 from keybuzz_connector_ebay.consent import ConsentApp, EbayRedirectFlow
 from keybuzz_connector_ebay.settings import EbayFlowSettings
+from keybuzz_devstack.testing import asgi_body, serving
 from keybuzz_shared.connectors import seam
 
 CODE = "the-single-use-code"
@@ -33,21 +34,16 @@ class TokenEndpoint:
     forms: list[dict[str, list[str]]] = field(default_factory=list)
     url: str = ""
 
-    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = (await reader.readuntil(b"\r\n\r\n")).decode().lower()
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
         status, document = 401, {"error": "invalid_token"}
-        if head.startswith("post /token "):
-            length = int(head.split("content-length:")[1].split("\r\n")[0])
-            self.forms.append(parse_qs((await reader.readexactly(length)).decode()))
+        if scope["method"] == "POST" and scope["path"] == "/token":
+            self.forms.append(parse_qs((await asgi_body(receive)).decode()))
             status, document = self.status, self.document
-        body = json.dumps(document).encode()
-        writer.write(
-            f"HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n"
-            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n".encode()
-            + body
-        )
-        await writer.drain()
-        writer.close()
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": json.dumps(document).encode()})
 
 
 ANSWERS = {
@@ -60,10 +56,9 @@ ANSWERS = {
 @pytest.fixture(params=sorted(ANSWERS))
 async def endpoint(request: pytest.FixtureRequest) -> AsyncIterator[TokenEndpoint]:
     served = TokenEndpoint(request.param, ANSWERS[request.param])
-    listening = await asyncio.start_server(served.serve, "127.0.0.1", 0)
-    served.url = f"http://127.0.0.1:{listening.sockets[0].getsockname()[1]}/token"
-    yield served
-    listening.close()
+    async with serving(served) as url:
+        served.url = f"{url}/token"
+        yield served
 
 
 def flows(url: str) -> dict[str, tuple[seam.RedirectFlow, seam.RedirectApp, seam.CodeExchange]]:

@@ -334,8 +334,7 @@ class KitSession(PartsSession):
         figure: Figure | None = None,
         close: Close | None = None,
     ) -> None:
-        by_mail = _ByMail()
-        super().__init__(inbox or by_mail, replies or by_mail, orders or _NoOrders())
+        super().__init__(inbox or _BY_MAIL, replies or _BY_MAIL, orders or _NoOrders())
         self._verify = verify
         self.figure = figure
         self.close = close
@@ -377,6 +376,9 @@ class _ByMail(ThreadsInbox):
 
     async def sent_messages(self, thread: ThreadKey, since: datetime) -> list[InboxMessage]:
         return []
+
+
+_BY_MAIL = _ByMail()  # stateless: one for every session
 
 
 class _NoOrders:
