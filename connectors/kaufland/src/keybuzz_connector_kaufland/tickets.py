@@ -84,9 +84,8 @@ def newest_first(
         place, size=size, overlap=overlap, size_param="limit", newest_first=True
     )
     fetch = kit.KeyedPages(client, path, "data", operation, total="pagination.total").counted
-    return kit.Listing(
-        paging, kit.Listing.window_query(start, None, kit.iso_z, **fixed), each(fetch)
-    )
+    window = kit.Listing.window_query(start, None, kit.iso_z)  # ``fixed`` typed apart: merged
+    return kit.Listing(paging, lambda low, high: window(low, high) | fixed, each(fetch))
 
 
 def in_data(kind: Any, what: str) -> Callable[[Any], Any]:
