@@ -44,12 +44,14 @@ def forms_of(secret: str) -> list[str]:
 
 
 def found_in(text: str, secret: str) -> list[str]:
-    """The forms of ``secret`` in ``text``, as they are or escaped once more (a JSON line or
-    a row's repr doubles a JSON escape's backslash)."""
+    """The forms of ``secret`` in ``text`` whatever their case, as they are or escaped once
+    more (a JSON line or a row's repr doubles a JSON escape's backslash). The text (every
+    row of two databases a suite has filled) is lower-cased once, not once a form."""
+    lowered = text.lower()
     return [
         form
         for form in forms_of(secret)
-        if any(f in text or f in text.lower() for f in (form, form.replace("\\", "\\\\")))
+        if any(f.lower() in lowered for f in {form, form.replace("\\", "\\\\")})
     ]
 
 

@@ -560,9 +560,13 @@ async def test_a_crash_between_the_relay_accepting_and_our_commit_resends_the_sa
         "VAULT_ADDR": stack.vault_addr,
         "VAULT_TOKEN": bootstrap.service_token_id("poller"),
         "MX_PORT": str(infra.free_port()),
-        # A short lease: the restarted poller takes the reply again 5 s after the claim.
+        # A short lease: the restarted poller takes the reply again 3.5 s after the claim
+        # (the shortest over twice the relay's timeout the settings accept).
         **poller_settings(
-            dovecot, ("127.0.0.1", port), REPLY_LEASE_SECONDS="5", SMTP_RELAY_TIMEOUT_SECONDS="2"
+            dovecot,
+            ("127.0.0.1", port),
+            REPLY_LEASE_SECONDS="3.5",
+            SMTP_RELAY_TIMEOUT_SECONDS="1.5",
         ),
     }
     processes: list[asyncio.subprocess.Process] = []

@@ -221,12 +221,22 @@ async def test_a_trickling_call_is_cut_at_its_deadline(
     assert seconds(row["last_error_at"], row["claimed_at"]) <= CALL_DEADLINE + TOLERANCE
 
 
+# The back-off test's own: a 2 s interval and a 1.2 s base (waits of 1.2, then 2.4 s, past
+# the interval) show what 3 s and 2 s did, 2.4 s sooner.
+BACKOFF_INTERVAL = 2.0
+BACKOFF_BASE = 1.2
+
+
 async def test_a_failing_shop_backs_off_and_comes_back_to_its_interval_once_healthy(
-    poller: RunningService,
+    start_poller: Callable[..., Awaitable[RunningService]],
     vault: VaultClient,
     double: dict[str, dict[str, Any]],
     sandbox_url: str,
 ) -> None:
+    poller = await start_poller(
+        FNAC_POLL_INTERVAL_SECONDS=str(int(BACKOFF_INTERVAL)),
+        POLL_RETRY_BASE_SECONDS=str(BACKOFF_BASE),
+    )
     # A shop whose history is short: once healthy, its polls end well within their deadline.
     spec = double[HEALTHY[1]]
     async with httpx.AsyncClient(base_url=f"{sandbox_url}/_sandbox/fnac") as admin:
@@ -238,10 +248,10 @@ async def test_a_failing_shop_backs_off_and_comes_back_to_its_interval_once_heal
         row = (await rows(poller, [shop]))[shop.key]
         return row if row["consecutive_failures"] >= 2 else None
 
-    row = await eventually(failed_twice, within=RETRY_BASE + 4 * CALL_DEADLINE + 10)
+    row = await eventually(failed_twice, within=BACKOFF_BASE + 4 * CALL_DEADLINE + 10)
     # Pushed out: the second failure waits twice the base, longer than the interval.
     wait = seconds(row["next_poll_at"], row["last_poll_at"])
-    assert 2 * RETRY_BASE - 0.1 <= wait <= 2 * RETRY_BASE + 0.1 and wait > INTERVAL
+    assert 2 * BACKOFF_BASE - 0.1 <= wait <= 2 * BACKOFF_BASE + 0.1 and wait > BACKOFF_INTERVAL
     [shown] = await get_json(poller, shop.tenant_id, "/api/v1/poller/shops")
     assert shown["consecutiveFailures"] >= 2 and "cut at its deadline" in shown["lastError"]
 
@@ -254,7 +264,7 @@ async def test_a_failing_shop_backs_off_and_comes_back_to_its_interval_once_heal
 
     row = await eventually(recovered, within=8 + CALL_DEADLINE + 10)
     # Back on its interval: the next poll an interval after the one that succeeded.
-    assert seconds(row["next_poll_at"], row["last_success_at"]) <= INTERVAL + 0.5
+    assert seconds(row["next_poll_at"], row["last_success_at"]) <= BACKOFF_INTERVAL + 0.5
 
 
 async def test_a_poll_is_cut_at_its_deadline_though_each_call_keeps_its_own(
