@@ -140,3 +140,20 @@ async def test_every_doubles_admin_answers_what_it_lacks_with_the_kits_404(
     for method, path, error in lacking:
         answered = await client.request(method, path, json={"body": "Bonjour"})
         assert (answered.status_code, answered.json()) == (404, {"error": error}), path
+
+
+async def test_a_doubles_fault_settings_off_their_declared_bounds_are_a_400(
+    client: httpx.AsyncClient,
+) -> None:
+    """eBay's double takes the shared ``WebPageFaults`` as they are: a negative stall, a hold
+    past the hour, a rate above 1 or a negative count is refused as the body is read (a 400
+    with a JSON body), the settings held before kept; ManoMano's settings are bounded too."""
+    armed = await client.put("/_sandbox/ebay/faults", json={"stallSeconds": 2})
+    assert armed.status_code == 200
+    for off in ({"stallSeconds": -1}, {"holdSeconds": 1e9}, {"errorRate": 1.5}, {"failNext": -1}):
+        refused = await client.put("/_sandbox/ebay/faults", json=off)
+        assert refused.status_code == 400 and refused.json(), off
+    kept = (await client.get("/_sandbox/ebay/faults")).json()
+    assert (kept["stallSeconds"], kept["holdSeconds"], kept["errorRate"]) == (2, 0, 0)
+    negative = await client.put("/_sandbox/manomano/faults", json={"garbageNext": -1})
+    assert negative.status_code == 400 and negative.json()  # ManoMano's own settings alike

@@ -14,7 +14,7 @@ import textwrap
 import unicodedata
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import msgspec
 from lxml import etree
@@ -29,6 +29,12 @@ ALLOWED_STATUSES = frozenset({429, 500, 503})
 # failNext may also refuse access (403): with a large count and one operation, the
 # marketplace refusing that operation to this application for good.
 FAIL_NEXT_STATUSES = ALLOWED_STATUSES | {403}
+MAX_SLOW_SECONDS = 3_600.0  # a stall, a trickle's pause or a hold, at most
+
+# Bounds a double's settings declare, checked as a body is read (off them: Litestar's 400).
+Fraction = Annotated[float, msgspec.Meta(ge=0, le=1)]
+NextCount = Annotated[int, msgspec.Meta(ge=0)]  # the next n calls (or mails) to misbehave
+SlowSeconds = Annotated[float, msgspec.Meta(ge=0, le=MAX_SLOW_SECONDS)]
 
 
 class FaultConfig(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
@@ -42,38 +48,29 @@ class FaultConfig(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_f
     error_statuses_taken: ClassVar[frozenset[int]] = ALLOWED_STATUSES
     fail_statuses_taken: ClassVar[frozenset[int]] = FAIL_NEXT_STATUSES
 
-    error_rate: float = 0.0
+    error_rate: Fraction = 0.0
     error_statuses: list[int] = msgspec.field(default_factory=lambda: [500, 503])
-    latency_ms: int = 0
-    malformed_rate: float = 0.0
+    latency_ms: Annotated[int, msgspec.Meta(ge=0)] = 0
+    malformed_rate: Fraction = 0.0
     malformed_kind: str = "invalid_json"
     # Operation ids ("getOrders") or qualified keys ("ordersV0.getOrders"); empty: all
     # the double's operations (but those it applies faults to only when named).
     operations: list[str] = msgspec.field(default_factory=list)
-    fail_next: int = 0
+    fail_next: NextCount = 0
     fail_status: int = 503
-    malformed_next: int = 0
+    malformed_next: NextCount = 0
     # The size of a ``huge`` answer: set past the cap of the client under test.
-    huge_bytes: int = HUGE_BYTES
+    huge_bytes: Annotated[int, msgspec.Meta(ge=1)] = HUGE_BYTES
 
     def problems(self) -> list[str]:
         issues = []
-        if not (0 <= self.error_rate <= 1 and 0 <= self.malformed_rate <= 1):
-            issues.append("errorRate and malformedRate must be between 0 and 1")
         if not set(self.error_statuses) <= self.error_statuses_taken:
             issues.append(f"errorStatuses must be among {sorted(self.error_statuses_taken)}")
         if self.fail_status not in self.fail_statuses_taken:
             issues.append(f"failStatus must be among {sorted(self.fail_statuses_taken)}")
         if self.malformed_kind not in self.malformed_kinds:
             issues.append(f"malformedKind must be one of {', '.join(self.malformed_kinds)}")
-        if min(self.latency_ms, self.fail_next, self.malformed_next) < 0:
-            issues.append("latencyMs, failNext and malformedNext must be >= 0")
-        if self.huge_bytes < 1:
-            issues.append("hugeBytes must be >= 1")
         return issues
-
-
-MAX_SLOW_SECONDS = 3_600.0  # a stall, a trickle's pause or a hold, at most
 
 
 def as_written(text: str) -> str:
@@ -168,11 +165,11 @@ class SlowFaultConfig(FaultConfig, kw_only=True, rename="camel", forbid_unknown_
     ``hold_seconds`` after their request was handled (done, the caller not told); real
     seconds, an empty list with seconds above 0: every shop."""
 
-    stall_seconds: float = 0.0
+    stall_seconds: SlowSeconds = 0.0
     stall_shops: list[str] = msgspec.field(default_factory=list)
-    trickle_seconds: float = 0.0
+    trickle_seconds: SlowSeconds = 0.0
     trickle_shops: list[str] = msgspec.field(default_factory=list)
-    hold_seconds: float = 0.0
+    hold_seconds: SlowSeconds = 0.0
     hold_shops: list[str] = msgspec.field(default_factory=list)
     # The seller's replies shown on their threads rewritten (``rewritten``), as sent in the
     # double's log of what the seller sent.
@@ -190,18 +187,6 @@ class SlowFaultConfig(FaultConfig, kw_only=True, rename="camel", forbid_unknown_
     paging_shops: list[str] = msgspec.field(default_factory=list)
     hostile_pages: int = 0
     hostile_listings: int = 0  # of which first pages: the listings begun
-
-    def slow_problems(self) -> list[str]:
-        limits = {
-            "stallSeconds": self.stall_seconds,
-            "trickleSeconds": self.trickle_seconds,
-            "holdSeconds": self.hold_seconds,
-        }
-        return [
-            f"{name} must be between 0 and {MAX_SLOW_SECONDS}"
-            for name, seconds in limits.items()
-            if not 0 <= seconds <= MAX_SLOW_SECONDS
-        ]
 
     def slow_answer(self, shop_id: str) -> SlowAnswer:
         """How the answer to ``shop_id``'s request is held back (none: ``SlowAnswer()``)."""

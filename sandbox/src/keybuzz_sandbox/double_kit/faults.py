@@ -1,18 +1,9 @@
 """Faults a double plays on its operations, its authentication endpoint's only when named:
-"all operations" stays the API's, and a test opts the token endpoint in; the bounds of a
-double's misbehaviour settings."""
+"all operations" stays the API's, and a test opts the token endpoint in."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import msgspec
-
 from keybuzz_sandbox.faults import FaultConfig, FaultInjector
-
-# Bounds a double's settings declare, checked as a body is read (off them: a 400).
-Fraction = Annotated[float, msgspec.Meta(ge=0, le=1)]
-NextCount = Annotated[int, msgspec.Meta(ge=0)]  # the next n calls (or mails) to misbehave
 
 
 class OptInFaults(FaultInjector):

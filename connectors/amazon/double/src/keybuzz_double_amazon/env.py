@@ -9,9 +9,8 @@ from typing import Annotated, Literal
 
 import msgspec
 from keybuzz_sandbox.dkim_signing import published_records
-from keybuzz_sandbox.double_kit.faults import Fraction
 from keybuzz_sandbox.double_kit.ports import StackPort
-from keybuzz_sandbox.faults import FaultConfig
+from keybuzz_sandbox.faults import FaultConfig, Fraction
 
 from .notices import SELECTOR, SIGNING_DOMAINS
 from .roles import DEFAULT_ROLES, KnownRole

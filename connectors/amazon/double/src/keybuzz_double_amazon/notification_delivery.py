@@ -29,7 +29,7 @@ import msgspec
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from keybuzz_sandbox.clock import Clock, iso
-from keybuzz_sandbox.double_kit.faults import Fraction, NextCount
+from keybuzz_sandbox.faults import Fraction, NextCount
 
 from .env import AmazonDoubleSettings
 from .errors import SpApiError, invalid_input

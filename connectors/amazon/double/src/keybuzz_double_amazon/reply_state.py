@@ -12,7 +12,7 @@ from collections import OrderedDict, deque
 from typing import Annotated, Any, Literal
 
 import msgspec
-from keybuzz_sandbox.double_kit.faults import NextCount
+from keybuzz_sandbox.faults import NextCount
 
 from .order_book import OrderBook
 

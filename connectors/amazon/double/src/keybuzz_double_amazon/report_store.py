@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import msgspec
-from keybuzz_sandbox.double_kit.faults import NextCount
+from keybuzz_sandbox.faults import NextCount
 
 
 class ReportRecord(msgspec.Struct, kw_only=True):

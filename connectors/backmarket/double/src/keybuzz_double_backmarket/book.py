@@ -11,9 +11,8 @@ from typing import Annotated
 
 import msgspec
 from keybuzz_sandbox.double_kit.draws import rng
-from keybuzz_sandbox.double_kit.faults import Fraction
 from keybuzz_sandbox.double_kit.history import DAY, HOUR
-from keybuzz_sandbox.faults import ReplyFaults
+from keybuzz_sandbox.faults import Fraction, ReplyFaults
 
 from .shops import (
     ATTACHMENT_IDS,

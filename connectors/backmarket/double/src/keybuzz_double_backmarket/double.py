@@ -11,8 +11,7 @@ from typing import Annotated, Literal
 
 import msgspec
 from keybuzz_sandbox.clock import Clock
-from keybuzz_sandbox.double_kit.faults import NextCount
-from keybuzz_sandbox.faults import FaultInjector, WebPageFaults
+from keybuzz_sandbox.faults import FaultInjector, NextCount, WebPageFaults
 
 from .book import DAY, Activity, ShopBook
 from .shops import ShopSpec, api_token
@@ -48,9 +47,6 @@ class BackMarketFaultConfig(
     retry_after_seconds: Annotated[int, msgspec.Meta(ge=1)] = 1
     waf_next: NextCount = 0
     waf_kind: Literal["html", "json"] = "html"
-
-    def problems(self) -> list[str]:
-        return super().problems() + self.slow_problems()
 
 
 class Count(msgspec.Struct, kw_only=True, rename="camel"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
+from typing import Annotated
 
 import msgspec
 from keybuzz_sandbox.clock import Clock, SellerTimeline
@@ -41,15 +42,9 @@ class CdiscountFaultConfig(WebPageFaults, kw_only=True, rename="camel", forbid_u
     injected 429 carries ``Retry-After`` only when ``retryAfterSeconds`` is above 0
     (Octopia's 429s are documented without it)."""
 
-    retry_after_seconds: int = 0
+    retry_after_seconds: Annotated[int, msgspec.Meta(ge=0)] = 0
     # Listings accept only the observed includeMessages values (no "All", the double's).
     observed_listing_only: bool = False
-
-    def problems(self) -> list[str]:
-        issues = super().problems() + self.slow_problems()
-        if self.retry_after_seconds < 0:
-            issues.append("retryAfterSeconds must be >= 0")
-        return issues
 
 
 class ShopView(msgspec.Struct, kw_only=True, rename="camel"):

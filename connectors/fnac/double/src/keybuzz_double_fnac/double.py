@@ -11,7 +11,7 @@ import msgspec
 from keybuzz_sandbox.clock import Clock, SellerTimeline
 from keybuzz_sandbox.double_kit.faults import OptInFaults
 from keybuzz_sandbox.double_kit.tokens import Issued
-from keybuzz_sandbox.faults import XML_KINDS, SlowFaultConfig
+from keybuzz_sandbox.faults import XML_KINDS, NextCount, SlowFaultConfig
 from keybuzz_sandbox.ratelimit import RateLimit, RateLimiter
 from keybuzz_sandbox.state import PersistentState
 
@@ -44,13 +44,13 @@ class FnacFaultConfig(SlowFaultConfig, kw_only=True, rename="camel", forbid_unkn
     malformed_kind: str = "truncated"
     # The next ``refuse_next`` requests of the named services are refused as a whole
     # (status ERROR, nothing done), with one error per code of ``refuse_codes``.
-    refuse_next: int = 0
+    refuse_next: NextCount = 0
     refuse_codes: list[str] = msgspec.field(default_factory=lambda: ["ERR_201"])
 
     def problems(self) -> list[str]:
-        issues = super().problems() + self.slow_problems()
-        if self.refuse_next < 0 or not all(REFUSAL_CODE.fullmatch(c) for c in self.refuse_codes):
-            issues.append("refuseNext must be >= 0 and refuseCodes ERR_ followed by 3 digits")
+        issues = super().problems()
+        if not all(REFUSAL_CODE.fullmatch(c) for c in self.refuse_codes):
+            issues.append("refuseCodes must be ERR_ followed by 3 digits")
         if self.refuse_next and not self.refuse_codes:
             issues.append("refuseCodes must name at least one code")
         return issues

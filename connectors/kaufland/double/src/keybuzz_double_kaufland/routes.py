@@ -68,9 +68,6 @@ class KauflandFaults(WebPageFaults, kw_only=True, rename="camel", forbid_unknown
     """The sandbox's faults of a shop API (slow shops named by Client Key), operations by
     Kaufland's operation ids; ``malformedKind`` ``html`` a proxy's page."""
 
-    def problems(self) -> list[str]:
-        return super().problems() + self.slow_problems()
-
 
 class Refused(Exception):
     def __init__(self, status: int, kind: str, message: str) -> None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from keybuzz_sandbox.answers import gateway_page, json_answer
+from keybuzz_sandbox.faults import NextCount
 from keybuzz_sandbox.ratelimit import RateLimit, RateLimiter
 from litestar import Request, Response, get, post, put
 
@@ -55,8 +56,8 @@ class Faults(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields
     """Body of PUT /_sandbox/manomano/faults: the next calls of the partner API answered
     with a 503 page, with garbage (200 and not JSON), or after ``slowSeconds``."""
 
-    unavailable_next: int = 0
-    garbage_next: int = 0
+    unavailable_next: NextCount = 0
+    garbage_next: NextCount = 0
     slow_seconds: float = 0.0
 
 
@@ -171,9 +172,9 @@ def manomano_routes(sb: Sandbox) -> list[Any]:
         limiter.reset()
 
     @put(f"{ADMIN}/faults", include_in_schema=False)
-    async def set_faults(request: Request[Any, Any, Any]) -> Response[bytes]:
+    async def set_faults(data: Faults) -> Response[bytes]:
         nonlocal faults
-        faults = msgspec.convert(await request.json(), Faults)
+        faults = data  # off a bound, or an unknown field: Litestar's 400 as it is read
         return json_answer(msgspec.to_builtins(faults))
 
     @post(f"{ADMIN}/mails", include_in_schema=False)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
+import msgspec
 from keybuzz_sandbox.clock import Clock
 from keybuzz_sandbox.faults import JSON_KINDS, FaultInjector, SlowFaultConfig
 from keybuzz_sandbox.ratelimit import RateLimit, RateLimiter
@@ -34,13 +35,7 @@ class MiraklFaultConfig(SlowFaultConfig, kw_only=True, rename="camel", forbid_un
     a login page elsewhere). An injected 429 carries ``Retry-After: retryAfterSeconds``."""
 
     malformed_kinds: ClassVar[tuple[str, ...]] = (*JSON_KINDS, "html", "redirect")
-    retry_after_seconds: int = 1
-
-    def problems(self) -> list[str]:
-        issues = super().problems()
-        if self.retry_after_seconds < 1:
-            issues.append("retryAfterSeconds must be >= 1")
-        return issues + self.slow_problems()
+    retry_after_seconds: Annotated[int, msgspec.Meta(ge=1)] = 1
 
 
 class MiraklFaults(FaultInjector):

@@ -62,9 +62,6 @@ class RakutenFaults(SlowFaultConfig, kw_only=True, rename="camel", forbid_unknow
     malformed_kinds: ClassVar[tuple[str, ...]] = XML_KINDS
     malformed_kind: str = "truncated"
 
-    def problems(self) -> list[str]:
-        return super().problems() + self.slow_problems()
-
 
 def _el(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:
     child = etree.SubElement(parent, tag)
