@@ -366,15 +366,19 @@ async def _window(
     written: families.Prepared | None,
 ) -> Window:
     """``WINDOW`` seconds of polls (the poller's, or ``bare``'s): polls counted, CPU. With
-    ``written`` (the poller's, a page of new messages a poll): the shops parked, ``written``
-    run, then one interval, each shop due once in its first 60 %: each polled once."""
+    ``written`` (the poller's, a page of new messages a poll): a message a shop written and
+    polled first (a warm-up), the shops parked, the page written, then one interval, each
+    shop due once in its first 60 %: each polled once, finding its page."""
     window = Window(name, "keybuzz_poller" if bare is None else "bench process")
     seconds, spread = WINDOW, 1.0
     if bare is None:  # the poller: every shop's next poll spread over the interval
         await _warmed(conn)
-        if written is not None:
+        if written is not None:  # a message a shop polled first: warm connections
             await _parked(conn)
-            await written()
+            await written(True)
+            await _warmed(conn)
+            await _parked(conn)
+            await written(False)
             seconds, spread = 0.95 * INTERVAL, 0.6
         await conn.execute(
             "UPDATE poller_shops SET next_poll_at = now() + random() * make_interval(secs => $1)",

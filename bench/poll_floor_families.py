@@ -181,7 +181,7 @@ async def sellers_of(sandbox_url: str, family: Family, count: int) -> list[Selle
 
 Bare = Callable[[float], Awaitable[None]]
 Transport = Callable[[], httpx.AsyncBaseTransport | None]
-Prepared = Callable[[], Awaitable[None]]
+Prepared = Callable[[bool], Awaitable[None]]  # its argument: a warm-up's (one message)
 # (connection, name, the bare loop or None for the poller, for the poller's window with a
 # page of new messages: what writes them once its shops are parked)
 Window = Callable[[asyncpg.Connection, str, Bare | None, Prepared | None], Awaitable[Any]]
