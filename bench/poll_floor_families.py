@@ -308,8 +308,13 @@ async def _new_windows(
     cursors: dict[str, asyncpg.Record] = {}
     pages: dict[str, Page] = {}
 
-    async def written() -> None:
-        """Each shop's cursor as its poll will read it, then its page on the double."""
+    async def written(warm_up: bool) -> None:
+        """Each shop's cursor as its poll will read it, then its page on the double; for a
+        warm-up, one message a shop (the poller's connections prepare the statements that
+        store a message before the window: a fresh one introspects their types)."""
+        if warm_up:
+            await _pages_written(sandbox_url, family, sellers, 1)
+            return
         rows = await conn.fetch(
             "SELECT poll_key, messages_since, incidents_since FROM poller_shops"
         )
