@@ -485,7 +485,7 @@ def _figures(windows: list[Window], floor_name: str = "bare loop (httpx)") -> li
         per_poll[w.name] = 1000 * w.cpu.get(w.own, 0.0) / polls
         figures.append(_figure(f"{w.name}: polls in {w.seconds:g} s", float(w.polls), "polls"))
         figures.append(_figure(f"{w.name}: its own CPU a poll", per_poll[w.name], "ms"))
-        for process in ("postgres", "keybuzz_sandbox", "bao"):
+        for process in ("postgres", "keybuzz_sandbox", "bao", "nats-server", "worker processes"):
             spent = 1000 * w.cpu.get(process, 0.0) / polls
             figures.append(_figure(f"{w.name}: {process} CPU a poll", spent, "ms"))
         figures.append(_figure(f"{w.name}: statements a poll", w.statements / polls, "stmts"))
