@@ -98,6 +98,11 @@ HTTPX_AIOHTTP_POLLER = [("poller on httpx-aiohttp", ON_HTTPX_AIOHTTP)]
 # eBay's poller with an app entry found missing read again at every poll, as before it was
 # kept: the cut, in the same run.
 EBAY_APP_UNCACHED = {"PYTHONPATH": HOOK, "BENCH_POLLER_EBAY_APP_UNCACHED": "1"}
+# Every family's poller with the runtime protocols' checks answered anew at every ask, as
+# before ``protocol_checks`` kept them (``BENCH_POLL_FLOOR_CHECKS_UNKEPT``, 1): the cut, in
+# the same run.
+CHECKS_UNKEPT = os.environ.get("BENCH_POLL_FLOOR_CHECKS_UNKEPT", "1") == "1"
+UNKEPT_CHECKS = {"PYTHONPATH": HOOK, "BENCH_POLLER_PROTOCOL_CHECKS_UNKEPT": "1"}
 POLLERS = [
     ("poller", {}),
     *(UNCACHED_POLLER if UNCACHED else []),
@@ -153,6 +158,8 @@ async def run(ctx: BenchContext) -> list[Figure]:
 
 def _family_pollers(family: families.Family) -> list[tuple[str, dict[str, str]]]:
     pollers = [("poller", {}), *(HTTPX_AIOHTTP_POLLER if HTTPX_AIOHTTP else [])]
+    if CHECKS_UNKEPT:
+        pollers.append(("poller, protocol checks at every ask", UNKEPT_CHECKS))
     if family.double == "ebay" and UNCACHED:  # the cut of the twenty-eighth session
         pollers.append(("poller, missing app read at every poll", EBAY_APP_UNCACHED))
     return pollers
