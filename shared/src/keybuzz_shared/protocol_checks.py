@@ -2,8 +2,9 @@
 
 Python 3.11 answers such a check by walking the protocol's members at every call: 25–55 µs
 each on the project's 2 cores under load (docs/BENCHMARKS.md, thirtieth session), and a
-shop's poll asked about eight (its requester's signing, its session's allowance counts and
-limits, its redirect flow's kept app). The protocols asked on that path name methods only,
+shop's poll asks one a call (its requester's signing), one as its session opens (its
+redirect flow's kept app) and, with a daily allowance, three more a page (its session's
+counts and limits). The protocols asked on that path name methods only,
 which an instance has from its class: the answer is its class's, kept per (class,
 protocol), as many entries as the process has classes that were asked about.
 """
