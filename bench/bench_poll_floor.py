@@ -374,8 +374,9 @@ async def _window(
 ) -> Window:
     """``WINDOW`` seconds of polls (the poller's, or ``bare``'s): polls counted, CPU. With
     ``written`` (the poller's, a page of new messages a poll): a message a shop written and
-    polled first (a warm-up), the shops parked, the page written, then one interval, each
-    shop due once in its first 60 %: each polled once, finding its page."""
+    polled first (a warm-up), the shops parked, the page written, each shop due once in
+    the interval's first 60 % and parked once polled, the window until every shop was
+    polled (three intervals at most): each polled once, finding its page."""
     window = Window(name, "keybuzz_poller" if bare is None else "bench process")
     seconds, spread = WINDOW, 1.0
     if bare is None:  # the poller: every shop's next poll spread over the interval
@@ -386,7 +387,7 @@ async def _window(
             await _warmed(conn)
             await _parked(conn)
             await written(False)
-            seconds, spread = 0.95 * INTERVAL, 0.6
+            seconds, spread = 3.0 * INTERVAL, 0.6
         await conn.execute(
             "UPDATE poller_shops SET next_poll_at = now() + random() * make_interval(secs => $1)",
             spread * INTERVAL,
@@ -398,13 +399,21 @@ async def _window(
     polling = asyncio.create_task(bare(until)) if bare else None
     profiled = await _profiled(name, seconds, before) if PROFILE and bare is None else None
     last: dict[str, datetime | None] = {}
+    polled: list[str] = []
     while time.monotonic() < until:
         for row in await conn.fetch("SELECT poll_key, last_poll_at FROM poller_shops"):
             key, at = row["poll_key"], row["last_poll_at"]
             if key in last and at != last[key]:
                 window.polls += 1
+                polled.append(key)
             last[key] = at
+        if written is not None:  # each shop once: parked once polled, the window until all were
+            await conn.execute(PARKED, polled)
+            if window.polls >= len(last):
+                await asyncio.sleep(1.0)  # the last polls' events relayed
+                break
         await asyncio.sleep(1.0)
+    window.seconds = seconds - max(0.0, until - time.monotonic())
     if polling is not None:
         await polling
     if profiled is not None:
@@ -463,7 +472,9 @@ async def _warmed(conn: asyncpg.Connection) -> None:
 
 # Not a poll's statements: this bench's own reads, the pool's upkeep (asyncpg's reset on
 # release) and transaction control.
-NOT_A_POLLS_WITHIN = ("pg_stat_statements", "last_poll_at FROM poller_shops")
+NOT_A_POLLS_WITHIN = ("pg_stat_statements", "last_poll_at FROM poller_shops", "'2 days'")
+# A shop polled in a window with a page of new messages: not due again in it.
+PARKED = "UPDATE poller_shops SET next_poll_at = now() + interval '2 days' WHERE poll_key = ANY($1)"
 NOT_A_POLLS_FIRST = (
     "SELECT PG_ADVISORY_UNLOCK_ALL",
     "CLOSE ALL",
@@ -490,7 +501,7 @@ def _figures(windows: list[Window], floor_name: str = "bare loop (httpx)") -> li
     for w in windows:
         polls = max(w.polls, 1)
         per_poll[w.name] = 1000 * w.cpu.get(w.own, 0.0) / polls
-        figures.append(_figure(f"{w.name}: polls in {w.seconds:g} s", float(w.polls), "polls"))
+        figures.append(_figure(f"{w.name}: polls in {w.seconds:.0f} s", float(w.polls), "polls"))
         figures.append(_figure(f"{w.name}: its own CPU a poll", per_poll[w.name], "ms"))
         for process in ("postgres", "keybuzz_sandbox", "bao", "nats-server", "worker processes"):
             spent = 1000 * w.cpu.get(process, 0.0) / polls
