@@ -28,22 +28,30 @@ side's polls made, the ratio poller ÷ bare loop, PostgreSQL statements a poll
 (``pg_stat_statements``). A poll is counted when its shop's ``last_poll_at`` moves (read
 once a second in both windows, the same reads).
 
-The other families (``BENCH_POLL_FLOOR_FAMILIES``: Cdiscount, Mirakl, Back Market,
-Rakuten, eBay), each its poller's window and its bare loop's: ``poll_floor_families``.
+The families (``BENCH_POLL_FLOOR_FAMILIES``: Fnac, Cdiscount, Mirakl, Back Market,
+Rakuten, eBay, Kaufland), each its poller's window and its bare loop's, and with
+``BENCH_POLL_FLOOR_NEW`` (N > 0) both again with a page of N new buyer messages a poll
+(the poller's window one interval: each shop polled once, each poll finding its page):
+``poll_floor_families``. ``BENCH_POLL_FLOOR_SHOPS=0``: the families only (no Fnac windows
+of 200 shops first).
 
 ``BENCH_POLL_FLOOR_SHOPS`` (200) / ``BENCH_POLL_FLOOR_INTERVAL`` (10 s) /
 ``BENCH_POLL_FLOOR_WINDOW`` (40 s) / ``BENCH_POLL_FLOOR_IDLE`` (15 s: the poller's CPU
 a second after its window, no shop due) / ``BENCH_POLL_FLOOR_AIOHTTP`` (1) /
 ``BENCH_POLL_FLOOR_UNCACHED`` (1: the poller's window with the key read at every poll) /
-``BENCH_POLL_FLOOR_FAMILIES`` (none) / ``BENCH_POLL_FLOOR_FAMILY_SHOPS`` (50).
+``BENCH_POLL_FLOOR_FAMILIES`` (none) / ``BENCH_POLL_FLOOR_FAMILY_SHOPS`` (50) /
+``BENCH_POLL_FLOOR_NEW`` (0: new messages a poll in the families' second windows) /
+``BENCH_POLL_FLOOR_PROFILE`` (none: a folder where each poller window's py-spy profile is
+written, ``py-spy record --nonblocking -f raw``, 250 Hz; py-spy from PyPI in the venv).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.util import find_spec
@@ -90,6 +98,11 @@ HTTPX_AIOHTTP_POLLER = [("poller on httpx-aiohttp", ON_HTTPX_AIOHTTP)]
 # eBay's poller with an app entry found missing read again at every poll, as before it was
 # kept: the cut, in the same run.
 EBAY_APP_UNCACHED = {"PYTHONPATH": HOOK, "BENCH_POLLER_EBAY_APP_UNCACHED": "1"}
+# Every family's poller with the runtime protocols' checks answered anew at every ask, as
+# before ``protocol_checks`` kept them (``BENCH_POLL_FLOOR_CHECKS_UNKEPT``, 1): the cut, in
+# the same run.
+CHECKS_UNKEPT = os.environ.get("BENCH_POLL_FLOOR_CHECKS_UNKEPT", "1") == "1"
+UNKEPT_CHECKS = {"PYTHONPATH": HOOK, "BENCH_POLLER_PROTOCOL_CHECKS_UNKEPT": "1"}
 POLLERS = [
     ("poller", {}),
     *(UNCACHED_POLLER if UNCACHED else []),
@@ -101,16 +114,24 @@ FAMILIES = [
     if name.strip()
 ]
 FAMILY_SHOPS = int(os.environ.get("BENCH_POLL_FLOOR_FAMILY_SHOPS", "50"))
+NEW = int(os.environ.get("BENCH_POLL_FLOOR_NEW", "0"))
+PROFILE = os.environ.get("BENCH_POLL_FLOOR_PROFILE", "")
 SCHEDULED = (
     "UPDATE poller_shops SET last_poll_at = now(), last_success_at = now(), "
     "next_poll_at = now() + make_interval(secs => $2) WHERE poll_key = $1"
+)
+# A poll that found a page of new messages: the page stored (a row a message) and the poll
+# recorded, in one statement.
+STORED = (
+    "WITH stored AS (INSERT INTO bench_floor_messages (poll_key, external_id, body) "
+    "SELECT $1, unnest($3::text[]), unnest($4::text[])) " + SCHEDULED
 )
 
 
 async def run(ctx: BenchContext) -> list[Figure]:
     env = families.sandbox_env(FAMILIES, FAMILY_SHOPS)
     with double_and_postgres(ctx, SHOPS, "floor", statements=True, env=env) as (sandbox, pg):
-        figures = await _measure(ctx, sandbox, pg)
+        figures = await _measure(ctx, sandbox, pg) if SHOPS else []
         for family in FAMILIES:
             windows = await families.family_windows(
                 ctx,
@@ -126,14 +147,20 @@ async def run(ctx: BenchContext) -> list[Figure]:
                     ("httpx", lambda: None),
                     *([("httpx-aiohttp", _aiohttp_transport)] if HTTPX_AIOHTTP else []),
                 ],
+                NEW,
             )
-            figures += _figures(windows, f"{family.double}: bare loop (httpx)")
+            floor = f"{family.double}: bare loop (httpx)"
+            fresh = [w for w in windows if w.name.endswith(" new")]
+            figures += _figures([w for w in windows if w not in fresh], floor)
+            figures += _figures(fresh, f"{floor}, {NEW} new")
         return figures
 
 
 def _family_pollers(family: families.Family) -> list[tuple[str, dict[str, str]]]:
     pollers = [("poller", {}), *(HTTPX_AIOHTTP_POLLER if HTTPX_AIOHTTP else [])]
-    if family.double == "ebay":
+    if CHECKS_UNKEPT:
+        pollers.append(("poller, protocol checks at every ask", UNKEPT_CHECKS))
+    if family.double == "ebay" and UNCACHED:  # the cut of the twenty-eighth session
         pollers.append(("poller, missing app read at every poll", EBAY_APP_UNCACHED))
     return pollers
 
@@ -148,6 +175,7 @@ class Window:
     polls: int = 0
     cpu: dict[str, float] = field(default_factory=dict)
     statements: int = 0
+    seconds: float = WINDOW
 
 
 async def _measure(ctx: BenchContext, sandbox_url: str, postgres_url: str) -> list[Figure]:
@@ -168,7 +196,7 @@ async def _measure(ctx: BenchContext, sandbox_url: str, postgres_url: str) -> li
             try:
                 await _wait_ready(poller)
                 await _first_polls(conn)
-                windows.append(await _window(conn, name, None))
+                windows.append(await _window(conn, name, None, None))
                 await conn.execute(
                     "UPDATE poller_shops SET next_poll_at = now() + interval '1 day'"
                 )
@@ -181,13 +209,15 @@ async def _measure(ctx: BenchContext, sandbox_url: str, postgres_url: str) -> li
     try:
         bodies = await _captured(sandbox_url, shops)
         url = f"{sandbox_url}/fnac/api.php/"
-        windows.append(await _window(conn, "bare loop (httpx)", _httpx_loop(url, bodies, database)))
+        windows.append(
+            await _window(conn, "bare loop (httpx)", _httpx_loop(url, bodies, database), None)
+        )
         if HTTPX_AIOHTTP:
             loop = _httpx_loop(url, bodies, database, on_aiohttp=True)
-            windows.append(await _window(conn, "bare loop (httpx-aiohttp)", loop))
+            windows.append(await _window(conn, "bare loop (httpx-aiohttp)", loop, None))
         if AIOHTTP:
             loop = _aiohttp_loop(url, bodies, database)
-            windows.append(await _window(conn, "bare loop (aiohttp)", loop))
+            windows.append(await _window(conn, "bare loop (aiohttp)", loop, None))
     finally:
         await conn.close()
     return _figures(windows) + [
@@ -256,10 +286,14 @@ async def _bare_polls(post: Post, bodies: Bodies, database: str, until: float) -
 
 
 async def _polled_each(
-    poll: Callable[[str], Awaitable[None]], keys: list[str], database: str, until: float
+    poll: Callable[[str], Awaitable[None]],
+    keys: list[str],
+    database: str,
+    until: float,
+    pages: Mapping[str, families.Page] | None = None,
 ) -> None:
-    """Every shop polled (``poll``, then the statement that records it) once an interval,
-    spread over it, until ``until``."""
+    """Every shop polled (``poll``, then the statement that records it, storing its page of
+    ``pages`` if given) once an interval, spread over it, until ``until``."""
     pool = await asyncpg.create_pool(database, min_size=2, max_size=4)
     try:
 
@@ -268,7 +302,10 @@ async def _polled_each(
             while time.monotonic() < until:
                 started = time.monotonic()
                 await poll(key)
-                await pool.execute(SCHEDULED, key, float(INTERVAL))
+                if pages is None:
+                    await pool.execute(SCHEDULED, key, float(INTERVAL))
+                else:
+                    await pool.execute(STORED, key, float(INTERVAL), *pages[key])
                 await asyncio.sleep(max(0.0, INTERVAL - (time.monotonic() - started)))
 
         await asyncio.gather(*(shop(n, key) for n, key in enumerate(keys)))
@@ -330,30 +367,57 @@ def _aiohttp_loop(url: str, bodies: Bodies, database: str) -> Callable[[float], 
 
 
 async def _window(
-    conn: asyncpg.Connection, name: str, bare: Callable[[float], Awaitable[None]] | None
+    conn: asyncpg.Connection,
+    name: str,
+    bare: Callable[[float], Awaitable[None]] | None,
+    written: families.Prepared | None,
 ) -> Window:
-    """``WINDOW`` seconds of polls (the poller's, or ``bare``'s): polls counted, CPU."""
+    """``WINDOW`` seconds of polls (the poller's, or ``bare``'s): polls counted, CPU. With
+    ``written`` (the poller's, a page of new messages a poll): a message a shop written and
+    polled first (a warm-up), the shops parked, the page written, each shop due once in
+    the interval's first 60 % and parked once polled, the window until every shop was
+    polled (three intervals at most): each polled once, finding its page."""
     window = Window(name, "keybuzz_poller" if bare is None else "bench process")
+    seconds, spread = WINDOW, 1.0
     if bare is None:  # the poller: every shop's next poll spread over the interval
         await _warmed(conn)
+        if written is not None:  # a message a shop polled first: warm connections
+            await _parked(conn)
+            await written(True)
+            await _warmed(conn)
+            await _parked(conn)
+            await written(False)
+            seconds, spread = 3.0 * INTERVAL, 0.6
         await conn.execute(
             "UPDATE poller_shops SET next_poll_at = now() + random() * make_interval(secs => $1)",
-            float(INTERVAL),
+            spread * INTERVAL,
         )
+    window.seconds = seconds
     await conn.execute("SELECT pg_stat_statements_reset()")
     before = cpu_seconds_by_process()
-    until = time.monotonic() + WINDOW
+    until = time.monotonic() + seconds
     polling = asyncio.create_task(bare(until)) if bare else None
+    profiled = await _profiled(name, seconds, before) if PROFILE and bare is None else None
     last: dict[str, datetime | None] = {}
+    polled: list[str] = []
     while time.monotonic() < until:
         for row in await conn.fetch("SELECT poll_key, last_poll_at FROM poller_shops"):
             key, at = row["poll_key"], row["last_poll_at"]
             if key in last and at != last[key]:
                 window.polls += 1
+                polled.append(key)
             last[key] = at
+        if written is not None:  # each shop once: parked once polled, the window until all were
+            await conn.execute(PARKED, polled)
+            if window.polls >= len(last):
+                await asyncio.sleep(1.0)  # the last polls' events relayed
+                break
         await asyncio.sleep(1.0)
+    window.seconds = seconds - max(0.0, until - time.monotonic())
     if polling is not None:
         await polling
+    if profiled is not None:
+        await profiled.wait()
     window.cpu = cpu_spent_by_process(before, cpu_seconds_by_process())
     rows = await conn.fetch(
         "SELECT calls, query FROM pg_stat_statements ORDER BY calls DESC LIMIT 40"
@@ -364,6 +428,29 @@ async def _window(
             window.statements += row["calls"]
             print(f"bench_poll_floor {name}: {row['calls']:>6} × {query[:150]}")
     return window
+
+
+async def _profiled(
+    name: str, seconds: float, processes: dict[int, tuple[str, float]]
+) -> asyncio.subprocess.Process:
+    """py-spy sampling the poller's process for the window (without stopping it)."""
+    pid = next(p for p, (program, _) in processes.items() if program == "keybuzz_poller")
+    await asyncio.to_thread(Path(PROFILE).mkdir, parents=True, exist_ok=True)
+    out = Path(PROFILE) / f"{name.replace(': ', '-').replace(' ', '_').replace(',', '')}.txt"
+    spy = Path(sys.executable).parent / "py-spy"
+    return await asyncio.create_subprocess_exec(
+        str(spy), "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "250",
+        "--nonblocking", "-f", "raw", "-o", str(out),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+async def _parked(conn: asyncpg.Connection) -> None:
+    """No shop due (its polls in flight ended): the page is written before any is polled."""
+    park = "UPDATE poller_shops SET next_poll_at = now() + interval '1 day'"
+    await conn.execute(park)
+    await asyncio.sleep(2.0)
+    await conn.execute(park)
 
 
 async def _warmed(conn: asyncpg.Connection) -> None:
@@ -385,7 +472,9 @@ async def _warmed(conn: asyncpg.Connection) -> None:
 
 # Not a poll's statements: this bench's own reads, the pool's upkeep (asyncpg's reset on
 # release) and transaction control.
-NOT_A_POLLS_WITHIN = ("pg_stat_statements", "last_poll_at FROM poller_shops")
+NOT_A_POLLS_WITHIN = ("pg_stat_statements", "last_poll_at FROM poller_shops", "'2 days'")
+# A shop polled in a window with a page of new messages: not due again in it.
+PARKED = "UPDATE poller_shops SET next_poll_at = now() + interval '2 days' WHERE poll_key = ANY($1)"
 NOT_A_POLLS_FIRST = (
     "SELECT PG_ADVISORY_UNLOCK_ALL",
     "CLOSE ALL",
@@ -412,9 +501,9 @@ def _figures(windows: list[Window], floor_name: str = "bare loop (httpx)") -> li
     for w in windows:
         polls = max(w.polls, 1)
         per_poll[w.name] = 1000 * w.cpu.get(w.own, 0.0) / polls
-        figures.append(_figure(f"{w.name}: polls in {WINDOW:g} s", float(w.polls), "polls"))
+        figures.append(_figure(f"{w.name}: polls in {w.seconds:.0f} s", float(w.polls), "polls"))
         figures.append(_figure(f"{w.name}: its own CPU a poll", per_poll[w.name], "ms"))
-        for process in ("postgres", "keybuzz_sandbox", "bao"):
+        for process in ("postgres", "keybuzz_sandbox", "bao", "nats-server", "worker processes"):
             spent = 1000 * w.cpu.get(process, 0.0) / polls
             figures.append(_figure(f"{w.name}: {process} CPU a poll", spent, "ms"))
         figures.append(_figure(f"{w.name}: statements a poll", w.statements / polls, "stmts"))

@@ -5,7 +5,10 @@ started with this folder on ``PYTHONPATH`` and
   checked ``addresses``) on httpx-aiohttp's transport, the same httpx client and API above
   it; Vault's client stays as it is;
 - ``BENCH_POLLER_EBAY_APP_UNCACHED=1`` reads an eBay app entry found missing again at
-  every poll, as before it was kept (the cut measured in the same run).
+  every poll, as before it was kept (the cut measured in the same run);
+- ``BENCH_POLLER_PROTOCOL_CHECKS_UNKEPT=1`` answers each runtime protocol's ``isinstance``
+  anew at every ask, the requester's signing at every call, as before
+  ``protocol_checks`` kept them (the cut measured in the same run).
 
 Python imports a ``sitecustomize`` on its path at start-up, before ``keybuzz_poller``."""
 
@@ -47,3 +50,19 @@ if os.environ.get("BENCH_POLLER_EBAY_APP_UNCACHED") == "1":
         return found
 
     AppEntries.read = _read  # type: ignore[method-assign]
+
+if os.environ.get("BENCH_POLLER_PROTOCOL_CHECKS_UNKEPT") == "1":
+    from keybuzz_shared import protocol_checks
+    from keybuzz_shared.connectors.kit import requester
+    from keybuzz_shared.connectors.kit.auth import SignsRequests
+
+    class _Unkept(dict[tuple[type, type], bool]):
+        def __setitem__(self, key: tuple[type, type], value: bool) -> None:
+            pass  # nothing kept: every ask walks the protocol again
+
+    protocol_checks._ANSWERS = _Unkept()
+
+    def _signing(self: Any) -> Any:
+        return self.auth.sign if isinstance(self.auth, SignsRequests) else requester.USE_DEFAULT
+
+    requester.Requester._signing = property(_signing, lambda self, value: None)  # type: ignore[assignment]

@@ -6,7 +6,7 @@ session that shares its token (``SharesToken``) keeps it in Vault beside the sho
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import httpx
 import msgspec
@@ -23,6 +23,7 @@ from keybuzz_shared.connectors.seam import (
     shop_api_of,
 )
 from keybuzz_shared.file_links import FileLinks
+from keybuzz_shared.protocol_checks import conforms
 from keybuzz_shared.redaction import remember_secrets
 from keybuzz_shared.vault import VaultClient, VaultError
 
@@ -41,8 +42,8 @@ async def stored_credentials(
     # Cached (the poller's client keeps them a while): read at every poll otherwise.
     stored: Mapping[str, Any] = await vault.read(path, cached=True) or {}
     flow = connector.redirect_flow
-    if stored and isinstance(flow, AppKeptOnce):
-        stored = await flow.shop_credentials(vault, stored)
+    if stored and conforms(flow, AppKeptOnce):
+        stored = await cast(AppKeptOnce, flow).shop_credentials(vault, stored)
     fields = [f.name for f in connector.credential_fields]
     if not all(isinstance(stored.get(f), str) and stored[f] for f in fields):
         return None

@@ -23,7 +23,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import httpx
 from keybuzz_shared.addresses import checked_addresses
@@ -35,6 +35,7 @@ from keybuzz_shared.connectors.seam import InboxFile, InboxIncident, InboxMessag
 from keybuzz_shared.connectors.shop_sessions import ShopSessions
 from keybuzz_shared.file_links import FileLinks, FileTooLarge, FileUnavailable, LinkRefused
 from keybuzz_shared.http_pools import SpreadTransport
+from keybuzz_shared.protocol_checks import conforms
 from keybuzz_shared.spent_calls import CallsBound, listing_stopped
 from keybuzz_shared.vault import VaultClient
 
@@ -105,17 +106,17 @@ class ApiMessageSource:
         """``ports.CountsCalls``: the calls of the daily allowance the shop's session made,
         when its connector's session counts them."""
         session = self.sessions.kept(shop.marketplace, shop.tenant_id)
-        if isinstance(session, seam.CountsAllowanceCalls):
-            return session.allowance_calls()
+        if conforms(session, seam.CountsAllowanceCalls):
+            return cast(seam.CountsAllowanceCalls, session).allowance_calls()
         return None
 
     def limit_allowance_calls(self, shop: Shop, total: int | None) -> bool:
         """``ports.LimitsCalls``: the shop's session makes no call of the allowance that
         would take its count past ``total`` (None: no limit); False when it cannot be told."""
         session = self.sessions.kept(shop.marketplace, shop.tenant_id)
-        if not isinstance(session, seam.LimitsAllowanceCalls):
+        if not conforms(session, seam.LimitsAllowanceCalls):
             return False
-        session.limit_allowance_calls(total)
+        cast(seam.LimitsAllowanceCalls, session).limit_allowance_calls(total)
         return True
 
     def forget_key(self, shop: Shop) -> None:

@@ -26,9 +26,10 @@ import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from keybuzz_shared.connectors.seam import AllowanceSpent
+from keybuzz_shared.protocol_checks import conforms
 
 from keybuzz_poller.shops.allowance import DayPlan, seconds_into_day
 from keybuzz_poller.shops.domain import CallsAsked, Shop, ShopStart
@@ -118,8 +119,8 @@ async def within_allowance(
             await _correct(ports, shop, day, before, 1, mine)
             yield page
     finally:
-        if isinstance(ports.source, LimitsCalls):
-            ports.source.limit_allowance_calls(shop, None)
+        if conforms(ports.source, LimitsCalls):
+            cast(LimitsCalls, ports.source).limit_allowance_calls(shop, None)
 
 
 def _left_for_later(shop: Shop) -> None:
@@ -156,15 +157,16 @@ async def _limit(
     """Tells a session whose page may make several calls how far its count may go: the
     page's counted call, what is left of the poll's reservation, and those the day's pace
     leaves beyond them."""
-    if before is None or not isinstance(ports.source, LimitsCalls):
+    if before is None or not conforms(ports.source, LimitsCalls):
         return
+    limits = cast(LimitsCalls, ports.source)
     assert ports.calls is not None
     if mine is None:
         spent = await ports.calls.calls_spent(shop, day)  # the page's reserved call included
-        ports.source.limit_allowance_calls(shop, before + 1 + max(0, allowed - spent))
+        limits.limit_allowance_calls(shop, before + 1 + max(0, allowed - spent))
         return
     beyond = max(0, allowed - mine.counted)
-    ports.source.limit_allowance_calls(shop, before + 1 + mine.left + beyond)
+    limits.limit_allowance_calls(shop, before + 1 + mine.left + beyond)
 
 
 async def plan_of(ports: ShopPorts, shop: Shop, day: date) -> DayPlan | None:
@@ -208,7 +210,9 @@ def _mean_cost(ports: ShopPorts, shop: Shop) -> float:
 
 
 def _counted(ports: ShopPorts, shop: Shop) -> int | None:
-    return ports.source.allowance_calls(shop) if isinstance(ports.source, CountsCalls) else None
+    if not conforms(ports.source, CountsCalls):
+        return None
+    return cast(CountsCalls, ports.source).allowance_calls(shop)
 
 
 async def _correct(

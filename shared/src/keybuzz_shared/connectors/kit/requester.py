@@ -193,6 +193,8 @@ class Requester(JsonCalls[_InFlight]):
         super().__init__(http, spec.terms, max_response_bytes=cap, **options)
         self.spec = spec
         self.auth = auth
+        # Asked once: a runtime protocol's check costs tens of µs a call (protocol_checks)
+        self._signing = auth.sign if isinstance(auth, SignsRequests) else USE_DEFAULT
         self._base = httpx.URL(base_url if base_url.endswith("/") else base_url + "/")
         self._shop_fields = dict(shop or {})
         self._files = files
@@ -569,7 +571,7 @@ class Requester(JsonCalls[_InFlight]):
                 files=list(sending.parts) or None,
                 headers=headers,
                 follow_redirects=False,
-                auth=self.auth.sign if isinstance(self.auth, SignsRequests) else USE_DEFAULT,
+                auth=self._signing,
             ),
             asked.reading.max_bytes or self._max_bytes,
         )
