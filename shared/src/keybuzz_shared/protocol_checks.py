@@ -1,7 +1,7 @@
 """``isinstance`` against a ``runtime_checkable`` Protocol, answered once a class.
 
 Python 3.11 answers such a check by walking the protocol's members at every call: 25–55 µs
-each on the project's 2 cores under load (docs/BENCHMARKS.md, thirtieth session), and a
+each on the project's 2 cores under load (docs/BENCHMARKS.md, `bench_poll_floor`), and a
 shop's poll asks one a call (its requester's signing), one as its session opens (its
 redirect flow's kept app) and, with a daily allowance, three more a page (its session's
 counts and limits). The protocols asked on that path name methods only,
