@@ -9,7 +9,11 @@ from enum import StrEnum
 
 import msgspec
 from keybuzz_shared.connectors.credential_form import account_of
-from keybuzz_shared.connectors.registry import UnknownMarketplace, connector_for, connectors
+from keybuzz_shared.connectors.registry import (
+    connector_for,
+    connector_serving,
+    connectors,
+)
 from keybuzz_shared.connectors.seam import connects_by
 
 
@@ -30,10 +34,8 @@ REDIRECT_MARKETPLACES = redirect_marketplaces()
 
 def oauth_connects(marketplace: str) -> bool:
     """oauth makes connections of ``marketplace`` (served now, by a redirect or a form)."""
-    try:
-        return connects_by(connector_for(marketplace)) is not None
-    except UnknownMarketplace:
-        return False
+    connector = connector_serving(marketplace)
+    return connector is not None and connects_by(connector) is not None
 
 
 class Status(StrEnum):

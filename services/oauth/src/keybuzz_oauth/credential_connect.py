@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from keybuzz_shared.connectors.credential_form import CredentialFieldInvalid, read_credentials
-from keybuzz_shared.connectors.registry import UnknownMarketplace, connector_for
+from keybuzz_shared.connectors.registry import connector_for, connector_serving
 from keybuzz_shared.connectors.seam import connects_by
 from keybuzz_shared.events import ConnectionConnected
 from keybuzz_shared.redaction import secret_scope
@@ -65,10 +65,8 @@ def shop_marketplace(name: str) -> str:
     """A marketplace value, any case (the route's lower case), served now by a connector
     whose shops connect with a credential form; MarketplaceNotServed for anything else."""
     marketplace = name.upper()
-    try:
-        kind = connects_by(connector_for(marketplace))
-    except UnknownMarketplace:
-        kind = None
+    connector = connector_serving(marketplace)
+    kind = None if connector is None else connects_by(connector)
     if kind != "CREDENTIALS":
         known = ", ".join(m.lower() for m in shop_marketplaces())
         raise MarketplaceNotServed(

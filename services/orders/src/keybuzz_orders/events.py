@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic
 
-from keybuzz_shared.connectors.registry import UnknownMarketplace, connector_for
+from keybuzz_shared.connectors.registry import connector_serving
 from keybuzz_shared.errors import is_outage
 from keybuzz_shared.events import (
     ConnectionConnected,
@@ -54,10 +54,8 @@ WAITING_FOR_CONNECTION: tuple[type[Exception], ...] = (*FEED.not_connected, NotC
 
 def _notifies(marketplace: str) -> bool:
     """Whether the marketplace's connector has the order feed (its change notifications)."""
-    try:
-        return connector_for(marketplace).order_feed is FEED
-    except UnknownMarketplace:
-        return False
+    connector = connector_serving(marketplace)
+    return connector is not None and connector.order_feed is FEED
 
 
 async def start_backfill(runtime: Runtime[Any], event: ConnectionConnected) -> None:

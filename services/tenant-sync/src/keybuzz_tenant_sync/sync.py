@@ -16,7 +16,10 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from keybuzz_shared.connectors.registry import UnknownMarketplace, connector_for, connectors
+from keybuzz_shared.connectors.registry import (
+    connector_serving,
+    connectors,
+)
 from keybuzz_shared.events import (
     ConnectionConnected,
     InboundAddressInfo,
@@ -81,10 +84,8 @@ async def addresses_on_connection(ports: TenantSyncPorts, event: ConnectionConne
     (``InboundAddresses.on_connection``): its addresses, in the countries of the tenant's
     others (the default country when it has none), and ``tenant.synced``. Idempotent: an
     address already made is kept."""
-    try:
-        made = connector_for(event.marketplace).inbound_addresses
-    except UnknownMarketplace:
-        return
+    connector = connector_serving(event.marketplace)
+    made = None if connector is None else connector.inbound_addresses
     if made is None or not made.on_connection:
         return
     async with ports.unit_of_work() as uow:

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import logging
 
-from keybuzz_shared.connectors.registry import UnknownMarketplace, connector_for, connectors
+from keybuzz_shared.connectors.registry import (
+    connector_serving,
+    connectors,
+)
 from keybuzz_shared.connectors.seam import Connector, messages_by_api
 from keybuzz_shared.events import (
     ConnectionConnected,
@@ -45,10 +48,8 @@ def shop_marketplace(connector: Connector) -> str:
 def polled_by_api(marketplace: str) -> bool:
     """``marketplace``'s shops are polled over its API: served by a connector with a
     ``shop_api`` and no mail relay (asked now: a marketplace added since start-up included)."""
-    try:
-        return messages_by_api(connector_for(marketplace))
-    except UnknownMarketplace:
-        return False
+    connector = connector_serving(marketplace)
+    return connector is not None and messages_by_api(connector)
 
 
 async def shop_connected(ports: ShopPollingPorts, event: ConnectionConnected) -> None:
