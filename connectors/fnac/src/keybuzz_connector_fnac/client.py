@@ -186,7 +186,7 @@ carried_text = carried
 
 class FnacCredentials(Redacted, frozen=True):
     """A shop's credentials, as auth's request holds them (its key masked in ``repr``, and
-    quoted by no error: the kit's ``XmlServices`` keeps a Redacted Struct's secrets)."""
+    quoted by no error: the client's login token keeps its ``SECRETS``)."""
 
     SECRETS = frozenset({"key"})
     partner_id: str
@@ -229,7 +229,7 @@ class FnacClient(kit.Requester):
             log_in,
             lambda grant: grant.token,
             carry=lambda token: {**ids, "token": token},
-            secrets=[credentials.key],
+            secrets=[getattr(credentials, name) for name in FnacCredentials.SECRETS],
         )
         shop = {"shop_id": credentials.shop_id}
         super().__init__(SPEC, self.tokens, http, base_url, shop=shop, **options)

@@ -33,7 +33,6 @@ from keybuzz_connector_fnac.client import (
 from keybuzz_connector_fnac.numbered_pages import Count, Pages, Renumbered, iso_window, window_of
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 Q = TypeVar("Q", bound=models.Paged)  # a listing's query
 
 PAGE_SIZE = 100  # Fnac's default and largest page (the connector's ``limits.page_size``)
