@@ -43,8 +43,10 @@ def _key(word: str) -> str:
 
 # Each status by its letters alone: matched whatever the case or separators
 # ("WAITING_ACCEPTANCE"), "Canceled" as "Cancelled".
-_STATES = kit.ListedOrders.States({_key(word): state for word, state in ORDER_STATES.items()})
-_STATES["canceled"] = ORDER_STATES["Cancelled"]
+_STATES = kit.ListedOrders.States(
+    {_key(word): state for word, state in ORDER_STATES.items()}
+    | {"canceled": ORDER_STATES["Cancelled"]}
+)
 
 
 def order_status(word: str) -> tuple[str, str | None]:
