@@ -17,7 +17,7 @@ from keybuzz_sandbox.double_kit.admin import admin_router, known
 from keybuzz_sandbox.double_kit.api import PROXY_PAGE, Answer, served
 from keybuzz_sandbox.double_kit.routes import operation_route
 from keybuzz_sandbox.fault_admin import fault_handlers
-from keybuzz_sandbox.faults import ReplyFaults, WebPageFaults, hostile_page, reply_faults
+from keybuzz_sandbox.faults import WebPageFaults, hostile_page, reply_faults
 from litestar import Request, Response, get, post, put
 from litestar.response import Redirect, Stream
 
@@ -31,13 +31,12 @@ if TYPE_CHECKING:
 
 class Asked(NamedTuple):
     """What an operation is asked: the query, the URL without it (its pages' links), the
-    path's parameters, the JSON body (POST), and how a reply shows at this call (faults)."""
+    path's parameters, the JSON body (POST)."""
 
     query: dict[str, str]
     url: str
     path: dict[str, str]
     body: Any
-    shown: ReplyFaults
 
 
 # What an operation answers a seller: its JSON (None: a 204's) and its status.
@@ -197,7 +196,7 @@ def routes(sb: Sandbox) -> list[Any]:
         return {k: c[k] for k in kept} | shown, 200
 
     def send(s: Seller, asked: Asked) -> tuple[Any, int]:
-        body, shown = asked.body, asked.shown
+        body, shown = asked.body, reply_faults(state.faults.config, time.time())
         wanted = body.get("conversationId")
         c = next((c for c in s.conversations if c["conversationId"] == wanted), None)
         text = str(body.get("messageText", ""))
@@ -249,11 +248,8 @@ def routes(sb: Sandbox) -> list[Any]:
     def endpoint(operation: str, api: str, method: str, path: str, make: Make) -> Any:
         async def handler(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
             body = msgspec.json.decode(await request.body()) if method == "POST" else None
-            url, shown = (
-                str(request.url).split("?")[0],
-                reply_faults(state.faults.config, time.time()),
-            )
-            asked = Asked(dict(request.query_params), url, dict(request.path_params), body, shown)
+            url = str(request.url).split("?")[0]
+            asked = Asked(dict(request.query_params), url, dict(request.path_params), body)
             return await answer(request, api, operation, lambda s: make(s, asked), body)
 
         return operation_route(f"{ROOT}{path}", method, f"ebay.{operation}", handler)
