@@ -97,7 +97,7 @@ def parameter_error(detail: str) -> bytes:
     return error_document("ParameterError", "Problem with parameters", detail)
 
 
-def _refused(body: bytes, status: int = 400) -> Response[bytes]:
+def _xml(body: bytes, status: int = 400) -> Response[bytes]:
     return Response(body, status_code=status, media_type=XML)
 
 
@@ -227,10 +227,10 @@ def routes(sb: Sandbox) -> list[Any]:
         params = {k: v for k, v in request.query_params.items()}
         action = params.get("action", "")
         if action not in ACTIONS:
-            return _refused(parameter_error(f"Unknown action {action}"))
+            return _xml(parameter_error(f"Unknown action {action}"))
         missing = [p for p in ("login", "pwd", "version") if not params.get(p)]
         if missing:
-            return _refused(parameter_error(f"The parameter {missing[0]} is mandatory"))
+            return _xml(parameter_error(f"The parameter {missing[0]} is mandatory"))
         decision = await faults.delayed(f"rakuten.{action}")
         if decision.error_status:
             return gateway_page(decision.error_status)
@@ -238,18 +238,16 @@ def routes(sb: Sandbox) -> list[Any]:
         sent_token = params["pwd"]
         if seller is None or sent_token != seller.token:
             said = "Invalid login or token" + sb.echo.of(sent_token)
-            return _refused(
-                error_document("InvalidCredentials", "Authentication failed", said), 401
-            )
+            return _xml(error_document("InvalidCredentials", "Authentication failed", said), 401)
         if (refused := sb.echo.refusal(sent_token)) is not None:
-            return _refused(parameter_error(refused))
+            return _xml(parameter_error(refused))
 
         async def made() -> Response[bytes]:
             body, status = act(seller, params)
             if kind := decision.malformed_kind:
                 huge = faults.config.huge_bytes
                 return xml_malformed(body, kind, huge, MISTYPED, status)  # type: ignore[return-value]
-            return Response(body, status_code=status, media_type=XML)
+            return _xml(body, status)
 
         return await held_back(faults.slow_answer(f"rakuten.{action}", seller.login), made)
 
