@@ -155,5 +155,6 @@ async def test_a_doubles_fault_settings_off_their_declared_bounds_are_a_400(
         assert refused.status_code == 400 and refused.json(), off
     kept = (await client.get("/_sandbox/ebay/faults")).json()
     assert (kept["stallSeconds"], kept["holdSeconds"], kept["errorRate"]) == (2, 0, 0)
-    negative = await client.put("/_sandbox/manomano/faults", json={"garbageNext": -1})
-    assert negative.status_code == 400 and negative.json()  # ManoMano's own settings alike
+    for off in ({"garbageNext": -1}, {"slowSeconds": -1}):  # ManoMano's own settings alike
+        refused = await client.put("/_sandbox/manomano/faults", json=off)
+        assert refused.status_code == 400 and refused.json(), off

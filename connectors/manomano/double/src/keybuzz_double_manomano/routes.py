@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from keybuzz_sandbox.answers import gateway_page, json_answer
-from keybuzz_sandbox.faults import NextCount
+from keybuzz_sandbox.faults import NextCount, SlowSeconds
 from keybuzz_sandbox.ratelimit import RateLimit, RateLimiter
 from litestar import Request, Response, get, post, put
 
@@ -58,7 +58,7 @@ class Faults(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields
 
     unavailable_next: NextCount = 0
     garbage_next: NextCount = 0
-    slow_seconds: float = 0.0
+    slow_seconds: SlowSeconds = 0.0
 
 
 def _moment(value: str) -> datetime | None:
