@@ -13,6 +13,8 @@ import pytest
 from keybuzz_connector_cdiscount.connector import OctopiaClient, OctopiaCredentials
 from keybuzz_connector_cdiscount.discussions import (
     CUSTOMER_CARE,
+    EXTENSIONS,
+    LIMITS,
     DiscussionInbox,
     file_format,
     inbox_message,
@@ -298,14 +300,22 @@ def file(name: str, content_type: str, size: int = 10) -> ReplyFile:
 
 
 def test_a_files_format_is_its_extension_or_its_media_types() -> None:
-    assert file_format(file("scan.JPEG", "image/jpeg")) == "jpeg"
+    assert LIMITS.attachment_formats == tuple(EXTENSIONS)  # the media types taken: those named
+    assert {"image/jpeg", "application/pdf"} <= set(LIMITS.attachment_formats)
+    assert file_format(file("scan.JPEG", "image/jpeg")) == "jpeg"  # named beside jpg
+    assert file_format(file("scan.jpg", "application/pdf")) == "jpg"  # the name decides
     assert file_format(file("devis", "application/pdf")) == "pdf"
+    assert file_format(file("devis", " Application/PDF ")) == "pdf"
+    assert file_format(file("devis.zzz", "application/pdf")) == "pdf"  # an extension not named
     assert file_format(file("notes.txt", "text/plain")) is None
 
 
 def test_files_octopia_would_refuse_are_named_with_the_rule() -> None:
     assert unsendable_files((file("a.pdf", "application/pdf"),) * 3) is None
-    assert "at most 3" in (unsendable_files((file("a.pdf", "application/pdf"),) * 4) or "")
+    many = unsendable_files((file("a.pdf", "application/pdf"),) * 4)
+    assert many == "Cdiscount takes at most 3 files a reply"
     big = file("a.pdf", "application/pdf", 4 * 1024 * 1024 + 1)
-    assert "4 MB" in (unsendable_files((big,)) or "")
-    assert "only" in (unsendable_files((file("a.txt", "text/plain"),)) or "")
+    large = unsendable_files((big,)) or ""
+    assert "at most" in large and "4 MB" in large
+    refused = unsendable_files((file("notes.txt", "text/plain"),)) or ""
+    assert refused.startswith("notes.txt: Cdiscount takes only ") and "jpeg, jpg, pdf" in refused
