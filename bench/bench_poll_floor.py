@@ -410,7 +410,7 @@ async def _window(
         if written is not None:  # each shop once: parked once polled, the window until all were
             await conn.execute(PARKED, polled)
             if window.polls >= len(last):
-                await asyncio.sleep(1.0)  # the last polls' events relayed
+                await _relayed(conn)  # the last polls' events, inside the window
                 break
         await asyncio.sleep(1.0)
     window.seconds = seconds - max(0.0, until - time.monotonic())
@@ -445,11 +445,24 @@ async def _profiled(
     )  # fmt: skip
 
 
+LEASED = "SELECT EXISTS (SELECT 1 FROM poller_shops WHERE lease_expires_at > now())"
+UNRELAYED = "SELECT EXISTS (SELECT 1 FROM event_outbox WHERE published_at IS NULL)"
+
+
+async def _relayed(conn: asyncpg.Connection) -> None:
+    """Until the outbox holds no event left to publish (at most 10 s)."""
+    give_up = time.monotonic() + 10
+    while await conn.fetchval(UNRELAYED) and time.monotonic() < give_up:  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
+
+
 async def _parked(conn: asyncpg.Connection) -> None:
     """No shop due (its polls in flight ended): the page is written before any is polled."""
     park = "UPDATE poller_shops SET next_poll_at = now() + interval '1 day'"
     await conn.execute(park)
-    await asyncio.sleep(2.0)
+    give_up = time.monotonic() + 10  # a lease left by a failed poll expires meanwhile
+    while await conn.fetchval(LEASED) and time.monotonic() < give_up:  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
     await conn.execute(park)
 
 
