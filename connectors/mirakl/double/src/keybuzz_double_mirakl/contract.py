@@ -5,7 +5,10 @@ description contradicts its own words it is corrected (``CORRECTIONS``)."""
 
 from __future__ import annotations
 
+import copy
 import re
+from collections.abc import Callable
+from functools import cache, partial
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -60,8 +63,8 @@ DESCRIBED = Described(
 )
 
 
-# A type's value where the double has none of its own to give.
-EMPTY: dict[str, Any] = {"string": "", "number": 0.0, "integer": 0, "boolean": False}
+# A type's empty value, where the double has none of its own to give (each answer its own).
+EMPTY = {"string": str, "number": float, "integer": int, "boolean": bool, "array": list}
 
 
 def filled(schema: str, given: dict[str, Any]) -> dict[str, Any]:
@@ -69,14 +72,28 @@ def filled(schema: str, given: dict[str, Any]) -> dict[str, Any]:
     property the description requires and ``given`` lacks at its empty value (a listed
     value's first, an empty list, an object filled alike): the fields nobody here reads,
     in the shape Mirakl's answers have, read from the description, not written out."""
+    empty, objects = _required(schema)
+    whole = given | {name: made() for name, made in empty.items() if name not in given}
+    for name, inner in objects.items():
+        if isinstance(whole[name], dict):
+            whole[name] = filled(inner, whole[name])
+    return whole
+
+
+@cache
+def _required(schema: str) -> tuple[dict[str, Callable[[], Any]], dict[str, str]]:
+    """What makes each property ``schema`` requires at its empty value (an object's ``{}``,
+    filled then), and those that are objects of a schema of their own (name → that
+    schema): the description read once a schema, not once an answer."""
     schemas = DESCRIBED.spec()["components"]["schemas"]
-    whole = dict(given)
+    empty: dict[str, Callable[[], Any]] = {}
+    objects: dict[str, str] = {}
     for name in schemas[schema].get("required", ()):
         field = schemas[schema]["properties"][name]
-        if (ref := field.get("$ref")) and isinstance(whole.get(name, {}), dict):
-            whole[name] = filled(ref.rsplit("/", 1)[-1], whole.get(name, {}))
-        elif name not in whole and "enum" in field:
-            whole[name] = field["enum"][0]
-        elif name not in whole:
-            whole[name] = [] if field.get("type") == "array" else EMPTY[field["type"]]
-    return whole
+        if ref := field.get("$ref"):
+            empty[name], objects[name] = dict, ref.rsplit("/", 1)[-1]
+        elif "enum" in field:
+            empty[name] = partial(copy.copy, field["enum"][0])
+        else:
+            empty[name] = EMPTY[field["type"]]
+    return empty, objects
