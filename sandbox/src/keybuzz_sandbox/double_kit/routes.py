@@ -10,13 +10,10 @@ from typing import Any
 from litestar import route
 from litestar.enums import HttpMethod
 
-# A described path's parameter (``{id}``, OpenAPI's way): Litestar wants its type.
-DESCRIBED_PARAMETER = re.compile(r"\{(\w+)\}")
-
 
 def operation_route(path: str, method: str, name: str, handler: Any, **options: Any) -> Any:
     """``handler`` served at ``path`` for ``method`` (any case) alone, as ``name``;
     ``path`` as a description writes it (``{id}`` read as text, a typed ``{id:int}`` kept);
     ``options``: Litestar's own (a body's bound, a default status)."""
-    verb, typed = HttpMethod(method.upper()), DESCRIBED_PARAMETER.sub(r"{\1:str}", path)
+    verb, typed = HttpMethod(method.upper()), re.sub(r"\{(\w+)\}", r"{\1:str}", path)
     return route(typed, http_method=[verb], include_in_schema=False, name=name, **options)(handler)

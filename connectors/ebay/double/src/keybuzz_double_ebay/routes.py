@@ -235,8 +235,7 @@ def routes(sb: Sandbox) -> list[Any]:
             found = [o for o in found if low <= o[key] and (not high or o[key] <= high)]
         return page(found, q, "orders", asked.url, s.number), 200
 
-    # eBay's operation id → (its API, what it answers a seller); its method and path: the
-    # API's description's, under the base path its server names, under ROOT.
+    # eBay's operation id → (its API, what it answers a seller); method and path: described.
     operations: dict[str, tuple[str, Make]] = {
         "getUser": ("identity", user),
         "getConversations": ("message", conversations),

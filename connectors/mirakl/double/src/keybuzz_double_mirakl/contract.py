@@ -83,8 +83,7 @@ def filled(schema: str, given: dict[str, Any]) -> dict[str, Any]:
 @cache
 def _required(schema: str) -> tuple[dict[str, Callable[[], Any]], dict[str, str]]:
     """What makes each property ``schema`` requires at its empty value (an object's ``{}``,
-    filled then), and those that are objects of a schema of their own (name → that
-    schema): the description read once a schema, not once an answer."""
+    filled then), and which are objects of their own schema: read once a schema."""
     schemas = DESCRIBED.spec()["components"]["schemas"]
     empty: dict[str, Callable[[], Any]] = {}
     objects: dict[str, str] = {}
