@@ -11,6 +11,7 @@ from keybuzz_sandbox.double_kit.admin import admin_router, forward, known, setti
 from keybuzz_sandbox.double_kit.draws import rng
 from keybuzz_sandbox.double_kit.history import Lifecycle, shipping_path
 from keybuzz_sandbox.double_kit.model_structs import model_structs
+from keybuzz_sandbox.double_kit.routes import operation_route
 from keybuzz_sandbox.double_kit.tokens import Issued
 from litestar import Litestar, get
 from litestar.params import FromPath
@@ -95,6 +96,15 @@ def test_issued_tokens_expire_are_withdrawn_and_codes_redeem_once() -> None:
     assert set(tokens.grants) == {"b", "c"}
     assert tokens.withdraw(lambda grant: grant.shop == "demo") == 1
     assert tokens.redeem("b") == _Grant("bench", 1_100.0) and tokens.redeem("b") is None
+
+
+def test_an_operations_described_path_is_served_with_its_parameters_read_as_text() -> None:
+    async def handler() -> None:
+        return None
+
+    served = operation_route("/api/{shop}/orders/{order_id}/{n:int}", "patch", "m.op", handler)
+    assert served.paths == {"/api/{shop:str}/orders/{order_id:str}/{n:int}"}
+    assert served.http_methods == {"PATCH"} and served.name == "m.op"
 
 
 def test_a_struct_read_from_a_model_takes_its_fields_alone_and_requires_its_required() -> None:

@@ -4,6 +4,7 @@ marketplace's own, not Litestar's)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from litestar import route
@@ -12,6 +13,7 @@ from litestar.enums import HttpMethod
 
 def operation_route(path: str, method: str, name: str, handler: Any, **options: Any) -> Any:
     """``handler`` served at ``path`` for ``method`` (any case) alone, as ``name``;
+    ``path`` as a description writes it (``{id}`` read as text, a typed ``{id:int}`` kept);
     ``options``: Litestar's own (a body's bound, a default status)."""
-    verb = HttpMethod(method.upper())
-    return route(path, http_method=[verb], include_in_schema=False, name=name, **options)(handler)
+    verb, typed = HttpMethod(method.upper()), re.sub(r"\{(\w+)\}", r"{\1:str}", path)
+    return route(typed, http_method=[verb], include_in_schema=False, name=name, **options)(handler)

@@ -84,9 +84,6 @@ class Operation(msgspec.Struct, frozen=True, kw_only=True):
     def query_params(self) -> dict[str, Param]:
         return {p.name: p for p in self.params if p.location == "query"}
 
-    def litestar_path(self) -> str:
-        return re.sub(r"\{(\w+)\}", r"{\1:str}", self.path)
-
 
 def parse_rate_limit(description: str) -> RateLimit | None:
     match = _RATE_TABLE.search(description)

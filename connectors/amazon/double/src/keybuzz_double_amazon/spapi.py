@@ -121,6 +121,4 @@ def operation_route(sb: AmazonDouble, op: Operation, impl: Implementation) -> HT
         return await run_operation(sb, op, impl, request)
 
     # status_code: the Response carries the real one (Litestar's DELETE default, 204, has no body).
-    return double_routes.operation_route(
-        op.litestar_path(), op.method, op.key, handler, status_code=200
-    )
+    return double_routes.operation_route(op.path, op.method, op.key, handler, status_code=200)

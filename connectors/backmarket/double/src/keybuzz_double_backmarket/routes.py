@@ -177,9 +177,8 @@ def backmarket_routes(sb: Sandbox) -> list[Any]:
         async def handler(request: Request[Any, Any, Any]) -> Any:
             return await call(request, operation, run)
 
-        described, method, _ = DESCRIBED.operation(operation)  # its parameters read as text
-        path, name = re.sub(r"\{(\w+)\}", r"{\1:str}", described), f"backmarket.{operation}"
-        bound = MESSAGE_BODY_BYTES
+        path, method, _ = DESCRIBED.operation(operation)
+        name, bound = f"backmarket.{operation}", MESSAGE_BODY_BYTES
         return operation_route(f"{BASE}{path}", method, name, handler, request_max_body_size=bound)
 
     @get(f"{FILES}/{{attachment_id:int}}/{{name:str}}", include_in_schema=False)

@@ -234,25 +234,27 @@ def routes(sb: Sandbox) -> list[Any]:
             found = [o for o in found if low <= o[key] and (not high or o[key] <= high)]
         return page(found, q, "orders", asked.url, s.number), 200
 
-    # eBay's operation id → (its API, method, path under ROOT, what it answers a seller).
-    messages, conversation = "/commerce/message/v1", "/commerce/message/v1/conversation"
-    operations: dict[str, tuple[str, str, str, Make]] = {
-        "getUser": ("identity", "GET", "/commerce/identity/v1/user/", user),
-        "getConversations": ("message", "GET", conversation, conversations),
-        "getConversation": ("message", "GET", f"{conversation}/{{conversation_id:str}}", one),
-        "sendMessage": ("message", "POST", f"{messages}/send_message", send),
-        "updateConversation": ("message", "POST", f"{messages}/update_conversation", update),
-        "getOrders": ("fulfillment", "GET", "/sell/fulfillment/v1/order", orders),
+    # eBay's operation id → (its API, what it answers a seller); method and path: described.
+    operations: dict[str, tuple[str, Make]] = {
+        "getUser": ("identity", user),
+        "getConversations": ("message", conversations),
+        "getConversation": ("message", one),
+        "sendMessage": ("message", send),
+        "updateConversation": ("message", update),
+        "getOrders": ("fulfillment", orders),
     }
 
-    def endpoint(operation: str, api: str, method: str, path: str, make: Make) -> Any:
+    def endpoint(operation: str, api: str, make: Make) -> Any:
+        path, method, _ = DESCRIBED[api].operation(operation)
+        base = DESCRIBED[api].spec()["servers"][0]["variables"]["basePath"]["default"]
+
         async def handler(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
-            body = msgspec.json.decode(await request.body()) if method == "POST" else None
+            body = msgspec.json.decode(await request.body()) if method == "post" else None
             url = str(request.url).split("?")[0]
             asked = Asked(dict(request.query_params), url, dict(request.path_params), body)
             return await answer(request, api, operation, lambda s: make(s, asked), body)
 
-        return operation_route(f"{ROOT}{path}", method, f"ebay.{operation}", handler)
+        return operation_route(f"{ROOT}{base}{path}", method, f"ebay.{operation}", handler)
 
     # --- admin -------------------------------------------------------------------------------
 

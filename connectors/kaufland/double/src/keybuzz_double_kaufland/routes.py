@@ -416,16 +416,16 @@ def get_order(call: Call) -> tuple[int, Any]:
     return 200, {"data": order_json(units, True)}
 
 
-# Kaufland's operation id → (method, path, implementation).
+# Kaufland's operation id → implementation (its method and path: the description's).
 OPERATIONS = {
-    "GetAllStorefronts": ("GET", "/info/storefront", get_storefronts),
-    "GetTickets": ("GET", "/tickets", get_tickets),
-    "GetTicket": ("GET", "/tickets/{id_ticket:str}", get_ticket),
-    "CreateTicketMessage": ("POST", "/tickets/{id_ticket:str}/messages", create_message),
-    "CloseTicket": ("PATCH", "/tickets/{id_ticket:str}/close", close_ticket),
-    "GetOrders": ("GET", "/orders", get_orders),
-    "GetOrder": ("GET", "/orders/{id_order:str}", get_order),
-    "GetOrderUnits": ("GET", "/order-units", get_order_units),
+    "GetAllStorefronts": get_storefronts,
+    "GetTickets": get_tickets,
+    "GetTicket": get_ticket,
+    "CreateTicketMessage": create_message,
+    "CloseTicket": close_ticket,
+    "GetOrders": get_orders,
+    "GetOrder": get_order,
+    "GetOrderUnits": get_order_units,
 }
 
 
@@ -501,10 +501,11 @@ def routes(sb: Sandbox) -> list[Any]:
             status = 200 if status == 204 else status
         return Response(content, status_code=status, media_type=JSON)
 
-    def endpoint(operation: str, method: str, path: str, run: Any) -> Any:
+    def endpoint(operation: str, run: Any) -> Any:
         async def handler(request: Request[Any, Any, Any]) -> Any:
             return await call(request, operation, run)
 
+        path, method, _ = DESCRIBED.operation(operation)
         return operation_route(f"{API}{path}", method, f"kaufland.{operation}", handler,
                                request_max_body_size=64 * 1024 * 1024)  # fmt: skip
 
@@ -523,7 +524,7 @@ def routes(sb: Sandbox) -> list[Any]:
                 return Response(ticket.files[n].content, media_type="application/octet-stream")
         return Response(b"", status_code=404)
 
-    return [*(endpoint(op, *spec) for op, spec in OPERATIONS.items()), ticket_file, _admin(double)]
+    return [*(endpoint(op, run) for op, run in OPERATIONS.items()), ticket_file, _admin(double)]
 
 
 # --- admin ---------------------------------------------------------------------------------

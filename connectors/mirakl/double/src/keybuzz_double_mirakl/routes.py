@@ -3,7 +3,6 @@ the double's admin endpoints under /_sandbox/mirakl (development use, no authent
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -144,8 +143,7 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
             return await call(request, operator, operation, run)
 
         path, method, _ = DESCRIBED.operation(operation)
-        routed = BASE + re.sub(r"{(\w+)}", r"{\1:str}", path)  # Litestar's typed segments
-        return operation_route(routed, method, f"mirakl.{operation}", handler)
+        return operation_route(BASE + path, method, f"mirakl.{operation}", handler)
 
     routes = [endpoint(op, run) for op, run in api.OPERATIONS.items()]
     return [*routes, _admin(double)]
