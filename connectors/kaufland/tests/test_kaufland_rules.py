@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 from keybuzz_connector_kaufland.connector import REQUESTS_PER_SECOND, RESPONSE_WINDOW, SPEC
+from keybuzz_connector_kaufland.settings import KauflandSettings
 from keybuzz_connector_kaufland.tickets import Ticket, inbox_messages_of, reply_refusal
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit.requester import RequestRate
@@ -152,3 +153,10 @@ async def test_a_shops_requests_never_pass_its_share_of_kauflands_111_a_second()
         left.append(now[0])
     most = max(sum(1 for t in left if start <= t < start + 1.0) for start in left)
     assert most == REQUESTS_PER_SECOND and left[-1] == 2.0
+
+
+def test_a_tickets_files_come_from_each_storefronts_site_or_the_api_only() -> None:
+    """Kaufland links a ticket's files on its storefront's site [official example on
+    kaufland.de]: every storefront's site is a file origin, and no other host but the API's."""
+    sites = {f"https://www.kaufland.{s}:443" for s in ("de", "at", "cz", "sk", "pl", "fr", "it")}
+    assert set(KauflandSettings().file_origins) == sites | {"https://sellerapi.kaufland.com:443"}

@@ -1,6 +1,4 @@
-"""The Kaufland connector: Kaufland's Seller API v2 (tickets, replies, order units) behind
-KeyBuzz's connector seam (docs/KAUFLAND.md); ``connectors()`` is the entry point the
-registry loads (group ``keybuzz.connectors``)."""
+"""The Kaufland connector (docs/KAUFLAND.md); ``connectors()``: the registry's entry point."""
 
 from keybuzz_shared.connectors.seam import Connector
 

@@ -1,13 +1,5 @@
-"""The Kaufland connector: the seam on Kaufland's Seller API v2 (docs/KAUFLAND.md), declared
-for the kit: a shop API (tickets, replies, order units) and a credential check.
-
-The seller types its Client Key and Secret Key (no redirect flow); every request is signed
-as Kaufland specifies [official]: the key in ``Shop-Client-Key``, the Unix time in
-``Shop-Timestamp`` and, in ``Shop-Signature``, the hex HMAC-SHA256 keyed by the secret of
-the method, the whole URL with its query as sent, the body and that time (the kit's
-``HeaderAuth.signed``). The secret is never sent, logged or quoted; the key names the
-shop. Buyers write in tickets, Kaufland answering within 48 working hours from the buyer's
-message while ``is_seller_responsible`` [official]: its own rule, on its clock."""
+"""The Kaufland connector's declaration: its keys, its signed requests, its limits and its
+response rule (docs/KAUFLAND.md, "Connecting", "Signing", "Response deadline")."""
 
 from __future__ import annotations
 
@@ -15,12 +7,7 @@ import logging
 from collections.abc import Mapping
 
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.seam import (
-    WORKING_DAYS,
-    CredentialField,
-    Limits,
-    ShopApiSettings,
-)
+from keybuzz_shared.connectors.seam import WORKING_DAYS, CredentialField, Limits, ShopApiSettings
 
 from keybuzz_connector_kaufland.orders import unit_orders
 from keybuzz_connector_kaufland.settings import KAUFLAND, KauflandSettings
@@ -90,14 +77,12 @@ def client_of(shop: kit.Declaration.Opening[ShopApiSettings]) -> kit.Requester:
 
 
 async def storefronts(client: kit.Requester) -> list[str]:
-    """The seller's storefronts (``GET /info/storefront`` [official])."""
     listed = await data_of(client, "info/storefront", list[str], "GetAllStorefronts")
     return [s.lower() for s in listed]
 
 
 async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:
-    """One signed ``GET /info/storefront``: Kaufland answers only the key pair it issued,
-    so the key it answered for is the seller (no call names a seller otherwise)."""
+    # Kaufland answers only the key pair it issued: the key it answered is the seller.
     await storefronts(client)
     return credentials["client_key"]
 

@@ -1,8 +1,5 @@
-"""A Kaufland seller's orders (docs/KAUFLAND.md, "Orders"), storefront by storefront
-[official: one ``storefront`` a call]: ``GET /orders`` by creation (``ts_created_from_iso``,
-newest first [assumed]), ``GET /order-units`` by their last change (``ts_updated_from_iso``),
-each order named read with its units (``GET /orders/{id_order}``): one line per order unit,
-prices in cents [official]."""
+"""A Kaufland seller's orders, storefront by storefront, one line per order unit
+(docs/KAUFLAND.md, "Orders")."""
 
 from __future__ import annotations
 
@@ -86,15 +83,12 @@ def order_of(raw: Any) -> OrderSummary:
 def unit_orders(
     client: kit.Requester, storefronts: Callable[[], Awaitable[Sequence[str]]]
 ) -> seam.OrderSource:
-    """A seller's orders through its client, storefront by storefront (``storefronts``:
-    those ``GET /info/storefront`` names), each order named read with its units."""
+    """``storefronts``: those ``GET /info/storefront`` names."""
     by_id = kit.ListedOrders.EachById(
         partial(data_of, client, kind=Any, operation="GetOrder"), "orders", valid=str.isalnum
     )
 
     def of(storefront: str | None) -> kit.ListedOrders:
-        """One storefront's orders: created (``/orders``), changed (``/order-units`` by
-        their last change)."""
         named = {"storefront": storefront} if storefront else {}
         each = partial(by_id.each_listed, key="id_order")  # each order a page names read once
         listing = partial(newest_first, client, size=ORDERS_PAGE, overlap=2, each=each)

@@ -1,5 +1,4 @@
-"""Settings of Kaufland's shops (docs/KAUFLAND.md, "Settings"): each read from its
-KAUFLAND_ variable by every service that talks to the shops."""
+"""Settings of Kaufland's shops, each from its KAUFLAND_ variable (docs/KAUFLAND.md)."""
 
 from __future__ import annotations
 
@@ -7,12 +6,12 @@ from typing import ClassVar
 
 from keybuzz_shared.connectors.kit import ShopSettings
 
+from keybuzz_connector_kaufland.tickets import LANGUAGES
+
 KAUFLAND = "KAUFLAND"  # the marketplace value of its shops, tickets and orders
 # The storefronts' sites [assumed: kaufland.<country>], where a ticket's files are linked
 # [official example: https://www.kaufland.de/dynamic/files/test].
-STOREFRONT_SITES = tuple(
-    f"https://www.kaufland.{tld}" for tld in ("de", "cz", "sk", "pl", "at", "fr", "it")
-)
+STOREFRONT_SITES = tuple(f"https://www.kaufland.{storefront}" for storefront in LANGUAGES)
 
 
 class KauflandSettings(ShopSettings, kw_only=True, frozen=True):
@@ -27,6 +26,5 @@ class KauflandSettings(ShopSettings, kw_only=True, frozen=True):
 
     @property
     def file_hosts(self) -> tuple[str, ...]:
-        """A ticket's files come from the storefronts' sites, or the API's own origin (the
-        double's), unless KAUFLAND_ATTACHMENT_ORIGINS names others."""
+        """The storefronts' sites, and the API's origin (the double's)."""
         return (self.api_url, *STOREFRONT_SITES)

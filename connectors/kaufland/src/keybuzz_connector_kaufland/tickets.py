@@ -1,9 +1,5 @@
-"""A Kaufland seller's tickets as the poller reads them (docs/KAUFLAND.md, "Tickets"): the
-kit's ``ReadInTurn`` on ``GET /tickets`` (changed since the poll's window, newest change
-first, by offset: the kit's ``Offsets`` over a newest-first list), each ticket changed
-read whole with ``GET /tickets/{id}?embedded=messages,files,order_units``: one ticket of
-ours per Kaufland ticket, each message once by ``id_ticket_message``. Replies are
-``POST /tickets/{id}/messages`` (201 without an id: found again on the re-read ticket)."""
+"""A Kaufland seller's tickets, their replies and closing (docs/KAUFLAND.md, "Tickets",
+"Replies"): Kaufland's answers' envelope, its listings, its ticket's shape and mapping."""
 
 from __future__ import annotations
 
@@ -76,10 +72,8 @@ def newest_first(
     overlap: int,
     each: Callable[[kit.Listing.Fetch[int]], kit.Listing.Fetch[int]] = lambda fetch: fetch,
 ) -> kit.Listing[T, Any, int]:
-    """``GET <path>`` from ``start`` on (``fixed`` beside), newest first (``place``: an
-    item's), by offset ``size`` a page (``limit``), each next page ``overlap`` places
-    early, the listing's total its end; ``each``: its fetch as its items are read (orders
-    each read by id)."""
+    """``GET <path>`` from ``start`` on, newest first (``place``: an item's), by offset, the
+    answer's total its end; ``each``: its fetch as its items are read (orders read by id)."""
     paging = kit.Listing.Offsets[T](
         place, size=size, overlap=overlap, size_param="limit", newest_first=True
     )
@@ -106,9 +100,7 @@ async def data_of(client: kit.Requester, path: str, kind: Any, operation: str) -
 
 
 class Listed(msgspec.Struct, frozen=True):
-    """A ticket as ``GET /tickets`` lists it: its id 001 and digits [official pattern],
-    kept with its leading zeros."""
-
+    # Its id: 001 and digits [official pattern], kept with its leading zeros.
     id_ticket: Annotated[str, msgspec.Meta(pattern=r"^001[0-9]+$")]
     ts_updated_iso: datetime
 
@@ -136,8 +128,6 @@ class Unit(msgspec.Struct, frozen=True):
 
 
 class Ticket(msgspec.Struct, frozen=True):
-    """``GET /tickets/{id}`` with its messages, files and order units."""
-
     id_ticket: str
     status: str
     open_reason: str
@@ -168,8 +158,7 @@ def details(ticket: Ticket) -> tuple[seam.ThreadDetail, ...]:
 
 
 def inbox_messages_of(ticket: Ticket) -> list[seam.InboxMessage]:
-    """Its messages, its files hung on the thread; waiting for the seller while Kaufland
-    says so (``is_seller_responsible``)."""
+    """Waiting for the seller while Kaufland says so (``is_seller_responsible``)."""
     order = ticket.order_units[0].id_order if ticket.order_units else None
     return kit.KitSession.ReadInTurn.thread_messages(
         seam.ThreadKey(kind="DISCUSSION", id=ticket.id_ticket, order_id=order),
@@ -219,9 +208,7 @@ async def ticket_messages(client: kit.Requester, ticket_id: str) -> list[seam.In
 def ticket_inbox(
     client: kit.Requester, page_size: int
 ) -> kit.KitSession.ReadInTurn[Listed, Ticket]:
-    """The tickets changed since the poll's window (the poller's overlap before it), read
-    in turn: a ticket read again only once its ``ts_updated_iso`` moved. Kaufland keeps no
-    read mark."""
+    """A ticket read again only once its ``ts_updated_iso`` moved; no read mark kept."""
     listing: kit.Listing[Listed, Any, int] = newest_first(
         client, "tickets", "GetTickets", "ts_updated_from_iso",
         lambda t: (as_utc(t.ts_updated_iso), t.id_ticket),
@@ -257,9 +244,7 @@ def message_body(reply: seam.Reply) -> dict[str, Any]:
 
 
 async def close_ticket(client: kit.Requester, thread: seam.ThreadKey) -> None:
-    """``PATCH /tickets/{id}/close`` [official: 204, no body]; a refusal (a ticket closed for
-    good, an action Kaufland restricts) with Kaufland's reason. Closing is the same asked
-    twice: sent again after a lost answer."""
+    """Closing is the same asked twice [assumed]: sent again after a lost answer."""
     call = "PATCH tickets/{id}/close"
     if not thread.id.isdigit():
         raise client.errors.refused(call, 404, "not a ticket id")
@@ -267,8 +252,7 @@ async def close_ticket(client: kit.Requester, thread: seam.ThreadKey) -> None:
 
 
 def reply_refusal(reply: seam.Reply, standing: seam.ThreadStanding, now: datetime) -> str | None:
-    """A ticket closed for good by Kaufland's customer service takes no message [official:
-    ``/problems/tickets/finally-closed``]: refused before the reply is queued."""
+    """A ticket closed for good takes no message [official: ``finally-closed``]."""
     if standing.detail("ticket_status") == STATUSES["customer_service_closed_final"]:
         return "Kaufland's customer service closed this ticket for good: it takes no message"
     return None
