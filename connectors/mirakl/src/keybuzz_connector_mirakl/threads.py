@@ -12,17 +12,8 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 import msgspec
-from keybuzz_shared.connectors import kit
+from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.kit import DeclaredReplies, media_type_of, path_segment, shown
-from keybuzz_shared.connectors.seam import (
-    InboxFile,
-    InboxMessage,
-    Limits,
-    Recipient,
-    Reply,
-    SenderType,
-    ThreadKey,
-)
 from keybuzz_shared.file_links import LinkRefused
 from keybuzz_shared.mended import json_decoded
 from keybuzz_shared.text import display_name
@@ -34,19 +25,19 @@ from keybuzz_connector_mirakl.orders import iso_millis
 THREADS = "api/inbox/threads"
 Listed = TypeVar("Listed")  # a listed thread: decoded, or its bytes
 # Mirakl's sender types: a kind it may add later is kept as a notification, never lost.
-SENDERS: dict[str, SenderType] = {
+SENDERS: dict[str, seam.SenderType] = {
     "CUSTOMER_USER": "BUYER",
     "OPERATOR_USER": "MARKETPLACE_SUPPORT",
     "SHOP_USER": "SELLER",
 }
 # Mirakl's participant type of each recipient a reply may name.
-PARTICIPANTS: dict[Recipient, tuple[str, ...]] = {
+PARTICIPANTS: dict[seam.Recipient, tuple[str, ...]] = {
     "BUYER": ("CUSTOMER",),
     "MARKETPLACE_SUPPORT": ("OPERATOR",),
     "ALL": ("CUSTOMER", "OPERATOR"),
 }
 MIN_BODY = 3  # M12's body, characters [official]
-LIMITS = Limits(
+LIMITS = seam.Limits(
     # M12 [official]: the body 3-50,000 characters; at most 50 attachments over all the
     # threads of one order (ours: 10 a reply), and a message with its files within 30 MB
     # (OR43's words: "30 Megabyte").
@@ -113,9 +104,9 @@ class Thread(msgspec.Struct, frozen=True):
         return self.topic.value if self.topic else ""
 
     @property
-    def key(self) -> ThreadKey:
+    def key(self) -> seam.ThreadKey:
         order = self.order
-        return ThreadKey(kind="DISCUSSION", id=self.id, order_id=order.id if order else None)
+        return seam.ThreadKey(kind="DISCUSSION", id=self.id, order_id=order.id if order else None)
 
 
 class ThreadPage(msgspec.Struct, Generic[Listed], frozen=True):
@@ -171,7 +162,7 @@ def download_path(attachment_id: str) -> str:
     return f"{THREADS}/{path_segment(attachment_id, 'an attachment id')}/download"
 
 
-def inbox_message(thread: Thread, message: Message, operator_name: str) -> InboxMessage:
+def inbox_message(thread: Thread, message: Message, operator_name: str) -> seam.InboxMessage:
     sender_type = SENDERS.get(message.sender.type if message.sender else "", "SYSTEM")
     name = message.sender.display_name if message.sender else None
     if sender_type == "MARKETPLACE_SUPPORT":  # its staff member, named as the operator's
@@ -179,7 +170,7 @@ def inbox_message(thread: Thread, message: Message, operator_name: str) -> Inbox
         name = f"{operator_name} ({staff})" if staff else operator_name
     since = thread.metadata.shop_reply_needed_since if thread.metadata else None
     order = thread.order
-    return InboxMessage(
+    return seam.InboxMessage(
         message_id=message.id,
         thread=thread.key,
         thread_details=shown(
@@ -197,7 +188,7 @@ def inbox_message(thread: Thread, message: Message, operator_name: str) -> Inbox
         reply_needed_since=None if since is None else as_utc(since),
         ticket_subject=subject_of(thread),
         files=tuple(
-            InboxFile(
+            seam.InboxFile(
                 name=f.name or f.id, url=download_path(f.id), content_type=media_type_of(f.name)
             )
             for f in message.attachments
@@ -208,7 +199,7 @@ def inbox_message(thread: Thread, message: Message, operator_name: str) -> Inbox
 # --- the inbox ---------------------------------------------------------------------------
 
 
-def messages_of(thread: Thread, operator_name: str) -> list[InboxMessage]:
+def messages_of(thread: Thread, operator_name: str) -> list[seam.InboxMessage]:
     """The thread's messages, oldest first."""
     messages = sorted(thread.messages or (), key=lambda m: as_utc(m.date_created))
     return [inbox_message(thread, m, operator_name) for m in messages]
@@ -246,13 +237,13 @@ def thread_inbox(
         token = page.next_page_token
         return page.data, token if isinstance(token, str) and token else None
 
-    async def m13(file: InboxFile, max_bytes: int) -> bytes:
+    async def m13(file: seam.InboxFile, max_bytes: int) -> bytes:
         """M13 on the operator's API, the only place a thread's files are fetched from."""
         if not file.url.startswith(f"{THREADS}/") or not file.url.endswith("/download"):
             raise LinkRefused("not an attachment of the operator's Mirakl API")
         return await client.download(file.url, max_bytes, operation="M13")
 
-    async def mapper() -> Callable[[Thread], list[InboxMessage]]:
+    async def mapper() -> Callable[[Thread], list[seam.InboxMessage]]:
         return functools.partial(messages_of, operator_name=operator_name)
 
     return kit.KitSession.ListedThreads(
@@ -278,7 +269,7 @@ def thread_inbox(
 # --- replies (M12) -------------------------------------------------------------------------
 
 
-def unsendable(reply: Reply) -> str | None:
+def unsendable(reply: seam.Reply) -> str | None:
     """Why Mirakl would refuse this reply beyond the kit's checks on ``LIMITS``."""
     if len(reply.body) < MIN_BODY:
         return f"Mirakl takes a reply of {MIN_BODY} to {LIMITS.max_text_length} characters"
@@ -291,7 +282,7 @@ def unsendable(reply: Reply) -> str | None:
 _kind = operator.attrgetter("type")  # a party's kind
 
 
-def recipients(thread: Thread, recipient: Recipient) -> list[dict[str, Any]] | str:
+def recipients(thread: Thread, recipient: seam.Recipient) -> list[dict[str, Any]] | str:
     """M12's ``to`` for ``recipient`` on this thread, or why the thread does not allow it."""
     offered = thread.authorized_participants
     if DeclaredReplies.offered_parties(PARTICIPANTS, recipient, offered, _kind) is None:
@@ -309,7 +300,7 @@ def thread_replies(
     """Replies sent by M12 (``message_input`` a JSON part, each file a ``files`` part) to
     whom the thread, read by M10 just before, allows, and read back with M10."""
 
-    async def m12(thread: Thread, reply: Reply) -> str | None:
+    async def m12(thread: Thread, reply: seam.Reply) -> str | None:
         to = recipients(thread, reply.recipient)
         if isinstance(to, str):
             return to
