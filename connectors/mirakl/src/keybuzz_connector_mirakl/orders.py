@@ -25,12 +25,8 @@ MAX_PAGE_SIZE = 100  # OR11's ``max`` at most [official, Mirakl's paging guide]
 OVERLAP = 10
 
 
-# --- Mirakl's order and line states in our vocabulary: every state of OR11's
-# ``order_state`` and ``order_line_state`` in Mirakl's OpenAPI description [official], its
-# deprecated ones included (docs/MIRAKL-orders.md, "Order states"). Mirakl's word is kept
-# beside ours; a state Mirakl may add later maps to PENDING with no delivery status.
-
-# Mirakl order state -> (our order status, our delivery status or None).
+# Every order state of OR11 [official] → (our order status, our delivery status or None);
+# a state Mirakl may add later is PENDING (docs/MIRAKL-orders.md, "Order states").
 ORDER_STATES = kit.ListedOrders.States(
     STAGING=("PENDING", None),  # placed, the operator's fraud check not done
     WAITING_ACCEPTANCE=("PENDING", None),  # the shop has to accept it
