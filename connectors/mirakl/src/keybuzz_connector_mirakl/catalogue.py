@@ -27,7 +27,7 @@ class Operator(
     base_url: str
     response_hours: Annotated[float, msgspec.Meta(gt=0, le=24 * 30)]
     frequencies: dict[Operation, Annotated[float, msgspec.Meta(gt=0)]] = {}
-    source: str = "assumed"  # where base_url comes from: official, observed, assumed
+    source: str = "assumed"  # where base_url comes from (docs/MIRAKL.md, "The catalogue")
 
 
 CATALOGUE = Catalogue(
