@@ -90,6 +90,11 @@ def test_an_invalid_inline_catalogue_is_logged_and_left_out(
     with caplog.at_level(logging.ERROR):
         assert [o.code for o in operators({CATALOGUE_ENV: twice})] == [o.code for o in packaged()]
     assert "METRO listed twice" in caplog.text
+    caplog.clear()
+    unread = json.dumps([{**NEW, "frequencies": {"M11": 120, "M99": 60}}])  # no such call
+    with caplog.at_level(logging.ERROR):
+        assert operator("METRO", {CATALOGUE_ENV: unread}) is None
+    assert "M99" in caplog.text
 
 
 def test_connectors_are_the_same_objects_while_their_entry_is_unchanged(

@@ -1,6 +1,5 @@
-"""The Mirakl connector: every operator of the catalogue (catalogue.py) as a marketplace of
-its own behind KeyBuzz's connector seam (docs/MIRAKL.md); ``connectors()`` is the entry
-point the registry loads (group ``keybuzz.connectors``)."""
+"""The Mirakl connector: every operator of the catalogue a marketplace of its own
+(docs/MIRAKL.md); ``connectors()`` is the registry's entry point."""
 
 from keybuzz_shared.connectors.seam import Connector
 
@@ -11,6 +10,5 @@ __all__ = ["connectors"]
 
 
 def connectors() -> tuple[Connector, ...]:
-    """One connector per operator of the catalogue as it reads now, the same object while
-    its entry is unchanged."""
+    """One connector per operator, the same object while its entry is unchanged."""
     return CATALOGUE.each(connector_of)

@@ -1,12 +1,11 @@
-"""A Mirakl shop's orders (OR11 ``GET /api/orders``) as the seam's OrderSource, the kit's
-``ListedOrders`` on OR11's offset pages (docs/MIRAKL-orders.md, "Orders": how an order is
-listed once though an offset counts places, how OR11's frequency paces a listing's first
-pages). An order whose fields we cannot read is left out and said, never guessed."""
+"""A Mirakl shop's orders (OR11) as the kit's ``ListedOrders`` on OR11's offset pages
+(docs/MIRAKL-orders.md, "Orders"). An order we cannot read is left out and said."""
 
 from __future__ import annotations
 
 import functools
 import logging
+import operator
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -26,12 +25,8 @@ MAX_PAGE_SIZE = 100  # OR11's ``max`` at most [official, Mirakl's paging guide]
 OVERLAP = 10
 
 
-# --- Mirakl's order and line states in our vocabulary: every state of OR11's
-# ``order_state`` and ``order_line_state`` in Mirakl's OpenAPI description [official], its
-# deprecated ones included (docs/MIRAKL-orders.md, "Order states"). Mirakl's word is kept
-# beside ours; a state Mirakl may add later maps to PENDING with no delivery status.
-
-# Mirakl order state -> (our order status, our delivery status or None).
+# Every order state of OR11 [official] → (our order status, our delivery status or None);
+# a state Mirakl may add later is PENDING (docs/MIRAKL-orders.md, "Order states").
 ORDER_STATES = kit.ListedOrders.States(
     STAGING=("PENDING", None),  # placed, the operator's fraud check not done
     WAITING_ACCEPTANCE=("PENDING", None),  # the shop has to accept it
@@ -53,7 +48,6 @@ LINE_STATES: dict[str, str | None] = {"INCIDENT_OPEN": None, "REFUNDED": "RETURN
 
 
 def line_status(state: str, order_state: str) -> str:
-    """Our status of an order line in Mirakl's ``state``, on an order in ``order_state``."""
     if state in LINE_STATES:
         return LINE_STATES[state] or ORDER_STATES[order_state][0]
     return ORDER_STATES[state][0]
@@ -85,8 +79,7 @@ class Channel(msgspec.Struct, frozen=True):
     label: str | None = None
 
     @property
-    def shown(self) -> str | None:
-        """The channel as the operator names it to people (its label), else its code."""
+    def shown(self) -> str | None:  # as the operator names it to people, else its code
         return self.label or self.code or None
 
 
@@ -104,7 +97,6 @@ class Order(msgspec.Struct, frozen=True):
 
 
 def read_order(item: Any) -> OrderSummary:
-    """One listed order in the seam's terms; ValueError saying why it cannot be."""
     order = kit.read_as(Order, item, "order")
     if not order.order_id:
         raise ValueError("an order without order_id")
@@ -154,14 +146,12 @@ def _refunded(refunds: list[Refund]) -> Decimal | None:
 # --- the source ----------------------------------------------------------------------------
 
 
-def _place(order: OrderSummary) -> tuple[datetime, str]:
-    """An order's place in OR11's sort: its creation date, then its id [official]."""
-    return (order.created_at, order.external_id)
+# An order's place in OR11's sort: its creation date, then its id [official].
+_place = operator.attrgetter("created_at", "external_id")
 
 
 def _window(start: str, end: str) -> Callable[[datetime, datetime | None], dict[str, str]]:
-    """A window as OR11's query (by update or by creation), in creation order; its bounds
-    as Mirakl writes its date-times, UTC to the millisecond with a trailing Z."""
+    """A window as OR11's query (by update or by creation), in creation order."""
     return kit.Listing.window_query(start, end, iso_millis, sort="dateCreated", order="asc")
 
 
@@ -173,10 +163,8 @@ def shop_orders(
     interval: float = 0.0,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> kit.ListedOrders:
-    """A shop's orders through its client, the kit's ``ListedOrders`` (``now``: where an
-    update listing's window ends; ``label``: the shop as logs name it; ``interval``:
-    seconds from one listing's first page ending to the next, the kit's ``spacing``). A
-    cursor is an ``OffsetState``: the layout of the cursors backfill jobs keep."""
+    """A shop's orders (``label``: the shop as logs name it; ``interval``: the kit's
+    ``spacing``); a cursor is an ``OffsetState``, the layout backfill jobs keep."""
 
     page = kit.KeyedPages(calls, OR11, "orders", "OR11", total="total_count").counted
 
@@ -200,8 +188,7 @@ def shop_orders(
 
 
 def to_millisecond(moment: datetime) -> datetime:
-    """``moment`` in UTC, cut to the millisecond: a window's bound as an API that keeps
-    milliseconds holds it."""
+    """``moment`` in UTC, cut to the millisecond: a window's bound as Mirakl holds it."""
     utc = as_utc(moment)
     return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
 

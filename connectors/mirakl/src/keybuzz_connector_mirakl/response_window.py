@@ -1,9 +1,6 @@
-"""The operator's response rule, its hours on Mirakl's own clock of each thread (M11's
-``shop_reply_needed_since``), and the shop's own response figure, A21's
-``order_messages_response_delay`` over Mirakl's periods (the kit's ``KitSession.PeriodFigures``), read
-on the shop's session: docs/MIRAKL.md, "Calls and how often", and docs/MIRAKL-orders.md,
-"The shop's response figure (A21)". A21 may be called once a day [official]: every period
-is asked in that one call and kept a day."""
+"""The operator's response rule (its hours on Mirakl's clock of each thread) and the
+shop's response figure, A21's over Mirakl's periods: docs/MIRAKL-orders.md, "The shop's
+response figure (A21)"."""
 
 from __future__ import annotations
 
@@ -46,8 +43,7 @@ class _Statistics(msgspec.Struct, frozen=True):
 def response_delays(
     calls: Requester, *, now: Callable[[], datetime] = lambda: datetime.now(UTC)
 ) -> KitSession.PeriodFigures:
-    """A shop's ``order_messages_response_delay`` from A21: every period in one call, kept
-    ``KEPT_SECONDS``; each window gets the period holding its start."""
+    """A shop's figure from A21: every period in one call, kept ``KEPT_SECONDS``."""
 
     async def a21() -> tuple[dict[str, float], datetime | None]:
         body = await calls.get_json(A21, {"periods": EVERY_PERIOD}, operation="A21")
@@ -62,7 +58,5 @@ def response_delays(
 
 
 def response_window(operator: Operator) -> Declaration.OwnRule:
-    """The operator's rule: its hours, on Mirakl's clock of each thread; a tenant may set a
-    shorter goal."""
     note = f'only {operator.name}\'s staff mark a thread "no reply needed" at Mirakl'
     return Declaration.OwnRule.hours(operator.response_hours, note)

@@ -1,7 +1,5 @@
-"""A Mirakl shop's threads (M11, M10, M13) as the seam's inbox and message source, and the
-seller's replies on them (M12): docs/MIRAKL.md, "Threads", "Ticket topics" and "Replies".
-A page is decoded once, into its threads (``threads_in``); where one is off its shape, each
-from its own bytes, so that one off its shape is left out and said, never the page."""
+"""A Mirakl shop's threads (M11, M10, M13) as the seam's inbox, and the seller's replies on
+them (M12): docs/MIRAKL.md, "Threads", "Ticket topics" and "Replies"."""
 
 from __future__ import annotations
 
@@ -14,18 +12,8 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 import msgspec
-from keybuzz_shared.connectors import kit
+from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.kit import DeclaredReplies, media_type_of, path_segment, shown
-from keybuzz_shared.connectors.seam import (
-    InboxFile,
-    InboxMessage,
-    Limits,
-    Recipient,
-    Reply,
-    SenderType,
-    ThreadDetail,
-    ThreadKey,
-)
 from keybuzz_shared.file_links import LinkRefused
 from keybuzz_shared.mended import json_decoded
 from keybuzz_shared.text import display_name
@@ -37,19 +25,19 @@ from keybuzz_connector_mirakl.orders import iso_millis
 THREADS = "api/inbox/threads"
 Listed = TypeVar("Listed")  # a listed thread: decoded, or its bytes
 # Mirakl's sender types: a kind it may add later is kept as a notification, never lost.
-SENDERS: dict[str, SenderType] = {
+SENDERS: dict[str, seam.SenderType] = {
     "CUSTOMER_USER": "BUYER",
     "OPERATOR_USER": "MARKETPLACE_SUPPORT",
     "SHOP_USER": "SELLER",
 }
 # Mirakl's participant type of each recipient a reply may name.
-PARTICIPANTS: dict[Recipient, tuple[str, ...]] = {
+PARTICIPANTS: dict[seam.Recipient, tuple[str, ...]] = {
     "BUYER": ("CUSTOMER",),
     "MARKETPLACE_SUPPORT": ("OPERATOR",),
     "ALL": ("CUSTOMER", "OPERATOR"),
 }
 MIN_BODY = 3  # M12's body, characters [official]
-LIMITS = Limits(
+LIMITS = seam.Limits(
     # M12 [official]: the body 3-50,000 characters; at most 50 attachments over all the
     # threads of one order (ours: 10 a reply), and a message with its files within 30 MB
     # (OR43's words: "30 Megabyte").
@@ -112,25 +100,27 @@ class Thread(msgspec.Struct, frozen=True):
         return next((e for e in self.entities if e.type == "MMP_ORDER"), None)
 
     @property
-    def key(self) -> ThreadKey:
+    def subject(self) -> str:
+        return self.topic.value if self.topic else ""
+
+    @property
+    def key(self) -> seam.ThreadKey:
         order = self.order
-        return ThreadKey(kind="DISCUSSION", id=self.id, order_id=order.id if order else None)
+        return seam.ThreadKey(kind="DISCUSSION", id=self.id, order_id=order.id if order else None)
 
 
 class ThreadPage(msgspec.Struct, Generic[Listed], frozen=True):
     """An M11 page: its threads and the next page's token (anything but text: none). Each
-    may be null: a key given twice with a bogus null first is read as its last value; a
-    page without its list is refused when read."""
+    may be null: a key given twice with a bogus null first is read as its last value."""
 
     data: list[Listed] | None = None
     next_page_token: Any = None
 
 
 def threads_in(raw: msgspec.Raw | None) -> ThreadPage[Any] | None:
-    """An M11 page's bytes decoded once: into its threads where each is on its shape (no
-    form between the bytes and a thread), else each thread kept as its own bytes, read one
-    at a time (``read_thread``: one off its shape costs that thread, never the page). None
-    for bytes that are no page, or no answer (a 204)."""
+    """An M11 page decoded once into its threads where each is on its shape, else each
+    kept as its own bytes (``read_thread``: one off its shape costs only itself). None for
+    bytes that are no page, or no answer (a 204)."""
     if raw is None:
         return None
     shapes: tuple[type[ThreadPage[Any]], ...] = (ThreadPage[Thread], ThreadPage[msgspec.Raw])
@@ -147,25 +137,8 @@ read_thread = functools.partial(kit.read_as, Thread, what="thread")
 
 # --- the mapping to the seam ----------------------------------------------------------
 
-
-def details(thread: Thread) -> tuple[ThreadDetail, ...]:
-    """The thread's topic and order as its ticket shows them (in French)."""
-    order = thread.order
-    return shown(
-        ("topic", "Motif", thread.topic.value if thread.topic else None),
-        ("order", "Commande", (order.label or order.id) if order else None),
-    )
-
-
-def download_path(attachment_id: str) -> str:
-    """M13's path of an attachment; ValueError for an id that would name another path."""
-    return f"{THREADS}/{path_segment(attachment_id, 'an attachment id')}/download"
-
-
-# An operator's thread topics (a reason code or the label of its topic list) that the shared
-# rules do not read, → the ticket's subject (docs/MIRAKL.md, "Ticket topics"); any other
-# topic is read by the rules (``subject_of_label``), and where they recognise none the
-# buyer's words decide.
+# Operators' thread topics the shared rules (``subject_of_label``) do not read → the
+# ticket's subject (docs/MIRAKL.md, "Ticket topics").
 TOPIC_SUBJECTS: dict[str, Subject] = {
     "information produit": "PRODUCT_QUESTION",
     "question produit": "PRODUCT_QUESTION",
@@ -180,26 +153,33 @@ TOPIC_SUBJECTS: dict[str, Subject] = {
 
 
 def subject_of(thread: Thread) -> Subject | None:
-    """The subject the thread's topic names; None when it names none ("Question sur la
-    commande")."""
-    topic = (thread.topic.value if thread.topic else "").strip()
+    topic = thread.subject.strip()
     return TOPIC_SUBJECTS.get(topic.lower()) or subject_of_label(topic)
 
 
-def inbox_message(thread: Thread, message: Message, operator_name: str) -> InboxMessage:
+def download_path(attachment_id: str) -> str:
+    """M13's path of an attachment; ValueError for an id that would name another path."""
+    return f"{THREADS}/{path_segment(attachment_id, 'an attachment id')}/download"
+
+
+def inbox_message(thread: Thread, message: Message, operator_name: str) -> seam.InboxMessage:
     sender_type = SENDERS.get(message.sender.type if message.sender else "", "SYSTEM")
     name = message.sender.display_name if message.sender else None
     if sender_type == "MARKETPLACE_SUPPORT":  # its staff member, named as the operator's
         staff = display_name(name)
         name = f"{operator_name} ({staff})" if staff else operator_name
     since = thread.metadata.shop_reply_needed_since if thread.metadata else None
-    return InboxMessage(
+    order = thread.order
+    return seam.InboxMessage(
         message_id=message.id,
         thread=thread.key,
-        thread_details=details(thread),
+        thread_details=shown(
+            ("topic", "Motif", thread.subject or None),
+            ("order", "Commande", (order.label or order.id) if order else None),
+        ),
         sender_type=sender_type,
         sender_name=name,
-        subject=thread.topic.value if thread.topic else "",
+        subject=thread.subject,
         body=message.body,
         created_at=as_utc(message.date_created),
         # No read state at Mirakl: what the shop did not write is new to it.
@@ -208,10 +188,8 @@ def inbox_message(thread: Thread, message: Message, operator_name: str) -> Inbox
         reply_needed_since=None if since is None else as_utc(since),
         ticket_subject=subject_of(thread),
         files=tuple(
-            InboxFile(
-                name=f.name or f.id,
-                url=download_path(f.id),
-                content_type=media_type_of(f.name),
+            seam.InboxFile(
+                name=f.name or f.id, url=download_path(f.id), content_type=media_type_of(f.name)
             )
             for f in message.attachments
         ),
@@ -221,7 +199,7 @@ def inbox_message(thread: Thread, message: Message, operator_name: str) -> Inbox
 # --- the inbox ---------------------------------------------------------------------------
 
 
-def messages_of(thread: Thread, operator_name: str) -> list[InboxMessage]:
+def messages_of(thread: Thread, operator_name: str) -> list[seam.InboxMessage]:
     """The thread's messages, oldest first."""
     messages = sorted(thread.messages or (), key=lambda m: as_utc(m.date_created))
     return [inbox_message(thread, m, operator_name) for m in messages]
@@ -247,14 +225,11 @@ def thread_inbox(
     page_size: int,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> kit.KitSession.ListedThreads[Thread]:
-    """A shop's threads through its client (the kit's ``ListedThreads`` on M11's
-    ``next_page_token``, complete on Mirakl's clock: M11 takes no end): the session's inbox
-    and message source. Mirakl's incidents are on order lines (the orders' part): none
-    listed here."""
+    """A shop's threads, on M11's ``next_page_token``, complete on Mirakl's clock (M11
+    takes no end). Mirakl's incidents are on order lines (the orders' part): none here."""
 
     async def m11(query: dict[str, str], link: str | None) -> tuple[list[Any], str | None]:
-        """An M11 page and its next page's token; a listing's first page is paced."""
-        first = "page_token" not in query
+        first = "page_token" not in query  # a listing's first page is paced
         raw = await client.get_json(THREADS, query, operation="M11", paced=first, shape=msgspec.Raw)
         page = threads_in(raw)
         if page is None or page.data is None:
@@ -262,19 +237,18 @@ def thread_inbox(
         token = page.next_page_token
         return page.data, token if isinstance(token, str) and token else None
 
-    async def m13(file: InboxFile, max_bytes: int) -> bytes:
+    async def m13(file: seam.InboxFile, max_bytes: int) -> bytes:
         """M13 on the operator's API, the only place a thread's files are fetched from."""
         if not file.url.startswith(f"{THREADS}/") or not file.url.endswith("/download"):
             raise LinkRefused("not an attachment of the operator's Mirakl API")
         return await client.download(file.url, max_bytes, operation="M13")
 
-    async def mapper() -> Callable[[Thread], list[InboxMessage]]:
+    async def mapper() -> Callable[[Thread], list[seam.InboxMessage]]:
         return functools.partial(messages_of, operator_name=operator_name)
 
     return kit.KitSession.ListedThreads(
         kit.Listing(
             kit.Listing.SeekToken[Thread](lambda thread: as_utc(thread.date_updated)),
-            # Threads updated since the window's start (M11 takes no end), with their messages.
             kit.Listing.window_query(
                 "updated_since", None, iso_millis, with_messages="true", limit=str(page_size)
             ),
@@ -295,10 +269,8 @@ def thread_inbox(
 # --- replies (M12) -------------------------------------------------------------------------
 
 
-def unsendable(reply: Reply) -> str | None:
-    """Why Mirakl would refuse this reply before reading its thread, beyond the kit's
-    checks on ``LIMITS`` (its text's most length, its files): its text's least length,
-    the message's size."""
+def unsendable(reply: seam.Reply) -> str | None:
+    """Why Mirakl would refuse this reply beyond the kit's checks on ``LIMITS``."""
     if len(reply.body) < MIN_BODY:
         return f"Mirakl takes a reply of {MIN_BODY} to {LIMITS.max_text_length} characters"
     total = len(reply.body.encode()) + sum(len(f.data) for f in reply.attachments)
@@ -310,7 +282,7 @@ def unsendable(reply: Reply) -> str | None:
 _kind = operator.attrgetter("type")  # a party's kind
 
 
-def recipients(thread: Thread, recipient: Recipient) -> list[dict[str, Any]] | str:
+def recipients(thread: Thread, recipient: seam.Recipient) -> list[dict[str, Any]] | str:
     """M12's ``to`` for ``recipient`` on this thread, or why the thread does not allow it."""
     offered = thread.authorized_participants
     if DeclaredReplies.offered_parties(PARTICIPANTS, recipient, offered, _kind) is None:
@@ -325,12 +297,10 @@ def recipients(thread: Thread, recipient: Recipient) -> list[dict[str, Any]] | s
 def thread_replies(
     client: kit.Requester, inbox: kit.KitSession.ListedThreads[Thread]
 ) -> DeclaredReplies:
-    """The seller's replies on a shop's threads (the kit's ``read_first``, its files
-    checked against ``LIMITS``): each one sent by M12 (``message_input`` a JSON part, each
-    file a ``files`` part) to the participants its thread allows as M10 gives it just
-    before, and read back with M10 as ``inbox`` maps it."""
+    """Replies sent by M12 (``message_input`` a JSON part, each file a ``files`` part) to
+    whom the thread, read by M10 just before, allows, and read back with M10."""
 
-    async def m12(thread: Thread, reply: Reply) -> str | None:
+    async def m12(thread: Thread, reply: seam.Reply) -> str | None:
         to = recipients(thread, reply.recipient)
         if isinstance(to, str):
             return to
