@@ -33,8 +33,7 @@ ERRORS = kit.CallErrors.labelled(NAME, credentials="consent")
 # Its token endpoint grants an application so many tokens a day (docs/EBAY.md, "Token grants").
 SPEC = kit.ApiSpec(NAME, log, ERRORS, kit.Refusals(held=app_refused), max_response_bytes=8 << 20,
                    grants_per_period=True)  # fmt: skip
-# What a seller's session takes: its consent's entry (consent.EbayVault.store) with its app's
-# secret, kept once (consent.EbayRedirectFlow.shop_credentials).
+# A seller's session takes its consent's entry with its app's secret, kept once (consent.py).
 FIELDS = (
     seam.CredentialField(name="user_id", json_name="userId", label="eBay user id", account=True),
     kit.key_field("refresh_token", "Refresh token", max_length=4096),
@@ -104,9 +103,7 @@ class BoughtLine(msgspec.Struct, rename="camel", frozen=True):
     legacy_item_id: str | None = None
 
 
-class Bought(msgspec.Struct, rename="camel", frozen=True):
-    """What an order says of who bought which items."""
-
+class Bought(msgspec.Struct, rename="camel", frozen=True):  # who bought which items
     order_id: str
     creation_date: datetime
     buyer: dict[str, Any] = {}
@@ -241,8 +238,7 @@ def replies(api: MessageApi) -> kit.DeclaredReplies:
         body = {"conversationId": reply.thread.id, "messageText": reply.body}
         await api.client.send_json("POST", f"{MESSAGES}send_message", body)
 
-    # A reply's read-back: the members' conversation as the inbox reads it (it names no
-    # listing: no order looked up).
+    # A reply's read-back: the conversation as the inbox reads it (no listing: no order).
     listed = lambda discussion_id: api.messages(Conversation(discussion_id), "FROM_MEMBERS")  # noqa: E731
     return kit.DeclaredReplies(NAME, "conversation", post=send, listed=listed)
 
@@ -277,9 +273,8 @@ def order_status(order: Order) -> tuple[str, str | None]:
     """Our status and delivery status (docs/EBAY.md, "Order states")."""
     if str(order.cancel_status.get("cancelState", "")) in CANCELLED:
         return "CANCELLED", None
-    if order.order_payment_status in PAYMENT:
-        return PAYMENT[order.order_payment_status], None
-    return FULFILMENT[order.order_fulfillment_status]
+    paid = PAYMENT.get(order.order_payment_status)  # no sale, or refunded
+    return (paid, None) if paid else FULFILMENT[order.order_fulfillment_status]
 
 
 def order_of(raw: Any) -> seam.OrderSummary:

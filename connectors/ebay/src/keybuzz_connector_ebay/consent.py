@@ -239,8 +239,7 @@ class _Refused(seam.GrantRefused):
         self.code = code
 
 
-class _Invalid(seam.GrantInvalid, _Refused):
-    pass
+class _Invalid(seam.GrantInvalid, _Refused): ...
 
 
 TOKEN_SPEC = kit.ApiSpec.token_endpoint(NAME, log, refused=_Refused, invalid=_Invalid,

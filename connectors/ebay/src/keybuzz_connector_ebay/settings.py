@@ -58,11 +58,9 @@ class EbaySettings(ShopSettings, kw_only=True, frozen=True):
     ebay_token_cacert: str | None = None  # an extra CA bundle for the token endpoint
     ebay_app_source: str = "default"  # which app's credentials in Vault
     ebay_default_site: str = "FR"
-    # Our callback behind the app's RuName (its accept URL at eBay); unset: the app's
-    # ``redirect_uri`` in Vault. eBay's consent page is sent the RuName either way.
+    # Our callback behind the app's RuName (eBay is sent the RuName); unset: the app's in Vault.
     ebay_redirect_uri: str | None = None
-    # The kit's settings every shop API has (kit.ShopSettings), from EBAY_<NAME>; a
-    # message's media are links: no host serves files.
+    # The kit's settings every shop API has, from EBAY_<NAME>; no host serves files (links).
     poll_interval_seconds: AtLeastOne = 120
     # Each API's calls a day for the whole application [official for the Message API once
     # the app passed eBay's growth check; assumed the same for the Fulfillment API]; the
