@@ -189,7 +189,7 @@ async def test_orders_changing_during_a_listing_shift_no_page(
     first = await source.orders(since=since)
     async with httpx.AsyncClient(timeout=30) as http:
         moved = await http.post(
-            f"{sandbox_url}/_sandbox/cdiscount/shops/{maison.seller_id}/advance",
+            f"{sandbox_url}/_sandbox/cdiscount/shops/{maison.shop['seller_id']}/advance",
             json={"seconds": 86_400},
         )
         assert moved.status_code == 200, moved.text

@@ -1,6 +1,4 @@
-"""The Cdiscount connector: Octopia's seller API v2 behind KeyBuzz's connector seam
-(docs/CDISCOUNT.md); ``connectors()`` is the entry point the registry loads (group
-``keybuzz.connectors``)."""
+"""The Cdiscount connector (docs/CDISCOUNT.md); ``connectors()`` is the registry's entry point."""
 
 from keybuzz_shared.connectors.seam import Connector
 

@@ -1,9 +1,5 @@
-"""The Cdiscount connector: the seam on Octopia's seller API v2 (docs/CDISCOUNT.md),
-declared for the kit: a shop API (discussions and orders) and a credential check. Octopia
-publishes no response rule or figure to sellers: the poller's default window, or the
-tenant's. The seller's API client (id and secret from Octopia's portal) is traded for a
-token at Octopia's OpenID Connect endpoint (client credentials, the kit's); every call
-carries it with the shop's ``SellerId``, files included."""
+"""The Cdiscount connector, declared for the kit (docs/CDISCOUNT.md): Octopia publishes no
+response rule or figure to sellers, so the poller's default window or the tenant's holds."""
 
 from __future__ import annotations
 
@@ -53,8 +49,7 @@ class OctopiaCredentials(kit.Redacted, frozen=True, kw_only=True):
 
 
 class OctopiaClient(kit.Requester):
-    """One shop's calls on its token and seller id (``options``: the requester's);
-    ``authenticate`` asks for a token now."""
+    """One shop's calls on its token (client credentials) and ``SellerId``, files included."""
 
     def __init__(
         self,
@@ -69,7 +64,6 @@ class OctopiaClient(kit.Requester):
                                        margin=TOKEN_MARGIN_SECONDS)  # fmt: skip
         shop = {"seller_id": credentials.seller_id}
         super().__init__(SPEC, tokens, http, api_url, shop=shop, **options)
-        self.seller_id = credentials.seller_id
 
 
 CREDENTIAL_FIELDS = (
@@ -82,23 +76,18 @@ SELLER_API = "octopia-seller-api"  # a shop's identity: the seller's account on 
 
 
 def client_of(shop: kit.Declaration.Opening[CdiscountApiSettings]) -> OctopiaClient:
-    """The shop's client: it holds one token (ValueError when a credential field is
-    missing)."""
-    api = shop.api
-    credentials = kit.credentials_as(
-        OctopiaCredentials, CREDENTIAL_FIELDS, shop.credentials, "Cdiscount"
-    )
-    return OctopiaClient(credentials, shop.http, api.api_url, api.auth_url, **shop.options)
+    """The shop's client (ValueError when a credential field is missing)."""
+    typed = kit.credentials_as(OctopiaCredentials, CREDENTIAL_FIELDS, shop.credentials, "Cdiscount")
+    return OctopiaClient(typed, shop.http, shop.api.api_url, shop.api.auth_url, **shop.options)
 
 
 async def probe(client: OctopiaClient, credentials: Mapping[str, str]) -> str:
-    """A token for the client id and secret, then one call as the seller id (Octopia
-    refuses a seller the client has no access to): a discussion it lists names its seller,
-    which must be the seller typed."""
+    """A token, then one call as the seller (refused for a seller the client cannot reach):
+    a discussion it lists names its seller, which must be the seller typed."""
     await client.authenticate()
     items, _ = await client.get_page("/discussions", {"pageSize": "1"})
-    named = kit.named_in(items, "sellerId")
-    return f"{SELLER_API}:{kit.own_account(CREDENTIAL_FIELDS, client.seller_id, named, ERRORS)}"
+    named, typed = kit.named_in(items, "sellerId"), client.shop["seller_id"]
+    return f"{SELLER_API}:{kit.own_account(CREDENTIAL_FIELDS, typed, named, ERRORS)}"
 
 
 # Cdiscount's order numbers: the minute the order was placed (yymmddHHMM) and five
@@ -122,10 +111,8 @@ def parts(client: OctopiaClient, api: CdiscountApiSettings) -> kit.KitSession:
     quarter of a call's deadline, the rest left to the next poll (DiscussionInbox.mark_read)."""
     budget = api.call_deadline_seconds / 4
     inbox = DiscussionInbox(client, page_size=LIMITS.page_size, mark_budget=budget)
-    orders = ShopOrders(client, page_size=LIMITS.page_size)
-    return kit.KitSession(
-        inbox, discussion_replies(client, inbox), orders, verify=client.authenticate
-    )
+    replies = discussion_replies(client, inbox)
+    return kit.KitSession(inbox, replies, ShopOrders(client), verify=client.authenticate)
 
 
 # The shop's secret in Vault holds its client id, client secret and seller id.

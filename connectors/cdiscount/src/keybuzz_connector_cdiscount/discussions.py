@@ -1,8 +1,5 @@
-"""A Cdiscount shop's discussions (Octopia's ``/discussions``) as the seam's inbox and the
-seller's replies on them (docs/CDISCOUNT.md, "Discussions" and "Replies"). A changed
-discussion is listed whole (its state reaches the ticket without a new message); the
-listing seeks from the last ``updatedAt`` read (the kit's ``Seek``: a discussion updated
-meanwhile skips none), by page number only past a page all at one instant."""
+"""A Cdiscount shop's discussions as the seam's inbox and the seller's replies on them
+(docs/CDISCOUNT.md, "Discussions" and "Replies")."""
 
 from __future__ import annotations
 
@@ -104,7 +101,6 @@ class SubTypology(msgspec.Struct, rename="camel", frozen=True):
 
 
 class Typology(msgspec.Struct, rename="camel", frozen=True):
-    typology_code: str
     sub_typologies: list[SubTypology] = []
 
 
@@ -116,8 +112,8 @@ read_discussion = functools.partial(kit.read_as, Discussion, what="discussion")
 
 
 def details(discussion: Discussion, labels: dict[str, str]) -> tuple[seam.ThreadDetail, ...]:
-    """The discussion's sales channel and topics, in French, as its ticket shows them
-    (``labels``: Octopia's label of each sub-typology code)."""
+    """The discussion's sales channel and topics as its ticket shows them (``labels``:
+    Octopia's label of each sub-typology code)."""
     return kit.shown(
         ("sales_channel", "Canal de vente", kit.labelled(discussion.sales_channel, SALES_CHANNELS)),
         ("topic", "Motif", kit.labelled(discussion.typology_code, TYPOLOGIES)),
@@ -127,10 +123,8 @@ def details(discussion: Discussion, labels: dict[str, str]) -> tuple[seam.Thread
 
 def subject_of(discussion: Discussion) -> Subject | None:
     """The discussion's subject as its (sub-)typology says it; None when it says none."""
-    found = SUBJECTS.get(discussion.sub_typology_code or "")
-    if found is None and discussion.typology_code == "Offer":
-        return "PRODUCT_QUESTION"
-    return found
+    offer: Subject | None = "PRODUCT_QUESTION" if discussion.typology_code == "Offer" else None
+    return SUBJECTS.get(discussion.sub_typology_code or "", offer)
 
 
 def inbox_message(
@@ -157,10 +151,8 @@ def inbox_message(
 
 
 class ReadOnce:
-    """A table a session reads once, when first needed (``read``; ``what``: the table as
-    the log names it): a marketplace's labels of its codes. The messages never wait on it:
-    while it cannot be read (ConnectorError, ValueError), it is empty, the codes shown as
-    they are, said in the log, and it is asked again at the next need."""
+    """Labels a session reads once, when first needed; while they cannot be read they are
+    empty (the codes shown, the messages never wait), asked again at the next need."""
 
     def __init__(self, read: Callable[[], Awaitable[dict[str, str]]], what: str) -> None:
         self._read, self._what = read, what
@@ -179,9 +171,8 @@ class ReadOnce:
 def optional_params(
     fetch: kit.Listing.Fetch[M], optional: Mapping[str, str], label: str
 ) -> kit.Listing.Fetch[M]:
-    """``fetch`` asked with ``optional`` beside each query (parameters the marketplace
-    documents but may refuse) until ``label`` refuses a page for them (400); then, said in
-    the log, without them for the rest of the session."""
+    """``fetch`` asked with ``optional`` parameters until ``label`` refuses a page for them
+    (400); then, said in the log, without them for the rest of the session."""
     asked = True
     named = "&".join(f"{key}={value}" for key, value in optional.items())
 
@@ -217,54 +208,40 @@ old_cursor = kit.Listing.earlier(
 
 
 class DiscussionInbox(kit.KitSession.ListedThreads[Discussion]):
-    """A shop's discussions: the session's inbox and message source. Octopia's claims are
-    discussions (no incident); it marks messages read one PATCH each, a few at a time
-    within ``mark_budget`` seconds; its labels of sub-typologies are read once a session."""
+    """A shop's discussions (claims among them), marked read one PATCH each within
+    ``mark_budget`` seconds."""
 
     def __init__(
         self, client: kit.Requester, *, page_size: int, mark_budget: float | None = None
     ) -> None:
         seek = kit.Listing.Seek[Discussion](lambda d: as_utc(d.updated_at), page_param="pageIndex")
-        window = kit.Listing.window_query(
-            "updatedAtMin", "updatedAtMax", kit.iso_z, pageSize=str(page_size)
-        )
+        size = str(page_size)
+        window = kit.Listing.window_query("updatedAtMin", "updatedAtMax", kit.iso_z, pageSize=size)
         labels = ReadOnce(functools.partial(_labels, client), "Octopia's typologies")
         files = f"{client.base_url.rstrip('/')}/attachments/"  # where Octopia serves them
         # Each discussion with every message where Octopia lists them so (the reference
         # notes do not observe ``includeMessages=All``); once refused, each read whole.
-        pages = optional_params(
-            functools.partial(client.get_page, "/discussions"),
-            {"includeMessages": "All"},
-            "Octopia",
-        )
+        listed = functools.partial(client.get_page, "/discussions")
+        pages = optional_params(listed, {"includeMessages": "All"}, "Octopia")
+        marks = kit.KitSession.ReadMarks(functools.partial(_mark, client), client.errors,
+                                         "PATCH messages", budget=mark_budget)  # fmt: skip
 
         async def mapper() -> Callable[[Discussion], list[seam.InboxMessage]]:
             return functools.partial(messages_of, labels=await labels(), files_url=files)
 
         super().__init__(
-            kit.Listing(seek, window, pages, old_cursor),
-            read_discussions,
+            kit.Listing(seek, window, pages, old_cursor), read_discussions,
             # As listed when it came with its messages, else read whole.
             complete=lambda d: d.messages is not None,
-            read_whole=lambda d: discussion_at(client, d.id),
-            mapper=mapper,
-            named=lambda discussion: f"discussion {discussion.id}",
-            marks=kit.KitSession.ReadMarks(
-                functools.partial(_mark, client),
-                client.errors,
-                "PATCH messages",
-                budget=mark_budget,
-            ),
-            files=functools.partial(_file, client, files),
-            reach=SEARCH_SPAN,
-            label="Octopia",
-        )
+            read_whole=lambda d: discussion_at(client, d.id), mapper=mapper,
+            named=lambda discussion: f"discussion {discussion.id}", marks=marks,
+            files=functools.partial(_file, client, files), reach=SEARCH_SPAN, label="Octopia",
+        )  # fmt: skip
 
 
 async def _file(client: kit.Requester, files: str, file: seam.InboxFile, max_bytes: int) -> bytes:
-    """A message's file, fetched with the shop's credentials only under ``files`` (a link
-    whose path names another, ``files/../orders``, is refused for every connector by the
-    kit's fetch: ``file_links.dot_segments``)."""
+    """A message's file, fetched with the shop's credentials only under ``files`` (the kit
+    refuses ``files/../orders``)."""
     if not file.url.startswith(files):
         raise LinkRefused("not an attachment of Octopia's API")
     return await client.get_bytes(file.url, max_bytes)
@@ -284,9 +261,8 @@ async def _mark(client: kit.Requester, message_id: str) -> None:
 
 async def discussion_at(client: kit.Requester, discussion_id: str) -> Discussion:
     """One discussion, with its messages and the recipients of the next reply."""
-    return await kit.item_at(
-        client, "/discussions", discussion_id, read_discussion, "GET discussions"
-    )
+    return await kit.item_at(client, "/discussions", discussion_id, read_discussion,
+                             "GET discussions")  # fmt: skip
 
 
 def messages_of(
@@ -297,10 +273,7 @@ def messages_of(
     return [inbox_message(discussion, m, labels, files_url) for m in messages]
 
 
-# --- replies (docs/CDISCOUNT.md, "Replies") -----------------------------------------------
-# A reply (``POST /messages``) goes to the recipients Octopia offers for the discussion's
-# next message, read just before it is sent: customer care only once it has written there
-# or the discussion is a claim. Files go base64 in the request.
+# --- replies (docs/CDISCOUNT.md, "Replies"): to the recipients Octopia offers, files base64 --
 
 # Octopia's user type of each recipient a reply may name; OPERATOR: none at Octopia.
 USER_TYPES: dict[seam.Recipient, tuple[str, ...]] = {
@@ -322,8 +295,7 @@ NAMED_FORMATS = frozenset({*EXTENSIONS.values(), "jpeg"})
 
 
 def file_format(file: seam.ReplyFile) -> str | None:
-    """The file name's extension where Octopia names it, else its media type's; None for
-    a file of neither."""
+    """The file name's extension where Octopia names it, else its media type's, else None."""
     suffix = PurePath(file.name).suffix.lower().lstrip(".")
     return suffix if suffix in NAMED_FORMATS else EXTENSIONS.get(file.content_type.strip().lower())
 
@@ -340,13 +312,11 @@ LIMITS = seam.Limits(
 
 
 def unsendable_files(files: tuple[seam.ReplyFile, ...]) -> str | None:
-    """Why Octopia would refuse these files, if it would: too many, too large, or of a
-    format it names not (the refusal names those it takes)."""
+    """Why Octopia would refuse these files, if it would (the refusal names its formats)."""
     accepted = lambda file: file_format(file) is not None  # noqa: E731
     formats = ", ".join(sorted(NAMED_FORMATS))
-    return kit.DeclaredReplies.refused_files(
-        LIMITS, files, "Cdiscount", accepted=accepted, formats=formats
-    )
+    return kit.DeclaredReplies.refused_files(LIMITS, files, "Cdiscount", accepted=accepted,
+                                             formats=formats)  # fmt: skip
 
 
 def receivers(discussion: Discussion, recipient: seam.Recipient) -> list[User] | str:
@@ -357,48 +327,33 @@ def receivers(discussion: Discussion, recipient: seam.Recipient) -> list[User] |
     )
     if chosen is None:
         offered = ", ".join(u.user_type for u in eligible) or "none"
-        return (
-            f"Cdiscount does not offer {recipient} as a recipient on discussion "
-            f"{discussion.id} (eligible: {offered})"
-        )
+        return (f"Cdiscount does not offer {recipient} as a recipient on discussion "
+                f"{discussion.id} (eligible: {offered})")  # fmt: skip
     return chosen
 
 
 def request(discussion: Discussion, reply: seam.Reply, to: list[User]) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "body": reply.body,
-        "discussionId": discussion.id,
-        "receivers": [
-            {"userType": u.user_type, **({"userId": str(u.user_id)} if u.user_id else {})}
-            for u in to
-        ],
-    }
+    named = [{"userType": u.user_type, **({"userId": str(u.user_id)} if u.user_id else {})}
+             for u in to]  # fmt: skip
+    body: dict[str, Any] = {"body": reply.body, "discussionId": discussion.id, "receivers": named}
     if discussion.sales_channel:
         body["salesChannel"] = discussion.sales_channel
     if reply.attachments:
         body["attachments"] = [
-            {
-                "content": base64.b64encode(f.data).decode(),
-                "name": f.name,
-                "fileFormat": file_format(f),
-            }
-            for f in reply.attachments
-        ]
+            {"content": base64.b64encode(f.data).decode(), "name": f.name,
+             "fileFormat": file_format(f)} for f in reply.attachments
+        ]  # fmt: skip
     return body
 
 
 def discussion_replies(client: kit.Requester, inbox: DiscussionInbox) -> kit.DeclaredReplies:
-    """The seller's replies on a shop's discussions: each one posted on the discussion as
-    Octopia gives it just before, read back as ``inbox`` maps it (its dates are whole
-    seconds, its clock not ours: the kit's ``SENT_SKEW``)."""
+    """The seller's replies, each posted on the discussion as Octopia gives it just before,
+    read back as ``inbox`` maps it."""
     return kit.DeclaredReplies.read_first(
-        "Cdiscount",
-        "discussion",
-        read=functools.partial(discussion_at, client),
-        send=functools.partial(_send, client),
-        messages=inbox.messages_in,
+        "Cdiscount", "discussion", read=functools.partial(discussion_at, client),
+        send=functools.partial(_send, client), messages=inbox.messages_in,
         refused=lambda reply: unsendable_files(reply.attachments),
-    )
+    )  # fmt: skip
 
 
 async def _send(client: kit.Requester, discussion: Discussion, reply: seam.Reply) -> str | None:

@@ -1,12 +1,6 @@
-"""A Cdiscount shop's orders (``GET /orders``, ``GET /orders/{orderId}``) as the kit's
-``ListedOrders`` (docs/CDISCOUNT.md, "Orders"). By update, each next page seeks from the
-last change read rather than following ``Link``: an order updated meanwhile leaves the
-window without shifting the pages still to read. By creation, a window that never shifts:
-by ``Link``.
-
-Octopia's order statuses are KeyBuzz's order vocabulary (docs/CDISCOUNT.md, "Order
-statuses"), Octopia's word kept beside ours. Its page listing them was cut after Shipped
-[official]; Delivered and Cancelled occur too."""
+"""A Cdiscount shop's orders as the kit's ``ListedOrders`` (docs/CDISCOUNT.md, "Orders"):
+by update each next page seeks from the last change read (an order updated meanwhile leaves
+the window without shifting the pages still to read), by creation it follows ``Link``."""
 
 from __future__ import annotations
 
@@ -20,9 +14,10 @@ from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
-from keybuzz_connector_cdiscount.discussions import SALES_CHANNELS
+from keybuzz_connector_cdiscount.discussions import LIMITS, SALES_CHANNELS
 
-# Octopia status -> (our order status, our delivery status or None).
+# Octopia status -> (our order status, our delivery status or None); its page listing them
+# was cut after Shipped [official]; Delivered and Cancelled occur too.
 ORDER_STATES: dict[str, tuple[str, str | None]] = {
     "Processing": ("PENDING", None),  # placed, Octopia checking it (payment, fraud)
     "WaitingAcceptance": ("PENDING", None),  # the seller has to accept it
@@ -32,6 +27,7 @@ ORDER_STATES: dict[str, tuple[str, str | None]] = {
     "Shipped": ("SHIPPED", "SHIPPED"),
     "Delivered": ("DELIVERED", "DELIVERED"),
     "Cancelled": ("CANCELLED", None),
+    "Canceled": ("CANCELLED", None),
     "Refunded": ("RETURNED", None),
     "Returned": ("RETURNED", None),
 }
@@ -42,20 +38,15 @@ def _key(word: str) -> str:
 
 
 # Each status by its letters alone: matched whatever the case or separators
-# ("WAITING_ACCEPTANCE"), "Canceled" as "Cancelled".
-_STATES = kit.ListedOrders.States(
-    {_key(word): state for word, state in ORDER_STATES.items()}
-    | {"canceled": ORDER_STATES["Cancelled"]}
-)
+# ("WAITING_ACCEPTANCE").
+_STATES = kit.ListedOrders.States({_key(word): state for word, state in ORDER_STATES.items()})
 
 
 def order_status(word: str) -> tuple[str, str | None]:
-    """Our status and delivery status of Octopia's ``word``; one Octopia may add later is
-    PENDING with no delivery status: shown, never lost."""
+    """Our status and delivery status of Octopia's ``word`` (one it may add: PENDING)."""
     return _STATES[_key(word)]
 
 
-MAX_PAGE_SIZE = 100  # Octopia's [official] maximum
 # Octopia may show an order's change a little after its updatedAt: each listing starts
 # this much before ``since``.
 LISTING_OVERLAP = timedelta(minutes=5)
@@ -132,21 +123,16 @@ def _line(number: int, line: Line, order: Order) -> OrderLine:
 
 
 class ShopOrders(kit.ListedOrders):
-    """A shop's orders. A cursor is a ``WindowCursor`` (the window, Octopia's next link): the
-    layout of the cursors backfill jobs keep."""
+    """A shop's orders; a cursor is a ``WindowCursor``, the layout backfill jobs keep."""
 
-    def __init__(self, client: kit.Requester, *, page_size: int = MAX_PAGE_SIZE) -> None:
-        size = str(min(page_size, MAX_PAGE_SIZE))
-        changed = kit.Listing.window_query(
-            "updatedAtMin",
-            "updatedAtMax",
-            iso_seconds,
-            # Octopia's dates are whole seconds: what changed earlier in the window's last
-            # second belongs in it.
-            end_written=functools.partial(iso_seconds, up=True),
-            sort="updatedAt:asc",
-            pageSize=size,
-        )
+    def __init__(self, client: kit.Requester, *, page_size: int = LIMITS.page_size) -> None:
+        size = str(min(page_size, LIMITS.page_size))  # Octopia's largest page
+        # Octopia's dates are whole seconds: what changed earlier in the window's last second
+        # belongs in it.
+        up = functools.partial(iso_seconds, up=True)
+        changed = kit.Listing.window_query("updatedAtMin", "updatedAtMax", iso_seconds,
+                                           end_written=up, sort="updatedAt:asc",
+                                           pageSize=size)  # fmt: skip
         # createdAtMax is inclusive and dates are shown to the second: the orders of the
         # window's last second shown at its end belong to the next window.
         created = kit.Listing.window_query(
@@ -157,19 +143,15 @@ class ShopOrders(kit.ListedOrders):
         super().__init__(
             updated=kit.Listing(kit.Listing.Seek(lambda o: o.updated_at), changed, page),
             created=kit.Listing(kit.Listing.Seek(), created, page),
-            by_id=kit.ListedOrders.EachById(client.get_json, "/orders"),
-            read=read_order,
-            label="Cdiscount",
-            log=logging.getLogger(__name__),
-            shop=client.shop,
+            by_id=kit.ListedOrders.EachById(client.get_json, "/orders"), read=read_order,
+            label="Cdiscount", log=logging.getLogger(__name__), shop=client.shop,
             overlap=LISTING_OVERLAP,
-        )
+        )  # fmt: skip
 
 
 def iso_seconds(moment: datetime, *, up: bool = False) -> str:
     """``moment`` in UTC to the second (``2026-11-23T09:48:00Z``); ``up``: to the second
-    above when it falls within one, so that a window ending there keeps what changed
-    earlier in its last second."""
+    above when within one (a window ending there keeps what changed in its last second)."""
     utc = as_utc(moment)
     if up and utc.microsecond:
         utc += timedelta(seconds=1)

@@ -1,5 +1,4 @@
-"""Settings of Cdiscount's shops on Octopia's seller API (docs/CDISCOUNT.md, "Settings"):
-each read from its CDISCOUNT_ variable by every service that talks to the shops."""
+"""Cdiscount's settings (docs/CDISCOUNT.md, "Settings"), each read from its CDISCOUNT_ variable."""
 
 from __future__ import annotations
 
@@ -19,8 +18,7 @@ SEARCH_WINDOW_DAYS = 183
 
 
 class CdiscountApiSettings(ShopApiSettings, frozen=True, kw_only=True):
-    """Octopia's seller API as a Cdiscount session and credential check are given it: the
-    API (``api_url``) and the token endpoint its calls are authorised by."""
+    """Octopia's seller API as a session is given it: with the token endpoint (``auth_url``)."""
 
     auth_url: str
 

@@ -1,16 +1,9 @@
-"""KeyBuzz's eBay connector (docs/EBAY.md): a seller connects by consenting on eBay's site,
-its buyers' conversations and orders are read over eBay's REST APIs."""
-
-from __future__ import annotations
-
-from functools import cache
+"""The eBay connector (docs/EBAY.md); ``connectors()`` is the registry's entry point."""
 
 from keybuzz_shared.connectors.seam import Connector
 
 from keybuzz_connector_ebay.connector import CONNECTOR
 
 
-@cache
-def connectors() -> list[Connector]:
-    """The registry's entry point (group ``keybuzz.connectors``)."""
-    return [CONNECTOR]
+def connectors() -> tuple[Connector, ...]:
+    return (CONNECTOR,)

@@ -1,20 +1,16 @@
-"""The eBay connector (docs/EBAY.md): a seller consents on eBay's site (``consent.py``),
-its buyers' conversations come from the Message API, replies go back through
-``sendMessage``, orders come from the Fulfillment API's ``getOrders``. Its calls are the
-kit's requester, the seller's refresh token traded for a user access token
-(``kit.ClientCredentials``) kept in Vault for every process's session of the seller
-(``kit.KitSession.sharing``): eBay grants an application so many tokens a day."""
+"""The eBay connector (docs/EBAY.md): conversations from the Message API, orders from the
+Fulfillment API; the seller's user token is kept in Vault for every process's session of the
+seller (``kit.KitSession.sharing``): eBay grants an application so many tokens a day."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
-from keybuzz_shared.connectors.seam import CredentialField, InboxMessage, OrderLine, OrderSummary
 
 from keybuzz_connector_ebay.consent import TENANT_SECRET, EbayRedirectFlow, app_refused
 from keybuzz_connector_ebay.settings import EBAY, SCOPES, EbayApiSettings, EbaySettings
@@ -22,28 +18,24 @@ from keybuzz_connector_ebay.settings import EBAY, SCOPES, EbayApiSettings, EbayS
 log = logging.getLogger(__name__)
 NAME = "eBay"
 MESSAGES, ORDERS = "commerce/message/v1/", "sell/fulfillment/v1/"
-# sendMessage: 2,000 characters; its media are links to files hosted by the sender, which
-# we do not host: a reply carries none [official]. 25 conversations a page (eBay's
-# default, at most 50 [official]).
+# sendMessage: 2,000 characters, its media links to files the sender hosts (we host none)
+# [official]. 25 conversations a page (eBay's default, at most 50 [official]).
 LIMITS = seam.Limits(max_attachments=0, max_attachment_bytes=0, max_text_length=2000, page_size=25)
 MEDIA = {"IMAGE": "image/jpeg", "PDF": "application/pdf", "DOC": "application/msword",
          "TXT": "text/plain"}  # eBay's media types [official]  # fmt: skip
 # Its listings page by offset, each page's items under a key of their own, ``next`` naming
 # the next page: getOrders 200 a page at most, getConversation's messages 50 [official].
 ORDERS_PAGE, MESSAGES_PAGE = 200, 50
-# A conversation names a listing, never an order [official], and getOrders filters by date
-# and fulfilment only [official]: the buyer's order of the item is looked for among the
-# seller's orders created in the last PURCHASE_DAYS (their lines' legacyItemId, their
-# buyer's username [official]), PURCHASE_PAGES pages of them at most, once a listing.
+# A conversation names a listing, never an order [official]: the buyer's order of the item is
+# looked for among the seller's recent orders, once a listing (docs/EBAY.md, "Conversations").
 PURCHASE_DAYS, PURCHASE_PAGES = 60, 3
 ERRORS = kit.CallErrors.labelled(NAME, credentials="consent")
 # Its token endpoint grants an application so many tokens a day (docs/EBAY.md, "Token grants").
 SPEC = kit.ApiSpec(NAME, log, ERRORS, kit.Refusals(held=app_refused), max_response_bytes=8 << 20,
                    grants_per_period=True)  # fmt: skip
-# What a seller's session takes: its consent's entry (consent.EbayVault.store) with its app's
-# secret, kept once (consent.EbayRedirectFlow.shop_credentials).
+# A seller's session takes its consent's entry with its app's secret, kept once (consent.py).
 FIELDS = (
-    CredentialField(name="user_id", json_name="userId", label="eBay user id", account=True),
+    seam.CredentialField(name="user_id", json_name="userId", label="eBay user id", account=True),
     kit.key_field("refresh_token", "Refresh token", max_length=4096),
     kit.key_field("client_id", "App id", max_length=256, secret=False),
     kit.key_field("client_secret", "App secret", max_length=256),
@@ -57,18 +49,16 @@ CANCELLED = {"CANCELED", "IN_PROGRESS"}  # cancelState: cancelled, or being canc
 
 
 class EbayClient(kit.Requester):
-    """One seller's calls; ``username`` its eBay name, asked once of the Identity API
-    (the Message API names senders by username only)."""
+    """One seller's calls; ``username`` its eBay name (the Message API names senders so)."""
 
-    def __init__(self, fields: Mapping[str, str], api: EbayApiSettings, **kw: Any) -> None:
+    def __init__(self, shop: kit.Declaration.Opening[EbayApiSettings]) -> None:
+        fields, api, kw = shop.credentials, shop.api, shop.options
         kit.require_fields(FIELDS, fields, NAME)
         grant = {"grant_type": "refresh_token", "refresh_token": fields["refresh_token"],
                  "scope": " ".join(SCOPES)}  # fmt: skip
         auth = kit.ClientCredentials(api.token_url, fields["client_id"], fields["client_secret"],
                                      grant=grant, basic=True, token_type="User Access Token")  # fmt: skip
-        super().__init__(
-            SPEC, auth, kw.pop("http"), api.api_url, shop={"user": fields["user_id"]}, **kw
-        )
+        super().__init__(SPEC, auth, shop.http, api.api_url, shop={"user": fields["user_id"]}, **kw)
         self.user_id, self._username, self.user_token = fields["user_id"], "", auth
         self.identity = kit.Requester(SPEC, auth, self._http, api.identity_url, **kw)
         self.orders = self.pages(f"{ORDERS}order", "orders", "getOrders")
@@ -82,10 +72,6 @@ class EbayClient(kit.Requester):
             user = await self.identity.get_json("commerce/identity/v1/user/", operation="getUser")
             self._username = str(user.get("username") or "") if isinstance(user, dict) else ""
         return self._username
-
-
-def client_of(shop: kit.Declaration.Opening[EbayApiSettings]) -> EbayClient:
-    return EbayClient(shop.credentials, shop.api, http=shop.http, **shop.options)
 
 
 class Media(msgspec.Struct, rename="camel", frozen=True):
@@ -117,9 +103,7 @@ class BoughtLine(msgspec.Struct, rename="camel", frozen=True):
     legacy_item_id: str | None = None
 
 
-class Bought(msgspec.Struct, rename="camel", frozen=True):
-    """What an order says of who bought which items."""
-
+class Bought(msgspec.Struct, rename="camel", frozen=True):  # who bought which items
     order_id: str
     creation_date: datetime
     buyer: dict[str, Any] = {}
@@ -131,9 +115,8 @@ Purchases = dict[tuple[str, str], str]
 
 
 def purchases(raw: Sequence[Any]) -> Purchases:
-    """(buyer's username in lower case, item id) → the newest order of that item by that
-    buyer, among the orders ``raw`` (getOrders' answers; of two placed at once, the first
-    listed); an order it cannot read is left out (the order listing says so)."""
+    """The newest order of each item by each buyer among getOrders' answers ``raw`` (of two
+    placed at once, the first listed); an order unread is left out (its listing says so)."""
     bought, _ = kit.reader(Bought, "an order")(list(raw))
     newest_last = sorted(enumerate(bought), key=lambda at: (at[1].creation_date, -at[0]))
     return {
@@ -146,20 +129,17 @@ def purchases(raw: Sequence[Any]) -> Purchases:
 
 
 def buyer_of(conversation: Conversation, thread: Sequence[Message], me: str) -> str | None:
-    """The member who wrote to the seller in a members' conversation (eBay's own have
-    none)."""
+    """The member who wrote to the seller in a members' conversation (eBay's own: none)."""
     if conversation.conversation_type == "FROM_EBAY":
         return None
     others = (m.sender_username for m in thread if m.sender_username.lower() != me.lower())
     return next((name for name in others if name), None)
 
 
-def waiting_since(
-    conversation: Conversation, thread: Sequence[Message], me: str
-) -> datetime | None:
+def waiting_since(conversation: Conversation, thread: Sequence[Message],
+                  me: str) -> datetime | None:  # fmt: skip
     """Since when the conversation waits for the seller: its first message after the
-    seller's last one; eBay's own (FROM_EBAY) wait for no reply (eBay gives no "answer
-    needed" we could read)."""
+    seller's last one; eBay's own wait for none (eBay gives no "answer needed" to read)."""
     if conversation.conversation_type == "FROM_EBAY":
         return None
     waiting: datetime | None = None
@@ -172,63 +152,49 @@ def waiting_since(
 def message_of(
     conversation: Conversation, said: Message, me: str, waiting: datetime | None = None,
     order_id: str | None = None,
-) -> InboxMessage:  # fmt: skip
-    """FROM_EBAY is eBay's own (its customer care's); else the seller's or the buyer's.
-    ``order_id``: the buyer's order of the listing the conversation is about."""
+) -> seam.InboxMessage:  # fmt: skip
+    """One message, eBay's own (FROM_EBAY), the seller's or the buyer's; ``order_id``: the
+    buyer's order of the listing the conversation is about."""
     ebay = conversation.conversation_type == "FROM_EBAY"
     mine = not ebay and said.sender_username.lower() == me.lower() != ""
     item = conversation.reference_id if conversation.reference_type == "LISTING" else None
-    return InboxMessage(
+    files = tuple(seam.InboxFile(name=m.media_name, url=m.media_url,
+                                 content_type=MEDIA.get(m.media_type, "application/octet-stream"))
+                  for m in said.message_media if m.media_url)  # fmt: skip
+    return seam.InboxMessage(
         message_id=said.message_id,
         thread=seam.ThreadKey("DISCUSSION", conversation.conversation_id, order_id=order_id),
         sender_type="MARKETPLACE_SUPPORT" if ebay else "SELLER" if mine else "BUYER",
         sender_name="eBay" if ebay else said.sender_username or None,
         subject=said.subject or conversation.conversation_title or "eBay",
-        body=said.message_body,
-        created_at=said.created_date,
-        unread=not mine and not said.read_status,
-        files=tuple(
-            seam.InboxFile(
-                name=m.media_name,
-                url=m.media_url,
-                content_type=MEDIA.get(m.media_type, "application/octet-stream"),
-            )
-            for m in said.message_media
-            if m.media_url
-        ),  # fmt: skip
+        body=said.message_body, created_at=said.created_date, files=files,
+        unread=not mine and not said.read_status, reply_needed_since=waiting,
         thread_details=(seam.ThreadDetail("item", "Objet eBay", item),) if item else (),
-        reply_needed_since=waiting,
-    )
+    )  # fmt: skip
 
 
 # Members' conversations with a message since the window's start (``start_time``), then
 # eBay's, which take no time filter [official]: their latest message says.
-KINDS = (
-    kit.KitSession.Conversations.Kind("FROM_MEMBERS"),
-    kit.KitSession.Conversations.Kind("FROM_EBAY", windowed=False),
-)
+KINDS = (kit.KitSession.Conversations.Kind("FROM_MEMBERS"),
+         kit.KitSession.Conversations.Kind("FROM_EBAY", windowed=False))  # fmt: skip
 
 
 class MessageApi:
-    """One seller's conversations as eBay's Message API gives them, with the
-    buyer's order of the listing a members' conversation is about (``PURCHASE_DAYS``),
-    the seller's recent orders read once a listing, when first needed."""
+    """One seller's conversations, with the buyer's order of the listing a members'
+    conversation is about (the seller's recent orders read once a listing, when needed)."""
 
     def __init__(self, client: EbayClient) -> None:
         self.client = client
-        what = "eBay's orders for the conversations"
-        self.purchases = kit.KitSession.Conversations.PerListing[Purchases](
-            self.recent_purchases, {}, what
-        )
+        what, empty = "eBay's orders for the conversations", Purchases()
+        self.purchases = kit.KitSession.Conversations.PerListing(self.recent_purchases, empty, what)
 
     async def page(self, kind: str, offset: int, low: datetime | None) -> tuple[list[Any], bool]:
+        since = {"start_time": kit.iso_z(low)} if low is not None else {}
         query = {"conversation_type": kind, "limit": str(LIMITS.page_size), "offset": str(offset)}
-        if low is not None:
-            query["start_time"] = kit.iso_z(low)
         pages = self.client.pages(f"{MESSAGES}conversation", "conversations", "getConversations")
-        return await pages.get(query)
+        return await pages.get(query | since)
 
-    async def messages(self, conversation: Conversation, kind: str) -> list[InboxMessage]:
+    async def messages(self, conversation: Conversation, kind: str) -> list[seam.InboxMessage]:
         me = await self.client.username()
         thread = await self.read(conversation.conversation_id, kind)
         waiting, buyer = waiting_since(conversation, thread, me), buyer_of(conversation, thread, me)
@@ -240,9 +206,8 @@ class MessageApi:
     async def recent_purchases(self) -> Purchases:
         low = kit.iso_z(datetime.now(UTC) - timedelta(days=PURCHASE_DAYS))
         query = {"filter": f"creationdate:[{low}..]"}
-        return purchases(
-            await self.client.orders.every(query, size=ORDERS_PAGE, most=PURCHASE_PAGES)
-        )
+        raw = await self.client.orders.every(query, size=ORDERS_PAGE, most=PURCHASE_PAGES)
+        return purchases(raw)
 
     async def read(self, conversation_id: str, kind: str) -> list[Message]:
         try:
@@ -273,8 +238,7 @@ def replies(api: MessageApi) -> kit.DeclaredReplies:
         body = {"conversationId": reply.thread.id, "messageText": reply.body}
         await api.client.send_json("POST", f"{MESSAGES}send_message", body)
 
-    # A reply's read-back: the members' conversation as the inbox reads it (it names no
-    # listing: no order looked up).
+    # A reply's read-back: the conversation as the inbox reads it (no listing: no order).
     listed = lambda discussion_id: api.messages(Conversation(discussion_id), "FROM_MEMBERS")  # noqa: E731
     return kit.DeclaredReplies(NAME, "conversation", post=send, listed=listed)
 
@@ -309,23 +273,20 @@ def order_status(order: Order) -> tuple[str, str | None]:
     """Our status and delivery status (docs/EBAY.md, "Order states")."""
     if str(order.cancel_status.get("cancelState", "")) in CANCELLED:
         return "CANCELLED", None
-    if order.order_payment_status in PAYMENT:
-        return PAYMENT[order.order_payment_status], None
-    return FULFILMENT[order.order_fulfillment_status]
+    paid = PAYMENT.get(order.order_payment_status)  # no sale, or refunded
+    return (paid, None) if paid else FULFILMENT[order.order_fulfillment_status]
 
 
-def order_of(raw: Any) -> OrderSummary:
+def order_of(raw: Any) -> seam.OrderSummary:
     order = kit.read_as(Order, raw, "an order")
     status, delivery = order_status(order)
-    sites = {
-        line.listing_marketplace_id for line in order.line_items if line.listing_marketplace_id
-    }
-    return OrderSummary(
+    sites = {line.listing_marketplace_id or "" for line in order.line_items} - {""}
+    return seam.OrderSummary(
         external_id=order.order_id, state=order.order_fulfillment_status or "UNKNOWN",
         created_at=order.creation_date, updated_at=order.last_modified_date, status=status,
         delivery_status=delivery, buyer_name=str(order.buyer.get("username") or "") or None,
         sales_channel=",".join(sorted(sites)) or None,
-        lines=tuple(OrderLine(
+        lines=tuple(seam.OrderLine(
             line_id=line.line_item_id, state=line.line_item_fulfillment_status or "UNKNOWN",
             product_name=line.title, quantity=line.quantity, seller_sku=line.sku, status=status,
             # eBay's ``lineItemCost`` is the line's total [official]
@@ -340,7 +301,7 @@ def _orders(client: EbayClient, field: str) -> kit.ListedOrders.OrderListing:
         end = kit.iso_z(high) if high else ""
         return {"filter": f"{field}:[{kit.iso_z(low)}..{end}]"}
 
-    return kit.Listing(kit.Listing.Seek[OrderSummary](), query, client.orders.offsets(ORDERS_PAGE))
+    return kit.Listing(kit.Listing.Seek(), query, client.orders.offsets(ORDERS_PAGE))
 
 
 def orders_of(client: EbayClient) -> kit.ListedOrders:
@@ -363,20 +324,16 @@ def session_of(client: EbayClient, _api: EbayApiSettings) -> kit.KitSession:
 
 # eBay's order ids: "12-34567-89012" [official examples], older ones digits alone.
 ORDER_IDS = kit.OrderIdPattern("[0-9]{2}-[0-9]{5}-[0-9]{5}", "an eBay one (12-34567-89012)")
-DISCUSSIONS = kit.Declaration.Discussions(
-    ("BUYER",), support_sender="eBay", claim_subject="Litige eBay"
-)
-
-
+DISCUSSIONS = kit.Declaration.Discussions(("BUYER",), support_sender="eBay",
+                                          claim_subject="Litige eBay")  # fmt: skip
 # eBay publishes no response time for sellers' messages [official]: the window is ours,
 # 24 hours (a tenant may shorten it), run on eBay's threads (``waiting_since``).
 RESPONSE_WINDOW = kit.Declaration.OwnRule.hours(24, "eBay keeps no such mark")
 
-
 # eBay: a seller connected by consent, polled over eBay's REST APIs.
 CONNECTOR = kit.shop_api_connector(kit.Declaration(
     EBAY, NAME, TENANT_SECRET, FIELDS, LIMITS,
-    view=EbayApiSettings, client=client_of, parts=session_of, probe=None,
+    view=EbayApiSettings, client=EbayClient, parts=session_of, probe=None,
     settings=EbaySettings, discussions=DISCUSSIONS, order_ids=ORDER_IDS,
     response_window=RESPONSE_WINDOW, redirect_flow=EbayRedirectFlow(),
 ))  # fmt: skip

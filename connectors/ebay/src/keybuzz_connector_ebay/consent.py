@@ -1,12 +1,6 @@
-"""eBay's consent as the seam's ``RedirectFlow`` (docs/EBAY.md, "Connecting"): the seller
-consents on eBay's sign-in page (OAuth 2 authorization code grant [official]), eBay sends
-the browser back with ``code`` and ``state`` only, the code is traded at the token endpoint
-(the app's id and secret as HTTP Basic, the app's RuName as ``redirect_uri`` [official])
-and the account it was granted for asked of the Identity API (``userId`` [official]).
-Vault keeps the app's id and secret once (``app_path``), and each seller's refresh token
-with the id and source of the app it was issued to (a refresh token works with that app
-only [official]): a shop's session takes the app's secret from the app's entry
-(``shop_credentials``), so rotating it rewrites one entry."""
+"""eBay's consent as the seam's ``RedirectFlow`` (docs/EBAY.md, "Connecting"). A refresh
+token works with the app it was issued to only [official]: each seller's entry names its
+app, whose secret Vault keeps once (``shop_credentials``), so rotating it rewrites one entry."""
 
 from __future__ import annotations
 
@@ -24,15 +18,6 @@ import httpx
 import msgspec
 from cachetools import TTLCache
 from keybuzz_shared.connectors import kit, seam
-from keybuzz_shared.connectors.seam import (
-    AccountCredentialsMissing,
-    AppNotConfigured,
-    CredentialsRefused,
-    GrantInvalid,
-    GrantRefused,
-    MarketplaceUnavailable,
-    TokenEndpointUnavailable,
-)
 from keybuzz_shared.connectors.shop_sessions import token_path
 from keybuzz_shared.vault import VaultClient, VaultError
 
@@ -40,9 +25,8 @@ from keybuzz_connector_ebay.settings import SCOPES, EbayFlowSettings
 
 log = logging.getLogger(__name__)
 NAME = "eBay"
-# Our app's entry (``secret/keybuzz/ebay/app``, another source's under it): its client id
-# and secret, its RuName (what eBay calls the redirect it registered, sent as
-# ``redirect_uri``) and our callback behind it; a seller's at ``ebay_api`` under its tenant.
+# Our app's entry (another source's under it): its client id and secret, its RuName (the
+# redirect it registered at eBay) and our callback behind it; a seller's under its tenant.
 APP_ROOT, TENANT_SECRET = "secret/keybuzz/ebay/app", "ebay_api"
 APP_FIELDS = ("client_id", "client_secret", "ru_name", "redirect_uri")
 # How long a shop session's copy of the app's entry is used before Vault is read again (a
@@ -78,9 +62,8 @@ class ConsentSite:
 
 @dataclass(frozen=True)
 class ConsentApp:
-    """Our app at eBay (the seam's ``RedirectApp``): its client id and secret, its RuName
-    (``redirect_name``, what the consent page and the code exchange are sent as
-    ``redirect_uri``) and our callback behind it."""
+    """Our app at eBay (the seam's ``RedirectApp``); its RuName (``redirect_name``) is what
+    eBay is sent as ``redirect_uri``, our callback behind it."""
 
     application_id: str
     client_secret: str = field(repr=False)
@@ -105,19 +88,15 @@ def ours(app: seam.RedirectApp) -> ConsentApp:
 
 
 class AppEntries:
-    """The app entries (client id and secret) shop sessions read, a copy per Vault client
-    (one whose policy cannot read a path never sees what another read there), each used
-    ``APP_MAX_AGE_SECONDS`` at most, an entry missing too (a rotated or new secret is taken
-    within it), forgotten when eBay refuses the app (``refused``)."""
+    """The app entries shop sessions read, a copy per Vault client (one whose policy cannot
+    read a path never sees what another read), forgotten when eBay refuses the app."""
 
     def __init__(self) -> None:
         self._copies: weakref.WeakKeyDictionary[VaultClient, TTLCache[str, dict[str, str]]]
         self._copies = weakref.WeakKeyDictionary()
 
     async def read(self, vault: VaultClient, path: str) -> dict[str, str]:
-        copies = self._copies.get(vault)
-        if copies is None:
-            copies = self._copies[vault] = TTLCache(maxsize=64, ttl=APP_MAX_AGE_SECONDS)
+        copies = self._copies.setdefault(vault, TTLCache(maxsize=64, ttl=APP_MAX_AGE_SECONDS))
         if (kept := copies.get(path)) is not None:
             return kept
         data = await vault.read(path) or {}
@@ -130,8 +109,7 @@ class AppEntries:
 
     def refused(self, response: httpx.Response, document: Any) -> kit.Refusals.Held | None:
         """eBay refused our app's id and secret (``invalid_client`` [official]), not the
-        seller's consent: the shop is held, never asked to reconnect, and the app's entry
-        read again at its next session (its secret may have been rotated since)."""
+        seller's consent: the shop is held and the app's entry read again (its secret rotated)."""
         if not isinstance(document, dict) or document.get("error") != "invalid_client":
             return None
         refused = "eBay refused the app's credentials (invalid_client)"
@@ -162,23 +140,15 @@ class EbayRedirectFlow:
                 return ConsentSite(short, site_id, locale)
         raise ValueError(f"eBay has no site {code!r} ({', '.join(SITES)})")
 
-    def consent_url(
-        self,
-        app: seam.RedirectApp,
-        site: seam.ConsentSite,
-        *,
-        state: str,
-        redirect_uri: str,
-        origin: str | None = None,
-        draft: bool | None = None,
-    ) -> str:
+    def consent_url(self, app: seam.RedirectApp, site: seam.ConsentSite, *, state: str,
+                    redirect_uri: str, origin: str | None = None, draft: bool | None = None,
+                    ) -> str:  # fmt: skip
         """eBay's sign-in page, asking for a code sent back to the app's RuName [official]."""
         ask = {"client_id": app.application_id, "response_type": "code",
                "redirect_uri": ours(app).redirect_name, "scope": " ".join(SCOPES),
                "state": state, "locale": SITES.get(site.code, ("", "fr-FR"))[1]}  # fmt: skip
-        return (
-            f"{(origin or 'https://auth.ebay.com').rstrip('/')}/oauth2/authorize?{urlencode(ask)}"
-        )
+        host = (origin or "https://auth.ebay.com").rstrip("/")
+        return f"{host}/oauth2/authorize?{urlencode(ask)}"
 
     def is_account_id(self, value: str) -> bool:
         return bool(_USER_ID.fullmatch(value))
@@ -195,13 +165,10 @@ class EbayRedirectFlow:
             raise TypeError(f"eBay's code exchange needs EbayFlowSettings, not {type(settings)!r}")
         return CodeGrant(settings)
 
-    async def shop_credentials(
-        self, vault: VaultClient, stored: Mapping[str, Any]
-    ) -> Mapping[str, Any]:
-        """The seller's entry ``stored`` with the secret of the app it names
-        (``app_source``). An entry holding an app secret of its own (and no
-        ``app_source``) takes the default app's when it is the same app, its own otherwise:
-        nothing needs rewriting."""
+    async def shop_credentials(self, vault: VaultClient,
+                               stored: Mapping[str, Any]) -> Mapping[str, Any]:  # fmt: skip
+        """The seller's entry ``stored`` with the secret of the app it names (``app_source``);
+        one with a secret of its own and no source takes the default app's if it is that app."""
         source = stored.get("app_source")
         if not isinstance(source, str) or not source:
             try:
@@ -214,9 +181,9 @@ class EbayRedirectFlow:
         path = app_path(source)
         app = await _APPS.read(vault, path)
         if not app.get("client_id") or not app.get("client_secret"):
-            raise MarketplaceUnavailable(f"eBay's app is not in Vault at {path}")
+            raise seam.MarketplaceUnavailable(f"eBay's app is not in Vault at {path}")
         if app["client_id"] != stored.get("client_id"):
-            raise CredentialsRefused(
+            raise seam.CredentialsRefused(
                 f"the seller consented to eBay app {stored.get('client_id')!r}, not the "
                 f"one Vault keeps at {path}: the seller must connect eBay again"
             )
@@ -224,9 +191,7 @@ class EbayRedirectFlow:
 
 
 class EbayVault:
-    """The seam's ``AccountVault``: the app of ``app_source``, each seller's refresh token
-    with its user id and the id and source of the app it was issued to, never the app's
-    secret."""
+    """The seam's ``AccountVault``: each seller's refresh token and app, never the app's secret."""
 
     def __init__(self, vault: VaultClient, app_source: str) -> None:
         self.vault, self.app_source = vault, app_source
@@ -236,7 +201,7 @@ class EbayVault:
         data = await self.vault.read(path) or {}
         missing = [f for f in APP_FIELDS if not isinstance(data.get(f), str) or not data[f]]
         if missing:
-            raise AppNotConfigured(f"eBay's app at {path} lacks {', '.join(missing)}")
+            raise seam.AppNotConfigured(f"eBay's app at {path} lacks {', '.join(missing)}")
         client_id, secret, name, callback = (str(data[f]) for f in APP_FIELDS)
         return ConsentApp(client_id, secret, name, callback, self.app_source)
 
@@ -253,7 +218,7 @@ class EbayVault:
     async def check(self, tenant_id: str) -> seam.ConsentedAccount:
         data = await self.vault.read(tenant_path(tenant_id)) or {}
         if not all(data.get(f) for f in ("user_id", "refresh_token", "client_id")):
-            raise AccountCredentialsMissing(f"no eBay consent of {tenant_id} in Vault")
+            raise seam.AccountCredentialsMissing(f"no eBay consent of {tenant_id} in Vault")
         return seam.ConsentedAccount(
             tenant_id, str(data["refresh_token"]), str(data["user_id"]),
             str(data.get("marketplace_id", "")), "GLOBAL", str(data.get("created_at", "")),
@@ -265,23 +230,20 @@ class EbayVault:
         await self.vault.delete(token_path(tenant_path(tenant_id)))
 
 
-# --- the code exchange ---------------------------------------------------------------------
-# The token endpoint's failures are the seam's redirect flow's (the kit's token endpoint).
+# --- the code exchange: the token endpoint's failures are the seam's redirect flow's ---------
 
 
-class _Refused(GrantRefused):
+class _Refused(seam.GrantRefused):
     def __init__(self, code: str, description: str, status: int) -> None:
         super().__init__(f"eBay refused the grant (HTTP {status} {code}): {description}")
         self.code = code
 
 
-class _Invalid(GrantInvalid, _Refused):
-    pass
+class _Invalid(seam.GrantInvalid, _Refused): ...
 
 
-TOKEN_SPEC = kit.ApiSpec.token_endpoint(
-    NAME, log, refused=_Refused, invalid=_Invalid, unavailable=TokenEndpointUnavailable
-)
+TOKEN_SPEC = kit.ApiSpec.token_endpoint(NAME, log, refused=_Refused, invalid=_Invalid,
+                                        unavailable=seam.TokenEndpointUnavailable)  # fmt: skip
 
 
 class _Tokens(msgspec.Struct):
@@ -290,9 +252,8 @@ class _Tokens(msgspec.Struct):
 
 
 class CodeGrant:
-    """The seam's ``CodeExchange``: the code traded for tokens at the token endpoint, our
-    app's id and secret as HTTP Basic and its RuName as ``redirect_uri``, then the Identity
-    API's ``getUser`` asked whose they are with the access token just given."""
+    """The seam's ``CodeExchange``: the code traded for tokens (the app as HTTP Basic, its
+    RuName as ``redirect_uri`` [official]), then ``getUser`` asked whose they are."""
 
     def __init__(self, settings: EbayFlowSettings) -> None:
         cacert = settings.token_cacert
@@ -308,13 +269,11 @@ class CodeGrant:
                           "redirect_uri": mine.redirect_name}).encode()  # fmt: skip
         basic = {"Authorization": f"Basic {pair}"}
         granted: _Tokens = await token.token(endpoint, form, shape=_Tokens, headers=basic)
-        bearer = kit.HeaderAuth(
-            {"Authorization": f"Bearer {granted.access_token}"}, secrets=(granted.access_token,)
-        )
+        access = granted.access_token
+        bearer = kit.HeaderAuth({"Authorization": f"Bearer {access}"}, secrets=(access,))
         identity = f"{self.settings.identity_url}/commerce/identity/v1/"
-        user: _User = await kit.Requester(TOKEN_SPEC, bearer, self.http, identity).request(
-            "GET", "user/", name="getUser", shape=_User
-        )
+        asked = kit.Requester(TOKEN_SPEC, bearer, self.http, identity)
+        user: _User = await asked.request("GET", "user/", name="getUser", shape=_User)
         return Granted(granted.refresh_token, user.user_id)
 
     async def aclose(self) -> None:
