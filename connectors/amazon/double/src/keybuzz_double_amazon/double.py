@@ -5,6 +5,7 @@ parts (settings, clock, persistent state, echo) are its ``Sandbox``'s."""
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 import msgspec
 from keybuzz_sandbox.clock import SellerTimeline
@@ -74,6 +75,7 @@ class AmazonDouble:
         self.auth_codes: Issued[AuthCode] = Issued(self.clock)
         self.reports = ReportStore()
         self.messages_sent = 0
+        self.templated_sent: list[Any] = []  # Messaging API's messages, as sent (messaging.py)
         self.relay_log = RelayLog()
         self.buyers = SeededBuyers(self.sellers)
         self.replies = ReplyBook()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 import msgspec
+from keybuzz_sandbox.answers import json_answer
 from keybuzz_sandbox.double_kit.model_structs import model_structs
 from litestar import Response
 
@@ -65,10 +66,5 @@ def server_fault(status: int) -> SpApiError:
 
 def not_found_response() -> Response[bytes]:
     """Unknown paths answer like SP-API does, with its error body."""
-    body = not_found("The requested resource was not found.").body()
-    return Response(
-        content=body,
-        status_code=404,
-        media_type="application/json",
-        headers={"x-amzn-RequestId": str(uuid.uuid4())},
-    )
+    error = not_found("The requested resource was not found.")
+    return json_answer({"errors": [error.item]}, 404, {"x-amzn-RequestId": str(uuid.uuid4())})

@@ -1,29 +1,21 @@
-"""Messaging API v1: which templated messages an order allows, sending them, buyer attributes.
-
-Buyer messages themselves are not readable through SP-API: see relay.py.
-Paths, bodies (schema-validated in params.py) and rate limits come from
-spapi_models/messaging.json like every operation; what is decided here is
-Amazon's behaviour the model does not spell out:
-
-- which actions an order allows depends on its state (``allowed_actions``);
-- sending an action the order does not allow answers what Amazon answers:
-  ``403 {"errors":[{"code":"Unauthorized","message":"Invalid amazonOrderId and
-  template combination.","details":""}]}`` (observed, widely reported);
-- a message that was sent answers ``201`` with an empty body, and is recorded
-  so tests can read what the buyer got (``GET /_sandbox/messaging/sent``).
-"""
+"""Messaging API v1: which templated messages an order allows, sending them, buyer attributes
+(buyer messages themselves come by e-mail: relay.py). Decided here, where the model says
+nothing: the actions an order's status allows; a refused action's 403 "Invalid
+amazonOrderId and template combination." (observed); a sent message's empty 201, recorded
+for tests (``GET /_sandbox/messaging/sent``)."""
 
 from __future__ import annotations
 
-import weakref
 from typing import Annotated, Any
 
 import msgspec
+from keybuzz_sandbox.answers import json_answer
 from keybuzz_sandbox.clock import iso
 from litestar import Response, get
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import QueryParameter
 
+from .double import AmazonDouble
 from .errors import SpApiError, invalid_input
 from .listing import check_marketplaces, find_order
 from .marketplaces import MARKETPLACES
@@ -58,15 +50,6 @@ class SentMessage(msgspec.Struct, kw_only=True, rename="camel"):
     marketplace_id: str
     body: dict[str, Any]
     sent_at: str
-
-
-# Per running sandbox (tests run several in one process); gone with it.
-_SENT: weakref.WeakKeyDictionary[Any, list[SentMessage]] = weakref.WeakKeyDictionary()
-
-
-def sent_messages(sandbox: Any, order_id: str | None = None) -> list[SentMessage]:
-    sent = _SENT.get(sandbox, [])
-    return [m for m in sent if order_id is None or m.order_id == order_id]
 
 
 def allowed_actions(state: OrderState) -> tuple[str, ...]:
@@ -127,23 +110,21 @@ def send_implementation(action: str) -> Implementation:
             body=ctx.body,
             sent_at=iso(ctx.now),
         )
-        _SENT.setdefault(ctx.sandbox, []).append(message)
+        ctx.sandbox.templated_sent.append(message)
         return Reply(msgspec.Raw(b""), status=201)  # Amazon: 201 and nothing else
 
     return send
 
 
-def messaging_admin_routes(sandbox: Any) -> list[HTTPRouteHandler]:
+def messaging_admin_routes(sb: AmazonDouble) -> list[HTTPRouteHandler]:
     """``GET /_sandbox/messaging/sent?orderId=``: the templated messages sent so far."""
 
     @get("/messaging/sent", sync_to_thread=False)
     def sent(
         order_id: Annotated[str | None, QueryParameter(name="orderId")] = None,
     ) -> Response[bytes]:
-        found = sent_messages(sandbox, order_id)
-        return Response(
-            msgspec.json.encode({"sent": found}), media_type="application/json", status_code=200
-        )
+        found = [m for m in sb.templated_sent if order_id is None or m.order_id == order_id]
+        return json_answer({"sent": found})
 
     return [sent]
 

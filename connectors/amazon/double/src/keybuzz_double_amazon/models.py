@@ -1,8 +1,5 @@
-"""Loading Amazon's SP-API Swagger 2.0 models (vendored in spapi_models/).
-
-The models are the contract: routes, accepted parameters, request-body schemas
-and rate limits are all derived from them at start-up.
-"""
+"""Amazon's SP-API Swagger 2.0 models (vendored in spapi_models/), the contract: routes,
+accepted parameters, request-body schemas and rate limits are derived from them."""
 
 from __future__ import annotations
 
@@ -27,6 +24,8 @@ MODEL_FILES: dict[str, str] = {
 }
 
 HTTP_METHODS = ("get", "post", "put", "delete", "patch")
+# A query parameter's keywords that bound its value (JSON Schema's, in Swagger 2.0).
+BOUNDS = ("enum", "maxItems", "minItems", "minimum", "maximum")
 
 _RATE_TABLE = re.compile(
     r"\|\s*Rate \(requests per second\)\s*\|\s*Burst\s*\|\s*\n\s*\|[-\s|]+\|\s*\n\s*\|\s*([\d.]+)\s*\|\s*(\d+)\s*\|"
@@ -39,31 +38,26 @@ class Param(msgspec.Struct, frozen=True, kw_only=True):
     required: bool = False
     type: str | None = None
     items_type: str | None = None
-    enum: tuple[str, ...] | None = None
-    max_items: int | None = None
-    min_items: int | None = None
-    minimum: float | None = None
-    maximum: float | None = None
+    # The value's bounds as the model states them (enum, item counts, minimum…), once parsed.
+    bounds: Draft4Validator | None = None
     # Orders v0 dates carry no `format`, only "ISO 8601" in the description.
     is_datetime: bool = False
 
     @classmethod
     def from_swagger(cls, raw: dict[str, Any]) -> Param:
         items = raw.get("items") or {}
-        enum = raw.get("enum") or items.get("enum")
-        description = raw.get("description", "")
+        bounds = {k: raw[k] for k in BOUNDS if k in raw}
+        if "enum" in items:
+            bounds["items"] = {"enum": items["enum"]}
         return cls(
             name=raw["name"],
             location=raw["in"],
             required=bool(raw.get("required", False)),
             type=raw.get("type"),
             items_type=items.get("type"),
-            enum=tuple(enum) if enum else None,
-            max_items=raw.get("maxItems"),
-            min_items=raw.get("minItems"),
-            minimum=raw.get("minimum"),
-            maximum=raw.get("maximum"),
-            is_datetime=raw.get("format") == "date-time" or "ISO 8601" in description,
+            bounds=Draft4Validator(bounds) if bounds else None,
+            is_datetime=raw.get("format") == "date-time"
+            or "ISO 8601" in raw.get("description", ""),
         )
 
 

@@ -1,16 +1,11 @@
-"""Delivery of ORDER_CHANGE notifications to SQS: the sandbox's side of Amazon's pipeline.
+"""Delivery of ORDER_CHANGE notifications to SQS: the sandbox's side of Amazon's pipeline
+(docs/SANDBOX.md, "Order notifications"; the operations are in notifications.py).
 
-While a seller is subscribed to ORDER_CHANGE, every status change of its orders
-(new order, payment, shipment, cancellation; by time passing or
-``POST /_sandbox/sellers/{id}/advance``) becomes one message on the destination's
-queue, shaped like Amazon's published ORDER_CHANGE schema (notification version 1.0,
-payload version 1.0). As at Amazon, a notification is published a while after its
-change: ``EventTime`` (and ``PublishTime``) is the change's moment plus a lag drawn for
-each notification (``DeliveryFaults.event_lag_seconds``), while ``TimeOfOrderChange``
-stays the change's own time; the changes of one order may reach the queue in another
-order than they happened. Delivery is at least once and, when asked for, unordered
-(``DeliveryFaults``: duplicates and late messages); a queue that cannot be reached
-holds the messages until it can. The operations are in notifications.py.
+Each status change of a subscribed seller's orders becomes one message on the destination's
+queue, in Amazon's published ORDER_CHANGE shape (versions 1.0), published a drawn lag after
+the change (``EventTime``; ``TimeOfOrderChange`` stays the change's own time), so one
+order's changes may arrive out of order. Delivery is at least once and, when asked for,
+unordered (``DeliveryFaults``); an unreachable queue holds the messages until it answers.
 """
 
 from __future__ import annotations

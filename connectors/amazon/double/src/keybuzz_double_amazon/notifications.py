@@ -1,11 +1,6 @@
-"""Notifications API v1: destinations (grantless) and subscriptions (per seller).
-
-Destinations are grantless (LWA ``client_credentials`` with the
-``sellingpartnerapi::notifications`` scope), subscriptions belong to a seller
-(``createSubscription``/``getSubscription`` with the seller's token;
-``deleteSubscriptionById`` grantless, as the model says). Served: the calls our
-connector makes. What a subscription delivers, and how: notification_delivery.py.
-"""
+"""Notifications API v1: destinations and ``deleteSubscriptionById`` grantless (LWA
+``client_credentials``, the notifications scope), subscriptions with the seller's token, as
+the model says; what a subscription delivers, and how: notification_delivery.py."""
 
 from __future__ import annotations
 

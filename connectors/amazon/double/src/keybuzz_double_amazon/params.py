@@ -1,8 +1,5 @@
-"""Request validation derived from the models: query parameters and JSON bodies.
-
-Nothing here is hand-listed per operation: names, requiredness, types, enums,
-array sizes and bounds all come from the Swagger `parameters` of the operation.
-"""
+"""A request's query and JSON body checked against its operation's model: names,
+requiredness, types and bounds all from the Swagger, nothing listed per operation."""
 
 from __future__ import annotations
 
@@ -34,19 +31,9 @@ def _scalar(param: Param, raw: str, kind: str | None) -> Any:
 
 
 def _check_bounds(param: Param, value: Any) -> None:
-    values = value if isinstance(value, list) else [value]
-    if param.enum and any(v not in param.enum for v in values):
-        raise invalid_input(
-            f"Invalid value for parameter '{param.name}'. Allowed values: {', '.join(param.enum)}."
-        )
-    if param.max_items is not None and len(values) > param.max_items:
-        raise invalid_input(f"Parameter '{param.name}' accepts at most {param.max_items} values.")
-    if param.min_items is not None and len(values) < param.min_items:
-        raise invalid_input(f"Parameter '{param.name}' needs at least {param.min_items} values.")
-    if param.minimum is not None and value < param.minimum:
-        raise invalid_input(f"Parameter '{param.name}' must be >= {param.minimum:g}.")
-    if param.maximum is not None and value > param.maximum:
-        raise invalid_input(f"Parameter '{param.name}' must be <= {param.maximum:g}.")
+    error = next(param.bounds.iter_errors(value), None) if param.bounds else None
+    if error is not None:
+        raise invalid_input(f"Invalid value for parameter '{param.name}': {error.message}.")
 
 
 def _convert(param: Param, raws: list[str]) -> Any:

@@ -27,6 +27,7 @@ from email.message import EmailMessage, Message
 from email.mime.multipart import MIMEMultipart
 from email.parser import BytesParser
 from email.utils import formataddr, getaddresses
+from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -59,55 +60,15 @@ class Refusal(msgspec.Struct, frozen=True, kw_only=True):
     explanation: str  # the sentence the seller reads in the bounce
 
 
-SENDER_NOT_APPROVED = Refusal(
-    reason="sender-not-approved",
-    status="5.7.1",
-    diagnostic="Sender is not the registered address of the seller account nor an approved sender",
-    explanation=(
-        "Your message could not be delivered because it was sent from an e-mail address "
-        "that is not the registered e-mail address of your seller account nor an approved "
-        "sender. Add the address on the Messaging Permissions page in Seller Central, "
-        "then send your message again."
-    ),
-)
-SENDER_BLOCKED = Refusal(
-    reason="sender-blocked",
-    status="5.7.1",
-    diagnostic="Sender is blocked for this seller account",
-    explanation=(
-        "Your message could not be delivered because the e-mail address it was sent from "
-        "is blocked on the Messaging Permissions page of your seller account."
-    ),
-)
-ATTACHMENT_TYPE = Refusal(
-    reason="attachment-type",
-    status="5.6.1",
-    diagnostic="Attachment type is not supported",
-    explanation=(
-        "Your message could not be delivered because it contains an attachment in a format "
-        "that is not supported. Supported formats: "
-        + ", ".join(e.lstrip(".").upper() for e in SUPPORTED_EXTENSIONS)
-        + "."
-    ),
-)
-TOO_LARGE = Refusal(
-    reason="attachments-too-large",
-    status="5.3.4",
-    diagnostic="Attachments exceed the 10 MB limit",
-    explanation=(
-        "Your message could not be delivered because its attachments exceed 10 MB in total."
-    ),
-)
-OPTED_OUT = Refusal(
-    reason="buyer-opted-out",
-    status="5.7.1",
-    diagnostic="Buyer has opted out of unsolicited messages",
-    explanation=(
-        "Your message could not be delivered because the buyer has opted out of unsolicited "
-        "messages from sellers. Reply on the buyer's original message thread, or, if the "
-        "message is critical to completing the order, include [Important] in the subject."
-    ),
-)
+def _refusals() -> dict[str, Refusal]:
+    """Amazon's words for each refusal, by reason: data (reply_refusals.json)."""
+    text = (files(__package__) / "reply_refusals.json").read_text(encoding="utf-8")
+    formats = ", ".join(e.lstrip(".").upper() for e in SUPPORTED_EXTENSIONS)
+    listed = msgspec.json.decode(text.replace("{formats}", formats), type=list[Refusal])
+    return {refusal.reason: refusal for refusal in listed}
+
+
+REFUSALS = _refusals()
 
 
 def registered_email(spec: SellerSpec) -> str:
@@ -244,15 +205,15 @@ def refusal_for(
     """Why Amazon would refuse this reply, or None if it passes on to the buyer."""
     sender = reply.sender.lower()
     if sender in rules.blocked:
-        return SENDER_BLOCKED
+        return REFUSALS["sender-blocked"]
     if sender != rules.registered and sender not in rules.approved:
-        return SENDER_NOT_APPROVED
+        return REFUSALS["sender-not-approved"]
     if any(not a.filename.lower().endswith(SUPPORTED_EXTENSIONS) for a in reply.attachments):
-        return ATTACHMENT_TYPE
+        return REFUSALS["attachment-type"]
     if sum(a.size for a in reply.attachments) > MAX_ATTACHMENT_BYTES:
-        return TOO_LARGE
+        return REFUSALS["attachments-too-large"]
     if opted_out and not on_thread and not IMPORTANT.search(reply.subject):
-        return OPTED_OUT
+        return REFUSALS["buyer-opted-out"]
     return None
 
 

@@ -1,9 +1,5 @@
-"""What the reply relay knows and keeps: buyers, inboxes, refused replies.
-
-State shared by the running double (double.py holds one of each) and the relay
-that fills it (reply_relay.py), kept apart from both so neither imports the other
-back. In memory and bounded, like the rest of the relay's bookkeeping.
-"""
+"""What the reply relay knows and keeps, in memory and bounded: buyers, inboxes, refused
+replies; apart from the double (double.py) and the relay (reply_relay.py), which both use it."""
 
 from __future__ import annotations
 

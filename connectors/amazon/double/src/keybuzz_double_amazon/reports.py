@@ -40,38 +40,14 @@ MIN_URL_LIFETIME_REAL = 30.0  # never shorter in real time, so high time scales 
 BY_ORDER_DATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL"
 BY_LAST_UPDATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
 SUPPORTED = (BY_ORDER_DATE, BY_LAST_UPDATE)
-COLUMNS = (
-    "amazon-order-id",
-    "merchant-order-id",
-    "purchase-date",
-    "last-updated-date",
-    "order-status",
-    "fulfillment-channel",
-    "sales-channel",
-    "order-channel",
-    "ship-service-level",
-    "product-name",
-    "sku",
-    "asin",
-    "item-status",
-    "quantity",
-    "currency",
-    "item-price",
-    "item-tax",
-    "shipping-price",
-    "shipping-tax",
-    "gift-wrap-price",
-    "gift-wrap-tax",
-    "item-promotion-discount",
-    "ship-promotion-discount",
-    "ship-city",
-    "ship-state",
-    "ship-postal-code",
-    "ship-country",
-    "promotion-ids",
-    "is-business-order",
-    "purchase-order-number",
-    "price-designation",
+# The documented columns, in Amazon's order.
+COLUMNS = tuple(
+    """amazon-order-id merchant-order-id purchase-date last-updated-date order-status
+    fulfillment-channel sales-channel order-channel ship-service-level product-name sku asin
+    item-status quantity currency item-price item-tax shipping-price shipping-tax
+    gift-wrap-price gift-wrap-tax item-promotion-discount ship-promotion-discount ship-city
+    ship-state ship-postal-code ship-country promotion-ids is-business-order
+    purchase-order-number price-designation""".split()
 )
 # Item price to ship promotion: the columns that are amounts, empty on a cancelled order.
 MONEY_COLUMNS = COLUMNS[COLUMNS.index("item-price") : COLUMNS.index("ship-promotion-discount") + 1]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+import re
 import string
 from collections.abc import Iterator
 from functools import cached_property
@@ -32,6 +33,7 @@ BULK_ORDER_PERIOD = 47  # one order in 47 is a large B2B order (items span sever
 EU_ORDER_PREFIXES = ("171", "402", "403", "404", "405", "406", "407", "408")
 NA_ORDER_PREFIXES = ("111", "112", "113", "114")
 _HALF = 10**7  # 7-digit halves of the order number
+ORDER_ID = re.compile(r"\d{3}-\d{7}-\d{7}")
 
 
 class SellerSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -241,13 +243,9 @@ class SellerGenerator:
         return f"{self._prefix(index)}-{left:07d}-{right:07d}"
 
     def index_of(self, order_id: str) -> int | None:
-        parts = order_id.split("-")
-        if (
-            len(parts) != 3
-            or not all(p.isdigit() for p in parts)
-            or list(map(len, parts)) != [3, 7, 7]
-        ):
+        if not ORDER_ID.fullmatch(order_id):
             return None
+        parts = order_id.split("-")
         left, right = int(parts[1]), int(parts[2])
         for rnd in reversed(range(4)):
             left, right = (right - self._round(left, rnd)) % _HALF, left

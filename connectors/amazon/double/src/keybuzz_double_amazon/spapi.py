@@ -1,9 +1,6 @@
-"""The SP-API request pipeline shared by every operation.
-
-Routes are built from the models (path, method, media type, rate limit); each
-call goes: authenticate -> rate limit -> injected faults -> validate against
-the model -> the operation's implementation -> response with Amazon's headers.
-"""
+"""The SP-API request pipeline every operation goes through (its route from the models):
+authenticate, rate limit, injected faults, the model's checks, the operation, Amazon's
+headers."""
 
 from __future__ import annotations
 
