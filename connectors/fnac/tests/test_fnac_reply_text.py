@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from keybuzz_connector_fnac.connector import fnac_connector
-from keybuzz_connector_fnac.xml_services import xml_text
+from keybuzz_connector_fnac.client import xml_text
 
 RULE = fnac_connector("FNAC", "Fnac").shop_api.reply_text
 

@@ -25,7 +25,7 @@ from keybuzz_connector_fnac.models import (
     MessageUpdate,
     OrdersQuery,
 )
-from keybuzz_connector_fnac.xml_services import request
+from keybuzz_connector_fnac.client import request
 from keybuzz_shared.connectors.kit import xml_answers
 from keybuzz_shared.connectors.seam import read_each
 from lxml import etree
