@@ -124,8 +124,6 @@ def _text(value: Any) -> str:
 
 
 # --- reading ------------------------------------------------------------------------------
-
-
 def read_auth(root: etree._Element) -> models.AuthToken:
     return ENVELOPE.node(root).decode(models.AuthToken)
 
@@ -230,7 +228,6 @@ read_order = functools.partial(Node.item, read=lambda node: node.decode(models.O
 
 
 # --- the client ---------------------------------------------------------------------------
-
 log = logging.getLogger(__name__)
 
 # Actions that send something to a buyer or Fnac: never repeated once the request left.

@@ -30,8 +30,6 @@ MAX_ORDER_IDS = 50  # orders_fnac_id / incidents' orders hold at most 50 (Orders
 
 
 # --- errors ---------------------------------------------------------------------------------
-
-
 class FnacError(seam.ConnectorError):
     """Base of every Fnac/Darty failure; each names Fnac (its ``label``, read first)."""
 
@@ -69,8 +67,6 @@ def refusal_codes(reason: str) -> tuple[str, ...]:
 
 
 # --- queries and updates: each field named as its element, in the XSD's order ----------------
-
-
 class DateRange(msgspec.Struct, frozen=True, kw_only=True):
     """``<date type="…"><min/><max/></date>``; ``type`` as the XSDs spell it ("CreatedAt")."""
 
@@ -137,8 +133,6 @@ class OrdersQuery(IncidentsQuery, frozen=True, kw_only=True):
 
 
 # --- what we read -------------------------------------------------------------------------
-
-
 class AuthToken(Redacted, frozen=True, kw_only=True):
     SECRETS = frozenset({"token"})
     token: str

@@ -202,7 +202,6 @@ class FnacShop:
         self._by_page = Renumbered[Any](limits.page_size, step_back=False)
 
     # --- the inbox ---------------------------------------------------------------------------
-
     async def messages(
         self, *, since: datetime, cursor: str | None = None
     ) -> seam.Page[seam.InboxMessage]:
@@ -233,7 +232,6 @@ class FnacShop:
         return sum(1 for r in results if not r.ok)  # e.g. a message Fnac does not list
 
     # --- replies ----------------------------------------------------------------------------
-
     async def post(self, reply: seam.Reply) -> str | None:
         """A reply is a messages_update on the message it answers; a refusal is a FAILED
         outcome, never sent again (the errors raised: docs/FNAC.md, "Failure modes")."""
@@ -266,7 +264,6 @@ class FnacShop:
         return [m for m in found.items if m.thread == thread]
 
     # --- Fnac's calls as the kit's listings ----------------------------------------------------
-
     def pages(
         self,
         call: Callable[[Q], Awaitable[models.Listed]],
@@ -305,8 +302,6 @@ class FnacShop:
 
 
 # --- Fnac's orders as the seam's --------------------------------------------------------------
-
-
 def _order(item: Node) -> seam.OrderSummary:
     order: models.Order = read_order(item)
     status, delivery = ORDER_STATES[order.state]
