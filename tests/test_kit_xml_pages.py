@@ -13,8 +13,8 @@ from typing import Any
 
 import msgspec
 import pytest
-from keybuzz_connector_fnac.session import Count, Pages, Renumbered, iso_window, window_of
 from keybuzz_connector_fnac.client import carried, request, xml_instant, xml_text
+from keybuzz_connector_fnac.session import Count, Pages, Renumbered, iso_window, window_of
 from keybuzz_shared.connectors.kit import Listing
 from keybuzz_shared.connectors.kit.listing import PageRead, logged_each
 from keybuzz_shared.connectors.kit.requester import Garbled
