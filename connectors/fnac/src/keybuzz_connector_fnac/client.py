@@ -55,15 +55,13 @@ _LINE_BREAKS = str.maketrans({"\x0b": "\n", "\x0c": "\n"})
 
 
 def xml_text(text: str) -> str:
-    """``text`` with each character XML 1.0 cannot hold (control characters, lone
-    surrogates) replaced by U+FFFD."""
+    """``text`` with each character XML 1.0 cannot hold replaced by U+FFFD."""
     return NOT_XML_CHARS.sub("\ufffd", text)
 
 
 def carried(text: str) -> str:
-    """``text`` as a message kept in XML carries it: a vertical tab or form feed becomes a
-    line end, every other character XML cannot hold is left out (what such an API stores
-    and lists back, so a reply is made so before it is sent and compared so when read)."""
+    """``text`` as a message kept in XML carries it (what Fnac stores and lists back: a reply
+    is made so before it is sent, and compared so when read)."""
     return NOT_XML_CHARS.sub("", text.translate(_LINE_BREAKS))
 
 
@@ -74,9 +72,8 @@ def xml_instant(moment: datetime) -> str:
 
 
 def request(ns: str, root: str, attributes: Mapping[str, str], declared: msgspec.Struct) -> bytes:
-    """The request ``<root>`` in namespace ``ns`` (its default, no prefix) holding
-    ``declared``, after ``attributes`` (what the authentication carries): UTF-8 with its
-    XML declaration."""
+    """The request ``<root>`` in namespace ``ns`` (no prefix) holding ``declared``, after
+    ``attributes`` (what the authentication carries)."""
     element = etree.Element(f"{{{ns}}}{root}", attrib=dict(attributes), nsmap={None: ns})
     if _write(element, declared):
         raise TypeError(f"<{root}> holds elements, not a text")
@@ -84,8 +81,7 @@ def request(ns: str, root: str, attributes: Mapping[str, str], declared: msgspec
 
 
 def _write(element: etree._Element, declared: msgspec.Struct) -> bool:
-    """``declared`` written into ``element``: its attributes, its text or its children
-    (a field None or an empty tuple left out); whether it wrote a text."""
+    """``declared`` written into ``element``; whether it wrote a text."""
     text = False
     for field in _fields(type(declared)):
         value, name = getattr(declared, field.name), field.encode_name
@@ -101,8 +97,7 @@ def _write(element: etree._Element, declared: msgspec.Struct) -> bool:
 
 
 def _child(parent: etree._Element, name: str, value: Any) -> None:
-    """``value`` as ``name`` children of ``parent`` (``a/b``: within one ``a``): one per
-    item of a tuple, a Struct its own content."""
+    """``value`` as ``name`` children of ``parent`` (``a/b``: within one ``a``)."""
     ns = etree.QName(parent).namespace
     outer, _, inner = name.partition("/")
     if inner:
