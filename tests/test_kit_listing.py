@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from keybuzz_connector_fnac.numbered_pages import Count, Pages, Renumbered
+from keybuzz_connector_fnac.session import Count, Pages, Renumbered
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit.listing import Numbered, OffsetState, Token, WindowCursor
 from keybuzz_shared.connectors.seam import (

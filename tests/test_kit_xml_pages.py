@@ -1,4 +1,4 @@
-"""An XML API's requests declared (connectors/fnac/src/keybuzz_connector_fnac/xml_services.py)
+"""An XML API's requests declared (connectors/fnac/src/keybuzz_connector_fnac/client.py)
 and its pages' items read one by one by the listing (``Node.item`` in kit/xml_answers.py: one
 off its shape said with its id, never the page), and a listing's
 step as the seam's page (kit/listing.py: ``PageRead.page``, ``Listing.page``, ``iso_window``,
@@ -13,8 +13,8 @@ from typing import Any
 
 import msgspec
 import pytest
-from keybuzz_connector_fnac.numbered_pages import Count, Pages, Renumbered, iso_window, window_of
-from keybuzz_connector_fnac.xml_services import carried, request, xml_instant, xml_text
+from keybuzz_connector_fnac.client import carried, request, xml_instant, xml_text
+from keybuzz_connector_fnac.session import Count, Pages, Renumbered, iso_window, window_of
 from keybuzz_shared.connectors.kit import Listing
 from keybuzz_shared.connectors.kit.listing import PageRead, logged_each
 from keybuzz_shared.connectors.kit.requester import Garbled

@@ -1,4 +1,4 @@
-"""An XML request declared as a msgspec Struct (connectors/fnac/src/keybuzz_connector_fnac/xml_services.py): its fields written as
+"""An XML request declared as a msgspec Struct (connectors/fnac/src/keybuzz_connector_fnac/client.py): its fields written as
 attributes, a text, children in their declared order, lists (wrapped or not) and Structs
 of their own; what is None or empty left out. No server."""
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import msgspec
 import pytest
-from keybuzz_connector_fnac.xml_services import request
+from keybuzz_connector_fnac.client import request
 from lxml import etree
 
 NS = "urn:test"

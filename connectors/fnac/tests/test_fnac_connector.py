@@ -15,8 +15,7 @@ from fnac_connector_helpers import shop
 from keybuzz_connector_fnac import session as fnac_session
 from keybuzz_connector_fnac.connector import fnac_connector
 from keybuzz_connector_fnac.models import FnacCredentialsRefused
-from keybuzz_connector_fnac.numbered_pages import Pages, Renumbered
-from keybuzz_connector_fnac.session import FnacShop, session_of
+from keybuzz_connector_fnac.session import FnacShop, Pages, Renumbered, session_of
 from keybuzz_devstack.testing import shop_api_at
 from keybuzz_shared.connectors import registry
 from keybuzz_shared.connectors.kit import Listing

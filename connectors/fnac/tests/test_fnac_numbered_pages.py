@@ -14,8 +14,7 @@ import msgspec
 from keybuzz_connector_fnac.client import NS, parse, read_page
 from keybuzz_connector_fnac.connector import LIMITS
 from keybuzz_connector_fnac.models import DateRange, IncidentsQuery, Listed, Paging
-from keybuzz_connector_fnac.numbered_pages import Pages, Renumbered, iso_window
-from keybuzz_connector_fnac.session import FnacShop
+from keybuzz_connector_fnac.session import FnacShop, Pages, Renumbered, iso_window
 from keybuzz_shared.connectors.kit import Listing, Node
 from keybuzz_shared.connectors.kit.listing import earlier
 from keybuzz_shared.connectors.seam import cursor_of, read_each, state_of

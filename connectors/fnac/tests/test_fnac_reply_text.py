@@ -4,8 +4,8 @@ carries, which is what the double lists back (a message travels in an XML 1.0 do
 from __future__ import annotations
 
 import pytest
+from keybuzz_connector_fnac.client import xml_text
 from keybuzz_connector_fnac.connector import fnac_connector
-from keybuzz_connector_fnac.xml_services import xml_text
 
 RULE = fnac_connector("FNAC", "Fnac").shop_api.reply_text
 

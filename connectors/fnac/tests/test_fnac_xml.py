@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 import pytest
 from keybuzz_connector_fnac import client as xml
-from keybuzz_connector_fnac.client import FnacCredentials
+from keybuzz_connector_fnac.client import FnacCredentials, request
 from keybuzz_connector_fnac.models import (
     ByCreation,
     DateRange,
@@ -25,7 +25,6 @@ from keybuzz_connector_fnac.models import (
     MessageUpdate,
     OrdersQuery,
 )
-from keybuzz_connector_fnac.xml_services import request
 from keybuzz_shared.connectors.kit import xml_answers
 from keybuzz_shared.connectors.seam import read_each
 from lxml import etree

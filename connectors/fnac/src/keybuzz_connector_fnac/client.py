@@ -1,38 +1,26 @@
-"""Fnac/Darty seller API client: one shop, its token, typed errors, on the kit's requester
-(every call one service, ``POST <base_url><service>`` of its query, a Struct of models.py
-written by ``xml_services.request``, answered ``<service>_response``; the token from the
-``auth`` service, the kit's ``LoginToken``, carried as its root's attributes), and Fnac's
-XML answers read into models. Fnac publishes no token
-lifetime: a call refused for its token logs in once more and is sent again. Retries, a
-``Retry-After`` obeyed, a reply never sent twice and the size cap are the kit's; an
-answer is parsed by the kit's XML guard (docs/FNAC.md, "XML safety") in UTF-8, the only
-encoding Fnac answers in, within ``MAX_RESPONSE_BYTES``; its envelope (its root's
-``status`` and ``<error>``s, their ``ERR_…`` codes) is declared as ``ENVELOPE`` (the kit's
-``StatusEnvelope``), which reads it into Fnac's typed errors; a page's items are read by
-its listing, one off its shape costing only itself.
-
-Where the XSDs and the responses Fnac really sends disagree, the responses win: a
-messages_query_response has page/total_paging/nb_total_* (not messages_*_result), and
-Fnac writes hours with one digit ("T9:50:04+01:00"). Details and assumptions:
-docs/FNAC.md.
-"""
+"""Fnac/Darty seller API client on the kit's requester: every call one service, ``POST
+<base_url><service>`` of a models.py query (``request``), answered
+``<service>_response`` in Fnac's envelope (``ENVELOPE``), its token from ``auth`` carried in
+the request's root; and Fnac's answers read as models or as the seam's. Where the XSDs and
+Fnac's answers disagree, the answers win (docs/FNAC.md, "What Fnac's API is")."""
 
 from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, Unpack
 
 import httpx
 import msgspec
 from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.kit import HeaderAuth, Node, Redacted
+from keybuzz_shared.mended import NOT_XML_CHARS
 from keybuzz_shared.ticket_topics import Subject
 from lxml import etree
 
 from keybuzz_connector_fnac import models
-from keybuzz_connector_fnac.xml_services import carried, request
 
 NS = "http://www.fnac.com/schemas/mp-dialog.xsd"
 LOGIN = "auth"  # the service that trades the shop's key for a token
@@ -42,11 +30,9 @@ MAX_RESPONSE_BYTES = 16 * 1024 * 1024  # a 100-order page is ~0.4 MB
 # each plus the envelope is ample; a 100-message page is then at most 6.3 MiB.
 MESSAGE_BYTES = 64 * 1024
 ENVELOPE_BYTES = 64 * 1024
-# Fnac's envelope: its root's status and <error>s. Fnac publishes no list of its codes;
-# these are the sandbox double's (docs/SANDBOX.md). ERR_004, "later": the call is retried
-# like a 429 (which the double sends with it); ERR_002, "authenticate again" (so is an
-# error whose text speaks of the token). messages_update answers ERROR when one of its
-# messages was refused, each message with its own errors: then the caller reads them.
+# Fnac publishes no list of its codes: these are the sandbox double's (docs/FNAC.md,
+# "Limits and assumptions"). messages_update answers ERROR when one of its messages was
+# refused, each message with its own errors: then the caller reads them.
 ENVELOPE = Node.StatusEnvelope(
     ns=NS,
     unreadable=models.FnacProtocolError,
@@ -63,16 +49,82 @@ def parse(data: bytes, *, max_bytes: int = MAX_RESPONSE_BYTES) -> etree._Element
     return ENVELOPE.parse(data, max_bytes=max_bytes)
 
 
+# --- requests: each written from its declared Struct in one pass (docs/FNAC.md) ---------
+# What a pasted soft line break (U+000B) or page break (U+000C) stands for.
+_LINE_BREAKS = str.maketrans({"\x0b": "\n", "\x0c": "\n"})
+
+
+def xml_text(text: str) -> str:
+    """``text`` with each character XML 1.0 cannot hold replaced by U+FFFD."""
+    return NOT_XML_CHARS.sub("\ufffd", text)
+
+
+def carried(text: str) -> str:
+    """``text`` as a message kept in XML carries it (what Fnac stores and lists back: a reply
+    is made so before it is sent, and compared so when read)."""
+    return NOT_XML_CHARS.sub("", text.translate(_LINE_BREAKS))
+
+
+def xml_instant(moment: datetime) -> str:
+    """xs:dateTime with its offset, in UTC, to the second (a naive one is taken as UTC)."""
+    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return aware.replace(microsecond=0).isoformat()
+
+
+def request(ns: str, root: str, attributes: Mapping[str, str], declared: msgspec.Struct) -> bytes:
+    """The request ``<root>`` in namespace ``ns`` (no prefix) holding ``declared``, after
+    ``attributes`` (what the authentication carries)."""
+    element = etree.Element(f"{{{ns}}}{root}", attrib=dict(attributes), nsmap={None: ns})
+    if _write(element, declared):
+        raise TypeError(f"<{root}> holds elements, not a text")
+    return bytes(etree.tostring(element, xml_declaration=True, encoding="utf-8"))
+
+
+def _write(element: etree._Element, declared: msgspec.Struct) -> bool:
+    """``declared`` written into ``element``; whether it wrote a text."""
+    text = False
+    for field in _fields(type(declared)):
+        value, name = getattr(declared, field.name), field.encode_name
+        if value is None or value == ():
+            continue
+        if name.startswith("@"):
+            element.set(name[1:], _text(value))
+        elif name == ".":
+            element.text, text = xml_text(_text(value)), True
+        else:
+            _child(element, name, value)
+    return text
+
+
+def _child(parent: etree._Element, name: str, value: Any) -> None:
+    """``value`` as ``name`` children of ``parent`` (``a/b``: within one ``a``)."""
+    ns = etree.QName(parent).namespace
+    outer, _, inner = name.partition("/")
+    if inner:
+        return _child(etree.SubElement(parent, f"{{{ns}}}{outer}"), inner, value)
+    for item in value if type(value) is tuple else (value,):
+        element = etree.SubElement(parent, f"{{{ns}}}{name}")
+        if isinstance(item, msgspec.Struct):
+            _write(element, item)
+        else:
+            element.text = xml_text(_text(item))
+    return None
+
+
+_fields = functools.cache(msgspec.structs.fields)
+
+
+def _text(value: Any) -> str:
+    return xml_instant(value) if isinstance(value, datetime) else str(value)
+
+
 # --- reading ------------------------------------------------------------------------------
-
-
 def read_auth(root: etree._Element) -> models.AuthToken:
     return ENVELOPE.node(root).decode(models.AuthToken)
 
 
 def read_page(root: etree._Element, item: str) -> models.Listed:
-    """A listing's page: its paging and its ``item`` nodes, raw (each read once by the
-    listing: ``read_message``, ``read_order``, ``read_incident``)."""
+    """A listing's page: its paging and its ``item`` nodes, raw (read by the listing)."""
     node = ENVELOPE.node(root)
     return models.Listed(node.decode(models.Paging), tuple(node.all(item)))
 
@@ -92,9 +144,8 @@ SENDERS: dict[str, seam.SenderType] = {
     "CALLCENTER": "MARKETPLACE_SUPPORT",
     "SELLER": "SELLER",
 }
-# Fnac's ``message_subject`` (MessagesUpdateService.xsd) → the ticket's subject; its
-# ``order_information`` and ``other_question`` name none: the buyer's words decide
-# (docs/FNAC.md, "Ticket topics").
+# Fnac's ``message_subject`` → the ticket's subject; the others name none: the buyer's
+# words decide (docs/FNAC.md, "Ticket topics").
 MESSAGE_SUBJECTS: dict[str, Subject] = {
     "product_information": "PRODUCT_QUESTION",
     "shipping_information": "WHERE_IS_MY_ORDER",
@@ -129,8 +180,7 @@ def _message(node: Node) -> seam.InboxMessage:
 
 
 def _file(node: Node) -> seam.InboxFile:
-    """A file a message links, its media type the one Fnac gives when it is one
-    (``type/subtype``), else the one its name says."""
+    """A file a message links, its media type Fnac's when it is one, else its name's."""
     name, given = node.text("name") or "", node.text("filetype")
     given_type = given.lower() if given and "/" in given else None
     return seam.InboxFile(
@@ -148,8 +198,7 @@ INCIDENT_SUBJECTS: dict[str, Subject] = {
 
 
 def _incident(node: Node) -> seam.InboxIncident:
-    """An incident as the seam's: its header, its lines' types (each once) and the
-    ticket's subject the first known one says."""
+    """An incident as the seam's, its subject the one its first known line type says."""
     header = node.child("header")
     types = tuple(
         line.text("type") or ""
@@ -174,19 +223,14 @@ read_order = functools.partial(Node.item, read=lambda node: node.decode(models.O
 
 
 # --- the client ---------------------------------------------------------------------------
-
 log = logging.getLogger(__name__)
 
 # Actions that send something to a buyer or Fnac: never repeated once the request left.
 SENDING_ACTIONS = frozenset({"reply", "create"})
-# What a Fnac message carries of a text (XML's characters only): a reply's text is made so
-# before it is queued and compared so when it is read back.
-carried_text = carried
 
 
 class FnacCredentials(Redacted, frozen=True):
-    """A shop's credentials, as auth's request holds them (its key masked in ``repr``, and
-    quoted by no error: the client's login token keeps its ``SECRETS``)."""
+    """A shop's credentials, as auth's request holds them (its key masked, never quoted)."""
 
     SECRETS = frozenset({"key"})
     partner_id: str
@@ -207,10 +251,8 @@ SPEC = ENVELOPE.spec(
 
 
 class FnacClient(kit.Requester):
-    """One shop's calls (``options``: the requester's; ``files``, where its messages'
-    files may be fetched from): its token is kept until Fnac refuses it, then renewed once
-    for every caller at once; a request's root carries it beside the partner and shop ids.
-    No error quotes the shop's key (``FnacCredentials.SECRETS``) nor the token."""
+    """One shop's calls (``options``: the requester's): its token is kept until Fnac
+    refuses it, then renewed once for every caller at once."""
 
     def __init__(
         self,
@@ -245,10 +287,8 @@ class FnacClient(kit.Requester):
         return answer
 
     async def messages_query(self, query: models.MessagesQuery | None = None) -> models.Listed:
-        """One page of at most ``query.results_count`` messages, its answer at most
-        ``MESSAGE_BYTES`` a message asked and ``ENVELOPE_BYTES``. An answer listing more is
-        refused (FnacProtocolError), never cut: Fnac ignoring the page size asked means
-        the next pages would skip or repeat messages, so nothing of it is taken."""
+        """One page of at most ``query.results_count`` messages. An answer listing more is
+        refused, never cut: Fnac ignoring the page size would skip or repeat messages."""
         asked = query or models.MessagesQuery()
         size = asked.results_count
         cap = min(ENVELOPE_BYTES + size * MESSAGE_BYTES, self._max_bytes)

@@ -1,15 +1,11 @@
 """The Fnac/Darty connector declared: one seller API (XML over HTTPS) serving two
-marketplaces, a Darty shop being a shop_id of its own. Its settings (``FNAC_…``, Darty's
-shops' too but for their interval), its credential fields and their check, its limits and
-its shop API, whose sessions are session.py's.
-
-Fnac publishes no limits; the ones below are assumptions, each stated in docs/FNAC.md
-("Limits and assumptions")."""
+marketplaces, a Darty shop being a shop_id of its own. Fnac publishes no limits: the ones
+below are assumptions (docs/FNAC.md, "Limits and assumptions")."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import ClassVar
 
 import msgspec
@@ -75,22 +71,16 @@ LIMITS = Limits(
 )
 
 
-def _client_of(
-    marketplace: str,
-) -> Callable[[kit.Declaration.Opening[ShopApiSettings]], FnacClient]:
-    def client_of(shop: kit.Declaration.Opening[ShopApiSettings]) -> FnacClient:
-        """The shop's client: it holds one token; ValueError when a field is missing."""
-        fields = shop.credentials  # the account's in its canonical form, as it is sent
-        credentials = credentials_as(FnacCredentials, CREDENTIAL_FIELDS, fields, marketplace)
-        return FnacClient(shop.http, shop.api.api_url, credentials, **shop.options)
-
-    return client_of
+def client_of(marketplace: str, shop: kit.Declaration.Opening[ShopApiSettings]) -> FnacClient:
+    """The shop's client: it holds one token; ValueError when a field is missing."""
+    fields = shop.credentials  # the account's in its canonical form, as it is sent
+    credentials = credentials_as(FnacCredentials, CREDENTIAL_FIELDS, fields, marketplace)
+    return FnacClient(shop.http, shop.api.api_url, credentials, **shop.options)
 
 
 async def probe(client: FnacClient, _credentials: Mapping[str, str]) -> str:
-    """One ``auth`` call (Fnac's seller API serves Darty's shops too). Its answer names no
-    shop nor marketplace: the account is the shop whose id and key the API accepted, its
-    id in the one case Fnac writes its UUIDs in (the client's credentials are canonical)."""
+    """One ``auth`` call. Its answer names no shop nor marketplace: the account is the shop
+    whose id and key the API accepted (docs/FNAC.md, "One API, two marketplaces")."""
     await client.authenticate()
     return f"{SELLER_API}:{client.credentials.shop_id}"
 
@@ -103,8 +93,7 @@ def fnac_connector(
     limits: Limits = LIMITS,
 ) -> Connector:
     """The connector of one of FNAC or DARTY (or of a marketplace speaking Fnac's seller
-    API, read with its own ``settings`` and ``limits``). Buyers write and orders come
-    through the API; no response rule or figure of Fnac's own."""
+    API, read with its own ``settings`` and ``limits``)."""
 
     def parts(client: FnacClient, _api: ShopApiSettings) -> kit.KitSession:
         return session_of(client, limits)
@@ -112,6 +101,6 @@ def fnac_connector(
     secret = f"{marketplace.lower()}_api"  # FNAC → …/fnac_api
     return kit.shop_api_connector(kit.Declaration(
         marketplace, display_name, secret, CREDENTIAL_FIELDS, limits,
-        view=ShopApiSettings, client=_client_of(marketplace), parts=parts, probe=probe,
+        view=ShopApiSettings, client=functools.partial(client_of, marketplace), parts=parts, probe=probe,
         settings=settings, discussions=DISCUSSIONS, order_ids=ORDER_IDS,
     ))  # fmt: skip

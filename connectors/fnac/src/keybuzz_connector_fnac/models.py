@@ -1,10 +1,6 @@
-"""What the Fnac/Darty client sends (queries, updates) and reads (pages of messages, orders,
-incidents), in Fnac's own terms, and what a call can fail with. Only the fields the
-connector maps are read (a Struct whose fields are named as Fnac's elements is decoded from
-its element by the kit: ``xml_answers.decode``), and only the filters it sends are built;
-an unknown element is ignored. Fnac's enumerations are spelled as in its XSDs. Every error
-names the service and Fnac's codes, never the shop key or the token (docs/FNAC.md,
-"Failure modes")."""
+"""What the Fnac/Darty client sends (queries, updates) and reads, in Fnac's own terms (its
+enumerations spelled as in its XSDs), and what a call can fail with. Only the fields the
+connector maps are read, and only the filters it sends are built (docs/FNAC.md)."""
 
 from __future__ import annotations
 
@@ -16,8 +12,6 @@ from typing import Literal
 import msgspec
 from keybuzz_shared.connectors import seam
 from keybuzz_shared.connectors.kit import Node, Redacted
-
-from keybuzz_connector_fnac.numbered_pages import Count
 
 MessageType = Literal["ORDER", "OFFER"]
 FromType = Literal["CLIENT", "CALLCENTER", "SELLER", "SYSTEM"]
@@ -36,11 +30,8 @@ MAX_ORDER_IDS = 50  # orders_fnac_id / incidents' orders hold at most 50 (Orders
 
 
 # --- errors ---------------------------------------------------------------------------------
-
-
 class FnacError(seam.ConnectorError):
-    """Base of every Fnac/Darty failure; each names Fnac (its ``label``, first in the
-    order its subclasses' bases are read, over the seam's and the kit's)."""
+    """Base of every Fnac/Darty failure; each names Fnac (its ``label``, read first)."""
 
     label = "Fnac"
 
@@ -54,13 +45,11 @@ class FnacUnavailable(FnacError, seam.CallUnavailable):
 
 
 class FnacOutcomeUnknown(FnacError, seam.CallOutcomeUnknown):
-    """A call that changes something (a reply) lost its answer after it left: Fnac may have
-    acted on it, so it was not sent again (a buyer would get the reply twice)."""
+    """A call that changes something (a reply) lost its answer after it left: not sent again."""
 
 
 class FnacProtocolError(FnacError, seam.AnswerUnreadable):
-    """The answer is not one we read: not XML, truncated, a DTD or entities, too large,
-    or not the shape of the service's response."""
+    """The answer is not one we read (docs/FNAC.md, "Failure modes")."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(f"unreadable Fnac response: {reason}")
@@ -77,13 +66,9 @@ def refusal_codes(reason: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(codes))
 
 
-# --- queries and updates: each field named as its element (``@``: an attribute), in the
-# order the service's XSD puts them, written by ``xml_services.request`` ---------------
-
-
+# --- queries and updates: each field named as its element, in the XSD's order ----------------
 class DateRange(msgspec.Struct, frozen=True, kw_only=True):
-    """``<date type="…"><min/><max/></date>``; bounds are aware date-times; ``type`` as
-    the XSDs spell it ("CreatedAt", "UpdatedAt")."""
+    """``<date type="…"><min/><max/></date>``; ``type`` as the XSDs spell it ("CreatedAt")."""
 
     type: str = msgspec.field(name="@type")
     min: datetime | None = None
@@ -98,8 +83,7 @@ class ByCreation(msgspec.Struct, frozen=True):
 
 
 class Paged(msgspec.Struct, frozen=True, kw_only=True):
-    """What every query of a listing opens with: the page's size and number, its window
-    (``type`` CreatedAt or UpdatedAt)."""
+    """What every query of a listing opens with: the page's size and number, its window."""
 
     results_count: int = msgspec.field(default=100, name="@results_count")
     page: int = msgspec.field(default=1, name="paging")
@@ -116,8 +100,7 @@ class MessagesQuery(Paged, frozen=True, kw_only=True):
 
 
 class MessageUpdate(msgspec.Struct, frozen=True, kw_only=True):
-    """One ``<message id action>`` of messages_update. A reply needs ``to``, ``subject``,
-    ``text`` and ``message_type``; mark_as_read/archive need only the id."""
+    """One ``<message id action>`` of messages_update (a reply's fields, or the id alone)."""
 
     message_id: str = msgspec.field(name="@id")
     action: MessageAction = msgspec.field(name="@action")
@@ -150,8 +133,6 @@ class OrdersQuery(IncidentsQuery, frozen=True, kw_only=True):
 
 
 # --- what we read -------------------------------------------------------------------------
-
-
 class AuthToken(Redacted, frozen=True, kw_only=True):
     SECRETS = frozenset({"token"})
     token: str
@@ -168,11 +149,6 @@ class Paging(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def has_next(self) -> bool:
         return self.page < self.total_paging
-
-    @property
-    def count(self) -> Count:
-        """What the listing's call hands on (``numbered_pages``): a next page, the total."""
-        return self.has_next, self.nb_total_result
 
 
 class MessageUpdateResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -219,9 +195,7 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
 
 @dataclass(frozen=True)
 class Listed:
-    """A page of messages, orders or incidents: its paging and the item nodes it lists,
-    raw: the listing's reader reads each once (``Node.item``), one off its shape costing
-    only itself."""
+    """A page of messages, orders or incidents: its paging and its item nodes, raw."""
 
     paging: Paging
     items: tuple[Node, ...]

@@ -1,13 +1,7 @@
-"""A Fnac/Darty shop's session: its inbox (messages, incidents, read marks, files), its
-replies and its orders, on its one FnacClient (which reads messages and incidents as the
-seam's), and the mapping of Fnac's orders to the seam's. Listings are the kit's, paged by
-``numbered_pages.Renumbered`` (Fnac numbers its pages and gives the listing's total; a
-listing by date steps back when items read left its window); orders are
-the kit's ``ListedOrders``. Cursors keep the layout they were handed out in before the kit
-(a backfill job's, an inbox's page): docs/FNAC.md.
-
-Fnac posts a claim on an order also as a message of the order, "Nouvelle réclamation", at
-the same time."""
+"""A Fnac/Darty shop's session on the kit's parts: its inbox, replies and orders on its one
+FnacClient; its listings' numbered pages over a listing whose total the answer gives, read
+by ``Renumbered``, a paging strategy of the kit's ``Listing``; Fnac's orders as the seam's
+(docs/FNAC.md, "The connector seam")."""
 
 from __future__ import annotations
 
@@ -25,17 +19,78 @@ from keybuzz_shared.times import as_utc
 from keybuzz_connector_fnac import models
 from keybuzz_connector_fnac.client import (
     FnacClient,
-    carried_text,
+    carried,
     read_incident,
     read_message,
     read_order,
 )
-from keybuzz_connector_fnac.numbered_pages import Count, Pages, Renumbered, iso_window, window_of
 
 log = logging.getLogger(__name__)
 Q = TypeVar("Q", bound=models.Paged)  # a listing's query
+T = TypeVar("T")  # an item, read
 
-PAGE_SIZE = 100  # Fnac's default and largest page (the connector's ``limits.page_size``)
+# What a numbered page says of the listing: whether more pages follow, and how many
+# items it holds in all (None: not said).
+Count = tuple[bool, int | None]
+
+
+# A window as a listing's query: ``min`` and, where it ends, ``max``, ISO 8601 (the kit's
+# ``window_query``); ``window_of`` reads it back, for a call that builds its own request.
+iso_window = Listing.window_query("min", "max", datetime.isoformat)
+
+
+def window_of(params: dict[str, str]) -> tuple[datetime, datetime | None]:
+    """The window ``iso_window`` wrote into a page's parameters."""
+    high = params.get("max")
+    return datetime.fromisoformat(params["min"]), (
+        datetime.fromisoformat(high) if high is not None else None
+    )
+
+
+class Pages(msgspec.Struct, array_like=True, frozen=True):
+    """A listing's state, its cursor: its window, the page to read next and how many items
+    the window held at the last page read (-1: not known). The layout of the cursors a
+    poll and a backfill job keep: unchanged."""
+
+    low: datetime
+    high: datetime | None
+    page: int
+    total: int = -1
+
+
+class Renumbered(Listing.Paging[T, Pages, Count]):
+    """Pages numbered 1, 2 … (``page``) of ``size`` items while the answer says a next
+    page follows. With ``step_back``, when the total shrank since the last page (items
+    read left the window, the rest moved up), the next page steps back by as many items
+    instead, so that none is skipped (the ones read again are dropped by the caller)."""
+
+    state = Pages
+
+    def __init__(self, size: int, *, step_back: bool = True) -> None:
+        self.size = size
+        self.step_back = step_back
+
+    def first(self, low: datetime, high: datetime | None, *, updated: bool) -> Pages:
+        return Pages(low, high, 1)
+
+    def valid(self, state: Pages, *, updated: bool) -> bool:
+        return state.page >= 1
+
+    async def step(
+        self, state: Pages, ask: Listing.PageRequest[Count], read: Listing.Read[T]
+    ) -> Listing.PageRead[T, Pages]:
+        raw, (more, total) = await ask(state, {"page": str(state.page)})
+        items, unreadable = read(raw)
+        count = -1 if total is None else total
+        left = state.total - count if self.step_back and 0 <= count < state.total else 0
+        if left:
+            page = max(1, ((state.page - 1) * self.size - left) // self.size + 1)
+            return Listing.PageRead(items, unreadable, Pages(state.low, state.high, page, count))
+        more = Listing.follows("Renumbered listing", raw, more)
+        following = Pages(state.low, state.high, state.page + 1, count) if more else None
+        return Listing.PageRead(items, unreadable, following)
+
+
 # Fnac may list a message or an order a little after its date: each listing by date starts
 # this much before ``since``.
 LISTING_OVERLAP = timedelta(minutes=5)
@@ -52,16 +107,14 @@ RECIPIENTS: dict[seam.Recipient, models.MessageTo] = {
     "MARKETPLACE_SUPPORT": "CALLCENTER",
     "ALL": "ALL",
 }
-# Fnac's threads are an order's or an offer's (it has no discussion of its own), and
-# every one takes messages to the buyer, its customer service, or both; a reply's text is
-# what XML carries; a refusal names Fnac's ``ERR_…`` codes; a claim's ``opened_by`` is
-# ``client`` when the buyer opened it, else Fnac's staff did.
+# Fnac's threads are an order's or an offer's (it has no discussion of its own); a claim's
+# ``opened_by`` is ``client`` when the buyer opened it, else Fnac's staff did.
 DISCUSSIONS = kit.Declaration.Discussions(
     recipients=tuple(RECIPIENTS),
     support_sender="",
     claim_subject=CLAIM_SUBJECT,
     threads=frozenset({"ORDER", "OFFER"}),
-    carried=carried_text,
+    carried=carried,
     codes=models.refusal_codes,
     buyer_opener="client",
 )
@@ -74,11 +127,8 @@ ORDER_IDS = kit.OrderIdPattern(
     "a Fnac/Darty one (13 letters and digits)",
     keep=lambda word: any(c.isdigit() for c in word),
 )
-# Fnac's order and line states in KeyBuzz's order vocabulary (docs/FNAC.md, "Order
-# states"; seam.ORDER_STATUSES). Fnac's own word is kept beside ours
-# (``OrderSummary.state``, ``OrderLine.state``); a state Fnac may add later maps to PENDING
-# with no delivery status: shown, never lost (``kit.ListedOrders.States``).
-# (our order status, our delivery status or None).
+# Fnac's order states in KeyBuzz's order vocabulary (docs/FNAC.md, "Order states"); Fnac's
+# own word is kept beside ours (``OrderSummary.state``, ``OrderLine.state``).
 ORDER_STATES = kit.ListedOrders.States(
     Created=("PENDING", None),  # waiting for the seller to accept its lines
     Accepted=("PENDING", None),  # accepted, the buyer not debited yet: not to ship
@@ -104,9 +154,6 @@ def line_status(state: str) -> str:
     return LINE_STATES.get(state, "PENDING")
 
 
-# --- listings ------------------------------------------------------------------------------
-
-
 class _InboxListing(msgspec.Struct, array_like=True, frozen=True):
     """An inbox cursor as it was handed out before the kit: its since and the next page."""
 
@@ -121,12 +168,7 @@ _inbox_cursor = Listing.earlier(
 )
 
 
-# --- the session ---------------------------------------------------------------------------
-
-
 def session_of(client: FnacClient, limits: seam.Limits) -> kit.KitSession:
-    """One shop's session on the kit's parts: its inbox (``FnacShop``), replies (the kit's
-    ``DeclaredReplies``) and orders (the kit's ``ListedOrders``) on its one client."""
     shop = FnacShop(client, limits)
     by_date = shop.by_date
     orders = kit.ListedOrders(
@@ -148,8 +190,7 @@ def session_of(client: FnacClient, limits: seam.Limits) -> kit.KitSession:
 
 
 class FnacShop:
-    """One shop's inbox on its client, and the calls its replies and orders are declared
-    on (``session_of``)."""
+    """One shop's inbox, and the calls its replies and orders are declared on."""
 
     def __init__(self, client: FnacClient, limits: seam.Limits) -> None:
         self.client = client
@@ -161,7 +202,6 @@ class FnacShop:
         self._by_page = Renumbered[Any](limits.page_size, step_back=False)
 
     # --- the inbox ---------------------------------------------------------------------------
-
     async def messages(
         self, *, since: datetime, cursor: str | None = None
     ) -> seam.Page[seam.InboxMessage]:
@@ -184,7 +224,6 @@ class FnacShop:
         return await listing.page(cursor, since, None, lambda raw: read_each(raw, read_incident))
 
     async def file(self, file: seam.InboxFile, max_bytes: int) -> bytes:
-        """Fnac's files are served without its token, from the declared hosts only."""
         return await self.client.get_bytes(file.url, max_bytes)
 
     async def mark_read(self, message_ids: Sequence[str]) -> int:
@@ -193,13 +232,9 @@ class FnacShop:
         return sum(1 for r in results if not r.ok)  # e.g. a message Fnac does not list
 
     # --- replies ----------------------------------------------------------------------------
-
     async def post(self, reply: seam.Reply) -> str | None:
-        """A reply is a messages_update on the message it answers. FnacUnavailable (nothing
-        was sent), FnacOutcomeUnknown (the answer was lost or unreadable after the request
-        left: read ``sent`` back before sending it again) and
-        FnacCredentialsRefused are raised; every other failure is a FAILED outcome, never
-        sent again."""
+        """A reply is a messages_update on the message it answers; a refusal is a FAILED
+        outcome, never sent again (the errors raised: docs/FNAC.md, "Failure modes")."""
         update = models.MessageUpdate(
             message_id=reply.in_reply_to,
             action="reply",
@@ -229,7 +264,6 @@ class FnacShop:
         return [m for m in found.items if m.thread == thread]
 
     # --- Fnac's calls as the kit's listings ----------------------------------------------------
-
     def pages(
         self,
         call: Callable[[Q], Awaitable[models.Listed]],
@@ -238,16 +272,14 @@ class FnacShop:
         **filters: Any,
     ) -> kit.Listing.Fetch[Count]:
         """The listing's call of ``call``: each page asked in its ``query`` of its number,
-        the connector's page size and the window by ``date`` (CreatedAt, UpdatedAt), with
-        its other ``filters``; its item nodes, raw, and its paging's count (a next page,
-        the total)."""
+        size and window by ``date``, with its other ``filters``."""
 
         async def fetch(params: dict[str, str], _link: str | None) -> tuple[list[Node], Count]:
             low, high = window_of(params)
             window = models.DateRange(type=date, min=low, max=high)
             size, number = self.limits.page_size, int(params["page"])
             page = await call(query(page=number, results_count=size, date=window, **filters))
-            return list(page.items), page.paging.count
+            return list(page.items), (page.paging.has_next, page.paging.nb_total_result)
 
         return fetch
 
@@ -257,8 +289,7 @@ class FnacShop:
         return self.pages(self.client.messages_query, query, "CreatedAt", sort=sort, **filters)
 
     def orders_by(self, date: str) -> kit.Listing.Fetch[Count]:
-        """orders_query of a window by ``date``; by creation oldest first (the window's end
-        left out: ``half_open``)."""
+        """orders_query of a window by ``date``; by creation oldest first."""
         sort = "ASC" if date == "CreatedAt" else None
         return self.pages(self.client.orders_query, models.OrdersQuery, date, sort=sort)
 
@@ -270,11 +301,7 @@ class FnacShop:
         return list(found.items)
 
 
-# --- mappings: Fnac's shapes → the seam's -----------------------------------------------------
-# A message and an incident are read as the seam's (``client.read_message``,
-# ``read_incident``); an order is mapped here.
-
-
+# --- Fnac's orders as the seam's --------------------------------------------------------------
 def _order(item: Node) -> seam.OrderSummary:
     order: models.Order = read_order(item)
     status, delivery = ORDER_STATES[order.state]
