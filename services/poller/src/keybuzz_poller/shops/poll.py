@@ -3,8 +3,10 @@
 Each page the marketplace returns is stored in one unit of work with the cursor moved past
 it, so the cursor only moves past what is stored, and a page read again (a crash before the
 commit, the cursor's overlap) adds nothing: a message is stored once per shop by its
-marketplace id. A page's tickets get their deadlines recomputed once each, when the page's
-unit of work ends (its ``Intake``, ``tickets/intake.py``), not at each message: a thread of
+marketplace id. A page of messages is written as a page, set-based (``_take_messages``:
+its statements do not grow with its size), each message's place decided first in turn, as
+one at a time would decide it; one whose ids cannot be stored is left out of it. A page's
+tickets get their deadlines recomputed once each, when the page's unit of work ends (its ``Intake``, ``tickets/intake.py``), not at each message: a thread of
 thousands of messages costs what a short one does per message. Messages are marked read at the marketplace only after their commit; a
 mark that fails stays pending and the next poll tries it again.
 
