@@ -7,7 +7,7 @@ For each N of ``BENCH_LONG_THREADS_COUNTS`` (1,000, 4,000 and 10,000):
 - one thread: N messages of one order, the buyer and the seller in turn;
 - N threads: the same N messages, each of an order of its own;
 - the same one thread with the deadline refreshed at every message (the store's
-  ``thread_message`` followed by a refresh of its ticket), for comparison, up to
+  ``thread_messages`` a message at a time, each followed by a refresh of its ticket), for comparison, up to
   ``BENCH_LONG_THREADS_PER_MESSAGE_UP_TO`` messages (1,000; its cost grows with N²);
 - baseline of the same run: the same N rows (id, thread, message id, body, time)
   inserted with plain asyncpg into a table of their own, a page of 100 per
@@ -82,9 +82,10 @@ class _Listing:
 class _PerMessageRefresh(PostgresShopStore):
     """The store refreshing its ticket's deadline at every message, for comparison."""
 
-    async def thread_message(self, message: TicketMessageRow) -> None:
-        await super().thread_message(message)
-        await refresh_deadlines(self.tickets, [message.ticket_id])
+    async def thread_messages(self, messages: Sequence[TicketMessageRow]) -> None:
+        for message in messages:
+            await super().thread_messages([message])
+            await refresh_deadlines(self.tickets, [message.ticket_id])
 
 
 def _messages(count: int, threads: int, label: str) -> list[InboxMessage]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -198,6 +198,38 @@ class InMemoryShopStore:
             return False
         self._msgs[key] = _Message(message, list(attachments), message.mark_read_pending)
         return True
+
+    async def add_messages(
+        self,
+        messages: Sequence[ExternalMessageRow],
+        attachments: Mapping[str, Sequence[Attachment]],
+    ) -> set[str]:
+        return {m.id for m in messages if await self.add_message(m, attachments.get(m.id, ()))}
+
+    async def tickets_of(self, shop: Shop, thread_keys: Sequence[str]) -> dict[str, str]:
+        found = {k: await self.ticket_of(shop, k) for k in thread_keys}
+        return {k: ticket_id for k, ticket_id in found.items() if ticket_id is not None}
+
+    async def open_tickets(
+        self, threads: Mapping[str, Sequence[tuple[ExternalMessageRow, Topics | None]]]
+    ) -> dict[str, str]:
+        return {
+            key: [await self.open_ticket(key, m, topics) for m, topics in opening][0]
+            for key, opening in threads.items()
+        }
+
+    async def thread_messages(self, messages: Sequence[TicketMessageRow]) -> None:
+        for message in messages:
+            await self.thread_message(message)
+
+    async def own_replies_of(self, ticket_ids: Sequence[str]) -> dict[str, list[OwnReply]]:
+        found = {t: await self.own_replies(t) for t in ticket_ids}
+        return {t: replies for t, replies in found.items() if replies}
+
+    async def incidents_near(
+        self, shop: Shop, near: Sequence[tuple[str, datetime]]
+    ) -> list[datetime | None]:
+        return [await self.incident_near(shop, order_id, at) for order_id, at in near]
 
     async def ticket_of(self, shop: Shop, thread_key: str) -> str | None:
         found = self.tables.tickets.get((shop.tenant_id, shop.marketplace, thread_key))

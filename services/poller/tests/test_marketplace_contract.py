@@ -285,6 +285,34 @@ async def test_an_incident_is_near_its_notice_and_saved_when_new_or_changed(
     assert await store.incident_near(OTHER, "ORD1", AT) is None
 
 
+async def test_a_page_is_stored_threaded_and_looked_up_at_once(adapters: Adapters) -> None:
+    """The page's writes and reads as one at a time gives them, in the page's order."""
+    await connected(adapters)
+    store = adapters.store
+    first, again, other = message("p1"), message("p1", 1), message("p2", 2, order="ORD2")
+    files = [Attachment(filename="a.pdf", content_type="application/pdf", size=3, content=b"abc")]
+    rows = [row(SHOP, first, attachments=files), row(SHOP, again), row(SHOP, other)]
+    added = await store.add_messages(rows, {rows[0].id: files})
+    assert added == {rows[0].id, rows[2].id}  # the first of an id wins, as listed
+    assert await store.add_messages(rows, {}) == set()  # the page read again
+    keys = [thread_key(first), thread_key(other)]
+    assert await store.tickets_of(SHOP, keys) == {}
+    opened = await store.open_tickets({keys[0]: [(rows[0], None)], keys[1]: [(rows[2], None)]})
+    assert await store.tickets_of(SHOP, [*keys, "order:ORD3"]) == opened
+    assert len(set(opened.values())) == 2
+    await store.thread_messages(
+        [ticket_message(rows[0], opened[keys[0]]), ticket_message(rows[2], opened[keys[1]])]
+    )
+    assert await store.save_incident(SHOP, incident(), opened[keys[0]])
+    near = [("ORD1", AT + 6 * MINUTE), ("ORD1", AT + MINUTE), ("ORD2", AT)]
+    assert await store.incidents_near(SHOP, near) == [None, AT, None]
+    reply = await adapters.reply(opened[keys[1]], "Parti.", T0, "SENT")
+    own = await store.own_replies_of([*opened.values()])
+    assert [(t, [r.ticket_message_id for r in found]) for t, found in own.items()] == [
+        (opened[keys[1]], [reply])
+    ]
+
+
 async def test_marks_wait_oldest_first_until_done(adapters: Adapters) -> None:
     await connected(adapters, SHOP, DARTY)
     for name, minutes, mark in (("m3", 3, True), ("m1", 1, True), ("m2", 2, False)):

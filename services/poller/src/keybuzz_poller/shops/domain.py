@@ -190,12 +190,25 @@ class ShopPoll(msgspec.Struct, kw_only=True):
     own_replies: int = 0  # our replies read back: recorded on the reply, not shown twice
     replies_confirmed: int = 0  # of which in doubt until then: SENT now
     notices: int = 0  # incident notices not shown twice
+    unstorable: int = 0  # messages whose ids no unique index takes: left out, logged
     incidents: int = 0  # incidents new or changed
     marked_read: int = 0
     thread_states: int = 0  # tickets whose thread's details or claim flag changed
     thread_clocks: int = 0  # tickets whose thread's clock at the marketplace changed
     calls: int = 0  # calls the poll made, counted at the requester (each attempt)
     stopped: list[str] = msgspec.field(default_factory=list)  # listings ended early: why
+
+
+# The longest message or thread id stored: a unique index entry holds at most ~2,700 bytes
+# (PostgreSQL's B-tree), and 600 characters of up to 4 bytes each, with the tenant and the
+# marketplace beside them, stay below it. A marketplace's ids are far shorter.
+MAX_ID_CHARS = 600
+
+
+def storable_ids(message: InboxMessage) -> bool:
+    """Whether the message's id and its thread's fit their unique indexes: one that does
+    not is left out of its page, which is stored as a whole without it."""
+    return len(message.message_id) <= MAX_ID_CHARS and len(message.thread.id) <= MAX_ID_CHARS
 
 
 def thread_key(message: InboxMessage) -> str:

@@ -3,8 +3,10 @@
 Each page the marketplace returns is stored in one unit of work with the cursor moved past
 it, so the cursor only moves past what is stored, and a page read again (a crash before the
 commit, the cursor's overlap) adds nothing: a message is stored once per shop by its
-marketplace id. A page's tickets get their deadlines recomputed once each, when the page's
-unit of work ends (its ``Intake``, ``tickets/intake.py``), not at each message: a thread of
+marketplace id. A page of messages is written as a page, set-based (``_take_messages``:
+its statements do not grow with its size), each message's place decided first in turn, as
+one at a time would decide it; one whose ids cannot be stored is left out of it. A page's
+tickets get their deadlines recomputed once each, when the page's unit of work ends (its ``Intake``, ``tickets/intake.py``), not at each message: a thread of
 thousands of messages costs what a short one does per message. Messages are marked read at the marketplace only after their commit; a
 mark that fails stays pending and the next poll tries it again.
 
@@ -50,6 +52,7 @@ from keybuzz_poller.shops.domain import (
     OPENS_TICKET,
     SELLER,
     ListedPage,
+    OwnReply,
     SeenPages,
     Shop,
     ShopCursor,
@@ -60,6 +63,7 @@ from keybuzz_poller.shops.domain import (
     is_notice,
     is_own_reply,
     read_from,
+    storable_ids,
     thread_clocks,
     thread_key,
     thread_states,
@@ -192,12 +196,9 @@ async def _poll(
         confirmed = poll.replies_confirmed
         async with ports.unit_of_work() as unit:
             touched = intake_of(unit, unit.store.tickets)
-            for message in fresh:
-                ticket_id = await _take_message(
-                    unit, shop, message, files[message.message_id], ports.clock(), poll, ports
-                )
-                if ticket_id is not None:
-                    touched.touch([ticket_id])
+            touched.touch(
+                await _take_messages(unit, shop, fresh, files, ports.clock(), poll, ports)
+            )
             poll.thread_states += await unit.store.save_thread_states(shop, states)
             touched.touch(await _clocks_saved(unit, shop, clocks, poll))
             cursor = await _moved(unit, shop, messages=[m.created_at for m in messages])
@@ -252,57 +253,119 @@ def _latest(current: datetime | None, seen: list[datetime]) -> datetime | None:
     return max([*seen, *([current] if current else [])], default=None)
 
 
-async def _take_message(
+class _Placed(msgspec.Struct, frozen=True):
+    """A stored message's place on its thread's ticket, decided before the page's writes."""
+
+    thread_key: str
+    external: ExternalMessageRow
+    direction: str = "INBOUND"
+    awaits_reply: bool = True
+    read: Topics | None = None  # a buyer's message's topics
+    opens: bool = False  # a buyer's or customer service's: its ``message.received``
+
+
+async def _take_messages(
     unit: ShopUnit,
     shop: Shop,
-    message: InboxMessage,
-    attachments: list[Attachment],
+    messages: list[InboxMessage],
+    files: dict[str, list[Attachment]],
     now: datetime,
     poll: ShopPoll,
     ports: ShopPorts,
-) -> str | None:
-    """Stores the message and threads it; the ticket whose thread changed, if one did."""
+) -> list[str]:
+    """Stores a page's new messages and threads them, each in turn as ``_place`` decides,
+    with as many statements whatever the page's size; the tickets whose thread changed."""
     store = unit.store
-    mark = (
-        ports.reading(shop.marketplace).mark_as_read
-        and message.unread
-        and message.sender_type in MARKED_READ
-    )
-    external = external_row(
-        message,
-        tenant_id=shop.tenant_id,
-        marketplace=shop.marketplace,
-        received_at=now,
-        attachments=attachments,
-        mark_read=mark,
-    )
-    if not await store.add_message(external, attachments):
-        poll.duplicates += 1  # stored by a concurrent poll since ``known_messages``
-        return None
-    poll.stored += 1
-    key = thread_key(message)
-    if message.sender_type not in OPENS_TICKET:
-        ticket_id = await store.ticket_of(shop, key)
-        if ticket_id is None:
-            poll.without_ticket += 1
-            return None
-        if message.sender_type == SELLER and await _own_reply(unit, shop, ticket_id, message, poll):
-            poll.own_replies += 1  # stored for dedupe; the ticket shows the reply once
-            return ticket_id  # a reply in doubt confirmed SENT answers from now on
-        direction = "OUTBOUND" if message.sender_type == SELLER else "INBOUND"
-        await store.thread_message(
-            ticket_message(external, ticket_id, direction=direction, awaits_reply=False)
+    mark_as_read = ports.reading(shop.marketplace).mark_as_read
+    kept = _storable(shop, messages, poll)
+    externals = [
+        external_row(
+            m,
+            tenant_id=shop.tenant_id,
+            marketplace=shop.marketplace,
+            received_at=now,
+            attachments=files[m.message_id],
+            mark_read=mark_as_read and m.unread and m.sender_type in MARKED_READ,
         )
-        return ticket_id
-    incident_at = await store.incident_near(shop, message.thread.id, message.created_at)
-    if incident_at is not None and is_notice(message, incident_at, _inbox(shop).claim_subject):
-        poll.notices += 1  # the incident put its own message in the ticket
-        return None
-    read = _topics(message, external)
-    ticket_id = await store.open_ticket(key, external, read)
-    await _buyer_message(unit, external, ticket_id, read)
-    poll.tickets_opened_or_joined += 1
-    return ticket_id
+        for m in kept
+    ]
+    added = await store.add_messages(
+        externals, {e.id: files[m.message_id] for m, e in zip(kept, externals, strict=True)}
+    )
+    stored = [(m, e) for m, e in zip(kept, externals, strict=True) if e.id in added]
+    # Not added: stored by a concurrent poll since ``known_messages``, or listed twice.
+    poll.duplicates += len(externals) - len(stored)
+    poll.stored += len(stored)
+    if not stored:
+        return []
+    tickets = await store.tickets_of(shop, sorted({thread_key(m) for m, _ in stored}))
+    opening = [(m.thread.id, m.created_at) for m, _ in stored if m.sender_type in OPENS_TICKET]
+    near = iter(await store.incidents_near(shop, opening) if opening else [])
+    answered = {
+        tickets[k] for m, _ in stored if m.sender_type == SELLER if (k := thread_key(m)) in tickets
+    }
+    own = await store.own_replies_of(sorted(answered)) if answered else {}
+    threads: dict[str, list[tuple[ExternalMessageRow, Topics | None]]] = {}
+    placed: list[_Placed] = []
+    touched: list[str] = []
+    for message, external in stored:
+        key = thread_key(message)
+        if message.sender_type in OPENS_TICKET:
+            incident_at = next(near)
+            if incident_at is not None and is_notice(
+                message, incident_at, _inbox(shop).claim_subject
+            ):
+                poll.notices += 1  # the incident put its own message in the ticket
+                continue
+            read = _topics(message, external)
+            threads.setdefault(key, []).append((external, read))
+            placed.append(_Placed(key, external, read=read, opens=True))
+            poll.tickets_opened_or_joined += 1
+            continue
+        ticket_id = tickets.get(key)
+        if ticket_id is None and key not in threads:  # no ticket, nor one opened above
+            poll.without_ticket += 1
+            continue
+        if (
+            message.sender_type == SELLER
+            and ticket_id is not None
+            and await _own_reply(unit, shop, ticket_id, message, poll, own.get(ticket_id, []))
+        ):
+            poll.own_replies += 1  # stored for dedupe; the ticket shows the reply once
+            touched.append(ticket_id)  # a reply in doubt confirmed SENT answers from now on
+            continue
+        direction = "OUTBOUND" if message.sender_type == SELLER else "INBOUND"
+        placed.append(_Placed(key, external, direction=direction, awaits_reply=False))
+    ids = {**tickets, **(await store.open_tickets(threads) if threads else {})}
+    rows = [
+        ticket_message(
+            p.external, ids[p.thread_key], direction=p.direction, awaits_reply=p.awaits_reply
+        )
+        for p in placed
+    ]
+    await store.thread_messages(rows)
+    intake = intake_of(unit, store.tickets)
+    for p, row in zip(placed, rows, strict=True):
+        if p.opens:
+            intake.received(p.external, row, read=p.read)
+    return touched + [row.ticket_id for row in rows]
+
+
+def _storable(shop: Shop, messages: list[InboxMessage], poll: ShopPoll) -> list[InboxMessage]:
+    """The page's messages whose ids fit their indexes: one that does not would fail the
+    page's every write (``storable_ids``), so it is left out, counted and logged."""
+    kept = [m for m in messages if storable_ids(m)]
+    if len(kept) < len(messages):
+        poll.unstorable += len(messages) - len(kept)
+        log.warning(
+            "messages left out: their ids are too long to store",
+            extra={
+                "tenant_id": shop.tenant_id,
+                "marketplace": shop.marketplace,
+                "count": len(messages) - len(kept),
+            },
+        )
+    return kept
 
 
 def _topics(message: InboxMessage, external: ExternalMessageRow) -> Topics | None:
@@ -314,17 +377,25 @@ def _topics(message: InboxMessage, external: ExternalMessageRow) -> Topics | Non
 
 
 async def _own_reply(
-    unit: ShopUnit, shop: Shop, ticket_id: str, message: InboxMessage, poll: ShopPoll
+    unit: ShopUnit,
+    shop: Shop,
+    ticket_id: str,
+    message: InboxMessage,
+    poll: ShopPoll,
+    replies: list[OwnReply],
 ) -> bool:
     """Whether the seller's message is one of our replies on the ticket, read back: then
     it is recorded on the reply, and a reply still in doubt (QUEUED, or FAILED after
     attempts whose answers were lost) is SENT with its ``message.sent`` (the sender,
-    finding it SENT, neither sends nor announces it again)."""
+    finding it SENT, neither sends nor announces it again). ``replies``: the ticket's
+    ``own_replies`` read for the page; one tried is taken out, matched here or found
+    matched or failed meanwhile, as a read after it would leave it out."""
     longest = connector_for(shop.marketplace).limits.max_text_length
-    for reply in await unit.store.own_replies(ticket_id):
+    for reply in list(replies):
         body, written_at = message.body, message.created_at
         if not is_own_reply(reply.text, reply.queued_at, body, written_at, longest):
             continue
+        replies.remove(reply)
         matched = await unit.store.match_reply(reply.ticket_message_id, message.message_id)
         if matched is None:
             continue

@@ -12,7 +12,7 @@ fake by ``tests/test_api_replies_contract.py``), one attempt at a time and at mo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -188,7 +188,27 @@ class ShopStore(Protocol):
         same external id)."""
         ...
 
+    async def add_messages(
+        self,
+        messages: Sequence[ExternalMessageRow],
+        attachments: Mapping[str, Sequence[Attachment]],
+    ) -> set[str]:
+        """Stores a page's messages and their files (external message id → its files) at
+        once; the ids of those new (one stored before, or earlier in ``messages``, is not)."""
+        ...
+
     async def ticket_of(self, shop: Shop, thread_key: str) -> str | None: ...
+
+    async def tickets_of(self, shop: Shop, thread_keys: Sequence[str]) -> dict[str, str]:
+        """The tickets of those threads that have one (thread key → ticket id)."""
+        ...
+
+    async def open_tickets(
+        self, threads: Mapping[str, Sequence[tuple[ExternalMessageRow, Topics | None]]]
+    ) -> dict[str, str]:
+        """Each thread's ticket, created or re-opened (OPEN) by its stored messages (oldest
+        first, each with its topics); thread key → ticket id."""
+        ...
 
     async def open_ticket(
         self, thread_key: str, message: ExternalMessageRow, topics: Topics | None = None
@@ -199,6 +219,10 @@ class ShopStore(Protocol):
     async def thread_message(self, message: TicketMessageRow) -> None:
         """Adds the stored message to its ticket (counted). Its deadline is the caller's,
         once per page (the unit of work's ``Intake``)."""
+        ...
+
+    async def thread_messages(self, messages: Sequence[TicketMessageRow]) -> None:
+        """``thread_message`` for a page's messages at once, in their order."""
         ...
 
     async def save_thread_states(self, shop: Shop, states: Sequence[ThreadState]) -> int:
@@ -219,6 +243,10 @@ class ShopStore(Protocol):
         have sent it); oldest first."""
         ...
 
+    async def own_replies_of(self, ticket_ids: Sequence[str]) -> dict[str, list[OwnReply]]:
+        """``own_replies`` of each ticket that has some."""
+        ...
+
     async def match_reply(
         self, ticket_message_id: str, marketplace_message_id: str
     ) -> MatchedReply | None:
@@ -230,6 +258,12 @@ class ShopStore(Protocol):
 
     async def incident_near(self, shop: Shop, order_id: str, at: datetime) -> datetime | None:
         """The creation time of an incident of the order around ``at``, if one is stored."""
+        ...
+
+    async def incidents_near(
+        self, shop: Shop, near: Sequence[tuple[str, datetime]]
+    ) -> list[datetime | None]:
+        """``incident_near`` for each (order id, time), in their order."""
         ...
 
     async def has_notice(

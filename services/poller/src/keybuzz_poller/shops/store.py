@@ -9,7 +9,7 @@ What a poll writes on the ticket tables goes through ``tickets/store.py``, their
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 
 import msgspec
@@ -40,7 +40,7 @@ from keybuzz_poller.tickets.ports import (
     TicketRow,
     TicketStore,
 )
-from keybuzz_poller.tickets.topics import with_topics
+from keybuzz_poller.tickets.topics import folded, with_topics
 
 
 class PostgresShopStore:
@@ -113,46 +113,57 @@ class PostgresShopStore:
         )
         return {r["external_id"] for r in rows}
 
+    async def add_messages(
+        self,
+        messages: Sequence[ExternalMessageRow],
+        attachments: Mapping[str, Sequence[Attachment]],
+    ) -> set[str]:
+        added = await store.insert_external_messages(self.db, messages)
+        await store.insert_attachments(
+            self.db, {i: files for i, files in attachments.items() if i in added}
+        )
+        return added
+
     async def add_message(
         self, message: ExternalMessageRow, attachments: Sequence[Attachment]
     ) -> bool:
-        if not await store.insert_external_messages(self.db, [message]):
-            return False
-        await store.insert_attachments(self.db, message.id, attachments)
-        return True
+        return bool(await self.add_messages([message], {message.id: attachments}))
 
-    async def ticket_of(self, shop: Shop, thread_key: str) -> str | None:
-        found: str | None = await self.db.fetchval(
+    async def tickets_of(self, shop: Shop, thread_keys: Sequence[str]) -> dict[str, str]:
+        asked = {storable(k): k for k in thread_keys}
+        rows = await self.db.fetch(
             """
-            SELECT id FROM poller_tickets
-            WHERE tenant_id = $1 AND marketplace = $2 AND thread_key = $3
+            SELECT thread_key, id FROM poller_tickets
+            WHERE tenant_id = $1 AND marketplace = $2 AND thread_key = ANY($3::text[])
             """,
             shop.tenant_id,
             shop.marketplace,
-            storable(thread_key),
+            list(asked),
         )
-        return found
+        return {asked[r["thread_key"]]: r["id"] for r in rows}
+
+    async def ticket_of(self, shop: Shop, thread_key: str) -> str | None:
+        return (await self.tickets_of(shop, [thread_key])).get(thread_key)
+
+    async def open_tickets(
+        self, threads: Mapping[str, Sequence[tuple[ExternalMessageRow, Topics | None]]]
+    ) -> dict[str, str]:
+        rows = [_opened(key, opening) for key, opening in threads.items()]
+        ids = await store.upsert_tickets(self.db, rows)
+        return {
+            key: ids[(r.marketplace, r.thread_key)] for key, r in zip(threads, rows, strict=True)
+        }
 
     async def open_ticket(
         self, thread_key: str, message: ExternalMessageRow, topics: Topics | None = None
     ) -> str:
-        row = TicketRow(
-            id=uuid7_string(),
-            tenant_id=message.tenant_id,
-            marketplace=message.marketplace,
-            thread_key=storable(thread_key),
-            order_id=message.order_id,
-            buyer_email=None,
-            buyer_name=message.buyer_name,
-            subject=message.subject,
-            last_message_at=message.received_at,
-            message_count=0,  # counted by thread_message
-        )
-        ids = await store.upsert_tickets(self.db, [with_topics(row, topics)])
-        return ids[(row.marketplace, row.thread_key)]
+        return (await self.open_tickets({thread_key: [(message, topics)]}))[thread_key]
+
+    async def thread_messages(self, messages: Sequence[TicketMessageRow]) -> None:
+        await store.add_ticket_messages(self.db, messages)
 
     async def thread_message(self, message: TicketMessageRow) -> None:
-        await store.add_ticket_messages(self.db, [message])
+        await self.thread_messages([message])
 
     async def save_thread_states(self, shop: Shop, states: Sequence[ThreadState]) -> int:
         if not states:
@@ -177,19 +188,26 @@ class PostgresShopStore:
             [c.reply_needed_since for c in clocks],
         )
 
-    async def own_replies(self, ticket_id: str) -> list[OwnReply]:
+    async def own_replies_of(self, ticket_ids: Sequence[str]) -> dict[str, list[OwnReply]]:
         rows = await self.db.fetch(
             """
-            SELECT r.ticket_message_id, r.message_id, r.order_id, e.body AS text,
+            SELECT r.ticket_id, r.ticket_message_id, r.message_id, r.order_id, e.body AS text,
                    r.created_at AS queued_at
             FROM poller_replies r JOIN poller_external_messages e ON e.id = r.external_message_id
-            WHERE r.ticket_id = $1 AND r.marketplace_message_id IS NULL
+            WHERE r.ticket_id = ANY($1::text[]) AND r.marketplace_message_id IS NULL
               AND (r.status = 'SENT' OR r.status IN ('QUEUED', 'FAILED') AND r.unconfirmed)
             ORDER BY r.created_at, r.ticket_message_id
             """,
-            ticket_id,
+            list(ticket_ids),
         )
-        return [OwnReply(**dict(r)) for r in rows]
+        found: dict[str, list[OwnReply]] = {}
+        for row in rows:
+            reply = dict(row)
+            found.setdefault(reply.pop("ticket_id"), []).append(OwnReply(**reply))
+        return found
+
+    async def own_replies(self, ticket_id: str) -> list[OwnReply]:
+        return (await self.own_replies_of([ticket_id])).get(ticket_id, [])
 
     async def match_reply(
         self, ticket_message_id: str, marketplace_message_id: str
@@ -221,21 +239,28 @@ class PostgresShopStore:
             await store.stamp_reply_sent(self.db, ticket_message_id, row["sent_at"])
         return MatchedReply(sent_at=row["sent_at"], confirmed=row["confirmed"])
 
-    async def incident_near(self, shop: Shop, order_id: str, at: datetime) -> datetime | None:
-        found: datetime | None = await self.db.fetchval(
+    async def incidents_near(
+        self, shop: Shop, near: Sequence[tuple[str, datetime]]
+    ) -> list[datetime | None]:
+        rows = await self.db.fetch(
             """
-            SELECT created_at FROM poller_incidents
-            WHERE tenant_id = $1 AND marketplace = $2 AND order_id = $3
-              AND created_at BETWEEN $4::timestamptz - $5::interval AND $4::timestamptz + $5::interval
-            ORDER BY abs(extract(epoch FROM created_at - $4::timestamptz)) LIMIT 1
+            SELECT (SELECT i.created_at FROM poller_incidents i
+                    WHERE i.tenant_id = $1 AND i.marketplace = $2 AND i.order_id = n.order_id
+                      AND i.created_at BETWEEN n.at - $5::interval AND n.at + $5::interval
+                    ORDER BY abs(extract(epoch FROM i.created_at - n.at)) LIMIT 1) AS created_at
+            FROM unnest($3::text[], $4::timestamptz[]) WITH ORDINALITY AS n (order_id, at, o)
+            ORDER BY n.o
             """,
             shop.tenant_id,
             shop.marketplace,
-            storable(order_id),
-            at,
+            [storable(order_id) for order_id, _ in near],
+            [at for _, at in near],
             NOTICE_WINDOW,
         )
-        return found
+        return [r["created_at"] for r in rows]
+
+    async def incident_near(self, shop: Shop, order_id: str, at: datetime) -> datetime | None:
+        return (await self.incidents_near(shop, [(order_id, at)]))[0]
 
     async def has_notice(
         self, ticket_id: str, incident_created_at: datetime, claim_subject: str
@@ -279,6 +304,27 @@ class PostgresShopStore:
 
     async def marks_done(self, shop: Shop, message_ids: Sequence[str]) -> None:
         await store.marked_read(self.db, shop.tenant_id, shop.marketplace, message_ids)
+
+
+def _opened(
+    thread_key: str, opening: Sequence[tuple[ExternalMessageRow, Topics | None]]
+) -> TicketRow:
+    """A thread's ticket as its page's new messages open or re-open it, oldest first: the
+    first one's order and subject, the first buyer name given, their topics folded."""
+    first = opening[0][0]
+    row = TicketRow(
+        id=uuid7_string(),
+        tenant_id=first.tenant_id,
+        marketplace=first.marketplace,
+        thread_key=storable(thread_key),
+        order_id=first.order_id,
+        buyer_email=None,
+        buyer_name=next((m.buyer_name for m, _ in opening if m.buyer_name), None),
+        subject=first.subject,
+        last_message_at=max(m.received_at for m, _ in opening),
+        message_count=0,  # counted by thread_messages
+    )
+    return with_topics(row, folded(t for _, t in opening if t is not None))
 
 
 def _details_json(state: ThreadState) -> str:

@@ -8,7 +8,7 @@ sent time, the topics backfill and a shop's purge all call it
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -214,30 +214,32 @@ async def add_ticket_messages(db: Executor, messages: Sequence[TicketMessageRow]
         )
 
 
-async def insert_attachments(
-    db: Executor, external_message_id: str, attachments: Sequence[Attachment]
-) -> None:
-    """A shop's message's linked files, in the order it lists them (none: no statement)."""
-    if not attachments:
+async def insert_attachments(db: Executor, attachments: Mapping[str, Sequence[Attachment]]) -> None:
+    """Shops' messages' linked files (external message id → its files, in the order it lists
+    them), one statement for all of them (none: no statement)."""
+    rows = [
+        (
+            message_id,
+            position,
+            storable(a.filename),
+            storable(a.content_type),
+            a.size,
+            a.content,
+            a.skipped,
+        )
+        for message_id, files in attachments.items()
+        for position, a in enumerate(files)
+    ]
+    if not rows:
         return
-    await db.executemany(
+    await db.execute(
         """
         INSERT INTO poller_message_attachments (external_message_id, position, filename,
                                                 content_type, size, content, skipped)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::bigint[],
+                             $6::bytea[], $7::text[])
         """,
-        [
-            (
-                external_message_id,
-                position,
-                storable(a.filename),
-                storable(a.content_type),
-                a.size,
-                a.content,
-                a.skipped,
-            )
-            for position, a in enumerate(attachments)
-        ],
+        *(list(column) for column in zip(*rows, strict=True)),
     )
 
 

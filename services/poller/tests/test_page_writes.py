@@ -1,0 +1,110 @@
+"""A polled page of new messages on PostgreSQL is stored as a page: as many statements
+whatever its size (its messages, files, tickets, ticket messages and events each written
+once a page, set-based), every message once with its ticket and its ``message.received``;
+and a message whose ids no unique index takes is left out of its page, which is stored
+without it, rather than failing the page's writes and every poll after."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import asyncpg
+import msgspec
+from keybuzz_poller.shops.poll import poll_shop
+from keybuzz_shared.connectors.seam import InboxMessage, ThreadKey
+from poller_shop_fakes import shop_message
+from test_long_threads import SHOP, Polling, polling  # noqa: F401 - fixture
+
+
+class Statements:
+    """The statements the pool's connections send (asyncpg's query logger), each named once
+    its connection is open; a connection the pool opens after ``listen`` is caught by
+    ``all_heard``."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self.sent: list[str] = []
+        self.heard: set[int] = set()
+
+    def listen(self) -> None:
+        for connection in self._open():
+            if id(connection) not in self.heard:
+                self.heard.add(id(connection))
+                connection.add_query_logger(lambda record: self.sent.append(record.query))
+
+    def all_heard(self) -> bool:
+        return {id(c) for c in self._open()} <= self.heard
+
+    def _open(self) -> list[Any]:
+        holders = self.pool._holders  # no public list of a pool's connections
+        return [h._con for h in holders if h._con is not None]
+
+
+def page(count: int, prefix: str) -> list[InboxMessage]:
+    """``count`` buyer messages, two a thread, each thread an order of its own."""
+    return [
+        msgspec.structs.replace(
+            shop_message(f"{prefix}-{i}", minutes=i),
+            thread=ThreadKey("ORDER", f"{prefix}-O{i // 2}"),
+        )
+        for i in range(count)
+    ]
+
+
+async def statements_of(shop: Polling, messages: list[InboxMessage]) -> int:
+    """The statements one poll of ``messages``, all new, costs."""
+    shop.marketplace.messages_listed.extend(messages)
+    counted = Statements(shop.pool)
+    counted.listen()
+    polled = await poll_shop(shop.ports, SHOP)
+    assert counted.all_heard()
+    assert polled.stored == len(messages) and polled.tickets_opened_or_joined == len(messages)
+    return len(counted.sent)
+
+
+async def stored_of(shop: Polling, prefix: str) -> list[asyncpg.Record]:
+    """Each stored message of ``prefix`` with its ticket's thread and message count, and
+    how many ``message.received`` name it."""
+    return await shop.pool.fetch(
+        """
+        SELECT e.external_id, t.thread_key, t.message_count,
+               (SELECT count(*) FROM event_outbox o
+                WHERE o.subject LIKE '%message.received%'
+                  AND convert_from(o.payload, 'UTF8')::jsonb ->> 'externalMessageId' = e.id)
+                   AS events
+        FROM poller_external_messages e
+        JOIN poller_ticket_messages m ON m.external_message_id = e.id
+        JOIN poller_tickets t ON t.id = m.ticket_id
+        WHERE e.external_id LIKE $1 ORDER BY m.seq
+        """,
+        f"{prefix}-%",
+    )
+
+
+async def test_a_page_costs_as_many_statements_whatever_its_size(polling: Polling) -> None:  # noqa: F811
+    shop = polling
+    shop.marketplace.page_size = 100
+    await statements_of(shop, page(2, "warm"))  # the pool's types read once
+    small = await statements_of(shop, page(2, "small"))
+    large = await statements_of(shop, page(40, "large"))
+    assert large == small, (small, large)
+    stored = await stored_of(shop, "large")
+    assert [r["external_id"] for r in stored] == [f"large-{i}" for i in range(40)]
+    assert {r["thread_key"] for r in stored} == {f"order:large-O{i}" for i in range(20)}
+    assert all(r["message_count"] == 2 and r["events"] == 1 for r in stored), stored
+    again = await poll_shop(shop.ports, SHOP)  # the page read again: nothing twice
+    assert again.stored == 0
+    assert len(await stored_of(shop, "large")) == 40
+
+
+async def test_a_message_whose_id_cannot_be_stored_costs_itself_only(polling: Polling) -> None:  # noqa: F811
+    shop = polling
+    shop.marketplace.page_size = 100
+    healthy = page(4, "ok")
+    hostile = shop_message(secrets.token_hex(3000), minutes=2)  # no compression saves it
+    shop.marketplace.messages_listed.extend([*healthy[:2], hostile, *healthy[2:]])
+    polled = await poll_shop(shop.ports, SHOP)
+    assert (polled.stored, polled.unstorable) == (4, 1)
+    assert [r["external_id"] for r in await stored_of(shop, "ok")] == [f"ok-{i}" for i in range(4)]
+    assert (await poll_shop(shop.ports, SHOP)).stored == 0  # and the next poll fails none
