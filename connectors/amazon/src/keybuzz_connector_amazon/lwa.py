@@ -62,9 +62,12 @@ class LwaClient:
         max_backoff: float = 4.0,
     ) -> None:
         api = ApiSpec.token_endpoint(
-            f"LWA at {endpoint}", log, refused=LwaError, invalid=InvalidGrant,
+            f"LWA at {endpoint}",
+            log,
+            refused=LwaError,
+            invalid=InvalidGrant,
             unavailable=LwaUnavailable,
-        )  # fmt: skip
+        )
         self._http = http or httpx.AsyncClient(timeout=timeout, verify=tls_verification(cacert))
         self._requester = Requester(
             api,

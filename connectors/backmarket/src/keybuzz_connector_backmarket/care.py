@@ -25,23 +25,39 @@ OPEN = 0  # a folder's or a claim's state: 0 OPEN, 9 CLOSED [official]
 BACK_MARKET_STAFF = "Service client Back Market"
 # A message's initiator [official: Merchant; the others as the double writes them].
 SENDERS: dict[str, seam.SenderType] = {
-    "Customer": "BUYER", "Merchant": "SELLER", "BackMarket": "MARKETPLACE_SUPPORT"
-}  # fmt: skip
+    "Customer": "BUYER",
+    "Merchant": "SELLER",
+    "BackMarket": "MARKETPLACE_SUPPORT",
+}
 # A claim's declared issue (``customerIssue``) → the ticket's subject (docs/BACKMARKET.md,
 # "Ticket topics"); another issue is read by the shared rules (``subject_of_label``), else
 # by its tag: a technical or aesthetic fault is a damaged item.
 ISSUE_SUBJECTS: dict[str, Subject] = dict.fromkeys(
-    ("BATTERY_NOT_CHARGING", "SCREEN_DEFECT", "ACCOUNT_LOCKED", "MISSING_PART",
-     "DAMAGED_PACKAGE", "COSMETIC_SCRATCHES"), "DAMAGED_OR_WRONG_ITEM"
-)  # fmt: skip
+    (
+        "BATTERY_NOT_CHARGING",
+        "SCREEN_DEFECT",
+        "ACCOUNT_LOCKED",
+        "MISSING_PART",
+        "DAMAGED_PACKAGE",
+        "COSMETIC_SCRATCHES",
+    ),
+    "DAMAGED_OR_WRONG_ITEM",
+)
 TAG_SUBJECTS: dict[str, Subject] = dict.fromkeys(
     ("TECHNICAL", "AESTHETIC"), "DAMAGED_OR_WRONG_ITEM"
 )
-RESOLUTIONS = {"REMOTE_ASSISTANCE": "assistance à distance", "REPAIR": "réparation",
-               "REPLACE": "remplacement", "REPAIR_REPLACE": "réparation ou remplacement",
-               "REFUND": "remboursement"}  # fmt: skip
-WARRANTY_STATES = {"IN_WARRANTY": "sous garantie", "WATER_OR_DROPPED": "tombé ou mouillé",
-                   "THIRD_PARTY_REPAIR": "réparé par un tiers"}  # fmt: skip
+RESOLUTIONS = {
+    "REMOTE_ASSISTANCE": "assistance à distance",
+    "REPAIR": "réparation",
+    "REPLACE": "remplacement",
+    "REPAIR_REPLACE": "réparation ou remplacement",
+    "REFUND": "remboursement",
+}
+WARRANTY_STATES = {
+    "IN_WARRANTY": "sous garantie",
+    "WATER_OR_DROPPED": "tombé ou mouillé",
+    "THIRD_PARTY_REPAIR": "réparé par un tiers",
+}
 
 
 # --- Back Market's JSON -------------------------------------------------------------------
@@ -202,13 +218,23 @@ def inbox_messages_of(folder: Folder) -> list[seam.InboxMessage]:
     for message in sorted(folder.messages, key=lambda m: as_utc(m.date_creation)):
         sender_type, sender_name = sender_of(folder, message)
         files = tuple(linked_file(f.attachment, str(f.id)) for f in message.attachments)
-        found.append(seam.InboxMessage(
-            message_id=str(message.id), thread=thread, thread_details=shown, claim=claim,
-            sender_type=sender_type, sender_name=sender_name,
-            subject=f"SAV Back Market n° {folder.id}", body=message.message,
-            created_at=as_utc(message.date_creation), unread=sender_type != "SELLER",
-            files=files, language=language, ticket_subject=subject,
-        ))  # fmt: skip
+        found.append(
+            seam.InboxMessage(
+                message_id=str(message.id),
+                thread=thread,
+                thread_details=shown,
+                claim=claim,
+                sender_type=sender_type,
+                sender_name=sender_name,
+                subject=f"SAV Back Market n° {folder.id}",
+                body=message.message,
+                created_at=as_utc(message.date_creation),
+                unread=sender_type != "SELLER",
+                files=files,
+                language=language,
+                ticket_subject=subject,
+            )
+        )
     return found
 
 
@@ -231,10 +257,14 @@ class CareInbox(kit.KitSession.ReadInTurn[FolderSummary, Folder]):
             kit.Listing(kit.Listing.PageNumbers[FolderSummary](), query, page),
             kit.reader(FolderSummary, "care folder"),
             lambda summary: (summary.id, summary.date_last_message),
-            details=partial(folder_of, client), messages=inbox_messages_of, named="care folder",
-            files=lambda file, most: client.get_bytes(file.url, most), page_size=PAGE_SIZE,
-            at_once=DETAILS_AT_ONCE, rereads=True,
-        )  # fmt: skip
+            details=partial(folder_of, client),
+            messages=inbox_messages_of,
+            named="care folder",
+            files=lambda file, most: client.get_bytes(file.url, most),
+            page_size=PAGE_SIZE,
+            at_once=DETAILS_AT_ONCE,
+            rereads=True,
+        )
 
 
 async def folder_of(client: kit.Requester, folder_id: str | int) -> Folder:
@@ -274,10 +304,14 @@ async def post_message(client: kit.Requester, reply: seam.Reply) -> None:
 
 def folder_replies(client: kit.Requester) -> kit.DeclaredReplies:
     return kit.DeclaredReplies(
-        "Back Market", "care folder", post=partial(post_message, client),
-        listed=partial(folder_messages, client), recipients=RECIPIENTS, limits=LIMITS,
+        "Back Market",
+        "care folder",
+        post=partial(post_message, client),
+        listed=partial(folder_messages, client),
+        recipients=RECIPIENTS,
+        limits=LIMITS,
         is_id=str.isdigit,
-    )  # fmt: skip
+    )
 
 
 def linked_file(url: str, file_id: str) -> seam.InboxFile:
@@ -292,17 +326,37 @@ def linked_file(url: str, file_id: str) -> seam.InboxFile:
 
 # ISO 3166-1 alpha-2 → the country's name in French.
 COUNTRIES = {
-    "FR": "France", "BE": "Belgique", "ES": "Espagne", "DE": "Allemagne", "AT": "Autriche",
-    "IT": "Italie", "GB": "Royaume-Uni", "NL": "Pays-Bas", "PT": "Portugal", "IE": "Irlande",
-    "GR": "Grèce", "SK": "Slovaquie", "SE": "Suède", "US": "États-Unis", "JP": "Japon",
+    "FR": "France",
+    "BE": "Belgique",
+    "ES": "Espagne",
+    "DE": "Allemagne",
+    "AT": "Autriche",
+    "IT": "Italie",
+    "GB": "Royaume-Uni",
+    "NL": "Pays-Bas",
+    "PT": "Portugal",
+    "IE": "Irlande",
+    "GR": "Grèce",
+    "SK": "Slovaquie",
+    "SE": "Suède",
+    "US": "États-Unis",
+    "JP": "Japon",
     "AU": "Australie",
-}  # fmt: skip
+}
 # ISO 639-1 → the language's name in French.
 LANGUAGES = {
-    "fr": "français", "es": "espagnol", "de": "allemand", "it": "italien", "en": "anglais",
-    "nl": "néerlandais", "pt": "portugais", "el": "grec", "sk": "slovaque", "sv": "suédois",
+    "fr": "français",
+    "es": "espagnol",
+    "de": "allemand",
+    "it": "italien",
+    "en": "anglais",
+    "nl": "néerlandais",
+    "pt": "portugais",
+    "el": "grec",
+    "sk": "slovaque",
+    "sv": "suédois",
     "ja": "japonais",
-}  # fmt: skip
+}
 _LOCALE = re.compile(r"([A-Za-z]{2})[-_]([A-Za-z]{2})")
 
 

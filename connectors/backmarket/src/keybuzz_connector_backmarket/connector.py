@@ -58,9 +58,23 @@ SPEC = kit.ApiSpec(
 )
 # Each country code a shop may have [official], by the platform serving it.
 PLATFORMS = dict.fromkeys(
-    ("fr-fr", "fr-be", "es-es", "de-de", "de-at", "it-it", "en-gb", "nl-nl", "pt-pt",
-     "en-ie", "el-gr", "sk-sk", "sv-se"), "EU"
-) | {"en-us": "US", "ja-jp": "AP", "en-au": "AP"}  # fmt: skip
+    (
+        "fr-fr",
+        "fr-be",
+        "es-es",
+        "de-de",
+        "de-at",
+        "it-it",
+        "en-gb",
+        "nl-nl",
+        "pt-pt",
+        "en-ie",
+        "el-gr",
+        "sk-sk",
+        "sv-se",
+    ),
+    "EU",
+) | {"en-us": "US", "ja-jp": "AP", "en-au": "AP"}
 CREDENTIAL_FIELDS = (
     # Back Market's tokens are base64 [observed].
     kit.key_field("token", "API token", max_length=512),
@@ -73,7 +87,7 @@ CREDENTIAL_FIELDS = (
         max_length=5,
         case="lower",
         format="Back Market country code (fr-fr, de-de, es-es, it-it, en-us …)",
-    ),  # fmt: skip
+    ),
 )
 
 
@@ -88,8 +102,11 @@ def client_of(shop: kit.Declaration.Opening[BackMarketApiSettings]) -> kit.Reque
     fields, api = shop.credentials, shop.api
     kit.require_fields(CREDENTIAL_FIELDS, fields, "Back Market")
     token, country = fields["token"], fields["country"]
-    headers = {"Authorization": f"Basic {token}", "Accept-Language": country,
-               "User-Agent": api.user_agent}  # fmt: skip
+    headers = {
+        "Authorization": f"Basic {token}",
+        "Accept-Language": country,
+        "User-Agent": api.user_agent,
+    }
     auth = kit.HeaderAuth(headers, secrets=(token,))
     url = {"US": api.us_url, "AP": api.ap_url}.get(platform_of(fields), api.api_url)
     return kit.Requester(SPEC, auth, shop.http, url, shop={"country": country}, **shop.options)
@@ -135,8 +152,19 @@ def session_of(client: kit.Requester, api: BackMarketApiSettings | None = None) 
 
 
 # The shop's secret in Vault holds its API token, seller id and country.
-CONNECTOR = kit.shop_api_connector(kit.Declaration(
-    BACKMARKET, "Back Market", "backmarket_api", CREDENTIAL_FIELDS, LIMITS,
-    view=BackMarketApiSettings, client=client_of, parts=session_of, probe=probe,
-    settings=BackMarketSettings, discussions=DISCUSSIONS, order_ids=ORDER_IDS,
-))  # fmt: skip
+CONNECTOR = kit.shop_api_connector(
+    kit.Declaration(
+        BACKMARKET,
+        "Back Market",
+        "backmarket_api",
+        CREDENTIAL_FIELDS,
+        LIMITS,
+        view=BackMarketApiSettings,
+        client=client_of,
+        parts=session_of,
+        probe=probe,
+        settings=BackMarketSettings,
+        discussions=DISCUSSIONS,
+        order_ids=ORDER_IDS,
+    )
+)

@@ -26,11 +26,17 @@ ORDER_STATES: dict[int, tuple[str, str, str | None]] = {
 }
 # Order-line state [official] -> (its name, our order status).
 LINE_STATES: dict[int, tuple[str, str]] = {
-    0: ("NEW", "PENDING"), 9: ("ON_HOLD", "PENDING"), 8: ("PENDING_PAYMENT", "PENDING"),
-    1: ("PAID", "PENDING"), 2: ("VALIDATED", "CONFIRMED"), 3: ("SHIPPED", "SHIPPED"),
-    4: ("CANCELLED", "CANCELLED"), 5: ("REFUNDED_PRE_DELIVERY", "CANCELLED"),
-    6: ("REFUNDED_POST_DELIVERY", "RETURNED"), 7: ("NOT_PAID", "CANCELLED"),
-}  # fmt: skip
+    0: ("NEW", "PENDING"),
+    9: ("ON_HOLD", "PENDING"),
+    8: ("PENDING_PAYMENT", "PENDING"),
+    1: ("PAID", "PENDING"),
+    2: ("VALIDATED", "CONFIRMED"),
+    3: ("SHIPPED", "SHIPPED"),
+    4: ("CANCELLED", "CANCELLED"),
+    5: ("REFUNDED_PRE_DELIVERY", "CANCELLED"),
+    6: ("REFUNDED_POST_DELIVERY", "RETURNED"),
+    7: ("NOT_PAID", "CANCELLED"),
+}
 
 
 def order_state(state: int) -> tuple[str, str, str | None]:
@@ -85,21 +91,30 @@ class Order(msgspec.Struct, frozen=True):
 def summary_of(order: Order) -> OrderSummary:
     name, status, delivery = order_state(order.state)
     return OrderSummary(
-        external_id=str(order.order_id), state=name, status=status, delivery_status=delivery,
+        external_id=str(order.order_id),
+        state=name,
+        status=status,
+        delivery_status=delivery,
         created_at=as_utc(order.date_creation),
         updated_at=as_utc(order.date_modification or order.date_creation),
-        lines=tuple(OrderLine(
-            line_id=str(line.id), state=line_state(line.state)[0],
-            status=line_state(line.state)[1], product_name=line.product,
-            quantity=line.quantity, seller_sku=line.listing,
-            # The price is the quantity's, taxes included [official] (below one: one).
-            unit_price=kit.unit_price(line.price, max(line.quantity, 1)),
-            currency=line.currency or order.currency,
-        ) for line in order.orderlines),
+        lines=tuple(
+            OrderLine(
+                line_id=str(line.id),
+                state=line_state(line.state)[0],
+                status=line_state(line.state)[1],
+                product_name=line.product,
+                quantity=line.quantity,
+                seller_sku=line.listing,
+                # The price is the quantity's, taxes included [official] (below one: one).
+                unit_price=kit.unit_price(line.price, max(line.quantity, 1)),
+                currency=line.currency or order.currency,
+            )
+            for line in order.orderlines
+        ),
         buyer_name=order.shipping_address.full if order.shipping_address else None,
         shipped_at=as_utc(order.date_shipping) if order.date_shipping else None,
         tracking_code=order.tracking_number or None,
-    )  # fmt: skip
+    )
 
 
 class ShopOrders(kit.ListedOrders):

@@ -16,9 +16,31 @@ BACKMARKET = "BACKMARKET"  # the marketplace value of its shops, tickets and ord
 # quarter of the rate while a refurbished device's buyers still write (docs/BENCHMARKS.md,
 # the allowance bench).
 BUYER_HOURS: tuple[float, ...] = (
-    0.7, 0.3, 0.15, 0.1, 0.1, 0.1, 0.2, 0.5, 1.0, 1.6, 1.9, 2.0,
-    2.0, 1.9, 1.8, 1.8, 1.9, 1.9, 2.0, 2.3, 2.6, 2.7, 2.3, 1.4,
-)  # fmt: skip
+    0.7,
+    0.3,
+    0.15,
+    0.1,
+    0.1,
+    0.1,
+    0.2,
+    0.5,
+    1.0,
+    1.6,
+    1.9,
+    2.0,
+    2.0,
+    1.9,
+    1.8,
+    1.8,
+    1.9,
+    1.9,
+    2.0,
+    2.3,
+    2.6,
+    2.7,
+    2.3,
+    1.4,
+)
 # A poll reads its folders again from a minute before its cursor (Back Market's filter is
 # to the minute): each poll lists the folders written to in that minute again, not ten.
 LISTING_OVERLAP_SECONDS = 60
@@ -77,7 +99,11 @@ class BackMarketSettings(ShopSettings, kw_only=True, frozen=True):
             f"BM-{self.backmarket_user_agent_company}-"
             f"{self.backmarket_user_agent_integration};{self.backmarket_user_agent_contact}"
         )
-        return {"us_url": self.backmarket_us_url, "ap_url": self.backmarket_ap_url,
-                "user_agent": agent, "calls_per_day": self.backmarket_calls_per_day,
-                "listing_overlap_seconds": LISTING_OVERLAP_SECONDS,
-                "buyer_hours": BUYER_HOURS}  # fmt: skip
+        return {
+            "us_url": self.backmarket_us_url,
+            "ap_url": self.backmarket_ap_url,
+            "user_agent": agent,
+            "calls_per_day": self.backmarket_calls_per_day,
+            "listing_overlap_seconds": LISTING_OVERLAP_SECONDS,
+            "buyer_hours": BUYER_HOURS,
+        }

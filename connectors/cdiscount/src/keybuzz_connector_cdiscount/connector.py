@@ -36,8 +36,14 @@ ERRORS = kit.CallErrors.labelled("Octopia")
 # 403: the token's client has no access to this seller id.
 REASONS = ("detail", "error_description", "title", "message", "error")
 REFUSALS = kit.Refusals(credentials=frozenset({401, 403}), reason_keys=REASONS)
-SPEC = kit.ApiSpec("Octopia", logging.getLogger(__name__), ERRORS, REFUSALS,
-                   max_response_bytes=MAX_RESPONSE_BYTES, authorized_files=True)  # fmt: skip
+SPEC = kit.ApiSpec(
+    "Octopia",
+    logging.getLogger(__name__),
+    ERRORS,
+    REFUSALS,
+    max_response_bytes=MAX_RESPONSE_BYTES,
+    authorized_files=True,
+)
 
 
 class OctopiaCredentials(kit.Redacted, frozen=True, kw_only=True):
@@ -59,9 +65,13 @@ class OctopiaClient(kit.Requester):
         auth_url: str = AUTH_URL,
         **options: Unpack[kit.Requester.Options],
     ) -> None:
-        tokens = kit.ClientCredentials(auth_url, credentials.client_id, credentials.client_secret,
-                                       headers={"SellerId": credentials.seller_id},
-                                       margin=TOKEN_MARGIN_SECONDS)  # fmt: skip
+        tokens = kit.ClientCredentials(
+            auth_url,
+            credentials.client_id,
+            credentials.client_secret,
+            headers={"SellerId": credentials.seller_id},
+            margin=TOKEN_MARGIN_SECONDS,
+        )
         shop = {"seller_id": credentials.seller_id}
         super().__init__(SPEC, tokens, http, api_url, shop=shop, **options)
 
@@ -116,8 +126,19 @@ def parts(client: OctopiaClient, api: CdiscountApiSettings) -> kit.KitSession:
 
 
 # The shop's secret in Vault holds its client id, client secret and seller id.
-CONNECTOR = kit.shop_api_connector(kit.Declaration(
-    CDISCOUNT, "Cdiscount", "cdiscount_api", CREDENTIAL_FIELDS, LIMITS,
-    view=CdiscountApiSettings, client=client_of, parts=parts, probe=probe,
-    settings=CdiscountSettings, discussions=DISCUSSIONS, order_ids=ORDER_IDS,
-))  # fmt: skip
+CONNECTOR = kit.shop_api_connector(
+    kit.Declaration(
+        CDISCOUNT,
+        "Cdiscount",
+        "cdiscount_api",
+        CREDENTIAL_FIELDS,
+        LIMITS,
+        view=CdiscountApiSettings,
+        client=client_of,
+        parts=parts,
+        probe=probe,
+        settings=CdiscountSettings,
+        discussions=DISCUSSIONS,
+        order_ids=ORDER_IDS,
+    )
+)

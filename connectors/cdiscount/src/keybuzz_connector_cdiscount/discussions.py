@@ -27,8 +27,10 @@ SEARCH_SPAN = timedelta(days=SEARCH_WINDOW_DAYS - 1)
 CLAIM_GRADUATIONS = frozenset({"Claim", "Level_1"})  # Octopia's claims ("litiges")
 # A kind of sender Octopia may add later is kept as a notification, never lost.
 SENDERS: dict[str, seam.SenderType] = {
-    "Customer": "BUYER", "GrcOperator": "MARKETPLACE_SUPPORT", "Seller": "SELLER"
-}  # fmt: skip
+    "Customer": "BUYER",
+    "GrcOperator": "MARKETPLACE_SUPPORT",
+    "Seller": "SELLER",
+}
 # Octopia's customer care writes for Cdiscount: shown so beside its messages.
 CUSTOMER_CARE = "Service client Cdiscount (Octopia)"
 SALES_CHANNELS = {"CDISFR": "Cdiscount France"}  # the one code Octopia documents
@@ -37,12 +39,15 @@ TYPOLOGIES = {"Order": "Commande", "Offer": "Produit (avant achat)"}
 # topics"); a code not here, under an ``Offer`` typology, is a question before buying; else
 # the buyer's words decide.
 SUBJECTS: dict[str, Subject] = {
-    "orderNotShipped": "WHERE_IS_MY_ORDER", "productIsDamaged": "DAMAGED_OR_WRONG_ITEM",
+    "orderNotShipped": "WHERE_IS_MY_ORDER",
+    "productIsDamaged": "DAMAGED_OR_WRONG_ITEM",
     "wrongProductReceived": "DAMAGED_OR_WRONG_ITEM",
-    "missingItemInProduct": "DAMAGED_OR_WRONG_ITEM", "orderCancellation": "CANCELLATION",
-    "printReceipt": "INVOICE_REQUEST", "productInformation": "PRODUCT_QUESTION",
+    "missingItemInProduct": "DAMAGED_OR_WRONG_ITEM",
+    "orderCancellation": "CANCELLATION",
+    "printReceipt": "INVOICE_REQUEST",
+    "productInformation": "PRODUCT_QUESTION",
     "deliveryInformation": "PRODUCT_QUESTION",
-}  # fmt: skip
+}
 READ = [{"op": "replace", "path": "/hasRead", "value": True}]
 
 
@@ -133,21 +138,29 @@ def inbox_message(
     """One message of the discussion (``files_url``: where Octopia serves attachments)."""
     sender = message.sender.user_type if message.sender else ""
     sender_type = SENDERS.get(sender, "SYSTEM")
-    files = tuple(seam.InboxFile(
-        name=f.name or str(f.attachment_id),
-        url=files_url + kit.path_segment(str(f.attachment_id)),
-        # Octopia's ``fileFormat`` (png, pdf, docx…) says it, else the name.
-        content_type=kit.media_type_of(f"file.{f.file_format.strip().lower()}", f.name),
-    ) for f in message.attachments)  # fmt: skip
+    files = tuple(
+        seam.InboxFile(
+            name=f.name or str(f.attachment_id),
+            url=files_url + kit.path_segment(str(f.attachment_id)),
+            # Octopia's ``fileFormat`` (png, pdf, docx…) says it, else the name.
+            content_type=kit.media_type_of(f"file.{f.file_format.strip().lower()}", f.name),
+        )
+        for f in message.attachments
+    )
     return seam.InboxMessage(
-        message_id=str(message.message_id), thread=discussion.thread,
+        message_id=str(message.message_id),
+        thread=discussion.thread,
         thread_details=details(discussion, labels),
-        claim=discussion.graduation in CLAIM_GRADUATIONS, sender_type=sender_type,
+        claim=discussion.graduation in CLAIM_GRADUATIONS,
+        sender_type=sender_type,
         sender_name=CUSTOMER_CARE if sender_type == "MARKETPLACE_SUPPORT" else None,
         subject=discussion.subject or labels.get(discussion.sub_typology_code or "", ""),
-        body=message.body, created_at=as_utc(message.created_at), unread=not message.has_read,
-        ticket_subject=subject_of(discussion), files=files,
-    )  # fmt: skip
+        body=message.body,
+        created_at=as_utc(message.created_at),
+        unread=not message.has_read,
+        ticket_subject=subject_of(discussion),
+        files=files,
+    )
 
 
 class ReadOnce:
@@ -223,20 +236,26 @@ class DiscussionInbox(kit.KitSession.ListedThreads[Discussion]):
         # notes do not observe ``includeMessages=All``); once refused, each read whole.
         listed = functools.partial(client.get_page, "/discussions")
         pages = optional_params(listed, {"includeMessages": "All"}, "Octopia")
-        marks = kit.KitSession.ReadMarks(functools.partial(_mark, client), client.errors,
-                                         "PATCH messages", budget=mark_budget)  # fmt: skip
+        marks = kit.KitSession.ReadMarks(
+            functools.partial(_mark, client), client.errors, "PATCH messages", budget=mark_budget
+        )
 
         async def mapper() -> Callable[[Discussion], list[seam.InboxMessage]]:
             return functools.partial(messages_of, labels=await labels(), files_url=files)
 
         super().__init__(
-            kit.Listing(seek, window, pages, old_cursor), read_discussions,
+            kit.Listing(seek, window, pages, old_cursor),
+            read_discussions,
             # As listed when it came with its messages, else read whole.
             complete=lambda d: d.messages is not None,
-            read_whole=lambda d: discussion_at(client, d.id), mapper=mapper,
-            named=lambda discussion: f"discussion {discussion.id}", marks=marks,
-            files=functools.partial(_file, client, files), reach=SEARCH_SPAN, label="Octopia",
-        )  # fmt: skip
+            read_whole=lambda d: discussion_at(client, d.id),
+            mapper=mapper,
+            named=lambda discussion: f"discussion {discussion.id}",
+            marks=marks,
+            files=functools.partial(_file, client, files),
+            reach=SEARCH_SPAN,
+            label="Octopia",
+        )
 
 
 async def _file(client: kit.Requester, files: str, file: seam.InboxFile, max_bytes: int) -> bytes:
@@ -261,8 +280,9 @@ async def _mark(client: kit.Requester, message_id: str) -> None:
 
 async def discussion_at(client: kit.Requester, discussion_id: str) -> Discussion:
     """One discussion, with its messages and the recipients of the next reply."""
-    return await kit.item_at(client, "/discussions", discussion_id, read_discussion,
-                             "GET discussions")  # fmt: skip
+    return await kit.item_at(
+        client, "/discussions", discussion_id, read_discussion, "GET discussions"
+    )
 
 
 def messages_of(
@@ -277,20 +297,26 @@ def messages_of(
 
 # Octopia's user type of each recipient a reply may name; OPERATOR: none at Octopia.
 USER_TYPES: dict[seam.Recipient, tuple[str, ...]] = {
-    "BUYER": ("Customer",), "MARKETPLACE_SUPPORT": ("GrcOperator",),
+    "BUYER": ("Customer",),
+    "MARKETPLACE_SUPPORT": ("GrcOperator",),
     "ALL": ("Customer", "GrcOperator"),
-}  # fmt: skip
+}
 
 
 # A reply's files [official]: at most 3, 4 MB in all, of Octopia's formats, here by the
 # media type a reply's file is given with (the connector's ``Limits.attachment_formats``);
 # its ``fileFormat`` is its name's extension where Octopia names it (jpeg beside jpg).
 EXTENSIONS = {
-    "image/png": "png", "image/gif": "gif", "image/bmp": "bmp", "image/jpeg": "jpg",
-    "image/tiff": "tif", "application/pdf": "pdf", "application/msword": "doc",
+    "image/png": "png",
+    "image/gif": "gif",
+    "image/bmp": "bmp",
+    "image/jpeg": "jpg",
+    "image/tiff": "tif",
+    "application/pdf": "pdf",
+    "application/msword": "doc",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
     "application/vnd.ms-excel": "xls",
-}  # fmt: skip
+}
 NAMED_FORMATS = frozenset({*EXTENSIONS.values(), "jpeg"})
 
 
@@ -315,8 +341,9 @@ def unsendable_files(files: tuple[seam.ReplyFile, ...]) -> str | None:
     """Why Octopia would refuse these files, if it would (the refusal names its formats)."""
     accepted = lambda file: file_format(file) is not None  # noqa: E731
     formats = ", ".join(sorted(NAMED_FORMATS))
-    return kit.DeclaredReplies.refused_files(LIMITS, files, "Cdiscount", accepted=accepted,
-                                             formats=formats)  # fmt: skip
+    return kit.DeclaredReplies.refused_files(
+        LIMITS, files, "Cdiscount", accepted=accepted, formats=formats
+    )
 
 
 def receivers(discussion: Discussion, recipient: seam.Recipient) -> list[User] | str:
@@ -327,22 +354,29 @@ def receivers(discussion: Discussion, recipient: seam.Recipient) -> list[User] |
     )
     if chosen is None:
         offered = ", ".join(u.user_type for u in eligible) or "none"
-        return (f"Cdiscount does not offer {recipient} as a recipient on discussion "
-                f"{discussion.id} (eligible: {offered})")  # fmt: skip
+        return (
+            f"Cdiscount does not offer {recipient} as a recipient on discussion "
+            f"{discussion.id} (eligible: {offered})"
+        )
     return chosen
 
 
 def request(discussion: Discussion, reply: seam.Reply, to: list[User]) -> dict[str, Any]:
-    named = [{"userType": u.user_type, **({"userId": str(u.user_id)} if u.user_id else {})}
-             for u in to]  # fmt: skip
+    named = [
+        {"userType": u.user_type, **({"userId": str(u.user_id)} if u.user_id else {})} for u in to
+    ]
     body: dict[str, Any] = {"body": reply.body, "discussionId": discussion.id, "receivers": named}
     if discussion.sales_channel:
         body["salesChannel"] = discussion.sales_channel
     if reply.attachments:
         body["attachments"] = [
-            {"content": base64.b64encode(f.data).decode(), "name": f.name,
-             "fileFormat": file_format(f)} for f in reply.attachments
-        ]  # fmt: skip
+            {
+                "content": base64.b64encode(f.data).decode(),
+                "name": f.name,
+                "fileFormat": file_format(f),
+            }
+            for f in reply.attachments
+        ]
     return body
 
 
@@ -350,10 +384,13 @@ def discussion_replies(client: kit.Requester, inbox: DiscussionInbox) -> kit.Dec
     """The seller's replies, each posted on the discussion as Octopia gives it just before,
     read back as ``inbox`` maps it."""
     return kit.DeclaredReplies.read_first(
-        "Cdiscount", "discussion", read=functools.partial(discussion_at, client),
-        send=functools.partial(_send, client), messages=inbox.messages_in,
+        "Cdiscount",
+        "discussion",
+        read=functools.partial(discussion_at, client),
+        send=functools.partial(_send, client),
+        messages=inbox.messages_in,
         refused=lambda reply: unsendable_files(reply.attachments),
-    )  # fmt: skip
+    )
 
 
 async def _send(client: kit.Requester, discussion: Discussion, reply: seam.Reply) -> str | None:

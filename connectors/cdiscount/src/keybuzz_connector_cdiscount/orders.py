@@ -99,14 +99,18 @@ def read_order(item: Any) -> OrderSummary:
     status, delivery = order_status(order.status)
     tracking = [p.parcel_number for p in order.parcels if p.parcel_number]
     return OrderSummary(
-        external_id=order_id, state=order.status, status=status, delivery_status=delivery,
-        created_at=as_utc(placed), updated_at=as_utc(order.updated_at or placed),
+        external_id=order_id,
+        state=order.status,
+        status=status,
+        delivery_status=delivery,
+        created_at=as_utc(placed),
+        updated_at=as_utc(order.updated_at or placed),
         buyer_name=order.customer.full if order.customer else None,
         tracking_code=tracking[-1] if tracking else None,
         # Octopia documents one channel's label; another is shown by its code.
         sales_channel=kit.labelled(order.sales_channel_id, SALES_CHANNELS),
         lines=tuple(_line(n, line, order) for n, line in enumerate(order.lines, 1)),
-    )  # fmt: skip
+    )
 
 
 def _line(number: int, line: Line, order: Order) -> OrderLine:
@@ -115,11 +119,14 @@ def _line(number: int, line: Line, order: Order) -> OrderLine:
     price = kit.decimal_of(line.unit_price)
     return OrderLine(
         line_id=str(line.line_id) if line.line_id is not None else str(number),
-        state=state, status=order_status(state)[0],
+        state=state,
+        status=order_status(state)[0],
         product_name=offer.product_title or offer.product_name or offer.seller_product_id or "",
-        quantity=line.quantity, seller_sku=offer.seller_product_id, unit_price=price,
+        quantity=line.quantity,
+        seller_sku=offer.seller_product_id,
+        unit_price=price,
         currency=CURRENCY if price is not None else None,
-    )  # fmt: skip
+    )
 
 
 class ShopOrders(kit.ListedOrders):
@@ -130,9 +137,14 @@ class ShopOrders(kit.ListedOrders):
         # Octopia's dates are whole seconds: what changed earlier in the window's last second
         # belongs in it.
         up = functools.partial(iso_seconds, up=True)
-        changed = kit.Listing.window_query("updatedAtMin", "updatedAtMax", iso_seconds,
-                                           end_written=up, sort="updatedAt:asc",
-                                           pageSize=size)  # fmt: skip
+        changed = kit.Listing.window_query(
+            "updatedAtMin",
+            "updatedAtMax",
+            iso_seconds,
+            end_written=up,
+            sort="updatedAt:asc",
+            pageSize=size,
+        )
         # createdAtMax is inclusive and dates are shown to the second: the orders of the
         # window's last second shown at its end belong to the next window.
         created = kit.Listing.window_query(
@@ -143,10 +155,13 @@ class ShopOrders(kit.ListedOrders):
         super().__init__(
             updated=kit.Listing(kit.Listing.Seek(lambda o: o.updated_at), changed, page),
             created=kit.Listing(kit.Listing.Seek(), created, page),
-            by_id=kit.ListedOrders.EachById(client.get_json, "/orders"), read=read_order,
-            label="Cdiscount", log=logging.getLogger(__name__), shop=client.shop,
+            by_id=kit.ListedOrders.EachById(client.get_json, "/orders"),
+            read=read_order,
+            label="Cdiscount",
+            log=logging.getLogger(__name__),
+            shop=client.shop,
             overlap=LISTING_OVERLAP,
-        )  # fmt: skip
+        )
 
 
 def iso_seconds(moment: datetime, *, up: bool = False) -> str:

@@ -21,8 +21,12 @@ MESSAGES, ORDERS = "commerce/message/v1/", "sell/fulfillment/v1/"
 # sendMessage: 2,000 characters, its media links to files the sender hosts (we host none)
 # [official]. 25 conversations a page (eBay's default, at most 50 [official]).
 LIMITS = seam.Limits(max_attachments=0, max_attachment_bytes=0, max_text_length=2000, page_size=25)
-MEDIA = {"IMAGE": "image/jpeg", "PDF": "application/pdf", "DOC": "application/msword",
-         "TXT": "text/plain"}  # eBay's media types [official]  # fmt: skip
+MEDIA = {
+    "IMAGE": "image/jpeg",
+    "PDF": "application/pdf",
+    "DOC": "application/msword",
+    "TXT": "text/plain",
+}  # eBay's media types [official]
 # Its listings page by offset, each page's items under a key of their own, ``next`` naming
 # the next page: getOrders 200 a page at most, getConversation's messages 50 [official].
 ORDERS_PAGE, MESSAGES_PAGE = 200, 50
@@ -31,8 +35,14 @@ ORDERS_PAGE, MESSAGES_PAGE = 200, 50
 PURCHASE_DAYS, PURCHASE_PAGES = 60, 3
 ERRORS = kit.CallErrors.labelled(NAME, credentials="consent")
 # Its token endpoint grants an application so many tokens a day (docs/EBAY.md, "Token grants").
-SPEC = kit.ApiSpec(NAME, log, ERRORS, kit.Refusals(held=app_refused), max_response_bytes=8 << 20,
-                   grants_per_period=True)  # fmt: skip
+SPEC = kit.ApiSpec(
+    NAME,
+    log,
+    ERRORS,
+    kit.Refusals(held=app_refused),
+    max_response_bytes=8 << 20,
+    grants_per_period=True,
+)
 # A seller's session takes its consent's entry with its app's secret, kept once (consent.py).
 FIELDS = (
     seam.CredentialField(name="user_id", json_name="userId", label="eBay user id", account=True),
@@ -41,8 +51,13 @@ FIELDS = (
     kit.key_field("client_secret", "App secret", max_length=256),
 )
 # Order fulfilment state [official: OrderFulfillmentStatus] → (our status, delivery status).
-FULFILMENT = kit.ListedOrders.States({"NOT_STARTED": ("CONFIRMED", "PREPARING"),
-    "IN_PROGRESS": ("CONFIRMED", "PREPARING"), "FULFILLED": ("SHIPPED", "SHIPPED")})  # fmt: skip
+FULFILMENT = kit.ListedOrders.States(
+    {
+        "NOT_STARTED": ("CONFIRMED", "PREPARING"),
+        "IN_PROGRESS": ("CONFIRMED", "PREPARING"),
+        "FULFILLED": ("SHIPPED", "SHIPPED"),
+    }
+)
 # A payment state that is no sale, or a sale refunded [official: OrderPaymentStatusEnum].
 PAYMENT = {"PENDING": "PENDING", "FAILED": "CANCELLED", "FULLY_REFUNDED": "RETURNED"}
 CANCELLED = {"CANCELED", "IN_PROGRESS"}  # cancelState: cancelled, or being cancelled
@@ -54,10 +69,19 @@ class EbayClient(kit.Requester):
     def __init__(self, shop: kit.Declaration.Opening[EbayApiSettings]) -> None:
         fields, api, kw = shop.credentials, shop.api, shop.options
         kit.require_fields(FIELDS, fields, NAME)
-        grant = {"grant_type": "refresh_token", "refresh_token": fields["refresh_token"],
-                 "scope": " ".join(SCOPES)}  # fmt: skip
-        auth = kit.ClientCredentials(api.token_url, fields["client_id"], fields["client_secret"],
-                                     grant=grant, basic=True, token_type="User Access Token")  # fmt: skip
+        grant = {
+            "grant_type": "refresh_token",
+            "refresh_token": fields["refresh_token"],
+            "scope": " ".join(SCOPES),
+        }
+        auth = kit.ClientCredentials(
+            api.token_url,
+            fields["client_id"],
+            fields["client_secret"],
+            grant=grant,
+            basic=True,
+            token_type="User Access Token",
+        )
         super().__init__(SPEC, auth, shop.http, api.api_url, shop={"user": fields["user_id"]}, **kw)
         self.user_id, self._username, self.user_token = fields["user_id"], "", auth
         self.identity = kit.Requester(SPEC, auth, self._http, api.identity_url, **kw)
@@ -136,8 +160,9 @@ def buyer_of(conversation: Conversation, thread: Sequence[Message], me: str) -> 
     return next((name for name in others if name), None)
 
 
-def waiting_since(conversation: Conversation, thread: Sequence[Message],
-                  me: str) -> datetime | None:  # fmt: skip
+def waiting_since(
+    conversation: Conversation, thread: Sequence[Message], me: str
+) -> datetime | None:
     """Since when the conversation waits for the seller: its first message after the
     seller's last one; eBay's own wait for none (eBay gives no "answer needed" to read)."""
     if conversation.conversation_type == "FROM_EBAY":
@@ -150,33 +175,47 @@ def waiting_since(conversation: Conversation, thread: Sequence[Message],
 
 
 def message_of(
-    conversation: Conversation, said: Message, me: str, waiting: datetime | None = None,
+    conversation: Conversation,
+    said: Message,
+    me: str,
+    waiting: datetime | None = None,
     order_id: str | None = None,
-) -> seam.InboxMessage:  # fmt: skip
+) -> seam.InboxMessage:
     """One message, eBay's own (FROM_EBAY), the seller's or the buyer's; ``order_id``: the
     buyer's order of the listing the conversation is about."""
     ebay = conversation.conversation_type == "FROM_EBAY"
     mine = not ebay and said.sender_username.lower() == me.lower() != ""
     item = conversation.reference_id if conversation.reference_type == "LISTING" else None
-    files = tuple(seam.InboxFile(name=m.media_name, url=m.media_url,
-                                 content_type=MEDIA.get(m.media_type, "application/octet-stream"))
-                  for m in said.message_media if m.media_url)  # fmt: skip
+    files = tuple(
+        seam.InboxFile(
+            name=m.media_name,
+            url=m.media_url,
+            content_type=MEDIA.get(m.media_type, "application/octet-stream"),
+        )
+        for m in said.message_media
+        if m.media_url
+    )
     return seam.InboxMessage(
         message_id=said.message_id,
         thread=seam.ThreadKey("DISCUSSION", conversation.conversation_id, order_id=order_id),
         sender_type="MARKETPLACE_SUPPORT" if ebay else "SELLER" if mine else "BUYER",
         sender_name="eBay" if ebay else said.sender_username or None,
         subject=said.subject or conversation.conversation_title or "eBay",
-        body=said.message_body, created_at=said.created_date, files=files,
-        unread=not mine and not said.read_status, reply_needed_since=waiting,
+        body=said.message_body,
+        created_at=said.created_date,
+        files=files,
+        unread=not mine and not said.read_status,
+        reply_needed_since=waiting,
         thread_details=(seam.ThreadDetail("item", "Objet eBay", item),) if item else (),
-    )  # fmt: skip
+    )
 
 
 # Members' conversations with a message since the window's start (``start_time``), then
 # eBay's, which take no time filter [official]: their latest message says.
-KINDS = (kit.KitSession.Conversations.Kind("FROM_MEMBERS"),
-         kit.KitSession.Conversations.Kind("FROM_EBAY", windowed=False))  # fmt: skip
+KINDS = (
+    kit.KitSession.Conversations.Kind("FROM_MEMBERS"),
+    kit.KitSession.Conversations.Kind("FROM_EBAY", windowed=False),
+)
 
 
 class MessageApi:
@@ -221,16 +260,27 @@ class MessageApi:
     async def mark(self, conversation_id: str, kind: str) -> None:
         """eBay marks a conversation read, not a message (``updateConversation``)."""
         body = {"conversationId": conversation_id, "conversationType": kind, "read": True}
-        await self.client.request("POST", f"{MESSAGES}update_conversation", name="updateConversation",
-                                  body=body, answered=False)  # fmt: skip
+        await self.client.request(
+            "POST",
+            f"{MESSAGES}update_conversation",
+            name="updateConversation",
+            body=body,
+            answered=False,
+        )
 
     def inbox(self) -> kit.KitSession.Conversations[Conversation]:
         return kit.KitSession.Conversations(
-            KINDS, self.page, kit.reader(Conversation, "a conversation"), size=LIMITS.page_size,
-            conversation_id=lambda c: c.conversation_id, messages=self.messages, mark=self.mark,
+            KINDS,
+            self.page,
+            kit.reader(Conversation, "a conversation"),
+            size=LIMITS.page_size,
+            conversation_id=lambda c: c.conversation_id,
+            messages=self.messages,
+            mark=self.mark,
             last_change=lambda c: c.latest_message.created_date if c.latest_message else None,
-            files=lambda file, most: self.client.get_bytes(file.url, most), lookups=(self.purchases,),
-        )  # fmt: skip
+            files=lambda file, most: self.client.get_bytes(file.url, most),
+            lookups=(self.purchases,),
+        )
 
 
 def replies(api: MessageApi) -> kit.DeclaredReplies:
@@ -282,18 +332,29 @@ def order_of(raw: Any) -> seam.OrderSummary:
     status, delivery = order_status(order)
     sites = {line.listing_marketplace_id or "" for line in order.line_items} - {""}
     return seam.OrderSummary(
-        external_id=order.order_id, state=order.order_fulfillment_status or "UNKNOWN",
-        created_at=order.creation_date, updated_at=order.last_modified_date, status=status,
-        delivery_status=delivery, buyer_name=str(order.buyer.get("username") or "") or None,
+        external_id=order.order_id,
+        state=order.order_fulfillment_status or "UNKNOWN",
+        created_at=order.creation_date,
+        updated_at=order.last_modified_date,
+        status=status,
+        delivery_status=delivery,
+        buyer_name=str(order.buyer.get("username") or "") or None,
         sales_channel=",".join(sorted(sites)) or None,
-        lines=tuple(seam.OrderLine(
-            line_id=line.line_item_id, state=line.line_item_fulfillment_status or "UNKNOWN",
-            product_name=line.title, quantity=line.quantity, seller_sku=line.sku, status=status,
-            # eBay's ``lineItemCost`` is the line's total [official]
-            unit_price=kit.unit_price((line.line_item_cost or Amount()).value, line.quantity),
-            currency=line.line_item_cost.currency if line.line_item_cost else None,
-        ) for line in order.line_items),
-    )  # fmt: skip
+        lines=tuple(
+            seam.OrderLine(
+                line_id=line.line_item_id,
+                state=line.line_item_fulfillment_status or "UNKNOWN",
+                product_name=line.title,
+                quantity=line.quantity,
+                seller_sku=line.sku,
+                status=status,
+                # eBay's ``lineItemCost`` is the line's total [official]
+                unit_price=kit.unit_price((line.line_item_cost or Amount()).value, line.quantity),
+                currency=line.line_item_cost.currency if line.line_item_cost else None,
+            )
+            for line in order.line_items
+        ),
+    )
 
 
 def _orders(client: EbayClient, field: str) -> kit.ListedOrders.OrderListing:
@@ -309,31 +370,51 @@ def orders_of(client: EbayClient) -> kit.ListedOrders:
         return (await client.orders.get({"orderIds": ids}))[0]
 
     return kit.ListedOrders(
-        updated=_orders(client, "lastmodifieddate"), created=_orders(client, "creationdate"),
-        by_id=kit.ListedOrders.InLists(named, 50, askable=ORDER_IDS.is_order_id), read=order_of, label=NAME,
-        log=log, shop={"user": client.user_id},
-    )  # fmt: skip
+        updated=_orders(client, "lastmodifieddate"),
+        created=_orders(client, "creationdate"),
+        by_id=kit.ListedOrders.InLists(named, 50, askable=ORDER_IDS.is_order_id),
+        read=order_of,
+        label=NAME,
+        log=log,
+        shop={"user": client.user_id},
+    )
 
 
 def session_of(client: EbayClient, _api: EbayApiSettings) -> kit.KitSession:
     messages = MessageApi(client)
     return kit.KitSession(
-        messages.inbox(), replies(messages), orders_of(client), verify=client.username,
-    ).sharing(client.user_token)  # fmt: skip
+        messages.inbox(),
+        replies(messages),
+        orders_of(client),
+        verify=client.username,
+    ).sharing(client.user_token)
 
 
 # eBay's order ids: "12-34567-89012" [official examples], older ones digits alone.
 ORDER_IDS = kit.OrderIdPattern("[0-9]{2}-[0-9]{5}-[0-9]{5}", "an eBay one (12-34567-89012)")
-DISCUSSIONS = kit.Declaration.Discussions(("BUYER",), support_sender="eBay",
-                                          claim_subject="Litige eBay")  # fmt: skip
+DISCUSSIONS = kit.Declaration.Discussions(
+    ("BUYER",), support_sender="eBay", claim_subject="Litige eBay"
+)
 # eBay publishes no response time for sellers' messages [official]: the window is ours,
 # 24 hours (a tenant may shorten it), run on eBay's threads (``waiting_since``).
 RESPONSE_WINDOW = kit.Declaration.OwnRule.hours(24, "eBay keeps no such mark")
 
 # eBay: a seller connected by consent, polled over eBay's REST APIs.
-CONNECTOR = kit.shop_api_connector(kit.Declaration(
-    EBAY, NAME, TENANT_SECRET, FIELDS, LIMITS,
-    view=EbayApiSettings, client=EbayClient, parts=session_of, probe=None,
-    settings=EbaySettings, discussions=DISCUSSIONS, order_ids=ORDER_IDS,
-    response_window=RESPONSE_WINDOW, redirect_flow=EbayRedirectFlow(),
-))  # fmt: skip
+CONNECTOR = kit.shop_api_connector(
+    kit.Declaration(
+        EBAY,
+        NAME,
+        TENANT_SECRET,
+        FIELDS,
+        LIMITS,
+        view=EbayApiSettings,
+        client=EbayClient,
+        parts=session_of,
+        probe=None,
+        settings=EbaySettings,
+        discussions=DISCUSSIONS,
+        order_ids=ORDER_IDS,
+        response_window=RESPONSE_WINDOW,
+        redirect_flow=EbayRedirectFlow(),
+    )
+)

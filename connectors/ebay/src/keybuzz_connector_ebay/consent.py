@@ -35,10 +35,16 @@ APP_MAX_AGE_SECONDS = 60.0
 # eBay's sites a seller may consent from [official: marketplace ids] → (site id, locale of
 # its consent page): one account sells on every one of them, its tokens good on all.
 SITES = {
-    "FR": ("EBAY_FR", "fr-FR"), "DE": ("EBAY_DE", "de-DE"), "GB": ("EBAY_GB", "en-GB"),
-    "IT": ("EBAY_IT", "it-IT"), "ES": ("EBAY_ES", "es-ES"), "NL": ("EBAY_NL", "nl-NL"),
-    "AT": ("EBAY_AT", "de-AT"), "BE": ("EBAY_FRBE", "fr-BE"), "US": ("EBAY_US", "en-US"),
-}  # fmt: skip
+    "FR": ("EBAY_FR", "fr-FR"),
+    "DE": ("EBAY_DE", "de-DE"),
+    "GB": ("EBAY_GB", "en-GB"),
+    "IT": ("EBAY_IT", "it-IT"),
+    "ES": ("EBAY_ES", "es-ES"),
+    "NL": ("EBAY_NL", "nl-NL"),
+    "AT": ("EBAY_AT", "de-AT"),
+    "BE": ("EBAY_FRBE", "fr-BE"),
+    "US": ("EBAY_US", "en-US"),
+}
 _USER_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 
@@ -100,8 +106,11 @@ class AppEntries:
         if (kept := copies.get(path)) is not None:
             return kept
         data = await vault.read(path) or {}
-        read = {k: v for k, v in data.items()
-                if k in ("client_id", "client_secret") and isinstance(v, str)}  # fmt: skip
+        read = {
+            k: v
+            for k, v in data.items()
+            if k in ("client_id", "client_secret") and isinstance(v, str)
+        }
         # Kept missing too (a seller's entry holding its own secret, no default app kept):
         # else each poll of such a shop asks Vault again.
         copies[path] = read
@@ -140,13 +149,25 @@ class EbayRedirectFlow:
                 return ConsentSite(short, site_id, locale)
         raise ValueError(f"eBay has no site {code!r} ({', '.join(SITES)})")
 
-    def consent_url(self, app: seam.RedirectApp, site: seam.ConsentSite, *, state: str,
-                    redirect_uri: str, origin: str | None = None, draft: bool | None = None,
-                    ) -> str:  # fmt: skip
+    def consent_url(
+        self,
+        app: seam.RedirectApp,
+        site: seam.ConsentSite,
+        *,
+        state: str,
+        redirect_uri: str,
+        origin: str | None = None,
+        draft: bool | None = None,
+    ) -> str:
         """eBay's sign-in page, asking for a code sent back to the app's RuName [official]."""
-        ask = {"client_id": app.application_id, "response_type": "code",
-               "redirect_uri": ours(app).redirect_name, "scope": " ".join(SCOPES),
-               "state": state, "locale": SITES.get(site.code, ("", "fr-FR"))[1]}  # fmt: skip
+        ask = {
+            "client_id": app.application_id,
+            "response_type": "code",
+            "redirect_uri": ours(app).redirect_name,
+            "scope": " ".join(SCOPES),
+            "state": state,
+            "locale": SITES.get(site.code, ("", "fr-FR"))[1],
+        }
         host = (origin or "https://auth.ebay.com").rstrip("/")
         return f"{host}/oauth2/authorize?{urlencode(ask)}"
 
@@ -165,8 +186,9 @@ class EbayRedirectFlow:
             raise TypeError(f"eBay's code exchange needs EbayFlowSettings, not {type(settings)!r}")
         return CodeGrant(settings)
 
-    async def shop_credentials(self, vault: VaultClient,
-                               stored: Mapping[str, Any]) -> Mapping[str, Any]:  # fmt: skip
+    async def shop_credentials(
+        self, vault: VaultClient, stored: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
         """The seller's entry ``stored`` with the secret of the app it names (``app_source``);
         one with a secret of its own and no source takes the default app's if it is that app."""
         source = stored.get("app_source")
@@ -208,11 +230,17 @@ class EbayVault:
     async def store(self, credentials: seam.AccountCredentials) -> str:
         app = await self.app_credentials()
         path = tenant_path(credentials.tenant_id)
-        await self.vault.write(path, {
-            "user_id": credentials.seller_id, "refresh_token": credentials.refresh_token,
-            "client_id": app.application_id, "app_source": self.app_source,
-            "marketplace_id": credentials.marketplace_id, "created_at": credentials.created_at,
-        })  # fmt: skip
+        await self.vault.write(
+            path,
+            {
+                "user_id": credentials.seller_id,
+                "refresh_token": credentials.refresh_token,
+                "client_id": app.application_id,
+                "app_source": self.app_source,
+                "marketplace_id": credentials.marketplace_id,
+                "created_at": credentials.created_at,
+            },
+        )
         return path
 
     async def check(self, tenant_id: str) -> seam.ConsentedAccount:
@@ -220,9 +248,13 @@ class EbayVault:
         if not all(data.get(f) for f in ("user_id", "refresh_token", "client_id")):
             raise seam.AccountCredentialsMissing(f"no eBay consent of {tenant_id} in Vault")
         return seam.ConsentedAccount(
-            tenant_id, str(data["refresh_token"]), str(data["user_id"]),
-            str(data.get("marketplace_id", "")), "GLOBAL", str(data.get("created_at", "")),
-        )  # fmt: skip
+            tenant_id,
+            str(data["refresh_token"]),
+            str(data["user_id"]),
+            str(data.get("marketplace_id", "")),
+            "GLOBAL",
+            str(data.get("created_at", "")),
+        )
 
     async def delete(self, tenant_id: str) -> None:
         """The consent, and the token kept beside it for every process."""
@@ -242,8 +274,9 @@ class _Refused(seam.GrantRefused):
 class _Invalid(seam.GrantInvalid, _Refused): ...
 
 
-TOKEN_SPEC = kit.ApiSpec.token_endpoint(NAME, log, refused=_Refused, invalid=_Invalid,
-                                        unavailable=seam.TokenEndpointUnavailable)  # fmt: skip
+TOKEN_SPEC = kit.ApiSpec.token_endpoint(
+    NAME, log, refused=_Refused, invalid=_Invalid, unavailable=seam.TokenEndpointUnavailable
+)
 
 
 class _Tokens(msgspec.Struct):
@@ -265,8 +298,9 @@ class CodeGrant:
         mine, endpoint = ours(app), self.settings.token_endpoint
         pair = base64.b64encode(f"{mine.application_id}:{mine.client_secret}".encode()).decode()
         token = kit.Requester(TOKEN_SPEC, kit.HeaderAuth({}), self.http, endpoint)
-        form = urlencode({"grant_type": "authorization_code", "code": code,
-                          "redirect_uri": mine.redirect_name}).encode()  # fmt: skip
+        form = urlencode(
+            {"grant_type": "authorization_code", "code": code, "redirect_uri": mine.redirect_name}
+        ).encode()
         basic = {"Authorization": f"Basic {pair}"}
         granted: _Tokens = await token.token(endpoint, form, shape=_Tokens, headers=basic)
         access = granted.access_token

@@ -69,20 +69,34 @@ class EbaySettings(ShopSettings, kw_only=True, frozen=True):
     ebay_fulfillment_calls_per_day: AtLeastOne = 1_500_000
 
     def view_fields(self) -> dict[str, Any]:
-        polls = AppCallBudget(calls_per_day=self.ebay_message_calls_per_day,
-                              calls_per_poll=CALLS_PER_POLL, poll_share=POLL_SHARE)  # fmt: skip
-        syncs = AppCallBudget(calls_per_day=self.ebay_fulfillment_calls_per_day,
-                              calls_per_poll=CALLS_PER_SYNC, poll_share=SYNC_SHARE)  # fmt: skip
-        return {"token_url": self.ebay_token_url,
-                "identity_url": self.ebay_identity_url, "app_calls": polls,
-                "order_calls": syncs, "max_calls_per_poll": MAX_CALLS_PER_POLL}  # fmt: skip
+        polls = AppCallBudget(
+            calls_per_day=self.ebay_message_calls_per_day,
+            calls_per_poll=CALLS_PER_POLL,
+            poll_share=POLL_SHARE,
+        )
+        syncs = AppCallBudget(
+            calls_per_day=self.ebay_fulfillment_calls_per_day,
+            calls_per_poll=CALLS_PER_SYNC,
+            poll_share=SYNC_SHARE,
+        )
+        return {
+            "token_url": self.ebay_token_url,
+            "identity_url": self.ebay_identity_url,
+            "app_calls": polls,
+            "order_calls": syncs,
+            "max_calls_per_poll": MAX_CALLS_PER_POLL,
+        }
 
     def redirect_flow(self, marketplace: str) -> EbayFlowSettings | None:
         if marketplace != EBAY:
             return None
         return EbayFlowSettings(
-            default_site=self.ebay_default_site, consent_origin=self.ebay_consent_url,
-            draft=None, redirect_uri=self.ebay_redirect_uri, app_source=self.ebay_app_source,
-            token_endpoint=self.ebay_token_url, token_cacert=self.ebay_token_cacert,
+            default_site=self.ebay_default_site,
+            consent_origin=self.ebay_consent_url,
+            draft=None,
+            redirect_uri=self.ebay_redirect_uri,
+            app_source=self.ebay_app_source,
+            token_endpoint=self.ebay_token_url,
+            token_cacert=self.ebay_token_cacert,
             identity_url=self.ebay_identity_url,
-        )  # fmt: skip
+        )

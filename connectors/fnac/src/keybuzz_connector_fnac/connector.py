@@ -99,8 +99,19 @@ def fnac_connector(
         return session_of(client, limits)
 
     secret = f"{marketplace.lower()}_api"  # FNAC → …/fnac_api
-    return kit.shop_api_connector(kit.Declaration(
-        marketplace, display_name, secret, CREDENTIAL_FIELDS, limits,
-        view=ShopApiSettings, client=functools.partial(client_of, marketplace), parts=parts, probe=probe,
-        settings=settings, discussions=DISCUSSIONS, order_ids=ORDER_IDS,
-    ))  # fmt: skip
+    return kit.shop_api_connector(
+        kit.Declaration(
+            marketplace,
+            display_name,
+            secret,
+            CREDENTIAL_FIELDS,
+            limits,
+            view=ShopApiSettings,
+            client=functools.partial(client_of, marketplace),
+            parts=parts,
+            probe=probe,
+            settings=settings,
+            discussions=DISCUSSIONS,
+            order_ids=ORDER_IDS,
+        )
+    )

@@ -17,13 +17,22 @@ MessageType = Literal["ORDER", "OFFER"]
 FromType = Literal["CLIENT", "CALLCENTER", "SELLER", "SYSTEM"]
 MessageTo = Literal["CLIENT", "CALLCENTER", "ALL"]
 MessageSubject = Literal[
-    "product_information", "shipping_information", "order_information", "offer_problem",
-    "offer_not_received", "other_question"
-]  # fmt: skip
+    "product_information",
+    "shipping_information",
+    "order_information",
+    "offer_problem",
+    "offer_not_received",
+    "other_question",
+]
 MessageAction = Literal[
-    "mark_as_read", "mark_as_unread", "archive", "mark_as_read_and_archive", "unarchive",
-    "reply", "create"
-]  # fmt: skip
+    "mark_as_read",
+    "mark_as_unread",
+    "archive",
+    "mark_as_read_and_archive",
+    "unarchive",
+    "reply",
+    "create",
+]
 Sort = Literal["ASC", "DESC"]
 
 MAX_ORDER_IDS = 50  # orders_fnac_id / incidents' orders hold at most 50 (OrdersQueryService.xsd)

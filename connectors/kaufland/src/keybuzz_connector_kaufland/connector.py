@@ -50,9 +50,12 @@ ERRORS = kit.CallErrors.labelled(LABEL, credentials="keys")
 # A 401 for the request's headers (a time too far from Kaufland's [inferred]) says nothing
 # of the keys: the shop is held 5 minutes, never disconnected.
 HEADERS_REFUSED = kit.Refusals.Held.said(
-    401, "type", "/problems/missing-or-invalid-request-header", 300.0,
+    401,
+    "type",
+    "/problems/missing-or-invalid-request-header",
+    300.0,
     "Kaufland refused the request's headers",
-)  # fmt: skip
+)
 SPEC = kit.ApiSpec(
     LABEL,
     logging.getLogger(__name__),
@@ -113,9 +116,21 @@ DISCUSSIONS = kit.Declaration.Discussions(
     claim_subject="Ticket Kaufland",
     gate=reply_refusal,
 )
-CONNECTOR = kit.shop_api_connector(kit.Declaration(
-    KAUFLAND, LABEL, "kaufland_api", CREDENTIAL_FIELDS, LIMITS,
-    view=ShopApiSettings, client=client_of, parts=session_of, probe=probe,
-    settings=KauflandSettings, discussions=DISCUSSIONS, order_ids=ORDER_IDS,
-    response_window=RESPONSE_WINDOW, closes_threads=True,
-))  # fmt: skip
+CONNECTOR = kit.shop_api_connector(
+    kit.Declaration(
+        KAUFLAND,
+        LABEL,
+        "kaufland_api",
+        CREDENTIAL_FIELDS,
+        LIMITS,
+        view=ShopApiSettings,
+        client=client_of,
+        parts=session_of,
+        probe=probe,
+        settings=KauflandSettings,
+        discussions=DISCUSSIONS,
+        order_ids=ORDER_IDS,
+        response_window=RESPONSE_WINDOW,
+        closes_threads=True,
+    )
+)

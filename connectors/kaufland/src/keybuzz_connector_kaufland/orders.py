@@ -93,11 +93,20 @@ def unit_orders(
         each = partial(by_id.each_listed, key="id_order")  # each order a page names read once
         listing = partial(newest_first, client, size=ORDERS_PAGE, overlap=2, each=each)
         return kit.ListedOrders(
-            updated=listing("order-units", "GetOrderUnits", "ts_updated_from_iso",
-                            lambda o: (o.updated_at, o.external_id),
-                            named | {"sort": "ts_updated:desc"}),
-            created=listing("orders", "GetOrders", "ts_created_from_iso",
-                            lambda o: (o.created_at, o.external_id), named),
+            updated=listing(
+                "order-units",
+                "GetOrderUnits",
+                "ts_updated_from_iso",
+                lambda o: (o.updated_at, o.external_id),
+                named | {"sort": "ts_updated:desc"},
+            ),
+            created=listing(
+                "orders",
+                "GetOrders",
+                "ts_created_from_iso",
+                lambda o: (o.created_at, o.external_id),
+                named,
+            ),
             by_id=by_id,
             read=order_of,
             label=LABEL,
@@ -105,6 +114,6 @@ def unit_orders(
             shop=client.shop,
             overlap=timedelta(minutes=5),
             newest_first=True,
-        )  # fmt: skip
+        )
 
     return kit.ListedOrders.each_of(storefronts, of)

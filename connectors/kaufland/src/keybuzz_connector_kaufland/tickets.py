@@ -39,20 +39,34 @@ STATUSES = {
 TOPICS: dict[str, Subject] = {
     **dict.fromkeys(("order_cancel", "account_cancel"), "CANCELLATION"),
     **dict.fromkeys(
-        ("order_product_defect", "delivery_wrong_products", "delivery_parts_missing",
-         "product_not_as_described", "product_defect"), "DAMAGED_OR_WRONG_ITEM"),
+        (
+            "order_product_defect",
+            "delivery_wrong_products",
+            "delivery_parts_missing",
+            "product_not_as_described",
+            "product_defect",
+        ),
+        "DAMAGED_OR_WRONG_ITEM",
+    ),
     **dict.fromkeys(
-        ("delivery_not_received", "delivery_delayed", "delivery_other_question",
-         "product_not_delivered"), "WHERE_IS_MY_ORDER"),
+        (
+            "delivery_not_received",
+            "delivery_delayed",
+            "delivery_other_question",
+            "product_not_delivered",
+        ),
+        "WHERE_IS_MY_ORDER",
+    ),
     **dict.fromkeys(("delivery_change_address", "delivery_to_store"), "ORDER_CHANGE"),
     **dict.fromkeys(
-        ("return_check_status", "return_request_label", "product_return",
-         "old_device_take_back"), "RETURN_OR_REFUND"),
+        ("return_check_status", "return_request_label", "product_return", "old_device_take_back"),
+        "RETURN_OR_REFUND",
+    ),
     **dict.fromkeys(("invoice_needed", "invoice_problem"), "INVOICE_REQUEST"),
     **dict.fromkeys(
-        ("product_properties", "product_availability", "product_other_question"),
-        "PRODUCT_QUESTION"),
-}  # fmt: skip
+        ("product_properties", "product_availability", "product_other_question"), "PRODUCT_QUESTION"
+    ),
+}
 
 
 # --- Kaufland's JSON ----------------------------------------------------------------------
@@ -153,8 +167,12 @@ def details(ticket: Ticket) -> tuple[seam.ThreadDetail, ...]:
         ("topic", "Sujet Kaufland", ticket.topic),
         ("orders", "Commandes", orders or None),
         ("order_units", "Unités de commande", ", ".join(map(str, ticket.ids_order_units))),
-        ("seller_responsible", "Attend le vendeur", "oui" if ticket.is_seller_responsible else "non"),
-    )  # fmt: skip
+        (
+            "seller_responsible",
+            "Attend le vendeur",
+            "oui" if ticket.is_seller_responsible else "non",
+        ),
+    )
 
 
 def inbox_messages_of(ticket: Ticket) -> list[seam.InboxMessage]:
@@ -195,9 +213,15 @@ def inbox_messages_of(ticket: Ticket) -> list[seam.InboxMessage]:
 
 async def ticket_of(client: kit.Requester, ticket_id: str) -> Ticket:
     ticket: Ticket = await kit.item_at(
-        client, "tickets", ticket_id, in_data(Ticket, "ticket"), "GET tickets/{id}",
-        valid=str.isdigit, operation="GetTicket", params=EMBEDDED,
-    )  # fmt: skip
+        client,
+        "tickets",
+        ticket_id,
+        in_data(Ticket, "ticket"),
+        "GET tickets/{id}",
+        valid=str.isdigit,
+        operation="GetTicket",
+        params=EMBEDDED,
+    )
     return ticket
 
 
@@ -210,10 +234,15 @@ def ticket_inbox(
 ) -> kit.KitSession.ReadInTurn[Listed, Ticket]:
     """A ticket read again only once its ``ts_updated_iso`` moved; no read mark kept."""
     listing: kit.Listing[Listed, Any, int] = newest_first(
-        client, "tickets", "GetTickets", "ts_updated_from_iso",
+        client,
+        "tickets",
+        "GetTickets",
+        "ts_updated_from_iso",
         lambda t: (as_utc(t.ts_updated_iso), t.id_ticket),
-        {"sort": "ts_updated_iso:desc"}, size=LIST_LIMIT, overlap=OVERLAP,
-    )  # fmt: skip
+        {"sort": "ts_updated_iso:desc"},
+        size=LIST_LIMIT,
+        overlap=OVERLAP,
+    )
     return kit.KitSession.ReadInTurn(
         listing,
         kit.reader(Listed, "ticket"),

@@ -85,11 +85,24 @@ def session_of(client: kit.Requester, api: ShopApiSettings | None = None) -> kit
 # A shop connector with ManoMano's relay, which makes its inbound addresses, beside its
 # partner API.
 RELAY = ManoManoRelay(LIMITS)
-CONNECTOR = kit.shop_api_connector(kit.Declaration(
-    # Its secret: the partner API key and the seller contract id.
-    MANOMANO, NAME, "manomano_api", CREDENTIAL_FIELDS, LIMITS,
-    view=ShopApiSettings, client=client_of, parts=session_of, probe=probe,
-    settings=ManoManoSettings, order_ids=ORDER_IDS,
-    discussions=kit.Declaration.Discussions(("BUYER",), support_sender=NAME, claim_subject="Litige ManoMano"),
-    mail_relay=RELAY, inbound_addresses=RELAY,
-))  # fmt: skip
+CONNECTOR = kit.shop_api_connector(
+    kit.Declaration(
+        # Its secret: the partner API key and the seller contract id.
+        MANOMANO,
+        NAME,
+        "manomano_api",
+        CREDENTIAL_FIELDS,
+        LIMITS,
+        view=ShopApiSettings,
+        client=client_of,
+        parts=session_of,
+        probe=probe,
+        settings=ManoManoSettings,
+        order_ids=ORDER_IDS,
+        discussions=kit.Declaration.Discussions(
+            ("BUYER",), support_sender=NAME, claim_subject="Litige ManoMano"
+        ),
+        mail_relay=RELAY,
+        inbound_addresses=RELAY,
+    )
+)

@@ -202,10 +202,23 @@ def connector_of(operator: Operator) -> Connector:
     """The operator's connector; one ``settings_type`` for every operator, so that a
     service started before an operator was added holds it."""
     secret = f"mirakl_{operator.code.lower()}_api"  # the shop's API key and shop id
-    return kit.shop_api_connector(kit.Declaration(
-        operator.code, operator.name, secret, CREDENTIAL_FIELDS, LIMITS,
-        view=MiraklApiSettings, client=client_of, parts=parts, probe=check_key,
-        label="Mirakl", instance="mirakl", settings=MiraklSettings, discussions=DISCUSSIONS,
-        order_ids=ORDER_IDS, response_window=response_window(operator),
-        figures_kept_seconds=KEPT_SECONDS,
-    ))  # fmt: skip
+    return kit.shop_api_connector(
+        kit.Declaration(
+            operator.code,
+            operator.name,
+            secret,
+            CREDENTIAL_FIELDS,
+            LIMITS,
+            view=MiraklApiSettings,
+            client=client_of,
+            parts=parts,
+            probe=check_key,
+            label="Mirakl",
+            instance="mirakl",
+            settings=MiraklSettings,
+            discussions=DISCUSSIONS,
+            order_ids=ORDER_IDS,
+            response_window=response_window(operator),
+            figures_kept_seconds=KEPT_SECONDS,
+        )
+    )

@@ -216,9 +216,20 @@ DISCUSSIONS = kit.Declaration.Discussions(
     carried=wire.carried,
     gate=wire.reply_refusal,
 )
-CONNECTOR = kit.shop_api_connector(kit.Declaration(
-    # Its secret: the seller's login and web services token.
-    RAKUTEN, "Rakuten", "rakuten_api", CREDENTIAL_FIELDS, LIMITS,
-    view=ShopApiSettings, client=RakutenClient, parts=session_of, probe=probe,
-    settings=RakutenSettings, discussions=DISCUSSIONS, order_ids=ORDER_IDS,
-))  # fmt: skip
+CONNECTOR = kit.shop_api_connector(
+    kit.Declaration(
+        # Its secret: the seller's login and web services token.
+        RAKUTEN,
+        "Rakuten",
+        "rakuten_api",
+        CREDENTIAL_FIELDS,
+        LIMITS,
+        view=ShopApiSettings,
+        client=RakutenClient,
+        parts=session_of,
+        probe=probe,
+        settings=RakutenSettings,
+        discussions=DISCUSSIONS,
+        order_ids=ORDER_IDS,
+    )
+)
