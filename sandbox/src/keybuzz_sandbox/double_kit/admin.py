@@ -142,3 +142,23 @@ def shop_log_handlers(
         return json_answer({"tokenRequests": shop_of(account).token_requests})
 
     return [sent_by, rotated, expired, requested]
+
+
+def drawn_shops_handlers(
+    listed: Callable[[], Any],
+    shop_of: Callable[[str], T],
+    advance: Callable[[T, float], Any],
+) -> list[Any]:
+    """A drawn double's shops at its admin: GET ``/shops`` (as ``listed`` gives them) and
+    POST ``/shops/<account>/advance`` (``AdvanceRequest``: the shop's clock played forward
+    by ``advance``, answered with what it says came of it)."""
+
+    @get("/shops", sync_to_thread=False)
+    def shops() -> Response[bytes]:
+        return json_answer(listed())
+
+    @post("/shops/{account:str}/advance", sync_to_thread=False)
+    def advanced(account: str, data: AdvanceRequest) -> Response[bytes]:
+        return json_answer(advance(shop_of(account), forward(data.seconds)))
+
+    return [shops, advanced]

@@ -11,9 +11,8 @@ from urllib.parse import parse_qs
 import msgspec
 from keybuzz_sandbox.answers import gateway_page, held_back, joined_query, json_answer
 from keybuzz_sandbox.double_kit.admin import (
-    AdvanceRequest,
     admin_router,
-    forward,
+    drawn_shops_handlers,
     known,
     shop_log_handlers,
 )
@@ -22,7 +21,7 @@ from keybuzz_sandbox.double_kit.draws import numeric_id
 from keybuzz_sandbox.double_kit.routes import operation_route
 from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
 from keybuzz_sandbox.faults import FaultDecision, reply_faults
-from litestar import Request, Response, Router, get, post
+from litestar import Request, Response, Router, post
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 
@@ -256,14 +255,6 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
         record = known(book.discussion(discussion_id, now), f"discussion {discussion_id}")
         return book, record, real, now
 
-    @get("/shops", sync_to_thread=False)
-    def shops() -> Response[bytes]:
-        return json_answer(double.shops())
-
-    @post("/shops/{seller_id:str}/advance", sync_to_thread=False)
-    def advance(seller_id: FromPath[str], data: JSONBody[AdvanceRequest]) -> Response[bytes]:
-        return json_answer(book_of(seller_id).advance(forward(data.seconds), double.clock.now()))
-
     @post("/shops/{seller_id:str}/discussions", sync_to_thread=False)
     def open_discussion(seller_id: FromPath[str], data: JSONBody[OpenRequest]) -> Response[bytes]:
         book = book_of(seller_id)
@@ -340,8 +331,11 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
     return admin_router(
         "/_sandbox/cdiscount",
         [
-            shops,
-            advance,
+            *drawn_shops_handlers(
+                double.shops,
+                book_of,
+                lambda book, seconds: book.advance(seconds, double.clock.now()),
+            ),
             open_discussion,
             write,
             graduate,

@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from keybuzz_sandbox.answers import admin_error, gateway_page, json_answer, xml_malformed
 from keybuzz_sandbox.double_kit.admin import (
-    AdvanceRequest,
     admin_router,
-    forward,
+    drawn_shops_handlers,
     known,
     shop_log_handlers,
 )
@@ -37,7 +36,7 @@ from .wire import add_error, child_text, refusal, response, serialize
 if TYPE_CHECKING:
     from keybuzz_sandbox.sandbox import Sandbox
 
-    from .book import ShopBook
+    from .book import AdvanceSummary, ShopBook
     from .generator import OrderFacts
 
 XML = "text/xml; charset=utf-8"
@@ -246,15 +245,10 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
     def book_of(shop_id: str) -> ShopBook:
         return known(double.books.get(shop_id.upper()), f"shop {shop_id}")
 
-    @get("/shops", sync_to_thread=False)
-    def shops() -> Response[bytes]:
-        return json_answer(double.shops())
-
-    @post("/shops/{shop_id:str}/advance", sync_to_thread=False)
-    def advance(shop_id: FromPath[str], data: JSONBody[AdvanceRequest]) -> Response[bytes]:
-        summary = book_of(shop_id).advance(forward(data.seconds), double.clock.now())
+    def advance(book: ShopBook, seconds: float) -> AdvanceSummary:
+        summary = book.advance(seconds, double.clock.now())
         sb.save()
-        return json_answer(summary)
+        return summary
 
     @post("/shops/{shop_id:str}/messages", sync_to_thread=False)
     def buyer_writes(
@@ -315,8 +309,7 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
     admin = admin_router(
         "/_sandbox/fnac",
         [
-            shops,
-            advance,
+            *drawn_shops_handlers(double.shops, book_of, advance),
             buyer_writes,
             open_incident,
             close_incident,
