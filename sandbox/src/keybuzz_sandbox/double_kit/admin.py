@@ -6,10 +6,10 @@ by the router every double's admin is served on."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import msgspec
-from litestar import Request, Response, Router, delete, get, put
+from litestar import Request, Response, Router, delete, get, post, put
 from litestar.params import JSONBody
 
 from keybuzz_sandbox.answers import admin_error, json_answer
@@ -94,3 +94,71 @@ def settings_handlers(
         write(kind())
 
     return [read_settings, put(path, sync_to_thread=False)(replace_settings), reset_settings]
+
+
+class ShopLog(Protocol):
+    """A shop as its admin's log shows it: what the seller sent, the tokens it asked for."""
+
+    @property
+    def sent(self) -> list[Any]: ...
+
+    @property
+    def token_requests(self) -> int: ...
+
+
+S = TypeVar("S", bound=ShopLog)
+
+
+def shop_log_handlers(
+    shop_of: Callable[[str], S],
+    rotate: tuple[str, Callable[[S], Any]],
+    *,
+    expire_tokens: Callable[[S], int] | None = None,
+) -> list[Any]:
+    """A shop's admin endpoints, the shop as ``shop_of`` finds it by the account its admin
+    names it by (else its 404): GET ``/shops/<account>/sent`` (``{"sent": …}``), POST
+    ``/shops/<account>/<action>`` (``rotate``'s action: its secret renewed, answered with the
+    new one); a token double's POST ``expire-tokens`` (``{"expired": <count>}``) and GET
+    ``token-requests`` (``{"tokenRequests": <count>}``)."""
+    action, renew = rotate
+
+    @get("/shops/{account:str}/sent", sync_to_thread=False)
+    def sent_by(account: str) -> Response[bytes]:
+        return json_answer({"sent": shop_of(account).sent})
+
+    @post(f"/shops/{{account:str}}/{action}", sync_to_thread=False)
+    def rotated(account: str) -> Response[bytes]:
+        return json_answer(renew(shop_of(account)))
+
+    if expire_tokens is None:
+        return [sent_by, rotated]
+
+    @post("/shops/{account:str}/expire-tokens", sync_to_thread=False)
+    def expired(account: str) -> Response[bytes]:
+        return json_answer({"expired": expire_tokens(shop_of(account))})
+
+    @get("/shops/{account:str}/token-requests", sync_to_thread=False)
+    def requested(account: str) -> Response[bytes]:
+        return json_answer({"tokenRequests": shop_of(account).token_requests})
+
+    return [sent_by, rotated, expired, requested]
+
+
+def drawn_shops_handlers(
+    listed: Callable[[], Any],
+    shop_of: Callable[[str], T],
+    advance: Callable[[T, float], Any],
+) -> list[Any]:
+    """A drawn double's shops at its admin: GET ``/shops`` (as ``listed`` gives them) and
+    POST ``/shops/<account>/advance`` (``AdvanceRequest``: the shop's clock played forward
+    by ``advance``, answered with what it says came of it)."""
+
+    @get("/shops", sync_to_thread=False)
+    def shops() -> Response[bytes]:
+        return json_answer(listed())
+
+    @post("/shops/{account:str}/advance", sync_to_thread=False)
+    def advanced(account: str, data: AdvanceRequest) -> Response[bytes]:
+        return json_answer(advance(shop_of(account), forward(data.seconds)))
+
+    return [shops, advanced]

@@ -128,3 +128,18 @@ def run_served(
     except Refused as refused:
         return refusal(refused)
     return served(done, malformed_kind, huge_bytes, **served_options)
+
+
+def injected_failure(
+    status: int,
+    retry_after: int,
+    told_to_wait: Callable[[int], None],
+    too_many: Callable[[int], Response[bytes]],
+) -> Response[bytes]:
+    """An injected failure's answer: a gateway's page, or for a 429 the marketplace's own
+    (``too_many`` with its Retry-After, whole seconds), the double ``told_to_wait`` so that
+    it counts the calls made before the wait ends."""
+    if status != 429:
+        return gateway_page(status)
+    told_to_wait(retry_after)
+    return too_many(retry_after)

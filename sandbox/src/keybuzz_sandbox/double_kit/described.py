@@ -216,6 +216,12 @@ class Described:
         guide = (*self.undocumented.get("*", ()), *self.undocumented.get(operation_id, ()))
         return {name: ({"name": name}, "") for name in guide} | named
 
+    def refused_query(self, operation_id: str, query: Query) -> str:
+        """Why the double refuses ``query`` (its ``query_problems`` joined), "" when it does
+        not: a marketplace may ignore unknown parameters, its double says so, so that a
+        misspelt filter shows."""
+        return "; ".join(self.query_problems(operation_id, query))
+
     def query_problems(self, operation_id: str, query: Query) -> list[str]:
         """Parameters the operation does not name, required ones missing, values off their
         schema (an array's items comma-separated or its parameter repeated)."""

@@ -5,16 +5,19 @@ a shop read from its admin, a relay double's replies as its buyer got them."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import httpx
 
 from keybuzz_sandbox.conformance import (
     JSON_FAULTS,
     XML_FAULTS,
+    AdminDriver,
     DoubleShop,
     answered,
     double_faults,
+    sent_to,
 )
 
 # The suite's pace (every driver's): shops polled every 2 s, calls cut after 2 s, a first
@@ -80,3 +83,41 @@ def succeeded(response: httpx.Response) -> Any:
     shows the answer)."""
     assert response.is_success, response.text
     return response.json()
+
+
+@dataclass(frozen=True)
+class ListedShopsDriver(AdminDriver):
+    """A driver whose shops are those its double's admin lists (``shops_of``, the ones it
+    ``kept``), as its class declares: ``account`` the listed field a shop's account is,
+    ``listed_as`` each of the connector's credential fields as the listed field it is,
+    ``recipient_kinds`` each recipient its sent log names as the seam's ``RecipientKind``."""
+
+    account: ClassVar[str]
+    listed_as: ClassVar[Mapping[str, str]]
+    recipient_kinds: ClassVar[Mapping[str, str]] = {}
+
+    async def listed(self, http: httpx.AsyncClient) -> list[Mapping[str, Any]]:
+        """The shops the double's admin lists, each with its credentials."""
+        return list(answered(await http.get(self.shops_listed_at)))
+
+    def kept(self, shop: Mapping[str, Any]) -> bool:
+        return True
+
+    async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
+        listed = await self.listed(http)
+        return shops_of(listed, account=self.account, credentials=self.listed_as, kept=self.kept)
+
+    async def sent_log(self, http: httpx.AsyncClient, shop: DoubleShop) -> list[Any]:
+        """What the shop sent, as the double's admin logged it."""
+        return await sent_log(http, self.admin, shop)
+
+    async def sent_to(
+        self,
+        http: httpx.AsyncClient,
+        shop: DoubleShop,
+        text: str,
+        kinds: Callable[[dict[str, Any]], list[str]],
+    ) -> list[str]:
+        """To whom each message the shop sent saying ``text`` went (``conformance.sent_to``:
+        ``kinds`` reads a logged message's recipients as the double names them)."""
+        return sent_to(await self.sent_log(http, shop), text, kinds, self.recipient_kinds)

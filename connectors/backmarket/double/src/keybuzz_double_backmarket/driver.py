@@ -6,14 +6,13 @@ from dataclasses import dataclass
 
 import httpx
 from keybuzz_sandbox.conformance import (
-    AdminDriver,
     DoubleShop,
     RecipientKind,
     ShopDriver,
     Written,
     answered,
 )
-from keybuzz_sandbox.double_kit.driver import json_api_faults, sent_log, shops_of, suite_pace
+from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, json_api_faults, suite_pace
 
 from keybuzz_double_backmarket.env import service_env
 
@@ -22,12 +21,14 @@ _BACKMARKET_FAULTS = json_api_faults(8 * 2**20)  # the Back Market connector's M
 
 
 @dataclass(frozen=True)
-class BackMarketDriver(AdminDriver):
+class BackMarketDriver(ListedShopsDriver):
     """Back Market's double (connectors/backmarket/double/): a shop is its number
     there; its credentials the connector's fields (token, seller id, country). A static
     token: nothing expires or is renewed. A message of the shop goes to the buyer and
     Back Market alike (MERCHANT_TO_ALL), which the suite counts as the buyer's."""
 
+    account = "number"
+    listed_as = {"token": "token", "merchant_id": "merchantId", "country": "country"}
     recipients: tuple[RecipientKind, ...] = ("BUYER",)
 
     def service_settings(self, sandbox_url: str) -> dict[str, str]:
@@ -41,11 +42,6 @@ class BackMarketDriver(AdminDriver):
 
     def sandbox_settings(self) -> dict[str, str]:
         return {"SANDBOX_BACKMARKET_EXTRA_SHOPS": "2"}
-
-    async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
-        fields = {"token": "token", "merchant_id": "merchantId", "country": "country"}
-        listed = answered(await http.get(self.shops_listed_at))
-        return shops_of(listed, account="number", credentials=fields)
 
     async def buyer_writes(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> Written:
         path = f"{self.admin}/shops/{shop.account}/folders"
@@ -67,7 +63,7 @@ class BackMarketDriver(AdminDriver):
         return await self.buyer_writes(http, shop, text)
 
     async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
-        sent = await sent_log(http, self.admin, shop)
+        sent = await self.sent_log(http, shop)
         return ["BUYER" for s in sent if s["message"] == text]
 
 

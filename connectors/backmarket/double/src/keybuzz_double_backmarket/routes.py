@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import re
 import uuid
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from keybuzz_sandbox.answers import faulted, gateway_page, joined_query, json_answer
+from keybuzz_sandbox.answers import faulted, joined_query, json_answer
 from keybuzz_sandbox.double_kit.admin import admin_router, forward, known
-from keybuzz_sandbox.double_kit.api import Refused, run_served
+from keybuzz_sandbox.double_kit.api import Refused, injected_failure, run_served
 from keybuzz_sandbox.double_kit.draws import rng
 from keybuzz_sandbox.double_kit.routes import operation_route
 from keybuzz_sandbox.fault_admin import fault_handlers, retry_after_handlers
@@ -74,6 +75,10 @@ def refusal(refused: Refused) -> Response[bytes]:
     return error(refused.status, refused.code, refused.message)
 
 
+def too_many(seconds: int) -> Response[bytes]:
+    return error(429, "too-many-requests", "Too many requests", {"Retry-After": str(seconds)})
+
+
 def waf(kind: str) -> Response[bytes]:
     """The web application firewall's 403 (official examples: Cloudflare's HTML page, or
     bot management's JSON)."""
@@ -134,11 +139,8 @@ def backmarket_routes(sb: Sandbox) -> list[Any]:
     def injected(number: int, operation: str, status: int) -> Response[bytes]:
         if status == 403:
             return waf(faults().waf_kind)
-        if status != 429:
-            return gateway_page(status)
-        seconds = faults().retry_after_seconds
-        double.told_to_wait(number, operation, seconds)
-        return error(429, "too-many-requests", "Too many requests", {"Retry-After": str(seconds)})
+        told = partial(double.told_to_wait, number, operation)
+        return injected_failure(status, faults().retry_after_seconds, told, too_many)
 
     async def answer(
         request: Request[Any, Any, Any],
@@ -148,13 +150,11 @@ def backmarket_routes(sb: Sandbox) -> list[Any]:
         decision: FaultDecision,
     ) -> Response[bytes]:
         query = joined_query(request)
-        if problems := DESCRIBED.query_problems(operation, query):
-            # Back Market may ignore unknown ones; the double says so, so that a misspelt
-            # filter shows.
-            return error(400, "invalid-parameter", "; ".join(problems))
+        if refused := DESCRIBED.refused_query(operation, query):
+            return error(400, "invalid-parameter", refused)
         wait = double.admit(shop.spec.number, operation)
         if wait is not None:
-            return error(429, "too-many-requests", "Too many requests", {"Retry-After": str(wait)})
+            return too_many(wait)
         try:
             form, files = await _form(request) if request.method == "POST" else ({}, ())
         except ClientException as bad:  # a malformed multipart body

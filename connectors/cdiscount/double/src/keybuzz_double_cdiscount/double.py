@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from keybuzz_sandbox.clock import Clock, SellerTimeline
 from keybuzz_sandbox.double_kit.faults import OptInFaults
+from keybuzz_sandbox.double_kit.shops import shop_view
 from keybuzz_sandbox.double_kit.tokens import Issued
 from keybuzz_sandbox.faults import WebPageFaults
 from keybuzz_sandbox.ratelimit import RateLimit, RateLimiter
@@ -47,16 +48,6 @@ class CdiscountFaultConfig(WebPageFaults, kw_only=True, rename="camel", forbid_u
     observed_listing_only: bool = False
 
 
-class ShopView(msgspec.Struct, kw_only=True, rename="camel"):
-    """One entry of GET /_sandbox/cdiscount/shops."""
-
-    name: str
-    client_id: str
-    client_secret: str
-    seller_id: str
-    orders: int  # placed so far
-
-
 class CdiscountDouble:
     def __init__(self, seed: str, specs: Iterable[ShopSpec], clock: Clock) -> None:
         self.clock = clock
@@ -73,18 +64,9 @@ class CdiscountDouble:
         self.faults = OptInFaults(f"{seed}|cdiscount", CdiscountFaultConfig(), TOKEN_OPERATION)
         self.limiter = RateLimiter(clock)
 
-    def shops(self) -> list[ShopView]:
+    def shops(self) -> list[dict[str, Any]]:
         now = self.clock.now()
-        return [
-            ShopView(
-                name=book.gen.spec.name,
-                client_id=book.credentials.client_id,
-                client_secret=book.credentials.client_secret,
-                seller_id=book.seller_id,
-                orders=book.gen.placed_before(book.virtual(now)),
-            )
-            for book in self.books.values()
-        ]
+        return [shop_view(book, now) for book in self.books.values()]
 
     # --- tokens -----------------------------------------------------------------------
 

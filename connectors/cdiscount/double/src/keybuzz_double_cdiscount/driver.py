@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from keybuzz_sandbox.conformance import AdminDriver, DoubleShop, ShopDriver, answered, sent_to
-from keybuzz_sandbox.double_kit.driver import json_api_faults, sent_log, shops_of, suite_pace
+from keybuzz_sandbox.conformance import DoubleShop, ShopDriver
+from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, json_api_faults, suite_pace
 
 from keybuzz_double_cdiscount.env import service_env
 
 # Cdiscount's double: operations of Octopia's API (docs/SANDBOX.md, "Cdiscount double").
 _OCTOPIA_FAULTS = json_api_faults(16 * 2**20)  # the Cdiscount connector's MAX_RESPONSE_BYTES
-_OCTOPIA_RECIPIENTS = {"Customer": "BUYER", "GrcOperator": "MARKETPLACE_SUPPORT"}
 
 
 @dataclass(frozen=True)
-class CdiscountDriver(AdminDriver):
+class CdiscountDriver(ListedShopsDriver):
     """Octopia's double (connectors/cdiscount/double/), its credentials named as
     the Cdiscount connector's fields (client id, client secret, seller id). Octopia's
     customer care (GrcOperator) writes in some discussions; a reply can go to it."""
@@ -28,12 +28,12 @@ class CdiscountDriver(AdminDriver):
     def sandbox_settings(self) -> dict[str, str]:
         return {"SANDBOX_CDISCOUNT_EXTRA_SHOPS": "2", "SANDBOX_CDISCOUNT_BENCH_ORDERS": "50"}
 
-    async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
-        fields = {"client_id": "clientId", "client_secret": "clientSecret", "seller_id": "sellerId"}
-        listed = answered(await http.get(self.shops_listed_at))
-        return shops_of(
-            listed, account="sellerId", credentials=fields, kept=lambda s: s["orders"] > 0
-        )
+    account = "sellerId"
+    listed_as = {"client_id": "clientId", "client_secret": "clientSecret", "seller_id": "sellerId"}
+    recipient_kinds = {"Customer": "BUYER", "GrcOperator": "MARKETPLACE_SUPPORT"}
+
+    def kept(self, shop: Mapping[str, Any]) -> bool:
+        return shop["orders"] > 0
 
     def staff_message(self, text: str) -> dict[str, Any]:
         return {"userType": "GrcOperator", "body": text}
@@ -42,9 +42,8 @@ class CdiscountDriver(AdminDriver):
         return {"userType": "Customer", "body": text}
 
     async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
-        sent = await sent_log(http, self.admin, shop)
-        return sent_to(
-            sent, text, lambda s: [r["userType"] for r in s["receivers"]], _OCTOPIA_RECIPIENTS
+        return await self.sent_to(
+            http, shop, text, lambda s: [r["userType"] for r in s["receivers"]]
         )
 
 

@@ -10,13 +10,18 @@ from urllib.parse import parse_qs
 
 import msgspec
 from keybuzz_sandbox.answers import gateway_page, held_back, joined_query, json_answer
-from keybuzz_sandbox.double_kit.admin import AdvanceRequest, admin_router, forward, known
+from keybuzz_sandbox.double_kit.admin import (
+    admin_router,
+    drawn_shops_handlers,
+    known,
+    shop_log_handlers,
+)
 from keybuzz_sandbox.double_kit.api import PROXY_PAGE, Answer, run_served, served
 from keybuzz_sandbox.double_kit.draws import numeric_id
 from keybuzz_sandbox.double_kit.routes import operation_route
 from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
 from keybuzz_sandbox.faults import FaultDecision, reply_faults
-from litestar import Request, Response, Router, get, post
+from litestar import Request, Response, Router, post
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 
@@ -33,7 +38,7 @@ from .double import (
 )
 from .env import CdiscountDoubleSettings
 from .generator import CUSTOMER, GRADUATIONS, GRC, TYPOLOGIES, AttachmentFacts
-from .shops import default_shops
+from .shops import Credentials, default_shops
 
 if TYPE_CHECKING:
     from keybuzz_sandbox.sandbox import Sandbox
@@ -250,14 +255,6 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
         record = known(book.discussion(discussion_id, now), f"discussion {discussion_id}")
         return book, record, real, now
 
-    @get("/shops", sync_to_thread=False)
-    def shops() -> Response[bytes]:
-        return json_answer(double.shops())
-
-    @post("/shops/{seller_id:str}/advance", sync_to_thread=False)
-    def advance(seller_id: FromPath[str], data: JSONBody[AdvanceRequest]) -> Response[bytes]:
-        return json_answer(book_of(seller_id).advance(forward(data.seconds), double.clock.now()))
-
     @post("/shops/{seller_id:str}/discussions", sync_to_thread=False)
     def open_discussion(seller_id: FromPath[str], data: JSONBody[OpenRequest]) -> Response[bytes]:
         book = book_of(seller_id)
@@ -325,41 +322,24 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
         record.graduations.append((now, data.graduation))
         return json_answer({"discussionId": discussion_id, "graduation": data.graduation})
 
-    @get("/shops/{seller_id:str}/sent", sync_to_thread=False)
-    def sent(seller_id: FromPath[str]) -> Response[bytes]:
-        return json_answer({"sent": book_of(seller_id).sent})
+    def rotated(book: ShopBook) -> Credentials:
+        return double.rotate_secret(book.seller_id)
 
-    @post("/shops/{seller_id:str}/expire-tokens", sync_to_thread=False)
-    def expire_tokens(seller_id: FromPath[str]) -> Response[bytes]:
-        return json_answer({"expired": double.expire_tokens(book_of(seller_id).seller_id)})
-
-    @get("/shops/{seller_id:str}/token-requests", sync_to_thread=False)
-    def token_requests(seller_id: FromPath[str]) -> Response[bytes]:
-        return json_answer({"tokenRequests": book_of(seller_id).token_requests})
-
-    @post("/shops/{seller_id:str}/rotate-secret", sync_to_thread=False)
-    def rotate_secret(seller_id: FromPath[str]) -> Response[bytes]:
-        creds = double.rotate_secret(book_of(seller_id).seller_id)
-        return json_answer(
-            {
-                "sellerId": creds.seller_id,
-                "clientId": creds.client_id,
-                "clientSecret": creds.client_secret,
-            }
-        )
+    def expired(book: ShopBook) -> int:
+        return double.expire_tokens(book.seller_id)
 
     return admin_router(
         "/_sandbox/cdiscount",
         [
-            shops,
-            advance,
+            *drawn_shops_handlers(
+                double.shops,
+                book_of,
+                lambda book, seconds: book.advance(seconds, double.clock.now()),
+            ),
             open_discussion,
             write,
             graduate,
-            sent,
-            expire_tokens,
-            token_requests,
-            rotate_secret,
+            *shop_log_handlers(book_of, ("rotate-secret", rotated), expire_tokens=expired),
             *fault_handlers(double.faults, CdiscountFaultConfig),
             ratelimit_reset_handler(double.limiter),
         ],

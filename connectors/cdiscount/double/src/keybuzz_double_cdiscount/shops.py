@@ -14,7 +14,9 @@ class ShopSpec(DrawnShopSpec, frozen=True, kw_only=True):
     extra: int | None = None
 
 
-class Credentials(msgspec.Struct, frozen=True, kw_only=True):
+class Credentials(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """A seller's credentials, as its admin lists and renews them."""
+
     client_id: str
     client_secret: str
     seller_id: str

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import msgspec
 from keybuzz_sandbox.clock import Clock, SellerTimeline
 from keybuzz_sandbox.double_kit.faults import OptInFaults
+from keybuzz_sandbox.double_kit.shops import shop_view
 from keybuzz_sandbox.double_kit.tokens import Issued
 from keybuzz_sandbox.faults import XML_KINDS, NextCount, SlowFaultConfig
 from keybuzz_sandbox.ratelimit import RateLimit, RateLimiter
@@ -77,17 +78,6 @@ class Token(msgspec.Struct, frozen=True):
     expires_at: float  # real epoch seconds
 
 
-class ShopView(msgspec.Struct, kw_only=True):
-    """One entry of GET /_sandbox/fnac/shops."""
-
-    marketplace: str
-    partner_id: str
-    shop_id: str
-    key: str
-    name: str
-    orders: int  # placed so far
-
-
 class Kept(msgspec.Struct, kw_only=True):
     """What the double keeps in the sandbox's state across restarts (under "fnac")."""
 
@@ -122,17 +112,10 @@ class FnacDouble:
         self.faults = FnacFaults(f"{seed}|fnac", FnacFaultConfig(), AUTH_OPERATION)
         self.limiter = RateLimiter(clock)
 
-    def shops(self) -> list[ShopView]:
+    def shops(self) -> list[dict[str, Any]]:
         now = self.clock.now()
         return [
-            ShopView(
-                marketplace=book.gen.spec.marketplace,
-                partner_id=book.credentials.partner_id,
-                shop_id=book.shop_id,
-                key=book.credentials.key,
-                name=book.gen.spec.name,
-                orders=book.gen.placed_before(book.virtual(now)),
-            )
+            {"marketplace": book.gen.spec.marketplace, **shop_view(book, now)}
             for book in self.books.values()
         ]
 

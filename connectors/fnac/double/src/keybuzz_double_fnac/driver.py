@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from keybuzz_sandbox.conformance import (
-    AdminDriver,
     DoubleShop,
     RecipientKind,
     ShopDriver,
@@ -16,21 +16,23 @@ from keybuzz_sandbox.conformance import (
     Written,
     answered,
 )
-from keybuzz_sandbox.double_kit.driver import sent_log, shops_of, suite_pace, xml_api_faults
+from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, suite_pace, xml_api_faults
 
 # Fnac's double: faults of the Fnac API's services (docs/SANDBOX.md, "The Fnac double").
 _FNAC_FAULTS = xml_api_faults(16 * 2**20)  # the Fnac connector's MAX_RESPONSE_BYTES
-# Fnac's message_to for each recipient (the double's sent log).
-_FNAC_RECIPIENTS = {"CLIENT": "BUYER", "CALLCENTER": "MARKETPLACE_SUPPORT"}
 SPARE_FNAC_SHOPS = 4  # SANDBOX_FNAC_EXTRA_SHOPS: two more of each marketplace
 
 
 @dataclass(frozen=True)
-class FnacDriver(AdminDriver):
+class FnacDriver(ListedShopsDriver):
     """Fnac's double (connectors/fnac/double/): one API for Fnac and Darty. Its
     threads are the order's: the buyer's, or its customer care's while an incident is open
     (the seller writes to no operator)."""
 
+    account = "shop_id"
+    listed_as = {field: field for field in ("partner_id", "shop_id", "key")}
+    # Fnac's message_to for each recipient (the double's sent log).
+    recipient_kinds = {"CLIENT": "BUYER", "CALLCENTER": "MARKETPLACE_SUPPORT"}
     wire: WireFormat = "XML"
 
     def service_settings(self, sandbox_url: str) -> dict[str, str]:
@@ -45,14 +47,8 @@ class FnacDriver(AdminDriver):
             "SANDBOX_FNAC_BENCH_ORDERS": "50",
         }
 
-    async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
-        listed = answered(await http.get(self.shops_listed_at))
-        return shops_of(
-            listed,
-            account="shop_id",
-            credentials={f: f for f in ("partner_id", "shop_id", "key")},
-            kept=lambda s: s["marketplace"] == self.marketplace and s["orders"] > 0,
-        )
+    def kept(self, shop: Mapping[str, Any]) -> bool:
+        return shop["marketplace"] == self.marketplace and shop["orders"] > 0
 
     async def buyer_writes(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> Written:
         if any(ord(c) < 0x20 and c not in "\t\n\r" for c in text):
@@ -92,9 +88,9 @@ class FnacDriver(AdminDriver):
         return Written(body["messageId"], body["orderId"])
 
     async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
-        sent = await sent_log(http, self.admin, shop)
+        sent = await self.sent_log(http, shop)
         return [
-            _FNAC_RECIPIENTS.get(s["messageTo"], s["messageTo"])
+            self.recipient_kinds.get(s["messageTo"], s["messageTo"])
             for s in sent
             if s["description"] == text
         ]

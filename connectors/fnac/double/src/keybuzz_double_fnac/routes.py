@@ -9,7 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from keybuzz_sandbox.answers import admin_error, gateway_page, json_answer, xml_malformed
-from keybuzz_sandbox.double_kit.admin import AdvanceRequest, admin_router, forward, known
+from keybuzz_sandbox.double_kit.admin import (
+    admin_router,
+    drawn_shops_handlers,
+    known,
+    shop_log_handlers,
+)
 from keybuzz_sandbox.echo import EchoSecret
 from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
 from keybuzz_sandbox.faults import XML_KINDS, SlowAnswer, reply_faults, trickled
@@ -31,7 +36,7 @@ from .wire import add_error, child_text, refusal, response, serialize
 if TYPE_CHECKING:
     from keybuzz_sandbox.sandbox import Sandbox
 
-    from .book import ShopBook
+    from .book import AdvanceSummary, ShopBook
     from .generator import OrderFacts
 
 XML = "text/xml; charset=utf-8"
@@ -240,15 +245,10 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
     def book_of(shop_id: str) -> ShopBook:
         return known(double.books.get(shop_id.upper()), f"shop {shop_id}")
 
-    @get("/shops", sync_to_thread=False)
-    def shops() -> Response[bytes]:
-        return json_answer(double.shops())
-
-    @post("/shops/{shop_id:str}/advance", sync_to_thread=False)
-    def advance(shop_id: FromPath[str], data: JSONBody[AdvanceRequest]) -> Response[bytes]:
-        summary = book_of(shop_id).advance(forward(data.seconds), double.clock.now())
+    def advance(book: ShopBook, seconds: float) -> AdvanceSummary:
+        summary = book.advance(seconds, double.clock.now())
         sb.save()
-        return json_answer(summary)
+        return summary
 
     @post("/shops/{shop_id:str}/messages", sync_to_thread=False)
     def buyer_writes(
@@ -301,36 +301,23 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
             return admin_error(409, f"order {data.order_id} has no open incident")
         return json_answer({"incidentId": incident, "orderId": order.order_id})
 
-    @get("/shops/{shop_id:str}/sent", sync_to_thread=False)
-    def sent(shop_id: FromPath[str]) -> Response[bytes]:
-        return json_answer({"sent": book_of(shop_id).sent})
-
-    @post("/shops/{shop_id:str}/expire-tokens", sync_to_thread=False)
-    def expire_tokens(shop_id: FromPath[str]) -> Response[bytes]:
-        return json_answer({"expired": double.expire_tokens(book_of(shop_id).shop_id)})
-
-    @get("/shops/{shop_id:str}/token-requests", sync_to_thread=False)
-    def token_requests(shop_id: FromPath[str]) -> Response[bytes]:
-        return json_answer({"tokenRequests": book_of(shop_id).token_requests})
-
-    @post("/shops/{shop_id:str}/rotate-key", sync_to_thread=False)
-    def rotate_key(shop_id: FromPath[str]) -> Response[bytes]:
-        creds = double.rotate_key(book_of(shop_id).shop_id)
+    def rotate_key(book: ShopBook) -> dict[str, str]:
+        creds = double.rotate_key(book.shop_id)
         sb.save()
-        return json_answer({"shopId": creds.shop_id, "key": creds.key})
+        return {"shopId": creds.shop_id, "key": creds.key}
 
     admin = admin_router(
         "/_sandbox/fnac",
         [
-            shops,
-            advance,
+            *drawn_shops_handlers(double.shops, book_of, advance),
             buyer_writes,
             open_incident,
             close_incident,
-            sent,
-            expire_tokens,
-            token_requests,
-            rotate_key,
+            *shop_log_handlers(
+                book_of,
+                ("rotate-key", rotate_key),
+                expire_tokens=lambda book: double.expire_tokens(book.shop_id),
+            ),
             *fault_handlers(double.faults, FnacFaultConfig),
             ratelimit_reset_handler(double.limiter),
         ],

@@ -459,8 +459,8 @@ def routes(sb: Sandbox) -> list[Any]:
         if isinstance(seller, Response):
             return seller
         query = {name: request.query_params.getall(name) for name in request.query_params}
-        if problems := DESCRIBED.query_problems(operation, query):
-            return problem(400, "/problems/validation-error", "; ".join(problems))
+        if refused := DESCRIBED.refused_query(operation, query):
+            return problem(400, "/problems/validation-error", refused)
         return await faulted(
             double.faults,
             f"kaufland.{operation}",

@@ -5,26 +5,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from keybuzz_sandbox.conformance import (
-    AdminDriver,
-    DoubleShop,
-    Fault,
-    ShopDriver,
-    answered,
-    sent_to,
-)
-from keybuzz_sandbox.double_kit.driver import json_api_faults, sent_log, shops_of, suite_pace
+from keybuzz_sandbox.conformance import DoubleShop, Fault, ShopDriver
+from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, json_api_faults, suite_pace
 
 from keybuzz_double_mirakl.env import service_env
 
 # Mirakl's double: one operator's instance (docs/SANDBOX.md, "The Mirakl double"); every
 # operator runs the same connector, so one of them stands for all in the suite.
 _MIRAKL_FAULTS = json_api_faults(32 * 2**20)  # the Mirakl connector's MAX_RESPONSE_BYTES
-_MIRAKL_RECIPIENTS = {"CUSTOMER": "BUYER", "OPERATOR": "MARKETPLACE_SUPPORT"}
 # The suite's pace for a Mirakl shop: its M11 calls at least 0.5 s apart (the catalogue's
 # frequency, the kit's pace, counted from the end of the shop's last poll), so that a poll
 # asked for right after another waits half a second, not an operator's minute; polled every
@@ -41,11 +34,15 @@ MIRAKL_SUITE_FREQUENCY_FACTOR = 0.1
 
 
 @dataclass(frozen=True)
-class MiraklDriver(AdminDriver):
+class MiraklDriver(ListedShopsDriver):
     """One operator of Mirakl's double (connectors/mirakl/double/): its shops'
     keys and ids named as the Mirakl connector's fields (api key, shop id). Threads are
     opened on an order by the customer; the operator's staff write in some; a reply goes
     to the customer or the operator. A Mirakl key has no token: nothing expires."""
+
+    account = "shopId"
+    listed_as = {"api_key": "apiKey", "shop_id": "shopId"}
+    recipient_kinds = {"CUSTOMER": "BUYER", "OPERATOR": "MARKETPLACE_SUPPORT"}
 
     def service_settings(self, sandbox_url: str) -> dict[str, str]:
         catalogue = json.loads(service_env(sandbox_url)["MIRAKL_CATALOGUE"])
@@ -73,11 +70,9 @@ class MiraklDriver(AdminDriver):
     def shops_listed_at(self) -> str:
         return f"{self.faults_at}/operators"
 
-    async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
-        listed = answered(await http.get(self.shops_listed_at))
-        [operator] = [o for o in listed if o["code"] == self.marketplace]
-        fields = {"api_key": "apiKey", "shop_id": "shopId"}
-        return shops_of(operator["shops"], account="shopId", credentials=fields)
+    async def listed(self, http: httpx.AsyncClient) -> list[Mapping[str, Any]]:
+        [operator] = [o for o in await super().listed(http) if o["code"] == self.marketplace]
+        return list(operator["shops"])
 
     def staff_message(self, text: str) -> dict[str, Any]:
         return {"sender": "OPERATOR", "body": text, "to": ["CUSTOMER", "SHOP"]}
@@ -86,8 +81,7 @@ class MiraklDriver(AdminDriver):
         return {"sender": "CUSTOMER", "body": text}
 
     async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
-        sent = await sent_log(http, self.admin, shop)
-        return sent_to(sent, text, lambda s: list(s["to"]), _MIRAKL_RECIPIENTS)
+        return await self.sent_to(http, shop, text, lambda s: list(s["to"]))
 
 
 def drivers() -> dict[str, ShopDriver]:

@@ -3,12 +3,13 @@ the double's admin endpoints under /_sandbox/mirakl (development use, no authent
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from keybuzz_sandbox.answers import faulted, gateway_page, joined_query, json_answer
+from keybuzz_sandbox.answers import faulted, joined_query, json_answer
 from keybuzz_sandbox.double_kit.admin import AdvanceRequest, admin_router, forward, known
-from keybuzz_sandbox.double_kit.api import Refused, run_served, web_page
+from keybuzz_sandbox.double_kit.api import Refused, injected_failure, run_served, web_page
 from keybuzz_sandbox.double_kit.routes import operation_route
 from keybuzz_sandbox.fault_admin import fault_handlers, retry_after_handlers
 from keybuzz_sandbox.faults import FaultDecision, reply_faults
@@ -35,6 +36,10 @@ PAGES = ("html", "redirect")
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> Response[bytes]:
     """Mirakl's error body (its guide: ``{"message", "status"}``)."""
     return json_answer({"message": message, "status": status}, status, headers)
+
+
+def too_many(seconds: int) -> Response[bytes]:
+    return error(429, "Too many requests", {"Retry-After": str(seconds)})
 
 
 def mirakl_routes(sb: Sandbox) -> list[Any]:
@@ -80,7 +85,7 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
         return True
 
     async def call(
-        request: Request[Any, Any, Any], code: str, operation: str, run: api.Operation
+        request: Request[Any, Any, Any], code: str, operation: str
     ) -> Response[bytes] | Stream:
         book = shop_of(request, code)
         if isinstance(book, Response):
@@ -91,33 +96,24 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
             f"{code}.{operation}",
             str(book.shop_id),
             lambda status: injected(code, book.shop_id, operation, status),
-            lambda decision: answer(request, book, operation, run, decision),
+            lambda decision: answer(request, book, operation, decision),
         )
 
     def injected(code: str, number: int, operation: str, status: int) -> Response[bytes]:
-        if status != 429:
-            return gateway_page(status)
-        seconds = faults().retry_after_seconds
-        double.told_to_wait(code, number, operation, seconds)
-        return error(429, "Too many requests", {"Retry-After": str(seconds)})
+        told = partial(double.told_to_wait, code, number, operation)
+        return injected_failure(status, faults().retry_after_seconds, told, too_many)
 
     async def answer(
-        request: Request[Any, Any, Any],
-        book: ShopBook,
-        operation: str,
-        run: api.Operation,
-        decision: FaultDecision,
+        request: Request[Any, Any, Any], book: ShopBook, operation: str, decision: FaultDecision
     ) -> Response[bytes]:
         query = joined_query(request)
-        if wrong := DESCRIBED.query_problems(operation, query):
-            # Mirakl may ignore unknown ones; the double says so, so that a misspelt filter
-            # shows.
-            return error(400, "; ".join(wrong))
+        if refused := DESCRIBED.refused_query(operation, query):
+            return error(400, refused)
         wait = double.admit(
             book.operator.code, book.shop_id, operation, first_page(operation, query)
         )
         if wait is not None:
-            return error(429, "Too many requests", {"Retry-After": str(wait)})
+            return too_many(wait)
         parts = api.Call(
             path={k: v for k, v in request.path_params.items() if k != "operator"},
             query=query,
@@ -134,18 +130,19 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
 
         shown = reply_faults(faults(), double.clock.now(), str(book.shop_id))
         huge = faults().huge_bytes
+        run = api.OPERATIONS[operation]
         return run_served(run, book, parts, shown, refusal, kind, huge, malformed_status=200)
 
-    def endpoint(operation: str, run: api.Operation) -> Any:
+    def endpoint(operation: str) -> Any:
         """The operation at its method and path in Mirakl's description."""
 
         async def handler(request: Request[Any, Any, Any], operator: FromPath[str]) -> Any:
-            return await call(request, operator, operation, run)
+            return await call(request, operator, operation)
 
         path, method, _ = DESCRIBED.operation(operation)
         return operation_route(BASE + path, method, f"mirakl.{operation}", handler)
 
-    routes = [endpoint(op, run) for op, run in api.OPERATIONS.items()]
+    routes = [endpoint(operation) for operation in api.OPERATIONS]
     return [*routes, _admin(double)]
 
 
