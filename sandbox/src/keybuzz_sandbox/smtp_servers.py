@@ -78,9 +78,14 @@ async def serving_relay(
     serves (where ``relay_listening`` reads it), None again once it stops."""
     host, port = relay.settings.reply_smtp_host, relay.settings.reply_smtp_port
     async with serving_smtp(
-        handler, host=host, port=port, hostname=hostname, ident=ident, max_bytes=max_bytes,
+        handler,
+        host=host,
+        port=port,
+        hostname=hostname,
+        ident=ident,
+        max_bytes=max_bytes,
         stopping=stopping,
-    ) as relay.reply_smtp_port:  # fmt: skip
+    ) as relay.reply_smtp_port:
         log.info("%s on %s:%d", hostname, host, relay.reply_smtp_port)
         try:
             yield

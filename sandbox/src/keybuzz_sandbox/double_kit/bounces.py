@@ -76,9 +76,14 @@ async def send_bounce(
         host, port = target()
         try:
             await aiosmtplib.send(
-                report, sender="", recipients=[to], hostname=host, port=port,
-                start_tls=False, timeout=30,
-            )  # fmt: skip
+                report,
+                sender="",
+                recipients=[to],
+                hostname=host,
+                port=port,
+                start_tls=False,
+                timeout=30,
+            )
         except (aiosmtplib.SMTPException, OSError) as exc:
             log.warning("bounce to %s, attempt %d failed: %s", to, attempt, exc)
             if attempt < ATTEMPTS:

@@ -87,21 +87,33 @@ class KeyedApi:
         return KeyedRoutes(self, sb).handlers()
 
     def drivers(self) -> dict[str, ShopDriver]:
-        return {self.marketplace: KeyedDriver(
-            marketplace=self.marketplace, api_family=self.name,
-            customer_care=f"{self.display}'s customer care", admin=self.admin,
-            reading=("list_messages",), replying="post_message",
-            bodies=json_api_faults(8 * 2**20),  # the kit's default cap on an answer
-            revoking="rotate-key", tokenless=f"a {self.display} API key has no token",
-            recipients=("BUYER",), prefix=self.marketplace, api=self.api,
-            fields=dict(zip(self.credentials, ("number", "key"), strict=True)),
-        )}  # fmt: skip
+        return {
+            self.marketplace: KeyedDriver(
+                marketplace=self.marketplace,
+                api_family=self.name,
+                customer_care=f"{self.display}'s customer care",
+                admin=self.admin,
+                reading=("list_messages",),
+                replying="post_message",
+                bodies=json_api_faults(8 * 2**20),  # the kit's default cap on an answer
+                revoking="rotate-key",
+                tokenless=f"a {self.display} API key has no token",
+                recipients=("BUYER",),
+                prefix=self.marketplace,
+                api=self.api,
+                fields=dict(zip(self.credentials, ("number", "key"), strict=True)),
+            )
+        }
 
     def double(self, module: str, at: str) -> Double:
         """Its entry point's ``Double``, this declaration being ``module``'s ``at``."""
         url = f"{self.marketplace}_API_URL"
-        return Double(self.name, lambda base: {url: f"{base}{self.api}/"},
-                      routes_at=f"{module}:{at}.routes", drivers_at=f"{module}:{at}.drivers")  # fmt: skip
+        return Double(
+            self.name,
+            lambda base: {url: f"{base}{self.api}/"},
+            routes_at=f"{module}:{at}.routes",
+            drivers_at=f"{module}:{at}.drivers",
+        )
 
 
 class KeyedRoutes:
@@ -115,15 +127,27 @@ class KeyedRoutes:
         self.ids = itertools.count(1)
         self.echo = sb.echo
 
-    def written(self, shop: KeyedShop, thread: str, order: str, sender: str, body: str,
-                at: float | None = None) -> Written:  # fmt: skip
+    def written(
+        self,
+        shop: KeyedShop,
+        thread: str,
+        order: str,
+        sender: str,
+        body: str,
+        at: float | None = None,
+    ) -> Written:
         when = datetime.fromtimestamp(time.time() if at is None else at, UTC).isoformat()
         message = Written(f"{shop.number}-{next(self.ids)}", thread, order, sender, body, when)
         shop.messages.append(message)
         return message
 
-    async def answer(self, request: Request[Any, Any, Any], number: str, operation: str,
-                     make: Callable[[KeyedShop, ReplyFaults], tuple[Any, int]]) -> Routed:  # fmt: skip
+    async def answer(
+        self,
+        request: Request[Any, Any, Any],
+        number: str,
+        operation: str,
+        make: Callable[[KeyedShop, ReplyFaults], tuple[Any, int]],
+    ) -> Routed:
         """An operation's answer for shop ``number``, its faults played."""
         op = f"{self.api.name}.{operation}"
         decision = await self.faults.delayed(op)
@@ -145,7 +169,9 @@ class KeyedRoutes:
 
     def page(self, shop: KeyedShop, shown: ReplyFaults, since: str, page: int) -> Any:
         low = datetime.fromisoformat(since) if since else datetime.min.replace(tzinfo=UTC)
-        found = [self.api.shown(m) for m in shop.messages if datetime.fromisoformat(m.created_at) >= low]  # fmt: skip
+        found = [
+            self.api.shown(m) for m in shop.messages if datetime.fromisoformat(m.created_at) >= low
+        ]
         start, size = (page - 1) * self.api.page, self.api.page
         hostile = shown.paged(found[:size], page > 1)
         if hostile is not None:  # paged wrong, as the fault says: another page follows
@@ -166,26 +192,33 @@ class KeyedRoutes:
 
         @get(f"{at}/", include_in_schema=False)
         async def shop_of(request: Request[Any, Any, Any], number: str) -> Routed:
-            return await self.answer(request, number, "shop", lambda s, _: (self.api.shop_answer(s), 200))  # fmt: skip
+            return await self.answer(
+                request, number, "shop", lambda s, _: (self.api.shop_answer(s), 200)
+            )
 
         @get(f"{at}/messages", include_in_schema=False)
-        async def listed(request: Request[Any, Any, Any], number: str, since: str = "",
-                         page: int = 1) -> Routed:  # fmt: skip
-            return await self.answer(request, number, "list_messages",
-                                     lambda s, f: (self.page(s, f, since, page), 200))  # fmt: skip
+        async def listed(
+            request: Request[Any, Any, Any], number: str, since: str = "", page: int = 1
+        ) -> Routed:
+            return await self.answer(
+                request, number, "list_messages", lambda s, f: (self.page(s, f, since, page), 200)
+            )
 
         @get(f"{at}/threads/{{thread:str}}", include_in_schema=False)
         async def thread(request: Request[Any, Any, Any], number: str, thread: str) -> Routed:
             def make(shop: KeyedShop, _: ReplyFaults) -> tuple[Any, int]:
-                return listing([self.api.shown(m) for m in shop.messages if m.thread_id == thread], False), 200  # fmt: skip
+                return listing(
+                    [self.api.shown(m) for m in shop.messages if m.thread_id == thread], False
+                ), 200
 
             return await self.answer(request, number, "list_messages", make)
 
         @post(f"{at}/threads/{{thread:str}}", include_in_schema=False)
         async def write(request: Request[Any, Any, Any], number: str, thread: str) -> Routed:
             body = (await request.json())["body"]
-            return await self.answer(request, number, "post_message",
-                                     lambda s, f: self.post(s, f, thread, body))  # fmt: skip
+            return await self.answer(
+                request, number, "post_message", lambda s, f: self.post(s, f, thread, body)
+            )
 
         api_routes = [shop_of, listed, thread, write]
         return [*api_routes, admin_router(self.api.admin, self.admin_handlers())]
@@ -195,19 +228,26 @@ class KeyedRoutes:
 
         @get("/shops", sync_to_thread=False)
         def listed_shops() -> Response[bytes]:
-            return json_answer([{"name": f"{self.api.display} {s.number}", "number": s.number,
-                                 "key": s.key} for s in shops.values()])  # fmt: skip
+            return json_answer(
+                [
+                    {"name": f"{self.api.display} {s.number}", "number": s.number, "key": s.key}
+                    for s in shops.values()
+                ]
+            )
 
         @post("/shops/{number:str}/threads", sync_to_thread=False, status_code=201)
         def opened(number: str, data: dict[str, str]) -> Response[bytes]:
             shop, n = known(shops.get(number), "shop"), next(self.ids)
             said = self.written(shop, f"th{n}", self.api.order_id(n), "BUYER", data["body"])
-            return json_answer({"messageId": said.id, "orderId": said.order_id,
-                                "threadId": said.thread_id}, 201)  # fmt: skip
+            return json_answer(
+                {"messageId": said.id, "orderId": said.order_id, "threadId": said.thread_id}, 201
+            )
 
         @get("/shops/{number:str}/sent", sync_to_thread=False)
         def sent(number: str) -> Response[bytes]:
-            return json_answer({"sent": [{"body": b} for b in known(shops.get(number), "shop").sent]})  # fmt: skip
+            return json_answer(
+                {"sent": [{"body": b} for b in known(shops.get(number), "shop").sent]}
+            )
 
         @post("/shops/{number:str}/rotate-key", sync_to_thread=False)
         def rotate(number: str) -> Response[bytes]:

@@ -68,10 +68,16 @@ class BackMarketDriver(ListedShopsDriver):
 
 
 def drivers() -> dict[str, ShopDriver]:
-    return {"BACKMARKET": BackMarketDriver(
-        marketplace="BACKMARKET", api_family="backmarket",
-        customer_care="le service client Back Market", admin="/_sandbox/backmarket",
-        reading=("getCareFolderList", "getCareFolderDetails"), replying="postMessage",
-        bodies=_BACKMARKET_FAULTS, revoking="rotate-token",
-        tokenless="Back Market's token is the seller's own, made in its back office",
-    )}  # fmt: skip
+    return {
+        "BACKMARKET": BackMarketDriver(
+            marketplace="BACKMARKET",
+            api_family="backmarket",
+            customer_care="le service client Back Market",
+            admin="/_sandbox/backmarket",
+            reading=("getCareFolderList", "getCareFolderDetails"),
+            replying="postMessage",
+            bodies=_BACKMARKET_FAULTS,
+            revoking="rotate-token",
+            tokenless="Back Market's token is the seller's own, made in its back office",
+        )
+    }

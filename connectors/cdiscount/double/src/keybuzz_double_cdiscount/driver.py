@@ -48,10 +48,17 @@ class CdiscountDriver(ListedShopsDriver):
 
 
 def drivers() -> dict[str, ShopDriver]:
-    return {"CDISCOUNT": CdiscountDriver(
-        marketplace="CDISCOUNT", api_family="octopia",
-        customer_care="le service client Cdiscount (GrcOperator)", admin="/_sandbox/cdiscount",
-        reading=("getDiscussions", "getDiscussion"), replying="postMessage",
-        bodies=_OCTOPIA_FAULTS, revoking="rotate-secret", threads="discussions",
-        thread_id="discussionId",
-    )}  # fmt: skip
+    return {
+        "CDISCOUNT": CdiscountDriver(
+            marketplace="CDISCOUNT",
+            api_family="octopia",
+            customer_care="le service client Cdiscount (GrcOperator)",
+            admin="/_sandbox/cdiscount",
+            reading=("getDiscussions", "getDiscussion"),
+            replying="postMessage",
+            bodies=_OCTOPIA_FAULTS,
+            revoking="rotate-secret",
+            threads="discussions",
+            thread_id="discussionId",
+        )
+    }

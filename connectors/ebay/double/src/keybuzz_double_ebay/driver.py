@@ -36,12 +36,17 @@ class EbayDriver(AdminDriver):
             f"{self.admin}/apps/{RU_NAME}", json={"acceptUrl": callback_url}
         )
         app = answered(registered)
-        fields = {"client_id": app["clientId"], "client_secret": app["clientSecret"],
-                  "ru_name": RU_NAME, "redirect_uri": callback_url}  # fmt: skip
+        fields = {
+            "client_id": app["clientId"],
+            "client_secret": app["clientSecret"],
+            "ru_name": RU_NAME,
+            "redirect_uri": callback_url,
+        }
         return ConsentApp("secret/keybuzz/ebay/app", fields)
 
-    async def consent(self, http: httpx.AsyncClient, consent_url: str, shop: DoubleShop, *,
-                      decline: bool = False) -> str:  # fmt: skip
+    async def consent(
+        self, http: httpx.AsyncClient, consent_url: str, shop: DoubleShop, *, decline: bool = False
+    ) -> str:
         """The double's page has a link per seller: the shop's seller follows its own."""
         chosen = {"decline": "1"} if decline else {"user": shop.account}
         answer = await http.get(httpx.URL(consent_url).copy_merge_params(chosen))
@@ -56,8 +61,15 @@ class EbayDriver(AdminDriver):
 
 def drivers() -> dict[str, ShopDriver]:
     bodies = json_api_faults(8 << 20)  # the eBay connector's SPEC.max_response_bytes
-    return {"EBAY": EbayDriver(
-        marketplace="EBAY", api_family="ebay", customer_care="eBay", admin=ADMIN,
-        reading=("getConversations", "getConversation"), replying="sendMessage", bodies=bodies,
-        revoking="revoke",
-    )}  # fmt: skip
+    return {
+        "EBAY": EbayDriver(
+            marketplace="EBAY",
+            api_family="ebay",
+            customer_care="eBay",
+            admin=ADMIN,
+            reading=("getConversations", "getConversation"),
+            replying="sendMessage",
+            bodies=bodies,
+            revoking="revoke",
+        )
+    }

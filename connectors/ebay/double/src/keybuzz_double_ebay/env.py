@@ -40,11 +40,18 @@ class EbayDoubleSettings(msgspec.Struct, frozen=True, kw_only=True):
 def consent_fields(seller: Mapping[str, Any]) -> dict[str, str]:
     """A seller of ``GET /_sandbox/ebay/shops`` as its consent's fields (the connector's
     credential field names)."""
-    return {"user_id": seller["userId"], "refresh_token": seller["refreshToken"],
-            "client_id": seller["clientId"], "client_secret": seller["clientSecret"]}  # fmt: skip
+    return {
+        "user_id": seller["userId"],
+        "refresh_token": seller["refreshToken"],
+        "client_id": seller["clientId"],
+        "client_secret": seller["clientSecret"],
+    }
 
 
 def service_env(url: str) -> dict[str, str]:
-    return {"EBAY_API_URL": f"{url}{ROOT}", "EBAY_IDENTITY_URL": f"{url}{ROOT}",
-            "EBAY_TOKEN_URL": f"{url}{ROOT}/identity/v1/oauth2/token",
-            "EBAY_CONSENT_URL": f"{url}{ROOT}"}  # fmt: skip
+    return {
+        "EBAY_API_URL": f"{url}{ROOT}",
+        "EBAY_IDENTITY_URL": f"{url}{ROOT}",
+        "EBAY_TOKEN_URL": f"{url}{ROOT}/identity/v1/oauth2/token",
+        "EBAY_CONSENT_URL": f"{url}{ROOT}",
+    }

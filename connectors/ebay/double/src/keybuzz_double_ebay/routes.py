@@ -47,8 +47,19 @@ def routes(sb: Sandbox) -> list[Any]:
     state = EbayState.seeded(sb)
 
     def error(status: int, message: str, error_id: int = 2004) -> Response[bytes]:
-        return json_answer({"errors": [{"errorId": error_id, "domain": "API_MESSAGE",
-                                        "category": "REQUEST", "message": message}]}, status)  # fmt: skip
+        return json_answer(
+            {
+                "errors": [
+                    {
+                        "errorId": error_id,
+                        "domain": "API_MESSAGE",
+                        "category": "REQUEST",
+                        "message": message,
+                    }
+                ]
+            },
+            status,
+        )
 
     @get(f"{ROOT}/oauth2/authorize", include_in_schema=False, sync_to_thread=False)
     def authorize(request: Request[Any, Any, Any]) -> Response[bytes] | Redirect:
@@ -64,8 +75,10 @@ def routes(sb: Sandbox) -> list[Any]:
         if "decline" in q:
             return Redirect(f"{back}?{urlencode({'error': 'access_denied', 'state': asked})}")
         if (seller := state.sellers.get(q.get("user", ""))) is None:
-            links = "".join(f'<li><a href="?{urlencode({**q, "user": n})}">Se connecter : vendeur_{n}</a></li>'
-                            for n in state.sellers)  # fmt: skip
+            links = "".join(
+                f'<li><a href="?{urlencode({**q, "user": n})}">Se connecter : vendeur_{n}</a></li>'
+                for n in state.sellers
+            )
             return Response(f"<h1>eBay</h1><ul>{links}</ul>".encode(), media_type="text/html")
         code = f"v^1.1#i^1#c^{next(state.ids)}#{hashlib.sha256(f'{state.seed}{time.time()}'.encode()).hexdigest()[:20]}"
         state.codes[code] = (seller.number, time.time() + 299)  # 299 s [official]
@@ -103,11 +116,21 @@ def routes(sb: Sandbox) -> list[Any]:
             day = state.today()
             if state.grants.get(day, 0) >= state.limits["grants"]:
                 state.refused_grants[day] = state.refused_grants.get(day, 0) + 1
-                return json_answer({"errors": [{
-                    "errorId": 1001, "domain": "OAuth", "category": "REQUEST",
-                    "message": "Too many requests",
-                    "longMessage": "The application's daily limit of refresh token grants "
-                                   "has been reached."}]}, 429)  # fmt: skip
+                return json_answer(
+                    {
+                        "errors": [
+                            {
+                                "errorId": 1001,
+                                "domain": "OAuth",
+                                "category": "REQUEST",
+                                "message": "Too many requests",
+                                "longMessage": "The application's daily limit of refresh token grants "
+                                "has been reached.",
+                            }
+                        ]
+                    },
+                    429,
+                )
             seller, extra = found, {}
             state.grants[day] = state.grants.get(day, 0) + 1
         else:
@@ -115,15 +138,22 @@ def routes(sb: Sandbox) -> list[Any]:
         seller.token_requests += 1
         issued = f"v^1.1#i^1#p^3#{next(state.ids)}#{hashlib.sha256(f'{state.seed}{next(state.ids)}'.encode()).hexdigest()}"
         state.access[issued] = (seller, time.time() + ACCESS_SECONDS)
-        return json_answer({"access_token": issued, "expires_in": ACCESS_SECONDS,
-                            "token_type": "User Access Token", **extra})  # fmt: skip
+        return json_answer(
+            {
+                "access_token": issued,
+                "expires_in": ACCESS_SECONDS,
+                "token_type": "User Access Token",
+                **extra,
+            }
+        )
 
     def bearer(request: Request[Any, Any, Any]) -> Seller | None:
         held = state.access.get(request.headers.get("authorization", "").removeprefix("Bearer "))
         return held[0] if held and held[1] > time.time() else None
 
-    async def answer(request: Request[Any, Any, Any], api: str, operation: str, make: Any,
-                     body: Any = None) -> Response[bytes] | Stream:  # fmt: skip
+    async def answer(
+        request: Request[Any, Any, Any], api: str, operation: str, make: Any, body: Any = None
+    ) -> Response[bytes] | Stream:
         decision = await state.faults.delayed(f"ebay.{operation}")
         if decision.error_status:
             return gateway_page(decision.error_status)
@@ -154,8 +184,13 @@ def routes(sb: Sandbox) -> list[Any]:
         return await held_back(state.faults.slow_answer(f"ebay.{operation}", seller.number), made)
 
     def user(s: Seller, _asked: Asked) -> tuple[Any, int]:
-        return {"userId": s.user_id, "username": s.username, "accountType": "BUSINESS",
-                "registrationMarketplaceId": "EBAY_FR", "status": "CONFIRMED"}, 200  # fmt: skip
+        return {
+            "userId": s.user_id,
+            "username": s.username,
+            "accountType": "BUSINESS",
+            "registrationMarketplaceId": "EBAY_FR",
+            "status": "CONFIRMED",
+        }, 200
 
     def page(items: list[Any], q: Any, key: str, href: str, seller: str) -> dict[str, Any]:
         limit, offset = int(q.get("limit", 25)), int(q.get("offset", 0))
@@ -163,11 +198,21 @@ def routes(sb: Sandbox) -> list[Any]:
             state.faults.config, items[:limit], seller, offset > 0
         )  # paged wrong
         if hostile is not None:
-            return {key: hostile, "href": href, "limit": limit, "offset": offset,
-                    "total": len(items) + limit + offset,
-                    "next": f"{href}?{urlencode({**q, 'offset': offset + limit})}"}  # fmt: skip
-        shown = {key: items[offset : offset + limit], "href": href, "limit": limit, "offset": offset,
-                 "total": len(items)}  # fmt: skip
+            return {
+                key: hostile,
+                "href": href,
+                "limit": limit,
+                "offset": offset,
+                "total": len(items) + limit + offset,
+                "next": f"{href}?{urlencode({**q, 'offset': offset + limit})}",
+            }
+        shown = {
+            key: items[offset : offset + limit],
+            "href": href,
+            "limit": limit,
+            "offset": offset,
+            "total": len(items),
+        }
         if offset + limit < len(items):
             shown["next"] = f"{href}?{urlencode({**q, 'offset': offset + limit})}"
         return shown
@@ -204,9 +249,15 @@ def routes(sb: Sandbox) -> list[Any]:
             refused = {"errorId": 2101, "message": "invalid conversationId or messageText"}
             return {"errors": [refused]}, 400
         s.sent.append(text)
-        said = {"messageId": f"m{next(state.ids)}", "createdDate": stamp(shown.date(time.time())),
-                "messageBody": shown.show(text), "senderUsername": s.username,
-                "recipientUsername": c["buyer"], "subject": c["conversationTitle"], "readStatus": False}  # fmt: skip
+        said = {
+            "messageId": f"m{next(state.ids)}",
+            "createdDate": stamp(shown.date(time.time())),
+            "messageBody": shown.show(text),
+            "senderUsername": s.username,
+            "recipientUsername": c["buyer"],
+            "subject": c["conversationTitle"],
+            "readStatus": False,
+        }
         c["messages"].append(said)
         answered = {k.replace("Username", "UserName"): v for k, v in said.items()}
         return {k: v for k, v in answered.items() if k != "messageId"}, 201
@@ -263,9 +314,20 @@ def routes(sb: Sandbox) -> list[Any]:
 
     @get("/shops", sync_to_thread=False)
     def listed_shops() -> Response[bytes]:
-        return json_answer([{"name": s.name or f"eBay {s.username}", "number": s.number, "userId": s.user_id,
-                             "username": s.username, "refreshToken": s.refresh_token,
-                             "clientId": CLIENT_ID, "clientSecret": state.secret} for s in state.sellers.values()])  # fmt: skip
+        return json_answer(
+            [
+                {
+                    "name": s.name or f"eBay {s.username}",
+                    "number": s.number,
+                    "userId": s.user_id,
+                    "username": s.username,
+                    "refreshToken": s.refresh_token,
+                    "clientId": CLIENT_ID,
+                    "clientSecret": state.secret,
+                }
+                for s in state.sellers.values()
+            ]
+        )
 
     @put("/apps/{ru_name:str}", sync_to_thread=False)
     def register(ru_name: str, data: dict[str, str]) -> Response[bytes]:
@@ -280,13 +342,28 @@ def routes(sb: Sandbox) -> list[Any]:
         # The admin may name the buyer and the listing (one a seeded order bought).
         buyer = "eBay" if kind == "FROM_EBAY" else data.get("buyer") or f"acheteur_{n}"
         item = data.get("item") or f"1100{n}"
-        message = {"messageId": f"m{n}", "createdDate": stamp(time.time()), "messageBody": data["body"],
-                   "senderUsername": buyer, "recipientUsername": s.username,
-                   "subject": f"Question sur l'objet {item}", "readStatus": False}  # fmt: skip
-        s.conversations.append({"conversationId": f"c{n}", "conversationType": kind, "buyer": buyer,
-                                "conversationStatus": "ACTIVE", "conversationTitle": message["subject"],
-                                "createdDate": message["createdDate"], "referenceId": item,
-                                "referenceType": "LISTING", "messages": [message]})  # fmt: skip
+        message = {
+            "messageId": f"m{n}",
+            "createdDate": stamp(time.time()),
+            "messageBody": data["body"],
+            "senderUsername": buyer,
+            "recipientUsername": s.username,
+            "subject": f"Question sur l'objet {item}",
+            "readStatus": False,
+        }
+        s.conversations.append(
+            {
+                "conversationId": f"c{n}",
+                "conversationType": kind,
+                "buyer": buyer,
+                "conversationStatus": "ACTIVE",
+                "conversationTitle": message["subject"],
+                "createdDate": message["createdDate"],
+                "referenceId": item,
+                "referenceType": "LISTING",
+                "messages": [message],
+            }
+        )
         return json_answer(
             {"messageId": message["messageId"], "threadId": f"c{n}", "orderId": None}, 201
         )
@@ -308,12 +385,20 @@ def routes(sb: Sandbox) -> list[Any]:
         c = known(
             next((c for c in listed if c["conversationId"] == thread), None), f"thread {thread}"
         )
-        media = [{"mediaName": f["name"], "mediaType": "PDF", "mediaUrl": f["url"]}
-                 for f in data.get("attachments", [])]  # fmt: skip
-        message = {"messageId": f"m{next(state.ids)}", "createdDate": stamp(time.time()),
-                   "messageBody": data["body"], "senderUsername": c["buyer"],
-                   "recipientUsername": seller_of(number).username, "subject": c["conversationTitle"],
-                   "readStatus": False, **({"messageMedia": media} if media else {})}  # fmt: skip
+        media = [
+            {"mediaName": f["name"], "mediaType": "PDF", "mediaUrl": f["url"]}
+            for f in data.get("attachments", [])
+        ]
+        message = {
+            "messageId": f"m{next(state.ids)}",
+            "createdDate": stamp(time.time()),
+            "messageBody": data["body"],
+            "senderUsername": c["buyer"],
+            "recipientUsername": seller_of(number).username,
+            "subject": c["conversationTitle"],
+            "readStatus": False,
+            **({"messageMedia": media} if media else {}),
+        }
         c["messages"].append(message)
         return json_answer({"messageId": message["messageId"]}, 201)
 
@@ -350,20 +435,42 @@ def routes(sb: Sandbox) -> list[Any]:
     @get("/grants", sync_to_thread=False)
     def granted() -> Response[bytes]:
         day = state.today()
-        return json_answer({"refreshGrants": state.grants.get(day, 0),
-                            "refusedGrants": state.refused_grants.get(day, 0)})  # fmt: skip
+        return json_answer(
+            {
+                "refreshGrants": state.grants.get(day, 0),
+                "refusedGrants": state.refused_grants.get(day, 0),
+            }
+        )
 
     @get("/shops/{number:str}/calls", sync_to_thread=False)
     def calls_of(number: str) -> Response[bytes]:
         """The seller's calls today, the app's beside (the Fulfillment API's apart) and the
         app's calls answered 429 past its quotas."""
         day = state.today()
-        return json_answer({"calls": state.calls.get((day, number), 0), "app": state.calls.get((day, "app"), 0),
-                            "fulfillment": state.calls.get((day, "fulfillment"), 0),
-                            "refused": state.calls.get((day, "refused-app"), 0),
-                            "fulfillmentRefused": state.calls.get((day, "refused-fulfillment"), 0)})  # fmt: skip
+        return json_answer(
+            {
+                "calls": state.calls.get((day, number), 0),
+                "app": state.calls.get((day, "app"), 0),
+                "fulfillment": state.calls.get((day, "fulfillment"), 0),
+                "refused": state.calls.get((day, "refused-app"), 0),
+                "fulfillmentRefused": state.calls.get((day, "refused-fulfillment"), 0),
+            }
+        )
 
-    admin = [listed_shops, register, set_limits, calls_of, granted, opened, sold, written, sent, revoke, expire, token_requests,
-             *fault_handlers(state.faults, WebPageFaults)]  # fmt: skip
+    admin = [
+        listed_shops,
+        register,
+        set_limits,
+        calls_of,
+        granted,
+        opened,
+        sold,
+        written,
+        sent,
+        revoke,
+        expire,
+        token_requests,
+        *fault_handlers(state.faults, WebPageFaults),
+    ]
     api = [endpoint(operation, *spec) for operation, spec in operations.items()]
     return [authorize, token, *api, admin_router(ADMIN, admin)]

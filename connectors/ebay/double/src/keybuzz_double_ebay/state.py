@@ -65,16 +65,28 @@ def seller_order(seller: Seller, n: int, when: float) -> dict[str, Any]:
     """The seller's ``n``-th order, created and last modified ``when``."""
     states = ("NOT_STARTED", "IN_PROGRESS", "FULFILLED")
     at = stamp(when)
-    return {"orderId": f"{10 + int(seller.number)}-{10000 + n:05d}-{20000 + n:05d}",
-            "creationDate": at, "lastModifiedDate": at,
-            "orderFulfillmentStatus": states[n % 3], "orderPaymentStatus": "PAID",
-            "cancelStatus": {"cancelState": "NONE_REQUESTED", "cancelRequests": []},
-            "buyer": {"username": f"acheteur_{n}"}, "sellerId": seller.username,
-            "lineItems": [{"lineItemId": f"{n}001", "title": f"Objet {n}", "quantity": 2,
-                           "lineItemCost": {"value": "20.00", "currency": "EUR"},
-                           "lineItemFulfillmentStatus": states[n % 3],
-                           "legacyItemId": f"1100{n}", "sku": f"SKU-{n}",
-                           "listingMarketplaceId": ("EBAY_FR", "EBAY_DE")[n % 2]}]}  # fmt: skip
+    return {
+        "orderId": f"{10 + int(seller.number)}-{10000 + n:05d}-{20000 + n:05d}",
+        "creationDate": at,
+        "lastModifiedDate": at,
+        "orderFulfillmentStatus": states[n % 3],
+        "orderPaymentStatus": "PAID",
+        "cancelStatus": {"cancelState": "NONE_REQUESTED", "cancelRequests": []},
+        "buyer": {"username": f"acheteur_{n}"},
+        "sellerId": seller.username,
+        "lineItems": [
+            {
+                "lineItemId": f"{n}001",
+                "title": f"Objet {n}",
+                "quantity": 2,
+                "lineItemCost": {"value": "20.00", "currency": "EUR"},
+                "lineItemFulfillmentStatus": states[n % 3],
+                "legacyItemId": f"1100{n}",
+                "sku": f"SKU-{n}",
+                "listingMarketplaceId": ("EBAY_FR", "EBAY_DE")[n % 2],
+            }
+        ],
+    }
 
 
 @dataclass
@@ -94,9 +106,15 @@ class EbayState:
     )  # access token → seller, expiry
     # The admin may lower them, and make a "day" a window of so many seconds (0: eBay's day),
     # so that a run of minutes meets the limit a day's rate of calls would.
-    limits: dict[str, int] = field(default_factory=lambda: {
-        "app": APP_CALLS_PER_DAY, "fulfillment": APP_CALLS_PER_DAY,
-        "user": USER_CALLS_PER_DAY, "grants": GRANTS_PER_DAY, "window": 0})  # fmt: skip
+    limits: dict[str, int] = field(
+        default_factory=lambda: {
+            "app": APP_CALLS_PER_DAY,
+            "fulfillment": APP_CALLS_PER_DAY,
+            "user": USER_CALLS_PER_DAY,
+            "grants": GRANTS_PER_DAY,
+            "window": 0,
+        }
+    )
     # (day, "app", "fulfillment" or a seller) → calls answered; (day, "refused-<api>") →
     # calls answered 429 past the app's quota of that API
     calls: dict[tuple[str, str], int] = field(default_factory=dict)

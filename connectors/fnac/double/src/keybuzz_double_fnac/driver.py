@@ -98,10 +98,15 @@ class FnacDriver(ListedShopsDriver):
 
 def _fnac(marketplace: str, display: str) -> FnacDriver:
     return FnacDriver(
-        marketplace=marketplace, api_family="fnac", customer_care=f"le service client {display}",
-        admin="/_sandbox/fnac", reading=("messages_query", "incidents_query"),
-        replying="messages_update", bodies=_FNAC_FAULTS, revoking="rotate-key",
-    )  # fmt: skip
+        marketplace=marketplace,
+        api_family="fnac",
+        customer_care=f"le service client {display}",
+        admin="/_sandbox/fnac",
+        reading=("messages_query", "incidents_query"),
+        replying="messages_update",
+        bodies=_FNAC_FAULTS,
+        revoking="rotate-key",
+    )
 
 
 def drivers() -> dict[str, ShopDriver]:

@@ -15,12 +15,29 @@ API_VERSION = "2.6.0"
 # The elements holding free text, which Fnac writes in CDATA sections (its recordings).
 FREE_TEXT = frozenset(
     {
-        "message_id", "message_referer", "message_from", "message_offer_title",
-        "message_subject", "message_description", "answer", "name", "url", "message",
-        "client_firstname", "client_lastname", "client_email", "firstname", "lastname",
-        "address1", "zipcode", "city", "country", "product_name", "offer_seller_id",
+        "message_id",
+        "message_referer",
+        "message_from",
+        "message_offer_title",
+        "message_subject",
+        "message_description",
+        "answer",
+        "name",
+        "url",
+        "message",
+        "client_firstname",
+        "client_lastname",
+        "client_email",
+        "firstname",
+        "lastname",
+        "address1",
+        "zipcode",
+        "city",
+        "country",
+        "product_name",
+        "offer_seller_id",
     }
-)  # fmt: skip
+)
 
 
 def fnac_time(epoch: float) -> str:

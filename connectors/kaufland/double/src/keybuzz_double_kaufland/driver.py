@@ -59,11 +59,16 @@ class KauflandDriver(AdminDriver):
 
 
 def drivers() -> dict[str, ShopDriver]:
-    return {"KAUFLAND": KauflandDriver(
-        marketplace="KAUFLAND", api_family="kaufland",
-        customer_care="le service client Kaufland", admin=ADMIN,
-        reading=("GetTickets", "GetTicket"), replying="CreateTicketMessage",
-        bodies=json_api_faults(8 * 2**20),  # the connector's requester cap (the kit's)
-        revoking="rotate-secret",
-        tokenless="Kaufland signs each request with the seller's keys: no token",
-    )}  # fmt: skip
+    return {
+        "KAUFLAND": KauflandDriver(
+            marketplace="KAUFLAND",
+            api_family="kaufland",
+            customer_care="le service client Kaufland",
+            admin=ADMIN,
+            reading=("GetTickets", "GetTicket"),
+            replying="CreateTicketMessage",
+            bodies=json_api_faults(8 * 2**20),  # the connector's requester cap (the kit's)
+            revoking="rotate-secret",
+            tokenless="Kaufland signs each request with the seller's keys: no token",
+        )
+    }

@@ -156,10 +156,17 @@ def problem(status: int, kind: str, message: str) -> Response[bytes]:
 
 
 ADDRESS = {
-    "first_name": "Camille", "last_name": "Martin", "company_name": None,
-    "street": "Rue de la Paix", "house_number": "1", "postcode": "75002",
-    "additional_field": None, "city": "Paris", "phone": None, "country": "FR",
-}  # fmt: skip
+    "first_name": "Camille",
+    "last_name": "Martin",
+    "company_name": None,
+    "street": "Rue de la Paix",
+    "house_number": "1",
+    "postcode": "75002",
+    "additional_field": None,
+    "city": "Paris",
+    "phone": None,
+    "country": "FR",
+}
 
 
 def buyer_json(unit: Unit) -> dict[str, Any]:
@@ -170,26 +177,53 @@ def unit_json(unit: Unit, *, in_order: bool = False) -> dict[str, Any]:
     """An ``OrderUnit`` [official: every field required, most nullable]; in an order's
     details, without its buyer and addresses (the order's)."""
     product = {
-        "id_product": 100 + unit.unit_id % 100, "storefront": unit.storefront,
-        "title": "Cafetière à piston 1 L", "eans": [], "id_category": 1, "main_picture": "",
-        "manufacturer": "Bodum", "url": "", "age_rating": 0, "is_valid": True,
-        "dangerous_goods_li_shipping": None, "danger_label_9A": None,
-    }  # fmt: skip
-    who = {"tickets": None} if in_order else {
-        "buyer": buyer_json(unit), "billing_address": ADDRESS, "shipping_address": ADDRESS,
-        "fulfillment_type": "fulfilled_by_merchant",
-    }  # fmt: skip
+        "id_product": 100 + unit.unit_id % 100,
+        "storefront": unit.storefront,
+        "title": "Cafetière à piston 1 L",
+        "eans": [],
+        "id_category": 1,
+        "main_picture": "",
+        "manufacturer": "Bodum",
+        "url": "",
+        "age_rating": 0,
+        "is_valid": True,
+        "dangerous_goods_li_shipping": None,
+        "danger_label_9A": None,
+    }
+    who = (
+        {"tickets": None}
+        if in_order
+        else {
+            "buyer": buyer_json(unit),
+            "billing_address": ADDRESS,
+            "shipping_address": ADDRESS,
+            "fulfillment_type": "fulfilled_by_merchant",
+        }
+    )
     return who | {
-        "id_order_unit": unit.unit_id, "id_order": unit.order_id,
-        "ts_created_iso": iso(unit.created), "ts_updated_iso": iso(unit.updated),
-        "is_marketplace_deemed_supplier": False, "status": unit.status, "price": unit.price,
-        "id_offer": f"OFFER-{unit.unit_id % 1000}", "revenue_gross": unit.price,
-        "revenue_net": unit.price * 5 // 6, "note": None, "unit_condition": "new",
-        "storefront": unit.storefront, "currency": "PLN" if unit.storefront == "pl" else "EUR",
-        "delivery_time_min": 2, "delivery_time_max": 5, "delivery_time_expires_iso": None,
-        "order_received_timestamp_iso": None, "shipping_rate": 490, "cancel_reason": None,
-        "product": product, "vat": 20.0,
-    }  # fmt: skip
+        "id_order_unit": unit.unit_id,
+        "id_order": unit.order_id,
+        "ts_created_iso": iso(unit.created),
+        "ts_updated_iso": iso(unit.updated),
+        "is_marketplace_deemed_supplier": False,
+        "status": unit.status,
+        "price": unit.price,
+        "id_offer": f"OFFER-{unit.unit_id % 1000}",
+        "revenue_gross": unit.price,
+        "revenue_net": unit.price * 5 // 6,
+        "note": None,
+        "unit_condition": "new",
+        "storefront": unit.storefront,
+        "currency": "PLN" if unit.storefront == "pl" else "EUR",
+        "delivery_time_min": 2,
+        "delivery_time_max": 5,
+        "delivery_time_expires_iso": None,
+        "order_received_timestamp_iso": None,
+        "shipping_rate": 490,
+        "cancel_reason": None,
+        "product": product,
+        "vat": 20.0,
+    }
 
 
 def ticket_json(ticket: Ticket, files_url: str, embedded: bool) -> dict[str, Any]:
@@ -227,8 +261,14 @@ def ticket_json(ticket: Ticket, files_url: str, embedded: bool) -> dict[str, Any
     ]
     units = [unit_json(u) for u in ticket.units]
     first = units[0]
-    return listed | {"storefront": ticket.storefront, "messages": messages, "files": files,
-                     "order_units": units, "buyer": first["buyer"], "product": first["product"]}  # fmt: skip
+    return listed | {
+        "storefront": ticket.storefront,
+        "messages": messages,
+        "files": files,
+        "order_units": units,
+        "buyer": first["buyer"],
+        "product": first["product"],
+    }
 
 
 def order_json(units: list[Unit], details: bool) -> dict[str, Any]:
@@ -329,7 +369,10 @@ def _paged(call: Call, items: list[Any], most: int, shown: Any) -> dict[str, Any
     hostile = call.shown.paged(items[:limit], offset > 0)
     page = items[offset : offset + limit] if hostile is None else hostile
     total = len(items) if hostile is None else offset + 2 * limit + 1
-    return {"data": [shown(i) for i in page], "pagination": {"offset": offset, "limit": limit, "total": total}}  # fmt: skip
+    return {
+        "data": [shown(i) for i in page],
+        "pagination": {"offset": offset, "limit": limit, "total": total},
+    }
 
 
 def get_storefronts(call: Call) -> tuple[int, Any]:
@@ -356,8 +399,13 @@ def create_message(call: Call) -> tuple[int, Any]:
         raise Refused(400, "/problems/tickets/finally-closed", "The ticket is finally closed")
     text = call.body["text"]
     now = time.time()
-    said = Said(90_000_000 + int(now * 1000) % 9_000_000 + len(ticket.said), "seller",
-                call.seller.name, call.shown.show(text), call.shown.date(now))  # fmt: skip
+    said = Said(
+        90_000_000 + int(now * 1000) % 9_000_000 + len(ticket.said),
+        "seller",
+        call.seller.name,
+        call.shown.show(text),
+        call.shown.date(now),
+    )
     ticket.said.append(said)
     ticket.seller_responsible = False
     files = [f["filename"] for f in call.body.get("ticket_message_files", [])]
@@ -506,8 +554,13 @@ def routes(sb: Sandbox) -> list[Any]:
             return await call(request, operation, run)
 
         path, method, _ = DESCRIBED.operation(operation)
-        return operation_route(f"{API}{path}", method, f"kaufland.{operation}", handler,
-                               request_max_body_size=64 * 1024 * 1024)  # fmt: skip
+        return operation_route(
+            f"{API}{path}",
+            method,
+            f"kaufland.{operation}",
+            handler,
+            request_max_body_size=64 * 1024 * 1024,
+        )
 
     @get(f"{FILES}/{{ticket_id:str}}/{{n:int}}/{{name:str}}", include_in_schema=False)
     async def ticket_file(
@@ -567,8 +620,17 @@ def _admin(double: KauflandDouble) -> Router:
 
     @get("/shops", sync_to_thread=False)
     def shops() -> Response[bytes]:
-        return json_answer([{"name": s.name, "clientKey": s.client_key, "secretKey": s.secret,
-                             "storefronts": list(s.storefronts)} for s in double.sellers.values()])  # fmt: skip
+        return json_answer(
+            [
+                {
+                    "name": s.name,
+                    "clientKey": s.client_key,
+                    "secretKey": s.secret,
+                    "storefronts": list(s.storefronts),
+                }
+                for s in double.sellers.values()
+            ]
+        )
 
     @post(f"{base}/threads", sync_to_thread=False)
     def open_ticket(key: FromPath[str], data: JSONBody[WriteRequest]) -> Response[bytes]:
@@ -576,8 +638,11 @@ def _admin(double: KauflandDouble) -> Router:
         storefront = data.storefront or seller.storefronts[0]
         ticket = double.ticket(seller, storefront, data.body, time.time())
         attach(ticket, data.attachments, ticket.created)
-        written = {"threadId": ticket.ticket_id, "messageId": str(ticket.said[0].message_id),
-                   "orderId": ticket.units[0].order_id}  # fmt: skip
+        written = {
+            "threadId": ticket.ticket_id,
+            "messageId": str(ticket.said[0].message_id),
+            "orderId": ticket.units[0].order_id,
+        }
         return json_answer(written, 201)
 
     @post(f"{base}/threads/{{ticket_id:str}}/messages", sync_to_thread=False)

@@ -124,7 +124,7 @@ class Handler:
                     "status": status,
                     "reason": why,
                     "bouncedTo": sender or None,
-                }  # fmt: skip
+                }
             )
             if sender:
                 report = bounce(mail, alias, status, why, sender)
@@ -152,9 +152,15 @@ def _entry(mail: EmailMessage, alias: str) -> dict[str, Any]:
 async def deliver(raw: bytes, to: str, mx: tuple[str, int]) -> None:
     """The relay's mail to an inbound address, through the MX (SMTP, as ManoMano's)."""
     await aiosmtplib.send(
-        raw, sender="bounces@relay.manomano.com", recipients=[to], hostname=mx[0], port=mx[1],
-        start_tls=False, use_tls=False, timeout=30,
-    )  # fmt: skip
+        raw,
+        sender="bounces@relay.manomano.com",
+        recipients=[to],
+        hostname=mx[0],
+        port=mx[1],
+        start_tls=False,
+        use_tls=False,
+        timeout=30,
+    )
 
 
 # Where it takes replies (the ``Double``'s ``reply_relay_at``).

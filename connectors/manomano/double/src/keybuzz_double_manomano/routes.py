@@ -190,10 +190,16 @@ def manomano_routes(sb: Sandbox) -> list[Any]:
             return json_answer({"message": "no such seller"}, 404)
         order_id = asked.order_id or list(seller.orders)[-1]
         raw, sent = mails.compose(
-            asked.kind, asked.to, order_id, index=asked.index, attach=asked.attach,
-            forged=asked.forged, tampered=asked.tampered, unsigned=tuple(asked.unsigned),
+            asked.kind,
+            asked.to,
+            order_id,
+            index=asked.index,
+            attach=asked.attach,
+            forged=asked.forged,
+            tampered=asked.tampered,
+            unsigned=tuple(asked.unsigned),
             added=tuple(asked.added),
-        )  # fmt: skip
+        )
         mx = (asked.mx_host or settings.mx_host, asked.mx_port or settings.mx_port)
         try:
             await deliver(raw, asked.to, mx)

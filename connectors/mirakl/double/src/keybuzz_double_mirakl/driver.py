@@ -85,13 +85,20 @@ class MiraklDriver(ListedShopsDriver):
 
 
 def drivers() -> dict[str, ShopDriver]:
-    return {"BOULANGER": MiraklDriver(
-        marketplace="BOULANGER", api_family="mirakl:BOULANGER",
-        customer_care="le service client de Boulanger (l'opérateur Mirakl)",
-        admin="/_sandbox/mirakl/operators/BOULANGER", reading=("M11", "M10"), replying="M12",
-        bodies=_MIRAKL_FAULTS, revoking="rotate-key", faults_at="/_sandbox/mirakl",
-        tokenless="a Mirakl API key has no token",
-    )}  # fmt: skip
+    return {
+        "BOULANGER": MiraklDriver(
+            marketplace="BOULANGER",
+            api_family="mirakl:BOULANGER",
+            customer_care="le service client de Boulanger (l'opérateur Mirakl)",
+            admin="/_sandbox/mirakl/operators/BOULANGER",
+            reading=("M11", "M10"),
+            replying="M12",
+            bodies=_MIRAKL_FAULTS,
+            revoking="rotate-key",
+            faults_at="/_sandbox/mirakl",
+            tokenless="a Mirakl API key has no token",
+        )
+    }
 
 
 def lister(marketplace: str) -> MiraklDriver | None:

@@ -74,9 +74,16 @@ class RakutenDriver(AdminDriver):
 
 def drivers() -> dict[str, ShopDriver]:
     bodies = xml_api_faults(16 * 2**20)  # the Rakuten connector's SPEC.max_response_bytes
-    return {"RAKUTEN": RakutenDriver(
-        marketplace="RAKUTEN", api_family="rakuten", customer_care="Rakuten", admin=ADMIN,
-        reading=("getitemtodolist", "getiteminfos"), replying="contactuseraboutitem",
-        bodies=bodies, revoking="rotate-token",
-        tokenless="a Rakuten token is the seller's own, issued in its account",
-    )}  # fmt: skip
+    return {
+        "RAKUTEN": RakutenDriver(
+            marketplace="RAKUTEN",
+            api_family="rakuten",
+            customer_care="Rakuten",
+            admin=ADMIN,
+            reading=("getitemtodolist", "getiteminfos"),
+            replying="contactuseraboutitem",
+            bodies=bodies,
+            revoking="rotate-token",
+            tokenless="a Rakuten token is the seller's own, issued in its account",
+        )
+    }
