@@ -26,6 +26,7 @@ import pytest
 import requests
 from keybuzz_devstack import bootstrap
 from keybuzz_devstack.consent_apps import register_consent_apps
+from keybuzz_devstack.testing import start_service_on_module_nats
 from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_orders.service import DEFINITION as ORDERS
 from keybuzz_poller.service import DEFINITION as POLLER
@@ -33,6 +34,8 @@ from keybuzz_sandbox import doubles
 from keybuzz_shared.auth import issue_token
 from keybuzz_shared.settings import DEV_INTERNAL_API_KEY, DEV_JWT_SECRET
 from keybuzz_tenant_sync.service import DEFINITION as TENANT_SYNC
+
+start_service = start_service_on_module_nats  # why: tests/test_services_start.py
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
 TENANT = "fuzz-tenant-001"

@@ -23,7 +23,14 @@ import httpx
 import pytest
 from keybuzz_connector_fnac.connector import FnacApiSettings
 from keybuzz_devstack import infra
-from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually, find_event
+from keybuzz_devstack.testing import (
+    Infra,
+    MailServer,
+    RunningService,
+    eventually,
+    find_event,
+    start_service_on_module_nats,
+)
 from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_orders.backfill import backfill
 from keybuzz_orders.service import DEFINITION as ORDERS
@@ -42,6 +49,8 @@ from keybuzz_shared.vault import VaultClient
 from tests import marketplace_family
 from tests.marketplace_family import Family, FamilySettings
 from tests.test_adding_a_marketplace import call, new_tenant, operator_js, vault_secret
+
+start_service = start_service_on_module_nats  # why: tests/test_services_start.py
 
 StartService = Callable[..., Awaitable[RunningService]]
 

@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 import httpx
-from keybuzz_devstack.testing import Infra, eventually
+from keybuzz_devstack.testing import Infra, eventually, start_service_on_module_nats
 from keybuzz_orders.service import DEFINITION as ORDERS
 from keybuzz_orders.sync import OrderSync
 from keybuzz_sandbox import SandboxConfig
@@ -26,6 +26,8 @@ from tests.conformance.test_secrets_echoed import (  # noqa: F401
     found_in,
 )
 from tests.test_marketplaces_at_run_time import StartService, fnac_shop_connected_in_orders
+
+start_service = start_service_on_module_nats  # why: tests/test_services_start.py
 
 
 async def test_a_key_echoed_in_any_form_by_a_refused_sync_reaches_no_cursor_row_or_log(

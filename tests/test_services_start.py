@@ -4,14 +4,20 @@ import json
 
 import nats
 import pytest
+from keybuzz_devstack.testing import start_service_on_module_nats
 from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_orders.service import DEFINITION as ORDERS
 from keybuzz_poller.service import DEFINITION as POLLER
 from keybuzz_tenant_sync.service import DEFINITION as TENANT_SYNC
 
+# On a NATS of the module's: on the session's, a service's durable consumer takes the events
+# earlier tests left there, and one it holds (its dependency gone with that test) keeps
+# its stop waiting 10 s (messaging's hold loop does not look at the stop).
+start_service = start_service_on_module_nats
+
 
 @pytest.mark.parametrize("definition", [OAUTH, POLLER, ORDERS, TENANT_SYNC], ids=lambda d: d.name)
-async def test_service_starts_and_is_ready(start_service, dovecot, stack, definition):
+async def test_service_starts_and_is_ready(start_service, dovecot, definition):
     own = {"imap": True} if definition is POLLER else {}  # the poller's ready_checks
     service = await start_service(definition, **(dovecot.settings if own else {}))
     async with service.client() as http:
@@ -36,7 +42,7 @@ async def test_service_starts_and_is_ready(start_service, dovecot, stack, defini
     assert ("keybuzz_shared", 1) in [(r["component"], r["version"]) for r in applied]
 
     # An operator's `nats micro ls` sends $SRV.PING; every service answers under its name.
-    operator = await nats.connect(stack.nats_url)
+    operator = await nats.connect(service.operator_url)
     inbox = operator.new_inbox()
     sub = await operator.subscribe(inbox)
     await operator.publish("$SRV.PING", b"", reply=inbox)

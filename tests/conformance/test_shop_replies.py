@@ -24,7 +24,6 @@ from keybuzz_sandbox.conformance import (
 from keybuzz_shared.connectors.seam import Connector
 
 from tests.conformance.harness import (
-    CALL_DEADLINE,
     REPLY_LEASE,
     Connected,
     Stack,
@@ -75,6 +74,15 @@ async def reply(
     return queued.json()["ticketMessageId"]  # type: ignore[no-any-return]
 
 
+async def applied(conformance: Stack, driver: ShopDriver, shop: DoubleShop, text: str) -> None:
+    """Once the double has applied the reply saying ``text`` (on its thread)."""
+
+    async def on_thread() -> list[str] | None:
+        return await driver.sent(conformance.admin, shop, text) or None
+
+    await wait_for(on_thread, None, f"the reply {text!r} on the double's thread", every=0.05)
+
+
 @pytest.mark.every_marketplace
 @pytest.mark.parametrize("recipient", RECIPIENT_KINDS)
 async def test_a_reply_to_each_recipient_is_sent_at_most_once(
@@ -96,7 +104,7 @@ async def test_a_reply_to_each_recipient_is_sent_at_most_once(
             text = f"Réponse {fault} {ticket['id'][-12:]}"
             replies[text] = await reply(conformance, mine, ticket["id"], text, recipient)
             if fault == "HELD_REPLY":
-                await asyncio.sleep(CALL_DEADLINE / 2)  # sent, its answer held by the double
+                await applied(conformance, driver, shop, text)  # its answer held by the double
                 await conformance.restart_poller(lambda: driver.clear_faults(conformance.admin))
             await delivered(conformance, mine, ticket["id"], replies[text])
             assert await driver.sent(conformance.admin, shop, text) == [recipient]

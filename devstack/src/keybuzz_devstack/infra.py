@@ -15,6 +15,7 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -584,6 +585,9 @@ def http_ok(url: str) -> bool:
 # --- running a server directly (tests) ----------------------------------------------------
 
 
+STOP_SIGNALS = {"INT": signal.SIGINT, "TERM": signal.SIGTERM, "QUIT": signal.SIGQUIT}
+
+
 class RunningServer:
     """A server started as a child process, stopped with its own stop signal."""
 
@@ -606,10 +610,18 @@ class RunningServer:
         return self
 
     def stop(self) -> None:
-        if not self.process or self.process.poll() is not None:
+        self.ask_to_stop()
+        self.wait_stopped()
+
+    def ask_to_stop(self) -> None:
+        """Its stop signal sent; ``wait_stopped`` waits for it to end (several servers asked
+        first, then waited for, stop in the time of the slowest, not of them all)."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(STOP_SIGNALS[self.spec.stop_signal])
+
+    def wait_stopped(self) -> None:
+        if not self.process:
             return
-        signum = {"INT": 2, "TERM": 15}[self.spec.stop_signal]
-        self.process.send_signal(signum)
         try:
             self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:

@@ -277,6 +277,22 @@ def infra_root() -> Iterator[Path]:
     yield from scratch_folder()
 
 
+@pytest.fixture(scope="session")
+def session_servers(infra_root: Path) -> Iterator[list[infra.RunningServer]]:
+    """The session's servers: each asked to stop as its fixture ends, all waited for here,
+    after them (before their folder goes): a worker's last test then carries the slowest
+    server's stop, not the sum of them all."""
+    asked: list[infra.RunningServer] = []
+    yield asked
+    for server in asked:
+        server.wait_stopped()
+
+
+def asked_to_stop(server: infra.RunningServer, asked: list[infra.RunningServer]) -> None:
+    server.ask_to_stop()
+    asked.append(server)
+
+
 @pytest.fixture
 def server_root() -> Iterator[Path]:
     """A folder for a test's own server run as another system user (PostgreSQL when we are
@@ -311,7 +327,9 @@ def nats_users(infra_root: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def nats_url(infra_root: Path, nats_users: dict[str, str]) -> Iterator[str]:
+def nats_url(
+    infra_root: Path, nats_users: dict[str, str], session_servers: list[infra.RunningServer]
+) -> Iterator[str]:
     """The session NATS, as the operator sees it (URL with the operator's credentials)."""
     if _use_containers():
         yield from _container_url("nats:2.10", 4222, "nats", ["--jetstream"], "Server is ready")
@@ -320,11 +338,19 @@ def nats_url(infra_root: Path, nats_users: dict[str, str]) -> Iterator[str]:
     server = _start(spec, infra_root)
     infra.provision_streams(spec.url, nats_users)  # services only look their streams up
     yield server.spec.url
-    server.stop()
+    asked_to_stop(server, session_servers)
+
+
+def session_postgres_spec(root: Path) -> infra.ServerSpec:
+    """The session's PostgreSQL, under ``root``, stopped at once (immediate shutdown): its
+    data goes with the session's folder, and the shutdown checkpoint of a session's
+    databases wrote ~120 MB for nothing (1.2 s of a worker's last test, idle machine)."""
+    spec = infra.postgres_spec(root / "pg" / "data", infra.free_port())
+    return dataclasses.replace(spec, stop_signal="QUIT")
 
 
 @pytest.fixture(scope="session")
-def postgres_url(infra_root: Path) -> Iterator[str]:
+def postgres_url(infra_root: Path, session_servers: list[infra.RunningServer]) -> Iterator[str]:
     if _use_containers():
         from testcontainers.postgres import PostgresContainer
 
@@ -332,14 +358,14 @@ def postgres_url(infra_root: Path) -> Iterator[str]:
             host, port = pg.get_container_host_ip(), pg.get_exposed_port(5432)
             yield f"postgresql://postgres:postgres@{host}:{port}"
         return
-    spec = infra.postgres_spec(infra_root / "pg" / "data", infra.free_port())
+    spec = session_postgres_spec(infra_root)
     server = _start(spec, infra_root)
     yield spec.url
-    server.stop()
+    asked_to_stop(server, session_servers)
 
 
 @pytest.fixture(scope="session")
-def vault_addr(infra_root: Path) -> Iterator[str]:
+def vault_addr(infra_root: Path, session_servers: list[infra.RunningServer]) -> Iterator[str]:
     if _use_containers():
         command = [
             "server",
@@ -354,7 +380,7 @@ def vault_addr(infra_root: Path) -> Iterator[str]:
     server = _start(infra.openbao_spec(infra.free_port()), infra_root)
     bootstrap.seed_vault(server.spec.url, infra.DEV_VAULT_ROOT_TOKEN)
     yield server.spec.url
-    server.stop()
+    asked_to_stop(server, session_servers)
 
 
 def _container_url(
@@ -395,11 +421,11 @@ def make_database(postgres_url: str) -> Callable[[str], Awaitable[str]]:
 
 
 @pytest.fixture(scope="session")
-def sqs_endpoint(infra_root: Path) -> Iterator[str]:
+def sqs_endpoint(infra_root: Path, session_servers: list[infra.RunningServer]) -> Iterator[str]:
     """The embedded SQS server (moto), shared by the session; each test makes its queues."""
     server = _start(sqs.sqs_spec(infra.free_port()), infra_root)
     yield server.spec.url
-    server.stop()
+    asked_to_stop(server, session_servers)
 
 
 @pytest.fixture
@@ -775,13 +801,15 @@ def reply_front_login(infra_root: Path) -> SmtpLogin:
 
 
 @pytest.fixture(scope="session")
-def sandbox_url(infra_root: Path, reply_front_login: SmtpLogin) -> Iterator[str]:
+def sandbox_url(
+    infra_root: Path, reply_front_login: SmtpLogin, session_servers: list[infra.RunningServer]
+) -> Iterator[str]:
     """The Amazon sandbox as a separate process, clocks sped up ``SANDBOX_TIME_SCALE`` times;
     its reply front takes ``reply_front_login``."""
     spec = infra.sandbox_spec(infra.free_port(), SANDBOX_TIME_SCALE, front_login=reply_front_login)
     server = _start(spec, infra_root)
     yield spec.url
-    server.stop()
+    asked_to_stop(server, session_servers)
 
 
 @pytest.fixture(scope="session")
@@ -830,11 +858,11 @@ def _start_dovecot(root: Path) -> MailServer:
 
 
 @pytest.fixture(scope="session")
-def dovecot(infra_root: Path) -> Iterator[MailServer]:
+def dovecot(infra_root: Path, session_servers: list[infra.RunningServer]) -> Iterator[MailServer]:
     """Dovecot for the whole session: IMAP and LMTP on free loopback ports."""
     mail = _start_dovecot(infra_root)
     yield mail
-    mail.server.stop()
+    asked_to_stop(mail.server, session_servers)
 
 
 @pytest.fixture

@@ -311,6 +311,17 @@ async def redelivered_soon(sqs_queues: stack_sqs.Queues) -> None:
         )
 
 
+async def receives_failed(orders: OrdersKit, count: int) -> None:
+    """Once ``count`` more receives from the queue have failed than had so far."""
+    errors = "keybuzz_orders_notification_receive_errors_total"
+    before = await metric(orders, errors)
+
+    async def failed() -> bool:
+        return await metric(orders, errors) >= before + count
+
+    await eventually(failed)
+
+
 async def test_queue_down_holds_the_notifications_and_catches_up(
     make_orders: Callable[..., Awaitable[OrdersKit]],
     notices: Sandbox,
@@ -326,7 +337,7 @@ async def test_queue_down_holds_the_notifications_and_catches_up(
     try:
         since = await Since.now(notices)
         await advance(notices)
-        await asyncio.sleep(3)
+        await receives_failed(orders, 2)  # a whole one at least while the queue held them
         applied = await orders.pool.fetchval("SELECT count(*) FROM order_notifications")
         assert applied == 0
     finally:
