@@ -313,6 +313,49 @@ async def test_a_database_outage_holds_the_event_instead_of_dead_lettering_it(
     assert info.state.messages == 0
 
 
+async def test_a_service_stopped_while_an_outage_holds_its_events_gives_them_back_in_order(
+    start_service, private_nats, cut_database, caplog
+):
+    """Stopping does not wait out an outage: the events held are given back to JetStream
+    at once, the later events of their key with them, and the next instance handles them
+    in their order — not after the lease (ack_wait, 300 s here) runs out."""
+    url, relay = cut_database
+    register = recording_patient_consumer("release")
+    first = await start(start_service, private_nats, register, DATABASE_URL=url)
+
+    async def held() -> bool:
+        return any(r.getMessage() == HOLDING and _ours(r, "probe-release") for r in caplog.records)
+
+    await relay.down()
+    await publish_all(first.runtime.js, [archived("kept", n) for n in (1, 2, 3)])
+    await eventually(held)
+    await first.stop()
+    await relay.up()
+    second = await start(start_service, private_nats, register, DATABASE_URL=url)
+    found = await rows(second.runtime.pool, 3, within=60)
+    assert [(row["tenant_id"], row["n"]) for row in found] == [("kept", n) for n in (1, 2, 3)]
+
+
+def recording_patient_consumer(purpose: str) -> Callable[[Runtime[Any]], None]:
+    """A consumer that records each event's number, with a 300-s lease: an event it held
+    and did not give back would reach the next instance only then."""
+
+    def register(runtime: Runtime[Any]) -> None:
+        async def handle(event: TenantArchived, delivery: Delivery) -> None:
+            await runtime.pool.execute(
+                "INSERT INTO seen (event_id, tenant_id, n) VALUES ($1, $2, $3)",
+                event.event_id,
+                event.tenant_id,
+                int(event.reason),
+            )
+
+        EventSubscription(
+            runtime, event_type=TenantArchived, handler=handle, purpose=purpose, ack_wait=300
+        )
+
+    return register
+
+
 def recording_impatient_consumer(purpose: str) -> Callable[[Runtime[Any]], None]:
     """A consumer that records each event it handles, and gives up after two failures:
     without holding, an outage would dead-letter its event within ~3 s."""

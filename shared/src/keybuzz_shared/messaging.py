@@ -228,6 +228,7 @@ class EventSubscription(Generic[E]):
         self._task: asyncio.Task[None] | None = None
         self._subscription: JetStreamContext.PullSubscription | None = None
         self._running = False
+        self._stopping = asyncio.Event()  # wakes a held event's back-off: it is given back
         self._busy = False
         host.subscriptions.append(self)
 
@@ -241,6 +242,7 @@ class EventSubscription(Generic[E]):
         await self._create_consumer(js)
         self._subscription = await js.pull_subscribe_bind(self.durable, self.stream)
         self._running = True
+        self._stopping.clear()
         self._task = asyncio.create_task(
             self._pull(self._subscription), name=f"consumer-{self.durable}"
         )
@@ -292,8 +294,10 @@ class EventSubscription(Generic[E]):
         return f"consumer {self.durable} on {self.stream} was gone; created again"
 
     async def stop(self, within: float = 10.0) -> None:
-        """Finish the batch in hand (bounded), then stop fetching."""
+        """Finish the batch in hand (bounded), then stop fetching; an event held for an
+        outage is given back at once rather than waited on (``_handle_one``)."""
         self._running = False
+        self._stopping.set()
         if self._task is None:
             return
         if not self._busy:
@@ -380,12 +384,20 @@ class EventSubscription(Generic[E]):
         return True
 
     async def _handle_in_order(self, group: list[tuple[Delivered[E], Msg]]) -> None:
-        for item, raw in group:
-            await self._handle_one(item, raw)
+        for index, (item, raw) in enumerate(group):
+            if not await self._handle_one(item, raw):
+                # One event of the key given back: the later ones too, or they would be
+                # handled before it.
+                for _, later in group[index + 1 :]:
+                    await self._give_back_one(later)
+                return
 
     # --- one event -------------------------------------------------------------------------
 
-    async def _handle_one(self, item: Delivered[E], raw: Msg) -> None:
+    async def _handle_one(self, item: Delivered[E], raw: Msg) -> bool:
+        """Handle ``item`` (acknowledged, retried or dead-lettered): True; False when it was
+        held for an outage while the consumer stops, and given back to JetStream at once,
+        for the next instance, instead of holding the stop until the outage ends."""
         holds = 0
         while True:
             started = time.monotonic()
@@ -399,16 +411,23 @@ class EventSubscription(Generic[E]):
                 consumer=self.durable,
             )
             if outcome != "held":
-                return
+                return True
             holds += 1  # the dependency is down: keep the event, try again
             settings = self.host.settings
-            await asyncio.sleep(
-                backoff_delay(
-                    holds,
-                    base=settings.event_hold_backoff_seconds,
-                    cap=settings.event_hold_backoff_max_seconds,
-                )
+            delay = backoff_delay(
+                holds,
+                base=settings.event_hold_backoff_seconds,
+                cap=settings.event_hold_backoff_max_seconds,
             )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+            if self._stopping.is_set():
+                await self._give_back_one(raw)
+                return False
+
+    async def _give_back_one(self, raw: Msg) -> None:
+        with contextlib.suppress(Exception):  # unacknowledged, it comes back at ack_wait anyway
+            await raw.nak()
 
     async def _attempt(self, item: Delivered[E], raw: Msg) -> str:
         try:
