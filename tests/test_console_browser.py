@@ -661,8 +661,11 @@ async def test_a_seller_connects_ebay_by_consent_in_the_console_and_a_buyer_is_a
                     "/api/v1/tickets/", params={"marketplace": "EBAY"}, headers=headers
                 )
                 [ticket] = listed.json()["items"]
-                queued = await agent.post(f"/api/v1/tickets/{ticket['id']}/replies", headers=headers,
-                                          json={"text": "Parti ce matin.", "recipient": "BUYER"})  # fmt: skip
+                queued = await agent.post(
+                    f"/api/v1/tickets/{ticket['id']}/replies",
+                    headers=headers,
+                    json={"text": "Parti ce matin.", "recipient": "BUYER"},
+                )
             assert queued.status_code == 202, queued.text
 
             async def sent_to_ebay() -> list[Any] | None:

@@ -19,9 +19,14 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 def order(order_id: str, channel: str | None) -> OrderSummary:
     return OrderSummary(
-        external_id=order_id, state="open", status="PENDING", created_at=T0, updated_at=T0,
-        lines=(), sales_channel=channel,
-    )  # fmt: skip
+        external_id=order_id,
+        state="open",
+        status="PENDING",
+        created_at=T0,
+        updated_at=T0,
+        lines=(),
+        sales_channel=channel,
+    )
 
 
 class Channel:
@@ -36,8 +41,9 @@ class Channel:
         if cursor is None:
             return Page(items=(order(f"{self.name}-1", self.name),), next_cursor="second")
         assert cursor == "second", cursor
-        return Page(items=(order(f"{self.name}-2", self.name),), next_cursor=None,
-                    complete_until=self.until)  # fmt: skip
+        return Page(
+            items=(order(f"{self.name}-2", self.name),), next_cursor=None, complete_until=self.until
+        )
 
 
 def across(names: list[str]) -> tuple[Any, dict[str | None, Channel]]:

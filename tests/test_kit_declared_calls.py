@@ -124,14 +124,25 @@ class Posted:
 def replies(posted: Posted) -> DeclaredReplies:
     limits = Limits(max_attachments=1, max_attachment_bytes=10, max_text_length=100, page_size=10)
     return DeclaredReplies(
-        "Shop", "folder", post=posted.post, listed=posted.listed, recipients=("BUYER",),
-        limits=limits, is_id=str.isdigit,
-    )  # fmt: skip
+        "Shop",
+        "folder",
+        post=posted.post,
+        listed=posted.listed,
+        recipients=("BUYER",),
+        limits=limits,
+        is_id=str.isdigit,
+    )
 
 
 def reply(thread: str = "12", **fields: Any) -> Reply:
-    return Reply(**{"thread": ThreadKey("DISCUSSION", thread), "in_reply_to": "m1",
-                    "body": "Bonjour", **fields})  # fmt: skip
+    return Reply(
+        **{
+            "thread": ThreadKey("DISCUSSION", thread),
+            "in_reply_to": "m1",
+            "body": "Bonjour",
+            **fields,
+        }
+    )
 
 
 @pytest.mark.parametrize(

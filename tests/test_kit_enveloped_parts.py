@@ -42,12 +42,14 @@ class Answers:
 async def test_a_page_in_data_gives_its_items_and_total_and_one_without_both_is_unreadable() -> (
     None
 ):
-    client: Any = Answers({
-        "ok": {"data": [{"id": 1}], "pagination": {"total": 7}},
-        "no_total": {"data": [{"id": 1}], "pagination": {}},
-        "no_data": {"pagination": {"total": 7}},
-        "not_json_object": [1, 2],
-    })  # fmt: skip
+    client: Any = Answers(
+        {
+            "ok": {"data": [{"id": 1}], "pagination": {"total": 7}},
+            "no_total": {"data": [{"id": 1}], "pagination": {}},
+            "no_data": {"pagination": {"total": 7}},
+            "not_json_object": [1, 2],
+        }
+    )
 
     def pages(path: str) -> kit.Listing.Fetch[int]:
         return kit.KeyedPages(client, path, "data", total="pagination.total").counted
@@ -120,9 +122,12 @@ def test_the_thread_waits_since_the_buyers_first_message_after_the_sellers_last_
     None
 ):
     said: list[tuple[str, seam.SenderType, str | None, str, datetime]] = [
-        ("1", "BUYER", None, "a", at(1)), ("2", "SELLER", None, "b", at(2)),
-        ("3", "SYSTEM", None, "c", at(3)), ("4", "BUYER", None, "d", at(4)), ("5", "BUYER", None, "e", at(5)),
-    ]  # fmt: skip
+        ("1", "BUYER", None, "a", at(1)),
+        ("2", "SELLER", None, "b", at(2)),
+        ("3", "SYSTEM", None, "c", at(3)),
+        ("4", "BUYER", None, "d", at(4)),
+        ("5", "BUYER", None, "e", at(5)),
+    ]
     assert {m.reply_needed_since for m in build(said)} == {at(4)}
     assert {m.reply_needed_since for m in build(said[:3])} == {at(0)}  # none since: its opening
     assert {m.reply_needed_since for m in build(said, waiting=False)} == {None}

@@ -245,9 +245,15 @@ class Said(msgspec.Struct, frozen=True):
 def said_message(said: Said) -> InboxMessage:
     thread = ThreadKey("DISCUSSION", said.id, None)
     return InboxMessage(
-        message_id=said.id, thread=thread, sender_type="BUYER", sender_name=None,
-        subject="", body="text", created_at=said.at, unread=True,
-    )  # fmt: skip
+        message_id=said.id,
+        thread=thread,
+        sender_type="BUYER",
+        sender_name=None,
+        subject="",
+        body="text",
+        created_at=said.at,
+        unread=True,
+    )
 
 
 class NumberedPages(Client):

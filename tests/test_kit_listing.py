@@ -142,8 +142,10 @@ class OffsetShop:
     ``offset`` with the total; ``between`` runs after each answer."""
 
     def __init__(self, count: int) -> None:
-        self.items = [{"id": f"I{n:03d}", "at": T0 + timedelta(minutes=n), "updated": T0}
-                      for n in range(count)]  # fmt: skip
+        self.items = [
+            {"id": f"I{n:03d}", "at": T0 + timedelta(minutes=n), "updated": T0}
+            for n in range(count)
+        ]
         self.offsets: list[int] = []
         self.between = lambda calls: None
 
@@ -306,8 +308,11 @@ async def _never(query: dict[str, str], link: str | None) -> tuple[list[Any], An
 
 
 def order(number: int, created: datetime, updated: datetime | None = None) -> dict[str, Any]:
-    return {"id": f"O{number}", "created": created.isoformat(),
-            "updated": (updated or created).isoformat()}  # fmt: skip
+    return {
+        "id": f"O{number}",
+        "created": created.isoformat(),
+        "updated": (updated or created).isoformat(),
+    }
 
 
 def read_order(raw: Any) -> OrderSummary:
@@ -367,10 +372,12 @@ async def test_an_update_listing_reads_from_the_overlap_before_since_to_now() ->
 
 async def test_a_creation_window_leaves_out_its_end_and_stops_at_a_page_wholly_past_it() -> None:
     end = T0 + timedelta(days=1)
-    pages = [[order(2, T0 + timedelta(hours=2)), order(1, T0)],
-             [order(3, end - timedelta(seconds=1)), order(4, end)],
-             [order(5, end), order(6, end + timedelta(hours=1))],
-             [order(7, end + timedelta(days=1))]]  # fmt: skip
+    pages = [
+        [order(2, T0 + timedelta(hours=2)), order(1, T0)],
+        [order(3, end - timedelta(seconds=1)), order(4, end)],
+        [order(5, end), order(6, end + timedelta(hours=1))],
+        [order(7, end + timedelta(days=1))],
+    ]
     shop = OrderShop(pages)
     orders = source(shop)
     found, cursor = [], None
@@ -488,10 +495,15 @@ def _hostile(strategy: str, page: str) -> tuple[kit.Listing[Item, Any, Any], lis
 @pytest.mark.parametrize(
     ("strategy", "page"),
     [
-        ("link", "empty"), ("link", "same"), ("seek", "empty"), ("token", "empty"),
-        ("token", "same"), ("pages", "empty"), ("renumbered", "empty"),
+        ("link", "empty"),
+        ("link", "same"),
+        ("seek", "empty"),
+        ("token", "empty"),
+        ("token", "same"),
+        ("pages", "empty"),
+        ("renumbered", "empty"),
     ],
-)  # fmt: skip
+)
 async def test_every_paging_stops_at_a_page_saying_more_with_nothing_or_naming_itself(
     strategy: str, page: str, caplog: pytest.LogCaptureFixture
 ) -> None:

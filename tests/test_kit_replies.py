@@ -79,13 +79,21 @@ async def test_a_reply_is_sent_once_and_said_sent() -> None:
 @pytest.mark.parametrize(
     ("channel", "sent", "reason"),
     [
-        (Scripted(), reply(thread=ThreadKey("ORDER", "order-1")), "Shop's replies go to a conversation, not to an ORDER"),
+        (
+            Scripted(),
+            reply(thread=ThreadKey("ORDER", "order-1")),
+            "Shop's replies go to a conversation, not to an ORDER",
+        ),
         (Scripted(), reply("far too long a reply"), "too long"),
         (Scripted(send="closed at Shop"), reply(), "closed at Shop"),
-        (Scripted(send=ERRORS.refused("POST m", 400, "no")), reply(), "Shop POST m answered HTTP 400: no"),
+        (
+            Scripted(send=ERRORS.refused("POST m", 400, "no")),
+            reply(),
+            "Shop POST m answered HTTP 400: no",
+        ),
     ],
     ids=["not-a-discussion", "unsendable", "refused-before-the-call", "refused-by-the-call"],
-)  # fmt: skip
+)
 async def test_a_reply_the_marketplace_refuses_or_would_is_failed_with_why(
     channel: Scripted, sent: Reply, reason: str
 ) -> None:

@@ -63,15 +63,28 @@ async def endpoint(request: pytest.FixtureRequest) -> AsyncIterator[TokenEndpoin
 
 def flows(url: str) -> dict[str, tuple[seam.RedirectFlow, seam.RedirectApp, seam.CodeExchange]]:
     """Each consent flow, its app and its code exchange at ``url``."""
-    given = {"default_site": "FR", "consent_origin": None, "draft": None, "redirect_uri": None,
-             "app_source": "default", "token_endpoint": url, "token_cacert": None}  # fmt: skip
+    given = {
+        "default_site": "FR",
+        "consent_origin": None,
+        "draft": None,
+        "redirect_uri": None,
+        "app_source": "default",
+        "token_endpoint": url,
+        "token_cacert": None,
+    }
     amazon, ebay = AmazonRedirectFlow(), EbayRedirectFlow()
     return {
-        "amazon": (amazon, AppCredentials("id", "secret", "app", "https://cb", "eu"),
-                   amazon.code_exchange(seam.RedirectFlowSettings(**given))),
-        "ebay": (ebay, ConsentApp("id", "secret", "RuName", "https://cb", "default"),
-                 ebay.code_exchange(EbayFlowSettings(**given, identity_url=url))),
-    }  # fmt: skip
+        "amazon": (
+            amazon,
+            AppCredentials("id", "secret", "app", "https://cb", "eu"),
+            amazon.code_exchange(seam.RedirectFlowSettings(**given)),
+        ),
+        "ebay": (
+            ebay,
+            ConsentApp("id", "secret", "RuName", "https://cb", "default"),
+            ebay.code_exchange(EbayFlowSettings(**given, identity_url=url)),
+        ),
+    }
 
 
 @pytest.mark.parametrize("marketplace", ["amazon", "ebay"])

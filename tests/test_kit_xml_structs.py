@@ -57,8 +57,14 @@ def test_every_field_is_written_where_its_name_says_in_its_declared_order() -> N
     root = parsed(query)
     assert root.attrib == {"token": "t", "results_count": "50"}
     assert names(root) == [
-        "paging", "date", "kind", "order_id", "order_id", "sort_by", "from_types"
-    ]  # fmt: skip
+        "paging",
+        "date",
+        "kind",
+        "order_id",
+        "order_id",
+        "sort_by",
+        "from_types",
+    ]
     date = root[1]
     assert date.attrib == {"type": "CreatedAt"} and names(date) == ["min"]
     assert date[0].text == "2026-01-02T10:00:00+00:00"  # in UTC, to the second

@@ -97,13 +97,33 @@ def test_a_test_over_its_limit_fails_and_the_worker_goes_on(tmp_path: Path) -> N
     test_file.write_text(TIMED_OUT)
     (tmp_path / "conftest.py").write_text(CONFTEST)
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-c", str(ROOT / "pyproject.toml"),
-         "--rootdir", str(tmp_path), "--basetemp", str(tmp_path / "basetemp"),
-         "-p", "keybuzz_devstack.testing",
-         "-p", "keybuzz_devstack.time_limit", "-n", "1", "-p", "no:randomly",
-         *(f"-pno:{plugin}" for plugin in UNUSED_PLUGINS), str(test_file)],
-        capture_output=True, text=True, timeout=240, cwd=tmp_path,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-c",
+            str(ROOT / "pyproject.toml"),
+            "--rootdir",
+            str(tmp_path),
+            "--basetemp",
+            str(tmp_path / "basetemp"),
+            "-p",
+            "keybuzz_devstack.testing",
+            "-p",
+            "keybuzz_devstack.time_limit",
+            "-n",
+            "1",
+            "-p",
+            "no:randomly",
+            *(f"-pno:{plugin}" for plugin in UNUSED_PLUGINS),
+            str(test_file),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
+    )
     shown = run.stdout + run.stderr
     assert run.returncode == 1, shown
     assert "3 failed, 3 passed, 2 errors" in shown, shown

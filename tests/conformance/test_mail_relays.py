@@ -135,7 +135,9 @@ async def a_buyers_ticket(relay: Relay) -> tuple[str, dict[str, Any], str]:
     sent = await relay.driver.send(relay.sandbox, address, relay.poller.runtime.settings.mx_port)
     assert (await poll(relay, tenant_id))["stored"] == 1
     listed = (await agent_json(relay.poller, tenant_id, "/api/v1/tickets"))["items"]
-    [ticket] = [await agent_json(relay.poller, tenant_id, f"/api/v1/tickets/{t['id']}") for t in listed]  # fmt: skip
+    [ticket] = [
+        await agent_json(relay.poller, tenant_id, f"/api/v1/tickets/{t['id']}") for t in listed
+    ]
     assert ticket["orderId"] == sent.order_id and ticket["marketplace"] == relay.marketplace
     assert ticket["buyerEmail"] == sent.alias
     return tenant_id, ticket, sent.alias

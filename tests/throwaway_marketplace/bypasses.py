@@ -54,14 +54,18 @@ def pages_on(client: kit.Requester, api: throwaway.View) -> kit.KitSession:
         found: list[Any] = []
         more, page = True, 1
         while more and page <= 50:
-            body = await client.get_json("messages", {**query, "page": str(page)}, operation="list_messages")  # fmt: skip
+            body = await client.get_json(
+                "messages", {**query, "page": str(page)}, operation="list_messages"
+            )
             found, more, page = found + body["messages"], bool(body["more"]), page + 1
         return found, False
 
     since = lambda low, high: {"since": low.isoformat()}  # noqa: E731
     listing = kit.Listing(kit.Listing.PageNumbers[throwaway.Said](), since, every_page)
     files = lambda file, most: client.get_bytes(file.url, most)  # noqa: E731
-    inbox = kit.KitSession.ListedThreads.of_messages(listing, throwaway.READ, throwaway.message_of, files)  # fmt: skip
+    inbox = kit.KitSession.ListedThreads.of_messages(
+        listing, throwaway.READ, throwaway.message_of, files
+    )
     session = throwaway.parts(client, api)
     return kit.KitSession(inbox, session.replies, verify=session.verify)
 
@@ -92,7 +96,9 @@ class OwnRecognition:
         outcome: seam.ReplyOutcome = await self.replies.reply(reply)
         return outcome
 
-    async def sent_messages(self, thread: seam.ThreadKey, since: datetime) -> list[seam.InboxMessage]:  # fmt: skip
+    async def sent_messages(
+        self, thread: seam.ThreadKey, since: datetime
+    ) -> list[seam.InboxMessage]:
         listed = await self.replies.sent_messages(thread, since)
         return [m for m in listed if m.body == self.sent.get(thread.id)]
 
@@ -124,7 +130,9 @@ def unmasked_client(opening: kit.Declaration.Opening[throwaway.View]) -> kit.Req
     key, shop = opening.credentials["api_key"], f"shops/{int(opening.credentials['shop_id'])}/"
     base = opening.api.api_url.rstrip("/") + "/" + shop
     auth = kit.HeaderAuth({"X-Api-Key": key})
-    return kit.Requester(throwaway.SPEC, auth, opening.http, base, shop={"shop": shop}, **opening.options)  # fmt: skip
+    return kit.Requester(
+        throwaway.SPEC, auth, opening.http, base, shop={"shop": shop}, **opening.options
+    )
 
 
 # Each variant: what it replaces in the declaration, and the case it is run against. The

@@ -70,7 +70,9 @@ def messages(client: kit.Requester, path: str) -> kit.KeyedPages:
 
 def parts(client: kit.Requester, _api: View) -> kit.KitSession:
     since = lambda low, high: {"since": low.isoformat()}  # noqa: E731
-    listing = kit.Listing(kit.Listing.PageNumbers[Said](), since, messages(client, "messages").numbered())  # fmt: skip
+    listing = kit.Listing(
+        kit.Listing.PageNumbers[Said](), since, messages(client, "messages").numbered()
+    )
     files = lambda file, most: client.get_bytes(file.url, most)  # noqa: E731
     inbox = kit.KitSession.ListedThreads.of_messages(listing, READ, message_of, files)
 
@@ -91,9 +93,19 @@ async def probe(client: kit.Requester, _fields: Mapping[str, str]) -> str:
 
 
 DECLARATION = kit.Declaration(
-    MARKETPLACE, NAME, "tryout_api", FIELDS, LIMITS,
-    view=View, client=client_of, parts=parts, probe=probe, settings=TryoutSettings,
-    discussions=kit.Declaration.Discussions(("BUYER",), support_sender="Tryout", claim_subject="Tryout"),
+    MARKETPLACE,
+    NAME,
+    "tryout_api",
+    FIELDS,
+    LIMITS,
+    view=View,
+    client=client_of,
+    parts=parts,
+    probe=probe,
+    settings=TryoutSettings,
+    discussions=kit.Declaration.Discussions(
+        ("BUYER",), support_sender="Tryout", claim_subject="Tryout"
+    ),
     order_ids=kit.OrderIdPattern("T[0-9]{6}", "a Tryout one (T and six digits)"),
-)  # fmt: skip
+)
 CONNECTOR = kit.shop_api_connector(DECLARATION)

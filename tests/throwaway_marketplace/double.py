@@ -5,6 +5,12 @@ double's entry point would be."""
 
 from keybuzz_sandbox.double_kit.keyed_api import KeyedApi
 
-API = KeyedApi("tryout", "TRYOUT", "Tryout", "/tryout/api", ("7001", "7002", "7003"),
-               order_id=lambda n: f"T{n:06d}")  # fmt: skip
+API = KeyedApi(
+    "tryout",
+    "TRYOUT",
+    "Tryout",
+    "/tryout/api",
+    ("7001", "7002", "7003"),
+    order_id=lambda n: f"T{n:06d}",
+)
 DOUBLE = API.double(__name__, "API")

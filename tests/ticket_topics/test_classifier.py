@@ -179,8 +179,15 @@ def test_the_model_is_unpacked_beside_it_readable_by_all_written_by_its_owner(
 
 def test_a_marketplace_language_value_becomes_a_primary_tag() -> None:
     assert [language_tag(v) for v in ("de-DE", "fr_fr", "ES", "pt-BR", "", None, "x", "1234")] == [
-        "de", "fr", "es", "pt", None, None, None, None,
-    ]  # fmt: skip
+        "de",
+        "fr",
+        "es",
+        "pt",
+        None,
+        None,
+        None,
+        None,
+    ]
     assert language_of_country("de") == "de"
     assert language_of_country("GB") == "en"
     assert language_of_country("BE") is None  # French and Dutch: the text decides
@@ -383,9 +390,15 @@ def test_a_later_message_can_change_a_detected_subject_not_a_marketplace_one() -
 
 def test_each_subject_is_one_of_the_taxonomy() -> None:
     assert set(SUBJECTS) == {
-        "WHERE_IS_MY_ORDER", "RETURN_OR_REFUND", "DAMAGED_OR_WRONG_ITEM", "CANCELLATION",
-        "INVOICE_REQUEST", "PRODUCT_QUESTION", "ORDER_CHANGE", "OTHER",
-    }  # fmt: skip
+        "WHERE_IS_MY_ORDER",
+        "RETURN_OR_REFUND",
+        "DAMAGED_OR_WRONG_ITEM",
+        "CANCELLATION",
+        "INVOICE_REQUEST",
+        "PRODUCT_QUESTION",
+        "ORDER_CHANGE",
+        "OTHER",
+    }
     assert {key[0] for key, _ in subject_rules._RULES} == set(SUBJECTS) - {"OTHER"}
 
 

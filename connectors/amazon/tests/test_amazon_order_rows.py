@@ -54,11 +54,21 @@ def test_statuses(amazon: str | None, ours: OrderStatus, delivery: DeliveryStatu
 
 def test_a_delivered_package_makes_a_delivered_order_with_its_carrier() -> None:
     packages = [
-        {"packageReferenceId": "1", "shipTime": "2026-11-20T12:00:00Z", "carrier": "DHL",
-         "trackingNumber": "OLD", "packageStatus": {"status": "IN_TRANSIT"}},
-        {"packageReferenceId": "2", "shipTime": "2026-11-21T12:00:00Z", "carrier": "Colissimo",
-         "trackingNumber": "NEW", "packageStatus": {"status": "DELIVERED"}},
-    ]  # fmt: skip
+        {
+            "packageReferenceId": "1",
+            "shipTime": "2026-11-20T12:00:00Z",
+            "carrier": "DHL",
+            "trackingNumber": "OLD",
+            "packageStatus": {"status": "IN_TRANSIT"},
+        },
+        {
+            "packageReferenceId": "2",
+            "shipTime": "2026-11-21T12:00:00Z",
+            "carrier": "Colissimo",
+            "trackingNumber": "NEW",
+            "packageStatus": {"status": "DELIVERED"},
+        },
+    ]
     row = order_row(_order("SHIPPED", packages))
     assert row.order_status is OrderStatus.DELIVERED
     assert row.delivery_status is DeliveryStatus.DELIVERED

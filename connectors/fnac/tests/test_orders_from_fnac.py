@@ -128,9 +128,16 @@ async def test_a_connected_shop_is_backfilled_once_kept_fresh_and_served(
     assert len({r["external_order_id"] for r in rows}) == len(rows)
     assert {r["marketplace"] for r in rows} == {"FNAC"}
     assert {r["marketplace_id"] for r in rows} == {shop["shop_id"]}
-    mapped = {"Received": "DELIVERED", "Shipped": "SHIPPED", "ToShip": "CONFIRMED",
-              "Cancelled": "CANCELLED", "Refused": "CANCELLED", "Created": "PENDING",
-              "Accepted": "PENDING", "Refunded": "RETURNED"}  # fmt: skip
+    mapped = {
+        "Received": "DELIVERED",
+        "Shipped": "SHIPPED",
+        "ToShip": "CONFIRMED",
+        "Cancelled": "CANCELLED",
+        "Refused": "CANCELLED",
+        "Created": "PENDING",
+        "Accepted": "PENDING",
+        "Refunded": "RETURNED",
+    }
     assert all(mapped[r["marketplace_status"]] == r["status"] for r in rows), rows
     items = await kit.pool.fetchval(
         "SELECT count(*) FROM order_items i JOIN orders o ON o.id = i.order_id"

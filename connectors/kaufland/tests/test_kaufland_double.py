@@ -54,7 +54,11 @@ async def test_a_request_is_answered_only_with_its_sellers_signature(serve: Any)
 
     def headers(secret: str, stamp: int) -> dict[str, str]:
         sign = signature(secret, "GET", url, b"", str(stamp))
-        return {"Shop-Client-Key": seller["clientKey"], "Shop-Timestamp": str(stamp), "Shop-Signature": sign}  # fmt: skip
+        return {
+            "Shop-Client-Key": seller["clientKey"],
+            "Shop-Timestamp": str(stamp),
+            "Shop-Signature": sign,
+        }
 
     now = int(time.time())
     ok = await http.get(url, headers=headers(seller["secretKey"], now))
@@ -62,8 +66,10 @@ async def test_a_request_is_answered_only_with_its_sellers_signature(serve: Any)
     refused = {
         "wrong signature": headers(seller["secretKey"][::-1], now),
         "stale timestamp": headers(seller["secretKey"], now - 301),
-        "missing header": {k: v for k, v in headers(seller["secretKey"], now).items() if k != "Shop-Signature"},
-    }  # fmt: skip
+        "missing header": {
+            k: v for k, v in headers(seller["secretKey"], now).items() if k != "Shop-Signature"
+        },
+    }
     types = {}
     for fault, sent in refused.items():
         answer = await http.get(url, headers=sent)

@@ -94,25 +94,57 @@ async def test_a_newest_first_listing_changing_while_read_misses_nothing_and_rep
 def ticket(**changed: Any) -> Ticket:
     at = "2026-11-27T09:00:00Z"
     said = [
-        {"id_ticket_message": 1, "author": {"role": "buyer", "name": "Camille"}, "text": "Où est mon colis ?", "ts_created_iso": at},
-        {"id_ticket_message": 2, "author": {"role": "customer_service", "name": "Kaufland"}, "text": "Le vendeur va répondre.", "ts_created_iso": "2026-11-27T10:00:00Z"},
-        {"id_ticket_message": 3, "author": {"role": "system", "name": "Kaufland"}, "text": "Rappel", "ts_created_iso": "2026-11-27T11:00:00Z"},
-    ]  # fmt: skip
+        {
+            "id_ticket_message": 1,
+            "author": {"role": "buyer", "name": "Camille"},
+            "text": "Où est mon colis ?",
+            "ts_created_iso": at,
+        },
+        {
+            "id_ticket_message": 2,
+            "author": {"role": "customer_service", "name": "Kaufland"},
+            "text": "Le vendeur va répondre.",
+            "ts_created_iso": "2026-11-27T10:00:00Z",
+        },
+        {
+            "id_ticket_message": 3,
+            "author": {"role": "system", "name": "Kaufland"},
+            "text": "Rappel",
+            "ts_created_iso": "2026-11-27T11:00:00Z",
+        },
+    ]
     raw = {
-        "id_ticket": "0011234567", "status": "opened", "open_reason": "product_defect",
-        "is_seller_responsible": True, "ts_created_iso": at, "topic": None, "storefront": "cz",
-        "ids_order_units": [5, 6], "messages": said,
-        "files": [{"filename": "photo.jpg", "uri": "https://www.kaufland.de/dynamic/files/1", "ts_created_iso": "2026-11-27T10:30:00Z"}],
-        "order_units": [{"id_order_unit": 5, "id_order": "MB7UWLD"}, {"id_order_unit": 6, "id_order": "MB7UWLD"}],
-    } | changed  # fmt: skip
+        "id_ticket": "0011234567",
+        "status": "opened",
+        "open_reason": "product_defect",
+        "is_seller_responsible": True,
+        "ts_created_iso": at,
+        "topic": None,
+        "storefront": "cz",
+        "ids_order_units": [5, 6],
+        "messages": said,
+        "files": [
+            {
+                "filename": "photo.jpg",
+                "uri": "https://www.kaufland.de/dynamic/files/1",
+                "ts_created_iso": "2026-11-27T10:30:00Z",
+            }
+        ],
+        "order_units": [
+            {"id_order_unit": 5, "id_order": "MB7UWLD"},
+            {"id_order_unit": 6, "id_order": "MB7UWLD"},
+        ],
+    } | changed
     return kit.read_as(Ticket, raw, "ticket")
 
 
 def test_a_ticket_is_one_thread_its_authors_told_apart_in_its_storefronts_language() -> None:
     buyer, staff, system = inbox_messages_of(ticket())
     assert [m.sender_type for m in (buyer, staff, system)] == [
-        "BUYER", "MARKETPLACE_SUPPORT", "SYSTEM"
-    ]  # fmt: skip
+        "BUYER",
+        "MARKETPLACE_SUPPORT",
+        "SYSTEM",
+    ]
     assert {m.thread.id for m in (buyer, staff)} == {"0011234567"}
     assert buyer.thread.order_id == "MB7UWLD" and buyer.language == "cs"
     assert buyer.ticket_subject == "DAMAGED_OR_WRONG_ITEM"  # its open reason, no topic

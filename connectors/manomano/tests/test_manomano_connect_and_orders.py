@@ -135,10 +135,15 @@ async def test_a_sellers_orders_are_backfilled_kept_fresh_and_fetched_when_a_mai
     # 40 orders over 120 days (the double's sellers.py): the 90 days' 30 or so, once each.
     assert 28 <= len(rows) <= 31 and len(rows) == job["orders"], job
     mapped = {
-        "WAITING_PAYMENT": "PENDING", "PENDING": "PENDING", "PREPARATION": "CONFIRMED",
-        "SHIPPED": "SHIPPED", "REFUSED": "CANCELLED", "CANCELLED": "CANCELLED",
-        "REFUNDING": "RETURNED", "REFUNDED": "RETURNED",
-    }  # fmt: skip
+        "WAITING_PAYMENT": "PENDING",
+        "PENDING": "PENDING",
+        "PREPARATION": "CONFIRMED",
+        "SHIPPED": "SHIPPED",
+        "REFUSED": "CANCELLED",
+        "CANCELLED": "CANCELLED",
+        "REFUNDING": "RETURNED",
+        "REFUNDED": "RETURNED",
+    }
     assert all(mapped[r["marketplace_status"]] == r["status"] for r in rows), rows
     held = {r["external_order_id"] for r in rows}
     assert "M100200000001" not in held  # 120 days old
@@ -151,7 +156,9 @@ async def test_a_sellers_orders_are_backfilled_kept_fresh_and_fetched_when_a_mai
     assert result.errors == 0, result
     one = await orders_api(orders, tenant, f"/{some}", marketplace="MANOMANO")
     assert (one["orderStatus"], one["amazonStatus"]) == ("RETURNED", "REFUNDED"), one
-    assert (await orders_api(orders, tenant, f"/{new}", marketplace="MANOMANO"))["externalOrderId"] == new  # fmt: skip
+    assert (await orders_api(orders, tenant, f"/{new}", marketplace="MANOMANO"))[
+        "externalOrderId"
+    ] == new
 
     # A mail naming the old order: fetched by its reference.
     await publish(

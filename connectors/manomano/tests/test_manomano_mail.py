@@ -141,8 +141,14 @@ async def test_each_kind_of_mail_is_a_ticket_once_threaded_by_order_and_writer(
     assert len(received) == 7 and {e["marketplace"] for e in received} == {"MANOMANO"}
 
 
-def pdf(name: str = "facture.pdf", content: bytes = PDF, kind: str = "application/pdf") -> dict[str, str]:  # fmt: skip
-    return {"filename": name, "contentType": kind, "contentBase64": base64.b64encode(content).decode()}  # fmt: skip
+def pdf(
+    name: str = "facture.pdf", content: bytes = PDF, kind: str = "application/pdf"
+) -> dict[str, str]:
+    return {
+        "filename": name,
+        "contentType": kind,
+        "contentBase64": base64.b64encode(content).decode(),
+    }
 
 
 async def buyer_ticket(

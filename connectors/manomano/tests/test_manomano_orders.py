@@ -20,17 +20,20 @@ def listed(state: str, **changed: Any) -> dict[str, Any]:
     return made | changed
 
 
-@pytest.mark.parametrize(("status", "ours", "delivery"), [
-    ("WAITING_PAYMENT", "PENDING", None),
-    ("PENDING", "PENDING", None),
-    ("PREPARATION", "CONFIRMED", "PREPARING"),
-    ("SHIPPED", "SHIPPED", "SHIPPED"),
-    ("REFUSED", "CANCELLED", None),
-    ("CANCELLED", "CANCELLED", None),
-    ("REFUNDING", "RETURNED", None),
-    ("REFUNDED", "RETURNED", None),
-    ("SOMETHING_NEW", "PENDING", None),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("status", "ours", "delivery"),
+    [
+        ("WAITING_PAYMENT", "PENDING", None),
+        ("PENDING", "PENDING", None),
+        ("PREPARATION", "CONFIRMED", "PREPARING"),
+        ("SHIPPED", "SHIPPED", "SHIPPED"),
+        ("REFUSED", "CANCELLED", None),
+        ("CANCELLED", "CANCELLED", None),
+        ("REFUNDING", "RETURNED", None),
+        ("REFUNDED", "RETURNED", None),
+        ("SOMETHING_NEW", "PENDING", None),
+    ],
+)
 def test_each_status_maps_to_ours_its_own_word_kept(
     status: str, ours: str, delivery: str | None
 ) -> None:

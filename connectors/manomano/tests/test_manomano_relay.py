@@ -100,9 +100,13 @@ def test_a_signature_of_part_of_the_body_does_not_count() -> None:
     """``l=``: words added below the signed length would read as signed."""
     raw, _ = mails.compose("support", TO, ORDER, forged=True)
     partial = dkim.sign(
-        raw, b"sandbox", b"monechelle.zendesk.com", PRIVATE_KEY, length=True,
+        raw,
+        b"sandbox",
+        b"monechelle.zendesk.com",
+        PRIVATE_KEY,
+        length=True,
         include_headers=mails.SIGNED_HEADERS,
-    )  # fmt: skip
+    )
     assert b" l=" in partial.replace(b"\r\n", b"")
     assert signed_domains(delivered(partial + raw)) == frozenset()
 

@@ -58,9 +58,18 @@ def order_json(
 ) -> dict[str, Any]:
     lines = extra.pop(
         "lines",
-        [{"order_line_id": f"O{number}-A-1", "order_line_state": state, "quantity": 2,
-          "offer_sku": "SKU-1", "product_title": "Lampe", "price_unit": 34.5, "refunds": []}],
-    )  # fmt: skip
+        [
+            {
+                "order_line_id": f"O{number}-A-1",
+                "order_line_state": state,
+                "quantity": 2,
+                "offer_sku": "SKU-1",
+                "product_title": "Lampe",
+                "price_unit": 34.5,
+                "refunds": [],
+            }
+        ],
+    )
     return {
         "order_id": f"O{number:05d}-A",
         "order_state": state,
@@ -75,13 +84,24 @@ def order_json(
 
 def test_an_order_with_an_incident_and_a_refund_shows_both_on_its_lines() -> None:
     lines = [
-        {"order_line_id": "X-A-1", "order_line_state": "INCIDENT_OPEN", "quantity": 1,
-         "product_title": "Tente", "price_unit": 79.0, "shipped_date": "2026-09-02T10:00:00Z",
-         "refunds": [{"id": "R0", "amount": 10.0, "shipping_amount": 4.99}]},  # partial
-        {"order_line_id": "X-A-2", "order_line_state": "REFUNDED", "quantity": 1,
-         "offer_sku": "SKU-2", "price_unit": 45.0,
-         "refunds": [{"id": "R1", "amount": 45.0, "reason_code": "PRODUCT_DAMAGED"}]},
-    ]  # fmt: skip
+        {
+            "order_line_id": "X-A-1",
+            "order_line_state": "INCIDENT_OPEN",
+            "quantity": 1,
+            "product_title": "Tente",
+            "price_unit": 79.0,
+            "shipped_date": "2026-09-02T10:00:00Z",
+            "refunds": [{"id": "R0", "amount": 10.0, "shipping_amount": 4.99}],
+        },  # partial
+        {
+            "order_line_id": "X-A-2",
+            "order_line_state": "REFUNDED",
+            "quantity": 1,
+            "offer_sku": "SKU-2",
+            "price_unit": 45.0,
+            "refunds": [{"id": "R1", "amount": 45.0, "reason_code": "PRODUCT_DAMAGED"}],
+        },
+    ]
     order = read_order(
         order_json(1, T0, T0 + timedelta(days=3), "RECEIVED", lines=lines, has_incident=True)
     )
@@ -154,12 +174,16 @@ class FakeOR11:
             (
                 o
                 for o in self.orders.values()
-                if within(o["last_updated_date"], params.get("start_update_date"), params.get("end_update_date"))
+                if within(
+                    o["last_updated_date"],
+                    params.get("start_update_date"),
+                    params.get("end_update_date"),
+                )
                 and within(o.get("created_date"), params.get("start_date"), params.get("end_date"))
                 and ("order_ids" not in params or o["order_id"] in params["order_ids"].split(","))
             ),
             key=lambda o: (str(o.get("created_date")), o["order_id"]),
-        )  # fmt: skip
+        )
         offset, size = int(params.get("offset", "0")), int(params.get("max", "10"))
         answer = {"orders": matching[offset : offset + size], "total_count": len(matching)}
         self.between(len(self.queries))
@@ -228,11 +252,20 @@ async def test_a_creation_window_excludes_its_end_and_orders_by_id_come_100_a_ca
 
 def test_an_operators_or11_frequency_paces_its_order_listings_else_once_a_minute() -> None:
     entries = [
-        {"code": "BOULANGER", "name": "Boulanger", "baseUrl": "https://x.example",
-         "responseHours": 24, "frequencies": {"OR11": 300}},
-        {"code": "DECATHLON", "name": "Decathlon", "baseUrl": "https://y.example",
-         "responseHours": 24},
-    ]  # fmt: skip
+        {
+            "code": "BOULANGER",
+            "name": "Boulanger",
+            "baseUrl": "https://x.example",
+            "responseHours": 24,
+            "frequencies": {"OR11": 300},
+        },
+        {
+            "code": "DECATHLON",
+            "name": "Decathlon",
+            "baseUrl": "https://y.example",
+            "responseHours": 24,
+        },
+    ]
     settings = MiraklSettings(mirakl_catalogue=json.dumps(entries))
     paced = settings.shop_api("BOULANGER")
     default = settings.shop_api("DECATHLON")

@@ -34,8 +34,14 @@ OPERATOR = "BOULANGER"
 # Mirakl's minute (OR11's frequency, which the backfill's first pages wait out) lasts half
 # a second of the test: the pace is still the operator's, its seconds shorter.
 TIME_SCALE = 120.0
-MAPPED = {"WAITING_ACCEPTANCE": "PENDING", "SHIPPING": "CONFIRMED", "SHIPPED": "SHIPPED",
-          "RECEIVED": "DELIVERED", "CLOSED": "DELIVERED", "REFUSED": "CANCELLED"}  # fmt: skip
+MAPPED = {
+    "WAITING_ACCEPTANCE": "PENDING",
+    "SHIPPING": "CONFIRMED",
+    "SHIPPED": "SHIPPED",
+    "RECEIVED": "DELIVERED",
+    "CLOSED": "DELIVERED",
+    "REFUSED": "CANCELLED",
+}
 
 
 @pytest.fixture

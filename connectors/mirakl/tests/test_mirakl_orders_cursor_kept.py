@@ -22,8 +22,12 @@ BEFORE_THE_KIT = "lcLW_2ptNwDW_2qA_YBaktf_HVNTAGpwgsCoTzAwMDQyLUE="
 
 
 def order(number: int, created: datetime) -> dict[str, Any]:
-    return {"order_id": f"O{number:05d}-A", "order_state": "SHIPPED",
-            "created_date": mirakl_time(created), "last_updated_date": mirakl_time(created)}  # fmt: skip
+    return {
+        "order_id": f"O{number:05d}-A",
+        "order_state": "SHIPPED",
+        "created_date": mirakl_time(created),
+        "last_updated_date": mirakl_time(created),
+    }
 
 
 class FakeOR11:

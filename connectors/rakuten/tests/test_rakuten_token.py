@@ -25,10 +25,15 @@ from keybuzz_shared.redaction import redact_text
 
 def view(sandbox_url: str) -> ShopApiSettings:
     return ShopApiSettings(
-        api_url=f"{sandbox_url}/rakuten/", timeout_seconds=5, call_deadline_seconds=5,
-        poll_interval_seconds=2, mark_as_read=False, first_poll_days=1,
-        max_attachment_bytes=1, attachment_origins=(),
-    )  # fmt: skip
+        api_url=f"{sandbox_url}/rakuten/",
+        timeout_seconds=5,
+        call_deadline_seconds=5,
+        poll_interval_seconds=2,
+        mark_as_read=False,
+        first_poll_days=1,
+        max_attachment_bytes=1,
+        attachment_origins=(),
+    )
 
 
 def client(sandbox_url: str, http: httpx.AsyncClient, shop: dict[str, str]) -> RakutenClient:
@@ -48,9 +53,11 @@ def lines(caplog: pytest.LogCaptureFixture) -> str:
 
 
 async def test_a_refused_or_echoed_token_reaches_no_error_log_metric_or_trace(
-    sandbox_url: str, admin: httpx.AsyncClient, shop: dict[str, Any],
+    sandbox_url: str,
+    admin: httpx.AsyncClient,
+    shop: dict[str, Any],
     caplog: pytest.LogCaptureFixture,
-) -> None:  # fmt: skip
+) -> None:
     caplog.set_level(logging.DEBUG)
     urls: list[str] = []
 

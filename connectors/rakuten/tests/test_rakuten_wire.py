@@ -73,8 +73,9 @@ def test_the_claim_and_the_items_dates_are_the_threads_state() -> None:
     assert details["received_at"] == "2026-11-24T17:00:00+00:00"
 
 
-def standing(claim: bool = False, amicable: bool = False, ordered: int = 2,
-             received: int | None = None) -> ThreadStanding:  # fmt: skip
+def standing(
+    claim: bool = False, amicable: bool = False, ordered: int = 2, received: int | None = None
+) -> ThreadStanding:
     details = [ThreadDetail("ordered_at", "", (NOW - timedelta(days=ordered)).isoformat())]
     if received is not None:
         at = (NOW - timedelta(days=received)).isoformat()
@@ -167,9 +168,12 @@ async def test_a_reply_to_customer_service_is_sent_as_an_answer_to_the_latest_ma
     await post(reply("MARKETPLACE_SUPPORT"))
     await post(reply("BUYER"))
     assert client.sent == [
-        ("contactusaboutitem", {"itemid": "612345678", "message": "Bonjour", "mailparentid": "105"}),
+        (
+            "contactusaboutitem",
+            {"itemid": "612345678", "message": "Bonjour", "mailparentid": "105"},
+        ),
         ("contactuseraboutitem", {"itemid": "612345678", "content": "Bonjour"}),
-    ]  # fmt: skip
+    ]
 
 
 async def test_the_to_do_items_are_paged_in_numeric_id_order() -> None:
@@ -214,8 +218,9 @@ def test_a_sales_items_states_make_the_orders() -> None:
     assert token == "10" and order.external_id == "512345679"
     assert (order.status, order.delivery_status, order.state) == ("SHIPPED", "SHIPPED", "SHIPPED")
     assert [(line.status, str(line.unit_price)) for line in order.lines] == [
-        ("CANCELLED", "None"), ("SHIPPED", "12.50")
-    ]  # fmt: skip
+        ("CANCELLED", "None"),
+        ("SHIPPED", "12.50"),
+    ]
 
 
 def test_an_errorresponse_is_a_refusal_in_rakutens_words_its_secrets_masked() -> None:

@@ -286,12 +286,16 @@ def nats_spec(
         venv_bin("nats-server"),
         *auth,
         "--jetstream",
-        "--addr", "127.0.0.1",
-        "--port", str(port),
+        "--addr",
+        "127.0.0.1",
+        "--port",
+        str(port),
         *monitor,
-        "--store_dir", str(data_dir),
-        "--server_name", "keybuzz-dev",
-    ]  # fmt: skip
+        "--store_dir",
+        str(data_dir),
+        "--server_name",
+        "keybuzz-dev",
+    ]
     return ServerSpec(
         name="nats",
         command=command,
@@ -342,15 +346,23 @@ def _cluster_node_spec(
         venv_bin("nats-server"),
         *auth,
         "--jetstream",
-        "--addr", "127.0.0.1",
-        "--port", str(port),
-        "--http_port", str(monitor),
-        "--store_dir", str(store),
-        "--server_name", server_name,
-        "--cluster_name", cluster,
-        "--cluster", f"nats://127.0.0.1:{route_port}",
-        "--routes", routes,  # its own address among them is recognised and skipped
-    ]  # fmt: skip
+        "--addr",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--http_port",
+        str(monitor),
+        "--store_dir",
+        str(store),
+        "--server_name",
+        server_name,
+        "--cluster_name",
+        cluster,
+        "--cluster",
+        f"nats://127.0.0.1:{route_port}",
+        "--routes",
+        routes,  # its own address among them is recognised and skipped
+    ]
     return ServerSpec(
         name=server_name,
         command=command,
@@ -478,19 +490,26 @@ def postgres_spec(data_dir: Path, port: int = 5432) -> ServerSpec:
     user = init_postgres(data_dir)
     command = [
         postgres_bin("postgres"),
-        "-D", str(data_dir),
-        "-p", str(port),
-        "-h", "127.0.0.1",
-        "-c", "unix_socket_directories=",
-        "-c", "max_connections=200",
+        "-D",
+        str(data_dir),
+        "-p",
+        str(port),
+        "-h",
+        "127.0.0.1",
+        "-c",
+        "unix_socket_directories=",
+        "-c",
+        "max_connections=200",
         # Development data only: no fsync and no full-page images cost durability when the
         # machine crashes, not when PostgreSQL does (its writes are in the OS's cache).
         # synchronous_commit stays on: off, a SIGKILLed server loses commits the services
         # already acted on — tests/crash_safety.py saw message.received published for
         # tickets that recovery then erased, and the mails stored again under new ids.
-        "-c", "fsync=off",
-        "-c", "full_page_writes=off",
-    ]  # fmt: skip
+        "-c",
+        "fsync=off",
+        "-c",
+        "full_page_writes=off",
+    ]
     return ServerSpec(
         name="postgres",
         command=command,

@@ -171,11 +171,19 @@ async def test_identities_of_an_earlier_form_take_their_instances_and_a_second_n
     is reported as held (both kept, for an operator), never rewritten onto the same
     identity."""
     entries = [
-        {"code": "DECATHLON", "name": "Decathlon", "responseHours": 24,
-         "baseUrl": "https://marketplace-decathlon-eu.mirakl.net"},
-        {"code": "DECATHLON_EU", "name": "Decathlon EU", "responseHours": 24,
-         "baseUrl": "HTTPS://Marketplace-Decathlon-EU.mirakl.net.:443/"},
-    ]  # fmt: skip
+        {
+            "code": "DECATHLON",
+            "name": "Decathlon",
+            "responseHours": 24,
+            "baseUrl": "https://marketplace-decathlon-eu.mirakl.net",
+        },
+        {
+            "code": "DECATHLON_EU",
+            "name": "Decathlon EU",
+            "responseHours": 24,
+            "baseUrl": "HTTPS://Marketplace-Decathlon-EU.mirakl.net.:443/",
+        },
+    ]
     catalogue = msgspec.json.encode(entries).decode()
     monkeypatch.setenv("MIRAKL_CATALOGUE", catalogue)
     registry.refresh()

@@ -28,15 +28,34 @@ OLD_SET = HERE.parent / "labeled_messages.jsonl"
 PARTS = ("tuning", "held_out")
 KEYS = ("id", "marketplace", "language", "subject", "text", "traits")
 MARKETPLACES = (
-    "AMAZON", "FNAC", "DARTY", "CDISCOUNT", "BACKMARKET", "MIRAKL_DECATHLON",
-    "MIRAKL_LEROY_MERLIN", "MIRAKL_LA_REDOUTE", "MIRAKL_CARREFOUR", "MANOMANO",
-    "RAKUTEN", "EBAY", "KAUFLAND",
-)  # fmt: skip
+    "AMAZON",
+    "FNAC",
+    "DARTY",
+    "CDISCOUNT",
+    "BACKMARKET",
+    "MIRAKL_DECATHLON",
+    "MIRAKL_LEROY_MERLIN",
+    "MIRAKL_LA_REDOUTE",
+    "MIRAKL_CARREFOUR",
+    "MANOMANO",
+    "RAKUTEN",
+    "EBAY",
+    "KAUFLAND",
+)
 TRAITS = (
-    "negation", "two_asks", "before_shipping", "after_shipping", "quoted_history",
-    "marketplace_footer", "sms_style", "typos", "word_sense", "long_rant", "signature",
+    "negation",
+    "two_asks",
+    "before_shipping",
+    "after_shipping",
+    "quoted_history",
+    "marketplace_footer",
+    "sms_style",
+    "typos",
+    "word_sense",
+    "long_rant",
+    "signature",
     "no_diacritics",
-)  # fmt: skip
+)
 # What the finished set holds at least (README.md, "Size and mix").
 MIN_TOTAL = 2000
 MIN_PER_LANGUAGE = {
@@ -123,16 +142,19 @@ def published_tuning_texts() -> set[str] | None:
     try:
         log = subprocess.run(
             ["git", "-C", str(REPO), "log", "--format=%H", "--", relative],
-            capture_output=True, text=True, check=True,
-        ).stdout.split()  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
     except (OSError, subprocess.CalledProcessError):
         return None
     texts: set[str] = set()
     for commit in log:
         shown = subprocess.run(
             ["git", "-C", str(REPO), "show", f"{commit}:{relative}"],
-            capture_output=True, text=True,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+        )
         for line in shown.stdout.splitlines():
             try:
                 texts.add(json.loads(line)["text"])

@@ -50,9 +50,15 @@ async def test_its_addresses_come_with_its_connection_in_the_tenants_countries()
     fake = fake_tenant_sync()
     with registry.registered(LaterMarket()):
         created = TenantCreated(
-            tenant_id="t1", occurred_at=T0, name="Shop", plan="pro", status="active",
-            create_inbound_address=True, country="FR", countries=["DE"],
-        )  # fmt: skip
+            tenant_id="t1",
+            occurred_at=T0,
+            name="Shop",
+            plan="pro",
+            status="active",
+            create_inbound_address=True,
+            country="FR",
+            countries=["DE"],
+        )
         await sync.apply_tenant_event(fake.ports, created)
         made = sorted((a.marketplace, a.country) for a in fake.store.addresses.values())
         assert made == [("AMAZON", "DE"), ("AMAZON", "FR")]

@@ -387,8 +387,15 @@ _RULES: Final[tuple[tuple[tuple[Subject, int, bool], tuple[str, ...]], ...]] = (
 
 # What NFKD does not take apart into ASCII and a mark (in lower case).
 _FOLD_CHARACTERS: Final = {
-    "ß": "ss", "ł": "l", "ø": "o", "œ": "oe", "æ": "ae", "’": "'", "ʼ": "'", "´": "'",
-}  # fmt: skip
+    "ß": "ss",
+    "ł": "l",
+    "ø": "o",
+    "œ": "oe",
+    "æ": "ae",
+    "’": "'",
+    "ʼ": "'",
+    "´": "'",
+}
 _FOLD: Final = str.maketrans(_FOLD_CHARACTERS)
 # A word that turns the phrase after it into its opposite, in the languages read.
 _NEGATION: Final = re.compile(

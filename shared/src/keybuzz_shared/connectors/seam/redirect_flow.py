@@ -124,8 +124,15 @@ class ConsentedAccount:
     created_at: str = ""
 
     @classmethod
-    def consented(cls, *, tenant_id: str, refresh_token: str, account_id: str,
-                  site: ConsentSite, created_at: str) -> Self:  # fmt: skip
+    def consented(
+        cls,
+        *,
+        tenant_id: str,
+        refresh_token: str,
+        account_id: str,
+        site: ConsentSite,
+        created_at: str,
+    ) -> Self:
         """A consent on ``site`` by the account ``account_id`` (``RedirectFlow.credentials``)."""
         return cls(tenant_id, refresh_token, account_id, site.id, site.region, created_at)
 
