@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Generic, Protocol, TypeAlias, TypeVar, Unpack
 
@@ -175,49 +175,33 @@ def kit_shop_api(
     return kind(limits, discussions, view, open_session, marketplace=marketplace)
 
 
+@dataclass(kw_only=True, eq=False, repr=False)  # a connector is itself, whatever its parts
 class ShopConnector(ConnectorDefaults):
     """The seam's ``Connector`` of a marketplace polled shop by shop over its API; a shop's
     credentials kept under ``secret`` under its tenant in Vault."""
 
-    def __init__(
-        self,
-        *,
-        marketplace: str,
-        display_name: str,
-        secret: str,
-        credential_fields: tuple[CredentialField, ...],
-        limits: Limits,
-        settings_type: type[PartSettings],
-        shop_api: ShopApi,
-        credential_check: CredentialCheck | None,
-        order_ids: OrderIds,
-        response_window: ResponseWindow | None = None,
-        response_figures: ResponseFigures | None = None,
-        thread_closing: ThreadClosing | None = None,
-        mail_relay: MailRelay | None = None,
-        inbound_addresses: InboundAddresses | None = None,
-        redirect_flow: RedirectFlow | None = None,
-    ) -> None:
-        self.marketplace = marketplace
-        self.display_name = display_name
-        self.credential_fields = credential_fields
-        self.limits = limits
-        self.settings_type = settings_type
-        self.shop_api = shop_api
-        self.credential_check = credential_check
-        self.order_ids = order_ids
-        self.response_window = response_window
-        self.response_figures = response_figures
-        self.thread_closing = thread_closing
-        self.mail_relay = mail_relay
-        self.inbound_addresses = inbound_addresses
-        self._secret = secret
-        if redirect_flow is not None:
+    marketplace: str
+    display_name: str
+    secret: str
+    credential_fields: tuple[CredentialField, ...]
+    limits: Limits
+    settings_type: type[PartSettings]
+    shop_api: ShopApi
+    credential_check: CredentialCheck | None
+    order_ids: OrderIds
+    response_window: ResponseWindow | None = None
+    response_figures: ResponseFigures | None = None
+    thread_closing: ThreadClosing | None = None
+    mail_relay: MailRelay | None = None
+    inbound_addresses: InboundAddresses | None = None
+    redirect_flow: RedirectFlow | None = None
+
+    def __post_init__(self) -> None:
+        if self.redirect_flow is not None:
             self.connection_kind = "OAUTH_REDIRECT"
-            self.redirect_flow = redirect_flow
 
     def credentials_path(self, tenant_id: str) -> str:
-        return f"secret/keybuzz/tenants/{tenant_id}/{self._secret}"
+        return f"secret/keybuzz/tenants/{tenant_id}/{self.secret}"
 
     def __repr__(self) -> str:
         return f"ShopConnector({self.marketplace!r})"
@@ -411,25 +395,23 @@ def shop_options(api: ShopApiSettings) -> CallOptions:
     return CallOptions(call_deadline=api.call_deadline_seconds)
 
 
+@dataclass(frozen=True)
 class ProbeCheck(Generic[S, C]):
     """The seam's ``CredentialCheck``: ``client`` opened with a check's short deadline and
     few attempts, then ``probe``, whose answer is the shop's identity."""
 
-    def __init__(
-        self, view: type[S], marketplace: str, client: ClientOf[S, C], probe: Probe[C]
-    ) -> None:
-        self._view = view
-        self._marketplace = marketplace
-        self._client = client
-        self._probe = probe
+    view: type[S]
+    marketplace: str
+    client: ClientOf[S, C]
+    probe: Probe[C]
 
     async def verify(
         self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, settings: ShopApiSettings
     ) -> str:
-        api = settings_view(settings, self._view, self._marketplace)
+        api = settings_view(settings, self.view, self.marketplace)
         options = check_options(api.call_deadline_seconds)
-        answered = await self._probe(
-            self._client(credentials, http, api, NO_FILES, options), credentials
+        answered = await self.probe(
+            self.client(credentials, http, api, NO_FILES, options), credentials
         )
         return self._identity(api, answered)
 
@@ -437,22 +419,14 @@ class ProbeCheck(Generic[S, C]):
         return answered
 
 
+@dataclass(frozen=True)
 class InstanceProbeCheck(ProbeCheck[S, C]):
     """A platform whose instances are data: the probe answers the shop's id, the identity
     is made here from the base URL's host, so that no entry's name or spelling of an
     address makes one shop two (the seam's ``InstanceIdentity``)."""
 
-    def __init__(
-        self,
-        view: type[S],
-        marketplace: str,
-        client: ClientOf[S, C],
-        probe: Probe[C],
-        *,
-        instance: str,
-    ) -> None:
-        super().__init__(view, marketplace, client, probe)
-        self.instance = instance
+    _: KW_ONLY
+    instance: str
 
     def _identity(self, api: S, answered: str) -> str:
         return self.identity_on(api, answered)
@@ -498,7 +472,6 @@ def _requester(**options: Unpack[Requester.Options]) -> Requester.Options:
 
 
 def _client_of(build: Callable[[Opening[S]], C]) -> ClientOf[S, C]:
-
     def client_of(
         credentials: Mapping[str, str],
         http: httpx.AsyncClient,
@@ -512,7 +485,6 @@ def _client_of(build: Callable[[Opening[S]], C]) -> ClientOf[S, C]:
 
 
 def opener(client: ClientOf[S, C], parts: Parts[C, S]) -> OpenSession[S]:
-
     def open_session(
         credentials: Mapping[str, str], http: httpx.AsyncClient, api: S, files: FileLinks
     ) -> MarketplaceSession:
