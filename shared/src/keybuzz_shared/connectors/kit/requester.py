@@ -463,11 +463,7 @@ class Requester(JsonCalls[_InFlight]):
         except _AuthRefused as refused:
             renewed = await self.auth.renewed(self, headers)
             if renewed is None:
-                if refused.error is not None:
-                    raise refused.error from None
-                raise self.spec.errors.credentials_refused(
-                    f"{call.name}: {refused.detail}"
-                ) from None
+                raise self._auth_failed(refused, call.name) from None
             self.spec.log.info(
                 "%s refused the token; asking for a new one",
                 self.spec.label,
@@ -476,11 +472,11 @@ class Requester(JsonCalls[_InFlight]):
         try:
             return await send(renewed)
         except _AuthRefused as again:
-            if again.error is not None:
-                raise again.error from None
-            raise self.spec.errors.credentials_refused(
-                f"a token just granted was refused: {again.detail}"
-            ) from None
+            raise self._auth_failed(again, "a token just granted was refused") from None
+
+    def _auth_failed(self, refused: _AuthRefused, context: str) -> Exception:
+        """The marketplace's own words for it, else the credentials refused."""
+        return refused.error or self.spec.errors.credentials_refused(f"{context}: {refused.detail}")
 
     async def _send(self, call: _InFlight, headers: Mapping[str, str]) -> _Answer:
         return await self._attempted(call, lambda: self._once(call, headers))
