@@ -96,6 +96,11 @@ class _HeadersOnly:
     def public_headers(self) -> dict[str, str]:
         return {}
 
+    async def renewed(
+        self, requester: Requester, stale: Mapping[str, str]
+    ) -> dict[str, str] | None:
+        return None  # nothing to renew: the credentials themselves were refused
+
 
 @runtime_checkable
 class SignsRequests(Protocol):
@@ -131,9 +136,6 @@ class SignedRequests(_HeadersOnly):
 
     async def headers(self, requester: Requester) -> dict[str, str]:
         return {self._key_header: self._key}
-
-    async def renewed(self, requester: Requester, stale: Mapping[str, str]) -> None:
-        return None
 
     def signature(self, method: str, url: str, body: bytes, stamp: str) -> str:
         signed = b"\n".join((method.encode(), url.encode(), body, stamp.encode()))
