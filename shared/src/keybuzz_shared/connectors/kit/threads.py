@@ -6,7 +6,7 @@ import asyncio
 import logging
 import mimetypes
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import KW_ONLY, InitVar, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
@@ -213,40 +213,31 @@ def _none(_item: object) -> tuple[str, ...]:
     return ()
 
 
+@dataclass(eq=False)  # an inbox is itself, whatever its parts
 class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
     """``details``: CallRefused, that item said unreadable; ``named``: an item in
-    ``unreadable``; ``files`` None: messages carry none; ``from_since``: where the list
-    dates nothing (a to-do list), how long before ``since`` messages are kept, and the
-    newest (it carries the thread's state)."""
+    ``unreadable``; ``files`` None: messages carry none; ``rereads``: a ledger kept
+    (``Rereads``); ``from_since``: where the list dates nothing (a to-do list), how long
+    before ``since`` messages are kept, and the newest (it carries the thread's state)."""
 
-    def __init__(
-        self,
-        listing: Listing[S, Any, Any],
-        read: Read[S],
-        changed: Callable[[S], tuple[ItemId, datetime | None]],
-        *,
-        details: Callable[[Any], Awaitable[T]],  # an id as ``changed`` gives it
-        messages: Callable[[T], Sequence[InboxMessage]],
-        named: str,
-        files: Callable[[InboxFile, int], Awaitable[bytes]] | None,
-        page_size: int,
-        at_once: int = 4,
-        rereads: bool = False,
-        unreadable_in: Callable[[T], Sequence[str]] = _none,
-        from_since: timedelta | None = None,
-    ) -> None:
-        self.listing = listing
-        self.read = read
-        self.changed = changed
-        self.details = details
+    listing: Listing[S, Any, Any]
+    read: Read[S]
+    changed: Callable[[S], tuple[ItemId, datetime | None]]
+    _: KW_ONLY
+    details: Callable[[Any], Awaitable[T]]  # an id as ``changed`` gives it
+    # Not a field: the seam's ``ThreadsInbox`` has a ``messages`` of its own.
+    messages: InitVar[Callable[[T], Sequence[InboxMessage]]]
+    named: str
+    files: Callable[[InboxFile, int], Awaitable[bytes]] | None
+    page_size: int
+    at_once: int = 4
+    rereads: bool = False
+    unreadable_in: Callable[[T], Sequence[str]] = _none
+    from_since: timedelta | None = None
+
+    def __post_init__(self, messages: Callable[[T], Sequence[InboxMessage]]) -> None:
         self.map = messages
-        self.named = named
-        self.files = files
-        self.page_size = page_size
-        self.at_once = at_once
-        self.rereads = Rereads[ItemId]() if rereads else None
-        self.unreadable_in = unreadable_in
-        self.from_since = from_since
+        self.ledger = Rereads[ItemId]() if self.rereads else None
 
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
@@ -326,12 +317,12 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
         return [m for m in messages if m.created_at >= low or m is newest]
 
     async def _queue(self, since: datetime) -> tuple[Queue, tuple[str, ...]]:
-        if self.rereads is not None:
-            self.rereads.confirm(since)
+        if self.ledger is not None:
+            self.ledger.confirm(since)
         every = await self.listing.every(self.listing.start(since, None, updated=True), self.read)
         listed = [(i, _utc(last)) for i, last in map(self.changed, every.items)]
         changed = sorted(listed, key=_in_turn)
-        rereads = self.rereads
+        rereads = self.ledger
         if rereads is not None:
             changed = [
                 (i, last)
@@ -745,6 +736,7 @@ class ListedAt(msgspec.Struct, array_like=True, frozen=True):
 PageOf = Callable[[str, int, datetime | None], Awaitable[tuple[list[Any], bool]]]
 
 
+@dataclass(eq=False)  # an inbox is itself, whatever its parts
 class Conversations(ThreadsInbox, Generic[C]):
     """``last_change`` before the window: skipped unread (None: read it)."""
 
@@ -776,31 +768,25 @@ class Conversations(ThreadsInbox, Generic[C]):
                     self._found = (self._fallback,)
             return self._found[0]
 
-    def __init__(
-        self,
-        kinds: Sequence[Conversations.Kind],
-        page: PageOf,
-        read: Callable[[list[Any]], tuple[Sequence[C], Sequence[str]]],
-        *,
-        size: int,
-        conversation_id: Callable[[C], str],
-        last_change: Callable[[C], datetime | None],
-        messages: Callable[[C, str], Awaitable[Sequence[InboxMessage]]],
-        mark: Callable[[str, str], Awaitable[object]],
-        files: Callable[[InboxFile, int], Awaitable[bytes]],
-        lookups: Sequence[Conversations.PerListing[Any]] = (),
+    kinds: Sequence[Conversations.Kind]
+    page: PageOf
+    read: Callable[[list[Any]], tuple[Sequence[C], Sequence[str]]]
+    _: KW_ONLY
+    size: int
+    conversation_id: Callable[[C], str]
+    last_change: Callable[[C], datetime | None]
+    # Not a field: the seam's ``ThreadsInbox`` has a ``messages`` of its own.
+    messages: InitVar[Callable[[C, str], Awaitable[Sequence[InboxMessage]]]]
+    mark: Callable[[str, str], Awaitable[object]]
+    files: Callable[[InboxFile, int], Awaitable[bytes]]
+    lookups: Sequence[Conversations.PerListing[Any]] = ()
+
+    def __post_init__(
+        self, messages: Callable[[C, str], Awaitable[Sequence[InboxMessage]]]
     ) -> None:
-        self.kinds = {kind.name: kind for kind in kinds}
-        self.order = [kind.name for kind in kinds]
-        self.page = page
-        self.read = read
-        self.size = size
-        self.conversation_id = conversation_id
-        self.last_change = last_change
         self.messages_of = messages
-        self.mark = mark
-        self.files = files
-        self.lookups = lookups
+        self.by_name = {kind.name: kind for kind in self.kinds}
+        self.order = list(self.by_name)
         # message id → (its conversation, its kind), for the current listing's messages
         # only (made anew at its first page), not every message the session ever read.
         self.conversations: dict[str, tuple[str, str]] = {}
@@ -814,8 +800,8 @@ class Conversations(ThreadsInbox, Generic[C]):
             for lookup in self.lookups:
                 lookup.drop()
         else:
-            at = state_of(cursor, ListedAt, lambda a: a.offset >= 0 and a.kind in self.kinds)
-        windowed = self.kinds[at.kind].windowed
+            at = state_of(cursor, ListedAt, lambda a: a.offset >= 0 and a.kind in self.by_name)
+        windowed = self.by_name[at.kind].windowed
         raw, more = await self.page(at.kind, at.offset, at.low if windowed else None)
         found, unreadable = self.read(raw)
         items: list[InboxMessage] = []
