@@ -15,7 +15,6 @@ import httpx
 import msgspec
 
 # Re-exported: the kit's modules, connectors and tests import them from here.
-from keybuzz_shared.connectors.kit.api_spec import COMMON_REASON_KEYS as COMMON_REASON_KEYS
 from keybuzz_shared.connectors.kit.api_spec import Answers as Answers
 from keybuzz_shared.connectors.kit.api_spec import ApiSpec as ApiSpec
 from keybuzz_shared.connectors.kit.api_spec import CallErrors as CallErrors
@@ -201,8 +200,10 @@ class Requester(JsonCalls[_InFlight]):
     ) -> Any:
         """``paced``: allowed once per its frequency, a garbled answer not asked again."""
         resend = Resend.PACED if paced else Resend.READ
-        call = self._call("GET", path, params, operation=operation, resend=resend)
-        return (await self._run(msgspec.structs.replace(call, reading=Reading(shape=shape)))).body
+        call = self._call(
+            "GET", path, params, operation=operation, resend=resend, reading=Reading(shape=shape)
+        )
+        return (await self._run(call)).body
 
     async def get_page(
         self, path: str, params: Mapping[str, str] | None = None, cursor: str | None = None
@@ -235,9 +236,9 @@ class Requester(JsonCalls[_InFlight]):
         content_type: str = "application/json",
     ) -> Any:
         """Unless ``idempotent``, sent again only after an answer proving nothing was done."""
-        call = self._call(method, path, resend=_resend(idempotent))
         sending = Sending(content=msgspec.json.encode(body), content_type=content_type)
-        return (await self._run(msgspec.structs.replace(call, sending=sending))).body
+        call = self._call(method, path, resend=_resend(idempotent), sending=sending)
+        return (await self._run(call)).body
 
     async def request(
         self,
@@ -255,12 +256,10 @@ class Requester(JsonCalls[_InFlight]):
         sending = Sending()
         if body is not None:
             sending = Sending(content=msgspec.json.encode(body), content_type="application/json")
-        call = msgspec.structs.replace(
-            self._call(method, path, params, resend=_resend(idempotent)),
-            name=name,
-            hold=name,
-            sending=sending,
-            reading=Reading(answer=Answer.JSON if answered else Answer.BYTES, shape=shape),
+        reading = Reading(answer=Answer.JSON if answered else Answer.BYTES, shape=shape)
+        resend = _resend(idempotent)
+        call = self._call(
+            method, path, params, resend=resend, name=name, sending=sending, reading=reading
         )
         answer = (await self._run(call)).body
         return answer if answered else None
@@ -277,8 +276,9 @@ class Requester(JsonCalls[_InFlight]):
         """A document of the spec's ``answers``, its body made from what the authentication
         carries; the answer's document, its envelope read."""
         sending = Sending(made=body, content_type=self._answers().content_type)
-        call = Call(name=path, method="POST", url=path, sending=sending, login=login)
-        return await self._document_call(call, None, idempotent, max_bytes)
+        return await self._document_call(
+            "POST", path, None, path, idempotent, max_bytes, sending=sending, login=login
+        )
 
     async def get_document(
         self,
@@ -291,8 +291,7 @@ class Requester(JsonCalls[_InFlight]):
     ) -> Any:
         """A document answer to a GET (``idempotent=False``: one that sends a message)."""
         self._answers()
-        call = Call(name=name, method="GET", url=path)
-        return await self._document_call(call, params, idempotent, max_bytes)
+        return await self._document_call("GET", path, params, name, idempotent, max_bytes)
 
     def _answers(self) -> Answers:
         if self.spec.answers is None:
@@ -300,25 +299,25 @@ class Requester(JsonCalls[_InFlight]):
         return self.spec.answers
 
     async def _document_call(
-        self, asked: Call, params: Mapping[str, str] | None, idempotent: bool, max_bytes: int
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        name: str,
+        idempotent: bool,
+        max_bytes: int,
+        **parts: Any,
     ) -> Any:
-        """``asked``'s name, method, path (as its URL), sending and login, its answer a document."""
-        call = msgspec.structs.replace(
-            self._call(asked.method, asked.url, params, resend=_resend(idempotent)),
-            name=asked.name,
-            hold=asked.name,
-            sending=asked.sending,
-            reading=Reading(answer=Answer.DOCUMENT, max_bytes=max_bytes),
-            login=asked.login,
-        )
+        reading = Reading(answer=Answer.DOCUMENT, max_bytes=max_bytes)
+        resend = _resend(idempotent)
+        call = self._call(method, path, params, resend=resend, name=name, reading=reading, **parts)
         return (await self._run(call)).body
 
     async def post_multipart(self, path: str, parts: Sequence[Part], *, operation: str = "") -> Any:
         """``POST`` a multipart/form-data body, never repeated once it may have arrived."""
-        call = self._call("POST", path, operation=operation, resend=Resend.SEND)
-        return (
-            await self._run(msgspec.structs.replace(call, sending=Sending(parts=tuple(parts))))
-        ).body
+        sending = Sending(parts=tuple(parts))
+        call = self._call("POST", path, operation=operation, resend=Resend.SEND, sending=sending)
+        return (await self._run(call)).body
 
     async def post_form(
         self,
@@ -339,10 +338,8 @@ class Requester(JsonCalls[_InFlight]):
         operation: str = "",
     ) -> bytes:
         """A download through the API itself: FileUnavailable for a 404."""
-        call = msgspec.structs.replace(
-            self._call("GET", path, params, operation=operation),
-            reading=Reading(answer=Answer.BYTES, max_bytes=max_bytes),
-        )
+        reading = Reading(answer=Answer.BYTES, max_bytes=max_bytes)
+        call = self._call("GET", path, params, operation=operation, reading=reading)
         try:
             answer: bytes = (await self._run(call)).body
         except CallRefused as exc:
@@ -411,15 +408,20 @@ class Requester(JsonCalls[_InFlight]):
         *,
         operation: str = "",
         resend: Resend = Resend.READ,
+        name: str = "",
+        **parts: Any,
     ) -> Call:
-        name, url = self._addressed(method, path, operation)
+        """``name``: the call's own, in place of its method and path, and what a Retry-After
+        holds; ``parts``: the ``Call``'s others."""
+        named, url = self._addressed(method, path, operation)
         return Call(
-            name=name,
+            name=name or named,
             method=method,
             url=url,
             params={**(params or {}), **self.auth.params},
-            hold=operation or name,
+            hold=name or operation or named,
             resend=resend,
+            **parts,
         )
 
     def _addressed(self, method: str, path: str, operation: str) -> tuple[str, str]:
