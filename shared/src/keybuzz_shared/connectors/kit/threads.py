@@ -49,11 +49,9 @@ Gate = Callable[[Reply, ThreadStanding, datetime], str | None]
 
 @dataclass(frozen=True)
 class Discussions:
-    """A declaration's discussions: whom a reply goes to and where it is refused.
-    ``carried``: a reply's text as messages carry it (an XML API holds no control
-    character); ``codes``: the marketplace's own in a refusal; ``buyer_opener``: the opener
-    a claim is the buyer's by, where the marketplace names the buyer rather than its staff;
-    ``gate``: the seam's ``ReplyGate``, asked before a reply is queued."""
+    """Whom a reply goes to and where it is refused. ``carried``: a reply's text as messages
+    carry it (XML holds no control character); ``buyer_opener``: where the marketplace
+    names the buyer rather than its staff; ``gate``: the seam's ``ReplyGate``."""
 
     recipients: tuple[Recipient, ...]
     support_sender: str
@@ -97,27 +95,21 @@ class Unmarked:
         return 0
 
 
+@dataclass(eq=False)  # marks are themselves, whatever their parts
 class ReadMarks:
     """One call a message (marking twice does nothing more), those marked skipped, within
     ``budget`` seconds: past it ``CallUnavailable``, the rest left to the next poll, so a
     burst never holds a poll past its deadline; ``kept``: ids remembered."""
 
-    def __init__(
-        self,
-        mark: Callable[[str], Awaitable[object]],
-        errors: CallErrors,
-        operation: str,
-        *,
-        at_once: int = 4,
-        budget: float | None = None,
-        kept: int = 10_000,
-    ) -> None:
-        self._mark = mark
-        self._errors = errors
-        self._operation = operation
-        self._at_once = at_once
-        self.budget = budget
-        self._kept = kept
+    mark: Callable[[str], Awaitable[object]]
+    errors: CallErrors
+    operation: str
+    _: KW_ONLY
+    at_once: int = 4
+    budget: float | None = None
+    kept: int = 10_000
+
+    def __post_init__(self) -> None:
         self._marked: dict[str, None] = {}  # ids this session marked read, oldest first
 
     async def mark_read(self, message_ids: Sequence[str]) -> int:
@@ -125,21 +117,21 @@ class ReadMarks:
 
         async def refused(message_id: str) -> bool:
             try:
-                await self._mark(message_id)
+                await self.mark(message_id)
             except (CallRefused, ValueError):  # e.g. a message the marketplace lost
                 return True
             self._marked[message_id] = None
-            if len(self._marked) > self._kept:
+            if len(self._marked) > self.kept:
                 del self._marked[next(iter(self._marked))]
             return False
 
         try:
             async with asyncio.timeout(self.budget):
-                done = await at_once(self._at_once, todo, refused)
+                done = await at_once(self.at_once, todo, refused)
         except TimeoutError:
             left = sum(1 for i in todo if i not in self._marked)
-            raise self._errors.unavailable(
-                self._operation, f"{left} messages left to mark read after {self.budget:g} s"
+            raise self.errors.unavailable(
+                self.operation, f"{left} messages left to mark read after {self.budget:g} s"
             ) from None
         return sum(done)
 
@@ -215,10 +207,9 @@ def _none(_item: object) -> tuple[str, ...]:
 
 @dataclass(eq=False)  # an inbox is itself, whatever its parts
 class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
-    """``details``: CallRefused, that item said unreadable; ``named``: an item in
-    ``unreadable``; ``files`` None: messages carry none; ``rereads``: a ledger kept
-    (``Rereads``); ``from_since``: where the list dates nothing (a to-do list), how long
-    before ``since`` messages are kept, and the newest (it carries the thread's state)."""
+    """``details``: CallRefused, that item said unreadable; ``from_since``: where the list
+    dates nothing (a to-do list), how long before ``since`` messages are kept, and the
+    newest (it carries the thread's state)."""
 
     listing: Listing[S, Any, Any]
     read: Read[S]
