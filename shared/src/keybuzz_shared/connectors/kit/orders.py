@@ -159,11 +159,9 @@ class Spaced:
 
 @dataclass(kw_only=True)
 class _ListedOrders:
-    """By update, the window [since - ``overlap``, now] (``now`` None: not ended); by
-    creation [start, end), the reading ended at a page wholly past ``end`` unless
-    ``newest_first``. ``read``: ValueError, an order said unreadable, never guessed;
-    ``bounds``: the marketplace's dates' precision; ``spacing``: seconds between two
-    listings' first pages, where the marketplace allows its listing once per so many."""
+    """By update [since - ``overlap``, now]; by creation [start, end), ended at a page
+    wholly past ``end`` unless ``newest_first``; an order ``read`` refuses is said, never
+    guessed; ``spacing``: where the listing is allowed once per so many seconds."""
 
     updated: OrderListing
     created: OrderListing
@@ -213,14 +211,6 @@ class _ListedOrders:
 
     async def _spaced(self, cursor: str | None, page: Callable[[], Awaitable[T]]) -> T:
         return await (self._first_pages(page) if cursor is None and self.spacing else page())
-
-    @staticmethod
-    def each_of(
-        channels: Callable[[], Awaitable[Sequence[str]]],
-        listed: Callable[[str | None], ListedOrders],
-    ) -> EachChannel:
-        """Where the marketplace lists one channel a call (a storefront, a site)."""
-        return EachChannel(channels, listed)
 
     def _read(self, raw: Sequence[Any]) -> tuple[tuple[OrderSummary, ...], tuple[str, ...]]:
         return logged_each(self.read, self.log, f"{self.label} order", self.shop)(raw)
@@ -310,6 +300,8 @@ class ListedOrders(_ListedOrders):
     EachById: TypeAlias = EachById
     InLists: TypeAlias = InLists
     States: TypeAlias = OrderStates
+    # Where the marketplace lists one channel a call (a storefront, a site).
+    each_of = staticmethod(EachChannel)
 
 
 # --- order ids: the seam's ``OrderIds`` from their pattern ------------------------------
