@@ -549,14 +549,9 @@ class SessionClosing:
 # default or bounds. Each setting ending in ``_url`` is an address, checked at load.
 
 # The settings of every shop API (``ShopApiSettings``'s names, but its attachment origins).
-_EACH_API_HAS = (
-    "timeout_seconds",
-    "call_deadline_seconds",
-    "poll_interval_seconds",
-    "mark_as_read",
-    "first_poll_days",
-    "max_attachment_bytes",
-    "attachment_origins",
+_EACH_API_HAS = tuple(
+    "timeout_seconds call_deadline_seconds poll_interval_seconds mark_as_read first_poll_days"
+    " max_attachment_bytes attachment_origins".split()
 )
 
 
