@@ -148,11 +148,9 @@ class CallErrors:
 
 @dataclass(frozen=True)
 class ApiSpec:
-    """``misaddressed``: what a redirect or a page of another type most likely means;
-    ``holds_throttled``: a ``Retry-After`` holds back every later call of the operation;
-    ``allowance_call``: the call allowed so many a day; ``grants_per_period``: a 429
-    without ``Retry-After`` at the token endpoint ends the call at once (asked again, it
-    would only be refused again)."""
+    """``holds_throttled``: a ``Retry-After`` holds back every later call of the operation;
+    ``grants_per_period``: a 429 without ``Retry-After`` at the token endpoint ends the
+    call at once (asked again, it would only be refused again)."""
 
     label: str  # the marketplace as its logs name it
     log: logging.Logger

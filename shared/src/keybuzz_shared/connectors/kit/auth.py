@@ -288,14 +288,10 @@ class _TokenAnswer(msgspec.Struct, frozen=True):
 
 
 class ClientCredentials(_HeadersOnly):
-    """OAuth2 client credentials (RFC 6749 4.4): the token kept until ``margin`` seconds
-    before it expires (at most half its life); callers that find it refused at once share
-    one renewal. ``grant``: fields in place of the client credentials grant (a refresh
-    token, a secret too); ``basic``: the client as HTTP Basic (RFC 6749 2.3.1).
-
-    ``share(store)``: the token kept for every process, where grants a day are limited.
-    The store spares the grants, it does not lock them (two processes asking at once each
-    write their own); a store unavailable is passed by, the process grants its own."""
+    """OAuth2 client credentials (RFC 6749 4.4), the token renewed ``margin`` seconds before
+    it expires (at most half its life), once for every caller that found it refused.
+    ``share(store)``: kept for every process where grants a day are limited; the store
+    spares the grants, it does not lock them, and one unavailable is passed by."""
 
     def __init__(
         self,

@@ -29,10 +29,7 @@ DEMO_SENT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 class DeclaredRelay:
     """Declared as class attributes (a subclass may change one: a relay of another
-    label). ``signing_domains``: whose DKIM signature makes a mail the marketplace's
-    (``dkim_keys`` None: no mail is); ``setup``, ``on_connection``: the seam's
-    ``InboundAddresses``; ``name_suffix``: what the relay adds to a buyer's name;
-    ``order_note``: how a reply's subject names the order it does not name yet."""
+    label); ``signing_domains``: whose DKIM signature makes a mail the marketplace's."""
 
     DkimKeys: TypeAlias = DkimKeys
     Signed: TypeAlias = Signed

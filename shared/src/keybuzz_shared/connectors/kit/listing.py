@@ -327,12 +327,9 @@ class OffsetState(Dated, array_like=True, frozen=True):
 
 
 class Offsets(OfOneListing[T, OffsetState, int]):
-    """Pages of ``size`` (``size_param``) by ``offset`` in the listing's sort
-    (``key``: an item's place in it; ``newest_first``: a sort from the latest place down),
-    the answer's total count ending it; each next page ``overlap`` places early, items read
-    already dropped, a page past the last item read stepping back to it. Newest first, an
-    item changed meanwhile moves to the head: the rest shift down (read again, dropped),
-    and the one moved is the next listing's, whose window overlaps."""
+    """Each next page ``overlap`` places early, items read already dropped, a page past
+    the last item read stepping back to it: items leaving the window skip none. Newest
+    first, an item changed meanwhile moves to the head: the next listing's."""
 
     state = OffsetState
 

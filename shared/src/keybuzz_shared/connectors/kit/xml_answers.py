@@ -251,10 +251,8 @@ def local_name(element: Element) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class StatusEnvelope:
-    """``later``: codes asking to come back soon (asked again like a 429); ``token``: codes
-    meaning the call's token (so does an error whose text names it); ``per_item``: roots
-    whose refusing status with no error of their own leaves the items' errors to the caller.
-    A connector subclasses the errors to name its marketplace (``label``)."""
+    """``token``: codes meaning the call's token (so does an error whose text names it);
+    ``per_item``: roots whose refusing status without errors leaves the items' to the caller."""
 
     class Error(msgspec.Struct, frozen=True):
         code: str
