@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Generic, Protocol, TypeAlias, TypeVar, Unpack
+from typing import Any, ClassVar, Generic, TypeAlias, TypeVar, Unpack
 
 import httpx
 
@@ -76,19 +76,9 @@ from keybuzz_shared.times import as_utc
 # --- connector -----------------------------------------------------------------------------
 
 S = TypeVar("S", bound=ShopApiSettings)
-S_contra = TypeVar("S_contra", bound=ShopApiSettings, contravariant=True)
 
-
-class OpenSession(Protocol[S_contra]):
-    def __call__(
-        self,
-        credentials: Mapping[str, str],
-        http: httpx.AsyncClient,
-        api: S_contra,
-        files: FileLinks,
-    ) -> MarketplaceSession:
-        """ValueError when a credential field is missing."""
-        ...
+# A shop's session on its settings view; ValueError when a credential field is missing.
+OpenSession = Callable[[Mapping[str, str], httpx.AsyncClient, S, FileLinks], MarketplaceSession]
 
 
 def settings_view(settings: ShopApiSettings, view: type[S], marketplace: str) -> S:
