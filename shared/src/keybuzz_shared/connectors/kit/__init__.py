@@ -1,9 +1,5 @@
-"""The connector kit: what a shop-API connector declares (its API, its authentication,
-its refusals, its credential fields, its listings and their paging) and the shared
-requester and order source that run it from that declaration. Its surface is these names;
-the options a part takes are reached through it (``Listing.Offsets``, ``KitSession.ReadInTurn``,
-``ListedOrders.EachById``, ``Declaration.Opening``, ``HeaderAuth.LoginToken``,
-``Node.StatusEnvelope``, ``DeclaredRelay.DkimKeys``)."""
+"""The connector kit (docs/ARCHITECTURE.md, "The connector kit"): its surface is these
+names, a part's options reached through it (``Listing.Offsets``, ``KitSession.ReadInTurn``)."""
 
 from keybuzz_shared.connectors.kit.auth import (
     ClientCredentials,

@@ -1,7 +1,5 @@
-"""What a connector declares of its marketplace's API for the requester (requester.py): its
-seam errors (``CallErrors``), how it refuses (``Refusals``), how its answers are read where
-they are not JSON (``Answers``), its name, caps and allowances (``ApiSpec``) and the pace of
-its requests (``Pace``, ``RequestRate``). Declarations only: the requester runs the calls."""
+"""What a connector declares of its marketplace's API for the requester (requester.py):
+declarations only, the requester runs the calls."""
 
 from __future__ import annotations
 
@@ -26,23 +24,12 @@ from keybuzz_shared.connectors.seam import (
 from keybuzz_shared.json_calls import CallTerms, Unavailable
 from keybuzz_shared.redaction import mask_tokens, remote_excerpt
 
-# --- answers -------------------------------------------------------------------------------
-# Answers of an API that does not speak JSON (an XML seller API), as the requester reads
-# them (``ApiSpec.answers``): the media type asked for and sent, the document parsed (for
-# XML, by the kit's guard: xml_answers.py), and what the document's own envelope says of
-# the call beside its HTTP status. An envelope that refuses is read by the marketplace's
-# ``Refusals`` like a refusal over HTTP (its token expired: renewed once; a login's: the
-# credentials refused; else its own error); one that only asks to come back soon is asked
-# again like a 429. An error status whose answer is of this type (but a 429 or one of the
-# credentials' statuses) is read like any answer: its envelope says what was refused.
-#
-# Such an API carries the shop's token in the request's body: a call's body is made again
-# at each sending from what the authentication carries (``Requester.post_document``).
+# --- answers of an API that does not speak JSON: an envelope that refuses is read by the
+# ``Refusals`` like a refusal over HTTP; one asking to come back soon, like a 429 -----------
 
 
 class Garbled(Exception):
-    """An answer cut short or not of the format at all (a server failing mid-answer): a
-    read asks again, a send's outcome is unknown."""
+    """A server failing mid-answer: a read asks again, a send's outcome is unknown."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -50,9 +37,6 @@ class Garbled(Exception):
 
 
 class Refusal(NamedTuple):
-    """What an envelope refuses: ``reason``, its own words (a status and codes) for logs;
-    ``later``: the marketplace only asks to come back soon."""
-
     reason: str
     later: bool = False
 
@@ -61,49 +45,29 @@ class Answers(Protocol):
     """How a marketplace's documents are read."""
 
     @property
-    def content_type(self) -> str:
-        """Its requests' type ("text/xml; charset=utf-8"); its media type is asked for."""
-        ...
+    def content_type(self) -> str: ...  # its requests' (its media type is asked for)
 
     def read(self, content: bytes, max_bytes: int, redact: Callable[[str], str]) -> Any:
-        """The document of an answer: ``Garbled`` for one cut short or not of the format,
-        the marketplace's unreadable answer for any other (a DTD, another encoding). What
-        it keeps of the answer's texts goes through ``redact`` (the shop's secrets out)."""
+        """``Garbled`` for an answer cut short, unreadable for any other (a DTD)."""
         ...
 
-    def refusal(self, document: Any) -> Refusal | None:
-        """What the document's envelope refuses; None when it accepts the call."""
-        ...
+    def refusal(self, document: Any) -> Refusal | None: ...
 
 
-# --- refusals ------------------------------------------------------------------------------
-# A marketplace's refusals as a table: which statuses mean the shop's credentials are
-# refused, which answers mean "held, come back later" although they are 4xx (a firewall's
-# challenge), which say the call's token expired, where its error document says why, and the
-# marketplace's own error for a refusal where it words them itself. The requester reads a refusal with it;
-# whatever the table does not name is the call refused, the same call refused again.
+# --- refusals: what the table does not name is the call refused -----------------------------
 
-# Where a marketplace's error document says why, most often: RFC 9457's ``detail`` and
-# ``title``, OAuth's ``error_description`` and ``error``, a plain ``message``, and a list
-# of ``errors`` (its first one's ``code`` or ``message``).
+# Where an error document says why, most often: RFC 9457, OAuth, a message, a list.
 COMMON_REASON_KEYS = ("detail", "message", "error_description", "title", "error", "errors")
 
 
 @dataclass(frozen=True)
 class Refusals:
-    """How a marketplace refuses: ``credentials``, the statuses that mean the shop's
-    credentials (after a token renewed once, where the authentication has one);
-    ``held``, the answers that only hold the shop (given the response and its error
-    document, None for any other); ``reason_keys``, where its document says why;
-    ``expired``, the answers beside a 401 that say the call's token expired (renewed once,
-    the call sent once more); ``error``, the marketplace's own error for a refusal, given
-    the call's name, the status and the document (its code and message kept), in place
-    of the seam's call refused."""
+    """``credentials``: statuses meaning the shop's credentials (after a token renewed once);
+    ``held``: 4xx answers that only hold the shop (a firewall's challenge); ``expired``:
+    answers beside a 401 saying the token expired; ``error``: the marketplace's own error
+    in place of the seam's call refused."""
 
     class Held(NamedTuple):
-        """A refusal that says nothing of the call or the credentials: the shop is held for
-        ``seconds`` and the same call tried again then."""
-
         seconds: float
         reason: str
 
@@ -111,8 +75,7 @@ class Refusals:
         def said(
             cls, status: int, field: str, value: str, seconds: float, reason: str
         ) -> Callable[[httpx.Response, Any], Refusals.Held | None]:
-            """``held`` declared as data: an answer of ``status`` whose error document's
-            ``field`` is ``value`` (a problem type, an error code) holds the shop."""
+            """``held`` as data: ``status`` and the document's ``field`` at ``value``."""
 
             def held(response: httpx.Response, document: Any) -> Refusals.Held | None:
                 said = document.get(field) if isinstance(document, dict) else None
@@ -128,8 +91,7 @@ class Refusals:
     error: Callable[[str, int, Any], Exception] | None = None
 
     def reason(self, document: Any) -> str:
-        """The first reason the document gives under ``reason_keys`` ("" for none): a
-        text, an object's ``message``, or a list's first entry's ``code`` or ``message``."""
+        """The first reason under ``reason_keys`` ("" for none)."""
         if not isinstance(document, dict):
             return ""
         for key in self.reason_keys:
@@ -150,8 +112,7 @@ def _said(value: Any) -> str:
 
 
 def _coded(code: Any, message: str) -> str:
-    """An error object's message, after its code where it has one (``unauthenticated:
-    Guest user not allowed``): what an operator looks up in the marketplace's docs."""
+    """The code before the message: what an operator looks up in the marketplace's docs."""
     message = message.strip()
     if isinstance(code, str | int) and str(code).strip() and str(code) not in message:
         return f"{str(code).strip()}: {message}"
@@ -173,8 +134,7 @@ class CallErrors:
 
     @classmethod
     def labelled(cls, label: str, *, credentials: str = "credentials") -> CallErrors:
-        """The seam's call errors, each naming the marketplace by ``label`` (its display
-        name); a refusal of the shop's ``credentials`` ("token", "API key") says which."""
+        """``credentials``: what a refusal says was refused ("token", "API key")."""
         return cls(
             unavailable=functools.partial(CallUnavailable, label=label),
             unreadable=functools.partial(CallAnswerUnreadable, label=label),
@@ -188,17 +148,9 @@ class CallErrors:
 
 @dataclass(frozen=True)
 class ApiSpec:
-    """What a requester must know of a marketplace's API. ``misaddressed``: what a
-    redirect or a page of another type most likely means (a base URL that is not the
-    API's); ``holds_throttled``: a ``Retry-After`` holds back every later call of the same
-    operation until it ends; ``authorized_files``: a file link is fetched with the call's
-    authentication (else with its public headers only); ``allowance_call``: the name of
-    the call the marketplace allows a number of a day ("GET ws/sav"), empty when none;
-    ``grants_per_period``: its token endpoint limits grants per period (a day), so a 429
-    there without ``Retry-After`` ends the call at once, asked again within the call it
-    would only be refused again; ``answers``: how its answers are read where they are not
-    JSON (xml_answers.py); ``requests_per_second``: a shop's requests it takes a second, each
-    requester paced to them (``RequestRate``) unless given its own pace."""
+    """``holds_throttled``: a ``Retry-After`` holds back every later call of the operation;
+    ``grants_per_period``: a 429 without ``Retry-After`` at the token endpoint ends the
+    call at once (asked again, it would only be refused again)."""
 
     label: str  # the marketplace as its logs name it
     log: logging.Logger
@@ -223,11 +175,8 @@ class ApiSpec:
         invalid: Callable[[str, str, int], Exception],
         unavailable: Callable[[str], Exception],
     ) -> ApiSpec:
-        """An OAuth token endpoint's (a consent's code exchange and refresh): a refusal is
-        ``invalid`` for the error code ``invalid_grant`` (a code or refresh token revoked,
-        used or expired, RFC 6749 5.2), ``refused`` for another, each given the code (masked:
-        it is the remote's), an excerpt of its description and the status; no answer, or
-        one unread, ``unavailable`` (a message naming the call)."""
+        """An OAuth token endpoint's: ``invalid`` for ``invalid_grant`` (RFC 6749 5.2),
+        ``refused`` for another code (masked: it is the remote's)."""
 
         def failed(call: str, reason: str, *, retry_after: float | None = None) -> Exception:
             return unavailable(f"{label} ({call}) {reason}")
@@ -262,20 +211,13 @@ class ApiSpec:
 class Pace(Protocol):
     """When a shop's requests may leave, by the rate its marketplace meters them at."""
 
-    async def before(self, call: str) -> None:
-        """Returns once the request of ``call`` (its name) may leave."""
-        ...
+    async def before(self, call: str) -> None: ...
 
-    def after(self, call: str, response: httpx.Response) -> None:
-        """What the answer's status and headers say of the rate (a 429, a rate announced)."""
-        ...
+    def after(self, call: str, response: httpx.Response) -> None: ...  # a rate announced
 
 
 class RequestRate:
-    """A marketplace's limit of a shop's requests a second across its endpoints
-    (``ApiSpec.requests_per_second``), as its requester's ``Pace``: a request leaves once
-    fewer than ``per_second`` left in the second before it, else waits for the oldest to
-    age out. One per requester (a shop's session in one process)."""
+    """A shop's requests a second across endpoints, one per requester."""
 
     def __init__(
         self,

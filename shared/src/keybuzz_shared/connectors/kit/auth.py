@@ -1,4 +1,5 @@
-"""How a shop's calls are authenticated and what its credentials are: the schemes (header, a login token, client credentials, a kept token), the credential fields a connector declares and a shop's stored credentials read as the connector's Struct."""
+"""How a shop's calls are authenticated (one strategy per kind of API), its credential
+fields and its stored credentials read as the connector's Struct."""
 
 from __future__ import annotations
 
@@ -26,24 +27,11 @@ from keybuzz_shared.connectors.seam import (
 )
 from keybuzz_shared.redaction import REDACTED
 
-# --- auth ----------------------------------------------------------------------------------
-# How a shop's calls prove who they are, one strategy per kind of marketplace API: fixed
-# headers (an API key, a basic token), a login call trading the shop's own key for a token
-# kept until refused, OAuth2 client credentials (a token traded for the client's id and
-# secret, cached, renewed once for every caller at once, and where a store is given, kept
-# there for every process) and a token another part keeps (an access token traded for a
-# seller's refresh token, cached there).
-#
-# A strategy gives the requester the headers and query parameters of a call, what no error
-# may quote, and a renewal when the marketplace refused what it gave (None: nothing to
-# renew, the credentials themselves were refused).
-
 log = logging.getLogger(__name__)
 G = TypeVar("G")  # what a login grants: the token and what comes with it
 
-# The token endpoints (by URL) whose last grant in this process failed for a while (down,
-# or throttling the application: its grants a day): said once, not at every shop's
-# call that waits on a token, until one grants again.
+# Token endpoints whose last grant failed: said once, not at every shop's call, until one
+# grants again.
 _NOT_GRANTING: set[str] = set()
 
 
@@ -70,52 +58,36 @@ def _granted_again(token_url: str) -> None:
 
 
 class Requester(Protocol):
-    """What a strategy asks of the requester: a token endpoint's answer, and its
-    marketplace's words for an answer it cannot read."""
+    """What a strategy asks of the requester."""
 
     async def token(
         self, token_url: str, form: bytes, *, headers: Mapping[str, str] | None = None
-    ) -> Any:
-        """The decoded answer of ``token_url`` to ``form`` (``headers``: the client's
-        authentication where it is not in the form)."""
-        ...
+    ) -> Any: ...
 
-    def unreadable(self, call: str, reason: str) -> Exception:
-        """The marketplace's AnswerUnreadable."""
-        ...
+    def unreadable(self, call: str, reason: str) -> Exception: ...
 
 
 class Auth(Protocol):
     """What a requester asks of a strategy."""
 
     @property
-    def params(self) -> Mapping[str, str]:
-        """Query parameters every call carries (a shop id)."""
-        ...
+    def params(self) -> Mapping[str, str]: ...  # every call carries them (a shop id)
 
-    def secrets(self) -> Iterable[str]:
-        """What no error, log or event may quote."""
-        ...
+    def secrets(self) -> Iterable[str]: ...  # what no error, log or event may quote
 
-    def public_headers(self) -> dict[str, str]:
-        """The headers that may go to a file host (no secret among them)."""
-        ...
+    def public_headers(self) -> dict[str, str]: ...  # those a file host may see
 
-    async def headers(self, requester: Requester) -> dict[str, str]:
-        """The headers of a call now."""
-        ...
+    async def headers(self, requester: Requester) -> dict[str, str]: ...
 
     async def renewed(
         self, requester: Requester, stale: Mapping[str, str]
     ) -> dict[str, str] | None:
-        """New headers in place of ``stale``, refused by the marketplace; None when there
-        is nothing to renew."""
+        """New headers in place of refused ``stale``; None: the credentials refused."""
         ...
 
 
 class _HeadersOnly:
-    """A strategy whose calls carry no query parameter of its own and no header a file host
-    may see."""
+    """No query parameter of its own, no header a file host may see."""
 
     @property
     def params(self) -> Mapping[str, str]:
@@ -124,20 +96,21 @@ class _HeadersOnly:
     def public_headers(self) -> dict[str, str]:
         return {}
 
+    async def renewed(
+        self, requester: Requester, stale: Mapping[str, str]
+    ) -> dict[str, str] | None:
+        return None  # nothing to renew: the credentials themselves were refused
+
 
 @runtime_checkable
 class SignsRequests(Protocol):
-    """A strategy that signs each request as it is sent (its method, URL and body)."""
-
     def sign(self, request: httpx.Request) -> httpx.Request: ...
 
 
 class SignedRequests(_HeadersOnly):
-    """A key pair whose secret signs each request as sent, never sent itself: ``key`` in
-    ``key_header`` on every call, the time (Unix seconds) in ``time_header`` and, in
-    ``signature_header``, the hex HMAC-SHA256 keyed by ``secret`` of the method, the whole
-    URL with its query as sent, the body and that time, joined by newlines. The signatures
-    it made lately are secrets too (no error quotes one)."""
+    """A key pair whose secret signs each request as sent, never sent itself: the hex
+    HMAC-SHA256 of the method, the URL as sent, the body and the Unix time, joined by
+    newlines. The signatures it made lately are secrets too."""
 
     def __init__(
         self,
@@ -164,9 +137,6 @@ class SignedRequests(_HeadersOnly):
     async def headers(self, requester: Requester) -> dict[str, str]:
         return {self._key_header: self._key}
 
-    async def renewed(self, requester: Requester, stale: Mapping[str, str]) -> None:
-        return None
-
     def signature(self, method: str, url: str, body: bytes, stamp: str) -> str:
         signed = b"\n".join((method.encode(), url.encode(), body, stamp.encode()))
         return hmac.new(self._secret, signed, hashlib.sha256).hexdigest()
@@ -181,9 +151,7 @@ class SignedRequests(_HeadersOnly):
 
 
 class KeptToken(_HeadersOnly):
-    """An access token another part obtains and keeps (one traded for a seller's refresh
-    token, cached there and renewed once for its concurrent callers), sent in ``header``
-    (after ``scheme`` when there is one). Refused, it is dropped there (``drop``) and the
+    """An access token another part keeps and renews; refused, it is dropped there and the
     one ``fetch`` gives next is sent once more."""
 
     def __init__(
@@ -217,11 +185,9 @@ class KeptToken(_HeadersOnly):
 
 
 class LoginToken(_HeadersOnly, Generic[G]):
-    """The shop's own credentials traded at a login call (``login``: its grant) for a token
-    the calls carry (``token``: the grant's; ``carry``: what a call carries of it, headers
-    or the fields an XML request's root holds). The marketplace publishes no token life:
-    the token is kept until a call is refused for it, then one login for every caller that
-    found it refused at once. No error may quote the token or the ``secrets`` (the key)."""
+    """The shop's credentials traded at a login call for a token (``carry``: headers, or
+    the fields an XML request's root holds). No token life is published: it is kept until
+    refused, then one login for every caller that found it refused at once."""
 
     def __init__(
         self,
@@ -241,7 +207,6 @@ class LoginToken(_HeadersOnly, Generic[G]):
 
     @property
     def granted(self) -> G | None:
-        """The grant kept (None before the first login, or after a refused one)."""
         return self._granted
 
     def secrets(self) -> Iterable[str]:
@@ -261,11 +226,9 @@ class LoginToken(_HeadersOnly, Generic[G]):
         return self._carry(self._token(await self._renew(stale=granted)))
 
     async def authenticate(self, requester: Any = None) -> G:
-        """A new login now, whatever the token kept."""
         return await self._renew(stale=self._granted)
 
     def forget(self) -> None:
-        """The token kept is not sent again: the next call logs in first."""
         self._granted = None
 
     async def _renew(self, *, stale: G | None) -> G:
@@ -278,11 +241,8 @@ class LoginToken(_HeadersOnly, Generic[G]):
 
 
 class HeaderAuth:
-    """Fixed headers (and query parameters): an API key or a token the seller created.
-    ``secret_headers``: those that never go to a file host. The other ways a call carries
-    the shop's access are reached through it: ``HeaderAuth.signed`` (each request signed),
-    ``HeaderAuth.KeptToken`` (a token another part keeps), ``HeaderAuth.LoginToken`` (a
-    token traded at a login call)."""
+    """Fixed headers (and query parameters); ``secret_headers``: never to a file host. The
+    other strategies are reached through it."""
 
     KeptToken: TypeAlias = KeptToken
     LoginToken: TypeAlias = LoginToken
@@ -328,22 +288,10 @@ class _TokenAnswer(msgspec.Struct, frozen=True):
 
 
 class ClientCredentials(_HeadersOnly):
-    """OAuth2 client credentials (RFC 6749 4.4) at ``token_url``: the token is kept until
-    ``margin`` seconds before it expires (at most half its life) and sent as
-    ``Authorization: Bearer`` with ``headers`` (a seller id). Callers that find
-    it refused at once share one renewal. ``grant``: the token request's fields in place
-    of the client credentials grant (a seller's refresh token, RFC 6749 6, a secret too);
-    ``basic``: the client's id and secret sent as HTTP Basic (RFC 6749 2.3.1) rather than
-    in the form, as some token endpoints take them only; ``token_type``: what the endpoint
-    calls the bearer tokens it gives.
-
-    ``share(store)``: the shop's token kept for every process (a marketplace that
-    limits grants a day). Before asking for a token, the store's is taken when it was
-    granted on these credentials and is valid ``margin`` seconds more; a token granted is
-    written back. Two processes may still both ask at the same moment (each then writes its
-    own; the last one is kept): the store spares the grants, it does not lock them. A token
-    refused is dropped from the store before another is asked for; a store that cannot be
-    read or written is passed by (a warning, no token in it): the process grants its own."""
+    """OAuth2 client credentials (RFC 6749 4.4), the token renewed ``margin`` seconds before
+    it expires (at most half its life), once for every caller that found it refused.
+    ``share(store)``: kept for every process where grants a day are limited; the store
+    spares the grants, it does not lock them, and one unavailable is passed by."""
 
     def __init__(
         self,
@@ -402,11 +350,9 @@ class ClientCredentials(_HeadersOnly):
         return self._bearing(await self._renew(requester, stale=token or None, refused=True))
 
     def share(self, store: TokenStore) -> None:
-        """From the next renewal on, the token is read from and written to ``store``."""
         self._store = store
 
     async def authenticate(self, requester: Requester) -> None:
-        """A new token now, whatever the one kept."""
         await self._renew(requester, stale=self._token)
 
     def _bearing(self, token: str) -> dict[str, str]:
@@ -415,9 +361,7 @@ class ClientCredentials(_HeadersOnly):
     async def _renew(
         self, requester: Requester, *, stale: str | None, refused: bool = False
     ) -> str:
-        """A new token in place of ``stale`` (``refused``: by the marketplace); a caller
-        that finds it already renewed by another takes that one (one token request), and
-        so does one that finds it in the store."""
+        """A caller that finds it renewed by another, or in the store, takes that one."""
         async with self._lock:
             if self._token is not None and self._token != stale:
                 if time.monotonic() < self._expires:
@@ -443,9 +387,8 @@ class ClientCredentials(_HeadersOnly):
             return granted.access_token
 
     async def _kept(self, stale: str | None, refused: bool) -> StoredToken | None:
-        """The store's token when it is another than ``stale``, granted on these
-        credentials and valid ``margin`` seconds more; ``stale`` dropped from it when the
-        marketplace refused it."""
+        """The store's token if not ``stale``, granted on these credentials and valid
+        ``margin`` seconds more; ``stale`` dropped from it when refused."""
         if self._store is None:
             return None
         try:
@@ -482,8 +425,6 @@ def _granted(requester: Requester, answer: Any, token_type: str = "bearer") -> _
 
 
 # --- fields --------------------------------------------------------------------------------
-# The credential fields shop APIs ask for, declared once: a key or token, a shop's number,
-# and the check that a shop's stored credentials hold every field.
 
 # Printable ASCII without spaces: what the marketplaces' back offices generate, and what
 # lets a refusal about a value never quote it.
@@ -509,8 +450,7 @@ def key_field(name: str, label: str, *, max_length: int, secret: bool = True) ->
 
 
 def shop_number_field(name: str, label: str) -> CredentialField:
-    """The shop's id where the marketplace numbers its shops: the account the connection
-    is, "043115" being shop 43115 (``credential_form.canonical``)."""
+    """The shop's number, the account: "043115" is shop 43115."""
     return CredentialField(
         name=name,
         json_name=_camel(name),
@@ -533,17 +473,13 @@ def require_fields(
 
 
 # --- credential structs --------------------------------------------------------------------
-# A shop's credentials as the connector's msgspec Struct, its fields named as its
-# credential fields: read from the shop's stored fields (each one required, the account in
-# its canonical form, ``credentials_as``), and shown without their secrets (``Redacted``:
-# its repr, a log line's, a traceback's or a test's failure, names every field, the values
-# of those in ``SECRETS`` masked).
 
 T = TypeVar("T", bound=msgspec.Struct)
 
 
 class Redacted(msgspec.Struct, frozen=True):
-    """A Struct whose ``SECRETS`` (field names) never appear in its repr."""
+    """A Struct whose ``SECRETS`` (field names) never show in its repr: a log line's, a
+    traceback's, a test failure's."""
 
     SECRETS: ClassVar[frozenset[str]] = frozenset()
 
@@ -558,8 +494,7 @@ class Redacted(msgspec.Struct, frozen=True):
 def credentials_as(
     kind: type[T], fields: Sequence[CredentialField], stored: Mapping[str, str], label: str
 ) -> T:
-    """The shop's ``stored`` credentials as a ``kind``: ValueError naming the fields
-    missing (never a value; ``label``: the marketplace)."""
+    """ValueError naming the fields missing (never a value); the account canonical."""
     require_fields(fields, stored, label)
     values = {f.name: canonical(f, stored[f.name]) if f.account else stored[f.name] for f in fields}
     return msgspec.convert(values, kind)

@@ -1,6 +1,5 @@
-"""A connector serving many instances of one API (one platform's operators), each one a
-marketplace of its own, from a catalogue: data, not code; and the instance an entry's
-address reaches, as the marketplace knows it (a shop's identity on that instance)."""
+"""The instances of one API (one platform's operators), each a marketplace of its own, from
+a catalogue: data, not code."""
 
 from __future__ import annotations
 
@@ -18,21 +17,12 @@ import msgspec
 from keybuzz_shared.file_links import origin_of, production_problem
 from keybuzz_shared.settings import PRODUCTION_LIKE
 
-# The packaged document (a JSON list, one entry per instance) lists those known at release;
-# two variables override and extend it, entries replacing the packaged ones by ``code``: an
-# inline JSON list (how the dev stack points the seeded instances at the sandbox's double)
-# and a file read at every call (how an instance is added to running services without a
-# release). Both are read from the process environment when asked (``entries()``), before
-# any service settings exist.
-#
-# A file that is missing or invalid leaves the last good reading of it in force, with one
-# log line per new problem: a typo in the file never takes an instance offline. An entry's
-# address is refused where it holds credentials or is not http(s), and, production-like, one
-# not https or inside our network (loopback, link-local, private) in any spelling of the
-# address (``127.1``, ``2130706433``, ``0x7f000001``, ``[::ffff:7f00:1]``, ``localhost.``…).
-# A name is judged by what it resolves to when it is called: the clients of the services
-# that call an instance connect only to the public addresses they checked
-# (``keybuzz_shared.addresses``, docs/SECURITY.md).
+# The packaged list, then an inline variable's (the dev stack's), then a file read at every
+# call (an instance added without a release), read from the environment when asked: before
+# any service settings exist. A file missing or invalid leaves its last good reading in
+# force: a typo never takes an instance offline. Production-like, an address inside our
+# network is refused in any spelling (``127.1``, ``0x7f000001``…); a name is judged by
+# what it resolves to when called (docs/SECURITY.md).
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +32,6 @@ MAX_CATALOGUE_BYTES = 1024 * 1024
 
 
 class Entry(Protocol):
-    """One instance of the catalogue: its marketplace value and its API's base URL."""
-
     @property
     def code(self) -> str: ...
 
@@ -56,12 +44,11 @@ T = TypeVar("T")
 
 
 class CatalogueError(ValueError):
-    """A catalogue that cannot be read (not JSON, an entry off its shape, a code twice)."""
+    """Not JSON, an entry off its shape, a code twice."""
 
 
 def check_base_url(code: str, base_url: str) -> None:
-    """ValueError when an entry's base URL is not http(s) or holds credentials (shown
-    without them: the entry is refused for holding them)."""
+    """ValueError for an address not http(s) or holding credentials (never shown)."""
     try:
         origin_of(base_url)
     except ValueError:
@@ -74,11 +61,8 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def instance_of(base_url: str) -> str:
-    """The instance an entry's base URL reaches, as the marketplace knows it: its host,
-    lower-cased, in IDNA form, without a trailing dot, with its port unless it is the
-    scheme's default; the scheme and path set aside (two entries of one instance may spell
-    its address differently, an operator renamed or listed twice). ValueError for an
-    address without a host."""
+    """The instance an address reaches: its host (IDNA, lower-case, no final dot) and port
+    unless the scheme's default, so that two spellings of one instance are one."""
     try:
         url = httpx.URL(base_url)
         host = url.raw_host.decode("ascii").lower().rstrip(".")
@@ -101,9 +85,8 @@ class _FileReading(Generic[E]):
 
 
 class Catalogue(Generic[E]):
-    """The instances of ``entry`` (a msgspec Struct) packaged as ``package``'s
-    ``resource``, overridden by the variables ``inline`` and ``file``; ``label`` and
-    ``noun`` name the catalogue and its entries in log lines (the platform, "operators")."""
+    """``entry``s packaged as ``package``'s ``resource``, overridden by the variables
+    ``inline`` and ``file``, by ``code``."""
 
     def __init__(
         self,
@@ -126,9 +109,8 @@ class Catalogue(Generic[E]):
         self.packaged = cache(self._packaged)
 
     def each(self, make: Callable[[E], T]) -> tuple[T, ...]:
-        """``make`` of every instance served now (its connector); an entry unchanged gives
-        the same object at every call, so that what services keep by it (sessions,
-        clients) holds."""
+        """An entry unchanged makes the same object at every call: what services keep by
+        it (sessions, clients) holds."""
         made = []
         for entry in self.entries():
             key = (make, msgspec.json.encode(entry))
@@ -138,10 +120,7 @@ class Catalogue(Generic[E]):
         return tuple(made)
 
     def parse(self, raw: bytes | str, where: str, *, production: bool = False) -> tuple[E, ...]:
-        """The entries a catalogue document lists; CatalogueError saying what and where:
-        not JSON, larger than MAX_CATALOGUE_BYTES, an entry off its shape, its URL not
-        http(s) or with credentials in it, a code twice, and, ``production``, a base URL not https or
-        inside our network."""
+        """CatalogueError saying what and where."""
         if len(raw) > MAX_CATALOGUE_BYTES:
             raise CatalogueError(f"{where}: larger than {MAX_CATALOGUE_BYTES} bytes")
         try:
@@ -160,9 +139,6 @@ class Catalogue(Generic[E]):
         return tuple(found)
 
     def entries(self, environ: Mapping[str, str] | None = None) -> tuple[E, ...]:
-        """Every instance served now: the packaged ones, then the inline variable's, then
-        the file's, a later entry replacing an earlier one of its code (in the first one's
-        place), a new code appended."""
         env = os.environ if environ is None else environ
         served = {e.code: e for e in self.packaged()}
         # Production-like as every service's settings say it (``KEYBUZZ_ENV``).
@@ -174,7 +150,6 @@ class Catalogue(Generic[E]):
         return tuple(served.values())
 
     def entry(self, code: str, environ: Mapping[str, str] | None = None) -> E | None:
-        """The instance of marketplace value ``code`` now, or None."""
         return next((e for e in self.entries(environ) if e.code == code), None)
 
     def _packaged(self) -> tuple[E, ...]:
@@ -182,8 +157,7 @@ class Catalogue(Generic[E]):
         return self.parse(path.read_bytes(), f"the packaged {self.resource}")
 
     def _from_inline(self, raw: str, production: bool) -> tuple[E, ...]:
-        """The inline list; an invalid one is logged and left out (the environment does not
-        change under a running process: once per value)."""
+        """An invalid one logged and left out, once per value."""
         known = (raw, production)
         if known not in self._inline:
             try:
@@ -194,7 +168,6 @@ class Catalogue(Generic[E]):
         return self._inline[known]
 
     def _from_file(self, path: str, production: bool) -> tuple[E, ...]:
-        """The file's entries, or its last good reading when it is missing or invalid."""
         reading = self._files.setdefault(path, _FileReading())
         try:
             with open(path, "rb") as handle:

@@ -7,9 +7,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Generic, Protocol, TypeAlias, TypeVar, Unpack
+from typing import Any, ClassVar, Generic, TypeAlias, TypeVar, Unpack
 
 import httpx
 
@@ -74,30 +74,11 @@ from keybuzz_shared.settings import (
 from keybuzz_shared.times import as_utc
 
 # --- connector -----------------------------------------------------------------------------
-# A shop-API connector from its declaration: what its marketplace is, how a reply's
-# discussion is addressed, the settings view its sessions take, and the one function that
-# opens a shop's session from its credentials. The seam's ``Connector`` and ``ShopApi``
-# members are the kit's; a connector writes its client, its mappings and that function.
-#
-# A session is the shop's three parts on its one client (``KitSession``); where the
-# marketplace counts a call against a daily allowance (``ApiSpec.allowance_call``), the
-# session says how many it made and stops at the poller's limit (``KitSession.counting``).
 
 S = TypeVar("S", bound=ShopApiSettings)
-S_contra = TypeVar("S_contra", bound=ShopApiSettings, contravariant=True)
 
-
-class OpenSession(Protocol[S_contra]):
-    def __call__(
-        self,
-        credentials: Mapping[str, str],
-        http: httpx.AsyncClient,
-        api: S_contra,
-        files: FileLinks,
-    ) -> MarketplaceSession:
-        """A session on one shop: its client on ``api`` (the connector's settings view),
-        its parts on the client; ValueError when a credential field is missing."""
-        ...
+# A shop's session on its settings view; ValueError when a credential field is missing.
+OpenSession = Callable[[Mapping[str, str], httpx.AsyncClient, S, FileLinks], MarketplaceSession]
 
 
 def settings_view(settings: ShopApiSettings, view: type[S], marketplace: str) -> S:
@@ -179,90 +160,57 @@ def kit_shop_api(
     *,
     marketplace: str,
 ) -> KitShopApi[S]:
-    """The shop API of ``discussions``: a ``ReplyGate`` only where they declare a gate (the
-    poller asks a gate by its type)."""
+    """A ``ReplyGate`` only where ``discussions`` declare a gate: the poller asks by type."""
     kind = KitShopApi if discussions.gate is None else GatedShopApi
     return kind(limits, discussions, view, open_session, marketplace=marketplace)
 
 
+@dataclass(kw_only=True, eq=False, repr=False)  # a connector is itself, whatever its parts
 class ShopConnector(ConnectorDefaults):
-    """The seam's ``Connector`` of a marketplace polled shop by shop over its API (no
-    order feed); its buyers' mails come through its ``mail_relay`` at its
-    ``inbound_addresses`` where it has them. Its seller types its credentials, or consents
-    on the marketplace's site (its ``redirect_flow``): kept under the name ``secret`` under
-    its tenant in Vault."""
+    """The seam's ``Connector`` of a marketplace polled shop by shop over its API; a shop's
+    credentials kept under ``secret`` under its tenant in Vault."""
 
-    def __init__(
-        self,
-        *,
-        marketplace: str,
-        display_name: str,
-        secret: str,
-        credential_fields: tuple[CredentialField, ...],
-        limits: Limits,
-        settings_type: type[PartSettings],
-        shop_api: ShopApi,
-        credential_check: CredentialCheck | None,
-        order_ids: OrderIds,
-        response_window: ResponseWindow | None = None,
-        response_figures: ResponseFigures | None = None,
-        thread_closing: ThreadClosing | None = None,
-        mail_relay: MailRelay | None = None,
-        inbound_addresses: InboundAddresses | None = None,
-        redirect_flow: RedirectFlow | None = None,
-    ) -> None:
-        self.marketplace = marketplace
-        self.display_name = display_name
-        self.credential_fields = credential_fields
-        self.limits = limits
-        self.settings_type = settings_type
-        self.shop_api = shop_api
-        self.credential_check = credential_check
-        self.order_ids = order_ids
-        self.response_window = response_window
-        self.response_figures = response_figures
-        self.thread_closing = thread_closing
-        self.mail_relay = mail_relay
-        self.inbound_addresses = inbound_addresses
-        self._secret = secret
-        if redirect_flow is not None:
+    marketplace: str
+    display_name: str
+    secret: str
+    credential_fields: tuple[CredentialField, ...]
+    limits: Limits
+    settings_type: type[PartSettings]
+    shop_api: ShopApi
+    credential_check: CredentialCheck | None
+    order_ids: OrderIds
+    response_window: ResponseWindow | None = None
+    response_figures: ResponseFigures | None = None
+    thread_closing: ThreadClosing | None = None
+    mail_relay: MailRelay | None = None
+    inbound_addresses: InboundAddresses | None = None
+    redirect_flow: RedirectFlow | None = None
+
+    def __post_init__(self) -> None:
+        if self.redirect_flow is not None:
             self.connection_kind = "OAUTH_REDIRECT"
-            self.redirect_flow = redirect_flow
 
     def credentials_path(self, tenant_id: str) -> str:
-        return f"secret/keybuzz/tenants/{tenant_id}/{self._secret}"
+        return f"secret/keybuzz/tenants/{tenant_id}/{self.secret}"
 
     def __repr__(self) -> str:
         return f"ShopConnector({self.marketplace!r})"
 
 
-# The marketplace's own figure for the shop's response time over a window [since, until),
-# or over the nearest one it measures; None when it measures none close to it.
+# The marketplace's own response figure over [since, until) (None: it measures none near).
 Figure = Callable[[datetime, datetime], Awaitable[ResponseFigure | None]]
-# Closes a thread on the marketplace (the seam's ``ThreadClosing``, through the session).
-Close = Callable[[ThreadKey], Awaitable[None]]
+Close = Callable[[ThreadKey], Awaitable[None]]  # the seam's ``ThreadClosing``, on the session
 
-# A marketplace's figure computed over named periods that end when it last computed them
-# (the last month, the last three months … since the beginning), declared: the periods,
-# shortest first, each with how far back it goes (None: since the beginning), and the one
-# call answering every period at once (each period's average seconds, and when the
-# marketplace computed them: None, when it was asked). That answer is kept while the
-# marketplace allows no other call (one call at a time; a failed one keeps nothing); a
-# report's window gets the figure of the shortest period that holds its start, named with
-# the period, over that period.
+# Named periods, shortest first, each with how far back it goes (None: since the beginning);
+# one call answers them all: each period's average seconds, and when they were computed.
 Periods = tuple[tuple[str, timedelta | None], ...]
 Computed = tuple[Mapping[str, float], datetime | None]
 
 
 class KitSession(PartsSession):
-    """One shop's session: its parts on its one client; ``verify`` checks its credentials
-    with one call; ``figure``, where the marketplace has one, its own response figure
-    (asked by ``kit/declaration.py``'s ``SessionFigures``); ``close``, where the
-    marketplace lets the seller close a thread (``SessionClosing``). ``counting`` and ``sharing``:
-    it on a marketplace that allows a call so many times a day, or a token so many times
-    a day. Its ``inbox`` is one of the kit's: ``KitSession.ReadInTurn``,
-    ``.ListedThreads`` (its read marks a ``KitSession.ReadMarks``) or ``.Conversations``;
-    none, nor replies, where buyers write by mail only (``_ByMail``)."""
+    """One shop's parts on its one client; ``verify``: one call checking its credentials;
+    ``figure`` and ``close`` where the marketplace has them (``SessionFigures``,
+    ``SessionClosing`` ask them here, so their calls count with every other)."""
 
     ReadInTurn: TypeAlias = ReadInTurn
     ListedThreads: TypeAlias = ListedThreads
@@ -270,9 +218,9 @@ class KitSession(PartsSession):
     ReadMarks: TypeAlias = ReadMarks
 
     class PeriodFigures:
-        """A shop's figure ``name`` over ``periods``, every period from one ``fetch`` kept
-        ``kept_seconds``; ``slack``: how far a report's window start is moved on (the window
-        ends when the report is read, the periods when the call is made, a moment later)."""
+        """One ``fetch`` kept ``kept_seconds`` (the marketplace allows no other call
+        meanwhile); ``slack``: a report's window start moved on, as its periods end when
+        the call is made, a moment after the report's window."""
 
         def __init__(
             self,
@@ -292,12 +240,10 @@ class KitSession(PartsSession):
             self._kept: tuple[Computed, datetime, float] | None = None  # asked at, runs out at
 
         async def figure(self, since: datetime, until: datetime) -> ResponseFigure | None:
-            """A session's ``figure``: the one for the report's window, its start moved on."""
             return await self.for_window(min(since + self.slack, until), until)
 
         async def for_window(self, start: datetime, end: datetime) -> ResponseFigure | None:
-            """The figure of the shortest period holding ``start`` (None: the answer gives
-            none), over that period up to when it was computed; the call's failures raised."""
+            """The figure of the shortest period holding ``start`` (None: the answer has none)."""
             (seconds, computed_at), asked_at = await self._answer()
             start = as_utc(min(start, end))
             period = next(
@@ -316,7 +262,6 @@ class KitSession(PartsSession):
             )
 
         async def _answer(self) -> tuple[Computed, datetime]:
-            """The kept answer and our clock when it was asked, asked again once it ran out."""
             async with self._one:
                 if self._kept is None or self._kept[2] <= self._monotonic():
                     asked_at = as_utc(self._now())
@@ -356,9 +301,7 @@ class KitSession(PartsSession):
 
 
 class _ByMail(ThreadsInbox):
-    """The inbox and replies of a marketplace whose buyers write by mail, through its relay
-    (its session declares neither; ``seam.messages_by_api`` is False, so nothing polls the
-    one nor asks the other)."""
+    """Where buyers write by mail (``seam.messages_by_api`` False: never polled nor asked)."""
 
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
@@ -382,9 +325,6 @@ _BY_MAIL = _ByMail()  # stateless: one for every session
 
 
 class _NoOrders:
-    """The orders of a marketplace that gives none (its session declares no order source):
-    every listing empty."""
-
     async def orders(self, **_window: Any) -> Page[OrderSummary]:
         return Page(items=(), next_cursor=None)
 
@@ -395,8 +335,7 @@ class _NoOrders:
 
 
 class _Wrapped(KitSession):
-    """``session``'s parts and options, under a subclass adding one of the seam's
-    capabilities (so a new option is carried over once, here)."""
+    """``session`` under a subclass adding a seam capability (its options carried once, here)."""
 
     def __init__(self, session: KitSession) -> None:
         super().__init__(
@@ -405,8 +344,7 @@ class _Wrapped(KitSession):
 
 
 class _AllowanceSession(_Wrapped):
-    """A session on a marketplace that allows a call a number of times a day: the seam's
-    ``CountsAllowanceCalls`` and ``LimitsAllowanceCalls``, from the requester's count."""
+    """The seam's ``CountsAllowanceCalls`` and ``LimitsAllowanceCalls``, the requester's."""
 
     def __init__(self, session: KitSession, calls: Requester) -> None:
         super().__init__(session)
@@ -420,9 +358,7 @@ class _AllowanceSession(_Wrapped):
 
 
 class _SharedTokenSession(_Wrapped):
-    """A session whose token (``token``, its client's) every process's session of the
-    shop shares: the seam's ``SharesToken``, for a marketplace that limits the tokens an
-    application may be granted a day."""
+    """The seam's ``SharesToken``: where tokens granted a day are limited."""
 
     def __init__(self, session: KitSession, token: ClientCredentials) -> None:
         super().__init__(session)
@@ -433,29 +369,14 @@ class _SharedTokenSession(_Wrapped):
 
 
 # --- credential check ----------------------------------------------------------------------
-# A shop's credential check, declared: the connector names its settings view, the
-# function that opens a shop's client (``ClientOf``, its sessions' too) and one probe (a
-# call as the shop, with the check's short deadline and few attempts) that answers the
-# shop's identity; the probe compares the accounts the marketplace's answer names with
-# the one the seller typed (``own_account``).
-#
-# A connector whose API has instances given as data (a catalogue) names its platform
-# (``instance``): its probe then answers the shop's id alone, and the identity is made here,
-# ``<platform>@<instance>:<shop id>`` with the instance its base URL's host
-# (``catalogue.instance_of``), so that no catalogue entry's name or spelling of an address
-# makes one shop two.
 
 C = TypeVar("C")
 
-
-# A shop's client on the connector's settings view, its files from the file links, its
-# calls on the call options; ValueError when a credential field is missing. The one a
-# session and the credential check both open.
+# A shop's client, the one its session and its credential check both open; ValueError when
+# a credential field is missing.
 ClientOf = Callable[[Mapping[str, str], httpx.AsyncClient, S, FileLinks, CallOptions], C]
 
-
-# The shop's client and credentials → the shop's identity, from one call as the shop;
-# CredentialsRefused when the marketplace refuses them.
+# The shop's identity from one call as the shop; CredentialsRefused when refused.
 Probe = Callable[[C, Mapping[str, str]], Awaitable[str]]
 
 
@@ -464,27 +385,23 @@ def shop_options(api: ShopApiSettings) -> CallOptions:
     return CallOptions(call_deadline=api.call_deadline_seconds)
 
 
+@dataclass(frozen=True)
 class ProbeCheck(Generic[S, C]):
-    """The seam's ``CredentialCheck`` of a connector: its settings view (``view``, a
-    TypeError naming ``marketplace`` for another), its ``client`` opened with a check's
-    options (``check_options``: a short deadline, two attempts), then its ``probe``, whose
-    answer is the shop's identity."""
+    """The seam's ``CredentialCheck``: ``client`` opened with a check's short deadline and
+    few attempts, then ``probe``, whose answer is the shop's identity."""
 
-    def __init__(
-        self, view: type[S], marketplace: str, client: ClientOf[S, C], probe: Probe[C]
-    ) -> None:
-        self._view = view
-        self._marketplace = marketplace
-        self._client = client
-        self._probe = probe
+    view: type[S]
+    marketplace: str
+    client: ClientOf[S, C]
+    probe: Probe[C]
 
     async def verify(
         self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, settings: ShopApiSettings
     ) -> str:
-        api = settings_view(settings, self._view, self._marketplace)
+        api = settings_view(settings, self.view, self.marketplace)
         options = check_options(api.call_deadline_seconds)
-        answered = await self._probe(
-            self._client(credentials, http, api, NO_FILES, options), credentials
+        answered = await self.probe(
+            self.client(credentials, http, api, NO_FILES, options), credentials
         )
         return self._identity(api, answered)
 
@@ -492,29 +409,20 @@ class ProbeCheck(Generic[S, C]):
         return answered
 
 
+@dataclass(frozen=True)
 class InstanceProbeCheck(ProbeCheck[S, C]):
-    """A ``ProbeCheck`` of a platform whose instances are data (``instance``: its name):
-    the probe answers the shop's id, and the identity is its instance's (the seam's
-    ``InstanceIdentity``)."""
+    """A platform whose instances are data: the probe answers the shop's id, the identity
+    is made here from the base URL's host, so that no entry's name or spelling of an
+    address makes one shop two (the seam's ``InstanceIdentity``)."""
 
-    def __init__(
-        self,
-        view: type[S],
-        marketplace: str,
-        client: ClientOf[S, C],
-        probe: Probe[C],
-        *,
-        instance: str,
-    ) -> None:
-        super().__init__(view, marketplace, client, probe)
-        self.instance = instance
+    _: KW_ONLY
+    instance: str
 
     def _identity(self, api: S, answered: str) -> str:
         return self.identity_on(api, answered)
 
     def identity_on(self, settings: ShopApiSettings, account: str) -> str:
-        """The identity of shop ``account`` on the instance ``settings`` name:
-        ``"<platform>@<instance's host>:<shop id>"``."""
+        """``"<platform>@<instance's host>:<shop id>"``."""
         return f"{self.instance}@{instance_of(settings.api_url)}:{account}"
 
 
@@ -526,10 +434,8 @@ def own_account(
     *,
     refusal: str = "these credentials are not seller {account}'s",
 ) -> str:
-    """The typed account in its canonical form, when every account the marketplace's answer
-    names (``named``: as it writes them) is that one (an answer naming none: the typed
-    one); ``errors.credentials_refused`` with ``refusal`` (``{account}``: the typed one)
-    otherwise."""
+    """The typed account, canonical, when every account the answer ``named`` is it (or none);
+    else ``errors.credentials_refused`` with ``refusal``."""
     own = canonical_account(fields, typed)
     if {canonical_account(fields, str(n)) for n in named} - {own}:
         raise errors.credentials_refused(refusal.format(account=own))
@@ -537,23 +443,13 @@ def own_account(
 
 
 # --- sessions ------------------------------------------------------------------------------
-# A shop's session opened from the connector's declaration: the function that opens the
-# shop's client (``ClientOf``, the credential check's too) and the one that puts the shop's
-# parts on it (``Parts``). The kit opens the client with a session's call options
-# (``shop_options``) and hands it, with the settings view, to the parts: a connector writes
-# no ``open_session`` of its own. Its client it writes on one ``Opening`` (``_client_of``):
-# the shop's credential fields, the HTTP client, the settings view, and what its requester
-# takes unread (the shop's file links and the call options).
 
-
-# The shop's parts (inbox, replies, orders) on its client, given the settings view.
-Parts = Callable[[C, S], MarketplaceSession]
+Parts = Callable[[C, S], MarketplaceSession]  # the shop's parts on its client
 
 
 @dataclass(frozen=True)
 class Opening(Generic[S]):
-    """What a shop's client is opened on: ``credentials`` (the connector's credential
-    fields), ``http``, ``api`` (the settings view) and ``options``, the requester's."""
+    """What a shop's client is opened on; ``options``: its requester's, passed on unread."""
 
     credentials: Mapping[str, str]
     http: httpx.AsyncClient
@@ -566,9 +462,6 @@ def _requester(**options: Unpack[Requester.Options]) -> Requester.Options:
 
 
 def _client_of(build: Callable[[Opening[S]], C]) -> ClientOf[S, C]:
-    """The ``ClientOf`` of a connector's ``build``: the file links and call options the
-    kit gives are its requester's options."""
-
     def client_of(
         credentials: Mapping[str, str],
         http: httpx.AsyncClient,
@@ -582,8 +475,6 @@ def _client_of(build: Callable[[Opening[S]], C]) -> ClientOf[S, C]:
 
 
 def opener(client: ClientOf[S, C], parts: Parts[C, S]) -> OpenSession[S]:
-    """The ``OpenSession`` of a connector: its client, then its parts on it."""
-
     def open_session(
         credentials: Mapping[str, str], http: httpx.AsyncClient, api: S, files: FileLinks
     ) -> MarketplaceSession:
@@ -593,10 +484,6 @@ def opener(client: ClientOf[S, C], parts: Parts[C, S]) -> OpenSession[S]:
 
 
 # --- response parts ------------------------------------------------------------------------
-# A shop-API connector's response parts, declared: its response rule (``OwnRule``) and
-# the marketplace's own figure for a shop's response time, read on the shop's session (the
-# ``KitSession``'s ``figure``, asked there by ``SessionFigures``), so that the figure's calls
-# go through the shop's one client and count against its limits with every other call.
 
 
 @dataclass(frozen=True)
@@ -609,9 +496,7 @@ class OwnRule:
 
     @classmethod
     def hours(cls, hours: float, note: str, *, clock: str = "calendar") -> OwnRule:
-        """The marketplace's ``hours`` to answer, run on its own clock of each thread (since
-        when it says the thread waits for the shop), a tenant free to set a shorter goal;
-        ``clock``: the hours that count (``ResponseRule.clock``)."""
+        """``hours`` on the marketplace's own clock of each thread, a tenant free to shorten."""
         window = timedelta(hours=hours)
         rule = ResponseRule(
             window=window, clock=clock, marketplace_clock=True, tenant_may_shorten=True
@@ -624,9 +509,7 @@ class OwnRule:
 
 @dataclass(frozen=True)
 class SessionFigures:
-    """The seam's ``ResponseFigures`` of a connector whose sessions carry the shop's
-    ``figure``; ``cache_seconds``: how long a figure holds; ``label``: the marketplace, as
-    a session without one is refused (TypeError)."""
+    """The seam's ``ResponseFigures``, asked of the session's ``figure``."""
 
     cache_seconds: float
     label: str
@@ -641,8 +524,7 @@ class SessionFigures:
 
 @dataclass(frozen=True)
 class SessionClosing:
-    """The seam's ``ThreadClosing`` of a connector whose sessions carry ``close``;
-    ``label``: the marketplace, as a session without one is refused (TypeError)."""
+    """The seam's ``ThreadClosing``, asked of the session's ``close``."""
 
     label: str
 
@@ -653,25 +535,13 @@ class SessionClosing:
 
 
 # --- shop settings -------------------------------------------------------------------------
-# The settings every shop API has are declared here, once (``ShopCallSettings``): a
-# connector's settings name their ``PREFIX`` and each is read from ``<PREFIX>_<NAME>``
-# (``<PREFIX>_CALL_DEADLINE_SECONDS``), a connector redeclaring one only for its own
-# default or bounds, and leaving out of its environment (``NOT_FROM_ENVIRONMENT``) those its
-# marketplace lacks. They are read as fields (``settings.timeout_seconds``) and make the
-# view a session is given (``view``). ``ShopSettings`` adds the marketplace, its API's
-# address (``api_url``), the origins its shops' files may come from and the check of every
-# address at load: each setting ending in ``_url`` is an address, checked under its
-# variable's name.
+# Every shop API's settings, declared once; a connector redeclares one only for its own
+# default or bounds. Each setting ending in ``_url`` is an address, checked at load.
 
 # The settings of every shop API (``ShopApiSettings``'s names, but its attachment origins).
-_EACH_API_HAS = (
-    "timeout_seconds",
-    "call_deadline_seconds",
-    "poll_interval_seconds",
-    "mark_as_read",
-    "first_poll_days",
-    "max_attachment_bytes",
-    "attachment_origins",
+_EACH_API_HAS = tuple(
+    "timeout_seconds call_deadline_seconds poll_interval_seconds mark_as_read first_poll_days"
+    " max_attachment_bytes attachment_origins".split()
 )
 
 
@@ -698,25 +568,15 @@ class ShopCallSettings(ConnectorSettings, kw_only=True, frozen=True):
         cls.ENV_NAMES = prefixed | cls.__dict__.get("ENV_NAMES", {})
 
     def view(self, kind: type[S], **given: Any) -> S:
-        """The view ``kind`` a session is given: these settings, and what only the
-        connector knows (``given``: its API's address, its files' origins, its own)."""
-        each = {
-            "timeout_seconds": self.timeout_seconds,
-            "call_deadline_seconds": self.call_deadline_seconds,
-            "poll_interval_seconds": self.poll_interval_seconds,
-            "mark_as_read": self.mark_as_read,
-            "first_poll_days": self.first_poll_days,
-            "max_attachment_bytes": self.max_attachment_bytes,
-        }
+        """The view a session is given; ``given``: what only the connector knows."""
+        each = {name: getattr(self, name) for name in _EACH_API_HAS[:-1]}  # origins: given
         return kind(**(each | given))
 
 
 class ShopSettings(ShopCallSettings, kw_only=True, frozen=True):
-    """``MARKETPLACE``'s settings; ``VIEW``: the settings view its session and credential
-    check take (``view_fields``: what the view has beyond the settings every API has);
-    ``API_SERVES_FILES``: its files come from its API's origin unless
-    ``<PREFIX>_ATTACHMENT_ORIGINS`` says otherwise (``file_hosts`` where they come from
-    more hosts)."""
+    """``VIEW``: the view its session and check take (``view_fields``: its own in it);
+    ``API_SERVES_FILES``: files from the API's origin unless its attachment origins say
+    otherwise."""
 
     MARKETPLACE: ClassVar[str]
     VIEW: ClassVar[type[ShopApiSettings]] = ShopApiSettings
@@ -735,12 +595,10 @@ class ShopSettings(ShopCallSettings, kw_only=True, frozen=True):
 
     @property
     def file_hosts(self) -> tuple[str, ...]:
-        """The addresses whose origins serve its shops' files (none unless declared)."""
         return (self.api_url,) if self.API_SERVES_FILES else ()
 
     @property
     def addresses(self) -> list[tuple[str, str]]:
-        """Each address setting: its variable's name and its value."""
         fields = type(self).__struct_fields__
         return [(env_name(type(self), f), getattr(self, f)) for f in fields if f.endswith("_url")]
 
@@ -754,29 +612,14 @@ class ShopSettings(ShopCallSettings, kw_only=True, frozen=True):
 
 
 # --- declaration ---------------------------------------------------------------------------
-# A shop-API connector family is one frozen ``Declaration``; ``shop_api_connector`` is the
-# one function that turns it into the seam's connector.
 
 
 @dataclass(frozen=True)
 class _Declaration(Generic[S, C]):
-    """A connector family's one declaration, all ``shop_api_connector`` turns into the
-    seam's connector. What a seller is shown: its ``marketplace`` value, ``display_name``,
-    the name of a shop's ``secret`` under its tenant in Vault, the ``credential_fields``
-    the seller types and the marketplace's ``limits``. How a shop's calls are made: its
-    settings ``view``, ``client`` (the shop's client on one ``Opening``), ``parts`` (its
-    inbox, replies and orders on that client) and ``probe`` (one call as the shop,
-    answering its identity; None for a seller who consents); ``label``, the marketplace as
-    a wrong view's TypeError names it (its display name unless given); ``instance``, the
-    platform, when its API's instances are data (``InstanceProbeCheck``). Then its
-    ``settings``, ``discussions`` (whom a reply goes to, its gate, what a reply carries)
-    and ``order_ids``. A part its marketplace lacks is absent (None): ``response_window``
-    (its own rule), ``figures_kept_seconds`` (its sessions carry the marketplace's own
-    response figure, ``KitSession.figure``, which holds so long), ``mail_relay`` and
-    ``inbound_addresses`` (buyers' mails through its relay, its shop API then serving
-    orders and the credential check only), ``redirect_flow`` (a seller who consents on the
-    marketplace's site rather than typing credentials: no probe); ``closes_threads``: its
-    sessions close a thread (``KitSession.close``, the seam's ``ThreadClosing``)."""
+    """A connector family's one declaration (docs/ARCHITECTURE.md, "Adding a marketplace").
+    ``probe``: None for a seller who consents (``redirect_flow``); ``label``: the
+    marketplace in errors (its display name unless given); ``instance``: the platform,
+    where its API's instances are data; a part its marketplace lacks is None."""
 
     marketplace: str
     display_name: str
@@ -805,9 +648,7 @@ class _Declaration(Generic[S, C]):
 
 
 class Declaration(_Declaration[S, C]):
-    """A connector family's one declaration (its fields: ``_Declaration``'s). Its parts'
-    types are reached through it: its client's ``Declaration.Opening``, its
-    ``Declaration.Discussions``, its ``response_window`` a ``Declaration.OwnRule``."""
+    """Its parts' types reached through it (aliases cannot be dataclass fields)."""
 
     Opening: TypeAlias = Opening
     Discussions: TypeAlias = Discussions
@@ -817,7 +658,6 @@ class Declaration(_Declaration[S, C]):
 def _credential_check(
     declared: Declaration[S, C], client: ClientOf[S, C]
 ) -> CredentialCheck | None:
-    """The check of typed credentials by the declared probe (none without one)."""
     if declared.probe is None:
         return None
     view, label, probe = declared.view, declared.named, declared.probe
@@ -827,14 +667,12 @@ def _credential_check(
 
 
 def _figures(declared: Declaration[S, C]) -> ResponseFigures | None:
-    """The response figures its sessions carry, where it declares how long one holds."""
     kept = declared.figures_kept_seconds
     return None if kept is None else SessionFigures(kept, declared.named)
 
 
 def shop_api_connector(declared: Declaration[S, C]) -> ShopConnector:
-    """The seam's connector of ``declared``: its shop API (a ``ReplyGate`` where its
-    discussions declare a gate) and its credential check both open its one client."""
+    """The seam's connector of ``declared``: its sessions and check open one client."""
     client = _client_of(declared.client)
     limits, open_session = declared.limits, opener(client, declared.parts)
     return ShopConnector(

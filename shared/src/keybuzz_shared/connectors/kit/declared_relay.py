@@ -1,11 +1,5 @@
 """A marketplace's buyer-seller mail relay, declared: the seam's ``MailRelay`` run from
-what a relay is (its address label, the form of its buyer aliases and of their display
-names, its order ids, the files a reply may carry, its demo mails) and the one rule each
-writes of its own, who wrote a mail (``sender_of``). What every relay does alike is
-here: a mail mapped by ``relayed_message``, a reply's subject by ``relay_reply_subject``,
-a demo mail by ``demo_relay_mail``, and a buyer's mail kept the buyer's unless the
-marketplace signed it (``signed_mail``: a doubled field, or a notice nobody signed, is
-the buyer's whatever ``sender_of`` says)."""
+what a relay is and the one rule each writes of its own, who wrote a mail (``sender_of``)."""
 
 from __future__ import annotations
 
@@ -34,34 +28,14 @@ DEMO_SENT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
 class DeclaredRelay:
-    """The seam's ``MailRelay`` of a marketplace declared as class attributes (a subclass
-    may change one, as a relay of another label):
+    """Declared as class attributes (a subclass may change one: a relay of another
+    label); ``signing_domains``: whose DKIM signature makes a mail the marketplace's."""
 
-    ``sender_of``: who wrote a mail (BUYER, MARKETPLACE_SUPPORT or SYSTEM), given what
-    the marketplace vouches for in it (``Signed``);
-    ``signing_domains``: the marketplace's own domains, whose DKIM signature makes a mail
-    its own; ``dkim_keys``: the keys its mails' signatures are verified with (None: no
-    mail is vouched for);
-    ``address_label``: the first label of the tenant's inbound addresses for it, which the
-    relay makes (the seam's ``InboundAddresses``: ``setup``, where the seller gives the
-    marketplace its address, in the seller's words; ``on_connection``, made when the tenant
-    connects the marketplace, else when the tenant is created);
-    ``buyer_address_form``: a buyer alias as people read it; ``buyer_address``: a buyer
-    alias (searched in the address as written); ``name_suffix``: what the relay adds to a
-    buyer's display name; ``order_ids``: the marketplace's order ids in a text;
-    ``order_note``: how a reply's subject names the order it does not name yet;
-    ``already_a_reply``: a subject that needs no ``Re:`` (None: the seam's ``Re:``); ``attachment_types``: what a
-    reply may carry (extension -> content types); ``subject_topics``: a subject that says
-    what the ticket is about -> its topic; ``demo_mails``: a tenant's demo mailbox (each a ``DemoMail``)."""
-
-    # What it vouches by: the keys its mails' signatures are verified with, and what a
-    # mail's signatures vouch for (``sender_of``'s argument).
     DkimKeys: TypeAlias = DkimKeys
     Signed: TypeAlias = Signed
 
     class DemoMail(NamedTuple):
-        """One demo mail (the relay's mock mode): the order it names, its sender (name,
-        alias), its subject and its text."""
+        """One demo mail (the relay's mock mode); ``sender``: name, alias."""
 
         order_id: str
         sender: tuple[str, str]
@@ -105,8 +79,6 @@ class DeclaredRelay:
         return self.order_ids.order_ids_in(text)
 
     def message(self, mail: ParsedMail, received_at: datetime) -> InboxMessage:
-        """The thread of the order the mail names (a thread of its own when it names
-        none), its sender as ``sender_of`` says, its topic where its subject tells it."""
         written = relayed_message(mail, received_at, sender_type=self.sender_type(mail))
         for pattern, topic in self.subject_topics:
             if pattern.search(mail.subject):
@@ -114,9 +86,8 @@ class DeclaredRelay:
         return written
 
     def sender_type(self, mail: ParsedMail) -> SenderType:
-        """``sender_of``'s word, but the buyer's for a mail with a field allowed once
-        doubled, and for a SYSTEM one the marketplace did not sign (it would be hidden
-        from the agents as needing no answer)."""
+        """The buyer's for a mail with a field allowed once doubled, and for a SYSTEM one
+        the marketplace did not sign (it would be hidden as needing no answer)."""
         signed = vouched(mail, type(self).signing_domains, self.dkim_keys)
         claimed = type(self).sender_of(mail, signed)
         if claimed != "BUYER" and doubled(mail.field_counts):
@@ -126,8 +97,7 @@ class DeclaredRelay:
         return claimed
 
     def reply_subject(self, buyer_subject: str, order_id: str | None) -> str:
-        """``Re: <buyer subject>``, the order id kept in it (the relay files the reply by
-        it)."""
+        """The order id kept in it: the relay files the reply by it."""
         return relay_reply_subject(
             buyer_subject,
             order_id,

@@ -1,4 +1,5 @@
-"""JSON answers read into a connector's Structs: a page's reader, one item read, the instants and names as APIs write them, paths under a base URL."""
+"""JSON answers read into a connector's Structs, and the small forms every JSON API's calls
+share (an id as one path segment, an instant, a person's name)."""
 
 from __future__ import annotations
 
@@ -13,23 +14,16 @@ from keybuzz_shared.connectors.seam import AnswerUnreadable, read_each
 from keybuzz_shared.mended import json_decoded
 from keybuzz_shared.times import as_utc
 
-# --- wire ----------------------------------------------------------------------------------
-# A marketplace's JSON read into the connector's wire models (msgspec Structs holding only
-# the fields it maps): one item (``read_as``) or a page's items (``reader``). A page decoded
-# with its list as ``list[msgspec.Raw]`` (the requester's ``shape``) keeps each item's own
-# bytes, each decoded into the model alone: an item off its shape costs that item, said,
-# never the page. Beside them, the small forms every JSON API's calls share: an id as one
-# path segment, the accounts an answer names, an instant as ISO 8601 in UTC, a person's
-# name in its two parts however its marketplace spells them (``PersonName``).
+# --- wire: a page decoded as ``list[msgspec.Raw]`` keeps each item's bytes, so an item off
+# its shape costs that item, said, never the page --------------------------------------
 
 T = TypeVar("T")
 
 
 def decoded(raw: msgspec.Raw | bytes, shape: type[T], what: str) -> T:
-    """One item's bytes as ``shape``; ValueError naming ``what`` when they are not one.
-    Bytes the typed decoder refuses are read once more as a JSON value before they are
-    judged: a key given twice is then read as its last value, as JSON decoders read it
-    (the typed decoder judges each value, a bogus first one included)."""
+    """Bytes the typed decoder refuses are read once more as a JSON value: a key given
+    twice is then its last value, as JSON decoders read it (the typed decoder judges
+    each, a bogus first one included)."""
     try:
         return json_decoded(raw, shape)
     except msgspec.ValidationError:
@@ -43,10 +37,8 @@ def decoded(raw: msgspec.Raw | bytes, shape: type[T], what: str) -> T:
 
 
 def read_as(kind: type[T], item: Any, what: str, *, call: str | None = None) -> T:
-    """``item`` as a ``kind``; ValueError "<what> off its shape: …" when it is not one.
-    An item still in its bytes (a page's ``msgspec.Raw``) is ``decoded`` from them.
-    ``call``: ``item`` is that call's whole answer, one off its shape costing the call (the
-    seam's ``AnswerUnreadable`` "<call> answered no <what>: …"), not an item."""
+    """ValueError "<what> off its shape"; ``call``: ``item`` is that call's whole answer,
+    one off its shape costing the call (``AnswerUnreadable``), not an item."""
     if isinstance(item, msgspec.Raw | bytes):
         return decoded(item, kind, what)
     try:
@@ -60,27 +52,22 @@ def read_as(kind: type[T], item: Any, what: str, *, call: str | None = None) -> 
 def reader(
     kind: type[T], what: str
 ) -> Callable[[Sequence[Any]], tuple[tuple[T, ...], tuple[str, ...]]]:
-    """A page's items read as ``kind`` (a listing's ``Read``): those read, and why each
-    other one could not be."""
     return lambda raw: read_each(raw, lambda item: read_as(kind, item, what))
 
 
 def named_in(items: Any, key: str, kinds: tuple[type, ...] = (int, str)) -> list[Any]:
-    """The ``key`` of each item of an answer's list that has one of ``kinds`` (an account a
-    credential check's answer names); none for an answer that is no list."""
+    """Each listed item's ``key`` of ``kinds`` (the accounts a credential check's answer names)."""
     listed = items if isinstance(items, list) else []
     return [i[key] for i in listed if isinstance(i, dict) and isinstance(i.get(key), kinds)]
 
 
 def segment(value: str) -> str | None:
-    """``value`` as one segment of a path (quoted); None for one that would name another
-    path (empty, ``.``, ``..``)."""
+    """Quoted; None for one that would name another path (empty, ``.``, ``..``)."""
     return None if value.strip() in ("", ".", "..") else quote(value, safe="")
 
 
 def path_segment(value: str, what: str = "an id") -> str:
-    """``value`` as one segment of a path, where a mapping writes an id into one (a
-    file's address); ValueError "… is not ``what``" for one that would name another path."""
+    """``segment``, a ValueError where it would name another path."""
     found = segment(value)
     if found is None:
         raise ValueError(f"{value!r} is not {what}")
@@ -88,20 +75,16 @@ def path_segment(value: str, what: str = "an id") -> str:
 
 
 def iso_z(moment: datetime, unit: str = "auto") -> str:
-    """``moment`` in UTC as ISO 8601, "Z" for its zone; ``unit``: ``isoformat``'s
-    ``timespec``, the smaller units cut, not rounded (default: its fraction of a second kept)."""
+    """ISO 8601 in UTC, "Z"; ``unit``: ``isoformat``'s ``timespec`` (cut, not rounded)."""
     return as_utc(moment).isoformat(timespec=unit).replace("+00:00", "Z")
 
 
 def full_name(first: str | None, last: str | None) -> str | None:
-    """A person's name from its two parts, either missing or empty; None without both."""
     return " ".join(n for n in (first, last) if n) or None
 
 
 class PersonName(msgspec.Struct, frozen=True):
-    """A person (an order's or a folder's buyer) as its marketplace spells the two parts:
-    ``firstName``/``lastName``, ``firstname``/``lastname`` or ``first_name``/``last_name``,
-    either missing; ``full``: the name."""
+    """A person's two parts however its marketplace spells them, either missing."""
 
     first_camel: str | None = msgspec.field(name="firstName", default=None)
     last_camel: str | None = msgspec.field(name="lastName", default=None)

@@ -17,16 +17,10 @@ from keybuzz_shared.connectors.seam import CallRefused, Page, cursor_of, read_ea
 from keybuzz_shared.spent_calls import listing_stopped
 
 # --- where every listing stops -------------------------------------------------------------
-# Whatever its paging (offsets, tokens, links, page numbers), a listing stops at a
-# page that says another follows and lists nothing (an empty page with a ``next``), a page
-# that names the same next page again or lists the same items again, and, read whole, past
-# ``MAX_PAGES`` pages. Followed, each would page on until the call's deadline, every page a
-# call of the shop's (or the application's) budget; stopped, the listing ends there with what
-# it read, and the round reports it (``spent_calls.listing_stopped``).
+# Whatever its paging, a listing that would page on until the call's deadline, each page a
+# call of the shop's budget, stops with what it read, said (``spent_calls.listing_stopped``).
 
-# The pages a listing read whole at once (``every``) reads at most: past it, a listing that
-# never ends (pages that each say another follows) is stopped.
-MAX_PAGES = 200
+MAX_PAGES = 200  # a listing read whole (``every``) reads at most
 EMPTY_WITH_MORE = "a page listed nothing and said another follows"
 SAME_NEXT = "a page named the same next page again"
 SAME_ITEMS = "a page listed the same items as the page before"
@@ -35,8 +29,7 @@ SAME_ITEMS = "a page listed the same items as the page before"
 def follows(
     call: str, raw: Sequence[Any], more: bool, shop: Mapping[str, str] | None = None
 ) -> bool:
-    """Whether the page after ``raw`` is asked: ``more`` (the marketplace says one follows),
-    unless the page listed nothing (then the listing is stopped, said)."""
+    """``more``, unless the page listed nothing (then the listing is stopped, said)."""
     if more and not raw:
         listing_stopped(call, EMPTY_WITH_MORE, shop)
         return False
@@ -45,9 +38,8 @@ def follows(
 
 class RepeatedPages:
     """Pages listing the items of the page before, in a row: ``read_on`` of them are read
-    on (a listing by instant, the kit's ``Seek``, asks again from a page's newest instant,
-    and a page all at that instant comes back once before it pages by number), the next
-    one ends the listing (said)."""
+    on (a ``Seek`` page all at one instant comes back once before it pages by number), the
+    next one ends the listing (said)."""
 
     def __init__(
         self, call: str, shop: Mapping[str, str] | None = None, *, read_on: int = 1
@@ -57,7 +49,6 @@ class RepeatedPages:
         self._in_a_row = 0
 
     def end(self, items: Sequence[Any]) -> bool:
-        """Whether the page listing ``items`` ends the listing."""
         listed = tuple(items)
         self._in_a_row = self._in_a_row + 1 if listed and listed == self._before else 0
         self._before = listed
@@ -68,7 +59,7 @@ class RepeatedPages:
 
 
 def same_next(call: str, asked: object, following: object) -> bool:
-    """Whether the next page named is the one just read (then the listing is stopped)."""
+    """Whether the next page named is the one just read (then the listing is stopped, said)."""
     if following is not None and following == asked:
         listing_stopped(call, SAME_NEXT)
         return True
@@ -76,7 +67,7 @@ def same_next(call: str, asked: object, following: object) -> bool:
 
 
 def past_bound(call: str, pages: int, most: int = MAX_PAGES) -> bool:
-    """Whether a listing read whole has read its ``most`` pages (then it is stopped)."""
+    """Whether a listing read whole has read its ``most`` pages (then it is stopped, said)."""
     if pages >= most:
         listing_stopped(call, f"{most} pages read: the listing is read no further")
         return True
@@ -84,54 +75,24 @@ def past_bound(call: str, pages: int, most: int = MAX_PAGES) -> bool:
 
 
 # --- listing -------------------------------------------------------------------------------
-# How a marketplace's listings page, declared: a connector names its listing's call and
-# picks a paging strategy; the strategy says which page to ask next and what the cursor
-# holds. Every cursor is the seam's codec (``cursor_of``/``state_of``): a strategy's state,
-# a msgspec Struct with the listing's window, handed out as opaque text and refused
-# (ValueError) when it is not one the strategy made.
-#
-# The strategies, each what a marketplace's paging is:
-#
-# - ``Seek``: the next page asks from the last instant read, so an item changed meanwhile
-#   leaves the window without moving the pages still to read; a page whose items all share
-#   the instant sought from (seeking again would ask it again) follows the marketplace's
-#   next link, or asks the next page number where ``page_param`` names one; without an
-#   instant to seek by, the marketplace names the next page (a ``Link`` header) and that is all.
-# - ``Offsets``: positions in the listing's sort (``max``/``offset``); each next page starts
-#   ``overlap`` places early and what was read already is dropped, and a page that starts
-#   past the last item read steps back until it reaches it: items leaving the window move
-#   the rest back without one being skipped.
-# - ``PageNumbers``: page 1, 2 … while the marketplace says a next page follows.
-# - ``SeekToken``: the marketplace's token of the next page, asked alone (it holds the
-#   query), the newest item read kept: where a window without an end is complete to.
-#
-# A strategy of a marketplace's own (a connector's renumbered pages) is a ``Listing.Paging``
-# whose step asks its ``Listing.PageRequest`` and says with ``Listing.follows`` whether a page follows.
-#
-# A listing's call (``Fetch``) answers a page's raw items and what it says of the next page,
-# in the strategy's terms: the next link, a total count, whether one follows. Whatever the
-# strategy, a page that lists nothing and says another follows, or names the page it is as
-# the next, ends the listing (above), and a listing read whole stops at
-# ``MAX_PAGES``.
+# A strategy's state is its cursor, through the seam's codec (a cursor it did not make is a
+# ValueError); the strategies: docs/ARCHITECTURE.md, "The connector kit".
 
 T = TypeVar("T")  # what a page lists, read
 S = TypeVar("S", bound="Windowed")  # a strategy's state: its cursor
 M = TypeVar("M")  # what an answer says of the next page
 
-# One page's call: its query, or the marketplace's link to it (a strategy that follows
-# links); the page's raw items and what the answer says of the next page.
+# A page's call (its query, or the marketplace's link to it): its raw items and what it says
+# of the next page; a page read: its items, and why others could not be; a window's query.
 Fetch = Callable[[dict[str, str], str | None], Awaitable[tuple[Sequence[Any], M]]]
-# A page's raw items read: the items, and why the others could not be.
 Read = Callable[[Sequence[Any]], tuple[tuple[T, ...], tuple[str, ...]]]
-# A window as the marketplace's query: its start and end (None: a window without an end).
 Query = Callable[[datetime, datetime | None], dict[str, str]]
 
 
 def logged_each(
     read_one: Callable[[Any], T], log: logging.Logger, what: str, shop: Mapping[str, str]
 ) -> Read[T]:
-    """A listing's ``Read`` of ``read_one`` (ValueError: why an item is left out), each item
-    left out logged as ``what`` (its marketplace's "… message") with the ``shop`` it was listed for."""
+    """A ``Read`` of ``read_one`` (ValueError: an item left out, logged as ``what``)."""
 
     def read(raw: Sequence[Any]) -> tuple[tuple[T, ...], tuple[str, ...]]:
         items, unreadable = read_each(raw, read_one)
@@ -154,16 +115,14 @@ class Windowed(Protocol):
 
 @dataclass(frozen=True)
 class PageRead(Generic[T, S]):
-    """A page read: its items (those read before dropped), why others were left out,
-    and the state of the next page (None: the last)."""
+    """A page read (items read before dropped); ``following``: None for the last."""
 
     items: tuple[T, ...]
     unreadable: tuple[str, ...]
     following: S | None
 
     def page(self, complete_until: datetime | None = None, *, said: bool = True) -> Page[T]:
-        """The seam's page of this step: the next page's cursor, or ``complete_until``
-        where it is the last; ``said``: why items were left out goes with it."""
+        """``said``: why items were left out goes with it."""
         unreadable = self.unreadable if said else ()
         if self.following is None:
             return Page(items=self.items, next_cursor=None, complete_until=complete_until,
@@ -175,25 +134,21 @@ class Paging(ABC, Generic[T, S, M]):
     """A paging strategy: its state type, its first state, and one page."""
 
     state: type[S]
-    # Pages repeating the page before read on before the listing ends (``RepeatedPages``).
-    repeats_read_on = 1
+    repeats_read_on = 1  # ``RepeatedPages``' ``read_on``
 
     @abstractmethod
     def first(self, low: datetime, high: datetime | None, *, updated: bool) -> S:
-        """The state of a listing's first page. ``updated``: the listing is by update."""
+        """``updated``: the listing is by update (else by creation)."""
 
     def valid(self, state: S, *, updated: bool) -> bool:
-        """Whether a decoded state is one this strategy hands out for that listing."""
         return True
 
     @abstractmethod
-    async def step(self, state: S, ask: PageRequest[M], read: Read[T]) -> PageRead[T, S]:
-        """The page of ``state``: asked with ``ask``, its items read with ``read``."""
+    async def step(self, state: S, ask: PageRequest[M], read: Read[T]) -> PageRead[T, S]: ...
 
 
 class PageRequest(Generic[M]):
-    """A page's call of one listing: its window as the query, the strategy's paging
-    parameters beside it."""
+    """A page's call: its window as the query, the strategy's paging parameters beside."""
 
     def __init__(self, query: Query, fetch: Fetch[M]) -> None:
         self._query = query
@@ -205,13 +160,13 @@ class PageRequest(Generic[M]):
         return await self._fetch({**self._query(window.low, window.high), **(paging or {})}, link)
 
     async def alone(self, paging: dict[str, str]) -> tuple[Sequence[Any], M]:
-        """A page asked by the strategy's parameters only (a token holding the query)."""
+        """By the strategy's parameters only (a token holding the query)."""
         return await self._fetch(dict(paging), None)
 
 
 @dataclass(frozen=True)
 class _Listing(Generic[T, S, M]):
-    """A ``Listing``'s fields and its reading (the public class adds its parts' names)."""
+    """A ``Listing``'s fields (aliases cannot be dataclass fields: ``Listing`` adds them)."""
 
     paging: Paging[T, S, M]
     query: Query
@@ -223,7 +178,6 @@ class _Listing(Generic[T, S, M]):
         return self.paging.first(low, high, updated=updated)
 
     def resume(self, cursor: str, *, updated: bool) -> S:
-        """The state of ``cursor``; ValueError for one this listing did not hand out."""
         try:
             return state_of(cursor, self.paging.state, lambda s: self._valid(s, updated))
         except ValueError:
@@ -244,9 +198,7 @@ class _Listing(Generic[T, S, M]):
         *,
         said: bool = True,
     ) -> Page[T]:
-        """The seam's page of this listing by update: the first of the window from ``low``
-        to ``high`` (None: without end), or the one ``cursor`` names; the last page is
-        complete until its window's end (``said``: as ``PageRead.page``)."""
+        """A listing by update's page; the last complete until its window's end."""
         state = (
             self.start(low, high, updated=True)
             if cursor is None
@@ -255,9 +207,8 @@ class _Listing(Generic[T, S, M]):
         return (await self.step(state, read)).page(state.high, said=said)
 
     async def every(self, state: S, read: Read[T], *, most: int | None = None) -> PageRead[T, S]:
-        """Every page from ``state`` on, read at once: their items and why others were
-        left out (a listing read whole before its items are used); ``most``: only its
-        first pages are wanted, the rest left unsaid (else ``MAX_PAGES``, said)."""
+        """Every page from ``state`` on; ``most``: only the first pages wanted, the rest
+        unsaid (else ``MAX_PAGES``, said)."""
         items: list[T] = []
         unreadable: list[str] = []
         following: S | None = state
@@ -282,7 +233,6 @@ class _Listing(Generic[T, S, M]):
 
 
 def _named(paging: object) -> str:
-    """A listing as a stopped one is named in logs: by its paging."""
     return f"{type(paging).__name__} listing"
 
 
@@ -290,9 +240,8 @@ def _named(paging: object) -> str:
 
 
 class WindowCursor(msgspec.Struct, array_like=True, frozen=True):
-    """A window read by links or by seeking: ``low`` is where the next page seeks from,
-    ``link`` the marketplace's next page when it is followed instead, ``page`` the page
-    number of the items sharing ``low`` when the marketplace numbers them."""
+    """``low``: where the next page seeks from; ``link``: the next page when followed
+    instead; ``page``: the page of the items sharing ``low``, where numbered."""
 
     low: datetime
     high: datetime | None
@@ -301,10 +250,9 @@ class WindowCursor(msgspec.Struct, array_like=True, frozen=True):
 
 
 class Seek(Paging[T, WindowCursor, str | None]):
-    """The next page from the last instant read (``key``: an item's, the listing's sort);
-    a page wholly at the instant sought from follows the next link, or asks the next page
-    number by ``page_param``. Without ``key``, the marketplace's next link, page after page.
-    The listing ends where the marketplace names no next page."""
+    """The next page from the last instant read (``key``), so an item changed meanwhile
+    leaves the window without moving the pages still to read; a page wholly at the instant
+    sought from follows the next link, or the next ``page_param``. Without ``key``, links."""
 
     state = WindowCursor
 
@@ -347,8 +295,6 @@ class Seek(Paging[T, WindowCursor, str | None]):
 
 
 class Dated(msgspec.Struct, array_like=True, frozen=True):
-    """A state that says its listing (by update or by creation) and its window."""
-
     updated: bool
     low: datetime
     high: datetime | None
@@ -358,8 +304,7 @@ D = TypeVar("D", bound=Dated)
 
 
 class OfOneListing(Paging[T, D, M]):
-    """A strategy whose cursors are refused to the other listing (one by update given to
-    the listing by creation) and out of ``in_range``."""
+    """Cursors refused to the other listing (by update, by creation) and out of range."""
 
     def first(self, low: datetime, high: datetime | None, *, updated: bool) -> D:
         return self.state(updated, low, high)
@@ -368,8 +313,7 @@ class OfOneListing(Paging[T, D, M]):
         return state.updated == updated and self.in_range(state)
 
     @abstractmethod
-    def in_range(self, state: D) -> bool:
-        """Whether the state's position is one the strategy gives (no page 0)."""
+    def in_range(self, state: D) -> bool: ...
 
 
 # --- offsets -------------------------------------------------------------------------------
@@ -378,20 +322,14 @@ Position = tuple[datetime, str]  # an item's place in an offset listing's sort
 
 
 class OffsetState(Dated, array_like=True, frozen=True):
-    """An offset listing's state: the next page's offset and the place of the last item
-    read."""
-
     offset: int = 0
     last: Position | None = None
 
 
 class Offsets(OfOneListing[T, OffsetState, int]):
-    """Pages of ``size`` (``size_param``) by ``offset`` in the listing's sort
-    (``key``: an item's place in it; ``newest_first``: a sort from the latest place down),
-    the answer's total count ending it; each next page ``overlap`` places early, items read
-    already dropped, a page past the last item read stepping back to it. Newest first, an
-    item changed meanwhile moves to the head: the rest shift down (read again, dropped),
-    and the one moved is the next listing's, whose window overlaps."""
+    """Each next page ``overlap`` places early, items read already dropped, a page past
+    the last item read stepping back to it: items leaving the window skip none. Newest
+    first, an item changed meanwhile moves to the head: the next listing's."""
 
     state = OffsetState
 
@@ -450,14 +388,11 @@ class Offsets(OfOneListing[T, OffsetState, int]):
 
 
 class Numbered(Dated, array_like=True, frozen=True):
-    """A page-numbered listing's state: the next page."""
-
     page: int = 1
 
 
 class PageNumbers(OfOneListing[T, Numbered, bool]):
-    """Page 1, 2 … (``page``, and ``size`` by ``size_param`` where the marketplace takes
-    one) while the answer says a next page follows and the page listed something."""
+    """Page 1, 2 … while the answer says a next page follows."""
 
     state: TypeAlias = Numbered
 
@@ -488,8 +423,7 @@ class PageNumbers(OfOneListing[T, Numbered, bool]):
 
 
 class Token(msgspec.Struct, array_like=True, frozen=True):
-    """A token listing's state: its window, the marketplace's token of the next page and
-    the newest item read so far (by the strategy's ``key``)."""
+    """``newest``: the newest item read (where a window without an end is complete to)."""
 
     low: datetime
     high: datetime | None
@@ -498,8 +432,7 @@ class Token(msgspec.Struct, array_like=True, frozen=True):
 
 
 class SeekToken(Paging[T, Token, str | None]):
-    """The first page by the window's query, each next one by the token the last answer
-    gave (``token_param``, alone) until none is given; ``key``: an item's date."""
+    """Each next page by the last answer's token alone (it holds the query)."""
 
     state = Token
 
@@ -531,10 +464,6 @@ class SeekToken(Paging[T, Token, str | None]):
 
 
 # --- windows -------------------------------------------------------------------------------
-# A listing's window as the query a marketplace takes: its start and its end (none where
-# the window has no end, or the marketplace takes none) as parameters, each instant written
-# the marketplace's way, beside parameters every page of the listing carries (its sort, its
-# page size).
 
 
 def window_query(
@@ -545,10 +474,8 @@ def window_query(
     end_written: Callable[[datetime], str] | None = None,
     **fixed: str,
 ) -> Query:
-    """The ``Query`` of a window [low, high]: ``start`` and ``end`` the instants as
-    ``written`` gives them, ``end`` left out when the window has none or the marketplace
-    takes none (``end`` None); ``end_written``: how the end is written where it differs
-    (rounded up where the marketplace keeps whole seconds); ``fixed`` beside."""
+    """``end`` None: the marketplace takes none; ``end_written``: where the end is written
+    otherwise (rounded up to whole seconds); ``fixed``: carried by every page."""
 
     def query(low: datetime, high: datetime | None) -> dict[str, str]:
         ends = {start: written(low)}
@@ -560,10 +487,8 @@ def window_query(
 
 
 # --- kept cursors --------------------------------------------------------------------------
-# A cursor a listing handed out in an earlier layout, still read as the listing's state
-# (a ``Listing``'s ``legacy``): a poller or a backfill job keeps its cursor across a
-# restart, so the layout it was given in stays readable: one of the seam's codec
-# (``earlier``), or text the listing wrote itself (a connector's own, such as ``old_cursor``).
+# A poller or a backfill job keeps its cursor across a restart: an earlier layout stays
+# readable (a ``Listing``'s ``legacy``).
 
 L = TypeVar("L", bound=msgspec.Struct)  # the earlier layout
 StateT = TypeVar("StateT")  # the listing's state
@@ -572,8 +497,6 @@ StateT = TypeVar("StateT")  # the listing's state
 def earlier(
     layout: type[L], valid: Callable[[L], bool], state: Callable[[L], StateT]
 ) -> Callable[[str], StateT | None]:
-    """A cursor of ``layout`` (``valid``: one the earlier listing handed out) as the state
-    ``state`` makes of it; None for any other cursor."""
 
     def legacy(cursor: str) -> StateT | None:
         try:
@@ -585,21 +508,13 @@ def earlier(
 
 
 # --- pages holding their items under a key --------------------------------------------------
-# Many JSON APIs answer a listing's page as an object: its items under a key of its own
-# (``results``, ``orders``), ``next`` naming the following page when there is one. Such a
-# listing is declared (``KeyedPages``), and the kit reads its pages (an answer without its
-# list is the marketplace's unreadable answer, naming the call) and makes its call by page
-# number (``numbered``) or by offset (``offsets``, a ``Seek`` by links, each link the next
-# page's offset; ``counted``, an ``Offsets`` listing ended by the total the answer gives),
-# or reads it whole (``every``).
 
 # A listing read whole asks no window: its query is the caller's alone.
 NO_WINDOW = datetime.min.replace(tzinfo=UTC)
 
 
 class JsonCalls(Protocol):
-    """What a keyed listing asks of its client: the kit's requester, which pages with this
-    module's rules (so this module names it by what it does, not by its class)."""
+    """The kit's requester, named by what it does (it imports this module)."""
 
     @property
     def errors(self) -> CallErrors: ...
@@ -611,11 +526,9 @@ class JsonCalls(Protocol):
 
 @dataclass(frozen=True)
 class KeyedPages:
-    """``GET <path>`` on ``client``, each page's items under ``key``; ``operation``: the
-    call's name where the marketplace names it (else ``GET <path>``); ``key_optional``: a
-    page with no item may leave the key out; ``follows``: the answer's key that says a
-    next page follows; ``total``: where the answer gives the listing's total, a dotted
-    path (``pagination.total``), for ``counted``."""
+    """A page's items under ``key``; ``key_optional``: an empty page may leave it out;
+    ``follows``: the key saying a next page follows; ``total``: the dotted path of the
+    listing's total, for ``counted``."""
 
     client: JsonCalls
     path: str
@@ -630,8 +543,6 @@ class KeyedPages:
         return self.operation or f"GET {self.path.lstrip('/')}"
 
     def items(self, body: Any) -> tuple[list[Any], bool]:
-        """A page's items (``body``, the answer), and whether the marketplace says a next
-        page follows (never after a page that listed nothing)."""
         found = (
             body.get(self.key, [] if self.key_optional else None)
             if isinstance(body, dict)
@@ -642,15 +553,13 @@ class KeyedPages:
         return found, follows(self.call, found, bool(body.get(self.follows)))
 
     async def get(self, query: dict[str, str]) -> tuple[list[Any], bool]:
-        """The page ``query`` asks: its items and whether a next one follows."""
         return self.items(await self._answer(query))
 
     async def _answer(self, query: dict[str, str]) -> Any:
         return await self.client.get_json(self.path, query, operation=self.operation)
 
     async def counted(self, query: dict[str, str], link: str | None) -> tuple[list[Any], int]:
-        """The ``Fetch`` of an ``Offsets`` listing: the page's items and the listing's
-        total (at ``total``); an answer without both is the marketplace's unreadable one."""
+        """The ``Fetch`` of an ``Offsets`` listing."""
         body = await self._answer(query)
         found = body.get(self.key) if isinstance(body, dict) else None
         count = body
@@ -661,10 +570,8 @@ class KeyedPages:
         return found, count
 
     def numbered(self, *, most: int | None = None, shrinks: bool = False) -> Fetch[bool]:
-        """The ``Fetch`` of a listing by page number. ``most``: the page's size, a page
-        holding more the marketplace's unreadable answer; ``shrinks``: a 404 past the first
-        page is a page past the last one (the listing holds fewer items than when ``next``
-        was said), its end."""
+        """By page number; ``most``: the page's size; ``shrinks``: a 404 past the first
+        page is past the last one (fewer items than when ``next`` was said), the end."""
 
         async def fetch(query: dict[str, str], link: str | None) -> tuple[list[Any], bool]:
             try:
@@ -682,9 +589,7 @@ class KeyedPages:
         return fetch
 
     def offsets(self, size: int) -> Fetch[str | None]:
-        """The ``Fetch`` of a listing by ``limit`` and ``offset`` (``size`` items a page)
-        for the kit's ``Seek`` by links: a page's link is its offset (none: the first), the
-        next page's offset its next link while the marketplace says one follows."""
+        """By ``limit`` and ``offset``, for a ``Seek`` by links: each link an offset."""
 
         async def fetch(query: dict[str, str], link: str | None) -> tuple[list[Any], str | None]:
             offset = int(link or "0")
@@ -696,18 +601,13 @@ class KeyedPages:
     async def every(
         self, query: dict[str, str], *, size: int, most: int | None = None
     ) -> list[Any]:
-        """The items of every page by offset asked with ``query`` (``most`` pages at most,
-        else ``MAX_PAGES``); a page repeating the one before ends it."""
         listing = Listing(Seek[Any](), lambda _low, _high: query, self.offsets(size),
                           name=self.call)  # fmt: skip
         start = listing.start(NO_WINDOW, None, updated=True)
         return list((await listing.every(start, lambda raw: (tuple(raw), ()), most=most)).items)
 
 
-# --- the listing and its parts --------------------------------------------------------------
-# A listing's parts are reached through it (``kit.Listing.Offsets``), not beside it: the
-# paging strategies it takes, the types of its call and of a page's read, and what builds
-# its query, its legacy cursors and a page's read.
+# --- the listing and its parts (reached through it: ``kit.Listing.Offsets``) ---------------
 
 
 _Said = TypeVar("_Said")  # a ``Listing.Fetch``'s: what its answer says of the next page
@@ -715,14 +615,8 @@ _Item = TypeVar("_Item")  # a ``Listing.Read``'s: an item read
 
 
 class Listing(_Listing[T, S, M]):
-    """One listing of an endpoint, declared: its strategy (``paging``: ``Listing.Seek``,
-    ``.Offsets``, ``.PageNumbers``, ``.SeekToken``, or its own ``.Paging``), how its window becomes
-    the query (``query``: ``Listing.window_query``) and its call (``fetch``, a
-    ``Listing.Fetch``). ``legacy``:
-    a cursor an earlier version handed out as its state, None for any other (a cursor a
-    caller keeps across a restart; ``Listing.earlier``); ``name``: the listing as a stopped
-    one is said (its call), its paging's by default. A page's items are read by a
-    ``Listing.Read`` (``Listing.logged_each``: each one left out logged)."""
+    """One listing of an endpoint, declared. ``legacy``: an earlier layout's cursor as
+    its state (None for any other); ``name``: as a stopped listing is said."""
 
     Seek: TypeAlias = Seek
     Offsets: TypeAlias = Offsets

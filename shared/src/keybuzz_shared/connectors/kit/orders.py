@@ -1,4 +1,5 @@
-"""Orders: a marketplace's order listing declared (by update, by id), what its order ids look like, a line's unit price."""
+"""Orders: a marketplace's order source declared (by update, by creation, by id), its order
+ids' pattern, a line's unit price."""
 
 from __future__ import annotations
 
@@ -29,25 +30,7 @@ from keybuzz_shared.connectors.seam import (
 from keybuzz_shared.times import as_utc
 
 # --- orders --------------------------------------------------------------------------------
-# A shop's orders as the seam's ``OrderSource``, declared rather than written: the
-# listing by update and the listing by creation (each a ``Listing``: its strategy, its
-# query, its call), how orders are fetched by id, and the mapping of one listed order.
-#
-# What every marketplace's order source does alike is here once: a listing by update reads
-# the window [since - ``overlap``, now], fixed at its first page (``now`` None: a window
-# the marketplace does not end, and no ``complete_until``); a listing by creation reads
-# [start, end), oldest first, the orders created at or after ``end`` left out and the
-# reading ended at a page created wholly past it (every such listing is in creation order);
-# each order is read by the connector's mapping, one it cannot read logged and said
-# (``Page.unreadable``), never guessed; the last page's ``complete_until`` is where the
-# window ends.
 
-# A marketplace that allows its order listing once per so many seconds declares them
-# (``spacing``): a listing's first page leaves that long after the last first page ended
-# (not started: one sent again after a 429's Retry-After reached the marketplace then),
-# one at a time; its following pages and the orders asked by id are not spaced.
-
-# A listing of orders, whatever its strategy.
 OrderListing = Listing[OrderSummary, Any, Any]
 M = TypeVar("M")  # what a listing's answer says of its next page
 T = TypeVar("T")
@@ -58,8 +41,7 @@ def _utc_now() -> datetime:
 
 
 def decimal_of(value: float | str | None) -> Decimal | None:
-    """An amount as the marketplace wrote it (a JSON number or text), exactly; None when
-    it gives none, or something that is not a number."""
+    """An amount as written (a JSON number or text), exactly; None for no number."""
     if value is None:
         return None
     try:
@@ -69,19 +51,18 @@ def decimal_of(value: float | str | None) -> Decimal | None:
 
 
 class ById(ABC):
-    """How the marketplace gives the orders named."""
+    """How the marketplace gives the orders named (each asked once)."""
 
     @abstractmethod
     async def orders(
         self, order_ids: Sequence[str], read: Read[OrderSummary]
-    ) -> list[OrderSummary]:
-        """The orders of ``order_ids`` (each asked once) the marketplace knows."""
+    ) -> list[OrderSummary]: ...
 
 
 @dataclass(frozen=True)
 class EachById(ById):
-    """One call an order (``get`` of ``<under>/<id>``, the id one path segment); an id not
-    ``valid`` or that cannot be one segment is not asked; a 404 names no order."""
+    """One call an order, ``<under>/<id>``; an id not ``valid`` or no path segment is not
+    asked; a 404 names no order."""
 
     get: Callable[[str], Awaitable[Any]]
     under: str
@@ -98,10 +79,8 @@ class EachById(ById):
         return found
 
     def each_listed(self, fetch: Fetch[M], key: str) -> Fetch[M]:
-        """A listing's fetch whose pages name orders (each item's ``key``) read one by one
-        (``get`` of ``<under>/<id>``): a page of orders whole, its listing's end kept. An
-        item naming none, or none that can be one path segment, is not asked; an order gone
-        between the listing and its read (a 404) is left out, never the page."""
+        """A listing whose pages name orders (by ``key``), each then read whole; one gone
+        meanwhile (404) is left out, never the page."""
 
         async def fetch_each(query: dict[str, str], link: str | None) -> tuple[list[Any], M]:
             listed, end = await fetch(query, link)
@@ -113,8 +92,6 @@ class EachById(ById):
         return fetch_each
 
     async def _one(self, order_id: str) -> Any:
-        """The order ``order_id`` names; None when it is not asked or the marketplace has
-        none (404)."""
         named = segment(order_id) if self.valid(order_id) else None
         if named is None:
             return None
@@ -128,9 +105,8 @@ class EachById(ById):
 
 @dataclass(frozen=True)
 class InLists(ById):
-    """``size`` ids a call, as one list (``get`` of the ids joined by ``separator``); an id
-    holding the separator, blank, or not ``askable`` (outside the marketplace's format),
-    is not asked, and an order not asked is dropped."""
+    """``size`` ids a call, joined by ``separator``; an id holding it, blank or not
+    ``askable`` is not asked, and an order not asked is dropped."""
 
     get: Callable[[str], Awaitable[Sequence[Any]]]
     size: int
@@ -154,8 +130,8 @@ class InLists(ById):
 
 
 class Spaced:
-    """Calls sent ``interval`` seconds apart, counted from the end of the last one, one at
-    a time: the callers queue behind the one in flight."""
+    """Calls one at a time, ``interval`` seconds after the last one ended (not started: one
+    sent again after a Retry-After reached the marketplace then)."""
 
     def __init__(
         self,
@@ -183,13 +159,9 @@ class Spaced:
 
 @dataclass(kw_only=True)
 class _ListedOrders:
-    """The seam's ``OrderSource`` of a connector's declaration. ``read``: one listed order
-    in the seam's terms (ValueError saying why not); ``label`` and ``shop``: what its log
-    lines name the marketplace and the shop by; ``bounds``: a window's bounds as the
-    marketplace keeps them (its dates' precision); ``newest_first``: its listing by
-    creation lists the newest first (read to its end, those created from ``end`` left
-    out), as a marketplace that sorts no other way; ``spacing``: seconds between two
-    listings' first pages (``Spaced``), by update or by creation."""
+    """By update [since - ``overlap``, now]; by creation [start, end), ended at a page
+    wholly past ``end`` unless ``newest_first``; an order ``read`` refuses is said, never
+    guessed; ``spacing``: where the listing is allowed once per so many seconds."""
 
     updated: OrderListing
     created: OrderListing
@@ -209,8 +181,7 @@ class _ListedOrders:
 
     @staticmethod
     def least_advanced(lines: Sequence[OrderLine]) -> OrderLine | None:
-        """The line an order's state is: its least advanced one (the seam's order of
-        statuses) not cancelled, or of all when every one is; None without lines."""
+        """The line an order's state is: its least advanced one not cancelled (else of all)."""
         going = [line for line in lines if line.status != "CANCELLED"] or list(lines)
         rank = {status: n for n, status in enumerate(ORDER_STATUSES)}
         return min(going, key=lambda line: rank.get(line.status, 0), default=None)
@@ -239,28 +210,15 @@ class _ListedOrders:
         return await self.by_id.orders(order_ids, self._read)
 
     async def _spaced(self, cursor: str | None, page: Callable[[], Awaitable[T]]) -> T:
-        """A listing's page, spaced where it is a first one."""
         return await (self._first_pages(page) if cursor is None and self.spacing else page())
-
-    @staticmethod
-    def each_of(
-        channels: Callable[[], Awaitable[Sequence[str]]],
-        listed: Callable[[str | None], ListedOrders],
-    ) -> EachChannel:
-        """The orders of a shop whose marketplace lists one of its channels a call (a
-        storefront, a site): each channel's listing (``listed``) read in turn; no channel
-        known, one listing without any (``listed(None)``)."""
-        return EachChannel(channels, listed)
 
     def _read(self, raw: Sequence[Any]) -> tuple[tuple[OrderSummary, ...], tuple[str, ...]]:
         return logged_each(self.read, self.log, f"{self.label} order", self.shop)(raw)
 
 
 class ChannelCursor(msgspec.Struct, array_like=True, frozen=True):
-    """Where a listing across channels is: the channel listed (its place among
-    ``channels``), its listing's cursor, the earliest instant every channel listed so far
-    is complete until, and the channels the listing asked at its first page (None in a
-    cursor of the layout before them)."""
+    """``until``: the earliest end of the channels listed so far; ``channels``: asked at
+    the first page (None in a cursor of the layout before them)."""
 
     at: int
     inner: str | None = None
@@ -270,12 +228,9 @@ class ChannelCursor(msgspec.Struct, array_like=True, frozen=True):
 
 @dataclass
 class EachChannel:
-    """The seam's ``OrderSource`` over a shop's channels, listed in turn
-    (``ListedOrders.each_of``): a listing's last page is complete until the earliest of its
-    channels' ends, so an order changed in a channel listed first is not passed over. The
-    channels are asked at each listing's first page (one call: a channel the seller opens
-    is listed from the next listing on) and carried by name in its cursor, so that no
-    listing's pages depend on another's."""
+    """Channels listed in turn, complete until the earliest of their ends, so an order
+    changed in a channel listed first is not passed over; the channels asked at each
+    listing's first page and carried in its cursor, so no listing depends on another's."""
 
     channels: Callable[[], Awaitable[Sequence[str]]]
     listed: Callable[[str | None], ListedOrders]
@@ -313,9 +268,7 @@ class EachChannel:
     async def _state(
         self, cursor: str | None
     ) -> tuple[int, str | None, datetime | None, list[str | None]]:
-        """The cursor's place, listing cursor, end and channels; one of the earlier layouts
-        (no channels; a listing of a single channel's, its first channel's) on the channels
-        asked again."""
+        """An earlier layout's (no channels; a single channel's) on the channels asked again."""
         try:
             state = ChannelCursor(0) if cursor is None else state_of(cursor, ChannelCursor)
         except ValueError:
@@ -333,29 +286,25 @@ class EachChannel:
 
 
 class OrderStates(dict[str, tuple[str, str | None]]):
-    """A marketplace's order states, each → (our order status, our delivery status or
-    None); a state it may add later is PENDING with no delivery status: shown, never lost."""
+    """State → (order status, delivery status); one added later is PENDING: never lost."""
 
     def __missing__(self, _state: str) -> tuple[str, str | None]:
         return ("PENDING", None)
 
 
 class ListedOrders(_ListedOrders):
-    """The seam's ``OrderSource`` of a connector's declaration: its listings by update and
-    by creation (each a ``ListedOrders.OrderListing``) and how orders are fetched by id
-    (``by_id``: ``ListedOrders.EachById``, ``.InLists``, or a ``ListedOrders.ById`` of the
-    marketplace's own); the rest as ``_ListedOrders`` says."""
+    """The seam's ``OrderSource`` declared, its parts reached through it."""
 
     OrderListing: TypeAlias = OrderListing
     ById: TypeAlias = ById
     EachById: TypeAlias = EachById
     InLists: TypeAlias = InLists
     States: TypeAlias = OrderStates
+    # Where the marketplace lists one channel a call (a storefront, a site).
+    each_of = staticmethod(EachChannel)
 
 
-# --- order ids -----------------------------------------------------------------------------
-# A marketplace's order ids from their pattern: the seam's ``OrderIds`` declared, not
-# written (an id whole for a lookup, and the ids a buyer's free text holds).
+# --- order ids: the seam's ``OrderIds`` from their pattern ------------------------------
 
 
 class OrderIdPattern:
@@ -386,13 +335,9 @@ class OrderIdPattern:
 
 
 # --- unit prices ---------------------------------------------------------------------------
-# An order line's unit price where the marketplace gives the line's price for its whole
-# quantity: that amount as the marketplace wrote it, exactly, divided by the quantity.
 
 
 def unit_price(total: float | str | None, quantity: int) -> Decimal | None:
-    """The price of one of the line's ``quantity`` items whose price in all is ``total``
-    (a JSON number or text); None without a total that is a number, or for a quantity
-    below one."""
+    """One item's price of a line priced in all, exactly; None without a number or items."""
     amount = decimal_of(total)
     return amount / quantity if amount is not None and quantity >= 1 else None

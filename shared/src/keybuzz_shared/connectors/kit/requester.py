@@ -1,8 +1,5 @@
-"""The requester every shop-API connector calls through: the call itself (deadline, size
-cap, retries, allowances, holds), its answers read (media type, parse, the API's refusal
-judged by its ``Refusals``) and its options. What a connector declares of its API (its
-errors, refusals, answers' format, pace) is api_spec.py's; its names are importable from
-here too."""
+"""The requester every shop-API connector calls through (docs/ARCHITECTURE.md, "The
+connector kit"); what a connector declares of its API is api_spec.py's."""
 
 from __future__ import annotations
 
@@ -18,7 +15,6 @@ import httpx
 import msgspec
 
 # Re-exported: the kit's modules, connectors and tests import them from here.
-from keybuzz_shared.connectors.kit.api_spec import COMMON_REASON_KEYS as COMMON_REASON_KEYS
 from keybuzz_shared.connectors.kit.api_spec import Answers as Answers
 from keybuzz_shared.connectors.kit.api_spec import ApiSpec as ApiSpec
 from keybuzz_shared.connectors.kit.api_spec import CallErrors as CallErrors
@@ -42,26 +38,6 @@ from keybuzz_shared.json_calls import JSON_TYPES, CallOptions, JsonCalls
 from keybuzz_shared.mended import json_decoded
 from keybuzz_shared.redaction import KnownSecrets
 
-# --- requester -----------------------------------------------------------------------------
-# One shop's calls to a marketplace's JSON API, run from its declaration.
-#
-# A connector declares its API once (``ApiSpec``: its name, its seam errors, its refusals,
-# its size cap) and picks an authentication strategy (auth.py); the requester does the rest
-# alike for every marketplace: the URL kept under the API (no scheme, no ``..``), the call
-# deadline, reads retried and sends never repeated once they may have arrived
-# (``JsonCalls``), a ``Retry-After`` obeyed — and, where the marketplace says so, holding
-# back every later call of the same operation until it ends — a refused token renewed once,
-# redirects and answers of another type refused with what came, listings by next link with
-# the page size checked, and files fetched from the declared hosts only (``FileLinks``).
-# Every call sent is counted by name (``sent``); the call a marketplace's daily allowance
-# counts (``ApiSpec.allowance_call``) is the seam's ``CountsAllowanceCalls`` and
-# ``LimitsAllowanceCalls`` here: once the poller's limit is reached, such a call fails
-# unsent (``AllowanceSpent``). A marketplace that meters each operation by a rate of its own
-# gives a ``Pace``: waited for before every request, told of every answer. An API that
-# answers in documents (XML) declares how they are read (``ApiSpec.answers``, xml_answers.py):
-# its calls carry the token in their body (``post_document``), their envelope's refusals are
-# read by the same ``Refusals``.
-
 T = TypeVar("T")
 
 # A request no strategy signs goes with the client's own authentication (none).
@@ -72,12 +48,6 @@ CREDENTIAL_ERRORS = frozenset({"invalid_client", "unauthorized_client", "invalid
 ADDRESSES_KEPT = 64
 # A multipart part: (field, (file name or None, bytes, content type or None)).
 Part = tuple[str, tuple[str | None, bytes, str | None]]
-
-
-# A call says what it is in three typed, immutable options: when it may be sent again
-# (``Resend``), what it carries (``Sending``) and how its answer is read (``Reading``). What
-# happens to it while it runs (a request out without an answer, a Retry-After, its deadline)
-# is the requester's, apart (``_InFlight``).
 
 
 class Resend(Enum):
@@ -101,8 +71,7 @@ class Answer(Enum):
 
 
 class Reading(msgspec.Struct, frozen=True, kw_only=True):
-    """How a call's answer is read: as ``answer``, decoded into ``shape`` (a msgspec type;
-    None: JSON as it comes), at most ``max_bytes`` of it (0: the requester's cap)."""
+    """``shape``: a msgspec type (None: JSON as it comes); ``max_bytes``: 0, the cap's."""
 
     answer: Answer = Answer.JSON
     shape: Any = None
@@ -110,9 +79,7 @@ class Reading(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Sending(msgspec.Struct, frozen=True, kw_only=True):
-    """What a call carries: ``content`` of ``content_type``, or multipart ``parts``, or a
-    body ``made`` from what the authentication carries (an XML API's token, in place of
-    headers: made again for a renewed token)."""
+    """``made``: a body made from what the authentication carries, in place of headers."""
 
     content: bytes | None = None
     content_type: str | None = None
@@ -121,10 +88,8 @@ class Sending(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Call(msgspec.Struct, frozen=True, kw_only=True):
-    """One call: ``name`` ("GET ws/sav", "M11 GET /api/inbox/threads") for errors, logs and
-    counts; ``hold``, what a Retry-After holds back (its operation, else its name);
-    ``login``, the call that trades the shop's credentials for a token (sent with none, a
-    refusal is the credentials')."""
+    """``name`` for errors, logs and counts; ``hold``: what a Retry-After holds back;
+    ``login``: it trades the credentials for a token (a refusal is the credentials')."""
 
     name: str
     method: str
@@ -168,9 +133,7 @@ class Requester(JsonCalls[_InFlight]):
     """One shop's calls on the API at ``base_url``; ``shop``: what its logs name it by."""
 
     class Options(CallOptions, total=False):
-        """What a connector's client takes beside its own arguments and hands to the
-        requester unread: the call options, where the shop's files may come from, the cap
-        of an answer (None: the spec's) and a pace around each request."""
+        """What a connector's client hands the requester unread."""
 
         files: FileLinks
         max_response_bytes: int | None
@@ -207,17 +170,14 @@ class Requester(JsonCalls[_InFlight]):
 
     @property
     def base_url(self) -> str:
-        """The API's address, ending with "/": paths and cursors are under it."""
         return str(self._base)
 
     @property
     def shop(self) -> Mapping[str, str]:
-        """The shop as its logs and identity name it (``shop``: its operator, its id)."""
         return self._shop_fields
 
     @property
     def errors(self) -> CallErrors:
-        """The marketplace's seam errors, for what its mappings find wrong in an answer."""
         return self.spec.errors
 
     def url(self, path: str) -> str:
@@ -238,23 +198,19 @@ class Requester(JsonCalls[_InFlight]):
         paced: bool = False,
         shape: Any = None,
     ) -> Any:
-        """The JSON answer of ``GET <api>/<path>``, decoded into ``shape`` when given (as
-        ``request``'s: an answer in another shape is garbled). ``paced``: a call the
-        marketplace allows once per its frequency, a garbled answer not asked again within
-        the call."""
+        """``paced``: allowed once per its frequency, a garbled answer not asked again."""
         resend = Resend.PACED if paced else Resend.READ
-        call = self._call("GET", path, params, operation=operation, resend=resend)
-        return (await self._run(msgspec.structs.replace(call, reading=Reading(shape=shape)))).body
+        call = self._call(
+            "GET", path, params, operation=operation, resend=resend, reading=Reading(shape=shape)
+        )
+        return (await self._run(call)).body
 
     async def get_page(
         self, path: str, params: Mapping[str, str] | None = None, cursor: str | None = None
     ) -> tuple[list[Any], str | None]:
-        """One page of a listing and the cursor of the next (None after the last), from
-        the answer's ``Link`` header. With a ``cursor``, ``path`` and ``params`` are those
-        of the first page and only name the call; ValueError for a cursor this requester
-        did not hand out. A page listing more items than ``pageSize`` asked is refused
-        (the next pages would skip or repeat some). A page that lists nothing yet links a
-        next one, or links itself, is the last (``listing``)."""
+        """One page and the next one's cursor, from the ``Link`` header (with a ``cursor``,
+        ``path`` only names the call). More items than ``pageSize`` asked is refused: the
+        next pages would skip or repeat some."""
         call = self._call("GET", path, None if cursor is not None else params)
         if cursor is not None:
             call = msgspec.structs.replace(call, url=self._from_cursor(cursor))
@@ -279,11 +235,10 @@ class Requester(JsonCalls[_InFlight]):
         idempotent: bool = False,
         content_type: str = "application/json",
     ) -> Any:
-        """``method`` with ``body`` as JSON; the JSON answer (None when empty). Unless
-        ``idempotent``, sent again only after an answer proving nothing was done."""
-        call = self._call(method, path, resend=_resend(idempotent))
+        """Unless ``idempotent``, sent again only after an answer proving nothing was done."""
         sending = Sending(content=msgspec.json.encode(body), content_type=content_type)
-        return (await self._run(msgspec.structs.replace(call, sending=sending))).body
+        call = self._call(method, path, resend=_resend(idempotent), sending=sending)
+        return (await self._run(call)).body
 
     async def request(
         self,
@@ -297,19 +252,14 @@ class Requester(JsonCalls[_InFlight]):
         shape: Any = None,
         answered: bool = True,
     ) -> Any:
-        """Any call, ``name`` naming it in errors and logs, ``body`` (unless None) sent as
-        JSON. Its answer decoded into ``shape`` (a read answered in another shape is asked
-        again), as JSON without one; ``answered=False``: its answer is not read as anything
-        (None)."""
+        """Any call; ``answered=False``: its answer is not read (None)."""
         sending = Sending()
         if body is not None:
             sending = Sending(content=msgspec.json.encode(body), content_type="application/json")
-        call = msgspec.structs.replace(
-            self._call(method, path, params, resend=_resend(idempotent)),
-            name=name,
-            hold=name,
-            sending=sending,
-            reading=Reading(answer=Answer.JSON if answered else Answer.BYTES, shape=shape),
+        reading = Reading(answer=Answer.JSON if answered else Answer.BYTES, shape=shape)
+        resend = _resend(idempotent)
+        call = self._call(
+            method, path, params, resend=resend, name=name, sending=sending, reading=reading
         )
         answer = (await self._run(call)).body
         return answer if answered else None
@@ -323,22 +273,12 @@ class Requester(JsonCalls[_InFlight]):
         max_bytes: int = 0,
         login: bool = False,
     ) -> Any:
-        """``POST <api>/<path>`` of a document of the spec's ``answers``, its body made
-        by ``body`` from what the authentication carries; the answer's document, its
-        envelope read. ``max_bytes``: a cap below the requester's; ``login``: the call
-        that trades the shop's credentials for its token (sent with none; a refusal is
-        the credentials')."""
-        if self.spec.answers is None:
-            raise TypeError(f"{self.spec.label}'s API declares no answers but JSON")
-        call = msgspec.structs.replace(
-            self._call("POST", path, resend=_resend(idempotent)),
-            name=path,
-            hold=path,
-            sending=Sending(made=body, content_type=self.spec.answers.content_type),
-            reading=Reading(answer=Answer.DOCUMENT, max_bytes=max_bytes),
-            login=login,
+        """A document of the spec's ``answers``, its body made from what the authentication
+        carries; the answer's document, its envelope read."""
+        sending = Sending(made=body, content_type=self._answers().content_type)
+        return await self._document_call(
+            "POST", path, None, path, idempotent, max_bytes, sending=sending, login=login
         )
-        return (await self._run(call)).body
 
     async def get_document(
         self,
@@ -349,27 +289,35 @@ class Requester(JsonCalls[_InFlight]):
         idempotent: bool = True,
         max_bytes: int = 0,
     ) -> Any:
-        """``GET <api>/<path>`` whose answer is a document of the spec's ``answers``, its
-        envelope read (an API whose calls are all GETs, the authentication's ``params`` in
-        the query string). ``name`` names the call in errors, logs and counts
-        (never its URL); ``idempotent=False``: a GET that sends something (a message), never
-        repeated once it may have arrived."""
+        """A document answer to a GET (``idempotent=False``: one that sends a message)."""
+        self._answers()
+        return await self._document_call("GET", path, params, name, idempotent, max_bytes)
+
+    def _answers(self) -> Answers:
         if self.spec.answers is None:
             raise TypeError(f"{self.spec.label}'s API declares no answers but JSON")
-        call = msgspec.structs.replace(
-            self._call("GET", path, params, resend=_resend(idempotent)),
-            name=name,
-            hold=name,
-            reading=Reading(answer=Answer.DOCUMENT, max_bytes=max_bytes),
-        )
+        return self.spec.answers
+
+    async def _document_call(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        name: str,
+        idempotent: bool,
+        max_bytes: int,
+        **parts: Any,
+    ) -> Any:
+        reading = Reading(answer=Answer.DOCUMENT, max_bytes=max_bytes)
+        resend = _resend(idempotent)
+        call = self._call(method, path, params, resend=resend, name=name, reading=reading, **parts)
         return (await self._run(call)).body
 
     async def post_multipart(self, path: str, parts: Sequence[Part], *, operation: str = "") -> Any:
         """``POST`` a multipart/form-data body, never repeated once it may have arrived."""
-        call = self._call("POST", path, operation=operation, resend=Resend.SEND)
-        return (
-            await self._run(msgspec.structs.replace(call, sending=Sending(parts=tuple(parts))))
-        ).body
+        sending = Sending(parts=tuple(parts))
+        call = self._call("POST", path, operation=operation, resend=Resend.SEND, sending=sending)
+        return (await self._run(call)).body
 
     async def post_form(
         self,
@@ -377,8 +325,7 @@ class Requester(JsonCalls[_InFlight]):
         form: Mapping[str, str],
         files: Sequence[tuple[str, tuple[str, bytes, str]]] = (),
     ) -> Any:
-        """``form`` (fields as parts without a file name) and ``files`` as
-        multipart/form-data, a form without files sent as multipart too."""
+        """A form without files is sent as multipart too."""
         fields: list[Part] = [(k, (None, v.encode(), None)) for k, v in form.items()]
         return await self.post_multipart(path, fields + [(k, f) for k, f in files])
 
@@ -390,12 +337,9 @@ class Requester(JsonCalls[_InFlight]):
         *,
         operation: str = "",
     ) -> bytes:
-        """The bytes of ``GET <api>/<path>`` (a download through the API itself):
-        FileTooLarge over ``max_bytes``, FileUnavailable for a 404."""
-        call = msgspec.structs.replace(
-            self._call("GET", path, params, operation=operation),
-            reading=Reading(answer=Answer.BYTES, max_bytes=max_bytes),
-        )
+        """A download through the API itself: FileUnavailable for a 404."""
+        reading = Reading(answer=Answer.BYTES, max_bytes=max_bytes)
+        call = self._call("GET", path, params, operation=operation, reading=reading)
         try:
             answer: bytes = (await self._run(call)).body
         except CallRefused as exc:
@@ -405,10 +349,8 @@ class Requester(JsonCalls[_InFlight]):
         return answer
 
     async def get_bytes(self, url: str, max_bytes: int) -> bytes:
-        """A file a message links (or its path under the API), from the declared file
-        hosts only: ``LinkRefused`` off them, ``FileTooLarge`` over ``max_bytes``,
-        ``FileUnavailable`` without the file; unavailable for 429, 5xx or no answer (an
-        error names the call "GET file", never the link)."""
+        """A file a message links, from the declared file hosts only (``LinkRefused`` off
+        them); an error names the call "GET file", never the link."""
         target = self._files.joined(self._base, url)
         # A link is not quoted: its path names the file.
         flight = _InFlight(Call(name="GET file", method="GET", url=target, hold="GET file"))
@@ -422,9 +364,7 @@ class Requester(JsonCalls[_InFlight]):
         shape: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> Any:
-        """The answer of an OAuth token endpoint to ``form`` (decoded into ``shape`` when
-        given, like ``request``'s; ``headers``: the client's authentication where it is not
-        in the form): its refusals of the client are the credentials refused."""
+        """An OAuth token endpoint's answer; its refusals of the client are the credentials'."""
         form_type = "application/x-www-form-urlencoded"
         call = Call(
             name="token",
@@ -438,9 +378,7 @@ class Requester(JsonCalls[_InFlight]):
         return (await self._run(call, headers or {})).body
 
     async def authenticate(self) -> Any:
-        """A new token now, whatever the one kept (a shop's credentials checked before any
-        call): what the login granted, the credentials refused when they are; nothing to do
-        for fixed headers or a token another part keeps."""
+        """A new token now, whatever the one kept (a credential check); None for fixed headers."""
         if isinstance(self.auth, ClientCredentials | LoginToken):
             return await self.auth.authenticate(self)
         return None
@@ -453,8 +391,7 @@ class Requester(JsonCalls[_InFlight]):
         return self.sent[self.spec.allowance_call] if self.spec.allowance_call else 0
 
     def limit_allowance_calls(self, total: int | None) -> None:
-        """No call of the allowance is sent once ``allowance_calls`` reached ``total``
-        (None: no limit): it raises AllowanceSpent instead."""
+        """Past ``total``, a call of the allowance raises AllowanceSpent, unsent."""
         self._allowance_limit = total
 
     def held_for(self, operation: str) -> float:
@@ -471,15 +408,20 @@ class Requester(JsonCalls[_InFlight]):
         *,
         operation: str = "",
         resend: Resend = Resend.READ,
+        name: str = "",
+        **parts: Any,
     ) -> Call:
-        name, url = self._addressed(method, path, operation)
+        """``name``: the call's own, in place of its method and path, and what a Retry-After
+        holds; ``parts``: the ``Call``'s others."""
+        named, url = self._addressed(method, path, operation)
         return Call(
-            name=name,
+            name=name or named,
             method=method,
             url=url,
             params={**(params or {}), **self.auth.params},
-            hold=operation or name,
+            hold=name or operation or named,
             resend=resend,
+            **parts,
         )
 
     def _addressed(self, method: str, path: str, operation: str) -> tuple[str, str]:
@@ -500,8 +442,7 @@ class Requester(JsonCalls[_InFlight]):
         return name, url
 
     async def _run(self, call: Call, login_headers: Mapping[str, str] | None = None) -> _Answer:
-        """``call`` within its deadline, authenticated; a ``login`` call is sent with
-        ``login_headers`` only (the client's, where a token endpoint takes them so)."""
+        """A ``login`` call is sent with ``login_headers`` only (the client's, if any)."""
         flight = _InFlight(call)
         if call.login:
             return await self._bounded(flight, self._send(flight, login_headers or {}))
@@ -517,19 +458,14 @@ class Requester(JsonCalls[_InFlight]):
     async def _authorized(
         self, call: _InFlight, send: Callable[[Mapping[str, str]], Awaitable[T]]
     ) -> T:
-        """``send`` with the authentication's headers; once more with renewed ones when
-        they were refused (``_AuthRefused``), the credentials refused after that."""
+        """Once more with renewed headers when refused, the credentials refused after that."""
         headers = await self.auth.headers(self)
         try:
             return await send(headers)
         except _AuthRefused as refused:
             renewed = await self.auth.renewed(self, headers)
             if renewed is None:
-                if refused.error is not None:
-                    raise refused.error from None
-                raise self.spec.errors.credentials_refused(
-                    f"{call.name}: {refused.detail}"
-                ) from None
+                raise self._auth_failed(refused, call.name) from None
             self.spec.log.info(
                 "%s refused the token; asking for a new one",
                 self.spec.label,
@@ -538,11 +474,11 @@ class Requester(JsonCalls[_InFlight]):
         try:
             return await send(renewed)
         except _AuthRefused as again:
-            if again.error is not None:
-                raise again.error from None
-            raise self.spec.errors.credentials_refused(
-                f"a token just granted was refused: {again.detail}"
-            ) from None
+            raise self._auth_failed(again, "a token just granted was refused") from None
+
+    def _auth_failed(self, refused: _AuthRefused, context: str) -> Exception:
+        """The marketplace's own words for it, else the credentials refused."""
+        return refused.error or self.spec.errors.credentials_refused(f"{context}: {refused.detail}")
 
     async def _send(self, call: _InFlight, headers: Mapping[str, str]) -> _Answer:
         return await self._attempted(call, lambda: self._once(call, headers))
@@ -623,8 +559,7 @@ class Requester(JsonCalls[_InFlight]):
     def _judged(
         self, call: _InFlight, response: httpx.Response, document: Any, *, enveloped: bool = False
     ) -> NoReturn:
-        """A refusal read by the marketplace's table (``document``: what the answer says;
-        ``enveloped``: said by its envelope, whatever its HTTP status)."""
+        """``enveloped``: the refusal said by the answer's envelope, whatever its status."""
         status, errors = response.status_code, self.spec.errors
         refusals: Refusals = self.spec.refusals
         if refusals.held is not None and (held := refusals.held(response, document)):
@@ -681,8 +616,8 @@ class Requester(JsonCalls[_InFlight]):
         )
 
     def _enveloped(self, response: httpx.Response) -> bool:
-        """An error status whose answer is a document of the spec's ``answers`` (but a
-        429 or the credentials' statuses): read like any answer, its envelope says why."""
+        """An error status answered in the spec's document (not 429 nor the credentials'):
+        read like any answer, its envelope says why."""
         answers, status = self.spec.answers, response.status_code
         if answers is None or not 400 <= status < 500 or status == 429:
             return False
@@ -693,8 +628,6 @@ class Requester(JsonCalls[_InFlight]):
     def _document(
         self, call: _InFlight, response: httpx.Response, content: bytes, answers: Answers
     ) -> Any:
-        """An answer of the spec's ``answers``: garbled, asked again within a read; its
-        envelope's refusal read by the table, or asked again when it says "later"."""
         redact = KnownSecrets(self._secrets()).redact
         try:
             document = answers.read(content, call.call.reading.max_bytes or self._max_bytes, redact)
@@ -717,8 +650,7 @@ class Requester(JsonCalls[_InFlight]):
         self._judged(call, response, document, enveloped=True)
 
     def _decoded(self, call: _InFlight, response: httpx.Response, content: bytes) -> Any:
-        """JSON as ``JsonCalls`` reads it; with a ``shape``, decoded into it, an answer in
-        another shape (or past the decoder's depth) garbled: asked again within a read."""
+        """With a ``shape``, an answer off it (or past the decoder's depth) is garbled."""
         reading = call.call.reading
         if self.spec.answers is not None and reading.answer is Answer.DOCUMENT:
             return self._document(call, response, content, self.spec.answers)
@@ -769,8 +701,6 @@ class Requester(JsonCalls[_InFlight]):
     # --- files ----------------------------------------------------------------------------
 
     async def _download(self, call: _InFlight, url: str, max_bytes: int) -> bytes:
-        """The file, with the call's authentication (renewed once like a call's) where the
-        marketplace's files need it, else with its public headers only."""
         authorized = self.spec.authorized_files
 
         async def fetch(headers: Mapping[str, str]) -> bytes:

@@ -1,4 +1,4 @@
-"""Signed mail: a relayed mail's DKIM signatures verified against the sender domain's keys (from DNS or declared), and what a signature covers."""
+"""Signed mail: a relayed mail's DKIM signatures verified, and what a signature covers."""
 
 from __future__ import annotations
 
@@ -17,37 +17,15 @@ from cachetools import TLRUCache
 from keybuzz_shared.connectors.seam import ParsedMail
 
 # --- signed mail ---------------------------------------------------------------------------
-# Whether a relay mail is its marketplace's own (docs/SECURITY.md, "A forged mail hidden
-# as no response needed"): a buyer's mail is the buyer's unless the marketplace signed it.
-#
-# A mail is the marketplace's when a DKIM signature of one of the relay's signing domains
-# verifies (``vouched``), the From address is of that domain (or under it),
-# and the signature covers every instance of the fields that say who wrote the mail and
-# what it shows. DKIM counts a field's instances from the bottom (its ``h=`` tag lists one
-# name per instance signed), so an instance above those it signed is anyone's: a field
-# present more times than ``h=`` names it is not covered. A field RFC 5322 allows once that
-# is present twice makes the mail the buyer's whatever signs it (which of the two the
-# signature covers, and which a reader shows, differ). Its automatic marks
-# (``Auto-Submitted``) count only when the same signature covers them.
+# A buyer's mail is the buyer's unless the marketplace signed it (docs/SECURITY.md, "A forged
+# mail hidden as no response needed"). DKIM counts a field's instances from the bottom, so
+# an instance above those signed is anyone's; a field allowed once present twice makes the
+# mail the buyer's whatever signs it (the one signed and the one a reader shows may differ).
 
 # Fields a mail carries at most once (RFC 5322 §3.6; RFC 3834's Auto-Submitted; MIME's).
 SINGLE_FIELDS = frozenset(
-    {
-        "from",
-        "sender",
-        "reply-to",
-        "to",
-        "cc",
-        "subject",
-        "date",
-        "message-id",
-        "in-reply-to",
-        "references",
-        "auto-submitted",
-        "mime-version",
-        "content-type",
-        "content-transfer-encoding",
-    }
+    "from sender reply-to to cc subject date message-id in-reply-to references"
+    " auto-submitted mime-version content-type content-transfer-encoding".split()
 )
 # What a reader shows of a mail (its writer, subject, how its body is read): every
 # instance must be signed for the mail to be the marketplace's.
@@ -56,16 +34,14 @@ AUTOMATIC_FIELDS = ("auto-submitted",)
 
 
 class MailSignature(msgspec.Struct, frozen=True, kw_only=True):
-    """A DKIM signature of the mail that verified: its domain (``d=``) and the fields it
-    signed (``h=``, lower-case, one name per instance, as listed)."""
+    """A signature that verified: ``d=`` and ``h=`` (one name per instance signed)."""
 
     domain: str
     fields: tuple[str, ...]
 
 
 class Signed(msgspec.Struct, frozen=True, kw_only=True):
-    """What the marketplace vouches for in a mail: ``by``, the signing domain (None: the
-    mail is nobody's in particular, the buyer's); ``automatic``, its automatic marks."""
+    """``by``: the signing domain (None: the buyer's mail); ``automatic``: its marks."""
 
     by: str | None = None
     automatic: bool = False
@@ -75,7 +51,6 @@ UNSIGNED = Signed()
 
 
 def field_counts(names: Iterable[str]) -> dict[str, int]:
-    """Each field name (lower-case) of a header block -> how many times it is present."""
     counts: dict[str, int] = {}
     for name in names:
         key = name.strip().lower()
@@ -84,7 +59,6 @@ def field_counts(names: Iterable[str]) -> dict[str, int]:
 
 
 def doubled(counts: Mapping[str, int]) -> list[str]:
-    """The fields allowed once that the mail carries more than once."""
     return sorted(name for name in SINGLE_FIELDS if counts.get(name, 0) > 1)
 
 
@@ -94,16 +68,14 @@ def covers(signature: MailSignature, counts: Mapping[str, int], names: Iterable[
 
 
 def of_domain(address: str | None, domain: str) -> bool:
-    """The address is at ``domain`` or at a name under it."""
     host = (address or "").rpartition("@")[2].lower()
     return bool(host) and (host == domain or host.endswith("." + domain))
 
 
 def vouched(mail: ParsedMail, domains: frozenset[str], keys: DkimKeys | None) -> Signed:
-    """What the marketplace vouches for in ``mail``: a signature that verifies with ``keys``,
-    of one of ``domains`` that is the From address's, covering every shown field; nothing
-    when a field allowed once is doubled. Signatures are checked only when the From claims
-    one of ``domains`` (a buyer's alias costs no DKIM check)."""
+    """A signature of one of ``domains`` that is the From address's, covering every shown
+    field (its automatic marks only where it covers them too); checked only when the From
+    claims one of ``domains``: a buyer's alias costs no DKIM check."""
     sender, counts = mail.from_address, mail.field_counts
     if keys is None or doubled(counts) or counts.get("from", 0) != 1:
         return UNSIGNED
@@ -119,19 +91,11 @@ def vouched(mail: ParsedMail, domains: frozenset[str], keys: DkimKeys | None) ->
 
 
 # --- dkim keys -----------------------------------------------------------------------------
-# Where the DKIM keys of the mails claiming to be a marketplace's come from: DNS in
-# production (dkimpy's lookup), or the records a variable gives (``<MARKETPLACE>_DKIM_KEYS``,
-# a JSON object of ``<selector>._domainkey.<domain>`` -> its TXT record): a sandbox double
-# signs with a key of its own, and tests hand its record here, never DNS.
-#
-# A service's settings give the variable (``configure``: a service run in a test's process
-# has it in its settings, not in the process's environment); the process's environment
-# gives it too, decoded once for its value, not for each mail. Records once given stay for
-# the process: no later reading of settings without them takes them back. One ``DkimKeys``
-# per marketplace's variable; the DNS answers are kept once for all.
+# DNS in production; a sandbox double signs with a key of its own, given by a variable
+# (``<MARKETPLACE>_DKIM_KEYS``: ``<selector>._domainkey.<domain>`` -> TXT record), never DNS.
+# Records once given stay for the process.
 
-# A TXT lookup as dkimpy asks it: the name (bytes, with or without its final dot), then
-# a timeout in seconds; the record's bytes, or None when there is none.
+# dkimpy's TXT lookup: the name (bytes), a timeout; the record's bytes, or None.
 Lookup = Callable[..., bytes | None]
 
 _lock = threading.Lock()
@@ -144,8 +108,7 @@ MOST_SIGNATURES = 4
 
 
 def read_keys(text: str) -> Mapping[str, str]:
-    """The records a variable's value gives (lower-case names, no final dot); ValueError
-    when it is not a JSON object of strings."""
+    """Lower-case names, no final dot; ValueError for anything but a JSON object of strings."""
     if not text.strip():
         return {}
     try:
@@ -157,22 +120,17 @@ def read_keys(text: str) -> Mapping[str, str]:
 
 @functools.lru_cache(maxsize=8)
 def environment_records(text: str) -> Mapping[str, str]:
-    """The records of the environment's value ``text``: decoded once for a value, as each
-    signed mail asks (a test may change the variable; a process keeps one)."""
+    """Decoded once a value, not once a mail (a test may change the variable)."""
     return read_keys(text)
 
 
-# DNS answers kept a while: a key is asked once an hour, not once a mail, and a mail
-# naming selectors of its own (a forger's) costs at most one lookup each, the least
-# recently used answers dropped past the bound.
+# DNS answers kept a while, bounded: a forger's made-up selectors cost one lookup each.
 ANSWER_SECONDS = 3600.0
 MISSING_SECONDS = 300.0
 MOST_ANSWERS = 1024
 
 
 def new_answers() -> TLRUCache[bytes, bytes | None]:
-    """An empty store of DNS answers, each kept as long as its kind says."""
-
     def until(_name: bytes, found: bytes | None, now: float) -> float:
         return now + (ANSWER_SECONDS if found else MISSING_SECONDS)
 
@@ -180,8 +138,7 @@ def new_answers() -> TLRUCache[bytes, bytes | None]:
 
 
 class DkimKeys:
-    """The key source of one marketplace's mails: the records its ``variable`` gives, else
-    DNS (``from_dns``)."""
+    """One marketplace's keys: its ``variable``'s records, else DNS."""
 
     answers: TLRUCache[bytes, bytes | None] = new_answers()
 
@@ -190,8 +147,8 @@ class DkimKeys:
         self.given: dict[str, str] = {}
 
     def configure(self, text: str) -> None:
-        """Adds the records of the variable's value (from a service's settings); ValueError
-        naming the variable for a value that is not records (a service refuses to start)."""
+        """A service's settings' records (a test's service has them there, not in the
+        environment); ValueError naming the variable: the service refuses to start."""
         try:
             records = read_keys(text)
         except ValueError as exc:
@@ -201,14 +158,12 @@ class DkimKeys:
                 self.given.update(records)
 
     def records(self) -> dict[str, str]:
-        """The records given to this process: its settings', then its environment's."""
         with _lock:
             found = dict(self.given)
         return found | dict(environment_records(os.environ.get(self.variable, "")))
 
     @classmethod
     def from_dns(cls, name: bytes, timeout: float = 5) -> bytes | None:
-        """dkimpy's TXT lookup, its answers (a missing record too) kept for a while."""
         with _lock:
             if name in cls.answers:
                 return cls.answers[name]
@@ -218,7 +173,6 @@ class DkimKeys:
         return found
 
     def lookup(self) -> Lookup:
-        """The records given, when there are any; else DNS (``from_dns``)."""
         given = self.records()
         if not given:
             return self.from_dns
@@ -230,10 +184,8 @@ class DkimKeys:
         return from_given
 
     def verified(self, raw: bytes) -> list[MailSignature]:
-        """The mail's DKIM signatures that verify with these keys (domain ``d=``, fields
-        ``h=``): the signed headers (From among them, dkimpy requires it) and the whole body
-        as received. A signature covering only part of the body (``l=``) does not count:
-        text added below it would read as signed."""
+        """A signature covering only part of the body (``l=``) does not count: text added
+        below it would read as signed."""
         count = min(len(_DKIM_SIGNATURE.findall(raw)), MOST_SIGNATURES)
         found: list[MailSignature] = []
         lookup = self.lookup()

@@ -1,4 +1,4 @@
-"""Threads: how an inbox lists and reads them (in turn, reread, made whole, read marks, one item by its id, linked files, shown details) and how a reply is declared, checked and sent."""
+"""Threads: the kit's inboxes, their read marks and shown details, and declared replies."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 import logging
 import mimetypes
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import KW_ONLY, InitVar, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
@@ -42,28 +42,16 @@ from keybuzz_shared.times import as_utc
 log = logging.getLogger(__name__)
 
 # --- discussions ----------------------------------------------------------------------------
-# A declaration's discussions: whom its replies go to, and where its marketplace refuses one.
 
-# Why the marketplace would refuse a reply on a thread standing so at an instant, in words
-# an agent reads; None when it may go.
+# Why the marketplace would refuse a reply on a thread standing so, in an agent's words.
 Gate = Callable[[Reply, ThreadStanding, datetime], str | None]
 
 
 @dataclass(frozen=True)
 class Discussions:
-    """Where a reply goes: ``recipients`` in a discussion (no one elsewhere); a claim
-    opened by ``support_sender`` is the marketplace's customer care's; ``claim_subject``:
-    the subject a claim without its notice is shown under.
-
-    Where the marketplace's threads are others than discussions (an order's, an offer's):
-    ``threads``, their kinds; ``carried``, what its messages carry of a reply's text (an
-    XML API holds no control character); ``codes``, its own codes in a refused reply's
-    reason; ``buyer_opener``, the opener a claim is the buyer's by, any other (or none)
-    its staff's, where the marketplace names the buyer rather than its staff.
-
-    Where the marketplace takes a reply only while its thread stands so (a claim, too long
-    since the order): ``gate``, why it would refuse one (the seam's ``ReplyGate``, asked
-    before the reply is queued); absent, every reply may go."""
+    """Whom a reply goes to and where it is refused. ``carried``: a reply's text as messages
+    carry it (XML holds no control character); ``buyer_opener``: where the marketplace
+    names the buyer rather than its staff; ``gate``: the seam's ``ReplyGate``."""
 
     recipients: tuple[Recipient, ...]
     support_sender: str
@@ -75,17 +63,14 @@ class Discussions:
     gate: Gate | None = None
 
 
-# --- at once -------------------------------------------------------------------------------
-# Calls made a few at a time: a page's details read, a poll's messages marked read, never
-# a burst against a marketplace's rate limit.
+# --- at once: a few calls in flight, never a burst against a rate limit ---------------------
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 
 async def at_once(limit: int, items: Iterable[T], call: Callable[[T], Awaitable[R]]) -> list[R]:
-    """``call`` on each item, at most ``limit`` in flight, the results in the items' order;
-    the first failure cancels the calls left and is raised as it is."""
+    """Results in the items' order; the first failure cancels the rest and is raised."""
     gate = asyncio.Semaphore(limit)
 
     async def one(item: T) -> R:
@@ -101,13 +86,6 @@ async def at_once(limit: int, items: Iterable[T], call: Callable[[T], Awaitable[
 
 
 # --- read marks ----------------------------------------------------------------------------
-# Read marks where the marketplace marks messages one call each: a few calls in flight
-# (never a burst against its rate limit), sent again when in doubt (marking read twice does
-# nothing more), those a session marked already skipped, and within a budget of seconds:
-# past it, ``CallUnavailable`` and the rest left to the next call, so that marking a burst
-# of messages never holds a poll past its deadline and each poll marks more. Where the
-# marketplace has no read mark for sellers, an inbox is ``Unmarked``: nothing marked,
-# nothing refused.
 
 
 class Unmarked:
@@ -117,74 +95,59 @@ class Unmarked:
         return 0
 
 
+@dataclass(eq=False)  # marks are themselves, whatever their parts
 class ReadMarks:
-    """``mark(message_id)`` one message's call (a ``CallRefused`` or ValueError: that
-    message refused, not remembered); ``budget``: seconds a ``mark_read`` may take (None:
-    no limit); ``kept``: ids remembered, oldest forgotten first."""
+    """One call a message (marking twice does nothing more), those marked skipped, within
+    ``budget`` seconds: past it ``CallUnavailable``, the rest left to the next poll, so a
+    burst never holds a poll past its deadline; ``kept``: ids remembered."""
 
-    def __init__(
-        self,
-        mark: Callable[[str], Awaitable[object]],
-        errors: CallErrors,
-        operation: str,
-        *,
-        at_once: int = 4,
-        budget: float | None = None,
-        kept: int = 10_000,
-    ) -> None:
-        self._mark = mark
-        self._errors = errors
-        self._operation = operation
-        self._at_once = at_once
-        self.budget = budget
-        self._kept = kept
+    mark: Callable[[str], Awaitable[object]]
+    errors: CallErrors
+    operation: str
+    _: KW_ONLY
+    at_once: int = 4
+    budget: float | None = None
+    kept: int = 10_000
+
+    def __post_init__(self) -> None:
         self._marked: dict[str, None] = {}  # ids this session marked read, oldest first
 
     async def mark_read(self, message_ids: Sequence[str]) -> int:
-        """Marks the messages read; how many the marketplace refused. The first other
-        failure stops the marks and is raised."""
         todo = [i for i in dict.fromkeys(message_ids) if i not in self._marked]
 
         async def refused(message_id: str) -> bool:
             try:
-                await self._mark(message_id)
+                await self.mark(message_id)
             except (CallRefused, ValueError):  # e.g. a message the marketplace lost
                 return True
             self._marked[message_id] = None
-            if len(self._marked) > self._kept:
+            if len(self._marked) > self.kept:
                 del self._marked[next(iter(self._marked))]
             return False
 
         try:
             async with asyncio.timeout(self.budget):
-                done = await at_once(self._at_once, todo, refused)
+                done = await at_once(self.at_once, todo, refused)
         except TimeoutError:
             left = sum(1 for i in todo if i not in self._marked)
-            raise self._errors.unavailable(
-                self._operation, f"{left} messages left to mark read after {self.budget:g} s"
+            raise self.errors.unavailable(
+                self.operation, f"{left} messages left to mark read after {self.budget:g} s"
             ) from None
         return sum(done)
 
 
 # --- rereads -------------------------------------------------------------------------------
-# Which items of a listing by last change to read in detail again, where each detail is a
-# call of its own (an allowance spent with care): an item is read again only when its last
-# change moved since this session last read it, once that reading is known stored: a later
-# listing starts later (the poller's cursor moved past the poll that read it). Until then a
-# listing from the same ``since`` may follow a poll that failed to store what it read (cut
-# at its deadline, the database lost), or one that found nothing new in it (a session just
-# started): the item is read again at the next listing, then at listings ever further apart
-# (1, 2, 4 … at most ``max_gap`` skipped), so that a failed poll is made good at once and a
-# quiet shop's items cost a few calls an hour.
+# Where each detail is a call of its own, an item is read again only when its last change
+# moved, once its reading is known stored (a later listing starts later). Until then a poll
+# may have failed to store it: read again at the next listing, then ever further apart
+# (1, 2, 4 … ``max_gap``), so a failed poll is made good at once and a quiet shop's items
+# cost a few calls an hour.
 
 K = TypeVar("K", bound=Hashable)
 
 
 @dataclass
 class _Pending:
-    """An item read from ``since`` at its ``last`` change, not yet known stored;
-    ``skips``: listings to let pass before reading it again, ``gap`` the last such wait."""
-
     last: datetime
     since: datetime
     gap: int = 0
@@ -192,10 +155,6 @@ class _Pending:
 
 
 class Rereads(Generic[K]):
-    """A session's ledger of its items' readings (``kept``: items remembered, oldest
-    forgotten first; ``max_gap``: listings skipped at most between two readings of an item
-    not known stored)."""
-
     def __init__(self, *, kept: int = 20_000, max_gap: int = 64) -> None:
         self._kept = kept
         self._max_gap = max_gap
@@ -203,8 +162,7 @@ class Rereads(Generic[K]):
         self._pending: dict[K, _Pending] = {}  # item -> its reading not yet known stored
 
     def confirm(self, since: datetime) -> None:
-        """The items read by listings that started before ``since``: the poller moved its
-        cursor on since, past what they gave."""
+        """Listings that started before ``since`` are stored: the poller moved past them."""
         for key, pending in list(self._pending.items()):
             if pending.since < since:
                 del self._pending[key]
@@ -214,8 +172,6 @@ class Rereads(Generic[K]):
             del self._read[next(iter(self._read))]
 
     def worth_reading(self, key: K, last: datetime, since: datetime) -> bool:
-        """Whether the item changed last at ``last`` is read in the listing from ``since``;
-        an item to be read is noted pending."""
         if self._read.get(key) == last:
             return False  # read, stored, and no change since
         pending = self._pending.get(key)
@@ -233,23 +189,10 @@ class Rereads(Generic[K]):
 
 
 # --- read in turn --------------------------------------------------------------------------
-# An inbox whose listing names what changed and whose messages come only with each item's
-# details, one call an item (a marketplace's care folders): the seam's ``ThreadsInbox``,
-# declared. The first page lists every item changed since ``since`` (the connector's
-# ``Listing``, read whole), keeps those worth reading (``Rereads``, where details are
-# spent with care) and queues them in order of their last change; each page then reads the
-# details of the next ``page_size`` of them, ``at_once`` calls at a time, in that order, so
-# that a poll cut between pages has moved the poller's cursor past no message of an item
-# still to read. A message posted after the list was read waits for the next listing (its
-# item's last change moved): a page keeps each item's messages up to the last change the
-# list gave. An item the marketplace refuses is said in the page's ``unreadable``, the
-# others read; any other failure ends the page. The cursor is the queue still to read:
-# each item's id (a whole number, or text kept as the marketplace writes it: leading zeros)
-# and its last change, in seconds (0: the list dates none).
-#
-# A list of what needs the seller (a to-do list) dates nothing and names an item whatever
-# its messages' dates: its items are queued in id order, each one's messages kept from
-# ``since`` less ``from_since`` on, and its newest (it carries the thread's state).
+# Items queued by last change and read in that order, so a poll cut between pages has moved
+# the cursor past no message of an item still to read; a page keeps an item's messages up
+# to the last change listed (a later one waits for the next listing). The cursor is the
+# queue: ids (text kept as written: leading zeros) and last changes (0: undated).
 
 S = TypeVar("S")  # an item as the listing names it
 
@@ -262,44 +205,30 @@ def _none(_item: object) -> tuple[str, ...]:
     return ()
 
 
+@dataclass(eq=False)  # an inbox is itself, whatever its parts
 class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
-    """``listing`` and ``read``: the items changed since a poll's ``since`` (its window
-    from there, without end); ``changed``: a listed item's id and last change;
-    ``details``: one item's details (CallRefused: that item refused); ``messages``: its
-    messages, ``unreadable_in``: why each of its others could not be read; ``named``: what
-    ``unreadable`` calls an item ("care folder"); ``files``: a message's file (None: a
-    marketplace whose messages carry none, each asked for unavailable);
-    ``rereads``: keep the session's ledger (``Rereads``), else read every item listed; ``from_since``:
-    where the list dates nothing, how long before ``since`` an item's messages are kept."""
+    """``details``: CallRefused, that item said unreadable; ``from_since``: where the list
+    dates nothing (a to-do list), how long before ``since`` messages are kept, and the
+    newest (it carries the thread's state)."""
 
-    def __init__(
-        self,
-        listing: Listing[S, Any, Any],
-        read: Read[S],
-        changed: Callable[[S], tuple[ItemId, datetime | None]],
-        *,
-        details: Callable[[Any], Awaitable[T]],  # an id as ``changed`` gives it
-        messages: Callable[[T], Sequence[InboxMessage]],
-        named: str,
-        files: Callable[[InboxFile, int], Awaitable[bytes]] | None,
-        page_size: int,
-        at_once: int = 4,
-        rereads: bool = False,
-        unreadable_in: Callable[[T], Sequence[str]] = _none,
-        from_since: timedelta | None = None,
-    ) -> None:
-        self.listing = listing
-        self.read = read
-        self.changed = changed
-        self.details = details
+    listing: Listing[S, Any, Any]
+    read: Read[S]
+    changed: Callable[[S], tuple[ItemId, datetime | None]]
+    _: KW_ONLY
+    details: Callable[[Any], Awaitable[T]]  # an id as ``changed`` gives it
+    # Not a field: the seam's ``ThreadsInbox`` has a ``messages`` of its own.
+    messages: InitVar[Callable[[T], Sequence[InboxMessage]]]
+    named: str
+    files: Callable[[InboxFile, int], Awaitable[bytes]] | None
+    page_size: int
+    at_once: int = 4
+    rereads: bool = False
+    unreadable_in: Callable[[T], Sequence[str]] = _none
+    from_since: timedelta | None = None
+
+    def __post_init__(self, messages: Callable[[T], Sequence[InboxMessage]]) -> None:
         self.map = messages
-        self.named = named
-        self.files = files
-        self.page_size = page_size
-        self.at_once = at_once
-        self.rereads = Rereads[ItemId]() if rereads else None
-        self.unreadable_in = unreadable_in
-        self.from_since = from_since
+        self.ledger = Rereads[ItemId]() if self.rereads else None
 
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
@@ -340,13 +269,9 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
         opened: datetime | None = None,
         **shared: Any,
     ) -> list[InboxMessage]:
-        """One thread's messages as the seam's, oldest first: each ``said`` message (its id,
-        sender, sender's name, text, time), unread unless the seller's; ``shared``: what
-        they all carry (``subject``, ``thread_details``, ``language``, ``ticket_subject``).
-        ``files`` hung on the thread go each with the last message written up to its
-        upload (the first for an earlier one). While ``waiting`` (the marketplace says the
-        seller must act), the thread waits since the buyer's first message after the
-        seller's last (``opened`` without one)."""
+        """``said``: (id, sender, name, text, time); ``files`` hung on the thread go with the
+        last message up to their upload (the first for an earlier one); while ``waiting``,
+        since the buyer's first message after the seller's last (else ``opened``)."""
         ordered = sorted(said, key=lambda m: as_utc(m[4]))  # ties kept in the given order
         last_ours = max((i for i, m in enumerate(ordered) if m[1] == "SELLER"), default=-1)
         buyers = [as_utc(m[4]) for m in ordered[last_ours + 1 :] if m[1] == "BUYER"]
@@ -375,8 +300,6 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
     def _kept(
         self, messages: Sequence[InboxMessage], last: datetime | None, since: datetime
     ) -> list[InboxMessage]:
-        """An item's messages up to its last change; where the list dates none, those
-        from ``since`` less ``from_since`` on, and its newest."""
         if last is not None:
             return [m for m in messages if m.created_at <= last]
         if self.from_since is None or not messages:
@@ -385,13 +308,12 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
         return [m for m in messages if m.created_at >= low or m is newest]
 
     async def _queue(self, since: datetime) -> tuple[Queue, tuple[str, ...]]:
-        """The items changed since ``since`` worth reading, oldest change first."""
-        if self.rereads is not None:
-            self.rereads.confirm(since)
+        if self.ledger is not None:
+            self.ledger.confirm(since)
         every = await self.listing.every(self.listing.start(since, None, updated=True), self.read)
         listed = [(i, _utc(last)) for i, last in map(self.changed, every.items)]
         changed = sorted(listed, key=_in_turn)
-        rereads = self.rereads
+        rereads = self.ledger
         if rereads is not None:
             changed = [
                 (i, last)
@@ -416,7 +338,6 @@ def _utc(last: datetime | None) -> datetime | None:
 
 
 def _in_turn(item: tuple[ItemId, datetime | None]) -> tuple[float, ItemId]:
-    """Oldest change first, then by id (an undated list: by id alone)."""
     item_id, last = item
     return (_UNDATED if last is None else last.timestamp(), item_id)
 
@@ -443,35 +364,19 @@ def _utc_now() -> datetime:
 
 
 # --- threads listed by last change ----------------------------------------------------------
-# An inbox of threads the marketplace lists by last change, each with its messages (a
-# seller's discussions, an operator's threads): the seam's ``ThreadsInbox``, declared. A
-# listing reads its window page after page by the connector's ``Listing``; each thread of a
-# page is made whole (read again where the listing gave only some of its messages) and
-# mapped, a thread whose messages cannot be mapped (an attachment id naming another path)
-# costing that thread, said in the page's ``unreadable``, never the page; the listing's next
-# state is the page's cursor.
-#
-# Where the window is complete decides the poller's next ``since``. A marketplace that
-# takes a window's end is asked [since, now] (``reach``: how far back it searches at most;
-# a ``since`` further back starts there, said in the log), complete until now, and a page
-# that read no thread ends the listing (nothing to seek from). One that takes none (its
-# listing from ``since`` on, ``updated`` given) is complete on its own clock: until the
-# newest update the listing read (threads updated at that instant come again; the poller
-# drops what it has), or, having read none, until a moment before it was asked on ours
-# (``IDLE_MARGIN``: for its clock being behind), never before ``since`` (from ``since``,
-# every poll of an idle shop would ask for the same span, for ever).
+# Where the window is complete decides the poller's next ``since``. Asked [since, now], it is
+# complete until now. A listing without an end (``updated``) is complete on the
+# marketplace's clock: until the newest update read, or, having read none, a moment before
+# it was asked on ours (its clock may be behind), never before ``since`` (else an idle shop
+# would be asked the same span for ever).
 IDLE_MARGIN = timedelta(minutes=1)
 
 
 @dataclass(eq=False)  # an inbox is itself, whatever its parts
 class ListedThreads(ThreadsInbox, Generic[T]):
-    """``listing`` and ``read``: the threads changed in a window; ``complete``: whether a
-    listed thread holds all its messages, else ``read_whole`` reads it again; ``mapper``:
-    a page's mapping of a thread to its messages (ValueError: that thread unreadable),
-    made once a page, where it needs what a call gives; ``named``: a thread as
-    ``unreadable`` names it; ``files``, ``marks``: the inbox's files and read marks;
-    ``updated``: a thread's last update, where the listing has no end; ``reach``: how far
-    back a window may start; ``label``: the marketplace in the log; ``now``: our clock."""
+    """``mapper``: made once a page (it may need a call); a thread it refuses (ValueError)
+    costs that thread, never the page; ``complete`` else ``read_whole``: a thread listed
+    with only some messages read again; ``reach``: how far back a window may start."""
 
     listing: Listing[T, Any, Any]
     read: Read[T]
@@ -496,9 +401,7 @@ class ListedThreads(ThreadsInbox, Generic[T]):
         files: Callable[[InboxFile, int], Awaitable[bytes]],
         **options: Any,
     ) -> ListedThreads[T]:
-        """The inbox of a marketplace that lists messages, not threads, written in a window:
-        each listed message a thread of one, whole; ``options``: the others' (``marks``,
-        ``reach``, ``label``)."""
+        """Messages listed, not threads: each a thread of one, whole."""
 
         async def mapper() -> Callable[[T], Sequence[InboxMessage]]:
             return lambda item: (message(item),)
@@ -563,7 +466,6 @@ class ListedThreads(ThreadsInbox, Generic[T]):
         return await self.marks.mark_read(message_ids)
 
     async def messages_in(self, thread: T) -> list[InboxMessage]:
-        """The thread's messages as a page maps them (a reply's read-back)."""
         return list((await self.mapper())(thread))
 
     async def file(self, file: InboxFile, max_bytes: int) -> bytes:
@@ -571,12 +473,6 @@ class ListedThreads(ThreadsInbox, Generic[T]):
 
 
 # --- discussion reads ----------------------------------------------------------------------
-# What a connector reads of a discussion the marketplace gives with its messages and the
-# parties a reply may go to (its eligible receivers, its authorised participants): whom a
-# reply goes to (``offered_parties``): each of the seam's recipients is some kinds of party,
-# and a reply goes to the parties of those kinds the discussion offers, only where it offers
-# every kind (a reply to ALL needs the buyer and the marketplace's customer care both
-# offered).
 
 P = TypeVar("P")  # a party a reply may go to
 
@@ -587,9 +483,9 @@ def offered_parties(
     offered: Sequence[P],
     kind: Callable[[P], str],
 ) -> list[P] | None:
-    """The parties of ``offered`` a reply to ``recipient`` goes to (``kinds``: the kinds of
-    party each recipient is; ``kind``: a party's); None where ``recipient`` is no kind of
-    party or the discussion does not offer each of its kinds."""
+    """The parties of ``offered`` a reply to ``recipient`` goes to; None unless the
+    discussion offers each of its ``kinds`` (a reply to ALL needs the buyer and the
+    customer care both)."""
     wanted = kinds.get(recipient, ())
     chosen = [party for party in offered if kind(party) in wanted]
     if not wanted or {kind(party) for party in chosen} != set(wanted):
@@ -598,10 +494,6 @@ def offered_parties(
 
 
 # --- one item ------------------------------------------------------------------------------
-# One item of a marketplace's API read by its id (a discussion, a care folder), as every
-# JSON API's connector reads one: the id as one segment of the item's path, an id that
-# cannot be one refused as the marketplace refuses an unknown one (404) without a call, and
-# an answer off the item's shape the marketplace's unreadable answer, naming the call.
 
 
 async def item_at(
@@ -616,12 +508,9 @@ async def item_at(
     shape: Any = None,
     params: Mapping[str, str] | None = None,
 ) -> T:
-    """The item ``item_id`` names under ``path`` (``<path>/<id>``, asked with ``params``),
-    read by ``read`` (ValueError: off its shape); CallRefused (404) for an id that is not
-    ``valid`` or no path segment, unasked; CallAnswerUnreadable naming ``call`` for an
-    answer ``read`` refuses. ``operation`` and ``shape``, where given, are the requester's
-    ``get_json``'s: the operation whose frequency and ``Retry-After`` the call obeys, and
-    the answer's type (``msgspec.Raw``: its bytes, for ``read`` to decode)."""
+    """``<path>/<id>`` read by ``read``; an id not ``valid`` or no path segment is refused
+    as the marketplace refuses an unknown one (404), unasked; an answer ``read`` refuses
+    (ValueError) is unreadable, naming ``call``."""
     found = segment(item_id) if valid(item_id) else None
     if found is None:
         raise client.errors.refused(call, 404, f"{item_id!r} is not an id")
@@ -636,28 +525,19 @@ async def item_at(
 
 
 # --- linked files --------------------------------------------------------------------------
-# A message's file given as a link (a file host's URL), as the seam's ``InboxFile``: named
-# by the link's last path segment, decoded (its id where the link names none), its media
-# type guessed from that name (``application/octet-stream`` where none is known); a
-# file's media type where the marketplace gives one with it, or only its name.
 
 
 def media_type_of(*names: str) -> str:
-    """A file's media type as the first of its ``names`` the platform's table knows says
-    it (its name, or ``file.<format>`` where the marketplace gives a format)."""
+    """The first of ``names`` the platform's table knows (else octet-stream)."""
     known = (mimetypes.guess_type(name)[0] for name in names)
     return next((found for found in known if found), "application/octet-stream")
 
 
 # --- shown details -------------------------------------------------------------------------
-# What a ticket shows beside a thread (the seam's ``ThreadDetail``s), from the
-# marketplace's codes: a code shown by the words the marketplace or the connector gives it
-# (``labelled``), the code itself where none is known, so a code added later is shown, never
-# lost; a detail with nothing to show left out (``shown``).
 
 
 def labelled(code: str | None, labels: Mapping[str, str]) -> str | None:
-    """``code`` as its label in ``labels`` says it, else as it is; None for no code."""
+    """``code`` by its label, else as it is: a code added later is shown, never lost."""
     return (labels.get(code) or code) if code else None
 
 
@@ -666,11 +546,7 @@ def shown(*details: tuple[str, str, str | None]) -> tuple[ThreadDetail, ...]:
     return tuple(ThreadDetail(name=name, label=label, value=v) for name, label, v in details if v)
 
 
-# --- reply files ---------------------------------------------------------------------------
-# A reply's files checked against the connector's ``Limits`` at the session, as its
-# marketplace would check them (the poller checks them before queueing too: a reply queued
-# before a limit changed meets it here): how many, each one's size, their total, their
-# formats. The first rule a reply breaks is its FAILED outcome's words.
+# --- reply files: checked here too, as a reply queued before a limit changed meets it ----
 
 
 def _mb(size: int) -> str:
@@ -685,9 +561,8 @@ def refused_files(
     accepted: Callable[[ReplyFile], bool] | None = None,
     formats: str = "",
 ) -> str | None:
-    """Why ``marketplace`` would refuse these files, if it would. A file's format is taken
-    when ``accepted`` says so (default: its media type among ``limits.attachment_formats``,
-    any when they name none); ``formats``: the formats a refusal names (default: those)."""
+    """The first rule the files break, in words; ``accepted``: a file's format taken
+    (default: among ``limits.attachment_formats``, any if none)."""
     if len(files) > limits.max_attachments:
         return f"{marketplace} takes at most {limits.max_attachments} files a reply"
     each = limits.max_file_bytes
@@ -709,31 +584,8 @@ def refused_files(
 
 
 # --- declared replies ----------------------------------------------------------------------
-# The reply channel (the seam's ``ReplyChannel``) of a shop API, declared: what every
-# marketplace does alike around the one call that posts a reply and the one listing that
-# reads it back; each connector fills in what its marketplace is.
-#
-# A reply's text is sent as the marketplace's messages carry it (``carried``). One on a
-# thread of a kind the marketplace has not (``threads``: its discussions, or an order's and
-# an offer's threads), to someone it takes none from (``recipients``), empty, longer than
-# its ``Limits`` or with files they refuse, on an id not of its form (``is_id``), or that
-# its own rule refuses (``refused``) is a FAILED outcome without a call; so is one it refused
-# (a ``RequestRefused``: its own words, or the reason ``post`` gives, where the marketplace's
-# rules keep it unsent). Whatever else the call raises goes up (unavailable: nothing sent;
-# outcome unknown: read the thread back before sending again).
-#
-# The read-back is ``listed``, a discussion's messages (one the marketplace has forgotten,
-# a 404, lists none), of which the seller's from a little before the reply (``sent_since``,
-# earlier by ``dated_to`` where the marketplace's dates are coarser); or, where the
-# marketplace lists by date, ``read_back``, the seller's messages on the thread since then.
-# A thread of a kind the marketplace has not holds no message sent.
-#
-# Read first (``read_first``): replies on a discussion the marketplace is asked for before
-# each reply (whom a reply may go to, whether it is open) and read back the same way: one
-# read of the discussion by its id serves the post, which sends on the discussion as it is
-# now or says why it keeps the reply unsent, and the read-back, the discussion's messages
-# as the inbox maps them. The rest is ``DeclaredReplies``' (checks before any call,
-# refusals, a 404 listing none).
+# A reply the marketplace would refuse is a FAILED outcome without a call; whatever else the
+# call raises goes up (unavailable: nothing sent; outcome unknown: read back first).
 
 
 def read_first(
@@ -746,9 +598,8 @@ def read_first(
     refused: Callable[[Reply], str | None] | None = None,
     limits: Limits | None = None,
 ) -> DeclaredReplies:
-    """Replies on ``label``'s discussions: ``read`` one by its id, ``send`` a reply on it
-    (a text: why it was not sent), ``messages`` its messages as the inbox maps them;
-    ``refused``, ``limits``: as ``DeclaredReplies`` takes them."""
+    """Replies on a discussion read first (whom a reply may go to, whether it is open): one
+    ``read`` serves the ``send`` and the read-back (``messages``)."""
 
     async def post(reply: Reply) -> str | None:
         return await send(await read(reply.thread.id), reply)
@@ -763,14 +614,9 @@ def read_first(
 
 @dataclass(frozen=True)
 class DeclaredReplies:
-    """Replies on ``label``'s threads (what it calls one: ``discussion``): ``post`` sends
-    one, its text as carried (a ``RequestRefused``: refused; a text: why it was not sent);
-    ``listed`` reads a discussion's messages back (404: one it does not know), or
-    ``read_back`` the seller's on a thread since a moment; ``threads``: the kinds of thread
-    a reply goes on, ``recipients``: whom it may go to (empty: anyone), ``limits``: its
-    text's and files' (None: not checked), ``is_id``: a thread id's form, ``refused``: what
-    else the marketplace refuses in a reply, ``carried``: a reply's text as its messages
-    carry it (None: as written), ``dated_to``: how coarse the dates it lists are."""
+    """``post``: a ``RequestRefused`` or a text is the reply refused; read back by
+    ``listed`` (a discussion's messages, 404: none) or ``read_back`` (the seller's since a
+    moment); ``dated_to``: how coarse the listed dates are."""
 
     label: str
     discussion: str
@@ -786,9 +632,6 @@ class DeclaredReplies:
     carried: Callable[[str], str] | None = None
     dated_to: timedelta = timedelta(0)
 
-    # What a connector's replies are built with: replies on a discussion read first
-    # (``read_first``), a reply's files against its limits (``refused_files``), the parties
-    # a discussion offers a reply to (``offered_parties``).
     read_first = staticmethod(read_first)
     refused_files = staticmethod(refused_files)
     offered_parties = staticmethod(offered_parties)
@@ -803,8 +646,6 @@ class DeclaredReplies:
         post: Callable[[Reply], Awaitable[str | None]],
         read_back: Callable[[ThreadKey, datetime], Awaitable[Sequence[InboxMessage]]],
     ) -> DeclaredReplies:
-        """Replies on the threads ``declared`` names, to its recipients, their text as its
-        messages carry it, read back by date."""
         return cls(
             label,
             discussion,
@@ -846,7 +687,6 @@ class DeclaredReplies:
         return sent_since(messages, since - self.dated_to)
 
     def unsendable(self, reply: Reply) -> str | None:
-        """Why the marketplace would refuse this reply, read from it alone (None: none)."""
         if reply.thread.kind not in self.threads:
             return (
                 f"{self.label}'s replies go to a {self.discussion}, not to an {reply.thread.kind}"
@@ -868,27 +708,14 @@ class DeclaredReplies:
 
 
 # --- conversations, kind after kind -------------------------------------------------------
-# An inbox of conversations listed kind after kind (a marketplace that lists its
-# members' conversations apart from its own), page by page by offset: the seam's
-# ``ThreadsInbox``, declared (``Conversations``). A listing's window starts at its first
-# page's ``since`` and has no end; each kind is listed whole, then the next. A conversation
-# whose last change is before the window is skipped unread; the others are read whole
-# (``messages``) and their messages from the window's start on kept. The cursor (the kind,
-# the next page's offset, the window's start) is the engine's, as are the read marks: the
-# marketplace marks a conversation read, so the listing remembers which conversation of
-# which kind each message it gave came from (that listing's only), and ``mark_read`` marks
-# each conversation once; a message no listing gave, or whose conversation the marketplace
-# refused to mark, is counted refused. What a listing needs to look up once (the seller's
-# recent orders) is a ``Conversations.PerListing``, read when first needed and dropped at the next
-# listing's first page.
+# Each kind listed whole, then the next; the marketplace marks a conversation read, so a
+# listing remembers each message's conversation (that listing's only).
 
 C = TypeVar("C")  # a conversation as listed
 
 
 class ListedAt(msgspec.Struct, array_like=True, frozen=True):
-    """A listing's place: the kind of conversation listed, the next page's offset and
-    the window's start (the layout a connector's own cursors had, so that stored ones
-    still decode)."""
+    """The layout a connector's own cursors had, so that stored ones still decode."""
 
     kind: str
     offset: int
@@ -900,26 +727,19 @@ class ListedAt(msgspec.Struct, array_like=True, frozen=True):
 PageOf = Callable[[str, int, datetime | None], Awaitable[tuple[list[Any], bool]]]
 
 
+@dataclass(eq=False)  # an inbox is itself, whatever its parts
 class Conversations(ThreadsInbox, Generic[C]):
-    """``kinds``: listed in this order; ``page``: one page of a kind's listing (``size``
-    conversations); ``read``: a page's conversations, and why each other could not be
-    read; ``conversation_id`` and ``last_change`` (None: unknown, read it); ``messages``:
-    a conversation's messages, read whole (its kind given); ``mark``: marks one
-    conversation of a kind read; ``files``: a message's file; ``lookups``: what each
-    listing looks up once."""
+    """``last_change`` before the window: skipped unread (None: read it)."""
 
     @dataclass(frozen=True)
     class Kind:
-        """One kind of conversation the marketplace lists apart: its name in the listing's
-        query, and whether that listing filters by the window's start (``windowed``) or lists
-        them all (their last change then decides)."""
+        """``windowed``: its listing filters by the window's start (else its last change)."""
 
         name: str
         windowed: bool = True
 
     class PerListing(Generic[T]):
-        """What a listing looks up once, when first needed (``fetch``); where the marketplace
-        refuses it, ``fallback`` and a warning naming ``what``: the messages come without it."""
+        """Looked up once a listing, when first needed; refused: ``fallback``, warned."""
 
         def __init__(self, fetch: Callable[[], Awaitable[T]], fallback: T, what: str) -> None:
             self._fetch = fetch
@@ -939,31 +759,25 @@ class Conversations(ThreadsInbox, Generic[C]):
                     self._found = (self._fallback,)
             return self._found[0]
 
-    def __init__(
-        self,
-        kinds: Sequence[Conversations.Kind],
-        page: PageOf,
-        read: Callable[[list[Any]], tuple[Sequence[C], Sequence[str]]],
-        *,
-        size: int,
-        conversation_id: Callable[[C], str],
-        last_change: Callable[[C], datetime | None],
-        messages: Callable[[C, str], Awaitable[Sequence[InboxMessage]]],
-        mark: Callable[[str, str], Awaitable[object]],
-        files: Callable[[InboxFile, int], Awaitable[bytes]],
-        lookups: Sequence[Conversations.PerListing[Any]] = (),
+    kinds: Sequence[Conversations.Kind]
+    page: PageOf
+    read: Callable[[list[Any]], tuple[Sequence[C], Sequence[str]]]
+    _: KW_ONLY
+    size: int
+    conversation_id: Callable[[C], str]
+    last_change: Callable[[C], datetime | None]
+    # Not a field: the seam's ``ThreadsInbox`` has a ``messages`` of its own.
+    messages: InitVar[Callable[[C, str], Awaitable[Sequence[InboxMessage]]]]
+    mark: Callable[[str, str], Awaitable[object]]
+    files: Callable[[InboxFile, int], Awaitable[bytes]]
+    lookups: Sequence[Conversations.PerListing[Any]] = ()
+
+    def __post_init__(
+        self, messages: Callable[[C, str], Awaitable[Sequence[InboxMessage]]]
     ) -> None:
-        self.kinds = {kind.name: kind for kind in kinds}
-        self.order = [kind.name for kind in kinds]
-        self.page = page
-        self.read = read
-        self.size = size
-        self.conversation_id = conversation_id
-        self.last_change = last_change
         self.messages_of = messages
-        self.mark = mark
-        self.files = files
-        self.lookups = lookups
+        self.by_name = {kind.name: kind for kind in self.kinds}
+        self.order = list(self.by_name)
         # message id → (its conversation, its kind), for the current listing's messages
         # only (made anew at its first page), not every message the session ever read.
         self.conversations: dict[str, tuple[str, str]] = {}
@@ -977,8 +791,8 @@ class Conversations(ThreadsInbox, Generic[C]):
             for lookup in self.lookups:
                 lookup.drop()
         else:
-            at = state_of(cursor, ListedAt, lambda a: a.offset >= 0 and a.kind in self.kinds)
-        windowed = self.kinds[at.kind].windowed
+            at = state_of(cursor, ListedAt, lambda a: a.offset >= 0 and a.kind in self.by_name)
+        windowed = self.by_name[at.kind].windowed
         raw, more = await self.page(at.kind, at.offset, at.low if windowed else None)
         found, unreadable = self.read(raw)
         items: list[InboxMessage] = []
@@ -999,15 +813,13 @@ class Conversations(ThreadsInbox, Generic[C]):
         )
 
     def _following(self, at: ListedAt, more: bool) -> ListedAt | None:
-        """The next page of this kind, else the next kind's first, else none."""
         if more:
             return ListedAt(at.kind, at.offset + self.size, at.low)
         after = self.order.index(at.kind) + 1
         return ListedAt(self.order[after], 0, at.low) if after < len(self.order) else None
 
     async def mark_read(self, message_ids: Sequence[str]) -> int:
-        """Each listed message's conversation marked read once; how many messages were
-        refused (never listed, or their conversation's mark refused)."""
+        """Refused: messages never listed, or whose conversation's mark was refused."""
         wanted = list(dict.fromkeys(message_ids))
         refused_conversations: set[tuple[str, str]] = set()
         for conversation in dict.fromkeys(

@@ -1,4 +1,5 @@
-"""XML answers: the guarded parse, elements decoded into Structs, and the status envelope an XML API wraps its answers in."""
+"""XML answers: the guarded parse, elements decoded into Structs, and the envelopes an XML
+API's answers come in."""
 
 from __future__ import annotations
 
@@ -23,17 +24,11 @@ from keybuzz_shared.mended import xml_mended
 from keybuzz_shared.redaction import mask_tokens, remote_excerpt
 
 # --- xml answers ---------------------------------------------------------------------------
-# A marketplace's XML answer parsed so that no entity is ever declared, expanded or
-# fetched, by three locks: a document in another encoding than the ones the marketplace
-# answers in is refused unread, and the parser reads every document in the first of them
-# whatever its declaration says (a DTD written in UTF-7 stays text, and so not well-formed);
-# a DTD in the prolog is refused before libxml2 sees it; and the parsed document is checked
-# again: no document type declaration, no entity reference left (the parser resolves none).
-# The parser (lxml) also runs with DTD loading, network and huge-tree mode off (so
-# libxml2's limits hold: elements nested 256 deep at most), and the answer's size is
-# bounded before parsing. ``Node`` reads an answer's fields, each missing
-# or misshapen one the marketplace's unreadable answer. lxml was chosen by measurement: 4-5x faster
-# than defusedxml (docs/BENCHMARKS.md).
+# No entity is ever declared, expanded or fetched, by three locks: another encoding than
+# the marketplace's refused unread and every document read in its one, whatever it declares
+# (a DTD in UTF-7 stays text), a DTD in the prolog refused before libxml2 sees it, and the
+# parsed tree checked again. lxml: 4-5x faster than defusedxml (docs/BENCHMARKS.md), its
+# limits kept (huge-tree mode off: nested 256 deep at most).
 
 Element = etree._Element
 
@@ -79,11 +74,7 @@ def parse_guarded(
     answers_in: str = "UTF-8",
     ns: str | None = None,
 ) -> Element:
-    """The root element of ``data``; ``refused(reason)`` raised for anything else: larger
-    than ``max_bytes``, empty, in an encoding other than ``answers_in`` (the one the
-    marketplace answers in), a DTD or an entity reference, past the parser's limits (nested
-    too deep), not well-formed, its root in another namespace than ``ns`` (where one is
-    given)."""
+    """The root element of ``data``; ``refused(reason)`` for anything else."""
     if len(data) > max_bytes:
         raise refused(f"response larger than {max_bytes} bytes")
     if not data.strip():
@@ -107,9 +98,8 @@ def parse_guarded(
 
 
 def _parsed(data: bytes, encoding: str, refused: Callable[[str], Exception]) -> Element:
-    """``data`` parsed; when libxml2 finds it not well-formed, parsed once more with each
-    character XML does not allow replaced (``mended.xml_mended``): such a character costs
-    the item whose text holds it, not the page. Still not well-formed: refused as first."""
+    """Not well-formed, parsed once more with each character XML does not allow replaced:
+    such a character costs the item whose text holds it, not the page."""
     try:
         return etree.fromstring(data, _parser(encoding))
     except etree.XMLSyntaxError as exc:
@@ -127,8 +117,7 @@ def _parsed(data: bytes, encoding: str, refused: Callable[[str], Exception]) -> 
 def answer_root(
     data: bytes, refused: Callable[[str], Exception], *, max_bytes: int, ns: str | None = None
 ) -> Element:
-    """``parse_guarded`` of an answer the requester reads (``Answers.read``): one cut short
-    or not XML is ``Garbled`` (asked again within a read), anything else refused."""
+    """An answer cut short or not XML is ``Garbled`` (asked again within a read)."""
 
     def refusal(reason: str) -> Exception:
         return Garbled(reason) if garbled(reason) else refused(reason)
@@ -137,8 +126,7 @@ def answer_root(
 
 
 def refuse_parsed(root: Element, refused: Callable[[str], Exception]) -> None:
-    """The same guarantee on what libxml2 read, not on the bytes: no document type
-    declaration, and no entity reference (unresolved, so never expanded) anywhere."""
+    """The same guarantee on what libxml2 read, not on the bytes."""
     info = root.getroottree().docinfo
     if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
         raise refused("the response carries a DTD (refused after parsing)")
@@ -147,8 +135,7 @@ def refuse_parsed(root: Element, refused: Callable[[str], Exception]) -> None:
 
 
 def garbled(reason: str) -> bool:
-    """Whether ``parse_guarded``'s reason is an answer cut short or not XML at all (a
-    server failing mid-answer, worth another try); a DTD, an encoding or a size is not."""
+    """Cut short or not XML at all: a server failing mid-answer, worth another try."""
     return reason.startswith(("not well-formed", "not XML", "empty response"))
 
 
@@ -195,7 +182,6 @@ def _reading(field: msgspec.inspect.Field) -> Callable[[Node], Any]:
 
 
 def _attribute(name: str) -> Callable[[Node, str], str | None]:
-    """The reading of ``child@attribute`` (``@attribute``: the element's own)."""
     child, _, attribute = name.partition("@")
 
     def read(node: Node, _name: str) -> str | None:
@@ -222,7 +208,6 @@ _DATETIME = re.compile(
 
 
 def parse_datetime(text: str, refused: Callable[[str], Exception], name: str = "date") -> datetime:
-    """An xs:dateTime as a marketplace writes it, in UTC; ``refused`` for anything else."""
     match = _DATETIME.fullmatch(text.strip())
     if match is None:
         raise refused(f"<{name}> is not a date-time: {short(text, 40)!r}")
@@ -252,17 +237,11 @@ def _zone(zone: str | None) -> timezone:
     return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
 
 
-# --- xml envelope --------------------------------------------------------------------------
-# An XML API's status envelope, declared: every answer is one root element in the API's
-# namespace whose ``status`` attribute says whether the call was done, beside its
-# ``<error code="…" severity="…">text</error>`` children. The kit reads it (the guard above,
-# the errors' texts without a secret) into the requester's ``Answers`` and ``Refusals``: a
-# refused login is the shop's credentials refused, any other refusal the call refused with
-# its status and codes (``StatusEnvelope.CredentialsRefused``, ``.Refused``).
+# --- xml envelope: a root whose ``status`` says whether the call was done, beside its
+# ``<error code="…" severity="…">text</error>`` children ----------------------------------
 
 
 def listed(errors: Sequence[StatusEnvelope.Error], chars: int | None = None) -> str:
-    """An answer's errors as a refusal says them: each code and text (``chars`` at most)."""
     return "; ".join(f"{e.code}: {e.text}"[:chars] for e in errors) or "no error given"
 
 
@@ -272,35 +251,22 @@ def local_name(element: Element) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class StatusEnvelope:
-    """``ns``: the API's namespace; ``unreadable(reason)``: its unreadable answer;
-    ``accepting`` and ``refusing``: its statuses (any other is unreadable); ``later``:
-    codes asking to come back soon (asked again like a 429); ``token``: codes meaning the
-    call's token (so does an error whose text names it); ``per_item``: roots whose
-    refusing status with no error of their own leaves each item's errors to the caller;
-    ``text_chars``: what is kept of each error's text."""
-
-    # The parts of an answer in this envelope, and the errors a connector subclasses to
-    # name its marketplace (``label``).
+    """``token``: codes meaning the call's token (so does an error whose text names it);
+    ``per_item``: roots whose refusing status without errors leaves the items' to the caller."""
 
     class Error(msgspec.Struct, frozen=True):
-        """One ``<error severity="…" code="…">text</error>`` of an answer."""
-
         code: str
         severity: str
         text: str
 
     class Answer(NamedTuple):
-        """An answer as the requester read it: its root, status and errors, and the
-        ``redact`` its texts go through."""
-
         root: Element
         status: str
         errors: Errors
         redact: Callable[[str], str]
 
     class CredentialsRefused(seam.CredentialsRefused):
-        """The login service refused the shop's credentials (wrong, or revoked): ``detail``, or
-        its errors, said; their ``codes`` kept. ``label`` names the marketplace."""
+        """The login refused the shop's credentials (wrong, or revoked)."""
 
         label = "the marketplace"
 
@@ -311,8 +277,7 @@ class StatusEnvelope:
             self.codes = tuple(error.code for error in self.errors)
 
     class Refused(RequestRefused):
-        """A call whose answer's status refused it (or an HTTP status, where no envelope came):
-        its ``status``, ``errors`` and their ``codes`` kept. ``label`` names the marketplace."""
+        """Refused by the answer's status (or an HTTP status, where no envelope came)."""
 
         label = "the marketplace"
 
@@ -338,15 +303,12 @@ class StatusEnvelope:
     content_type: str = "text/xml; charset=utf-8"
 
     def parse(self, data: bytes, *, max_bytes: int) -> Element:
-        """The root element of an answer, by the kit's guard (no DTD, no entity, UTF-8
-        only, ``max_bytes`` at most, the API's namespace); ``unreadable`` for anything else."""
         return parse_guarded(data, self.unreadable, max_bytes=max_bytes, ns=self.ns)
 
     def node(self, element: Element) -> Node:
         return Node(element, self.ns, self.unreadable)
 
     def status(self, root: Element, redact: Callable[[str], str] = str) -> tuple[str, Errors]:
-        """The answer's status and its errors (their texts through ``redact``)."""
         status = root.get("status")
         if status is None:
             raise self.unreadable(f"<{local_name(root)}> has no status")
@@ -355,8 +317,8 @@ class StatusEnvelope:
         return status, self.errors(self.node(root), redact)
 
     def errors(self, node: Node, redact: Callable[[str], str] = str) -> Errors:
-        """The ``<error>``s of ``node``, without a secret the API may echo, nor anything
-        shaped like a token (masked before shortening, so no part of one is left)."""
+        """Without a secret the API may echo, nor anything shaped like a token (masked
+        before shortening, so no part of one is left)."""
         return tuple(
             StatusEnvelope.Error(
                 code=mask_tokens(error.element.get("code") or ""),
@@ -367,7 +329,6 @@ class StatusEnvelope:
         )
 
     def expect_root(self, root: Element, service: str) -> None:
-        """The answer of ``service`` is a ``<service>_response``; unreadable otherwise."""
         if local_name(root) != f"{service}_response":
             raise self.unreadable(f"expected <{service}_response>, got <{local_name(root)}>")
 
@@ -396,9 +357,7 @@ class StatusEnvelope:
         credentials_refused: Callable[[str, Errors], Exception],
         refused: Callable[[str, str, Errors], Exception],
     ) -> Refusals:
-        """A 401 or 403 is the credentials' (a token's, renewed once); ``login``: the call
-        whose refusal is the credentials' (``credentials_refused(detail, errors)``); any
-        other refusal is ``refused(call, status, errors)``."""
+        """A 401 or 403 is the credentials' (a token's, renewed once); ``login``'s refusal too."""
 
         def expired(response: httpx.Response, document: Any) -> bool:
             if not isinstance(document, StatusEnvelope.Answer):
@@ -431,11 +390,6 @@ class StatusEnvelope:
         refused: Callable[[str, str, Errors], Exception],
         max_response_bytes: int,
     ) -> ApiSpec:
-        """The ``ApiSpec`` of an API answering in this envelope (``label``: its marketplace):
-        its answers and ``refusals`` this envelope's, an unreadable answer its
-        ``unreadable``, a refusal over HTTP without an envelope ``refused`` with the HTTP
-        status (as ``refusals`` says it), a call unavailable or whose outcome is unknown
-        ``unavailable`` and ``outcome_unknown``."""
         errors = CallErrors(
             unavailable=unavailable,
             unreadable=lambda _call, reason: self.unreadable(reason),
@@ -457,23 +411,16 @@ Errors = tuple[StatusEnvelope.Error, ...]  # an answer's, in its order
 
 @dataclass(frozen=True, kw_only=True)
 class ErrorRoot:
-    """An XML API that answers a call with its result's own root, and refuses it with a
-    root of its own (``root``) listing ``<error>``s, each said by the texts at ``said``
-    (its ``<code>`` first), whatever the namespace. ``later``:
-    codes only asking to come back soon (every error's one of them: asked again like a
-    429); ``credentials``: codes meaning the shop's credentials; ``errors``: the
-    marketplace's ``CallErrors``; ``service``: what an unreadable answer names."""
+    """An API that refuses a call with a ``root`` of its own listing ``<error>``s, each
+    said by the texts at ``said``, whatever the namespace; ``later``: codes only asking to
+    come back soon (all of them: asked again like a 429)."""
 
     class Answer(NamedTuple):
-        """An answer of an ``ErrorRoot`` API: its root, what its refusal says (secrets masked),
-        and the codes it gave."""
-
         root: Element
         refused: Refusal | None
         codes: frozenset[str] = frozenset()
 
         def node(self) -> Node:
-            """The root whatever its namespace, a field missing a ValueError."""
             return Node(self.root, None, ValueError)
 
     root: str
@@ -510,8 +457,6 @@ class ErrorRoot:
     # --- the requester's Refusals -----------------------------------------------------------
 
     def error(self, call: str, status: int, document: Any) -> Exception:
-        """The refusal as the seam's: the shop's credentials refused (one of their codes,
-        or a 401/403 without a document), else the call refused in the API's own words."""
         if isinstance(document, ErrorRoot.Answer) and document.refused is not None:
             if document.codes & self.credentials:
                 return self.errors.credentials_refused(f"{call}: {document.refused.reason}")
@@ -524,7 +469,6 @@ class ErrorRoot:
         return Refusals(credentials=frozenset({401, 403}), error=self.error)
 
     def result(self, answer: ErrorRoot.Answer, root: str, child: str = "response") -> Node:
-        """The ``<child>`` of an answer whose root is ``root``; unreadable otherwise."""
         node = answer.node()
         found = node.get(child) if node.name == root else None
         if found is None:
@@ -536,12 +480,9 @@ class ErrorRoot:
 
 
 class Node:
-    """An element of namespace ``ns`` (None: whatever its namespace, each child by its
-    local name) with its children indexed by local name: one pass over them, however many
-    fields are read (a find() per field costs as much as the whole index). A name may be a
-    path ("price/amount"). A field missing or in another shape is ``refused`` (the
-    marketplace's unreadable answer, given the reason). The envelopes an XML API's answers
-    come in are reached through it: ``Node.StatusEnvelope``, ``Node.ErrorRoot``."""
+    """An element (``ns`` None: children by local name), its children indexed in one pass
+    (a find() per field costs as much as the whole index); a name may be a path
+    ("price/amount"); a field missing or misshapen is ``refused``."""
 
     StatusEnvelope: TypeAlias = StatusEnvelope
     ErrorRoot: TypeAlias = ErrorRoot
@@ -579,9 +520,7 @@ class Node:
         return [e for parent in found for e in Node(parent, self.ns, self.refused)._found(rest)]
 
     def item(self, read: Callable[[Node], T]) -> T:
-        """This node, an item a page lists, read by ``read``; off its shape, ValueError
-        naming it (its ``id`` attribute or its ``<name>_id``) for a listing's reader
-        (``seam.read_each``): one item costs only itself, never the page."""
+        """Off its shape, ValueError naming the item: it costs only itself, not the page."""
         try:
             return read(Node(self.element, self.ns, _OffShape))
         except _OffShape as exc:
@@ -595,7 +534,6 @@ class Node:
         return Node(found, self.ns, self.refused)
 
     def text(self, name: str, *, strip: bool = True) -> str | None:
-        """The child's text (CDATA included); None when absent or empty."""
         found = self.get(name)
         if found is None or found.text is None:
             return None
@@ -615,14 +553,9 @@ class Node:
         return self._number(name, Decimal, "a number")
 
     def decode(self, shape: type[S], **given: Any) -> S:
-        """This element read into ``shape`` (a msgspec Struct), each field from the child
-        of its name (its ``msgspec.field(name=…)`` where the connector's name is another)
-        by its type: text (``str``), ``int``, ``Decimal`` or ``datetime`` (this class's
-        readings), a tuple of Structs from every child of that name; a name ``child@x`` is
-        the child's attribute ``x`` (``@x``: the element's own), a text. A child or
-        attribute absent or empty is the field's default; a field without one is required
-        (missing: refused, as ``required``). ``given``: the fields the connector read
-        itself (a text kept unstripped, a value in its own words)."""
+        """Each field from the child of its (encoded) name by its type, a tuple of Structs
+        from every such child, ``child@x`` an attribute (``@x``: its own); absent or empty,
+        its default, else refused. ``given``: fields the connector read itself."""
         read = {name: read(self) for name, read in _fields(shape) if name not in given}
         return shape(**read, **given)
 
@@ -641,10 +574,7 @@ class Node:
             raise self.refused(f"<{name}> is not {what}") from None
 
 
-# --- an item's fields declared: a Struct decoded from its element ----------------------------
-
-
-# A field's reading by its type (``decode``): Node's reading of that type.
+# A field's reading by its type (``decode``).
 _READINGS: dict[type, Callable[[Node, str], Any]] = {
     msgspec.inspect.StrType: Node.text,
     msgspec.inspect.IntType: Node.int,
