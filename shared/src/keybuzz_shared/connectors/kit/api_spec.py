@@ -189,10 +189,12 @@ class ApiSpec:
             return (invalid if code == "invalid_grant" else refused)(code, why, status)
 
         errors = CallErrors(
-            unavailable=failed, unreadable=failed, outcome_unknown=failed,
+            unavailable=failed,
+            unreadable=failed,
+            outcome_unknown=failed,
             refused=lambda call, status, detail: refused(f"http_{status}", detail, status),
             credentials_refused=lambda detail: refused("invalid_client", detail, 401),
-        )  # fmt: skip
+        )
         # A token answer is a few hundred bytes.
         return cls(label, log, errors, Refusals(error=refusal), max_response_bytes=64 << 10)
 

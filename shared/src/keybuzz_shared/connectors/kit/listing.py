@@ -125,8 +125,12 @@ class PageRead(Generic[T, S]):
         """``said``: why items were left out goes with it."""
         unreadable = self.unreadable if said else ()
         if self.following is None:
-            return Page(items=self.items, next_cursor=None, complete_until=complete_until,
-                        unreadable=unreadable)  # fmt: skip
+            return Page(
+                items=self.items,
+                next_cursor=None,
+                complete_until=complete_until,
+                unreadable=unreadable,
+            )
         return Page(items=self.items, next_cursor=cursor_of(self.following), unreadable=unreadable)
 
 
@@ -601,8 +605,9 @@ class KeyedPages:
     async def every(
         self, query: dict[str, str], *, size: int, most: int | None = None
     ) -> list[Any]:
-        listing = Listing(Seek[Any](), lambda _low, _high: query, self.offsets(size),
-                          name=self.call)  # fmt: skip
+        listing = Listing(
+            Seek[Any](), lambda _low, _high: query, self.offsets(size), name=self.call
+        )
         start = listing.start(NO_WINDOW, None, updated=True)
         return list((await listing.every(start, lambda raw: (tuple(raw), ()), most=most)).items)
 

@@ -409,9 +409,16 @@ class ListedThreads(ThreadsInbox, Generic[T]):
         async def whole(item: T) -> T:
             return item
 
-        return cls(listing, read, complete=lambda _: True, read_whole=whole, mapper=mapper,
-                   named=lambda _: "a message", files=files,
-                   **options)  # fmt: skip
+        return cls(
+            listing,
+            read,
+            complete=lambda _: True,
+            read_whole=whole,
+            mapper=mapper,
+            named=lambda _: "a message",
+            files=files,
+            **options,
+        )
 
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
