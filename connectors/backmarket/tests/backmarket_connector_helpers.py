@@ -6,9 +6,10 @@ import re
 from typing import Any
 
 import httpx
-from keybuzz_connector_backmarket.connector import PLATFORMS, client_of
+from keybuzz_connector_backmarket.connector import client_of
 from keybuzz_connector_backmarket.settings import (
     BACKMARKET,
+    PLATFORMS,
     BackMarketApiSettings,
     BackMarketSettings,
 )

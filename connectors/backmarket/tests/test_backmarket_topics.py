@@ -63,6 +63,9 @@ def test_the_locale_gives_the_language(country: str | None, language: str | None
         ([{"customerIssue": "DAMAGED_PACKAGE", "tag": "DELIVERY"}], "DAMAGED_OR_WRONG_ITEM"),
         ([{"customerIssue": "ITEM_NOT_RECEIVED", "tag": "DELIVERY"}], "WHERE_IS_MY_ORDER"),
         ([{"customerIssue": "SOMETHING_NEW", "tag": "AESTHETIC"}], "DAMAGED_OR_WRONG_ITEM"),
+        # issues the shared rules do not read, whatever their tag says
+        ([{"customerIssue": "ACCOUNT_LOCKED", "tag": "OTHER"}], "DAMAGED_OR_WRONG_ITEM"),
+        ([{"customerIssue": "BATTERY_NOT_CHARGING"}], "DAMAGED_OR_WRONG_ITEM"),
         ([{"customerIssue": "SOMETHING_NEW", "tag": "OTHER"}], None),
         ([], None),
     ],

@@ -1,6 +1,5 @@
-"""The Back Market connector: Back Market's seller API (care folders, replies, orders)
-behind KeyBuzz's connector seam (docs/BACKMARKET.md); ``connectors()`` is the entry point
-the registry loads (group ``keybuzz.connectors``)."""
+"""The Back Market connector (docs/BACKMARKET.md); ``connectors()`` is the entry point the
+registry loads (group ``keybuzz.connectors``)."""
 
 from keybuzz_shared.connectors.seam import Connector
 

@@ -1,8 +1,5 @@
-"""A Back Market shop's care folders (docs/BACKMARKET.md, "Care folders"): the kit's
-``ReadInTurn`` on ``GET /ws/sav`` (folders with messages from a minute before ``since``, 10
-a page) and ``GET /ws/sav/{id}`` (a folder's messages come only with its details, one call
-each, read again only once its ``date_last_message`` moved). One ticket per folder, each
-message once by Back Market's id; the seller's messages on it the kit's ``DeclaredReplies``."""
+"""A Back Market shop's care folders as the kit's ``ReadInTurn`` and replies on them as its
+``DeclaredReplies`` (docs/BACKMARKET.md, "Care folders", "Replies")."""
 
 from __future__ import annotations
 
@@ -18,6 +15,7 @@ from keybuzz_shared.ticket_topics import Subject, language_tag, subject_of_label
 from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_backmarket.orders import line_state, order_state
+from keybuzz_connector_backmarket.settings import COUNTRIES, LANGUAGES
 
 PAGE_SIZE = 10  # GET /ws/sav's page [official]
 DETAILS_AT_ONCE = 4  # a page's folders read at once: within 600 calls a minute [official]
@@ -30,22 +28,10 @@ SENDERS: dict[str, seam.SenderType] = {
     "BackMarket": "MARKETPLACE_SUPPORT",
 }
 # A claim's declared issue (``customerIssue``) → the ticket's subject (docs/BACKMARKET.md,
-# "Ticket topics"); another issue is read by the shared rules (``subject_of_label``), else
-# by its tag: a technical or aesthetic fault is a damaged item.
-ISSUE_SUBJECTS: dict[str, Subject] = dict.fromkeys(
-    (
-        "BATTERY_NOT_CHARGING",
-        "SCREEN_DEFECT",
-        "ACCOUNT_LOCKED",
-        "MISSING_PART",
-        "DAMAGED_PACKAGE",
-        "COSMETIC_SCRATCHES",
-    ),
-    "DAMAGED_OR_WRONG_ITEM",
-)
-TAG_SUBJECTS: dict[str, Subject] = dict.fromkeys(
-    ("TECHNICAL", "AESTHETIC"), "DAMAGED_OR_WRONG_ITEM"
-)
+# "Ticket topics"): what the shared rules (``subject_of_label``) read, else a damaged item
+# for the issues below (which they do not read) or a technical or aesthetic fault (its tag).
+DAMAGED_ISSUES = ("BATTERY_NOT_CHARGING", "ACCOUNT_LOCKED")
+DAMAGED_TAGS = ("TECHNICAL", "AESTHETIC")
 RESOLUTIONS = {
     "REMOTE_ASSISTANCE": "assistance à distance",
     "REPAIR": "réparation",
@@ -58,9 +44,6 @@ WARRANTY_STATES = {
     "WATER_OR_DROPPED": "tombé ou mouillé",
     "THIRD_PARTY_REPAIR": "réparé par un tiers",
 }
-
-
-# --- Back Market's JSON -------------------------------------------------------------------
 
 
 class FolderSummary(msgspec.Struct, frozen=True):
@@ -122,9 +105,6 @@ class Folder(msgspec.Struct, frozen=True):
 read_folder = partial(kit.read_as, Folder, what="care folder")
 
 
-# --- the mapping to the seam --------------------------------------------------------------
-
-
 def country_of(folder: Folder) -> str | None:
     """The folder's locale (``de-de``), else its order's."""
     line = folder.orderline
@@ -136,13 +116,9 @@ def subject_of_claims(folder: Folder) -> Subject | None:
     first); None without a claim that says one."""
     for claim in sorted(folder.lines, key=lambda c: c.state != OPEN):
         for issue in claim.issues:
-            found = (
-                ISSUE_SUBJECTS.get(issue.customer_issue)
-                or subject_of_label(issue.customer_issue)
-                or TAG_SUBJECTS.get(issue.tag)
-            )
-            if found:
-                return found
+            found = subject_of_label(issue.customer_issue)
+            if found or issue.customer_issue in DAMAGED_ISSUES or issue.tag in DAMAGED_TAGS:
+                return found or "DAMAGED_OR_WRONG_ITEM"
     return None
 
 
@@ -243,9 +219,6 @@ def minute_filter(since: datetime) -> str:
     return (as_utc(since) - timedelta(minutes=1)).strftime("%Y-%m-%d-%H-%M")
 
 
-# --- the inbox ----------------------------------------------------------------------------
-
-
 class CareInbox(kit.KitSession.ReadInTurn[FolderSummary, Folder]):
     """A shop's care folders: each list page one call of the allowance, a page past the
     last one (the list shrunk since ``next`` was said) its end; no incident, no read mark."""
@@ -273,16 +246,9 @@ async def folder_of(client: kit.Requester, folder_id: str | int) -> Folder:
     )
 
 
-async def folder_messages(client: kit.Requester, folder_id: str) -> list[seam.InboxMessage]:
-    return inbox_messages_of(await folder_of(client, folder_id))
-
-
 # --- replies (docs/BACKMARKET.md, "Replies") ----------------------------------------------
-# A message (``POST /ws/sav/{id}/msg``) goes as multipart/form-data: its text (``message``)
-# and up to 10 files of 3 MB each (``attachment``) [official], refused before the reply is
-# queued (the connector's ``Limits``) and again before the call. Posting to a closed folder
-# reopens it [official]. Back Market's POST takes no idempotency key: a lost answer is an
-# unknown outcome, and the poller reads the folder back before any retry.
+# Back Market's POST takes no idempotency key: a lost answer is an unknown outcome, and the
+# poller reads the folder back before any retry.
 
 MAX_ATTACHMENTS = 10  # files a message [official]
 MAX_FILE_BYTES = 3 * 1024 * 1024  # each file [official: "3 MB"], read as MiB
@@ -297,17 +263,19 @@ LIMITS = seam.Limits(
 )
 
 
-async def post_message(client: kit.Requester, reply: seam.Reply) -> None:
-    files = [("attachment", (f.name, f.data, f.content_type)) for f in reply.attachments]
-    await client.post_form(f"/ws/sav/{reply.thread.id}/msg", {"message": reply.body}, files)
-
-
 def folder_replies(client: kit.Requester) -> kit.DeclaredReplies:
+    async def post(reply: seam.Reply) -> None:
+        files = [("attachment", (f.name, f.data, f.content_type)) for f in reply.attachments]
+        await client.post_form(f"/ws/sav/{reply.thread.id}/msg", {"message": reply.body}, files)
+
+    async def listed(folder_id: str) -> list[seam.InboxMessage]:
+        return inbox_messages_of(await folder_of(client, folder_id))
+
     return kit.DeclaredReplies(
         "Back Market",
         "care folder",
-        post=partial(post_message, client),
-        listed=partial(folder_messages, client),
+        post=post,
+        listed=listed,
         recipients=RECIPIENTS,
         limits=LIMITS,
         is_id=str.isdigit,
@@ -320,43 +288,6 @@ def linked_file(url: str, file_id: str) -> seam.InboxFile:
     return seam.InboxFile(name=name, url=url, content_type=kit.media_type_of(name))
 
 
-# --- a locale's names ---------------------------------------------------------------------
-# A folder's locale (``de-at``) as its ticket shows it, in French (Autriche, allemand): the
-# countries Back Market's platforms serve. A part the tables lack is shown as written.
-
-# ISO 3166-1 alpha-2 → the country's name in French.
-COUNTRIES = {
-    "FR": "France",
-    "BE": "Belgique",
-    "ES": "Espagne",
-    "DE": "Allemagne",
-    "AT": "Autriche",
-    "IT": "Italie",
-    "GB": "Royaume-Uni",
-    "NL": "Pays-Bas",
-    "PT": "Portugal",
-    "IE": "Irlande",
-    "GR": "Grèce",
-    "SK": "Slovaquie",
-    "SE": "Suède",
-    "US": "États-Unis",
-    "JP": "Japon",
-    "AU": "Australie",
-}
-# ISO 639-1 → the language's name in French.
-LANGUAGES = {
-    "fr": "français",
-    "es": "espagnol",
-    "de": "allemand",
-    "it": "italien",
-    "en": "anglais",
-    "nl": "néerlandais",
-    "pt": "portugais",
-    "el": "grec",
-    "sk": "slovaque",
-    "sv": "suédois",
-    "ja": "japonais",
-}
 _LOCALE = re.compile(r"([A-Za-z]{2})[-_]([A-Za-z]{2})")
 
 

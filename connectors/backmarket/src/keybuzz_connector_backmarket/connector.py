@@ -1,11 +1,5 @@
-"""The Back Market connector: the seam on Back Market's seller API (docs/BACKMARKET.md),
-declared for the kit: a shop API (care folders and orders) and a credential check. The
-seller types its token, seller (merchant) id and country (its ``Accept-Language``, naming
-its platform [official]: EU, US, AP). Back Market publishes no response window or figure
-to sellers' APIs: the poller's default window, or the tenant's. Every call carries the
-token (``Authorization: Basic <token>``), ``Accept-Language`` and the ``User-Agent`` Back
-Market requires (``BM-{Company}-{Integration};contact@domain``); the firewall's 403 says
-nothing of the token: held, never read as credentials revoked (401 is)."""
+"""The Back Market connector: the seam on Back Market's seller API, declared for the kit
+(docs/BACKMARKET.md: the credential fields, the headers every call carries, the firewall)."""
 
 from __future__ import annotations
 
@@ -21,6 +15,7 @@ from keybuzz_connector_backmarket.care import LIMITS, RECIPIENTS, CareInbox, fol
 from keybuzz_connector_backmarket.orders import ShopOrders
 from keybuzz_connector_backmarket.settings import (
     BACKMARKET,
+    PLATFORMS,
     BackMarketApiSettings,
     BackMarketSettings,
 )
@@ -32,17 +27,13 @@ ERRORS = kit.CallErrors.labelled("Back Market", credentials="token")
 
 
 def challenge_held(response: httpx.Response, document: Any) -> kit.Refusals.Held | None:
-    """``Refusals.held`` of Back Market's web application firewall: a 403 that is its page
-    (HTML where the API answers JSON, or a ``server: cloudflare`` answer) or whose JSON
-    ``errors`` name its bot challenge holds the shop ``WAF_HOLD_SECONDS`` (it says neither
-    why nor for how long), never read as credentials revoked; another 403 is a refusal."""
+    """A 403 that is the firewall's page (HTML where the API answers JSON, or ``server:
+    cloudflare``) or names its bot challenge: held, never credentials revoked."""
     if response.status_code != 403:
         return None
     media = response.headers.get("content-type", "").split(";")[0].strip().lower()
     errors = document.get("errors") if isinstance(document, dict) else None
-    coded = isinstance(errors, list) and any(
-        isinstance(e, dict) and e.get("code") == "bot-need-challenge" for e in errors
-    )
+    coded = "bot-need-challenge" in kit.named_in(errors, "code", (str,))
     page = media == "text/html" or response.headers.get("server", "").lower() == "cloudflare"
     reason = "HTTP 403 from Back Market's firewall (challenge); held and retried later"
     return kit.Refusals.Held(WAF_HOLD_SECONDS, reason) if coded or page else None
@@ -56,25 +47,6 @@ SPEC = kit.ApiSpec(
     max_response_bytes=MAX_RESPONSE_BYTES,
     allowance_call="GET ws/sav",  # the call Back Market allows 4,000 a day [official]
 )
-# Each country code a shop may have [official], by the platform serving it.
-PLATFORMS = dict.fromkeys(
-    (
-        "fr-fr",
-        "fr-be",
-        "es-es",
-        "de-de",
-        "de-at",
-        "it-it",
-        "en-gb",
-        "nl-nl",
-        "pt-pt",
-        "en-ie",
-        "el-gr",
-        "sk-sk",
-        "sv-se",
-    ),
-    "EU",
-) | {"en-us": "US", "ja-jp": "AP", "en-au": "AP"}
 CREDENTIAL_FIELDS = (
     # Back Market's tokens are base64 [observed].
     kit.key_field("token", "API token", max_length=512),
@@ -97,8 +69,7 @@ def platform_of(fields: Mapping[str, str]) -> str:
 
 def client_of(shop: kit.Declaration.Opening[BackMarketApiSettings]) -> kit.Requester:
     """The shop's calls on its country's platform (ValueError when a credential field is
-    missing). Its messages' files are links to Back Market's file host [official: "URL of
-    the attachment"], asked without the token from the hosts ``shop.options`` allows."""
+    missing); its files, links to Back Market's file host, asked without the token."""
     fields, api = shop.credentials, shop.api
     kit.require_fields(CREDENTIAL_FIELDS, fields, "Back Market")
     token, country = fields["token"], fields["country"]
@@ -113,10 +84,9 @@ def client_of(shop: kit.Declaration.Opening[BackMarketApiSettings]) -> kit.Reque
 
 
 async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:
-    """One GET /ws/sav: a token whose care folders name (``merchant``) another seller than
-    the one typed is refused; a shop with no folder yet is taken on the id typed (no other
-    call names the token's seller). The identity: the account on its platform
-    (``backmarket-eu:40001``)."""
+    """One GET /ws/sav: a token whose care folders name another seller (``merchant``) is
+    refused; a shop with no folder yet is taken on the id typed (no call names the token's
+    seller)."""
     page = await client.get_json("/ws/sav", {"page": "1"})
     results = page.get("results") if isinstance(page, dict) else None
     named = kit.named_in(results, "merchant", (int,))

@@ -1,8 +1,6 @@
-"""A Back Market shop's orders (``GET /ws/orders``, ``GET /ws/orders/{order_id}``) as the
-kit's ``ListedOrders`` (docs/BACKMARKET.md, "Orders"): by update on ``date_modification``,
-by creation on ``date_creation``, 50 a page by page number; by id one call each. Its order
-and order-line states in KeyBuzz's vocabulary, its own word kept beside ours; a state it may
-add later is PENDING with no delivery status: shown, never lost."""
+"""A Back Market shop's orders as the kit's ``ListedOrders`` (docs/BACKMARKET.md, "Orders"):
+its states in KeyBuzz's vocabulary, its own word kept beside ours; a state it may add later
+PENDING with no delivery status: shown, never lost."""
 
 from __future__ import annotations
 

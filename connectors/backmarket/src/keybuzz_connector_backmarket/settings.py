@@ -10,37 +10,38 @@ from keybuzz_shared.connectors.seam import ShopApiSettings
 from keybuzz_shared.settings import AtLeastOne
 
 BACKMARKET = "BACKMARKET"  # the marketplace value of its shops, tickets and orders
-# Where Back Market's buyers write, by local hour in Paris (the view's ``buyer_zone``: its
-# European countries, all on Central European time): few at night, most through the day
-# into the evening. The poller's French default is quieter at night, polling 1-5 h at a
-# quarter of the rate while a refurbished device's buyers still write (docs/BENCHMARKS.md,
-# the allowance bench).
+# Where Back Market's buyers write, by local hour in Paris (its European countries): a night
+# busier than the poller's French default (docs/BACKMARKET.md, "Allowance").
 BUYER_HOURS: tuple[float, ...] = (
-    0.7,
-    0.3,
-    0.15,
-    0.1,
-    0.1,
-    0.1,
-    0.2,
-    0.5,
-    1.0,
-    1.6,
-    1.9,
-    2.0,
-    2.0,
-    1.9,
-    1.8,
-    1.8,
-    1.9,
-    1.9,
-    2.0,
-    2.3,
-    2.6,
-    2.7,
-    2.3,
-    1.4,
+    (0.7, 0.3, 0.15, 0.1, 0.1, 0.1)  # 0-5 h
+    + (0.2, 0.5, 1.0, 1.6, 1.9, 2.0)  # 6-11 h
+    + (2.0, 1.9, 1.8, 1.8, 1.9, 1.9)  # 12-17 h
+    + (2.0, 2.3, 2.6, 2.7, 2.3, 1.4)  # 18-23 h
 )
+# Each country code a shop may have [official]: the platform serving it, its country's and
+# its language's names in French, as a folder's ticket shows its locale (Autriche,
+# allemand). A locale's part these lack (``fr-ca``) is shown as written.
+LOCALES = {
+    "fr-fr": ("EU", "France", "français"),
+    "fr-be": ("EU", "Belgique", "français"),
+    "es-es": ("EU", "Espagne", "espagnol"),
+    "de-de": ("EU", "Allemagne", "allemand"),
+    "de-at": ("EU", "Autriche", "allemand"),
+    "it-it": ("EU", "Italie", "italien"),
+    "en-gb": ("EU", "Royaume-Uni", "anglais"),
+    "nl-nl": ("EU", "Pays-Bas", "néerlandais"),
+    "pt-pt": ("EU", "Portugal", "portugais"),
+    "en-ie": ("EU", "Irlande", "anglais"),
+    "el-gr": ("EU", "Grèce", "grec"),
+    "sk-sk": ("EU", "Slovaquie", "slovaque"),
+    "sv-se": ("EU", "Suède", "suédois"),
+    "en-us": ("US", "États-Unis", "anglais"),
+    "ja-jp": ("AP", "Japon", "japonais"),
+    "en-au": ("AP", "Australie", "anglais"),
+}
+PLATFORMS = {locale: platform for locale, (platform, _, _) in LOCALES.items()}
+COUNTRIES = {locale[3:].upper(): country for locale, (_, country, _) in LOCALES.items()}
+LANGUAGES = {locale[:2]: language for locale, (_, _, language) in LOCALES.items()}
 # A poll reads its folders again from a minute before its cursor (Back Market's filter is
 # to the minute): each poll lists the folders written to in that minute again, not ten.
 LISTING_OVERLAP_SECONDS = 60
@@ -79,13 +80,10 @@ class BackMarketSettings(ShopSettings, kw_only=True, frozen=True):
     backmarket_user_agent_integration: Name = "Care"
     backmarket_user_agent_contact: Contact = "integrations@keybuzz.io"
     mark_as_read: bool = False
-    # The shortest interval between a shop's polls; how often it is polled is the day's
-    # plan of its folder-list calls (docs/BACKMARKET.md, "Allowance").
+    # The shortest interval between a shop's polls, and the folder list's calls a day per
+    # account the poller plans them with: Back Market's 4,000 [official], or what it granted
+    # an account beyond them (a test's double, whose days pass faster).
     poll_interval_seconds: AtLeastOne = 10
-    # The folder list's calls (GET /ws/sav) a day per account: Back Market's 4,000
-    # [official], one every 21.6 s on average, or what it granted an account beyond them (a
-    # test's double, whose days pass faster). The poller spends them where buyers write:
-    # its busiest hours' polls ~19 s apart, never closer than the interval above.
     backmarket_calls_per_day: AtLeastOne = 4_000
 
     @property
