@@ -26,8 +26,11 @@ class FakeBackMarket:
         assert path == "/ws/orders"
         self.queries.append(params)
         number = int(params["page"])
-        order = {"order_id": 100 + number, "state": 9,
-                 "date_creation": f"2026-08-{number:02d}T10:00:00Z"}  # fmt: skip
+        order = {
+            "order_id": 100 + number,
+            "state": 9,
+            "date_creation": f"2026-08-{number:02d}T10:00:00Z",
+        }
         return {"results": [order], "next": "more" if number < self.pages else None}
 
 
