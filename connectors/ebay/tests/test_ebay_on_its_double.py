@@ -23,6 +23,7 @@ from keybuzz_connector_ebay.connector import (
     waiting_since,
 )
 from keybuzz_connector_ebay.consent import ConsentApp as EbayApp
+from keybuzz_connector_ebay.consent import EbayRedirectFlow
 from keybuzz_connector_ebay.settings import EbayApiSettings, EbaySettings
 from keybuzz_double_ebay.contract import DESCRIBED
 from keybuzz_double_ebay.env import RU_NAME, service_env
@@ -59,6 +60,16 @@ async def messages_of_the_last_minutes(
         listed += page.items
         if (cursor := page.next_cursor) is None:
             return listed
+
+
+def test_a_site_by_its_country_or_id_with_its_consent_page_language() -> None:
+    flow = EbayRedirectFlow()
+    belgium, austria = flow.site("be"), flow.site("EBAY_AT")
+    assert (belgium.code, belgium.id, belgium.locale) == ("BE", "EBAY_FRBE", "fr-BE")
+    assert (austria.code, austria.id, austria.locale) == ("AT", "EBAY_AT", "de-AT")
+    assert flow.site("ebay_frbe") == belgium
+    with pytest.raises(ValueError, match="no site"):
+        flow.site("BR")
 
 
 async def test_a_consent_gives_the_refresh_token_and_the_account(

@@ -116,27 +116,15 @@ read_discussion = functools.partial(kit.read_as, Discussion, what="discussion")
 # --- the mapping to the seam ----------------------------------------------------------
 
 
-def details(discussion: Discussion, labels: dict[str, str]) -> tuple[seam.ThreadDetail, ...]:
-    """The discussion's sales channel and topics as its ticket shows them (``labels``:
-    Octopia's label of each sub-typology code)."""
-    return kit.shown(
-        ("sales_channel", "Canal de vente", kit.labelled(discussion.sales_channel, SALES_CHANNELS)),
-        ("topic", "Motif", kit.labelled(discussion.typology_code, TYPOLOGIES)),
-        ("sub_topic", "Sous-motif", kit.labelled(discussion.sub_typology_code, labels)),
-    )
-
-
-def subject_of(discussion: Discussion) -> Subject | None:
-    """The discussion's subject as its (sub-)typology says it; None when it says none."""
-    offer: Subject | None = "PRODUCT_QUESTION" if discussion.typology_code == "Offer" else None
-    return SUBJECTS.get(discussion.sub_typology_code or "", offer)
-
-
 def inbox_message(
     discussion: Discussion, message: Message, labels: dict[str, str], files_url: str
 ) -> seam.InboxMessage:
-    """One message of the discussion (``files_url``: where Octopia serves attachments)."""
+    """One message of the discussion (``labels``: Octopia's label of each sub-typology code;
+    ``files_url``: where Octopia serves attachments)."""
+    # A sub-typology not in SUBJECTS is a question before buying under ``Offer``, else none.
+    offer: Subject | None = "PRODUCT_QUESTION" if discussion.typology_code == "Offer" else None
     sender = message.sender.user_type if message.sender else ""
+    channel = kit.labelled(discussion.sales_channel, SALES_CHANNELS)
     sender_type = SENDERS.get(sender, "SYSTEM")
     files = tuple(
         seam.InboxFile(
@@ -150,7 +138,11 @@ def inbox_message(
     return seam.InboxMessage(
         message_id=str(message.message_id),
         thread=discussion.thread,
-        thread_details=details(discussion, labels),
+        thread_details=kit.shown(
+            ("sales_channel", "Canal de vente", channel),
+            ("topic", "Motif", kit.labelled(discussion.typology_code, TYPOLOGIES)),
+            ("sub_topic", "Sous-motif", kit.labelled(discussion.sub_typology_code, labels)),
+        ),
         claim=discussion.graduation in CLAIM_GRADUATIONS,
         sender_type=sender_type,
         sender_name=CUSTOMER_CARE if sender_type == "MARKETPLACE_SUPPORT" else None,
@@ -158,7 +150,7 @@ def inbox_message(
         body=message.body,
         created_at=as_utc(message.created_at),
         unread=not message.has_read,
-        ticket_subject=subject_of(discussion),
+        ticket_subject=SUBJECTS.get(discussion.sub_typology_code or "", offer),
         files=files,
     )
 
@@ -241,7 +233,13 @@ class DiscussionInbox(kit.KitSession.ListedThreads[Discussion]):
         )
 
         async def mapper() -> Callable[[Discussion], list[seam.InboxMessage]]:
-            return functools.partial(messages_of, labels=await labels(), files_url=files)
+            shown = await labels()
+
+            def messages(discussion: Discussion) -> list[seam.InboxMessage]:  # oldest first
+                said = sorted(discussion.messages or (), key=lambda m: as_utc(m.created_at))
+                return [inbox_message(discussion, m, shown, files) for m in said]
+
+            return messages
 
         super().__init__(
             kit.Listing(seek, window, pages, old_cursor),
@@ -283,14 +281,6 @@ async def discussion_at(client: kit.Requester, discussion_id: str) -> Discussion
     return await kit.item_at(
         client, "/discussions", discussion_id, read_discussion, "GET discussions"
     )
-
-
-def messages_of(
-    discussion: Discussion, labels: dict[str, str], files_url: str
-) -> list[seam.InboxMessage]:
-    """The discussion's messages, oldest first."""
-    messages = sorted(discussion.messages or (), key=lambda m: as_utc(m.created_at))
-    return [inbox_message(discussion, m, labels, files_url) for m in messages]
 
 
 # --- replies (docs/CDISCOUNT.md, "Replies"): to the recipients Octopia offers, files base64 --
@@ -337,13 +327,14 @@ LIMITS = seam.Limits(
 )
 
 
-def unsendable_files(files: tuple[seam.ReplyFile, ...]) -> str | None:
-    """Why Octopia would refuse these files, if it would (the refusal names its formats)."""
-    accepted = lambda file: file_format(file) is not None  # noqa: E731
-    formats = ", ".join(sorted(NAMED_FORMATS))
-    return kit.DeclaredReplies.refused_files(
-        LIMITS, files, "Cdiscount", accepted=accepted, formats=formats
-    )
+# Why Octopia would refuse a reply's files, if it would (the refusal names its formats).
+unsendable_files = functools.partial(
+    kit.DeclaredReplies.refused_files,
+    LIMITS,
+    marketplace="Cdiscount",
+    accepted=lambda file: file_format(file) is not None,
+    formats=", ".join(sorted(NAMED_FORMATS)),
+)
 
 
 def receivers(discussion: Discussion, recipient: seam.Recipient) -> list[User] | str:

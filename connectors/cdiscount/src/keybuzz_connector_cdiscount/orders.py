@@ -137,19 +137,11 @@ class ShopOrders(kit.ListedOrders):
         # Octopia's dates are whole seconds: what changed earlier in the window's last second
         # belongs in it.
         up = functools.partial(iso_seconds, up=True)
-        changed = kit.Listing.window_query(
-            "updatedAtMin",
-            "updatedAtMax",
-            iso_seconds,
-            end_written=up,
-            sort="updatedAt:asc",
-            pageSize=size,
-        )
+        window = functools.partial(kit.Listing.window_query, written=iso_seconds, pageSize=size)
+        changed = window("updatedAtMin", "updatedAtMax", end_written=up, sort="updatedAt:asc")
         # createdAtMax is inclusive and dates are shown to the second: the orders of the
         # window's last second shown at its end belong to the next window.
-        created = kit.Listing.window_query(
-            "createdAtMin", "createdAtMax", iso_seconds, sort="createdAt:asc", pageSize=size
-        )
+        created = window("createdAtMin", "createdAtMax", sort="createdAt:asc")
         page = functools.partial(client.get_page, "/orders")
 
         super().__init__(

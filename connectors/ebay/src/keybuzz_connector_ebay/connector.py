@@ -4,6 +4,7 @@ seller (``kit.KitSession.sharing``): eBay grants an application so many tokens a
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -260,12 +261,9 @@ class MessageApi:
     async def mark(self, conversation_id: str, kind: str) -> None:
         """eBay marks a conversation read, not a message (``updateConversation``)."""
         body = {"conversationId": conversation_id, "conversationType": kind, "read": True}
+        path = f"{MESSAGES}update_conversation"
         await self.client.request(
-            "POST",
-            f"{MESSAGES}update_conversation",
-            name="updateConversation",
-            body=body,
-            answered=False,
+            "POST", path, name="updateConversation", body=body, answered=False
         )
 
     def inbox(self) -> kit.KitSession.Conversations[Conversation]:
@@ -283,14 +281,9 @@ class MessageApi:
         )
 
 
-def replies(api: MessageApi) -> kit.DeclaredReplies:
-    async def send(reply: seam.Reply) -> None:
-        body = {"conversationId": reply.thread.id, "messageText": reply.body}
-        await api.client.send_json("POST", f"{MESSAGES}send_message", body)
-
-    # A reply's read-back: the conversation as the inbox reads it (no listing: no order).
-    listed = lambda discussion_id: api.messages(Conversation(discussion_id), "FROM_MEMBERS")  # noqa: E731
-    return kit.DeclaredReplies(NAME, "conversation", post=send, listed=listed)
+async def send(client: EbayClient, reply: seam.Reply) -> None:
+    body = {"conversationId": reply.thread.id, "messageText": reply.body}
+    await client.send_json("POST", f"{MESSAGES}send_message", body)
 
 
 class Amount(msgspec.Struct, frozen=True):
@@ -382,12 +375,12 @@ def orders_of(client: EbayClient) -> kit.ListedOrders:
 
 def session_of(client: EbayClient, _api: EbayApiSettings) -> kit.KitSession:
     messages = MessageApi(client)
-    return kit.KitSession(
-        messages.inbox(),
-        replies(messages),
-        orders_of(client),
-        verify=client.username,
-    ).sharing(client.user_token)
+    # A reply's read-back: the conversation as the inbox reads it (no listing: no order).
+    listed = lambda thread: messages.messages(Conversation(thread), "FROM_MEMBERS")  # noqa: E731
+    post = functools.partial(send, client)
+    replies = kit.DeclaredReplies(NAME, "conversation", post=post, listed=listed)
+    inbox, orders = messages.inbox(), orders_of(client)
+    return kit.KitSession(inbox, replies, orders, verify=client.username).sharing(client.user_token)
 
 
 # eBay's order ids: "12-34567-89012" [official examples], older ones digits alone.

@@ -32,19 +32,11 @@ APP_FIELDS = ("client_id", "client_secret", "ru_name", "redirect_uri")
 # How long a shop session's copy of the app's entry is used before Vault is read again (a
 # rotated secret is taken within it; at once after eBay refused the app, ``app_refused``).
 APP_MAX_AGE_SECONDS = 60.0
-# eBay's sites a seller may consent from [official: marketplace ids] → (site id, locale of
-# its consent page): one account sells on every one of them, its tokens good on all.
-SITES = {
-    "FR": ("EBAY_FR", "fr-FR"),
-    "DE": ("EBAY_DE", "de-DE"),
-    "GB": ("EBAY_GB", "en-GB"),
-    "IT": ("EBAY_IT", "it-IT"),
-    "ES": ("EBAY_ES", "es-ES"),
-    "NL": ("EBAY_NL", "nl-NL"),
-    "AT": ("EBAY_AT", "de-AT"),
-    "BE": ("EBAY_FRBE", "fr-BE"),
-    "US": ("EBAY_US", "en-US"),
-}
+# eBay's sites a seller may consent from [official: marketplace ids], by the locale of
+# their consent page (a site is its locale's country, its id EBAY_ and that country but
+# Belgium's): one account sells on every one of them, its tokens good on all.
+LOCALES = ("fr-FR", "de-DE", "en-GB", "it-IT", "es-ES", "nl-NL", "de-AT", "fr-BE", "en-US")
+SITES = {loc[3:]: ("EBAY_FRBE" if loc == "fr-BE" else f"EBAY_{loc[3:]}", loc) for loc in LOCALES}
 _USER_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 
@@ -106,11 +98,7 @@ class AppEntries:
         if (kept := copies.get(path)) is not None:
             return kept
         data = await vault.read(path) or {}
-        read = {
-            k: v
-            for k, v in data.items()
-            if k in ("client_id", "client_secret") and isinstance(v, str)
-        }
+        read = {k: v for k in APP_FIELDS[:2] if isinstance(v := data.get(k), str)}
         # Kept missing too (a seller's entry holding its own secret, no default app kept):
         # else each poll of such a shop asks Vault again.
         copies[path] = read
