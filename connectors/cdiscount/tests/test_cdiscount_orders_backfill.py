@@ -69,9 +69,16 @@ async def test_a_cdiscount_shop_is_backfilled_served_and_kept_fresh(
     assert 40 <= len(rows) == job["orders"] == job["created"]
     assert len({r["external_order_id"] for r in rows}) == len(rows)
     assert {r["marketplace_id"] for r in rows} == {shop["sellerId"]}
-    mapped = {"Processing": "PENDING", "WaitingAcceptance": "PENDING", "Accepted": "CONFIRMED",
-              "InPreparation": "CONFIRMED", "Shipped": "SHIPPED", "Delivered": "DELIVERED",
-              "Cancelled": "CANCELLED", "Refused": "CANCELLED"}  # fmt: skip
+    mapped = {
+        "Processing": "PENDING",
+        "WaitingAcceptance": "PENDING",
+        "Accepted": "CONFIRMED",
+        "InPreparation": "CONFIRMED",
+        "Shipped": "SHIPPED",
+        "Delivered": "DELIVERED",
+        "Cancelled": "CANCELLED",
+        "Refused": "CANCELLED",
+    }
     assert all(mapped[r["marketplace_status"]] == r["status"] for r in rows), rows
     assert {r["status"] for r in rows} >= {"DELIVERED", "SHIPPED"}
 

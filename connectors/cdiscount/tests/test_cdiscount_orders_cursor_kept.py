@@ -30,8 +30,9 @@ class FakeOctopia:
         self, path: str, params: dict[str, str], cursor: str | None
     ) -> tuple[list[Any], str | None]:
         self.asked.append((path, params, cursor))
-        return [{"orderId": "2608150000AAAAA", "status": "Shipped",
-                 "createdAt": "2026-08-15T00:00:00Z"}], None  # fmt: skip
+        return [
+            {"orderId": "2608150000AAAAA", "status": "Shipped", "createdAt": "2026-08-15T00:00:00Z"}
+        ], None
 
     async def get_json(self, path: str) -> Any:
         raise AssertionError("no order is asked by id here")

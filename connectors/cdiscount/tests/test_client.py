@@ -319,9 +319,13 @@ async def test_a_stalled_or_trickling_answer_is_cut_at_the_call_deadline(
 async def test_an_unreachable_api_is_unavailable(demo: dict[str, Any]) -> None:
     async with httpx.AsyncClient(timeout=1) as http:
         client = OctopiaClient(
-            credentials_of(demo), http, "http://127.0.0.1:9/api/", "http://127.0.0.1:9/token",
-            attempts=2, **FAST,
-        )  # fmt: skip
+            credentials_of(demo),
+            http,
+            "http://127.0.0.1:9/api/",
+            "http://127.0.0.1:9/token",
+            attempts=2,
+            **FAST,
+        )
         with pytest.raises(CallUnavailable, match="ConnectError"):
             await client.get_json("/typologies")
 

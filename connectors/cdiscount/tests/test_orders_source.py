@@ -165,11 +165,23 @@ def test_an_order_is_read_in_the_variants_octopia_shows() -> None:
     )
     assert listed.updated_at == listed.created_at
     assert listed.sales_channel is None  # none named
-    sold_in = read_order({"orderId": "X1", "createdAt": "2026-11-23T09:48:00Z",
-                          "status": "Shipped", "salesChannelId": "CDISBE"})  # fmt: skip
+    sold_in = read_order(
+        {
+            "orderId": "X1",
+            "createdAt": "2026-11-23T09:48:00Z",
+            "status": "Shipped",
+            "salesChannelId": "CDISBE",
+        }
+    )
     assert sold_in.sales_channel == "CDISBE"  # a code without a documented label: as given
-    sold_in = read_order({"orderId": "X2", "createdAt": "2026-11-23T09:48:00Z",
-                          "status": "Shipped", "salesChannelId": "CDISFR"})  # fmt: skip
+    sold_in = read_order(
+        {
+            "orderId": "X2",
+            "createdAt": "2026-11-23T09:48:00Z",
+            "status": "Shipped",
+            "salesChannelId": "CDISFR",
+        }
+    )
     assert sold_in.sales_channel == "Cdiscount France"
     assert [(line.seller_sku, line.quantity, str(line.unit_price)) for line in listed.lines] == [
         ("SKU-1", 2, "9.90")

@@ -27,8 +27,12 @@ STALE = "SBX-rotated-out-0f9e8d7c6b5a"  # an app secret eBay no longer takes
 async def the_app(admin: httpx.AsyncClient) -> dict[str, str]:
     """The double's app, as an operator keeps it in Vault."""
     keys = (await admin.put(f"/apps/{RU_NAME}", json={"acceptUrl": CALLBACK})).json()
-    return {"client_id": keys["clientId"], "client_secret": keys["clientSecret"],
-            "ru_name": RU_NAME, "redirect_uri": CALLBACK}  # fmt: skip
+    return {
+        "client_id": keys["clientId"],
+        "client_secret": keys["clientSecret"],
+        "ru_name": RU_NAME,
+        "redirect_uri": CALLBACK,
+    }
 
 
 async def consented(vault: VaultClient, source: str, seller: dict[str, Any]) -> str:
@@ -36,9 +40,13 @@ async def consented(vault: VaultClient, source: str, seller: dict[str, Any]) -> 
     flow = CONNECTOR.redirect_flow
     assert flow is not None
     tenant = f"t-{uuid.uuid4().hex[:12]}"
-    credentials = flow.credentials(tenant_id=tenant, refresh_token=seller["refreshToken"],
-                                   account_id=seller["userId"], site=flow.site("FR"),
-                                   created_at=datetime.now(UTC).isoformat())  # fmt: skip
+    credentials = flow.credentials(
+        tenant_id=tenant,
+        refresh_token=seller["refreshToken"],
+        account_id=seller["userId"],
+        site=flow.site("FR"),
+        created_at=datetime.now(UTC).isoformat(),
+    )
     await flow.vault(vault, source).store(credentials)
     return tenant
 
@@ -84,11 +92,17 @@ async def test_a_consent_kept_with_the_apps_secret_still_works_and_another_apps_
     app, source = await the_app(admin), f"other-{uuid.uuid4().hex[:8]}"
     [seller] = [s for s in (await admin.get("/shops")).json() if s["number"] == "3"]
     earlier = f"t-{uuid.uuid4().hex[:12]}"
-    await vault.write(tenant_path(earlier), {
-        "user_id": seller["userId"], "refresh_token": seller["refreshToken"],
-        "client_id": app["client_id"], "client_secret": app["client_secret"],
-        "marketplace_id": "EBAY_FR", "created_at": datetime.now(UTC).isoformat(),
-    })  # fmt: skip
+    await vault.write(
+        tenant_path(earlier),
+        {
+            "user_id": seller["userId"],
+            "refresh_token": seller["refreshToken"],
+            "client_id": app["client_id"],
+            "client_secret": app["client_secret"],
+            "marketplace_id": "EBAY_FR",
+            "created_at": datetime.now(UTC).isoformat(),
+        },
+    )
     await vault.write(app_path(source), app)
     other = await consented(vault, source, seller)
     # The app kept under that source replaced by another: the consent cannot be refreshed.

@@ -44,8 +44,12 @@ async def shop(admin: httpx.AsyncClient, number: str = "1") -> dict[str, Any]:
 
 
 def credentials(found: dict[str, Any]) -> dict[str, str]:
-    return {"user_id": found["userId"], "refresh_token": found["refreshToken"],
-            "client_id": found["clientId"], "client_secret": found["clientSecret"]}  # fmt: skip
+    return {
+        "user_id": found["userId"],
+        "refresh_token": found["refreshToken"],
+        "client_id": found["clientId"],
+        "client_secret": found["clientSecret"],
+    }
 
 
 async def messages_of_the_last_minutes(
@@ -79,8 +83,9 @@ async def test_a_consent_gives_the_refresh_token_and_the_account(
     app = EbayApp(app_keys["clientId"], app_keys["clientSecret"], RU_NAME, ACCEPT, "default")
     flow, config = CONNECTOR.redirect_flow, settings(sandbox_url)
     assert flow is not None and flow.callback_names.account_id is None
-    url = flow.consent_url(app, flow.site("fr"), state="s1", redirect_uri=ACCEPT,
-                           origin=config.ebay_consent_url)  # fmt: skip
+    url = flow.consent_url(
+        app, flow.site("fr"), state="s1", redirect_uri=ACCEPT, origin=config.ebay_consent_url
+    )
     async with httpx.AsyncClient() as http:
         back = await http.get(url + "&user=2")
     assert back.status_code in (302, 303, 307) and back.headers["location"].startswith(ACCEPT)
@@ -151,15 +156,26 @@ async def test_the_doubles_answers_are_ebays_shapes(
     await admin.post("/shops/3/threads", json={"body": "Bonjour"})
     async with httpx.AsyncClient(base_url=f"{sandbox_url}/ebay", timeout=10) as http:
         form = {"grant_type": "refresh_token", "refresh_token": found["refreshToken"]}
-        token = (await http.post("/identity/v1/oauth2/token", data=form,
-                                 auth=(found["clientId"], found["clientSecret"]))).json()  # fmt: skip
+        token = (
+            await http.post(
+                "/identity/v1/oauth2/token",
+                data=form,
+                auth=(found["clientId"], found["clientSecret"]),
+            )
+        ).json()
         headers = {"Authorization": f"Bearer {token['access_token']}"}
-        listed = await http.get("/commerce/message/v1/conversation", headers=headers,
-                                params={"conversation_type": "FROM_MEMBERS"})  # fmt: skip
+        listed = await http.get(
+            "/commerce/message/v1/conversation",
+            headers=headers,
+            params={"conversation_type": "FROM_MEMBERS"},
+        )
         assert DESCRIBED["message"].answer_problems("getConversations", "200", listed.json()) == []
         conversation = listed.json()["conversations"][0]["conversationId"]
-        one = await http.get(f"/commerce/message/v1/conversation/{conversation}", headers=headers,
-                             params={"conversation_type": "FROM_MEMBERS"})  # fmt: skip
+        one = await http.get(
+            f"/commerce/message/v1/conversation/{conversation}",
+            headers=headers,
+            params={"conversation_type": "FROM_MEMBERS"},
+        )
         assert DESCRIBED["message"].answer_problems("getConversation", "200", one.json()) == []
         orders = await http.get("/sell/fulfillment/v1/order", headers=headers)
         assert DESCRIBED["fulfillment"].answer_problems("getOrders", "200", orders.json()) == []
@@ -168,8 +184,12 @@ async def test_the_doubles_answers_are_ebays_shapes(
 
 
 def test_order_states_are_mapped() -> None:
-    base = {"orderId": "12-34567-89012", "creationDate": "2026-11-01T10:00:00.000Z",
-            "lastModifiedDate": "2026-11-02T10:00:00.000Z", "orderPaymentStatus": "PAID"}  # fmt: skip
+    base = {
+        "orderId": "12-34567-89012",
+        "creationDate": "2026-11-01T10:00:00.000Z",
+        "lastModifiedDate": "2026-11-02T10:00:00.000Z",
+        "orderPaymentStatus": "PAID",
+    }
     assert order_of(base | {"orderFulfillmentStatus": "FULFILLED"}).status == "SHIPPED"
     assert order_of(base | {"orderFulfillmentStatus": "NOT_STARTED"}).status == "CONFIRMED"
     cancelled = {
@@ -187,10 +207,14 @@ def test_order_states_are_mapped() -> None:
 def test_an_order_being_cancelled_is_cancelled(cancel_state: str, status: str) -> None:
     """eBay's ``cancelState`` IN_PROGRESS (a cancellation requested, not yet settled) is
     CANCELLED as CANCELED is, the order and each line: the seller must not ship it."""
-    paid = {"orderId": "12-34567-89013", "creationDate": "2026-11-01T10:00:00.000Z",
-            "lastModifiedDate": "2026-11-02T10:00:00.000Z", "orderPaymentStatus": "PAID",
-            "orderFulfillmentStatus": "NOT_STARTED",
-            "lineItems": [{"lineItemId": "1", "lineItemFulfillmentStatus": "NOT_STARTED"}]}  # fmt: skip
+    paid = {
+        "orderId": "12-34567-89013",
+        "creationDate": "2026-11-01T10:00:00.000Z",
+        "lastModifiedDate": "2026-11-02T10:00:00.000Z",
+        "orderPaymentStatus": "PAID",
+        "orderFulfillmentStatus": "NOT_STARTED",
+        "lineItems": [{"lineItemId": "1", "lineItemFulfillmentStatus": "NOT_STARTED"}],
+    }
     order = order_of(paid | {"cancelStatus": {"cancelState": cancel_state}})
     assert [order.status, *(line.status for line in order.lines)] == [status, status]
 
@@ -237,10 +261,17 @@ async def test_a_conversation_about_a_listing_the_buyer_bought_names_the_order(
     among the seller's recent orders, is the ticket's order; a question about an item the
     buyer did not buy names none."""
     found = await shop(admin, "1")
-    bought = (await admin.post("/shops/1/threads", json={
-        "body": "Mon colis ?", "buyer": "acheteur_2", "item": "11002"})).json()  # fmt: skip
-    asked = (await admin.post("/shops/1/threads", json={
-        "body": "Encore dispo ?", "buyer": "acheteur_2", "item": "99999"})).json()  # fmt: skip
+    bought = (
+        await admin.post(
+            "/shops/1/threads", json={"body": "Mon colis ?", "buyer": "acheteur_2", "item": "11002"}
+        )
+    ).json()
+    asked = (
+        await admin.post(
+            "/shops/1/threads",
+            json={"body": "Encore dispo ?", "buyer": "acheteur_2", "item": "99999"},
+        )
+    ).json()
     api = settings(sandbox_url).shop_api("EBAY")
     assert isinstance(api, EbayApiSettings)
     async with httpx.AsyncClient(timeout=10) as http:
@@ -254,19 +285,27 @@ async def test_a_conversation_about_a_listing_the_buyer_bought_names_the_order(
 
 def test_the_newest_order_of_an_item_by_its_buyer_is_the_one() -> None:
     def order(order_id: str, day: int, buyer: str, *items: str) -> dict[str, Any]:
-        return {"orderId": order_id, "creationDate": f"2026-11-{day:02d}T10:00:00.000Z",
-                "buyer": {"username": buyer},
-                "lineItems": [{"legacyItemId": i} for i in items]}  # fmt: skip
+        return {
+            "orderId": order_id,
+            "creationDate": f"2026-11-{day:02d}T10:00:00.000Z",
+            "buyer": {"username": buyer},
+            "lineItems": [{"legacyItemId": i} for i in items],
+        }
 
-    found = purchases([
-        order("12-00000-00001", 1, "Acheteur", "111", "222"),
-        order("12-00000-00002", 9, "acheteur", "111"),
-        order("12-00000-00004", 9, "ACHETEUR", "111"),  # placed at once: the first listed
-        order("12-00000-00003", 5, "autre", "222"),
-        {"orderId": "garbled"},
-    ])  # fmt: skip
-    assert found == {("acheteur", "111"): "12-00000-00002", ("acheteur", "222"): "12-00000-00001",
-                     ("autre", "222"): "12-00000-00003"}  # fmt: skip
+    found = purchases(
+        [
+            order("12-00000-00001", 1, "Acheteur", "111", "222"),
+            order("12-00000-00002", 9, "acheteur", "111"),
+            order("12-00000-00004", 9, "ACHETEUR", "111"),  # placed at once: the first listed
+            order("12-00000-00003", 5, "autre", "222"),
+            {"orderId": "garbled"},
+        ]
+    )
+    assert found == {
+        ("acheteur", "111"): "12-00000-00002",
+        ("acheteur", "222"): "12-00000-00001",
+        ("autre", "222"): "12-00000-00003",
+    }
     members, me = Conversation("c1", reference_type="LISTING", reference_id="111"), "vendeur"
     said = Message("m1", datetime(2026, 11, 9, tzinfo=UTC), sender_username="Acheteur")
     assert buyer_of(members, [said], me) == "Acheteur"

@@ -44,9 +44,14 @@ async def grants(admin: httpx.AsyncClient) -> int:
 async def connected(vault: VaultClient, seller: dict[str, Any]) -> str:
     """A tenant whose eBay consent is ``seller``'s (its entry holding the app's secret)."""
     tenant = f"t-{uuid.uuid4().hex[:12]}"
-    await vault.write(tenant_path(tenant), consent_fields(seller) | {
-        "marketplace_id": "EBAY_FR", "created_at": datetime.now(UTC).isoformat(),
-    })  # fmt: skip
+    await vault.write(
+        tenant_path(tenant),
+        consent_fields(seller)
+        | {
+            "marketplace_id": "EBAY_FR",
+            "created_at": datetime.now(UTC).isoformat(),
+        },
+    )
     return tenant
 
 
@@ -57,8 +62,9 @@ class Processes:
     def __init__(self, addr: str, http: httpx.AsyncClient, api: EbayApiSettings) -> None:
         self.vaults = [VaultClient(addr, token=service_token_id(s)) for s in ("poller", "orders")]
         self.poller = ShopSessions(self.vaults[0], {"EBAY": http}, {"EBAY": api})
-        self.orders = ConnectorOrderSource("EBAY", self.vaults[1], http, api, window_days=30,
-                                           clock=lambda: datetime.now(UTC))  # fmt: skip
+        self.orders = ConnectorOrderSource(
+            "EBAY", self.vaults[1], http, api, window_days=30, clock=lambda: datetime.now(UTC)
+        )
 
     async def poll(self, tenant: str) -> None:
         session = await self.poller.open(CONNECTOR, tenant)
