@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from keybuzz_connector_fnac.client import carried_text
+from keybuzz_connector_fnac.client import carried
 from keybuzz_connector_fnac.connector import LIMITS as FNAC_LIMITS
 from keybuzz_connector_fnac.session import LISTING_OVERLAP
 from keybuzz_devstack.fakes import InMemoryUnitOfWork
@@ -592,7 +592,7 @@ class InMemoryShopReplies:
         # Whom a reply may go to on any thread (Fnac's: the buyer, its customer service, both).
         self.offered: tuple[Recipient, ...] = ("BUYER", "MARKETPLACE_SUPPORT", "ALL")
         # How its threads show a reply applied (a marketplace that rewrites it).
-        self.shown: Callable[[str], str] = carried_text
+        self.shown: Callable[[str], str] = carried
         # How far behind ours the clock that dates a reply applied is (a marketplace's).
         self.dated_behind = timedelta(0)
 
@@ -612,7 +612,7 @@ class InMemoryShopReplies:
         return message.message_id
 
     def reply_text(self, text: str) -> str:
-        return carried_text(text)
+        return carried(text)
 
     def recipients(self, thread: ThreadKey) -> tuple[Recipient, ...]:
         return self.offered

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 import pytest
-from keybuzz_connector_fnac.client import carried_text
+from keybuzz_connector_fnac.client import carried
 from keybuzz_poller.replies.checks import (
     AttachmentsTooLarge,
     InvalidReply,
@@ -259,7 +259,7 @@ async def test_an_answer_lost_before_fnac_applied_it_is_sent_after_reading_the_t
 def _marketplace_rewriting(text: str) -> str:
     """A thread that shows a reply rewritten, words kept: typography, escaped twice,
     markup, an emoji added."""
-    typed = carried_text(text).replace("'", "\u2019").replace("...", "\u2026")
+    typed = carried(text).replace("'", "\u2019").replace("...", "\u2026")
     return f"<div><span>{html.escape(html.escape(typed))}</span> \U0001f44d</div>"
 
 
