@@ -60,8 +60,8 @@ from pathlib import Path
 import asyncpg
 import httpx
 from keybuzz_connector_fnac.client import FnacClient
+from keybuzz_connector_fnac.connector import LIMITS as FNAC_LIMITS
 from keybuzz_connector_fnac.models import ByCreation, DateRange, IncidentsQuery, MessagesQuery
-from keybuzz_connector_fnac.session import PAGE_SIZE
 from keybuzz_devstack import bootstrap
 from lxml import etree
 
@@ -255,13 +255,15 @@ async def _captured(sandbox_url: str, shops: list[Connected]) -> Bodies:
             client = FnacClient(http, f"{sandbox_url}/fnac/api.php/", c.credentials)
             await client.incidents_query(
                 IncidentsQuery(
-                    page=1, results_count=PAGE_SIZE, date=DateRange(type="UpdatedAt", min=since)
+                    page=1,
+                    results_count=FNAC_LIMITS.page_size,
+                    date=DateRange(type="UpdatedAt", min=since),
                 )
             )
             await client.messages_query(
                 MessagesQuery(
                     page=1,
-                    results_count=PAGE_SIZE,
+                    results_count=FNAC_LIMITS.page_size,
                     date=DateRange(type="CreatedAt", min=since),
                     sort=ByCreation("ASC"),
                 )

@@ -48,8 +48,8 @@ import httpx
 import msgspec
 import nats
 from keybuzz_connector_fnac.client import FnacClient, FnacCredentials
+from keybuzz_connector_fnac.connector import LIMITS as FNAC_LIMITS
 from keybuzz_connector_fnac.models import ByCreation, DateRange, IncidentsQuery, MessagesQuery
-from keybuzz_connector_fnac.session import PAGE_SIZE
 from keybuzz_devstack import bootstrap, infra
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
 from keybuzz_poller.polling.shops_store import PostgresShopSchedule
@@ -298,13 +298,15 @@ async def _straight_polls(sandbox_url: str, shops: list[Connected]) -> Straight:
         async def poll(c: Connected) -> None:
             client = clients[c.shop.key]
             incidents = IncidentsQuery(
-                page=1, results_count=PAGE_SIZE, date=DateRange(type="UpdatedAt", min=since)
+                page=1,
+                results_count=FNAC_LIMITS.page_size,
+                date=DateRange(type="UpdatedAt", min=since),
             )
             await client.incidents_query(incidents)
             await client.messages_query(
                 MessagesQuery(
                     page=1,
-                    results_count=PAGE_SIZE,
+                    results_count=FNAC_LIMITS.page_size,
                     date=DateRange(type="CreatedAt", min=since),
                     sort=ByCreation("ASC"),
                 )

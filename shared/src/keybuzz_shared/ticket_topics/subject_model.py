@@ -20,7 +20,7 @@ from typing import BinaryIO, Final
 import numpy as np
 import numpy.typing as npt
 
-from keybuzz_shared.ticket_topics.subject_rules import fold, scores
+from keybuzz_shared.ticket_topics.subject_rules import fold, folded_scores
 from keybuzz_shared.ticket_topics.taxonomy import SUBJECTS, Subject
 
 WEIGHTS: Final = Path(__file__).with_name("subject_model.npz")
@@ -99,7 +99,11 @@ def text_features(words: str, buckets: int) -> dict[int, float]:
     of neighbouring words, by count; digits read as one ``0`` (an order number's shape); the
     few words after a negation again as negated; and in a negation's clause (to a punctuation
     mark or a turn: "mais", "aber", "just") each topic word's subject as denied."""
-    text = _DIGITS.sub("0", fold(words[:MAX_CHARS]))
+    return _folded_features(fold(words[:MAX_CHARS]), buckets)
+
+
+def _folded_features(folded: str, buckets: int) -> dict[int, float]:
+    text = _DIGITS.sub("0", folded)
     counts: dict[int, float] = {}
     previous = "^"
     negated = 0  # words left that a negation before them reaches
@@ -136,14 +140,20 @@ def vector(words: str, buckets: int, rule_scale: float) -> Vector:
     """``words`` as the model reads them: the n-gram counts (1 + log), of unit length, then
     each subject's rule weight over ``RULE_CAP``, times ``rule_scale``, in the columns after
     the buckets (none at 0)."""
-    counts = text_features(words, buckets)
+    return _folded_vector(fold(words[:MAX_CHARS]), buckets, rule_scale)
+
+
+def _folded_vector(folded: str, buckets: int, rule_scale: float) -> Vector:
+    """``vector`` of words folded once (``fold(words[:MAX_CHARS])``): the n-grams and the
+    rules read the same folded text, so it is folded for both at once."""
+    counts = _folded_features(folded, buckets)
     indices = np.fromiter(counts, dtype=np.int64, count=len(counts))
     values = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
     norm = float(np.sqrt(values @ values))
     if norm:
         values /= norm
     if rule_scale:
-        weights = scores(words)
+        weights = folded_scores(folded)
         ruled = [
             (buckets + SUBJECTS.index(s), rule_scale * min(w, RULE_CAP) / RULE_CAP)
             for s, w in weights.items()
@@ -201,7 +211,10 @@ class SubjectModel:
         )
 
     def logits(self, words: str) -> npt.NDArray[np.float32]:
-        indices, values = vector(words, self.buckets, self.rule_scale)
+        return self.folded_logits(fold(words[:MAX_CHARS]))
+
+    def folded_logits(self, folded: str) -> npt.NDArray[np.float32]:
+        indices, values = _folded_vector(folded, self.buckets, self.rule_scale)
         rows = self.weights[indices].astype(np.float32)
         return (values @ rows) * np.float32(self.scale) + self.bias
 
@@ -218,6 +231,7 @@ def shipped() -> SubjectModel:
 def subject_of(words: str) -> Subject:
     """The subject of ``words`` (a buyer's own words) by the shipped model; ``OTHER`` for
     words with nothing to read."""
-    if not _TOKEN.search(fold(words[:MAX_CHARS])):
+    folded = fold(words[:MAX_CHARS])  # once, for the check, the n-grams and the rules
+    if not _TOKEN.search(folded):
         return "OTHER"
-    return shipped().subject_of(words)
+    return SUBJECTS[int(np.argmax(shipped().folded_logits(folded)))]

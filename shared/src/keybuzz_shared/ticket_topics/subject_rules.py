@@ -597,7 +597,11 @@ def scores(words: str) -> dict[Subject, int]:
     """Each subject's weight in ``words`` (a buyer's own words), negated phrases left out.
     At each word's start the first phrase that matches counts, and the words it spans
     start no other."""
-    text = fold(words[:MAX_CHARS])
+    return folded_scores(fold(words[:MAX_CHARS]))
+
+
+def folded_scores(text: str) -> dict[Subject, int]:
+    """``scores`` of words already folded and cut (``fold(words[:MAX_CHARS])``)."""
     weights: dict[Subject, int] = {}
     spanned = 0
     for word in _phrase_starts().finditer(text):
