@@ -114,8 +114,17 @@ async def run(ctx: BenchContext) -> list[Figure]:
         await http.post(reset)
         src = await measured(statuses, lambda: _source(http, ends, shop, since))
     return [
-        {"name": "Octopia GET orders pages (baseline)", "value": round(raw.rate, 1),
-         "unit": "orders/s", "note": note(raw, LIMIT, other="token")},
-        {"name": "ConnectorOrderSource Cdiscount backfill listing", "value": round(src.rate, 1),
-         "unit": "orders/s", "baseline": round(raw.rate, 1), "note": note(src, LIMIT, other="token")},
-    ]  # fmt: skip
+        {
+            "name": "Octopia GET orders pages (baseline)",
+            "value": round(raw.rate, 1),
+            "unit": "orders/s",
+            "note": note(raw, LIMIT, other="token"),
+        },
+        {
+            "name": "ConnectorOrderSource Cdiscount backfill listing",
+            "value": round(src.rate, 1),
+            "unit": "orders/s",
+            "baseline": round(raw.rate, 1),
+            "note": note(src, LIMIT, other="token"),
+        },
+    ]

@@ -273,11 +273,21 @@ async def run(ctx: BenchContext) -> list[Figure]:
     )
     reply_note = f"{REPLIES} replies on {len(shops)} shops, one a second per shop (aim p99 ≤ 2 s); process CPU {cpu_sent:.1f} s"
     return [
-        {"name": f"new message → stored {q}", "value": mine[q], "unit": "s",
-         "baseline": baseline[q], "note": note if q == "p99" else ""}
+        {
+            "name": f"new message → stored {q}",
+            "value": mine[q],
+            "unit": "s",
+            "baseline": baseline[q],
+            "note": note if q == "p99" else "",
+        }
         for q in ("p50", "p99", "max")
     ] + [
-        {"name": f"reply POST → on the double {q}", "value": sent[q] * 1000, "unit": "ms",
-         "baseline": raw_sent[q] * 1000, "note": reply_note if q == "p99" else ""}
+        {
+            "name": f"reply POST → on the double {q}",
+            "value": sent[q] * 1000,
+            "unit": "ms",
+            "baseline": raw_sent[q] * 1000,
+            "note": reply_note if q == "p99" else "",
+        }
         for q in ("p50", "p99", "max")
-    ]  # fmt: skip
+    ]

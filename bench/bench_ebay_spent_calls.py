@@ -51,8 +51,10 @@ DAY = 86_400
 EBAY = POLLED["EBAY"]
 LABEL = "ebay-spent-calls"
 # A poll begins with the first page of the members' conversations (no offset).
-POLL_START = re.compile(r'"GET /ebay/commerce/message/v1/conversation\?(?![^" ]*offset=[1-9])'
-                        r'[^" ]*conversation_type=FROM_MEMBERS[^" ]* HTTP/[\d.]+" 200')  # fmt: skip
+POLL_START = re.compile(
+    r'"GET /ebay/commerce/message/v1/conversation\?(?![^" ]*offset=[1-9])'
+    r'[^" ]*conversation_type=FROM_MEMBERS[^" ]* HTTP/[\d.]+" 200'
+)
 
 
 async def run(ctx: BenchContext) -> list[Figure]:
@@ -141,20 +143,39 @@ def _figures(
     total = sum(spent.values())
     size = f"{len(spent)} sellers, {took:.0f} s, budget × {SCALE:g}"
     return [
-        {"name": "eBay: calls a day projected (all sellers)", "value": app * a_day,
-         "unit": "calls/day", "note": f"{size}; budget {BUDGET:,}, polls' share "
-         f"{BUDGET * POLL_SHARE:,.0f}; before: 77,760–78,994"},
-        {"name": "eBay: calls a poll", "value": total / max(1, polls), "unit": "calls",
-         "note": f"{polls} polls; before: 10.8"},
-        {"name": "eBay: the flooded seller's calls a day", "value": spent[flooded] * a_day,
-         "unit": "calls/day", "note": f"{FLOOD} conversations; {spent[flooded]} of {total} "
-         f"calls ({spent[flooded] / max(1, total):.0%}); before: 252 of 384"},
-        {"name": "eBay: the hostile page's seller's calls", "value": spent[hostile],
-         "unit": "calls", "note": f"in {took:.0f} s ({hostile_pages} hostile pages served); "
-         "before: 4,551 in 150 s"},
-        {"name": "eBay: each other seller's calls a day (mean)",
-         "value": sum(others) / max(1, len(others)) * a_day, "unit": "calls/day",
-         "note": f"max {max(others, default=0) * a_day:,.0f}; a seller's share "
-         f"{BUDGET * POLL_SHARE / len(spent):,.0f}"},
+        {
+            "name": "eBay: calls a day projected (all sellers)",
+            "value": app * a_day,
+            "unit": "calls/day",
+            "note": f"{size}; budget {BUDGET:,}, polls' share "
+            f"{BUDGET * POLL_SHARE:,.0f}; before: 77,760–78,994",
+        },
+        {
+            "name": "eBay: calls a poll",
+            "value": total / max(1, polls),
+            "unit": "calls",
+            "note": f"{polls} polls; before: 10.8",
+        },
+        {
+            "name": "eBay: the flooded seller's calls a day",
+            "value": spent[flooded] * a_day,
+            "unit": "calls/day",
+            "note": f"{FLOOD} conversations; {spent[flooded]} of {total} "
+            f"calls ({spent[flooded] / max(1, total):.0%}); before: 252 of 384",
+        },
+        {
+            "name": "eBay: the hostile page's seller's calls",
+            "value": spent[hostile],
+            "unit": "calls",
+            "note": f"in {took:.0f} s ({hostile_pages} hostile pages served); "
+            "before: 4,551 in 150 s",
+        },
+        {
+            "name": "eBay: each other seller's calls a day (mean)",
+            "value": sum(others) / max(1, len(others)) * a_day,
+            "unit": "calls/day",
+            "note": f"max {max(others, default=0) * a_day:,.0f}; a seller's share "
+            f"{BUDGET * POLL_SHARE / len(spent):,.0f}",
+        },
         {"name": "eBay: 429s from the double", "value": throttled, "unit": "answers"},
-    ]  # fmt: skip
+    ]

@@ -104,8 +104,17 @@ async def run(ctx: BenchContext) -> list[Figure]:
         await http.post(f"{url}/_sandbox/fnac/ratelimits/reset")
         src = await measured(statuses, lambda: _source(http, base, shop, since))
     return [
-        {"name": "orders_query round trips (baseline)", "value": round(raw.rate, 1),
-         "unit": "orders/s", "note": note(raw, LIMIT)},
-        {"name": "ConnectorOrderSource backfill listing", "value": round(src.rate, 1),
-         "unit": "orders/s", "baseline": round(raw.rate, 1), "note": note(src, LIMIT)},
-    ]  # fmt: skip
+        {
+            "name": "orders_query round trips (baseline)",
+            "value": round(raw.rate, 1),
+            "unit": "orders/s",
+            "note": note(raw, LIMIT),
+        },
+        {
+            "name": "ConnectorOrderSource backfill listing",
+            "value": round(src.rate, 1),
+            "unit": "orders/s",
+            "baseline": round(raw.rate, 1),
+            "note": note(src, LIMIT),
+        },
+    ]

@@ -213,8 +213,14 @@ async def run(ctx: BenchContext) -> list[Figure]:
         f"{load[0]:.1f} at the start"
     )
     return [
-        {"name": f"POST → on the double's thread {q}", "value": mine[q] * 1000, "unit": "ms",
-         "baseline": baseline[q] * 1000,
-         "note": f"{note}; process CPU {cpu_mine:.1f} s (raw: {cpu_raw:.1f} s)" if q == "p99" else ""}
+        {
+            "name": f"POST → on the double's thread {q}",
+            "value": mine[q] * 1000,
+            "unit": "ms",
+            "baseline": baseline[q] * 1000,
+            "note": f"{note}; process CPU {cpu_mine:.1f} s (raw: {cpu_raw:.1f} s)"
+            if q == "p99"
+            else "",
+        }
         for q in ("p50", "p99", "max")
-    ]  # fmt: skip
+    ]

@@ -312,19 +312,37 @@ def _figures(market: Marketplace, m: Measured, baseline: dict[str, float]) -> li
     per_seller_hour = s.answers["200"] / m.sellers * 3600 / DEFAULT_INTERVAL
     allowed_hour = market.limit.rate * 3600
     figures: list[Figure] = [
-        {"name": f"{name}: backfill, all done", "value": round(b.done, 1), "unit": "s",
-         "note": _note(market, m, b)},
-        {"name": f"{name}: backfill, orders stored", "value": round(b.orders / b.done, 1),
-         "unit": "orders/s", "note": f"{b.orders} orders"},
-        {"name": f"{name}: sync round, all sellers due at once", "value": round(s.done, 1),
-         "unit": "s", "note": _note(market, m, s)},
-        {"name": f"{name}: sellers a {DEFAULT_INTERVAL} s round holds at that pace",
-         "value": int(m.sellers * DEFAULT_INTERVAL / s.done), "unit": "sellers",
-         "note": "the round's time includes up to 5 s before the sync loop's next look"},
-        {"name": f"{name}: calls per seller an hour at {DEFAULT_INTERVAL} s rounds",
-         "value": round(per_seller_hour, 1), "unit": "calls",
-         "note": f"the limit allows {allowed_hour:.0f} ({market.limit_source})"},
-    ]  # fmt: skip
+        {
+            "name": f"{name}: backfill, all done",
+            "value": round(b.done, 1),
+            "unit": "s",
+            "note": _note(market, m, b),
+        },
+        {
+            "name": f"{name}: backfill, orders stored",
+            "value": round(b.orders / b.done, 1),
+            "unit": "orders/s",
+            "note": f"{b.orders} orders",
+        },
+        {
+            "name": f"{name}: sync round, all sellers due at once",
+            "value": round(s.done, 1),
+            "unit": "s",
+            "note": _note(market, m, s),
+        },
+        {
+            "name": f"{name}: sellers a {DEFAULT_INTERVAL} s round holds at that pace",
+            "value": int(m.sellers * DEFAULT_INTERVAL / s.done),
+            "unit": "sellers",
+            "note": "the round's time includes up to 5 s before the sync loop's next look",
+        },
+        {
+            "name": f"{name}: calls per seller an hour at {DEFAULT_INTERVAL} s rounds",
+            "value": round(per_seller_hour, 1),
+            "unit": "calls",
+            "note": f"the limit allows {allowed_hour:.0f} ({market.limit_source})",
+        },
+    ]
     if baseline:
         figures[0]["baseline"] = round(baseline["backfill"], 1)
         figures[1]["baseline"] = round(baseline["rate"], 1)

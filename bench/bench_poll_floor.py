@@ -441,10 +441,22 @@ async def _profiled(
     out = Path(PROFILE) / f"{name.replace(': ', '-').replace(' ', '_').replace(',', '')}.txt"
     spy = Path(sys.executable).parent / "py-spy"
     return await asyncio.create_subprocess_exec(
-        str(spy), "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "250",
-        "--nonblocking", "-f", "raw", "-o", str(out),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
+        str(spy),
+        "record",
+        "-p",
+        str(pid),
+        "-d",
+        str(int(seconds)),
+        "-r",
+        "250",
+        "--nonblocking",
+        "-f",
+        "raw",
+        "-o",
+        str(out),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
 
 
 LEASED = "SELECT EXISTS (SELECT 1 FROM poller_shops WHERE lease_expires_at > now())"

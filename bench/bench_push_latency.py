@@ -145,9 +145,12 @@ def _manomano_mail(address: str, n: int, dkim_key: bytes) -> bytes:
     if not support:
         return raw
     signed: bytes = dkim.sign(
-        raw, DKIM_SELECTOR.encode(), b"monechelle.zendesk.com", dkim_key,
+        raw,
+        DKIM_SELECTOR.encode(),
+        b"monechelle.zendesk.com",
+        dkim_key,
         include_headers=[b"from", b"to", b"subject", b"message-id"],
-    )  # fmt: skip
+    )
     return signed + raw
 
 

@@ -160,7 +160,7 @@ async def sellers_of(sandbox_url: str, family: Family, count: int) -> list[Selle
                     s["shop_id"],
                     {f: s[f] for f in ("partner_id", "shop_id", "key")},
                     DoubleShop(s["name"], s["shop_id"], {}),
-                )  # fmt: skip
+                )
                 for s in listed
                 if family.named in s["name"]
             ]
@@ -229,16 +229,27 @@ async def family_windows(
                     window,
                     f"{name}: {title}",
                     None,
-                )  # fmt: skip
+                )
             )
         requests = await _captured(ctx, conn, settings, sellers)
-        windows += await _bare_windows(conn, family, requests, database, polled_each,
-                                       transports, window)  # fmt: skip
+        windows += await _bare_windows(
+            conn, family, requests, database, polled_each, transports, window
+        )
         if new:
             windows += await _new_windows(
-                ctx, sandbox_url, conn, database, family, sellers, settings, interval, new,
-                window, polled_each, transports[:1],
-            )  # fmt: skip
+                ctx,
+                sandbox_url,
+                conn,
+                database,
+                family,
+                sellers,
+                settings,
+                interval,
+                new,
+                window,
+                polled_each,
+                transports[:1],
+            )
     finally:
         await conn.close()
     return windows

@@ -115,6 +115,13 @@ def test_a_guess_below_the_confidence_floor_is_und(text: str) -> None:
     assert 0 < guess.confidence < language.MIN_CONFIDENCE  # the model's guess, floored
 
 
+@pytest.mark.parametrize("text", ["ok 123456789", "N° 0123-4567-89", "??? 42 !!", "é 2024"])
+def test_fewer_letters_than_the_floor_is_und_without_asking_the_model(text: str) -> None:
+    """Digits, signs and spaces are no letters: an order number with "ok" beside it has no
+    language, and the model is not asked (a guess it made would carry its probability)."""
+    assert detect_language(text) == language.LanguageGuess("und", 0.0)
+
+
 def test_the_model_ships_in_the_wheel_nothing_is_downloaded() -> None:
     # A process where every connection fails, and a cache folder of its own: detection works.
     code = (

@@ -272,25 +272,40 @@ async def test_a_reopened_ticket_takes_a_rows_topics_as_a_later_message_would(
         return (ticket.topic, ticket.topic_source, ticket.language, ticket.language_source)
 
     assert await upserted(**_topics("PRODUCT_QUESTION", "detected", "und", "detected")) == (
-        "PRODUCT_QUESTION", "detected", "und", "detected",
-    )  # fmt: skip
+        "PRODUCT_QUESTION",
+        "detected",
+        "und",
+        "detected",
+    )
     # A detected topic follows the conversation; an "und" language takes the next one.
     assert await upserted(**_topics("RETURN_OR_REFUND", "detected", "de", "detected")) == (
-        "RETURN_OR_REFUND", "detected", "de", "detected",
-    )  # fmt: skip
+        "RETURN_OR_REFUND",
+        "detected",
+        "de",
+        "detected",
+    )
     # OTHER changes nothing, nor does a known language another detected one.
     assert await upserted(**_topics("OTHER", "detected", "en", "detected")) == (
-        "RETURN_OR_REFUND", "detected", "de", "detected",
-    )  # fmt: skip
+        "RETURN_OR_REFUND",
+        "detected",
+        "de",
+        "detected",
+    )
     # A row without topics (no buyer's message) changes nothing.
     assert await upserted() == ("RETURN_OR_REFUND", "detected", "de", "detected")
     # The marketplace's word wins, and holds against a detected one.
     assert await upserted(**_topics("CANCELLATION", "marketplace", "fr", "marketplace")) == (
-        "CANCELLATION", "marketplace", "fr", "marketplace",
-    )  # fmt: skip
+        "CANCELLATION",
+        "marketplace",
+        "fr",
+        "marketplace",
+    )
     assert await upserted(**_topics("INVOICE_REQUEST", "detected", "und", "detected")) == (
-        "CANCELLATION", "marketplace", "fr", "marketplace",
-    )  # fmt: skip
+        "CANCELLATION",
+        "marketplace",
+        "fr",
+        "marketplace",
+    )
     listed = await stores.tickets.list_tickets(
         TicketQuery(tenant_id="t1", topic="CANCELLATION", language="fr")
     )

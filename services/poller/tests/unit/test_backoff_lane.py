@@ -19,9 +19,15 @@ from poller_fakes import FakePoller, InMemoryPollSchedule, ManualClock, fake_pol
 TICK = 5.0
 HEALTHY = 60
 TIMINGS = PollTimings(
-    interval=60, lease=30, tick=TICK, retry_base=5, retry_cap=60,
-    deadline=5, slow_after=1, backoff_slots=1,
-)  # fmt: skip
+    interval=60,
+    lease=30,
+    tick=TICK,
+    retry_base=5,
+    retry_cap=60,
+    deadline=5,
+    slow_after=1,
+    backoff_slots=1,
+)
 
 
 class Counted(InMemoryPollSchedule):

@@ -564,11 +564,16 @@ async def test_a_buyers_message_gives_its_ticket_the_marketplaces_topics_else_it
     await connected(fake)
     await polled(
         fake,
-        message("m1", 1, body="Hallo, das Display ist gebrochen.", language="de",
-                ticket_subject="DAMAGED_OR_WRONG_ITEM"),
+        message(
+            "m1",
+            1,
+            body="Hallo, das Display ist gebrochen.",
+            language="de",
+            ticket_subject="DAMAGED_OR_WRONG_ITEM",
+        ),
         message("m2", 2, order="ORD2", body="Bonjour, pouvez-vous m'envoyer la facture ?"),
         message("m3", 3, order="ORD3", sender=MARKETPLACE_SUPPORT, body="Merci de patienter."),
-    )  # fmt: skip
+    )
     given = fake.store.tables.tickets[("t1", "FNAC", "order:ORD1")].topics
     assert given is not None
     assert (given.language, given.language_source) == ("de", "marketplace")

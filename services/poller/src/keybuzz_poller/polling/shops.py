@@ -218,9 +218,13 @@ class ShopScheduler(LeasedPolls):
         if done.stopped:  # ended cleanly, what it read stored: said, with why
             log.warning(
                 "shop poll ended early",
-                extra={"tenant_id": shop.tenant_id, "marketplace": shop.marketplace,
-                       "calls": done.calls, "why": done.stopped[:5]},
-            )  # fmt: skip
+                extra={
+                    "tenant_id": shop.tenant_id,
+                    "marketplace": shop.marketplace,
+                    "calls": done.calls,
+                    "why": done.stopped[:5],
+                },
+            )
         return PollResult(
             tenant_id=tenant_id,
             fetched=done.fetched,

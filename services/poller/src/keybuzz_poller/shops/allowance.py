@@ -32,9 +32,31 @@ DAY = HOURS * HOUR
 # French buyers' messages by local hour (midnight first): little at night, a working-day
 # plateau, most in the evening. Relative weights, for a marketplace that gives none.
 FRENCH_BUYER_HOURS: tuple[float, ...] = (
-    0.2, 0.1, 0.05, 0.05, 0.05, 0.1, 0.3, 0.8, 1.5, 2.5, 2.5, 2.5,
-    2.5, 2.2, 2.5, 2.5, 2.5, 2.5, 3.0, 3.0, 3.0, 3.0, 1.8, 0.8,
-)  # fmt: skip
+    0.2,
+    0.1,
+    0.05,
+    0.05,
+    0.05,
+    0.1,
+    0.3,
+    0.8,
+    1.5,
+    2.5,
+    2.5,
+    2.5,
+    2.5,
+    2.2,
+    2.5,
+    2.5,
+    2.5,
+    2.5,
+    3.0,
+    3.0,
+    3.0,
+    3.0,
+    1.8,
+    0.8,
+)
 COVERED = 0.995  # the day's messages arriving in hours polled at the shortest interval
 QUIET_SHARE = 0.25  # a quiet hour's polling rate against a busy one's: 4× the interval
 BURST_SHARE = 0.01  # calls beyond the day's pace a backlog may spend at once (of N)
