@@ -81,6 +81,24 @@ async def test_a_request_is_answered_only_with_its_sellers_signature(serve: Any)
         "stale timestamp": "/problems/missing-or-invalid-request-header",
         "missing header": "/problems/missing-or-invalid-request-header",
     }
+    # Signed, but asking what the description does not name or off its schema: refused,
+    # so that a misspelt filter of ours shows instead of being ignored.
+    for query, why in (
+        ("?storefronts=de", "unknown query parameter storefronts"),
+        ("?limit=lots", "limit"),
+    ):
+        asked = f"{str(http.base_url).rstrip('/')}/kaufland/v2/tickets{query}"
+        sign = signature(seller["secretKey"], "GET", asked, b"", str(now))
+        answer = await http.get(
+            asked,
+            headers={
+                "Shop-Client-Key": seller["clientKey"],
+                "Shop-Timestamp": str(now),
+                "Shop-Signature": sign,
+            },
+        )
+        assert answer.status_code == 400, (query, answer.text)
+        assert answer.json()["type"] == "/problems/validation-error" and why in answer.text
 
 
 async def test_the_connector_reads_tickets_across_storefronts_and_replies_once(
