@@ -108,3 +108,20 @@ async def test_a_message_whose_id_cannot_be_stored_costs_itself_only(polling: Po
     assert (polled.stored, polled.unstorable) == (4, 1)
     assert [r["external_id"] for r in await stored_of(shop, "ok")] == [f"ok-{i}" for i in range(4)]
     assert (await poll_shop(shop.ports, SHOP)).stored == 0  # and the next poll fails none
+
+
+async def test_two_thread_ids_the_database_keeps_as_one_are_one_ticket(polling: Polling) -> None:  # noqa: F811
+    """A NUL and U+FFFD are one character once stored: their threads' messages of one page
+    join one ticket instead of failing the page's upsert (and every poll after)."""
+    shop = polling
+    shop.marketplace.page_size = 100
+    shop.marketplace.messages_listed.extend(
+        msgspec.structs.replace(shop_message(f"nul-{i}", minutes=i), thread=ThreadKey("ORDER", t))
+        for i, t in enumerate(("N\x001", "N\ufffd1"))
+    )
+    polled = await poll_shop(shop.ports, SHOP)
+    assert (polled.stored, polled.tickets_opened_or_joined) == (2, 2)
+    stored = await stored_of(shop, "nul")
+    assert [r["external_id"] for r in stored] == ["nul-0", "nul-1"]
+    assert {(r["thread_key"], r["message_count"]) for r in stored} == {("order:N\ufffd1", 2)}
+    assert (await poll_shop(shop.ports, SHOP)).stored == 0

@@ -42,6 +42,7 @@ from keybuzz_shared.connectors.seam import (
 )
 from keybuzz_shared.events import MessageSent
 from keybuzz_shared.spent_calls import counted
+from keybuzz_shared.text import storable
 from keybuzz_shared.ticket_topics import Topics
 
 from keybuzz_poller.shops.bounds import HARD_BOUND, Bound, spent_in_day
@@ -298,18 +299,18 @@ async def _take_messages(
     poll.stored += len(stored)
     if not stored:
         return []
-    tickets = await store.tickets_of(shop, sorted({thread_key(m) for m, _ in stored}))
+    tickets = await store.tickets_of(shop, sorted({_stored_key(m) for m, _ in stored}))
     opening = [(m.thread.id, m.created_at) for m, _ in stored if m.sender_type in OPENS_TICKET]
     near = iter(await store.incidents_near(shop, opening) if opening else [])
     answered = {
-        tickets[k] for m, _ in stored if m.sender_type == SELLER if (k := thread_key(m)) in tickets
+        tickets[k] for m, _ in stored if m.sender_type == SELLER if (k := _stored_key(m)) in tickets
     }
     own = await store.own_replies_of(sorted(answered)) if answered else {}
     threads: dict[str, list[tuple[ExternalMessageRow, Topics | None]]] = {}
     placed: list[_Placed] = []
     touched: list[str] = []
     for message, external in stored:
-        key = thread_key(message)
+        key = _stored_key(message)
         if message.sender_type in OPENS_TICKET:
             incident_at = next(near)
             if incident_at is not None and is_notice(
@@ -349,6 +350,13 @@ async def _take_messages(
         if p.opens:
             intake.received(p.external, row, read=p.read)
     return touched + [row.ticket_id for row in rows]
+
+
+def _stored_key(message: InboxMessage) -> str:
+    """``message``'s thread key as the tickets table keeps it: two keys the database keeps
+    as one (a NUL, a broken character) are one thread of the page, not two rows of one
+    ticket in one upsert, which PostgreSQL refuses."""
+    return storable(thread_key(message))
 
 
 def _storable(shop: Shop, messages: list[InboxMessage], poll: ShopPoll) -> list[InboxMessage]:

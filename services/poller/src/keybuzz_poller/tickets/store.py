@@ -8,7 +8,7 @@ sent time, the topics backfill and a shop's purge all call it
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +32,10 @@ from keybuzz_poller.tickets.ports import (
 )
 
 # The tables whose rows make a ticket: written here only.
+# A page's files go to PostgreSQL in batches of at most this many bytes (a file is at most
+# its marketplace's attachment cap, 10 MiB for most).
+ATTACHMENTS_BATCH_BYTES = 64 << 20
+
 TICKET_TABLES = (
     "poller_external_messages",
     "poller_message_attachments",
@@ -216,7 +220,7 @@ async def add_ticket_messages(db: Executor, messages: Sequence[TicketMessageRow]
 
 async def insert_attachments(db: Executor, attachments: Mapping[str, Sequence[Attachment]]) -> None:
     """Shops' messages' linked files (external message id → its files, in the order it lists
-    them), one statement for all of them (none: no statement)."""
+    them): one statement for a page's files up to ``ATTACHMENTS_BATCH_BYTES``, none for none."""
     rows = [
         (
             message_id,
@@ -230,17 +234,33 @@ async def insert_attachments(db: Executor, attachments: Mapping[str, Sequence[At
         for message_id, files in attachments.items()
         for position, a in enumerate(files)
     ]
-    if not rows:
-        return
-    await db.execute(
-        """
-        INSERT INTO poller_message_attachments (external_message_id, position, filename,
-                                                content_type, size, content, skipped)
-        SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::bigint[],
-                             $6::bytea[], $7::text[])
-        """,
-        *(list(column) for column in zip(*rows, strict=True)),
-    )
+    for batch in _by_content_size(rows, ATTACHMENTS_BATCH_BYTES):
+        await db.execute(
+            """
+            INSERT INTO poller_message_attachments (external_message_id, position, filename,
+                                                    content_type, size, content, skipped)
+            SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::bigint[],
+                                 $6::bytea[], $7::text[])
+            """,
+            *(list(column) for column in zip(*batch, strict=True)),
+        )
+
+
+def _by_content_size(rows: list[Any], most: int) -> Iterator[list[Any]]:
+    """``rows`` in batches whose files' bytes stay within ``most`` (a file larger alone is
+    a batch of its own): a page's files are not one array PostgreSQL must hold at once, and
+    never one past its 1 GB limit on a value."""
+    batch: list[Any] = []
+    size = 0
+    for row in rows:
+        content = len(row[5] or b"")
+        if batch and size + content > most:
+            yield batch
+            batch, size = [], 0
+        batch.append(row)
+        size += content
+    if batch:
+        yield batch
 
 
 async def save_thread_details(
