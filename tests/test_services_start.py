@@ -11,8 +11,8 @@ from keybuzz_poller.service import DEFINITION as POLLER
 from keybuzz_tenant_sync.service import DEFINITION as TENANT_SYNC
 
 # On a NATS of the module's: on the session's, a service's durable consumer takes the events
-# earlier tests left there, and one it holds (its dependency gone with that test) keeps
-# its stop waiting 10 s (messaging's hold loop does not look at the stop).
+# earlier tests left there, whose handling (their dependencies gone with those tests) is
+# work and log lines that are not this file's.
 start_service = start_service_on_module_nats
 
 

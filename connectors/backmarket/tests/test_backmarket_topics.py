@@ -61,6 +61,7 @@ def test_the_locale_gives_the_language(country: str | None, language: str | None
     ("issues", "subject"),
     [
         ([{"customerIssue": "DAMAGED_PACKAGE", "tag": "DELIVERY"}], "DAMAGED_OR_WRONG_ITEM"),
+        ([{"customerIssue": "MISSING_PART", "tag": "DELIVERY"}], "DAMAGED_OR_WRONG_ITEM"),
         ([{"customerIssue": "ITEM_NOT_RECEIVED", "tag": "DELIVERY"}], "WHERE_IS_MY_ORDER"),
         ([{"customerIssue": "SOMETHING_NEW", "tag": "AESTHETIC"}], "DAMAGED_OR_WRONG_ITEM"),
         # issues the shared rules do not read, whatever their tag says

@@ -20,11 +20,10 @@ from typing import BinaryIO, Final
 import numpy as np
 import numpy.typing as npt
 
-from keybuzz_shared.ticket_topics.subject_rules import fold, folded_scores
+from keybuzz_shared.ticket_topics.subject_rules import MAX_CHARS, fold, folded_scores
 from keybuzz_shared.ticket_topics.taxonomy import SUBJECTS, Subject
 
 WEIGHTS: Final = Path(__file__).with_name("subject_model.npz")
-MAX_CHARS: Final = 1000  # as the rules: a buyer's request is said early
 NGRAMS: Final = (3, 4, 5)  # character n-grams of a word, its edges marked by spaces
 RULE_CAP: Final = 8  # a subject's rule weight past this says nothing more
 # The rule features' size beside the n-grams' unit vector (chosen by folds over the training
