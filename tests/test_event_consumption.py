@@ -24,6 +24,7 @@ import pytest
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN as ROOT_TOKEN
 from keybuzz_devstack.outage import Outage
 from keybuzz_devstack.testing import collected_nats_task, consumer_drained, eventually
+from keybuzz_shared.errors import DependencyUnavailable
 from keybuzz_shared.events import TenantArchived, encode_event, event_headers
 from keybuzz_shared.messaging import (
     ORIGINAL_SEQUENCE_HEADER,
@@ -314,42 +315,48 @@ async def test_a_database_outage_holds_the_event_instead_of_dead_lettering_it(
 
 
 async def test_a_service_stopped_while_an_outage_holds_its_events_gives_them_back_in_order(
-    start_service, private_nats, cut_database, caplog
+    start_service, private_nats, caplog
 ):
-    """Stopping does not wait out an outage: the events held are given back to JetStream
-    at once, the later events of their key with them, and the next instance handles them
-    in their order — not after the lease (ack_wait, 300 s here) runs out."""
-    url, relay = cut_database
+    """Stopping does not wait out an outage: the event held is given back to JetStream at
+    once, the later events of its key with it untried, and the next instance handles them in
+    their order — not after the lease (ack_wait, 300 s here) runs out."""
+    outage = {"on": True}
     attempted: list[int] = []
-    register = recording_patient_consumer("release", attempted)
-    first = await start(start_service, private_nats, register, DATABASE_URL=url)
+    register = recording_patient_consumer("release", attempted, outage)
+    publisher = await nats.connect(private_nats.spec.url)
+    try:  # in the stream before the consumer exists: its first batch holds all three
+        await ensure_streams(publisher.jetstream())
+        await publish_all(publisher.jetstream(), [archived("kept", n) for n in (1, 2, 3)])
+    finally:
+        await publisher.close()
+    first = await start(start_service, private_nats, register)
 
     async def held() -> bool:
         return any(r.getMessage() == HOLDING and _ours(r, "probe-release") for r in caplog.records)
 
-    await relay.down()
-    await publish_all(first.runtime.js, [archived("kept", n) for n in (1, 2, 3)])
     await eventually(held)
     await first.stop()
-    # The later events of the key given back untried: tried after the first was given back,
-    # they would be handled before it had the dependency come back meanwhile.
+    # Tried after the first was given back, the later ones would be handled before it
+    # whenever the dependency came back meanwhile.
     assert set(attempted) == {1}, attempted
-    await relay.up()
-    second = await start(start_service, private_nats, register, DATABASE_URL=url)
+    outage["on"] = False
+    second = await start(start_service, private_nats, register)
     found = await rows(second.runtime.pool, 3, within=60)
     assert [(row["tenant_id"], row["n"]) for row in found] == [("kept", n) for n in (1, 2, 3)]
 
 
 def recording_patient_consumer(
-    purpose: str, attempted: list[int]
+    purpose: str, attempted: list[int], outage: dict[str, bool]
 ) -> Callable[[Runtime[Any]], None]:
     """A consumer that records each event's number (in ``attempted`` at each try, in
-    ``seen`` once handled), with a 300-s lease: an event it held and did not give back
-    would reach the next instance only then."""
+    ``seen`` once handled), its dependency down while ``outage["on"]``, with a 300-s lease:
+    an event it held and did not give back would reach the next instance only then."""
 
     def register(runtime: Runtime[Any]) -> None:
         async def handle(event: TenantArchived, delivery: Delivery) -> None:
             attempted.append(int(event.reason))
+            if outage["on"]:
+                raise DependencyUnavailable("the probe's dependency is down")
             await runtime.pool.execute(
                 "INSERT INTO seen (event_id, tenant_id, n) VALUES ($1, $2, $3)",
                 event.event_id,
