@@ -223,13 +223,13 @@ class InMemoryShopStore:
             await self.thread_message(message)
 
     async def own_replies_of(self, ticket_ids: Sequence[str]) -> dict[str, list[OwnReply]]:
-        found = {t: await self.own_replies(t) for t in ticket_ids}
+        found = {t: self._own_replies(t) for t in ticket_ids}
         return {t: replies for t, replies in found.items() if replies}
 
     async def incidents_near(
         self, shop: Shop, near: Sequence[tuple[str, datetime]]
     ) -> list[datetime | None]:
-        return [await self.incident_near(shop, order_id, at) for order_id, at in near]
+        return [self._incident_near(shop, order_id, at) for order_id, at in near]
 
     async def ticket_of(self, shop: Shop, thread_key: str) -> str | None:
         found = self.tables.tickets.get((shop.tenant_id, shop.marketplace, thread_key))
@@ -292,7 +292,7 @@ class InMemoryShopStore:
             reply.status == "SENT" or reply.status in ("QUEUED", "FAILED") and reply.unconfirmed
         )
 
-    async def own_replies(self, ticket_id: str) -> list[OwnReply]:
+    def _own_replies(self, ticket_id: str) -> list[OwnReply]:
         own = [r for r in self.tables.replies.values() if r.ticket_id == ticket_id and self._own(r)]
         return [
             OwnReply(
@@ -316,7 +316,7 @@ class InMemoryShopStore:
         reply.sent_at = reply.sent_at or datetime.now(UTC)
         return MatchedReply(sent_at=reply.sent_at, confirmed=confirmed)
 
-    async def incident_near(self, shop: Shop, order_id: str, at: datetime) -> datetime | None:
+    def _incident_near(self, shop: Shop, order_id: str, at: datetime) -> datetime | None:
         near = [
             incident.created_at
             for (tenant, marketplace, _), (incident, _) in self.tables.incidents.items()

@@ -275,14 +275,14 @@ async def test_an_incident_is_near_its_notice_and_saved_when_new_or_changed(
     assert await store.has_notice(ticket, AT, NOTICE_SUBJECT)  # 2 minutes apart: its notice
     assert not await store.has_notice(ticket, AT, "Votre colis")  # another subject
     assert not await store.has_notice(ticket, AT + 10 * MINUTE, NOTICE_SUBJECT)
-    assert await store.incident_near(SHOP, "ORD1", AT) is None
+    assert (await store.incidents_near(SHOP, [("ORD1", AT)]))[0] is None
     assert await store.save_incident(SHOP, incident(), ticket)
     assert not await store.save_incident(SHOP, incident(), ticket)  # seen as it is
     assert await store.save_incident(SHOP, incident("CLOSED", updated=60), ticket)
-    assert await store.incident_near(SHOP, "ORD1", AT + 4 * MINUTE) == AT
-    assert await store.incident_near(SHOP, "ORD1", AT + 6 * MINUTE) is None
-    assert await store.incident_near(SHOP, "ORD2", AT) is None
-    assert await store.incident_near(OTHER, "ORD1", AT) is None
+    assert (await store.incidents_near(SHOP, [("ORD1", AT + 4 * MINUTE)]))[0] == AT
+    assert (await store.incidents_near(SHOP, [("ORD1", AT + 6 * MINUTE)]))[0] is None
+    assert (await store.incidents_near(SHOP, [("ORD2", AT)]))[0] is None
+    assert (await store.incidents_near(OTHER, [("ORD1", AT)]))[0] is None
 
 
 async def test_a_page_is_stored_threaded_and_looked_up_at_once(adapters: Adapters) -> None:
@@ -342,7 +342,7 @@ async def test_our_replies_the_marketplace_may_list_back_are_matched_once(
     await adapters.reply(ticket, "Pas encore parti.", T0, "QUEUED")  # never tried: not out
     await adapters.reply(ticket, "Refusé.", T0, "FAILED")
     await adapters.reply(other, "Autre commande.", T0, "SENT")
-    own = await store.own_replies(ticket)
+    own = (await store.own_replies_of([ticket]))[ticket]
     assert [(r.ticket_message_id, r.text, r.queued_at) for r in own] == [
         (sent, "Parti hier.", T0),
         (in_doubt, "Parti ce matin.", T0 + MINUTE),
@@ -356,8 +356,8 @@ async def test_our_replies_the_marketplace_may_list_back_are_matched_once(
     assert await store.match_reply(in_doubt, "fnac-3") is None  # matched once
     already = await store.match_reply(sent, "fnac-1")
     assert already is not None and not already.confirmed
-    assert await store.own_replies(ticket) == []
-    assert [r.text for r in await store.own_replies(other)] == ["Autre commande."]
+    assert ticket not in await store.own_replies_of([ticket, other])
+    assert [r.text for r in (await store.own_replies_of([other]))[other]] == ["Autre commande."]
 
 
 async def test_a_threads_state_is_written_to_its_ticket_only_when_it_changes(

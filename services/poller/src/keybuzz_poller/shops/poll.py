@@ -396,7 +396,7 @@ async def _own_reply(
     it is recorded on the reply, and a reply still in doubt (QUEUED, or FAILED after
     attempts whose answers were lost) is SENT with its ``message.sent`` (the sender,
     finding it SENT, neither sends nor announces it again). ``replies``: the ticket's
-    ``own_replies`` read for the page; one tried is taken out, matched here or found
+    ``own_replies_of`` read for the page; one tried is taken out, matched here or found
     matched or failed meanwhile, as a read after it would leave it out."""
     longest = connector_for(shop.marketplace).limits.max_text_length
     for reply in list(replies):

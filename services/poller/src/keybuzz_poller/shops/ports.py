@@ -237,14 +237,10 @@ class ShopStore(Protocol):
         same unit of work (the unit of work's ``Intake``). A thread without a ticket is left alone."""
         ...
 
-    async def own_replies(self, ticket_id: str) -> list[OwnReply]:
-        """Our replies on the ticket the marketplace may list back and none of its messages
-        was matched to yet: SENT, or QUEUED or FAILED and unconfirmed (its last attempt may
-        have sent it); oldest first."""
-        ...
-
     async def own_replies_of(self, ticket_ids: Sequence[str]) -> dict[str, list[OwnReply]]:
-        """``own_replies`` of each ticket that has some."""
+        """Of each ticket that has some, our replies the marketplace may list back and none
+        of its messages was matched to yet: SENT, or QUEUED or FAILED and unconfirmed (its
+        last attempt may have sent it); oldest first."""
         ...
 
     async def match_reply(
@@ -252,18 +248,15 @@ class ShopStore(Protocol):
     ) -> MatchedReply | None:
         """Records the marketplace's message as the reply's own; a reply still in doubt
         (QUEUED or FAILED) is SENT from then on (its ticket's deadline the caller's,
-        its ``Intake``). None when the reply is not one of ``own_replies`` now
+        its ``Intake``). None when the reply is not one of ``own_replies_of`` now
         (matched already, FAILED for sure)."""
-        ...
-
-    async def incident_near(self, shop: Shop, order_id: str, at: datetime) -> datetime | None:
-        """The creation time of an incident of the order around ``at``, if one is stored."""
         ...
 
     async def incidents_near(
         self, shop: Shop, near: Sequence[tuple[str, datetime]]
     ) -> list[datetime | None]:
-        """``incident_near`` for each (order id, time), in their order."""
+        """For each (order id, time), in their order, the creation time of an incident of
+        the order around that time, if one is stored."""
         ...
 
     async def has_notice(

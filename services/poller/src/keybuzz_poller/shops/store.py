@@ -206,9 +206,6 @@ class PostgresShopStore:
             found.setdefault(reply.pop("ticket_id"), []).append(OwnReply(**reply))
         return found
 
-    async def own_replies(self, ticket_id: str) -> list[OwnReply]:
-        return (await self.own_replies_of([ticket_id])).get(ticket_id, [])
-
     async def match_reply(
         self, ticket_message_id: str, marketplace_message_id: str
     ) -> MatchedReply | None:
@@ -258,9 +255,6 @@ class PostgresShopStore:
             NOTICE_WINDOW,
         )
         return [r["created_at"] for r in rows]
-
-    async def incident_near(self, shop: Shop, order_id: str, at: datetime) -> datetime | None:
-        return (await self.incidents_near(shop, [(order_id, at)]))[0]
 
     async def has_notice(
         self, ticket_id: str, incident_created_at: datetime, claim_subject: str
