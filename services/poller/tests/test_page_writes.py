@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import msgspec
 from keybuzz_poller.shops.poll import poll_shop
-from keybuzz_shared.connectors.seam import InboxMessage, ThreadKey
+from keybuzz_shared.connectors.seam import InboxFile, InboxMessage, ThreadKey
 from poller_shop_fakes import shop_message
 from test_long_threads import SHOP, Polling, polling  # noqa: F401 - fixture
 
@@ -102,7 +102,10 @@ async def test_a_message_whose_id_cannot_be_stored_costs_itself_only(polling: Po
     shop = polling
     shop.marketplace.page_size = 100
     healthy = page(4, "ok")
-    hostile = shop_message(secrets.token_hex(3000), minutes=2)  # no compression saves it
+    photo = InboxFile(name="a.jpg", url="https://files.example/a.jpg", content_type="image/jpeg")
+    # No compression saves its id; its file is not fetched for a message left out.
+    hostile = shop_message(secrets.token_hex(3000), minutes=2, files=[photo])
+    shop.marketplace.files[photo.url] = AssertionError("a message left out had its file fetched")
     shop.marketplace.messages_listed.extend([*healthy[:2], hostile, *healthy[2:]])
     polled = await poll_shop(shop.ports, SHOP)
     assert (polled.stored, polled.unstorable) == (4, 1)

@@ -179,6 +179,7 @@ async def _poll(
         known = await ports.store.known_messages(shop, listed_ids)
         fresh = [m for m in messages if m.message_id not in known]
         poll.duplicates += len(messages) - len(fresh)
+        fresh = _storable(shop, fresh, poll)  # before its files are fetched for nothing
         if not fresh and not _moves(cursor.messages_since, [m.created_at for m in messages]):
             # The cursor's overlap read again, or threads whose state changed listed again:
             # nothing to store or mark, only the states that differ to write (with the
@@ -278,7 +279,6 @@ async def _take_messages(
     with as many statements whatever the page's size; the tickets whose thread changed."""
     store = unit.store
     mark_as_read = ports.reading(shop.marketplace).mark_as_read
-    kept = _storable(shop, messages, poll)
     externals = [
         external_row(
             m,
@@ -288,12 +288,12 @@ async def _take_messages(
             attachments=files[m.message_id],
             mark_read=mark_as_read and m.unread and m.sender_type in MARKED_READ,
         )
-        for m in kept
+        for m in messages
     ]
     added = await store.add_messages(
-        externals, {e.id: files[m.message_id] for m, e in zip(kept, externals, strict=True)}
+        externals, {e.id: files[m.message_id] for m, e in zip(messages, externals, strict=True)}
     )
-    stored = [(m, e) for m, e in zip(kept, externals, strict=True) if e.id in added]
+    stored = [(m, e) for m, e in zip(messages, externals, strict=True) if e.id in added]
     # Not added: stored by a concurrent poll since ``known_messages``, or listed twice.
     poll.duplicates += len(externals) - len(stored)
     poll.stored += len(stored)
