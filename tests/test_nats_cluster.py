@@ -297,7 +297,10 @@ async def test_a_nats_node_killed_mid_flow_loses_and_duplicates_nothing(
         STREAMS, 3
     )
     await js.add_stream(StreamConfig(name="PROBE", subjects=["probe.>"], num_replicas=3))
-    await publish_rate(js, 50)  # the new stream's first publishes wait for its raft group
+    # A new R3 stream has no responder until its raft group elects a leader: one publish is
+    # asked again until stored, then the first burst waits only for what it measures.
+    await _stored_once(js, "probe.first", "probe-first")
+    await publish_rate(js, 50)
     sandbox = httpx.AsyncClient(base_url=sandbox_url, timeout=30)
     phases = [[f"t-cl{p}-{uuid.uuid4().hex[:8]}" for _ in range(TENANTS_PER_PHASE)] for p in (1, 2)]
     sent: dict[str, list[str]] = {}
