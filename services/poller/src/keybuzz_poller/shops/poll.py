@@ -75,6 +75,7 @@ from keybuzz_poller.shops.ports import (
     AttachmentUnavailable,
     MarketplaceUnavailable,
     ShopPorts,
+    ShopReading,
     ShopUnit,
 )
 from keybuzz_poller.tickets import deadlines, topics
@@ -155,7 +156,7 @@ async def _poll(
             touched = intake_of(unit, unit.store.tickets)
             for incident in incidents:
                 touched.touch([await _take_incident(unit, shop, incident, now, poll)])
-            cursor = await _moved(unit, shop, incidents=[i.updated_at for i in incidents])
+            cursor = await _moved(unit, shop, cursor, incidents=[i.updated_at for i in incidents])
     cursor = await bound.cursor_kept(ports, shop, started, cursor, "incidents_since")
     since = read_from(cursor.messages_since, now, reading.first_poll, reading.overlap)
     clocked = _marketplace_clock(shop)
@@ -203,10 +204,9 @@ async def _poll(
             )
             poll.thread_states += await unit.store.save_thread_states(shop, states)
             touched.touch(await _clocks_saved(unit, shop, clocks, poll))
-            cursor = await _moved(unit, shop, messages=[m.created_at for m in messages])
+            cursor = await _moved(unit, shop, cursor, messages=[m.created_at for m in messages])
         ports.replies_sent(poll.replies_confirmed - confirmed)
-        if reading.mark_as_read and fresh:
-            await _mark_pending(ports, shop, poll)
+        await _mark_read(ports, shop, poll, [m.message_id for m in fresh if _to_mark(reading, m)])
     cursor = await bound.cursor_kept(ports, shop, started, cursor, "messages_since")
     if not pages and not incident_pages:
         return None
@@ -231,11 +231,12 @@ async def _clocks_saved(
 async def _moved(
     unit: ShopUnit,
     shop: Shop,
+    cursor: ShopCursor,
     messages: list[datetime] | None = None,
     incidents: list[datetime] | None = None,
 ) -> ShopCursor:
-    """The cursor past the page (never backwards), saved in the page's unit of work."""
-    cursor = await unit.store.cursor(shop)
+    """``cursor``, the saved one, past the page (never backwards), saved in the page's unit
+    of work (the poll holds the shop's lease: nothing else moves it meanwhile)."""
     moved = ShopCursor(
         messages_since=_latest(cursor.messages_since, messages or []),
         incidents_since=_latest(cursor.incidents_since, incidents or []),
@@ -278,7 +279,7 @@ async def _take_messages(
     """Stores a page's new messages and threads them, each in turn as ``_place`` decides,
     with as many statements whatever the page's size; the tickets whose thread changed."""
     store = unit.store
-    mark_as_read = ports.reading(shop.marketplace).mark_as_read
+    reading = ports.reading(shop.marketplace)
     externals = [
         external_row(
             m,
@@ -286,7 +287,7 @@ async def _take_messages(
             marketplace=shop.marketplace,
             received_at=now,
             attachments=files[m.message_id],
-            mark_read=mark_as_read and m.unread and m.sender_type in MARKED_READ,
+            mark_read=_to_mark(reading, m),
         )
         for m in messages
     ]
@@ -500,21 +501,38 @@ def _file(link: InboxFile, content: bytes | None = None, skipped: str | None = N
 
 
 async def _mark_pending(ports: ShopPorts, shop: Shop, poll: ShopPoll) -> None:
-    """Marks the stored messages read at the marketplace; a failure leaves them pending."""
+    """Marks read at the marketplace what an earlier poll stored and could not mark."""
     while pending := await ports.store.pending_marks(shop, MARK_BATCH):
-        try:
-            await ports.source.mark_read(shop, pending)
-        except Exception as exc:  # the messages are stored: the next poll tries again
-            log.warning(
-                "marking messages read failed",
-                extra={
-                    "tenant_id": shop.tenant_id,
-                    "marketplace": shop.marketplace,
-                    "error": type(exc).__name__,
-                },
-            )
+        if not await _marked(ports, shop, poll, pending) or len(pending) < MARK_BATCH:
             return
-        await ports.store.marks_done(shop, pending)
-        poll.marked_read += len(pending)
-        if len(pending) < MARK_BATCH:
+
+
+async def _mark_read(ports: ShopPorts, shop: Shop, poll: ShopPoll, message_ids: list[str]) -> None:
+    """Marks a page's stored messages read, known without asking the database which."""
+    for at in range(0, len(message_ids), MARK_BATCH):
+        if not await _marked(ports, shop, poll, message_ids[at : at + MARK_BATCH]):
             return
+
+
+def _to_mark(reading: ShopReading, message: InboxMessage) -> bool:
+    """Whether a new message is marked read at the marketplace once stored."""
+    return reading.mark_as_read and message.unread and message.sender_type in MARKED_READ
+
+
+async def _marked(ports: ShopPorts, shop: Shop, poll: ShopPoll, message_ids: list[str]) -> bool:
+    """Marks read; a failure leaves them pending, for the next poll to try again."""
+    try:
+        await ports.source.mark_read(shop, message_ids)
+    except Exception as exc:  # the messages are stored: the next poll tries again
+        log.warning(
+            "marking messages read failed",
+            extra={
+                "tenant_id": shop.tenant_id,
+                "marketplace": shop.marketplace,
+                "error": type(exc).__name__,
+            },
+        )
+        return False
+    await ports.store.marks_done(shop, message_ids)
+    poll.marked_read += len(message_ids)
+    return True
