@@ -14,12 +14,14 @@ from typing import Any
 
 import httpx
 import pytest
-from keybuzz_connector_mirakl.connector import MiraklKey, MiraklSettings, shop_client
-from keybuzz_connector_mirakl.orders import shop_orders
-from keybuzz_connector_mirakl.response_window import (
+from keybuzz_connector_mirakl.connector import (
     EVERY_PERIOD,
+    MiraklKey,
+    MiraklSettings,
     response_delays,
+    shop_client,
 )
+from keybuzz_connector_mirakl.orders import shop_orders
 from keybuzz_double_mirakl import service_env
 from keybuzz_shared.connectors.kit import Requester
 from keybuzz_shared.connectors.registry import connector_for
