@@ -7,9 +7,8 @@ from __future__ import annotations
 import logging
 import math
 from datetime import datetime, timedelta
-from typing import Annotated, ClassVar, Unpack
+from typing import Annotated, ClassVar
 
-import httpx
 import msgspec
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.connector_settings import ShopApiSettings
@@ -34,40 +33,6 @@ log = logging.getLogger(__name__)
 # threads with their last 100 messages each (bodies up to 50,000 characters).
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 NO_THREAD = "00000000-0000-0000-0000-000000000000"  # Mirakl's thread ids are UUIDs
-
-
-class MiraklKey(Redacted, frozen=True, kw_only=True):
-    """A shop user's API key (masked in its ``repr``) and the shop it calls for."""
-
-    SECRETS = frozenset({"api_key"})
-    api_key: str
-    shop_id: str
-
-
-def shop_client(
-    key: MiraklKey,
-    http: httpx.AsyncClient,
-    base_url: str,
-    *,
-    operator: str,
-    **options: Unpack[kit.Requester.Options],
-) -> kit.Requester:
-    """Mirakl's API as the shop, its errors naming ``operator``; a 4xx says ``{"message",
-    "status"}``."""
-    spec = kit.ApiSpec(
-        "Mirakl",
-        log,
-        kit.CallErrors.labelled(f"{operator} (Mirakl)", credentials="API key"),
-        kit.Refusals(credentials=frozenset({401, 403}), reason_keys=("message",)),
-        max_response_bytes=MAX_RESPONSE_BYTES,
-        misaddressed="the operator's base URL is not its API, check the catalogue",
-        holds_throttled=True,
-    )
-    auth = kit.HeaderAuth(
-        {"Authorization": key.api_key}, params={"shop_id": key.shop_id}, secrets=(key.api_key,)
-    )
-    shop = {"operator": operator, "shop_id": key.shop_id}
-    return kit.Requester(spec, auth, http, base_url, shop=shop, **options)
 
 
 # --- settings (docs/MIRAKL.md, "Settings") ------------------------------------------------
@@ -143,10 +108,33 @@ CREDENTIAL_FIELDS = (
 )
 
 
+class MiraklKey(Redacted, frozen=True, kw_only=True):
+    """A shop user's API key (masked in its ``repr``) and the shop it calls for."""
+
+    SECRETS = frozenset({"api_key"})
+    api_key: str
+    shop_id: str
+
+
 def client_of(shop: kit.Declaration.Opening[MiraklApiSettings]) -> kit.Requester:
+    """The shop's client, its errors naming its operator; a 4xx says ``{"message",
+    "status"}``."""
     key = credentials_as(MiraklKey, CREDENTIAL_FIELDS, shop.credentials, "Mirakl")
-    api = shop.api
-    return shop_client(key, shop.http, api.api_url, operator=api.operator.code, **shop.options)
+    operator = shop.api.operator.code
+    spec = kit.ApiSpec(
+        "Mirakl",
+        log,
+        kit.CallErrors.labelled(f"{operator} (Mirakl)", credentials="API key"),
+        kit.Refusals(credentials=frozenset({401, 403}), reason_keys=("message",)),
+        max_response_bytes=MAX_RESPONSE_BYTES,
+        misaddressed="the operator's base URL is not its API, check the catalogue",
+        holds_throttled=True,
+    )
+    auth = kit.HeaderAuth(
+        {"Authorization": key.api_key}, params={"shop_id": key.shop_id}, secrets=(key.api_key,)
+    )
+    shop_ids = {"operator": operator, "shop_id": key.shop_id}
+    return kit.Requester(spec, auth, shop.http, shop.api.api_url, shop=shop_ids, **shop.options)
 
 
 async def check_key(client: kit.Requester, *_typed: object) -> str:
