@@ -138,8 +138,9 @@ def client_of(shop: kit.Declaration.Opening[MiraklApiSettings]) -> kit.Requester
 
 
 async def check_key(client: kit.Requester, *_typed: object) -> str:
-    """M10 on a thread no shop has, spending no frequency-limited call (docs/MIRAKL.md,
-    "Connecting a shop"); the shop's id, its identity the kit's ``instance``."""
+    """M10 on a thread no shop has (M10 spends no frequency-limited call): Mirakl's own 404
+    is key and shop good, a 404 without its message another server's (docs/MIRAKL.md,
+    "Connecting a shop"). Answers the shop's id, its identity the kit's ``instance``."""
     try:
         await client.get_json(f"{THREADS}/{NO_THREAD}", operation="M10")
     except CallRefused as exc:
