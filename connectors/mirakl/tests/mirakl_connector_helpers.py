@@ -9,15 +9,35 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+from keybuzz_connector_mirakl.catalogue import Operator
+from keybuzz_connector_mirakl.connector import MiraklApiSettings, MiraklSettings, client_of
 from keybuzz_double_mirakl import api
 from keybuzz_double_mirakl.contract import DESCRIBED
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.testing import running_sandbox
+from keybuzz_shared.connectors.kit import Declaration, Requester
 
 ADMIN = "/_sandbox/mirakl"
 # Mirakl's minute (M11's and OR11's frequency) lasts a second of the tests.
 TIME_SCALE = 60.0
 MULTIPART_PARTS = {"M12": "message_input"}
+
+
+def shop_client(
+    http: httpx.AsyncClient,
+    base_url: str,
+    shop: dict[str, Any],
+    operator: str = "BOULANGER",
+    **options: Any,
+) -> Requester:
+    """The client a session of ``shop`` (as the double's admin lists it) opens on the
+    operator's ``base_url``."""
+    entry = Operator(code=operator, name=operator, base_url=base_url, response_hours=24)
+    api_view = MiraklSettings().view(
+        MiraklApiSettings, api_url=base_url, attachment_origins=(), operator=entry
+    )
+    credentials = {"api_key": shop["apiKey"], "shop_id": str(shop["shopId"])}
+    return client_of(Declaration.Opening(credentials, http, api_view, options))
 
 
 class CheckedRequests:

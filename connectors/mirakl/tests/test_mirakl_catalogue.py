@@ -127,7 +127,7 @@ def test_each_operators_view_has_its_base_url_and_m11_frequency(tmp_path: Path) 
     )
     metro = settings.of(MiraklSettings).shop_api("METRO")
     assert isinstance(metro, MiraklApiSettings)
-    assert (metro.api_url, metro.poll_interval_seconds, metro.operator) == (
+    assert (metro.api_url, metro.poll_interval_seconds, metro.operator.code) == (
         NEW["baseUrl"],
         122,  # its M11 frequency, 120 s, and the 2 s margin
         "METRO",

@@ -14,14 +14,9 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-from keybuzz_connector_mirakl.connector import (
-    MiraklKey,
-    MiraklSettings,
-    shop_client,
-)
+from keybuzz_connector_mirakl.connector import MiraklKey, MiraklSettings
 from keybuzz_connector_mirakl.threads import thread_of
 from keybuzz_double_mirakl import service_env
-from keybuzz_shared.connectors.kit import Requester
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import (
     CallAnswerUnreadable,
@@ -30,7 +25,7 @@ from keybuzz_shared.connectors.seam import (
     CallUnavailable,
     CredentialsRefused,
 )
-from mirakl_connector_helpers import CheckedRequests, admin, operators, serve_double
+from mirakl_connector_helpers import CheckedRequests, admin, operators, serve_double, shop_client
 
 THREADS = "api/inbox/threads"
 
@@ -57,13 +52,6 @@ async def boulanger(double: str) -> tuple[str, dict[str, Any]]:
     return operator["baseUrl"], operator["shops"][0]
 
 
-def client_of(
-    http: httpx.AsyncClient, base: str, shop: dict[str, Any], **options: Any
-) -> Requester:
-    key = MiraklKey(api_key=shop["apiKey"], shop_id=str(shop["shopId"]))
-    return shop_client(key, http, base, operator="BOULANGER", **options)
-
-
 async def faults(double: str, **config: Any) -> None:
     await admin(double, "PUT", "/faults", json=config)
 
@@ -72,7 +60,7 @@ async def test_calls_carry_the_key_and_shop_id_as_mirakls_description_has_them(
     double: str, http: httpx.AsyncClient, checked: CheckedRequests
 ) -> None:
     base, shop = await boulanger(double)
-    client = client_of(http, base, shop)
+    client = shop_client(http, base, shop)
     answer = await client.get_json(
         THREADS,
         {"with_messages": "true", "updated_since": "2020-01-01T00:00:00.000Z"},
@@ -96,7 +84,7 @@ async def test_a_wrong_key_is_refused_and_never_quoted(
     base, shop = await boulanger(double)
     wrong = {**shop, "apiKey": "0" * 8 + shop["apiKey"][8:]}
     with pytest.raises(CredentialsRefused) as refused:
-        await client_of(http, base, wrong).get_json(THREADS, operation="M11")
+        await shop_client(http, base, wrong).get_json(THREADS, operation="M11")
     assert "401" in str(refused.value)
     assert all(k not in str(refused.value) for k in (wrong["apiKey"], shop["apiKey"]))
     assert all(wrong["apiKey"] not in f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
@@ -106,7 +94,7 @@ async def test_a_429_is_waited_out_within_the_call(double: str, http: httpx.Asyn
     """M11 twice within Mirakl's minute (a second here): the second call waits the
     Retry-After the double gives, then is answered; no call came inside it."""
     base, shop = await boulanger(double)
-    client = client_of(http, base, shop)
+    client = shop_client(http, base, shop)
     await client.get_json(THREADS, operation="M11")
     started = time.monotonic()
     await client.get_json(THREADS, operation="M11")
@@ -121,7 +109,7 @@ async def test_no_call_leaves_inside_a_retry_after_longer_than_the_call_waits(
     await faults(
         double, errorRate=1.0, errorStatuses=[429], retryAfterSeconds=30, operations=["M11"]
     )
-    client = client_of(http, base, shop, max_retry_after=5.0)
+    client = shop_client(http, base, shop, max_retry_after=5.0)
     with pytest.raises(CallUnavailable) as first:
         await client.get_json(THREADS, operation="M11")
     assert first.value.retry_after == 30
@@ -145,7 +133,7 @@ async def test_a_thread_read_whole_is_m10_and_held_by_m10s_retry_after(
     await faults(
         double, errorRate=1.0, errorStatuses=[429], retryAfterSeconds=30, operations=["M10"]
     )
-    client = client_of(http, base, shop, max_retry_after=5.0)
+    client = shop_client(http, base, shop, max_retry_after=5.0)
     with pytest.raises(CallUnavailable) as first:
         await thread_of(client, "11111111-1111-1111-1111-111111111111")
     assert first.value.retry_after == 30
@@ -160,7 +148,7 @@ async def test_5xx_are_retried_then_reported_unavailable(
     double: str, http: httpx.AsyncClient
 ) -> None:
     base, shop = await boulanger(double)
-    client = client_of(http, base, shop, initial_backoff=0.01, max_backoff=0.05)
+    client = shop_client(http, base, shop, initial_backoff=0.01, max_backoff=0.05)
     await faults(double, failNext=2, failStatus=503, operations=["M11"])
     assert "data" in await client.get_json(THREADS, operation="M11")
     await faults(double, errorRate=1.0, errorStatuses=[500], operations=["M10"])
@@ -171,7 +159,7 @@ async def test_5xx_are_retried_then_reported_unavailable(
 async def test_every_call_ends_within_its_deadline(double: str, http: httpx.AsyncClient) -> None:
     base, shop = await boulanger(double)
     await faults(double, stallSeconds=5.0, stallShops=[str(shop["shopId"])])
-    client = client_of(http, base, shop, call_deadline=0.5)
+    client = shop_client(http, base, shop, call_deadline=0.5)
     started = time.monotonic()
     with pytest.raises(CallUnavailable, match="no answer within 0.5 s"):
         await client.get_json(THREADS, operation="M11")
@@ -191,7 +179,7 @@ async def test_a_base_url_answering_html_or_redirecting_is_refused_clearly(
     base, shop = await boulanger(double)
     await faults(double, malformedRate=1.0, malformedKind=kind, operations=["M11"])
     with pytest.raises(CallAnswerUnreadable) as refused:
-        await client_of(http, base, shop).get_json(THREADS, operation="M11")
+        await shop_client(http, base, shop).get_json(THREADS, operation="M11")
     assert said in str(refused.value) and "BOULANGER" in str(refused.value)
     assert shop["apiKey"] not in str(refused.value)
 
@@ -224,7 +212,7 @@ async def test_a_retry_after_past_the_calls_deadline_ends_the_call_at_once(
     """Waiting would only be cut at the deadline: the call ends at the 429, its caller told
     when to come back."""
     base, shop = await boulanger(double)
-    client = client_of(http, base, shop, call_deadline=0.8)
+    client = shop_client(http, base, shop, call_deadline=0.8)
     await client.get_json(THREADS, operation="M11")
     started = time.monotonic()
     with pytest.raises(CallUnavailable, match="retry after 1 s") as refused:
@@ -238,7 +226,7 @@ async def test_a_garbled_first_page_is_not_asked_again_within_the_call(
     """The garbled answer was counted against M11's frequency: asking again at once would
     only meet a 429 (and a poll retried so would never recover before the next minute)."""
     base, shop = await boulanger(double)
-    client = client_of(http, base, shop, initial_backoff=0.01)
+    client = shop_client(http, base, shop, initial_backoff=0.01)
     await faults(double, malformedNext=1, malformedKind="invalid_json", operations=["M11"])
     with pytest.raises(CallAnswerUnreadable, match="not JSON"):
         await client.get_json(THREADS, paced=True, operation="M11")
@@ -252,7 +240,7 @@ async def test_an_m12_reply_whose_answer_is_lost_is_never_sent_again_by_the_clie
     """M12 (a multipart POST) may have been applied when its answer is a 5xx: the client
     says the outcome is unknown (the poller reads the thread back) and never repeats it."""
     base, shop = await boulanger(double)
-    client = client_of(http, base, shop, initial_backoff=0.01, max_backoff=0.05)
+    client = shop_client(http, base, shop, initial_backoff=0.01, max_backoff=0.05)
     await faults(double, failNext=3, failStatus=status, operations=["M12"])
     with pytest.raises(CallOutcomeUnknown):
         await client.post_multipart(

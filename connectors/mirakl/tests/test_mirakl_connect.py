@@ -17,7 +17,6 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-from keybuzz_connector_mirakl.connector import MiraklKey, shop_client
 from keybuzz_devstack.shop_api_testing import as_agent, start_quiet_poller
 from keybuzz_devstack.shop_api_testing import marketplaces_api as call
 from keybuzz_devstack.testing import MailServer, RunningService, eventually
@@ -28,7 +27,7 @@ from keybuzz_poller.polling.shops import ShopScheduler
 from keybuzz_poller.service import DEFINITION as POLLER
 from keybuzz_shared.connectors import registry
 from keybuzz_shared.vault import VaultClient
-from mirakl_connector_helpers import admin, operators, serve_double
+from mirakl_connector_helpers import admin, operators, serve_double, shop_client
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 StartService = Callable[..., Awaitable[RunningService]]
@@ -320,11 +319,8 @@ async def test_the_check_spends_none_of_the_shops_polling_allowance(
     shop = operator["shops"][0]
     answer = await call(oauth, "POST", "decathlon/connection", new_tenant(), json=form(shop))
     assert answer.status_code == 200, answer.text
-    key = MiraklKey(api_key=shop["apiKey"], shop_id=str(shop["shopId"]))
     async with httpx.AsyncClient(timeout=10) as http:
-        client = shop_client(
-            key, http, operator["baseUrl"], operator="DECATHLON", max_retry_after=0.1
-        )
+        client = shop_client(http, operator["baseUrl"], shop, "DECATHLON", max_retry_after=0.1)
         assert "data" in await client.get_json("api/inbox/threads", operation="M11")  # no 429
 
 

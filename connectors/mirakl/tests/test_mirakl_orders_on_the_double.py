@@ -14,17 +14,17 @@ from typing import Any
 
 import httpx
 import pytest
-from keybuzz_connector_mirakl.connector import MiraklKey, MiraklSettings, shop_client
-from keybuzz_connector_mirakl.orders import shop_orders
-from keybuzz_connector_mirakl.response_window import (
+from keybuzz_connector_mirakl.connector import (
     EVERY_PERIOD,
+    MiraklSettings,
     response_delays,
 )
+from keybuzz_connector_mirakl.orders import shop_orders
 from keybuzz_double_mirakl import service_env
 from keybuzz_shared.connectors.kit import Requester
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import CallUnavailable, OrderSummary
-from mirakl_connector_helpers import ADMIN, TIME_SCALE, CheckedRequests, serve_double
+from mirakl_connector_helpers import ADMIN, TIME_SCALE, CheckedRequests, serve_double, shop_client
 
 
 class Sent(CheckedRequests):
@@ -66,8 +66,7 @@ async def shop(sandbox: str, admin: httpx.AsyncClient) -> AsyncIterator[tuple[Re
     async with httpx.AsyncClient(
         timeout=30, event_hooks={"request": [sent], "response": [sent.answered]}
     ) as http:
-        key = MiraklKey(api_key=first["apiKey"], shop_id=str(first["shopId"]))
-        client = shop_client(key, http, operator["baseUrl"], operator="BOULANGER", call_deadline=20)
+        client = shop_client(http, operator["baseUrl"], first, call_deadline=20)
         yield client, sent
     assert sent.seen and sent.problems == []
 

@@ -4,12 +4,11 @@ later call of that operation from the shop's client ("Calls and how often")."""
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
-from typing import Annotated, ClassVar, Unpack
+from datetime import datetime, timedelta
+from typing import Annotated, ClassVar
 
-import httpx
 import msgspec
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.connector_settings import ShopApiSettings
@@ -20,7 +19,6 @@ from keybuzz_shared.settings import AtLeastOne
 
 from keybuzz_connector_mirakl.catalogue import CATALOGUE_ENV, CATALOGUE_FILE_ENV, Operator, operator
 from keybuzz_connector_mirakl.orders import shop_orders
-from keybuzz_connector_mirakl.response_window import KEPT_SECONDS, response_delays, response_window
 from keybuzz_connector_mirakl.threads import (
     LIMITS,
     PARTICIPANTS,
@@ -37,54 +35,19 @@ MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 NO_THREAD = "00000000-0000-0000-0000-000000000000"  # Mirakl's thread ids are UUIDs
 
 
-@functools.cache
-def spec_for(operator: str) -> kit.ApiSpec:
-    """Mirakl's API, its errors naming ``operator``; a 4xx says ``{"message", "status"}``."""
-    return kit.ApiSpec(
-        "Mirakl",
-        log,
-        kit.CallErrors.labelled(f"{operator} (Mirakl)", credentials="API key"),
-        kit.Refusals(credentials=frozenset({401, 403}), reason_keys=("message",)),
-        max_response_bytes=MAX_RESPONSE_BYTES,
-        misaddressed="the operator's base URL is not its API, check the catalogue",
-        holds_throttled=True,
-    )
-
-
-class MiraklKey(Redacted, frozen=True, kw_only=True):
-    """A shop user's API key (masked in its ``repr``) and the shop it calls for."""
-
-    SECRETS = frozenset({"api_key"})
-    api_key: str
-    shop_id: str
-
-
-def shop_client(
-    key: MiraklKey,
-    http: httpx.AsyncClient,
-    base_url: str,
-    *,
-    operator: str,
-    **options: Unpack[kit.Requester.Options],
-) -> kit.Requester:
-    auth = kit.HeaderAuth(
-        {"Authorization": key.api_key}, params={"shop_id": key.shop_id}, secrets=(key.api_key,)
-    )
-    shop = {"operator": operator, "shop_id": key.shop_id}
-    return kit.Requester(spec_for(operator), auth, http, base_url, shop=shop, **options)
-
-
 # --- settings (docs/MIRAKL.md, "Settings") ------------------------------------------------
 
 
 class MiraklApiSettings(ShopApiSettings, frozen=True, kw_only=True):
     """One operator's API: ``api_url`` its base URL (calls at ``<api_url>/api/...``)."""
 
-    operator: str  # the operator's code, the marketplace value
-    operator_name: str  # as sellers know it: "Leroy Merlin"
-    # Seconds between two order listings' first pages (OR11): the operator's frequency,
-    # else Mirakl's "once per minute" at most [official].
-    orders_interval_seconds: float = 60.0
+    operator: Operator  # its catalogue entry, as read when the view was asked for
+
+    @property
+    def orders_interval_seconds(self) -> float:
+        """Seconds between two order listings' first pages (OR11): the operator's
+        frequency, else Mirakl's "once per minute" at most [official]."""
+        return self.operator.frequencies.get("OR11", 60.0)
 
 
 class MiraklSettings(kit.ShopCallSettings, kw_only=True, frozen=True):
@@ -122,8 +85,7 @@ class MiraklSettings(kit.ShopCallSettings, kw_only=True, frozen=True):
         return self.view(
             MiraklApiSettings,
             api_url=found.base_url,
-            operator=found.code,
-            operator_name=found.name,
+            operator=found,
             poll_interval_seconds=(
                 self.poll_interval_seconds
                 if frequency is None
@@ -133,7 +95,6 @@ class MiraklSettings(kit.ShopCallSettings, kw_only=True, frozen=True):
             # sooner after its last one ended, whatever made it due (poller/shops/pacing.py).
             call_frequency_seconds=frequency,
             attachment_origins=(shown(origin_of(found.base_url)),),
-            orders_interval_seconds=found.frequencies.get("OR11", 60.0),
         )
 
 
@@ -147,10 +108,33 @@ CREDENTIAL_FIELDS = (
 )
 
 
+class MiraklKey(Redacted, frozen=True, kw_only=True):
+    """A shop user's API key (masked in its ``repr``) and the shop it calls for."""
+
+    SECRETS = frozenset({"api_key"})
+    api_key: str
+    shop_id: str
+
+
 def client_of(shop: kit.Declaration.Opening[MiraklApiSettings]) -> kit.Requester:
+    """The shop's client, its errors naming its operator; a 4xx says ``{"message",
+    "status"}``."""
     key = credentials_as(MiraklKey, CREDENTIAL_FIELDS, shop.credentials, "Mirakl")
-    api = shop.api
-    return shop_client(key, shop.http, api.api_url, operator=api.operator, **shop.options)
+    operator = shop.api.operator.code
+    spec = kit.ApiSpec(
+        "Mirakl",
+        log,
+        kit.CallErrors.labelled(f"{operator} (Mirakl)", credentials="API key"),
+        kit.Refusals(credentials=frozenset({401, 403}), reason_keys=("message",)),
+        max_response_bytes=MAX_RESPONSE_BYTES,
+        misaddressed="the operator's base URL is not its API, check the catalogue",
+        holds_throttled=True,
+    )
+    auth = kit.HeaderAuth(
+        {"Authorization": key.api_key}, params={"shop_id": key.shop_id}, secrets=(key.api_key,)
+    )
+    shop_ids = {"operator": operator, "shop_id": key.shop_id}
+    return kit.Requester(spec, auth, shop.http, shop.api.api_url, shop=shop_ids, **shop.options)
 
 
 async def check_key(client: kit.Requester, *_typed: object) -> str:
@@ -167,6 +151,51 @@ async def check_key(client: kit.Requester, *_typed: object) -> str:
                 exc.call, "a 404 that is not Mirakl's: check the base URL"
             ) from None
     return client.shop["shop_id"]
+
+
+# --- the shop's response figure: A21 (docs/MIRAKL-orders.md, "The shop's response figure") -
+
+A21 = "/api/account/statistics"
+FIGURE = "order_messages_response_delay"
+# A21's periods, shortest first, with how far back each goes (None: since the beginning).
+# Mirakl names them by calendar words; the spans are ours (a month as 30 days).
+PERIODS: tuple[tuple[str, timedelta | None], ...] = (
+    ("LAST_MONTH", timedelta(days=30)),
+    ("LAST_THREE_MONTHS", timedelta(days=91)),
+    ("LAST_SIX_MONTHS", timedelta(days=182)),
+    ("LAST_YEAR", timedelta(days=365)),
+    ("ALL_SINCE_BEGINNING", None),
+)
+EVERY_PERIOD = ",".join(name for name, _ in PERIODS)  # A21's ``periods``: comma-separated
+KEPT_SECONDS = 86_400.0  # A21 may be called once a day [official]
+# A report's window ends when the report is read, A21's periods when the call is made, a
+# moment later: the window is matched to A21's period of its length, not the next longer.
+CALL_SLACK = timedelta(minutes=1)
+
+
+class Figure(msgspec.Struct, frozen=True):
+    period: str
+    value: int
+
+
+class Statistics(msgspec.Struct, frozen=True):
+    order_messages_response_delay: list[Figure] = []
+    last_updated_date: datetime | None = None
+
+
+def response_delays(calls: kit.Requester) -> kit.KitSession.PeriodFigures:
+    """A shop's figure from A21: every period in one call, kept ``KEPT_SECONDS``."""
+
+    async def a21() -> tuple[dict[str, float], datetime | None]:
+        body = await calls.get_json(A21, {"periods": EVERY_PERIOD}, operation="A21")
+        statistics = kit.read_as(Statistics, body, "statistics", call="A21")
+        # A period given twice: its first figure.
+        given = reversed(statistics.order_messages_response_delay)
+        return {f.period: float(f.value) for f in given}, statistics.last_updated_date
+
+    return kit.KitSession.PeriodFigures(
+        FIGURE, PERIODS, a21, kept_seconds=KEPT_SECONDS, slack=CALL_SLACK
+    )
 
 
 # --- the connector ----------------------------------------------------------------------
@@ -187,8 +216,8 @@ DISCUSSIONS = kit.Declaration.Discussions(
 
 
 def parts(client: kit.Requester, api: MiraklApiSettings) -> kit.KitSession:
-    inbox = thread_inbox(client, operator_name=api.operator_name, page_size=LIMITS.page_size)
-    label = f"{api.operator}/{client.shop['shop_id']}"
+    inbox = thread_inbox(client, operator_name=api.operator.name, page_size=LIMITS.page_size)
+    label = f"{api.operator.code}/{client.shop['shop_id']}"
     return kit.KitSession(
         inbox,
         thread_replies(client, inbox),
@@ -202,6 +231,8 @@ def connector_of(operator: Operator) -> Connector:
     """The operator's connector; one ``settings_type`` for every operator, so that a
     service started before an operator was added holds it."""
     secret = f"mirakl_{operator.code.lower()}_api"  # the shop's API key and shop id
+    # The operator's own rule, on Mirakl's clock of each thread.
+    note = f'only {operator.name}\'s staff mark a thread "no reply needed" at Mirakl'
     return kit.shop_api_connector(
         kit.Declaration(
             operator.code,
@@ -218,7 +249,7 @@ def connector_of(operator: Operator) -> Connector:
             settings=MiraklSettings,
             discussions=DISCUSSIONS,
             order_ids=ORDER_IDS,
-            response_window=response_window(operator),
+            response_window=kit.Declaration.OwnRule.hours(operator.response_hours, note),
             figures_kept_seconds=KEPT_SECONDS,
         )
     )

@@ -47,12 +47,6 @@ ORDER_STATES = kit.ListedOrders.States(
 LINE_STATES: dict[str, str | None] = {"INCIDENT_OPEN": None, "REFUNDED": "RETURNED"}
 
 
-def line_status(state: str, order_state: str) -> str:
-    if state in LINE_STATES:
-        return LINE_STATES[state] or ORDER_STATES[order_state][0]
-    return ORDER_STATES[state][0]
-
-
 # --- the wire (OR11's answer, fields as Mirakl's OpenAPI description names them) ---------
 
 
@@ -78,10 +72,6 @@ class Channel(msgspec.Struct, frozen=True):
     code: str | None = None
     label: str | None = None
 
-    @property
-    def shown(self) -> str | None:  # as the operator names it to people, else its code
-        return self.label or self.code or None
-
 
 class Order(msgspec.Struct, frozen=True):
     order_id: str
@@ -101,14 +91,13 @@ def read_order(item: Any) -> OrderSummary:
     if not order.order_id:
         raise ValueError("an order without order_id")
     status, delivery = ORDER_STATES[order.order_state]
-    if order.fully_refunded and status != "CANCELLED":
-        status = "RETURNED"
     shipped = [line.shipped_date for line in order.order_lines if line.shipped_date]
     received = [line.received_date for line in order.order_lines if line.received_date]
+    channel = order.channel or Channel()  # shown as the operator names it, else by its code
     return OrderSummary(
         external_id=order.order_id,
         state=order.order_state,
-        status=status,
+        status="RETURNED" if order.fully_refunded and status != "CANCELLED" else status,
         delivery_status=delivery,
         created_at=as_utc(order.created_date),
         updated_at=as_utc(order.last_updated_date or order.created_date),
@@ -116,43 +105,34 @@ def read_order(item: Any) -> OrderSummary:
         shipped_at=as_utc(min(shipped)) if shipped else None,
         delivered_at=as_utc(max(received)) if received else None,
         tracking_code=order.shipping_tracking or None,
-        sales_channel=order.channel.shown if order.channel else None,
-        lines=tuple(_line(line, order) for line in order.order_lines),
+        sales_channel=channel.label or channel.code or None,
+        lines=tuple(_line(line, order, status) for line in order.order_lines),
     )
 
 
-def _line(line: Line, order: Order) -> OrderLine:
-    price = kit.decimal_of(line.price_unit)
+def _line(line: Line, order: Order, order_status: str) -> OrderLine:
+    state, price = line.order_line_state, kit.decimal_of(line.price_unit)
+    # What the line's refunds give back (its price and shipping), asked or paid: a partial
+    # one leaves the line's state as it was.
+    amounts = [kit.decimal_of(a) for r in line.refunds for a in (r.amount, r.shipping_amount)]
+    refunded = sum((a for a in amounts if a is not None), Decimal()) if line.refunds else None
     return OrderLine(
         line_id=line.order_line_id,
-        state=line.order_line_state,
-        status=line_status(line.order_line_state, order.order_state),
+        state=state,
+        status=LINE_STATES.get(state, ORDER_STATES[state][0]) or order_status,
         product_name=line.product_title or line.offer_sku or "",
         quantity=line.quantity,
         seller_sku=line.offer_sku,
         unit_price=price,
         currency=order.currency_iso_code if price is not None else None,
-        refunded_amount=_refunded(line.refunds),
+        refunded_amount=refunded,
     )
-
-
-def _refunded(refunds: list[Refund]) -> Decimal | None:
-    """What the line's refunds give back (its price and shipping), asked or paid: a
-    partial one leaves the line's state as it was; None for a line without any."""
-    amounts = (kit.decimal_of(a) for r in refunds for a in (r.amount, r.shipping_amount))
-    return sum((a for a in amounts if a is not None), Decimal()) if refunds else None
 
 
 # --- the source ----------------------------------------------------------------------------
 
-
 # An order's place in OR11's sort: its creation date, then its id [official].
 _place = operator.attrgetter("created_at", "external_id")
-
-
-def _window(start: str, end: str) -> Callable[[datetime, datetime | None], dict[str, str]]:
-    """A window as OR11's query (by update or by creation), in creation order."""
-    return kit.Listing.window_query(start, end, iso_millis, sort="dateCreated", order="asc")
 
 
 def shop_orders(
@@ -165,17 +145,20 @@ def shop_orders(
 ) -> kit.ListedOrders:
     """A shop's orders (``label``: the shop as logs name it; ``interval``: the kit's
     ``spacing``); a cursor is an ``OffsetState``, the layout backfill jobs keep."""
-
     page = kit.KeyedPages(calls, OR11, "orders", "OR11", total="total_count").counted
+    size = max(OVERLAP + 1, min(page_size, MAX_PAGE_SIZE))
+    paging = kit.Listing.Offsets[OrderSummary](_place, size=size, overlap=OVERLAP)
+    # A window as OR11's query (by update or by creation), in creation order.
+    window = functools.partial(
+        kit.Listing.window_query, written=iso_millis, sort="dateCreated", order="asc"
+    )
 
     async def by_id(order_ids: str) -> list[Any]:
         return (await page({"order_ids": order_ids, "max": str(MAX_PAGE_SIZE)}, None))[0]
 
-    size = max(OVERLAP + 1, min(page_size, MAX_PAGE_SIZE))
-    paging = kit.Listing.Offsets[OrderSummary](_place, size=size, overlap=OVERLAP)
     return kit.ListedOrders(
-        updated=kit.Listing(paging, _window("start_update_date", "end_update_date"), page),
-        created=kit.Listing(paging, _window("start_date", "end_date"), page),
+        updated=kit.Listing(paging, window("start_update_date", "end_update_date"), page),
+        created=kit.Listing(paging, window("start_date", "end_date"), page),
         by_id=kit.ListedOrders.InLists(by_id, MAX_PAGE_SIZE),
         read=read_order,
         label="Mirakl",

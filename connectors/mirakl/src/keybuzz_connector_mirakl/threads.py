@@ -95,19 +95,6 @@ class Thread(msgspec.Struct, frozen=True):
     metadata: Metadata | None = None
     messages: list[Message] | None = None
 
-    @property
-    def order(self) -> Entity | None:
-        return next((e for e in self.entities if e.type == "MMP_ORDER"), None)
-
-    @property
-    def subject(self) -> str:
-        return self.topic.value if self.topic else ""
-
-    @property
-    def key(self) -> seam.ThreadKey:
-        order = self.order
-        return seam.ThreadKey(kind="DISCUSSION", id=self.id, order_id=order.id if order else None)
-
 
 class ThreadPage(msgspec.Struct, Generic[Listed], frozen=True):
     """An M11 page: its threads and the next page's token (anything but text: none). Each
@@ -152,57 +139,53 @@ TOPIC_SUBJECTS: dict[str, Subject] = {
 }
 
 
-def subject_of(thread: Thread) -> Subject | None:
-    topic = thread.subject.strip()
-    return TOPIC_SUBJECTS.get(topic.lower()) or subject_of_label(topic)
-
-
-def download_path(attachment_id: str) -> str:
-    """M13's path of an attachment; ValueError for an id that would name another path."""
-    return f"{THREADS}/{path_segment(attachment_id, 'an attachment id')}/download"
-
-
-def inbox_message(thread: Thread, message: Message, operator_name: str) -> seam.InboxMessage:
-    sender_type = SENDERS.get(message.sender.type if message.sender else "", "SYSTEM")
-    name = message.sender.display_name if message.sender else None
-    if sender_type == "MARKETPLACE_SUPPORT":  # its staff member, named as the operator's
-        staff = display_name(name)
-        name = f"{operator_name} ({staff})" if staff else operator_name
-    since = thread.metadata.shop_reply_needed_since if thread.metadata else None
-    order = thread.order
-    return seam.InboxMessage(
-        message_id=message.id,
-        thread=thread.key,
-        thread_details=shown(
-            ("topic", "Motif", thread.subject or None),
-            ("order", "Commande", (order.label or order.id) if order else None),
-        ),
-        sender_type=sender_type,
-        sender_name=name,
-        subject=thread.subject,
-        body=message.body,
-        created_at=as_utc(message.date_created),
-        # No read state at Mirakl: what the shop did not write is new to it.
-        unread=sender_type != "SELLER",
-        # Since when Mirakl counts the thread as waiting for the shop (None: no reply needed).
-        reply_needed_since=None if since is None else as_utc(since),
-        ticket_subject=subject_of(thread),
-        files=tuple(
-            seam.InboxFile(
-                name=f.name or f.id, url=download_path(f.id), content_type=media_type_of(f.name)
-            )
-            for f in message.attachments
-        ),
+def messages_of(thread: Thread, operator_name: str) -> list[seam.InboxMessage]:
+    topic = thread.topic.value if thread.topic else ""
+    order = next((e for e in thread.entities if e.type == "MMP_ORDER"), None)
+    key = seam.ThreadKey(kind="DISCUSSION", id=thread.id, order_id=order.id if order else None)
+    details = shown(
+        ("topic", "Motif", topic or None),
+        ("order", "Commande", (order.label or order.id) if order else None),
     )
+    # Since when Mirakl counts the thread as waiting for the shop (None: no reply needed).
+    since = thread.metadata.shop_reply_needed_since if thread.metadata else None
+    subject = TOPIC_SUBJECTS.get(topic.strip().lower()) or subject_of_label(topic.strip())
+
+    def message_of(message: Message) -> seam.InboxMessage:
+        sender = message.sender or Party()
+        sender_type = SENDERS.get(sender.type, "SYSTEM")
+        name = sender.display_name
+        if sender_type == "MARKETPLACE_SUPPORT":  # its staff member, named as the operator's
+            staff = display_name(name)
+            name = f"{operator_name} ({staff})" if staff else operator_name
+        return seam.InboxMessage(
+            message_id=message.id,
+            thread=key,
+            thread_details=details,
+            sender_type=sender_type,
+            sender_name=name,
+            subject=topic,
+            body=message.body,
+            created_at=as_utc(message.date_created),
+            # No read state at Mirakl: what the shop did not write is new to it.
+            unread=sender_type != "SELLER",
+            reply_needed_since=None if since is None else as_utc(since),
+            ticket_subject=subject,
+            files=tuple(
+                seam.InboxFile(
+                    name=f.name or f.id,
+                    url=f"{THREADS}/{path_segment(f.id, 'an attachment id')}/download",
+                    content_type=media_type_of(f.name),
+                )
+                for f in message.attachments
+            ),
+        )
+
+    oldest_first = sorted(thread.messages or (), key=lambda m: as_utc(m.date_created))
+    return [message_of(m) for m in oldest_first]
 
 
 # --- the inbox ---------------------------------------------------------------------------
-
-
-def messages_of(thread: Thread, operator_name: str) -> list[seam.InboxMessage]:
-    """The thread's messages, oldest first."""
-    messages = sorted(thread.messages or (), key=lambda m: as_utc(m.date_created))
-    return [inbox_message(thread, m, operator_name) for m in messages]
 
 
 def complete(thread: Thread) -> bool:
@@ -225,8 +208,8 @@ def thread_inbox(
     page_size: int,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> kit.KitSession.ListedThreads[Thread]:
-    """A shop's threads, on M11's ``next_page_token``, complete on Mirakl's clock (M11
-    takes no end). Mirakl's incidents are on order lines (the orders' part): none here."""
+    """Complete on Mirakl's clock (M11 takes no end); Mirakl's incidents are on order lines
+    (the orders' part): none here."""
 
     async def m11(query: dict[str, str], link: str | None) -> tuple[list[Any], str | None]:
         first = "page_token" not in query  # a listing's first page is paced
@@ -297,8 +280,7 @@ def recipients(thread: Thread, recipient: seam.Recipient) -> list[dict[str, Any]
 def thread_replies(
     client: kit.Requester, inbox: kit.KitSession.ListedThreads[Thread]
 ) -> DeclaredReplies:
-    """Replies sent by M12 (``message_input`` a JSON part, each file a ``files`` part) to
-    whom the thread, read by M10 just before, allows, and read back with M10."""
+    """M12 to whom the thread, read by M10 just before, allows; read back with M10."""
 
     async def m12(thread: Thread, reply: seam.Reply) -> str | None:
         to = recipients(thread, reply.recipient)
