@@ -1,5 +1,5 @@
 """A Kaufland seller's tickets, their replies and closing (docs/KAUFLAND.md, "Tickets",
-"Replies"): Kaufland's answers' envelope, its listings, its ticket's shape and mapping."""
+"Replies"): Kaufland's answers declared, its listings' form, its ticket's shape and mapping."""
 
 from __future__ import annotations
 
