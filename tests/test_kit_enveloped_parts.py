@@ -1,17 +1,18 @@
 """The kit's parts a connector declares rather than writes (fast, no servers): answers
 that carry their content in ``data`` and a listing's total in ``pagination.total``
-(``KeyedPages.counted``; Kaufland's ``in_data``, in its folder), a listed page of orders read each by id (``EachById.each_listed``), and one
-thread's messages built from what they share (``ReadInTurn.thread_messages``)."""
+(``KeyedPages.counted``, ``JsonAnswers``: an item, a call's content, listings by offset to
+the total or by page while a next one follows), a listed page of orders read each by id
+(``EachById.each_listed``), and one thread's messages built from what they share
+(``ReadInTurn.thread_messages``)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import msgspec
 import pytest
-from keybuzz_connector_kaufland.tickets import in_data
 from keybuzz_shared.connectors import kit, seam
 
 
@@ -58,10 +59,74 @@ async def test_a_page_in_data_gives_its_items_and_total_and_one_without_both_is_
     for garbled in ("no_total", "no_data", "not_json_object"):
         with pytest.raises(Unreadable, match=f"GET {garbled}: no data and pagination.total"):
             await pages(garbled)({}, None)
+    in_data = kit.JsonAnswers(client, "data").read
     assert in_data(dict[str, int], "x")({"data": {"a": 1}}) == {"a": 1}
     assert in_data(Any, "x")(["no", "envelope"]) is None
     with pytest.raises(ValueError, match="x off its shape"):
         in_data(dict[str, int], "x")({"data": ["a"]})
+    assert kit.JsonAnswers(client).read(dict[str, int], "x")({"a": 1}) == {"a": 1}  # the root
+
+
+async def test_a_calls_content_is_read_as_its_kind_and_one_off_its_shape_is_its_unreadable_answer() -> (
+    None
+):
+    client: Any = Answers({"info": {"data": ["de", "fr"]}, "off": {"data": {"de": 1}}})
+    answers = kit.JsonAnswers(client, "data")
+    assert await answers.get("info", list[str], operation="GetInfo") == ["de", "fr"]
+    with pytest.raises(Unreadable, match="GET off: GetOff off its shape"):
+        await answers.get("off", list[str], operation="GetOff")
+
+
+class Listed:
+    """A listing's pages cut from ``items``: by ``offset`` and ``limit`` with the total in
+    ``pagination.total``, or by ``page`` (two a page) with ``next``; each query kept."""
+
+    def __init__(self, items: list[dict[str, int]]) -> None:
+        self.items, self.errors = items, Errors()
+        self.asked: list[tuple[str, str, dict[str, str]]] = []
+
+    async def get_json(self, path: str, params: Any = None, *, operation: str = "") -> Any:
+        self.asked.append((path, operation, dict(params)))
+        if "offset" in params:
+            start, size = int(params["offset"]), int(params["limit"])
+            return {"data": self.items[start : start + size], "pagination": {"total": 5}}
+        page = int(params["page"])
+        return {"results": self.items[2 * page - 2 : 2 * page], "next": 2 * page < 5}
+
+
+def read_each(raw: Any) -> tuple[tuple[Any, ...], tuple[str, ...]]:
+    return tuple(raw), ()
+
+
+async def test_a_listing_declared_by_offset_reads_to_its_total_each_page_with_its_window_and_fixed_query() -> (
+    None
+):
+    client = Listed([{"id": n} for n in range(1, 6)])
+    answers = kit.JsonAnswers(cast(Any, client), "data", "data", "pagination.total")
+    paging = kit.Listing.Offsets[Any](
+        lambda item: item["id"], size=3, overlap=1, size_param="limit"
+    )
+    listing = answers.listing("items", paging, "from", operation="GetItems", fixed={"sort": "id"})
+    every = await listing.every(listing.start(at(0), None, updated=True), read_each)
+    assert [item["id"] for item in every.items] == [1, 2, 3, 4, 5]
+    assert [(path, op, q["offset"], q["from"], q["sort"]) for path, op, q in client.asked] == [
+        ("items", "GetItems", "0", "2026-11-02T10:00:00Z", "id"),
+        ("items", "GetItems", "2", "2026-11-02T10:00:00Z", "id"),
+    ]
+
+
+async def test_a_listing_declared_by_page_reads_while_a_next_page_follows() -> None:
+    client = Listed([{"id": n} for n in range(1, 6)])
+    listing = kit.JsonAnswers(cast(Any, client)).listing(
+        "items", kit.Listing.PageNumbers[Any](), "since", written=lambda t: t.strftime("%H%M")
+    )
+    every = await listing.every(listing.start(at(7), None, updated=True), read_each)
+    assert [item["id"] for item in every.items] == [1, 2, 3, 4, 5]
+    assert [(q["page"], q["since"]) for _, _, q in client.asked] == [
+        ("1", "1007"),
+        ("2", "1007"),
+        ("3", "1007"),
+    ]
 
 
 async def test_a_listed_page_is_read_each_by_id_its_total_kept_and_unnamed_items_not_asked() -> (
@@ -173,7 +238,10 @@ async def test_an_item_in_data_is_asked_with_its_query_read_as_its_kind_and_one_
     client: Any = Answers(
         {"items/1": {"data": {"a": 1}}, "items/2": {"data": {"a": "x"}}, "items/3": {}}
     )
-    read, with_messages = in_data(Item, "item"), {"embedded": "messages"}
+    read, with_messages = (
+        kit.JsonAnswers(client, "data").read(Item, "item"),
+        {"embedded": "messages"},
+    )
     found = await kit.item_at(client, "items", "1", read, "GET items/{id}", params=with_messages)
     assert found == Item(a=1) and client.queries == [with_messages]
     for off in ("2", "3"):

@@ -29,6 +29,7 @@ from keybuzz_shared.connectors.seam import (
     CallRefused,
     InboxFile,
     InboxMessage,
+    Reply,
     ThreadKey,
 )
 from keybuzz_shared.file_links import FileUnavailable
@@ -82,8 +83,8 @@ def in_turn(listed: list[dict[str, Any]], details: dict[int, Any], size: int) ->
     async def page(query: dict[str, str], link: str | None) -> tuple[list[Any], bool]:
         return listed, False
 
-    async def read(item_id: int) -> list[InboxMessage]:
-        found = details[item_id]
+    async def read(item_id: str) -> list[InboxMessage]:
+        found = details[int(item_id)]
         if isinstance(found, Exception):
             raise found
         return list(found)
@@ -92,10 +93,7 @@ def in_turn(listed: list[dict[str, Any]], details: dict[int, Any], size: int) ->
         Listing(PageNumbers[Changed](), lambda low, high: {}, page),
         reader(Changed, "item"),
         lambda item: (item.id, item.last),
-        details=read,
-        messages=lambda messages: messages,
-        named="item",
-        files=None,  # its messages carry no file
+        item=ReadInTurn.Item(read, lambda messages: messages, "item"),  # no file
         page_size=size,
     )
 
@@ -129,6 +127,81 @@ async def test_a_message_after_the_listed_change_waits_and_a_refused_item_is_sai
 async def test_a_queue_cursor_it_did_not_hand_out_is_refused() -> None:
     with pytest.raises(ValueError):
         await in_turn([], {}, size=10).inbox_messages(since=T0, cursor="../elsewhere")
+
+
+class Files(Client):
+    """A client whose files are their links' bytes, each link asked kept."""
+
+    def __init__(self, answers: dict[str, Any]) -> None:
+        super().__init__(answers)
+        self.params: list[Any] = []
+
+    async def get_json(
+        self, path: str, params: dict[str, str] | None = None, *, operation: str = ""
+    ) -> Any:
+        self.params.append((params, operation))
+        return await super().get_json(path, params, operation=operation)
+
+    async def get_bytes(self, url: str, most: int) -> bytes:
+        self.asked.append(url)
+        return url.encode()
+
+
+async def test_an_item_read_at_its_path_is_the_inboxs_and_its_replies_read_back() -> None:
+    """One declaration of how an item and its messages are read serves the inbox (read in
+    turn, its files by the same client) and the replies (read back on the item, an id not
+    of the item's form refused before any call)."""
+    said = [message(4, 1), msgspec.structs.replace(message(4, 3), sender_type="SELLER")]
+    client = Files({"/items/4": {"id": 4, "said": [1, 3]}, "/items": {"results": []}})
+
+    def messages(item: dict[str, Any]) -> list[InboxMessage]:
+        return [said[n] for n, _ in enumerate(item["said"])]
+
+    item = ReadInTurn.Item.at(
+        client,  # type: ignore[arg-type]
+        "/items",
+        lambda answer: answer,
+        messages,
+        "item",
+        valid=str.isdigit,
+        operation="GetItem",
+        params={"with": "messages"},
+    )
+
+    async def page(query: dict[str, str], link: str | None) -> tuple[list[Any], bool]:
+        return [{"id": 4, "last": T0 + timedelta(minutes=5)}], False
+
+    inbox = ReadInTurn(
+        Listing(PageNumbers[Changed](), lambda low, high: {}, page),
+        reader(Changed, "item"),
+        lambda listed: (listed.id, listed.last),
+        item=item,
+        page_size=10,
+    )
+    assert list((await inbox.inbox_messages(since=T0)).items) == said
+    assert client.params == [({"with": "messages"}, "GetItem")]
+    file = InboxFile(name="a.pdf", url="https://files/a.pdf", content_type="application/pdf")
+    assert await inbox.file(file, 10) == b"https://files/a.pdf"
+
+    sent: list[str] = []
+
+    async def post(reply: Reply) -> None:
+        sent.append(reply.thread.id)
+
+    replies = item.replies("Shop", post)
+    assert replies.discussion == "item"
+    assert await replies.sent_messages(ThreadKey("DISCUSSION", "4"), T0) == said[1:]
+    refused = await replies.reply(
+        Reply(thread=ThreadKey("DISCUSSION", "4x"), in_reply_to="m", body="hi")
+    )
+    assert (refused.status, sent) == ("FAILED", [])
+    assert (
+        await replies.reply(Reply(thread=ThreadKey("DISCUSSION", "4"), in_reply_to="m", body="hi"))
+    ).status == "SENT"
+    assert sent == ["4"]
+    with pytest.raises(CallRefused):  # an id not of the item's form: refused, never asked
+        await item.read("4x")
+    assert client.asked.count("/items/4") == 2
 
 
 class Thread(msgspec.Struct, frozen=True):

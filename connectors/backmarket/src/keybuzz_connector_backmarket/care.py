@@ -224,25 +224,28 @@ class CareInbox(kit.KitSession.ReadInTurn[FolderSummary, Folder]):
     last one (the list shrunk since ``next`` was said) its end; no incident, no read mark."""
 
     def __init__(self, client: kit.Requester) -> None:
-        query = kit.Listing.window_query("last_message_date", None, minute_filter)
-        page = kit.KeyedPages(client, "/ws/sav").numbered(most=PAGE_SIZE, shrinks=True)
         super().__init__(
-            kit.Listing(kit.Listing.PageNumbers[FolderSummary](), query, page),
+            kit.JsonAnswers(client).listing(
+                "/ws/sav",
+                kit.Listing.PageNumbers[FolderSummary](),
+                "last_message_date",
+                written=minute_filter,
+                most=PAGE_SIZE,
+                shrinks=True,
+            ),
             kit.reader(FolderSummary, "care folder"),
             lambda summary: (summary.id, summary.date_last_message),
-            details=partial(folder_of, client),
-            messages=inbox_messages_of,
-            named="care folder",
-            files=lambda file, most: client.get_bytes(file.url, most),
+            item=care_folder(client),
             page_size=PAGE_SIZE,
             at_once=DETAILS_AT_ONCE,
             rereads=True,
         )
 
 
-async def folder_of(client: kit.Requester, folder_id: str | int) -> Folder:
-    return await kit.item_at(
-        client, "/ws/sav", str(folder_id), read_folder, "GET ws/sav/{id}", valid=str.isdigit
+def care_folder(client: kit.Requester) -> kit.KitSession.ReadInTurn.Item[Folder]:
+    """``GET /ws/sav/{id}``: a folder whole, its messages and claims."""
+    return kit.KitSession.ReadInTurn.Item.at(
+        client, "/ws/sav", read_folder, inbox_messages_of, "care folder", valid=str.isdigit
     )
 
 
@@ -268,18 +271,7 @@ def folder_replies(client: kit.Requester) -> kit.DeclaredReplies:
         files = [("attachment", (f.name, f.data, f.content_type)) for f in reply.attachments]
         await client.post_form(f"/ws/sav/{reply.thread.id}/msg", {"message": reply.body}, files)
 
-    async def listed(folder_id: str) -> list[seam.InboxMessage]:
-        return inbox_messages_of(await folder_of(client, folder_id))
-
-    return kit.DeclaredReplies(
-        "Back Market",
-        "care folder",
-        post=post,
-        listed=listed,
-        recipients=RECIPIENTS,
-        limits=LIMITS,
-        is_id=str.isdigit,
-    )
+    return care_folder(client).replies("Back Market", post, recipients=RECIPIENTS, limits=LIMITS)
 
 
 def linked_file(url: str, file_id: str) -> seam.InboxFile:

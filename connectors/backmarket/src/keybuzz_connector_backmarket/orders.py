@@ -121,12 +121,9 @@ class ShopOrders(kit.ListedOrders):
 
     def __init__(self, client: kit.Requester) -> None:
         paging = kit.Listing.PageNumbers[OrderSummary](size=PAGE_SIZE)
-        page = kit.KeyedPages(client, "/ws/orders").numbered()
 
         def listing(field: str) -> kit.ListedOrders.OrderListing:
-            return kit.Listing(
-                paging, kit.Listing.window_query(field, None, kit.iso_z), page, old_cursor
-            )
+            return kit.JsonAnswers(client).listing("/ws/orders", paging, field, legacy=old_cursor)
 
         super().__init__(
             updated=listing("date_modification"),

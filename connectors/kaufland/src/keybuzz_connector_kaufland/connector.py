@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from functools import partial
 
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.seam import WORKING_DAYS, CredentialField, Limits, ShopApiSettings
@@ -13,11 +14,12 @@ from keybuzz_connector_kaufland.orders import unit_orders
 from keybuzz_connector_kaufland.settings import KAUFLAND, KauflandSettings
 from keybuzz_connector_kaufland.tickets import (
     LABEL,
+    answers_of,
     close_ticket,
-    data_of,
+    post_message,
     reply_refusal,
     ticket_inbox,
-    ticket_replies,
+    ticket_of,
 )
 
 # The Client Key (32 characters [official], hex as the seller portal shows it [assumed]):
@@ -80,7 +82,8 @@ def client_of(shop: kit.Declaration.Opening[ShopApiSettings]) -> kit.Requester:
 
 
 async def storefronts(client: kit.Requester) -> list[str]:
-    listed = await data_of(client, "info/storefront", list[str], "GetAllStorefronts")
+    answers = answers_of(client)
+    listed = await answers.get("info/storefront", list[str], operation="GetAllStorefronts")
     return [s.lower() for s in listed]
 
 
@@ -91,12 +94,13 @@ async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:
 
 
 def session_of(client: kit.Requester, api: ShopApiSettings | None = None) -> kit.KitSession:
+    ticket = ticket_of(client)
     return kit.KitSession(
-        ticket_inbox(client, LIMITS.page_size),
-        ticket_replies(client, LIMITS),
+        ticket_inbox(client, ticket, LIMITS.page_size),
+        ticket.replies(LABEL, partial(post_message, client), recipients=("BUYER",), limits=LIMITS),
         unit_orders(client, lambda: storefronts(client)),
         verify=lambda: storefronts(client),
-        close=lambda thread: close_ticket(client, thread),
+        close=partial(close_ticket, client),
     )
 
 

@@ -14,7 +14,7 @@ from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
-from keybuzz_connector_kaufland.tickets import LABEL, data_of, newest_first
+from keybuzz_connector_kaufland.tickets import LABEL, answers_of, newest_first
 
 ORDERS_PAGE = 20  # orders a page (each then read with its units); Kaufland takes 1-100
 # An order unit's state [official] → the seam's status.
@@ -84,28 +84,35 @@ def unit_orders(
     client: kit.Requester, storefronts: Callable[[], Awaitable[Sequence[str]]]
 ) -> seam.OrderSource:
     """``storefronts``: those ``GET /info/storefront`` names."""
-    by_id = kit.ListedOrders.EachById(
-        partial(data_of, client, kind=Any, operation="GetOrder"), "orders", valid=str.isalnum
-    )
+    answers = answers_of(client)
+    get = partial(answers.get, operation="GetOrder")
+    by_id = kit.ListedOrders.EachById(get, "orders", valid=str.isalnum)
+    each = partial(by_id.each_listed, key="id_order")  # each order a page names read once
 
     def of(storefront: str | None) -> kit.ListedOrders:
         named = {"storefront": storefront} if storefront else {}
-        each = partial(by_id.each_listed, key="id_order")  # each order a page names read once
-        listing = partial(newest_first, client, size=ORDERS_PAGE, overlap=2, each=each)
+
+        def listing(
+            path: str, operation: str, since: str, place: Any, **fixed: str
+        ) -> kit.ListedOrders.OrderListing:
+            paging = newest_first(place, ORDERS_PAGE, overlap=2)
+            return answers.listing(
+                path, paging, since, operation=operation, fixed=named | fixed, each=each
+            )
+
         return kit.ListedOrders(
             updated=listing(
                 "order-units",
                 "GetOrderUnits",
                 "ts_updated_from_iso",
                 lambda o: (o.updated_at, o.external_id),
-                named | {"sort": "ts_updated:desc"},
+                sort="ts_updated:desc",
             ),
             created=listing(
                 "orders",
                 "GetOrders",
                 "ts_created_from_iso",
                 lambda o: (o.created_at, o.external_id),
-                named,
             ),
             by_id=by_id,
             read=order_of,

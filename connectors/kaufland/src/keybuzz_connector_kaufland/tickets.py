@@ -1,12 +1,12 @@
 """A Kaufland seller's tickets, their replies and closing (docs/KAUFLAND.md, "Tickets",
-"Replies"): Kaufland's answers' envelope, its listings, its ticket's shape and mapping."""
+"Replies"): Kaufland's answers declared, its listings' form, its ticket's shape and mapping."""
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
@@ -14,7 +14,6 @@ from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
 
 LABEL = "Kaufland"
-T = TypeVar("T")  # a listed item, read
 LIST_LIMIT = 30  # GET /tickets' most a page [official]
 OVERLAP = 3  # places each next page starts early (tickets moved down by a change)
 EMBEDDED = {"embedded": "messages,files,order_units"}
@@ -69,48 +68,22 @@ TOPICS: dict[str, Subject] = {
 }
 
 
-# --- Kaufland's JSON ----------------------------------------------------------------------
-# Its answers carry what was asked in ``data`` and, a listing's, how many items it holds in
-# ``pagination.total`` [official]: an offset listing's end.
+# --- Kaufland's answers and its ticket ------------------------------------------------------
+
+
+def answers_of(client: kit.Requester) -> kit.JsonAnswers:
+    """What was asked in ``data``; a listing's items too, how many it holds in
+    ``pagination.total`` [official]: an offset listing's end."""
+    return kit.JsonAnswers(client, "data", "data", "pagination.total")
 
 
 def newest_first(
-    client: kit.Requester,
-    path: str,
-    operation: str,
-    start: str,
-    place: Callable[[T], tuple[datetime, str]],
-    fixed: dict[str, str],
-    *,
-    size: int,
-    overlap: int,
-    each: Callable[[kit.Listing.Fetch[int]], kit.Listing.Fetch[int]] = lambda fetch: fetch,
-) -> kit.Listing[T, Any, int]:
-    """``GET <path>`` from ``start`` on, newest first (``place``: an item's), by offset, the
-    answer's total its end; ``each``: its fetch as its items are read (orders read by id)."""
-    paging = kit.Listing.Offsets[T](
+    place: Callable[[Any], tuple[datetime, str]], size: int, overlap: int
+) -> kit.Listing.Offsets[Any]:
+    """Kaufland's listings: by offset, newest first only [official]."""
+    return kit.Listing.Offsets[Any](
         place, size=size, overlap=overlap, size_param="limit", newest_first=True
     )
-    fetch = kit.KeyedPages(client, path, "data", operation, total="pagination.total").counted
-    window = kit.Listing.window_query(start, None, kit.iso_z)  # ``fixed`` typed apart: merged
-    return kit.Listing(paging, lambda low, high: window(low, high) | fixed, each(fetch))
-
-
-def in_data(kind: Any, what: str) -> Callable[[Any], Any]:
-    """An answer's ``data`` read as a ``kind`` (ValueError naming ``what``: off its shape)."""
-
-    def read(answer: Any) -> Any:
-        return kit.read_as(kind, answer.get("data") if isinstance(answer, dict) else None, what)
-
-    return read
-
-
-async def data_of(client: kit.Requester, path: str, kind: Any, operation: str) -> Any:
-    """``GET <path>``'s ``data`` as a ``kind``; off its shape, the unreadable answer."""
-    try:
-        return in_data(kind, operation)(await client.get_json(path, operation=operation))
-    except ValueError as exc:
-        raise client.errors.unreadable(f"GET {path}", str(exc)) from None
 
 
 class Listed(msgspec.Struct, frozen=True):
@@ -208,59 +181,47 @@ def inbox_messages_of(ticket: Ticket) -> list[seam.InboxMessage]:
     )
 
 
-# --- the inbox ----------------------------------------------------------------------------
+# --- the inbox and replies (docs/KAUFLAND.md, "Tickets", "Replies") -------------------------
 
 
-async def ticket_of(client: kit.Requester, ticket_id: str) -> Ticket:
-    ticket: Ticket = await kit.item_at(
+def ticket_of(client: kit.Requester) -> kit.KitSession.ReadInTurn.Item[Ticket]:
+    """``GET tickets/{id}`` with its messages, files and order units."""
+    return kit.KitSession.ReadInTurn.Item.at(
         client,
         "tickets",
-        ticket_id,
-        in_data(Ticket, "ticket"),
-        "GET tickets/{id}",
+        answers_of(client).read(Ticket, "ticket"),
+        inbox_messages_of,
+        "ticket",
         valid=str.isdigit,
         operation="GetTicket",
         params=EMBEDDED,
     )
-    return ticket
-
-
-async def ticket_messages(client: kit.Requester, ticket_id: str) -> list[seam.InboxMessage]:
-    return inbox_messages_of(await ticket_of(client, ticket_id))
 
 
 def ticket_inbox(
-    client: kit.Requester, page_size: int
+    client: kit.Requester, ticket: kit.KitSession.ReadInTurn.Item[Ticket], page_size: int
 ) -> kit.KitSession.ReadInTurn[Listed, Ticket]:
     """A ticket read again only once its ``ts_updated_iso`` moved; no read mark kept."""
-    listing: kit.Listing[Listed, Any, int] = newest_first(
-        client,
+    listing = answers_of(client).listing(
         "tickets",
-        "GetTickets",
+        newest_first(lambda t: (as_utc(t.ts_updated_iso), t.id_ticket), LIST_LIMIT, OVERLAP),
         "ts_updated_from_iso",
-        lambda t: (as_utc(t.ts_updated_iso), t.id_ticket),
-        {"sort": "ts_updated_iso:desc"},
-        size=LIST_LIMIT,
-        overlap=OVERLAP,
+        operation="GetTickets",
+        fixed={"sort": "ts_updated_iso:desc"},
     )
     return kit.KitSession.ReadInTurn(
         listing,
         kit.reader(Listed, "ticket"),
         lambda t: (t.id_ticket, t.ts_updated_iso),
-        details=lambda ticket_id: ticket_of(client, ticket_id),
-        messages=inbox_messages_of,
-        named="ticket",
-        files=lambda file, most: client.get_bytes(file.url, most),
+        item=ticket,
         page_size=page_size,
         rereads=True,
     )
 
 
-# --- replies (docs/KAUFLAND.md, "Replies") ------------------------------------------------
-
-
-def message_body(reply: seam.Reply) -> dict[str, Any]:
-    """``CreateTicketMessageRequest`` [official]: the text, each file base64 in a data URL."""
+async def post_message(client: kit.Requester, reply: seam.Reply) -> None:
+    """``CreateTicketMessageRequest`` [official]: the text, each file base64 in a data URL;
+    the ticket's id one of digits (the ticket's replies send no other: ``valid``)."""
     files = [
         {
             "filename": f.name,
@@ -269,7 +230,8 @@ def message_body(reply: seam.Reply) -> dict[str, Any]:
         }
         for f in reply.attachments
     ]
-    return {"text": reply.body, **({"ticket_message_files": files} if files else {})}
+    body = {"text": reply.body, **({"ticket_message_files": files} if files else {})}
+    await client.send_json("POST", f"tickets/{reply.thread.id}/messages", body)
 
 
 async def close_ticket(client: kit.Requester, thread: seam.ThreadKey) -> None:
@@ -285,19 +247,3 @@ def reply_refusal(reply: seam.Reply, standing: seam.ThreadStanding, now: datetim
     if standing.detail("ticket_status") == STATUSES["customer_service_closed_final"]:
         return "Kaufland's customer service closed this ticket for good: it takes no message"
     return None
-
-
-def ticket_replies(client: kit.Requester, limits: seam.Limits) -> kit.DeclaredReplies:
-    async def post(reply: seam.Reply) -> None:
-        # The ticket's id is one of digits: ``DeclaredReplies`` sends no other (``is_id``).
-        await client.send_json("POST", f"tickets/{reply.thread.id}/messages", message_body(reply))
-
-    return kit.DeclaredReplies(
-        LABEL,
-        "ticket",
-        post=post,
-        listed=lambda ticket_id: ticket_messages(client, ticket_id),
-        recipients=("BUYER",),
-        limits=limits,
-        is_id=str.isdigit,
-    )

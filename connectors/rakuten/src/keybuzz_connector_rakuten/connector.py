@@ -24,7 +24,6 @@ from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit import Listing
 from keybuzz_shared.connectors.seam import (
     CredentialField,
-    InboxMessage,
     Limits,
     OrderSummary,
     Reply,
@@ -112,14 +111,17 @@ def inbox(client: RakutenClient) -> kit.KitSession.ReadInTurn[int, wire.Item]:
         kit.Listing(kit.Listing.PageNumbers[int](), lambda _low, _high: {}, todo),
         _todo,
         lambda item_id: (item_id, None),
-        details=lambda item_id: client.item(str(item_id)),
-        messages=lambda item: item.messages,
-        unreadable_in=lambda item: item.unreadable,
-        named="item",
-        files=None,  # Rakuten's messages carry no file
+        item=todo_item(client),
         page_size=LIMITS.page_size,
         at_once=AT_ONCE,
         from_since=timedelta(minutes=1),
+    )
+
+
+def todo_item(client: RakutenClient) -> kit.KitSession.ReadInTurn.Item[wire.Item]:
+    """An item's messages and mails (getiteminfos); none carries a file [assumed]."""
+    return kit.KitSession.ReadInTurn.Item(
+        client.item, lambda item: item.messages, "item", unreadable_in=lambda item: item.unreadable
     )
 
 
@@ -140,14 +142,9 @@ def replies(client: RakutenClient) -> kit.DeclaredReplies:
                 "contactuseraboutitem", {"itemid": item, "content": text}, sends=True
             )
 
-    async def listed(item_id: str) -> list[InboxMessage]:
-        return list((await client.item(item_id)).messages)
-
-    return kit.DeclaredReplies(
+    return todo_item(client).replies(
         wire.LABEL,
-        "item",
-        post=post,
-        listed=listed,
+        post,
         carried=wire.carried,
         dated_to=timedelta(minutes=1),  # a reply sent at 10:00:59 is listed at 10:00
     )

@@ -21,6 +21,7 @@ from keybuzz_shared.connectors.kit.declaration import (
 )
 from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay
 from keybuzz_shared.connectors.kit.json_answers import (
+    JsonAnswers,
     PersonName,
     iso_z,
     named_in,
@@ -59,6 +60,7 @@ __all__ = [
     "DeclaredRelay",
     "DeclaredReplies",
     "HeaderAuth",
+    "JsonAnswers",
     "KeyedPages",
     "KitSession",
     "ListedOrders",

@@ -1,15 +1,26 @@
-"""JSON answers read into a connector's Structs, and the small forms every JSON API's calls
-share (an id as one path segment, an instant, a person's name)."""
+"""JSON answers read into a connector's Structs, where an API's answers carry what was asked
+and a listing's items and total (``JsonAnswers``), and the small forms every JSON API's
+calls share (an id as one path segment, an instant, a person's name)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import msgspec
 
+from keybuzz_shared.connectors.kit.listing import (
+    Fetch,
+    JsonCalls,
+    KeyedPages,
+    Listing,
+    Offsets,
+    Paging,
+    window_query,
+)
 from keybuzz_shared.connectors.seam import AnswerUnreadable, read_each
 from keybuzz_shared.mended import json_decoded
 from keybuzz_shared.times import as_utc
@@ -97,3 +108,62 @@ class PersonName(msgspec.Struct, frozen=True):
     def full(self) -> str | None:
         first = self.first_camel or self.first_lower or self.first_snake
         return full_name(first, self.last_camel or self.last_lower or self.last_snake)
+
+
+# --- an API's answers as declared ----------------------------------------------------------
+
+
+def at_path(answer: Any, path: str) -> Any:
+    """The value at a dotted ``path`` of ``answer`` ("": the answer itself; None: absent)."""
+    for key in filter(None, path.split(".")):
+        answer = answer.get(key) if isinstance(answer, dict) else None
+    return answer
+
+
+@dataclass(frozen=True)
+class JsonAnswers:
+    """A JSON API's answers on one client as declared: what was asked under ``content``
+    ("": the answer itself), a listing's items under ``items`` and, where the API says how
+    many it holds, their ``total`` (dotted paths): an offset listing's end."""
+
+    client: JsonCalls
+    content: str = ""
+    items: str = "results"
+    total: str = ""
+
+    def read(self, kind: type[T], what: str) -> Callable[[Any], T]:
+        """An answer's content as a ``kind`` (ValueError naming ``what``: off its shape)."""
+        return lambda answer: read_as(kind, at_path(answer, self.content), what)
+
+    async def get(self, path: str, kind: Any = Any, *, operation: str = "") -> Any:
+        """``GET <path>``'s content as a ``kind``; off its shape, the unreadable answer."""
+        answer = await self.client.get_json(path, operation=operation)
+        try:
+            return self.read(kind, operation or path)(answer)
+        except ValueError as exc:
+            raise self.client.errors.unreadable(f"GET {path}", str(exc)) from None
+
+    def listing(
+        self,
+        path: str,
+        paging: Paging[T, Any, Any],
+        since: str,
+        *,
+        operation: str = "",
+        written: Callable[[datetime], str] = iso_z,
+        fixed: Mapping[str, str] | None = None,
+        each: Callable[[Fetch[Any]], Fetch[Any]] | None = None,
+        legacy: Callable[[str], Any] | None = None,
+        most: int | None = None,
+        shrinks: bool = False,
+    ) -> Listing[T, Any, Any]:
+        """``GET <path>`` from ``since`` (its parameter, ``written`` so) on, ``fixed`` on
+        every page: by offset up to the answer's total for an ``Offsets`` paging, else by
+        page while the answer says a next one follows (``most``, ``shrinks``:
+        ``KeyedPages.numbered``'s); ``each``: the fetch as its items are read."""
+        pages = KeyedPages(self.client, path, self.items, operation, total=self.total)
+        numbered = not isinstance(paging, Offsets)
+        fetch = pages.numbered(most=most, shrinks=shrinks) if numbered else pages.counted
+        window, carried = window_query(since, None, written), dict(fixed or {})
+        query = (lambda low, high: window(low, high) | carried) if carried else window
+        return Listing(paging, query, each(fetch) if each else fetch, legacy)

@@ -8,6 +8,7 @@ import mimetypes
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import KW_ONLY, InitVar, dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -195,6 +196,7 @@ class Rereads(Generic[K]):
 # queue: ids (text kept as written: leading zeros) and last changes (0: undated).
 
 S = TypeVar("S")  # an item as the listing names it
+D = TypeVar("D")  # an item as its own call reads it
 
 ItemId = int | str  # an item's id as the listing gives it
 Queue = list[tuple[ItemId, datetime | None]]  # items still to read: id, last change (or none)
@@ -207,27 +209,67 @@ def _none(_item: object) -> tuple[str, ...]:
 
 @dataclass(eq=False)  # an inbox is itself, whatever its parts
 class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
-    """``details``: CallRefused, that item said unreadable; ``from_since``: where the list
-    dates nothing (a to-do list), how long before ``since`` messages are kept, and the
-    newest (it carries the thread's state)."""
+    """``item``: each listed one read (by the id ``changed`` gives, as text);
+    ``from_since``: where the list dates nothing (a to-do list), how long before ``since``
+    messages are kept, and the newest (it carries the thread's state)."""
+
+    @dataclass(frozen=True)
+    class Item(Generic[D]):
+        """A listed item whose messages are read by a call of its own, for the inbox that reads
+        it in turn and for the replies that read it back. ``read``: CallRefused, the item
+        unreadable (404: none); ``valid``: an id of it (another refused, unasked)."""
+
+        read: Callable[[str], Awaitable[D]]
+        messages: Callable[[D], Sequence[InboxMessage]]
+        named: str
+        _: KW_ONLY
+        valid: Callable[[str], bool] = bool
+        unreadable_in: Callable[[D], Sequence[str]] = _none
+        files: Callable[[InboxFile, int], Awaitable[bytes]] | None = None
+
+        @classmethod
+        def at(
+            cls,
+            client: Requester,
+            path: str,
+            read: Callable[[Any], D],
+            messages: Callable[[D], Sequence[InboxMessage]],
+            named: str,
+            *,
+            valid: Callable[[str], bool] = bool,
+            operation: str = "",
+            params: Mapping[str, str] | None = None,
+        ) -> ReadInTurn.Item[D]:
+            """Each read by ``GET <path>/<id>`` (``item_at``), its files fetched by ``client``."""
+            call = f"GET {path.strip('/')}/{{id}}"
+            one = partial(
+                item_at, client, path, read=read, call=call, valid=valid, operation=operation
+            )
+            files = lambda file, most: client.get_bytes(file.url, most)  # noqa: E731
+            return cls(partial(one, params=params), messages, named, valid=valid, files=files)
+
+        async def messages_of(self, item_id: str) -> list[InboxMessage]:
+            return list(self.messages(await self.read(item_id)))
+
+        def replies(
+            self, label: str, post: Callable[[Reply], Awaitable[str | None]], **options: Any
+        ) -> DeclaredReplies:
+            """Replies on the item (an id not ``valid`` refused), each read back on it."""
+            return DeclaredReplies(
+                label, self.named, post=post, listed=self.messages_of, is_id=self.valid, **options
+            )
 
     listing: Listing[S, Any, Any]
     read: Read[S]
     changed: Callable[[S], tuple[ItemId, datetime | None]]
     _: KW_ONLY
-    details: Callable[[Any], Awaitable[T]]  # an id as ``changed`` gives it
-    # Not a field: the seam's ``ThreadsInbox`` has a ``messages`` of its own.
-    messages: InitVar[Callable[[T], Sequence[InboxMessage]]]
-    named: str
-    files: Callable[[InboxFile, int], Awaitable[bytes]] | None
+    item: ReadInTurn.Item[T]
     page_size: int
     at_once: int = 4
     rereads: bool = False
-    unreadable_in: Callable[[T], Sequence[str]] = _none
     from_since: timedelta | None = None
 
-    def __post_init__(self, messages: Callable[[T], Sequence[InboxMessage]]) -> None:
-        self.map = messages
+    def __post_init__(self) -> None:
         self.ledger = Rereads[ItemId]() if self.rereads else None
 
     async def inbox_messages(
@@ -244,10 +286,10 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
         read = await at_once(self.at_once, [item_id for item_id, _ in batch], self._details)
         for (item_id, last), item in zip(batch, read, strict=True):
             if isinstance(item, CallRefused):  # e.g. an item the marketplace lost
-                unreadable.append(f"{self.named} {item_id}: {item}")
+                unreadable.append(f"{self.item.named} {item_id}: {item}")
             else:
-                found += self._kept(self.map(item), last, as_utc(since))
-                unreadable += self.unreadable_in(item)
+                found += self._kept(self.item.messages(item), last, as_utc(since))
+                unreadable += self.item.unreadable_in(item)
         return Page(
             items=tuple(sorted(found, key=lambda m: m.created_at)),
             next_cursor=_cursor_of(rest) if rest else None,
@@ -255,9 +297,9 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
         )
 
     async def file(self, file: InboxFile, max_bytes: int) -> bytes:
-        if self.files is None:
+        if self.item.files is None:
             raise FileUnavailable(404)
-        return await self.files(file, max_bytes)
+        return await self.item.files(file, max_bytes)
 
     @staticmethod
     def thread_messages(
@@ -324,7 +366,7 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
 
     async def _details(self, item_id: ItemId) -> T | CallRefused:
         try:
-            return await self.details(item_id)
+            return await self.item.read(str(item_id))
         except CallRefused as refused:
             return refused
 
