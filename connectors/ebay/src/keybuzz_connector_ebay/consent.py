@@ -10,8 +10,7 @@ import re
 import ssl
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 import httpx
@@ -48,8 +47,7 @@ def tenant_path(tenant_id: str) -> str:
     return f"secret/keybuzz/tenants/{tenant_id}/{TENANT_SECRET}"
 
 
-@dataclass(frozen=True)
-class ConsentSite:
+class ConsentSite(NamedTuple):
     """The seam's ``ConsentSite``, with the language its consent page is shown in."""
 
     code: str
@@ -58,25 +56,27 @@ class ConsentSite:
     region: str = "GLOBAL"
 
 
-@dataclass(frozen=True)
-class ConsentApp:
+class ConsentApp(kit.Redacted, frozen=True):
     """Our app at eBay (the seam's ``RedirectApp``); its RuName (``redirect_name``) is what
     eBay is sent as ``redirect_uri``, our callback behind it."""
 
+    SECRETS = frozenset({"client_secret"})
     application_id: str
-    client_secret: str = field(repr=False)
+    client_secret: str
     redirect_name: str
     redirect_uri: str
     source: str
     draft: bool = False
 
 
-@dataclass(frozen=True)
-class Granted:
-    """The seam's ``AccountGrant``: a consent's refresh token and whose account it is."""
+class Granted(kit.Redacted, frozen=True):
+    """The token endpoint's answer to a code; the seam's ``AccountGrant`` once ``getUser``
+    said whose account it is."""
 
-    refresh_token: str | None = field(repr=False)
-    account_id: str
+    SECRETS = frozenset({"access_token", "refresh_token"})
+    access_token: str
+    refresh_token: str | None = None
+    account_id: str = ""
 
 
 def ours(app: seam.RedirectApp) -> ConsentApp:
@@ -180,24 +180,24 @@ class EbayRedirectFlow:
         """The seller's entry ``stored`` with the secret of the app it names (``app_source``);
         one with a secret of its own and no source takes the default app's if it is that app."""
         source = stored.get("app_source")
-        if not isinstance(source, str) or not source:
-            try:
-                app = await _APPS.read(vault, app_path("default"))
-            except VaultError:  # a policy without the app's entry: the entry's own secret
-                return stored
-            if app.get("client_secret") and app.get("client_id") == stored.get("client_id"):
-                return {**stored, "client_secret": app["client_secret"]}
+        named = source if isinstance(source, str) else ""
+        path = app_path(named or "default")
+        try:
+            app = await _APPS.read(vault, path)
+        except VaultError:  # a policy without the app's entry: the entry's own secret
+            if named:
+                raise
             return stored
-        path = app_path(source)
-        app = await _APPS.read(vault, path)
+        if app.get("client_secret") and app.get("client_id") == stored.get("client_id"):
+            return {**stored, "client_secret": app["client_secret"]}
+        if not named:
+            return stored
         if not app.get("client_id") or not app.get("client_secret"):
             raise seam.MarketplaceUnavailable(f"eBay's app is not in Vault at {path}")
-        if app["client_id"] != stored.get("client_id"):
-            raise seam.CredentialsRefused(
-                f"the seller consented to eBay app {stored.get('client_id')!r}, not the "
-                f"one Vault keeps at {path}: the seller must connect eBay again"
-            )
-        return {**stored, "client_secret": app["client_secret"]}
+        raise seam.CredentialsRefused(
+            f"the seller consented to eBay app {stored.get('client_id')!r}, not the "
+            f"one Vault keeps at {path}: the seller must connect eBay again"
+        )
 
 
 class EbayVault:
@@ -267,11 +267,6 @@ TOKEN_SPEC = kit.ApiSpec.token_endpoint(
 )
 
 
-class _Tokens(msgspec.Struct):
-    access_token: str
-    refresh_token: str | None = None
-
-
 class CodeGrant:
     """The seam's ``CodeExchange``: the code traded for tokens (the app as HTTP Basic, its
     RuName as ``redirect_uri`` [official]), then ``getUser`` asked whose they are."""
@@ -290,13 +285,13 @@ class CodeGrant:
             {"grant_type": "authorization_code", "code": code, "redirect_uri": mine.redirect_name}
         ).encode()
         basic = {"Authorization": f"Basic {pair}"}
-        granted: _Tokens = await token.token(endpoint, form, shape=_Tokens, headers=basic)
+        granted: Granted = await token.token(endpoint, form, shape=Granted, headers=basic)
         access = granted.access_token
         bearer = kit.HeaderAuth({"Authorization": f"Bearer {access}"}, secrets=(access,))
         identity = f"{self.settings.identity_url}/commerce/identity/v1/"
         asked = kit.Requester(TOKEN_SPEC, bearer, self.http, identity)
         user: _User = await asked.request("GET", "user/", name="getUser", shape=_User)
-        return Granted(granted.refresh_token, user.user_id)
+        return msgspec.structs.replace(granted, account_id=user.user_id)
 
     async def aclose(self) -> None:
         await self.http.aclose()
