@@ -67,6 +67,11 @@ class Media(msgspec.Struct, rename="camel", frozen=True):
     media_type: str = ""
     media_url: str = ""
 
+    @property
+    def file(self) -> seam.InboxFile:
+        content_type = MEDIA.get(self.media_type, "application/octet-stream")
+        return seam.InboxFile(name=self.media_name, url=self.media_url, content_type=content_type)
+
 
 class Message(msgspec.Struct, rename="camel", frozen=True):
     message_id: str
@@ -76,18 +81,6 @@ class Message(msgspec.Struct, rename="camel", frozen=True):
     subject: str = ""
     read_status: bool = False
     message_media: list[Media] = []
-
-    @property
-    def files(self) -> tuple[seam.InboxFile, ...]:
-        return tuple(
-            seam.InboxFile(
-                name=m.media_name,
-                url=m.media_url,
-                content_type=MEDIA.get(m.media_type, "application/octet-stream"),
-            )
-            for m in self.message_media
-            if m.media_url
-        )
 
 
 class Conversation(msgspec.Struct, rename="camel", frozen=True):
@@ -139,6 +132,14 @@ class Order(msgspec.Struct, rename="camel", frozen=True):
     def buyer_name(self) -> str:
         return str(self.buyer.get("username") or "")
 
+    @property
+    def status(self) -> tuple[str, str | None]:
+        """Our status and delivery status (docs/EBAY.md, "Order states")."""
+        if str(self.cancel_status.get("cancelState", "")) in CANCELLED:
+            return "CANCELLED", None
+        paid = PAYMENT.get(self.order_payment_status)  # no sale, or refunded
+        return (paid, None) if paid else FULFILMENT[self.order_fulfillment_status]
+
 
 # (buyer's username in lower case, item id) → the buyer's newest order of the item.
 Purchases = dict[tuple[str, str], str]
@@ -184,7 +185,7 @@ def messages_of(
             subject=said.subject or conversation.conversation_title or "eBay",
             body=said.message_body,
             created_at=said.created_date,
-            files=said.files,
+            files=tuple(m.file for m in said.message_media if m.media_url),
             unread=sender != "SELLER" and not said.read_status,
             reply_needed_since=waiting,
             thread_details=kit.shown(("item", "Objet eBay", conversation.item)),
@@ -217,9 +218,6 @@ class EbayClient(kit.Requester):
         self._username, self.user_token = "", auth
         self.identity = kit.Requester(SPEC, auth, self._http, api.identity_url, **kw)
         self.orders = self.pages(f"{ORDERS}order", "orders", "getOrders")
-        self.conversations = self.pages(
-            f"{MESSAGES}conversation", "conversations", "getConversations"
-        )
         what, empty = "eBay's orders for the conversations", Purchases()
         self.purchases = kit.KitSession.Conversations.PerListing(self.recent_purchases, empty, what)
 
@@ -236,7 +234,8 @@ class EbayClient(kit.Requester):
     async def page(self, kind: str, offset: int, low: datetime | None) -> tuple[list[Any], bool]:
         since = {"start_time": kit.iso_z(low)} if low is not None else {}
         query = {"conversation_type": kind, "limit": str(LIMITS.page_size), "offset": str(offset)}
-        return await self.conversations.get(query | since)
+        pages = self.pages(f"{MESSAGES}conversation", "conversations", "getConversations")
+        return await pages.get(query | since)
 
     async def messages(self, conversation: Conversation, kind: str) -> list[seam.InboxMessage]:
         me, item = await self.username(), conversation.item
@@ -285,17 +284,9 @@ class EbayClient(kit.Requester):
         )
 
 
-def order_status(order: Order) -> tuple[str, str | None]:
-    """Our status and delivery status (docs/EBAY.md, "Order states")."""
-    if str(order.cancel_status.get("cancelState", "")) in CANCELLED:
-        return "CANCELLED", None
-    paid = PAYMENT.get(order.order_payment_status)  # no sale, or refunded
-    return (paid, None) if paid else FULFILMENT[order.order_fulfillment_status]
-
-
 def order_of(raw: Any) -> seam.OrderSummary:
     order = kit.read_as(Order, raw, "an order")
-    status, delivery = order_status(order)
+    status, delivery = order.status
     sites = {line.listing_marketplace_id or "" for line in order.line_items} - {""}
     return seam.OrderSummary(
         external_id=order.order_id,

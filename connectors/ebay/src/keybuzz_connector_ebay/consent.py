@@ -31,6 +31,11 @@ APP_FIELDS = ("client_id", "client_secret", "ru_name", "redirect_uri")
 # How long a shop session's copy of the app's entry is used before Vault is read again (a
 # rotated secret is taken within it; at once after eBay refused the app, ``app_refused``).
 APP_MAX_AGE_SECONDS = 60.0
+# eBay refusing our app's id and secret (``invalid_client`` [official], a 401 as RFC 6749
+# 5.2 has it for a client sending them in its header), not the seller's consent.
+APP_REFUSED = kit.Refusals.Held.said(
+    401, "error", "invalid_client", APP_MAX_AGE_SECONDS, "eBay refused the app (invalid_client)"
+)
 # eBay's sites a seller may consent from [official: marketplace ids], by the locale of
 # their consent page (a site is its locale's country, its id EBAY_ and that country but
 # Belgium's): one account sells on every one of them, its tokens good on all.
@@ -105,15 +110,12 @@ class AppEntries:
         return read
 
     def refused(self, response: httpx.Response, document: Any) -> kit.Refusals.Held | None:
-        """eBay refused our app's id and secret (``invalid_client`` [official]), not the
-        seller's consent: the shop is held and the app's entry read again (its secret rotated)."""
-        if not isinstance(document, dict) or document.get("error") != "invalid_client":
-            return None
-        refused = "eBay refused the app's credentials (invalid_client)"
-        log.error("%s: the app's entry is read again", refused)
-        for copies in list(self._copies.values()):
-            copies.clear()
-        return kit.Refusals.Held(APP_MAX_AGE_SECONDS, refused)
+        """``APP_REFUSED``: the shop is held and the app's entry read again (its secret rotated)."""
+        if (held := APP_REFUSED(response, document)) is not None:
+            log.error("%s: the app's entry is read again", held.reason)
+            for copies in list(self._copies.values()):
+                copies.clear()
+        return held
 
 
 _APPS = AppEntries()
@@ -122,82 +124,6 @@ app_refused = _APPS.refused
 
 class _User(msgspec.Struct, rename="camel"):
     user_id: str
-
-
-class EbayRedirectFlow:
-    """The seam's ``RedirectFlow`` and ``AppKeptOnce``."""
-
-    callback_names = seam.CallbackNames(account_id=None, code="code")
-
-    def site(self, code: str) -> ConsentSite:
-        """The site of a country code or a site id, in any case; ValueError when unknown."""
-        upper = code.strip().upper()
-        for short, (site_id, locale) in SITES.items():
-            if upper in (short, site_id):
-                return ConsentSite(short, site_id, locale)
-        raise ValueError(f"eBay has no site {code!r} ({', '.join(SITES)})")
-
-    def consent_url(
-        self,
-        app: seam.RedirectApp,
-        site: seam.ConsentSite,
-        *,
-        state: str,
-        redirect_uri: str,
-        origin: str | None = None,
-        draft: bool | None = None,
-    ) -> str:
-        """eBay's sign-in page, asking for a code sent back to the app's RuName [official]."""
-        ask = {
-            "client_id": app.application_id,
-            "response_type": "code",
-            "redirect_uri": ours(app).redirect_name,
-            "scope": " ".join(SCOPES),
-            "state": state,
-            "locale": SITES.get(site.code, ("", "fr-FR"))[1],
-        }
-        host = (origin or "https://auth.ebay.com").rstrip("/")
-        return f"{host}/oauth2/authorize?{urlencode(ask)}"
-
-    def is_account_id(self, value: str) -> bool:
-        return bool(_USER_ID.fullmatch(value))
-
-    def credentials(self, **consent: Any) -> seam.ConsentedAccount:
-        """The seller's eBay user id its ``seller_id``."""
-        return seam.ConsentedAccount.consented(**consent)
-
-    def vault(self, vault: VaultClient, app_source: str) -> EbayVault:
-        return EbayVault(vault, app_source)
-
-    def code_exchange(self, settings: seam.RedirectFlowSettings) -> CodeGrant:
-        if not isinstance(settings, EbayFlowSettings):
-            raise TypeError(f"eBay's code exchange needs EbayFlowSettings, not {type(settings)!r}")
-        return CodeGrant(settings)
-
-    async def shop_credentials(
-        self, vault: VaultClient, stored: Mapping[str, Any]
-    ) -> Mapping[str, Any]:
-        """The seller's entry ``stored`` with the secret of the app it names (``app_source``);
-        one with a secret of its own and no source takes the default app's if it is that app."""
-        source = stored.get("app_source")
-        named = source if isinstance(source, str) else ""
-        path = app_path(named or "default")
-        try:
-            app = await _APPS.read(vault, path)
-        except VaultError:  # a policy without the app's entry: the entry's own secret
-            if named:
-                raise
-            return stored
-        if app.get("client_secret") and app.get("client_id") == stored.get("client_id"):
-            return {**stored, "client_secret": app["client_secret"]}
-        if not named:
-            return stored
-        if not app.get("client_id") or not app.get("client_secret"):
-            raise seam.MarketplaceUnavailable(f"eBay's app is not in Vault at {path}")
-        raise seam.CredentialsRefused(
-            f"the seller consented to eBay app {stored.get('client_id')!r}, not the "
-            f"one Vault keeps at {path}: the seller must connect eBay again"
-        )
 
 
 class EbayVault:
@@ -271,7 +197,9 @@ class CodeGrant:
     """The seam's ``CodeExchange``: the code traded for tokens (the app as HTTP Basic, its
     RuName as ``redirect_uri`` [official]), then ``getUser`` asked whose they are."""
 
-    def __init__(self, settings: EbayFlowSettings) -> None:
+    def __init__(self, settings: seam.RedirectFlowSettings) -> None:
+        if not isinstance(settings, EbayFlowSettings):
+            raise TypeError(f"eBay's code exchange needs EbayFlowSettings, not {type(settings)!r}")
         cacert = settings.token_cacert
         verify = ssl.create_default_context(cafile=cacert) if cacert else True
         self.http = httpx.AsyncClient(timeout=10.0, verify=verify)
@@ -295,3 +223,70 @@ class CodeGrant:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+
+class EbayRedirectFlow:
+    """The seam's ``RedirectFlow`` and ``AppKeptOnce``."""
+
+    callback_names = seam.CallbackNames(account_id=None, code="code")
+    credentials = staticmethod(seam.ConsentedAccount.consented)  # the user id its seller_id
+    vault = EbayVault
+    code_exchange = CodeGrant
+
+    def site(self, code: str) -> ConsentSite:
+        """The site of a country code or a site id, in any case; ValueError when unknown."""
+        upper = code.strip().upper()
+        for short, (site_id, locale) in SITES.items():
+            if upper in (short, site_id):
+                return ConsentSite(short, site_id, locale)
+        raise ValueError(f"eBay has no site {code!r} ({', '.join(SITES)})")
+
+    def consent_url(
+        self,
+        app: seam.RedirectApp,
+        site: seam.ConsentSite,
+        *,
+        state: str,
+        redirect_uri: str,
+        origin: str | None = None,
+        draft: bool | None = None,
+    ) -> str:
+        """eBay's sign-in page, asking for a code sent back to the app's RuName [official]."""
+        ask = {
+            "client_id": app.application_id,
+            "response_type": "code",
+            "redirect_uri": ours(app).redirect_name,
+            "scope": " ".join(SCOPES),
+            "state": state,
+            "locale": SITES.get(site.code, ("", "fr-FR"))[1],
+        }
+        host = (origin or "https://auth.ebay.com").rstrip("/")
+        return f"{host}/oauth2/authorize?{urlencode(ask)}"
+
+    def is_account_id(self, value: str) -> bool:
+        return bool(_USER_ID.fullmatch(value))
+
+    async def shop_credentials(
+        self, vault: VaultClient, stored: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        """The seller's entry ``stored`` with the secret of the app it names (``app_source``);
+        one with a secret of its own and no source takes the default app's if it is that app."""
+        source = stored.get("app_source")
+        named = source if isinstance(source, str) else ""
+        path = app_path(named or "default")
+        try:
+            app = await _APPS.read(vault, path)
+        except VaultError:  # a policy without the app's entry: the entry's own secret
+            if named:
+                raise
+            return stored
+        if app.get("client_secret") and app.get("client_id") == stored.get("client_id"):
+            return {**stored, "client_secret": app["client_secret"]}
+        if not named:
+            return stored
+        if not app.get("client_id") or not app.get("client_secret"):
+            raise seam.MarketplaceUnavailable(f"eBay's app is not in Vault at {path}")
+        raise seam.CredentialsRefused(
+            f"the seller consented to eBay app {stored.get('client_id')!r}, not the "
+            f"one Vault keeps at {path}: the seller must connect eBay again"
+        )
