@@ -1,6 +1,5 @@
-"""eBay's consent as the seam's ``RedirectFlow`` (docs/EBAY.md, "Connecting"). A refresh
-token works with the app it was issued to only [official]: each seller's entry names its
-app, whose secret Vault keeps once (``shop_credentials``), so rotating it rewrites one entry."""
+"""eBay's consent as the seam's ``RedirectFlow``, its app's secret kept once in Vault
+(docs/EBAY.md, "Connecting")."""
 
 from __future__ import annotations
 
@@ -194,8 +193,7 @@ TOKEN_SPEC = kit.ApiSpec.token_endpoint(
 
 
 class CodeGrant:
-    """The seam's ``CodeExchange``: the code traded for tokens (the app as HTTP Basic, its
-    RuName as ``redirect_uri`` [official]), then ``getUser`` asked whose they are."""
+    """The seam's ``CodeExchange``: the code traded for tokens, then ``getUser`` asked whose."""
 
     def __init__(self, settings: seam.RedirectFlowSettings) -> None:
         if not isinstance(settings, EbayFlowSettings):
