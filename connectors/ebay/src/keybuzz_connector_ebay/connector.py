@@ -44,12 +44,9 @@ FIELDS = (
     kit.key_field("client_secret", "App secret", max_length=256),
 )
 # Order fulfilment state [official: OrderFulfillmentStatus] → (our status, delivery status).
+PREPARING = ("CONFIRMED", "PREPARING")
 FULFILMENT = kit.ListedOrders.States(
-    {
-        "NOT_STARTED": ("CONFIRMED", "PREPARING"),
-        "IN_PROGRESS": ("CONFIRMED", "PREPARING"),
-        "FULFILLED": ("SHIPPED", "SHIPPED"),
-    }
+    {"NOT_STARTED": PREPARING, "IN_PROGRESS": PREPARING, "FULFILLED": ("SHIPPED", "SHIPPED")}
 )
 # A payment state that is no sale, or a sale refunded [official: OrderPaymentStatusEnum].
 PAYMENT = {"PENDING": "PENDING", "FAILED": "CANCELLED", "FULLY_REFUNDED": "RETURNED"}
