@@ -17,10 +17,9 @@ from keybuzz_connector_ebay.connector import (
     Conversation,
     Message,
     buyer_of,
-    message_of,
+    messages_of,
     order_of,
     purchases,
-    waiting_since,
 )
 from keybuzz_connector_ebay.consent import ConsentApp as EbayApp
 from keybuzz_connector_ebay.consent import EbayRedirectFlow
@@ -223,6 +222,10 @@ def test_a_conversation_waits_from_the_buyers_first_message_after_the_sellers_la
     def said(n: int, who: str) -> Message:
         return Message(f"m{n}", datetime(2026, 11, 1, n, tzinfo=UTC), sender_username=who)
 
+    def waiting_since(conversation: Conversation, thread: list[Message], me: str) -> Any:
+        [waiting] = {m.reply_needed_since for m in messages_of(conversation, thread, me)}
+        return waiting
+
     members = Conversation("c1")
     thread = [said(3, "acheteur"), said(1, "acheteur"), said(2, "vendeur")]
     assert waiting_since(members, thread, "Vendeur") == said(3, "acheteur").created_date
@@ -288,8 +291,9 @@ def test_the_newest_order_of_an_item_by_its_buyer_is_the_one() -> None:
         return {
             "orderId": order_id,
             "creationDate": f"2026-11-{day:02d}T10:00:00.000Z",
+            "lastModifiedDate": f"2026-11-{day:02d}T10:00:00.000Z",
             "buyer": {"username": buyer},
-            "lineItems": [{"legacyItemId": i} for i in items],
+            "lineItems": [{"lineItemId": f"{order_id}-{i}", "legacyItemId": i} for i in items],
         }
 
     found = purchases(
@@ -310,4 +314,5 @@ def test_the_newest_order_of_an_item_by_its_buyer_is_the_one() -> None:
     said = Message("m1", datetime(2026, 11, 9, tzinfo=UTC), sender_username="Acheteur")
     assert buyer_of(members, [said], me) == "Acheteur"
     assert buyer_of(Conversation("c2", "FROM_EBAY"), [said], me) is None
-    assert message_of(members, said, me, order_id="12-00000-00002").thread.order == "12-00000-00002"
+    [message] = messages_of(members, [said], me, "12-00000-00002")
+    assert message.thread.order == "12-00000-00002"

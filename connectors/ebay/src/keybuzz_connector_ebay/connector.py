@@ -4,7 +4,6 @@ seller (``kit.KitSession.sharing``): eBay grants an application so many tokens a
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -36,14 +35,7 @@ ORDERS_PAGE, MESSAGES_PAGE = 200, 50
 PURCHASE_DAYS, PURCHASE_PAGES = 60, 3
 ERRORS = kit.CallErrors.labelled(NAME, credentials="consent")
 # Its token endpoint grants an application so many tokens a day (docs/EBAY.md, "Token grants").
-SPEC = kit.ApiSpec(
-    NAME,
-    log,
-    ERRORS,
-    kit.Refusals(held=app_refused),
-    max_response_bytes=8 << 20,
-    grants_per_period=True,
-)
+SPEC = kit.ApiSpec(NAME, log, ERRORS, kit.Refusals(held=app_refused), grants_per_period=True)
 # A seller's session takes its consent's entry with its app's secret, kept once (consent.py).
 FIELDS = (
     seam.CredentialField(name="user_id", json_name="userId", label="eBay user id", account=True),
@@ -52,57 +44,30 @@ FIELDS = (
     kit.key_field("client_secret", "App secret", max_length=256),
 )
 # Order fulfilment state [official: OrderFulfillmentStatus] → (our status, delivery status).
+PREPARING = ("CONFIRMED", "PREPARING")
 FULFILMENT = kit.ListedOrders.States(
-    {
-        "NOT_STARTED": ("CONFIRMED", "PREPARING"),
-        "IN_PROGRESS": ("CONFIRMED", "PREPARING"),
-        "FULFILLED": ("SHIPPED", "SHIPPED"),
-    }
+    {"NOT_STARTED": PREPARING, "IN_PROGRESS": PREPARING, "FULFILLED": ("SHIPPED", "SHIPPED")}
 )
 # A payment state that is no sale, or a sale refunded [official: OrderPaymentStatusEnum].
 PAYMENT = {"PENDING": "PENDING", "FAILED": "CANCELLED", "FULLY_REFUNDED": "RETURNED"}
 CANCELLED = {"CANCELED", "IN_PROGRESS"}  # cancelState: cancelled, or being cancelled
-
-
-class EbayClient(kit.Requester):
-    """One seller's calls; ``username`` its eBay name (the Message API names senders so)."""
-
-    def __init__(self, shop: kit.Declaration.Opening[EbayApiSettings]) -> None:
-        fields, api, kw = shop.credentials, shop.api, shop.options
-        kit.require_fields(FIELDS, fields, NAME)
-        grant = {
-            "grant_type": "refresh_token",
-            "refresh_token": fields["refresh_token"],
-            "scope": " ".join(SCOPES),
-        }
-        auth = kit.ClientCredentials(
-            api.token_url,
-            fields["client_id"],
-            fields["client_secret"],
-            grant=grant,
-            basic=True,
-            token_type="User Access Token",
-        )
-        super().__init__(SPEC, auth, shop.http, api.api_url, shop={"user": fields["user_id"]}, **kw)
-        self.user_id, self._username, self.user_token = fields["user_id"], "", auth
-        self.identity = kit.Requester(SPEC, auth, self._http, api.identity_url, **kw)
-        self.orders = self.pages(f"{ORDERS}order", "orders", "getOrders")
-
-    def pages(self, path: str, key: str, operation: str) -> kit.KeyedPages:
-        """A listing at ``path``, its items under ``key`` (left out where there is none)."""
-        return kit.KeyedPages(self, path, key, operation, key_optional=True)
-
-    async def username(self) -> str:
-        if not self._username:
-            user = await self.identity.get_json("commerce/identity/v1/user/", operation="getUser")
-            self._username = str(user.get("username") or "") if isinstance(user, dict) else ""
-        return self._username
+# Members' conversations with a message since the window's start (``start_time``), then
+# eBay's, which take no time filter [official]: their latest message says.
+KINDS = (
+    kit.KitSession.Conversations.Kind("FROM_MEMBERS"),
+    kit.KitSession.Conversations.Kind("FROM_EBAY", windowed=False),
+)
 
 
 class Media(msgspec.Struct, rename="camel", frozen=True):
     media_name: str = ""
     media_type: str = ""
     media_url: str = ""
+
+    @property
+    def file(self) -> seam.InboxFile:
+        content_type = MEDIA.get(self.media_type, "application/octet-stream")
+        return seam.InboxFile(name=self.media_name, url=self.media_url, content_type=content_type)
 
 
 class Message(msgspec.Struct, rename="camel", frozen=True):
@@ -123,167 +88,15 @@ class Conversation(msgspec.Struct, rename="camel", frozen=True):
     reference_type: str | None = None
     latest_message: Message | None = None
 
+    @property
+    def item(self) -> str | None:
+        return self.reference_id if self.reference_type == "LISTING" else None
 
-class BoughtLine(msgspec.Struct, rename="camel", frozen=True):
-    legacy_item_id: str | None = None
-
-
-class Bought(msgspec.Struct, rename="camel", frozen=True):  # who bought which items
-    order_id: str
-    creation_date: datetime
-    buyer: dict[str, Any] = {}
-    line_items: list[BoughtLine] = []
-
-
-# (buyer's username in lower case, item id) → the buyer's newest order of the item.
-Purchases = dict[tuple[str, str], str]
-
-
-def purchases(raw: Sequence[Any]) -> Purchases:
-    """The newest order of each item by each buyer among getOrders' answers ``raw`` (of two
-    placed at once, the first listed); an order unread is left out (its listing says so)."""
-    bought, _ = kit.reader(Bought, "an order")(list(raw))
-    newest_last = sorted(enumerate(bought), key=lambda at: (at[1].creation_date, -at[0]))
-    return {
-        (buyer, line.legacy_item_id): order.order_id
-        for _, order in newest_last
-        if (buyer := str(order.buyer.get("username") or "").lower())
-        for line in order.line_items
-        if line.legacy_item_id
-    }
-
-
-def buyer_of(conversation: Conversation, thread: Sequence[Message], me: str) -> str | None:
-    """The member who wrote to the seller in a members' conversation (eBay's own: none)."""
-    if conversation.conversation_type == "FROM_EBAY":
-        return None
-    others = (m.sender_username for m in thread if m.sender_username.lower() != me.lower())
-    return next((name for name in others if name), None)
-
-
-def waiting_since(
-    conversation: Conversation, thread: Sequence[Message], me: str
-) -> datetime | None:
-    """Since when the conversation waits for the seller: its first message after the
-    seller's last one; eBay's own wait for none (eBay gives no "answer needed" to read)."""
-    if conversation.conversation_type == "FROM_EBAY":
-        return None
-    waiting: datetime | None = None
-    for said in sorted(thread, key=lambda m: m.created_date):
-        mine = said.sender_username.lower() == me.lower() != ""
-        waiting = None if mine else waiting or said.created_date
-    return waiting
-
-
-def message_of(
-    conversation: Conversation,
-    said: Message,
-    me: str,
-    waiting: datetime | None = None,
-    order_id: str | None = None,
-) -> seam.InboxMessage:
-    """One message, eBay's own (FROM_EBAY), the seller's or the buyer's; ``order_id``: the
-    buyer's order of the listing the conversation is about."""
-    ebay = conversation.conversation_type == "FROM_EBAY"
-    mine = not ebay and said.sender_username.lower() == me.lower() != ""
-    item = conversation.reference_id if conversation.reference_type == "LISTING" else None
-    files = tuple(
-        seam.InboxFile(
-            name=m.media_name,
-            url=m.media_url,
-            content_type=MEDIA.get(m.media_type, "application/octet-stream"),
-        )
-        for m in said.message_media
-        if m.media_url
-    )
-    return seam.InboxMessage(
-        message_id=said.message_id,
-        thread=seam.ThreadKey("DISCUSSION", conversation.conversation_id, order_id=order_id),
-        sender_type="MARKETPLACE_SUPPORT" if ebay else "SELLER" if mine else "BUYER",
-        sender_name="eBay" if ebay else said.sender_username or None,
-        subject=said.subject or conversation.conversation_title or "eBay",
-        body=said.message_body,
-        created_at=said.created_date,
-        files=files,
-        unread=not mine and not said.read_status,
-        reply_needed_since=waiting,
-        thread_details=(seam.ThreadDetail("item", "Objet eBay", item),) if item else (),
-    )
-
-
-# Members' conversations with a message since the window's start (``start_time``), then
-# eBay's, which take no time filter [official]: their latest message says.
-KINDS = (
-    kit.KitSession.Conversations.Kind("FROM_MEMBERS"),
-    kit.KitSession.Conversations.Kind("FROM_EBAY", windowed=False),
-)
-
-
-class MessageApi:
-    """One seller's conversations, with the buyer's order of the listing a members'
-    conversation is about (the seller's recent orders read once a listing, when needed)."""
-
-    def __init__(self, client: EbayClient) -> None:
-        self.client = client
-        what, empty = "eBay's orders for the conversations", Purchases()
-        self.purchases = kit.KitSession.Conversations.PerListing(self.recent_purchases, empty, what)
-
-    async def page(self, kind: str, offset: int, low: datetime | None) -> tuple[list[Any], bool]:
-        since = {"start_time": kit.iso_z(low)} if low is not None else {}
-        query = {"conversation_type": kind, "limit": str(LIMITS.page_size), "offset": str(offset)}
-        pages = self.client.pages(f"{MESSAGES}conversation", "conversations", "getConversations")
-        return await pages.get(query | since)
-
-    async def messages(self, conversation: Conversation, kind: str) -> list[seam.InboxMessage]:
-        me = await self.client.username()
-        thread = await self.read(conversation.conversation_id, kind)
-        waiting, buyer = waiting_since(conversation, thread, me), buyer_of(conversation, thread, me)
-        item = conversation.reference_id if conversation.reference_type == "LISTING" else None
-        bought = await self.purchases.get() if buyer is not None and item else {}
-        order_id = bought.get(((buyer or "").lower(), item or ""))
-        return [message_of(conversation, said, me, waiting, order_id) for said in thread]
-
-    async def recent_purchases(self) -> Purchases:
-        low = kit.iso_z(datetime.now(UTC) - timedelta(days=PURCHASE_DAYS))
-        query = {"filter": f"creationdate:[{low}..]"}
-        raw = await self.client.orders.every(query, size=ORDERS_PAGE, most=PURCHASE_PAGES)
-        return purchases(raw)
-
-    async def read(self, conversation_id: str, kind: str) -> list[Message]:
-        try:
-            path = kit.path_segment(conversation_id)
-        except ValueError:
-            return []
-        pages = self.client.pages(f"{MESSAGES}conversation/{path}", "messages", "getConversation")
-        raw = await pages.every({"conversation_type": kind}, size=MESSAGES_PAGE)
-        return list(kit.reader(Message, "a message")(raw)[0])
-
-    async def mark(self, conversation_id: str, kind: str) -> None:
-        """eBay marks a conversation read, not a message (``updateConversation``)."""
-        body = {"conversationId": conversation_id, "conversationType": kind, "read": True}
-        path = f"{MESSAGES}update_conversation"
-        await self.client.request(
-            "POST", path, name="updateConversation", body=body, answered=False
-        )
-
-    def inbox(self) -> kit.KitSession.Conversations[Conversation]:
-        return kit.KitSession.Conversations(
-            KINDS,
-            self.page,
-            kit.reader(Conversation, "a conversation"),
-            size=LIMITS.page_size,
-            conversation_id=lambda c: c.conversation_id,
-            messages=self.messages,
-            mark=self.mark,
-            last_change=lambda c: c.latest_message.created_date if c.latest_message else None,
-            files=lambda file, most: self.client.get_bytes(file.url, most),
-            lookups=(self.purchases,),
-        )
-
-
-async def send(client: EbayClient, reply: seam.Reply) -> None:
-    body = {"conversationId": reply.thread.id, "messageText": reply.body}
-    await client.send_json("POST", f"{MESSAGES}send_message", body)
+    def sender(self, said: Message, me: str) -> seam.SenderType:
+        """eBay's in its own conversations, else the seller's (``me``) or the buyer's."""
+        if self.conversation_type == "FROM_EBAY":
+            return "MARKETPLACE_SUPPORT"
+        return "SELLER" if said.sender_username.lower() == me.lower() != "" else "BUYER"
 
 
 class Amount(msgspec.Struct, frozen=True):
@@ -299,6 +112,7 @@ class Line(msgspec.Struct, rename="camel", frozen=True):
     line_item_cost: Amount | None = None
     line_item_fulfillment_status: str = ""
     listing_marketplace_id: str | None = None
+    legacy_item_id: str | None = None  # the listing's item, as a conversation names it
 
 
 class Order(msgspec.Struct, rename="camel", frozen=True):
@@ -311,18 +125,165 @@ class Order(msgspec.Struct, rename="camel", frozen=True):
     buyer: dict[str, Any] = {}
     line_items: list[Line] = []
 
+    @property
+    def buyer_name(self) -> str:
+        return str(self.buyer.get("username") or "")
 
-def order_status(order: Order) -> tuple[str, str | None]:
-    """Our status and delivery status (docs/EBAY.md, "Order states")."""
-    if str(order.cancel_status.get("cancelState", "")) in CANCELLED:
-        return "CANCELLED", None
-    paid = PAYMENT.get(order.order_payment_status)  # no sale, or refunded
-    return (paid, None) if paid else FULFILMENT[order.order_fulfillment_status]
+    @property
+    def status(self) -> tuple[str, str | None]:
+        """Our status and delivery status (docs/EBAY.md, "Order states")."""
+        if str(self.cancel_status.get("cancelState", "")) in CANCELLED:
+            return "CANCELLED", None
+        paid = PAYMENT.get(self.order_payment_status)  # no sale, or refunded
+        return (paid, None) if paid else FULFILMENT[self.order_fulfillment_status]
+
+
+# (buyer's username in lower case, item id) → the buyer's newest order of the item.
+Purchases = dict[tuple[str, str], str]
+
+
+def purchases(raw: Sequence[Any]) -> Purchases:
+    """The newest order of each item by each buyer among getOrders' answers ``raw`` (of two
+    placed at once, the first listed); an order unread is left out (its listing says so)."""
+    bought, _ = kit.reader(Order, "an order")(list(raw))
+    newest_last = sorted(enumerate(bought), key=lambda at: (at[1].creation_date, -at[0]))
+    return {
+        (order.buyer_name.lower(), line.legacy_item_id): order.order_id
+        for _, order in newest_last
+        if order.buyer_name
+        for line in order.line_items
+        if line.legacy_item_id
+    }
+
+
+def buyer_of(conversation: Conversation, thread: Sequence[Message], me: str) -> str | None:
+    """The member who wrote to the seller in a members' conversation (eBay's own: none)."""
+    buyers = (m.sender_username for m in thread if conversation.sender(m, me) == "BUYER")
+    return next((name for name in buyers if name), None)
+
+
+def messages_of(
+    conversation: Conversation, thread: Sequence[Message], me: str, order_id: str | None = None
+) -> list[seam.InboxMessage]:
+    """A conversation's messages, waiting for the seller from the buyer's first message after
+    the seller's last one (eBay's own wait for none: eBay gives no "answer needed" to read);
+    ``order_id``: the buyer's order of the listing they are about."""
+    sent = [(said, conversation.sender(said, me)) for said in thread]
+    waiting: datetime | None = None
+    for said, sender in sorted(sent, key=lambda at: at[0].created_date):
+        waiting = waiting or said.created_date if sender == "BUYER" else None
+    key = seam.ThreadKey("DISCUSSION", conversation.conversation_id, order_id=order_id)
+    return [
+        seam.InboxMessage(
+            message_id=said.message_id,
+            thread=key,
+            sender_type=sender,
+            sender_name="eBay" if sender == "MARKETPLACE_SUPPORT" else said.sender_username or None,
+            subject=said.subject or conversation.conversation_title or "eBay",
+            body=said.message_body,
+            created_at=said.created_date,
+            files=tuple(m.file for m in said.message_media if m.media_url),
+            unread=sender != "SELLER" and not said.read_status,
+            reply_needed_since=waiting,
+            thread_details=kit.shown(("item", "Objet eBay", conversation.item)),
+        )
+        for said, sender in sent
+    ]
+
+
+class EbayClient(kit.Requester):
+    """One seller's calls and its conversations; ``username`` its eBay name (the Message API
+    names senders so)."""
+
+    def __init__(self, shop: kit.Declaration.Opening[EbayApiSettings]) -> None:
+        fields, api, kw = shop.credentials, shop.api, shop.options
+        kit.require_fields(FIELDS, fields, NAME)
+        grant = {
+            "grant_type": "refresh_token",
+            "refresh_token": fields["refresh_token"],
+            "scope": " ".join(SCOPES),
+        }
+        auth = kit.ClientCredentials(
+            api.token_url,
+            fields["client_id"],
+            fields["client_secret"],
+            grant=grant,
+            basic=True,
+            token_type="User Access Token",
+        )
+        super().__init__(SPEC, auth, shop.http, api.api_url, shop={"user": fields["user_id"]}, **kw)
+        self._username, self.user_token = "", auth
+        self.identity = kit.Requester(SPEC, auth, self._http, api.identity_url, **kw)
+        self.orders = self.pages(f"{ORDERS}order", "orders", "getOrders")
+        what, empty = "eBay's orders for the conversations", Purchases()
+        self.purchases = kit.KitSession.Conversations.PerListing(self.recent_purchases, empty, what)
+
+    def pages(self, path: str, key: str, operation: str) -> kit.KeyedPages:
+        """A listing at ``path``, its items under ``key`` (left out where there is none)."""
+        return kit.KeyedPages(self, path, key, operation, key_optional=True)
+
+    async def username(self) -> str:
+        if not self._username:
+            user = await self.identity.get_json("commerce/identity/v1/user/", operation="getUser")
+            self._username = str(user.get("username") or "") if isinstance(user, dict) else ""
+        return self._username
+
+    async def page(self, kind: str, offset: int, low: datetime | None) -> tuple[list[Any], bool]:
+        since = {"start_time": kit.iso_z(low)} if low is not None else {}
+        query = {"conversation_type": kind, "limit": str(LIMITS.page_size), "offset": str(offset)}
+        pages = self.pages(f"{MESSAGES}conversation", "conversations", "getConversations")
+        return await pages.get(query | since)
+
+    async def messages(self, conversation: Conversation, kind: str) -> list[seam.InboxMessage]:
+        me, item = await self.username(), conversation.item
+        thread = await self.thread(conversation.conversation_id, kind)
+        buyer = buyer_of(conversation, thread, me)
+        bought = await self.purchases.get() if buyer is not None and item else {}
+        order_id = bought.get(((buyer or "").lower(), item or ""))
+        return messages_of(conversation, thread, me, order_id)
+
+    async def recent_purchases(self) -> Purchases:
+        low = kit.iso_z(datetime.now(UTC) - timedelta(days=PURCHASE_DAYS))
+        query = {"filter": f"creationdate:[{low}..]"}
+        return purchases(await self.orders.every(query, size=ORDERS_PAGE, most=PURCHASE_PAGES))
+
+    async def thread(self, conversation_id: str, kind: str) -> list[Message]:
+        try:
+            path = kit.path_segment(conversation_id)
+        except ValueError:
+            return []
+        pages = self.pages(f"{MESSAGES}conversation/{path}", "messages", "getConversation")
+        raw = await pages.every({"conversation_type": kind}, size=MESSAGES_PAGE)
+        return list(kit.reader(Message, "a message")(raw)[0])
+
+    async def mark(self, conversation_id: str, kind: str) -> None:
+        """eBay marks a conversation read, not a message (``updateConversation``)."""
+        body = {"conversationId": conversation_id, "conversationType": kind, "read": True}
+        path = f"{MESSAGES}update_conversation"
+        await self.request("POST", path, name="updateConversation", body=body, answered=False)
+
+    async def reply(self, reply: seam.Reply) -> None:
+        body = {"conversationId": reply.thread.id, "messageText": reply.body}
+        await self.send_json("POST", f"{MESSAGES}send_message", body)
+
+    def inbox(self) -> kit.KitSession.Conversations[Conversation]:
+        return kit.KitSession.Conversations(
+            KINDS,
+            self.page,
+            kit.reader(Conversation, "a conversation"),
+            size=LIMITS.page_size,
+            conversation_id=lambda c: c.conversation_id,
+            messages=self.messages,
+            mark=self.mark,
+            last_change=lambda c: c.latest_message.created_date if c.latest_message else None,
+            files=lambda file, most: self.get_bytes(file.url, most),
+            lookups=(self.purchases,),
+        )
 
 
 def order_of(raw: Any) -> seam.OrderSummary:
     order = kit.read_as(Order, raw, "an order")
-    status, delivery = order_status(order)
+    status, delivery = order.status
     sites = {line.listing_marketplace_id or "" for line in order.line_items} - {""}
     return seam.OrderSummary(
         external_id=order.order_id,
@@ -331,7 +292,7 @@ def order_of(raw: Any) -> seam.OrderSummary:
         updated_at=order.last_modified_date,
         status=status,
         delivery_status=delivery,
-        buyer_name=str(order.buyer.get("username") or "") or None,
+        buyer_name=order.buyer_name or None,
         sales_channel=",".join(sorted(sites)) or None,
         lines=tuple(
             seam.OrderLine(
@@ -350,37 +311,34 @@ def order_of(raw: Any) -> seam.OrderSummary:
     )
 
 
-def _orders(client: EbayClient, field: str) -> kit.ListedOrders.OrderListing:
-    def query(low: datetime, high: datetime | None) -> dict[str, str]:
-        end = kit.iso_z(high) if high else ""
-        return {"filter": f"{field}:[{kit.iso_z(low)}..{end}]"}
-
-    return kit.Listing(kit.Listing.Seek(), query, client.orders.offsets(ORDERS_PAGE))
-
-
 def orders_of(client: EbayClient) -> kit.ListedOrders:
+    def listing(field: str) -> kit.ListedOrders.OrderListing:
+        def query(low: datetime, high: datetime | None) -> dict[str, str]:
+            end = kit.iso_z(high) if high else ""
+            return {"filter": f"{field}:[{kit.iso_z(low)}..{end}]"}
+
+        return kit.Listing(kit.Listing.Seek(), query, client.orders.offsets(ORDERS_PAGE))
+
     async def named(ids: str) -> list[Any]:
         return (await client.orders.get({"orderIds": ids}))[0]
 
     return kit.ListedOrders(
-        updated=_orders(client, "lastmodifieddate"),
-        created=_orders(client, "creationdate"),
+        updated=listing("lastmodifieddate"),
+        created=listing("creationdate"),
         by_id=kit.ListedOrders.InLists(named, 50, askable=ORDER_IDS.is_order_id),
         read=order_of,
         label=NAME,
         log=log,
-        shop={"user": client.user_id},
+        shop=client.shop,
     )
 
 
 def session_of(client: EbayClient, _api: EbayApiSettings) -> kit.KitSession:
-    messages = MessageApi(client)
     # A reply's read-back: the conversation as the inbox reads it (no listing: no order).
-    listed = lambda thread: messages.messages(Conversation(thread), "FROM_MEMBERS")  # noqa: E731
-    post = functools.partial(send, client)
-    replies = kit.DeclaredReplies(NAME, "conversation", post=post, listed=listed)
-    inbox, orders = messages.inbox(), orders_of(client)
-    return kit.KitSession(inbox, replies, orders, verify=client.username).sharing(client.user_token)
+    listed = lambda thread: client.messages(Conversation(thread), "FROM_MEMBERS")  # noqa: E731
+    replies = kit.DeclaredReplies(NAME, "conversation", post=client.reply, listed=listed)
+    session = kit.KitSession(client.inbox(), replies, orders_of(client), verify=client.username)
+    return session.sharing(client.user_token)
 
 
 # eBay's order ids: "12-34567-89012" [official examples], older ones digits alone.
@@ -389,7 +347,7 @@ DISCUSSIONS = kit.Declaration.Discussions(
     ("BUYER",), support_sender="eBay", claim_subject="Litige eBay"
 )
 # eBay publishes no response time for sellers' messages [official]: the window is ours,
-# 24 hours (a tenant may shorten it), run on eBay's threads (``waiting_since``).
+# 24 hours (a tenant may shorten it), run on eBay's threads (``messages_of``).
 RESPONSE_WINDOW = kit.Declaration.OwnRule.hours(24, "eBay keeps no such mark")
 
 # eBay: a seller connected by consent, polled over eBay's REST APIs.

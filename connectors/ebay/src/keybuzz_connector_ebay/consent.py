@@ -1,6 +1,5 @@
-"""eBay's consent as the seam's ``RedirectFlow`` (docs/EBAY.md, "Connecting"). A refresh
-token works with the app it was issued to only [official]: each seller's entry names its
-app, whose secret Vault keeps once (``shop_credentials``), so rotating it rewrites one entry."""
+"""eBay's consent as the seam's ``RedirectFlow``, its app's secret kept once in Vault
+(docs/EBAY.md, "Connecting")."""
 
 from __future__ import annotations
 
@@ -10,8 +9,7 @@ import re
 import ssl
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 import httpx
@@ -32,6 +30,11 @@ APP_FIELDS = ("client_id", "client_secret", "ru_name", "redirect_uri")
 # How long a shop session's copy of the app's entry is used before Vault is read again (a
 # rotated secret is taken within it; at once after eBay refused the app, ``app_refused``).
 APP_MAX_AGE_SECONDS = 60.0
+# eBay refusing our app's id and secret (``invalid_client`` [official], a 401 as RFC 6749
+# 5.2 has it for a client sending them in its header), not the seller's consent.
+APP_REFUSED = kit.Refusals.Held.said(
+    401, "error", "invalid_client", APP_MAX_AGE_SECONDS, "eBay refused the app (invalid_client)"
+)
 # eBay's sites a seller may consent from [official: marketplace ids], by the locale of
 # their consent page (a site is its locale's country, its id EBAY_ and that country but
 # Belgium's): one account sells on every one of them, its tokens good on all.
@@ -48,8 +51,7 @@ def tenant_path(tenant_id: str) -> str:
     return f"secret/keybuzz/tenants/{tenant_id}/{TENANT_SECRET}"
 
 
-@dataclass(frozen=True)
-class ConsentSite:
+class ConsentSite(NamedTuple):
     """The seam's ``ConsentSite``, with the language its consent page is shown in."""
 
     code: str
@@ -58,25 +60,27 @@ class ConsentSite:
     region: str = "GLOBAL"
 
 
-@dataclass(frozen=True)
-class ConsentApp:
+class ConsentApp(kit.Redacted, frozen=True):
     """Our app at eBay (the seam's ``RedirectApp``); its RuName (``redirect_name``) is what
     eBay is sent as ``redirect_uri``, our callback behind it."""
 
+    SECRETS = frozenset({"client_secret"})
     application_id: str
-    client_secret: str = field(repr=False)
+    client_secret: str
     redirect_name: str
     redirect_uri: str
     source: str
     draft: bool = False
 
 
-@dataclass(frozen=True)
-class Granted:
-    """The seam's ``AccountGrant``: a consent's refresh token and whose account it is."""
+class Granted(kit.Redacted, frozen=True):
+    """The token endpoint's answer to a code; the seam's ``AccountGrant`` once ``getUser``
+    said whose account it is."""
 
-    refresh_token: str | None = field(repr=False)
-    account_id: str
+    SECRETS = frozenset({"access_token", "refresh_token"})
+    access_token: str
+    refresh_token: str | None = None
+    account_id: str = ""
 
 
 def ours(app: seam.RedirectApp) -> ConsentApp:
@@ -105,15 +109,12 @@ class AppEntries:
         return read
 
     def refused(self, response: httpx.Response, document: Any) -> kit.Refusals.Held | None:
-        """eBay refused our app's id and secret (``invalid_client`` [official]), not the
-        seller's consent: the shop is held and the app's entry read again (its secret rotated)."""
-        if not isinstance(document, dict) or document.get("error") != "invalid_client":
-            return None
-        refused = "eBay refused the app's credentials (invalid_client)"
-        log.error("%s: the app's entry is read again", refused)
-        for copies in list(self._copies.values()):
-            copies.clear()
-        return kit.Refusals.Held(APP_MAX_AGE_SECONDS, refused)
+        """``APP_REFUSED``: the shop is held and the app's entry read again (its secret rotated)."""
+        if (held := APP_REFUSED(response, document)) is not None:
+            log.error("%s: the app's entry is read again", held.reason)
+            for copies in list(self._copies.values()):
+                copies.clear()
+        return held
 
 
 _APPS = AppEntries()
@@ -122,82 +123,6 @@ app_refused = _APPS.refused
 
 class _User(msgspec.Struct, rename="camel"):
     user_id: str
-
-
-class EbayRedirectFlow:
-    """The seam's ``RedirectFlow`` and ``AppKeptOnce``."""
-
-    callback_names = seam.CallbackNames(account_id=None, code="code")
-
-    def site(self, code: str) -> ConsentSite:
-        """The site of a country code or a site id, in any case; ValueError when unknown."""
-        upper = code.strip().upper()
-        for short, (site_id, locale) in SITES.items():
-            if upper in (short, site_id):
-                return ConsentSite(short, site_id, locale)
-        raise ValueError(f"eBay has no site {code!r} ({', '.join(SITES)})")
-
-    def consent_url(
-        self,
-        app: seam.RedirectApp,
-        site: seam.ConsentSite,
-        *,
-        state: str,
-        redirect_uri: str,
-        origin: str | None = None,
-        draft: bool | None = None,
-    ) -> str:
-        """eBay's sign-in page, asking for a code sent back to the app's RuName [official]."""
-        ask = {
-            "client_id": app.application_id,
-            "response_type": "code",
-            "redirect_uri": ours(app).redirect_name,
-            "scope": " ".join(SCOPES),
-            "state": state,
-            "locale": SITES.get(site.code, ("", "fr-FR"))[1],
-        }
-        host = (origin or "https://auth.ebay.com").rstrip("/")
-        return f"{host}/oauth2/authorize?{urlencode(ask)}"
-
-    def is_account_id(self, value: str) -> bool:
-        return bool(_USER_ID.fullmatch(value))
-
-    def credentials(self, **consent: Any) -> seam.ConsentedAccount:
-        """The seller's eBay user id its ``seller_id``."""
-        return seam.ConsentedAccount.consented(**consent)
-
-    def vault(self, vault: VaultClient, app_source: str) -> EbayVault:
-        return EbayVault(vault, app_source)
-
-    def code_exchange(self, settings: seam.RedirectFlowSettings) -> CodeGrant:
-        if not isinstance(settings, EbayFlowSettings):
-            raise TypeError(f"eBay's code exchange needs EbayFlowSettings, not {type(settings)!r}")
-        return CodeGrant(settings)
-
-    async def shop_credentials(
-        self, vault: VaultClient, stored: Mapping[str, Any]
-    ) -> Mapping[str, Any]:
-        """The seller's entry ``stored`` with the secret of the app it names (``app_source``);
-        one with a secret of its own and no source takes the default app's if it is that app."""
-        source = stored.get("app_source")
-        if not isinstance(source, str) or not source:
-            try:
-                app = await _APPS.read(vault, app_path("default"))
-            except VaultError:  # a policy without the app's entry: the entry's own secret
-                return stored
-            if app.get("client_secret") and app.get("client_id") == stored.get("client_id"):
-                return {**stored, "client_secret": app["client_secret"]}
-            return stored
-        path = app_path(source)
-        app = await _APPS.read(vault, path)
-        if not app.get("client_id") or not app.get("client_secret"):
-            raise seam.MarketplaceUnavailable(f"eBay's app is not in Vault at {path}")
-        if app["client_id"] != stored.get("client_id"):
-            raise seam.CredentialsRefused(
-                f"the seller consented to eBay app {stored.get('client_id')!r}, not the "
-                f"one Vault keeps at {path}: the seller must connect eBay again"
-            )
-        return {**stored, "client_secret": app["client_secret"]}
 
 
 class EbayVault:
@@ -267,16 +192,12 @@ TOKEN_SPEC = kit.ApiSpec.token_endpoint(
 )
 
 
-class _Tokens(msgspec.Struct):
-    access_token: str
-    refresh_token: str | None = None
-
-
 class CodeGrant:
-    """The seam's ``CodeExchange``: the code traded for tokens (the app as HTTP Basic, its
-    RuName as ``redirect_uri`` [official]), then ``getUser`` asked whose they are."""
+    """The seam's ``CodeExchange``: the code traded for tokens, then ``getUser`` asked whose."""
 
-    def __init__(self, settings: EbayFlowSettings) -> None:
+    def __init__(self, settings: seam.RedirectFlowSettings) -> None:
+        if not isinstance(settings, EbayFlowSettings):
+            raise TypeError(f"eBay's code exchange needs EbayFlowSettings, not {type(settings)!r}")
         cacert = settings.token_cacert
         verify = ssl.create_default_context(cafile=cacert) if cacert else True
         self.http = httpx.AsyncClient(timeout=10.0, verify=verify)
@@ -290,13 +211,80 @@ class CodeGrant:
             {"grant_type": "authorization_code", "code": code, "redirect_uri": mine.redirect_name}
         ).encode()
         basic = {"Authorization": f"Basic {pair}"}
-        granted: _Tokens = await token.token(endpoint, form, shape=_Tokens, headers=basic)
+        granted: Granted = await token.token(endpoint, form, shape=Granted, headers=basic)
         access = granted.access_token
         bearer = kit.HeaderAuth({"Authorization": f"Bearer {access}"}, secrets=(access,))
         identity = f"{self.settings.identity_url}/commerce/identity/v1/"
         asked = kit.Requester(TOKEN_SPEC, bearer, self.http, identity)
         user: _User = await asked.request("GET", "user/", name="getUser", shape=_User)
-        return Granted(granted.refresh_token, user.user_id)
+        return msgspec.structs.replace(granted, account_id=user.user_id)
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+
+class EbayRedirectFlow:
+    """The seam's ``RedirectFlow`` and ``AppKeptOnce``."""
+
+    callback_names = seam.CallbackNames(account_id=None, code="code")
+    credentials = staticmethod(seam.ConsentedAccount.consented)  # the user id its seller_id
+    vault = EbayVault
+    code_exchange = CodeGrant
+
+    def site(self, code: str) -> ConsentSite:
+        """The site of a country code or a site id, in any case; ValueError when unknown."""
+        upper = code.strip().upper()
+        for short, (site_id, locale) in SITES.items():
+            if upper in (short, site_id):
+                return ConsentSite(short, site_id, locale)
+        raise ValueError(f"eBay has no site {code!r} ({', '.join(SITES)})")
+
+    def consent_url(
+        self,
+        app: seam.RedirectApp,
+        site: seam.ConsentSite,
+        *,
+        state: str,
+        redirect_uri: str,
+        origin: str | None = None,
+        draft: bool | None = None,
+    ) -> str:
+        """eBay's sign-in page, asking for a code sent back to the app's RuName [official]."""
+        ask = {
+            "client_id": app.application_id,
+            "response_type": "code",
+            "redirect_uri": ours(app).redirect_name,
+            "scope": " ".join(SCOPES),
+            "state": state,
+            "locale": SITES.get(site.code, ("", "fr-FR"))[1],
+        }
+        host = (origin or "https://auth.ebay.com").rstrip("/")
+        return f"{host}/oauth2/authorize?{urlencode(ask)}"
+
+    def is_account_id(self, value: str) -> bool:
+        return bool(_USER_ID.fullmatch(value))
+
+    async def shop_credentials(
+        self, vault: VaultClient, stored: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        """The seller's entry ``stored`` with the secret of the app it names (``app_source``);
+        one with a secret of its own and no source takes the default app's if it is that app."""
+        source = stored.get("app_source")
+        named = source if isinstance(source, str) else ""
+        path = app_path(named or "default")
+        try:
+            app = await _APPS.read(vault, path)
+        except VaultError:  # a policy without the app's entry: the entry's own secret
+            if named:
+                raise
+            return stored
+        if app.get("client_secret") and app.get("client_id") == stored.get("client_id"):
+            return {**stored, "client_secret": app["client_secret"]}
+        if not named:
+            return stored
+        if not app.get("client_id") or not app.get("client_secret"):
+            raise seam.MarketplaceUnavailable(f"eBay's app is not in Vault at {path}")
+        raise seam.CredentialsRefused(
+            f"the seller consented to eBay app {stored.get('client_id')!r}, not the "
+            f"one Vault keeps at {path}: the seller must connect eBay again"
+        )

@@ -58,13 +58,10 @@ class EbaySettings(ShopSettings, kw_only=True, frozen=True):
     ebay_token_cacert: str | None = None  # an extra CA bundle for the token endpoint
     ebay_app_source: str = "default"  # which app's credentials in Vault
     ebay_default_site: str = "FR"
-    # Our callback behind the app's RuName (eBay is sent the RuName); unset: the app's in Vault.
-    ebay_redirect_uri: str | None = None
+    ebay_redirect_uri: str | None = None  # our callback behind the RuName; unset: the app's
     # The kit's settings every shop API has, from EBAY_<NAME>; no host serves files (links).
     poll_interval_seconds: AtLeastOne = 120
-    # Each API's calls a day for the whole application [official for the Message API once
-    # the app passed eBay's growth check; assumed the same for the Fulfillment API]; the
-    # app's own quotas: the Analytics API's getRateLimits.
+    # Each API's calls a day for the whole application (docs/EBAY.md, "What is official").
     ebay_message_calls_per_day: AtLeastOne = 1_500_000
     ebay_fulfillment_calls_per_day: AtLeastOne = 1_500_000
 
