@@ -39,7 +39,7 @@ if os.environ.get("BENCH_POLLER_TRANSPORT") == "httpx-aiohttp":
     http_pools.SpreadTransport = _transport  # type: ignore[misc,assignment]
 
 if os.environ.get("BENCH_POLLER_EBAY_APP_UNCACHED") == "1":
-    from keybuzz_connector_ebay.code_grant import AppEntries
+    from keybuzz_connector_ebay.consent import AppEntries
 
     kept_read = AppEntries.read
 
