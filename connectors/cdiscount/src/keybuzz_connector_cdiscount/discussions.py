@@ -329,6 +329,7 @@ def discussion_replies(client: kit.Requester, inbox: DiscussionInbox) -> kit.Dec
 
 
 async def _send(client: kit.Requester, discussion: Discussion, reply: seam.Reply) -> str | None:
+    """The reply posted on ``discussion`` as read just before, or why Octopia would refuse it."""
     if not discussion.is_open:
         return f"discussion {discussion.id} is closed at Cdiscount"
     to = receivers(discussion, reply.recipient)
