@@ -1,18 +1,16 @@
 """The kit's declared parts of a discussion API, without servers: replies whose post reads
 the discussion first and may say why it kept one unsent, and a rule of the connector's
-own for the rest (``DeclaredReplies``' ``post`` and ``refused``), a session's table read
-once (``ReadOnce``), a file's media type from its format or its name (``media_type_of``),
-an order's path by its id (``EachById``) and credentials read from a shop's fields and
-shown without their secrets (``credentials_as``, ``Redacted``)."""
+own for the rest (``DeclaredReplies``' ``post`` and ``refused``), a file's media type
+from its format or its name (``media_type_of``), an order's path by its id (``EachById``)
+and credentials read from a shop's fields and shown without their secrets
+(``credentials_as``, ``Redacted``)."""
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from keybuzz_connector_cdiscount.discussions import ReadOnce
 from keybuzz_shared.connectors.kit import CallErrors, key_field, shop_number_field
 from keybuzz_shared.connectors.kit.auth import Redacted, credentials_as
 from keybuzz_shared.connectors.kit.orders import EachById
@@ -89,42 +87,6 @@ async def test_a_reply_the_rules_refuse_is_failed_unposted(sent: Reply, reason: 
 async def test_the_read_back_lists_the_sellers_messages() -> None:
     found = await replies(Marketplace()).sent_messages(DISCUSSION, NOW - timedelta(minutes=1))
     assert [m.message_id for m in found] == ["m2"]
-
-
-# --- ReadOnce -----------------------------------------------------------------------------
-
-
-async def test_a_table_is_read_once_a_session() -> None:
-    reads: list[int] = []
-
-    async def read() -> dict[str, str]:
-        reads.append(1)
-        return {"code": "label"}
-
-    table = ReadOnce(read, "the shop's labels")
-    assert await table() == await table() == {"code": "label"}
-    assert len(reads) == 1
-
-
-@pytest.mark.parametrize(
-    "failure", [ERRORS.unavailable("GET labels", "down"), ValueError("labels off their shape")]
-)
-async def test_a_table_unread_is_empty_said_and_asked_again(
-    failure: Exception, caplog: pytest.LogCaptureFixture
-) -> None:
-    answers: list[Exception | dict[str, str]] = [failure, {"code": "label"}]
-
-    async def read() -> dict[str, str]:
-        answer = answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-    table = ReadOnce(read, "the shop's labels")
-    with caplog.at_level(logging.WARNING):
-        assert await table() == {}
-    assert "the shop's labels unread" in caplog.text
-    assert await table() == {"code": "label"}
 
 
 # --- media_type_of, EachById's paths, Redacted ----------------------------------------------------

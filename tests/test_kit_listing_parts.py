@@ -1,6 +1,7 @@
 """The kit's small parts of a listing, without servers: parameters the marketplace may
 refuse, asked until it does and left out for the rest of the session
-(``optional_params``), and an id written into a path as one segment or refused
+(``optional_params``), what a listing's items are looked up in, read once
+(``Listing.Lookup``), and an id written into a path as one segment or refused
 (``path_segment``)."""
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from typing import Any
 
 import pytest
 from keybuzz_connector_cdiscount.discussions import optional_params
-from keybuzz_shared.connectors.kit import CallErrors
+from keybuzz_shared.connectors.kit import CallErrors, Listing
 from keybuzz_shared.connectors.kit.json_answers import path_segment
-from keybuzz_shared.connectors.seam import CallRefused
+from keybuzz_shared.connectors.seam import CallRefused, CallUnavailable
 
 ERRORS = CallErrors.labelled("Shop")
 
@@ -66,6 +67,61 @@ async def test_a_refusal_of_another_kind_is_raised_not_taken_for_the_parameters(
         with pytest.raises(CallRefused):
             await fetch({"page": "1"}, None)
     assert shop.asked == [{"page": "1", "withMessages": "all"}] * 2
+
+
+# --- Listing.Lookup ----------------------------------------------------------------------
+
+
+class Table:
+    """A table read by ``read``: each answer in turn (an exception raised), the reads kept."""
+
+    def __init__(self, *answers: Exception | dict[str, str]) -> None:
+        self.answers = list(answers)
+        self.reads = 0
+
+    async def read(self) -> dict[str, str]:
+        self.reads += 1
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+async def test_a_lookup_is_read_when_first_needed_and_kept_until_dropped() -> None:
+    table = Table({"code": "label"}, {"code": "new label"})
+    lookup = Listing.Lookup(table.read, {}, "the shop's labels")
+    assert table.reads == 0
+    assert await lookup.get() == await lookup.get() == {"code": "label"}
+    assert table.reads == 1
+    lookup.drop()
+    assert await lookup.get() == {"code": "new label"} and table.reads == 2
+
+
+FAILURES = [
+    ERRORS.unavailable("GET labels", "down"),
+    ERRORS.refused("GET labels", 403, "no"),
+    ValueError("labels off their shape"),
+]
+
+
+@pytest.mark.parametrize("failure", FAILURES)
+async def test_an_optional_lookup_unread_gives_its_fallback_said_and_is_asked_again(
+    failure: Exception, caplog: pytest.LogCaptureFixture
+) -> None:
+    table = Table(failure, {"code": "label"})
+    lookup = Listing.Lookup(table.read, {}, "the shop's labels", optional=True)
+    with caplog.at_level(logging.WARNING):
+        assert await lookup.get() == {}
+    assert "the shop's labels unread" in caplog.text
+    assert await lookup.get() == {"code": "label"} and table.reads == 2
+
+
+async def test_a_lookup_the_items_wait_for_lets_a_failure_other_than_a_refusal_go_up() -> None:
+    table = Table(ERRORS.unavailable("GET orders", "down"), {"order": "1"})
+    lookup = Listing.Lookup(table.read, {}, "the recent orders")
+    with pytest.raises(CallUnavailable):
+        await lookup.get()
+    assert await lookup.get() == {"order": "1"}
 
 
 @pytest.mark.parametrize(

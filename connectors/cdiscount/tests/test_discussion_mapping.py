@@ -257,12 +257,6 @@ async def test_the_last_page_has_no_next() -> None:
     assert step.following is None and len(step.items) == 1
 
 
-def test_a_cursor_kept_from_the_connectors_own_listing_is_taken_up() -> None:
-    kept = cursor_of([UNTIL, T0 + timedelta(seconds=5), 3])  # (until, seek, page)
-    state = listing([], []).resume(kept, updated=True)
-    assert state == WindowCursor(T0 + timedelta(seconds=5), UNTIL, page=3)
-
-
 @pytest.mark.parametrize(
     "cursor", ["", "%%%", cursor_of([T0, T0 + timedelta(1), 1]), cursor_of([UNTIL, T0, 0]), "AAAA"]
 )

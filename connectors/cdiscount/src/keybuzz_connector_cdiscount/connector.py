@@ -106,19 +106,16 @@ ORDER_IDS = kit.OrderIdPattern(
     "[0-9]{10}[A-Z]{5}", "a Cdiscount one (10 digits and 5 capital letters)"
 )
 
-# A discussion's reply goes to the buyer, Octopia's customer care or both; whether customer
-# care is among the discussion's eligible recipients is Octopia's to say at the reply
-# (refused with the eligible ones named otherwise). Octopia lists a reply's text back as
-# sent; its refusals give a reason, no code of their own. It opens no claim with a message
-# of its own (a claim is a discussion whose graduation changed); incidents are never listed.
+# Whether customer care is among a discussion's recipients is Octopia's to say at the reply;
+# a reply's text is listed back as sent, a refusal gives no code (docs/CDISCOUNT.md, "Replies").
 DISCUSSIONS = kit.Declaration.Discussions(
     recipients=tuple(USER_TYPES), support_sender="GrcOperator", claim_subject="Litige Cdiscount"
 )
 
 
 def parts(client: OctopiaClient, api: CdiscountApiSettings) -> kit.KitSession:
-    """The shop's parts on its one client. Marking a burst of messages read stops within a
-    quarter of a call's deadline, the rest left to the next poll (DiscussionInbox.mark_read)."""
+    # Marking a burst of messages read stops within a quarter of a call's deadline, the rest
+    # left to the next poll.
     budget = api.call_deadline_seconds / 4
     inbox = DiscussionInbox(client, page_size=LIMITS.page_size, mark_budget=budget)
     replies = discussion_replies(client, inbox)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import PurePath
 from typing import Any, TypeVar
@@ -94,11 +94,6 @@ class Discussion(msgspec.Struct, rename="camel", frozen=True):
     def id(self) -> str:
         return str(self.discussion_id)
 
-    @property
-    def thread(self) -> seam.ThreadKey:
-        order_id = self.order_reference or self.order_seller_id or None
-        return seam.ThreadKey(kind="DISCUSSION", id=self.id, order_id=order_id)
-
 
 class SubTypology(msgspec.Struct, rename="camel", frozen=True):
     sub_typology_code: str
@@ -121,7 +116,7 @@ def inbox_message(
 ) -> seam.InboxMessage:
     """One message of the discussion (``labels``: Octopia's label of each sub-typology code;
     ``files_url``: where Octopia serves attachments)."""
-    # A sub-typology not in SUBJECTS is a question before buying under ``Offer``, else none.
+    order_id = discussion.order_reference or discussion.order_seller_id or None
     offer: Subject | None = "PRODUCT_QUESTION" if discussion.typology_code == "Offer" else None
     sender = message.sender.user_type if message.sender else ""
     channel = kit.labelled(discussion.sales_channel, SALES_CHANNELS)
@@ -137,7 +132,7 @@ def inbox_message(
     )
     return seam.InboxMessage(
         message_id=str(message.message_id),
-        thread=discussion.thread,
+        thread=seam.ThreadKey("DISCUSSION", discussion.id, order_id=order_id),
         thread_details=kit.shown(
             ("sales_channel", "Canal de vente", channel),
             ("topic", "Motif", kit.labelled(discussion.typology_code, TYPOLOGIES)),
@@ -153,24 +148,6 @@ def inbox_message(
         ticket_subject=SUBJECTS.get(discussion.sub_typology_code or "", offer),
         files=files,
     )
-
-
-class ReadOnce:
-    """Labels a session reads once, when first needed; while they cannot be read they are
-    empty (the codes shown, the messages never wait), asked again at the next need."""
-
-    def __init__(self, read: Callable[[], Awaitable[dict[str, str]]], what: str) -> None:
-        self._read, self._what = read, what
-        self._table: dict[str, str] | None = None
-
-    async def __call__(self) -> dict[str, str]:
-        if self._table is None:
-            try:
-                self._table = await self._read()
-            except (seam.ConnectorError, ValueError) as exc:
-                log.warning("%s unread: codes shown", self._what, extra={"reason": str(exc)})
-                return {}
-        return self._table
 
 
 def optional_params(
@@ -196,22 +173,6 @@ def optional_params(
     return page
 
 
-class OldListing(msgspec.Struct, array_like=True, frozen=True):
-    """A cursor in this connector's earlier layout (a poller keeps its cursor across a
-    restart): the window's end, the ``updatedAt`` to read from, the page at that instant."""
-
-    until: datetime
-    seek: datetime
-    page: int = 1
-
-
-old_cursor = kit.Listing.earlier(
-    OldListing,
-    lambda old: 1 <= old.page and old.seek <= old.until,
-    lambda old: kit.Listing.Seek.state(old.seek, old.until, None, old.page),
-)
-
-
 class DiscussionInbox(kit.KitSession.ListedThreads[Discussion]):
     """A shop's discussions (claims among them), marked read one PATCH each within
     ``mark_budget`` seconds."""
@@ -222,10 +183,12 @@ class DiscussionInbox(kit.KitSession.ListedThreads[Discussion]):
         seek = kit.Listing.Seek[Discussion](lambda d: as_utc(d.updated_at), page_param="pageIndex")
         size = str(page_size)
         window = kit.Listing.window_query("updatedAtMin", "updatedAtMax", kit.iso_z, pageSize=size)
-        labels = ReadOnce(functools.partial(_labels, client), "Octopia's typologies")
+        # Labels the messages never wait for: while unread, the codes shown.
+        labels = kit.Listing.Lookup[dict[str, str]](
+            functools.partial(_labels, client), {}, "Octopia's typologies", optional=True
+        )
         files = f"{client.base_url.rstrip('/')}/attachments/"  # where Octopia serves them
-        # Each discussion with every message where Octopia lists them so (the reference
-        # notes do not observe ``includeMessages=All``); once refused, each read whole.
+        # Every message of each discussion listed with it, while Octopia takes it.
         listed = functools.partial(client.get_page, "/discussions")
         pages = optional_params(listed, {"includeMessages": "All"}, "Octopia")
         marks = kit.KitSession.ReadMarks(
@@ -233,7 +196,7 @@ class DiscussionInbox(kit.KitSession.ListedThreads[Discussion]):
         )
 
         async def mapper() -> Callable[[Discussion], list[seam.InboxMessage]]:
-            shown = await labels()
+            shown = await labels.get()
 
             def messages(discussion: Discussion) -> list[seam.InboxMessage]:  # oldest first
                 said = sorted(discussion.messages or (), key=lambda m: as_utc(m.created_at))
@@ -242,7 +205,7 @@ class DiscussionInbox(kit.KitSession.ListedThreads[Discussion]):
             return messages
 
         super().__init__(
-            kit.Listing(seek, window, pages, old_cursor),
+            kit.Listing(seek, window, pages),
             read_discussions,
             # As listed when it came with its messages, else read whole.
             complete=lambda d: d.messages is not None,
@@ -352,7 +315,26 @@ def receivers(discussion: Discussion, recipient: seam.Recipient) -> list[User] |
     return chosen
 
 
-def request(discussion: Discussion, reply: seam.Reply, to: list[User]) -> dict[str, Any]:
+def discussion_replies(client: kit.Requester, inbox: DiscussionInbox) -> kit.DeclaredReplies:
+    """The seller's replies, each posted on the discussion as Octopia gives it just before,
+    read back as ``inbox`` maps it."""
+    return kit.DeclaredReplies.read_first(
+        "Cdiscount",
+        "discussion",
+        read=functools.partial(discussion_at, client),
+        send=functools.partial(_send, client),
+        messages=inbox.messages_in,
+        refused=lambda reply: unsendable_files(reply.attachments),
+    )
+
+
+async def _send(client: kit.Requester, discussion: Discussion, reply: seam.Reply) -> str | None:
+    """The reply posted on ``discussion`` as read just before, or why Octopia would refuse it."""
+    if not discussion.is_open:
+        return f"discussion {discussion.id} is closed at Cdiscount"
+    to = receivers(discussion, reply.recipient)
+    if isinstance(to, str):
+        return to
     named = [
         {"userType": u.user_type, **({"userId": str(u.user_id)} if u.user_id else {})} for u in to
     ]
@@ -368,27 +350,5 @@ def request(discussion: Discussion, reply: seam.Reply, to: list[User]) -> dict[s
             }
             for f in reply.attachments
         ]
-    return body
-
-
-def discussion_replies(client: kit.Requester, inbox: DiscussionInbox) -> kit.DeclaredReplies:
-    """The seller's replies, each posted on the discussion as Octopia gives it just before,
-    read back as ``inbox`` maps it."""
-    return kit.DeclaredReplies.read_first(
-        "Cdiscount",
-        "discussion",
-        read=functools.partial(discussion_at, client),
-        send=functools.partial(_send, client),
-        messages=inbox.messages_in,
-        refused=lambda reply: unsendable_files(reply.attachments),
-    )
-
-
-async def _send(client: kit.Requester, discussion: Discussion, reply: seam.Reply) -> str | None:
-    if not discussion.is_open:
-        return f"discussion {discussion.id} is closed at Cdiscount"
-    to = receivers(discussion, reply.recipient)
-    if isinstance(to, str):
-        return to
-    await client.send_json("POST", "/messages", request(discussion, reply, to))
+    await client.send_json("POST", "/messages", body)
     return None

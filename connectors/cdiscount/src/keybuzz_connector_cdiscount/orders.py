@@ -1,6 +1,4 @@
-"""A Cdiscount shop's orders as the kit's ``ListedOrders`` (docs/CDISCOUNT.md, "Orders"):
-by update each next page seeks from the last change read (an order updated meanwhile leaves
-the window without shifting the pages still to read), by creation it follows ``Link``."""
+"""A Cdiscount shop's orders as the kit's ``ListedOrders`` (docs/CDISCOUNT.md, "Orders")."""
 
 from __future__ import annotations
 
@@ -32,19 +30,13 @@ ORDER_STATES: dict[str, tuple[str, str | None]] = {
     "Returned": ("RETURNED", None),
 }
 
-
-def _key(word: str) -> str:
-    return "".join(c for c in word.lower() if c.isalnum())
-
-
-# Each status by its letters alone: matched whatever the case or separators
-# ("WAITING_ACCEPTANCE").
-_STATES = kit.ListedOrders.States({_key(word): state for word, state in ORDER_STATES.items()})
+_STATES = kit.ListedOrders.States({word.lower(): state for word, state in ORDER_STATES.items()})
 
 
 def order_status(word: str) -> tuple[str, str | None]:
-    """Our status and delivery status of Octopia's ``word`` (one it may add: PENDING)."""
-    return _STATES[_key(word)]
+    """Our status and delivery status of Octopia's ``word``, by its letters alone: whatever
+    its case or separators ("WAITING_ACCEPTANCE"); one it may add: PENDING."""
+    return _STATES["".join(filter(str.isalnum, word.lower()))]
 
 
 # Octopia may show an order's change a little after its updatedAt: each listing starts
@@ -75,9 +67,6 @@ class Parcel(msgspec.Struct, rename="camel", frozen=True):
 
 
 class Order(msgspec.Struct, rename="camel", frozen=True):
-    """An order as ``GET /orders`` lists it: ``orderId`` or ``reference`` names it, and
-    ``createdAt`` or ``purchasedAt`` dates it [observed]; the rest may be missing."""
-
     status: str
     order_id: str | None = None
     reference: str | None = None
@@ -134,8 +123,6 @@ class ShopOrders(kit.ListedOrders):
 
     def __init__(self, client: kit.Requester, *, page_size: int = LIMITS.page_size) -> None:
         size = str(min(page_size, LIMITS.page_size))  # Octopia's largest page
-        # Octopia's dates are whole seconds: what changed earlier in the window's last second
-        # belongs in it.
         up = functools.partial(iso_seconds, up=True)
         window = functools.partial(kit.Listing.window_query, written=iso_seconds, pageSize=size)
         changed = window("updatedAtMin", "updatedAtMax", end_written=up, sort="updatedAt:asc")

@@ -33,7 +33,6 @@ class CdiscountSettings(ShopSettings, kw_only=True, frozen=True):
     # The kit's settings every shop API has are read from CDISCOUNT_<NAME> (kit.ShopSettings).
     api_url: str = API_URL
     cdiscount_auth_url: str = AUTH_URL  # the token endpoint (client credentials)
-    # How far back a shop's first poll reads (Octopia searches 6 months at most).
     first_poll_days: Annotated[int, msgspec.Meta(ge=1, le=SEARCH_WINDOW_DAYS)] = 30
 
     def view_fields(self) -> dict[str, Any]:

@@ -13,8 +13,17 @@ from typing import Any, Generic, Protocol, TypeAlias, TypeVar
 import msgspec
 
 from keybuzz_shared.connectors.kit.api_spec import CallErrors
-from keybuzz_shared.connectors.seam import CallRefused, Page, cursor_of, read_each, state_of
+from keybuzz_shared.connectors.seam import (
+    CallRefused,
+    ConnectorError,
+    Page,
+    cursor_of,
+    read_each,
+    state_of,
+)
 from keybuzz_shared.spent_calls import listing_stopped
+
+log = logging.getLogger(__name__)
 
 # --- where every listing stops -------------------------------------------------------------
 # Whatever its paging, a listing that would page on until the call's deadline, each page a
@@ -612,6 +621,42 @@ class KeyedPages:
         return list((await listing.every(start, lambda raw: (tuple(raw), ()), most=most)).items)
 
 
+# --- what a listing's items are looked up in --------------------------------------------------
+
+
+class Lookup(Generic[T]):
+    """What a listing's items are looked up in (a table of labels, recent orders): read when
+    first needed and kept until ``drop`` (its inbox's next listing; never dropped: the
+    session's). ``optional``: the items never wait for it, any failure giving ``fallback``,
+    asked again at the next need; else a refusal gives ``fallback`` until ``drop`` (asked
+    again, it would be refused again) and any other failure goes up (the items wait)."""
+
+    def __init__(
+        self, fetch: Callable[[], Awaitable[T]], fallback: T, what: str, *, optional: bool = False
+    ) -> None:
+        self._fetch, self._fallback, self._what = fetch, fallback, what
+        self._optional = optional
+        self._found: tuple[T] | None = None
+
+    def drop(self) -> None:
+        self._found = None
+
+    async def get(self) -> T:
+        if self._found is not None:
+            return self._found[0]
+        try:
+            found = await self._fetch()
+        except (ConnectorError, ValueError) as exc:
+            if not (self._optional or isinstance(exc, CallRefused)):
+                raise
+            log.warning("%s unread: its fallback meanwhile", self._what, extra={"reason": str(exc)})
+            if self._optional:
+                return self._fallback
+            found = self._fallback
+        self._found = (found,)
+        return found
+
+
 # --- the listing and its parts (reached through it: ``kit.Listing.Offsets``) ---------------
 
 
@@ -631,6 +676,7 @@ class Listing(_Listing[T, S, M]):
     PageRequest: TypeAlias = PageRequest
     PageRead: TypeAlias = PageRead
     follows = staticmethod(follows)
+    Lookup: TypeAlias = Lookup
     Fetch: TypeAlias = Fetch[_Said]
     Read: TypeAlias = Read[_Item]
     window_query = staticmethod(window_query)

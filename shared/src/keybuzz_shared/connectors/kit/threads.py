@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 import msgspec
 
 from keybuzz_shared.connectors.kit.json_answers import iso_z, segment
-from keybuzz_shared.connectors.kit.listing import Listing, PageRead, Read
+from keybuzz_shared.connectors.kit.listing import Listing, Lookup, PageRead, Read
 from keybuzz_shared.connectors.kit.requester import CallErrors, Requester
 from keybuzz_shared.connectors.seam import (
     CallRefused,
@@ -787,26 +787,8 @@ class Conversations(ThreadsInbox, Generic[C]):
         name: str
         windowed: bool = True
 
-    class PerListing(Generic[T]):
-        """Looked up once a listing, when first needed; refused: ``fallback``, warned."""
-
-        def __init__(self, fetch: Callable[[], Awaitable[T]], fallback: T, what: str) -> None:
-            self._fetch = fetch
-            self._fallback = fallback
-            self._what = what
-            self._found: tuple[T] | None = None
-
-        def drop(self) -> None:
-            self._found = None
-
-        async def get(self) -> T:
-            if self._found is None:
-                try:
-                    self._found = (await self._fetch(),)
-                except CallRefused as exc:
-                    log.warning("%s could not be read: %s", self._what, exc)
-                    self._found = (self._fallback,)
-            return self._found[0]
+    # What a listing looks up once, dropped at each listing's first page.
+    PerListing = Lookup
 
     kinds: Sequence[Conversations.Kind]
     page: PageOf
@@ -819,7 +801,7 @@ class Conversations(ThreadsInbox, Generic[C]):
     messages: InitVar[Callable[[C, str], Awaitable[Sequence[InboxMessage]]]]
     mark: Callable[[str, str], Awaitable[object]]
     files: Callable[[InboxFile, int], Awaitable[bytes]]
-    lookups: Sequence[Conversations.PerListing[Any]] = ()
+    lookups: Sequence[Lookup[Any]] = ()
 
     def __post_init__(
         self, messages: Callable[[C, str], Awaitable[Sequence[InboxMessage]]]
