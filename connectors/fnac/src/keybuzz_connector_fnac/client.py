@@ -1,14 +1,11 @@
-"""Fnac/Darty seller API client on the kit's requester: every call one service, ``POST
-<base_url><service>`` of a models.py query (``request``), answered
-``<service>_response`` in Fnac's envelope (``ENVELOPE``), its token from ``auth`` carried in
-the request's root; and Fnac's answers read as models or as the seam's. Where the XSDs and
-Fnac's answers disagree, the answers win (docs/FNAC.md, "What Fnac's API is")."""
+"""Fnac/Darty seller API client on the kit's requester, and Fnac's answers read as models or
+as the seam's (docs/FNAC.md, "What Fnac's API is")."""
 
 from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Unpack
 
@@ -25,14 +22,11 @@ from keybuzz_connector_fnac import models
 NS = "http://www.fnac.com/schemas/mp-dialog.xsd"
 LOGIN = "auth"  # the service that trades the shop's key for a token
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024  # a 100-order page is ~0.4 MB
-# A messages_query answer is capped in proportion to the page asked: a message is some
-# KB of text (an assumption: Fnac publishes no limit) and a few file links, so 64 KiB
-# each plus the envelope is ample; a 100-message page is then at most 6.3 MiB.
-MESSAGE_BYTES = 64 * 1024
+# A messages page is capped in proportion to the page asked (docs/FNAC.md, "Limits and
+# assumptions"): its envelope, and each message asked (``MessagesQuery.ITEM_BYTES``).
 ENVELOPE_BYTES = 64 * 1024
-# Fnac publishes no list of its codes: these are the sandbox double's (docs/FNAC.md,
-# "Limits and assumptions"). messages_update answers ERROR when one of its messages was
-# refused, each message with its own errors: then the caller reads them.
+# Its codes are the double's (docs/FNAC.md, "Limits and assumptions"); messages_update's
+# ERROR without errors of its own leaves each message's to the caller.
 ENVELOPE = Node.StatusEnvelope(
     ns=NS,
     unreadable=models.FnacProtocolError,
@@ -42,11 +36,8 @@ ENVELOPE = Node.StatusEnvelope(
     token=frozenset({"ERR_002"}),
     per_item=frozenset({"messages_update_response"}),
 )
-
-
-def parse(data: bytes, *, max_bytes: int = MAX_RESPONSE_BYTES) -> etree._Element:
-    """The root element of a Fnac response (the kit's guard); FnacProtocolError else."""
-    return ENVELOPE.parse(data, max_bytes=max_bytes)
+# The root element of a Fnac response (the kit's guard); FnacProtocolError else.
+parse = functools.partial(ENVELOPE.parse, max_bytes=MAX_RESPONSE_BYTES)
 
 
 # --- requests: each written from its declared Struct in one pass (docs/FNAC.md) ---------
@@ -82,7 +73,7 @@ def request(ns: str, root: str, attributes: Mapping[str, str], declared: msgspec
 
 def _write(element: etree._Element, declared: msgspec.Struct) -> bool:
     """``declared`` written into ``element``; whether it wrote a text."""
-    text = False
+    text, ns = False, etree.QName(element).namespace
     for field in _fields(type(declared)):
         value, name = getattr(declared, field.name), field.encode_name
         if value is None or value == ():
@@ -92,23 +83,15 @@ def _write(element: etree._Element, declared: msgspec.Struct) -> bool:
         elif name == ".":
             element.text, text = xml_text(_text(value)), True
         else:
-            _child(element, name, value)
+            wrapper, _, name = name.rpartition("/")  # "a/b": each a "b" within one "a"
+            parent = etree.SubElement(element, f"{{{ns}}}{wrapper}") if wrapper else element
+            for item in value if type(value) is tuple else (value,):
+                child = etree.SubElement(parent, f"{{{ns}}}{name}")
+                if isinstance(item, msgspec.Struct):
+                    _write(child, item)
+                else:
+                    child.text = xml_text(_text(item))
     return text
-
-
-def _child(parent: etree._Element, name: str, value: Any) -> None:
-    """``value`` as ``name`` children of ``parent`` (``a/b``: within one ``a``)."""
-    ns = etree.QName(parent).namespace
-    outer, _, inner = name.partition("/")
-    if inner:
-        return _child(etree.SubElement(parent, f"{{{ns}}}{outer}"), inner, value)
-    for item in value if type(value) is tuple else (value,):
-        element = etree.SubElement(parent, f"{{{ns}}}{name}")
-        if isinstance(item, msgspec.Struct):
-            _write(element, item)
-        else:
-            element.text = xml_text(_text(item))
-    return None
 
 
 _fields = functools.cache(msgspec.structs.fields)
@@ -119,23 +102,10 @@ def _text(value: Any) -> str:
 
 
 # --- reading ------------------------------------------------------------------------------
-def read_auth(root: etree._Element) -> models.AuthToken:
-    return ENVELOPE.node(root).decode(models.AuthToken)
-
-
 def read_page(root: etree._Element, item: str) -> models.Listed:
     """A listing's page: its paging and its ``item`` nodes, raw (read by the listing)."""
     node = ENVELOPE.node(root)
     return models.Listed(node.decode(models.Paging), tuple(node.all(item)))
-
-
-def read_message_updates(
-    root: etree._Element, redact: Callable[[str], str] = str
-) -> tuple[models.MessageUpdateResult, ...]:
-    return tuple(
-        message.decode(models.MessageUpdateResult, errors=ENVELOPE.errors(message, redact))
-        for message in ENVELOPE.node(root).all("message")
-    )
 
 
 # A kind of sender Fnac may add later is kept as a notification, never lost.
@@ -155,9 +125,8 @@ MESSAGE_SUBJECTS: dict[str, Subject] = {
 
 
 def _message(node: Node) -> seam.InboxMessage:
-    """A message as the seam's: its thread the order's or offer's it refers to (a referer
-    of another type names no thread we know: an empty id, a thread of its own), its
-    sender's kind in our words, its text kept unstripped, its files' media types."""
+    """A message as the seam's (docs/FNAC.md, "The connector seam"): a referer of another
+    type than an order or an offer names no thread we know (an empty id)."""
     referer = node.child("message_referer")
     kind = referer.element.get("type") or "ORDER"
     sender = node.get("message_from")
@@ -226,7 +195,7 @@ read_order = functools.partial(Node.item, read=lambda node: node.decode(models.O
 log = logging.getLogger(__name__)
 
 # Actions that send something to a buyer or Fnac: never repeated once the request left.
-SENDING_ACTIONS = frozenset({"reply", "create"})
+SENDING_ACTIONS = frozenset({"reply"})
 
 
 class FnacCredentials(Redacted, frozen=True):
@@ -238,12 +207,13 @@ class FnacCredentials(Redacted, frozen=True):
     key: str
 
 
+LABELLED = kit.CallErrors.labelled("Fnac")
 SPEC = ENVELOPE.spec(
     "Fnac",
     log,
     login=LOGIN,
-    unavailable=models.FnacUnavailable,
-    outcome_unknown=models.FnacOutcomeUnknown,
+    unavailable=LABELLED.unavailable,
+    outcome_unknown=LABELLED.outcome_unknown,
     credentials_refused=models.FnacCredentialsRefused,
     refused=models.FnacRequestRefused,
     max_response_bytes=MAX_RESPONSE_BYTES,
@@ -265,7 +235,8 @@ class FnacClient(kit.Requester):
         ids = {"partner_id": credentials.partner_id, "shop_id": credentials.shop_id}
 
         async def log_in() -> models.AuthToken:
-            return read_auth((await self.service(LOGIN, credentials, login=True)).root)
+            answer = await self.service(LOGIN, credentials, login=True)
+            return ENVELOPE.node(answer.root).decode(models.AuthToken)
 
         self.tokens = HeaderAuth.LoginToken(
             log_in,
@@ -286,19 +257,17 @@ class FnacClient(kit.Requester):
         ENVELOPE.expect_root(answer.root, service)
         return answer
 
-    async def messages_query(self, query: models.MessagesQuery | None = None) -> models.Listed:
-        """One page of at most ``query.results_count`` messages. An answer listing more is
-        refused, never cut: Fnac ignoring the page size would skip or repeat messages."""
-        asked = query or models.MessagesQuery()
-        size = asked.results_count
-        cap = min(ENVELOPE_BYTES + size * MESSAGE_BYTES, self._max_bytes)
-        answer = await self.service("messages_query", asked, max_bytes=cap)
-        page = read_page(answer.root, "message")
-        if len(page.items) > size:
+    async def listed(self, asked: models.Paged) -> models.Listed:
+        """One page of the listing ``asked`` is a query of. A listing bounded by its page
+        (``ITEM_BYTES``) has its answer capped, and one listing more than asked refused,
+        never cut: Fnac ignoring the page size would skip or repeat items."""
+        size, item, each = asked.results_count, asked.ITEM, asked.ITEM_BYTES
+        cap = 0 if each is None else min(ENVELOPE_BYTES + size * each, self._max_bytes)
+        page = read_page((await self.service(asked.SERVICE, asked, max_bytes=cap)).root, item)
+        if each is not None and len(page.items) > size:
             extra = {**self.shop, "listed": len(page.items), "asked": size}
-            log.warning("Fnac listed more messages than asked; page refused", extra=extra)
-            reason = f"{len(page.items)} messages listed, {size} asked for the page"
-            raise models.FnacProtocolError(reason)
+            log.warning("Fnac listed more %ss than asked; page refused", item, extra=extra)
+            raise models.FnacProtocolError(f"{len(page.items)} {item}s listed, {size} asked")
         return page
 
     async def messages_update(
@@ -308,12 +277,9 @@ class FnacClient(kit.Requester):
         sends = any(update.action in SENDING_ACTIONS for update in updates)
         asked = models.MessagesUpdate(tuple(updates))
         answer = await self.service("messages_update", asked, idempotent=not sends)
-        return read_message_updates(answer.root, answer.redact)
-
-    async def orders_query(self, query: models.OrdersQuery | None = None) -> models.Listed:
-        answer = await self.service("orders_query", query or models.OrdersQuery())
-        return read_page(answer.root, "order")
-
-    async def incidents_query(self, query: models.IncidentsQuery | None = None) -> models.Listed:
-        answer = await self.service("incidents_query", query or models.IncidentsQuery())
-        return read_page(answer.root, "incident")
+        return tuple(
+            message.decode(
+                models.MessageUpdateResult, errors=ENVELOPE.errors(message, answer.redact)
+            )
+            for message in ENVELOPE.node(answer.root).all("message")
+        )

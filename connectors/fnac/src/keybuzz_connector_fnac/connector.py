@@ -1,6 +1,5 @@
-"""The Fnac/Darty connector declared: one seller API (XML over HTTPS) serving two
-marketplaces, a Darty shop being a shop_id of its own. Fnac publishes no limits: the ones
-below are assumptions (docs/FNAC.md, "Limits and assumptions")."""
+"""The Fnac/Darty connector declared: one seller API serving two marketplaces (docs/FNAC.md,
+"One API, two marketplaces"; its limits: "Limits and assumptions")."""
 
 from __future__ import annotations
 
@@ -79,8 +78,7 @@ def client_of(marketplace: str, shop: kit.Declaration.Opening[ShopApiSettings]) 
 
 
 async def probe(client: FnacClient, _credentials: Mapping[str, str]) -> str:
-    """One ``auth`` call. Its answer names no shop nor marketplace: the account is the shop
-    whose id and key the API accepted (docs/FNAC.md, "One API, two marketplaces")."""
+    """One ``auth`` call: the account is the shop whose id and key it accepted."""
     await client.authenticate()
     return f"{SELLER_API}:{client.credentials.shop_id}"
 
@@ -94,21 +92,16 @@ def fnac_connector(
 ) -> Connector:
     """The connector of one of FNAC or DARTY (or of a marketplace speaking Fnac's seller
     API, read with its own ``settings`` and ``limits``)."""
-
-    def parts(client: FnacClient, _api: ShopApiSettings) -> kit.KitSession:
-        return session_of(client, limits)
-
-    secret = f"{marketplace.lower()}_api"  # FNAC → …/fnac_api
     return kit.shop_api_connector(
         kit.Declaration(
             marketplace,
             display_name,
-            secret,
+            f"{marketplace.lower()}_api",  # its secret: FNAC → …/fnac_api
             CREDENTIAL_FIELDS,
             limits,
             view=ShopApiSettings,
             client=functools.partial(client_of, marketplace),
-            parts=parts,
+            parts=lambda client, _api: session_of(client, limits),
             probe=probe,
             settings=settings,
             discussions=DISCUSSIONS,
