@@ -6,7 +6,6 @@ server."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -40,7 +39,7 @@ LAST_ORDERS = (
 class FakeFnac:
     """Fnac's last page of whatever is asked (one order), what was asked kept."""
 
-    credentials = SimpleNamespace(shop_id="S")
+    shop = {"shop_id": "S"}
 
     def __init__(self) -> None:
         self.asked: list[Any] = []

@@ -59,7 +59,7 @@ async def test_each_page_is_asked_by_its_number_and_window_and_hands_on_its_coun
             "<quantity>1</quantity></item><item><item_id>bad</item_id></item>"
         )
 
-    client = SimpleNamespace(credentials=SimpleNamespace(shop_id="S"), listed=ask)
+    client = SimpleNamespace(shop={"shop_id": "S"}, listed=ask)
     shop = FnacShop(client, msgspec.structs.replace(LIMITS, page_size=1))  # type: ignore[arg-type]
     fetch = shop.pages(IncidentsQuery, "UpdatedAt", sort="ASC")
     listing: Listing[str, Any, Any] = Listing(Renumbered(1), iso_window, fetch)

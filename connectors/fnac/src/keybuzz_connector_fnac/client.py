@@ -1,5 +1,4 @@
-"""Fnac/Darty seller API client on the kit's requester, and Fnac's answers read as models or
-as the seam's (docs/FNAC.md, "What Fnac's API is")."""
+"""Fnac/Darty's client on the kit's requester, and its answers read (docs/FNAC.md)."""
 
 from __future__ import annotations
 
@@ -22,8 +21,7 @@ from keybuzz_connector_fnac import models
 NS = "http://www.fnac.com/schemas/mp-dialog.xsd"
 LOGIN = "auth"  # the service that trades the shop's key for a token
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024  # a 100-order page is ~0.4 MB
-# A messages page is capped in proportion to the page asked (docs/FNAC.md, "Limits and
-# assumptions"): its envelope, and each message asked (``MessagesQuery.ITEM_BYTES``).
+# A bounded page's envelope (docs/FNAC.md, "Limits and assumptions"; ``Paged.ITEM_BYTES``).
 ENVELOPE_BYTES = 64 * 1024
 # Its codes are the double's (docs/FNAC.md, "Limits and assumptions"); messages_update's
 # ERROR without errors of its own leaves each message's to the caller.
@@ -63,8 +61,7 @@ def xml_instant(moment: datetime) -> str:
 
 
 def request(ns: str, root: str, attributes: Mapping[str, str], declared: msgspec.Struct) -> bytes:
-    """The request ``<root>`` in namespace ``ns`` (no prefix) holding ``declared``, after
-    ``attributes`` (what the authentication carries)."""
+    """The request ``<root>`` in namespace ``ns`` (no prefix): ``attributes``, then ``declared``."""
     element = etree.Element(f"{{{ns}}}{root}", attrib=dict(attributes), nsmap={None: ns})
     if _write(element, declared):
         raise TypeError(f"<{root}> holds elements, not a text")
@@ -79,9 +76,9 @@ def _write(element: etree._Element, declared: msgspec.Struct) -> bool:
         if value is None or value == ():
             continue
         if name.startswith("@"):
-            element.set(name[1:], _text(value))
+            element.set(name[1:], str(value))
         elif name == ".":
-            element.text, text = xml_text(_text(value)), True
+            element.text, text = xml_text(str(value)), True
         else:
             wrapper, _, name = name.rpartition("/")  # "a/b": each a "b" within one "a"
             parent = etree.SubElement(element, f"{{{ns}}}{wrapper}") if wrapper else element
@@ -90,15 +87,11 @@ def _write(element: etree._Element, declared: msgspec.Struct) -> bool:
                 if isinstance(item, msgspec.Struct):
                     _write(child, item)
                 else:
-                    child.text = xml_text(_text(item))
+                    child.text = xml_text(str(item))
     return text
 
 
 _fields = functools.cache(msgspec.structs.fields)
-
-
-def _text(value: Any) -> str:
-    return xml_instant(value) if isinstance(value, datetime) else str(value)
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -114,8 +107,7 @@ SENDERS: dict[str, seam.SenderType] = {
     "CALLCENTER": "MARKETPLACE_SUPPORT",
     "SELLER": "SELLER",
 }
-# Fnac's ``message_subject`` → the ticket's subject; the others name none: the buyer's
-# words decide (docs/FNAC.md, "Ticket topics").
+# Fnac's ``message_subject`` → the ticket's subject (docs/FNAC.md, "Ticket topics").
 MESSAGE_SUBJECTS: dict[str, Subject] = {
     "product_information": "PRODUCT_QUESTION",
     "shipping_information": "WHERE_IS_MY_ORDER",
@@ -180,7 +172,6 @@ def _incident(node: Node) -> seam.InboxIncident:
         types=tuple(dict.fromkeys(types)),
         ticket_subject=next((INCIDENT_SUBJECTS[t] for t in types if t in INCIDENT_SUBJECTS), None),
         waiting_for_seller=header.text("waiting_for_seller_answer") == "TRUE",
-        opened_by=header.text("opened_by"),
         message=header.text("message", strip=False) or "",
     )
 
@@ -193,9 +184,6 @@ read_order = functools.partial(Node.item, read=lambda node: node.decode(models.O
 
 # --- the client ---------------------------------------------------------------------------
 log = logging.getLogger(__name__)
-
-# Actions that send something to a buyer or Fnac: never repeated once the request left.
-SENDING_ACTIONS = frozenset({"reply"})
 
 
 class FnacCredentials(Redacted, frozen=True):
@@ -221,8 +209,7 @@ SPEC = ENVELOPE.spec(
 
 
 class FnacClient(kit.Requester):
-    """One shop's calls (``options``: the requester's): its token is kept until Fnac
-    refuses it, then renewed once for every caller at once."""
+    """One shop's calls, on one token renewed when refused (``options``: the requester's)."""
 
     def __init__(
         self,
@@ -250,17 +237,16 @@ class FnacClient(kit.Requester):
     async def service(
         self, service: str, asked: msgspec.Struct, **how: Any
     ) -> Node.StatusEnvelope.Answer:
-        """``service``'s answer to ``asked``, accepted by Fnac's envelope (``how``: the
-        requester's ``post_document`` options: ``idempotent``, ``max_bytes``)."""
+        """``service``'s answer to ``asked``, accepted by Fnac's envelope (``how``: for
+        ``post_document``)."""
         body = functools.partial(request, NS, service, declared=asked)
         answer: Node.StatusEnvelope.Answer = await self.post_document(service, body, **how)
         ENVELOPE.expect_root(answer.root, service)
         return answer
 
     async def listed(self, asked: models.Paged) -> models.Listed:
-        """One page of the listing ``asked`` is a query of. A listing bounded by its page
-        (``ITEM_BYTES``) has its answer capped, and one listing more than asked refused,
-        never cut: Fnac ignoring the page size would skip or repeat items."""
+        """A page of ``asked``'s listing; a bounded one (``ITEM_BYTES``) is capped, and refused
+        if it lists more than asked, never cut: Fnac ignoring the page size would skip items."""
         size, item, each = asked.results_count, asked.ITEM, asked.ITEM_BYTES
         cap = 0 if each is None else min(ENVELOPE_BYTES + size * each, self._max_bytes)
         page = read_page((await self.service(asked.SERVICE, asked, max_bytes=cap)).root, item)
@@ -274,7 +260,7 @@ class FnacClient(kit.Requester):
         self, updates: Sequence[models.MessageUpdate]
     ) -> tuple[models.MessageUpdateResult, ...]:
         """One result per message (each may be refused on its own, with its codes)."""
-        sends = any(update.action in SENDING_ACTIONS for update in updates)
+        sends = any(update.action == "reply" for update in updates)  # a reply: never sent twice
         asked = models.MessagesUpdate(tuple(updates))
         answer = await self.service("messages_update", asked, idempotent=not sends)
         return tuple(

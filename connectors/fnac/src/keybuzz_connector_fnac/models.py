@@ -1,5 +1,4 @@
-"""What the Fnac/Darty client sends and reads, in Fnac's own terms (docs/FNAC.md), and what a
-call can fail with."""
+"""What the Fnac/Darty client sends and reads, in Fnac's terms, and its failures (docs/FNAC.md)."""
 
 from __future__ import annotations
 
@@ -30,8 +29,7 @@ MAX_ORDER_IDS = 50  # orders_fnac_id / incidents' orders hold at most 50 (Orders
 
 # --- errors ---------------------------------------------------------------------------------
 class FnacError(seam.ConnectorError):
-    """Base of Fnac's failures of its own envelope; each names Fnac (its ``label``, read
-    first). A call unavailable or whose outcome is unknown: the seam's, labelled Fnac."""
+    """Base of the failures Fnac's envelope says; each names Fnac (its ``label``, read first)."""
 
     label = "Fnac"
 
@@ -60,8 +58,7 @@ def refusal_codes(reason: str) -> tuple[str, ...]:
 
 # --- queries and updates: each field named as its element, in the XSD's order ----------------
 class DateRange(msgspec.Struct, frozen=True, kw_only=True):
-    """``<date type="…"><min/><max/></date>``; ``type`` as the XSDs spell it ("CreatedAt"),
-    each end an xs:dateTime as written (``client.xml_instant``)."""
+    """``<date type="CreatedAt"><min/><max/></date>``, each end as ``xml_instant`` writes it."""
 
     type: str = msgspec.field(name="@type")
     min: str | None = None

@@ -1,5 +1,4 @@
-"""A Fnac/Darty shop's session on the kit's parts: its inbox, replies and orders on its one
-FnacClient (docs/FNAC.md, "The connector seam")."""
+"""A Fnac/Darty shop's session on the kit's parts (docs/FNAC.md, "The connector seam")."""
 
 from __future__ import annotations
 
@@ -28,13 +27,11 @@ from keybuzz_connector_fnac.client import (
 log = logging.getLogger(__name__)
 T = TypeVar("T")  # an item, read
 
-# What a numbered page says of the listing: whether more pages follow, and how many
-# items it holds in all (None: not said).
+# What a numbered page says: whether more pages follow, its listing's items (None: unsaid).
 Count = tuple[bool, int | None]
 
 
-# A window as a listing's query: ``min`` and, where it ends, ``max``, as a request writes
-# them (the kit's ``window_query``), for the call that builds the request.
+# A window as a listing's query: ``min`` and, where it ends, ``max``, as requests write them.
 iso_window = Listing.window_query("min", "max", xml_instant)
 
 
@@ -80,8 +77,7 @@ class Renumbered(Listing.Paging[T, Pages, Count]):
         return Listing.PageRead(items, unreadable, following)
 
 
-# Fnac may list a message or an order a little after its date: each listing by date starts
-# this much before ``since``.
+# Fnac may list an item a little after its date: a listing by date starts this early.
 LISTING_OVERLAP = timedelta(minutes=5)
 # Fnac's max is inclusive: a window by creation asks a second less, to keep it half-open.
 half_open = Listing.window_query(
@@ -95,13 +91,18 @@ RECIPIENTS: dict[seam.Recipient, models.MessageTo] = {
     "MARKETPLACE_SUPPORT": "CALLCENTER",
     "ALL": "ALL",
 }
-# Fnac's threads are an order's or an offer's (it has no discussion of its own); a claim's
-# ``opened_by`` is ``client`` when the buyer opened it, else Fnac's staff did.
+# Fnac's threads, an order's or an offer's (it has no discussion of its own): each kind's
+# name at Fnac, and a reply's subject there unless the reply names one of Fnac's.
+THREADS: dict[str, tuple[models.MessageType, models.MessageSubject]] = {
+    "ORDER": ("ORDER", "order_information"),
+    "OFFER": ("OFFER", "product_information"),
+}
+# A claim's ``opened_by`` is ``client`` when the buyer opened it, else Fnac's staff did.
 DISCUSSIONS = kit.Declaration.Discussions(
     recipients=tuple(RECIPIENTS),
     support_sender="",
     claim_subject=CLAIM_SUBJECT,
-    threads=frozenset({"ORDER", "OFFER"}),
+    threads=frozenset(THREADS),
     carried=carried,
     codes=models.refusal_codes,
     buyer_opener="client",
@@ -154,11 +155,10 @@ _inbox_cursor = Listing.earlier(
 
 def session_of(client: FnacClient, limits: seam.Limits) -> kit.KitSession:
     shop = FnacShop(client, limits)
-    by_date = shop.by_date
     orders = kit.ListedOrders(
-        updated=kit.Listing(by_date, iso_window, shop.pages(models.OrdersQuery, "UpdatedAt")),
+        updated=kit.Listing(shop.by_date, iso_window, shop.pages(models.OrdersQuery, "UpdatedAt")),
         created=kit.Listing(
-            by_date, half_open, shop.pages(models.OrdersQuery, "CreatedAt", sort="ASC")
+            shop.by_date, half_open, shop.pages(models.OrdersQuery, "CreatedAt", sort="ASC")
         ),
         by_id=kit.ListedOrders.InLists(
             shop.orders_named, models.MAX_ORDER_IDS, askable=ORDER_IDS.is_order_id
@@ -166,7 +166,7 @@ def session_of(client: FnacClient, limits: seam.Limits) -> kit.KitSession:
         read=_order,
         label="Fnac",
         log=log,
-        shop=shop.named,
+        shop=client.shop,
         overlap=LISTING_OVERLAP,
     )
     replies = kit.DeclaredReplies.on_threads(
@@ -181,9 +181,8 @@ class FnacShop:
     def __init__(self, client: FnacClient, limits: seam.Limits) -> None:
         self.client = client
         self.limits = limits
-        self.named = {"shop_id": client.credentials.shop_id}
         # The messages listed by date: each one left out logged with the shop.
-        self._logged = Listing.logged_each(read_message, log, "Fnac message", self.named)
+        self._logged = Listing.logged_each(read_message, log, "Fnac message", client.shop)
         self.by_date = Renumbered[Any](limits.page_size)
         self._by_page = Renumbered[Any](limits.page_size, step_back=False)
 
@@ -218,15 +217,16 @@ class FnacShop:
 
     # --- replies ----------------------------------------------------------------------------
     async def post(self, reply: seam.Reply) -> str | None:
-        """A reply is a messages_update on the message it answers; a refusal is a FAILED
-        outcome, never sent again (the errors raised: docs/FNAC.md, "Failure modes")."""
+        """A messages_update on the message it answers; refused: FAILED, never sent again."""
+        kind, usual = THREADS[reply.thread.kind]
+        own = reply.subject if reply.subject in get_args(models.MessageSubject) else None
         update = models.MessageUpdate(
             message_id=reply.in_reply_to,
             action="reply",
             to=RECIPIENTS[reply.recipient],
-            subject=_subject(reply),
+            subject=cast(models.MessageSubject, own or usual),
             text=reply.body,
-            message_type=_message_type(reply.thread),
+            message_type=kind,
         )
         try:
             results = await self.client.messages_update([update])
@@ -241,7 +241,7 @@ class FnacShop:
         """The seller's messages on one of Fnac's threads since ``since``."""
         order_ids = (thread.id,) if thread.kind == "ORDER" else ()
         fetch = self._messages_since(
-            from_types=("SELLER",), message_type=_message_type(thread), order_ids=order_ids
+            from_types=("SELLER",), message_type=THREADS[thread.kind][0], order_ids=order_ids
         )
         listing = kit.Listing(self._by_page, iso_window, fetch)
         start = listing.start(as_utc(since) - LISTING_OVERLAP, None, updated=True)
@@ -252,15 +252,13 @@ class FnacShop:
     def pages(
         self, query: Callable[..., models.Paged], date: str, **filters: Any
     ) -> kit.Listing.Fetch[Count]:
-        """The listing's call: each page asked in its ``query`` of its number, size and
-        window by ``date``, with its other ``filters``."""
+        """The listing's call: a page's ``query`` of its number, size, window by ``date``."""
 
         async def fetch(params: dict[str, str], _link: str | None) -> tuple[list[Node], Count]:
             window = models.DateRange(type=date, min=params["min"], max=params.get("max"))
             size, number = self.limits.page_size, int(params["page"])
-            page = await self.client.listed(
-                query(page=number, results_count=size, date=window, **filters)
-            )
+            asked = query(page=number, results_count=size, date=window, **filters)
+            page = await self.client.listed(asked)
             return list(page.items), (page.paging.has_next, page.paging.nb_total_result)
 
         return fetch
@@ -309,15 +307,3 @@ def _order(item: Node) -> seam.OrderSummary:
             for d in order.details
         ),
     )
-
-
-def _message_type(thread: seam.ThreadKey) -> models.MessageType:
-    """Fnac's name of a thread's kind (its own two: ``reply`` refuses any other first)."""
-    return "OFFER" if thread.kind == "OFFER" else "ORDER"
-
-
-def _subject(reply: seam.Reply) -> models.MessageSubject:
-    """The reply's subject when it is one of Fnac's, else the usual one for the thread."""
-    if reply.subject in get_args(models.MessageSubject):
-        return cast(models.MessageSubject, reply.subject)
-    return "order_information" if reply.thread.kind == "ORDER" else "product_information"
