@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 import msgspec
-from keybuzz_connector_fnac.client import FnacClient, FnacCredentials
+from keybuzz_connector_fnac.client import FnacClient, FnacCredentials, xml_instant
 from keybuzz_connector_fnac.models import DateRange, OrdersQuery
 from keybuzz_orders.connector_source import ConnectorOrderSource
 from keybuzz_sandbox.testing import running_sandbox
@@ -58,10 +58,10 @@ async def _raw(http: httpx.AsyncClient, base: str, shop: dict[str, Any], since: 
         query = OrdersQuery(
             page=page,
             results_count=LIMIT.per_page,
-            date=DateRange(type="CreatedAt", min=since),
+            date=DateRange(type="CreatedAt", min=xml_instant(since)),
             sort="ASC",
         )
-        found = await client.orders_query(query)
+        found = await client.listed(query)
         orders += len(found.items)
         if not found.paging.has_next:
             break
@@ -98,7 +98,7 @@ async def run(ctx: BenchContext) -> list[Figure]:
         warm = FnacClient(
             http, base, FnacCredentials(shop["partner_id"], shop["shop_id"], shop["key"])
         )
-        await warm.orders_query(OrdersQuery(page=1, results_count=1))  # the shop's history made
+        await warm.listed(OrdersQuery(page=1, results_count=1))  # the shop's history made
         await http.post(f"{url}/_sandbox/fnac/ratelimits/reset")
         raw = await measured(statuses, lambda: _raw(http, base, shop, since))
         await http.post(f"{url}/_sandbox/fnac/ratelimits/reset")

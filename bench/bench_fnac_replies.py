@@ -89,7 +89,7 @@ async def _tickets(
     poller: RunningService, admin: httpx.AsyncClient, fnac: FnacClient, shop: _Shop
 ) -> None:
     """A buyer's new message on each of ``shop.count`` orders, polled into tickets."""
-    orders = await fnac.orders_query(OrdersQuery(results_count=100))
+    orders = await fnac.listed(OrdersQuery(results_count=100))
     order_ids = [read_order(o).order_id for o in orders.items][: shop.count]
     written = []
     for order_id in order_ids:

@@ -59,7 +59,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from keybuzz_connector_fnac.client import FnacClient
+from keybuzz_connector_fnac.client import FnacClient, xml_instant
 from keybuzz_connector_fnac.connector import LIMITS as FNAC_LIMITS
 from keybuzz_connector_fnac.models import ByCreation, DateRange, IncidentsQuery, MessagesQuery
 from keybuzz_devstack import bootstrap
@@ -253,18 +253,18 @@ async def _captured(sandbox_url: str, shops: list[Connected]) -> Bodies:
             timeout=60, event_hooks={"request": [keep]}, headers={"x-floor-shop": c.shop.key}
         ) as http:
             client = FnacClient(http, f"{sandbox_url}/fnac/api.php/", c.credentials)
-            await client.incidents_query(
+            await client.listed(
                 IncidentsQuery(
                     page=1,
                     results_count=FNAC_LIMITS.page_size,
-                    date=DateRange(type="UpdatedAt", min=since),
+                    date=DateRange(type="UpdatedAt", min=xml_instant(since)),
                 )
             )
-            await client.messages_query(
+            await client.listed(
                 MessagesQuery(
                     page=1,
                     results_count=FNAC_LIMITS.page_size,
-                    date=DateRange(type="CreatedAt", min=since),
+                    date=DateRange(type="CreatedAt", min=xml_instant(since)),
                     sort=ByCreation("ASC"),
                 )
             )

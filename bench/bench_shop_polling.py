@@ -47,7 +47,7 @@ import asyncpg
 import httpx
 import msgspec
 import nats
-from keybuzz_connector_fnac.client import FnacClient, FnacCredentials
+from keybuzz_connector_fnac.client import FnacClient, FnacCredentials, xml_instant
 from keybuzz_connector_fnac.connector import LIMITS as FNAC_LIMITS
 from keybuzz_connector_fnac.models import ByCreation, DateRange, IncidentsQuery, MessagesQuery
 from keybuzz_devstack import bootstrap, infra
@@ -300,14 +300,14 @@ async def _straight_polls(sandbox_url: str, shops: list[Connected]) -> Straight:
             incidents = IncidentsQuery(
                 page=1,
                 results_count=FNAC_LIMITS.page_size,
-                date=DateRange(type="UpdatedAt", min=since),
+                date=DateRange(type="UpdatedAt", min=xml_instant(since)),
             )
-            await client.incidents_query(incidents)
-            await client.messages_query(
+            await client.listed(incidents)
+            await client.listed(
                 MessagesQuery(
                     page=1,
                     results_count=FNAC_LIMITS.page_size,
-                    date=DateRange(type="CreatedAt", min=since),
+                    date=DateRange(type="CreatedAt", min=xml_instant(since)),
                     sort=ByCreation("ASC"),
                 )
             )

@@ -2,7 +2,7 @@
 and its pages' items read one by one by the listing (``Node.item`` in kit/xml_answers.py: one
 off its shape said with its id, never the page), and a listing's
 step as the seam's page (kit/listing.py: ``PageRead.page``, ``Listing.page``, ``iso_window``,
-``window_of``, ``logged_each``). No server."""
+``logged_each``). No server."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 import pytest
 from keybuzz_connector_fnac.client import carried, request, xml_instant, xml_text
-from keybuzz_connector_fnac.session import Count, Pages, Renumbered, iso_window, window_of
+from keybuzz_connector_fnac.session import Count, Pages, Renumbered, iso_window
 from keybuzz_shared.connectors.kit import Listing
 from keybuzz_shared.connectors.kit.listing import PageRead, logged_each
 from keybuzz_shared.connectors.kit.requester import Garbled
@@ -192,10 +192,10 @@ def test_an_attribute_is_read_from_the_element_or_its_child() -> None:
         read("><referer>O3</referer></m>")
 
 
-def test_a_window_is_a_query_and_back() -> None:
-    end = START + timedelta(days=1)
-    assert window_of(iso_window(START, end)) == (START, end)
-    assert window_of({**iso_window(START, None), "page": "2"}) == (START, None)
+def test_a_window_is_a_query_as_a_request_writes_it() -> None:
+    end = START + timedelta(days=1, microseconds=5)
+    assert iso_window(START, end) == {"min": xml_instant(START), "max": xml_instant(end)}
+    assert iso_window(START, None) == {"min": "2026-11-01T00:00:00+00:00"}
 
 
 def test_a_step_is_the_seams_page() -> None:
@@ -223,7 +223,8 @@ async def test_a_listing_page_starts_its_window_or_resumes_its_cursor() -> None:
     assert first.next_cursor is not None
     second = await listing.page(first.next_cursor, START + timedelta(days=9), None, read)
     assert second.items == (2,) and second.next_cursor is None and second.complete_until == end
-    assert [window_of(a) for a in asked] == [(START, end), (START, end)]  # the cursor's window
+    window = {"min": xml_instant(START), "max": xml_instant(end)}
+    assert [{**a, "page": "1"} for a in asked] == [{**window, "page": "1"}] * 2  # the cursor's
 
 
 def test_items_left_out_are_logged_with_the_shop(caplog: pytest.LogCaptureFixture) -> None:

@@ -8,15 +8,15 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import msgspec
 import pytest
-from keybuzz_connector_fnac.client import request
+from keybuzz_connector_fnac.client import request, xml_instant
 from lxml import etree
 
 NS = "urn:test"
 
 
 class Window(msgspec.Struct, frozen=True, kw_only=True):
-    min: datetime | None = None
-    max: datetime | None = None
+    min: str | None = None
+    max: str | None = None
     type: str = msgspec.field(name="@type")  # declared last, written as an attribute
 
 
@@ -48,7 +48,7 @@ def test_every_field_is_written_where_its_name_says_in_its_declared_order() -> N
     query = Query(
         size=50,
         page=3,
-        window=Window(type="CreatedAt", min=datetime(2026, 1, 2, 12, tzinfo=paris)),
+        window=Window(type="CreatedAt", min=xml_instant(datetime(2026, 1, 2, 12, tzinfo=paris))),
         kind="ORDER",
         ids=("A", "B"),
         sort=Sorted("ASC"),
@@ -67,7 +67,7 @@ def test_every_field_is_written_where_its_name_says_in_its_declared_order() -> N
     ]
     date = root[1]
     assert date.attrib == {"type": "CreatedAt"} and names(date) == ["min"]
-    assert date[0].text == "2026-01-02T10:00:00+00:00"  # in UTC, to the second
+    assert date[0].text == "2026-01-02T10:00:00+00:00"  # an instant as requests write it
     assert [e.text for e in root[3:5]] == ["A", "B"]
     assert (root[5].get("type"), root[5].text) == ("ASC", "CREATED_AT")
     assert [e.text for e in root[6]] == ["CLIENT", "CALLCENTER"]
@@ -95,6 +95,6 @@ def test_a_struct_is_its_attributes_and_its_text_or_children() -> None:
 
 
 def test_an_instant_without_a_zone_is_taken_as_utc() -> None:
-    root = parsed(Query(window=Window(type="CreatedAt", max=datetime(2026, 1, 1))))
+    root = parsed(Query(window=Window(type="CreatedAt", max=xml_instant(datetime(2026, 1, 1)))))
     assert root[1][0].text == "2026-01-01T00:00:00+00:00"
     assert datetime(2026, 1, 1, tzinfo=UTC).isoformat() == root[1][0].text

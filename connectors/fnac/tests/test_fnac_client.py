@@ -18,15 +18,18 @@ from keybuzz_connector_fnac.client import FnacClient, read_message, read_order
 from keybuzz_connector_fnac.models import (
     ByCreation,
     FnacCredentialsRefused,
-    FnacOutcomeUnknown,
     FnacProtocolError,
     FnacRequestRefused,
-    FnacUnavailable,
     MessagesQuery,
     MessageUpdate,
     OrdersQuery,
 )
-from keybuzz_shared.connectors.seam import CredentialsRefused, MarketplaceUnavailable
+from keybuzz_shared.connectors.seam import (
+    CallOutcomeUnknown,
+    CallUnavailable,
+    CredentialsRefused,
+    MarketplaceUnavailable,
+)
 from keybuzz_shared.errors import DependencyUnavailable
 
 FAST = {"initial_backoff": 0.01, "max_backoff": 0.05}
@@ -64,7 +67,7 @@ def client_for(sandbox_url: str, http: httpx.AsyncClient) -> Callable[..., FnacC
 
 async def a_message_id(client: FnacClient) -> tuple[str, str]:
     """(message id, order id) of a buyer's message of the shop."""
-    page = await client.messages_query(MessagesQuery(from_types=("CLIENT",), message_type="ORDER"))
+    page = await client.listed(MessagesQuery(from_types=("CLIENT",), message_type="ORDER"))
     messages = read(page, read_message)
     assert messages, "the demo shop has buyers' messages"
     return messages[0].message_id, messages[0].thread.id
@@ -81,7 +84,7 @@ async def test_authenticate_keeps_a_token_and_calls_carry_it(
     assert (
         client.tokens.granted is not None and len(token.token) == 36 and token.validity is not None
     )
-    page = await client.orders_query(OrdersQuery(results_count=5))
+    page = await client.listed(OrdersQuery(results_count=5))
     orders = read(page, read_order)
     assert orders and all(o.shop_id == demo["shop_id"] for o in orders)
 
@@ -91,7 +94,7 @@ async def test_a_wrong_key_is_credentials_refused_and_never_shown(
 ) -> None:
     wrong = {**demo, "key": "not-the-key-0123456789"}
     with pytest.raises(FnacCredentialsRefused) as refused:
-        await client_for(wrong).orders_query()
+        await client_for(wrong).listed(OrdersQuery())
     assert refused.value.codes == ("ERR_001",)
     assert isinstance(refused.value, CredentialsRefused)
     assert wrong["key"] not in str(refused.value) and demo["key"] not in str(refused.value)
@@ -105,7 +108,7 @@ async def test_an_expired_token_is_renewed_once_and_the_call_repeated(
     first = await client.authenticate()
     expired = await admin.post(f"/_sandbox/fnac/shops/{demo['shop_id']}/expire-tokens")
     assert expired.json()["expired"] >= 1
-    page = await client.orders_query(OrdersQuery(results_count=1))
+    page = await client.listed(OrdersQuery(results_count=1))
     assert page.items
     assert client.tokens.granted is not None
     assert client.tokens.granted.token != first.token
@@ -120,7 +123,7 @@ async def test_a_revoked_key_is_credentials_refused_at_renewal(
     rotated = await admin.post(f"/_sandbox/fnac/shops/{entry['shop_id']}/rotate-key")
     assert rotated.status_code == 200
     with pytest.raises(FnacCredentialsRefused, match="ERR_001"):
-        await client.orders_query(OrdersQuery(results_count=1))
+        await client.listed(OrdersQuery(results_count=1))
 
 
 # --- paging and filters ---------------------------------------------------------------------
@@ -136,7 +139,7 @@ async def test_pages_of_messages_add_up_to_the_whole_list(
         seen: list[str] = []
         page_number = 1
         while True:
-            page = await client.messages_query(
+            page = await client.listed(
                 MessagesQuery(page=page_number, results_count=size, sort=ByCreation("ASC"))
             )
             seen += [m.message_id for m in read(page, read_message)]
@@ -157,12 +160,12 @@ async def test_filters_reach_the_server(
     admin: httpx.AsyncClient, demo: dict[str, Any], client_for: Callable[..., FnacClient]
 ) -> None:
     client = client_for(demo)
-    buyers = read(await client.messages_query(MessagesQuery(from_types=("CLIENT",))), read_message)
+    buyers = read(await client.listed(MessagesQuery(from_types=("CLIENT",))), read_message)
     assert buyers and {m.sender_type for m in buyers} == {"BUYER"}
     order_id = buyers[0].thread.id
-    of_order = await client.messages_query(MessagesQuery(order_ids=(order_id,)))
+    of_order = await client.listed(MessagesQuery(order_ids=(order_id,)))
     assert {m.thread.id for m in read(of_order, read_message)} == {order_id}
-    orders = await client.orders_query(OrdersQuery(order_ids=(order_id,)))
+    orders = await client.listed(OrdersQuery(order_ids=(order_id,)))
     assert [o.order_id for o in read(orders, read_order)] == [order_id]
 
 
@@ -173,7 +176,7 @@ async def test_an_error_status_is_request_refused_with_its_codes(
     admin: httpx.AsyncClient, demo: dict[str, Any], client_for: Callable[..., FnacClient]
 ) -> None:
     with pytest.raises(FnacRequestRefused) as refused:
-        await client_for(demo).orders_query(OrdersQuery(results_count=101))
+        await client_for(demo).listed(OrdersQuery(results_count=101))
     assert refused.value.codes == ("ERR_105",) and refused.value.status == "FATAL"
 
 
@@ -227,7 +230,7 @@ async def test_5xx_is_retried_then_succeeds(
     client = client_for(demo)
     await client.authenticate()
     await set_faults(admin, failNext=2, failStatus=502, operations=["orders_query"])
-    page = await client.orders_query(OrdersQuery(results_count=1))
+    page = await client.listed(OrdersQuery(results_count=1))
     assert page.items
     assert (await admin.get("/_sandbox/fnac/faults")).json()["failNext"] == 0
 
@@ -238,8 +241,8 @@ async def test_5xx_until_the_retries_run_out_is_unavailable(
     client = client_for(demo, attempts=3)
     await client.authenticate()
     await set_faults(admin, failNext=10, failStatus=500, operations=["orders_query"])
-    with pytest.raises(FnacUnavailable, match="failed 3 times; last: HTTP 500") as down:
-        await client.orders_query()
+    with pytest.raises(CallUnavailable, match="failed 3 times; last: HTTP 500") as down:
+        await client.listed(OrdersQuery())
     assert isinstance(down.value, MarketplaceUnavailable | DependencyUnavailable)
     assert (await admin.get("/_sandbox/fnac/faults")).json()["failNext"] == 7
 
@@ -251,7 +254,7 @@ async def test_429_waits_what_retry_after_says(
     await client.authenticate()
     await set_faults(admin, failNext=1, failStatus=429, operations=["orders_query"])
     started = asyncio.get_running_loop().time()
-    assert (await client.orders_query(OrdersQuery(results_count=1))).items
+    assert (await client.listed(OrdersQuery(results_count=1))).items
     assert asyncio.get_running_loop().time() - started >= 1.0  # Retry-After: 1 (at least)
 
 
@@ -261,8 +264,8 @@ async def test_a_retry_after_longer_than_we_wait_is_unavailable_at_once(
     client = client_for(demo, max_retry_after=0.5)
     await client.authenticate()
     await set_faults(admin, failNext=3, failStatus=429, operations=["orders_query"])
-    with pytest.raises(FnacUnavailable) as throttled:
-        await client.orders_query()
+    with pytest.raises(CallUnavailable) as throttled:
+        await client.listed(OrdersQuery())
     assert throttled.value.retry_after is not None and throttled.value.retry_after >= 1
     assert (await admin.get("/_sandbox/fnac/faults")).json()["failNext"] == 2
 
@@ -287,7 +290,7 @@ async def test_a_retry_after_given_as_an_http_date_is_read_as_one(demo: dict[str
     url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
     async with server, httpx.AsyncClient(timeout=10) as http:
         client = FnacClient(http, url, credentials_of(demo), **{**FAST, "max_retry_after": 5.0})
-        with pytest.raises(FnacUnavailable) as throttled:
+        with pytest.raises(CallUnavailable) as throttled:
             await client.authenticate()
     assert throttled.value.retry_after is not None and 25 <= throttled.value.retry_after <= 30
     assert asked == [1]
@@ -302,8 +305,8 @@ async def test_timeouts_are_retried_then_unavailable(
         )
         await client.authenticate()
         await set_faults(admin, latencyMs=1000, operations=["orders_query"])
-        with pytest.raises(FnacUnavailable, match="ReadTimeout"):
-            await client.orders_query()
+        with pytest.raises(CallUnavailable, match="ReadTimeout"):
+            await client.listed(OrdersQuery())
 
 
 async def test_a_reply_whose_answer_is_lost_is_never_sent_again(
@@ -320,7 +323,7 @@ async def test_a_reply_whose_answer_is_lost_is_never_sent_again(
         text="Bonjour",
         message_type="ORDER",
     )
-    with pytest.raises(FnacOutcomeUnknown):
+    with pytest.raises(CallOutcomeUnknown):
         await client.messages_update([reply])
     assert (await admin.get("/_sandbox/fnac/faults")).json()["failNext"] == 1  # one request
     # Marking as read is safe to repeat: retried through the same fault.
@@ -335,7 +338,7 @@ async def test_an_unreachable_server_is_unavailable(demo: dict[str, Any]) -> Non
         client = FnacClient(
             http, "http://127.0.0.1:9/fnac/api.php/", credentials_of(demo), attempts=2, **FAST
         )
-        with pytest.raises(FnacUnavailable, match="ConnectError"):
+        with pytest.raises(CallUnavailable, match="ConnectError"):
             await client.authenticate()
 
 
@@ -349,7 +352,7 @@ async def test_a_garbled_answer_is_retried(
     client = client_for(demo)
     await client.authenticate()
     await set_faults(admin, malformedNext=1, malformedKind=kind, operations=["orders_query"])
-    assert (await client.orders_query(OrdersQuery(results_count=1))).items
+    assert (await client.listed(OrdersQuery(results_count=1))).items
 
 
 async def test_an_answer_garbled_every_time_is_a_protocol_error(
@@ -359,7 +362,7 @@ async def test_an_answer_garbled_every_time_is_a_protocol_error(
     await client.authenticate()
     await set_faults(admin, malformedNext=5, malformedKind="truncated", operations=["orders_query"])
     with pytest.raises(FnacProtocolError, match="not well-formed"):
-        await client.orders_query()
+        await client.listed(OrdersQuery())
 
 
 @pytest.mark.parametrize(("kind", "reason"), [("entities", "DTD"), ("schema", "unknown status")])
@@ -374,7 +377,7 @@ async def test_a_hostile_or_foreign_answer_is_refused_at_once(
     await client.authenticate()
     await set_faults(admin, malformedNext=3, malformedKind=kind, operations=["orders_query"])
     with pytest.raises(FnacProtocolError, match=reason):
-        await client.orders_query()
+        await client.listed(OrdersQuery())
     assert (await admin.get("/_sandbox/fnac/faults")).json()["malformedNext"] == 2
 
 
@@ -384,7 +387,7 @@ async def test_a_body_over_the_limit_is_a_protocol_error(
     client = client_for(demo, max_response_bytes=4_000)
     await client.authenticate()
     with pytest.raises(FnacProtocolError, match="larger than 4000 bytes"):
-        await client.orders_query(OrdersQuery(results_count=50))
+        await client.listed(OrdersQuery(results_count=50))
 
 
 @contextlib.asynccontextmanager
@@ -477,7 +480,7 @@ async def test_more_than_fifty_order_ids_are_refused_before_sending(
 ) -> None:
     ids = tuple(f"{n:013d}" for n in range(51))
     with pytest.raises(ValueError, match="at most 50"):
-        await client_for(demo).orders_query(OrdersQuery(order_ids=ids))
+        await client_for(demo).listed(OrdersQuery(order_ids=ids))
 
 
 @contextlib.asynccontextmanager
@@ -527,18 +530,18 @@ async def test_a_page_listing_more_messages_than_asked_is_refused(
     ):
         client = FnacClient(http, f"{url}/fnac/api.php/", credentials_of(demo), **FAST)
         with pytest.raises(FnacProtocolError, match="5 messages listed, 2 asked"):
-            await client.messages_query(query)
+            await client.listed(query)
     assert any("more messages than asked" in r.getMessage() for r in caplog.records)
     async with page_tampering_proxy(sandbox_url, asked=2, listed=2) as url:
         async with httpx.AsyncClient(timeout=10) as http:
             client = FnacClient(http, f"{url}/fnac/api.php/", credentials_of(demo), **FAST)
-            assert len((await client.messages_query(query)).items) == 2  # as asked: taken
+            assert len((await client.listed(query)).items) == 2  # as asked: taken
 
 
 async def test_a_page_answer_is_bounded_by_the_page_asked(
     sandbox_url: str, demo: dict[str, Any]
 ) -> None:
-    # A one-message page may be 128 KiB (MESSAGE_BYTES + ENVELOPE_BYTES), not the
+    # A one-message page may be 128 KiB (its ITEM_BYTES + ENVELOPE_BYTES), not the
     # client's 16 MiB: 300 KB is refused, though far below the client's cap.
     async with (
         page_tampering_proxy(sandbox_url, asked=1, listed=1, padding=300_000) as url,
@@ -546,5 +549,5 @@ async def test_a_page_answer_is_bounded_by_the_page_asked(
     ):
         client = FnacClient(http, f"{url}/fnac/api.php/", credentials_of(demo), **FAST)
         with pytest.raises(FnacProtocolError, match="larger than 131072 bytes"):
-            await client.messages_query(MessagesQuery(results_count=1))
-        assert (await client.orders_query(OrdersQuery(results_count=1))).items is not None
+            await client.listed(MessagesQuery(results_count=1))
+        assert (await client.listed(OrdersQuery(results_count=1))).items is not None

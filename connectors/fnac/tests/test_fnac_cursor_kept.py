@@ -6,18 +6,16 @@ server."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from keybuzz_connector_fnac.client import NS, parse, read_page
+from keybuzz_connector_fnac.client import NS, parse, read_page, xml_instant
 from keybuzz_connector_fnac.connector import LIMITS
 from keybuzz_connector_fnac.models import (
     DateRange,
-    IncidentsQuery,
     Listed,
-    MessagesQuery,
     OrdersQuery,
+    Paged,
     Paging,
 )
 from keybuzz_connector_fnac.session import session_of
@@ -41,7 +39,7 @@ LAST_ORDERS = (
 class FakeFnac:
     """Fnac's last page of whatever is asked (one order), what was asked kept."""
 
-    credentials = SimpleNamespace(shop_id="S")
+    shop = {"shop_id": "S"}
 
     def __init__(self) -> None:
         self.asked: list[Any] = []
@@ -49,16 +47,10 @@ class FakeFnac:
     async def authenticate(self) -> None:
         raise AssertionError("no call but the listings")
 
-    async def orders_query(self, query: OrdersQuery) -> Listed:
+    async def listed(self, query: Paged) -> Listed:
         self.asked.append(query)
-        return read_page(parse(LAST_ORDERS.encode()), "order")
-
-    async def messages_query(self, query: MessagesQuery) -> Listed:
-        self.asked.append(query)
-        return Listed(paging=Paging(page=2, total_paging=2), items=())
-
-    async def incidents_query(self, query: IncidentsQuery) -> Listed:
-        self.asked.append(query)
+        if isinstance(query, OrdersQuery):
+            return read_page(parse(LAST_ORDERS.encode()), "order")
         return Listed(paging=Paging(page=2, total_paging=2), items=())
 
 
@@ -71,7 +63,7 @@ async def test_an_order_cursor_handed_out_before_the_kit_continues_its_window() 
     page = await session(fnac).orders_created(start=START, end=END, cursor=ORDERS_BEFORE_THE_KIT)
     (asked,) = fnac.asked
     assert asked.page == 3 and asked.date is not None
-    assert (asked.date.type, asked.date.min) == ("CreatedAt", START)
+    assert (asked.date.type, asked.date.min) == ("CreatedAt", xml_instant(START))
     assert [o.external_id for o in page.items] == ["57BEAFDA828A8"]
     assert page.next_cursor is None and page.complete_until == END
     page = await session(fnac).orders(since=START, cursor=ORDERS_BEFORE_THE_KIT)
@@ -84,8 +76,11 @@ async def test_an_inbox_cursor_handed_out_before_the_kit_continues_its_listing()
     page = await session(fnac).inbox_messages(since=END, cursor=INBOX_BEFORE_THE_KIT)
     incidents = await session(fnac).incidents(since=END, cursor=INBOX_BEFORE_THE_KIT)
     messages, listed = fnac.asked
-    assert (messages.page, messages.date) == (2, DateRange(type="CreatedAt", min=START))
-    assert (listed.page, listed.date.min) == (2, START)
+    assert (messages.page, messages.date) == (
+        2,
+        DateRange(type="CreatedAt", min=xml_instant(START)),
+    )
+    assert (listed.page, listed.date.min) == (2, xml_instant(START))
     assert page.next_cursor is None and incidents.next_cursor is None
 
 

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import msgspec
-from keybuzz_connector_fnac.client import NS, parse, read_page
+from keybuzz_connector_fnac.client import NS, parse, read_page, xml_instant
 from keybuzz_connector_fnac.connector import LIMITS
 from keybuzz_connector_fnac.models import DateRange, IncidentsQuery, Listed, Paging
 from keybuzz_connector_fnac.session import FnacShop, Pages, Renumbered, iso_window
@@ -59,9 +59,9 @@ async def test_each_page_is_asked_by_its_number_and_window_and_hands_on_its_coun
             "<quantity>1</quantity></item><item><item_id>bad</item_id></item>"
         )
 
-    client = SimpleNamespace(credentials=SimpleNamespace(shop_id="S"))
+    client = SimpleNamespace(shop={"shop_id": "S"}, listed=ask)
     shop = FnacShop(client, msgspec.structs.replace(LIMITS, page_size=1))  # type: ignore[arg-type]
-    fetch = shop.pages(ask, IncidentsQuery, "UpdatedAt", sort="ASC")
+    fetch = shop.pages(IncidentsQuery, "UpdatedAt", sort="ASC")
     listing: Listing[str, Any, Any] = Listing(Renumbered(1), iso_window, fetch)
     end = START + timedelta(days=1)
     first = await listing.page(None, START, end, item_ids)
@@ -71,7 +71,7 @@ async def test_each_page_is_asked_by_its_number_and_window_and_hands_on_its_coun
     assert (state.page, state.total) == (2, 3)
     last = await listing.page(first.next_cursor, START, end, item_ids)
     assert last.items == ("I2",) and last.next_cursor is None and last.complete_until == end
-    window = DateRange(type="UpdatedAt", min=START, max=end)
+    window = DateRange(type="UpdatedAt", min=xml_instant(START), max=xml_instant(end))
     assert asked == [
         IncidentsQuery(page=n, results_count=1, date=window, sort="ASC") for n in (1, 2)
     ]

@@ -15,7 +15,7 @@ import httpx
 import msgspec
 import pytest
 from fnac_connector_helpers import credentials_of, read, shop
-from keybuzz_connector_fnac.client import FnacClient, read_message
+from keybuzz_connector_fnac.client import FnacClient, read_message, xml_instant
 from keybuzz_connector_fnac.connector import LIMITS, fnac_connector
 from keybuzz_connector_fnac.models import ByCreation, DateRange, MessagesQuery
 from keybuzz_connector_fnac.session import FnacShop, session_of
@@ -74,11 +74,11 @@ async def test_a_shop_inbox_lists_messages_as_the_api_has_them(
     session = api.session(entry, http=http, settings=shop_api_at(marketplace, base_url))
     page = await session.inbox_messages(since=LONG_AGO)
     assert page.items and not page.unreadable
-    raw = await FnacClient(http, base_url, credentials_of(entry)).messages_query(
+    raw = await FnacClient(http, base_url, credentials_of(entry)).listed(
         MessagesQuery(
             page=1,
             results_count=100,
-            date=DateRange(type="CreatedAt", min=LONG_AGO),
+            date=DateRange(type="CreatedAt", min=xml_instant(LONG_AGO)),
             sort=ByCreation("ASC"),
         )
     )

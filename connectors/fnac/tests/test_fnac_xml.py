@@ -15,6 +15,7 @@ import pytest
 from keybuzz_connector_fnac import client as xml
 from keybuzz_connector_fnac.client import FnacCredentials, request
 from keybuzz_connector_fnac.models import (
+    AuthToken,
     ByCreation,
     DateRange,
     FnacProtocolError,
@@ -23,6 +24,7 @@ from keybuzz_connector_fnac.models import (
     MessagesQuery,
     MessagesUpdate,
     MessageUpdate,
+    MessageUpdateResult,
     OrdersQuery,
 )
 from keybuzz_shared.connectors.kit import xml_answers
@@ -75,7 +77,7 @@ def assert_valid(request: bytes, service: str) -> None:
 def test_auth_response_gives_the_token_and_its_validity() -> None:
     root = xml.parse(captured("auth_response.xml"))
     assert xml.ENVELOPE.status(root) == ("OK", ())
-    token = xml.read_auth(root)
+    token = xml.ENVELOPE.node(root).decode(AuthToken)
     assert token.token == TOKEN
     assert token.validity == datetime(2016, 9, 8, 22, 0, tzinfo=UTC)
     assert TOKEN not in repr(token)
@@ -148,7 +150,7 @@ def test_incidents_response_reads_the_header_and_the_lines_types() -> None:
 def test_messages_update_response_gives_one_result_per_message() -> None:
     root = xml.parse(captured("update_messages_response.xml"))
     xml.ENVELOPE.expect_root(root, "messages_update")
-    (result,) = xml.read_message_updates(root)
+    (result,) = (m.decode(MessageUpdateResult) for m in xml.ENVELOPE.node(root).all("message"))
     assert result.message_id == "6F9EF013-6387-F433-C3F5-4AAEF32AA317" and result.ok
 
 
@@ -233,8 +235,8 @@ def canonical(document: bytes) -> bytes:
                     results_count=10,
                     date=DateRange(
                         type="CreatedAt",
-                        min=datetime(2016, 8, 20, tzinfo=UTC),
-                        max=datetime(2016, 9, 20, tzinfo=UTC),
+                        min=xml.xml_instant(datetime(2016, 8, 20, tzinfo=UTC)),
+                        max=xml.xml_instant(datetime(2016, 9, 20, tzinfo=UTC)),
                     ),
                 ),
             ),
@@ -261,8 +263,8 @@ def test_messages_query_with_every_filter_is_valid() -> None:
         results_count=50,
         date=DateRange(
             type="CreatedAt",
-            min=datetime(2026, 1, 1, tzinfo=UTC),
-            max=datetime(2026, 1, 2, 12, tzinfo=PARIS),
+            min=xml.xml_instant(datetime(2026, 1, 1, tzinfo=UTC)),
+            max=xml.xml_instant(datetime(2026, 1, 2, 12, tzinfo=PARIS)),
         ),
         from_types=("CLIENT", "CALLCENTER"),
         message_type="ORDER",
@@ -312,7 +314,7 @@ def test_messages_update_reply_mark_as_read_and_archive_are_valid() -> None:
 def test_orders_query_by_date_and_fifty_ids_is_valid() -> None:
     ids = tuple(f"{n:013d}" for n in range(50))
     query = OrdersQuery(
-        date=DateRange(type="UpdatedAt", min=datetime(2026, 1, 1, tzinfo=UTC)),
+        date=DateRange(type="UpdatedAt", min=xml.xml_instant(datetime(2026, 1, 1, tzinfo=UTC))),
         order_ids=ids,
         sort="DESC",
     )
@@ -325,7 +327,7 @@ def test_orders_query_by_date_and_fifty_ids_is_valid() -> None:
 
 def test_incidents_query_by_date_is_valid() -> None:
     query = IncidentsQuery(
-        date=DateRange(type="UpdatedAt", min=datetime(2026, 1, 1, tzinfo=UTC)),
+        date=DateRange(type="UpdatedAt", min=xml.xml_instant(datetime(2026, 1, 1, tzinfo=UTC))),
         sort="ASC",
     )
     assert_valid(built("incidents_query", query), "incidents_query")
@@ -457,7 +459,7 @@ def test_an_encoding_fnac_does_not_answer_in_is_refused_unread(encoding: str) ->
     ids=["none", "no-encoding", "utf-8", "bom"],
 )
 def test_a_utf8_answer_is_read_whatever_its_prolog(prolog: bytes) -> None:
-    token = xml.read_auth(xml.parse(prolog + PLAIN_AUTH.encode()))
+    token = xml.ENVELOPE.node(xml.parse(prolog + PLAIN_AUTH.encode())).decode(AuthToken)
     assert token.token == "t\u00e9"
 
 

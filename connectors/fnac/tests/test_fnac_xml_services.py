@@ -21,9 +21,7 @@ from keybuzz_connector_fnac import client as fnac
 from keybuzz_connector_fnac.client import FnacClient, FnacCredentials
 from keybuzz_connector_fnac.models import (
     FnacCredentialsRefused,
-    FnacOutcomeUnknown,
     FnacProtocolError,
-    FnacUnavailable,
     MessagesQuery,
 )
 from keybuzz_devstack.testing import asgi_body
@@ -60,8 +58,8 @@ SPEC = ENVELOPE.spec(
     "Market",
     logging.getLogger("tests.market"),
     login="auth",
-    unavailable=FnacUnavailable,
-    outcome_unknown=FnacOutcomeUnknown,
+    unavailable=fnac.LABELLED.unavailable,
+    outcome_unknown=fnac.LABELLED.outcome_unknown,
     credentials_refused=CredentialsRefused,
     refused=Refused,
     max_response_bytes=64 * 1024,
@@ -189,11 +187,11 @@ async def test_an_answer_of_another_shape_or_larger_than_the_page_asked_is_refus
         await shop.service("items_query", ItemsQuery())
 
     asked = MessagesQuery(results_count=2)
-    assert len((await shop.messages_query(asked)).items) == 2  # each off its shape, unread
-    monkeypatch.setattr(fnac, "MESSAGE_BYTES", 8)
+    assert len((await shop.listed(asked)).items) == 2  # each off its shape, unread
+    monkeypatch.setattr(MessagesQuery, "ITEM_BYTES", 8)
     monkeypatch.setattr(fnac, "ENVELOPE_BYTES", 50)
     with pytest.raises(FnacProtocolError, match="larger than 66 bytes"):
-        await shop.messages_query(asked)  # bounded by the page asked: 50 + 2 x 8 bytes
+        await shop.listed(asked)  # bounded by the page asked: 50 + 2 x 8 bytes
 
 
 def test_the_envelopes_spec_says_its_errors_with_its_own_shapes() -> None:

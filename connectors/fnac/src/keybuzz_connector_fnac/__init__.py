@@ -1,6 +1,4 @@
-"""Fnac and Darty: one seller API (XML over HTTPS), one declaration serving both
-(docs/FNAC.md); ``connectors()`` is the entry point the registry loads (group
-``keybuzz.connectors``)."""
+"""The Fnac and Darty connectors (docs/FNAC.md); ``connectors()`` is the registry's entry point."""
 
 from functools import cache
 

@@ -1,14 +1,10 @@
-"""Fnac/Darty seller API client on the kit's requester: every call one service, ``POST
-<base_url><service>`` of a models.py query (``request``), answered
-``<service>_response`` in Fnac's envelope (``ENVELOPE``), its token from ``auth`` carried in
-the request's root; and Fnac's answers read as models or as the seam's. Where the XSDs and
-Fnac's answers disagree, the answers win (docs/FNAC.md, "What Fnac's API is")."""
+"""Fnac/Darty's client on the kit's requester, and its answers read (docs/FNAC.md)."""
 
 from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Unpack
 
@@ -25,14 +21,10 @@ from keybuzz_connector_fnac import models
 NS = "http://www.fnac.com/schemas/mp-dialog.xsd"
 LOGIN = "auth"  # the service that trades the shop's key for a token
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024  # a 100-order page is ~0.4 MB
-# A messages_query answer is capped in proportion to the page asked: a message is some
-# KB of text (an assumption: Fnac publishes no limit) and a few file links, so 64 KiB
-# each plus the envelope is ample; a 100-message page is then at most 6.3 MiB.
-MESSAGE_BYTES = 64 * 1024
+# A bounded page's envelope (docs/FNAC.md, "Limits and assumptions"; ``Paged.ITEM_BYTES``).
 ENVELOPE_BYTES = 64 * 1024
-# Fnac publishes no list of its codes: these are the sandbox double's (docs/FNAC.md,
-# "Limits and assumptions"). messages_update answers ERROR when one of its messages was
-# refused, each message with its own errors: then the caller reads them.
+# Its codes are the double's (docs/FNAC.md, "Limits and assumptions"); messages_update's
+# ERROR without errors of its own leaves each message's to the caller.
 ENVELOPE = Node.StatusEnvelope(
     ns=NS,
     unreadable=models.FnacProtocolError,
@@ -42,11 +34,8 @@ ENVELOPE = Node.StatusEnvelope(
     token=frozenset({"ERR_002"}),
     per_item=frozenset({"messages_update_response"}),
 )
-
-
-def parse(data: bytes, *, max_bytes: int = MAX_RESPONSE_BYTES) -> etree._Element:
-    """The root element of a Fnac response (the kit's guard); FnacProtocolError else."""
-    return ENVELOPE.parse(data, max_bytes=max_bytes)
+# The root element of a Fnac response (the kit's guard); FnacProtocolError else.
+parse = functools.partial(ENVELOPE.parse, max_bytes=MAX_RESPONSE_BYTES)
 
 
 # --- requests: each written from its declared Struct in one pass (docs/FNAC.md) ---------
@@ -72,8 +61,7 @@ def xml_instant(moment: datetime) -> str:
 
 
 def request(ns: str, root: str, attributes: Mapping[str, str], declared: msgspec.Struct) -> bytes:
-    """The request ``<root>`` in namespace ``ns`` (no prefix) holding ``declared``, after
-    ``attributes`` (what the authentication carries)."""
+    """The request ``<root>`` in namespace ``ns`` (no prefix): ``attributes``, then ``declared``."""
     element = etree.Element(f"{{{ns}}}{root}", attrib=dict(attributes), nsmap={None: ns})
     if _write(element, declared):
         raise TypeError(f"<{root}> holds elements, not a text")
@@ -82,60 +70,35 @@ def request(ns: str, root: str, attributes: Mapping[str, str], declared: msgspec
 
 def _write(element: etree._Element, declared: msgspec.Struct) -> bool:
     """``declared`` written into ``element``; whether it wrote a text."""
-    text = False
+    text, ns = False, etree.QName(element).namespace
     for field in _fields(type(declared)):
         value, name = getattr(declared, field.name), field.encode_name
         if value is None or value == ():
             continue
         if name.startswith("@"):
-            element.set(name[1:], _text(value))
+            element.set(name[1:], str(value))
         elif name == ".":
-            element.text, text = xml_text(_text(value)), True
+            element.text, text = xml_text(str(value)), True
         else:
-            _child(element, name, value)
+            wrapper, _, name = name.rpartition("/")  # "a/b": each a "b" within one "a"
+            parent = etree.SubElement(element, f"{{{ns}}}{wrapper}") if wrapper else element
+            for item in value if type(value) is tuple else (value,):
+                child = etree.SubElement(parent, f"{{{ns}}}{name}")
+                if isinstance(item, msgspec.Struct):
+                    _write(child, item)
+                else:
+                    child.text = xml_text(str(item))
     return text
-
-
-def _child(parent: etree._Element, name: str, value: Any) -> None:
-    """``value`` as ``name`` children of ``parent`` (``a/b``: within one ``a``)."""
-    ns = etree.QName(parent).namespace
-    outer, _, inner = name.partition("/")
-    if inner:
-        return _child(etree.SubElement(parent, f"{{{ns}}}{outer}"), inner, value)
-    for item in value if type(value) is tuple else (value,):
-        element = etree.SubElement(parent, f"{{{ns}}}{name}")
-        if isinstance(item, msgspec.Struct):
-            _write(element, item)
-        else:
-            element.text = xml_text(_text(item))
-    return None
 
 
 _fields = functools.cache(msgspec.structs.fields)
 
 
-def _text(value: Any) -> str:
-    return xml_instant(value) if isinstance(value, datetime) else str(value)
-
-
 # --- reading ------------------------------------------------------------------------------
-def read_auth(root: etree._Element) -> models.AuthToken:
-    return ENVELOPE.node(root).decode(models.AuthToken)
-
-
 def read_page(root: etree._Element, item: str) -> models.Listed:
     """A listing's page: its paging and its ``item`` nodes, raw (read by the listing)."""
     node = ENVELOPE.node(root)
     return models.Listed(node.decode(models.Paging), tuple(node.all(item)))
-
-
-def read_message_updates(
-    root: etree._Element, redact: Callable[[str], str] = str
-) -> tuple[models.MessageUpdateResult, ...]:
-    return tuple(
-        message.decode(models.MessageUpdateResult, errors=ENVELOPE.errors(message, redact))
-        for message in ENVELOPE.node(root).all("message")
-    )
 
 
 # A kind of sender Fnac may add later is kept as a notification, never lost.
@@ -144,8 +107,7 @@ SENDERS: dict[str, seam.SenderType] = {
     "CALLCENTER": "MARKETPLACE_SUPPORT",
     "SELLER": "SELLER",
 }
-# Fnac's ``message_subject`` → the ticket's subject; the others name none: the buyer's
-# words decide (docs/FNAC.md, "Ticket topics").
+# Fnac's ``message_subject`` → the ticket's subject (docs/FNAC.md, "Ticket topics").
 MESSAGE_SUBJECTS: dict[str, Subject] = {
     "product_information": "PRODUCT_QUESTION",
     "shipping_information": "WHERE_IS_MY_ORDER",
@@ -155,9 +117,8 @@ MESSAGE_SUBJECTS: dict[str, Subject] = {
 
 
 def _message(node: Node) -> seam.InboxMessage:
-    """A message as the seam's: its thread the order's or offer's it refers to (a referer
-    of another type names no thread we know: an empty id, a thread of its own), its
-    sender's kind in our words, its text kept unstripped, its files' media types."""
+    """A message as the seam's (docs/FNAC.md, "The connector seam"): a referer of another
+    type than an order or an offer names no thread we know (an empty id)."""
     referer = node.child("message_referer")
     kind = referer.element.get("type") or "ORDER"
     sender = node.get("message_from")
@@ -211,7 +172,6 @@ def _incident(node: Node) -> seam.InboxIncident:
         types=tuple(dict.fromkeys(types)),
         ticket_subject=next((INCIDENT_SUBJECTS[t] for t in types if t in INCIDENT_SUBJECTS), None),
         waiting_for_seller=header.text("waiting_for_seller_answer") == "TRUE",
-        opened_by=header.text("opened_by"),
         message=header.text("message", strip=False) or "",
     )
 
@@ -225,9 +185,6 @@ read_order = functools.partial(Node.item, read=lambda node: node.decode(models.O
 # --- the client ---------------------------------------------------------------------------
 log = logging.getLogger(__name__)
 
-# Actions that send something to a buyer or Fnac: never repeated once the request left.
-SENDING_ACTIONS = frozenset({"reply", "create"})
-
 
 class FnacCredentials(Redacted, frozen=True):
     """A shop's credentials, as auth's request holds them (its key masked, never quoted)."""
@@ -238,12 +195,13 @@ class FnacCredentials(Redacted, frozen=True):
     key: str
 
 
+LABELLED = kit.CallErrors.labelled("Fnac")
 SPEC = ENVELOPE.spec(
     "Fnac",
     log,
     login=LOGIN,
-    unavailable=models.FnacUnavailable,
-    outcome_unknown=models.FnacOutcomeUnknown,
+    unavailable=LABELLED.unavailable,
+    outcome_unknown=LABELLED.outcome_unknown,
     credentials_refused=models.FnacCredentialsRefused,
     refused=models.FnacRequestRefused,
     max_response_bytes=MAX_RESPONSE_BYTES,
@@ -251,8 +209,7 @@ SPEC = ENVELOPE.spec(
 
 
 class FnacClient(kit.Requester):
-    """One shop's calls (``options``: the requester's): its token is kept until Fnac
-    refuses it, then renewed once for every caller at once."""
+    """One shop's calls, on one token renewed when refused (``options``: the requester's)."""
 
     def __init__(
         self,
@@ -265,7 +222,8 @@ class FnacClient(kit.Requester):
         ids = {"partner_id": credentials.partner_id, "shop_id": credentials.shop_id}
 
         async def log_in() -> models.AuthToken:
-            return read_auth((await self.service(LOGIN, credentials, login=True)).root)
+            answer = await self.service(LOGIN, credentials, login=True)
+            return ENVELOPE.node(answer.root).decode(models.AuthToken)
 
         self.tokens = HeaderAuth.LoginToken(
             log_in,
@@ -279,41 +237,35 @@ class FnacClient(kit.Requester):
     async def service(
         self, service: str, asked: msgspec.Struct, **how: Any
     ) -> Node.StatusEnvelope.Answer:
-        """``service``'s answer to ``asked``, accepted by Fnac's envelope (``how``: the
-        requester's ``post_document`` options: ``idempotent``, ``max_bytes``)."""
+        """``service``'s answer to ``asked``, accepted by Fnac's envelope (``how``: for
+        ``post_document``)."""
         body = functools.partial(request, NS, service, declared=asked)
         answer: Node.StatusEnvelope.Answer = await self.post_document(service, body, **how)
         ENVELOPE.expect_root(answer.root, service)
         return answer
 
-    async def messages_query(self, query: models.MessagesQuery | None = None) -> models.Listed:
-        """One page of at most ``query.results_count`` messages. An answer listing more is
-        refused, never cut: Fnac ignoring the page size would skip or repeat messages."""
-        asked = query or models.MessagesQuery()
-        size = asked.results_count
-        cap = min(ENVELOPE_BYTES + size * MESSAGE_BYTES, self._max_bytes)
-        answer = await self.service("messages_query", asked, max_bytes=cap)
-        page = read_page(answer.root, "message")
-        if len(page.items) > size:
+    async def listed(self, asked: models.Paged) -> models.Listed:
+        """A page of ``asked``'s listing; a bounded one (``ITEM_BYTES``) is capped, and refused
+        if it lists more than asked, never cut: Fnac ignoring the page size would skip items."""
+        size, item, each = asked.results_count, asked.ITEM, asked.ITEM_BYTES
+        cap = 0 if each is None else min(ENVELOPE_BYTES + size * each, self._max_bytes)
+        page = read_page((await self.service(asked.SERVICE, asked, max_bytes=cap)).root, item)
+        if each is not None and len(page.items) > size:
             extra = {**self.shop, "listed": len(page.items), "asked": size}
-            log.warning("Fnac listed more messages than asked; page refused", extra=extra)
-            reason = f"{len(page.items)} messages listed, {size} asked for the page"
-            raise models.FnacProtocolError(reason)
+            log.warning("Fnac listed more %ss than asked; page refused", item, extra=extra)
+            raise models.FnacProtocolError(f"{len(page.items)} {item}s listed, {size} asked")
         return page
 
     async def messages_update(
         self, updates: Sequence[models.MessageUpdate]
     ) -> tuple[models.MessageUpdateResult, ...]:
         """One result per message (each may be refused on its own, with its codes)."""
-        sends = any(update.action in SENDING_ACTIONS for update in updates)
+        sends = any(update.action == "reply" for update in updates)  # a reply: never sent twice
         asked = models.MessagesUpdate(tuple(updates))
         answer = await self.service("messages_update", asked, idempotent=not sends)
-        return read_message_updates(answer.root, answer.redact)
-
-    async def orders_query(self, query: models.OrdersQuery | None = None) -> models.Listed:
-        answer = await self.service("orders_query", query or models.OrdersQuery())
-        return read_page(answer.root, "order")
-
-    async def incidents_query(self, query: models.IncidentsQuery | None = None) -> models.Listed:
-        answer = await self.service("incidents_query", query or models.IncidentsQuery())
-        return read_page(answer.root, "incident")
+        return tuple(
+            message.decode(
+                models.MessageUpdateResult, errors=ENVELOPE.errors(message, answer.redact)
+            )
+            for message in ENVELOPE.node(answer.root).all("message")
+        )

@@ -1,6 +1,4 @@
-"""The Fnac/Darty connector declared: one seller API (XML over HTTPS) serving two
-marketplaces, a Darty shop being a shop_id of its own. Fnac publishes no limits: the ones
-below are assumptions (docs/FNAC.md, "Limits and assumptions")."""
+"""The Fnac/Darty connector declared (docs/FNAC.md, "One API, two marketplaces")."""
 
 from __future__ import annotations
 
@@ -10,7 +8,6 @@ from typing import ClassVar
 
 import msgspec
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit import ShopSettings, credentials_as, key_field
 from keybuzz_shared.connectors.seam import Connector, CredentialField, Limits, ShopApiSettings
 from keybuzz_shared.settings import AtLeastOne, PartSettings
 
@@ -21,26 +18,22 @@ from keybuzz_connector_fnac.session import DISCUSSIONS, ORDER_IDS, session_of
 FNAC = "FNAC"
 DARTY = "DARTY"
 FNAC_API_URL = "https://vendeur.fnac.com/api.php/"
-# Fnac's seller API serves Fnac's and Darty's shops from one shop-id space: a shop is the
-# same account whichever of the two marketplace values it is connected under. oauth's
-# migration 004 writes this same form for the rows connected before it.
+# One shop-id space for Fnac's and Darty's shops: a shop is one account under either value
+# (oauth's migration 004 writes this same form for the rows connected before it).
 SELLER_API = "fnac-seller-api"
 
 
-class FnacApiSettings(ShopSettings, kw_only=True, frozen=True):
+class FnacApiSettings(kit.ShopSettings, kw_only=True, frozen=True):
     MARKETPLACE: ClassVar[str] = FNAC
     PREFIX: ClassVar[str] = "fnac"
-    # A message's files come from FNAC_API_URL's origin unless FNAC_ATTACHMENT_ORIGINS
-    # names others (docs/SECURITY.md, "Files a message links").
+    # Files from FNAC_API_URL's origin, unless FNAC_ATTACHMENT_ORIGINS says (docs/SECURITY.md).
     API_SERVES_FILES: ClassVar[bool] = True
 
     # Production's endpoint by default; ``make run`` points it at the sandbox's double.
-    # The kit's settings every shop API has are read from FNAC_<NAME> (kit.ShopSettings).
     api_url: str = FNAC_API_URL
     # Darty's shops at their own interval; unset: FNAC_POLL_INTERVAL_SECONDS.
     darty_poll_interval_seconds: AtLeastOne | None = None
-    # How far back a shop's first poll reads.
-    first_poll_days: AtLeastOne = 30
+    first_poll_days: AtLeastOne = 30  # how far back a shop's first poll reads
 
     def shop_api(self, marketplace: str) -> ShopApiSettings | None:
         """Fnac's view, for Darty's shops too but for their interval (if set)."""
@@ -60,7 +53,7 @@ uuid_field = functools.partial(
 CREDENTIAL_FIELDS = (
     uuid_field(name="partner_id", json_name="partnerId", label="Partner ID"),
     uuid_field(name="shop_id", json_name="shopId", label="Shop ID", account=True),
-    key_field("key", "API key", max_length=256),
+    kit.key_field("key", "API key", max_length=256),
 )
 LIMITS = Limits(
     # The 2018 XSD has no attachment in a reply, and the newer format is not published.
@@ -74,13 +67,12 @@ LIMITS = Limits(
 def client_of(marketplace: str, shop: kit.Declaration.Opening[ShopApiSettings]) -> FnacClient:
     """The shop's client: it holds one token; ValueError when a field is missing."""
     fields = shop.credentials  # the account's in its canonical form, as it is sent
-    credentials = credentials_as(FnacCredentials, CREDENTIAL_FIELDS, fields, marketplace)
+    credentials = kit.credentials_as(FnacCredentials, CREDENTIAL_FIELDS, fields, marketplace)
     return FnacClient(shop.http, shop.api.api_url, credentials, **shop.options)
 
 
 async def probe(client: FnacClient, _credentials: Mapping[str, str]) -> str:
-    """One ``auth`` call. Its answer names no shop nor marketplace: the account is the shop
-    whose id and key the API accepted (docs/FNAC.md, "One API, two marketplaces")."""
+    """One ``auth`` call: the account is the shop whose id and key it accepted."""
     await client.authenticate()
     return f"{SELLER_API}:{client.credentials.shop_id}"
 
@@ -94,21 +86,16 @@ def fnac_connector(
 ) -> Connector:
     """The connector of one of FNAC or DARTY (or of a marketplace speaking Fnac's seller
     API, read with its own ``settings`` and ``limits``)."""
-
-    def parts(client: FnacClient, _api: ShopApiSettings) -> kit.KitSession:
-        return session_of(client, limits)
-
-    secret = f"{marketplace.lower()}_api"  # FNAC → …/fnac_api
     return kit.shop_api_connector(
         kit.Declaration(
             marketplace,
             display_name,
-            secret,
+            f"{marketplace.lower()}_api",  # its secret: FNAC → …/fnac_api
             CREDENTIAL_FIELDS,
             limits,
             view=ShopApiSettings,
             client=functools.partial(client_of, marketplace),
-            parts=parts,
+            parts=lambda client, _api: session_of(client, limits),
             probe=probe,
             settings=settings,
             discussions=DISCUSSIONS,

@@ -1,13 +1,10 @@
-"""What the Fnac/Darty client sends (queries, updates) and reads, in Fnac's own terms (its
-enumerations spelled as in its XSDs), and what a call can fail with. Only the fields the
-connector maps are read, and only the filters it sends are built (docs/FNAC.md)."""
+"""What the Fnac/Darty client sends and reads, in Fnac's terms, and its failures (docs/FNAC.md)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import ClassVar, Literal, NamedTuple
 
 import msgspec
 from keybuzz_shared.connectors import seam
@@ -24,15 +21,7 @@ MessageSubject = Literal[
     "offer_not_received",
     "other_question",
 ]
-MessageAction = Literal[
-    "mark_as_read",
-    "mark_as_unread",
-    "archive",
-    "mark_as_read_and_archive",
-    "unarchive",
-    "reply",
-    "create",
-]
+MessageAction = Literal["mark_as_read", "reply"]  # of Fnac's, those the connector sends
 Sort = Literal["ASC", "DESC"]
 
 MAX_ORDER_IDS = 50  # orders_fnac_id / incidents' orders hold at most 50 (OrdersQueryService.xsd)
@@ -40,21 +29,13 @@ MAX_ORDER_IDS = 50  # orders_fnac_id / incidents' orders hold at most 50 (Orders
 
 # --- errors ---------------------------------------------------------------------------------
 class FnacError(seam.ConnectorError):
-    """Base of every Fnac/Darty failure; each names Fnac (its ``label``, read first)."""
+    """Base of the failures Fnac's envelope says; each names Fnac (its ``label``, read first)."""
 
     label = "Fnac"
 
 
 class FnacCredentialsRefused(FnacError, Node.StatusEnvelope.CredentialsRefused):
     """``auth`` refused the partner_id/shop_id/key (wrong, or the key was revoked)."""
-
-
-class FnacUnavailable(FnacError, seam.CallUnavailable):
-    """Unreachable, timeouts, 5xx, 429, until the retries ran out: try again later."""
-
-
-class FnacOutcomeUnknown(FnacError, seam.CallOutcomeUnknown):
-    """A call that changes something (a reply) lost its answer after it left: not sent again."""
 
 
 class FnacProtocolError(FnacError, seam.AnswerUnreadable):
@@ -77,11 +58,11 @@ def refusal_codes(reason: str) -> tuple[str, ...]:
 
 # --- queries and updates: each field named as its element, in the XSD's order ----------------
 class DateRange(msgspec.Struct, frozen=True, kw_only=True):
-    """``<date type="…"><min/><max/></date>``; ``type`` as the XSDs spell it ("CreatedAt")."""
+    """``<date type="CreatedAt"><min/><max/></date>``, each end as ``xml_instant`` writes it."""
 
     type: str = msgspec.field(name="@type")
-    min: datetime | None = None
-    max: datetime | None = None
+    min: str | None = None
+    max: str | None = None
 
 
 class ByCreation(msgspec.Struct, frozen=True):
@@ -92,7 +73,12 @@ class ByCreation(msgspec.Struct, frozen=True):
 
 
 class Paged(msgspec.Struct, frozen=True, kw_only=True):
-    """What every query of a listing opens with: the page's size and number, its window."""
+    """What every query of a listing opens with: the page's size and number, its window;
+    its service, the items it lists, and where a page is bounded, each item's bytes."""
+
+    SERVICE: ClassVar[str]
+    ITEM: ClassVar[str]
+    ITEM_BYTES: ClassVar[int | None] = None
 
     results_count: int = msgspec.field(default=100, name="@results_count")
     page: int = msgspec.field(default=1, name="paging")
@@ -100,6 +86,7 @@ class Paged(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class MessagesQuery(Paged, frozen=True, kw_only=True):
+    SERVICE, ITEM, ITEM_BYTES = "messages_query", "message", 64 * 1024
     message_type: MessageType | None = None
     order_ids: tuple[str, ...] = msgspec.field(default=(), name="order_fnac_id")
     sort: ByCreation | None = msgspec.field(default=None, name="sort_by")
@@ -128,11 +115,14 @@ class MessagesUpdate(msgspec.Struct, frozen=True):
 
 
 class IncidentsQuery(Paged, frozen=True, kw_only=True):
+    SERVICE, ITEM = "incidents_query", "incident"
     sort: Sort | None = msgspec.field(default=None, name="sort_by")
 
 
 class OrdersQuery(IncidentsQuery, frozen=True, kw_only=True):
     """An incidents query's filters, in its order, then the orders' ids (the XSDs' order)."""
+
+    SERVICE, ITEM = "orders_query", "order"
 
     order_ids: tuple[str, ...] = msgspec.field(default=(), name="orders_fnac_id/order_fnac_id")
 
@@ -202,8 +192,7 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
         return max([self.created_at, *(moment for moment in shown if moment is not None)])
 
 
-@dataclass(frozen=True)
-class Listed:
+class Listed(NamedTuple):
     """A page of messages, orders or incidents: its paging and its item nodes, raw."""
 
     paging: Paging

@@ -1,12 +1,9 @@
-"""A Fnac/Darty shop's session on the kit's parts: its inbox, replies and orders on its one
-FnacClient; its listings' numbered pages over a listing whose total the answer gives, read
-by ``Renumbered``, a paging strategy of the kit's ``Listing``; Fnac's orders as the seam's
-(docs/FNAC.md, "The connector seam")."""
+"""A Fnac/Darty shop's session on the kit's parts (docs/FNAC.md, "The connector seam")."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast, get_args
 
@@ -18,39 +15,29 @@ from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_fnac import models
 from keybuzz_connector_fnac.client import (
+    SPEC,
     FnacClient,
     carried,
     read_incident,
     read_message,
     read_order,
+    xml_instant,
 )
 
 log = logging.getLogger(__name__)
-Q = TypeVar("Q", bound=models.Paged)  # a listing's query
 T = TypeVar("T")  # an item, read
 
-# What a numbered page says of the listing: whether more pages follow, and how many
-# items it holds in all (None: not said).
+# What a numbered page says: whether more pages follow, its listing's items (None: unsaid).
 Count = tuple[bool, int | None]
 
 
-# A window as a listing's query: ``min`` and, where it ends, ``max``, ISO 8601 (the kit's
-# ``window_query``); ``window_of`` reads it back, for a call that builds its own request.
-iso_window = Listing.window_query("min", "max", datetime.isoformat)
-
-
-def window_of(params: dict[str, str]) -> tuple[datetime, datetime | None]:
-    """The window ``iso_window`` wrote into a page's parameters."""
-    high = params.get("max")
-    return datetime.fromisoformat(params["min"]), (
-        datetime.fromisoformat(high) if high is not None else None
-    )
+# A window as a listing's query: ``min`` and, where it ends, ``max``, as requests write them.
+iso_window = Listing.window_query("min", "max", xml_instant)
 
 
 class Pages(msgspec.Struct, array_like=True, frozen=True):
-    """A listing's state, its cursor: its window, the page to read next and how many items
-    the window held at the last page read (-1: not known). The layout of the cursors a
-    poll and a backfill job keep: unchanged."""
+    """A listing's cursor (its layout kept: polls and backfill jobs store it): its window,
+    the page to read next, the window's items at the last page read (-1: not known)."""
 
     low: datetime
     high: datetime | None
@@ -59,10 +46,9 @@ class Pages(msgspec.Struct, array_like=True, frozen=True):
 
 
 class Renumbered(Listing.Paging[T, Pages, Count]):
-    """Pages numbered 1, 2 … (``page``) of ``size`` items while the answer says a next
-    page follows. With ``step_back``, when the total shrank since the last page (items
-    read left the window, the rest moved up), the next page steps back by as many items
-    instead, so that none is skipped (the ones read again are dropped by the caller)."""
+    """Pages 1, 2 … of ``size`` items while the answer says a next page follows; with
+    ``step_back``, a total shrunk since the last page steps back by as many items, so that
+    none is skipped (docs/FNAC.md, "The connector seam")."""
 
     state = Pages
 
@@ -91,13 +77,11 @@ class Renumbered(Listing.Paging[T, Pages, Count]):
         return Listing.PageRead(items, unreadable, following)
 
 
-# Fnac may list a message or an order a little after its date: each listing by date starts
-# this much before ``since``.
+# Fnac may list an item a little after its date: a listing by date starts this early.
 LISTING_OVERLAP = timedelta(minutes=5)
 # Fnac's max is inclusive: a window by creation asks a second less, to keep it half-open.
-ONE_SECOND = timedelta(seconds=1)
 half_open = Listing.window_query(
-    "min", "max", datetime.isoformat, end_written=lambda end: (end - ONE_SECOND).isoformat()
+    "min", "max", xml_instant, end_written=lambda end: xml_instant(end - timedelta(seconds=1))
 )
 CURRENCY = "EUR"  # Fnac and Darty sell in France: their prices carry no currency
 CLAIM_SUBJECT = "Nouvelle réclamation"
@@ -107,28 +91,31 @@ RECIPIENTS: dict[seam.Recipient, models.MessageTo] = {
     "MARKETPLACE_SUPPORT": "CALLCENTER",
     "ALL": "ALL",
 }
-# Fnac's threads are an order's or an offer's (it has no discussion of its own); a claim's
-# ``opened_by`` is ``client`` when the buyer opened it, else Fnac's staff did.
+# Fnac's threads, an order's or an offer's (it has no discussion of its own): each kind's
+# name at Fnac, and a reply's subject there unless the reply names one of Fnac's.
+THREADS: dict[str, tuple[models.MessageType, models.MessageSubject]] = {
+    "ORDER": ("ORDER", "order_information"),
+    "OFFER": ("OFFER", "product_information"),
+}
+# A claim's ``opened_by`` is ``client`` when the buyer opened it, else Fnac's staff did.
 DISCUSSIONS = kit.Declaration.Discussions(
     recipients=tuple(RECIPIENTS),
     support_sender="",
     claim_subject=CLAIM_SUBJECT,
-    threads=frozenset({"ORDER", "OFFER"}),
+    threads=frozenset(THREADS),
     carried=carried,
     codes=models.refusal_codes,
     buyer_opener="client",
 )
 
 
-# Fnac's order ids (Darty's too): common.xsd's order_id_restriction, 13 letters and
-# digits; in free text a 13-character word holding a digit (else it is a word).
+# common.xsd's order_id_restriction; in free text, a 13-character word holding a digit.
 ORDER_IDS = kit.OrderIdPattern(
     "[0-9A-Za-z]{13}",
     "a Fnac/Darty one (13 letters and digits)",
     keep=lambda word: any(c.isdigit() for c in word),
 )
-# Fnac's order states in KeyBuzz's order vocabulary (docs/FNAC.md, "Order states"); Fnac's
-# own word is kept beside ours (``OrderSummary.state``, ``OrderLine.state``).
+# Fnac's order states in KeyBuzz's order vocabulary (docs/FNAC.md, "Order states").
 ORDER_STATES = kit.ListedOrders.States(
     Created=("PENDING", None),  # waiting for the seller to accept its lines
     Accepted=("PENDING", None),  # accepted, the buyer not debited yet: not to ship
@@ -141,9 +128,7 @@ ORDER_STATES = kit.ListedOrders.States(
     Refunded=("RETURNED", None),  # every line refunded
     Error=("PENDING", None),  # Fnac could not process it: nothing to ship yet
 )
-
-# Fnac line state -> our order status for that line: the order's status of the same word;
-# a line the seller has still to accept is "ToAccept" (its order, "Created").
+# A line's state: its order's of the same word; one still to accept is "ToAccept".
 LINE_STATES: dict[str, str] = {
     "ToAccept": "PENDING",
     **{state: status for state, (status, _) in ORDER_STATES.items() if state != "Created"},
@@ -155,7 +140,7 @@ def line_status(state: str) -> str:
 
 
 class _InboxListing(msgspec.Struct, array_like=True, frozen=True):
-    """An inbox cursor as it was handed out before the kit: its since and the next page."""
+    """An inbox cursor of the earlier layout: its since and the next page."""
 
     since: datetime
     page: int
@@ -170,17 +155,18 @@ _inbox_cursor = Listing.earlier(
 
 def session_of(client: FnacClient, limits: seam.Limits) -> kit.KitSession:
     shop = FnacShop(client, limits)
-    by_date = shop.by_date
     orders = kit.ListedOrders(
-        updated=kit.Listing(by_date, iso_window, shop.orders_by("UpdatedAt")),
-        created=kit.Listing(by_date, half_open, shop.orders_by("CreatedAt")),
+        updated=kit.Listing(shop.by_date, iso_window, shop.pages(models.OrdersQuery, "UpdatedAt")),
+        created=kit.Listing(
+            shop.by_date, half_open, shop.pages(models.OrdersQuery, "CreatedAt", sort="ASC")
+        ),
         by_id=kit.ListedOrders.InLists(
             shop.orders_named, models.MAX_ORDER_IDS, askable=ORDER_IDS.is_order_id
         ),
         read=_order,
         label="Fnac",
         log=log,
-        shop=shop.named,
+        shop=client.shop,
         overlap=LISTING_OVERLAP,
     )
     replies = kit.DeclaredReplies.on_threads(
@@ -195,9 +181,8 @@ class FnacShop:
     def __init__(self, client: FnacClient, limits: seam.Limits) -> None:
         self.client = client
         self.limits = limits
-        self.named = {"shop_id": client.credentials.shop_id}
         # The messages listed by date: each one left out logged with the shop.
-        self._logged = Listing.logged_each(read_message, log, "Fnac message", self.named)
+        self._logged = Listing.logged_each(read_message, log, "Fnac message", client.shop)
         self.by_date = Renumbered[Any](limits.page_size)
         self._by_page = Renumbered[Any](limits.page_size, step_back=False)
 
@@ -218,8 +203,7 @@ class FnacShop:
     async def incidents(
         self, *, since: datetime, cursor: str | None = None
     ) -> seam.Page[seam.InboxIncident]:
-        incidents_query = self.client.incidents_query
-        fetch = self.pages(incidents_query, models.IncidentsQuery, "UpdatedAt", sort="ASC")
+        fetch = self.pages(models.IncidentsQuery, "UpdatedAt", sort="ASC")
         listing = kit.Listing(self._by_page, iso_window, fetch, _inbox_cursor)
         return await listing.page(cursor, since, None, lambda raw: read_each(raw, read_incident))
 
@@ -233,20 +217,21 @@ class FnacShop:
 
     # --- replies ----------------------------------------------------------------------------
     async def post(self, reply: seam.Reply) -> str | None:
-        """A reply is a messages_update on the message it answers; a refusal is a FAILED
-        outcome, never sent again (the errors raised: docs/FNAC.md, "Failure modes")."""
+        """A messages_update on the message it answers; refused: FAILED, never sent again."""
+        kind, usual = THREADS[reply.thread.kind]
+        own = reply.subject if reply.subject in get_args(models.MessageSubject) else None
         update = models.MessageUpdate(
             message_id=reply.in_reply_to,
             action="reply",
             to=RECIPIENTS[reply.recipient],
-            subject=_subject(reply),
+            subject=cast(models.MessageSubject, own or usual),
             text=reply.body,
-            message_type=_message_type(reply.thread),
+            message_type=kind,
         )
         try:
             results = await self.client.messages_update([update])
         except models.FnacProtocolError as exc:  # Fnac answered, in a shape we do not read
-            raise models.FnacOutcomeUnknown("messages_update", exc.reason) from None
+            raise SPEC.errors.outcome_unknown("messages_update", exc.reason) from None
         if refused := [r for r in results if not r.ok]:
             codes = ", ".join(e.code for r in refused for e in r.errors) or refused[0].status
             return f"Fnac refused the reply: {codes}"
@@ -256,7 +241,7 @@ class FnacShop:
         """The seller's messages on one of Fnac's threads since ``since``."""
         order_ids = (thread.id,) if thread.kind == "ORDER" else ()
         fetch = self._messages_since(
-            from_types=("SELLER",), message_type=_message_type(thread), order_ids=order_ids
+            from_types=("SELLER",), message_type=THREADS[thread.kind][0], order_ids=order_ids
         )
         listing = kit.Listing(self._by_page, iso_window, fetch)
         start = listing.start(as_utc(since) - LISTING_OVERLAP, None, updated=True)
@@ -265,40 +250,28 @@ class FnacShop:
 
     # --- Fnac's calls as the kit's listings ----------------------------------------------------
     def pages(
-        self,
-        call: Callable[[Q], Awaitable[models.Listed]],
-        query: Callable[..., Q],
-        date: str,
-        **filters: Any,
+        self, query: Callable[..., models.Paged], date: str, **filters: Any
     ) -> kit.Listing.Fetch[Count]:
-        """The listing's call of ``call``: each page asked in its ``query`` of its number,
-        size and window by ``date``, with its other ``filters``."""
+        """The listing's call: a page's ``query`` of its number, size, window by ``date``."""
 
         async def fetch(params: dict[str, str], _link: str | None) -> tuple[list[Node], Count]:
-            low, high = window_of(params)
-            window = models.DateRange(type=date, min=low, max=high)
+            window = models.DateRange(type=date, min=params["min"], max=params.get("max"))
             size, number = self.limits.page_size, int(params["page"])
-            page = await call(query(page=number, results_count=size, date=window, **filters))
+            asked = query(page=number, results_count=size, date=window, **filters)
+            page = await self.client.listed(asked)
             return list(page.items), (page.paging.has_next, page.paging.nb_total_result)
 
         return fetch
 
     def _messages_since(self, **filters: Any) -> kit.Listing.Fetch[Count]:
         """messages_query of a window by creation, oldest first (``filters``: its others)."""
-        query, sort = models.MessagesQuery, models.ByCreation("ASC")
-        return self.pages(self.client.messages_query, query, "CreatedAt", sort=sort, **filters)
-
-    def orders_by(self, date: str) -> kit.Listing.Fetch[Count]:
-        """orders_query of a window by ``date``; by creation oldest first."""
-        sort = "ASC" if date == "CreatedAt" else None
-        return self.pages(self.client.orders_query, models.OrdersQuery, date, sort=sort)
+        sort = models.ByCreation("ASC")
+        return self.pages(models.MessagesQuery, "CreatedAt", sort=sort, **filters)
 
     async def orders_named(self, joined: str) -> list[Any]:
         ids = tuple(joined.split(","))
-        found = await self.client.orders_query(
-            models.OrdersQuery(order_ids=ids, results_count=models.MAX_ORDER_IDS)
-        )
-        return list(found.items)
+        asked = models.OrdersQuery(order_ids=ids, results_count=models.MAX_ORDER_IDS)
+        return list((await self.client.listed(asked)).items)
 
 
 # --- Fnac's orders as the seam's --------------------------------------------------------------
@@ -334,15 +307,3 @@ def _order(item: Node) -> seam.OrderSummary:
             for d in order.details
         ),
     )
-
-
-def _message_type(thread: seam.ThreadKey) -> models.MessageType:
-    """Fnac's name of a thread's kind (its own two: ``reply`` refuses any other first)."""
-    return "OFFER" if thread.kind == "OFFER" else "ORDER"
-
-
-def _subject(reply: seam.Reply) -> models.MessageSubject:
-    """The reply's subject when it is one of Fnac's, else the usual one for the thread."""
-    if reply.subject in get_args(models.MessageSubject):
-        return cast(models.MessageSubject, reply.subject)
-    return "order_information" if reply.thread.kind == "ORDER" else "product_information"
