@@ -1,6 +1,7 @@
 """The kit's conversations engine (``Conversations``): kinds of conversation listed in
 turn, page by page by offset, the cursor and the read marks the engine's, what a listing
-looks up once (``Conversations.PerListing``). No servers: the marketplace is the test's own table."""
+looks up once (the kit's ``Listing.Lookup``, dropped at each listing). No servers: the
+marketplace is the test's own table."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from keybuzz_shared.connectors.kit import KitSession
+from keybuzz_shared.connectors.kit import KitSession, Listing
 from keybuzz_shared.connectors.seam import (
     CallRefused,
     InboxFile,
@@ -43,9 +44,7 @@ class Shop:
         self.marked: list[tuple[str, str]] = []
         self.refuse_marks: set[str] = set()
         self.lookups = 0
-        self.lookup = KitSession.Conversations.PerListing(
-            self.look_up, "none", "the test's look-up"
-        )
+        self.lookup = Listing.Lookup(self.look_up, "none", "the test's look-up")
 
     async def page(self, kind: str, offset: int, low: datetime | None) -> tuple[list[Any], bool]:
         self.asked.append((kind, offset, low))
@@ -146,7 +145,7 @@ async def test_a_refused_look_up_gives_its_fallback_and_is_not_asked_again() -> 
         asked.append(1)
         raise CallRefused("orders", 403, "no")
 
-    lookup = KitSession.Conversations.PerListing(refused, "fallback", "the orders")
+    lookup = Listing.Lookup(refused, "fallback", "the orders")
     assert await lookup.get() == "fallback" and await lookup.get() == "fallback"
     assert asked == [1]
     lookup.drop()

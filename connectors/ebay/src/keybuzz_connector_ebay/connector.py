@@ -216,7 +216,7 @@ class EbayClient(kit.Requester):
         self.identity = kit.Requester(SPEC, auth, self._http, api.identity_url, **kw)
         self.orders = self.pages(f"{ORDERS}order", "orders", "getOrders")
         what, empty = "eBay's orders for the conversations", Purchases()
-        self.purchases = kit.KitSession.Conversations.PerListing(self.recent_purchases, empty, what)
+        self.purchases = kit.Listing.Lookup(self.recent_purchases, empty, what)
 
     def pages(self, path: str, key: str, operation: str) -> kit.KeyedPages:
         """A listing at ``path``, its items under ``key`` (left out where there is none)."""

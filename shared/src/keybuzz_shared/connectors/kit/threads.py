@@ -787,9 +787,6 @@ class Conversations(ThreadsInbox, Generic[C]):
         name: str
         windowed: bool = True
 
-    # What a listing looks up once, dropped at each listing's first page.
-    PerListing = Lookup
-
     kinds: Sequence[Conversations.Kind]
     page: PageOf
     read: Callable[[list[Any]], tuple[Sequence[C], Sequence[str]]]
