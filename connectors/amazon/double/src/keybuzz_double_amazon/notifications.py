@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 from keybuzz_sandbox.answers import json_answer
 from keybuzz_sandbox.double_kit.admin import settings_handlers
+from keybuzz_sandbox.double_kit.sqs import DeliveryFaults, parse_sqs_arn
 from litestar import Response, Router, get
 
 from .double import AmazonDouble
@@ -18,11 +19,9 @@ from .notification_delivery import (
     NOTIFICATIONS_SCOPE,
     ORDER_CHANGE,
     PAYLOAD_VERSION,
-    DeliveryFaults,
     Destination,
     NotificationBook,
     conflict,
-    parse_sqs_arn,
 )
 from .spapi import CallContext, Reply
 
@@ -58,7 +57,8 @@ async def create_destination(ctx: CallContext) -> Reply:
     if "sqs" not in spec or "eventBridge" in spec:
         raise invalid_input("The sandbox delivers to one SQS queue per destination.")
     arn = spec["sqs"]["arn"]
-    parse_sqs_arn(arn)
+    if parse_sqs_arn(arn) is None:
+        raise invalid_input("Invalid SQS ARN.", arn)
     notes = _book(ctx)
     if any(d.arn == arn for d in notes.destinations.values()):
         raise conflict("A destination with this resource already exists.")
@@ -130,21 +130,21 @@ def notifications_admin_router(sb: AmazonDouble) -> Router:
                     }
                     for s in notes.subscriptions.values()
                 ],
-                "pending": len(notes.pending),
+                "pending": len(notes.outbox.pending),
                 "sent": notes.delivered,
             }
         )
 
+    outbox = sb.notifications.outbox
+
     def write_faults(faults: DeliveryFaults) -> None:
-        sb.notifications.faults = faults
+        outbox.faults = faults
 
     return Router(
         "/_sandbox/notifications",
         route_handlers=[
             overview,
-            *settings_handlers(
-                "/faults", DeliveryFaults, lambda: sb.notifications.faults, write_faults
-            ),
+            *settings_handlers("/faults", DeliveryFaults, lambda: outbox.faults, write_faults),
         ],
         include_in_schema=False,
     )
@@ -156,4 +156,4 @@ async def delivering_notifications(sb: AmazonDouble) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await sb.notifications.aclose()
+        await sb.notifications.outbox.aclose()
