@@ -12,6 +12,7 @@ from keybuzz_sandbox.answers import admin_error, json_answer
 from keybuzz_sandbox.clock import iso
 from keybuzz_sandbox.double_kit import admin as kit
 from keybuzz_sandbox.double_kit.admin import AdvanceRequest, forward, known, settings_handlers
+from keybuzz_sandbox.double_kit.replies import RelayFaults
 from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
 from keybuzz_sandbox.faults import FaultConfig
 from litestar import Response, Router, delete, get, post, put
@@ -24,7 +25,6 @@ from .messaging import messaging_admin_routes
 from .order_book import AdvanceSummary
 from .relay import RelayRequest, RelayResult, SentMessage, compose, deliver, pick_orders
 from .reply_relay import find_buyer, registered_email
-from .reply_state import RelayFaults
 from .reports import PROCESSING_SECONDS, QUEUE_SECONDS
 from .signing import REFRESH_PREFIX
 
@@ -287,6 +287,6 @@ def reply_admin_routes(sb: AmazonDouble) -> list[Any]:
         bounce_target,
         set_bounce_target,
         *settings_handlers(
-            "/replies/faults", RelayFaults, sb.replies.faults_view, sb.replies.set_faults
+            "/replies/faults", RelayFaults, sb.replies.on_demand.view, sb.replies.on_demand.set
         ),
     ]
