@@ -75,9 +75,9 @@ def describe(sb: AmazonDouble) -> dict[str, Any]:
             "reportLag": sb.settings.report_lag_seconds,
         },
         "rateLimits": {
-            op.key: {"rate": op.rate_limit.rate, "burst": op.rate_limit.burst}
-            for op in sb.models.all_operations()
-            if op.rate_limit
+            key: {"rate": limit.rate, "burst": limit.burst}
+            for key, limit in sb.models.rate_limits.items()
+            if limit
         },
         "replyRelay": {
             "host": sb.settings.reply_smtp_host,
