@@ -18,7 +18,7 @@ from keybuzz_sandbox.faults import FaultConfig
 from litestar import Response, Router, delete, get, post, put
 from litestar.params import FromPath, JSONBody
 
-from .auth import RefreshClaims
+from .auth import REFRESH_PREFIX, RefreshClaims
 from .double import AUTH_CODE_LIFETIME, AmazonDouble
 from .lwa import ACCESS_TOKEN_LIFETIME
 from .messaging import messaging_admin_routes
@@ -26,7 +26,6 @@ from .order_book import AdvanceSummary
 from .relay import RelayRequest, RelayResult, SentMessage, compose, deliver, pick_orders
 from .reply_relay import find_buyer, registered_email
 from .reports import PROCESSING_SECONDS, QUEUE_SECONDS
-from .signing import REFRESH_PREFIX
 
 
 class RedirectUriRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

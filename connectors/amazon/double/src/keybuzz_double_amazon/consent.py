@@ -1,8 +1,4 @@
-"""Seller Central's consent page: GET/POST /apps/authorize/consent.
-
-The sandbox has no seller login: the page lets the person pick one of the
-seeded seller accounts, then Authorize or Cancel, and redirects like Amazon.
-"""
+"""Seller Central's consent page (no seller login: pick a seeded seller account)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,4 @@
-"""Amazon's double while the sandbox runs: its sellers' order books, what LWA and Seller
-Central issued, the relays' and reports' records, the notifications; the sandbox's shared
-parts (settings, clock, persistent state, echo) are its ``Sandbox``'s."""
+"""Amazon's double while the sandbox runs, on the sandbox's ``Sandbox`` (docs/SANDBOX.md)."""
 
 from __future__ import annotations
 
@@ -10,6 +8,7 @@ from typing import Any
 import msgspec
 from keybuzz_sandbox.clock import SellerTimeline
 from keybuzz_sandbox.double_kit.faults import OptInFaults
+from keybuzz_sandbox.double_kit.sealed import Signer
 from keybuzz_sandbox.double_kit.tokens import Issued
 from keybuzz_sandbox.ratelimit import RateLimiter
 from keybuzz_sandbox.sandbox import Sandbox
@@ -24,7 +23,6 @@ from .reply_state import ReplyBook, SeededBuyers
 from .report_store import ReportStore
 from .roles import Roles
 from .seed import SellerGenerator, SellerSpec, default_sellers
-from .signing import Signer
 
 AUTH_CODE_LIFETIME = 300.0  # Amazon seconds: spapi_oauth_code is valid for 5 minutes
 

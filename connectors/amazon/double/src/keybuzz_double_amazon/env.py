@@ -1,7 +1,4 @@
-"""What points a service at the double (its package's ``service_env``), and the double's
-own settings: each field from ``SANDBOX_<FIELD>`` (its ``Double``'s ``settings_prefix``:
-these names carry no double's name), the fault settings from ``SANDBOX_FAULT_<FIELD>``,
-read by ``config.double_settings``."""
+"""What points a service at the double, and the double's own settings (``SANDBOX_<FIELD>``)."""
 
 from __future__ import annotations
 

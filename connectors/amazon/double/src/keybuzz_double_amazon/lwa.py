@@ -18,10 +18,9 @@ from keybuzz_sandbox.double_kit.oauth import (
 from litestar import Request, Response, post
 from litestar.handlers import HTTPRouteHandler
 
-from .auth import AccessClaims, RefreshClaims
+from .auth import ACCESS_PREFIX, REFRESH_PREFIX, AccessClaims, RefreshClaims
 from .double import AmazonDouble
 from .faults import LWA_OPERATION
-from .signing import ACCESS_PREFIX, REFRESH_PREFIX
 
 ACCESS_TOKEN_LIFETIME = 3600.0  # Amazon seconds
 # Amazon's Atza|/Atzr| tokens are several hundred characters long; padding the

@@ -1,6 +1,5 @@
-"""Notifications API v1: destinations and ``deleteSubscriptionById`` grantless (LWA
-``client_credentials``, the notifications scope), subscriptions with the seller's token, as
-the model says; what a subscription delivers, and how: notification_delivery.py."""
+"""Notifications API v1: destinations and ``deleteSubscriptionById`` grantless, subscriptions
+with the seller's token, as the model says; the delivery: notification_delivery.py."""
 
 from __future__ import annotations
 

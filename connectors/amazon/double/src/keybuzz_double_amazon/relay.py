@@ -1,9 +1,4 @@
-"""Buyer messages as Amazon's Buyer-Seller Messaging relays them: by e-mail.
-
-Each message is about one of the seller's orders, written in the marketplace's
-language, from the buyer's anonymised address (the order's BuyerEmail), and
-carries the order id in subject and body, like Amazon's relay mails.
-"""
+"""Buyer messages as Amazon's Buyer-Seller Messaging relays them, by e-mail (docs/SANDBOX.md)."""
 
 from __future__ import annotations
 

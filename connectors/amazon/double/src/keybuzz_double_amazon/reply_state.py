@@ -1,5 +1,4 @@
-"""What the reply relay knows and keeps, in memory and bounded: buyers, inboxes, refused
-replies; apart from the double (double.py) and the relay (reply_relay.py), which both use it."""
+"""What the reply relay knows and keeps, in memory and bounded: buyers, inboxes, refusals."""
 
 from __future__ import annotations
 

@@ -20,8 +20,7 @@ from litestar.params import FromPath, JSONBody
 
 from .double import AmazonDouble
 from .errors import invalid_input, not_found
-from .listing import amount, line_cents, vat_part
-from .marketplaces import MARKETPLACES
+from .listing import amount, check_marketplaces, line_cents, vat_part
 from .models import model_document
 from .order_book import OrderBook, OrderQuery, OrderState
 from .report_store import ReportFailures, ReportRecord
@@ -98,9 +97,7 @@ async def create_report(ctx: CallContext) -> Reply:
     spec = ctx.body  # checked against the model's CreateReportSpecification
     if spec["reportType"] not in SUPPORTED:
         raise invalid_input(f"Report type {spec['reportType']} is not supported.")
-    unknown = [m for m in spec["marketplaceIds"] if m not in MARKETPLACES]
-    if unknown:
-        raise invalid_input(f"Invalid marketplace identifier(s): {', '.join(unknown)}.")
+    sells_there = check_marketplaces(spec["marketplaceIds"], book)
     start, end = _times(spec, ctx.now)
     clock = ctx.sandbox.clock
     started = ctx.now + clock.real_duration(QUEUE_SECONDS)
@@ -117,7 +114,7 @@ async def create_report(ctx: CallContext) -> Reply:
         lag=clock.real_duration(ctx.sandbox.settings.report_lag_seconds),
         document_id=f"amzn1.spdoc.1.4.{book.gen.marketplace.region}.{uuid.uuid4()}",
     )
-    if book.gen.spec.marketplace_id not in spec["marketplaceIds"]:
+    if not sells_there:
         record.has_data = False  # nothing to report: Amazon cancels such reports
     ctx.sandbox.reports.add(record)
     if record.has_data is not False and record.forced_end is None:

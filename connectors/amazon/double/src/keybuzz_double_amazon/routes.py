@@ -1,7 +1,4 @@
-"""HTTP: LWA's token endpoint, Seller Central's consent pages, the SP-API operations (their
-paths, methods and media types from the vendored models), report documents, and the
-double's admin endpoints under /_sandbox (development use, no authentication); with them,
-the reply relay and notification delivery for the app's run."""
+"""Amazon's routes, and the reply relay and notification delivery for the app's run."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""The SP-API request pipeline every operation goes through (its route from the models):
-authenticate, rate limit, injected faults, the model's checks, the operation, Amazon's
-headers."""
+"""The SP-API pipeline of every operation: authenticate, rate limit, faults, the model's
+checks, the operation, Amazon's headers."""
 
 from __future__ import annotations
 
@@ -58,20 +57,25 @@ Implementation = Callable[[CallContext], Awaitable[Reply]]
 async def _context(
     sb: AmazonDouble, op: Operation, request: Request[Any, Any, Any], principal: Principal
 ) -> CallContext:
-    try:
-        query = parse_query(op, request.scope.get("query_string", b"").decode("latin-1"))
-        body = sb.models.apis[op.api].body(op, await request.body())
-    except Refused as refused:  # off the model
-        raise invalid_input(refused.message) from None
     return CallContext(
         sandbox=sb,
         op=op,
         principal=principal,
-        query=query,
+        query=parse_query(op, request.scope.get("query_string", b"").decode("latin-1")),
         path_params={k: str(v) for k, v in request.path_params.items()},
-        body=body,
+        body=sb.models.apis[op.api].body(op, await request.body()),
         now=sb.clock.now(),
     )
+
+
+async def _reply(
+    sb: AmazonDouble, op: Operation, impl: Implementation, request: Request[Any, Any, Any]
+) -> tuple[Reply, FaultDecision]:
+    principal, decision = await _admit(sb, op, request)
+    try:
+        return await impl(await _context(sb, op, request, principal)), decision
+    except Refused as refused:  # the kit's: a query, a body or a page token off the model
+        raise invalid_input(refused.message) from None
 
 
 async def _admit(
@@ -105,8 +109,7 @@ async def run_operation(
     headers = {"x-amzn-RequestId": str(uuid.uuid4())}
     decision = FaultDecision()
     try:
-        principal, decision = await _admit(sb, op, request)
-        reply = await impl(await _context(sb, op, request, principal))
+        reply, decision = await _reply(sb, op, impl, request)
         status, body = reply.status, msgspec.json.encode(reply.body)
     except SpApiError as exc:
         status, body = exc.status, exc.body()
