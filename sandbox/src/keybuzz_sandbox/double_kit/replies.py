@@ -1,21 +1,22 @@
 """What a relay double takes from a seller's reply over SMTP, before its marketplace's rules:
 the mail read (its ids and thread, its single sender, its text, its attachments, its headers
 for a bounce; one a reader cannot split into parts refused at DATA, ``MalformedMail``), and
-the SMTP refusals a test asks for (``RelayFaults``: greylisting, a relay shutting down)."""
+the SMTP refusals a test asks for (``RelayFaults``: greylisting, a relay shutting down), and
+what it remembers, bounded (``Recent``)."""
 
 from __future__ import annotations
 
 import mimetypes
 import re
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import getaddresses
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import msgspec
 
@@ -176,3 +177,27 @@ class RefusalsOnDemand:
         f.refuse_next -= 1
         self.made.append(FaultRefusal(at=now_iso(), stage=stage, to=to.lower(), reply=f.reply))
         return f.reply
+
+
+# --- what a relay remembers -------------------------------------------------------------
+
+V = TypeVar("V")
+
+
+class Recent(Generic[V]):
+    """The last ``limit`` values written, by key (the least recently written dropped first):
+    a relay's memory of its mails and inboxes, bounded."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._values: OrderedDict[str, V] = OrderedDict()
+
+    def put(self, key: str, value: V) -> V:
+        self._values[key] = value
+        self._values.move_to_end(key)
+        while len(self._values) > self._limit:
+            self._values.popitem(last=False)
+        return value
+
+    def get(self, key: str) -> V | None:
+        return self._values.get(key)

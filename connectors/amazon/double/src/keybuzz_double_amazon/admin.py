@@ -23,7 +23,7 @@ from .double import AUTH_CODE_LIFETIME, AmazonDouble
 from .lwa import ACCESS_TOKEN_LIFETIME
 from .messaging import messaging_admin_routes
 from .order_book import AdvanceSummary
-from .relay import RelayRequest, RelayResult, SentMessage, compose, deliver, pick_orders
+from .relay import RelayRequest, SentMessage, compose, deliver, pick_orders
 from .reply_relay import find_buyer, registered_email
 from .reports import PROCESSING_SECONDS, QUEUE_SECONDS
 
@@ -136,21 +136,12 @@ async def _relay(sb: AmazonDouble, req: RelayRequest) -> Response[bytes]:
     except (aiosmtplib.SMTPException, OSError) as exc:
         return admin_error(502, f"SMTP delivery failed: {exc}")
     sb.messages_sent += len(messages)
-    for state, message in zip(chosen, messages, strict=True):
-        sb.relay_log.record(
-            str(message["Message-ID"]), book.seller_id, state.facts.buyer_email, state.order_id
-        )
-    sent = [
-        SentMessage(
-            order_id=s.order_id,
-            message_id=str(m["Message-ID"]),
-            subject=str(m["Subject"]),
-            sender=str(m["From"]),
-            to=req.to,
-        )
-        for s, m in zip(chosen, messages, strict=True)
-    ]
-    return json_answer(RelayResult(sent=sent))
+    sent: list[SentMessage] = []
+    for state, m in zip(chosen, messages, strict=True):
+        message_id, subject, sender = str(m["Message-ID"]), str(m["Subject"]), str(m["From"])
+        sb.relay_log.record(message_id, book.seller_id, state.facts.buyer_email, state.order_id)
+        sent.append(SentMessage(state.order_id, message_id, subject, sender, req.to))
+    return json_answer({"sent": sent})
 
 
 def admin_router(sb: AmazonDouble) -> Router:
@@ -176,10 +167,9 @@ def admin_router(sb: AmazonDouble) -> Router:
 
     @post("/redirect-uris", sync_to_thread=False)
     def add_uri(data: JSONBody[RedirectUriRequest]) -> Response[bytes]:
-        req = data
-        if not req.uri.startswith(("http://", "https://")):
+        if not data.uri.startswith(("http://", "https://")):
             return admin_error(400, "uri must be an http(s) URL")
-        sb.register_redirect_uri(req.uri)
+        sb.register_redirect_uri(data.uri)
         return json_answer({"redirectUris": sb.redirect_uris}, 201)
 
     @post("/revocations", sync_to_thread=False)
@@ -206,13 +196,6 @@ def admin_router(sb: AmazonDouble) -> Router:
     return kit.admin_router("/_sandbox", handlers)
 
 
-def _sender_list(sb: AmazonDouble, seller_id: str, blocked: bool) -> Response[bytes]:
-    known(sb.sellers.get(seller_id), f"seller {seller_id}")
-    return json_answer(
-        {"blockedSenders" if blocked else "approvedSenders": sb.senders(seller_id, blocked)}
-    )
-
-
 def _set_sender(
     sb: AmazonDouble, seller_id: str, address: str, blocked: bool, listed: bool
 ) -> Response[bytes]:
@@ -228,10 +211,12 @@ def _set_sender(
 def sender_routes(sb: AmazonDouble, blocked: bool) -> list[Any]:
     """A seller's approved (or blocked) senders: listed, added, removed."""
     path = f"/sellers/{{seller_id:str}}/{'blocked' if blocked else 'approved'}-senders"
+    key = "blockedSenders" if blocked else "approvedSenders"
 
     @get(path, sync_to_thread=False)
     def listed(seller_id: FromPath[str]) -> Response[bytes]:
-        return _sender_list(sb, seller_id, blocked)
+        known(sb.sellers.get(seller_id), f"seller {seller_id}")
+        return json_answer({key: sb.senders(seller_id, blocked)})
 
     @post(path, sync_to_thread=False)
     def add(seller_id: FromPath[str], data: JSONBody[SenderRequest]) -> Response[bytes]:

@@ -35,9 +35,7 @@ class AuthCode(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Kept(msgspec.Struct, kw_only=True):
-    """What the double keeps in the sandbox's state across restarts (under "amazon"): what
-    tokens cannot say themselves (revocations), redirect URIs registered at run time, its
-    sellers' advances, and what sellers and buyers set for the reply relay."""
+    """What the double keeps in the sandbox's state across restarts (under "amazon")."""
 
     revoked_refresh_tokens: list[str] = msgspec.field(default_factory=list)
     # seller id -> epoch seconds: refresh tokens issued at or before it are revoked.
@@ -51,8 +49,7 @@ class Kept(msgspec.Struct, kw_only=True):
 
 
 class AmazonDouble:
-    """What Amazon's routes share, on the sandbox's ``Sandbox`` (its settings, clock, state
-    and echo, under the same names), and the double's own settings (``settings``)."""
+    """What Amazon's routes share: the sandbox's parts under their names, its own settings."""
 
     def __init__(self, sandbox: Sandbox, models: ModelRegistry | None = None) -> None:
         self.sandbox = sandbox
@@ -121,9 +118,6 @@ class AmazonDouble:
             expires_at=self.clock.deadline(AUTH_CODE_LIFETIME),
         )
         return self.auth_codes.issue(code, grant)
-
-    def redeem_code(self, code: str) -> AuthCode | None:
-        return self.auth_codes.redeem(code)
 
     # --- revocation ----------------------------------------------------------
 

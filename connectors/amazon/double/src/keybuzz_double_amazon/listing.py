@@ -44,12 +44,9 @@ def window_query(
     lag: float,
     required: bool,
 ) -> OrderQuery:
-    """Validate the date filters as the models' descriptions state and build the listing.
-
-    `min_gap` is the model's "at least two minutes before the request" rule;
-    `lag` how long (real seconds) Amazon takes to show a new or changed order
-    in listings: the listing describes the orders as they stood `lag` ago.
-    """
+    """The listing of the date filters, checked as the models' descriptions state: `min_gap`
+    the "at least two minutes before the request" rule; the orders as they stood `lag` (real
+    seconds Amazon takes to show a change in listings) ago."""
     created_after, created_before = query.get(names.created_after), query.get(names.created_before)
     updated_after, updated_before = query.get(names.updated_after), query.get(names.updated_before)
     by_creation = created_after is not None or created_before is not None

@@ -93,7 +93,7 @@ class TokenEndpoint:
         # LWA wants the redirect_uri the consent used; a request without it is malformed.
         if not form.get("redirect_uri"):
             raise _missing("redirect_uri")
-        grant = self.sb.redeem_code(code)
+        grant = self.sb.auth_codes.redeem(code)
         if grant is None or grant.client_id != client_id:
             raise _invalid_grant("code")
         if form["redirect_uri"] != grant.redirect_uri:

@@ -113,9 +113,7 @@ def render_order(book: OrderBook, state: OrderState) -> msgspec.Struct:
         NumberOfItemsShipped=shipped,
         NumberOfItemsUnshipped=quantity - shipped,
         MarketplaceId=market.id,
-        ShipmentServiceLevelCategory="Expedited"
-        if facts.ship_service_level.startswith("Exp")
-        else "Standard",
+        ShipmentServiceLevelCategory=facts.service_category,
         EarliestShipDate=iso(win.earliest_ship),
         LatestShipDate=iso(win.latest_ship),
         EarliestDeliveryDate=iso(win.earliest_delivery),
@@ -351,11 +349,10 @@ class Renderer(msgspec.Struct, kw_only=True):
 
     def fulfillment(self, state: OrderState) -> dict[str, object]:
         win = windows(self.book, state)
-        level = "EXPEDITED" if state.facts.ship_service_level.startswith("Exp") else "STANDARD"
         return {
             "fulfillmentStatus": STATUS[state.status],
             "fulfilledBy": CHANNEL[state.facts.timeline.channel],
-            "fulfillmentServiceLevel": level,
+            "fulfillmentServiceLevel": state.facts.service_category.upper(),
             "shipByWindow": DateTimeRange(
                 earliestDateTime=iso(win.earliest_ship), latestDateTime=iso(win.latest_ship)
             ),

@@ -111,7 +111,7 @@ def seller_rules(sb: AmazonDouble, seller_id: str) -> SellerRules:
 def thread_order(sb: AmazonDouble, reply: ReplyMail, buyer: Buyer) -> str | None:
     """The order of the buyer's relay mail this reply answers, if it answers one."""
     for message_id in reply.thread_ids:
-        sent = sb.relay_log.by_message_id(message_id)
+        sent = sb.relay_log.by_message_id.get(message_id)
         if sent is not None and (sent.alias, sent.seller_id) == (buyer.alias, buyer.seller_id):
             return sent.order_id
     return None

@@ -277,9 +277,7 @@ def _rows(book: OrderBook, state: OrderState) -> Iterator[dict[str, str]]:
             "fulfillment-channel": "Amazon" if facts.timeline.channel == "AFN" else "Merchant",
             "sales-channel": market.name,
             "order-channel": "",
-            "ship-service-level": "Expedited"
-            if facts.ship_service_level.startswith("Exp")
-            else "Standard",
+            "ship-service-level": facts.service_category,
             "product-name": item.product.title,
             "sku": item.product.sku,
             "asin": item.product.asin,

@@ -98,6 +98,10 @@ class OrderFacts(msgspec.Struct, frozen=True, kw_only=True):
     buyer_email: str
     address: Address
 
+    @property
+    def service_category(self) -> str:
+        return "Expedited" if self.ship_service_level.startswith("Exp") else "Standard"
+
 
 # --- language data (marketplace language; English is the fallback) ---------
 
