@@ -12,7 +12,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Annotated, Any, NamedTuple
 
 import msgspec
@@ -114,11 +114,16 @@ class SqsOutbox:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="sandbox-sqs")
 
-    async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Stops delivering when the application stops (a double's lifespan)."""
+        try:
+            yield
+        finally:
+            if self._task is not None:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
 
     async def _run(self) -> None:
         config = AioConfig(

@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 from keybuzz_sandbox.clock import SellerTimeline
 from keybuzz_sandbox.double_kit.faults import OptInFaults
+from keybuzz_sandbox.double_kit.presigned import Presigner
 from keybuzz_sandbox.double_kit.sealed import Signer
 from keybuzz_sandbox.double_kit.tokens import Issued
 from keybuzz_sandbox.ratelimit import RateLimiter
@@ -61,6 +62,8 @@ class AmazonDouble:
         self.echo = sandbox.echo
         self.models = models or ModelRegistry()
         self.signer = Signer(settings.signing_secret)
+        # Report documents' URLs, as Amazon's S3 pre-signs them.
+        self.documents = Presigner(self.signer.mac, "AKIASANDBOXDOCUMENTS", "eu-west-1")
         self.roles = Roles(frozenset(settings.app_roles))
         self.limiter = RateLimiter(self.clock)
         self.faults = OptInFaults(config.seed, settings.faults.config(), LWA_OPERATION)
@@ -79,6 +82,7 @@ class AmazonDouble:
         self.bounce_target: tuple[str, int] = (settings.smtp_host, settings.smtp_port)
         # Notifications API: destinations, subscriptions, ORDER_CHANGE delivery to SQS.
         self.notifications = NotificationBook(config.seed, settings, self.clock, self.sellers)
+        self.save = sandbox.save
         sandbox.before_save.append(self._record)
         self.save()
 
@@ -90,9 +94,6 @@ class AmazonDouble:
         """Writes what it keeps into the sandbox's state (before each save)."""
         self.kept.advances = {sid: list(book.timeline.jumps) for sid, book in self.sellers.items()}
         self.state.doubles["amazon"] = msgspec.to_builtins(self.kept)
-
-    def save(self) -> None:
-        self.sandbox.save()
 
     # --- redirect URIs -------------------------------------------------------
 

@@ -47,10 +47,6 @@ def _invalid_grant(name: str) -> OAuthError:
     return OAuthError("invalid_grant", f"The request has an invalid grant parameter : {name}")
 
 
-def _padding() -> str:
-    return secrets.token_urlsafe(TOKEN_PADDING_BYTES)
-
-
 class TokenEndpoint:
     def __init__(self, sb: AmazonDouble) -> None:
         self.sb = sb
@@ -76,7 +72,7 @@ class TokenEndpoint:
             sp=seller_id,
             scope=scope,
             exp=self.sb.clock.now() + lifetime,
-            pad=_padding(),
+            pad=secrets.token_urlsafe(TOKEN_PADDING_BYTES),
         )
         # expires_in is what the token really lives, so clients' caching works unchanged.
         return TokenResponse(
@@ -103,7 +99,7 @@ class TokenEndpoint:
             sp=grant.seller_id,
             jti=str(uuid.uuid4()),
             iat=self.sb.clock.now(),
-            pad=_padding(),
+            pad=secrets.token_urlsafe(TOKEN_PADDING_BYTES),
         )
         response = self.access_token(client_id, grant.seller_id)
         return msgspec.structs.replace(

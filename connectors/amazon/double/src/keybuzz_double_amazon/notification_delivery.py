@@ -112,9 +112,6 @@ class NotificationBook:
             (s for s in self.subscriptions.values() if s.subscription_id == subscription_id), None
         )
 
-    def unsubscribe(self, sub: Subscription) -> None:
-        del self.subscriptions[(sub.seller_id, sub.notification_type)]
-
     # --- finding changes -----------------------------------------------------------------
 
     def publish_changes(self, now: float) -> None:

@@ -3,9 +3,7 @@ with the seller's token, as the model says; the delivery: notification_delivery.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import AsyncIterator
 
 from keybuzz_sandbox.answers import json_answer
 from keybuzz_sandbox.double_kit.admin import settings_handlers
@@ -98,7 +96,7 @@ async def delete_subscription_by_id(ctx: CallContext) -> Reply:
     sub = _book(ctx).by_id(ctx.path_params["subscriptionId"])
     if sub is None or sub.notification_type != kind:
         raise not_found("Subscription not found.")
-    _book(ctx).unsubscribe(sub)
+    del _book(ctx).subscriptions[(sub.seller_id, sub.notification_type)]
     return Reply({})
 
 
@@ -147,12 +145,3 @@ def notifications_admin_router(sb: AmazonDouble) -> Router:
         ],
         include_in_schema=False,
     )
-
-
-@contextlib.asynccontextmanager
-async def delivering_notifications(sb: AmazonDouble) -> AsyncIterator[None]:
-    """Stop delivering with the application (delivery starts with the first subscription)."""
-    try:
-        yield
-    finally:
-        await sb.notifications.outbox.aclose()

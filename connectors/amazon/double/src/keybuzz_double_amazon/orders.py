@@ -164,19 +164,14 @@ _NOT_WITH_SELLER_ORDER_ID = (
 )
 
 
-def _check_seller_order_id(q: dict[str, object]) -> None:
-    clash = [name for name in _NOT_WITH_SELLER_ORDER_ID if name in q]
-    if clash:
-        raise invalid_input(f"SellerOrderId cannot be combined with {', '.join(clash)}.")
-
-
 def _v0_listing(ctx: CallContext, book: OrderBook) -> OrderQuery:
     q = ctx.query
     query = ctx.window(V0_NAMES, required="AmazonOrderIds" not in q)
     page_size = check_page_size(q.get("MaxResultsPerPage"), "MaxResultsPerPage")
     reachable = check_marketplaces(q["MarketplaceIds"], book)
     if "SellerOrderId" in q:
-        _check_seller_order_id(q)
+        if clash := [name for name in _NOT_WITH_SELLER_ORDER_ID if name in q]:
+            raise invalid_input(f"SellerOrderId cannot be combined with {', '.join(clash)}.")
         # Sellers without their own ids get SellerOrderId == AmazonOrderId.
         return msgspec.structs.replace(
             query,

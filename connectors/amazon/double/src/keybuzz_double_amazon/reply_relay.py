@@ -54,12 +54,9 @@ REFUSALS = _refusals()
 
 def registered_email(spec: SellerSpec) -> str:
     """The seller account's registered address: a slug of its store name at example.com."""
-    slug = re.sub(r"[^a-z0-9]+", "-", _ascii(spec.store_name).lower()).strip("-")
+    ascii_name = unicodedata.normalize("NFKD", spec.store_name).encode("ascii", "ignore")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.decode("ascii").lower()).strip("-")
     return f"{slug}@example.com"
-
-
-def _ascii(text: str) -> str:
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
 
 
 # --- who the buyers are --------------------------------------------------------------
@@ -120,15 +117,9 @@ def thread_order(sb: AmazonDouble, reply: ReplyMail, buyer: Buyer) -> str | None
 # --- bounces ---------------------------------------------------------------------------
 
 
-def amazon_domain(alias: str) -> str:
-    """``amazon.fr`` for ``…@marketplace.amazon.fr``."""
-    domain = alias.rsplit("@", 1)[-1]
-    return domain.removeprefix("marketplace.")
-
-
 def compose_bounce(reply: ReplyMail, refusal: Refusal, alias: str, bounce_to: str) -> MIMEMultipart:
     """An RFC 3464 delivery status notification in Amazon's words."""
-    domain = amazon_domain(alias)
+    domain = alias.rsplit("@", 1)[-1].removeprefix("marketplace.")  # amazon.fr
     human = f"To: {alias}\nSubject: {reply.subject}\nMessage-ID: {reply.message_id}\n"
     refused = Refused(
         recipient=alias,
@@ -186,16 +177,13 @@ class ReplyHandler:
         try:
             reply = await asyncio.to_thread(parse_reply, raw)
         except MalformedMail as exc:
-            self._record_malformed(str(exc))
+            malformed = RefusedReply(reason=f"malformed: {exc}", received_at=now_iso())
+            self._sb.replies.refused.append(malformed)
             return f"554 5.6.0 Message refused: {exc}"
         bounce_to = "" if envelope.mail_from in (None, "", "<>") else envelope.mail_from
         for alias in envelope.rcpt_tos:
             await self._handle(reply, alias, bounce_to)
         return "250 2.0.0 OK: message accepted"
-
-    def _record_malformed(self, reason: str) -> None:
-        refused = RefusedReply(reason=f"malformed: {reason}", received_at=now_iso())
-        self._sb.replies.refused.append(refused)
 
     async def _handle(self, reply: ReplyMail, alias: str, mail_from: str) -> None:
         sb = self._sb

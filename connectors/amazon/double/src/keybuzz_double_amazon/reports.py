@@ -14,7 +14,7 @@ import msgspec
 from keybuzz_sandbox.answers import json_answer
 from keybuzz_sandbox.clock import iso, parse_iso
 from keybuzz_sandbox.double_kit.model_structs import model_structs
-from keybuzz_sandbox.double_kit.presigned import Presigner, s3_error
+from keybuzz_sandbox.double_kit.presigned import s3_error
 from litestar import Request, Response, Router, get, put
 from litestar.params import FromPath, JSONBody
 
@@ -190,11 +190,6 @@ async def get_report(ctx: CallContext) -> Reply:
     )
 
 
-def presigner(sb: AmazonDouble) -> Presigner:
-    """Document URLs as Amazon's S3 pre-signs them."""
-    return Presigner(sb.signer.mac, "AKIASANDBOXDOCUMENTS", "eu-west-1")
-
-
 async def get_report_document(ctx: CallContext) -> Reply:
     book = ctx.book()
     sb = ctx.sandbox
@@ -205,7 +200,7 @@ async def get_report_document(ctx: CallContext) -> Reply:
         raise not_found(f"Report document {document_id} was not found.")
     await written(sb, record)
     expires = max(round(sb.clock.real_duration(URL_LIFETIME)), int(MIN_URL_LIFETIME_REAL))
-    query = presigner(sb).query(document_id, ctx.now, expires)
+    query = sb.documents.query(document_id, ctx.now, expires)
     body: dict[str, object] = {
         "reportDocumentId": document_id,
         "url": f"{sb.config.public_url}/_sandbox/documents/{document_id}?{query}",
@@ -337,7 +332,7 @@ def document_route(sb: AmazonDouble) -> Router:
         document_id: FromPath[str], request: Request[Any, Any, Any]
     ) -> Response[bytes]:
         query = {k: v for k, v in request.query_params.items() if isinstance(v, str)}
-        problem = presigner(sb).refusal(document_id, query, sb.clock.now())
+        problem = sb.documents.refusal(document_id, query, sb.clock.now())
         if problem is not None:
             return problem
         record = sb.reports.reports.get(sb.reports.by_document.get(document_id, ""))

@@ -37,7 +37,7 @@ def amazon_routes(sandbox: Sandbox) -> list[Any]:
     sandbox.parts["amazon"] = sb
     # the SMTP relay for sellers' replies; notification delivery stops with the app
     sandbox.lifespans.append(lambda _app: serving_reply_relay(sb))
-    sandbox.lifespans.append(lambda _app: notifications.delivering_notifications(sb))
+    sandbox.lifespans.append(lambda _app: sb.notifications.outbox.running())
     return [
         token_route(sb),
         *consent_routes(sb),
