@@ -17,16 +17,11 @@ from .notification_delivery import (
     ORDER_CHANGE,
     PAYLOAD_VERSION,
     Destination,
-    NotificationBook,
     conflict,
 )
 from .spapi import CallContext, Reply
 
 # --- operations -------------------------------------------------------------------------
-
-
-def _book(ctx: CallContext) -> NotificationBook:
-    return ctx.sandbox.notifications
 
 
 def _grantless(ctx: CallContext) -> None:
@@ -56,7 +51,7 @@ async def create_destination(ctx: CallContext) -> Reply:
     arn = spec["sqs"]["arn"]
     if parse_sqs_arn(arn) is None:
         raise invalid_input("Invalid SQS ARN.", arn)
-    notes = _book(ctx)
+    notes = ctx.sandbox.notifications
     if any(d.arn == arn for d in notes.destinations.values()):
         raise conflict("A destination with this resource already exists.")
     destination = Destination(destination_id=str(uuid.uuid4()), name=ctx.body["name"], arn=arn)
@@ -66,7 +61,7 @@ async def create_destination(ctx: CallContext) -> Reply:
 
 async def get_destinations(ctx: CallContext) -> Reply:
     _grantless(ctx)
-    return Reply({"payload": [d.model() for d in _book(ctx).destinations.values()]})
+    return Reply({"payload": [d.model() for d in ctx.sandbox.notifications.destinations.values()]})
 
 
 async def create_subscription(ctx: CallContext) -> Reply:
@@ -74,7 +69,7 @@ async def create_subscription(ctx: CallContext) -> Reply:
     kind = _notification_type(ctx)
     if ctx.body["payloadVersion"] != PAYLOAD_VERSION:
         raise invalid_input(f"Payload version {ctx.body['payloadVersion']} is not supported.")
-    notes = _book(ctx)
+    notes = ctx.sandbox.notifications
     if ctx.body["destinationId"] not in notes.destinations:
         raise not_found("Destination not found.")
     sub = notes.subscribe(seller, kind, ctx.body["destinationId"])
@@ -84,7 +79,7 @@ async def create_subscription(ctx: CallContext) -> Reply:
 async def get_subscription(ctx: CallContext) -> Reply:
     seller = _seller(ctx)
     kind = _notification_type(ctx)
-    sub = _book(ctx).subscriptions.get((seller, kind))
+    sub = ctx.sandbox.notifications.subscriptions.get((seller, kind))
     if sub is None:
         raise not_found("Subscription not found.")
     return Reply({"payload": sub.model()})
@@ -93,10 +88,10 @@ async def get_subscription(ctx: CallContext) -> Reply:
 async def delete_subscription_by_id(ctx: CallContext) -> Reply:
     _grantless(ctx)
     kind = _notification_type(ctx)
-    sub = _book(ctx).by_id(ctx.path_params["subscriptionId"])
+    sub = ctx.sandbox.notifications.by_id(ctx.path_params["subscriptionId"])
     if sub is None or sub.notification_type != kind:
         raise not_found("Subscription not found.")
-    del _book(ctx).subscriptions[(sub.seller_id, sub.notification_type)]
+    del ctx.sandbox.notifications.subscriptions[(sub.seller_id, sub.notification_type)]
     return Reply({})
 
 
