@@ -1,6 +1,4 @@
-"""The Amazon double: Login with Amazon, Seller Central's consent, the SP-API operations
-(Orders v0 and 2026-01-01, Reports, Tokens, Messaging, Sellers, Notifications over SQS),
-its mail relay to the seller and its reply relay from them."""
+"""The Amazon double (docs/SANDBOX.md)."""
 
 from __future__ import annotations
 

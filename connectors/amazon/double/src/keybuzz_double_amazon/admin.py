@@ -12,21 +12,20 @@ from keybuzz_sandbox.answers import admin_error, json_answer
 from keybuzz_sandbox.clock import iso
 from keybuzz_sandbox.double_kit import admin as kit
 from keybuzz_sandbox.double_kit.admin import AdvanceRequest, forward, known, settings_handlers
+from keybuzz_sandbox.double_kit.replies import RelayFaults
 from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
 from keybuzz_sandbox.faults import FaultConfig
 from litestar import Response, Router, delete, get, post, put
 from litestar.params import FromPath, JSONBody
 
-from .auth import RefreshClaims
+from .auth import REFRESH_PREFIX, RefreshClaims
 from .double import AUTH_CODE_LIFETIME, AmazonDouble
 from .lwa import ACCESS_TOKEN_LIFETIME
 from .messaging import messaging_admin_routes
 from .order_book import AdvanceSummary
-from .relay import RelayRequest, RelayResult, SentMessage, compose, deliver, pick_orders
+from .relay import RelayRequest, SentMessage, compose, deliver, pick_orders
 from .reply_relay import find_buyer, registered_email
-from .reply_state import RelayFaults
 from .reports import PROCESSING_SECONDS, QUEUE_SECONDS
-from .signing import REFRESH_PREFIX
 
 
 class RedirectUriRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -75,9 +74,9 @@ def describe(sb: AmazonDouble) -> dict[str, Any]:
             "reportLag": sb.settings.report_lag_seconds,
         },
         "rateLimits": {
-            op.key: {"rate": op.rate_limit.rate, "burst": op.rate_limit.burst}
-            for op in sb.models.all_operations()
-            if op.rate_limit
+            key: {"rate": limit.rate, "burst": limit.burst}
+            for key, limit in sb.models.rate_limits.items()
+            if limit
         },
         "replyRelay": {
             "host": sb.settings.reply_smtp_host,
@@ -137,21 +136,12 @@ async def _relay(sb: AmazonDouble, req: RelayRequest) -> Response[bytes]:
     except (aiosmtplib.SMTPException, OSError) as exc:
         return admin_error(502, f"SMTP delivery failed: {exc}")
     sb.messages_sent += len(messages)
-    for state, message in zip(chosen, messages, strict=True):
-        sb.relay_log.record(
-            str(message["Message-ID"]), book.seller_id, state.facts.buyer_email, state.order_id
-        )
-    sent = [
-        SentMessage(
-            order_id=s.order_id,
-            message_id=str(m["Message-ID"]),
-            subject=str(m["Subject"]),
-            sender=str(m["From"]),
-            to=req.to,
-        )
-        for s, m in zip(chosen, messages, strict=True)
-    ]
-    return json_answer(RelayResult(sent=sent))
+    sent: list[SentMessage] = []
+    for state, m in zip(chosen, messages, strict=True):
+        message_id, subject, sender = str(m["Message-ID"]), str(m["Subject"]), str(m["From"])
+        sb.relay_log.record(message_id, book.seller_id, state.facts.buyer_email, state.order_id)
+        sent.append(SentMessage(state.order_id, message_id, subject, sender, req.to))
+    return json_answer({"sent": sent})
 
 
 def admin_router(sb: AmazonDouble) -> Router:
@@ -177,10 +167,9 @@ def admin_router(sb: AmazonDouble) -> Router:
 
     @post("/redirect-uris", sync_to_thread=False)
     def add_uri(data: JSONBody[RedirectUriRequest]) -> Response[bytes]:
-        req = data
-        if not req.uri.startswith(("http://", "https://")):
+        if not data.uri.startswith(("http://", "https://")):
             return admin_error(400, "uri must be an http(s) URL")
-        sb.register_redirect_uri(req.uri)
+        sb.register_redirect_uri(data.uri)
         return json_answer({"redirectUris": sb.redirect_uris}, 201)
 
     @post("/revocations", sync_to_thread=False)
@@ -207,13 +196,6 @@ def admin_router(sb: AmazonDouble) -> Router:
     return kit.admin_router("/_sandbox", handlers)
 
 
-def _sender_list(sb: AmazonDouble, seller_id: str, blocked: bool) -> Response[bytes]:
-    known(sb.sellers.get(seller_id), f"seller {seller_id}")
-    return json_answer(
-        {"blockedSenders" if blocked else "approvedSenders": sb.senders(seller_id, blocked)}
-    )
-
-
 def _set_sender(
     sb: AmazonDouble, seller_id: str, address: str, blocked: bool, listed: bool
 ) -> Response[bytes]:
@@ -229,10 +211,12 @@ def _set_sender(
 def sender_routes(sb: AmazonDouble, blocked: bool) -> list[Any]:
     """A seller's approved (or blocked) senders: listed, added, removed."""
     path = f"/sellers/{{seller_id:str}}/{'blocked' if blocked else 'approved'}-senders"
+    key = "blockedSenders" if blocked else "approvedSenders"
 
     @get(path, sync_to_thread=False)
     def listed(seller_id: FromPath[str]) -> Response[bytes]:
-        return _sender_list(sb, seller_id, blocked)
+        known(sb.sellers.get(seller_id), f"seller {seller_id}")
+        return json_answer({key: sb.senders(seller_id, blocked)})
 
     @post(path, sync_to_thread=False)
     def add(seller_id: FromPath[str], data: JSONBody[SenderRequest]) -> Response[bytes]:
@@ -287,6 +271,6 @@ def reply_admin_routes(sb: AmazonDouble) -> list[Any]:
         bounce_target,
         set_bounce_target,
         *settings_handlers(
-            "/replies/faults", RelayFaults, sb.replies.faults_view, sb.replies.set_faults
+            "/replies/faults", RelayFaults, sb.replies.on_demand.view, sb.replies.on_demand.set
         ),
     ]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import msgspec
+from keybuzz_sandbox.double_kit.sealed import Signer
 
 from .errors import unauthorized
-from .signing import ACCESS_PREFIX, Signer
 
 EXPIRED = "The access token you provided has expired."
 INVALID = "The access token you provided is revoked, malformed or invalid."
+ACCESS_PREFIX = "Atza|"
+REFRESH_PREFIX = "Atzr|"
 
 
 class AccessClaims(msgspec.Struct, kw_only=True):

@@ -1,12 +1,9 @@
-"""Seller Central's consent page: GET/POST /apps/authorize/consent.
-
-The sandbox has no seller login: the page lets the person pick one of the
-seeded seller accounts, then Authorize or Cancel, and redirects like Amazon.
-"""
+"""Seller Central's consent page (no seller login: pick a seeded seller account)."""
 
 from __future__ import annotations
 
 from html import escape
+from importlib.resources import files
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -19,12 +16,11 @@ from .double import AmazonDouble
 CONSENT_PATH = "/apps/authorize/consent"
 APP_NAME = "KeyBuzz (sandbox)"
 
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>body{{font-family:Arial,sans-serif;max-width:40rem;margin:3rem auto;color:#111}}
-.box{{border:1px solid #ddd;border-radius:8px;padding:1.5rem}} .err{{color:#b12704}}
-button{{padding:.5rem 1.2rem;margin-right:.5rem}}</style></head>
-<body><div class="box">{body}</div><p><small>Amazon sandbox (KeyBuzz development)</small></p></body></html>"""
+# The page and its form: data (consent.html, consent_form.html), str.format templates.
+PAGE, FORM = (
+    (files(__package__) / name).read_text(encoding="utf-8")
+    for name in ("consent.html", "consent_form.html")
+)
 
 
 class ConsentRequest(msgspec.Struct, kw_only=True, frozen=True):
@@ -42,7 +38,7 @@ class ConsentError(Exception):
 
 def _html(title: str, body: str, status: int = 200) -> Response[str]:
     return Response(
-        _PAGE.format(title=escape(title), body=body), status_code=status, media_type="text/html"
+        PAGE.format(title=escape(title), body=body), status_code=status, media_type="text/html"
     )
 
 
@@ -85,15 +81,8 @@ def consent_page(sb: AmazonDouble, req: ConsentRequest) -> Response[str]:
         f"{escape(book.gen.marketplace.name)} ({escape(sid)})</option>"
         for sid, book in sb.sellers.items()
     )
-    body = (
-        f"<h1>Authorize {escape(APP_NAME)}</h1>"
-        f"<p>{escape(APP_NAME)} is requesting access to your selling account data.</p>"
-        f'<form method="post" action="{CONSENT_PATH}">'
-        f'<label for="selling_partner_id">Selling account</label> '
-        f'<select id="selling_partner_id" name="selling_partner_id">{options}</select>{_hidden(req)}'
-        '<p><button type="submit" name="action" value="authorize">Authorize</button>'
-        '<button type="submit" name="action" value="cancel">Cancel</button></p></form>'
-    )
+    app, hidden = escape(APP_NAME), _hidden(req)
+    body = FORM.format(app=app, action=CONSENT_PATH, options=options, hidden=hidden)
     return _html(f"Authorize {APP_NAME}", body)
 
 

@@ -1,6 +1,4 @@
-"""Amazon's double while the sandbox runs: its sellers' order books, what LWA and Seller
-Central issued, the relays' and reports' records, the notifications; the sandbox's shared
-parts (settings, clock, persistent state, echo) are its ``Sandbox``'s."""
+"""Amazon's double while the sandbox runs, on the sandbox's ``Sandbox`` (docs/SANDBOX.md)."""
 
 from __future__ import annotations
 
@@ -10,6 +8,8 @@ from typing import Any
 import msgspec
 from keybuzz_sandbox.clock import SellerTimeline
 from keybuzz_sandbox.double_kit.faults import OptInFaults
+from keybuzz_sandbox.double_kit.presigned import Presigner
+from keybuzz_sandbox.double_kit.sealed import Signer
 from keybuzz_sandbox.double_kit.tokens import Issued
 from keybuzz_sandbox.ratelimit import RateLimiter
 from keybuzz_sandbox.sandbox import Sandbox
@@ -24,7 +24,6 @@ from .reply_state import ReplyBook, SeededBuyers
 from .report_store import ReportStore
 from .roles import Roles
 from .seed import SellerGenerator, SellerSpec, default_sellers
-from .signing import Signer
 
 AUTH_CODE_LIFETIME = 300.0  # Amazon seconds: spapi_oauth_code is valid for 5 minutes
 
@@ -37,9 +36,7 @@ class AuthCode(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Kept(msgspec.Struct, kw_only=True):
-    """What the double keeps in the sandbox's state across restarts (under "amazon"): what
-    tokens cannot say themselves (revocations), redirect URIs registered at run time, its
-    sellers' advances, and what sellers and buyers set for the reply relay."""
+    """What the double keeps in the sandbox's state across restarts (under "amazon")."""
 
     revoked_refresh_tokens: list[str] = msgspec.field(default_factory=list)
     # seller id -> epoch seconds: refresh tokens issued at or before it are revoked.
@@ -53,8 +50,7 @@ class Kept(msgspec.Struct, kw_only=True):
 
 
 class AmazonDouble:
-    """What Amazon's routes share, on the sandbox's ``Sandbox`` (its settings, clock, state
-    and echo, under the same names), and the double's own settings (``settings``)."""
+    """What Amazon's routes share: the sandbox's parts under their names, its own settings."""
 
     def __init__(self, sandbox: Sandbox, models: ModelRegistry | None = None) -> None:
         self.sandbox = sandbox
@@ -66,6 +62,8 @@ class AmazonDouble:
         self.echo = sandbox.echo
         self.models = models or ModelRegistry()
         self.signer = Signer(settings.signing_secret)
+        # Report documents' URLs, as Amazon's S3 pre-signs them.
+        self.documents = Presigner(self.signer.mac, "AKIASANDBOXDOCUMENTS", "eu-west-1")
         self.roles = Roles(frozenset(settings.app_roles))
         self.limiter = RateLimiter(self.clock)
         self.faults = OptInFaults(config.seed, settings.faults.config(), LWA_OPERATION)
@@ -84,6 +82,7 @@ class AmazonDouble:
         self.bounce_target: tuple[str, int] = (settings.smtp_host, settings.smtp_port)
         # Notifications API: destinations, subscriptions, ORDER_CHANGE delivery to SQS.
         self.notifications = NotificationBook(config.seed, settings, self.clock, self.sellers)
+        self.save = sandbox.save
         sandbox.before_save.append(self._record)
         self.save()
 
@@ -95,9 +94,6 @@ class AmazonDouble:
         """Writes what it keeps into the sandbox's state (before each save)."""
         self.kept.advances = {sid: list(book.timeline.jumps) for sid, book in self.sellers.items()}
         self.state.doubles["amazon"] = msgspec.to_builtins(self.kept)
-
-    def save(self) -> None:
-        self.sandbox.save()
 
     # --- redirect URIs -------------------------------------------------------
 
@@ -123,9 +119,6 @@ class AmazonDouble:
             expires_at=self.clock.deadline(AUTH_CODE_LIFETIME),
         )
         return self.auth_codes.issue(code, grant)
-
-    def redeem_code(self, code: str) -> AuthCode | None:
-        return self.auth_codes.redeem(code)
 
     # --- revocation ----------------------------------------------------------
 

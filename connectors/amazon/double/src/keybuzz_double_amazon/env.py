@@ -1,7 +1,4 @@
-"""What points a service at the double (its package's ``service_env``), and the double's
-own settings: each field from ``SANDBOX_<FIELD>`` (its ``Double``'s ``settings_prefix``:
-these names carry no double's name), the fault settings from ``SANDBOX_FAULT_<FIELD>``,
-read by ``config.double_settings``."""
+"""What points a service at the double, and the double's own settings (``SANDBOX_<FIELD>``)."""
 
 from __future__ import annotations
 
@@ -47,9 +44,7 @@ class FaultSettings(msgspec.Struct, kw_only=True, frozen=True):
 
 
 class AmazonDoubleSettings(msgspec.Struct, kw_only=True, frozen=True):
-    """The application registered with the double (its LWA credentials, whether it is a
-    draft, its redirect URIs and SP-API roles), where its mail goes and its reply relay
-    listens, how late listings and reports trail, and where notifications are delivered."""
+    """The application registered with the double, its mail's ways, its lags (docs/SANDBOX.md)."""
 
     # HMAC key of the self-contained tokens (SANDBOX_SECRET).
     signing_secret: str = msgspec.field(default=DEV_SIGNING_SECRET, name="secret")

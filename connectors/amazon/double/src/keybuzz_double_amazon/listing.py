@@ -1,12 +1,8 @@
-"""What the order listings (v0 getOrders, 2026 searchOrders) share: their
-date-window rules, page tokens, pricing and restricted-data visibility."""
+"""What the order listings (v0 getOrders, 2026 searchOrders) share: their date-window rules,
+pricing and delivery windows (page tokens: the double kit's ``sealed``, Amazon-like)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 from typing import Any, TypeVar
 
 import msgspec
@@ -16,15 +12,10 @@ from .errors import invalid_input, not_found
 from .marketplaces import MARKETPLACES
 from .order_book import OrderBook, OrderQuery, OrderState
 from .seed import DAY, ItemFacts
-from .signing import Signer
 
 T = TypeVar("T", bound=msgspec.Struct)
 
 FRESHNESS_LAG = 120.0  # Amazon seconds: "...Before" must be at least two minutes before now
-# Page tokens are standard base64 like Amazon's, and always hold '+', '/' and
-# '=': a client that does not URL-encode them breaks here as it would there.
-_TOKEN_HEADER = b"\xfb\xef\xff"  # encodes as "++//"
-_MAC_BYTES = 32
 
 
 class WindowNames(msgspec.Struct, frozen=True):
@@ -53,12 +44,9 @@ def window_query(
     lag: float,
     required: bool,
 ) -> OrderQuery:
-    """Validate the date filters as the models' descriptions state and build the listing.
-
-    `min_gap` is the model's "at least two minutes before the request" rule;
-    `lag` how long (real seconds) Amazon takes to show a new or changed order
-    in listings: the listing describes the orders as they stood `lag` ago.
-    """
+    """The listing of the date filters, checked as the models' descriptions state: `min_gap`
+    the "at least two minutes before the request" rule; the orders as they stood `lag` (real
+    seconds Amazon takes to show a change in listings) ago."""
     created_after, created_before = query.get(names.created_after), query.get(names.created_before)
     updated_after, updated_before = query.get(names.updated_after), query.get(names.updated_before)
     by_creation = created_after is not None or created_before is not None
@@ -129,49 +117,6 @@ def check_page_size(value: int | None, name: str) -> int:
     if not 1 <= value <= 100:
         raise invalid_input(f"{name} must be between 1 and 100.")
     return value
-
-
-class _PageEnvelope(msgspec.Struct):
-    iat: float  # real time the token was issued
-    state: Any
-
-
-def _page_mac(signer: Signer, body: bytes) -> bytes:
-    return hmac.new(signer.mac("page-tokens").encode(), body, hashlib.sha256).digest()
-
-
-def seal_page(signer: Signer, state: msgspec.Struct, now: float) -> str:
-    body = msgspec.json.encode(_PageEnvelope(now, state))
-    if (len(_TOKEN_HEADER) + _MAC_BYTES + len(body)) % 3 == 0:
-        body += b" "  # JSON tolerates trailing blanks; the token now ends with '='
-    raw = _TOKEN_HEADER + _page_mac(signer, body) + body
-    return base64.b64encode(raw).decode("ascii")
-
-
-def open_page(
-    signer: Signer,
-    token: str,
-    kind: type[T],
-    name: str,
-    now: float,
-    lifetime: float | None = None,
-) -> T:
-    """The page state in `token`; 400 when altered (e.g. not URL-encoded) or expired."""
-    try:
-        raw = base64.b64decode(token, validate=True)
-    except (binascii.Error, ValueError):
-        raise invalid_input(f"Invalid {name}.") from None
-    head, mac = raw[: len(_TOKEN_HEADER)], raw[len(_TOKEN_HEADER) : len(_TOKEN_HEADER) + _MAC_BYTES]
-    body = raw[len(_TOKEN_HEADER) + _MAC_BYTES :]
-    if head != _TOKEN_HEADER or not hmac.compare_digest(mac, _page_mac(signer, body)):
-        raise invalid_input(f"Invalid {name}.")
-    envelope = msgspec.json.decode(body, type=_PageEnvelope)
-    if lifetime is not None and now > envelope.iat + lifetime:
-        raise invalid_input(f"The {name} has expired.")
-    try:
-        return msgspec.convert(envelope.state, kind)
-    except msgspec.ValidationError:
-        raise invalid_input(f"Invalid {name}.") from None
 
 
 # --- prices (EU prices include VAT; Amazon reports the VAT part as tax) -------

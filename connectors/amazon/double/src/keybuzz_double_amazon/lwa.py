@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import secrets
 import uuid
 from typing import Any
-from urllib.parse import parse_qsl
 
 import msgspec
-from keybuzz_sandbox.faults import HUGE_BYTES, malform
+from keybuzz_sandbox.double_kit.oauth import (
+    FORM_TYPES,
+    OAuthError,
+    basic_credentials,
+    read_form,
+    server_fault,
+    token_answer,
+)
 from litestar import Request, Response, post
 from litestar.handlers import HTTPRouteHandler
 
-from .auth import AccessClaims, RefreshClaims
+from .auth import ACCESS_PREFIX, REFRESH_PREFIX, AccessClaims, RefreshClaims
 from .double import AmazonDouble
 from .faults import LWA_OPERATION
-from .signing import ACCESS_PREFIX, REFRESH_PREFIX
 
 ACCESS_TOKEN_LIFETIME = 3600.0  # Amazon seconds
 # Amazon's Atza|/Atzr| tokens are several hundred characters long; padding the
@@ -36,64 +39,12 @@ class TokenResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
     scope: str | None = None
 
 
-class LwaError(Exception):
-    def __init__(self, error: str, description: str, status: int = 400) -> None:
-        super().__init__(description)
-        self.error, self.description, self.status = error, description, status
-
-    def body(self) -> dict[str, str]:
-        return {"error_description": self.description, "error": self.error}
+def _missing(name: str) -> OAuthError:
+    return OAuthError("invalid_request", f"The request is missing a required parameter : {name}")
 
 
-def server_fault(status: int) -> LwaError:
-    """An injected failure, in RFC 6749's words (Amazon documents no body for LWA's 429)."""
-    if status == 429:
-        return LwaError("too_many_requests", "Too many requests; retry later", 429)
-    if status == 503:
-        return LwaError(
-            "temporarily_unavailable",
-            "The authorization server is temporarily unable to handle the request",
-            503,
-        )
-    return LwaError(
-        "server_error", "The authorization server encountered an unexpected condition", 500
-    )
-
-
-def _missing(name: str) -> LwaError:
-    return LwaError("invalid_request", f"The request is missing a required parameter : {name}")
-
-
-def _invalid_grant(name: str) -> LwaError:
-    return LwaError("invalid_grant", f"The request has an invalid grant parameter : {name}")
-
-
-def _padding() -> str:
-    return secrets.token_urlsafe(TOKEN_PADDING_BYTES)
-
-
-def _json(
-    payload: Any, status: int, malformed_kind: str | None = None, huge_bytes: int = HUGE_BYTES
-) -> Response[bytes]:
-    body = msgspec.json.encode(payload)
-    if malformed_kind and status < 400:
-        body = malform(body, malformed_kind, huge_bytes)
-    return Response(
-        content=body,
-        status_code=status,
-        media_type="application/json;charset=UTF-8",
-        headers={"Cache-Control": "no-store"},
-    )
-
-
-def _basic_credentials(header: str | None) -> tuple[str, str] | None:
-    if not header or not header.lower().startswith("basic "):
-        return None
-    try:
-        client_id, _, secret = base64.b64decode(header[6:]).decode("utf-8").partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    return client_id, secret
+def _invalid_grant(name: str) -> OAuthError:
+    return OAuthError("invalid_grant", f"The request has an invalid grant parameter : {name}")
 
 
 class TokenEndpoint:
@@ -101,7 +52,7 @@ class TokenEndpoint:
         self.sb = sb
 
     def authenticate_client(self, form: dict[str, str], authorization: str | None) -> str:
-        client_id, secret = _basic_credentials(authorization) or (
+        client_id, secret = basic_credentials(authorization) or (
             form.get("client_id"),
             form.get("client_secret"),
         )
@@ -109,7 +60,7 @@ class TokenEndpoint:
             raise _missing("client_id")
         cfg = self.sb.settings
         if client_id != cfg.client_id or secret != cfg.client_secret:
-            raise LwaError("invalid_client", "Client authentication failed", status=401)
+            raise OAuthError("invalid_client", "Client authentication failed", status=401)
         return client_id
 
     def access_token(
@@ -121,7 +72,7 @@ class TokenEndpoint:
             sp=seller_id,
             scope=scope,
             exp=self.sb.clock.now() + lifetime,
-            pad=_padding(),
+            pad=secrets.token_urlsafe(TOKEN_PADDING_BYTES),
         )
         # expires_in is what the token really lives, so clients' caching works unchanged.
         return TokenResponse(
@@ -138,7 +89,7 @@ class TokenEndpoint:
         # LWA wants the redirect_uri the consent used; a request without it is malformed.
         if not form.get("redirect_uri"):
             raise _missing("redirect_uri")
-        grant = self.sb.redeem_code(code)
+        grant = self.sb.auth_codes.redeem(code)
         if grant is None or grant.client_id != client_id:
             raise _invalid_grant("code")
         if form["redirect_uri"] != grant.redirect_uri:
@@ -148,7 +99,7 @@ class TokenEndpoint:
             sp=grant.seller_id,
             jti=str(uuid.uuid4()),
             iat=self.sb.clock.now(),
-            pad=_padding(),
+            pad=secrets.token_urlsafe(TOKEN_PADDING_BYTES),
         )
         response = self.access_token(client_id, grant.seller_id)
         return msgspec.structs.replace(
@@ -173,7 +124,7 @@ class TokenEndpoint:
         if not scope:
             raise _missing("scope")
         if scope not in GRANTLESS_SCOPES:
-            raise LwaError("invalid_scope", "The request has an invalid parameter : scope")
+            raise OAuthError("invalid_scope", "The request has an invalid parameter : scope")
         return self.access_token(client_id, None, scope)
 
     def exchange(self, form: dict[str, str], authorization: str | None) -> TokenResponse:
@@ -186,7 +137,7 @@ class TokenEndpoint:
         if not grant_type:
             raise _missing("grant_type")
         if grant_type not in grants:
-            raise LwaError(
+            raise OAuthError(
                 "unsupported_grant_type",
                 "The authorization grant type is not supported by the authorization server",
             )
@@ -194,38 +145,13 @@ class TokenEndpoint:
         return grants[grant_type](form, client_id)
 
 
-def _json_form(raw: bytes) -> dict[str, str] | None:
-    """A JSON object body (what Amazon's own SDKs post) as form fields."""
-    try:
-        body = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
-        return None
-    if not isinstance(body, dict):
-        return None
-    return {
-        str(k): v if isinstance(v, str) else msgspec.json.encode(v).decode()
-        for k, v in body.items()
-    }
-
-
-async def _read_form(request: Request[Any, Any, Any]) -> dict[str, str] | None:
-    content_type = request.headers.get("content-type", "").lower()
-    raw = await request.body()
-    if content_type.startswith("application/x-www-form-urlencoded"):
-        return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
-    if content_type.startswith("application/json"):
-        return _json_form(raw)
-    return None
-
-
 async def _answer(endpoint: TokenEndpoint, request: Request[Any, Any, Any]) -> tuple[Any, int]:
-    form = await _read_form(request)
+    form = await read_form(request)
     if form is None:
-        problem = "Content-Type must be application/x-www-form-urlencoded or application/json"
-        return {"error": "invalid_request", "error_description": problem}, 400
+        return {"error": "invalid_request", "error_description": FORM_TYPES}, 400
     try:
         return endpoint.exchange(form, request.headers.get("authorization")), 200
-    except LwaError as exc:
+    except OAuthError as exc:
         return exc.body(), exc.status
 
 
@@ -243,9 +169,10 @@ def token_route(sb: AmazonDouble) -> HTTPRouteHandler:
         if decision.error_status:
             if decision.error_status in CONSUMING_FAULTS:
                 await _answer(endpoint, request)  # processed, then the answer is lost
+            # Amazon documents no body for LWA's failures: RFC 6749's words stand in.
             fault = server_fault(decision.error_status)
-            return _json(fault.body(), fault.status)
+            return token_answer(fault.body(), fault.status)
         payload, status = await _answer(endpoint, request)
-        return _json(payload, status, decision.malformed_kind, sb.faults.config.huge_bytes)
+        return token_answer(payload, status, decision.malformed_kind, sb.faults.config.huge_bytes)
 
     return token

@@ -1,8 +1,5 @@
-"""Messaging API v1: which templated messages an order allows, sending them, buyer attributes
-(buyer messages themselves come by e-mail: relay.py). Decided here, where the model says
-nothing: the actions an order's status allows; a refused action's 403 "Invalid
-amazonOrderId and template combination." (observed); a sent message's empty 201, recorded
-for tests (``GET /_sandbox/messaging/sent``)."""
+"""Messaging API v1 (docs/SANDBOX.md): decided here, where the model says nothing, the
+actions an order's status allows and a refused action's 403 (observed)."""
 
 from __future__ import annotations
 

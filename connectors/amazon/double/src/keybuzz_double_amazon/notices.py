@@ -37,11 +37,6 @@ def compose(kind: Kind, to: str, order_id: str, *, signed: bool = True) -> bytes
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = make_msgid(domain="amazon.fr")
     raw = msg.as_bytes()
-    return sign(raw, kind) + raw if signed else raw
-
-
-def sign(raw: bytes, kind: Kind) -> bytes:
-    """The DKIM-Signature header of ``raw`` by ``DOMAIN`` with the double's key (its
-    automatic mark signed too, on a notice)."""
+    # Signed by DOMAIN with the double's key, a notice's automatic mark too.
     fields = [*SIGNED_HEADERS, *((b"auto-submitted",) if kind == "notice" else ())]
-    return dkim_signature(raw, SELECTOR, DOMAIN, PRIVATE_KEY, fields)
+    return dkim_signature(raw, SELECTOR, DOMAIN, PRIVATE_KEY, fields) + raw if signed else raw

@@ -1,15 +1,13 @@
-"""Notifications API v1: destinations and ``deleteSubscriptionById`` grantless (LWA
-``client_credentials``, the notifications scope), subscriptions with the seller's token, as
-the model says; what a subscription delivers, and how: notification_delivery.py."""
+"""Notifications API v1: destinations and ``deleteSubscriptionById`` grantless, subscriptions
+with the seller's token, as the model says; the delivery: notification_delivery.py."""
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import AsyncIterator
 
 from keybuzz_sandbox.answers import json_answer
 from keybuzz_sandbox.double_kit.admin import settings_handlers
+from keybuzz_sandbox.double_kit.sqs import DeliveryFaults, parse_sqs_arn
 from litestar import Response, Router, get
 
 from .double import AmazonDouble
@@ -18,19 +16,12 @@ from .notification_delivery import (
     NOTIFICATIONS_SCOPE,
     ORDER_CHANGE,
     PAYLOAD_VERSION,
-    DeliveryFaults,
     Destination,
-    NotificationBook,
     conflict,
-    parse_sqs_arn,
 )
 from .spapi import CallContext, Reply
 
 # --- operations -------------------------------------------------------------------------
-
-
-def _book(ctx: CallContext) -> NotificationBook:
-    return ctx.sandbox.notifications
 
 
 def _grantless(ctx: CallContext) -> None:
@@ -58,8 +49,9 @@ async def create_destination(ctx: CallContext) -> Reply:
     if "sqs" not in spec or "eventBridge" in spec:
         raise invalid_input("The sandbox delivers to one SQS queue per destination.")
     arn = spec["sqs"]["arn"]
-    parse_sqs_arn(arn)
-    notes = _book(ctx)
+    if parse_sqs_arn(arn) is None:
+        raise invalid_input("Invalid SQS ARN.", arn)
+    notes = ctx.sandbox.notifications
     if any(d.arn == arn for d in notes.destinations.values()):
         raise conflict("A destination with this resource already exists.")
     destination = Destination(destination_id=str(uuid.uuid4()), name=ctx.body["name"], arn=arn)
@@ -69,7 +61,7 @@ async def create_destination(ctx: CallContext) -> Reply:
 
 async def get_destinations(ctx: CallContext) -> Reply:
     _grantless(ctx)
-    return Reply({"payload": [d.model() for d in _book(ctx).destinations.values()]})
+    return Reply({"payload": [d.model() for d in ctx.sandbox.notifications.destinations.values()]})
 
 
 async def create_subscription(ctx: CallContext) -> Reply:
@@ -77,7 +69,7 @@ async def create_subscription(ctx: CallContext) -> Reply:
     kind = _notification_type(ctx)
     if ctx.body["payloadVersion"] != PAYLOAD_VERSION:
         raise invalid_input(f"Payload version {ctx.body['payloadVersion']} is not supported.")
-    notes = _book(ctx)
+    notes = ctx.sandbox.notifications
     if ctx.body["destinationId"] not in notes.destinations:
         raise not_found("Destination not found.")
     sub = notes.subscribe(seller, kind, ctx.body["destinationId"])
@@ -87,7 +79,7 @@ async def create_subscription(ctx: CallContext) -> Reply:
 async def get_subscription(ctx: CallContext) -> Reply:
     seller = _seller(ctx)
     kind = _notification_type(ctx)
-    sub = _book(ctx).subscriptions.get((seller, kind))
+    sub = ctx.sandbox.notifications.subscriptions.get((seller, kind))
     if sub is None:
         raise not_found("Subscription not found.")
     return Reply({"payload": sub.model()})
@@ -96,10 +88,10 @@ async def get_subscription(ctx: CallContext) -> Reply:
 async def delete_subscription_by_id(ctx: CallContext) -> Reply:
     _grantless(ctx)
     kind = _notification_type(ctx)
-    sub = _book(ctx).by_id(ctx.path_params["subscriptionId"])
+    sub = ctx.sandbox.notifications.by_id(ctx.path_params["subscriptionId"])
     if sub is None or sub.notification_type != kind:
         raise not_found("Subscription not found.")
-    _book(ctx).unsubscribe(sub)
+    del ctx.sandbox.notifications.subscriptions[(sub.seller_id, sub.notification_type)]
     return Reply({})
 
 
@@ -130,30 +122,21 @@ def notifications_admin_router(sb: AmazonDouble) -> Router:
                     }
                     for s in notes.subscriptions.values()
                 ],
-                "pending": len(notes.pending),
+                "pending": len(notes.outbox.pending),
                 "sent": notes.delivered,
             }
         )
 
+    outbox = sb.notifications.outbox
+
     def write_faults(faults: DeliveryFaults) -> None:
-        sb.notifications.faults = faults
+        outbox.faults = faults
 
     return Router(
         "/_sandbox/notifications",
         route_handlers=[
             overview,
-            *settings_handlers(
-                "/faults", DeliveryFaults, lambda: sb.notifications.faults, write_faults
-            ),
+            *settings_handlers("/faults", DeliveryFaults, lambda: outbox.faults, write_faults),
         ],
         include_in_schema=False,
     )
-
-
-@contextlib.asynccontextmanager
-async def delivering_notifications(sb: AmazonDouble) -> AsyncIterator[None]:
-    """Stop delivering with the application (delivery starts with the first subscription)."""
-    try:
-        yield
-    finally:
-        await sb.notifications.aclose()

@@ -1,8 +1,5 @@
-"""One seller's orders as they stand at a given moment, and the queries over them.
-
-All three order APIs (Orders v0, Orders 2026-01-01, the order report) read
-through this module, so they describe the same orders the same way.
-"""
+"""One seller's orders as they stand at a given moment, and the queries over them: every
+order API (v0, 2026-01-01, the order report) reads through it, so they agree."""
 
 from __future__ import annotations
 

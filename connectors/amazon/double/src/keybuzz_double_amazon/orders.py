@@ -1,7 +1,5 @@
-"""The Orders APIs, two versions of one listing (order_book.py, listing.py): Orders v0's
-getOrders, getOrder and getOrderItems (what our connector and its tests call: no
-Restricted Data Token, so no buyer and only where the parcel goes), and Orders
-2026-01-01's searchOrders and getOrder (items inline, datasets on request)."""
+"""Orders v0 (no Restricted Data Token: no buyer, only where the parcel goes) and Orders
+2026-01-01, two shapes of one listing (order_book.py, listing.py)."""
 
 from __future__ import annotations
 
@@ -18,9 +16,7 @@ from .listing import (
     check_page_size,
     find_order,
     line_cents,
-    open_page,
     order_total_cents,
-    seal_page,
     vat_part,
     watermark,
     windows,
@@ -117,9 +113,7 @@ def render_order(book: OrderBook, state: OrderState) -> msgspec.Struct:
         NumberOfItemsShipped=shipped,
         NumberOfItemsUnshipped=quantity - shipped,
         MarketplaceId=market.id,
-        ShipmentServiceLevelCategory="Expedited"
-        if facts.ship_service_level.startswith("Exp")
-        else "Standard",
+        ShipmentServiceLevelCategory=facts.service_category,
         EarliestShipDate=iso(win.earliest_ship),
         LatestShipDate=iso(win.latest_ship),
         EarliestDeliveryDate=iso(win.earliest_delivery),
@@ -170,19 +164,14 @@ _NOT_WITH_SELLER_ORDER_ID = (
 )
 
 
-def _check_seller_order_id(q: dict[str, object]) -> None:
-    clash = [name for name in _NOT_WITH_SELLER_ORDER_ID if name in q]
-    if clash:
-        raise invalid_input(f"SellerOrderId cannot be combined with {', '.join(clash)}.")
-
-
 def _v0_listing(ctx: CallContext, book: OrderBook) -> OrderQuery:
     q = ctx.query
     query = ctx.window(V0_NAMES, required="AmazonOrderIds" not in q)
     page_size = check_page_size(q.get("MaxResultsPerPage"), "MaxResultsPerPage")
     reachable = check_marketplaces(q["MarketplaceIds"], book)
     if "SellerOrderId" in q:
-        _check_seller_order_id(q)
+        if clash := [name for name in _NOT_WITH_SELLER_ORDER_ID if name in q]:
+            raise invalid_input(f"SellerOrderId cannot be combined with {', '.join(clash)}.")
         # Sellers without their own ids get SellerOrderId == AmazonOrderId.
         return msgspec.structs.replace(
             query,
@@ -210,14 +199,14 @@ async def get_orders(ctx: CallContext) -> Reply:
     book = ctx.book()
     token = ctx.query.get("NextToken")
     query = (
-        open_page(ctx.sandbox.signer, token, OrderQuery, "NextToken", ctx.now)
+        ctx.sandbox.signer.open_page(token, OrderQuery, "NextToken", ctx.now)
         if token
         else _v0_listing(ctx, book)
     )
     states, following = book.page(query)
     payload: dict[str, object] = {"Orders": [render_order(book, s) for s in states]}
     if following is not None:
-        payload["NextToken"] = seal_page(ctx.sandbox.signer, following, ctx.now)
+        payload["NextToken"] = ctx.sandbox.signer.seal_page(following, ctx.now)
     return Reply({"payload": payload | watermark(query, V0_NAMES)})
 
 
@@ -236,7 +225,7 @@ async def get_order_items(ctx: CallContext) -> Reply:
     token = ctx.query.get("NextToken")
     offset = 0
     if token:
-        page = open_page(ctx.sandbox.signer, token, ItemsPage, "NextToken", ctx.now)
+        page = ctx.sandbox.signer.open_page(token, ItemsPage, "NextToken", ctx.now)
         if page.order_id != state.order_id:
             raise invalid_input("Invalid NextToken.")
         offset = page.offset
@@ -246,8 +235,8 @@ async def get_order_items(ctx: CallContext) -> Reply:
         "OrderItems": [render_item(book, state, item) for item in items],
     }
     if offset + ITEMS_PAGE_SIZE < len(state.facts.items):
-        payload["NextToken"] = seal_page(
-            ctx.sandbox.signer, ItemsPage(state.order_id, offset + ITEMS_PAGE_SIZE), ctx.now
+        payload["NextToken"] = ctx.sandbox.signer.seal_page(
+            ItemsPage(state.order_id, offset + ITEMS_PAGE_SIZE), ctx.now
         )
     return Reply({"payload": payload})
 
@@ -355,11 +344,10 @@ class Renderer(msgspec.Struct, kw_only=True):
 
     def fulfillment(self, state: OrderState) -> dict[str, object]:
         win = windows(self.book, state)
-        level = "EXPEDITED" if state.facts.ship_service_level.startswith("Exp") else "STANDARD"
         return {
             "fulfillmentStatus": STATUS[state.status],
             "fulfilledBy": CHANNEL[state.facts.timeline.channel],
-            "fulfillmentServiceLevel": level,
+            "fulfillmentServiceLevel": state.facts.service_category.upper(),
             "shipByWindow": DateTimeRange(
                 earliestDateTime=iso(win.earliest_ship), latestDateTime=iso(win.latest_ship)
             ),
@@ -460,7 +448,7 @@ def _search_listing(ctx: CallContext, book: OrderBook) -> OrderQuery:
 
 def _next_page(ctx: CallContext, token: str) -> OrderQuery:
     lifetime = ctx.sandbox.clock.real_duration(TOKEN_LIFETIME)
-    page = open_page(ctx.sandbox.signer, token, SearchPage, "paginationToken", ctx.now, lifetime)
+    page = ctx.sandbox.signer.open_page(token, SearchPage, "paginationToken", ctx.now, lifetime)
     if page.filters != _fingerprint(ctx):
         raise invalid_input(
             "Parameters other than maxResultsPerPage and includedData must be the same "
@@ -479,7 +467,7 @@ async def search_orders(ctx: CallContext) -> Reply:
     body: dict[str, object] = {"orders": [renderer.order(s) for s in states]}
     if following is not None:
         page = SearchPage(following, _fingerprint(ctx))
-        body["pagination"] = {"nextToken": seal_page(ctx.sandbox.signer, page, ctx.now)}
+        body["pagination"] = {"nextToken": ctx.sandbox.signer.seal_page(page, ctx.now)}
     return Reply(body | watermark(query, V2026_NAMES))
 
 

@@ -1,20 +1,15 @@
-"""Buyer messages as Amazon's Buyer-Seller Messaging relays them: by e-mail.
-
-Each message is about one of the seller's orders, written in the marketplace's
-language, from the buyer's anonymised address (the order's BuyerEmail), and
-carries the order id in subject and body, like Amazon's relay mails.
-"""
+"""Buyer messages as Amazon's Buyer-Seller Messaging relays them, by e-mail (docs/SANDBOX.md)."""
 
 from __future__ import annotations
 
 import random
 import uuid
-from collections import OrderedDict
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 
 import aiosmtplib
 import msgspec
+from keybuzz_sandbox.double_kit.replies import Recent
 
 from .order_book import OrderBook, OrderState
 from .seed import DAY, language_of
@@ -32,16 +27,12 @@ class RelayRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_
     smtp_port: int | None = None
 
 
-class SentMessage(msgspec.Struct, kw_only=True, rename="camel"):
+class SentMessage(msgspec.Struct, rename="camel"):
     order_id: str
     message_id: str
     subject: str
     sender: str
     to: str
-
-
-class RelayResult(msgspec.Struct, kw_only=True):
-    sent: list[SentMessage]
 
 
 def pick_orders(book: OrderBook, rng: random.Random, count: int, now: float) -> list[OrderState]:
@@ -95,32 +86,18 @@ class RelayRecord(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class RelayLog:
-    """The last RELAY_LOG_LIMIT relay mails sent, by Message-ID and by buyer alias.
-
-    Kept in memory: a reply to a mail sent before a restart is not on a known
-    thread any more (see docs/SANDBOX.md, "Reply relay").
-    """
+    """The last RELAY_LOG_LIMIT relay mails sent, by Message-ID and by buyer alias (in
+    memory: docs/SANDBOX.md, "Reply relay")."""
 
     def __init__(self, limit: int = RELAY_LOG_LIMIT) -> None:
-        self._limit = limit
-        self._by_id: OrderedDict[str, RelayRecord] = OrderedDict()
-        self._by_alias: OrderedDict[str, RelayRecord] = OrderedDict()
+        self.by_message_id: Recent[RelayRecord] = Recent(limit)
+        self._by_alias: Recent[RelayRecord] = Recent(limit)
 
     def record(self, message_id: str, seller_id: str, alias: str, order_id: str) -> None:
         entry = RelayRecord(
             message_id=message_id, seller_id=seller_id, alias=alias.lower(), order_id=order_id
         )
-        self._remember(self._by_id, message_id, entry)
-        self._remember(self._by_alias, entry.alias, entry)
-
-    def _remember(self, table: OrderedDict[str, RelayRecord], key: str, entry: RelayRecord) -> None:
-        table[key] = entry
-        table.move_to_end(key)
-        while len(table) > self._limit:
-            table.popitem(last=False)
-
-    def by_message_id(self, message_id: str) -> RelayRecord | None:
-        return self._by_id.get(message_id)
+        self._by_alias.put(entry.alias, self.by_message_id.put(message_id, entry))
 
     def latest_for(self, alias: str) -> RelayRecord | None:
         return self._by_alias.get(alias.lower())

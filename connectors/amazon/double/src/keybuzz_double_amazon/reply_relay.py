@@ -1,41 +1,25 @@
-"""Amazon's relay for sellers' replies: SMTP for the buyers' anonymised aliases.
-
-An unknown alias is refused at RCPT (``550 5.1.1``); everything else is checked after
-the ``250``, and a refusal then is an RFC 3464 bounce to the envelope sender. The checks,
-in order (docs/SANDBOX.md, "Reply relay"): the ``From`` sender, attachment types, 10 MB
-of attachments in all, and a buyer's opt-out (unless the reply is on the buyer's thread
-or marked ``[Important]``). Accepted replies land in the buyer's inbox, refusals in
-``GET /_sandbox/replies/refused``, both in memory and bounded (reply_state.py).
-
-The SMTP server (aiosmtpd) runs on the sandbox's own event loop, so handlers and admin
-endpoints share state without locks; parsing a message (up to MAX_MESSAGE_BYTES) runs
-in a worker thread.
-"""
+"""Amazon's relay for sellers' replies: SMTP for the buyers' anonymised aliases, Amazon's
+rules on what it takes, its bounces (docs/SANDBOX.md, "Reply relay"). The SMTP server runs
+on the sandbox's own event loop, so handlers and admin endpoints share state without locks."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import mimetypes
 import re
 import unicodedata
-import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime
-from email import policy
-from email.message import EmailMessage, Message
 from email.mime.multipart import MIMEMultipart
-from email.parser import BytesParser
-from email.utils import formataddr, getaddresses
+from email.utils import formataddr
 from importlib.resources import files
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import msgspec
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from keybuzz_sandbox.double_kit.bounces import Bounces, Refused, bounce_report, send_bounce
+from keybuzz_sandbox.double_kit.replies import MalformedMail, ReplyMail, now_iso, parse_reply
 from keybuzz_sandbox.smtp_servers import relay_listening, serving_relay
 
-from .reply_state import Attachment, Buyer, InboxMessage, RefusedReply
+from .reply_state import Buyer, InboxMessage, RefusedReply
 from .seed import SellerSpec
 
 if TYPE_CHECKING:
@@ -48,9 +32,6 @@ MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024  # decoded attachments of one message, i
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 ORDER_ID = re.compile(r"\b\d{3}-\d{7}-\d{7}\b")
 IMPORTANT = re.compile(r"\[important\]", re.IGNORECASE)  # anywhere, any case (Amazon's rule)
-MESSAGE_ID = re.compile(r"<[^<>\s]+>")
-# Multipart structures a reader cannot split into parts: refused at DATA.
-BROKEN_MIME = ("NoBoundaryInMultipartDefect", "StartBoundaryNotFoundDefect")
 
 
 class Refusal(msgspec.Struct, frozen=True, kw_only=True):
@@ -73,12 +54,9 @@ REFUSALS = _refusals()
 
 def registered_email(spec: SellerSpec) -> str:
     """The seller account's registered address: a slug of its store name at example.com."""
-    slug = re.sub(r"[^a-z0-9]+", "-", _ascii(spec.store_name).lower()).strip("-")
+    ascii_name = unicodedata.normalize("NFKD", spec.store_name).encode("ascii", "ignore")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.decode("ascii").lower()).strip("-")
     return f"{slug}@example.com"
-
-
-def _ascii(text: str) -> str:
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
 
 
 # --- who the buyers are --------------------------------------------------------------
@@ -92,104 +70,6 @@ async def find_buyer(sb: AmazonDouble, alias: str) -> Buyer | None:
     return await sb.buyers.find(alias, sb.clock.now())
 
 
-# --- what a reply is ------------------------------------------------------------------
-
-
-class MalformedMail(ValueError):
-    """The message cannot be read as a reply (refused at DATA, not bounced)."""
-
-
-class Reply(msgspec.Struct, frozen=True, kw_only=True):
-    message_id: str
-    in_reply_to: str | None
-    references: list[str]
-    sender: str  # the header From's address, as written
-    subject: str
-    text: str
-    attachments: list[Attachment]
-    header_block: str  # the message's headers as received, for the bounce
-
-    @property
-    def thread_ids(self) -> list[str]:
-        return ([self.in_reply_to] if self.in_reply_to else []) + self.references
-
-
-def parse_reply(raw: bytes) -> Reply:
-    """Read a reply's headers, text and attachments; blocking, run in a thread."""
-    message = BytesParser(policy=policy.default).parsebytes(raw)
-    if not isinstance(message, EmailMessage) or not message.keys():
-        raise MalformedMail("message has no headers")
-    broken = [d for d in _defects(message) if type(d).__name__ in BROKEN_MIME]
-    if broken:
-        raise MalformedMail(f"malformed MIME structure ({type(broken[0]).__name__})")
-    return Reply(
-        message_id=_first_id(message.get("Message-ID")) or f"<{uuid.uuid4().hex}@relay.sandbox>",
-        in_reply_to=_first_id(message.get("In-Reply-To")),
-        references=MESSAGE_ID.findall(str(message.get("References", ""))),
-        sender=_single_sender(message),
-        subject=str(message.get("Subject", "")),
-        text=_text_of(message),
-        attachments=list(_attachments(message)),
-        header_block=_header_block(raw),
-    )
-
-
-def _defects(message: Message) -> Iterator[Any]:
-    for part in message.walk():
-        yield from part.defects
-
-
-def _first_id(value: object) -> str | None:
-    found = MESSAGE_ID.findall(str(value)) if value is not None else []
-    return found[0] if found else None
-
-
-def _single_sender(message: EmailMessage) -> str:
-    raw = message.get_all("From") or []
-    if len(raw) != 1:
-        raise MalformedMail("message must have exactly one From header")
-    addresses = [a for _, a in getaddresses([str(raw[0])]) if a]
-    if len(addresses) != 1 or "@" not in addresses[0]:
-        raise MalformedMail("From header must hold exactly one address")
-    return addresses[0]
-
-
-def _text_of(message: EmailMessage) -> str:
-    body = message.get_body(preferencelist=("plain",))
-    if body is None:
-        return ""
-    try:
-        return str(body.get_content())
-    except (LookupError, ValueError) as exc:  # unknown charset, broken encoding
-        raise MalformedMail(f"text part cannot be decoded: {exc}") from exc
-
-
-def _attachments(message: EmailMessage) -> Iterator[Attachment]:
-    for part in message.walk():
-        if part.is_multipart() or not _is_attachment(part, message):
-            continue
-        payload = part.get_payload(decode=True)
-        content_type = part.get_content_type()
-        filename = part.get_filename() or f"unnamed{mimetypes.guess_extension(content_type) or ''}"
-        yield Attachment(
-            filename=filename,
-            content_type=content_type,
-            size=len(payload) if isinstance(payload, bytes) else 0,
-        )
-
-
-def _is_attachment(part: Message, message: EmailMessage) -> bool:
-    """Named or declared attachments, and any non-text leaf that is not the body."""
-    if part.get_filename() or part.get_content_disposition() == "attachment":
-        return True
-    return part is not message.get_body() and part.get_content_maintype() != "text"
-
-
-def _header_block(raw: bytes) -> str:
-    end = min((i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0), default=len(raw))
-    return raw[:end].decode("utf-8", "replace").replace("\r\n", "\n")
-
-
 # --- the rules ------------------------------------------------------------------------
 
 
@@ -200,7 +80,7 @@ class SellerRules(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def refusal_for(
-    reply: Reply, rules: SellerRules, opted_out: bool, on_thread: bool
+    reply: ReplyMail, rules: SellerRules, opted_out: bool, on_thread: bool
 ) -> Refusal | None:
     """Why Amazon would refuse this reply, or None if it passes on to the buyer."""
     sender = reply.sender.lower()
@@ -225,31 +105,21 @@ def seller_rules(sb: AmazonDouble, seller_id: str) -> SellerRules:
     )
 
 
-def thread_order(sb: AmazonDouble, reply: Reply, buyer: Buyer) -> str | None:
+def thread_order(sb: AmazonDouble, reply: ReplyMail, buyer: Buyer) -> str | None:
     """The order of the buyer's relay mail this reply answers, if it answers one."""
     for message_id in reply.thread_ids:
-        sent = sb.relay_log.by_message_id(message_id)
+        sent = sb.relay_log.by_message_id.get(message_id)
         if sent is not None and (sent.alias, sent.seller_id) == (buyer.alias, buyer.seller_id):
             return sent.order_id
     return None
 
 
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 # --- bounces ---------------------------------------------------------------------------
 
 
-def amazon_domain(alias: str) -> str:
-    """``amazon.fr`` for ``…@marketplace.amazon.fr``."""
-    domain = alias.rsplit("@", 1)[-1]
-    return domain.removeprefix("marketplace.")
-
-
-def compose_bounce(reply: Reply, refusal: Refusal, alias: str, bounce_to: str) -> MIMEMultipart:
+def compose_bounce(reply: ReplyMail, refusal: Refusal, alias: str, bounce_to: str) -> MIMEMultipart:
     """An RFC 3464 delivery status notification in Amazon's words."""
-    domain = amazon_domain(alias)
+    domain = alias.rsplit("@", 1)[-1].removeprefix("marketplace.")  # amazon.fr
     human = f"To: {alias}\nSubject: {reply.subject}\nMessage-ID: {reply.message_id}\n"
     refused = Refused(
         recipient=alias,
@@ -290,7 +160,7 @@ class ReplyHandler:
     ) -> str:
         if await find_buyer(self._sb, address) is None:
             return "550 5.1.1 Recipient address rejected: unknown buyer address"
-        refusal = self._sb.replies.fault_for("rcpt", address, _now_iso())
+        refusal = self._sb.replies.on_demand.due("rcpt", address)
         if refusal is not None:
             return refusal
         envelope.rcpt_tos.append(address.lower())
@@ -300,25 +170,22 @@ class ReplyHandler:
     async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
         self, server: SMTP, session: Session, envelope: Envelope
     ) -> str:
-        refusal = self._sb.replies.fault_for("data", envelope.rcpt_tos[0], _now_iso())
+        refusal = self._sb.replies.on_demand.due("data", envelope.rcpt_tos[0])
         if refusal is not None:
             return refusal  # nothing delivered, nothing bounced: the client tries again
         raw = envelope.original_content or b""
         try:
             reply = await asyncio.to_thread(parse_reply, raw)
         except MalformedMail as exc:
-            self._record_malformed(str(exc))
+            malformed = RefusedReply(reason=f"malformed: {exc}", received_at=now_iso())
+            self._sb.replies.refused.append(malformed)
             return f"554 5.6.0 Message refused: {exc}"
         bounce_to = "" if envelope.mail_from in (None, "", "<>") else envelope.mail_from
         for alias in envelope.rcpt_tos:
             await self._handle(reply, alias, bounce_to)
         return "250 2.0.0 OK: message accepted"
 
-    def _record_malformed(self, reason: str) -> None:
-        refused = RefusedReply(reason=f"malformed: {reason}", received_at=_now_iso())
-        self._sb.replies.refused.append(refused)
-
-    async def _handle(self, reply: Reply, alias: str, mail_from: str) -> None:
+    async def _handle(self, reply: ReplyMail, alias: str, mail_from: str) -> None:
         sb = self._sb
         buyer = await find_buyer(sb, alias)
         if buyer is None:  # accepted at RCPT: cannot happen unless state was cleared
@@ -335,7 +202,7 @@ class ReplyHandler:
         else:
             self._refuse(reply, refusal, buyer, mail_from)
 
-    def _refuse(self, reply: Reply, refusal: Refusal, buyer: Buyer, mail_from: str) -> None:
+    def _refuse(self, reply: ReplyMail, refusal: Refusal, buyer: Buyer, mail_from: str) -> None:
         record = RefusedReply(
             message_id=reply.message_id,
             reason=refusal.reason,
@@ -344,7 +211,7 @@ class ReplyHandler:
             bounce="pending" if mail_from else "none",
             alias=buyer.alias,
             seller_id=buyer.seller_id,
-            received_at=_now_iso(),
+            received_at=now_iso(),
         )
         self._sb.replies.refused.append(record)
         if mail_from:
@@ -352,7 +219,7 @@ class ReplyHandler:
             self.bounces.start(bounced(self._sb, bounce, record))
 
 
-def _inbox_message(reply: Reply, buyer: Buyer, order_on_thread: str | None) -> InboxMessage:
+def _inbox_message(reply: ReplyMail, buyer: Buyer, order_on_thread: str | None) -> InboxMessage:
     in_subject = ORDER_ID.search(reply.subject)
     return InboxMessage(
         message_id=reply.message_id,
@@ -362,7 +229,7 @@ def _inbox_message(reply: Reply, buyer: Buyer, order_on_thread: str | None) -> I
         subject=reply.subject,
         text=reply.text,
         attachments=reply.attachments,
-        received_at=_now_iso(),
+        received_at=now_iso(),
         seller_id=buyer.seller_id,
         order_id=order_on_thread or (in_subject.group(0) if in_subject else buyer.order_id),
     )

@@ -43,6 +43,10 @@ class ReportFailures(msgspec.Struct, kw_only=True, rename="camel", forbid_unknow
     stall_next: NextCount = 0  # never leave IN_PROGRESS (a client's deadline can be tested)
 
 
+# Each counter of ReportFailures, first come first served, and the end it forces.
+FORCED_ENDS = {"fatal_next": "FATAL", "cancel_next": "CANCELLED", "stall_next": "IN_PROGRESS"}
+
+
 class ReportStore:
     def __init__(self) -> None:
         self.reports: dict[str, ReportRecord] = {}
@@ -50,14 +54,10 @@ class ReportStore:
         self.failures = ReportFailures()
 
     def add(self, record: ReportRecord) -> None:
-        if self.failures.fatal_next > 0:
-            self.failures.fatal_next -= 1
-            record.forced_end = "FATAL"
-        elif self.failures.cancel_next > 0:
-            self.failures.cancel_next -= 1
-            record.forced_end = "CANCELLED"
-        elif self.failures.stall_next > 0:
-            self.failures.stall_next -= 1
-            record.forced_end = "IN_PROGRESS"
+        for counter, end in FORCED_ENDS.items():
+            if getattr(self.failures, counter) > 0:
+                setattr(self.failures, counter, getattr(self.failures, counter) - 1)
+                record.forced_end = end
+                break
         self.reports[record.report_id] = record
         self.by_document[record.document_id] = record.report_id

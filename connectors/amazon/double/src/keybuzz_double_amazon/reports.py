@@ -4,29 +4,23 @@ pre-signed document download that stands in for Amazon's S3 URL."""
 from __future__ import annotations
 
 import asyncio
-import calendar
 import gzip
-import hashlib
-import hmac
 import itertools
-import time
 import uuid
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlencode
 
 import msgspec
 from keybuzz_sandbox.answers import json_answer
 from keybuzz_sandbox.clock import iso, parse_iso
 from keybuzz_sandbox.double_kit.model_structs import model_structs
+from keybuzz_sandbox.double_kit.presigned import s3_error
 from litestar import Request, Response, Router, get, put
 from litestar.params import FromPath, JSONBody
 
 from .double import AmazonDouble
 from .errors import invalid_input, not_found
-from .listing import amount, line_cents, vat_part
-from .marketplaces import MARKETPLACES
+from .listing import amount, check_marketplaces, line_cents, vat_part
 from .models import model_document
 from .order_book import OrderBook, OrderQuery, OrderState
 from .report_store import ReportFailures, ReportRecord
@@ -103,9 +97,7 @@ async def create_report(ctx: CallContext) -> Reply:
     spec = ctx.body  # checked against the model's CreateReportSpecification
     if spec["reportType"] not in SUPPORTED:
         raise invalid_input(f"Report type {spec['reportType']} is not supported.")
-    unknown = [m for m in spec["marketplaceIds"] if m not in MARKETPLACES]
-    if unknown:
-        raise invalid_input(f"Invalid marketplace identifier(s): {', '.join(unknown)}.")
+    sells_there = check_marketplaces(spec["marketplaceIds"], book)
     start, end = _times(spec, ctx.now)
     clock = ctx.sandbox.clock
     started = ctx.now + clock.real_duration(QUEUE_SECONDS)
@@ -122,7 +114,7 @@ async def create_report(ctx: CallContext) -> Reply:
         lag=clock.real_duration(ctx.sandbox.settings.report_lag_seconds),
         document_id=f"amzn1.spdoc.1.4.{book.gen.marketplace.region}.{uuid.uuid4()}",
     )
-    if book.gen.spec.marketplace_id not in spec["marketplaceIds"]:
+    if not sells_there:
         record.has_data = False  # nothing to report: Amazon cancels such reports
     ctx.sandbox.reports.add(record)
     if record.has_data is not False and record.forced_end is None:
@@ -198,27 +190,6 @@ async def get_report(ctx: CallContext) -> Reply:
     )
 
 
-def _presigned_query(sb: AmazonDouble, document_id: str, now: float) -> str:
-    """Query of an S3 SigV4 pre-signed URL: X-Amz-Date + X-Amz-Expires give the expiry."""
-    amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
-    expires = max(round(sb.clock.real_duration(URL_LIFETIME)), int(MIN_URL_LIFETIME_REAL))
-    return urlencode(
-        {
-            "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
-            "X-Amz-Date": amz_date,
-            "X-Amz-SignedHeaders": "host",
-            "X-Amz-Expires": expires,
-            "X-Amz-Credential": f"AKIASANDBOXDOCUMENTS/{amz_date[:8]}/eu-west-1/s3/aws4_request",
-            "X-Amz-Signature": _signature(sb, document_id, amz_date, str(expires)),
-        }
-    )
-
-
-def _signature(sb: AmazonDouble, document_id: str, amz_date: str, expires: str) -> str:
-    mac = sb.signer.mac(f"{document_id}|{amz_date}|{expires}")
-    return hashlib.sha256(mac.encode()).hexdigest()
-
-
 async def get_report_document(ctx: CallContext) -> Reply:
     book = ctx.book()
     sb = ctx.sandbox
@@ -228,7 +199,8 @@ async def get_report_document(ctx: CallContext) -> Reply:
     if record.status(ctx.now) != "DONE":  # also a FATAL/CANCELLED report's would-be id
         raise not_found(f"Report document {document_id} was not found.")
     await written(sb, record)
-    query = _presigned_query(sb, document_id, ctx.now)
+    expires = max(round(sb.clock.real_duration(URL_LIFETIME)), int(MIN_URL_LIFETIME_REAL))
+    query = sb.documents.query(document_id, ctx.now, expires)
     body: dict[str, object] = {
         "reportDocumentId": document_id,
         "url": f"{sb.config.public_url}/_sandbox/documents/{document_id}?{query}",
@@ -300,9 +272,7 @@ def _rows(book: OrderBook, state: OrderState) -> Iterator[dict[str, str]]:
             "fulfillment-channel": "Amazon" if facts.timeline.channel == "AFN" else "Merchant",
             "sales-channel": market.name,
             "order-channel": "",
-            "ship-service-level": "Expedited"
-            if facts.ship_service_level.startswith("Exp")
-            else "Standard",
+            "ship-service-level": facts.service_category,
             "product-name": item.product.title,
             "sku": item.product.sku,
             "asin": item.product.asin,
@@ -349,55 +319,6 @@ def ensure_document(sb: AmazonDouble, record: ReportRecord) -> bytes:
     return record.document
 
 
-def _s3_error(status: int, code: str, message: str, **extra: str) -> Response[bytes]:
-    """S3's XML error document, as a pre-signed URL answers."""
-    root = ET.Element("Error")
-    for tag, text in {"Code": code, "Message": message, **extra}.items():
-        ET.SubElement(root, tag).text = text
-    ET.SubElement(root, "RequestId").text = uuid.uuid4().hex[:16].upper()
-    body = b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root)
-    return Response(body, status_code=status, media_type="application/xml")
-
-
-_SIGNED = ("X-Amz-Algorithm", "X-Amz-Date", "X-Amz-Expires", "X-Amz-Signature")
-
-
-def _url_problem(
-    sb: AmazonDouble, document_id: str, query: dict[str, str]
-) -> Response[bytes] | None:
-    if any(not query.get(name) for name in _SIGNED):
-        return _s3_error(
-            403,
-            "AccessDenied",
-            "Query-string authentication version 4 requires the X-Amz-Algorithm, "
-            "X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, "
-            "and X-Amz-Expires parameters.",
-        )
-    amz_date, expires = query["X-Amz-Date"], query["X-Amz-Expires"]
-    expected = _signature(sb, document_id, amz_date, expires)
-    if not hmac.compare_digest(expected, query["X-Amz-Signature"]):
-        return _s3_error(
-            403,
-            "SignatureDoesNotMatch",
-            "The request signature we calculated does not match the signature you provided. "
-            "Check your key and signing method.",
-        )
-    signed_at = calendar.timegm(time.strptime(amz_date, "%Y%m%dT%H%M%SZ"))
-    now = sb.clock.now()
-    if now > signed_at + int(expires):
-        return _s3_error(
-            403,
-            "AccessDenied",
-            "Request has expired",
-            **{
-                "X-Amz-Expires": expires,
-                "Expires": iso(signed_at + int(expires)).replace("Z", ".000Z"),
-                "ServerTime": iso(now).replace("Z", ".000Z"),
-            },
-        )
-    return None
-
-
 def document_route(sb: AmazonDouble) -> Router:
     """The pre-signed document download, and the admin switch for failing reports."""
 
@@ -411,12 +332,12 @@ def document_route(sb: AmazonDouble) -> Router:
         document_id: FromPath[str], request: Request[Any, Any, Any]
     ) -> Response[bytes]:
         query = {k: v for k, v in request.query_params.items() if isinstance(v, str)}
-        problem = _url_problem(sb, document_id, query)
+        problem = sb.documents.refusal(document_id, query, sb.clock.now())
         if problem is not None:
             return problem
         record = sb.reports.reports.get(sb.reports.by_document.get(document_id, ""))
         if record is None:
-            return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
+            return s3_error(404, "NoSuchKey", "The specified key does not exist.")
         book = sb.sellers[record.seller_id]
         # Set as a header: Litestar would append its own "; charset=utf-8" to text/*.
         content_type = f"text/plain;charset={charset(book)}"

@@ -1,10 +1,5 @@
-"""The application's SP-API roles and the restricted data they open.
-
-Amazon decides what an application sees from the roles approved for it: in
-Orders 2026-01-01 directly (no Restricted Data Token) depending on the role, the
-order's fulfilment channel and its status. (Orders v0's RDTs are not served: our
-connector asks for none.)
-"""
+"""The application's SP-API roles and the restricted data they open in Orders 2026-01-01
+(no Restricted Data Token there; v0's RDTs are not served: our connector asks for none)."""
 
 from __future__ import annotations
 

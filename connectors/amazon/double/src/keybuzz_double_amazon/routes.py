@@ -1,7 +1,4 @@
-"""HTTP: LWA's token endpoint, Seller Central's consent pages, the SP-API operations (their
-paths, methods and media types from the vendored models), report documents, and the
-double's admin endpoints under /_sandbox (development use, no authentication); with them,
-the reply relay and notification delivery for the app's run."""
+"""Amazon's routes, and the reply relay and notification delivery for the app's run."""
 
 from __future__ import annotations
 
@@ -40,7 +37,7 @@ def amazon_routes(sandbox: Sandbox) -> list[Any]:
     sandbox.parts["amazon"] = sb
     # the SMTP relay for sellers' replies; notification delivery stops with the app
     sandbox.lifespans.append(lambda _app: serving_reply_relay(sb))
-    sandbox.lifespans.append(lambda _app: notifications.delivering_notifications(sb))
+    sandbox.lifespans.append(lambda _app: sb.notifications.outbox.running())
     return [
         token_route(sb),
         *consent_routes(sb),

@@ -1,15 +1,5 @@
-"""Deterministic seeded sellers and orders.
-
-Orders are never stored: order `i` of a seller is computed on demand from
-(SANDBOX_SEED, seller id, i), so 10,000 orders cost nothing until asked for.
-
-Order `i` is placed at virtual time `base + (i + jitter(i mod N)) * slot` with
-`slot = window / N` and `base = anchor - window`. Because the jitter and the
-cancelled set repeat with period N, *any* half-open window of `window` length
-holds exactly N orders, and exactly C cancelled ones once their cancellation
-has happened: the counts the tests rely on stay true while new orders keep
-arriving as time passes.
-"""
+"""Deterministic seeded sellers and orders: order ``i`` of a seller computed on demand from
+(SANDBOX_SEED, seller id, ``i``), never stored (docs/SANDBOX.md, "Seeded sellers")."""
 
 from __future__ import annotations
 
@@ -107,6 +97,10 @@ class OrderFacts(msgspec.Struct, frozen=True, kw_only=True):
     buyer_name: str
     buyer_email: str
     address: Address
+
+    @property
+    def service_category(self) -> str:
+        return "Expedited" if self.ship_service_level.startswith("Exp") else "Standard"
 
 
 # --- language data (marketplace language; English is the fallback) ---------

@@ -1,6 +1,5 @@
-"""The SP-API request pipeline every operation goes through (its route from the models):
-authenticate, rate limit, injected faults, the model's checks, the operation, Amazon's
-headers."""
+"""The SP-API pipeline of every operation: authenticate, rate limit, faults, the model's
+checks, the operation, Amazon's headers."""
 
 from __future__ import annotations
 
@@ -10,17 +9,18 @@ from typing import Any
 
 import msgspec
 from keybuzz_sandbox.double_kit import routes as double_routes
+from keybuzz_sandbox.double_kit.api import Refused
+from keybuzz_sandbox.double_kit.swagger import Operation, parse_query
 from keybuzz_sandbox.faults import FaultDecision, malform
+from keybuzz_sandbox.ratelimit import RateLimit
 from litestar import Request, Response
 from litestar.handlers import HTTPRouteHandler
 
 from .auth import Principal, authenticate
 from .double import AmazonDouble
-from .errors import SpApiError, quota_exceeded, server_fault, unauthorized
+from .errors import SpApiError, invalid_input, quota_exceeded, server_fault, unauthorized
 from .listing import FRESHNESS_LAG, WindowNames, window_query
-from .models import Operation
 from .order_book import OrderBook, OrderQuery
-from .params import parse_body, parse_query
 
 
 class Reply(msgspec.Struct):
@@ -63,17 +63,28 @@ async def _context(
         principal=principal,
         query=parse_query(op, request.scope.get("query_string", b"").decode("latin-1")),
         path_params={k: str(v) for k, v in request.path_params.items()},
-        body=parse_body(sb.models.apis[op.api], op, await request.body()),
+        body=sb.models.apis[op.api].body(op, await request.body()),
         now=sb.clock.now(),
     )
+
+
+async def _reply(
+    sb: AmazonDouble, op: Operation, impl: Implementation, request: Request[Any, Any, Any]
+) -> tuple[Reply, FaultDecision]:
+    principal, decision = await _admit(sb, op, request)
+    try:
+        return await impl(await _context(sb, op, request, principal)), decision
+    except Refused as refused:  # the kit's: a query, a body or a page token off the model
+        raise invalid_input(refused.message) from None
 
 
 async def _admit(
     sb: AmazonDouble, op: Operation, request: Request[Any, Any, Any]
 ) -> tuple[Principal, FaultDecision]:
     principal = authenticate(sb.signer, request.headers.get("x-amz-access-token"), sb.clock.now())
-    assert op.rate_limit is not None  # only rate-limited operations are routed
-    if not sb.limiter.allow((principal.client_id, principal.bucket_owner(), op.key), op.rate_limit):
+    limit = sb.models.rate_limits[op.key]
+    assert limit is not None  # only rate-limited operations are routed
+    if not sb.limiter.allow((principal.client_id, principal.bucket_owner(), op.key), limit):
         raise quota_exceeded()
     decision = await sb.faults.delayed(op.key)
     if decision.error_status:
@@ -85,11 +96,11 @@ async def _admit(
 NO_RATE_LIMIT_HEADER = frozenset({"ordersV0.getOrderItems"})
 
 
-def rate_limit_header(op: Operation, status: int) -> str | None:
+def rate_limit_header(limit: RateLimit | None, op: Operation, status: int) -> str | None:
     """The header's value as Amazon writes it ("0.0167", "2.0"), or None when absent."""
-    if op.rate_limit is None or status == 429 or op.key in NO_RATE_LIMIT_HEADER:
+    if limit is None or status == 429 or op.key in NO_RATE_LIMIT_HEADER:
         return None
-    return str(op.rate_limit.rate)
+    return str(limit.rate)
 
 
 async def run_operation(
@@ -98,8 +109,7 @@ async def run_operation(
     headers = {"x-amzn-RequestId": str(uuid.uuid4())}
     decision = FaultDecision()
     try:
-        principal, decision = await _admit(sb, op, request)
-        reply = await impl(await _context(sb, op, request, principal))
+        reply, decision = await _reply(sb, op, impl, request)
         status, body = reply.status, msgspec.json.encode(reply.body)
     except SpApiError as exc:
         status, body = exc.status, exc.body()
@@ -107,7 +117,7 @@ async def run_operation(
             headers["x-amzn-ErrorType"] = exc.error_type
     if decision.malformed_kind and status < 400:
         body = malform(body, decision.malformed_kind, sb.faults.config.huge_bytes)
-    limit = rate_limit_header(op, status)
+    limit = rate_limit_header(sb.models.rate_limits[op.key], op, status)
     if limit is not None:
         headers["x-amzn-RateLimit-Limit"] = limit
     return Response(content=body, status_code=status, media_type=op.produces, headers=headers)

@@ -1,0 +1,203 @@
+"""What a relay double takes from a seller's reply over SMTP, before its marketplace's rules:
+the mail read (its ids and thread, its single sender, its text, its attachments, its headers
+for a bounce; one a reader cannot split into parts refused at DATA, ``MalformedMail``), and
+the SMTP refusals a test asks for (``RelayFaults``: greylisting, a relay shutting down), and
+what it remembers, bounded (``Recent``)."""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
+from email.utils import getaddresses
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+import msgspec
+
+from keybuzz_sandbox.faults import NextCount
+
+MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+# Multipart structures a reader cannot split into parts: refused at DATA.
+BROKEN_MIME = ("NoBoundaryInMultipartDefect", "StartBoundaryNotFoundDefect")
+FAULT_REFUSALS_KEPT = 1_000
+
+
+def now_iso() -> str:
+    """The real time, ISO 8601 with milliseconds (as relays stamp what they take)."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Attachment(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    filename: str
+    content_type: str
+    size: int  # decoded bytes
+
+
+class MalformedMail(ValueError):
+    """The message cannot be read as a reply (refused at DATA, not bounced)."""
+
+
+class ReplyMail(msgspec.Struct, frozen=True, kw_only=True):
+    message_id: str
+    in_reply_to: str | None
+    references: list[str]
+    sender: str  # the header From's address, as written
+    subject: str
+    text: str
+    attachments: list[Attachment]
+    header_block: str  # the message's headers as received, for the bounce
+
+    @property
+    def thread_ids(self) -> list[str]:
+        return ([self.in_reply_to] if self.in_reply_to else []) + self.references
+
+
+def parse_reply(raw: bytes) -> ReplyMail:
+    """Read a reply's headers, text and attachments; blocking, run in a thread."""
+    message = BytesParser(policy=policy.default).parsebytes(raw)
+    if not isinstance(message, EmailMessage) or not message.keys():
+        raise MalformedMail("message has no headers")
+    broken = [d for part in message.walk() for d in part.defects]
+    broken = [d for d in broken if type(d).__name__ in BROKEN_MIME]
+    if broken:
+        raise MalformedMail(f"malformed MIME structure ({type(broken[0]).__name__})")
+    return ReplyMail(
+        message_id=_first_id(message.get("Message-ID")) or f"<{uuid.uuid4().hex}@relay.sandbox>",
+        in_reply_to=_first_id(message.get("In-Reply-To")),
+        references=MESSAGE_ID.findall(str(message.get("References", ""))),
+        sender=_single_sender(message),
+        subject=str(message.get("Subject", "")),
+        text=_text_of(message),
+        attachments=list(_attachments(message)),
+        header_block=_header_block(raw),
+    )
+
+
+def _first_id(value: object) -> str | None:
+    found = MESSAGE_ID.findall(str(value)) if value is not None else []
+    return found[0] if found else None
+
+
+def _single_sender(message: EmailMessage) -> str:
+    raw = message.get_all("From") or []
+    if len(raw) != 1:
+        raise MalformedMail("message must have exactly one From header")
+    addresses = [a for _, a in getaddresses([str(raw[0])]) if a]
+    if len(addresses) != 1 or "@" not in addresses[0]:
+        raise MalformedMail("From header must hold exactly one address")
+    return addresses[0]
+
+
+def _text_of(message: EmailMessage) -> str:
+    body = message.get_body(preferencelist=("plain",))
+    if body is None:
+        return ""
+    try:
+        return str(body.get_content())
+    except (LookupError, ValueError) as exc:  # unknown charset, broken encoding
+        raise MalformedMail(f"text part cannot be decoded: {exc}") from exc
+
+
+def _attachments(message: EmailMessage) -> Iterator[Attachment]:
+    for part in message.walk():
+        if part.is_multipart() or not _is_attachment(part, message):
+            continue
+        payload = part.get_payload(decode=True)
+        content_type = part.get_content_type()
+        filename = part.get_filename() or f"unnamed{mimetypes.guess_extension(content_type) or ''}"
+        yield Attachment(
+            filename=filename,
+            content_type=content_type,
+            size=len(payload) if isinstance(payload, bytes) else 0,
+        )
+
+
+def _is_attachment(part: Message, message: EmailMessage) -> bool:
+    """Named or declared attachments, and any non-text leaf that is not the body."""
+    if part.get_filename() or part.get_content_disposition() == "attachment":
+        return True
+    return part is not message.get_body() and part.get_content_maintype() != "text"
+
+
+def _header_block(raw: bytes) -> str:
+    end = min((i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0), default=len(raw))
+    return raw[:end].decode("utf-8", "replace").replace("\r\n", "\n")
+
+
+# --- refusals on demand ---------------------------------------------------------------
+
+# One SMTP reply line with a 4xx or 5xx code.
+SmtpRefusal = Annotated[str, msgspec.Meta(pattern=r"\A[45]\d\d [^\r\n]{1,200}\Z")]
+
+
+class RelayFaults(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """The next ``refuse_next`` transactions are answered ``reply`` at ``stage`` (a relay
+    double's admin ``PUT …/faults`` body)."""
+
+    refuse_next: NextCount = 0
+    # "rcpt": at RCPT TO; "data": after the message, instead of 250.
+    stage: Literal["rcpt", "data"] = "rcpt"
+    reply: SmtpRefusal = "451 4.7.1 Greylisted: please try again later"
+    to: str | None = None  # only transactions to this recipient count; None: any
+
+
+class FaultRefusal(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    at: str  # when, ISO 8601 with milliseconds
+    stage: str
+    to: str
+    reply: str
+
+
+class RefusalsOnDemand:
+    """The relay's ``RelayFaults`` and the refusals they made since they were set."""
+
+    def __init__(self) -> None:
+        self.faults = RelayFaults()
+        self.made: deque[FaultRefusal] = deque(maxlen=FAULT_REFUSALS_KEPT)
+
+    def set(self, faults: RelayFaults) -> None:
+        self.faults = faults
+        self.made.clear()
+
+    def view(self) -> dict[str, Any]:
+        """What is still to be refused, and what was (``refusals``)."""
+        return {**msgspec.to_builtins(self.faults), "refusals": list(self.made)}
+
+    def due(self, stage: str, to: str) -> str | None:
+        """The refusal this transaction gets, if one is due (and counts it)."""
+        f = self.faults
+        if f.refuse_next <= 0 or f.stage != stage or (f.to and f.to.lower() != to.lower()):
+            return None
+        f.refuse_next -= 1
+        self.made.append(FaultRefusal(at=now_iso(), stage=stage, to=to.lower(), reply=f.reply))
+        return f.reply
+
+
+# --- what a relay remembers -------------------------------------------------------------
+
+V = TypeVar("V")
+
+
+class Recent(Generic[V]):
+    """The last ``limit`` values written, by key (the least recently written dropped first):
+    a relay's memory of its mails and inboxes, bounded."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._values: OrderedDict[str, V] = OrderedDict()
+
+    def put(self, key: str, value: V) -> V:
+        self._values[key] = value
+        self._values.move_to_end(key)
+        while len(self._values) > self._limit:
+            self._values.popitem(last=False)
+        return value
+
+    def get(self, key: str) -> V | None:
+        return self._values.get(key)
