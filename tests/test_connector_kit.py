@@ -15,7 +15,7 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import msgspec
@@ -28,7 +28,9 @@ from keybuzz_shared.connectors.kit import (
     HeaderAuth,
     Refusals,
     Requester,
+    ShopSettings,
 )
+from keybuzz_shared.connectors.kit.declaration import shop_options
 from keybuzz_shared.connectors.seam import (
     AllowanceSpent,
     CallAnswerUnreadable,
@@ -85,6 +87,15 @@ def spec(**changes: Any) -> ApiSpec:
         Refusals(held=held_when_challenged),
         **changes,
     )
+
+
+class Shop(ShopSettings, kw_only=True, frozen=True):
+    """A shop API's settings, SHOP_<NAME>, as a connector declares them."""
+
+    PREFIX: ClassVar[str] = "SHOP"
+    MARKETPLACE: ClassVar[str] = "SHOP"
+
+    api_url: str = "https://api.shop.example/"
 
 
 @dataclass
@@ -280,6 +291,24 @@ async def test_reads_are_retried_and_a_send_in_doubt_is_never_repeated(
     with pytest.raises(KitOutcomeUnknown):
         await requester.post_form("messages", {"body": "hello"})
     assert script.hits("/api/messages") == 2  # each sent once
+
+
+async def test_a_shops_retry_wait_setting_spaces_its_failing_calls_tries(
+    server: tuple[str, Script], http: httpx.AsyncClient
+) -> None:
+    base, script = server
+    script.replies["/api/threads"] = [Reply(503)]
+    # What the session of a shop whose <PREFIX>_CALL_RETRY_WAIT_SECONDS is 0.05 is opened
+    # with: its four tries fit a 3 s deadline, where the default waits (0.5 s, 1 s, 2 s,
+    # each with up to 1 s of jitter) would have it cut at the deadline after two or three.
+    api = Shop.from_environment({"SHOP_CALL_RETRY_WAIT_SECONDS": "0.05"}).shop_api("SHOP")
+    assert api is not None
+    options = {**shop_options(api), "call_deadline": 3.0}
+    auth = HeaderAuth({"Authorization": KEY}, secrets=(KEY,))
+    requester = Requester(spec(), auth, http, base, **options)
+    with pytest.raises(KitUnavailable, match="failed 4 times"):
+        await requester.get_json("threads")
+    assert script.hits("/api/threads") == 4
 
 
 async def test_answers_that_are_not_the_apis_are_refused_with_what_came(

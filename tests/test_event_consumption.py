@@ -302,7 +302,7 @@ async def test_a_database_outage_holds_the_event_instead_of_dead_lettering_it(
     async with service.client() as http:
         await relay.down()
         await publish_all(service.runtime.js, [archived("patient", 1)])
-        await eventually(lambda: _not_ready(http), within=10)
+        await eventually(lambda: _not_ready(http))
         # The outage lasts: the event must wait, not be parked. Tried more times than this
         # consumer's two deliveries (not holding it, it parked it at the second), still held.
         await eventually(held_past_its_deliveries)
@@ -594,7 +594,7 @@ async def test_a_connection_closed_for_good_stops_the_service(start_service, pri
         with contextlib.suppress(Exception):
             await nc.publish("x", b"a" * (nc.max_payload - 10), headers={"h": "v" * 2000})
             await nc.flush(2)
-        await eventually(lambda: _stopped(service), within=15)
+        await eventually(lambda: _stopped(service))
     assert service.runtime.failure == "the NATS connection was closed and will not reconnect"
 
 

@@ -69,7 +69,8 @@ async def test_a_probe_runs_on_the_connectors_client_and_view_with_a_checks_shor
         with pytest.raises(TypeError, match="a Kit session needs the shop API view KitApi"):
             await check.verify({"shop_id": "7"}, http=http, settings=settings_of(ShopApiSettings))
     assert len(opened) == 1  # another view opens no client
-    assert shop_options(settings_of(deadline=9.0)) == {"call_deadline": 9.0}  # a session's own
+    # A session's own: its deadline, and the shop API's retry wait (20 s unless set).
+    assert shop_options(settings_of(deadline=9.0)) == {"call_deadline": 9.0, "max_backoff": 20.0}
 
 
 def test_an_answer_naming_only_the_typed_shop_gives_its_canonical_account() -> None:

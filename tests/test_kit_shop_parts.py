@@ -215,7 +215,7 @@ async def test_a_session_is_the_parts_on_the_client_opened_with_a_sessions_optio
     assert isinstance(session, KitSession)
     ((client, api),) = opened
     assert (client.key, api) == ("k", view)
-    assert client.options == CallOptions(call_deadline=20.0)
+    assert client.options == CallOptions(call_deadline=20.0, max_backoff=20.0)
 
 
 def test_the_accounts_an_answer_names_are_its_items_values_of_the_kinds_asked() -> None:

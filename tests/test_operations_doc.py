@@ -94,7 +94,7 @@ async def test_the_stand_in_examples_work_against_the_services(
     )
     for argv in examples:
         if argv[1].startswith("keybuzz.poller."):
-            await eventually(lambda: _pollable(poller), within=20)
+            await eventually(lambda: _pollable(poller))
         output = await asyncio.to_thread(run_stand_in, argv)
         assert output and not output.startswith("error:"), (argv, output)
         if output.startswith("{"):

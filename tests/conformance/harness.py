@@ -48,7 +48,7 @@ from keybuzz_sandbox.state import PersistentState, StateStore
 from keybuzz_shared.auth import issue_token
 from keybuzz_shared.connectors.registry import connectors, families
 from keybuzz_shared.connectors.seam import Connector, messages_by_api
-from keybuzz_shared.settings import DEV_JWT_SECRET, DEV_VAULT_TOKEN
+from keybuzz_shared.settings import DEV_JWT_SECRET, DEV_VAULT_TOKEN, env_name
 from keybuzz_shared.vault import VaultClient
 
 from tests.stack_fixture import wait_for
@@ -77,6 +77,21 @@ POLLER_SETTINGS = {
     "REPLY_RETRY_BASE_SECONDS": "0.5",
     "REPLY_RETRY_MAX_SECONDS": "1",
 }
+
+
+# A failing call is still tried again (what a case sees of it), its tries this far apart:
+# the default waits (0.5 s doubling, up to 1 s of jitter) spend a 2 s poll deadline whole.
+RETRY_WAIT = 0.1
+
+
+def retry_waits() -> dict[str, str]:
+    """Each shop-API connector's ``<PREFIX>_CALL_RETRY_WAIT_SECONDS``, at RETRY_WAIT."""
+    kinds = {c.settings_type for c in shop_api_connectors()}
+    return {
+        env_name(kind, "call_retry_wait_seconds"): str(RETRY_WAIT)
+        for kind in kinds
+        if kind is not None and "call_retry_wait_seconds" in kind.__struct_fields__
+    }
 
 
 def shop_api_connectors() -> list[Connector]:
@@ -177,7 +192,7 @@ async def stack_on(
     """oauth and the poller pointed at ``sandbox``, on a NATS of their own (a service's
     consumers are durable by its name: on the session's NATS they would take the events of
     the services another test starts while these run), stopped on leaving."""
-    env: dict[str, str] = {}
+    env: dict[str, str] = retry_waits()
     for driver in DRIVERS.values():
         env |= driver.service_settings(sandbox)
     started: list[RunningService] = []

@@ -35,6 +35,9 @@ def poller_settings(dovecot: MailServer, sandbox_url: str) -> dict[str, str]:
         "POLL_ENABLED": "false",  # polls when the test says
         "FNAC_API_URL": f"{sandbox_url}/fnac/api.php/",
         "FNAC_MAX_ATTACHMENT_BYTES": str(CAP),
+        # A failing call still tried four times, a tenth of a second apart: what a test
+        # asserts is the failed poll, not the default waits' seconds before it.
+        "FNAC_CALL_RETRY_WAIT_SECONDS": "0.1",
         **dovecot.settings,
     }
 

@@ -59,8 +59,12 @@ async def kit(
     make_module_orders: Callable[..., Awaitable[OrdersKit]], sandbox_url: str
 ) -> OrdersKit:
     """oauth and orders the module's tests share, each connecting tenants of its own."""
+    # A failing call still tried four times, a tenth of a second apart: what a test asserts
+    # is the job held and resumed, not the default waits' seconds.
     return await make_module_orders(
-        FNAC_API_URL=f"{sandbox_url}/fnac/api.php/", ORDERS_SYNC_INTERVAL_SECONDS="3600"
+        FNAC_API_URL=f"{sandbox_url}/fnac/api.php/",
+        ORDERS_SYNC_INTERVAL_SECONDS="3600",
+        FNAC_CALL_RETRY_WAIT_SECONDS="0.1",
     )
 
 

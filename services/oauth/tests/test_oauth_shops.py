@@ -350,7 +350,7 @@ async def test_a_refused_key_reported_by_another_service_marks_the_shop(
         status = (await shop_api(shop_kit, "GET", "fnac/status", tenant)).json()
         return status if status["status"] == "REAUTH_REQUIRED" else None
 
-    status = await eventually(marked, within=15)
+    status = await eventually(marked)
     assert "ERR_001" in status["lastError"]
     await shop_api(shop_kit, "DELETE", "fnac/connection", tenant)
 

@@ -70,11 +70,12 @@ async def test_a_delivered_mail_becomes_a_ticket_at_once_with_an_hour_interval(
     for sent in range(1, 4):
         started = asyncio.get_running_loop().time()
         await send(poller, relay_mail(address, text=f"mail {sent}"), address)
-        await eventually(lambda n=sent: _at_least(poller, tenant, n), within=5)  # type: ignore[misc]
-        assert asyncio.get_running_loop().time() - started < 5
+        await eventually(lambda n=sent: _at_least(poller, tenant, n))  # type: ignore[misc]
+        # At once, not on the hour: a minute tells them apart however busy the machine.
+        assert asyncio.get_running_loop().time() - started < 60
 
     # One observation per mail, from the MX's acceptance to the ticket's commit.
-    assert await eventually(lambda: _count_is(poller, before + 3), within=5)
+    assert await eventually(lambda: _count_is(poller, before + 3))
     status = await poller.runtime.pool.fetchrow(
         "SELECT pushed_at, next_poll_at > now() AS scheduled FROM poller_poll_status"
         " WHERE tenant_id = $1",
@@ -112,7 +113,7 @@ async def test_the_mx_of_one_instance_wakes_the_instance_that_polls(
     polling = await start_service(DEFINITION, **common, **dovecot.settings)
 
     await send(mx_only, relay_mail(address), address)
-    await eventually(lambda: ticket_messages(polling, tenant), within=5)
+    await eventually(lambda: ticket_messages(polling, tenant))
 
 
 async def test_a_delivery_during_a_poll_makes_the_tenant_due_again_at_once(
@@ -140,10 +141,10 @@ async def test_a_lost_wake_up_is_caught_by_the_sweep(
     poller = await start_service(DEFINITION, POLL_INTERVAL_SECONDS="2", **dovecot.settings)
     tenant, address = new_tenant()
     await synced(poller, tenant, address)
-    await eventually(lambda: _polled_once(poller, tenant), within=10)
+    await eventually(lambda: _polled_once(poller, tenant))
 
     await deliver_behind_the_mx(dovecot, tenant, relay_mail(address))
-    await eventually(lambda: ticket_messages(poller, tenant), within=10)
+    await eventually(lambda: ticket_messages(poller, tenant))
     pushed = await poller.runtime.pool.fetchval(
         "SELECT last_pushed_at FROM poller_poll_status WHERE tenant_id = $1", tenant
     )
@@ -166,7 +167,7 @@ async def test_a_wake_up_nobody_heard_is_caught_by_the_next_instance_that_polls(
     assert await ticket_messages(mx_only, tenant) == 0
 
     polling = await start_service(DEFINITION, **common, **dovecot.settings)  # after the wake-up
-    await eventually(lambda: ticket_messages(polling, tenant), within=5)
+    await eventually(lambda: ticket_messages(polling, tenant))
 
 
 async def _polled_once(poller: RunningService, tenant: str) -> bool:
@@ -189,18 +190,18 @@ async def test_a_mark_wakes_every_listener_and_a_lost_connection_is_reopened(
     listener = DueListener(poller.runtime.settings.database_url, wake)
     listener.start()
     try:
-        await eventually(_is_set(wake), within=5)  # woken once listening: what was missed
+        await eventually(_is_set(wake))  # woken once listening: what was missed
         wake.clear()
         await PostgresPollSchedule(pool).mark_delivered("t-anyone")
-        await eventually(_is_set(wake), within=2)
+        await eventually(_is_set(wake))
 
         # PostgreSQL drops the listening connection.
         await pool.execute(LISTENERS.format(what="pg_terminate_backend(pid)"), APPLICATION_NAME)
         await asyncio.sleep(0.5)
         wake.clear()
-        await eventually(lambda: _listening(poller), within=15)
+        await eventually(lambda: _listening(poller))
         await PostgresPollSchedule(pool).mark_delivered("t-anyone")
-        await eventually(_is_set(wake), within=2)
+        await eventually(_is_set(wake))
     finally:
         await listener.aclose()
 

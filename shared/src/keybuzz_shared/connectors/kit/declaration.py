@@ -381,8 +381,11 @@ Probe = Callable[[C, Mapping[str, str]], Awaitable[str]]
 
 
 def shop_options(api: ShopApiSettings) -> CallOptions:
-    """A session's CallOptions: each call within the shop's call deadline."""
-    return CallOptions(call_deadline=api.call_deadline_seconds)
+    """A session's CallOptions: each call within the shop's call deadline, its tries at
+    most the shop's retry wait apart."""
+    return CallOptions(
+        call_deadline=api.call_deadline_seconds, max_backoff=api.call_retry_wait_seconds
+    )
 
 
 @dataclass(frozen=True)
@@ -540,8 +543,8 @@ class SessionClosing:
 
 # The settings of every shop API (``ShopApiSettings``'s names, but its attachment origins).
 _EACH_API_HAS = tuple(
-    "timeout_seconds call_deadline_seconds poll_interval_seconds mark_as_read first_poll_days"
-    " max_attachment_bytes attachment_origins".split()
+    "timeout_seconds call_deadline_seconds call_retry_wait_seconds poll_interval_seconds"
+    " mark_as_read first_poll_days max_attachment_bytes attachment_origins".split()
 )
 
 
@@ -552,6 +555,8 @@ class ShopCallSettings(ConnectorSettings, kw_only=True, frozen=True):
 
     timeout_seconds: Seconds = 30.0  # each connect or read
     call_deadline_seconds: Seconds = 20.0  # a call as a whole, its retries included
+    # The longest wait between two tries of a failing call (each wait doubling from 0.5 s).
+    call_retry_wait_seconds: Seconds = 20.0
     poll_interval_seconds: AtLeastOne = 60  # each shop polled once per interval at most
     # After a message is stored, mark it read at the marketplace.
     mark_as_read: bool = True

@@ -84,6 +84,8 @@ class ShopApiSettings(msgspec.Struct, frozen=True, kw_only=True):
     api_url: str
     timeout_seconds: float  # each connect or read
     call_deadline_seconds: float  # a call as a whole, its retries included
+    # The longest wait between two tries of a failing call (each wait doubling from 0.5 s).
+    call_retry_wait_seconds: float = 20.0
     poll_interval_seconds: int
     mark_as_read: bool
     first_poll_days: int
