@@ -227,3 +227,37 @@ def test_a_dangling_reference_is_found(ref: str) -> None:
 )
 def test_a_reference_to_existing_code_or_no_code_passes(ref: str) -> None:
     assert dangling(ref) is None
+
+
+# --- code blocks ---------------------------------------------------------------------------
+
+
+def unclosed_blocks(text: str) -> list[int]:
+    """The lines where a code block opens and is never closed: one opened with a language
+    inside another means the other lost its closing fence (a merge of two entries)."""
+    unclosed: list[int] = []
+    opened: int | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        fence = line.strip()
+        if not fence.startswith("```"):
+            continue
+        if opened is None:
+            opened = number
+        elif fence == "```":
+            opened = None
+        else:
+            unclosed.append(opened)
+            opened = number
+    return unclosed + ([opened] if opened is not None else [])
+
+
+@pytest.mark.parametrize(
+    "doc", [*DOCS, ROOT / "docs/BENCHMARKS.md"], ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_every_code_block_is_closed(doc: Path) -> None:
+    assert unclosed_blocks(doc.read_text()) == []
+
+
+def test_a_lost_closing_fence_is_found() -> None:
+    assert unclosed_blocks("```sh\nrun\n### next\n```sh\nrun\n```\n") == [1]
+    assert unclosed_blocks("```\nplain\n```\n```sh\nleft open\n") == [4]
