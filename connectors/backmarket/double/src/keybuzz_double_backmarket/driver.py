@@ -12,21 +12,25 @@ from keybuzz_sandbox.conformance import (
     Written,
     answered,
 )
-from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, json_api_faults, suite_pace
+from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, suite_pace
 
 from keybuzz_double_backmarket.env import service_env
 
-# Back Market's double: operations of its seller API (docs/SANDBOX.md, "Back Market double").
-_BACKMARKET_FAULTS = json_api_faults(8 * 2**20)  # the Back Market connector's MAX_RESPONSE_BYTES
 
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BackMarketDriver(ListedShopsDriver):
     """Back Market's double (connectors/backmarket/double/): a shop is its number
     there; its credentials the connector's fields (token, seller id, country). A static
     token: nothing expires or is renewed. A message of the shop goes to the buyer and
-    Back Market alike (MERCHANT_TO_ALL), which the suite counts as the buyer's."""
+    Back Market alike (MERCHANT_TO_ALL), which the suite counts as the buyer's. Its
+    operations are its seller API's (docs/SANDBOX.md, "Back Market double")."""
 
+    customer_care: str = "le service client Back Market"
+    reading: tuple[str, ...] = ("getCareFolderList", "getCareFolderDetails")
+    replying: str = "postMessage"
+    revoking: str = "rotate-token"
+    answer_cap: int = 8 * 2**20  # the Back Market connector's MAX_RESPONSE_BYTES
+    tokenless: str = "Back Market's token is the seller's own, made in its back office"
     account = "number"
     listed_as = {"token": "token", "merchant_id": "merchantId", "country": "country"}
     recipients: tuple[RecipientKind, ...] = ("BUYER",)
@@ -68,16 +72,4 @@ class BackMarketDriver(ListedShopsDriver):
 
 
 def drivers() -> dict[str, ShopDriver]:
-    return {
-        "BACKMARKET": BackMarketDriver(
-            marketplace="BACKMARKET",
-            api_family="backmarket",
-            customer_care="le service client Back Market",
-            admin="/_sandbox/backmarket",
-            reading=("getCareFolderList", "getCareFolderDetails"),
-            replying="postMessage",
-            bodies=_BACKMARKET_FAULTS,
-            revoking="rotate-token",
-            tokenless="Back Market's token is the seller's own, made in its back office",
-        )
-    }
+    return {"BACKMARKET": BackMarketDriver(marketplace="BACKMARKET")}

@@ -16,18 +16,23 @@ from keybuzz_sandbox.conformance import (
     Written,
     answered,
 )
-from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, suite_pace, xml_api_faults
+from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, suite_pace
 
-# Fnac's double: faults of the Fnac API's services (docs/SANDBOX.md, "The Fnac double").
-_FNAC_FAULTS = xml_api_faults(16 * 2**20)  # the Fnac connector's MAX_RESPONSE_BYTES
 SPARE_FNAC_SHOPS = 4  # SANDBOX_FNAC_EXTRA_SHOPS: two more of each marketplace
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FnacDriver(ListedShopsDriver):
     """Fnac's double (connectors/fnac/double/): one API for Fnac and Darty. Its
     threads are the order's: the buyer's, or its customer care's while an incident is open
-    (the seller writes to no operator)."""
+    (the seller writes to no operator). Its faults are the Fnac API's services'
+    (docs/SANDBOX.md, "The Fnac double")."""
+
+    admin: str = "/_sandbox/fnac"
+    reading: tuple[str, ...] = ("messages_query", "incidents_query")
+    replying: str = "messages_update"
+    revoking: str = "rotate-key"
+    answer_cap: int = 16 * 2**20  # the Fnac connector's MAX_RESPONSE_BYTES
 
     account = "shop_id"
     listed_as = {field: field for field in ("partner_id", "shop_id", "key")}
@@ -96,18 +101,8 @@ class FnacDriver(ListedShopsDriver):
         ]
 
 
-def _fnac(marketplace: str, display: str) -> FnacDriver:
-    return FnacDriver(
-        marketplace=marketplace,
-        api_family="fnac",
-        customer_care=f"le service client {display}",
-        admin="/_sandbox/fnac",
-        reading=("messages_query", "incidents_query"),
-        replying="messages_update",
-        bodies=_FNAC_FAULTS,
-        revoking="rotate-key",
-    )
-
-
 def drivers() -> dict[str, ShopDriver]:
-    return {"FNAC": _fnac("FNAC", "Fnac"), "DARTY": _fnac("DARTY", "Darty")}
+    return {
+        "FNAC": FnacDriver(marketplace="FNAC", customer_care="le service client Fnac"),
+        "DARTY": FnacDriver(marketplace="DARTY", customer_care="le service client Darty"),
+    }

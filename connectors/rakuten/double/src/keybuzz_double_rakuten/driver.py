@@ -16,19 +16,23 @@ from keybuzz_sandbox.conformance import (
     Written,
     answered,
 )
-from keybuzz_sandbox.double_kit.driver import sent_log, shops_of, suite_pace, xml_api_faults
-
-from keybuzz_double_rakuten.routes import ADMIN
+from keybuzz_sandbox.double_kit.driver import sent_log, shops_of, suite_pace
 
 API = "/rakuten/"
 REPLYING = ("contactuseraboutitem", "contactusaboutitem")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RakutenDriver(AdminDriver):
     """Rakuten's double: one thread per sold item, a reply to its buyer or to Rakuten's
     customer service (which writes in it by mail)."""
 
+    customer_care: str = "Rakuten"
+    reading: tuple[str, ...] = ("getitemtodolist", "getiteminfos")
+    replying: str = REPLYING[0]
+    revoking: str = "rotate-token"
+    answer_cap: int = 16 * 2**20  # the Rakuten connector's SPEC.max_response_bytes
+    tokenless: str = "a Rakuten token is the seller's own, issued in its account"
     wire: WireFormat = "XML"
     unpaged: str = "Rakuten's to-do list (getitemtodolist) is one answer, not paged"
 
@@ -73,17 +77,4 @@ class RakutenDriver(AdminDriver):
 
 
 def drivers() -> dict[str, ShopDriver]:
-    bodies = xml_api_faults(16 * 2**20)  # the Rakuten connector's SPEC.max_response_bytes
-    return {
-        "RAKUTEN": RakutenDriver(
-            marketplace="RAKUTEN",
-            api_family="rakuten",
-            customer_care="Rakuten",
-            admin=ADMIN,
-            reading=("getitemtodolist", "getiteminfos"),
-            replying="contactuseraboutitem",
-            bodies=bodies,
-            revoking="rotate-token",
-            tokenless="a Rakuten token is the seller's own, issued in its account",
-        )
-    }
+    return {"RAKUTEN": RakutenDriver(marketplace="RAKUTEN")}
