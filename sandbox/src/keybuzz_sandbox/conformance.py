@@ -344,7 +344,14 @@ class AdminDriver:
         path = f"{self.admin}/shops/{shop.account}/{self.threads}"
         return answered(await http.post(path, json={"body": text}), 201)  # type: ignore[no-any-return]
 
+    def carried(self, text: str) -> None:
+        """Unsupported when the double's wire format cannot carry ``text`` to the seller."""
+        if self.wire == "XML" and any(ord(c) < 0x20 and c not in "\t\n\r" for c in text):
+            why = "XML 1.0 carries no control character"
+            raise Unsupported(f"{why}: {self.marketplace}'s API cannot send one")
+
     async def buyer_writes(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> Written:
+        self.carried(text)
         opened = await self._open(http, shop, text)
         return Written(opened["messageId"], opened["orderId"])
 

@@ -4,8 +4,8 @@ marketplace spells alike."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
 from litestar import Response
@@ -14,6 +14,7 @@ from keybuzz_sandbox.answers import JSON, gateway_page
 from keybuzz_sandbox.faults import ReplyFaults, malform
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 
 class Refused(Exception):
@@ -128,6 +129,31 @@ def run_served(
     except Refused as refused:
         return refusal(refused)
     return served(done, malformed_kind, huge_bytes, **served_options)
+
+
+class RetryAfters(Generic[K]):
+    """The Retry-Afters a double gave (by what each was for: a shop's operation), and the
+    calls made before the one for them ended (``inside``: the admin's
+    ``retry_after_handlers`` list them), on the double's clock (``now``, each time shown
+    as ``shown`` says)."""
+
+    def __init__(self, now: Callable[[], float], shown: Callable[[float], str]) -> None:
+        self.now, self.shown = now, shown
+        self.ends: dict[K, float] = {}
+        self.inside: list[dict[str, object]] = []
+
+    def told(self, key: K, seconds: float) -> None:
+        """A Retry-After of ``seconds`` (the double's) given for ``key``."""
+        self.ends[key] = max(self.ends.get(key, 0.0), self.now() + seconds)
+
+    def noted(self, key: K, call: dict[str, object], until: float = 0.0) -> bool:
+        """Whether a call for ``key`` now comes before its Retry-After (or ``until``, a
+        wait told otherwise) ended; such a call kept as ``call`` says it, with when."""
+        now, ends = self.now(), max(self.ends.get(key, 0.0), until)
+        if now >= ends:
+            return False
+        self.inside.append({**call, "at": self.shown(now), "retryAfterEnds": self.shown(ends)})
+        return True
 
 
 def injected_failure(

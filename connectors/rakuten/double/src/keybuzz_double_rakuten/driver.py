@@ -55,11 +55,6 @@ class RakutenDriver(AdminDriver):
             settings["operations"] = list(REPLYING)
         return settings
 
-    async def buyer_writes(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> Written:
-        if any(ord(c) < 0x20 and c not in "\t\n\r" for c in text):
-            raise Unsupported("XML 1.0 carries no control character: Rakuten's answers cannot")
-        return await super().buyer_writes(http, shop, text)
-
     def staff_message(self, text: str) -> dict[str, Any]:
         return {"body": text, "staff": True}
 
