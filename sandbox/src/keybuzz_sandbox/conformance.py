@@ -110,11 +110,6 @@ class ShopDriver(Protocol):
         (a shop is one shop whichever of them it is connected under)."""
         ...
 
-    @property
-    def customer_care(self) -> str:
-        """What the marketplace calls its customer care."""
-        ...
-
     def service_settings(self, sandbox_url: str) -> dict[str, str]:
         """The services' settings pointing at the double, with the suite's short deadlines
         (each call cut after two seconds, a poll every two)."""
@@ -237,7 +232,6 @@ class AdminDriver:
     connector's cap) as its fields' defaults; a driver is made with its marketplace."""
 
     marketplace: str
-    customer_care: str
     admin: str = ""  # the double's admin endpoints; empty: /_sandbox/<marketplace, lower case>
     reading: tuple[str, ...]  # the operations that read a shop's messages
     replying: str  # the operation that sends a reply
@@ -247,6 +241,7 @@ class AdminDriver:
     faults_at: str = ""  # where its faults are armed when not at ``admin``
     tokenless: str = ""  # why its shops have no token (none expires, none is requested)
     threads: str = "threads"  # a shop's threads under its admin path
+    said: str = "body"  # the field of an opened thread's admin body that holds its text
     thread_id: str = "threadId"  # the id of a thread opened, in the double's answer
     file_reference: str = "id"  # what a file's reference is called in a message's admin body
     wire: WireFormat = "JSON"  # what the marketplace's API answers in
@@ -340,9 +335,13 @@ class AdminDriver:
         if recipient not in self.recipients:
             raise Unsupported(f"{self.marketplace}'s threads offer no reply to {recipient}")
 
-    async def _open(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> dict[str, Any]:
+    async def _open(
+        self, http: httpx.AsyncClient, shop: DoubleShop, text: str, **more: Any
+    ) -> dict[str, Any]:
+        """A thread the double's buyer opens saying ``text`` (``more``: the rest of its
+        admin body): the admin's answer."""
         path = f"{self.admin}/shops/{shop.account}/{self.threads}"
-        return answered(await http.post(path, json={"body": text}), 201)  # type: ignore[no-any-return]
+        return answered(await http.post(path, json={self.said: text, **more}), 201)  # type: ignore[no-any-return]
 
     def carried(self, text: str) -> None:
         """Unsupported when the double's wire format cannot carry ``text`` to the seller."""
@@ -352,8 +351,7 @@ class AdminDriver:
 
     async def buyer_writes(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> Written:
         self.carried(text)
-        opened = await self._open(http, shop, text)
-        return Written(opened["messageId"], opened["orderId"])
+        return written_of(await self._open(http, shop, text))
 
     def staff_message(self, text: str) -> dict[str, Any]:
         """The admin body of a message of the marketplace's staff in a thread."""
@@ -384,7 +382,14 @@ class AdminDriver:
             thread = opened[self.thread_id]
             path = f"{self.admin}/shops/{shop.account}/{self.threads}/{thread}/messages"
             answered(await http.post(path, json=self.staff_message(text)), 201)
-        return Written(opened["messageId"], opened["orderId"])
+        return written_of(opened)
+
+
+def written_of(opened: Mapping[str, Any]) -> Written:
+    """The message a double's admin says its buyer wrote (``messageId``, ``orderId``), its
+    ids as text."""
+    order = opened["orderId"]
+    return Written(str(opened["messageId"]), None if order is None else str(order))
 
 
 def sent_to(

@@ -96,7 +96,6 @@ class KeyedApi:
         return {
             self.marketplace: KeyedDriver(
                 marketplace=self.marketplace,
-                customer_care=f"{self.display}'s customer care",
                 admin=self.admin,
                 tokenless=f"a {self.display} API key has no token",
                 prefix=self.marketplace,

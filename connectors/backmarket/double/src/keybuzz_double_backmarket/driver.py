@@ -10,7 +10,7 @@ from keybuzz_sandbox.conformance import (
     RecipientKind,
     ShopDriver,
     Written,
-    answered,
+    written_of,
 )
 from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, suite_pace
 
@@ -25,7 +25,6 @@ class BackMarketDriver(ListedShopsDriver):
     Back Market alike (MERCHANT_TO_ALL), which the suite counts as the buyer's. Its
     operations are its seller API's (docs/SANDBOX.md, "Back Market double")."""
 
-    customer_care: str = "le service client Back Market"
     reading: tuple[str, ...] = ("getCareFolderList", "getCareFolderDetails")
     replying: str = "postMessage"
     revoking: str = "rotate-token"
@@ -34,6 +33,8 @@ class BackMarketDriver(ListedShopsDriver):
     account = "number"
     listed_as = {"token": "token", "merchant_id": "merchantId", "country": "country"}
     recipients: tuple[RecipientKind, ...] = ("BUYER",)
+    threads: str = "folders"  # a buyer's care folder
+    said: str = "message"
 
     def service_settings(self, sandbox_url: str) -> dict[str, str]:
         return {
@@ -47,24 +48,11 @@ class BackMarketDriver(ListedShopsDriver):
     def sandbox_settings(self) -> dict[str, str]:
         return {"SANDBOX_BACKMARKET_EXTRA_SHOPS": "2"}
 
-    async def buyer_writes(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> Written:
-        path = f"{self.admin}/shops/{shop.account}/folders"
-        opened = answered(await http.post(path, json={"message": text}), 201)
-        return Written(str(opened["messageId"]), str(opened["orderId"]))
-
     async def buyer_names_a_file(
         self, http: httpx.AsyncClient, shop: DoubleShop, text: str, reference: str
     ) -> Written:
-        path = f"{self.admin}/shops/{shop.account}/folders"
-        file = {"name": "facture.pdf", "link": reference}
-        opened = answered(await http.post(path, json={"message": text, "attachments": [file]}), 201)
-        return Written(str(opened["messageId"]), str(opened["orderId"]))
-
-    async def thread_for(
-        self, http: httpx.AsyncClient, shop: DoubleShop, recipient: RecipientKind, text: str
-    ) -> Written:
-        self.unoffered(recipient)
-        return await self.buyer_writes(http, shop, text)
+        file = {"name": "facture.pdf", "link": reference}  # in the folder's first message
+        return written_of(await self._open(http, shop, text, attachments=[file]))
 
     async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
         sent = await self.sent_log(http, shop)

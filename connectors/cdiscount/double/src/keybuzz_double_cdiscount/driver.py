@@ -20,7 +20,6 @@ class CdiscountDriver(ListedShopsDriver):
     customer care (GrcOperator) writes in some discussions; a reply can go to it. Its
     operations are Octopia's API's (docs/SANDBOX.md, "Cdiscount double")."""
 
-    customer_care: str = "le service client Cdiscount (GrcOperator)"
     reading: tuple[str, ...] = ("getDiscussions", "getDiscussion")
     replying: str = "postMessage"
     revoking: str = "rotate-secret"

@@ -15,7 +15,6 @@ from .env import RU_NAME, consent_fields, service_env
 
 @dataclass(frozen=True, kw_only=True)
 class EbayDriver(AdminDriver):
-    customer_care: str = "eBay"
     reading: tuple[str, ...] = ("getConversations", "getConversation")
     replying: str = "sendMessage"
     revoking: str = "revoke"

@@ -14,6 +14,7 @@ from keybuzz_sandbox.conformance import (
     WireFormat,
     Written,
     answered,
+    written_of,
 )
 from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, suite_pace
 
@@ -32,6 +33,8 @@ class FnacDriver(ListedShopsDriver):
     replying: str = "messages_update"
     revoking: str = "rotate-key"
     answer_cap: int = 16 * 2**20  # the Fnac connector's MAX_RESPONSE_BYTES
+    threads: str = "messages"  # a buyer's message opens its order's thread
+    said: str = "description"
 
     account = "shop_id"
     listed_as = {field: field for field in ("partner_id", "shop_id", "key")}
@@ -54,10 +57,6 @@ class FnacDriver(ListedShopsDriver):
     def kept(self, shop: Mapping[str, Any]) -> bool:
         return shop["marketplace"] == self.marketplace and shop["orders"] > 0
 
-    async def buyer_writes(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> Written:
-        self.carried(text)
-        return await self._writes(http, shop, {"description": text})
-
     async def buyer_names_a_file(
         self, http: httpx.AsyncClient, shop: DoubleShop, text: str, reference: str
     ) -> Written:
@@ -67,28 +66,20 @@ class FnacDriver(ListedShopsDriver):
             "size": 10,
             "url": reference,
         }
-        return await self._writes(http, shop, {"description": text, "attachments": [file]})
+        return written_of(await self._open(http, shop, text, attachments=[file]))
 
     async def thread_for(
         self, http: httpx.AsyncClient, shop: DoubleShop, recipient: RecipientKind, text: str
     ) -> Written:
         self.unoffered(recipient)
         # A thread of its own: on the latest order, a reply another case sent would be on it.
-        written = await self._writes(http, shop, {"description": text, "untouched": True})
+        written = written_of(await self._open(http, shop, text, untouched=True))
         if recipient == "MARKETPLACE_SUPPORT":
             opened = await http.post(
                 f"{self.admin}/shops/{shop.account}/incidents", json={"orderId": written.order_id}
             )
             answered(opened, 201)
         return written
-
-    async def _writes(
-        self, http: httpx.AsyncClient, shop: DoubleShop, message: dict[str, Any]
-    ) -> Written:
-        """The double's buyer writes ``message`` (its admin endpoint's body)."""
-        written = await http.post(f"{self.admin}/shops/{shop.account}/messages", json=message)
-        body = answered(written, 201)
-        return Written(body["messageId"], body["orderId"])
 
     async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
         sent = await self.sent_log(http, shop)
@@ -100,7 +91,4 @@ class FnacDriver(ListedShopsDriver):
 
 
 def drivers() -> dict[str, ShopDriver]:
-    return {
-        "FNAC": FnacDriver(marketplace="FNAC", customer_care="le service client Fnac"),
-        "DARTY": FnacDriver(marketplace="DARTY", customer_care="le service client Darty"),
-    }
+    return {marketplace: FnacDriver(marketplace=marketplace) for marketplace in ("FNAC", "DARTY")}

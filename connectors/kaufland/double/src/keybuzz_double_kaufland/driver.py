@@ -19,7 +19,6 @@ class KauflandDriver(AdminDriver):
     request is signed: no token to expire or renew. A seller's message goes to the ticket,
     which the buyer and Kaufland's customer service read alike (counted as the buyer's)."""
 
-    customer_care: str = "le service client Kaufland"
     reading: tuple[str, ...] = ("GetTickets", "GetTicket")
     replying: str = "CreateTicketMessage"
     revoking: str = "rotate-secret"
@@ -60,7 +59,7 @@ class KauflandDriver(AdminDriver):
         opened = await self._open(http, shop, text)
         path = f"{self.admin}/shops/{shop.account}/threads/{opened['threadId']}/close"
         answered(await http.post(path, json={"by": "customer_service"}))
-        return conformance.Written(opened["messageId"], opened["orderId"])
+        return conformance.written_of(opened)
 
 
 def drivers() -> dict[str, ShopDriver]:

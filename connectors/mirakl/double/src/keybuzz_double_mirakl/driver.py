@@ -89,15 +89,14 @@ class MiraklDriver(ListedShopsDriver):
         return await self.sent_to(http, shop, text, lambda s: list(s["to"]))
 
 
-def operated(marketplace: str, care: str) -> MiraklDriver:
-    """The driver of one operator of the double, its customer care named ``care``."""
+def operated(marketplace: str) -> MiraklDriver:
+    """The driver of one operator of the double, its admin under the double's."""
     admin = f"{MiraklDriver.faults_at}/operators/{marketplace}"
-    return MiraklDriver(marketplace=marketplace, customer_care=care, admin=admin)
+    return MiraklDriver(marketplace=marketplace, admin=admin)
 
 
 def drivers() -> dict[str, ShopDriver]:
-    care = "le service client de Boulanger (l'opérateur Mirakl)"
-    return {"BOULANGER": operated("BOULANGER", care)}
+    return {"BOULANGER": operated("BOULANGER")}
 
 
 def lister(marketplace: str) -> MiraklDriver | None:
@@ -108,4 +107,4 @@ def lister(marketplace: str) -> MiraklDriver | None:
 
     if marketplace not in {operator.code for operator in OPERATORS}:
         return None
-    return operated(marketplace, f"le service client de l'opérateur Mirakl {marketplace}")
+    return operated(marketplace)

@@ -27,7 +27,6 @@ class RakutenDriver(AdminDriver):
     """Rakuten's double: one thread per sold item, a reply to its buyer or to Rakuten's
     customer service (which writes in it by mail)."""
 
-    customer_care: str = "Rakuten"
     reading: tuple[str, ...] = ("getitemtodolist", "getiteminfos")
     replying: str = REPLYING[0]
     revoking: str = "rotate-token"
