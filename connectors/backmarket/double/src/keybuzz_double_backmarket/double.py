@@ -90,7 +90,7 @@ class BackMarketDouble:
         self.enforced = True  # False: limits not enforced (tests of other things)
         self.limits, self.burst_calls = dict(LIMITS), BURST_CALLS  # the admin may lower them
         self.counts: dict[tuple[int, str, int], Count] = {}
-        self.waits: RetryAfters[tuple[int, str]] = RetryAfters(self.now, bm_time)
+        self.waits: RetryAfters[tuple[int, str]] = RetryAfters(self.now, bm_time, clock.scale)
         # (shop, operation, window size) → (the current window, calls in it)
         self._windows: dict[tuple[int, str, float], tuple[int, int]] = {}
         self._blocked: dict[int, float] = {}  # shop → end of its burst block
@@ -178,11 +178,8 @@ class BackMarketDouble:
     def _refuse(self, number: int, operation: str, bm_seconds: float) -> int:
         self.count(number, operation).refused += 1
         seconds = max(1, math.ceil(self.clock.real_duration(bm_seconds)))
-        self.told_to_wait(number, operation, seconds)
+        self.waits.told((number, operation), seconds)
         return seconds
-
-    def told_to_wait(self, number: int, operation: str, seconds: int) -> None:
-        self.waits.told((number, operation), seconds * self.clock.scale)
 
     def counters(self, shop: int | None = None) -> list[dict[str, object]]:
         """Every count, or one shop's."""

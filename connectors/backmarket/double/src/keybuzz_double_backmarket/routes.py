@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 from keybuzz_sandbox.answers import faulted, joined_query, json_answer
 from keybuzz_sandbox.double_kit.admin import admin_router, forward, known
-from keybuzz_sandbox.double_kit.api import Refused, injected_failure, run_served
+from keybuzz_sandbox.double_kit.api import Refused, run_served
 from keybuzz_sandbox.double_kit.draws import rng
 from keybuzz_sandbox.fault_admin import fault_handlers, retry_after_handlers
 from keybuzz_sandbox.faults import FaultDecision, reply_faults
@@ -138,8 +137,8 @@ def backmarket_routes(sb: Sandbox) -> list[Any]:
     def injected(number: int, operation: str, status: int) -> Response[bytes]:
         if status == 403:
             return waf(faults().waf_kind)
-        told = partial(double.told_to_wait, number, operation)
-        return injected_failure(status, faults().retry_after_seconds, told, too_many)
+        wait = faults().retry_after_seconds
+        return double.waits.injected((number, operation), status, wait, too_many)
 
     async def answer(
         request: Request[Any, Any, Any],

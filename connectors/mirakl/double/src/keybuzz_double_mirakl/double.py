@@ -120,9 +120,6 @@ class MiraklDouble:
         call: dict[str, object] = {"operator": code, "shopId": number, "operation": operation}
         self.waits.noted((code, number, operation), call)
 
-    def told_to_wait(self, code: str, number: int, operation: str, seconds: int) -> None:
-        self.waits.told((code, number, operation), seconds)
-
     def admit(self, code: str, number: int, operation: str, first_page: bool) -> int | None:
         """None when the call is within the endpoint's frequency; else the Retry-After
         (whole real seconds) it is refused with."""
@@ -144,7 +141,7 @@ class MiraklDouble:
 
     def _wait(self, code: str, number: int, operation: str, mirakl_seconds: float) -> int:
         seconds = max(1, math.ceil(self.clock.real_duration(mirakl_seconds)))
-        self.told_to_wait(code, number, operation, seconds)
+        self.waits.told((code, number, operation), seconds)
         return seconds
 
     def reset_limits(self) -> None:

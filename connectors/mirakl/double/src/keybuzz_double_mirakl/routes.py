@@ -3,13 +3,12 @@ the double's admin endpoints under /_sandbox/mirakl (development use, no authent
 
 from __future__ import annotations
 
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 from keybuzz_sandbox.answers import faulted, joined_query, json_answer
 from keybuzz_sandbox.double_kit.admin import AdvanceRequest, admin_router, forward, known
-from keybuzz_sandbox.double_kit.api import Refused, injected_failure, run_served, web_page
+from keybuzz_sandbox.double_kit.api import Refused, run_served, web_page
 from keybuzz_sandbox.fault_admin import fault_handlers, retry_after_handlers
 from keybuzz_sandbox.faults import FaultDecision, reply_faults
 from litestar import Request, Response, Router, get, post, put
@@ -100,8 +99,8 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
         )
 
     def injected(code: str, number: int, operation: str, status: int) -> Response[bytes]:
-        told = partial(double.told_to_wait, code, number, operation)
-        return injected_failure(status, faults().retry_after_seconds, told, too_many)
+        wait = faults().retry_after_seconds
+        return double.waits.injected((code, number, operation), status, wait, too_many)
 
     async def answer(
         request: Request[Any, Any, Any],
