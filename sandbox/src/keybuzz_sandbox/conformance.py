@@ -110,11 +110,6 @@ class ShopDriver(Protocol):
         (a shop is one shop whichever of them it is connected under)."""
         ...
 
-    @property
-    def customer_care(self) -> str:
-        """What the marketplace calls its customer care."""
-        ...
-
     def service_settings(self, sandbox_url: str) -> dict[str, str]:
         """The services' settings pointing at the double, with the suite's short deadlines
         (each call cut after two seconds, a poll every two)."""
@@ -228,43 +223,50 @@ def answered(response: httpx.Response, *statuses: int) -> Any:
     return response.json() if response.content else None
 
 
-def double_faults(
-    malformed: Mapping[Fault, str], *, answer_cap: int | None = None
-) -> dict[str, dict[str, Any]]:
-    """A double's faults that are a status or a body of its own: 5xx, and each hostile
-    body it can make by its ``malformedKind``. ``answer_cap``: the most its connector reads
-    of an answer; its HUGE answer (``faults.malform``'s "huge") is one byte more, the least
-    that proves the cap at the least cost of bytes sent."""
-    faults: dict[str, dict[str, Any]] = {"UNAVAILABLE": {"failNext": 1_000, "failStatus": 503}}
-    for fault, kind in malformed.items():
-        faults[fault] = {"malformedNext": 1_000, "malformedKind": kind}
-    if answer_cap is not None and "HUGE" in faults:
-        faults["HUGE"]["hugeBytes"] = answer_cap + 1
-    return faults
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AdminDriver:
     """What the shop-API doubles' admin endpoints have in common: their fault settings
     (``faults.SlowFaultConfig``), tokens expired and credentials rotated by shop, and
-    threads a buyer opens with a text (``threads``: their admin path under a shop)."""
+    threads a buyer opens with a text (``threads``: their admin path under a shop). A
+    double's driver declares what is its API's (its operations, its admin action, its
+    connector's cap) as its fields' defaults; a driver is made with its marketplace."""
 
     marketplace: str
-    api_family: str
-    customer_care: str
-    admin: str  # the double's admin endpoints
+    admin: str = ""  # the double's admin endpoints; empty: /_sandbox/<marketplace, lower case>
     reading: tuple[str, ...]  # the operations that read a shop's messages
     replying: str  # the operation that sends a reply
-    bodies: Mapping[str, dict[str, Any]]  # faults that are a body or a status of the double's
     revoking: str  # the admin action that rotates a shop's secret
+    answer_cap: int  # the most its connector reads of an answer (its HUGE is one byte more)
     recipients: tuple[RecipientKind, ...] = ("BUYER", "MARKETPLACE_SUPPORT")
     faults_at: str = ""  # where its faults are armed when not at ``admin``
     tokenless: str = ""  # why its shops have no token (none expires, none is requested)
     threads: str = "threads"  # a shop's threads under its admin path
+    said: str = "body"  # the field of an opened thread's admin body that holds its text
     thread_id: str = "threadId"  # the id of a thread opened, in the double's answer
     file_reference: str = "id"  # what a file's reference is called in a message's admin body
     wire: WireFormat = "JSON"  # what the marketplace's API answers in
     unpaged: str = ""  # why its listing of messages has no pages to page wrong
+
+    def __post_init__(self) -> None:
+        if not self.admin:
+            object.__setattr__(self, "admin", f"/_sandbox/{self.marketplace.lower()}")
+
+    @property
+    def api_family(self) -> str:
+        """The shops one admin lists are one API's: its path names the family."""
+        return self.admin
+
+    @property
+    def bodies(self) -> dict[str, dict[str, Any]]:
+        """The faults the double plays as a status or a body of its own: 5xx, and each
+        hostile body of its wire format by its ``malformedKind``; its HUGE answer
+        (``faults.malform``'s "huge") one byte over ``answer_cap``, the least that proves
+        the cap at the least cost of bytes sent."""
+        faults: dict[str, dict[str, Any]] = {"UNAVAILABLE": {"failNext": 1_000, "failStatus": 503}}
+        for fault, kind in WIRE_FAULTS[self.wire].items():
+            faults[fault] = {"malformedNext": 1_000, "malformedKind": kind}
+        faults["HUGE"]["hugeBytes"] = self.answer_cap + 1
+        return faults
 
     @property
     def shops_listed_at(self) -> str:
@@ -333,13 +335,23 @@ class AdminDriver:
         if recipient not in self.recipients:
             raise Unsupported(f"{self.marketplace}'s threads offer no reply to {recipient}")
 
-    async def _open(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> dict[str, Any]:
+    async def _open(
+        self, http: httpx.AsyncClient, shop: DoubleShop, text: str, **more: Any
+    ) -> dict[str, Any]:
+        """A thread the double's buyer opens saying ``text`` (``more``: the rest of its
+        admin body): the admin's answer."""
         path = f"{self.admin}/shops/{shop.account}/{self.threads}"
-        return answered(await http.post(path, json={"body": text}), 201)  # type: ignore[no-any-return]
+        return answered(await http.post(path, json={self.said: text, **more}), 201)  # type: ignore[no-any-return]
+
+    def carried(self, text: str) -> None:
+        """Unsupported when the double's wire format cannot carry ``text`` to the seller."""
+        if self.wire == "XML" and any(ord(c) < 0x20 and c not in "\t\n\r" for c in text):
+            why = "XML 1.0 carries no control character"
+            raise Unsupported(f"{why}: {self.marketplace}'s API cannot send one")
 
     async def buyer_writes(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> Written:
-        opened = await self._open(http, shop, text)
-        return Written(opened["messageId"], opened["orderId"])
+        self.carried(text)
+        return written_of(await self._open(http, shop, text))
 
     def staff_message(self, text: str) -> dict[str, Any]:
         """The admin body of a message of the marketplace's staff in a thread."""
@@ -370,7 +382,14 @@ class AdminDriver:
             thread = opened[self.thread_id]
             path = f"{self.admin}/shops/{shop.account}/{self.threads}/{thread}/messages"
             answered(await http.post(path, json=self.staff_message(text)), 201)
-        return Written(opened["messageId"], opened["orderId"])
+        return written_of(opened)
+
+
+def written_of(opened: Mapping[str, Any]) -> Written:
+    """The message a double's admin says its buyer wrote (``messageId``, ``orderId``), its
+    ids as text."""
+    order = opened["orderId"]
+    return Written(str(opened["messageId"]), None if order is None else str(order))
 
 
 def sent_to(
@@ -388,8 +407,8 @@ def sent_to(
     ]
 
 
-# Hostile JSON every JSON double answers alike (faults.malform; HUGE sized by
-# ``double_faults``'s ``answer_cap``).
+# Hostile JSON every JSON double answers alike (faults.malform; HUGE sized by the driver's
+# ``answer_cap``).
 JSON_FAULTS: dict[Fault, str] = {
     "HUGE": "huge",
     "DEEP_NESTING": "deep",
@@ -401,7 +420,7 @@ JSON_FAULTS: dict[Fault, str] = {
 
 
 # Hostile XML every XML double answers alike (faults.xml_malform, xml_huge and WEB_PAGE;
-# HUGE sized by ``double_faults``'s ``answer_cap``).
+# HUGE sized by the driver's ``answer_cap``).
 XML_FAULTS: dict[Fault, str] = {
     "ENTITY_EXPANSION": "entities",
     "TRUNCATED": "truncated",
@@ -410,6 +429,12 @@ XML_FAULTS: dict[Fault, str] = {
     "DEEP_NESTING": "deep",
     "MISTYPED": "mistyped",
     "BAD_BYTES": "bad_bytes",
+}
+# What a double of each wire format plays as a body: a JSON API's double adds a truncated
+# answer and a web page where JSON was due.
+WIRE_FAULTS: dict[WireFormat, dict[Fault, str]] = {
+    "JSON": {"TRUNCATED": "invalid_json", "WRONG_CONTENT_TYPE": "html", **JSON_FAULTS},
+    "XML": XML_FAULTS,
 }
 
 

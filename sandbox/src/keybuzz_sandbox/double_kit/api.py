@@ -4,8 +4,8 @@ marketplace spells alike."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
 from litestar import Response
@@ -14,6 +14,7 @@ from keybuzz_sandbox.answers import JSON, gateway_page
 from keybuzz_sandbox.faults import ReplyFaults, malform
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 
 class Refused(Exception):
@@ -130,16 +131,39 @@ def run_served(
     return served(done, malformed_kind, huge_bytes, **served_options)
 
 
-def injected_failure(
-    status: int,
-    retry_after: int,
-    told_to_wait: Callable[[int], None],
-    too_many: Callable[[int], Response[bytes]],
-) -> Response[bytes]:
-    """An injected failure's answer: a gateway's page, or for a 429 the marketplace's own
-    (``too_many`` with its Retry-After, whole seconds), the double ``told_to_wait`` so that
-    it counts the calls made before the wait ends."""
-    if status != 429:
-        return gateway_page(status)
-    told_to_wait(retry_after)
-    return too_many(retry_after)
+class RetryAfters(Generic[K]):
+    """The Retry-Afters a double gave (by what each was for: a shop's operation), and the
+    calls made before the one for them ended (``inside``: the admin's
+    ``retry_after_handlers`` list them), on the double's clock (``now``, each time shown
+    as ``shown`` says; ``scale`` of its seconds a real one)."""
+
+    def __init__(
+        self, now: Callable[[], float], shown: Callable[[float], str], scale: float = 1.0
+    ) -> None:
+        self.now, self.shown, self.scale = now, shown, scale
+        self.ends: dict[K, float] = {}
+        self.inside: list[dict[str, object]] = []
+
+    def told(self, key: K, seconds: int) -> None:
+        """A Retry-After of ``seconds`` (whole real seconds) given for ``key``."""
+        self.ends[key] = max(self.ends.get(key, 0.0), self.now() + seconds * self.scale)
+
+    def injected(
+        self, key: K, status: int, seconds: int, too_many: Callable[[int], Response[bytes]]
+    ) -> Response[bytes]:
+        """An injected failure's answer: a gateway's page, or for a 429 the marketplace's
+        own (``too_many`` with its Retry-After of ``seconds``), told for ``key`` so that
+        the calls made before it ends are counted."""
+        if status != 429:
+            return gateway_page(status)
+        self.told(key, seconds)
+        return too_many(seconds)
+
+    def noted(self, key: K, call: dict[str, object], until: float = 0.0) -> bool:
+        """Whether a call for ``key`` now comes before its Retry-After (or ``until``, a
+        wait told otherwise) ended; such a call kept as ``call`` says it, with when."""
+        now, ends = self.now(), max(self.ends.get(key, 0.0), until)
+        if now >= ends:
+            return False
+        self.inside.append({**call, "at": self.shown(now), "retryAfterEnds": self.shown(ends)})
+        return True

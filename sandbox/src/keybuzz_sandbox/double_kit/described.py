@@ -3,16 +3,16 @@ its tests check what the double answers, written once for every double that has 
 (``Described``): the document loaded strict (the marketplace's corrections, such as
 OpenAPI 3.0's ``nullable`` as JSON Schema says it; every object schema that lists its
 properties closed: descriptions allow any extra field, so a renamed optional field would
-pass), operations found by id or by method and path, a request's query and body and an
-answer checked, each schema's validator compiled once. A double declares its document and
-its quirks."""
+pass), operations found by id or by method and path and served at them, a request's query
+and body and an answer checked, each schema's validator compiled once. A double declares
+its document and its quirks."""
 
 from __future__ import annotations
 
 import copy
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from functools import cache
 from importlib.resources import files
 from typing import Any, TypeVar
@@ -20,8 +20,11 @@ from typing import Any, TypeVar
 import httpx
 from jsonschema import Draft4Validator, ValidationError
 from jsonschema.protocols import Validator
+from litestar import Request
 from referencing import Registry, Resource
 from referencing.jsonschema import specification_with
+
+from keybuzz_sandbox.double_kit.routes import operation_route
 
 COMPOSITIONS = ("allOf", "anyOf", "oneOf", "$ref")
 INTEGER = re.compile(r"-?[0-9]+")
@@ -155,6 +158,28 @@ class Described:
             if verb == method.lower() and _matches(path_template, path)
         ]
         return min(found)[1] if found else None
+
+    def routes(
+        self,
+        base: str,
+        name: str,
+        operations: Mapping[str, V],
+        handle: Callable[[Request[Any, Any, Any], str, V], Awaitable[Any]],
+        **options: Any,
+    ) -> list[Any]:
+        """Each of ``operations`` (its id → what runs it) served at its method and path in
+        the description under ``base``, named ``<name>.<id>``, answered by ``handle``
+        (the request, the id, what runs it); ``options``: Litestar's own."""
+
+        def route(operation_id: str, run: V) -> Any:
+            async def handler(request: Request[Any, Any, Any]) -> Any:
+                return await handle(request, operation_id, run)
+
+            path, method, _ = self.operation(operation_id)
+            route_name = f"{name}.{operation_id}"
+            return operation_route(f"{base}{path}", method, route_name, handler, **options)
+
+        return [route(operation_id, run) for operation_id, run in operations.items()]
 
     def schema_at(self, operation_id: str, *where: str) -> dict[str, Any]:
         """A schema pointing at ``where`` inside the operation's object."""

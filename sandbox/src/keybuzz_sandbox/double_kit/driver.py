@@ -1,6 +1,6 @@
 """What the shop-API doubles' conformance drivers repeat: the suite's pace of a connector's
-settings, the faults a JSON or XML API's double plays, the shops its admin lists, the sent log of
-a shop read from its admin, a relay double's replies as its buyer got them."""
+settings, the shops its admin lists, the sent log of a shop read from its admin, a relay
+double's replies as its buyer got them."""
 
 from __future__ import annotations
 
@@ -10,15 +10,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from keybuzz_sandbox.conformance import (
-    JSON_FAULTS,
-    XML_FAULTS,
-    AdminDriver,
-    DoubleShop,
-    answered,
-    double_faults,
-    sent_to,
-)
+from keybuzz_sandbox.conformance import AdminDriver, DoubleShop, answered, sent_to
 
 # The suite's pace (every driver's): shops polled every 2 s, calls cut after 2 s, a first
 # poll reaching back one day, so that a case runs in seconds, not a marketplace's minutes.
@@ -31,19 +23,6 @@ def suite_pace(prefix: str, *, polled_every_two_seconds: bool = True) -> dict[st
     interval where the driver paces its polls otherwise (by its operators' catalogue)."""
     pace = {**SUITE_POLL_INTERVAL, **SUITE_PACE} if polled_every_two_seconds else SUITE_PACE
     return {f"{prefix}_{name}": value for name, value in pace.items()}
-
-
-def json_api_faults(answer_cap: int) -> Mapping[str, dict[str, Any]]:
-    """The faults a JSON API's double plays as bodies: the shared JSON ones, a truncated
-    answer, a web page where JSON was due; ``answer_cap``: the connector's largest answer."""
-    played = {"TRUNCATED": "invalid_json", "WRONG_CONTENT_TYPE": "html", **JSON_FAULTS}
-    return double_faults(played, answer_cap=answer_cap)
-
-
-def xml_api_faults(answer_cap: int) -> Mapping[str, dict[str, Any]]:
-    """The faults an XML API's double plays as bodies (the shared XML ones);
-    ``answer_cap``: the connector's largest answer."""
-    return double_faults(XML_FAULTS, answer_cap=answer_cap)
 
 
 async def sent_log(http: httpx.AsyncClient, admin: str, shop: DoubleShop) -> list[Any]:
@@ -85,7 +64,7 @@ def succeeded(response: httpx.Response) -> Any:
     return response.json()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ListedShopsDriver(AdminDriver):
     """A driver whose shops are those its double's admin lists (``shops_of``, the ones it
     ``kept``), as its class declares: ``account`` the listed field a shop's account is,

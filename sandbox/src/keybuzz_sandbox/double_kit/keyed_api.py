@@ -20,12 +20,18 @@ from litestar import Request, Response, get, post
 from litestar.response import Stream
 
 from keybuzz_sandbox.answers import gateway_page, held_back, json_answer
-from keybuzz_sandbox.conformance import AdminDriver, DoubleShop, ShopDriver, answered
+from keybuzz_sandbox.conformance import (
+    AdminDriver,
+    DoubleShop,
+    RecipientKind,
+    ShopDriver,
+    answered,
+)
 from keybuzz_sandbox.double_entry import Double
 from keybuzz_sandbox.double_kit.admin import admin_router, known
 from keybuzz_sandbox.double_kit.api import PROXY_PAGE, Answer, served
 from keybuzz_sandbox.double_kit.draws import uuid_of
-from keybuzz_sandbox.double_kit.driver import json_api_faults, sent_log, shops_of, suite_pace
+from keybuzz_sandbox.double_kit.driver import sent_log, shops_of, suite_pace
 from keybuzz_sandbox.fault_admin import fault_handlers
 from keybuzz_sandbox.faults import FaultInjector, ReplyFaults, WebPageFaults, reply_faults
 
@@ -90,15 +96,8 @@ class KeyedApi:
         return {
             self.marketplace: KeyedDriver(
                 marketplace=self.marketplace,
-                api_family=self.name,
-                customer_care=f"{self.display}'s customer care",
                 admin=self.admin,
-                reading=("list_messages",),
-                replying="post_message",
-                bodies=json_api_faults(8 * 2**20),  # the kit's default cap on an answer
-                revoking="rotate-key",
                 tokenless=f"a {self.display} API key has no token",
-                recipients=("BUYER",),
                 prefix=self.marketplace,
                 api=self.api,
                 fields=dict(zip(self.credentials, ("number", "key"), strict=True)),
@@ -263,6 +262,11 @@ class KeyedDriver(AdminDriver):
     """A ``KeyedApi``'s conformance driver: its connector's ``<prefix>_*`` settings at the
     suite's pace, its shops as its admin lists them, what a shop sent as its log says."""
 
+    reading: tuple[str, ...] = ("list_messages",)
+    replying: str = "post_message"
+    revoking: str = "rotate-key"
+    answer_cap: int = 8 * 2**20  # the kit's default cap on an answer
+    recipients: tuple[RecipientKind, ...] = ("BUYER",)
     prefix: str
     api: str
     fields: Mapping[str, str]  # each credential field: the listed shop's field it is

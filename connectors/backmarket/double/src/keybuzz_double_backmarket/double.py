@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 import msgspec
 from keybuzz_sandbox.clock import Clock
+from keybuzz_sandbox.double_kit.api import RetryAfters
 from keybuzz_sandbox.faults import FaultInjector, NextCount, WebPageFaults
 
 from .book import DAY, Activity, ShopBook
@@ -89,11 +90,10 @@ class BackMarketDouble:
         self.enforced = True  # False: limits not enforced (tests of other things)
         self.limits, self.burst_calls = dict(LIMITS), BURST_CALLS  # the admin may lower them
         self.counts: dict[tuple[int, str, int], Count] = {}
-        self.inside_retry_after: list[dict[str, object]] = []
+        self.waits: RetryAfters[tuple[int, str]] = RetryAfters(self.now, bm_time, clock.scale)
         # (shop, operation, window size) → (the current window, calls in it)
         self._windows: dict[tuple[int, str, float], tuple[int, int]] = {}
         self._blocked: dict[int, float] = {}  # shop → end of its burst block
-        self._waits: dict[tuple[int, str], float] = {}  # end of a Retry-After given
 
     # --- the double's clock ----------------------------------------------------------------
 
@@ -138,18 +138,9 @@ class BackMarketDouble:
 
     def note_call(self, number: int, operation: str) -> None:
         """Counts a call made before the Retry-After the shop was given for it ended."""
-        now = self.now()
-        until = max(self._waits.get((number, operation), 0.0), self._blocked.get(number, 0.0))
-        if now < until:
+        call: dict[str, object] = {"shop": number, "operation": operation}
+        if self.waits.noted((number, operation), call, self._blocked.get(number, 0.0)):
             self.count(number, operation).inside_retry_after += 1
-            self.inside_retry_after.append(
-                {
-                    "shop": number,
-                    "operation": operation,
-                    "at": bm_time(now),
-                    "retryAfterEnds": bm_time(until),
-                }
-            )
 
     def admit(self, number: int, operation: str) -> int | None:
         """None when the call is within the limits (and counted); else the Retry-After,
@@ -187,13 +178,8 @@ class BackMarketDouble:
     def _refuse(self, number: int, operation: str, bm_seconds: float) -> int:
         self.count(number, operation).refused += 1
         seconds = max(1, math.ceil(self.clock.real_duration(bm_seconds)))
-        self.told_to_wait(number, operation, seconds)
+        self.waits.told((number, operation), seconds)
         return seconds
-
-    def told_to_wait(self, number: int, operation: str, seconds: int) -> None:
-        key = (number, operation)
-        until = self.now() + seconds * self.clock.scale
-        self._waits[key] = max(self._waits.get(key, 0.0), until)
 
     def counters(self, shop: int | None = None) -> list[dict[str, object]]:
         """Every count, or one shop's."""

@@ -10,26 +10,31 @@ from keybuzz_sandbox.conformance import (
     RecipientKind,
     ShopDriver,
     Written,
-    answered,
+    written_of,
 )
-from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, json_api_faults, suite_pace
+from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, suite_pace
 
 from keybuzz_double_backmarket.env import service_env
 
-# Back Market's double: operations of its seller API (docs/SANDBOX.md, "Back Market double").
-_BACKMARKET_FAULTS = json_api_faults(8 * 2**20)  # the Back Market connector's MAX_RESPONSE_BYTES
 
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BackMarketDriver(ListedShopsDriver):
     """Back Market's double (connectors/backmarket/double/): a shop is its number
     there; its credentials the connector's fields (token, seller id, country). A static
     token: nothing expires or is renewed. A message of the shop goes to the buyer and
-    Back Market alike (MERCHANT_TO_ALL), which the suite counts as the buyer's."""
+    Back Market alike (MERCHANT_TO_ALL), which the suite counts as the buyer's. Its
+    operations are its seller API's (docs/SANDBOX.md, "Back Market double")."""
 
+    reading: tuple[str, ...] = ("getCareFolderList", "getCareFolderDetails")
+    replying: str = "postMessage"
+    revoking: str = "rotate-token"
+    answer_cap: int = 8 * 2**20  # the Back Market connector's MAX_RESPONSE_BYTES
+    tokenless: str = "Back Market's token is the seller's own, made in its back office"
     account = "number"
     listed_as = {"token": "token", "merchant_id": "merchantId", "country": "country"}
     recipients: tuple[RecipientKind, ...] = ("BUYER",)
+    threads: str = "folders"  # a buyer's care folder
+    said: str = "message"
 
     def service_settings(self, sandbox_url: str) -> dict[str, str]:
         return {
@@ -43,24 +48,11 @@ class BackMarketDriver(ListedShopsDriver):
     def sandbox_settings(self) -> dict[str, str]:
         return {"SANDBOX_BACKMARKET_EXTRA_SHOPS": "2"}
 
-    async def buyer_writes(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> Written:
-        path = f"{self.admin}/shops/{shop.account}/folders"
-        opened = answered(await http.post(path, json={"message": text}), 201)
-        return Written(str(opened["messageId"]), str(opened["orderId"]))
-
     async def buyer_names_a_file(
         self, http: httpx.AsyncClient, shop: DoubleShop, text: str, reference: str
     ) -> Written:
-        path = f"{self.admin}/shops/{shop.account}/folders"
-        file = {"name": "facture.pdf", "link": reference}
-        opened = answered(await http.post(path, json={"message": text, "attachments": [file]}), 201)
-        return Written(str(opened["messageId"]), str(opened["orderId"]))
-
-    async def thread_for(
-        self, http: httpx.AsyncClient, shop: DoubleShop, recipient: RecipientKind, text: str
-    ) -> Written:
-        self.unoffered(recipient)
-        return await self.buyer_writes(http, shop, text)
+        file = {"name": "facture.pdf", "link": reference}  # in the folder's first message
+        return written_of(await self._open(http, shop, text, attachments=[file]))
 
     async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
         sent = await self.sent_log(http, shop)
@@ -68,16 +60,4 @@ class BackMarketDriver(ListedShopsDriver):
 
 
 def drivers() -> dict[str, ShopDriver]:
-    return {
-        "BACKMARKET": BackMarketDriver(
-            marketplace="BACKMARKET",
-            api_family="backmarket",
-            customer_care="le service client Back Market",
-            admin="/_sandbox/backmarket",
-            reading=("getCareFolderList", "getCareFolderDetails"),
-            replying="postMessage",
-            bodies=_BACKMARKET_FAULTS,
-            revoking="rotate-token",
-            tokenless="Back Market's token is the seller's own, made in its back office",
-        )
-    }
+    return {"BACKMARKET": BackMarketDriver(marketplace="BACKMARKET")}

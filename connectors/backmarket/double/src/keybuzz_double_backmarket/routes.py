@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import re
 import uuid
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 from keybuzz_sandbox.answers import faulted, joined_query, json_answer
 from keybuzz_sandbox.double_kit.admin import admin_router, forward, known
-from keybuzz_sandbox.double_kit.api import Refused, injected_failure, run_served
+from keybuzz_sandbox.double_kit.api import Refused, run_served
 from keybuzz_sandbox.double_kit.draws import rng
-from keybuzz_sandbox.double_kit.routes import operation_route
 from keybuzz_sandbox.fault_admin import fault_handlers, retry_after_handlers
 from keybuzz_sandbox.faults import FaultDecision, reply_faults
 from litestar import Request, Response, Router, get, post, put
@@ -139,8 +137,8 @@ def backmarket_routes(sb: Sandbox) -> list[Any]:
     def injected(number: int, operation: str, status: int) -> Response[bytes]:
         if status == 403:
             return waf(faults().waf_kind)
-        told = partial(double.told_to_wait, number, operation)
-        return injected_failure(status, faults().retry_after_seconds, told, too_many)
+        wait = faults().retry_after_seconds
+        return double.waits.injected((number, operation), status, wait, too_many)
 
     async def answer(
         request: Request[Any, Any, Any],
@@ -173,14 +171,6 @@ def backmarket_routes(sb: Sandbox) -> list[Any]:
         kind, huge = decision.malformed_kind, faults().huge_bytes
         return run_served(run, double.book(shop), parts, shown, refusal, kind, huge)
 
-    def endpoint(operation: str, run: api.Operation) -> Any:
-        async def handler(request: Request[Any, Any, Any]) -> Any:
-            return await call(request, operation, run)
-
-        path, method, _ = DESCRIBED.operation(operation)
-        name, bound = f"backmarket.{operation}", MESSAGE_BODY_BYTES
-        return operation_route(f"{BASE}{path}", method, name, handler, request_max_body_size=bound)
-
     @get(f"{FILES}/{{attachment_id:int}}/{{name:str}}", include_in_schema=False)
     async def attachment_file(attachment_id: FromPath[int], name: FromPath[str]) -> Response[bytes]:
         """An attachment's bytes, as Back Market's file host serves them (no token)."""
@@ -190,7 +180,8 @@ def backmarket_routes(sb: Sandbox) -> list[Any]:
             return Response(b"", status_code=404)
         return Response(found.content, media_type="application/octet-stream")
 
-    routes = [endpoint(op, run) for op, run in api.OPERATIONS.items()]
+    bound = MESSAGE_BODY_BYTES
+    routes = DESCRIBED.routes(BASE, "backmarket", api.OPERATIONS, call, request_max_body_size=bound)
     return [*routes, attachment_file, _admin(double)]
 
 
@@ -411,6 +402,6 @@ def _admin(double: BackMarketDouble) -> Router:
             *fault_handlers(double.faults, BackMarketFaultConfig),
             read_limits,
             set_limits,
-            *retry_after_handlers(double.inside_retry_after),
+            *retry_after_handlers(double.waits.inside),
         ],
     )

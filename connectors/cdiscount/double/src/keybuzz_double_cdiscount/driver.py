@@ -8,19 +8,24 @@ from typing import Any
 
 import httpx
 from keybuzz_sandbox.conformance import DoubleShop, ShopDriver
-from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, json_api_faults, suite_pace
+from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, suite_pace
 
 from keybuzz_double_cdiscount.env import service_env
 
-# Cdiscount's double: operations of Octopia's API (docs/SANDBOX.md, "Cdiscount double").
-_OCTOPIA_FAULTS = json_api_faults(16 * 2**20)  # the Cdiscount connector's MAX_RESPONSE_BYTES
 
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CdiscountDriver(ListedShopsDriver):
     """Octopia's double (connectors/cdiscount/double/), its credentials named as
     the Cdiscount connector's fields (client id, client secret, seller id). Octopia's
-    customer care (GrcOperator) writes in some discussions; a reply can go to it."""
+    customer care (GrcOperator) writes in some discussions; a reply can go to it. Its
+    operations are Octopia's API's (docs/SANDBOX.md, "Cdiscount double")."""
+
+    reading: tuple[str, ...] = ("getDiscussions", "getDiscussion")
+    replying: str = "postMessage"
+    revoking: str = "rotate-secret"
+    answer_cap: int = 16 * 2**20  # the Cdiscount connector's MAX_RESPONSE_BYTES
+    threads: str = "discussions"
+    thread_id: str = "discussionId"
 
     def service_settings(self, sandbox_url: str) -> dict[str, str]:
         return {**service_env(sandbox_url), **suite_pace("CDISCOUNT")}
@@ -48,17 +53,4 @@ class CdiscountDriver(ListedShopsDriver):
 
 
 def drivers() -> dict[str, ShopDriver]:
-    return {
-        "CDISCOUNT": CdiscountDriver(
-            marketplace="CDISCOUNT",
-            api_family="octopia",
-            customer_care="le service client Cdiscount (GrcOperator)",
-            admin="/_sandbox/cdiscount",
-            reading=("getDiscussions", "getDiscussion"),
-            replying="postMessage",
-            bodies=_OCTOPIA_FAULTS,
-            revoking="rotate-secret",
-            threads="discussions",
-            thread_id="discussionId",
-        )
-    }
+    return {"CDISCOUNT": CdiscountDriver(marketplace="CDISCOUNT")}

@@ -8,13 +8,17 @@ from typing import Any
 
 import httpx
 from keybuzz_sandbox.conformance import AdminDriver, ConsentApp, DoubleShop, ShopDriver, answered
-from keybuzz_sandbox.double_kit.driver import json_api_faults, sent_log, suite_pace
+from keybuzz_sandbox.double_kit.driver import sent_log, suite_pace
 
-from .env import ADMIN, RU_NAME, consent_fields, service_env
+from .env import RU_NAME, consent_fields, service_env
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EbayDriver(AdminDriver):
+    reading: tuple[str, ...] = ("getConversations", "getConversation")
+    replying: str = "sendMessage"
+    revoking: str = "revoke"
+    answer_cap: int = 8 << 20  # the eBay connector's SPEC.max_response_bytes
     recipients: tuple[Any, ...] = ("BUYER",)
     file_reference: str = "url"  # a message's files are links the sender hosts
 
@@ -60,16 +64,4 @@ class EbayDriver(AdminDriver):
 
 
 def drivers() -> dict[str, ShopDriver]:
-    bodies = json_api_faults(8 << 20)  # the eBay connector's SPEC.max_response_bytes
-    return {
-        "EBAY": EbayDriver(
-            marketplace="EBAY",
-            api_family="ebay",
-            customer_care="eBay",
-            admin=ADMIN,
-            reading=("getConversations", "getConversation"),
-            replying="sendMessage",
-            bodies=bodies,
-            revoking="revoke",
-        )
-    }
+    return {"EBAY": EbayDriver(marketplace="EBAY")}

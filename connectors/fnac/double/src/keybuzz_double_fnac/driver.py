@@ -11,23 +11,30 @@ from keybuzz_sandbox.conformance import (
     DoubleShop,
     RecipientKind,
     ShopDriver,
-    Unsupported,
     WireFormat,
     Written,
     answered,
+    written_of,
 )
-from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, suite_pace, xml_api_faults
+from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, suite_pace
 
-# Fnac's double: faults of the Fnac API's services (docs/SANDBOX.md, "The Fnac double").
-_FNAC_FAULTS = xml_api_faults(16 * 2**20)  # the Fnac connector's MAX_RESPONSE_BYTES
 SPARE_FNAC_SHOPS = 4  # SANDBOX_FNAC_EXTRA_SHOPS: two more of each marketplace
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FnacDriver(ListedShopsDriver):
     """Fnac's double (connectors/fnac/double/): one API for Fnac and Darty. Its
     threads are the order's: the buyer's, or its customer care's while an incident is open
-    (the seller writes to no operator)."""
+    (the seller writes to no operator). Its faults are the Fnac API's services'
+    (docs/SANDBOX.md, "The Fnac double")."""
+
+    admin: str = "/_sandbox/fnac"
+    reading: tuple[str, ...] = ("messages_query", "incidents_query")
+    replying: str = "messages_update"
+    revoking: str = "rotate-key"
+    answer_cap: int = 16 * 2**20  # the Fnac connector's MAX_RESPONSE_BYTES
+    threads: str = "messages"  # a buyer's message opens its order's thread
+    said: str = "description"
 
     account = "shop_id"
     listed_as = {field: field for field in ("partner_id", "shop_id", "key")}
@@ -50,11 +57,6 @@ class FnacDriver(ListedShopsDriver):
     def kept(self, shop: Mapping[str, Any]) -> bool:
         return shop["marketplace"] == self.marketplace and shop["orders"] > 0
 
-    async def buyer_writes(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> Written:
-        if any(ord(c) < 0x20 and c not in "\t\n\r" for c in text):
-            raise Unsupported("XML 1.0 carries no control character: Fnac's API cannot send one")
-        return await self._writes(http, shop, {"description": text})
-
     async def buyer_names_a_file(
         self, http: httpx.AsyncClient, shop: DoubleShop, text: str, reference: str
     ) -> Written:
@@ -64,28 +66,20 @@ class FnacDriver(ListedShopsDriver):
             "size": 10,
             "url": reference,
         }
-        return await self._writes(http, shop, {"description": text, "attachments": [file]})
+        return written_of(await self._open(http, shop, text, attachments=[file]))
 
     async def thread_for(
         self, http: httpx.AsyncClient, shop: DoubleShop, recipient: RecipientKind, text: str
     ) -> Written:
         self.unoffered(recipient)
         # A thread of its own: on the latest order, a reply another case sent would be on it.
-        written = await self._writes(http, shop, {"description": text, "untouched": True})
+        written = written_of(await self._open(http, shop, text, untouched=True))
         if recipient == "MARKETPLACE_SUPPORT":
             opened = await http.post(
                 f"{self.admin}/shops/{shop.account}/incidents", json={"orderId": written.order_id}
             )
             answered(opened, 201)
         return written
-
-    async def _writes(
-        self, http: httpx.AsyncClient, shop: DoubleShop, message: dict[str, Any]
-    ) -> Written:
-        """The double's buyer writes ``message`` (its admin endpoint's body)."""
-        written = await http.post(f"{self.admin}/shops/{shop.account}/messages", json=message)
-        body = answered(written, 201)
-        return Written(body["messageId"], body["orderId"])
 
     async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
         sent = await self.sent_log(http, shop)
@@ -96,18 +90,5 @@ class FnacDriver(ListedShopsDriver):
         ]
 
 
-def _fnac(marketplace: str, display: str) -> FnacDriver:
-    return FnacDriver(
-        marketplace=marketplace,
-        api_family="fnac",
-        customer_care=f"le service client {display}",
-        admin="/_sandbox/fnac",
-        reading=("messages_query", "incidents_query"),
-        replying="messages_update",
-        bodies=_FNAC_FAULTS,
-        revoking="rotate-key",
-    )
-
-
 def drivers() -> dict[str, ShopDriver]:
-    return {"FNAC": _fnac("FNAC", "Fnac"), "DARTY": _fnac("DARTY", "Darty")}
+    return {marketplace: FnacDriver(marketplace=marketplace) for marketplace in ("FNAC", "DARTY")}

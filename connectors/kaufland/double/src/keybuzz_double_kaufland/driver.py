@@ -8,18 +8,22 @@ from typing import Any
 import httpx
 from keybuzz_sandbox import conformance
 from keybuzz_sandbox.conformance import AdminDriver, DoubleShop, RecipientKind, ShopDriver, answered
-from keybuzz_sandbox.double_kit.driver import json_api_faults, sent_log, shops_of, suite_pace
+from keybuzz_sandbox.double_kit.driver import sent_log, shops_of, suite_pace
 
 from keybuzz_double_kaufland import service_env
-from keybuzz_double_kaufland.routes import ADMIN
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class KauflandDriver(AdminDriver):
     """Kaufland's double: a shop is its Client Key; its credentials the key pair. Each
     request is signed: no token to expire or renew. A seller's message goes to the ticket,
     which the buyer and Kaufland's customer service read alike (counted as the buyer's)."""
 
+    reading: tuple[str, ...] = ("GetTickets", "GetTicket")
+    replying: str = "CreateTicketMessage"
+    revoking: str = "rotate-secret"
+    answer_cap: int = 8 * 2**20  # the connector's requester cap (the kit's)
+    tokenless: str = "Kaufland signs each request with the seller's keys: no token"
     recipients: tuple[RecipientKind, ...] = ("BUYER",)
     file_reference: str = "link"
 
@@ -55,20 +59,8 @@ class KauflandDriver(AdminDriver):
         opened = await self._open(http, shop, text)
         path = f"{self.admin}/shops/{shop.account}/threads/{opened['threadId']}/close"
         answered(await http.post(path, json={"by": "customer_service"}))
-        return conformance.Written(opened["messageId"], opened["orderId"])
+        return conformance.written_of(opened)
 
 
 def drivers() -> dict[str, ShopDriver]:
-    return {
-        "KAUFLAND": KauflandDriver(
-            marketplace="KAUFLAND",
-            api_family="kaufland",
-            customer_care="le service client Kaufland",
-            admin=ADMIN,
-            reading=("GetTickets", "GetTicket"),
-            replying="CreateTicketMessage",
-            bodies=json_api_faults(8 * 2**20),  # the connector's requester cap (the kit's)
-            revoking="rotate-secret",
-            tokenless="Kaufland signs each request with the seller's keys: no token",
-        )
-    }
+    return {"KAUFLAND": KauflandDriver(marketplace="KAUFLAND")}

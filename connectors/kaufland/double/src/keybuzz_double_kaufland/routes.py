@@ -22,7 +22,6 @@ import msgspec
 from keybuzz_sandbox.answers import JSON, faulted, gateway_page, json_answer
 from keybuzz_sandbox.double_kit.admin import admin_router, known
 from keybuzz_sandbox.double_kit.draws import digest
-from keybuzz_sandbox.double_kit.routes import operation_route
 from keybuzz_sandbox.fault_admin import fault_handlers
 from keybuzz_sandbox.faults import (
     FaultDecision,
@@ -549,19 +548,6 @@ def routes(sb: Sandbox) -> list[Any]:
             status = 200 if status == 204 else status
         return Response(content, status_code=status, media_type=JSON)
 
-    def endpoint(operation: str, run: Any) -> Any:
-        async def handler(request: Request[Any, Any, Any]) -> Any:
-            return await call(request, operation, run)
-
-        path, method, _ = DESCRIBED.operation(operation)
-        return operation_route(
-            f"{API}{path}",
-            method,
-            f"kaufland.{operation}",
-            handler,
-            request_max_body_size=64 * 1024 * 1024,
-        )
-
     @get(f"{FILES}/{{ticket_id:str}}/{{n:int}}/{{name:str}}", include_in_schema=False)
     async def ticket_file(
         ticket_id: FromPath[str], n: FromPath[int], name: FromPath[str]
@@ -577,7 +563,9 @@ def routes(sb: Sandbox) -> list[Any]:
                 return Response(ticket.files[n].content, media_type="application/octet-stream")
         return Response(b"", status_code=404)
 
-    return [*(endpoint(op, run) for op, run in OPERATIONS.items()), ticket_file, _admin(double)]
+    bound = 64 * 1024 * 1024
+    routes = DESCRIBED.routes(API, "kaufland", OPERATIONS, call, request_max_body_size=bound)
+    return [*routes, ticket_file, _admin(double)]
 
 
 # --- admin ---------------------------------------------------------------------------------

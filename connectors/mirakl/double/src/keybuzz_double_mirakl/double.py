@@ -10,6 +10,7 @@ from typing import Annotated, ClassVar
 
 import msgspec
 from keybuzz_sandbox.clock import Clock
+from keybuzz_sandbox.double_kit.api import RetryAfters
 from keybuzz_sandbox.faults import JSON_KINDS, FaultInjector, SlowFaultConfig
 from keybuzz_sandbox.ratelimit import RateLimit, RateLimiter
 
@@ -103,8 +104,7 @@ class MiraklDouble:
         self.limiter = RateLimiter(clock)
         self.enforced = True  # False: frequencies not enforced (tests of other things)
         self._last: dict[tuple[str, int, str], float] = {}  # clock.monotonic() of last call
-        self._waits: dict[tuple[str, int, str], float] = {}  # real time a Retry-After ends
-        self.inside_retry_after: list[dict[str, object]] = []
+        self.waits: RetryAfters[tuple[str, int, str]] = RetryAfters(clock.now, mirakl_time)
         self.calls: Counter[tuple[str, int, str]] = Counter()  # every call a shop made
 
     def book(self, code: str, number: int) -> ShopBook | None:
@@ -116,24 +116,9 @@ class MiraklDouble:
     def note_call(self, code: str, number: int, operation: str) -> None:
         """Counts the call, and apart a call made before the Retry-After the shop was
         given for it ended."""
-        key = (code, number, operation)
-        self.calls[key] += 1
-        until = self._waits.get(key)
-        now = self.clock.now()
-        if until is not None and now < until:
-            self.inside_retry_after.append(
-                {
-                    "operator": code,
-                    "shopId": number,
-                    "operation": operation,
-                    "at": mirakl_time(now),
-                    "retryAfterEnds": mirakl_time(until),
-                }
-            )
-
-    def told_to_wait(self, code: str, number: int, operation: str, seconds: int) -> None:
-        key = (code, number, operation)
-        self._waits[key] = max(self._waits.get(key, 0.0), self.clock.now() + seconds)
+        self.calls[code, number, operation] += 1
+        call: dict[str, object] = {"operator": code, "shopId": number, "operation": operation}
+        self.waits.noted((code, number, operation), call)
 
     def admit(self, code: str, number: int, operation: str, first_page: bool) -> int | None:
         """None when the call is within the endpoint's frequency; else the Retry-After
@@ -156,10 +141,10 @@ class MiraklDouble:
 
     def _wait(self, code: str, number: int, operation: str, mirakl_seconds: float) -> int:
         seconds = max(1, math.ceil(self.clock.real_duration(mirakl_seconds)))
-        self.told_to_wait(code, number, operation, seconds)
+        self.waits.told((code, number, operation), seconds)
         return seconds
 
     def reset_limits(self) -> None:
         self.limiter.reset()
         self._last.clear()
-        self._waits.clear()
+        self.waits.ends.clear()

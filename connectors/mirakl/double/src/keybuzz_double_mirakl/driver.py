@@ -3,7 +3,6 @@ operator stands for all."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,13 +10,12 @@ from typing import Any
 
 import httpx
 from keybuzz_sandbox.conformance import DoubleShop, Fault, ShopDriver
-from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, json_api_faults, suite_pace
+from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, suite_pace
 
 from keybuzz_double_mirakl.env import service_env
 
 # Mirakl's double: one operator's instance (docs/SANDBOX.md, "The Mirakl double"); every
 # operator runs the same connector, so one of them stands for all in the suite.
-_MIRAKL_FAULTS = json_api_faults(32 * 2**20)  # the Mirakl connector's MAX_RESPONSE_BYTES
 # The suite's pace for a Mirakl shop: its M11 calls at least 0.5 s apart (the catalogue's
 # frequency, the kit's pace, counted from the end of the shop's last poll), so that a poll
 # asked for right after another waits half a second, not an operator's minute; polled every
@@ -33,12 +31,19 @@ MIRAKL_SUITE_POLL_MARGIN_SECONDS = 1
 MIRAKL_SUITE_FREQUENCY_FACTOR = 0.1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MiraklDriver(ListedShopsDriver):
     """One operator of Mirakl's double (connectors/mirakl/double/): its shops'
     keys and ids named as the Mirakl connector's fields (api key, shop id). Threads are
     opened on an order by the customer; the operator's staff write in some; a reply goes
     to the customer or the operator. A Mirakl key has no token: nothing expires."""
+
+    reading: tuple[str, ...] = ("M11", "M10")
+    replying: str = "M12"
+    revoking: str = "rotate-key"
+    answer_cap: int = 32 * 2**20  # the Mirakl connector's MAX_RESPONSE_BYTES
+    faults_at: str = "/_sandbox/mirakl"
+    tokenless: str = "a Mirakl API key has no token"
 
     account = "shopId"
     listed_as = {"api_key": "apiKey", "shop_id": "shopId"}
@@ -84,21 +89,14 @@ class MiraklDriver(ListedShopsDriver):
         return await self.sent_to(http, shop, text, lambda s: list(s["to"]))
 
 
+def operated(marketplace: str) -> MiraklDriver:
+    """The driver of one operator of the double, its admin under the double's."""
+    admin = f"{MiraklDriver.faults_at}/operators/{marketplace}"
+    return MiraklDriver(marketplace=marketplace, admin=admin)
+
+
 def drivers() -> dict[str, ShopDriver]:
-    return {
-        "BOULANGER": MiraklDriver(
-            marketplace="BOULANGER",
-            api_family="mirakl:BOULANGER",
-            customer_care="le service client de Boulanger (l'opérateur Mirakl)",
-            admin="/_sandbox/mirakl/operators/BOULANGER",
-            reading=("M11", "M10"),
-            replying="M12",
-            bodies=_MIRAKL_FAULTS,
-            revoking="rotate-key",
-            faults_at="/_sandbox/mirakl",
-            tokenless="a Mirakl API key has no token",
-        )
-    }
+    return {"BOULANGER": operated("BOULANGER")}
 
 
 def lister(marketplace: str) -> MiraklDriver | None:
@@ -109,11 +107,4 @@ def lister(marketplace: str) -> MiraklDriver | None:
 
     if marketplace not in {operator.code for operator in OPERATORS}:
         return None
-    template = drivers()["BOULANGER"]
-    assert isinstance(template, MiraklDriver)
-    return dataclasses.replace(
-        template,
-        marketplace=marketplace,
-        api_family=f"mirakl:{marketplace}",
-        admin=f"{template.faults_at}/operators/{marketplace}",
-    )
+    return operated(marketplace)

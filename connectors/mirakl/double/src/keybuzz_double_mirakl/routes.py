@@ -3,14 +3,12 @@ the double's admin endpoints under /_sandbox/mirakl (development use, no authent
 
 from __future__ import annotations
 
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 from keybuzz_sandbox.answers import faulted, joined_query, json_answer
 from keybuzz_sandbox.double_kit.admin import AdvanceRequest, admin_router, forward, known
-from keybuzz_sandbox.double_kit.api import Refused, injected_failure, run_served, web_page
-from keybuzz_sandbox.double_kit.routes import operation_route
+from keybuzz_sandbox.double_kit.api import Refused, run_served, web_page
 from keybuzz_sandbox.fault_admin import fault_handlers, retry_after_handlers
 from keybuzz_sandbox.faults import FaultDecision, reply_faults
 from litestar import Request, Response, Router, get, post, put
@@ -85,8 +83,9 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
         return True
 
     async def call(
-        request: Request[Any, Any, Any], code: str, operation: str
+        request: Request[Any, Any, Any], operation: str, run: api.Operation
     ) -> Response[bytes] | Stream:
+        code = request.path_params["operator"]
         book = shop_of(request, code)
         if isinstance(book, Response):
             return book
@@ -96,15 +95,19 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
             f"{code}.{operation}",
             str(book.shop_id),
             lambda status: injected(code, book.shop_id, operation, status),
-            lambda decision: answer(request, book, operation, decision),
+            lambda decision: answer(request, book, operation, run, decision),
         )
 
     def injected(code: str, number: int, operation: str, status: int) -> Response[bytes]:
-        told = partial(double.told_to_wait, code, number, operation)
-        return injected_failure(status, faults().retry_after_seconds, told, too_many)
+        wait = faults().retry_after_seconds
+        return double.waits.injected((code, number, operation), status, wait, too_many)
 
     async def answer(
-        request: Request[Any, Any, Any], book: ShopBook, operation: str, decision: FaultDecision
+        request: Request[Any, Any, Any],
+        book: ShopBook,
+        operation: str,
+        run: api.Operation,
+        decision: FaultDecision,
     ) -> Response[bytes]:
         query = joined_query(request)
         if refused := DESCRIBED.refused_query(operation, query):
@@ -130,19 +133,9 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
 
         shown = reply_faults(faults(), double.clock.now(), str(book.shop_id))
         huge = faults().huge_bytes
-        run = api.OPERATIONS[operation]
         return run_served(run, book, parts, shown, refusal, kind, huge, malformed_status=200)
 
-    def endpoint(operation: str) -> Any:
-        """The operation at its method and path in Mirakl's description."""
-
-        async def handler(request: Request[Any, Any, Any], operator: FromPath[str]) -> Any:
-            return await call(request, operator, operation)
-
-        path, method, _ = DESCRIBED.operation(operation)
-        return operation_route(BASE + path, method, f"mirakl.{operation}", handler)
-
-    routes = [endpoint(operation) for operation in api.OPERATIONS]
+    routes = DESCRIBED.routes(BASE, "mirakl", api.OPERATIONS, call)
     return [*routes, _admin(double)]
 
 
@@ -355,6 +348,6 @@ def _admin(double: MiraklDouble) -> Router:
             *fault_handlers(double.faults, MiraklFaultConfig),
             set_limits,
             reset_limits,
-            *retry_after_handlers(double.inside_retry_after),
+            *retry_after_handlers(double.waits.inside),
         ],
     )

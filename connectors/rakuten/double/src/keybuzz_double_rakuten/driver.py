@@ -16,19 +16,22 @@ from keybuzz_sandbox.conformance import (
     Written,
     answered,
 )
-from keybuzz_sandbox.double_kit.driver import sent_log, shops_of, suite_pace, xml_api_faults
-
-from keybuzz_double_rakuten.routes import ADMIN
+from keybuzz_sandbox.double_kit.driver import sent_log, shops_of, suite_pace
 
 API = "/rakuten/"
 REPLYING = ("contactuseraboutitem", "contactusaboutitem")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RakutenDriver(AdminDriver):
     """Rakuten's double: one thread per sold item, a reply to its buyer or to Rakuten's
     customer service (which writes in it by mail)."""
 
+    reading: tuple[str, ...] = ("getitemtodolist", "getiteminfos")
+    replying: str = REPLYING[0]
+    revoking: str = "rotate-token"
+    answer_cap: int = 16 * 2**20  # the Rakuten connector's SPEC.max_response_bytes
+    tokenless: str = "a Rakuten token is the seller's own, issued in its account"
     wire: WireFormat = "XML"
     unpaged: str = "Rakuten's to-do list (getitemtodolist) is one answer, not paged"
 
@@ -51,11 +54,6 @@ class RakutenDriver(AdminDriver):
             settings["operations"] = list(REPLYING)
         return settings
 
-    async def buyer_writes(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> Written:
-        if any(ord(c) < 0x20 and c not in "\t\n\r" for c in text):
-            raise Unsupported("XML 1.0 carries no control character: Rakuten's answers cannot")
-        return await super().buyer_writes(http, shop, text)
-
     def staff_message(self, text: str) -> dict[str, Any]:
         return {"body": text, "staff": True}
 
@@ -73,17 +71,4 @@ class RakutenDriver(AdminDriver):
 
 
 def drivers() -> dict[str, ShopDriver]:
-    bodies = xml_api_faults(16 * 2**20)  # the Rakuten connector's SPEC.max_response_bytes
-    return {
-        "RAKUTEN": RakutenDriver(
-            marketplace="RAKUTEN",
-            api_family="rakuten",
-            customer_care="Rakuten",
-            admin=ADMIN,
-            reading=("getitemtodolist", "getiteminfos"),
-            replying="contactuseraboutitem",
-            bodies=bodies,
-            revoking="rotate-token",
-            tokenless="a Rakuten token is the seller's own, issued in its account",
-        )
-    }
+    return {"RAKUTEN": RakutenDriver(marketplace="RAKUTEN")}
