@@ -32,7 +32,7 @@ def page_of(xml: str) -> Listed:
 
 def item_ids(raw: Sequence[Node]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """A listing's read: each item node read once, one off its shape said with its id."""
-    return read_each(raw, lambda node: node.item(lambda item: item.decode(Item).item_id))
+    return read_each(raw, lambda node: node.decode(Item).item_id)
 
 
 def test_a_page_is_its_item_nodes_and_its_paging_each_item_read_alone() -> None:
@@ -40,10 +40,18 @@ def test_a_page_is_its_item_nodes_and_its_paging_each_item_read_alone() -> None:
         "<page>2</page><total_paging>3</total_paging>"
         "<item><item_id>A</item_id><quantity>1</quantity></item>"
         "<item><item_id>B</item_id><quantity>many</quantity></item>"
+        '<item id="C"><quantity>1</quantity></item><item><quantity>1</quantity></item>'
     )
     assert page.paging == Paging(page=2, total_paging=3)
-    assert len(page.items) == 2  # the item off its shape is listed: read by the listing
-    assert item_ids(page.items) == (("A",), ("item B: <quantity> is not an integer",))
+    assert len(page.items) == 4  # the items off their shape are listed: read by the listing
+    assert item_ids(page.items) == (
+        ("A",),
+        (
+            "item B: <quantity> is not an integer",
+            "item C: <item> lacks <item_id>",
+            "item ?: <item> lacks <item_id>",
+        ),
+    )
 
 
 async def test_each_page_is_asked_by_its_number_and_window_and_hands_on_its_count() -> None:

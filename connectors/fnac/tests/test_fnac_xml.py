@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from fnac_connector_helpers import read_order
 from keybuzz_connector_fnac import client as xml
 from keybuzz_connector_fnac.client import FnacCredentials, request
 from keybuzz_connector_fnac.models import (
@@ -53,7 +54,7 @@ def captured(name: str) -> bytes:
     return (CAPTURED / name).read_bytes()
 
 
-READ = {"message": xml.read_message, "order": xml.read_order, "incident": xml.read_incident}
+READ = {"message": xml.read_message, "order": read_order, "incident": xml.read_incident}
 
 
 def listed(body: bytes, item: str) -> tuple[Listed, tuple[Any, ...], tuple[str, ...]]:

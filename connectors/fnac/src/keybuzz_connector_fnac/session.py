@@ -20,7 +20,6 @@ from keybuzz_connector_fnac.client import (
     carried,
     read_incident,
     read_message,
-    read_order,
     xml_instant,
 )
 
@@ -257,7 +256,7 @@ class FnacShop:
 
 # --- Fnac's orders as the seam's --------------------------------------------------------------
 def _order(item: Node) -> seam.OrderSummary:
-    order: models.Order = read_order(item)
+    order = item.decode(models.Order)
     status, delivery = ORDER_STATES[order.state]
     shipped = [d.shipped_at for d in order.details if d.shipped_at is not None]
     received = [d.received_at for d in order.details if d.received_at is not None]
