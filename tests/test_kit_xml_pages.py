@@ -1,6 +1,6 @@
 """An XML API's requests declared (connectors/fnac/src/keybuzz_connector_fnac/client.py)
-and its pages' items read one by one by the listing (``Node.item`` in kit/xml_answers.py: one
-off its shape said with its id, never the page), and a listing's
+and its pages' items decoded one by one by the listing (``Node.decode`` in
+kit/xml_answers.py: one off its shape said, never the page), and a listing's
 step as the seam's page (kit/listing.py: ``PageRead.page``, ``Listing.page``, ``iso_window``,
 ``logged_each``). No server."""
 
@@ -77,14 +77,6 @@ def test_texts_as_xml_holds_and_carries_them() -> None:
     assert xml_instant(datetime(2026, 1, 2)) == "2026-01-02T00:00:00+00:00"  # naive: UTC
 
 
-PAGE = f"""<page xmlns="{NS}">
-<item id="A"><at>2026-11-01T09:00:00Z</at></item>
-<item><item_id>B</item_id><at>soon</at></item>
-<item><at>2026-11-02T9:00:00+01:00</at></item>
-<item id="C"></item>
-</page>""".encode()
-
-
 def test_an_answer_cut_short_is_garbled_any_other_unread_is_refused() -> None:
     whole = f'<answer xmlns="{NS}"><token>t</token></answer>'.encode()
     assert answer_root(whole, Off, max_bytes=1000, ns=NS).tag == f"{{{NS}}}answer"
@@ -97,17 +89,6 @@ def test_an_answer_cut_short_is_garbled_any_other_unread_is_refused() -> None:
         answer_root(b'<!DOCTYPE a [<!ENTITY e "x">]><a>&e;</a>', Off, max_bytes=1000)
     with pytest.raises(Off, match="larger than 10 bytes"):
         answer_root(whole, Off, max_bytes=10, ns=NS)
-
-
-def test_each_item_of_a_page_is_read_alone_one_off_its_shape_said_with_its_id() -> None:
-    root = Node(parse_guarded(PAGE, Off, max_bytes=10_000), NS, Off)
-    read = lambda node: node.item(lambda item: item.required_datetime("at"))  # noqa: E731
-    items, unreadable = read_each(root.all("item"), read)
-    assert items == (datetime(2026, 11, 1, 9, tzinfo=UTC), datetime(2026, 11, 2, 8, tzinfo=UTC))
-    assert unreadable == (
-        "item B: <at> is not a date-time: 'soon'",
-        "item C: <item> lacks <at>",
-    )
 
 
 class Line(msgspec.Struct, frozen=True, kw_only=True):
@@ -138,8 +119,8 @@ def decoded(node: Node) -> Order:
 
 
 def test_an_item_is_decoded_into_its_struct_field_by_field() -> None:
-    root = Node(parse_guarded(ORDERS, Off, max_bytes=10_000), NS, Off)
-    orders, unreadable = read_each(root.all("order"), lambda node: node.item(decoded))
+    root = Node(parse_guarded(ORDERS, Off, max_bytes=10_000), NS, ValueError)
+    orders, unreadable = read_each(root.all("order"), decoded)
     assert orders == (
         Order(
             order_id="1",
@@ -148,9 +129,9 @@ def test_an_item_is_decoded_into_its_struct_field_by_field() -> None:
         ),
     )
     assert unreadable == (
-        "order 2: <quantity> is not an integer",
-        "order ?: <order> lacks <order_id>",
-        "order 4: <line> lacks <sku>",
+        "<quantity> is not an integer",
+        "<order> lacks <order_id>",
+        "<line> lacks <sku>",
     )
     with pytest.raises(Off, match="lacks <placed>"):
         Node(etree.fromstring(f'<o xmlns="{NS}"><order_id>5</order_id></o>'), NS, Off).decode(Order)

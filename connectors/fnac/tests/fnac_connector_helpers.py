@@ -8,7 +8,8 @@ from typing import Any, TypeVar
 
 import httpx
 from keybuzz_connector_fnac.client import FnacCredentials
-from keybuzz_connector_fnac.models import Listed
+from keybuzz_connector_fnac.models import Listed, Order
+from keybuzz_shared.connectors.kit import Node
 from keybuzz_shared.connectors.seam import read_each
 
 T = TypeVar("T")
@@ -37,3 +38,8 @@ def read(page: Listed, read_one: Callable[[Any], T]) -> tuple[T, ...]:
     items, unreadable = read_each(page.items, read_one)
     assert unreadable == ()
     return items
+
+
+def read_order(node: Node) -> Order:
+    """A listed order as the session reads it."""
+    return node.decode(Order)

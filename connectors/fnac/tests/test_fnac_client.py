@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
-from fnac_connector_helpers import credentials_of, read, set_faults, shop
-from keybuzz_connector_fnac.client import FnacClient, read_message, read_order
+from fnac_connector_helpers import credentials_of, read, read_order, set_faults, shop
+from keybuzz_connector_fnac.client import FnacClient, read_message
 from keybuzz_connector_fnac.models import (
     ByCreation,
     FnacCredentialsRefused,

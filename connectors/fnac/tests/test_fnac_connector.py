@@ -12,7 +12,6 @@ import httpx
 import msgspec
 import pytest
 from fnac_connector_helpers import shop
-from keybuzz_connector_fnac import session as fnac_session
 from keybuzz_connector_fnac.connector import fnac_connector
 from keybuzz_connector_fnac.models import FnacCredentialsRefused
 from keybuzz_connector_fnac.session import FnacShop, Pages, Renumbered, session_of
@@ -105,19 +104,16 @@ async def test_messages_are_listed_page_by_page_oldest_first(
     # Sessions read 100 a page: 3 a page shows the cursor at work on a small shop.
     small = session_of(inbox.client, msgspec.structs.replace(inbox.limits, page_size=3))
     pages = []
-    page = await small.messages(since=LONG_AGO)
+    page = await small.inbox_messages(since=LONG_AGO)
     pages.append(page)
     while page.next_cursor is not None:
-        assert page.complete_until is None
-        page = await small.messages(since=LONG_AGO, cursor=page.next_cursor)
+        page = await small.inbox_messages(since=LONG_AGO, cursor=page.next_cursor)
         pages.append(page)
     messages = [m for p in pages for m in p.items]
     assert len(pages) >= 2 and all(len(p.items) <= 3 for p in pages)
     assert len({m.message_id for m in messages}) == len(messages)
     assert [m.created_at for m in messages] == sorted(m.created_at for m in messages)
-    assert page.complete_until is not None
-    assert abs(page.complete_until - datetime.now(UTC)) < timedelta(minutes=1)
-    first = await session.messages(since=LONG_AGO)  # 100 a page
+    first = await session.messages(since=LONG_AGO)  # the same listing, 100 a page
     assert [m.message_id for m in first.items] == [m.message_id for m in messages[:100]]
     assert (first.next_cursor is None) == (len(messages) <= 100)
     assert {m.thread.kind for m in messages} <= {"ORDER", "OFFER"}
@@ -130,9 +126,9 @@ async def test_since_leaves_out_older_messages(
     quiet: None, sandbox_url: str, http: httpx.AsyncClient
 ) -> None:
     session = session_for(sandbox_url, http, shop(sandbox_url, "FNAC", "Démo"))
-    everything = (await session.messages(since=LONG_AGO)).items
+    everything = (await session.inbox_messages(since=LONG_AGO)).items
     middle = everything[len(everything) // 2].created_at
-    recent = (await session.messages(since=middle + fnac_session.LISTING_OVERLAP)).items
+    recent = (await session.inbox_messages(since=middle)).items
     assert recent and len(recent) < len(everything)
     assert all(m.created_at >= middle for m in recent)
 
@@ -142,7 +138,7 @@ async def test_a_reply_is_sent_and_a_refused_one_failed(
 ) -> None:
     entry = shop(sandbox_url, "DARTY", "Démo")
     session = session_for(sandbox_url, http, entry)
-    messages = (await session.messages(since=LONG_AGO)).items
+    messages = (await session.inbox_messages(since=LONG_AGO)).items
     buyer = next(m for m in messages if m.sender_type == "BUYER" and m.thread.kind == "ORDER")
     text = "Bonjour, votre commande est partie ce matin."
     outcome = await session.reply(
@@ -177,7 +173,7 @@ async def test_a_reply_whose_answer_was_lost_is_found_on_its_thread(
     entry = shop(sandbox_url, "FNAC", "Librairie")
     session = session_for(sandbox_url, http, entry)
     before = datetime.now(UTC)
-    messages = (await session.messages(since=LONG_AGO)).items
+    messages = (await session.inbox_messages(since=LONG_AGO)).items
     buyer = next(m for m in messages if m.sender_type == "BUYER" and m.thread.kind == "ORDER")
     text = f"Réponse perdue en route {before.timestamp()}"
     async with httpx.AsyncClient(base_url=sandbox_url) as admin:
@@ -240,7 +236,7 @@ async def test_a_cursor_from_elsewhere_is_refused(http: httpx.AsyncClient) -> No
     )
     for cursor in ("not base64!", "bm90IG1zZ3BhY2s=", ""):
         with pytest.raises(ValueError, match="not a cursor"):
-            await session.messages(since=LONG_AGO, cursor=cursor)
+            await session.inbox_messages(since=LONG_AGO, cursor=cursor)
 
 
 async def test_a_listing_steps_back_when_read_items_leave_its_window() -> None:

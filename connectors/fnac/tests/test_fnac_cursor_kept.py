@@ -1,7 +1,6 @@
-"""A backfill job keeps its page's cursor in PostgreSQL (``order_backfill_jobs``), and a poll
-its inbox page's, across restarts: cursors Fnac's session handed out before its listings
-were the kit's still continue where they were, and a cursor edited by hand is refused. No
-server."""
+"""A backfill job keeps its page's cursor in PostgreSQL (``order_backfill_jobs``) across
+restarts: cursors Fnac's session handed out before its listings were the kit's still
+continue where they were, and a cursor edited by hand is refused. No server."""
 
 from __future__ import annotations
 
@@ -12,11 +11,8 @@ import pytest
 from keybuzz_connector_fnac.client import NS, parse, read_page, xml_instant
 from keybuzz_connector_fnac.connector import LIMITS
 from keybuzz_connector_fnac.models import (
-    DateRange,
     Listed,
-    OrdersQuery,
     Paged,
-    Paging,
 )
 from keybuzz_connector_fnac.session import session_of
 from keybuzz_shared.connectors import kit
@@ -25,8 +21,6 @@ START, END = datetime(2026, 8, 1, tzinfo=UTC), datetime(2026, 8, 16, tzinfo=UTC)
 # Written before the kit: an order listing's window [START, END), its page 3 next, 250
 # orders at the last page read (the layout: since, until, page, total).
 ORDERS_BEFORE_THE_KIT = "lNb_am03ANb_aoD9gAPM-g=="
-# Written before the kit: an inbox listing from START, its page 2 next (since, page).
-INBOX_BEFORE_THE_KIT = "ktb_am03AAI="
 # Fnac's last page of orders, page 3 of 250 orders: one order.
 LAST_ORDERS = (
     f'<orders_query_response xmlns="{NS}" status="OK"><page>3</page><total_paging>3'
@@ -37,7 +31,7 @@ LAST_ORDERS = (
 
 
 class FakeFnac:
-    """Fnac's last page of whatever is asked (one order), what was asked kept."""
+    """Fnac's last page of orders (one order), what was asked kept."""
 
     shop = {"shop_id": "S"}
 
@@ -49,9 +43,7 @@ class FakeFnac:
 
     async def listed(self, query: Paged) -> Listed:
         self.asked.append(query)
-        if isinstance(query, OrdersQuery):
-            return read_page(parse(LAST_ORDERS.encode()), "order")
-        return Listed(paging=Paging(page=2, total_paging=2), items=())
+        return read_page(parse(LAST_ORDERS.encode()), "order")
 
 
 def session(fnac: FakeFnac) -> kit.KitSession:
@@ -71,23 +63,10 @@ async def test_an_order_cursor_handed_out_before_the_kit_continues_its_window() 
     assert page.next_cursor is None and page.complete_until == END
 
 
-async def test_an_inbox_cursor_handed_out_before_the_kit_continues_its_listing() -> None:
-    fnac = FakeFnac()
-    page = await session(fnac).inbox_messages(since=END, cursor=INBOX_BEFORE_THE_KIT)
-    incidents = await session(fnac).incidents(since=END, cursor=INBOX_BEFORE_THE_KIT)
-    messages, listed = fnac.asked
-    assert (messages.page, messages.date) == (
-        2,
-        DateRange(type="CreatedAt", min=xml_instant(START)),
-    )
-    assert (listed.page, listed.date.min) == (2, xml_instant(START))
-    assert page.next_cursor is None and incidents.next_cursor is None
-
-
 async def test_a_cursor_edited_by_hand_is_refused() -> None:
     fnac = FakeFnac()
-    # Cut short; an order listing's page 0; an inbox listing's page 1 (never handed out).
-    for cursor in (ORDERS_BEFORE_THE_KIT[:-6], "lNb_am03ANb_aoD9gADM-g==", "ktb_am03AAE="):
+    # Cut short; an order listing's page 0; another layout (since, page: none it hands out).
+    for cursor in (ORDERS_BEFORE_THE_KIT[:-6], "lNb_am03ANb_aoD9gADM-g==", "ktb_am03AAI="):
         with pytest.raises(ValueError, match="not a cursor"):
             await session(fnac).orders_created(start=START, end=END, cursor=cursor)
         with pytest.raises(ValueError, match="not a cursor"):

@@ -1,7 +1,6 @@
 """A numbered listing's page, its item nodes read one by one by the listing, asked in the
 connector's typed query (connectors/fnac/src/keybuzz_connector_fnac/client.py's ``read_page``,
-session.py's ``FnacShop.pages``), and a cursor of an earlier layout still read as the listing's
-state (kit/listing.py). No server."""
+session.py's ``FnacShop.pages``). No server."""
 
 from __future__ import annotations
 
@@ -16,8 +15,7 @@ from keybuzz_connector_fnac.connector import LIMITS
 from keybuzz_connector_fnac.models import DateRange, IncidentsQuery, Listed, Paging
 from keybuzz_connector_fnac.session import FnacShop, Pages, Renumbered, iso_window
 from keybuzz_shared.connectors.kit import Listing, Node
-from keybuzz_shared.connectors.kit.listing import earlier
-from keybuzz_shared.connectors.seam import cursor_of, read_each, state_of
+from keybuzz_shared.connectors.seam import read_each, state_of
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -34,7 +32,7 @@ def page_of(xml: str) -> Listed:
 
 def item_ids(raw: Sequence[Node]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """A listing's read: each item node read once, one off its shape said with its id."""
-    return read_each(raw, lambda node: node.item(lambda item: item.decode(Item).item_id))
+    return read_each(raw, lambda node: node.decode(Item).item_id)
 
 
 def test_a_page_is_its_item_nodes_and_its_paging_each_item_read_alone() -> None:
@@ -42,10 +40,18 @@ def test_a_page_is_its_item_nodes_and_its_paging_each_item_read_alone() -> None:
         "<page>2</page><total_paging>3</total_paging>"
         "<item><item_id>A</item_id><quantity>1</quantity></item>"
         "<item><item_id>B</item_id><quantity>many</quantity></item>"
+        '<item id="C"><quantity>1</quantity></item><item><quantity>1</quantity></item>'
     )
     assert page.paging == Paging(page=2, total_paging=3)
-    assert len(page.items) == 2  # the item off its shape is listed: read by the listing
-    assert item_ids(page.items) == (("A",), ("item B: <quantity> is not an integer",))
+    assert len(page.items) == 4  # the items off their shape are listed: read by the listing
+    assert item_ids(page.items) == (
+        ("A",),
+        (
+            "item B: <quantity> is not an integer",
+            "item C: <item> lacks <item_id>",
+            "item ?: <item> lacks <item_id>",
+        ),
+    )
 
 
 async def test_each_page_is_asked_by_its_number_and_window_and_hands_on_its_count() -> None:
@@ -75,18 +81,3 @@ async def test_each_page_is_asked_by_its_number_and_window_and_hands_on_its_coun
     assert asked == [
         IncidentsQuery(page=n, results_count=1, date=window, sort="ASC") for n in (1, 2)
     ]
-
-
-class OldCursor(msgspec.Struct, array_like=True, frozen=True):
-    since: datetime
-    page: int
-
-
-def test_a_cursor_of_the_earlier_layout_is_read_as_the_listings_state() -> None:
-    legacy = earlier(
-        OldCursor, lambda old: old.page >= 2, lambda old: Pages(old.since, None, old.page)
-    )
-    assert legacy(cursor_of(OldCursor(START, 3))) == Pages(START, None, 3)
-    assert legacy(cursor_of(OldCursor(START, 1))) is None  # one it never handed out
-    assert legacy(cursor_of(Pages(START, None, 2))) is None  # another layout
-    assert legacy("not a cursor") is None

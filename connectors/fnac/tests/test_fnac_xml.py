@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from fnac_connector_helpers import read_order
 from keybuzz_connector_fnac import client as xml
 from keybuzz_connector_fnac.client import FnacCredentials, request
 from keybuzz_connector_fnac.models import (
@@ -53,7 +54,7 @@ def captured(name: str) -> bytes:
     return (CAPTURED / name).read_bytes()
 
 
-READ = {"message": xml.read_message, "order": xml.read_order, "incident": xml.read_incident}
+READ = {"message": xml.read_message, "order": read_order, "incident": xml.read_incident}
 
 
 def listed(body: bytes, item: str) -> tuple[Listed, tuple[Any, ...], tuple[str, ...]]:
@@ -284,7 +285,7 @@ def test_messages_query_with_every_filter_is_valid() -> None:
     assert [e.text for e in root.iter(f"{{{xml.NS}}}from_type")] == ["CLIENT", "CALLCENTER"]
 
 
-def test_messages_update_reply_mark_as_read_and_archive_are_valid() -> None:
+def test_messages_update_reply_and_mark_as_read_are_valid() -> None:
     text = "Bonjour,\nvotre colis part demain <b>&</b> \x07 arrive \U0001f4e6 lundi."
     updates = [
         MessageUpdate(
@@ -296,7 +297,6 @@ def test_messages_update_reply_mark_as_read_and_archive_are_valid() -> None:
             message_type="ORDER",
         ),
         MessageUpdate(message_id="6F9EF013-6387-F433-C3F5-4AAEF32AA317", action="mark_as_read"),
-        MessageUpdate(message_id="ACCS9888-0912-987S-DEDZ-012987129831", action="archive"),
     ]
     request = built("messages_update", MessagesUpdate(tuple(updates)))
     assert_valid(request, "messages_update")

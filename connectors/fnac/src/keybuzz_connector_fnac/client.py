@@ -98,7 +98,18 @@ _fields = functools.cache(msgspec.structs.fields)
 def read_page(root: etree._Element, item: str) -> models.Listed:
     """A listing's page: its paging and its ``item`` nodes, raw (read by the listing)."""
     node = ENVELOPE.node(root)
-    return models.Listed(node.decode(models.Paging), tuple(node.all(item)))
+    return models.Listed(node.decode(models.Paging), tuple(map(_alone, node.all(item))))
+
+
+def _alone(item: Node) -> Node:
+    """``item`` read on its own: off its shape, a ValueError naming it (it costs only
+    itself, not the page)."""
+
+    def off_shape(reason: str) -> ValueError:
+        ident = item.element.get("id") or item.text(f"{item.name}_id") or "?"
+        return ValueError(f"{item.name} {ident}: {reason}")
+
+    return Node(item.element, NS, off_shape)
 
 
 # A kind of sender Fnac may add later is kept as a notification, never lost.
@@ -116,7 +127,7 @@ MESSAGE_SUBJECTS: dict[str, Subject] = {
 }
 
 
-def _message(node: Node) -> seam.InboxMessage:
+def read_message(node: Node) -> seam.InboxMessage:
     """A message as the seam's (docs/FNAC.md, "The connector seam"): a referer of another
     type than an order or an offer names no thread we know (an empty id)."""
     referer = node.child("message_referer")
@@ -158,7 +169,7 @@ INCIDENT_SUBJECTS: dict[str, Subject] = {
 }
 
 
-def _incident(node: Node) -> seam.InboxIncident:
+def read_incident(node: Node) -> seam.InboxIncident:
     """An incident as the seam's, its subject the one its first known line type says."""
     header = node.child("header")
     types = tuple(
@@ -174,12 +185,6 @@ def _incident(node: Node) -> seam.InboxIncident:
         waiting_for_seller=header.text("waiting_for_seller_answer") == "TRUE",
         message=header.text("message", strip=False) or "",
     )
-
-
-# A listed item read (``Node.item``): off its shape, ValueError naming it, for the listing.
-read_message = functools.partial(Node.item, read=_message)
-read_incident = functools.partial(Node.item, read=_incident)
-read_order = functools.partial(Node.item, read=lambda node: node.decode(models.Order))
 
 
 # --- the client ---------------------------------------------------------------------------

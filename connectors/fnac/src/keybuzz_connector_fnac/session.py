@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast, get_args
 
 import msgspec
@@ -20,7 +20,6 @@ from keybuzz_connector_fnac.client import (
     carried,
     read_incident,
     read_message,
-    read_order,
     xml_instant,
 )
 
@@ -36,7 +35,7 @@ iso_window = Listing.window_query("min", "max", xml_instant)
 
 
 class Pages(msgspec.Struct, array_like=True, frozen=True):
-    """A listing's cursor (its layout kept: polls and backfill jobs store it): its window,
+    """A listing's cursor (its layout kept: backfill jobs store it): its window,
     the page to read next, the window's items at the last page read (-1: not known)."""
 
     low: datetime
@@ -139,20 +138,6 @@ def line_status(state: str) -> str:
     return LINE_STATES.get(state, "PENDING")
 
 
-class _InboxListing(msgspec.Struct, array_like=True, frozen=True):
-    """An inbox cursor of the earlier layout: its since and the next page."""
-
-    since: datetime
-    page: int
-
-
-_inbox_cursor = Listing.earlier(
-    _InboxListing,
-    lambda old: old.page >= 2,
-    lambda old: Pages(old.since, None, old.page),
-)
-
-
 def session_of(client: FnacClient, limits: seam.Limits) -> kit.KitSession:
     shop = FnacShop(client, limits)
     orders = kit.ListedOrders(
@@ -187,24 +172,19 @@ class FnacShop:
         self._by_page = Renumbered[Any](limits.page_size, step_back=False)
 
     # --- the inbox ---------------------------------------------------------------------------
-    async def messages(
-        self, *, since: datetime, cursor: str | None = None
-    ) -> seam.Page[seam.InboxMessage]:
-        listing = kit.Listing(self.by_date, iso_window, self._messages_since())
-        low = as_utc(since) - LISTING_OVERLAP
-        return await listing.page(cursor, low, datetime.now(UTC), self._logged, said=False)
-
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
     ) -> seam.Page[seam.InboxMessage]:
-        listing = kit.Listing(self._by_page, iso_window, self._messages_since(), _inbox_cursor)
+        listing = kit.Listing(self._by_page, iso_window, self._messages_since())
         return await listing.page(cursor, since, None, lambda raw: read_each(raw, read_message))
+
+    messages = inbox_messages  # the seam's other name for the same listing
 
     async def incidents(
         self, *, since: datetime, cursor: str | None = None
     ) -> seam.Page[seam.InboxIncident]:
         fetch = self.pages(models.IncidentsQuery, "UpdatedAt", sort="ASC")
-        listing = kit.Listing(self._by_page, iso_window, fetch, _inbox_cursor)
+        listing = kit.Listing(self._by_page, iso_window, fetch)
         return await listing.page(cursor, since, None, lambda raw: read_each(raw, read_incident))
 
     async def file(self, file: seam.InboxFile, max_bytes: int) -> bytes:
@@ -276,7 +256,7 @@ class FnacShop:
 
 # --- Fnac's orders as the seam's --------------------------------------------------------------
 def _order(item: Node) -> seam.OrderSummary:
-    order: models.Order = read_order(item)
+    order = item.decode(models.Order)
     status, delivery = ORDER_STATES[order.state]
     shipped = [d.shipped_at for d in order.details if d.shipped_at is not None]
     received = [d.received_at for d in order.details if d.received_at is not None]

@@ -499,27 +499,6 @@ def window_query(
     return query
 
 
-# --- kept cursors --------------------------------------------------------------------------
-# A poller or a backfill job keeps its cursor across a restart: an earlier layout stays
-# readable (a ``Listing``'s ``legacy``).
-
-L = TypeVar("L", bound=msgspec.Struct)  # the earlier layout
-StateT = TypeVar("StateT")  # the listing's state
-
-
-def earlier(
-    layout: type[L], valid: Callable[[L], bool], state: Callable[[L], StateT]
-) -> Callable[[str], StateT | None]:
-
-    def legacy(cursor: str) -> StateT | None:
-        try:
-            return state(state_of(cursor, layout, valid))
-        except ValueError:
-            return None
-
-    return legacy
-
-
 # --- pages holding their items under a key --------------------------------------------------
 
 # A listing read whole asks no window: its query is the caller's alone.
@@ -680,5 +659,4 @@ class Listing(_Listing[T, S, M]):
     Fetch: TypeAlias = Fetch[_Said]
     Read: TypeAlias = Read[_Item]
     window_query = staticmethod(window_query)
-    earlier = staticmethod(earlier)
     logged_each = staticmethod(logged_each)

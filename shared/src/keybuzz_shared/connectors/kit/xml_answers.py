@@ -142,7 +142,6 @@ def garbled(reason: str) -> bool:
 # --- reading an answer's fields -------------------------------------------------------------
 
 N = TypeVar("N", int, Decimal)
-T = TypeVar("T")
 S = TypeVar("S", bound=msgspec.Struct)
 Moment = datetime  # the type, where Node's method of that name hides it
 
@@ -189,10 +188,6 @@ def _attribute(name: str) -> Callable[[Node, str], str | None]:
         return None if element is None else (element.get(attribute) or None)
 
     return read
-
-
-class _OffShape(ValueError):
-    """An item's field missing or misshapen, within ``Node.item``."""
 
 
 @functools.cache
@@ -518,14 +513,6 @@ class Node:
         if not rest:
             return found
         return [e for parent in found for e in Node(parent, self.ns, self.refused)._found(rest)]
-
-    def item(self, read: Callable[[Node], T]) -> T:
-        """Off its shape, ValueError naming the item: it costs only itself, not the page."""
-        try:
-            return read(Node(self.element, self.ns, _OffShape))
-        except _OffShape as exc:
-            ident = self.element.get("id") or self.text(f"{self.name}_id") or "?"
-            raise ValueError(f"{self.name} {ident}: {exc}") from None
 
     def child(self, name: str) -> Node:
         found = self.get(name)
