@@ -183,8 +183,8 @@ def test_a_step_is_the_seams_page() -> None:
     last = PageRead((1,), ("why",), None).page(START)
     assert (last.next_cursor, last.complete_until, last.unreadable) == (None, START, ("why",))
     state = Pages(START, None, 2)
-    following = PageRead((1,), ("why",), state).page(START, said=False)
-    assert following.complete_until is None and following.unreadable == ()
+    following = PageRead((1,), ("why",), state).page(START)
+    assert following.complete_until is None and following.unreadable == ("why",)
     assert following.next_cursor is not None
     assert state_of(following.next_cursor, Pages) == state
 

@@ -130,17 +130,17 @@ class PageRead(Generic[T, S]):
     unreadable: tuple[str, ...]
     following: S | None
 
-    def page(self, complete_until: datetime | None = None, *, said: bool = True) -> Page[T]:
-        """``said``: why items were left out goes with it."""
-        unreadable = self.unreadable if said else ()
+    def page(self, complete_until: datetime | None = None) -> Page[T]:
         if self.following is None:
             return Page(
                 items=self.items,
                 next_cursor=None,
                 complete_until=complete_until,
-                unreadable=unreadable,
+                unreadable=self.unreadable,
             )
-        return Page(items=self.items, next_cursor=cursor_of(self.following), unreadable=unreadable)
+        return Page(
+            items=self.items, next_cursor=cursor_of(self.following), unreadable=self.unreadable
+        )
 
 
 class Paging(ABC, Generic[T, S, M]):
@@ -208,8 +208,6 @@ class _Listing(Generic[T, S, M]):
         low: datetime,
         high: datetime | None,
         read: Read[T],
-        *,
-        said: bool = True,
     ) -> Page[T]:
         """A listing by update's page; the last complete until its window's end."""
         state = (
@@ -217,7 +215,7 @@ class _Listing(Generic[T, S, M]):
             if cursor is None
             else self.resume(cursor, updated=True)
         )
-        return (await self.step(state, read)).page(state.high, said=said)
+        return (await self.step(state, read)).page(state.high)
 
     async def every(self, state: S, read: Read[T], *, most: int | None = None) -> PageRead[T, S]:
         """Every page from ``state`` on; ``most``: only the first pages wanted, the rest
