@@ -307,18 +307,22 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
         said: Iterable[tuple[str, SenderType, str | None, str, datetime]],
         *,
         files: Iterable[tuple[InboxFile, datetime]] = (),
-        waiting: bool = True,
+        files_of: Mapping[str, Sequence[InboxFile]] | None = None,
+        waiting: bool | datetime = True,
         opened: datetime | None = None,
         **shared: Any,
     ) -> list[InboxMessage]:
         """``said``: (id, sender, name, text, time); ``files`` hung on the thread go with the
-        last message up to their upload (the first for an earlier one); while ``waiting``,
-        since the buyer's first message after the seller's last (else ``opened``)."""
+        last message up to their upload (the first for an earlier one), ``files_of`` a
+        message's with it; while ``waiting``, since the buyer's first message after the
+        seller's last (else ``opened``), or since the moment the marketplace says."""
         ordered = sorted(said, key=lambda m: as_utc(m[4]))  # ties kept in the given order
         last_ours = max((i for i, m in enumerate(ordered) if m[1] == "SELLER"), default=-1)
         buyers = [as_utc(m[4]) for m in ordered[last_ours + 1 :] if m[1] == "BUYER"]
         since = (buyers[0] if buyers else _utc(opened)) if waiting else None
-        hung: dict[str, list[InboxFile]] = {}
+        if isinstance(waiting, datetime):
+            since = as_utc(waiting)
+        hung = {message_id: list(given) for message_id, given in (files_of or {}).items()}
         for file, at in files:
             before = [m[0] for m in ordered if as_utc(m[4]) <= as_utc(at)]
             if ordered:
