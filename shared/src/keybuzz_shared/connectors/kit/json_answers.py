@@ -4,7 +4,7 @@ calls share (an id as one path segment, an instant, a person's name)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -18,6 +18,7 @@ from keybuzz_shared.connectors.kit.listing import (
     Listing,
     Offsets,
     Paging,
+    Read,
     SeekToken,
     window_query,
 )
@@ -61,9 +62,7 @@ def read_as(kind: type[T], item: Any, what: str, *, call: str | None = None) -> 
         raise ValueError(f"{what} off its shape: {exc}") from None
 
 
-def reader(
-    kind: type[T], what: str
-) -> Callable[[Sequence[Any]], tuple[tuple[T, ...], tuple[str, ...]]]:
+def reader(kind: type[T], what: str) -> Read[T]:
     return lambda raw: read_each(raw, lambda item: read_as(kind, item, what))
 
 

@@ -203,10 +203,6 @@ Queue = list[tuple[ItemId, datetime | None]]  # items still to read: id, last ch
 _UNDATED = 0  # a cursor's last change where the list dates none
 
 
-def _none(_item: object) -> tuple[str, ...]:
-    return ()
-
-
 @dataclass(eq=False)  # an inbox is itself, whatever its parts
 class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
     """``item``: each listed one read (by the id ``changed`` gives, as text);
@@ -224,7 +220,7 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
         named: str
         _: KW_ONLY
         valid: Callable[[str], bool] = bool
-        unreadable_in: Callable[[D], Sequence[str]] = _none
+        unreadable_in: Callable[[D], Sequence[str]] = lambda _item: ()
         files: Callable[[InboxFile, int], Awaitable[bytes]] | None = None
 
         @classmethod
@@ -350,7 +346,7 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
             return [m for m in messages if m.created_at <= last]
         if self.from_since is None or not messages:
             return list(messages)
-        low, newest = since - self.from_since, max(reversed(messages), key=_created)
+        low, newest = since - self.from_since, max(reversed(messages), key=lambda m: m.created_at)
         return [m for m in messages if m.created_at >= low or m is newest]
 
     async def _queue(self, since: datetime) -> tuple[Queue, tuple[str, ...]]:
@@ -373,10 +369,6 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
             return await self.item.read(str(item_id))
         except CallRefused as refused:
             return refused
-
-
-def _created(message: InboxMessage) -> datetime:
-    return message.created_at
 
 
 def _utc(last: datetime | None) -> datetime | None:
@@ -403,10 +395,6 @@ def _queue_of(cursor: str) -> Queue:
 def _an_id(pair: tuple[ItemId, int]) -> bool:
     item_id = pair[0]
     return item_id > 0 if isinstance(item_id, int) else item_id.isprintable() and bool(item_id)
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 # --- threads listed by last change ----------------------------------------------------------
@@ -436,7 +424,7 @@ class ListedThreads(ThreadsInbox, Generic[T]):
     updated: Callable[[T], datetime] | None = None
     reach: timedelta | None = None
     label: str = "the marketplace"
-    now: Callable[[], datetime] = _utc_now
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     @classmethod
     def of_messages(
