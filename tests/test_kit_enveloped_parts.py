@@ -1,7 +1,7 @@
 """The kit's parts a connector declares rather than writes (fast, no servers): answers
 that carry their content in ``data`` and a listing's total in ``pagination.total``
 (``KeyedPages.counted``, ``JsonAnswers``: an item, a call's content, listings by offset to
-the total or by page while a next one follows), a listed page of orders read each by id
+the total, by page while a next one follows or by the token the answer names), a listed page of orders read each by id
 (``EachById.each_listed``), and one thread's messages built from what they share
 (``ReadInTurn.thread_messages``)."""
 
@@ -129,6 +129,49 @@ async def test_a_listing_declared_by_page_reads_while_a_next_page_follows() -> N
     ]
 
 
+class Tokens:
+    """A requester's ``get_json`` answering three pages' bytes by token, the calls kept."""
+
+    def __init__(self, pages: dict[str | None, bytes | None]) -> None:
+        self.pages, self.errors = pages, Errors()
+        self.asked: list[tuple[dict[str, str], bool]] = []
+
+    async def get_json(self, path: str, params: Any, *, shape: Any, paced: bool, **_: Any) -> Any:
+        self.asked.append((dict(params), paced))
+        page = self.pages[params.get("token")]
+        return None if page is None else msgspec.json.decode(page, type=shape)
+
+
+async def test_a_listing_declared_by_token_follows_the_token_its_first_page_paced_its_items_as_bytes() -> (
+    None
+):
+    pages: dict[str | None, bytes | None] = {
+        None: b'{"page": {"items": [{"id": 1}, {"id": "off"}], "next": "t2"}}',
+        "t2": b'{"page": {"items": [{"id": 3}], "next": null}}',
+        "bad": b'{"page": {"items": 7}}',
+        "none": None,  # no answer (a 204)
+    }
+    client = Tokens(pages)
+    answers = kit.JsonAnswers(cast(Any, client), items="page.items", follows="page.next")
+    paging = kit.Listing.SeekToken[Any](lambda item: at(item.id), token_param="token")
+    listing = answers.listing("items", paging, "from", until="to", fixed={"x": "1"}, paced=True)
+    read = kit.reader(Said, "item")
+    every = await listing.every(listing.start(at(0), at(9), updated=True), read)
+    assert [item.id for item in every.items] == [1, 3]
+    assert every.unreadable and "item off its shape" in every.unreadable[0]
+    assert client.asked == [
+        ({"from": "2026-11-02T10:00:00Z", "to": "2026-11-02T10:09:00Z", "x": "1"}, True),
+        ({"token": "t2"}, False),  # the token holds the query; only a first page is paced
+    ]
+    for garbled in ("bad", "none"):
+        with pytest.raises(Unreadable, match="GET items: no list of page.items"):
+            await listing.fetch({"token": garbled}, None)
+
+
+class Said(msgspec.Struct, frozen=True):
+    id: int
+
+
 async def test_a_listed_page_is_read_each_by_id_its_total_kept_and_unnamed_items_not_asked() -> (
     None
 ):
@@ -196,6 +239,8 @@ def test_the_thread_waits_since_the_buyers_first_message_after_the_sellers_last_
     assert {m.reply_needed_since for m in build(said)} == {at(4)}
     assert {m.reply_needed_since for m in build(said[:3])} == {at(0)}  # none since: its opening
     assert {m.reply_needed_since for m in build(said, waiting=False)} == {None}
+    # Where the marketplace says since when the thread waits, that moment.
+    assert {m.reply_needed_since for m in build(said, waiting=at(9))} == {at(9)}
 
 
 def test_a_file_on_the_thread_goes_with_the_last_message_written_up_to_its_upload() -> None:
@@ -207,6 +252,9 @@ def test_a_file_on_the_thread_goes_with_the_last_message_written_up_to_its_uploa
         seam.InboxFile(name=n, url=f"https://x/{n}", content_type="image/png") for n in "eml"
     )
     found = build(said, files=[(early, at(0)), (middle, at(2)), (late, at(3))])
+    assert [[f.name for f in m.files] for m in found] == [["e", "m"], ["l"]]
+    # A message's own files go with it, whatever their time, beside the thread's.
+    found = build(said, files=[(late, at(3))], files_of={"1": [early, middle]})
     assert [[f.name for f in m.files] for m in found] == [["e", "m"], ["l"]]
 
 

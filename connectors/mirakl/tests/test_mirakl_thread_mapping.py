@@ -17,11 +17,11 @@ from keybuzz_connector_mirakl.threads import (
     recipients,
     thread_inbox,
     thread_replies,
-    threads_in,
     unsendable,
 )
 from keybuzz_connector_mirakl.threads import read_thread as thread_of_bytes
-from keybuzz_shared.connectors.seam import Reply, ReplyFile, ThreadKey
+from keybuzz_shared.connectors.kit import CallErrors
+from keybuzz_shared.connectors.seam import CallAnswerUnreadable, Reply, ReplyFile, ThreadKey
 
 THREAD: dict[str, Any] = {
     "id": "6c1f0d3e-7d0b-4a0e-9d5b-1f7e1c1a2b3c",
@@ -98,19 +98,31 @@ def test_the_threads_topic_is_the_tickets_subject(
     assert {m.language for m in listed} == {None}  # a thread has no locale: the words say it
 
 
-def test_a_page_on_its_shape_is_decoded_once_into_its_threads() -> None:
-    # No form between a page's bytes and its threads: each one's bytes are kept apart only
-    # where one of the page is off its shape (and costs only itself).
-    def page(*threads: dict[str, Any]) -> msgspec.Raw:
-        return msgspec.Raw(msgspec.json.encode({"data": threads, "next_page_token": "t2"}))
+class Answering:
+    """M11 answering ``body`` (None: no answer, a 204), decoded as the requester does."""
 
-    whole = threads_in(page(THREAD, THREAD | {"id": "t-2"}))
-    assert whole is not None and whole.next_page_token == "t2"
-    assert [type(t) for t in whole.data or ()] == [Thread, Thread]
-    hostile = threads_in(page(THREAD, THREAD | {"date_updated": "yesterday"}))
-    assert hostile is not None and [type(t) for t in hostile.data or ()] == [msgspec.Raw] * 2
-    assert threads_in(msgspec.Raw(b'{"data": 7}')) is None
-    assert threads_in(None) is None  # no answer (a 204): M11's unreadable answer
+    operator = "BOULANGER"
+    errors = CallErrors.labelled("Mirakl")
+
+    def __init__(self, body: bytes | None) -> None:
+        self.body = body
+
+    async def get_json(self, *args: Any, shape: Any = None, **kwargs: Any) -> Any:
+        return None if self.body is None else msgspec.json.decode(self.body, type=shape)
+
+
+async def test_an_m11_page_gives_its_threads_and_the_next_token_and_one_without_them_is_unreadable() -> (
+    None
+):
+    since = datetime(2026, 11, 1, tzinfo=UTC)
+    page = msgspec.json.encode({"data": [THREAD], "next_page_token": "t2"})
+    listed = thread_inbox(Answering(page), operator_name="Boulanger", page_size=50)  # type: ignore[arg-type]
+    read = await listed.inbox_messages(since=since)
+    assert len(read.items) == 3 and read.next_cursor is not None
+    for garbled in (b'{"data": 7}', b'{"threads": []}', b"[1]", None):  # None: a 204
+        inbox = thread_inbox(Answering(garbled), operator_name="Boulanger", page_size=50)  # type: ignore[arg-type]
+        with pytest.raises(CallAnswerUnreadable, match="no list of data"):
+            await inbox.inbox_messages(since=since)
 
 
 def test_a_thread_listed_without_all_its_messages_is_read_whole() -> None:

@@ -14,7 +14,6 @@ from keybuzz_double_mirakl.contract import DESCRIBED
 SCHEMAS = DESCRIBED.published()["components"]["schemas"]
 # Each struct the connector decodes an answer into → the schema of that answer.
 READ_AS: tuple[tuple[type[Any], str], ...] = (
-    (threads.ThreadPage, "M11_Response_200"),
     (threads.Thread, "M11_Response_200_Data"),
     (threads.Thread, "M10_Response_200"),
     (threads.Metadata, "M11_Response_200_Data_Metadata"),
@@ -24,7 +23,8 @@ READ_AS: tuple[tuple[type[Any], str], ...] = (
     (threads.Party, "M11_Response_200_Data_Messages_From"),
     (threads.Message, "M11_Response_200_Data_Messages"),
     (threads.FileRef, "M11_Response_200_Data_Messages_Attachments"),
-    # OR11's page itself is the kit's KeyedPages ("orders", "total_count"): a misspelt key
+    # M11's and OR11's pages themselves are the kit's JsonAnswers ("data" and
+    # "next_page_token", "orders" and "total_count"): a misspelt key
     # is an unreadable page, loud, never a default (test_mirakl_orders_on_the_double).
     (orders.Order, "OR11_Response_200_Orders"),
     (orders.Channel, "OR11_Response_200_Orders_Channel"),

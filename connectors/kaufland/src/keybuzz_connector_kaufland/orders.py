@@ -95,7 +95,7 @@ def unit_orders(
         def listing(
             path: str, operation: str, since: str, place: Any, **fixed: str
         ) -> kit.ListedOrders.OrderListing:
-            paging = newest_first(place, ORDERS_PAGE, overlap=2)
+            paging = newest_first(place, size=ORDERS_PAGE, overlap=2)
             return answers.listing(
                 path, paging, since, operation=operation, fixed=named | fixed, each=each
             )

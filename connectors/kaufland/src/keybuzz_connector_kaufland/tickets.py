@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 
 import msgspec
@@ -71,19 +71,11 @@ TOPICS: dict[str, Subject] = {
 # --- Kaufland's answers and its ticket ------------------------------------------------------
 
 
-def answers_of(client: kit.Requester) -> kit.JsonAnswers:
-    """What was asked in ``data``; a listing's items too, how many it holds in
-    ``pagination.total`` [official]: an offset listing's end."""
-    return kit.JsonAnswers(client, "data", "data", "pagination.total")
-
-
-def newest_first(
-    place: Callable[[Any], tuple[datetime, str]], size: int, overlap: int
-) -> kit.Listing.Offsets[Any]:
-    """Kaufland's listings: by offset, newest first only [official]."""
-    return kit.Listing.Offsets[Any](
-        place, size=size, overlap=overlap, size_param="limit", newest_first=True
-    )
+# What was asked in ``data``; a listing's items too, how many it holds in ``pagination.total``
+# [official]: an offset listing's end.
+answers_of = partial(kit.JsonAnswers, content="data", items="data", total="pagination.total")
+# Kaufland's listings: by offset, newest first only [official].
+newest_first = partial(kit.Listing.Offsets[Any], size_param="limit", newest_first=True)
 
 
 class Listed(msgspec.Struct, frozen=True):
@@ -103,11 +95,22 @@ class Message(msgspec.Struct, frozen=True):
     text: str
     ts_created_iso: datetime
 
+    @property
+    def said(self) -> tuple[str, seam.SenderType, str, str, datetime]:
+        """As the kit's ``thread_messages`` takes it: id, sender, name, text, time."""
+        sender = SENDERS.get(self.author.role, "SYSTEM")
+        return str(self.id_ticket_message), sender, self.author.name, self.text, self.ts_created_iso
+
 
 class File(msgspec.Struct, frozen=True):
     filename: str
     uri: str
     ts_created_iso: datetime
+
+    @property
+    def linked(self) -> seam.InboxFile:
+        media = kit.media_type_of(self.filename)
+        return seam.InboxFile(name=self.filename, url=self.uri, content_type=media)
 
 
 class Unit(msgspec.Struct, frozen=True):
@@ -153,25 +156,8 @@ def inbox_messages_of(ticket: Ticket) -> list[seam.InboxMessage]:
     order = ticket.order_units[0].id_order if ticket.order_units else None
     return kit.KitSession.ReadInTurn.thread_messages(
         seam.ThreadKey(kind="DISCUSSION", id=ticket.id_ticket, order_id=order),
-        [
-            (
-                str(m.id_ticket_message),
-                SENDERS.get(m.author.role, "SYSTEM"),
-                m.author.name,
-                m.text,
-                m.ts_created_iso,
-            )
-            for m in sorted(ticket.messages, key=lambda m: m.id_ticket_message)
-        ],
-        files=[
-            (
-                seam.InboxFile(
-                    name=f.filename, url=f.uri, content_type=kit.media_type_of(f.filename)
-                ),
-                f.ts_created_iso,
-            )
-            for f in ticket.files
-        ],
+        [m.said for m in sorted(ticket.messages, key=lambda m: m.id_ticket_message)],
+        files=[(f.linked, f.ts_created_iso) for f in ticket.files],
         waiting=ticket.is_seller_responsible,
         opened=ticket.ts_created_iso,
         thread_details=details(ticket),
@@ -204,7 +190,9 @@ def ticket_inbox(
     """A ticket read again only once its ``ts_updated_iso`` moved; no read mark kept."""
     listing = answers_of(client).listing(
         "tickets",
-        newest_first(lambda t: (as_utc(t.ts_updated_iso), t.id_ticket), LIST_LIMIT, OVERLAP),
+        newest_first(
+            lambda t: (as_utc(t.ts_updated_iso), t.id_ticket), size=LIST_LIMIT, overlap=OVERLAP
+        ),
         "ts_updated_from_iso",
         operation="GetTickets",
         fixed={"sort": "ts_updated_iso:desc"},

@@ -1,6 +1,5 @@
-"""One Mirakl operator as a marketplace, declared for the kit (docs/MIRAKL.md). A call is
-named by Mirakl's operation code (M11, OR11 …): a 429's ``Retry-After`` holds back every
-later call of that operation from the shop's client ("Calls and how often")."""
+"""One Mirakl operator as a marketplace, declared for the kit (docs/MIRAKL.md); a call is
+named by Mirakl's operation code (M11, OR11 …: "Calls and how often")."""
 
 from __future__ import annotations
 

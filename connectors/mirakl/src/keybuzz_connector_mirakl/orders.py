@@ -132,6 +132,7 @@ def _line(line: Line, order: Order, order_status: str) -> OrderLine:
 # --- the source ----------------------------------------------------------------------------
 
 # An order's place in OR11's sort: its creation date, then its id [official].
+SORT = {"sort": "dateCreated", "order": "asc"}
 _place = operator.attrgetter("created_at", "external_id")
 
 
@@ -145,20 +146,22 @@ def shop_orders(
 ) -> kit.ListedOrders:
     """A shop's orders (``label``: the shop as logs name it; ``interval``: the kit's
     ``spacing``); a cursor is an ``OffsetState``, the layout backfill jobs keep."""
-    page = kit.KeyedPages(calls, OR11, "orders", "OR11", total="total_count").counted
+    # OR11's orders in ``orders``, how many it holds in ``total_count``.
+    answers = kit.JsonAnswers(calls, items="orders", total="total_count")
     size = max(OVERLAP + 1, min(page_size, MAX_PAGE_SIZE))
     paging = kit.Listing.Offsets[OrderSummary](_place, size=size, overlap=OVERLAP)
     # A window as OR11's query (by update or by creation), in creation order.
     window = functools.partial(
-        kit.Listing.window_query, written=iso_millis, sort="dateCreated", order="asc"
+        answers.listing, OR11, paging, operation="OR11", written=iso_millis, fixed=SORT
     )
 
     async def by_id(order_ids: str) -> list[Any]:
-        return (await page({"order_ids": order_ids, "max": str(MAX_PAGE_SIZE)}, None))[0]
+        asked = {"order_ids": order_ids, "max": str(MAX_PAGE_SIZE)}
+        return (await kit.KeyedPages(calls, OR11, "orders", "OR11").get(asked))[0]
 
     return kit.ListedOrders(
-        updated=kit.Listing(paging, window("start_update_date", "end_update_date"), page),
-        created=kit.Listing(paging, window("start_date", "end_date"), page),
+        updated=window("start_update_date", until="end_update_date"),
+        created=window("start_date", until="end_date"),
         by_id=kit.ListedOrders.InLists(by_id, MAX_PAGE_SIZE),
         read=read_order,
         label="Mirakl",

@@ -3,19 +3,17 @@ them (M12): docs/MIRAKL.md, "Threads", "Ticket topics" and "Replies"."""
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import operator
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.kit import DeclaredReplies, media_type_of, path_segment, shown
 from keybuzz_shared.file_links import LinkRefused
-from keybuzz_shared.mended import json_decoded
 from keybuzz_shared.text import display_name
 from keybuzz_shared.ticket_topics import Subject, subject_of_label
 from keybuzz_shared.times import as_utc
@@ -23,7 +21,6 @@ from keybuzz_shared.times import as_utc
 from keybuzz_connector_mirakl.orders import iso_millis
 
 THREADS = "api/inbox/threads"
-Listed = TypeVar("Listed")  # a listed thread: decoded, or its bytes
 # Mirakl's sender types: a kind it may add later is kept as a notification, never lost.
 SENDERS: dict[str, seam.SenderType] = {
     "CUSTOMER_USER": "BUYER",
@@ -96,28 +93,7 @@ class Thread(msgspec.Struct, frozen=True):
     messages: list[Message] | None = None
 
 
-class ThreadPage(msgspec.Struct, Generic[Listed], frozen=True):
-    """An M11 page: its threads and the next page's token (anything but text: none). Each
-    may be null: a key given twice with a bogus null first is read as its last value."""
-
-    data: list[Listed] | None = None
-    next_page_token: Any = None
-
-
-def threads_in(raw: msgspec.Raw | None) -> ThreadPage[Any] | None:
-    """An M11 page decoded once into its threads where each is on its shape, else each
-    kept as its own bytes (``read_thread``: one off its shape costs only itself). None for
-    bytes that are no page, or no answer (a 204)."""
-    if raw is None:
-        return None
-    shapes: tuple[type[ThreadPage[Any]], ...] = (ThreadPage[Thread], ThreadPage[msgspec.Raw])
-    for shape in shapes:
-        with contextlib.suppress(msgspec.DecodeError, RecursionError):  # and ValidationError
-            return json_decoded(raw, shape)
-    return None
-
-
-# One listed thread, as decoded with its page or from its own bytes; ValueError naming why
+# One thread from its own bytes (M10's answer, an M11 page's item); ValueError naming why
 # they are not one.
 read_thread = functools.partial(kit.read_as, Thread, what="thread")
 
@@ -140,49 +116,41 @@ TOPIC_SUBJECTS: dict[str, Subject] = {
 
 
 def messages_of(thread: Thread, operator_name: str) -> list[seam.InboxMessage]:
+    """No read state at Mirakl: what the shop did not write is new to it."""
     topic = thread.topic.value if thread.topic else ""
     order = next((e for e in thread.entities if e.type == "MMP_ORDER"), None)
-    key = seam.ThreadKey(kind="DISCUSSION", id=thread.id, order_id=order.id if order else None)
-    details = shown(
-        ("topic", "Motif", topic or None),
-        ("order", "Commande", (order.label or order.id) if order else None),
-    )
     # Since when Mirakl counts the thread as waiting for the shop (None: no reply needed).
     since = thread.metadata.shop_reply_needed_since if thread.metadata else None
-    subject = TOPIC_SUBJECTS.get(topic.strip().lower()) or subject_of_label(topic.strip())
+    messages = thread.messages or ()
+    return kit.KitSession.ReadInTurn.thread_messages(
+        seam.ThreadKey(kind="DISCUSSION", id=thread.id, order_id=order.id if order else None),
+        [(m.id, *sender_of(m, operator_name), m.body, m.date_created) for m in messages],
+        files_of={m.id: [file_of(f) for f in m.attachments] for m in messages},
+        waiting=since or False,
+        thread_details=shown(
+            ("topic", "Motif", topic or None),
+            ("order", "Commande", (order.label or order.id) if order else None),
+        ),
+        subject=topic,
+        ticket_subject=TOPIC_SUBJECTS.get(topic.strip().lower()) or subject_of_label(topic.strip()),
+    )
 
-    def message_of(message: Message) -> seam.InboxMessage:
-        sender = message.sender or Party()
-        sender_type = SENDERS.get(sender.type, "SYSTEM")
-        name = sender.display_name
-        if sender_type == "MARKETPLACE_SUPPORT":  # its staff member, named as the operator's
-            staff = display_name(name)
-            name = f"{operator_name} ({staff})" if staff else operator_name
-        return seam.InboxMessage(
-            message_id=message.id,
-            thread=key,
-            thread_details=details,
-            sender_type=sender_type,
-            sender_name=name,
-            subject=topic,
-            body=message.body,
-            created_at=as_utc(message.date_created),
-            # No read state at Mirakl: what the shop did not write is new to it.
-            unread=sender_type != "SELLER",
-            reply_needed_since=None if since is None else as_utc(since),
-            ticket_subject=subject,
-            files=tuple(
-                seam.InboxFile(
-                    name=f.name or f.id,
-                    url=f"{THREADS}/{path_segment(f.id, 'an attachment id')}/download",
-                    content_type=media_type_of(f.name),
-                )
-                for f in message.attachments
-            ),
-        )
 
-    oldest_first = sorted(thread.messages or (), key=lambda m: as_utc(m.date_created))
-    return [message_of(m) for m in oldest_first]
+def sender_of(message: Message, operator_name: str) -> tuple[seam.SenderType, str | None]:
+    sender = message.sender or Party()
+    sender_type = SENDERS.get(sender.type, "SYSTEM")
+    if sender_type != "MARKETPLACE_SUPPORT":
+        return sender_type, sender.display_name
+    staff = display_name(sender.display_name)  # its staff member, named as the operator's
+    return sender_type, f"{operator_name} ({staff})" if staff else operator_name
+
+
+def file_of(file: FileRef) -> seam.InboxFile:
+    return seam.InboxFile(
+        name=file.name or file.id,
+        url=f"{THREADS}/{path_segment(file.id, 'an attachment id')}/download",
+        content_type=media_type_of(file.name),
+    )
 
 
 # --- the inbox ---------------------------------------------------------------------------
@@ -211,15 +179,6 @@ def thread_inbox(
     """Complete on Mirakl's clock (M11 takes no end); Mirakl's incidents are on order lines
     (the orders' part): none here."""
 
-    async def m11(query: dict[str, str], link: str | None) -> tuple[list[Any], str | None]:
-        first = "page_token" not in query  # a listing's first page is paced
-        raw = await client.get_json(THREADS, query, operation="M11", paced=first, shape=msgspec.Raw)
-        page = threads_in(raw)
-        if page is None or page.data is None:
-            raise client.errors.unreadable("M11", "no list of threads")
-        token = page.next_page_token
-        return page.data, token if isinstance(token, str) and token else None
-
     async def m13(file: seam.InboxFile, max_bytes: int) -> bytes:
         """M13 on the operator's API, the only place a thread's files are fetched from."""
         if not file.url.startswith(f"{THREADS}/") or not file.url.endswith("/download"):
@@ -229,14 +188,18 @@ def thread_inbox(
     async def mapper() -> Callable[[Thread], list[seam.InboxMessage]]:
         return functools.partial(messages_of, operator_name=operator_name)
 
+    # An M11 page: its threads in ``data``, the next page's token (anything but text: none).
+    m11 = kit.JsonAnswers(client, items="data", follows="next_page_token").listing(
+        THREADS,
+        kit.Listing.SeekToken[Thread](lambda thread: as_utc(thread.date_updated)),
+        "updated_since",
+        operation="M11",
+        written=iso_millis,
+        fixed={"with_messages": "true", "limit": str(page_size)},
+        paced=True,  # a listing's first page
+    )
     return kit.KitSession.ListedThreads(
-        kit.Listing(
-            kit.Listing.SeekToken[Thread](lambda thread: as_utc(thread.date_updated)),
-            kit.Listing.window_query(
-                "updated_since", None, iso_millis, with_messages="true", limit=str(page_size)
-            ),
-            m11,
-        ),
+        m11,
         kit.reader(Thread, "thread"),
         # The thread with all its messages: as listed, else read again (M10).
         complete=complete,

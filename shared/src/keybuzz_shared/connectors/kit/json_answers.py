@@ -4,7 +4,7 @@ calls share (an id as one path segment, an instant, a person's name)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -14,13 +14,15 @@ import msgspec
 
 from keybuzz_shared.connectors.kit.listing import (
     Fetch,
-    JsonCalls,
     KeyedPages,
     Listing,
     Offsets,
     Paging,
+    Read,
+    SeekToken,
     window_query,
 )
+from keybuzz_shared.connectors.kit.requester import Requester
 from keybuzz_shared.connectors.seam import AnswerUnreadable, read_each
 from keybuzz_shared.mended import json_decoded
 from keybuzz_shared.times import as_utc
@@ -60,9 +62,7 @@ def read_as(kind: type[T], item: Any, what: str, *, call: str | None = None) -> 
         raise ValueError(f"{what} off its shape: {exc}") from None
 
 
-def reader(
-    kind: type[T], what: str
-) -> Callable[[Sequence[Any]], tuple[tuple[T, ...], tuple[str, ...]]]:
+def reader(kind: type[T], what: str) -> Read[T]:
     return lambda raw: read_each(raw, lambda item: read_as(kind, item, what))
 
 
@@ -120,16 +120,29 @@ def at_path(answer: Any, path: str) -> Any:
     return answer
 
 
+def raw_at(raw: msgspec.Raw | None, path: str, shape: Any = msgspec.Raw) -> Any:
+    """The value at a dotted ``path`` of an answer's bytes as a ``shape`` (None: absent, or
+    off it), each level on the way skimmed, none decoded into a form of its own."""
+    try:
+        for key in filter(None, path.split(".")):
+            raw = json_decoded(raw, dict[str, msgspec.Raw]).get(key) if raw else None
+        return json_decoded(raw, shape) if raw else None
+    except (msgspec.DecodeError, RecursionError):  # and ValidationError
+        return None
+
+
 @dataclass(frozen=True)
 class JsonAnswers:
     """A JSON API's answers on one client as declared: what was asked under ``content``
     ("": the answer itself), a listing's items under ``items`` and, where the API says how
-    many it holds, their ``total`` (dotted paths): an offset listing's end."""
+    many it holds, their ``total`` (dotted paths): an offset listing's end; ``follows``:
+    where it says a next page follows, or names the token that asks it."""
 
-    client: JsonCalls
+    client: Requester
     content: str = ""
     items: str = "results"
     total: str = ""
+    follows: str = "next"
 
     def read(self, kind: type[T], what: str) -> Callable[[Any], T]:
         """An answer's content as a ``kind`` (ValueError naming ``what``: off its shape)."""
@@ -149,6 +162,7 @@ class JsonAnswers:
         paging: Paging[T, Any, Any],
         since: str,
         *,
+        until: str | None = None,
         operation: str = "",
         written: Callable[[datetime], str] = iso_z,
         fixed: Mapping[str, str] | None = None,
@@ -156,14 +170,37 @@ class JsonAnswers:
         legacy: Callable[[str], Any] | None = None,
         most: int | None = None,
         shrinks: bool = False,
+        paced: bool = False,
     ) -> Listing[T, Any, Any]:
-        """``GET <path>`` from ``since`` (its parameter, ``written`` so) on, ``fixed`` on
-        every page: by offset up to the answer's total for an ``Offsets`` paging, else by
-        page while the answer says a next one follows (``most``, ``shrinks``:
-        ``KeyedPages.numbered``'s); ``each``: the fetch as its items are read."""
-        pages = KeyedPages(self.client, path, self.items, operation, total=self.total)
-        numbered = not isinstance(paging, Offsets)
-        fetch = pages.numbered(most=most, shrinks=shrinks) if numbered else pages.counted
-        window, carried = window_query(since, None, written), dict(fixed or {})
+        """``GET <path>`` from ``since`` to ``until`` (their parameters, ``written`` so),
+        ``fixed`` on every page: by offset up to the answer's total for an ``Offsets``
+        paging, by the token the answer names for a ``SeekToken`` one (``paced``: its first
+        page), else by page while the answer says a next one follows (``most``,
+        ``shrinks``: ``KeyedPages.numbered``'s); ``each``: the fetch as its items are read."""
+        pages = KeyedPages(
+            self.client, path, self.items, operation, follows=self.follows, total=self.total
+        )
+        fetch: Fetch[Any] = pages.numbered(most=most, shrinks=shrinks)
+        if isinstance(paging, Offsets):
+            fetch = pages.counted
+        elif isinstance(paging, SeekToken):
+            fetch = self._by_token(pages, paging.token_param, paced)
+        window, carried = window_query(since, until, written), dict(fixed or {})
         query = (lambda low, high: window(low, high) | carried) if carried else window
         return Listing(paging, query, each(fetch) if each else fetch, legacy)
+
+    def _by_token(self, pages: KeyedPages, token_param: str, paced: bool) -> Fetch[str | None]:
+        """Each page's items kept as their bytes, so one off its shape costs only itself
+        and one on it is decoded from them into its kind alone (``read_as``)."""
+
+        async def fetch(query: dict[str, str], link: str | None) -> tuple[list[Any], str | None]:
+            first = paced and token_param not in query
+            raw = await self.client.get_json(
+                pages.path, query, operation=pages.operation, paced=first, shape=msgspec.Raw
+            )
+            items = raw_at(raw, self.items, list[msgspec.Raw])
+            if items is None:
+                raise self.client.errors.unreadable(pages.call, f"no list of {self.items}")
+            return items, raw_at(raw, self.follows, str) or None
+
+        return fetch

@@ -203,10 +203,6 @@ Queue = list[tuple[ItemId, datetime | None]]  # items still to read: id, last ch
 _UNDATED = 0  # a cursor's last change where the list dates none
 
 
-def _none(_item: object) -> tuple[str, ...]:
-    return ()
-
-
 @dataclass(eq=False)  # an inbox is itself, whatever its parts
 class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
     """``item``: each listed one read (by the id ``changed`` gives, as text);
@@ -224,7 +220,7 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
         named: str
         _: KW_ONLY
         valid: Callable[[str], bool] = bool
-        unreadable_in: Callable[[D], Sequence[str]] = _none
+        unreadable_in: Callable[[D], Sequence[str]] = lambda _item: ()
         files: Callable[[InboxFile, int], Awaitable[bytes]] | None = None
 
         @classmethod
@@ -307,18 +303,22 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
         said: Iterable[tuple[str, SenderType, str | None, str, datetime]],
         *,
         files: Iterable[tuple[InboxFile, datetime]] = (),
-        waiting: bool = True,
+        files_of: Mapping[str, Sequence[InboxFile]] | None = None,
+        waiting: bool | datetime = True,
         opened: datetime | None = None,
         **shared: Any,
     ) -> list[InboxMessage]:
         """``said``: (id, sender, name, text, time); ``files`` hung on the thread go with the
-        last message up to their upload (the first for an earlier one); while ``waiting``,
-        since the buyer's first message after the seller's last (else ``opened``)."""
+        last message up to their upload (the first for an earlier one), ``files_of`` a
+        message's with it; while ``waiting``, since the buyer's first message after the
+        seller's last (else ``opened``), or since the moment the marketplace says."""
         ordered = sorted(said, key=lambda m: as_utc(m[4]))  # ties kept in the given order
         last_ours = max((i for i, m in enumerate(ordered) if m[1] == "SELLER"), default=-1)
         buyers = [as_utc(m[4]) for m in ordered[last_ours + 1 :] if m[1] == "BUYER"]
         since = (buyers[0] if buyers else _utc(opened)) if waiting else None
-        hung: dict[str, list[InboxFile]] = {}
+        if isinstance(waiting, datetime):
+            since = as_utc(waiting)
+        hung = {message_id: list(given) for message_id, given in (files_of or {}).items()}
         for file, at in files:
             before = [m[0] for m in ordered if as_utc(m[4]) <= as_utc(at)]
             if ordered:
@@ -346,7 +346,7 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
             return [m for m in messages if m.created_at <= last]
         if self.from_since is None or not messages:
             return list(messages)
-        low, newest = since - self.from_since, max(reversed(messages), key=_created)
+        low, newest = since - self.from_since, max(reversed(messages), key=lambda m: m.created_at)
         return [m for m in messages if m.created_at >= low or m is newest]
 
     async def _queue(self, since: datetime) -> tuple[Queue, tuple[str, ...]]:
@@ -369,10 +369,6 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
             return await self.item.read(str(item_id))
         except CallRefused as refused:
             return refused
-
-
-def _created(message: InboxMessage) -> datetime:
-    return message.created_at
 
 
 def _utc(last: datetime | None) -> datetime | None:
@@ -399,10 +395,6 @@ def _queue_of(cursor: str) -> Queue:
 def _an_id(pair: tuple[ItemId, int]) -> bool:
     item_id = pair[0]
     return item_id > 0 if isinstance(item_id, int) else item_id.isprintable() and bool(item_id)
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 # --- threads listed by last change ----------------------------------------------------------
@@ -432,7 +424,7 @@ class ListedThreads(ThreadsInbox, Generic[T]):
     updated: Callable[[T], datetime] | None = None
     reach: timedelta | None = None
     label: str = "the marketplace"
-    now: Callable[[], datetime] = _utc_now
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     @classmethod
     def of_messages(
