@@ -27,8 +27,8 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import httpx
-from keybuzz_connector_fnac.client import FnacClient, FnacCredentials, read_order
-from keybuzz_connector_fnac.models import MessageUpdate, OrdersQuery
+from keybuzz_connector_fnac.client import FnacClient, FnacCredentials
+from keybuzz_connector_fnac.models import MessageUpdate, Order, OrdersQuery
 from keybuzz_devstack import infra
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
 from keybuzz_devstack.testing import RunningService
@@ -90,7 +90,7 @@ async def _tickets(
 ) -> None:
     """A buyer's new message on each of ``shop.count`` orders, polled into tickets."""
     orders = await fnac.listed(OrdersQuery(results_count=100))
-    order_ids = [read_order(o).order_id for o in orders.items][: shop.count]
+    order_ids = [o.decode(Order).order_id for o in orders.items][: shop.count]
     written = []
     for order_id in order_ids:
         body = {"orderId": order_id, "description": f"Où est ma commande {order_id} ?"}

@@ -10,7 +10,7 @@ shop's cursor stands, less its overlap, as a poll reads; captured once in this p
 second poll's, its token already held), over one kept-alive ``httpx.AsyncClient``, and
 decodes each answer as its wire is (JSON with msgspec, XML with lxml; untyped, where the
 family's decode is no dearer so: Mirakl's M11 pages are decoded as its connector does,
-``threads_in``, typed), then runs the one statement that records the poll
+``read_thread`` on each of its threads, typed), then runs the one statement that records the poll
 (``bench_poll_floor.SCHEDULED``). What any poller of these shops pays: the calls, their
 bytes, a decode, a statement.
 
@@ -43,7 +43,7 @@ from typing import Any
 import asyncpg
 import httpx
 import msgspec
-from keybuzz_connector_mirakl.threads import threads_in
+from keybuzz_connector_mirakl.threads import read_thread
 from keybuzz_devstack import bootstrap
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
 from keybuzz_poller.bootstrap import shop_reading
@@ -101,9 +101,14 @@ class Family:
     decode: Callable[[bytes], object] | None = None
 
 
+class _M11Page(msgspec.Struct):
+    data: list[msgspec.Raw] = []
+
+
 def _m11_page(answer: bytes) -> object:
-    """An M11 page decoded as the Mirakl connector does (typed, its threads)."""
-    return threads_in(msgspec.Raw(answer))
+    """An M11 page decoded as the Mirakl connector does: its threads kept as their bytes,
+    each decoded into a thread alone."""
+    return [read_thread(raw) for raw in msgspec.json.decode(answer, type=_M11Page).data]
 
 
 FAMILIES = {
