@@ -1,7 +1,7 @@
-"""The classifier's cheaper path (the buyer's words folded once for the subject; the language
-ranked without converting every label) reads every message of the written set as the plain
-one does: each step recomputed here as written plainly, on the model loaded into memory.
-Pure: no server."""
+"""The classifier's cheaper path (the buyer's words folded once for the subject, their
+features counted in C; the language's best alone asked first, ranked without converting
+every label) reads every message of the written set as the plain one does: each step
+recomputed here as written plainly, on the model loaded into memory. Pure: no server."""
 
 from __future__ import annotations
 
@@ -38,10 +38,42 @@ def _plain_language(words: str, identifier: object) -> tuple[str, float]:
     return guess.language, guess.confidence
 
 
+def _plain_features(words: str, buckets: int) -> dict[int, float]:
+    """``subject_model.text_features`` as written plainly: each feature counted as it is read."""
+    hashed = subject_model._hash
+    text = subject_model._DIGITS.sub("0", subject_rules.fold(words[: subject_model.MAX_CHARS]))
+    counts: dict[int, float] = {}
+
+    def count(feature: int) -> None:
+        counts[feature] = counts.get(feature, 0.0) + 1.0
+
+    previous, negated, scoped = "^", 0, False
+    for word in subject_model._SCOPED_TOKEN.findall(text):
+        if word in subject_model._CLAUSE_MARKS:
+            scoped = False
+            continue
+        for feature in subject_model._word_features(word, buckets):
+            count(feature)
+        count(hashed(b"p", f"{previous} {word}") % buckets)
+        if negated:
+            count(hashed(b"n", word) % buckets)
+            negated -= 1
+        if scoped:
+            topic = next((s for s, stems in subject_model._DENIED_TOPICS if stems.match(word)), "")
+            if topic:
+                count(hashed(b"t", topic) % buckets)
+        if word in subject_model._NEGATIONS:
+            negated, scoped = subject_model.NEGATION_REACH, True
+        elif word in "?!" or word in subject_model._CLAUSE_TURNS:
+            negated, scoped = 0, False
+        previous = word
+    return counts
+
+
 def _plain_subject(words: str, model: subject_model.SubjectModel) -> str:
     if not subject_model._TOKEN.search(subject_rules.fold(words[: subject_model.MAX_CHARS])):
         return "OTHER"
-    counts = subject_model.text_features(words, model.buckets)  # folds the words itself
+    counts = _plain_features(words, model.buckets)  # folds the words itself
     values = 1.0 + np.log(np.array(list(counts.values()), dtype=np.float32))
     values /= float(np.sqrt(values @ values)) or 1.0
     logits = values @ model.weights[list(counts)].astype(np.float32)

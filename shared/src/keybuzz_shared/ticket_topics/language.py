@@ -177,15 +177,19 @@ def detect_language(words: str) -> LanguageGuess:
     # counted in C and no further than needed: a message's letters one by one cost more
     if len(list(itertools.islice(filter(str.isalpha, text), MIN_LETTERS))) < MIN_LETTERS:
         return LanguageGuess(UNDETERMINED, 0.0)
+    identifier = _loaded()
     try:
-        ranked: list[tuple[str, float]] = _loaded().rank(text)
+        # the best language alone (a rank of all 97 sorted costs ~25 µs more): most
+        # messages are told by it; the rank only for the unsure ones
+        best, probability = identifier.classify(text)
+        language = _tag(best)
+        served = language in RULE_LANGUAGES
+        if (probability >= MIN_CONFIDENCE and served) or probability >= OTHER_LANGUAGE_CONFIDENCE:
+            return _guess(language, probability)
+        ranked: list[tuple[str, float]] = identifier.rank(text)
     except Exception:  # a text the model cannot take is a text of no known language
         return LanguageGuess(UNDETERMINED, 0.0)
-    language, probability = _tag(ranked[0][0]), ranked[0][1]
-    served = language in RULE_LANGUAGES
-    if (probability >= MIN_CONFIDENCE and served) or probability >= OTHER_LANGUAGE_CONFIDENCE:
-        return _guess(language, probability)
-    return _among_served(ranked, probability)
+    return _among_served(ranked, ranked[0][1])
 
 
 def _among_served(ranked: list[tuple[str, float]], probability: float) -> LanguageGuess:

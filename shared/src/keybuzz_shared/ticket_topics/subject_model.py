@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import re
 import zlib
+from collections import Counter
 from pathlib import Path
 from typing import BinaryIO, Final
 
@@ -79,7 +80,13 @@ Vector = tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]
 
 
 def _hash(kind: bytes, text: str) -> int:
-    return zlib.crc32(text.encode(), zlib.crc32(kind))
+    return zlib.crc32(text.encode(), _seed(kind))
+
+
+@functools.cache
+def _seed(kind: bytes) -> int:
+    """A feature kind's start of the hash (the text's bytes follow it), computed once."""
+    return zlib.crc32(kind)
 
 
 @functools.lru_cache(maxsize=16384)
@@ -93,7 +100,7 @@ def _word_features(word: str, buckets: int) -> tuple[int, ...]:
     return tuple(gram % buckets for gram in grams)
 
 
-def text_features(words: str, buckets: int) -> dict[int, float]:
+def text_features(words: str, buckets: int) -> dict[int, int]:
     """The hashed features of ``words``: each word and its character n-grams, and each pair
     of neighbouring words, by count; digits read as one ``0`` (an order number's shape); the
     few words after a negation again as negated; and in a negation's clause (to a punctuation
@@ -101,9 +108,12 @@ def text_features(words: str, buckets: int) -> dict[int, float]:
     return _folded_features(fold(words[:MAX_CHARS]), buckets)
 
 
-def _folded_features(folded: str, buckets: int) -> dict[int, float]:
+def _folded_features(folded: str, buckets: int) -> dict[int, int]:
     text = _DIGITS.sub("0", folded)
-    counts: dict[int, float] = {}
+    # listed in reading order, then counted in C (a dict's get and set a feature cost more):
+    # the counts keep the order each feature first appears in, as the vector's sums need
+    features: list[int] = []
+    pair = _seed(b"p")  # each pair of words hashed here: ``_hash`` inlined, a call less
     previous = "^"
     negated = 0  # words left that a negation before them reaches
     scoped = False  # a negation's clause: up to a punctuation mark or a turn ("mais")
@@ -111,20 +121,16 @@ def _folded_features(folded: str, buckets: int) -> dict[int, float]:
         if word in _CLAUSE_MARKS:
             scoped = False
             continue
-        for feature in _word_features(word, buckets):
-            counts[feature] = counts.get(feature, 0.0) + 1.0
-        pair = _hash(b"p", f"{previous} {word}") % buckets
-        counts[pair] = counts.get(pair, 0.0) + 1.0
+        features += _word_features(word, buckets)
+        features.append(zlib.crc32(f"{previous} {word}".encode(), pair) % buckets)
         if negated:
             # "pas de remboursement" is not "remboursement": the word again, as negated
-            denied = _hash(b"n", word) % buckets
-            counts[denied] = counts.get(denied, 0.0) + 1.0
+            features.append(_hash(b"n", word) % buckets)
             negated -= 1
         if scoped:
             denied_topic = next((s for s, stems in _DENIED_TOPICS if stems.match(word)), None)
             if denied_topic:
-                key = _hash(b"t", denied_topic) % buckets
-                counts[key] = counts.get(key, 0.0) + 1.0
+                features.append(_hash(b"t", denied_topic) % buckets)
         if word in _NEGATIONS:
             negated = NEGATION_REACH
             scoped = True
@@ -132,7 +138,7 @@ def _folded_features(folded: str, buckets: int) -> dict[int, float]:
             negated = 0
             scoped = False
         previous = word
-    return counts
+    return Counter(features)
 
 
 def vector(words: str, buckets: int, rule_scale: float) -> Vector:
