@@ -11,15 +11,28 @@ from typing import Any
 
 import httpx
 import pytest
-from keybuzz_shared.connectors.kit import CallErrors, own_account, shop_number_field
-from keybuzz_shared.connectors.kit.declaration import ProbeCheck, shop_options
+from keybuzz_shared.connectors.kit import (
+    CallErrors,
+    Declaration,
+    KitSession,
+    OrderIdPattern,
+    ShopSettings,
+    own_account,
+    shop_api_connector,
+    shop_number_field,
+)
 from keybuzz_shared.connectors.kit.threads import at_once
-from keybuzz_shared.connectors.seam import CredentialsRefused, ShopApiSettings
-from keybuzz_shared.file_links import NO_FILES, FileLinks
-from keybuzz_shared.json_calls import CallOptions
+from keybuzz_shared.connectors.seam import (
+    CredentialsRefused,
+    Limits,
+    MarketplaceSession,
+    ShopApiSettings,
+)
+from keybuzz_shared.file_links import NO_FILES
 
 FIELDS = (shop_number_field("shop_id", "Shop ID"),)
 ERRORS = CallErrors.labelled("Kit", credentials="token")
+LIMITS = Limits(max_attachments=0, max_attachment_bytes=0, max_text_length=100, page_size=10)
 
 
 class KitApi(ShopApiSettings, frozen=True, kw_only=True):
@@ -41,35 +54,56 @@ def settings_of(view: type[ShopApiSettings] = KitApi, deadline: float = 60.0) ->
     )
 
 
+class Settings(ShopSettings, kw_only=True, frozen=True):
+    MARKETPLACE, PREFIX = "KIT", "kit"
+    api_url: str = "https://api.example/"
+
+
 async def test_a_probe_runs_on_the_connectors_client_and_view_with_a_checks_short_deadline() -> (
     None
 ):
-    opened: list[tuple[KitApi, FileLinks, CallOptions]] = []
+    opened: list[Declaration.Opening[KitApi]] = []
 
-    def client_of(
-        credentials: Mapping[str, str],
-        http: httpx.AsyncClient,
-        api: KitApi,
-        files: FileLinks,
-        options: CallOptions,
-    ) -> str:
-        opened.append((api, files, options))
-        return f"client of {credentials['shop_id']}"
+    def client_of(opening: Declaration.Opening[KitApi]) -> str:
+        opened.append(opening)
+        return f"client of {opening.credentials['shop_id']}"
 
     async def probe(client: str, credentials: Mapping[str, str]) -> str:
         assert client == "client of 7"
         return f"kit:{credentials['shop_id']}"
 
-    check = ProbeCheck(KitApi, "Kit", client_of, probe)
+    def parts(client: str, api: KitApi) -> MarketplaceSession:
+        return KitSession(verify=lambda: probe(client, {"shop_id": "7"}))
+
+    connector = shop_api_connector(
+        Declaration(
+            "KIT",
+            "Kit",
+            "kit_api",
+            FIELDS,
+            LIMITS,
+            view=KitApi,
+            client=client_of,
+            parts=parts,
+            probe=probe,
+            settings=Settings,
+            discussions=Declaration.Discussions(("BUYER",), support_sender="", claim_subject=""),
+            order_ids=OrderIdPattern("[0-9]+", "digits"),
+        )
+    )
+    check = connector.credential_check
+    assert check is not None
     async with httpx.AsyncClient() as http:
         assert await check.verify({"shop_id": "7"}, http=http, settings=settings_of()) == "kit:7"
-        [(view, files, options)] = opened
-        assert view.auth_url == "https://auth.example/" and files is NO_FILES
-        assert options["call_deadline"] == 15.0 and options["attempts"] == 2  # check_options
+        [opening] = opened
+        assert opening.api.auth_url == "https://auth.example/"
+        assert opening.options["files"] is NO_FILES
+        assert opening.options["call_deadline"] == 15.0 and opening.options["attempts"] == 2
         with pytest.raises(TypeError, match="a Kit session needs the shop API view KitApi"):
             await check.verify({"shop_id": "7"}, http=http, settings=settings_of(ShopApiSettings))
-    assert len(opened) == 1  # another view opens no client
-    assert shop_options(settings_of(deadline=9.0)) == {"call_deadline": 9.0}  # a session's own
+        assert len(opened) == 1  # another view opens no client
+        connector.shop_api.session({"shop_id": "7"}, http=http, settings=settings_of(deadline=9))
+    assert opened[1].options == {"files": NO_FILES, "call_deadline": 9.0}  # a session's own
 
 
 def test_an_answer_naming_only_the_typed_shop_gives_its_canonical_account() -> None:
