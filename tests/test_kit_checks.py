@@ -15,24 +15,17 @@ from keybuzz_shared.connectors.kit import (
     CallErrors,
     Declaration,
     KitSession,
-    OrderIdPattern,
-    ShopSettings,
     own_account,
-    shop_api_connector,
     shop_number_field,
 )
 from keybuzz_shared.connectors.kit.threads import at_once
-from keybuzz_shared.connectors.seam import (
-    CredentialsRefused,
-    Limits,
-    MarketplaceSession,
-    ShopApiSettings,
-)
+from keybuzz_shared.connectors.seam import CredentialsRefused, MarketplaceSession, ShopApiSettings
 from keybuzz_shared.file_links import NO_FILES
+
+from tests.test_kit_discussions import connector
 
 FIELDS = (shop_number_field("shop_id", "Shop ID"),)
 ERRORS = CallErrors.labelled("Kit", credentials="token")
-LIMITS = Limits(max_attachments=0, max_attachment_bytes=0, max_text_length=100, page_size=10)
 
 
 class KitApi(ShopApiSettings, frozen=True, kw_only=True):
@@ -54,11 +47,6 @@ def settings_of(view: type[ShopApiSettings] = KitApi, deadline: float = 60.0) ->
     )
 
 
-class Settings(ShopSettings, kw_only=True, frozen=True):
-    MARKETPLACE, PREFIX = "KIT", "kit"
-    api_url: str = "https://api.example/"
-
-
 async def test_a_probe_runs_on_the_connectors_client_and_view_with_a_checks_short_deadline() -> (
     None
 ):
@@ -75,23 +63,8 @@ async def test_a_probe_runs_on_the_connectors_client_and_view_with_a_checks_shor
     def parts(client: str, api: KitApi) -> MarketplaceSession:
         return KitSession(verify=lambda: probe(client, {"shop_id": "7"}))
 
-    connector = shop_api_connector(
-        Declaration(
-            "KIT",
-            "Kit",
-            "kit_api",
-            FIELDS,
-            LIMITS,
-            view=KitApi,
-            client=client_of,
-            parts=parts,
-            probe=probe,
-            settings=Settings,
-            discussions=Declaration.Discussions(("BUYER",), support_sender="", claim_subject=""),
-            order_ids=OrderIdPattern("[0-9]+", "digits"),
-        )
-    )
-    check = connector.credential_check
+    made = connector("Kit", view=KitApi, client=client_of, parts=parts, probe=probe)
+    check = made.credential_check
     assert check is not None
     async with httpx.AsyncClient() as http:
         assert await check.verify({"shop_id": "7"}, http=http, settings=settings_of()) == "kit:7"
@@ -102,7 +75,7 @@ async def test_a_probe_runs_on_the_connectors_client_and_view_with_a_checks_shor
         with pytest.raises(TypeError, match="a Kit session needs the shop API view KitApi"):
             await check.verify({"shop_id": "7"}, http=http, settings=settings_of(ShopApiSettings))
         assert len(opened) == 1  # another view opens no client
-        connector.shop_api.session({"shop_id": "7"}, http=http, settings=settings_of(deadline=9))
+        made.shop_api.session({"shop_id": "7"}, http=http, settings=settings_of(deadline=9))
     assert opened[1].options == {"files": NO_FILES, "call_deadline": 9.0}  # a session's own
 
 

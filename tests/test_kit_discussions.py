@@ -8,8 +8,10 @@ where one is declared). No server."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from keybuzz_shared.connectors import kit
+from keybuzz_shared.connectors.kit.declaration import ShopConnector
 from keybuzz_shared.connectors.seam import (
     DiscussionShopApi,
     Limits,
@@ -22,7 +24,6 @@ from keybuzz_shared.connectors.seam import (
     ThreadStanding,
 )
 
-LIMITS = Limits(max_attachments=0, max_attachment_bytes=0, max_text_length=100, page_size=10)
 ORDER = ThreadKey(kind="ORDER", id="o-1")
 DISCUSSION = ThreadKey(kind="DISCUSSION", id="d-1")
 
@@ -36,22 +37,25 @@ def no_session(client: object, api: ShopApiSettings) -> MarketplaceSession:
     raise AssertionError("no session opened")
 
 
-def shop_api(discussions: kit.Declaration.Discussions) -> DiscussionShopApi:
-    declared = kit.Declaration(
-        "M",
-        "M",
-        "m_api",
-        (),
-        LIMITS,
-        view=ShopApiSettings,
-        client=lambda opening: opening,
-        parts=no_session,
-        probe=None,
-        settings=Settings,
-        discussions=discussions,
-        order_ids=kit.OrderIdPattern("[0-9]+", "digits"),
+def connector(name: str = "M", **given: Any) -> ShopConnector:
+    """Marketplace ``name``'s connector, declared with ``given`` the parts under test."""
+    declared: dict[str, Any] = {
+        "view": ShopApiSettings,
+        "client": lambda opening: opening,
+        "parts": no_session,
+        "probe": None,
+        "settings": Settings,
+        "discussions": kit.Declaration.Discussions(("BUYER",), support_sender="", claim_subject=""),
+        "order_ids": kit.OrderIdPattern("[0-9]+", "digits"),
+    }
+    limits = Limits(max_attachments=0, max_attachment_bytes=0, max_text_length=100, page_size=10)
+    return kit.shop_api_connector(
+        kit.Declaration(name.upper(), name, "m_api", (), limits, **(declared | given))
     )
-    made = kit.shop_api_connector(declared).shop_api
+
+
+def shop_api(discussions: kit.Declaration.Discussions) -> DiscussionShopApi:
+    made = connector(discussions=discussions).shop_api
     assert isinstance(made, DiscussionShopApi)
     return made
 

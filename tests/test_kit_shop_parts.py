@@ -22,14 +22,12 @@ from keybuzz_shared.connectors.kit import (
     Declaration,
     DeclaredReplies,
     KitSession,
-    OrderIdPattern,
     PersonName,
     ShopSettings,
     iso_z,
     named_in,
     read_as,
     reader,
-    shop_api_connector,
 )
 from keybuzz_shared.connectors.kit.json_answers import full_name, segment
 from keybuzz_shared.connectors.kit.threads import Rereads
@@ -42,9 +40,10 @@ from keybuzz_shared.connectors.seam import (
 )
 from keybuzz_shared.file_links import FileLinks
 
+from tests.test_kit_discussions import connector
+
 ERRORS = CallErrors.labelled("Shop")
 MB = 1024 * 1024
-LIMITS = Limits(max_attachments=0, max_attachment_bytes=0, max_text_length=100, page_size=10)
 
 
 class Item(msgspec.Struct, frozen=True):
@@ -221,24 +220,10 @@ async def test_a_session_is_the_parts_on_the_client_opened_on_one_opening() -> N
         opened.append((opening, api))
         return KitSession(verify=lambda: asyncio.sleep(0))
 
-    declared = Declaration(
-        "ACME",
-        "Acme",
-        "acme_api",
-        (),
-        LIMITS,
-        view=View,
-        client=lambda opening: opening,
-        parts=parts,
-        probe=None,
-        settings=Acme,
-        discussions=Declaration.Discussions(("BUYER",), support_sender="", claim_subject=""),
-        order_ids=OrderIdPattern("[0-9]+", "digits"),
-    )
     view = Acme().shop_api("ACME")
     assert isinstance(view, View)
     files = FileLinks(["https://files.acme.example"], inside_allowed=False)
-    shop_api = shop_api_connector(declared).shop_api
+    shop_api = connector("Acme", view=View, parts=parts, settings=Acme).shop_api
     async with httpx.AsyncClient() as http:
         session = shop_api.session({"key": "k"}, http=http, settings=view, files=files)
     assert isinstance(session, KitSession)
