@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Generic, TypeAlias, TypeVar, Unpack
 
@@ -187,27 +187,22 @@ class KitSession(PartsSession):
     Conversations: TypeAlias = Conversations
     ReadMarks: TypeAlias = ReadMarks
 
+    @dataclass
     class PeriodFigures:
         """One ``fetch`` kept ``kept_seconds`` (the marketplace allows no other call
         meanwhile); ``slack``: a report's window start moved on, as its periods end when
         the call is made, a moment after the report's window."""
 
-        def __init__(
-            self,
-            name: str,
-            periods: Periods,
-            fetch: Callable[[], Awaitable[Computed]],
-            *,
-            kept_seconds: float,
-            slack: timedelta = timedelta(0),
-            now: Callable[[], datetime] = lambda: datetime.now(UTC),
-            monotonic: Callable[[], float] = time.monotonic,
-        ) -> None:
-            self.name, self.periods = name, periods
-            self.slack, self.kept_seconds = slack, kept_seconds
-            self._fetch, self._now, self._monotonic = fetch, now, monotonic
-            self._one = asyncio.Lock()
-            self._kept: tuple[Computed, datetime, float] | None = None  # asked at, runs out at
+        name: str
+        periods: Periods
+        fetch: Callable[[], Awaitable[Computed]]
+        _: KW_ONLY
+        kept_seconds: float
+        slack: timedelta = timedelta(0)
+        now: Callable[[], datetime] = lambda: datetime.now(UTC)
+        monotonic: Callable[[], float] = time.monotonic
+        _one: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+        _kept: tuple[Computed, datetime, float] | None = field(default=None, init=False)
 
         async def figure(self, since: datetime, until: datetime) -> ResponseFigure | None:
             return await self.for_window(min(since + self.slack, until), until)
@@ -233,10 +228,10 @@ class KitSession(PartsSession):
 
         async def _answer(self) -> tuple[Computed, datetime]:
             async with self._one:
-                if self._kept is None or self._kept[2] <= self._monotonic():
-                    asked_at = as_utc(self._now())
-                    answer = await self._fetch()
-                    self._kept = (answer, asked_at, self._monotonic() + self.kept_seconds)
+                if self._kept is None or self._kept[2] <= self.monotonic():  # runs out at
+                    asked_at = as_utc(self.now())
+                    answer = await self.fetch()
+                    self._kept = (answer, asked_at, self.monotonic() + self.kept_seconds)
                 return self._kept[0], self._kept[1]
 
     def __init__(
@@ -361,8 +356,8 @@ class ProbeCheck(Generic[S, C]):
         client = declared.opened(credentials, http, api, NO_FILES, options)
         return self._identity(api, await self.probe(client, credentials))
 
-    def _identity(self, api: S, answered: str) -> str:
-        return answered
+    def _identity(self, settings: ShopApiSettings, account: str) -> str:
+        return account
 
 
 class InstanceProbeCheck(ProbeCheck[S, C]):
@@ -371,12 +366,11 @@ class InstanceProbeCheck(ProbeCheck[S, C]):
     entry's name or spelling of an address makes one shop two (the seam's
     ``InstanceIdentity``)."""
 
-    def _identity(self, api: S, answered: str) -> str:
-        return self.identity_on(api, answered)
-
     def identity_on(self, settings: ShopApiSettings, account: str) -> str:
         """``"<platform>@<instance's host>:<shop id>"``."""
         return f"{self.declared.instance}@{instance_of(settings.api_url)}:{account}"
+
+    _identity = identity_on
 
 
 def own_account(
