@@ -11,12 +11,18 @@ from typing import Any
 
 import httpx
 import pytest
-from keybuzz_shared.connectors.kit import CallErrors, own_account, shop_number_field
-from keybuzz_shared.connectors.kit.declaration import ProbeCheck, shop_options
+from keybuzz_shared.connectors.kit import (
+    CallErrors,
+    Declaration,
+    KitSession,
+    own_account,
+    shop_number_field,
+)
 from keybuzz_shared.connectors.kit.threads import at_once
-from keybuzz_shared.connectors.seam import CredentialsRefused, ShopApiSettings
-from keybuzz_shared.file_links import NO_FILES, FileLinks
-from keybuzz_shared.json_calls import CallOptions
+from keybuzz_shared.connectors.seam import CredentialsRefused, MarketplaceSession, ShopApiSettings
+from keybuzz_shared.file_links import NO_FILES
+
+from tests.test_kit_discussions import connector
 
 FIELDS = (shop_number_field("shop_id", "Shop ID"),)
 ERRORS = CallErrors.labelled("Kit", credentials="token")
@@ -44,33 +50,34 @@ def settings_of(view: type[ShopApiSettings] = KitApi, deadline: float = 60.0) ->
 async def test_a_probe_runs_on_the_connectors_client_and_view_with_a_checks_short_deadline() -> (
     None
 ):
-    opened: list[tuple[KitApi, FileLinks, CallOptions]] = []
+    opened: list[Declaration.Opening[KitApi]] = []
 
-    def client_of(
-        credentials: Mapping[str, str],
-        http: httpx.AsyncClient,
-        api: KitApi,
-        files: FileLinks,
-        options: CallOptions,
-    ) -> str:
-        opened.append((api, files, options))
-        return f"client of {credentials['shop_id']}"
+    def client_of(opening: Declaration.Opening[KitApi]) -> str:
+        opened.append(opening)
+        return f"client of {opening.credentials['shop_id']}"
 
     async def probe(client: str, credentials: Mapping[str, str]) -> str:
         assert client == "client of 7"
         return f"kit:{credentials['shop_id']}"
 
-    check = ProbeCheck(KitApi, "Kit", client_of, probe)
+    def parts(client: str, api: KitApi) -> MarketplaceSession:
+        return KitSession(verify=lambda: probe(client, {"shop_id": "7"}))
+
+    made = connector("Kit", view=KitApi, client=client_of, parts=parts, probe=probe)
+    check = made.credential_check
+    assert check is not None
     async with httpx.AsyncClient() as http:
         assert await check.verify({"shop_id": "7"}, http=http, settings=settings_of()) == "kit:7"
-        [(view, files, options)] = opened
-        assert view.auth_url == "https://auth.example/" and files is NO_FILES
-        assert options["call_deadline"] == 15.0 and options["attempts"] == 2  # check_options
+        [opening] = opened
+        assert opening.api.auth_url == "https://auth.example/"
+        assert opening.options["files"] is NO_FILES
+        assert opening.options["call_deadline"] == 15.0 and opening.options["attempts"] == 2
         with pytest.raises(TypeError, match="a Kit session needs the shop API view KitApi"):
             await check.verify({"shop_id": "7"}, http=http, settings=settings_of(ShopApiSettings))
-    assert len(opened) == 1  # another view opens no client
+        assert len(opened) == 1  # another view opens no client
+        made.shop_api.session({"shop_id": "7"}, http=http, settings=settings_of(deadline=9))
     # A session's own: its deadline, and the shop API's retry wait (20 s unless set).
-    assert shop_options(settings_of(deadline=9.0)) == {"call_deadline": 9.0, "max_backoff": 20.0}
+    assert opened[1].options == {"files": NO_FILES, "call_deadline": 9.0, "max_backoff": 20.0}
 
 
 def test_an_answer_naming_only_the_typed_shop_gives_its_canonical_account() -> None:

@@ -7,13 +7,13 @@ where one is declared). No server."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
-import httpx
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit.declaration import KitShopApi, kit_shop_api
+from keybuzz_shared.connectors.kit.declaration import ShopConnector
 from keybuzz_shared.connectors.seam import (
+    DiscussionShopApi,
     Limits,
     MarketplaceSession,
     Reply,
@@ -23,21 +23,41 @@ from keybuzz_shared.connectors.seam import (
     ThreadKey,
     ThreadStanding,
 )
-from keybuzz_shared.file_links import FileLinks
 
-LIMITS = Limits(max_attachments=0, max_attachment_bytes=0, max_text_length=100, page_size=10)
 ORDER = ThreadKey(kind="ORDER", id="o-1")
 DISCUSSION = ThreadKey(kind="DISCUSSION", id="d-1")
 
 
-def no_session(
-    credentials: Mapping[str, str], http: httpx.AsyncClient, api: ShopApiSettings, files: FileLinks
-) -> MarketplaceSession:
+class Settings(kit.ShopSettings, kw_only=True, frozen=True):
+    MARKETPLACE, PREFIX = "M", "m"
+    api_url: str = "https://api.example/"
+
+
+def no_session(client: object, api: ShopApiSettings) -> MarketplaceSession:
     raise AssertionError("no session opened")
 
 
-def shop_api(discussions: kit.Declaration.Discussions) -> KitShopApi[ShopApiSettings]:
-    return KitShopApi(LIMITS, discussions, ShopApiSettings, no_session, marketplace="M")
+def connector(name: str = "M", **given: Any) -> ShopConnector:
+    """Marketplace ``name``'s connector, declared with ``given`` the parts under test."""
+    declared: dict[str, Any] = {
+        "view": ShopApiSettings,
+        "client": lambda opening: opening,
+        "parts": no_session,
+        "probe": None,
+        "settings": Settings,
+        "discussions": kit.Declaration.Discussions(("BUYER",), support_sender="", claim_subject=""),
+        "order_ids": kit.OrderIdPattern("[0-9]+", "digits"),
+    }
+    limits = Limits(max_attachments=0, max_attachment_bytes=0, max_text_length=100, page_size=10)
+    return kit.shop_api_connector(
+        kit.Declaration(name.upper(), name, "m_api", (), limits, **(declared | given))
+    )
+
+
+def shop_api(discussions: kit.Declaration.Discussions) -> DiscussionShopApi:
+    made = connector(discussions=discussions).shop_api
+    assert isinstance(made, DiscussionShopApi)
+    return made
 
 
 def test_a_discussion_shop_api_by_default() -> None:
@@ -82,12 +102,12 @@ def test_a_declared_gate_is_the_shop_apis_reply_gate_and_none_without_it() -> No
     declared = kit.Declaration.Discussions(
         ("BUYER",), support_sender="C", claim_subject="L", gate=gate
     )
-    gated = kit_shop_api(LIMITS, declared, ShopApiSettings, no_session, marketplace="M")
+    gated = shop_api(declared)
     reply = Reply(thread=DISCUSSION, in_reply_to="m-1", recipient="BUYER", body="Bonjour")
     now = datetime(2026, 11, 26, tzinfo=UTC)
     assert isinstance(gated, ReplyGate)
     assert gated.reply_refusal(reply, ThreadStanding(claim=True), now) == "a claim is open"
     assert gated.reply_refusal(reply, ThreadStanding(), now) is None
     plain = kit.Declaration.Discussions(("BUYER",), support_sender="C", claim_subject="L")
-    ungated = kit_shop_api(LIMITS, plain, ShopApiSettings, no_session, marketplace="M")
+    ungated = shop_api(plain)
     assert not isinstance(ungated, ReplyGate)

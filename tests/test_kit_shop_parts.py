@@ -2,15 +2,13 @@
 (``reader``, ``read_as``), a person's name in its two parts, ids as path segments,
 instants as its queries write them, a reply's files checked
 against its ``Limits``, read marks a few at a time within a budget, its client opened on
-one ``Opening`` (``_client_of``), its sessions opened from its client and parts
-(``opener``), its settings' view, file origins and address checks (``ShopSettings``) and which items
+one ``Opening``, its sessions opened from its client and parts, its settings' view, file origins and address checks (``ShopSettings``) and which items
 to read again (``Rereads``). No servers: each part
 on data or calls of the test's own."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, ClassVar
 
@@ -31,7 +29,6 @@ from keybuzz_shared.connectors.kit import (
     read_as,
     reader,
 )
-from keybuzz_shared.connectors.kit.declaration import _client_of, opener
 from keybuzz_shared.connectors.kit.json_answers import full_name, segment
 from keybuzz_shared.connectors.kit.threads import Rereads
 from keybuzz_shared.connectors.seam import (
@@ -41,8 +38,9 @@ from keybuzz_shared.connectors.seam import (
     ReplyFile,
     ShopApiSettings,
 )
-from keybuzz_shared.file_links import NO_FILES, FileLinks
-from keybuzz_shared.json_calls import CallOptions
+from keybuzz_shared.file_links import FileLinks
+
+from tests.test_kit_discussions import connector
 
 ERRORS = CallErrors.labelled("Shop")
 MB = 1024 * 1024
@@ -185,39 +183,6 @@ def test_shop_settings_give_their_view_with_file_origins_and_check_every_address
         Acme(attachment_origins="files.acme.example")
 
 
-class Client:
-    def __init__(self, credentials: Mapping[str, str], options: CallOptions) -> None:
-        self.key = credentials["key"]
-        self.options = options
-
-
-async def test_a_session_is_the_parts_on_the_client_opened_with_a_sessions_options() -> None:
-    opened: list[tuple[Client, View]] = []
-
-    def client_of(
-        credentials: Mapping[str, str],
-        http: httpx.AsyncClient,
-        api: View,
-        files: FileLinks,
-        options: CallOptions,
-    ) -> Client:
-        return Client(credentials, options)
-
-    def parts(client: Client, api: View) -> KitSession:
-        opened.append((client, api))
-        verify = asyncio.sleep
-        return KitSession(None, None, None, verify=lambda: verify(0))  # type: ignore[arg-type]
-
-    view = Acme().shop_api("ACME")
-    assert isinstance(view, View)
-    async with httpx.AsyncClient() as http:
-        session = opener(client_of, parts)({"key": "k"}, http, view, NO_FILES)
-    assert isinstance(session, KitSession)
-    ((client, api),) = opened
-    assert (client.key, api) == ("k", view)
-    assert client.options == CallOptions(call_deadline=20.0, max_backoff=20.0)
-
-
 def test_the_accounts_an_answer_names_are_its_items_values_of_the_kinds_asked() -> None:
     items = [{"seller": 12}, {"seller": "13"}, {"seller": None}, {"other": 1}, "x"]
     assert named_in(items, "seller") == [12, "13"]
@@ -247,18 +212,21 @@ def test_a_ledger_forgets_its_oldest_items_past_what_it_keeps() -> None:
     assert not rereads.worth_reading(3, t0, t1)
 
 
-async def test_a_client_built_on_one_opening_gets_the_file_links_among_its_options() -> None:
-    built: list[Declaration.Opening[View]] = []
+async def test_a_session_is_the_parts_on_the_client_opened_on_one_opening() -> None:
+    """The opening carries the session's options and its file links among them."""
+    opened: list[tuple[Declaration.Opening[View], View]] = []
 
-    def build(shop: Declaration.Opening[View]) -> str:
-        built.append(shop)
-        return shop.credentials["key"]
+    def parts(opening: Declaration.Opening[View], api: View) -> KitSession:
+        opened.append((opening, api))
+        return KitSession(verify=lambda: asyncio.sleep(0))
 
     view = Acme().shop_api("ACME")
     assert isinstance(view, View)
-    client_of = _client_of(build)
+    files = FileLinks(["https://files.acme.example"], inside_allowed=False)
+    shop_api = connector("Acme", view=View, parts=parts, settings=Acme).shop_api
     async with httpx.AsyncClient() as http:
-        assert client_of({"key": "k"}, http, view, NO_FILES, CallOptions(attempts=2)) == "k"
-        (shop,) = built
-        assert (shop.http, shop.api) == (http, view)
-    assert shop.options == {"files": NO_FILES, "attempts": 2}
+        session = shop_api.session({"key": "k"}, http=http, settings=view, files=files)
+    assert isinstance(session, KitSession)
+    ((opening, api),) = opened
+    assert (opening.credentials, opening.http, opening.api, api) == ({"key": "k"}, http, view, view)
+    assert opening.options == {"files": files, "call_deadline": 20.0, "max_backoff": 20.0}

@@ -137,13 +137,11 @@ class SignedRequests(_HeadersOnly):
     async def headers(self, requester: Requester) -> dict[str, str]:
         return {self._key_header: self._key}
 
-    def signature(self, method: str, url: str, body: bytes, stamp: str) -> str:
-        signed = b"\n".join((method.encode(), url.encode(), body, stamp.encode()))
-        return hmac.new(self._secret, signed, hashlib.sha256).hexdigest()
-
     def sign(self, request: httpx.Request) -> httpx.Request:
         stamp = str(int(self._clock()))
-        made = self.signature(request.method, str(request.url), request.read(), stamp)
+        url, body = str(request.url).encode(), request.read()
+        signed = b"\n".join((request.method.encode(), url, body, stamp.encode()))
+        made = hmac.new(self._secret, signed, hashlib.sha256).hexdigest()
         self._made.append(made)
         time_header, signature_header = self._names
         request.headers[time_header], request.headers[signature_header] = stamp, made
@@ -228,9 +226,6 @@ class LoginToken(_HeadersOnly, Generic[G]):
     async def authenticate(self, requester: Any = None) -> G:
         return await self._renew(stale=self._granted)
 
-    def forget(self) -> None:
-        self._granted = None
-
     async def _renew(self, *, stale: G | None) -> G:
         async with self._lock:
             if self._granted is not None and self._granted is not stale:
@@ -240,7 +235,7 @@ class LoginToken(_HeadersOnly, Generic[G]):
             return self._granted
 
 
-class HeaderAuth:
+class HeaderAuth(_HeadersOnly):
     """Fixed headers (and query parameters); ``secret_headers``: never to a file host. The
     other strategies are reached through it."""
 
@@ -276,9 +271,6 @@ class HeaderAuth:
 
     async def headers(self, requester: Requester) -> dict[str, str]:
         return dict(self._headers)
-
-    async def renewed(self, requester: Requester, stale: Mapping[str, str]) -> None:
-        return None
 
 
 class _TokenAnswer(msgspec.Struct, frozen=True):

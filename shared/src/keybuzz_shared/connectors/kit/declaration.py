@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Generic, TypeAlias, TypeVar, Unpack
 
@@ -76,42 +76,22 @@ from keybuzz_shared.times import as_utc
 # --- connector -----------------------------------------------------------------------------
 
 S = TypeVar("S", bound=ShopApiSettings)
-
-# A shop's session on its settings view; ValueError when a credential field is missing.
-OpenSession = Callable[[Mapping[str, str], httpx.AsyncClient, S, FileLinks], MarketplaceSession]
+C = TypeVar("C")
 
 
-def settings_view(settings: ShopApiSettings, view: type[S], marketplace: str) -> S:
-    """``settings`` as the connector's ``shop_api`` made them; TypeError for another view."""
-    if not isinstance(settings, view):
-        raise TypeError(
-            f"a {marketplace} session needs the shop API view {view.__name__}, "
-            f"not {type(settings).__name__}"
-        )
-    return settings
+class KitShopApi(DiscussionShopApi, Generic[S, C]):
+    """The seam's ``ShopApi`` of a declaration: a shop's session its ``parts`` on its
+    ``client``, whose replies go in a discussion."""
 
-
-class KitShopApi(DiscussionShopApi, Generic[S]):
-    """The seam's ``ShopApi`` of a connector whose replies go in a discussion."""
-
-    def __init__(
-        self,
-        limits: Limits,
-        discussions: Discussions,
-        view: type[S],
-        open_session: OpenSession[S],
-        *,
-        marketplace: str,
-    ) -> None:
+    def __init__(self, declared: Declaration[S, C]) -> None:
+        discussions = declared.discussions
         super().__init__(
-            limits,
+            declared.limits,
             discussion_recipients=discussions.recipients,
             support_sender=discussions.support_sender,
             claim_subject=discussions.claim_subject,
         )
-        self._view = view
-        self._open = open_session
-        self._marketplace = marketplace
+        self._declared = declared
         self._discussions = discussions
 
     def recipients(self, thread: ThreadKey) -> tuple[Recipient, ...]:
@@ -140,29 +120,19 @@ class KitShopApi(DiscussionShopApi, Generic[S]):
         settings: ShopApiSettings,
         files: FileLinks | None = None,
     ) -> MarketplaceSession:
-        api = settings_view(settings, self._view, self._marketplace)
-        return self._open(credentials, http, api, files or NO_FILES)
+        declared = self._declared
+        api = declared.view_of(settings)
+        options = shop_options(api)
+        return declared.parts(declared.opened(credentials, http, api, files, options), api)
 
 
-class GatedShopApi(KitShopApi[S]):
-    """A ``KitShopApi`` whose discussions declare a ``gate``: the seam's ``ReplyGate``."""
+class GatedShopApi(KitShopApi[S, C]):
+    """A ``KitShopApi`` whose discussions declare a ``gate``: the seam's ``ReplyGate`` (the
+    poller asks by type)."""
 
     def reply_refusal(self, reply: Reply, standing: ThreadStanding, now: datetime) -> str | None:
         gate = self._discussions.gate
         return gate(reply, standing, now) if gate is not None else None
-
-
-def kit_shop_api(
-    limits: Limits,
-    discussions: Discussions,
-    view: type[S],
-    open_session: OpenSession[S],
-    *,
-    marketplace: str,
-) -> KitShopApi[S]:
-    """A ``ReplyGate`` only where ``discussions`` declare a gate: the poller asks by type."""
-    kind = KitShopApi if discussions.gate is None else GatedShopApi
-    return kind(limits, discussions, view, open_session, marketplace=marketplace)
 
 
 @dataclass(kw_only=True, eq=False, repr=False)  # a connector is itself, whatever its parts
@@ -217,27 +187,22 @@ class KitSession(PartsSession):
     Conversations: TypeAlias = Conversations
     ReadMarks: TypeAlias = ReadMarks
 
+    @dataclass
     class PeriodFigures:
         """One ``fetch`` kept ``kept_seconds`` (the marketplace allows no other call
         meanwhile); ``slack``: a report's window start moved on, as its periods end when
         the call is made, a moment after the report's window."""
 
-        def __init__(
-            self,
-            name: str,
-            periods: Periods,
-            fetch: Callable[[], Awaitable[Computed]],
-            *,
-            kept_seconds: float,
-            slack: timedelta = timedelta(0),
-            now: Callable[[], datetime] = lambda: datetime.now(UTC),
-            monotonic: Callable[[], float] = time.monotonic,
-        ) -> None:
-            self.name, self.periods = name, periods
-            self.slack, self.kept_seconds = slack, kept_seconds
-            self._fetch, self._now, self._monotonic = fetch, now, monotonic
-            self._one = asyncio.Lock()
-            self._kept: tuple[Computed, datetime, float] | None = None  # asked at, runs out at
+        name: str
+        periods: Periods
+        fetch: Callable[[], Awaitable[Computed]]
+        _: KW_ONLY
+        kept_seconds: float
+        slack: timedelta = timedelta(0)
+        now: Callable[[], datetime] = lambda: datetime.now(UTC)
+        monotonic: Callable[[], float] = time.monotonic
+        _one: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+        _kept: tuple[Computed, datetime, float] | None = field(default=None, init=False)
 
         async def figure(self, since: datetime, until: datetime) -> ResponseFigure | None:
             return await self.for_window(min(since + self.slack, until), until)
@@ -263,10 +228,10 @@ class KitSession(PartsSession):
 
         async def _answer(self) -> tuple[Computed, datetime]:
             async with self._one:
-                if self._kept is None or self._kept[2] <= self._monotonic():
-                    asked_at = as_utc(self._now())
-                    answer = await self._fetch()
-                    self._kept = (answer, asked_at, self._monotonic() + self.kept_seconds)
+                if self._kept is None or self._kept[2] <= self.monotonic():  # runs out at
+                    asked_at = as_utc(self.now())
+                    answer = await self.fetch()
+                    self._kept = (answer, asked_at, self.monotonic() + self.kept_seconds)
                 return self._kept[0], self._kept[1]
 
     def __init__(
@@ -370,12 +335,6 @@ class _SharedTokenSession(_Wrapped):
 
 # --- credential check ----------------------------------------------------------------------
 
-C = TypeVar("C")
-
-# A shop's client, the one its session and its credential check both open; ValueError when
-# a credential field is missing.
-ClientOf = Callable[[Mapping[str, str], httpx.AsyncClient, S, FileLinks, CallOptions], C]
-
 # The shop's identity from one call as the shop; CredentialsRefused when refused.
 Probe = Callable[[C, Mapping[str, str]], Awaitable[str]]
 
@@ -390,43 +349,36 @@ def shop_options(api: ShopApiSettings) -> CallOptions:
 
 @dataclass(frozen=True)
 class ProbeCheck(Generic[S, C]):
-    """The seam's ``CredentialCheck``: ``client`` opened with a check's short deadline and
-    few attempts, then ``probe``, whose answer is the shop's identity."""
+    """The seam's ``CredentialCheck``: the declaration's client opened with a check's short
+    deadline and few attempts, then ``probe``, whose answer is the shop's identity."""
 
-    view: type[S]
-    marketplace: str
-    client: ClientOf[S, C]
+    declared: Declaration[S, C]
     probe: Probe[C]
 
     async def verify(
         self, credentials: Mapping[str, str], *, http: httpx.AsyncClient, settings: ShopApiSettings
     ) -> str:
-        api = settings_view(settings, self.view, self.marketplace)
+        declared = self.declared
+        api = declared.view_of(settings)
         options = check_options(api.call_deadline_seconds)
-        answered = await self.probe(
-            self.client(credentials, http, api, NO_FILES, options), credentials
-        )
-        return self._identity(api, answered)
+        client = declared.opened(credentials, http, api, NO_FILES, options)
+        return self._identity(api, await self.probe(client, credentials))
 
-    def _identity(self, api: S, answered: str) -> str:
-        return answered
+    def _identity(self, settings: ShopApiSettings, account: str) -> str:
+        return account
 
 
-@dataclass(frozen=True)
 class InstanceProbeCheck(ProbeCheck[S, C]):
-    """A platform whose instances are data: the probe answers the shop's id, the identity
-    is made here from the base URL's host, so that no entry's name or spelling of an
-    address makes one shop two (the seam's ``InstanceIdentity``)."""
-
-    _: KW_ONLY
-    instance: str
-
-    def _identity(self, api: S, answered: str) -> str:
-        return self.identity_on(api, answered)
+    """A platform whose instances are data (the declaration's ``instance``): the probe
+    answers the shop's id, the identity is made here from the base URL's host, so that no
+    entry's name or spelling of an address makes one shop two (the seam's
+    ``InstanceIdentity``)."""
 
     def identity_on(self, settings: ShopApiSettings, account: str) -> str:
         """``"<platform>@<instance's host>:<shop id>"``."""
-        return f"{self.instance}@{instance_of(settings.api_url)}:{account}"
+        return f"{self.declared.instance}@{instance_of(settings.api_url)}:{account}"
+
+    _identity = identity_on
 
 
 def own_account(
@@ -447,8 +399,6 @@ def own_account(
 
 # --- sessions ------------------------------------------------------------------------------
 
-Parts = Callable[[C, S], MarketplaceSession]  # the shop's parts on its client
-
 
 @dataclass(frozen=True)
 class Opening(Generic[S]):
@@ -458,32 +408,6 @@ class Opening(Generic[S]):
     http: httpx.AsyncClient
     api: S
     options: Requester.Options
-
-
-def _requester(**options: Unpack[Requester.Options]) -> Requester.Options:
-    return options
-
-
-def _client_of(build: Callable[[Opening[S]], C]) -> ClientOf[S, C]:
-    def client_of(
-        credentials: Mapping[str, str],
-        http: httpx.AsyncClient,
-        api: S,
-        files: FileLinks,
-        options: CallOptions,
-    ) -> C:
-        return build(Opening(credentials, http, api, _requester(files=files, **options)))
-
-    return client_of
-
-
-def opener(client: ClientOf[S, C], parts: Parts[C, S]) -> OpenSession[S]:
-    def open_session(
-        credentials: Mapping[str, str], http: httpx.AsyncClient, api: S, files: FileLinks
-    ) -> MarketplaceSession:
-        return parts(client(credentials, http, api, files, shop_options(api)), api)
-
-    return open_session
 
 
 # --- response parts ------------------------------------------------------------------------
@@ -622,7 +546,8 @@ class ShopSettings(ShopCallSettings, kw_only=True, frozen=True):
 @dataclass(frozen=True)
 class _Declaration(Generic[S, C]):
     """A connector family's one declaration (docs/ARCHITECTURE.md, "Adding a marketplace").
-    ``probe``: None for a seller who consents (``redirect_flow``); ``label``: the
+    ``client``: a shop's, its session's ``parts`` and its credential check's ``probe`` both
+    on it (``probe`` None for a seller who consents: ``redirect_flow``); ``label``: the
     marketplace in errors (its display name unless given); ``instance``: the platform,
     where its API's instances are data; a part its marketplace lacks is None."""
 
@@ -633,7 +558,7 @@ class _Declaration(Generic[S, C]):
     limits: Limits
     view: type[S]
     client: Callable[[Opening[S]], C]
-    parts: Parts[C, S]
+    parts: Callable[[C, S], MarketplaceSession]
     probe: Probe[C] | None
     settings: type[PartSettings]
     discussions: Discussions
@@ -651,6 +576,31 @@ class _Declaration(Generic[S, C]):
     def named(self) -> str:
         return self.label or self.display_name
 
+    def view_of(self, settings: ShopApiSettings) -> S:
+        """``settings`` as the connector's ``shop_api`` made them; TypeError for another view."""
+        if not isinstance(settings, self.view):
+            raise TypeError(
+                f"a {self.named} session needs the shop API view {self.view.__name__}, "
+                f"not {type(settings).__name__}"
+            )
+        return settings
+
+    def opened(
+        self,
+        credentials: Mapping[str, str],
+        http: httpx.AsyncClient,
+        api: S,
+        files: FileLinks | None,
+        options: CallOptions,
+    ) -> C:
+        """A shop's client; ValueError when a credential field is missing."""
+        given = _requester(files=files or NO_FILES, **options)
+        return self.client(Opening(credentials, http, api, given))
+
+
+def _requester(**options: Unpack[Requester.Options]) -> Requester.Options:
+    return options
+
 
 class Declaration(_Declaration[S, C]):
     """Its parts' types reached through it (aliases cannot be dataclass fields)."""
@@ -660,41 +610,30 @@ class Declaration(_Declaration[S, C]):
     OwnRule: TypeAlias = OwnRule
 
 
-def _credential_check(
-    declared: Declaration[S, C], client: ClientOf[S, C]
-) -> CredentialCheck | None:
+def _credential_check(declared: Declaration[S, C]) -> CredentialCheck | None:
     if declared.probe is None:
         return None
-    view, label, probe = declared.view, declared.named, declared.probe
-    if declared.instance is None:
-        return ProbeCheck(view, label, client, probe)
-    return InstanceProbeCheck(view, label, client, probe, instance=declared.instance)
-
-
-def _figures(declared: Declaration[S, C]) -> ResponseFigures | None:
-    kept = declared.figures_kept_seconds
-    return None if kept is None else SessionFigures(kept, declared.named)
+    check = ProbeCheck if declared.instance is None else InstanceProbeCheck
+    return check(declared, declared.probe)
 
 
 def shop_api_connector(declared: Declaration[S, C]) -> ShopConnector:
     """The seam's connector of ``declared``: its sessions and check open one client."""
-    client = _client_of(declared.client)
-    limits, open_session = declared.limits, opener(client, declared.parts)
+    named, kept = declared.named, declared.figures_kept_seconds
+    shop_api = KitShopApi if declared.discussions.gate is None else GatedShopApi
     return ShopConnector(
         marketplace=declared.marketplace,
         display_name=declared.display_name,
         secret=declared.secret,
         credential_fields=declared.credential_fields,
-        limits=limits,
+        limits=declared.limits,
         settings_type=declared.settings,
-        shop_api=kit_shop_api(
-            limits, declared.discussions, declared.view, open_session, marketplace=declared.named
-        ),
-        credential_check=_credential_check(declared, client),
+        shop_api=shop_api(declared),
+        credential_check=_credential_check(declared),
         order_ids=declared.order_ids,
         response_window=declared.response_window,
-        response_figures=_figures(declared),
-        thread_closing=SessionClosing(declared.named) if declared.closes_threads else None,
+        response_figures=None if kept is None else SessionFigures(kept, named),
+        thread_closing=SessionClosing(named) if declared.closes_threads else None,
         mail_relay=declared.mail_relay,
         inbound_addresses=declared.inbound_addresses,
         redirect_flow=declared.redirect_flow,

@@ -9,7 +9,7 @@ import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeAlias, TypeVar
@@ -129,32 +129,28 @@ class InLists(ById):
         return found
 
 
+@dataclass
 class Spaced:
     """Calls one at a time, ``interval`` seconds after the last one ended (not started: one
     sent again after a Retry-After reached the marketplace then)."""
 
-    def __init__(
-        self,
-        interval: float,
-        *,
-        monotonic: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-    ) -> None:
-        self.interval = interval
-        self._monotonic, self._sleep = monotonic, sleep
-        self._one = asyncio.Lock()
-        self._ended: float | None = None  # when the last call ended (monotonic)
+    interval: float
+    _: KW_ONLY
+    monotonic: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep
+    _one: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+    _ended: float | None = field(default=None, init=False)  # when the last call ended
 
     async def __call__(self, call: Callable[[], Awaitable[T]]) -> T:
         async with self._one:
             if self._ended is not None:
-                left = self.interval - (self._monotonic() - self._ended)
+                left = self.interval - (self.monotonic() - self._ended)
                 if left > 0:
-                    await self._sleep(left)
+                    await self.sleep(left)
             try:
                 return await call()
             finally:
-                self._ended = self._monotonic()
+                self._ended = self.monotonic()
 
 
 @dataclass(kw_only=True)
