@@ -164,10 +164,11 @@ def test_a_hostile_text_is_compared_in_bounded_time() -> None:
     """Escaping nested thousands of times, or tags and entities in bulk, is undone
     ``UNESCAPE_ROUNDS`` times at most: a poll is not stalled by one message."""
     nested = "&" + "amp;" * 20_000 + "lt;b&gt;" * 2_000
-    started = time.perf_counter()
+    # CPU time, this process's own: what the work costs, not how busy the machine is.
+    started = time.process_time()
     assert not is_same_text(OURS, nested, max_length=5_000)
     assert not is_same_text(OURS, "<" * 20_000 + "&#x" * 20_000, max_length=5_000)
-    assert time.perf_counter() - started < 5
+    assert time.process_time() - started < 5
     assert UNESCAPE_ROUNDS >= 3
 
 

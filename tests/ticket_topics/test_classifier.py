@@ -466,8 +466,9 @@ def test_the_lookup_by_first_characters_misses_no_phrase(text: str) -> None:
 )
 def test_a_hostile_text_is_classified_within_bounds(text: str) -> None:
     warm_up()  # the model's loading (once a process) is not the text's cost
-    started = time.perf_counter()
+    # CPU time, this process's own: what the work costs, not how busy the machine is.
+    started = time.process_time()
     topics = classify(text)
-    assert time.perf_counter() - started < 0.5
+    assert time.process_time() - started < 0.5
     assert topics.subject in SUBJECTS
     assert topics.language == "und" or topics.language.isalpha()

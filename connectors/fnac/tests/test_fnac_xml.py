@@ -401,10 +401,11 @@ DTD_AFTER_COMMENTS = b"""\xef\xbb\xbf<?xml version="1.0"?>
 def test_documents_with_a_dtd_are_refused_without_expanding_anything(document: bytes) -> None:
     """Refused before the parser sees it: libxml2 would otherwise expand the laughs up to its
     amplification limit and open the parameter entity's file."""
-    started = time.perf_counter()
+    # CPU time, this process's own: what the work costs, not how busy the machine is.
+    started = time.process_time()
     with pytest.raises(FnacProtocolError, match="carries a DTD") as refused:
         xml.parse(document)
-    assert time.perf_counter() - started < 0.5
+    assert time.process_time() - started < 0.5
     assert "root:" not in str(refused.value) and "lollol" not in str(refused.value)
 
 
