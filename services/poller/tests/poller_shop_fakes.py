@@ -183,6 +183,18 @@ class InMemoryShopStore:
         if (found := self.tables.shops.get(shop.key)) is not None:
             found.cursor = cursor
 
+    async def advance_cursor(self, shop: Shop, past: ShopCursor) -> None:
+        if (found := self.tables.shops.get(shop.key)) is not None:
+            now = found.cursor
+            found.cursor = ShopCursor(  # PostgreSQL's greatest(): a NULL is left out
+                messages_since=max(
+                    filter(None, (now.messages_since, past.messages_since)), default=None
+                ),
+                incidents_since=max(
+                    filter(None, (now.incidents_since, past.incidents_since)), default=None
+                ),
+            )
+
     async def known_messages(self, shop: Shop, message_ids: Sequence[str]) -> set[str]:
         return {i for i in message_ids if (shop.tenant_id, shop.marketplace, i) in self._msgs}
 

@@ -223,6 +223,21 @@ async def test_a_cursor_is_saved_per_shop_and_only_for_a_shop_that_exists(
     assert await store.cursor(DARTY) == ShopCursor()
 
 
+async def test_a_cursor_advances_never_backwards_and_leaves_the_listing_not_given(
+    adapters: Adapters,
+) -> None:
+    store = adapters.store
+    await connected(adapters, SHOP)
+    await store.save_cursor(SHOP, ShopCursor(messages_since=T0 + MINUTE))
+    await store.advance_cursor(SHOP, ShopCursor(messages_since=T0))  # an older page
+    assert await store.cursor(SHOP) == ShopCursor(messages_since=T0 + MINUTE)
+    await store.advance_cursor(SHOP, ShopCursor(incidents_since=T0))
+    assert await store.cursor(SHOP) == ShopCursor(messages_since=T0 + MINUTE, incidents_since=T0)
+    await store.save_cursor(SHOP, ShopCursor(incidents_since=T0))  # a takeover's reset
+    await store.advance_cursor(SHOP, ShopCursor(incidents_since=T0 + MINUTE))
+    assert await store.cursor(SHOP) == ShopCursor(incidents_since=T0 + MINUTE)
+
+
 # --- messages ----------------------------------------------------------------------------
 
 

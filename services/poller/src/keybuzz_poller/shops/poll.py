@@ -235,14 +235,20 @@ async def _moved(
     messages: list[datetime] | None = None,
     incidents: list[datetime] | None = None,
 ) -> ShopCursor:
-    """``cursor``, the saved one, past the page (never backwards), saved in the page's unit
-    of work (the poll holds the shop's lease: nothing else moves it meanwhile)."""
-    moved = ShopCursor(
+    """``cursor``, as the poll's start read it, past the page (never backwards), the page's
+    own listing's cursor moved in the page's unit of work without reading it again (the
+    other listing's left as it is: a takeover's reset of it is not written over)."""
+    await unit.store.advance_cursor(
+        shop,
+        ShopCursor(
+            messages_since=max(messages) if messages else None,
+            incidents_since=max(incidents) if incidents else None,
+        ),
+    )
+    return ShopCursor(
         messages_since=_latest(cursor.messages_since, messages or []),
         incidents_since=_latest(cursor.incidents_since, incidents or []),
     )
-    await unit.store.save_cursor(shop, moved)
-    return moved
 
 
 def _moves(current: datetime | None, times: list[datetime]) -> bool:

@@ -177,6 +177,10 @@ class ShopStore(Protocol):
 
     async def save_cursor(self, shop: Shop, cursor: ShopCursor) -> None: ...
 
+    async def advance_cursor(self, shop: Shop, past: ShopCursor) -> None:
+        """Each cursor ``past`` gives moved to it, never backwards; one it leaves None is left
+        as it is (a takeover's reset of it while a poll runs is not written over)."""
+
     async def known_messages(self, shop: Shop, message_ids: Sequence[str]) -> set[str]:
         """Those of ``message_ids`` already stored."""
         ...

@@ -101,6 +101,18 @@ class PostgresShopStore:
             cursor.incidents_since,
         )
 
+    async def advance_cursor(self, shop: Shop, past: ShopCursor) -> None:
+        await self.db.execute(
+            """
+            UPDATE poller_shops SET messages_since = greatest(messages_since, $2),
+                                    incidents_since = greatest(incidents_since, $3)
+            WHERE poll_key = $1
+            """,
+            shop.key,
+            past.messages_since,
+            past.incidents_since,
+        )
+
     async def known_messages(self, shop: Shop, message_ids: Sequence[str]) -> set[str]:
         rows = await self.db.fetch(
             """
