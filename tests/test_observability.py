@@ -359,6 +359,11 @@ async def test_metrics_answer_quickly_when_nats_is_down(
 ) -> None:
     service = await start_service(TENANT_SYNC, NATS_URL=private_nats.spec.url)
     private_nats.stop()
+
+    async def disconnected() -> bool:  # the client has seen its socket close
+        return not service.runtime.nc.is_connected
+
+    await eventually(disconnected)
     # NATS stays down: a scrape waiting for its reconnect would never answer.
     async with httpx.AsyncClient(base_url=service.url, timeout=10) as http:
         response = await http.get("/metrics")

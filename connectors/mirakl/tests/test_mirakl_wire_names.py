@@ -23,9 +23,6 @@ READ_AS: tuple[tuple[type[Any], str], ...] = (
     (threads.Party, "M11_Response_200_Data_Messages_From"),
     (threads.Message, "M11_Response_200_Data_Messages"),
     (threads.FileRef, "M11_Response_200_Data_Messages_Attachments"),
-    # M11's and OR11's pages themselves are the kit's JsonAnswers ("data" and
-    # "next_page_token", "orders" and "total_count"): a misspelt key
-    # is an unreadable page, loud, never a default (test_mirakl_orders_on_the_double).
     (orders.Order, "OR11_Response_200_Orders"),
     (orders.Channel, "OR11_Response_200_Orders_Channel"),
     (orders.Line, "OR11_Response_200_Orders_OrderLines"),
@@ -42,3 +39,15 @@ def test_each_field_the_connector_reads_is_named_by_mirakls_description(
     named = set(SCHEMAS[schema]["properties"])
     read = {field.encode_name for field in msgspec.structs.fields(struct)}
     assert read <= named, f"{struct.__name__} reads {sorted(read - named)}, not in {schema}"
+
+
+@pytest.mark.parametrize(
+    ("page", "schema"),
+    [(threads.M11_PAGE, "M11_Response_200"), (orders.OR11_PAGE, "OR11_Response_200")],
+    ids=["M11", "OR11"],
+)
+def test_a_pages_keys_are_named_by_mirakls_description(page: dict[str, str], schema: str) -> None:
+    """A misspelt items key is an unreadable page, loud; a misspelt next-page token would
+    read as "no more pages", every page after the first left unread."""
+    named = set(SCHEMAS[schema]["properties"])
+    assert set(page.values()) <= named, f"{sorted(set(page.values()) - named)} not in {schema}"

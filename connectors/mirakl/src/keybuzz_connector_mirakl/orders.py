@@ -133,6 +133,8 @@ def _line(line: Line, order: Order, order_status: str) -> OrderLine:
 
 # An order's place in OR11's sort: its creation date, then its id [official].
 SORT = {"sort": "dateCreated", "order": "asc"}
+# OR11's orders in ``orders``, how many it holds in ``total_count``.
+OR11_PAGE = {"items": "orders", "total": "total_count"}
 _place = operator.attrgetter("created_at", "external_id")
 
 
@@ -146,8 +148,7 @@ def shop_orders(
 ) -> kit.ListedOrders:
     """A shop's orders (``label``: the shop as logs name it; ``interval``: the kit's
     ``spacing``); a cursor is an ``OffsetState``, the layout backfill jobs keep."""
-    # OR11's orders in ``orders``, how many it holds in ``total_count``.
-    answers = kit.JsonAnswers(calls, items="orders", total="total_count")
+    answers = kit.JsonAnswers(calls, **OR11_PAGE)
     size = max(OVERLAP + 1, min(page_size, MAX_PAGE_SIZE))
     paging = kit.Listing.Offsets[OrderSummary](_place, size=size, overlap=OVERLAP)
     # A window as OR11's query (by update or by creation), in creation order.

@@ -93,6 +93,9 @@ class Thread(msgspec.Struct, frozen=True):
     messages: list[Message] | None = None
 
 
+# An M11 page: its threads in ``data``, the next page's token (anything but text: none).
+M11_PAGE = {"items": "data", "follows": "next_page_token"}
+
 # One thread from its own bytes (M10's answer, an M11 page's item); ValueError naming why
 # they are not one.
 read_thread = functools.partial(kit.read_as, Thread, what="thread")
@@ -188,8 +191,7 @@ def thread_inbox(
     async def mapper() -> Callable[[Thread], list[seam.InboxMessage]]:
         return functools.partial(messages_of, operator_name=operator_name)
 
-    # An M11 page: its threads in ``data``, the next page's token (anything but text: none).
-    m11 = kit.JsonAnswers(client, items="data", follows="next_page_token").listing(
+    m11 = kit.JsonAnswers(client, **M11_PAGE).listing(
         THREADS,
         kit.Listing.SeekToken[Thread](lambda thread: as_utc(thread.date_updated)),
         "updated_since",
