@@ -31,12 +31,12 @@ class Clock:
         return self._now()
 
     @contextlib.contextmanager
-    def held(self) -> Iterator[None]:
-        """Time stands still meanwhile (tests of an in-process sandbox: at a large time
-        scale a token lives seconds of real time, less than a loaded machine may take over
-        a test's few calls)."""
+    def held(self, at: float | None = None) -> Iterator[None]:
+        """Time stands still meanwhile, now or ``at`` (tests of an in-process sandbox: at a
+        large time scale a token lives seconds of real time, less than a loaded machine may
+        take over a test's few calls)."""
         running = self._now
-        held_at = running()
+        held_at = running() if at is None else at
         self._now = lambda: held_at
         try:
             yield
