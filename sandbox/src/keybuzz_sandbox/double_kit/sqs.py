@@ -2,8 +2,7 @@
 message published a drawn lag after its event and due on its queue then, sent in batches of
 ten per queue (``SendMessageBatch``, the queue found by ``GetQueueUrl`` from its ARN's name
 and account); an endpoint that cannot be reached holds them until it answers. SQS's
-at-least-once, unordered delivery on demand (``DeliveryFaults``). A double using it depends
-on aiobotocore."""
+at-least-once, unordered delivery on demand (``DeliveryFaults``)."""
 
 from __future__ import annotations
 
