@@ -162,10 +162,6 @@ class InMemoryShopStore:
         # The day's call counts a start's reservation goes to (``CallCounts``' table).
         self.calls: InMemoryCallCounts | None = None
 
-    async def cursor(self, shop: Shop) -> ShopCursor:
-        found = self.tables.shops.get(shop.key)
-        return found.cursor if found else ShopCursor()
-
     async def started(self, shop: Shop, reserve: CallsAsked | None = None) -> ShopStart:
         pending = any(
             m.mark_pending
@@ -177,7 +173,9 @@ class InMemoryShopStore:
             spent = self.calls.days.get((shop.key, reserve.day), 0)
             if spent + reserve.calls <= reserve.limit:
                 day_calls = self.calls.days[shop.key, reserve.day] = spent + reserve.calls
-        return ShopStart(cursor=await self.cursor(shop), marks_pending=pending, day_calls=day_calls)
+        found = self.tables.shops.get(shop.key)
+        cursor = found.cursor if found else ShopCursor()
+        return ShopStart(cursor=cursor, marks_pending=pending, day_calls=day_calls)
 
     async def save_cursor(self, shop: Shop, cursor: ShopCursor) -> None:
         if (found := self.tables.shops.get(shop.key)) is not None:

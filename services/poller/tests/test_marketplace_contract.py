@@ -213,14 +213,14 @@ async def test_a_cursor_is_saved_per_shop_and_only_for_a_shop_that_exists(
     adapters: Adapters,
 ) -> None:
     store = adapters.store
-    assert await store.cursor(SHOP) == ShopCursor()
+    assert (await store.started(SHOP)).cursor == ShopCursor()
     await store.save_cursor(SHOP, ShopCursor(messages_since=T0))  # no shop yet: nothing
-    assert await store.cursor(SHOP) == ShopCursor()
+    assert (await store.started(SHOP)).cursor == ShopCursor()
     await connected(adapters, SHOP, DARTY)
     moved = ShopCursor(messages_since=T0, incidents_since=T0 + MINUTE)
     await store.save_cursor(SHOP, moved)
-    assert await store.cursor(SHOP) == moved
-    assert await store.cursor(DARTY) == ShopCursor()
+    assert (await store.started(SHOP)).cursor == moved
+    assert (await store.started(DARTY)).cursor == ShopCursor()
 
 
 async def test_a_cursor_advances_never_backwards_and_leaves_the_listing_not_given(
@@ -230,12 +230,14 @@ async def test_a_cursor_advances_never_backwards_and_leaves_the_listing_not_give
     await connected(adapters, SHOP)
     await store.save_cursor(SHOP, ShopCursor(messages_since=T0 + MINUTE))
     await store.advance_cursor(SHOP, ShopCursor(messages_since=T0))  # an older page
-    assert await store.cursor(SHOP) == ShopCursor(messages_since=T0 + MINUTE)
+    assert (await store.started(SHOP)).cursor == ShopCursor(messages_since=T0 + MINUTE)
     await store.advance_cursor(SHOP, ShopCursor(incidents_since=T0))
-    assert await store.cursor(SHOP) == ShopCursor(messages_since=T0 + MINUTE, incidents_since=T0)
+    assert (await store.started(SHOP)).cursor == ShopCursor(
+        messages_since=T0 + MINUTE, incidents_since=T0
+    )
     await store.save_cursor(SHOP, ShopCursor(incidents_since=T0))  # a takeover's reset
     await store.advance_cursor(SHOP, ShopCursor(incidents_since=T0 + MINUTE))
-    assert await store.cursor(SHOP) == ShopCursor(incidents_since=T0 + MINUTE)
+    assert (await store.started(SHOP)).cursor == ShopCursor(incidents_since=T0 + MINUTE)
 
 
 # --- messages ----------------------------------------------------------------------------

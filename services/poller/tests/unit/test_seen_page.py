@@ -58,7 +58,7 @@ async def test_a_poll_listing_every_page_as_the_last_one_left_them_asks_the_stor
         return await known(shop, message_ids)
 
     fake.store.known_messages = counted  # type: ignore[method-assign]
-    cursor = await fake.store.cursor(SHOP)
+    cursor = (await fake.store.started(SHOP)).cursor
     # The shop's row as the poll left it (its count of listed messages: the schedule's).
     await poll_shop(fake.ports, SHOP, ShopStart(cursor=cursor, fetched=5))
     assert asked == []
@@ -75,7 +75,7 @@ async def test_an_open_incident_listed_again_as_the_last_poll_left_it_costs_no_u
     await connected(fake)
     fake.marketplace.incidents_listed.append(incident("INC1"))
     await poll_shop(fake.ports, SHOP)  # stored, its ticket opened
-    commits, cursor = fake.unit_of_work.commits, await fake.store.cursor(SHOP)
+    commits, cursor = fake.unit_of_work.commits, (await fake.store.started(SHOP)).cursor
     # An open incident is in every poll's overlap: listed again as stored, nothing to write.
     await poll_shop(fake.ports, SHOP, ShopStart(cursor=cursor, fetched=1))
     assert fake.unit_of_work.commits == commits

@@ -322,9 +322,9 @@ async def test_the_cursor_moves_only_with_the_commit_of_its_page() -> None:
     # The first page fails before any is stored: nothing stored, the cursor stays.
     with pytest.raises(MarketplaceUnavailable):
         await poll_shop(fake.ports, SHOP)
-    assert (await fake.store.cursor(SHOP)).messages_since is None
+    assert (await fake.store.started(SHOP)).cursor.messages_since is None
     await poll_shop(fake.ports, SHOP)
-    cursor = await fake.store.cursor(SHOP)
+    cursor = (await fake.store.started(SHOP)).cursor
     assert cursor.messages_since == message("m3", 3).created_at
     await poll_shop(fake.ports, SHOP)
     assert fake.marketplace.listed_since[-1] == cursor.messages_since - CURSOR_OVERLAP
@@ -336,18 +336,18 @@ async def test_a_poll_finding_nothing_new_commits_nothing_and_marks_nothing() ->
     await connected(fake)
     await polled(fake, message("m1", 1), message("m2", 2))
     commits, marked = fake.unit_of_work.commits, list(fake.marketplace.marked)
-    cursor = await fake.store.cursor(SHOP)
+    cursor = (await fake.store.started(SHOP)).cursor
     # Read again within the cursor's overlap (no incident: each one read again is compared
     # with the stored one in a unit of its own).
     await poll_shop(fake.ports, SHOP)
     assert fake.unit_of_work.commits == commits
-    assert fake.marketplace.marked == marked and await fake.store.cursor(SHOP) == cursor
+    assert fake.marketplace.marked == marked and (await fake.store.started(SHOP)).cursor == cursor
     # Known messages past the cursor (here, a cursor set back) still move it.
     earlier = message("m1", 1).created_at - timedelta(hours=1)
     await fake.store.save_cursor(SHOP, msgspec.structs.replace(cursor, messages_since=earlier))
     await poll_shop(fake.ports, SHOP)
     assert fake.unit_of_work.commits == commits + 1
-    assert await fake.store.cursor(SHOP) == cursor
+    assert (await fake.store.started(SHOP)).cursor == cursor
 
 
 async def test_a_poll_opens_the_shop_once_before_reading_and_stops_if_it_cannot() -> None:
@@ -377,7 +377,7 @@ async def test_a_failing_store_rolls_the_page_and_its_cursor_back() -> None:
         await poll_shop(fake.ports, SHOP)
     fake.store.thread_message = real  # type: ignore[method-assign]
     assert fake.store.tables.messages == {}
-    assert (await fake.store.cursor(SHOP)).messages_since is None
+    assert (await fake.store.started(SHOP)).cursor.messages_since is None
     assert fake.marketplace.marked == []  # nothing marked read that is not stored
     await poll_shop(fake.ports, SHOP)
     assert len(fake.store.tables.messages) == 2
@@ -459,7 +459,7 @@ async def test_a_file_not_served_or_failing_is_named_and_its_message_stored() ->
         "not served: gone.pdf: HTTP 404",
         "download failed: FNAC file server answered 503",
     ]
-    assert len(received(fake)) == 1 and (await fake.store.cursor(SHOP)).messages_since
+    assert len(received(fake)) == 1 and (await fake.store.started(SHOP)).cursor.messages_since
 
 
 async def test_the_first_poll_reads_back_thirty_days() -> None:

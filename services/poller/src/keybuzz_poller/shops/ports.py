@@ -167,8 +167,6 @@ class ShopStore(Protocol):
         """The same transaction's tickets, for their deadlines (the unit of work's ``Intake``)."""
         ...
 
-    async def cursor(self, shop: Shop) -> ShopCursor: ...
-
     async def started(self, shop: Shop, reserve: CallsAsked | None = None) -> ShopStart:
         """The shop's row as its poll starts (one statement: ``ShopStart``), with
         ``reserve``'s calls counted in its day (``CallCounts``) in the same statement when

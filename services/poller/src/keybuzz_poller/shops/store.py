@@ -48,13 +48,6 @@ class PostgresShopStore:
         self.db = db
         self.tickets: TicketStore = store.PostgresTickets(db)
 
-    async def cursor(self, shop: Shop) -> ShopCursor:
-        row = await self.db.fetchrow(
-            "SELECT messages_since, incidents_since FROM poller_shops WHERE poll_key = $1",
-            shop.key,
-        )
-        return ShopCursor(**dict(row)) if row else ShopCursor()
-
     async def started(self, shop: Shop, reserve: CallsAsked | None = None) -> ShopStart:
         # The reservation, all or none within its limit, rides on the row's read: a
         # statement of its own at every poll otherwise (``shops/calls.py``).
