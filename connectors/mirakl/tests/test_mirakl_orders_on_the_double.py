@@ -14,12 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
-from keybuzz_connector_mirakl.connector import (
-    EVERY_PERIOD,
-    MiraklSettings,
-    response_delays,
-)
-from keybuzz_connector_mirakl.orders import shop_orders
+from keybuzz_connector_mirakl.connector import MiraklSettings
+from keybuzz_connector_mirakl.orders import EVERY_PERIOD, response_delays, shop_orders
 from keybuzz_double_mirakl import service_env
 from keybuzz_shared.connectors.kit import Requester
 from keybuzz_shared.connectors.registry import connector_for

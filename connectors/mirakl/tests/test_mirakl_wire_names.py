@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from keybuzz_connector_mirakl import connector, orders, threads
+from keybuzz_connector_mirakl import orders, threads
 from keybuzz_double_mirakl.contract import DESCRIBED
 
 SCHEMAS = DESCRIBED.published()["components"]["schemas"]
@@ -27,8 +27,8 @@ READ_AS: tuple[tuple[type[Any], str], ...] = (
     (orders.Channel, "OR11_Response_200_Orders_Channel"),
     (orders.Line, "OR11_Response_200_Orders_OrderLines"),
     (orders.Refund, "OR11_Response_200_Orders_OrderLines_Refunds"),
-    (connector.Statistics, "A21_Response_200"),
-    (connector.Figure, "A21_Response_200_OrderMessagesResponseDelay"),
+    (orders.Statistics, "A21_Response_200"),
+    (orders.Figure, "A21_Response_200_OrderMessagesResponseDelay"),
 )
 
 

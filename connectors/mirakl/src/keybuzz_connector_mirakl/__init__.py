@@ -10,5 +10,4 @@ __all__ = ["connectors"]
 
 
 def connectors() -> tuple[Connector, ...]:
-    """One connector per operator, the same object while its entry is unchanged."""
     return CATALOGUE.each(connector_of)

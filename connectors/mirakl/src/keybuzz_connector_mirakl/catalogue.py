@@ -1,6 +1,5 @@
-"""The Mirakl operators this connector serves, as the kit's catalogue: the packaged
-``catalogue.json``, overridden by ``MIRAKL_CATALOGUE`` (inline) or ``MIRAKL_CATALOGUE_FILE``
-(docs/MIRAKL.md, "The catalogue")."""
+"""The Mirakl operators this connector serves, as the kit's catalogue (docs/MIRAKL.md, "The
+catalogue")."""
 
 from __future__ import annotations
 

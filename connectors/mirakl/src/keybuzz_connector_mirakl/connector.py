@@ -5,28 +5,18 @@ from __future__ import annotations
 
 import logging
 import math
-from datetime import datetime, timedelta
 from typing import Annotated, ClassVar
 
 import msgspec
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.connector_settings import ShopApiSettings
-from keybuzz_shared.connectors.kit import Redacted, credentials_as
 from keybuzz_shared.connectors.seam import CallRefused, Connector
 from keybuzz_shared.file_links import origin_of, shown
 from keybuzz_shared.settings import AtLeastOne
 
+from keybuzz_connector_mirakl import threads
 from keybuzz_connector_mirakl.catalogue import CATALOGUE_ENV, CATALOGUE_FILE_ENV, Operator, operator
-from keybuzz_connector_mirakl.orders import shop_orders
-from keybuzz_connector_mirakl.threads import (
-    LIMITS,
-    PARTICIPANTS,
-    THREADS,
-    thread_inbox,
-    thread_replies,
-)
-
-log = logging.getLogger(__name__)
+from keybuzz_connector_mirakl.orders import KEPT_SECONDS, response_delays, shop_orders
 
 # Any answer is refused past this size, unread: the largest we ask for is a page of 100
 # threads with their last 100 messages each (bodies up to 50,000 characters).
@@ -38,14 +28,11 @@ NO_THREAD = "00000000-0000-0000-0000-000000000000"  # Mirakl's thread ids are UU
 
 
 class MiraklApiSettings(ShopApiSettings, frozen=True, kw_only=True):
-    """One operator's API: ``api_url`` its base URL (calls at ``<api_url>/api/...``)."""
-
     operator: Operator  # its catalogue entry, as read when the view was asked for
 
     @property
     def orders_interval_seconds(self) -> float:
-        """Seconds between two order listings' first pages (OR11): the operator's
-        frequency, else Mirakl's "once per minute" at most [official]."""
+        # OR11's frequency, else Mirakl's "once per minute" at most [official].
         return self.operator.frequencies.get("OR11", 60.0)
 
 
@@ -56,9 +43,7 @@ class MiraklSettings(kit.ShopCallSettings, kw_only=True, frozen=True):
     PREFIX: ClassVar[str] = "mirakl"
     # Mirakl's seller API has no read mark, and a message's files come from its
     # operator's API (M13) only.
-    NOT_FROM_ENVIRONMENT: ClassVar[frozenset[str]] = frozenset(
-        {"mark_as_read", "attachment_origins"}
-    )
+    NOT_FROM_ENVIRONMENT = frozenset({"mark_as_read", "attachment_origins"})
 
     # Each shop polled once per interval, unless its operator sets M11's frequency.
     poll_interval_seconds: AtLeastOne = 300
@@ -75,21 +60,18 @@ class MiraklSettings(kit.ShopCallSettings, kw_only=True, frozen=True):
             CATALOGUE_ENV: self.mirakl_catalogue,
             CATALOGUE_FILE_ENV: self.mirakl_catalogue_file,
         }
-        found = operator(marketplace, environ)
-        if found is None:
+        if (found := operator(marketplace, environ)) is None:
             return None
         # A catalogue entry meant for the dev stack is refused by production-like settings.
         self.check_addresses([(f"Mirakl operator {found.code}: baseUrl", found.base_url)])
-        frequency = found.frequencies.get("M11")
+        interval = self.poll_interval_seconds
+        if (frequency := found.frequencies.get("M11")) is not None:  # > 0: a second at least
+            interval = math.ceil(frequency) + self.mirakl_poll_margin_seconds
         return self.view(
             MiraklApiSettings,
             api_url=found.base_url,
             operator=found,
-            poll_interval_seconds=(
-                self.poll_interval_seconds
-                if frequency is None
-                else max(1, math.ceil(frequency) + self.mirakl_poll_margin_seconds)
-            ),
+            poll_interval_seconds=interval,
             # M11 answered once per the operator's frequency: no poll of a shop starts
             # sooner after its last one ended, whatever made it due (poller/shops/pacing.py).
             call_frequency_seconds=frequency,
@@ -107,7 +89,7 @@ CREDENTIAL_FIELDS = (
 )
 
 
-class MiraklKey(Redacted, frozen=True, kw_only=True):
+class MiraklKey(kit.Redacted, frozen=True, kw_only=True):
     """A shop user's API key (masked in its ``repr``) and the shop it calls for."""
 
     SECRETS = frozenset({"api_key"})
@@ -116,13 +98,12 @@ class MiraklKey(Redacted, frozen=True, kw_only=True):
 
 
 def client_of(shop: kit.Declaration.Opening[MiraklApiSettings]) -> kit.Requester:
-    """The shop's client, its errors naming its operator; a 4xx says ``{"message",
-    "status"}``."""
-    key = credentials_as(MiraklKey, CREDENTIAL_FIELDS, shop.credentials, "Mirakl")
+    """The shop's client, its errors naming its operator (a 4xx says {"message", "status"})."""
+    key = kit.credentials_as(MiraklKey, CREDENTIAL_FIELDS, shop.credentials, "Mirakl")
     operator = shop.api.operator.code
     spec = kit.ApiSpec(
         "Mirakl",
-        log,
+        logging.getLogger(__name__),
         kit.CallErrors.labelled(f"{operator} (Mirakl)", credentials="API key"),
         kit.Refusals(credentials=frozenset({401, 403}), reason_keys=("message",)),
         max_response_bytes=MAX_RESPONSE_BYTES,
@@ -137,11 +118,10 @@ def client_of(shop: kit.Declaration.Opening[MiraklApiSettings]) -> kit.Requester
 
 
 async def check_key(client: kit.Requester, *_typed: object) -> str:
-    """M10 on a thread no shop has (M10 spends no frequency-limited call): Mirakl's own 404
-    is key and shop good, a 404 without its message another server's (docs/MIRAKL.md,
-    "Connecting a shop"). Answers the shop's id, its identity the kit's ``instance``."""
+    """M10 on a thread no shop has, no frequency-limited call spent (docs/MIRAKL.md,
+    "Connecting a shop"); answers the shop's id, its identity the kit's ``instance``."""
     try:
-        await client.get_json(f"{THREADS}/{NO_THREAD}", operation="M10")
+        await client.get_json(f"{threads.THREADS}/{NO_THREAD}", operation="M10")
     except CallRefused as exc:
         if exc.status != 404:
             raise
@@ -152,53 +132,6 @@ async def check_key(client: kit.Requester, *_typed: object) -> str:
     return client.shop["shop_id"]
 
 
-# --- the shop's response figure: A21 (docs/MIRAKL-orders.md, "The shop's response figure") -
-
-A21 = "/api/account/statistics"
-FIGURE = "order_messages_response_delay"
-# A21's periods, shortest first, with how far back each goes (None: since the beginning).
-# Mirakl names them by calendar words; the spans are ours (a month as 30 days).
-PERIODS: tuple[tuple[str, timedelta | None], ...] = (
-    ("LAST_MONTH", timedelta(days=30)),
-    ("LAST_THREE_MONTHS", timedelta(days=91)),
-    ("LAST_SIX_MONTHS", timedelta(days=182)),
-    ("LAST_YEAR", timedelta(days=365)),
-    ("ALL_SINCE_BEGINNING", None),
-)
-EVERY_PERIOD = ",".join(name for name, _ in PERIODS)  # A21's ``periods``: comma-separated
-KEPT_SECONDS = 86_400.0  # A21 may be called once a day [official]
-# A report's window ends when the report is read, A21's periods when the call is made, a
-# moment later: the window is matched to A21's period of its length, not the next longer.
-CALL_SLACK = timedelta(minutes=1)
-
-
-class Figure(msgspec.Struct, frozen=True):
-    period: str
-    value: int
-
-
-class Statistics(msgspec.Struct, frozen=True):
-    order_messages_response_delay: list[Figure] = []
-    last_updated_date: datetime | None = None
-
-
-def response_delays(calls: kit.Requester) -> kit.KitSession.PeriodFigures:
-    """A shop's figure from A21: every period in one call, kept ``KEPT_SECONDS``."""
-
-    async def a21() -> tuple[dict[str, float], datetime | None]:
-        body = await calls.get_json(A21, {"periods": EVERY_PERIOD}, operation="A21")
-        statistics = kit.read_as(Statistics, body, "statistics", call="A21")
-        # A period given twice: its first figure.
-        given = reversed(statistics.order_messages_response_delay)
-        return {f.period: float(f.value) for f in given}, statistics.last_updated_date
-
-    return kit.KitSession.PeriodFigures(
-        FIGURE, PERIODS, a21, kept_seconds=KEPT_SECONDS, slack=CALL_SLACK
-    )
-
-
-# --- the connector ----------------------------------------------------------------------
-
 # The operator's commercial id and a capital letter per shop of the cart (``Order_00010-A``
 # [official]), with a digit: a hyphenated word of a message, "Saint-Denis", is no order id.
 ORDER_IDS = kit.OrderIdPattern(
@@ -207,19 +140,13 @@ ORDER_IDS = kit.OrderIdPattern(
     joined="0-9A-Za-z_-",
 )
 
-# A reply goes to the customer, the operator or both, as its thread allows (read at the
-# reply: threads.py). Mirakl posts no message of its own when an incident is opened.
-DISCUSSIONS = kit.Declaration.Discussions(
-    recipients=tuple(PARTICIPANTS), support_sender="OPERATOR", claim_subject="Incident Mirakl"
-)
-
 
 def parts(client: kit.Requester, api: MiraklApiSettings) -> kit.KitSession:
-    inbox = thread_inbox(client, operator_name=api.operator.name, page_size=LIMITS.page_size)
+    inbox = threads.thread_inbox(client, operator_name=api.operator.name)
     label = f"{api.operator.code}/{client.shop['shop_id']}"
     return kit.KitSession(
         inbox,
-        thread_replies(client, inbox),
+        threads.thread_replies(client, inbox),
         shop_orders(client, label=label, interval=api.orders_interval_seconds),
         verify=lambda: check_key(client),
         figure=response_delays(client).figure,
@@ -238,7 +165,7 @@ def connector_of(operator: Operator) -> Connector:
             operator.name,
             secret,
             CREDENTIAL_FIELDS,
-            LIMITS,
+            threads.LIMITS,
             view=MiraklApiSettings,
             client=client_of,
             parts=parts,
@@ -246,7 +173,7 @@ def connector_of(operator: Operator) -> Connector:
             label="Mirakl",
             instance="mirakl",
             settings=MiraklSettings,
-            discussions=DISCUSSIONS,
+            discussions=threads.DISCUSSIONS,
             order_ids=ORDER_IDS,
             response_window=kit.Declaration.OwnRule.hours(operator.response_hours, note),
             figures_kept_seconds=KEPT_SECONDS,

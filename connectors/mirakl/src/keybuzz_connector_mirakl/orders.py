@@ -1,5 +1,6 @@
-"""A Mirakl shop's orders (OR11) as the kit's ``ListedOrders`` on OR11's offset pages
-(docs/MIRAKL-orders.md, "Orders"). An order we cannot read is left out and said."""
+"""A Mirakl shop's orders (OR11) as the kit's ``ListedOrders`` on OR11's offset pages, an
+order we cannot read left out and said, and the shop's response figure (A21):
+docs/MIRAKL-orders.md."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import functools
 import logging
 import operator
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,8 +16,6 @@ import msgspec
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
-
-log = logging.getLogger(__name__)
 
 OR11 = "/api/orders"
 MAX_PAGE_SIZE = 100  # OR11's ``max`` at most [official, Mirakl's paging guide]
@@ -129,8 +128,6 @@ def _line(line: Line, order: Order, order_status: str) -> OrderLine:
     )
 
 
-# --- the source ----------------------------------------------------------------------------
-
 # An order's place in OR11's sort: its creation date, then its id [official].
 SORT = {"sort": "dateCreated", "order": "asc"}
 # OR11's orders in ``orders``, how many it holds in ``total_count``.
@@ -166,7 +163,7 @@ def shop_orders(
         by_id=kit.ListedOrders.InLists(by_id, MAX_PAGE_SIZE),
         read=read_order,
         label="Mirakl",
-        log=log,
+        log=logging.getLogger(__name__),
         shop={"shop": label},
         bounds=to_millisecond,
         now=now,
@@ -182,3 +179,48 @@ def to_millisecond(moment: datetime) -> datetime:
 
 # ``moment`` in UTC to the millisecond (``2026-11-23T09:48:00.250Z``), cut, not rounded.
 iso_millis = functools.partial(kit.iso_z, unit="milliseconds")
+
+
+# --- the shop's response figure: A21 (docs/MIRAKL-orders.md, "The shop's response figure") -
+
+A21 = "/api/account/statistics"
+FIGURE = "order_messages_response_delay"
+# A21's periods, shortest first, with how far back each goes (None: since the beginning).
+# Mirakl names them by calendar words; the spans are ours (a month as 30 days).
+PERIODS: tuple[tuple[str, timedelta | None], ...] = (
+    ("LAST_MONTH", timedelta(days=30)),
+    ("LAST_THREE_MONTHS", timedelta(days=91)),
+    ("LAST_SIX_MONTHS", timedelta(days=182)),
+    ("LAST_YEAR", timedelta(days=365)),
+    ("ALL_SINCE_BEGINNING", None),
+)
+EVERY_PERIOD = ",".join(name for name, _ in PERIODS)  # A21's ``periods``: comma-separated
+KEPT_SECONDS = 86_400.0  # A21 may be called once a day [official]
+# A report's window ends when the report is read, A21's periods when the call is made, a
+# moment later: the window is matched to A21's period of its length, not the next longer.
+CALL_SLACK = timedelta(minutes=1)
+
+
+class Figure(msgspec.Struct, frozen=True):
+    period: str
+    value: int
+
+
+class Statistics(msgspec.Struct, frozen=True):
+    order_messages_response_delay: list[Figure] = []
+    last_updated_date: datetime | None = None
+
+
+def response_delays(calls: kit.Requester) -> kit.KitSession.PeriodFigures:
+    """A shop's figure from A21: every period in one call, kept ``KEPT_SECONDS``."""
+
+    async def a21() -> tuple[dict[str, float], datetime | None]:
+        body = await calls.get_json(A21, {"periods": EVERY_PERIOD}, operation="A21")
+        statistics = kit.read_as(Statistics, body, "statistics", call="A21")
+        # A period given twice: its first figure.
+        given = reversed(statistics.order_messages_response_delay)
+        return {f.period: float(f.value) for f in given}, statistics.last_updated_date
+
+    return kit.KitSession.PeriodFigures(
+        FIGURE, PERIODS, a21, kept_seconds=KEPT_SECONDS, slack=CALL_SLACK
+    )

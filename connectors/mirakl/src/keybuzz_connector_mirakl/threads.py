@@ -8,11 +8,9 @@ import operator
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
-from keybuzz_shared.connectors.kit import DeclaredReplies, media_type_of, path_segment, shown
 from keybuzz_shared.file_links import LinkRefused
 from keybuzz_shared.text import display_name
 from keybuzz_shared.ticket_topics import Subject, subject_of_label
@@ -33,6 +31,11 @@ PARTICIPANTS: dict[seam.Recipient, tuple[str, ...]] = {
     "MARKETPLACE_SUPPORT": ("OPERATOR",),
     "ALL": ("CUSTOMER", "OPERATOR"),
 }
+# A reply goes to the customer, the operator or both, as its thread allows (read at the
+# reply). Mirakl posts no message of its own when an incident is opened.
+DISCUSSIONS = kit.Declaration.Discussions(
+    recipients=tuple(PARTICIPANTS), support_sender="OPERATOR", claim_subject="Incident Mirakl"
+)
 MIN_BODY = 3  # M12's body, characters [official]
 LIMITS = seam.Limits(
     # M12 [official]: the body 3-50,000 characters; at most 50 attachments over all the
@@ -48,9 +51,7 @@ LIMITS = seam.Limits(
 # --- Mirakl's JSON (M10, M11), as its OpenAPI description names it: the fields we read ---
 
 
-class Party(msgspec.Struct, frozen=True):
-    """A message's sender, or a participant a reply may go to."""
-
+class Party(msgspec.Struct, frozen=True):  # a message's sender, or a reply's addressee
     type: str = ""
     display_name: str | None = None
 
@@ -101,8 +102,6 @@ M11_PAGE = {"items": "data", "follows": "next_page_token"}
 read_thread = functools.partial(kit.read_as, Thread, what="thread")
 
 
-# --- the mapping to the seam ----------------------------------------------------------
-
 # Operators' thread topics the shared rules (``subject_of_label``) do not read → the
 # ticket's subject (docs/MIRAKL.md, "Ticket topics").
 TOPIC_SUBJECTS: dict[str, Subject] = {
@@ -130,7 +129,7 @@ def messages_of(thread: Thread, operator_name: str) -> list[seam.InboxMessage]:
         [(m.id, *sender_of(m, operator_name), m.body, m.date_created) for m in messages],
         files_of={m.id: [file_of(f) for f in m.attachments] for m in messages},
         waiting=since or False,
-        thread_details=shown(
+        thread_details=kit.shown(
             ("topic", "Motif", topic or None),
             ("order", "Commande", (order.label or order.id) if order else None),
         ),
@@ -151,12 +150,9 @@ def sender_of(message: Message, operator_name: str) -> tuple[seam.SenderType, st
 def file_of(file: FileRef) -> seam.InboxFile:
     return seam.InboxFile(
         name=file.name or file.id,
-        url=f"{THREADS}/{path_segment(file.id, 'an attachment id')}/download",
-        content_type=media_type_of(file.name),
+        url=f"{THREADS}/{kit.path_segment(file.id, 'an attachment id')}/download",
+        content_type=kit.media_type_of(file.name),
     )
-
-
-# --- the inbox ---------------------------------------------------------------------------
 
 
 def complete(thread: Thread) -> bool:
@@ -176,14 +172,13 @@ def thread_inbox(
     client: kit.Requester,
     *,
     operator_name: str,
-    page_size: int,
+    page_size: int = LIMITS.page_size,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> kit.KitSession.ListedThreads[Thread]:
     """Complete on Mirakl's clock (M11 takes no end); Mirakl's incidents are on order lines
     (the orders' part): none here."""
 
     async def m13(file: seam.InboxFile, max_bytes: int) -> bytes:
-        """M13 on the operator's API, the only place a thread's files are fetched from."""
         if not file.url.startswith(f"{THREADS}/") or not file.url.endswith("/download"):
             raise LinkRefused("not an attachment of the operator's Mirakl API")
         return await client.download(file.url, max_bytes, operation="M13")
@@ -233,32 +228,29 @@ _kind = operator.attrgetter("type")  # a party's kind
 def recipients(thread: Thread, recipient: seam.Recipient) -> list[dict[str, Any]] | str:
     """M12's ``to`` for ``recipient`` on this thread, or why the thread does not allow it."""
     offered = thread.authorized_participants
-    if DeclaredReplies.offered_parties(PARTICIPANTS, recipient, offered, _kind) is None:
+    if kit.DeclaredReplies.offered_parties(PARTICIPANTS, recipient, offered, _kind) is None:
         allowed = ", ".join(map(_kind, offered)) or "none"
-        return (
-            f"Mirakl's thread {thread.id} does not allow a reply to {recipient} "
-            f"(participants: {allowed})"
-        )
+        return f"Mirakl's thread {thread.id} does not allow a reply to {recipient} (participants: {allowed})"
     return [{"type": kind} for kind in PARTICIPANTS[recipient]]
 
 
 def thread_replies(
     client: kit.Requester, inbox: kit.KitSession.ListedThreads[Thread]
-) -> DeclaredReplies:
+) -> kit.DeclaredReplies:
     """M12 to whom the thread, read by M10 just before, allows; read back with M10."""
 
     async def m12(thread: Thread, reply: seam.Reply) -> str | None:
         to = recipients(thread, reply.recipient)
         if isinstance(to, str):
             return to
-        path = f"{THREADS}/{quote(thread.id, safe='')}/message"
+        path = f"{THREADS}/{kit.path_segment(thread.id)}/message"
         message = msgspec.json.encode({"body": reply.body, "to": to})
         files = [("files", (f.name, f.data, f.content_type)) for f in reply.attachments]
         parts = [("message_input", (None, message, "application/json")), *files]
         await client.post_multipart(path, parts, operation="M12")
         return None
 
-    return DeclaredReplies.read_first(
+    return kit.DeclaredReplies.read_first(
         "Mirakl",
         "thread",
         read=functools.partial(thread_of, client),
