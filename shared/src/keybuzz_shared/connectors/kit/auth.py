@@ -285,7 +285,8 @@ class ClientCredentials(_HeadersOnly):
     it expires (at most half its life), once for every caller that found it refused.
     ``share(store)``: kept for every process where grants a day are limited; the store
     spares the grants, it does not lock them, and one unavailable is passed by. A grant
-    that gives a refresh token (an authorization code's) keeps it: ``refresh_token``."""
+    that gives a refresh token (an authorization code's) keeps it: ``refresh_token``; an
+    authorization code is sent once, whatever comes after."""
 
     def __init__(
         self,
@@ -314,6 +315,7 @@ class ClientCredentials(_HeadersOnly):
         self._margin = margin
         self._token: str | None = None
         self._refresh_token: str | None = None
+        self._code_sent = False
         self._expires = 0.0  # time.monotonic() after which the token is renewed first
         self._lock = asyncio.Lock()
         self._store: TokenStore | None = None
@@ -372,6 +374,9 @@ class ClientCredentials(_HeadersOnly):
                 self._expires = time.monotonic() + left - self._margin
                 self._token = kept.access_token
                 return kept.access_token
+            if self._code_sent:  # single-use (RFC 6749 4.1.2): sent again, its tokens revoked
+                raise requester.unreadable("token", "the authorization code was sent already")
+            self._code_sent = self._form.get("grant_type") == "authorization_code"
             form = urlencode(self._form).encode()
             try:
                 answer = await requester.token(self.token_url, form, headers=self._token_headers)
