@@ -51,7 +51,8 @@ class TokenEndpoint:
 ANSWERS = {
     401: {"error": "invalid_client", "error_description": "refused"},
     400: {"error": "invalid_grant", "error_description": "refused"},
-    200: {"access_token": "at", "refresh_token": "rt", "token_type": "bearer"},
+    # eBay's token type (LWA's exchange does not check it)
+    200: {"access_token": "at", "refresh_token": "rt", "token_type": "User Access Token"},
 }
 
 
