@@ -8,18 +8,20 @@ token endpoint answers; no stack."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+import httpx
 import pytest
 from keybuzz_connector_amazon.credentials import AppCredentials
 from keybuzz_connector_amazon.redirect import AmazonRedirectFlow
 from keybuzz_connector_ebay.consent import ConsentApp, EbayRedirectFlow
 from keybuzz_connector_ebay.settings import EbayFlowSettings
 from keybuzz_devstack.testing import asgi_body, serving
-from keybuzz_shared.connectors import seam
+from keybuzz_shared.connectors import kit, seam
 
 CODE = "the-single-use-code"
 
@@ -30,7 +32,7 @@ class TokenEndpoint:
     sent, and any other request (the Identity API's) with a 401."""
 
     status: int
-    document: dict[str, str]
+    document: dict[str, Any]
     forms: list[dict[str, list[str]]] = field(default_factory=list)
     url: str = ""
 
@@ -49,7 +51,8 @@ class TokenEndpoint:
 ANSWERS = {
     401: {"error": "invalid_client", "error_description": "refused"},
     400: {"error": "invalid_grant", "error_description": "refused"},
-    200: {"access_token": "at", "refresh_token": "rt", "token_type": "bearer"},
+    # eBay's token type (LWA's exchange does not check it)
+    200: {"access_token": "at", "refresh_token": "rt", "token_type": "User Access Token"},
 }
 
 
@@ -109,3 +112,38 @@ async def test_the_code_is_sent_once_and_a_refusal_is_the_seams(
         assert isinstance(error, seam.GrantRefused) and error.code == "invalid_token"
     else:
         assert granted is not None and granted.refresh_token == "rt"
+
+
+SPEC = kit.ApiSpec.token_endpoint(
+    "the endpoint",
+    logging.getLogger(__name__),
+    refused=lambda code, why, status: seam.GrantRefused(code),
+    invalid=lambda code, why, status: seam.GrantInvalid(code),
+    unavailable=seam.TokenEndpointUnavailable,
+)
+CODE_GRANT = {"grant_type": "authorization_code", "code": CODE, "redirect_uri": "RuName"}
+
+
+async def test_client_credentials_keep_the_refresh_token_a_code_gives() -> None:
+    """A code traded by the app's credentials (``kit.ClientCredentials``, the app as HTTP
+    Basic): the refresh token the grant gave kept beside the access token, both secrets."""
+    served = TokenEndpoint(200, {"access_token": "at", "refresh_token": "rt"})
+    async with serving(served) as url, httpx.AsyncClient() as http:
+        tokens = kit.ClientCredentials(f"{url}/token", "id", "secret", grant=CODE_GRANT, basic=True)
+        await kit.Requester(SPEC, tokens, http, url).authenticate()
+    assert [form["code"] for form in served.forms] == [[CODE]]
+    assert tokens.refresh_token == "rt" and {"at", "rt"} <= set(tokens.secrets())
+
+
+async def test_client_credentials_send_an_authorization_code_once() -> None:
+    """A code's token found expired at the next call is not renewed with the code again:
+    that call fails, unsent."""
+    served = TokenEndpoint(200, {"access_token": "at", "refresh_token": "rt", "expires_in": 0})
+    async with serving(served) as url, httpx.AsyncClient() as http:
+        tokens = kit.ClientCredentials(f"{url}/token", "id", "secret", grant=CODE_GRANT)
+        asked = kit.Requester(SPEC, tokens, http, url)
+        with pytest.raises(seam.GrantRefused):  # the endpoint refuses the token: 401
+            await asked.get_json("user")
+        with pytest.raises(seam.TokenEndpointUnavailable):
+            await asked.get_json("user")
+    assert [form["code"] for form in served.forms] == [[CODE]]

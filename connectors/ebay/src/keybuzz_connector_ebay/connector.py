@@ -1,6 +1,4 @@
-"""The eBay connector (docs/EBAY.md): conversations from the Message API, orders from the
-Fulfillment API; the seller's user token is kept in Vault for every process's session of the
-seller (``kit.KitSession.sharing``): eBay grants an application so many tokens a day."""
+"""The eBay connector (docs/EBAY.md): the Message API's conversations, the orders."""
 
 from __future__ import annotations
 
@@ -12,7 +10,7 @@ from typing import Any
 import msgspec
 from keybuzz_shared.connectors import kit, seam
 
-from keybuzz_connector_ebay.consent import TENANT_SECRET, EbayRedirectFlow, app_refused
+from keybuzz_connector_ebay.consent import TENANT_SECRET, USER_TOKENS, EbayRedirectFlow, app_refused
 from keybuzz_connector_ebay.settings import EBAY, SCOPES, EbayApiSettings, EbaySettings
 
 log = logging.getLogger(__name__)
@@ -165,9 +163,8 @@ def buyer_of(conversation: Conversation, thread: Sequence[Message], me: str) -> 
 def messages_of(
     conversation: Conversation, thread: Sequence[Message], me: str, order_id: str | None = None
 ) -> list[seam.InboxMessage]:
-    """A conversation's messages, waiting for the seller from the buyer's first message after
-    the seller's last one (eBay's own wait for none: eBay gives no "answer needed" to read);
-    ``order_id``: the buyer's order of the listing they are about."""
+    """A conversation's messages, waiting from the buyer's first one after the seller's last
+    (eBay's own: none; eBay says no "answer needed"); ``order_id``: the buyer's order."""
     sent = [(said, conversation.sender(said, me)) for said in thread]
     waiting: datetime | None = None
     for said, sender in sorted(sent, key=lambda at: at[0].created_date):
@@ -192,25 +189,14 @@ def messages_of(
 
 
 class EbayClient(kit.Requester):
-    """One seller's calls and its conversations; ``username`` its eBay name (the Message API
-    names senders so)."""
+    """One seller's calls; ``username`` its eBay name, as the Message API names senders."""
 
     def __init__(self, shop: kit.Declaration.Opening[EbayApiSettings]) -> None:
         fields, api, kw = shop.credentials, shop.api, shop.options
         kit.require_fields(FIELDS, fields, NAME)
-        grant = {
-            "grant_type": "refresh_token",
-            "refresh_token": fields["refresh_token"],
-            "scope": " ".join(SCOPES),
-        }
-        auth = kit.ClientCredentials(
-            api.token_url,
-            fields["client_id"],
-            fields["client_secret"],
-            grant=grant,
-            basic=True,
-            token_type="User Access Token",
-        )
+        scope, refresh = " ".join(SCOPES), fields["refresh_token"]
+        grant = {"grant_type": "refresh_token", "refresh_token": refresh, "scope": scope}
+        auth = USER_TOKENS(api.token_url, fields["client_id"], fields["client_secret"], grant=grant)
         super().__init__(SPEC, auth, shop.http, api.api_url, shop={"user": fields["user_id"]}, **kw)
         self._username, self.user_token = "", auth
         self.identity = kit.Requester(SPEC, auth, self._http, api.identity_url, **kw)
@@ -338,7 +324,7 @@ def session_of(client: EbayClient, _api: EbayApiSettings) -> kit.KitSession:
     listed = lambda thread: client.messages(Conversation(thread), "FROM_MEMBERS")  # noqa: E731
     replies = kit.DeclaredReplies(NAME, "conversation", post=client.reply, listed=listed)
     session = kit.KitSession(client.inbox(), replies, orders_of(client), verify=client.username)
-    return session.sharing(client.user_token)
+    return session.sharing(client.user_token)  # eBay grants so many a day ("Token grants")
 
 
 # eBay's order ids: "12-34567-89012" [official examples], older ones digits alone.
@@ -350,7 +336,6 @@ DISCUSSIONS = kit.Declaration.Discussions(
 # 24 hours (a tenant may shorten it), run on eBay's threads (``messages_of``).
 RESPONSE_WINDOW = kit.Declaration.OwnRule.hours(24, "eBay keeps no such mark")
 
-# eBay: a seller connected by consent, polled over eBay's REST APIs.
 CONNECTOR = kit.shop_api_connector(
     kit.Declaration(
         EBAY,

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import base64
 import logging
 import re
 import ssl
 import weakref
 from collections.abc import Mapping
+from functools import partial
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
@@ -41,6 +41,8 @@ APP_REFUSED = kit.Refusals.Held.said(
 LOCALES = ("fr-FR", "de-DE", "en-GB", "it-IT", "es-ES", "nl-NL", "de-AT", "fr-BE", "en-US")
 SITES = {loc[3:]: ("EBAY_FRBE" if loc == "fr-BE" else f"EBAY_{loc[3:]}", loc) for loc in LOCALES}
 _USER_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+# A seller's user tokens as a grant gives them, the app as HTTP Basic [official].
+USER_TOKENS = partial(kit.ClientCredentials, basic=True, token_type="User Access Token")
 
 
 def app_path(source: str) -> str:
@@ -74,13 +76,11 @@ class ConsentApp(kit.Redacted, frozen=True):
 
 
 class Granted(kit.Redacted, frozen=True):
-    """The token endpoint's answer to a code; the seam's ``AccountGrant`` once ``getUser``
-    said whose account it is."""
+    """The seam's ``AccountGrant``: the refresh token a code gave, and whose account."""
 
-    SECRETS = frozenset({"access_token", "refresh_token"})
-    access_token: str
-    refresh_token: str | None = None
-    account_id: str = ""
+    SECRETS = frozenset({"refresh_token"})
+    refresh_token: str | None
+    account_id: str
 
 
 def ours(app: seam.RedirectApp) -> ConsentApp:
@@ -205,19 +205,13 @@ class CodeGrant:
 
     async def exchange_code(self, app: seam.RedirectApp, code: str, redirect_uri: str) -> Granted:
         mine, endpoint = ours(app), self.settings.token_endpoint
-        pair = base64.b64encode(f"{mine.application_id}:{mine.client_secret}".encode()).decode()
-        token = kit.Requester(TOKEN_SPEC, kit.HeaderAuth({}), self.http, endpoint)
-        form = urlencode(
-            {"grant_type": "authorization_code", "code": code, "redirect_uri": mine.redirect_name}
-        ).encode()
-        basic = {"Authorization": f"Basic {pair}"}
-        granted: Granted = await token.token(endpoint, form, shape=Granted, headers=basic)
-        access = granted.access_token
-        bearer = kit.HeaderAuth({"Authorization": f"Bearer {access}"}, secrets=(access,))
+        redirect = {"redirect_uri": mine.redirect_name}  # the RuName, as the consent's
+        grant = {"grant_type": "authorization_code", "code": code, **redirect}
+        tokens = USER_TOKENS(endpoint, mine.application_id, mine.client_secret, grant=grant)
         identity = f"{self.settings.identity_url}/commerce/identity/v1/"
-        asked = kit.Requester(TOKEN_SPEC, bearer, self.http, identity)
+        asked = kit.Requester(TOKEN_SPEC, tokens, self.http, identity)
         user: _User = await asked.request("GET", "user/", name="getUser", shape=_User)
-        return msgspec.structs.replace(granted, account_id=user.user_id)
+        return Granted(tokens.refresh_token, user.user_id)
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -267,8 +261,7 @@ class EbayRedirectFlow:
     async def shop_credentials(
         self, vault: VaultClient, stored: Mapping[str, Any]
     ) -> Mapping[str, Any]:
-        """The seller's entry ``stored`` with the secret of the app it names (``app_source``);
-        one with a secret of its own and no source takes the default app's if it is that app."""
+        """``stored`` with the secret of its app (docs/EBAY.md, "Connecting")."""
         source = stored.get("app_source")
         named = source if isinstance(source, str) else ""
         path = app_path(named or "default")

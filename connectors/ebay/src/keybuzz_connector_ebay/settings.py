@@ -17,18 +17,12 @@ SCOPES = (
     "https://api.ebay.com/oauth/api_scope/commerce.identity.readonly",
 )
 
-# The application's calls a day, every seller's together (docs/EBAY.md, "Call limits at
-# scale", where each figure is reckoned). A poll: two getConversations, and a getConversation
-# and an updateConversation for a seller with a new conversation one poll in ten.
-CALLS_PER_POLL = 2.2
-POLL_SHARE = 0.9  # of the Message API's calls; the rest is replies'
-# A sync round: a getOrders by lastmodifieddate, another page one round in ten [assumed].
-CALLS_PER_SYNC = 1.1
-# Of the Fulfillment API's calls; the rest is the poller's look-ups of a listing's order,
-# orders' reads by id and backfills.
-SYNC_SHARE = 0.8
-# A flooded inbox's poll ends there, the rest read by the next one: three full pages of
-# conversations read and marked read, and their orders' look-ups.
+# The application's calls a day, every seller's together: what a poll (a sync round) costs
+# and the share of the Message API's (the Fulfillment API's) calls polls (syncs) may spend;
+# a flooded inbox's poll ends at its most, the rest read by the next one (docs/EBAY.md,
+# "Call limits at scale" and "Calls counted as spent", where each figure is reckoned).
+CALLS_PER_POLL, POLL_SHARE = 2.2, 0.9
+CALLS_PER_SYNC, SYNC_SHARE = 1.1, 0.8
 MAX_CALLS_PER_POLL = 200
 
 

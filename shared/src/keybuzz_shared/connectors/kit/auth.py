@@ -277,13 +277,16 @@ class _TokenAnswer(msgspec.Struct, frozen=True):
     access_token: str
     expires_in: float = 300.0  # not given: a short life, renewed on a 401 anyway
     token_type: str = "Bearer"
+    refresh_token: str | None = None
 
 
 class ClientCredentials(_HeadersOnly):
     """OAuth2 client credentials (RFC 6749 4.4), the token renewed ``margin`` seconds before
     it expires (at most half its life), once for every caller that found it refused.
     ``share(store)``: kept for every process where grants a day are limited; the store
-    spares the grants, it does not lock them, and one unavailable is passed by."""
+    spares the grants, it does not lock them, and one unavailable is passed by. A grant
+    that gives a refresh token (an authorization code's) keeps it: ``refresh_token``; an
+    authorization code is sent once, whatever comes after."""
 
     def __init__(
         self,
@@ -311,6 +314,8 @@ class ClientCredentials(_HeadersOnly):
         self._extra = dict(headers or {})
         self._margin = margin
         self._token: str | None = None
+        self._refresh_token: str | None = None
+        self._code_sent = False
         self._expires = 0.0  # time.monotonic() after which the token is renewed first
         self._lock = asyncio.Lock()
         self._store: TokenStore | None = None
@@ -327,9 +332,14 @@ class ClientCredentials(_HeadersOnly):
     def has_token(self) -> bool:
         return self._token is not None
 
+    @property
+    def refresh_token(self) -> str | None:
+        return self._refresh_token
+
     def secrets(self) -> Iterable[str]:
         basic = tuple(h.removeprefix("Basic ") for h in self._token_headers.values())
-        return (self._secret, self._token or "", *basic, *self._grant_secrets)
+        kept = (self._token or "", self._refresh_token or "")
+        return (self._secret, *kept, *basic, *self._grant_secrets)
 
     async def headers(self, requester: Requester) -> dict[str, str]:
         token = self._token
@@ -364,6 +374,9 @@ class ClientCredentials(_HeadersOnly):
                 self._expires = time.monotonic() + left - self._margin
                 self._token = kept.access_token
                 return kept.access_token
+            if self._code_sent:  # single-use (RFC 6749 4.1.2): sent again, its tokens revoked
+                raise requester.unreadable("token", "the authorization code was sent already")
+            self._code_sent = self._form.get("grant_type") == "authorization_code"
             form = urlencode(self._form).encode()
             try:
                 answer = await requester.token(self.token_url, form, headers=self._token_headers)
@@ -374,7 +387,7 @@ class ClientCredentials(_HeadersOnly):
             granted = _granted(requester, answer, self._token_type)
             life = max(0.0, granted.expires_in)
             self._expires = time.monotonic() + life - min(self._margin, life / 2)
-            self._token = granted.access_token
+            self._token, self._refresh_token = granted.access_token, granted.refresh_token
             await self._keep(granted.access_token, time.time() + life)
             return granted.access_token
 
