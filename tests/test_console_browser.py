@@ -5,14 +5,15 @@ Python, pointed at that executable: no browser download. The four services run
 in-process on the test fixtures (their own NATS, fresh databases, the session's
 OpenBao, Dovecot and Amazon sandbox), the console on a free port. The browser
 talks to the console, the sandbox's consent page and the oauth callback only,
-as a seller's browser does. A screenshot of each step goes to
-``.artifacts/console/NN-step.png`` (git-ignored).
+as a seller's browser does. With ``KEYBUZZ_TEST_SCREENSHOTS=1``, a screenshot of each step
+goes to ``.artifacts/console/NN-step.png`` (git-ignored).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -131,6 +132,10 @@ async def browser(chromium: Browser) -> AsyncIterator[Browser]:
 
 
 async def screenshot(page: Page, name: str) -> None:
+    """The step's screenshot, when asked for (``KEYBUZZ_TEST_SCREENSHOTS=1``): nothing is
+    asserted on it, and a full page's PNG costs a loaded machine a second or more."""
+    if os.environ.get("KEYBUZZ_TEST_SCREENSHOTS") != "1":
+        return
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 

@@ -99,7 +99,12 @@ async def test_event_committed_while_nats_is_down_is_published_later(start_servi
             await pool.fetchval("SELECT count(*) FROM probe_archived WHERE tenant_id='outbox-1'")
             == 1
         )
-        await asyncio.sleep(1.5)  # the relay tries and keeps the row
+        # The relay tries (its failed try counted on the row) and keeps the row.
+        await eventually(
+            lambda: pool.fetchval(
+                "SELECT attempts > 0 FROM event_outbox WHERE event_id=$1", event_id
+            )
+        )
         assert await pool.fetchval(
             "SELECT published_at IS NULL FROM event_outbox WHERE event_id=$1", event_id
         )

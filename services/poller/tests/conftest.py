@@ -8,20 +8,14 @@ import pytest
 from keybuzz_devstack.testing import MailServer, RunningService
 from keybuzz_poller.reading.mailbox import ImapAccount
 from keybuzz_poller.service import DEFINITION
-from mailkit import MAX_MESSAGE_BYTES
+from mailkit import mail_poller_settings
 
 
 @pytest.fixture
 async def poller(
     start_service: Callable[..., Awaitable[RunningService]], dovecot: MailServer
 ) -> RunningService:
-    # No scheduled polls: these tests read or poll when they choose (poll-now still works).
-    return await start_service(
-        DEFINITION,
-        MX_MAX_MESSAGE_BYTES=str(MAX_MESSAGE_BYTES),
-        POLL_ENABLED="false",
-        **dovecot.settings,
-    )
+    return await start_service(DEFINITION, **mail_poller_settings(dovecot))
 
 
 @pytest.fixture

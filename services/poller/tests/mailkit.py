@@ -12,6 +12,7 @@ from typing import Any
 
 import aiosmtplib
 import asyncpg
+import pytest
 
 # What the poller's tests share with the connectors' (keybuzz_devstack.shop_api_testing),
 # under the names these tests use.
@@ -40,6 +41,23 @@ DOMAIN = "inbound.keybuzz.test"
 # The test poller's MX_MAX_MESSAGE_BYTES (conftest.py): small enough to test the 552 cheaply.
 MAX_MESSAGE_BYTES = 64 * 1024
 ORDER = "171-2345678-1234567"
+
+
+def mail_poller_settings(dovecot: MailServer) -> dict[str, str]:
+    """The test poller's settings: no scheduled polls (its tests read or poll when they
+    choose; poll-now still works), the session's Dovecot."""
+    limits = {"MX_MAX_MESSAGE_BYTES": str(MAX_MESSAGE_BYTES), "POLL_ENABLED": "false"}
+    return limits | dict(dovecot.settings)
+
+
+@pytest.fixture(scope="module")
+async def module_poller(
+    start_module_service: Callable[..., Awaitable[RunningService]], dovecot: MailServer
+) -> RunningService:
+    """conftest.py's ``poller``, shared by a module's tests (``poller = module_poller``)
+    where each works with tenants of its own and reads only theirs: a poller's start (its
+    database migrated, its consumers, its MX) is most of a short test's time."""
+    return await start_module_service(DEFINITION, **mail_poller_settings(dovecot))
 
 
 def new_tenant() -> tuple[str, str]:

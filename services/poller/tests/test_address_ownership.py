@@ -14,6 +14,7 @@ from keybuzz_shared.messaging import REASON_HEADER
 from mailkit import (
     DOMAIN,
     get_json,
+    module_poller,
     new_tenant,
     poll_now,
     publish,
@@ -22,6 +23,9 @@ from mailkit import (
     synced,
     synced_event,
 )
+
+# Each test works with tenants of its own: one poller for the module's tests.
+poller = module_poller
 
 DEAD_LETTERS = "deadletter.poller.tenant.synced"
 

@@ -9,7 +9,19 @@ from typing import Any
 
 from keybuzz_devstack.testing import MailServer, RunningService
 from keybuzz_poller.reading.relay_mail import parse
-from mailkit import deliver_behind_the_mx, get_json, new_tenant, poll_now, relay_mail, send, synced
+from mailkit import (
+    deliver_behind_the_mx,
+    get_json,
+    module_poller,
+    new_tenant,
+    poll_now,
+    relay_mail,
+    send,
+    synced,
+)
+
+# Each test works with tenants of its own: one poller for the module's tests.
+poller = module_poller
 
 FORGED = "2020-01-01T00:00:00+00:00"
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from keybuzz_devstack.testing import RunningService
-from mailkit import get_json, headers, new_tenant, poll_now, relay_mail, send, synced
+from mailkit import get_json, headers, module_poller, new_tenant, poll_now, relay_mail, send, synced
+
+# Each test works with tenants of its own: one poller for the module's tests.
+poller = module_poller
 
 
 def order(n: int) -> str:

@@ -16,7 +16,10 @@ from keybuzz_poller.reading.mailbox import ImapAccount
 from keybuzz_poller.reading.new_mail import read_batch
 from keybuzz_poller.reading.relay_mail import RelayMail
 from keybuzz_shared.uow import StoreUnit
-from mailkit import ORDER, new_tenant, relay_mail, send, synced
+from mailkit import ORDER, module_poller, new_tenant, relay_mail, send, synced
+
+# Each test works with tenants of its own: one poller for the module's tests.
+poller = module_poller
 
 
 class Collected:

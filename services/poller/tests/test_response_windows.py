@@ -11,6 +11,7 @@ import test_response_alerts
 from keybuzz_devstack.testing import RunningService
 from mailkit import get_json, headers
 
+alerting_poller = test_response_alerts.alerting_poller
 poller = test_response_alerts.poller
 PATH = "/api/v1/poller/response-deadlines"
 

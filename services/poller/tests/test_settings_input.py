@@ -10,6 +10,7 @@ import test_response_alerts
 from keybuzz_devstack.testing import RunningService
 from mailkit import get_json, headers, new_tenant
 
+alerting_poller = test_response_alerts.alerting_poller
 poller = test_response_alerts.poller
 WINDOWS = "/api/v1/poller/response-deadlines"
 ALERTS = "/api/v1/poller/response-alerts"

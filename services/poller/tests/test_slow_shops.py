@@ -147,8 +147,9 @@ async def test_healthy_shops_keep_their_interval_while_others_stall_and_trickle(
     vault: VaultClient,
     double: dict[str, dict[str, Any]],
 ) -> None:
-    # Eight failing shops, each call of theirs held 2.5 s and retried within 3 s: more than
-    # the two slots could serve beside the healthy shops, were they theirs to take.
+    # Four failing shops, each call of theirs held 2.5 s and retried within 1 s (some 2.9
+    # slots' worth): more than the two slots could serve beside the healthy shops, were they
+    # theirs to take.
     poller = await start_poller(
         FNAC_CALL_DEADLINE_SECONDS="2.5",
         SHOP_POLL_DEADLINE_SECONDS="3",
@@ -156,7 +157,7 @@ async def test_healthy_shops_keep_their_interval_while_others_stall_and_trickle(
         POLL_RETRY_MAX_SECONDS="1",
     )
     # The failing shops connect first: they are the oldest due, claimed before the others.
-    bad = await connected(poller, vault, [double[STALLED]] * 4 + [double[TRICKLING]] * 4)
+    bad = await connected(poller, vault, [double[STALLED]] * 2 + [double[TRICKLING]] * 2)
     healthy = await connected(poller, vault, [double[name] for name in HEALTHY for _ in range(3)])
 
     async def first_polls_done() -> bool:
@@ -167,23 +168,25 @@ async def test_healthy_shops_keep_their_interval_while_others_stall_and_trickle(
     # Every shop's first poll (a day back; the failing ones' first in any slot, before they
     # are known to fail): setting up, not the guarantee, however long a loaded machine takes.
     await eventually(first_polls_done, within=None)
-    # Then, until each healthy shop has been polled three more times: whenever one of them
-    # was due and waiting for a slot, the failing shops held no more than their back-off
-    # share (one of the two slots): the other was the healthy shops'. What a busy machine
-    # stretches (how late a claim wakes, how long a poll takes) is not what is asserted.
+    # Then, until each healthy shop has been polled twice more and one of them has been seen
+    # waiting for a slot while a failing shop's stalled or trickled call was in flight (its
+    # poll leased: the share contested, not only tried): whenever one of them was due and
+    # waiting, the failing shops held no more than their back-off share (one of the two
+    # slots): the other was the healthy shops'. What a busy machine stretches (how late a
+    # claim wakes, how long a poll takes) is not what is asserted.
     first = {k: r["last_success_at"] for k, r in (await rows(poller, healthy)).items()}
     successes = dict.fromkeys(first, 0)
-    waits = 0
+    contested = 0
     loop = asyncio.get_running_loop()
     watch_until = loop.time() + until_the_limit()
-    while min(successes.values()) < 3:
-        assert loop.time() < watch_until, f"healthy shops' polls after their first: {successes}"
+    while min(successes.values()) < 2 or not contested:
+        assert loop.time() < watch_until, f"polls after the first: {successes}, {contested=}"
         looked = await rows(poller, healthy + bad)
         now = next(iter(looked.values()))["now"]
         waiting = [k for k in first if looked[k]["next_poll_at"] < now and not leased(looked[k])]
         held_by_failing = [s.key for s in bad if leased(looked[s.key])]
         if waiting:
-            waits += 1
+            contested += bool(held_by_failing)
             assert len(held_by_failing) <= 1, f"{waiting} waited while {held_by_failing} polled"
         for key in first:
             row = looked[key]
@@ -191,7 +194,6 @@ async def test_healthy_shops_keep_their_interval_while_others_stall_and_trickle(
             if row["last_success_at"] != first[key]:
                 successes[key], first[key] = successes[key] + 1, row["last_success_at"]
         await asyncio.sleep(0.1)
-    assert waits, "no healthy shop was seen due: the share was never tried"
     for key, row in (await rows(poller, bad)).items():
         assert row["last_success_at"] is None and row["consecutive_failures"] >= 1, key
 

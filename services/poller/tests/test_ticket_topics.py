@@ -9,7 +9,20 @@ from __future__ import annotations
 import pytest
 from keybuzz_devstack.shop_api_testing import as_agent
 from keybuzz_devstack.testing import RunningService
-from mailkit import ORDER, get_json, new_tenant, poll_now, received_events, relay_mail, send, synced
+from mailkit import (
+    ORDER,
+    get_json,
+    module_poller,
+    new_tenant,
+    poll_now,
+    received_events,
+    relay_mail,
+    send,
+    synced,
+)
+
+# Each test works with tenants of its own: one poller for the module's tests.
+poller = module_poller
 
 
 async def mailed(poller: RunningService, tenant: str, address: str, text: str) -> dict[str, object]:

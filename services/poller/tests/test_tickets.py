@@ -17,6 +17,7 @@ from mailkit import (
     ORDER,
     get_json,
     headers,
+    module_poller,
     new_tenant,
     poll_now,
     received_events,
@@ -24,6 +25,9 @@ from mailkit import (
     send,
     synced,
 )
+
+# Each test works with tenants of its own: one poller for the module's tests.
+poller = module_poller
 
 OTHER_ORDER = "402-1111111-2222222"
 
