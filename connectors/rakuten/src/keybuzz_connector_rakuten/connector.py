@@ -79,7 +79,7 @@ class RakutenClient(kit.Requester):
     ) -> wire.Answer:
         """The answer of ``action``; one that ``sends`` a message is never asked twice."""
         query = {"action": action, "version": VERSIONS[action], **(params or {})}
-        answer: wire.Answer = await self.get_document(
+        answer: wire.Answer = await self.document(
             "sales_ws", query, name=action, idempotent=not sends
         )
         return answer
