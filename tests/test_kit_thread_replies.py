@@ -48,13 +48,15 @@ class Marketplace:
 
 
 def replies(marketplace: Marketplace) -> DeclaredReplies:
-    return DeclaredReplies.on_threads(
-        DECLARED,
+    return DeclaredReplies(
         "Market",
         "thread of an order",
-        limits=LIMITS,
         post=marketplace.post,
         read_back=marketplace.read_back,
+        threads=DECLARED.threads,
+        recipients=DECLARED.recipients,
+        limits=LIMITS,
+        carried=DECLARED.carried,
     )
 
 
