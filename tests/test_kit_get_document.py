@@ -22,8 +22,8 @@ SPEC_OF_GETS = ApiSpec(SPEC.label, SPEC.log, SPEC.errors, SPEC.refusals, answers
 
 
 class Gets:
-    """Answers each GET with the next of ``answers`` (the last repeated); ``seen``: the
-    query strings asked."""
+    """Answers each call with the next of ``answers`` (the last repeated); ``seen``: the
+    methods and query strings asked."""
 
     def __init__(self) -> None:
         self.answers: list[bytes] = []
@@ -32,7 +32,7 @@ class Gets:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        self.seen.append(scope["query_string"].decode())
+        self.seen.append(f"{scope['method']} {scope['query_string'].decode()}")
         body = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
         headers = [(b"content-type", b"text/xml")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -54,7 +54,7 @@ async def test_a_get_carries_the_key_in_its_query_and_reads_the_document(
     app.answers = [answer("OK", "listed")]
     found = await requester.document("sales_ws", {"action": "list"}, name="list")
     assert found.said == "listed" and requester.sent["list"] == 1
-    assert app.seen == [f"action=list&login=shop&pwd={KEY}"]
+    assert app.seen == [f"GET action=list&login=shop&pwd={KEY}"]
 
 
 async def test_an_envelopes_refusal_is_the_marketplaces_error_without_the_key(
