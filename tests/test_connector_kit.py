@@ -289,7 +289,7 @@ async def test_reads_are_retried_and_a_send_in_doubt_is_never_repeated(
         await requester.send_json("POST", "messages", {"body": "hello"})
     script.replies["/api/messages"] = [Reply(502)]
     with pytest.raises(KitOutcomeUnknown):
-        await requester.post_form("messages", {"body": "hello"})
+        await requester.post_multipart("messages", [("body", (None, b"hello", None))])
     assert script.hits("/api/messages") == 2  # each sent once
 
 

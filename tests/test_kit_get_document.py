@@ -1,4 +1,4 @@
-"""The kit's ``Requester.get_document`` against a real HTTP server scripted per test: an
+"""The kit's ``Requester.document`` (a GET) against a real HTTP server scripted per test: an
 XML API whose calls are GETs, the shop's key in the query string (``HeaderAuth``'s
 params): the answer read as a document and its envelope's refusal the marketplace's own
 error; a garbled answer asked again within a read, never within a send (its outcome
@@ -22,8 +22,8 @@ SPEC_OF_GETS = ApiSpec(SPEC.label, SPEC.log, SPEC.errors, SPEC.refusals, answers
 
 
 class Gets:
-    """Answers each GET with the next of ``answers`` (the last repeated); ``seen``: the
-    query strings asked."""
+    """Answers each call with the next of ``answers`` (the last repeated); ``seen``: the
+    methods and query strings asked."""
 
     def __init__(self) -> None:
         self.answers: list[bytes] = []
@@ -32,7 +32,7 @@ class Gets:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        self.seen.append(scope["query_string"].decode())
+        self.seen.append(f"{scope['method']} {scope['query_string'].decode()}")
         body = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
         headers = [(b"content-type", b"text/xml")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -52,9 +52,9 @@ async def test_a_get_carries_the_key_in_its_query_and_reads_the_document(
 ) -> None:
     requester, app = gets
     app.answers = [answer("OK", "listed")]
-    found = await requester.get_document("sales_ws", {"action": "list"}, name="list")
+    found = await requester.document("sales_ws", {"action": "list"}, name="list")
     assert found.said == "listed" and requester.sent["list"] == 1
-    assert app.seen == [f"action=list&login=shop&pwd={KEY}"]
+    assert app.seen == [f"GET action=list&login=shop&pwd={KEY}"]
 
 
 async def test_an_envelopes_refusal_is_the_marketplaces_error_without_the_key(
@@ -63,7 +63,7 @@ async def test_an_envelopes_refusal_is_the_marketplaces_error_without_the_key(
     requester, app = gets
     app.answers = [answer("REFUSED", f"no such key {KEY}")]
     with pytest.raises(OwnError) as refused:
-        await requester.get_document("sales_ws", {"action": "list"}, name="list")
+        await requester.document("sales_ws", {"action": "list"}, name="list")
     assert KEY not in str(refused.value) and "list" in str(refused.value)
 
 
@@ -72,8 +72,8 @@ async def test_a_garbled_answer_is_asked_again_in_a_read_never_in_a_send(
 ) -> None:
     requester, app = gets
     app.answers = [answer("OK", "cut")[:20], answer("OK", "whole")]
-    assert (await requester.get_document("ws", {}, name="read")).said == "whole"
+    assert (await requester.document("ws", {}, name="read")).said == "whole"
     app.answers = [answer("OK", "cut")[:20], answer("OK", "whole")]
     with pytest.raises(KitOutcomeUnknown) as lost:
-        await requester.get_document("ws", {"text": "hi"}, name="send", idempotent=False)
+        await requester.document("ws", {"text": "hi"}, name="send", idempotent=False)
     assert requester.sent["send"] == 1 and KEY not in str(lost.value)

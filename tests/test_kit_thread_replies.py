@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from keybuzz_shared.connectors.kit import Declaration, DeclaredReplies
+from keybuzz_shared.connectors.kit import DeclaredReplies
 from keybuzz_shared.connectors.seam import (
     CallUnavailable,
     InboxMessage,
@@ -21,13 +21,6 @@ from keybuzz_shared.connectors.seam import (
 
 ORDER = ThreadKey(kind="ORDER", id="o-1")
 LIMITS = Limits(max_attachments=0, max_attachment_bytes=0, max_text_length=10, page_size=5)
-DECLARED = Declaration.Discussions(
-    recipients=("BUYER",),
-    support_sender="",
-    claim_subject="",
-    threads=frozenset({"ORDER"}),
-    carried=lambda text: text.replace("\x01", ""),
-)
 
 
 class Marketplace:
@@ -48,13 +41,15 @@ class Marketplace:
 
 
 def replies(marketplace: Marketplace) -> DeclaredReplies:
-    return DeclaredReplies.on_threads(
-        DECLARED,
+    return DeclaredReplies(
         "Market",
         "thread of an order",
-        limits=LIMITS,
         post=marketplace.post,
         read_back=marketplace.read_back,
+        threads=frozenset({"ORDER"}),
+        recipients=("BUYER",),
+        limits=LIMITS,
+        carried=lambda text: text.replace("\x01", ""),
     )
 
 

@@ -1,21 +1,15 @@
 """An XML API's status envelope declared (kit/xml_answers.py): its status and errors
 read, their texts without a secret, a refusal said with its codes ("later" ones asked again),
 an answer whose errors are its items' left to the caller, a token's refusal renewed, and a
-login's refusal the credentials'; and an API whose refusals are a root of their own
-(``ErrorRoot``, Rakuten's), read whatever its namespace. No server."""
+login's refusal the credentials'. No server."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
-from keybuzz_shared.connectors.kit.requester import CallErrors, Garbled, Refusal
-from keybuzz_shared.connectors.kit.xml_answers import (
-    ErrorRoot,
-    StatusEnvelope,
-    listed,
-)
+from keybuzz_shared.connectors.kit.requester import Garbled, Refusal
+from keybuzz_shared.connectors.kit.xml_answers import StatusEnvelope, listed
 from keybuzz_shared.connectors.seam import (
-    CallAnswerUnreadable,
     CredentialsRefused,
     RequestRefused,
 )
@@ -132,48 +126,3 @@ def test_the_kits_errors_keep_the_status_and_codes_and_name_the_marketplace() ->
     assert isinstance(key, CredentialsRefused) and key.codes == ("E_1",)
     assert str(key) == "Market refused the shop's credentials: E_1: no"
     assert str(MarketKeyRefused("HTTP 401")) == "Market refused the shop's credentials: HTTP 401"
-
-
-# --- an API whose refusals are a root of their own (ErrorRoot) ---------------------------------
-
-ERROR_ROOT = ErrorRoot(
-    root="errors",
-    errors=CallErrors.labelled("M", credentials="key"),
-    service="ws",
-    said=("code", "message", "details/detail"),
-    later=frozenset({"Busy"}),
-    credentials=frozenset({"BadKey"}),
-)
-
-
-def refused_with(*codes: str) -> ErrorRoot.Answer:
-    errors = "".join(
-        f"<error><code>{c}</code><message>no k3y</message><details><detail>d</detail>"
-        "</details></error>"
-        for c in codes
-    )
-    body = f'<errors xmlns="urn:any:{len(codes)}">{errors}</errors>'.encode()
-    return ERROR_ROOT.read(body, 1 << 16, lambda text: text.replace("k3y", "*"))
-
-
-def test_an_error_root_is_a_refusal_in_the_apis_words_whatever_its_namespace() -> None:
-    """Its errors said code first with their texts (secrets masked); every one of them
-    asking to come back later is asked again; a credentials code refuses the credentials,
-    any other the call; a result's root is no refusal, read at any depth by local name."""
-    said = refused_with("Wrong", "Busy")
-    assert said.refused == Refusal("Wrong no * d; Busy no * d", later=False)
-    assert refused_with("Busy").refused == Refusal("Busy no * d", later=True)
-    assert isinstance(ERROR_ROOT.error("ws", 200, refused_with("BadKey")), CredentialsRefused)
-    other = ERROR_ROOT.error("ws", 200, said)
-    assert isinstance(other, RequestRefused) and not isinstance(other, CredentialsRefused)
-    assert isinstance(ERROR_ROOT.error("ws", 403, None), CredentialsRefused)
-    ok = ERROR_ROOT.read(
-        b'<r xmlns="urn:x"><response><a><b>1</b></a><a><b>2</b></a></response></r>',
-        1 << 16,
-        str,
-    )
-    assert ok.refused is None
-    assert [n.text("b") for n in ERROR_ROOT.result(ok, "r").all("a")] == ["1", "2"]
-    assert ERROR_ROOT.result(ok, "r").text("a/b") == "1"
-    with pytest.raises(CallAnswerUnreadable):
-        ERROR_ROOT.result(ok, "other")

@@ -74,6 +74,7 @@ async def test_a_message_whose_answer_is_lost_is_not_sent_again(
     text = f"Réponse perdue {opened['folderId']}"
     client = client_for(sandbox_url, http, shop)
     with pytest.raises(CallOutcomeUnknown):
-        await client.post_form(f"/ws/sav/{opened['folderId']}/msg", {"message": text})
+        message = [("message", (None, text.encode(), None))]
+        await client.post_multipart(f"/ws/sav/{opened['folderId']}/msg", message)
     sent = (await admin.get(f"/shops/{MILANO}/sent")).json()["sent"]
     assert [s["message"] for s in sent].count(text) == 1

@@ -22,8 +22,8 @@ from keybuzz_shared.connectors import registry
 from keybuzz_shared.connectors.kit.signed_mail import (
     MOST_ANSWERS,
     DkimKeys,
-    environment_records,
     new_answers,
+    read_keys,
 )
 from keybuzz_shared.connectors.seam import InboxMessage, mail_relay_of
 
@@ -124,11 +124,11 @@ def test_without_the_doubles_record_the_signature_does_not_verify(
 
 def test_the_environments_records_are_decoded_once_and_not_for_each_mail() -> None:
     """The module's fixture gives the double's records in the environment only."""
-    environment_records.cache_clear()
+    read_keys.cache_clear()
     raw, _ = mails.compose("support", TO, ORDER)
     for _ in range(3):
         assert signed_domains(delivered(raw)) == frozenset({"monechelle.zendesk.com"})
-    assert environment_records.cache_info().misses == 1
+    assert read_keys.cache_info().misses == 1
 
 
 def test_a_dkim_keys_value_that_is_not_records_refuses_the_settings_naming_it() -> None:

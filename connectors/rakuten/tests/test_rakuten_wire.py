@@ -14,9 +14,11 @@ from keybuzz_connector_rakuten.connector import CONNECTOR, inbox, replies
 from keybuzz_shared.connectors.kit.requester import Garbled
 from keybuzz_shared.connectors.seam import (
     CallAnswerUnreadable,
+    CredentialsRefused,
     Recipient,
     Reply,
     ReplyGate,
+    RequestRefused,
     ThreadDetail,
     ThreadKey,
     ThreadStanding,
@@ -229,6 +231,35 @@ def test_an_errorresponse_is_a_refusal_in_rakutens_words_its_secrets_masked() ->
       <details><detail>bad pwd s3cret</detail></details></error></errorresponse>""")
     assert refused.refused is not None and not refused.refused.later
     assert refused.refused.reason == "ParameterError Problem with parameters bad pwd *"
+
+
+def errors(*codes: str) -> wire.Answer:
+    said = "".join(
+        f"<error><code>{c}</code><message>no s3cret</message><details><detail>d</detail>"
+        "</details></error>"
+        for c in codes
+    )
+    return answer(f'<errorresponse xmlns="urn:any:{len(codes)}">{said}</errorresponse>')
+
+
+def test_an_errorresponse_refuses_the_call_or_the_credentials_or_asks_again_later() -> None:
+    """Its errors said code first (secrets masked), whatever its namespace; every one of
+    them ``ServerError``: asked again; a credentials code refuses the credentials, any
+    other the call; a result's root is no refusal, read at any depth by local name."""
+    said = errors("ParameterError", "ServerError")
+    assert said.refused == ("ParameterError no * d; ServerError no * d", False)
+    assert errors("ServerError").refused == ("ServerError no * d", True)
+    refused = wire.refused("sales_ws", 200, errors("InvalidCredentials"))
+    assert isinstance(refused, CredentialsRefused)
+    other = wire.refused("sales_ws", 200, said)
+    assert isinstance(other, RequestRefused) and not isinstance(other, CredentialsRefused)
+    assert isinstance(wire.refused("sales_ws", 403, None), CredentialsRefused)
+    ok = answer('<r xmlns="urn:x"><response><a><b>1</b></a><a><b>2</b></a></response></r>')
+    assert ok.refused is None
+    assert [n.text("b") for n in wire.ANSWERS.result(ok, "r").all("a")] == ["1", "2"]
+    assert wire.ANSWERS.result(ok, "r").text("a/b") == "1"
+    with pytest.raises(CallAnswerUnreadable):
+        wire.ANSWERS.result(ok, "other")
 
 
 @pytest.mark.parametrize(

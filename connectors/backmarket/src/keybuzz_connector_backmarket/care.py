@@ -269,7 +269,8 @@ LIMITS = seam.Limits(
 def folder_replies(client: kit.Requester) -> kit.DeclaredReplies:
     async def post(reply: seam.Reply) -> None:
         files = [("attachment", (f.name, f.data, f.content_type)) for f in reply.attachments]
-        await client.post_form(f"/ws/sav/{reply.thread.id}/msg", {"message": reply.body}, files)
+        message = ("message", (None, reply.body.encode(), None))
+        await client.post_multipart(f"/ws/sav/{reply.thread.id}/msg", [message, *files])
 
     return care_folder(client).replies("Back Market", post, recipients=RECIPIENTS, limits=LIMITS)
 

@@ -154,8 +154,15 @@ def session_of(client: FnacClient, limits: seam.Limits) -> kit.KitSession:
         shop=client.shop,
         overlap=LISTING_OVERLAP,
     )
-    replies = kit.DeclaredReplies.on_threads(
-        DISCUSSIONS, "Fnac", "thread of an order or an offer", limits, shop.post, shop.sent
+    replies = kit.DeclaredReplies(
+        "Fnac",
+        "thread of an order or an offer",
+        post=shop.post,
+        read_back=shop.sent,
+        threads=DISCUSSIONS.threads,
+        recipients=DISCUSSIONS.recipients,
+        limits=limits,
+        carried=DISCUSSIONS.carried,
     )
     return kit.KitSession(shop, replies, orders, verify=client.authenticate)
 

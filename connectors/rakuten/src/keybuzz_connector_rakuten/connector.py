@@ -79,7 +79,7 @@ class RakutenClient(kit.Requester):
     ) -> wire.Answer:
         """The answer of ``action``; one that ``sends`` a message is never asked twice."""
         query = {"action": action, "version": VERSIONS[action], **(params or {})}
-        answer: wire.Answer = await self.get_document(
+        answer: wire.Answer = await self.document(
             "sales_ws", query, name=action, idempotent=not sends
         )
         return answer
@@ -201,7 +201,7 @@ async def probe(client: RakutenClient, credentials: Mapping[str, str]) -> str:
     """One getitemtodolist with the login and token: Rakuten names the seller it answers
     for (``request/user`` [assumed]); a token of another seller is refused."""
     answer = await client.action("getitemtodolist")
-    named = [u] if (u := answer.node().text("request/user")) else []
+    named = [u] if (u := answer.node.text("request/user")) else []
     return kit.own_account(CREDENTIAL_FIELDS, credentials["login"], named, wire.ERRORS)
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
+from functools import partial
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from keybuzz_shared.connectors import kit
@@ -66,22 +68,68 @@ def moment(value: str) -> datetime:
     return datetime.strptime(value.strip(), DATE_FORMAT).replace(tzinfo=PARIS).astimezone(UTC)
 
 
-Answer = kit.Node.ErrorRoot.Answer
-# Rakuten's answers for the kit's requester: XML in UTF-8, its refusals an
-# ``errorresponse`` of ``<error>``s (type, code, message, details) [official].
-ANSWERS = kit.Node.ErrorRoot(
-    root="errorresponse",
-    errors=ERRORS,
-    service="sales_ws",
-    said=("code", "message", "details/detail"),
-    later=LATER_CODES,
-    credentials=CREDENTIAL_CODES,
-)
+class Answer(NamedTuple):
+    """An answer, read whatever its namespace; ``refused``: an ``errorresponse`` as a refusal."""
+
+    node: Node
+    refused: kit.Refusals.Refusal | None = None
+    codes: frozenset[str] = frozenset()
+
+
+class Answers:
+    """Rakuten's answers for the kit's requester: XML in UTF-8, its refusals an
+    ``errorresponse`` of ``<error>``s (type, code, message, details) [official], said code
+    first with their texts; all of them ``LATER_CODES``: asked again like a 429."""
+
+    content_type = "text/xml; charset=utf-8"
+
+    def read(self, content: bytes, max_bytes: int, redact: Callable[[str], str]) -> Answer:
+        refused = partial(ERRORS.unreadable, "sales_ws")
+        node = Node(Node.answer_root(content, refused, max_bytes=max_bytes), None, ValueError)
+        if node.name != "errorresponse":
+            return Answer(node)
+        errors = node.all("error")
+        codes = [error.text("code") or "" for error in errors]
+        said = "; ".join(" ".join(_said(error)) for error in errors)
+        later = bool(codes) and all(code in LATER_CODES for code in codes)
+        reason = redact(said or "an error without a reason")
+        return Answer(node, kit.Refusals.Refusal(reason, later), frozenset(codes))
+
+    def refusal(self, answer: Answer) -> kit.Refusals.Refusal | None:
+        return answer.refused
+
+    def result(self, answer: Answer, root: str) -> Node:
+        """The ``<response>`` of a ``root`` answer."""
+        found = answer.node.get("response") if answer.node.name == root else None
+        if found is None:
+            raise ERRORS.unreadable(root, f"expected <{root}> with a <response>")
+        return Node(found, None, ValueError)
+
+
+def _said(error: Node) -> list[str]:
+    found = (
+        e.element.text for path in ("code", "message", "details/detail") for e in error.all(path)
+    )
+    return [text.strip() for text in found if text and text.strip()]
+
+
+def refused(call: str, status: int, document: Any) -> Exception:
+    """The refusal an answer says (a credentials code: the credentials'), else its status's."""
+    if isinstance(document, Answer) and document.refused is not None:
+        if document.codes & CREDENTIAL_CODES:
+            return ERRORS.credentials_refused(f"{call}: {document.refused.reason}")
+        return ERRORS.refused(call, status, document.refused.reason)
+    if status in (401, 403):
+        return ERRORS.credentials_refused(f"{call}: HTTP {status}")
+    return ERRORS.refused(call, status, f"HTTP {status}")
+
+
+ANSWERS = Answers()
 SPEC = kit.ApiSpec(
     LABEL,
     logging.getLogger(__name__),
     ERRORS,
-    ANSWERS.refusals(),
+    kit.Refusals(credentials=frozenset({401, 403}), error=refused),
     max_response_bytes=16 * 1024 * 1024,
     answers=ANSWERS,
     misaddressed="RAKUTEN_API_URL should be the web services' host",

@@ -36,11 +36,6 @@ class Garbled(Exception):
         self.reason = reason
 
 
-class Refusal(NamedTuple):
-    reason: str
-    later: bool = False
-
-
 class Answers(Protocol):
     """How a marketplace's documents are read."""
 
@@ -66,6 +61,12 @@ class Refusals:
     ``held``: 4xx answers that only hold the shop (a firewall's challenge); ``expired``:
     answers beside a 401 saying the token expired; ``error``: the marketplace's own error
     in place of the seam's call refused."""
+
+    class Refusal(NamedTuple):
+        """What an API's ``Answers`` make of an answer that refuses."""
+
+        reason: str
+        later: bool = False
 
     class Held(NamedTuple):
         seconds: float
@@ -98,6 +99,9 @@ class Refusals:
             if said := _said(document.get(key)):
                 return said
         return ""
+
+
+Refusal = Refusals.Refusal
 
 
 def _said(value: Any) -> str:

@@ -599,7 +599,7 @@ class _Declaration(Generic[S, C]):
 
 
 def _requester(**options: Unpack[Requester.Options]) -> Requester.Options:
-    return options
+    return options  # a CallOptions made Options (mypy: not by a TypedDict's own call)
 
 
 class Declaration(_Declaration[S, C]):

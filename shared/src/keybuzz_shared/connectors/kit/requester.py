@@ -264,53 +264,35 @@ class Requester(JsonCalls[_InFlight]):
         answer = (await self._run(call)).body
         return answer if answered else None
 
-    async def post_document(
+    async def document(
         self,
         path: str,
-        body: Callable[[Mapping[str, str]], bytes],
+        params: Mapping[str, str] | None = None,
         *,
+        body: Callable[[Mapping[str, str]], bytes] | None = None,
+        name: str = "",
         idempotent: bool = True,
         max_bytes: int = 0,
         login: bool = False,
     ) -> Any:
-        """A document of the spec's ``answers``, its body made from what the authentication
-        carries; the answer's document, its envelope read."""
-        sending = Sending(made=body, content_type=self._answers().content_type)
-        return await self._document_call(
-            "POST", path, None, path, idempotent, max_bytes, sending=sending, login=login
-        )
-
-    async def get_document(
-        self,
-        path: str,
-        params: Mapping[str, str],
-        *,
-        name: str,
-        idempotent: bool = True,
-        max_bytes: int = 0,
-    ) -> Any:
-        """A document answer to a GET (``idempotent=False``: one that sends a message)."""
-        self._answers()
-        return await self._document_call("GET", path, params, name, idempotent, max_bytes)
-
-    def _answers(self) -> Answers:
+        """A document of the spec's ``answers``, its envelope read: POSTed when it has a
+        ``body`` (made from what the authentication carries), else a GET;
+        ``idempotent=False``: one that sends a message."""
         if self.spec.answers is None:
             raise TypeError(f"{self.spec.label}'s API declares no answers but JSON")
-        return self.spec.answers
-
-    async def _document_call(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, str] | None,
-        name: str,
-        idempotent: bool,
-        max_bytes: int,
-        **parts: Any,
-    ) -> Any:
-        reading = Reading(answer=Answer.DOCUMENT, max_bytes=max_bytes)
-        resend = _resend(idempotent)
-        call = self._call(method, path, params, resend=resend, name=name, reading=reading, **parts)
+        sending = Sending()
+        if body is not None:
+            sending = Sending(made=body, content_type=self.spec.answers.content_type)
+        call = self._call(
+            "GET" if body is None else "POST",
+            path,
+            params,
+            resend=_resend(idempotent),
+            name=name or path,
+            sending=sending,
+            reading=Reading(answer=Answer.DOCUMENT, max_bytes=max_bytes),
+            login=login,
+        )
         return (await self._run(call)).body
 
     async def post_multipart(self, path: str, parts: Sequence[Part], *, operation: str = "") -> Any:
@@ -318,16 +300,6 @@ class Requester(JsonCalls[_InFlight]):
         sending = Sending(parts=tuple(parts))
         call = self._call("POST", path, operation=operation, resend=Resend.SEND, sending=sending)
         return (await self._run(call)).body
-
-    async def post_form(
-        self,
-        path: str,
-        form: Mapping[str, str],
-        files: Sequence[tuple[str, tuple[str, bytes, str]]] = (),
-    ) -> Any:
-        """A form without files is sent as multipart too."""
-        fields: list[Part] = [(k, (None, v.encode(), None)) for k, v in form.items()]
-        return await self.post_multipart(path, fields + [(k, f) for k, f in files])
 
     async def download(
         self,

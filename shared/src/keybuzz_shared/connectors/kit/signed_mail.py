@@ -107,8 +107,10 @@ _DKIM_SIGNATURE = re.compile(rb"^dkim-signature\s*:", re.IGNORECASE | re.MULTILI
 MOST_SIGNATURES = 4
 
 
+@functools.lru_cache(maxsize=8)
 def read_keys(text: str) -> Mapping[str, str]:
-    """Lower-case names, no final dot; ValueError for anything but a JSON object of strings."""
+    """Lower-case names, no final dot; ValueError for anything but a JSON object of strings.
+    Decoded once a value, not once a mail (a test may change the variable)."""
     if not text.strip():
         return {}
     try:
@@ -116,12 +118,6 @@ def read_keys(text: str) -> Mapping[str, str]:
     except msgspec.DecodeError as exc:
         raise ValueError(f"not a JSON object of DKIM records: {exc}") from None
     return {name.lower().rstrip("."): record for name, record in given.items()}
-
-
-@functools.lru_cache(maxsize=8)
-def environment_records(text: str) -> Mapping[str, str]:
-    """Decoded once a value, not once a mail (a test may change the variable)."""
-    return read_keys(text)
 
 
 # DNS answers kept a while, bounded: a forger's made-up selectors cost one lookup each.
@@ -160,7 +156,7 @@ class DkimKeys:
     def records(self) -> dict[str, str]:
         with _lock:
             found = dict(self.given)
-        return found | dict(environment_records(os.environ.get(self.variable, "")))
+        return found | dict(read_keys(os.environ.get(self.variable, "")))
 
     @classmethod
     def from_dns(cls, name: bytes, timeout: float = 5) -> bytes | None:

@@ -677,27 +677,6 @@ class DeclaredReplies:
     refused_files = staticmethod(refused_files)
     offered_parties = staticmethod(offered_parties)
 
-    @classmethod
-    def on_threads(
-        cls,
-        declared: Discussions,
-        label: str,
-        discussion: str,
-        limits: Limits,
-        post: Callable[[Reply], Awaitable[str | None]],
-        read_back: Callable[[ThreadKey, datetime], Awaitable[Sequence[InboxMessage]]],
-    ) -> DeclaredReplies:
-        return cls(
-            label,
-            discussion,
-            post=post,
-            read_back=read_back,
-            threads=declared.threads,
-            recipients=declared.recipients,
-            limits=limits,
-            carried=declared.carried,
-        )
-
     def __post_init__(self) -> None:
         if (self.listed is None) == (self.read_back is None):
             raise TypeError(f"{self.label}'s replies are read back by listed or read_back")

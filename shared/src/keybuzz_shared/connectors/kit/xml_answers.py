@@ -401,76 +401,6 @@ class StatusEnvelope:
 Errors = tuple[StatusEnvelope.Error, ...]  # an answer's, in its order
 
 
-# --- an API whose refusals are a document of their own -----------------------------------------
-
-
-@dataclass(frozen=True, kw_only=True)
-class ErrorRoot:
-    """An API that refuses a call with a ``root`` of its own listing ``<error>``s, each
-    said by the texts at ``said``, whatever the namespace; ``later``: codes only asking to
-    come back soon (all of them: asked again like a 429)."""
-
-    class Answer(NamedTuple):
-        root: Element
-        refused: Refusal | None
-        codes: frozenset[str] = frozenset()
-
-        def node(self) -> Node:
-            return Node(self.root, None, ValueError)
-
-    root: str
-    errors: CallErrors
-    service: str
-    said: tuple[str, ...] = ("code", "message")
-    later: frozenset[str] = frozenset()
-    credentials: frozenset[str] = frozenset()
-    content_type: str = "text/xml; charset=utf-8"
-
-    # --- the requester's Answers ------------------------------------------------------------
-
-    def read(
-        self, content: bytes, max_bytes: int, redact: Callable[[str], str]
-    ) -> ErrorRoot.Answer:
-        refused = lambda reason: self.errors.unreadable(self.service, reason)  # noqa: E731
-        root = answer_root(content, refused, max_bytes=max_bytes)
-        if local_name(root) != self.root:
-            return ErrorRoot.Answer(root, None)
-        errors = Node(root, None, ValueError).all("error")
-        codes = [error.text("code") or "" for error in errors]
-        said = "; ".join(" ".join(self._texts(error)) for error in errors)
-        later = bool(codes) and all(code in self.later for code in codes)
-        reason = redact(said or "an error without a reason")
-        return ErrorRoot.Answer(root, Refusal(reason, later), frozenset(codes))
-
-    def _texts(self, error: Node) -> list[str]:
-        found = (e.element.text for path in self.said for e in error.all(path))
-        return [text.strip() for text in found if text and text.strip()]
-
-    def refusal(self, answer: ErrorRoot.Answer) -> Refusal | None:
-        return answer.refused
-
-    # --- the requester's Refusals -----------------------------------------------------------
-
-    def error(self, call: str, status: int, document: Any) -> Exception:
-        if isinstance(document, ErrorRoot.Answer) and document.refused is not None:
-            if document.codes & self.credentials:
-                return self.errors.credentials_refused(f"{call}: {document.refused.reason}")
-            return self.errors.refused(call, status, document.refused.reason)
-        if status in (401, 403):
-            return self.errors.credentials_refused(f"{call}: HTTP {status}")
-        return self.errors.refused(call, status, f"HTTP {status}")
-
-    def refusals(self) -> Refusals:
-        return Refusals(credentials=frozenset({401, 403}), error=self.error)
-
-    def result(self, answer: ErrorRoot.Answer, root: str, child: str = "response") -> Node:
-        node = answer.node()
-        found = node.get(child) if node.name == root else None
-        if found is None:
-            raise self.errors.unreadable(root, f"expected <{root}> with a <{child}>")
-        return Node(found, None, ValueError)
-
-
 # --- nodes -------------------------------------------------------------------------------------
 
 
@@ -480,7 +410,7 @@ class Node:
     ("price/amount"); a field missing or misshapen is ``refused``."""
 
     StatusEnvelope: TypeAlias = StatusEnvelope
-    ErrorRoot: TypeAlias = ErrorRoot
+    answer_root = staticmethod(answer_root)
 
     __slots__ = ("_children", "element", "ns", "refused")
 
