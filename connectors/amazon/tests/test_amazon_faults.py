@@ -6,7 +6,7 @@ import time
 
 import msgspec
 import pytest
-from keybuzz_double_amazon.faults import LWA_OPERATION
+from keybuzz_double_amazon.env import LWA_OPERATION
 from keybuzz_sandbox.config import config_from_env
 from sandbox_helpers import CALLBACK, CONTRACT, FR, authorize, connect, headers, iso_ago, lwa
 

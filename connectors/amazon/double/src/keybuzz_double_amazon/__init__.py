@@ -5,7 +5,7 @@ from __future__ import annotations
 from keybuzz_sandbox.double_entry import Double
 
 from .env import AmazonDoubleSettings, service_env
-from .marketplaces import MARKETPLACES
+from .seed import MARKETPLACES
 
 # It has no shop-API conformance driver: its mail relay has the relay side of the suite.
 DOUBLE = Double(

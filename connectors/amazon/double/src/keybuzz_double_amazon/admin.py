@@ -18,9 +18,8 @@ from keybuzz_sandbox.faults import FaultConfig
 from litestar import Response, Router, delete, get, post, put
 from litestar.params import FromPath, JSONBody
 
-from .auth import REFRESH_PREFIX, RefreshClaims
 from .double import AUTH_CODE_LIFETIME, AmazonDouble
-from .lwa import ACCESS_TOKEN_LIFETIME
+from .lwa import ACCESS_TOKEN_LIFETIME, REFRESH_PREFIX, RefreshClaims
 from .messaging import messaging_admin_routes
 from .order_book import AdvanceSummary
 from .relay import RelayRequest, SentMessage, compose, deliver, pick_orders
@@ -101,49 +100,6 @@ def describe(sb: AmazonDouble) -> dict[str, Any]:
     }
 
 
-def _revoke(sb: AmazonDouble, req: RevocationRequest) -> Response[bytes]:
-    if req.refresh_token:
-        claims = sb.signer.open(REFRESH_PREFIX, req.refresh_token, RefreshClaims)
-        if claims is None:
-            return admin_error(400, "refreshToken was not issued by this sandbox")
-        sb.revoke_refresh_token(claims.jti)
-        return json_answer({"revoked": "refreshToken", "sellingPartnerId": claims.sp})
-    if req.selling_partner_id in sb.sellers:
-        sb.revoke_seller(req.selling_partner_id)
-        return json_answer({"revoked": "seller", "sellingPartnerId": req.selling_partner_id})
-    return admin_error(400, "give refreshToken or a known sellingPartnerId")
-
-
-async def _relay(sb: AmazonDouble, req: RelayRequest) -> Response[bytes]:
-    book = known(sb.sellers.get(req.selling_partner_id), f"seller {req.selling_partner_id}")
-    if not 1 <= req.count <= 500:
-        return admin_error(400, "count must be between 1 and 500")
-    now = sb.clock.now()
-    rng = random.Random(f"{sb.config.seed}|relay|{req.selling_partner_id}|{sb.messages_sent}")
-    if req.order_ids:
-        states = [book.find(o, now) for o in req.order_ids]
-        if any(s is None for s in states):
-            return admin_error(400, "orderIds contains an order this seller does not have")
-        chosen = [s for s in states if s is not None]
-        chosen = [chosen[i % len(chosen)] for i in range(req.count)]
-    else:
-        chosen = pick_orders(book, rng, req.count, now)
-    messages = [compose(book, state, rng, req.to) for state in chosen]
-    try:
-        await deliver(
-            messages, req.smtp_host or sb.settings.smtp_host, req.smtp_port or sb.settings.smtp_port
-        )
-    except (aiosmtplib.SMTPException, OSError) as exc:
-        return admin_error(502, f"SMTP delivery failed: {exc}")
-    sb.messages_sent += len(messages)
-    sent: list[SentMessage] = []
-    for state, m in zip(chosen, messages, strict=True):
-        message_id, subject, sender = str(m["Message-ID"]), str(m["Subject"]), str(m["From"])
-        sb.relay_log.record(message_id, book.seller_id, state.facts.buyer_email, state.order_id)
-        sent.append(SentMessage(state.order_id, message_id, subject, sender, req.to))
-    return json_answer({"sent": sent})
-
-
 def admin_router(sb: AmazonDouble) -> Router:
     @get("/config", sync_to_thread=False)
     def config() -> Response[bytes]:
@@ -174,11 +130,48 @@ def admin_router(sb: AmazonDouble) -> Router:
 
     @post("/revocations", sync_to_thread=False)
     def revoke(data: JSONBody[RevocationRequest]) -> Response[bytes]:
-        return _revoke(sb, data)
+        if data.refresh_token:
+            claims = sb.signer.open(REFRESH_PREFIX, data.refresh_token, RefreshClaims)
+            if claims is None:
+                return admin_error(400, "refreshToken was not issued by this sandbox")
+            sb.revoke_refresh_token(claims.jti)
+            return json_answer({"revoked": "refreshToken", "sellingPartnerId": claims.sp})
+        if data.selling_partner_id in sb.sellers:
+            sb.revoke_seller(data.selling_partner_id)
+            return json_answer({"revoked": "seller", "sellingPartnerId": data.selling_partner_id})
+        return admin_error(400, "give refreshToken or a known sellingPartnerId")
 
     @post("/messages")
     async def messages(data: JSONBody[RelayRequest]) -> Response[bytes]:
-        return await _relay(sb, data)
+        book = known(sb.sellers.get(data.selling_partner_id), f"seller {data.selling_partner_id}")
+        if not 1 <= data.count <= 500:
+            return admin_error(400, "count must be between 1 and 500")
+        now = sb.clock.now()
+        rng = random.Random(f"{sb.config.seed}|relay|{data.selling_partner_id}|{sb.messages_sent}")
+        if data.order_ids:
+            states = [book.find(o, now) for o in data.order_ids]
+            if any(s is None for s in states):
+                return admin_error(400, "orderIds contains an order this seller does not have")
+            chosen = [s for s in states if s is not None]
+            chosen = [chosen[i % len(chosen)] for i in range(data.count)]
+        else:
+            chosen = pick_orders(book, rng, data.count, now)
+        mails = [compose(book, state, rng, data.to) for state in chosen]
+        try:
+            await deliver(
+                mails,
+                data.smtp_host or sb.settings.smtp_host,
+                data.smtp_port or sb.settings.smtp_port,
+            )
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            return admin_error(502, f"SMTP delivery failed: {exc}")
+        sb.messages_sent += len(mails)
+        sent: list[SentMessage] = []
+        for state, m in zip(chosen, mails, strict=True):
+            message_id, subject, sender = str(m["Message-ID"]), str(m["Subject"]), str(m["From"])
+            sb.relay_log.record(message_id, book.seller_id, state.facts.buyer_email, state.order_id)
+            sent.append(SentMessage(state.order_id, message_id, subject, sender, data.to))
+        return json_answer({"sent": sent})
 
     handlers = [
         config,
@@ -235,15 +228,13 @@ def reply_admin_routes(sb: AmazonDouble) -> list[Any]:
 
     @put("/buyers/{alias:str}/opt-out")
     async def opt_out(alias: FromPath[str], data: JSONBody[OptOutRequest]) -> Response[bytes]:
-        if await find_buyer(sb, alias) is None:
-            return admin_error(404, f"unknown buyer {alias}")
+        known(await find_buyer(sb, alias), f"buyer {alias}")
         sb.set_opted_out(alias, data.opted_out)
         return json_answer({"alias": alias.lower(), "optedOut": data.opted_out})
 
     @get("/buyers/{alias:str}/inbox")
     async def inbox(alias: FromPath[str]) -> Response[bytes]:
-        if await find_buyer(sb, alias) is None:
-            return admin_error(404, f"unknown buyer {alias}")
+        known(await find_buyer(sb, alias), f"buyer {alias}")
         return json_answer({"messages": sb.replies.inbox(alias)})
 
     @get("/replies/refused", sync_to_thread=False)

@@ -14,13 +14,12 @@ from keybuzz_sandbox.double_kit.tokens import Issued
 from keybuzz_sandbox.ratelimit import RateLimiter
 from keybuzz_sandbox.sandbox import Sandbox
 
-from .env import AmazonDoubleSettings
-from .faults import LWA_OPERATION
+from .env import DEFAULT_REDIRECT_URIS, LWA_OPERATION, AmazonDoubleSettings
 from .models import ModelRegistry
 from .notification_delivery import NotificationBook
 from .order_book import OrderBook
 from .relay import RelayLog
-from .reply_state import ReplyBook, SeededBuyers
+from .reply_relay import ReplyBook, SeededBuyers
 from .report_store import ReportStore
 from .roles import Roles
 from .seed import SellerGenerator, SellerSpec, default_sellers
@@ -52,15 +51,14 @@ class Kept(msgspec.Struct, kw_only=True):
 class AmazonDouble:
     """What Amazon's routes share: the sandbox's parts under their names, its own settings."""
 
-    def __init__(self, sandbox: Sandbox, models: ModelRegistry | None = None) -> None:
+    def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
         self.config = config = sandbox.config
         self.settings = settings = config.of(AmazonDoubleSettings)
         self.clock = sandbox.clock
         self.state = sandbox.state
         self.kept = msgspec.convert(self.state.doubles.get("amazon", {}), Kept)
-        self.echo = sandbox.echo
-        self.models = models or ModelRegistry()
+        self.models = ModelRegistry()
         self.signer = Signer(settings.signing_secret)
         # Report documents' URLs, as Amazon's S3 pre-signs them.
         self.documents = Presigner(self.signer.mac, "AKIASANDBOXDOCUMENTS", "eu-west-1")
@@ -99,9 +97,13 @@ class AmazonDouble:
 
     @property
     def redirect_uris(self) -> list[str]:
-        registered = self.settings.redirect_uris
-        extra = [u for u in self.kept.redirect_uris if u not in registered]
-        return [*registered, *extra]
+        """The defaults, SANDBOX_REDIRECT_URIS's, then those registered at run time, once each."""
+        given = (
+            *DEFAULT_REDIRECT_URIS,
+            *self.settings.extra_redirect_uris,
+            *self.kept.redirect_uris,
+        )
+        return list(dict.fromkeys(given))
 
     def register_redirect_uri(self, uri: str) -> None:
         if uri not in self.redirect_uris:

@@ -27,6 +27,11 @@ Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 AmazonSeconds = Annotated[float, msgspec.Meta(ge=0)]
 
 
+# The LWA token endpoint (POST /auth/o2/token) as an operation name. Opt-in: faults
+# apply to it only when `operations` names it, so "all operations" stays SP-API's.
+LWA_OPERATION = "lwaToken"
+
+
 class FaultSettings(msgspec.Struct, kw_only=True, frozen=True):
     """Faults injected from the start on SP-API operations and, when named, LWA (PUT
     /_sandbox/faults changes them while it runs)."""
@@ -77,12 +82,6 @@ class AmazonDoubleSettings(msgspec.Struct, kw_only=True, frozen=True):
     report_gzip_declaration: Literal["declare", "omit"] = "declare"
     # The SQS endpoint notifications are delivered to (None: held until one is set).
     sqs_endpoint: str | None = None
-
-    @property
-    def redirect_uris(self) -> tuple[str, ...]:
-        """Every redirect URI registered from the start: the defaults, then the extra ones."""
-        extra = (uri for uri in self.extra_redirect_uris if uri not in DEFAULT_REDIRECT_URIS)
-        return DEFAULT_REDIRECT_URIS + tuple(extra)
 
 
 def dkim_keys() -> str:

@@ -9,9 +9,8 @@ import msgspec
 from keybuzz_sandbox.clock import iso
 
 from .errors import invalid_input, not_found
-from .marketplaces import MARKETPLACES
 from .order_book import OrderBook, OrderQuery, OrderState
-from .seed import DAY, ItemFacts
+from .seed import DAY, MARKETPLACES, ItemFacts
 
 T = TypeVar("T", bound=msgspec.Struct)
 

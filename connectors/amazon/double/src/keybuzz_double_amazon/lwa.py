@@ -1,4 +1,5 @@
-"""Login with Amazon token endpoint: POST /auth/o2/token (form-encoded)."""
+"""Login with Amazon token endpoint, POST /auth/o2/token (form-encoded), and who is calling
+an SP-API operation: claims of the tokens it issues."""
 
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ from keybuzz_sandbox.double_kit.oauth import (
     server_fault,
     token_answer,
 )
+from keybuzz_sandbox.double_kit.sealed import Signer
 from litestar import Request, Response, post
 from litestar.handlers import HTTPRouteHandler
 
-from .auth import ACCESS_PREFIX, REFRESH_PREFIX, AccessClaims, RefreshClaims
 from .double import AmazonDouble
-from .faults import LWA_OPERATION
+from .env import LWA_OPERATION
+from .errors import unauthorized
 
 ACCESS_TOKEN_LIFETIME = 3600.0  # Amazon seconds
 # Amazon's Atza|/Atzr| tokens are several hundred characters long; padding the
@@ -29,6 +31,48 @@ TOKEN_PADDING_BYTES = 96
 GRANTLESS_SCOPES = frozenset(
     {"sellingpartnerapi::notifications", "sellingpartnerapi::client_credential:rotation"}
 )
+
+EXPIRED = "The access token you provided has expired."
+INVALID = "The access token you provided is revoked, malformed or invalid."
+ACCESS_PREFIX = "Atza|"
+REFRESH_PREFIX = "Atzr|"
+
+
+class AccessClaims(msgspec.Struct, kw_only=True):
+    cid: str  # LWA client id
+    exp: float  # real epoch seconds
+    sp: str | None = None  # selling partner; None for grantless (client_credentials) tokens
+    scope: str | None = None
+    pad: str = ""  # random filler: Amazon-sized tokens
+
+
+class RefreshClaims(msgspec.Struct, kw_only=True):
+    cid: str
+    sp: str
+    jti: str
+    iat: float
+    pad: str = ""
+
+
+class Principal(msgspec.Struct, frozen=True, kw_only=True):
+    client_id: str
+    seller_id: str | None
+    scope: str | None = None
+
+    def bucket_owner(self) -> str:
+        return self.seller_id or f"grantless:{self.client_id}"
+
+
+def authenticate(signer: Signer, token: str | None, now: float) -> Principal:
+    """The caller of an access token issued here (a seller's or grantless), unexpired."""
+    if not token:
+        raise unauthorized()
+    claims = signer.open(ACCESS_PREFIX, token, AccessClaims)
+    if claims is None:
+        raise unauthorized(INVALID)
+    if claims.exp <= now:
+        raise unauthorized(EXPIRED)
+    return Principal(client_id=claims.cid, seller_id=claims.sp, scope=claims.scope)
 
 
 class TokenResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -41,6 +85,13 @@ class TokenResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 def _missing(name: str) -> OAuthError:
     return OAuthError("invalid_request", f"The request is missing a required parameter : {name}")
+
+
+def _required(form: dict[str, str], name: str) -> str:
+    value = form.get(name) or ""
+    if not value:
+        raise _missing(name)
+    return value
 
 
 def _invalid_grant(name: str) -> OAuthError:
@@ -83,16 +134,13 @@ class TokenEndpoint:
         )
 
     def authorization_code(self, form: dict[str, str], client_id: str) -> TokenResponse:
-        code = form.get("code") or ""
-        if not code:
-            raise _missing("code")
+        code = _required(form, "code")
         # LWA wants the redirect_uri the consent used; a request without it is malformed.
-        if not form.get("redirect_uri"):
-            raise _missing("redirect_uri")
+        redirect_uri = _required(form, "redirect_uri")
         grant = self.sb.auth_codes.redeem(code)
         if grant is None or grant.client_id != client_id:
             raise _invalid_grant("code")
-        if form["redirect_uri"] != grant.redirect_uri:
+        if redirect_uri != grant.redirect_uri:
             raise _invalid_grant("redirect_uri")
         refresh = RefreshClaims(
             cid=client_id,
@@ -107,9 +155,7 @@ class TokenEndpoint:
         )
 
     def refresh_token(self, form: dict[str, str], client_id: str) -> TokenResponse:
-        token = form.get("refresh_token") or ""
-        if not token:
-            raise _missing("refresh_token")
+        token = _required(form, "refresh_token")
         claims = self.sb.signer.open(REFRESH_PREFIX, token, RefreshClaims)
         if (
             claims is None
@@ -120,9 +166,7 @@ class TokenEndpoint:
         return msgspec.structs.replace(self.access_token(client_id, claims.sp), refresh_token=token)
 
     def client_credentials(self, form: dict[str, str], client_id: str) -> TokenResponse:
-        scope = form.get("scope") or ""
-        if not scope:
-            raise _missing("scope")
+        scope = _required(form, "scope")
         if scope not in GRANTLESS_SCOPES:
             raise OAuthError("invalid_scope", "The request has an invalid parameter : scope")
         return self.access_token(client_id, None, scope)
@@ -133,9 +177,7 @@ class TokenEndpoint:
             "refresh_token": self.refresh_token,
             "client_credentials": self.client_credentials,
         }
-        grant_type = form.get("grant_type") or ""
-        if not grant_type:
-            raise _missing("grant_type")
+        grant_type = _required(form, "grant_type")
         if grant_type not in grants:
             raise OAuthError(
                 "unsupported_grant_type",

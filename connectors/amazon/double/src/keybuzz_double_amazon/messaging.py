@@ -15,7 +15,6 @@ from litestar.params import QueryParameter
 from .double import AmazonDouble
 from .errors import SpApiError, invalid_input
 from .listing import check_marketplaces, find_order
-from .marketplaces import MARKETPLACES
 from .models import model_document
 from .order_book import OrderBook, OrderState
 from .spapi import CallContext, Implementation, Reply
@@ -70,19 +69,14 @@ async def get_messaging_actions_for_order(ctx: CallContext) -> Reply:
     names = allowed_actions(state)
     base = f"/messaging/v1/orders/{state.order_id}"
     suffix = f"?marketplaceIds={','.join(marketplaces)}"
-    actions = [_link(f"{base}/messages/{name}{suffix}", name) for name in names]
+    links = {name: _link(f"{base}/messages/{name}{suffix}", name) for name in names}
     embedded = [
-        {
-            "_links": {
-                "self": _link(f"{base}/messages/{name}{suffix}", name),
-                "schema": _link(f"{base}/messages/{name}/schema", name),
-            }
-        }
-        for name in names
+        {"_links": {"self": link, "schema": _link(f"{base}/messages/{name}/schema", name)}}
+        for name, link in links.items()
     ]
     return Reply(
         {
-            "_links": {"self": _link(base + suffix), "actions": actions},
+            "_links": {"self": _link(base + suffix), "actions": list(links.values())},
             "_embedded": {"actions": embedded},
         }
     )
@@ -90,7 +84,7 @@ async def get_messaging_actions_for_order(ctx: CallContext) -> Reply:
 
 async def get_attributes(ctx: CallContext) -> Reply:
     book, _, _ = _order_of_call(ctx)
-    language = MARKETPLACES[book.gen.spec.marketplace_id].language  # fr_FR
+    language = book.gen.marketplace.language  # fr_FR
     return Reply({"buyer": {"locale": language.replace("_", "-")}})
 
 

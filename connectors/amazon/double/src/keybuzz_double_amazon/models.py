@@ -28,11 +28,6 @@ _RATE_TABLE = re.compile(
 )
 
 
-def parse_rate_limit(description: str) -> RateLimit | None:
-    match = _RATE_TABLE.search(description)
-    return RateLimit(match.group(1), int(match.group(2))) if match else None
-
-
 @cache
 def model_document(api: str) -> dict[str, Any]:
     """One API's vendored model, read once per process (never written to)."""
@@ -44,9 +39,12 @@ def model_document(api: str) -> dict[str, Any]:
 class ModelRegistry:
     def __init__(self) -> None:
         self.apis = {api: SwaggerModel(api, model_document(api)) for api in MODEL_FILES}
-        self.rate_limits = {
-            op.key: parse_rate_limit(op.description) for op in self.all_operations()
+        self.operations: dict[str, Operation] = {
+            op.key: op for model in self.apis.values() for op in model.operations.values()
         }
+        self.rate_limits = {key: _rate_limit(op.description) for key, op in self.operations.items()}
 
-    def all_operations(self) -> list[Operation]:
-        return [op for model in self.apis.values() for op in model.operations.values()]
+
+def _rate_limit(description: str) -> RateLimit | None:
+    match = _RATE_TABLE.search(description)
+    return RateLimit(match.group(1), int(match.group(2))) if match else None

@@ -28,32 +28,24 @@ def conflict(message: str) -> SpApiError:
     return SpApiError(409, "Conflict", message)
 
 
-class Destination(msgspec.Struct, kw_only=True):
+class Destination(msgspec.Struct, kw_only=True, rename="camel"):
+    """A destination as the API answers it: one SQS queue."""
+
     destination_id: str
     name: str
-    arn: str
+    resource: dict[str, dict[str, str]]  # {"sqs": {"arn": …}}
 
-    def model(self) -> dict[str, Any]:
-        return {
-            "destinationId": self.destination_id,
-            "name": self.name,
-            "resource": {"sqs": {"arn": self.arn}},
-        }
+    @property
+    def arn(self) -> str:
+        return self.resource["sqs"]["arn"]
 
 
-class Subscription(msgspec.Struct, kw_only=True):
+class Subscription(msgspec.Struct, kw_only=True, rename="camel"):
+    """A seller's ORDER_CHANGE subscription (the only type served) as the API answers it."""
+
     subscription_id: str
-    seller_id: str
-    notification_type: str
     payload_version: str
     destination_id: str
-
-    def model(self) -> dict[str, Any]:
-        return {
-            "subscriptionId": self.subscription_id,
-            "payloadVersion": self.payload_version,
-            "destinationId": self.destination_id,
-        }
 
 
 class Delivered(msgspec.Struct, kw_only=True, rename="camel"):
@@ -78,7 +70,7 @@ class NotificationBook:
         self.clock = clock
         self.sellers = sellers
         self.destinations: dict[str, Destination] = {}
-        self.subscriptions: dict[tuple[str, str], Subscription] = {}
+        self.subscriptions: dict[str, Subscription] = {}  # by seller
         self.published_until: dict[str, float] = {}  # seller -> virtual time published
         self.next_change: dict[str, float] = {}  # seller -> virtual time of its next change
         self.delivered: list[Delivered] = []
@@ -86,20 +78,15 @@ class NotificationBook:
 
     # --- subscriptions -----------------------------------------------------------------
 
-    def subscribe(
-        self, seller_id: str, notification_type: str, destination_id: str
-    ) -> Subscription:
-        key = (seller_id, notification_type)
-        if key in self.subscriptions:
+    def subscribe(self, seller_id: str, destination_id: str) -> Subscription:
+        if seller_id in self.subscriptions:
             raise conflict("Subscription for this notification type already exists.")
         sub = Subscription(
             subscription_id=str(uuid.uuid4()),
-            seller_id=seller_id,
-            notification_type=notification_type,
             payload_version=PAYLOAD_VERSION,
             destination_id=destination_id,
         )
-        self.subscriptions[key] = sub
+        self.subscriptions[seller_id] = sub
         book = self.sellers[seller_id]
         # Changes from now on; none of the past.
         self.published_until[seller_id] = book.timeline.virtual(self.clock.now())
@@ -107,31 +94,32 @@ class NotificationBook:
         self.outbox.start()
         return sub
 
-    def by_id(self, subscription_id: str) -> Subscription | None:
-        return next(
-            (s for s in self.subscriptions.values() if s.subscription_id == subscription_id), None
+    def subscriber(self, subscription_id: str) -> str | None:
+        """The seller whose subscription this is."""
+        found = (
+            s for s, sub in self.subscriptions.items() if sub.subscription_id == subscription_id
         )
+        return next(found, None)
 
     # --- finding changes -----------------------------------------------------------------
 
     def publish_changes(self, now: float) -> None:
-        for sub in list(self.subscriptions.values()):
-            if sub.notification_type == ORDER_CHANGE:
-                self._publish_seller(sub, now)
+        for seller_id, sub in list(self.subscriptions.items()):
+            self._publish_seller(seller_id, sub, now)
 
-    def _publish_seller(self, sub: Subscription, now: float) -> None:
-        book = self.sellers[sub.seller_id]
+    def _publish_seller(self, seller_id: str, sub: Subscription, now: float) -> None:
+        book = self.sellers[seller_id]
         until = book.timeline.virtual(now)
-        since = self.published_until[sub.seller_id]
-        if until <= since or until < self.next_change.get(sub.seller_id, since):
+        since = self.published_until[seller_id]
+        if until <= since or until < self.next_change.get(seller_id, since):
             return
         destination = self.destinations.get(sub.destination_id)
         changes = sorted(book.gen.changes(since, until), key=lambda c: c[0])
         for _, index, status in changes:
             if destination is not None:
                 self._enqueue(sub, destination, book, index, status, now)
-        self.published_until[sub.seller_id] = until
-        self.next_change[sub.seller_id] = self._next_change(book, until)
+        self.published_until[seller_id] = until
+        self.next_change[seller_id] = self._next_change(book, until)
 
     def _next_change(self, book: OrderBook, after: float) -> float:
         following = book.gen.placed_before(after)  # the next order to be placed
@@ -168,7 +156,7 @@ class NotificationBook:
                 notification_id=notification_id,
                 order_id=facts.order_id,
                 order_status=status,
-                seller_id=sub.seller_id,
+                seller_id=book.seller_id,
                 time_of_order_change=iso(state.last_update),
                 sent_at=millis(sending.published),
                 late_seconds=sending.late,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+import msgspec
 from keybuzz_sandbox.answers import json_answer
 from keybuzz_sandbox.double_kit.admin import settings_handlers
 from keybuzz_sandbox.double_kit.sqs import DeliveryFaults, parse_sqs_arn
@@ -30,17 +31,10 @@ def _grantless(ctx: CallContext) -> None:
         raise unauthorized()
 
 
-def _seller(ctx: CallContext) -> str:
-    ctx.book()  # grantless tokens have no seller: 403
-    assert ctx.principal.seller_id is not None
-    return ctx.principal.seller_id
-
-
-def _notification_type(ctx: CallContext) -> str:
+def _check_type(ctx: CallContext) -> None:
     kind = ctx.path_params["notificationType"]
     if kind != ORDER_CHANGE:
         raise invalid_input(f"Notification type {kind} is not supported by the sandbox.")
-    return kind
 
 
 async def create_destination(ctx: CallContext) -> Reply:
@@ -54,44 +48,46 @@ async def create_destination(ctx: CallContext) -> Reply:
     notes = ctx.sandbox.notifications
     if any(d.arn == arn for d in notes.destinations.values()):
         raise conflict("A destination with this resource already exists.")
-    destination = Destination(destination_id=str(uuid.uuid4()), name=ctx.body["name"], arn=arn)
+    resource = {"sqs": {"arn": arn}}
+    destination = Destination(
+        destination_id=str(uuid.uuid4()), name=ctx.body["name"], resource=resource
+    )
     notes.destinations[destination.destination_id] = destination
-    return Reply({"payload": destination.model()})
+    return Reply({"payload": destination})
 
 
 async def get_destinations(ctx: CallContext) -> Reply:
     _grantless(ctx)
-    return Reply({"payload": [d.model() for d in ctx.sandbox.notifications.destinations.values()]})
+    return Reply({"payload": list(ctx.sandbox.notifications.destinations.values())})
 
 
 async def create_subscription(ctx: CallContext) -> Reply:
-    seller = _seller(ctx)
-    kind = _notification_type(ctx)
+    seller = ctx.book().seller_id  # grantless tokens have no seller: 403
+    _check_type(ctx)
     if ctx.body["payloadVersion"] != PAYLOAD_VERSION:
         raise invalid_input(f"Payload version {ctx.body['payloadVersion']} is not supported.")
     notes = ctx.sandbox.notifications
     if ctx.body["destinationId"] not in notes.destinations:
         raise not_found("Destination not found.")
-    sub = notes.subscribe(seller, kind, ctx.body["destinationId"])
-    return Reply({"payload": sub.model()})
+    return Reply({"payload": notes.subscribe(seller, ctx.body["destinationId"])})
 
 
 async def get_subscription(ctx: CallContext) -> Reply:
-    seller = _seller(ctx)
-    kind = _notification_type(ctx)
-    sub = ctx.sandbox.notifications.subscriptions.get((seller, kind))
+    seller = ctx.book().seller_id  # grantless tokens have no seller: 403
+    _check_type(ctx)
+    sub = ctx.sandbox.notifications.subscriptions.get(seller)
     if sub is None:
         raise not_found("Subscription not found.")
-    return Reply({"payload": sub.model()})
+    return Reply({"payload": sub})
 
 
 async def delete_subscription_by_id(ctx: CallContext) -> Reply:
     _grantless(ctx)
-    kind = _notification_type(ctx)
-    sub = ctx.sandbox.notifications.by_id(ctx.path_params["subscriptionId"])
-    if sub is None or sub.notification_type != kind:
+    _check_type(ctx)
+    seller = ctx.sandbox.notifications.subscriber(ctx.path_params["subscriptionId"])
+    if seller is None:
         raise not_found("Subscription not found.")
-    del ctx.sandbox.notifications.subscriptions[(sub.seller_id, sub.notification_type)]
+    del ctx.sandbox.notifications.subscriptions[seller]
     return Reply({})
 
 
@@ -113,14 +109,14 @@ def notifications_admin_router(sb: AmazonDouble) -> Router:
         notes = sb.notifications
         return json_answer(
             {
-                "destinations": [d.model() for d in notes.destinations.values()],
+                "destinations": list(notes.destinations.values()),
                 "subscriptions": [
                     {
-                        **s.model(),
-                        "sellingPartnerId": s.seller_id,
-                        "notificationType": s.notification_type,
+                        **msgspec.to_builtins(sub),
+                        "sellingPartnerId": seller,
+                        "notificationType": ORDER_CHANGE,
                     }
-                    for s in notes.subscriptions.values()
+                    for seller, sub in notes.subscriptions.items()
                 ],
                 "pending": len(notes.outbox.pending),
                 "sent": notes.delivered,

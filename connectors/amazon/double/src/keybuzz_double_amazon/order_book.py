@@ -66,20 +66,8 @@ class OrderBook:
     def count(self, real_now: float) -> int:
         return self.gen.placed_before(self.timeline.virtual(real_now))
 
-    def state(
-        self, index: int, real_now: float, facts: OrderFacts | None = None
-    ) -> OrderState | None:
-        timeline = facts.timeline if facts else self.gen.timeline(index)
-        current = timeline.state_at(self.timeline.virtual(real_now))
-        if current is None:
-            return None
-        status, changed = current
-        return OrderState(
-            facts=facts or self.gen.facts(index),
-            status=status,
-            purchase_date=self.real_ts(timeline.purchase),
-            last_update=self.real_ts(changed),
-        )
+    def state(self, index: int, real_now: float) -> OrderState | None:
+        return self._matches(index, OrderQuery(snapshot=real_now))
 
     def find(self, order_id: str, real_now: float) -> OrderState | None:
         index = self.gen.index_of(order_id)
@@ -118,7 +106,7 @@ class OrderBook:
             return None
         status, changed = current
         # Compared as the client sees the creation: whole seconds, as Amazon writes it.
-        purchase = math.floor(self.real_ts(timeline.purchase))
+        purchase = self.real_ts(timeline.purchase)
         updated = self.real_ts(changed)
         checks = (
             query.created_after is None or purchase >= query.created_after,

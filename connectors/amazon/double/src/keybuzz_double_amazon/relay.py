@@ -12,6 +12,7 @@ import msgspec
 from keybuzz_sandbox.double_kit.replies import Recent
 
 from .order_book import OrderBook, OrderState
+from .reply_relay import Buyer
 from .seed import DAY, language_of
 
 RECENT_DAYS = 30  # buyers write about recent orders
@@ -76,28 +77,17 @@ async def deliver(messages: list[EmailMessage], host: str, port: int) -> None:
             await smtp.send_message(message)
 
 
-class RelayRecord(msgspec.Struct, frozen=True, kw_only=True):
-    """A relay mail as the reply relay needs it: who wrote to whom, about which order."""
-
-    message_id: str
-    seller_id: str
-    alias: str  # the buyer's anonymised address, lower case
-    order_id: str
-
-
 class RelayLog:
-    """The last RELAY_LOG_LIMIT relay mails sent, by Message-ID and by buyer alias (in
-    memory: docs/SANDBOX.md, "Reply relay")."""
+    """The last RELAY_LOG_LIMIT relay mails sent, the buyer each was from (the reply relay's
+    need), by Message-ID and by buyer alias (in memory: docs/SANDBOX.md, "Reply relay")."""
 
     def __init__(self, limit: int = RELAY_LOG_LIMIT) -> None:
-        self.by_message_id: Recent[RelayRecord] = Recent(limit)
-        self._by_alias: Recent[RelayRecord] = Recent(limit)
+        self.by_message_id: Recent[Buyer] = Recent(limit)
+        self._by_alias: Recent[Buyer] = Recent(limit)
 
     def record(self, message_id: str, seller_id: str, alias: str, order_id: str) -> None:
-        entry = RelayRecord(
-            message_id=message_id, seller_id=seller_id, alias=alias.lower(), order_id=order_id
-        )
-        self._by_alias.put(entry.alias, self.by_message_id.put(message_id, entry))
+        buyer = Buyer(alias=alias.lower(), seller_id=seller_id, order_id=order_id)
+        self._by_alias.put(buyer.alias, self.by_message_id.put(message_id, buyer))
 
-    def latest_for(self, alias: str) -> RelayRecord | None:
+    def latest_for(self, alias: str) -> Buyer | None:
         return self._by_alias.get(alias.lower())

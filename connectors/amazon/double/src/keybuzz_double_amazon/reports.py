@@ -34,29 +34,25 @@ MIN_URL_LIFETIME_REAL = 30.0  # never shorter in real time, so high time scales 
 BY_ORDER_DATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL"
 BY_LAST_UPDATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
 SUPPORTED = (BY_ORDER_DATE, BY_LAST_UPDATE)
-# The documented columns, in Amazon's order.
+# The columns as written: the documented ones in Amazon's order, and three of the columns
+# Amazon adds over time (EXTRA_COLUMNS) where it puts them; their position is not a contract.
 COLUMNS = tuple(
     """amazon-order-id merchant-order-id purchase-date last-updated-date order-status
     fulfillment-channel sales-channel order-channel ship-service-level product-name sku asin
     item-status quantity currency item-price item-tax shipping-price shipping-tax
     gift-wrap-price gift-wrap-tax item-promotion-discount ship-promotion-discount ship-city
-    ship-state ship-postal-code ship-country promotion-ids is-business-order
-    purchase-order-number price-designation""".split()
+    ship-state ship-postal-code ship-country item-extensions-data promotion-ids
+    is-business-order is-iba purchase-order-number price-designation
+    signature-confirmation-recommended""".split()
 )
 # Item price to ship promotion: the columns that are amounts, empty on a cancelled order.
 MONEY_COLUMNS = COLUMNS[COLUMNS.index("item-price") : COLUMNS.index("ship-promotion-discount") + 1]
-# The flat-file reports use their own status words, not the API's.
-ORDER_STATUS = {
-    "Pending": "Pending",
-    "Unshipped": "Shipping",
-    "Shipped": "Shipped",
-    "Canceled": "Cancelled",
-}
-ITEM_STATUS = {
-    "Pending": "Unshipped",
-    "Unshipped": "Unshipped",
-    "Shipped": "Shipped",
-    "Canceled": "Cancelled",
+# The flat-file reports use their own status words, not the API's: (order-status, item-status).
+FLAT_STATUSES = {
+    "Pending": ("Pending", "Unshipped"),
+    "Unshipped": ("Shipping", "Unshipped"),
+    "Shipped": ("Shipped", "Shipped"),
+    "Canceled": ("Cancelled", "Cancelled"),
 }
 _ids = itertools.count(50_001_019_000)
 
@@ -221,9 +217,8 @@ IMPLEMENTATIONS = {
 
 # --- the document itself ----------------------------------------------------------
 
-# Amazon adds columns over time and their position is not a contract: beyond the
-# documented ones the sandbox writes extra columns, and the by-last-update report
-# puts last-updated-date second. Clients must read columns by header name.
+# Written beyond the documented columns, and the by-last-update report puts last-updated-date
+# second: clients must read columns by header name.
 EXTRA_COLUMNS = {
     "is-iba": "false",
     "item-extensions-data": "",
@@ -232,14 +227,9 @@ EXTRA_COLUMNS = {
 
 
 def columns(report_type: str) -> tuple[str, ...]:
-    base = list(COLUMNS)
-    base.insert(base.index("is-business-order") + 1, "is-iba")
-    base.insert(base.index("promotion-ids"), "item-extensions-data")
-    base.append("signature-confirmation-recommended")
-    if report_type == BY_LAST_UPDATE:
-        base.remove("last-updated-date")
-        base.insert(1, "last-updated-date")
-    return tuple(base)
+    if report_type != BY_LAST_UPDATE:
+        return COLUMNS
+    return (COLUMNS[0], "last-updated-date", *(c for c in COLUMNS[1:] if c != "last-updated-date"))
 
 
 def _money_columns(book: OrderBook, state: OrderState, item: ItemFacts) -> dict[str, str]:
@@ -261,14 +251,14 @@ def _money_columns(book: OrderBook, state: OrderState, item: ItemFacts) -> dict[
 
 def _rows(book: OrderBook, state: OrderState) -> Iterator[dict[str, str]]:
     facts, market = state.facts, book.gen.marketplace
-    address = facts.address
+    address, (order_status, item_status) = facts.address, FLAT_STATUSES[state.status]
     for item in facts.items:
         yield {
             "amazon-order-id": facts.order_id,
             "merchant-order-id": facts.order_id,
             "purchase-date": iso(state.purchase_date).replace("Z", "+00:00"),
             "last-updated-date": iso(state.last_update).replace("Z", "+00:00"),
-            "order-status": ORDER_STATUS[state.status],
+            "order-status": order_status,
             "fulfillment-channel": "Amazon" if facts.timeline.channel == "AFN" else "Merchant",
             "sales-channel": market.name,
             "order-channel": "",
@@ -276,7 +266,7 @@ def _rows(book: OrderBook, state: OrderState) -> Iterator[dict[str, str]]:
             "product-name": item.product.title,
             "sku": item.product.sku,
             "asin": item.product.asin,
-            "item-status": ITEM_STATUS[state.status],
+            "item-status": item_status,
             "quantity": str(state.quantity(item.quantity)),
             "currency": market.currency,
             **_money_columns(book, state, item),

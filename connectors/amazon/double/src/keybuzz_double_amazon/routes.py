@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from keybuzz_sandbox.sandbox import Sandbox
-from litestar.handlers import HTTPRouteHandler
 
 from . import messaging, notifications, orders, reports, sellers
 from .admin import admin_router
@@ -25,12 +24,6 @@ IMPLEMENTATIONS: dict[str, Implementation] = {
 }
 
 
-def spapi_routes(sb: AmazonDouble) -> list[HTTPRouteHandler]:
-    # Paths, methods and media types come from the models, not from this code.
-    operations = {op.key: op for op in sb.models.all_operations()}
-    return [operation_route(sb, operations[key], impl) for key, impl in IMPLEMENTATIONS.items()]
-
-
 def amazon_routes(sandbox: Sandbox) -> list[Any]:
     """Amazon's routes on ``sandbox``; the double's own parts kept as its ``amazon``."""
     sb = AmazonDouble(sandbox)
@@ -44,5 +37,9 @@ def amazon_routes(sandbox: Sandbox) -> list[Any]:
         document_route(sb),
         admin_router(sb),
         notifications.notifications_admin_router(sb),
-        *spapi_routes(sb),
+        # Paths, methods and media types come from the models, not from this code.
+        *(
+            operation_route(sb, sb.models.operations[key], impl)
+            for key, impl in IMPLEMENTATIONS.items()
+        ),
     ]

@@ -4,19 +4,18 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import random
 import re
 import string
 from collections.abc import Iterator
 from functools import cached_property
-from importlib import resources
+from importlib.resources import files
 
 import msgspec
 from keybuzz_sandbox.double_kit.draws import rng as seeded_rng
 from keybuzz_sandbox.double_kit.history import DAY, HOUR, Lifecycle
-
-from .marketplaces import DE, FR, MARKETPLACES, Marketplace
 
 MAX_LIFECYCLE = 48 * HOUR  # no order changes status later than this after purchase
 BULK_ORDER_PERIOD = 47  # one order in 47 is a large B2B order (items span several pages)
@@ -26,31 +25,46 @@ _HALF = 10**7  # 7-digit halves of the order number
 ORDER_ID = re.compile(r"\d{3}-\d{7}-\d{7}")
 
 
-class SellerSpec(msgspec.Struct, frozen=True, kw_only=True):
+class Marketplace(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """An Amazon marketplace the sandbox knows (ids are Amazon's): data, marketplaces.json."""
+
+    id: str
+    country_code: str
+    currency: str
+    language: str
+    region: str
+    vat_rate: float
+    name: str  # Amazon.<tld>
+    domain_name: str  # www.amazon.<tld>
+    relay_domain: str  # the anonymised buyer addresses' domain (Buyer-Seller Messaging)
+
+
+MARKETPLACES: dict[str, Marketplace] = {
+    m.id: m
+    for m in msgspec.json.decode(
+        (files(__package__) / "marketplaces.json").read_bytes(), type=list[Marketplace]
+    )
+}
+
+
+class SellerSpec(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     seller_id: str
     store_name: str
     marketplace_id: str
-    order_count: int  # orders in any `window_days` window
-    cancelled_count: int  # of which cancelled (items with QuantityOrdered 0)
+    # Orders in any `window_days` window, of which cancelled (items with QuantityOrdered 0);
+    # none given: the bench seller's, SANDBOX_BENCH_ORDERS and 1.5 % of them.
+    order_count: int = 0
+    cancelled_count: int = 0
     window_days: int = 90
 
 
 def default_sellers(bench_orders: int) -> tuple[SellerSpec, ...]:
-    return (
-        SellerSpec(
-            seller_id="A12BCIS2R7HD4D",
-            store_name="KeyBuzz Démo FR",
-            marketplace_id=FR,
-            order_count=94,
-            cancelled_count=6,
-        ),
-        SellerSpec(
-            seller_id="A3DESELLERBENCH",
-            store_name="KeyBuzz Bench DE",
-            marketplace_id=DE,
-            order_count=bench_orders,
-            cancelled_count=max(1, bench_orders * 3 // 200),
-        ),
+    """The seeded sellers: data, seed_sellers.json."""
+    listed = (files(__package__) / "seed_sellers.json").read_bytes()
+    bench = {"order_count": bench_orders, "cancelled_count": max(1, bench_orders * 3 // 200)}
+    return tuple(
+        spec if spec.order_count else msgspec.structs.replace(spec, **bench)
+        for spec in msgspec.json.decode(listed, type=list[SellerSpec])
     )
 
 
@@ -135,7 +149,7 @@ class Language(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 
 LANGUAGES = msgspec.json.decode(
-    (resources.files(__package__) / "seed_languages.json").read_bytes(), type=dict[str, Language]
+    (files(__package__) / "seed_languages.json").read_bytes(), type=dict[str, Language]
 )
 
 
@@ -252,21 +266,16 @@ class SellerGenerator:
     def catalogue(self) -> tuple[Product, ...]:
         rng = seeded_rng(self.seed, self.spec.seller_id, "catalogue")
         alphabet = string.ascii_uppercase + string.digits
-        products = []
-        for n, (title, colour) in enumerate(
-            (t, c) for t in self.lang.products for c in self.lang.colours
-        ):
-            asin = "B0" + "".join(rng.choice(alphabet) for _ in range(8))
-            price = rng.choice((799, 1299, 1499, 1999, 2490, 2999, 3990, 4999, 7990))
-            products.append(
-                Product(
-                    f"KB-{self.marketplace.country_code}-{n:04d}",
-                    asin,
-                    f"{title} - {colour}",
-                    price,
-                )
+        kinds = itertools.product(self.lang.products, self.lang.colours)
+        return tuple(
+            Product(
+                f"KB-{self.marketplace.country_code}-{n:04d}",
+                "B0" + "".join(rng.choice(alphabet) for _ in range(8)),  # the ASIN
+                f"{title} - {colour}",
+                rng.choice((799, 1299, 1499, 1999, 2490, 2999, 3990, 4999, 7990)),
             )
-        return tuple(products)
+            for n, (title, colour) in enumerate(kinds)
+        )
 
     def facts(self, index: int) -> OrderFacts:
         rng = seeded_rng(self.seed, self.spec.seller_id, index, "facts")

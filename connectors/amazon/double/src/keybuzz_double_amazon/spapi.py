@@ -16,10 +16,10 @@ from keybuzz_sandbox.ratelimit import RateLimit
 from litestar import Request, Response
 from litestar.handlers import HTTPRouteHandler
 
-from .auth import Principal, authenticate
 from .double import AmazonDouble
 from .errors import SpApiError, invalid_input, quota_exceeded, server_fault, unauthorized
 from .listing import FRESHNESS_LAG, WindowNames, window_query
+from .lwa import Principal, authenticate
 from .order_book import OrderBook, OrderQuery
 
 
@@ -54,33 +54,9 @@ class CallContext(msgspec.Struct, kw_only=True):
 Implementation = Callable[[CallContext], Awaitable[Reply]]
 
 
-async def _context(
-    sb: AmazonDouble, op: Operation, request: Request[Any, Any, Any], principal: Principal
-) -> CallContext:
-    return CallContext(
-        sandbox=sb,
-        op=op,
-        principal=principal,
-        query=parse_query(op, request.scope.get("query_string", b"").decode("latin-1")),
-        path_params={k: str(v) for k, v in request.path_params.items()},
-        body=sb.models.apis[op.api].body(op, await request.body()),
-        now=sb.clock.now(),
-    )
-
-
 async def _reply(
     sb: AmazonDouble, op: Operation, impl: Implementation, request: Request[Any, Any, Any]
 ) -> tuple[Reply, FaultDecision]:
-    principal, decision = await _admit(sb, op, request)
-    try:
-        return await impl(await _context(sb, op, request, principal)), decision
-    except Refused as refused:  # the kit's: a query, a body or a page token off the model
-        raise invalid_input(refused.message) from None
-
-
-async def _admit(
-    sb: AmazonDouble, op: Operation, request: Request[Any, Any, Any]
-) -> tuple[Principal, FaultDecision]:
     principal = authenticate(sb.signer, request.headers.get("x-amz-access-token"), sb.clock.now())
     limit = sb.models.rate_limits[op.key]
     assert limit is not None  # only rate-limited operations are routed
@@ -89,7 +65,19 @@ async def _admit(
     decision = await sb.faults.delayed(op.key)
     if decision.error_status:
         raise server_fault(decision.error_status)
-    return principal, decision
+    try:
+        ctx = CallContext(
+            sandbox=sb,
+            op=op,
+            principal=principal,
+            query=parse_query(op, request.scope.get("query_string", b"").decode("latin-1")),
+            path_params={k: str(v) for k, v in request.path_params.items()},
+            body=sb.models.apis[op.api].body(op, await request.body()),
+            now=sb.clock.now(),
+        )
+        return await impl(ctx), decision
+    except Refused as refused:  # the kit's: a query, a body or a page token off the model
+        raise invalid_input(refused.message) from None
 
 
 # x-amzn-RateLimit-Limit is best-effort on Amazon: these operations answer without it.
@@ -103,29 +91,23 @@ def rate_limit_header(limit: RateLimit | None, op: Operation, status: int) -> st
     return str(limit.rate)
 
 
-async def run_operation(
-    sb: AmazonDouble, op: Operation, impl: Implementation, request: Request[Any, Any, Any]
-) -> Response[bytes]:
-    headers = {"x-amzn-RequestId": str(uuid.uuid4())}
-    decision = FaultDecision()
-    try:
-        reply, decision = await _reply(sb, op, impl, request)
-        status, body = reply.status, msgspec.json.encode(reply.body)
-    except SpApiError as exc:
-        status, body = exc.status, exc.body()
-        if exc.error_type:
-            headers["x-amzn-ErrorType"] = exc.error_type
-    if decision.malformed_kind and status < 400:
-        body = malform(body, decision.malformed_kind, sb.faults.config.huge_bytes)
-    limit = rate_limit_header(sb.models.rate_limits[op.key], op, status)
-    if limit is not None:
-        headers["x-amzn-RateLimit-Limit"] = limit
-    return Response(content=body, status_code=status, media_type=op.produces, headers=headers)
-
-
 def operation_route(sb: AmazonDouble, op: Operation, impl: Implementation) -> HTTPRouteHandler:
     async def handler(request: Request[Any, Any, Any]) -> Response[bytes]:
-        return await run_operation(sb, op, impl, request)
+        headers = {"x-amzn-RequestId": str(uuid.uuid4())}
+        decision = FaultDecision()
+        try:
+            reply, decision = await _reply(sb, op, impl, request)
+            status, body = reply.status, msgspec.json.encode(reply.body)
+        except SpApiError as exc:
+            status, body = exc.status, exc.body()
+            if exc.error_type:
+                headers["x-amzn-ErrorType"] = exc.error_type
+        if decision.malformed_kind and status < 400:
+            body = malform(body, decision.malformed_kind, sb.faults.config.huge_bytes)
+        limit = rate_limit_header(sb.models.rate_limits[op.key], op, status)
+        if limit is not None:
+            headers["x-amzn-RateLimit-Limit"] = limit
+        return Response(content=body, status_code=status, media_type=op.produces, headers=headers)
 
     # status_code: the Response carries the real one (Litestar's DELETE default, 204, has no body).
     return double_routes.operation_route(op.path, op.method, op.key, handler, status_code=200)
