@@ -19,7 +19,7 @@ from .models import ModelRegistry
 from .notification_delivery import NotificationBook
 from .order_book import OrderBook
 from .relay import RelayLog
-from .reply_relay import ReplyBook, SeededBuyers
+from .reply_state import ReplyBook, SeededBuyers
 from .report_store import ReportStore
 from .roles import Roles
 from .seed import SellerGenerator, SellerSpec, default_sellers

@@ -12,7 +12,7 @@ import msgspec
 from keybuzz_sandbox.double_kit.replies import Recent
 
 from .order_book import OrderBook, OrderState
-from .reply_relay import Buyer
+from .reply_state import Buyer
 from .seed import DAY, language_of
 
 RECENT_DAYS = 30  # buyers write about recent orders

@@ -1,0 +1,101 @@
+"""What Amazon's reply relay knows and keeps, in memory and bounded: the buyers behind the
+aliases, their inboxes, the refused replies (docs/SANDBOX.md, "Reply relay")."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+import msgspec
+from keybuzz_sandbox.double_kit.replies import Attachment, Recent, RefusalsOnDemand
+
+from .order_book import OrderBook
+
+INBOX_LIMIT = 200  # messages kept per buyer (oldest dropped first)
+INBOXES_LIMIT = 10_000  # buyers with an inbox (least recently written dropped first)
+REFUSED_LIMIT = 1_000
+
+
+# --- who the buyers are --------------------------------------------------------------
+
+
+class Buyer(msgspec.Struct, frozen=True, kw_only=True):
+    alias: str  # lower case
+    seller_id: str  # Amazon gives a buyer one alias per seller
+    order_id: str
+
+
+class SeededBuyers:
+    """Alias -> buyer for every seeded order placed so far, indexed on first need in a worker
+    thread (~0.07 ms an order), extended only by the orders placed since the last lookup."""
+
+    def __init__(self, sellers: dict[str, OrderBook]) -> None:
+        self._sellers = sellers
+        self._index: dict[str, Buyer] = {}
+        self._indexed: dict[str, int] = {}
+        self._lock: asyncio.Lock | None = None
+
+    async def find(self, alias: str, real_now: float) -> Buyer | None:
+        alias = alias.lower()
+        if alias not in self._index:
+            self._lock = self._lock or asyncio.Lock()
+            async with self._lock:
+                await asyncio.to_thread(self._extend, real_now)
+        return self._index.get(alias)
+
+    def _extend(self, real_now: float) -> None:
+        for seller_id, book in self._sellers.items():
+            placed = book.count(real_now)
+            for index in range(self._indexed.get(seller_id, 0), placed):
+                facts = book.gen.facts(index)
+                alias = facts.buyer_email.lower()
+                self._index[alias] = Buyer(
+                    alias=alias, seller_id=seller_id, order_id=facts.order_id
+                )
+            self._indexed[seller_id] = max(placed, self._indexed.get(seller_id, 0))
+
+
+# --- what the buyer received, what was refused ----------------------------------------
+
+
+class InboxMessage(msgspec.Struct, kw_only=True, rename="camel"):
+    message_id: str
+    in_reply_to: str | None
+    references: list[str]
+    sender: str = msgspec.field(name="from")
+    subject: str
+    text: str
+    attachments: list[Attachment]
+    received_at: str
+    seller_id: str
+    order_id: str | None
+
+
+class RefusedReply(msgspec.Struct, kw_only=True, rename="camel"):
+    """A refused reply; a message that could not be read has only its reason and time."""
+
+    message_id: str | None = None
+    reason: str
+    status: str | None = None
+    bounced_to: str | None = None  # the envelope sender; None: no bounce (null sender, bad input)
+    bounce: str = "none"  # "pending", "sent", "failed" (MX unreachable after retries) or "none"
+    alias: str | None = None
+    seller_id: str | None = None
+    received_at: str
+
+
+class ReplyBook:
+    """Buyers' inboxes and refused replies, in memory and bounded."""
+
+    def __init__(self) -> None:
+        self._inboxes: Recent[deque[InboxMessage]] = Recent(INBOXES_LIMIT)
+        self.refused: deque[RefusedReply] = deque(maxlen=REFUSED_LIMIT)
+        self.on_demand = RefusalsOnDemand()  # PUT /_sandbox/replies/faults
+
+    def deliver(self, alias: str, message: InboxMessage) -> None:
+        inbox = self._inboxes.get(alias.lower()) or deque(maxlen=INBOX_LIMIT)
+        inbox.append(message)  # no de-duplication: a message sent twice shows twice
+        self._inboxes.put(alias.lower(), inbox)
+
+    def inbox(self, alias: str) -> list[InboxMessage]:
+        return list(self._inboxes.get(alias.lower()) or ())
