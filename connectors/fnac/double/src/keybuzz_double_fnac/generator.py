@@ -124,7 +124,7 @@ class IncidentFacts(msgspec.Struct, frozen=True, kw_only=True):
 
 class Texts(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     """The words of the seeded shops: data, read from seed_texts.json (the double's own
-    wording; Fnac's incident text as recorded)."""
+    wording, not Fnac's)."""
 
     first_names: tuple[str, ...]
     last_names: tuple[str, ...]
