@@ -258,8 +258,13 @@ async def test_a_written_message_links_the_files_the_test_chose_and_faults_apply
         {"attachments": [{"name": "a.png", "contentType": "png"}]},
         {"attachments": [{"name": "a.png", "size": -1}]},
         {"attachments": [{"name": "a.png"}] * 6},
+        {"fromType": "BUYER"},
+        {"description": ""},
     ):
         assert (await fnac_http.post(path, json=bad)).status_code == 400, bad
+    incidents = f"/_sandbox/fnac/shops/{fnac.shop['shop_id']}/incidents"
+    unknown_type = {"orderId": written["orderId"], "typeCode": "9"}
+    assert (await fnac_http.post(incidents, json=unknown_type)).status_code == 400
 
 
 async def test_an_untouched_write_starts_a_thread_of_its_own(fnac_http) -> None:

@@ -1,11 +1,6 @@
-"""One shop's state: its orders as they stand, its messages and incidents with what the
-seller did to them (read, answered), and the queries over them.
-
-Orders are computed on demand (generator.py). Messages and incidents are made
-concrete on first use, for every order placed so far (their future messages too,
-shown once their time comes), and extended as time passes: a shop costs nothing
-at start-up, and its first query pays for its history once.
-"""
+"""One shop's state: its orders as they stand (computed on demand), its messages and
+incidents (made concrete as ``DrawnShop`` says) with what the seller did to them, and the
+queries over them."""
 
 from __future__ import annotations
 
@@ -17,7 +12,6 @@ from keybuzz_sandbox.clock import SellerTimeline
 from keybuzz_sandbox.double_kit.books import DrawnShop
 
 from .generator import (
-    INCIDENT_TYPES,
     MAX_LIFECYCLE,
     NEW_CLAIM_SUBJECT,
     FileFacts,
@@ -25,7 +19,6 @@ from .generator import (
     MessageFacts,
     OrderFacts,
     ShopGenerator,
-    incident_text,
 )
 from .shops import Credentials, uuid_from
 
@@ -44,16 +37,24 @@ class MessageRecord:
 
 
 class IncidentRecord:
-    __slots__ = ("facts", "closed", "closed_status", "closed_by")
+    """An incident as Fnac's customer service left it (times virtual; it closes them all)."""
+
+    __slots__ = ("facts", "closed", "closed_status")
 
     def __init__(self, facts: IncidentFacts) -> None:
         self.facts = facts
         self.closed = facts.closed
         self.closed_status = facts.closed_status
-        self.closed_by = "call-center"
 
     def is_open(self, virtual_now: float) -> bool:
-        return self.closed is None or self.closed > virtual_now
+        return self.facts.opened <= virtual_now and (
+            self.closed is None or self.closed > virtual_now
+        )
+
+    def updated(self, virtual_now: float) -> float:
+        """When it last changed by ``virtual_now``: its closing once closed, else its opening."""
+        closed = self.closed is not None and self.closed <= virtual_now
+        return self.closed if closed and self.closed is not None else self.facts.opened
 
 
 class SentMessage(msgspec.Struct, kw_only=True, rename="camel"):
@@ -102,6 +103,12 @@ class ShopBook(DrawnShop[ShopGenerator]):
     def shop_id(self) -> str:
         return self.credentials.shop_id
 
+    def reached(self, real_now: float) -> float:
+        """The shop's virtual time at ``real_now``, what was drawn by then made concrete."""
+        now = self.virtual(real_now)
+        self.materialize(now)
+        return now
+
     # --- making the history concrete ----------------------------------------------
 
     def order_drawn(self, index: int) -> None:
@@ -130,14 +137,12 @@ class ShopBook(DrawnShop[ShopGenerator]):
 
     # --- orders -----------------------------------------------------------------------
 
-    def order(self, index: int, virtual_now: float) -> OrderFacts | None:
-        if index < 0 or self.gen.purchase_time(index) > virtual_now:
+    def find_order(self, order_id: str, virtual_now: float) -> OrderFacts | None:
+        """The order ``order_id`` if placed by ``virtual_now``."""
+        index = self.gen.index_of(order_id)
+        if index is None or self.gen.purchase_time(index) > virtual_now:
             return None
         return self.gen.order(index)
-
-    def find_order(self, order_id: str, virtual_now: float) -> OrderFacts | None:
-        index = self.gen.index_of(order_id)
-        return None if index is None else self.order(index, virtual_now)
 
     def order_state(self, order: OrderFacts, virtual_now: float) -> tuple[str, float]:
         """(order state, virtual time of its last change) at `virtual_now`."""
@@ -157,19 +162,7 @@ class ShopBook(DrawnShop[ShopGenerator]):
             last = min(last, self.gen.placed_before(high))
         return range(first, max(first, last))
 
-    def order_date(self, order: OrderFacts, date_type: str, virtual_now: float) -> float:
-        """The order's UpdatedAt (the date filter our connector sends besides CreatedAt)."""
-        if date_type == "UpdatedAt":
-            return self.order_state(order, virtual_now)[1]
-        return order.placed
-
     # --- incidents ----------------------------------------------------------------------
-
-    def incident_for(self, order_index: int, virtual_now: float) -> IncidentRecord | None:
-        incident = self.incidents.get(order_index)
-        if incident is None or incident.facts.opened > virtual_now:
-            return None
-        return incident
 
     def waiting_for_seller(self, incident: IncidentRecord, virtual_now: float) -> bool:
         if not incident.is_open(virtual_now):
@@ -179,12 +172,6 @@ class ShopBook(DrawnShop[ShopGenerator]):
             and incident.facts.opened <= m.facts.created <= virtual_now
             for m in self.by_order.get(incident.facts.order_index, [])
         )
-
-    def incident_updated(self, incident: IncidentRecord, virtual_now: float) -> float:
-        times = [incident.facts.opened]
-        if not incident.is_open(virtual_now) and incident.closed is not None:
-            times.append(incident.closed)
-        return max(t for t in times if t <= virtual_now)
 
     # --- the seller's messages -------------------------------------------------------------
 
@@ -229,8 +216,7 @@ class ShopBook(DrawnShop[ShopGenerator]):
         to the buyer whichever incidents were opened before; ``untouched``: the latest of
         those nobody has written about yet if there is one, so that a new conversation
         starts on a thread of its own (None: no such order)."""
-        virtual_now = self.virtual(real_now)
-        self.materialize(virtual_now)
+        virtual_now = self.reached(real_now)
         placed = self.gen.placed_before(virtual_now)
         free = [i for i in range(placed - 1, -1, -1) if i not in self.incidents]
         quiet = [i for i in free if i not in self.by_order] if untouched else []
@@ -246,40 +232,28 @@ class ShopBook(DrawnShop[ShopGenerator]):
         real_now: float,
         files: tuple[tuple[str, str, int, str | None], ...] = (),
     ) -> MessageRecord:
-        """A buyer (CLIENT), Fnac's customer service (CALLCENTER) or the seller in Fnac's
-        back office (SELLER) writes about an order now, linking ``files`` (name, MIME
-        type, size, a url listed instead of the double's own or None) if any."""
+        """A message about an order written now (``generator.order_message``), linking
+        ``files`` (name, MIME type, size, a url listed instead of the double's own or None)."""
         message_id = uuid_from(self.gen.seed, self.shop_id, "written", len(self.messages), real_now)
-        facts = MessageFacts(
-            message_id=message_id,
-            referer_type="ORDER",
-            referer=order.order_id,
-            order_index=order.index,
-            from_type=from_type,
-            from_name={"CLIENT": order.buyer_name, "SELLER": self.gen.spec.name}.get(
-                from_type, self.gen.callcenter
-            ),
-            subject=subject,
-            description=description,
-            created=self.virtual(real_now),
-            files=tuple(
-                FileFacts(
-                    file_id=uuid_from(self.gen.seed, message_id, "file", i),
-                    name=name,
-                    filetype=filetype,
-                    size=size,
-                    url=url,
-                )
-                for i, (name, filetype, size, url) in enumerate(files)
-            ),
+        linked = tuple(
+            FileFacts(
+                file_id=uuid_from(self.gen.seed, message_id, "file", i),
+                name=name,
+                filetype=filetype,
+                size=size,
+                url=url,
+            )
+            for i, (name, filetype, size, url) in enumerate(files)
         )
-        self._add_messages([facts])
-        return self.messages[facts.message_id]
+        at = self.virtual(real_now)
+        self._add_messages(
+            [self.gen.order_message(order, message_id, from_type, subject, description, at, linked)]
+        )
+        return self.messages[message_id]
 
     def file(self, file_id: str, real_now: float) -> FileFacts | None:
         """A linked file of a message written by now, or None."""
-        virtual_now = self.virtual(real_now)
-        self.materialize(virtual_now)
+        virtual_now = self.reached(real_now)
         file, created = self.files.get(file_id.upper(), (None, math.inf))
         return file if created <= virtual_now else None
 
@@ -288,23 +262,10 @@ class ShopBook(DrawnShop[ShopGenerator]):
     ) -> tuple[str, str] | None:
         """The buyer opens an incident on every line now; (incident id, message id), or None
         if the order has one already. Like every incident, it also appears as a message."""
-        now = self.virtual(real_now)
-        self.materialize(now)
+        now = self.reached(real_now)
         if order.index in self.incidents:
             return None
-        facts = IncidentFacts(
-            incident_id=uuid_from(self.gen.seed, self.shop_id, "incident", order.index),
-            order_index=order.index,
-            order_id=order.order_id,
-            opened=now,
-            type_code=type_code,
-            detail_ids=tuple(line.detail_id for line in order.lines),
-            message=incident_text(
-                INCIDENT_TYPES[type_code], [line.product.name for line in order.lines], ""
-            ),
-            closed=None,
-            closed_status=None,
-        )
+        facts = self.gen.incident(order, type_code, order.lines, now)
         self.incidents[order.index] = IncidentRecord(facts)
         message = self.write(order, "CLIENT", NEW_CLAIM_SUBJECT, facts.message, real_now)
         return facts.incident_id, message.facts.message_id
@@ -312,12 +273,11 @@ class ShopBook(DrawnShop[ShopGenerator]):
     def close_incident(self, order: OrderFacts, real_now: float) -> str | None:
         """Fnac's customer service closes the order's open incident now; its id, or None if
         the order has no open incident."""
-        now = self.virtual(real_now)
-        self.materialize(now)
+        now = self.reached(real_now)
         incident = self.incidents.get(order.index)
         if incident is None or not incident.is_open(now):
             return None
-        incident.closed, incident.closed_status, incident.closed_by = now, "3", "call-center"
+        incident.closed, incident.closed_status = now, "3"
         return incident.facts.incident_id
 
     # --- the clock ---------------------------------------------------------------------------

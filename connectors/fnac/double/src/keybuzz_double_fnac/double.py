@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import msgspec
 from keybuzz_sandbox.clock import Clock, SellerTimeline
@@ -30,7 +29,7 @@ RATE_LIMIT = RateLimit(rate_text="2", burst=20)
 FAULT_STATUSES = frozenset({429, 500, 502, 503, 504})
 # An XML API's hostile bodies, and Fnac's own (routes.malform).
 MALFORMED_KINDS = (*XML_KINDS, "schema", "utf7-entities", "empty")
-REFUSAL_CODE = re.compile(r"ERR_\d{3}")
+RefusalCode = Annotated[str, msgspec.Meta(pattern=r"^ERR_\d{3}$")]
 
 
 class FnacFaultConfig(SlowFaultConfig, kw_only=True, rename="camel", forbid_unknown_fields=True):
@@ -46,15 +45,9 @@ class FnacFaultConfig(SlowFaultConfig, kw_only=True, rename="camel", forbid_unkn
     # The next ``refuse_next`` requests of the named services are refused as a whole
     # (status ERROR, nothing done), with one error per code of ``refuse_codes``.
     refuse_next: NextCount = 0
-    refuse_codes: list[str] = msgspec.field(default_factory=lambda: ["ERR_201"])
-
-    def problems(self) -> list[str]:
-        issues = super().problems()
-        if not all(REFUSAL_CODE.fullmatch(c) for c in self.refuse_codes):
-            issues.append("refuseCodes must be ERR_ followed by 3 digits")
-        if self.refuse_next and not self.refuse_codes:
-            issues.append("refuseCodes must name at least one code")
-        return issues
+    refuse_codes: Annotated[list[RefusalCode], msgspec.Meta(min_length=1)] = msgspec.field(
+        default_factory=lambda: ["ERR_201"]
+    )
 
 
 AUTH_OPERATION = "fnac.auth"
@@ -162,11 +155,6 @@ class FnacDouble:
         self.kept.keys[shop_id] = book.credentials.key
         self.expire_tokens(shop_id)
         return book.credentials
-
-    # --- rate limit -------------------------------------------------------------------
-
-    def allow(self, shop_id: str) -> bool:
-        return self.limiter.allow(("fnac", shop_id.upper()), RATE_LIMIT)
 
 
 def _uuid() -> str:

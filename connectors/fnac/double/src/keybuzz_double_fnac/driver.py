@@ -18,6 +18,8 @@ from keybuzz_sandbox.conformance import (
 )
 from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, suite_pace
 
+from .env import service_env
+
 SPARE_FNAC_SHOPS = 4  # SANDBOX_FNAC_EXTRA_SHOPS: two more of each marketplace
 
 
@@ -43,10 +45,7 @@ class FnacDriver(ListedShopsDriver):
     wire: WireFormat = "XML"
 
     def service_settings(self, sandbox_url: str) -> dict[str, str]:
-        return {
-            "FNAC_API_URL": f"{sandbox_url}/fnac/api.php/",
-            **suite_pace("FNAC"),
-        }
+        return {**service_env(sandbox_url), **suite_pace("FNAC")}
 
     def sandbox_settings(self) -> dict[str, str]:
         return {

@@ -1,9 +1,5 @@
-"""The ERR_ codes the double answers with.
-
-Fnac publishes no list. ERR_105 is Fnac's own (README of the reference material); the
-others are the double's, documented in docs/SANDBOX.md, so that clients are tested on every
-kind of refusal.
-"""
+"""The ERR_ codes the double answers with: ERR_105 is Fnac's, the others the double's own
+(docs/SANDBOX.md, "Errors")."""
 
 AUTH_REFUSED = "ERR_001"  # auth: partner_id, shop_id and key do not match a shop
 TOKEN_INVALID = "ERR_002"  # token missing, unknown, for another shop or expired: auth again

@@ -1,11 +1,5 @@
-"""Deterministic facts of one Fnac/Darty shop: orders, buyers' messages, incidents.
-
-Nothing here is stored: order `i`, its message thread and its incident are computed
-from (SANDBOX_SEED, shop, i), so a 50,000-order shop costs nothing until asked for.
-Order `i` is placed at virtual time ``base + (i + jitter(i mod N)) * slot`` (as the
-Amazon double places its orders, seed.py), so any window of `window_days` holds N
-orders; buyers' questions about offers form a second stream, one for every three
-orders. Times are virtual (clock.py); the book turns them into real timestamps.
+"""Deterministic facts of one Fnac/Darty shop: orders, buyers' messages, incidents,
+computed from (SANDBOX_SEED, shop, i) when asked for (``DrawnStreams`` places them).
 
 Order ids are what Fnac's are, PHP ``uniqid()`` of the moment the order was placed
 (8 hex digits of seconds, 5 of microseconds: ``57BEAFDA828A8``), so an id maps back
@@ -16,10 +10,11 @@ from __future__ import annotations
 
 import random
 from functools import cached_property
+from importlib import resources
 
 import msgspec
-from keybuzz_sandbox.double_kit.draws import file_bytes, unit
 from keybuzz_sandbox.double_kit.draws import rng as seeded_rng
+from keybuzz_sandbox.double_kit.draws import unit
 from keybuzz_sandbox.double_kit.history import DAY, HOUR, Lifecycle, shipping_path
 from keybuzz_sandbox.double_kit.streams import DrawnStreams
 
@@ -97,10 +92,6 @@ PHOTO_RATE = 0.15
 PHOTO_SIZES = (20_000, 400_000)
 
 
-def file_content(file: FileFacts) -> bytes:
-    return file_bytes(file.file_id, file.name, file.size)
-
-
 class MessageFacts(msgspec.Struct, frozen=True, kw_only=True):
     message_id: str
     referer_type: str  # ORDER or OFFER
@@ -131,68 +122,27 @@ class IncidentFacts(msgspec.Struct, frozen=True, kw_only=True):
     closed_status: str | None  # state.xsd incident_close_state
 
 
-_FIRST = ["Camille", "Louis", "Chloé", "Hugo", "Léa", "Lucas", "Manon", "Jules", "Inès", "Théo"]
-_LAST = ["Martin", "Bernard", "Dubois", "Moreau", "Laurent", "Girard", "Roux", "Fournier"]
-_STREETS = ["rue de la République", "avenue Jean Jaurès", "rue Victor Hugo", "boulevard Pasteur"]
-_CITIES = [
-    ("Paris", "75011"),
-    ("Lyon", "69003"),
-    ("Marseille", "13006"),
-    ("Lille", "59000"),
-    ("Nantes", "44000"),
-    ("Sèvres", "92310"),
-]
-_PRODUCTS = {
-    "FNAC": [
-        ("Structure and Interpretation of Computer Programs ( Livres en VO )", 45.9),
-        ("L'art de la guerre ( Livre ) - poche - Essai", 6.9),
-        ("Matrix reloaded ( DVD / Blu-Ray )", 10.5),
-        ("Call of Duty : Modern Warfare 2 ( Jeux Vidéo )", 29.99),
-        ("Vagabond - Tome 1 ( Livre )", 7.5),
-        ("Kind of Blue ( CD Album )", 9.99),
-        ("Enfin seuls ! ( Livre )", 18.0),
-        ("Casque Bluetooth à réduction de bruit", 129.0),
-    ],
-    "DARTY": [
-        ("Aspirateur balai sans fil 25,2 V", 199.0),
-        ("Cafetière à capsules 19 bars", 89.99),
-        ("Bouilloire électrique 1,7 L inox", 34.9),
-        ("Robot pâtissier 1000 W", 249.0),
-        ("Sèche-cheveux ionique 2200 W", 49.99),
-        ("Micro-ondes grill 25 L", 119.0),
-    ],
-}
-_QUESTIONS = [
-    (
-        "Délai plus long qu'annoncé",
-        "Ma commande n'est toujours pas arrivée, pouvez-vous me dire où elle en est ?",
-    ),
-    ("Question", "Quand pourrai-je recevoir mon article ? J'en ai besoin avant samedi."),
-    (
-        "Adresse de livraison",
-        "Je me suis trompé d'adresse, pouvez-vous livrer au 12 rue des Lilas ?",
-    ),
-    ("Facture", "Pourriez-vous m'envoyer la facture de ma commande, s'il vous plaît ?"),
-    ("Article abîmé", "Le colis est arrivé abîmé et l'article est rayé. Que puis-je faire ?"),
-]
-_FOLLOW_UPS = [
-    "Je n'ai toujours pas de réponse, merci de revenir vers moi rapidement.",
-    "Merci pour votre retour. Le numéro de suivi ne fonctionne pas chez le transporteur.",
-]
-_OFFER_QUESTIONS = [
-    "Bonjour, l'article est-il neuf et sous blister ?",
-    "Livrez-vous en Belgique ? Et sous combien de jours ?",
-    "L'édition est-elle bien la version française ?",
-]
-_ANSWERS = [
-    "Bonjour, merci pour votre message. Votre colis est en cours d'acheminement, vous le recevrez sous 48 h.",
-    "Bonjour, nous revenons vers vous dès que possible avec une solution. Cordialement.",
-]
-INCIDENT_TYPES = {
-    "1": "Article non reçu",
-    "2": "Article non conforme à la description",
-    "3": "Article défectueux",
-}
+class Texts(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """The words of the seeded shops: data, read from seed_texts.json (the double's own
+    wording, not Fnac's)."""
+
+    first_names: tuple[str, ...]
+    last_names: tuple[str, ...]
+    streets: tuple[str, ...]
+    cities: tuple[tuple[str, str], ...]  # (city, postal code)
+    products: dict[str, tuple[tuple[str, float], ...]]  # by marketplace: (name, price)
+    questions: tuple[tuple[str, str], ...]  # (subject, text)
+    follow_ups: tuple[str, ...]
+    offer_questions: tuple[str, ...]
+    answers: tuple[str, ...]
+    incident_types: dict[str, str]  # state.xsd incident_open_state -> the buyer's reason
+    problems: tuple[str, ...]  # what the buyer adds to an incident's text
+    callcenter: tuple[str, str]  # (subject, text) of customer service stepping in
+
+
+TEXTS = msgspec.json.decode(
+    (resources.files(__package__) / "seed_texts.json").read_bytes(), type=Texts
+)
 NEW_CLAIM_SUBJECT = "Nouvelle réclamation"  # the message every incident also appears as
 
 
@@ -244,14 +194,14 @@ class ShopGenerator(DrawnStreams):
                 offer_fnac_id=uuid_from(self.seed, self.shop_id, "offer", n),
                 offer_seller_id=f"SKU-{self.spec.marketplace[0]}{n:04d}",
             )
-            for n, (name, price) in enumerate(_PRODUCTS[self.spec.marketplace])
+            for n, (name, price) in enumerate(TEXTS.products[self.spec.marketplace])
         )
 
     def order(self, index: int) -> OrderFacts:
         rng = seeded_rng(self.seed, self.shop_id, index, "order")
         placed = self.purchase_time(index)
-        first, last = rng.choice(_FIRST), rng.choice(_LAST)
-        city, zipcode = rng.choice(_CITIES)
+        first, last = rng.choice(TEXTS.first_names), rng.choice(TEXTS.last_names)
+        city, zipcode = rng.choice(TEXTS.cities)
         count = rng.choices((1, 2, 3), weights=(75, 18, 7))[0]
         lines = tuple(
             Line(
@@ -273,7 +223,7 @@ class ShopGenerator(DrawnStreams):
             address=Address(
                 firstname=first,
                 lastname=last,
-                address1=f"{rng.randint(1, 120)} {rng.choice(_STREETS)}",
+                address1=f"{rng.randint(1, 120)} {rng.choice(TEXTS.streets)}",
                 zipcode=zipcode,
                 city=city,
             ),
@@ -293,14 +243,26 @@ class ShopGenerator(DrawnStreams):
 
     # --- messages and incidents ---------------------------------------------------
 
-    def _seeded_answer(
-        self, rng: random.Random, created: float
-    ) -> tuple[float | None, str | None, bool]:
-        """The seller's answer to a message, if given before the sandbox started."""
+    def _seeded_answer(self, rng: random.Random, created: float) -> tuple[float, str] | None:
+        """When and how the seller answered a message, if before the sandbox started."""
         at = created + rng.uniform(1, 20) * HOUR
         if at >= self.anchor or rng.random() >= 0.6:
-            return None, None, False
-        return at, rng.choice(_ANSWERS), at < self.anchor - 30 * DAY
+            return None
+        return at, rng.choice(TEXTS.answers)
+
+    def _with_answer(
+        self, asked: MessageFacts, seeded: tuple[float, str] | None, answer_id: str, subject: str
+    ) -> list[MessageFacts]:
+        """``asked``, and the seller's ``seeded`` answer to it on its thread if any (the
+        question READ with its ``answer``, archived when older than 30 days)."""
+        if seeded is None:
+            return [asked]
+        at, text = seeded
+        archived = at < self.anchor - 30 * DAY
+        return [
+            msgspec.structs.replace(asked, answered=at, answer=text, archived=archived),
+            self.seller_message(asked, answer_id, subject, text, at),
+        ]
 
     def has_thread(self, index: int) -> tuple[bool, bool]:
         """Whether the buyer asks about order `index`, and whether they open an incident
@@ -316,54 +278,29 @@ class ShopGenerator(DrawnStreams):
         messages: list[MessageFacts] = []
         asks, claims = self.has_thread(order.index)
 
-        def add(from_type: str, name: str, subject: str, text: str, at: float) -> None:
-            answered, answer, archived = self._seeded_answer(rng, at)
-            message_id = uuid_from(self.seed, self.shop_id, "message", order.index, len(messages))
-            messages.append(
-                MessageFacts(
-                    message_id=message_id,
-                    referer_type="ORDER",
-                    referer=order.order_id,
-                    order_index=order.index,
-                    from_type=from_type,
-                    from_name=name,
-                    subject=subject,
-                    description=text,
-                    created=at,
-                    answered=answered,
-                    answer=answer,
-                    archived=archived,
-                    files=self._photo(message_id) if from_type == "CLIENT" else (),
-                )
+        def add(from_type: str, subject: str, text: str, at: float) -> None:
+            seeded = self._seeded_answer(rng, at)
+            message_id, answer_id = (
+                uuid_from(self.seed, self.shop_id, "message", order.index, len(messages) + n)
+                for n in (0, 1)
             )
-            if answered is not None and answer is not None:
-                answer_id = uuid_from(
-                    self.seed, self.shop_id, "message", order.index, len(messages)
-                )
-                asked = messages[-1]
-                messages.append(
-                    self.seller_message(asked, answer_id, "order_information", answer, answered)
-                )
+            files = self._photo(message_id) if from_type == "CLIENT" else ()
+            asked = self.order_message(order, message_id, from_type, subject, text, at, files)
+            messages.extend(self._with_answer(asked, seeded, answer_id, "order_information"))
 
         if asks:
-            subject, text = rng.choice(_QUESTIONS)
+            subject, text = rng.choice(TEXTS.questions)
             asked = order.placed + rng.uniform(3 * HOUR, 5 * DAY)
-            add("CLIENT", order.buyer_name, subject, text, asked)
+            add("CLIENT", subject, text, asked)
             if rng.random() < 0.3:
                 follow_up = asked + rng.uniform(1, 3) * DAY
-                add("CLIENT", order.buyer_name, subject, rng.choice(_FOLLOW_UPS), follow_up)
+                add("CLIENT", subject, rng.choice(TEXTS.follow_ups), follow_up)
         incident = self._incident(rng, order) if claims else None
         if incident is not None:
-            add("CLIENT", order.buyer_name, NEW_CLAIM_SUBJECT, incident.message, incident.opened)
+            add("CLIENT", NEW_CLAIM_SUBJECT, incident.message, incident.opened)
             if rng.random() < 0.5:
-                add(
-                    "CALLCENTER",
-                    self.callcenter,
-                    "Réclamation en cours de traitement",
-                    "Bonjour, votre client nous a sollicités au sujet de cette commande. "
-                    "Merci de lui répondre sous 48 heures. Le Service Client.",
-                    incident.opened + rng.uniform(1, 3) * DAY,
-                )
+                subject, text = TEXTS.callcenter
+                add("CALLCENTER", subject, text, incident.opened + rng.uniform(1, 3) * DAY)
         return messages, incident
 
     def _photo(self, message_id: str) -> tuple[FileFacts, ...]:
@@ -376,6 +313,32 @@ class ShopGenerator(DrawnStreams):
         file_id = uuid_from(self.seed, message_id, "file", 0)
         return (
             FileFacts(file_id=file_id, name="photo-colis.jpg", filetype="image/jpeg", size=size),
+        )
+
+    def order_message(
+        self,
+        order: OrderFacts,
+        message_id: str,
+        from_type: str,
+        subject: str,
+        text: str,
+        at: float,
+        files: tuple[FileFacts, ...] = (),
+    ) -> MessageFacts:
+        """A message about ``order`` from its buyer (CLIENT), Fnac's customer service
+        (CALLCENTER) or the seller in Fnac's back office (SELLER)."""
+        names = {"CLIENT": order.buyer_name, "SELLER": self.spec.name}
+        return MessageFacts(
+            message_id=message_id,
+            referer_type="ORDER",
+            referer=order.order_id,
+            order_index=order.index,
+            from_type=from_type,
+            from_name=names.get(from_type, self.callcenter),
+            subject=subject,
+            description=text,
+            created=at,
+            files=files,
         )
 
     def seller_message(
@@ -395,6 +358,31 @@ class ShopGenerator(DrawnStreams):
             offer_title=asked.offer_title,
         )
 
+    def incident(
+        self,
+        order: OrderFacts,
+        type_code: str,
+        lines: tuple[Line, ...],
+        opened: float,
+        problem: str = "",
+        closed: tuple[float, str] | None = None,
+    ) -> IncidentFacts:
+        """The buyer's incident of ``type_code`` on ``lines`` of ``order`` (``closed``: when
+        Fnac's customer service closes it, and its closed_status)."""
+        return IncidentFacts(
+            incident_id=uuid_from(self.seed, self.shop_id, "incident", order.index),
+            order_index=order.index,
+            order_id=order.order_id,
+            opened=opened,
+            type_code=type_code,
+            detail_ids=tuple(line.detail_id for line in lines),
+            message=incident_text(
+                TEXTS.incident_types[type_code], [line.product.name for line in lines], problem
+            ),
+            closed=closed[0] if closed else None,
+            closed_status=closed[1] if closed else None,
+        )
+
     def _incident(self, rng: random.Random, order: OrderFacts) -> IncidentFacts | None:
         shipped = order.reached("Shipped")
         if shipped is None:
@@ -403,56 +391,29 @@ class ShopGenerator(DrawnStreams):
         affected = order.lines[: rng.randint(1, len(order.lines))]
         opened = shipped + rng.uniform(2, 8) * DAY
         closes = rng.random() < 0.6
-        return IncidentFacts(
-            incident_id=uuid_from(self.seed, self.shop_id, "incident", order.index),
-            order_index=order.index,
-            order_id=order.order_id,
-            opened=opened,
-            type_code=type_code,
-            detail_ids=tuple(line.detail_id for line in affected),
-            message=incident_text(
-                INCIDENT_TYPES[type_code],
-                [line.product.name for line in affected],
-                rng.choice(["", " Le colis n'est jamais arrivé.", " L'article ne s'allume pas."]),
-            ),
-            closed=opened + rng.uniform(5, 12) * DAY if closes else None,
-            closed_status=rng.choice(("3", "4", "13")) if closes else None,
+        problem = rng.choice(TEXTS.problems)
+        closed = (
+            (opened + rng.uniform(5, 12) * DAY, rng.choice(("3", "4", "13"))) if closes else None
         )
+        return self.incident(order, type_code, affected, opened, problem, closed)
 
     def offer_question(self, index: int) -> list[MessageFacts]:
         """A buyer's question about an offer (no order yet), with its seeded answer."""
         rng = seeded_rng(self.seed, self.shop_id, index, "offer-question")
         product = rng.choice(self.catalogue)
         at = self.offer_question_time(index)
-        answered, answer, archived = self._seeded_answer(rng, at)
+        seeded = self._seeded_answer(rng, at)
         question = MessageFacts(
             message_id=uuid_from(self.seed, self.shop_id, "offer-message", index, 0),
             referer_type="OFFER",
             referer=product.offer_fnac_id,
             order_index=None,
             from_type="CLIENT",
-            from_name=f"{rng.choice(_FIRST)} {rng.choice(_LAST)[0]}.",
+            from_name=f"{rng.choice(TEXTS.first_names)} {rng.choice(TEXTS.last_names)[0]}.",
             subject="Question sur l'offre",
-            description=rng.choice(_OFFER_QUESTIONS),
+            description=rng.choice(TEXTS.offer_questions),
             created=at,
             offer_title=product.name,
-            answered=answered,
-            answer=answer,
-            archived=archived,
         )
-        messages = [question]
-        if answered is not None and answer is not None:
-            messages.append(
-                msgspec.structs.replace(
-                    question,
-                    message_id=uuid_from(self.seed, self.shop_id, "offer-message", index, 1),
-                    from_type="SELLER",
-                    from_name=self.spec.name,
-                    subject="product_information",
-                    description=answer,
-                    created=answered,
-                    answered=None,
-                    answer=None,
-                )
-            )
-        return messages
+        answer_id = uuid_from(self.seed, self.shop_id, "offer-message", index, 1)
+        return self._with_answer(question, seeded, answer_id, "product_information")

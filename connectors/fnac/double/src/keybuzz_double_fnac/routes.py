@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
-from keybuzz_sandbox.answers import admin_error, gateway_page, json_answer, xml_malformed
+from keybuzz_sandbox.answers import XML, admin_error, gateway_page, json_answer, xml_malformed
 from keybuzz_sandbox.double_kit.admin import (
     admin_router,
     drawn_shops_handlers,
     known,
     shop_log_handlers,
 )
+from keybuzz_sandbox.double_kit.draws import file_bytes
 from keybuzz_sandbox.echo import EchoSecret
 from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
 from keybuzz_sandbox.faults import XML_KINDS, SlowAnswer, reply_faults, trickled
@@ -26,12 +27,10 @@ from lxml import etree
 from . import errors
 from .double import RATE_LIMIT, FnacDouble, FnacFaultConfig
 from .env import FnacDoubleSettings
-from .generator import file_content
 from .schema import NS, SERVICES, XmlRefused, local_name, validated
-from .services import SERVICES as QUERIES
-from .services import auth_response
+from .services import answered
 from .shops import default_shops
-from .wire import add_error, child_text, refusal, response, serialize
+from .wire import API_VERSION, add, add_error, child_text, fnac_time, refusal, response, serialize
 
 if TYPE_CHECKING:
     from keybuzz_sandbox.sandbox import Sandbox
@@ -39,7 +38,6 @@ if TYPE_CHECKING:
     from .book import AdvanceSummary, ShopBook
     from .generator import OrderFacts
 
-XML = "text/xml; charset=utf-8"
 FILES_OPERATION = "fnac.files"  # the file downloads, for the fault settings
 # The fields a "mistyped" answer gives a word: each message's date.
 MISTYPED = ("message/created_at",)
@@ -117,7 +115,7 @@ async def handle(
             answer = refusal(
                 service, errors.INVALID_REQUEST, f"{local_name(root)} posted to {service}"
             )
-        elif not double.allow(shop_id):
+        elif not double.limiter.allow(("fnac", shop_id.upper()), RATE_LIMIT):
             return _too_many(double, service)
         elif codes := double.faults.refusal(operation):
             answer = response(service, "ERROR")
@@ -146,7 +144,11 @@ def _answer(
             sent = child_text(root, "key")
             return refusal(service, errors.AUTH_REFUSED, "Authentication failed" + echo.of(sent))
         token, grant = granted
-        return auth_response(token, grant.expires_at)
+        answer = response(service)
+        add(answer, "token", token)
+        add(answer, "validity", fnac_time(grant.expires_at))
+        add(answer, "version", API_VERSION)
+        return answer
     book = double.book_for(
         root.get("partner_id", ""), root.get("shop_id", ""), root.get("token", "")
     )
@@ -159,53 +161,42 @@ def _answer(
     book.reply_faults = reply_faults(
         double.faults.config, double.clock.now(), book.shop_id, own_clock=book.virtual
     )
-    return QUERIES[service](book, root, double.clock.now())
+    return answered(service, book, root, double.clock.now())
 
 
 # --- admin --------------------------------------------------------------------------------
-
-
-class AttachmentRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
-    """A file the message links, its bytes made up by the double (``size`` of them)."""
-
-    name: str = "photo.jpg"
-    content_type: str = "image/jpeg"
-    size: int = 1_000
-    # Listed as the file's url instead of the double's own: a link to anywhere, as a
-    # hostile or broken answer could hold (the double serves nothing there).
-    url: str | None = None
 
 
 MAX_ATTACHMENTS = 5
 MAX_ATTACHMENT_SIZE = 64 * 1024 * 1024  # the double makes the bytes up in memory
 
 
+class AttachmentRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """A file the message links, its bytes made up by the double (``size`` of them)."""
+
+    name: Annotated[str, msgspec.Meta(pattern="^[^/]+$")] = "photo.jpg"  # a file's name
+    content_type: Annotated[str, msgspec.Meta(pattern="/")] = "image/jpeg"  # a MIME type
+    size: Annotated[int, msgspec.Meta(ge=0, le=MAX_ATTACHMENT_SIZE)] = 1_000
+    # Listed as the file's url instead of the double's own: a link to anywhere, as a
+    # hostile or broken answer could hold (the double serves nothing there).
+    url: str | None = None
+
+
 class BuyerMessageRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
     order_id: str | None = None  # default: the shop's latest order
     # With no order_id: the latest order nobody has written about yet, if any (a new thread).
     untouched: bool = False
-    from_type: str = "CLIENT"  # or CALLCENTER, or SELLER (in Fnac's back office)
+    # CALLCENTER: Fnac's customer service; SELLER: the seller in Fnac's back office.
+    from_type: Literal["CLIENT", "CALLCENTER", "SELLER"] = "CLIENT"
     subject: str = "Question"
-    description: str = "Bonjour, où en est ma commande ?"
-    attachments: list[AttachmentRequest] = []
-
-    def problems(self) -> list[str]:
-        issues = []
-        if self.from_type not in ("CLIENT", "CALLCENTER", "SELLER") or not self.description:
-            issues.append("fromType must be CLIENT, CALLCENTER or SELLER, description not empty")
-        if len(self.attachments) > MAX_ATTACHMENTS:
-            issues.append(f"at most {MAX_ATTACHMENTS} attachments")
-        for a in self.attachments:
-            if not a.name or "/" in a.name or "/" not in a.content_type:
-                issues.append("an attachment needs a file name and a MIME type")
-            if not 0 <= a.size <= MAX_ATTACHMENT_SIZE:
-                issues.append(f"an attachment's size is 0 to {MAX_ATTACHMENT_SIZE} bytes")
-        return issues
+    description: Annotated[str, msgspec.Meta(min_length=1)] = "Bonjour, où en est ma commande ?"
+    attachments: Annotated[list[AttachmentRequest], msgspec.Meta(max_length=MAX_ATTACHMENTS)] = []
 
 
 class IncidentRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
     order_id: str
-    type_code: str = "1"  # state.xsd incident_open_state: 1 not received, 2 unlike, 3 defective
+    # state.xsd incident_open_state: 1 not received, 2 unlike, 3 defective
+    type_code: Literal["1", "2", "3"] = "1"
 
 
 class IncidentClosing(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
@@ -240,7 +231,7 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
         file = None if book is None else book.file(file_id, double.clock.now())
         if file is None:
             return Response(b"Not Found", status_code=404, media_type="text/plain")
-        return Response(file_content(file), media_type=file.filetype)
+        return Response(file_bytes(file.file_id, file.name, file.size), media_type=file.filetype)
 
     def book_of(shop_id: str) -> ShopBook:
         return known(double.books.get(shop_id.upper()), f"shop {shop_id}")
@@ -255,8 +246,6 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
         shop_id: FromPath[str], data: JSONBody[BuyerMessageRequest]
     ) -> Response[bytes]:
         book = book_of(shop_id)
-        if issues := data.problems():
-            return admin_error(400, "; ".join(issues))
         now = double.clock.now()
         order = (
             book.latest_order(now, untouched=data.untouched)
@@ -283,8 +272,6 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
     @post("/shops/{shop_id:str}/incidents", sync_to_thread=False)
     def open_incident(shop_id: FromPath[str], data: JSONBody[IncidentRequest]) -> Response[bytes]:
         book, order, now = order_of(shop_id, data.order_id)
-        if data.type_code not in ("1", "2", "3"):
-            return admin_error(400, "typeCode must be 1, 2 or 3")
         opened = book.open_incident(order, data.type_code, now)
         if opened is None:
             return admin_error(409, f"order {data.order_id} already has an incident")

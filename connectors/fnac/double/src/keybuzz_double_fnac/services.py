@@ -1,26 +1,22 @@
-"""The five services: a validated request (lxml root) in, a response root out.
-
-Only what our connector, the sandbox and their tests ask is served (docs/SANDBOX.md,
-"Services"); a filter not served is ignored. Filters are AND across kinds and OR within
-one kind (two `message_id`s select either). Lists are sorted newest first unless
-`sort_by` says otherwise.
+"""The five services: a validated request (lxml root) in, a response root out; what they
+serve is docs/SANDBOX.md's ("Services"). Filters are AND across kinds and OR within one
+kind (two `message_id`s select either).
 """
 
 from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import msgspec
 from lxml import etree
 
 from . import errors
 from .book import IncidentRecord, MessageRecord, ShopBook
-from .generator import LINE_STATE, OrderFacts
+from .generator import LINE_STATE
 from .wire import (
-    API_VERSION,
     add,
     add_error,
     add_paging,
@@ -37,7 +33,6 @@ from .wire import (
 MAX_RESULTS = 100  # results_count above it: ERR_105
 MAX_ORDER_IDS = 50  # orders_fnac_id / orders: more than 50 ids: ERR_105
 MAX_REPLY_CHARS = 2_000  # the double's assumption: Fnac publishes no limit
-T = TypeVar("T")
 
 
 class Filters:
@@ -51,19 +46,22 @@ class Filters:
             # A list's wrapper (``orders_fnac_id``) holds values of its item's filter.
             for inner, value in children(element):
                 self.values.setdefault(inner, []).append(value)
-        self.page = max(1, int(self.text("paging") or 1))
+        self.page = max(1, int(text_of(self.first("paging")) or 1))
         self.per_page = int(request.get("results_count", "100"))
         date = self.first("date")
         self.date_type = date.get("type") if date is not None else None
         self.low = _time_or_none(child_text(date, "min")) if date is not None else None
         self.high = _time_or_none(child_text(date, "max")) if date is not None else None
 
+    @property
+    def descending(self) -> bool:
+        """Newest first unless ``sort_by`` says ASC (its text, or messages_query's ``type``)."""
+        sort_by = self.first("sort_by")
+        return sort_by is None or "ASC" not in (text_of(sort_by), sort_by.get("type"))
+
     def first(self, name: str) -> etree._Element | None:
         found = self.values.get(name)
         return found[0] if found else None
-
-    def text(self, name: str) -> str:
-        return text_of(self.first(name))
 
     def texts(self, name: str) -> set[str] | None:
         """Values of a filter, given alone or in its list's wrapper; None: not given."""
@@ -98,47 +96,52 @@ def _time_or_none(text: str) -> float | None:
     return parse_time(text) if text else None
 
 
-def _page(items: Sequence[T], filters: Filters) -> Sequence[T]:
-    start = (filters.page - 1) * filters.per_page
-    return items[start : start + filters.per_page]
+class Listing(NamedTuple):
+    """A query service: the items its filters keep (``select``: in the order listed), each
+    shown as an element (``show``), at most ``max_ids`` order ids asked (ERR_105 beyond)."""
+
+    select: Callable[[ShopBook, Filters, float], Sequence[Any]]
+    show: Callable[[etree._Element, ShopBook, Any, float], None]
+    max_ids: int | None = None
+    paged_by_faults: bool = False  # the fault settings may page it wrong (a messages listing)
 
 
-def _too_many(
-    service: str, filters: Filters, order_ids: set[str] | None = None
-) -> etree._Element | None:
-    """The refusal of a query asking more than Fnac answers at once (ERR_105), if it does."""
+def listed(
+    service: str, listing: Listing, book: ShopBook, request: etree._Element, real_now: float
+) -> etree._Element:
+    """A query's answer: the page asked of what it keeps, or its refusal when it asks more
+    than Fnac answers at once (ERR_105)."""
+    filters = Filters(book, request)
+    ids = filters.texts("order_fnac_id") or ()
     if filters.per_page > MAX_RESULTS:
         reason = f"results_count may not exceed {MAX_RESULTS}"
         return refusal(service, errors.TOO_MANY_ELEMENTS, reason)
-    if order_ids is not None and len(order_ids) > MAX_ORDER_IDS:
-        return refusal(service, errors.TOO_MANY_ELEMENTS, f"at most {MAX_ORDER_IDS} order ids")
-    return None
+    if listing.max_ids is not None and len(ids) > listing.max_ids:
+        return refusal(service, errors.TOO_MANY_ELEMENTS, f"at most {listing.max_ids} order ids")
+    now = book.reached(real_now)
+    kept = listing.select(book, filters, now)
+    answer = response(service)
+    start = (filters.page - 1) * filters.per_page
+    shown, total = kept[start : start + filters.per_page], len(kept)
+    hostile = None
+    if listing.paged_by_faults:
+        hostile = book.reply_faults.paged(list(kept[: filters.per_page]), filters.page > 1)
+    if hostile is not None:
+        # Paged as none should: its total says another page always follows.
+        shown, total = hostile, (filters.page + 1) * filters.per_page
+    add_paging(answer, filters.page, filters.per_page, total)
+    for item in shown:
+        listing.show(answer, book, item, now)
+    return answer
 
 
 # --- messages_query -------------------------------------------------------------------
 
 
-def messages_query(book: ShopBook, request: etree._Element, real_now: float) -> etree._Element:
-    filters = Filters(book, request)
-    if (refused := _too_many("messages_query", filters)) is not None:
-        return refused
-    now = book.virtual(real_now)
-    book.materialize(now)
-    matching = [m for m in book.by_creation() if m.facts.created <= now and _keeps(m, filters)]
-    sort_by = filters.first("sort_by")  # by creation (the one sort served)
-    descending = sort_by is None or sort_by.get("type") != "ASC"
-    matching.sort(key=lambda m: m.facts.created, reverse=descending)
-    answer = response("messages_query")
-    shown, total = _page(matching, filters), len(matching)
-    if (
-        hostile := book.reply_faults.paged(list(matching[: filters.per_page]), filters.page > 1)
-    ) is not None:
-        # Paged as none should: its total says another page always follows.
-        shown, total = hostile, (filters.page + 1) * filters.per_page
-    add_paging(answer, filters.page, filters.per_page, total)
-    for record in shown:
-        _message(answer, book, record)
-    return answer
+def _messages(book: ShopBook, filters: Filters, now: float) -> list[MessageRecord]:
+    kept = [m for m in book.by_creation() if m.facts.created <= now and _keeps(m, filters)]
+    kept.sort(key=lambda m: m.facts.created, reverse=filters.descending)  # by creation
+    return kept
 
 
 def _keeps(record: MessageRecord, filters: Filters) -> bool:
@@ -151,7 +154,7 @@ def _keeps(record: MessageRecord, filters: Filters) -> bool:
     )
 
 
-def _message(parent: etree._Element, book: ShopBook, record: MessageRecord) -> None:
+def _message(parent: etree._Element, book: ShopBook, record: MessageRecord, _: float) -> None:
     facts = record.facts
     element = add(
         parent,
@@ -183,8 +186,7 @@ def _message(parent: etree._Element, book: ShopBook, record: MessageRecord) -> N
 
 def messages_update(book: ShopBook, request: etree._Element, real_now: float) -> etree._Element:
     """Each message's result in the answer; any failure makes the answer's status ERROR."""
-    now = book.virtual(real_now)
-    book.materialize(now)
+    now = book.reached(real_now)
     answer = response("messages_update")
     for _, element in children(request):
         result = add(answer, "message", status="OK", id=element.get("id", ""))
@@ -223,8 +225,8 @@ def _send(
         )
     message_to = child_text(element, "message_to") or "CLIENT"
     if message_to == "CALLCENTER":
-        order_index = original.facts.order_index
-        incident = book.incident_for(order_index, now) if order_index is not None else None
+        index = original.facts.order_index
+        incident = None if index is None else book.incidents.get(index)
         if incident is None or not incident.is_open(now):
             return (
                 errors.CALLCENTER_NEEDS_INCIDENT,
@@ -243,43 +245,28 @@ def _send(
 # --- orders_query -------------------------------------------------------------------------
 
 
-def orders_query(book: ShopBook, request: etree._Element, real_now: float) -> etree._Element:
-    filters = Filters(book, request)
+def _orders(book: ShopBook, filters: Filters, now: float) -> Sequence[int]:
+    """The indices of the orders kept, in the order listed."""
     wanted_ids = filters.texts("order_fnac_id")
-    if (refused := _too_many("orders_query", filters, wanted_ids)) is not None:
-        return refused
-    now = book.virtual(real_now)
-    book.materialize(now)
-    ascending = filters.text("sort_by") == "ASC"  # by creation
-    answer = response("orders_query")
     if wanted_ids is None and filters.date_type in (None, "CreatedAt"):
         # Orders are in creation order: those kept are a range of indices, paged as is
         # (a deep page of a 50,000-order shop costs its 100 orders, not all 50,000).
-        indices = _created_within(book, now, filters)
-        ordered = indices if ascending else indices[::-1]
-        add_paging(answer, filters.page, filters.per_page, len(ordered))
-        for index in _page(ordered, filters):
-            _order(answer, book, book.gen.order(index), now)
-        return answer
+        within = _created_within(book, now, filters)
+        return within[::-1] if filters.descending else within
     if wanted_ids is not None:
         found = (book.find_order(i, now) for i in wanted_ids)
-        candidates: Iterable[OrderFacts] = sorted(
-            (o for o in found if o is not None), key=lambda o: o.index
-        )
+        indices: Sequence[int] = sorted(o.index for o in found if o is not None)
     else:
         indices = book.order_candidates(now, filters.date_type, *filters.virtual_bounds())
-        candidates = (book.gen.order(i) for i in indices)
-    matching = [
-        o
-        for o in candidates
-        if filters.date_type is None or filters.in_range(book.order_date(o, filters.date_type, now))
-    ]
-    if not ascending:
-        matching.reverse()
-    add_paging(answer, filters.page, filters.per_page, len(matching))
-    for order in _page(matching, filters):
-        _order(answer, book, order, now)
-    return answer
+
+    def changed(index: int) -> float:
+        """UpdatedAt: when its state last changed; CreatedAt: when it was placed."""
+        if filters.date_type == "UpdatedAt":
+            return book.order_state(book.gen.order(index), now)[1]
+        return book.gen.purchase_time(index)
+
+    kept = [i for i in indices if filters.in_range(changed(i))]
+    return kept[::-1] if filters.descending else kept
 
 
 def _created_within(book: ShopBook, now: float, filters: Filters) -> range:
@@ -299,15 +286,13 @@ def _created_within(book: ShopBook, now: float, filters: Filters) -> range:
     return indices[start : max(start, stop)]
 
 
-def _order(parent: etree._Element, book: ShopBook, order: OrderFacts, now: float) -> None:
+def _order(parent: etree._Element, book: ShopBook, index: int, now: float) -> None:
+    order = book.gen.order(index)
     element = add(parent, "order")
     state, _ = book.order_state(order, now)
     add(element, "shop_id", book.shop_id)
-    add(element, "client_id", order.client_id)
-    add(element, "client_firstname", order.client_firstname)
-    add(element, "client_lastname", order.client_lastname)
-    add(element, "client_email", order.client_email)
-    add(element, "order_id", order.order_id)
+    for name in ("client_id", "client_firstname", "client_lastname", "client_email", "order_id"):
+        add(element, name, getattr(order, name))  # OrderFacts' fields are the XSD's names
     add(element, "state", state)
     add(element, "created_at", fnac_time(book.real(order.placed)))
     add(element, "fees", amount(sum(line.fees for line in order.lines)))
@@ -350,51 +335,33 @@ def _order(parent: etree._Element, book: ShopBook, order: OrderFacts, now: float
 # --- incidents_query ------------------------------------------------------------------------
 
 
-def incidents_query(book: ShopBook, request: etree._Element, real_now: float) -> etree._Element:
-    filters = Filters(book, request)
-    if (refused := _too_many("incidents_query", filters)) is not None:
-        return refused
-    now = book.virtual(real_now)
-    book.materialize(now)
-    matching = [
+def _incidents(book: ShopBook, filters: Filters, now: float) -> list[IncidentRecord]:
+    kept = [
         i
         for i in book.incidents.values()
-        if i.facts.opened <= now and _keeps_incident(book, i, filters, now)
+        # by UpdatedAt (the date filter our connector sends) or CreatedAt
+        if i.facts.opened <= now
+        and filters.in_range(i.updated(now) if filters.date_type == "UpdatedAt" else i.facts.opened)
     ]
-    matching.sort(key=lambda i: i.facts.opened, reverse=filters.text("sort_by") != "ASC")
-    answer = response("incidents_query")
-    add_paging(answer, filters.page, filters.per_page, len(matching))
-    for incident in _page(matching, filters):
-        _incident(answer, book, incident, now)
-    return answer
-
-
-def _keeps_incident(book: ShopBook, incident: IncidentRecord, filters: Filters, now: float) -> bool:
-    """The date filter (UpdatedAt, the one our connector sends, or CreatedAt)."""
-    if filters.date_type == "UpdatedAt":
-        return filters.in_range(book.incident_updated(incident, now))
-    return filters.in_range(incident.facts.opened)
+    kept.sort(key=lambda i: i.facts.opened, reverse=filters.descending)
+    return kept
 
 
 def _incident(parent: etree._Element, book: ShopBook, incident: IncidentRecord, now: float) -> None:
-    facts = incident.facts
+    facts, closed = incident.facts, not incident.is_open(now)
+    status, updated = "CLOSED" if closed else "OPENED", fnac_time(book.real(incident.updated(now)))
     element = add(parent, "incident", id=facts.incident_id)
     header = add(element, "header")
-    closed = not incident.is_open(now)
-    add(header, "status", "CLOSED" if closed else "OPENED")
-    add(
-        header,
-        "waiting_for_seller_answer",
-        "TRUE" if book.waiting_for_seller(incident, now) else "FALSE",
-    )
+    add(header, "status", status)
+    waiting = book.waiting_for_seller(incident, now)
+    add(header, "waiting_for_seller_answer", "TRUE" if waiting else "FALSE")
     add(header, "message", facts.message)
     add(header, "opened_by", "client")
-    if closed and incident.closed is not None:
-        add(header, "closed_by", incident.closed_by)
-        if incident.closed_status is not None:
-            add(header, "closed_status", incident.closed_status)
+    if closed:  # by Fnac's customer service, which closes them all
+        add(header, "closed_by", "call-center")
+        add(header, "closed_status", incident.closed_status)
     add(header, "created_at", fnac_time(book.real(facts.opened)))
-    add(header, "updated_at", fnac_time(book.real(book.incident_updated(incident, now))))
+    add(header, "updated_at", updated)
     if closed and incident.closed is not None:
         add(header, "closed_at", fnac_time(book.real(incident.closed)))
     add(header, "order_id", facts.order_id)
@@ -403,26 +370,26 @@ def _incident(parent: etree._Element, book: ShopBook, incident: IncidentRecord, 
         detail = add(details, "order_detail_incident")
         add(detail, "order_detail_id", detail_id)
         add(detail, "type", facts.type_code)
-        add(detail, "status", "CLOSED" if closed else "OPENED")
+        add(detail, "status", status)
         add(detail, "created_at", fnac_time(book.real(facts.opened)))
-        updated = incident.closed if closed else facts.opened
-        add(detail, "updated_at", fnac_time(book.real(updated or facts.opened)))
+        add(detail, "updated_at", updated)
 
 
-# --- auth ------------------------------------------------------------------------------------------
-
-
-def auth_response(token: str, validity: float) -> etree._Element:
-    answer = response("auth")
-    add(answer, "token", token)
-    add(answer, "validity", fnac_time(validity))
-    add(answer, "version", API_VERSION)
-    return answer
-
-
-SERVICES: dict[str, Callable[[ShopBook, etree._Element, float], etree._Element]] = {
-    "messages_query": messages_query,
-    "messages_update": messages_update,
-    "orders_query": orders_query,
-    "incidents_query": incidents_query,
+LISTINGS = {
+    "messages_query": Listing(_messages, _message, paged_by_faults=True),
+    "orders_query": Listing(_orders, _order, max_ids=MAX_ORDER_IDS),
+    "incidents_query": Listing(_incidents, _incident),
 }
+
+
+def messages_query(book: ShopBook, request: etree._Element, real_now: float) -> etree._Element:
+    return listed("messages_query", LISTINGS["messages_query"], book, request, real_now)
+
+
+def answered(
+    service: str, book: ShopBook, request: etree._Element, real_now: float
+) -> etree._Element:
+    """What ``service`` answers ``request`` for ``book`` (auth aside)."""
+    if service == "messages_update":
+        return messages_update(book, request, real_now)
+    return listed(service, LISTINGS[service], book, request, real_now)
