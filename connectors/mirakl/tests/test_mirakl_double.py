@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
+from keybuzz_devstack.testing import eventually
 from keybuzz_double_mirakl.contract import DESCRIBED
 from keybuzz_double_mirakl.env import MiraklDoubleSettings
 from keybuzz_sandbox import SandboxConfig
@@ -393,6 +394,11 @@ async def test_slow_shops_stall_and_trickle(serve) -> None:
     faults = {"stallSeconds": 60, "stallShops": [str(seller.shop_id)], "operations": ["OR11"]}
     await http.put(f"{ADMIN}/faults", json=faults)
     waiting = asyncio.create_task(seller.get(ORDERS))
+
+    async def in_flight() -> bool | None:  # the double counts a call as it comes in
+        return (await http.get(f"{seller.admin}/calls")).json()["calls"].get("OR11") or None
+
+    await eventually(in_flight)
     assert (await other.get(ORDERS)).status_code == 200
     assert not waiting.done()
     waiting.cancel()
