@@ -17,6 +17,8 @@ from keybuzz_sandbox.faults import ReplyFaults, malform, no_hostile_paging
 
 T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
+# A shop's listings as its paging faults show them (``ReplyFaults.paged``).
+Paging = Callable[[list[Any], bool], list[Any] | None]
 
 
 class Refused(Exception):
@@ -65,10 +67,10 @@ def page_of(
     items: Sequence[T],
     page: int,
     size: int,
-    paged: Callable[[list[Any], bool], list[Any] | None] = no_hostile_paging,
+    paged: Paging = no_hostile_paging,
 ) -> tuple[list[T], bool]:
     """Page ``page`` (from 1) of ``items``, ``size`` a page, and whether another follows;
-    as ``paged`` (a shop's ``ReplyFaults.paged``) shows it when it pages as none should."""
+    as ``paged`` shows it when it pages as none should."""
     start = (page - 1) * size
     hostile = paged(list(items[:size]), page > 1)
     if hostile is not None:

@@ -14,6 +14,7 @@ from keybuzz_sandbox.clock import parse_iso
 from keybuzz_sandbox.double_kit import api as kit
 from keybuzz_sandbox.double_kit.api import (
     Answer,
+    Paging,
     Part,
     multipart,
     page_of,
@@ -29,7 +30,7 @@ from .shops import merchant_id
 from .wire import folder_details, folder_summary, order_json
 
 FOLDER_PAGE = 10  # official
-ORDER_PAGE = (10, 50)  # page-size: default, at most (official)
+ORDER_PAGE = 10  # page-size's default (official)
 MAX_FILES, MAX_FILE_BYTES = 10, 3 * 1024 * 1024  # official: 10 files of 3 MB
 # Official: GET /ws/orders leaves out new orders (0) and orders not paid (8).
 HIDDEN_ORDER_STATES = (0, 8)
@@ -53,21 +54,11 @@ class Call(msgspec.Struct, frozen=True, kw_only=True):
 
 
 Operation = Callable[[ShopBook, Call], Answer]
-Paging = Callable[[list[Any], bool], list[Any] | None]
 Links = dict[str, str | None]
 T = TypeVar("T")
 
 
 # --- parameters -----------------------------------------------------------------------
-
-
-def _int(query: Mapping[str, str], name: str) -> int | None:
-    raw = query.get(name)
-    if raw is None:
-        return None
-    if not raw.isdigit():
-        raise Refused(400, "invalid-parameter", f"{name}: {raw!r} is not valid")
-    return int(raw)
 
 
 def _minute(query: Mapping[str, str], name: str) -> float | None:
@@ -85,11 +76,12 @@ def _date(query: Mapping[str, str], name: str) -> float | None:
     return query_read(query, name, parse_iso, refused)
 
 
-def _page(call: Call, items: Sequence[T], size: int, paged: Paging) -> tuple[list[T], Links]:
+def _page(
+    call: Call, items: Sequence[T], size: int, paged: Paging = no_hostile_paging
+) -> tuple[list[T], Links]:
     """The page asked (from 1) and its ``next``/``previous`` URLs; a page past the last
     is 404 (assumed, as Django REST framework's paging answers)."""
-    page = _int(call.query, "page")
-    page = 1 if page is None else page
+    page = int(call.query.get("page", "1"))  # an integer, as the description checks
     found, more = page_of(items, page, size, paged)
     if page < 1 or (page > 1 and not found):
         raise Refused(404, "not-found", "Invalid page.")
@@ -203,9 +195,9 @@ def list_orders(book: ShopBook, call: Call) -> Answer:
     the states a listing hides (the description's other filters accepted and ignored)."""
     query = call.query
     created, modified = _date(query, "date_creation"), _date(query, "date_modification")
-    size = _int(query, "page-size") or ORDER_PAGE[0]
-    if not 1 <= size <= ORDER_PAGE[1]:
-        raise Refused(400, "invalid-parameter", f"page-size must be 1 to {ORDER_PAGE[1]}")
+    size = int(query.get("page-size", "0")) or ORDER_PAGE  # to 50, as the description checks
+    if size < 1:
+        raise Refused(400, "invalid-parameter", "page-size must be at least 1")
     matching = [
         o
         for o in sorted(book.orders.values(), key=lambda o: o.order_id)
@@ -213,7 +205,7 @@ def list_orders(book: ShopBook, call: Call) -> Answer:
         and (created is None or o.created >= created)
         and (modified is None or o.modified >= modified)
     ]
-    results, links = _page(call, matching, size, no_hostile_paging)
+    results, links = _page(call, matching, size)
     return Answer(
         200, {"count": len(matching), **links, "results": [order_json(o) for o in results]}
     )

@@ -15,6 +15,7 @@ import msgspec
 from keybuzz_sandbox.clock import parse_iso
 from keybuzz_sandbox.double_kit.api import (
     Answer,
+    Paging,
     Refused,
     decoded,
     page_of,
@@ -105,7 +106,7 @@ def page(
     query: Query,
     url: str,
     render: Callable[[Any], Any],
-    paged: Callable[[list[Any], bool], list[Any] | None] = no_hostile_paging,
+    paged: Paging = no_hostile_paging,
 ) -> Answer:
     """One page of ``items``; a ``Link`` header names the next one if there is one (always,
     when ``paged``, the shop's paging faults, shows the page as none should)."""

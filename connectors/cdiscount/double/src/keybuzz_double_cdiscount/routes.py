@@ -39,7 +39,7 @@ from .double import (
 )
 from .env import CdiscountDoubleSettings
 from .generator import CUSTOMER, GRADUATIONS, GRC, TYPOLOGIES, AttachmentFacts
-from .shops import Credentials, default_shops
+from .shops import default_shops
 
 if TYPE_CHECKING:
     from keybuzz_sandbox.sandbox import Sandbox
@@ -305,12 +305,6 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
         record.graduations.append((now, data.graduation))
         return json_answer({"discussionId": discussion_id, "graduation": data.graduation})
 
-    def rotated(book: ShopBook) -> Credentials:
-        return double.rotate_secret(book.seller_id)
-
-    def expired(book: ShopBook) -> int:
-        return double.expire_tokens(book.seller_id)
-
     return admin_router(
         "/_sandbox/cdiscount",
         [
@@ -322,7 +316,11 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
             open_discussion,
             write,
             graduate,
-            *shop_log_handlers(book_of, ("rotate-secret", rotated), expire_tokens=expired),
+            *shop_log_handlers(
+                book_of,
+                ("rotate-secret", lambda book: double.rotate_secret(book.seller_id)),
+                expire_tokens=lambda book: double.expire_tokens(book.seller_id),
+            ),
             *fault_handlers(double.faults, CdiscountFaultConfig),
             ratelimit_reset_handler(double.limiter),
         ],
