@@ -1,6 +1,7 @@
 """The double kit's pieces the doubles now share: an admin lookup's 404 and a clock moved
 back's 400, issued tokens that expire and are withdrawn, an order's life drawn the same
-from the same seed."""
+from the same seed, a listing's page, a seller's reply as the faults show it, a multipart
+or JSON body read or refused."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import httpx
 import msgspec
 import pytest
 from keybuzz_sandbox.double_kit.admin import admin_router, forward, known, settings_handlers
+from keybuzz_sandbox.double_kit.api import Part, Refused, decoded, multipart, page_of, seller_reply
 from keybuzz_sandbox.double_kit.draws import rng
 from keybuzz_sandbox.double_kit.history import Lifecycle, shipping_path
 from keybuzz_sandbox.double_kit.model_structs import model_structs
 from keybuzz_sandbox.double_kit.routes import operation_route
 from keybuzz_sandbox.double_kit.tokens import Issued
+from keybuzz_sandbox.faults import ReplyFaults
 from litestar import Litestar, get
 from litestar.params import FromPath
 
@@ -168,3 +171,41 @@ async def test_a_doubles_fault_settings_off_their_declared_bounds_are_a_400(
     for off in ({"garbageNext": -1}, {"slowSeconds": -1}):  # ManoMano's own settings alike
         refused = await client.put("/_sandbox/manomano/faults", json=off)
         assert refused.status_code == 400 and refused.json(), off
+
+
+def test_a_listings_page_says_whether_another_follows_and_plays_the_paging_fault() -> None:
+    items = list(range(25))
+    assert page_of(items, 1, 10) == (list(range(10)), True)
+    assert page_of(items, 3, 10) == ([20, 21, 22, 23, 24], False)
+    assert page_of(items, 4, 10) == ([], False)
+    # A shop paged as none should: what its fault lists, another always following.
+    assert page_of(items, 3, 10, lambda first, following: first[:2]) == ([0, 1], True)
+
+
+def test_a_sellers_reply_is_shown_and_dated_as_the_shops_faults_say() -> None:
+    class Book:
+        reply_faults = ReplyFaults(show=str.upper, date=lambda now: now - 60)
+
+    assert seller_reply(Book(), "merci", 1_000.0) == ("MERCI", 940.0)
+
+
+def test_a_multipart_body_is_read_into_its_parts_and_anything_else_refused() -> None:
+    sent = httpx.Request(
+        "POST", "http://double", data={"message": "Bonjour"}, files={"files": ("a.pdf", b"%PDF")}
+    )
+    parts = multipart(sent.headers["content-type"], sent.read())
+    assert parts == [Part("message", None, b"Bonjour"), Part("files", "a.pdf", b"%PDF")]
+    with pytest.raises(Refused) as refused:
+        multipart("application/json", b"{}", "invalid-payload")
+    assert (refused.value.status, refused.value.code) == (400, "invalid-payload")
+
+
+def test_a_json_body_is_decoded_as_its_struct_or_refused_saying_why() -> None:
+    class Reply(msgspec.Struct):
+        body: str
+
+    assert decoded(b'{"body": "Bonjour"}', Reply, "reply") == Reply("Bonjour")
+    for body, why in ((b"{", "reply is not valid JSON"), (b'{"body": 1}', "reply: Expected")):
+        with pytest.raises(Refused, match=why) as refused:
+            decoded(body, Reply, "reply")
+        assert refused.value.status == 400

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 from keybuzz_connector_mirakl.catalogue import Operator
 from keybuzz_connector_mirakl.connector import MiraklApiSettings, MiraklSettings, client_of
-from keybuzz_double_mirakl import api
 from keybuzz_double_mirakl.contract import DESCRIBED
 from keybuzz_sandbox import SandboxConfig
+from keybuzz_sandbox.double_kit.api import multipart
 from keybuzz_sandbox.testing import running_sandbox
 from keybuzz_shared.connectors.kit import Declaration, Requester
 
@@ -65,14 +65,8 @@ class CheckedRequests:
             self.problems.append(f"{operation}: no Authorization")
         if part := MULTIPART_PARTS.get(operation):
             body = await request.aread()
-            call = api.Call(
-                path={},
-                query={},
-                content_type=request.headers.get("content-type", ""),
-                body=body,
-                now=0.0,
-            )
-            for found in api.multipart(call):
+            kind = request.headers.get("content-type", "")
+            for found in multipart(kind, body):
                 if found.name == part:
                     value = httpx.Response(200, content=found.content).json()
                     found_problems = DESCRIBED.body_problems(

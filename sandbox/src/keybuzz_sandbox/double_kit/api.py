@@ -4,17 +4,21 @@ marketplace spells alike."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from email.parser import BytesParser
+from email.policy import HTTP
 from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
 from litestar import Response
 
 from keybuzz_sandbox.answers import JSON, gateway_page
-from keybuzz_sandbox.faults import ReplyFaults, malform
+from keybuzz_sandbox.faults import ReplyFaults, malform, no_hostile_paging
 
 T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
+# A shop's listings as its paging faults show them (``ReplyFaults.paged``).
+Paging = Callable[[list[Any], bool], list[Any] | None]
 
 
 class Refused(Exception):
@@ -57,6 +61,56 @@ def query_read(
         return read(raw)
     except ValueError:
         raise refused from None
+
+
+def page_of(
+    items: Sequence[T],
+    page: int,
+    size: int,
+    paged: Paging = no_hostile_paging,
+) -> tuple[list[T], bool]:
+    """Page ``page`` (from 1) of ``items``, ``size`` a page, and whether another follows;
+    as ``paged`` shows it when it pages as none should."""
+    start = (page - 1) * size
+    hostile = paged(list(items[:size]), page > 1)
+    if hostile is not None:
+        return hostile, True
+    return list(items[start : start + size]), start + size < len(items)
+
+
+def decoded(body: bytes, kind: type[T], what: str) -> T:
+    """A JSON body (or part) as ``kind``; else Refused 400 saying what is wrong with it."""
+    try:
+        return msgspec.json.decode(body, type=kind)
+    except msgspec.ValidationError as exc:
+        raise Refused(400, f"{what}: {exc}") from None
+    except msgspec.DecodeError:
+        raise Refused(400, f"{what} is not valid JSON") from None
+
+
+class Part(msgspec.Struct, frozen=True):
+    name: str
+    filename: str | None  # None: a field, not a file
+    content: bytes
+
+
+def multipart(content_type: str, body: bytes, code: str = "") -> list[Part]:
+    """A multipart/form-data body's parts, else Refused 400 (``code``: the marketplace's
+    error code for it)."""
+    if not content_type.startswith("multipart/form-data"):
+        raise Refused(400, "Content-Type must be multipart/form-data", code)
+    head = f"Content-Type: {content_type}\r\n\r\n".encode()
+    message = BytesParser(policy=HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        raise Refused(400, "Malformed multipart body", code)
+    parts = []
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if not isinstance(name, str) or not isinstance(payload, bytes):
+            raise Refused(400, "Malformed multipart part", code)
+        parts.append(Part(name, part.get_filename(), payload))
+    return parts
 
 
 # A proxy's page where the API's JSON was due (the ``html`` fault), with status 200.
@@ -107,6 +161,13 @@ class FaultedBook(Protocol):
 
 
 B = TypeVar("B", bound=FaultedBook)
+
+
+def seller_reply(book: FaultedBook, text: str, now: float) -> tuple[str, float]:
+    """A seller's reply as the shop's thread shows it, and when it dates it (its faults)."""
+    return book.reply_faults.show(text), book.reply_faults.date(now)
+
+
 C = TypeVar("C")
 
 

@@ -29,7 +29,7 @@ from keybuzz_sandbox.conformance import (
 )
 from keybuzz_sandbox.double_entry import Double
 from keybuzz_sandbox.double_kit.admin import admin_router, known
-from keybuzz_sandbox.double_kit.api import PROXY_PAGE, Answer, served
+from keybuzz_sandbox.double_kit.api import PROXY_PAGE, Answer, page_of, served
 from keybuzz_sandbox.double_kit.draws import uuid_of
 from keybuzz_sandbox.double_kit.driver import sent_log, shops_of, suite_pace
 from keybuzz_sandbox.fault_admin import fault_handlers
@@ -171,11 +171,7 @@ class KeyedRoutes:
         found = [
             self.api.shown(m) for m in shop.messages if datetime.fromisoformat(m.created_at) >= low
         ]
-        start, size = (page - 1) * self.api.page, self.api.page
-        hostile = shown.paged(found[:size], page > 1)
-        if hostile is not None:  # paged wrong, as the fault says: another page follows
-            return self.api.listed(hostile, True)
-        return self.api.listed(found[start : start + size], len(found) > start + size)
+        return self.api.listed(*page_of(found, page, self.api.page, shown.paged))
 
     def post(self, shop: KeyedShop, shown: ReplyFaults, thread: str, body: str) -> tuple[Any, int]:
         first = next((m for m in shop.messages if m.thread_id == thread), None)

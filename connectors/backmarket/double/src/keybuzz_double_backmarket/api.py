@@ -4,15 +4,24 @@ routes.py's."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import msgspec
 from keybuzz_sandbox.clock import parse_iso
 from keybuzz_sandbox.double_kit import api as kit
-from keybuzz_sandbox.double_kit.api import Answer, query_read
+from keybuzz_sandbox.double_kit.api import (
+    Answer,
+    Paging,
+    Part,
+    multipart,
+    page_of,
+    query_read,
+    seller_reply,
+)
+from keybuzz_sandbox.faults import no_hostile_paging
 
 from .book import MERCHANT, Folder, ShopBook
 from .contract import DESCRIBED
@@ -21,7 +30,7 @@ from .shops import merchant_id
 from .wire import folder_details, folder_summary, order_json
 
 FOLDER_PAGE = 10  # official
-ORDER_PAGE = (10, 50)  # page-size: default, at most (official)
+ORDER_PAGE = 10  # page-size's default (official)
 MAX_FILES, MAX_FILE_BYTES = 10, 3 * 1024 * 1024  # official: 10 files of 3 MB
 # Official: GET /ws/orders leaves out new orders (0) and orders not paid (8).
 HIDDEN_ORDER_STATES = (0, 8)
@@ -38,25 +47,18 @@ class Call(msgspec.Struct, frozen=True, kw_only=True):
     path: Mapping[str, str]
     query: Mapping[str, str]
     url: str  # the request's URL without its query: next/previous pages
-    form: Mapping[str, str] = {}  # a multipart request's text fields
-    files: tuple[tuple[str, bytes], ...] = ()  # and its files
+    content_type: str = ""
+    body: bytes = b""
     files_url: str = ""  # where attachments are downloaded
     now: float = 0.0  # the double's clock
 
 
 Operation = Callable[[ShopBook, Call], Answer]
+Links = dict[str, str | None]
+T = TypeVar("T")
 
 
 # --- parameters -----------------------------------------------------------------------
-
-
-def _int(query: Mapping[str, str], name: str) -> int | None:
-    raw = query.get(name)
-    if raw is None:
-        return None
-    if not raw.isdigit():
-        raise Refused(400, "invalid-parameter", f"{name}: {raw!r} is not valid")
-    return int(raw)
 
 
 def _minute(query: Mapping[str, str], name: str) -> float | None:
@@ -74,23 +76,23 @@ def _date(query: Mapping[str, str], name: str) -> float | None:
     return query_read(query, name, parse_iso, refused)
 
 
-def _page(call: Call, total: int, size: int) -> tuple[int, dict[str, str | None]]:
+def _page(
+    call: Call, items: Sequence[T], size: int, paged: Paging = no_hostile_paging
+) -> tuple[list[T], Links]:
     """The page asked (from 1) and its ``next``/``previous`` URLs; a page past the last
     is 404 (assumed, as Django REST framework's paging answers)."""
-    page = _int(call.query, "page")
-    page = 1 if page is None else page
-    last = max(1, -(-total // size))
-    if not 1 <= page <= last:
+    page = int(call.query.get("page", "1"))  # an integer, as the description checks
+    found, more = page_of(items, page, size, paged)
+    if page < 1 or (page > 1 and not found):
         raise Refused(404, "not-found", "Invalid page.")
 
     def url(number: int) -> str:
         return f"{call.url}?{urlencode({**call.query, 'page': str(number)})}"
 
-    links = {
-        "next": url(page + 1) if page < last else None,
+    return found, {
+        "next": url(page + 1) if more else None,
         "previous": url(page - 1) if page > 1 else None,
     }
-    return page, links
 
 
 def _folder(book: ShopBook, call: Call) -> Folder:
@@ -114,16 +116,7 @@ def list_folders(book: ShopBook, call: Call) -> Answer:
         for f in sorted(book.folders.values(), key=lambda f: f.folder_id)
         if written is None or f.last_message >= written
     ]
-    page = _int(query, "page") or 1
-    if (hostile := book.reply_faults.paged(matching[:FOLDER_PAGE], page > 1)) is not None:
-        # Paged as none should: another always follows.
-        links: dict[str, str | None] = {
-            "next": f"{call.url}?{urlencode({**query, 'page': str(page + 1)})}"
-        }
-        results = hostile
-    else:
-        page, links = _page(call, len(matching), FOLDER_PAGE)
-        results = matching[(page - 1) * FOLDER_PAGE : page * FOLDER_PAGE]
+    results, links = _page(call, matching, FOLDER_PAGE, book.reply_faults.paged)
     body = {
         "count": len(results),  # official: "Number of Care Folders on the current page"
         **links,
@@ -141,29 +134,28 @@ def post_message(book: ShopBook, call: Call) -> Answer:
     """POST /ws/sav/{careFolderId}/msg: the shop writes (multipart); a closed folder
     reopens (official)."""
     folder = _folder(book, call)
-    form: dict[str, Any] = {**call.form, "attachment": [name for name, _ in call.files]}
+    parts = multipart(call.content_type, call.body, "invalid-payload")
+    files = tuple((p.filename or "file", p.content) for p in parts if _attached(p))
+    # A file elsewhere than in ``attachment`` is a field named as sent, for the description
+    # to refuse.
+    form: dict[str, Any] = {p.name: p.filename or p.content.decode(errors="replace") for p in parts}
+    form["attachment"] = [name for name, _ in files]
     if problems := DESCRIBED.body_problems("postMessage", form, "multipart/form-data"):
         raise Refused(400, "invalid-payload", "; ".join(problems))
     text = str(form["message"]).strip()
     if not text:
         raise Refused(400, "invalid-payload", "message must not be empty")
-    if len(call.files) > MAX_FILES:
+    if len(files) > MAX_FILES:
         raise Refused(400, "invalid-payload", f"At most {MAX_FILES} files")
-    if any(len(content) > MAX_FILE_BYTES for _, content in call.files):
+    if any(len(content) > MAX_FILE_BYTES for _, content in files):
         raise Refused(400, "invalid-payload", "A file is limited to 3 MB")
-    message = book.write(
-        folder,
-        MERCHANT,
-        book.reply_faults.show(text),
-        book.reply_faults.date(call.now),
-        files=call.files,
-    )
+    message = book.write(folder, MERCHANT, *seller_reply(book, text, call.now), files=files)
     book.sent.append(
         {
             "folderId": folder.folder_id,
             "messageId": message.message_id,
             "message": text,
-            "files": [name for name, _ in call.files],
+            "files": [name for name, _ in files],
             "at": bm_time(call.now),
         }
     )
@@ -190,6 +182,10 @@ def post_message(book: ShopBook, call: Call) -> Answer:
     return Answer(201, body)
 
 
+def _attached(part: Part) -> bool:
+    return part.name == "attachment" and part.filename is not None
+
+
 # --- orders -----------------------------------------------------------------------------
 
 
@@ -199,9 +195,9 @@ def list_orders(book: ShopBook, call: Call) -> Answer:
     the states a listing hides (the description's other filters accepted and ignored)."""
     query = call.query
     created, modified = _date(query, "date_creation"), _date(query, "date_modification")
-    size = _int(query, "page-size") or ORDER_PAGE[0]
-    if not 1 <= size <= ORDER_PAGE[1]:
-        raise Refused(400, "invalid-parameter", f"page-size must be 1 to {ORDER_PAGE[1]}")
+    size = int(query.get("page-size", "0")) or ORDER_PAGE  # to 50, as the description checks
+    if size < 1:
+        raise Refused(400, "invalid-parameter", "page-size must be at least 1")
     matching = [
         o
         for o in sorted(book.orders.values(), key=lambda o: o.order_id)
@@ -209,8 +205,7 @@ def list_orders(book: ShopBook, call: Call) -> Answer:
         and (created is None or o.created >= created)
         and (modified is None or o.modified >= modified)
     ]
-    page, links = _page(call, len(matching), size)
-    results = matching[(page - 1) * size : page * size]
+    results, links = _page(call, matching, size)
     return Answer(
         200, {"count": len(matching), **links, "results": [order_json(o) for o in results]}
     )

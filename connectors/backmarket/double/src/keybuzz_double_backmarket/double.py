@@ -38,12 +38,7 @@ def bm_time(ts: float) -> str:
 class BackMarketFaultConfig(
     WebPageFaults, kw_only=True, rename="camel", forbid_unknown_fields=True
 ):
-    """Body of PUT /_sandbox/backmarket/faults: the other doubles' settings and slow shops
-    (``WebPageFaults``, shops named by number), operations by Back Market's operation
-    ids. ``wafNext`` calls are answered by the web application firewall's 403, ``wafKind``
-    ``html`` (Cloudflare's page) or ``json`` (bot management's ``bot-need-challenge``).
-    `malformedKind` adds ``html`` (a proxy's page with status 200). An injected 429 carries
-    ``Retry-After: retryAfterSeconds``."""
+    """Body of PUT /_sandbox/backmarket/faults (docs/SANDBOX.md, "Back Market double")."""
 
     retry_after_seconds: Annotated[int, msgspec.Meta(ge=1)] = 1
     waf_next: NextCount = 0

@@ -19,11 +19,9 @@ from keybuzz_double_backmarket.env import service_env
 
 @dataclass(frozen=True, kw_only=True)
 class BackMarketDriver(ListedShopsDriver):
-    """Back Market's double (connectors/backmarket/double/): a shop is its number
-    there; its credentials the connector's fields (token, seller id, country). A static
-    token: nothing expires or is renewed. A message of the shop goes to the buyer and
-    Back Market alike (MERCHANT_TO_ALL), which the suite counts as the buyer's. Its
-    operations are its seller API's (docs/SANDBOX.md, "Back Market double")."""
+    """Back Market's double (docs/SANDBOX.md, "Back Market double"): a static token, nothing
+    expires. A message of the shop goes to the buyer and Back Market alike
+    (MERCHANT_TO_ALL), which the suite counts as the buyer's."""
 
     reading: tuple[str, ...] = ("getCareFolderList", "getCareFolderDetails")
     replying: str = "postMessage"

@@ -6,18 +6,22 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 from keybuzz_sandbox.answers import faulted, joined_query, json_answer
-from keybuzz_sandbox.double_kit.admin import admin_router, forward, known
+from keybuzz_sandbox.double_kit.admin import (
+    AdminRefusal,
+    admin_router,
+    forward,
+    known,
+    settings_handlers,
+)
 from keybuzz_sandbox.double_kit.api import Refused, run_served
 from keybuzz_sandbox.double_kit.draws import rng
 from keybuzz_sandbox.fault_admin import fault_handlers, retry_after_handlers
 from keybuzz_sandbox.faults import FaultDecision, reply_faults
-from litestar import Request, Response, Router, get, post, put
-from litestar.datastructures import UploadFile
-from litestar.exceptions import ClientException
+from litestar import Request, Response, Router, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 
@@ -153,17 +157,13 @@ def backmarket_routes(sb: Sandbox) -> list[Any]:
         wait = double.admit(shop.spec.number, operation)
         if wait is not None:
             return too_many(wait)
-        try:
-            form, files = await _form(request) if request.method == "POST" else ({}, ())
-        except ClientException as bad:  # a malformed multipart body
-            return error(400, "invalid-payload", bad.detail)
         root = str(request.base_url).rstrip("/")
         parts = api.Call(
             path=dict(request.path_params),
             query=query,
             url=f"{root}{request.url.path}",
-            form=form,
-            files=files,
+            content_type=request.headers.get("content-type", ""),
+            body=await request.body(),
             files_url=f"{root}{FILES}",
             now=double.now(),
         )
@@ -183,26 +183,6 @@ def backmarket_routes(sb: Sandbox) -> list[Any]:
     bound = MESSAGE_BODY_BYTES
     routes = DESCRIBED.routes(BASE, "backmarket", api.OPERATIONS, call, request_max_body_size=bound)
     return [*routes, attachment_file, _admin(double)]
-
-
-async def _form(
-    request: Request[Any, Any, Any],
-) -> tuple[dict[str, str], tuple[tuple[str, bytes], ...]]:
-    """A multipart request's text fields and its ``attachment`` files (other parts with a
-    file are kept as text fields named as sent, for the description to refuse)."""
-    form = await request.form()
-    fields: dict[str, str] = {}
-    files: list[tuple[str, bytes]] = []
-    for name, value in form.multi_items():
-        if isinstance(value, UploadFile):
-            content = await value.read()
-            if name == "attachment":
-                files.append((value.filename or "file", content))
-            else:
-                fields[name] = value.filename or ""
-        else:
-            fields[name] = value
-    return fields, tuple(files)
 
 
 # --- admin ---------------------------------------------------------------------------------
@@ -232,13 +212,18 @@ class OpenRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class LimitsRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
-    """Body of PUT /_sandbox/backmarket/limits: whether limits are enforced, and figures
-    replacing Back Market's (per operation ``[per minute, per day]``; the burst's calls in
-    10 s), for tests that reach a limit in a few calls. Omitted: Back Market's figures."""
+    """Body of PUT /_sandbox/backmarket/limits: Back Market's figures unless given (per
+    operation ``[per minute, per day]``), for tests that reach a limit in a few calls."""
 
     enforced: bool = True
     per_operation: dict[str, tuple[int, int]] = msgspec.field(default_factory=lambda: dict(LIMITS))
-    burst_calls: int = BURST_CALLS
+    burst_calls: Annotated[int, msgspec.Meta(ge=1)] = BURST_CALLS
+
+    def problems(self) -> list[str]:
+        figures = [n for pair in self.per_operation.values() for n in pair]
+        if not set(self.per_operation) <= set(LIMITS) or min(figures, default=1) < 1:
+            return [f"perOperation among {', '.join(LIMITS)}, >= 1"]
+        return []
 
 
 def _admin(double: BackMarketDouble) -> Router:
@@ -292,19 +277,11 @@ def _admin(double: BackMarketDouble) -> Router:
         }
         return json_answer({**double.clock_state(), "played": played})
 
-    @get("/activity", sync_to_thread=False)
-    def read_activity() -> Response[bytes]:
-        return json_answer(double.activity)
-
-    @put("/activity", sync_to_thread=False)
-    def write_activity(data: JSONBody[Activity]) -> Response[bytes]:
-        if issues := data.problems():
-            return json_answer({"error": "; ".join(issues)}, 400)
+    def set_activity(activity: Activity) -> None:
         for shop in double.shops.values():  # what happened so far, at the former rate
             if shop.loaded:
                 double.book(shop)
-        double.activity = data
-        return json_answer(data)
+        double.activity = activity
 
     @post(f"{base}/folders", sync_to_thread=False)
     def open_folder(number: FromPath[int], data: JSONBody[OpenRequest]) -> Response[bytes]:
@@ -330,7 +307,7 @@ def _admin(double: BackMarketDouble) -> Router:
         number: FromPath[int], folder_id: FromPath[int], data: JSONBody[WriteRequest]
     ) -> Response[bytes]:
         if data.initiator not in (CUSTOMER, BACKMARKET) or not data.message:
-            return json_answer({"error": "initiator Customer or BackMarket, a message"}, 400)
+            raise AdminRefusal("initiator Customer or BackMarket, a message")
         book, folder = folder_of(number, folder_id)
         message = book.write(
             folder,
@@ -369,21 +346,9 @@ def _admin(double: BackMarketDouble) -> Router:
             enforced=double.enforced, per_operation=double.limits, burst_calls=double.burst_calls
         )
 
-    @get("/limits", sync_to_thread=False)
-    def read_limits() -> Response[bytes]:
-        return json_answer(limits())
-
-    @put("/limits", sync_to_thread=False)
-    def set_limits(data: JSONBody[LimitsRequest]) -> Response[bytes]:
-        figures = [n for pair in data.per_operation.values() for n in pair]
-        if not set(data.per_operation) <= set(LIMITS) or min(figures, default=1) < 1:
-            return json_answer({"error": f"perOperation among {', '.join(LIMITS)}, >= 1"}, 400)
-        if data.burst_calls < 1:
-            return json_answer({"error": "burstCalls must be >= 1"}, 400)
-        double.enforced = data.enforced
+    def set_limits(data: LimitsRequest) -> None:
+        double.enforced, double.burst_calls = data.enforced, data.burst_calls
         double.limits = {**LIMITS, **data.per_operation}
-        double.burst_calls = data.burst_calls
-        return json_answer(limits())
 
     return admin_router(
         "/_sandbox/backmarket",
@@ -391,8 +356,7 @@ def _admin(double: BackMarketDouble) -> Router:
             shops,
             clock,
             advance,
-            read_activity,
-            write_activity,
+            *settings_handlers("/activity", Activity, lambda: double.activity, set_activity),
             open_folder,
             write,
             close,
@@ -400,8 +364,7 @@ def _admin(double: BackMarketDouble) -> Router:
             rotate_token,
             counters,
             *fault_handlers(double.faults, BackMarketFaultConfig),
-            read_limits,
-            set_limits,
+            *settings_handlers("/limits", LimitsRequest, limits, set_limits),
             *retry_after_handlers(double.waits.inside),
         ],
     )

@@ -11,24 +11,13 @@ from keybuzz_sandbox.double_kit.draws import digest
 
 # The EU platform's country codes (official), the first four the seeded shops'.
 EU_COUNTRIES = (
-    "fr-fr",
-    "de-de",
-    "es-es",
-    "it-it",
-    "fr-be",
-    "de-at",
-    "en-gb",
-    "nl-nl",
-    "pt-pt",
-    "en-ie",
-    "el-gr",
-    "sk-sk",
-    "sv-se",
+    *("fr-fr", "de-de", "es-es", "it-it", "fr-be", "de-at", "en-gb", "nl-nl", "pt-pt"),
+    *("en-ie", "el-gr", "sk-sk", "sv-se"),
 )
 HOME_COUNTRIES = EU_COUNTRIES[:4]
 
 
-class ShopSpec(msgspec.Struct, frozen=True, kw_only=True):
+class ShopSpec(msgspec.Struct, frozen=True):
     number: int  # the shop's place in the double: its ids' range and its merchant id
     name: str
     country: str  # home country: most of its orders and folders
@@ -37,51 +26,25 @@ class ShopSpec(msgspec.Struct, frozen=True, kw_only=True):
     orders_per_folder: int = 4  # orders for one folder (most orders have none)
 
 
-SHOPS: tuple[ShopSpec, ...] = (
-    ShopSpec(
-        number=1,
-        name="KeyBuzz Reconditionné Paris",
-        country="fr-fr",
-        seeded_folders=60,
-        buyer_events_per_day=80.0,
-    ),
-    ShopSpec(
-        number=2,
-        name="KeyBuzz Refurbished Berlin",
-        country="de-de",
-        seeded_folders=25,
-        buyer_events_per_day=20.0,
-    ),
-    ShopSpec(
-        number=3,
-        name="KeyBuzz Reacondicionados Madrid",
-        country="es-es",
-        seeded_folders=12,
-        buyer_events_per_day=6.0,
-    ),
-    ShopSpec(
-        number=4,
-        name="KeyBuzz Ricondizionati Milano",
-        country="it-it",
-        seeded_folders=4,
-        buyer_events_per_day=1.5,
-    ),
+SHOPS = (
+    ShopSpec(1, "KeyBuzz Reconditionné Paris", "fr-fr", 60, 80.0),
+    ShopSpec(2, "KeyBuzz Refurbished Berlin", "de-de", 25, 20.0),
+    ShopSpec(3, "KeyBuzz Reacondicionados Madrid", "es-es", 12, 6.0),
+    ShopSpec(4, "KeyBuzz Ricondizionati Milano", "it-it", 4, 1.5),
 )
-
-# Each extra shop (SANDBOX_BACKMARKET_EXTRA_SHOPS): small, home countries in turn.
+# Each extra shop (SANDBOX_BACKMARKET_EXTRA_SHOPS): small (2 folders seeded, 4 events a
+# day), numbered from 1001, home countries in turn.
 EXTRA_SHOP_NUMBERS = 1_000
-EXTRA_SEEDED_FOLDERS = 2
-EXTRA_EVENTS_PER_DAY = 4.0
 
 
 def extra_specs(count: int) -> tuple[ShopSpec, ...]:
     return tuple(
         ShopSpec(
-            number=EXTRA_SHOP_NUMBERS + n,
-            name=f"KeyBuzz Boutique Back Market {n:05d}",
-            country=HOME_COUNTRIES[n % len(HOME_COUNTRIES)],
-            seeded_folders=EXTRA_SEEDED_FOLDERS,
-            buyer_events_per_day=EXTRA_EVENTS_PER_DAY,
+            EXTRA_SHOP_NUMBERS + n,
+            f"KeyBuzz Boutique Back Market {n:05d}",
+            HOME_COUNTRIES[n % len(HOME_COUNTRIES)],
+            2,
+            4.0,
         )
         for n in range(1, count + 1)
     )

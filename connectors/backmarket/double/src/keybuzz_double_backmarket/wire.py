@@ -5,6 +5,7 @@ out."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .book import Folder, Line, Message, Order, ShopBook
@@ -80,11 +81,12 @@ def _care_address(order: Order) -> dict[str, Any]:
     }
 
 
-def _care_order(order: Order) -> dict[str, Any]:
+def _order(order: Order, address: Callable[[Order], dict[str, Any]]) -> dict[str, Any]:
+    """What a care folder's order and an order of GET /ws/orders both say."""
     entry: dict[str, Any] = {
         "order_id": order.order_id,
-        "shipping_address": _care_address(order),
-        "billing_address": _care_address(order),
+        "shipping_address": address(order),
+        "billing_address": address(order),
         "date_creation": bm_time(order.created),
         "date_modification": bm_time(order.modified),
         "date_payment": bm_time(order.created),
@@ -98,7 +100,6 @@ def _care_order(order: Order) -> dict[str, Any]:
         entry |= {
             "tracking_number": f"6A{order.order_id}",
             "tracking_url": f"https://www.laposte.fr/outils/suivre-vos-envois?code=6A{order.order_id}",
-            "shipper": 3,
             "shipper_display": "Colissimo",
             "date_shipping": bm_time(order.shipped),
         }
@@ -137,7 +138,8 @@ def folder_details(book: ShopBook, folder: Folder, files_url: str) -> dict[str, 
         ],
         "orderline": {
             "id": line.line_id,
-            "order": _care_order(folder.order),
+            "order": _order(folder.order, _care_address)
+            | ({"shipper": 3} if folder.order.shipped is not None else {}),
             "snapshot": {
                 "id": 0,  # official: always 0
                 "product": {
@@ -198,31 +200,13 @@ def _line(line: Line) -> dict[str, Any]:
 
 def order_json(order: Order) -> dict[str, Any]:
     """An order of GET /ws/orders and GET /ws/orders/{order_id}."""
-    entry: dict[str, Any] = {
-        "order_id": order.order_id,
-        "shipping_address": _address(order),
-        "billing_address": _address(order),
+    entry = _order(order, _address) | {
         "is_backship": False,
-        "date_creation": bm_time(order.created),
-        "date_modification": bm_time(order.modified),
-        "date_payment": bm_time(order.created),
-        "state": order.state,
         "orderlines": [_line(line) for line in order.lines],
-        "price": money(order.price),
-        "shipping_price": money(0),
-        "currency": "EUR",
-        "country_code": order.country,
         "paypal_reference": None,
         "installment_payment": False,
         "payment_method": "CARD",
     }
     if order.shipped is None:
         entry["expected_dispatch_date"] = bm_time(order.created + 2 * 86_400)
-    else:
-        entry |= {
-            "tracking_number": f"6A{order.order_id}",
-            "tracking_url": f"https://www.laposte.fr/outils/suivre-vos-envois?code=6A{order.order_id}",
-            "shipper_display": "Colissimo",
-            "date_shipping": bm_time(order.shipped),
-        }
     return entry

@@ -13,7 +13,15 @@ from urllib.parse import urlencode
 
 import msgspec
 from keybuzz_sandbox.clock import parse_iso
-from keybuzz_sandbox.double_kit.api import Answer, Refused, query_read
+from keybuzz_sandbox.double_kit.api import (
+    Answer,
+    Paging,
+    Refused,
+    decoded,
+    page_of,
+    query_read,
+    seller_reply,
+)
 from keybuzz_sandbox.double_kit.draws import numeric_id
 from keybuzz_sandbox.faults import no_hostile_paging
 
@@ -26,7 +34,20 @@ MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 50
 MAX_ATTACHMENTS = 3
 MAX_ATTACHMENT_BYTES = 4 * 1024 * 1024  # "4 MB in all" (official), taken as 4 MiB
-FILE_FORMATS = ("png", "gif", "bmp", "jpg", "tif", "pdf", "jpeg", "doc", "docx", "xls")
+# The formats a reply's attachment may have (official), and how the double serves each.
+MEDIA_TYPES = {
+    "png": "image/png",
+    "gif": "image/gif",
+    "bmp": "image/bmp",
+    "jpg": "image/jpeg",
+    "tif": "image/tiff",
+    "pdf": "application/pdf",
+    "jpeg": "image/jpeg",
+    "doc": "application/msword",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xls": "application/vnd.ms-excel",
+}
+FILE_FORMATS = tuple(MEDIA_TYPES)
 BODY_LENGTH = (13, 5_000)  # observed: one integration keeps replies within these
 OBSERVED_INCLUDE_MESSAGES = ("FirstMessage", "LastMessage")
 INCLUDE_MESSAGES = (*OBSERVED_INCLUDE_MESSAGES, "All")  # "All": the double's only
@@ -85,17 +106,15 @@ def page(
     query: Query,
     url: str,
     render: Callable[[Any], Any],
-    paged: Callable[[list[Any], bool], list[Any] | None] = no_hostile_paging,
+    paged: Paging = no_hostile_paging,
 ) -> Answer:
     """One page of ``items``; a ``Link`` header names the next one if there is one (always,
     when ``paged``, the shop's paging faults, shows the page as none should)."""
     index, size = _paging(query)
-    start = (index - 1) * size
-    hostile = paged(list(items[:size]), index > 1)
-    shown = items[start : start + size] if hostile is None else hostile
+    shown, more = page_of(items, index, size, paged)
     body = {"items": [render(i) for i in shown], "pageIndex": index, "pageSize": size}
     headers = {}
-    if start + size < len(items) or hostile is not None:
+    if more:
         following = urlencode({**query, "pageIndex": str(index + 1), "pageSize": str(size)})
         headers["Link"] = f'<{url}?{following}>; rel="next"'
     return Answer(200, body, headers)
@@ -167,12 +186,7 @@ class PatchOperation(msgspec.Struct, forbid_unknown_fields=True):
 
 def patched_flag(body: bytes, path: str) -> bool:
     """The boolean a JSON Patch document sets at ``path`` (its only operation)."""
-    try:
-        operations = msgspec.json.decode(body, type=list[PatchOperation])
-    except msgspec.ValidationError as exc:
-        raise Refused(400, f"not a JSON Patch document: {exc}") from None
-    except msgspec.DecodeError:
-        raise Refused(400, "not a JSON Patch document: invalid JSON") from None
+    operations = decoded(body, list[PatchOperation], "JSON Patch document")
     if len(operations) != 1:
         raise Refused(400, f"one operation expected, on {path}")
     operation = operations[0]
@@ -217,12 +231,7 @@ class ReplyIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
 
 def reply(book: ShopBook, call: Call) -> Answer:
     real_now, now = call.real, call.now
-    try:
-        data = msgspec.json.decode(call.body, type=ReplyIn)
-    except msgspec.ValidationError as exc:
-        raise Refused(400, f"invalid reply: {exc}") from None
-    except msgspec.DecodeError:
-        raise Refused(400, "invalid reply: the body is not JSON") from None
+    data = decoded(call.body, ReplyIn, "reply")
     record = _discussion(book, data.discussion_id, now)
     low, high = BODY_LENGTH
     if not low <= len(data.body) <= high:
@@ -246,13 +255,7 @@ def reply(book: ShopBook, call: Call) -> Answer:
     )
     contents = tuple(content for _, content in files)
     message = book.add_message(
-        record,
-        SELLER,
-        book.reply_faults.show(data.body),
-        book.reply_faults.date(now),
-        receivers,
-        attachments,
-        contents,
+        record, SELLER, *seller_reply(book, data.body, now), receivers, attachments, contents
     )
     book.sent.append(
         SentMessage(
@@ -320,20 +323,6 @@ def _attachments(given: list[AttachmentIn]) -> list[tuple[AttachmentIn, bytes]]:
             400, f"attachments hold {total} bytes: at most {MAX_ATTACHMENT_BYTES} (4 MB) in all"
         )
     return files
-
-
-MEDIA_TYPES = {
-    "png": "image/png",
-    "gif": "image/gif",
-    "bmp": "image/bmp",
-    "jpg": "image/jpeg",
-    "jpeg": "image/jpeg",
-    "tif": "image/tiff",
-    "pdf": "application/pdf",
-    "doc": "application/msword",
-    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "xls": "application/vnd.ms-excel",
-}
 
 
 def attachment(book: ShopBook, call: Call) -> Answer:

@@ -36,13 +36,9 @@ class Token(msgspec.Struct, frozen=True):
 
 
 class CdiscountFaultConfig(WebPageFaults, kw_only=True, rename="camel", forbid_unknown_fields=True):
-    """Body of PUT /_sandbox/cdiscount/faults: the Amazon double's settings and slow shops
-    (``WebPageFaults``, shops named by seller id); `operations` names the double's
-    operations (getDiscussions, postMessage, getOrders…), the token endpoint (`token`)
-    only when named. `malformedKind` adds ``html`` (a proxy's page with status 200). An
-    injected 429 carries ``Retry-After`` only when ``retryAfterSeconds`` is above 0
-    (Octopia's 429s are documented without it)."""
+    """Body of PUT /_sandbox/cdiscount/faults (docs/SANDBOX.md, "Cdiscount double")."""
 
+    # Octopia's 429s are documented without Retry-After: sent only when above 0.
     retry_after_seconds: Annotated[int, msgspec.Meta(ge=0)] = 0
     # Listings accept only the observed includeMessages values (no "All", the double's).
     observed_listing_only: bool = False
@@ -81,9 +77,6 @@ class CdiscountDouble:
         token = Token(client_id, book.seller_id, self.clock.deadline(TOKEN_LIFETIME))
         return self.tokens.issue(secrets.token_urlsafe(48), token), token
 
-    def token(self, value: str) -> Token | None:
-        return self.tokens.valid(value)
-
     def expire_tokens(self, seller_id: str) -> int:
         return self.tokens.withdraw(lambda granted: granted.seller_id == seller_id)
 
@@ -96,11 +89,3 @@ class CdiscountDouble:
         )
         self.expire_tokens(seller_id)
         return book.credentials
-
-    # --- rate limits --------------------------------------------------------------------
-
-    def allow_token(self, client_id: str) -> bool:
-        return self.limiter.allow(("cdiscount-token", client_id), TOKEN_LIMIT)
-
-    def allow_call(self, seller_id: str) -> bool:
-        return self.limiter.allow(("cdiscount", seller_id), API_LIMIT)

@@ -15,10 +15,8 @@ from keybuzz_double_cdiscount.env import service_env
 
 @dataclass(frozen=True, kw_only=True)
 class CdiscountDriver(ListedShopsDriver):
-    """Octopia's double (connectors/cdiscount/double/), its credentials named as
-    the Cdiscount connector's fields (client id, client secret, seller id). Octopia's
-    customer care (GrcOperator) writes in some discussions; a reply can go to it. Its
-    operations are Octopia's API's (docs/SANDBOX.md, "Cdiscount double")."""
+    """Octopia's double (docs/SANDBOX.md, "Cdiscount double"): customer care (GrcOperator)
+    writes in some discussions; a reply can go to it."""
 
     reading: tuple[str, ...] = ("getDiscussions", "getDiscussion")
     replying: str = "postMessage"

@@ -1,11 +1,6 @@
-"""Deterministic facts of one Cdiscount shop: orders, and buyers' discussions about them.
-
-Nothing is stored: order `i` and its discussions are computed from (SANDBOX_SEED, shop,
-i), so a 50,000-order shop costs nothing until asked for. Order `i` is placed at virtual
-time ``base + (i + jitter) * slot``, so any 90 days hold the shop's order count; buyers'
-questions about offers form a second stream, one for every ten orders. Times are
-virtual (clock.py); the book turns them into real timestamps.
-"""
+"""Deterministic facts of one Cdiscount shop: orders (the kit's ``DrawnStreams``), and
+buyers' discussions about them, computed from (SANDBOX_SEED, shop, i), nothing stored.
+Times are virtual (clock.py); the book turns them into real timestamps."""
 
 from __future__ import annotations
 

@@ -3,7 +3,6 @@ endpoints under /_sandbox/cdiscount (development use, no authentication)."""
 
 from __future__ import annotations
 
-import base64
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -11,6 +10,7 @@ from urllib.parse import parse_qs
 import msgspec
 from keybuzz_sandbox.answers import gateway_page, held_back, joined_query, json_answer
 from keybuzz_sandbox.double_kit.admin import (
+    AdminRefusal,
     admin_router,
     drawn_shops_handlers,
     known,
@@ -18,6 +18,7 @@ from keybuzz_sandbox.double_kit.admin import (
 )
 from keybuzz_sandbox.double_kit.api import PROXY_PAGE, Answer, run_served, served
 from keybuzz_sandbox.double_kit.draws import numeric_id
+from keybuzz_sandbox.double_kit.oauth import basic_credentials
 from keybuzz_sandbox.double_kit.routes import operation_route
 from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
 from keybuzz_sandbox.faults import FaultDecision, reply_faults
@@ -38,7 +39,7 @@ from .double import (
 )
 from .env import CdiscountDoubleSettings
 from .generator import CUSTOMER, GRADUATIONS, GRC, TYPOLOGIES, AttachmentFacts
-from .shops import Credentials, default_shops
+from .shops import default_shops
 
 if TYPE_CHECKING:
     from keybuzz_sandbox.sandbox import Sandbox
@@ -73,22 +74,6 @@ def _oidc_error(
     return json_answer({"error": error, "error_description": description}, status, headers)
 
 
-class Grant(msgspec.Struct, frozen=True):
-    grant_type: str
-    client_id: str
-    client_secret: str
-
-
-def _grant(request: Request[Any, Any, Any], body: bytes) -> Grant:
-    form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
-    client_id, client_secret = form.get("client_id", ""), form.get("client_secret", "")
-    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "basic" and not client_id:  # client_secret_basic, as Keycloak allows
-        decoded = base64.b64decode(credentials + "==", validate=False).decode("utf-8", "replace")
-        client_id, _, client_secret = decoded.partition(":")
-    return Grant(form.get("grant_type", ""), client_id, client_secret)
-
-
 def cdiscount_routes(sb: Sandbox) -> list[Any]:
     """The double's routes; its shops cost nothing until asked for."""
     own = sb.config.of(CdiscountDoubleSettings)
@@ -96,14 +81,15 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
         sb.config.seed, default_shops(own.bench_orders, own.extra_shops), sb.clock
     )
 
-    def huge_bytes() -> int:
-        return double.faults.config.huge_bytes
+    def faults() -> CdiscountFaultConfig:
+        config = double.faults.config
+        assert isinstance(config, CdiscountFaultConfig)
+        return config
 
     def fault(status: int) -> Response[bytes]:
         if status != 429:
             return gateway_page(status)
-        wait = double.faults.config
-        seconds = wait.retry_after_seconds if isinstance(wait, CdiscountFaultConfig) else 0
+        seconds = faults().retry_after_seconds
         headers = {"Retry-After": str(seconds)} if seconds else None
         return problem(429, "Too many requests", headers)
 
@@ -116,18 +102,22 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
             "application/x-www-form-urlencoded"
         ):
             return _oidc_error(400, "invalid_request", "Form-encoded body expected")
-        grant = _grant(request, await request.body())
-        if grant.grant_type != "client_credentials":
+        raw = (await request.body()).decode("utf-8", "replace")
+        form = {k: v[0] for k, v in parse_qs(raw).items()}
+        client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
+        if not client_id and (basic := basic_credentials(request.headers.get("authorization"))):
+            client_id, secret = basic  # client_secret_basic, as Keycloak allows
+        if form.get("grant_type") != "client_credentials":
             return _oidc_error(400, "unsupported_grant_type", "Unsupported grant_type")
-        if not double.allow_token(grant.client_id):
+        if not double.limiter.allow(("cdiscount-token", client_id), TOKEN_LIMIT):
             wait = {"Retry-After": str(double.limiter.retry_after(TOKEN_LIMIT))}
             return _oidc_error(429, "too_many_requests", "Too many token requests", wait)
-        granted = double.grant(grant.client_id, grant.client_secret)
+        granted = double.grant(client_id, secret)
         if granted is None:
             return _oidc_error(
                 401,
                 "invalid_client",
-                "Invalid client or Invalid client credentials" + sb.echo.of(grant.client_secret),
+                "Invalid client or Invalid client credentials" + sb.echo.of(secret),
             )
         body = {
             "access_token": granted[0],
@@ -137,7 +127,9 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
             "not-before-policy": 0,
             "scope": "profile email",
         }
-        return served(Answer(200, body), decision.malformed_kind, huge_bytes(), page=PROXY_PAGE)
+        return served(
+            Answer(200, body), decision.malformed_kind, faults().huge_bytes, page=PROXY_PAGE
+        )
 
     def authorized(request: Request[Any, Any, Any]) -> ShopBook | Response[bytes]:
         scheme, _, value = request.headers.get("authorization", "").partition(" ")
@@ -145,7 +137,7 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
             return problem(
                 401, "Bearer token required", {"WWW-Authenticate": 'Bearer realm="maas"'}
             )
-        granted = double.token(value.strip())
+        granted = double.tokens.valid(value.strip())
         if granted is None:
             challenge = 'Bearer realm="maas", error="invalid_token", error_description="Token is invalid or expired"'
             return problem(401, "Token is invalid or expired", {"WWW-Authenticate": challenge})
@@ -177,14 +169,10 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
         slow = double.faults.slow_answer(f"cdiscount.{operation}", book.seller_id)
         return await held_back(slow, lambda: answer_call(request, book, run, decision))
 
-    def observed_listing_only() -> bool:
-        settings = double.faults.config
-        return isinstance(settings, CdiscountFaultConfig) and settings.observed_listing_only
-
     async def answer_call(
         request: Request[Any, Any, Any], book: ShopBook, run: api.Operation, decision: FaultDecision
     ) -> Response[bytes]:
-        if not double.allow_call(book.seller_id):
+        if not double.limiter.allow(("cdiscount", book.seller_id), API_LIMIT):
             wait = {"Retry-After": str(double.limiter.retry_after(API_LIMIT))}
             return problem(429, "Too many requests", wait)
         real = double.clock.now()
@@ -195,11 +183,13 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
             url=str(request.url).split("?", 1)[0],
             real=real,
             now=book.virtual(real),
-            observed_only=observed_listing_only(),
+            observed_only=faults().observed_listing_only,
         )
         shown = reply_faults(double.faults.config, real, book.seller_id, own_clock=book.virtual)
         kind = decision.malformed_kind
-        return run_served(run, book, parts, shown, refusal, kind, huge_bytes(), page=PROXY_PAGE)
+        return run_served(
+            run, book, parts, shown, refusal, kind, faults().huge_bytes, page=PROXY_PAGE
+        )
 
     def endpoint(method: str, path: str, operation: str, run: api.Operation) -> Any:
         async def handler(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
@@ -258,24 +248,16 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
     @post("/shops/{seller_id:str}/discussions", sync_to_thread=False)
     def open_discussion(seller_id: FromPath[str], data: JSONBody[OpenRequest]) -> Response[bytes]:
         book = book_of(seller_id)
-        if (
-            data.sub_typology_code not in TYPOLOGIES["Order"]
-            or data.graduation not in GRADUATIONS
-            or not data.body
-        ):
-            subs = ", ".join(TYPOLOGIES["Order"])
-            return json_answer(
-                {
-                    "error": f"subTypologyCode among {subs}; graduation among {', '.join(GRADUATIONS)}; body not empty"
-                },
-                400,
-            )
+        subs, graduations = ", ".join(TYPOLOGIES["Order"]), ", ".join(GRADUATIONS)
+        if data.sub_typology_code not in TYPOLOGIES["Order"] or data.graduation not in GRADUATIONS:
+            raise AdminRefusal(f"subTypologyCode among {subs}; graduation among {graduations}")
+        if not data.body:
+            raise AdminRefusal("body must not be empty")
         _, now = now_of(book)
         order = (
             book.latest_order(now) if data.order_id is None else book.find_order(data.order_id, now)
         )
-        if order is None:
-            return json_answer({"error": f"unknown order {data.order_id}"}, 404)
+        order = known(order, f"order {data.order_id}")
         book.materialize(now)
         record = book.open_discussion(
             order, data.sub_typology_code, data.body, data.graduation, now
@@ -291,8 +273,9 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
         seller_id: FromPath[str], discussion_id: FromPath[str], data: JSONBody[WriteRequest]
     ) -> Response[bytes]:
         if data.user_type not in (CUSTOMER, GRC) or not data.body or len(data.attachments) > 5:
-            problems = "userType Customer or GrcOperator, body not empty, at most 5 attachments"
-            return json_answer({"error": problems}, 400)
+            raise AdminRefusal(
+                "userType Customer or GrcOperator, body not empty, at most 5 attachments"
+            )
         book, record, real, now = discussion_of(seller_id, discussion_id)
         files = tuple(
             AttachmentFacts(
@@ -317,16 +300,10 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
         seller_id: FromPath[str], discussion_id: FromPath[str], data: JSONBody[GraduationRequest]
     ) -> Response[bytes]:
         if data.graduation not in GRADUATIONS:
-            return json_answer({"error": f"graduation among {', '.join(GRADUATIONS)}"}, 400)
+            raise AdminRefusal(f"graduation among {', '.join(GRADUATIONS)}")
         _, record, _, now = discussion_of(seller_id, discussion_id)
         record.graduations.append((now, data.graduation))
         return json_answer({"discussionId": discussion_id, "graduation": data.graduation})
-
-    def rotated(book: ShopBook) -> Credentials:
-        return double.rotate_secret(book.seller_id)
-
-    def expired(book: ShopBook) -> int:
-        return double.expire_tokens(book.seller_id)
 
     return admin_router(
         "/_sandbox/cdiscount",
@@ -339,7 +316,11 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
             open_discussion,
             write,
             graduate,
-            *shop_log_handlers(book_of, ("rotate-secret", rotated), expire_tokens=expired),
+            *shop_log_handlers(
+                book_of,
+                ("rotate-secret", lambda book: double.rotate_secret(book.seller_id)),
+                expire_tokens=lambda book: double.expire_tokens(book.seller_id),
+            ),
             *fault_handlers(double.faults, CdiscountFaultConfig),
             ratelimit_reset_handler(double.limiter),
         ],

@@ -6,13 +6,20 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Iterable, Mapping
-from email.parser import BytesParser
-from email.policy import HTTP
 from typing import Any
 
 import msgspec
 from keybuzz_sandbox.clock import parse_iso
-from keybuzz_sandbox.double_kit.api import Answer, Refused, query_bool, query_read
+from keybuzz_sandbox.double_kit.api import (
+    Answer,
+    Part,
+    Refused,
+    decoded,
+    multipart,
+    query_bool,
+    query_read,
+    seller_reply,
+)
 
 from .book import CUSTOMER, DAY, SHOP, NewFile, ShopBook, Thread
 from .contract import DESCRIBED
@@ -137,41 +144,13 @@ def get_thread(book: ShopBook, call: Call) -> Answer:
 # --- M12: writing -----------------------------------------------------------------
 
 
-class Part(msgspec.Struct, frozen=True):
-    name: str
-    filename: str | None
-    content: bytes
-
-
-def multipart(call: Call) -> list[Part]:
-    if not call.content_type.startswith("multipart/form-data"):
-        raise Refused(400, "Content-Type must be multipart/form-data")
-    head = f"Content-Type: {call.content_type}\r\n\r\n".encode()
-    message = BytesParser(policy=HTTP).parsebytes(head + call.body)
-    if not message.is_multipart():
-        raise Refused(400, "Malformed multipart body")
-    parts = []
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True)
-        if not isinstance(name, str) or not isinstance(payload, bytes):
-            raise Refused(400, "Malformed multipart part")
-        parts.append(Part(name, part.get_filename(), payload))
-    return parts
-
-
 def _json_part(parts: list[Part], name: str, operation_id: str) -> dict[str, Any]:
     """The JSON part ``name``, as Mirakl's description of the operation has it (its body's
     length, its recipients' and topic's types: ``contract``)."""
     found = [p for p in parts if p.name == name]
     if len(found) != 1:
         raise Refused(400, f"Exactly one {name} part is required")
-    try:
-        value = msgspec.json.decode(found[0].content)
-    except msgspec.DecodeError:
-        raise Refused(400, f"{name} is not valid JSON") from None
-    if not isinstance(value, dict):
-        raise Refused(400, f"{name} must be a JSON object")
+    value = decoded(found[0].content, dict[str, Any], name)
     if problems := DESCRIBED.body_problems(operation_id, value, "multipart/form-data", name):
         raise Refused(400, "; ".join(problems))
     return value
@@ -198,20 +177,13 @@ def _files(book: ShopBook, parts: list[Part], thread_order: Any) -> tuple[NewFil
 def reply(book: ShopBook, call: Call) -> Answer:
     """M12: the shop writes in a thread, to the customer and/or the operator."""
     thread = _thread(book, call.path["thread_id"])
-    parts = multipart(call)
+    parts = multipart(call.content_type, call.body)
     value = _json_part(parts, "message_input", "M12")
     body, recipients = value["body"], _recipients(r["type"] for r in value["to"])
     if len(thread.messages) >= MESSAGES_PER_THREAD:
         raise Refused(400, f"A thread holds at most {MESSAGES_PER_THREAD} messages")
     files = _files(book, parts, thread.order)
-    message = book.write(
-        thread,
-        SHOP,
-        book.reply_faults.show(body),
-        book.reply_faults.date(call.now),
-        recipients,
-        files,
-    )
+    message = book.write(thread, SHOP, *seller_reply(book, body, call.now), recipients, files)
     # What the shop sent (the admin's ``sent``: ``body`` as sent, when the thread shows it
     # rewritten).
     book.sent.append(

@@ -29,11 +29,8 @@ SYNCHRONOUS = RateLimit(rate_text="5", burst=20)
 
 
 class MiraklFaultConfig(SlowFaultConfig, kw_only=True, rename="camel", forbid_unknown_fields=True):
-    """Body of PUT /_sandbox/mirakl/faults: the other doubles' settings and slow shops
-    (``SlowFaultConfig``, shops named by shop id); `operations` names Mirakl's codes (M11,
-    OR11…), one operator's (``BOULANGER.M11``) or every call of an operator (``BOULANGER``).
-    `malformedKind` adds ``html`` (a proxy's page with status 200) and ``redirect`` (302 to
-    a login page elsewhere). An injected 429 carries ``Retry-After: retryAfterSeconds``."""
+    """Body of PUT /_sandbox/mirakl/faults (docs/SANDBOX.md, "Mirakl double"): `operations`
+    names Mirakl's codes, one operator's (``BOULANGER.M11``) or an operator's every call."""
 
     malformed_kinds: ClassVar[tuple[str, ...]] = (*JSON_KINDS, "html", "redirect")
     retry_after_seconds: Annotated[int, msgspec.Meta(ge=1)] = 1

@@ -33,10 +33,8 @@ MIRAKL_SUITE_FREQUENCY_FACTOR = 0.1
 
 @dataclass(frozen=True, kw_only=True)
 class MiraklDriver(ListedShopsDriver):
-    """One operator of Mirakl's double (connectors/mirakl/double/): its shops'
-    keys and ids named as the Mirakl connector's fields (api key, shop id). Threads are
-    opened on an order by the customer; the operator's staff write in some; a reply goes
-    to the customer or the operator. A Mirakl key has no token: nothing expires."""
+    """One operator of Mirakl's double (docs/SANDBOX.md, "Mirakl double"): a reply goes to
+    the customer or the operator; a key has no token, nothing expires."""
 
     reading: tuple[str, ...] = ("M11", "M10")
     replying: str = "M12"

@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from keybuzz_sandbox.answers import faulted, joined_query, json_answer
-from keybuzz_sandbox.double_kit.admin import AdvanceRequest, admin_router, forward, known
+from keybuzz_sandbox.double_kit.admin import (
+    AdminRefusal,
+    AdvanceRequest,
+    Unknown,
+    admin_router,
+    forward,
+    known,
+)
 from keybuzz_sandbox.double_kit.api import Refused, run_served, web_page
 from keybuzz_sandbox.fault_admin import fault_handlers, retry_after_handlers
 from keybuzz_sandbox.faults import FaultDecision, reply_faults
@@ -185,12 +192,11 @@ def _admin(double: MiraklDouble) -> Router:
             NewFile(f.name, bytes(n % 251 for n in range(max(0, f.size))), f.id) for f in requested
         )
 
-    def bad_sender(sender: str, to: list[str], body: str) -> Response[bytes] | None:
+    def check_sender(sender: str, to: list[str], body: str) -> None:
         if sender not in (CUSTOMER, OPERATOR) or not body or not to:
-            return json_answer({"error": "sender CUSTOMER or OPERATOR, body and to not empty"}, 400)
+            raise AdminRefusal("sender CUSTOMER or OPERATOR, body and to not empty")
         if not set(to) <= {CUSTOMER, OPERATOR, SHOP} or sender in to:
-            return json_answer({"error": "to among CUSTOMER, OPERATOR, SHOP, not the sender"}, 400)
-        return None
+            raise AdminRefusal("to among CUSTOMER, OPERATOR, SHOP, not the sender")
 
     @get("/operators", sync_to_thread=False)
     def operators(request: Request[Any, Any, Any]) -> Response[bytes]:
@@ -224,17 +230,11 @@ def _admin(double: MiraklDouble) -> Router:
     def open_thread(
         code: FromPath[str], shop_id: FromPath[int], data: JSONBody[OpenRequest]
     ) -> Response[bytes]:
-        if refused := bad_sender(data.sender, [SHOP], data.body):
-            return refused
+        check_sender(data.sender, [SHOP], data.body)
         book = book_of(code, shop_id)
-        orders = list(book.orders.values())
-        order = (
-            max(orders, key=lambda o: o.created)
-            if data.order_id is None
-            else book.orders.get(data.order_id)
-        )
-        if order is None:
-            return json_answer({"error": f"unknown order {data.order_id}"}, 404)
+        latest = max(book.orders.values(), key=lambda o: o.created, default=None)
+        order = latest if data.order_id is None else book.orders.get(data.order_id)
+        order = known(order, f"order {data.order_id}")
         thread = book.open_thread(
             order,
             data.body,
@@ -243,15 +243,9 @@ def _admin(double: MiraklDouble) -> Router:
             ("FREE_TEXT", data.topic),
             files(data.attachments),
         )
-        first = thread.messages[0]
-        return json_answer(
-            {
-                "threadId": thread.thread_id,
-                "messageId": first.message_id,
-                "orderId": order.order_id,
-            },
-            201,
-        )
+        first = thread.messages[0].message_id
+        opened = {"threadId": thread.thread_id, "messageId": first, "orderId": order.order_id}
+        return json_answer(opened, 201)
 
     @post(f"{base}/threads/{{thread_id:str}}/messages", sync_to_thread=False)
     def write(
@@ -260,10 +254,8 @@ def _admin(double: MiraklDouble) -> Router:
         thread_id: FromPath[str],
         data: JSONBody[WriteRequest],
     ) -> Response[bytes]:
-        if refused := bad_sender(data.sender, data.to, data.body):
-            return refused
-        found = thread_of(code, shop_id, thread_id)
-        book, thread = found
+        check_sender(data.sender, data.to, data.body)
+        book, thread = thread_of(code, shop_id, thread_id)
         message = book.write(
             thread,
             data.sender,
@@ -286,8 +278,7 @@ def _admin(double: MiraklDouble) -> Router:
     def no_reply_needed(
         code: FromPath[str], shop_id: FromPath[int], thread_id: FromPath[str]
     ) -> Response[bytes]:
-        found = thread_of(code, shop_id, thread_id)
-        book, thread = found
+        book, thread = thread_of(code, shop_id, thread_id)
         book.no_reply_needed(thread, double.clock.now())
         return json_answer({"threadId": thread_id})
 
@@ -298,9 +289,7 @@ def _admin(double: MiraklDouble) -> Router:
         book = book_of(code, shop_id)
         order = book.orders.get(order_id)
         if order is None or event not in ("incident", "refund"):
-            return json_answer(
-                {"error": f"unknown order {order_id}, or event not incident|refund"}, 404
-            )
+            raise Unknown(f"unknown order {order_id}, or event not incident|refund")
         now = double.clock.now()
         line = book.open_incident(order, now) if event == "incident" else book.refund(order, now)
         return json_answer(
