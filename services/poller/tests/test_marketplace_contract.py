@@ -335,10 +335,10 @@ async def test_a_page_is_stored_threaded_and_looked_up_at_once(adapters: Adapter
     opening = [("ORD1", AT + 6 * MINUTE), ("ORD1", AT + MINUTE), ("ORD2", AT)]
     # Read at once: the tickets, the incidents near in the order asked, and the own
     # replies of the answered thread's ticket only.
-    found = await store.page_threads(SHOP, [*keys, "order:ORD3"], opening, [keys[1], "order:ORD3"])
-    assert found.tickets == opened
-    assert found.incidents_near == [None, AT, None]
-    own = found.own_replies
+    read = await store.page_threads(SHOP, [*keys, "order:ORD3"], opening, [keys[1], "order:ORD3"])
+    assert read.tickets == opened
+    assert read.incidents_near == [None, AT, None]
+    own = read.own_replies
     assert [(t, [r.ticket_message_id for r in found]) for t, found in own.items()] == [
         (opened[keys[1]], [reply])
     ]

@@ -402,9 +402,9 @@ async def _own_reply(
     """Whether the seller's message is one of our replies on the ticket, read back: then
     it is recorded on the reply, and a reply still in doubt (QUEUED, or FAILED after
     attempts whose answers were lost) is SENT with its ``message.sent`` (the sender,
-    finding it SENT, neither sends nor announces it again). ``replies``: the ticket's
-    own replies ``page_threads`` read for the page; one tried is taken out, matched here or found
-    matched or failed meanwhile, as a read after it would leave it out."""
+    finding it SENT, neither sends nor announces it again). ``replies``: the ticket's own
+    replies ``page_threads`` read for the page; one tried is taken out, matched here or
+    found matched or failed meanwhile, as a read after it would leave it out."""
     longest = connector_for(shop.marketplace).limits.max_text_length
     for reply in list(replies):
         body, written_at = message.body, message.created_at

@@ -154,8 +154,8 @@ class PostgresShopStore:
         opening: Sequence[tuple[str, datetime]],
         answered: Sequence[str],
     ) -> PageThreads:
-        # One round trip where the page's three reads were three: the own replies are read
-        # from the tickets the same statement found.
+        # The page's three reads in one round trip: the own replies are read from the
+        # tickets the same statement finds.
         asked = {storable(k): k for k in thread_keys}
         row = await self.db.fetchrow(
             """
@@ -164,8 +164,7 @@ class PostgresShopStore:
                 WHERE tenant_id = $1 AND marketplace = $2 AND thread_key = ANY($3::text[])
             )
             SELECT
-                ARRAY(SELECT thread_key FROM found ORDER BY id) AS keys,
-                ARRAY(SELECT id FROM found ORDER BY id) AS ids,
+                ARRAY(SELECT ROW(thread_key, id) FROM found) AS tickets,
                 ARRAY(
                     SELECT (SELECT i.created_at FROM poller_incidents i
                             WHERE i.tenant_id = $1 AND i.marketplace = $2
@@ -207,7 +206,7 @@ class PostgresShopStore:
                 )
             )
         return PageThreads(
-            tickets={asked[k]: i for k, i in zip(row["keys"], row["ids"], strict=True)},
+            tickets={asked[key]: ticket_id for key, ticket_id in row["tickets"]},
             incidents_near=list(row["near"]),
             own_replies=own,
         )
