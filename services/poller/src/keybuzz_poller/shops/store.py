@@ -172,7 +172,8 @@ class PostgresShopStore:
                               AND i.created_at BETWEEN n.at - $6::interval
                                                    AND n.at + $6::interval
                             ORDER BY abs(extract(epoch FROM i.created_at - n.at)) LIMIT 1)
-                    FROM unnest($4::text[], $5::timestamptz[]) WITH ORDINALITY AS n (order_id, at, o)
+                    FROM unnest($4::text[], $5::timestamptz[])
+                         WITH ORDINALITY AS n (order_id, at, o)
                     ORDER BY n.o
                 ) AS near,
                 ARRAY(
