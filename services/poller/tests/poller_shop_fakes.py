@@ -26,6 +26,7 @@ from keybuzz_poller.shops.domain import (
     CallsAsked,
     MatchedReply,
     OwnReply,
+    PageThreads,
     Shop,
     ShopCursor,
     ShopStart,
@@ -216,10 +217,6 @@ class InMemoryShopStore:
     ) -> set[str]:
         return {m.id for m in messages if await self.add_message(m, attachments.get(m.id, ()))}
 
-    async def tickets_of(self, shop: Shop, thread_keys: Sequence[str]) -> dict[str, str]:
-        found = {k: await self.ticket_of(shop, k) for k in thread_keys}
-        return {k: ticket_id for k, ticket_id in found.items() if ticket_id is not None}
-
     async def open_tickets(
         self, threads: Mapping[str, Sequence[tuple[ExternalMessageRow, Topics | None]]]
     ) -> dict[str, str]:
@@ -232,14 +229,21 @@ class InMemoryShopStore:
         for message in messages:
             await self.thread_message(message)
 
-    async def own_replies_of(self, ticket_ids: Sequence[str]) -> dict[str, list[OwnReply]]:
-        found = {t: self._own_replies(t) for t in ticket_ids}
-        return {t: replies for t, replies in found.items() if replies}
-
-    async def incidents_near(
-        self, shop: Shop, near: Sequence[tuple[str, datetime]]
-    ) -> list[datetime | None]:
-        return [self._incident_near(shop, order_id, at) for order_id, at in near]
+    async def page_threads(
+        self,
+        shop: Shop,
+        thread_keys: Sequence[str],
+        opening: Sequence[tuple[str, datetime]],
+        answered: Sequence[str],
+    ) -> PageThreads:
+        found = {k: await self.ticket_of(shop, k) for k in thread_keys}
+        tickets = {k: ticket_id for k, ticket_id in found.items() if ticket_id is not None}
+        own = {t: self._own_replies(t) for k in answered if (t := tickets.get(k)) is not None}
+        return PageThreads(
+            tickets=tickets,
+            incidents_near=[self._incident_near(shop, order_id, at) for order_id, at in opening],
+            own_replies={t: replies for t, replies in own.items() if replies},
+        )
 
     async def ticket_of(self, shop: Shop, thread_key: str) -> str | None:
         found = self.tables.tickets.get((shop.tenant_id, shop.marketplace, thread_key))

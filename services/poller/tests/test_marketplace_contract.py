@@ -26,6 +26,7 @@ from keybuzz_poller.shops.connection_ports import (
 from keybuzz_poller.shops.domain import (
     SELLER,
     OwnReply,
+    PageThreads,
     Shop,
     ShopCursor,
     ThreadState,
@@ -292,14 +293,19 @@ async def test_an_incident_is_near_its_notice_and_saved_when_new_or_changed(
     assert await store.has_notice(ticket, AT, NOTICE_SUBJECT)  # 2 minutes apart: its notice
     assert not await store.has_notice(ticket, AT, "Votre colis")  # another subject
     assert not await store.has_notice(ticket, AT + 10 * MINUTE, NOTICE_SUBJECT)
-    assert (await store.incidents_near(SHOP, [("ORD1", AT)]))[0] is None
+    assert await near(store, SHOP, ("ORD1", AT)) is None
     assert await store.save_incident(SHOP, incident(), ticket)
     assert not await store.save_incident(SHOP, incident(), ticket)  # seen as it is
     assert await store.save_incident(SHOP, incident("CLOSED", updated=60), ticket)
-    assert (await store.incidents_near(SHOP, [("ORD1", AT + 4 * MINUTE)]))[0] == AT
-    assert (await store.incidents_near(SHOP, [("ORD1", AT + 6 * MINUTE)]))[0] is None
-    assert (await store.incidents_near(SHOP, [("ORD2", AT)]))[0] is None
-    assert (await store.incidents_near(OTHER, [("ORD1", AT)]))[0] is None
+    assert await near(store, SHOP, ("ORD1", AT + 4 * MINUTE)) == AT
+    assert await near(store, SHOP, ("ORD1", AT + 6 * MINUTE)) is None
+    assert await near(store, SHOP, ("ORD2", AT)) is None
+    assert await near(store, OTHER, ("ORD1", AT)) is None
+
+
+async def near(store: ShopStore, shop: Shop, asked: tuple[str, datetime]) -> datetime | None:
+    """The incident ``page_threads`` finds near one (order id, time) of a page."""
+    return (await store.page_threads(shop, [], [asked], [])).incidents_near[0]
 
 
 async def test_a_page_is_stored_threaded_and_looked_up_at_once(adapters: Adapters) -> None:
@@ -313,18 +319,26 @@ async def test_a_page_is_stored_threaded_and_looked_up_at_once(adapters: Adapter
     assert added == {rows[0].id, rows[2].id}  # the first of an id wins, as listed
     assert await store.add_messages(rows, {}) == set()  # the page read again
     keys = [thread_key(first), thread_key(other)]
-    assert await store.tickets_of(SHOP, keys) == {}
+    assert await store.page_threads(SHOP, keys, [], keys) == PageThreads(
+        tickets={}, incidents_near=[], own_replies={}
+    )
     opened = await store.open_tickets({keys[0]: [(rows[0], None)], keys[1]: [(rows[2], None)]})
-    assert await store.tickets_of(SHOP, [*keys, "order:ORD3"]) == opened
+    assert (await store.page_threads(SHOP, [*keys, "order:ORD3"], [], [])).tickets == opened
+    assert (await store.page_threads(OTHER, keys, [], keys)).tickets == {}
     assert len(set(opened.values())) == 2
     await store.thread_messages(
         [ticket_message(rows[0], opened[keys[0]]), ticket_message(rows[2], opened[keys[1]])]
     )
     assert await store.save_incident(SHOP, incident(), opened[keys[0]])
-    near = [("ORD1", AT + 6 * MINUTE), ("ORD1", AT + MINUTE), ("ORD2", AT)]
-    assert await store.incidents_near(SHOP, near) == [None, AT, None]
     reply = await adapters.reply(opened[keys[1]], "Parti.", T0, "SENT")
-    own = await store.own_replies_of([*opened.values()])
+    await adapters.reply(opened[keys[0]], "Unanswered thread's.", T0, "SENT")
+    opening = [("ORD1", AT + 6 * MINUTE), ("ORD1", AT + MINUTE), ("ORD2", AT)]
+    # Read at once: the tickets, the incidents near in the order asked, and the own
+    # replies of the answered thread's ticket only.
+    read = await store.page_threads(SHOP, [*keys, "order:ORD3"], opening, [keys[1], "order:ORD3"])
+    assert read.tickets == opened
+    assert read.incidents_near == [None, AT, None]
+    own = read.own_replies
     assert [(t, [r.ticket_message_id for r in found]) for t, found in own.items()] == [
         (opened[keys[1]], [reply])
     ]
@@ -359,7 +373,7 @@ async def test_our_replies_the_marketplace_may_list_back_are_matched_once(
     await adapters.reply(ticket, "Pas encore parti.", T0, "QUEUED")  # never tried: not out
     await adapters.reply(ticket, "Refusé.", T0, "FAILED")
     await adapters.reply(other, "Autre commande.", T0, "SENT")
-    own = (await store.own_replies_of([ticket]))[ticket]
+    own = (await own_replies(store, [thread_key(first)]))[ticket]
     assert [(r.ticket_message_id, r.text, r.queued_at) for r in own] == [
         (sent, "Parti hier.", T0),
         (in_doubt, "Parti ce matin.", T0 + MINUTE),
@@ -373,8 +387,15 @@ async def test_our_replies_the_marketplace_may_list_back_are_matched_once(
     assert await store.match_reply(in_doubt, "fnac-3") is None  # matched once
     already = await store.match_reply(sent, "fnac-1")
     assert already is not None and not already.confirmed
-    assert ticket not in await store.own_replies_of([ticket, other])
-    assert [r.text for r in (await store.own_replies_of([other]))[other]] == ["Autre commande."]
+    assert ticket not in await own_replies(store, [thread_key(first), "order:ORD2"])
+    assert [r.text for r in (await own_replies(store, ["order:ORD2"]))[other]] == [
+        "Autre commande."
+    ]
+
+
+async def own_replies(store: ShopStore, answered: list[str]) -> dict[str, list[OwnReply]]:
+    """The own replies ``page_threads`` reads for a page's ``answered`` threads."""
+    return (await store.page_threads(SHOP, answered, [], answered)).own_replies
 
 
 async def test_a_threads_state_is_written_to_its_ticket_only_when_it_changes(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import msgspec
 import pytest
@@ -19,6 +20,7 @@ from keybuzz_poller.shops.domain import (
     ORDER,
     SELLER,
     SYSTEM,
+    PageThreads,
     Shop,
     shop_of,
     thread_key,
@@ -231,14 +233,16 @@ async def test_a_reply_that_left_the_candidates_meanwhile_is_not_matched() -> No
     await connected(fake)
     await polled(fake, message("m1", 1))
     reply = our_reply(fake, "Annulé.", 2, status="IN_DOUBT")
-    listed = await fake.store.own_replies_of([reply.ticket_id])
+    read = fake.store.page_threads
+    listed = fake.store._own_replies(reply.ticket_id)
     left = fake.store.tables.replies[reply.id]
     left.status, left.unconfirmed = "FAILED", False  # the marketplace refused it since
 
-    async def stale(ticket_ids: object) -> object:
-        return listed
+    async def stale(*asked: Any) -> PageThreads:
+        found = await read(*asked)
+        return msgspec.structs.replace(found, own_replies={reply.ticket_id: listed})
 
-    fake.store.own_replies_of = stale  # type: ignore[method-assign]
+    fake.store.page_threads = stale  # type: ignore[method-assign]
     await polled(fake, message("s1", 3, sender=SELLER, body="Annulé."))
     assert [m.direction for m in fake.store.tables.ticket_messages] == ["INBOUND", "OUTBOUND"]
     assert fake.store.tables.replies[reply.id].status == "FAILED" and sent_events(fake) == []

@@ -99,6 +99,15 @@ class OwnReply(msgspec.Struct, frozen=True, kw_only=True):
     queued_at: datetime
 
 
+class PageThreads(msgspec.Struct, frozen=True, kw_only=True):
+    """What a page's new messages find of their threads before the page's writes, read at
+    once (``ShopStore.page_threads``)."""
+
+    tickets: dict[str, str]  # thread key -> ticket id, of the threads that have one
+    incidents_near: list[datetime | None]  # for each (order id, time) asked, in order
+    own_replies: dict[str, list[OwnReply]]  # ticket id -> our replies it may list back
+
+
 class MatchedReply(msgspec.Struct, frozen=True, kw_only=True):
     """What reading one of our replies back made of it."""
 

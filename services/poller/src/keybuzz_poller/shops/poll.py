@@ -306,13 +306,13 @@ async def _take_messages(
     poll.stored += len(stored)
     if not stored:
         return []
-    tickets = await store.tickets_of(shop, sorted({_stored_key(m) for m, _ in stored}))
-    opening = [(m.thread.id, m.created_at) for m, _ in stored if m.sender_type in OPENS_TICKET]
-    near = iter(await store.incidents_near(shop, opening) if opening else [])
-    answered = {
-        tickets[k] for m, _ in stored if m.sender_type == SELLER if (k := _stored_key(m)) in tickets
-    }
-    own = await store.own_replies_of(sorted(answered)) if answered else {}
+    found = await store.page_threads(
+        shop,
+        sorted({_stored_key(m) for m, _ in stored}),
+        [(m.thread.id, m.created_at) for m, _ in stored if m.sender_type in OPENS_TICKET],
+        sorted({_stored_key(m) for m, _ in stored if m.sender_type == SELLER}),
+    )
+    tickets, near, own = found.tickets, iter(found.incidents_near), found.own_replies
     threads: dict[str, list[tuple[ExternalMessageRow, Topics | None]]] = {}
     placed: list[_Placed] = []
     touched: list[str] = []
@@ -402,9 +402,9 @@ async def _own_reply(
     """Whether the seller's message is one of our replies on the ticket, read back: then
     it is recorded on the reply, and a reply still in doubt (QUEUED, or FAILED after
     attempts whose answers were lost) is SENT with its ``message.sent`` (the sender,
-    finding it SENT, neither sends nor announces it again). ``replies``: the ticket's
-    ``own_replies_of`` read for the page; one tried is taken out, matched here or found
-    matched or failed meanwhile, as a read after it would leave it out."""
+    finding it SENT, neither sends nor announces it again). ``replies``: the ticket's own
+    replies ``page_threads`` read for the page; one tried is taken out, matched here or
+    found matched or failed meanwhile, as a read after it would leave it out."""
     longest = connector_for(shop.marketplace).limits.max_text_length
     for reply in list(replies):
         body, written_at = message.body, message.created_at

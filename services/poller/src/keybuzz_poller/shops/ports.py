@@ -40,7 +40,7 @@ from keybuzz_poller.shops.domain import (
     CallsAsked,
     DayCalls,
     MatchedReply,
-    OwnReply,
+    PageThreads,
     SeenPages,
     Shop,
     ShopCursor,
@@ -201,10 +201,6 @@ class ShopStore(Protocol):
 
     async def ticket_of(self, shop: Shop, thread_key: str) -> str | None: ...
 
-    async def tickets_of(self, shop: Shop, thread_keys: Sequence[str]) -> dict[str, str]:
-        """The tickets of those threads that have one (thread key → ticket id)."""
-        ...
-
     async def open_tickets(
         self, threads: Mapping[str, Sequence[tuple[ExternalMessageRow, Topics | None]]]
     ) -> dict[str, str]:
@@ -239,10 +235,19 @@ class ShopStore(Protocol):
         same unit of work (the unit of work's ``Intake``). A thread without a ticket is left alone."""
         ...
 
-    async def own_replies_of(self, ticket_ids: Sequence[str]) -> dict[str, list[OwnReply]]:
-        """Of each ticket that has some, our replies the marketplace may list back and none
-        of its messages was matched to yet: SENT, or QUEUED or FAILED and unconfirmed (its
-        last attempt may have sent it); oldest first."""
+    async def page_threads(
+        self,
+        shop: Shop,
+        thread_keys: Sequence[str],
+        opening: Sequence[tuple[str, datetime]],
+        answered: Sequence[str],
+    ) -> PageThreads:
+        """What a page's writes read first, at once: the tickets of those threads that have
+        one; for each (order id, time) of ``opening``, in their order, the creation time of
+        an incident of the order around that time, if one is stored; and of the tickets of
+        the ``answered`` threads (some of ``thread_keys``) that have some, our replies the
+        marketplace may list back and none of its messages was matched to yet: SENT, or
+        QUEUED or FAILED and unconfirmed (its last attempt may have sent it); oldest first."""
         ...
 
     async def match_reply(
@@ -250,15 +255,8 @@ class ShopStore(Protocol):
     ) -> MatchedReply | None:
         """Records the marketplace's message as the reply's own; a reply still in doubt
         (QUEUED or FAILED) is SENT from then on (its ticket's deadline the caller's,
-        its ``Intake``). None when the reply is not one of ``own_replies_of`` now
+        its ``Intake``). None when the reply is not one of ``page_threads``' own replies now
         (matched already, FAILED for sure)."""
-        ...
-
-    async def incidents_near(
-        self, shop: Shop, near: Sequence[tuple[str, datetime]]
-    ) -> list[datetime | None]:
-        """For each (order id, time), in their order, the creation time of an incident of
-        the order around that time, if one is stored."""
         ...
 
     async def has_notice(

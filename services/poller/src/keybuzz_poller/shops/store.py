@@ -26,6 +26,7 @@ from keybuzz_poller.shops.domain import (
     CallsAsked,
     MatchedReply,
     OwnReply,
+    PageThreads,
     Shop,
     ShopCursor,
     ShopStart,
@@ -134,21 +135,82 @@ class PostgresShopStore:
     ) -> bool:
         return bool(await self.add_messages([message], {message.id: attachments}))
 
-    async def tickets_of(self, shop: Shop, thread_keys: Sequence[str]) -> dict[str, str]:
-        asked = {storable(k): k for k in thread_keys}
-        rows = await self.db.fetch(
+    async def ticket_of(self, shop: Shop, thread_key: str) -> str | None:
+        ticket_id: str | None = await self.db.fetchval(
             """
-            SELECT thread_key, id FROM poller_tickets
-            WHERE tenant_id = $1 AND marketplace = $2 AND thread_key = ANY($3::text[])
+            SELECT id FROM poller_tickets
+            WHERE tenant_id = $1 AND marketplace = $2 AND thread_key = $3
+            """,
+            shop.tenant_id,
+            shop.marketplace,
+            storable(thread_key),
+        )
+        return ticket_id
+
+    async def page_threads(
+        self,
+        shop: Shop,
+        thread_keys: Sequence[str],
+        opening: Sequence[tuple[str, datetime]],
+        answered: Sequence[str],
+    ) -> PageThreads:
+        # The page's three reads in one round trip: the own replies are read from the
+        # tickets the same statement finds.
+        asked = {storable(k): k for k in thread_keys}
+        row = await self.db.fetchrow(
+            """
+            WITH found AS (
+                SELECT thread_key, id FROM poller_tickets
+                WHERE tenant_id = $1 AND marketplace = $2 AND thread_key = ANY($3::text[])
+            )
+            SELECT
+                ARRAY(SELECT ROW(thread_key, id) FROM found) AS tickets,
+                ARRAY(
+                    SELECT (SELECT i.created_at FROM poller_incidents i
+                            WHERE i.tenant_id = $1 AND i.marketplace = $2
+                              AND i.order_id = n.order_id
+                              AND i.created_at BETWEEN n.at - $6::interval
+                                                   AND n.at + $6::interval
+                            ORDER BY abs(extract(epoch FROM i.created_at - n.at)) LIMIT 1)
+                    FROM unnest($4::text[], $5::timestamptz[])
+                         WITH ORDINALITY AS n (order_id, at, o)
+                    ORDER BY n.o
+                ) AS near,
+                ARRAY(
+                    SELECT ROW(r.ticket_id, r.ticket_message_id, r.message_id, r.order_id, e.body,
+                               r.created_at)
+                    FROM poller_replies r
+                    JOIN poller_external_messages e ON e.id = r.external_message_id
+                    WHERE r.ticket_id IN (SELECT id FROM found WHERE thread_key = ANY($7::text[]))
+                      AND r.marketplace_message_id IS NULL
+                      AND (r.status = 'SENT' OR r.status IN ('QUEUED', 'FAILED') AND r.unconfirmed)
+                    ORDER BY r.created_at, r.ticket_message_id
+                ) AS own
             """,
             shop.tenant_id,
             shop.marketplace,
             list(asked),
+            [storable(order_id) for order_id, _ in opening],
+            [at for _, at in opening],
+            NOTICE_WINDOW,
+            [storable(k) for k in answered],
         )
-        return {asked[r["thread_key"]]: r["id"] for r in rows}
-
-    async def ticket_of(self, shop: Shop, thread_key: str) -> str | None:
-        return (await self.tickets_of(shop, [thread_key])).get(thread_key)
+        own: dict[str, list[OwnReply]] = {}
+        for ticket_id, reply_id, message_id, order_id, text, queued_at in row["own"]:
+            own.setdefault(ticket_id, []).append(
+                OwnReply(
+                    ticket_message_id=reply_id,
+                    message_id=message_id,
+                    order_id=order_id,
+                    text=text,
+                    queued_at=queued_at,
+                )
+            )
+        return PageThreads(
+            tickets={asked[key]: ticket_id for key, ticket_id in row["tickets"]},
+            incidents_near=list(row["near"]),
+            own_replies=own,
+        )
 
     async def open_tickets(
         self, threads: Mapping[str, Sequence[tuple[ExternalMessageRow, Topics | None]]]
@@ -193,24 +255,6 @@ class PostgresShopStore:
             [c.reply_needed_since for c in clocks],
         )
 
-    async def own_replies_of(self, ticket_ids: Sequence[str]) -> dict[str, list[OwnReply]]:
-        rows = await self.db.fetch(
-            """
-            SELECT r.ticket_id, r.ticket_message_id, r.message_id, r.order_id, e.body AS text,
-                   r.created_at AS queued_at
-            FROM poller_replies r JOIN poller_external_messages e ON e.id = r.external_message_id
-            WHERE r.ticket_id = ANY($1::text[]) AND r.marketplace_message_id IS NULL
-              AND (r.status = 'SENT' OR r.status IN ('QUEUED', 'FAILED') AND r.unconfirmed)
-            ORDER BY r.created_at, r.ticket_message_id
-            """,
-            list(ticket_ids),
-        )
-        found: dict[str, list[OwnReply]] = {}
-        for row in rows:
-            reply = dict(row)
-            found.setdefault(reply.pop("ticket_id"), []).append(OwnReply(**reply))
-        return found
-
     async def match_reply(
         self, ticket_message_id: str, marketplace_message_id: str
     ) -> MatchedReply | None:
@@ -240,26 +284,6 @@ class PostgresShopStore:
         if row["confirmed"]:  # its stored message dated as the sender would have
             await store.stamp_reply_sent(self.db, ticket_message_id, row["sent_at"])
         return MatchedReply(sent_at=row["sent_at"], confirmed=row["confirmed"])
-
-    async def incidents_near(
-        self, shop: Shop, near: Sequence[tuple[str, datetime]]
-    ) -> list[datetime | None]:
-        rows = await self.db.fetch(
-            """
-            SELECT (SELECT i.created_at FROM poller_incidents i
-                    WHERE i.tenant_id = $1 AND i.marketplace = $2 AND i.order_id = n.order_id
-                      AND i.created_at BETWEEN n.at - $5::interval AND n.at + $5::interval
-                    ORDER BY abs(extract(epoch FROM i.created_at - n.at)) LIMIT 1) AS created_at
-            FROM unnest($3::text[], $4::timestamptz[]) WITH ORDINALITY AS n (order_id, at, o)
-            ORDER BY n.o
-            """,
-            shop.tenant_id,
-            shop.marketplace,
-            [storable(order_id) for order_id, _ in near],
-            [at for _, at in near],
-            NOTICE_WINDOW,
-        )
-        return [r["created_at"] for r in rows]
 
     async def has_notice(
         self, ticket_id: str, incident_created_at: datetime, claim_subject: str
