@@ -12,6 +12,7 @@ read-back's window, and the reply was posted twice; on a fresh sandbox only unde
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -49,8 +50,9 @@ async def test_a_reply_dated_behind_our_clock_is_found_and_sent_once(
     queueing, finds it; SENT without a second copy."""
     [shop] = await shops(conformance, driver)
     async with connected(conformance, connector, shop) as mine:
-        _, _, reply_id = await sent_under(
+        ticket, _, reply_id, shown = await sent_under(
             conformance,
+            connector,
             driver,
             shop,
             mine,
@@ -59,3 +61,10 @@ async def test_a_reply_dated_behind_our_clock_is_found_and_sent_once(
         )
         sent = await events(conformance, "message.sent", mine.tenant)
         assert [e["ticketMessageId"] for e in sent] == [reply_id]
+        # Dated behind the buyer's message it answers, written less than the minute behind
+        # before it, on the marketplace's clock (which dates both: a double's timeline runs
+        # faster than real time): a double that ignored the fault would let the case pass
+        # without proving anything.
+        asked = max(m["sentAt"] for m in ticket["messages"] if m["direction"] == "INBOUND")
+        behind = f"{connector.marketplace}'s thread dates the reply {shown.created_at}, not behind"
+        assert shown.created_at < datetime.fromisoformat(asked), behind

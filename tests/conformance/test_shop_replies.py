@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
+from keybuzz_poller.shops.api_source import ApiMessageSource
+from keybuzz_poller.shops.connections import shop_marketplace
+from keybuzz_poller.shops.domain import thread_of
+from keybuzz_poller.shops.replies import ShopReplies
 from keybuzz_sandbox.conformance import (
     HELD_REPLY_SECONDS,
     RECIPIENT_KINDS,
@@ -21,7 +26,7 @@ from keybuzz_sandbox.conformance import (
     RecipientKind,
     ShopDriver,
 )
-from keybuzz_shared.connectors.seam import Connector
+from keybuzz_shared.connectors.seam import Connector, InboxMessage, shop_api_of
 
 from tests.conformance.harness import (
     REPLY_LEASE,
@@ -112,18 +117,52 @@ async def test_a_reply_to_each_recipient_is_sent_at_most_once(
         assert sorted(e["ticketMessageId"] for e in sent) == sorted(replies.values())
 
 
+async def shown_on_thread(
+    conformance: Stack, connector: Connector, mine: Connected, ticket_id: str, since: datetime
+) -> list[InboxMessage]:
+    """The seller's messages on the ticket's thread from ``since`` on, as the marketplace
+    shows them: read through the connector's session on the shop, as the poller's read-back
+    reads them (the double's log of what was sent keeps the text as sent)."""
+    runtime = conformance.poller.runtime
+    row = await runtime.pool.fetchrow(
+        "SELECT thread_key, order_id FROM poller_tickets WHERE tenant_id = $1 AND id = $2",
+        mine.tenant,
+        ticket_id,
+    )
+    thread = thread_of(row["thread_key"], row["order_id"])
+    assert thread is not None, dict(row)
+    source, marketplace = runtime.component(ApiMessageSource), shop_marketplace(connector)
+    settings = runtime.settings.shop_api(marketplace)
+    replies = ShopReplies(
+        connector, runtime.vault, source.http(marketplace), settings, source.sessions
+    )
+    return await replies.sent_messages(mine.tenant, thread, since)
+
+
+class SentUnder(NamedTuple):
+    """A reply sent under a fault: its ticket, its text, its ticket message id, and the
+    seller's one message on the thread as the marketplace shows it."""
+
+    ticket: dict[str, Any]
+    said: str
+    reply_id: str
+    shown: InboxMessage
+
+
 async def sent_under(
     conformance: Stack,
+    connector: Connector,
     driver: ShopDriver,
     shop: DoubleShop,
     mine: Connected,
     fault: Fault,
     text: Callable[[str], str],
-) -> tuple[dict[str, Any], str, str]:
+) -> SentUnder:
     """A buyer's thread polled into a ticket, then a reply to its first recipient sent with
     ``fault`` armed on the double (the reply's ``text`` of the ticket's id) until it is
-    SENT: the ticket, the reply's text and its ticket message id."""
+    SENT, and found once on the thread."""
     recipient = driver.recipients[0]
+    began = datetime.now(UTC)
     first = await first_polled(conformance, mine)
     asked = await driver.thread_for(conformance.admin, shop, recipient, f"Et {fault} ?")
     await stored_after(conformance, mine, asked.message_id, first["lastSuccessAt"], True)
@@ -136,7 +175,10 @@ async def sent_under(
     finally:
         await driver.clear_faults(conformance.admin)
     assert await driver.sent(conformance.admin, shop, said) == [recipient]
-    return ticket, said, reply_id
+    # From well before the case: a reply dated behind is on the thread all the same.
+    since = began - timedelta(hours=1)
+    [shown] = await shown_on_thread(conformance, connector, mine, ticket["id"], since)
+    return SentUnder(ticket, said, reply_id, shown)
 
 
 async def test_a_reply_the_marketplace_shows_rewritten_is_sent_once(
@@ -150,8 +192,9 @@ async def test_a_reply_the_marketplace_shows_rewritten_is_sent_once(
     seller."""
     [shop] = await shops(conformance, driver)
     async with connected(conformance, connector, shop) as mine:
-        ticket, text, reply_id = await sent_under(
+        ticket, text, reply_id, shown = await sent_under(
             conformance,
+            connector,
             driver,
             shop,
             mine,
@@ -171,6 +214,10 @@ async def test_a_reply_the_marketplace_shows_rewritten_is_sent_once(
             m for m in again["messages"] if m["id"] != reply_id and m["senderType"] == "SELLER"
         ]
         assert seller == [], "the reply read back was taken for a new message of the seller"
+        # Not as the marketplace lists back a reply it left as sent: a double that ignored
+        # the fault would let the case pass without proving anything.
+        unchanged = shop_api_of(connector).reply_text(text)
+        assert shown.body != unchanged, f"{connector.marketplace}'s thread shows it unchanged"
         assert await driver.sent(conformance.admin, shop, text) == [driver.recipients[0]]
         [mine_said] = [m for m in again["messages"] if m["id"] == reply_id]
         assert mine_said["body"] == text
