@@ -31,7 +31,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from keybuzz_connector_ebay.settings import POLL_SHARE
+from keybuzz_connector_ebay.settings import POLLS
 from keybuzz_devstack import bootstrap
 from keybuzz_poller.shops.domain import Shop
 from keybuzz_sandbox.doubles import service_env
@@ -148,7 +148,7 @@ def _figures(
             "value": app * a_day,
             "unit": "calls/day",
             "note": f"{size}; budget {BUDGET:,}, polls' share "
-            f"{BUDGET * POLL_SHARE:,.0f}; before: 77,760–78,994",
+            f"{BUDGET * POLLS.poll_share:,.0f}; before: 77,760–78,994",
         },
         {
             "name": "eBay: calls a poll",
@@ -175,7 +175,7 @@ def _figures(
             "value": sum(others) / max(1, len(others)) * a_day,
             "unit": "calls/day",
             "note": f"max {max(others, default=0) * a_day:,.0f}; a seller's share "
-            f"{BUDGET * POLL_SHARE / len(spent):,.0f}",
+            f"{BUDGET * POLLS.poll_share / len(spent):,.0f}",
         },
         {"name": "eBay: 429s from the double", "value": throttled, "unit": "answers"},
     ]

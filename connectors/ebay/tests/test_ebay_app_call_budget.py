@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from keybuzz_connector_ebay.settings import CALLS_PER_POLL, POLL_SHARE
+from keybuzz_connector_ebay.settings import POLLS
 from keybuzz_devstack.shop_api_testing import publish
 from keybuzz_devstack.testing import MailServer, RunningService, eventually, times_seen
 from keybuzz_double_ebay.env import EbayDoubleSettings, consent_fields, service_env
@@ -31,6 +31,7 @@ DAY = 86_400
 # Four sellers polled every 2 s spend the polls' share of this budget: 4 × 2.2 × 86,400 /
 # (422,400 × 0.9) = 2 s. One seller alone: 1 s, eBay's own interval here.
 INTERVAL = 2.0
+CALLS_PER_POLL, POLL_SHARE = POLLS.calls_per_poll, POLLS.poll_share
 BUDGET = round(SELLERS * CALLS_PER_POLL * DAY / (POLL_SHARE * INTERVAL))
 POLLS = 1  # gaps of each seller watched: four sellers' show the budget's interval
 # The scheduler claims a poll up to a tick before it is due (``poll_timings``: a quarter of

@@ -20,7 +20,7 @@ import httpx
 import msgspec
 import pytest
 from keybuzz_connector_ebay.connector import ORDERS_PAGE
-from keybuzz_connector_ebay.settings import CALLS_PER_SYNC, EBAY, SYNC_SHARE
+from keybuzz_connector_ebay.settings import EBAY, SYNCS
 from keybuzz_devstack.testing import Infra, RunningService, eventually, times_seen
 from keybuzz_double_ebay.env import (
     APP_CALLS_PER_DAY,
@@ -41,6 +41,7 @@ DAY = 86_400
 # Four sellers synced every 2 s spend the syncs' share of this budget: 4 × 1.1 × 86,400 /
 # (237,600 × 0.8) = 2 s; orders' own interval here is 1 s.
 INTERVAL = 2.0
+CALLS_PER_SYNC, SYNC_SHARE = SYNCS.calls_per_poll, SYNCS.poll_share
 BUDGET = round(SELLERS * CALLS_PER_SYNC * DAY / (SYNC_SHARE * INTERVAL))
 ROUNDS = 2  # rounds of each seller watched
 # Orders one seller sells at once: two pages of getOrders in one round, past the round's

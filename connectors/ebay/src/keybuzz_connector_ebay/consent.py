@@ -8,6 +8,7 @@ import re
 import ssl
 import weakref
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
@@ -94,8 +95,7 @@ class AppEntries:
     read a path never sees what another read), forgotten when eBay refuses the app."""
 
     def __init__(self) -> None:
-        self._copies: weakref.WeakKeyDictionary[VaultClient, TTLCache[str, dict[str, str]]]
-        self._copies = weakref.WeakKeyDictionary()
+        self._copies = weakref.WeakKeyDictionary[VaultClient, TTLCache[str, dict[str, str]]]()
 
     async def read(self, vault: VaultClient, path: str) -> dict[str, str]:
         copies = self._copies.setdefault(vault, TTLCache(maxsize=64, ttl=APP_MAX_AGE_SECONDS))
@@ -125,11 +125,12 @@ class _User(msgspec.Struct, rename="camel"):
     user_id: str
 
 
+@dataclass(frozen=True)
 class EbayVault:
     """The seam's ``AccountVault``: each seller's refresh token and app, never the app's secret."""
 
-    def __init__(self, vault: VaultClient, app_source: str) -> None:
-        self.vault, self.app_source = vault, app_source
+    vault: VaultClient
+    app_source: str
 
     async def app_credentials(self) -> ConsentApp:
         path = app_path(self.app_source)

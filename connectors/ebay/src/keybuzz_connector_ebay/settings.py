@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from keybuzz_shared.connectors.kit import ShopSettings
 from keybuzz_shared.connectors.seam import AppCallBudget, RedirectFlowSettings, ShopApiSettings
 from keybuzz_shared.settings import AtLeastOne
+from msgspec.structs import replace
 
 EBAY = "EBAY"  # the marketplace value of eBay's sellers, tickets and orders
 # What a consent grants [official: each method's scope in eBay's descriptions]: the
@@ -20,9 +21,10 @@ SCOPES = (
 # The application's calls a day, every seller's together: what a poll (a sync round) costs
 # and the share of the Message API's (the Fulfillment API's) calls polls (syncs) may spend;
 # a flooded inbox's poll ends at its most, the rest read by the next one (docs/EBAY.md,
-# "Call limits at scale" and "Calls counted as spent", where each figure is reckoned).
-CALLS_PER_POLL, POLL_SHARE = 2.2, 0.9
-CALLS_PER_SYNC, SYNC_SHARE = 1.1, 0.8
+# "Call limits at scale" and "Calls counted as spent", where each figure is reckoned); each
+# one's calls a day are its setting's.
+POLLS = AppCallBudget(calls_per_day=1, calls_per_poll=2.2, poll_share=0.9)
+SYNCS = AppCallBudget(calls_per_day=1, calls_per_poll=1.1, poll_share=0.8)
 MAX_CALLS_PER_POLL = 200
 
 
@@ -60,21 +62,11 @@ class EbaySettings(ShopSettings, kw_only=True, frozen=True):
     ebay_fulfillment_calls_per_day: AtLeastOne = 1_500_000
 
     def view_fields(self) -> dict[str, Any]:
-        polls = AppCallBudget(
-            calls_per_day=self.ebay_message_calls_per_day,
-            calls_per_poll=CALLS_PER_POLL,
-            poll_share=POLL_SHARE,
-        )
-        syncs = AppCallBudget(
-            calls_per_day=self.ebay_fulfillment_calls_per_day,
-            calls_per_poll=CALLS_PER_SYNC,
-            poll_share=SYNC_SHARE,
-        )
         return {
             "token_url": self.ebay_token_url,
             "identity_url": self.ebay_identity_url,
-            "app_calls": polls,
-            "order_calls": syncs,
+            "app_calls": replace(POLLS, calls_per_day=self.ebay_message_calls_per_day),
+            "order_calls": replace(SYNCS, calls_per_day=self.ebay_fulfillment_calls_per_day),
             "max_calls_per_poll": MAX_CALLS_PER_POLL,
         }
 
