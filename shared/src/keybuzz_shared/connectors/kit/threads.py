@@ -235,12 +235,12 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
             valid: Callable[[str], bool] = bool,
             operation: str = "",
             params: Mapping[str, str] | None = None,
+            shape: Any = None,
         ) -> ReadInTurn.Item[D]:
             """Each read by ``GET <path>/<id>`` (``item_at``), its files fetched by ``client``."""
             call = f"GET {path.strip('/')}/{{id}}"
-            one = partial(
-                item_at, client, path, read=read, call=call, valid=valid, operation=operation
-            )
+            given = {"valid": valid, "operation": operation, "shape": shape}
+            one = partial(item_at, client, path, read=read, call=call, **given)
             files = lambda file, most: client.get_bytes(file.url, most)  # noqa: E731
             return cls(partial(one, params=params), messages, named, valid=valid, files=files)
 
@@ -254,6 +254,17 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
             return DeclaredReplies(
                 label, self.named, post=post, listed=self.messages_of, is_id=self.valid, **options
             )
+
+        def read_first(
+            self, label: str, send: Callable[[D, Reply], Awaitable[str | None]], **options: Any
+        ) -> DeclaredReplies:
+            """Replies each sent on the item as read just before (whom a reply may go to,
+            whether it is open)."""
+
+            async def post(reply: Reply) -> str | None:
+                return await send(await self.read(reply.thread.id), reply)
+
+            return self.replies(label, post, **options)
 
     listing: Listing[S, Any, Any]
     read: Read[S]
