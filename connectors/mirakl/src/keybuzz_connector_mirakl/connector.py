@@ -142,11 +142,10 @@ ORDER_IDS = kit.OrderIdPattern(
 
 
 def parts(client: kit.Requester, api: MiraklApiSettings) -> kit.KitSession:
-    inbox = threads.thread_inbox(client, operator_name=api.operator.name)
     label = f"{api.operator.code}/{client.shop['shop_id']}"
     return kit.KitSession(
-        inbox,
-        threads.thread_replies(client, inbox),
+        threads.thread_inbox(client, operator_name=api.operator.name),
+        threads.thread_replies(client, api.operator.name),
         shop_orders(client, label=label, interval=api.orders_interval_seconds),
         verify=lambda: check_key(client),
         figure=response_delays(client).figure,
