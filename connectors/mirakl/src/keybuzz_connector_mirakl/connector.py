@@ -43,11 +43,11 @@ class MiraklSettings(kit.ShopCallSettings, kw_only=True, frozen=True):
     PREFIX: ClassVar[str] = "mirakl"
     # Mirakl's seller API has no read mark, and a message's files come from its
     # operator's API (M13) only.
-    NOT_FROM_ENVIRONMENT = frozenset({"mark_as_read", "attachment_origins"})
+    MARKS_READ = False
+    NOT_FROM_ENVIRONMENT = frozenset({"attachment_origins"})
 
     # Each shop polled once per interval, unless its operator sets M11's frequency.
     poll_interval_seconds: AtLeastOne = 300
-    mark_as_read: bool = False
     # Added to an operator's M11 frequency; none is needed (docs/MIRAKL.md, "Settings").
     mirakl_poll_margin_seconds: Annotated[int, msgspec.Meta(ge=0)] = 0
     first_poll_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = 30
