@@ -286,9 +286,7 @@ async def test_one_item_is_asked_by_its_operation_and_read_from_its_bytes() -> N
     assert client.options[1] == {}
 
 
-async def test_an_item_read_from_its_bytes_takes_replies_sent_on_it_as_read_just_before() -> (
-    None
-):
+async def test_an_item_read_from_its_bytes_takes_replies_sent_on_it_as_read_just_before() -> None:
     """An item declared at its path with its answer's shape is read from its bytes; its
     read-first replies give the send the item as read for that reply, and read it back."""
     said = [msgspec.structs.replace(message(7, 1), sender_type="SELLER")]
