@@ -16,7 +16,7 @@ from keybuzz_shared.settings import AtLeastOne
 
 from keybuzz_connector_mirakl import threads
 from keybuzz_connector_mirakl.catalogue import CATALOGUE_ENV, CATALOGUE_FILE_ENV, Operator, operator
-from keybuzz_connector_mirakl.orders import KEPT_SECONDS, response_delays, shop_orders
+from keybuzz_connector_mirakl.orders import response_delays, shop_orders
 
 # Any answer is refused past this size, unread: the largest we ask for is a page of 100
 # threads with their last 100 messages each (bodies up to 50,000 characters).
@@ -29,11 +29,6 @@ NO_THREAD = "00000000-0000-0000-0000-000000000000"  # Mirakl's thread ids are UU
 
 class MiraklApiSettings(ShopApiSettings, frozen=True, kw_only=True):
     operator: Operator  # its catalogue entry, as read when the view was asked for
-
-    @property
-    def orders_interval_seconds(self) -> float:
-        # OR11's frequency, else Mirakl's "once per minute" at most [official].
-        return self.operator.frequencies.get("OR11", 60.0)
 
 
 class MiraklSettings(kit.ShopCallSettings, kw_only=True, frozen=True):
@@ -146,9 +141,10 @@ def parts(client: kit.Requester, api: MiraklApiSettings) -> kit.KitSession:
     return kit.KitSession(
         threads.thread_inbox(client, operator_name=api.operator.name),
         threads.thread_replies(client, api.operator.name),
-        shop_orders(client, label=label, interval=api.orders_interval_seconds),
+        shop_orders(client, label=label, interval=api.operator.every("OR11")),
         verify=lambda: check_key(client),
-        figure=response_delays(client).figure,
+        # A21's figures kept until it may be called again.
+        figure=response_delays(client, api.operator.every("A21")).figure,
     )
 
 
@@ -175,6 +171,6 @@ def connector_of(operator: Operator) -> Connector:
             discussions=threads.DISCUSSIONS,
             order_ids=ORDER_IDS,
             response_window=kit.Declaration.OwnRule.hours(operator.response_hours, note),
-            figures_kept_seconds=KEPT_SECONDS,
+            figures_kept_seconds=operator.every("A21"),
         )
     )
