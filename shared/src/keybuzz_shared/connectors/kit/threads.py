@@ -235,12 +235,12 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
             valid: Callable[[str], bool] = bool,
             operation: str = "",
             params: Mapping[str, str] | None = None,
-            shape: Any = None,
         ) -> ReadInTurn.Item[D]:
             """Each read by ``GET <path>/<id>`` (``item_at``), its files fetched by ``client``."""
             call = f"GET {path.strip('/')}/{{id}}"
-            given = {"valid": valid, "operation": operation, "shape": shape}
-            one = partial(item_at, client, path, read=read, call=call, **given)
+            one = partial(
+                item_at, client, path, read=read, call=call, valid=valid, operation=operation
+            )
             files = lambda file, most: client.get_bytes(file.url, most)  # noqa: E731
             return cls(partial(one, params=params), messages, named, valid=valid, files=files)
 
