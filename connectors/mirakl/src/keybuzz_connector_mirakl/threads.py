@@ -165,10 +165,14 @@ def thread_item(
     client: kit.Requester, operator_name: str
 ) -> kit.KitSession.ReadInTurn.Item[Thread]:
     """M10: one thread with all its messages, decoded from its bytes."""
+
+    async def m10(thread_id: str) -> Thread:
+        return await kit.item_at(
+            client, THREADS, thread_id, read_thread, "M10", operation="M10", shape=msgspec.Raw
+        )
+
     messages = functools.partial(messages_of, operator_name=operator_name)
-    return kit.KitSession.ReadInTurn.Item.at(
-        client, THREADS, read_thread, messages, "thread", operation="M10", shape=msgspec.Raw
-    )
+    return kit.KitSession.ReadInTurn.Item(m10, messages, "thread")
 
 
 def thread_inbox(
