@@ -126,11 +126,10 @@ class _ThrowawaySettings(ShopSettings, kw_only=True, frozen=True):
     deadline, its region, and no read mark (nor a variable for one)."""
 
     MARKETPLACE, PREFIX, VIEW = "THROWAWAY", "throwaway", _ThrowawayView
-    NOT_FROM_ENVIRONMENT = frozenset({"mark_as_read"})
+    MARKS_READ = False
 
     api_url: str = "https://api.throwaway.example"
     call_deadline_seconds: float = 9.0
-    mark_as_read: bool = False
     throwaway_region: str = "eu"
 
     def view_fields(self) -> dict[str, Any]:

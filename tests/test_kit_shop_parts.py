@@ -16,7 +16,7 @@ import httpx
 import msgspec
 import pytest
 from keybuzz_connector_cdiscount.orders import iso_seconds
-from keybuzz_connector_mirakl.orders import iso_millis, to_millisecond
+from keybuzz_connector_mirakl.orders import iso_millis, shop_orders
 from keybuzz_shared.connectors.kit import (
     CallErrors,
     Declaration,
@@ -81,7 +81,8 @@ def test_instants_are_written_in_utc_to_the_second_or_exactly() -> None:
 def test_instants_are_written_in_utc_to_the_millisecond_cut_not_rounded() -> None:
     moment = datetime(2026, 11, 23, 10, 48, 0, 250_999, tzinfo=timezone(timedelta(hours=1)))
     assert iso_millis(moment) == "2026-11-23T09:48:00.250Z"
-    assert to_millisecond(moment) == datetime(2026, 11, 23, 9, 48, 0, 250_000, tzinfo=UTC)
+    bounds = shop_orders(None).bounds  # type: ignore[arg-type]  # a window's, as Mirakl holds it
+    assert bounds(moment) == datetime(2026, 11, 23, 9, 48, 0, 250_000, tzinfo=UTC)
 
 
 def test_a_persons_name_is_read_as_its_answer_spells_it_and_joined_from_the_parts_it_has() -> None:

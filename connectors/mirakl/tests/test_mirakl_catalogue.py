@@ -18,7 +18,7 @@ from keybuzz_connector_mirakl.catalogue import (
     operators,
     packaged,
 )
-from keybuzz_connector_mirakl.connector import MiraklApiSettings, MiraklSettings
+from keybuzz_connector_mirakl.connector import MiraklApiSettings, MiraklSettings, connector_of
 from keybuzz_double_mirakl import service_env
 from keybuzz_double_mirakl.operators import OPERATORS
 from keybuzz_poller.settings import PollerSettings
@@ -141,6 +141,16 @@ def test_each_operators_view_has_its_base_url_and_m11_frequency(tmp_path: Path) 
     unmargined = load_settings(PollerSettings, {"MIRAKL_CATALOGUE_FILE": str(path)})
     default = unmargined.of(MiraklSettings).shop_api("METRO")
     assert default is not None and default.poll_interval_seconds == 120
+
+
+def test_an_operators_a21_frequency_is_how_long_its_shops_figure_is_kept() -> None:
+    """A21 may be called once per its frequency: the operator's in the catalogue, else
+    Mirakl's once a day; the poller keeps a shop's figure that long."""
+    served = operators({CATALOGUE_ENV: json.dumps([{**NEW, "frequencies": {"A21": 3_600}}])})
+    metro = connector_of(next(o for o in served if o.code == "METRO")).response_figures
+    assert metro is not None and metro.cache_seconds == 3_600
+    boulanger = connector_for("BOULANGER").response_figures
+    assert boulanger is not None and boulanger.cache_seconds == 86_400  # [official]
 
 
 def test_production_refuses_an_operator_inside_our_network() -> None:

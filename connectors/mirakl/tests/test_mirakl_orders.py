@@ -269,8 +269,8 @@ def test_an_operators_or11_frequency_paces_its_order_listings_else_once_a_minute
     settings = MiraklSettings(mirakl_catalogue=json.dumps(entries))
     paced = settings.shop_api("BOULANGER")
     default = settings.shop_api("DECATHLON")
-    assert paced is not None and paced.orders_interval_seconds == 300
-    assert default is not None and default.orders_interval_seconds == 60  # [official]
+    assert paced is not None and paced.operator.every("OR11") == 300
+    assert default is not None and default.operator.every("OR11") == 60  # [official]
 
 
 async def test_an_order_it_cannot_read_is_left_out_and_said_an_answer_off_or11_refused() -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from keybuzz_connector_mirakl.catalogue import FREQUENCIES
 from keybuzz_connector_mirakl.connector import MiraklSettings
 from keybuzz_connector_mirakl.orders import EVERY_PERIOD, response_delays, shop_orders
 from keybuzz_double_mirakl import service_env
@@ -169,7 +170,9 @@ async def test_a21_gives_the_shops_response_delay_for_the_period_holding_the_win
             return answered[-1]
 
     now = datetime.now(UTC)
-    figure = await response_delays(Seen()).for_window(now - timedelta(days=7), now)
+    figure = await response_delays(Seen(), FREQUENCIES["A21"]).for_window(
+        now - timedelta(days=7), now
+    )
     assert figure is not None and figure.name == "order_messages_response_delay (LAST_MONTH)"
     mirakls, seconds = answered[0]["order_messages_response_delay"], figure.average_response_seconds
     assert {"period": "LAST_MONTH", "value": int(seconds)} in mirakls and seconds > 0
@@ -182,9 +185,9 @@ async def test_a21_gives_the_shops_response_delay_for_the_period_holding_the_win
     # A21 once a day: a second call today is refused (429), and the client holds every
     # later A21 call back, unsent, for the Retry-After (a day: 1,440 s at 60 times).
     with pytest.raises(CallUnavailable, match="HTTP 429"):
-        await response_delays(client).for_window(now - timedelta(days=60), now)
+        await response_delays(client, FREQUENCIES["A21"]).for_window(now - timedelta(days=60), now)
     with pytest.raises(CallUnavailable, match="held back") as held:
-        await response_delays(client).for_window(now - timedelta(days=60), now)
+        await response_delays(client, FREQUENCIES["A21"]).for_window(now - timedelta(days=60), now)
     assert held.value.retry_after is not None and held.value.retry_after > 1_000
     assert [q.get("periods") for op, q in sent.requests if op == "A21"] == [EVERY_PERIOD] * 2
     assert (await admin.get("/retry-after-violations")).json()["count"] == 0

@@ -181,14 +181,13 @@ async def test_a_reply_with_files_mirakl_would_refuse_is_failed_without_a_call(
     body: str, files: tuple[ReplyFile, ...], said: str
 ) -> None:
     client: Any = NoCall()
-    inbox = thread_inbox(client, operator_name="Boulanger", page_size=50)
     reply = Reply(
         thread=ThreadKey("DISCUSSION", THREAD["id"]),
         in_reply_to="m1",
         body=body,
         attachments=files,
     )
-    outcome = await thread_replies(client, inbox).reply(reply)
+    outcome = await thread_replies(client, "Boulanger").reply(reply)
     assert outcome.status == "FAILED" and said in (outcome.reason or ""), outcome
 
 
@@ -210,10 +209,9 @@ async def test_a_reply_is_sent_only_to_whom_the_thread_read_just_before_allows(
     recipient: Any, sent: bool
 ) -> None:
     client: Any = OneThread()
-    inbox = thread_inbox(client, operator_name="Boulanger", page_size=50)
     thread = ThreadKey("DISCUSSION", THREAD["id"])
     reply = Reply(thread=thread, in_reply_to="m1", body="Bonjour", recipient=recipient)
-    outcome = await thread_replies(client, inbox).reply(reply)
+    outcome = await thread_replies(client, "Boulanger").reply(reply)
     assert (outcome.status == "SENT") is sent and len(client.posted) == int(sent), outcome
     assert sent or "participants: SHOP, CUSTOMER" in (outcome.reason or "")
 

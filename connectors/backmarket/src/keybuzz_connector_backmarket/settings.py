@@ -66,8 +66,7 @@ class BackMarketSettings(ShopSettings, kw_only=True, frozen=True):
     PREFIX = "backmarket"
     VIEW = BackMarketApiSettings
     ENV_NAMES = {"api_url": "BACKMARKET_EU_URL"}  # the EU platform's: the API's
-    # Back Market has no read mark: no BACKMARKET_MARK_AS_READ.
-    NOT_FROM_ENVIRONMENT = frozenset({"mark_as_read"})
+    MARKS_READ = False  # Back Market has no read mark: no BACKMARKET_MARK_AS_READ
 
     # Each platform's production host [official]; ``make run`` points them at the
     # sandbox's double. The kit's settings every shop API has are read from
@@ -79,7 +78,6 @@ class BackMarketSettings(ShopSettings, kw_only=True, frozen=True):
     backmarket_user_agent_company: Name = "KeyBuzz"
     backmarket_user_agent_integration: Name = "Care"
     backmarket_user_agent_contact: Contact = "integrations@keybuzz.io"
-    mark_as_read: bool = False
     # The shortest interval between a shop's polls, and the folder list's calls a day per
     # account the poller plans them with: Back Market's 4,000 [official], or what it granted
     # an account beyond them (a test's double, whose days pass faster).

@@ -18,11 +18,10 @@ class KauflandSettings(ShopSettings, kw_only=True, frozen=True):
     MARKETPLACE: ClassVar[str] = KAUFLAND
     PREFIX: ClassVar[str] = "kaufland"
     # Kaufland keeps no read mark on ticket messages [official: none in the API].
-    NOT_FROM_ENVIRONMENT: ClassVar[frozenset[str]] = frozenset({"mark_as_read"})
+    MARKS_READ: ClassVar[bool] = False
 
     # Production's API [official]; ``make run`` points it at the sandbox's double.
     api_url: str = "https://sellerapi.kaufland.com/v2"
-    mark_as_read: bool = False
 
     @property
     def file_hosts(self) -> tuple[str, ...]:

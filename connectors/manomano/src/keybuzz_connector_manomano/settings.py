@@ -22,7 +22,7 @@ class ManoManoSettings(ShopSettings, kw_only=True, frozen=True):
     # The partner API serves no files: no origin but its own.
     API_SERVES_FILES: ClassVar[bool] = True
     # Its buyers' mails are read by the relay: no MANOMANO_MARK_AS_READ.
-    NOT_FROM_ENVIRONMENT: ClassVar[frozenset[str]] = frozenset({"mark_as_read"})
+    MARKS_READ: ClassVar[bool] = False
 
     # The kit's settings every shop API has are read from MANOMANO_<NAME> (kit.ShopSettings).
     api_url: str = PARTNER_API_URL
@@ -31,7 +31,6 @@ class ManoManoSettings(ShopSettings, kw_only=True, frozen=True):
     # ManoMano's buyers write by mail: its partner API is never polled for messages; the
     # view's interval is what orders' freshness rounds are paced by where they ask.
     poll_interval_seconds: AtLeastOne = 300
-    mark_as_read: bool = False
     # The DKIM keys the relay's mails are checked with, as a JSON object of
     # "<selector>._domainkey.<domain>" -> its TXT record; empty: asked of DNS
     # (docs/MANOMANO.md, "What is checked of a mail"); a bad value refused at start-up.

@@ -14,6 +14,9 @@ CATALOGUE_FILE_ENV = "MIRAKL_CATALOGUE_FILE"
 CODE_PATTERN = "^[A-Z][A-Z0-9_]{1,39}$"
 # Mirakl's operation codes a frequency may be given for (seconds between two calls).
 Operation = Literal["M11", "OR11", "A21"]
+# Mirakl's own [official]: OR11 once a minute at most, A21 once a day (M11's "at each page
+# display" gives none: the settings' interval is its).
+FREQUENCIES: dict[Operation, float] = {"OR11": 60.0, "A21": 86_400.0}
 
 
 class Operator(
@@ -27,6 +30,10 @@ class Operator(
     response_hours: Annotated[float, msgspec.Meta(gt=0, le=24 * 30)]
     frequencies: dict[Operation, Annotated[float, msgspec.Meta(gt=0)]] = {}
     source: str = "assumed"  # where base_url comes from (docs/MIRAKL.md, "The catalogue")
+
+    def every(self, operation: Literal["OR11", "A21"]) -> float:
+        """Seconds between two calls of ``operation``: the operator's frequency, else Mirakl's."""
+        return self.frequencies.get(operation, FREQUENCIES[operation])
 
 
 CATALOGUE = Catalogue(

@@ -16,7 +16,7 @@ from keybuzz_shared.settings import AtLeastOne
 
 from keybuzz_connector_mirakl import threads
 from keybuzz_connector_mirakl.catalogue import CATALOGUE_ENV, CATALOGUE_FILE_ENV, Operator, operator
-from keybuzz_connector_mirakl.orders import KEPT_SECONDS, response_delays, shop_orders
+from keybuzz_connector_mirakl.orders import response_delays, shop_orders
 
 # Any answer is refused past this size, unread: the largest we ask for is a page of 100
 # threads with their last 100 messages each (bodies up to 50,000 characters).
@@ -30,11 +30,6 @@ NO_THREAD = "00000000-0000-0000-0000-000000000000"  # Mirakl's thread ids are UU
 class MiraklApiSettings(ShopApiSettings, frozen=True, kw_only=True):
     operator: Operator  # its catalogue entry, as read when the view was asked for
 
-    @property
-    def orders_interval_seconds(self) -> float:
-        # OR11's frequency, else Mirakl's "once per minute" at most [official].
-        return self.operator.frequencies.get("OR11", 60.0)
-
 
 class MiraklSettings(kit.ShopCallSettings, kw_only=True, frozen=True):
     """Every operator's shops; an operator's address and frequencies are the catalogue's,
@@ -43,11 +38,11 @@ class MiraklSettings(kit.ShopCallSettings, kw_only=True, frozen=True):
     PREFIX: ClassVar[str] = "mirakl"
     # Mirakl's seller API has no read mark, and a message's files come from its
     # operator's API (M13) only.
-    NOT_FROM_ENVIRONMENT = frozenset({"mark_as_read", "attachment_origins"})
+    MARKS_READ = False
+    NOT_FROM_ENVIRONMENT = frozenset({"attachment_origins"})
 
     # Each shop polled once per interval, unless its operator sets M11's frequency.
     poll_interval_seconds: AtLeastOne = 300
-    mark_as_read: bool = False
     # Added to an operator's M11 frequency; none is needed (docs/MIRAKL.md, "Settings").
     mirakl_poll_margin_seconds: Annotated[int, msgspec.Meta(ge=0)] = 0
     first_poll_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = 30
@@ -142,14 +137,14 @@ ORDER_IDS = kit.OrderIdPattern(
 
 
 def parts(client: kit.Requester, api: MiraklApiSettings) -> kit.KitSession:
-    inbox = threads.thread_inbox(client, operator_name=api.operator.name)
     label = f"{api.operator.code}/{client.shop['shop_id']}"
     return kit.KitSession(
-        inbox,
-        threads.thread_replies(client, inbox),
-        shop_orders(client, label=label, interval=api.orders_interval_seconds),
+        threads.thread_inbox(client, operator_name=api.operator.name),
+        threads.thread_replies(client, api.operator.name),
+        shop_orders(client, label=label, interval=api.operator.every("OR11")),
         verify=lambda: check_key(client),
-        figure=response_delays(client).figure,
+        # A21's figures kept until it may be called again.
+        figure=response_delays(client, api.operator.every("A21")).figure,
     )
 
 
@@ -176,6 +171,6 @@ def connector_of(operator: Operator) -> Connector:
             discussions=threads.DISCUSSIONS,
             order_ids=ORDER_IDS,
             response_window=kit.Declaration.OwnRule.hours(operator.response_hours, note),
-            figures_kept_seconds=KEPT_SECONDS,
+            figures_kept_seconds=operator.every("A21"),
         )
     )

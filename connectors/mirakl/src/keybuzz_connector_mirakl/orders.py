@@ -10,7 +10,7 @@ import operator
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from keybuzz_shared.connectors import kit
@@ -73,7 +73,7 @@ class Channel(msgspec.Struct, frozen=True):
 
 
 class Order(msgspec.Struct, frozen=True):
-    order_id: str
+    order_id: Annotated[str, msgspec.Meta(min_length=1)]
     order_state: str
     created_date: datetime
     last_updated_date: datetime | None = None
@@ -87,8 +87,6 @@ class Order(msgspec.Struct, frozen=True):
 
 def read_order(item: Any) -> OrderSummary:
     order = kit.read_as(Order, item, "order")
-    if not order.order_id:
-        raise ValueError("an order without order_id")
     status, delivery = ORDER_STATES[order.order_state]
     shipped = [line.shipped_date for line in order.order_lines if line.shipped_date]
     received = [line.received_date for line in order.order_lines if line.received_date]
@@ -165,16 +163,11 @@ def shop_orders(
         label="Mirakl",
         log=logging.getLogger(__name__),
         shop={"shop": label},
-        bounds=to_millisecond,
+        # A window's bounds as Mirakl holds them: in UTC, cut to the millisecond.
+        bounds=lambda moment: datetime.fromisoformat(iso_millis(moment)),
         now=now,
         spacing=interval,
     )
-
-
-def to_millisecond(moment: datetime) -> datetime:
-    """``moment`` in UTC, cut to the millisecond: a window's bound as Mirakl holds it."""
-    utc = as_utc(moment)
-    return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
 
 
 # ``moment`` in UTC to the millisecond (``2026-11-23T09:48:00.250Z``), cut, not rounded.
@@ -195,7 +188,6 @@ PERIODS: tuple[tuple[str, timedelta | None], ...] = (
     ("ALL_SINCE_BEGINNING", None),
 )
 EVERY_PERIOD = ",".join(name for name, _ in PERIODS)  # A21's ``periods``: comma-separated
-KEPT_SECONDS = 86_400.0  # A21 may be called once a day [official]
 # A report's window ends when the report is read, A21's periods when the call is made, a
 # moment later: the window is matched to A21's period of its length, not the next longer.
 CALL_SLACK = timedelta(minutes=1)
@@ -211,8 +203,8 @@ class Statistics(msgspec.Struct, frozen=True):
     last_updated_date: datetime | None = None
 
 
-def response_delays(calls: kit.Requester) -> kit.KitSession.PeriodFigures:
-    """A shop's figure from A21: every period in one call, kept ``KEPT_SECONDS``."""
+def response_delays(calls: kit.Requester, kept_seconds: float) -> kit.KitSession.PeriodFigures:
+    """A shop's figure from A21: every period in one call, kept ``kept_seconds``."""
 
     async def a21() -> tuple[dict[str, float], datetime | None]:
         body = await calls.get_json(A21, {"periods": EVERY_PERIOD}, operation="A21")
@@ -222,5 +214,5 @@ def response_delays(calls: kit.Requester) -> kit.KitSession.PeriodFigures:
         return {f.period: float(f.value) for f in given}, statistics.last_updated_date
 
     return kit.KitSession.PeriodFigures(
-        FIGURE, PERIODS, a21, kept_seconds=KEPT_SECONDS, slack=CALL_SLACK
+        FIGURE, PERIODS, a21, kept_seconds=kept_seconds, slack=CALL_SLACK
     )

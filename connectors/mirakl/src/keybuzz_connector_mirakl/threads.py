@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -161,11 +161,18 @@ def complete(thread: Thread) -> bool:
     return thread.messages is not None and (total is None or total <= len(thread.messages))
 
 
-async def thread_of(client: kit.Requester, thread_id: str) -> Thread:
+def thread_item(
+    client: kit.Requester, operator_name: str
+) -> kit.KitSession.ReadInTurn.Item[Thread]:
     """M10: one thread with all its messages, decoded from its bytes."""
-    return await kit.item_at(
-        client, THREADS, thread_id, read_thread, "M10", operation="M10", shape=msgspec.Raw
-    )
+
+    async def m10(thread_id: str) -> Thread:
+        return await kit.item_at(
+            client, THREADS, thread_id, read_thread, "M10", operation="M10", shape=msgspec.Raw
+        )
+
+    messages = functools.partial(messages_of, operator_name=operator_name)
+    return kit.KitSession.ReadInTurn.Item(m10, messages, "thread")
 
 
 def thread_inbox(
@@ -183,8 +190,10 @@ def thread_inbox(
             raise LinkRefused("not an attachment of the operator's Mirakl API")
         return await client.download(file.url, max_bytes, operation="M13")
 
-    async def mapper() -> Callable[[Thread], list[seam.InboxMessage]]:
-        return functools.partial(messages_of, operator_name=operator_name)
+    thread = thread_item(client, operator_name)
+
+    async def mapper() -> Callable[[Thread], Sequence[seam.InboxMessage]]:
+        return thread.messages
 
     m11 = kit.JsonAnswers(client, **M11_PAGE).listing(
         THREADS,
@@ -200,7 +209,7 @@ def thread_inbox(
         kit.reader(Thread, "thread"),
         # The thread with all its messages: as listed, else read again (M10).
         complete=complete,
-        read_whole=lambda thread: thread_of(client, thread.id),
+        read_whole=lambda listed: thread.read(listed.id),
         mapper=mapper,
         named=lambda thread: f"thread {thread.id}",
         files=m13,
@@ -234,9 +243,7 @@ def recipients(thread: Thread, recipient: seam.Recipient) -> list[dict[str, Any]
     return [{"type": kind} for kind in PARTICIPANTS[recipient]]
 
 
-def thread_replies(
-    client: kit.Requester, inbox: kit.KitSession.ListedThreads[Thread]
-) -> kit.DeclaredReplies:
+def thread_replies(client: kit.Requester, operator_name: str) -> kit.DeclaredReplies:
     """M12 to whom the thread, read by M10 just before, allows; read back with M10."""
 
     async def m12(thread: Thread, reply: seam.Reply) -> str | None:
@@ -250,12 +257,5 @@ def thread_replies(
         await client.post_multipart(path, parts, operation="M12")
         return None
 
-    return kit.DeclaredReplies.read_first(
-        "Mirakl",
-        "thread",
-        read=functools.partial(thread_of, client),
-        send=m12,
-        messages=inbox.messages_in,
-        refused=unsendable,
-        limits=LIMITS,
-    )
+    thread = thread_item(client, operator_name)
+    return thread.read_first("Mirakl", m12, refused=unsendable, limits=LIMITS)

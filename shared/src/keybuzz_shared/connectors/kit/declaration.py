@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Generic, TypeAlias, TypeVar, Unpack
 
 import httpx
+import msgspec
 
 from keybuzz_shared.connectors.connector_settings import ConnectorSettings, file_origins
 from keybuzz_shared.connectors.credential_form import canonical_account
@@ -476,6 +477,9 @@ class ShopCallSettings(ConnectorSettings, kw_only=True, frozen=True):
     """A shop API's settings, each from ``<PREFIX>_<NAME>``."""
 
     PREFIX: ClassVar[str] = ""
+    # False where the marketplace keeps no read mark a seller sets: its messages are never
+    # marked read, and no ``<PREFIX>_MARK_AS_READ`` is read.
+    MARKS_READ: ClassVar[bool] = True
 
     timeout_seconds: Seconds = 30.0  # each connect or read
     call_deadline_seconds: Seconds = 20.0  # a call as a whole, its retries included
@@ -495,6 +499,12 @@ class ShopCallSettings(ConnectorSettings, kw_only=True, frozen=True):
         super().__init_subclass__(**kwargs)
         prefixed = {name: f"{cls.PREFIX}_{name}".upper() for name in (*_EACH_API_HAS, "api_url")}
         cls.ENV_NAMES = prefixed | cls.__dict__.get("ENV_NAMES", {})
+        if not cls.MARKS_READ:
+            cls.NOT_FROM_ENVIRONMENT = cls.NOT_FROM_ENVIRONMENT | {"mark_as_read"}
+
+    def __post_init__(self) -> None:
+        if not self.MARKS_READ:
+            msgspec.structs.force_setattr(self, "mark_as_read", False)
 
     def view(self, kind: type[S], **given: Any) -> S:
         """The view a session is given; ``given``: what only the connector knows."""
@@ -536,6 +546,7 @@ class ShopSettings(ShopCallSettings, kw_only=True, frozen=True):
         return file_origins(self.attachment_origins, self.file_hosts)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         origins = env_name(type(self), "attachment_origins")
         self.check_addresses([*self.addresses, *((origins, o) for o in self.file_origins)])
 

@@ -255,6 +255,17 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
                 label, self.named, post=post, listed=self.messages_of, is_id=self.valid, **options
             )
 
+        def read_first(
+            self, label: str, send: Callable[[D, Reply], Awaitable[str | None]], **options: Any
+        ) -> DeclaredReplies:
+            """Replies each sent on the item as read just before (whom a reply may go to,
+            whether it is open)."""
+
+            async def post(reply: Reply) -> str | None:
+                return await send(await self.read(reply.thread.id), reply)
+
+            return self.replies(label, post, **options)
+
     listing: Listing[S, Any, Any]
     read: Read[S]
     changed: Callable[[S], tuple[ItemId, datetime | None]]
