@@ -19,9 +19,8 @@ class RakutenSettings(ShopSettings, kw_only=True, frozen=True):
     PREFIX: ClassVar[str] = "rakuten"
     # Rakuten has no read mark, and its messages carry no file [assumed]: nothing is
     # downloaded (RAKUTEN_ATTACHMENT_ORIGINS is read, and unused).
-    NOT_FROM_ENVIRONMENT: ClassVar[frozenset[str]] = frozenset(
-        {"mark_as_read", "max_attachment_bytes"}
-    )
+    MARKS_READ: ClassVar[bool] = False
+    NOT_FROM_ENVIRONMENT: ClassVar[frozenset[str]] = frozenset({"max_attachment_bytes"})
 
     # Production's host by default; ``make run`` points it at the sandbox's double. The
     # kit's settings every shop API has are read from RAKUTEN_<NAME> (kit.ShopSettings);
@@ -30,7 +29,6 @@ class RakutenSettings(ShopSettings, kw_only=True, frozen=True):
     # item to do.
     api_url: str = WS_URL
     call_deadline_seconds: Seconds = 30.0
-    mark_as_read: bool = False
     max_attachment_bytes: AtLeastOne = 1
 
     def view_fields(self) -> dict[str, Any]:
