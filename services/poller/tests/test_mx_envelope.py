@@ -12,11 +12,8 @@ from keybuzz_poller.inbound.addresses import with_bounce_tag
 from keybuzz_poller.inbound.bounce_auth import bounce_address
 from keybuzz_poller.reading.mailbox import ImapAccount, NewMail
 from keybuzz_poller.reading.relay_mail import parse
-from mailkit import DOMAIN, folder, module_poller, new_tenant, relay_mail, send, synced
+from mailkit import DOMAIN, folder, new_tenant, relay_mail, send, synced
 from mx_client import RawSmtp, limit_hits, limit_logs, mx_metrics
-
-# Each test mails tenants of its own and compares the MX's counters before and after.
-poller = module_poller
 
 
 async def open_transaction(
