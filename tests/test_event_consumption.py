@@ -39,6 +39,7 @@ from keybuzz_shared.service import Runtime, ServiceDefinition
 from keybuzz_shared.settings import CommonSettings
 from keybuzz_shared.streams import ensure_streams
 from keybuzz_shared.uow import UnitOfWork
+from nats.aio.msg import Msg
 
 SEEN_TABLE = (
     "CREATE TABLE IF NOT EXISTS seen (event_id text PRIMARY KEY, tenant_id text, "
@@ -205,11 +206,22 @@ async def test_poison_event_in_a_batch_is_isolated_and_the_rest_commit(start_ser
 
 async def test_a_handler_slower_than_ack_wait_keeps_its_lease(start_service, private_nats):
     calls: list[int] = []
+    ack_wait = 1.0
+    loop = asyncio.get_running_loop()
+    started: list[float] = []
+    outlived = asyncio.Event()  # a renewal came after the lease, un-renewed, would have ended
+
+    async def renewed(msg: Msg) -> None:
+        if msg.data == b"+WPI" and started and loop.time() - started[0] > 1.5 * ack_wait:
+            outlived.set()
 
     def register(runtime: Runtime[Any]) -> None:
         async def handle(event: TenantArchived, delivery: Delivery) -> None:
             calls.append(delivery.attempt)
-            await asyncio.sleep(3.5)  # more than three ack_waits
+            started.append(loop.time())
+            # At work until JetStream is told so past one and a half ack_waits: the lease
+            # was renewed, or the rival asking below was handed the event.
+            await asyncio.wait_for(outlived.wait(), 60)
             await runtime.pool.execute(
                 "INSERT INTO seen (event_id, tenant_id, attempt) VALUES ($1, $2, $3)",
                 event.event_id,
@@ -218,11 +230,13 @@ async def test_a_handler_slower_than_ack_wait_keeps_its_lease(start_service, pri
             )
 
         EventSubscription(
-            runtime, event_type=TenantArchived, handler=handle, purpose="slow", ack_wait=1.0
+            runtime, event_type=TenantArchived, handler=handle, purpose="slow", ack_wait=ack_wait
         )
 
     service = await start(start_service, private_nats, register)
     js = service.runtime.js
+    # The consumer's acknowledgements, "still at work" (+WPI) among them, as the server gets them.
+    await service.runtime.nc.subscribe("$JS.ACK.TENANTS.probe-slow.>", cb=renewed)
     await publish_all(js, [archived("slow", 1)])
     await eventually(_async(lambda: calls))  # the handler is at work
     # Another instance asks for work meanwhile: a lapsed lease would hand it the event.

@@ -88,3 +88,26 @@ async def sandbox(sandbox_url: str) -> AsyncIterator[Sandbox]:
 @pytest.fixture
 async def orders(make_orders: Callable[..., Awaitable[OrdersKit]]) -> OrdersKit:
     return await make_orders()
+
+
+@pytest.fixture(scope="module")
+async def module_orders(make_module_orders: Callable[..., Awaitable[OrdersKit]]) -> OrdersKit:
+    """One orders service for a module whose tests leave its orders as they found them."""
+    return await make_module_orders()
+
+
+@pytest.fixture(scope="module")
+async def backfilled(module_orders: OrdersKit, sandbox_url: str) -> tuple[OrdersKit, str, int]:
+    """The seeded seller connected and backfilled once for the module's tests, read by them
+    and never changed (the sandbox's orders are fixed; no sync runs within the module's
+    minute): the service, the tenant and its orders' count."""
+    sandbox = Sandbox(sandbox_url)
+    try:
+        await sandbox.clear()  # no fault or spent bucket left by an earlier module
+    finally:
+        await sandbox.http.aclose()
+    tenant = new_tenant()
+    await module_orders.connect(tenant)
+    job = await module_orders.finished(tenant, (await module_orders.job_of(tenant))["jobId"])
+    assert job["status"] == "COMPLETED"
+    return module_orders, tenant, job["orders"]

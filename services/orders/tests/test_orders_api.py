@@ -7,16 +7,13 @@ from typing import Any
 
 import pytest
 from keybuzz_shared.pages import encode_cursor
-from orders_testkit import OrdersKit, Sandbox, new_tenant
+from orders_testkit import OrdersKit, new_tenant
 
 
 @pytest.fixture
-async def backfilled(orders: OrdersKit, sandbox: Sandbox) -> tuple[OrdersKit, str, int]:
-    tenant = new_tenant()
-    await orders.connect(tenant)
-    job = await orders.finished(tenant, (await orders.job_of(tenant))["jobId"])
-    assert job["status"] == "COMPLETED"
-    return orders, tenant, job["orders"]
+def orders(module_orders: OrdersKit) -> OrdersKit:
+    """The module's tests only read what the service serves: they share one."""
+    return module_orders
 
 
 async def _list(orders: OrdersKit, tenant: str, **params: Any) -> dict[str, Any]:

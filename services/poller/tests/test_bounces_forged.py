@@ -23,6 +23,7 @@ from test_replies import Sandbox, buyer_thread, events, post_reply, reply_ends, 
 # The fixtures of test_replies.py: the poller sending through the sandbox's reply relay,
 # whose bounces come back to its MX.
 sandbox = test_replies.sandbox
+module_poller = test_replies.module_poller
 poller = test_replies.poller
 
 

@@ -4,11 +4,13 @@ relay, the deadline read back from GET /api/v1/tickets on a real poller."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
 import httpx
+import pytest
 import test_replies
 from keybuzz_devstack.testing import RunningService
 from keybuzz_poller.bootstrap import ports_of
@@ -25,9 +27,18 @@ from mailkit import (
 from test_replies import BuyerThread, Sandbox, buyer_thread, post_reply, reply_ends, set_sender
 
 DAY = timedelta(hours=24)
-# The replies' fixtures: a poller whose replies go through the sandbox's relay.
+# The replies' fixtures: a poller whose replies go through the sandbox's relay, one for
+# the module (each test's tenants are its own).
 sandbox = test_replies.sandbox
-poller = test_replies.poller
+module_poller = test_replies.module_poller
+
+
+@pytest.fixture
+async def poller(module_poller: RunningService, sandbox: Sandbox) -> AsyncIterator[RunningService]:
+    await sandbox.bounce_to(module_poller.runtime.settings.mx_port)
+    ports = ports_of(module_poller.runtime)
+    yield module_poller
+    module_poller.runtime.provide(ports)  # a clock the test fixed is the real one again
 
 
 def at(value: str) -> datetime:
