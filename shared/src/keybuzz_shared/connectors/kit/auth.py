@@ -286,7 +286,8 @@ class ClientCredentials(_HeadersOnly):
     ``share(store)``: kept for every process where grants a day are limited; the store
     spares the grants, it does not lock them, and one unavailable is passed by. A grant
     that gives a refresh token (an authorization code's) keeps it: ``refresh_token``; an
-    authorization code is sent once, whatever comes after."""
+    authorization code is not sent again for a token found refused (within its one call, a
+    lost answer may still ask again: docs/SECURITY.md)."""
 
     def __init__(
         self,
