@@ -33,7 +33,7 @@ DAY = 86_400
 INTERVAL = 2.0
 CALLS_PER_POLL, POLL_SHARE = POLLS.calls_per_poll, POLLS.poll_share
 BUDGET = round(SELLERS * CALLS_PER_POLL * DAY / (POLL_SHARE * INTERVAL))
-POLLS = 1  # gaps of each seller watched: four sellers' show the budget's interval
+GAPS_WATCHED = 1  # gaps of each seller watched: four sellers' show the budget's interval
 # The scheduler claims a poll up to a tick before it is due (``poll_timings``: a quarter of
 # the interval, at most 1 s), and it starts once eBay's own pace allows: two polls' ends may
 # be that much closer than the interval (the next is due an interval after the last ends).
@@ -104,7 +104,7 @@ async def test_sellers_share_the_applications_calls_and_the_interval_follows_the
         # placed its next poll at the interval of fewer (a busy machine connects them
         # seconds apart).
         [first] = await polls_seen(poller, tenant, started, 1)
-        seen = [first, *await polls_seen(poller, tenant, first, POLLS)]
+        seen = [first, *await polls_seen(poller, tenant, first, GAPS_WATCHED)]
         return [(b - a).total_seconds() for a, b in zip(seen, seen[1:], strict=False)]
 
     # The sellers watched side by side, as they are polled: one after the other, each

@@ -167,24 +167,34 @@ async def test_a_name_is_found_by_its_whole_words_in_any_case_order_and_accents(
     await _add_order(orders, tenant, "405-0000001-0000009", odd)
     assert await _found(orders, tenant, "asa w399") == ["405-0000001-0000009"]
     assert await _found(orders, tenant, "w399") == ["405-0000001-0000009"]
-    await orders.pool.execute("DELETE FROM orders WHERE external_order_id = '405-0000001-0000009'")
+    await orders.pool.execute(
+        "DELETE FROM orders WHERE tenant_id = $1 AND external_order_id = $2",
+        tenant,
+        "405-0000001-0000009",
+    )
 
     # The words follow the name and the date, whichever statement changes them.
     await orders.pool.execute(
-        "UPDATE orders SET customer_name = 'Zoé Martin' WHERE external_order_id = $1", both[0]
+        "UPDATE orders SET customer_name = 'Zoé Martin'"
+        " WHERE tenant_id = $1 AND external_order_id = $2",
+        tenant,
+        both[0],
     )
     assert await _found(orders, tenant, "dupont") == both[1:]
     assert await _found(orders, tenant, "zoe martin") == both[:1]
     await orders.pool.execute(
         "UPDATE orders SET order_date = now() - interval '9 days', customer_name = 'Hugo Martin'"
-        " WHERE external_order_id = $1",
+        " WHERE tenant_id = $1 AND external_order_id = $2",
+        tenant,
         both[0],
     )
     assert await _found(orders, tenant, "hugo") == [both[1], both[0]]
     page = await _list(orders, tenant, q="hugo", limit=1)
     rest = await _list(orders, tenant, q="hugo", limit=1, cursor=page["nextCursor"])
     assert [o["externalOrderId"] for o in page["orders"] + rest["orders"]] == [both[1], both[0]]
-    await orders.pool.execute("DELETE FROM orders WHERE external_order_id = $1", both[1])
+    await orders.pool.execute(
+        "DELETE FROM orders WHERE tenant_id = $1 AND external_order_id = $2", tenant, both[1]
+    )
     assert await _found(orders, tenant, "hugo") == both[:1]
     assert (
         await orders.pool.fetchval(

@@ -83,7 +83,7 @@ def _page(
     is 404 (assumed, as Django REST framework's paging answers)."""
     page = int(call.query.get("page", "1"))  # an integer, as the description checks
     found, more = page_of(items, page, size, paged)
-    if page < 1 or (page > 1 and not found):
+    if page < 1 or (page > 1 and not found and not more):  # a hostile page says more
         raise Refused(404, "not-found", "Invalid page.")
 
     def url(number: int) -> str:
