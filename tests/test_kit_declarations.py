@@ -25,7 +25,7 @@ from keybuzz_shared.connectors.kit import (
     require_fields,
     shop_number_field,
 )
-from keybuzz_shared.connectors.registry import registered
+from keybuzz_shared.connectors.registry import connectors, registered
 from keybuzz_shared.connectors.settings import MarketplaceSettings
 from keybuzz_shared.settings import SettingsError, env_name, load_settings
 
@@ -155,6 +155,21 @@ def test_the_kit_settings_are_read_from_the_connectors_prefixed_variables() -> N
     assert env_name(_ThrowawaySettings, "throwaway_region") == "THROWAWAY_REGION"
     with registered(_ThrowawayShops()), pytest.raises(SettingsError, match="THROWAWAY_API_URL"):
         load_settings(MarketplaceSettings, {"THROWAWAY_API_URL": "ftp://x"})
+
+
+def test_every_marketplace_without_a_read_mark_never_marks_whatever_its_environment() -> None:
+    """Each registered connector whose settings say ``MARKS_READ = False`` loads with
+    ``mark_as_read`` false even when its variable asks for it (a subclass's own
+    ``__post_init__`` that skipped the kit's would let it through)."""
+    unmarked = [
+        kind
+        for kind in (c.settings_type for c in connectors())
+        if kind is not None and getattr(kind, "MARKS_READ", True) is False
+    ]
+    assert len(unmarked) >= 5, unmarked  # Back Market, Kaufland, ManoMano, Mirakl, Rakuten
+    for kind in unmarked:
+        environ = {f"{kind.PREFIX}_MARK_AS_READ".upper(): "true"}  # type: ignore[attr-defined]
+        assert load_settings(MarketplaceSettings, environ).of(kind).mark_as_read is False, kind
 
 
 def test_a_settings_view_is_filled_from_the_kit_settings_and_the_connectors_own() -> None:

@@ -34,6 +34,7 @@ class TokenEndpoint:
     status: int
     document: dict[str, Any]
     forms: list[dict[str, list[str]]] = field(default_factory=list)
+    others: int = 0  # requests other than the token's
     url: str = ""
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -43,6 +44,8 @@ class TokenEndpoint:
         if scope["method"] == "POST" and scope["path"] == "/token":
             self.forms.append(parse_qs((await asgi_body(receive)).decode()))
             status, document = self.status, self.document
+        else:
+            self.others += 1
         headers = [(b"content-type", b"application/json")]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": json.dumps(document).encode()})
@@ -147,3 +150,4 @@ async def test_client_credentials_send_an_authorization_code_once() -> None:
         with pytest.raises(seam.TokenEndpointUnavailable):
             await asked.get_json("user")
     assert [form["code"] for form in served.forms] == [[CODE]]
+    assert served.others == 1  # the second call never sent

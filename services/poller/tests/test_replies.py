@@ -178,13 +178,20 @@ async def rounds_past(poller: RunningService, thread: BuyerThread) -> list[str]:
     """Two more replies on the thread, each queued once the one before is sent: the second
     is claimed by a round that starts after the first's round ended, so every reply due
     when the first was queued has had a whole round (claim, send, record). A second send
-    of a reply that ended before would be in one of them. Their Message-IDs."""
+    of a reply that ended before would be in one of them, or, put off on a back-off, still
+    queued. Their Message-IDs."""
     sent = []
     for text in ("A second reply.", "A third reply."):
         response = await post_reply(poller, thread.tenant_id, thread.ticket_id, {"text": text})
         assert response.status_code == 202, response.text
         await reply_ends(poller, thread, "SENT")
         sent.append(response.json()["messageId"])
+    replies, queued = await poller.runtime.pool.fetchrow(
+        "SELECT count(*), count(*) FILTER (WHERE status = 'QUEUED') FROM poller_replies"
+        " WHERE ticket_id = $1",
+        thread.ticket_id,
+    )
+    assert replies > len(sent) and queued == 0, "a reply that ended is queued again"
     return sent
 
 
