@@ -66,6 +66,8 @@ class Requester(Protocol):
 
     def unreadable(self, call: str, reason: str) -> Exception: ...
 
+    def refused(self, call: str, status: int, detail: str) -> Exception: ...
+
 
 class Auth(Protocol):
     """What a requester asks of a strategy."""
@@ -376,7 +378,8 @@ class ClientCredentials(_HeadersOnly):
                 self._token = kept.access_token
                 return kept.access_token
             if self._code_sent:  # single-use (RFC 6749 4.1.2): sent again, its tokens revoked
-                raise requester.unreadable("token", "the authorization code was sent already")
+                # refused, not unavailable: asking again cannot help, a new consent can
+                raise requester.refused("token", 400, "the code was sent already")
             self._code_sent = self._form.get("grant_type") == "authorization_code"
             form = urlencode(self._form).encode()
             try:

@@ -358,6 +358,9 @@ class Requester(JsonCalls[_InFlight]):
     def unreadable(self, call: str, reason: str) -> Exception:
         return self.spec.errors.unreadable(call, reason)
 
+    def refused(self, call: str, status: int, detail: str) -> Exception:
+        return self.spec.errors.refused(call, status, detail)
+
     def allowance_calls(self) -> int:
         """The calls of the daily allowance sent (0 where the marketplace counts none)."""
         return self.sent[self.spec.allowance_call] if self.spec.allowance_call else 0
