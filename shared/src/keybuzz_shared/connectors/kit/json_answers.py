@@ -20,6 +20,7 @@ from keybuzz_shared.connectors.kit.listing import (
     Paging,
     Read,
     SeekToken,
+    at_path,
     window_query,
 )
 from keybuzz_shared.connectors.kit.requester import Requester
@@ -111,13 +112,6 @@ class PersonName(msgspec.Struct, frozen=True):
 
 
 # --- an API's answers as declared ----------------------------------------------------------
-
-
-def at_path(answer: Any, path: str) -> Any:
-    """The value at a dotted ``path`` of ``answer`` ("": the answer itself; None: absent)."""
-    for key in filter(None, path.split(".")):
-        answer = answer.get(key) if isinstance(answer, dict) else None
-    return answer
 
 
 def raw_at(raw: msgspec.Raw | None, path: str, shape: Any = msgspec.Raw) -> Any:

@@ -35,6 +35,13 @@ SAME_NEXT = "a page named the same next page again"
 SAME_ITEMS = "a page listed the same items as the page before"
 
 
+def at_path(answer: Any, path: str) -> Any:
+    """The value at a dotted ``path`` of ``answer`` ("": the answer itself; None: absent)."""
+    for key in filter(None, path.split(".")):
+        answer = answer.get(key) if isinstance(answer, dict) else None
+    return answer
+
+
 def follows(
     call: str, raw: Sequence[Any], more: bool, shop: Mapping[str, str] | None = None
 ) -> bool:
@@ -552,9 +559,7 @@ class KeyedPages:
         """The ``Fetch`` of an ``Offsets`` listing."""
         body = await self._answer(query)
         found = body.get(self.key) if isinstance(body, dict) else None
-        count = body
-        for key in self.total.split("."):
-            count = count.get(key) if isinstance(count, dict) else None
+        count = at_path(body, self.total)
         if not isinstance(found, list) or not isinstance(count, int):
             raise self.client.errors.unreadable(self.call, f"no {self.key} and {self.total}")
         return found, count
