@@ -4,19 +4,28 @@ marketplace spells alike."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any, Generic, Protocol, TypeVar
+from urllib.parse import urlencode
 
 import msgspec
-from litestar import Response
+from litestar import Request, Response
 
-from keybuzz_sandbox.answers import JSON, gateway_page
-from keybuzz_sandbox.faults import ReplyFaults, malform, no_hostile_paging
+from keybuzz_sandbox.answers import JSON, gateway_page, joined_query
+from keybuzz_sandbox.faults import (
+    FaultConfig,
+    FaultInjector,
+    ReplyFaults,
+    malform,
+    no_hostile_paging,
+)
 
 T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
+F = TypeVar("F", bound=FaultConfig)
 # A shop's listings as its paging faults show them (``ReplyFaults.paged``).
 Paging = Callable[[list[Any], bool], list[Any] | None]
 
@@ -32,11 +41,70 @@ class Refused(Exception):
         self.code = code
 
 
+def found(value: T | None, message: str, code: str = "") -> T:
+    """``value``; without one, the 404 the marketplace says ``message`` (``code``) with."""
+    if value is None:
+        raise Refused(404, message, code)
+    return value
+
+
 class Answer(msgspec.Struct, frozen=True):
     status: int
     payload: Any = None  # JSON, or bytes served as ``media_type``
     headers: dict[str, str] = {}
     media_type: str = "application/json"
+
+
+def file_answer(name: str, content: bytes, media_type: str | None = None) -> Answer:
+    """A file's bytes, downloaded as ``name`` (of ``media_type``, else of no known type)."""
+    disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return Answer(200, content, disposition, media_type or "application/octet-stream")
+
+
+class ShopCall(msgspec.Struct, frozen=True, kw_only=True):
+    """One call to a shop's operation as the operation reads it (a double's own kind adds
+    what its operations read besides)."""
+
+    path: Mapping[str, str]  # the path's parameters
+    query: Mapping[str, str]  # a repeated parameter's values joined by commas
+    url: str  # without the query: where another page's link points
+    content_type: str
+    body: bytes
+    now: float  # the double's clock
+
+
+C = TypeVar("C", bound=ShopCall)
+
+
+async def shop_call(request: Request[Any, Any, Any], kind: type[C], now: float, **more: Any) -> C:
+    """``request`` as ``kind`` reads it, at ``now`` (``more``: its kind's other fields)."""
+    return kind(
+        path=dict(request.path_params),
+        query=joined_query(request),
+        url=str(request.url).split("?", 1)[0],
+        content_type=request.headers.get("content-type", ""),
+        body=await request.body(),
+        now=now,
+        **more,
+    )
+
+
+def page_link(call: ShopCall, **changed: str) -> str:
+    """The call's URL with ``changed`` in its query: where another page of it is read."""
+    return f"{call.url}?{urlencode({**call.query, **changed})}"
+
+
+def within(value: float, bounds: tuple[float | None, float | None]) -> bool:
+    """Whether ``value`` is between ``bounds`` (inclusive; None: no bound on that side)."""
+    low, high = bounds
+    return (low is None or value >= low) and (high is None or value <= high)
+
+
+def config_of(faults: FaultInjector, kind: type[F]) -> F:
+    """A double's fault settings, of its own ``kind`` (its admin replaces them whole)."""
+    config = faults.config
+    assert isinstance(config, kind)
+    return config
 
 
 def query_bool(query: Mapping[str, str], name: str) -> bool | None:
@@ -168,9 +236,6 @@ def seller_reply(book: FaultedBook, text: str, now: float) -> tuple[str, float]:
     return book.reply_faults.show(text), book.reply_faults.date(now)
 
 
-C = TypeVar("C")
-
-
 def run_served(
     run: Callable[[B, C], Answer],
     book: B,
@@ -208,6 +273,13 @@ class RetryAfters(Generic[K]):
     def told(self, key: K, seconds: int) -> None:
         """A Retry-After of ``seconds`` (whole real seconds) given for ``key``."""
         self.ends[key] = max(self.ends.get(key, 0.0), self.now() + seconds * self.scale)
+
+    def refused(self, key: K, seconds: float, real: Callable[[float], float]) -> int:
+        """A limit's Retry-After for ``key``: ``seconds`` of the double's clock, as whole real
+        seconds (``real`` turns them so; one at least), told."""
+        whole = max(1, math.ceil(real(seconds)))
+        self.told(key, whole)
+        return whole
 
     def injected(
         self, key: K, status: int, seconds: int, too_many: Callable[[int], Response[bytes]]

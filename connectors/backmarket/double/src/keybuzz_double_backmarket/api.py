@@ -7,16 +7,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import urlencode
 
-import msgspec
 from keybuzz_sandbox.clock import parse_iso
 from keybuzz_sandbox.double_kit import api as kit
 from keybuzz_sandbox.double_kit.api import (
     Answer,
     Paging,
     Part,
+    ShopCall,
+    found,
     multipart,
+    page_link,
     page_of,
     query_read,
     seller_reply,
@@ -43,14 +44,8 @@ class Refused(kit.Refused):
         super().__init__(status, message, code)
 
 
-class Call(msgspec.Struct, frozen=True, kw_only=True):
-    path: Mapping[str, str]
-    query: Mapping[str, str]
-    url: str  # the request's URL without its query: next/previous pages
-    content_type: str = ""
-    body: bytes = b""
-    files_url: str = ""  # where attachments are downloaded
-    now: float = 0.0  # the double's clock
+class Call(ShopCall, frozen=True, kw_only=True):
+    files_url: str  # where attachments are downloaded
 
 
 Operation = Callable[[ShopBook, Call], Answer]
@@ -72,8 +67,8 @@ def _minute_time(raw: str) -> float:
 
 
 def _date(query: Mapping[str, str], name: str) -> float | None:
-    refused = Refused(400, "invalid-parameter", f"{name} must be an RFC 3339 date")
-    return query_read(query, name, parse_iso, refused)
+    """A date the description types ``date-time`` (so checked by it already)."""
+    return parse_iso(query[name]) if name in query else None
 
 
 def _page(
@@ -82,25 +77,20 @@ def _page(
     """The page asked (from 1) and its ``next``/``previous`` URLs; a page past the last
     is 404 (assumed, as Django REST framework's paging answers)."""
     page = int(call.query.get("page", "1"))  # an integer, as the description checks
-    found, more = page_of(items, page, size, paged)
-    if page < 1 or (page > 1 and not found and not more):  # a hostile page says more
+    shown, more = page_of(items, page, size, paged)
+    if page < 1 or (page > 1 and not shown and not more):  # a hostile page says more
         raise Refused(404, "not-found", "Invalid page.")
 
-    def url(number: int) -> str:
-        return f"{call.url}?{urlencode({**call.query, 'page': str(number)})}"
-
-    return found, {
-        "next": url(page + 1) if more else None,
-        "previous": url(page - 1) if page > 1 else None,
+    return shown, {
+        "next": page_link(call, page=str(page + 1)) if more else None,
+        "previous": page_link(call, page=str(page - 1)) if page > 1 else None,
     }
 
 
 def _folder(book: ShopBook, call: Call) -> Folder:
     raw = call.path["careFolderId"]
     folder = book.folders.get(int(raw)) if raw.isdigit() else None
-    if folder is None:
-        raise Refused(404, "not-found", "Care Folder does not exist")
-    return folder
+    return found(folder, "Care Folder does not exist", "not-found")
 
 
 # --- care folders -----------------------------------------------------------------------
@@ -214,9 +204,7 @@ def list_orders(book: ShopBook, call: Call) -> Answer:
 def get_order(book: ShopBook, call: Call) -> Answer:
     raw = call.path["order_id"]
     order = book.orders.get(int(raw)) if raw.isdigit() else None
-    if order is None:
-        raise Refused(404, "not-found", f"Order {raw} does not exist")
-    return Answer(200, order_json(order))
+    return Answer(200, order_json(found(order, f"Order {raw} does not exist", "not-found")))
 
 
 # What the double answers each of Back Market's operations, by its id: its method and path

@@ -4,7 +4,6 @@ Retry-After, and faults."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Literal
@@ -172,9 +171,7 @@ class BackMarketDouble:
 
     def _refuse(self, number: int, operation: str, bm_seconds: float) -> int:
         self.count(number, operation).refused += 1
-        seconds = max(1, math.ceil(self.clock.real_duration(bm_seconds)))
-        self.waits.told((number, operation), seconds)
-        return seconds
+        return self.waits.refused((number, operation), bm_seconds, self.clock.real_duration)
 
     def counters(self, shop: int | None = None) -> list[dict[str, object]]:
         """Every count, or one shop's."""

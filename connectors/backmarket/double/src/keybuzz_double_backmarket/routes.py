@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import re
 import uuid
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
-from keybuzz_sandbox.answers import faulted, joined_query, json_answer
+from keybuzz_sandbox.answers import faulted, json_answer
 from keybuzz_sandbox.double_kit.admin import (
     AdminRefusal,
     admin_router,
@@ -17,8 +18,8 @@ from keybuzz_sandbox.double_kit.admin import (
     known,
     settings_handlers,
 )
-from keybuzz_sandbox.double_kit.api import Refused, run_served
-from keybuzz_sandbox.double_kit.draws import rng
+from keybuzz_sandbox.double_kit.api import Refused, config_of, run_served, shop_call
+from keybuzz_sandbox.double_kit.draws import file_bytes, rng
 from keybuzz_sandbox.fault_admin import fault_handlers, retry_after_handlers
 from keybuzz_sandbox.faults import FaultDecision, reply_faults
 from litestar import Request, Response, Router, get, post
@@ -93,11 +94,7 @@ def waf(kind: str) -> Response[bytes]:
 def backmarket_routes(sb: Sandbox) -> list[Any]:
     specs = (*SHOPS, *extra_specs(sb.config.of(BackMarketDoubleSettings).extra_shops))
     double = BackMarketDouble(sb.config.seed, specs, sb.clock)
-
-    def faults() -> BackMarketFaultConfig:
-        config = double.faults.config
-        assert isinstance(config, BackMarketFaultConfig)
-        return config
+    faults = partial(config_of, double.faults, BackMarketFaultConfig)
 
     def refused_headers(request: Request[Any, Any, Any]) -> Response[bytes] | Shop:
         """What Back Market asks of every call: the User-Agent form (without it, bot
@@ -151,22 +148,13 @@ def backmarket_routes(sb: Sandbox) -> list[Any]:
         run: api.Operation,
         decision: FaultDecision,
     ) -> Response[bytes]:
-        query = joined_query(request)
-        if refused := DESCRIBED.refused_query(operation, query):
+        files_url = f"{str(request.base_url).rstrip('/')}{FILES}"
+        parts = await shop_call(request, api.Call, double.now(), files_url=files_url)
+        if refused := DESCRIBED.refused_query(operation, parts.query):
             return error(400, "invalid-parameter", refused)
         wait = double.admit(shop.spec.number, operation)
         if wait is not None:
             return too_many(wait)
-        root = str(request.base_url).rstrip("/")
-        parts = api.Call(
-            path=dict(request.path_params),
-            query=query,
-            url=f"{root}{request.url.path}",
-            content_type=request.headers.get("content-type", ""),
-            body=await request.body(),
-            files_url=f"{root}{FILES}",
-            now=double.now(),
-        )
         shown = reply_faults(faults(), double.clock.now(), str(shop.spec.number))
         kind, huge = decision.malformed_kind, faults().huge_bytes
         return run_served(run, double.book(shop), parts, shown, refusal, kind, huge)
@@ -240,7 +228,7 @@ def _admin(double: BackMarketDouble) -> Router:
         requested: list[FileRequest],
     ) -> tuple[tuple[str, bytes] | tuple[str, bytes, str], ...]:
         def made(f: FileRequest) -> tuple[str, bytes] | tuple[str, bytes, str]:
-            content = bytes(n % 251 for n in range(max(0, f.size)))
+            content = file_bytes(f.name, f.name, f.size)
             return (f.name, content) if f.link is None else (f.name, content, f.link)
 
         return tuple(made(f) for f in requested)

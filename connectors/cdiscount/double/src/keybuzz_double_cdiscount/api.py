@@ -9,7 +9,6 @@ import base64
 import binascii
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlencode
 
 import msgspec
 from keybuzz_sandbox.clock import parse_iso
@@ -17,10 +16,15 @@ from keybuzz_sandbox.double_kit.api import (
     Answer,
     Paging,
     Refused,
+    ShopCall,
     decoded,
+    file_answer,
+    found,
+    page_link,
     page_of,
     query_read,
     seller_reply,
+    within,
 )
 from keybuzz_sandbox.double_kit.draws import numeric_id
 from keybuzz_sandbox.faults import no_hostile_paging
@@ -57,15 +61,10 @@ ORDER_SORTS = ("createdAt:desc", "createdAt:asc", "updatedAt:desc", "updatedAt:a
 Query = Mapping[str, str]
 
 
-class Call(msgspec.Struct, frozen=True, kw_only=True):
-    """One authorized API call, as the operations read it."""
+class Call(ShopCall, frozen=True, kw_only=True):
+    """One authorized API call: ``now`` the shop's virtual time, ``real`` the real one."""
 
-    path: Mapping[str, str]  # the path's parameters
-    query: Query
-    body: bytes
-    url: str  # without the query: where the next page's link points
-    real: float  # real epoch seconds now
-    now: float  # the shop's virtual time now
+    real: float
     # Only the observed includeMessages values (FirstMessage, LastMessage) accepted.
     observed_only: bool = False
 
@@ -103,20 +102,19 @@ def _paging(query: Query) -> tuple[int, int]:
 
 def page(
     items: Sequence[Any],
-    query: Query,
-    url: str,
+    call: Call,
     render: Callable[[Any], Any],
     paged: Paging = no_hostile_paging,
 ) -> Answer:
     """One page of ``items``; a ``Link`` header names the next one if there is one (always,
     when ``paged``, the shop's paging faults, shows the page as none should)."""
-    index, size = _paging(query)
+    index, size = _paging(call.query)
     shown, more = page_of(items, index, size, paged)
     body = {"items": [render(i) for i in shown], "pageIndex": index, "pageSize": size}
     headers = {}
     if more:
-        following = urlencode({**query, "pageIndex": str(index + 1), "pageSize": str(size)})
-        headers["Link"] = f'<{url}?{following}>; rel="next"'
+        following = page_link(call, pageIndex=str(index + 1), pageSize=str(size))
+        headers["Link"] = f'<{following}>; rel="next"'
     return Answer(200, body, headers)
 
 
@@ -137,10 +135,10 @@ def discussions(book: ShopBook, call: Call) -> Answer:
     low, high = _window(query, book, now)
     choices = OBSERVED_INCLUDE_MESSAGES if call.observed_only else INCLUDE_MESSAGES
     include = _choice(query, "includeMessages", choices)
-    found = [d for d in book.shown(now) if low <= d.updated(now) <= high]
-    found.sort(key=lambda d: (d.updated(now), d.discussion_id))
+    matching = [d for d in book.shown(now) if low <= d.updated(now) <= high]
+    matching.sort(key=lambda d: (d.updated(now), d.discussion_id))
     render = lambda d: discussion_json(book, d, now, include)  # noqa: E731
-    return page(found, query, call.url, render, book.reply_faults.paged)
+    return page(matching, call, render, book.reply_faults.paged)
 
 
 def discussion(book: ShopBook, call: Call) -> Answer:
@@ -154,10 +152,7 @@ def discussion(book: ShopBook, call: Call) -> Answer:
 
 
 def _discussion(book: ShopBook, discussion_id: str, now: float) -> DiscussionRecord:
-    record = book.discussion(discussion_id, now)
-    if record is None:
-        raise Refused(404, f"discussion {discussion_id} not found")
-    return record
+    return found(book.discussion(discussion_id, now), f"discussion {discussion_id} not found")
 
 
 def typologies(_book: ShopBook, _call: Call) -> Answer:
@@ -199,9 +194,7 @@ def patched_flag(body: bytes, path: str) -> bool:
 
 def mark_read(book: ShopBook, call: Call) -> Answer:
     message_id = call.path["message_id"]
-    message = book.message(message_id, call.now)
-    if message is None:
-        raise Refused(404, f"message {message_id} not found")
+    message = found(book.message(message_id, call.now), f"message {message_id} not found")
     message.read = patched_flag(call.body, "/hasRead")
     return Answer(204)
 
@@ -327,13 +320,9 @@ def _attachments(given: list[AttachmentIn]) -> list[tuple[AttachmentIn, bytes]]:
 
 def attachment(book: ShopBook, call: Call) -> Answer:
     attachment_id = call.path["attachment_id"]
-    found = book.attachment(attachment_id, call.now)
-    if found is None:
-        raise Refused(404, f"attachment {attachment_id} not found")
-    facts, content = found
-    media_type = MEDIA_TYPES.get(facts.file_format.lower(), "application/octet-stream")
-    disposition = {"Content-Disposition": f'attachment; filename="{facts.name}"'}
-    return Answer(200, content, disposition, media_type)
+    kept = book.attachment(attachment_id, call.now)
+    facts, content = found(kept, f"attachment {attachment_id} not found")
+    return file_answer(facts.name, content, MEDIA_TYPES.get(facts.file_format.lower()))
 
 
 # --- orders -----------------------------------------------------------------------------
@@ -346,31 +335,24 @@ def orders(book: ShopBook, call: Call) -> Answer:
     updated = (_time(query, "updatedAtMin", book), _time(query, "updatedAtMax", book))
     low = max((t for t in (created[0], updated[0]) if t is not None), default=None)
     high = min((t for t in (created[1], updated[1]) if t is not None), default=None)
-    found = []
+    matching = []
     for index in book.order_range(now, low, high, updated[0] is not None):
         order = book.gen.order(index)
         _, changed = order.status_at(now)
-        if _within(order.placed, created) and _within(changed, updated):
-            found.append((order, changed))
+        if within(order.placed, created) and within(changed, updated):
+            matching.append((order, changed))
     field, direction = sort.split(":")
-    found.sort(
+    matching.sort(
         key=lambda o: (o[1] if field == "updatedAt" else o[0].placed, o[0].index),
         reverse=direction == "desc",
     )
-    return page(found, query, call.url, lambda o: order_json(book, o[0], now))
-
-
-def _within(value: float, bounds: tuple[float | None, float | None]) -> bool:
-    low, high = bounds
-    return (low is None or value >= low) and (high is None or value <= high)
+    return page(matching, call, lambda o: order_json(book, o[0], now))
 
 
 def order(book: ShopBook, call: Call) -> Answer:
     order_id = call.path["order_id"]
-    found = book.find_order(order_id, call.now)
-    if found is None:
-        raise Refused(404, f"order {order_id} not found")
-    return Answer(200, order_json(book, found, call.now))
+    placed = found(book.find_order(order_id, call.now), f"order {order_id} not found")
+    return Answer(200, order_json(book, placed, call.now))
 
 
 # (method, path under /seller/v2, operation name for the fault settings, what it answers)

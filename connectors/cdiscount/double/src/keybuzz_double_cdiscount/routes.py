@@ -3,12 +3,13 @@ endpoints under /_sandbox/cdiscount (development use, no authentication)."""
 
 from __future__ import annotations
 
+from functools import partial
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import msgspec
-from keybuzz_sandbox.answers import gateway_page, held_back, joined_query, json_answer
+from keybuzz_sandbox.answers import gateway_page, held_back, json_answer
 from keybuzz_sandbox.double_kit.admin import (
     AdminRefusal,
     admin_router,
@@ -16,7 +17,14 @@ from keybuzz_sandbox.double_kit.admin import (
     known,
     shop_log_handlers,
 )
-from keybuzz_sandbox.double_kit.api import PROXY_PAGE, Answer, run_served, served
+from keybuzz_sandbox.double_kit.api import (
+    PROXY_PAGE,
+    Answer,
+    config_of,
+    run_served,
+    served,
+    shop_call,
+)
 from keybuzz_sandbox.double_kit.draws import numeric_id
 from keybuzz_sandbox.double_kit.oauth import basic_credentials
 from keybuzz_sandbox.double_kit.routes import operation_route
@@ -80,11 +88,7 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
     double = CdiscountDouble(
         sb.config.seed, default_shops(own.bench_orders, own.extra_shops), sb.clock
     )
-
-    def faults() -> CdiscountFaultConfig:
-        config = double.faults.config
-        assert isinstance(config, CdiscountFaultConfig)
-        return config
+    faults = partial(config_of, double.faults, CdiscountFaultConfig)
 
     def fault(status: int) -> Response[bytes]:
         if status != 429:
@@ -176,14 +180,9 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
             wait = {"Retry-After": str(double.limiter.retry_after(API_LIMIT))}
             return problem(429, "Too many requests", wait)
         real = double.clock.now()
-        parts = api.Call(
-            path=request.path_params,
-            query=joined_query(request),
-            body=await request.body(),
-            url=str(request.url).split("?", 1)[0],
-            real=real,
-            now=book.virtual(real),
-            observed_only=faults().observed_listing_only,
+        observed = faults().observed_listing_only
+        parts = await shop_call(
+            request, api.Call, book.virtual(real), real=real, observed_only=observed
         )
         shown = reply_faults(double.faults.config, real, book.seller_id, own_clock=book.virtual)
         kind = decision.malformed_kind
@@ -232,16 +231,13 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
     def book_of(seller_id: str) -> ShopBook:
         return known(double.books.get(seller_id), f"seller {seller_id}")
 
-    def now_of(book: ShopBook) -> tuple[float, float]:
-        real = double.clock.now()
-        return real, book.virtual(real)
-
     def discussion_of(
         seller_id: str, discussion_id: str
     ) -> tuple[ShopBook, DiscussionRecord, float, float]:
         """The seller's book, its discussion, the real and the shop's time now."""
         book = book_of(seller_id)
-        real, now = now_of(book)
+        real = double.clock.now()
+        now = book.virtual(real)
         record = known(book.discussion(discussion_id, now), f"discussion {discussion_id}")
         return book, record, real, now
 
@@ -253,7 +249,7 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
             raise AdminRefusal(f"subTypologyCode among {subs}; graduation among {graduations}")
         if not data.body:
             raise AdminRefusal("body must not be empty")
-        _, now = now_of(book)
+        now = book.virtual(double.clock.now())
         order = (
             book.latest_order(now) if data.order_id is None else book.find_order(data.order_id, now)
         )

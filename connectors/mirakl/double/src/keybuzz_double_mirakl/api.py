@@ -14,14 +14,18 @@ from keybuzz_sandbox.double_kit.api import (
     Answer,
     Part,
     Refused,
+    ShopCall,
     decoded,
+    file_answer,
+    found,
     multipart,
     query_bool,
-    query_read,
     seller_reply,
+    within,
 )
+from keybuzz_sandbox.double_kit.history import DAY
 
-from .book import CUSTOMER, DAY, SHOP, NewFile, ShopBook, Thread
+from .book import CUSTOMER, SHOP, NewFile, ShopBook, Thread
 from .contract import DESCRIBED
 from .wire import LISTED_MESSAGES, mirakl_time, order_json, thread_json
 
@@ -39,14 +43,7 @@ A21_PERIODS = {
 }
 
 
-class Call(msgspec.Struct, frozen=True, kw_only=True):
-    path: Mapping[str, str]
-    query: Mapping[str, str]
-    content_type: str
-    body: bytes
-    now: float  # real epoch seconds
-
-
+Call = ShopCall  # its ``now``: real epoch seconds
 Operation = Callable[[ShopBook, Call], Answer]
 
 
@@ -63,8 +60,8 @@ def _int(query: Mapping[str, str], name: str, default: int, bounds: tuple[int, i
 
 
 def _date(query: Mapping[str, str], name: str) -> float | None:
-    refused = Refused(400, f"{name} must be an ISO 8601 date-time")
-    return query_read(query, name, parse_iso, refused)
+    """A date the description types ``date-time`` (so checked by it already)."""
+    return parse_iso(query[name]) if name in query else None
 
 
 def _list(query: Mapping[str, str], name: str) -> set[str]:
@@ -72,10 +69,7 @@ def _list(query: Mapping[str, str], name: str) -> set[str]:
 
 
 def _thread(book: ShopBook, thread_id: str) -> Thread:
-    thread = book.threads.get(thread_id)
-    if thread is None:
-        raise Refused(404, f"Thread {thread_id} not found")
-    return thread
+    return found(book.threads.get(thread_id), f"Thread {thread_id} not found")
 
 
 # --- M11, M10: threads ------------------------------------------------------------------
@@ -147,10 +141,10 @@ def get_thread(book: ShopBook, call: Call) -> Answer:
 def _json_part(parts: list[Part], name: str, operation_id: str) -> dict[str, Any]:
     """The JSON part ``name``, as Mirakl's description of the operation has it (its body's
     length, its recipients' and topic's types: ``contract``)."""
-    found = [p for p in parts if p.name == name]
-    if len(found) != 1:
+    named = [p for p in parts if p.name == name]
+    if len(named) != 1:
         raise Refused(400, f"Exactly one {name} part is required")
-    value = decoded(found[0].content, dict[str, Any], name)
+    value = decoded(named[0].content, dict[str, Any], name)
     if problems := DESCRIBED.body_problems(operation_id, value, "multipart/form-data", name):
         raise Refused(400, "; ".join(problems))
     return value
@@ -204,12 +198,8 @@ def reply(book: ShopBook, call: Call) -> Answer:
 def download(book: ShopBook, call: Call) -> Answer:
     """M13: an attachment's bytes."""
     attachment_id = call.path["attachment_id"]
-    found = book.attachments.get(attachment_id)
-    if found is None:
-        raise Refused(404, f"Attachment {attachment_id} not found")
-    attachment = found[1]
-    disposition = {"Content-Disposition": f'attachment; filename="{attachment.name}"'}
-    return Answer(200, attachment.content, disposition, "application/octet-stream")
+    _, kept = found(book.attachments.get(attachment_id), f"Attachment {attachment_id} not found")
+    return file_answer(kept.name, kept.content)
 
 
 # --- OR11: orders -----------------------------------------------------------------------
@@ -227,9 +217,6 @@ def list_orders(book: ShopBook, call: Call) -> Answer:
     descending = query.get("order", "asc")
     if descending not in ("asc", "desc"):
         raise Refused(400, "order must be asc or desc")
-
-    def within(value: float, span: tuple[float | None, float | None]) -> bool:
-        return (span[0] is None or value >= span[0]) and (span[1] is None or value <= span[1])
 
     matching = [
         o

@@ -9,11 +9,11 @@ from typing import NamedTuple
 
 import msgspec
 from keybuzz_sandbox.double_kit.draws import rng, uuid_of
+from keybuzz_sandbox.double_kit.history import DAY, Lifecycle
 from keybuzz_sandbox.faults import ReplyFaults
 
 from .operators import Channel, OperatorSpec, ShopSpec
 
-DAY = 86_400.0
 SEEDED_SPAN = 90 * DAY
 
 # Participants of a thread (M10/M11 `type`) and senders of a message (`from.type`).
@@ -128,25 +128,18 @@ class Thread(msgspec.Struct, kw_only=True):
             self.reply_needed_since = message.created
 
 
-# Order states by the order's age in days (the last that applies).
-STATE_BY_AGE = (
-    (0.0, "WAITING_ACCEPTANCE"),
-    (0.05, "SHIPPING"),
-    (2.0, "SHIPPED"),
-    (6.0, "RECEIVED"),
-    (30.0, "CLOSED"),
+# An order's states by its age (seconds since it was placed), in time order; 3 % are
+# refused instead of shipped (the order's luck).
+AGES = Lifecycle(
+    events=(
+        (0.0, "WAITING_ACCEPTANCE"),
+        (0.05 * DAY, "SHIPPING"),
+        (2 * DAY, "SHIPPED"),
+        (6 * DAY, "RECEIVED"),
+        (30 * DAY, "CLOSED"),
+    )
 )
-
-
-def state_at(age: float, refused: bool) -> tuple[str, float]:
-    """The state of an order ``age`` seconds old, and the age at which it reached it."""
-    if refused and age >= 0.05 * DAY:
-        return "REFUSED", 0.05 * DAY
-    reached = STATE_BY_AGE[0]
-    for days, name in STATE_BY_AGE:
-        if age >= days * DAY:
-            reached = (days, name)
-    return reached[1], reached[0] * DAY
+REFUSED_AGES = Lifecycle(events=((0.0, "WAITING_ACCEPTANCE"), (0.05 * DAY, "REFUSED")))
 
 
 class ShopBook:
@@ -164,10 +157,6 @@ class ShopBook:
         self.sent: list[dict[str, object]] = []
         self._serial = 0
         self._seed_history(anchor)
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
 
     def _random(self, *parts: object) -> random.Random:
         return rng(self.seed, self.operator.code, self.shop_id, *parts)
@@ -230,7 +219,9 @@ class ShopBook:
         """The order's state for its age at ``now`` (the shop's time); incidents on shipped
         orders and refunds on received ones by the order's luck, fixed by its id."""
         luck = self._random("luck", order.order_id).random()
-        state, reached = state_at(now + self.offset - order.created, refused=luck > 0.97)
+        ages = REFUSED_AGES if luck > 0.97 else AGES
+        found = ages.state_at(now + self.offset - order.created)
+        state, reached = found or ("WAITING_ACCEPTANCE", 0.0)  # placed later: as placed
         if state == order.state:
             return
         # Seeded history: the real time the state was reached; a jump: the jump's time, so
@@ -326,12 +317,12 @@ class ShopBook:
             return order.customer.display_name
         if sender == OPERATOR:
             return f"Service client {self.operator.name}"
-        return f"{self.name} (vendeur)"
+        return f"{self.spec.name} (vendeur)"
 
     def participant_name(self, participant: str, order: Order) -> str:
         if participant == CUSTOMER:
             return order.customer.display_name
-        return self.operator.name if participant == OPERATOR else self.name
+        return self.operator.name if participant == OPERATOR else self.spec.name
 
     def attachments_of(self, order: Order) -> int:
         return sum(1 for owner, _ in self.attachments.values() if owner is order)

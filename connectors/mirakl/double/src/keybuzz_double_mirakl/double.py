@@ -3,7 +3,6 @@ call frequency, the calls made inside a Retry-After, and faults."""
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Iterable
 from typing import Annotated, ClassVar
@@ -122,24 +121,19 @@ class MiraklDouble:
         (whole real seconds) it is refused with."""
         if not self.enforced:
             return None
+        key, wait = (code, number, operation), 1 / SYNCHRONOUS.rate
         documented = FREQUENCIES.get(operation) if first_page else None
-        period = None if documented is None else documented * self.frequency_factor
-        if period is None:
+        if documented is None:
             if self.limiter.allow(("mirakl", code, str(number), operation), SYNCHRONOUS):
                 return None
-            return self._wait(code, number, operation, 1 / SYNCHRONOUS.rate)
-        key = (code, number, operation)
-        now = self.clock.monotonic()
-        last = self._last.get(key)
-        if last is None or now - last >= period:
-            self._last[key] = now
-            return None
-        return self._wait(code, number, operation, period - (now - last))
-
-    def _wait(self, code: str, number: int, operation: str, mirakl_seconds: float) -> int:
-        seconds = max(1, math.ceil(self.clock.real_duration(mirakl_seconds)))
-        self.waits.told((code, number, operation), seconds)
-        return seconds
+        else:
+            period, now = documented * self.frequency_factor, self.clock.monotonic()
+            last = self._last.get(key)
+            if last is None or now - last >= period:
+                self._last[key] = now
+                return None
+            wait = period - (now - last)
+        return self.waits.refused(key, wait, self.clock.real_duration)
 
     def reset_limits(self) -> None:
         self.limiter.reset()

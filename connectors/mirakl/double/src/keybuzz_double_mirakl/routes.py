@@ -3,10 +3,12 @@ the double's admin endpoints under /_sandbox/mirakl (development use, no authent
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from keybuzz_sandbox.answers import faulted, joined_query, json_answer
+from keybuzz_sandbox.answers import faulted, json_answer
 from keybuzz_sandbox.double_kit.admin import (
     AdminRefusal,
     AdvanceRequest,
@@ -15,7 +17,8 @@ from keybuzz_sandbox.double_kit.admin import (
     forward,
     known,
 )
-from keybuzz_sandbox.double_kit.api import Refused, run_served, web_page
+from keybuzz_sandbox.double_kit.api import Refused, config_of, run_served, shop_call, web_page
+from keybuzz_sandbox.double_kit.draws import file_bytes
 from keybuzz_sandbox.fault_admin import fault_handlers, retry_after_handlers
 from keybuzz_sandbox.faults import FaultDecision, reply_faults
 from litestar import Request, Response, Router, get, post, put
@@ -55,11 +58,7 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
         sb.config.of(MiraklDoubleSettings).extra_shops,
         sb.config.of(MiraklDoubleSettings).frequency_factor,
     )
-
-    def faults() -> MiraklFaultConfig:
-        config = double.faults.config
-        assert isinstance(config, MiraklFaultConfig)
-        return config
+    faults = partial(config_of, double.faults, MiraklFaultConfig)
 
     def shop_of(request: Request[Any, Any, Any], code: str) -> ShopBook | Response[bytes]:
         """The shop a call is for: the key in ``Authorization`` (no scheme), and ``shop_id``
@@ -82,7 +81,7 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
             return error(403, f"Access denied to shop {wanted}")
         return operator.book(int(wanted)) or error(403, f"Access denied to shop {wanted}")
 
-    def first_page(operation: str, query: dict[str, str]) -> bool:
+    def first_page(operation: str, query: Mapping[str, str]) -> bool:
         if operation == "M11":
             return "page_token" not in query
         if operation == "OR11":
@@ -116,21 +115,14 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
         run: api.Operation,
         decision: FaultDecision,
     ) -> Response[bytes]:
-        query = joined_query(request)
-        if refused := DESCRIBED.refused_query(operation, query):
+        parts = await shop_call(request, api.Call, double.clock.now())
+        if refused := DESCRIBED.refused_query(operation, parts.query):
             return error(400, refused)
         wait = double.admit(
-            book.operator.code, book.shop_id, operation, first_page(operation, query)
+            book.operator.code, book.shop_id, operation, first_page(operation, parts.query)
         )
         if wait is not None:
             return too_many(wait)
-        parts = api.Call(
-            path={k: v for k, v in request.path_params.items() if k != "operator"},
-            query=query,
-            content_type=request.headers.get("content-type", ""),
-            body=await request.body(),
-            now=double.clock.now(),
-        )
         kind = decision.malformed_kind
 
         def refusal(refused: Refused) -> Response[bytes]:
@@ -187,10 +179,8 @@ def _admin(double: MiraklDouble) -> Router:
         book = book_of(code, shop_id)
         return book, known(book.threads.get(thread_id), f"thread {thread_id}")
 
-    def files(requested: list[FileRequest]) -> tuple[NewFile, ...]:
-        return tuple(
-            NewFile(f.name, bytes(n % 251 for n in range(max(0, f.size))), f.id) for f in requested
-        )
+    def made(requested: list[FileRequest]) -> tuple[NewFile, ...]:
+        return tuple(NewFile(f.name, file_bytes(f.name, f.name, f.size), f.id) for f in requested)
 
     def check_sender(sender: str, to: list[str], body: str) -> None:
         if sender not in (CUSTOMER, OPERATOR) or not body or not to:
@@ -241,7 +231,7 @@ def _admin(double: MiraklDouble) -> Router:
             double.clock.now(),
             data.sender,
             ("FREE_TEXT", data.topic),
-            files(data.attachments),
+            made(data.attachments),
         )
         first = thread.messages[0].message_id
         opened = {"threadId": thread.thread_id, "messageId": first, "orderId": order.order_id}
@@ -262,7 +252,7 @@ def _admin(double: MiraklDouble) -> Router:
             data.body,
             double.clock.now(),
             tuple(data.to),
-            files(data.attachments),
+            made(data.attachments),
             data.sender_name,
         )
         return json_answer(
