@@ -599,7 +599,7 @@ def mounted_files(overlay: str, workload: dict[str, Any]) -> dict[str, str]:
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_file_a_setting_names_is_mounted_and_the_catalogue_is_valid(overlay: str) -> None:
-    from keybuzz_connector_mirakl.catalogue import CATALOGUE_FILE_ENV, parse
+    from keybuzz_connector_mirakl.catalogue import CATALOGUE
 
     for name, workload in workloads(overlay):
         env = container_environment(overlay, workload)
@@ -607,8 +607,8 @@ def test_every_file_a_setting_names_is_mounted_and_the_catalogue_is_valid(overla
         for variable in (v for v in env if v.endswith("_FILE")):
             assert env[variable] in files, f"{name}: {variable}={env[variable]} is not mounted"
         if name in ("oauth", "poller", "orders"):  # they ask the registry for Mirakl's parts
-            assert CATALOGUE_FILE_ENV in env, name
-            parse(files[env[CATALOGUE_FILE_ENV]], env[CATALOGUE_FILE_ENV], production=True)
+            assert CATALOGUE.file in env, name
+            CATALOGUE.parse(files[env[CATALOGUE.file]], env[CATALOGUE.file], production=True)
 
 
 def _documented_settings() -> str:

@@ -286,38 +286,6 @@ async def test_one_item_is_asked_by_its_operation_and_read_from_its_bytes() -> N
     assert client.options[1] == {}
 
 
-async def test_an_items_read_first_replies_are_sent_on_it_as_read_just_before() -> None:
-    """Replies declared on an item read first give the send the item as read for that
-    reply (whether it is open, whom it may go to), and read it back the same way."""
-    said = [msgspec.structs.replace(message(7, 1), sender_type="SELLER")]
-    client = NamedCalls({"/items/7": {"id": 7, "open": True}, "/items/8": {"id": 8}})
-    item = ReadInTurn.Item.at(
-        client,  # type: ignore[arg-type]
-        "/items",
-        lambda answer: answer,
-        lambda found: said if found["id"] == 7 else [],
-        "item",
-        operation="GetItem",
-    )
-    sent: list[dict[str, Any]] = []
-
-    async def send(found: dict[str, Any], reply: Reply) -> str | None:
-        if not found.get("open"):
-            return f"item {found['id']} is closed"
-        sent.append(found)
-        return None
-
-    replies = item.read_first("Shop", send)
-    first, closed = [
-        await replies.reply(Reply(thread=ThreadKey("DISCUSSION", i), in_reply_to="m", body="hi"))
-        for i in ("7", "8")
-    ]
-    assert (first.status, sent) == ("SENT", [{"id": 7, "open": True}])
-    assert (closed.status, closed.reason) == ("FAILED", "item 8 is closed")
-    assert await replies.sent_messages(ThreadKey("DISCUSSION", "7"), T0) == said
-    assert client.options == [{"operation": "GetItem"}] * 3
-
-
 def test_a_results_page_says_whether_another_follows_and_a_page_without_them_is_unreadable() -> (
     None
 ):

@@ -1,17 +1,18 @@
-"""Replies on a discussion read before each post (``kit/threads.py``), and a listed
-inbox's messages of one thread (``ListedThreads.messages_in``), without servers: the post
-sends on the discussion as read at that moment, or keeps the reply unsent saying why; the
-read-back reads it again and gives the seller's messages from the reply on."""
+"""Replies on a listed inbox's discussion read before each post (``ListedThreads.read_first``,
+``kit/threads.py``), and the inbox's messages of one thread (``ListedThreads.messages_in``),
+without servers: the post sends on the discussion as read at that moment, or keeps the reply
+unsent saying why; the read-back reads it again and gives the seller's messages from the
+reply on, mapped as the inbox's pages are."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
 import pytest
 from keybuzz_shared.connectors.kit import CallErrors, KitSession
-from keybuzz_shared.connectors.kit.threads import read_first
 from keybuzz_shared.connectors.seam import InboxMessage, Reply, SenderType, ThreadKey
 
 ERRORS = CallErrors.labelled("Shop")
@@ -58,18 +59,36 @@ class Shop:
         self.sent.append((discussion, reply.body))
         return None
 
-    async def messages(self, discussion: Discussion) -> list[InboxMessage]:
-        return [message(discussion, said) for said in discussion.said]
-
     def replies(self, **declared: Any) -> Any:
-        return read_first(
-            "Shop",
-            "discussion",
-            read=self.discussion,
-            send=self.send,
-            messages=self.messages,
-            **declared,
-        )
+        inbox = listed_inbox(lambda d: [message(d, said) for said in d.said], [])
+        return inbox.read_first("Shop", "discussion", self.discussion, self.send, **declared)
+
+
+def listed_inbox(
+    messages: Callable[[Discussion], list[InboxMessage]], mapped: list[str]
+) -> KitSession.ListedThreads[Discussion]:
+    """An inbox mapping each discussion by ``messages``; each mapping made kept in ``mapped``."""
+
+    async def mapper() -> Any:
+        mapped.append("table read")  # what a page's mapping needs, read each time
+        return messages
+
+    async def whole(discussion: Discussion) -> Discussion:
+        return discussion
+
+    async def no_file(file: Any, max_bytes: int) -> bytes:
+        return b""
+
+    unused: Any = None  # no listing nor page read: only one thread's messages are asked
+    return KitSession.ListedThreads(
+        unused,
+        unused,
+        complete=lambda discussion: True,
+        read_whole=whole,
+        mapper=mapper,
+        named=lambda d: d.id,
+        files=no_file,
+    )
 
 
 def reply(discussion_id: str, body: str = "Bonjour") -> Reply:
@@ -116,27 +135,7 @@ async def test_a_discussion_the_marketplace_does_not_know_holds_no_message_sent(
 
 async def test_a_listed_inbox_maps_one_threads_messages_as_its_pages_do() -> None:
     mapped: list[str] = []
-
-    async def mapper() -> Any:
-        mapped.append("table read")  # what a page's mapping needs, read each time
-        return lambda d: [message(d, said) for said in reversed(d.said)]
-
-    async def whole(discussion: Discussion) -> Discussion:
-        return discussion
-
-    async def no_file(file: Any, max_bytes: int) -> bytes:
-        return b""
-
-    unused: Any = None  # no listing nor page read: only one thread's messages are asked
-    inbox: KitSession.ListedThreads[Discussion] = KitSession.ListedThreads(
-        unused,
-        unused,
-        complete=lambda discussion: True,
-        read_whole=whole,
-        mapper=mapper,
-        named=lambda d: d.id,
-        files=no_file,
-    )
+    inbox = listed_inbox(lambda d: [message(d, said) for said in reversed(d.said)], mapped)
     said: tuple[tuple[str, SenderType, datetime], ...] = (("1", "BUYER", T0), ("2", "SELLER", T0))
     found = await inbox.messages_in(Discussion("7", is_open=True, said=said))
     assert [m.message_id for m in found] == ["2", "1"] and mapped == ["table read"]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from keybuzz_connector_mirakl.catalogue import CATALOGUE_FILE_ENV
+from keybuzz_connector_mirakl.catalogue import CATALOGUE
 from keybuzz_devstack.shop_api_testing import as_agent as call
 from keybuzz_devstack.shop_api_testing import start_quiet_poller
 from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
@@ -43,10 +43,10 @@ def catalogue_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     """The operators' file, empty at start: read by connectors() from the environment."""
     path = tmp_path / "mirakl-operators.json"
     path.write_text("[]")
-    monkeypatch.setenv(CATALOGUE_FILE_ENV, str(path))
+    monkeypatch.setenv(CATALOGUE.file, str(path))
     registry.refresh()
     yield path
-    monkeypatch.delenv(CATALOGUE_FILE_ENV)
+    monkeypatch.delenv(CATALOGUE.file)
     registry.refresh()
 
 

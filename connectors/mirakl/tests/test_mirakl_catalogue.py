@@ -11,13 +11,7 @@ from pathlib import Path
 
 import pytest
 from keybuzz_connector_mirakl import connectors
-from keybuzz_connector_mirakl.catalogue import (
-    CATALOGUE_ENV,
-    CATALOGUE_FILE_ENV,
-    operator,
-    operators,
-    packaged,
-)
+from keybuzz_connector_mirakl.catalogue import CATALOGUE
 from keybuzz_connector_mirakl.connector import MiraklApiSettings, MiraklSettings, connector_of
 from keybuzz_double_mirakl import service_env
 from keybuzz_double_mirakl.operators import OPERATORS
@@ -36,7 +30,7 @@ NEW = {
 
 
 def test_the_packaged_catalogue_lists_the_doubles_operators_in_production() -> None:
-    listed = {o.code: o for o in packaged()}
+    listed = {o.code: o for o in CATALOGUE.packaged()}
     # Every operator the product offers is seeded on the double, under its name: in the dev
     # stack each connects (and an operator added to the catalogue is added there too).
     assert {spec.code: spec.name for spec in OPERATORS} == {c: o.name for c, o in listed.items()}
@@ -47,9 +41,11 @@ def test_the_packaged_catalogue_lists_the_doubles_operators_in_production() -> N
 
 def test_the_inline_catalogue_replaces_entries_by_code_and_adds_new_ones() -> None:
     moved = {**NEW, "code": "BOULANGER", "name": "Boulanger", "baseUrl": "http://127.0.0.1:1/b"}
-    served = operators({CATALOGUE_ENV: json.dumps([moved, NEW])})
+    served = CATALOGUE.entries({CATALOGUE.inline: json.dumps([moved, NEW])})
     codes = [o.code for o in served]
-    assert codes[: len(packaged())] == [o.code for o in packaged()]  # replaced in place
+    assert codes[: len(CATALOGUE.packaged())] == [
+        o.code for o in CATALOGUE.packaged()
+    ]  # replaced in place
     assert codes[-1] == "METRO"
     assert next(o for o in served if o.code == "BOULANGER").base_url == "http://127.0.0.1:1/b"
 
@@ -57,30 +53,30 @@ def test_the_inline_catalogue_replaces_entries_by_code_and_adds_new_ones() -> No
 def test_the_doubles_service_env_points_the_seeded_operators_at_it() -> None:
     env = service_env("http://127.0.0.1:8900")
     for spec in OPERATORS:
-        found = operator(spec.code, env)
+        found = CATALOGUE.entry(spec.code, env)
         assert found is not None
         assert found.base_url == f"http://127.0.0.1:8900/mirakl/{spec.code}"
     # Every operator of the packaged catalogue is one of the double's.
-    assert {o.code for o in operators({})} <= {spec.code for spec in OPERATORS}
+    assert {o.code for o in CATALOGUE.entries({})} <= {spec.code for spec in OPERATORS}
 
 
 def test_a_catalogue_file_is_read_at_each_call_and_a_broken_one_keeps_the_last_good(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "operators.json"
-    env = {CATALOGUE_FILE_ENV: str(path)}
-    assert operator("METRO", env) is None  # missing from the start: the packaged ones
+    env = {CATALOGUE.file: str(path)}
+    assert CATALOGUE.entry("METRO", env) is None  # missing from the start: the packaged ones
     path.write_text(json.dumps([NEW]))
-    assert operator("METRO", env) == operator("METRO", env) is not None
+    assert CATALOGUE.entry("METRO", env) == CATALOGUE.entry("METRO", env) is not None
     for broken in ("[{", json.dumps([{**NEW, "baseUrl": "ftp://metro"}])):
         path.write_text(broken)
         with caplog.at_level(logging.ERROR):
-            assert operator("METRO", env) is not None
+            assert CATALOGUE.entry("METRO", env) is not None
         assert "last good reading (1 operators) kept" in caplog.text
     path.unlink()
-    assert operator("METRO", env) is not None
+    assert CATALOGUE.entry("METRO", env) is not None
     path.write_text("[]")
-    assert operator("METRO", env) is None  # removed by the file: gone
+    assert CATALOGUE.entry("METRO", env) is None  # removed by the file: gone
 
 
 def test_an_invalid_inline_catalogue_is_logged_and_left_out(
@@ -88,12 +84,14 @@ def test_an_invalid_inline_catalogue_is_logged_and_left_out(
 ) -> None:
     twice = json.dumps([NEW, NEW])
     with caplog.at_level(logging.ERROR):
-        assert [o.code for o in operators({CATALOGUE_ENV: twice})] == [o.code for o in packaged()]
+        assert [o.code for o in CATALOGUE.entries({CATALOGUE.inline: twice})] == [
+            o.code for o in CATALOGUE.packaged()
+        ]
     assert "METRO listed twice" in caplog.text
     caplog.clear()
     unread = json.dumps([{**NEW, "frequencies": {"M11": 120, "M99": 60}}])  # no such call
     with caplog.at_level(logging.ERROR):
-        assert operator("METRO", {CATALOGUE_ENV: unread}) is None
+        assert CATALOGUE.entry("METRO", {CATALOGUE.inline: unread}) is None
     assert "M99" in caplog.text
 
 
@@ -101,7 +99,7 @@ def test_connectors_are_the_same_objects_while_their_entry_is_unchanged(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "operators.json"
-    monkeypatch.setenv(CATALOGUE_FILE_ENV, str(path))
+    monkeypatch.setenv(CATALOGUE.file, str(path))
     path.write_text(json.dumps([NEW]))
     first = {c.marketplace: c for c in connectors()}
     again = {c.marketplace: c for c in connectors()}
@@ -146,7 +144,9 @@ def test_each_operators_view_has_its_base_url_and_m11_frequency(tmp_path: Path) 
 def test_an_operators_a21_frequency_is_how_long_its_shops_figure_is_kept() -> None:
     """A21 may be called once per its frequency: the operator's in the catalogue, else
     Mirakl's once a day; the poller keeps a shop's figure that long."""
-    served = operators({CATALOGUE_ENV: json.dumps([{**NEW, "frequencies": {"A21": 3_600}}])})
+    served = CATALOGUE.entries(
+        {CATALOGUE.inline: json.dumps([{**NEW, "frequencies": {"A21": 3_600}}])}
+    )
     metro = connector_of(next(o for o in served if o.code == "METRO")).response_figures
     assert metro is not None and metro.cache_seconds == 3_600
     boulanger = connector_for("BOULANGER").response_figures
@@ -154,7 +154,7 @@ def test_an_operators_a21_frequency_is_how_long_its_shops_figure_is_kept() -> No
 
 
 def test_production_refuses_an_operator_inside_our_network() -> None:
-    inside = json.loads(service_env("http://127.0.0.1:8900")[CATALOGUE_ENV])
+    inside = json.loads(service_env("http://127.0.0.1:8900")[CATALOGUE.inline])
     settings = MiraklSettings(
         keybuzz_env="production",
         # Carrefour left as packaged: its production API.
@@ -195,17 +195,17 @@ def test_a_hostile_catalogue_file_is_refused_at_load_and_the_last_good_one_kept(
 ) -> None:
     entries, production_only = HOSTILE_FILES[hostile]
     path = tmp_path / "operators.json"
-    env = {CATALOGUE_FILE_ENV: str(path), "KEYBUZZ_ENV": "production"}
+    env = {CATALOGUE.file: str(path), "KEYBUZZ_ENV": "production"}
     path.write_text(json.dumps([NEW]))
-    good = operator("METRO", env)
+    good = CATALOGUE.entry("METRO", env)
     assert good is not None and good.base_url == NEW["baseUrl"]
     path.write_text(json.dumps(entries))
     with caplog.at_level(logging.ERROR):
-        assert operator("METRO", env) == good  # the last good reading, whole
+        assert CATALOGUE.entry("METRO", env) == good  # the last good reading, whole
     assert "last good reading (1 operators) kept" in caplog.text
     assert "u:key" not in caplog.text and ":key@" not in caplog.text  # never quoted
     development = {**env, "KEYBUZZ_ENV": "development"}
-    read_in_development = operator("METRO", development)
+    read_in_development = CATALOGUE.entry("METRO", development)
     assert (read_in_development is not None and read_in_development != good) == production_only
 
 
@@ -213,11 +213,11 @@ def test_an_oversized_catalogue_file_is_refused_without_being_read_whole(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "operators.json"
-    env = {CATALOGUE_FILE_ENV: str(path)}
+    env = {CATALOGUE.file: str(path)}
     path.write_text(json.dumps([NEW]))
-    assert operator("METRO", env) is not None
+    assert CATALOGUE.entry("METRO", env) is not None
     padding = " " * (MAX_CATALOGUE_BYTES + 1)
     path.write_text(json.dumps([{**NEW, "name": "Metro grand"}]) + padding)
     with caplog.at_level(logging.ERROR):
-        assert operator("METRO", env).name == "Metro"  # type: ignore[union-attr]
+        assert CATALOGUE.entry("METRO", env).name == "Metro"  # type: ignore[union-attr]
     assert f"larger than {MAX_CATALOGUE_BYTES} bytes" in caplog.text

@@ -15,7 +15,7 @@ import httpx
 import msgspec
 import pytest
 from keybuzz_connector_mirakl.connector import MiraklKey, MiraklSettings
-from keybuzz_connector_mirakl.threads import thread_item
+from keybuzz_connector_mirakl.threads import thread_at
 from keybuzz_double_mirakl import service_env
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import (
@@ -135,7 +135,7 @@ async def test_a_thread_read_whole_is_m10_and_held_by_m10s_retry_after(
     )
     client = shop_client(http, base, shop, max_retry_after=5.0)
     with pytest.raises(CallUnavailable) as first:
-        await thread_item(client, "Boulanger").read("11111111-1111-1111-1111-111111111111")
+        await thread_at(client, "11111111-1111-1111-1111-111111111111")
     assert first.value.retry_after == 30
     with pytest.raises(CallUnavailable, match="held back"):
         await client.get_json(f"{THREADS}/22222222-2222-2222-2222-222222222222", operation="M10")

@@ -5,6 +5,7 @@ between two pages (a fake OR11 of the unit tier: filters, creation order, offset
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -219,7 +220,7 @@ async def test_an_update_listing_lists_each_order_once_while_orders_leave_its_wi
                 moved.add(order["order_id"])
 
     fake.between = orders_change
-    source = shop_orders(fake, page_size=40, now=lambda: now)
+    source = dataclasses.replace(shop_orders(fake, page_size=40), now=lambda: now)
     found = await listed(source, T0)
     ids = [o.external_id for o in found]
     assert len(ids) == len(set(ids)) == len(orders)  # each once, none skipped

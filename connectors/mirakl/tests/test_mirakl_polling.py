@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from keybuzz_connector_mirakl.catalogue import packaged
+from keybuzz_connector_mirakl.catalogue import CATALOGUE
 from keybuzz_devstack.shop_api_testing import agent_json as get_json
 from keybuzz_devstack.shop_api_testing import as_agent, start_quiet_poller
 from keybuzz_devstack.testing import MailServer, RunningService, eventually
@@ -145,7 +145,7 @@ async def test_every_operator_of_the_catalogue_is_polled_into_its_own_tickets(
     connects and polls as the first ones do: a shop of each on the double, for one tenant,
     a buyer's thread opened on each, a ticket under each operator's code."""
     listed, tenant = await operators(double), f"t{uuid.uuid4().hex[:10]}"
-    codes = [o.code for o in packaged()]
+    codes = [o.code for o in CATALOGUE.packaged()]
     assert set(codes) <= set(listed)  # every one is seeded on the double
     specs = {code: listed[code]["shops"][0] for code in codes}
     shops = {code: await connect(poller, vault, tenant, code, s) for code, s in specs.items()}

@@ -5,6 +5,7 @@ too, before any call), and cursors this connector did not hand out."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -116,11 +117,11 @@ async def test_an_m11_page_gives_its_threads_and_the_next_token_and_one_without_
 ):
     since = datetime(2026, 11, 1, tzinfo=UTC)
     page = msgspec.json.encode({"data": [THREAD], "next_page_token": "t2"})
-    listed = thread_inbox(Answering(page), operator_name="Boulanger", page_size=50)  # type: ignore[arg-type]
+    listed = thread_inbox(Answering(page), operator_name="Boulanger")  # type: ignore[arg-type]
     read = await listed.inbox_messages(since=since)
     assert len(read.items) == 3 and read.next_cursor is not None
     for garbled in (b'{"data": 7}', b'{"threads": []}', b"[1]", None):  # None: a 204
-        inbox = thread_inbox(Answering(garbled), operator_name="Boulanger", page_size=50)  # type: ignore[arg-type]
+        inbox = thread_inbox(Answering(garbled), operator_name="Boulanger")  # type: ignore[arg-type]
         with pytest.raises(CallAnswerUnreadable, match="no list of data"):
             await inbox.inbox_messages(since=since)
 
@@ -187,7 +188,8 @@ async def test_a_reply_with_files_mirakl_would_refuse_is_failed_without_a_call(
         body=body,
         attachments=files,
     )
-    outcome = await thread_replies(client, "Boulanger").reply(reply)
+    replies = thread_replies(client, thread_inbox(client, operator_name="Boulanger"))
+    outcome = await replies.reply(reply)
     assert outcome.status == "FAILED" and said in (outcome.reason or ""), outcome
 
 
@@ -211,14 +213,15 @@ async def test_a_reply_is_sent_only_to_whom_the_thread_read_just_before_allows(
     client: Any = OneThread()
     thread = ThreadKey("DISCUSSION", THREAD["id"])
     reply = Reply(thread=thread, in_reply_to="m1", body="Bonjour", recipient=recipient)
-    outcome = await thread_replies(client, "Boulanger").reply(reply)
+    replies = thread_replies(client, thread_inbox(client, operator_name="Boulanger"))
+    outcome = await replies.reply(reply)
     assert (outcome.status == "SENT") is sent and len(client.posted) == int(sent), outcome
     assert sent or "participants: SHOP, CUSTOMER" in (outcome.reason or "")
 
 
 @pytest.mark.parametrize("cursor", ["", "not base64 !", "kA=="])
 async def test_a_cursor_this_connector_did_not_give_is_refused(cursor: str) -> None:
-    inbox = thread_inbox(NoThreads(), operator_name="Boulanger", page_size=50)  # type: ignore[arg-type]
+    inbox = thread_inbox(NoThreads(), operator_name="Boulanger")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="not a cursor"):
         await inbox.inbox_messages(since=datetime(2026, 11, 1, tzinfo=UTC), cursor=cursor)
 
@@ -235,7 +238,8 @@ class NoThreads:
 async def test_a_listing_that_finds_nothing_moves_the_next_one_on() -> None:
     """An idle shop's next poll starts near the last one, not at the first poll's date."""
     now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-    idle = thread_inbox(NoThreads(), operator_name="Boulanger", page_size=50, now=lambda: now)  # type: ignore[arg-type]
+    listed = thread_inbox(NoThreads(), operator_name="Boulanger")  # type: ignore[arg-type]
+    idle = dataclasses.replace(listed, now=lambda: now)
     page = await idle.inbox_messages(since=now - timedelta(days=30))
     assert page.items == () and page.next_cursor is None
     assert page.complete_until == now - timedelta(minutes=1)
@@ -268,7 +272,7 @@ class OneThreadOffItsShape:
 
 
 async def test_a_thread_off_its_shape_costs_that_thread_never_the_page() -> None:
-    listing = thread_inbox(OneThreadOffItsShape(), operator_name="Boulanger", page_size=50)  # type: ignore[arg-type]
+    listing = thread_inbox(OneThreadOffItsShape(), operator_name="Boulanger")  # type: ignore[arg-type]
     page = await listing.inbox_messages(since=datetime(2026, 11, 1, tzinfo=UTC))
     assert {m.thread.id for m in page.items} == {THREAD["id"], "t-3"}
     assert len(page.items) == 4 and page.next_cursor is None

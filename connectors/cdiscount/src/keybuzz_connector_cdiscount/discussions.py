@@ -318,12 +318,11 @@ def receivers(discussion: Discussion, recipient: seam.Recipient) -> list[User] |
 def discussion_replies(client: kit.Requester, inbox: DiscussionInbox) -> kit.DeclaredReplies:
     """The seller's replies, each posted on the discussion as Octopia gives it just before,
     read back as ``inbox`` maps it."""
-    return kit.DeclaredReplies.read_first(
+    return inbox.read_first(
         "Cdiscount",
         "discussion",
-        read=functools.partial(discussion_at, client),
-        send=functools.partial(_send, client),
-        messages=inbox.messages_in,
+        functools.partial(discussion_at, client),
+        functools.partial(_send, client),
         refused=lambda reply: unsendable_files(reply.attachments),
     )
 

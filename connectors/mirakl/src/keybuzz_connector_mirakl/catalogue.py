@@ -8,8 +8,6 @@ from typing import Annotated, Literal
 import msgspec
 from keybuzz_shared.connectors.kit import Catalogue
 
-CATALOGUE_ENV = "MIRAKL_CATALOGUE"
-CATALOGUE_FILE_ENV = "MIRAKL_CATALOGUE_FILE"
 # A marketplace value: upper case, digits and underscores, as the seeded codes are.
 CODE_PATTERN = "^[A-Z][A-Z0-9_]{1,39}$"
 # Mirakl's operation codes a frequency may be given for (seconds between two calls).
@@ -40,11 +38,8 @@ CATALOGUE = Catalogue(
     Operator,
     "keybuzz_connector_mirakl",
     "catalogue.json",
-    inline=CATALOGUE_ENV,
-    file=CATALOGUE_FILE_ENV,
+    inline="MIRAKL_CATALOGUE",
+    file="MIRAKL_CATALOGUE_FILE",
     label="Mirakl",
     noun="operators",
 )
-# The catalogue's readings by the names the settings, the k8s check and the tests call.
-parse, packaged = CATALOGUE.parse, CATALOGUE.packaged
-operators, operator = CATALOGUE.entries, CATALOGUE.entry

@@ -15,7 +15,7 @@ from keybuzz_shared.file_links import origin_of, shown
 from keybuzz_shared.settings import AtLeastOne
 
 from keybuzz_connector_mirakl import threads
-from keybuzz_connector_mirakl.catalogue import CATALOGUE_ENV, CATALOGUE_FILE_ENV, Operator, operator
+from keybuzz_connector_mirakl.catalogue import CATALOGUE, Operator
 from keybuzz_connector_mirakl.orders import response_delays, shop_orders
 
 # Any answer is refused past this size, unread: the largest we ask for is a page of 100
@@ -52,10 +52,10 @@ class MiraklSettings(kit.ShopCallSettings, kw_only=True, frozen=True):
 
     def shop_api(self, marketplace: str) -> MiraklApiSettings | None:
         environ = {
-            CATALOGUE_ENV: self.mirakl_catalogue,
-            CATALOGUE_FILE_ENV: self.mirakl_catalogue_file,
+            CATALOGUE.inline: self.mirakl_catalogue,
+            CATALOGUE.file: self.mirakl_catalogue_file,
         }
-        if (found := operator(marketplace, environ)) is None:
+        if (found := CATALOGUE.entry(marketplace, environ)) is None:
             return None
         # A catalogue entry meant for the dev stack is refused by production-like settings.
         self.check_addresses([(f"Mirakl operator {found.code}: baseUrl", found.base_url)])
@@ -138,9 +138,10 @@ ORDER_IDS = kit.OrderIdPattern(
 
 def parts(client: kit.Requester, api: MiraklApiSettings) -> kit.KitSession:
     label = f"{api.operator.code}/{client.shop['shop_id']}"
+    inbox = threads.thread_inbox(client, operator_name=api.operator.name)
     return kit.KitSession(
-        threads.thread_inbox(client, operator_name=api.operator.name),
-        threads.thread_replies(client, api.operator.name),
+        inbox,
+        threads.thread_replies(client, inbox),
         shop_orders(client, label=label, interval=api.operator.every("OR11")),
         verify=lambda: check_key(client),
         # A21's figures kept until it may be called again.

@@ -7,8 +7,7 @@ from __future__ import annotations
 import functools
 import logging
 import operator
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -139,7 +138,6 @@ def shop_orders(
     page_size: int = MAX_PAGE_SIZE,
     label: str = "",
     interval: float = 0.0,
-    now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> kit.ListedOrders:
     """A shop's orders (``label``: the shop as logs name it; ``interval``: the kit's
     ``spacing``); a cursor is an ``OffsetState``, the layout backfill jobs keep."""
@@ -165,7 +163,6 @@ def shop_orders(
         shop={"shop": label},
         # A window's bounds as Mirakl holds them: in UTC, cut to the millisecond.
         bounds=lambda moment: datetime.fromisoformat(iso_millis(moment)),
-        now=now,
         spacing=interval,
     )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -94,6 +94,8 @@ class Thread(msgspec.Struct, frozen=True):
     messages: list[Message] | None = None
 
 
+Inbox = kit.KitSession.ListedThreads[Thread]  # a shop's threads, their replies read back by it
+
 # An M11 page: its threads in ``data``, the next page's token (anything but text: none).
 M11_PAGE = {"items": "data", "follows": "next_page_token"}
 
@@ -161,27 +163,14 @@ def complete(thread: Thread) -> bool:
     return thread.messages is not None and (total is None or total <= len(thread.messages))
 
 
-def thread_item(
-    client: kit.Requester, operator_name: str
-) -> kit.KitSession.ReadInTurn.Item[Thread]:
+async def thread_at(client: kit.Requester, thread_id: str) -> Thread:
     """M10: one thread with all its messages, decoded from its bytes."""
-
-    async def m10(thread_id: str) -> Thread:
-        return await kit.item_at(
-            client, THREADS, thread_id, read_thread, "M10", operation="M10", shape=msgspec.Raw
-        )
-
-    messages = functools.partial(messages_of, operator_name=operator_name)
-    return kit.KitSession.ReadInTurn.Item(m10, messages, "thread")
+    return await kit.item_at(
+        client, THREADS, thread_id, read_thread, "M10", operation="M10", shape=msgspec.Raw
+    )
 
 
-def thread_inbox(
-    client: kit.Requester,
-    *,
-    operator_name: str,
-    page_size: int = LIMITS.page_size,
-    now: Callable[[], datetime] = lambda: datetime.now(UTC),
-) -> kit.KitSession.ListedThreads[Thread]:
+def thread_inbox(client: kit.Requester, *, operator_name: str) -> Inbox:
     """Complete on Mirakl's clock (M11 takes no end); Mirakl's incidents are on order lines
     (the orders' part): none here."""
 
@@ -190,10 +179,10 @@ def thread_inbox(
             raise LinkRefused("not an attachment of the operator's Mirakl API")
         return await client.download(file.url, max_bytes, operation="M13")
 
-    thread = thread_item(client, operator_name)
+    messages = functools.partial(messages_of, operator_name=operator_name)
 
     async def mapper() -> Callable[[Thread], Sequence[seam.InboxMessage]]:
-        return thread.messages
+        return messages
 
     m11 = kit.JsonAnswers(client, **M11_PAGE).listing(
         THREADS,
@@ -201,7 +190,7 @@ def thread_inbox(
         "updated_since",
         operation="M11",
         written=iso_millis,
-        fixed={"with_messages": "true", "limit": str(page_size)},
+        fixed={"with_messages": "true", "limit": str(LIMITS.page_size)},
         paced=True,  # a listing's first page
     )
     return kit.KitSession.ListedThreads(
@@ -209,12 +198,11 @@ def thread_inbox(
         kit.reader(Thread, "thread"),
         # The thread with all its messages: as listed, else read again (M10).
         complete=complete,
-        read_whole=lambda listed: thread.read(listed.id),
+        read_whole=lambda listed: thread_at(client, listed.id),
         mapper=mapper,
         named=lambda thread: f"thread {thread.id}",
         files=m13,
         updated=lambda thread: thread.date_updated,
-        now=now,
     )
 
 
@@ -243,7 +231,7 @@ def recipients(thread: Thread, recipient: seam.Recipient) -> list[dict[str, Any]
     return [{"type": kind} for kind in PARTICIPANTS[recipient]]
 
 
-def thread_replies(client: kit.Requester, operator_name: str) -> kit.DeclaredReplies:
+def thread_replies(client: kit.Requester, inbox: Inbox) -> kit.DeclaredReplies:
     """M12 to whom the thread, read by M10 just before, allows; read back with M10."""
 
     async def m12(thread: Thread, reply: seam.Reply) -> str | None:
@@ -257,5 +245,5 @@ def thread_replies(client: kit.Requester, operator_name: str) -> kit.DeclaredRep
         await client.post_multipart(path, parts, operation="M12")
         return None
 
-    thread = thread_item(client, operator_name)
-    return thread.read_first("Mirakl", m12, refused=unsendable, limits=LIMITS)
+    read = functools.partial(thread_at, client)
+    return inbox.read_first("Mirakl", "thread", read, m12, refused=unsendable, limits=LIMITS)

@@ -1,5 +1,6 @@
 """Paging and listing: a listing's strategy (page numbers, offsets, seek tokens, next links), the
-window it asks, its kept cursors, and where every listing stops."""
+window it asks, its kept cursors, and where every listing stops (``RepeatedPages`` and
+``SAME_NEXT`` the poller's too: its inbox listings stop by the same rules)."""
 
 from __future__ import annotations
 
@@ -82,14 +83,6 @@ def same_next(call: str, asked: object, following: object) -> bool:
     return False
 
 
-def past_bound(call: str, pages: int, most: int = MAX_PAGES) -> bool:
-    """Whether a listing read whole has read its ``most`` pages (then it is stopped, said)."""
-    if pages >= most:
-        listing_stopped(call, f"{most} pages read: the listing is read no further")
-        return True
-    return False
-
-
 # --- listing -------------------------------------------------------------------------------
 # A strategy's state is its cursor, through the seam's codec (a cursor it did not make is a
 # ValueError); the strategies: docs/ARCHITECTURE.md, "The connector kit".
@@ -138,15 +131,13 @@ class PageRead(Generic[T, S]):
     following: S | None
 
     def page(self, complete_until: datetime | None = None) -> Page[T]:
-        if self.following is None:
-            return Page(
-                items=self.items,
-                next_cursor=None,
-                complete_until=complete_until,
-                unreadable=self.unreadable,
-            )
+        """The seam's page: the last complete until ``complete_until``."""
+        last = self.following is None
         return Page(
-            items=self.items, next_cursor=cursor_of(self.following), unreadable=self.unreadable
+            items=self.items,
+            next_cursor=None if last else cursor_of(self.following),
+            complete_until=complete_until if last else None,
+            unreadable=self.unreadable,
         )
 
 
@@ -199,10 +190,12 @@ class _Listing(Generic[T, S, M]):
 
     def resume(self, cursor: str, *, updated: bool) -> S:
         try:
-            return state_of(cursor, self.paging.state, lambda s: self._valid(s, updated))
+            return state_of(
+                cursor, self.paging.state, lambda s: self.paging.valid(s, updated=updated)
+            )
         except ValueError:
             old = self.legacy(cursor) if self.legacy is not None else None
-            if old is None or not self._valid(old, updated):
+            if old is None or not self.paging.valid(old, updated=updated):
                 raise
             return old
 
@@ -232,7 +225,12 @@ class _Listing(Generic[T, S, M]):
         following: S | None = state
         pages = 0
         repeated = RepeatedPages(self._name, read_on=self.paging.repeats_read_on)
-        while following is not None and pages != most and not past_bound(self._name, pages):
+        while following is not None and pages != most:
+            if pages >= MAX_PAGES:
+                listing_stopped(
+                    self._name, f"{MAX_PAGES} pages read: the listing is read no further"
+                )
+                break
             page = await self.step(following, read)
             if repeated.end(page.items):
                 break
@@ -241,9 +239,6 @@ class _Listing(Generic[T, S, M]):
             following = None if same_next(self._name, following, page.following) else page.following
             pages += 1
         return PageRead(tuple(items), tuple(unreadable), None)
-
-    def _valid(self, state: S, updated: bool) -> bool:
-        return self.paging.valid(state, updated=updated)
 
     @property
     def _name(self) -> str:
@@ -550,14 +545,11 @@ class KeyedPages:
         return found, follows(self.call, found, bool(body.get(self.follows)))
 
     async def get(self, query: dict[str, str]) -> tuple[list[Any], bool]:
-        return self.items(await self._answer(query))
-
-    async def _answer(self, query: dict[str, str]) -> Any:
-        return await self.client.get_json(self.path, query, operation=self.operation)
+        return self.items(await self.client.get_json(self.path, query, operation=self.operation))
 
     async def counted(self, query: dict[str, str], link: str | None) -> tuple[list[Any], int]:
         """The ``Fetch`` of an ``Offsets`` listing."""
-        body = await self._answer(query)
+        body = await self.client.get_json(self.path, query, operation=self.operation)
         found = body.get(self.key) if isinstance(body, dict) else None
         count = at_path(body, self.total)
         if not isinstance(found, list) or not isinstance(count, int):

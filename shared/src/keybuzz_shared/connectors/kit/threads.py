@@ -255,17 +255,6 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
                 label, self.named, post=post, listed=self.messages_of, is_id=self.valid, **options
             )
 
-        def read_first(
-            self, label: str, send: Callable[[D, Reply], Awaitable[str | None]], **options: Any
-        ) -> DeclaredReplies:
-            """Replies each sent on the item as read just before (whom a reply may go to,
-            whether it is open)."""
-
-            async def post(reply: Reply) -> str | None:
-                return await send(await self.read(reply.thread.id), reply)
-
-            return self.replies(label, post, **options)
-
     listing: Listing[S, Any, Any]
     read: Read[S]
     changed: Callable[[S], tuple[ItemId, datetime | None]]
@@ -494,13 +483,7 @@ class ListedThreads(ThreadsInbox, Generic[T]):
                 found += messages(whole)
             except ValueError as exc:
                 unreadable.append(f"{self.named(thread)}: {exc}")
-        following = step.following
-        return Page(
-            items=tuple(found),
-            next_cursor=cursor_of(following) if following else None,
-            complete_until=None if following else complete_until,
-            unreadable=tuple(unreadable),
-        )
+        return PageRead(tuple(found), tuple(unreadable), step.following).page(complete_until)
 
     def _window(self, since: datetime, asked: datetime) -> tuple[datetime, datetime | None]:
         if self.updated is not None:
@@ -519,6 +502,25 @@ class ListedThreads(ThreadsInbox, Generic[T]):
 
     async def messages_in(self, thread: T) -> list[InboxMessage]:
         return list((await self.mapper())(thread))
+
+    def read_first(
+        self,
+        label: str,
+        discussion: str,
+        read: Callable[[str], Awaitable[T]],
+        send: Callable[[T, Reply], Awaitable[str | None]],
+        **options: Any,
+    ) -> DeclaredReplies:
+        """Replies on a thread read first (whom a reply may go to, whether it is open): one
+        ``read`` (by id) serves the ``send`` and the read-back, mapped as the pages are."""
+
+        async def post(reply: Reply) -> str | None:
+            return await send(await read(reply.thread.id), reply)
+
+        async def listed(thread_id: str) -> list[InboxMessage]:
+            return await self.messages_in(await read(thread_id))
+
+        return DeclaredReplies(label, discussion, post=post, listed=listed, **options)
 
     async def file(self, file: InboxFile, max_bytes: int) -> bytes:
         return await self.files(file, max_bytes)
@@ -640,30 +642,6 @@ def refused_files(
 # call raises goes up (unavailable: nothing sent; outcome unknown: read back first).
 
 
-def read_first(
-    label: str,
-    discussion: str,
-    *,
-    read: Callable[[str], Awaitable[T]],
-    send: Callable[[T, Reply], Awaitable[str | None]],
-    messages: Callable[[T], Awaitable[Sequence[InboxMessage]]],
-    refused: Callable[[Reply], str | None] | None = None,
-    limits: Limits | None = None,
-) -> DeclaredReplies:
-    """Replies on a discussion read first (whom a reply may go to, whether it is open): one
-    ``read`` serves the ``send`` and the read-back (``messages``)."""
-
-    async def post(reply: Reply) -> str | None:
-        return await send(await read(reply.thread.id), reply)
-
-    async def listed(discussion_id: str) -> Sequence[InboxMessage]:
-        return await messages(await read(discussion_id))
-
-    return DeclaredReplies(
-        label, discussion, post=post, listed=listed, refused=refused, limits=limits
-    )
-
-
 @dataclass(frozen=True)
 class DeclaredReplies:
     """``post``: a ``RequestRefused`` or a text is the reply refused; read back by
@@ -684,7 +662,6 @@ class DeclaredReplies:
     carried: Callable[[str], str] | None = None
     dated_to: timedelta = timedelta(0)
 
-    read_first = staticmethod(read_first)
     refused_files = staticmethod(refused_files)
     offered_parties = staticmethod(offered_parties)
 
