@@ -39,9 +39,9 @@ if os.environ.get("BENCH_POLLER_TRANSPORT") == "httpx-aiohttp":
     http_pools.SpreadTransport = _transport  # type: ignore[misc,assignment]
 
 if os.environ.get("BENCH_POLLER_EBAY_APP_UNCACHED") == "1":
-    from keybuzz_connector_ebay.consent import AppEntries
+    from keybuzz_shared.connectors.shop_sessions import KeptApp
 
-    kept_read = AppEntries.read
+    kept_read = KeptApp.kept
 
     async def _read(self: Any, vault: Any, path: str) -> Any:
         found = await kept_read(self, vault, path)
@@ -49,7 +49,7 @@ if os.environ.get("BENCH_POLLER_EBAY_APP_UNCACHED") == "1":
             self._copies.get(vault, {}).pop(path, None)
         return found
 
-    AppEntries.read = _read  # type: ignore[method-assign]
+    KeptApp.kept = _read  # type: ignore[method-assign]
 
 if os.environ.get("BENCH_POLLER_PROTOCOL_CHECKS_UNKEPT") == "1":
     from keybuzz_shared import protocol_checks

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from keybuzz_connector_ebay.connector import CONNECTOR
-from keybuzz_connector_ebay.consent import AppEntries, app_path, tenant_path
+from keybuzz_connector_ebay.consent import APP, app_refused, tenant_path
 from keybuzz_connector_ebay.settings import EbaySettings
 from keybuzz_double_ebay.env import RU_NAME, service_env
 from keybuzz_shared.connectors import seam
@@ -61,7 +61,7 @@ async def test_a_rotated_app_secret_is_taken_without_rewriting_the_sellers_entri
 ) -> None:
     caplog.set_level(logging.DEBUG)
     app, source = await the_app(admin), f"rotation-{uuid.uuid4().hex[:8]}"
-    await vault.write(app_path(source), app | {"client_secret": STALE})
+    await vault.write(APP.path(source), app | {"client_secret": STALE})
     sellers = (await admin.get("/shops")).json()
     tenants = [await consented(vault, source, s) for s in sellers[:2]]
     entries = [await vault.read(tenant_path(t)) for t in tenants]
@@ -77,7 +77,7 @@ async def test_a_rotated_app_secret_is_taken_without_rewriting_the_sellers_entri
             await polled(sessions, tenants[0])
         assert not isinstance(held.value, seam.CredentialsRefused)
 
-        await vault.write(app_path(source), app)  # the operator rotates the app's secret
+        await vault.write(APP.path(source), app)  # the operator rotates the app's secret
         for tenant in tenants:
             await polled(sessions, tenant)
     assert [await vault.read(tenant_path(t)) for t in tenants] == entries  # untouched
@@ -103,10 +103,10 @@ async def test_a_consent_kept_with_the_apps_secret_still_works_and_another_apps_
             "created_at": datetime.now(UTC).isoformat(),
         },
     )
-    await vault.write(app_path(source), app)
+    await vault.write(APP.path(source), app)
     other = await consented(vault, source, seller)
     # The app kept under that source replaced by another: the consent cannot be refreshed.
-    await vault.write(app_path(source), app | {"client_id": "Another-App-PRD-1234"})
+    await vault.write(APP.path(source), app | {"client_id": "Another-App-PRD-1234"})
     env = service_env(sandbox_url)
     api = EbaySettings.from_environment(env).shop_api("EBAY")
     async with httpx.AsyncClient(timeout=10) as http:
@@ -123,10 +123,10 @@ async def test_an_app_entry_missing_is_kept_like_one_read_until_forgotten(
     # A seller's entry holding its own secret with no default app kept: the missing app is
     # not asked of Vault at every poll; an app written since is taken once it is forgotten
     # (eBay refusing the app) or past its age, as a rotated secret is.
-    entries, path = AppEntries(), app_path(f"missing-{uuid.uuid4().hex[:8]}")
-    assert await entries.read(vault, path) == {}
+    path = APP.path(f"missing-{uuid.uuid4().hex[:8]}")
+    assert await APP.kept(vault, path) == {}
     app = {"client_id": "Later-App-PRD-5678", "client_secret": STALE}
     await vault.write(path, app)
-    assert await entries.read(vault, path) == {}  # kept: Vault not asked again
-    assert entries.refused(httpx.Response(401), {"error": "invalid_client"}) is not None
-    assert await entries.read(vault, path) == app
+    assert await APP.kept(vault, path) == {}  # kept: Vault not asked again
+    assert app_refused(httpx.Response(401), {"error": "invalid_client"}) is not None
+    assert await APP.kept(vault, path) == app

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from keybuzz_connector_ebay.connector import CONNECTOR
-from keybuzz_connector_ebay.consent import EbayVault, tenant_path
+from keybuzz_connector_ebay.consent import APP, tenant_path
 from keybuzz_connector_ebay.settings import EbayApiSettings, EbaySettings
 from keybuzz_devstack.bootstrap import service_token_id
 from keybuzz_devstack.infra import free_port
@@ -135,7 +135,7 @@ async def test_every_process_takes_the_token_one_was_granted(
         assert secret not in caplog.text
 
     # The seller disconnected: its consent and its token go together.
-    await EbayVault(vault, "default").delete(tenant)
+    await APP.vault(vault, "default").delete(tenant)
     assert await vault.read(kept_at) is None and await vault.read(tenant_path(tenant)) is None
 
 

@@ -28,6 +28,7 @@ from keybuzz_oauth.service import DEFINITION
 from keybuzz_oauth.states import NewStateRow, digest
 from keybuzz_oauth.store import PostgresOauthStore
 from keybuzz_shared.connectors.registry import connector_for
+from keybuzz_shared.connectors.shop_sessions import token_path
 from keybuzz_shared.db import apply_migrations, create_pool
 from keybuzz_shared.vault import VaultClient, VaultError
 from oauth_fakes import APP, FakeClock, InMemoryCredentialsVault, InMemoryOauthStore, fnac_shop
@@ -444,6 +445,23 @@ async def test_shop_credentials_are_stored_replaced_read_and_deleted(vaults: Vau
     with pytest.raises(CredentialsMissing):  # Amazon's secret is another one
         await vault.check(tenant_id)
     await vault.delete_shop(tenant_id, "DARTY")
+
+
+async def test_a_shops_token_kept_beside_its_credentials_is_deleted_with_them(
+    vault_addr: str,
+) -> None:
+    # A shop whose sessions share their token keep it beside its entry, for every process:
+    # a disconnected shop leaves none in Vault.
+    oauth = VaultClient(vault_addr, token=service_token_id("oauth"))
+    flow = connector_for(AMAZON).redirect_flow
+    assert flow is not None
+    vault, tenant_id = VaultCredentials(oauth, flow.vault(oauth, "default")), uuid.uuid4().hex
+    await vault.store_shop(shop_credentials(tenant_id, "FNAC", "k"))
+    kept_at = token_path(connector_for("FNAC").credentials_path(tenant_id))
+    await oauth.write(kept_at, {"access_token": "a-shared-token", "expires_at": 0.0})
+    await vault.delete_shop(tenant_id, "FNAC")
+    assert await oauth.read(kept_at) is None
+    await oauth.aclose()
 
 
 async def test_a_vault_that_refuses_shop_credentials_says_vault_error(vaults: Vaults) -> None:

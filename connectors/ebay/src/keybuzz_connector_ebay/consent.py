@@ -6,28 +6,20 @@ from __future__ import annotations
 import logging
 import re
 import ssl
-import weakref
-from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import partial
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 import httpx
 import msgspec
-from cachetools import TTLCache
 from keybuzz_shared.connectors import kit, seam
-from keybuzz_shared.connectors.shop_sessions import token_path
-from keybuzz_shared.vault import VaultClient, VaultError
+from keybuzz_shared.connectors.shop_sessions import KeptApp
 
 from keybuzz_connector_ebay.settings import SCOPES, EbayFlowSettings
 
 log = logging.getLogger(__name__)
 NAME = "eBay"
-# Our app's entry (another source's under it): its client id and secret, its RuName (the
-# redirect it registered at eBay) and our callback behind it; a seller's under its tenant.
-APP_ROOT, TENANT_SECRET = "secret/keybuzz/ebay/app", "ebay_api"
-APP_FIELDS = ("client_id", "client_secret", "ru_name", "redirect_uri")
+TENANT_SECRET = "ebay_api"  # a seller's consent, under its tenant
 # How long a shop session's copy of the app's entry is used before Vault is read again (a
 # rotated secret is taken within it; at once after eBay refused the app, ``app_refused``).
 APP_MAX_AGE_SECONDS = 60.0
@@ -44,10 +36,6 @@ SITES = {loc[3:]: ("EBAY_FRBE" if loc == "fr-BE" else f"EBAY_{loc[3:]}", loc) fo
 _USER_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 # A seller's user tokens as a grant gives them, the app as HTTP Basic [official].
 USER_TOKENS = partial(kit.ClientCredentials, basic=True, token_type="User Access Token")
-
-
-def app_path(source: str) -> str:
-    return APP_ROOT if source == "default" else f"{APP_ROOT}/{source}"
 
 
 def tenant_path(tenant_id: str) -> str:
@@ -84,96 +72,35 @@ class Granted(kit.Redacted, frozen=True):
     account_id: str
 
 
+# Our app's entry (another source's under it), kept once for all sellers, each consent
+# naming it: its client id and secret, its RuName (the redirect it registered at eBay) and
+# our callback behind it (docs/EBAY.md, "Connecting").
+APP = KeptApp(
+    NAME,
+    "secret/keybuzz/ebay/app",
+    ("client_id", "client_secret", "ru_name", "redirect_uri"),
+    make=ConsentApp,
+    entry_path=tenant_path,
+    account_field="user_id",
+    max_age=APP_MAX_AGE_SECONDS,
+)
+
+
 def ours(app: seam.RedirectApp) -> ConsentApp:
     if not isinstance(app, ConsentApp):
         raise TypeError(f"eBay's consent needs a ConsentApp, not {type(app)!r}")
     return app
 
 
-class AppEntries:
-    """The app entries shop sessions read, a copy per Vault client (one whose policy cannot
-    read a path never sees what another read), forgotten when eBay refuses the app."""
-
-    def __init__(self) -> None:
-        self._copies = weakref.WeakKeyDictionary[VaultClient, TTLCache[str, dict[str, str]]]()
-
-    async def read(self, vault: VaultClient, path: str) -> dict[str, str]:
-        copies = self._copies.setdefault(vault, TTLCache(maxsize=64, ttl=APP_MAX_AGE_SECONDS))
-        if (kept := copies.get(path)) is not None:
-            return kept
-        data = await vault.read(path) or {}
-        read = {k: v for k in APP_FIELDS[:2] if isinstance(v := data.get(k), str)}
-        # Kept missing too (a seller's entry holding its own secret, no default app kept):
-        # else each poll of such a shop asks Vault again.
-        copies[path] = read
-        return read
-
-    def refused(self, response: httpx.Response, document: Any) -> kit.Refusals.Held | None:
-        """``APP_REFUSED``: the shop is held and the app's entry read again (its secret rotated)."""
-        if (held := APP_REFUSED(response, document)) is not None:
-            log.error("%s: the app's entry is read again", held.reason)
-            for copies in list(self._copies.values()):
-                copies.clear()
-        return held
-
-
-_APPS = AppEntries()
-app_refused = _APPS.refused
+def app_refused(response: httpx.Response, document: Any) -> kit.Refusals.Held | None:
+    """``APP_REFUSED``: the shop is held and the app's entry read again (its secret rotated)."""
+    if (held := APP_REFUSED(response, document)) is not None:
+        APP.forget(held.reason)
+    return held
 
 
 class _User(msgspec.Struct, rename="camel"):
     user_id: str
-
-
-@dataclass(frozen=True)
-class EbayVault:
-    """The seam's ``AccountVault``: each seller's refresh token and app, never the app's secret."""
-
-    vault: VaultClient
-    app_source: str
-
-    async def app_credentials(self) -> ConsentApp:
-        path = app_path(self.app_source)
-        data = await self.vault.read(path) or {}
-        missing = [f for f in APP_FIELDS if not isinstance(data.get(f), str) or not data[f]]
-        if missing:
-            raise seam.AppNotConfigured(f"eBay's app at {path} lacks {', '.join(missing)}")
-        client_id, secret, name, callback = (str(data[f]) for f in APP_FIELDS)
-        return ConsentApp(client_id, secret, name, callback, self.app_source)
-
-    async def store(self, credentials: seam.AccountCredentials) -> str:
-        app = await self.app_credentials()
-        path = tenant_path(credentials.tenant_id)
-        await self.vault.write(
-            path,
-            {
-                "user_id": credentials.seller_id,
-                "refresh_token": credentials.refresh_token,
-                "client_id": app.application_id,
-                "app_source": self.app_source,
-                "marketplace_id": credentials.marketplace_id,
-                "created_at": credentials.created_at,
-            },
-        )
-        return path
-
-    async def check(self, tenant_id: str) -> seam.ConsentedAccount:
-        data = await self.vault.read(tenant_path(tenant_id)) or {}
-        if not all(data.get(f) for f in ("user_id", "refresh_token", "client_id")):
-            raise seam.AccountCredentialsMissing(f"no eBay consent of {tenant_id} in Vault")
-        return seam.ConsentedAccount(
-            tenant_id,
-            str(data["refresh_token"]),
-            str(data["user_id"]),
-            str(data.get("marketplace_id", "")),
-            "GLOBAL",
-            str(data.get("created_at", "")),
-        )
-
-    async def delete(self, tenant_id: str) -> None:
-        """The consent, and the token kept beside it for every process."""
-        await self.vault.delete(tenant_path(tenant_id))
-        await self.vault.delete(token_path(tenant_path(tenant_id)))
 
 
 # --- the code exchange: the token endpoint's failures are the seam's redirect flow's ---------
@@ -223,7 +150,8 @@ class EbayRedirectFlow:
 
     callback_names = seam.CallbackNames(account_id=None, code="code")
     credentials = staticmethod(seam.ConsentedAccount.consented)  # the user id its seller_id
-    vault = EbayVault
+    vault = staticmethod(APP.vault)
+    shop_credentials = staticmethod(APP.shop_credentials)
     code_exchange = CodeGrant
 
     def site(self, code: str) -> ConsentSite:
@@ -258,27 +186,3 @@ class EbayRedirectFlow:
 
     def is_account_id(self, value: str) -> bool:
         return bool(_USER_ID.fullmatch(value))
-
-    async def shop_credentials(
-        self, vault: VaultClient, stored: Mapping[str, Any]
-    ) -> Mapping[str, Any]:
-        """``stored`` with the secret of its app (docs/EBAY.md, "Connecting")."""
-        source = stored.get("app_source")
-        named = source if isinstance(source, str) else ""
-        path = app_path(named or "default")
-        try:
-            app = await _APPS.read(vault, path)
-        except VaultError:  # a policy without the app's entry: the entry's own secret
-            if named:
-                raise
-            return stored
-        if app.get("client_secret") and app.get("client_id") == stored.get("client_id"):
-            return {**stored, "client_secret": app["client_secret"]}
-        if not named:
-            return stored
-        if not app.get("client_id") or not app.get("client_secret"):
-            raise seam.MarketplaceUnavailable(f"eBay's app is not in Vault at {path}")
-        raise seam.CredentialsRefused(
-            f"the seller consented to eBay app {stored.get('client_id')!r}, not the "
-            f"one Vault keeps at {path}: the seller must connect eBay again"
-        )

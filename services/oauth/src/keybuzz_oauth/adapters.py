@@ -22,6 +22,7 @@ from keybuzz_shared.connectors.seam import (
     RedirectApp,
     ShopApiSettings,
 )
+from keybuzz_shared.connectors.shop_sessions import delete_entry
 from keybuzz_shared.vault import VaultClient
 
 from keybuzz_oauth.connections import ShopCredentials
@@ -63,7 +64,7 @@ class VaultCredentials:
         return ShopCredentials(tenant_id, marketplace, fields, created_at)
 
     async def delete_shop(self, tenant_id: str, marketplace: str) -> None:
-        await self.vault.delete(connector_for(marketplace).credentials_path(tenant_id))
+        await delete_entry(self.vault, connector_for(marketplace).credentials_path(tenant_id))
 
 
 class ShopVerifier:

@@ -170,7 +170,8 @@ class CredentialsVault(AccountVault, Protocol):
         ...
 
     async def delete_shop(self, tenant_id: str, marketplace: str) -> None:
-        """Deletes them (every version); absent is not an error."""
+        """Deletes them (every version) and the token its sessions kept beside them
+        (``shop_sessions.token_path``); absent is not an error."""
         ...
 
 

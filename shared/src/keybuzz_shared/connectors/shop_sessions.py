@@ -1,21 +1,33 @@
 """A shop's credentials as Vault keeps them, and the session made on them: what every
 service that calls a shop API (the poller's polls and replies, orders) needs alike; a
 session that shares its token (``SharesToken``) keeps it in Vault beside the shop's entry
-(``token_path``), for every process's session of the shop."""
+(``token_path``), for every process's session of the shop. A redirect flow's app kept once
+for all its sellers (``KeptApp``): its consents, as oauth stores them, and its shops'
+credentials, as their sessions take them."""
 
 from __future__ import annotations
 
+import logging
+import weakref
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
 import httpx
 import msgspec
+from cachetools import TTLCache
 
 from keybuzz_shared.connectors.seam import (
+    AccountCredentials,
+    AccountCredentialsMissing,
     AppKeptOnce,
+    AppNotConfigured,
     Connector,
+    ConsentedAccount,
     CredentialsRefused,
     MarketplaceSession,
+    MarketplaceUnavailable,
+    RedirectApp,
     SharesToken,
     ShopApiSettings,
     StoredToken,
@@ -27,6 +39,7 @@ from keybuzz_shared.protocol_checks import conforms
 from keybuzz_shared.redaction import remember_secrets
 from keybuzz_shared.vault import VaultClient, VaultError
 
+log = logging.getLogger(__name__)
 S = TypeVar("S")
 M = TypeVar("M")
 
@@ -55,6 +68,146 @@ async def stored_credentials(
 def token_path(credentials_path: str) -> str:
     """Where a shop's shared token is kept: beside its entry (``<entry>_token``)."""
     return f"{credentials_path}_token"
+
+
+async def delete_entry(vault: VaultClient, credentials_path: str) -> None:
+    """A shop's entry and the token kept beside it for every process (``token_path``): a
+    shop disconnected leaves neither (absent is not an error)."""
+    await vault.delete(credentials_path)
+    await vault.delete(token_path(credentials_path))
+
+
+class KeptApp:
+    """A redirect flow's app kept once in Vault for all its sellers (the seam's
+    ``AppKeptOnce``, rotated in one place): the default source's entry at ``root``, another
+    source's under it, holding ``fields``, its client id and secret first (``make`` the
+    flow's ``RedirectApp`` of their values and the source). A seller's consent is its shop's
+    entry (``entry_path``): its account under ``account_field``, its refresh token, the
+    app's source and client id, never the app's secret; ``vault`` gives the seam's
+    ``AccountVault`` on them. ``label`` names the marketplace in errors."""
+
+    def __init__(
+        self,
+        label: str,
+        root: str,
+        fields: tuple[str, ...],
+        *,
+        make: Callable[..., RedirectApp],
+        entry_path: Callable[[str], str],
+        account_field: str,
+        max_age: float,
+    ) -> None:
+        self.label, self.root, self.fields, self.make = label, root, fields, make
+        self.entry_path, self.account_field = entry_path, account_field
+        # How long a copy of an app's entry serves shop sessions before Vault is read again
+        # (a rotated secret is taken within it; at once after ``forget``). A copy per Vault
+        # client: one whose policy cannot read a path never sees what another read.
+        self.max_age = max_age
+        self._copies = weakref.WeakKeyDictionary[VaultClient, TTLCache[str, dict[str, str]]]()
+
+    def path(self, source: str) -> str:
+        return self.root if source == "default" else f"{self.root}/{source}"
+
+    def vault(self, vault: VaultClient, app_source: str) -> KeptConsents:
+        """The seam's ``RedirectFlow.vault``."""
+        return KeptConsents(self, vault, app_source)
+
+    async def kept(self, vault: VaultClient, path: str) -> dict[str, str]:
+        """The client id and secret of the app's entry at ``path``, from a copy."""
+        copies = self._copies.setdefault(vault, TTLCache(maxsize=64, ttl=self.max_age))
+        if (copy := copies.get(path)) is not None:
+            return copy
+        data = await vault.read(path) or {}
+        read = {k: v for k in self.fields[:2] if isinstance(v := data.get(k), str)}
+        # Kept missing too (a seller's entry holding its own secret, no default app kept):
+        # else each poll of such a shop asks Vault again.
+        copies[path] = read
+        return read
+
+    def forget(self, reason: str) -> None:
+        """Every copy dropped: the marketplace refused the app (its secret rotated?)."""
+        log.error("%s: %s's app entries are read again", reason, self.label)
+        for copies in list(self._copies.values()):
+            copies.clear()
+
+    async def shop_credentials(
+        self, vault: VaultClient, stored: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        """The seam's ``AppKeptOnce``: ``stored`` with its app's secret. An entry naming no
+        source holds a secret of its own: it takes the default app's when that is its app."""
+        client_id, secret = self.fields[:2]
+        source = stored.get("app_source")
+        named = source if isinstance(source, str) else ""
+        path = self.path(named or "default")
+        try:
+            app = await self.kept(vault, path)
+        except VaultError:  # a policy without the app's entry: the entry's own secret
+            if named:
+                raise
+            return stored
+        if app.get(secret) and app.get(client_id) == stored.get(client_id):
+            return {**stored, secret: app[secret]}
+        if not named:
+            return stored
+        if not app.get(client_id) or not app.get(secret):
+            raise MarketplaceUnavailable(f"{self.label}'s app is not in Vault at {path}")
+        raise CredentialsRefused(
+            f"the seller consented to {self.label} app {stored.get(client_id)!r}, not the "
+            f"one Vault keeps at {path}: the seller must connect {self.label} again"
+        )
+
+
+@dataclass(frozen=True)
+class KeptConsents:
+    """The seam's ``AccountVault`` of a ``KeptApp``'s source: the app's entry read now, the
+    consents kept as their shops' entries. A consent's tokens are good on every site its
+    app serves: its region is GLOBAL."""
+
+    app: KeptApp
+    vault: VaultClient
+    source: str
+
+    async def _app_entry(self) -> list[str]:
+        path = self.app.path(self.source)
+        data = await self.vault.read(path) or {}
+        missing = [f for f in self.app.fields if not isinstance(data.get(f), str) or not data[f]]
+        if missing:
+            raise AppNotConfigured(f"{self.app.label}'s app at {path} lacks {', '.join(missing)}")
+        return [str(data[f]) for f in self.app.fields]
+
+    async def app_credentials(self) -> RedirectApp:
+        return self.app.make(*await self._app_entry(), source=self.source)
+
+    async def store(self, credentials: AccountCredentials) -> str:
+        client_id = (await self._app_entry())[0]
+        path = self.app.entry_path(credentials.tenant_id)
+        entry = {
+            self.app.account_field: credentials.seller_id,
+            "refresh_token": credentials.refresh_token,
+            self.app.fields[0]: client_id,
+            "app_source": self.source,
+            "marketplace_id": credentials.marketplace_id,
+            "created_at": credentials.created_at,
+        }
+        await self.vault.write(path, entry)
+        return path
+
+    async def check(self, tenant_id: str) -> ConsentedAccount:
+        data = await self.vault.read(self.app.entry_path(tenant_id)) or {}
+        account, client_id = self.app.account_field, self.app.fields[0]
+        if not all(data.get(f) for f in (account, "refresh_token", client_id)):
+            raise AccountCredentialsMissing(f"no {self.app.label} consent of {tenant_id} in Vault")
+        return ConsentedAccount(
+            tenant_id,
+            str(data["refresh_token"]),
+            str(data[account]),
+            str(data.get("marketplace_id", "")),
+            "GLOBAL",
+            str(data.get("created_at", "")),
+        )
+
+    async def delete(self, tenant_id: str) -> None:
+        await delete_entry(self.vault, self.app.entry_path(tenant_id))
 
 
 class VaultTokenStore:

@@ -35,26 +35,22 @@ G = TypeVar("G")  # what a login grants: the token and what comes with it
 _NOT_GRANTING: set[str] = set()
 
 
-def _grant_failed(token_url: str, exc: MarketplaceUnavailable) -> None:
-    if token_url in _NOT_GRANTING:
+def _say_granting(token_url: str, failed: MarketplaceUnavailable | None = None) -> None:
+    """Said once a change: the endpoint grants no token now (``failed``), or grants again."""
+    if (failed is not None) == (token_url in _NOT_GRANTING):
+        return
+    where = {"token_host": httpx.URL(token_url).host}
+    if failed is None:
+        _NOT_GRANTING.discard(token_url)
+        log.info("the token endpoint grants tokens again", extra=where)
         return
     _NOT_GRANTING.add(token_url)
-    host = httpx.URL(token_url).host
     log.warning(
         "the token endpoint grants no token now (%s): the calls waiting on one are tried "
         "later, the shops' credentials kept; said once until it grants again",
-        exc,
-        extra={"token_host": host},
+        failed,
+        extra=where,
     )
-
-
-def _granted_again(token_url: str) -> None:
-    if token_url in _NOT_GRANTING:
-        _NOT_GRANTING.discard(token_url)
-        log.info(
-            "the token endpoint grants tokens again",
-            extra={"token_host": httpx.URL(token_url).host},
-        )
 
 
 class Requester(Protocol):
@@ -385,9 +381,9 @@ class ClientCredentials(_HeadersOnly):
             try:
                 answer = await requester.token(self.token_url, form, headers=self._token_headers)
             except MarketplaceUnavailable as exc:
-                _grant_failed(self.token_url, exc)
+                _say_granting(self.token_url, exc)
                 raise
-            _granted_again(self.token_url)
+            _say_granting(self.token_url)
             granted = _granted(requester, answer, self._token_type)
             life = max(0.0, granted.expires_in)
             self._expires = time.monotonic() + life - min(self._margin, life / 2)
