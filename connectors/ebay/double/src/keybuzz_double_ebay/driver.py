@@ -7,20 +7,23 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from keybuzz_sandbox.conformance import AdminDriver, ConsentApp, DoubleShop, ShopDriver, answered
-from keybuzz_sandbox.double_kit.driver import sent_log, suite_pace
+from keybuzz_sandbox.conformance import ConsentApp, DoubleShop, ShopDriver, answered
+from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, suite_pace
 
-from .env import RU_NAME, consent_fields, service_env
+from .env import LISTED_AS, RU_NAME, service_env
 
 
 @dataclass(frozen=True, kw_only=True)
-class EbayDriver(AdminDriver):
+class EbayDriver(ListedShopsDriver):
     reading: tuple[str, ...] = ("getConversations", "getConversation")
     replying: str = "sendMessage"
     revoking: str = "revoke"
     answer_cap: int = 8 << 20  # the eBay connector's SPEC.max_response_bytes
     recipients: tuple[Any, ...] = ("BUYER",)
     file_reference: str = "url"  # a message's files are links the sender hosts
+
+    account = "number"
+    listed_as = LISTED_AS
 
     def buyer_message(self, text: str) -> dict[str, Any]:
         return {"body": text}
@@ -30,10 +33,6 @@ class EbayDriver(AdminDriver):
 
     def sandbox_settings(self) -> dict[str, str]:
         return {}
-
-    async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
-        listed = answered(await http.get(self.shops_listed_at))
-        return [DoubleShop(s["name"], s["number"], consent_fields(s)) for s in listed]
 
     async def consent_app(self, http: httpx.AsyncClient, callback_url: str) -> ConsentApp:
         registered = await http.put(
@@ -59,8 +58,7 @@ class EbayDriver(AdminDriver):
         return str(answer.headers["location"])
 
     async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
-        sent = await sent_log(http, self.admin, shop)
-        return ["BUYER" for s in sent if s["body"] == text]
+        return ["BUYER" for s in await self.sent_log(http, shop) if s["body"] == text]
 
 
 def drivers() -> dict[str, ShopDriver]:

@@ -31,21 +31,23 @@ EXTRA_NUMBERS = 1_000  # the extra sellers' numbers: 1001, 1002, …
 
 
 class EbayDoubleSettings(msgspec.Struct, frozen=True, kw_only=True):
-    """``SANDBOX_EBAY_EXTRA_SHOPS``: small sellers beyond the seeded ones, each with its
-    orders and no conversation."""
+    """``SANDBOX_EBAY_<FIELD>`` (docs/SANDBOX.md, "Settings")."""
 
     extra_shops: Annotated[int, msgspec.Meta(ge=0)] = 0
 
 
+# Each of the connector's credential fields as ``GET /_sandbox/ebay/shops`` lists it.
+LISTED_AS = {
+    "user_id": "userId",
+    "refresh_token": "refreshToken",
+    "client_id": "clientId",
+    "client_secret": "clientSecret",
+}
+
+
 def consent_fields(seller: Mapping[str, Any]) -> dict[str, str]:
-    """A seller of ``GET /_sandbox/ebay/shops`` as its consent's fields (the connector's
-    credential field names)."""
-    return {
-        "user_id": seller["userId"],
-        "refresh_token": seller["refreshToken"],
-        "client_id": seller["clientId"],
-        "client_secret": seller["clientSecret"],
-    }
+    """A seller the admin lists as its consent's fields (the connector's credentials)."""
+    return {field: seller[listed] for field, listed in LISTED_AS.items()}
 
 
 def service_env(url: str) -> dict[str, str]:

@@ -4,7 +4,6 @@ descriptions (contract.py) and the sandbox's faults; its admin under /_sandbox/e
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import time
 from collections.abc import Callable
@@ -13,9 +12,9 @@ from urllib.parse import urlencode
 
 import msgspec
 from keybuzz_sandbox.answers import gateway_page, held_back, json_answer
-from keybuzz_sandbox.double_kit.admin import admin_router, known
-from keybuzz_sandbox.double_kit.api import PROXY_PAGE, Answer, served
-from keybuzz_sandbox.double_kit.routes import operation_route
+from keybuzz_sandbox.double_kit.admin import admin_router, known, shop_log_handlers
+from keybuzz_sandbox.double_kit.api import PROXY_PAGE, Answer, Refused, served
+from keybuzz_sandbox.double_kit.oauth import basic_credentials
 from keybuzz_sandbox.fault_admin import fault_handlers
 from keybuzz_sandbox.faults import WebPageFaults, hostile_page, reply_faults
 from litestar import Request, Response, get, post, put
@@ -23,7 +22,7 @@ from litestar.response import Redirect, Stream
 
 from .contract import DESCRIBED
 from .env import ACCESS_SECONDS, ADMIN, CLIENT_ID, REFRESH_SECONDS, ROOT, RU_NAME
-from .state import EbayState, Seller, seller_order, stamp
+from .state import EbayState, Grant, Seller, message, seller_order
 
 if TYPE_CHECKING:
     from keybuzz_sandbox.sandbox import Sandbox
@@ -39,27 +38,23 @@ class Asked(NamedTuple):
     body: Any
 
 
-# What an operation answers a seller: its JSON (None: a 204's) and its status.
+# What an operation answers a seller: its JSON (None: a 204's) and its status; its
+# ``Refused`` (``code`` eBay's errorId) answered with eBay's error body.
 Make = Callable[[Seller, Asked], tuple[Any, int]]
+
+
+def errors(message: str, error_id: int = 2004, **more: str) -> dict[str, Any]:
+    """eBay's error body (``domain`` API_MESSAGE unless ``more`` says otherwise)."""
+    said = {"errorId": error_id, "domain": "API_MESSAGE", "category": "REQUEST", "message": message}
+    return {"errors": [said | more]}
+
+
+def error(status: int, message: str, error_id: int = 2004, **more: str) -> Response[bytes]:
+    return json_answer(errors(message, error_id, **more), status)
 
 
 def routes(sb: Sandbox) -> list[Any]:
     state = EbayState.seeded(sb)
-
-    def error(status: int, message: str, error_id: int = 2004) -> Response[bytes]:
-        return json_answer(
-            {
-                "errors": [
-                    {
-                        "errorId": error_id,
-                        "domain": "API_MESSAGE",
-                        "category": "REQUEST",
-                        "message": message,
-                    }
-                ]
-            },
-            status,
-        )
 
     @get(f"{ROOT}/oauth2/authorize", include_in_schema=False, sync_to_thread=False)
     def authorize(request: Request[Any, Any, Any]) -> Response[bytes] | Redirect:
@@ -80,104 +75,80 @@ def routes(sb: Sandbox) -> list[Any]:
                 for n in state.sellers
             )
             return Response(f"<h1>eBay</h1><ul>{links}</ul>".encode(), media_type="text/html")
-        code = f"v^1.1#i^1#c^{next(state.ids)}#{hashlib.sha256(f'{state.seed}{time.time()}'.encode()).hexdigest()[:20]}"
-        state.codes[code] = (seller.number, time.time() + 299)  # 299 s [official]
+        digest = hashlib.sha256(f"{state.seed}{time.time()}".encode()).hexdigest()[:20]
+        code = f"v^1.1#i^1#c^{next(state.ids)}#{digest}"
+        state.codes.issue(code, Grant(seller.number, time.time() + 299))  # 299 s [official]
         return Redirect(f"{back}?{urlencode({'state': asked, 'code': code})}")
+
+    def granted_seller(form: dict[str, Any]) -> tuple[Seller, dict[str, Any]] | None:
+        """The seller a grant names and what its answer adds, None when it is invalid."""
+        if form.get("grant_type") == "authorization_code":
+            code = state.codes.redeem(str(form.get("code")))
+            if code is None or form.get("redirect_uri") != RU_NAME:
+                return None
+            seller = state.sellers[code.number]
+            return seller, {
+                "refresh_token_expires_in": REFRESH_SECONDS,
+                "refresh_token": seller.refresh_token,
+            }
+        found = state.by_refresh(str(form.get("refresh_token")))
+        return None if found is None else (found, {})
 
     @post(f"{ROOT}/identity/v1/oauth2/token", include_in_schema=False)
     async def token(request: Request[Any, Any, Any]) -> Response[bytes]:
-        basic = base64.b64encode(f"{CLIENT_ID}:{state.secret}".encode()).decode()
-        if request.headers.get("authorization") != f"Basic {basic}":
-            return json_answer(
-                {"error": "invalid_client", "error_description": "client authentication failed"},
-                401,
-            )
+        if basic_credentials(request.headers.get("authorization")) != (CLIENT_ID, state.secret):
+            said = {"error": "invalid_client", "error_description": "client authentication failed"}
+            return json_answer(said, 401)
         form = dict(await request.form())
-        echoed = sb.echo.of(str(form.get("refresh_token") or ""))
-        said = {"error": "invalid_grant", "error_description": f"the grant is invalid{echoed}"}
-        invalid = json_answer(said, 400)
-        if form.get("grant_type") == "authorization_code":
-            seller_at = state.codes.pop(str(form.get("code")), None)
-            if (
-                seller_at is None
-                or seller_at[1] < time.time()
-                or form.get("redirect_uri") != RU_NAME
-            ):
-                return invalid
-            seller, extra = (
-                state.sellers[seller_at[0]],
-                {"refresh_token_expires_in": REFRESH_SECONDS},
-            )
-            extra["refresh_token"] = seller.refresh_token  # type: ignore[assignment]
-        elif form.get("grant_type") == "refresh_token":
-            found = state.by_refresh(str(form.get("refresh_token")))
-            if found is None:
-                return invalid
-            day = state.today()
-            if state.grants.get(day, 0) >= state.limits["grants"]:
-                state.refused_grants[day] = state.refused_grants.get(day, 0) + 1
-                return json_answer(
-                    {
-                        "errors": [
-                            {
-                                "errorId": 1001,
-                                "domain": "OAuth",
-                                "category": "REQUEST",
-                                "message": "Too many requests",
-                                "longMessage": "The application's daily limit of refresh token grants "
-                                "has been reached.",
-                            }
-                        ]
-                    },
-                    429,
-                )
-            seller, extra = found, {}
-            state.grants[day] = state.grants.get(day, 0) + 1
-        else:
+        if form.get("grant_type") not in ("authorization_code", "refresh_token"):
             return json_answer({"error": "unsupported_grant_type"}, 400)
+        if (found := granted_seller(form)) is None:
+            echoed = sb.echo.of(str(form.get("refresh_token") or ""))
+            said = {"error": "invalid_grant", "error_description": f"the grant is invalid{echoed}"}
+            return json_answer(said, 400)
+        seller, extra = found
+        if form["grant_type"] == "refresh_token" and not state.granted():
+            why = "The application's daily limit of refresh token grants has been reached."
+            return error(429, "Too many requests", 1001, domain="OAuth", longMessage=why)
         seller.token_requests += 1
-        issued = f"v^1.1#i^1#p^3#{next(state.ids)}#{hashlib.sha256(f'{state.seed}{next(state.ids)}'.encode()).hexdigest()}"
-        state.access[issued] = (seller, time.time() + ACCESS_SECONDS)
-        return json_answer(
-            {
-                "access_token": issued,
-                "expires_in": ACCESS_SECONDS,
-                "token_type": "User Access Token",
-                **extra,
-            }
-        )
+        digest = hashlib.sha256(f"{state.seed}{next(state.ids)}".encode()).hexdigest()
+        issued = f"v^1.1#i^1#p^3#{next(state.ids)}#{digest}"
+        state.access.issue(issued, Grant(seller.number, time.time() + ACCESS_SECONDS))
+        answer = {"access_token": issued, "expires_in": ACCESS_SECONDS}
+        return json_answer(answer | {"token_type": "User Access Token", **extra})
 
     def bearer(request: Request[Any, Any, Any]) -> Seller | None:
-        held = state.access.get(request.headers.get("authorization", "").removeprefix("Bearer "))
-        return held[0] if held and held[1] > time.time() else None
+        held = state.access.valid(request.headers.get("authorization", "").removeprefix("Bearer "))
+        return None if held is None else state.sellers[held.number]
 
     async def answer(
-        request: Request[Any, Any, Any], api: str, operation: str, make: Any, body: Any = None
+        request: Request[Any, Any, Any], api: str, operation: str, make: Make
     ) -> Response[bytes] | Stream:
         decision = await state.faults.delayed(f"ebay.{operation}")
         if decision.error_status:
             return gateway_page(decision.error_status)
         seller = bearer(request)
         if seller is None:
-            return error(
-                401,
-                "Invalid access token. Check the value of the Authorization HTTP request header.",
-                1001,
-            )
+            why = "Invalid access token. Check the value of the Authorization HTTP request header."
+            return error(401, why, 1001)
         if (refused := sb.echo.refusal(seller.refresh_token)) is not None:
             return error(400, refused)
         if state.spent(seller, api):
-            return error(
-                429, "Too many requests. The request limit has been reached for the resource.", 2001
-            )
-        described = DESCRIBED[api]
-        wrong = described.query_problems(operation, dict(request.query_params))
+            why = "Too many requests. The request limit has been reached for the resource."
+            return error(429, why, 2001)
+        described, query = DESCRIBED[api], dict(request.query_params)
+        body = msgspec.json.decode(await request.body()) if request.method == "POST" else None
+        wrong = described.query_problems(operation, query)
         wrong += described.body_problems(operation, body) if body is not None else []
         if wrong:
             return error(400, "; ".join(wrong))
+        asked = Asked(query, str(request.url).split("?")[0], dict(request.path_params), body)
 
         async def made() -> Response[bytes]:
-            payload, status = make(seller)  # None: a 204's
+            try:
+                payload, status = make(seller, asked)  # None: a 204's
+            except Refused as refused:
+                payload, status = errors(refused.message, int(refused.code)), refused.status
             kind, huge = decision.malformed_kind, state.faults.config.huge_bytes
             return served(Answer(status, payload), kind, huge, page=PROXY_PAGE)
 
@@ -192,30 +163,17 @@ def routes(sb: Sandbox) -> list[Any]:
             "status": "CONFIRMED",
         }, 200
 
-    def page(items: list[Any], q: Any, key: str, href: str, seller: str) -> dict[str, Any]:
+    def page(items: list[Any], key: str, seller: Seller, asked: Asked) -> dict[str, Any]:
+        q = asked.query
         limit, offset = int(q.get("limit", 25)), int(q.get("offset", 0))
-        hostile = hostile_page(
-            state.faults.config, items[:limit], seller, offset > 0
-        )  # paged wrong
-        if hostile is not None:
-            return {
-                key: hostile,
-                "href": href,
-                "limit": limit,
-                "offset": offset,
-                "total": len(items) + limit + offset,
-                "next": f"{href}?{urlencode({**q, 'offset': offset + limit})}",
-            }
-        shown = {
-            key: items[offset : offset + limit],
-            "href": href,
-            "limit": limit,
-            "offset": offset,
-            "total": len(items),
-        }
-        if offset + limit < len(items):
-            shown["next"] = f"{href}?{urlencode({**q, 'offset': offset + limit})}"
-        return shown
+        shown, total = items[offset : offset + limit], len(items)
+        hostile = hostile_page(state.faults.config, items[:limit], seller.number, offset > 0)
+        if hostile is not None:  # paged wrong: another page always follows
+            shown, total = hostile, len(items) + limit + offset
+        listed = {key: shown, "href": asked.url, "limit": limit, "offset": offset, "total": total}
+        if offset + limit < total:
+            listed["next"] = f"{asked.url}?{urlencode({**q, 'offset': offset + limit})}"
+        return listed
 
     def summary(c: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in c.items() if k not in ("messages", "buyer")} | {
@@ -229,47 +187,40 @@ def routes(sb: Sandbox) -> list[Any]:
         if "start_time" in q:
             found = [c for c in found if c["messages"][-1]["createdDate"] >= q["start_time"]]
         found.sort(key=lambda c: c["messages"][-1]["createdDate"], reverse=True)
-        return page([summary(c) for c in found], q, "conversations", asked.url, s.number), 200
+        return page([summary(c) for c in found], "conversations", s, asked), 200
 
     def one(s: Seller, asked: Asked) -> tuple[Any, int]:
-        q, wanted = asked.query, asked.path["conversation_id"]
-        c = next((c for c in s.conversations if c["conversationId"] == wanted), None)
-        if c is None or c["conversationType"] != q.get("conversation_type"):
-            return {"errors": [{"errorId": 2103, "message": "conversation not found"}]}, 404
-        shown = page(c["messages"], q, "messages", asked.url, s.number)
+        c = s.conversation(asked.path["conversation_id"])
+        if c is None or c["conversationType"] != asked.query.get("conversation_type"):
+            raise Refused(404, "conversation not found", "2103")
         kept = ("conversationStatus", "conversationTitle", "conversationType")
-        return {k: c[k] for k in kept} | shown, 200
+        return {k: c[k] for k in kept} | page(c["messages"], "messages", s, asked), 200
 
     def send(s: Seller, asked: Asked) -> tuple[Any, int]:
         body, shown = asked.body, reply_faults(state.faults.config, time.time())
-        wanted = body.get("conversationId")
-        c = next((c for c in s.conversations if c["conversationId"] == wanted), None)
+        c = s.conversation(body.get("conversationId"))
         text = str(body.get("messageText", ""))
         if c is None or c["conversationType"] != "FROM_MEMBERS" or not 0 < len(text) <= 2000:
-            refused = {"errorId": 2101, "message": "invalid conversationId or messageText"}
-            return {"errors": [refused]}, 400
-        s.sent.append(text)
-        said = {
-            "messageId": f"m{next(state.ids)}",
-            "createdDate": stamp(shown.date(time.time())),
-            "messageBody": shown.show(text),
-            "senderUsername": s.username,
-            "recipientUsername": c["buyer"],
-            "subject": c["conversationTitle"],
-            "readStatus": False,
-        }
+            raise Refused(400, "invalid conversationId or messageText", "2101")
+        s.sent.append({"body": text})
+        said = message(
+            f"m{next(state.ids)}",
+            s.username,
+            c["buyer"],
+            c["conversationTitle"],
+            shown.show(text),
+            shown.date(time.time()),
+        )
         c["messages"].append(said)
         answered = {k.replace("Username", "UserName"): v for k, v in said.items()}
         return {k: v for k, v in answered.items() if k != "messageId"}, 201
 
     def update(s: Seller, asked: Asked) -> tuple[Any, int]:
         body = asked.body
-        for c in s.conversations:
-            if c["conversationId"] == body.get("conversationId") and "read" in body:
-                for m in c["messages"]:
-                    m["readStatus"] = m["readStatus"] or (
-                        m["senderUsername"] != s.username and body["read"]
-                    )
+        c = s.conversation(body.get("conversationId"))
+        if c is not None and "read" in body:
+            for m in c["messages"]:
+                m["readStatus"] |= m["senderUsername"] != s.username and body["read"]
         return None, 204
 
     def orders(s: Seller, asked: Asked) -> tuple[Any, int]:
@@ -281,31 +232,30 @@ def routes(sb: Sandbox) -> list[Any]:
             low, _, high = window.strip("[]").partition("..")
             key = {"creationdate": "creationDate", "lastmodifieddate": "lastModifiedDate"}.get(name)
             if key is None:
-                return {"errors": [{"errorId": 30700, "message": "invalid filter"}]}, 400
+                raise Refused(400, "invalid filter", "30700")
             found = [o for o in found if low <= o[key] and (not high or o[key] <= high)]
-        return page(found, q, "orders", asked.url, s.number), 200
+        return page(found, "orders", s, asked), 200
 
-    # eBay's operation id → (its API, what it answers a seller); method and path: described.
-    operations: dict[str, tuple[str, Make]] = {
-        "getUser": ("identity", user),
-        "getConversations": ("message", conversations),
-        "getConversation": ("message", one),
-        "sendMessage": ("message", send),
-        "updateConversation": ("message", update),
-        "getOrders": ("fulfillment", orders),
+    # eBay's operation ids by API → what each answers a seller; method and path: described.
+    operations: dict[str, dict[str, Make]] = {
+        "identity": {"getUser": user},
+        "message": {
+            "getConversations": conversations,
+            "getConversation": one,
+            "sendMessage": send,
+            "updateConversation": update,
+        },
+        "fulfillment": {"getOrders": orders},
     }
 
-    def endpoint(operation: str, api: str, make: Make) -> Any:
-        path, method, _ = DESCRIBED[api].operation(operation)
-        base = DESCRIBED[api].spec()["servers"][0]["variables"]["basePath"]["default"]
+    def served_api(api: str) -> list[Any]:
+        described = DESCRIBED[api]
+        base = described.spec()["servers"][0]["variables"]["basePath"]["default"]
 
-        async def handler(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
-            body = msgspec.json.decode(await request.body()) if method == "post" else None
-            url = str(request.url).split("?")[0]
-            asked = Asked(dict(request.query_params), url, dict(request.path_params), body)
-            return await answer(request, api, operation, lambda s: make(s, asked), body)
+        async def handle(request: Request[Any, Any, Any], operation: str, make: Make) -> Any:
+            return await answer(request, api, operation, make)
 
-        return operation_route(f"{ROOT}{base}{path}", method, f"ebay.{operation}", handler)
+        return described.routes(f"{ROOT}{base}", "ebay", operations[api], handle)
 
     # --- admin -------------------------------------------------------------------------------
 
@@ -342,31 +292,22 @@ def routes(sb: Sandbox) -> list[Any]:
         # The admin may name the buyer and the listing (one a seeded order bought).
         buyer = "eBay" if kind == "FROM_EBAY" else data.get("buyer") or f"acheteur_{n}"
         item = data.get("item") or f"1100{n}"
-        message = {
-            "messageId": f"m{n}",
-            "createdDate": stamp(time.time()),
-            "messageBody": data["body"],
-            "senderUsername": buyer,
-            "recipientUsername": s.username,
-            "subject": f"Question sur l'objet {item}",
-            "readStatus": False,
-        }
+        subject = f"Question sur l'objet {item}"
+        said = message(f"m{n}", buyer, s.username, subject, data["body"], time.time())
         s.conversations.append(
             {
                 "conversationId": f"c{n}",
                 "conversationType": kind,
                 "buyer": buyer,
                 "conversationStatus": "ACTIVE",
-                "conversationTitle": message["subject"],
-                "createdDate": message["createdDate"],
+                "conversationTitle": subject,
+                "createdDate": said["createdDate"],
                 "referenceId": item,
                 "referenceType": "LISTING",
-                "messages": [message],
+                "messages": [said],
             }
         )
-        return json_answer(
-            {"messageId": message["messageId"], "threadId": f"c{n}", "orderId": None}, 201
-        )
+        return json_answer({"messageId": f"m{n}", "threadId": f"c{n}", "orderId": None}, 201)
 
     @post("/shops/{number:str}/orders", sync_to_thread=False, status_code=201)
     def sold(number: str, data: dict[str, int]) -> Response[bytes]:
@@ -381,51 +322,22 @@ def routes(sb: Sandbox) -> list[Any]:
     )
     def written(number: str, thread: str, data: dict[str, Any]) -> Response[bytes]:
         """The buyer writes again in a conversation, its files as links (``mediaUrl``)."""
-        listed = seller_of(number).conversations
-        c = known(
-            next((c for c in listed if c["conversationId"] == thread), None), f"thread {thread}"
-        )
+        s = seller_of(number)
+        c = known(s.conversation(thread), f"thread {thread}")
         media = [
             {"mediaName": f["name"], "mediaType": "PDF", "mediaUrl": f["url"]}
             for f in data.get("attachments", [])
         ]
-        message = {
-            "messageId": f"m{next(state.ids)}",
-            "createdDate": stamp(time.time()),
-            "messageBody": data["body"],
-            "senderUsername": c["buyer"],
-            "recipientUsername": seller_of(number).username,
-            "subject": c["conversationTitle"],
-            "readStatus": False,
-            **({"messageMedia": media} if media else {}),
-        }
-        c["messages"].append(message)
-        return json_answer({"messageId": message["messageId"]}, 201)
-
-    @get("/shops/{number:str}/sent", sync_to_thread=False)
-    def sent(number: str) -> Response[bytes]:
-        return json_answer({"sent": [{"body": b} for b in seller_of(number).sent]})
-
-    @post("/shops/{number:str}/revoke", sync_to_thread=False)
-    def revoke(number: str) -> Response[bytes]:
-        """The seller withdraws its consent: its refresh and access tokens stop working."""
-        seller_of(number).generation += 1
-        state.refreshing[seller_of(number).refresh_token] = seller_of(number)
-        for token, (s, _) in list(state.access.items()):
-            if s.number == number:
-                del state.access[token]
-        return json_answer({"revoked": True})
-
-    @post("/shops/{number:str}/expire-tokens", sync_to_thread=False)
-    def expire(number: str) -> Response[bytes]:
-        for token, (s, _) in list(state.access.items()):
-            if s.number == number:
-                state.access[token] = (s, 0.0)
-        return json_answer({"expired": True})
-
-    @get("/shops/{number:str}/token-requests", sync_to_thread=False)
-    def token_requests(number: str) -> Response[bytes]:
-        return json_answer({"tokenRequests": seller_of(number).token_requests})
+        said = message(
+            f"m{next(state.ids)}",
+            c["buyer"],
+            s.username,
+            c["conversationTitle"],
+            data["body"],
+            time.time(),
+        )
+        c["messages"].append(said | ({"messageMedia": media} if media else {}))
+        return json_answer({"messageId": said["messageId"]}, 201)
 
     @put("/limits", sync_to_thread=False)
     def set_limits(data: dict[str, int]) -> Response[bytes]:
@@ -433,12 +345,12 @@ def routes(sb: Sandbox) -> list[Any]:
         return json_answer(state.limits)
 
     @get("/grants", sync_to_thread=False)
-    def granted() -> Response[bytes]:
+    def grants() -> Response[bytes]:
         day = state.today()
         return json_answer(
             {
-                "refreshGrants": state.grants.get(day, 0),
-                "refusedGrants": state.refused_grants.get(day, 0),
+                "refreshGrants": state.grants[(day, "granted")],
+                "refusedGrants": state.grants[(day, "refused")],
             }
         )
 
@@ -449,11 +361,11 @@ def routes(sb: Sandbox) -> list[Any]:
         day = state.today()
         return json_answer(
             {
-                "calls": state.calls.get((day, number), 0),
-                "app": state.calls.get((day, "app"), 0),
-                "fulfillment": state.calls.get((day, "fulfillment"), 0),
-                "refused": state.calls.get((day, "refused-app"), 0),
-                "fulfillmentRefused": state.calls.get((day, "refused-fulfillment"), 0),
+                "calls": state.calls[(day, number)],
+                "app": state.calls[(day, "app")],
+                "fulfillment": state.calls[(day, "fulfillment")],
+                "refused": state.calls[(day, "refused-app")],
+                "fulfillmentRefused": state.calls[(day, "refused-fulfillment")],
             }
         )
 
@@ -462,15 +374,12 @@ def routes(sb: Sandbox) -> list[Any]:
         register,
         set_limits,
         calls_of,
-        granted,
+        grants,
         opened,
         sold,
         written,
-        sent,
-        revoke,
-        expire,
-        token_requests,
+        *shop_log_handlers(seller_of, ("revoke", state.revoke), expire_tokens=state.expire),
         *fault_handlers(state.faults, WebPageFaults),
     ]
-    api = [endpoint(operation, *spec) for operation, spec in operations.items()]
+    api = [route for name in operations for route in served_api(name)]
     return [authorize, token, *api, admin_router(ADMIN, admin)]

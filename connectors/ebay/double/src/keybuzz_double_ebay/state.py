@@ -7,11 +7,14 @@ from __future__ import annotations
 import hashlib
 import itertools
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+from keybuzz_sandbox.double_kit.tokens import Issued
 from keybuzz_sandbox.faults import FaultInjector, WebPageFaults
 
 from .env import (
@@ -41,7 +44,7 @@ class Seller:
     token_requests: int = 0
     conversations: list[dict[str, Any]] = field(default_factory=list)
     orders: list[dict[str, Any]] = field(default_factory=list)
-    sent: list[str] = field(default_factory=list)
+    sent: list[dict[str, str]] = field(default_factory=list)  # {"body": …} each
 
     @property
     def user_id(self) -> str:
@@ -55,6 +58,24 @@ class Seller:
     def refresh_token(self) -> str:
         digest = hashlib.sha256(f"{self.seed}|{self.number}|{self.generation}".encode()).hexdigest()
         return f"v^1.1#i^1#r^1#{digest[:40]}"
+
+    def conversation(self, conversation_id: object) -> dict[str, Any] | None:
+        return next((c for c in self.conversations if c["conversationId"] == conversation_id), None)
+
+
+def message(
+    message_id: str, sender: str, recipient: str, subject: str, body: str, at: float
+) -> dict[str, Any]:
+    """A conversation's message as the Message API shows it, unread."""
+    return {
+        "messageId": message_id,
+        "createdDate": stamp(at),
+        "messageBody": body,
+        "senderUsername": sender,
+        "recipientUsername": recipient,
+        "subject": subject,
+        "readStatus": False,
+    }
 
 
 def seeded_orders(seller: Seller, now: float) -> list[dict[str, Any]]:
@@ -89,6 +110,13 @@ def seller_order(seller: Seller, n: int, when: float) -> dict[str, Any]:
     }
 
 
+class Grant(msgspec.Struct, frozen=True):
+    """A seller's access token or consent code, until ``expires_at`` (real epoch seconds)."""
+
+    number: str
+    expires_at: float
+
+
 @dataclass
 class EbayState:
     """What the double keeps while it runs (in memory: a restart seeds it again)."""
@@ -97,13 +125,10 @@ class EbayState:
     secret: str  # the application's client secret
     sellers: dict[str, Seller]
     faults: FaultInjector
-    accept: dict[str, str] = field(
-        default_factory=dict
-    )  # RuName → the accept URL registered with it
-    codes: dict[str, tuple[str, float]] = field(default_factory=dict)  # code → seller, expiry
-    access: dict[str, tuple[Seller, float]] = field(
-        default_factory=dict
-    )  # access token → seller, expiry
+    codes: Issued[Grant]  # consent codes, redeemed once
+    access: Issued[Grant]  # access tokens
+    # RuName → the accept URL registered with it
+    accept: dict[str, str] = field(default_factory=dict)
     # The admin may lower them, and make a "day" a window of so many seconds (0: eBay's day),
     # so that a run of minutes meets the limit a day's rate of calls would.
     limits: dict[str, int] = field(
@@ -117,13 +142,9 @@ class EbayState:
     )
     # (day, "app", "fulfillment" or a seller) → calls answered; (day, "refused-<api>") →
     # calls answered 429 past the app's quota of that API
-    calls: dict[tuple[str, str], int] = field(default_factory=dict)
-    grants: dict[str, int] = field(
-        default_factory=dict
-    )  # day → user access tokens granted on a refresh token
-    refused_grants: dict[str, int] = field(
-        default_factory=dict
-    )  # day → refresh-token grants refused past the limit
+    calls: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # (day, "granted" or "refused") → refresh-token grants answered, or refused past the limit
+    grants: Counter[tuple[str, str]] = field(default_factory=Counter)
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     # Each seller by the refresh tokens it was given: a token is its seller's while it is
     # the current one (a revocation gives a new one).
@@ -139,7 +160,8 @@ class EbayState:
         for seller in sellers.values():
             seller.orders = seeded_orders(seller, time.time())
         secret = f"SBX-{hashlib.sha256(seed.encode()).hexdigest()[:24]}"
-        state = cls(seed, secret, sellers, FaultInjector(seed, WebPageFaults()))
+        faults = FaultInjector(seed, WebPageFaults())
+        state = cls(seed, secret, sellers, faults, Issued(sb.clock), Issued(sb.clock))
         state.refreshing = {s.refresh_token: s for s in sellers.values()}
         return state
 
@@ -153,13 +175,30 @@ class EbayState:
         API's, or the others') or the seller's is spent."""
         calls, limits = self.calls, self.limits
         day, quota = self.today(), "fulfillment" if api == "fulfillment" else "app"
-        app, user = calls.get((day, quota), 0), calls.get((day, seller.number), 0)
-        if app >= limits[quota] or user >= limits["user"]:
-            calls[(day, f"refused-{quota}")] = calls.get((day, f"refused-{quota}"), 0) + 1
+        if calls[(day, quota)] >= limits[quota] or calls[(day, seller.number)] >= limits["user"]:
+            calls[(day, f"refused-{quota}")] += 1
             return True
-        calls[(day, quota)], calls[(day, seller.number)] = app + 1, user + 1
+        calls[(day, quota)] += 1
+        calls[(day, seller.number)] += 1
         return False
+
+    def granted(self) -> bool:
+        """Counts a refresh-token grant; False (counted refused) past the day's limit."""
+        day = self.today()
+        spent = self.grants[(day, "granted")] >= self.limits["grants"]
+        self.grants[(day, "refused" if spent else "granted")] += 1
+        return not spent
 
     def by_refresh(self, token: str) -> Seller | None:
         found = self.refreshing.get(token)
         return found if found is not None and found.refresh_token == token else None
+
+    def revoke(self, seller: Seller) -> dict[str, bool]:
+        """The seller withdraws its consent: its refresh and access tokens stop working."""
+        seller.generation += 1
+        self.refreshing[seller.refresh_token] = seller
+        self.expire(seller)
+        return {"revoked": True}
+
+    def expire(self, seller: Seller) -> int:
+        return self.access.withdraw(lambda grant: grant.number == seller.number)

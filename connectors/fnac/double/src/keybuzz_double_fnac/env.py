@@ -9,9 +9,7 @@ import msgspec
 
 
 class FnacDoubleSettings(msgspec.Struct, frozen=True, kw_only=True):
-    """``SANDBOX_FNAC_BENCH_ORDERS``: orders in 90 days of its largest shop;
-    ``SANDBOX_FNAC_EXTRA_SHOPS``: small Fnac and Darty shops beyond the seeded ones, for
-    polling at scale (shops.py)."""
+    """``SANDBOX_FNAC_<FIELD>`` (docs/SANDBOX.md, "Settings")."""
 
     bench_orders: Annotated[int, msgspec.Meta(gt=0)] = 50_000
     extra_shops: Annotated[int, msgspec.Meta(ge=0)] = 0

@@ -1,10 +1,6 @@
 """Deterministic facts of one Fnac/Darty shop: orders, buyers' messages, incidents,
-computed from (SANDBOX_SEED, shop, i) when asked for (``DrawnStreams`` places them).
-
-Order ids are what Fnac's are, PHP ``uniqid()`` of the moment the order was placed
-(8 hex digits of seconds, 5 of microseconds: ``57BEAFDA828A8``), so an id maps back
-to its order's index through its time.
-"""
+computed from (SANDBOX_SEED, shop, i) when asked for (``DrawnStreams`` places them); an
+order's id is Fnac's PHP ``uniqid()`` of its moment, so it maps back to its index."""
 
 from __future__ import annotations
 
@@ -16,6 +12,7 @@ import msgspec
 from keybuzz_sandbox.double_kit.draws import rng as seeded_rng
 from keybuzz_sandbox.double_kit.draws import unit
 from keybuzz_sandbox.double_kit.history import DAY, HOUR, Lifecycle, shipping_path
+from keybuzz_sandbox.double_kit.people import FIRST_NAMES, LAST_NAMES, STREETS, TOWNS
 from keybuzz_sandbox.double_kit.streams import DrawnStreams
 
 from .shops import ShopSpec, uuid_from
@@ -126,10 +123,6 @@ class Texts(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     """The words of the seeded shops: data, read from seed_texts.json (the double's own
     wording, not Fnac's)."""
 
-    first_names: tuple[str, ...]
-    last_names: tuple[str, ...]
-    streets: tuple[str, ...]
-    cities: tuple[tuple[str, str], ...]  # (city, postal code)
     products: dict[str, tuple[tuple[str, float], ...]]  # by marketplace: (name, price)
     questions: tuple[tuple[str, str], ...]  # (subject, text)
     follow_ups: tuple[str, ...]
@@ -200,8 +193,8 @@ class ShopGenerator(DrawnStreams):
     def order(self, index: int) -> OrderFacts:
         rng = seeded_rng(self.seed, self.shop_id, index, "order")
         placed = self.purchase_time(index)
-        first, last = rng.choice(TEXTS.first_names), rng.choice(TEXTS.last_names)
-        city, zipcode = rng.choice(TEXTS.cities)
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        city, zipcode = rng.choice(TOWNS)
         count = rng.choices((1, 2, 3), weights=(75, 18, 7))[0]
         lines = tuple(
             Line(
@@ -223,7 +216,7 @@ class ShopGenerator(DrawnStreams):
             address=Address(
                 firstname=first,
                 lastname=last,
-                address1=f"{rng.randint(1, 120)} {rng.choice(TEXTS.streets)}",
+                address1=f"{rng.randint(1, 120)} {rng.choice(STREETS)}",
                 zipcode=zipcode,
                 city=city,
             ),
@@ -409,7 +402,7 @@ class ShopGenerator(DrawnStreams):
             referer=product.offer_fnac_id,
             order_index=None,
             from_type="CLIENT",
-            from_name=f"{rng.choice(TEXTS.first_names)} {rng.choice(TEXTS.last_names)[0]}.",
+            from_name=f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)[0]}.",
             subject="Question sur l'offre",
             description=rng.choice(TEXTS.offer_questions),
             created=at,

@@ -1,14 +1,6 @@
-"""Fnac's XML: a parser that refuses hostile documents, and the services' schemas.
-
-The XSDs in ``xsd/`` are Fnac's own (FnacMarketplace/fnacapiclient, MIT: ``xsd/LICENSE``),
-copied unchanged. Where Fnac's recorded responses disagree with them, the double
-answers as the recordings do, and ``AMENDMENTS`` adjusts the compiled schemas to
-the recordings (each amendment names the recorded file that shows it), so that
-both the double's answers and real ones validate.
-
-Parsing is lxml's with entities left unresolved, no DTD loading and no network;
-a document carrying a DOCTYPE is refused outright (docs/BENCHMARKS.md: the choice).
-"""
+"""Fnac's XML: a parser that refuses hostile documents (docs/SANDBOX.md, "Fnac / Darty
+double"), and the services' schemas, Fnac's own XSDs (``xsd/``) amended where Fnac's
+recorded responses disagree with them (``AMENDMENTS``, each naming its recording)."""
 
 from __future__ import annotations
 

@@ -20,14 +20,10 @@ REPLY_DOMAINS = (BUYER_DOMAIN, SUPPORT_ADDRESS.rpartition("@")[2])
 
 
 class ManoManoDoubleSettings(msgspec.Struct, frozen=True, kw_only=True):
-    """``SANDBOX_MANOMANO_REPLY_SMTP_PORT``: where its relay takes replies (0: a free port,
-    said at ``GET /_sandbox/manomano/relay``); ``SANDBOX_MANOMANO_MX_HOST`` and ``_PORT``:
-    the MX its mails and bounces go to unless a request names another (by default the
-    stack's, 2525 shifted by KEYBUZZ_PORT_OFFSET);
-    ``SANDBOX_MANOMANO_EXTRA_SHOPS``: small sellers beside the seeded ones (sellers.py)."""
+    """``SANDBOX_MANOMANO_<FIELD>`` (docs/SANDBOX.md, "ManoMano double" and "Settings")."""
 
     reply_smtp_host: str = "127.0.0.1"
-    reply_smtp_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 0
+    reply_smtp_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 0  # 0: a free port
     mx_host: str = "127.0.0.1"
     mx_port: StackPort = 2525  # the stack's MX, moved by KEYBUZZ_PORT_OFFSET
     extra_shops: Annotated[int, msgspec.Meta(ge=0, le=49_999)] = 0

@@ -17,13 +17,15 @@ import html
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
+from typing import Literal
 
 import msgspec
 from keybuzz_sandbox.dkim_signing import PRIVATE_KEY, dkim_signature
+from keybuzz_sandbox.double_kit.people import nth_buyer
 
 from .env import BUYER_DOMAIN, SELECTOR, SUPPORT_ADDRESS
 
-KINDS = ("buyer", "invoice", "support", "notice", "alert")
+Kind = Literal["buyer", "invoice", "support", "notice", "alert"]
 NOTICE_ADDRESS = "ne-pas-repondre@manomano.fr"
 ALERT_ADDRESS = "alertes@manomano.fr"
 SIGNED_HEADERS = [
@@ -39,7 +41,6 @@ SIGNED_HEADERS = [
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n% KeyBuzz sandbox\n%%EOF\n"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
 
-BUYERS = ("Camille Petit", "Hugo Martin", "Léa Bernard", "Louis Moreau", "Chloé Dubois")
 WORDS = {
     "buyer": (
         "Bonjour,\n\nJ'ai commandé une perceuse-visseuse il y a une semaine et le colis "
@@ -90,19 +91,16 @@ def buyer_alias(order_id: str, name: str) -> str:
     return f"{token}@{BUYER_DOMAIN}"
 
 
-def sender_of(kind: str, order_id: str, name: str) -> tuple[str, str]:
-    """(display name, address) of a kind's sender."""
-    if kind == "support":
-        return "Service Client ManoMano", SUPPORT_ADDRESS
-    if kind == "notice":
-        return "ManoMano", NOTICE_ADDRESS
-    if kind == "alert":
-        return "ManoMano Alertes", ALERT_ADDRESS
-    return f"{name} via ManoMano", buyer_alias(order_id, name)
+# The sender of each kind but a buyer's (its alias): (display name, address).
+SENDERS = {
+    "support": ("Service Client ManoMano", SUPPORT_ADDRESS),
+    "notice": ("ManoMano", NOTICE_ADDRESS),
+    "alert": ("ManoMano Alertes", ALERT_ADDRESS),
+}
 
 
 def compose(
-    kind: str,
+    kind: Kind,
     to: str,
     order_id: str,
     *,
@@ -115,8 +113,8 @@ def compose(
     now: datetime | None = None,
 ) -> tuple[bytes, Sent]:
     """The mail's bytes, signed as ManoMano would (unless ``forged``), and what was sent."""
-    name = BUYERS[index % len(BUYERS)]
-    display, address = sender_of(kind, order_id, name)
+    name = " ".join(nth_buyer(index))
+    display, address = SENDERS.get(kind) or (f"{name} via ManoMano", buyer_alias(order_id, name))
     words = WORDS[kind].format(order=order_id, name=name)
     domain = address.rpartition("@")[2]
     msg = EmailMessage()

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from keybuzz_sandbox.answers import gateway_page, json_answer
+from keybuzz_sandbox.double_kit.admin import admin_router, known, settings_handlers
+from keybuzz_sandbox.fault_admin import ratelimit_reset_handler
 from keybuzz_sandbox.faults import NextCount, SlowSeconds
 from keybuzz_sandbox.ratelimit import RateLimit, RateLimiter
 from litestar import Request, Response, get, post, put
@@ -38,7 +40,7 @@ API_LIMIT = RateLimit(rate_text="2", burst=10)
 class MailRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
     """Body of POST /_sandbox/manomano/mails: a mail of ``kind`` to an inbound address."""
 
-    kind: str
+    kind: mails.Kind
     to: str
     order_id: str = ""  # none: the seller's latest order
     contract: int = 1001
@@ -103,9 +105,11 @@ def manomano_routes(sb: Sandbox) -> list[Any]:
     sb.parts["manomano"] = relay
     sb.lifespans.append(lambda _app: serving(relay))
 
+    def seller_of(contract: int) -> Seller:
+        return known(sellers.get(contract), f"seller {contract}")
+
     @get(f"{API}/orders", include_in_schema=False)
     async def orders(request: Request[Any, Any, Any]) -> Response[bytes]:
-        nonlocal faults
         if faults.slow_seconds:
             await asyncio.sleep(faults.slow_seconds)
         if faults.unavailable_next > 0:
@@ -138,8 +142,8 @@ def manomano_routes(sb: Sandbox) -> list[Any]:
         paging = {"page": page, "pages": pages, "items": len(found), "limit": limit}
         return json_answer({"content": content, "pagination": paging})
 
-    @get(f"{ADMIN}/sellers", include_in_schema=False)
-    async def seller_list() -> Response[bytes]:
+    @get("/sellers", sync_to_thread=False)
+    def seller_list() -> Response[bytes]:
         return json_answer(
             [
                 {"contract": s.contract, "name": s.name, "apiKey": s.key, "orders": len(s.orders)}
@@ -147,47 +151,35 @@ def manomano_routes(sb: Sandbox) -> list[Any]:
             ]
         )
 
-    @post(f"{ADMIN}/orders/{{reference:str}}/status", include_in_schema=False)
-    async def order_status(request: Request[Any, Any, Any], reference: str) -> Response[bytes]:
-        status = str((await request.json()).get("status", ""))
+    @post("/orders/{reference:str}/status", sync_to_thread=False)
+    def order_status(reference: str, data: dict[str, str]) -> Response[bytes]:
+        status = str(data.get("status", ""))
         order = next((s.orders[reference] for s in sellers.values() if reference in s.orders), None)
         if order is None or status not in STATUSES:
             return json_answer({"message": f"no order {reference} or no status {status}"}, 404)
         order["status"], order["status_updated_at"] = status, iso(datetime.now(UTC))
         return json_answer(order)
 
-    @post(f"{ADMIN}/orders", include_in_schema=False)
-    async def new_order(request: Request[Any, Any, Any]) -> Response[bytes]:
+    @post("/orders", sync_to_thread=False)
+    def new_order(data: dict[str, int]) -> Response[bytes]:
         """A new order of a seller, created now (for freshness)."""
-        seller = sellers.get(int((await request.json()).get("contract", 1001)))
-        if seller is None:
-            return json_answer({"message": "no such seller"}, 404)
+        seller = seller_of(int(data.get("contract", 1001)))
         now = datetime.now(UTC)
         reference = order_reference(seller.contract, len(seller.orders) + 1)
         seller.orders[reference] = made_order(seller.contract, reference, 2, now, now)
         return json_answer(seller.orders[reference])
 
-    @post(f"{ADMIN}/ratelimits/reset", include_in_schema=False, status_code=204)
-    async def reset_buckets() -> None:
-        limiter.reset()
-
-    @put(f"{ADMIN}/faults", include_in_schema=False)
-    async def set_faults(data: Faults) -> Response[bytes]:
+    def set_faults(config: Faults) -> None:
         nonlocal faults
-        faults = data  # off a bound, or an unknown field: Litestar's 400 as it is read
-        return json_answer(msgspec.to_builtins(faults))
+        faults = config
 
-    @post(f"{ADMIN}/mails", include_in_schema=False)
+    @post("/mails")
     async def send_mail(request: Request[Any, Any, Any]) -> Response[bytes]:
         try:
             asked = msgspec.json.decode(await request.body(), type=MailRequest)
         except msgspec.DecodeError as exc:
             return json_answer({"message": str(exc)}, 400)
-        if asked.kind not in mails.KINDS:
-            return json_answer({"message": f"kind is one of {', '.join(mails.KINDS)}"}, 400)
-        seller = sellers.get(asked.contract)
-        if seller is None:
-            return json_answer({"message": "no such seller"}, 404)
+        seller = seller_of(asked.contract)
         order_id = asked.order_id or list(seller.orders)[-1]
         raw, sent = mails.compose(
             asked.kind,
@@ -207,8 +199,8 @@ def manomano_routes(sb: Sandbox) -> list[Any]:
             return json_answer({"message": f"the MX refused it: {exc}"}, 502)
         return json_answer({"sent": msgspec.to_builtins(sent), "at": time.time()})
 
-    @get(f"{ADMIN}/relay", include_in_schema=False)
-    async def relay_state() -> Response[bytes]:
+    @get("/relay", sync_to_thread=False)
+    def relay_state() -> Response[bytes]:
         return json_answer(
             {
                 "host": settings.reply_smtp_host,
@@ -217,32 +209,30 @@ def manomano_routes(sb: Sandbox) -> list[Any]:
             }
         )
 
-    @put(f"{ADMIN}/bounce-target", include_in_schema=False)
-    async def bounce_target(request: Request[Any, Any, Any]) -> Response[bytes]:
-        body = await request.json()
-        relay.mx = (str(body["host"]), int(body["port"]))
+    @put("/bounce-target", sync_to_thread=False)
+    def bounce_target(data: dict[str, Any]) -> Response[bytes]:
+        relay.mx = (str(data["host"]), int(data["port"]))
         return json_answer({"host": relay.mx[0], "port": relay.mx[1]})
 
-    @post(f"{ADMIN}/unreachable", include_in_schema=False)
-    async def unreachable(request: Request[Any, Any, Any]) -> Response[bytes]:
-        alias = str((await request.json())["alias"]).lower()
-        relay.unreachable.add(alias)
+    @post("/unreachable", sync_to_thread=False)
+    def unreachable(data: dict[str, str]) -> Response[bytes]:
+        relay.unreachable.add(str(data["alias"]).lower())
         return json_answer({"unreachable": sorted(relay.unreachable)})
 
-    @get(f"{ADMIN}/threads/{{alias:str}}", include_in_schema=False)
-    async def thread(alias: str) -> Response[bytes]:
+    @get("/threads/{alias:str}", sync_to_thread=False)
+    def thread(alias: str) -> Response[bytes]:
         return json_answer({"replies": relay.threads.get(alias.lower(), [])})
 
-    return [
-        orders,
+    admin = [
         seller_list,
         order_status,
         new_order,
-        reset_buckets,
-        set_faults,
+        ratelimit_reset_handler(limiter),
+        *settings_handlers("/faults", Faults, lambda: faults, set_faults),
         send_mail,
         relay_state,
         bounce_target,
         unreachable,
         thread,
     ]
+    return [orders, admin_router(ADMIN, admin)]

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from keybuzz_sandbox.double_kit.people import nth_buyer
+
 CONTRACTS = {1001: "Brico Sud", 1002: "Jardin Plus", 1003: "Outils Pro"}
 ORDERS_PER_SELLER = 40
 DAYS = 120
@@ -34,8 +36,6 @@ PRODUCTS = (
     ("ECH-3x9", "Échelle transformable 3 x 9 marches", "119.50"),
     ("VIS-500", "Boîte de 500 vis à bois 4 x 40", "12.90"),
 )
-FIRST = ("Camille", "Hugo", "Léa", "Louis", "Chloé", "Jules")
-LAST = ("Petit", "Martin", "Bernard", "Moreau", "Dubois", "Roux")
 
 
 def api_key(seed: str, contract: int, generation: int = 0) -> str:
@@ -85,6 +85,7 @@ def order(
     contract: int, reference: str, index: int, created: datetime, now: datetime
 ) -> dict[str, Any]:
     status = STATUSES[index % len(STATUSES)]
+    first, last = nth_buyer(index)
     sku, title, price = PRODUCTS[index % len(PRODUCTS)]
     updated = min(created + timedelta(hours=20), now)
     return {
@@ -93,7 +94,7 @@ def order(
         "status": status,
         "created_at": iso(created),
         "status_updated_at": iso(updated),
-        "customer": {"firstname": FIRST[index % len(FIRST)], "lastname": LAST[index % len(LAST)]},
+        "customer": {"firstname": first, "lastname": last},
         "products": [
             {
                 "seller_sku": sku,

@@ -12,8 +12,7 @@ API = "/rakuten"
 
 
 class RakutenDoubleSettings(msgspec.Struct, frozen=True, kw_only=True):
-    """``SANDBOX_RAKUTEN_EXTRA_SHOPS``: small sellers beyond the seeded ones, each with one
-    sold item whose buyer's message is read (nothing to do): a poll of one lists nothing."""
+    """``SANDBOX_RAKUTEN_<FIELD>`` (docs/SANDBOX.md, "Settings")."""
 
     extra_shops: Annotated[int, msgspec.Meta(ge=0)] = 0
 

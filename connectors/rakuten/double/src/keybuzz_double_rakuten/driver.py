@@ -7,23 +7,21 @@ from typing import Any
 
 import httpx
 from keybuzz_sandbox.conformance import (
-    AdminDriver,
     DoubleShop,
     Fault,
     ShopDriver,
     Unsupported,
     WireFormat,
     Written,
-    answered,
 )
-from keybuzz_sandbox.double_kit.driver import sent_log, shops_of, suite_pace
+from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, suite_pace
 
 API = "/rakuten/"
 REPLYING = ("contactuseraboutitem", "contactusaboutitem")
 
 
 @dataclass(frozen=True, kw_only=True)
-class RakutenDriver(AdminDriver):
+class RakutenDriver(ListedShopsDriver):
     """Rakuten's double: one thread per sold item, a reply to its buyer or to Rakuten's
     customer service (which writes in it by mail)."""
 
@@ -35,6 +33,9 @@ class RakutenDriver(AdminDriver):
     wire: WireFormat = "XML"
     unpaged: str = "Rakuten's to-do list (getitemtodolist) is one answer, not paged"
 
+    account = "login"
+    listed_as = {"login": "login", "token": "token"}
+
     def service_settings(self, sandbox_url: str) -> dict[str, str]:
         return {
             "RAKUTEN_API_URL": f"{sandbox_url}{API}",
@@ -43,10 +44,6 @@ class RakutenDriver(AdminDriver):
 
     def sandbox_settings(self) -> dict[str, str]:
         return {}
-
-    async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
-        listed = answered(await http.get(self.shops_listed_at))
-        return shops_of(listed, account="login", credentials={"login": "login", "token": "token"})
 
     def fault_settings(self, fault: Fault, ids: list[str]) -> dict[str, Any]:
         settings = super().fault_settings(fault, ids)
@@ -66,8 +63,7 @@ class RakutenDriver(AdminDriver):
         raise Unsupported("Rakuten's messages carry no file")
 
     async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
-        sent = await sent_log(http, self.admin, shop)
-        return [s["recipient"] for s in sent if s["body"] == text]
+        return [s["recipient"] for s in await self.sent_log(http, shop) if s["body"] == text]
 
 
 def drivers() -> dict[str, ShopDriver]:

@@ -1,13 +1,6 @@
-"""Rakuten's seller web services as the double serves them: ``GET /rakuten/sales_ws``
-with ``action``, ``login``, ``pwd`` (the seller's token) and ``version`` [official], its
-answers XML as docs/RAKUTEN.md describes them (official, observed, assumed), its refusals
-an ``errorresponse``; its admin under ``/_sandbox/rakuten``, its faults the sandbox's own.
-
-An item is on the seller's list to do (getitemtodolist) while its claim is open or a
-message of the buyer or of Rakuten is unread; the seller's message on an item marks what
-it answered read [assumed]. A message to the buyer is refused under a claim (unless
-amicable), 15 days after the item was received or 42 after it was ordered; one to
-Rakuten's customer service 30 days after it was received [official]."""
+"""Rakuten's seller web services as the double serves them (``GET /rakuten/sales_ws``), its
+answers, refusals and rules as docs/RAKUTEN.md ("The double") describes them; its admin
+under ``/_sandbox/rakuten``, its faults the sandbox's own."""
 
 from __future__ import annotations
 
@@ -70,11 +63,16 @@ def _el(parent: etree._Element, tag: str, text: str | None = None) -> etree._Ele
     return child
 
 
+def _els(parent: etree._Element, **texts: str) -> etree._Element:
+    """``parent``, given a child for each of ``texts`` (its tag: its text), in order."""
+    for tag, text in texts.items():
+        _el(parent, tag, text)
+    return parent
+
+
 def _result(action: str, login: str, version: str) -> tuple[etree._Element, etree._Element]:
     root = etree.Element(f"{action}result")
-    request = _el(root, "request")
-    _el(request, "version", version)
-    _el(request, "user", login)
+    _els(_el(root, "request"), version=version, user=login)
     return root, _el(root, "response")
 
 
@@ -82,9 +80,7 @@ def error_document(code: str, message: str, detail: str, kind: str = "Sender") -
     root = etree.Element(
         "errorresponse", nsmap={None: "https://static.fr.shopping.rakuten.com/res/schema/error"}
     )
-    error = _el(root, "error")
-    for tag, value in (("type", kind), ("code", code), ("message", message)):
-        _el(error, tag, value)
+    error = _els(_el(root, "error"), type=kind, code=code, message=message)
     _el(_el(error, "details"), "detail", detail)
     return _document(root)
 
@@ -108,24 +104,18 @@ def routes(sb: Sandbox) -> list[Any]:
 
     def item_infos(seller: Seller, item: Item, version: str) -> etree._Element:
         root, response = _result("getiteminfos", seller.login, version)
-        _el(response, "purchaseid", item.purchase_id)
-        _el(response, "purchasedate", dated(item.ordered_at))
-        node = _el(response, "item")
-        _el(node, "itemid", item.item_id)
-        _el(node, "itemstatus", item.status)
+        _els(response, purchaseid=item.purchase_id, purchasedate=dated(item.ordered_at))
+        node = _els(_el(response, "item"), itemid=item.item_id, itemstatus=item.status)
         if item.received_at is not None:
             _el(node, "receiveddate", dated(item.received_at))
         if item.claim:
-            claim = _el(node, "claim")
-            _el(claim, "status", item.claim)
-            _el(claim, "amicable", "true" if item.amicable else "false")
+            amicable = "true" if item.amicable else "false"
+            _els(_el(node, "claim"), status=item.claim, amicable=amicable)
         for said in item.said:
             element = _el(node, said.kind)
             if said.mail_id:
                 _el(element, "mailid", said.mail_id)
-            _el(element, "sender", said.sender)
-            _el(element, "recipient", said.recipient)
-            _el(element, "senddate", dated(said.at))
+            _els(element, sender=said.sender, recipient=said.recipient, senddate=dated(said.at))
             if said.kind == "mail":
                 _el(element, "object", f"Article {item.item_id} - Service Clients Rakuten")
             _el(element, "content").text = etree.CDATA(said.content)
@@ -157,19 +147,15 @@ def routes(sb: Sandbox) -> list[Any]:
         node = _el(response, "sales")
         for item in listed[offset : offset + SALES_PAGE]:
             sale = _el(node, "sale")
-            _el(sale, "purchaseid", item.purchase_id)
-            _el(sale, "purchasedate", dated(item.ordered_at))
-            line = _el(_el(sale, "items"), "item")
-            for tag, value in (
-                ("itemid", item.item_id),
-                ("sku", f"SKU-{item.item_id}"),
-                ("headline", "Livre d'occasion"),
-                ("itemstatus", item.status),
-            ):
-                _el(line, tag, value)
-            price = _el(line, "price")
-            _el(price, "amount", "12.50")
-            _el(price, "currency", "EUR")
+            _els(sale, purchaseid=item.purchase_id, purchasedate=dated(item.ordered_at))
+            line = _els(
+                _el(_el(sale, "items"), "item"),
+                itemid=item.item_id,
+                sku=f"SKU-{item.item_id}",
+                headline="Livre d'occasion",
+                itemstatus=item.status,
+            )
+            _els(_el(line, "price"), amount="12.50", currency="EUR")
         if offset + SALES_PAGE < len(listed):
             _el(response, "nexttoken", str(offset + SALES_PAGE))
         return root
