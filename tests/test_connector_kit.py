@@ -286,7 +286,7 @@ async def test_reads_are_retried_and_a_send_in_doubt_is_never_repeated(
 
     script.replies["/api/messages"] = [Reply(body={"id": 1}, delay=1.5)]
     with pytest.raises(KitOutcomeUnknown):
-        await requester.send_json("POST", "messages", {"body": "hello"})
+        await requester.request("POST", "messages", body={"body": "hello"}, idempotent=False)
     script.replies["/api/messages"] = [Reply(502)]
     with pytest.raises(KitOutcomeUnknown):
         await requester.post_multipart("messages", [("body", (None, b"hello", None))])
