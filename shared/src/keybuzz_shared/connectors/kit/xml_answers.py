@@ -344,14 +344,20 @@ class StatusEnvelope:
         reason = f"{answer.status} {', '.join(sorted(codes))}".strip()
         return Refusal(reason, later=bool(codes & self.later))
 
-    # --- the requester's Refusals -----------------------------------------------------------
+    # --- the requester's ApiSpec ------------------------------------------------------------
 
-    def refusals(
+    def spec(
         self,
+        label: str,
+        log: logging.Logger,
+        *,
         login: str,
+        unavailable: Unavailable,
+        outcome_unknown: Callable[[str, str], Exception],
         credentials_refused: Callable[[str, Errors], Exception],
         refused: Callable[[str, str, Errors], Exception],
-    ) -> Refusals:
+        max_response_bytes: int,
+    ) -> ApiSpec:
         """A 401 or 403 is the credentials' (a token's, renewed once); ``login``'s refusal too."""
 
         def expired(response: httpx.Response, document: Any) -> bool:
@@ -369,22 +375,6 @@ class StatusEnvelope:
                 return credentials_refused(f"HTTP {status}", ())
             return refused(call, f"HTTP {status}", ())
 
-        return Refusals(credentials=frozenset({401, 403}), expired=expired, error=error)
-
-    # --- the requester's ApiSpec ------------------------------------------------------------
-
-    def spec(
-        self,
-        label: str,
-        log: logging.Logger,
-        *,
-        login: str,
-        unavailable: Unavailable,
-        outcome_unknown: Callable[[str, str], Exception],
-        credentials_refused: Callable[[str, Errors], Exception],
-        refused: Callable[[str, str, Errors], Exception],
-        max_response_bytes: int,
-    ) -> ApiSpec:
         errors = CallErrors(
             unavailable=unavailable,
             unreadable=lambda _call, reason: self.unreadable(reason),
@@ -392,7 +382,7 @@ class StatusEnvelope:
             refused=lambda call, status, _detail: refused(call, f"HTTP {status}", ()),
             credentials_refused=lambda detail: credentials_refused(detail, ()),
         )
-        refusals = self.refusals(login, credentials_refused, refused)
+        refusals = Refusals(credentials=frozenset({401, 403}), expired=expired, error=error)
         return ApiSpec(
             label, log, errors, refusals, max_response_bytes=max_response_bytes, answers=self
         )
