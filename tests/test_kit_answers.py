@@ -19,8 +19,8 @@ import pytest
 from keybuzz_devstack.testing import asgi_body, serving
 from keybuzz_shared.addresses import data_client
 from keybuzz_shared.connectors.kit import ApiSpec, CallErrors, HeaderAuth, Refusals, Requester
-from keybuzz_shared.connectors.kit.requester import Answers, Garbled, Refusal
-from keybuzz_shared.connectors.kit.xml_answers import garbled, parse_guarded
+from keybuzz_shared.connectors.kit.requester import Answers, Refusal
+from keybuzz_shared.connectors.kit.xml_answers import answer_root
 from keybuzz_shared.file_links import FileLinks, LinkRefused
 from lxml import etree
 
@@ -48,10 +48,7 @@ class Documents:
     content_type = "text/xml; charset=utf-8"
 
     def read(self, content: bytes, max_bytes: int, redact: Callable[[str], str]) -> Envelope:
-        def refused(reason: str) -> Exception:
-            return Garbled(reason) if garbled(reason) else KitUnreadable("doc", reason)
-
-        root = parse_guarded(content, refused, max_bytes=max_bytes)
+        root = answer_root(content, lambda why: KitUnreadable("doc", why), max_bytes=max_bytes)
         return Envelope(root.get("status") or "", redact(root.text or ""), root)
 
     def refusal(self, document: Envelope) -> Refusal | None:
