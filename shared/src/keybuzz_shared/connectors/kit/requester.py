@@ -356,7 +356,7 @@ class Requester(JsonCalls[_InFlight]):
     def _addressed(self, method: str, path: str, operation: str) -> tuple[str, str]:
         """A call's name and URL, kept by the requester (a shop's session): its polls ask
         the same few paths each time, and httpx's URL join is no small part of a call's CPU
-        (docs/BENCHMARKS.md, twenty-eighth session). Bounded: paths may hold ids."""
+        (docs/BENCHMARKS.md). Bounded: paths may hold ids."""
         key = (method, path, operation)
         if (kept := self._addresses.get(key)) is not None:
             return kept
