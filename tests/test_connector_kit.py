@@ -39,7 +39,7 @@ from keybuzz_shared.connectors.seam import (
     CallUnavailable,
     CredentialsRefused,
 )
-from keybuzz_shared.file_links import FileLinks, LinkRefused
+from keybuzz_shared.file_links import FileLinks, FileTooLarge, FileUnavailable, LinkRefused
 from keybuzz_shared.redaction import REDACTED
 
 SECRET = "s3cr3t-client-secret"
@@ -286,11 +286,24 @@ async def test_reads_are_retried_and_a_send_in_doubt_is_never_repeated(
 
     script.replies["/api/messages"] = [Reply(body={"id": 1}, delay=1.5)]
     with pytest.raises(KitOutcomeUnknown):
-        await requester.send_json("POST", "messages", {"body": "hello"})
+        await requester.request("POST", "messages", body={"body": "hello"}, idempotent=False)
     script.replies["/api/messages"] = [Reply(502)]
     with pytest.raises(KitOutcomeUnknown):
         await requester.post_multipart("messages", [("body", (None, b"hello", None))])
     assert script.hits("/api/messages") == 2  # each sent once
+
+
+async def test_a_download_is_its_bytes_refused_past_its_own_cap_and_unavailable_when_missing(
+    server: tuple[str, Script], http: httpx.AsyncClient
+) -> None:
+    base, script = server
+    script.replies["/api/files/1"] = [Reply(body=b"%PDF-1.4 x")]
+    requester = keyed(base, http)
+    assert await requester.download("files/1", 100, operation="M13") == b"%PDF-1.4 x"
+    with pytest.raises(FileTooLarge):
+        await requester.download("files/1", 5)
+    with pytest.raises(FileUnavailable):
+        await requester.download("files/2", 100)
 
 
 async def test_a_shops_retry_wait_setting_spaces_its_failing_calls_tries(

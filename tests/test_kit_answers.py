@@ -19,8 +19,8 @@ import pytest
 from keybuzz_devstack.testing import asgi_body, serving
 from keybuzz_shared.addresses import data_client
 from keybuzz_shared.connectors.kit import ApiSpec, CallErrors, HeaderAuth, Refusals, Requester
-from keybuzz_shared.connectors.kit.requester import Answers, Garbled, Refusal
-from keybuzz_shared.connectors.kit.xml_answers import garbled, parse_guarded
+from keybuzz_shared.connectors.kit.requester import Answers, Refusal
+from keybuzz_shared.connectors.kit.xml_answers import answer_root
 from keybuzz_shared.file_links import FileLinks, LinkRefused
 from lxml import etree
 
@@ -48,10 +48,7 @@ class Documents:
     content_type = "text/xml; charset=utf-8"
 
     def read(self, content: bytes, max_bytes: int, redact: Callable[[str], str]) -> Envelope:
-        def refused(reason: str) -> Exception:
-            return Garbled(reason) if garbled(reason) else KitUnreadable("doc", reason)
-
-        root = parse_guarded(content, refused, max_bytes=max_bytes)
+        root = answer_root(content, lambda why: KitUnreadable("doc", why), max_bytes=max_bytes)
         return Envelope(root.get("status") or "", redact(root.text or ""), root)
 
     def refusal(self, document: Envelope) -> Refusal | None:
@@ -159,7 +156,9 @@ def requester(base: str, http: httpx.AsyncClient, **options: Any) -> Requester:
     calls: list[Requester] = []
 
     async def login() -> str:
-        document = await calls[0].document("login", body=lambda _: request({}, KEY), login=True)
+        document = await calls[0].request(
+            "POST", "login", name="login", body=lambda _: request({}, KEY), login=True
+        )
         return str(document.said)
 
     auth = HeaderAuth.LoginToken(
@@ -177,7 +176,9 @@ async def test_the_token_goes_in_the_body_and_an_envelope_saying_it_expired_rene
     script.replies["/api/login"] = [Reply(answer("OK", "one")), Reply(answer("OK", "two"))]
     script.replies["/api/orders"] = [Reply(answer("OK", "listed"))]
     doc = requester(base, http)
-    found = await asyncio.gather(*(doc.document("orders", body=request) for _ in range(4)))
+    found = await asyncio.gather(
+        *(doc.request("POST", "orders", name="orders", body=request) for _ in range(4))
+    )
     assert {f.said for f in found} == {"listed"} and len(script.bodies("/api/login")) == 1
     assert set(script.bodies("/api/orders")) == {b'<ask token="one"></ask>'}
     path, headers, _ = script.seen[-1]
@@ -186,7 +187,7 @@ async def test_the_token_goes_in_the_body_and_an_envelope_saying_it_expired_rene
     assert script.bodies("/api/login") == [f"<ask>{KEY}</ask>".encode()]
 
     script.replies["/api/orders"] = [Reply(answer("EXPIRED")), Reply(answer("OK", "again"))]
-    assert (await doc.document("orders", body=request)).said == "again"
+    assert (await doc.request("POST", "orders", name="orders", body=request)).said == "again"
     assert script.bodies("/api/orders")[-2:] == [
         b'<ask token="one"></ask>',
         b'<ask token="two"></ask>',
@@ -194,7 +195,7 @@ async def test_the_token_goes_in_the_body_and_an_envelope_saying_it_expired_rene
     # Refused again once renewed: the marketplace's own error after one login, no more.
     script.replies["/api/orders"] = [Reply(answer("EXPIRED", "still not"))]
     with pytest.raises(OwnError, match="still not"):
-        await doc.document("orders", body=request)
+        await doc.request("POST", "orders", name="orders", body=request)
     assert len(script.bodies("/api/login")) == 3
 
 
@@ -218,13 +219,13 @@ async def test_a_login_refused_in_its_envelope_is_the_credentials_refused_never_
     script.replies["/api/login"] = [Reply(answer("REFUSED", f"wrong key {KEY}"))]
     script.replies["/api/orders"] = [Reply(answer("OK"))]
     with pytest.raises(KitCredentialsRefused):
-        await requester(base, http).document("orders", body=request)
+        await requester(base, http).request("POST", "orders", name="orders", body=request)
     assert script.bodies("/api/orders") == []
     # An envelope's texts reach the marketplace's reader without the key.
     script.replies["/api/login"] = [Reply(answer("OK", "t"))]
     script.replies["/api/orders"] = [Reply(answer("REFUSED", f"not for {KEY}"))]
     with pytest.raises(OwnError) as refused:
-        await requester(base, http).document("orders", body=request)
+        await requester(base, http).request("POST", "orders", name="orders", body=request)
     assert refused.value.said == "not for [REDACTED]"
 
 
@@ -235,14 +236,14 @@ async def test_later_is_asked_again_and_an_error_status_with_a_document_is_read_
     script.replies["/api/login"] = [Reply(answer("OK", "t"))]
     script.replies["/api/orders"] = [Reply(answer("LATER")), Reply(answer("OK", "now"))]
     doc = requester(base, http)
-    assert (await doc.document("orders", body=request)).said == "now"
+    assert (await doc.request("POST", "orders", name="orders", body=request)).said == "now"
     assert len(script.bodies("/api/orders")) == 2
     script.replies["/api/orders"] = [Reply(answer("REFUSED", "no such order"), status=400)]
     with pytest.raises(OwnError, match="no such order"):
-        await doc.document("orders", body=request)
+        await doc.request("POST", "orders", name="orders", body=request)
     script.replies["/api/orders"] = [Reply(b"<html>gone</html>", status=404, kind="text/html")]
     with pytest.raises(KitRefused):
-        await doc.document("orders", body=request)
+        await doc.request("POST", "orders", name="orders", body=request)
 
 
 async def test_a_garbled_document_is_asked_again_by_a_read_never_by_a_send_and_capped(
@@ -255,17 +256,17 @@ async def test_a_garbled_document_is_asked_again_by_a_read_never_by_a_send_and_c
         Reply(answer("OK", "whole")),
     ]
     doc = requester(base, http)
-    assert (await doc.document("orders", body=request)).said == "whole"
+    assert (await doc.request("POST", "orders", name="orders", body=request)).said == "whole"
     script.replies["/api/reply"] = [Reply(b'<answer status="OK">cut')]
     with pytest.raises(KitOutcomeUnknown):
-        await doc.document("reply", body=request, idempotent=False)
+        await doc.request("POST", "reply", name="reply", body=request, idempotent=False)
     assert len(script.bodies("/api/reply")) == 1
     script.replies["/api/orders"] = [Reply(answer("OK", "x" * 5_000))]
     with pytest.raises(KitUnreadable, match="response larger than 1000 bytes"):
-        await doc.document("orders", body=request, max_bytes=1_000)
+        await doc.request("POST", "orders", name="orders", body=request, max_bytes=1_000)
     with pytest.raises(KitUnreadable, match="DTD"):
         script.replies["/api/orders"] = [Reply(b'<!DOCTYPE a [<!ENTITY b "c">]><answer/>')]
-        await doc.document("orders", body=request)
+        await doc.request("POST", "orders", name="orders", body=request)
 
 
 async def test_a_document_nested_past_the_guards_depth_is_refused_at_once_never_asked_again(
@@ -277,13 +278,13 @@ async def test_a_document_nested_past_the_guards_depth_is_refused_at_once_never_
     script.replies["/api/login"] = [Reply(answer("OK", "t"))]
     script.replies["/api/orders"] = [Reply(answer("OK", "<a>" * 255 + "</a>" * 255))]
     doc = requester(base, http)
-    assert (await doc.document("orders", body=request)).status == "OK"
+    assert (await doc.request("POST", "orders", name="orders", body=request)).status == "OK"
     script.replies["/api/orders"] = [
         Reply(answer("OK", "<a>" * 256 + "</a>" * 256)),
         Reply(answer("OK", "whole")),
     ]
     with pytest.raises(KitUnreadable, match="past the XML parser's limits"):
-        await doc.document("orders", body=request)
+        await doc.request("POST", "orders", name="orders", body=request)
     assert len(script.bodies("/api/orders")) == 2  # the one read, then the one refused
 
 
@@ -315,5 +316,5 @@ async def test_an_api_whose_host_is_inside_our_network_is_unavailable_saying_so(
     async with data_client(5, inside_allowed=False) as http:
         doc = requester(base.replace("127.0.0.1", "127.1"), http, attempts=1)
         with pytest.raises(KitUnavailable, match="127.0.0.1, an address inside our network"):
-            await doc.document("orders", body=request)
+            await doc.request("POST", "orders", name="orders", body=request)
     assert script.seen == []

@@ -1,5 +1,5 @@
-"""The kit's ``Requester.document`` (a GET) against a real HTTP server scripted per test: an
-XML API whose calls are GETs, the shop's key in the query string (``HeaderAuth``'s
+"""The kit's ``Requester.request`` against a real HTTP server scripted per test: an XML API
+whose calls are GETs, the shop's key in the query string (``HeaderAuth``'s
 params): the answer read as a document and its envelope's refusal the marketplace's own
 error; a garbled answer asked again within a read, never within a send (its outcome
 unknown); the call named by its name, never by its URL, and the key in no error."""
@@ -52,7 +52,7 @@ async def test_a_get_carries_the_key_in_its_query_and_reads_the_document(
 ) -> None:
     requester, app = gets
     app.answers = [answer("OK", "listed")]
-    found = await requester.document("sales_ws", {"action": "list"}, name="list")
+    found = await requester.request("GET", "sales_ws", {"action": "list"}, name="list")
     assert found.said == "listed" and requester.sent["list"] == 1
     assert app.seen == [f"GET action=list&login=shop&pwd={KEY}"]
 
@@ -63,7 +63,7 @@ async def test_an_envelopes_refusal_is_the_marketplaces_error_without_the_key(
     requester, app = gets
     app.answers = [answer("REFUSED", f"no such key {KEY}")]
     with pytest.raises(OwnError) as refused:
-        await requester.document("sales_ws", {"action": "list"}, name="list")
+        await requester.request("GET", "sales_ws", {"action": "list"}, name="list")
     assert KEY not in str(refused.value) and "list" in str(refused.value)
 
 
@@ -72,8 +72,8 @@ async def test_a_garbled_answer_is_asked_again_in_a_read_never_in_a_send(
 ) -> None:
     requester, app = gets
     app.answers = [answer("OK", "cut")[:20], answer("OK", "whole")]
-    assert (await requester.document("ws", {}, name="read")).said == "whole"
+    assert (await requester.request("GET", "ws", {}, name="read")).said == "whole"
     app.answers = [answer("OK", "cut")[:20], answer("OK", "whole")]
     with pytest.raises(KitOutcomeUnknown) as lost:
-        await requester.document("ws", {"text": "hi"}, name="send", idempotent=False)
+        await requester.request("GET", "ws", {"text": "hi"}, name="send", idempotent=False)
     assert requester.sent["send"] == 1 and KEY not in str(lost.value)

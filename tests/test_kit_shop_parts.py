@@ -29,7 +29,7 @@ from keybuzz_shared.connectors.kit import (
     read_as,
     reader,
 )
-from keybuzz_shared.connectors.kit.json_answers import full_name, segment
+from keybuzz_shared.connectors.kit.json_answers import segment
 from keybuzz_shared.connectors.kit.threads import Rereads
 from keybuzz_shared.connectors.seam import (
     AnswerUnreadable,
@@ -92,7 +92,7 @@ def test_a_persons_name_is_read_as_its_answer_spells_it_and_joined_from_the_part
     assert camel.full == lower.full == snake.full == "Léa Martin"
     assert read_as(PersonName, {"lastName": "Martin", "firstName": ""}, "customer").full == "Martin"
     assert read_as(PersonName, {"first": "Léa", "name": "Martin"}, "customer").full is None
-    assert full_name(None, "") is None and full_name("Léa", None) == "Léa"
+    assert read_as(PersonName, {"firstName": "Léa", "last_name": None}, "customer").full == "Léa"
     with pytest.raises(ValueError, match="customer off its shape"):
         read_as(PersonName, {"firstName": 3}, "customer")
 

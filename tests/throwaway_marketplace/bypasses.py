@@ -75,9 +75,13 @@ def sends_again(client: kit.Requester, api: throwaway.View) -> kit.KitSession:
 
     async def post(reply: seam.Reply) -> None:
         try:
-            await client.send_json("POST", f"threads/{reply.thread.id}", {"body": reply.body})
+            await client.request(
+                "POST", f"threads/{reply.thread.id}", body={"body": reply.body}, idempotent=False
+            )
         except Exception:  # the answer lost: sent again, the engine not asked
-            await client.send_json("POST", f"threads/{reply.thread.id}", {"body": reply.body})
+            await client.request(
+                "POST", f"threads/{reply.thread.id}", body={"body": reply.body}, idempotent=False
+            )
 
     session = throwaway.parts(client, api)
     replies = dataclasses.replace(session.replies, post=post)  # type: ignore[type-var]

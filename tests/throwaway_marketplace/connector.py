@@ -77,7 +77,9 @@ def parts(client: kit.Requester, _api: View) -> kit.KitSession:
     inbox = kit.KitSession.ListedThreads.of_messages(listing, READ, message_of, files)
 
     async def send(reply: seam.Reply) -> None:
-        await client.send_json("POST", f"threads/{reply.thread.id}", {"body": reply.body})
+        await client.request(
+            "POST", f"threads/{reply.thread.id}", body={"body": reply.body}, idempotent=False
+        )
 
     async def listed(thread_id: str) -> list[seam.InboxMessage]:
         said, _ = await messages(client, f"threads/{thread_id}").get({})

@@ -340,12 +340,12 @@ async def test_a_send_whose_answer_is_lost_is_never_sent_again(
     await set_faults(admin, failNext=3, failStatus=503, operations=["patchMessage"])
     patch = [{"op": "replace", "path": "/hasRead", "value": True}]
     with pytest.raises(CallOutcomeUnknown) as lost:
-        await client.send_json("PATCH", "/messages/1", patch)
+        await client.request("PATCH", "/messages/1", body=patch, idempotent=False)
     assert isinstance(lost.value, OutcomeUnknown)
     assert await faults_left(admin) == 2  # one request, not retried
     # Declared safe to repeat: retried through the same fault.
     with pytest.raises(CallRefused, match="HTTP 404"):
-        await client.send_json("PATCH", "/messages/1", patch, idempotent=True)
+        await client.request("PATCH", "/messages/1", body=patch)
     assert await faults_left(admin) == 0
 
 
@@ -357,7 +357,7 @@ async def test_a_throttled_send_is_sent_again(
     await set_faults(admin, failNext=1, failStatus=429, operations=["patchMessage"])
     patch = [{"op": "replace", "path": "/hasRead", "value": True}]
     with pytest.raises(CallRefused, match="HTTP 404"):  # the answer to the 2nd try
-        await client.send_json("PATCH", "/messages/1", patch)
+        await client.request("PATCH", "/messages/1", body=patch, idempotent=False)
     assert await faults_left(admin) == 0
 
 
@@ -371,7 +371,7 @@ async def test_a_send_held_past_the_deadline_has_an_unknown_outcome(
     )
     patch = [{"op": "replace", "path": "/hasRead", "value": True}]
     with pytest.raises(CallOutcomeUnknown, match="no answer within 1 s"):
-        await client.send_json("PATCH", "/messages/1", patch)
+        await client.request("PATCH", "/messages/1", body=patch, idempotent=False)
 
 
 # --- hostile and broken answers ---------------------------------------------------------

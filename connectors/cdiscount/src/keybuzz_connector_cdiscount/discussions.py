@@ -236,7 +236,7 @@ async def _labels(client: kit.Requester) -> dict[str, str]:
 
 async def _mark(client: kit.Requester, message_id: str) -> None:
     path = f"/messages/{kit.path_segment(message_id)}"
-    await client.send_json("PATCH", path, READ, idempotent=True)
+    await client.request("PATCH", path, body=READ)
 
 
 async def discussion_at(client: kit.Requester, discussion_id: str) -> Discussion:
@@ -349,5 +349,5 @@ async def _send(client: kit.Requester, discussion: Discussion, reply: seam.Reply
             }
             for f in reply.attachments
         ]
-    await client.send_json("POST", "/messages", body)
+    await client.request("POST", "/messages", body=body, idempotent=False)
     return None

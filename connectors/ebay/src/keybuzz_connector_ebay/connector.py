@@ -250,7 +250,7 @@ class EbayClient(kit.Requester):
 
     async def reply(self, reply: seam.Reply) -> None:
         body = {"conversationId": reply.thread.id, "messageText": reply.body}
-        await self.send_json("POST", f"{MESSAGES}send_message", body)
+        await self.request("POST", f"{MESSAGES}send_message", body=body, idempotent=False)
 
     def inbox(self) -> kit.KitSession.Conversations[Conversation]:
         return kit.KitSession.Conversations(

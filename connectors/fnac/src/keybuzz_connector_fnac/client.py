@@ -243,9 +243,11 @@ class FnacClient(kit.Requester):
         self, service: str, asked: msgspec.Struct, **how: Any
     ) -> Node.StatusEnvelope.Answer:
         """``service``'s answer to ``asked``, accepted by Fnac's envelope (``how``: for
-        ``document``)."""
+        ``request``)."""
         body = functools.partial(request, NS, service, declared=asked)
-        answer: Node.StatusEnvelope.Answer = await self.document(service, body=body, **how)
+        answer: Node.StatusEnvelope.Answer = await self.request(
+            "POST", service, name=service, body=body, **how
+        )
         ENVELOPE.expect_root(answer.root, service)
         return answer
 

@@ -219,7 +219,7 @@ async def post_message(client: kit.Requester, reply: seam.Reply) -> None:
         for f in reply.attachments
     ]
     body = {"text": reply.body, **({"ticket_message_files": files} if files else {})}
-    await client.send_json("POST", f"tickets/{reply.thread.id}/messages", body)
+    await client.request("POST", f"tickets/{reply.thread.id}/messages", body=body, idempotent=False)
 
 
 async def close_ticket(client: kit.Requester, thread: seam.ThreadKey) -> None:

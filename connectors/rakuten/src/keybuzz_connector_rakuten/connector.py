@@ -79,8 +79,8 @@ class RakutenClient(kit.Requester):
     ) -> wire.Answer:
         """The answer of ``action``; one that ``sends`` a message is never asked twice."""
         query = {"action": action, "version": VERSIONS[action], **(params or {})}
-        answer: wire.Answer = await self.document(
-            "sales_ws", query, name=action, idempotent=not sends
+        answer: wire.Answer = await self.request(
+            "GET", "sales_ws", query, name=action, idempotent=not sends
         )
         return answer
 

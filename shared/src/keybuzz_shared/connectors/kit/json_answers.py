@@ -39,13 +39,10 @@ def decoded(raw: msgspec.Raw | bytes, shape: type[T], what: str) -> T:
     twice is then its last value, as JSON decoders read it (the typed decoder judges
     each, a bogus first one included)."""
     try:
-        return json_decoded(raw, shape)
-    except msgspec.ValidationError:
-        pass
-    except (msgspec.DecodeError, RecursionError) as exc:
-        raise ValueError(f"{what} off its shape: {str(exc)[:200]}") from None
-    try:
-        return msgspec.convert(json_decoded(raw), shape)
+        try:
+            return json_decoded(raw, shape)
+        except msgspec.ValidationError:
+            return msgspec.convert(json_decoded(raw), shape)
     except (msgspec.DecodeError, RecursionError) as exc:  # ValidationError is a DecodeError
         raise ValueError(f"{what} off its shape: {str(exc)[:200]}") from None
 
@@ -91,10 +88,6 @@ def iso_z(moment: datetime, unit: str = "auto") -> str:
     return as_utc(moment).isoformat(timespec=unit).replace("+00:00", "Z")
 
 
-def full_name(first: str | None, last: str | None) -> str | None:
-    return " ".join(n for n in (first, last) if n) or None
-
-
 class PersonName(msgspec.Struct, frozen=True):
     """A person's two parts however its marketplace spells them, either missing."""
 
@@ -108,7 +101,8 @@ class PersonName(msgspec.Struct, frozen=True):
     @property
     def full(self) -> str | None:
         first = self.first_camel or self.first_lower or self.first_snake
-        return full_name(first, self.last_camel or self.last_lower or self.last_snake)
+        last = self.last_camel or self.last_lower or self.last_snake
+        return " ".join(n for n in (first, last) if n) or None
 
 
 # --- an API's answers as declared ----------------------------------------------------------
@@ -174,11 +168,13 @@ class JsonAnswers:
         pages = KeyedPages(
             self.client, path, self.items, operation, follows=self.follows, total=self.total
         )
-        fetch: Fetch[Any] = pages.numbered(most=most, shrinks=shrinks)
+        fetch: Fetch[Any]
         if isinstance(paging, Offsets):
             fetch = pages.counted
         elif isinstance(paging, SeekToken):
             fetch = self._by_token(pages, paging.token_param, paced)
+        else:
+            fetch = pages.numbered(most=most, shrinks=shrinks)
         window, carried = window_query(since, until, written), dict(fixed or {})
         query = (lambda low, high: window(low, high) | carried) if carried else window
         return Listing(paging, query, each(fetch) if each else fetch, legacy)

@@ -62,18 +62,12 @@ class Resend(Enum):
     SEND = "send"
 
 
-class Answer(Enum):
-    """What a call's answer is."""
-
-    JSON = "json"  # JSON, decoded into the reading's shape where it has one
-    BYTES = "bytes"  # its bytes, whatever their type (a download; a call not read)
-    DOCUMENT = "document"  # a document of the spec's ``answers`` (XML), its envelope read
-
-
 class Reading(msgspec.Struct, frozen=True, kw_only=True):
-    """``shape``: a msgspec type (None: JSON as it comes); ``max_bytes``: 0, the cap's."""
+    """An answer is read as its API declares (JSON, or a document of the spec's ``answers``,
+    its envelope read), ``raw``: kept as its bytes (a download; a call not read);
+    ``shape``: a msgspec type (None: JSON as it comes); ``max_bytes``: 0, the cap's."""
 
-    answer: Answer = Answer.JSON
+    raw: bool = False
     shape: Any = None
     max_bytes: int = 0
 
@@ -226,74 +220,41 @@ class Requester(JsonCalls[_InFlight]):
             return items, None
         return items, None if same_next(call.name, cursor, following) else following
 
-    async def send_json(
-        self,
-        method: str,
-        path: str,
-        body: Any,
-        *,
-        idempotent: bool = False,
-        content_type: str = "application/json",
-    ) -> Any:
-        """Unless ``idempotent``, sent again only after an answer proving nothing was done."""
-        sending = Sending(content=msgspec.json.encode(body), content_type=content_type)
-        call = self._call(method, path, resend=_resend(idempotent), sending=sending)
-        return (await self._run(call)).body
-
     async def request(
         self,
         method: str,
         path: str,
         params: Mapping[str, str] | None = None,
         *,
-        name: str,
+        name: str = "",
         body: Any = None,
         idempotent: bool = True,
         shape: Any = None,
         answered: bool = True,
-    ) -> Any:
-        """Any call; ``answered=False``: its answer is not read (None)."""
-        sending = Sending()
-        if body is not None:
-            sending = Sending(content=msgspec.json.encode(body), content_type="application/json")
-        reading = Reading(answer=Answer.JSON if answered else Answer.BYTES, shape=shape)
-        resend = _resend(idempotent)
-        call = self._call(
-            method, path, params, resend=resend, name=name, sending=sending, reading=reading
-        )
-        answer = (await self._run(call)).body
-        return answer if answered else None
-
-    async def document(
-        self,
-        path: str,
-        params: Mapping[str, str] | None = None,
-        *,
-        body: Callable[[Mapping[str, str]], bytes] | None = None,
-        name: str = "",
-        idempotent: bool = True,
         max_bytes: int = 0,
         login: bool = False,
     ) -> Any:
-        """A document of the spec's ``answers``, its envelope read: POSTed when it has a
-        ``body`` (made from what the authentication carries), else a GET;
-        ``idempotent=False``: one that sends a message."""
-        if self.spec.answers is None:
-            raise TypeError(f"{self.spec.label}'s API declares no answers but JSON")
-        sending = Sending()
-        if body is not None:
-            sending = Sending(made=body, content_type=self.spec.answers.content_type)
+        """Any call, its answer read as the API declares; ``name``: the call's own (else its
+        method and path); ``body``: JSON, or where the API answers in documents, what makes
+        the body from what the authentication carries; ``idempotent=False``: sent again only
+        after an answer proving nothing was done; ``answered=False``: not read (None)."""
+        sending, answers = Sending(), self.spec.answers
+        if body is not None and answers is not None:
+            sending = Sending(made=body, content_type=answers.content_type)
+        elif body is not None:
+            sending = Sending(content=msgspec.json.encode(body), content_type="application/json")
         call = self._call(
-            "GET" if body is None else "POST",
+            method,
             path,
             params,
             resend=_resend(idempotent),
-            name=name or path,
+            name=name,
             sending=sending,
-            reading=Reading(answer=Answer.DOCUMENT, max_bytes=max_bytes),
+            reading=Reading(raw=not answered, shape=shape, max_bytes=max_bytes),
             login=login,
         )
-        return (await self._run(call)).body
+        answer = (await self._run(call)).body
+        return answer if answered else None
 
     async def post_multipart(self, path: str, parts: Sequence[Part], *, operation: str = "") -> Any:
         """``POST`` a multipart/form-data body, never repeated once it may have arrived."""
@@ -301,17 +262,10 @@ class Requester(JsonCalls[_InFlight]):
         call = self._call("POST", path, operation=operation, resend=Resend.SEND, sending=sending)
         return (await self._run(call)).body
 
-    async def download(
-        self,
-        path: str,
-        max_bytes: int,
-        params: Mapping[str, str] | None = None,
-        *,
-        operation: str = "",
-    ) -> bytes:
+    async def download(self, path: str, max_bytes: int, *, operation: str = "") -> bytes:
         """A download through the API itself: FileUnavailable for a 404."""
-        reading = Reading(answer=Answer.BYTES, max_bytes=max_bytes)
-        call = self._call("GET", path, params, operation=operation, reading=reading)
+        reading = Reading(raw=True, max_bytes=max_bytes)
+        call = self._call("GET", path, operation=operation, reading=reading)
         try:
             answer: bytes = (await self._run(call)).body
         except CallRefused as exc:
@@ -402,7 +356,7 @@ class Requester(JsonCalls[_InFlight]):
     def _addressed(self, method: str, path: str, operation: str) -> tuple[str, str]:
         """A call's name and URL, kept by the requester (a shop's session): its polls ask
         the same few paths each time, and httpx's URL join is no small part of a call's CPU
-        (docs/BENCHMARKS.md, twenty-eighth session). Bounded: paths may hold ids."""
+        (docs/BENCHMARKS.md). Bounded: paths may hold ids."""
         key = (method, path, operation)
         if (kept := self._addresses.get(key)) is not None:
             return kept
@@ -419,11 +373,12 @@ class Requester(JsonCalls[_InFlight]):
     async def _run(self, call: Call, login_headers: Mapping[str, str] | None = None) -> _Answer:
         """A ``login`` call is sent with ``login_headers`` only (the client's, if any)."""
         flight = _InFlight(call)
-        if call.login:
-            return await self._bounded(flight, self._send(flight, login_headers or {}))
-        return await self._bounded(
-            flight, self._authorized(flight, lambda h: self._send(flight, h))
-        )
+
+        def send(headers: Mapping[str, str]) -> Awaitable[_Answer]:
+            return self._attempted(flight, lambda: self._once(flight, headers))
+
+        work = send(login_headers or {}) if call.login else self._authorized(flight, send)
+        return await self._bounded(flight, work)
 
     async def _bounded(self, call: _InFlight, work: Awaitable[T]) -> T:
         if self._deadline is not None:
@@ -455,9 +410,6 @@ class Requester(JsonCalls[_InFlight]):
         """The marketplace's own words for it, else the credentials refused."""
         return refused.error or self.spec.errors.credentials_refused(f"{context}: {refused.detail}")
 
-    async def _send(self, call: _InFlight, headers: Mapping[str, str]) -> _Answer:
-        return await self._attempted(call, lambda: self._once(call, headers))
-
     async def _once(self, call: _InFlight, auth_headers: Mapping[str, str]) -> _Answer:
         await self._hold_check(call)
         self._allowance_check(call)
@@ -486,8 +438,7 @@ class Requester(JsonCalls[_InFlight]):
             ),
             asked.reading.max_bytes or self._max_bytes,
         )
-        read_as = asked.reading.answer
-        body = content if read_as is Answer.BYTES else self._decoded(call, response, content)
+        body = content if asked.reading.raw else self._decoded(call, response, content)
         return _Answer(body, response.links.get("next", {}).get("url"))
 
     def _allowance_check(self, call: _InFlight) -> None:
@@ -576,19 +527,11 @@ class Requester(JsonCalls[_InFlight]):
             self._pace.after(call.name, response)
         if self._enveloped(response):
             return
-        if self._grants_refused_for_the_period(call, response):
-            # Later: the caller's next poll or sync.
-            call.in_doubt = False
-            raise self.spec.errors.unavailable(call.name, "HTTP 429, no token granted now")
+        if self.spec.grants_per_period and call.call.login and response.status_code == 429:
+            if retry_after(response) is None:  # later: the caller's next poll or sync
+                call.in_doubt = False
+                raise self.spec.errors.unavailable(call.name, "HTTP 429, no token granted now")
         await super()._check_status(call, response)
-
-    def _grants_refused_for_the_period(self, call: _InFlight, response: httpx.Response) -> bool:
-        return (
-            self.spec.grants_per_period
-            and call.call.login
-            and response.status_code == 429
-            and retry_after(response) is None
-        )
 
     def _enveloped(self, response: httpx.Response) -> bool:
         """An error status answered in the spec's document (not 429 nor the credentials'):
@@ -627,7 +570,7 @@ class Requester(JsonCalls[_InFlight]):
     def _decoded(self, call: _InFlight, response: httpx.Response, content: bytes) -> Any:
         """With a ``shape``, an answer off it (or past the decoder's depth) is garbled."""
         reading = call.call.reading
-        if self.spec.answers is not None and reading.answer is Answer.DOCUMENT:
+        if self.spec.answers is not None:
             return self._document(call, response, content, self.spec.answers)
         if reading.shape is None or not content.strip():
             return super()._decoded(call, response, content)
@@ -645,13 +588,14 @@ class Requester(JsonCalls[_InFlight]):
     async def _read_bounded(
         self, call: _InFlight, response: httpx.Response, max_bytes: int
     ) -> bytes:
-        read_as = call.call.reading.answer
-        if read_as is Answer.JSON or (read_as is Answer.BYTES and not call.call.reading.max_bytes):
+        reading = call.call.reading
+        # A document, or a file given its own cap, is refused over it in its own words.
+        if not (reading.max_bytes if reading.raw else self.spec.answers is not None):
             return await super()._read_bounded(call, response, max_bytes)
         try:
             return await read_bounded(response, max_bytes)
         except AnswerTooLarge as exc:
-            if read_as is Answer.BYTES:  # a file over the size it may have
+            if reading.raw:  # a file over the size it may have
                 raise FileTooLarge(f"{call.name}: {exc.size}") from None
             self._lost(call, f"answer {exc.size}")  # worded as the XML guard words its size
             declared = f" ({exc.declared} declared)" if exc.declared is not None else ""

@@ -73,12 +73,15 @@ def parse_guarded(
     max_bytes: int,
     answers_in: str = "UTF-8",
     ns: str | None = None,
+    garbled: Callable[[str], Exception] | None = None,
 ) -> Element:
-    """The root element of ``data``; ``refused(reason)`` for anything else."""
+    """The root element of ``data``; ``refused(reason)`` for anything else, ``garbled``'s
+    (where given) for an answer cut short or not XML: a server failing mid-answer."""
+    cut = garbled or refused
     if len(data) > max_bytes:
         raise refused(f"response larger than {max_bytes} bytes")
     if not data.strip():
-        raise refused("empty response")
+        raise cut("empty response")
     said = f"(the marketplace answers in {answers_in})"
     if data.startswith(_OTHER_ENCODINGS) or data[1:2] == b"\x00":
         raise refused(f"not {answers_in} {said}")
@@ -90,14 +93,19 @@ def parse_guarded(
     prolog = _PROLOG.match(data)
     if data.startswith(b"<!", prolog.end() if prolog else 0):
         raise refused("the response carries a DTD (refused unread)")
-    root = _parsed(data, answers_in.lower(), refused)
+    root = _parsed(data, answers_in.lower(), refused, cut)
     refuse_parsed(root, refused)
     if ns is not None and etree.QName(root).namespace != ns:
         raise refused(f"root <{etree.QName(root).localname}> is not in {ns}")
     return root
 
 
-def _parsed(data: bytes, encoding: str, refused: Callable[[str], Exception]) -> Element:
+def _parsed(
+    data: bytes,
+    encoding: str,
+    refused: Callable[[str], Exception],
+    cut: Callable[[str], Exception],
+) -> Element:
     """Not well-formed, parsed once more with each character XML does not allow replaced:
     such a character costs the item whose text holds it, not the page."""
     try:
@@ -107,22 +115,18 @@ def _parsed(data: bytes, encoding: str, refused: Callable[[str], Exception]) -> 
             raise refused(f"past the XML parser's limits ({short(str(exc))})") from None
         first = f"not well-formed XML ({short(str(exc))})"
     except (ValueError, etree.LxmlError) as exc:
-        raise refused(f"not XML ({type(exc).__name__})") from None
+        raise cut(f"not XML ({type(exc).__name__})") from None
     try:
         return etree.fromstring(xml_mended(data, encoding), _parser(encoding))
     except (ValueError, LookupError, etree.LxmlError):
-        raise refused(first) from None
+        raise cut(first) from None
 
 
 def answer_root(
     data: bytes, refused: Callable[[str], Exception], *, max_bytes: int, ns: str | None = None
 ) -> Element:
     """An answer cut short or not XML is ``Garbled`` (asked again within a read)."""
-
-    def refusal(reason: str) -> Exception:
-        return Garbled(reason) if garbled(reason) else refused(reason)
-
-    return parse_guarded(data, refusal, max_bytes=max_bytes, ns=ns)
+    return parse_guarded(data, refused, max_bytes=max_bytes, ns=ns, garbled=Garbled)
 
 
 def refuse_parsed(root: Element, refused: Callable[[str], Exception]) -> None:
@@ -132,11 +136,6 @@ def refuse_parsed(root: Element, refused: Callable[[str], Exception]) -> None:
         raise refused("the response carries a DTD (refused after parsing)")
     if next(root.iter(etree.Entity), None) is not None:
         raise refused("the response holds an entity reference (refused unexpanded)")
-
-
-def garbled(reason: str) -> bool:
-    """Cut short or not XML at all: a server failing mid-answer, worth another try."""
-    return reason.startswith(("not well-formed", "not XML", "empty response"))
 
 
 # --- reading an answer's fields -------------------------------------------------------------
@@ -344,14 +343,20 @@ class StatusEnvelope:
         reason = f"{answer.status} {', '.join(sorted(codes))}".strip()
         return Refusal(reason, later=bool(codes & self.later))
 
-    # --- the requester's Refusals -----------------------------------------------------------
+    # --- the requester's ApiSpec ------------------------------------------------------------
 
-    def refusals(
+    def spec(
         self,
+        label: str,
+        log: logging.Logger,
+        *,
         login: str,
+        unavailable: Unavailable,
+        outcome_unknown: Callable[[str, str], Exception],
         credentials_refused: Callable[[str, Errors], Exception],
         refused: Callable[[str, str, Errors], Exception],
-    ) -> Refusals:
+        max_response_bytes: int,
+    ) -> ApiSpec:
         """A 401 or 403 is the credentials' (a token's, renewed once); ``login``'s refusal too."""
 
         def expired(response: httpx.Response, document: Any) -> bool:
@@ -369,22 +374,6 @@ class StatusEnvelope:
                 return credentials_refused(f"HTTP {status}", ())
             return refused(call, f"HTTP {status}", ())
 
-        return Refusals(credentials=frozenset({401, 403}), expired=expired, error=error)
-
-    # --- the requester's ApiSpec ------------------------------------------------------------
-
-    def spec(
-        self,
-        label: str,
-        log: logging.Logger,
-        *,
-        login: str,
-        unavailable: Unavailable,
-        outcome_unknown: Callable[[str, str], Exception],
-        credentials_refused: Callable[[str, Errors], Exception],
-        refused: Callable[[str, str, Errors], Exception],
-        max_response_bytes: int,
-    ) -> ApiSpec:
         errors = CallErrors(
             unavailable=unavailable,
             unreadable=lambda _call, reason: self.unreadable(reason),
@@ -392,7 +381,7 @@ class StatusEnvelope:
             refused=lambda call, status, _detail: refused(call, f"HTTP {status}", ()),
             credentials_refused=lambda detail: credentials_refused(detail, ()),
         )
-        refusals = self.refusals(login, credentials_refused, refused)
+        refusals = Refusals(credentials=frozenset({401, 403}), expired=expired, error=error)
         return ApiSpec(
             label, log, errors, refusals, max_response_bytes=max_response_bytes, answers=self
         )
