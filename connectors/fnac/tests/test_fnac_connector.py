@@ -203,9 +203,11 @@ async def test_orders_since_and_by_id(
     while page.next_cursor:
         page = await session.orders(since=since, cursor=page.next_cursor)
         listed += page.items
-    assert len(listed) > 100  # more than one page
-    ids = [o.external_id for o in listed]
-    assert len(set(ids)) == len(ids)
+    # More than one page of distinct orders. Repeats are allowed: an order the double's
+    # clock updates past the window's end mid-listing makes the listing step back over it
+    # (docs/FNAC.md), which a loaded machine's slower pages meet.
+    ids = list(dict.fromkeys(o.external_id for o in listed))
+    assert len(ids) > 100
     order = listed[0]
     assert order.lines and order.updated_at >= order.created_at
     # 120 ids: three lookups of at most 50
