@@ -27,7 +27,6 @@ def invalid(message: str) -> Refused:
 
 class Param(msgspec.Struct, frozen=True, kw_only=True):
     name: str
-    location: str
     required: bool = False
     type: str | None = None
     items_type: str | None = None
@@ -44,7 +43,6 @@ class Param(msgspec.Struct, frozen=True, kw_only=True):
             bounds["items"] = {"enum": items["enum"]}
         return cls(
             name=raw["name"],
-            location=raw["in"],
             required=bool(raw.get("required", False)),
             type=raw.get("type"),
             items_type=items.get("type"),
@@ -59,7 +57,7 @@ class Operation(msgspec.Struct, frozen=True, kw_only=True):
     operation_id: str
     method: str
     path: str
-    params: tuple[Param, ...]
+    query: dict[str, Param]  # the query parameters, by name
     body_schema: dict[str, Any] | None
     produces: str
     description: str
@@ -67,9 +65,6 @@ class Operation(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def key(self) -> str:
         return f"{self.api}.{self.operation_id}"
-
-    def query_params(self) -> dict[str, Param]:
-        return {p.name: p for p in self.params if p.location == "query"}
 
 
 class SwaggerModel:
@@ -103,9 +98,7 @@ class SwaggerModel:
             operation_id=raw["operationId"],
             method=method.upper(),
             path=path,
-            params=tuple(
-                Param.from_swagger(p) for p in raw_params if p.get("in") in ("query", "path")
-            ),
+            query={p["name"]: Param.from_swagger(p) for p in raw_params if p.get("in") == "query"},
             body_schema=body.get("schema") if body else None,
             produces=(raw.get("produces") or [produces])[0],
             description=raw.get("description", ""),
@@ -172,7 +165,7 @@ def _convert(param: Param, raws: list[str]) -> Any:
 def parse_query(op: Operation, query_string: str) -> dict[str, Any]:
     """The operation's parameters in ``query_string``, typed; the others ignored (as
     marketplaces whose clients add their usual parameters to every call do)."""
-    declared = op.query_params()
+    declared = op.query
     given: dict[str, list[str]] = {}
     for name, value in parse_qsl(query_string, keep_blank_values=True):
         if name in declared:

@@ -3,7 +3,7 @@ pricing and delivery windows (page tokens: the double kit's ``sealed``, Amazon-l
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING
 
 import msgspec
 from keybuzz_sandbox.clock import iso
@@ -12,7 +12,8 @@ from .errors import invalid_input, not_found
 from .order_book import OrderBook, OrderQuery, OrderState
 from .seed import DAY, MARKETPLACES, ItemFacts
 
-T = TypeVar("T", bound=msgspec.Struct)
+if TYPE_CHECKING:
+    from .spapi import CallContext
 
 FRESHNESS_LAG = 120.0  # Amazon seconds: "...Before" must be at least two minutes before now
 
@@ -30,55 +31,34 @@ V0_NAMES = WindowNames("CreatedAfter", "CreatedBefore", "LastUpdatedAfter", "Las
 V2026_NAMES = WindowNames("createdAfter", "createdBefore", "lastUpdatedAfter", "lastUpdatedBefore")
 
 
-def _check_order(after: float | None, before: float | None, names: tuple[str, str]) -> None:
-    if after is not None and before is not None and before < after:
-        raise invalid_input(f"{names[1]} must be equal to or after {names[0]}.")
-
-
-def window_query(
-    query: dict[str, Any],
-    names: WindowNames,
-    now: float,
-    min_gap: float,
-    lag: float,
-    required: bool,
-) -> OrderQuery:
-    """The listing of the date filters, checked as the models' descriptions state: `min_gap`
-    the "at least two minutes before the request" rule; the orders as they stood `lag` (real
-    seconds Amazon takes to show a change in listings) ago."""
-    created_after, created_before = query.get(names.created_after), query.get(names.created_before)
-    updated_after, updated_before = query.get(names.updated_after), query.get(names.updated_before)
-    by_creation = created_after is not None or created_before is not None
-    by_update = updated_after is not None or updated_before is not None
-    if by_creation and by_update:
-        raise invalid_input(
-            f"{names.created_after}/{names.created_before} cannot be combined with "
-            f"{names.updated_after}/{names.updated_before}."
-        )
-    if required and created_after is None and updated_after is None:
-        raise invalid_input(
-            f"Either {names.created_after} or {names.updated_after} must be specified."
-        )
-    for name, value in (
-        (names.created_before, created_before),
-        (names.updated_before, updated_before),
-    ):
-        if value is not None and value > now - min_gap:
-            raise invalid_input(
-                f"{name} must be at least two minutes before the time of the request."
-            )
-    for name, value in ((names.created_after, created_after), (names.updated_after, updated_after)):
-        if value is not None and value > now:
-            raise invalid_input(f"{name} cannot be in the future.")
-    _check_order(created_after, created_before, (names.created_after, names.created_before))
-    _check_order(updated_after, updated_before, (names.updated_after, names.updated_before))
-    return OrderQuery(
-        snapshot=now - lag,
-        created_after=created_after,
-        created_before=created_before,
-        updated_after=updated_after,
-        updated_before=updated_before,
+def window_query(ctx: CallContext, names: WindowNames, required: bool) -> OrderQuery:
+    """The listing of the call's date filters, checked as the models' descriptions state
+    (a "...Before" at least two minutes before the request); the orders as they stood the
+    settings' listing lag ago."""
+    query, now, clock = ctx.query, ctx.now, ctx.sandbox.clock
+    min_gap = clock.real_duration(FRESHNESS_LAG)
+    lag = clock.real_duration(ctx.sandbox.settings.listing_lag_seconds)
+    by = {field: query.get(getattr(names, field)) for field in WindowNames.__struct_fields__}
+    pairs = (
+        (names.created_after, names.created_before),
+        (names.updated_after, names.updated_before),
     )
+    given = [(a, b) for a, b in pairs if query.get(a) is not None or query.get(b) is not None]
+    if len(given) == 2:
+        raise invalid_input(f"{'/'.join(pairs[0])} cannot be combined with {'/'.join(pairs[1])}.")
+    if required and by["created_after"] is None and by["updated_after"] is None:
+        raise invalid_input(f"Either {pairs[0][0]} or {pairs[1][0]} must be specified.")
+    for after, before in given:  # one pair at most
+        start, end = query.get(after), query.get(before)
+        if end is not None and end > now - min_gap:
+            raise invalid_input(
+                f"{before} must be at least two minutes before the time of the request."
+            )
+        if start is not None and start > now:
+            raise invalid_input(f"{after} cannot be in the future.")
+        if start is not None and end is not None and end < start:
+            raise invalid_input(f"{before} must be equal to or after {after}.")
+    return OrderQuery(snapshot=now - lag, **by)
 
 
 def watermark(query: OrderQuery, names: WindowNames) -> dict[str, str]:

@@ -19,6 +19,7 @@ from .listing import (
     order_total_cents,
     vat_part,
     watermark,
+    window_query,
     windows,
 )
 from .models import model_document
@@ -166,7 +167,7 @@ _NOT_WITH_SELLER_ORDER_ID = (
 
 def _v0_listing(ctx: CallContext, book: OrderBook) -> OrderQuery:
     q = ctx.query
-    query = ctx.window(V0_NAMES, required="AmazonOrderIds" not in q)
+    query = window_query(ctx, V0_NAMES, required="AmazonOrderIds" not in q)
     page_size = check_page_size(q.get("MaxResultsPerPage"), "MaxResultsPerPage")
     reachable = check_marketplaces(q["MarketplaceIds"], book)
     if "SellerOrderId" in q:
@@ -434,7 +435,7 @@ def _fingerprint(ctx: CallContext) -> str:
 
 def _search_listing(ctx: CallContext, book: OrderBook) -> OrderQuery:
     q = ctx.query
-    query = ctx.window(V2026_NAMES, required=True)
+    query = window_query(ctx, V2026_NAMES, required=True)
     statuses = q.get("fulfillmentStatuses")
     channels = q.get("fulfilledBy")
     return msgspec.structs.replace(

@@ -15,7 +15,7 @@ from keybuzz_sandbox.answers import json_answer
 from keybuzz_sandbox.clock import iso, parse_iso
 from keybuzz_sandbox.double_kit.model_structs import model_structs
 from keybuzz_sandbox.double_kit.presigned import s3_error
-from litestar import Request, Response, Router, get, put
+from litestar import Request, Response, get, put
 from litestar.params import FromPath, JSONBody
 
 from .double import AmazonDouble
@@ -309,15 +309,15 @@ def ensure_document(sb: AmazonDouble, record: ReportRecord) -> bytes:
     return record.document
 
 
-def document_route(sb: AmazonDouble) -> Router:
+def report_admin_routes(sb: AmazonDouble) -> list[Any]:
     """The pre-signed document download, and the admin switch for failing reports."""
 
-    @put("/_sandbox/reports/failures", include_in_schema=False, sync_to_thread=False)
+    @put("/reports/failures", sync_to_thread=False)
     def set_failures(data: JSONBody[ReportFailures]) -> Response[bytes]:
         sb.reports.failures = data
         return json_answer(data)
 
-    @get("/_sandbox/documents/{document_id:str}", include_in_schema=False)
+    @get("/documents/{document_id:str}")
     async def download(
         document_id: FromPath[str], request: Request[Any, Any, Any]
     ) -> Response[bytes]:
@@ -333,4 +333,4 @@ def document_route(sb: AmazonDouble) -> Router:
         content_type = f"text/plain;charset={charset(book)}"
         return Response(await written(sb, record), headers={"content-type": content_type})
 
-    return Router("/", route_handlers=[download, set_failures])
+    return [download, set_failures]
