@@ -1,8 +1,4 @@
-"""What a double publishes to its callers' SQS queues (a marketplace's notifications): each
-message published a drawn lag after its event and due on its queue then, sent in batches of
-ten per queue (``SendMessageBatch``, the queue found by ``GetQueueUrl`` from its ARN's name
-and account); an endpoint that cannot be reached holds them until it answers. SQS's
-at-least-once, unordered delivery on demand (``DeliveryFaults``)."""
+"""What a double publishes to its callers' SQS queues (docs/SANDBOX.md, the double kit)."""
 
 from __future__ import annotations
 
@@ -29,8 +25,7 @@ RealSeconds = Annotated[float, msgspec.Meta(ge=0, le=900)]
 
 
 class DeliveryFaults(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
-    """How late the marketplace publishes an event, and what SQS's at-least-once delivery
-    does (a double's admin ``PUT …/faults`` body)."""
+    """A double's admin ``PUT …/faults`` body: how late events are published, how SQS delivers."""
 
     # Each message is published a lag drawn uniformly from [0, event_lag_seconds) (real
     # seconds) after its event, and reaches the queue then. Marketplaces take seconds to
@@ -44,8 +39,7 @@ class DeliveryFaults(msgspec.Struct, kw_only=True, rename="camel", forbid_unknow
 
 
 class Sending(msgspec.Struct, frozen=True):
-    """What the faults made of one message: when it is published, how long it is held back
-    beyond that, how many copies go."""
+    """What the faults made of one message: published when, held back how long, sent how often."""
 
     published: float  # real epoch seconds
     late: float

@@ -1,8 +1,5 @@
 """A marketplace's published Swagger 2.0 models, as its double routes and checks what callers
-send (``described`` is OpenAPI 3's): each operation's path, method, media type, query and
-path parameters and body schema; a request's query read by the parameters' names, types,
-requiredness and bounds, its JSON body checked against its schema, nothing listed per
-operation. A value off the model is ``api.Refused`` 400, in words the double may pass on."""
+send (docs/SANDBOX.md, the double kit). A value off the model is ``api.Refused`` 400."""
 
 from __future__ import annotations
 
@@ -19,10 +16,6 @@ from keybuzz_sandbox.double_kit.api import Refused
 HTTP_METHODS = ("get", "post", "put", "delete", "patch")
 # A query parameter's keywords that bound its value (JSON Schema's, in Swagger 2.0).
 BOUNDS = ("enum", "maxItems", "minItems", "minimum", "maximum")
-
-
-def invalid(message: str) -> Refused:
-    return Refused(400, message)
 
 
 class Param(msgspec.Struct, frozen=True, kw_only=True):
@@ -104,11 +97,6 @@ class SwaggerModel:
             description=raw.get("description", ""),
         )
 
-    def validator(self, schema: dict[str, Any]) -> Draft4Validator:
-        # Swagger 2.0 schemas are a JSON Schema draft 4 dialect; embedding the
-        # definitions lets "#/definitions/..." references resolve.
-        return Draft4Validator({"allOf": [schema], "definitions": self.definitions})
-
     def body(self, op: Operation, raw: bytes) -> Any:
         """The operation's JSON body, checked against its schema (None when it takes none)."""
         if op.body_schema is None:
@@ -116,13 +104,16 @@ class SwaggerModel:
         try:
             body = msgspec.json.decode(raw) if raw else None
         except msgspec.DecodeError:
-            raise invalid("The request body is not valid JSON.") from None
+            raise Refused(400, "The request body is not valid JSON.") from None
         if body is None:
-            raise invalid("A request body is required.")
-        error = next(iter(self.validator(op.body_schema).iter_errors(body)), None)
+            raise Refused(400, "A request body is required.")
+        # Swagger 2.0 schemas are a JSON Schema draft 4 dialect; embedding the
+        # definitions lets "#/definitions/..." references resolve.
+        validator = Draft4Validator({"allOf": [op.body_schema], "definitions": self.definitions})
+        error = next(iter(validator.iter_errors(body)), None)
         if error is not None:
             where = "/".join(str(p) for p in error.absolute_path) or "body"
-            raise invalid(f"Invalid request body at '{where}': {error.message}")
+            raise Refused(400, f"Invalid request body at '{where}': {error.message}")
         return body
 
 
@@ -142,14 +133,14 @@ def _scalar(param: Param, raw: str, kind: str | None) -> Any:
         if param.is_datetime:
             return parse_iso(raw)
     except ValueError:
-        raise invalid(f"Invalid value '{raw}' for parameter '{param.name}'.") from None
+        raise Refused(400, f"Invalid value '{raw}' for parameter '{param.name}'.") from None
     return raw
 
 
 def _check_bounds(param: Param, value: Any) -> None:
     error = next(param.bounds.iter_errors(value), None) if param.bounds else None
     if error is not None:
-        raise invalid(f"Invalid value for parameter '{param.name}': {error.message}.")
+        raise Refused(400, f"Invalid value for parameter '{param.name}': {error.message}.")
 
 
 def _convert(param: Param, raws: list[str]) -> Any:
@@ -158,7 +149,7 @@ def _convert(param: Param, raws: list[str]) -> Any:
         items = [part for raw in raws for part in raw.split(",") if part != ""]
         return [_scalar(param, item, param.items_type) for item in items]
     if len(raws) > 1:
-        raise invalid(f"Parameter '{param.name}' was given more than once.")
+        raise Refused(400, f"Parameter '{param.name}' was given more than once.")
     return _scalar(param, raws[0], param.type)
 
 
@@ -174,7 +165,7 @@ def parse_query(op: Operation, query_string: str) -> dict[str, Any]:
     for name, param in declared.items():
         if name not in given:
             if param.required:
-                raise invalid(f"Missing required parameter '{name}'.")
+                raise Refused(400, f"Missing required parameter '{name}'.")
             continue
         value = _convert(param, given[name])
         _check_bounds(param, value)

@@ -3,7 +3,7 @@ pricing and delivery windows (page tokens: the double kit's ``sealed``, Amazon-l
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from keybuzz_sandbox.clock import iso
@@ -38,7 +38,9 @@ def window_query(ctx: CallContext, names: WindowNames, required: bool) -> OrderQ
     query, now, clock = ctx.query, ctx.now, ctx.sandbox.clock
     min_gap = clock.real_duration(FRESHNESS_LAG)
     lag = clock.real_duration(ctx.sandbox.settings.listing_lag_seconds)
-    by = {field: query.get(getattr(names, field)) for field in WindowNames.__struct_fields__}
+    by: dict[str, Any] = {
+        field: query.get(getattr(names, field)) for field in WindowNames.__struct_fields__
+    }
     pairs = (
         (names.created_after, names.created_before),
         (names.updated_after, names.updated_before),

@@ -1,6 +1,5 @@
-"""ORDER_CHANGE notifications: each status change of a subscribed seller's orders as one
-message on the destination's SQS queue (docs/SANDBOX.md, "Order notifications"; the
-operations are in notifications.py, the delivery is the double kit's ``SqsOutbox``)."""
+"""ORDER_CHANGE notifications on the destinations' SQS queues (docs/SANDBOX.md, "Order
+notifications"); the operations are notifications.py's."""
 
 from __future__ import annotations
 

@@ -51,7 +51,7 @@ async def create_destination(ctx: CallContext) -> Reply:
     if any(queue_of(d) == arn for d in notes.destinations.values()):
         raise conflict("A destination with this resource already exists.")
     resource = {"sqs": {"arn": arn}}
-    destination = Destination(
+    destination: Any = Destination(
         destinationId=str(uuid.uuid4()), name=ctx.body["name"], resource=resource
     )
     notes.destinations[destination.destinationId] = destination
