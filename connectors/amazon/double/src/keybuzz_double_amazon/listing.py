@@ -1,78 +1,13 @@
-"""What the order listings (v0 getOrders, 2026 searchOrders) share: their date-window rules,
-pricing and delivery windows (page tokens: the double kit's ``sealed``, Amazon-like)."""
+"""What the order APIs, the report and the notifications share: an order found, the
+marketplaces and page size checked, pricing and delivery windows."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 import msgspec
-from keybuzz_sandbox.clock import iso
 
 from .errors import invalid_input, not_found
-from .order_book import OrderBook, OrderQuery, OrderState
+from .order_book import OrderBook, OrderState
 from .seed import DAY, MARKETPLACES, ItemFacts
-
-if TYPE_CHECKING:
-    from .spapi import CallContext
-
-FRESHNESS_LAG = 120.0  # Amazon seconds: "...Before" must be at least two minutes before now
-
-
-class WindowNames(msgspec.Struct, frozen=True):
-    """One API's spelling of the four date filters."""
-
-    created_after: str
-    created_before: str
-    updated_after: str
-    updated_before: str
-
-
-V0_NAMES = WindowNames("CreatedAfter", "CreatedBefore", "LastUpdatedAfter", "LastUpdatedBefore")
-V2026_NAMES = WindowNames("createdAfter", "createdBefore", "lastUpdatedAfter", "lastUpdatedBefore")
-
-
-def window_query(ctx: CallContext, names: WindowNames, required: bool) -> OrderQuery:
-    """The listing of the call's date filters, checked as the models' descriptions state
-    (a "...Before" at least two minutes before the request); the orders as they stood the
-    settings' listing lag ago."""
-    query, now, clock = ctx.query, ctx.now, ctx.sandbox.clock
-    min_gap = clock.real_duration(FRESHNESS_LAG)
-    lag = clock.real_duration(ctx.sandbox.settings.listing_lag_seconds)
-    by: dict[str, Any] = {
-        field: query.get(getattr(names, field)) for field in WindowNames.__struct_fields__
-    }
-    pairs = (
-        (names.created_after, names.created_before),
-        (names.updated_after, names.updated_before),
-    )
-    given = [(a, b) for a, b in pairs if query.get(a) is not None or query.get(b) is not None]
-    if len(given) == 2:
-        raise invalid_input(f"{'/'.join(pairs[0])} cannot be combined with {'/'.join(pairs[1])}.")
-    if required and by["created_after"] is None and by["updated_after"] is None:
-        raise invalid_input(f"Either {pairs[0][0]} or {pairs[1][0]} must be specified.")
-    for after, before in given:  # one pair at most
-        start, end = query.get(after), query.get(before)
-        if end is not None and end > now - min_gap:
-            raise invalid_input(
-                f"{before} must be at least two minutes before the time of the request."
-            )
-        if start is not None and start > now:
-            raise invalid_input(f"{after} cannot be in the future.")
-        if start is not None and end is not None and end < start:
-            raise invalid_input(f"{before} must be equal to or after {after}.")
-    return OrderQuery(snapshot=now - lag, **by)
-
-
-def watermark(query: OrderQuery, names: WindowNames) -> dict[str, str]:
-    """The '...Before' the answer reports, by the API's name: the listing's upper bound."""
-    # Never later than what the listing could see: that is the safe next cursor.
-    if query.updated_after is not None or query.updated_before is not None:
-        name, bound = names.updated_before, query.updated_before
-    elif query.created_after is not None or query.created_before is not None:
-        name, bound = names.created_before, query.created_before
-    else:
-        return {}
-    return {name: iso(min(bound or query.snapshot, query.snapshot))}
 
 
 def find_order(book: OrderBook, order_id: str, now: float) -> OrderState:
