@@ -118,10 +118,6 @@ async def create_report(ctx: CallContext) -> Reply:
     return Reply({"reportId": record.report_id}, status=202)
 
 
-# The documents being written in the background, by report id (also keeps the tasks referenced).
-_writing: dict[str, asyncio.Task[bytes]] = {}
-
-
 def _write_while_processing(sb: AmazonDouble, record: ReportRecord) -> None:
     """Amazon writes a report's document while it processes it, and getReportDocument
     serves it at once: the sandbox renders it in a worker thread during IN_PROGRESS, as
@@ -137,16 +133,15 @@ def _write_while_processing(sb: AmazonDouble, record: ReportRecord) -> None:
         record.writing_began = now
         return await asyncio.to_thread(ensure_document, sb, record)
 
-    task = asyncio.get_running_loop().create_task(write())
-    _writing[record.report_id] = task
-    task.add_done_callback(lambda _: _writing.pop(record.report_id, None))
+    record.writing = asyncio.get_running_loop().create_task(write())
 
 
 async def written(sb: AmazonDouble, record: ReportRecord) -> bytes:
     """The document, once the background write has it (a loaded machine may still be at it
     when the report is DONE): awaited, not rendered a second time on the event loop."""
-    task = _writing.get(record.report_id)
-    return await asyncio.shield(task) if task is not None else ensure_document(sb, record)
+    if record.writing is None:
+        return ensure_document(sb, record)
+    return await asyncio.shield(record.writing)
 
 
 def _own_report(ctx: CallContext, report_id: str) -> ReportRecord:
