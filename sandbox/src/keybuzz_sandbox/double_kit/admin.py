@@ -148,16 +148,18 @@ def drawn_shops_handlers(
     listed: Callable[[], Any],
     shop_of: Callable[[str], T],
     advance: Callable[[T, float], Any],
+    path: str = "/shops",
 ) -> list[Any]:
-    """A drawn double's shops at its admin: GET ``/shops`` (as ``listed`` gives them) and
-    POST ``/shops/<account>/advance`` (``AdvanceRequest``: the shop's clock played forward
-    by ``advance``, answered with what it says came of it)."""
+    """A drawn double's shops at its admin: GET ``path`` (as ``listed`` gives them) and
+    POST ``path/<account>/advance`` (``AdvanceRequest``: the shop's clock played forward
+    by ``advance``, answered with what it says came of it); ``path``: what the double's
+    marketplace calls its shops (Amazon's ``/sellers``)."""
 
-    @get("/shops", sync_to_thread=False)
+    @get(path, sync_to_thread=False)
     def shops() -> Response[bytes]:
         return json_answer(listed())
 
-    @post("/shops/{account:str}/advance", sync_to_thread=False)
+    @post(path + "/{account:str}/advance", sync_to_thread=False)
     def advanced(account: str, data: AdvanceRequest) -> Response[bytes]:
         return json_answer(advance(shop_of(account), forward(data.seconds)))
 

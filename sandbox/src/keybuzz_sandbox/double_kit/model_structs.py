@@ -1,7 +1,5 @@
 """A double's wire structs read from its marketplace's published model (Swagger 2.0
-``definitions`` or OpenAPI 3 ``components.schemas``), not written out again: an answer
-built on them carries only the fields the model names, spelt as it spells them, in its
-order, and cannot leave out one it requires."""
+``definitions`` or OpenAPI 3 ``components.schemas``), not written out again."""
 
 from __future__ import annotations
 

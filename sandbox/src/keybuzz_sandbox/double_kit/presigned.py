@@ -1,7 +1,5 @@
-"""Download URLs as S3 pre-signs them, for a double whose marketplace hands out its files
-(reports, documents) that way: the query of an AWS SigV4 pre-signed URL (valid from
-``X-Amz-Date`` for ``X-Amz-Expires`` seconds), checked when it is fetched, and S3's XML
-errors for one that is incomplete, altered or expired, or names no file."""
+"""Download URLs as S3 pre-signs them (AWS SigV4, valid from ``X-Amz-Date`` for
+``X-Amz-Expires`` seconds), checked when fetched, with S3's XML errors."""
 
 from __future__ import annotations
 

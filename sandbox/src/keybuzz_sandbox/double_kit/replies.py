@@ -1,8 +1,5 @@
-"""What a relay double takes from a seller's reply over SMTP, before its marketplace's rules:
-the mail read (its ids and thread, its single sender, its text, its attachments, its headers
-for a bounce; one a reader cannot split into parts refused at DATA, ``MalformedMail``), and
-the SMTP refusals a test asks for (``RelayFaults``: greylisting, a relay shutting down), and
-what it remembers, bounded (``Recent``)."""
+"""A seller's reply read by a relay double, SMTP refusals on demand, a relay's bounded memory
+(docs/SANDBOX.md, the double kit)."""
 
 from __future__ import annotations
 

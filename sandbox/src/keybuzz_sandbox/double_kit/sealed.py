@@ -1,8 +1,6 @@
-"""Tokens a double hands out that carry their own state, signed with its secret (HMAC-SHA256):
-claims behind a prefix (access and refresh tokens that survive a restart: only revocations
-need storing), and page tokens a caller cannot alter. Page tokens are standard base64 and
-always hold '+', '/' and '=', as some marketplaces' do: a client that does not URL-encode
-them breaks at the double as it would there. Refusals are ``api.Refused`` 400."""
+"""Tokens a double hands out that carry their own state, HMAC-signed with its secret (tokens
+that survive a restart: only revocations need storing). Page tokens always hold '+', '/' and
+'=', as some marketplaces' do: a client that does not URL-encode them breaks here as there."""
 
 from __future__ import annotations
 

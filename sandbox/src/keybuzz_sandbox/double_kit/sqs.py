@@ -1,8 +1,4 @@
-"""What a double publishes to its callers' SQS queues (a marketplace's notifications): each
-message published a drawn lag after its event and due on its queue then, sent in batches of
-ten per queue (``SendMessageBatch``, the queue found by ``GetQueueUrl`` from its ARN's name
-and account); an endpoint that cannot be reached holds them until it answers. SQS's
-at-least-once, unordered delivery on demand (``DeliveryFaults``)."""
+"""What a double publishes to its callers' SQS queues (docs/SANDBOX.md, the double kit)."""
 
 from __future__ import annotations
 
@@ -29,8 +25,7 @@ RealSeconds = Annotated[float, msgspec.Meta(ge=0, le=900)]
 
 
 class DeliveryFaults(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
-    """How late the marketplace publishes an event, and what SQS's at-least-once delivery
-    does (a double's admin ``PUT …/faults`` body)."""
+    """A double's admin ``PUT …/faults`` body: how late events are published, how SQS delivers."""
 
     # Each message is published a lag drawn uniformly from [0, event_lag_seconds) (real
     # seconds) after its event, and reaches the queue then. Marketplaces take seconds to
@@ -44,8 +39,7 @@ class DeliveryFaults(msgspec.Struct, kw_only=True, rename="camel", forbid_unknow
 
 
 class Sending(msgspec.Struct, frozen=True):
-    """What the faults made of one message: when it is published, how long it is held back
-    beyond that, how many copies go."""
+    """What the faults made of one message: published when, held back how long, sent how often."""
 
     published: float  # real epoch seconds
     late: float
@@ -67,7 +61,7 @@ def parse_sqs_arn(arn: str) -> SqsArn | None:
 
 
 class Outgoing(msgspec.Struct):
-    arn: str
+    queue: SqsArn
     body: str
     due: float  # real epoch seconds
 
@@ -86,7 +80,7 @@ class SqsOutbox:
         self.lag_rng = random.Random(f"{seed}:notification-lag")
         self._retry_at = 0.0
         self._retry_delay = 0.0
-        self._queue_urls: dict[str, str] = {}
+        self._queue_urls: dict[SqsArn, str] = {}
         self._task: asyncio.Task[None] | None = None
 
     def drawn(self, now: float) -> Sending:
@@ -103,8 +97,9 @@ class SqsOutbox:
         return rate > 0 and self.rng.random() < rate
 
     def queue(self, arn: str, body: str, sending: Sending) -> None:
-        due = sending.published + sending.late
-        self.pending += [Outgoing(arn, body, due) for _ in range(sending.copies)]
+        due, queue = sending.published + sending.late, parse_sqs_arn(arn)
+        assert queue is not None  # a double queues only for ARNs it took
+        self.pending += [Outgoing(queue, body, due) for _ in range(sending.copies)]
 
     # --- delivery ------------------------------------------------------------------------
 
@@ -161,7 +156,7 @@ class SqsOutbox:
         due = sorted((o for o in self.pending if o.due <= now), key=lambda o: o.due)
         try:
             for batch in _batches(due):
-                await self._send(await client(_arn(batch[0].arn).region), batch)
+                await self._send(await client(batch[0].queue.region), batch)
             self._retry_delay = 0.0
         except Exception as exc:  # the queue is unreachable: hold everything, try again
             self._retry_delay = min(MAX_RETRY_SECONDS, max(0.2, self._retry_delay * 2))
@@ -169,7 +164,7 @@ class SqsOutbox:
             log.warning("SQS delivery failed, held: %s", type(exc).__name__)
 
     async def _send(self, client: Any, batch: list[Outgoing]) -> None:
-        url = await self._queue_url(client, batch[0].arn)
+        url = await self._queue_url(client, batch[0].queue)
         entries = [{"Id": str(i), "MessageBody": o.body} for i, o in enumerate(batch)]
         answer = await client.send_message_batch(QueueUrl=url, Entries=entries)
         failed = {int(f["Id"]) for f in answer.get("Failed", [])}
@@ -178,25 +173,20 @@ class SqsOutbox:
         if failed:
             raise RuntimeError(f"{len(failed)} messages refused by SQS")
 
-    async def _queue_url(self, client: Any, arn: str) -> str:
-        if arn not in self._queue_urls:
-            _, account, name = _arn(arn)
-            found = await client.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)
-            self._queue_urls[arn] = found["QueueUrl"]
-        return self._queue_urls[arn]
-
-
-def _arn(arn: str) -> SqsArn:
-    parsed = parse_sqs_arn(arn)
-    assert parsed is not None  # a double queues only for ARNs it took
-    return parsed
+    async def _queue_url(self, client: Any, queue: SqsArn) -> str:
+        if queue not in self._queue_urls:
+            found = await client.get_queue_url(
+                QueueName=queue.name, QueueOwnerAWSAccountId=queue.account
+            )
+            self._queue_urls[queue] = found["QueueUrl"]
+        return self._queue_urls[queue]
 
 
 def _batches(due: list[Outgoing]) -> Iterator[list[Outgoing]]:
     """Up to ten messages of one queue per batch, in the order they were published."""
-    by_arn: dict[str, list[Outgoing]] = {}
+    by_queue: dict[SqsArn, list[Outgoing]] = {}
     for outgoing in due:
-        by_arn.setdefault(outgoing.arn, []).append(outgoing)
-    for items in by_arn.values():
+        by_queue.setdefault(outgoing.queue, []).append(outgoing)
+    for items in by_queue.values():
         for start in range(0, len(items), SQS_BATCH):
             yield items[start : start + SQS_BATCH]

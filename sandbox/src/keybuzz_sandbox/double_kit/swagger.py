@@ -1,8 +1,5 @@
 """A marketplace's published Swagger 2.0 models, as its double routes and checks what callers
-send (``described`` is OpenAPI 3's): each operation's path, method, media type, query and
-path parameters and body schema; a request's query read by the parameters' names, types,
-requiredness and bounds, its JSON body checked against its schema, nothing listed per
-operation. A value off the model is ``api.Refused`` 400, in words the double may pass on."""
+send (docs/SANDBOX.md, the double kit). A value off the model is ``api.Refused`` 400."""
 
 from __future__ import annotations
 
@@ -21,13 +18,8 @@ HTTP_METHODS = ("get", "post", "put", "delete", "patch")
 BOUNDS = ("enum", "maxItems", "minItems", "minimum", "maximum")
 
 
-def invalid(message: str) -> Refused:
-    return Refused(400, message)
-
-
 class Param(msgspec.Struct, frozen=True, kw_only=True):
     name: str
-    location: str
     required: bool = False
     type: str | None = None
     items_type: str | None = None
@@ -44,7 +36,6 @@ class Param(msgspec.Struct, frozen=True, kw_only=True):
             bounds["items"] = {"enum": items["enum"]}
         return cls(
             name=raw["name"],
-            location=raw["in"],
             required=bool(raw.get("required", False)),
             type=raw.get("type"),
             items_type=items.get("type"),
@@ -59,7 +50,7 @@ class Operation(msgspec.Struct, frozen=True, kw_only=True):
     operation_id: str
     method: str
     path: str
-    params: tuple[Param, ...]
+    query: dict[str, Param]  # the query parameters, by name
     body_schema: dict[str, Any] | None
     produces: str
     description: str
@@ -67,9 +58,6 @@ class Operation(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def key(self) -> str:
         return f"{self.api}.{self.operation_id}"
-
-    def query_params(self) -> dict[str, Param]:
-        return {p.name: p for p in self.params if p.location == "query"}
 
 
 class SwaggerModel:
@@ -103,18 +91,11 @@ class SwaggerModel:
             operation_id=raw["operationId"],
             method=method.upper(),
             path=path,
-            params=tuple(
-                Param.from_swagger(p) for p in raw_params if p.get("in") in ("query", "path")
-            ),
+            query={p["name"]: Param.from_swagger(p) for p in raw_params if p.get("in") == "query"},
             body_schema=body.get("schema") if body else None,
             produces=(raw.get("produces") or [produces])[0],
             description=raw.get("description", ""),
         )
-
-    def validator(self, schema: dict[str, Any]) -> Draft4Validator:
-        # Swagger 2.0 schemas are a JSON Schema draft 4 dialect; embedding the
-        # definitions lets "#/definitions/..." references resolve.
-        return Draft4Validator({"allOf": [schema], "definitions": self.definitions})
 
     def body(self, op: Operation, raw: bytes) -> Any:
         """The operation's JSON body, checked against its schema (None when it takes none)."""
@@ -123,13 +104,16 @@ class SwaggerModel:
         try:
             body = msgspec.json.decode(raw) if raw else None
         except msgspec.DecodeError:
-            raise invalid("The request body is not valid JSON.") from None
+            raise Refused(400, "The request body is not valid JSON.") from None
         if body is None:
-            raise invalid("A request body is required.")
-        error = next(iter(self.validator(op.body_schema).iter_errors(body)), None)
+            raise Refused(400, "A request body is required.")
+        # Swagger 2.0 schemas are a JSON Schema draft 4 dialect; embedding the
+        # definitions lets "#/definitions/..." references resolve.
+        validator = Draft4Validator({"allOf": [op.body_schema], "definitions": self.definitions})
+        error = next(iter(validator.iter_errors(body)), None)
         if error is not None:
             where = "/".join(str(p) for p in error.absolute_path) or "body"
-            raise invalid(f"Invalid request body at '{where}': {error.message}")
+            raise Refused(400, f"Invalid request body at '{where}': {error.message}")
         return body
 
 
@@ -149,14 +133,14 @@ def _scalar(param: Param, raw: str, kind: str | None) -> Any:
         if param.is_datetime:
             return parse_iso(raw)
     except ValueError:
-        raise invalid(f"Invalid value '{raw}' for parameter '{param.name}'.") from None
+        raise Refused(400, f"Invalid value '{raw}' for parameter '{param.name}'.") from None
     return raw
 
 
 def _check_bounds(param: Param, value: Any) -> None:
     error = next(param.bounds.iter_errors(value), None) if param.bounds else None
     if error is not None:
-        raise invalid(f"Invalid value for parameter '{param.name}': {error.message}.")
+        raise Refused(400, f"Invalid value for parameter '{param.name}': {error.message}.")
 
 
 def _convert(param: Param, raws: list[str]) -> Any:
@@ -165,14 +149,14 @@ def _convert(param: Param, raws: list[str]) -> Any:
         items = [part for raw in raws for part in raw.split(",") if part != ""]
         return [_scalar(param, item, param.items_type) for item in items]
     if len(raws) > 1:
-        raise invalid(f"Parameter '{param.name}' was given more than once.")
+        raise Refused(400, f"Parameter '{param.name}' was given more than once.")
     return _scalar(param, raws[0], param.type)
 
 
 def parse_query(op: Operation, query_string: str) -> dict[str, Any]:
     """The operation's parameters in ``query_string``, typed; the others ignored (as
     marketplaces whose clients add their usual parameters to every call do)."""
-    declared = op.query_params()
+    declared = op.query
     given: dict[str, list[str]] = {}
     for name, value in parse_qsl(query_string, keep_blank_values=True):
         if name in declared:
@@ -181,7 +165,7 @@ def parse_query(op: Operation, query_string: str) -> dict[str, Any]:
     for name, param in declared.items():
         if name not in given:
             if param.required:
-                raise invalid(f"Missing required parameter '{name}'.")
+                raise Refused(400, f"Missing required parameter '{name}'.")
             continue
         value = _convert(param, given[name])
         _check_bounds(param, value)

@@ -4,27 +4,28 @@ from __future__ import annotations
 
 import random
 import re
-from typing import Any
+from functools import partial
+from typing import Annotated, Any
 
 import aiosmtplib
 import msgspec
 from keybuzz_sandbox.answers import admin_error, json_answer
 from keybuzz_sandbox.clock import iso
 from keybuzz_sandbox.double_kit import admin as kit
-from keybuzz_sandbox.double_kit.admin import AdvanceRequest, forward, known, settings_handlers
+from keybuzz_sandbox.double_kit.admin import drawn_shops_handlers, known, settings_handlers
 from keybuzz_sandbox.double_kit.replies import RelayFaults
 from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
 from keybuzz_sandbox.faults import FaultConfig
 from litestar import Response, Router, delete, get, post, put
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from .double import AUTH_CODE_LIFETIME, AmazonDouble
 from .lwa import ACCESS_TOKEN_LIFETIME, REFRESH_PREFIX, RefreshClaims
-from .messaging import messaging_admin_routes
-from .order_book import AdvanceSummary
+from .notifications import notifications_admin_routes
+from .order_book import AdvanceSummary, OrderBook
 from .relay import RelayRequest, SentMessage, compose, deliver, pick_orders
 from .reply_relay import find_buyer, registered_email
-from .reports import PROCESSING_SECONDS, QUEUE_SECONDS
+from .reports import PROCESSING_SECONDS, QUEUE_SECONDS, report_admin_routes
 
 
 class RedirectUriRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -100,22 +101,20 @@ def describe(sb: AmazonDouble) -> dict[str, Any]:
     }
 
 
+def seller_of(sb: AmazonDouble, seller_id: str) -> OrderBook:
+    return known(sb.sellers.get(seller_id), f"seller {seller_id}")
+
+
 def admin_router(sb: AmazonDouble) -> Router:
     @get("/config", sync_to_thread=False)
     def config() -> Response[bytes]:
         return json_answer(describe(sb))
 
-    @get("/sellers", sync_to_thread=False)
-    def sellers() -> Response[bytes]:
-        return json_answer(describe(sb)["sellers"])
-
-    @post("/sellers/{seller_id:str}/advance", sync_to_thread=False)
-    def advance(seller_id: FromPath[str], data: JSONBody[AdvanceRequest]) -> Response[bytes]:
-        book = known(sb.sellers.get(seller_id), f"seller {seller_id}")
-        summary: AdvanceSummary = book.advance(forward(data.seconds), sb.clock.now())
+    def advance(book: OrderBook, seconds: float) -> AdvanceSummary:
+        summary = book.advance(seconds, sb.clock.now())
         sb.save()
         sb.notifications.publish_changes(sb.clock.now())  # queued before the answer
-        return json_answer(summary)
+        return summary
 
     @get("/redirect-uris", sync_to_thread=False)
     def list_uris() -> Response[bytes]:
@@ -141,9 +140,16 @@ def admin_router(sb: AmazonDouble) -> Router:
             return json_answer({"revoked": "seller", "sellingPartnerId": data.selling_partner_id})
         return admin_error(400, "give refreshToken or a known sellingPartnerId")
 
+    @get("/messaging/sent", sync_to_thread=False)
+    def templated_sent(
+        order_id: Annotated[str | None, QueryParameter(name="orderId")] = None,
+    ) -> Response[bytes]:
+        found = [m for m in sb.templated_sent if order_id is None or m.order_id == order_id]
+        return json_answer({"sent": found})
+
     @post("/messages")
     async def messages(data: JSONBody[RelayRequest]) -> Response[bytes]:
-        book = known(sb.sellers.get(data.selling_partner_id), f"seller {data.selling_partner_id}")
+        book = seller_of(sb, data.selling_partner_id)
         if not 1 <= data.count <= 500:
             return admin_error(400, "count must be between 1 and 500")
         now = sb.clock.now()
@@ -175,16 +181,19 @@ def admin_router(sb: AmazonDouble) -> Router:
 
     handlers = [
         config,
-        sellers,
-        advance,
+        *drawn_shops_handlers(
+            lambda: describe(sb)["sellers"], partial(seller_of, sb), advance, "/sellers"
+        ),
         list_uris,
         add_uri,
         revoke,
         *fault_handlers(sb.faults, FaultConfig),
         ratelimit_reset_handler(sb.limiter),
         messages,
-        *messaging_admin_routes(sb),
+        templated_sent,
         *reply_admin_routes(sb),
+        *report_admin_routes(sb),
+        *notifications_admin_routes(sb),
     ]
     return kit.admin_router("/_sandbox", handlers)
 
@@ -192,7 +201,7 @@ def admin_router(sb: AmazonDouble) -> Router:
 def _set_sender(
     sb: AmazonDouble, seller_id: str, address: str, blocked: bool, listed: bool
 ) -> Response[bytes]:
-    known(sb.sellers.get(seller_id), f"seller {seller_id}")
+    seller_of(sb, seller_id)
     if not EMAIL_ADDRESS.fullmatch(address) or len(address) > 254:
         return admin_error(400, "address must be one e-mail address, like name@example.com")
     sb.set_sender(seller_id, address, blocked, listed)
@@ -208,7 +217,7 @@ def sender_routes(sb: AmazonDouble, blocked: bool) -> list[Any]:
 
     @get(path, sync_to_thread=False)
     def listed(seller_id: FromPath[str]) -> Response[bytes]:
-        known(sb.sellers.get(seller_id), f"seller {seller_id}")
+        seller_of(sb, seller_id)
         return json_answer({key: sb.senders(seller_id, blocked)})
 
     @post(path, sync_to_thread=False)

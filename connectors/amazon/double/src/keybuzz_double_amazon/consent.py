@@ -71,7 +71,7 @@ def validate(sb: AmazonDouble, req: ConsentRequest) -> str:
 def _hidden(req: ConsentRequest) -> str:
     return "".join(
         f'<input type="hidden" name="{name}" value="{escape(getattr(req, name))}">'
-        for name in ("application_id", "state", "redirect_uri", "version")
+        for name in ConsentRequest.__struct_fields__
     )
 
 
@@ -115,14 +115,10 @@ def decide(sb: AmazonDouble, req: ConsentRequest, form: dict[str, str]) -> Respo
     )
 
 
-def _request_from(values: dict[str, str]) -> ConsentRequest:
-    return ConsentRequest(**{k: values.get(k, "") for k in ConsentRequest.__struct_fields__})
-
-
 def consent_routes(sb: AmazonDouble) -> list[HTTPRouteHandler]:
     @get(CONSENT_PATH, include_in_schema=False)
     async def show(request: Request[Any, Any, Any]) -> Response[str]:
-        req = _request_from(dict(request.query_params))
+        req = msgspec.convert(dict(request.query_params), ConsentRequest)
         try:
             validate(sb, req)
         except ConsentError as exc:
@@ -135,7 +131,7 @@ def consent_routes(sb: AmazonDouble) -> list[HTTPRouteHandler]:
             parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
         )
         try:
-            return decide(sb, _request_from(form), form)
+            return decide(sb, msgspec.convert(form, ConsentRequest), form)
         except ConsentError as exc:
             return _error_page(exc)
 

@@ -38,12 +38,17 @@ ACCESS_PREFIX = "Atza|"
 REFRESH_PREFIX = "Atzr|"
 
 
-class AccessClaims(msgspec.Struct, kw_only=True):
-    cid: str  # LWA client id
+class AccessClaims(msgspec.Struct, kw_only=True, rename={"client_id": "cid", "seller_id": "sp"}):
+    """An access token's claims: who calls an SP-API operation."""
+
+    client_id: str  # LWA client id
     exp: float  # real epoch seconds
-    sp: str | None = None  # selling partner; None for grantless (client_credentials) tokens
+    seller_id: str | None = None  # None for grantless (client_credentials) tokens
     scope: str | None = None
     pad: str = ""  # random filler: Amazon-sized tokens
+
+    def bucket_owner(self) -> str:
+        return self.seller_id or f"grantless:{self.client_id}"
 
 
 class RefreshClaims(msgspec.Struct, kw_only=True):
@@ -54,16 +59,7 @@ class RefreshClaims(msgspec.Struct, kw_only=True):
     pad: str = ""
 
 
-class Principal(msgspec.Struct, frozen=True, kw_only=True):
-    client_id: str
-    seller_id: str | None
-    scope: str | None = None
-
-    def bucket_owner(self) -> str:
-        return self.seller_id or f"grantless:{self.client_id}"
-
-
-def authenticate(signer: Signer, token: str | None, now: float) -> Principal:
+def authenticate(signer: Signer, token: str | None, now: float) -> AccessClaims:
     """The caller of an access token issued here (a seller's or grantless), unexpired."""
     if not token:
         raise unauthorized()
@@ -72,7 +68,7 @@ def authenticate(signer: Signer, token: str | None, now: float) -> Principal:
         raise unauthorized(INVALID)
     if claims.exp <= now:
         raise unauthorized(EXPIRED)
-    return Principal(client_id=claims.cid, seller_id=claims.sp, scope=claims.scope)
+    return claims
 
 
 class TokenResponse(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -119,8 +115,8 @@ class TokenEndpoint:
     ) -> TokenResponse:
         lifetime = self.sb.clock.real_duration(ACCESS_TOKEN_LIFETIME)
         claims = AccessClaims(
-            cid=client_id,
-            sp=seller_id,
+            client_id=client_id,
+            seller_id=seller_id,
             scope=scope,
             exp=self.sb.clock.now() + lifetime,
             pad=secrets.token_urlsafe(TOKEN_PADDING_BYTES),

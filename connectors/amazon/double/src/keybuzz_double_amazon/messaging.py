@@ -3,16 +3,11 @@ actions an order's status allows and a refused action's 403 (observed)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
-from keybuzz_sandbox.answers import json_answer
 from keybuzz_sandbox.clock import iso
-from litestar import Response, get
-from litestar.handlers import HTTPRouteHandler
-from litestar.params import QueryParameter
 
-from .double import AmazonDouble
 from .errors import SpApiError, invalid_input
 from .listing import check_marketplaces, find_order
 from .models import model_document
@@ -105,19 +100,6 @@ def send_implementation(action: str) -> Implementation:
         return Reply(msgspec.Raw(b""), status=201)  # Amazon: 201 and nothing else
 
     return send
-
-
-def messaging_admin_routes(sb: AmazonDouble) -> list[HTTPRouteHandler]:
-    """``GET /_sandbox/messaging/sent?orderId=``: the templated messages sent so far."""
-
-    @get("/messaging/sent", sync_to_thread=False)
-    def sent(
-        order_id: Annotated[str | None, QueryParameter(name="orderId")] = None,
-    ) -> Response[bytes]:
-        found = [m for m in sb.templated_sent if order_id is None or m.order_id == order_id]
-        return json_answer({"sent": found})
-
-    return [sent]
 
 
 IMPLEMENTATIONS: dict[str, Implementation] = {

@@ -1,6 +1,5 @@
-"""Amazon's SP-API Swagger 2.0 models (vendored in spapi_models/), the contract: routes,
-accepted parameters and request-body schemas are read from them by the double kit
-(``double_kit.swagger``), each operation's rate limit from its description's table."""
+"""Amazon's SP-API Swagger 2.0 models (vendored in spapi_models/), the contract the double
+kit's ``swagger`` reads; each operation's rate limit from its description's table."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""ORDER_CHANGE notifications: each status change of a subscribed seller's orders as one
-message on the destination's SQS queue (docs/SANDBOX.md, "Order notifications"; the
-operations are in notifications.py, the delivery is the double kit's ``SqsOutbox``)."""
+"""ORDER_CHANGE notifications on the destinations' SQS queues (docs/SANDBOX.md, "Order
+notifications"); the operations are notifications.py's."""
 
 from __future__ import annotations
 
@@ -10,11 +9,13 @@ from typing import Any
 
 import msgspec
 from keybuzz_sandbox.clock import Clock, iso
+from keybuzz_sandbox.double_kit.model_structs import model_structs
 from keybuzz_sandbox.double_kit.sqs import SqsOutbox
 
 from .env import AmazonDoubleSettings
 from .errors import SpApiError
 from .listing import windows
+from .models import model_document
 from .order_book import OrderBook, OrderState
 
 NOTIFICATIONS_SCOPE = "sellingpartnerapi::notifications"
@@ -28,24 +29,15 @@ def conflict(message: str) -> SpApiError:
     return SpApiError(409, "Conflict", message)
 
 
-class Destination(msgspec.Struct, kw_only=True, rename="camel"):
-    """A destination as the API answers it: one SQS queue."""
-
-    destination_id: str
-    name: str
-    resource: dict[str, dict[str, str]]  # {"sqs": {"arn": …}}
-
-    @property
-    def arn(self) -> str:
-        return self.resource["sqs"]["arn"]
+# The answers' structs are the model's own definitions (every field it names, none other).
+Destination, Subscription = model_structs(
+    model_document("notifications")["definitions"], "Destination", "Subscription"
+)
 
 
-class Subscription(msgspec.Struct, kw_only=True, rename="camel"):
-    """A seller's ORDER_CHANGE subscription (the only type served) as the API answers it."""
-
-    subscription_id: str
-    payload_version: str
-    destination_id: str
+def queue_of(destination: Any) -> str:
+    """The ARN of the one SQS queue a destination here delivers to."""
+    return str(destination.resource["sqs"]["arn"])
 
 
 class Delivered(msgspec.Struct, kw_only=True, rename="camel"):
@@ -69,8 +61,8 @@ class NotificationBook:
         self.settings = settings
         self.clock = clock
         self.sellers = sellers
-        self.destinations: dict[str, Destination] = {}
-        self.subscriptions: dict[str, Subscription] = {}  # by seller
+        self.destinations: dict[str, Any] = {}  # Destination, by id
+        self.subscriptions: dict[str, Any] = {}  # Subscription, by seller
         self.published_until: dict[str, float] = {}  # seller -> virtual time published
         self.next_change: dict[str, float] = {}  # seller -> virtual time of its next change
         self.delivered: list[Delivered] = []
@@ -78,13 +70,13 @@ class NotificationBook:
 
     # --- subscriptions -----------------------------------------------------------------
 
-    def subscribe(self, seller_id: str, destination_id: str) -> Subscription:
+    def subscribe(self, seller_id: str, destination_id: str) -> msgspec.Struct:
         if seller_id in self.subscriptions:
             raise conflict("Subscription for this notification type already exists.")
         sub = Subscription(
-            subscription_id=str(uuid.uuid4()),
-            payload_version=PAYLOAD_VERSION,
-            destination_id=destination_id,
+            subscriptionId=str(uuid.uuid4()),
+            payloadVersion=PAYLOAD_VERSION,
+            destinationId=destination_id,
         )
         self.subscriptions[seller_id] = sub
         book = self.sellers[seller_id]
@@ -97,7 +89,7 @@ class NotificationBook:
     def subscriber(self, subscription_id: str) -> str | None:
         """The seller whose subscription this is."""
         found = (
-            s for s, sub in self.subscriptions.items() if sub.subscription_id == subscription_id
+            s for s, sub in self.subscriptions.items() if sub.subscriptionId == subscription_id
         )
         return next(found, None)
 
@@ -107,13 +99,13 @@ class NotificationBook:
         for seller_id, sub in list(self.subscriptions.items()):
             self._publish_seller(seller_id, sub, now)
 
-    def _publish_seller(self, seller_id: str, sub: Subscription, now: float) -> None:
+    def _publish_seller(self, seller_id: str, sub: Any, now: float) -> None:
         book = self.sellers[seller_id]
         until = book.timeline.virtual(now)
         since = self.published_until[seller_id]
         if until <= since or until < self.next_change.get(seller_id, since):
             return
-        destination = self.destinations.get(sub.destination_id)
+        destination = self.destinations.get(sub.destinationId)
         changes = sorted(book.gen.changes(since, until), key=lambda c: c[0])
         for _, index, status in changes:
             if destination is not None:
@@ -130,8 +122,8 @@ class NotificationBook:
 
     def _enqueue(
         self,
-        sub: Subscription,
-        destination: Destination,
+        sub: Any,
+        destination: Any,
         book: OrderBook,
         index: int,
         status: str,
@@ -150,7 +142,9 @@ class NotificationBook:
         notification = order_change(
             self.settings.application_id, book, state, sub, notification_id, sending.published
         )
-        self.outbox.queue(destination.arn, msgspec.json.encode(notification).decode(), sending)
+        self.outbox.queue(
+            queue_of(destination), msgspec.json.encode(notification).decode(), sending
+        )
         self.delivered.append(
             Delivered(
                 notification_id=notification_id,
@@ -161,7 +155,7 @@ class NotificationBook:
                 sent_at=millis(sending.published),
                 late_seconds=sending.late,
                 copies=sending.copies,
-                destination_arn=destination.arn,
+                destination_arn=queue_of(destination),
             )
         )
         del self.delivered[:-KEEP_DELIVERED]
@@ -178,7 +172,7 @@ def order_change(
     application_id: str,
     book: OrderBook,
     state: OrderState,
-    sub: Subscription,
+    sub: Any,
     notification_id: str,
     published: float,
 ) -> dict[str, Any]:
@@ -204,7 +198,7 @@ def order_change(
         },
         "NotificationMetadata": {
             "ApplicationId": application_id,
-            "SubscriptionId": sub.subscription_id,
+            "SubscriptionId": sub.subscriptionId,
             "PublishTime": millis(published),
             "NotificationId": notification_id,
         },

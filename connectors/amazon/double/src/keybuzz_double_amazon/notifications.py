@@ -4,12 +4,13 @@ with the seller's token, as the model says; the delivery: notification_delivery.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import msgspec
 from keybuzz_sandbox.answers import json_answer
 from keybuzz_sandbox.double_kit.admin import settings_handlers
 from keybuzz_sandbox.double_kit.sqs import DeliveryFaults, parse_sqs_arn
-from litestar import Response, Router, get
+from litestar import Response, get
 
 from .double import AmazonDouble
 from .errors import invalid_input, not_found, unauthorized
@@ -19,6 +20,7 @@ from .notification_delivery import (
     PAYLOAD_VERSION,
     Destination,
     conflict,
+    queue_of,
 )
 from .spapi import CallContext, Reply
 
@@ -46,13 +48,13 @@ async def create_destination(ctx: CallContext) -> Reply:
     if parse_sqs_arn(arn) is None:
         raise invalid_input("Invalid SQS ARN.", arn)
     notes = ctx.sandbox.notifications
-    if any(d.arn == arn for d in notes.destinations.values()):
+    if any(queue_of(d) == arn for d in notes.destinations.values()):
         raise conflict("A destination with this resource already exists.")
     resource = {"sqs": {"arn": arn}}
-    destination = Destination(
-        destination_id=str(uuid.uuid4()), name=ctx.body["name"], resource=resource
+    destination: Any = Destination(
+        destinationId=str(uuid.uuid4()), name=ctx.body["name"], resource=resource
     )
-    notes.destinations[destination.destination_id] = destination
+    notes.destinations[destination.destinationId] = destination
     return Reply({"payload": destination})
 
 
@@ -103,36 +105,32 @@ IMPLEMENTATIONS = {
 # --- admin ------------------------------------------------------------------------------
 
 
-def notifications_admin_router(sb: AmazonDouble) -> Router:
-    @get("/", sync_to_thread=False)
+def notifications_admin_routes(sb: AmazonDouble) -> list[Any]:
+    notes, outbox = sb.notifications, sb.notifications.outbox
+
+    @get("/notifications", sync_to_thread=False)
     def overview() -> Response[bytes]:
-        notes = sb.notifications
+        subscriptions = [
+            {
+                **msgspec.to_builtins(sub),
+                "sellingPartnerId": seller,
+                "notificationType": ORDER_CHANGE,
+            }
+            for seller, sub in notes.subscriptions.items()
+        ]
         return json_answer(
             {
                 "destinations": list(notes.destinations.values()),
-                "subscriptions": [
-                    {
-                        **msgspec.to_builtins(sub),
-                        "sellingPartnerId": seller,
-                        "notificationType": ORDER_CHANGE,
-                    }
-                    for seller, sub in notes.subscriptions.items()
-                ],
-                "pending": len(notes.outbox.pending),
+                "subscriptions": subscriptions,
+                "pending": len(outbox.pending),
                 "sent": notes.delivered,
             }
         )
 
-    outbox = sb.notifications.outbox
-
     def write_faults(faults: DeliveryFaults) -> None:
         outbox.faults = faults
 
-    return Router(
-        "/_sandbox/notifications",
-        route_handlers=[
-            overview,
-            *settings_handlers("/faults", DeliveryFaults, lambda: outbox.faults, write_faults),
-        ],
-        include_in_schema=False,
+    faults = settings_handlers(
+        "/notifications/faults", DeliveryFaults, lambda: outbox.faults, write_faults
     )
+    return [overview, *faults]

@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 from keybuzz_sandbox.clock import iso
 from keybuzz_sandbox.double_kit.model_structs import model_structs
 
 from .errors import invalid_input
 from .listing import (
-    V0_NAMES,
-    V2026_NAMES,
     amount,
     check_marketplaces,
     check_page_size,
@@ -18,7 +18,6 @@ from .listing import (
     line_cents,
     order_total_cents,
     vat_part,
-    watermark,
     windows,
 )
 from .models import model_document
@@ -26,6 +25,68 @@ from .order_book import OrderBook, OrderQuery, OrderState
 from .roles import Roles
 from .seed import ItemFacts
 from .spapi import CallContext, Reply
+
+# --- the date windows both listings read ---------------------------------------
+
+FRESHNESS_LAG = 120.0  # Amazon seconds: "...Before" must be at least two minutes before now
+
+
+class WindowNames(msgspec.Struct, frozen=True):
+    """One API's spelling of the four date filters."""
+
+    created_after: str
+    created_before: str
+    updated_after: str
+    updated_before: str
+
+
+V0_NAMES = WindowNames("CreatedAfter", "CreatedBefore", "LastUpdatedAfter", "LastUpdatedBefore")
+V2026_NAMES = WindowNames("createdAfter", "createdBefore", "lastUpdatedAfter", "lastUpdatedBefore")
+
+
+def window_query(ctx: CallContext, names: WindowNames, required: bool) -> OrderQuery:
+    """The listing of the call's date filters, checked as the models' descriptions state
+    (a "...Before" at least two minutes before the request); the orders as they stood the
+    settings' listing lag ago."""
+    query, now, clock = ctx.query, ctx.now, ctx.sandbox.clock
+    min_gap = clock.real_duration(FRESHNESS_LAG)
+    lag = clock.real_duration(ctx.sandbox.settings.listing_lag_seconds)
+    by: dict[str, Any] = {
+        field: query.get(getattr(names, field)) for field in WindowNames.__struct_fields__
+    }
+    pairs = (
+        (names.created_after, names.created_before),
+        (names.updated_after, names.updated_before),
+    )
+    given = [(a, b) for a, b in pairs if query.get(a) is not None or query.get(b) is not None]
+    if len(given) == 2:
+        raise invalid_input(f"{'/'.join(pairs[0])} cannot be combined with {'/'.join(pairs[1])}.")
+    if required and by["created_after"] is None and by["updated_after"] is None:
+        raise invalid_input(f"Either {pairs[0][0]} or {pairs[1][0]} must be specified.")
+    for after, before in given:  # one pair at most
+        start, end = query.get(after), query.get(before)
+        if end is not None and end > now - min_gap:
+            raise invalid_input(
+                f"{before} must be at least two minutes before the time of the request."
+            )
+        if start is not None and start > now:
+            raise invalid_input(f"{after} cannot be in the future.")
+        if start is not None and end is not None and end < start:
+            raise invalid_input(f"{before} must be equal to or after {after}.")
+    return OrderQuery(snapshot=now - lag, **by)
+
+
+def watermark(query: OrderQuery, names: WindowNames) -> dict[str, str]:
+    """The '...Before' the answer reports, by the API's name: the listing's upper bound."""
+    # Never later than what the listing could see: that is the safe next cursor.
+    if query.updated_after is not None or query.updated_before is not None:
+        name, bound = names.updated_before, query.updated_before
+    elif query.created_after is not None or query.created_before is not None:
+        name, bound = names.created_before, query.created_before
+    else:
+        return {}
+    return {name: iso(min(bound or query.snapshot, query.snapshot))}
+
 
 # --- Orders v0 -----------------------------------------------------------------
 
@@ -166,7 +227,7 @@ _NOT_WITH_SELLER_ORDER_ID = (
 
 def _v0_listing(ctx: CallContext, book: OrderBook) -> OrderQuery:
     q = ctx.query
-    query = ctx.window(V0_NAMES, required="AmazonOrderIds" not in q)
+    query = window_query(ctx, V0_NAMES, required="AmazonOrderIds" not in q)
     page_size = check_page_size(q.get("MaxResultsPerPage"), "MaxResultsPerPage")
     reachable = check_marketplaces(q["MarketplaceIds"], book)
     if "SellerOrderId" in q:
@@ -434,7 +495,7 @@ def _fingerprint(ctx: CallContext) -> str:
 
 def _search_listing(ctx: CallContext, book: OrderBook) -> OrderQuery:
     q = ctx.query
-    query = ctx.window(V2026_NAMES, required=True)
+    query = window_query(ctx, V2026_NAMES, required=True)
     statuses = q.get("fulfillmentStatuses")
     channels = q.get("fulfilledBy")
     return msgspec.structs.replace(

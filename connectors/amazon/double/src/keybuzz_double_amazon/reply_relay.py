@@ -1,7 +1,5 @@
-"""Amazon's relay for sellers' replies: SMTP for the buyers' anonymised aliases, Amazon's
-rules on what it takes, its bounces (docs/SANDBOX.md, "Reply relay"). The SMTP server runs
-on the sandbox's own event loop, so handlers and admin endpoints share state without locks.
-What it knows and keeps is reply_state.py's."""
+"""Amazon's relay for sellers' replies (docs/SANDBOX.md, "Reply relay"). The SMTP server runs
+on the sandbox's own event loop, so handlers and admin endpoints share state without locks."""
 
 from __future__ import annotations
 

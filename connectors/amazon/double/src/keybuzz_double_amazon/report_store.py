@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import msgspec
 from keybuzz_sandbox.faults import NextCount
 
@@ -21,6 +23,7 @@ class ReportRecord(msgspec.Struct, kw_only=True):
     has_data: bool | None = None
     document: bytes | None = None  # rendered (and maybe gzipped) once, then served as is
     writing_began: float | None = None  # the double's clock when rendering it began
+    writing: asyncio.Task[bytes] | None = None  # the background write (reports.py)
     gzipped: bool = False
     # Set by the admin endpoint (PUT /_sandbox/reports/failures): how processing ends.
     forced_end: str | None = None  # FATAL | CANCELLED | IN_PROGRESS (stalled for good)

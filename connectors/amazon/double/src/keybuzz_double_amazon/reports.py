@@ -15,7 +15,7 @@ from keybuzz_sandbox.answers import json_answer
 from keybuzz_sandbox.clock import iso, parse_iso
 from keybuzz_sandbox.double_kit.model_structs import model_structs
 from keybuzz_sandbox.double_kit.presigned import s3_error
-from litestar import Request, Response, Router, get, put
+from litestar import Request, Response, get, put
 from litestar.params import FromPath, JSONBody
 
 from .double import AmazonDouble
@@ -118,10 +118,6 @@ async def create_report(ctx: CallContext) -> Reply:
     return Reply({"reportId": record.report_id}, status=202)
 
 
-# The documents being written in the background, by report id (also keeps the tasks referenced).
-_writing: dict[str, asyncio.Task[bytes]] = {}
-
-
 def _write_while_processing(sb: AmazonDouble, record: ReportRecord) -> None:
     """Amazon writes a report's document while it processes it, and getReportDocument
     serves it at once: the sandbox renders it in a worker thread during IN_PROGRESS, as
@@ -137,16 +133,15 @@ def _write_while_processing(sb: AmazonDouble, record: ReportRecord) -> None:
         record.writing_began = now
         return await asyncio.to_thread(ensure_document, sb, record)
 
-    task = asyncio.get_running_loop().create_task(write())
-    _writing[record.report_id] = task
-    task.add_done_callback(lambda _: _writing.pop(record.report_id, None))
+    record.writing = asyncio.get_running_loop().create_task(write())
 
 
 async def written(sb: AmazonDouble, record: ReportRecord) -> bytes:
     """The document, once the background write has it (a loaded machine may still be at it
     when the report is DONE): awaited, not rendered a second time on the event loop."""
-    task = _writing.get(record.report_id)
-    return await asyncio.shield(task) if task is not None else ensure_document(sb, record)
+    if record.writing is None:
+        return ensure_document(sb, record)
+    return await asyncio.shield(record.writing)
 
 
 def _own_report(ctx: CallContext, report_id: str) -> ReportRecord:
@@ -309,15 +304,15 @@ def ensure_document(sb: AmazonDouble, record: ReportRecord) -> bytes:
     return record.document
 
 
-def document_route(sb: AmazonDouble) -> Router:
+def report_admin_routes(sb: AmazonDouble) -> list[Any]:
     """The pre-signed document download, and the admin switch for failing reports."""
 
-    @put("/_sandbox/reports/failures", include_in_schema=False, sync_to_thread=False)
+    @put("/reports/failures", sync_to_thread=False)
     def set_failures(data: JSONBody[ReportFailures]) -> Response[bytes]:
         sb.reports.failures = data
         return json_answer(data)
 
-    @get("/_sandbox/documents/{document_id:str}", include_in_schema=False)
+    @get("/documents/{document_id:str}")
     async def download(
         document_id: FromPath[str], request: Request[Any, Any, Any]
     ) -> Response[bytes]:
@@ -333,4 +328,4 @@ def document_route(sb: AmazonDouble) -> Router:
         content_type = f"text/plain;charset={charset(book)}"
         return Response(await written(sb, record), headers={"content-type": content_type})
 
-    return Router("/", route_handlers=[download, set_failures])
+    return [download, set_failures]

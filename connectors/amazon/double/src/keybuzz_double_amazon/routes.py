@@ -12,7 +12,6 @@ from .consent import consent_routes
 from .double import AmazonDouble
 from .lwa import token_route
 from .reply_relay import serving_reply_relay
-from .reports import document_route
 from .spapi import Implementation, operation_route
 
 IMPLEMENTATIONS: dict[str, Implementation] = {
@@ -34,9 +33,7 @@ def amazon_routes(sandbox: Sandbox) -> list[Any]:
     return [
         token_route(sb),
         *consent_routes(sb),
-        document_route(sb),
         admin_router(sb),
-        notifications.notifications_admin_router(sb),
         # Paths, methods and media types come from the models, not from this code.
         *(
             operation_route(sb, sb.models.operations[key], impl)

@@ -14,8 +14,10 @@ from functools import cached_property
 from importlib.resources import files
 
 import msgspec
+from keybuzz_sandbox.double_kit.draws import digest
 from keybuzz_sandbox.double_kit.draws import rng as seeded_rng
 from keybuzz_sandbox.double_kit.history import DAY, HOUR, Lifecycle
+from keybuzz_sandbox.double_kit.streams import DrawnStreams
 
 MAX_LIFECYCLE = 48 * HOUR  # no order changes status later than this after purchase
 BULK_ORDER_PERIOD = 47  # one order in 47 is a large B2B order (items span several pages)
@@ -157,27 +159,20 @@ def language_of(marketplace: Marketplace) -> Language:
     return LANGUAGES.get(marketplace.language[:2], LANGUAGES["en"])
 
 
-class SellerGenerator:
-    """All deterministic facts of one seller's orders."""
+class SellerGenerator(DrawnStreams):
+    """All deterministic facts of one seller's orders, placed in time as the double kit's
+    streams place a drawn shop's (buyers write through the relay: no offer questions)."""
 
     def __init__(self, seed: str, spec: SellerSpec, anchor: float) -> None:
+        window = spec.window_days * DAY
+        super().__init__((seed, spec.seller_id), spec.order_count, window, anchor, offer_every=1)
         self.seed = seed
         self.spec = spec
         self.marketplace = MARKETPLACES[spec.marketplace_id]
         self.lang = language_of(self.marketplace)
-        self.window = spec.window_days * DAY
-        self.slot = self.window / spec.order_count
-        self.base = anchor - self.window
-        self._key = hashlib.blake2b(
-            f"{seed}|{spec.seller_id}|ids".encode(), digest_size=16
-        ).digest()
+        self._key = digest(seed, spec.seller_id, "ids", size=16)
 
     # --- placement -----------------------------------------------------------
-
-    @cached_property
-    def _jitter(self) -> list[float]:
-        rng = seeded_rng(self.seed, self.spec.seller_id, "jitter")
-        return [0.05 + 0.9 * rng.random() for _ in range(self.spec.order_count)]
 
     @cached_property
     def _cancelled_residues(self) -> frozenset[int]:
@@ -190,16 +185,6 @@ class SellerGenerator:
                 pool, self.spec.cancelled_count
             )
         )
-
-    def purchase_time(self, index: int) -> float:
-        return self.base + (index + self._jitter[index % self.spec.order_count]) * self.slot
-
-    def placed_before(self, virtual: float) -> int:
-        """Number of orders placed at or before `virtual` (orders are in time order)."""
-        if virtual < self.base:
-            return 0
-        k = int((virtual - self.base) // self.slot)
-        return k + 1 if self.purchase_time(k) <= virtual else k
 
     def changing(self, since: float, until: float) -> range:
         """The orders that may change status in (since, until]: those placed by ``until``,

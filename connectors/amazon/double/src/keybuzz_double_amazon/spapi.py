@@ -18,9 +18,8 @@ from litestar.handlers import HTTPRouteHandler
 
 from .double import AmazonDouble
 from .errors import SpApiError, invalid_input, quota_exceeded, server_fault, unauthorized
-from .listing import FRESHNESS_LAG, WindowNames, window_query
-from .lwa import Principal, authenticate
-from .order_book import OrderBook, OrderQuery
+from .lwa import AccessClaims, authenticate
+from .order_book import OrderBook
 
 
 class Reply(msgspec.Struct):
@@ -31,7 +30,7 @@ class Reply(msgspec.Struct):
 class CallContext(msgspec.Struct, kw_only=True):
     sandbox: AmazonDouble
     op: Operation
-    principal: Principal
+    principal: AccessClaims
     query: dict[str, Any]
     path_params: dict[str, str]
     body: Any
@@ -43,12 +42,6 @@ class CallContext(msgspec.Struct, kw_only=True):
         if seller is None or seller not in self.sandbox.sellers:
             raise unauthorized()
         return self.sandbox.sellers[seller]
-
-    def window(self, names: WindowNames, required: bool) -> OrderQuery:
-        """The listing of this call's date filters (``names``), as of the settings' lag."""
-        clock, lag = self.sandbox.clock, self.sandbox.settings.listing_lag_seconds
-        gap, seen = clock.real_duration(FRESHNESS_LAG), clock.real_duration(lag)
-        return window_query(self.query, names, self.now, gap, seen, required)
 
 
 Implementation = Callable[[CallContext], Awaitable[Reply]]
