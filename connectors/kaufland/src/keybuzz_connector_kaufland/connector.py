@@ -10,12 +10,13 @@ from functools import partial
 from typing import ClassVar
 
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.seam import WORKING_DAYS, CredentialField, Limits, ShopApiSettings
+from keybuzz_shared.connectors.seam import WORKING_DAYS, CredentialField, ShopApiSettings
 
 from keybuzz_connector_kaufland.orders import unit_orders
 from keybuzz_connector_kaufland.tickets import (
     LABEL,
     LANGUAGES,
+    LIMITS,
     answers_of,
     close_ticket,
     post_message,
@@ -59,13 +60,6 @@ CREDENTIAL_FIELDS = (
         account=True,
     ),
     kit.key_field("secret_key", "Secret Key", max_length=128),  # 64 [official], room kept
-)
-# Kaufland publishes no limit on a message's files [official: none]: ours [assumed].
-LIMITS = Limits(
-    max_attachments=5,
-    max_attachment_bytes=10 * 1024 * 1024,
-    max_text_length=65_535,  # CreateTicketMessageRequest.text [official]
-    page_size=10,  # tickets read whole an inbox page
 )
 # 111 requests a second per seller across endpoints [official]: two services call for a
 # shop (the poller, orders), each paced to its half.
@@ -115,7 +109,7 @@ async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:
 
 
 def session_of(client: kit.Requester, api: ShopApiSettings | None = None) -> kit.KitSession:
-    inbox, post = ticket_inbox(client, LIMITS.page_size), partial(post_message, client)
+    inbox, post = ticket_inbox(client), partial(post_message, client)
     return kit.KitSession(
         inbox,
         inbox.item.replies(LABEL, post, recipients=("BUYER",), limits=LIMITS),

@@ -14,6 +14,13 @@ from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
 
 LABEL = "Kaufland"
+# Kaufland publishes no limit on a message's files [official: none]: ours [assumed].
+LIMITS = seam.Limits(
+    max_attachments=5,
+    max_attachment_bytes=10 * 1024 * 1024,
+    max_text_length=65_535,  # CreateTicketMessageRequest.text [official]
+    page_size=10,  # tickets read whole an inbox page
+)
 LIST_LIMIT = 30  # GET /tickets' most a page [official]
 OVERLAP = 3  # places each next page starts early (tickets moved down by a change)
 EMBEDDED = {"embedded": "messages,files,order_units"}
@@ -146,9 +153,7 @@ def inbox_messages_of(ticket: Ticket) -> list[seam.InboxMessage]:
 # --- the inbox and replies (docs/KAUFLAND.md, "Tickets", "Replies") -------------------------
 
 
-def ticket_inbox(
-    client: kit.Requester, page_size: int
-) -> kit.KitSession.ReadInTurn[Ticket, Ticket]:
+def ticket_inbox(client: kit.Requester) -> kit.KitSession.ReadInTurn[Ticket, Ticket]:
     """A ticket read again (``GET tickets/{id}`` with its messages, files and order units)
     only once its ``ts_updated_iso`` moved; no read mark kept."""
     answers = answers_of(client)
@@ -172,7 +177,7 @@ def ticket_inbox(
         kit.reader(Ticket, "ticket"),  # listed without what ``EMBEDDED`` asks
         lambda t: (t.id_ticket, t.ts_updated_iso),
         item=ticket,
-        page_size=page_size,
+        page_size=LIMITS.page_size,
         rereads=True,
     )
 
