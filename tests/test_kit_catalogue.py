@@ -2,7 +2,7 @@
 parts: a catalogue of instances (``Catalogue``: the packaged list, an inline variable and a
 file over it, a broken file's last good reading kept, one connector an unchanged entry),
 a window as a listing's query (``window_query``), the marketplace's own rule
-(``OwnRule``) and the shop's own figure asked on its session (``SessionFigures``). No
+(``OwnRule``) and the shop's own figure and closing asked on its session (``SessionParts``). No
 servers: an entry type of the test's own, Mirakl's packaged list as the packaged one."""
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import msgspec
 import pytest
 from keybuzz_shared.connectors.kit import KitSession
 from keybuzz_shared.connectors.kit.catalogue import Catalogue, instance_of
-from keybuzz_shared.connectors.kit.declaration import OwnRule, SessionFigures
+from keybuzz_shared.connectors.kit.declaration import OwnRule, SessionParts
 from keybuzz_shared.connectors.kit.listing import window_query
-from keybuzz_shared.connectors.seam import ResponseFigure, ResponseRule
+from keybuzz_shared.connectors.seam import ResponseFigure, ResponseRule, ThreadKey
 
 
 class Instance(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -137,8 +137,8 @@ def test_a_window_is_its_start_and_end_as_the_marketplace_writes_them() -> None:
     assert window_query("since", None, lambda t: "x")(low, high) == {"since": "x"}
 
 
-async def test_the_shops_own_figure_is_asked_on_its_session() -> None:
-    asked: list[tuple[datetime, datetime]] = []
+async def test_the_shops_own_figure_and_closing_are_asked_on_its_session() -> None:
+    asked: list[object] = []
     until = datetime(2026, 11, 2, tzinfo=UTC)
     figure = ResponseFigure(name="f", average_response_seconds=60.0, since=None, until=until)
 
@@ -149,15 +149,21 @@ async def test_the_shops_own_figure_is_asked_on_its_session() -> None:
     async def verify() -> None:
         return None
 
-    parts = (None, None, None)  # the figure asks none of them
-    session = KitSession(*parts, verify=verify, figure=of)  # type: ignore[arg-type]
-    figures = SessionFigures(86_400.0, "Test")
-    since = until - timedelta(days=7)
-    assert await figures.response_delay(session, since=since, until=until) is figure
-    assert asked == [(since, until)]
+    async def close(thread: ThreadKey) -> None:
+        asked.append(thread)
+
+    parts = (None, None, None)  # the figure and closing ask none of them
+    session = KitSession(*parts, verify=verify, figure=of, close=close)  # type: ignore[arg-type]
+    asking = SessionParts("Test", 86_400.0)
+    since, thread = until - timedelta(days=7), ThreadKey(kind="DISCUSSION", id="t-1")
+    assert await asking.response_delay(session, since=since, until=until) is figure
+    await asking.close_thread(session, thread)
+    assert asked == [(since, until), thread]
     without = KitSession(*parts, verify=verify)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="not a Test shop's session"):
-        await figures.response_delay(without, since=since, until=until)
+        await asking.response_delay(without, since=since, until=until)
+    with pytest.raises(TypeError, match="not a Test shop's session"):
+        await asking.close_thread(without, thread)
 
 
 def test_an_own_rule_says_where_no_response_needed_is_marked() -> None:

@@ -22,9 +22,9 @@ from keybuzz_shared.connectors.kit import (
     OrderIdPattern,
     ShopSettings,
     key_field,
-    require_fields,
     shop_number_field,
 )
+from keybuzz_shared.connectors.kit.auth import require_fields
 from keybuzz_shared.connectors.registry import connectors, registered
 from keybuzz_shared.connectors.settings import MarketplaceSettings
 from keybuzz_shared.settings import SettingsError, env_name, load_settings

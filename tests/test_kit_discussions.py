@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
+import pytest
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit.declaration import ShopConnector
 from keybuzz_shared.connectors.seam import (
@@ -40,6 +42,7 @@ def no_session(client: object, api: ShopApiSettings) -> MarketplaceSession:
 def connector(name: str = "M", **given: Any) -> ShopConnector:
     """Marketplace ``name``'s connector, declared with ``given`` the parts under test."""
     declared: dict[str, Any] = {
+        "credential_fields": (),
         "view": ShopApiSettings,
         "client": lambda opening: opening,
         "parts": no_session,
@@ -50,7 +53,7 @@ def connector(name: str = "M", **given: Any) -> ShopConnector:
     }
     limits = Limits(max_attachments=0, max_attachment_bytes=0, max_text_length=100, page_size=10)
     return kit.shop_api_connector(
-        kit.Declaration(name.upper(), name, "m_api", (), limits, **(declared | given))
+        kit.Declaration(name.upper(), name, "m_api", limits=limits, **(declared | given))
     )
 
 
@@ -111,3 +114,15 @@ def test_a_declared_gate_is_the_shop_apis_reply_gate_and_none_without_it() -> No
     plain = kit.Declaration.Discussions(("BUYER",), support_sender="C", claim_subject="L")
     ungated = shop_api(plain)
     assert not isinstance(ungated, ReplyGate)
+
+
+def test_a_shops_credentials_missing_a_declared_field_open_no_client() -> None:
+    """The declaration checks its fields before its ``client`` is opened on them."""
+    opened: list[object] = []
+    fields = (kit.key_field("api_key", "Key", max_length=64), kit.shop_number_field("shop", "Shop"))
+    made = connector(client=opened.append, credential_fields=fields).shop_api
+    api = Settings().shop_api("M")
+    assert api is not None
+    with pytest.raises(ValueError, match="M credentials lack shop") as refused:
+        made.session({"api_key": "s3cr3t", "shop": ""}, http=httpx.AsyncClient(), settings=api)
+    assert "s3cr3t" not in str(refused.value) and opened == []

@@ -22,7 +22,7 @@ MOST_MODULES = 12
 # start, 68 at session 28's, the aim 40 (fewer, larger parts: a part's options are reached
 # through it, ``kit.Listing.Offsets``). Lower it with each cut; raise it only for a part
 # that takes code out of two connectors (38: ``JsonAnswers``, Kaufland's and Back Market's).
-MOST_PUBLIC_NAMES = 38  # aim: 40
+MOST_PUBLIC_NAMES = 37  # aim: 40
 
 
 def connector_sources() -> dict[str, list[Path]]:

@@ -14,8 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
-from keybuzz_connector_kaufland.connector import client_of, probe, session_of
-from keybuzz_connector_kaufland.settings import KAUFLAND, KauflandSettings
+from keybuzz_connector_kaufland.connector import (
+    KAUFLAND,
+    KauflandSettings,
+    client_of,
+    probe,
+    session_of,
+)
 from keybuzz_double_kaufland import KauflandDoubleSettings
 from keybuzz_double_kaufland.contract import DESCRIBED
 from keybuzz_double_kaufland.routes import signature

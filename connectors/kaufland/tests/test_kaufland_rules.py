@@ -8,8 +8,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from keybuzz_connector_kaufland.connector import REQUESTS_PER_SECOND, RESPONSE_WINDOW, SPEC
-from keybuzz_connector_kaufland.settings import KauflandSettings
+from keybuzz_connector_kaufland.connector import (
+    REQUESTS_PER_SECOND,
+    RESPONSE_WINDOW,
+    SPEC,
+    KauflandSettings,
+)
 from keybuzz_connector_kaufland.tickets import Ticket, inbox_messages_of, reply_refusal
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit.requester import RequestRate
@@ -119,6 +123,7 @@ def ticket(**changed: Any) -> Ticket:
         "open_reason": "product_defect",
         "is_seller_responsible": True,
         "ts_created_iso": at,
+        "ts_updated_iso": at,
         "topic": None,
         "storefront": "cz",
         "ids_order_units": [5, 6],

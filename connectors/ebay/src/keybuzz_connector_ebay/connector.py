@@ -193,7 +193,6 @@ class EbayClient(kit.Requester):
 
     def __init__(self, shop: kit.Declaration.Opening[EbayApiSettings]) -> None:
         fields, api, kw = shop.credentials, shop.api, shop.options
-        kit.require_fields(FIELDS, fields, NAME)
         scope, refresh = " ".join(SCOPES), fields["refresh_token"]
         grant = {"grant_type": "refresh_token", "refresh_token": refresh, "scope": scope}
         auth = USER_TOKENS(api.token_url, fields["client_id"], fields["client_secret"], grant=grant)

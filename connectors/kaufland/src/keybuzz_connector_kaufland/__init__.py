@@ -2,8 +2,7 @@
 
 from keybuzz_shared.connectors.seam import Connector
 
-from keybuzz_connector_kaufland.connector import CONNECTOR
-from keybuzz_connector_kaufland.settings import KAUFLAND
+from keybuzz_connector_kaufland.connector import CONNECTOR, KAUFLAND
 
 __all__ = ["KAUFLAND", "connectors"]
 

@@ -1,26 +1,49 @@
-"""The Kaufland connector's declaration: its keys, its signed requests, its limits and its
-response rule (docs/KAUFLAND.md, "Connecting", "Signing", "Response deadline")."""
+"""The Kaufland connector's declaration: its keys, its signed requests, its limits, its
+response rule and its settings (docs/KAUFLAND.md, "Connecting", "Signing", "Response
+deadline", "Settings")."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
 from functools import partial
+from typing import ClassVar
 
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.seam import WORKING_DAYS, CredentialField, Limits, ShopApiSettings
+from keybuzz_shared.connectors.seam import WORKING_DAYS, CredentialField, ShopApiSettings
 
 from keybuzz_connector_kaufland.orders import unit_orders
-from keybuzz_connector_kaufland.settings import KAUFLAND, KauflandSettings
 from keybuzz_connector_kaufland.tickets import (
     LABEL,
+    LANGUAGES,
+    LIMITS,
     answers_of,
     close_ticket,
     post_message,
     reply_refusal,
     ticket_inbox,
-    ticket_of,
 )
+
+KAUFLAND = "KAUFLAND"  # the marketplace value of its shops, tickets and orders
+# The storefronts' sites [assumed: kaufland.<country>], where a ticket's files are linked
+# [official example: https://www.kaufland.de/dynamic/files/test].
+STOREFRONT_SITES = tuple(f"https://www.kaufland.{storefront}" for storefront in LANGUAGES)
+
+
+class KauflandSettings(kit.ShopSettings, kw_only=True, frozen=True):
+    MARKETPLACE: ClassVar[str] = KAUFLAND
+    PREFIX: ClassVar[str] = "kaufland"
+    # Kaufland keeps no read mark on ticket messages [official: none in the API].
+    MARKS_READ: ClassVar[bool] = False
+
+    # Production's API [official]; ``make run`` points it at the sandbox's double.
+    api_url: str = "https://sellerapi.kaufland.com/v2"
+
+    @property
+    def file_hosts(self) -> tuple[str, ...]:
+        """The storefronts' sites, and the API's origin (the double's)."""
+        return (self.api_url, *STOREFRONT_SITES)
+
 
 # The Client Key (32 characters [official], hex as the seller portal shows it [assumed]):
 # the account the connection is, not a secret (sent as it is in every request). The Secret
@@ -37,13 +60,6 @@ CREDENTIAL_FIELDS = (
         account=True,
     ),
     kit.key_field("secret_key", "Secret Key", max_length=128),  # 64 [official], room kept
-)
-# Kaufland publishes no limit on a message's files [official: none]: ours [assumed].
-LIMITS = Limits(
-    max_attachments=5,
-    max_attachment_bytes=10 * 1024 * 1024,
-    max_text_length=65_535,  # CreateTicketMessageRequest.text [official]
-    page_size=10,  # tickets read whole an inbox page
 )
 # 111 requests a second per seller across endpoints [official]: two services call for a
 # shop (the poller, orders), each paced to its half.
@@ -69,7 +85,6 @@ SPEC = kit.ApiSpec(
 
 def client_of(shop: kit.Declaration.Opening[ShopApiSettings]) -> kit.Requester:
     fields = shop.credentials
-    kit.require_fields(CREDENTIAL_FIELDS, fields, LABEL)
     auth = kit.HeaderAuth.signed(
         fields["client_key"],
         fields["secret_key"],
@@ -94,10 +109,10 @@ async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:
 
 
 def session_of(client: kit.Requester, api: ShopApiSettings | None = None) -> kit.KitSession:
-    ticket = ticket_of(client)
+    inbox, post = ticket_inbox(client), partial(post_message, client)
     return kit.KitSession(
-        ticket_inbox(client, ticket, LIMITS.page_size),
-        ticket.replies(LABEL, partial(post_message, client), recipients=("BUYER",), limits=LIMITS),
+        inbox,
+        inbox.item.replies(LABEL, post, recipients=("BUYER",), limits=LIMITS),
         unit_orders(client, lambda: storefronts(client)),
         verify=lambda: storefronts(client),
         close=partial(close_ticket, client),

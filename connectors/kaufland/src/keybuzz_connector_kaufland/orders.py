@@ -17,6 +17,7 @@ from keybuzz_shared.times import as_utc
 from keybuzz_connector_kaufland.tickets import LABEL, answers_of, newest_first
 
 ORDERS_PAGE = 20  # orders a page (each then read with its units); Kaufland takes 1-100
+SORT = {"sort": "ts_updated:desc"}  # order units by their last change, as the paging reads
 # An order unit's state [official] → the seam's status.
 STATUSES = {
     "open": "PENDING",
@@ -87,32 +88,23 @@ def unit_orders(
     answers = answers_of(client)
     get = partial(answers.get, operation="GetOrder")
     by_id = kit.ListedOrders.EachById(get, "orders", valid=str.isalnum)
-    each = partial(by_id.each_listed, key="id_order")  # each order a page names read once
+    # Each order a page names read once, whole.
+    listing = partial(answers.listing, each=partial(by_id.each_listed, key="id_order"))
+    by_update = newest_first(lambda o: (o.updated_at, o.external_id), size=ORDERS_PAGE, overlap=2)
+    by_creation = newest_first(lambda o: (o.created_at, o.external_id), size=ORDERS_PAGE, overlap=2)
 
     def of(storefront: str | None) -> kit.ListedOrders:
         named = {"storefront": storefront} if storefront else {}
-
-        def listing(
-            path: str, operation: str, since: str, place: Any, **fixed: str
-        ) -> kit.ListedOrders.OrderListing:
-            paging = newest_first(place, size=ORDERS_PAGE, overlap=2)
-            return answers.listing(
-                path, paging, since, operation=operation, fixed=named | fixed, each=each
-            )
-
         return kit.ListedOrders(
             updated=listing(
                 "order-units",
-                "GetOrderUnits",
+                by_update,
                 "ts_updated_from_iso",
-                lambda o: (o.updated_at, o.external_id),
-                sort="ts_updated:desc",
+                operation="GetOrderUnits",
+                fixed=named | SORT,
             ),
             created=listing(
-                "orders",
-                "GetOrders",
-                "ts_created_from_iso",
-                lambda o: (o.created_at, o.external_id),
+                "orders", by_creation, "ts_created_from_iso", operation="GetOrders", fixed=named
             ),
             by_id=by_id,
             read=order_of,

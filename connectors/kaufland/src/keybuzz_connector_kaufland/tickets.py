@@ -14,9 +14,17 @@ from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
 
 LABEL = "Kaufland"
+# Kaufland publishes no limit on a message's files [official: none]: ours [assumed].
+LIMITS = seam.Limits(
+    max_attachments=5,
+    max_attachment_bytes=10 * 1024 * 1024,
+    max_text_length=65_535,  # CreateTicketMessageRequest.text [official]
+    page_size=10,  # tickets read whole an inbox page
+)
 LIST_LIMIT = 30  # GET /tickets' most a page [official]
 OVERLAP = 3  # places each next page starts early (tickets moved down by a change)
 EMBEDDED = {"embedded": "messages,files,order_units"}
+SORT = {"sort": "ts_updated_iso:desc"}
 SENDERS: dict[str, seam.SenderType] = {
     "buyer": "BUYER",
     "seller": "SELLER",
@@ -35,37 +43,19 @@ STATUSES = {
 }
 # Kaufland's topic, else its open reason → the ticket's subject (docs/KAUFLAND.md, "Ticket
 # topics"); another one (payments, account, other questions) leaves it to the buyer's words.
-TOPICS: dict[str, Subject] = {
-    **dict.fromkeys(("order_cancel", "account_cancel"), "CANCELLATION"),
-    **dict.fromkeys(
-        (
-            "order_product_defect",
-            "delivery_wrong_products",
-            "delivery_parts_missing",
-            "product_not_as_described",
-            "product_defect",
-        ),
-        "DAMAGED_OR_WRONG_ITEM",
-    ),
-    **dict.fromkeys(
-        (
-            "delivery_not_received",
-            "delivery_delayed",
-            "delivery_other_question",
-            "product_not_delivered",
-        ),
-        "WHERE_IS_MY_ORDER",
-    ),
-    **dict.fromkeys(("delivery_change_address", "delivery_to_store"), "ORDER_CHANGE"),
-    **dict.fromkeys(
-        ("return_check_status", "return_request_label", "product_return", "old_device_take_back"),
-        "RETURN_OR_REFUND",
-    ),
-    **dict.fromkeys(("invoice_needed", "invoice_problem"), "INVOICE_REQUEST"),
-    **dict.fromkeys(
-        ("product_properties", "product_availability", "product_other_question"), "PRODUCT_QUESTION"
-    ),
+SUBJECTS: dict[Subject, str] = {
+    "CANCELLATION": "order_cancel account_cancel",
+    "DAMAGED_OR_WRONG_ITEM": "order_product_defect delivery_wrong_products"
+    " delivery_parts_missing product_not_as_described product_defect",
+    "WHERE_IS_MY_ORDER": "delivery_not_received delivery_delayed delivery_other_question"
+    " product_not_delivered",
+    "ORDER_CHANGE": "delivery_change_address delivery_to_store",
+    "RETURN_OR_REFUND": "return_check_status return_request_label product_return"
+    " old_device_take_back",
+    "INVOICE_REQUEST": "invoice_needed invoice_problem",
+    "PRODUCT_QUESTION": "product_properties product_availability product_other_question",
 }
+TOPICS = {topic: subject for subject, topics in SUBJECTS.items() for topic in topics.split()}
 
 
 # --- Kaufland's answers and its ticket ------------------------------------------------------
@@ -76,12 +66,6 @@ TOPICS: dict[str, Subject] = {
 answers_of = partial(kit.JsonAnswers, content="data", items="data", total="pagination.total")
 # Kaufland's listings: by offset, newest first only [official].
 newest_first = partial(kit.Listing.Offsets[Any], size_param="limit", newest_first=True)
-
-
-class Listed(msgspec.Struct, frozen=True):
-    # Its id: 001 and digits [official pattern], kept with its leading zeros.
-    id_ticket: Annotated[str, msgspec.Meta(pattern=r"^001[0-9]+$")]
-    ts_updated_iso: datetime
 
 
 class Author(msgspec.Struct, frozen=True):
@@ -118,7 +102,9 @@ class Unit(msgspec.Struct, frozen=True):
 
 
 class Ticket(msgspec.Struct, frozen=True):
-    id_ticket: str
+    # Its id: 001 and digits [official pattern], kept with its leading zeros.
+    id_ticket: Annotated[str, msgspec.Meta(pattern=r"^001[0-9]+$")]
+    ts_updated_iso: datetime
     status: str
     open_reason: str
     is_seller_responsible: bool
@@ -136,6 +122,7 @@ class Ticket(msgspec.Struct, frozen=True):
 
 def details(ticket: Ticket) -> tuple[seam.ThreadDetail, ...]:
     orders = ", ".join(dict.fromkeys(u.id_order for u in ticket.order_units))
+    waits = "oui" if ticket.is_seller_responsible else "non"
     return kit.shown(
         ("storefront", "Boutique Kaufland", ticket.storefront),
         ("ticket_status", "Ticket", kit.labelled(ticket.status, STATUSES)),
@@ -143,11 +130,7 @@ def details(ticket: Ticket) -> tuple[seam.ThreadDetail, ...]:
         ("topic", "Sujet Kaufland", ticket.topic),
         ("orders", "Commandes", orders or None),
         ("order_units", "Unités de commande", ", ".join(map(str, ticket.ids_order_units))),
-        (
-            "seller_responsible",
-            "Attend le vendeur",
-            "oui" if ticket.is_seller_responsible else "non",
-        ),
+        ("seller_responsible", "Attend le vendeur", waits),
     )
 
 
@@ -170,39 +153,31 @@ def inbox_messages_of(ticket: Ticket) -> list[seam.InboxMessage]:
 # --- the inbox and replies (docs/KAUFLAND.md, "Tickets", "Replies") -------------------------
 
 
-def ticket_of(client: kit.Requester) -> kit.KitSession.ReadInTurn.Item[Ticket]:
-    """``GET tickets/{id}`` with its messages, files and order units."""
-    return kit.KitSession.ReadInTurn.Item.at(
+def ticket_inbox(client: kit.Requester) -> kit.KitSession.ReadInTurn[Ticket, Ticket]:
+    """A ticket read again (``GET tickets/{id}`` with its messages, files and order units)
+    only once its ``ts_updated_iso`` moved; no read mark kept."""
+    answers = answers_of(client)
+    paging = newest_first(
+        lambda t: (as_utc(t.ts_updated_iso), t.id_ticket), size=LIST_LIMIT, overlap=OVERLAP
+    )
+    ticket = kit.KitSession.ReadInTurn.Item.at(
         client,
         "tickets",
-        answers_of(client).read(Ticket, "ticket"),
+        answers.read(Ticket, "ticket"),
         inbox_messages_of,
         "ticket",
         valid=str.isdigit,
         operation="GetTicket",
         params=EMBEDDED,
     )
-
-
-def ticket_inbox(
-    client: kit.Requester, ticket: kit.KitSession.ReadInTurn.Item[Ticket], page_size: int
-) -> kit.KitSession.ReadInTurn[Listed, Ticket]:
-    """A ticket read again only once its ``ts_updated_iso`` moved; no read mark kept."""
-    listing = answers_of(client).listing(
-        "tickets",
-        newest_first(
-            lambda t: (as_utc(t.ts_updated_iso), t.id_ticket), size=LIST_LIMIT, overlap=OVERLAP
-        ),
-        "ts_updated_from_iso",
-        operation="GetTickets",
-        fixed={"sort": "ts_updated_iso:desc"},
-    )
     return kit.KitSession.ReadInTurn(
-        listing,
-        kit.reader(Listed, "ticket"),
+        answers.listing(
+            "tickets", paging, "ts_updated_from_iso", operation="GetTickets", fixed=SORT
+        ),
+        kit.reader(Ticket, "ticket"),  # listed without what ``EMBEDDED`` asks
         lambda t: (t.id_ticket, t.ts_updated_iso),
         item=ticket,
-        page_size=page_size,
+        page_size=LIMITS.page_size,
         rereads=True,
     )
 

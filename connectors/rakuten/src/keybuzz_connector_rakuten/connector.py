@@ -68,7 +68,6 @@ class RakutenClient(kit.Requester):
     """One seller's calls: every action a GET of ``sales_ws`` with its login and token."""
 
     def __init__(self, shop: kit.Declaration.Opening[ShopApiSettings]) -> None:
-        kit.require_fields(CREDENTIAL_FIELDS, shop.credentials, wire.LABEL)
         self.login, token = shop.credentials["login"], shop.credentials["token"]
         auth = kit.HeaderAuth({}, params={"login": self.login, "pwd": token}, secrets=(token,))
         seller = {"seller": self.login}

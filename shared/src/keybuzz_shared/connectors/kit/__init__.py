@@ -7,7 +7,6 @@ from keybuzz_shared.connectors.kit.auth import (
     Redacted,
     credentials_as,
     key_field,
-    require_fields,
     shop_number_field,
 )
 from keybuzz_shared.connectors.kit.catalogue import Catalogue
@@ -85,7 +84,6 @@ __all__ = [
     "path_segment",
     "read_as",
     "reader",
-    "require_fields",
     "shop_api_connector",
     "shop_number_field",
     "shown",

@@ -16,7 +16,7 @@ import msgspec
 
 from keybuzz_shared.connectors.connector_settings import ConnectorSettings, file_origins
 from keybuzz_shared.connectors.credential_form import canonical_account
-from keybuzz_shared.connectors.kit.auth import ClientCredentials
+from keybuzz_shared.connectors.kit.auth import ClientCredentials, require_fields
 from keybuzz_shared.connectors.kit.catalogue import instance_of
 from keybuzz_shared.connectors.kit.requester import CallErrors, Requester
 from keybuzz_shared.connectors.kit.threads import (
@@ -180,8 +180,8 @@ Computed = tuple[Mapping[str, float], datetime | None]
 
 class KitSession(PartsSession):
     """One shop's parts on its one client; ``verify``: one call checking its credentials;
-    ``figure`` and ``close`` where the marketplace has them (``SessionFigures``,
-    ``SessionClosing`` ask them here, so their calls count with every other)."""
+    ``figure`` and ``close`` where the marketplace has them (``SessionParts`` asks them
+    here, so their calls count with every other)."""
 
     ReadInTurn: TypeAlias = ReadInTurn
     ListedThreads: TypeAlias = ListedThreads
@@ -436,30 +436,28 @@ class OwnRule:
 
 
 @dataclass(frozen=True)
-class SessionFigures:
-    """The seam's ``ResponseFigures``, asked of the session's ``figure``."""
+class SessionParts:
+    """The seam's ``ResponseFigures`` and ``ThreadClosing``, each asked of the session's
+    ``figure`` and ``close`` (TypeError for a session without it)."""
 
-    cache_seconds: float
     label: str
+    cache_seconds: float = 0.0
 
     async def response_delay(
         self, session: MarketplaceSession, *, since: datetime, until: datetime
     ) -> ResponseFigure | None:
-        if not isinstance(session, KitSession) or session.figure is None:
-            raise TypeError(f"not a {self.label} shop's session")
-        return await session.figure(since, until)
-
-
-@dataclass(frozen=True)
-class SessionClosing:
-    """The seam's ``ThreadClosing``, asked of the session's ``close``."""
-
-    label: str
+        figure: Figure = self._part(session, "figure")
+        return await figure(since, until)
 
     async def close_thread(self, session: MarketplaceSession, thread: ThreadKey) -> None:
-        if not isinstance(session, KitSession) or session.close is None:
+        close: Close = self._part(session, "close")
+        await close(thread)
+
+    def _part(self, session: MarketplaceSession, name: str) -> Any:
+        part = getattr(session, name) if isinstance(session, KitSession) else None
+        if part is None:
             raise TypeError(f"not a {self.label} shop's session")
-        await session.close(thread)
+        return part
 
 
 # --- shop settings -------------------------------------------------------------------------
@@ -604,7 +602,8 @@ class _Declaration(Generic[S, C]):
         files: FileLinks | None,
         options: CallOptions,
     ) -> C:
-        """A shop's client; ValueError when a credential field is missing."""
+        """A shop's client; ValueError naming the credential fields missing (never a value)."""
+        require_fields(self.credential_fields, credentials, self.named)
         given = _requester(files=files or NO_FILES, **options)
         return self.client(Opening(credentials, http, api, given))
 
@@ -630,7 +629,8 @@ def _credential_check(declared: Declaration[S, C]) -> CredentialCheck | None:
 
 def shop_api_connector(declared: Declaration[S, C]) -> ShopConnector:
     """The seam's connector of ``declared``: its sessions and check open one client."""
-    named, kept = declared.named, declared.figures_kept_seconds
+    kept = declared.figures_kept_seconds
+    asked = SessionParts(declared.named, kept or 0.0)  # the figure and closing the shop has
     shop_api = KitShopApi if declared.discussions.gate is None else GatedShopApi
     return ShopConnector(
         marketplace=declared.marketplace,
@@ -643,8 +643,8 @@ def shop_api_connector(declared: Declaration[S, C]) -> ShopConnector:
         credential_check=_credential_check(declared),
         order_ids=declared.order_ids,
         response_window=declared.response_window,
-        response_figures=None if kept is None else SessionFigures(kept, named),
-        thread_closing=SessionClosing(named) if declared.closes_threads else None,
+        response_figures=None if kept is None else asked,
+        thread_closing=asked if declared.closes_threads else None,
         mail_relay=declared.mail_relay,
         inbound_addresses=declared.inbound_addresses,
         redirect_flow=declared.redirect_flow,

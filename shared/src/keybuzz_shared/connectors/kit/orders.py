@@ -4,6 +4,7 @@ ids' pattern, a line's unit price."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import time
@@ -230,7 +231,9 @@ class EachChannel:
 
     channels: Callable[[], Awaitable[Sequence[str]]]
     listed: Callable[[str | None], ListedOrders]
-    _made: dict[str | None, ListedOrders] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._of = functools.cache(self.listed)  # a channel's listing made once
 
     async def orders(self, *, since: datetime, cursor: str | None = None) -> Page[OrderSummary]:
         return await self._walk(cursor, lambda one, inner: one.orders(since=since, cursor=inner))
@@ -273,12 +276,6 @@ class EachChannel:
         if not 0 <= state.at < len(channels):
             raise ValueError("not a cursor this connector handed out")
         return state.at, state.inner, state.until, channels
-
-    def _of(self, channel: str | None) -> ListedOrders:
-        made = self._made.get(channel)
-        if made is None:
-            made = self._made[channel] = self.listed(channel)
-        return made
 
 
 class OrderStates(dict[str, tuple[str, str | None]]):
