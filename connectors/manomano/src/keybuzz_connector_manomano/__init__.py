@@ -1,6 +1,4 @@
-"""The ManoMano connector: buyers' mails through ManoMano's relay, replies by mail, orders
-from the partner API (docs/MANOMANO.md); ``connectors()`` is the entry point the registry
-loads (group ``keybuzz.connectors``)."""
+"""The ManoMano connector (docs/MANOMANO.md); ``connectors()`` is the registry's entry point."""
 
 from keybuzz_shared.connectors.seam import Connector
 

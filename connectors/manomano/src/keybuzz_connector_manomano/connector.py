@@ -1,15 +1,6 @@
-"""The ManoMano connector: the seam on ManoMano's mail relay and partner API
-(docs/MANOMANO.md), declared for the kit.
-
-Its parts: a mail relay (buyers' mails, replies by mail; ``relay.py``), inbound
-addresses (an address per tenant, set as the seller's contact address in ManoMano's
-Toolbox or forwarded to), a shop API that serves orders only (ManoMano has no messaging
-API: ``seam.messages_by_api`` is False, so nothing polls its inbox nor replies through it)
-and a credential check. The seller types its partner API key and seller contract id; the
-key is sent as ``x-api-key`` [observed: exewen/manomano-php-sdk ``AuthMiddleware``], the
-contract id with every call [observed: its test's ``seller_contract_id``]. ManoMano
-publishes no response-time rule to sellers' tools: the poller's default window, or the
-tenant's."""
+"""The ManoMano connector declared for the kit (docs/MANOMANO.md): a mail relay (``relay.py``)
+and its inbound addresses, and a partner API that serves orders only (ManoMano has no
+messaging API: nothing polls its inbox nor replies through it)."""
 
 from __future__ import annotations
 
@@ -42,21 +33,10 @@ SPEC = kit.ApiSpec(
 def client_of(shop: kit.Declaration.Opening[ShopApiSettings]) -> kit.Requester:
     """The seller's client: its key in ``x-api-key``, its contract id in every query."""
     key = shop.credentials["api_key"]
-    contract = str(int(shop.credentials["seller_contract_id"]))
-    auth = kit.HeaderAuth(
-        {"x-api-key": key},
-        secret_headers=("x-api-key",),
-        params={"seller_contract_id": contract},
-        secrets=(key,),
-    )
-    return kit.Requester(
-        SPEC,
-        auth,
-        shop.http,
-        shop.api.api_url,
-        shop={"seller_contract_id": contract},
-        **shop.options,
-    )
+    ids = {"seller_contract_id": str(int(shop.credentials["seller_contract_id"]))}
+    headers = {"x-api-key": key}
+    auth = kit.HeaderAuth(headers, secret_headers=tuple(headers), params=ids, secrets=(key,))
+    return kit.Requester(SPEC, auth, shop.http, shop.api.api_url, shop=ids, **shop.options)
 
 
 async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:

@@ -1,14 +1,5 @@
-"""A ManoMano seller's orders from the partner API (``GET /orders/v1/orders``) as the
-seam's OrderSource (docs/MANOMANO.md, "Orders").
-
-The listing is paged by ``page`` and ``limit`` with a ``pagination`` block beside the
-orders [observed: exewen/manomano-php-sdk ``OrdersService`` and its test]; by status
-update over ``status_updated_at_start``/``_end`` [observed], by creation over
-``created_at_start``/``_end`` [assumed], one order by ``order_reference`` [third-party:
-zynk's ManoMano guide names that filter]: the kit's ``ListedOrders`` on ``PageNumbers``.
-ManoMano's states are KeyBuzz's order vocabulary (the table in docs/MANOMANO.md), its own
-word kept beside ours; a state it may add later is PENDING with no delivery status:
-shown, never lost."""
+"""A ManoMano seller's orders from the partner API as the kit's ``ListedOrders`` on
+``PageNumbers`` (docs/MANOMANO.md, "Orders": each filter's source, the states' table)."""
 
 from __future__ import annotations
 
@@ -50,11 +41,6 @@ ORDER_STATES = ListedOrders.States(
 )
 
 
-def order_status(state: str) -> tuple[str, str | None]:
-    """(our status, our delivery status) of a ManoMano status; an unknown one PENDING."""
-    return ORDER_STATES[state.upper()]
-
-
 class Price(msgspec.Struct, frozen=True):
     amount: float | str | None = None
     currency: str | None = None
@@ -79,8 +65,13 @@ class Order(msgspec.Struct, frozen=True):
     tracking_number: str | None = None
 
 
-def summary_of(order: Order) -> OrderSummary:
-    status, delivery = order_status(order.status)
+def read_order(item: Any) -> OrderSummary:
+    """One listed order in the seam's terms (a state ManoMano may add: PENDING); ValueError
+    saying why it cannot be."""
+    order = read_as(Order, item, "order")
+    if not ORDER_IDS.is_order_id(order.order_reference):
+        raise ValueError(f"order off its shape: {order.order_reference!r} is no ManoMano id")
+    status, delivery = ORDER_STATES[order.status.upper()]
     return OrderSummary(
         external_id=order.order_reference,
         state=order.status.upper(),
@@ -90,7 +81,7 @@ def summary_of(order: Order) -> OrderSummary:
             OrderLine(
                 line_id=f"{order.order_reference}-{index}",
                 state=(line.status or order.status).upper(),
-                status=order_status(line.status or order.status)[0],
+                status=ORDER_STATES[(line.status or order.status).upper()][0],
                 product_name=line.title,
                 quantity=line.quantity,
                 seller_sku=line.seller_sku,
@@ -105,14 +96,6 @@ def summary_of(order: Order) -> OrderSummary:
         shipped_at=as_utc(order.shipped_at) if order.shipped_at else None,
         tracking_code=order.tracking_number or None,
     )
-
-
-def read_order(item: Any) -> OrderSummary:
-    """One listed order in the seam's terms; ValueError saying why it cannot be."""
-    order = read_as(Order, item, "order")
-    if not ORDER_IDS.is_order_id(order.order_reference):
-        raise ValueError(f"order off its shape: {order.order_reference!r} is no ManoMano id")
-    return summary_of(order)
 
 
 def orders_page(body: Any) -> tuple[list[Any], bool]:

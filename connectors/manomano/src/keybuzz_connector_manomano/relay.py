@@ -1,17 +1,6 @@
 """ManoMano's mail relay, the ``mail_relay`` part of the ManoMano connector
-(docs/MANOMANO.md, "Buyers' mails").
-
-ManoMano has no messaging API: a buyer's message reaches the seller as a mail, naming
-the order (``M`` + 12 digits) in its subject [observed: cnsi-sd/crm
-``ManomanoImportMessages.php``]. Who wrote it is told by its sender: a buyer's alias
-at ManoMano's relay; ManoMano's customer service, an operator, from
-``@monechelle.zendesk.com`` [observed]; notices from ``ne-pas-repondre@manomano.fr``
-[observed]. A mail claiming one of ManoMano's own senders is taken for it only when a
-DKIM signature of that sender's domain verifies (``dkim_keys``) and covers what is
-shown of it (the kit's ``signed_mail``, for every relay): a forged one is answered as
-anyone's. A subject "Demande de facture" is a buyer asking for the invoice
-[observed]. Reading the mail, the MX, bounces and sending are the poller's.
-"""
+(docs/MANOMANO.md, "Buyers' mails": the order in the subject, who wrote it, the DKIM
+check); reading the mail, the MX, bounces and sending are the poller's."""
 
 from __future__ import annotations
 
@@ -77,12 +66,9 @@ DEMO_MAILS = tuple(
 
 
 def sender_type(mail: ParsedMail, signed: DeclaredRelay.Signed) -> SenderType:
-    """Who wrote the mail: ManoMano's notices (SYSTEM) and its customer service
-    (MARKETPLACE_SUPPORT) only when a DKIM signature of their domain covers the mail
-    (``signed``, the kit's ``signed_mail``); an automatic mail naming no buyer, SYSTEM
-    when ManoMano signed it and its automatic marks; everyone else, a forged ManoMano
-    sender or automatic mail included, BUYER (an unverified mail is answered as the
-    buyer's: shown, never hidden as a notice)."""
+    """Who wrote the mail (docs/MANOMANO.md, "Who wrote it"): ManoMano's own senders and
+    automatic mails only when its DKIM signature covers the mail (``signed``); anyone else,
+    a forged one included, BUYER: shown, never hidden as a notice."""
     sender = mail.from_address or ""
     if sender == NOTICE_ADDRESS or sender.rpartition("@")[2] == SUPPORT_DOMAIN:
         if signed.by is None:

@@ -1,5 +1,4 @@
-"""Settings of ManoMano (docs/MANOMANO.md, "Settings"): each read from its MANOMANO_
-variable by every service that talks to ManoMano's partner API or reads its mails."""
+"""ManoMano's settings (docs/MANOMANO.md, "Settings"), each from its MANOMANO_ variable."""
 
 from __future__ import annotations
 

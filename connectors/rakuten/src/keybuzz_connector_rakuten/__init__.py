@@ -1,7 +1,4 @@
-"""The Rakuten France connector: Rakuten's seller web services (items to do, their messages
-and Rakuten's mails, replies, current sales) behind KeyBuzz's connector seam
-(docs/RAKUTEN.md); ``connectors()`` is the entry point the registry loads (group
-``keybuzz.connectors``)."""
+"""The Rakuten France connector (docs/RAKUTEN.md); ``connectors()``: the registry's entry point."""
 
 from keybuzz_shared.connectors.seam import Connector
 

@@ -1,18 +1,7 @@
-"""The Rakuten France connector: the seam on Rakuten's seller web services
-(docs/RAKUTEN.md), declared for the kit.
-
-Every call is ``GET <host>/sales_ws?action=…&login=…&pwd=<token>&version=…`` answering
-XML [official]: the token travels in the query string, so it is the requester's secret
-(masked in every error) and ``pwd`` a secret's name (masked in every log line, trace and
-error text). A poll lists the items that need the seller (getitemtodolist: a claim in
-progress, an unread message of the buyer or of Rakuten), then reads each one's messages
-and mails (getiteminfos): one thread per item, its messages in order, Rakuten's customer
-service as MARKETPLACE_SUPPORT, the claim and the item's dates as the thread's state.
-Replies go to the buyer (contactuseraboutitem) or to Rakuten's customer service
-(contactusaboutitem, answering its latest mail), refused before they are queued where
-Rakuten's rule forbids them (``wire.reply_refusal``, its declared gate). Orders are the current
-sales (getcurrentsales). Rakuten publishes no response time for messages: the poller's
-default window, or the tenant's."""
+"""The Rakuten France connector declared for the kit (docs/RAKUTEN.md). Every call is
+``GET <host>/sales_ws?action=…&login=…&pwd=<token>`` [official]: the token travels in the
+query string, so it is the requester's secret and ``pwd`` a secret's name (masked in every
+error, log line and trace)."""
 
 from __future__ import annotations
 
@@ -87,28 +76,23 @@ class RakutenClient(kit.Requester):
         return wire.item_of(await self.action("getiteminfos", {"itemid": item_id}), self.login)
 
 
-def _todo(raw: Sequence[str]) -> tuple[tuple[int, ...], tuple[str, ...]]:
-    """The to-do list's item ids as whole numbers (Rakuten's are [observed])."""
-    return read_each(raw, lambda item_id: int(item_id) if item_id.isdigit() else _not_id(item_id))
-
-
-def _not_id(item_id: str) -> int:
-    raise ValueError(f"item {item_id!r}: not a whole number")
+def _item_id(item_id: str) -> int:
+    """A to-do item's id as a whole number (Rakuten's are [observed])."""
+    if not item_id.isdigit():
+        raise ValueError(f"item {item_id!r}: not a whole number")
+    return int(item_id)
 
 
 def inbox(client: RakutenClient) -> kit.KitSession.ReadInTurn[int, wire.Item]:
-    """The items to do, listed at once (getitemtodolist dates nothing), read a page of
-    ``LIMITS.page_size`` at a time in id order, ``AT_ONCE`` getiteminfos calls at a time:
-    each item's messages from ``since`` on (less a minute: Rakuten dates to the minute)
-    and its newest one (its state, listed again). Rakuten's web services mark nothing read
-    [assumed: none documented] and its messages carry no file [assumed]."""
+    """The items to do, listed at once (getitemtodolist dates nothing), each read whole
+    (getiteminfos) from ``since`` less a minute: Rakuten dates to the minute."""
 
     async def todo(_query: dict[str, str], _link: str | None) -> tuple[list[str], bool]:
         return wire.todo_items(await client.action("getitemtodolist")), False
 
     return kit.KitSession.ReadInTurn(
         kit.Listing(kit.Listing.PageNumbers[int](), lambda _low, _high: {}, todo),
-        _todo,
+        lambda raw: read_each(raw, _item_id),
         lambda item_id: (item_id, None),
         item=todo_item(client),
         page_size=LIMITS.page_size,

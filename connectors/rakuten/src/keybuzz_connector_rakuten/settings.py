@@ -1,5 +1,4 @@
-"""Settings of Rakuten France's shops (docs/RAKUTEN.md, "Settings"): each read from its
-RAKUTEN_ variable by every service that talks to the shops."""
+"""Rakuten France's settings (docs/RAKUTEN.md, "Settings"), each from its RAKUTEN_ variable."""
 
 from __future__ import annotations
 

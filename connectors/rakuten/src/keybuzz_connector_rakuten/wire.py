@@ -1,9 +1,6 @@
-"""Rakuten France's XML answers as the kit's requester reads them (``ANSWERS``, declared:
-the kit's XML guard, then the ``errorresponse`` envelope), and its shapes mapped to the
-seam's: an item's messages and Rakuten's mails (getiteminfos) to one thread per item, a
-sale (getcurrentsales) to an order. Every element is read whatever its namespace (the
-kit's ``Node``). Each shape's source is marked in docs/RAKUTEN.md (official, observed,
-assumed)."""
+"""Rakuten France's XML answers as the kit's requester reads them (``ANSWERS``: the kit's
+XML guard, then the ``errorresponse`` envelope), and mapped to the seam's: an item's
+messages and mails to one thread, a sale to an order (each shape's source in docs/RAKUTEN.md)."""
 
 from __future__ import annotations
 
