@@ -5,12 +5,14 @@ request marked as such. The mails are the double's own, as it sends them."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 import dkim
 import msgspec
 import pytest
+from cachetools import TLRUCache
 from keybuzz_connector_manomano import dkim_keys
 from keybuzz_connector_manomano.relay import ManoManoRelay
 from keybuzz_connector_manomano.settings import ManoManoSettings
@@ -22,7 +24,6 @@ from keybuzz_shared.connectors import registry
 from keybuzz_shared.connectors.kit.signed_mail import (
     MOST_ANSWERS,
     DkimKeys,
-    new_answers,
     read_keys,
 )
 from keybuzz_shared.connectors.seam import InboxMessage, mail_relay_of
@@ -168,7 +169,10 @@ def test_dns_is_asked_once_a_key_and_a_forgers_selectors_cost_a_bounded_lookup_e
     monkeypatch.setattr(dkim.dnsplug, "get_txt", counting_txt)  # DNS, not ours
     monkeypatch.setattr(dkim_keys.KEYS, "given", {})
     monkeypatch.delenv(dkim_keys.DKIM_KEYS_VARIABLE, raising=False)
-    monkeypatch.setattr(DkimKeys, "answers", new_answers())
+    kept = DkimKeys.answers  # an empty cache of the same bounds and lifetimes for this test
+    monkeypatch.setattr(
+        DkimKeys, "answers", TLRUCache(kept.maxsize, kept.ttu, timer=time.monotonic)
+    )
     signatures = "".join(
         f"DKIM-Signature: v=1; a=rsa-sha256; d=monechelle.zendesk.com; s=forged{n}; "
         "h=from; bh=AAAA; b=AAAA\r\n"
