@@ -59,6 +59,16 @@ def test_an_order_reads_its_buyer_lines_and_prices() -> None:
     )
 
 
+def test_a_line_has_its_own_status_else_its_orders() -> None:
+    made = listed("SHIPPED")
+    refunded = {**made["products"][0], "status": "refunded"}
+    summary = read_order(made | {"products": [refunded, made["products"][0]]})
+    assert [(line.state, line.status) for line in summary.lines] == [
+        ("REFUNDED", "RETURNED"),
+        ("SHIPPED", "SHIPPED"),
+    ]
+
+
 @pytest.mark.parametrize(
     "bad",
     [
