@@ -32,6 +32,7 @@ from keybuzz_poller.shops.domain import (
     ShopStart,
     ThreadClock,
     ThreadState,
+    latest,
 )
 from keybuzz_poller.shops.ports import AttachmentTooLarge, ShopPorts, ShopReading, forgetting
 from keybuzz_poller.tickets.ports import (
@@ -185,13 +186,9 @@ class InMemoryShopStore:
     async def advance_cursor(self, shop: Shop, past: ShopCursor) -> None:
         if (found := self.tables.shops.get(shop.key)) is not None:
             now = found.cursor
-            found.cursor = ShopCursor(  # PostgreSQL's greatest(): a NULL is left out
-                messages_since=max(
-                    filter(None, (now.messages_since, past.messages_since)), default=None
-                ),
-                incidents_since=max(
-                    filter(None, (now.incidents_since, past.incidents_since)), default=None
-                ),
+            found.cursor = ShopCursor(
+                messages_since=latest(now.messages_since, past.messages_since),
+                incidents_since=latest(now.incidents_since, past.incidents_since),
             )
 
     async def known_messages(self, shop: Shop, message_ids: Sequence[str]) -> set[str]:

@@ -100,6 +100,14 @@ def _word_features(word: str, buckets: int) -> tuple[int, ...]:
     return tuple(gram % buckets for gram in grams)
 
 
+@functools.lru_cache(maxsize=16384)
+def _denied_feature(word: str, buckets: int) -> int | None:
+    """The feature of the subject a topic word names when denied, None for another word
+    (cached: a word's stems are tried once, not at each negation's clause)."""
+    subject = next((s for s, stems in _DENIED_TOPICS if stems.match(word)), None)
+    return None if subject is None else _hash(b"t", subject) % buckets
+
+
 def text_features(words: str, buckets: int) -> dict[int, int]:
     """The hashed features of ``words``: each word and its character n-grams, and each pair
     of neighbouring words, by count; digits read as one ``0`` (an order number's shape); the
@@ -127,10 +135,8 @@ def _folded_features(folded: str, buckets: int) -> dict[int, int]:
             # "pas de remboursement" is not "remboursement": the word again, as negated
             features.append(_hash(b"n", word) % buckets)
             negated -= 1
-        if scoped:
-            denied_topic = next((s for s, stems in _DENIED_TOPICS if stems.match(word)), None)
-            if denied_topic:
-                features.append(_hash(b"t", denied_topic) % buckets)
+        if scoped and (denied := _denied_feature(word, buckets)) is not None:
+            features.append(denied)
         if word in _NEGATIONS:
             negated = NEGATION_REACH
             scoped = True

@@ -335,6 +335,12 @@ def read_back(
     return "absent"
 
 
+def latest(*times: datetime | None) -> datetime | None:
+    """The latest of ``times``, a None left out as PostgreSQL's ``greatest()`` leaves a
+    NULL out; None when none is given."""
+    return max(filter(None, times), default=None)
+
+
 def read_from(
     cursor: datetime | None,
     now: datetime,

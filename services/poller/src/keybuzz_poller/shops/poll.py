@@ -63,6 +63,7 @@ from keybuzz_poller.shops.domain import (
     incident_message,
     is_notice,
     is_own_reply,
+    latest,
     read_from,
     storable_ids,
     thread_clocks,
@@ -197,16 +198,19 @@ async def _poll(
         # Downloaded before the transaction: no network wait while it holds locks.
         files = {m.message_id: await _attachments(ports, shop, m) for m in fresh}
         confirmed = poll.replies_confirmed
+        marked = [m.message_id for m in fresh if _to_mark(reading, m)]
         async with ports.unit_of_work() as unit:
             touched = intake_of(unit, unit.store.tickets)
             touched.touch(
-                await _take_messages(unit, shop, fresh, files, ports.clock(), poll, ports)
+                await _take_messages(
+                    unit, shop, fresh, files, set(marked), ports.clock(), poll, ports
+                )
             )
             poll.thread_states += await unit.store.save_thread_states(shop, states)
             touched.touch(await _clocks_saved(unit, shop, clocks, poll))
             cursor = await _moved(unit, shop, cursor, messages=[m.created_at for m in messages])
         ports.replies_sent(poll.replies_confirmed - confirmed)
-        await _mark_read(ports, shop, poll, [m.message_id for m in fresh if _to_mark(reading, m)])
+        await _mark_read(ports, shop, poll, marked)
     cursor = await bound.cursor_kept(ports, shop, started, cursor, "messages_since")
     if not pages and not incident_pages:
         return None
@@ -246,8 +250,8 @@ async def _moved(
         ),
     )
     return ShopCursor(
-        messages_since=_latest(cursor.messages_since, messages or []),
-        incidents_since=_latest(cursor.incidents_since, incidents or []),
+        messages_since=latest(cursor.messages_since, *(messages or [])),
+        incidents_since=latest(cursor.incidents_since, *(incidents or [])),
     )
 
 
@@ -255,11 +259,7 @@ def _moves(current: datetime | None, times: list[datetime]) -> bool:
     """Whether a page whose items are at ``times`` takes the cursor past where it is (its
     own unit of work: a poll holds its shop's lease, so nothing else moves the cursor
     meanwhile)."""
-    return _latest(current, times) != current
-
-
-def _latest(current: datetime | None, seen: list[datetime]) -> datetime | None:
-    return max([*seen, *([current] if current else [])], default=None)
+    return latest(current, *times) != current
 
 
 class _Placed(msgspec.Struct, frozen=True):
@@ -278,14 +278,15 @@ async def _take_messages(
     shop: Shop,
     messages: list[InboxMessage],
     files: dict[str, list[Attachment]],
+    marked: set[str],
     now: datetime,
     poll: ShopPoll,
     ports: ShopPorts,
 ) -> list[str]:
     """Stores a page's new messages and threads them, each in turn as ``_place`` decides,
-    with as many statements whatever the page's size; the tickets whose thread changed."""
+    with as many statements whatever the page's size; the tickets whose thread changed.
+    ``marked``: the ids of those to mark read once stored (``_to_mark``)."""
     store = unit.store
-    reading = ports.reading(shop.marketplace)
     externals = [
         external_row(
             m,
@@ -293,14 +294,17 @@ async def _take_messages(
             marketplace=shop.marketplace,
             received_at=now,
             attachments=files[m.message_id],
-            mark_read=_to_mark(reading, m),
+            mark_read=m.message_id in marked,
         )
         for m in messages
     ]
     added = await store.add_messages(
         externals, {e.id: files[m.message_id] for m, e in zip(messages, externals, strict=True)}
     )
-    stored = [(m, e) for m, e in zip(messages, externals, strict=True) if e.id in added]
+    # Each with its thread's key as stored (``_stored_key``), computed once.
+    stored = [
+        (m, e, _stored_key(m)) for m, e in zip(messages, externals, strict=True) if e.id in added
+    ]
     # Not added: stored by a concurrent poll since ``known_messages``, or listed twice.
     poll.duplicates += len(externals) - len(stored)
     poll.stored += len(stored)
@@ -308,16 +312,15 @@ async def _take_messages(
         return []
     found = await store.page_threads(
         shop,
-        sorted({_stored_key(m) for m, _ in stored}),
-        [(m.thread.id, m.created_at) for m, _ in stored if m.sender_type in OPENS_TICKET],
-        sorted({_stored_key(m) for m, _ in stored if m.sender_type == SELLER}),
+        sorted({key for _, _, key in stored}),
+        [(m.thread.id, m.created_at) for m, _, _ in stored if m.sender_type in OPENS_TICKET],
+        sorted({key for m, _, key in stored if m.sender_type == SELLER}),
     )
     tickets, near, own = found.tickets, iter(found.incidents_near), found.own_replies
     threads: dict[str, list[tuple[ExternalMessageRow, Topics | None]]] = {}
     placed: list[_Placed] = []
     touched: list[str] = []
-    for message, external in stored:
-        key = _stored_key(message)
+    for message, external, key in stored:
         if message.sender_type in OPENS_TICKET:
             incident_at = next(near)
             if incident_at is not None and is_notice(
