@@ -21,10 +21,8 @@ from keybuzz_connector_amazon import (
     TenantCredentials,
     TokenGrant,
 )
-from keybuzz_connector_amazon.credentials import (
-    app_credentials_path,
-    tenant_credentials_path,
-)
+from keybuzz_connector_amazon.credentials import APP as AMAZON_APP
+from keybuzz_connector_amazon.credentials import tenant_credentials_path
 from keybuzz_connector_amazon.names import AMAZON
 from keybuzz_devstack.fakes import InMemoryUnitOfWork
 from keybuzz_oauth.connections import (
@@ -384,7 +382,7 @@ class InMemoryCredentialsVault:
     async def app_credentials(self) -> AppCredentials:
         self._maybe_fail("app")
         if self.app is None:
-            raise AppCredentialsMissing(app_credentials_path(self.app_source), self.app_source)
+            raise AppCredentialsMissing(AMAZON_APP.path(self.app_source), self.app_source)
         return self.app
 
     async def store(self, credentials: TenantCredentials) -> str:
