@@ -21,13 +21,12 @@ from keybuzz_connector_amazon import (
     TenantCredentials,
     TokenGrant,
 )
-from keybuzz_connector_amazon.credentials import (
-    app_credentials_path,
-    tenant_credentials_path,
-)
+from keybuzz_connector_amazon.credentials import APP as AMAZON_APP
+from keybuzz_connector_amazon.credentials import tenant_credentials_path
 from keybuzz_connector_amazon.names import AMAZON
 from keybuzz_devstack.fakes import InMemoryUnitOfWork
 from keybuzz_oauth.connections import (
+    REDIRECT_MARKETPLACES,
     Connected,
     Connection,
     ShopConnected,
@@ -38,6 +37,7 @@ from keybuzz_oauth.connections import (
 )
 from keybuzz_oauth.ports import (
     OauthPorts,
+    RedirectPorts,
     ShopAnswerUnreadable,
     ShopRefused,
     ShopTaken,
@@ -366,9 +366,10 @@ class InMemoryOauthStore:
 
 
 class InMemoryCredentialsVault:
-    """``ports.CredentialsVault``: the app's and the tenants' secrets, the shops' keys, and a
-    switch per operation to make Vault fail it (``failing``: "app", "store", "check",
-    "delete"; the shops' operations fail with their Amazon counterparts)."""
+    """``ports.CredentialsVault`` and a flow's ``AccountVault``: the shops' keys, the app's
+    and the tenants' secrets, and a switch per operation to make Vault fail it
+    (``failing``: "app", "store", "check", "delete"; the shops' operations fail with their
+    Amazon counterparts)."""
 
     def __init__(self, app: AppCredentials | None = APP, app_source: str = "default") -> None:
         self.app = app
@@ -384,7 +385,7 @@ class InMemoryCredentialsVault:
     async def app_credentials(self) -> AppCredentials:
         self._maybe_fail("app")
         if self.app is None:
-            raise AppCredentialsMissing(app_credentials_path(self.app_source), self.app_source)
+            raise AppCredentialsMissing(AMAZON_APP.path(self.app_source), self.app_source)
         return self.app
 
     async def store(self, credentials: TenantCredentials) -> str:
@@ -508,10 +509,11 @@ def fake_oauth(**settings: Any) -> FakeOauth:
         connections=store,
         unit_of_work=units,
         vault=vault,
-        code_exchange=lwa,
         shops=shops,
         clock=clock,
         settings=_with(OauthSettings(), settings),
+        # One fake Vault and token endpoint for every redirect flow.
+        flows={m: RedirectPorts(vault, lwa) for m in REDIRECT_MARKETPLACES},
     )
     return FakeOauth(store, units, vault, lwa, shops, clock, ports)
 

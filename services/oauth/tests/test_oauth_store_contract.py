@@ -1,7 +1,7 @@
 """One contract, two adapters: every scenario runs on the in-memory fakes the unit tier
 uses (``oauth_fakes.py``) and on the real adapters (``store.py`` on PostgreSQL,
-``adapters.VaultCredentials`` on OpenBao with oauth's own token), so a fake that answers
-differently fails here."""
+``adapters.VaultCredentials`` and the redirect flow's ``AccountVault`` on OpenBao with
+oauth's own token), so a fake that answers differently fails here."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from keybuzz_oauth.service import DEFINITION
 from keybuzz_oauth.states import NewStateRow, digest
 from keybuzz_oauth.store import PostgresOauthStore
 from keybuzz_shared.connectors.registry import connector_for
+from keybuzz_shared.connectors.seam import AccountVault
 from keybuzz_shared.connectors.shop_sessions import token_path
 from keybuzz_shared.db import apply_migrations, create_pool
 from keybuzz_shared.vault import VaultClient, VaultError
@@ -321,17 +322,20 @@ async def test_a_tenant_changing_its_shop_frees_the_first(store: OauthStore) -> 
 
 @dataclass
 class Vaults:
-    configured: CredentialsVault  # its app source holds the LWA app's credentials
-    unconfigured: CredentialsVault  # its app source holds nothing
-    refusing: CredentialsVault  # Vault refuses every request
+    configured: AccountVault  # its app source holds the LWA app's credentials
+    unconfigured: AccountVault  # its app source holds nothing
+    refusing: AccountVault  # Vault refuses every request
+    shops: CredentialsVault  # the shops' keys, in configured's Vault
+    refusing_shops: CredentialsVault  # in refusing's
 
 
 @pytest.fixture(params=["memory", "openbao"])
 async def vaults(request: pytest.FixtureRequest, vault_addr: str) -> AsyncIterator[Vaults]:
     if request.param == "memory":
-        refusing = InMemoryCredentialsVault()
+        configured, refusing = InMemoryCredentialsVault(), InMemoryCredentialsVault()
         refusing.failing = {"app", "store", "check", "delete"}
-        yield Vaults(InMemoryCredentialsVault(), InMemoryCredentialsVault(app=None), refusing)
+        unconfigured = InMemoryCredentialsVault(app=None)
+        yield Vaults(configured, unconfigured, refusing, configured, refusing)
         return
     source = f"contract-{uuid.uuid4().hex[:8]}"
     await asyncio.to_thread(
@@ -354,9 +358,11 @@ async def vaults(request: pytest.FixtureRequest, vault_addr: str) -> AsyncIterat
     flow = connector_for(AMAZON).redirect_flow
     assert flow is not None
     yield Vaults(
-        VaultCredentials(oauth, flow.vault(oauth, source)),
-        VaultCredentials(oauth, flow.vault(oauth, f"missing-{source}")),
-        VaultCredentials(stranger, flow.vault(stranger, source)),
+        flow.vault(oauth, source),
+        flow.vault(oauth, f"missing-{source}"),
+        flow.vault(stranger, source),
+        VaultCredentials(oauth),
+        VaultCredentials(stranger),
     )
     for client in (oauth, stranger):
         await client.aclose()
@@ -428,7 +434,7 @@ def shop_credentials(tenant_id: str, marketplace: str, key: str) -> ShopCredenti
 
 
 async def test_shop_credentials_are_stored_replaced_read_and_deleted(vaults: Vaults) -> None:
-    vault, tenant_id = vaults.configured, f"contract-{uuid.uuid4().hex[:8]}"
+    vault, tenant_id = vaults.shops, f"contract-{uuid.uuid4().hex[:8]}"
     assert await vault.read_shop(tenant_id, "FNAC") is None
     fnac, darty = (shop_credentials(tenant_id, m, f"key-{m}") for m in ("FNAC", "DARTY"))
     await vault.store_shop(fnac)
@@ -443,7 +449,7 @@ async def test_shop_credentials_are_stored_replaced_read_and_deleted(vaults: Vau
     assert await vault.read_shop(tenant_id, "DARTY") == darty
     await vault.delete_shop(tenant_id, "FNAC")  # nothing there: not an error
     with pytest.raises(CredentialsMissing):  # Amazon's secret is another one
-        await vault.check(tenant_id)
+        await vaults.configured.check(tenant_id)
     await vault.delete_shop(tenant_id, "DARTY")
 
 
@@ -453,9 +459,7 @@ async def test_a_shops_token_kept_beside_its_credentials_is_deleted_with_them(
     # A shop whose sessions share their token keep it beside its entry, for every process:
     # a disconnected shop leaves none in Vault.
     oauth = VaultClient(vault_addr, token=service_token_id("oauth"))
-    flow = connector_for(AMAZON).redirect_flow
-    assert flow is not None
-    vault, tenant_id = VaultCredentials(oauth, flow.vault(oauth, "default")), uuid.uuid4().hex
+    vault, tenant_id = VaultCredentials(oauth), uuid.uuid4().hex
     await vault.store_shop(shop_credentials(tenant_id, "FNAC", "k"))
     kept_at = token_path(connector_for("FNAC").credentials_path(tenant_id))
     await oauth.write(kept_at, {"access_token": "a-shared-token", "expires_at": 0.0})
@@ -467,11 +471,11 @@ async def test_a_shops_token_kept_beside_its_credentials_is_deleted_with_them(
 async def test_a_vault_that_refuses_shop_credentials_says_vault_error(vaults: Vaults) -> None:
     tenant_id = f"contract-{uuid.uuid4().hex[:8]}"
     with pytest.raises(VaultError):
-        await vaults.refusing.store_shop(shop_credentials(tenant_id, "FNAC", "k"))
-    await vaults.configured.store_shop(shop_credentials(tenant_id, "FNAC", "k"))
+        await vaults.refusing_shops.store_shop(shop_credentials(tenant_id, "FNAC", "k"))
+    await vaults.shops.store_shop(shop_credentials(tenant_id, "FNAC", "k"))
     with pytest.raises(VaultError):
-        await vaults.refusing.read_shop(tenant_id, "FNAC")
+        await vaults.refusing_shops.read_shop(tenant_id, "FNAC")
     with pytest.raises(VaultError):
-        await vaults.refusing.delete_shop(tenant_id, "FNAC")
-    assert await vaults.configured.read_shop(tenant_id, "FNAC") is not None
-    await vaults.configured.delete_shop(tenant_id, "FNAC")
+        await vaults.refusing_shops.delete_shop(tenant_id, "FNAC")
+    assert await vaults.shops.read_shop(tenant_id, "FNAC") is not None
+    await vaults.shops.delete_shop(tenant_id, "FNAC")

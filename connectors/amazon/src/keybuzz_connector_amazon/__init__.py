@@ -11,7 +11,6 @@ from keybuzz_connector_amazon.credentials import (
     TenantCredentials,
     check_tenant_credentials,
     delete_tenant_credentials,
-    load_app_credentials,
     load_tenant_credentials,
     store_tenant_credentials,
 )
@@ -110,7 +109,6 @@ __all__ = [
     "TokenGrant",
     "TokenService",
     "UnknownMarketplace",
-    "load_app_credentials",
     "load_tenant_credentials",
     "marketplace",
     "outbox_reauth_reporter",

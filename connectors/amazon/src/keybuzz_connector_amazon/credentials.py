@@ -23,20 +23,15 @@ import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from keybuzz_shared.connectors.seam import ConsentedAccount
+from keybuzz_shared.connectors.shop_sessions import AppEntry, missing_fields
 from keybuzz_shared.vault import VaultClient
 
-from keybuzz_connector_amazon.errors import (
-    AmazonAuthError,
-    AppCredentialsMissing,
-    CredentialsMissing,
-)
+from keybuzz_connector_amazon.errors import AppCredentialsMissing, CredentialsMissing
 
 APP_CREDENTIALS_PATH = "secret/keybuzz/amazon_spapi/app"
 TENANT_CHECK_SECONDS = 5.0
-APP_FIELDS = ("client_id", "client_secret", "application_id", "redirect_uri", "region")
 TENANT_FIELDS = ("refresh_token", "seller_id", "marketplace_id", "region")
 
 
@@ -50,6 +45,18 @@ class AppCredentials:
     # A draft app only accepts consent with version=beta (else Amazon answers MD1000).
     draft: bool = False
     source: str = "default"
+
+
+# The LWA app's entry; several apps may coexist, another source's under it (seeds: a
+# temporary app, then KeyBuzz's own).
+APP = AppEntry(
+    "Amazon",
+    APP_CREDENTIALS_PATH,
+    ("client_id", "client_secret", "application_id", "redirect_uri", "region"),
+    make=AppCredentials,
+    flags=("draft",),
+    not_configured=AppCredentialsMissing,
+)
 
 
 @dataclass(frozen=True)
@@ -71,40 +78,6 @@ class TenantCredentials(ConsentedAccount):
         }
 
 
-def _missing(data: dict[str, Any], fields: tuple[str, ...]) -> list[str]:
-    return [name for name in fields if not str(data.get(name) or "").strip()]
-
-
-def _truthy(value: Any) -> bool:
-    return str(value).strip().lower() in {"1", "true", "yes", "on"}
-
-
-async def _read_required(
-    vault: VaultClient,
-    path: str,
-    fields: tuple[str, ...],
-    missing_error: Callable[[list[str] | None], AmazonAuthError],
-) -> dict[str, Any]:
-    data = await vault.read(path)
-    if data is None:
-        raise missing_error(None)
-    if missing := _missing(data, fields):
-        raise missing_error(missing)
-    return data
-
-
-async def load_app_credentials(vault: VaultClient, app_source: str = "default") -> AppCredentials:
-    path = app_credentials_path(app_source)
-    data = await _read_required(
-        vault, path, APP_FIELDS, lambda missing: AppCredentialsMissing(path, app_source, missing)
-    )
-    return AppCredentials(
-        **{name: str(data[name]) for name in APP_FIELDS},
-        draft=_truthy(data.get("draft", False)),
-        source=app_source,
-    )
-
-
 async def load_tenant_credentials(
     vault: VaultClient, tenant_id: str, *, max_age: float = 0.0
 ) -> TenantCredentials:
@@ -121,9 +94,9 @@ async def check_tenant_credentials(vault: VaultClient, tenant_id: str) -> Tenant
 
 async def _read_tenant(vault: VaultClient, tenant_id: str) -> TenantCredentials:
     path = tenant_credentials_path(tenant_id)
-    data = await _read_required(
-        vault, path, TENANT_FIELDS, lambda missing: CredentialsMissing(tenant_id, path, missing)
-    )
+    data = await vault.read(path) or {}
+    if missing := missing_fields(data, TENANT_FIELDS):
+        raise CredentialsMissing(tenant_id, path, missing)
     return TenantCredentials(
         tenant_id=tenant_id,
         **{name: str(data[name]) for name in TENANT_FIELDS},
@@ -154,13 +127,6 @@ async def delete_tenant_credentials(vault: VaultClient, tenant_id: str) -> None:
 def tenant_credentials_path(tenant_id: str) -> str:
     """The tenant's LWA ``refresh_token``, ``seller_id``, ``marketplace_id`` and ``region``."""
     return f"secret/keybuzz/tenants/{tenant_id}/amazon_spapi"
-
-
-def app_credentials_path(app_source: str | None = None) -> str:
-    """Several LWA apps may coexist (seeds: a temporary app, then KeyBuzz's own)."""
-    if not app_source or app_source == "default":
-        return APP_CREDENTIALS_PATH
-    return f"{APP_CREDENTIALS_PATH}/{app_source}"
 
 
 class _TenantCache:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 import msgspec
 from keybuzz_shared.vault import VaultClient
 
-from keybuzz_connector_amazon.credentials import load_app_credentials
+from keybuzz_connector_amazon.credentials import APP
 from keybuzz_connector_amazon.lwa import LwaClient
 from keybuzz_connector_amazon.spapi import (
     DEFAULT_RATE_LIMITS,
@@ -104,7 +104,7 @@ class GrantlessTokens:
             cached = self._cache.get(key)
             if cached and cached.fresh(time.monotonic()):
                 return cached
-            app = await load_app_credentials(self.vault, self.app_source)
+            app = await APP.read(self.vault, self.app_source)
             grant = await self.lwa.client_credentials(app, NOTIFICATIONS_SCOPE)
             token = AccessToken(
                 value=grant.access_token,

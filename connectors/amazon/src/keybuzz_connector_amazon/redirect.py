@@ -19,11 +19,11 @@ from keybuzz_shared.connectors.seam import (
 from keybuzz_shared.vault import VaultClient
 
 from keybuzz_connector_amazon.credentials import (
+    APP,
     AppCredentials,
     TenantCredentials,
     check_tenant_credentials,
     delete_tenant_credentials,
-    load_app_credentials,
     store_tenant_credentials,
 )
 from keybuzz_connector_amazon.lwa import LwaClient
@@ -89,7 +89,7 @@ class AmazonAccountVault:
         self.app_source = app_source
 
     async def app_credentials(self) -> AppCredentials:
-        return await load_app_credentials(self.vault, self.app_source)
+        return await APP.read(self.vault, self.app_source)
 
     async def store(self, credentials: AccountCredentials) -> str:
         return await store_tenant_credentials(self.vault, _tenant_credentials(credentials))

@@ -24,10 +24,7 @@ from keybuzz_shared.connectors.connector_settings import HoldsConnectorSettings
 from keybuzz_shared.events import ConnectionReauthRequired
 from keybuzz_shared.vault import VaultClient
 
-from keybuzz_connector_amazon.credentials import (
-    load_app_credentials,
-    load_tenant_credentials,
-)
+from keybuzz_connector_amazon.credentials import APP, load_tenant_credentials
 from keybuzz_connector_amazon.errors import InvalidGrant, ReauthRequired
 from keybuzz_connector_amazon.lwa import LwaClient
 from keybuzz_connector_amazon.settings import AmazonSettings
@@ -114,7 +111,7 @@ class TokenService:
         tenant = await load_tenant_credentials(self.vault, tenant_id)
         if self._rejected.get(tenant_id) == tenant.fingerprint:
             raise ReauthRequired(tenant_id, tenant.seller_id, "refresh token already refused")
-        app = await load_app_credentials(self.vault, self.app_source)
+        app = await APP.read(self.vault, self.app_source)
         try:
             grant = await self.lwa.refresh(app, tenant.refresh_token)
         except InvalidGrant as exc:

@@ -1,6 +1,6 @@
 """The adapters of oauth's ports outside its database: ``VaultCredentials``
-(``ports.CredentialsVault``: the redirect flow's own Vault secrets, through its
-connector's ``AccountVault``, and the shops' credentials beside them) and ``ShopVerifier``
+(``ports.CredentialsVault``: the shops' credentials typed in, at their connectors' paths;
+a redirect flow's secrets are its connector's ``AccountVault``) and ``ShopVerifier``
 (``ports.ShopCredentialsVerifier``: the connector's ``credential_check`` on the shops'
 API). The code exchange's adapter is the connector's own (``redirect_flow.code_exchange``)."""
 
@@ -13,13 +13,10 @@ from keybuzz_shared.addresses import data_client
 from keybuzz_shared.connectors.credential_form import stored
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import (
-    AccountCredentials,
-    AccountVault,
     ConnectorError,
     CredentialsRefused,
     InstanceIdentity,
     MarketplaceUnavailable,
-    RedirectApp,
     ShopApiSettings,
 )
 from keybuzz_shared.connectors.shop_sessions import delete_entry
@@ -32,23 +29,10 @@ SHOP_API_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
 class VaultCredentials:
-    """``ports.CredentialsVault`` on OpenBao: ``accounts`` keeps the redirect flow's secrets."""
+    """``ports.CredentialsVault`` on OpenBao."""
 
-    def __init__(self, vault: VaultClient, accounts: AccountVault) -> None:
+    def __init__(self, vault: VaultClient) -> None:
         self.vault = vault
-        self.accounts = accounts
-
-    async def app_credentials(self) -> RedirectApp:
-        return await self.accounts.app_credentials()
-
-    async def store(self, credentials: AccountCredentials) -> str:
-        return await self.accounts.store(credentials)
-
-    async def check(self, tenant_id: str) -> AccountCredentials:
-        return await self.accounts.check(tenant_id)
-
-    async def delete(self, tenant_id: str) -> None:
-        await self.accounts.delete(tenant_id)
 
     async def store_shop(self, credentials: ShopCredentials) -> None:
         path = connector_for(credentials.marketplace).credentials_path(credentials.tenant_id)

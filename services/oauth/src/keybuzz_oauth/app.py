@@ -86,8 +86,8 @@ def browser_cookie(marketplace: str) -> str:
 
 
 CALLBACK_PATHS = tuple(callback_path(m) for m in REDIRECT_MARKETPLACES)
-# The first redirect flow's (bootstrap.redirect_marketplace), as clients name them; every
-# redirect marketplace has its own (``callback_path``, ``browser_cookie``).
+# The first redirect flow's, as clients name them; every redirect marketplace has its own
+# (``callback_path``, ``browser_cookie``).
 CALLBACK_PATH = CALLBACK_PATHS[0]
 BROWSER_COOKIE = browser_cookie(REDIRECT_MARKETPLACES[0])
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from keybuzz_shared.connectors.registry import PerMarketplace
-from keybuzz_shared.connectors.seam import CodeExchange, ShopApiSettings
+from keybuzz_shared.connectors.seam import ShopApiSettings
 from keybuzz_shared.service import Runtime
 from keybuzz_shared.uow import store_unit_of_work
 
@@ -29,15 +29,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def redirect_marketplace() -> str:
-    """The first marketplace connected by a redirect (the ports' ``vault`` and
-    ``code_exchange``; every one has its own in ``flows``)."""
-    served = redirect_marketplaces()
-    if not served:
-        raise RuntimeError("oauth serves no redirect flow")
-    return served[0]
-
-
 def _flow_ports(runtime: OauthRuntime, marketplace: str) -> RedirectPorts:
     flow, flow_settings = redirect_flow(marketplace), runtime.settings.redirect_flow(marketplace)
     return RedirectPorts(
@@ -48,18 +39,15 @@ def _flow_ports(runtime: OauthRuntime, marketplace: str) -> RedirectPorts:
 async def assemble(runtime: OauthRuntime) -> None:
     """``on_startup``: before the consumers subscribe, so the first event delivered finds the ports."""
     settings = runtime.settings
-    flows = {m: _flow_ports(runtime, m) for m in redirect_marketplaces()}
-    first = flows[redirect_marketplace()]
     runtime.provide(
         OauthPorts(
             connections=PostgresOauthStore(runtime.pool),
             unit_of_work=store_unit_of_work(runtime.unit_of_work, PostgresOauthStore),
-            vault=VaultCredentials(runtime.vault, first.accounts),
-            code_exchange=first.code_exchange,
+            vault=VaultCredentials(runtime.vault),
             shops=ShopVerifier(_shop_apis(settings), inside_allowed=not settings.is_production),
             clock=utc_now,
             settings=settings,
-            flows=flows,
+            flows={m: _flow_ports(runtime, m) for m in redirect_marketplaces()},
         )
     )
 
@@ -77,9 +65,8 @@ async def disassemble(runtime: OauthRuntime) -> None:
     ports = runtime.components.get(OauthPorts)
     if not isinstance(ports, OauthPorts):
         return
-    exchanges: list[CodeExchange] = [f.code_exchange for f in ports.flows.values()]
-    for exchange in exchanges or [ports.code_exchange]:
-        await exchange.aclose()
+    for flow in ports.flows.values():
+        await flow.code_exchange.aclose()
     if isinstance(ports.shops, ShopVerifier):
         await ports.shops.aclose()
 

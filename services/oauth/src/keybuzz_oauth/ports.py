@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -156,9 +156,9 @@ class OauthStore(Protocol):
         ...
 
 
-class CredentialsVault(AccountVault, Protocol):
-    """The redirect flow's app credentials and tenants' refresh tokens (the seam's
-    ``AccountVault``), and the shops' credentials beside them."""
+class CredentialsVault(Protocol):
+    """The shops' credentials typed in (a redirect flow's secrets are its own
+    ``AccountVault``, ``RedirectPorts``)."""
 
     async def store_shop(self, credentials: ShopCredentials) -> None:
         """Writes (replaces) the tenant's shop credentials of that marketplace, at
@@ -229,20 +229,15 @@ class OauthPorts:
     connections: OauthStore  # reads and single-statement writes, outside a unit of work
     unit_of_work: Callable[[], AbstractAsyncContextManager[OauthUnit]]
     vault: CredentialsVault
-    code_exchange: CodeExchange  # the redirect flow's token endpoint
     shops: ShopCredentialsVerifier
     clock: Callable[[], datetime]  # timezone-aware: when credentials were created
     settings: OauthSettings
-    # Each redirect marketplace's own secrets and token endpoint; one absent from it has
-    # ``vault``'s and ``code_exchange`` (a process serving a single redirect flow).
-    flows: Mapping[str, RedirectPorts] = field(default_factory=dict)
+    flows: Mapping[str, RedirectPorts]  # each redirect marketplace's own
 
     def accounts(self, marketplace: str) -> AccountVault:
         """Where Vault keeps the marketplace's app credentials and refresh tokens."""
-        flow = self.flows.get(marketplace)
-        return self.vault if flow is None else flow.accounts
+        return self.flows[marketplace].accounts
 
     def exchange(self, marketplace: str) -> CodeExchange:
         """The marketplace's token endpoint."""
-        flow = self.flows.get(marketplace)
-        return self.code_exchange if flow is None else flow.code_exchange
+        return self.flows[marketplace].code_exchange

@@ -1,15 +1,15 @@
 """A shop's credentials as Vault keeps them, and the session made on them: what every
 service that calls a shop API (the poller's polls and replies, orders) needs alike; a
 session that shares its token (``SharesToken``) keeps it in Vault beside the shop's entry
-(``token_path``), for every process's session of the shop. A redirect flow's app kept once
-for all its sellers (``KeptApp``): its consents, as oauth stores them, and its shops'
-credentials, as their sessions take them."""
+(``token_path``), for every process's session of the shop. A redirect flow's app as Vault
+keeps it (``AppEntry``), and kept once for all its sellers (``KeptApp``): its consents, as
+oauth stores them, and its shops' credentials, as their sessions take them."""
 
 from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
@@ -42,6 +42,9 @@ from keybuzz_shared.vault import VaultClient, VaultError
 log = logging.getLogger(__name__)
 S = TypeVar("S")
 M = TypeVar("M")
+A = TypeVar("A", bound=RedirectApp)
+# What a yes/no field of an entry says for yes.
+_YES = frozenset({"1", "true", "yes", "on"})
 
 
 async def stored_credentials(
@@ -77,14 +80,60 @@ async def delete_entry(vault: VaultClient, credentials_path: str) -> None:
     await vault.delete(token_path(credentials_path))
 
 
-class KeptApp:
+def missing_fields(data: Mapping[str, Any], fields: Iterable[str]) -> list[str]:
+    """The ``fields`` an entry lacks or holds blank: what an error may say of it (with its
+    path), never a value."""
+    return [f for f in fields if not isinstance(v := data.get(f), str) or not v.strip()]
+
+
+class AppEntry(Generic[A]):
+    """A redirect flow's app as Vault keeps it: the default source's entry at ``root``,
+    another source's under it, holding ``fields`` (its client id and secret first) and the
+    yes/no ``flags``; ``make`` the flow's ``RedirectApp`` of their values, the flags and the
+    source. An entry lacking a field is ``not_configured`` (the path, the source and the
+    fields missing: the seam's ``AppNotConfigured``, by default naming ``label``)."""
+
+    def __init__(
+        self,
+        label: str,
+        root: str,
+        fields: tuple[str, ...],
+        *,
+        make: Callable[..., A],
+        flags: tuple[str, ...] = (),
+        not_configured: Callable[[str, str, list[str]], Exception] | None = None,
+    ) -> None:
+        self.label, self.root, self.fields, self.make = label, root, fields, make
+        self.flags = flags
+        self.not_configured = not_configured or self._lacks
+
+    def _lacks(self, path: str, source: str, missing: list[str]) -> Exception:
+        return AppNotConfigured(f"{self.label}'s app at {path} lacks {', '.join(missing)}")
+
+    def path(self, source: str) -> str:
+        return self.root if source == "default" else f"{self.root}/{source}"
+
+    async def entry(self, vault: VaultClient, source: str) -> Mapping[str, Any]:
+        """The source's entry as Vault has it now, every field in it."""
+        path = self.path(source)
+        data = await vault.read(path) or {}
+        if missing := missing_fields(data, self.fields):
+            raise self.not_configured(path, source, missing)
+        return data
+
+    async def read(self, vault: VaultClient, source: str) -> A:
+        """The source's app, of its entry as Vault has it now."""
+        data = await self.entry(vault, source)
+        flags = {f: str(data.get(f)).strip().lower() in _YES for f in self.flags}
+        return self.make(*(str(data[f]) for f in self.fields), source=source, **flags)
+
+
+class KeptApp(AppEntry[RedirectApp]):
     """A redirect flow's app kept once in Vault for all its sellers (the seam's
-    ``AppKeptOnce``, rotated in one place): the default source's entry at ``root``, another
-    source's under it, holding ``fields``, its client id and secret first (``make`` the
-    flow's ``RedirectApp`` of their values and the source). A seller's consent is its shop's
-    entry (``entry_path``): its account under ``account_field``, its refresh token, the
-    app's source and client id, never the app's secret; ``vault`` gives the seam's
-    ``AccountVault`` on them. ``label`` names the marketplace in errors."""
+    ``AppKeptOnce``, rotated in one place). A seller's consent is its shop's entry
+    (``entry_path``): its account under ``account_field``, its refresh token, the app's
+    source and client id, never the app's secret; ``vault`` gives the seam's
+    ``AccountVault`` on them."""
 
     def __init__(
         self,
@@ -97,16 +146,13 @@ class KeptApp:
         account_field: str,
         max_age: float,
     ) -> None:
-        self.label, self.root, self.fields, self.make = label, root, fields, make
+        super().__init__(label, root, fields, make=make)
         self.entry_path, self.account_field = entry_path, account_field
         # How long a copy of an app's entry serves shop sessions before Vault is read again
         # (a rotated secret is taken within it; at once after ``forget``). A copy per Vault
         # client: one whose policy cannot read a path never sees what another read.
         self.max_age = max_age
         self._copies = weakref.WeakKeyDictionary[VaultClient, TTLCache[str, dict[str, str]]]()
-
-    def path(self, source: str) -> str:
-        return self.root if source == "default" else f"{self.root}/{source}"
 
     def vault(self, vault: VaultClient, app_source: str) -> KeptConsents:
         """The seam's ``RedirectFlow.vault``."""
@@ -167,19 +213,11 @@ class KeptConsents:
     vault: VaultClient
     source: str
 
-    async def _app_entry(self) -> list[str]:
-        path = self.app.path(self.source)
-        data = await self.vault.read(path) or {}
-        missing = [f for f in self.app.fields if not isinstance(data.get(f), str) or not data[f]]
-        if missing:
-            raise AppNotConfigured(f"{self.app.label}'s app at {path} lacks {', '.join(missing)}")
-        return [str(data[f]) for f in self.app.fields]
-
     async def app_credentials(self) -> RedirectApp:
-        return self.app.make(*await self._app_entry(), source=self.source)
+        return await self.app.read(self.vault, self.source)
 
     async def store(self, credentials: AccountCredentials) -> str:
-        client_id = (await self._app_entry())[0]
+        client_id = str((await self.app.entry(self.vault, self.source))[self.app.fields[0]])
         path = self.app.entry_path(credentials.tenant_id)
         entry = {
             self.app.account_field: credentials.seller_id,
