@@ -51,10 +51,7 @@ PAYMENT = {"PENDING": "PENDING", "FAILED": "CANCELLED", "FULLY_REFUNDED": "RETUR
 CANCELLED = {"CANCELED", "IN_PROGRESS"}  # cancelState: cancelled, or being cancelled
 # Members' conversations with a message since the window's start (``start_time``), then
 # eBay's, which take no time filter [official]: their latest message says.
-KINDS = (
-    kit.KitSession.Conversations.Kind("FROM_MEMBERS"),
-    kit.KitSession.Conversations.Kind("FROM_EBAY", windowed=False),
-)
+KINDS = {"FROM_MEMBERS": True, "FROM_EBAY": False}
 
 
 class Media(msgspec.Struct, rename="camel", frozen=True):
