@@ -72,10 +72,7 @@ class Shop:
             return b""
 
         return KitSession.Conversations(
-            (
-                KitSession.Conversations.Kind("MEMBERS"),
-                KitSession.Conversations.Kind("OWN", windowed=False),
-            ),
+            {"MEMBERS": True, "OWN": False},
             self.page,
             read,
             size=self.size,

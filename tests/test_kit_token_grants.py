@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from keybuzz_shared.connectors import seam
-from keybuzz_shared.connectors.kit import ClientCredentials
+from keybuzz_shared.connectors.kit import CallErrors, ClientCredentials
 
 STOPPED, AGAIN = "grants no token now", "grants tokens again"
 
@@ -31,11 +31,7 @@ class TokenEndpoint:
             raise seam.MarketplaceUnavailable("HTTP 429, no token granted now")
         return {"access_token": f"token-{self.asked}", "expires_in": 7200}
 
-    def unreadable(self, call: str, reason: str) -> Exception:
-        return seam.ConnectorError(reason)
-
-    def refused(self, call: str, status: int, detail: str) -> Exception:
-        return seam.CredentialsRefused(detail)
+    errors = CallErrors.labelled("Shop")
 
 
 def said(caplog: pytest.LogCaptureFixture, words: str, host: str) -> int:

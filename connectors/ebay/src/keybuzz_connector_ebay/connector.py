@@ -33,7 +33,7 @@ ORDERS_PAGE, MESSAGES_PAGE = 200, 50
 PURCHASE_DAYS, PURCHASE_PAGES = 60, 3
 ERRORS = kit.CallErrors.labelled(NAME, credentials="consent")
 # Its token endpoint grants an application so many tokens a day (docs/EBAY.md, "Token grants").
-SPEC = kit.ApiSpec(NAME, log, ERRORS, kit.Refusals(held=app_refused), grants_per_period=True)
+SPEC = kit.ApiSpec(NAME, log, ERRORS, kit.Refusals(held=app_refused))
 # A seller's session takes its consent's entry with its app's secret, kept once (consent.py).
 FIELDS = (
     seam.CredentialField(name="user_id", json_name="userId", label="eBay user id", account=True),
@@ -51,10 +51,7 @@ PAYMENT = {"PENDING": "PENDING", "FAILED": "CANCELLED", "FULLY_REFUNDED": "RETUR
 CANCELLED = {"CANCELED", "IN_PROGRESS"}  # cancelState: cancelled, or being cancelled
 # Members' conversations with a message since the window's start (``start_time``), then
 # eBay's, which take no time filter [official]: their latest message says.
-KINDS = (
-    kit.KitSession.Conversations.Kind("FROM_MEMBERS"),
-    kit.KitSession.Conversations.Kind("FROM_EBAY", windowed=False),
-)
+KINDS = {"FROM_MEMBERS": True, "FROM_EBAY": False}
 
 
 class Media(msgspec.Struct, rename="camel", frozen=True):

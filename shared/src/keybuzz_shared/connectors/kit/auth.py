@@ -18,6 +18,7 @@ import httpx
 import msgspec
 
 from keybuzz_shared.connectors.credential_form import canonical
+from keybuzz_shared.connectors.kit.api_spec import CallErrors
 from keybuzz_shared.connectors.seam import (
     CredentialField,
     MarketplaceUnavailable,
@@ -60,9 +61,8 @@ class Requester(Protocol):
         self, token_url: str, form: bytes, *, headers: Mapping[str, str] | None = None
     ) -> Any: ...
 
-    def unreadable(self, call: str, reason: str) -> Exception: ...
-
-    def refused(self, call: str, status: int, detail: str) -> Exception: ...
+    @property
+    def errors(self) -> CallErrors: ...
 
 
 class Auth(Protocol):
@@ -375,7 +375,7 @@ class ClientCredentials(_HeadersOnly):
                 return kept.access_token
             if self._code_sent:  # single-use (RFC 6749 4.1.2): sent again, its tokens revoked
                 # refused, not unavailable: asking again cannot help, a new consent can
-                raise requester.refused("token", 400, "the code was sent already")
+                raise requester.errors.refused("token", 400, "the code was sent already")
             self._code_sent = self._form.get("grant_type") == "authorization_code"
             form = urlencode(self._form).encode()
             try:
@@ -423,9 +423,9 @@ def _granted(requester: Requester, answer: Any, token_type: str = "bearer") -> _
     try:
         granted = msgspec.convert(answer, _TokenAnswer)
     except msgspec.ValidationError as exc:
-        raise requester.unreadable("token", f"not a token: {exc}") from None
+        raise requester.errors.unreadable("token", f"not a token: {exc}") from None
     if not granted.access_token or granted.token_type.lower() != token_type:
-        raise requester.unreadable("token", "not a bearer token")
+        raise requester.errors.unreadable("token", "not a bearer token")
     return granted
 
 

@@ -309,12 +309,6 @@ class Requester(JsonCalls[_InFlight]):
             return await self.auth.authenticate(self)
         return None
 
-    def unreadable(self, call: str, reason: str) -> Exception:
-        return self.spec.errors.unreadable(call, reason)
-
-    def refused(self, call: str, status: int, detail: str) -> Exception:
-        return self.spec.errors.refused(call, status, detail)
-
     def allowance_calls(self) -> int:
         """The calls of the daily allowance sent (0 where the marketplace counts none)."""
         return self.sent[self.spec.allowance_call] if self.spec.allowance_call else 0
@@ -322,10 +316,6 @@ class Requester(JsonCalls[_InFlight]):
     def limit_allowance_calls(self, total: int | None) -> None:
         """Past ``total``, a call of the allowance raises AllowanceSpent, unsent."""
         self._allowance_limit = total
-
-    def held_for(self, operation: str) -> float:
-        """Seconds left of the Retry-After the marketplace gave ``operation`` (0: none)."""
-        return max(0.0, self._held_until.get(operation, 0.0) - time.monotonic())
 
     # --- one call: the deadline, the authentication, the attempts -------------------------
 
@@ -452,7 +442,7 @@ class Requester(JsonCalls[_InFlight]):
     async def _hold_check(self, call: _InFlight) -> None:
         """No call leaves inside the Retry-After its operation was given: a call that was
         itself throttled waits out what is left of it, any other fails at once, unsent."""
-        left = self.held_for(call.call.hold)
+        left = self._held_until.get(call.call.hold, 0.0) - time.monotonic()
         if left > 0 and call.retry_after is not None:
             await asyncio.sleep(left)
         elif left > 0:
@@ -527,10 +517,11 @@ class Requester(JsonCalls[_InFlight]):
             self._pace.after(call.name, response)
         if self._enveloped(response):
             return
-        if self.spec.grants_per_period and call.call.login and response.status_code == 429:
-            if retry_after(response) is None:  # later: the caller's next poll or sync
-                call.in_doubt = False
-                raise self.spec.errors.unavailable(call.name, "HTTP 429, no token granted now")
+        # A login throttled without a Retry-After is out of grants for a period: asked again
+        # within the call it would only be refused again; later, the next poll or sync.
+        if call.call.login and response.status_code == 429 and retry_after(response) is None:
+            call.in_doubt = False
+            raise self.spec.errors.unavailable(call.name, "HTTP 429, no token granted now")
         await super()._check_status(call, response)
 
     def _enveloped(self, response: httpx.Response) -> bool:

@@ -737,16 +737,11 @@ PageOf = Callable[[str, int, datetime | None], Awaitable[tuple[list[Any], bool]]
 
 @dataclass(eq=False)  # an inbox is itself, whatever its parts
 class Conversations(ThreadsInbox, Generic[C]):
-    """``last_change`` before the window: skipped unread (None: read it)."""
+    """``kinds``: each listed in turn, True where its listing filters by the window's start
+    (else by its last change); ``last_change`` before the window: skipped unread (None: read
+    it)."""
 
-    @dataclass(frozen=True)
-    class Kind:
-        """``windowed``: its listing filters by the window's start (else its last change)."""
-
-        name: str
-        windowed: bool = True
-
-    kinds: Sequence[Conversations.Kind]
+    kinds: Mapping[str, bool]
     page: PageOf
     read: Callable[[list[Any]], tuple[Sequence[C], Sequence[str]]]
     _: KW_ONLY
@@ -763,8 +758,7 @@ class Conversations(ThreadsInbox, Generic[C]):
         self, messages: Callable[[C, str], Awaitable[Sequence[InboxMessage]]]
     ) -> None:
         self.messages_of = messages
-        self.by_name = {kind.name: kind for kind in self.kinds}
-        self.order = list(self.by_name)
+        self.order = list(self.kinds)
         # message id → (its conversation, its kind), for the current listing's messages
         # only (made anew at its first page), not every message the session ever read.
         self.conversations: dict[str, tuple[str, str]] = {}
@@ -778,9 +772,8 @@ class Conversations(ThreadsInbox, Generic[C]):
             for lookup in self.lookups:
                 lookup.drop()
         else:
-            at = state_of(cursor, ListedAt, lambda a: a.offset >= 0 and a.kind in self.by_name)
-        windowed = self.by_name[at.kind].windowed
-        raw, more = await self.page(at.kind, at.offset, at.low if windowed else None)
+            at = state_of(cursor, ListedAt, lambda a: a.offset >= 0 and a.kind in self.kinds)
+        raw, more = await self.page(at.kind, at.offset, at.low if self.kinds[at.kind] else None)
         found, unreadable = self.read(raw)
         items: list[InboxMessage] = []
         for conversation in found:
