@@ -10,7 +10,7 @@ from email.utils import format_datetime
 
 import pytest
 from keybuzz_double_amazon import notices
-from keybuzz_double_amazon.env import dkim_keys
+from keybuzz_double_amazon.env import service_env
 from keybuzz_poller.inbound.addresses import INBOUND_HEADER
 from keybuzz_poller.reading.relay_mail import parse
 from keybuzz_shared.connectors import registry
@@ -114,7 +114,7 @@ def test_a_notice_amazon_signed_is_a_system_message_no_one_answers(
 ) -> None:
     """The double's signed notice: SYSTEM (hidden as needing no answer); its support
     mail: Amazon's support. Without Amazon's signing domains, both are the buyer's."""
-    monkeypatch.setenv("AMAZON_DKIM_KEYS", dkim_keys())
+    monkeypatch.setenv("AMAZON_DKIM_KEYS", service_env("")["AMAZON_DKIM_KEYS"])
     notice = _delivered(notices.compose("notice", INBOUND, ORDER))
     assert (notice.sender_type, notice.thread) == ("SYSTEM", ThreadKey("ORDER", ORDER))
     support = _delivered(notices.compose("support", INBOUND, ORDER))
@@ -133,7 +133,7 @@ def test_a_notice_amazon_signed_is_a_system_message_no_one_answers(
 def test_a_notice_not_wholly_signed_by_amazon_waits_for_an_answer(
     monkeypatch: pytest.MonkeyPatch, forge: Callable[[bytes], bytes], why: str
 ) -> None:
-    monkeypatch.setenv("AMAZON_DKIM_KEYS", dkim_keys())
+    monkeypatch.setenv("AMAZON_DKIM_KEYS", service_env("")["AMAZON_DKIM_KEYS"])
     raw = notices.compose("notice", INBOUND, ORDER, signed=why != "nobody signed it")
     assert _delivered(forge(raw)).sender_type == "BUYER", why
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from keybuzz_double_manomano.env import dkim_keys
+from keybuzz_double_manomano.env import service_env
 from keybuzz_sandbox.fixtures import serve  # noqa: F401 - fixture (the double's tests)
 
 
@@ -15,5 +15,5 @@ from keybuzz_sandbox.fixtures import serve  # noqa: F401 - fixture (the double's
 def double_keys() -> Iterator[None]:
     """The double's DKIM records for what this process verifies, never DNS."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MANOMANO_DKIM_KEYS", dkim_keys())
+        patch.setenv("MANOMANO_DKIM_KEYS", service_env("")["MANOMANO_DKIM_KEYS"])
         yield

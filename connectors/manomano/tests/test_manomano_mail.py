@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiosmtplib
 import httpx
 import pytest
 from keybuzz_devstack.shop_api_testing import agent_headers, agent_json, publish, tenant_events
@@ -259,3 +260,20 @@ async def test_a_mail_is_shown_as_manomanos_only_as_far_as_manomano_signed_it(
         **{order: waiting for order in list(cases)[1:]},
     }
     assert found["M100100000054"]["subject"] == "Remboursement validé"  # the buyer's, on top
+
+
+async def test_a_reply_that_cannot_be_read_is_refused_at_data(relay: httpx.AsyncClient) -> None:
+    """A reply with two From headers is refused at DATA (554), as every relay double
+    refuses a mail it cannot read, and lands on no thread."""
+    alias = f"b{uuid.uuid4().hex[:12]}@contact.manomano.com"
+    raw = (
+        f"From: Brico Sud <a@keybuzz.test>\r\nFrom: <b@keybuzz.test>\r\nTo: {alias}\r\n"
+        "Subject: Re: commande\r\nMessage-ID: <two-froms@keybuzz.test>\r\n\r\nBonjour\r\n"
+    ).encode()
+    port = (await relay.get("/relay")).json()["port"]
+    with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+        await aiosmtplib.send(
+            raw, sender="s@keybuzz.test", recipients=[alias], hostname="127.0.0.1", port=port
+        )
+    assert refused.value.code == 554
+    assert (await relay.get(f"/threads/{alias}")).json()["replies"] == []

@@ -5,6 +5,7 @@ by the router every double's admin is served on."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -22,6 +23,14 @@ class AdvanceRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     play at once, a day unless said."""
 
     seconds: float = 86_400.0
+
+
+def advance_summary(shop: tuple[str, str], seconds: float, **new: list[str]) -> dict[str, object]:
+    """What a drawn shop's advance came to (its answer): the shop (``(field, id)``, the field
+    as its marketplace names its id), the seconds played and, by kind, the ids of what they
+    produced (``new_order_ids=…`` answered as ``newOrderIds``)."""
+    ids = {re.sub(r"_([a-z])", lambda m: m[1].upper(), kind): found for kind, found in new.items()}
+    return {shop[0]: shop[1], "advancedSeconds": seconds, **ids}
 
 
 class AdminRefusal(Exception):

@@ -22,7 +22,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from .double import AUTH_CODE_LIFETIME, AmazonDouble
 from .lwa import ACCESS_TOKEN_LIFETIME, REFRESH_PREFIX, RefreshClaims
 from .notifications import notifications_admin_routes
-from .order_book import AdvanceSummary, OrderBook
+from .order_book import OrderBook
 from .relay import RelayRequest, SentMessage, compose, deliver, pick_orders
 from .reply_relay import find_buyer, registered_email
 from .reports import PROCESSING_SECONDS, QUEUE_SECONDS, report_admin_routes
@@ -110,7 +110,7 @@ def admin_router(sb: AmazonDouble) -> Router:
     def config() -> Response[bytes]:
         return json_answer(describe(sb))
 
-    def advance(book: OrderBook, seconds: float) -> AdvanceSummary:
+    def advance(book: OrderBook, seconds: float) -> dict[str, object]:
         summary = book.advance(seconds, sb.clock.now())
         sb.save()
         sb.notifications.publish_changes(sb.clock.now())  # queued before the answer

@@ -84,16 +84,11 @@ class AmazonDoubleSettings(msgspec.Struct, kw_only=True, frozen=True):
     sqs_endpoint: str | None = None
 
 
-def dkim_keys() -> str:
-    """``AMAZON_DKIM_KEYS``: the double's public record under each domain it signs for."""
-    return published_records(SELECTOR, SIGNING_DOMAINS)
-
-
 def service_env(sandbox_url: str) -> dict[str, str]:
     """The Amazon connector's settings for a sandbox at ``sandbox_url`` (and the double's
-    DKIM key instead of DNS)."""
+    DKIM key, its record under each domain it signs for, instead of DNS)."""
     return {
-        "AMAZON_DKIM_KEYS": dkim_keys(),
+        "AMAZON_DKIM_KEYS": published_records(SELECTOR, SIGNING_DOMAINS),
         "LWA_ENDPOINT": f"{sandbox_url}/auth/o2/token",
         "SPAPI_ENDPOINT": sandbox_url,
         "SELLER_CENTRAL_URL": sandbox_url,

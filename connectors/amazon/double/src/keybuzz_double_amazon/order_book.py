@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import msgspec
 from keybuzz_sandbox.clock import SellerTimeline
+from keybuzz_sandbox.double_kit.admin import advance_summary
 
 from .seed import MAX_LIFECYCLE, OrderFacts, SellerGenerator
 
@@ -42,13 +43,6 @@ class OrderQuery(msgspec.Struct, kw_only=True, omit_defaults=True):
     matches_nothing: bool = False  # a filter no seeded order can satisfy (e.g. Easy Ship)
     page_size: int = 100
     cursor: int = 0
-
-
-class AdvanceSummary(msgspec.Struct, kw_only=True, rename="camel"):
-    selling_partner_id: str
-    advanced_seconds: float
-    new_order_ids: list[str]
-    updated_order_ids: list[str]
 
 
 class OrderBook:
@@ -146,15 +140,15 @@ class OrderBook:
 
     # --- lifecycle -----------------------------------------------------------
 
-    def advance(self, seconds: float, real_now: float) -> AdvanceSummary:
+    def advance(self, seconds: float, real_now: float) -> dict[str, object]:
         before = self.timeline.virtual(real_now)
         self.timeline.add_jump(real_now, seconds)
         after = self.timeline.virtual(real_now)
         changed = dict.fromkeys(index for _, index, _ in self.gen.changes(before, after))
         placed = {i: before < self.gen.purchase_time(i) for i in changed}
-        return AdvanceSummary(
-            selling_partner_id=self.seller_id,
-            advanced_seconds=seconds,
+        return advance_summary(
+            ("sellingPartnerId", self.seller_id),
+            seconds,
             new_order_ids=[self.gen.order_id(i) for i in changed if placed[i]],
             updated_order_ids=[self.gen.order_id(i) for i in changed if not placed[i]],
         )

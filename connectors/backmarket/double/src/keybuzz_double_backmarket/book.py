@@ -12,6 +12,7 @@ from typing import Annotated
 import msgspec
 from keybuzz_sandbox.double_kit.draws import rng
 from keybuzz_sandbox.double_kit.history import DAY, HOUR
+from keybuzz_sandbox.double_kit.people import FIRST_NAMES, LAST_NAMES
 from keybuzz_sandbox.faults import Fraction, ReplyFaults
 
 from .shops import (
@@ -63,7 +64,7 @@ ISSUES = (
 RESOLUTIONS = ("REMOTE_ASSISTANCE", "REPAIR", "REPLACE", "REPAIR_REPLACE", "REFUND")
 WARRANTY_STATES = ("IN_WARRANTY", "WATER_OR_DROPPED", "THIRD_PARTY_REPAIR")
 NAMES = {
-    "fr-fr": (("Camille", "Léa", "Hugo", "Louis"), ("Martin", "Dubois", "Durand", "Petit")),
+    "fr-fr": (FIRST_NAMES, LAST_NAMES),
     "de-de": (("Lukas", "Anna", "Jonas", "Lena"), ("Müller", "Schmidt", "Weber", "Fischer")),
     "es-es": (("Lucía", "Hugo", "Martina", "Pablo"), ("García", "López", "Martín", "Ruiz")),
     "it-it": (("Giulia", "Marco", "Sofia", "Luca"), ("Rossi", "Bianchi", "Romano", "Conti")),

@@ -5,7 +5,6 @@ out."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from .book import Folder, Line, Message, Order, ShopBook
@@ -18,6 +17,13 @@ CITIES = {
     "de-de": ("Berlin", "10115", "Invalidenstraße 12", "Deutschland"),
     "es-es": ("Madrid", "28013", "Calle Mayor 12", "España"),
     "it-it": ("Milano", "20121", "Via Dante 12", "Italia"),
+}
+# An order's address names these fields in camelCase.
+ORDER_KEYS = {
+    "first_name": "firstName",
+    "last_name": "lastName",
+    "postal_code": "postalCode",
+    "phone": "phoneNumber",
 }
 
 
@@ -64,29 +70,35 @@ def message_json(message: Message, files_url: str) -> dict[str, Any]:
     }
 
 
-def _care_address(order: Order) -> dict[str, Any]:
+def _address(order: Order, care: bool) -> dict[str, Any]:
+    """The buyer's address: a care folder's order's (``care``: snake_case, with their email)
+    or an order's (camelCase, with the order's id)."""
     city, postal, street, country = CITIES.get(order.country, CITIES["fr-fr"])
     customer = order.customer
-    return {
+    fields = {
         "company": "",
         "first_name": customer.first_name,
         "last_name": customer.last_name,
         "street": street,
         "street2": "",
         "postal_code": postal,
-        "country": country,
         "city": city,
         "phone": "+33600000000",
-        "email": customer.email,
+    }
+    if care:
+        return fields | {"country": country, "email": customer.email}
+    iso = ISO_COUNTRIES.get(order.country, "FR")
+    return {"id": order.order_id, "country": iso} | {
+        ORDER_KEYS.get(k, k): v for k, v in fields.items()
     }
 
 
-def _order(order: Order, address: Callable[[Order], dict[str, Any]]) -> dict[str, Any]:
+def _order(order: Order, care: bool) -> dict[str, Any]:
     """What a care folder's order and an order of GET /ws/orders both say."""
     entry: dict[str, Any] = {
         "order_id": order.order_id,
-        "shipping_address": address(order),
-        "billing_address": address(order),
+        "shipping_address": _address(order, care),
+        "billing_address": _address(order, care),
         "date_creation": bm_time(order.created),
         "date_modification": bm_time(order.modified),
         "date_payment": bm_time(order.created),
@@ -138,7 +150,7 @@ def folder_details(book: ShopBook, folder: Folder, files_url: str) -> dict[str, 
         ],
         "orderline": {
             "id": line.line_id,
-            "order": _order(folder.order, _care_address)
+            "order": _order(folder.order, care=True)
             | ({"shipper": 3} if folder.order.shipped is not None else {}),
             "snapshot": {
                 "id": 0,  # official: always 0
@@ -156,23 +168,6 @@ def folder_details(book: ShopBook, folder: Folder, files_url: str) -> dict[str, 
         },
     }
     return entry
-
-
-def _address(order: Order) -> dict[str, Any]:
-    city, postal, street, _ = CITIES.get(order.country, CITIES["fr-fr"])
-    customer = order.customer
-    return {
-        "id": order.order_id,
-        "country": ISO_COUNTRIES.get(order.country, "FR"),
-        "city": city,
-        "postalCode": postal,
-        "firstName": customer.first_name,
-        "lastName": customer.last_name,
-        "company": "",
-        "phoneNumber": "+33600000000",
-        "street": street,
-        "street2": "",
-    }
 
 
 def _line(line: Line) -> dict[str, Any]:
@@ -200,7 +195,7 @@ def _line(line: Line) -> dict[str, Any]:
 
 def order_json(order: Order) -> dict[str, Any]:
     """An order of GET /ws/orders and GET /ws/orders/{order_id}."""
-    entry = _order(order, _address) | {
+    entry = _order(order, care=False) | {
         "is_backship": False,
         "orderlines": [_line(line) for line in order.lines],
         "paypal_reference": None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import msgspec
 from keybuzz_sandbox.clock import SellerTimeline
+from keybuzz_sandbox.double_kit.admin import advance_summary
 from keybuzz_sandbox.double_kit.books import DrawnShop
 from keybuzz_sandbox.double_kit.draws import file_bytes, numeric_id
 
@@ -103,13 +104,6 @@ class SentMessage(msgspec.Struct, kw_only=True, rename="camel"):
     body: str
     attachments: list[dict[str, str | int]]  # name, fileFormat, size
     created_at: float  # real epoch seconds
-
-
-class AdvanceSummary(msgspec.Struct, kw_only=True, rename="camel"):
-    seller_id: str
-    advanced_seconds: float
-    new_order_ids: list[str]
-    new_discussion_ids: list[str]
 
 
 class ShopBook(DrawnShop[ShopGenerator]):
@@ -266,12 +260,12 @@ class ShopBook(DrawnShop[ShopGenerator]):
 
     # --- time -------------------------------------------------------------------------
 
-    def advance(self, seconds: float, real_now: float) -> AdvanceSummary:
+    def advance(self, seconds: float, real_now: float) -> dict[str, object]:
         known = {d.discussion_id for d in self.shown(self.virtual(real_now))}
         before, after = self.advanced(seconds, real_now)
-        return AdvanceSummary(
-            seller_id=self.seller_id,
-            advanced_seconds=seconds,
+        return advance_summary(
+            ("sellerId", self.seller_id),
+            seconds,
             new_order_ids=[self.gen.order(i).order_id for i in self.placed_between(before, after)],
             new_discussion_ids=[
                 d.discussion_id for d in self.shown(after) if d.discussion_id not in known

@@ -12,6 +12,7 @@ from functools import lru_cache
 import msgspec
 from keybuzz_sandbox.double_kit.draws import numeric_id, rng, unit
 from keybuzz_sandbox.double_kit.history import DAY, HOUR, Lifecycle, shipping_path
+from keybuzz_sandbox.double_kit.people import FIRST_NAMES, LAST_NAMES
 from keybuzz_sandbox.double_kit.streams import DrawnStreams
 
 from .shops import ShopSpec
@@ -75,8 +76,6 @@ _PRODUCTS = (
     ("Trottinette électrique 25 km/h", 399.0),
     ("Chargeur USB-C 65 W", 24.9),
 )
-_FIRST = ("Camille", "Louis", "Emma", "Hugo", "Léa", "Jules", "Chloé", "Nathan")
-_LAST = ("Martin", "Bernard", "Dubois", "Thomas", "Robert", "Petit", "Durand", "Leroy")
 
 
 class OrderFacts(Lifecycle, frozen=True, kw_only=True):
@@ -171,7 +170,7 @@ class ShopGenerator(DrawnStreams):
         """(customerId, first name, last name) of order ``index``'s buyer."""
         draw = rng(self.seed, self.seller_id, index, "customer")
         customer_id = numeric_id(self.seed, self.seller_id, "customer", index, digits=9)
-        return customer_id, draw.choice(_FIRST), draw.choice(_LAST)
+        return customer_id, draw.choice(FIRST_NAMES), draw.choice(LAST_NAMES)
 
     def lines(self, index: int) -> list[tuple[str, str, int, float]]:
         """(sellerProductId, title, quantity, unit price) of order ``index``'s lines."""
@@ -234,18 +233,15 @@ class ShopGenerator(DrawnStreams):
             grc_at = at + draw.uniform(1, 3) * DAY
             messages.append(self.message(order.index, kind, 2, GRC, self.grc_id, _GRC_TEXT, grc_at))
             graduations.append((grc_at, LEVEL_1))
-        answered = self._seeded_answer(draw, at)
-        if answered is not None:
-            reply = self.message(order.index, kind, 3, SELLER, self.seller_id, _ANSWER, answered)
-            messages.append(msgspec.structs.replace(reply, receivers=((customer_id, CUSTOMER),)))
-        closes = answered is not None and answered < self.anchor - 20 * DAY
+        answer = self._seeded_answer(draw, messages, (order.index, kind, 3))
+        closes = answer is not None and answer.created < self.anchor - 20 * DAY
         return self.about_order(
             numeric_id(self.seed, self.seller_id, "discussion", kind, order.index, digits=9),
             order,
             sub,
             messages,
             graduations,
-            closed_at=answered + DAY if closes and answered is not None else None,
+            closed_at=answer.created + DAY if closes and answer is not None else None,
         )
 
     def about_order(
@@ -304,10 +300,18 @@ class ShopGenerator(DrawnStreams):
             attachments=attachments,
         )
 
-    def _seeded_answer(self, draw: random.Random, asked: float) -> float | None:
-        """When the seller answered, if before the sandbox started (60 % of discussions)."""
-        at = asked + draw.uniform(1, 20) * HOUR
-        return at if at < self.anchor and draw.random() < 0.6 else None
+    def _seeded_answer(
+        self, draw: random.Random, messages: list[MessageFacts], key: tuple[int, str, int]
+    ) -> MessageFacts | None:
+        """The seller's answer to the buyer's first message, added to ``messages``, if given
+        before the sandbox started (60 % of discussions); ``key``: index, kind, position."""
+        asked = messages[0]
+        at = asked.created + draw.uniform(1, 20) * HOUR
+        if at >= self.anchor or draw.random() >= 0.6:
+            return None
+        answer = self.message(*key, SELLER, self.seller_id, _ANSWER, at)
+        messages.append(msgspec.structs.replace(answer, receivers=((asked.sender_id, CUSTOMER),)))
+        return messages[-1]
 
     def offer_discussion(self, index: int) -> DiscussionFacts:
         draw = rng(self.seed, self.seller_id, index, "offer-question")
@@ -317,10 +321,7 @@ class ShopGenerator(DrawnStreams):
         messages = [
             self.message(index, "offer", 0, CUSTOMER, customer_id, _OFFER_QUESTIONS[sub], at)
         ]
-        answered = self._seeded_answer(draw, at)
-        if answered is not None:
-            reply = self.message(index, "offer", 1, SELLER, self.seller_id, _ANSWER, answered)
-            messages.append(msgspec.structs.replace(reply, receivers=((customer_id, CUSTOMER),)))
+        self._seeded_answer(draw, messages, (index, "offer", 1))
         return DiscussionFacts(
             discussion_id=numeric_id(
                 self.seed, self.seller_id, "discussion", "offer", index, digits=9

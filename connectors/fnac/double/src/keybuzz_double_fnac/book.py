@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 import msgspec
 from keybuzz_sandbox.clock import SellerTimeline
+from keybuzz_sandbox.double_kit.admin import advance_summary
 from keybuzz_sandbox.double_kit.books import DrawnShop
 
 from .generator import (
@@ -69,14 +70,6 @@ class SentMessage(msgspec.Struct, kw_only=True, rename="camel"):
     subject: str
     description: str
     created_at: float  # real epoch seconds
-
-
-class AdvanceSummary(msgspec.Struct, kw_only=True, rename="camel"):
-    shop_id: str
-    advanced_seconds: float
-    new_order_ids: list[str]
-    new_message_ids: list[str]
-    new_incident_ids: list[str]
 
 
 class ShopBook(DrawnShop[ShopGenerator]):
@@ -282,11 +275,11 @@ class ShopBook(DrawnShop[ShopGenerator]):
 
     # --- the clock ---------------------------------------------------------------------------
 
-    def advance(self, seconds: float, real_now: float) -> AdvanceSummary:
+    def advance(self, seconds: float, real_now: float) -> dict[str, object]:
         before, after = self.advanced(seconds, real_now)
-        return AdvanceSummary(
-            shop_id=self.shop_id,
-            advanced_seconds=seconds,
+        return advance_summary(
+            ("shopId", self.shop_id),
+            seconds,
             new_order_ids=[self.gen.order_id(i) for i in self.placed_between(before, after)],
             new_message_ids=[
                 m.facts.message_id for m in self.by_creation() if before < m.facts.created <= after

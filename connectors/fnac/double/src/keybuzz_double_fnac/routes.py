@@ -35,7 +35,7 @@ from .wire import API_VERSION, add, add_error, child_text, fnac_time, refusal, r
 if TYPE_CHECKING:
     from keybuzz_sandbox.sandbox import Sandbox
 
-    from .book import AdvanceSummary, ShopBook
+    from .book import ShopBook
     from .generator import OrderFacts
 
 FILES_OPERATION = "fnac.files"  # the file downloads, for the fault settings
@@ -236,7 +236,7 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
     def book_of(shop_id: str) -> ShopBook:
         return known(double.books.get(shop_id.upper()), f"shop {shop_id}")
 
-    def advance(book: ShopBook, seconds: float) -> AdvanceSummary:
+    def advance(book: ShopBook, seconds: float) -> dict[str, object]:
         summary = book.advance(seconds, double.clock.now())
         sb.save()
         return summary

@@ -29,12 +29,11 @@ class ManoManoDoubleSettings(msgspec.Struct, frozen=True, kw_only=True):
     extra_shops: Annotated[int, msgspec.Meta(ge=0, le=49_999)] = 0
 
 
-def dkim_keys() -> str:
-    """``MANOMANO_DKIM_KEYS``: the double's public record under each domain it signs for."""
-    return published_records(SELECTOR, SIGNING_DOMAINS)
-
-
 def service_env(sandbox_url: str) -> dict[str, str]:
     """The ManoMano connector's settings for a sandbox at ``sandbox_url``: its partner API
-    there, and the double's DKIM key instead of DNS."""
-    return {"MANOMANO_API_URL": f"{sandbox_url}/manomano", "MANOMANO_DKIM_KEYS": dkim_keys()}
+    there, and the double's DKIM key (its record under each domain it signs for) instead of
+    DNS."""
+    return {
+        "MANOMANO_API_URL": f"{sandbox_url}/manomano",
+        "MANOMANO_DKIM_KEYS": published_records(SELECTOR, SIGNING_DOMAINS),
+    }

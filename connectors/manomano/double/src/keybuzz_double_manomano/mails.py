@@ -1,14 +1,7 @@
-"""ManoMano's mails as the double sends them, shaped as observed (docs/MANOMANO.md,
-"The double"): the order id ``M`` + 12 digits in the subject [observed], a buyer's
-message from the buyer's alias at the relay [assumed form], ManoMano's customer service
-from its Zendesk [observed], notices from ``ne-pas-repondre@manomano.fr`` [observed],
-other automatic mails (``alert``) from another address of ``manomano.fr`` [assumed], an
-invoice request's subject "Demande de facture" [observed]; French text, a plain and an
-HTML part, files attached [assumed: real-looking, not copied]. Each is DKIM-signed
-(relaxed/relaxed, rsa-sha256) with the double's key for its sender's domain, unless a
-test asks for a forged one (no signature) or a tampered one (its body changed after
-signing); a test may also leave fields out of the signature (``unsigned``) or add
-fields above a signed mail (``added``, a replay with a second Subject)."""
+"""ManoMano's mails as the double sends them, shaped and signed as docs/MANOMANO.md, "The
+double", says (each shape marked observed or assumed there); a test may also leave fields
+out of the signature (``unsigned``) or add fields above a signed mail (``added``, a replay
+with a second Subject)."""
 
 from __future__ import annotations
 

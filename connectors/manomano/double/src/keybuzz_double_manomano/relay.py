@@ -1,27 +1,21 @@
-"""ManoMano's relay in the double: it sends the sellers' inbound addresses their mails
-(through the MX a request names) and takes the sellers' replies over SMTP.
-
-A reply is taken for a buyer's alias or the customer service's address (any other
-recipient: ``550 5.1.1`` at RCPT), then checked after the ``250``: its files' types
-(PDF, JPEG, PNG), their count (5) and their total (10 MB) [assumed: ManoMano publishes
-no limit]; a refusal, or an alias the admin made unreachable, is an RFC 3464 bounce to
-the reply's envelope sender, with a null sender of its own. Accepted replies land on the
-alias's thread (``GET /_sandbox/manomano/threads/{alias}``)."""
+"""ManoMano's relay in the double (docs/MANOMANO.md, "The double"): it sends the sellers'
+inbound addresses their mails (through the MX a request names) and takes the sellers'
+replies over SMTP, read as every relay double reads them (one that cannot be: ``554`` at
+DATA), checked against ManoMano's limits [assumed] after the ``250`` and bounced (RFC 3464,
+null sender) when they break them or their alias was made unreachable."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email import policy
-from email.message import EmailMessage
 from email.mime.multipart import MIMEMultipart
-from email.parser import BytesParser
 from typing import Any
 
 import aiosmtplib
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from keybuzz_sandbox.double_kit.bounces import Bounces, Refused, bounce_report, send_bounce
+from keybuzz_sandbox.double_kit.replies import MalformedMail, ReplyMail, now_iso, parse_reply
 from keybuzz_sandbox.smtp_servers import relay_listening, serving_relay
 
 from .env import BUYER_DOMAIN, SUPPORT_ADDRESS, ManoManoDoubleSettings
@@ -58,31 +52,27 @@ def takes(address: str) -> bool:
     return address.endswith("@" + BUYER_DOMAIN) or address == SUPPORT_ADDRESS
 
 
-def refusal_of(mail: EmailMessage, alias: str, relay: Relay) -> tuple[str, str] | None:
+def refusal_of(reply: ReplyMail, alias: str, relay: Relay) -> tuple[str, str] | None:
     """(status, why) when the relay refuses the reply, else None."""
     if alias in relay.unreachable:
         return "5.1.1", "Le destinataire ne peut plus être joint par la messagerie ManoMano."
-    files = [part for part in mail.iter_attachments()]
-    if len(files) > MAX_FILES:
+    if len(reply.attachments) > MAX_FILES:
         return "5.3.4", f"Un message ne peut pas porter plus de {MAX_FILES} pièces jointes."
-    total = 0
-    for part in files:
-        name = (part.get_filename() or "").lower()
+    for file in reply.attachments:
+        name = file.filename.lower()
         extension = "." + name.rsplit(".", 1)[-1] if "." in name else ""
         if extension not in TYPES:
-            return "5.6.1", f"Type de pièce jointe refusé : {name or 'sans nom'}."
-        content = part.get_payload(decode=True)
-        total += len(content) if isinstance(content, bytes) else 0
-    if total > MAX_FILE_BYTES:
+            return "5.6.1", f"Type de pièce jointe refusé : {name}."
+    if sum(file.size for file in reply.attachments) > MAX_FILE_BYTES:
         return "5.3.4", "Les pièces jointes dépassent 10 Mo au total."
     return None
 
 
-def bounce(mail: EmailMessage, alias: str, status: str, why: str, to: str) -> MIMEMultipart:
+def bounce(reply: ReplyMail, alias: str, status: str, why: str, to: str) -> MIMEMultipart:
     refused = Refused(
         recipient=alias,
-        message_id=str(mail.get("Message-ID", "")),
-        headers="".join(f"{k}: {v}\n" for k, v in mail.items()),
+        message_id=reply.message_id,
+        headers=reply.header_block,
         text=f"{why}\n\nDestinataire : {alias}\n",
         status=status,
         diagnostic=f"550 {status} {why}",
@@ -107,19 +97,20 @@ class Handler:
     async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
         self, server: SMTP, session: Session, envelope: Envelope
     ) -> str:
-        raw = envelope.original_content or b""
-        mail = BytesParser(policy=policy.default).parsebytes(raw)
-        assert isinstance(mail, EmailMessage)
+        try:
+            reply = await asyncio.to_thread(parse_reply, envelope.original_content or b"")
+        except MalformedMail as exc:
+            return f"554 5.6.0 Message refused: {exc}"
         sender = "" if envelope.mail_from in (None, "", "<>") else str(envelope.mail_from)
         for alias in envelope.rcpt_tos:
-            refused = refusal_of(mail, alias, self.relay)
+            refused = refusal_of(reply, alias, self.relay)
             if refused is None:
-                self.relay.threads.setdefault(alias, []).append(_entry(mail, alias))
+                self.relay.threads.setdefault(alias, []).append(_entry(reply, alias))
                 continue
             status, why = refused
             self.relay.refused.append(
                 {
-                    "messageId": str(mail.get("Message-ID", "")),
+                    "messageId": reply.message_id,
                     "alias": alias,
                     "status": status,
                     "reason": why,
@@ -127,25 +118,24 @@ class Handler:
                 }
             )
             if sender:
-                report = bounce(mail, alias, status, why, sender)
+                report = bounce(reply, alias, status, why, sender)
                 self.relay.bounces.start(send_bounce(report, sender, self.relay.target))
         return "250 2.0.0 OK: queued"
 
 
-def _entry(mail: EmailMessage, alias: str) -> dict[str, Any]:
-    body = mail.get_body(preferencelist=("plain", "html"))
+def _entry(reply: ReplyMail, alias: str) -> dict[str, Any]:
     return {
-        "messageId": str(mail.get("Message-ID", "")),
-        "inReplyTo": str(mail.get("In-Reply-To", "")) or None,
-        "from": str(mail.get("From", "")),
+        "messageId": reply.message_id,
+        "inReplyTo": reply.in_reply_to,
+        "from": reply.sender,
         "to": alias,
-        "subject": str(mail.get("Subject", "")),
-        "text": body.get_content() if body is not None else "",
+        "subject": reply.subject,
+        "text": reply.text,
         "attachments": [
-            {"filename": p.get_filename(), "contentType": p.get_content_type()}
-            for p in mail.iter_attachments()
+            {"filename": file.filename, "contentType": file.content_type}
+            for file in reply.attachments
         ],
-        "receivedAt": datetime.now(UTC).isoformat(),
+        "receivedAt": now_iso(),
     }
 
 

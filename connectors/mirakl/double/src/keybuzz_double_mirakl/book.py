@@ -10,6 +10,7 @@ from typing import NamedTuple
 import msgspec
 from keybuzz_sandbox.double_kit.draws import rng, uuid_of
 from keybuzz_sandbox.double_kit.history import DAY, Lifecycle
+from keybuzz_sandbox.double_kit.people import FIRST_NAMES, LAST_NAMES
 from keybuzz_sandbox.faults import ReplyFaults
 
 from .operators import Channel, OperatorSpec, ShopSpec
@@ -20,8 +21,6 @@ SEEDED_SPAN = 90 * DAY
 CUSTOMER, OPERATOR, SHOP = "CUSTOMER", "OPERATOR", "SHOP"
 SENDER_TYPES = {CUSTOMER: "CUSTOMER_USER", OPERATOR: "OPERATOR_USER", SHOP: "SHOP_USER"}
 
-FIRST_NAMES = ("Camille", "Léa", "Hugo", "Louis", "Chloé", "Nathan", "Manon", "Jules", "Inès")
-LAST_NAMES = ("Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand")
 PRODUCTS = (
     ("Perceuse visseuse 18 V", 89.9),
     ("Aspirateur sans fil", 199.0),
