@@ -9,7 +9,7 @@ from typing import ClassVar
 import msgspec
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.seam import Connector, CredentialField, Limits, ShopApiSettings
-from keybuzz_shared.settings import AtLeastOne
+from keybuzz_shared.settings import AtLeastOne, PartSettings
 
 from keybuzz_connector_fnac.client import FnacClient, FnacCredentials
 from keybuzz_connector_fnac.session import DISCUSSIONS, ORDER_IDS, session_of
@@ -77,8 +77,15 @@ async def probe(client: FnacClient, _credentials: Mapping[str, str]) -> str:
     return f"{SELLER_API}:{client.credentials.shop_id}"
 
 
-def fnac_connector(marketplace: str, display_name: str, *, limits: Limits = LIMITS) -> Connector:
-    """The connector of FNAC or DARTY (one API, its shops told apart by their value)."""
+def fnac_connector(
+    marketplace: str,
+    display_name: str,
+    *,
+    settings: type[PartSettings] = FnacApiSettings,
+    limits: Limits = LIMITS,
+) -> Connector:
+    """The connector of one of FNAC or DARTY (or of a marketplace speaking Fnac's seller
+    API, read with its own ``settings`` and ``limits``)."""
     return kit.shop_api_connector(
         kit.Declaration(
             marketplace,
@@ -90,7 +97,7 @@ def fnac_connector(marketplace: str, display_name: str, *, limits: Limits = LIMI
             client=functools.partial(client_of, marketplace),
             parts=lambda client, _api: session_of(client, limits),
             probe=probe,
-            settings=FnacApiSettings,
+            settings=settings,
             discussions=DISCUSSIONS,
             order_ids=ORDER_IDS,
         )
