@@ -126,8 +126,8 @@ def shop_log_handlers(
 ) -> list[Any]:
     """A shop's admin endpoints, the shop as ``shop_of`` finds it by the account its admin
     names it by (else its 404): GET ``/shops/<account>/sent`` (``{"sent": …}``), POST
-    ``/shops/<account>/<action>`` (``rotate``'s action: its secret renewed, answered with the
-    new one); a token double's POST ``expire-tokens`` (``{"expired": <count>}``) and GET
+    ``/shops/<account>/<action>`` (``rotate``'s action, answered with what it returns: a
+    secret renewed and the new one, or a grant revoked); a token double's POST ``expire-tokens`` (``{"expired": <count>}``) and GET
     ``token-requests`` (``{"tokenRequests": <count>}``)."""
     action, renew = rotate
 
@@ -162,7 +162,7 @@ def drawn_shops_handlers(
     """A drawn double's shops at its admin: GET ``path`` (as ``listed`` gives them) and
     POST ``path/<account>/advance`` (``AdvanceRequest``: the shop's clock played forward
     by ``advance``, answered with what it says came of it); ``path``: what the double's
-    marketplace calls its shops (Amazon's ``/sellers``)."""
+    marketplace calls its shops (``/sellers`` for one)."""
 
     @get(path, sync_to_thread=False)
     def shops() -> Response[bytes]:
