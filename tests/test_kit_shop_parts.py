@@ -92,7 +92,8 @@ def test_a_persons_name_is_read_as_its_answer_spells_it_and_joined_from_the_part
     assert camel.full == lower.full == snake.full == "Léa Martin"
     assert read_as(PersonName, {"lastName": "Martin", "firstName": ""}, "customer").full == "Martin"
     assert read_as(PersonName, {"first": "Léa", "name": "Martin"}, "customer").full is None
-    assert read_as(PersonName, {"firstName": "Léa", "last_name": None}, "customer").full == "Léa"
+    assert read_as(PersonName, {"firstName": "Léa", "lastName": None}, "customer").full == "Léa"
+    assert read_as(PersonName, {"firstName": "", "lastName": None}, "customer").full is None
     with pytest.raises(ValueError, match="customer off its shape"):
         read_as(PersonName, {"firstName": 3}, "customer")
 

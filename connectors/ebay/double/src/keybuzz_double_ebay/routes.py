@@ -77,7 +77,7 @@ def routes(sb: Sandbox) -> list[Any]:
             return Response(f"<h1>eBay</h1><ul>{links}</ul>".encode(), media_type="text/html")
         digest = hashlib.sha256(f"{state.seed}{time.time()}".encode()).hexdigest()[:20]
         code = f"v^1.1#i^1#c^{next(state.ids)}#{digest}"
-        state.codes.issue(code, Grant(seller.number, time.time() + 299))  # 299 s [official]
+        state.codes.issue(code, Grant(seller.number, sb.clock.now() + 299))  # 299 s [official]
         return Redirect(f"{back}?{urlencode({'state': asked, 'code': code})}")
 
     def granted_seller(form: dict[str, Any]) -> tuple[Seller, dict[str, Any]] | None:
@@ -113,7 +113,7 @@ def routes(sb: Sandbox) -> list[Any]:
         seller.token_requests += 1
         digest = hashlib.sha256(f"{state.seed}{next(state.ids)}".encode()).hexdigest()
         issued = f"v^1.1#i^1#p^3#{next(state.ids)}#{digest}"
-        state.access.issue(issued, Grant(seller.number, time.time() + ACCESS_SECONDS))
+        state.access.issue(issued, Grant(seller.number, sb.clock.now() + ACCESS_SECONDS))
         answer = {"access_token": issued, "expires_in": ACCESS_SECONDS}
         return json_answer(answer | {"token_type": "User Access Token", **extra})
 
