@@ -23,6 +23,8 @@ from keybuzz_connector_ebay.settings import EbayFlowSettings
 from keybuzz_devstack.testing import asgi_body, serving
 from keybuzz_shared.connectors import kit, seam
 
+from tests.test_kit_answers import DOCUMENTS
+
 CODE = "the-single-use-code"
 
 
@@ -151,3 +153,13 @@ async def test_client_credentials_send_an_authorization_code_once() -> None:
             await asked.get_json("user")
     assert [form["code"] for form in served.forms] == [[CODE]]
     assert served.others == 1  # the second call never sent
+
+
+async def test_a_document_apis_token_is_read_as_the_json_its_endpoint_answers() -> None:
+    """An API answering documents (XML) still reads its OAuth token endpoint's JSON."""
+    served = TokenEndpoint(200, {"access_token": "at", "expires_in": 3600})
+    documents = kit.ApiSpec(SPEC.label, SPEC.log, SPEC.errors, SPEC.refusals, answers=DOCUMENTS)
+    async with serving(served) as url, httpx.AsyncClient() as http:
+        tokens = kit.ClientCredentials(f"{url}/token", "id", "secret")
+        await kit.Requester(documents, tokens, http, url).authenticate()
+    assert len(served.forms) == 1 and "at" in set(tokens.secrets())

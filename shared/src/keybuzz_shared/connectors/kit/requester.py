@@ -65,9 +65,11 @@ class Resend(Enum):
 class Reading(msgspec.Struct, frozen=True, kw_only=True):
     """An answer is read as its API declares (JSON, or a document of the spec's ``answers``,
     its envelope read), ``raw``: kept as its bytes (a download; a call not read);
-    ``shape``: a msgspec type (None: JSON as it comes); ``max_bytes``: 0, the cap's."""
+    ``shape``: a msgspec type (None: JSON as it comes); ``max_bytes``: 0, the cap's;
+    ``json``: JSON whatever the API's documents (an OAuth token endpoint's answer)."""
 
     raw: bool = False
+    json: bool = False
     shape: Any = None
     max_bytes: int = 0
 
@@ -298,7 +300,7 @@ class Requester(JsonCalls[_InFlight]):
             url=token_url,
             hold="token",
             sending=Sending(content=form, content_type=form_type),
-            reading=Reading(shape=shape),
+            reading=Reading(shape=shape, json=True),
             login=True,
         )
         return (await self._run(call, headers or {})).body
@@ -561,7 +563,7 @@ class Requester(JsonCalls[_InFlight]):
     def _decoded(self, call: _InFlight, response: httpx.Response, content: bytes) -> Any:
         """With a ``shape``, an answer off it (or past the decoder's depth) is garbled."""
         reading = call.call.reading
-        if self.spec.answers is not None:
+        if self.spec.answers is not None and not reading.json:
             return self._document(call, response, content, self.spec.answers)
         if reading.shape is None or not content.strip():
             return super()._decoded(call, response, content)
@@ -581,7 +583,8 @@ class Requester(JsonCalls[_InFlight]):
     ) -> bytes:
         reading = call.call.reading
         # A document, or a file given its own cap, is refused over it in its own words.
-        if not (reading.max_bytes if reading.raw else self.spec.answers is not None):
+        documents = self.spec.answers is not None and not reading.json
+        if not (reading.max_bytes if reading.raw else documents):
             return await super()._read_bounded(call, response, max_bytes)
         try:
             return await read_bounded(response, max_bytes)
