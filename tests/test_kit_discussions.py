@@ -116,13 +116,14 @@ def test_a_declared_gate_is_the_shop_apis_reply_gate_and_none_without_it() -> No
     assert not isinstance(ungated, ReplyGate)
 
 
-def test_a_shops_credentials_missing_a_declared_field_open_no_client() -> None:
+async def test_a_shops_credentials_missing_a_declared_field_open_no_client() -> None:
     """The declaration checks its fields before its ``client`` is opened on them."""
     opened: list[object] = []
     fields = (kit.key_field("api_key", "Key", max_length=64), kit.shop_number_field("shop", "Shop"))
     made = connector(client=opened.append, credential_fields=fields).shop_api
     api = Settings().shop_api("M")
     assert api is not None
-    with pytest.raises(ValueError, match="M credentials lack shop") as refused:
-        made.session({"api_key": "s3cr3t", "shop": ""}, http=httpx.AsyncClient(), settings=api)
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(ValueError, match="M credentials lack shop") as refused:
+            made.session({"api_key": "s3cr3t", "shop": ""}, http=http, settings=api)
     assert "s3cr3t" not in str(refused.value) and opened == []
