@@ -87,7 +87,7 @@ async def test_a_database_closed_to_connections_holds_the_event(
                 metrics = (await http.get("/metrics")).text
                 return _held_count(metrics, "probe-refused") > 2  # more tries than max_deliveries
 
-            await eventually(held_past_the_limit, within=60)
+            await eventually(held_past_the_limit)
             assert (await http.get("/ready")).status_code == 503
             await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
             [row] = await rows(service.runtime.pool, 1, within=60)

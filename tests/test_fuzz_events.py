@@ -201,7 +201,7 @@ async def test_hostile_events_are_dead_lettered_and_consumers_go_on(
         )
         return deltas if done else None
 
-    deltas = await eventually(settled, within=60)
+    deltas = await eventually(settled)
     for subject, consumers in CONSUMED.items():
         for name in consumers:
             assert deltas[name][(subject, "dead_lettered")] == refused, (name, subject)

@@ -133,7 +133,7 @@ async def test_an_address_is_shown_ready_only_once_the_mx_takes_its_mail(
         address = await address_of(tenant_sync, tenant)
         return address if address["receiving"] else None
 
-    address = await eventually(ready, within=60)
+    address = await eventually(ready)
     # The moment it is shown ready, the MX takes its mail (before: 550 5.1.1).
     assert await send(poller, address["email"]) == 250
 
@@ -180,4 +180,4 @@ async def test_receiving_is_told_once_and_an_archived_tenants_address_stays_disa
     async def refused() -> bool:  # the MX too, once the poller has the tenant.synced
         return await send(poller, address["email"]) == 550
 
-    await eventually(refused, within=60)
+    await eventually(refused)

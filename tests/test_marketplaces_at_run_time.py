@@ -404,7 +404,7 @@ async def test_orders_backfills_a_marketplace_added_after_it_started_and_pauses_
             tenant,
         )
 
-    job = await eventually(backfilled, 60)
+    job = await eventually(backfilled)
     assert (job["status"], job["marketplace"]) == ("COMPLETED", "BETA")
     rows = await orders.runtime.pool.fetch(
         "SELECT DISTINCT marketplace FROM orders WHERE tenant_id = $1", tenant
@@ -469,7 +469,7 @@ async def test_an_orders_backfill_whose_marketplace_is_removed_pauses_and_resume
         )
         return job if job is not None and job["pages"] >= pages else None
 
-    started = await eventually(lambda: job_after(2), 30)
+    started = await eventually(lambda: job_after(2))
     family.serve("ALPHA")
     registry.refresh()
     path = f"/api/v1/orders/backfill/{started['job_id']}"
@@ -478,7 +478,7 @@ async def test_an_orders_backfill_whose_marketplace_is_removed_pauses_and_resume
         job = (await call(orders, "GET", path, tenant)).json()
         return job if job["notServed"] is not None else None
 
-    job = await eventually(paused, 10)
+    job = await eventually(paused)
     await asyncio.sleep(0.6)  # the page in flight, and more if it went on
     stood = (await call(orders, "GET", path, tenant)).json()
     assert stood["status"] == "RUNNING" and stood["lastError"] is None, stood
@@ -494,7 +494,7 @@ async def test_an_orders_backfill_whose_marketplace_is_removed_pauses_and_resume
         job = (await call(orders, "GET", path, tenant)).json()
         return job if job["status"] != "RUNNING" else None
 
-    ended = await eventually(completed, 30)
+    ended = await eventually(completed)
     assert (ended["status"], ended["notServed"], ended["lastError"]) == ("COMPLETED", None, None)
     # 12 windows (a 13th of the milliseconds between the job's start and its first page's
     # clock): from its checkpoint, none read twice; read again from its start, 2 more at least.

@@ -190,7 +190,7 @@ async def test_event_committed_while_nats_is_stopped_goes_out_once_it_is_back(
             row = (await rows(pool))[event.event_id]
             return row if row["attempts"] >= 2 else None
 
-        row = await eventually(failed_at_least_twice, 15)
+        row = await eventually(failed_at_least_twice)
         assert row["published_at"] is None and row["last_error"]
 
         private_nats.start()
@@ -198,7 +198,7 @@ async def test_event_committed_while_nats_is_stopped_goes_out_once_it_is_back(
         async def published() -> bool:
             return (await rows(pool))[event.event_id]["published_at"] is not None
 
-        await eventually(published, 30)
+        await eventually(published)
     finally:
         await relay.stop()
     assert event_ids(await in_stream(nc, "TENANTS")) == [event.event_id]
@@ -248,8 +248,8 @@ async def test_two_relays_publish_each_tenant_in_order_exactly_once(make_databas
         async def drained() -> bool:
             return await backlog(pools[0], PRODUCER) == (0, None)
 
-        await eventually(drained, 60)
-        await eventually(_async(lambda: len(on_the_wire) == tenants * per_tenant), 10)
+        await eventually(drained)
+        await eventually(_async(lambda: len(on_the_wire) == tenants * per_tenant))
     finally:
         for relay in relays:
             await relay.stop()
@@ -258,7 +258,7 @@ async def test_two_relays_publish_each_tenant_in_order_exactly_once(make_databas
         # sent (a late duplicate included) to the counter, which then has nothing queued.
         for c in [*conns, wire]:
             await c.flush()
-        await eventually(_async(lambda: counter.pending_msgs == 0), 10)
+        await eventually(_async(lambda: counter.pending_msgs == 0))
         assert set(on_the_wire.values()) == {1}, "an event was published twice"
         by_tenant: dict[str, list[int]] = collections.defaultdict(list)
         for msg in await in_stream(conns[0], "TENANTS"):
@@ -301,7 +301,7 @@ async def test_stop_is_bounded_and_quiet_when_nats_is_gone_or_slow(
 
     if failure == "nats stopped":
         private_nats.start()
-    await eventually(_async(lambda: nc.is_connected), 20)
+    await eventually(_async(lambda: nc.is_connected))
     assert (await OutboxRelay(pool, PRODUCER, lambda: nc).relay_pending()).published == 1
     assert event_ids(await in_stream(nc, "TENANTS")) == [event.event_id]
 

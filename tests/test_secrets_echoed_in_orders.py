@@ -53,7 +53,7 @@ async def test_a_key_echoed_in_any_form_by_a_refused_sync_reaches_no_cursor_row_
                 tenant,
             )
 
-        assert await eventually(backfilled, 90) == "COMPLETED"
+        assert await eventually(backfilled) == "COMPLETED"
         async with httpx.AsyncClient(base_url=sandbox, timeout=10) as admin:
             # the backfill spent the shop's calls: the refusal must be the echo, not a 429
             assert (await admin.post("/_sandbox/fnac/ratelimits/reset")).status_code == 204

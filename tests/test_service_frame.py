@@ -82,7 +82,7 @@ async def test_ready_follows_nats_outage(start_service, private_nats):
         async def ready_again():
             return (await http.get("/ready")).status_code == 200
 
-        await eventually(ready_again, 20)
+        await eventually(ready_again)
 
 
 async def test_event_committed_while_nats_is_down_is_published_later(start_service, private_nats):

@@ -169,7 +169,7 @@ async def delivered(relay: Relay, tenant_id: str, ticket_id: str, status: str) -
         out = [m for m in shown["messages"] if m["direction"] == "OUTBOUND"]
         return bool(out) and out[-1]["deliveryStatus"] == status
 
-    await eventually(reached, within=60)
+    await eventually(reached)
 
 
 async def test_a_reply_reaches_the_buyers_thread_once(relay: Relay) -> None:

@@ -91,13 +91,16 @@ async def test_buckets_are_per_seller(make_client) -> None:
 
 
 async def test_time_scale_refills_buckets(make_client) -> None:
-    client = await make_client(
-        SandboxConfig(time_scale=600)
-    )  # getOrders refills ~10 tokens per real second
+    # getOrders refills a token a real second (one a minute at time scale 1): a burst spent
+    # by requests under a second apart, as a loaded machine still sends them (at ten tokens a
+    # second, one sending fewer than ten requests a second never met the limit).
+    client = await make_client(SandboxConfig(time_scale=60))
     token = (await connect(client))["access_token"]
+    sent = 0
     while (await client.get(ORDERS, params=_query(), headers=headers(token))).status_code != 429:
-        pass
-    await asyncio.sleep(0.25)
+        sent += 1
+        assert sent < 100, "the burst is never spent"
+    await asyncio.sleep(1.5)
     assert (await client.get(ORDERS, params=_query(), headers=headers(token))).status_code == 200
     reset = await client.post("/_sandbox/ratelimits/reset")
     assert reset.status_code == 204

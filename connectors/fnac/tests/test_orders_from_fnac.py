@@ -111,7 +111,7 @@ async def _jobs(kit: OrdersKit, tenant: str, count: int) -> list[dict[str, Any]]
         )
         return [r["id"] for r in ids] if len(ids) >= count else None
 
-    return [await kit.finished(tenant, j, within=120) for j in await eventually(probe, 30)]
+    return [await kit.finished(tenant, j, within=120) for j in await eventually(probe)]
 
 
 async def test_a_connected_shop_is_backfilled_once_kept_fresh_and_served(
@@ -220,7 +220,7 @@ async def test_an_outage_holds_the_job_which_says_why_and_then_completes(
         job = await kit.job(tenant, job_id) if job_id else None
         return job if job and job["lastError"] else None
 
-    waiting = await eventually(held, within=60)
+    waiting = await eventually(held)
     assert "FNAC unavailable" in waiting["lastError"] and "503" in waiting["lastError"]
     [job] = await _jobs(kit, tenant, 1)
     assert job["status"] == "COMPLETED" and job["orders"] > 0, job
@@ -295,10 +295,10 @@ async def test_a_tenant_s_amazon_and_fnac_backfills_run_side_by_side_and_list_ap
 
         return probe
 
-    fnac_job = await eventually(job_of("FNAC", held=True), within=60)
+    fnac_job = await eventually(job_of("FNAC", held=True))
     # The Fnac job is held by the outage; Amazon's starts and completes all the same.
     await kit.connect(tenant)
-    amazon_job = await eventually(job_of("AMAZON"), within=30)
+    amazon_job = await eventually(job_of("AMAZON"))
     amazon = await kit.finished(tenant, amazon_job, within=120)
     assert amazon["marketplace"] == "AMAZON" and amazon["status"] == "COMPLETED", amazon
     assert (await kit.job(tenant, fnac_job))["status"] == "RUNNING"
@@ -366,7 +366,7 @@ async def _counted(marketplace: str, outcome: str, at_least: float) -> float:
         value = _message_orders(marketplace, outcome)
         return value if value >= at_least else None
 
-    return await eventually(probe, within=60)
+    return await eventually(probe)
 
 
 async def _dead_letters(nats_url: str, tenant: str) -> list[dict[str, Any]]:

@@ -49,7 +49,7 @@ async def test_orders_received_through_a_takeover_are_deleted_and_only_those(
     async def gone() -> bool:
         return await _orders(kit, intruder) == 0
 
-    await eventually(gone, 30)
+    await eventually(gone)
     assert await _orders(kit, owner) == owned
     items = await kit.pool.fetchval(
         "SELECT count(*) FROM order_items i JOIN orders o ON o.id = i.order_id"
@@ -70,5 +70,5 @@ async def test_orders_received_through_a_takeover_are_deleted_and_only_those(
         )
         return bool(status == "STOPPED")
 
-    await eventually(stopped, 30)
+    await eventually(stopped)
     assert await _orders(kit, owner) == owned

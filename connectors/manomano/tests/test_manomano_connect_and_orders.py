@@ -182,7 +182,7 @@ async def test_a_sellers_orders_are_backfilled_kept_fresh_and_fetched_when_a_mai
             )
         )
 
-    await eventually(fetched, within=30)
+    await eventually(fetched)
 
     # The partner API answering garbage: the sync stops, said in its error (orders' rule for
     # an answer it cannot read), nothing held is lost.

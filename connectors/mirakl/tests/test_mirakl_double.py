@@ -326,9 +326,10 @@ async def test_keys_in_authorization_and_shop_id(serve) -> None:
 
 
 async def test_frequencies_answer_429_and_calls_inside_retry_after_are_counted(serve) -> None:
-    # 20 Mirakl seconds a real second: OR11 once every 3 real seconds, wide enough for a
-    # loaded machine's three calls, short enough to wait for.
-    http: httpx.AsyncClient = await serve(SandboxConfig(time_scale=20))
+    # 4 Mirakl seconds a real second: OR11 once every 15 real seconds, wide enough for a
+    # loaded machine's four calls (at 3 s, a call a second on a busy machine met the next
+    # period, not the limit), short enough to wait for.
+    http: httpx.AsyncClient = await serve(SandboxConfig(time_scale=4))
     seller = await shop(http)
     other = await shop(http, "DECATHLON")
     assert (await seller.get(ORDERS)).status_code == 200

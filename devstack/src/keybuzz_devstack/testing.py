@@ -189,9 +189,10 @@ async def purge_tenant_events(nats_url: str) -> None:
 
 
 async def consumer_drained(
-    js: JetStreamContext, stream: str, consumer: str, within: float = 20.0
+    js: JetStreamContext, stream: str, consumer: str, within: float | None = None
 ) -> ConsumerInfo:
-    """Wait until a JetStream consumer has settled everything published so far.
+    """Wait until a JetStream consumer has settled everything published so far (``within``:
+    as ``eventually``'s, up to the test's limit by default).
 
     Nothing left to deliver, nothing waiting for an ack, and its delivered position
     at the last message of the stream it takes: what it will ever do with those
@@ -221,10 +222,12 @@ async def _last_taken(js: JetStreamContext, stream: str, config: ConsumerConfig)
 
 
 async def find_event(
-    js: JetStreamContext, subject: str, tenant: str, within: float = 10.0
+    js: JetStreamContext, subject: str, tenant: str, within: float | None = None
 ) -> dict[str, Any]:
     """The event of ``subject`` about ``tenant`` on the CONNECTIONS stream (all test runs
-    share it)."""
+    share it), waited for up to ``within`` s (None: ``until_the_limit()``; a 10 s window was
+    one a loaded machine could stretch past)."""
+    within = until_the_limit() if within is None else within
     sub = await js.pull_subscribe(
         subject, stream="CONNECTIONS", config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
     )

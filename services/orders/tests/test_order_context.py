@@ -69,7 +69,7 @@ async def test_an_unknown_order_of_a_buyer_message_is_fetched(
             order_id,
         )
 
-    row = await eventually(fetched, within=20)
+    row = await eventually(fetched)
     assert row["total_amount"] == shipped["total_amount"]
     assert row["tracking_code"] == shipped["tracking_code"]
     items = await pool.fetchval("SELECT count(*) FROM order_items WHERE order_id = $1", row["id"])
@@ -113,7 +113,7 @@ async def test_amazon_is_asked_before_the_transaction_that_stores_the_order(
             order_id,
         )
 
-    await eventually(fetched, within=30)
+    await eventually(fetched)
     assert longest < 1.0, f"a transaction stayed open {longest:.1f} s during getOrder"
 
 
@@ -153,7 +153,7 @@ async def test_an_order_known_only_from_a_report_is_completed(
             "SELECT * FROM orders WHERE id = $1 AND source = 'API'", full["id"]
         )
 
-    row = await eventually(completed, within=20)
+    row = await eventually(completed)
     assert row["customer_name"] == full["customer_name"]
     assert row["customer_email"] == full["customer_email"]
     assert row["tracking_code"] == full["tracking_code"] and row["carrier"] == full["carrier"]

@@ -116,7 +116,7 @@ async def test_a_notification_whose_unit_of_work_fails_stays_queued_and_is_appli
             since = await Since.now(notices, sqs_queues.queue_arn)
             while not await since.published():
                 await notices.http.post(f"/_sandbox/sellers/{SELLER}/advance", json=SHORT_ADVANCE)
-            await eventually(lambda: mid_apply(direct), 30)
+            await eventually(lambda: mid_apply(direct))
             await relay.down()
             await lock.rollback()
             published = await since.published()
@@ -127,14 +127,14 @@ async def test_a_notification_whose_unit_of_work_fails_stays_queued_and_is_appli
                 failed = (await counts(orders, "failed"))["failed"] - before["failed"]
                 return failed >= 2 * len(published)
 
-            await eventually(received_again, 60)
+            await eventually(received_again)
 
             async def all_queued() -> bool | None:
                 # The queue's counts are approximate: one in the middle of its receive may
                 # be in neither for an instant.
                 return await queued(sqs, sqs_queues.queue_url) >= len(published) or None
 
-            await eventually(all_queued, 5)
+            await eventually(all_queued)
             ids = [n["notificationId"] for n in published]
             kept = "SELECT count(*) FROM order_notifications WHERE notification_id = ANY($1)"
             assert await direct.fetchval(kept, ids) == 0  # the claim went with its rollback
@@ -150,10 +150,10 @@ async def test_a_notification_whose_unit_of_work_fails_stays_queued_and_is_appli
                 delta = {o: now[o] - before[o] for o in before}
                 return delta if delta["applied"] + delta["stale"] >= len(handled) else None
 
-            delta = await eventually(settled, 30)
+            delta = await eventually(settled)
             # Each applied (or found stale) once: a claim rolled back is no duplicate.
             assert delta["applied"] + delta["stale"] == len(handled)
-            await eventually(lambda: _empty(sqs, sqs_queues.queue_url), 30)
+            await eventually(lambda: _empty(sqs, sqs_queues.queue_url))
             # An outage is no poison: nothing dead-lettered (the queue has no redrive policy).
             assert await queued(sqs, sqs_queues.dead_letter_url) == 0
         finally:
@@ -286,7 +286,7 @@ async def test_an_outage_while_subscribing_holds_the_event_until_the_seller_is_s
 
         # Held twice: the outage lasts, the event tried again and still held, nothing
         # acknowledged.
-        await eventually(held, 60)
+        await eventually(held)
         info = await js.consumer_info(stream, SUBSCRIBING)
         assert (info.num_ack_pending, info.num_pending) == (1, 0)
         assert await event_outcomes(orders, SUBSCRIBING, "ok") == ok_before
@@ -312,7 +312,7 @@ async def test_an_outage_while_subscribing_holds_the_event_until_the_seller_is_s
         info = await js.consumer_info(stream, SUBSCRIBING)
         return True if (info.num_ack_pending, info.num_pending) == (0, 0) else None
 
-    await eventually(acknowledged, 10)
+    await eventually(acknowledged)
     # Acknowledged once, when it worked.
     assert await event_outcomes(orders, SUBSCRIBING, "ok") == ok_before + 1
     # The backfill the same event started ran once, through the outage.

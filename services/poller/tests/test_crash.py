@@ -101,7 +101,7 @@ async def poller_process(
             start_new_session=True,
         )
     try:
-        await eventually(lambda: _answers(port, process, log), within=60)
+        await eventually(lambda: _answers(port, process, log))
         yield process
     finally:
         with contextlib.suppress(ProcessLookupError):  # whatever is left of the group
@@ -156,7 +156,7 @@ async def _killed_mid_folder(
         )
         return count > 0 and storing > 0
 
-    await eventually(next_batch_open, within=60)
+    await eventually(next_batch_open)
     await kill(process)
     return await _stored(helper, tenant_id)
 
@@ -211,7 +211,7 @@ async def test_a_killed_instance_is_taken_over_within_an_interval_and_nothing_is
     database, helper, tenant_id = await _prepared(start_service, make_database, dovecot)
     log = tmp_path / "poller.log"
     async with poller_process(stack, database, dovecot, log) as process:
-        await eventually(lambda: _stored(helper, tenant_id), within=60)
+        await eventually(lambda: _stored(helper, tenant_id))
         # A second instance starts while the first holds the tenant's lease.
         second = await start_service(
             DEFINITION,
@@ -248,7 +248,7 @@ async def test_a_killed_instance_is_taken_over_within_an_interval_and_nothing_is
     # The dead lease ran out, the scheduler's next tick (~1 s) claimed it: well within the
     # 30 s a lease not capped at the interval would have held the tenant.
     assert claimed - killed_at < timedelta(seconds=UNCAPPED_LEASE / 2)
-    await eventually(lambda: _count_is(helper, tenant_id, MAILS), within=60)
+    await eventually(lambda: _count_is(helper, tenant_id, MAILS))
     await _exactly_once(helper, tenant_id)
 
     # The killed instance restarted: its polls of the tenant add nothing.
@@ -267,7 +267,7 @@ async def test_a_killed_instance_is_taken_over_within_an_interval_and_nothing_is
                 )
             )
 
-        await eventually(polled_again, within=30)
+        await eventually(polled_again)
     await _exactly_once(helper, tenant_id)
 
 

@@ -42,7 +42,7 @@ async def test_message_received_activates_the_inbound_address_at_tenant_sync(
         )
         return email
 
-    address = await eventually(known_address, within=20)
+    address = await eventually(known_address)
 
     async def status_at_tenant_sync() -> str:
         status: str = await tenant_sync.runtime.pool.fetchval(
@@ -57,6 +57,6 @@ async def test_message_received_activates_the_inbound_address_at_tenant_sync(
     async def active() -> bool:
         return await status_at_tenant_sync() == "ACTIVE"
 
-    await eventually(active, within=20)
+    await eventually(active)
     [event] = await received_events(poller, tenant)
     assert event["inboundAddress"] == address

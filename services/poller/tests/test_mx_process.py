@@ -86,7 +86,7 @@ async def mx_process(
             return False
 
     try:
-        await eventually(serving, within=60)  # a loaded machine imports slowly
+        await eventually(serving)  # a loaded machine imports slowly
         yield poller, mx_port
     finally:
         await poller.stop()

@@ -170,7 +170,7 @@ async def reply_ends(poller: RunningService, thread: BuyerThread, status: str) -
         found.update(outbound[-1] if outbound else {})
         return bool(outbound) and outbound[-1]["deliveryStatus"] == status
 
-    await eventually(reached, within=60)
+    await eventually(reached)
     return found
 
 
@@ -456,7 +456,7 @@ async def test_an_unapproved_sender_is_bounced_and_the_bounce_marks_the_reply(
             )
         )
 
-    await eventually(bounce_polled, within=60)
+    await eventually(bounce_polled)
     reply = await reply_ends(poller, thread, "BOUNCED")
     assert "not the registered e-mail address" in reply["deliveryReason"]
     assert reply["deliveryStatusCode"] == "5.7.1"
@@ -546,7 +546,7 @@ async def test_relay_down_the_reply_is_retried_and_sent_once_when_it_is_back(
         )
         return row["attempts"] >= 3 and row["status"] == "QUEUED" and "relay" in row["last_error"]
 
-    await eventually(retried, within=60)
+    await eventually(retried)
     relay = ForwardingRelay(sandbox.relay)
     controller = start_relay(relay, port)
     try:

@@ -307,7 +307,7 @@ async def test_each_shop_marketplace_is_polled_at_its_own_interval(
     async def first_polls_done() -> bool:
         return all(r["last_success_at"] for r in (await rows(poller, [fnac, darty])).values())
 
-    await eventually(first_polls_done, within=90)
+    await eventually(first_polls_done)
     polls: dict[str, list[datetime]] = {fnac.key: [], darty.key: []}
 
     async def four_fnac_gaps_and_a_dartys() -> bool:  # watched until seen, however late

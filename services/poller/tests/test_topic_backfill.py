@@ -124,7 +124,7 @@ async def test_a_run_stopped_midway_is_taken_up_by_the_next(poller: RunningServi
         found = await topics_of(poller, tenant)
         return sum(found[o][2] is not None for o in OLD) == 1
 
-    await eventually(one_filled, within=60)
+    await eventually(one_filled)
     run.cancel()
     with pytest.raises(asyncio.CancelledError):
         await run
