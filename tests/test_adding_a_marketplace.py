@@ -183,6 +183,9 @@ def throwaway_again() -> tuple[Connector, ...]:
     return (NewMarketplace(),)
 
 
+THROWAWAY = ThrowawayConnector()
+
+
 def entry_point(name: str, function: str) -> EntryPoint:
     """An entry point as a connector folder's ``pyproject.toml`` declares it, installed."""
     return EntryPoint(name=name, value=f"{__name__}:{function}", group=registry.GROUP)
@@ -195,6 +198,22 @@ def test_the_registry_serves_what_entry_points_return_in_a_stable_order() -> Non
         loaded = registry.load(listed)
         assert list(loaded) == ["THROWAWAY", "OTHER", "ANOTHER"]
         assert type(loaded["OTHER"]) is OtherMarketplace
+
+
+def test_an_entry_point_may_name_its_connector_itself() -> None:
+    """A package of one connector names it (``keybuzz_connector_<name>.connector:CONNECTOR``):
+    served like a function's, the same object at each reading, in the same order."""
+    found = [entry_point("zz", "two_connectors"), entry_point("aa", "THROWAWAY")]
+    loaded = registry.load(found)
+    assert list(loaded) == ["THROWAWAY", "OTHER", "ANOTHER"] and loaded["THROWAWAY"] is THROWAWAY
+    with registry.installed(entry_point("zz-one-connector", "THROWAWAY")):
+        for _ in range(2):
+            assert registry.connector_for("THROWAWAY") is THROWAWAY
+            assert registry.marketplaces()[-1] == "THROWAWAY"
+            registry.refresh()
+    assert not registry.served("THROWAWAY")
+    with pytest.raises(ConnectorConflict, match="'THROWAWAY'"):
+        registry.load([*found, entry_point("first", "throwaway_connectors")])
 
 
 def test_two_connectors_of_one_marketplace_are_refused_naming_both() -> None:
@@ -215,7 +234,9 @@ def test_every_connector_folder_declares_its_entry_point_and_is_installed() -> N
         assert project["name"] == f"keybuzz-connector-{folder.name}"
         assert "keybuzz-shared" in project["dependencies"]
         declared = project["entry-points"][registry.GROUP]
-        assert declared == {folder.name: f"{package}:connectors"}, folder.name
+        # Its one connector itself, or a function returning several (a family's).
+        named = {f"{package}.connector:CONNECTOR", f"{package}:connectors"}
+        assert list(declared) == [folder.name] and declared[folder.name] in named, folder.name
         assert installed.get(folder.name) == declared[folder.name], f"{folder.name}: make install"
         assert (folder / "src" / package / "py.typed").exists(), folder.name
     # The registry serves the installed entry points' connectors, the same objects each time.

@@ -21,7 +21,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
-from keybuzz_shared.connectors.registry import GROUP
+from keybuzz_shared.connectors.registry import GROUP, load
 from keybuzz_shared.connectors.seam import Connector, connects_by, messages_by_api
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,7 +114,7 @@ def served() -> dict[str, frozenset[str]]:
     from its connectors' parts."""
     found: dict[str, frozenset[str]] = {}
     for point in sorted(entry_points(group=GROUP), key=lambda p: p.name):
-        family: list[Connector] = list(point.load()())
+        family = list(load([point]).values())
         found[point.name] = frozenset(
             g for g, holds in GROUPINGS.items() if any(holds(c) for c in family)
         )

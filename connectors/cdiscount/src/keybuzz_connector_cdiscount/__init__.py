@@ -1,12 +1,6 @@
-"""The Cdiscount connector (docs/CDISCOUNT.md); ``connectors()`` is the registry's entry point."""
+"""The Cdiscount connector (docs/CDISCOUNT.md); its entry point (group ``keybuzz.connectors``)
+names ``connector.CONNECTOR``."""
 
-from keybuzz_shared.connectors.seam import Connector
-
-from keybuzz_connector_cdiscount.connector import CONNECTOR
 from keybuzz_connector_cdiscount.settings import CDISCOUNT
 
-__all__ = ["CDISCOUNT", "connectors"]
-
-
-def connectors() -> tuple[Connector, ...]:
-    return (CONNECTOR,)
+__all__ = ["CDISCOUNT"]

@@ -1,11 +1,6 @@
-"""The Kaufland connector (docs/KAUFLAND.md); ``connectors()``: the registry's entry point."""
+"""The Kaufland connector (docs/KAUFLAND.md); its entry point (group ``keybuzz.connectors``)
+names ``connector.CONNECTOR``."""
 
-from keybuzz_shared.connectors.seam import Connector
+from keybuzz_connector_kaufland.connector import KAUFLAND
 
-from keybuzz_connector_kaufland.connector import CONNECTOR, KAUFLAND
-
-__all__ = ["KAUFLAND", "connectors"]
-
-
-def connectors() -> tuple[Connector, ...]:
-    return (CONNECTOR,)
+__all__ = ["KAUFLAND"]

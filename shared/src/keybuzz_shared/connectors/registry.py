@@ -2,9 +2,10 @@
 connection's, ticket's or order's ``marketplace``, never by naming a marketplace.
 
 The connectors are the installed distributions' entry points of group
-``keybuzz.connectors`` (each ``connectors/<name>/pyproject.toml`` declares one: a function
-returning its connectors). A connector family's values may come from data (a catalogue an
-operator edits), so the registry calls those functions again while services run: when its
+``keybuzz.connectors`` (each ``connectors/<name>/pyproject.toml`` declares one, naming its
+connector itself or a function returning its connectors). A connector family's values may
+come from data (a catalogue an operator edits), so the registry calls those functions again
+while services run: when its
 last reading is older than ``REREAD_SECONDS``, when it is asked for a value it does not
 serve (at most once per ``UNKNOWN_REREAD_SECONDS``), and on ``refresh()``. A function that
 raises, or a reading with two connectors of one value, keeps the last good reading (logged);
@@ -20,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from importlib.metadata import EntryPoint, entry_points
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from keybuzz_shared.connectors.seam import Connector
 
@@ -58,6 +59,16 @@ def _ordered(found: Iterable[EntryPoint]) -> list[EntryPoint]:
     return sorted(found, key=lambda p: (p.name, p.value))
 
 
+def _connectors_of(named: object) -> Callable[[], Iterable[Connector]]:
+    """What an entry point names, as the function the registry calls at each reading: a
+    connector itself (its ``marketplace`` a string) is served alone, the same object each
+    time; anything else is a function returning connectors (a family's, read again)."""
+    if isinstance(getattr(named, "marketplace", None), str):
+        connector = cast(Connector, named)
+        return lambda: (connector,)
+    return cast(Callable[[], Iterable[Connector]], named)
+
+
 def _merge(readings: Iterable[tuple[str, Iterable[Connector]]]) -> dict[str, Connector]:
     """The connectors of each (entry point, its connectors), by value, in order;
     ConnectorConflict: two of them serve one value."""
@@ -81,7 +92,7 @@ def load(found: Iterable[EntryPoint]) -> dict[str, Connector]:
     """The connectors of ``found`` (entry points of ``GROUP``) by marketplace value, in the
     registry's order; ConnectorConflict: two of them serve one value."""
     points = _ordered(found)
-    return _merge((_label(p), list(p.load()())) for p in points)
+    return _merge((_label(p), list(_connectors_of(p.load())())) for p in points)
 
 
 class _Registry:
@@ -107,7 +118,7 @@ class _Registry:
         label = _label(point)
         try:
             if label not in self.functions:
-                self.functions[label] = point.load()
+                self.functions[label] = _connectors_of(point.load())
             found = list(self.functions[label]())
         except Exception as error:
             if first:
