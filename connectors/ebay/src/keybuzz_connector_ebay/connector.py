@@ -33,7 +33,7 @@ ORDERS_PAGE, MESSAGES_PAGE = 200, 50
 PURCHASE_DAYS, PURCHASE_PAGES = 60, 3
 ERRORS = kit.CallErrors.labelled(NAME, credentials="consent")
 # Its token endpoint grants an application so many tokens a day (docs/EBAY.md, "Token grants").
-SPEC = kit.ApiSpec(NAME, log, ERRORS, kit.Refusals(held=app_refused))
+SPEC = kit.ApiSpec(NAME, log, ERRORS, kit.Refusals(held=app_refused), grants_per_period=True)
 # A seller's session takes its consent's entry with its app's secret, kept once (consent.py).
 FIELDS = (
     seam.CredentialField(name="user_id", json_name="userId", label="eBay user id", account=True),
