@@ -227,18 +227,6 @@ async def test_the_token_endpoints_answers(
     assert script.hits("/api/orders") == 0 and not tokens.has_token
 
 
-async def test_a_token_endpoint_throttled_without_retry_after_is_later_asked_once(
-    server: tuple[str, Script], http: httpx.AsyncClient
-) -> None:
-    """Out of grants for a period: asked again within the call, it would only say 429 again."""
-    base, script = server
-    script.replies["/api/token"] = [Reply(429, {})]
-    requester, tokens = oauth(base, http)
-    with pytest.raises(KitUnavailable, match="no token granted now"):
-        await requester.get_json("orders")
-    assert script.hits("/api/token") == 1 and script.hits("/api/orders") == 0
-
-
 async def test_a_fixed_key_refused_is_the_credentials_refused_at_once_never_quoted(
     server: tuple[str, Script], http: httpx.AsyncClient
 ) -> None:

@@ -152,7 +152,9 @@ class CallErrors:
 
 @dataclass(frozen=True)
 class ApiSpec:
-    """``holds_throttled``: a ``Retry-After`` holds back every later call of the operation."""
+    """``holds_throttled``: a ``Retry-After`` holds back every later call of the operation;
+    ``grants_per_period``: a 429 without ``Retry-After`` at the token endpoint ends the
+    call at once (asked again, it would only be refused again)."""
 
     label: str  # the marketplace as its logs name it
     log: logging.Logger
@@ -163,6 +165,7 @@ class ApiSpec:
     holds_throttled: bool = False
     authorized_files: bool = False
     allowance_call: str = ""
+    grants_per_period: bool = False
     answers: Answers | None = None
     requests_per_second: int | None = None  # a shop's, across endpoints (None: no limit)
 

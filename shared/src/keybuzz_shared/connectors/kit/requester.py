@@ -519,11 +519,10 @@ class Requester(JsonCalls[_InFlight]):
             self._pace.after(call.name, response)
         if self._enveloped(response):
             return
-        # A login throttled without a Retry-After is out of grants for a period: asked again
-        # within the call it would only be refused again; later, the next poll or sync.
-        if call.call.login and response.status_code == 429 and retry_after(response) is None:
-            call.in_doubt = False
-            raise self.spec.errors.unavailable(call.name, "HTTP 429, no token granted now")
+        if self.spec.grants_per_period and call.call.login and response.status_code == 429:
+            if retry_after(response) is None:  # later: the caller's next poll or sync
+                call.in_doubt = False
+                raise self.spec.errors.unavailable(call.name, "HTTP 429, no token granted now")
         await super()._check_status(call, response)
 
     def _enveloped(self, response: httpx.Response) -> bool:
