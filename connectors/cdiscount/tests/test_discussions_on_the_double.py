@@ -235,14 +235,16 @@ async def test_a_burst_of_marks_stops_at_its_budget_and_the_next_call_goes_on(
         try:
             refused = await inbox.mark_read(ids)
         except CallUnavailable as exc:
-            # However slowly this machine marks, each call goes on from the last one's end.
+            # Each call goes on from the last one's end: what is left never grows (a call that
+            # started over would say as many left again and never end). A loaded machine may
+            # spend a budget before its first mark answers: no progress that call, none lost.
             said = re.search(r"(\d+) messages left to mark read after 0.5 s", str(exc))
             assert said is not None, str(exc)
-            assert int(said.group(1)) < left, "marking makes no progress"
+            assert int(said.group(1)) <= left, "marking goes backwards"
             refused, left, cut = None, int(said.group(1)), cut + 1
         if refused == 0:
             break
-        assert calls < len(ids), "marking makes no progress"
+        assert calls < 2 * len(ids), "marking makes no progress"
         await asyncio.sleep(1)
     assert cut >= 1, "marking held past its budget"
     unread = {m.message_id for m in await listing(inbox, since) if m.unread}
