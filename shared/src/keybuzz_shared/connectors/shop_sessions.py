@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import weakref
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any, Generic, TypeVar, cast
 
 import httpx
@@ -86,6 +86,7 @@ def missing_fields(data: Mapping[str, Any], fields: Iterable[str]) -> list[str]:
     return [f for f in fields if not isinstance(v := data.get(f), str) or not v.strip()]
 
 
+@dataclass(eq=False)
 class AppEntry(Generic[A]):
     """A redirect flow's app as Vault keeps it: the default source's entry at ``root``,
     another source's under it, holding ``fields`` (its client id and secret first) and the
@@ -93,21 +94,17 @@ class AppEntry(Generic[A]):
     source. An entry lacking a field is ``not_configured`` (the path, the source and the
     fields missing: the seam's ``AppNotConfigured``, by default naming ``label``)."""
 
-    def __init__(
-        self,
-        label: str,
-        root: str,
-        fields: tuple[str, ...],
-        *,
-        make: Callable[..., A],
-        flags: tuple[str, ...] = (),
-        not_configured: Callable[[str, str, list[str]], Exception] | None = None,
-    ) -> None:
-        self.label, self.root, self.fields, self.make = label, root, fields, make
-        self.flags = flags
-        self.not_configured = not_configured or self._lacks
+    label: str
+    root: str
+    fields: tuple[str, ...]
+    _: KW_ONLY
+    make: Callable[..., A]
+    flags: tuple[str, ...] = ()
+    not_configured: Callable[[str, str, list[str]], Exception] | None = None
 
     def _lacks(self, path: str, source: str, missing: list[str]) -> Exception:
+        if self.not_configured is not None:
+            return self.not_configured(path, source, missing)
         return AppNotConfigured(f"{self.label}'s app at {path} lacks {', '.join(missing)}")
 
     def path(self, source: str) -> str:
@@ -118,7 +115,7 @@ class AppEntry(Generic[A]):
         path = self.path(source)
         data = await vault.read(path) or {}
         if missing := missing_fields(data, self.fields):
-            raise self.not_configured(path, source, missing)
+            raise self._lacks(path, source, missing)
         return data
 
     async def read(self, vault: VaultClient, source: str) -> A:
@@ -128,6 +125,7 @@ class AppEntry(Generic[A]):
         return self.make(*(str(data[f]) for f in self.fields), source=source, **flags)
 
 
+@dataclass(eq=False)
 class KeptApp(AppEntry[RedirectApp]):
     """A redirect flow's app kept once in Vault for all its sellers (the seam's
     ``AppKeptOnce``, rotated in one place). A seller's consent is its shop's entry
@@ -135,23 +133,16 @@ class KeptApp(AppEntry[RedirectApp]):
     source and client id, never the app's secret; ``vault`` gives the seam's
     ``AccountVault`` on them."""
 
-    def __init__(
-        self,
-        label: str,
-        root: str,
-        fields: tuple[str, ...],
-        *,
-        make: Callable[..., RedirectApp],
-        entry_path: Callable[[str], str],
-        account_field: str,
-        max_age: float,
-    ) -> None:
-        super().__init__(label, root, fields, make=make)
-        self.entry_path, self.account_field = entry_path, account_field
-        # How long a copy of an app's entry serves shop sessions before Vault is read again
-        # (a rotated secret is taken within it; at once after ``forget``). A copy per Vault
-        # client: one whose policy cannot read a path never sees what another read.
-        self.max_age = max_age
+    _: KW_ONLY
+    entry_path: Callable[[str], str]
+    account_field: str
+    # How long a copy of an app's entry serves shop sessions before Vault is read again
+    # (a rotated secret is taken within it; at once after ``forget``).
+    max_age: float
+
+    def __post_init__(self) -> None:
+        # A copy per Vault client: one whose policy cannot read a path never sees what
+        # another read.
         self._copies = weakref.WeakKeyDictionary[VaultClient, TTLCache[str, dict[str, str]]]()
 
     def vault(self, vault: VaultClient, app_source: str) -> KeptConsents:
