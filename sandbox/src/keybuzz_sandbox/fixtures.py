@@ -29,7 +29,7 @@ def served_doubles() -> tuple[str, ...] | None:
 
 
 def serving(*names: str) -> Any:
-    """A conftest's ``served_doubles``: ``served_doubles = serving("fnac")``."""
+    """A conftest's ``served_doubles``: ``served_doubles = serving(<its double's name>)``."""
 
     @pytest.fixture(name="served_doubles")
     def served() -> tuple[str, ...]:
