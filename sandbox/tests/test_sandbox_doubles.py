@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from keybuzz_sandbox import doubles
+from keybuzz_sandbox import SandboxConfig, doubles
 from keybuzz_sandbox.double_entry import Double
 
 
@@ -122,8 +122,23 @@ def test_two_doubles_answering_unknown_paths_are_refused() -> None:
     a second one giving its own is a mistake, not a silent pick."""
     from keybuzz_sandbox.app import create_app
 
-    assert doubles.unknown_path_answer() is not None  # an installed double gives one
+    assert doubles.unknown_path_answer(doubles.doubles()) is not None  # one installed does
     copy = Double("copy", lambda url: {}, unknown_path_at="json:dumps")
     with doubles.registered(copy):
         with pytest.raises(ValueError, match="each answer unknown paths"):
             create_app()
+
+
+def test_a_sandbox_serves_the_doubles_it_names_and_refuses_a_name_no_double_has() -> None:
+    """A test's sandbox of its own double alone (``SandboxConfig.serving``) has that
+    double's routes and no other's; every double's when none is named."""
+    from keybuzz_sandbox.app import create_app
+
+    def paths(config: SandboxConfig) -> set[str]:
+        return {route.path for route in create_app(config).routes}
+
+    every, fnac = paths(SandboxConfig()), paths(SandboxConfig(serving=("fnac",)))
+    assert "/_sandbox/fnac/faults" in fnac
+    assert "/_sandbox/faults" in every - fnac  # another double's
+    with pytest.raises(ValueError, match="no double is named 'nowhere'"):
+        create_app(SandboxConfig(serving=("nowhere",)))

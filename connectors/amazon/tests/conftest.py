@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 import pytest_asyncio
 
@@ -30,8 +31,10 @@ from keybuzz_devstack.oauth_testing import (  # noqa: F401 - fixtures
     shared_kit,
 )
 from keybuzz_sandbox import SandboxConfig, create_app
-from keybuzz_sandbox.fixtures import serve  # noqa: F401 - fixture
+from keybuzz_sandbox.fixtures import serve, serving  # noqa: F401 - fixture
 from sandbox_helpers import CONTRACT, Contract, _validate_response
+
+served_doubles = serving("amazon")  # the double's own tests on a sandbox of it alone
 
 
 @pytest.fixture
@@ -50,7 +53,10 @@ async def make_client() -> AsyncIterator[ClientFactory]:
     async def factory(
         config: SandboxConfig | None = None, contract: bool = True
     ) -> httpx.AsyncClient:
-        app = create_app(config or SandboxConfig(time_scale=60))
+        config = config or SandboxConfig(time_scale=60)
+        if config.serving is None:
+            config = msgspec.structs.replace(config, serving=("amazon",))
+        app = create_app(config)
         hooks = {"response": [_validate_response]} if contract else {}
         client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://sandbox", event_hooks=hooks

@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from backmarket_connector_helpers import Checked
-from keybuzz_sandbox.fixtures import serve  # noqa: F401 - fixture (the double's tests)
+from keybuzz_sandbox.fixtures import serve, serving  # noqa: F401 - fixture (the double's tests)
+
+served_doubles = serving("backmarket")  # the double's own tests on a sandbox of it alone
 
 
 @pytest.fixture

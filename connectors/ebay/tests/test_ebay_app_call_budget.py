@@ -21,9 +21,11 @@ from keybuzz_devstack.testing import MailServer, RunningService, eventually, tim
 from keybuzz_double_ebay.env import EbayDoubleSettings, consent_fields, service_env
 from keybuzz_poller.service import DEFINITION
 from keybuzz_sandbox import SandboxConfig
-from keybuzz_sandbox.fixtures import serve  # noqa: F401 - fixture
+from keybuzz_sandbox.fixtures import serve, serving  # noqa: F401 - fixture
 from keybuzz_shared.events import ConnectionDisconnected
 from keybuzz_shared.vault import VaultClient
+
+served_doubles = serving("ebay")
 
 EBAY = "EBAY"
 SELLERS = 4

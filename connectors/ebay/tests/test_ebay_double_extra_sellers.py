@@ -11,7 +11,9 @@ from typing import Any
 import httpx
 from keybuzz_double_ebay.env import EbayDoubleSettings
 from keybuzz_sandbox import SandboxConfig
-from keybuzz_sandbox.fixtures import serve  # noqa: F401 - fixture
+from keybuzz_sandbox.fixtures import serve, serving  # noqa: F401 - fixture
+
+served_doubles = serving("ebay")
 
 TOKEN = "/ebay/identity/v1/oauth2/token"
 CONVERSATIONS = "/ebay/commerce/message/v1/conversation?conversation_type=FROM_MEMBERS"

@@ -11,7 +11,9 @@ from keybuzz_devstack.orders_testing import (  # noqa: F401 - fixtures
     orders_nats,
 )
 from keybuzz_sandbox import SandboxConfig
-from keybuzz_sandbox.fixtures import ServedFactory, serve  # noqa: F401 - fixture
+from keybuzz_sandbox.fixtures import ServedFactory, serve, serving  # noqa: F401 - fixture
+
+served_doubles = serving("fnac")  # the double's own tests on a sandbox of it alone
 
 
 def pytest_configure(config: pytest.Config) -> None:

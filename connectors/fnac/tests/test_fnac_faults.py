@@ -12,7 +12,7 @@ from keybuzz_devstack.testing import until_the_limit
 from keybuzz_double_fnac.schema import XmlRefused, parse, schema_errors
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.config import SHUTDOWN_GRACE_SECONDS
-from keybuzz_sandbox.fixtures import byte_arrivals, trickled_at_pace
+from keybuzz_sandbox.fixtures import ServedFactory, byte_arrivals, trickled_at_pace
 from keybuzz_sandbox.testing import running_sandbox
 from lxml import etree
 
@@ -141,7 +141,9 @@ async def test_malformed_responses(fnac_http, kind: str) -> None:
     assert (await fnac.call("messages_query")).get("status") == "OK"  # the next one is whole
 
 
-async def test_bad_fault_settings_are_refused(fnac_http) -> None:
+async def test_bad_fault_settings_are_refused(serve: ServedFactory) -> None:
+    both = SandboxConfig(serving=("fnac", "amazon"))
+    fnac_http = await serve(both)
     for body in (
         {"errorRate": 2},
         {"failStatus": 418},

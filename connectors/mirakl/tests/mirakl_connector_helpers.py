@@ -99,5 +99,6 @@ def unpaced(env: dict[str, str]) -> dict[str, str]:
 
 async def serve_double(**config: Any) -> AsyncIterator[str]:
     """The double on a sandbox of its own, at ``TIME_SCALE`` unless ``time_scale`` is given."""
-    async with running_sandbox(SandboxConfig(**{"time_scale": TIME_SCALE, **config})) as url:
+    settings = {"time_scale": TIME_SCALE, "serving": ("mirakl",), **config}
+    async with running_sandbox(SandboxConfig(**settings)) as url:
         yield url

@@ -9,8 +9,10 @@ from typing import Any
 from keybuzz_double_rakuten import RakutenDoubleSettings
 from keybuzz_double_rakuten.routes import RakutenFaults
 from keybuzz_sandbox import SandboxConfig
-from keybuzz_sandbox.fixtures import serve  # noqa: F401 - fixture
+from keybuzz_sandbox.fixtures import serve, serving  # noqa: F401 - fixture
 from lxml import etree
+
+served_doubles = serving("rakuten")
 
 
 async def test_extra_sellers_are_listed_and_answer_with_nothing_to_do(serve: Any) -> None:  # noqa: F811

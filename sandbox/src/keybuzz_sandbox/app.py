@@ -10,7 +10,7 @@ from litestar.exceptions import MethodNotAllowedException, NotFoundException
 from litestar.types import ExceptionHandler, ExceptionHandlersMap
 
 from .config import SandboxConfig
-from .doubles import doubles, unknown_path_answer
+from .doubles import served_doubles, unknown_path_answer
 from .echo import echo_routes
 from .reply_front import ReplyFront, reply_front_routes
 from .sandbox import Sandbox
@@ -32,14 +32,15 @@ def answered(answer: Callable[[], Response[Any]]) -> ExceptionHandler[Any]:
 
 def create_app(config: SandboxConfig | None = None) -> Litestar:
     sb = Sandbox(config or SandboxConfig.from_env())
-    doubles_routes = [route for double in doubles().values() for route in double.routes(sb)]
+    served = served_doubles(sb.config.serving)
+    doubles_routes = [route for double in served.values() for route in double.routes(sb)]
     # After the doubles' own: their relays serve before the front and stop after it.
     front = ReplyFront(sb)
     sb.lifespans.append(front.serving)
     admin = [*echo_routes(sb.echo), *reply_front_routes(front)]
     # A request no route takes: answered as the double whose API is unprefixed answers one.
     unknown: ExceptionHandlersMap = {}
-    if (answer := unknown_path_answer()) is not None:
+    if (answer := unknown_path_answer(served)) is not None:
         unknown = dict.fromkeys((NotFoundException, MethodNotAllowedException), answered(answer))
     app = Litestar(
         route_handlers=[

@@ -83,10 +83,20 @@ def reply_relays() -> dict[str, Double]:
     return relays
 
 
-def unknown_path_answer() -> Callable[[], Any] | None:
-    """The answer to a request no route takes, by the one double giving one (its
-    ``unknown_path``); None: none does. Two doubles giving one is a mistake, refused here."""
-    answers = {name: d.unknown_path() for name, d in doubles().items() if d.unknown_path_at}
+def served_doubles(names: tuple[str, ...] | None) -> dict[str, Double]:
+    """The doubles named (every one for None); a name no double has is refused."""
+    every = doubles()
+    if names is None:
+        return every
+    if unknown := sorted(set(names) - every.keys()):
+        raise ValueError(f"no double is named {', '.join(map(repr, unknown))}")
+    return {name: every[name] for name in names}
+
+
+def unknown_path_answer(served: dict[str, Double]) -> Callable[[], Any] | None:
+    """The answer to a request no route takes, by the one double of ``served`` giving one
+    (its ``unknown_path``); None: none does. Two giving one is a mistake, refused here."""
+    answers = {name: d.unknown_path() for name, d in served.items() if d.unknown_path_at}
     if len(answers) > 1:
         raise ValueError(f"doubles {', '.join(sorted(answers))} each answer unknown paths")
     return next(iter(answers.values()), None)

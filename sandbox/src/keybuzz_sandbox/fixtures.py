@@ -7,8 +7,11 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import httpx
+import msgspec
+import pytest
 import pytest_asyncio
 
 from .config import SandboxConfig
@@ -18,17 +21,35 @@ from .testing import running_sandbox
 ServedFactory = Callable[..., Awaitable[httpx.AsyncClient]]
 
 
+@pytest.fixture
+def served_doubles() -> tuple[str, ...] | None:
+    """The doubles ``serve`` serves unless its config names them: every one, unless a
+    conftest overrides this fixture with its folder's own double."""
+    return None
+
+
+def serving(*names: str) -> Any:
+    """A conftest's ``served_doubles``: ``served_doubles = serving(<its double's name>)``."""
+
+    @pytest.fixture(name="served_doubles")
+    def served() -> tuple[str, ...]:
+        return names
+
+    return served
+
+
 @pytest_asyncio.fixture
-async def serve() -> AsyncIterator[ServedFactory]:
+async def serve(served_doubles: tuple[str, ...] | None) -> AsyncIterator[ServedFactory]:
     """serve(config=None) -> an httpx client on a sandbox served over HTTP on a free port;
     ``client.sandbox`` is the running Sandbox (for tests that move its clock)."""
     async with contextlib.AsyncExitStack() as stack:
 
         async def factory(config: SandboxConfig | None = None) -> httpx.AsyncClient:
             seen: list[Sandbox] = []
-            url = await stack.enter_async_context(
-                running_sandbox(config or SandboxConfig(), seen=seen)
-            )
+            config = config or SandboxConfig()
+            if config.serving is None:
+                config = msgspec.structs.replace(config, serving=served_doubles)
+            url = await stack.enter_async_context(running_sandbox(config, seen=seen))
             http = await stack.enter_async_context(httpx.AsyncClient(base_url=url, timeout=30))
             http.sandbox = seen[0]  # type: ignore[attr-defined]
             return http

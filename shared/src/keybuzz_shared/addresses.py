@@ -27,6 +27,8 @@ from urllib.parse import unquote
 import httpcore
 import httpx
 
+from keybuzz_shared.tls import verifying
+
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[Address]]]
 
@@ -180,6 +182,6 @@ def checked_transport(transport: httpx.AsyncHTTPTransport, backend: CheckedAddre
 def data_client(timeout: float | httpx.Timeout, *, inside_allowed: bool) -> httpx.AsyncClient:
     """A client for data-given addresses (a shop's API at a catalogue's address, its
     files): every connection checked as it is made; TLS verified as httpx verifies."""
-    transport = httpx.AsyncHTTPTransport()
+    transport = httpx.AsyncHTTPTransport(verify=verifying())
     checked_transport(transport, checked_addresses(inside_allowed=inside_allowed))
     return httpx.AsyncClient(timeout=timeout, transport=transport)

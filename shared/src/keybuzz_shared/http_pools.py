@@ -17,6 +17,7 @@ import ssl
 import httpx
 
 from keybuzz_shared.addresses import CheckedAddresses, checked_transport
+from keybuzz_shared.tls import verifying
 
 SPREAD_POOLS = 16  # enough that POLL_CONCURRENCY's calls meet one or two others per pool
 
@@ -34,7 +35,7 @@ class SpreadTransport(httpx.AsyncBaseTransport):
         verify: ssl.SSLContext | None = None,
         addresses: CheckedAddresses | None = None,
     ) -> None:
-        context = verify if verify is not None else httpx.create_ssl_context()
+        context = verify if verify is not None else verifying()
         self.transports = [
             httpx.AsyncHTTPTransport(verify=context, limits=limits) for _ in range(pools)
         ]

@@ -37,6 +37,7 @@ from cachetools import TTLCache
 
 from keybuzz_shared.errors import DependencyUnavailable
 from keybuzz_shared.http_pools import SpreadTransport
+from keybuzz_shared.tls import verifying
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +82,9 @@ _BUSY = frozenset({429, 502, 504})  # overloaded or behind a failing proxy: an o
 
 
 def tls_context(cacert: str | None) -> ssl.SSLContext:
-    """Verification on, always: the private CA when given, else the system's CAs."""
+    """Verification on, always: the private CA when given, else the public CAs."""
     try:
-        return ssl.create_default_context(cafile=cacert)
+        return verifying(cacert)
     except (OSError, ssl.SSLError) as exc:  # at start-up: say which setting is wrong
         raise ValueError(f"VAULT_CACERT {cacert!r} is not a readable PEM CA bundle: {exc}") from exc
 

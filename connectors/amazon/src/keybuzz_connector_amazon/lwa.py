@@ -10,7 +10,6 @@ retried.
 from __future__ import annotations
 
 import logging
-import ssl
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -18,6 +17,7 @@ import httpx
 import msgspec
 from keybuzz_shared.connectors.kit import ApiSpec, HeaderAuth, Requester
 from keybuzz_shared.connectors.seam import RedirectApp
+from keybuzz_shared.tls import verifying
 
 from keybuzz_connector_amazon.credentials import AppCredentials
 from keybuzz_connector_amazon.errors import InvalidGrant, LwaError, LwaUnavailable
@@ -42,10 +42,6 @@ class _TokenResponse(msgspec.Struct):
     refresh_token: str | None = None
 
 
-def tls_verification(cacert: str | None) -> ssl.SSLContext | bool:
-    return ssl.create_default_context(cafile=cacert) if cacert else True
-
-
 class LwaClient:
     """LWA's token calls on the kit's requester; a code refused once used is refused
     again, never doubled, so every grant is asked again after an answer proving nothing
@@ -68,7 +64,7 @@ class LwaClient:
             invalid=InvalidGrant,
             unavailable=LwaUnavailable,
         )
-        self._http = http or httpx.AsyncClient(timeout=timeout, verify=tls_verification(cacert))
+        self._http = http or httpx.AsyncClient(timeout=timeout, verify=verifying(cacert))
         self._requester = Requester(
             api,
             HeaderAuth({}),

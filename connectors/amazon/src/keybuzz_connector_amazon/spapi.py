@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from keybuzz_shared.errors import DependencyUnavailable
 from keybuzz_shared.json_calls import CallOptions
 from keybuzz_shared.mended import json_decoded
 from keybuzz_shared.redaction import mask_tokens, remote_excerpt
+from keybuzz_shared.tls import verifying
 
 from keybuzz_connector_amazon.marketplaces import region
 from keybuzz_connector_amazon.tokens import AccessTokens, TokenService
@@ -475,10 +475,8 @@ class SpApiClient:
         timeout: float = 30.0,
     ) -> None:
         if http is None:
-            verify: ssl.SSLContext | bool = True
-            if cacert:  # a private CA in addition to the system's; verification stays on
-                verify = ssl.create_default_context(cafile=cacert)
-            http = httpx.AsyncClient(timeout=timeout, verify=verify)
+            # a private CA when given; verification stays on
+            http = httpx.AsyncClient(timeout=timeout, verify=verifying(cacert))
         self._http = http
         self._options = CallOptions(
             attempts=attempts, initial_backoff=initial_backoff, max_backoff=max_backoff

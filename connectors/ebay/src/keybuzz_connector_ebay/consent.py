@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import re
-import ssl
 from functools import partial
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
@@ -14,6 +13,7 @@ import httpx
 import msgspec
 from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.shop_sessions import KeptApp
+from keybuzz_shared.tls import verifying
 
 from keybuzz_connector_ebay.settings import SCOPES, EbayFlowSettings
 
@@ -126,9 +126,7 @@ class CodeGrant:
     def __init__(self, settings: seam.RedirectFlowSettings) -> None:
         if not isinstance(settings, EbayFlowSettings):
             raise TypeError(f"eBay's code exchange needs EbayFlowSettings, not {type(settings)!r}")
-        cacert = settings.token_cacert
-        verify = ssl.create_default_context(cafile=cacert) if cacert else True
-        self.http = httpx.AsyncClient(timeout=10.0, verify=verify)
+        self.http = httpx.AsyncClient(timeout=10.0, verify=verifying(settings.token_cacert))
         self.settings = settings
 
     async def exchange_code(self, app: seam.RedirectApp, code: str, redirect_uri: str) -> Granted:

@@ -11,6 +11,7 @@ from keybuzz_shared.addresses import data_client
 from keybuzz_shared.connectors.registry import PerMarketplace, connectors
 from keybuzz_shared.connectors.seam import Connector, OpenedFeed, shop_api_of
 from keybuzz_shared.service import Runtime, ServiceDefinition
+from keybuzz_shared.tls import verifying
 
 from keybuzz_orders import bootstrap, events
 from keybuzz_orders.app import ROUTES
@@ -53,7 +54,7 @@ class HttpClients:
             return data_client(api.timeout_seconds, inside_allowed=inside_allowed)
 
         return cls(
-            feed=httpx.AsyncClient(timeout=FEED_TIMEOUT_SECONDS),
+            feed=httpx.AsyncClient(timeout=FEED_TIMEOUT_SECONDS, verify=verifying()),
             shop_apis=PerMarketplace(client),
         )
 
