@@ -125,9 +125,8 @@ class AmazonDouble:
     # --- revocation ----------------------------------------------------------
 
     def revoke_refresh_token(self, jti: str) -> None:
-        if jti not in self.kept.revoked_refresh_tokens:
-            self.kept.revoked_refresh_tokens.append(jti)
-            self.save()
+        _set_listed(self.kept.revoked_refresh_tokens, jti, True)
+        self.save()
 
     def revoke_seller(self, seller_id: str) -> None:
         self.kept.revoked_sellers[seller_id] = self.clock.now()
