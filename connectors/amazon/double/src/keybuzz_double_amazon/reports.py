@@ -45,8 +45,6 @@ COLUMNS = tuple(
     is-business-order is-iba purchase-order-number price-designation
     signature-confirmation-recommended""".split()
 )
-# Item price to ship promotion: the columns that are amounts, empty on a cancelled order.
-MONEY_COLUMNS = COLUMNS[COLUMNS.index("item-price") : COLUMNS.index("ship-promotion-discount") + 1]
 # The flat-file reports use their own status words, not the API's: (order-status, item-status).
 FLAT_STATUSES = {
     "Pending": ("Pending", "Unshipped"),
@@ -227,20 +225,19 @@ def columns(report_type: str) -> tuple[str, ...]:
 
 
 def _money_columns(book: OrderBook, state: OrderState, item: ItemFacts) -> dict[str, str]:
-    if state.status == "Canceled":
-        return dict.fromkeys(MONEY_COLUMNS, "")
+    """An item's amounts, empty on a cancelled order."""
     vat, price = book.gen.marketplace.vat_rate, line_cents(item)
-    values = (
-        amount(price),
-        amount(vat_part(price, vat)),
-        amount(item.shipping_cents),
-        amount(vat_part(item.shipping_cents, vat)),
-        "",
-        "",
-        "0.00",
-        "0.00",
-    )
-    return dict(zip(MONEY_COLUMNS, values, strict=True))
+    amounts = {
+        "item-price": amount(price),
+        "item-tax": amount(vat_part(price, vat)),
+        "shipping-price": amount(item.shipping_cents),
+        "shipping-tax": amount(vat_part(item.shipping_cents, vat)),
+        "gift-wrap-price": "",
+        "gift-wrap-tax": "",
+        "item-promotion-discount": "0.00",
+        "ship-promotion-discount": "0.00",
+    }
+    return dict.fromkeys(amounts, "") if state.status == "Canceled" else amounts
 
 
 def _rows(book: OrderBook, state: OrderState) -> Iterator[dict[str, str]]:
