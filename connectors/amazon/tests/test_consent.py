@@ -114,6 +114,8 @@ async def test_admin_registers_redirect_uri_at_runtime(client) -> None:
     ).status_code == 400
     added = await client.post("/_sandbox/redirect-uris", json={"uri": uri})
     assert added.status_code == 201 and uri in added.json()["redirectUris"]
+    not_http = await client.post("/_sandbox/redirect-uris", json={"uri": "ftp://x.example/cb"})
+    assert not_http.status_code == 400
     assert (
         await client.get("/apps/authorize/consent", params=consent_params(redirect_uri=uri))
     ).status_code == 200

@@ -22,6 +22,7 @@ SEND_PATHS = {
     "warranty",
     "digitalAccessKey",
     "unexpectedProblem",
+    "invoice",
 }
 
 
@@ -59,8 +60,7 @@ async def test_every_send_operation_of_the_model_is_served() -> None:
         (resources.files("keybuzz_double_amazon") / "spapi_models" / "messaging.json").read_text()
     )
     paths = {path.rsplit("/", 1)[1] for path in model["paths"] if "/messages/" in path}
-    # sendInvoice only carries attachments (Uploads API, not served) and documents no rate.
-    assert paths - {"invoice"} == SEND_PATHS
+    assert paths == SEND_PATHS
 
 
 async def test_an_allowed_action_is_sent_with_201_and_an_empty_body(make_client) -> None:
@@ -75,6 +75,12 @@ async def test_an_allowed_action_is_sent_with_201_and_an_empty_body(make_client)
     assert sent["action"] == "confirmDeliveryDetails" and sent["body"] == {"text": "Livré."}
     assert sent["sellingPartnerId"] == "A12BCIS2R7HD4D" and sent["marketplaceId"] == FR
     assert await _sent(client, "000-0000000-0000000") == []
+    # The invoice a shipped order lists is sent too; its model documents no rate.
+    invoice = {"attachments": [{"uploadDestinationId": "u-1", "fileName": "facture.pdf"}]}
+    response = await _send(client, token, shipped, "invoice", invoice)
+    assert response.status_code == 201, response.text
+    assert "x-amzn-RateLimit-Limit" not in response.headers
+    assert [s["action"] for s in await _sent(client, shipped)][-1] == "invoice"
 
 
 async def test_an_action_the_order_does_not_allow_is_refused_like_amazon(make_client) -> None:

@@ -98,6 +98,9 @@ async def test_relay_errors(client) -> None:
         "/_sandbox/messages", json={"sellingPartnerId": "NOPE", "to": INBOUND}
     )
     assert unknown.status_code == 404
+    for count in (0, 501):
+        too_many = {"sellingPartnerId": FR_SELLER, "to": INBOUND, "count": count}
+        assert (await client.post("/_sandbox/messages", json=too_many)).status_code == 400
     unreachable = await client.post(
         "/_sandbox/messages",
         json={

@@ -18,6 +18,8 @@ T = TypeVar("T")
 
 _PAGE_HEADER = b"\xfb\xef\xff"  # encodes as "++//"
 _MAC_BYTES = 32
+_MAC_AT = len(_PAGE_HEADER)  # a page token's bytes: the header, its MAC, the page's JSON
+_BODY_AT = _MAC_AT + _MAC_BYTES
 
 
 def _b64(data: bytes) -> str:
@@ -63,7 +65,7 @@ class Signer:
 
     def seal_page(self, state: msgspec.Struct, now: float) -> str:
         body = msgspec.json.encode(_PageEnvelope(now, state))
-        if (len(_PAGE_HEADER) + _MAC_BYTES + len(body)) % 3 == 0:
+        if (_BODY_AT + len(body)) % 3 == 0:
             body += b" "  # JSON tolerates trailing blanks; the token now ends with '='
         raw = _PAGE_HEADER + self._page_mac(body) + body
         return base64.b64encode(raw).decode("ascii")
@@ -77,11 +79,7 @@ class Signer:
             raw = base64.b64decode(token, validate=True)
         except (binascii.Error, ValueError):
             raise Refused(400, f"Invalid {name}.") from None
-        head, mac = (
-            raw[: len(_PAGE_HEADER)],
-            raw[len(_PAGE_HEADER) : len(_PAGE_HEADER) + _MAC_BYTES],
-        )
-        body = raw[len(_PAGE_HEADER) + _MAC_BYTES :]
+        head, mac, body = raw[:_MAC_AT], raw[_MAC_AT:_BODY_AT], raw[_BODY_AT:]
         if head != _PAGE_HEADER or not hmac.compare_digest(mac, self._page_mac(body)):
             raise Refused(400, f"Invalid {name}.")
         envelope = msgspec.json.decode(body, type=_PageEnvelope)

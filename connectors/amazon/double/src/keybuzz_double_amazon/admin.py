@@ -19,7 +19,7 @@ from keybuzz_sandbox.faults import FaultConfig
 from litestar import Response, Router, delete, get, post, put
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from .double import AUTH_CODE_LIFETIME, AmazonDouble
+from .double import AUTH_CODE_LIFETIME, AmazonDouble, BounceTarget
 from .lwa import ACCESS_TOKEN_LIFETIME, REFRESH_PREFIX, RefreshClaims
 from .notifications import notifications_admin_routes
 from .order_book import OrderBook
@@ -29,7 +29,7 @@ from .reports import PROCESSING_SECONDS, QUEUE_SECONDS, report_admin_routes
 
 
 class RedirectUriRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    uri: str
+    uri: Annotated[str, msgspec.Meta(pattern="^https?://")]  # off it: Litestar's 400
 
 
 class SenderRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -38,11 +38,6 @@ class SenderRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class OptOutRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
     opted_out: bool
-
-
-class BounceTarget(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
-    smtp_host: str
-    smtp_port: int
 
 
 # One address, no display name: what Seller Central's Messaging Permissions page takes.
@@ -81,7 +76,7 @@ def describe(sb: AmazonDouble) -> dict[str, Any]:
         "replyRelay": {
             "host": sb.settings.reply_smtp_host,
             "port": sb.reply_smtp_port,  # null until the relay serves (app lifespan)
-            "bounceTarget": {"smtpHost": sb.bounce_target[0], "smtpPort": sb.bounce_target[1]},
+            "bounceTarget": sb.bounce_target,
         },
         "sellers": [
             {
@@ -122,8 +117,6 @@ def admin_router(sb: AmazonDouble) -> Router:
 
     @post("/redirect-uris", sync_to_thread=False)
     def add_uri(data: JSONBody[RedirectUriRequest]) -> Response[bytes]:
-        if not data.uri.startswith(("http://", "https://")):
-            return admin_error(400, "uri must be an http(s) URL")
         sb.register_redirect_uri(data.uri)
         return json_answer({"redirectUris": sb.redirect_uris}, 201)
 
@@ -150,8 +143,6 @@ def admin_router(sb: AmazonDouble) -> Router:
     @post("/messages")
     async def messages(data: JSONBody[RelayRequest]) -> Response[bytes]:
         book = seller_of(sb, data.selling_partner_id)
-        if not 1 <= data.count <= 500:
-            return admin_error(400, "count must be between 1 and 500")
         now = sb.clock.now()
         rng = random.Random(f"{sb.config.seed}|relay|{data.selling_partner_id}|{sb.messages_sent}")
         if data.order_ids:
@@ -252,14 +243,11 @@ def reply_admin_routes(sb: AmazonDouble) -> list[Any]:
 
     @get("/replies/bounce-target", sync_to_thread=False)
     def bounce_target() -> Response[bytes]:
-        host, port = sb.bounce_target
-        return json_answer(BounceTarget(smtp_host=host, smtp_port=port))
+        return json_answer(sb.bounce_target)
 
     @put("/replies/bounce-target", sync_to_thread=False)
     def set_bounce_target(data: JSONBody[BounceTarget]) -> Response[bytes]:
-        if not 0 < data.smtp_port < 65536 or not data.smtp_host:
-            return admin_error(400, "smtpHost must be a host and smtpPort a TCP port")
-        sb.bounce_target = (data.smtp_host, data.smtp_port)
+        sb.bounce_target = data  # a host and a TCP port (declared): else Litestar's 400
         return json_answer(data)
 
     return [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from keybuzz_sandbox.clock import SellerTimeline
@@ -32,6 +32,13 @@ class AuthCode(msgspec.Struct, frozen=True, kw_only=True):
     client_id: str
     redirect_uri: str
     expires_at: float  # real epoch seconds
+
+
+class BounceTarget(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """Where the reply relay's bounces go (PUT /_sandbox/replies/bounce-target)."""
+
+    smtp_host: Annotated[str, msgspec.Meta(min_length=1)]
+    smtp_port: Annotated[int, msgspec.Meta(gt=0, lt=65536)]
 
 
 class Kept(msgspec.Struct, kw_only=True):
@@ -77,7 +84,9 @@ class AmazonDouble:
         self.replies = ReplyBook()
         self.reply_smtp_port: int | None = None  # bound port, once the reply relay serves
         # Where bounces go; tests move it to their own MX at run time (admin endpoint).
-        self.bounce_target: tuple[str, int] = (settings.smtp_host, settings.smtp_port)
+        self.bounce_target = BounceTarget(
+            smtp_host=settings.smtp_host, smtp_port=settings.smtp_port
+        )
         # Notifications API: destinations, subscriptions, ORDER_CHANGE delivery to SQS.
         self.notifications = NotificationBook(config.seed, settings, self.clock, self.sellers)
         self.save = sandbox.save
@@ -125,9 +134,8 @@ class AmazonDouble:
     # --- revocation ----------------------------------------------------------
 
     def revoke_refresh_token(self, jti: str) -> None:
-        if jti not in self.kept.revoked_refresh_tokens:
-            self.kept.revoked_refresh_tokens.append(jti)
-            self.save()
+        _set_listed(self.kept.revoked_refresh_tokens, jti, True)
+        self.save()
 
     def revoke_seller(self, seller_id: str) -> None:
         self.kept.revoked_sellers[seller_id] = self.clock.now()

@@ -22,12 +22,11 @@ BY_STATUS: dict[str, tuple[str, ...]] = {
 }
 # Action name (the last segment of the model's path) -> the model's operationId: every
 # templated message the model names (confirmServiceDetails and digitalAccessKey never
-# allowed: no home services, no digital goods), but sendInvoice, which only carries
-# attachments (the Uploads API, not served) and documents no rate.
+# allowed: no home services, no digital goods).
 SEND_OPERATIONS = {
     path.rsplit("/", 1)[1]: item["post"]["operationId"]
     for path, item in model_document("messaging")["paths"].items()
-    if "/messages/" in path and not path.endswith("/invoice")
+    if "/messages/" in path
 }
 TEMPLATE_REFUSED = "Invalid amazonOrderId and template combination."
 

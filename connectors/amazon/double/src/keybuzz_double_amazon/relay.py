@@ -6,6 +6,7 @@ import random
 import uuid
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
+from typing import Annotated
 
 import aiosmtplib
 import msgspec
@@ -22,7 +23,7 @@ RELAY_LOG_LIMIT = 10_000  # relay mails remembered for telling replies on a buye
 class RelayRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
     selling_partner_id: str
     to: str
-    count: int = 1
+    count: Annotated[int, msgspec.Meta(ge=1, le=500)] = 1
     order_ids: list[str] | None = None
     smtp_host: str | None = None
     smtp_port: int | None = None

@@ -15,13 +15,9 @@ from typing import TYPE_CHECKING
 import msgspec
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from keybuzz_sandbox.double_kit.bounces import Bounces, Refused, bounce_report, send_bounce
-from keybuzz_sandbox.double_kit.replies import (
-    MalformedMail,
-    ReplyMail,
-    now_iso,
-    parse_reply,
-)
+from keybuzz_sandbox.double_kit.replies import MalformedMail, ReplyMail, now_iso, parse_reply
 from keybuzz_sandbox.smtp_servers import relay_listening, serving_relay
+from msgspec.structs import astuple
 
 from .reply_state import Buyer, InboxMessage, RefusedReply
 from .seed import SellerSpec
@@ -127,7 +123,7 @@ def compose_bounce(reply: ReplyMail, refusal: Refusal, alias: str, bounce_to: st
 
 async def bounced(sb: AmazonDouble, bounce: MIMEMultipart, record: RefusedReply) -> None:
     assert record.bounced_to is not None
-    sent = await send_bounce(bounce, record.bounced_to, lambda: sb.bounce_target)
+    sent = await send_bounce(bounce, record.bounced_to, lambda: astuple(sb.bounce_target))
     record.bounce = "sent" if sent else "failed"
 
 

@@ -45,8 +45,6 @@ COLUMNS = tuple(
     is-business-order is-iba purchase-order-number price-designation
     signature-confirmation-recommended""".split()
 )
-# Item price to ship promotion: the columns that are amounts, empty on a cancelled order.
-MONEY_COLUMNS = COLUMNS[COLUMNS.index("item-price") : COLUMNS.index("ship-promotion-discount") + 1]
 # The flat-file reports use their own status words, not the API's: (order-status, item-status).
 FLAT_STATUSES = {
     "Pending": ("Pending", "Unshipped"),
@@ -131,16 +129,15 @@ def _write_while_processing(sb: AmazonDouble, record: ReportRecord) -> None:
         while (now := sb.clock.now()) < ready_at:  # noqa: ASYNC110
             await asyncio.sleep(ready_at - now)
         record.writing_began = now
-        return await asyncio.to_thread(ensure_document, sb, record)
+        return await asyncio.to_thread(write_document, sb, record)
 
     record.writing = asyncio.get_running_loop().create_task(write())
 
 
-async def written(sb: AmazonDouble, record: ReportRecord) -> bytes:
+async def written(record: ReportRecord) -> bytes:
     """The document, once the background write has it (a loaded machine may still be at it
-    when the report is DONE): awaited, not rendered a second time on the event loop."""
-    if record.writing is None:
-        return ensure_document(sb, record)
+    when the report is DONE): awaited, never rendered on the event loop."""
+    assert record.writing is not None  # a DONE report's is written while it processes
     return await asyncio.shield(record.writing)
 
 
@@ -163,7 +160,7 @@ async def get_report(ctx: CallContext) -> Reply:
     _settle(book, record, ctx.now)
     status = record.status(ctx.now)
     if status == "DONE":
-        await written(ctx.sandbox, record)
+        await written(record)
     # FATAL: no document (Amazon's is optional and explains the error).
     return Reply(
         Report(
@@ -189,7 +186,7 @@ async def get_report_document(ctx: CallContext) -> Reply:
     _settle(book, record, ctx.now)
     if record.status(ctx.now) != "DONE":  # also a FATAL/CANCELLED report's would-be id
         raise not_found(f"Report document {document_id} was not found.")
-    await written(sb, record)
+    await written(record)
     expires = max(round(sb.clock.real_duration(URL_LIFETIME)), int(MIN_URL_LIFETIME_REAL))
     query = sb.documents.query(document_id, ctx.now, expires)
     body: dict[str, object] = {
@@ -228,20 +225,19 @@ def columns(report_type: str) -> tuple[str, ...]:
 
 
 def _money_columns(book: OrderBook, state: OrderState, item: ItemFacts) -> dict[str, str]:
-    if state.status == "Canceled":
-        return dict.fromkeys(MONEY_COLUMNS, "")
+    """An item's amounts, empty on a cancelled order."""
     vat, price = book.gen.marketplace.vat_rate, line_cents(item)
-    values = (
-        amount(price),
-        amount(vat_part(price, vat)),
-        amount(item.shipping_cents),
-        amount(vat_part(item.shipping_cents, vat)),
-        "",
-        "",
-        "0.00",
-        "0.00",
-    )
-    return dict(zip(MONEY_COLUMNS, values, strict=True))
+    amounts = {
+        "item-price": amount(price),
+        "item-tax": amount(vat_part(price, vat)),
+        "shipping-price": amount(item.shipping_cents),
+        "shipping-tax": amount(vat_part(item.shipping_cents, vat)),
+        "gift-wrap-price": "",
+        "gift-wrap-tax": "",
+        "item-promotion-discount": "0.00",
+        "ship-promotion-discount": "0.00",
+    }
+    return dict.fromkeys(amounts, "") if state.status == "Canceled" else amounts
 
 
 def _rows(book: OrderBook, state: OrderState) -> Iterator[dict[str, str]]:
@@ -291,16 +287,14 @@ def charset(book: OrderBook) -> str:
     return "Cp1252" if book.gen.marketplace.region == "eu" else "UTF-8"
 
 
-def ensure_document(sb: AmazonDouble, record: ReportRecord) -> bytes:
-    """Render once: the compression stated by getReportDocument must match the bytes."""
-    if record.document is None:
-        if record.writing_began is None:
-            record.writing_began = sb.clock.now()
-        book = sb.sellers[record.seller_id]
-        python_codec = "cp1252" if charset(book) == "Cp1252" else "utf-8"
-        data = render_document(book, record).encode(python_codec, errors="replace")
-        record.gzipped = len(data) > sb.settings.report_gzip_min_bytes
-        record.document = gzip.compress(data, mtime=0) if record.gzipped else data
+def write_document(sb: AmazonDouble, record: ReportRecord) -> bytes:
+    """Rendered once (its one background write): the compression getReportDocument states
+    must match the bytes."""
+    book = sb.sellers[record.seller_id]
+    python_codec = "cp1252" if charset(book) == "Cp1252" else "utf-8"
+    data = render_document(book, record).encode(python_codec, errors="replace")
+    record.gzipped = len(data) > sb.settings.report_gzip_min_bytes
+    record.document = gzip.compress(data, mtime=0) if record.gzipped else data
     return record.document
 
 
@@ -321,11 +315,11 @@ def report_admin_routes(sb: AmazonDouble) -> list[Any]:
         if problem is not None:
             return problem
         record = sb.reports.reports.get(sb.reports.by_document.get(document_id, ""))
-        if record is None:
+        if record is None or record.writing is None:  # a report that writes none
             return s3_error(404, "NoSuchKey", "The specified key does not exist.")
         book = sb.sellers[record.seller_id]
         # Set as a header: Litestar would append its own "; charset=utf-8" to text/*.
         content_type = f"text/plain;charset={charset(book)}"
-        return Response(await written(sb, record), headers={"content-type": content_type})
+        return Response(await written(record), headers={"content-type": content_type})
 
     return [download, set_failures]
