@@ -3,6 +3,7 @@ API's answers come in."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import re
@@ -19,7 +20,6 @@ from lxml import etree
 from keybuzz_shared.connectors import seam
 from keybuzz_shared.connectors.kit.requester import ApiSpec, CallErrors, Garbled, Refusal, Refusals
 from keybuzz_shared.connectors.seam import RequestRefused
-from keybuzz_shared.json_calls import Unavailable
 from keybuzz_shared.mended import xml_mended
 from keybuzz_shared.redaction import mask_tokens, remote_excerpt
 
@@ -330,13 +330,12 @@ class StatusEnvelope:
         log: logging.Logger,
         *,
         login: str,
-        unavailable: Unavailable,
-        outcome_unknown: Callable[[str, str], Exception],
         credentials_refused: Callable[[str, Errors], Exception],
         refused: Callable[[str, str, Errors], Exception],
         max_response_bytes: int,
     ) -> ApiSpec:
-        """A 401 or 403 is the credentials' (a token's, renewed once); ``login``'s refusal too."""
+        """``label``'s errors, the answers' own: a 401 or 403 is the credentials' (a token's,
+        renewed once); ``login``'s refusal too."""
 
         def expired(response: httpx.Response, document: Any) -> bool:
             if not isinstance(document, StatusEnvelope.Answer):
@@ -353,10 +352,9 @@ class StatusEnvelope:
                 return credentials_refused(f"HTTP {status}", ())
             return refused(call, f"HTTP {status}", ())
 
-        errors = CallErrors(
-            unavailable=unavailable,
+        errors = dataclasses.replace(
+            CallErrors.labelled(label),
             unreadable=lambda _call, reason: self.unreadable(reason),
-            outcome_unknown=outcome_unknown,
             refused=lambda call, status, _detail: refused(call, f"HTTP {status}", ()),
             credentials_refused=lambda detail: credentials_refused(detail, ()),
         )
