@@ -87,16 +87,18 @@ def test_an_answer_cut_short_is_garbled_and_the_wrong_root_unreadable() -> None:
 
 
 def test_refusals_renew_a_token_and_name_the_credentials_at_login() -> None:
-    refusals = ENVELOPE.spec(
+    spec = ENVELOPE.spec(
         "Market",
         logging.getLogger(__name__),
         login="auth",
-        unavailable=lambda call, reason, retry_after=None: TimeoutError(call, reason),
-        outcome_unknown=lambda call, reason: TimeoutError(call, reason),
         credentials_refused=lambda detail, errors: PermissionError(detail, errors),
         refused=lambda call, status, errors: LookupError(call, status, errors),
         max_response_bytes=1024,
-    ).refusals
+    )
+    # the other outcomes are the seam's, named with the label
+    assert str(spec.errors.unavailable("query", "down")) == "Market query unavailable: down"
+    assert "Market" in str(spec.errors.outcome_unknown("update", "cut"))
+    refusals = spec.refusals
     ok = httpx.Response(200)
     assert refusals.expired is not None and refusals.error is not None
     assert refusals.expired(ok, read(answer("q_response", "ERROR", ("E_TOKEN", "x"))))

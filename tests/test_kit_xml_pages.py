@@ -107,6 +107,7 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
 
 ORDERS = f"""<page xmlns="{NS}">
 <order><order_id> 1 </order_id><placed>2026-11-01T09:00:00Z</placed><unknown>x</unknown>
+  <shipped>2026-11-2 9:05</shipped>
   <line><sku>A</sku><price>9.90</price></line><line><sku>B</sku><price></price></line></order>
 <order><order_id>2</order_id><placed>2026-11-01T09:00:00Z</placed><quantity>two</quantity></order>
 <order><placed>2026-11-01T09:00:00Z</placed></order>
@@ -125,6 +126,7 @@ def test_an_item_is_decoded_into_its_struct_field_by_field() -> None:
         Order(
             order_id="1",
             placed=datetime(2026, 11, 1, 9, tzinfo=UTC),
+            shipped=datetime(2026, 11, 2, 9, 5, tzinfo=UTC),  # leniently: one digit, no zone
             lines=(Line(sku="A", price=Decimal("9.90")), Line(sku="B")),
         ),
     )

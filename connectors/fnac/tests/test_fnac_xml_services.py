@@ -58,8 +58,6 @@ SPEC = ENVELOPE.spec(
     "Market",
     logging.getLogger("tests.market"),
     login="auth",
-    unavailable=fnac.LABELLED.unavailable,
-    outcome_unknown=fnac.LABELLED.outcome_unknown,
     credentials_refused=CredentialsRefused,
     refused=Refused,
     max_response_bytes=64 * 1024,

@@ -200,13 +200,10 @@ class FnacCredentials(Redacted, frozen=True):
     key: str
 
 
-LABELLED = kit.CallErrors.labelled("Fnac")
 SPEC = ENVELOPE.spec(
     "Fnac",
     log,
     login=LOGIN,
-    unavailable=LABELLED.unavailable,
-    outcome_unknown=LABELLED.outcome_unknown,
     credentials_refused=models.FnacCredentialsRefused,
     refused=models.FnacRequestRefused,
     max_response_bytes=MAX_RESPONSE_BYTES,

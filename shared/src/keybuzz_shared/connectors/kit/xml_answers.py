@@ -3,12 +3,13 @@ API's answers come in."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple, TypeAlias, TypeVar, cast
 
@@ -19,7 +20,6 @@ from lxml import etree
 from keybuzz_shared.connectors import seam
 from keybuzz_shared.connectors.kit.requester import ApiSpec, CallErrors, Garbled, Refusal, Refusals
 from keybuzz_shared.connectors.seam import RequestRefused
-from keybuzz_shared.json_calls import Unavailable
 from keybuzz_shared.mended import xml_mended
 from keybuzz_shared.redaction import mask_tokens, remote_excerpt
 
@@ -194,41 +194,20 @@ def _qualified(ns: str | None, name: str) -> str:
     return name if ns is None else f"{{{ns}}}{name}"
 
 
-# xs:dateTime, leniently: hours may have one digit; no zone means UTC.
-_DATETIME = re.compile(
-    r"(\d{4})-(\d{1,2})-(\d{1,2})[T ](\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,6})\d*)?)?"
-    r"\s*(Z|[+-]\d{2}:?\d{2})?"
-)
+# A field of one digit, not a fraction's ("T9:50:04"): xs:dateTime read leniently.
+_ONE_DIGIT = re.compile(r"(?<![\d.,])(\d)(?!\d)")
 
 
 def parse_datetime(text: str, refused: Callable[[str], Exception], name: str = "date") -> datetime:
-    match = _DATETIME.fullmatch(text.strip())
-    if match is None:
-        raise refused(f"<{name}> is not a date-time: {short(text, 40)!r}")
-    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    """An instant in UTC, no zone meaning UTC; a date alone is none."""
+    padded = _ONE_DIGIT.sub(r"0\1", text.strip())
     try:
-        moment = datetime(
-            int(year),
-            int(month),
-            int(day),
-            int(hour),
-            int(minute),
-            int(second or 0),
-            int((fraction or "0").ljust(6, "0")),
-            tzinfo=_zone(zone),
-        )
+        moment = datetime.fromisoformat(padded) if len(padded) > len("yyyy-mm-dd") else None
     except ValueError:
-        raise refused(f"<{name}> is not a date-time: {short(text, 40)!r}") from None
-    return moment.astimezone(UTC)
-
-
-@functools.cache
-def _zone(zone: str | None) -> timezone:
-    if zone is None or zone == "Z":
-        return UTC
-    sign = -1 if zone[0] == "-" else 1
-    digits = zone[1:].replace(":", "")
-    return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+        moment = None
+    if moment is None:
+        raise refused(f"<{name}> is not a date-time: {short(text, 40)!r}")
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # --- xml envelope: a root whose ``status`` says whether the call was done, beside its
@@ -351,13 +330,12 @@ class StatusEnvelope:
         log: logging.Logger,
         *,
         login: str,
-        unavailable: Unavailable,
-        outcome_unknown: Callable[[str, str], Exception],
         credentials_refused: Callable[[str, Errors], Exception],
         refused: Callable[[str, str, Errors], Exception],
         max_response_bytes: int,
     ) -> ApiSpec:
-        """A 401 or 403 is the credentials' (a token's, renewed once); ``login``'s refusal too."""
+        """``label``'s errors, the answers' own: a 401 or 403 is the credentials' (a token's,
+        renewed once); ``login``'s refusal too."""
 
         def expired(response: httpx.Response, document: Any) -> bool:
             if not isinstance(document, StatusEnvelope.Answer):
@@ -374,10 +352,9 @@ class StatusEnvelope:
                 return credentials_refused(f"HTTP {status}", ())
             return refused(call, f"HTTP {status}", ())
 
-        errors = CallErrors(
-            unavailable=unavailable,
+        errors = dataclasses.replace(
+            CallErrors.labelled(label),
             unreadable=lambda _call, reason: self.unreadable(reason),
-            outcome_unknown=outcome_unknown,
             refused=lambda call, status, _detail: refused(call, f"HTTP {status}", ()),
             credentials_refused=lambda detail: credentials_refused(detail, ()),
         )
@@ -452,12 +429,6 @@ class Node:
             raise self.refused(f"<{self.name}> lacks <{name}>")
         return text
 
-    def int(self, name: str) -> int | None:
-        return self._number(name, int, "an integer")
-
-    def decimal(self, name: str) -> Decimal | None:
-        return self._number(name, Decimal, "a number")
-
     def decode(self, shape: type[S], **given: Any) -> S:
         """Each field from the child of its (encoded) name by its type, a tuple of Structs
         from every such child, ``child@x`` an attribute (``@x``: its own); absent or empty,
@@ -483,7 +454,7 @@ class Node:
 # A field's reading by its type (``decode``).
 _READINGS: dict[type, Callable[[Node, str], Any]] = {
     msgspec.inspect.StrType: Node.text,
-    msgspec.inspect.IntType: Node.int,
-    msgspec.inspect.DecimalType: Node.decimal,
+    msgspec.inspect.IntType: lambda node, name: node._number(name, int, "an integer"),
+    msgspec.inspect.DecimalType: lambda node, name: node._number(name, Decimal, "a number"),
     msgspec.inspect.DateTimeType: Node.datetime,
 }
