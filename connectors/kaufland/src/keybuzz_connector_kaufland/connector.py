@@ -64,7 +64,6 @@ CREDENTIAL_FIELDS = (
 # 111 requests a second per seller across endpoints [official]: two services call for a
 # shop (the poller, orders), each paced to its half.
 REQUESTS_PER_SECOND = 55
-ERRORS = kit.CallErrors.labelled(LABEL, credentials="keys")
 # A 401 for the request's headers (a time too far from Kaufland's [inferred]) says nothing
 # of the keys: the shop is held 5 minutes, never disconnected.
 HEADERS_REFUSED = kit.Refusals.Held.said(
@@ -77,7 +76,7 @@ HEADERS_REFUSED = kit.Refusals.Held.said(
 SPEC = kit.ApiSpec(
     LABEL,
     logging.getLogger(__name__),
-    ERRORS,
+    kit.CallErrors.labelled(LABEL, credentials="keys"),
     kit.Refusals(held=HEADERS_REFUSED),
     requests_per_second=REQUESTS_PER_SECOND,
 )

@@ -84,7 +84,6 @@ def order_of(raw: Any) -> OrderSummary:
 def unit_orders(
     client: kit.Requester, storefronts: Callable[[], Awaitable[Sequence[str]]]
 ) -> seam.OrderSource:
-    """``storefronts``: those ``GET /info/storefront`` names."""
     answers = answers_of(client)
     get = partial(answers.get, operation="GetOrder")
     by_id = kit.ListedOrders.EachById(get, "orders", valid=str.isalnum)

@@ -135,7 +135,6 @@ def details(ticket: Ticket) -> tuple[seam.ThreadDetail, ...]:
 
 
 def inbox_messages_of(ticket: Ticket) -> list[seam.InboxMessage]:
-    """Waiting for the seller while Kaufland says so (``is_seller_responsible``)."""
     order = ticket.order_units[0].id_order if ticket.order_units else None
     return kit.KitSession.ReadInTurn.thread_messages(
         seam.ThreadKey(kind="DISCUSSION", id=ticket.id_ticket, order_id=order),
@@ -154,8 +153,6 @@ def inbox_messages_of(ticket: Ticket) -> list[seam.InboxMessage]:
 
 
 def ticket_inbox(client: kit.Requester) -> kit.KitSession.ReadInTurn[Ticket, Ticket]:
-    """A ticket read again (``GET tickets/{id}`` with its messages, files and order units)
-    only once its ``ts_updated_iso`` moved; no read mark kept."""
     answers = answers_of(client)
     paging = newest_first(
         lambda t: (as_utc(t.ts_updated_iso), t.id_ticket), size=LIST_LIMIT, overlap=OVERLAP
@@ -183,8 +180,7 @@ def ticket_inbox(client: kit.Requester) -> kit.KitSession.ReadInTurn[Ticket, Tic
 
 
 async def post_message(client: kit.Requester, reply: seam.Reply) -> None:
-    """``CreateTicketMessageRequest`` [official]: the text, each file base64 in a data URL;
-    the ticket's id one of digits (the ticket's replies send no other: ``valid``)."""
+    """The ticket's id one of digits: the ticket's replies send no other (``valid``)."""
     files = [
         {
             "filename": f.name,
