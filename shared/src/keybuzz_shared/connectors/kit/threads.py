@@ -426,34 +426,6 @@ class ListedThreads(ThreadsInbox, Generic[T]):
     label: str = "the marketplace"
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
-    @classmethod
-    def of_messages(
-        cls,
-        listing: Listing[T, Any, Any],
-        read: Read[T],
-        message: Callable[[T], InboxMessage],
-        files: Callable[[InboxFile, int], Awaitable[bytes]],
-        **options: Any,
-    ) -> ListedThreads[T]:
-        """Messages listed, not threads: each a thread of one, whole."""
-
-        async def mapper() -> Callable[[T], Sequence[InboxMessage]]:
-            return lambda item: (message(item),)
-
-        async def whole(item: T) -> T:
-            return item
-
-        return cls(
-            listing,
-            read,
-            complete=lambda _: True,
-            read_whole=whole,
-            mapper=mapper,
-            named=lambda _: "a message",
-            files=files,
-            **options,
-        )
-
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
     ) -> Page[InboxMessage]:
