@@ -340,14 +340,29 @@ class NumberedPages(Client):
 
 
 async def test_a_listing_of_messages_is_an_inbox_each_message_a_thread_of_one() -> None:
-    """``ListedThreads.of_messages`` on pages by number whose answer says ``more`` (a
+    """``ListedThreads`` of messages, each whole, on pages by number whose answer says ``more`` (a
     ``KeyedPages`` of its own key): a message off its shape costs itself, and an empty
     page saying more ends the listing (no third call)."""
     first = {"messages": [{"id": "m1", "at": T0.isoformat()}, {"id": 2}], "more": True}
     client = NumberedPages({"1": first, "2": {"messages": [], "more": True}})
     pages = KeyedPages(client, "messages", "messages", follows="more")  # type: ignore[arg-type]
     listing = Listing(PageNumbers[Said](), lambda low, high: {}, pages.numbered())
-    inbox = ListedThreads.of_messages(listing, reader(Said, "a message"), said_message, no_file)
+
+    async def mapper() -> Any:
+        return lambda said: (said_message(said),)
+
+    async def whole(said: Said) -> Said:
+        return said
+
+    inbox = ListedThreads(
+        listing,
+        reader(Said, "a message"),
+        complete=lambda _: True,
+        read_whole=whole,
+        mapper=mapper,
+        named=lambda _: "a message",
+        files=no_file,
+    )
     page = await inbox.inbox_messages(since=T0)
     assert [m.message_id for m in page.items] == ["m1"] and len(page.unreadable) == 1
     assert page.next_cursor is not None

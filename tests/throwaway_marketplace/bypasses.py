@@ -62,10 +62,7 @@ def pages_on(client: kit.Requester, api: throwaway.View) -> kit.KitSession:
 
     since = lambda low, high: {"since": low.isoformat()}  # noqa: E731
     listing = kit.Listing(kit.Listing.PageNumbers[throwaway.Said](), since, every_page)
-    files = lambda file, most: client.get_bytes(file.url, most)  # noqa: E731
-    inbox = kit.KitSession.ListedThreads.of_messages(
-        listing, throwaway.READ, throwaway.message_of, files
-    )
+    inbox = throwaway.messages_inbox(client, listing)
     session = throwaway.parts(client, api)
     return kit.KitSession(inbox, session.replies, verify=session.verify)
 

@@ -5,8 +5,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
@@ -67,13 +68,34 @@ def messages(client: kit.Requester, path: str) -> kit.KeyedPages:
     return kit.KeyedPages(client, path, "messages", "list_messages", follows="more")
 
 
+def messages_inbox(
+    client: kit.Requester, listing: kit.Listing[Said, Any, Any]
+) -> kit.KitSession.ListedThreads[Said]:
+    """Messages listed, not threads: each a thread of one, whole."""
+
+    async def mapper() -> Callable[[Said], Sequence[seam.InboxMessage]]:
+        return lambda said: (message_of(said),)
+
+    async def whole(said: Said) -> Said:
+        return said
+
+    return kit.KitSession.ListedThreads(
+        listing,
+        READ,
+        complete=lambda _: True,
+        read_whole=whole,
+        mapper=mapper,
+        named=lambda _: "a message",
+        files=lambda file, most: client.get_bytes(file.url, most),
+    )
+
+
 def parts(client: kit.Requester, _api: View) -> kit.KitSession:
     since = lambda low, high: {"since": low.isoformat()}  # noqa: E731
     listing = kit.Listing(
         kit.Listing.PageNumbers[Said](), since, messages(client, "messages").numbered()
     )
-    files = lambda file, most: client.get_bytes(file.url, most)  # noqa: E731
-    inbox = kit.KitSession.ListedThreads.of_messages(listing, READ, message_of, files)
+    inbox = messages_inbox(client, listing)
 
     async def send(reply: seam.Reply) -> None:
         await client.request(

@@ -210,11 +210,11 @@ class EbayClient(kit.Requester):
             self._username = str(user.get("username") or "") if isinstance(user, dict) else ""
         return self._username
 
-    async def page(self, kind: str, offset: int, low: datetime | None) -> tuple[list[Any], bool]:
-        since = {"start_time": kit.iso_z(low)} if low is not None else {}
-        query = {"conversation_type": kind, "limit": str(LIMITS.page_size), "offset": str(offset)}
+    async def page(self, at: ListedAt) -> tuple[list[Any], bool]:
+        since = {"start_time": kit.iso_z(at.low)} if KINDS[at.kind] else {}
+        query = {"conversation_type": at.kind, "limit": str(LIMITS.page_size)}
         pages = self.pages(f"{MESSAGES}conversation", "conversations", "getConversations")
-        return await pages.get(query | since)
+        return await pages.get(query | {"offset": str(at.offset)} | since)
 
     async def messages(self, conversation: Conversation, kind: str) -> list[seam.InboxMessage]:
         me, item = await self.username(), conversation.item
@@ -248,19 +248,69 @@ class EbayClient(kit.Requester):
         body = {"conversationId": reply.thread.id, "messageText": reply.body}
         await self.request("POST", f"{MESSAGES}send_message", body=body, idempotent=False)
 
-    def inbox(self) -> kit.KitSession.Conversations[Conversation]:
-        return kit.KitSession.Conversations(
-            KINDS,
-            self.page,
-            kit.reader(Conversation, "a conversation"),
-            size=LIMITS.page_size,
-            conversation_id=lambda c: c.conversation_id,
-            messages=self.messages,
-            mark=self.mark,
-            last_change=lambda c: c.latest_message.created_date if c.latest_message else None,
-            files=lambda file, most: self.get_bytes(file.url, most),
-            lookups=(self.purchases,),
-        )
+
+class ListedAt(msgspec.Struct, array_like=True, frozen=True):
+    """A listing's cursor: the kind listed, its next page's offset, the window's start."""
+
+    kind: str
+    offset: int
+    low: datetime
+
+
+class Inbox(seam.ThreadsInbox):
+    """Each kind of conversation listed whole (``KINDS``), then the next. eBay marks a
+    conversation read, not a message: a listing remembers each message's conversation and
+    kind (that listing's only, made anew at its first page)."""
+
+    def __init__(self, client: EbayClient) -> None:
+        self.client = client
+        self.conversations: dict[str, tuple[str, str]] = {}
+
+    async def inbox_messages(
+        self, *, since: datetime, cursor: str | None = None
+    ) -> seam.Page[seam.InboxMessage]:
+        if cursor is None:
+            at = ListedAt(next(iter(KINDS)), 0, since.astimezone(UTC))
+            self.conversations = {}
+            self.client.purchases.drop()
+        else:
+            at = seam.state_of(cursor, ListedAt, lambda a: a.offset >= 0 and a.kind in KINDS)
+        raw, more = await self.client.page(at)
+        found, unreadable = kit.reader(Conversation, "a conversation")(raw)
+        items: list[seam.InboxMessage] = []
+        for conversation in found:
+            latest = conversation.latest_message
+            if latest is not None and latest.created_date < at.low:
+                continue  # nothing said since the window's start: not read
+            for message in await self.client.messages(conversation, at.kind):
+                if message.created_at >= at.low:
+                    items.append(message)
+                    self.conversations[message.message_id] = (conversation.conversation_id, at.kind)
+        following = self.following(at, more)
+        return seam.Page(items=tuple(items), next_cursor=following, unreadable=tuple(unreadable))
+
+    @staticmethod
+    def following(at: ListedAt, more: bool) -> str | None:
+        kinds = list(KINDS)
+        after = kinds.index(at.kind) + 1
+        if more:
+            return seam.cursor_of(ListedAt(at.kind, at.offset + LIMITS.page_size, at.low))
+        return seam.cursor_of(ListedAt(kinds[after], 0, at.low)) if after < len(kinds) else None
+
+    async def mark_read(self, message_ids: Sequence[str]) -> int:
+        """Refused: messages never listed, or whose conversation's mark was refused."""
+        wanted = list(dict.fromkeys(message_ids))
+        marks = dict.fromkeys(self.conversations[m] for m in wanted if m in self.conversations)
+        refused: set[tuple[str, str] | None] = {None}  # None: a message never listed
+        for conversation in marks:
+            try:
+                await self.client.mark(*conversation)
+            except seam.CallRefused:  # e.g. a conversation eBay lost
+                refused.add(conversation)
+        return sum(1 for m in wanted if self.conversations.get(m) in refused)
+
+    async def file(self, file: seam.InboxFile, max_bytes: int) -> bytes:
+        return await self.client.get_bytes(file.url, max_bytes)
 
 
 def order_of(raw: Any) -> seam.OrderSummary:
@@ -319,7 +369,7 @@ def session_of(client: EbayClient, _api: EbayApiSettings) -> kit.KitSession:
     # A reply's read-back: the conversation as the inbox reads it (no listing: no order).
     listed = lambda thread: client.messages(Conversation(thread), "FROM_MEMBERS")  # noqa: E731
     replies = kit.DeclaredReplies(NAME, "conversation", post=client.reply, listed=listed)
-    session = kit.KitSession(client.inbox(), replies, orders_of(client), verify=client.username)
+    session = kit.KitSession(Inbox(client), replies, orders_of(client), verify=client.username)
     return session.sharing(client.user_token)  # eBay grants so many a day ("Token grants")
 
 

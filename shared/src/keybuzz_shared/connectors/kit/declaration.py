@@ -20,7 +20,6 @@ from keybuzz_shared.connectors.kit.auth import ClientCredentials, require_fields
 from keybuzz_shared.connectors.kit.catalogue import instance_of
 from keybuzz_shared.connectors.kit.requester import CallErrors, Requester
 from keybuzz_shared.connectors.kit.threads import (
-    Conversations,
     Discussions,
     ListedThreads,
     ReadInTurn,
@@ -185,7 +184,6 @@ class KitSession(PartsSession):
 
     ReadInTurn: TypeAlias = ReadInTurn
     ListedThreads: TypeAlias = ListedThreads
-    Conversations: TypeAlias = Conversations
     ReadMarks: TypeAlias = ReadMarks
 
     @dataclass

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import mimetypes
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import KW_ONLY, InitVar, dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Generic, TypeVar
@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 import msgspec
 
 from keybuzz_shared.connectors.kit.json_answers import iso_z, segment
-from keybuzz_shared.connectors.kit.listing import Listing, Lookup, PageRead, Read
+from keybuzz_shared.connectors.kit.listing import Listing, PageRead, Read
 from keybuzz_shared.connectors.kit.requester import CallErrors, Requester
 from keybuzz_shared.connectors.seam import (
     CallRefused,
@@ -426,34 +426,6 @@ class ListedThreads(ThreadsInbox, Generic[T]):
     label: str = "the marketplace"
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
-    @classmethod
-    def of_messages(
-        cls,
-        listing: Listing[T, Any, Any],
-        read: Read[T],
-        message: Callable[[T], InboxMessage],
-        files: Callable[[InboxFile, int], Awaitable[bytes]],
-        **options: Any,
-    ) -> ListedThreads[T]:
-        """Messages listed, not threads: each a thread of one, whole."""
-
-        async def mapper() -> Callable[[T], Sequence[InboxMessage]]:
-            return lambda item: (message(item),)
-
-        async def whole(item: T) -> T:
-            return item
-
-        return cls(
-            listing,
-            read,
-            complete=lambda _: True,
-            read_whole=whole,
-            mapper=mapper,
-            named=lambda _: "a message",
-            files=files,
-            **options,
-        )
-
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
     ) -> Page[InboxMessage]:
@@ -713,107 +685,3 @@ class DeclaredReplies:
         if len(reply.body) > limits.max_text_length:
             return f"reply longer than {limits.max_text_length} characters"
         return refused_files(limits, reply.attachments, self.label)
-
-
-# --- conversations, kind after kind -------------------------------------------------------
-# Each kind listed whole, then the next; the marketplace marks a conversation read, so a
-# listing remembers each message's conversation (that listing's only).
-
-C = TypeVar("C")  # a conversation as listed
-
-
-class ListedAt(msgspec.Struct, array_like=True, frozen=True):
-    """The layout a connector's own cursors had, so that stored ones still decode."""
-
-    kind: str
-    offset: int
-    low: datetime
-
-
-# One page of a kind's listing: (kind, offset, the window's start or None where the kind
-# takes no time filter) → the page's raw items and whether a next page follows.
-PageOf = Callable[[str, int, datetime | None], Awaitable[tuple[list[Any], bool]]]
-
-
-@dataclass(eq=False)  # an inbox is itself, whatever its parts
-class Conversations(ThreadsInbox, Generic[C]):
-    """``kinds``: each listed in turn, True where its listing filters by the window's start
-    (else by its last change); ``last_change`` before the window: skipped unread (None: read
-    it)."""
-
-    kinds: Mapping[str, bool]
-    page: PageOf
-    read: Callable[[list[Any]], tuple[Sequence[C], Sequence[str]]]
-    _: KW_ONLY
-    size: int
-    conversation_id: Callable[[C], str]
-    last_change: Callable[[C], datetime | None]
-    # Not a field: the seam's ``ThreadsInbox`` has a ``messages`` of its own.
-    messages: InitVar[Callable[[C, str], Awaitable[Sequence[InboxMessage]]]]
-    mark: Callable[[str, str], Awaitable[object]]
-    files: Callable[[InboxFile, int], Awaitable[bytes]]
-    lookups: Sequence[Lookup[Any]] = ()
-
-    def __post_init__(
-        self, messages: Callable[[C, str], Awaitable[Sequence[InboxMessage]]]
-    ) -> None:
-        self.messages_of = messages
-        self.order = list(self.kinds)
-        # message id → (its conversation, its kind), for the current listing's messages
-        # only (made anew at its first page), not every message the session ever read.
-        self.conversations: dict[str, tuple[str, str]] = {}
-
-    async def inbox_messages(
-        self, *, since: datetime, cursor: str | None = None
-    ) -> Page[InboxMessage]:
-        if cursor is None:
-            at = ListedAt(self.order[0], 0, as_utc(since))
-            self.conversations = {}
-            for lookup in self.lookups:
-                lookup.drop()
-        else:
-            at = state_of(cursor, ListedAt, lambda a: a.offset >= 0 and a.kind in self.kinds)
-        raw, more = await self.page(at.kind, at.offset, at.low if self.kinds[at.kind] else None)
-        found, unreadable = self.read(raw)
-        items: list[InboxMessage] = []
-        for conversation in found:
-            last = self.last_change(conversation)
-            if last is not None and as_utc(last) < at.low:
-                continue
-            conversation_id = self.conversation_id(conversation)
-            for message in await self.messages_of(conversation, at.kind):
-                if message.created_at >= at.low:
-                    items.append(message)
-                    self.conversations[message.message_id] = (conversation_id, at.kind)
-        following = self._following(at, more)
-        return Page(
-            items=tuple(items),
-            next_cursor=cursor_of(following) if following else None,
-            unreadable=tuple(unreadable),
-        )
-
-    def _following(self, at: ListedAt, more: bool) -> ListedAt | None:
-        if more:
-            return ListedAt(at.kind, at.offset + self.size, at.low)
-        after = self.order.index(at.kind) + 1
-        return ListedAt(self.order[after], 0, at.low) if after < len(self.order) else None
-
-    async def mark_read(self, message_ids: Sequence[str]) -> int:
-        """Refused: messages never listed, or whose conversation's mark was refused."""
-        wanted = list(dict.fromkeys(message_ids))
-        refused_conversations: set[tuple[str, str]] = set()
-        for conversation in dict.fromkeys(
-            self.conversations[m] for m in wanted if m in self.conversations
-        ):
-            try:
-                await self.mark(*conversation)
-            except CallRefused:  # e.g. a conversation the marketplace lost
-                refused_conversations.add(conversation)
-        return sum(
-            1
-            for m in wanted
-            if m not in self.conversations or self.conversations[m] in refused_conversations
-        )
-
-    async def file(self, file: InboxFile, max_bytes: int) -> bytes:
-        return await self.files(file, max_bytes)
