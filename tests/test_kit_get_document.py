@@ -55,6 +55,10 @@ async def test_a_get_carries_the_key_in_its_query_and_reads_the_document(
     found = await requester.request("GET", "sales_ws", {"action": "list"}, name="list")
     assert found.said == "listed" and requester.sent["list"] == 1
     assert app.seen == [f"GET action=list&login=shop&pwd={KEY}"]
+    # A JSON body where the API takes documents is refused at once, nothing sent.
+    with pytest.raises(TypeError, match="a body makes one"):
+        await requester.request("POST", "sales_ws", name="send", body={"action": "send"})
+    assert requester.sent["send"] == 0 and len(app.seen) == 1
 
 
 async def test_an_envelopes_refusal_is_the_marketplaces_error_without_the_key(

@@ -242,6 +242,8 @@ class Requester(JsonCalls[_InFlight]):
         after an answer proving nothing was done; ``answered=False``: not read (None)."""
         sending, answers = Sending(), self.spec.answers
         if body is not None and answers is not None:
+            if not callable(body):  # refused here, before any request leaves
+                raise TypeError(f"{self.spec.label} answers in documents: a body makes one")
             sending = Sending(made=body, content_type=answers.content_type)
         elif body is not None:
             sending = Sending(content=msgspec.json.encode(body), content_type="application/json")
@@ -249,7 +251,7 @@ class Requester(JsonCalls[_InFlight]):
             method,
             path,
             params,
-            resend=_resend(idempotent),
+            resend=Resend.READ if idempotent else Resend.SEND,
             name=name,
             sending=sending,
             reading=Reading(raw=not answered, shape=shape, max_bytes=max_bytes),
@@ -660,7 +662,3 @@ class Requester(JsonCalls[_InFlight]):
         if not cursor or cursor.startswith("/") or "://" in cursor or ".." in cursor:
             raise ValueError("not a cursor this client handed out")
         return str(self._base.join(cursor))
-
-
-def _resend(idempotent: bool) -> Resend:
-    return Resend.READ if idempotent else Resend.SEND
