@@ -15,6 +15,7 @@ import msgspec
 from litestar import Request, Response
 
 from keybuzz_sandbox.answers import JSON, gateway_page, joined_query
+from keybuzz_sandbox.clock import parse_iso
 from keybuzz_sandbox.faults import (
     FaultConfig,
     FaultInjector,
@@ -115,6 +116,12 @@ def query_bool(query: Mapping[str, str], name: str) -> bool | None:
     if raw.lower() not in ("true", "false"):
         raise Refused(400, f"{name} must be true or false")
     return raw.lower() == "true"
+
+
+def query_date(query: Mapping[str, str], name: str) -> float | None:
+    """A query date the marketplace's description types ``date-time`` (so checked by it
+    already); None when absent."""
+    return parse_iso(query[name]) if name in query else None
 
 
 def query_read(

@@ -8,7 +8,6 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from keybuzz_sandbox.clock import parse_iso
 from keybuzz_sandbox.double_kit import api as kit
 from keybuzz_sandbox.double_kit.api import (
     Answer,
@@ -19,6 +18,7 @@ from keybuzz_sandbox.double_kit.api import (
     multipart,
     page_link,
     page_of,
+    query_date,
     query_read,
     seller_reply,
 )
@@ -64,11 +64,6 @@ def _minute(query: Mapping[str, str], name: str) -> float | None:
 
 def _minute_time(raw: str) -> float:
     return datetime.strptime(raw, "%Y-%m-%d-%H-%M").replace(tzinfo=UTC).timestamp()
-
-
-def _date(query: Mapping[str, str], name: str) -> float | None:
-    """A date the description types ``date-time`` (so checked by it already)."""
-    return parse_iso(query[name]) if name in query else None
 
 
 def _page(
@@ -184,7 +179,7 @@ def list_orders(book: ShopBook, call: Call) -> Answer:
     (``date_modification``) at or after a date (assumed), ``page-size`` a page; without
     the states a listing hides (the description's other filters accepted and ignored)."""
     query = call.query
-    created, modified = _date(query, "date_creation"), _date(query, "date_modification")
+    created, modified = query_date(query, "date_creation"), query_date(query, "date_modification")
     size = int(query.get("page-size", "0")) or ORDER_PAGE  # to 50, as the description checks
     if size < 1:
         raise Refused(400, "invalid-parameter", "page-size must be at least 1")

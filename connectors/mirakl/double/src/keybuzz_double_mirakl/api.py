@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import msgspec
-from keybuzz_sandbox.clock import parse_iso
 from keybuzz_sandbox.double_kit.api import (
     Answer,
     Part,
@@ -20,6 +19,7 @@ from keybuzz_sandbox.double_kit.api import (
     found,
     multipart,
     query_bool,
+    query_date,
     seller_reply,
     within,
 )
@@ -57,11 +57,6 @@ def _int(query: Mapping[str, str], name: str, default: int, bounds: tuple[int, i
     if not raw.isdigit() or not bounds[0] <= int(raw) <= bounds[1]:
         raise Refused(400, f"{name} must be an integer between {bounds[0]} and {bounds[1]}")
     return int(raw)
-
-
-def _date(query: Mapping[str, str], name: str) -> float | None:
-    """A date the description types ``date-time`` (so checked by it already)."""
-    return parse_iso(query[name]) if name in query else None
 
 
 def _list(query: Mapping[str, str], name: str) -> set[str]:
@@ -125,7 +120,7 @@ def _sort_key(thread: Thread) -> tuple[float, str]:
 
 
 def _matching(book: ShopBook, filters: dict[str, str]) -> list[Thread]:
-    since = _date(filters, "updated_since")
+    since = query_date(filters, "updated_since")
     return [t for t in book.threads.values() if since is None or t.updated >= since]
 
 
@@ -210,8 +205,8 @@ def list_orders(book: ShopBook, call: Call) -> Answer:
     filters our connector asks (the description's others are accepted and ignored)."""
     query = call.query
     ids = _list(query, "order_ids")
-    created = (_date(query, "start_date"), _date(query, "end_date"))
-    updated = (_date(query, "start_update_date"), _date(query, "end_update_date"))
+    created = (query_date(query, "start_date"), query_date(query, "end_date"))
+    updated = (query_date(query, "start_update_date"), query_date(query, "end_update_date"))
     size = _int(query, "max", ORDER_PAGE[0], (1, ORDER_PAGE[1]))
     offset = _int(query, "offset", 0, (0, 10**9))
     descending = query.get("order", "asc")
