@@ -9,6 +9,9 @@ import random
 import msgspec
 
 HOUR, DAY = 3_600.0, 86_400.0
+# no order whose life is placed, waiting for the seller (up to an hour), then
+# ``shipping_path`` changes state later than this after it is placed
+MAX_LIFECYCLE = 9 * DAY
 
 
 class Lifecycle(msgspec.Struct, frozen=True, kw_only=True):

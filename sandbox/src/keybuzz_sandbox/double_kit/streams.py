@@ -46,6 +46,26 @@ class DrawnStreams:
         """Orders placed at or before ``virtual`` (orders are in time order)."""
         return self._count_before(virtual, self.slot, "order")
 
+    def placed_in(
+        self, virtual_now: float, low: float | None, high: float | None, reach: float = 0.0
+    ) -> range:
+        """Indices of the orders placed by ``virtual_now`` a date filter [low, high] may
+        select (orders are in time order): ``reach``, how long an order keeps changing, when
+        the filter is on a change's date rather than the order's placing."""
+        last = self.placed_before(virtual_now)
+        first = 0 if low is None else self.placed_before(low - reach - 1e-6)
+        if high is not None:
+            last = min(last, self.placed_before(high))
+        return range(first, max(first, last))
+
+    def talked_about(self, index: int, claim_rate: float, ask_rate: float) -> tuple[bool, bool]:
+        """Whether a buyer asks about order ``index``, and whether they claim (if it ships):
+        cheap, so that only those orders' threads are drawn."""
+        return (
+            unit(*self.parts, index, "asks") < ask_rate,
+            unit(*self.parts, index, "claims") < claim_rate,
+        )
+
     def offer_question_time(self, index: int) -> float:
         return self._placed(index, self.offer_slot, "offer")
 

@@ -27,6 +27,7 @@ from keybuzz_sandbox.double_kit.api import (
     within,
 )
 from keybuzz_sandbox.double_kit.draws import numeric_id
+from keybuzz_sandbox.double_kit.history import MAX_LIFECYCLE
 from keybuzz_sandbox.faults import no_hostile_paging
 
 from .book import DiscussionRecord, SentMessage, ShopBook
@@ -336,7 +337,9 @@ def orders(book: ShopBook, call: Call) -> Answer:
     low = max((t for t in (created[0], updated[0]) if t is not None), default=None)
     high = min((t for t in (created[1], updated[1]) if t is not None), default=None)
     matching = []
-    for index in book.order_range(now, low, high, updated[0] is not None):
+    # no order changes later than MAX_LIFECYCLE after it is placed
+    reach = MAX_LIFECYCLE if updated[0] is not None else 0.0
+    for index in book.gen.placed_in(now, low, high, reach):
         order = book.gen.order(index)
         _, changed = order.status_at(now)
         if within(order.placed, created) and within(changed, updated):

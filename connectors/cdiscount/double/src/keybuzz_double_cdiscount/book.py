@@ -15,10 +15,10 @@ from keybuzz_sandbox.double_kit.books import DrawnShop
 from keybuzz_sandbox.double_kit.draws import file_bytes, numeric_id
 
 from .generator import (
+    ASK_RATE,
     CLAIMS,
     CUSTOMER,
     GRC,
-    MAX_LIFECYCLE,
     SELLER,
     AttachmentFacts,
     DiscussionFacts,
@@ -125,7 +125,7 @@ class ShopBook(DrawnShop[ShopGenerator]):
     # --- discussions ------------------------------------------------------------------
 
     def order_drawn(self, index: int) -> None:
-        if any(self.gen.has_discussion(index)):
+        if any(self.gen.talked_about(index, self.gen.spec.claim_rate, ASK_RATE)):
             for facts in self.gen.order_discussions(index):
                 self._add(facts)
 
@@ -245,18 +245,6 @@ class ShopBook(DrawnShop[ShopGenerator]):
     def latest_order(self, now: float) -> OrderFacts | None:
         placed = self.gen.placed_before(now)
         return self.gen.order(placed - 1) if placed else None
-
-    def order_range(
-        self, now: float, low: float | None, high: float | None, updated: bool
-    ) -> range:
-        """Indices of the orders a date filter may select (orders are in time order; no order
-        changes later than MAX_LIFECYCLE after it is placed)."""
-        last = self.gen.placed_before(now)
-        reach = MAX_LIFECYCLE if updated else 0.0
-        first = 0 if low is None else self.gen.placed_before(low - reach - 1e-6)
-        if high is not None:
-            last = min(last, self.gen.placed_before(high))
-        return range(first, max(first, last))
 
     # --- time -------------------------------------------------------------------------
 

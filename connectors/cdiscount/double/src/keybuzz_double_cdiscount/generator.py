@@ -18,7 +18,6 @@ from keybuzz_sandbox.double_kit.streams import DrawnStreams
 from .shops import ShopSpec
 
 WINDOW = 90 * DAY
-MAX_LIFECYCLE = 9 * DAY  # no order changes status later than this after it is placed
 OFFER_QUESTIONS_EVERY = 10
 ASK_RATE = 0.18  # share of orders a buyer asks about
 
@@ -184,17 +183,9 @@ class ShopGenerator(DrawnStreams):
 
     # --- discussions ------------------------------------------------------------------
 
-    def has_discussion(self, index: int) -> tuple[bool, bool]:
-        """Whether a buyer asks about order ``index``, and whether they open a claim (if it
-        ships): cheap, so that only those orders' discussions are computed."""
-        return (
-            unit(self.seed, self.seller_id, index, "asks") < ASK_RATE,
-            unit(self.seed, self.seller_id, index, "claims") < self.spec.claim_rate,
-        )
-
     def order_discussions(self, index: int) -> list[DiscussionFacts]:
         order = self.order(index)
-        asks, claims = self.has_discussion(index)
+        asks, claims = self.talked_about(index, self.spec.claim_rate, ASK_RATE)
         draw = rng(self.seed, self.seller_id, index, "discussions")
         found = []
         if asks:

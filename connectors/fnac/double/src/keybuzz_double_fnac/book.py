@@ -13,7 +13,7 @@ from keybuzz_sandbox.double_kit.admin import advance_summary
 from keybuzz_sandbox.double_kit.books import DrawnShop
 
 from .generator import (
-    MAX_LIFECYCLE,
+    ASK_RATE,
     NEW_CLAIM_SUBJECT,
     FileFacts,
     IncidentFacts,
@@ -105,7 +105,7 @@ class ShopBook(DrawnShop[ShopGenerator]):
     # --- making the history concrete ----------------------------------------------
 
     def order_drawn(self, index: int) -> None:
-        asks, claims = self.gen.has_thread(index)
+        asks, claims = self.gen.talked_about(index, self.gen.spec.claim_rate, ASK_RATE)
         if asks or claims:
             messages, incident = self.gen.thread(self.gen.order(index))
             self._add_messages(messages)
@@ -140,20 +140,6 @@ class ShopBook(DrawnShop[ShopGenerator]):
     def order_state(self, order: OrderFacts, virtual_now: float) -> tuple[str, float]:
         """(order state, virtual time of its last change) at `virtual_now`."""
         return order.state_at(virtual_now) or ("Created", order.placed)
-
-    def order_candidates(
-        self, virtual_now: float, date_type: str | None, low: float | None, high: float | None
-    ) -> range:
-        """Indices of the orders a date filter may select (orders are in time order; no
-        order changes more than MAX_LIFECYCLE after it is placed)."""
-        last = self.gen.placed_before(virtual_now)
-        if date_type is None:
-            return range(last)
-        reach = 0.0 if date_type == "CreatedAt" else MAX_LIFECYCLE
-        first = 0 if low is None else self.gen.placed_before(low - reach - 1e-6)
-        if high is not None:
-            last = min(last, self.gen.placed_before(high))
-        return range(first, max(first, last))
 
     # --- incidents ----------------------------------------------------------------------
 

@@ -17,8 +17,8 @@ from keybuzz_sandbox.double_kit.streams import DrawnStreams
 
 from .shops import ShopSpec, uuid_from
 
-MAX_LIFECYCLE = 9 * DAY  # no order changes state later than this after it is placed
 OFFER_QUESTIONS_EVERY = 3  # one question about an offer for every three orders
+ASK_RATE = 0.18  # share of orders a buyer asks about
 
 # order state -> the state its lines show, where the two differ (state.xsd: order_state,
 # order_detail_state); a line of any other state shows its order's word.
@@ -257,19 +257,11 @@ class ShopGenerator(DrawnStreams):
             self.seller_message(asked, answer_id, subject, text, at),
         ]
 
-    def has_thread(self, index: int) -> tuple[bool, bool]:
-        """Whether the buyer asks about order `index`, and whether they open an incident
-        (if it ships): cheap, so that only those orders' facts are computed."""
-        return (
-            unit(self.seed, self.shop_id, index, "asks") < 0.18,
-            unit(self.seed, self.shop_id, index, "claims") < self.spec.claim_rate,
-        )
-
     def thread(self, order: OrderFacts) -> tuple[list[MessageFacts], IncidentFacts | None]:
         """The messages about one order (and its incident): all of them, future ones too."""
         rng = seeded_rng(self.seed, self.shop_id, order.index, "thread")
         messages: list[MessageFacts] = []
-        asks, claims = self.has_thread(order.index)
+        asks, claims = self.talked_about(order.index, self.spec.claim_rate, ASK_RATE)
 
         def add(from_type: str, subject: str, text: str, at: float) -> None:
             seeded = self._seeded_answer(rng, at)

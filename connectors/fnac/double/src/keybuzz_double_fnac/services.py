@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import msgspec
+from keybuzz_sandbox.double_kit.history import MAX_LIFECYCLE
 from lxml import etree
 
 from . import errors
@@ -257,7 +258,7 @@ def _orders(book: ShopBook, filters: Filters, now: float) -> Sequence[int]:
         found = (book.find_order(i, now) for i in wanted_ids)
         indices: Sequence[int] = sorted(o.index for o in found if o is not None)
     else:
-        indices = book.order_candidates(now, filters.date_type, *filters.virtual_bounds())
+        indices = _placed_in(book, now, filters)
 
     def changed(index: int) -> float:
         """UpdatedAt: when its state last changed; CreatedAt: when it was placed."""
@@ -269,10 +270,17 @@ def _orders(book: ShopBook, filters: Filters, now: float) -> Sequence[int]:
     return kept[::-1] if filters.descending else kept
 
 
+def _placed_in(book: ShopBook, now: float, filters: Filters) -> range:
+    """Indices of the orders the date filter may select (no order changes more than
+    MAX_LIFECYCLE after it is placed)."""
+    reach = 0.0 if filters.date_type == "CreatedAt" else MAX_LIFECYCLE
+    return book.gen.placed_in(now, *filters.virtual_bounds(), reach)
+
+
 def _created_within(book: ShopBook, now: float, filters: Filters) -> range:
     """Indices of the orders whose creation the date filter (CreatedAt or none) keeps,
     found by bisection: creation times, as the client sees them, never decrease."""
-    indices = book.order_candidates(now, filters.date_type, *filters.virtual_bounds())
+    indices = _placed_in(book, now, filters)
     if filters.date_type is None:
         return indices
 
