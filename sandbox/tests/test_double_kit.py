@@ -11,9 +11,10 @@ import pytest
 from keybuzz_sandbox.double_kit.admin import admin_router, forward, known, settings_handlers
 from keybuzz_sandbox.double_kit.api import Part, Refused, decoded, multipart, page_of, seller_reply
 from keybuzz_sandbox.double_kit.draws import rng
-from keybuzz_sandbox.double_kit.history import Lifecycle, shipping_path
+from keybuzz_sandbox.double_kit.history import MAX_LIFECYCLE, Lifecycle, shipping_path
 from keybuzz_sandbox.double_kit.model_structs import model_structs
 from keybuzz_sandbox.double_kit.routes import operation_route
+from keybuzz_sandbox.double_kit.streams import DrawnStreams
 from keybuzz_sandbox.double_kit.tokens import Issued
 from keybuzz_sandbox.faults import ReplyFaults
 from litestar import Litestar, get
@@ -209,3 +210,20 @@ def test_a_json_body_is_decoded_as_its_struct_or_refused_saying_why() -> None:
         with pytest.raises(Refused, match=why) as refused:
             decoded(body, Reply, "reply")
         assert refused.value.status == 400
+
+
+def test_a_filter_on_changes_reaches_back_to_the_orders_still_changing() -> None:
+    """An order placed before a change-date filter's start can change inside it: with
+    ``reach`` (how long an order keeps changing) those orders are candidates too; on the
+    placing date, only the orders placed within the bounds."""
+    day = 86_400.0
+    streams = DrawnStreams(("seed", "shop"), 900, 90 * day, 90 * day, 10)
+    now, low, high = 90 * day, 60 * day, 70 * day
+    placed = streams.placed_in(now, low, high)
+    changed = streams.placed_in(now, low, high, MAX_LIFECYCLE)
+    assert placed == range(streams.placed_before(low - 1e-6), streams.placed_before(high))
+    assert all(low <= streams.purchase_time(i) <= high for i in placed)
+    assert changed.stop == placed.stop
+    reached = range(changed.start, placed.start)
+    assert len(reached) > 0
+    assert all(low - MAX_LIFECYCLE <= streams.purchase_time(i) < low for i in reached)
