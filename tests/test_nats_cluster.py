@@ -89,9 +89,11 @@ class ReadinessWatch:
     async def run(self) -> None:
         # A new connection a probe: a kept-alive one the server closes as a late probe
         # reuses it (its keep-alive timeout, on a loaded machine) fails as a disconnect,
-        # which says nothing of readiness.
+        # which says nothing of readiness. An answer is waited for up to 30 s: the services
+        # share the test's loop, and a loaded machine (a second suite beside it) held a
+        # ready service's answer past 5 s; a service that never answers still fails.
         no_reuse = httpx.Limits(max_keepalive_connections=0)
-        async with httpx.AsyncClient(timeout=5, limits=no_reuse) as http:
+        async with httpx.AsyncClient(timeout=30, limits=no_reuse) as http:
             while True:
                 for name, service in self.services.items():
                     await self._probe(http, name, service)
