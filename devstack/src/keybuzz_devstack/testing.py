@@ -18,10 +18,8 @@ import asyncio
 import contextlib
 import dataclasses
 import fcntl
-import functools
 import os
 import socket
-import ssl
 import subprocess
 import tempfile
 import time
@@ -48,6 +46,7 @@ from keybuzz_shared.connectors.seam import (
 from keybuzz_shared.connectors.settings import MarketplaceSettings
 from keybuzz_shared.nats_access import OPERATOR, PRODUCT_APP
 from keybuzz_shared.settings import DEV_VAULT_TOKEN, Seconds
+from keybuzz_shared.tls import verifying
 from keybuzz_shared.vault import VaultClient
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, ConsumerInfo, DeliverPolicy
@@ -116,14 +115,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     ``pytest_sessionstart`` runs last): see ``warm_bytecode``."""
     if warm_bytecode.distributing(session.config):
         warm_bytecode.warm_up(session.config)
-
-
-@functools.cache
-def verifying_tls() -> ssl.SSLContext:
-    """One verifying TLS context for the tests' HTTP clients. httpx builds a new one for each
-    client otherwise, reading the CA bundle again (~20 ms of CPU): the probes that poll a
-    service build hundreds, and that was a fifth of the test workers' CPU."""
-    return ssl.create_default_context()
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Any]:
@@ -535,7 +526,7 @@ class RunningService:
         return self.app.state.runtime
 
     def client(self, **kwargs: Any) -> httpx.AsyncClient:
-        kwargs.setdefault("verify", verifying_tls())
+        kwargs.setdefault("verify", verifying())
         return httpx.AsyncClient(base_url=self.url, timeout=loopback_timeout(), **kwargs)
 
     async def metric(self, prefix: str) -> float:
