@@ -21,6 +21,7 @@ from keybuzz_shared.connectors.kit import (
     CallErrors,
     OrderIdPattern,
     ShopSettings,
+    account_field,
     key_field,
     shop_number_field,
 )
@@ -45,6 +46,11 @@ def test_declared_fields_are_a_form_with_camel_case_names_and_one_account() -> N
     read = read_credentials(FIELDS, {"apiKey": "k!y~1", "clientId": "c", "shopId": "043115"})
     assert read == {"api_key": "k!y~1", "client_id": "c", "shop_id": "43115"}
     assert account_of(FIELDS, read) == "43115"  # one shop, however its number is typed
+    keyed = (account_field("client_key", "Client Key", "[0-9A-Fa-f]{4}", "4 hex digits", 4),)
+    read = read_credentials(keyed, {"clientKey": "Ab1F"})
+    assert read == {"client_key": "ab1f"} and account_of(keyed, read) == "ab1f"  # either case
+    with pytest.raises(CredentialFieldInvalid, match="4 hex digits"):
+        read_credentials(keyed, {"clientKey": "Ab1G"})
 
 
 @pytest.mark.parametrize(

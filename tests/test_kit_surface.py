@@ -21,8 +21,9 @@ MOST_MODULES = 12
 # The public names at most: 147 before issue 63's item 3 was taken up, 84 at session 27's
 # start, 68 at session 28's, the aim 40 (fewer, larger parts: a part's options are reached
 # through it, ``kit.Listing.Offsets``). Lower it with each cut; raise it only for a part
-# that takes code out of two connectors (38: ``JsonAnswers``, Kaufland's and Back Market's).
-MOST_PUBLIC_NAMES = 37  # aim: 40
+# that takes code out of two connectors (38: ``JsonAnswers``, Kaufland's and Back Market's;
+# ``account_field``, Kaufland's Client Key and Rakuten's login).
+MOST_PUBLIC_NAMES = 38  # aim: 40
 
 
 def connector_sources() -> dict[str, list[Path]]:

@@ -454,18 +454,27 @@ def key_field(name: str, label: str, *, max_length: int, secret: bool = True) ->
     )
 
 
-def shop_number_field(name: str, label: str) -> CredentialField:
-    """The shop's number, the account: "043115" is shop 43115."""
+def account_field(
+    name: str, label: str, pattern: str, format: str, max_length: int, *, number: bool = False
+) -> CredentialField:
+    """The account the connection is, as typed: a ``number`` ("043115" is shop 43115), else a
+    key or a login, the same in either case (read in lower case)."""
     return CredentialField(
         name=name,
         json_name=_camel(name),
         label=label,
-        pattern="[0-9]{1,12}",
-        format="digits",
-        max_length=12,
-        number=True,
+        pattern=pattern,
+        format=format,
+        max_length=max_length,
+        number=number,
+        case=None if number else "lower",
         account=True,
     )
+
+
+def shop_number_field(name: str, label: str) -> CredentialField:
+    """The shop's number, the account."""
+    return account_field(name, label, "[0-9]{1,12}", "digits", 12, number=True)
 
 
 def require_fields(
