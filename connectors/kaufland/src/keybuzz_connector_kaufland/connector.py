@@ -10,7 +10,7 @@ from functools import partial
 from typing import ClassVar
 
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.seam import WORKING_DAYS, CredentialField, ShopApiSettings
+from keybuzz_shared.connectors.seam import WORKING_DAYS, ShopApiSettings
 
 from keybuzz_connector_kaufland.orders import unit_orders
 from keybuzz_connector_kaufland.tickets import (
@@ -49,15 +49,8 @@ class KauflandSettings(kit.ShopSettings, kw_only=True, frozen=True):
 # the account the connection is, not a secret (sent as it is in every request). The Secret
 # Key (64 characters [official]) signs and stays in Vault.
 CREDENTIAL_FIELDS = (
-    CredentialField(
-        name="client_key",
-        json_name="clientKey",
-        label="Client Key",
-        pattern="[0-9A-Fa-f]{32}",
-        format="32 hexadecimal characters",
-        max_length=32,
-        case="lower",
-        account=True,
+    kit.account_field(
+        "client_key", "Client Key", "[0-9A-Fa-f]{32}", "32 hexadecimal characters", 32
     ),
     kit.key_field("secret_key", "Secret Key", max_length=128),  # 64 [official], room kept
 )

@@ -12,7 +12,6 @@ from typing import Any, TypeAlias
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit import Listing
 from keybuzz_shared.connectors.seam import (
-    CredentialField,
     Limits,
     OrderSummary,
     Reply,
@@ -34,15 +33,12 @@ VERSIONS = {
 # The seller's login (its pseudonym, a letter first [assumed]: the account the connection
 # is, in any case) and the token Rakuten issues in its account, typed as shown there.
 CREDENTIAL_FIELDS = (
-    CredentialField(
-        name="login",
-        json_name="login",
-        label="Rakuten login (seller pseudonym)",
-        pattern="[A-Za-z][A-Za-z0-9._-]{0,63}",
-        format="a letter, then letters, digits, '.', '_' or '-'",
-        max_length=64,
-        case="lower",
-        account=True,
+    kit.account_field(
+        "login",
+        "Rakuten login (seller pseudonym)",
+        "[A-Za-z][A-Za-z0-9._-]{0,63}",
+        "a letter, then letters, digits, '.', '_' or '-'",
+        64,
     ),
     kit.key_field("token", "Web services token", max_length=128),
 )
