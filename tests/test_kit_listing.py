@@ -346,10 +346,20 @@ def source(marketplace: OrderShop, **options: Any) -> kit.ListedOrders:
         created=listing,
         by_id=kit.ListedOrders.InLists(_no_ids, 2),
         read=read_order,
-        label="Test",
-        log=logging.getLogger("test.kit.orders"),
+        calls=options.pop("calls", Calls()),
         **options,
     )
+
+
+class Calls:
+    """What an order source's log lines name: the API's label and logger, the shop."""
+
+    spec = kit.ApiSpec(
+        "Test", logging.getLogger("test.kit.orders"), kit.CallErrors.labelled("Test")
+    )
+
+    def __init__(self, shop: dict[str, str] | None = None) -> None:
+        self.shop = shop or {}
 
 
 async def _no_ids(ids: str) -> list[Any]:
@@ -394,7 +404,7 @@ async def test_a_creation_window_leaves_out_its_end_and_stops_at_a_page_wholly_p
 async def test_an_order_it_cannot_read_is_left_out_said_and_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    orders = source(OrderShop([[order(1, T0), {"id": "O2"}]]), shop={"shop_id": "42"})
+    orders = source(OrderShop([[order(1, T0), {"id": "O2"}]]), calls=Calls({"shop_id": "42"}))
     with caplog.at_level(logging.WARNING, "test.kit.orders"):
         page = await orders.orders_created(start=T0, end=T0 + timedelta(days=1))
     assert [o.external_id for o in page.items] == ["O1"]

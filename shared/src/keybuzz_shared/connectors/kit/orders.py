@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 import re
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -18,7 +17,8 @@ from typing import Any, TypeAlias, TypeVar
 import msgspec
 
 from keybuzz_shared.connectors.kit.json_answers import segment
-from keybuzz_shared.connectors.kit.listing import Fetch, Listing, PageRead, Read, logged_each
+from keybuzz_shared.connectors.kit.listing import Fetch, Listing, PageRead, Read
+from keybuzz_shared.connectors.kit.requester import Requester
 from keybuzz_shared.connectors.seam import (
     ORDER_STATUSES,
     CallRefused,
@@ -26,6 +26,7 @@ from keybuzz_shared.connectors.seam import (
     OrderSummary,
     Page,
     cursor_of,
+    read_each,
     state_of,
 )
 from keybuzz_shared.times import as_utc
@@ -157,20 +158,18 @@ class Spaced:
 @dataclass(kw_only=True)
 class _ListedOrders:
     """By update [since - ``overlap``, now]; by creation [start, end), ended at a page
-    wholly past ``end`` unless ``newest_first``; an order ``read`` refuses is said, never
-    guessed; ``spacing``: where the listing is allowed once per so many seconds."""
+    wholly past ``end`` unless its paging is newest first; an order ``read`` refuses is
+    said, never guessed, logged as ``calls``' API and shop; ``spacing``: where the listing
+    is allowed once per so many seconds."""
 
     updated: OrderListing
     created: OrderListing
     by_id: ById
     read: Callable[[Any], OrderSummary]
-    label: str
-    log: logging.Logger
-    shop: Mapping[str, str] = field(default_factory=dict)
+    calls: Requester
     overlap: timedelta = timedelta(0)
     bounds: Callable[[datetime], datetime] = as_utc
     now: Callable[[], datetime] | None = _utc_now
-    newest_first: bool = False
     spacing: float = 0.0
 
     def __post_init__(self) -> None:
@@ -199,7 +198,7 @@ class _ListedOrders:
         step = await self._spaced(cursor, lambda: listing.step(state, self._read))
         kept = sorted((o for o in step.items if o.created_at < end), key=lambda o: o.created_at)
         past = bool(step.items) and min(o.created_at for o in step.items) >= end
-        past = past and not self.newest_first
+        past = past and not getattr(listing.paging, "newest_first", False)  # ``Offsets``'s
         following = None if past else step.following
         return PageRead(tuple(kept), step.unreadable, following).page(end)
 
@@ -210,7 +209,11 @@ class _ListedOrders:
         return await (self._first_pages(page) if cursor is None and self.spacing else page())
 
     def _read(self, raw: Sequence[Any]) -> tuple[tuple[OrderSummary, ...], tuple[str, ...]]:
-        return logged_each(self.read, self.log, f"{self.label} order", self.shop)(raw)
+        items, unreadable = read_each(raw, self.read)
+        for reason in unreadable:  # ``calls`` read only here: listing asks nothing of it
+            spec, shop = self.calls.spec, {**self.calls.shop, "reason": reason}
+            spec.log.warning("%s order left out: unreadable", spec.label, extra=shop)
+        return items, unreadable
 
 
 class ChannelCursor(msgspec.Struct, array_like=True, frozen=True):
