@@ -4,7 +4,6 @@ PENDING with no delivery status: shown, never lost."""
 
 from __future__ import annotations
 
-import logging
 import re
 from datetime import datetime
 
@@ -130,7 +129,6 @@ class ShopOrders(kit.ListedOrders):
             created=listing("date_creation"),
             by_id=kit.ListedOrders.EachById(client.get_json, "/ws/orders", str.isdigit),
             read=lambda item: summary_of(kit.read_as(Order, item, "order")),
-            label="Back Market",
-            log=logging.getLogger(__name__),
+            calls=client,
             now=None,
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -136,9 +135,7 @@ class ShopOrders(kit.ListedOrders):
             created=kit.Listing(kit.Listing.Seek(), created, page),
             by_id=kit.ListedOrders.EachById(client.get_json, "/orders"),
             read=read_order,
-            label="Cdiscount",
-            log=logging.getLogger(__name__),
-            shop=client.shop,
+            calls=client,
             overlap=LISTING_OVERLAP,
         )
 

@@ -359,9 +359,7 @@ def orders_of(client: EbayClient) -> kit.ListedOrders:
         created=listing("creationdate"),
         by_id=kit.ListedOrders.InLists(named, 50, askable=ORDER_IDS.is_order_id),
         read=order_of,
-        label=NAME,
-        log=log,
-        shop=client.shop,
+        calls=client,
     )
 
 

@@ -149,9 +149,7 @@ def session_of(client: FnacClient, limits: seam.Limits) -> kit.KitSession:
             shop.orders_named, models.MAX_ORDER_IDS, askable=ORDER_IDS.is_order_id
         ),
         read=_order,
-        label="Fnac",
-        log=log,
-        shop=client.shop,
+        calls=client,
         overlap=LISTING_OVERLAP,
     )
     replies = kit.DeclaredReplies(

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -142,6 +141,5 @@ def seller_orders(client: Requester) -> ListedOrders:
         ),
         by_id=ListedOrders.InLists(named, size=1, askable=ORDER_IDS.is_order_id),
         read=read_order,
-        label="ManoMano",
-        log=logging.getLogger(__name__),
+        calls=client,
     )

@@ -137,12 +137,11 @@ ORDER_IDS = kit.OrderIdPattern(
 
 
 def parts(client: kit.Requester, api: MiraklApiSettings) -> kit.KitSession:
-    label = f"{api.operator.code}/{client.shop['shop_id']}"
     inbox = threads.thread_inbox(client, operator_name=api.operator.name)
     return kit.KitSession(
         inbox,
         threads.thread_replies(client, inbox),
-        shop_orders(client, label=label, interval=api.operator.every("OR11")),
+        shop_orders(client, interval=api.operator.every("OR11")),
         verify=lambda: check_key(client),
         # A21's figures kept until it may be called again.
         figure=response_delays(client, api.operator.every("A21")).figure,

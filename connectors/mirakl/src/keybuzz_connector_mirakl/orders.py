@@ -5,7 +5,6 @@ docs/MIRAKL-orders.md."""
 from __future__ import annotations
 
 import functools
-import logging
 import operator
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -133,14 +132,10 @@ _place = operator.attrgetter("created_at", "external_id")
 
 
 def shop_orders(
-    calls: kit.Requester,
-    *,
-    page_size: int = MAX_PAGE_SIZE,
-    label: str = "",
-    interval: float = 0.0,
+    calls: kit.Requester, *, page_size: int = MAX_PAGE_SIZE, interval: float = 0.0
 ) -> kit.ListedOrders:
-    """A shop's orders (``label``: the shop as logs name it; ``interval``: the kit's
-    ``spacing``); a cursor is an ``OffsetState``, the layout backfill jobs keep."""
+    """A shop's orders (``interval``: the kit's ``spacing``); a cursor is an
+    ``OffsetState``, the layout backfill jobs keep."""
     answers = kit.JsonAnswers(calls, **OR11_PAGE)
     size = max(OVERLAP + 1, min(page_size, MAX_PAGE_SIZE))
     paging = kit.Listing.Offsets[OrderSummary](_place, size=size, overlap=OVERLAP)
@@ -158,9 +153,7 @@ def shop_orders(
         created=window("start_date", until="end_date"),
         by_id=kit.ListedOrders.InLists(by_id, MAX_PAGE_SIZE),
         read=read_order,
-        label="Mirakl",
-        log=logging.getLogger(__name__),
-        shop={"shop": label},
+        calls=calls,
         # A window's bounds as Mirakl holds them: in UTC, cut to the millisecond.
         bounds=lambda moment: datetime.fromisoformat(iso_millis(moment)),
         spacing=interval,
