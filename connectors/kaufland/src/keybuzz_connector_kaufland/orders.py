@@ -14,7 +14,7 @@ from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
-from keybuzz_connector_kaufland.tickets import LABEL, answers_of, newest_first
+from keybuzz_connector_kaufland.tickets import answers_of, newest_first
 
 ORDERS_PAGE = 20  # orders a page (each then read with its units); Kaufland takes 1-100
 SORT = {"sort": "ts_updated:desc"}  # order units by their last change, as the paging reads
@@ -107,11 +107,8 @@ def unit_orders(
             ),
             by_id=by_id,
             read=order_of,
-            label=LABEL,
-            log=client.spec.log,
-            shop=client.shop,
+            calls=client,
             overlap=timedelta(minutes=5),
-            newest_first=True,
         )
 
     return kit.ListedOrders.each_of(storefronts, of)

@@ -144,9 +144,7 @@ def _sales(client: RakutenClient) -> kit.ListedOrders:
         created=listed(lambda low, high: {"purchasedate": low.strftime("%Y-%m-%d")}),
         by_id=CurrentSales(current),
         read=wire.order_of,
-        label=wire.LABEL,
-        log=wire.SPEC.log,
-        shop={"seller": client.login},
+        calls=client,
     )
 
 
