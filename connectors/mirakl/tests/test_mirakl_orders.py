@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -24,7 +25,7 @@ from keybuzz_connector_mirakl.orders import (
 )
 from keybuzz_connector_mirakl.orders import iso_millis as mirakl_time
 from keybuzz_double_mirakl.contract import DESCRIBED
-from keybuzz_shared.connectors.kit import CallErrors, ListedOrders
+from keybuzz_shared.connectors.kit import ApiSpec, CallErrors, ListedOrders
 from keybuzz_shared.connectors.seam import (
     DELIVERY_STATUSES,
     ORDER_STATUSES,
@@ -150,6 +151,9 @@ class FakeOR11:
     """OR11 as Mirakl's description and guide have it: the update or creation window
     (bounds inclusive), creation order then order id, ``max`` from ``offset``, and
     ``total_count``; ``between`` runs after each answer (orders changing meanwhile)."""
+
+    spec = ApiSpec("Mirakl", logging.getLogger(__name__), CallErrors.labelled("Mirakl"))
+    shop = {"shop_id": "2001"}  # what an order left out is logged with, as a requester says
 
     def __init__(self, orders: list[dict[str, Any]]) -> None:
         self.orders = {o["order_id"]: o for o in orders}
