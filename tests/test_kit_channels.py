@@ -1,5 +1,5 @@
 """Orders listed channel by channel (``kit.ListedOrders.each_of``), on fakes: each channel's
-listing read in turn by one cursor, the last page complete until the earliest channel's end
+listings asked with its name (none without a channel), read in turn by one cursor, the last page complete until the earliest channel's end
 (an order changed in a channel read first is listed again by the next listing), no channel
 known one listing without any, each listing's channels carried by name in its cursor (a
 listing begun meanwhile or a change of channels leaves it whole), the cursors of the earlier
@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from keybuzz_shared.connectors import kit
+from keybuzz_shared.connectors.kit.orders import EachChannel
 from keybuzz_shared.connectors.seam import OrderSummary, Page, cursor_of
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -57,7 +58,7 @@ def across(names: list[str]) -> tuple[Any, dict[str | None, Channel]]:
         made[name] = Channel(name, T0 + timedelta(minutes=len(made)))
         return made[name]
 
-    return kit.ListedOrders.each_of(channels, listed), made
+    return EachChannel(channels, listed), made
 
 
 async def walk(source: Any, cursor: str | None = None) -> tuple[list[str], datetime | None]:
@@ -69,6 +70,38 @@ async def walk(source: Any, cursor: str | None = None) -> tuple[list[str], datet
             return ids, page.complete_until
         assert page.complete_until is None
         cursor = page.next_cursor
+
+
+async def test_each_channels_listings_are_asked_with_its_name_none_without_a_channel() -> None:
+    asked: list[str | None] = []
+
+    async def fetch(query: dict[str, str], link: str | None) -> tuple[list[Any], bool]:
+        asked.append(query.get("storefront"))
+        return [], False
+
+    async def no_ids(ids: str) -> list[Any]:
+        return []
+
+    listing = kit.Listing(kit.Listing.PageNumbers[OrderSummary](), lambda low, high: {}, fetch)
+    names = ["fr", "de"]
+
+    async def channels() -> Sequence[str]:
+        return list(names)
+
+    orders = kit.ListedOrders(
+        updated=listing,
+        created=listing,
+        by_id=kit.ListedOrders.InLists(no_ids, 2),
+        read=lambda raw: order("O", None),
+        calls=None,  # its label and shop named only for an order left out: none is here
+    )
+    each = orders.each_of(channels, "storefront")
+    await walk(each)
+    cursor = (await each.orders_created(start=T0, end=T0 + timedelta(days=1))).next_cursor
+    await each.orders_created(start=T0, end=T0 + timedelta(days=1), cursor=cursor)
+    names[:] = []
+    await walk(each)
+    assert asked == ["fr", "de", "fr", "de", None]
 
 
 async def test_each_channel_is_listed_in_turn_complete_until_the_earliest_end() -> None:

@@ -9,7 +9,7 @@ import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import KW_ONLY, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeAlias, TypeVar
@@ -36,10 +36,6 @@ from keybuzz_shared.times import as_utc
 OrderListing = Listing[OrderSummary, Any, Any]
 M = TypeVar("M")  # what a listing's answer says of its next page
 T = TypeVar("T")
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def decimal_of(value: float | str | None) -> Decimal | None:
@@ -169,7 +165,7 @@ class _ListedOrders:
     calls: Requester
     overlap: timedelta = timedelta(0)
     bounds: Callable[[datetime], datetime] = as_utc
-    now: Callable[[], datetime] | None = _utc_now
+    now: Callable[[], datetime] | None = functools.partial(datetime.now, UTC)
     spacing: float = 0.0
 
     def __post_init__(self) -> None:
@@ -296,8 +292,19 @@ class ListedOrders(_ListedOrders):
     EachById: TypeAlias = EachById
     InLists: TypeAlias = InLists
     States: TypeAlias = OrderStates
-    # Where the marketplace lists one channel a call (a storefront, a site).
-    each_of = staticmethod(EachChannel)
+
+    def each_of(self, channels: Callable[[], Awaitable[Sequence[str]]], param: str) -> EachChannel:
+        """Where the marketplace lists one channel a call (a storefront, a site): both
+        listings asked with ``param`` at each channel in turn (none known: without it)."""
+
+        def at(channel: str | None) -> ListedOrders:
+            def on(listing: OrderListing) -> OrderListing:
+                named = {param: channel} if channel else {}
+                return replace(listing, query=lambda low, high: listing.query(low, high) | named)
+
+            return replace(self, updated=on(self.updated), created=on(self.created))
+
+        return EachChannel(channels, at)
 
 
 # --- order ids: the seam's ``OrderIds`` from their pattern ------------------------------
