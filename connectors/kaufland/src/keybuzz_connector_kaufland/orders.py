@@ -91,24 +91,13 @@ def unit_orders(
     listing = partial(answers.listing, each=partial(by_id.each_listed, key="id_order"))
     by_update = newest_first(lambda o: (o.updated_at, o.external_id), size=ORDERS_PAGE, overlap=2)
     by_creation = newest_first(lambda o: (o.created_at, o.external_id), size=ORDERS_PAGE, overlap=2)
-
-    def of(storefront: str | None) -> kit.ListedOrders:
-        named = {"storefront": storefront} if storefront else {}
-        return kit.ListedOrders(
-            updated=listing(
-                "order-units",
-                by_update,
-                "ts_updated_from_iso",
-                operation="GetOrderUnits",
-                fixed=named | SORT,
-            ),
-            created=listing(
-                "orders", by_creation, "ts_created_from_iso", operation="GetOrders", fixed=named
-            ),
-            by_id=by_id,
-            read=order_of,
-            calls=client,
-            overlap=timedelta(minutes=5),
-        )
-
-    return kit.ListedOrders.each_of(storefronts, of)
+    return kit.ListedOrders(
+        updated=listing(
+            "order-units", by_update, "ts_updated_from_iso", operation="GetOrderUnits", fixed=SORT
+        ),
+        created=listing("orders", by_creation, "ts_created_from_iso", operation="GetOrders"),
+        by_id=by_id,
+        read=order_of,
+        calls=client,
+        overlap=timedelta(minutes=5),
+    ).each_of(storefronts, "storefront")
