@@ -108,21 +108,19 @@ class SignsRequests(Protocol):
 class SignedRequests(_HeadersOnly):
     """A key pair whose secret signs each request as sent, never sent itself: the hex
     HMAC-SHA256 of the method, the URL as sent, the body and the Unix time, joined by
-    newlines. The signatures it made lately are secrets too."""
+    newlines, carried in ``headers``: the key's, the time's, the signature's. The
+    signatures it made lately are secrets too."""
 
     def __init__(
         self,
         key: str,
         secret: str,
+        headers: tuple[str, str, str],
         *,
-        key_header: str,
-        time_header: str,
-        signature_header: str,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._key, self._secret = key, secret.encode()
-        self._names = (time_header, signature_header)
-        self._key_header = key_header
+        self._key_header, self._names = headers[0], headers[1:]
         self._clock = clock
         self._made: collections.deque[str] = collections.deque(maxlen=32)
 
