@@ -11,6 +11,7 @@ import httpx
 from keybuzz_connector_kaufland.connector import (
     REQUESTS_PER_SECOND,
     RESPONSE_WINDOW,
+    SIGNED_HEADERS,
     SPEC,
     KauflandSettings,
 )
@@ -24,13 +25,7 @@ API = "https://sellerapi.kaufland.com/v2"
 
 
 def signed(request: httpx.Request) -> httpx.Request:
-    auth = kit.HeaderAuth.signed(
-        "k" * 32,
-        SECRET,
-        key_header="Shop-Client-Key",
-        time_header="Shop-Timestamp",
-        signature_header="Shop-Signature",
-    )
+    auth = kit.HeaderAuth.signed("k" * 32, SECRET, SIGNED_HEADERS)
     auth._clock = lambda: 1_700_000_000  # type: ignore[attr-defined]
     signed = auth.sign(request)
     assert SECRET not in repr(auth) and signed.headers["Shop-Signature"] in auth.secrets()

@@ -66,6 +66,8 @@ HEADERS_REFUSED = kit.Refusals.Held.said(
     300.0,
     "Kaufland refused the request's headers",
 )
+# A signed request's headers [official]: the Client Key, the Unix time, the signature.
+SIGNED_HEADERS = ("Shop-Client-Key", "Shop-Timestamp", "Shop-Signature")
 SPEC = kit.ApiSpec(
     LABEL,
     logging.getLogger(__name__),
@@ -77,13 +79,7 @@ SPEC = kit.ApiSpec(
 
 def client_of(shop: kit.Declaration.Opening[ShopApiSettings]) -> kit.Requester:
     fields = shop.credentials
-    auth = kit.HeaderAuth.signed(
-        fields["client_key"],
-        fields["secret_key"],
-        key_header="Shop-Client-Key",
-        time_header="Shop-Timestamp",
-        signature_header="Shop-Signature",
-    )
+    auth = kit.HeaderAuth.signed(fields["client_key"], fields["secret_key"], SIGNED_HEADERS)
     seller = {"client_key": fields["client_key"]}
     return kit.Requester(SPEC, auth, shop.http, shop.api.api_url, shop=seller, **shop.options)
 
