@@ -12,12 +12,11 @@ from typing import ClassVar
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.seam import WORKING_DAYS, ShopApiSettings
 
-from keybuzz_connector_kaufland.orders import unit_orders
+from keybuzz_connector_kaufland.orders import storefronts, unit_orders
 from keybuzz_connector_kaufland.tickets import (
     LABEL,
     LANGUAGES,
     LIMITS,
-    answers_of,
     close_ticket,
     post_message,
     reply_refusal,
@@ -84,12 +83,6 @@ def client_of(shop: kit.Declaration.Opening[ShopApiSettings]) -> kit.Requester:
     return kit.Requester(SPEC, auth, shop.http, shop.api.api_url, shop=seller, **shop.options)
 
 
-async def storefronts(client: kit.Requester) -> list[str]:
-    answers = answers_of(client)
-    listed = await answers.get("info/storefront", list[str], operation="GetAllStorefronts")
-    return [s.lower() for s in listed]
-
-
 async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:
     # Kaufland answers only the key pair it issued: the key it answered is the seller.
     await storefronts(client)
@@ -101,7 +94,7 @@ def session_of(client: kit.Requester, api: ShopApiSettings | None = None) -> kit
     return kit.KitSession(
         inbox,
         inbox.item.replies(LABEL, post, recipients=("BUYER",), limits=LIMITS),
-        unit_orders(client, lambda: storefronts(client)),
+        unit_orders(client),
         verify=lambda: storefronts(client),
         close=partial(close_ticket, client),
     )
