@@ -18,7 +18,6 @@ from keybuzz_connector_backmarket.orders import line_state, order_state
 from keybuzz_connector_backmarket.settings import COUNTRIES, LANGUAGES
 
 PAGE_SIZE = 10  # GET /ws/sav's page [official]
-DETAILS_AT_ONCE = 4  # a page's folders read at once: within 600 calls a minute [official]
 OPEN = 0  # a folder's or a claim's state: 0 OPEN, 9 CLOSED [official]
 BACK_MARKET_STAFF = "Service client Back Market"
 # A message's initiator [official: Merchant; the others as the double writes them].
@@ -237,8 +236,6 @@ class CareInbox(kit.KitSession.ReadInTurn[FolderSummary, Folder]):
             lambda summary: (summary.id, summary.date_last_message),
             item=care_folder(client),
             page_size=PAGE_SIZE,
-            at_once=DETAILS_AT_ONCE,
-            rereads=True,
         )
 
 
