@@ -3,7 +3,8 @@ kit/declaration.py): by default a discussion's recipients, a text carried as it 
 of the marketplace's own and a claim opened by its support sender its staff's; declared
 otherwise, the thread kinds that take replies, the text its messages carry, its codes in
 a refusal, a claim opener naming the buyer and a gate (the seam's ``ReplyGate``, only
-where one is declared). No server."""
+where one is declared); the connector carries what it and the declaration both name, as
+declared. No server."""
 
 from __future__ import annotations
 
@@ -61,6 +62,20 @@ def shop_api(discussions: kit.Declaration.Discussions) -> DiscussionShopApi:
     made = connector(discussions=discussions).shop_api
     assert isinstance(made, DiscussionShopApi)
     return made
+
+
+def test_the_connector_carries_what_its_declaration_names_alike() -> None:
+    window, relay = kit.Declaration.OwnRule.hours(24, "no mark"), object()
+    made = connector("n", response_window=window, mail_relay=relay, inbound_addresses=relay)
+    assert (made.marketplace, made.display_name, made.limits.page_size) == ("N", "n", 10)
+    assert made.credentials_path("t") == "secret/keybuzz/tenants/t/m_api"
+    assert made.response_window is window and made.mail_relay is made.inbound_addresses is relay
+    assert made.order_ids.is_order_id("42") and made.credential_fields == ()
+    assert (made.settings_type, made.redirect_flow, made.connection_kind) == (
+        Settings,
+        None,
+        "CREDENTIALS",
+    )
 
 
 def test_a_discussion_shop_api_by_default() -> None:

@@ -98,7 +98,7 @@ def in_turn(listed: list[dict[str, Any]], details: dict[int, Any], size: int) ->
     )
 
 
-async def test_items_are_read_in_order_of_their_last_change_the_queue_their_cursor() -> None:
+async def test_items_are_read_in_order_of_their_last_change_and_again_only_once_changed() -> None:
     listed = [
         {"id": 1, "last": T0 + timedelta(minutes=9)},
         {"id": 2, "last": T0},
@@ -111,6 +111,9 @@ async def test_items_are_read_in_order_of_their_last_change_the_queue_their_curs
     assert first.next_cursor is not None
     second = await inbox.inbox_messages(since=T0, cursor=first.next_cursor)
     assert [m.message_id for m in second.items] == ["1-9"] and second.next_cursor is None
+    # A later listing (the earlier one stored): no item whose last change stayed is read.
+    again = await inbox.inbox_messages(since=T0 + timedelta(minutes=10))
+    assert again.items == () and again.next_cursor is None
     with pytest.raises(FileUnavailable):  # an inbox whose messages carry no file
         await inbox.file(InboxFile(name="a.pdf", url="a.pdf", content_type="x/y"), 10)
 

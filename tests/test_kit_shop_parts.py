@@ -141,7 +141,7 @@ async def test_read_marks_skip_those_marked_count_refusals_and_stop_at_their_bud
             await asyncio.sleep(5)
         marked.append(message_id)
 
-    marks = KitSession.ReadMarks(mark, ERRORS, "PATCH messages", at_once=2, budget=0.2)
+    marks = KitSession.ReadMarks(mark, ERRORS, "PATCH messages", budget=0.2)
     assert await marks.mark_read(["a", "lost", "b", "a"]) == 1
     assert await marks.mark_read(["a", "b", "c"]) == 0
     assert marked == ["a", "b", "c"]  # each once

@@ -18,7 +18,6 @@ from keybuzz_connector_backmarket.orders import line_state, order_state
 from keybuzz_connector_backmarket.settings import COUNTRIES, LANGUAGES
 
 PAGE_SIZE = 10  # GET /ws/sav's page [official]
-DETAILS_AT_ONCE = 4  # a page's folders read at once: within 600 calls a minute [official]
 OPEN = 0  # a folder's or a claim's state: 0 OPEN, 9 CLOSED [official]
 BACK_MARKET_STAFF = "Service client Back Market"
 # A message's initiator [official: Merchant; the others as the double writes them].
@@ -185,33 +184,21 @@ def sender_of(folder: Folder, message: Message) -> tuple[seam.SenderType, str | 
 
 def inbox_messages_of(folder: Folder) -> list[seam.InboxMessage]:
     """The folder's messages, oldest first, in its locale's language ("de-de": German)."""
-    line = folder.orderline
+    line, said = folder.orderline, folder.messages
     order_id = str(line.order.order_id) if line and line.order else None
-    thread = seam.ThreadKey(kind="DISCUSSION", id=str(folder.id), order_id=order_id)
-    shown, claim = details(folder), any(c.state == OPEN for c in folder.lines)
-    language, subject = language_tag(country_of(folder)), subject_of_claims(folder)
-    found = []
-    for message in sorted(folder.messages, key=lambda m: as_utc(m.date_creation)):
-        sender_type, sender_name = sender_of(folder, message)
-        files = tuple(linked_file(f.attachment, str(f.id)) for f in message.attachments)
-        found.append(
-            seam.InboxMessage(
-                message_id=str(message.id),
-                thread=thread,
-                thread_details=shown,
-                claim=claim,
-                sender_type=sender_type,
-                sender_name=sender_name,
-                subject=f"SAV Back Market n° {folder.id}",
-                body=message.message,
-                created_at=as_utc(message.date_creation),
-                unread=sender_type != "SELLER",
-                files=files,
-                language=language,
-                ticket_subject=subject,
-            )
-        )
-    return found
+    return kit.KitSession.ReadInTurn.thread_messages(
+        seam.ThreadKey(kind="DISCUSSION", id=str(folder.id), order_id=order_id),
+        [(str(m.id), *sender_of(folder, m), m.message, m.date_creation) for m in said],
+        files_of={
+            str(m.id): [linked_file(f.attachment, str(f.id)) for f in m.attachments] for m in said
+        },
+        waiting=False,  # Back Market keeps no clock of its own on a folder
+        thread_details=details(folder),
+        claim=any(c.state == OPEN for c in folder.lines),
+        subject=f"SAV Back Market n° {folder.id}",
+        language=language_tag(country_of(folder)),
+        ticket_subject=subject_of_claims(folder),
+    )
 
 
 def minute_filter(since: datetime) -> str:
@@ -237,8 +224,6 @@ class CareInbox(kit.KitSession.ReadInTurn[FolderSummary, Folder]):
             lambda summary: (summary.id, summary.date_last_message),
             item=care_folder(client),
             page_size=PAGE_SIZE,
-            at_once=DETAILS_AT_ONCE,
-            rereads=True,
         )
 
 

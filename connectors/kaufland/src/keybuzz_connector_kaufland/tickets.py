@@ -175,7 +175,6 @@ def ticket_inbox(client: kit.Requester) -> kit.KitSession.ReadInTurn[Ticket, Tic
         lambda t: (t.id_ticket, t.ts_updated_iso),
         item=ticket,
         page_size=LIMITS.page_size,
-        rereads=True,
     )
 
 

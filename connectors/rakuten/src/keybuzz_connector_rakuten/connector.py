@@ -46,7 +46,6 @@ CREDENTIAL_FIELDS = (
 LIMITS = Limits(max_attachments=0, max_attachment_bytes=0, max_text_length=2000, page_size=20)
 # Rakuten's purchase ids are whole numbers [observed: nine digits in its mails' subjects].
 ORDER_IDS = kit.OrderIdPattern("[1-9][0-9]{7,11}", "a Rakuten one (a purchase number)", before=".,")
-AT_ONCE = 4  # getiteminfos calls a page makes at a time
 
 
 class RakutenClient(kit.Requester):
@@ -92,7 +91,6 @@ def inbox(client: RakutenClient) -> kit.KitSession.ReadInTurn[int, wire.Item]:
         lambda item_id: (item_id, None),
         item=todo_item(client),
         page_size=LIMITS.page_size,
-        at_once=AT_ONCE,
         from_since=timedelta(minutes=1),
     )
 

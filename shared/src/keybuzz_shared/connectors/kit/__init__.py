@@ -22,6 +22,7 @@ from keybuzz_shared.connectors.kit.declaration import (
 from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay
 from keybuzz_shared.connectors.kit.json_answers import (
     JsonAnswers,
+    KeyedPages,
     PersonName,
     iso_z,
     named_in,
@@ -29,7 +30,7 @@ from keybuzz_shared.connectors.kit.json_answers import (
     read_as,
     reader,
 )
-from keybuzz_shared.connectors.kit.listing import KeyedPages, Listing
+from keybuzz_shared.connectors.kit.listing import Listing
 from keybuzz_shared.connectors.kit.orders import (
     ListedOrders,
     OrderIdPattern,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import KW_ONLY, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Generic, TypeAlias, TypeVar, Unpack
 
@@ -626,24 +626,17 @@ def _credential_check(declared: Declaration[S, C]) -> CredentialCheck | None:
 
 
 def shop_api_connector(declared: Declaration[S, C]) -> ShopConnector:
-    """The seam's connector of ``declared``: its sessions and check open one client."""
+    """The seam's connector of ``declared``: what both name alike as declared, its sessions
+    and check opening one client."""
     kept = declared.figures_kept_seconds
     asked = SessionParts(declared.named, kept or 0.0)  # the figure and closing the shop has
     shop_api = KitShopApi if declared.discussions.gate is None else GatedShopApi
+    alike = {f.name for f in fields(ShopConnector)} & {f.name for f in fields(declared)}
     return ShopConnector(
-        marketplace=declared.marketplace,
-        display_name=declared.display_name,
-        secret=declared.secret,
-        credential_fields=declared.credential_fields,
-        limits=declared.limits,
+        **{name: getattr(declared, name) for name in alike},
         settings_type=declared.settings,
         shop_api=shop_api(declared),
         credential_check=_credential_check(declared),
-        order_ids=declared.order_ids,
-        response_window=declared.response_window,
         response_figures=None if kept is None else asked,
         thread_closing=asked if declared.closes_threads else None,
-        mail_relay=declared.mail_relay,
-        inbound_addresses=declared.inbound_addresses,
-        redirect_flow=declared.redirect_flow,
     )

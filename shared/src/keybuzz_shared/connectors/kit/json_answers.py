@@ -1,12 +1,13 @@
 """JSON answers read into a connector's Structs, where an API's answers carry what was asked
-and a listing's items and total (``JsonAnswers``), and the small forms every JSON API's
-calls share (an id as one path segment, an instant, a person's name)."""
+and a listing's items and total (``JsonAnswers``), pages holding their items under a key
+(``KeyedPages``), and the small forms every JSON API's calls share (an id as one path
+segment, an instant, a person's name)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -14,17 +15,17 @@ import msgspec
 
 from keybuzz_shared.connectors.kit.listing import (
     Fetch,
-    KeyedPages,
     Listing,
     Offsets,
     Paging,
     Read,
+    Seek,
     SeekToken,
-    at_path,
+    follows,
     window_query,
 )
 from keybuzz_shared.connectors.kit.requester import Requester
-from keybuzz_shared.connectors.seam import AnswerUnreadable, read_each
+from keybuzz_shared.connectors.seam import AnswerUnreadable, CallRefused, read_each
 from keybuzz_shared.mended import json_decoded
 from keybuzz_shared.times import as_utc
 
@@ -103,6 +104,98 @@ class PersonName(msgspec.Struct, frozen=True):
         first = self.first_camel or self.first_lower or self.first_snake
         last = self.last_camel or self.last_lower or self.last_snake
         return " ".join(n for n in (first, last) if n) or None
+
+
+def at_path(answer: Any, path: str) -> Any:
+    """The value at a dotted ``path`` of ``answer`` ("": the answer itself; None: absent)."""
+    for key in filter(None, path.split(".")):
+        answer = answer.get(key) if isinstance(answer, dict) else None
+    return answer
+
+
+# --- pages holding their items under a key --------------------------------------------------
+
+# A listing read whole asks no window: its query is the caller's alone.
+NO_WINDOW = datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class KeyedPages:
+    """A page's items under ``key``; ``key_optional``: an empty page may leave it out;
+    ``follows``: the key saying a next page follows; ``total``: the dotted path of the
+    listing's total, for ``counted``."""
+
+    client: Requester
+    path: str
+    key: str = "results"
+    operation: str = ""
+    key_optional: bool = False
+    follows: str = "next"
+    total: str = ""
+
+    @property
+    def call(self) -> str:
+        return self.operation or f"GET {self.path.lstrip('/')}"
+
+    def items(self, body: Any) -> tuple[list[Any], bool]:
+        found = (
+            body.get(self.key, [] if self.key_optional else None)
+            if isinstance(body, dict)
+            else None
+        )
+        if not isinstance(found, list):
+            raise self.client.errors.unreadable(self.call, f"no list of {self.key} in the page")
+        return found, follows(self.call, found, bool(body.get(self.follows)))
+
+    async def get(self, query: dict[str, str]) -> tuple[list[Any], bool]:
+        return self.items(await self.client.get_json(self.path, query, operation=self.operation))
+
+    async def counted(self, query: dict[str, str], link: str | None) -> tuple[list[Any], int]:
+        """The ``Fetch`` of an ``Offsets`` listing."""
+        body = await self.client.get_json(self.path, query, operation=self.operation)
+        found = body.get(self.key) if isinstance(body, dict) else None
+        count = at_path(body, self.total)
+        if not isinstance(found, list) or not isinstance(count, int):
+            raise self.client.errors.unreadable(self.call, f"no {self.key} and {self.total}")
+        return found, count
+
+    def numbered(self, *, most: int | None = None, shrinks: bool = False) -> Fetch[bool]:
+        """By page number; ``most``: the page's size; ``shrinks``: a 404 past the first
+        page is past the last one (fewer items than when ``next`` was said), the end."""
+
+        async def fetch(query: dict[str, str], link: str | None) -> tuple[list[Any], bool]:
+            try:
+                items, more = await self.get(query)
+            except CallRefused as exc:
+                if not shrinks or exc.status != 404 or query.get("page", "1") == "1":
+                    raise
+                return [], False
+            if most is not None and len(items) > most:
+                raise self.client.errors.unreadable(
+                    self.call, f"{len(items)} items on a page of {most}"
+                )
+            return items, more
+
+        return fetch
+
+    def offsets(self, size: int) -> Fetch[str | None]:
+        """By ``limit`` and ``offset``, for a ``Seek`` by links: each link an offset."""
+
+        async def fetch(query: dict[str, str], link: str | None) -> tuple[list[Any], str | None]:
+            offset = int(link or "0")
+            items, more = await self.get({**query, "limit": str(size), "offset": str(offset)})
+            return items, str(offset + size) if more else None
+
+        return fetch
+
+    async def every(
+        self, query: dict[str, str], *, size: int, most: int | None = None
+    ) -> list[Any]:
+        listing = Listing(
+            Seek[Any](), lambda _low, _high: query, self.offsets(size), name=self.call
+        )
+        start = listing.start(NO_WINDOW, None, updated=True)
+        return list((await listing.every(start, lambda raw: (tuple(raw), ()), most=most)).items)
 
 
 # --- an API's answers as declared ----------------------------------------------------------

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Se
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import msgspec
 
@@ -68,6 +68,7 @@ class Discussions:
 
 T = TypeVar("T")
 R = TypeVar("R")
+AT_ONCE = 4  # an inbox's calls in flight: its details read, its messages marked
 
 
 async def at_once(limit: int, items: Iterable[T], call: Callable[[T], Awaitable[R]]) -> list[R]:
@@ -100,15 +101,15 @@ class Unmarked:
 class ReadMarks:
     """One call a message (marking twice does nothing more), those marked skipped, within
     ``budget`` seconds: past it ``CallUnavailable``, the rest left to the next poll, so a
-    burst never holds a poll past its deadline; ``kept``: ids remembered."""
+    burst never holds a poll past its deadline."""
+
+    KEPT: ClassVar[int] = 10_000  # ids remembered
 
     mark: Callable[[str], Awaitable[object]]
     errors: CallErrors
     operation: str
     _: KW_ONLY
-    at_once: int = 4
     budget: float | None = None
-    kept: int = 10_000
 
     def __post_init__(self) -> None:
         self._marked: dict[str, None] = {}  # ids this session marked read, oldest first
@@ -122,13 +123,13 @@ class ReadMarks:
             except (CallRefused, ValueError):  # e.g. a message the marketplace lost
                 return True
             self._marked[message_id] = None
-            if len(self._marked) > self.kept:
+            if len(self._marked) > self.KEPT:
                 del self._marked[next(iter(self._marked))]
             return False
 
         try:
             async with asyncio.timeout(self.budget):
-                done = await at_once(self.at_once, todo, refused)
+                done = await at_once(AT_ONCE, todo, refused)
         except TimeoutError:
             left = sum(1 for i in todo if i not in self._marked)
             raise self.errors.unavailable(
@@ -261,12 +262,10 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
     _: KW_ONLY
     item: ReadInTurn.Item[T]
     page_size: int
-    at_once: int = 4
-    rereads: bool = False
     from_since: timedelta | None = None
 
     def __post_init__(self) -> None:
-        self.ledger = Rereads[ItemId]() if self.rereads else None
+        self.ledger = Rereads[ItemId]()
 
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
@@ -279,7 +278,7 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
             queue = _queue_of(cursor)
         batch, rest = queue[: self.page_size], queue[self.page_size :]
         found: list[InboxMessage] = []
-        read = await at_once(self.at_once, [item_id for item_id, _ in batch], self._details)
+        read = await at_once(AT_ONCE, [item_id for item_id, _ in batch], self._details)
         for (item_id, last), item in zip(batch, read, strict=True):
             if isinstance(item, CallRefused):  # e.g. an item the marketplace lost
                 unreadable.append(f"{self.item.named} {item_id}: {item}")
@@ -350,19 +349,13 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
         return [m for m in messages if m.created_at >= low or m is newest]
 
     async def _queue(self, since: datetime) -> tuple[Queue, tuple[str, ...]]:
-        if self.ledger is not None:
-            self.ledger.confirm(since)
+        self.ledger.confirm(since)
         every = await self.listing.every(self.listing.start(since, None, updated=True), self.read)
-        listed = [(i, _utc(last)) for i, last in map(self.changed, every.items)]
-        changed = sorted(listed, key=_in_turn)
-        rereads = self.ledger
-        if rereads is not None:
-            changed = [
-                (i, last)
-                for i, last in changed
-                if last is None or rereads.worth_reading(i, last, since)
-            ]
-        return changed, every.unreadable
+        listed = sorted(
+            ((i, _utc(last)) for i, last in map(self.changed, every.items)), key=_in_turn
+        )
+        worth = [(i, t) for i, t in listed if t is None or self.ledger.worth_reading(i, t, since)]
+        return worth, every.unreadable
 
     async def _details(self, item_id: ItemId) -> T | CallRefused:
         try:
