@@ -206,7 +206,7 @@ async def test_orders_since_and_by_id(
     up onto the pages read, and the listing reads them there, none skipped, no page twice."""
     entry = shop(sandbox_url, "FNAC", "Librairie")
     session = session_for(sandbox_url, http, entry)
-    since = datetime.now(UTC) - timedelta(days=20)
+    since = datetime.now(UTC) - timedelta(days=8)  # some 270 orders: three pages
     # A window ended seconds ago: what the double's clock changes from now on is past it.
     ended = datetime.now(UTC) - timedelta(seconds=3)
     window = cursor_of(Pages(since - LISTING_OVERLAP, ended, 1))
