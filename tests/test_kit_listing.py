@@ -222,11 +222,11 @@ async def test_renumbered_pages_step_back_by_the_items_that_left_none_skipped(
                 moved["updated"] = T0 + timedelta(days=2)
 
     async def fetch(query: dict[str, str], link: str | None) -> tuple[list[Any], Count]:
-        number = int(query.pop("page"))
+        number, size = int(query.pop("page")), int(query.pop("size", "10"))
         page, total = await shop.fetch(
-            {**query, "offset": str((number - 1) * 10), "max": "10"}, link
+            {**query, "offset": str((number - 1) * size), "max": str(size)}, link
         )
-        return page, (number * 10 < total, total)
+        return page, (number * size < total, total)
 
     shop.between = change
     listing = kit.Listing(Renumbered[Item](10), window, fetch)

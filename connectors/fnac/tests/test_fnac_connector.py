@@ -4,7 +4,7 @@ looking orders up by id."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +14,13 @@ import pytest
 from fnac_connector_helpers import shop
 from keybuzz_connector_fnac.connector import fnac_connector
 from keybuzz_connector_fnac.models import FnacCredentialsRefused
-from keybuzz_connector_fnac.session import FnacShop, Pages, Renumbered, session_of
+from keybuzz_connector_fnac.session import (
+    LISTING_OVERLAP,
+    FnacShop,
+    Pages,
+    Renumbered,
+    session_of,
+)
 from keybuzz_devstack.testing import shop_api_at
 from keybuzz_shared.connectors import registry
 from keybuzz_shared.connectors.kit import Listing
@@ -22,11 +28,13 @@ from keybuzz_shared.connectors.seam import (
     Connector,
     CredentialsRefused,
     MarketplaceSession,
+    OrderSummary,
     OutcomeUnknown,
     Reply,
     ReplyFile,
     ReplyOutcome,
     ThreadKey,
+    cursor_of,
     shop_api_of,
 )
 
@@ -194,21 +202,35 @@ async def test_a_reply_whose_answer_was_lost_is_found_on_its_thread(
 async def test_orders_since_and_by_id(
     quiet: None, sandbox_url: str, http: httpx.AsyncClient
 ) -> None:
+    """Orders changed past a listing's window leave it mid-listing: those after them move
+    up onto the pages read, and the listing reads them there, none skipped, no page twice."""
     entry = shop(sandbox_url, "FNAC", "Librairie")
     session = session_for(sandbox_url, http, entry)
-    since = datetime.now(UTC) - timedelta(days=20)
-    listed = []
-    page = await session.orders(since=since)
-    listed += page.items
-    while page.next_cursor:
-        page = await session.orders(since=since, cursor=page.next_cursor)
-        listed += page.items
-    # More than one page of distinct orders. Repeats are allowed: an order the double's
-    # clock updates past the window's end mid-listing makes the listing step back over it
-    # (docs/FNAC.md), which a loaded machine's slower pages meet.
+    since = datetime.now(UTC) - timedelta(days=8)  # some 270 orders: three pages
+    # A window ended seconds ago: what the double's clock changes from now on is past it.
+    ended = datetime.now(UTC) - timedelta(seconds=3)
+    window = cursor_of(Pages(since - LISTING_OVERLAP, ended, 1))
+
+    async def listing(then: Callable[[], Awaitable[object]] | None = None) -> list[OrderSummary]:
+        page = await session.orders(since=since, cursor=window)
+        listed = list(page.items)
+        if then is not None:
+            await then()
+        while page.next_cursor:
+            page = await session.orders(since=since, cursor=page.next_cursor)
+            listed += page.items
+        return listed
+
+    async with httpx.AsyncClient(base_url=sandbox_url, timeout=30) as admin:
+        advance = f"/_sandbox/fnac/shops/{entry['shop_id']}/advance"
+        # Three hours of the shop's life after the first page: orders it listed change.
+        listed = await listing(lambda: admin.post(advance, json={"seconds": 3 * 3600}))
     ids = list(dict.fromkeys(o.external_id for o in listed))
     assert len(ids) > 100
-    assert len(listed) - len(ids) < 100  # a few, not a page of 100 read twice
+    assert len(listed) - len(ids) < 100  # a few repeats, not a page of 100 read twice
+    still = {o.external_id for o in await listing()}  # the window as it stands now
+    assert still <= set(ids), "orders skipped"
+    assert set(ids) - still, "no order left the window mid-listing: nothing was tested"
     order = listed[0]
     assert order.lines and order.updated_at >= order.created_at
     # 120 ids: three lookups of at most 50
@@ -242,26 +264,38 @@ async def test_a_cursor_from_elsewhere_is_refused(http: httpx.AsyncClient) -> No
             await session.inbox_messages(since=LONG_AGO, cursor=cursor)
 
 
-async def test_a_listing_steps_back_when_read_items_leave_its_window() -> None:
-    """Fnac's listings by date step back (``Renumbered``; on a listing: tests/test_kit_listing.py)."""
+async def test_a_listing_reads_the_items_moved_onto_pages_read() -> None:
+    """Fnac's listings by date (``Renumbered``; on a listing: tests/test_kit_listing.py):
+    items read leaving the window move the rest up onto the pages read."""
     paging = Renumbered[Any](100)
     window = Pages(LONG_AGO, datetime.now(UTC), 2, 250)
 
-    async def step(state: Pages, more: bool, total: int) -> Pages | None:
-        async def fetch(_params: dict[str, str], _link: str | None) -> Any:
-            return ["an item"], (more, total)  # a page listing nothing ends (kit/listing.py)
+    async def step(state: Pages, more: bool, *totals: int) -> tuple[Pages | None, list[Any]]:
+        """The state after ``state``'s page, each call answering the next of ``totals``;
+        what was asked (page, size)."""
+        asked: list[Any] = []
 
-        return (
-            await paging.step(
-                state, Listing.PageRequest(lambda *_: {}, fetch), lambda raw: ((), ())
-            )
-        ).following
+        async def fetch(params: dict[str, str], _link: str | None) -> Any:
+            asked.append((params["page"], params.get("size")))
+            return ["an item"], (more, totals[len(asked) - 1])  # a page listing nothing ends
 
-    # Read page 2 of 100 while 3 items of page 1 left: the next read starts at page 1 again.
-    assert (await step(window, True, 247)) == Pages(window.low, window.high, 1, 247)
-    # Nothing left: page 3 as usual; then the last page ends the listing.
-    assert (await step(window, True, 250)) == Pages(window.low, window.high, 3, 250)
-    assert await step(Pages(window.low, window.high, 3, 250), False, 251) is None
+        request = Listing.PageRequest(lambda *_: {}, fetch)
+        read = await paging.step(state, request, lambda raw: (tuple(raw), ()))
+        return read.following, asked
+
+    def at(page: int, total: int) -> Pages:
+        return Pages(window.low, window.high, page, total)
+
+    # Page 2 read as 3 items of page 1 left: the 3 moved onto page 1 read in a page of 4
+    # ending there (page 25 of 4), then page 3.
+    assert await step(window, True, 247, 247) == (at(3, 247), [("2", None), ("25", "4")])
+    # One more left meanwhile, or more than a page: back to page 1, none skipped.
+    assert (await step(window, True, 247, 246))[0] == at(1, 247)
+    assert await step(window, True, 120) == (at(1, 120), [("2", None)])
+    # Nothing left, or nothing read before (page 1): the next page as usual; the last ends.
+    assert (await step(window, True, 250))[0] == at(3, 250)
+    assert (await step(at(1, 250), True, 240))[0] == at(2, 240)
+    assert (await step(at(3, 250), False, 251))[0] is None
 
 
 def test_fnac_reads_its_refusal_codes_and_names_its_claim_notice():

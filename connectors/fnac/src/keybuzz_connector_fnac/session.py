@@ -46,8 +46,8 @@ class Pages(msgspec.Struct, array_like=True, frozen=True):
 
 class Renumbered(Listing.Paging[T, Pages, Count]):
     """Pages 1, 2 … of ``size`` items while the answer says a next page follows; with
-    ``step_back``, a total shrunk since the last page steps back by as many items, so that
-    none is skipped (docs/FNAC.md, "The connector seam")."""
+    ``step_back``, a total shrunk since the last page reads the items moved up onto the
+    pages read, so that none is skipped (docs/FNAC.md, "The connector seam")."""
 
     state = Pages
 
@@ -66,14 +66,27 @@ class Renumbered(Listing.Paging[T, Pages, Count]):
     ) -> Listing.PageRead[T, Pages]:
         raw, (more, total) = await ask(state, {"page": str(state.page)})
         items, unreadable = read(raw)
-        count = -1 if total is None else total
-        left = state.total - count if self.step_back and 0 <= count < state.total else 0
-        if left:
-            page = max(1, ((state.page - 1) * self.size - left) // self.size + 1)
-            return Listing.PageRead(items, unreadable, Pages(state.low, state.high, page, count))
-        more = Listing.follows("Renumbered listing", raw, more)
-        following = Pages(state.low, state.high, state.page + 1, count) if more else None
+        count, page = -1 if total is None else total, state.page + 1
+        if self.step_back and state.page > 1 and 0 <= count < state.total:
+            moved, gone, page = await self._moved_up(state, ask, read, count)
+            items, unreadable = items + moved, unreadable + gone
+        more = page <= state.page or Listing.follows("Renumbered listing", raw, more)
+        following = Pages(state.low, state.high, page, count) if more else None
         return Listing.PageRead(items, unreadable, following)
+
+    async def _moved_up(
+        self, state: Pages, ask: Listing.PageRequest[Count], read: Listing.Read[T], count: int
+    ) -> tuple[tuple[T, ...], tuple[str, ...], int]:
+        """As many items as left moved up onto the pages read: read in one page ending with
+        them, of the least size dividing them (a few repeats, not a page), the next page then
+        read; more than a page left, or more meanwhile: none, the listing stepping back."""
+        read_to, left = (state.page - 1) * self.size, state.total - count
+        size = next((s for s in range(left, self.size + 1) if read_to % s == 0), None)
+        if size is not None:
+            raw, (_, total) = await ask(state, {"page": str(read_to // size), "size": str(size)})
+            if total == count:
+                return (*read(raw), state.page + 1)
+        return (), (), max(1, (read_to - left) // self.size + 1)
 
 
 # Fnac may list an item a little after its date: a listing by date starts this early.
@@ -241,7 +254,7 @@ class FnacShop:
 
         async def fetch(params: dict[str, str], _link: str | None) -> tuple[list[Node], Count]:
             window = models.DateRange(type=date, min=params["min"], max=params.get("max"))
-            size, number = self.limits.page_size, int(params["page"])
+            size, number = int(params.get("size", self.limits.page_size)), int(params["page"])
             asked = query(page=number, results_count=size, date=window, **filters)
             page = await self.client.listed(asked)
             return list(page.items), (page.paging.has_next, page.paging.nb_total_result)
