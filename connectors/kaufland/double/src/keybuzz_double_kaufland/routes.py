@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from keybuzz_sandbox.answers import JSON, faulted, gateway_page, json_answer
-from keybuzz_sandbox.double_kit.admin import admin_router, known
+from keybuzz_sandbox.double_kit.admin import LinkedFile, ShopAdmin, admin_router, known
+from keybuzz_sandbox.double_kit.api import Refused, found
 from keybuzz_sandbox.double_kit.draws import digest
 from keybuzz_sandbox.fault_admin import fault_handlers
 from keybuzz_sandbox.faults import (
@@ -31,8 +32,8 @@ from keybuzz_sandbox.faults import (
     malform,
     reply_faults,
 )
-from litestar import Request, Response, Router, get, post
-from litestar.params import FromPath, JSONBody
+from litestar import Request, Response, Router, get
+from litestar.params import FromPath
 
 from keybuzz_double_kaufland import API, FILES, KauflandDoubleSettings
 from keybuzz_double_kaufland.contract import DESCRIBED
@@ -66,12 +67,6 @@ ASKED = {
 class KauflandFaults(WebPageFaults, kw_only=True, rename="camel", forbid_unknown_fields=True):
     """The sandbox's faults of a shop API (slow shops named by Client Key), operations by
     Kaufland's operation ids; ``malformedKind`` ``html`` a proxy's page."""
-
-
-class Refused(Exception):
-    def __init__(self, status: int, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.kind, self.message = status, kind, message
 
 
 @dataclass
@@ -356,10 +351,8 @@ def _since(call: Call, name: str) -> float:
 
 
 def _ticket(call: Call) -> Ticket:
-    found = call.seller.tickets.get(call.path["id_ticket"])
-    if found is None:
-        raise Refused(404, "/problems/not-found", "Ticket not found")
-    return found
+    ticket = call.seller.tickets.get(call.path["id_ticket"])
+    return found(ticket, "Ticket not found", "/problems/not-found")
 
 
 def _paged(call: Call, items: list[Any], most: int, shown: Any) -> dict[str, Any]:
@@ -393,9 +386,9 @@ def get_ticket(call: Call) -> tuple[int, Any]:
 def create_message(call: Call) -> tuple[int, Any]:
     ticket = _ticket(call)
     if problems := DESCRIBED.body_problems("CreateTicketMessage", call.body):
-        raise Refused(400, "/problems/validation-error", "; ".join(problems))
+        raise Refused(400, "; ".join(problems), "/problems/validation-error")
     if ticket.status == CLOSED_FINAL:
-        raise Refused(400, "/problems/tickets/finally-closed", "The ticket is finally closed")
+        raise Refused(400, "The ticket is finally closed", "/problems/tickets/finally-closed")
     text = call.body["text"]
     now = time.time()
     said = Said(
@@ -415,7 +408,7 @@ def create_message(call: Call) -> tuple[int, Any]:
 def close_ticket(call: Call) -> tuple[int, Any]:
     ticket = _ticket(call)
     if ticket.status == CLOSED_FINAL:
-        raise Refused(400, "/problems/tickets/finally-closed", "The ticket is finally closed")
+        raise Refused(400, "The ticket is finally closed", "/problems/tickets/finally-closed")
     ticket.status = "both_closed" if ticket.status == "buyer_closed" else "seller_closed"
     call.seller.closed.append(ticket.ticket_id)
     return 204, None
@@ -458,9 +451,7 @@ def get_order_units(call: Call) -> tuple[int, Any]:
 
 def get_order(call: Call) -> tuple[int, Any]:
     units = _orders(call.seller).get(call.path["id_order"])
-    if units is None:
-        raise Refused(404, "/problems/not-found", "Order not found")
-    return 200, {"data": order_json(units, True)}
+    return 200, {"data": order_json(found(units, "Order not found", "/problems/not-found"), True)}
 
 
 # Kaufland's operation id → implementation (its method and path: the description's).
@@ -535,7 +526,7 @@ def routes(sb: Sandbox) -> list[Any]:
         try:
             status, payload = run(parts)
         except Refused as refused:
-            return problem(refused.status, refused.kind, refused.message)
+            return problem(refused.status, refused.code, refused.message)
         if decision.malformed_kind == "html":
             return Response(
                 b"<!DOCTYPE html><html><body>Wartung</body></html>", media_type="text/html"
@@ -571,17 +562,11 @@ def routes(sb: Sandbox) -> list[Any]:
 # --- admin ---------------------------------------------------------------------------------
 
 
-class FileRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    name: str = "photo.jpg"
-    size: int = 1_000
-    link: str | None = None  # listed as the file's link instead of the double's own
-
-
 class WriteRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     body: str = "Bonjour, où en est ma commande ?"
     staff: bool = False  # Kaufland's customer service writes
     storefront: str | None = None  # a new ticket's; the seller's first by default
-    attachments: list[FileRequest] = []
+    attachments: list[LinkedFile] = []
 
 
 class UnitRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -592,19 +577,15 @@ class CloseRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     by: str = "buyer"  # buyer, seller or customer_service (finally)
 
 
+def _attach(ticket: Ticket, files: list[LinkedFile], at: float) -> None:
+    ticket.files += [Attached(f.name, at, f.content, f.link) for f in files]
+
+
 def _admin(double: KauflandDouble) -> Router:
-    base = "/shops/{key:str}"
+    at_shop = ShopAdmin("/shops/{key:str}", double.sellers.get)
 
-    def seller_of(key: str) -> Seller:
-        return known(double.sellers.get(key), f"shop {key}")
-
-    def ticket_of(key: str, ticket_id: str) -> Ticket:
-        return known(seller_of(key).tickets.get(ticket_id), f"ticket {ticket_id}")
-
-    def attach(ticket: Ticket, files: list[FileRequest], at: float) -> None:
-        ticket.files += [
-            Attached(f.name, at, bytes(n % 251 for n in range(f.size)), f.link) for f in files
-        ]
+    def ticket_of(seller: Seller, ticket_id: str) -> Ticket:
+        return known(seller.tickets.get(ticket_id), f"ticket {ticket_id}")
 
     @get("/shops", sync_to_thread=False)
     def shops() -> Response[bytes]:
@@ -620,38 +601,32 @@ def _admin(double: KauflandDouble) -> Router:
             ]
         )
 
-    @post(f"{base}/threads", sync_to_thread=False)
-    def open_ticket(key: FromPath[str], data: JSONBody[WriteRequest]) -> Response[bytes]:
-        seller = seller_of(key)
+    @at_shop.post("/threads", WriteRequest, 201)
+    def open_ticket(seller: Seller, data: WriteRequest) -> dict[str, str]:
         storefront = data.storefront or seller.storefronts[0]
         ticket = double.ticket(seller, storefront, data.body, time.time())
-        attach(ticket, data.attachments, ticket.created)
-        written = {
+        _attach(ticket, data.attachments, ticket.created)
+        return {
             "threadId": ticket.ticket_id,
             "messageId": str(ticket.said[0].message_id),
             "orderId": ticket.units[0].order_id,
         }
-        return json_answer(written, 201)
 
-    @post(f"{base}/threads/{{ticket_id:str}}/messages", sync_to_thread=False)
-    def write(
-        key: FromPath[str], ticket_id: FromPath[str], data: JSONBody[WriteRequest]
-    ) -> Response[bytes]:
-        ticket = ticket_of(key, ticket_id)
+    @at_shop.post("/threads/{ticket_id:str}/messages", WriteRequest, 201)
+    def write(seller: Seller, ticket_id: str, data: WriteRequest) -> dict[str, str]:
+        ticket = ticket_of(seller, ticket_id)
         role, name = (
             ("customer_service", "Kaufland Kundenservice")
             if data.staff
             else ("buyer", "Camille M.")
         )
         said = double.say(ticket, role, name, data.body, time.time())
-        attach(ticket, data.attachments, said.at)
-        return json_answer({"messageId": str(said.message_id)}, 201)
+        _attach(ticket, data.attachments, said.at)
+        return {"messageId": str(said.message_id)}
 
-    @post(f"{base}/threads/{{ticket_id:str}}/close", sync_to_thread=False)
-    def close(
-        key: FromPath[str], ticket_id: FromPath[str], data: JSONBody[CloseRequest]
-    ) -> Response[bytes]:
-        ticket = ticket_of(key, ticket_id)
+    @at_shop.post("/threads/{ticket_id:str}/close", CloseRequest)
+    def close(seller: Seller, ticket_id: str, data: CloseRequest) -> dict[str, str]:
+        ticket = ticket_of(seller, ticket_id)
         closing = {
             "buyer": "buyer_closed",
             "seller": "seller_closed",
@@ -659,29 +634,25 @@ def _admin(double: KauflandDouble) -> Router:
         }
         ticket.status = closing.get(data.by, "buyer_closed")
         double.say(ticket, "system", "Kaufland", f"Ticket closed ({ticket.status})", time.time())
-        return json_answer({"threadId": ticket_id, "status": ticket.status})
+        return {"threadId": ticket_id, "status": ticket.status}
 
-    @post(f"{base}/units/{{unit_id:int}}", sync_to_thread=False)
-    def change_unit(
-        key: FromPath[str], unit_id: FromPath[int], data: JSONBody[UnitRequest]
-    ) -> Response[bytes]:
+    @at_shop.post("/units/{unit_id:int}", UnitRequest)
+    def change_unit(seller: Seller, unit_id: int, data: UnitRequest) -> dict[str, str]:
         """An order unit's status changes (sent, received…): its order is listed anew."""
-        unit = known(seller_of(key).units.get(unit_id), f"order unit {unit_id}")
+        unit = known(seller.units.get(unit_id), f"order unit {unit_id}")
         unit.status, unit.changed = data.status, time.time()
-        return json_answer({"orderId": unit.order_id, "status": unit.status})
+        return {"orderId": unit.order_id, "status": unit.status}
 
-    @get(f"{base}/sent", sync_to_thread=False)
-    def sent(key: FromPath[str]) -> Response[bytes]:
-        seller = seller_of(key)
-        return json_answer({"sent": seller.sent, "closed": seller.closed})
+    @at_shop.get("/sent")
+    def sent(seller: Seller) -> dict[str, Any]:
+        return {"sent": seller.sent, "closed": seller.closed}
 
-    @post(f"{base}/rotate-secret", sync_to_thread=False)
-    def rotate(key: FromPath[str]) -> Response[bytes]:
-        seller = seller_of(key)
+    @at_shop.post("/rotate-secret")
+    def rotate(seller: Seller) -> dict[str, str]:
         seller.secret = hashlib.sha256(
             f"{seller.secret}|{next(double.numbers)}".encode()
         ).hexdigest()
-        return json_answer({"secretKey": seller.secret})
+        return {"secretKey": seller.secret}
 
-    handlers = [shops, open_ticket, write, close, change_unit, sent, rotate]
+    handlers = [shops, *at_shop.handlers]
     return admin_router(ADMIN, [*handlers, *fault_handlers(double.faults, KauflandFaults)])
