@@ -198,6 +198,20 @@ class ShopAdmin(Generic[T]):
     def shop_of(self, *named: Any) -> T:
         return known(self.find(*named), f"shop {'/'.join(map(str, named))}")
 
+    def listing(self, path: str) -> Callable[[Action], Action]:
+        """GET ``path`` (outside the shop's): the shops as the action lists them, given the
+        sandbox's root URL (where their API is served)."""
+
+        def served(act: Action) -> Action:
+            @get(path, sync_to_thread=False)
+            def listed(request: Request[Any, Any, Any]) -> Response[bytes]:
+                return json_answer(act(str(request.base_url).rstrip("/")))
+
+            self.handlers.append(listed)
+            return act
+
+        return served
+
     def post(self, path: str, body: type[Any] | None = None, status: int = 200) -> Any:
         return self.route("POST", path, body, status)
 

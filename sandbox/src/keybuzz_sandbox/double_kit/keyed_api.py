@@ -221,16 +221,15 @@ class KeyedRoutes:
     def admin_handlers(self) -> list[Any]:
         shops = self.shops
 
-        @get("/shops", sync_to_thread=False)
-        def listed_shops() -> Response[bytes]:
-            return json_answer(
-                [
-                    {"name": f"{self.api.display} {s.number}", "number": s.number, "key": s.key}
-                    for s in shops.values()
-                ]
-            )
-
         at_shop = ShopAdmin("/shops/{number:str}", shops.get)
+
+        @at_shop.listing("/shops")
+        def listed_shops(root: str) -> list[dict[str, str]]:
+            display = self.api.display
+            return [
+                {"name": f"{display} {s.number}", "number": s.number, "key": s.key}
+                for s in shops.values()
+            ]
 
         @at_shop.post("/threads", dict[str, str], 201)
         def opened(shop: KeyedShop, data: dict[str, str]) -> dict[str, str]:
@@ -247,7 +246,7 @@ class KeyedRoutes:
             shop.key = uuid_of(self.seed, "key", shop.number, next(self.ids))
             return {"key": shop.key}
 
-        return [listed_shops, *at_shop.handlers, *fault_handlers(self.faults, WebPageFaults)]
+        return [*at_shop.handlers, *fault_handlers(self.faults, WebPageFaults)]
 
 
 @dataclass(frozen=True, kw_only=True)

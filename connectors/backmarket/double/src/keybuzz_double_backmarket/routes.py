@@ -207,23 +207,20 @@ def _admin(double: BackMarketDouble) -> Router:
     def folder_of(book: ShopBook, folder_id: int) -> Folder:
         return known(book.folders.get(folder_id), f"care folder {folder_id}")
 
-    @get("/shops", sync_to_thread=False)
-    def shops(request: Request[Any, Any, Any]) -> Response[bytes]:
-        root = str(request.base_url).rstrip("/")
-        return json_answer(
-            [
-                {
-                    "number": number,
-                    "merchantId": merchant_id(number),
-                    "name": shop.spec.name,
-                    "country": shop.spec.country,
-                    "buyerEventsPerDay": shop.spec.buyer_events_per_day,
-                    "token": shop.token,
-                    "baseUrl": f"{root}{BASE}",
-                }
-                for number, shop in double.shops.items()
-            ]
-        )
+    @at_shop.listing("/shops")
+    def shops(root: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "number": number,
+                "merchantId": merchant_id(number),
+                "name": shop.spec.name,
+                "country": shop.spec.country,
+                "buyerEventsPerDay": shop.spec.buyer_events_per_day,
+                "token": shop.token,
+                "baseUrl": f"{root}{BASE}",
+            }
+            for number, shop in double.shops.items()
+        ]
 
     @get("/clock", sync_to_thread=False)
     def clock() -> Response[bytes]:
@@ -295,7 +292,6 @@ def _admin(double: BackMarketDouble) -> Router:
     return admin_router(
         "/_sandbox/backmarket",
         [
-            shops,
             clock,
             advance,
             *settings_handlers("/activity", Activity, lambda: double.activity, set_activity),

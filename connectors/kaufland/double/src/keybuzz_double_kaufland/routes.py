@@ -149,18 +149,15 @@ def problem(status: int, kind: str, message: str) -> Response[bytes]:
 # --- the answers' shapes ------------------------------------------------------------------
 
 
-ADDRESS = {
-    "first_name": "Camille",
-    "last_name": "Martin",
-    "company_name": None,
-    "street": "Rue de la Paix",
-    "house_number": "1",
-    "postcode": "75002",
-    "additional_field": None,
-    "city": "Paris",
-    "phone": None,
-    "country": "FR",
-}
+# The buyer's address; what Kaufland's description allows null (company, phone…) left so.
+WHERE = {"first_name": "Camille", "last_name": "Martin", "street": "Rue de la Paix"}
+WHERE |= {"house_number": "1", "postcode": "75002", "city": "Paris", "country": "FR"}
+# A unit's fields of its order in an order's details (its own there are the others).
+THE_ORDERS = ("buyer", "billing_address", "shipping_address", "fulfillment_type")
+
+
+def address() -> dict[str, Any]:
+    return DESCRIBED.filled("Address", WHERE)
 
 
 def buyer_json(unit: Unit) -> dict[str, Any]:
@@ -168,56 +165,37 @@ def buyer_json(unit: Unit) -> dict[str, Any]:
 
 
 def unit_json(unit: Unit, *, in_order: bool = False) -> dict[str, Any]:
-    """An ``OrderUnit`` [official: every field required, most nullable]; in an order's
-    details, without its buyer and addresses (the order's)."""
-    product = {
-        "id_product": 100 + unit.unit_id % 100,
-        "storefront": unit.storefront,
-        "title": "Cafetière à piston 1 L",
-        "eans": [],
-        "id_category": 1,
-        "main_picture": "",
-        "manufacturer": "Bodum",
-        "url": "",
-        "age_rating": 0,
-        "is_valid": True,
-        "dangerous_goods_li_shipping": None,
-        "danger_label_9A": None,
-    }
-    who = (
-        {"tickets": None}
-        if in_order
-        else {
-            "buyer": buyer_json(unit),
-            "billing_address": ADDRESS,
-            "shipping_address": ADDRESS,
-            "fulfillment_type": "fulfilled_by_merchant",
-        }
-    )
-    return who | {
+    """An ``OrderUnit`` [official: every field required, most nullable; those nothing reads
+    null or empty, from the description]; in an order's details, without its order's."""
+    product = {"id_product": 100 + unit.unit_id % 100, "storefront": unit.storefront}
+    product |= {"title": "Cafetière à piston 1 L", "manufacturer": "Bodum", "is_valid": True}
+    given = {
         "id_order_unit": unit.unit_id,
         "id_order": unit.order_id,
         "ts_created_iso": iso(unit.created),
         "ts_updated_iso": iso(unit.updated),
-        "is_marketplace_deemed_supplier": False,
         "status": unit.status,
         "price": unit.price,
         "id_offer": f"OFFER-{unit.unit_id % 1000}",
         "revenue_gross": unit.price,
         "revenue_net": unit.price * 5 // 6,
-        "note": None,
         "unit_condition": "new",
         "storefront": unit.storefront,
         "currency": "PLN" if unit.storefront == "pl" else "EUR",
         "delivery_time_min": 2,
         "delivery_time_max": 5,
-        "delivery_time_expires_iso": None,
-        "order_received_timestamp_iso": None,
         "shipping_rate": 490,
-        "cancel_reason": None,
-        "product": product,
+        "product": DESCRIBED.filled("Product", product),
         "vat": 20.0,
+        "buyer": buyer_json(unit),
+        "billing_address": address(),
+        "shipping_address": address(),
+        "fulfillment_type": "fulfilled_by_merchant",
     }
+    whole = DESCRIBED.filled("OrderUnit", given)
+    if in_order:
+        return {k: v for k, v in whole.items() if k not in THE_ORDERS} | {"tickets": None}
+    return whole
 
 
 def ticket_json(ticket: Ticket, files_url: str, embedded: bool) -> dict[str, Any]:
@@ -275,7 +253,11 @@ def order_json(units: list[Unit], details: bool) -> dict[str, Any]:
         "fulfillment_type": "fulfilled_by_merchant",
     }
     if details:
-        who = {"buyer": buyer_json(first), "billing_address": ADDRESS, "shipping_address": ADDRESS}
+        who = {
+            "buyer": buyer_json(first),
+            "billing_address": address(),
+            "shipping_address": address(),
+        }
         return order | who | {"order_units": [unit_json(u, in_order=True) for u in units]}
     return order | {"order_units_count": len(units), "ts_units_updated_iso": iso(first.created)}
 
@@ -587,19 +569,17 @@ def _admin(double: KauflandDouble) -> Router:
     def ticket_of(seller: Seller, ticket_id: str) -> Ticket:
         return known(seller.tickets.get(ticket_id), f"ticket {ticket_id}")
 
-    @get("/shops", sync_to_thread=False)
-    def shops() -> Response[bytes]:
-        return json_answer(
-            [
-                {
-                    "name": s.name,
-                    "clientKey": s.client_key,
-                    "secretKey": s.secret,
-                    "storefronts": list(s.storefronts),
-                }
-                for s in double.sellers.values()
-            ]
-        )
+    @at_shop.listing("/shops")
+    def shops(root: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": s.name,
+                "clientKey": s.client_key,
+                "secretKey": s.secret,
+                "storefronts": list(s.storefronts),
+            }
+            for s in double.sellers.values()
+        ]
 
     @at_shop.post("/threads", WriteRequest, 201)
     def open_ticket(seller: Seller, data: WriteRequest) -> dict[str, str]:
@@ -654,5 +634,5 @@ def _admin(double: KauflandDouble) -> Router:
         ).hexdigest()
         return {"secretKey": seller.secret}
 
-    handlers = [shops, *at_shop.handlers]
-    return admin_router(ADMIN, [*handlers, *fault_handlers(double.faults, KauflandFaults)])
+    faults = fault_handlers(double.faults, KauflandFaults)
+    return admin_router(ADMIN, [*at_shop.handlers, *faults])

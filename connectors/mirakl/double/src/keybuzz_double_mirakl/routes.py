@@ -23,7 +23,7 @@ from keybuzz_sandbox.double_kit.admin import (
 from keybuzz_sandbox.double_kit.api import Refused, config_of, run_served, shop_call, web_page
 from keybuzz_sandbox.fault_admin import fault_handlers, retry_after_handlers
 from keybuzz_sandbox.faults import FaultDecision, reply_faults
-from litestar import Request, Response, Router, get
+from litestar import Request, Response, Router
 from litestar.response import Stream
 
 from . import api
@@ -181,26 +181,21 @@ def _admin(double: MiraklDouble) -> Router:
     def thread_of(book: ShopBook, thread_id: str) -> Thread:
         return known(book.threads.get(thread_id), f"thread {thread_id}")
 
-    @get("/operators", sync_to_thread=False)
-    def operators(request: Request[Any, Any, Any]) -> Response[bytes]:
-        root = str(request.base_url).rstrip("/")
-        return json_answer(
-            [
-                {
-                    "code": code,
-                    "name": operator.spec.name,
-                    "baseUrl": f"{root}/mirakl/{code}",
-                    "channels": [
-                        {"code": c.code, "label": c.label} for c in operator.spec.channels
-                    ],
-                    "shops": [
-                        {"shopId": number, "name": spec.name, "apiKey": operator.shop_key(number)}
-                        for number, spec in operator.specs.items()
-                    ],
-                }
-                for code, operator in double.operators.items()
-            ]
-        )
+    @at_shop.listing("/operators")
+    def operators(root: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "code": code,
+                "name": operator.spec.name,
+                "baseUrl": f"{root}/mirakl/{code}",
+                "channels": [{"code": c.code, "label": c.label} for c in operator.spec.channels],
+                "shops": [
+                    {"shopId": number, "name": spec.name, "apiKey": operator.shop_key(number)}
+                    for number, spec in operator.specs.items()
+                ],
+            }
+            for code, operator in double.operators.items()
+        ]
 
     @at_shop.post("/advance", AdvanceRequest)
     def advance(book: ShopBook, data: AdvanceRequest) -> dict[str, int]:
@@ -262,7 +257,6 @@ def _admin(double: MiraklDouble) -> Router:
     return admin_router(
         "/_sandbox/mirakl",
         [
-            operators,
             *at_shop.handlers,
             *fault_handlers(double.faults, MiraklFaultConfig),
             *limits_handlers(double.limits, double.reset_limits),
