@@ -187,11 +187,17 @@ class ShopAdmin(Generic[T]):
     """A double's admin endpoints on one of its shops, each under ``at`` (the shop's path,
     its parameters typed as Litestar's, ``/shops/{number:int}``): the shop ``find`` finds
     by those parameters (none: the 404 "unknown shop <parameters>"), given to the
-    endpoint's action with the path's other parameters and the body decoded as the
+    endpoint's action with the path's other parameters (those ``within`` names: what the
+    shop holds, ``{"thread": ("thread", find)}``, found alike) and the body decoded as the
     endpoint's type; what the action returns answered as JSON with the endpoint's status."""
 
-    def __init__(self, at: str, find: Callable[..., T | None]) -> None:
-        self.at, self.find = at, find
+    def __init__(
+        self,
+        at: str,
+        find: Callable[..., T | None],
+        within: dict[str, tuple[str, Callable[[T, Any], Any]]] | None = None,
+    ) -> None:
+        self.at, self.find, self.within = at, find, within or {}
         self.named = re.findall(r"\{(\w+):", at)
         self.handlers: list[Any] = []
 
@@ -229,6 +235,9 @@ class ShopAdmin(Generic[T]):
             def handler(request: Request[Any, Any, Any], **given: Any) -> Response[bytes]:
                 rest = dict(request.path_params)
                 shop = self.shop_of(*(rest.pop(name) for name in self.named))
+                for name, (what, held) in self.within.items():
+                    if name in rest:
+                        rest[name] = known(held(shop, rest[name]), f"{what} {rest[name]}")
                 return json_answer(act(shop, **rest, **given), status)
 
             # The body's type is the double's own, known only when this is called.

@@ -18,7 +18,6 @@ from keybuzz_sandbox.double_kit.admin import (
     ShopAdmin,
     admin_router,
     forward,
-    known,
     limits_handlers,
     settings_handlers,
 )
@@ -31,7 +30,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 
 from . import api
-from .book import BACKMARKET, CUSTOMER, Activity, Folder, ShopBook
+from .book import BACKMARKET, CUSTOMER, Activity, Folder
 from .contract import DESCRIBED
 from .double import BackMarketDouble, BackMarketFaultConfig, Shop
 from .env import BackMarketDoubleSettings
@@ -202,10 +201,8 @@ def _files(requested: list[LinkedFile]) -> tuple[tuple[str, bytes, str | None], 
 
 
 def _admin(double: BackMarketDouble) -> Router:
-    at_shop = ShopAdmin("/shops/{number:int}", double.shops.get)
-
-    def folder_of(book: ShopBook, folder_id: int) -> Folder:
-        return known(book.folders.get(folder_id), f"care folder {folder_id}")
+    folders = {"folder": ("care folder", lambda shop, n: double.book(shop).folders.get(n))}
+    at_shop = ShopAdmin("/shops/{number:int}", double.shops.get, folders)
 
     @at_shop.listing("/shops")
     def shops(root: str) -> list[dict[str, Any]]:
@@ -256,23 +253,21 @@ def _admin(double: BackMarketDouble) -> Router:
             "orderlineId": folder.line.line_id,
         }
 
-    @at_shop.post("/folders/{folder_id:int}/messages", WriteRequest, 201)
-    def write(shop: Shop, folder_id: int, data: WriteRequest) -> dict[str, int]:
+    @at_shop.post("/folders/{folder:int}/messages", WriteRequest, 201)
+    def write(shop: Shop, folder: Folder, data: WriteRequest) -> dict[str, int]:
         if data.initiator not in (CUSTOMER, BACKMARKET) or not data.message:
             raise AdminRefusal("initiator Customer or BackMarket, a message")
         book = double.book(shop)
-        folder, files = folder_of(book, folder_id), _files(data.attachments)
+        files = _files(data.attachments)
         message = book.write(
             folder, data.initiator, data.message, double.now(), data.informative, files
         )
-        return {"folderId": folder_id, "messageId": message.message_id}
+        return {"folderId": folder.folder_id, "messageId": message.message_id}
 
-    @at_shop.post("/folders/{folder_id:int}/close")
-    def close(shop: Shop, folder_id: int) -> dict[str, int]:
-        book = double.book(shop)
-        folder = folder_of(book, folder_id)
-        book.close(folder, double.now())
-        return {"folderId": folder_id, "state": folder.state}
+    @at_shop.post("/folders/{folder:int}/close")
+    def close(shop: Shop, folder: Folder) -> dict[str, int]:
+        double.book(shop).close(folder, double.now())
+        return {"folderId": folder.folder_id, "state": folder.state}
 
     @at_shop.get("/sent")
     def sent(shop: Shop) -> dict[str, Any]:

@@ -564,10 +564,8 @@ def _attach(ticket: Ticket, files: list[LinkedFile], at: float) -> None:
 
 
 def _admin(double: KauflandDouble) -> Router:
-    at_shop = ShopAdmin("/shops/{key:str}", double.sellers.get)
-
-    def ticket_of(seller: Seller, ticket_id: str) -> Ticket:
-        return known(seller.tickets.get(ticket_id), f"ticket {ticket_id}")
+    tickets = {"ticket": ("ticket", lambda seller, ticket_id: seller.tickets.get(ticket_id))}
+    at_shop = ShopAdmin("/shops/{key:str}", double.sellers.get, tickets)
 
     @at_shop.listing("/shops")
     def shops(root: str) -> list[dict[str, Any]]:
@@ -592,9 +590,8 @@ def _admin(double: KauflandDouble) -> Router:
             "orderId": ticket.units[0].order_id,
         }
 
-    @at_shop.post("/threads/{ticket_id:str}/messages", WriteRequest, 201)
-    def write(seller: Seller, ticket_id: str, data: WriteRequest) -> dict[str, str]:
-        ticket = ticket_of(seller, ticket_id)
+    @at_shop.post("/threads/{ticket:str}/messages", WriteRequest, 201)
+    def write(seller: Seller, ticket: Ticket, data: WriteRequest) -> dict[str, str]:
         role, name = (
             ("customer_service", "Kaufland Kundenservice")
             if data.staff
@@ -604,9 +601,8 @@ def _admin(double: KauflandDouble) -> Router:
         _attach(ticket, data.attachments, said.at)
         return {"messageId": str(said.message_id)}
 
-    @at_shop.post("/threads/{ticket_id:str}/close", CloseRequest)
-    def close(seller: Seller, ticket_id: str, data: CloseRequest) -> dict[str, str]:
-        ticket = ticket_of(seller, ticket_id)
+    @at_shop.post("/threads/{ticket:str}/close", CloseRequest)
+    def close(seller: Seller, ticket: Ticket, data: CloseRequest) -> dict[str, str]:
         closing = {
             "buyer": "buyer_closed",
             "seller": "seller_closed",
@@ -614,7 +610,7 @@ def _admin(double: KauflandDouble) -> Router:
         }
         ticket.status = closing.get(data.by, "buyer_closed")
         double.say(ticket, "system", "Kaufland", f"Ticket closed ({ticket.status})", time.time())
-        return {"threadId": ticket_id, "status": ticket.status}
+        return {"threadId": ticket.ticket_id, "status": ticket.status}
 
     @at_shop.post("/units/{unit_id:int}", UnitRequest)
     def change_unit(seller: Seller, unit_id: int, data: UnitRequest) -> dict[str, str]:

@@ -176,10 +176,8 @@ def _check_sender(sender: str, to: list[str], body: str) -> None:
 
 
 def _admin(double: MiraklDouble) -> Router:
-    at_shop = ShopAdmin("/operators/{code:str}/shops/{shop_id:int}", double.book)
-
-    def thread_of(book: ShopBook, thread_id: str) -> Thread:
-        return known(book.threads.get(thread_id), f"thread {thread_id}")
+    threads = {"thread": ("thread", lambda book, thread_id: book.threads.get(thread_id))}
+    at_shop = ShopAdmin("/operators/{code:str}/shops/{shop_id:int}", double.book, threads)
 
     @at_shop.listing("/operators")
     def operators(root: str) -> list[dict[str, Any]]:
@@ -212,23 +210,23 @@ def _admin(double: MiraklDouble) -> Router:
         first = thread.messages[0].message_id
         return {"threadId": thread.thread_id, "messageId": first, "orderId": order.order_id}
 
-    @at_shop.post("/threads/{thread_id:str}/messages", WriteRequest, 201)
-    def write(book: ShopBook, thread_id: str, data: WriteRequest) -> dict[str, Any]:
+    @at_shop.post("/threads/{thread:str}/messages", WriteRequest, 201)
+    def write(book: ShopBook, thread: Thread, data: WriteRequest) -> dict[str, Any]:
         _check_sender(data.sender, data.to, data.body)
-        thread, now, to = thread_of(book, thread_id), double.clock.now(), tuple(data.to)
+        now, to = double.clock.now(), tuple(data.to)
         files = _made(data.attachments)
         message = book.write(thread, data.sender, data.body, now, to, files, data.sender_name)
         attachment_ids = [a.attachment_id for a in message.attachments]
         return {
-            "threadId": thread_id,
+            "threadId": thread.thread_id,
             "messageId": message.message_id,
             "attachmentIds": attachment_ids,
         }
 
-    @at_shop.post("/threads/{thread_id:str}/no-reply-needed")
-    def no_reply_needed(book: ShopBook, thread_id: str) -> dict[str, str]:
-        book.no_reply_needed(thread_of(book, thread_id), double.clock.now())
-        return {"threadId": thread_id}
+    @at_shop.post("/threads/{thread:str}/no-reply-needed")
+    def no_reply_needed(book: ShopBook, thread: Thread) -> dict[str, str]:
+        book.no_reply_needed(thread, double.clock.now())
+        return {"threadId": thread.thread_id}
 
     @at_shop.post("/orders/{order_id:str}/{event:str}")
     def order_event(book: ShopBook, order_id: str, event: str) -> dict[str, str]:
