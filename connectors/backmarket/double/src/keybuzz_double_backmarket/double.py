@@ -48,11 +48,12 @@ class Limits(Enforced, kw_only=True, rename="camel", forbid_unknown_fields=True)
     """Body of PUT /_sandbox/backmarket/limits: Back Market's figures unless given (per
     operation ``[per minute, per day]``), for tests that reach a limit in a few calls."""
 
-    per_operation: dict[str, tuple[int, int]] = msgspec.field(default_factory=lambda: dict(LIMITS))
+    per_operation: dict[str, tuple[int, int]] = {}
     burst_calls: Annotated[int, msgspec.Meta(ge=1)] = BURST_CALLS
 
     def __post_init__(self) -> None:
-        self.per_operation = {**LIMITS, **self.per_operation}  # the others as they are
+        # An operation not given keeps Back Market's figures.
+        self.per_operation = {**LIMITS, **self.per_operation}
 
     def problems(self) -> list[str]:
         figures = [n for pair in self.per_operation.values() for n in pair]
