@@ -326,6 +326,11 @@ async def test_a_burst_above_the_general_limit_blocks_the_shop_for_ten_seconds(s
         assert (await shop.get(FOLDERS)).status_code == 429  # blocked, whatever the endpoint
         await advance(http, 6)
         assert (await shop.get(FOLDERS)).status_code == 200
+        for _ in range(4):  # the next burst, blocked again until the limits are reset
+            await shop.get(ORDERS)
+        assert (await shop.get(ORDERS)).status_code == 429
+        assert (await http.post(f"{ADMIN}/limits/reset")).status_code == 204
+        assert (await shop.get(ORDERS)).status_code == 200
 
 
 async def test_a_day_of_the_double_passes_in_minutes_at_a_time_scale(serve) -> None:

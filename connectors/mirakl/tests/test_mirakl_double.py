@@ -351,6 +351,11 @@ async def test_frequencies_answer_429_and_calls_inside_retry_after_are_counted(s
     await relaxed(http)
     assert (await seller.get(STATS)).status_code == 200
     assert (await http.get(f"{ADMIN}/retry-after-violations")).json()["count"] == 2
+    assert (await http.get(f"{ADMIN}/limits")).json() == {"enforced": False}
+    assert (await http.delete(f"{ADMIN}/limits")).status_code == 204
+    assert (await seller.get(STATS)).status_code == 429  # enforced again, the day not over
+    assert (await http.post(f"{ADMIN}/limits/reset")).status_code == 204
+    assert (await seller.get(STATS)).status_code == 200  # its last call forgotten
 
 
 async def test_faults_fail_next_429_and_malformed_bodies(serve) -> None:

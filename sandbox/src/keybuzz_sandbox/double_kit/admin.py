@@ -5,17 +5,23 @@ by the router every double's admin is served on."""
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 import msgspec
-from litestar import Request, Response, Router, delete, get, post, put
+from litestar import Request, Response, Router, delete, get, post, put, route
 from litestar.params import JSONBody
 
 from keybuzz_sandbox.answers import admin_error, json_answer
+from keybuzz_sandbox.double_kit.draws import file_bytes
+
+if TYPE_CHECKING:
+    from keybuzz_sandbox.double_kit.api import CallLimits
 
 T = TypeVar("T")
+Action = TypeVar("Action", bound=Callable[..., Any])
 
 
 class AdvanceRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -31,6 +37,22 @@ def advance_summary(shop: tuple[str, str], seconds: float, **new: list[str]) -> 
     produced (``new_order_ids=…`` answered as ``newOrderIds``)."""
     ids = {re.sub(r"_([a-z])", lambda m: m[1].upper(), kind): found for kind, found in new.items()}
     return {shop[0]: shop[1], "advancedSeconds": seconds, **ids}
+
+
+class FileRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A file a buyer (or the marketplace's staff) attaches at the admin: its name and
+    size, its bytes drawn from them."""
+
+    name: str = "photo.jpg"
+    size: int = 1_000
+
+    @property
+    def content(self) -> bytes:
+        return file_bytes(self.name, self.name, self.size)
+
+
+class LinkedFile(FileRequest, kw_only=True, forbid_unknown_fields=True):
+    link: str | None = None  # listed as the file's link instead of the double's own
 
 
 class AdminRefusal(Exception):
@@ -130,27 +152,13 @@ def shop_log_handlers(
     secret renewed and the new one, or a grant revoked); a token double's POST ``expire-tokens`` (``{"expired": <count>}``) and GET
     ``token-requests`` (``{"tokenRequests": <count>}``)."""
     action, renew = rotate
-
-    @get("/shops/{account:str}/sent", sync_to_thread=False)
-    def sent_by(account: str) -> Response[bytes]:
-        return json_answer({"sent": shop_of(account).sent})
-
-    @post(f"/shops/{{account:str}}/{action}", sync_to_thread=False)
-    def rotated(account: str) -> Response[bytes]:
-        return json_answer(renew(shop_of(account)))
-
-    if expire_tokens is None:
-        return [sent_by, rotated]
-
-    @post("/shops/{account:str}/expire-tokens", sync_to_thread=False)
-    def expired(account: str) -> Response[bytes]:
-        return json_answer({"expired": expire_tokens(shop_of(account))})
-
-    @get("/shops/{account:str}/token-requests", sync_to_thread=False)
-    def requested(account: str) -> Response[bytes]:
-        return json_answer({"tokenRequests": shop_of(account).token_requests})
-
-    return [sent_by, rotated, expired, requested]
+    at_shop = ShopAdmin("/shops/{account:str}", shop_of)
+    at_shop.get("/sent")(lambda shop: {"sent": shop.sent})
+    at_shop.post(f"/{action}")(renew)
+    if expire_tokens is not None:
+        at_shop.post("/expire-tokens")(lambda shop: {"expired": expire_tokens(shop)})
+        at_shop.get("/token-requests")(lambda shop: {"tokenRequests": shop.token_requests})
+    return at_shop.handlers
 
 
 def drawn_shops_handlers(
@@ -168,8 +176,100 @@ def drawn_shops_handlers(
     def shops() -> Response[bytes]:
         return json_answer(listed())
 
-    @post(path + "/{account:str}/advance", sync_to_thread=False)
-    def advanced(account: str, data: AdvanceRequest) -> Response[bytes]:
-        return json_answer(advance(shop_of(account), forward(data.seconds)))
+    at_shop = ShopAdmin(path + "/{account:str}", shop_of)
+    at_shop.post("/advance", AdvanceRequest)(
+        lambda shop, data: advance(shop, forward(data.seconds))
+    )
+    return [shops, *at_shop.handlers]
 
-    return [shops, advanced]
+
+class ShopAdmin(Generic[T]):
+    """A double's admin endpoints on one of its shops, each under ``at`` (the shop's path,
+    its parameters typed as Litestar's, ``/shops/{number:int}``): the shop ``find`` finds
+    by those parameters (none: the 404 "unknown shop <parameters>"), given to the
+    endpoint's action with the path's other parameters (those ``within`` names: what the
+    shop holds, ``{"thread": ("thread", find)}``, found alike) and the body decoded as the
+    endpoint's type; what the action returns answered as JSON with the endpoint's status."""
+
+    def __init__(
+        self,
+        at: str,
+        find: Callable[..., T | None],
+        within: dict[str, tuple[str, Callable[[T, Any], Any]]] | None = None,
+    ) -> None:
+        self.at, self.find, self.within = at, find, within or {}
+        self.named = re.findall(r"\{(\w+):", at)
+        self.handlers: list[Any] = []
+
+    def shop_of(self, *named: Any) -> T:
+        return known(self.find(*named), f"shop {'/'.join(map(str, named))}")
+
+    def listing(self, path: str) -> Callable[[Action], Action]:
+        """GET ``path`` (outside the shop's): the shops as the action lists them, given the
+        sandbox's root URL (where their API is served)."""
+
+        def served(act: Action) -> Action:
+            @get(path, sync_to_thread=False)
+            def listed(request: Request[Any, Any, Any]) -> Response[bytes]:
+                return json_answer(act(str(request.base_url).rstrip("/")))
+
+            self.handlers.append(listed)
+            return act
+
+        return served
+
+    def post(self, path: str, body: type[Any] | None = None, status: int = 200) -> Any:
+        return self.route("POST", path, body, status)
+
+    def get(self, path: str) -> Any:
+        return self.route("GET", path)
+
+    def route(
+        self,
+        method: Literal["GET", "POST"],
+        path: str,
+        body: type[Any] | None = None,
+        status: int = 200,
+    ) -> Callable[[Action], Action]:
+        def served(act: Action) -> Action:
+            def handler(request: Request[Any, Any, Any], **given: Any) -> Response[bytes]:
+                rest = dict(request.path_params)
+                shop = self.shop_of(*(rest.pop(name) for name in self.named))
+                for name, (what, held) in self.within.items():
+                    if name in rest:
+                        rest[name] = known(held(shop, rest[name]), f"{what} {rest[name]}")
+                return json_answer(act(shop, **rest, **given), status)
+
+            # The body's type is the double's own, known only when this is called.
+            json_body: Any = JSONBody
+            typed = {"data": json_body[body]} if body else {}
+            handler.__annotations__ = {"request": Request, **typed, "return": Response[bytes]}
+            named = ("request", *typed)  # the parameters Litestar gives
+            handler.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+                [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in named]
+            )
+            self.handlers.append(
+                route(self.at + path, http_method=method, sync_to_thread=False)(handler)
+            )
+            return act
+
+        return served
+
+
+def limits_handlers(
+    limits: CallLimits[Any, Any], reset: Callable[[], None] | None = None
+) -> list[Any]:
+    """A limited double's ``/limits``: GET, PUT and DELETE its settings (``Enforced``: on or
+    off, calls still counted, and the double's own figures), and POST ``/limits/reset``
+    (204): every call and Retry-After its limits keep forgotten (``reset``: with what else
+    the double limits by)."""
+
+    def write(settings: Any) -> None:
+        limits.settings = settings
+
+    @post("/limits/reset", sync_to_thread=False, status_code=204)
+    def reset_limits() -> None:
+        (reset or limits.reset)()
+
+    kind = type(limits.settings)
+    return [*settings_handlers("/limits", kind, lambda: limits.settings, write), reset_limits]

@@ -307,3 +307,53 @@ class RetryAfters(Generic[K]):
             return False
         self.inside.append({**call, "at": self.shown(now), "retryAfterEnds": self.shown(ends)})
         return True
+
+
+class Enforced(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """A double's limits as its admin sets them (``/limits``): enforced or not (calls still
+    counted); a double's own kind adds its figures."""
+
+    enforced: bool = True
+
+
+L = TypeVar("L", bound=Enforced)
+
+
+class CallLimits(Generic[K, L]):
+    """A double's call limits, by what its marketplace limits (``K``: a shop's operation):
+    its admin's ``settings``, the Retry-Afters they made it give (``waits``), and the calls
+    admitted for a key, counted in fixed windows of the double's clock or spaced by a least
+    period; a key blocked until a moment (a burst's penalty)."""
+
+    def __init__(self, settings: L, waits: RetryAfters[K], real: Callable[[float], float]) -> None:
+        self.settings, self.waits, self.real = settings, waits, real
+        self.blocked: dict[Hashable, float] = {}
+        self._last: dict[Hashable, float] = {}
+        self._windows: dict[tuple[Hashable, float], tuple[int, int]] = {}
+
+    def spaced(self, key: Hashable, period: float, now: float) -> float | None:
+        """None, the call admitted, when ``period`` passed since the last one admitted for
+        ``key``; else what is left of it."""
+        last = self._last.get(key)
+        if last is None or now - last >= period:
+            self._last[key] = now
+            return None
+        return period - (now - last)
+
+    def calls(self, key: Hashable, size: float, now: float) -> int:
+        """Calls admitted for ``key`` in the fixed window of ``size`` seconds now is in."""
+        window, calls = self._windows.get((key, size), (-1, 0))
+        return calls if window == int(now // size) else 0
+
+    def add(self, key: Hashable, size: float, now: float) -> None:
+        self._windows[key, size] = (int(now // size), self.calls(key, size, now) + 1)
+
+    def refused(self, key: K, seconds: float) -> int:
+        """The Retry-After (whole real seconds) of ``seconds`` of the double's clock, told."""
+        return self.waits.refused(key, seconds, self.real)
+
+    def reset(self) -> None:
+        self.blocked.clear()
+        self._last.clear()
+        self._windows.clear()
+        self.waits.ends.clear()

@@ -205,6 +205,23 @@ class Described:
         dialect) of the schema at ``where`` inside the operation's object."""
         return kind(self.schema_at(operation_id, *where), registry=self.registry(), **options)
 
+    def filled(self, schema: str, given: Mapping[str, Any]) -> dict[str, Any]:
+        """An answer's object of the description's ``schema``: ``given`` (what the double
+        has to say), with each property the schema requires and ``given`` lacks at its
+        empty value (null where it may be, a listed value's first, an empty list, an object
+        filled alike): the fields nobody here reads, in the shape the marketplace's answers
+        have, read from the description, not written out."""
+        schemas = self.spec()["components"]["schemas"]
+        whole = dict(given)
+        for name in schemas[schema].get("required", ()):
+            field = schemas[schema]["properties"][name]
+            target = field.get("$ref", "").rsplit("/", 1)[-1]
+            if "properties" in schemas.get(target, {}) and isinstance(whole.get(name, {}), dict):
+                whole[name] = self.filled(target, whole.get(name, {}))
+            elif name not in whole:
+                whole[name] = _empty(schemas.get(target, field))
+        return whole
+
     # --- what a request and an answer carry -----------------------------------------------
 
     def problems_at(self, operation_id: str, value: Any, whole: str, *where: str) -> list[str]:
@@ -287,6 +304,20 @@ class Described:
         if kind == "boolean" and raw in ("true", "false"):
             return raw == "true"
         return raw
+
+
+# A type's value where the double has none of its own to give.
+EMPTY: dict[str, Any] = {"string": "", "number": 0.0, "integer": 0, "boolean": False, "array": []}
+
+
+def _empty(schema: dict[str, Any]) -> Any:
+    """A schema's empty value: its first listed value, its least, null where it allows
+    null (or names no type), else its type's."""
+    if "enum" in schema or "minimum" in schema:
+        return schema["enum"][0] if "enum" in schema else schema["minimum"]
+    kind = schema.get("type", "null")
+    kinds = kind if isinstance(kind, list) else [kind]
+    return None if "null" in kinds else copy.copy(EMPTY[kinds[0]])
 
 
 def problems(errors: Iterable[ValidationError], whole: str) -> list[str]:

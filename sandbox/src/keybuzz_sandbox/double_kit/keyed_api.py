@@ -28,7 +28,7 @@ from keybuzz_sandbox.conformance import (
     answered,
 )
 from keybuzz_sandbox.double_entry import Double
-from keybuzz_sandbox.double_kit.admin import admin_router, known
+from keybuzz_sandbox.double_kit.admin import ShopAdmin, admin_router
 from keybuzz_sandbox.double_kit.api import PROXY_PAGE, Answer, page_of, served
 from keybuzz_sandbox.double_kit.draws import uuid_of
 from keybuzz_sandbox.double_kit.driver import sent_log, shops_of, suite_pace
@@ -221,36 +221,32 @@ class KeyedRoutes:
     def admin_handlers(self) -> list[Any]:
         shops = self.shops
 
-        @get("/shops", sync_to_thread=False)
-        def listed_shops() -> Response[bytes]:
-            return json_answer(
-                [
-                    {"name": f"{self.api.display} {s.number}", "number": s.number, "key": s.key}
-                    for s in shops.values()
-                ]
-            )
+        at_shop = ShopAdmin("/shops/{number:str}", shops.get)
 
-        @post("/shops/{number:str}/threads", sync_to_thread=False, status_code=201)
-        def opened(number: str, data: dict[str, str]) -> Response[bytes]:
-            shop, n = known(shops.get(number), "shop"), next(self.ids)
+        @at_shop.listing("/shops")
+        def listed_shops(root: str) -> list[dict[str, str]]:
+            display = self.api.display
+            return [
+                {"name": f"{display} {s.number}", "number": s.number, "key": s.key}
+                for s in shops.values()
+            ]
+
+        @at_shop.post("/threads", dict[str, str], 201)
+        def opened(shop: KeyedShop, data: dict[str, str]) -> dict[str, str]:
+            n = next(self.ids)
             said = self.written(shop, f"th{n}", self.api.order_id(n), "BUYER", data["body"])
-            return json_answer(
-                {"messageId": said.id, "orderId": said.order_id, "threadId": said.thread_id}, 201
-            )
+            return {"messageId": said.id, "orderId": said.order_id, "threadId": said.thread_id}
 
-        @get("/shops/{number:str}/sent", sync_to_thread=False)
-        def sent(number: str) -> Response[bytes]:
-            return json_answer(
-                {"sent": [{"body": b} for b in known(shops.get(number), "shop").sent]}
-            )
+        @at_shop.get("/sent")
+        def sent(shop: KeyedShop) -> dict[str, Any]:
+            return {"sent": [{"body": b} for b in shop.sent]}
 
-        @post("/shops/{number:str}/rotate-key", sync_to_thread=False)
-        def rotate(number: str) -> Response[bytes]:
-            shop = known(shops.get(number), "shop")
-            shop.key = uuid_of(self.seed, "key", number, next(self.ids))
-            return json_answer({"key": shop.key})
+        @at_shop.post("/rotate-key")
+        def rotate(shop: KeyedShop) -> dict[str, str]:
+            shop.key = uuid_of(self.seed, "key", shop.number, next(self.ids))
+            return {"key": shop.key}
 
-        return [listed_shops, opened, sent, rotate, *fault_handlers(self.faults, WebPageFaults)]
+        return [*at_shop.handlers, *fault_handlers(self.faults, WebPageFaults)]
 
 
 @dataclass(frozen=True, kw_only=True)

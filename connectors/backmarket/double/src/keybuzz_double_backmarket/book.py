@@ -309,7 +309,7 @@ class ShopBook:
         order: Order,
         at: float,
         text: str | None = None,
-        files: tuple[tuple[str, bytes] | tuple[str, bytes, str], ...] = (),
+        files: tuple[tuple[str, bytes] | tuple[str, bytes, str | None], ...] = (),
         claim: bool | None = None,
     ) -> Folder:
         folder = Folder(
@@ -343,7 +343,7 @@ class ShopBook:
         text: str,
         at: float,
         informative: bool = False,
-        files: tuple[tuple[str, bytes] | tuple[str, bytes, str], ...] = (),
+        files: tuple[tuple[str, bytes] | tuple[str, bytes, str | None], ...] = (),
     ) -> Message:
         """A message in the folder; the merchant writing in a closed folder reopens it
         (official)."""

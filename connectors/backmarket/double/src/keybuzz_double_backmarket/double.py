@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 import msgspec
 from keybuzz_sandbox.clock import Clock
-from keybuzz_sandbox.double_kit.api import RetryAfters
+from keybuzz_sandbox.double_kit.api import CallLimits, Enforced, RetryAfters
 from keybuzz_sandbox.faults import FaultInjector, NextCount, WebPageFaults
 
 from .book import DAY, Activity, ShopBook
@@ -42,6 +42,24 @@ class BackMarketFaultConfig(
     retry_after_seconds: Annotated[int, msgspec.Meta(ge=1)] = 1
     waf_next: NextCount = 0
     waf_kind: Literal["html", "json"] = "html"
+
+
+class Limits(Enforced, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """Body of PUT /_sandbox/backmarket/limits: Back Market's figures unless given (per
+    operation ``[per minute, per day]``), for tests that reach a limit in a few calls."""
+
+    per_operation: dict[str, tuple[int, int]] = {}
+    burst_calls: Annotated[int, msgspec.Meta(ge=1)] = BURST_CALLS
+
+    def __post_init__(self) -> None:
+        # An operation not given keeps Back Market's figures.
+        self.per_operation = {**LIMITS, **self.per_operation}
+
+    def problems(self) -> list[str]:
+        figures = [n for pair in self.per_operation.values() for n in pair]
+        if not set(self.per_operation) <= set(LIMITS) or min(figures, default=1) < 1:
+            return [f"perOperation among {', '.join(LIMITS)}, >= 1"]
+        return []
 
 
 class Count(msgspec.Struct, kw_only=True, rename="camel"):
@@ -81,13 +99,9 @@ class BackMarketDouble:
         self.tokens = {shop.token: shop for shop in self.shops.values()}
         self.activity = Activity()
         self.faults = FaultInjector(f"{seed}|backmarket", BackMarketFaultConfig())
-        self.enforced = True  # False: limits not enforced (tests of other things)
-        self.limits, self.burst_calls = dict(LIMITS), BURST_CALLS  # the admin may lower them
         self.counts: dict[tuple[int, str, int], Count] = {}
-        self.waits: RetryAfters[tuple[int, str]] = RetryAfters(self.now, bm_time, clock.scale)
-        # (shop, operation, window size) → (the current window, calls in it)
-        self._windows: dict[tuple[int, str, float], tuple[int, int]] = {}
-        self._blocked: dict[int, float] = {}  # shop → end of its burst block
+        waits: RetryAfters[tuple[int, str]] = RetryAfters(self.now, bm_time, clock.scale)
+        self.limits = CallLimits(Limits(), waits, clock.real_duration)
 
     # --- the double's clock ----------------------------------------------------------------
 
@@ -133,45 +147,38 @@ class BackMarketDouble:
     def note_call(self, number: int, operation: str) -> None:
         """Counts a call made before the Retry-After the shop was given for it ended."""
         call: dict[str, object] = {"shop": number, "operation": operation}
-        if self.waits.noted((number, operation), call, self._blocked.get(number, 0.0)):
+        if self.limits.waits.noted((number, operation), call, self.limits.blocked.get(number, 0)):
             self.count(number, operation).inside_retry_after += 1
 
     def admit(self, number: int, operation: str) -> int | None:
         """None when the call is within the limits (and counted); else the Retry-After,
         whole real seconds, it is refused with."""
-        count = self.count(number, operation)
-        if not self.enforced:
+        count, wait = self.count(number, operation), self._wait(number, operation)
+        if wait is None:
             count.answered += 1
             return None
-        now = self.now()
-        blocked = self._blocked.get(number, 0.0)
-        if now < blocked:
-            return self._refuse(number, operation, blocked - now)
-        if self._calls(number, "*", BURST_SECONDS, now) >= self.burst_calls:
-            self._blocked[number] = now + BURST_SECONDS
-            return self._refuse(number, operation, BURST_SECONDS)
-        self._add(number, "*", BURST_SECONDS, now)
-        limits: tuple[int, ...] = self.limits.get(operation, ())
-        for size, allowed in zip((MINUTE, DAY), limits, strict=False):
-            if self._calls(number, operation, size, now) >= allowed:
-                return self._refuse(number, operation, (now // size + 1) * size - now)
-        for size in (MINUTE, DAY) if limits else ():
-            self._add(number, operation, size, now)
-        count.answered += 1
+        count.refused += 1
+        return self.limits.refused((number, operation), wait)
+
+    def _wait(self, number: int, operation: str) -> float | None:
+        """None when the call is within the limits (then counted in their windows); else
+        the seconds of the double's clock until it would be."""
+        limits, now = self.limits, self.now()
+        if not limits.settings.enforced:
+            return None
+        if now < (blocked := limits.blocked.get(number, 0.0)):
+            return blocked - now
+        if limits.calls((number, "*"), BURST_SECONDS, now) >= limits.settings.burst_calls:
+            limits.blocked[number] = now + BURST_SECONDS
+            return BURST_SECONDS
+        limits.add((number, "*"), BURST_SECONDS, now)
+        allowed: tuple[int, ...] = limits.settings.per_operation.get(operation, ())
+        for size, most in zip((MINUTE, DAY), allowed, strict=False):
+            if limits.calls((number, operation), size, now) >= most:
+                return (now // size + 1) * size - now
+        for size in (MINUTE, DAY) if allowed else ():
+            limits.add((number, operation), size, now)
         return None
-
-    def _calls(self, number: int, operation: str, size: float, now: float) -> int:
-        """Calls in the fixed window of ``size`` seconds of the double's clock now in."""
-        window, calls = self._windows.get((number, operation, size), (-1, 0))
-        return calls if window == int(now // size) else 0
-
-    def _add(self, number: int, operation: str, size: float, now: float) -> None:
-        calls = self._calls(number, operation, size, now)
-        self._windows[(number, operation, size)] = (int(now // size), calls + 1)
-
-    def _refuse(self, number: int, operation: str, bm_seconds: float) -> int:
-        self.count(number, operation).refused += 1
-        return self.waits.refused((number, operation), bm_seconds, self.clock.real_duration)
 
     def counters(self, shop: int | None = None) -> list[dict[str, object]]:
         """Every count, or one shop's."""

@@ -7,19 +7,22 @@ from __future__ import annotations
 import re
 import uuid
 from functools import partial
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from keybuzz_sandbox.answers import faulted, json_answer
+from keybuzz_sandbox.double_kit import admin
 from keybuzz_sandbox.double_kit.admin import (
     AdminRefusal,
+    LinkedFile,
+    ShopAdmin,
     admin_router,
     forward,
-    known,
+    limits_handlers,
     settings_handlers,
 )
 from keybuzz_sandbox.double_kit.api import Refused, config_of, run_served, shop_call
-from keybuzz_sandbox.double_kit.draws import file_bytes, rng
+from keybuzz_sandbox.double_kit.draws import rng
 from keybuzz_sandbox.fault_admin import fault_handlers, retry_after_handlers
 from keybuzz_sandbox.faults import FaultDecision, reply_faults
 from litestar import Request, Response, Router, get, post
@@ -27,9 +30,9 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 
 from . import api
-from .book import BACKMARKET, CUSTOMER, Activity, Folder, ShopBook
+from .book import BACKMARKET, CUSTOMER, Activity, Folder
 from .contract import DESCRIBED
-from .double import BURST_CALLS, LIMITS, BackMarketDouble, BackMarketFaultConfig, Shop
+from .double import BackMarketDouble, BackMarketFaultConfig, Shop
 from .env import BackMarketDoubleSettings
 from .shops import (
     ATTACHMENT_IDS,
@@ -139,7 +142,7 @@ def backmarket_routes(sb: Sandbox) -> list[Any]:
         if status == 403:
             return waf(faults().waf_kind)
         wait = faults().retry_after_seconds
-        return double.waits.injected((number, operation), status, wait, too_many)
+        return double.limits.waits.injected((number, operation), status, wait, too_many)
 
     async def answer(
         request: Request[Any, Any, Any],
@@ -176,80 +179,45 @@ def backmarket_routes(sb: Sandbox) -> list[Any]:
 # --- admin ---------------------------------------------------------------------------------
 
 
-class AdvanceRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class AdvanceRequest(admin.AdvanceRequest, kw_only=True, forbid_unknown_fields=True):
     seconds: float = 3_600.0  # seconds of Back Market's clock to play at once
-
-
-class FileRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    name: str = "photo.jpg"
-    size: int = 1_000
-    link: str | None = None  # listed as the file's link instead of the double's own
 
 
 class WriteRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     initiator: str = CUSTOMER  # or BACKMARKET (Back Market's staff)
     message: str = "Bonjour, avez-vous du nouveau ?"
     informative: bool = False
-    attachments: list[FileRequest] = []
+    attachments: list[LinkedFile] = []
 
 
 class OpenRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     message: str = "Bonjour, mon téléphone ne s'allume plus."
     claim: bool = True
-    attachments: list[FileRequest] = []
+    attachments: list[LinkedFile] = []
 
 
-class LimitsRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
-    """Body of PUT /_sandbox/backmarket/limits: Back Market's figures unless given (per
-    operation ``[per minute, per day]``), for tests that reach a limit in a few calls."""
-
-    enforced: bool = True
-    per_operation: dict[str, tuple[int, int]] = msgspec.field(default_factory=lambda: dict(LIMITS))
-    burst_calls: Annotated[int, msgspec.Meta(ge=1)] = BURST_CALLS
-
-    def problems(self) -> list[str]:
-        figures = [n for pair in self.per_operation.values() for n in pair]
-        if not set(self.per_operation) <= set(LIMITS) or min(figures, default=1) < 1:
-            return [f"perOperation among {', '.join(LIMITS)}, >= 1"]
-        return []
+def _files(requested: list[LinkedFile]) -> tuple[tuple[str, bytes, str | None], ...]:
+    return tuple((f.name, f.content, f.link) for f in requested)
 
 
 def _admin(double: BackMarketDouble) -> Router:
-    base = "/shops/{number:int}"
+    folders = {"folder": ("care folder", lambda shop, n: double.book(shop).folders.get(n))}
+    at_shop = ShopAdmin("/shops/{number:int}", double.shops.get, folders)
 
-    def book_of(number: int) -> ShopBook:
-        return double.book(known(double.shops.get(number), f"shop {number}"))
-
-    def folder_of(number: int, folder_id: int) -> tuple[ShopBook, Folder]:
-        book = book_of(number)
-        return book, known(book.folders.get(folder_id), f"care folder {folder_id}")
-
-    def files(
-        requested: list[FileRequest],
-    ) -> tuple[tuple[str, bytes] | tuple[str, bytes, str], ...]:
-        def made(f: FileRequest) -> tuple[str, bytes] | tuple[str, bytes, str]:
-            content = file_bytes(f.name, f.name, f.size)
-            return (f.name, content) if f.link is None else (f.name, content, f.link)
-
-        return tuple(made(f) for f in requested)
-
-    @get("/shops", sync_to_thread=False)
-    def shops(request: Request[Any, Any, Any]) -> Response[bytes]:
-        root = str(request.base_url).rstrip("/")
-        return json_answer(
-            [
-                {
-                    "number": number,
-                    "merchantId": merchant_id(number),
-                    "name": shop.spec.name,
-                    "country": shop.spec.country,
-                    "buyerEventsPerDay": shop.spec.buyer_events_per_day,
-                    "token": shop.token,
-                    "baseUrl": f"{root}{BASE}",
-                }
-                for number, shop in double.shops.items()
-            ]
-        )
+    @at_shop.listing("/shops")
+    def shops(root: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "number": number,
+                "merchantId": merchant_id(number),
+                "name": shop.spec.name,
+                "country": shop.spec.country,
+                "buyerEventsPerDay": shop.spec.buyer_events_per_day,
+                "token": shop.token,
+                "baseUrl": f"{root}{BASE}",
+            }
+            for number, shop in double.shops.items()
+        ]
 
     @get("/clock", sync_to_thread=False)
     def clock() -> Response[bytes]:
@@ -271,56 +239,43 @@ def _admin(double: BackMarketDouble) -> Router:
                 double.book(shop)
         double.activity = activity
 
-    @post(f"{base}/folders", sync_to_thread=False)
-    def open_folder(number: FromPath[int], data: JSONBody[OpenRequest]) -> Response[bytes]:
-        book = book_of(number)
-        now = double.now()
-        draw = rng(book.seed, "backmarket-admin", number, len(book.folders))
+    @at_shop.post("/folders", OpenRequest, 201)
+    def open_folder(shop: Shop, data: OpenRequest) -> dict[str, int]:
+        book, now = double.book(shop), double.now()
+        draw = rng(book.seed, "backmarket-admin", shop.spec.number, len(book.folders))
         order = book.new_order(draw, now - 5 * 86_400, now)
-        folder = book.open_folder(
-            draw, order, now, data.message, files(data.attachments), data.claim
-        )
-        return json_answer(
-            {
-                "folderId": folder.folder_id,
-                "messageId": folder.messages[0].message_id,
-                "orderId": order.order_id,
-                "orderlineId": folder.line.line_id,
-            },
-            201,
-        )
+        files = _files(data.attachments)
+        folder = book.open_folder(draw, order, now, data.message, files, data.claim)
+        return {
+            "folderId": folder.folder_id,
+            "messageId": folder.messages[0].message_id,
+            "orderId": order.order_id,
+            "orderlineId": folder.line.line_id,
+        }
 
-    @post(f"{base}/folders/{{folder_id:int}}/messages", sync_to_thread=False)
-    def write(
-        number: FromPath[int], folder_id: FromPath[int], data: JSONBody[WriteRequest]
-    ) -> Response[bytes]:
+    @at_shop.post("/folders/{folder:int}/messages", WriteRequest, 201)
+    def write(shop: Shop, folder: Folder, data: WriteRequest) -> dict[str, int]:
         if data.initiator not in (CUSTOMER, BACKMARKET) or not data.message:
             raise AdminRefusal("initiator Customer or BackMarket, a message")
-        book, folder = folder_of(number, folder_id)
+        book = double.book(shop)
+        files = _files(data.attachments)
         message = book.write(
-            folder,
-            data.initiator,
-            data.message,
-            double.now(),
-            data.informative,
-            files(data.attachments),
+            folder, data.initiator, data.message, double.now(), data.informative, files
         )
-        return json_answer({"folderId": folder_id, "messageId": message.message_id}, 201)
+        return {"folderId": folder.folder_id, "messageId": message.message_id}
 
-    @post(f"{base}/folders/{{folder_id:int}}/close", sync_to_thread=False)
-    def close(number: FromPath[int], folder_id: FromPath[int]) -> Response[bytes]:
-        book, folder = folder_of(number, folder_id)
-        book.close(folder, double.now())
-        return json_answer({"folderId": folder_id, "state": folder.state})
+    @at_shop.post("/folders/{folder:int}/close")
+    def close(shop: Shop, folder: Folder) -> dict[str, int]:
+        double.book(shop).close(folder, double.now())
+        return {"folderId": folder.folder_id, "state": folder.state}
 
-    @get(f"{base}/sent", sync_to_thread=False)
-    def sent(number: FromPath[int]) -> Response[bytes]:
-        return json_answer({"sent": book_of(number).sent})
+    @at_shop.get("/sent")
+    def sent(shop: Shop) -> dict[str, Any]:
+        return {"sent": double.book(shop).sent}
 
-    @post(f"{base}/rotate-token", sync_to_thread=False)
-    def rotate_token(number: FromPath[int]) -> Response[bytes]:
-        shop = known(double.shops.get(number), f"shop {number}")
-        return json_answer({"token": double.rotate(shop)})
+    @at_shop.post("/rotate-token")
+    def rotate_token(shop: Shop) -> dict[str, str]:
+        return {"token": double.rotate(shop)}
 
     @get("/counters", sync_to_thread=False)
     def counters(shop: FromQuery[int | None] = None) -> Response[bytes]:
@@ -329,30 +284,16 @@ def _admin(double: BackMarketDouble) -> Router:
         today = int(double.now() // 86_400)
         return json_answer({"day": today, "counters": double.counters(shop)})
 
-    def limits() -> LimitsRequest:
-        return LimitsRequest(
-            enforced=double.enforced, per_operation=double.limits, burst_calls=double.burst_calls
-        )
-
-    def set_limits(data: LimitsRequest) -> None:
-        double.enforced, double.burst_calls = data.enforced, data.burst_calls
-        double.limits = {**LIMITS, **data.per_operation}
-
     return admin_router(
         "/_sandbox/backmarket",
         [
-            shops,
             clock,
             advance,
             *settings_handlers("/activity", Activity, lambda: double.activity, set_activity),
-            open_folder,
-            write,
-            close,
-            sent,
-            rotate_token,
+            *at_shop.handlers,
             counters,
             *fault_handlers(double.faults, BackMarketFaultConfig),
-            *settings_handlers("/limits", LimitsRequest, limits, set_limits),
-            *retry_after_handlers(double.waits.inside),
+            *limits_handlers(double.limits),
+            *retry_after_handlers(double.limits.waits.inside),
         ],
     )

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from keybuzz_sandbox.answers import JSON, faulted, gateway_page, json_answer
-from keybuzz_sandbox.double_kit.admin import admin_router, known
+from keybuzz_sandbox.double_kit.admin import LinkedFile, ShopAdmin, admin_router, known
+from keybuzz_sandbox.double_kit.api import Refused, found
 from keybuzz_sandbox.double_kit.draws import digest
 from keybuzz_sandbox.fault_admin import fault_handlers
 from keybuzz_sandbox.faults import (
@@ -31,8 +32,8 @@ from keybuzz_sandbox.faults import (
     malform,
     reply_faults,
 )
-from litestar import Request, Response, Router, get, post
-from litestar.params import FromPath, JSONBody
+from litestar import Request, Response, Router, get
+from litestar.params import FromPath
 
 from keybuzz_double_kaufland import API, FILES, KauflandDoubleSettings
 from keybuzz_double_kaufland.contract import DESCRIBED
@@ -66,12 +67,6 @@ ASKED = {
 class KauflandFaults(WebPageFaults, kw_only=True, rename="camel", forbid_unknown_fields=True):
     """The sandbox's faults of a shop API (slow shops named by Client Key), operations by
     Kaufland's operation ids; ``malformedKind`` ``html`` a proxy's page."""
-
-
-class Refused(Exception):
-    def __init__(self, status: int, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.kind, self.message = status, kind, message
 
 
 @dataclass
@@ -154,18 +149,15 @@ def problem(status: int, kind: str, message: str) -> Response[bytes]:
 # --- the answers' shapes ------------------------------------------------------------------
 
 
-ADDRESS = {
-    "first_name": "Camille",
-    "last_name": "Martin",
-    "company_name": None,
-    "street": "Rue de la Paix",
-    "house_number": "1",
-    "postcode": "75002",
-    "additional_field": None,
-    "city": "Paris",
-    "phone": None,
-    "country": "FR",
-}
+# The buyer's address; what Kaufland's description allows null (company, phone…) left so.
+WHERE = {"first_name": "Camille", "last_name": "Martin", "street": "Rue de la Paix"}
+WHERE |= {"house_number": "1", "postcode": "75002", "city": "Paris", "country": "FR"}
+# A unit's fields of its order in an order's details (its own there are the others).
+THE_ORDERS = ("buyer", "billing_address", "shipping_address", "fulfillment_type")
+
+
+def address() -> dict[str, Any]:
+    return DESCRIBED.filled("Address", WHERE)
 
 
 def buyer_json(unit: Unit) -> dict[str, Any]:
@@ -173,56 +165,37 @@ def buyer_json(unit: Unit) -> dict[str, Any]:
 
 
 def unit_json(unit: Unit, *, in_order: bool = False) -> dict[str, Any]:
-    """An ``OrderUnit`` [official: every field required, most nullable]; in an order's
-    details, without its buyer and addresses (the order's)."""
-    product = {
-        "id_product": 100 + unit.unit_id % 100,
-        "storefront": unit.storefront,
-        "title": "Cafetière à piston 1 L",
-        "eans": [],
-        "id_category": 1,
-        "main_picture": "",
-        "manufacturer": "Bodum",
-        "url": "",
-        "age_rating": 0,
-        "is_valid": True,
-        "dangerous_goods_li_shipping": None,
-        "danger_label_9A": None,
-    }
-    who = (
-        {"tickets": None}
-        if in_order
-        else {
-            "buyer": buyer_json(unit),
-            "billing_address": ADDRESS,
-            "shipping_address": ADDRESS,
-            "fulfillment_type": "fulfilled_by_merchant",
-        }
-    )
-    return who | {
+    """An ``OrderUnit`` [official: every field required, most nullable; those nothing reads
+    null or empty, from the description]; in an order's details, without its order's."""
+    product = {"id_product": 100 + unit.unit_id % 100, "storefront": unit.storefront}
+    product |= {"title": "Cafetière à piston 1 L", "manufacturer": "Bodum", "is_valid": True}
+    given = {
         "id_order_unit": unit.unit_id,
         "id_order": unit.order_id,
         "ts_created_iso": iso(unit.created),
         "ts_updated_iso": iso(unit.updated),
-        "is_marketplace_deemed_supplier": False,
         "status": unit.status,
         "price": unit.price,
         "id_offer": f"OFFER-{unit.unit_id % 1000}",
         "revenue_gross": unit.price,
         "revenue_net": unit.price * 5 // 6,
-        "note": None,
         "unit_condition": "new",
         "storefront": unit.storefront,
         "currency": "PLN" if unit.storefront == "pl" else "EUR",
         "delivery_time_min": 2,
         "delivery_time_max": 5,
-        "delivery_time_expires_iso": None,
-        "order_received_timestamp_iso": None,
         "shipping_rate": 490,
-        "cancel_reason": None,
-        "product": product,
+        "product": DESCRIBED.filled("Product", product),
         "vat": 20.0,
+        "buyer": buyer_json(unit),
+        "billing_address": address(),
+        "shipping_address": address(),
+        "fulfillment_type": "fulfilled_by_merchant",
     }
+    whole = DESCRIBED.filled("OrderUnit", given)
+    if in_order:
+        return {k: v for k, v in whole.items() if k not in THE_ORDERS} | {"tickets": None}
+    return whole
 
 
 def ticket_json(ticket: Ticket, files_url: str, embedded: bool) -> dict[str, Any]:
@@ -280,7 +253,11 @@ def order_json(units: list[Unit], details: bool) -> dict[str, Any]:
         "fulfillment_type": "fulfilled_by_merchant",
     }
     if details:
-        who = {"buyer": buyer_json(first), "billing_address": ADDRESS, "shipping_address": ADDRESS}
+        who = {
+            "buyer": buyer_json(first),
+            "billing_address": address(),
+            "shipping_address": address(),
+        }
         return order | who | {"order_units": [unit_json(u, in_order=True) for u in units]}
     return order | {"order_units_count": len(units), "ts_units_updated_iso": iso(first.created)}
 
@@ -356,10 +333,8 @@ def _since(call: Call, name: str) -> float:
 
 
 def _ticket(call: Call) -> Ticket:
-    found = call.seller.tickets.get(call.path["id_ticket"])
-    if found is None:
-        raise Refused(404, "/problems/not-found", "Ticket not found")
-    return found
+    ticket = call.seller.tickets.get(call.path["id_ticket"])
+    return found(ticket, "Ticket not found", "/problems/not-found")
 
 
 def _paged(call: Call, items: list[Any], most: int, shown: Any) -> dict[str, Any]:
@@ -393,9 +368,9 @@ def get_ticket(call: Call) -> tuple[int, Any]:
 def create_message(call: Call) -> tuple[int, Any]:
     ticket = _ticket(call)
     if problems := DESCRIBED.body_problems("CreateTicketMessage", call.body):
-        raise Refused(400, "/problems/validation-error", "; ".join(problems))
+        raise Refused(400, "; ".join(problems), "/problems/validation-error")
     if ticket.status == CLOSED_FINAL:
-        raise Refused(400, "/problems/tickets/finally-closed", "The ticket is finally closed")
+        raise Refused(400, "The ticket is finally closed", "/problems/tickets/finally-closed")
     text = call.body["text"]
     now = time.time()
     said = Said(
@@ -415,7 +390,7 @@ def create_message(call: Call) -> tuple[int, Any]:
 def close_ticket(call: Call) -> tuple[int, Any]:
     ticket = _ticket(call)
     if ticket.status == CLOSED_FINAL:
-        raise Refused(400, "/problems/tickets/finally-closed", "The ticket is finally closed")
+        raise Refused(400, "The ticket is finally closed", "/problems/tickets/finally-closed")
     ticket.status = "both_closed" if ticket.status == "buyer_closed" else "seller_closed"
     call.seller.closed.append(ticket.ticket_id)
     return 204, None
@@ -458,9 +433,7 @@ def get_order_units(call: Call) -> tuple[int, Any]:
 
 def get_order(call: Call) -> tuple[int, Any]:
     units = _orders(call.seller).get(call.path["id_order"])
-    if units is None:
-        raise Refused(404, "/problems/not-found", "Order not found")
-    return 200, {"data": order_json(units, True)}
+    return 200, {"data": order_json(found(units, "Order not found", "/problems/not-found"), True)}
 
 
 # Kaufland's operation id → implementation (its method and path: the description's).
@@ -535,7 +508,7 @@ def routes(sb: Sandbox) -> list[Any]:
         try:
             status, payload = run(parts)
         except Refused as refused:
-            return problem(refused.status, refused.kind, refused.message)
+            return problem(refused.status, refused.code, refused.message)
         if decision.malformed_kind == "html":
             return Response(
                 b"<!DOCTYPE html><html><body>Wartung</body></html>", media_type="text/html"
@@ -571,17 +544,11 @@ def routes(sb: Sandbox) -> list[Any]:
 # --- admin ---------------------------------------------------------------------------------
 
 
-class FileRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    name: str = "photo.jpg"
-    size: int = 1_000
-    link: str | None = None  # listed as the file's link instead of the double's own
-
-
 class WriteRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     body: str = "Bonjour, où en est ma commande ?"
     staff: bool = False  # Kaufland's customer service writes
     storefront: str | None = None  # a new ticket's; the seller's first by default
-    attachments: list[FileRequest] = []
+    attachments: list[LinkedFile] = []
 
 
 class UnitRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -592,66 +559,50 @@ class CloseRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     by: str = "buyer"  # buyer, seller or customer_service (finally)
 
 
+def _attach(ticket: Ticket, files: list[LinkedFile], at: float) -> None:
+    ticket.files += [Attached(f.name, at, f.content, f.link) for f in files]
+
+
 def _admin(double: KauflandDouble) -> Router:
-    base = "/shops/{key:str}"
+    tickets = {"ticket": ("ticket", lambda seller, ticket_id: seller.tickets.get(ticket_id))}
+    at_shop = ShopAdmin("/shops/{key:str}", double.sellers.get, tickets)
 
-    def seller_of(key: str) -> Seller:
-        return known(double.sellers.get(key), f"shop {key}")
-
-    def ticket_of(key: str, ticket_id: str) -> Ticket:
-        return known(seller_of(key).tickets.get(ticket_id), f"ticket {ticket_id}")
-
-    def attach(ticket: Ticket, files: list[FileRequest], at: float) -> None:
-        ticket.files += [
-            Attached(f.name, at, bytes(n % 251 for n in range(f.size)), f.link) for f in files
+    @at_shop.listing("/shops")
+    def shops(root: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": s.name,
+                "clientKey": s.client_key,
+                "secretKey": s.secret,
+                "storefronts": list(s.storefronts),
+            }
+            for s in double.sellers.values()
         ]
 
-    @get("/shops", sync_to_thread=False)
-    def shops() -> Response[bytes]:
-        return json_answer(
-            [
-                {
-                    "name": s.name,
-                    "clientKey": s.client_key,
-                    "secretKey": s.secret,
-                    "storefronts": list(s.storefronts),
-                }
-                for s in double.sellers.values()
-            ]
-        )
-
-    @post(f"{base}/threads", sync_to_thread=False)
-    def open_ticket(key: FromPath[str], data: JSONBody[WriteRequest]) -> Response[bytes]:
-        seller = seller_of(key)
+    @at_shop.post("/threads", WriteRequest, 201)
+    def open_ticket(seller: Seller, data: WriteRequest) -> dict[str, str]:
         storefront = data.storefront or seller.storefronts[0]
         ticket = double.ticket(seller, storefront, data.body, time.time())
-        attach(ticket, data.attachments, ticket.created)
-        written = {
+        _attach(ticket, data.attachments, ticket.created)
+        return {
             "threadId": ticket.ticket_id,
             "messageId": str(ticket.said[0].message_id),
             "orderId": ticket.units[0].order_id,
         }
-        return json_answer(written, 201)
 
-    @post(f"{base}/threads/{{ticket_id:str}}/messages", sync_to_thread=False)
-    def write(
-        key: FromPath[str], ticket_id: FromPath[str], data: JSONBody[WriteRequest]
-    ) -> Response[bytes]:
-        ticket = ticket_of(key, ticket_id)
+    @at_shop.post("/threads/{ticket:str}/messages", WriteRequest, 201)
+    def write(seller: Seller, ticket: Ticket, data: WriteRequest) -> dict[str, str]:
         role, name = (
             ("customer_service", "Kaufland Kundenservice")
             if data.staff
             else ("buyer", "Camille M.")
         )
         said = double.say(ticket, role, name, data.body, time.time())
-        attach(ticket, data.attachments, said.at)
-        return json_answer({"messageId": str(said.message_id)}, 201)
+        _attach(ticket, data.attachments, said.at)
+        return {"messageId": str(said.message_id)}
 
-    @post(f"{base}/threads/{{ticket_id:str}}/close", sync_to_thread=False)
-    def close(
-        key: FromPath[str], ticket_id: FromPath[str], data: JSONBody[CloseRequest]
-    ) -> Response[bytes]:
-        ticket = ticket_of(key, ticket_id)
+    @at_shop.post("/threads/{ticket:str}/close", CloseRequest)
+    def close(seller: Seller, ticket: Ticket, data: CloseRequest) -> dict[str, str]:
         closing = {
             "buyer": "buyer_closed",
             "seller": "seller_closed",
@@ -659,29 +610,25 @@ def _admin(double: KauflandDouble) -> Router:
         }
         ticket.status = closing.get(data.by, "buyer_closed")
         double.say(ticket, "system", "Kaufland", f"Ticket closed ({ticket.status})", time.time())
-        return json_answer({"threadId": ticket_id, "status": ticket.status})
+        return {"threadId": ticket.ticket_id, "status": ticket.status}
 
-    @post(f"{base}/units/{{unit_id:int}}", sync_to_thread=False)
-    def change_unit(
-        key: FromPath[str], unit_id: FromPath[int], data: JSONBody[UnitRequest]
-    ) -> Response[bytes]:
+    @at_shop.post("/units/{unit_id:int}", UnitRequest)
+    def change_unit(seller: Seller, unit_id: int, data: UnitRequest) -> dict[str, str]:
         """An order unit's status changes (sent, received…): its order is listed anew."""
-        unit = known(seller_of(key).units.get(unit_id), f"order unit {unit_id}")
+        unit = known(seller.units.get(unit_id), f"order unit {unit_id}")
         unit.status, unit.changed = data.status, time.time()
-        return json_answer({"orderId": unit.order_id, "status": unit.status})
+        return {"orderId": unit.order_id, "status": unit.status}
 
-    @get(f"{base}/sent", sync_to_thread=False)
-    def sent(key: FromPath[str]) -> Response[bytes]:
-        seller = seller_of(key)
-        return json_answer({"sent": seller.sent, "closed": seller.closed})
+    @at_shop.get("/sent")
+    def sent(seller: Seller) -> dict[str, Any]:
+        return {"sent": seller.sent, "closed": seller.closed}
 
-    @post(f"{base}/rotate-secret", sync_to_thread=False)
-    def rotate(key: FromPath[str]) -> Response[bytes]:
-        seller = seller_of(key)
+    @at_shop.post("/rotate-secret")
+    def rotate(seller: Seller) -> dict[str, str]:
         seller.secret = hashlib.sha256(
             f"{seller.secret}|{next(double.numbers)}".encode()
         ).hexdigest()
-        return json_answer({"secretKey": seller.secret})
+        return {"secretKey": seller.secret}
 
-    handlers = [shops, open_ticket, write, close, change_unit, sent, rotate]
-    return admin_router(ADMIN, [*handlers, *fault_handlers(double.faults, KauflandFaults)])
+    faults = fault_handlers(double.faults, KauflandFaults)
+    return admin_router(ADMIN, [*at_shop.handlers, *faults])

@@ -58,25 +58,3 @@ DESCRIBED = Described(
     correct=_correct,
     undocumented=GUIDE_PARAMETERS,
 )
-
-
-# A type's value where the double has none of its own to give.
-EMPTY: dict[str, Any] = {"string": "", "number": 0.0, "integer": 0, "boolean": False}
-
-
-def filled(schema: str, given: dict[str, Any]) -> dict[str, Any]:
-    """An answer's object of ``schema``: ``given`` (what the double has to say), with each
-    property the description requires and ``given`` lacks at its empty value (a listed
-    value's first, an empty list, an object filled alike): the fields nobody here reads,
-    in the shape Mirakl's answers have, read from the description, not written out."""
-    schemas = DESCRIBED.spec()["components"]["schemas"]
-    whole = dict(given)
-    for name in schemas[schema].get("required", ()):
-        field = schemas[schema]["properties"][name]
-        if (ref := field.get("$ref")) and isinstance(whole.get(name, {}), dict):
-            whole[name] = filled(ref.rsplit("/", 1)[-1], whole.get(name, {}))
-        elif name not in whole and "enum" in field:
-            whole[name] = field["enum"][0]
-        elif name not in whole:
-            whole[name] = [] if field.get("type") == "array" else EMPTY[field["type"]]
-    return whole

@@ -9,7 +9,7 @@ from typing import Annotated, ClassVar
 
 import msgspec
 from keybuzz_sandbox.clock import Clock
-from keybuzz_sandbox.double_kit.api import RetryAfters
+from keybuzz_sandbox.double_kit.api import CallLimits, Enforced, RetryAfters
 from keybuzz_sandbox.faults import JSON_KINDS, FaultInjector, SlowFaultConfig
 from keybuzz_sandbox.ratelimit import RateLimit, RateLimiter
 
@@ -98,9 +98,8 @@ class MiraklDouble:
         }
         self.faults = MiraklFaults(f"{seed}|mirakl", MiraklFaultConfig())
         self.limiter = RateLimiter(clock)
-        self.enforced = True  # False: frequencies not enforced (tests of other things)
-        self._last: dict[tuple[str, int, str], float] = {}  # clock.monotonic() of last call
-        self.waits: RetryAfters[tuple[str, int, str]] = RetryAfters(clock.now, mirakl_time)
+        waits: RetryAfters[tuple[str, int, str]] = RetryAfters(clock.now, mirakl_time)
+        self.limits = CallLimits(Enforced(), waits, clock.real_duration)
         self.calls: Counter[tuple[str, int, str]] = Counter()  # every call a shop made
 
     def book(self, code: str, number: int) -> ShopBook | None:
@@ -114,28 +113,22 @@ class MiraklDouble:
         given for it ended."""
         self.calls[code, number, operation] += 1
         call: dict[str, object] = {"operator": code, "shopId": number, "operation": operation}
-        self.waits.noted((code, number, operation), call)
+        self.limits.waits.noted((code, number, operation), call)
 
     def admit(self, code: str, number: int, operation: str, first_page: bool) -> int | None:
         """None when the call is within the endpoint's frequency; else the Retry-After
         (whole real seconds) it is refused with."""
-        if not self.enforced:
+        if not self.limits.settings.enforced:
             return None
-        key, wait = (code, number, operation), 1 / SYNCHRONOUS.rate
-        documented = FREQUENCIES.get(operation) if first_page else None
-        if documented is None:
+        key, documented = (code, number, operation), FREQUENCIES.get(operation)
+        if documented is None or not first_page:
             if self.limiter.allow(("mirakl", code, str(number), operation), SYNCHRONOUS):
                 return None
-        else:
-            period, now = documented * self.frequency_factor, self.clock.monotonic()
-            last = self._last.get(key)
-            if last is None or now - last >= period:
-                self._last[key] = now
-                return None
-            wait = period - (now - last)
-        return self.waits.refused(key, wait, self.clock.real_duration)
+            return self.limits.refused(key, 1 / SYNCHRONOUS.rate)
+        period = documented * self.frequency_factor
+        wait = self.limits.spaced(key, period, self.clock.monotonic())
+        return None if wait is None else self.limits.refused(key, wait)
 
     def reset_limits(self) -> None:
         self.limiter.reset()
-        self._last.clear()
-        self.waits.ends.clear()
+        self.limits.reset()

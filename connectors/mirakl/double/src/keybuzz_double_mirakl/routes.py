@@ -9,20 +9,21 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from keybuzz_sandbox.answers import faulted, json_answer
+from keybuzz_sandbox.double_kit import admin
 from keybuzz_sandbox.double_kit.admin import (
     AdminRefusal,
     AdvanceRequest,
+    ShopAdmin,
     Unknown,
     admin_router,
     forward,
     known,
+    limits_handlers,
 )
 from keybuzz_sandbox.double_kit.api import Refused, config_of, run_served, shop_call, web_page
-from keybuzz_sandbox.double_kit.draws import file_bytes
 from keybuzz_sandbox.fault_admin import fault_handlers, retry_after_handlers
 from keybuzz_sandbox.faults import FaultDecision, reply_faults
-from litestar import Request, Response, Router, get, post, put
-from litestar.params import FromPath, JSONBody
+from litestar import Request, Response, Router
 from litestar.response import Stream
 
 from . import api
@@ -106,7 +107,7 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
 
     def injected(code: str, number: int, operation: str, status: int) -> Response[bytes]:
         wait = faults().retry_after_seconds
-        return double.waits.injected((code, number, operation), status, wait, too_many)
+        return double.limits.waits.injected((code, number, operation), status, wait, too_many)
 
     async def answer(
         request: Request[Any, Any, Any],
@@ -141,9 +142,7 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
 # --- admin ---------------------------------------------------------------------------------
 
 
-class FileRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    name: str = "photo.jpg"
-    size: int = 1_000
+class FileRequest(admin.FileRequest, kw_only=True, forbid_unknown_fields=True):
     id: str | None = None  # the attachment's id, the double's own when not given
 
 
@@ -165,168 +164,100 @@ class OpenRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_f
     attachments: list[FileRequest] = []
 
 
-class LimitsRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    enforced: bool = True
+def _made(requested: list[FileRequest]) -> tuple[NewFile, ...]:
+    return tuple(NewFile(f.name, f.content, f.id) for f in requested)
+
+
+def _check_sender(sender: str, to: list[str], body: str) -> None:
+    if sender not in (CUSTOMER, OPERATOR) or not body or not to:
+        raise AdminRefusal("sender CUSTOMER or OPERATOR, body and to not empty")
+    if not set(to) <= {CUSTOMER, OPERATOR, SHOP} or sender in to:
+        raise AdminRefusal("to among CUSTOMER, OPERATOR, SHOP, not the sender")
 
 
 def _admin(double: MiraklDouble) -> Router:
-    base = "/operators/{code:str}/shops/{shop_id:int}"
+    threads = {"thread": ("thread", lambda book, thread_id: book.threads.get(thread_id))}
+    at_shop = ShopAdmin("/operators/{code:str}/shops/{shop_id:int}", double.book, threads)
 
-    def book_of(code: str, shop_id: int) -> ShopBook:
-        return known(double.book(code, shop_id), f"shop {code}/{shop_id}")
+    @at_shop.listing("/operators")
+    def operators(root: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "code": code,
+                "name": operator.spec.name,
+                "baseUrl": f"{root}/mirakl/{code}",
+                "channels": [{"code": c.code, "label": c.label} for c in operator.spec.channels],
+                "shops": [
+                    {"shopId": number, "name": spec.name, "apiKey": operator.shop_key(number)}
+                    for number, spec in operator.specs.items()
+                ],
+            }
+            for code, operator in double.operators.items()
+        ]
 
-    def thread_of(code: str, shop_id: int, thread_id: str) -> tuple[ShopBook, Thread]:
-        book = book_of(code, shop_id)
-        return book, known(book.threads.get(thread_id), f"thread {thread_id}")
+    @at_shop.post("/advance", AdvanceRequest)
+    def advance(book: ShopBook, data: AdvanceRequest) -> dict[str, int]:
+        return book.advance(forward(data.seconds), double.clock.now())
 
-    def made(requested: list[FileRequest]) -> tuple[NewFile, ...]:
-        return tuple(NewFile(f.name, file_bytes(f.name, f.name, f.size), f.id) for f in requested)
-
-    def check_sender(sender: str, to: list[str], body: str) -> None:
-        if sender not in (CUSTOMER, OPERATOR) or not body or not to:
-            raise AdminRefusal("sender CUSTOMER or OPERATOR, body and to not empty")
-        if not set(to) <= {CUSTOMER, OPERATOR, SHOP} or sender in to:
-            raise AdminRefusal("to among CUSTOMER, OPERATOR, SHOP, not the sender")
-
-    @get("/operators", sync_to_thread=False)
-    def operators(request: Request[Any, Any, Any]) -> Response[bytes]:
-        root = str(request.base_url).rstrip("/")
-        return json_answer(
-            [
-                {
-                    "code": code,
-                    "name": operator.spec.name,
-                    "baseUrl": f"{root}/mirakl/{code}",
-                    "channels": [
-                        {"code": c.code, "label": c.label} for c in operator.spec.channels
-                    ],
-                    "shops": [
-                        {"shopId": number, "name": spec.name, "apiKey": operator.shop_key(number)}
-                        for number, spec in operator.specs.items()
-                    ],
-                }
-                for code, operator in double.operators.items()
-            ]
-        )
-
-    @post(f"{base}/advance", sync_to_thread=False)
-    def advance(
-        code: FromPath[str], shop_id: FromPath[int], data: JSONBody[AdvanceRequest]
-    ) -> Response[bytes]:
-        book = book_of(code, shop_id)
-        return json_answer(book.advance(forward(data.seconds), double.clock.now()))
-
-    @post(f"{base}/threads", sync_to_thread=False)
-    def open_thread(
-        code: FromPath[str], shop_id: FromPath[int], data: JSONBody[OpenRequest]
-    ) -> Response[bytes]:
-        check_sender(data.sender, [SHOP], data.body)
-        book = book_of(code, shop_id)
+    @at_shop.post("/threads", OpenRequest, 201)
+    def open_thread(book: ShopBook, data: OpenRequest) -> dict[str, str]:
+        _check_sender(data.sender, [SHOP], data.body)
         latest = max(book.orders.values(), key=lambda o: o.created, default=None)
         order = latest if data.order_id is None else book.orders.get(data.order_id)
         order = known(order, f"order {data.order_id}")
-        thread = book.open_thread(
-            order,
-            data.body,
-            double.clock.now(),
-            data.sender,
-            ("FREE_TEXT", data.topic),
-            made(data.attachments),
-        )
+        topic, files = ("FREE_TEXT", data.topic), _made(data.attachments)
+        thread = book.open_thread(order, data.body, double.clock.now(), data.sender, topic, files)
         first = thread.messages[0].message_id
-        opened = {"threadId": thread.thread_id, "messageId": first, "orderId": order.order_id}
-        return json_answer(opened, 201)
+        return {"threadId": thread.thread_id, "messageId": first, "orderId": order.order_id}
 
-    @post(f"{base}/threads/{{thread_id:str}}/messages", sync_to_thread=False)
-    def write(
-        code: FromPath[str],
-        shop_id: FromPath[int],
-        thread_id: FromPath[str],
-        data: JSONBody[WriteRequest],
-    ) -> Response[bytes]:
-        check_sender(data.sender, data.to, data.body)
-        book, thread = thread_of(code, shop_id, thread_id)
-        message = book.write(
-            thread,
-            data.sender,
-            data.body,
-            double.clock.now(),
-            tuple(data.to),
-            made(data.attachments),
-            data.sender_name,
-        )
-        return json_answer(
-            {
-                "threadId": thread_id,
-                "messageId": message.message_id,
-                "attachmentIds": [a.attachment_id for a in message.attachments],
-            },
-            201,
-        )
+    @at_shop.post("/threads/{thread:str}/messages", WriteRequest, 201)
+    def write(book: ShopBook, thread: Thread, data: WriteRequest) -> dict[str, Any]:
+        _check_sender(data.sender, data.to, data.body)
+        now, to = double.clock.now(), tuple(data.to)
+        files = _made(data.attachments)
+        message = book.write(thread, data.sender, data.body, now, to, files, data.sender_name)
+        attachment_ids = [a.attachment_id for a in message.attachments]
+        return {
+            "threadId": thread.thread_id,
+            "messageId": message.message_id,
+            "attachmentIds": attachment_ids,
+        }
 
-    @post(f"{base}/threads/{{thread_id:str}}/no-reply-needed", sync_to_thread=False)
-    def no_reply_needed(
-        code: FromPath[str], shop_id: FromPath[int], thread_id: FromPath[str]
-    ) -> Response[bytes]:
-        book, thread = thread_of(code, shop_id, thread_id)
+    @at_shop.post("/threads/{thread:str}/no-reply-needed")
+    def no_reply_needed(book: ShopBook, thread: Thread) -> dict[str, str]:
         book.no_reply_needed(thread, double.clock.now())
-        return json_answer({"threadId": thread_id})
+        return {"threadId": thread.thread_id}
 
-    @post(f"{base}/orders/{{order_id:str}}/{{event:str}}", sync_to_thread=False)
-    def order_event(
-        code: FromPath[str], shop_id: FromPath[int], order_id: FromPath[str], event: FromPath[str]
-    ) -> Response[bytes]:
-        book = book_of(code, shop_id)
+    @at_shop.post("/orders/{order_id:str}/{event:str}")
+    def order_event(book: ShopBook, order_id: str, event: str) -> dict[str, str]:
         order = book.orders.get(order_id)
         if order is None or event not in ("incident", "refund"):
             raise Unknown(f"unknown order {order_id}, or event not incident|refund")
         now = double.clock.now()
         line = book.open_incident(order, now) if event == "incident" else book.refund(order, now)
-        return json_answer(
-            {"orderId": order_id, "orderLineId": line.line_id, "orderLineState": line.state}
-        )
+        return {"orderId": order_id, "orderLineId": line.line_id, "orderLineState": line.state}
 
-    @get(f"{base}/sent", sync_to_thread=False)
-    def sent(code: FromPath[str], shop_id: FromPath[int]) -> Response[bytes]:
-        book = book_of(code, shop_id)
-        return json_answer({"sent": book.sent})
+    @at_shop.get("/sent")
+    def sent(book: ShopBook) -> dict[str, Any]:
+        return {"sent": book.sent}
 
-    @get(f"{base}/calls", sync_to_thread=False)
-    def calls(code: FromPath[str], shop_id: FromPath[int]) -> Response[bytes]:
-        counted = {op: n for (c, s, op), n in double.calls.items() if (c, s) == (code, shop_id)}
-        return json_answer({"calls": counted})
+    @at_shop.get("/calls")
+    def calls(book: ShopBook) -> dict[str, Any]:
+        at = (book.operator.code, book.shop_id)
+        return {"calls": {op: n for (*shop, op), n in double.calls.items() if tuple(shop) == at}}
 
-    @post(f"{base}/rotate-key", sync_to_thread=False)
-    def rotate_key(code: FromPath[str], shop_id: FromPath[int]) -> Response[bytes]:
-        book_of(code, shop_id)  # an unknown shop's 404
-        operator = double.operators[code]
-        key = operator.rotate(shop_id)
-        return json_answer({"apiKey": key, "shopIds": operator.keys[key]})
-
-    @put("/limits", sync_to_thread=False)
-    def set_limits(data: JSONBody[LimitsRequest]) -> Response[bytes]:
-        double.enforced = data.enforced
-        return json_answer({"enforced": double.enforced})
-
-    @post("/limits/reset", sync_to_thread=False, status_code=204)
-    def reset_limits() -> None:
-        double.reset_limits()
+    @at_shop.post("/rotate-key")
+    def rotate_key(book: ShopBook) -> dict[str, Any]:
+        operator = double.operators[book.operator.code]
+        key = operator.rotate(book.shop_id)
+        return {"apiKey": key, "shopIds": operator.keys[key]}
 
     return admin_router(
         "/_sandbox/mirakl",
         [
-            operators,
-            advance,
-            open_thread,
-            write,
-            no_reply_needed,
-            order_event,
-            sent,
-            calls,
-            rotate_key,
+            *at_shop.handlers,
             *fault_handlers(double.faults, MiraklFaultConfig),
-            set_limits,
-            reset_limits,
-            *retry_after_handlers(double.waits.inside),
+            *limits_handlers(double.limits, double.reset_limits),
+            *retry_after_handlers(double.limits.waits.inside),
         ],
     )

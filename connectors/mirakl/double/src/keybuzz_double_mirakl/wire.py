@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .book import CUSTOMER, OPERATOR, SENDER_TYPES, SHOP, Message, Order, ShopBook, Thread
-from .contract import filled
+from .contract import DESCRIBED
 
+ORDER = "OR11_Response_200_Orders"  # the description's schema of an order, and its parts
 # Messages of a thread in M11 with with_messages=true (official: "the last 100").
 LISTED_MESSAGES = 100
 PARTICIPANTS = (SHOP, CUSTOMER, OPERATOR)
@@ -111,7 +112,7 @@ def _line_json(order: Order, line: Any) -> dict[str, Any]:
         "product_sku": line.sku,
         "product_title": line.title,
         "quantity": line.quantity,
-        "refunds": [filled("OR11_Response_200_Orders_OrderLines_Refunds", r) for r in refunds],
+        "refunds": [DESCRIBED.filled(f"{ORDER}_OrderLines_Refunds", r) for r in refunds],
         "total_price": price,
     }
 
@@ -144,9 +145,9 @@ def order_json(book: ShopBook, order: Order) -> dict[str, Any]:
         "fully_refunded": all(line.state == "REFUNDED" for line in order.lines),
         "has_customer_message": any(t.order is order for t in book.threads.values()),
         "has_incident": order.has_incident,
-        "order_lines": [filled("OR11_Response_200_Orders_OrderLines", line) for line in lines],
+        "order_lines": [DESCRIBED.filled(f"{ORDER}_OrderLines", line) for line in lines],
         "price": price,
         "shipping_tracking": order.shipping_tracking,
         "total_price": price,
     }
-    return filled("OR11_Response_200_Orders", given)
+    return DESCRIBED.filled(ORDER, given)
