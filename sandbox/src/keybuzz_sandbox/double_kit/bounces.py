@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import Message
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, formatdate, make_msgid, parseaddr
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiosmtplib
 import msgspec
+
+if TYPE_CHECKING:
+    from keybuzz_sandbox.double_kit.replies import ReplyMail
 
 log = logging.getLogger(__name__)
 
@@ -24,46 +27,56 @@ ATTEMPTS = 4
 FIRST_DELAY = 0.5  # seconds, doubled after each failed attempt
 
 
-class Refused(msgspec.Struct, frozen=True, kw_only=True):
-    """The refused reply as its bounce names it."""
+class Refusal(msgspec.Struct, frozen=True, kw_only=True):
+    """Why a relay bounces a reply it took, in its marketplace's words."""
 
-    recipient: str  # the address the reply was refused for
-    message_id: str  # the reply's Message-ID ("": none, no In-Reply-To)
-    headers: str  # the reply's headers, as received
-    text: str  # the sentence the sender reads
-    status: str  # RFC 3463 enhanced status code
-    diagnostic: str  # the Diagnostic-Code, after "smtp; "
+    reason: str  # as the relay's admin lists it
+    status: str  # RFC 3463 enhanced status code of the bounce
+    diagnostic: str  # the bounce's Diagnostic-Code, after "smtp; "
+    explanation: str  # the sentence the seller reads in the bounce
+
+
+class Mailer(msgspec.Struct, frozen=True, kw_only=True):
+    """A relay's mailer-daemon as its bounces name it."""
+
+    sender: str  # the From, mailer-daemon's address (the Message-ID's domain is its)
+    subject: str
+    mta: str  # the Reporting-MTA
+    # What the text says after the refusal's sentence: ``{alias}``, ``{subject}`` and
+    # ``{message_id}`` are the refused reply's.
+    footer: str
+    references: bool = False  # the refused Message-ID in References too
 
 
 def bounce_report(
-    refused: Refused, *, sender: str, to: str, subject: str, mta: str, references: bool = False
+    reply: ReplyMail, alias: str, refusal: Refusal, mailer: Mailer, to: str
 ) -> MIMEMultipart:
-    """The report from ``sender`` (mailer-daemon's address), its Message-ID at ``mta``'s
-    domain; ``references``: the refused Message-ID in References too."""
+    """The report ``mailer`` sends ``to`` (the reply's envelope sender): ``reply`` to
+    ``alias`` refused for ``refusal``."""
     report = MIMEMultipart("report", report_type="delivery-status")
-    report["From"] = sender
+    report["From"] = mailer.sender
     report["To"] = to
-    report["Subject"] = subject
+    report["Subject"] = mailer.subject
     report["Date"] = formatdate(usegmt=True)
-    report["Message-ID"] = make_msgid(domain=parseaddr(sender)[1].rsplit("@", 1)[-1])
+    report["Message-ID"] = make_msgid(domain=parseaddr(mailer.sender)[1].rsplit("@", 1)[-1])
     report["Auto-Submitted"] = "auto-replied"
-    if refused.message_id:
-        report["In-Reply-To"] = refused.message_id
-        if references:
-            report["References"] = refused.message_id
-    report.attach(MIMEText(refused.text, "plain", "utf-8"))
+    report["In-Reply-To"] = reply.message_id
+    if mailer.references:
+        report["References"] = reply.message_id
+    footer = mailer.footer.format(alias=alias, subject=reply.subject, message_id=reply.message_id)
+    report.attach(MIMEText(f"{refusal.explanation}\n\n{footer}", "plain", "utf-8"))
     per_message, per_recipient = Message(), Message()
-    per_message["Reporting-MTA"] = f"dns; {mta}"
+    per_message["Reporting-MTA"] = f"dns; {mailer.mta}"
     per_message["Arrival-Date"] = format_datetime(datetime.now(UTC))
-    per_recipient["Final-Recipient"] = f"rfc822; {refused.recipient}"
+    per_recipient["Final-Recipient"] = f"rfc822; {alias}"
     per_recipient["Action"] = "failed"
-    per_recipient["Status"] = refused.status
-    per_recipient["Diagnostic-Code"] = f"smtp; {refused.diagnostic}"
+    per_recipient["Status"] = refusal.status
+    per_recipient["Diagnostic-Code"] = f"smtp; {refusal.diagnostic}"
     status = MIMEBase("message", "delivery-status")
     status.set_payload([per_message, per_recipient])
     report.attach(status)
-    charset = "us-ascii" if refused.headers.isascii() else "utf-8"
-    report.attach(MIMEText(refused.headers, "rfc822-headers", charset))
+    charset = "us-ascii" if reply.header_block.isascii() else "utf-8"
+    report.attach(MIMEText(reply.header_block, "rfc822-headers", charset))
     return report
 
 
@@ -100,8 +113,20 @@ class Bounces:
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    def start(self, sending: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.create_task(sending)
+    def start(
+        self,
+        report: MIMEMultipart,
+        to: str,
+        target: Callable[[], tuple[str, int]],
+        sent: Callable[[bool], None],
+    ) -> None:
+        """``report`` on its way ``to`` the MX ``target`` gives; ``sent`` told whether it got
+        there."""
+
+        async def sending() -> None:
+            sent(await send_bounce(report, to, target))
+
+        task = asyncio.create_task(sending())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

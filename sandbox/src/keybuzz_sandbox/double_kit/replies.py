@@ -1,13 +1,14 @@
-"""A seller's reply read by a relay double, SMTP refusals on demand, a relay's bounded memory
-(docs/SANDBOX.md, the double kit)."""
+"""A seller's reply read by a relay double, its SMTP hooks, refusals on demand, a relay's
+bounded memory (docs/SANDBOX.md, the double kit)."""
 
 from __future__ import annotations
 
+import asyncio
 import mimetypes
 import re
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage, Message
@@ -16,7 +17,9 @@ from email.utils import getaddresses
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import msgspec
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from keybuzz_sandbox.double_kit.bounces import Bounces, Mailer, Refusal, bounce_report
 from keybuzz_sandbox.faults import NextCount
 
 MESSAGE_ID = re.compile(r"<[^<>\s]+>")
@@ -198,3 +201,74 @@ class Recent(Generic[V]):
 
     def get(self, key: str) -> V | None:
         return self._values.get(key)
+
+
+# --- the SMTP hooks ----------------------------------------------------------------------
+
+
+class RelayHandler:
+    """aiosmtpd's hooks as every relay double answers them: RCPT takes an address its
+    ``recipient_refusal`` lets through, unless a refusal on demand is due; DATA, unless one
+    is due there, reads the reply (one that cannot be read: 554, told to ``unreadable``),
+    answers 250 and gives it to ``take`` for each recipient with the envelope sender its
+    bounce would go to ("" for a null sender: no bounce)."""
+
+    accepted = "250 2.0.0 OK: message accepted"
+
+    def __init__(
+        self, target: Callable[[], tuple[str, int]], on_demand: RefusalsOnDemand | None = None
+    ) -> None:
+        self.target = target  # the MX bounces go to, asked at each attempt
+        self.on_demand = on_demand or RefusalsOnDemand()
+        self.bounces = Bounces()
+
+    async def recipient_refusal(self, address: str) -> str | None:
+        """The RCPT reply refusing ``address``, None for one the relay takes."""
+        raise NotImplementedError
+
+    async def take(self, reply: ReplyMail, alias: str, bounce_to: str) -> None:
+        raise NotImplementedError
+
+    def unreadable(self, problem: MalformedMail) -> None:
+        """A message refused at DATA because it cannot be read (nothing kept by default)."""
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        refusal = await self.recipient_refusal(address) or self.on_demand.due("rcpt", address)
+        if refusal is not None:
+            return refusal
+        envelope.rcpt_tos.append(address.lower())
+        envelope.rcpt_options.extend(options)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        refusal = self.on_demand.due("data", envelope.rcpt_tos[0])
+        if refusal is not None:
+            return refusal  # nothing delivered, nothing bounced: the client tries again
+        try:
+            reply = await asyncio.to_thread(parse_reply, envelope.original_content or b"")
+        except MalformedMail as exc:
+            self.unreadable(exc)
+            return f"554 5.6.0 Message refused: {exc}"
+        bounce_to = "" if envelope.mail_from in (None, "", "<>") else str(envelope.mail_from)
+        for alias in envelope.rcpt_tos:
+            await self.take(reply, alias, bounce_to)
+        return self.accepted
+
+    def bounce(
+        self,
+        reply: ReplyMail,
+        alias: str,
+        refusal: Refusal,
+        mailer: Mailer,
+        to: str,
+        sent: Callable[[bool], None] = lambda reached: None,
+    ) -> None:
+        """``reply``'s bounce from ``mailer`` to ``to`` (none for a null sender), under way;
+        ``sent`` told whether it reached the MX."""
+        if to:
+            report = bounce_report(reply, alias, refusal, mailer, to)
+            self.bounces.start(report, to, self.target, sent)

@@ -3,19 +3,16 @@ on the sandbox's own event loop, so handlers and admin endpoints share state wit
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
 import unicodedata
-from email.mime.multipart import MIMEMultipart
 from email.utils import formataddr
 from importlib.resources import files
 from typing import TYPE_CHECKING
 
 import msgspec
-from aiosmtpd.smtp import SMTP, Envelope, Session
-from keybuzz_sandbox.double_kit.bounces import Bounces, Refused, bounce_report, send_bounce
-from keybuzz_sandbox.double_kit.replies import MalformedMail, ReplyMail, now_iso, parse_reply
+from keybuzz_sandbox.double_kit.bounces import Mailer, Refusal
+from keybuzz_sandbox.double_kit.replies import MalformedMail, RelayHandler, ReplyMail, now_iso
 from keybuzz_sandbox.smtp_servers import relay_listening, serving_relay
 from msgspec.structs import astuple
 
@@ -32,13 +29,6 @@ MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024  # decoded attachments of one message, i
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 ORDER_ID = re.compile(r"\b\d{3}-\d{7}-\d{7}\b")
 IMPORTANT = re.compile(r"\[important\]", re.IGNORECASE)  # anywhere, any case (Amazon's rule)
-
-
-class Refusal(msgspec.Struct, frozen=True, kw_only=True):
-    reason: str  # a stable name, listed in GET /_sandbox/replies/refused
-    status: str  # RFC 3463 enhanced status code of the bounce
-    diagnostic: str  # the bounce's Diagnostic-Code
-    explanation: str  # the sentence the seller reads in the bounce
 
 
 def _refusals() -> dict[str, Refusal]:
@@ -96,78 +86,38 @@ def thread_order(sb: AmazonDouble, reply: ReplyMail, buyer: Buyer) -> str | None
     return None
 
 
-# --- bounces ---------------------------------------------------------------------------
-
-
-def compose_bounce(reply: ReplyMail, refusal: Refusal, alias: str, bounce_to: str) -> MIMEMultipart:
-    """An RFC 3464 delivery status notification in Amazon's words."""
-    domain = alias.rsplit("@", 1)[-1].removeprefix("marketplace.")  # amazon.fr
-    human = f"To: {alias}\nSubject: {reply.subject}\nMessage-ID: {reply.message_id}\n"
-    refused = Refused(
-        recipient=alias,
-        message_id=reply.message_id,
-        headers=reply.header_block,
-        text=f"{refusal.explanation}\n\n{human}",
-        status=refusal.status,
-        diagnostic=refusal.diagnostic,
-    )
-    return bounce_report(
-        refused,
+def amazon_mailer(alias: str) -> Mailer:
+    """Amazon's mailer-daemon at the marketplace of ``alias`` (…@marketplace.amazon.fr)."""
+    domain = alias.rsplit("@", 1)[-1].removeprefix("marketplace.")
+    return Mailer(
         sender=formataddr(("Amazon Seller Notifications", f"mailer-daemon@{domain}")),
-        to=bounce_to,
         subject="Delivery Status Notification (Failure)",
         mta=f"relay.marketplace.{domain}",
+        footer="To: {alias}\nSubject: {subject}\nMessage-ID: {message_id}\n",
         references=True,
     )
-
-
-async def bounced(sb: AmazonDouble, bounce: MIMEMultipart, record: RefusedReply) -> None:
-    assert record.bounced_to is not None
-    sent = await send_bounce(bounce, record.bounced_to, lambda: astuple(sb.bounce_target))
-    record.bounce = "sent" if sent else "failed"
 
 
 # --- the SMTP server -------------------------------------------------------------------
 
 
-class ReplyHandler:
-    """aiosmtpd hooks: RCPT checks the alias, DATA applies Amazon's rules."""
+class ReplyHandler(RelayHandler):
+    """RCPT checks the alias, DATA applies Amazon's rules."""
 
     def __init__(self, sb: AmazonDouble) -> None:
+        super().__init__(lambda: astuple(sb.bounce_target), sb.replies.on_demand)
         self._sb = sb
-        self.bounces = Bounces()
 
-    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
-    ) -> str:
+    async def recipient_refusal(self, address: str) -> str | None:
         if await find_buyer(self._sb, address) is None:
             return "550 5.1.1 Recipient address rejected: unknown buyer address"
-        refusal = self._sb.replies.on_demand.due("rcpt", address)
-        if refusal is not None:
-            return refusal
-        envelope.rcpt_tos.append(address.lower())
-        envelope.rcpt_options.extend(options)
-        return "250 2.1.5 OK"
+        return None
 
-    async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
-        self, server: SMTP, session: Session, envelope: Envelope
-    ) -> str:
-        refusal = self._sb.replies.on_demand.due("data", envelope.rcpt_tos[0])
-        if refusal is not None:
-            return refusal  # nothing delivered, nothing bounced: the client tries again
-        raw = envelope.original_content or b""
-        try:
-            reply = await asyncio.to_thread(parse_reply, raw)
-        except MalformedMail as exc:
-            malformed = RefusedReply(reason=f"malformed: {exc}", received_at=now_iso())
-            self._sb.replies.refused.append(malformed)
-            return f"554 5.6.0 Message refused: {exc}"
-        bounce_to = "" if envelope.mail_from in (None, "", "<>") else envelope.mail_from
-        for alias in envelope.rcpt_tos:
-            await self._handle(reply, alias, bounce_to)
-        return "250 2.0.0 OK: message accepted"
+    def unreadable(self, problem: MalformedMail) -> None:
+        malformed = RefusedReply(reason=f"malformed: {problem}", received_at=now_iso())
+        self._sb.replies.refused.append(malformed)
 
-    async def _handle(self, reply: ReplyMail, alias: str, mail_from: str) -> None:
+    async def take(self, reply: ReplyMail, alias: str, bounce_to: str) -> None:
         sb = self._sb
         buyer = await find_buyer(sb, alias)
         if buyer is None:  # accepted at RCPT: cannot happen unless state was cleared
@@ -176,24 +126,20 @@ class ReplyHandler:
         refusal = refusal_for(sb, reply, buyer, on_thread=order_on_thread is not None)
         if refusal is None:
             sb.replies.deliver(alias, _inbox_message(reply, buyer, order_on_thread))
-        else:
-            self._refuse(reply, refusal, buyer, mail_from)
-
-    def _refuse(self, reply: ReplyMail, refusal: Refusal, buyer: Buyer, mail_from: str) -> None:
+            return
         record = RefusedReply(
             message_id=reply.message_id,
             reason=refusal.reason,
             status=refusal.status,
-            bounced_to=mail_from or None,
-            bounce="pending" if mail_from else "none",
+            bounced_to=bounce_to or None,
+            bounce="pending" if bounce_to else "none",
             alias=buyer.alias,
             seller_id=buyer.seller_id,
             received_at=now_iso(),
         )
-        self._sb.replies.refused.append(record)
-        if mail_from:
-            bounce = compose_bounce(reply, refusal, buyer.alias, mail_from)
-            self.bounces.start(bounced(self._sb, bounce, record))
+        sb.replies.refused.append(record)
+        mailer = amazon_mailer(buyer.alias)
+        self.bounce(reply, buyer.alias, refusal, mailer, bounce_to, record.bounced)
 
 
 def _inbox_message(reply: ReplyMail, buyer: Buyer, order_on_thread: str | None) -> InboxMessage:

@@ -83,6 +83,9 @@ class RefusedReply(msgspec.Struct, kw_only=True, rename="camel"):
     seller_id: str | None = None
     received_at: str
 
+    def bounced(self, sent: bool) -> None:
+        self.bounce = "sent" if sent else "failed"
+
 
 class ReplyBook:
     """Buyers' inboxes and refused replies, in memory and bounded."""

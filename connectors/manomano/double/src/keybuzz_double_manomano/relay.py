@@ -6,16 +6,13 @@ null sender) when they break them or their alias was made unreachable."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from dataclasses import dataclass, field
-from email.mime.multipart import MIMEMultipart
 from typing import Any
 
 import aiosmtplib
-from aiosmtpd.smtp import SMTP, Envelope, Session
-from keybuzz_sandbox.double_kit.bounces import Bounces, Refused, bounce_report, send_bounce
-from keybuzz_sandbox.double_kit.replies import MalformedMail, ReplyMail, now_iso, parse_reply
+from keybuzz_sandbox.double_kit.bounces import Mailer, Refusal
+from keybuzz_sandbox.double_kit.replies import RelayHandler, ReplyMail, now_iso
 from keybuzz_sandbox.smtp_servers import relay_listening, serving_relay
 
 from .env import BUYER_DOMAIN, SUPPORT_ADDRESS, ManoManoDoubleSettings
@@ -41,86 +38,71 @@ class Relay:
     unreachable: set[str] = field(default_factory=set)
     reply_smtp_port: int | None = None  # bound, once it serves
     mx: tuple[str, int] | None = None  # where bounces go; None: the settings' MX
-    bounces: Bounces = field(default_factory=Bounces)
 
     def target(self) -> tuple[str, int]:
         return self.mx or (self.settings.mx_host, self.settings.mx_port)
 
 
-def takes(address: str) -> bool:
-    address = address.lower()
-    return address.endswith("@" + BUYER_DOMAIN) or address == SUPPORT_ADDRESS
+MAILER = Mailer(
+    sender="Mail Delivery System <mailer-daemon@relay.manomano.com>",
+    subject="Undelivered Mail Returned to Sender",
+    mta="relay.manomano.com",
+    footer="Destinataire : {alias}\n",
+)
 
 
-def refusal_of(reply: ReplyMail, alias: str, relay: Relay) -> tuple[str, str] | None:
-    """(status, why) when the relay refuses the reply, else None."""
+def refusal(status: str, why: str) -> Refusal:
+    return Refusal(reason=why, status=status, diagnostic=f"550 {status} {why}", explanation=why)
+
+
+def refusal_of(reply: ReplyMail, alias: str, relay: Relay) -> Refusal | None:
+    """Why the relay refuses the reply, None when it passes."""
     if alias in relay.unreachable:
-        return "5.1.1", "Le destinataire ne peut plus être joint par la messagerie ManoMano."
+        return refusal(
+            "5.1.1", "Le destinataire ne peut plus être joint par la messagerie ManoMano."
+        )
     if len(reply.attachments) > MAX_FILES:
-        return "5.3.4", f"Un message ne peut pas porter plus de {MAX_FILES} pièces jointes."
+        return refusal(
+            "5.3.4", f"Un message ne peut pas porter plus de {MAX_FILES} pièces jointes."
+        )
     for file in reply.attachments:
         name = file.filename.lower()
         extension = "." + name.rsplit(".", 1)[-1] if "." in name else ""
         if extension not in TYPES:
-            return "5.6.1", f"Type de pièce jointe refusé : {name}."
+            return refusal("5.6.1", f"Type de pièce jointe refusé : {name}.")
     if sum(file.size for file in reply.attachments) > MAX_FILE_BYTES:
-        return "5.3.4", "Les pièces jointes dépassent 10 Mo au total."
+        return refusal("5.3.4", "Les pièces jointes dépassent 10 Mo au total.")
     return None
 
 
-def bounce(reply: ReplyMail, alias: str, status: str, why: str, to: str) -> MIMEMultipart:
-    refused = Refused(
-        recipient=alias,
-        message_id=reply.message_id,
-        headers=reply.header_block,
-        text=f"{why}\n\nDestinataire : {alias}\n",
-        status=status,
-        diagnostic=f"550 {status} {why}",
-    )
-    sender = "Mail Delivery System <mailer-daemon@relay.manomano.com>"
-    subject = "Undelivered Mail Returned to Sender"
-    return bounce_report(refused, sender=sender, to=to, subject=subject, mta="relay.manomano.com")
+class Handler(RelayHandler):
+    accepted = "250 2.0.0 OK: queued"
 
-
-class Handler:
     def __init__(self, relay: Relay) -> None:
+        super().__init__(relay.target)
         self.relay = relay
 
-    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
-    ) -> str:
-        if not takes(address):
-            return "550 5.1.1 Recipient address rejected: unknown ManoMano address"
-        envelope.rcpt_tos.append(address.lower())
-        return "250 2.1.5 OK"
+    async def recipient_refusal(self, address: str) -> str | None:
+        address = address.lower()
+        if address.endswith("@" + BUYER_DOMAIN) or address == SUPPORT_ADDRESS:
+            return None
+        return "550 5.1.1 Recipient address rejected: unknown ManoMano address"
 
-    async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
-        self, server: SMTP, session: Session, envelope: Envelope
-    ) -> str:
-        try:
-            reply = await asyncio.to_thread(parse_reply, envelope.original_content or b"")
-        except MalformedMail as exc:
-            return f"554 5.6.0 Message refused: {exc}"
-        sender = "" if envelope.mail_from in (None, "", "<>") else str(envelope.mail_from)
-        for alias in envelope.rcpt_tos:
-            refused = refusal_of(reply, alias, self.relay)
-            if refused is None:
-                self.relay.threads.setdefault(alias, []).append(_entry(reply, alias))
-                continue
-            status, why = refused
-            self.relay.refused.append(
-                {
-                    "messageId": reply.message_id,
-                    "alias": alias,
-                    "status": status,
-                    "reason": why,
-                    "bouncedTo": sender or None,
-                }
-            )
-            if sender:
-                report = bounce(reply, alias, status, why, sender)
-                self.relay.bounces.start(send_bounce(report, sender, self.relay.target))
-        return "250 2.0.0 OK: queued"
+    async def take(self, reply: ReplyMail, alias: str, bounce_to: str) -> None:
+        refused = refusal_of(reply, alias, self.relay)
+        if refused is None:
+            self.relay.threads.setdefault(alias, []).append(_entry(reply, alias))
+            return
+        self.relay.refused.append(
+            {
+                "messageId": reply.message_id,
+                "alias": alias,
+                "status": refused.status,
+                "reason": refused.reason,
+                "bouncedTo": bounce_to or None,
+            }
+        )
+        self.bounce(reply, alias, refused, MAILER, bounce_to)
 
 
 def _entry(reply: ReplyMail, alias: str) -> dict[str, Any]:
@@ -159,11 +141,12 @@ listening_at = relay_listening("manomano")
 
 def serving(relay: Relay) -> contextlib.AbstractAsyncContextManager[None]:
     """The reply relay (SMTP) while the web application runs."""
+    handler = Handler(relay)
     return serving_relay(
         relay,
-        Handler(relay),
+        handler,
         hostname="relay.manomano.com",
         ident="ManoMano relay (KeyBuzz sandbox)",
         max_bytes=MAX_MESSAGE_BYTES,
-        stopping=lambda: relay.bounces.drain(grace_seconds=0.0),
+        stopping=lambda: handler.bounces.drain(grace_seconds=0.0),
     )
