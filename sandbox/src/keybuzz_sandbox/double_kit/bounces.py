@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from email.message import Message
 from email.mime.base import MIMEBase
@@ -113,20 +113,8 @@ class Bounces:
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    def start(
-        self,
-        report: MIMEMultipart,
-        to: str,
-        target: Callable[[], tuple[str, int]],
-        sent: Callable[[bool], None],
-    ) -> None:
-        """``report`` on its way ``to`` the MX ``target`` gives; ``sent`` told whether it got
-        there."""
-
-        async def sending() -> None:
-            sent(await send_bounce(report, to, target))
-
-        task = asyncio.create_task(sending())
+    def start(self, sending: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(sending)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

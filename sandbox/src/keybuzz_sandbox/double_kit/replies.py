@@ -8,18 +8,25 @@ import mimetypes
 import re
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableSequence
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage, Message
+from email.mime.multipart import MIMEMultipart
 from email.parser import BytesParser
 from email.utils import getaddresses
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 
 import msgspec
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from keybuzz_sandbox.double_kit.bounces import Bounces, Mailer, Refusal, bounce_report
+from keybuzz_sandbox.double_kit.bounces import (
+    Bounces,
+    Mailer,
+    Refusal,
+    bounce_report,
+    send_bounce,
+)
 from keybuzz_sandbox.faults import NextCount
 
 MESSAGE_ID = re.compile(r"<[^<>\s]+>")
@@ -56,6 +63,26 @@ class ReplyMail(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def thread_ids(self) -> list[str]:
         return ([self.in_reply_to] if self.in_reply_to else []) + self.references
+
+
+class PassedReply(msgspec.Struct, kw_only=True, rename="camel"):
+    """A reply as a relay passed it on: its buyer's view (no header block)."""
+
+    message_id: str
+    in_reply_to: str | None
+    references: list[str]
+    sender: str = msgspec.field(name="from")
+    subject: str
+    text: str
+    attachments: list[Attachment]
+    received_at: str = msgspec.field(default_factory=now_iso)
+
+    @classmethod
+    def of(cls, reply: ReplyMail, **more: Any) -> Self:
+        """``reply`` passed on now, with what a relay's own kind adds (``more``)."""
+        read = msgspec.structs.asdict(reply)
+        del read["header_block"]  # a bounce's, not the buyer's
+        return cls(**read, **more)
 
 
 def parse_reply(raw: bytes) -> ReplyMail:
@@ -206,19 +233,40 @@ class Recent(Generic[V]):
 # --- the SMTP hooks ----------------------------------------------------------------------
 
 
+class RefusedReply(msgspec.Struct, kw_only=True, rename="camel"):
+    """A reply a relay refused, as its admin lists it; a message that could not be read has
+    only its reason and time."""
+
+    message_id: str | None = None
+    reason: str
+    status: str | None = None
+    bounced_to: str | None = None  # the envelope sender; None: no bounce (null sender, bad input)
+    bounce: str = "none"  # "pending", "sent", "failed" (MX unreachable after retries) or "none"
+    alias: str | None = None
+    received_at: str = msgspec.field(default_factory=now_iso)
+
+    def bounced(self, sent: bool) -> None:
+        self.bounce = "sent" if sent else "failed"
+
+
 class RelayHandler:
     """aiosmtpd's hooks as every relay double answers them: RCPT takes an address its
     ``recipient_refusal`` lets through, unless a refusal on demand is due; DATA, unless one
-    is due there, reads the reply (one that cannot be read: 554, told to ``unreadable``),
+    is due there, reads the reply (one that cannot be read: 554, listed in ``refused``),
     answers 250 and gives it to ``take`` for each recipient with the envelope sender its
     bounce would go to ("" for a null sender: no bounce)."""
 
     accepted = "250 2.0.0 OK: message accepted"
+    refused_as: type[RefusedReply] = RefusedReply  # a relay's may list more of a refusal
 
     def __init__(
-        self, target: Callable[[], tuple[str, int]], on_demand: RefusalsOnDemand | None = None
+        self,
+        target: Callable[[], tuple[str, int]],
+        refused: MutableSequence[RefusedReply],
+        on_demand: RefusalsOnDemand | None = None,
     ) -> None:
         self.target = target  # the MX bounces go to, asked at each attempt
+        self.refused = refused
         self.on_demand = on_demand or RefusalsOnDemand()
         self.bounces = Bounces()
 
@@ -228,9 +276,6 @@ class RelayHandler:
 
     async def take(self, reply: ReplyMail, alias: str, bounce_to: str) -> None:
         raise NotImplementedError
-
-    def unreadable(self, problem: MalformedMail) -> None:
-        """A message refused at DATA because it cannot be read (nothing kept by default)."""
 
     async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -251,24 +296,37 @@ class RelayHandler:
         try:
             reply = await asyncio.to_thread(parse_reply, envelope.original_content or b"")
         except MalformedMail as exc:
-            self.unreadable(exc)
+            self.refused.append(self.refused_as(reason=f"malformed: {exc}"))
             return f"554 5.6.0 Message refused: {exc}"
         bounce_to = "" if envelope.mail_from in (None, "", "<>") else str(envelope.mail_from)
         for alias in envelope.rcpt_tos:
             await self.take(reply, alias, bounce_to)
         return self.accepted
 
-    def bounce(
+    def refuse(
         self,
         reply: ReplyMail,
         alias: str,
         refusal: Refusal,
         mailer: Mailer,
-        to: str,
-        sent: Callable[[bool], None] = lambda reached: None,
+        bounce_to: str,
+        **listed: str,
     ) -> None:
-        """``reply``'s bounce from ``mailer`` to ``to`` (none for a null sender), under way;
-        ``sent`` told whether it reached the MX."""
-        if to:
-            report = bounce_report(reply, alias, refusal, mailer, to)
-            self.bounces.start(report, to, self.target, sent)
+        """``reply`` to ``alias`` listed as refused (with what ``listed`` adds) and bounced
+        from ``mailer`` to ``bounce_to`` (not for a null sender), the bounce's fate listed."""
+        record = self.refused_as(
+            message_id=reply.message_id,
+            reason=refusal.reason,
+            status=refusal.status,
+            bounced_to=bounce_to or None,
+            bounce="pending" if bounce_to else "none",
+            alias=alias,
+            **listed,
+        )
+        self.refused.append(record)
+        if bounce_to:
+            report = bounce_report(reply, alias, refusal, mailer, bounce_to)
+            self.bounces.start(self._bounced(record, report, bounce_to))
+
+    async def _bounced(self, record: RefusedReply, report: MIMEMultipart, to: str) -> None:
+        record.bounced(await send_bounce(report, to, self.target))

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 
 import msgspec
 from keybuzz_sandbox.double_kit.bounces import Mailer, Refusal
-from keybuzz_sandbox.double_kit.replies import MalformedMail, RelayHandler, ReplyMail, now_iso
+from keybuzz_sandbox.double_kit.replies import RelayHandler, ReplyMail
 from keybuzz_sandbox.smtp_servers import relay_listening, serving_relay
 from msgspec.structs import astuple
 
-from .reply_state import Buyer, InboxMessage, RefusedReply
+from .reply_state import Buyer, BuyerRefusal, InboxMessage
 from .seed import SellerSpec
 
 if TYPE_CHECKING:
@@ -104,18 +104,18 @@ def amazon_mailer(alias: str) -> Mailer:
 class ReplyHandler(RelayHandler):
     """RCPT checks the alias, DATA applies Amazon's rules."""
 
+    refused_as = BuyerRefusal
+
     def __init__(self, sb: AmazonDouble) -> None:
-        super().__init__(lambda: astuple(sb.bounce_target), sb.replies.on_demand)
+        super().__init__(
+            lambda: astuple(sb.bounce_target), sb.replies.refused, sb.replies.on_demand
+        )
         self._sb = sb
 
     async def recipient_refusal(self, address: str) -> str | None:
         if await find_buyer(self._sb, address) is None:
             return "550 5.1.1 Recipient address rejected: unknown buyer address"
         return None
-
-    def unreadable(self, problem: MalformedMail) -> None:
-        malformed = RefusedReply(reason=f"malformed: {problem}", received_at=now_iso())
-        self._sb.replies.refused.append(malformed)
 
     async def take(self, reply: ReplyMail, alias: str, bounce_to: str) -> None:
         sb = self._sb
@@ -127,27 +127,14 @@ class ReplyHandler(RelayHandler):
         if refusal is None:
             sb.replies.deliver(alias, _inbox_message(reply, buyer, order_on_thread))
             return
-        record = RefusedReply(
-            message_id=reply.message_id,
-            reason=refusal.reason,
-            status=refusal.status,
-            bounced_to=bounce_to or None,
-            bounce="pending" if bounce_to else "none",
-            alias=buyer.alias,
-            seller_id=buyer.seller_id,
-            received_at=now_iso(),
-        )
-        sb.replies.refused.append(record)
         mailer = amazon_mailer(buyer.alias)
-        self.bounce(reply, buyer.alias, refusal, mailer, bounce_to, record.bounced)
+        self.refuse(reply, buyer.alias, refusal, mailer, bounce_to, seller_id=buyer.seller_id)
 
 
 def _inbox_message(reply: ReplyMail, buyer: Buyer, order_on_thread: str | None) -> InboxMessage:
     in_subject = ORDER_ID.search(reply.subject)
     order_id = order_on_thread or (in_subject.group(0) if in_subject else buyer.order_id)
-    read = msgspec.structs.asdict(reply)
-    del read["header_block"]  # a bounce's, not the buyer's
-    return InboxMessage(**read, received_at=now_iso(), seller_id=buyer.seller_id, order_id=order_id)
+    return InboxMessage.of(reply, seller_id=buyer.seller_id, order_id=order_id)
 
 
 # Where it listens (the ``Double``'s ``reply_relay_at``).

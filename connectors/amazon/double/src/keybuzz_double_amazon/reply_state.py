@@ -7,7 +7,7 @@ import asyncio
 from collections import deque
 
 import msgspec
-from keybuzz_sandbox.double_kit.replies import Attachment, Recent, RefusalsOnDemand
+from keybuzz_sandbox.double_kit.replies import PassedReply, Recent, RefusalsOnDemand, RefusedReply
 
 from .order_book import OrderBook
 
@@ -58,33 +58,13 @@ class SeededBuyers:
 # --- what the buyer received, what was refused ----------------------------------------
 
 
-class InboxMessage(msgspec.Struct, kw_only=True, rename="camel"):
-    message_id: str
-    in_reply_to: str | None
-    references: list[str]
-    sender: str = msgspec.field(name="from")
-    subject: str
-    text: str
-    attachments: list[Attachment]
-    received_at: str
+class InboxMessage(PassedReply, kw_only=True):
     seller_id: str
     order_id: str | None
 
 
-class RefusedReply(msgspec.Struct, kw_only=True, rename="camel"):
-    """A refused reply; a message that could not be read has only its reason and time."""
-
-    message_id: str | None = None
-    reason: str
-    status: str | None = None
-    bounced_to: str | None = None  # the envelope sender; None: no bounce (null sender, bad input)
-    bounce: str = "none"  # "pending", "sent", "failed" (MX unreachable after retries) or "none"
-    alias: str | None = None
+class BuyerRefusal(RefusedReply, kw_only=True):
     seller_id: str | None = None
-    received_at: str
-
-    def bounced(self, sent: bool) -> None:
-        self.bounce = "sent" if sent else "failed"
 
 
 class ReplyBook:

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from typing import Any
 
 import aiosmtplib
 from keybuzz_sandbox.double_kit.bounces import Mailer, Refusal
-from keybuzz_sandbox.double_kit.replies import RelayHandler, ReplyMail, now_iso
+from keybuzz_sandbox.double_kit.replies import (
+    PassedReply,
+    RefusedReply,
+    RelayHandler,
+    ReplyMail,
+)
 from keybuzz_sandbox.smtp_servers import relay_listening, serving_relay
 
 from .env import BUYER_DOMAIN, SUPPORT_ADDRESS, ManoManoDoubleSettings
@@ -28,13 +32,17 @@ MAX_FILE_BYTES = 10 * 1024 * 1024  # all files of a reply together
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 
 
+class ThreadReply(PassedReply, kw_only=True):
+    to: str  # the alias it was sent to
+
+
 @dataclass
 class Relay:
     """The relay's state: replies by alias, refusals, unreachable aliases, the MX."""
 
     settings: ManoManoDoubleSettings
-    threads: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    refused: list[dict[str, Any]] = field(default_factory=list)
+    threads: dict[str, list[ThreadReply]] = field(default_factory=dict)
+    refused: list[RefusedReply] = field(default_factory=list)
     unreachable: set[str] = field(default_factory=set)
     reply_smtp_port: int | None = None  # bound, once it serves
     mx: tuple[str, int] | None = None  # where bounces go; None: the settings' MX
@@ -79,7 +87,7 @@ class Handler(RelayHandler):
     accepted = "250 2.0.0 OK: queued"
 
     def __init__(self, relay: Relay) -> None:
-        super().__init__(relay.target)
+        super().__init__(relay.target, relay.refused)
         self.relay = relay
 
     async def recipient_refusal(self, address: str) -> str | None:
@@ -91,34 +99,9 @@ class Handler(RelayHandler):
     async def take(self, reply: ReplyMail, alias: str, bounce_to: str) -> None:
         refused = refusal_of(reply, alias, self.relay)
         if refused is None:
-            self.relay.threads.setdefault(alias, []).append(_entry(reply, alias))
+            self.relay.threads.setdefault(alias, []).append(ThreadReply.of(reply, to=alias))
             return
-        self.relay.refused.append(
-            {
-                "messageId": reply.message_id,
-                "alias": alias,
-                "status": refused.status,
-                "reason": refused.reason,
-                "bouncedTo": bounce_to or None,
-            }
-        )
-        self.bounce(reply, alias, refused, MAILER, bounce_to)
-
-
-def _entry(reply: ReplyMail, alias: str) -> dict[str, Any]:
-    return {
-        "messageId": reply.message_id,
-        "inReplyTo": reply.in_reply_to,
-        "from": reply.sender,
-        "to": alias,
-        "subject": reply.subject,
-        "text": reply.text,
-        "attachments": [
-            {"filename": file.filename, "contentType": file.content_type}
-            for file in reply.attachments
-        ],
-        "receivedAt": now_iso(),
-    }
+        self.refuse(reply, alias, refused, MAILER, bounce_to)
 
 
 async def deliver(raw: bytes, to: str, mx: tuple[str, int]) -> None:
