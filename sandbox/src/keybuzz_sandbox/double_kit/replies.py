@@ -8,7 +8,7 @@ import mimetypes
 import re
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator, MutableSequence
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage, Message
@@ -33,6 +33,7 @@ MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 # Multipart structures a reader cannot split into parts: refused at DATA.
 BROKEN_MIME = ("NoBoundaryInMultipartDefect", "StartBoundaryNotFoundDefect")
 FAULT_REFUSALS_KEPT = 1_000
+REFUSED_KEPT = 1_000  # refused replies a relay lists, the oldest dropped first
 
 
 def now_iso() -> str:
@@ -259,15 +260,10 @@ class RelayHandler:
     accepted = "250 2.0.0 OK: message accepted"
     refused_as: type[RefusedReply] = RefusedReply  # a relay's may list more of a refusal
 
-    def __init__(
-        self,
-        target: Callable[[], tuple[str, int]],
-        refused: MutableSequence[RefusedReply],
-        on_demand: RefusalsOnDemand | None = None,
-    ) -> None:
+    def __init__(self, target: Callable[[], tuple[str, int]]) -> None:
         self.target = target  # the MX bounces go to, asked at each attempt
-        self.refused = refused
-        self.on_demand = on_demand or RefusalsOnDemand()
+        self.refused: deque[RefusedReply] = deque(maxlen=REFUSED_KEPT)
+        self.on_demand = RefusalsOnDemand()  # set by the relay's admin (``RelayFaults``)
         self.bounces = Bounces()
 
     async def recipient_refusal(self, address: str) -> str | None:

@@ -239,7 +239,7 @@ def reply_admin_routes(sb: AmazonDouble) -> list[Any]:
 
     @get("/replies/refused", sync_to_thread=False)
     def refused() -> Response[bytes]:
-        return json_answer({"refused": list(sb.replies.refused)})
+        return json_answer({"refused": list(sb.relay.refused)})
 
     @get("/replies/bounce-target", sync_to_thread=False)
     def bounce_target() -> Response[bytes]:
@@ -259,6 +259,6 @@ def reply_admin_routes(sb: AmazonDouble) -> list[Any]:
         bounce_target,
         set_bounce_target,
         *settings_handlers(
-            "/replies/faults", RelayFaults, sb.replies.on_demand.view, sb.replies.on_demand.set
+            "/replies/faults", RelayFaults, sb.relay.on_demand.view, sb.relay.on_demand.set
         ),
     ]

@@ -19,6 +19,7 @@ from .models import ModelRegistry
 from .notification_delivery import NotificationBook
 from .order_book import OrderBook
 from .relay import RelayLog
+from .reply_relay import ReplyHandler
 from .reply_state import ReplyBook, SeededBuyers
 from .report_store import ReportStore
 from .roles import Roles
@@ -82,6 +83,7 @@ class AmazonDouble:
         self.relay_log = RelayLog()
         self.buyers = SeededBuyers(self.sellers)
         self.replies = ReplyBook()
+        self.relay = ReplyHandler(self)  # its SMTP hooks, refusals and bounces
         self.reply_smtp_port: int | None = None  # bound port, once the reply relay serves
         # Where bounces go; tests move it to their own MX at run time (admin endpoint).
         self.bounce_target = BounceTarget(

@@ -107,9 +107,7 @@ class ReplyHandler(RelayHandler):
     refused_as = BuyerRefusal
 
     def __init__(self, sb: AmazonDouble) -> None:
-        super().__init__(
-            lambda: astuple(sb.bounce_target), sb.replies.refused, sb.replies.on_demand
-        )
+        super().__init__(lambda: astuple(sb.bounce_target))
         self._sb = sb
 
     async def recipient_refusal(self, address: str) -> str | None:
@@ -143,12 +141,11 @@ listening_at = relay_listening("amazon")
 
 def serving_reply_relay(sb: AmazonDouble) -> contextlib.AbstractAsyncContextManager[None]:
     """Serve the reply relay while the web application runs (in its lifespan)."""
-    handler = ReplyHandler(sb)
     return serving_relay(
         sb,
-        handler,
+        sb.relay,
         hostname="relay.marketplace.amazon.com",
         ident="Amazon Buyer-Seller Messaging relay (KeyBuzz sandbox)",
         max_bytes=MAX_MESSAGE_BYTES,
-        stopping=lambda: handler.bounces.drain(grace_seconds=5.0),
+        stopping=lambda: sb.relay.bounces.drain(grace_seconds=5.0),
     )

@@ -7,13 +7,12 @@ import asyncio
 from collections import deque
 
 import msgspec
-from keybuzz_sandbox.double_kit.replies import PassedReply, Recent, RefusalsOnDemand, RefusedReply
+from keybuzz_sandbox.double_kit.replies import PassedReply, Recent, RefusedReply
 
 from .order_book import OrderBook
 
 INBOX_LIMIT = 200  # messages kept per buyer (oldest dropped first)
 INBOXES_LIMIT = 10_000  # buyers with an inbox (least recently written dropped first)
-REFUSED_LIMIT = 1_000
 
 
 # --- who the buyers are --------------------------------------------------------------
@@ -68,12 +67,10 @@ class BuyerRefusal(RefusedReply, kw_only=True):
 
 
 class ReplyBook:
-    """Buyers' inboxes and refused replies, in memory and bounded."""
+    """Buyers' inboxes, in memory and bounded."""
 
     def __init__(self) -> None:
         self._inboxes: Recent[deque[InboxMessage]] = Recent(INBOXES_LIMIT)
-        self.refused: deque[RefusedReply] = deque(maxlen=REFUSED_LIMIT)
-        self.on_demand = RefusalsOnDemand()  # PUT /_sandbox/replies/faults
 
     def deliver(self, alias: str, message: InboxMessage) -> None:
         inbox = self._inboxes.get(alias.lower()) or deque(maxlen=INBOX_LIMIT)

@@ -7,26 +7,15 @@ null sender) when they break them or their alias was made unreachable."""
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
 
 import aiosmtplib
 from keybuzz_sandbox.double_kit.bounces import Mailer, Refusal
-from keybuzz_sandbox.double_kit.replies import (
-    PassedReply,
-    RefusedReply,
-    RelayHandler,
-    ReplyMail,
-)
+from keybuzz_sandbox.double_kit.replies import PassedReply, RelayHandler, ReplyMail
 from keybuzz_sandbox.smtp_servers import relay_listening, serving_relay
 
 from .env import BUYER_DOMAIN, SUPPORT_ADDRESS, ManoManoDoubleSettings
 
-TYPES = {
-    ".pdf": "application/pdf",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".png": "image/png",
-}
+EXTENSIONS = (".pdf", ".jpg", ".jpeg", ".png")  # the files a reply may carry
 MAX_FILES = 5
 MAX_FILE_BYTES = 10 * 1024 * 1024  # all files of a reply together
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
@@ -34,21 +23,6 @@ MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 
 class ThreadReply(PassedReply, kw_only=True):
     to: str  # the alias it was sent to
-
-
-@dataclass
-class Relay:
-    """The relay's state: replies by alias, refusals, unreachable aliases, the MX."""
-
-    settings: ManoManoDoubleSettings
-    threads: dict[str, list[ThreadReply]] = field(default_factory=dict)
-    refused: list[RefusedReply] = field(default_factory=list)
-    unreachable: set[str] = field(default_factory=set)
-    reply_smtp_port: int | None = None  # bound, once it serves
-    mx: tuple[str, int] | None = None  # where bounces go; None: the settings' MX
-
-    def target(self) -> tuple[str, int]:
-        return self.mx or (self.settings.mx_host, self.settings.mx_port)
 
 
 MAILER = Mailer(
@@ -73,22 +47,27 @@ def refusal_of(reply: ReplyMail, alias: str, relay: Relay) -> Refusal | None:
         return refusal(
             "5.3.4", f"Un message ne peut pas porter plus de {MAX_FILES} pièces jointes."
         )
-    for file in reply.attachments:
-        name = file.filename.lower()
-        extension = "." + name.rsplit(".", 1)[-1] if "." in name else ""
-        if extension not in TYPES:
-            return refusal("5.6.1", f"Type de pièce jointe refusé : {name}.")
+    names = [file.filename.lower() for file in reply.attachments]
+    if unlisted := [name for name in names if not name.endswith(EXTENSIONS)]:
+        return refusal("5.6.1", f"Type de pièce jointe refusé : {unlisted[0]}.")
     if sum(file.size for file in reply.attachments) > MAX_FILE_BYTES:
         return refusal("5.3.4", "Les pièces jointes dépassent 10 Mo au total.")
     return None
 
 
-class Handler(RelayHandler):
+class Relay(RelayHandler):
+    """The relay: its SMTP hooks, the replies it passed on by alias, the aliases made
+    unreachable, where its bounces go."""
+
     accepted = "250 2.0.0 OK: queued"
 
-    def __init__(self, relay: Relay) -> None:
-        super().__init__(relay.target, relay.refused)
-        self.relay = relay
+    def __init__(self, settings: ManoManoDoubleSettings) -> None:
+        super().__init__(lambda: self.mx or (settings.mx_host, settings.mx_port))
+        self.settings = settings
+        self.threads: dict[str, list[ThreadReply]] = {}
+        self.unreachable: set[str] = set()
+        self.reply_smtp_port: int | None = None  # bound, once it serves
+        self.mx: tuple[str, int] | None = None  # where bounces go; None: the settings' MX
 
     async def recipient_refusal(self, address: str) -> str | None:
         address = address.lower()
@@ -97,9 +76,9 @@ class Handler(RelayHandler):
         return "550 5.1.1 Recipient address rejected: unknown ManoMano address"
 
     async def take(self, reply: ReplyMail, alias: str, bounce_to: str) -> None:
-        refused = refusal_of(reply, alias, self.relay)
+        refused = refusal_of(reply, alias, self)
         if refused is None:
-            self.relay.threads.setdefault(alias, []).append(ThreadReply.of(reply, to=alias))
+            self.threads.setdefault(alias, []).append(ThreadReply.of(reply, to=alias))
             return
         self.refuse(reply, alias, refused, MAILER, bounce_to)
 
@@ -124,12 +103,11 @@ listening_at = relay_listening("manomano")
 
 def serving(relay: Relay) -> contextlib.AbstractAsyncContextManager[None]:
     """The reply relay (SMTP) while the web application runs."""
-    handler = Handler(relay)
     return serving_relay(
         relay,
-        handler,
+        relay,
         hostname="relay.manomano.com",
         ident="ManoMano relay (KeyBuzz sandbox)",
         max_bytes=MAX_MESSAGE_BYTES,
-        stopping=lambda: handler.bounces.drain(grace_seconds=0.0),
+        stopping=lambda: relay.bounces.drain(grace_seconds=0.0),
     )

@@ -205,7 +205,7 @@ def manomano_routes(sb: Sandbox) -> list[Any]:
             {
                 "host": settings.reply_smtp_host,
                 "port": relay.reply_smtp_port,
-                "refused": relay.refused,
+                "refused": list(relay.refused),
             }
         )
 
