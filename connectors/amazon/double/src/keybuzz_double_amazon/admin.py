@@ -235,7 +235,7 @@ def reply_admin_routes(sb: AmazonDouble) -> list[Any]:
     @get("/buyers/{alias:str}/inbox")
     async def inbox(alias: FromPath[str]) -> Response[bytes]:
         known(await find_buyer(sb, alias), f"buyer {alias}")
-        return json_answer({"messages": sb.replies.inbox(alias)})
+        return json_answer({"messages": sb.relay.inbox(alias)})
 
     @get("/replies/refused", sync_to_thread=False)
     def refused() -> Response[bytes]:

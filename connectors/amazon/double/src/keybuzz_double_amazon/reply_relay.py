@@ -6,13 +6,14 @@ from __future__ import annotations
 import contextlib
 import re
 import unicodedata
+from collections import deque
 from email.utils import formataddr
 from importlib.resources import files
 from typing import TYPE_CHECKING
 
 import msgspec
 from keybuzz_sandbox.double_kit.bounces import Mailer, Refusal
-from keybuzz_sandbox.double_kit.replies import RelayHandler, ReplyMail
+from keybuzz_sandbox.double_kit.replies import Recent, RelayHandler, ReplyMail
 from keybuzz_sandbox.smtp_servers import relay_listening, serving_relay
 from msgspec.structs import astuple
 
@@ -27,6 +28,8 @@ MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024  # decoded attachments of one message, i
 # The SMTP SIZE limit: far enough above 10 MB of base64-encoded attachments that
 # an oversized message is taken and bounced as Amazon does, not refused at DATA.
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+INBOX_LIMIT = 200  # messages kept per buyer (oldest dropped first)
+INBOXES_LIMIT = 10_000  # buyers with an inbox (least recently written dropped first)
 ORDER_ID = re.compile(r"\b\d{3}-\d{7}-\d{7}\b")
 IMPORTANT = re.compile(r"\[important\]", re.IGNORECASE)  # anywhere, any case (Amazon's rule)
 
@@ -102,13 +105,18 @@ def amazon_mailer(alias: str) -> Mailer:
 
 
 class ReplyHandler(RelayHandler):
-    """RCPT checks the alias, DATA applies Amazon's rules."""
+    """RCPT checks the alias, DATA applies Amazon's rules; what passes lands in the buyer's
+    inbox (in memory, bounded)."""
 
     refused_as = BuyerRefusal
 
     def __init__(self, sb: AmazonDouble) -> None:
         super().__init__(lambda: astuple(sb.bounce_target))
         self._sb = sb
+        self._inboxes: Recent[deque[InboxMessage]] = Recent(INBOXES_LIMIT)
+
+    def inbox(self, alias: str) -> list[InboxMessage]:
+        return list(self._inboxes.get(alias.lower()) or ())
 
     async def recipient_refusal(self, address: str) -> str | None:
         if await find_buyer(self._sb, address) is None:
@@ -123,7 +131,10 @@ class ReplyHandler(RelayHandler):
         order_on_thread = thread_order(sb, reply, buyer)
         refusal = refusal_for(sb, reply, buyer, on_thread=order_on_thread is not None)
         if refusal is None:
-            sb.replies.deliver(alias, _inbox_message(reply, buyer, order_on_thread))
+            inbox = self._inboxes.get(alias) or deque(maxlen=INBOX_LIMIT)
+            # No de-duplication: a message sent twice shows twice.
+            inbox.append(_inbox_message(reply, buyer, order_on_thread))
+            self._inboxes.put(alias, inbox)
             return
         mailer = amazon_mailer(buyer.alias)
         self.refuse(reply, buyer.alias, refusal, mailer, bounce_to, seller_id=buyer.seller_id)

@@ -1,19 +1,14 @@
-"""What Amazon's reply relay knows and keeps, in memory and bounded: the buyers behind the
-aliases, their inboxes, the refused replies (docs/SANDBOX.md, "Reply relay")."""
+"""Who Amazon's reply relay writes to: the buyers behind the aliases, and what it lists of
+their replies (docs/SANDBOX.md, "Reply relay")."""
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 
 import msgspec
-from keybuzz_sandbox.double_kit.replies import PassedReply, Recent, RefusedReply
+from keybuzz_sandbox.double_kit.replies import PassedReply, RefusedReply
 
 from .order_book import OrderBook
-
-INBOX_LIMIT = 200  # messages kept per buyer (oldest dropped first)
-INBOXES_LIMIT = 10_000  # buyers with an inbox (least recently written dropped first)
-
 
 # --- who the buyers are --------------------------------------------------------------
 
@@ -64,18 +59,3 @@ class InboxMessage(PassedReply, kw_only=True):
 
 class BuyerRefusal(RefusedReply, kw_only=True):
     seller_id: str | None = None
-
-
-class ReplyBook:
-    """Buyers' inboxes, in memory and bounded."""
-
-    def __init__(self) -> None:
-        self._inboxes: Recent[deque[InboxMessage]] = Recent(INBOXES_LIMIT)
-
-    def deliver(self, alias: str, message: InboxMessage) -> None:
-        inbox = self._inboxes.get(alias.lower()) or deque(maxlen=INBOX_LIMIT)
-        inbox.append(message)  # no de-duplication: a message sent twice shows twice
-        self._inboxes.put(alias.lower(), inbox)
-
-    def inbox(self, alias: str) -> list[InboxMessage]:
-        return list(self._inboxes.get(alias.lower()) or ())
