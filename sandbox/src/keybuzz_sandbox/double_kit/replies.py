@@ -1,5 +1,6 @@
-"""A seller's reply read by a relay double, its SMTP hooks, refusals on demand, a relay's
-bounded memory (docs/SANDBOX.md, the double kit)."""
+"""A seller's reply read by a relay double, refusals on demand, a relay's bounded memory,
+the RFC 3464 report of a reply it refuses in its marketplace's words, its SMTP hooks
+(docs/SANDBOX.md, the double kit)."""
 
 from __future__ import annotations
 
@@ -12,21 +13,17 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage, Message
+from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.parser import BytesParser
-from email.utils import getaddresses
+from email.utils import format_datetime, formatdate, getaddresses, make_msgid, parseaddr
 from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 
 import msgspec
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from keybuzz_sandbox.double_kit.bounces import (
-    Bounces,
-    Mailer,
-    Refusal,
-    bounce_report,
-    send_bounce,
-)
+from keybuzz_sandbox.double_kit.bounces import Bounces, send_bounce
 from keybuzz_sandbox.faults import NextCount
 
 MESSAGE_ID = re.compile(r"<[^<>\s]+>")
@@ -229,6 +226,62 @@ class Recent(Generic[V]):
 
     def get(self, key: str) -> V | None:
         return self._values.get(key)
+
+
+# --- bounces ----------------------------------------------------------------------------
+
+
+class Refusal(msgspec.Struct, frozen=True, kw_only=True):
+    """Why a relay bounces a reply it took, in its marketplace's words."""
+
+    reason: str  # as the relay's admin lists it
+    status: str  # RFC 3463 enhanced status code of the bounce
+    diagnostic: str  # the bounce's Diagnostic-Code, after "smtp; "
+    explanation: str  # the sentence the seller reads in the bounce
+
+
+class Mailer(msgspec.Struct, frozen=True, kw_only=True):
+    """A relay's mailer-daemon as its bounces name it."""
+
+    sender: str  # the From, mailer-daemon's address (the Message-ID's domain is its)
+    subject: str
+    mta: str  # the Reporting-MTA
+    # What the text says after the refusal's sentence: ``{alias}``, ``{subject}`` and
+    # ``{message_id}`` are the refused reply's.
+    footer: str
+    references: bool = False  # the refused Message-ID in References too
+
+
+def bounce_report(
+    reply: ReplyMail, alias: str, refusal: Refusal, mailer: Mailer, to: str
+) -> MIMEMultipart:
+    """The report ``mailer`` sends ``to`` (the reply's envelope sender): ``reply`` to
+    ``alias`` refused for ``refusal``."""
+    report = MIMEMultipart("report", report_type="delivery-status")
+    report["From"] = mailer.sender
+    report["To"] = to
+    report["Subject"] = mailer.subject
+    report["Date"] = formatdate(usegmt=True)
+    report["Message-ID"] = make_msgid(domain=parseaddr(mailer.sender)[1].rsplit("@", 1)[-1])
+    report["Auto-Submitted"] = "auto-replied"
+    report["In-Reply-To"] = reply.message_id
+    if mailer.references:
+        report["References"] = reply.message_id
+    footer = mailer.footer.format(alias=alias, subject=reply.subject, message_id=reply.message_id)
+    report.attach(MIMEText(f"{refusal.explanation}\n\n{footer}", "plain", "utf-8"))
+    per_message, per_recipient = Message(), Message()
+    per_message["Reporting-MTA"] = f"dns; {mailer.mta}"
+    per_message["Arrival-Date"] = format_datetime(datetime.now(UTC))
+    per_recipient["Final-Recipient"] = f"rfc822; {alias}"
+    per_recipient["Action"] = "failed"
+    per_recipient["Status"] = refusal.status
+    per_recipient["Diagnostic-Code"] = f"smtp; {refusal.diagnostic}"
+    status = MIMEBase("message", "delivery-status")
+    status.set_payload([per_message, per_recipient])
+    report.attach(status)
+    charset = "us-ascii" if reply.header_block.isascii() else "utf-8"
+    report.attach(MIMEText(reply.header_block, "rfc822-headers", charset))
+    return report
 
 
 # --- the SMTP hooks ----------------------------------------------------------------------

@@ -12,8 +12,7 @@ from importlib.resources import files
 from typing import TYPE_CHECKING
 
 import msgspec
-from keybuzz_sandbox.double_kit.bounces import Mailer, Refusal
-from keybuzz_sandbox.double_kit.replies import Recent, RelayHandler, ReplyMail
+from keybuzz_sandbox.double_kit.replies import Mailer, Recent, Refusal, RelayHandler, ReplyMail
 from keybuzz_sandbox.smtp_servers import relay_listening, serving_relay
 from msgspec.structs import astuple
 
@@ -150,13 +149,15 @@ def _inbox_message(reply: ReplyMail, buyer: Buyer, order_on_thread: str | None) 
 listening_at = relay_listening("amazon")
 
 
-def serving_reply_relay(sb: AmazonDouble) -> contextlib.AbstractAsyncContextManager[None]:
+def serving_reply_relay(
+    sb: AmazonDouble, relay: ReplyHandler
+) -> contextlib.AbstractAsyncContextManager[None]:
     """Serve the reply relay while the web application runs (in its lifespan)."""
     return serving_relay(
         sb,
-        sb.relay,
+        relay,
         hostname="relay.marketplace.amazon.com",
         ident="Amazon Buyer-Seller Messaging relay (KeyBuzz sandbox)",
         max_bytes=MAX_MESSAGE_BYTES,
-        stopping=lambda: sb.relay.bounces.drain(grace_seconds=5.0),
+        stopping=lambda: relay.bounces.drain(grace_seconds=5.0),
     )

@@ -9,8 +9,7 @@ from __future__ import annotations
 import contextlib
 
 import aiosmtplib
-from keybuzz_sandbox.double_kit.bounces import Mailer, Refusal
-from keybuzz_sandbox.double_kit.replies import PassedReply, RelayHandler, ReplyMail
+from keybuzz_sandbox.double_kit.replies import Mailer, PassedReply, Refusal, RelayHandler, ReplyMail
 from keybuzz_sandbox.smtp_servers import relay_listening, serving_relay
 
 from .env import BUYER_DOMAIN, SUPPORT_ADDRESS, ManoManoDoubleSettings
