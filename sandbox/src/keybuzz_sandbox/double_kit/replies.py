@@ -5,6 +5,7 @@ the RFC 3464 report of a reply it refuses in its marketplace's words, its SMTP h
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import mimetypes
 import re
 import uuid
@@ -25,6 +26,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from keybuzz_sandbox.double_kit.bounces import Bounces, send_bounce
 from keybuzz_sandbox.faults import NextCount
+from keybuzz_sandbox.smtp_servers import serving_relay
 
 MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 # Multipart structures a reader cannot split into parts: refused at DATA.
@@ -312,12 +314,29 @@ class RelayHandler:
 
     accepted = "250 2.0.0 OK: message accepted"
     refused_as: type[RefusedReply] = RefusedReply  # a relay's may list more of a refusal
+    hostname, ident = "relay.sandbox", "KeyBuzz sandbox relay"  # its greeting's words
+    drain_seconds = 0.0  # what bounces under way are given when it stops
+    # The SMTP SIZE limit: far enough above 10 MB of base64-encoded attachments that an
+    # oversized message is taken and bounced, as marketplaces do, not refused at DATA.
+    max_bytes = 32 * 1024 * 1024
 
     def __init__(self, target: Callable[[], tuple[str, int]]) -> None:
         self.target = target  # the MX bounces go to, asked at each attempt
         self.refused: deque[RefusedReply] = deque(maxlen=REFUSED_KEPT)
         self.on_demand = RefusalsOnDemand()  # set by the relay's admin (``RelayFaults``)
         self.bounces = Bounces()
+
+    def serving(self, relay: Any) -> contextlib.AbstractAsyncContextManager[None]:
+        """Its SMTP server while the application runs, on ``relay``'s settings
+        (``smtp_servers.serving_relay``)."""
+        return serving_relay(
+            relay,
+            self,
+            hostname=self.hostname,
+            ident=self.ident,
+            max_bytes=self.max_bytes,
+            stopping=lambda: self.bounces.drain(self.drain_seconds),
+        )
 
     async def recipient_refusal(self, address: str) -> str | None:
         """The RCPT reply refusing ``address``, None for one the relay takes."""

@@ -3,7 +3,6 @@ on the sandbox's own event loop, so handlers and admin endpoints share state wit
 
 from __future__ import annotations
 
-import contextlib
 import re
 import unicodedata
 from collections import deque
@@ -13,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 from keybuzz_sandbox.double_kit.replies import Mailer, Recent, Refusal, RelayHandler, ReplyMail
-from keybuzz_sandbox.smtp_servers import relay_listening, serving_relay
+from keybuzz_sandbox.smtp_servers import relay_listening
 from msgspec.structs import astuple
 
 from .reply_state import Buyer, BuyerRefusal, InboxMessage
@@ -24,9 +23,6 @@ if TYPE_CHECKING:
 
 SUPPORTED_EXTENSIONS = (".pdf", ".jpg", ".jpeg", ".png", ".gif", ".txt", ".doc", ".docx")
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024  # decoded attachments of one message, in total
-# The SMTP SIZE limit: far enough above 10 MB of base64-encoded attachments that
-# an oversized message is taken and bounced as Amazon does, not refused at DATA.
-MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 INBOX_LIMIT = 200  # messages kept per buyer (oldest dropped first)
 INBOXES_LIMIT = 10_000  # buyers with an inbox (least recently written dropped first)
 ORDER_ID = re.compile(r"\b\d{3}-\d{7}-\d{7}\b")
@@ -108,6 +104,9 @@ class ReplyHandler(RelayHandler):
     inbox (in memory, bounded)."""
 
     refused_as = BuyerRefusal
+    hostname = "relay.marketplace.amazon.com"
+    ident = "Amazon Buyer-Seller Messaging relay (KeyBuzz sandbox)"
+    drain_seconds = 5.0
 
     def __init__(self, sb: AmazonDouble) -> None:
         super().__init__(lambda: astuple(sb.bounce_target))
@@ -147,17 +146,3 @@ def _inbox_message(reply: ReplyMail, buyer: Buyer, order_on_thread: str | None) 
 
 # Where it listens (the ``Double``'s ``reply_relay_at``).
 listening_at = relay_listening("amazon")
-
-
-def serving_reply_relay(
-    sb: AmazonDouble, relay: ReplyHandler
-) -> contextlib.AbstractAsyncContextManager[None]:
-    """Serve the reply relay while the web application runs (in its lifespan)."""
-    return serving_relay(
-        sb,
-        relay,
-        hostname="relay.marketplace.amazon.com",
-        ident="Amazon Buyer-Seller Messaging relay (KeyBuzz sandbox)",
-        max_bytes=MAX_MESSAGE_BYTES,
-        stopping=lambda: relay.bounces.drain(grace_seconds=5.0),
-    )

@@ -11,7 +11,7 @@ from .admin import admin_router
 from .consent import consent_routes
 from .double import AmazonDouble
 from .lwa import token_route
-from .reply_relay import ReplyHandler, serving_reply_relay
+from .reply_relay import ReplyHandler
 from .spapi import Implementation, operation_route
 
 IMPLEMENTATIONS: dict[str, Implementation] = {
@@ -29,7 +29,7 @@ def amazon_routes(sandbox: Sandbox) -> list[Any]:
     sandbox.parts["amazon"] = sb
     # the SMTP relay for sellers' replies; notification delivery stops with the app
     relay = ReplyHandler(sb)
-    sandbox.lifespans.append(lambda _app: serving_reply_relay(sb, relay))
+    sandbox.lifespans.append(lambda _app: relay.serving(sb))
     sandbox.lifespans.append(lambda _app: sb.notifications.outbox.running())
     return [
         token_route(sb),

@@ -6,18 +6,15 @@ null sender) when they break them or their alias was made unreachable."""
 
 from __future__ import annotations
 
-import contextlib
-
 import aiosmtplib
 from keybuzz_sandbox.double_kit.replies import Mailer, PassedReply, Refusal, RelayHandler, ReplyMail
-from keybuzz_sandbox.smtp_servers import relay_listening, serving_relay
+from keybuzz_sandbox.smtp_servers import relay_listening
 
 from .env import BUYER_DOMAIN, SUPPORT_ADDRESS, ManoManoDoubleSettings
 
 EXTENSIONS = (".pdf", ".jpg", ".jpeg", ".png")  # the files a reply may carry
 MAX_FILES = 5
 MAX_FILE_BYTES = 10 * 1024 * 1024  # all files of a reply together
-MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 
 
 class ThreadReply(PassedReply, kw_only=True):
@@ -59,6 +56,7 @@ class Relay(RelayHandler):
     unreachable, where its bounces go."""
 
     accepted = "250 2.0.0 OK: queued"
+    hostname, ident = "relay.manomano.com", "ManoMano relay (KeyBuzz sandbox)"
 
     def __init__(self, settings: ManoManoDoubleSettings) -> None:
         super().__init__(lambda: self.mx or (settings.mx_host, settings.mx_port))
@@ -98,15 +96,3 @@ async def deliver(raw: bytes, to: str, mx: tuple[str, int]) -> None:
 
 # Where it takes replies (the ``Double``'s ``reply_relay_at``).
 listening_at = relay_listening("manomano")
-
-
-def serving(relay: Relay) -> contextlib.AbstractAsyncContextManager[None]:
-    """The reply relay (SMTP) while the web application runs."""
-    return serving_relay(
-        relay,
-        relay,
-        hostname="relay.manomano.com",
-        ident="ManoMano relay (KeyBuzz sandbox)",
-        max_bytes=MAX_MESSAGE_BYTES,
-        stopping=lambda: relay.bounces.drain(grace_seconds=0.0),
-    )

@@ -22,7 +22,7 @@ from litestar import Request, Response, get, post, put
 
 from . import mails
 from .env import ManoManoDoubleSettings
-from .relay import Relay, deliver, serving
+from .relay import Relay, deliver
 from .sellers import STATUSES, Seller, iso, order_reference, seeded
 from .sellers import order as made_order
 
@@ -97,7 +97,7 @@ def manomano_routes(sb: Sandbox) -> list[Any]:
     relay = Relay(settings)
     faults = Faults()
     sb.parts["manomano"] = relay
-    sb.lifespans.append(lambda _app: serving(relay))
+    sb.lifespans.append(lambda _app: relay.serving(relay))
 
     def seller_of(contract: int) -> Seller:
         return known(sellers.get(contract), f"seller {contract}")
