@@ -202,7 +202,7 @@ async def test_a_reply_with_the_invoice_reaches_the_buyers_thread_once(
     assert delivered["text"].strip() == text
     assert delivered["subject"].startswith("Re: Demande de facture")
     assert delivered["attachments"] == [
-        {"filename": "facture.pdf", "contentType": "application/pdf"}
+        {"filename": "facture.pdf", "contentType": "application/pdf", "size": len(PDF)}
     ]
 
 

@@ -1,28 +1,38 @@
-"""A seller's reply read by a relay double, SMTP refusals on demand, a relay's bounded memory
+"""A seller's reply read by a relay double, refusals on demand, a relay's bounded memory,
+the RFC 3464 report of a reply it refuses in its marketplace's words, its SMTP hooks
 (docs/SANDBOX.md, the double kit)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import mimetypes
 import re
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage, Message
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.parser import BytesParser
-from email.utils import getaddresses
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from email.utils import format_datetime, formatdate, getaddresses, make_msgid, parseaddr
+from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 
 import msgspec
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from keybuzz_sandbox.double_kit.bounces import Bounces, send_bounce
 from keybuzz_sandbox.faults import NextCount
+from keybuzz_sandbox.smtp_servers import serving_relay
 
 MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 # Multipart structures a reader cannot split into parts: refused at DATA.
 BROKEN_MIME = ("NoBoundaryInMultipartDefect", "StartBoundaryNotFoundDefect")
 FAULT_REFUSALS_KEPT = 1_000
+REFUSED_KEPT = 1_000  # refused replies a relay lists, the oldest dropped first
 
 
 def now_iso() -> str:
@@ -53,6 +63,26 @@ class ReplyMail(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def thread_ids(self) -> list[str]:
         return ([self.in_reply_to] if self.in_reply_to else []) + self.references
+
+
+class PassedReply(msgspec.Struct, kw_only=True, rename="camel"):
+    """A reply as a relay passed it on: its buyer's view (no header block)."""
+
+    message_id: str
+    in_reply_to: str | None
+    references: list[str]
+    sender: str = msgspec.field(name="from")
+    subject: str
+    text: str
+    attachments: list[Attachment]
+    received_at: str = msgspec.field(default_factory=now_iso)
+
+    @classmethod
+    def of(cls, reply: ReplyMail, **more: Any) -> Self:
+        """``reply`` passed on now, with what a relay's own kind adds (``more``)."""
+        read = msgspec.structs.asdict(reply)
+        del read["header_block"]  # a bounce's, not the buyer's
+        return cls(**read, **more)
 
 
 def parse_reply(raw: bytes) -> ReplyMail:
@@ -198,3 +228,173 @@ class Recent(Generic[V]):
 
     def get(self, key: str) -> V | None:
         return self._values.get(key)
+
+
+# --- bounces ----------------------------------------------------------------------------
+
+
+class Refusal(msgspec.Struct, frozen=True, kw_only=True):
+    """Why a relay bounces a reply it took, in its marketplace's words."""
+
+    reason: str  # as the relay's admin lists it
+    status: str  # RFC 3463 enhanced status code of the bounce
+    diagnostic: str  # the bounce's Diagnostic-Code, after "smtp; "
+    explanation: str  # the sentence the seller reads in the bounce
+
+
+class Mailer(msgspec.Struct, frozen=True, kw_only=True):
+    """A relay's mailer-daemon as its bounces name it."""
+
+    sender: str  # the From, mailer-daemon's address (the Message-ID's domain is its)
+    subject: str
+    mta: str  # the Reporting-MTA
+    # What the text says after the refusal's sentence: ``{alias}``, ``{subject}`` and
+    # ``{message_id}`` are the refused reply's.
+    footer: str
+    references: bool = False  # the refused Message-ID in References too
+
+
+def bounce_report(
+    reply: ReplyMail, alias: str, refusal: Refusal, mailer: Mailer, to: str
+) -> MIMEMultipart:
+    """The report ``mailer`` sends ``to`` (the reply's envelope sender): ``reply`` to
+    ``alias`` refused for ``refusal``."""
+    report = MIMEMultipart("report", report_type="delivery-status")
+    report["From"] = mailer.sender
+    report["To"] = to
+    report["Subject"] = mailer.subject
+    report["Date"] = formatdate(usegmt=True)
+    report["Message-ID"] = make_msgid(domain=parseaddr(mailer.sender)[1].rsplit("@", 1)[-1])
+    report["Auto-Submitted"] = "auto-replied"
+    report["In-Reply-To"] = reply.message_id
+    if mailer.references:
+        report["References"] = reply.message_id
+    footer = mailer.footer.format(alias=alias, subject=reply.subject, message_id=reply.message_id)
+    report.attach(MIMEText(f"{refusal.explanation}\n\n{footer}", "plain", "utf-8"))
+    per_message, per_recipient = Message(), Message()
+    per_message["Reporting-MTA"] = f"dns; {mailer.mta}"
+    per_message["Arrival-Date"] = format_datetime(datetime.now(UTC))
+    per_recipient["Final-Recipient"] = f"rfc822; {alias}"
+    per_recipient["Action"] = "failed"
+    per_recipient["Status"] = refusal.status
+    per_recipient["Diagnostic-Code"] = f"smtp; {refusal.diagnostic}"
+    status = MIMEBase("message", "delivery-status")
+    status.set_payload([per_message, per_recipient])
+    report.attach(status)
+    charset = "us-ascii" if reply.header_block.isascii() else "utf-8"
+    report.attach(MIMEText(reply.header_block, "rfc822-headers", charset))
+    return report
+
+
+# --- the SMTP hooks ----------------------------------------------------------------------
+
+
+class RefusedReply(msgspec.Struct, kw_only=True, rename="camel"):
+    """A reply a relay refused, as its admin lists it; a message that could not be read has
+    only its reason and time."""
+
+    message_id: str | None = None
+    reason: str
+    status: str | None = None
+    bounced_to: str | None = None  # the envelope sender; None: no bounce (null sender, bad input)
+    bounce: str = "none"  # "pending", "sent", "failed" (MX unreachable after retries) or "none"
+    alias: str | None = None
+    received_at: str = msgspec.field(default_factory=now_iso)
+
+    def bounced(self, sent: bool) -> None:
+        self.bounce = "sent" if sent else "failed"
+
+
+class RelayHandler:
+    """aiosmtpd's hooks as every relay double answers them: RCPT takes an address its
+    ``recipient_refusal`` lets through, unless a refusal on demand is due; DATA, unless one
+    is due there, reads the reply (one that cannot be read: 554, listed in ``refused``),
+    answers 250 and gives it to ``take`` for each recipient with the envelope sender its
+    bounce would go to ("" for a null sender: no bounce)."""
+
+    accepted = "250 2.0.0 OK: message accepted"
+    refused_as: type[RefusedReply] = RefusedReply  # a relay's may list more of a refusal
+    hostname, ident = "relay.sandbox", "KeyBuzz sandbox relay"  # its greeting's words
+    drain_seconds = 0.0  # what bounces under way are given when it stops
+    # The SMTP SIZE limit: far enough above 10 MB of base64-encoded attachments that an
+    # oversized message is taken and bounced, as marketplaces do, not refused at DATA.
+    max_bytes = 32 * 1024 * 1024
+
+    def __init__(self, target: Callable[[], tuple[str, int]]) -> None:
+        self.target = target  # the MX bounces go to, asked at each attempt
+        self.refused: deque[RefusedReply] = deque(maxlen=REFUSED_KEPT)
+        self.on_demand = RefusalsOnDemand()  # set by the relay's admin (``RelayFaults``)
+        self.bounces = Bounces()
+
+    def serving(self, relay: Any) -> contextlib.AbstractAsyncContextManager[None]:
+        """Its SMTP server while the application runs, on ``relay``'s settings
+        (``smtp_servers.serving_relay``)."""
+        return serving_relay(
+            relay,
+            self,
+            hostname=self.hostname,
+            ident=self.ident,
+            max_bytes=self.max_bytes,
+            stopping=lambda: self.bounces.drain(self.drain_seconds),
+        )
+
+    async def recipient_refusal(self, address: str) -> str | None:
+        """The RCPT reply refusing ``address``, None for one the relay takes."""
+        raise NotImplementedError
+
+    async def take(self, reply: ReplyMail, alias: str, bounce_to: str) -> None:
+        raise NotImplementedError
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        refusal = await self.recipient_refusal(address) or self.on_demand.due("rcpt", address)
+        if refusal is not None:
+            return refusal
+        envelope.rcpt_tos.append(address.lower())
+        envelope.rcpt_options.extend(options)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        refusal = self.on_demand.due("data", envelope.rcpt_tos[0])
+        if refusal is not None:
+            return refusal  # nothing delivered, nothing bounced: the client tries again
+        try:
+            reply = await asyncio.to_thread(parse_reply, envelope.original_content or b"")
+        except MalformedMail as exc:
+            self.refused.append(self.refused_as(reason=f"malformed: {exc}"))
+            return f"554 5.6.0 Message refused: {exc}"
+        bounce_to = "" if envelope.mail_from in (None, "", "<>") else str(envelope.mail_from)
+        for alias in envelope.rcpt_tos:
+            await self.take(reply, alias, bounce_to)
+        return self.accepted
+
+    def refuse(
+        self,
+        reply: ReplyMail,
+        alias: str,
+        refusal: Refusal,
+        mailer: Mailer,
+        bounce_to: str,
+        **listed: str,
+    ) -> None:
+        """``reply`` to ``alias`` listed as refused (with what ``listed`` adds) and bounced
+        from ``mailer`` to ``bounce_to`` (not for a null sender), the bounce's fate listed."""
+        record = self.refused_as(
+            message_id=reply.message_id,
+            reason=refusal.reason,
+            status=refusal.status,
+            bounced_to=bounce_to or None,
+            bounce="pending" if bounce_to else "none",
+            alias=alias,
+            **listed,
+        )
+        self.refused.append(record)
+        if bounce_to:
+            report = bounce_report(reply, alias, refusal, mailer, bounce_to)
+            self.bounces.start(self._bounced(record, report, bounce_to))
+
+    async def _bounced(self, record: RefusedReply, report: MIMEMultipart, to: str) -> None:
+        record.bounced(await send_bounce(report, to, self.target))

@@ -24,7 +24,7 @@ from .lwa import ACCESS_TOKEN_LIFETIME, REFRESH_PREFIX, RefreshClaims
 from .notifications import notifications_admin_routes
 from .order_book import OrderBook
 from .relay import RelayRequest, SentMessage, compose, deliver, pick_orders
-from .reply_relay import find_buyer, registered_email
+from .reply_relay import ReplyHandler, find_buyer, registered_email
 from .reports import PROCESSING_SECONDS, QUEUE_SECONDS, report_admin_routes
 
 
@@ -100,7 +100,7 @@ def seller_of(sb: AmazonDouble, seller_id: str) -> OrderBook:
     return known(sb.sellers.get(seller_id), f"seller {seller_id}")
 
 
-def admin_router(sb: AmazonDouble) -> Router:
+def admin_router(sb: AmazonDouble, relay: ReplyHandler) -> Router:
     @get("/config", sync_to_thread=False)
     def config() -> Response[bytes]:
         return json_answer(describe(sb))
@@ -182,7 +182,7 @@ def admin_router(sb: AmazonDouble) -> Router:
         ratelimit_reset_handler(sb.limiter),
         messages,
         templated_sent,
-        *reply_admin_routes(sb),
+        *reply_admin_routes(sb, relay),
         *report_admin_routes(sb),
         *notifications_admin_routes(sb),
     ]
@@ -223,7 +223,7 @@ def sender_routes(sb: AmazonDouble, blocked: bool) -> list[Any]:
     return [listed, add, remove]
 
 
-def reply_admin_routes(sb: AmazonDouble) -> list[Any]:
+def reply_admin_routes(sb: AmazonDouble, relay: ReplyHandler) -> list[Any]:
     """Messaging permissions, buyers' opt-out and inboxes, refused replies (reply_relay.py)."""
 
     @put("/buyers/{alias:str}/opt-out")
@@ -235,11 +235,11 @@ def reply_admin_routes(sb: AmazonDouble) -> list[Any]:
     @get("/buyers/{alias:str}/inbox")
     async def inbox(alias: FromPath[str]) -> Response[bytes]:
         known(await find_buyer(sb, alias), f"buyer {alias}")
-        return json_answer({"messages": sb.replies.inbox(alias)})
+        return json_answer({"messages": relay.inbox(alias)})
 
     @get("/replies/refused", sync_to_thread=False)
     def refused() -> Response[bytes]:
-        return json_answer({"refused": list(sb.replies.refused)})
+        return json_answer({"refused": list(relay.refused)})
 
     @get("/replies/bounce-target", sync_to_thread=False)
     def bounce_target() -> Response[bytes]:
@@ -259,6 +259,6 @@ def reply_admin_routes(sb: AmazonDouble) -> list[Any]:
         bounce_target,
         set_bounce_target,
         *settings_handlers(
-            "/replies/faults", RelayFaults, sb.replies.on_demand.view, sb.replies.on_demand.set
+            "/replies/faults", RelayFaults, relay.on_demand.view, relay.on_demand.set
         ),
     ]

@@ -19,7 +19,7 @@ from .models import ModelRegistry
 from .notification_delivery import NotificationBook
 from .order_book import OrderBook
 from .relay import RelayLog
-from .reply_state import ReplyBook, SeededBuyers
+from .reply_state import SeededBuyers
 from .report_store import ReportStore
 from .roles import Roles
 from .seed import SellerGenerator, SellerSpec, default_sellers
@@ -81,7 +81,6 @@ class AmazonDouble:
         self.templated_sent: list[Any] = []  # Messaging API's messages, as sent (messaging.py)
         self.relay_log = RelayLog()
         self.buyers = SeededBuyers(self.sellers)
-        self.replies = ReplyBook()
         self.reply_smtp_port: int | None = None  # bound port, once the reply relay serves
         # Where bounces go; tests move it to their own MX at run time (admin endpoint).
         self.bounce_target = BounceTarget(

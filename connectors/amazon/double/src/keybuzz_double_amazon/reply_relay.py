@@ -3,23 +3,19 @@ on the sandbox's own event loop, so handlers and admin endpoints share state wit
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
 import unicodedata
-from email.mime.multipart import MIMEMultipart
+from collections import deque
 from email.utils import formataddr
 from importlib.resources import files
 from typing import TYPE_CHECKING
 
 import msgspec
-from aiosmtpd.smtp import SMTP, Envelope, Session
-from keybuzz_sandbox.double_kit.bounces import Bounces, Refused, bounce_report, send_bounce
-from keybuzz_sandbox.double_kit.replies import MalformedMail, ReplyMail, now_iso, parse_reply
-from keybuzz_sandbox.smtp_servers import relay_listening, serving_relay
+from keybuzz_sandbox.double_kit.replies import Mailer, Recent, Refusal, RelayHandler, ReplyMail
+from keybuzz_sandbox.smtp_servers import relay_listening
 from msgspec.structs import astuple
 
-from .reply_state import Buyer, InboxMessage, RefusedReply
+from .reply_state import Buyer, BuyerRefusal, InboxMessage
 from .seed import SellerSpec
 
 if TYPE_CHECKING:
@@ -27,18 +23,10 @@ if TYPE_CHECKING:
 
 SUPPORTED_EXTENSIONS = (".pdf", ".jpg", ".jpeg", ".png", ".gif", ".txt", ".doc", ".docx")
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024  # decoded attachments of one message, in total
-# The SMTP SIZE limit: far enough above 10 MB of base64-encoded attachments that
-# an oversized message is taken and bounced as Amazon does, not refused at DATA.
-MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+INBOX_LIMIT = 200  # messages kept per buyer (oldest dropped first)
+INBOXES_LIMIT = 10_000  # buyers with an inbox (least recently written dropped first)
 ORDER_ID = re.compile(r"\b\d{3}-\d{7}-\d{7}\b")
 IMPORTANT = re.compile(r"\[important\]", re.IGNORECASE)  # anywhere, any case (Amazon's rule)
-
-
-class Refusal(msgspec.Struct, frozen=True, kw_only=True):
-    reason: str  # a stable name, listed in GET /_sandbox/replies/refused
-    status: str  # RFC 3463 enhanced status code of the bounce
-    diagnostic: str  # the bounce's Diagnostic-Code
-    explanation: str  # the sentence the seller reads in the bounce
 
 
 def _refusals() -> dict[str, Refusal]:
@@ -96,78 +84,44 @@ def thread_order(sb: AmazonDouble, reply: ReplyMail, buyer: Buyer) -> str | None
     return None
 
 
-# --- bounces ---------------------------------------------------------------------------
-
-
-def compose_bounce(reply: ReplyMail, refusal: Refusal, alias: str, bounce_to: str) -> MIMEMultipart:
-    """An RFC 3464 delivery status notification in Amazon's words."""
-    domain = alias.rsplit("@", 1)[-1].removeprefix("marketplace.")  # amazon.fr
-    human = f"To: {alias}\nSubject: {reply.subject}\nMessage-ID: {reply.message_id}\n"
-    refused = Refused(
-        recipient=alias,
-        message_id=reply.message_id,
-        headers=reply.header_block,
-        text=f"{refusal.explanation}\n\n{human}",
-        status=refusal.status,
-        diagnostic=refusal.diagnostic,
-    )
-    return bounce_report(
-        refused,
+def amazon_mailer(alias: str) -> Mailer:
+    """Amazon's mailer-daemon at the marketplace of ``alias`` (…@marketplace.amazon.fr)."""
+    domain = alias.rsplit("@", 1)[-1].removeprefix("marketplace.")
+    return Mailer(
         sender=formataddr(("Amazon Seller Notifications", f"mailer-daemon@{domain}")),
-        to=bounce_to,
         subject="Delivery Status Notification (Failure)",
         mta=f"relay.marketplace.{domain}",
+        footer="To: {alias}\nSubject: {subject}\nMessage-ID: {message_id}\n",
         references=True,
     )
-
-
-async def bounced(sb: AmazonDouble, bounce: MIMEMultipart, record: RefusedReply) -> None:
-    assert record.bounced_to is not None
-    sent = await send_bounce(bounce, record.bounced_to, lambda: astuple(sb.bounce_target))
-    record.bounce = "sent" if sent else "failed"
 
 
 # --- the SMTP server -------------------------------------------------------------------
 
 
-class ReplyHandler:
-    """aiosmtpd hooks: RCPT checks the alias, DATA applies Amazon's rules."""
+class ReplyHandler(RelayHandler):
+    """RCPT checks the alias, DATA applies Amazon's rules; what passes lands in the buyer's
+    inbox (in memory, bounded)."""
+
+    refused_as = BuyerRefusal
+    hostname = "relay.marketplace.amazon.com"
+    ident = "Amazon Buyer-Seller Messaging relay (KeyBuzz sandbox)"
+    drain_seconds = 5.0
 
     def __init__(self, sb: AmazonDouble) -> None:
+        super().__init__(lambda: astuple(sb.bounce_target))
         self._sb = sb
-        self.bounces = Bounces()
+        self._inboxes: Recent[deque[InboxMessage]] = Recent(INBOXES_LIMIT)
 
-    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
-    ) -> str:
+    def inbox(self, alias: str) -> list[InboxMessage]:
+        return list(self._inboxes.get(alias.lower()) or ())
+
+    async def recipient_refusal(self, address: str) -> str | None:
         if await find_buyer(self._sb, address) is None:
             return "550 5.1.1 Recipient address rejected: unknown buyer address"
-        refusal = self._sb.replies.on_demand.due("rcpt", address)
-        if refusal is not None:
-            return refusal
-        envelope.rcpt_tos.append(address.lower())
-        envelope.rcpt_options.extend(options)
-        return "250 2.1.5 OK"
+        return None
 
-    async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
-        self, server: SMTP, session: Session, envelope: Envelope
-    ) -> str:
-        refusal = self._sb.replies.on_demand.due("data", envelope.rcpt_tos[0])
-        if refusal is not None:
-            return refusal  # nothing delivered, nothing bounced: the client tries again
-        raw = envelope.original_content or b""
-        try:
-            reply = await asyncio.to_thread(parse_reply, raw)
-        except MalformedMail as exc:
-            malformed = RefusedReply(reason=f"malformed: {exc}", received_at=now_iso())
-            self._sb.replies.refused.append(malformed)
-            return f"554 5.6.0 Message refused: {exc}"
-        bounce_to = "" if envelope.mail_from in (None, "", "<>") else envelope.mail_from
-        for alias in envelope.rcpt_tos:
-            await self._handle(reply, alias, bounce_to)
-        return "250 2.0.0 OK: message accepted"
-
-    async def _handle(self, reply: ReplyMail, alias: str, mail_from: str) -> None:
+    async def take(self, reply: ReplyMail, alias: str, bounce_to: str) -> None:
         sb = self._sb
         buyer = await find_buyer(sb, alias)
         if buyer is None:  # accepted at RCPT: cannot happen unless state was cleared
@@ -175,47 +129,20 @@ class ReplyHandler:
         order_on_thread = thread_order(sb, reply, buyer)
         refusal = refusal_for(sb, reply, buyer, on_thread=order_on_thread is not None)
         if refusal is None:
-            sb.replies.deliver(alias, _inbox_message(reply, buyer, order_on_thread))
-        else:
-            self._refuse(reply, refusal, buyer, mail_from)
-
-    def _refuse(self, reply: ReplyMail, refusal: Refusal, buyer: Buyer, mail_from: str) -> None:
-        record = RefusedReply(
-            message_id=reply.message_id,
-            reason=refusal.reason,
-            status=refusal.status,
-            bounced_to=mail_from or None,
-            bounce="pending" if mail_from else "none",
-            alias=buyer.alias,
-            seller_id=buyer.seller_id,
-            received_at=now_iso(),
-        )
-        self._sb.replies.refused.append(record)
-        if mail_from:
-            bounce = compose_bounce(reply, refusal, buyer.alias, mail_from)
-            self.bounces.start(bounced(self._sb, bounce, record))
+            inbox = self._inboxes.get(alias) or deque(maxlen=INBOX_LIMIT)
+            # No de-duplication: a message sent twice shows twice.
+            inbox.append(_inbox_message(reply, buyer, order_on_thread))
+            self._inboxes.put(alias, inbox)
+            return
+        mailer = amazon_mailer(buyer.alias)
+        self.refuse(reply, buyer.alias, refusal, mailer, bounce_to, seller_id=buyer.seller_id)
 
 
 def _inbox_message(reply: ReplyMail, buyer: Buyer, order_on_thread: str | None) -> InboxMessage:
     in_subject = ORDER_ID.search(reply.subject)
     order_id = order_on_thread or (in_subject.group(0) if in_subject else buyer.order_id)
-    read = msgspec.structs.asdict(reply)
-    del read["header_block"]  # a bounce's, not the buyer's
-    return InboxMessage(**read, received_at=now_iso(), seller_id=buyer.seller_id, order_id=order_id)
+    return InboxMessage.of(reply, seller_id=buyer.seller_id, order_id=order_id)
 
 
 # Where it listens (the ``Double``'s ``reply_relay_at``).
 listening_at = relay_listening("amazon")
-
-
-def serving_reply_relay(sb: AmazonDouble) -> contextlib.AbstractAsyncContextManager[None]:
-    """Serve the reply relay while the web application runs (in its lifespan)."""
-    handler = ReplyHandler(sb)
-    return serving_relay(
-        sb,
-        handler,
-        hostname="relay.marketplace.amazon.com",
-        ident="Amazon Buyer-Seller Messaging relay (KeyBuzz sandbox)",
-        max_bytes=MAX_MESSAGE_BYTES,
-        stopping=lambda: handler.bounces.drain(grace_seconds=5.0),
-    )

@@ -1,20 +1,14 @@
-"""What Amazon's reply relay knows and keeps, in memory and bounded: the buyers behind the
-aliases, their inboxes, the refused replies (docs/SANDBOX.md, "Reply relay")."""
+"""Who Amazon's reply relay writes to: the buyers behind the aliases, and what it lists of
+their replies (docs/SANDBOX.md, "Reply relay")."""
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 
 import msgspec
-from keybuzz_sandbox.double_kit.replies import Attachment, Recent, RefusalsOnDemand
+from keybuzz_sandbox.double_kit.replies import PassedReply, RefusedReply
 
 from .order_book import OrderBook
-
-INBOX_LIMIT = 200  # messages kept per buyer (oldest dropped first)
-INBOXES_LIMIT = 10_000  # buyers with an inbox (least recently written dropped first)
-REFUSED_LIMIT = 1_000
-
 
 # --- who the buyers are --------------------------------------------------------------
 
@@ -58,44 +52,10 @@ class SeededBuyers:
 # --- what the buyer received, what was refused ----------------------------------------
 
 
-class InboxMessage(msgspec.Struct, kw_only=True, rename="camel"):
-    message_id: str
-    in_reply_to: str | None
-    references: list[str]
-    sender: str = msgspec.field(name="from")
-    subject: str
-    text: str
-    attachments: list[Attachment]
-    received_at: str
+class InboxMessage(PassedReply, kw_only=True):
     seller_id: str
     order_id: str | None
 
 
-class RefusedReply(msgspec.Struct, kw_only=True, rename="camel"):
-    """A refused reply; a message that could not be read has only its reason and time."""
-
-    message_id: str | None = None
-    reason: str
-    status: str | None = None
-    bounced_to: str | None = None  # the envelope sender; None: no bounce (null sender, bad input)
-    bounce: str = "none"  # "pending", "sent", "failed" (MX unreachable after retries) or "none"
-    alias: str | None = None
+class BuyerRefusal(RefusedReply, kw_only=True):
     seller_id: str | None = None
-    received_at: str
-
-
-class ReplyBook:
-    """Buyers' inboxes and refused replies, in memory and bounded."""
-
-    def __init__(self) -> None:
-        self._inboxes: Recent[deque[InboxMessage]] = Recent(INBOXES_LIMIT)
-        self.refused: deque[RefusedReply] = deque(maxlen=REFUSED_LIMIT)
-        self.on_demand = RefusalsOnDemand()  # PUT /_sandbox/replies/faults
-
-    def deliver(self, alias: str, message: InboxMessage) -> None:
-        inbox = self._inboxes.get(alias.lower()) or deque(maxlen=INBOX_LIMIT)
-        inbox.append(message)  # no de-duplication: a message sent twice shows twice
-        self._inboxes.put(alias.lower(), inbox)
-
-    def inbox(self, alias: str) -> list[InboxMessage]:
-        return list(self._inboxes.get(alias.lower()) or ())

@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import msgspec
-from keybuzz_sandbox.answers import json_answer
 from keybuzz_sandbox.clock import iso, parse_iso
+from keybuzz_sandbox.double_kit.admin import settings_handlers
 from keybuzz_sandbox.double_kit.model_structs import model_structs
 from keybuzz_sandbox.double_kit.presigned import s3_error
-from litestar import Request, Response, get, put
-from litestar.params import FromPath, JSONBody
+from litestar import Request, Response, get
+from litestar.params import FromPath
 
 from .double import AmazonDouble
 from .errors import invalid_input, not_found
@@ -301,10 +301,8 @@ def write_document(sb: AmazonDouble, record: ReportRecord) -> bytes:
 def report_admin_routes(sb: AmazonDouble) -> list[Any]:
     """The pre-signed document download, and the admin switch for failing reports."""
 
-    @put("/reports/failures", sync_to_thread=False)
-    def set_failures(data: JSONBody[ReportFailures]) -> Response[bytes]:
-        sb.reports.failures = data
-        return json_answer(data)
+    def set_failures(failures: ReportFailures) -> None:
+        sb.reports.failures = failures
 
     @get("/documents/{document_id:str}")
     async def download(
@@ -322,4 +320,7 @@ def report_admin_routes(sb: AmazonDouble) -> list[Any]:
         content_type = f"text/plain;charset={charset(book)}"
         return Response(await written(record), headers={"content-type": content_type})
 
-    return [download, set_failures]
+    failures = settings_handlers(
+        "/reports/failures", ReportFailures, lambda: sb.reports.failures, set_failures
+    )
+    return [download, *failures]

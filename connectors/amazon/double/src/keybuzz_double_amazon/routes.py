@@ -11,7 +11,7 @@ from .admin import admin_router
 from .consent import consent_routes
 from .double import AmazonDouble
 from .lwa import token_route
-from .reply_relay import serving_reply_relay
+from .reply_relay import ReplyHandler
 from .spapi import Implementation, operation_route
 
 IMPLEMENTATIONS: dict[str, Implementation] = {
@@ -28,12 +28,13 @@ def amazon_routes(sandbox: Sandbox) -> list[Any]:
     sb = AmazonDouble(sandbox)
     sandbox.parts["amazon"] = sb
     # the SMTP relay for sellers' replies; notification delivery stops with the app
-    sandbox.lifespans.append(lambda _app: serving_reply_relay(sb))
+    relay = ReplyHandler(sb)
+    sandbox.lifespans.append(lambda _app: relay.serving(sb))
     sandbox.lifespans.append(lambda _app: sb.notifications.outbox.running())
     return [
         token_route(sb),
         *consent_routes(sb),
-        admin_router(sb),
+        admin_router(sb, relay),
         # Paths, methods and media types come from the models, not from this code.
         *(
             operation_route(sb, sb.models.operations[key], impl)

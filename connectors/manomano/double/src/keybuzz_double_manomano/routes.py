@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from keybuzz_sandbox.answers import gateway_page, json_answer
+from keybuzz_sandbox.clock import parse_iso
 from keybuzz_sandbox.double_kit.admin import admin_router, known, settings_handlers
 from keybuzz_sandbox.fault_admin import ratelimit_reset_handler
 from keybuzz_sandbox.faults import NextCount, SlowSeconds
@@ -21,7 +22,7 @@ from litestar import Request, Response, get, post, put
 
 from . import mails
 from .env import ManoManoDoubleSettings
-from .relay import Relay, deliver, serving
+from .relay import Relay, deliver
 from .sellers import STATUSES, Seller, iso, order_reference, seeded
 from .sellers import order as made_order
 
@@ -63,14 +64,6 @@ class Faults(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields
     slow_seconds: SlowSeconds = 0.0
 
 
-def _moment(value: str) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def listed(seller: Seller, query: dict[str, str]) -> tuple[list[dict[str, Any]], str | None]:
     """The seller's orders the query asks for, in its window's order, or what is wrong."""
     orders = list(seller.orders.values())
@@ -81,14 +74,15 @@ def listed(seller: Seller, query: dict[str, str]) -> tuple[list[dict[str, Any]],
         start, end = query.get(f"{field}_start", ""), query.get(f"{field}_end", "")
         if not (start or end):
             continue
-        low, high = _moment(start) if start else None, _moment(end) if end else None
-        if (start and low is None) or (end and high is None):
+        try:
+            low, high = (parse_iso(bound) if bound else None for bound in (start, end))
+        except ValueError:
             return [], f"{field}_start and {field}_end are ISO 8601 date-times"
         chosen = [
             o
             for o in orders
-            if (low is None or _moment(o[field]) >= low)  # type: ignore[operator]
-            and (high is None or _moment(o[field]) < high)  # type: ignore[operator]
+            if (low is None or parse_iso(o[field]) >= low)
+            and (high is None or parse_iso(o[field]) < high)
         ]
         return sorted(chosen, key=lambda o: (o[field], o["order_reference"])), None
     return sorted(orders, key=lambda o: o["created_at"]), None
@@ -103,7 +97,7 @@ def manomano_routes(sb: Sandbox) -> list[Any]:
     relay = Relay(settings)
     faults = Faults()
     sb.parts["manomano"] = relay
-    sb.lifespans.append(lambda _app: serving(relay))
+    sb.lifespans.append(lambda _app: relay.serving(relay))
 
     def seller_of(contract: int) -> Seller:
         return known(sellers.get(contract), f"seller {contract}")
@@ -205,7 +199,7 @@ def manomano_routes(sb: Sandbox) -> list[Any]:
             {
                 "host": settings.reply_smtp_host,
                 "port": relay.reply_smtp_port,
-                "refused": relay.refused,
+                "refused": list(relay.refused),
             }
         )
 
