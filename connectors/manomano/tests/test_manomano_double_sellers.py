@@ -54,3 +54,21 @@ async def test_a_key_beyond_its_burst_is_answered_429_and_another_key_is_not(ser
     assert (await listing(http, sellers[1], limit="1")).status_code == 200
     await http.post("/_sandbox/manomano/ratelimits/reset")
     assert (await listing(http, sellers[0], limit="1")).status_code == 200
+
+
+async def test_the_relays_admin_refuses_a_body_it_cannot_read_with_a_400(serve: Any) -> None:
+    http: httpx.AsyncClient = await serve()
+    relay = "/_sandbox/manomano"
+    for path, body in [
+        ("/bounce-target", {"host": "127.0.0.1"}),
+        ("/bounce-target", {"host": "127.0.0.1", "port": "nope"}),
+        ("/bounce-target", {"host": "", "port": 70000}),
+    ]:
+        answer = await http.put(relay + path, json=body)
+        assert answer.status_code == 400, (body, answer.text)
+    assert (await http.post(relay + "/unreachable", json={})).status_code == 400
+    target = await http.put(relay + "/bounce-target", json={"host": "127.0.0.1", "port": 2526})
+    assert target.json() == {"host": "127.0.0.1", "port": 2526}
+    assert (await http.post(relay + "/unreachable", json={"alias": "Ab"})).json() == {
+        "unreachable": ["ab"]
+    }

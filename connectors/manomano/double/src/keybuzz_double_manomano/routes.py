@@ -9,7 +9,7 @@ import asyncio
 import math
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 from keybuzz_sandbox.answers import gateway_page, json_answer
@@ -36,6 +36,18 @@ MAX_LIMIT = 100  # [assumed]
 # could read, nor do its SDKs pace or retry; docs/MANOMANO.md]. Beyond: a 429 with
 # Retry-After in whole seconds.
 API_LIMIT = RateLimit(rate_text="2", burst=10)
+
+
+class BounceTarget(msgspec.Struct, forbid_unknown_fields=True):
+    """Where the relay's bounces go (PUT .../bounce-target); a body that is not one gets
+    Litestar's 400."""
+
+    host: Annotated[str, msgspec.Meta(min_length=1)]
+    port: Annotated[int, msgspec.Meta(gt=0, lt=65536)]
+
+
+class Unreachable(msgspec.Struct, forbid_unknown_fields=True):
+    alias: Annotated[str, msgspec.Meta(min_length=1)]
 
 
 class MailRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
@@ -204,13 +216,13 @@ def manomano_routes(sb: Sandbox) -> list[Any]:
         )
 
     @put("/bounce-target", sync_to_thread=False)
-    def bounce_target(data: dict[str, Any]) -> Response[bytes]:
-        relay.mx = (str(data["host"]), int(data["port"]))
+    def bounce_target(data: BounceTarget) -> Response[bytes]:
+        relay.mx = (data.host, data.port)
         return json_answer({"host": relay.mx[0], "port": relay.mx[1]})
 
     @post("/unreachable", sync_to_thread=False)
-    def unreachable(data: dict[str, str]) -> Response[bytes]:
-        relay.unreachable.add(str(data["alias"]).lower())
+    def unreachable(data: Unreachable) -> Response[bytes]:
+        relay.unreachable.add(data.alias.lower())
         return json_answer({"unreachable": sorted(relay.unreachable)})
 
     @get("/threads/{alias:str}", sync_to_thread=False)
