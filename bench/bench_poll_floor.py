@@ -42,7 +42,10 @@ a second after its window, no shop due) / ``BENCH_POLL_FLOOR_AIOHTTP`` (1) /
 ``BENCH_POLL_FLOOR_FAMILIES`` (none) / ``BENCH_POLL_FLOOR_FAMILY_SHOPS`` (50) /
 ``BENCH_POLL_FLOOR_NEW`` (0: new messages a poll in the families' second windows) /
 ``BENCH_POLL_FLOOR_PROFILE`` (none: a folder where each poller window's py-spy profile is
-written, ``py-spy record --nonblocking -f raw``, 250 Hz; py-spy from PyPI in the venv).
+written, ``py-spy record --nonblocking -f raw``, 250 Hz; py-spy from PyPI in the venv) /
+``BENCH_POLL_FLOOR_PROFILE_NATIVE`` (0; 1: ``--native`` for ``--nonblocking``, the C frames
+too, the system calls among them, the process paused at each sample; its idle threads in
+the samples).
 """
 
 from __future__ import annotations
@@ -116,6 +119,7 @@ FAMILIES = [
 FAMILY_SHOPS = int(os.environ.get("BENCH_POLL_FLOOR_FAMILY_SHOPS", "50"))
 NEW = int(os.environ.get("BENCH_POLL_FLOOR_NEW", "0"))
 PROFILE = os.environ.get("BENCH_POLL_FLOOR_PROFILE", "")
+NATIVE = os.environ.get("BENCH_POLL_FLOOR_PROFILE_NATIVE", "0") == "1"
 SCHEDULED = (
     "UPDATE poller_shops SET last_poll_at = now(), last_success_at = now(), "
     "next_poll_at = now() + make_interval(secs => $2) WHERE poll_key = $1"
@@ -449,7 +453,7 @@ async def _profiled(
         str(int(seconds)),
         "-r",
         "250",
-        "--nonblocking",
+        "--native" if NATIVE else "--nonblocking",
         "-f",
         "raw",
         "-o",

@@ -18,7 +18,7 @@ import msgspec
 import nats
 import pytest
 from keybuzz_devstack.testing import eventually
-from keybuzz_shared import tracing
+from keybuzz_shared import outbox, tracing
 from keybuzz_shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool
 from keybuzz_shared.events import ConnectionDisconnected, Event, TenantArchived
 from keybuzz_shared.outbox import STOP_ATTEMPT_SECONDS, OutboxRelay, backlog, enqueue_many
@@ -108,6 +108,52 @@ async def test_relay_sends_the_stored_headers_in_enqueue_order(pool, nc, monkeyp
     stored = await rows(pool)
     assert all(r["published_at"] is not None and r["attempts"] == 1 for r in stored.values())
     assert {r["partition_key"] for r in stored.values()} == {"t-1"}
+
+
+async def test_wakes_before_a_rounds_read_get_no_round_of_their_own(make_database, nc, monkeypatch):
+    """Units of work committing while a round starts: their rows are in its read, and no
+    round follows for their wakes alone (it would read nothing: four round trips)."""
+    monkeypatch.setattr(outbox, "IDLE_POLL_SECONDS", 60.0)  # only woken rounds
+    statements: list[str] = []
+    # One connection, the relay's and the writer's in turn, each statement on it seen.
+    one = await asyncpg.create_pool(
+        await make_database("outbox_wakes"),
+        min_size=1,
+        max_size=1,
+        init=lambda conn: _logged(conn, statements),
+    )
+    assert one is not None
+    await apply_migrations(one, "keybuzz_shared", SHARED_MIGRATIONS)
+    relay = OutboxRelay(one, PRODUCER, lambda: nc)
+    try:
+        relay.start()
+        await eventually(_async(lambda: statements.count(outbox._PENDING) == 1))
+        held = await one.acquire()
+        # The round the first wake starts waits for the connection while the second
+        # unit of work commits: both wakes come before its read.
+        for event in (TenantArchived(tenant_id="t-a"), TenantArchived(tenant_id="t-b")):
+            async with held.transaction():
+                await enqueue_many(held, PRODUCER, [event])
+            relay.wake()
+        await one.release(held)
+        await eventually(_async(lambda: "COMMIT;" in _after(statements, outbox._MARK_PUBLISHED)))
+        for _ in range(20):  # a round the wakes would start: asked for the connection now
+            await asyncio.sleep(0)
+        async with one.acquire():  # after any such round's end
+            pass
+        assert statements.count(outbox._PENDING) == 2, "a round read nothing"
+    finally:
+        await relay.stop()
+        await one.close()
+    assert len(await in_stream(nc, "TENANTS")) == 2
+
+
+def _after(statements: list[str], statement: str) -> list[str]:
+    return statements[statements.index(statement) :] if statement in statements else []
+
+
+async def _logged(conn: asyncpg.Connection, statements: list[str]) -> None:
+    conn.add_query_logger(lambda record: statements.append(record.query))
 
 
 async def test_a_row_sent_twice_is_stored_once(pool, nc):

@@ -134,6 +134,9 @@ class RelayRound:
     error: str | None = None  # why the batch stopped early; that row and later ones stay pending
     busy: bool = False  # another instance holds this producer's lock
     full: bool = False  # the batch was full: more rows are probably waiting
+    # The relay's wakes counted when the round's transaction began: their commits are in
+    # what it read (None: it read nothing, another instance holding the lock).
+    wakes_read: int | None = None
 
 
 class OutboxRelay:
@@ -154,11 +157,13 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.ack_timeout = ack_timeout
         self._wake = asyncio.Event()
+        self._wakes = 0  # wakes so far: a round knows which commits it read
         self._task: asyncio.Task[None] | None = None
         self._acks: _AckInbox | None = None  # the reply subscription, one per connection
 
     def wake(self) -> None:
         """Publish now rather than at the next poll (call after committing)."""
+        self._wakes += 1
         self._wake.set()
 
     def start(self) -> None:
@@ -197,6 +202,11 @@ class OutboxRelay:
             try:
                 outcome = await self._drain()
                 failures, busy = self._report(outcome, failures), outcome.busy
+                if outcome.wakes_read == self._wakes and not outcome.error:
+                    # Every wake of the round came before its read: their rows were read,
+                    # and one more round would read nothing (with many units of work
+                    # committing, most wakes during a round come before its read).
+                    self._wake.clear()
                 if time.monotonic() - last_purge > PURGE_EVERY_SECONDS:
                     await self.purge_published()
                     last_purge = time.monotonic()
@@ -225,7 +235,9 @@ class OutboxRelay:
             outcome = await self.relay_pending()
             published += outcome.published
             if not outcome.full or outcome.error:
-                return RelayRound(published, outcome.error, outcome.busy)
+                return RelayRound(
+                    published, outcome.error, outcome.busy, wakes_read=outcome.wakes_read
+                )
 
     def _report(self, outcome: RelayRound, failures: int) -> int:
         """Log the first failure of a series and the recovery, not every retry."""
@@ -244,18 +256,21 @@ class OutboxRelay:
     async def relay_pending(self, ack_timeout: float | None = None) -> RelayRound:
         """Publish up to one batch, if no other instance is publishing this producer's rows."""
         async with self.pool.acquire() as conn, conn.transaction():
+            # Counted before the transaction's first statement: at any isolation level its
+            # read's snapshot is taken after, so the commits of these wakes are in it.
+            wakes = self._wakes
             # Held until commit, so the next round (ours or another instance's) sees our marks.
             if not await conn.fetchval(_LOCK, LOCK_NAMESPACE, self.producer):
                 return RelayRound(busy=True)
             rows = await conn.fetch(_PENDING, self.producer, self.batch_size)
             if not rows:
-                return RelayRound()
+                return RelayRound(wakes_read=wakes)
             acked, error = await self._publish(rows, ack_timeout or self.ack_timeout)
             if acked:
                 await conn.execute(_MARK_PUBLISHED, [row["id"] for row in rows[:acked]])
             if error is not None:
                 await conn.execute(_MARK_FAILED, rows[acked]["id"], error[:500])
-        return RelayRound(acked, error, full=len(rows) == self.batch_size)
+        return RelayRound(acked, error, full=len(rows) == self.batch_size, wakes_read=wakes)
 
     async def _publish(
         self, rows: Sequence[asyncpg.Record], ack_timeout: float
