@@ -31,7 +31,6 @@ STOREFRONT_SITES = tuple(f"https://www.kaufland.{storefront}" for storefront in 
 
 class KauflandSettings(kit.ShopSettings, kw_only=True, frozen=True):
     MARKETPLACE: ClassVar[str] = KAUFLAND
-    PREFIX: ClassVar[str] = "kaufland"
     # Kaufland keeps no read mark on ticket messages [official: none in the API].
     MARKS_READ: ClassVar[bool] = False
 
@@ -120,10 +119,8 @@ CONNECTOR = kit.shop_api_connector(
     kit.Declaration(
         KAUFLAND,
         LABEL,
-        "kaufland_api",
         CREDENTIAL_FIELDS,
         LIMITS,
-        view=ShopApiSettings,
         client=client_of,
         parts=session_of,
         probe=probe,
