@@ -110,10 +110,7 @@ RESPONSE_WINDOW = kit.Declaration.OwnRule.hours(
     48, "only Kaufland's customer service clears a ticket without a reply", clock=WORKING_DAYS
 )
 DISCUSSIONS = kit.Declaration.Discussions(
-    recipients=("BUYER",),
-    support_sender="Kaufland",
-    claim_subject="Ticket Kaufland",
-    gate=reply_refusal,
+    ("BUYER",), support_sender="Kaufland", claim_subject="Ticket Kaufland", gate=reply_refusal
 )
 CONNECTOR = kit.shop_api_connector(
     kit.Declaration(
