@@ -131,7 +131,7 @@ class _ThrowawaySettings(ShopSettings, kw_only=True, frozen=True):
     """Declares only what its marketplace has beyond the kit's settings: its default
     deadline, its region, and no read mark (nor a variable for one)."""
 
-    MARKETPLACE, PREFIX, VIEW = "THROWAWAY", "throwaway", _ThrowawayView
+    MARKETPLACE, VIEW = "THROWAWAY", _ThrowawayView  # read from THROWAWAY_<NAME>
     MARKS_READ = False
 
     api_url: str = "https://api.throwaway.example"

@@ -32,7 +32,7 @@ DISCUSSION = ThreadKey(kind="DISCUSSION", id="d-1")
 
 
 class Settings(kit.ShopSettings, kw_only=True, frozen=True):
-    MARKETPLACE, PREFIX = "M", "m"
+    MARKETPLACE = "M"
     api_url: str = "https://api.example/"
 
 
@@ -44,7 +44,6 @@ def connector(name: str = "M", **given: Any) -> ShopConnector:
     """Marketplace ``name``'s connector, declared with ``given`` the parts under test."""
     declared: dict[str, Any] = {
         "credential_fields": (),
-        "view": ShopApiSettings,
         "client": lambda opening: opening,
         "parts": no_session,
         "probe": None,
@@ -54,7 +53,7 @@ def connector(name: str = "M", **given: Any) -> ShopConnector:
     }
     limits = Limits(max_attachments=0, max_attachment_bytes=0, max_text_length=100, page_size=10)
     return kit.shop_api_connector(
-        kit.Declaration(name.upper(), name, "m_api", limits=limits, **(declared | given))
+        kit.Declaration(name.upper(), name, limits=limits, **(declared | given))
     )
 
 
@@ -68,7 +67,7 @@ def test_the_connector_carries_what_its_declaration_names_alike() -> None:
     window, relay = kit.Declaration.OwnRule.hours(24, "no mark"), object()
     made = connector("n", response_window=window, mail_relay=relay, inbound_addresses=relay)
     assert (made.marketplace, made.display_name, made.limits.page_size) == ("N", "n", 10)
-    assert made.credentials_path("t") == "secret/keybuzz/tenants/t/m_api"
+    assert made.credentials_path("t") == "secret/keybuzz/tenants/t/n_api"  # its own
     assert made.response_window is window and made.mail_relay is made.inbound_addresses is relay
     assert made.order_ids.is_order_id("42") and made.credential_fields == ()
     assert (made.settings_type, made.redirect_flow, made.connection_kind) == (

@@ -24,7 +24,7 @@ View = seam.ShopApiSettings
 
 
 class TryoutSettings(kit.ShopSettings, kw_only=True, frozen=True):
-    MARKETPLACE, PREFIX = "TRYOUT", "tryout"
+    MARKETPLACE = "TRYOUT"  # read from TRYOUT_<NAME>
     api_url: str = "http://127.0.0.1:9/tryout/api/"
 
 
@@ -118,10 +118,8 @@ async def probe(client: kit.Requester, _fields: Mapping[str, str]) -> str:
 DECLARATION = kit.Declaration(
     MARKETPLACE,
     NAME,
-    "tryout_api",
     FIELDS,
     LIMITS,
-    view=View,
     client=client_of,
     parts=parts,
     probe=probe,

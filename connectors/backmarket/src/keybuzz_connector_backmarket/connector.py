@@ -125,10 +125,8 @@ CONNECTOR = kit.shop_api_connector(
     kit.Declaration(
         BACKMARKET,
         "Back Market",
-        "backmarket_api",
         CREDENTIAL_FIELDS,
         LIMITS,
-        view=BackMarketApiSettings,
         client=client_of,
         parts=session_of,
         probe=probe,

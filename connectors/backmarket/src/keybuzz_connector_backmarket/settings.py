@@ -63,7 +63,6 @@ class BackMarketApiSettings(ShopApiSettings, frozen=True, kw_only=True):
 class BackMarketSettings(ShopSettings, kw_only=True, frozen=True):
     # The kit's declaration (its class variables, typed there).
     MARKETPLACE = BACKMARKET
-    PREFIX = "backmarket"
     VIEW = BackMarketApiSettings
     ENV_NAMES = {"api_url": "BACKMARKET_EU_URL"}  # the EU platform's: the API's
     MARKS_READ = False  # Back Market has no read mark: no BACKMARKET_MARK_AS_READ

@@ -127,10 +127,8 @@ CONNECTOR = kit.shop_api_connector(
     kit.Declaration(
         CDISCOUNT,
         "Cdiscount",
-        "cdiscount_api",
         CREDENTIAL_FIELDS,
         LIMITS,
-        view=CdiscountApiSettings,
         client=client_of,
         parts=parts,
         probe=probe,

@@ -25,7 +25,6 @@ class CdiscountApiSettings(ShopApiSettings, frozen=True, kw_only=True):
 
 class CdiscountSettings(ShopSettings, kw_only=True, frozen=True):
     MARKETPLACE = CDISCOUNT
-    PREFIX = "cdiscount"
     VIEW = CdiscountApiSettings
     API_SERVES_FILES = True  # with the shop's token; CDISCOUNT_ATTACHMENT_ORIGINS: others
 

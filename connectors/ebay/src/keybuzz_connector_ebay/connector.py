@@ -384,10 +384,9 @@ CONNECTOR = kit.shop_api_connector(
     kit.Declaration(
         EBAY,
         NAME,
-        TENANT_SECRET,
         FIELDS,
         LIMITS,
-        view=EbayApiSettings,
+        secret=TENANT_SECRET,
         client=EbayClient,
         parts=session_of,
         probe=None,

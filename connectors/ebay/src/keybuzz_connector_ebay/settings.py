@@ -43,7 +43,6 @@ class EbayFlowSettings(RedirectFlowSettings, frozen=True, kw_only=True):
 
 class EbaySettings(ShopSettings, kw_only=True, frozen=True):
     MARKETPLACE: ClassVar[str] = EBAY
-    PREFIX: ClassVar[str] = "ebay"
     VIEW: ClassVar[type[ShopApiSettings]] = EbayApiSettings
 
     # Production's hosts [official]; ``make run`` points them at the sandbox's double.

@@ -25,7 +25,6 @@ SELLER_API = "fnac-seller-api"
 
 class FnacApiSettings(kit.ShopSettings, kw_only=True, frozen=True):
     MARKETPLACE: ClassVar[str] = FNAC
-    PREFIX: ClassVar[str] = "fnac"
     # Files from FNAC_API_URL's origin, unless FNAC_ATTACHMENT_ORIGINS says (docs/SECURITY.md).
     API_SERVES_FILES: ClassVar[bool] = True
 
@@ -90,10 +89,8 @@ def fnac_connector(
         kit.Declaration(
             marketplace,
             display_name,
-            f"{marketplace.lower()}_api",  # its secret: FNAC → …/fnac_api
             CREDENTIAL_FIELDS,
             limits,
-            view=ShopApiSettings,
             client=functools.partial(client_of, marketplace),
             parts=lambda client, _api: session_of(client, limits),
             probe=probe,

@@ -31,7 +31,6 @@ STOREFRONT_SITES = tuple(f"https://www.kaufland.{storefront}" for storefront in 
 
 class KauflandSettings(kit.ShopSettings, kw_only=True, frozen=True):
     MARKETPLACE: ClassVar[str] = KAUFLAND
-    PREFIX: ClassVar[str] = "kaufland"
     # Kaufland keeps no read mark on ticket messages [official: none in the API].
     MARKS_READ: ClassVar[bool] = False
 
@@ -111,19 +110,14 @@ RESPONSE_WINDOW = kit.Declaration.OwnRule.hours(
     48, "only Kaufland's customer service clears a ticket without a reply", clock=WORKING_DAYS
 )
 DISCUSSIONS = kit.Declaration.Discussions(
-    recipients=("BUYER",),
-    support_sender="Kaufland",
-    claim_subject="Ticket Kaufland",
-    gate=reply_refusal,
+    ("BUYER",), support_sender="Kaufland", claim_subject="Ticket Kaufland", gate=reply_refusal
 )
 CONNECTOR = kit.shop_api_connector(
     kit.Declaration(
         KAUFLAND,
         LABEL,
-        "kaufland_api",
         CREDENTIAL_FIELDS,
         LIMITS,
-        view=ShopApiSettings,
         client=client_of,
         parts=session_of,
         probe=probe,

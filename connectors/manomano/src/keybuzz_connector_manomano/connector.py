@@ -69,10 +69,8 @@ CONNECTOR = kit.shop_api_connector(
         # Its secret: the partner API key and the seller contract id.
         MANOMANO,
         NAME,
-        "manomano_api",
         CREDENTIAL_FIELDS,
         LIMITS,
-        view=ShopApiSettings,
         client=client_of,
         parts=session_of,
         probe=probe,

@@ -17,7 +17,6 @@ PARTNER_API_URL = "https://partnersapi.manomano.com"
 
 class ManoManoSettings(ShopSettings, kw_only=True, frozen=True):
     MARKETPLACE: ClassVar[str] = MANOMANO
-    PREFIX: ClassVar[str] = "manomano"
     # The partner API serves no files: no origin but its own.
     API_SERVES_FILES: ClassVar[bool] = True
     # Its buyers' mails are read by the relay: no MANOMANO_MARK_AS_READ.

@@ -158,9 +158,9 @@ def connector_of(operator: Operator) -> Connector:
         kit.Declaration(
             operator.code,
             operator.name,
-            secret,
             CREDENTIAL_FIELDS,
             threads.LIMITS,
+            secret=secret,
             view=MiraklApiSettings,
             client=client_of,
             parts=parts,

@@ -193,10 +193,8 @@ CONNECTOR = kit.shop_api_connector(
         # Its secret: the seller's login and web services token.
         RAKUTEN,
         "Rakuten",
-        "rakuten_api",
         CREDENTIAL_FIELDS,
         LIMITS,
-        view=ShopApiSettings,
         client=RakutenClient,
         parts=session_of,
         probe=probe,

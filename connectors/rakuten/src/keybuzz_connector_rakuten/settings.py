@@ -15,7 +15,6 @@ WS_URL = "https://ws.fr.shopping.rakuten.com/"
 
 class RakutenSettings(ShopSettings, kw_only=True, frozen=True):
     MARKETPLACE: ClassVar[str] = RAKUTEN
-    PREFIX: ClassVar[str] = "rakuten"
     # Rakuten has no read mark, and its messages carry no file [assumed]: nothing is
     # downloaded (RAKUTEN_ATTACHMENT_ORIGINS is read, and unused).
     MARKS_READ: ClassVar[bool] = False

@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Generic, TypeAlias, TypeVar, Unpack
+from typing import Any, ClassVar, Generic, TypeAlias, TypeVar, Unpack, cast
 
 import httpx
 import msgspec
@@ -470,7 +470,7 @@ _EACH_API_HAS = tuple(
 
 
 class ShopCallSettings(ConnectorSettings, kw_only=True, frozen=True):
-    """A shop API's settings, each from ``<PREFIX>_<NAME>``."""
+    """A shop API's settings, each from ``<PREFIX>_<NAME>`` (its ``MARKETPLACE`` unless given)."""
 
     PREFIX: ClassVar[str] = ""
     # False where the marketplace keeps no read mark a seller sets: its messages are never
@@ -493,6 +493,8 @@ class ShopCallSettings(ConnectorSettings, kw_only=True, frozen=True):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if not cls.PREFIX:
+            cls.PREFIX = getattr(cls, "MARKETPLACE", "").lower()
         prefixed = {name: f"{cls.PREFIX}_{name}".upper() for name in (*_EACH_API_HAS, "api_url")}
         cls.ENV_NAMES = prefixed | cls.__dict__.get("ENV_NAMES", {})
         if not cls.MARKS_READ:
@@ -556,20 +558,22 @@ class _Declaration(Generic[S, C]):
     ``client``: a shop's, its session's ``parts`` and its credential check's ``probe`` both
     on it (``probe`` None for a seller who consents: ``redirect_flow``); ``label``: the
     marketplace in errors (its display name unless given); ``instance``: the platform,
-    where its API's instances are data; a part its marketplace lacks is None."""
+    where its API's instances are data; a part its marketplace lacks is None; ``secret``:
+    its tenant's secret's name (``<marketplace>_api`` unless given); ``view``: its settings'
+    ``VIEW`` unless given."""
 
     marketplace: str
     display_name: str
-    secret: str
     credential_fields: tuple[CredentialField, ...]
     limits: Limits
-    view: type[S]
     client: Callable[[Opening[S]], C]
     parts: Callable[[C, S], MarketplaceSession]
     probe: Probe[C] | None
     settings: type[PartSettings]
     discussions: Discussions
     order_ids: OrderIds
+    secret: str = ""
+    view: type[S] | None = None
     label: str = ""
     instance: str | None = None
     response_window: ResponseWindow | None = None
@@ -579,15 +583,20 @@ class _Declaration(Generic[S, C]):
     redirect_flow: RedirectFlow | None = None
     closes_threads: bool = False
 
+    def __post_init__(self) -> None:
+        if not self.secret:
+            object.__setattr__(self, "secret", f"{self.marketplace.lower()}_api")
+
     @property
     def named(self) -> str:
         return self.label or self.display_name
 
     def view_of(self, settings: ShopApiSettings) -> S:
         """``settings`` as the connector's ``shop_api`` made them; TypeError for another view."""
-        if not isinstance(settings, self.view):
+        view = cast(type[S], self.view or getattr(self.settings, "VIEW", ShopApiSettings))
+        if not isinstance(settings, view):
             raise TypeError(
-                f"a {self.named} session needs the shop API view {self.view.__name__}, "
+                f"a {self.named} session needs the shop API view {view.__name__}, "
                 f"not {type(settings).__name__}"
             )
         return settings
