@@ -14,7 +14,7 @@ as a test does; nothing here runs inside the sandbox.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -390,21 +390,6 @@ def written_of(opened: Mapping[str, Any]) -> Written:
     ids as text."""
     order = opened["orderId"]
     return Written(str(opened["messageId"]), None if order is None else str(order))
-
-
-def sent_to(
-    sent: list[dict[str, Any]],
-    text: str,
-    kinds: Callable[[dict[str, Any]], list[str]],
-    named: Mapping[str, str],
-) -> list[str]:
-    """To whom (``RecipientKind``s joined by "+") each message the seller sent saying
-    ``text`` went, by the double's ``kinds`` of it (``named``: each as the seam's)."""
-    return [
-        "+".join(sorted(named.get(kind, "?") for kind in kinds(s)))
-        for s in sent
-        if s["body"] == text
-    ]
 
 
 # Hostile JSON every JSON double answers alike (faults.malform; HUGE sized by the driver's

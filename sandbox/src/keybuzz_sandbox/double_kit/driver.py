@@ -10,7 +10,8 @@ from typing import Any, ClassVar
 
 import httpx
 
-from keybuzz_sandbox.conformance import AdminDriver, DoubleShop, answered, sent_to
+from keybuzz_sandbox.conformance import AdminDriver, DoubleShop, Written, answered, written_of
+from keybuzz_sandbox.double_entry import Double
 
 # The suite's pace (every driver's): shops polled every 2 s, calls cut after 2 s, a first
 # poll reaching back one day, so that a case runs in seconds, not a marketplace's minutes.
@@ -69,11 +70,33 @@ class ListedShopsDriver(AdminDriver):
     """A driver whose shops are those its double's admin lists (``shops_of``, the ones it
     ``kept``), as its class declares: ``account`` the listed field a shop's account is,
     ``listed_as`` each of the connector's credential fields as the listed field it is,
-    ``recipient_kinds`` each recipient its sent log names as the seam's ``RecipientKind``."""
+    ``recipient_kinds`` each recipient its sent log names as the seam's ``RecipientKind``;
+    its connector's settings its ``double``'s at the suite's pace, the double's own
+    ``suite_settings``."""
 
+    double: ClassVar[Double]
     account: ClassVar[str]
     listed_as: ClassVar[Mapping[str, str]]
     recipient_kinds: ClassVar[Mapping[str, str]] = {}
+    # The double's own settings in the suite, each without the double's prefix.
+    suite_settings: ClassVar[Mapping[str, str]] = {}
+    # The fields of a message in the sent log: its text, and its recipient (or list of
+    # them; empty: the buyer alone).
+    logged_said: ClassVar[str] = "body"
+    logged_to: ClassVar[str] = ""
+    # A buyer's, a staff's message's admin body beside its "body"; None: none writes.
+    buyer_says: ClassVar[Mapping[str, Any] | None] = None
+    staff_says: ClassVar[Mapping[str, Any] | None] = None
+    # A file's admin body beside its name and reference where the buyer's message opening
+    # a thread carries it; None: a message after the opening one does.
+    opening_file: ClassVar[Mapping[str, Any] | None] = None
+
+    def service_settings(self, sandbox_url: str) -> dict[str, str]:
+        return {**self.double.service_env(sandbox_url), **suite_pace(self.double.name.upper())}
+
+    def sandbox_settings(self) -> dict[str, str]:
+        prefix = self.double.variables_prefix
+        return {f"{prefix}{name}": value for name, value in self.suite_settings.items()}
 
     async def listed(self, http: httpx.AsyncClient) -> list[Mapping[str, Any]]:
         """The shops the double's admin lists, each with its credentials."""
@@ -90,13 +113,37 @@ class ListedShopsDriver(AdminDriver):
         """What the shop sent, as the double's admin logged it."""
         return await sent_log(http, self.admin, shop)
 
-    async def sent_to(
-        self,
-        http: httpx.AsyncClient,
-        shop: DoubleShop,
-        text: str,
-        kinds: Callable[[dict[str, Any]], list[str]],
-    ) -> list[str]:
-        """To whom each message the shop sent saying ``text`` went (``conformance.sent_to``:
-        ``kinds`` reads a logged message's recipients as the double names them)."""
-        return sent_to(await self.sent_log(http, shop), text, kinds, self.recipient_kinds)
+    def logged_kinds(self, logged: Mapping[str, Any]) -> list[str]:
+        """The recipients of a message of the sent log, as the double names them."""
+        if not self.logged_to:
+            return ["BUYER"]
+        named = logged[self.logged_to]
+        return list(named) if isinstance(named, list) else [named]
+
+    async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
+        """To whom (``RecipientKind``s joined by "+") each message the shop sent saying
+        ``text`` went."""
+        kinds = self.recipient_kinds
+        return [
+            "+".join(sorted(kinds.get(kind, kind) for kind in self.logged_kinds(logged)))
+            for logged in await self.sent_log(http, shop)
+            if logged[self.logged_said] == text
+        ]
+
+    def buyer_message(self, text: str) -> dict[str, Any]:
+        if self.buyer_says is None:
+            return super().buyer_message(text)
+        return {"body": text, **self.buyer_says}
+
+    def staff_message(self, text: str) -> dict[str, Any]:
+        if self.staff_says is None:
+            return super().staff_message(text)
+        return {"body": text, **self.staff_says}
+
+    async def buyer_names_a_file(
+        self, http: httpx.AsyncClient, shop: DoubleShop, text: str, reference: str
+    ) -> Written:
+        if self.opening_file is None:
+            return await super().buyer_names_a_file(http, shop, text, reference)
+        file = {"name": "facture.pdf", self.file_reference: reference, **self.opening_file}
+        return written_of(await self._open(http, shop, text, attachments=[file]))

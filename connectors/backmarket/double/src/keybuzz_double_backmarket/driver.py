@@ -4,17 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import httpx
-from keybuzz_sandbox.conformance import (
-    DoubleShop,
-    RecipientKind,
-    ShopDriver,
-    Written,
-    written_of,
-)
-from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, suite_pace
+from keybuzz_sandbox.conformance import RecipientKind, ShopDriver
+from keybuzz_sandbox.double_kit.driver import ListedShopsDriver
 
-from keybuzz_double_backmarket.env import service_env
+from keybuzz_double_backmarket import DOUBLE
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,28 +26,16 @@ class BackMarketDriver(ListedShopsDriver):
     recipients: tuple[RecipientKind, ...] = ("BUYER",)
     threads: str = "folders"  # a buyer's care folder
     said: str = "message"
+    file_reference: str = "link"
+    double = DOUBLE
+    suite_settings = {"EXTRA_SHOPS": "2"}
+    logged_said = "message"
+    opening_file = {}  # in the folder's first message
 
     def service_settings(self, sandbox_url: str) -> dict[str, str]:
-        return {
-            **service_env(sandbox_url),
-            **suite_pace("BACKMARKET"),
-            # Polled every two seconds as the suite's other shops: the day's plan of 4,000
-            # calls would space them ~20 s apart.
-            "BACKMARKET_CALLS_PER_DAY": "1000000",
-        }
-
-    def sandbox_settings(self) -> dict[str, str]:
-        return {"SANDBOX_BACKMARKET_EXTRA_SHOPS": "2"}
-
-    async def buyer_names_a_file(
-        self, http: httpx.AsyncClient, shop: DoubleShop, text: str, reference: str
-    ) -> Written:
-        file = {"name": "facture.pdf", "link": reference}  # in the folder's first message
-        return written_of(await self._open(http, shop, text, attachments=[file]))
-
-    async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
-        sent = await self.sent_log(http, shop)
-        return ["BUYER" for s in sent if s["message"] == text]
+        # Polled every two seconds as the suite's other shops: the day's plan of 4,000
+        # calls would space them ~20 s apart.
+        return super().service_settings(sandbox_url) | {"BACKMARKET_CALLS_PER_DAY": "1000000"}
 
 
 def drivers() -> dict[str, ShopDriver]:

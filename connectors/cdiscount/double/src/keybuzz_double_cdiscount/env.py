@@ -3,17 +3,12 @@ own settings (``SANDBOX_{NAME}_<FIELD>``, read by ``config.double_settings``).""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import msgspec
+from keybuzz_sandbox.double_kit.settings import BenchedShopsSettings
 
 
-class CdiscountDoubleSettings(msgspec.Struct, frozen=True, kw_only=True):
+class CdiscountDoubleSettings(BenchedShopsSettings, frozen=True, kw_only=True):
     """``SANDBOX_CDISCOUNT_BENCH_ORDERS``: orders in 90 days of its largest shop;
     ``SANDBOX_CDISCOUNT_EXTRA_SHOPS``: its small shops beyond the seeded ones (shops.py)."""
-
-    bench_orders: Annotated[int, msgspec.Meta(gt=0)] = 50_000
-    extra_shops: Annotated[int, msgspec.Meta(ge=0)] = 0
 
 
 def service_env(sandbox_url: str) -> dict[str, str]:

@@ -8,9 +8,10 @@ from typing import Any
 
 import httpx
 from keybuzz_sandbox.conformance import ConsentApp, DoubleShop, ShopDriver, answered
-from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, suite_pace
+from keybuzz_sandbox.double_kit.driver import ListedShopsDriver
 
-from .env import LISTED_AS, RU_NAME, service_env
+from .double import DOUBLE
+from .env import LISTED_AS, RU_NAME
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,17 +23,10 @@ class EbayDriver(ListedShopsDriver):
     recipients: tuple[Any, ...] = ("BUYER",)
     file_reference: str = "url"  # a message's files are links the sender hosts
 
+    double = DOUBLE
     account = "number"
     listed_as = LISTED_AS
-
-    def buyer_message(self, text: str) -> dict[str, Any]:
-        return {"body": text}
-
-    def service_settings(self, sandbox_url: str) -> dict[str, str]:
-        return service_env(sandbox_url) | suite_pace("EBAY")
-
-    def sandbox_settings(self) -> dict[str, str]:
-        return {}
+    buyer_says = {}
 
     async def consent_app(self, http: httpx.AsyncClient, callback_url: str) -> ConsentApp:
         registered = await http.put(
@@ -56,9 +50,6 @@ class EbayDriver(ListedShopsDriver):
         if answer.status_code not in (302, 303, 307):
             raise AssertionError(f"the consent page answered {answer.status_code}: {answer.text}")
         return str(answer.headers["location"])
-
-    async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
-        return ["BUYER" for s in await self.sent_log(http, shop) if s["body"] == text]
 
 
 def drivers() -> dict[str, ShopDriver]:

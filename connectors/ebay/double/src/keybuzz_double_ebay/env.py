@@ -4,10 +4,10 @@ its own settings (``SANDBOX_EBAY_<FIELD>``) and what points a service at it."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
-import msgspec
+from keybuzz_sandbox.double_kit.settings import ShopsSettings
 
 ROOT, ADMIN = "/ebay", "/_sandbox/ebay"
 CLIENT_ID, RU_NAME = "KeyBuzz-KeyBuzz-SBX-0a1b2c3d", "KeyBuzz-KeyBuzz-KeyBuz-abcdef"
@@ -30,10 +30,8 @@ SELLERS = ("1", "2", "3")
 EXTRA_NUMBERS = 1_000  # the extra sellers' numbers: 1001, 1002, …
 
 
-class EbayDoubleSettings(msgspec.Struct, frozen=True, kw_only=True):
+class EbayDoubleSettings(ShopsSettings, frozen=True, kw_only=True):
     """``SANDBOX_EBAY_<FIELD>`` (docs/SANDBOX.md, "Settings")."""
-
-    extra_shops: Annotated[int, msgspec.Meta(ge=0)] = 0
 
 
 # Each of the connector's credential fields as ``GET /_sandbox/ebay/shops`` lists it.

@@ -16,11 +16,9 @@ from keybuzz_sandbox.conformance import (
     answered,
     written_of,
 )
-from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, suite_pace
+from keybuzz_sandbox.double_kit.driver import ListedShopsDriver
 
-from .env import service_env
-
-SPARE_FNAC_SHOPS = 4  # SANDBOX_FNAC_EXTRA_SHOPS: two more of each marketplace
+from . import DOUBLE
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,35 +35,20 @@ class FnacDriver(ListedShopsDriver):
     answer_cap: int = 16 * 2**20  # the Fnac connector's MAX_RESPONSE_BYTES
     threads: str = "messages"  # a buyer's message opens its order's thread
     said: str = "description"
+    file_reference: str = "url"
+    double = DOUBLE
+    suite_settings = {"EXTRA_SHOPS": "4", "BENCH_ORDERS": "50"}  # 2 more of each marketplace
 
     account = "shop_id"
     listed_as = {field: field for field in ("partner_id", "shop_id", "key")}
     # Fnac's message_to for each recipient (the double's sent log).
     recipient_kinds = {"CLIENT": "BUYER", "CALLCENTER": "MARKETPLACE_SUPPORT"}
+    logged_said, logged_to = "description", "messageTo"
+    opening_file = {"contentType": "application/pdf", "size": 10}
     wire: WireFormat = "XML"
-
-    def service_settings(self, sandbox_url: str) -> dict[str, str]:
-        return {**service_env(sandbox_url), **suite_pace("FNAC")}
-
-    def sandbox_settings(self) -> dict[str, str]:
-        return {
-            "SANDBOX_FNAC_EXTRA_SHOPS": str(SPARE_FNAC_SHOPS),
-            "SANDBOX_FNAC_BENCH_ORDERS": "50",
-        }
 
     def kept(self, shop: Mapping[str, Any]) -> bool:
         return shop["marketplace"] == self.marketplace and shop["orders"] > 0
-
-    async def buyer_names_a_file(
-        self, http: httpx.AsyncClient, shop: DoubleShop, text: str, reference: str
-    ) -> Written:
-        file = {
-            "name": "facture.pdf",
-            "contentType": "application/pdf",
-            "size": 10,
-            "url": reference,
-        }
-        return written_of(await self._open(http, shop, text, attachments=[file]))
 
     async def thread_for(
         self, http: httpx.AsyncClient, shop: DoubleShop, recipient: RecipientKind, text: str
@@ -79,14 +62,6 @@ class FnacDriver(ListedShopsDriver):
             )
             answered(opened, 201)
         return written
-
-    async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
-        sent = await self.sent_log(http, shop)
-        return [
-            self.recipient_kinds.get(s["messageTo"], s["messageTo"])
-            for s in sent
-            if s["description"] == text
-        ]
 
 
 def drivers() -> dict[str, ShopDriver]:

@@ -4,26 +4,19 @@ verified."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import msgspec
 from keybuzz_sandbox.double_entry import Double
+from keybuzz_sandbox.double_kit.settings import ShopsSettings, api_at
 
 API = "/kaufland/v2"
 FILES = "/kaufland/files"
 
 
-class KauflandDoubleSettings(msgspec.Struct, frozen=True, kw_only=True):
+class KauflandDoubleSettings(ShopsSettings, frozen=True, kw_only=True):
     """``SANDBOX_KAUFLAND_EXTRA_SHOPS``: small sellers beyond the seeded ones, each with one
     order and no ticket (a poll of one lists nothing)."""
 
-    extra_shops: Annotated[int, msgspec.Meta(ge=0)] = 0
 
-
-def service_env(sandbox_url: str) -> dict[str, str]:
-    """The Kaufland connector's settings for a sandbox at ``sandbox_url`` (the sellers and
-    their keys are listed at GET /_sandbox/kaufland/shops)."""
-    return {"KAUFLAND_API_URL": f"{sandbox_url}{API}"}
+service_env = api_at("KAUFLAND_API_URL", API)
 
 
 DOUBLE = Double(

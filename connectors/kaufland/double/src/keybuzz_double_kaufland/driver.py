@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 from keybuzz_sandbox import conformance
-from keybuzz_sandbox.conformance import AdminDriver, DoubleShop, RecipientKind, ShopDriver, answered
-from keybuzz_sandbox.double_kit.driver import sent_log, shops_of, suite_pace
+from keybuzz_sandbox.conformance import DoubleShop, RecipientKind, ShopDriver, answered
+from keybuzz_sandbox.double_kit.driver import ListedShopsDriver
 
-from keybuzz_double_kaufland import service_env
+from keybuzz_double_kaufland import DOUBLE
 
 
 @dataclass(frozen=True, kw_only=True)
-class KauflandDriver(AdminDriver):
+class KauflandDriver(ListedShopsDriver):
     """Kaufland's double: a shop is its Client Key; its credentials the key pair. Each
     request is signed: no token to expire or renew. A seller's message goes to the ticket,
     which the buyer and Kaufland's customer service read alike (counted as the buyer's)."""
@@ -26,26 +25,13 @@ class KauflandDriver(AdminDriver):
     tokenless: str = "Kaufland signs each request with the seller's keys: no token"
     recipients: tuple[RecipientKind, ...] = ("BUYER",)
     file_reference: str = "link"
-
-    def service_settings(self, sandbox_url: str) -> dict[str, str]:
-        return {**service_env(sandbox_url), **suite_pace("KAUFLAND")}
-
-    def sandbox_settings(self) -> dict[str, str]:
-        return {"SANDBOX_KAUFLAND_EXTRA_SHOPS": "2"}
-
-    async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
-        fields = {"client_key": "clientKey", "secret_key": "secretKey"}
-        listed = answered(await http.get(self.shops_listed_at))
-        return shops_of(listed, account="clientKey", credentials=fields)
-
-    def staff_message(self, text: str) -> dict[str, Any]:
-        return {"body": text, "staff": True}
-
-    def buyer_message(self, text: str) -> dict[str, Any]:
-        return {"body": text}
-
-    async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
-        return ["BUYER" for s in await sent_log(http, self.admin, shop) if s["text"] == text]
+    double = DOUBLE
+    suite_settings = {"EXTRA_SHOPS": "2"}
+    account = "clientKey"
+    listed_as = {"client_key": "clientKey", "secret_key": "secretKey"}
+    logged_said = "text"
+    buyer_says = {}
+    staff_says = {"staff": True}
 
     async def closed(self, http: httpx.AsyncClient, shop: DoubleShop) -> list[str]:
         """The tickets the seller closed through the API, once each time it was asked."""

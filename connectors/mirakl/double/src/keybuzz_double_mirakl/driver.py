@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from keybuzz_sandbox.conformance import DoubleShop, Fault, ShopDriver
+from keybuzz_sandbox.conformance import Fault, ShopDriver
 from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, suite_pace
 
-from keybuzz_double_mirakl.env import service_env
+from keybuzz_double_mirakl import DOUBLE
 
 # Mirakl's double: one operator's instance (docs/SANDBOX.md, "The Mirakl double"); every
 # operator runs the same connector, so one of them stands for all in the suite.
@@ -46,21 +46,20 @@ class MiraklDriver(ListedShopsDriver):
     account = "shopId"
     listed_as = {"api_key": "apiKey", "shop_id": "shopId"}
     recipient_kinds = {"CUSTOMER": "BUYER", "OPERATOR": "MARKETPLACE_SUPPORT"}
+    double = DOUBLE
+    suite_settings = {"EXTRA_SHOPS": "2", "FREQUENCY_FACTOR": str(MIRAKL_SUITE_FREQUENCY_FACTOR)}
+    logged_to = "to"
+    buyer_says = {"sender": "CUSTOMER"}
+    staff_says = {"sender": "OPERATOR", "to": ["CUSTOMER", "SHOP"]}
 
     def service_settings(self, sandbox_url: str) -> dict[str, str]:
-        catalogue = json.loads(service_env(sandbox_url)["MIRAKL_CATALOGUE"])
+        catalogue = json.loads(DOUBLE.service_env(sandbox_url)["MIRAKL_CATALOGUE"])
         for entry in catalogue:
             entry["frequencies"] = {"M11": MIRAKL_SUITE_M11_SECONDS}
         return {
             "MIRAKL_CATALOGUE": json.dumps(catalogue),
             **suite_pace("MIRAKL", polled_every_two_seconds=False),
             "MIRAKL_POLL_MARGIN_SECONDS": str(MIRAKL_SUITE_POLL_MARGIN_SECONDS),
-        }
-
-    def sandbox_settings(self) -> dict[str, str]:
-        return {
-            "SANDBOX_MIRAKL_EXTRA_SHOPS": "2",
-            "SANDBOX_MIRAKL_FREQUENCY_FACTOR": str(MIRAKL_SUITE_FREQUENCY_FACTOR),
         }
 
     def fault_settings(self, fault: Fault, ids: list[str]) -> dict[str, Any]:
@@ -76,15 +75,6 @@ class MiraklDriver(ListedShopsDriver):
     async def listed(self, http: httpx.AsyncClient) -> list[Mapping[str, Any]]:
         [operator] = [o for o in await super().listed(http) if o["code"] == self.marketplace]
         return list(operator["shops"])
-
-    def staff_message(self, text: str) -> dict[str, Any]:
-        return {"sender": "OPERATOR", "body": text, "to": ["CUSTOMER", "SHOP"]}
-
-    def buyer_message(self, text: str) -> dict[str, Any]:
-        return {"sender": "CUSTOMER", "body": text}
-
-    async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
-        return await self.sent_to(http, shop, text, lambda s: list(s["to"]))
 
 
 def operated(marketplace: str) -> MiraklDriver:

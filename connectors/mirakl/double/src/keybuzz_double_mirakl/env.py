@@ -7,15 +7,15 @@ import json
 from typing import Annotated
 
 import msgspec
+from keybuzz_sandbox.double_kit.settings import ShopsSettings
 
 
-class MiraklDoubleSettings(msgspec.Struct, frozen=True, kw_only=True):
+class MiraklDoubleSettings(ShopsSettings, frozen=True, kw_only=True):
     """``SANDBOX_MIRAKL_EXTRA_SHOPS``: small shops of each operator beyond the seeded ones
     (operators.py); ``SANDBOX_MIRAKL_FREQUENCY_FACTOR``: each documented call frequency
     times this (double.py): below 1, a shop may be polled more often than Mirakl allows,
     for suites whose polls come every few seconds."""
 
-    extra_shops: Annotated[int, msgspec.Meta(ge=0)] = 0
     frequency_factor: Annotated[float, msgspec.Meta(gt=0)] = 1.0
 
 

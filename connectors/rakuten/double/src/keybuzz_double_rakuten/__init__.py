@@ -3,22 +3,17 @@ their sales, on Rakuten's seller web services (``GET /rakuten/sales_ws?action=â€
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import msgspec
 from keybuzz_sandbox.double_entry import Double
+from keybuzz_sandbox.double_kit.settings import ShopsSettings, api_at
 
 API = "/rakuten"
 
 
-class RakutenDoubleSettings(msgspec.Struct, frozen=True, kw_only=True):
+class RakutenDoubleSettings(ShopsSettings, frozen=True, kw_only=True):
     """``SANDBOX_RAKUTEN_<FIELD>`` (docs/SANDBOX.md, "Settings")."""
 
-    extra_shops: Annotated[int, msgspec.Meta(ge=0)] = 0
 
-
-def service_env(sandbox_url: str) -> dict[str, str]:
-    return {"RAKUTEN_API_URL": f"{sandbox_url}{API}/"}
+service_env = api_at("RAKUTEN_API_URL", f"{API}/")
 
 
 DOUBLE = Double(

@@ -14,9 +14,10 @@ from keybuzz_sandbox.conformance import (
     WireFormat,
     Written,
 )
-from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, suite_pace
+from keybuzz_sandbox.double_kit.driver import ListedShopsDriver
 
-API = "/rakuten/"
+from keybuzz_double_rakuten import DOUBLE
+
 REPLYING = ("contactuseraboutitem", "contactusaboutitem")
 
 
@@ -33,17 +34,12 @@ class RakutenDriver(ListedShopsDriver):
     wire: WireFormat = "XML"
     unpaged: str = "Rakuten's to-do list (getitemtodolist) is one answer, not paged"
 
+    double = DOUBLE
     account = "login"
     listed_as = {"login": "login", "token": "token"}
-
-    def service_settings(self, sandbox_url: str) -> dict[str, str]:
-        return {
-            "RAKUTEN_API_URL": f"{sandbox_url}{API}",
-            **suite_pace("RAKUTEN"),
-        }
-
-    def sandbox_settings(self) -> dict[str, str]:
-        return {}
+    logged_to = "recipient"  # the seam's RecipientKind
+    buyer_says = {}
+    staff_says = {"staff": True}
 
     def fault_settings(self, fault: Fault, ids: list[str]) -> dict[str, Any]:
         settings = super().fault_settings(fault, ids)
@@ -51,19 +47,10 @@ class RakutenDriver(ListedShopsDriver):
             settings["operations"] = list(REPLYING)
         return settings
 
-    def staff_message(self, text: str) -> dict[str, Any]:
-        return {"body": text, "staff": True}
-
-    def buyer_message(self, text: str) -> dict[str, Any]:
-        return {"body": text}
-
     async def buyer_names_a_file(
         self, http: httpx.AsyncClient, shop: DoubleShop, text: str, reference: str
     ) -> Written:
         raise Unsupported("Rakuten's messages carry no file")
-
-    async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
-        return [s["recipient"] for s in await self.sent_log(http, shop) if s["body"] == text]
 
 
 def drivers() -> dict[str, ShopDriver]:
