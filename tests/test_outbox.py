@@ -148,6 +148,34 @@ async def test_wakes_before_a_rounds_read_get_no_round_of_their_own(make_databas
     assert len(await in_stream(nc, "TENANTS")) == 2
 
 
+async def test_an_idle_relay_polls_with_one_statement_and_still_finds_unwoken_rows(
+    make_database, nc, monkeypatch
+):
+    """With nothing pending, a round no wake asked for is one statement, no transaction;
+    a row committed without a wake (another instance's) still goes out at the next poll."""
+    monkeypatch.setattr(outbox, "IDLE_POLL_SECONDS", 0.01)
+    statements: list[str] = []
+    logged = await asyncpg.create_pool(
+        await make_database("outbox_idle"), init=lambda conn: _logged(conn, statements)
+    )
+    assert logged is not None
+    await apply_migrations(logged, "keybuzz_shared", SHARED_MIGRATIONS)
+    relay = OutboxRelay(logged, PRODUCER, lambda: nc)
+    try:
+        relay.start()
+        await eventually(_async(lambda: statements.count(outbox._ANY_PENDING) >= 3))
+        # The pool's reset on release aside (asyncpg's own), nothing but the one read.
+        idle = {q for q in _after(statements, outbox._ANY_PENDING) if "RESET ALL" not in q}
+        assert idle == {outbox._ANY_PENDING}, "an idle round did more than one statement"
+        async with logged.acquire() as conn, conn.transaction():
+            await enqueue_many(conn, PRODUCER, [TenantArchived(tenant_id="t-unwoken")])
+        await eventually(_async(lambda: len(_after(statements, outbox._MARK_PUBLISHED)) > 0))
+    finally:
+        await relay.stop()
+        await logged.close()
+    assert len(await in_stream(nc, "TENANTS")) == 1
+
+
 def _after(statements: list[str], statement: str) -> list[str]:
     return statements[statements.index(statement) :] if statement in statements else []
 

@@ -68,6 +68,10 @@ _PENDING = (
     "SELECT id, subject, payload, headers FROM event_outbox "
     "WHERE producer = $1 AND published_at IS NULL ORDER BY id LIMIT $2"
 )
+# The fallback poll's whole round when nothing is pending (the partial index answers it).
+_ANY_PENDING = (
+    "SELECT EXISTS (SELECT 1 FROM event_outbox WHERE producer = $1 AND published_at IS NULL)"
+)
 _MARK_PUBLISHED = (
     "UPDATE event_outbox SET published_at = now(), attempts = attempts + 1 "
     "WHERE id = ANY($1::bigint[])"
@@ -196,11 +200,12 @@ class OutboxRelay:
     async def _run(self) -> None:
         last_purge = time.monotonic()
         failures = 0
+        woken = True  # the first round reads what the last run left
         while True:
             self._wake.clear()  # before the round: a wake during it triggers another
             busy = False
             try:
-                outcome = await self._drain()
+                outcome = await (self._drain() if woken else self._fallback_round())
                 failures, busy = self._report(outcome, failures), outcome.busy
                 if outcome.wakes_read == self._wakes and not outcome.error:
                     # Every wake of the round came before its read: their rows were read,
@@ -218,6 +223,7 @@ class OutboxRelay:
                         exc_info=not isinstance(exc, _EXPECTED_ERRORS),
                     )
                 failures += 1
+            woken = True
             if failures:  # back off, deaf to wakes: an outage must not become a busy loop
                 await asyncio.sleep(
                     backoff_delay(failures, base=IDLE_POLL_SECONDS, cap=MAX_BACKOFF_SECONDS)
@@ -225,8 +231,19 @@ class OutboxRelay:
             elif busy:  # the other instance may have finished its round before our commit
                 await asyncio.sleep(BUSY_RETRY_SECONDS)
             else:
-                with contextlib.suppress(TimeoutError):
+                try:
                     await asyncio.wait_for(self._wake.wait(), IDLE_POLL_SECONDS)
+                except TimeoutError:
+                    woken = False
+
+    async def _fallback_round(self) -> RelayRound:
+        """A round no wake asked for: one statement when nothing is pending (not the four
+        of a full round's lock, read and transaction). Rows committed without a wake
+        (another instance's, or left by a crash) wait at most ``IDLE_POLL_SECONDS``."""
+        wakes = self._wakes  # its read's snapshot is taken after: these commits are in it
+        if await self.pool.fetchval(_ANY_PENDING, self.producer):
+            return await self._drain()
+        return RelayRound(wakes_read=wakes)
 
     async def _drain(self) -> RelayRound:
         """Rounds back to back while batches come back full (a backlog after an outage)."""
