@@ -1,12 +1,14 @@
 """The Rakuten double's extra sellers (``SANDBOX_RAKUTEN_EXTRA_SHOPS``): listed beside the
 seeded ones with tokens of their own, each answering for itself with nothing to do and one
-sale."""
+sale; the conformance driver's staff message read back as a mail of Rakuten's customer
+service."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from keybuzz_double_rakuten import RakutenDoubleSettings
+from keybuzz_double_rakuten.driver import RakutenDriver
 from keybuzz_double_rakuten.routes import RakutenFaults
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.fixtures import serve, serving  # noqa: F401 - fixture
@@ -39,8 +41,25 @@ async def test_extra_sellers_are_listed_and_answer_with_nothing_to_do(serve: Any
     wrong = {**extra[0], "token": extra[1]["token"]}
     refused = await http.get("/rakuten/sales_ws", params=called("getitemtodolist", wrong, "x"))
     assert refused.status_code == 401
+    await staff_message_is_customer_services_mail(http, extra[0])
     read = SandboxConfig.from_env({"SANDBOX_RAKUTEN_EXTRA_SHOPS": "3"})
     assert read.of(RakutenDoubleSettings).extra_shops == 3
+
+
+async def staff_message_is_customer_services_mail(http: Any, seller: dict[str, str]) -> None:
+    """What the conformance suite posts as Rakuten's staff writing in a thread reaches the
+    seller as a mail from Rakuten, not a buyer's message: the suite's threads with customer
+    service hold one."""
+    shop = f"/_sandbox/rakuten/shops/{seller['login']}/threads"
+    item = (await http.post(shop, json={"body": "Bonjour"})).json()["threadId"]
+    staff = RakutenDriver(marketplace="RAKUTEN").staff_message("Merci de répondre")
+    assert (await http.post(f"{shop}/{item}/messages", json=staff)).status_code == 201
+    params = {"login": seller["login"], "pwd": seller["token"], "version": "2017-08-07"}
+    infos = await http.get(
+        "/rakuten/sales_ws", params={"action": "getiteminfos", "itemid": item, **params}
+    )
+    [mail] = etree.fromstring(infos.content).findall(".//mail")
+    assert (mail.findtext("sender"), mail.findtext("content")) == ("Rakuten", "Merci de répondre")
 
 
 def test_its_faults_take_rakutens_hostile_bodies_only() -> None:

@@ -20,18 +20,12 @@ from litestar import Request, Response, get, post
 from litestar.response import Stream
 
 from keybuzz_sandbox.answers import gateway_page, held_back, json_answer
-from keybuzz_sandbox.conformance import (
-    AdminDriver,
-    DoubleShop,
-    RecipientKind,
-    ShopDriver,
-    answered,
-)
+from keybuzz_sandbox.conformance import DoubleShop, RecipientKind, ShopDriver, answered
 from keybuzz_sandbox.double_entry import Double
 from keybuzz_sandbox.double_kit.admin import ShopAdmin, admin_router
 from keybuzz_sandbox.double_kit.api import PROXY_PAGE, Answer, page_of, served
 from keybuzz_sandbox.double_kit.draws import uuid_of
-from keybuzz_sandbox.double_kit.driver import sent_log, shops_of, suite_pace
+from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, shops_of, suite_pace
 from keybuzz_sandbox.fault_admin import fault_handlers
 from keybuzz_sandbox.faults import FaultInjector, ReplyFaults, WebPageFaults, reply_faults
 
@@ -250,7 +244,7 @@ class KeyedRoutes:
 
 
 @dataclass(frozen=True, kw_only=True)
-class KeyedDriver(AdminDriver):
+class KeyedDriver(ListedShopsDriver):
     """A ``KeyedApi``'s conformance driver: its connector's ``<prefix>_*`` settings at the
     suite's pace, its shops as its admin lists them, what a shop sent as its log says."""
 
@@ -272,6 +266,3 @@ class KeyedDriver(AdminDriver):
     async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
         listed: list[Mapping[str, Any]] = answered(await http.get(self.shops_listed_at))
         return shops_of(listed, account="number", credentials=self.fields)
-
-    async def sent(self, http: httpx.AsyncClient, shop: DoubleShop, text: str) -> list[str]:
-        return ["BUYER" for s in await sent_log(http, self.admin, shop) if s["body"] == text]
