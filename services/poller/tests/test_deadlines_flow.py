@@ -246,7 +246,9 @@ async def test_the_response_time_report_per_tenant_on_a_fixed_clock(
     assert (result["marketplace"], result["days"]) == ("AMAZON", 7)
     assert (result["received"], result["answeredInTime"], result["late"]) == (2, 1, 1)
     assert result["lateRate"] == 0.5
-    assert 0 < result["averageResponseSeconds"] < 600
+    # The one answered message's time to its reply, rounded to a tenth: a quiet machine
+    # replies within 50 ms of the mail's acceptance, which rounds to 0.0.
+    assert 0 <= result["averageResponseSeconds"] < 600
     [late] = result["lateMessages"]
     assert (late["ticketId"], late["answeredAt"]) == (unanswered["id"], None)
     assert late["respondBy"] == unanswered["respondBy"]
