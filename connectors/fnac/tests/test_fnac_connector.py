@@ -211,11 +211,13 @@ async def test_orders_since_and_by_id(
     ended = datetime.now(UTC) - timedelta(seconds=3)
     window = cursor_of(Pages(since - LISTING_OVERLAP, ended, 1))
 
-    async def listing(then: Callable[[], Awaitable[object]] | None = None) -> list[OrderSummary]:
+    async def listing(
+        then: Callable[[list[OrderSummary]], Awaitable[object]] | None = None,
+    ) -> list[OrderSummary]:
         page = await session.orders(since=since, cursor=window)
         listed = list(page.items)
         if then is not None:
-            await then()
+            await then(listed)
         while page.next_cursor:
             page = await session.orders(since=since, cursor=page.next_cursor)
             listed += page.items
@@ -223,8 +225,17 @@ async def test_orders_since_and_by_id(
 
     async with httpx.AsyncClient(base_url=sandbox_url, timeout=30) as admin:
         advance = f"/_sandbox/fnac/shops/{entry['shop_id']}/advance"
-        # Three hours of the shop's life after the first page: orders it listed change.
-        listed = await listing(lambda: admin.post(advance, json={"seconds": 3 * 3600}))
+
+        async def until_some_leave(read: list[OrderSummary]) -> None:
+            """Hours of the shop's life after the first page, until orders it listed
+            changed past the window's end (the shop's clock is the double's: not known)."""
+            for _ in range(48):
+                await admin.post(advance, json={"seconds": 3600})
+                now = await session.orders_by_id([o.external_id for o in read])
+                if any(o.updated_at > ended for o in now):
+                    return
+
+        listed = await listing(until_some_leave)
     ids = list(dict.fromkeys(o.external_id for o in listed))
     assert len(ids) > 100
     assert len(listed) - len(ids) < 100  # a few repeats, not a page of 100 read twice
@@ -289,8 +300,15 @@ async def test_a_listing_reads_the_items_moved_onto_pages_read() -> None:
     # Page 2 read as 3 items of page 1 left: the 3 moved onto page 1 read in a page of 4
     # ending there (page 25 of 4), then page 3.
     assert await step(window, True, 247, 247) == (at(3, 247), [("2", None), ("25", "4")])
-    # One more left meanwhile, or more than a page: back to page 1, none skipped.
-    assert (await step(window, True, 247, 246))[0] == at(1, 247)
+    # One more left meanwhile: the page of 4 holds the 4 that left since page 1.
+    assert await step(window, True, 247, 246) == (at(3, 247), [("2", None), ("25", "4")])
+    # Two more: it does not; a page of 5 ending there does.
+    assert await step(window, True, 247, 245, 245) == (
+        at(3, 247),
+        [("2", None), ("25", "4"), ("20", "5")],
+    )
+    # More leaving at every small page, or more than a page: back to page 1, none skipped.
+    assert (await step(window, True, 247, 245, 243, 200))[0] == at(1, 247)
     assert await step(window, True, 120) == (at(1, 120), [("2", None)])
     # Nothing left, or nothing read before (page 1): the next page as usual; the last ends.
     assert (await step(window, True, 250))[0] == at(3, 250)

@@ -50,6 +50,7 @@ class Renumbered(Listing.Paging[T, Pages, Count]):
     pages read, so that none is skipped (docs/FNAC.md, "The connector seam")."""
 
     state = Pages
+    ATTEMPTS = 3  # small pages asked while more leave, before stepping back
 
     def __init__(self, size: int, *, step_back: bool = True) -> None:
         self.size = size
@@ -79,14 +80,21 @@ class Renumbered(Listing.Paging[T, Pages, Count]):
     ) -> tuple[tuple[T, ...], tuple[str, ...], int]:
         """As many items as left moved up onto the pages read: read in one page ending with
         them, of the least size dividing them (a few repeats, not a page), the next page then
-        read; more than a page left, or more meanwhile: none, the listing stepping back."""
-        read_to, left = (state.page - 1) * self.size, state.total - count
-        size = next((s for s in range(left, self.size + 1) if read_to % s == 0), None)
-        if size is not None:
+        read; more leaving meanwhile, a larger such page, up to ``ATTEMPTS``; more than a
+        page left: none, the listing stepping back."""
+        read_to = (state.page - 1) * self.size
+        for _ in range(self.ATTEMPTS):
+            sizes = range(state.total - count, self.size + 1)
+            size = next((s for s in sizes if read_to % s == 0), None)
+            if size is None:
+                break
             raw, (_, total) = await ask(state, {"page": str(read_to // size), "size": str(size)})
-            if total == count:
+            if total is None:
+                break
+            if state.total - total <= size:  # it holds all that left since the last page
                 return (*read(raw), state.page + 1)
-        return (), (), max(1, (read_to - left) // self.size + 1)
+            count = total
+        return (), (), max(1, (read_to - state.total + count) // self.size + 1)
 
 
 # Fnac may list an item a little after its date: a listing by date starts this early.
