@@ -78,10 +78,7 @@ class Renumbered(Listing.Paging[T, Pages, Count]):
     async def _moved_up(
         self, state: Pages, ask: Listing.PageRequest[Count], read: Listing.Read[T], count: int
     ) -> tuple[tuple[T, ...], tuple[str, ...], int]:
-        """As many items as left moved up onto the pages read: read in one page ending with
-        them, of the least size dividing them (a few repeats, not a page), the next page then
-        read; more leaving meanwhile, a larger such page, up to ``ATTEMPTS``; more than a
-        page left: none, the listing stepping back."""
+        """The items moved up onto the pages read; none where a page left (docs/FNAC.md)."""
         read_to = (state.page - 1) * self.size
         for _ in range(self.ATTEMPTS):
             sizes = range(state.total - count, self.size + 1)
@@ -89,10 +86,10 @@ class Renumbered(Listing.Paging[T, Pages, Count]):
             if size is None:
                 break
             raw, (_, total) = await ask(state, {"page": str(read_to // size), "size": str(size)})
+            if total is not None and state.total - total <= size:  # it holds all that left
+                return (*read(raw), state.page + 1)
             if total is None:
                 break
-            if state.total - total <= size:  # it holds all that left since the last page
-                return (*read(raw), state.page + 1)
             count = total
         return (), (), max(1, (read_to - state.total + count) // self.size + 1)
 
