@@ -1,6 +1,6 @@
 """A seller's reply read by a relay double, refusals on demand, a relay's bounded memory,
-the RFC 3464 report of a reply it refuses in its marketplace's words, its SMTP hooks
-(docs/SANDBOX.md, the double kit)."""
+the RFC 3464 report of a reply it refuses in its marketplace's words, its SMTP hooks, where
+its bounces go, its mails to a seller's MX (docs/SANDBOX.md, the double kit)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import mimetypes
 import re
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage, Message
@@ -21,9 +21,13 @@ from email.parser import BytesParser
 from email.utils import format_datetime, formatdate, getaddresses, make_msgid, parseaddr
 from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 
+import aiosmtplib
 import msgspec
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from litestar import Response, get, put
+from litestar.params import JSONBody
 
+from keybuzz_sandbox.answers import json_answer
 from keybuzz_sandbox.double_kit.bounces import Bounces, send_bounce
 from keybuzz_sandbox.faults import NextCount
 from keybuzz_sandbox.smtp_servers import serving_relay
@@ -33,6 +37,8 @@ MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 BROKEN_MIME = ("NoBoundaryInMultipartDefect", "StartBoundaryNotFoundDefect")
 FAULT_REFUSALS_KEPT = 1_000
 REFUSED_KEPT = 1_000  # refused replies a relay lists, the oldest dropped first
+PASSED_KEPT = 200  # replies a relay keeps per alias, the oldest dropped first
+ALIASES_KEPT = 10_000  # aliases whose replies it keeps, the least recently written dropped first
 
 
 def now_iso() -> str:
@@ -310,7 +316,9 @@ class RelayHandler:
     ``recipient_refusal`` lets through, unless a refusal on demand is due; DATA, unless one
     is due there, reads the reply (one that cannot be read: 554, listed in ``refused``),
     answers 250 and gives it to ``take`` for each recipient with the envelope sender its
-    bounce would go to ("" for a null sender: no bounce)."""
+    bounce would go to ("" for a null sender: no bounce). What it passes on is kept by alias
+    (``passed_to``); its bounces go to ``bounce_target`` (a host and a port, in the relay's
+    admin's own struct), its settings' MX until the admin moves it."""
 
     accepted = "250 2.0.0 OK: message accepted"
     refused_as: type[RefusedReply] = RefusedReply  # a relay's may list more of a refusal
@@ -320,11 +328,22 @@ class RelayHandler:
     # oversized message is taken and bounced, as marketplaces do, not refused at DATA.
     max_bytes = 32 * 1024 * 1024
 
-    def __init__(self, target: Callable[[], tuple[str, int]]) -> None:
-        self.target = target  # the MX bounces go to, asked at each attempt
+    def __init__(self, bounce_target: msgspec.Struct) -> None:
+        self.bounce_target = bounce_target
         self.refused: deque[RefusedReply] = deque(maxlen=REFUSED_KEPT)
         self.on_demand = RefusalsOnDemand()  # set by the relay's admin (``RelayFaults``)
         self.bounces = Bounces()
+        self._passed: Recent[deque[PassedReply]] = Recent(ALIASES_KEPT)
+
+    def pass_on(self, alias: str, reply: PassedReply) -> None:
+        """``reply`` on the alias's thread (no de-duplication: one sent twice shows twice)."""
+        thread = self._passed.get(alias) or deque(maxlen=PASSED_KEPT)
+        thread.append(reply)
+        self._passed.put(alias, thread)
+
+    def passed_to(self, alias: str) -> list[PassedReply]:
+        """What reached ``alias``'s thread, oldest first."""
+        return list(self._passed.get(alias.lower()) or ())
 
     def serving(self, relay: Any) -> contextlib.AbstractAsyncContextManager[None]:
         """Its SMTP server while the application runs, on ``relay``'s settings
@@ -396,5 +415,38 @@ class RelayHandler:
             report = bounce_report(reply, alias, refusal, mailer, bounce_to)
             self.bounces.start(self._bounced(record, report, bounce_to))
 
+    def _target(self) -> tuple[str, int]:
+        """Where bounces go, asked at each attempt: the admin may move it meanwhile."""
+        host, port = msgspec.structs.astuple(self.bounce_target)
+        return host, port
+
     async def _bounced(self, record: RefusedReply, report: MIMEMultipart, to: str) -> None:
-        record.bounced(await send_bounce(report, to, self.target))
+        record.bounced(await send_bounce(report, to, self._target))
+
+
+def bounce_target_handlers(path: str, relay: RelayHandler) -> list[Any]:
+    """GET and PUT ``path``: where ``relay``'s bounces go, a body of its ``bounce_target``'s
+    struct (off its bounds: Litestar's 400), answered as it is now."""
+
+    @get(path, sync_to_thread=False)
+    def read_target() -> Response[bytes]:
+        return json_answer(relay.bounce_target)
+
+    def move_target(data: Any) -> Response[bytes]:
+        relay.bounce_target = data
+        return json_answer(data)
+
+    # The body's type is the relay's own, known only when this is called.
+    json_body: Any = JSONBody
+    kind = type(relay.bounce_target)
+    move_target.__annotations__ = {"data": json_body[kind], "return": Response[bytes]}
+    return [read_target, put(path, sync_to_thread=False)(move_target)]
+
+
+async def to_mx(mails: list[tuple[str, bytes]], to: str, mx: tuple[str, int]) -> None:
+    """A relay's ``mails`` (each its envelope sender and its bytes) to a seller's inbound
+    address ``to``, in one SMTP session with the MX at ``mx``."""
+    host, port = mx
+    async with aiosmtplib.SMTP(hostname=host, port=port, start_tls=False, timeout=30) as smtp:
+        for sender, mail in mails:
+            await smtp.sendmail(sender, [to], mail)

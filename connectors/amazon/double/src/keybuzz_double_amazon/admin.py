@@ -13,18 +13,25 @@ from keybuzz_sandbox.answers import admin_error, json_answer
 from keybuzz_sandbox.clock import iso
 from keybuzz_sandbox.double_kit import admin as kit
 from keybuzz_sandbox.double_kit.admin import drawn_shops_handlers, known, settings_handlers
-from keybuzz_sandbox.double_kit.replies import RelayFaults
+from keybuzz_sandbox.double_kit.replies import RelayFaults, bounce_target_handlers, to_mx
 from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
 from keybuzz_sandbox.faults import FaultConfig
 from litestar import Response, Router, delete, get, post, put
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from .double import AUTH_CODE_LIFETIME, AmazonDouble, BounceTarget
+from .double import AUTH_CODE_LIFETIME, AmazonDouble
 from .lwa import ACCESS_TOKEN_LIFETIME, REFRESH_PREFIX, RefreshClaims
 from .notifications import notifications_admin_routes
 from .order_book import OrderBook
-from .relay import RelayRequest, SentMessage, compose, deliver, pick_orders
-from .reply_relay import ReplyHandler, find_buyer, registered_email
+from .relay import (
+    RelayRequest,
+    ReplyHandler,
+    SentMessage,
+    compose,
+    find_buyer,
+    pick_orders,
+    registered_email,
+)
 from .reports import PROCESSING_SECONDS, QUEUE_SECONDS, report_admin_routes
 
 
@@ -49,7 +56,7 @@ class RevocationRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unk
     selling_partner_id: str | None = None
 
 
-def describe(sb: AmazonDouble) -> dict[str, Any]:
+def describe(sb: AmazonDouble, relay: ReplyHandler) -> dict[str, Any]:
     now = sb.clock.now()
     return {
         "timeScale": sb.config.time_scale,
@@ -76,7 +83,7 @@ def describe(sb: AmazonDouble) -> dict[str, Any]:
         "replyRelay": {
             "host": sb.settings.reply_smtp_host,
             "port": sb.reply_smtp_port,  # null until the relay serves (app lifespan)
-            "bounceTarget": sb.bounce_target,
+            "bounceTarget": relay.bounce_target,
         },
         "sellers": [
             {
@@ -103,7 +110,7 @@ def seller_of(sb: AmazonDouble, seller_id: str) -> OrderBook:
 def admin_router(sb: AmazonDouble, relay: ReplyHandler) -> Router:
     @get("/config", sync_to_thread=False)
     def config() -> Response[bytes]:
-        return json_answer(describe(sb))
+        return json_answer(describe(sb, relay))
 
     def advance(book: OrderBook, seconds: float) -> dict[str, object]:
         summary = book.advance(seconds, sb.clock.now())
@@ -126,7 +133,7 @@ def admin_router(sb: AmazonDouble, relay: ReplyHandler) -> Router:
             claims = sb.signer.open(REFRESH_PREFIX, data.refresh_token, RefreshClaims)
             if claims is None:
                 return admin_error(400, "refreshToken was not issued by this sandbox")
-            sb.revoke_refresh_token(claims.jti)
+            sb.set_listed(sb.kept.revoked_refresh_tokens, claims.jti, True)
             return json_answer({"revoked": "refreshToken", "sellingPartnerId": claims.sp})
         if data.selling_partner_id in sb.sellers:
             sb.revoke_seller(data.selling_partner_id)
@@ -154,11 +161,13 @@ def admin_router(sb: AmazonDouble, relay: ReplyHandler) -> Router:
         else:
             chosen = pick_orders(book, rng, data.count, now)
         mails = [compose(book, state, rng, data.to) for state in chosen]
+        mx = (data.smtp_host or sb.settings.smtp_host, data.smtp_port or sb.settings.smtp_port)
         try:
-            await deliver(
-                mails,
-                data.smtp_host or sb.settings.smtp_host,
-                data.smtp_port or sb.settings.smtp_port,
+            # From each order's buyer alias, as the header says.
+            await to_mx(
+                [(s.facts.buyer_email, bytes(m)) for s, m in zip(chosen, mails, strict=True)],
+                data.to,
+                mx,
             )
         except (aiosmtplib.SMTPException, OSError) as exc:
             return admin_error(502, f"SMTP delivery failed: {exc}")
@@ -173,7 +182,7 @@ def admin_router(sb: AmazonDouble, relay: ReplyHandler) -> Router:
     handlers = [
         config,
         *drawn_shops_handlers(
-            lambda: describe(sb)["sellers"], partial(seller_of, sb), advance, "/sellers"
+            lambda: describe(sb, relay)["sellers"], partial(seller_of, sb), advance, "/sellers"
         ),
         list_uris,
         add_uri,
@@ -195,7 +204,8 @@ def _set_sender(
     seller_of(sb, seller_id)
     if not EMAIL_ADDRESS.fullmatch(address) or len(address) > 254:
         return admin_error(400, "address must be one e-mail address, like name@example.com")
-    sb.set_sender(seller_id, address, blocked, listed)
+    # Addresses compare case-insensitively, as Amazon's.
+    sb.set_listed(sb.senders(seller_id, blocked), address.lower(), listed)
     if listed:
         return json_answer({"address": address.lower()}, 201)
     return Response(b"", status_code=204)
@@ -224,31 +234,22 @@ def sender_routes(sb: AmazonDouble, blocked: bool) -> list[Any]:
 
 
 def reply_admin_routes(sb: AmazonDouble, relay: ReplyHandler) -> list[Any]:
-    """Messaging permissions, buyers' opt-out and inboxes, refused replies (reply_relay.py)."""
+    """Messaging permissions, buyers' opt-out and inboxes, refused replies (relay.py)."""
 
     @put("/buyers/{alias:str}/opt-out")
     async def opt_out(alias: FromPath[str], data: JSONBody[OptOutRequest]) -> Response[bytes]:
         known(await find_buyer(sb, alias), f"buyer {alias}")
-        sb.set_opted_out(alias, data.opted_out)
+        sb.set_listed(sb.kept.opted_out_buyers, alias.lower(), data.opted_out)
         return json_answer({"alias": alias.lower(), "optedOut": data.opted_out})
 
     @get("/buyers/{alias:str}/inbox")
     async def inbox(alias: FromPath[str]) -> Response[bytes]:
         known(await find_buyer(sb, alias), f"buyer {alias}")
-        return json_answer({"messages": relay.inbox(alias)})
+        return json_answer({"messages": relay.passed_to(alias)})
 
     @get("/replies/refused", sync_to_thread=False)
     def refused() -> Response[bytes]:
         return json_answer({"refused": list(relay.refused)})
-
-    @get("/replies/bounce-target", sync_to_thread=False)
-    def bounce_target() -> Response[bytes]:
-        return json_answer(sb.bounce_target)
-
-    @put("/replies/bounce-target", sync_to_thread=False)
-    def set_bounce_target(data: JSONBody[BounceTarget]) -> Response[bytes]:
-        sb.bounce_target = data  # a host and a TCP port (declared): else Litestar's 400
-        return json_answer(data)
 
     return [
         *sender_routes(sb, blocked=False),
@@ -256,8 +257,7 @@ def reply_admin_routes(sb: AmazonDouble, relay: ReplyHandler) -> list[Any]:
         opt_out,
         inbox,
         refused,
-        bounce_target,
-        set_bounce_target,
+        *bounce_target_handlers("/replies/bounce-target", relay),
         *settings_handlers(
             "/replies/faults", RelayFaults, relay.on_demand.view, relay.on_demand.set
         ),

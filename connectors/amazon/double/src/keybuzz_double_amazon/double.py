@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from keybuzz_sandbox.clock import SellerTimeline
@@ -18,8 +18,7 @@ from .env import DEFAULT_REDIRECT_URIS, LWA_OPERATION, AmazonDoubleSettings
 from .models import ModelRegistry
 from .notification_delivery import NotificationBook
 from .order_book import OrderBook
-from .relay import RelayLog
-from .reply_state import SeededBuyers
+from .relay import RelayLog, SeededBuyers
 from .report_store import ReportStore
 from .roles import Roles
 from .seed import SellerGenerator, SellerSpec, default_sellers
@@ -34,13 +33,6 @@ class AuthCode(msgspec.Struct, frozen=True, kw_only=True):
     expires_at: float  # real epoch seconds
 
 
-class BounceTarget(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
-    """Where the reply relay's bounces go (PUT /_sandbox/replies/bounce-target)."""
-
-    smtp_host: Annotated[str, msgspec.Meta(min_length=1)]
-    smtp_port: Annotated[int, msgspec.Meta(gt=0, lt=65536)]
-
-
 class Kept(msgspec.Struct, kw_only=True):
     """What the double keeps in the sandbox's state across restarts (under "amazon")."""
 
@@ -49,7 +41,7 @@ class Kept(msgspec.Struct, kw_only=True):
     revoked_sellers: dict[str, float] = msgspec.field(default_factory=dict)
     redirect_uris: list[str] = msgspec.field(default_factory=list)
     advances: dict[str, list[tuple[float, float]]] = msgspec.field(default_factory=dict)
-    # Reply relay (reply_relay.py): seller id -> lower-cased addresses; buyer aliases.
+    # The reply relay's (relay.py): seller id -> lower-cased addresses; buyer aliases.
     approved_senders: dict[str, list[str]] = msgspec.field(default_factory=dict)
     blocked_senders: dict[str, list[str]] = msgspec.field(default_factory=dict)
     opted_out_buyers: list[str] = msgspec.field(default_factory=list)
@@ -82,10 +74,6 @@ class AmazonDouble:
         self.relay_log = RelayLog()
         self.buyers = SeededBuyers(self.sellers)
         self.reply_smtp_port: int | None = None  # bound port, once the reply relay serves
-        # Where bounces go; tests move it to their own MX at run time (admin endpoint).
-        self.bounce_target = BounceTarget(
-            smtp_host=settings.smtp_host, smtp_port=settings.smtp_port
-        )
         # Notifications API: destinations, subscriptions, ORDER_CHANGE delivery to SQS.
         self.notifications = NotificationBook(config.seed, settings, self.clock, self.sellers)
         self.save = sandbox.save
@@ -132,10 +120,6 @@ class AmazonDouble:
 
     # --- revocation ----------------------------------------------------------
 
-    def revoke_refresh_token(self, jti: str) -> None:
-        _set_listed(self.kept.revoked_refresh_tokens, jti, True)
-        self.save()
-
     def revoke_seller(self, seller_id: str) -> None:
         self.kept.revoked_sellers[seller_id] = self.clock.now()
         self.save()
@@ -146,30 +130,17 @@ class AmazonDouble:
             cutoff is not None and issued_at <= cutoff
         )
 
-    # --- reply relay: who may write to buyers, which buyers refuse unsolicited mail ---
-
     def senders(self, seller_id: str, blocked: bool) -> list[str]:
-        """The seller's approved senders (its blocked ones with ``blocked``), lower case."""
+        """The reply relay's approved senders of the seller (its blocked ones with
+        ``blocked``), lower case: the list kept."""
         table = self.kept.blocked_senders if blocked else self.kept.approved_senders
-        return list(table.get(seller_id, []))
+        return table.setdefault(seller_id, [])
 
-    def set_sender(self, seller_id: str, address: str, blocked: bool, listed: bool) -> None:
-        table = self.kept.blocked_senders if blocked else self.kept.approved_senders
-        # Addresses compare case-insensitively, as Amazon's.
-        _set_listed(table.setdefault(seller_id, []), address.lower(), listed)
+    def set_listed(self, listed: list[str], item: str, on: bool) -> None:
+        """``item`` once in ``listed`` (one of the lists kept) when ``on``, not at all
+        otherwise; saved."""
+        if on and item not in listed:
+            listed.append(item)
+        elif not on and item in listed:
+            listed.remove(item)
         self.save()
-
-    def is_opted_out(self, alias: str) -> bool:
-        return alias.lower() in self.kept.opted_out_buyers
-
-    def set_opted_out(self, alias: str, opted_out: bool) -> None:
-        _set_listed(self.kept.opted_out_buyers, alias.lower(), opted_out)
-        self.save()
-
-
-def _set_listed(listed: list[str], item: str, on: bool) -> None:
-    """``item`` in ``listed`` once when ``on``, not at all otherwise."""
-    if on and item not in listed:
-        listed.append(item)
-    elif not on and item in listed:
-        listed.remove(item)

@@ -6,7 +6,9 @@ null sender) when they break them or their alias was made unreachable."""
 
 from __future__ import annotations
 
-import aiosmtplib
+from typing import Annotated
+
+import msgspec
 from keybuzz_sandbox.double_kit.replies import Mailer, PassedReply, Refusal, RelayHandler, ReplyMail
 from keybuzz_sandbox.smtp_servers import relay_listening
 
@@ -19,6 +21,13 @@ MAX_FILE_BYTES = 10 * 1024 * 1024  # all files of a reply together
 
 class ThreadReply(PassedReply, kw_only=True):
     to: str  # the alias it was sent to
+
+
+class BounceTarget(msgspec.Struct, forbid_unknown_fields=True):
+    """Where the relay's bounces go (PUT .../bounce-target)."""
+
+    host: Annotated[str, msgspec.Meta(min_length=1)]
+    port: Annotated[int, msgspec.Meta(gt=0, lt=65536)]
 
 
 MAILER = Mailer(
@@ -52,19 +61,16 @@ def refusal_of(reply: ReplyMail, alias: str, relay: Relay) -> Refusal | None:
 
 
 class Relay(RelayHandler):
-    """The relay: its SMTP hooks, the replies it passed on by alias, the aliases made
-    unreachable, where its bounces go."""
+    """The relay: its SMTP hooks, the aliases made unreachable."""
 
     accepted = "250 2.0.0 OK: queued"
     hostname, ident = "relay.manomano.com", "ManoMano relay (KeyBuzz sandbox)"
 
     def __init__(self, settings: ManoManoDoubleSettings) -> None:
-        super().__init__(lambda: self.mx or (settings.mx_host, settings.mx_port))
+        super().__init__(BounceTarget(settings.mx_host, settings.mx_port))
         self.settings = settings
-        self.threads: dict[str, list[ThreadReply]] = {}
         self.unreachable: set[str] = set()
         self.reply_smtp_port: int | None = None  # bound, once it serves
-        self.mx: tuple[str, int] | None = None  # where bounces go; None: the settings' MX
 
     async def recipient_refusal(self, address: str) -> str | None:
         address = address.lower()
@@ -75,23 +81,9 @@ class Relay(RelayHandler):
     async def take(self, reply: ReplyMail, alias: str, bounce_to: str) -> None:
         refused = refusal_of(reply, alias, self)
         if refused is None:
-            self.threads.setdefault(alias, []).append(ThreadReply.of(reply, to=alias))
+            self.pass_on(alias, ThreadReply.of(reply, to=alias))
             return
         self.refuse(reply, alias, refused, MAILER, bounce_to)
-
-
-async def deliver(raw: bytes, to: str, mx: tuple[str, int]) -> None:
-    """The relay's mail to an inbound address, through the MX (SMTP, as ManoMano's)."""
-    await aiosmtplib.send(
-        raw,
-        sender="bounces@relay.manomano.com",
-        recipients=[to],
-        hostname=mx[0],
-        port=mx[1],
-        start_tls=False,
-        use_tls=False,
-        timeout=30,
-    )
 
 
 # Where it takes replies (the ``Double``'s ``reply_relay_at``).

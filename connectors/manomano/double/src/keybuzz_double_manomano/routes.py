@@ -15,14 +15,15 @@ import msgspec
 from keybuzz_sandbox.answers import gateway_page, json_answer
 from keybuzz_sandbox.clock import parse_iso
 from keybuzz_sandbox.double_kit.admin import admin_router, known, settings_handlers
+from keybuzz_sandbox.double_kit.replies import bounce_target_handlers, to_mx
 from keybuzz_sandbox.fault_admin import ratelimit_reset_handler
 from keybuzz_sandbox.faults import NextCount, SlowSeconds
 from keybuzz_sandbox.ratelimit import RateLimit, RateLimiter
-from litestar import Request, Response, get, post, put
+from litestar import Request, Response, get, post
 
 from . import mails
 from .env import ManoManoDoubleSettings
-from .relay import Relay, deliver
+from .relay import Relay
 from .sellers import STATUSES, Seller, iso, order_reference, seeded
 from .sellers import order as made_order
 
@@ -36,14 +37,6 @@ MAX_LIMIT = 100  # [assumed]
 # could read, nor do its SDKs pace or retry; docs/MANOMANO.md]. Beyond: a 429 with
 # Retry-After in whole seconds.
 API_LIMIT = RateLimit(rate_text="2", burst=10)
-
-
-class BounceTarget(msgspec.Struct, forbid_unknown_fields=True):
-    """Where the relay's bounces go (PUT .../bounce-target); a body that is not one gets
-    Litestar's 400."""
-
-    host: Annotated[str, msgspec.Meta(min_length=1)]
-    port: Annotated[int, msgspec.Meta(gt=0, lt=65536)]
 
 
 class Unreachable(msgspec.Struct, forbid_unknown_fields=True):
@@ -200,7 +193,7 @@ def manomano_routes(sb: Sandbox) -> list[Any]:
         )
         mx = (asked.mx_host or settings.mx_host, asked.mx_port or settings.mx_port)
         try:
-            await deliver(raw, asked.to, mx)
+            await to_mx([("bounces@relay.manomano.com", raw)], asked.to, mx)
         except Exception as exc:  # the MX's refusal, said to the caller
             return json_answer({"message": f"the MX refused it: {exc}"}, 502)
         return json_answer({"sent": msgspec.to_builtins(sent), "at": time.time()})
@@ -215,11 +208,6 @@ def manomano_routes(sb: Sandbox) -> list[Any]:
             }
         )
 
-    @put("/bounce-target", sync_to_thread=False)
-    def bounce_target(data: BounceTarget) -> Response[bytes]:
-        relay.mx = (data.host, data.port)
-        return json_answer({"host": relay.mx[0], "port": relay.mx[1]})
-
     @post("/unreachable", sync_to_thread=False)
     def unreachable(data: Unreachable) -> Response[bytes]:
         relay.unreachable.add(data.alias.lower())
@@ -227,7 +215,7 @@ def manomano_routes(sb: Sandbox) -> list[Any]:
 
     @get("/threads/{alias:str}", sync_to_thread=False)
     def thread(alias: str) -> Response[bytes]:
-        return json_answer({"replies": relay.threads.get(alias.lower(), [])})
+        return json_answer({"replies": relay.passed_to(alias)})
 
     admin = [
         seller_list,
@@ -237,7 +225,7 @@ def manomano_routes(sb: Sandbox) -> list[Any]:
         *settings_handlers("/faults", Faults, lambda: faults, set_faults),
         send_mail,
         relay_state,
-        bounce_target,
+        *bounce_target_handlers("/bounce-target", relay),
         unreachable,
         thread,
     ]
