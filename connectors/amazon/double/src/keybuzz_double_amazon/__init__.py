@@ -18,7 +18,7 @@ DOUBLE = Double(
     settings_prefix="SANDBOX_",
     # Buyers' anonymised aliases, one domain per marketplace (…@marketplace.amazon.fr).
     reply_domains=tuple(sorted({m.relay_domain for m in MARKETPLACES.values()})),
-    reply_relay_at="keybuzz_double_amazon.relay:listening_at",
+    reply_relay_at="keybuzz_double_amazon.reply_relay:listening_at",
     # SP-API's paths are at the sandbox's root: an unknown one gets SP-API's 404.
     unknown_path_at="keybuzz_double_amazon.errors:not_found_response",
 )

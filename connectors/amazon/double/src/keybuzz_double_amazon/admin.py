@@ -23,15 +23,8 @@ from .double import AUTH_CODE_LIFETIME, AmazonDouble
 from .lwa import ACCESS_TOKEN_LIFETIME, REFRESH_PREFIX, RefreshClaims
 from .notifications import notifications_admin_routes
 from .order_book import OrderBook
-from .relay import (
-    RelayRequest,
-    ReplyHandler,
-    SentMessage,
-    compose,
-    find_buyer,
-    pick_orders,
-    registered_email,
-)
+from .relay import RelayRequest, SentMessage, compose, pick_orders
+from .reply_relay import ReplyHandler, find_buyer, registered_email
 from .reports import PROCESSING_SECONDS, QUEUE_SECONDS, report_admin_routes
 
 
@@ -234,7 +227,7 @@ def sender_routes(sb: AmazonDouble, blocked: bool) -> list[Any]:
 
 
 def reply_admin_routes(sb: AmazonDouble, relay: ReplyHandler) -> list[Any]:
-    """Messaging permissions, buyers' opt-out and inboxes, refused replies (relay.py)."""
+    """Messaging permissions, buyers' opt-out and inboxes, refused replies (reply_relay.py)."""
 
     @put("/buyers/{alias:str}/opt-out")
     async def opt_out(alias: FromPath[str], data: JSONBody[OptOutRequest]) -> Response[bytes]:

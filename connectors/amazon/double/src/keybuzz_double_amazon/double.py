@@ -41,7 +41,7 @@ class Kept(msgspec.Struct, kw_only=True):
     revoked_sellers: dict[str, float] = msgspec.field(default_factory=dict)
     redirect_uris: list[str] = msgspec.field(default_factory=list)
     advances: dict[str, list[tuple[float, float]]] = msgspec.field(default_factory=dict)
-    # The reply relay's (relay.py): seller id -> lower-cased addresses; buyer aliases.
+    # The reply relay's (reply_relay.py): seller id -> lower-cased addresses; buyer aliases.
     approved_senders: dict[str, list[str]] = msgspec.field(default_factory=dict)
     blocked_senders: dict[str, list[str]] = msgspec.field(default_factory=dict)
     opted_out_buyers: list[str] = msgspec.field(default_factory=list)

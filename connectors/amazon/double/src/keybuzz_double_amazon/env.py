@@ -63,7 +63,7 @@ class AmazonDoubleSettings(msgspec.Struct, kw_only=True, frozen=True):
     # Where the buyer-message relay delivers (the seller's MX), and the reply relay's bounces.
     smtp_host: str = "127.0.0.1"
     smtp_port: StackPort = 2525  # the stack's MX, moved by KEYBUZZ_PORT_OFFSET
-    # The relay for sellers' replies (relay.py); port 0: any free port.
+    # The relay for sellers' replies (reply_relay.py); port 0: any free port.
     reply_smtp_host: str = "127.0.0.1"
     reply_smtp_port: Port = 2526
     # Orders of the DE bench seller (seed.py).

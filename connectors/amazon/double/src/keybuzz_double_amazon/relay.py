@@ -1,44 +1,23 @@
-"""Amazon's Buyer-Seller Messaging relay (docs/SANDBOX.md, "Reply relay"): buyers' mails to a
-seller's address, and the relay of sellers' replies on the kit's ``RelayHandler`` (its SMTP
-server runs on the sandbox's event loop: handlers and admin endpoints share state without
-locks)."""
+"""Amazon's Buyer-Seller Messaging relay (docs/SANDBOX.md): its buyers, their mails to a
+seller's address, the mails remembered for telling a reply on a buyer's thread."""
 
 from __future__ import annotations
 
 import asyncio
 import random
-import re
-import unicodedata
 import uuid
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
-from importlib.resources import files
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import msgspec
-from keybuzz_sandbox.double_kit.replies import (
-    Mailer,
-    PassedReply,
-    Recent,
-    Refusal,
-    RefusedReply,
-    RelayHandler,
-    ReplyMail,
-)
-from keybuzz_sandbox.smtp_servers import relay_listening
+from keybuzz_sandbox.double_kit.replies import Recent
 
 from .order_book import OrderBook, OrderState
-from .seed import DAY, SellerSpec, language_of
-
-if TYPE_CHECKING:
-    from .double import AmazonDouble
+from .seed import DAY, language_of
 
 RECENT_DAYS = 30  # buyers write about recent orders
 RELAY_LOG_LIMIT = 10_000  # relay mails remembered for telling replies on a buyer's thread
-SUPPORTED_EXTENSIONS = (".pdf", ".jpg", ".jpeg", ".png", ".gif", ".txt", ".doc", ".docx")
-MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024  # decoded attachments of one message, in total
-ORDER_ID = re.compile(r"\b\d{3}-\d{7}-\d{7}\b")
-IMPORTANT = re.compile(r"\[important\]", re.IGNORECASE)  # anywhere, any case (Amazon's rule)
 
 
 # --- the buyers ------------------------------------------------------------------------
@@ -96,12 +75,6 @@ class RelayLog:
         return self._by_alias.get(alias.lower())
 
 
-async def find_buyer(sb: AmazonDouble, alias: str) -> Buyer | None:
-    """A buyer the sandbox wrote from (relay mails) or a seeded order's buyer."""
-    sent = sb.relay_log.latest_for(alias)
-    return sent if sent is not None else await sb.buyers.find(alias, sb.clock.now())
-
-
 # --- buyers' mails ---------------------------------------------------------------------
 
 
@@ -155,121 +128,3 @@ def compose(book: OrderBook, state: OrderState, rng: random.Random, to: str) -> 
     message["Message-ID"] = f"<{uuid.uuid4().hex}@{region}.amazonses.com>"
     message.set_content(body, cte="quoted-printable")
     return message
-
-
-# --- sellers' replies ------------------------------------------------------------------
-
-
-class BounceTarget(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
-    """Where the reply relay's bounces go (PUT /_sandbox/replies/bounce-target)."""
-
-    smtp_host: Annotated[str, msgspec.Meta(min_length=1)]
-    smtp_port: Annotated[int, msgspec.Meta(gt=0, lt=65536)]
-
-
-class InboxMessage(PassedReply, kw_only=True):
-    seller_id: str
-    order_id: str | None
-
-
-class BuyerRefusal(RefusedReply, kw_only=True):
-    seller_id: str | None = None
-
-
-def _refusals() -> dict[str, Refusal]:
-    """Amazon's words for each refusal, by reason: data (reply_refusals.json)."""
-    text = (files(__package__) / "reply_refusals.json").read_text(encoding="utf-8")
-    formats = ", ".join(e.lstrip(".").upper() for e in SUPPORTED_EXTENSIONS)
-    listed = msgspec.json.decode(text.replace("{formats}", formats), type=list[Refusal])
-    return {refusal.reason: refusal for refusal in listed}
-
-
-REFUSALS = _refusals()
-
-
-def registered_email(spec: SellerSpec) -> str:
-    """The seller account's registered address: a slug of its store name at example.com."""
-    ascii_name = unicodedata.normalize("NFKD", spec.store_name).encode("ascii", "ignore")
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.decode("ascii").lower()).strip("-")
-    return f"{slug}@example.com"
-
-
-def refusal_for(
-    sb: AmazonDouble, reply: ReplyMail, buyer: Buyer, on_thread: bool
-) -> Refusal | None:
-    """Why Amazon would refuse this reply, or None if it passes on to the buyer."""
-    sender, seller_id = reply.sender.lower(), buyer.seller_id
-    if sender in sb.senders(seller_id, blocked=True):
-        return REFUSALS["sender-blocked"]
-    registered = registered_email(sb.sellers[seller_id].gen.spec).lower()
-    if sender != registered and sender not in sb.senders(seller_id, blocked=False):
-        return REFUSALS["sender-not-approved"]
-    if any(not a.filename.lower().endswith(SUPPORTED_EXTENSIONS) for a in reply.attachments):
-        return REFUSALS["attachment-type"]
-    if sum(a.size for a in reply.attachments) > MAX_ATTACHMENT_BYTES:
-        return REFUSALS["attachments-too-large"]
-    opted_out = buyer.alias in sb.kept.opted_out_buyers
-    if opted_out and not on_thread and not IMPORTANT.search(reply.subject):
-        return REFUSALS["buyer-opted-out"]
-    return None
-
-
-def thread_order(sb: AmazonDouble, reply: ReplyMail, buyer: Buyer) -> str | None:
-    """The order of the buyer's relay mail this reply answers, if it answers one."""
-    for message_id in reply.thread_ids:
-        sent = sb.relay_log.by_message_id.get(message_id)
-        if sent is not None and (sent.alias, sent.seller_id) == (buyer.alias, buyer.seller_id):
-            return sent.order_id
-    return None
-
-
-def amazon_mailer(alias: str) -> Mailer:
-    """Amazon's mailer-daemon at the marketplace of ``alias`` (…@marketplace.amazon.fr)."""
-    domain = alias.rsplit("@", 1)[-1].removeprefix("marketplace.")
-    return Mailer(
-        sender=formataddr(("Amazon Seller Notifications", f"mailer-daemon@{domain}")),
-        subject="Delivery Status Notification (Failure)",
-        mta=f"relay.marketplace.{domain}",
-        footer="To: {alias}\nSubject: {subject}\nMessage-ID: {message_id}\n",
-        references=True,
-    )
-
-
-class ReplyHandler(RelayHandler):
-    """RCPT checks the alias, DATA applies Amazon's rules; what passes lands in the buyer's
-    inbox."""
-
-    refused_as = BuyerRefusal
-    hostname = "relay.marketplace.amazon.com"
-    ident = "Amazon Buyer-Seller Messaging relay (KeyBuzz sandbox)"
-    drain_seconds = 5.0
-
-    def __init__(self, sb: AmazonDouble) -> None:
-        super().__init__(BounceTarget(sb.settings.smtp_host, sb.settings.smtp_port))
-        self._sb = sb
-
-    async def recipient_refusal(self, address: str) -> str | None:
-        if await find_buyer(self._sb, address) is None:
-            return "550 5.1.1 Recipient address rejected: unknown buyer address"
-        return None
-
-    async def take(self, reply: ReplyMail, alias: str, bounce_to: str) -> None:
-        sb = self._sb
-        buyer = await find_buyer(sb, alias)
-        if buyer is None:  # accepted at RCPT: cannot happen unless state was cleared
-            return
-        order_on_thread = thread_order(sb, reply, buyer)
-        refusal = refusal_for(sb, reply, buyer, on_thread=order_on_thread is not None)
-        if refusal is None:
-            in_subject = ORDER_ID.search(reply.subject)
-            order_id = order_on_thread or (in_subject[0] if in_subject else buyer.order_id)
-            self.pass_on(
-                alias, InboxMessage.of(reply, seller_id=buyer.seller_id, order_id=order_id)
-            )
-            return
-        mailer = amazon_mailer(buyer.alias)
-        self.refuse(reply, buyer.alias, refusal, mailer, bounce_to, seller_id=buyer.seller_id)
-
-
-# Where it listens (the ``Double``'s ``reply_relay_at``).
-listening_at = relay_listening("amazon")

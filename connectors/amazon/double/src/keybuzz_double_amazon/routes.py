@@ -11,7 +11,7 @@ from .admin import admin_router
 from .consent import consent_routes
 from .double import AmazonDouble
 from .lwa import token_route
-from .relay import ReplyHandler
+from .reply_relay import ReplyHandler
 from .spapi import Implementation, operation_route
 
 IMPLEMENTATIONS: dict[str, Implementation] = {
