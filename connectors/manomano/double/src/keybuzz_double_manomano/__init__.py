@@ -1,6 +1,4 @@
-"""The ManoMano double: its mail relay (buyers', support's, invoice requests' and notices'
-mails, DKIM-signed, sent to an inbound address; replies taken over SMTP and bounced when
-told) and its partner API's orders, under /manomano."""
+"""The ManoMano double: its mail relay and its partner API's orders (docs/MANOMANO.md)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
-"""ManoMano's mails as the double sends them, shaped and signed as docs/MANOMANO.md, "The
-double", says (each shape marked observed or assumed there); a test may also leave fields
-out of the signature (``unsigned``) or add fields above a signed mail (``added``, a replay
-with a second Subject)."""
+"""ManoMano's mails as the double sends them (docs/MANOMANO.md, "The double"); a test may
+leave fields out of the signature (``unsigned``) or add fields above a signed mail
+(``added``, a replay with a second Subject)."""
 
 from __future__ import annotations
 

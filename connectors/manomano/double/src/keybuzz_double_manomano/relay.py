@@ -1,8 +1,6 @@
-"""ManoMano's relay in the double (docs/MANOMANO.md, "The double"): it sends the sellers'
-inbound addresses their mails (through the MX a request names) and takes the sellers'
-replies over SMTP, read as every relay double reads them (one that cannot be: ``554`` at
-DATA), checked against ManoMano's limits [assumed] after the ``250`` and bounced (RFC 3464,
-null sender) when they break them or their alias was made unreachable."""
+"""ManoMano's relay for sellers' replies (docs/MANOMANO.md, "The double"), on the kit's
+``RelayHandler``: ManoMano's limits [assumed] checked after the ``250``, a reply breaking
+them or to an alias made unreachable bounced."""
 
 from __future__ import annotations
 

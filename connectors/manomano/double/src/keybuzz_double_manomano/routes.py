@@ -1,7 +1,5 @@
-"""HTTP: ManoMano's partner API's orders under /manomano (``GET /orders/v1/orders``,
-``x-api-key`` and ``seller_contract_id`` [observed]), and the double's admin endpoints
-under /_sandbox/manomano (development use, no authentication): its sellers, its relay's
-mails sent to an inbound address, the replies it took, aliases it bounces, faults."""
+"""HTTP: ManoMano's partner API's orders under /manomano, and the double's admin endpoints
+under /_sandbox/manomano (docs/MANOMANO.md, "The double")."""
 
 from __future__ import annotations
 
