@@ -24,10 +24,8 @@ from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 import aiosmtplib
 import msgspec
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from litestar import Response, get, put
-from litestar.params import JSONBody
 
-from keybuzz_sandbox.answers import json_answer
+from keybuzz_sandbox.double_kit.admin import settings_handlers
 from keybuzz_sandbox.double_kit.bounces import Bounces, send_bounce
 from keybuzz_sandbox.faults import NextCount
 from keybuzz_sandbox.smtp_servers import serving_relay
@@ -307,9 +305,6 @@ class RefusedReply(msgspec.Struct, kw_only=True, rename="camel"):
     alias: str | None = None
     received_at: str = msgspec.field(default_factory=now_iso)
 
-    def bounced(self, sent: bool) -> None:
-        self.bounce = "sent" if sent else "failed"
-
 
 class RelayHandler:
     """aiosmtpd's hooks as every relay double answers them: RCPT takes an address its
@@ -421,26 +416,18 @@ class RelayHandler:
         return host, port
 
     async def _bounced(self, record: RefusedReply, report: MIMEMultipart, to: str) -> None:
-        record.bounced(await send_bounce(report, to, self._target))
+        record.bounce = "sent" if await send_bounce(report, to, self._target) else "failed"
 
 
 def bounce_target_handlers(path: str, relay: RelayHandler) -> list[Any]:
     """GET and PUT ``path``: where ``relay``'s bounces go, a body of its ``bounce_target``'s
-    struct (off its bounds: Litestar's 400), answered as it is now."""
+    struct (``admin.settings_handlers``' first two: a target has no default to go back to)."""
 
-    @get(path, sync_to_thread=False)
-    def read_target() -> Response[bytes]:
-        return json_answer(relay.bounce_target)
+    def move(target: Any) -> None:
+        relay.bounce_target = target
 
-    def move_target(data: Any) -> Response[bytes]:
-        relay.bounce_target = data
-        return json_answer(data)
-
-    # The body's type is the relay's own, known only when this is called.
-    json_body: Any = JSONBody
-    kind = type(relay.bounce_target)
-    move_target.__annotations__ = {"data": json_body[kind], "return": Response[bytes]}
-    return [read_target, put(path, sync_to_thread=False)(move_target)]
+    kind, current = type(relay.bounce_target), lambda: relay.bounce_target
+    return settings_handlers(path, kind, current, move)[:2]
 
 
 async def to_mx(mails: list[tuple[str, bytes]], to: str, mx: tuple[str, int]) -> None:

@@ -18,6 +18,7 @@ from keybuzz_sandbox.fault_admin import ratelimit_reset_handler
 from keybuzz_sandbox.faults import NextCount, SlowSeconds
 from keybuzz_sandbox.ratelimit import RateLimit, RateLimiter
 from litestar import Request, Response, get, post
+from litestar.params import JSONBody
 
 from . import mails
 from .env import ManoManoDoubleSettings
@@ -171,7 +172,7 @@ def manomano_routes(sb: Sandbox) -> list[Any]:
         faults = config
 
     @post("/mails")  # a body off MailRequest: Litestar's 400
-    async def send_mail(data: MailRequest) -> Response[bytes]:
+    async def send_mail(data: JSONBody[MailRequest]) -> Response[bytes]:
         seller = seller_of(data.contract)
         order_id = data.order_id or list(seller.orders)[-1]
         raw, sent = mails.compose(
