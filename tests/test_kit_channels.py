@@ -15,6 +15,8 @@ from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.kit.orders import EachChannel
 from keybuzz_shared.connectors.seam import OrderSummary, Page, cursor_of
 
+from tests.test_kit_listing import Calls
+
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
@@ -93,7 +95,7 @@ async def test_each_channels_listings_are_asked_with_its_name_none_without_a_cha
         created=listing,
         by_id=kit.ListedOrders.InLists(no_ids, 2),
         read=lambda raw: order("O", None),
-        calls=None,  # its label and shop named only for an order left out: none is here
+        calls=Calls(),
     )
     each = orders.each_of(channels, "storefront")
     await walk(each)

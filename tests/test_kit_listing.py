@@ -401,6 +401,37 @@ async def test_a_creation_window_leaves_out_its_end_and_stops_at_a_page_wholly_p
     assert len(shop.asked) == 3 and page.complete_until == end  # page 4 never asked
 
 
+async def test_a_newest_first_creation_window_reads_on_past_pages_wholly_after_its_end() -> None:
+    """Newest first (``Paging.newest_first``), a window's orders follow those created after
+    its end: a page wholly past it ends nothing."""
+    end = T0 + timedelta(days=1)
+    listed = [order(3, end + timedelta(hours=2)), order(2, end), order(1, T0)]
+
+    async def fetch(query: dict[str, str], link: str | None) -> tuple[list[Any], int]:
+        at = int(query["offset"])
+        return listed[at : at + 2], len(listed)
+
+    paging = kit.Listing.Offsets[OrderSummary](
+        lambda o: (o.created_at, o.external_id), size=2, overlap=1, newest_first=True
+    )
+    listing = kit.Listing(paging, lambda low, high: {}, fetch)
+    orders = kit.ListedOrders(
+        updated=listing,
+        created=listing,
+        by_id=kit.ListedOrders.InLists(_no_ids, 2),
+        read=read_order,
+        calls=Calls(),
+    )
+    found, cursor = [], None
+    while True:
+        page = await orders.orders_created(start=T0, end=end, cursor=cursor)
+        found += [o.external_id for o in page.items]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert found == ["O1"]
+
+
 async def test_an_order_it_cannot_read_is_left_out_said_and_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -138,6 +138,7 @@ class Paging(ABC, Generic[T, S, M]):
 
     state: type[S]
     repeats_read_on = 1  # ``RepeatedPages``' ``read_on``
+    newest_first = False  # a page wholly past a window's end says nothing of the next
 
     @abstractmethod
     def first(self, low: datetime, high: datetime | None, *, updated: bool) -> S:

@@ -17,7 +17,7 @@ from typing import Any, TypeAlias, TypeVar
 import msgspec
 
 from keybuzz_shared.connectors.kit.json_answers import segment
-from keybuzz_shared.connectors.kit.listing import Fetch, Listing, PageRead, Read
+from keybuzz_shared.connectors.kit.listing import Fetch, Listing, PageRead, Read, logged_each
 from keybuzz_shared.connectors.kit.requester import Requester
 from keybuzz_shared.connectors.seam import (
     ORDER_STATUSES,
@@ -26,7 +26,6 @@ from keybuzz_shared.connectors.seam import (
     OrderSummary,
     Page,
     cursor_of,
-    read_each,
     state_of,
 )
 from keybuzz_shared.times import as_utc
@@ -194,7 +193,7 @@ class _ListedOrders:
         step = await self._spaced(cursor, lambda: listing.step(state, self._read))
         kept = sorted((o for o in step.items if o.created_at < end), key=lambda o: o.created_at)
         past = bool(step.items) and min(o.created_at for o in step.items) >= end
-        past = past and not getattr(listing.paging, "newest_first", False)  # ``Offsets``'s
+        past = past and not listing.paging.newest_first
         following = None if past else step.following
         return PageRead(tuple(kept), step.unreadable, following).page(end)
 
@@ -205,11 +204,8 @@ class _ListedOrders:
         return await (self._first_pages(page) if cursor is None and self.spacing else page())
 
     def _read(self, raw: Sequence[Any]) -> tuple[tuple[OrderSummary, ...], tuple[str, ...]]:
-        items, unreadable = read_each(raw, self.read)
-        for reason in unreadable:  # ``calls`` read only here: listing asks nothing of it
-            spec, shop = self.calls.spec, {**self.calls.shop, "reason": reason}
-            spec.log.warning("%s order left out: unreadable", spec.label, extra=shop)
-        return items, unreadable
+        spec = self.calls.spec  # ``calls`` read only here: listing asks nothing of it
+        return logged_each(self.read, spec.log, f"{spec.label} order", self.calls.shop)(raw)
 
 
 class ChannelCursor(msgspec.Struct, array_like=True, frozen=True):
