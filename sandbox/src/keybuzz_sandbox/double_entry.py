@@ -14,8 +14,8 @@ ServiceEnv = Callable[[str], dict[str, str]]
 @dataclass(frozen=True)
 class Double:
     """One double: its name, the settings pointing a service at it, its own settings, and
-    where its routes
-    (``module:function`` of the sandbox, mounted in its app) and its conformance drivers
+    where its routes (``module:function`` of the sandbox, giving them or what it serves:
+    ``double_kit.served.Served``, mounted in its app) and its conformance drivers
     (``module:function`` returning them by marketplace value) are: imported when asked, so
     that reading a double's settings loads nothing else of it."""
 
@@ -54,11 +54,14 @@ class Double:
 
     def routes(self, sandbox: Any) -> Sequence[Any]:
         """Its route handlers on ``sandbox`` (the ``Sandbox``, typed loosely: the sandbox's
-        config reads the doubles' settings through this module)."""
+        config reads the doubles' settings through this module): those its routes function
+        gives, or what it declares it serves (``double_kit.served.Served``) assembled."""
+        from keybuzz_sandbox.double_kit.served import Served  # loaded when an app is made
+
         if not self.routes_at:
             return ()
-        routes: Sequence[Any] = pkgutil.resolve_name(self.routes_at)(sandbox)
-        return routes
+        routes: Sequence[Any] | Served = pkgutil.resolve_name(self.routes_at)(sandbox)
+        return routes.mounted(self.name, sandbox) if isinstance(routes, Served) else routes
 
     def drivers(self) -> Mapping[str, Any]:
         """Its ``conformance.ShopDriver``s by marketplace value (typed loosely: the

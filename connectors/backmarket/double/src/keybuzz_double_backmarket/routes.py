@@ -16,16 +16,14 @@ from keybuzz_sandbox.double_kit.admin import (
     AdminRefusal,
     LinkedFile,
     ShopAdmin,
-    admin_router,
     forward,
-    limits_handlers,
     settings_handlers,
 )
 from keybuzz_sandbox.double_kit.api import Refused, config_of, run_served, shop_call
 from keybuzz_sandbox.double_kit.draws import rng
-from keybuzz_sandbox.fault_admin import fault_handlers, retry_after_handlers
+from keybuzz_sandbox.double_kit.served import Served
 from keybuzz_sandbox.faults import FaultDecision, reply_faults
-from litestar import Request, Response, Router, get, post
+from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 
@@ -94,7 +92,7 @@ def waf(kind: str) -> Response[bytes]:
     return Response(WAF_PAGE, status_code=403, media_type="text/html", headers=headers)
 
 
-def backmarket_routes(sb: Sandbox) -> list[Any]:
+def backmarket_routes(sb: Sandbox) -> Served:
     specs = (*SHOPS, *extra_specs(sb.config.of(BackMarketDoubleSettings).extra_shops))
     double = BackMarketDouble(sb.config.seed, specs, sb.clock)
     faults = partial(config_of, double.faults, BackMarketFaultConfig)
@@ -173,7 +171,12 @@ def backmarket_routes(sb: Sandbox) -> list[Any]:
 
     bound = MESSAGE_BODY_BYTES
     routes = DESCRIBED.routes(BASE, "backmarket", api.OPERATIONS, call, request_max_body_size=bound)
-    return [*routes, attachment_file, _admin(double)]
+    return Served(
+        api=[*routes, attachment_file],
+        admin=_admin(double),
+        faults=(double.faults, BackMarketFaultConfig),
+        limits=double.limits,
+    )
 
 
 # --- admin ---------------------------------------------------------------------------------
@@ -200,7 +203,7 @@ def _files(requested: list[LinkedFile]) -> tuple[tuple[str, bytes, str | None], 
     return tuple((f.name, f.content, f.link) for f in requested)
 
 
-def _admin(double: BackMarketDouble) -> Router:
+def _admin(double: BackMarketDouble) -> list[Any]:
     folders = {"folder": ("care folder", lambda shop, n: double.book(shop).folders.get(n))}
     at_shop = ShopAdmin("/shops/{number:int}", double.shops.get, folders)
 
@@ -284,16 +287,5 @@ def _admin(double: BackMarketDouble) -> Router:
         today = int(double.now() // 86_400)
         return json_answer({"day": today, "counters": double.counters(shop)})
 
-    return admin_router(
-        "/_sandbox/backmarket",
-        [
-            clock,
-            advance,
-            *settings_handlers("/activity", Activity, lambda: double.activity, set_activity),
-            *at_shop.handlers,
-            counters,
-            *fault_handlers(double.faults, BackMarketFaultConfig),
-            *limits_handlers(double.limits),
-            *retry_after_handlers(double.limits.waits.inside),
-        ],
-    )
+    activity = settings_handlers("/activity", Activity, lambda: double.activity, set_activity)
+    return [clock, advance, *activity, *at_shop.handlers, counters]

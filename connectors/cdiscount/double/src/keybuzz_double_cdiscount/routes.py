@@ -12,7 +12,6 @@ import msgspec
 from keybuzz_sandbox.answers import gateway_page, held_back, json_answer
 from keybuzz_sandbox.double_kit.admin import (
     AdminRefusal,
-    admin_router,
     drawn_shops_handlers,
     known,
     shop_log_handlers,
@@ -28,9 +27,9 @@ from keybuzz_sandbox.double_kit.api import (
 from keybuzz_sandbox.double_kit.draws import numeric_id
 from keybuzz_sandbox.double_kit.oauth import basic_credentials
 from keybuzz_sandbox.double_kit.routes import operation_route
-from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
+from keybuzz_sandbox.double_kit.served import Served
 from keybuzz_sandbox.faults import FaultDecision, reply_faults
-from litestar import Request, Response, Router, post
+from litestar import Request, Response, post
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 
@@ -82,7 +81,7 @@ def _oidc_error(
     return json_answer({"error": error, "error_description": description}, status, headers)
 
 
-def cdiscount_routes(sb: Sandbox) -> list[Any]:
+def cdiscount_routes(sb: Sandbox) -> Served:
     """The double's routes; its shops cost nothing until asked for."""
     own = sb.config.of(CdiscountDoubleSettings)
     double = CdiscountDouble(
@@ -197,7 +196,12 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
         return operation_route(f"{API}{path}", method, f"cdiscount.{operation}", handler)
 
     api_routes = [endpoint(*spec) for spec in api.OPERATIONS]
-    return [token, *api_routes, _admin(sb, double)]
+    return Served(
+        api=[token, *api_routes],
+        admin=_admin(double),
+        faults=(double.faults, CdiscountFaultConfig),
+        limiter=double.limiter,
+    )
 
 
 # --- admin ---------------------------------------------------------------------------------
@@ -227,7 +231,7 @@ class GraduationRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
     graduation: str = "Claim"
 
 
-def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
+def _admin(double: CdiscountDouble) -> list[Any]:
     def book_of(seller_id: str) -> ShopBook:
         return known(double.books.get(seller_id), f"seller {seller_id}")
 
@@ -301,23 +305,16 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
         record.graduations.append((now, data.graduation))
         return json_answer({"discussionId": discussion_id, "graduation": data.graduation})
 
-    return admin_router(
-        "/_sandbox/cdiscount",
-        [
-            *drawn_shops_handlers(
-                double.shops,
-                book_of,
-                lambda book, seconds: book.advance(seconds, double.clock.now()),
-            ),
-            open_discussion,
-            write,
-            graduate,
-            *shop_log_handlers(
-                book_of,
-                ("rotate-secret", lambda book: double.rotate_secret(book.seller_id)),
-                expire_tokens=lambda book: double.expire_tokens(book.seller_id),
-            ),
-            *fault_handlers(double.faults, CdiscountFaultConfig),
-            ratelimit_reset_handler(double.limiter),
-        ],
-    )
+    return [
+        *drawn_shops_handlers(
+            double.shops, book_of, lambda book, seconds: book.advance(seconds, double.clock.now())
+        ),
+        open_discussion,
+        write,
+        graduate,
+        *shop_log_handlers(
+            book_of,
+            ("rotate-secret", lambda book: double.rotate_secret(book.seller_id)),
+            expire_tokens=lambda book: double.expire_tokens(book.seller_id),
+        ),
+    ]

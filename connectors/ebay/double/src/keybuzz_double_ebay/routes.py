@@ -12,16 +12,16 @@ from urllib.parse import urlencode
 
 import msgspec
 from keybuzz_sandbox.answers import gateway_page, held_back, json_answer
-from keybuzz_sandbox.double_kit.admin import admin_router, known, shop_log_handlers
+from keybuzz_sandbox.double_kit.admin import known, shop_log_handlers
 from keybuzz_sandbox.double_kit.api import PROXY_PAGE, Answer, Refused, served
 from keybuzz_sandbox.double_kit.oauth import basic_credentials
-from keybuzz_sandbox.fault_admin import fault_handlers
+from keybuzz_sandbox.double_kit.served import Served
 from keybuzz_sandbox.faults import WebPageFaults, hostile_page, reply_faults
 from litestar import Request, Response, get, post, put
 from litestar.response import Redirect, Stream
 
 from .contract import DESCRIBED
-from .env import ACCESS_SECONDS, ADMIN, CLIENT_ID, REFRESH_SECONDS, ROOT, RU_NAME
+from .env import ACCESS_SECONDS, CLIENT_ID, REFRESH_SECONDS, ROOT, RU_NAME
 from .state import EbayState, Grant, Seller, message, seller_order
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def error(status: int, message: str, error_id: int = 2004, **more: str) -> Respo
     return json_answer(errors(message, error_id, **more), status)
 
 
-def routes(sb: Sandbox) -> list[Any]:
+def routes(sb: Sandbox) -> Served:
     state = EbayState.seeded(sb)
 
     @get(f"{ROOT}/oauth2/authorize", include_in_schema=False, sync_to_thread=False)
@@ -379,7 +379,7 @@ def routes(sb: Sandbox) -> list[Any]:
         sold,
         written,
         *shop_log_handlers(seller_of, ("revoke", state.revoke), expire_tokens=state.expire),
-        *fault_handlers(state.faults, WebPageFaults),
     ]
     api = [route for name in operations for route in served_api(name)]
-    return [authorize, token, *api, admin_router(ADMIN, admin)]
+    faults = (state.faults, WebPageFaults)
+    return Served(api=[authorize, token, *api], admin=admin, faults=faults)

@@ -9,15 +9,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 from keybuzz_sandbox.answers import XML, admin_error, gateway_page, json_answer, xml_malformed
-from keybuzz_sandbox.double_kit.admin import (
-    admin_router,
-    drawn_shops_handlers,
-    known,
-    shop_log_handlers,
-)
+from keybuzz_sandbox.double_kit.admin import drawn_shops_handlers, known, shop_log_handlers
 from keybuzz_sandbox.double_kit.draws import file_bytes
+from keybuzz_sandbox.double_kit.served import Served
 from keybuzz_sandbox.echo import EchoSecret
-from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
 from keybuzz_sandbox.faults import XML_KINDS, SlowAnswer, reply_faults, trickled
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, JSONBody
@@ -203,7 +198,7 @@ class IncidentClosing(msgspec.Struct, kw_only=True, rename="camel", forbid_unkno
     order_id: str
 
 
-def fnac_routes(sb: Sandbox) -> list[Any]:
+def fnac_routes(sb: Sandbox) -> Served:
     """The double's routes; its shops cost nothing until asked for."""
     own = sb.config.of(FnacDoubleSettings)
     double = FnacDouble(
@@ -213,7 +208,6 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
         sb.state,
         sb.config.public_url,
     )
-    sb.before_save.append(double.record)
 
     @post("/fnac/api.php/{service:str}", include_in_schema=False, status_code=200)
     async def api(
@@ -293,20 +287,18 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
         sb.save()
         return {"shopId": creds.shop_id, "key": creds.key}
 
-    admin = admin_router(
-        "/_sandbox/fnac",
-        [
-            *drawn_shops_handlers(double.shops, book_of, advance),
-            buyer_writes,
-            open_incident,
-            close_incident,
-            *shop_log_handlers(
-                book_of,
-                ("rotate-key", rotate_key),
-                expire_tokens=lambda book: double.expire_tokens(book.shop_id),
-            ),
-            *fault_handlers(double.faults, FnacFaultConfig),
-            ratelimit_reset_handler(double.limiter),
-        ],
+    admin = [
+        *drawn_shops_handlers(double.shops, book_of, advance),
+        buyer_writes,
+        open_incident,
+        close_incident,
+        *shop_log_handlers(
+            book_of,
+            ("rotate-key", rotate_key),
+            expire_tokens=lambda book: double.expire_tokens(book.shop_id),
+        ),
+    ]
+    faults = (double.faults, FnacFaultConfig)
+    return Served(
+        api=[api, download], admin=admin, faults=faults, limiter=double.limiter, kept=double.record
     )
-    return [api, download, admin]

@@ -15,15 +15,13 @@ from keybuzz_sandbox.double_kit.admin import (
     AdvanceRequest,
     ShopAdmin,
     Unknown,
-    admin_router,
     forward,
     known,
-    limits_handlers,
 )
 from keybuzz_sandbox.double_kit.api import Refused, config_of, run_served, shop_call, web_page
-from keybuzz_sandbox.fault_admin import fault_handlers, retry_after_handlers
+from keybuzz_sandbox.double_kit.served import Served
 from keybuzz_sandbox.faults import FaultDecision, reply_faults
-from litestar import Request, Response, Router
+from litestar import Request, Response
 from litestar.response import Stream
 
 from . import api
@@ -51,7 +49,7 @@ def too_many(seconds: int) -> Response[bytes]:
     return error(429, "Too many requests", {"Retry-After": str(seconds)})
 
 
-def mirakl_routes(sb: Sandbox) -> list[Any]:
+def mirakl_routes(sb: Sandbox) -> Served:
     double = MiraklDouble(
         sb.config.seed,
         OPERATORS,
@@ -136,7 +134,13 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
         return run_served(run, book, parts, shown, refusal, kind, huge, malformed_status=200)
 
     routes = DESCRIBED.routes(BASE, "mirakl", api.OPERATIONS, call)
-    return [*routes, _admin(double)]
+    return Served(
+        api=routes,
+        admin=_admin(double),
+        faults=(double.faults, MiraklFaultConfig),
+        limits=double.limits,
+        limits_reset=double.reset_limits,
+    )
 
 
 # --- admin ---------------------------------------------------------------------------------
@@ -175,7 +179,7 @@ def _check_sender(sender: str, to: list[str], body: str) -> None:
         raise AdminRefusal("to among CUSTOMER, OPERATOR, SHOP, not the sender")
 
 
-def _admin(double: MiraklDouble) -> Router:
+def _admin(double: MiraklDouble) -> list[Any]:
     threads = {"thread": ("thread", lambda book, thread_id: book.threads.get(thread_id))}
     at_shop = ShopAdmin("/operators/{code:str}/shops/{shop_id:int}", double.book, threads)
 
@@ -252,12 +256,4 @@ def _admin(double: MiraklDouble) -> Router:
         key = operator.rotate(book.shop_id)
         return {"apiKey": key, "shopIds": operator.keys[key]}
 
-    return admin_router(
-        "/_sandbox/mirakl",
-        [
-            *at_shop.handlers,
-            *fault_handlers(double.faults, MiraklFaultConfig),
-            *limits_handlers(double.limits, double.reset_limits),
-            *retry_after_handlers(double.limits.waits.inside),
-        ],
-    )
+    return at_shop.handlers

@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from keybuzz_sandbox.answers import XML, gateway_page, held_back, json_answer, xml_malformed
-from keybuzz_sandbox.double_kit.admin import admin_router, known
-from keybuzz_sandbox.fault_admin import fault_handlers
+from keybuzz_sandbox.double_kit.admin import known
+from keybuzz_sandbox.double_kit.served import Served
 from keybuzz_sandbox.faults import XML_KINDS, FaultInjector, SlowFaultConfig, reply_faults
 from litestar import Request, Response, get, post
 from litestar.response import Stream
@@ -34,7 +34,6 @@ from keybuzz_double_rakuten.state import (
 if TYPE_CHECKING:
     from keybuzz_sandbox.sandbox import Sandbox
 
-ADMIN = "/_sandbox/rakuten"
 SALES_PAGE = 10  # sales a getcurrentsales page lists [assumed]
 # The web service's actions the double serves: three reads, two replies.
 ACTIONS = (
@@ -97,7 +96,7 @@ def _xml(body: bytes, status: int = 400) -> Response[bytes]:
     return Response(body, status_code=status, media_type=XML)
 
 
-def routes(sb: Sandbox) -> list[Any]:
+def routes(sb: Sandbox) -> Served:
     sellers = seeded_sellers(sb.config.seed, sb.config.of(RakutenDoubleSettings).extra_shops)
     faults = FaultInjector(sb.config.seed, RakutenFaults())
     numbers = itertools.count(1)
@@ -317,12 +316,5 @@ def routes(sb: Sandbox) -> list[Any]:
         seller.token = hashlib.sha256(f"{seller.token}|{next(numbers)}".encode()).hexdigest()[:32]
         return json_answer({"token": seller.token})
 
-    admin = [
-        listed_shops,
-        open_thread,
-        add_message,
-        sent,
-        rotate,
-        *fault_handlers(faults, RakutenFaults),
-    ]
-    return [sales_ws, admin_router(ADMIN, admin)]
+    admin = [listed_shops, open_thread, add_message, sent, rotate]
+    return Served(api=[sales_ws], admin=admin, faults=(faults, RakutenFaults))
