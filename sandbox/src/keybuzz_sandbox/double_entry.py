@@ -15,14 +15,15 @@ ServiceEnv = Callable[[str], dict[str, str]]
 class Double:
     """One double: its name, the settings pointing a service at it, its own settings, and
     where its routes (``module:function`` of the sandbox, giving them or what it serves:
-    ``double_kit.served.Served``, mounted in its app) and its conformance drivers
-    (``module:function`` returning them by marketplace value) are: imported when asked, so
-    that reading a double's settings loads nothing else of it."""
+    ``double_kit.served.Served``, mounted in its app) and the maker of its conformance
+    drivers (``module:callable`` taking ``marketplace=``: a driver's class) are: imported
+    when asked, so that reading a double's settings loads nothing else of it."""
 
     name: str
     service_env: ServiceEnv
     routes_at: str = ""
     drivers_at: str = ""
+    marketplaces: tuple[str, ...] = ()  # the marketplace values it has a driver for
     # ``module:function`` returning, for a marketplace value, a driver listing the shops the
     # double seeds for it when it has no conformance driver of its own (every operator of a
     # many-operator API), or None: not one of its marketplaces. Empty: its drivers are all.
@@ -68,8 +69,8 @@ class Double:
         conformance module reads the doubles)."""
         if not self.drivers_at:
             return {}
-        drivers: Mapping[str, Any] = pkgutil.resolve_name(self.drivers_at)()
-        return drivers
+        made = pkgutil.resolve_name(self.drivers_at)
+        return {marketplace: made(marketplace=marketplace) for marketplace in self.marketplaces}
 
     def relay_drivers(self) -> Mapping[str, Any]:
         """Its ``relay_conformance.RelayDriver``s by marketplace value (typed loosely, as

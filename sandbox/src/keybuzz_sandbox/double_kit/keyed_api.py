@@ -86,17 +86,15 @@ class KeyedApi:
         """The API's and the admin's routes on ``sb``."""
         return KeyedRoutes(self, sb).handlers()
 
-    def drivers(self) -> dict[str, ShopDriver]:
-        return {
-            self.marketplace: KeyedDriver(
-                marketplace=self.marketplace,
-                admin=self.admin,
-                tokenless=f"a {self.display} API key has no token",
-                prefix=self.marketplace,
-                api=self.api,
-                fields=dict(zip(self.credentials, ("number", "key"), strict=True)),
-            )
-        }
+    def driver(self, marketplace: str) -> ShopDriver:
+        return KeyedDriver(
+            marketplace=marketplace,
+            admin=self.admin,
+            tokenless=f"a {self.display} API key has no token",
+            prefix=self.marketplace,
+            api=self.api,
+            fields=dict(zip(self.credentials, ("number", "key"), strict=True)),
+        )
 
     def double(self, module: str, at: str) -> Double:
         """Its entry point's ``Double``, this declaration being ``module``'s ``at``."""
@@ -105,7 +103,8 @@ class KeyedApi:
             self.name,
             lambda base: {url: f"{base}{self.api}/"},
             routes_at=f"{module}:{at}.routes",
-            drivers_at=f"{module}:{at}.drivers",
+            drivers_at=f"{module}:{at}.driver",
+            marketplaces=(self.marketplace,),
         )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from keybuzz_sandbox.conformance import RecipientKind, ShopDriver
+from keybuzz_sandbox.conformance import RecipientKind
 from keybuzz_sandbox.double_kit.driver import ListedShopsDriver
 
 from keybuzz_double_backmarket import DOUBLE
@@ -36,7 +36,3 @@ class BackMarketDriver(ListedShopsDriver):
         # Polled every two seconds as the suite's other shops: the day's plan of 4,000
         # calls would space them ~20 s apart.
         return super().service_settings(sandbox_url) | {"BACKMARKET_CALLS_PER_DAY": "1000000"}
-
-
-def drivers() -> dict[str, ShopDriver]:
-    return {"BACKMARKET": BackMarketDriver(marketplace="BACKMARKET")}

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from keybuzz_sandbox.conformance import ShopDriver
 from keybuzz_sandbox.double_kit.driver import ListedShopsDriver
 
 from keybuzz_double_cdiscount import DOUBLE
@@ -37,7 +36,3 @@ class CdiscountDriver(ListedShopsDriver):
 
     def logged_kinds(self, logged: Mapping[str, Any]) -> list[str]:
         return [receiver["userType"] for receiver in logged["receivers"]]
-
-
-def drivers() -> dict[str, ShopDriver]:
-    return {"CDISCOUNT": CdiscountDriver(marketplace="CDISCOUNT")}

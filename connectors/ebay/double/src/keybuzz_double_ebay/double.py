@@ -12,5 +12,6 @@ DOUBLE = Double(
     service_env,
     settings=EbayDoubleSettings,
     routes_at="keybuzz_double_ebay.routes:routes",
-    drivers_at="keybuzz_double_ebay.driver:drivers",
+    drivers_at="keybuzz_double_ebay.driver:EbayDriver",
+    marketplaces=("EBAY",),
 )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from keybuzz_sandbox.conformance import ConsentApp, DoubleShop, ShopDriver, answered
+from keybuzz_sandbox.conformance import ConsentApp, DoubleShop, answered
 from keybuzz_sandbox.double_kit.driver import ListedShopsDriver
 
 from .double import DOUBLE
@@ -50,7 +50,3 @@ class EbayDriver(ListedShopsDriver):
         if answer.status_code not in (302, 303, 307):
             raise AssertionError(f"the consent page answered {answer.status_code}: {answer.text}")
         return str(answer.headers["location"])
-
-
-def drivers() -> dict[str, ShopDriver]:
-    return {"EBAY": EbayDriver(marketplace="EBAY")}

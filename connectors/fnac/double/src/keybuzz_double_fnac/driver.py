@@ -10,7 +10,6 @@ import httpx
 from keybuzz_sandbox.conformance import (
     DoubleShop,
     RecipientKind,
-    ShopDriver,
     WireFormat,
     Written,
     answered,
@@ -62,7 +61,3 @@ class FnacDriver(ListedShopsDriver):
             )
             answered(opened, 201)
         return written
-
-
-def drivers() -> dict[str, ShopDriver]:
-    return {marketplace: FnacDriver(marketplace=marketplace) for marketplace in ("FNAC", "DARTY")}

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import httpx
 from keybuzz_sandbox import conformance
-from keybuzz_sandbox.conformance import DoubleShop, RecipientKind, ShopDriver, answered
+from keybuzz_sandbox.conformance import DoubleShop, RecipientKind, answered
 from keybuzz_sandbox.double_kit.driver import ListedShopsDriver
 
 from keybuzz_double_kaufland import DOUBLE
@@ -46,7 +46,3 @@ class KauflandDriver(ListedShopsDriver):
         path = f"{self.admin}/shops/{shop.account}/threads/{opened['threadId']}/close"
         answered(await http.post(path, json={"by": "customer_service"}))
         return conformance.written_of(opened)
-
-
-def drivers() -> dict[str, ShopDriver]:
-    return {"KAUFLAND": KauflandDriver(marketplace="KAUFLAND")}

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from keybuzz_sandbox.conformance import Fault, ShopDriver
+from keybuzz_sandbox.conformance import Fault
 from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, suite_pace
 
 from keybuzz_double_mirakl import DOUBLE
@@ -81,10 +81,6 @@ def operated(marketplace: str) -> MiraklDriver:
     """The driver of one operator of the double, its admin under the double's."""
     admin = f"{MiraklDriver.faults_at}/operators/{marketplace}"
     return MiraklDriver(marketplace=marketplace, admin=admin)
-
-
-def drivers() -> dict[str, ShopDriver]:
-    return {"BOULANGER": operated("BOULANGER")}
 
 
 def lister(marketplace: str) -> MiraklDriver | None:

@@ -9,7 +9,6 @@ import httpx
 from keybuzz_sandbox.conformance import (
     DoubleShop,
     Fault,
-    ShopDriver,
     Unsupported,
     WireFormat,
     Written,
@@ -51,7 +50,3 @@ class RakutenDriver(ListedShopsDriver):
         self, http: httpx.AsyncClient, shop: DoubleShop, text: str, reference: str
     ) -> Written:
         raise Unsupported("Rakuten's messages carry no file")
-
-
-def drivers() -> dict[str, ShopDriver]:
-    return {"RAKUTEN": RakutenDriver(marketplace="RAKUTEN")}
