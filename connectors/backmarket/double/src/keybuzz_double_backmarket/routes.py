@@ -7,16 +7,16 @@ from __future__ import annotations
 import re
 import uuid
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 from keybuzz_sandbox.answers import faulted, json_answer
 from keybuzz_sandbox.double_kit import admin
 from keybuzz_sandbox.double_kit.admin import (
-    AdminRefusal,
     LinkedFile,
     ShopAdmin,
     forward,
+    one_of,
     settings_handlers,
 )
 from keybuzz_sandbox.double_kit.api import Refused, config_of, run_served, shop_call
@@ -187,8 +187,8 @@ class AdvanceRequest(admin.AdvanceRequest, kw_only=True, forbid_unknown_fields=T
 
 
 class WriteRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    initiator: str = CUSTOMER  # or BACKMARKET (Back Market's staff)
-    message: str = "Bonjour, avez-vous du nouveau ?"
+    initiator: Annotated[str, one_of((CUSTOMER, BACKMARKET))] = CUSTOMER  # or Back Market's staff
+    message: Annotated[str, msgspec.Meta(min_length=1)] = "Bonjour, avez-vous du nouveau ?"
     informative: bool = False
     attachments: list[LinkedFile] = []
 
@@ -258,8 +258,6 @@ def _admin(double: BackMarketDouble) -> list[Any]:
 
     @at_shop.post("/folders/{folder:int}/messages", WriteRequest, 201)
     def write(shop: Shop, folder: Folder, data: WriteRequest) -> dict[str, int]:
-        if data.initiator not in (CUSTOMER, BACKMARKET) or not data.message:
-            raise AdminRefusal("initiator Customer or BackMarket, a message")
         book = double.book(shop)
         files = _files(data.attachments)
         message = book.write(
