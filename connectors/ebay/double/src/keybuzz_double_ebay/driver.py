@@ -10,7 +10,8 @@ import httpx
 from keybuzz_sandbox.conformance import ConsentApp, DoubleShop, answered
 from keybuzz_sandbox.double_kit.driver import ListedShopsDriver
 
-from .double import DOUBLE
+from keybuzz_double_ebay import DOUBLE
+
 from .env import LISTED_AS, RU_NAME
 
 
