@@ -16,7 +16,8 @@ class Double:
     """One double: its name, the settings pointing a service at it, its own settings, and
     where its routes (``module:function`` of the sandbox, giving them or what it serves:
     ``double_kit.served.Served``, mounted in its app) and the maker of its conformance
-    drivers (``module:callable`` taking ``marketplace=``: a driver's class) are: imported
+    drivers (``module:callable`` taking ``marketplace=`` and ``double=``, this one: a
+    driver's class) are: imported
     when asked, so that reading a double's settings loads nothing else of it."""
 
     name: str
@@ -70,7 +71,7 @@ class Double:
         if not self.drivers_at:
             return {}
         made = pkgutil.resolve_name(self.drivers_at)
-        return {marketplace: made(marketplace=marketplace) for marketplace in self.marketplaces}
+        return {m: made(marketplace=m, double=self) for m in self.marketplaces}
 
     def relay_drivers(self) -> Mapping[str, Any]:
         """Its ``relay_conformance.RelayDriver``s by marketplace value (typed loosely, as

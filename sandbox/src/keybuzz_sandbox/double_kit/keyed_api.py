@@ -86,9 +86,10 @@ class KeyedApi:
         """The API's and the admin's routes on ``sb``."""
         return KeyedRoutes(self, sb).handlers()
 
-    def driver(self, marketplace: str) -> ShopDriver:
+    def driver(self, marketplace: str, double: Double) -> ShopDriver:
         return KeyedDriver(
             marketplace=marketplace,
+            double=double,
             admin=self.admin,
             tokenless=f"a {self.display} API key has no token",
             prefix=self.marketplace,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from keybuzz_sandbox.double_kit.admin import admin_router, limits_handlers
 from keybuzz_sandbox.fault_admin import (
@@ -21,14 +21,6 @@ from keybuzz_sandbox.ratelimit import RateLimiter
 
 if TYPE_CHECKING:
     from keybuzz_sandbox.double_kit.api import CallLimits
-
-
-class Saving(Protocol):
-    """The running sandbox as a double's declaration needs it (the ``Sandbox``: its config
-    finds the doubles, which import this module)."""
-
-    @property
-    def before_save(self) -> list[Callable[[], None]]: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,8 +36,9 @@ class Served:
     limiter: RateLimiter | None = None  # its rate-limit buckets (``/ratelimits/reset``)
     kept: Callable[[], None] | None = None  # writes what it keeps into the sandbox's state
 
-    def mounted(self, name: str, sandbox: Saving) -> list[Any]:
-        """The routes of double ``name`` on ``sandbox``, its admin's under its path."""
+    def mounted(self, name: str, sandbox: Any) -> list[Any]:
+        """The routes of double ``name`` on ``sandbox`` (the ``Sandbox``, typed loosely: its
+        config finds the doubles, which import this module), its admin's under its path."""
         if self.kept is not None:
             sandbox.before_save.append(self.kept)
         admin = list(self.admin)

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from keybuzz_sandbox.conformance import RecipientKind
 from keybuzz_sandbox.double_kit.driver import ListedShopsDriver
 
-from keybuzz_double_backmarket import DOUBLE
-
 
 @dataclass(frozen=True, kw_only=True)
 class BackMarketDriver(ListedShopsDriver):
@@ -27,7 +25,6 @@ class BackMarketDriver(ListedShopsDriver):
     threads: str = "folders"  # a buyer's care folder
     said: str = "message"
     file_reference: str = "link"
-    double = DOUBLE
     suite_settings = {"EXTRA_SHOPS": "2"}
     logged_said = "message"
     opening_file = {}  # in the folder's first message

@@ -8,8 +8,6 @@ from typing import Any
 
 from keybuzz_sandbox.double_kit.driver import ListedShopsDriver
 
-from keybuzz_double_cdiscount import DOUBLE
-
 
 @dataclass(frozen=True, kw_only=True)
 class CdiscountDriver(ListedShopsDriver):
@@ -22,7 +20,6 @@ class CdiscountDriver(ListedShopsDriver):
     answer_cap: int = 16 * 2**20  # the Cdiscount connector's MAX_RESPONSE_BYTES
     threads: str = "discussions"
     thread_id: str = "discussionId"
-    double = DOUBLE
     suite_settings = {"EXTRA_SHOPS": "2", "BENCH_ORDERS": "50"}
 
     account = "sellerId"

@@ -10,8 +10,6 @@ import httpx
 from keybuzz_sandbox.conformance import ConsentApp, DoubleShop, answered
 from keybuzz_sandbox.double_kit.driver import ListedShopsDriver
 
-from keybuzz_double_ebay import DOUBLE
-
 from .env import LISTED_AS, RU_NAME
 
 
@@ -24,7 +22,6 @@ class EbayDriver(ListedShopsDriver):
     recipients: tuple[Any, ...] = ("BUYER",)
     file_reference: str = "url"  # a message's files are links the sender hosts
 
-    double = DOUBLE
     account = "number"
     listed_as = LISTED_AS
     buyer_says = {}

@@ -17,8 +17,6 @@ from keybuzz_sandbox.conformance import (
 )
 from keybuzz_sandbox.double_kit.driver import ListedShopsDriver
 
-from . import DOUBLE
-
 
 @dataclass(frozen=True, kw_only=True)
 class FnacDriver(ListedShopsDriver):
@@ -35,7 +33,6 @@ class FnacDriver(ListedShopsDriver):
     threads: str = "messages"  # a buyer's message opens its order's thread
     said: str = "description"
     file_reference: str = "url"
-    double = DOUBLE
     suite_settings = {"EXTRA_SHOPS": "4", "BENCH_ORDERS": "50"}  # 2 more of each marketplace
 
     account = "shop_id"

@@ -9,8 +9,6 @@ from keybuzz_sandbox import conformance
 from keybuzz_sandbox.conformance import DoubleShop, RecipientKind, answered
 from keybuzz_sandbox.double_kit.driver import ListedShopsDriver
 
-from keybuzz_double_kaufland import DOUBLE
-
 
 @dataclass(frozen=True, kw_only=True)
 class KauflandDriver(ListedShopsDriver):
@@ -25,7 +23,6 @@ class KauflandDriver(ListedShopsDriver):
     tokenless: str = "Kaufland signs each request with the seller's keys: no token"
     recipients: tuple[RecipientKind, ...] = ("BUYER",)
     file_reference: str = "link"
-    double = DOUBLE
     suite_settings = {"EXTRA_SHOPS": "2"}
     account = "clientKey"
     listed_as = {"client_key": "clientKey", "secret_key": "secretKey"}

@@ -15,8 +15,6 @@ from keybuzz_sandbox.conformance import (
 )
 from keybuzz_sandbox.double_kit.driver import ListedShopsDriver
 
-from keybuzz_double_rakuten import DOUBLE
-
 REPLYING = ("contactuseraboutitem", "contactusaboutitem")
 
 
@@ -33,7 +31,6 @@ class RakutenDriver(ListedShopsDriver):
     wire: WireFormat = "XML"
     unpaged: str = "Rakuten's to-do list (getitemtodolist) is one answer, not paged"
 
-    double = DOUBLE
     account = "login"
     listed_as = {"login": "login", "token": "token"}
     logged_to = "recipient"  # the seam's RecipientKind
