@@ -17,8 +17,8 @@ class Double:
     where its routes (``module:function`` of the sandbox, giving them or what it serves:
     ``double_kit.served.Served``, mounted in its app) and the maker of its conformance
     drivers (``module:callable`` taking ``marketplace=`` and ``double=``, this one: a
-    driver's class) are: imported
-    when asked, so that reading a double's settings loads nothing else of it."""
+    driver's class) are: imported when asked, so that reading a double's settings loads
+    nothing else of it."""
 
     name: str
     service_env: ServiceEnv
@@ -66,8 +66,8 @@ class Double:
         return routes.mounted(self.name, sandbox) if isinstance(routes, Served) else routes
 
     def drivers(self) -> Mapping[str, Any]:
-        """Its ``conformance.ShopDriver``s by marketplace value (typed loosely: the
-        conformance module reads the doubles)."""
+        """Its ``conformance.ShopDriver``s, one for each of its ``marketplaces`` (typed
+        loosely: the conformance module reads the doubles)."""
         if not self.drivers_at:
             return {}
         made = pkgutil.resolve_name(self.drivers_at)
