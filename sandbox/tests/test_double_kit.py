@@ -156,12 +156,14 @@ async def test_every_doubles_admin_answers_what_it_lacks_with_the_kits_404(
         assert (answered.status_code, answered.json()) == (404, {"error": error}), path
 
 
-async def test_a_doubles_fault_settings_off_their_declared_bounds_are_a_400(
+async def test_a_doubles_settings_and_admin_bodies_off_their_declared_bounds_are_a_400(
     client: httpx.AsyncClient,
 ) -> None:
     """eBay's double takes the shared ``WebPageFaults`` as they are: a negative stall, a hold
     past the hour, a rate above 1 or a negative count is refused as the body is read (a 400
-    with a JSON body), the settings held before kept; ManoMano's settings are bounded too."""
+    with a JSON body), the settings held before kept; ManoMano's settings are bounded too. An
+    admin body's word off those its double declares (``admin.one_of``) is refused alike,
+    before the shop it names is looked for."""
     armed = await client.put("/_sandbox/ebay/faults", json={"stallSeconds": 2})
     assert armed.status_code == 200
     for off in ({"stallSeconds": -1}, {"holdSeconds": 1e9}, {"errorRate": 1.5}, {"failNext": -1}):
@@ -172,6 +174,16 @@ async def test_a_doubles_fault_settings_off_their_declared_bounds_are_a_400(
     for off in ({"garbageNext": -1}, {"slowSeconds": -1}):  # ManoMano's own settings alike
         refused = await client.put("/_sandbox/manomano/faults", json=off)
         assert refused.status_code == 400 and refused.json(), off
+    off_words = {
+        "/_sandbox/backmarket/shops/0/folders/1/messages": "initiator",
+        "/_sandbox/cdiscount/shops/nobody/discussions": "graduation",
+        "/_sandbox/mirakl/operators/BOULANGER/shops/0/threads/t/messages": "to",
+    }
+    for path, field in off_words.items():
+        refused = await client.post(path, json={field: ["Merchant"] if field == "to" else "X"})
+        said = refused.json()["extra"][0]
+        assert refused.status_code == 400 and said["key"].startswith(field), path
+        assert "regex" in said["message"], path  # its words, not another check
 
 
 def test_a_listings_page_says_whether_another_follows_and_plays_the_paging_fault() -> None:

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from keybuzz_double_rakuten import RakutenDoubleSettings
-from keybuzz_double_rakuten.driver import RakutenDriver
+from keybuzz_double_rakuten import DOUBLE, RakutenDoubleSettings
 from keybuzz_double_rakuten.routes import RakutenFaults
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.fixtures import serve, serving  # noqa: F401 - fixture
@@ -52,7 +51,7 @@ async def staff_message_is_customer_services_mail(http: Any, seller: dict[str, s
     service hold one."""
     shop = f"/_sandbox/rakuten/shops/{seller['login']}/threads"
     item = (await http.post(shop, json={"body": "Bonjour"})).json()["threadId"]
-    staff = RakutenDriver(marketplace="RAKUTEN").staff_message("Merci de répondre")
+    staff = DOUBLE.drivers()["RAKUTEN"].staff_message("Merci de répondre")
     assert (await http.post(f"{shop}/{item}/messages", json=staff)).status_code == 201
     params = {"login": seller["login"], "pwd": seller["token"], "version": "2017-08-07"}
     infos = await http.get(

@@ -14,15 +14,17 @@ ServiceEnv = Callable[[str], dict[str, str]]
 @dataclass(frozen=True)
 class Double:
     """One double: its name, the settings pointing a service at it, its own settings, and
-    where its routes
-    (``module:function`` of the sandbox, mounted in its app) and its conformance drivers
-    (``module:function`` returning them by marketplace value) are: imported when asked, so
-    that reading a double's settings loads nothing else of it."""
+    where its routes (``module:function`` of the sandbox, giving them or what it serves:
+    ``double_kit.served.Served``, mounted in its app) and the maker of its conformance
+    drivers (``module:callable`` taking ``marketplace=`` and ``double=``, this one: a
+    driver's class) are: imported when asked, so that reading a double's settings loads
+    nothing else of it."""
 
     name: str
     service_env: ServiceEnv
     routes_at: str = ""
     drivers_at: str = ""
+    marketplaces: tuple[str, ...] = ()  # the marketplace values it has a driver for
     # ``module:function`` returning, for a marketplace value, a driver listing the shops the
     # double seeds for it when it has no conformance driver of its own (every operator of a
     # many-operator API), or None: not one of its marketplaces. Empty: its drivers are all.
@@ -54,19 +56,22 @@ class Double:
 
     def routes(self, sandbox: Any) -> Sequence[Any]:
         """Its route handlers on ``sandbox`` (the ``Sandbox``, typed loosely: the sandbox's
-        config reads the doubles' settings through this module)."""
+        config reads the doubles' settings through this module): those its routes function
+        gives, or what it declares it serves (``double_kit.served.Served``) assembled."""
+        from keybuzz_sandbox.double_kit.served import Served  # loaded when an app is made
+
         if not self.routes_at:
             return ()
-        routes: Sequence[Any] = pkgutil.resolve_name(self.routes_at)(sandbox)
-        return routes
+        routes: Sequence[Any] | Served = pkgutil.resolve_name(self.routes_at)(sandbox)
+        return routes.mounted(self.name, sandbox) if isinstance(routes, Served) else routes
 
     def drivers(self) -> Mapping[str, Any]:
-        """Its ``conformance.ShopDriver``s by marketplace value (typed loosely: the
-        conformance module reads the doubles)."""
+        """Its ``conformance.ShopDriver``s, one for each of its ``marketplaces`` (typed
+        loosely: the conformance module reads the doubles)."""
         if not self.drivers_at:
             return {}
-        drivers: Mapping[str, Any] = pkgutil.resolve_name(self.drivers_at)()
-        return drivers
+        made = pkgutil.resolve_name(self.drivers_at)
+        return {m: made(marketplace=m, double=self) for m in self.marketplaces}
 
     def relay_drivers(self) -> Mapping[str, Any]:
         """Its ``relay_conformance.RelayDriver``s by marketplace value (typed loosely, as

@@ -71,10 +71,10 @@ class ListedShopsDriver(AdminDriver):
     ``kept``), as its class declares: ``account`` the listed field a shop's account is,
     ``listed_as`` each of the connector's credential fields as the listed field it is,
     ``recipient_kinds`` each recipient its sent log names as the seam's ``RecipientKind``;
-    its connector's settings its ``double``'s at the suite's pace, the double's own
-    ``suite_settings``."""
+    its connector's settings its ``double``'s at the suite's pace (the double it was made
+    for: ``Double.drivers``), the double's own ``suite_settings``."""
 
-    double: ClassVar[Double]
+    double: Double
     account: ClassVar[str]
     listed_as: ClassVar[Mapping[str, str]]
     recipient_kinds: ClassVar[Mapping[str, str]] = {}

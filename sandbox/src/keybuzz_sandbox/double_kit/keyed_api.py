@@ -22,11 +22,11 @@ from litestar.response import Stream
 from keybuzz_sandbox.answers import gateway_page, held_back, json_answer
 from keybuzz_sandbox.conformance import DoubleShop, RecipientKind, ShopDriver, answered
 from keybuzz_sandbox.double_entry import Double
-from keybuzz_sandbox.double_kit.admin import ShopAdmin, admin_router
+from keybuzz_sandbox.double_kit.admin import ShopAdmin
 from keybuzz_sandbox.double_kit.api import PROXY_PAGE, Answer, page_of, served
 from keybuzz_sandbox.double_kit.draws import uuid_of
 from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, shops_of, suite_pace
-from keybuzz_sandbox.fault_admin import fault_handlers
+from keybuzz_sandbox.double_kit.served import Served
 from keybuzz_sandbox.faults import FaultInjector, ReplyFaults, WebPageFaults, reply_faults
 
 if TYPE_CHECKING:
@@ -82,21 +82,20 @@ class KeyedApi:
     def admin(self) -> str:
         return f"/_sandbox/{self.name}"
 
-    def routes(self, sb: Sandbox) -> list[Any]:
+    def routes(self, sb: Sandbox) -> Served:
         """The API's and the admin's routes on ``sb``."""
         return KeyedRoutes(self, sb).handlers()
 
-    def drivers(self) -> dict[str, ShopDriver]:
-        return {
-            self.marketplace: KeyedDriver(
-                marketplace=self.marketplace,
-                admin=self.admin,
-                tokenless=f"a {self.display} API key has no token",
-                prefix=self.marketplace,
-                api=self.api,
-                fields=dict(zip(self.credentials, ("number", "key"), strict=True)),
-            )
-        }
+    def driver(self, marketplace: str, double: Double) -> ShopDriver:
+        return KeyedDriver(
+            marketplace=marketplace,
+            double=double,
+            admin=self.admin,
+            tokenless=f"a {self.display} API key has no token",
+            prefix=self.marketplace,
+            api=self.api,
+            fields=dict(zip(self.credentials, ("number", "key"), strict=True)),
+        )
 
     def double(self, module: str, at: str) -> Double:
         """Its entry point's ``Double``, this declaration being ``module``'s ``at``."""
@@ -105,7 +104,8 @@ class KeyedApi:
             self.name,
             lambda base: {url: f"{base}{self.api}/"},
             routes_at=f"{module}:{at}.routes",
-            drivers_at=f"{module}:{at}.drivers",
+            drivers_at=f"{module}:{at}.driver",
+            marketplaces=(self.marketplace,),
         )
 
 
@@ -176,7 +176,7 @@ class KeyedRoutes:
         message = self.written(shop, thread, first.order_id, "SELLER", shown.show(body), at)
         return {"id": message.id}, 201
 
-    def handlers(self) -> list[Any]:
+    def handlers(self) -> Served:
         at, listing = f"{self.api.api}/shops/{{number:str}}", self.api.listed
 
         @get(f"{at}/", include_in_schema=False)
@@ -210,7 +210,8 @@ class KeyedRoutes:
             )
 
         api_routes = [shop_of, listed, thread, write]
-        return [*api_routes, admin_router(self.api.admin, self.admin_handlers())]
+        faults = (self.faults, WebPageFaults)
+        return Served(api=api_routes, admin=self.admin_handlers(), faults=faults)
 
     def admin_handlers(self) -> list[Any]:
         shops = self.shops
@@ -240,7 +241,7 @@ class KeyedRoutes:
             shop.key = uuid_of(self.seed, "key", shop.number, next(self.ids))
             return {"key": shop.key}
 
-        return [*at_shop.handlers, *fault_handlers(self.faults, WebPageFaults)]
+        return at_shop.handlers
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,5 +12,6 @@ DOUBLE = Double(
     service_env,
     settings=BackMarketDoubleSettings,
     routes_at="keybuzz_double_backmarket.routes:backmarket_routes",
-    drivers_at="keybuzz_double_backmarket.driver:drivers",
+    drivers_at="keybuzz_double_backmarket.driver:BackMarketDriver",
+    marketplaces=("BACKMARKET",),
 )

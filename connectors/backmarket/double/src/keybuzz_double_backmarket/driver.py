@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from keybuzz_sandbox.conformance import RecipientKind, ShopDriver
+from keybuzz_sandbox.conformance import RecipientKind
 from keybuzz_sandbox.double_kit.driver import ListedShopsDriver
-
-from keybuzz_double_backmarket import DOUBLE
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,7 +25,6 @@ class BackMarketDriver(ListedShopsDriver):
     threads: str = "folders"  # a buyer's care folder
     said: str = "message"
     file_reference: str = "link"
-    double = DOUBLE
     suite_settings = {"EXTRA_SHOPS": "2"}
     logged_said = "message"
     opening_file = {}  # in the folder's first message
@@ -36,7 +33,3 @@ class BackMarketDriver(ListedShopsDriver):
         # Polled every two seconds as the suite's other shops: the day's plan of 4,000
         # calls would space them ~20 s apart.
         return super().service_settings(sandbox_url) | {"BACKMARKET_CALLS_PER_DAY": "1000000"}
-
-
-def drivers() -> dict[str, ShopDriver]:
-    return {"BACKMARKET": BackMarketDriver(marketplace="BACKMARKET")}

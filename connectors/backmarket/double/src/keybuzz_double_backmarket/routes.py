@@ -7,25 +7,23 @@ from __future__ import annotations
 import re
 import uuid
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 from keybuzz_sandbox.answers import faulted, json_answer
 from keybuzz_sandbox.double_kit import admin
 from keybuzz_sandbox.double_kit.admin import (
-    AdminRefusal,
     LinkedFile,
     ShopAdmin,
-    admin_router,
     forward,
-    limits_handlers,
+    one_of,
     settings_handlers,
 )
 from keybuzz_sandbox.double_kit.api import Refused, config_of, run_served, shop_call
 from keybuzz_sandbox.double_kit.draws import rng
-from keybuzz_sandbox.fault_admin import fault_handlers, retry_after_handlers
+from keybuzz_sandbox.double_kit.served import Served
 from keybuzz_sandbox.faults import FaultDecision, reply_faults
-from litestar import Request, Response, Router, get, post
+from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 
@@ -94,7 +92,7 @@ def waf(kind: str) -> Response[bytes]:
     return Response(WAF_PAGE, status_code=403, media_type="text/html", headers=headers)
 
 
-def backmarket_routes(sb: Sandbox) -> list[Any]:
+def backmarket_routes(sb: Sandbox) -> Served:
     specs = (*SHOPS, *extra_specs(sb.config.of(BackMarketDoubleSettings).extra_shops))
     double = BackMarketDouble(sb.config.seed, specs, sb.clock)
     faults = partial(config_of, double.faults, BackMarketFaultConfig)
@@ -173,7 +171,12 @@ def backmarket_routes(sb: Sandbox) -> list[Any]:
 
     bound = MESSAGE_BODY_BYTES
     routes = DESCRIBED.routes(BASE, "backmarket", api.OPERATIONS, call, request_max_body_size=bound)
-    return [*routes, attachment_file, _admin(double)]
+    return Served(
+        api=[*routes, attachment_file],
+        admin=_admin(double),
+        faults=(double.faults, BackMarketFaultConfig),
+        limits=double.limits,
+    )
 
 
 # --- admin ---------------------------------------------------------------------------------
@@ -184,8 +187,8 @@ class AdvanceRequest(admin.AdvanceRequest, kw_only=True, forbid_unknown_fields=T
 
 
 class WriteRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    initiator: str = CUSTOMER  # or BACKMARKET (Back Market's staff)
-    message: str = "Bonjour, avez-vous du nouveau ?"
+    initiator: Annotated[str, one_of((CUSTOMER, BACKMARKET))] = CUSTOMER  # or Back Market's staff
+    message: Annotated[str, msgspec.Meta(min_length=1)] = "Bonjour, avez-vous du nouveau ?"
     informative: bool = False
     attachments: list[LinkedFile] = []
 
@@ -200,7 +203,7 @@ def _files(requested: list[LinkedFile]) -> tuple[tuple[str, bytes, str | None], 
     return tuple((f.name, f.content, f.link) for f in requested)
 
 
-def _admin(double: BackMarketDouble) -> Router:
+def _admin(double: BackMarketDouble) -> list[Any]:
     folders = {"folder": ("care folder", lambda shop, n: double.book(shop).folders.get(n))}
     at_shop = ShopAdmin("/shops/{number:int}", double.shops.get, folders)
 
@@ -255,8 +258,6 @@ def _admin(double: BackMarketDouble) -> Router:
 
     @at_shop.post("/folders/{folder:int}/messages", WriteRequest, 201)
     def write(shop: Shop, folder: Folder, data: WriteRequest) -> dict[str, int]:
-        if data.initiator not in (CUSTOMER, BACKMARKET) or not data.message:
-            raise AdminRefusal("initiator Customer or BackMarket, a message")
         book = double.book(shop)
         files = _files(data.attachments)
         message = book.write(
@@ -284,16 +285,5 @@ def _admin(double: BackMarketDouble) -> Router:
         today = int(double.now() // 86_400)
         return json_answer({"day": today, "counters": double.counters(shop)})
 
-    return admin_router(
-        "/_sandbox/backmarket",
-        [
-            clock,
-            advance,
-            *settings_handlers("/activity", Activity, lambda: double.activity, set_activity),
-            *at_shop.handlers,
-            counters,
-            *fault_handlers(double.faults, BackMarketFaultConfig),
-            *limits_handlers(double.limits),
-            *retry_after_handlers(double.limits.waits.inside),
-        ],
-    )
+    activity = settings_handlers("/activity", Activity, lambda: double.activity, set_activity)
+    return [clock, advance, *activity, *at_shop.handlers, counters]

@@ -11,5 +11,6 @@ DOUBLE = Double(
     service_env,
     settings=CdiscountDoubleSettings,
     routes_at="keybuzz_double_cdiscount.routes:cdiscount_routes",
-    drivers_at="keybuzz_double_cdiscount.driver:drivers",
+    drivers_at="keybuzz_double_cdiscount.driver:CdiscountDriver",
+    marketplaces=("CDISCOUNT",),
 )

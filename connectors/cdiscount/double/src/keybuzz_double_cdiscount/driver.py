@@ -6,10 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from keybuzz_sandbox.conformance import ShopDriver
 from keybuzz_sandbox.double_kit.driver import ListedShopsDriver
-
-from keybuzz_double_cdiscount import DOUBLE
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,7 +20,6 @@ class CdiscountDriver(ListedShopsDriver):
     answer_cap: int = 16 * 2**20  # the Cdiscount connector's MAX_RESPONSE_BYTES
     threads: str = "discussions"
     thread_id: str = "discussionId"
-    double = DOUBLE
     suite_settings = {"EXTRA_SHOPS": "2", "BENCH_ORDERS": "50"}
 
     account = "sellerId"
@@ -37,7 +33,3 @@ class CdiscountDriver(ListedShopsDriver):
 
     def logged_kinds(self, logged: Mapping[str, Any]) -> list[str]:
         return [receiver["userType"] for receiver in logged["receivers"]]
-
-
-def drivers() -> dict[str, ShopDriver]:
-    return {"CDISCOUNT": CdiscountDriver(marketplace="CDISCOUNT")}

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from functools import partial
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import parse_qs
 
 import msgspec
 from keybuzz_sandbox.answers import gateway_page, held_back, json_answer
 from keybuzz_sandbox.double_kit.admin import (
-    AdminRefusal,
-    admin_router,
+    ShopAdmin,
     drawn_shops_handlers,
     known,
+    one_of,
     shop_log_handlers,
 )
 from keybuzz_sandbox.double_kit.api import (
@@ -28,10 +28,9 @@ from keybuzz_sandbox.double_kit.api import (
 from keybuzz_sandbox.double_kit.draws import numeric_id
 from keybuzz_sandbox.double_kit.oauth import basic_credentials
 from keybuzz_sandbox.double_kit.routes import operation_route
-from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
+from keybuzz_sandbox.double_kit.served import Served
 from keybuzz_sandbox.faults import FaultDecision, reply_faults
-from litestar import Request, Response, Router, post
-from litestar.params import FromPath, JSONBody
+from litestar import Request, Response, post
 from litestar.response import Stream
 
 from . import api
@@ -82,7 +81,7 @@ def _oidc_error(
     return json_answer({"error": error, "error_description": description}, status, headers)
 
 
-def cdiscount_routes(sb: Sandbox) -> list[Any]:
+def cdiscount_routes(sb: Sandbox) -> Served:
     """The double's routes; its shops cost nothing until asked for."""
     own = sb.config.of(CdiscountDoubleSettings)
     double = CdiscountDouble(
@@ -197,17 +196,26 @@ def cdiscount_routes(sb: Sandbox) -> list[Any]:
         return operation_route(f"{API}{path}", method, f"cdiscount.{operation}", handler)
 
     api_routes = [endpoint(*spec) for spec in api.OPERATIONS]
-    return [token, *api_routes, _admin(sb, double)]
+    return Served(
+        api=[token, *api_routes],
+        admin=_admin(double),
+        faults=(double.faults, CdiscountFaultConfig),
+        limiter=double.limiter,
+    )
 
 
 # --- admin ---------------------------------------------------------------------------------
 
 
+Graduation = Annotated[str, one_of(GRADUATIONS)]
+NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
+
+
 class OpenRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
     order_id: str | None = None  # default: the shop's latest order
-    sub_typology_code: str = "orderNotShipped"
-    body: str = "Bonjour, où en est ma commande ? Je n'ai reçu aucune nouvelle."
-    graduation: str = "Discussion"
+    sub_typology_code: Annotated[str, one_of(TYPOLOGIES["Order"])] = "orderNotShipped"
+    body: NonEmpty = "Bonjour, où en est ma commande ? Je n'ai reçu aucune nouvelle."
+    graduation: Graduation = "Discussion"
 
 
 class FileRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
@@ -218,37 +226,27 @@ class FileRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_f
 
 
 class WriteRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
-    user_type: str = CUSTOMER  # or GrcOperator
-    body: str = "Bonjour, pouvez-vous me répondre rapidement s'il vous plaît ?"
-    attachments: list[FileRequest] = []
+    user_type: Annotated[str, one_of((CUSTOMER, GRC))] = CUSTOMER
+    body: NonEmpty = "Bonjour, pouvez-vous me répondre rapidement s'il vous plaît ?"
+    attachments: Annotated[list[FileRequest], msgspec.Meta(max_length=5)] = []
 
 
 class GraduationRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    graduation: str = "Claim"
+    graduation: Graduation = "Claim"
 
 
-def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
+def _admin(double: CdiscountDouble) -> list[Any]:
     def book_of(seller_id: str) -> ShopBook:
         return known(double.books.get(seller_id), f"seller {seller_id}")
 
-    def discussion_of(
-        seller_id: str, discussion_id: str
-    ) -> tuple[ShopBook, DiscussionRecord, float, float]:
-        """The seller's book, its discussion, the real and the shop's time now."""
-        book = book_of(seller_id)
-        real = double.clock.now()
-        now = book.virtual(real)
-        record = known(book.discussion(discussion_id, now), f"discussion {discussion_id}")
-        return book, record, real, now
+    def discussion_of(book: ShopBook, discussion_id: str) -> DiscussionRecord | None:
+        return book.discussion(discussion_id, book.virtual(double.clock.now()))
 
-    @post("/shops/{seller_id:str}/discussions", sync_to_thread=False)
-    def open_discussion(seller_id: FromPath[str], data: JSONBody[OpenRequest]) -> Response[bytes]:
-        book = book_of(seller_id)
-        subs, graduations = ", ".join(TYPOLOGIES["Order"]), ", ".join(GRADUATIONS)
-        if data.sub_typology_code not in TYPOLOGIES["Order"] or data.graduation not in GRADUATIONS:
-            raise AdminRefusal(f"subTypologyCode among {subs}; graduation among {graduations}")
-        if not data.body:
-            raise AdminRefusal("body must not be empty")
+    discussions = {"discussion": ("discussion", discussion_of)}
+    at_shop = ShopAdmin("/shops/{seller_id:str}", double.books.get, discussions)
+
+    @at_shop.post("/discussions", OpenRequest, 201)
+    def open_discussion(book: ShopBook, data: OpenRequest) -> dict[str, str]:
         now = book.virtual(double.clock.now())
         order = (
             book.latest_order(now) if data.order_id is None else book.find_order(data.order_id, now)
@@ -259,20 +257,12 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
             order, data.sub_typology_code, data.body, data.graduation, now
         )
         first = record.messages[0].facts.message_id
-        return json_answer(
-            {"discussionId": record.discussion_id, "messageId": first, "orderId": order.order_id},
-            201,
-        )
+        return {"discussionId": record.discussion_id, "messageId": first, "orderId": order.order_id}
 
-    @post("/shops/{seller_id:str}/discussions/{discussion_id:str}/messages", sync_to_thread=False)
-    def write(
-        seller_id: FromPath[str], discussion_id: FromPath[str], data: JSONBody[WriteRequest]
-    ) -> Response[bytes]:
-        if data.user_type not in (CUSTOMER, GRC) or not data.body or len(data.attachments) > 5:
-            raise AdminRefusal(
-                "userType Customer or GrcOperator, body not empty, at most 5 attachments"
-            )
-        book, record, real, now = discussion_of(seller_id, discussion_id)
+    @at_shop.post("/discussions/{discussion:str}/messages", WriteRequest, 201)
+    def write(book: ShopBook, discussion: DiscussionRecord, data: WriteRequest) -> dict[str, str]:
+        real = double.clock.now()
+        now, discussion_id = book.virtual(real), discussion.discussion_id
         files = tuple(
             AttachmentFacts(
                 attachment_id=f.id or numeric_id(book.gen.seed, discussion_id, "file", n, real),
@@ -283,41 +273,28 @@ def _admin(sb: Sandbox, double: CdiscountDouble) -> Router:
             for n, f in enumerate(data.attachments)
         )
         message = book.add_message(
-            record, data.user_type, data.body, now, ((book.seller_id, "Seller"),), files
+            discussion, data.user_type, data.body, now, ((book.seller_id, "Seller"),), files
         )
-        if not record.is_open(now):  # a buyer writing reopens the discussion
-            record.openings.append((now, True))
-        return json_answer(
-            {"messageId": message.facts.message_id, "discussionId": discussion_id}, 201
-        )
+        if not discussion.is_open(now):  # a buyer writing reopens the discussion
+            discussion.openings.append((now, True))
+        return {"messageId": message.facts.message_id, "discussionId": discussion_id}
 
-    @post("/shops/{seller_id:str}/discussions/{discussion_id:str}/graduation", sync_to_thread=False)
+    @at_shop.post("/discussions/{discussion:str}/graduation", GraduationRequest)
     def graduate(
-        seller_id: FromPath[str], discussion_id: FromPath[str], data: JSONBody[GraduationRequest]
-    ) -> Response[bytes]:
-        if data.graduation not in GRADUATIONS:
-            raise AdminRefusal(f"graduation among {', '.join(GRADUATIONS)}")
-        _, record, _, now = discussion_of(seller_id, discussion_id)
-        record.graduations.append((now, data.graduation))
-        return json_answer({"discussionId": discussion_id, "graduation": data.graduation})
+        book: ShopBook, discussion: DiscussionRecord, data: GraduationRequest
+    ) -> dict[str, str]:
+        now = book.virtual(double.clock.now())
+        discussion.graduations.append((now, data.graduation))
+        return {"discussionId": discussion.discussion_id, "graduation": data.graduation}
 
-    return admin_router(
-        "/_sandbox/cdiscount",
-        [
-            *drawn_shops_handlers(
-                double.shops,
-                book_of,
-                lambda book, seconds: book.advance(seconds, double.clock.now()),
-            ),
-            open_discussion,
-            write,
-            graduate,
-            *shop_log_handlers(
-                book_of,
-                ("rotate-secret", lambda book: double.rotate_secret(book.seller_id)),
-                expire_tokens=lambda book: double.expire_tokens(book.seller_id),
-            ),
-            *fault_handlers(double.faults, CdiscountFaultConfig),
-            ratelimit_reset_handler(double.limiter),
-        ],
-    )
+    return [
+        *drawn_shops_handlers(
+            double.shops, book_of, lambda book, seconds: book.advance(seconds, double.clock.now())
+        ),
+        *at_shop.handlers,
+        *shop_log_handlers(
+            book_of,
+            ("rotate-secret", lambda book: double.rotate_secret(book.seller_id)),
+            expire_tokens=lambda book: double.expire_tokens(book.seller_id),
+        ),
+    ]

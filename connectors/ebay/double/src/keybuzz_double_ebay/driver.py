@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from keybuzz_sandbox.conformance import ConsentApp, DoubleShop, ShopDriver, answered
+from keybuzz_sandbox.conformance import ConsentApp, DoubleShop, answered
 from keybuzz_sandbox.double_kit.driver import ListedShopsDriver
 
-from .double import DOUBLE
 from .env import LISTED_AS, RU_NAME
 
 
@@ -23,7 +22,6 @@ class EbayDriver(ListedShopsDriver):
     recipients: tuple[Any, ...] = ("BUYER",)
     file_reference: str = "url"  # a message's files are links the sender hosts
 
-    double = DOUBLE
     account = "number"
     listed_as = LISTED_AS
     buyer_says = {}
@@ -50,7 +48,3 @@ class EbayDriver(ListedShopsDriver):
         if answer.status_code not in (302, 303, 307):
             raise AssertionError(f"the consent page answered {answer.status_code}: {answer.text}")
         return str(answer.headers["location"])
-
-
-def drivers() -> dict[str, ShopDriver]:
-    return {"EBAY": EbayDriver(marketplace="EBAY")}

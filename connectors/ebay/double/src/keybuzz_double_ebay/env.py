@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from keybuzz_sandbox.double_kit.settings import ShopsSettings
 
-ROOT, ADMIN = "/ebay", "/_sandbox/ebay"
+ROOT = "/ebay"
 CLIENT_ID, RU_NAME = "KeyBuzz-KeyBuzz-SBX-0a1b2c3d", "KeyBuzz-KeyBuzz-KeyBuz-abcdef"
 ACCESS_SECONDS, REFRESH_SECONDS = 7200, 47_304_000  # eBay's user tokens' lives [official]
 # eBay's call limits once an app passed its check [official, developer.ebay.com's FAQ]: an

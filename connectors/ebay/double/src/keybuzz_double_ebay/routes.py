@@ -12,16 +12,16 @@ from urllib.parse import urlencode
 
 import msgspec
 from keybuzz_sandbox.answers import gateway_page, held_back, json_answer
-from keybuzz_sandbox.double_kit.admin import admin_router, known, shop_log_handlers
+from keybuzz_sandbox.double_kit.admin import ShopAdmin, known, shop_log_handlers
 from keybuzz_sandbox.double_kit.api import PROXY_PAGE, Answer, Refused, served
 from keybuzz_sandbox.double_kit.oauth import basic_credentials
-from keybuzz_sandbox.fault_admin import fault_handlers
+from keybuzz_sandbox.double_kit.served import Served
 from keybuzz_sandbox.faults import WebPageFaults, hostile_page, reply_faults
 from litestar import Request, Response, get, post, put
 from litestar.response import Redirect, Stream
 
 from .contract import DESCRIBED
-from .env import ACCESS_SECONDS, ADMIN, CLIENT_ID, REFRESH_SECONDS, ROOT, RU_NAME
+from .env import ACCESS_SECONDS, CLIENT_ID, REFRESH_SECONDS, ROOT, RU_NAME
 from .state import EbayState, Grant, Seller, message, seller_order
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def error(status: int, message: str, error_id: int = 2004, **more: str) -> Respo
     return json_answer(errors(message, error_id, **more), status)
 
 
-def routes(sb: Sandbox) -> list[Any]:
+def routes(sb: Sandbox) -> Served:
     state = EbayState.seeded(sb)
 
     @get(f"{ROOT}/oauth2/authorize", include_in_schema=False, sync_to_thread=False)
@@ -262,22 +262,23 @@ def routes(sb: Sandbox) -> list[Any]:
     def seller_of(number: str) -> Seller:
         return known(state.sellers.get(number), f"shop {number}")
 
-    @get("/shops", sync_to_thread=False)
-    def listed_shops() -> Response[bytes]:
-        return json_answer(
-            [
-                {
-                    "name": s.name or f"eBay {s.username}",
-                    "number": s.number,
-                    "userId": s.user_id,
-                    "username": s.username,
-                    "refreshToken": s.refresh_token,
-                    "clientId": CLIENT_ID,
-                    "clientSecret": state.secret,
-                }
-                for s in state.sellers.values()
-            ]
-        )
+    threads = {"thread": ("thread", lambda seller, thread: seller.conversation(thread))}
+    at_shop = ShopAdmin("/shops/{number:str}", state.sellers.get, threads)
+
+    @at_shop.listing("/shops")
+    def listed_shops(_root: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": s.name or f"eBay {s.username}",
+                "number": s.number,
+                "userId": s.user_id,
+                "username": s.username,
+                "refreshToken": s.refresh_token,
+                "clientId": CLIENT_ID,
+                "clientSecret": state.secret,
+            }
+            for s in state.sellers.values()
+        ]
 
     @put("/apps/{ru_name:str}", sync_to_thread=False)
     def register(ru_name: str, data: dict[str, str]) -> Response[bytes]:
@@ -285,9 +286,9 @@ def routes(sb: Sandbox) -> list[Any]:
         state.accept[ru_name] = data["acceptUrl"]
         return json_answer({"ruName": ru_name, "clientId": CLIENT_ID, "clientSecret": state.secret})
 
-    @post("/shops/{number:str}/threads", sync_to_thread=False, status_code=201)
-    def opened(number: str, data: dict[str, str]) -> Response[bytes]:
-        s, n = seller_of(number), next(state.ids)
+    @at_shop.post("/threads", dict[str, str], 201)
+    def opened(s: Seller, data: dict[str, str]) -> dict[str, Any]:
+        n = next(state.ids)
         kind = "FROM_EBAY" if data.get("from") == "EBAY" else "FROM_MEMBERS"
         # The admin may name the buyer and the listing (one a seeded order bought).
         buyer = "eBay" if kind == "FROM_EBAY" else data.get("buyer") or f"acheteur_{n}"
@@ -307,37 +308,32 @@ def routes(sb: Sandbox) -> list[Any]:
                 "messages": [said],
             }
         )
-        return json_answer({"messageId": f"m{n}", "threadId": f"c{n}", "orderId": None}, 201)
+        return {"messageId": f"m{n}", "threadId": f"c{n}", "orderId": None}
 
-    @post("/shops/{number:str}/orders", sync_to_thread=False, status_code=201)
-    def sold(number: str, data: dict[str, int]) -> Response[bytes]:
+    @at_shop.post("/orders", dict[str, int], 201)
+    def sold(s: Seller, data: dict[str, int]) -> dict[str, Any]:
         """``count`` new orders of the seller at once (a flood of sales), made now."""
-        s = seller_of(number)
         made = [seller_order(s, len(s.orders) + k, time.time()) for k in range(data["count"])]
         s.orders += made
-        return json_answer({"orderIds": [o["orderId"] for o in made]}, 201)
+        return {"orderIds": [o["orderId"] for o in made]}
 
-    @post(
-        "/shops/{number:str}/threads/{thread:str}/messages", sync_to_thread=False, status_code=201
-    )
-    def written(number: str, thread: str, data: dict[str, Any]) -> Response[bytes]:
+    @at_shop.post("/threads/{thread:str}/messages", dict[str, Any], 201)
+    def written(s: Seller, thread: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
         """The buyer writes again in a conversation, its files as links (``mediaUrl``)."""
-        s = seller_of(number)
-        c = known(s.conversation(thread), f"thread {thread}")
         media = [
             {"mediaName": f["name"], "mediaType": "PDF", "mediaUrl": f["url"]}
             for f in data.get("attachments", [])
         ]
         said = message(
             f"m{next(state.ids)}",
-            c["buyer"],
+            thread["buyer"],
             s.username,
-            c["conversationTitle"],
+            thread["conversationTitle"],
             data["body"],
             time.time(),
         )
-        c["messages"].append(said | ({"messageMedia": media} if media else {}))
-        return json_answer({"messageId": said["messageId"]}, 201)
+        thread["messages"].append(said | ({"messageMedia": media} if media else {}))
+        return {"messageId": said["messageId"]}
 
     @put("/limits", sync_to_thread=False)
     def set_limits(data: dict[str, int]) -> Response[bytes]:
@@ -354,32 +350,26 @@ def routes(sb: Sandbox) -> list[Any]:
             }
         )
 
-    @get("/shops/{number:str}/calls", sync_to_thread=False)
-    def calls_of(number: str) -> Response[bytes]:
+    @at_shop.get("/calls")
+    def calls_of(s: Seller) -> dict[str, int]:
         """The seller's calls today, the app's beside (the Fulfillment API's apart) and the
         app's calls answered 429 past its quotas."""
         day = state.today()
-        return json_answer(
-            {
-                "calls": state.calls[(day, number)],
-                "app": state.calls[(day, "app")],
-                "fulfillment": state.calls[(day, "fulfillment")],
-                "refused": state.calls[(day, "refused-app")],
-                "fulfillmentRefused": state.calls[(day, "refused-fulfillment")],
-            }
-        )
+        return {
+            "calls": state.calls[(day, s.number)],
+            "app": state.calls[(day, "app")],
+            "fulfillment": state.calls[(day, "fulfillment")],
+            "refused": state.calls[(day, "refused-app")],
+            "fulfillmentRefused": state.calls[(day, "refused-fulfillment")],
+        }
 
     admin = [
-        listed_shops,
         register,
         set_limits,
-        calls_of,
         grants,
-        opened,
-        sold,
-        written,
+        *at_shop.handlers,
         *shop_log_handlers(seller_of, ("revoke", state.revoke), expire_tokens=state.expire),
-        *fault_handlers(state.faults, WebPageFaults),
     ]
     api = [route for name in operations for route in served_api(name)]
-    return [authorize, token, *api, admin_router(ADMIN, admin)]
+    faults = (state.faults, WebPageFaults)
+    return Served(api=[authorize, token, *api], admin=admin, faults=faults)

@@ -11,5 +11,6 @@ DOUBLE = Double(
     service_env,
     settings=FnacDoubleSettings,
     routes_at="keybuzz_double_fnac.routes:fnac_routes",
-    drivers_at="keybuzz_double_fnac.driver:drivers",
+    drivers_at="keybuzz_double_fnac.driver:FnacDriver",
+    marketplaces=("FNAC", "DARTY"),
 )

@@ -10,15 +10,12 @@ import httpx
 from keybuzz_sandbox.conformance import (
     DoubleShop,
     RecipientKind,
-    ShopDriver,
     WireFormat,
     Written,
     answered,
     written_of,
 )
 from keybuzz_sandbox.double_kit.driver import ListedShopsDriver
-
-from . import DOUBLE
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,7 +33,6 @@ class FnacDriver(ListedShopsDriver):
     threads: str = "messages"  # a buyer's message opens its order's thread
     said: str = "description"
     file_reference: str = "url"
-    double = DOUBLE
     suite_settings = {"EXTRA_SHOPS": "4", "BENCH_ORDERS": "50"}  # 2 more of each marketplace
 
     account = "shop_id"
@@ -62,7 +58,3 @@ class FnacDriver(ListedShopsDriver):
             )
             answered(opened, 201)
         return written
-
-
-def drivers() -> dict[str, ShopDriver]:
-    return {marketplace: FnacDriver(marketplace=marketplace) for marketplace in ("FNAC", "DARTY")}

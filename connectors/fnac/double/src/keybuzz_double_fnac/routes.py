@@ -8,19 +8,20 @@ import base64
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
-from keybuzz_sandbox.answers import XML, admin_error, gateway_page, json_answer, xml_malformed
+from keybuzz_sandbox.answers import XML, gateway_page, xml_malformed
 from keybuzz_sandbox.double_kit.admin import (
-    admin_router,
+    AdminRefusal,
+    ShopAdmin,
     drawn_shops_handlers,
     known,
     shop_log_handlers,
 )
 from keybuzz_sandbox.double_kit.draws import file_bytes
+from keybuzz_sandbox.double_kit.served import Served
 from keybuzz_sandbox.echo import EchoSecret
-from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
 from keybuzz_sandbox.faults import XML_KINDS, SlowAnswer, reply_faults, trickled
 from litestar import Request, Response, get, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath
 from litestar.response import Stream
 from lxml import etree
 
@@ -203,7 +204,7 @@ class IncidentClosing(msgspec.Struct, kw_only=True, rename="camel", forbid_unkno
     order_id: str
 
 
-def fnac_routes(sb: Sandbox) -> list[Any]:
+def fnac_routes(sb: Sandbox) -> Served:
     """The double's routes; its shops cost nothing until asked for."""
     own = sb.config.of(FnacDoubleSettings)
     double = FnacDouble(
@@ -213,7 +214,6 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
         sb.state,
         sb.config.public_url,
     )
-    sb.before_save.append(double.record)
 
     @post("/fnac/api.php/{service:str}", include_in_schema=False, status_code=200)
     async def api(
@@ -241,72 +241,62 @@ def fnac_routes(sb: Sandbox) -> list[Any]:
         sb.save()
         return summary
 
-    @post("/shops/{shop_id:str}/messages", sync_to_thread=False)
-    def buyer_writes(
-        shop_id: FromPath[str], data: JSONBody[BuyerMessageRequest]
-    ) -> Response[bytes]:
-        book = book_of(shop_id)
+    at_shop = ShopAdmin("/shops/{shop_id:str}", lambda shop_id: double.books.get(shop_id.upper()))
+
+    @at_shop.post("/messages", BuyerMessageRequest, 201)
+    def buyer_writes(book: ShopBook, data: BuyerMessageRequest) -> dict[str, Any]:
         now = double.clock.now()
         order = (
             book.latest_order(now, untouched=data.untouched)
             if data.order_id is None
             else book.find_order(data.order_id, book.virtual(now))
         )
-        if order is None:
-            return admin_error(404, f"unknown order {data.order_id}")
+        order = known(order, f"order {data.order_id}")
         files = tuple((a.name, a.content_type, a.size, a.url) for a in data.attachments)
         record = book.write(order, data.from_type, data.subject, data.description, now, files)
-        body = {
+        return {
             "messageId": record.facts.message_id,
             "orderId": order.order_id,
             "fileUrls": [f.url or f"{book.files_url}{f.file_id}" for f in record.facts.files],
         }
-        return json_answer(body, 201)
 
-    def order_of(shop_id: str, order_id: str) -> tuple[ShopBook, OrderFacts, float]:
-        """The shop's book, its order ``order_id`` and the time now."""
-        book = book_of(shop_id)
+    def order_of(book: ShopBook, order_id: str) -> tuple[OrderFacts, float]:
+        """The shop's order ``order_id`` and the time now."""
         now = double.clock.now()
-        return book, known(book.find_order(order_id, book.virtual(now)), f"order {order_id}"), now
+        return known(book.find_order(order_id, book.virtual(now)), f"order {order_id}"), now
 
-    @post("/shops/{shop_id:str}/incidents", sync_to_thread=False)
-    def open_incident(shop_id: FromPath[str], data: JSONBody[IncidentRequest]) -> Response[bytes]:
-        book, order, now = order_of(shop_id, data.order_id)
+    @at_shop.post("/incidents", IncidentRequest, 201)
+    def open_incident(book: ShopBook, data: IncidentRequest) -> dict[str, str]:
+        order, now = order_of(book, data.order_id)
         opened = book.open_incident(order, data.type_code, now)
         if opened is None:
-            return admin_error(409, f"order {data.order_id} already has an incident")
+            raise AdminRefusal(f"order {data.order_id} already has an incident", 409)
         incident, message = opened
-        return json_answer(
-            {"incidentId": incident, "messageId": message, "orderId": order.order_id}, 201
-        )
+        return {"incidentId": incident, "messageId": message, "orderId": order.order_id}
 
-    @post("/shops/{shop_id:str}/incidents/close", sync_to_thread=False)
-    def close_incident(shop_id: FromPath[str], data: JSONBody[IncidentClosing]) -> Response[bytes]:
-        book, order, now = order_of(shop_id, data.order_id)
+    @at_shop.post("/incidents/close", IncidentClosing)
+    def close_incident(book: ShopBook, data: IncidentClosing) -> dict[str, str]:
+        order, now = order_of(book, data.order_id)
         incident = book.close_incident(order, now)
         if incident is None:
-            return admin_error(409, f"order {data.order_id} has no open incident")
-        return json_answer({"incidentId": incident, "orderId": order.order_id})
+            raise AdminRefusal(f"order {data.order_id} has no open incident", 409)
+        return {"incidentId": incident, "orderId": order.order_id}
 
     def rotate_key(book: ShopBook) -> dict[str, str]:
         creds = double.rotate_key(book.shop_id)
         sb.save()
         return {"shopId": creds.shop_id, "key": creds.key}
 
-    admin = admin_router(
-        "/_sandbox/fnac",
-        [
-            *drawn_shops_handlers(double.shops, book_of, advance),
-            buyer_writes,
-            open_incident,
-            close_incident,
-            *shop_log_handlers(
-                book_of,
-                ("rotate-key", rotate_key),
-                expire_tokens=lambda book: double.expire_tokens(book.shop_id),
-            ),
-            *fault_handlers(double.faults, FnacFaultConfig),
-            ratelimit_reset_handler(double.limiter),
-        ],
+    admin = [
+        *drawn_shops_handlers(double.shops, book_of, advance),
+        *at_shop.handlers,
+        *shop_log_handlers(
+            book_of,
+            ("rotate-key", rotate_key),
+            expire_tokens=lambda book: double.expire_tokens(book.shop_id),
+        ),
+    ]
+    faults = (double.faults, FnacFaultConfig)
+    return Served(
+        api=[api, download], admin=admin, faults=faults, limiter=double.limiter, kept=double.record
     )
-    return [api, download, admin]

@@ -24,5 +24,6 @@ DOUBLE = Double(
     service_env,
     settings=KauflandDoubleSettings,
     routes_at="keybuzz_double_kaufland.routes:routes",
-    drivers_at="keybuzz_double_kaufland.driver:drivers",
+    drivers_at="keybuzz_double_kaufland.driver:KauflandDriver",
+    marketplaces=("KAUFLAND",),
 )

@@ -6,10 +6,8 @@ from dataclasses import dataclass
 
 import httpx
 from keybuzz_sandbox import conformance
-from keybuzz_sandbox.conformance import DoubleShop, RecipientKind, ShopDriver, answered
+from keybuzz_sandbox.conformance import DoubleShop, RecipientKind, answered
 from keybuzz_sandbox.double_kit.driver import ListedShopsDriver
-
-from keybuzz_double_kaufland import DOUBLE
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,7 +23,6 @@ class KauflandDriver(ListedShopsDriver):
     tokenless: str = "Kaufland signs each request with the seller's keys: no token"
     recipients: tuple[RecipientKind, ...] = ("BUYER",)
     file_reference: str = "link"
-    double = DOUBLE
     suite_settings = {"EXTRA_SHOPS": "2"}
     account = "clientKey"
     listed_as = {"client_key": "clientKey", "secret_key": "secretKey"}
@@ -46,7 +43,3 @@ class KauflandDriver(ListedShopsDriver):
         path = f"{self.admin}/shops/{shop.account}/threads/{opened['threadId']}/close"
         answered(await http.post(path, json={"by": "customer_service"}))
         return conformance.written_of(opened)
-
-
-def drivers() -> dict[str, ShopDriver]:
-    return {"KAUFLAND": KauflandDriver(marketplace="KAUFLAND")}

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from keybuzz_sandbox.answers import JSON, faulted, gateway_page, json_answer
-from keybuzz_sandbox.double_kit.admin import LinkedFile, ShopAdmin, admin_router, known
+from keybuzz_sandbox.double_kit.admin import LinkedFile, ShopAdmin, known
 from keybuzz_sandbox.double_kit.api import Refused, found
 from keybuzz_sandbox.double_kit.draws import digest
-from keybuzz_sandbox.fault_admin import fault_handlers
+from keybuzz_sandbox.double_kit.served import Served
 from keybuzz_sandbox.faults import (
     FaultDecision,
     FaultInjector,
@@ -32,7 +32,7 @@ from keybuzz_sandbox.faults import (
     malform,
     reply_faults,
 )
-from litestar import Request, Response, Router, get
+from litestar import Request, Response, get
 from litestar.params import FromPath
 
 from keybuzz_double_kaufland import API, FILES, KauflandDoubleSettings
@@ -41,7 +41,6 @@ from keybuzz_double_kaufland.contract import DESCRIBED
 if TYPE_CHECKING:
     from keybuzz_sandbox.sandbox import Sandbox
 
-ADMIN = "/_sandbox/kaufland"
 # Kaufland's clock tolerance is not published: Metro's API, signed alike, takes ±5 minutes
 # [assumed].
 CLOCK_TOLERANCE = 300
@@ -449,7 +448,7 @@ OPERATIONS = {
 }
 
 
-def routes(sb: Sandbox) -> list[Any]:
+def routes(sb: Sandbox) -> Served:
     double = KauflandDouble(sb.config.seed, sb.config.of(KauflandDoubleSettings).extra_shops)
 
     def signed_by(request: Request[Any, Any, Any], body: bytes) -> Seller | Response[bytes]:
@@ -538,7 +537,8 @@ def routes(sb: Sandbox) -> list[Any]:
 
     bound = 64 * 1024 * 1024
     routes = DESCRIBED.routes(API, "kaufland", OPERATIONS, call, request_max_body_size=bound)
-    return [*routes, ticket_file, _admin(double)]
+    faults = (double.faults, KauflandFaults)
+    return Served(api=[*routes, ticket_file], admin=_admin(double), faults=faults)
 
 
 # --- admin ---------------------------------------------------------------------------------
@@ -563,7 +563,7 @@ def _attach(ticket: Ticket, files: list[LinkedFile], at: float) -> None:
     ticket.files += [Attached(f.name, at, f.content, f.link) for f in files]
 
 
-def _admin(double: KauflandDouble) -> Router:
+def _admin(double: KauflandDouble) -> list[Any]:
     tickets = {"ticket": ("ticket", lambda seller, ticket_id: seller.tickets.get(ticket_id))}
     at_shop = ShopAdmin("/shops/{key:str}", double.sellers.get, tickets)
 
@@ -630,5 +630,4 @@ def _admin(double: KauflandDouble) -> Router:
         ).hexdigest()
         return {"secretKey": seller.secret}
 
-    faults = fault_handlers(double.faults, KauflandFaults)
-    return admin_router(ADMIN, [*at_shop.handlers, *faults])
+    return at_shop.handlers

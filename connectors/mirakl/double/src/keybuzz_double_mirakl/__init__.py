@@ -12,6 +12,7 @@ DOUBLE = Double(
     service_env,
     settings=MiraklDoubleSettings,
     routes_at="keybuzz_double_mirakl.routes:mirakl_routes",
-    drivers_at="keybuzz_double_mirakl.driver:drivers",
+    drivers_at="keybuzz_double_mirakl.driver:operated",
+    marketplaces=("BOULANGER",),
     listers_at="keybuzz_double_mirakl.driver:lister",
 )

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from keybuzz_sandbox.conformance import Fault, ShopDriver
+from keybuzz_sandbox.conformance import Fault
+from keybuzz_sandbox.double_entry import Double
 from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, suite_pace
 
 from keybuzz_double_mirakl import DOUBLE
@@ -46,14 +47,13 @@ class MiraklDriver(ListedShopsDriver):
     account = "shopId"
     listed_as = {"api_key": "apiKey", "shop_id": "shopId"}
     recipient_kinds = {"CUSTOMER": "BUYER", "OPERATOR": "MARKETPLACE_SUPPORT"}
-    double = DOUBLE
     suite_settings = {"EXTRA_SHOPS": "2", "FREQUENCY_FACTOR": str(MIRAKL_SUITE_FREQUENCY_FACTOR)}
     logged_to = "to"
     buyer_says = {"sender": "CUSTOMER"}
     staff_says = {"sender": "OPERATOR", "to": ["CUSTOMER", "SHOP"]}
 
     def service_settings(self, sandbox_url: str) -> dict[str, str]:
-        catalogue = json.loads(DOUBLE.service_env(sandbox_url)["MIRAKL_CATALOGUE"])
+        catalogue = json.loads(self.double.service_env(sandbox_url)["MIRAKL_CATALOGUE"])
         for entry in catalogue:
             entry["frequencies"] = {"M11": MIRAKL_SUITE_M11_SECONDS}
         return {
@@ -77,14 +77,10 @@ class MiraklDriver(ListedShopsDriver):
         return list(operator["shops"])
 
 
-def operated(marketplace: str) -> MiraklDriver:
+def operated(marketplace: str, double: Double = DOUBLE) -> MiraklDriver:
     """The driver of one operator of the double, its admin under the double's."""
     admin = f"{MiraklDriver.faults_at}/operators/{marketplace}"
-    return MiraklDriver(marketplace=marketplace, admin=admin)
-
-
-def drivers() -> dict[str, ShopDriver]:
-    return {"BOULANGER": operated("BOULANGER")}
+    return MiraklDriver(marketplace=marketplace, admin=admin, double=double)
 
 
 def lister(marketplace: str) -> MiraklDriver | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 from keybuzz_sandbox.answers import faulted, json_answer
@@ -15,15 +15,14 @@ from keybuzz_sandbox.double_kit.admin import (
     AdvanceRequest,
     ShopAdmin,
     Unknown,
-    admin_router,
     forward,
     known,
-    limits_handlers,
+    one_of,
 )
 from keybuzz_sandbox.double_kit.api import Refused, config_of, run_served, shop_call, web_page
-from keybuzz_sandbox.fault_admin import fault_handlers, retry_after_handlers
+from keybuzz_sandbox.double_kit.served import Served
 from keybuzz_sandbox.faults import FaultDecision, reply_faults
-from litestar import Request, Response, Router
+from litestar import Request, Response
 from litestar.response import Stream
 
 from . import api
@@ -51,7 +50,7 @@ def too_many(seconds: int) -> Response[bytes]:
     return error(429, "Too many requests", {"Retry-After": str(seconds)})
 
 
-def mirakl_routes(sb: Sandbox) -> list[Any]:
+def mirakl_routes(sb: Sandbox) -> Served:
     double = MiraklDouble(
         sb.config.seed,
         OPERATORS,
@@ -136,7 +135,13 @@ def mirakl_routes(sb: Sandbox) -> list[Any]:
         return run_served(run, book, parts, shown, refusal, kind, huge, malformed_status=200)
 
     routes = DESCRIBED.routes(BASE, "mirakl", api.OPERATIONS, call)
-    return [*routes, _admin(double)]
+    return Served(
+        api=routes,
+        admin=_admin(double),
+        faults=(double.faults, MiraklFaultConfig),
+        limits=double.limits,
+        limits_reset=double.reset_limits,
+    )
 
 
 # --- admin ---------------------------------------------------------------------------------
@@ -146,10 +151,17 @@ class FileRequest(admin.FileRequest, kw_only=True, forbid_unknown_fields=True):
     id: str | None = None  # the attachment's id, the double's own when not given
 
 
+# Who writes at the admin (the customer or the operator's staff), to whom, what.
+NON_EMPTY = msgspec.Meta(min_length=1)
+Sender = Annotated[str, one_of((CUSTOMER, OPERATOR))]
+Recipients = Annotated[list[Annotated[str, one_of((CUSTOMER, OPERATOR, SHOP))]], NON_EMPTY]
+Text = Annotated[str, NON_EMPTY]
+
+
 class WriteRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
-    sender: str = CUSTOMER  # or OPERATOR (the operator's staff)
-    body: str = "Bonjour, pouvez-vous me répondre rapidement s'il vous plaît ?"
-    to: list[str] = msgspec.field(default_factory=lambda: [SHOP])
+    sender: Sender = CUSTOMER
+    body: Text = "Bonjour, pouvez-vous me répondre rapidement s'il vous plaît ?"
+    to: Recipients = msgspec.field(default_factory=lambda: [SHOP])
     attachments: list[FileRequest] = []
     # The writer's display name as M11 gives it (default: the double's own for its sender):
     # an operator's staff member as their back office names them, an e-mail at some.
@@ -158,8 +170,8 @@ class WriteRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_
 
 class OpenRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
     order_id: str | None = None  # default: the shop's latest order
-    sender: str = CUSTOMER
-    body: str = "Bonjour, où en est ma commande ? Je n'ai reçu aucune nouvelle."
+    sender: Sender = CUSTOMER
+    body: Text = "Bonjour, où en est ma commande ? Je n'ai reçu aucune nouvelle."
     topic: str = "Suivi de commande"
     attachments: list[FileRequest] = []
 
@@ -168,14 +180,7 @@ def _made(requested: list[FileRequest]) -> tuple[NewFile, ...]:
     return tuple(NewFile(f.name, f.content, f.id) for f in requested)
 
 
-def _check_sender(sender: str, to: list[str], body: str) -> None:
-    if sender not in (CUSTOMER, OPERATOR) or not body or not to:
-        raise AdminRefusal("sender CUSTOMER or OPERATOR, body and to not empty")
-    if not set(to) <= {CUSTOMER, OPERATOR, SHOP} or sender in to:
-        raise AdminRefusal("to among CUSTOMER, OPERATOR, SHOP, not the sender")
-
-
-def _admin(double: MiraklDouble) -> Router:
+def _admin(double: MiraklDouble) -> list[Any]:
     threads = {"thread": ("thread", lambda book, thread_id: book.threads.get(thread_id))}
     at_shop = ShopAdmin("/operators/{code:str}/shops/{shop_id:int}", double.book, threads)
 
@@ -201,7 +206,6 @@ def _admin(double: MiraklDouble) -> Router:
 
     @at_shop.post("/threads", OpenRequest, 201)
     def open_thread(book: ShopBook, data: OpenRequest) -> dict[str, str]:
-        _check_sender(data.sender, [SHOP], data.body)
         latest = max(book.orders.values(), key=lambda o: o.created, default=None)
         order = latest if data.order_id is None else book.orders.get(data.order_id)
         order = known(order, f"order {data.order_id}")
@@ -212,7 +216,8 @@ def _admin(double: MiraklDouble) -> Router:
 
     @at_shop.post("/threads/{thread:str}/messages", WriteRequest, 201)
     def write(book: ShopBook, thread: Thread, data: WriteRequest) -> dict[str, Any]:
-        _check_sender(data.sender, data.to, data.body)
+        if data.sender in data.to:
+            raise AdminRefusal("to names others than the sender")
         now, to = double.clock.now(), tuple(data.to)
         files = _made(data.attachments)
         message = book.write(thread, data.sender, data.body, now, to, files, data.sender_name)
@@ -252,12 +257,4 @@ def _admin(double: MiraklDouble) -> Router:
         key = operator.rotate(book.shop_id)
         return {"apiKey": key, "shopIds": operator.keys[key]}
 
-    return admin_router(
-        "/_sandbox/mirakl",
-        [
-            *at_shop.handlers,
-            *fault_handlers(double.faults, MiraklFaultConfig),
-            *limits_handlers(double.limits, double.reset_limits),
-            *retry_after_handlers(double.limits.waits.inside),
-        ],
-    )
+    return at_shop.handlers

@@ -21,5 +21,6 @@ DOUBLE = Double(
     service_env,
     settings=RakutenDoubleSettings,
     routes_at="keybuzz_double_rakuten.routes:routes",
-    drivers_at="keybuzz_double_rakuten.driver:drivers",
+    drivers_at="keybuzz_double_rakuten.driver:RakutenDriver",
+    marketplaces=("RAKUTEN",),
 )

@@ -9,14 +9,11 @@ import httpx
 from keybuzz_sandbox.conformance import (
     DoubleShop,
     Fault,
-    ShopDriver,
     Unsupported,
     WireFormat,
     Written,
 )
 from keybuzz_sandbox.double_kit.driver import ListedShopsDriver
-
-from keybuzz_double_rakuten import DOUBLE
 
 REPLYING = ("contactuseraboutitem", "contactusaboutitem")
 
@@ -34,7 +31,6 @@ class RakutenDriver(ListedShopsDriver):
     wire: WireFormat = "XML"
     unpaged: str = "Rakuten's to-do list (getitemtodolist) is one answer, not paged"
 
-    double = DOUBLE
     account = "login"
     listed_as = {"login": "login", "token": "token"}
     logged_to = "recipient"  # the seam's RecipientKind
@@ -51,7 +47,3 @@ class RakutenDriver(ListedShopsDriver):
         self, http: httpx.AsyncClient, shop: DoubleShop, text: str, reference: str
     ) -> Written:
         raise Unsupported("Rakuten's messages carry no file")
-
-
-def drivers() -> dict[str, ShopDriver]:
-    return {"RAKUTEN": RakutenDriver(marketplace="RAKUTEN")}

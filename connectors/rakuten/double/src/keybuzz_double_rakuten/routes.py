@@ -10,11 +10,11 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from keybuzz_sandbox.answers import XML, gateway_page, held_back, json_answer, xml_malformed
-from keybuzz_sandbox.double_kit.admin import admin_router, known
-from keybuzz_sandbox.fault_admin import fault_handlers
+from keybuzz_sandbox.answers import XML, gateway_page, held_back, xml_malformed
+from keybuzz_sandbox.double_kit.admin import ShopAdmin
+from keybuzz_sandbox.double_kit.served import Served
 from keybuzz_sandbox.faults import XML_KINDS, FaultInjector, SlowFaultConfig, reply_faults
-from litestar import Request, Response, get, post
+from litestar import Request, Response, get
 from litestar.response import Stream
 from lxml import etree
 
@@ -34,7 +34,6 @@ from keybuzz_double_rakuten.state import (
 if TYPE_CHECKING:
     from keybuzz_sandbox.sandbox import Sandbox
 
-ADMIN = "/_sandbox/rakuten"
 SALES_PAGE = 10  # sales a getcurrentsales page lists [assumed]
 # The web service's actions the double serves: three reads, two replies.
 ACTIONS = (
@@ -97,7 +96,7 @@ def _xml(body: bytes, status: int = 400) -> Response[bytes]:
     return Response(body, status_code=status, media_type=XML)
 
 
-def routes(sb: Sandbox) -> list[Any]:
+def routes(sb: Sandbox) -> Served:
     sellers = seeded_sellers(sb.config.seed, sb.config.of(RakutenDoubleSettings).extra_shops)
     faults = FaultInjector(sb.config.seed, RakutenFaults())
     numbers = itertools.count(1)
@@ -239,9 +238,6 @@ def routes(sb: Sandbox) -> list[Any]:
 
     # --- admin ------------------------------------------------------------------------------
 
-    def seller_of(login: str) -> Seller:
-        return known(sellers.get(login), f"shop {login}")
-
     def opened(seller: Seller, data: dict[str, Any]) -> Item:
         n = next(numbers)
         now = time.time()
@@ -275,54 +271,37 @@ def routes(sb: Sandbox) -> list[Any]:
         item.said.append(said)
         return said
 
-    @get("/shops", sync_to_thread=False)
-    def listed_shops() -> Response[bytes]:
-        return json_answer(
-            [
-                {"name": s.name or f"Rakuten {s.login}", "login": s.login, "token": s.token}
-                for s in sellers.values()
-            ]
-        )
+    threads = {"thread": ("thread", lambda seller, item_id: seller.items.get(item_id))}
+    at_shop = ShopAdmin("/shops/{login:str}", sellers.get, threads)
 
-    @post("/shops/{login:str}/threads", sync_to_thread=False, status_code=201)
-    def open_thread(login: str, data: dict[str, Any]) -> Response[bytes]:
-        seller = seller_of(login)
+    @at_shop.listing("/shops")
+    def listed_shops(_root: str) -> list[dict[str, str]]:
+        return [
+            {"name": s.name or f"Rakuten {s.login}", "login": s.login, "token": s.token}
+            for s in sellers.values()
+        ]
+
+    @at_shop.post("/threads", dict[str, Any], 201)
+    def open_thread(seller: Seller, data: dict[str, Any]) -> dict[str, str]:
         item = opened(seller, data)
         said = said_by(seller, item, data)
-        return json_answer(
-            {
-                "messageId": message_id(item, said),
-                "orderId": item.purchase_id,
-                "threadId": item.item_id,
-            },
-            201,
-        )
+        return {
+            "messageId": message_id(item, said),
+            "orderId": item.purchase_id,
+            "threadId": item.item_id,
+        }
 
-    @post(
-        "/shops/{login:str}/threads/{item_id:str}/messages", sync_to_thread=False, status_code=201
-    )
-    def add_message(login: str, item_id: str, data: dict[str, Any]) -> Response[bytes]:
-        seller = seller_of(login)
-        item = known(seller.items.get(item_id), f"thread {item_id}")
-        said = said_by(seller, item, data)
-        return json_answer({"messageId": message_id(item, said)}, 201)
+    @at_shop.post("/threads/{thread:str}/messages", dict[str, Any], 201)
+    def add_message(seller: Seller, thread: Item, data: dict[str, Any]) -> dict[str, str]:
+        return {"messageId": message_id(thread, said_by(seller, thread, data))}
 
-    @get("/shops/{login:str}/sent", sync_to_thread=False)
-    def sent(login: str) -> Response[bytes]:
-        return json_answer({"sent": seller_of(login).sent})
+    @at_shop.get("/sent")
+    def sent(seller: Seller) -> dict[str, Any]:
+        return {"sent": seller.sent}
 
-    @post("/shops/{login:str}/rotate-token", sync_to_thread=False)
-    def rotate(login: str) -> Response[bytes]:
-        seller = seller_of(login)
+    @at_shop.post("/rotate-token")
+    def rotate(seller: Seller) -> dict[str, str]:
         seller.token = hashlib.sha256(f"{seller.token}|{next(numbers)}".encode()).hexdigest()[:32]
-        return json_answer({"token": seller.token})
+        return {"token": seller.token}
 
-    admin = [
-        listed_shops,
-        open_thread,
-        add_message,
-        sent,
-        rotate,
-        *fault_handlers(faults, RakutenFaults),
-    ]
-    return [sales_ws, admin_router(ADMIN, admin)]
+    return Served(api=[sales_ws], admin=at_shop.handlers, faults=(faults, RakutenFaults))
