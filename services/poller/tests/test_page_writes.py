@@ -12,6 +12,8 @@ from typing import Any
 
 import asyncpg
 import msgspec
+from keybuzz_poller.polling.domain import PollFailure, retry_delays
+from keybuzz_poller.polling.shops_store import PostgresShopSchedule
 from keybuzz_poller.shops.poll import poll_shop
 from keybuzz_shared.connectors.seam import InboxFile, InboxMessage, ThreadKey
 from poller_shop_fakes import shop_message
@@ -20,9 +22,9 @@ from test_long_threads import SHOP, Polling, polling  # noqa: F401 - fixture
 # A poll of one page of new messages: its start and the listed ids' dedupe, then in one
 # transaction (BEGIN, COMMIT) the messages, the page's tickets with their nearby incidents
 # and own replies (one read), the tickets' upsert, the ticket messages, the threads'
-# details, the cursor, the deadlines (locked, then saved) and the events. The cursor is not
-# read again: the poll holds the shop's lease, its start read it.
-PAGE_STATEMENTS = 13
+# details with the cursor (one statement), the deadlines (locked, then saved) and the
+# events. The cursor is not read again: the poll holds the shop's lease, its start read it.
+PAGE_STATEMENTS = 12
 
 
 class Statements:
@@ -60,12 +62,14 @@ def page(count: int, prefix: str) -> list[InboxMessage]:
     ]
 
 
-async def statements_of(shop: Polling, messages: list[InboxMessage]) -> int:
+async def statements_of(
+    shop: Polling, messages: list[InboxMessage], *, settles: bool = True
+) -> int:
     """The statements one poll of ``messages``, all new, costs."""
     shop.marketplace.messages_listed.extend(messages)
     counted = Statements(shop.pool)
     counted.listen()
-    polled = await poll_shop(shop.ports, SHOP)
+    polled = await poll_shop(shop.ports, SHOP, settles=settles)
     assert counted.all_heard()
     assert polled.stored == len(messages) and polled.tickets_opened_or_joined == len(messages)
     return len(counted.sent)
@@ -106,9 +110,12 @@ async def test_a_page_costs_as_many_statements_whatever_its_size(polling: Pollin
     assert len(await stored_of(shop, "large")) == 40
 
 
-async def test_a_page_marked_read_adds_its_marks_only(polling: Polling) -> None:  # noqa: F811
-    """A marketplace whose messages are marked read once stored: the page's marks cost one
-    statement a batch, the page's own ids marked without reading the backlog for them."""
+async def test_a_page_marked_read_adds_no_statement_its_end_records_the_marks(
+    polling: Polling,  # noqa: F811
+) -> None:
+    """A marketplace whose messages are marked read once stored: the page's own ids marked
+    without reading the backlog for them, at no statement of the poll's; their record rides
+    on the statement that ends the poll, succeeded or failed (pending until then)."""
     reading = polling.ports.reading(SHOP.marketplace)
     marking = dataclasses.replace(
         polling,
@@ -117,14 +124,30 @@ async def test_a_page_marked_read_adds_its_marks_only(polling: Polling) -> None:
         ),
     )
     marking.marketplace.page_size = 100
-    await statements_of(marking, page(2, "warm"))
-    counted = await statements_of(marking, page(40, "marked"))
-    assert counted <= PAGE_STATEMENTS + 1, counted
+    await statements_of(marking, page(2, "warm"))  # recorded by the poll itself
+    assert await pending(marking) == 0
+    counted = await statements_of(marking, page(40, "marked"), settles=False)
+    assert counted <= PAGE_STATEMENTS, counted
     assert marking.marketplace.marked[-40:] == [f"marked-{i}" for i in range(40)]
-    pending = await marking.pool.fetchval(
+    assert await pending(marking) == 40
+    schedule, marks = PostgresShopSchedule(marking.pool), marking.ports.unrecorded_marks
+    ended = Statements(marking.pool)
+    ended.listen()
+    await schedule.poll_succeeded(SHOP.key, "owner", 40, 60.0, marked=marks.pop(SHOP.key))
+    assert ended.all_heard() and len(ended.sent) == 1, ended.sent
+    assert await pending(marking) == 0
+    await statements_of(marking, page(44, "failing")[40:], settles=False)  # after the cursor
+    failure = PollFailure("HTTP 503", retry_delays(1.0, 60.0))
+    await schedule.poll_failed(SHOP.key, "owner", failure, marked=marks.pop(SHOP.key))
+    assert await pending(marking) == 0 and marking.marketplace.marked[-1] == "failing-43"
+
+
+async def pending(shop: Polling) -> int:
+    """The shop's messages still waiting for their mark read to be recorded."""
+    count: int = await shop.pool.fetchval(
         "SELECT count(*) FROM poller_external_messages WHERE mark_read_pending"
     )
-    assert pending == 0
+    return count
 
 
 async def test_a_message_whose_id_cannot_be_stored_costs_itself_only(polling: Polling) -> None:  # noqa: F811

@@ -97,7 +97,8 @@ async def poll_shop(
     calls (``bounds.py``): its calls counted as they are made, said in the poll's ``calls``
     and, for a marketplace with an application call budget, in the shop's day; with a
     daily allowance, reserved at its start (``calls.py``). The day's count is set right by
-    the poll (``settles``) or left to the statement that ends it (``ShopPorts.unsettled``)."""
+    the poll (``settles``) or left to the statement that ends it (``ShopPorts.unsettled``),
+    as is the record of the marks read it made (``ShopPorts.unrecorded_marks``)."""
     poll = ShopPoll()
     reading = ports.reading(shop.marketplace)
     held: Reserved | None = None
@@ -109,7 +110,7 @@ async def poll_shop(
                 held = reserved(asked, start)
             seen = ports.seen_pages.pop(shop.key, None)
             bound = Bound(spent, reading.max_calls)
-            listed = await _poll(ports, shop, poll, bound, start, seen, held)
+            listed = await _poll(ports, shop, poll, bound, start, seen, held, settles)
             if listed is not None:  # what the poll's end leaves in the shop's row (its count)
                 fetched = start.fetched + poll.fetched
                 ports.seen_pages[shop.key] = msgspec.structs.replace(listed, fetched=fetched)
@@ -127,6 +128,7 @@ async def _poll(
     start: ShopStart,
     seen: SeenPages | None,
     held: Reserved | None,
+    settles: bool,
 ) -> SeenPages | None:
     """The poll; the pages of messages and incidents it listed (their ``fetched`` left to
     the caller)."""
@@ -157,7 +159,9 @@ async def _poll(
             touched = intake_of(unit, unit.store.tickets)
             for incident in incidents:
                 touched.touch([await _take_incident(unit, shop, incident, now, poll)])
-            cursor = await _moved(unit, shop, cursor, incidents=[i.updated_at for i in incidents])
+            past = _past(incidents=[i.updated_at for i in incidents])
+            await unit.store.advance_cursor(shop, past)
+            cursor = _ahead(cursor, past)
     cursor = await bound.cursor_kept(ports, shop, started, cursor, "incidents_since")
     since = read_from(cursor.messages_since, now, reading.first_poll, reading.overlap)
     clocked = _marketplace_clock(shop)
@@ -206,11 +210,12 @@ async def _poll(
                     unit, shop, fresh, files, set(marked), ports.clock(), poll, ports
                 )
             )
-            poll.thread_states += await unit.store.save_thread_states(shop, states)
+            past = _past(messages=[m.created_at for m in messages])
+            poll.thread_states += await unit.store.save_page_states(shop, states, past)
             touched.touch(await _clocks_saved(unit, shop, clocks, poll))
-            cursor = await _moved(unit, shop, cursor, messages=[m.created_at for m in messages])
+            cursor = _ahead(cursor, past)
         ports.replies_sent(poll.replies_confirmed - confirmed)
-        await _mark_read(ports, shop, poll, marked)
+        await _mark_read(ports, shop, poll, marked, recorded=settles)
     cursor = await bound.cursor_kept(ports, shop, started, cursor, "messages_since")
     if not pages and not incident_pages:
         return None
@@ -232,26 +237,23 @@ async def _clocks_saved(
     return changed
 
 
-async def _moved(
-    unit: ShopUnit,
-    shop: Shop,
-    cursor: ShopCursor,
-    messages: list[datetime] | None = None,
-    incidents: list[datetime] | None = None,
+def _past(
+    messages: list[datetime] | None = None, incidents: list[datetime] | None = None
 ) -> ShopCursor:
-    """``cursor``, as the poll's start read it, past the page (never backwards), the page's
-    own listing's cursor moved in the page's unit of work without reading it again (the
-    other listing's left as it is: a takeover's reset of it is not written over)."""
-    await unit.store.advance_cursor(
-        shop,
-        ShopCursor(
-            messages_since=max(messages) if messages else None,
-            incidents_since=max(incidents) if incidents else None,
-        ),
-    )
+    """Where a page takes its own listing's cursor, moved in the page's unit of work without
+    reading it again (the other listing's left None, as it is: a takeover's reset of it is
+    not written over)."""
     return ShopCursor(
-        messages_since=latest(cursor.messages_since, *(messages or [])),
-        incidents_since=latest(cursor.incidents_since, *(incidents or [])),
+        messages_since=max(messages) if messages else None,
+        incidents_since=max(incidents) if incidents else None,
+    )
+
+
+def _ahead(cursor: ShopCursor, past: ShopCursor) -> ShopCursor:
+    """``cursor``, as the poll's start read it, past the page (never backwards)."""
+    return ShopCursor(
+        messages_since=latest(cursor.messages_since, past.messages_since),
+        incidents_since=latest(cursor.incidents_since, past.incidents_since),
     )
 
 
@@ -512,14 +514,19 @@ def _file(link: InboxFile, content: bytes | None = None, skipped: str | None = N
 async def _mark_pending(ports: ShopPorts, shop: Shop, poll: ShopPoll) -> None:
     """Marks read at the marketplace what an earlier poll stored and could not mark."""
     while pending := await ports.store.pending_marks(shop, MARK_BATCH):
+        # Recorded at once: the next batch is read from what is still pending.
         if not await _marked(ports, shop, poll, pending) or len(pending) < MARK_BATCH:
             return
 
 
-async def _mark_read(ports: ShopPorts, shop: Shop, poll: ShopPoll, message_ids: list[str]) -> None:
-    """Marks a page's stored messages read, known without asking the database which."""
+async def _mark_read(
+    ports: ShopPorts, shop: Shop, poll: ShopPoll, message_ids: list[str], *, recorded: bool
+) -> None:
+    """Marks a page's stored messages read, known without asking the database which; their
+    record left to the poll's end statement unless ``recorded`` here."""
     for at in range(0, len(message_ids), MARK_BATCH):
-        if not await _marked(ports, shop, poll, message_ids[at : at + MARK_BATCH]):
+        batch = message_ids[at : at + MARK_BATCH]
+        if not await _marked(ports, shop, poll, batch, recorded=recorded):
             return
 
 
@@ -528,8 +535,13 @@ def _to_mark(reading: ShopReading, message: InboxMessage) -> bool:
     return reading.mark_as_read and message.unread and message.sender_type in MARKED_READ
 
 
-async def _marked(ports: ShopPorts, shop: Shop, poll: ShopPoll, message_ids: list[str]) -> bool:
-    """Marks read; a failure leaves them pending, for the next poll to try again."""
+async def _marked(
+    ports: ShopPorts, shop: Shop, poll: ShopPoll, message_ids: list[str], *, recorded: bool = True
+) -> bool:
+    """Marks read; a failure leaves them pending, for the next poll to try again. Their
+    record (``marks_done``), a statement of its own, or carried by the poll's end
+    (``ShopPorts.unrecorded_marks``): until it, they stay pending, and a poll after a lost
+    end marks them again (a message marked read twice stays read)."""
     try:
         await ports.source.mark_read(shop, message_ids)
     except Exception as exc:  # the messages are stored: the next poll tries again
@@ -542,6 +554,9 @@ async def _marked(ports: ShopPorts, shop: Shop, poll: ShopPoll, message_ids: lis
             },
         )
         return False
-    await ports.store.marks_done(shop, message_ids)
+    if recorded:
+        await ports.store.marks_done(shop, message_ids)
+    else:
+        ports.unrecorded_marks.setdefault(shop.key, []).extend(message_ids)
     poll.marked_read += len(message_ids)
     return True
