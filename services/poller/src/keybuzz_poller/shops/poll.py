@@ -29,6 +29,7 @@ unit of work.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from datetime import datetime
 
 import msgspec
@@ -166,8 +167,8 @@ async def _poll(
     since = read_from(cursor.messages_since, now, reading.first_poll, reading.overlap)
     clocked = _marketplace_clock(shop)
     started = cursor
-    listed_messages = ports.source.messages(shop, since)
-    async for messages in bound.pages(within_allowance(ports, shop, listed_messages, held)):
+    listed_messages = _Listing(ports.source.messages(shop, since))
+    async for messages in bound.pages(within_allowance(ports, shop, listed_messages.each(), held)):
         poll.fetched += len(messages)
         if not messages:
             continue
@@ -182,7 +183,7 @@ async def _poll(
             if not _moves(cursor.messages_since, [m.created_at for m in messages]):
                 poll.duplicates += len(messages)
                 continue
-        known = await ports.store.known_messages(shop, listed_ids)
+        known = await _known(ports, shop, messages, cursor, seen)
         fresh = [m for m in messages if m.message_id not in known]
         poll.duplicates += len(messages) - len(fresh)
         fresh = _storable(shop, fresh, poll)  # before its files are fetched for nothing
@@ -219,7 +220,57 @@ async def _poll(
     cursor = await bound.cursor_kept(ports, shop, started, cursor, "messages_since")
     if not pages and not incident_pages:
         return None
-    return SeenPages(cursor=cursor, fetched=0, pages=tuple(pages), incidents=tuple(incident_pages))
+    return SeenPages(
+        cursor=cursor,
+        fetched=0,
+        pages=tuple(pages),
+        incidents=tuple(incident_pages),
+        whole=listed_messages.read_whole,
+    )
+
+
+class _Listing:
+    """A listing's pages, and whether they were read to its end (not cut by the poll's
+    bound, nor left for a later poll by the day's allowance)."""
+
+    def __init__(self, pages: AsyncIterator[list[InboxMessage]]) -> None:
+        self.pages = pages
+        self.read_whole = False
+
+    async def each(self) -> AsyncIterator[list[InboxMessage]]:
+        async for page in self.pages:
+            yield page
+        self.read_whole = True
+
+
+async def _known(
+    ports: ShopPorts,
+    shop: Shop,
+    messages: list[InboxMessage],
+    cursor: ShopCursor,
+    seen: SeenPages | None,
+) -> set[str]:
+    """Those of a page's messages stored before. A page's messages are stored with the
+    cursor moved past them, in one unit of work: where the shop's row is as this process's
+    last poll left it, its listing read to its end (``SeenPages.whole``: everything stored
+    before was at or before its cursor or listed by it), a message it listed is stored and
+    one past the cursor it did not list is new.
+    Only the others are asked (none for a page of new messages: a round trip fewer); with
+    no such poll, all are. A message found stored all the same is not stored twice: the
+    page's insert skips it (``add_messages``)."""
+    if seen is None or not seen.whole:
+        return await ports.store.known_messages(shop, [m.message_id for m in messages])
+    listed, since = seen.listed(), cursor.messages_since
+    # One whose ids cannot be stored was listed, not stored: left to ``_storable``.
+    known = {m.message_id for m in messages if m.message_id in listed and storable_ids(m)}
+    asked = [
+        m.message_id
+        for m in messages
+        if m.message_id not in listed and (since is None or m.created_at <= since)
+    ]
+    if asked:
+        known |= await ports.store.known_messages(shop, asked)
+    return known
 
 
 def _marketplace_clock(shop: Shop) -> bool:
