@@ -254,10 +254,9 @@ async def _known(
     cursor moved past them, in one unit of work: where the shop's row is as this process's
     last poll left it, its listing read to its end (``SeenPages.whole``: everything stored
     before was at or before its cursor or listed by it), a message it listed is stored and
-    one past the cursor it did not list is new.
-    Only the others are asked (none for a page of new messages: a round trip fewer); with
-    no such poll, all are. A message found stored all the same is not stored twice: the
-    page's insert skips it (``add_messages``)."""
+    one past the cursor it did not list is new. Only the others are asked (none for a page
+    of new messages: a round trip fewer); with no such poll, all are. A message found stored
+    all the same is not stored twice: the page's insert skips it (``add_messages``)."""
     if seen is None or not seen.whole:
         return await ports.store.known_messages(shop, [m.message_id for m in messages])
     listed, since = seen.listed(), cursor.messages_since
