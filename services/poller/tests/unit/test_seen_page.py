@@ -18,7 +18,7 @@ from keybuzz_poller.shops.domain import (
 )
 from keybuzz_poller.shops.poll import _Listing, poll_shop
 from keybuzz_shared.connectors.seam import InboxMessage
-from poller_shop_fakes import fake_shops
+from poller_shop_fakes import FakeShops, fake_shops
 from poller_shop_fakes import shop_message as message
 from test_shop_polling import SHOP, connected, incident
 
@@ -47,11 +47,8 @@ def test_a_page_whose_messages_thread_states_or_place_differ_is_not_the_same() -
     assert not SEEN.repeated(1, PAGE)  # the last poll listed one page only
 
 
-async def test_a_poll_listing_every_page_as_the_last_one_left_them_asks_the_store_nothing() -> None:
-    fake = fake_shops()  # pages of two messages
-    await connected(fake)
-    fake.marketplace.messages_listed.extend(message(f"m{n}", n) for n in range(1, 6))
-    await poll_shop(fake.ports, SHOP)  # three pages, stored
+def dedupe_reads(fake: FakeShops) -> list[list[str]]:
+    """The ids each dedupe read of the store asks for, from now on."""
     asked: list[list[str]] = []
     known = fake.store.known_messages
 
@@ -60,6 +57,15 @@ async def test_a_poll_listing_every_page_as_the_last_one_left_them_asks_the_stor
         return await known(shop, message_ids)
 
     fake.store.known_messages = counted  # type: ignore[method-assign]
+    return asked
+
+
+async def test_a_poll_listing_every_page_as_the_last_one_left_them_asks_the_store_nothing() -> None:
+    fake = fake_shops()  # pages of two messages
+    await connected(fake)
+    fake.marketplace.messages_listed.extend(message(f"m{n}", n) for n in range(1, 6))
+    await poll_shop(fake.ports, SHOP)  # three pages, stored
+    asked = dedupe_reads(fake)
     cursor = (await fake.store.started(SHOP)).cursor
     # The shop's row as the poll left it (its count of listed messages: the schedule's).
     await poll_shop(fake.ports, SHOP, ShopStart(cursor=cursor, fetched=5))
@@ -87,14 +93,7 @@ async def test_a_poll_after_one_its_bound_cut_asks_the_store_for_every_message()
     seen = fake.ports.seen_pages[SHOP.key]
     assert seen.whole
     fake.ports.seen_pages[SHOP.key] = msgspec.structs.replace(seen, whole=False)
-    asked: list[list[str]] = []
-    known = fake.store.known_messages
-
-    async def counted(shop: Shop, message_ids: Sequence[str]) -> set[str]:
-        asked.append(list(message_ids))
-        return await known(shop, message_ids)
-
-    fake.store.known_messages = counted  # type: ignore[method-assign]
+    asked = dedupe_reads(fake)
     fake.marketplace.messages_listed.append(message("m6", 6))
     start = ShopStart(cursor=(await fake.store.started(SHOP)).cursor, fetched=5)
     assert (await poll_shop(fake.ports, SHOP, start)).stored == 1

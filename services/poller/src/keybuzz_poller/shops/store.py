@@ -224,6 +224,14 @@ class PostgresShopStore:
         await self.thread_messages([message])
 
     async def save_thread_states(self, shop: Shop, states: Sequence[ThreadState]) -> int:
+        return await self._states_saved(shop, states)
+
+    async def _states_saved(
+        self,
+        shop: Shop,
+        states: Sequence[ThreadState],
+        carried: tuple[str, Sequence[object]] | None = None,
+    ) -> int:
         if not states:
             return 0
         return await store.save_thread_details(
@@ -233,6 +241,7 @@ class PostgresShopStore:
             [storable(s.thread_key) for s in states],
             [_details_json(s) for s in states],
             [s.claim for s in states],
+            carried,
         )
 
     async def save_page_states(
@@ -243,15 +252,7 @@ class PostgresShopStore:
             return 0
         # The cursor rides on the states' statement: a round trip fewer a page.
         carried = (f"cursor AS ({_advanced(6)})", _advance_args(shop, past))
-        return await store.save_thread_details(
-            self.db,
-            shop.tenant_id,
-            shop.marketplace,
-            [storable(s.thread_key) for s in states],
-            [_details_json(s) for s in states],
-            [s.claim for s in states],
-            carried,
-        )
+        return await self._states_saved(shop, states, carried)
 
     async def save_thread_clocks(self, shop: Shop, clocks: Sequence[ThreadClock]) -> list[str]:
         if not clocks:
