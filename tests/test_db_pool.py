@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from keybuzz_shared.db import create_pool
 
 
@@ -37,3 +40,32 @@ async def test_a_released_connection_is_not_reset_when_nothing_was_left_open(
             assert await connection.fetchval("SHOW application_name") == "left-by-a-caller"
     finally:
         await pool.close()
+
+
+# What a released connection would carry to its next user, with no reset query to clear
+# it: a session's advisory lock (held until the connection closes: another instance's
+# lock waits forever), a LISTEN (notifications for someone else), a setting set for the
+# session. Where the services take one, and why each is safe.
+SESSION_STATE = re.compile(
+    r"pg_advisory_lock(_shared)?\(|\bLISTEN\b|add_listener\(|set_config\([^)]*,\s*false\s*\)"
+)
+ALLOWED = {
+    # The migrations' lock, on the pool connection that applies them: unlocked in a
+    # ``finally`` before the connection is released.
+    "shared/src/keybuzz_shared/db.py",
+    # The poller's due listener: a connection of its own (``asyncpg.connect``), never the
+    # pool's.
+    "services/poller/src/keybuzz_poller/polling/wakeups.py",
+}
+
+
+def test_no_code_leaves_session_state_on_a_pool_connection() -> None:
+    root = Path(__file__).resolve().parents[1]
+    sources = [*root.glob("shared/src/**/*.py"), *root.glob("services/*/src/**/*.py")]
+    sources += root.glob("connectors/*/src/**/*.py")
+    found = {
+        str(path.relative_to(root))
+        for path in sources
+        if SESSION_STATE.search(path.read_text(encoding="utf-8"))
+    }
+    assert len(sources) > 100 and found <= ALLOWED, found - ALLOWED

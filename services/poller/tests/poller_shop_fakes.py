@@ -285,6 +285,12 @@ class InMemoryShopStore:
         self.tables.thread_state_writes += written
         return written
 
+    async def save_page_states(
+        self, shop: Shop, states: Sequence[ThreadState], past: ShopCursor
+    ) -> int:
+        await self.advance_cursor(shop, past)
+        return await self.save_thread_states(shop, states)
+
     async def save_thread_clocks(self, shop: Shop, clocks: Sequence[ThreadClock]) -> list[str]:
         written = []
         for clock in clocks:

@@ -411,3 +411,13 @@ async def test_a_threads_state_is_written_to_its_ticket_only_when_it_changes(
     assert await store.save_thread_states(OTHER, [state]) == 0  # another tenant's thread
     assert await store.save_thread_states(SHOP, [msgspec.structs.replace(state, claim=False)]) == 1
     assert await store.save_thread_states(SHOP, [msgspec.structs.replace(state, details=())]) == 1
+    # A stored page's states with its cursor (one statement): the same writes, the cursor
+    # moved past the page and never backwards.
+    await connected(adapters)
+    await store.save_cursor(SHOP, ShopCursor(messages_since=T0 + MINUTE))
+    assert await store.save_page_states(SHOP, [state], ShopCursor(messages_since=T0)) == 1
+    assert (await store.started(SHOP)).cursor == ShopCursor(messages_since=T0 + MINUTE)
+    later = ShopCursor(messages_since=T0 + 2 * MINUTE)
+    assert await store.save_page_states(SHOP, [state], later) == 0  # unchanged: not written
+    assert await store.save_page_states(SHOP, [], later) == 0
+    assert (await store.started(SHOP)).cursor == later

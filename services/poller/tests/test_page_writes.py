@@ -12,17 +12,21 @@ from typing import Any
 
 import asyncpg
 import msgspec
+from keybuzz_poller.polling.domain import PollFailure, retry_delays
+from keybuzz_poller.polling.shops_store import PostgresShopSchedule
 from keybuzz_poller.shops.poll import poll_shop
 from keybuzz_shared.connectors.seam import InboxFile, InboxMessage, ThreadKey
 from poller_shop_fakes import shop_message
 from test_long_threads import SHOP, Polling, polling  # noqa: F401 - fixture
 
-# A poll of one page of new messages: its start and the listed ids' dedupe, then in one
-# transaction (BEGIN, COMMIT) the messages, the page's tickets with their nearby incidents
-# and own replies (one read), the tickets' upsert, the ticket messages, the threads'
-# details, the cursor, the deadlines (locked, then saved) and the events. The cursor is not
+# A poll of one page of new messages (written after the last poll's: past the cursor it
+# left): its start, then in one transaction (BEGIN, COMMIT) the messages, the page's
+# tickets with their nearby incidents and own replies (one read), the tickets' upsert, the
+# ticket messages, the threads' details with the cursor (one statement), the deadlines
+# (locked, then saved) and the events. No dedupe read: the last poll of the process left
+# the shop's row, and a message past its cursor it did not list is new. The cursor is not
 # read again: the poll holds the shop's lease, its start read it.
-PAGE_STATEMENTS = 13
+PAGE_STATEMENTS = 11
 
 
 class Statements:
@@ -49,26 +53,41 @@ class Statements:
         return [h._con for h in holders if h._con is not None]
 
 
-def page(count: int, prefix: str) -> list[InboxMessage]:
-    """``count`` buyer messages, two a thread, each thread an order of its own."""
+def page(count: int, prefix: str, after: int = 0) -> list[InboxMessage]:
+    """``count`` buyer messages, two a thread, each thread an order of its own, written a
+    minute apart from ``after`` minutes on."""
     return [
         msgspec.structs.replace(
-            shop_message(f"{prefix}-{i}", minutes=i),
+            shop_message(f"{prefix}-{i}", minutes=after + i),
             thread=ThreadKey("ORDER", f"{prefix}-O{i // 2}"),
         )
         for i in range(count)
     ]
 
 
-async def statements_of(shop: Polling, messages: list[InboxMessage]) -> int:
+async def statements_of(
+    shop: Polling, messages: list[InboxMessage], *, settles: bool = True
+) -> int:
     """The statements one poll of ``messages``, all new, costs."""
     shop.marketplace.messages_listed.extend(messages)
     counted = Statements(shop.pool)
     counted.listen()
-    polled = await poll_shop(shop.ports, SHOP)
+    polled = await poll_shop(shop.ports, SHOP, settles=settles)
     assert counted.all_heard()
     assert polled.stored == len(messages) and polled.tickets_opened_or_joined == len(messages)
-    return len(counted.sent)
+    sent = len(counted.sent)
+    await ended(shop, polled.fetched)
+    return sent
+
+
+async def ended(shop: Polling, fetched: int) -> None:
+    """The poll's count of listed messages, as its end statement records it (the schedule's:
+    a lease not taken here): the shop's row as the poll left it."""
+    await shop.pool.execute(
+        "UPDATE poller_shops SET messages_fetched = messages_fetched + $2 WHERE poll_key = $1",
+        SHOP.key,
+        fetched,
+    )
 
 
 async def stored_of(shop: Polling, prefix: str) -> list[asyncpg.Record]:
@@ -94,21 +113,33 @@ async def test_a_page_costs_as_many_statements_whatever_its_size(polling: Pollin
     shop = polling
     shop.marketplace.page_size = 100
     await statements_of(shop, page(2, "warm"))  # the pool's types read once
-    small = await statements_of(shop, page(2, "small"))
-    large = await statements_of(shop, page(40, "large"))
+    small = await statements_of(shop, page(2, "small", after=2))
+    large = await statements_of(shop, page(40, "large", after=4))
     assert large == small <= PAGE_STATEMENTS, (small, large)
     stored = await stored_of(shop, "large")
     assert [r["external_id"] for r in stored] == [f"large-{i}" for i in range(40)]
+    # Listed again with one more message written at the last one's minute (at the cursor):
+    # the dedupe read asked for it alone; nothing twice.
+    shop.marketplace.messages_listed.append(shop_message("late", minutes=43))
+    counted = Statements(shop.pool)
+    counted.listen()
+    late = await poll_shop(shop.ports, SHOP)
+    assert late.stored == 1
+    assert sum("SELECT external_id" in q for q in counted.sent) == 1, counted.sent
     assert {r["thread_key"] for r in stored} == {f"order:large-O{i}" for i in range(20)}
     assert all(r["message_count"] == 2 and r["events"] == 1 for r in stored), stored
+    shop.ports.seen_pages.clear()  # another process's poll: every listed message asked
     again = await poll_shop(shop.ports, SHOP)  # the page read again: nothing twice
     assert again.stored == 0
     assert len(await stored_of(shop, "large")) == 40
 
 
-async def test_a_page_marked_read_adds_its_marks_only(polling: Polling) -> None:  # noqa: F811
-    """A marketplace whose messages are marked read once stored: the page's marks cost one
-    statement a batch, the page's own ids marked without reading the backlog for them."""
+async def test_a_page_marked_read_adds_no_statement_its_end_records_the_marks(
+    polling: Polling,  # noqa: F811
+) -> None:
+    """A marketplace whose messages are marked read once stored: the page's own ids marked
+    without reading the backlog for them, at no statement of the poll's; their record rides
+    on the statement that ends the poll, succeeded or failed (pending until then)."""
     reading = polling.ports.reading(SHOP.marketplace)
     marking = dataclasses.replace(
         polling,
@@ -117,14 +148,30 @@ async def test_a_page_marked_read_adds_its_marks_only(polling: Polling) -> None:
         ),
     )
     marking.marketplace.page_size = 100
-    await statements_of(marking, page(2, "warm"))
-    counted = await statements_of(marking, page(40, "marked"))
-    assert counted <= PAGE_STATEMENTS + 1, counted
+    await statements_of(marking, page(2, "warm"))  # recorded by the poll itself
+    assert await pending(marking) == 0
+    counted = await statements_of(marking, page(40, "marked", after=2), settles=False)
+    assert counted <= PAGE_STATEMENTS, counted
     assert marking.marketplace.marked[-40:] == [f"marked-{i}" for i in range(40)]
-    pending = await marking.pool.fetchval(
+    assert await pending(marking) == 40
+    schedule, marks = PostgresShopSchedule(marking.pool), marking.ports.unrecorded_marks
+    ended = Statements(marking.pool)
+    ended.listen()
+    await schedule.poll_succeeded(SHOP.key, "owner", 40, 60.0, marked=marks.pop(SHOP.key))
+    assert ended.all_heard() and len(ended.sent) == 1, ended.sent
+    assert await pending(marking) == 0
+    await statements_of(marking, page(4, "failing", after=42), settles=False)
+    failure = PollFailure("HTTP 503", retry_delays(1.0, 60.0))
+    await schedule.poll_failed(SHOP.key, "owner", failure, marked=marks.pop(SHOP.key))
+    assert await pending(marking) == 0 and marking.marketplace.marked[-1] == "failing-3"
+
+
+async def pending(shop: Polling) -> int:
+    """The shop's messages still waiting for their mark read to be recorded."""
+    count: int = await shop.pool.fetchval(
         "SELECT count(*) FROM poller_external_messages WHERE mark_read_pending"
     )
-    assert pending == 0
+    return count
 
 
 async def test_a_message_whose_id_cannot_be_stored_costs_itself_only(polling: Polling) -> None:  # noqa: F811

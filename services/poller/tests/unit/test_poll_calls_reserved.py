@@ -209,12 +209,18 @@ class Schedule:
     """The shops' schedule as the scheduler's end hooks call it: the ends it recorded."""
 
     def __init__(self) -> None:
-        self.ends: list[tuple[str, Sequence[DayCalls]]] = []
+        self.ends: list[tuple[str, Sequence[DayCalls], Sequence[str]]] = []
 
     async def poll_succeeded(
-        self, tenant_id: str, owner: str, fetched: int, interval: float, calls: Any = ()
+        self,
+        tenant_id: str,
+        owner: str,
+        fetched: int,
+        interval: float,
+        calls: Any = (),
+        marked: Any = (),
     ) -> None:
-        self.ends.append((tenant_id, calls))
+        self.ends.append((tenant_id, calls, marked))
 
 
 async def test_what_a_process_keeps_of_a_shop_another_instance_polls_now_goes() -> None:
@@ -231,8 +237,11 @@ async def test_what_a_process_keeps_of_a_shop_another_instance_polls_now_goes() 
     schedule = Schedule()
     scheduler = ShopScheduler(runtime, cast(Any, schedule), fake.ports, cast(Any, None))
     fake.ports.unsettled[SHOP.key] = [DayCalls(DAY, 2)]
-    await scheduler.succeeded(SHOP.key, 0, 60.0)  # the poll's end carries its corrections
-    assert schedule.ends == [(SHOP.key, [DayCalls(DAY, 2)])]
+    fake.ports.unrecorded_marks[SHOP.key] = ["m-t1"]
+    # The poll's end carries its corrections and its marks read, once.
+    await scheduler.succeeded(SHOP.key, 0, 60.0)
+    assert schedule.ends == [(SHOP.key, [DayCalls(DAY, 2)], ["m-t1"])]
+    assert SHOP.key not in fake.ports.unrecorded_marks
     await scheduler.succeeded(other.key, 0, 60.0)
     # Its next interval and a lease not past yet: kept.
     clock.at += timedelta(seconds=max(60 + scheduler.lease - 1, scheduler.interval))

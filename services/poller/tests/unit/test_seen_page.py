@@ -4,9 +4,10 @@ every page of the poll, not its last only: a busy shop's overlap holds several."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 
+import msgspec
 from keybuzz_poller.shops.domain import (
     ListedPage,
     SeenPages,
@@ -15,8 +16,9 @@ from keybuzz_poller.shops.domain import (
     ShopStart,
     ThreadState,
 )
-from keybuzz_poller.shops.poll import poll_shop
-from poller_shop_fakes import fake_shops
+from keybuzz_poller.shops.poll import _Listing, poll_shop
+from keybuzz_shared.connectors.seam import InboxMessage
+from poller_shop_fakes import FakeShops, fake_shops
 from poller_shop_fakes import shop_message as message
 from test_shop_polling import SHOP, connected, incident
 
@@ -45,11 +47,8 @@ def test_a_page_whose_messages_thread_states_or_place_differ_is_not_the_same() -
     assert not SEEN.repeated(1, PAGE)  # the last poll listed one page only
 
 
-async def test_a_poll_listing_every_page_as_the_last_one_left_them_asks_the_store_nothing() -> None:
-    fake = fake_shops()  # pages of two messages
-    await connected(fake)
-    fake.marketplace.messages_listed.extend(message(f"m{n}", n) for n in range(1, 6))
-    await poll_shop(fake.ports, SHOP)  # three pages, stored
+def dedupe_reads(fake: FakeShops) -> list[list[str]]:
+    """The ids each dedupe read of the store asks for, from now on."""
     asked: list[list[str]] = []
     known = fake.store.known_messages
 
@@ -58,14 +57,47 @@ async def test_a_poll_listing_every_page_as_the_last_one_left_them_asks_the_stor
         return await known(shop, message_ids)
 
     fake.store.known_messages = counted  # type: ignore[method-assign]
+    return asked
+
+
+async def test_a_poll_listing_every_page_as_the_last_one_left_them_asks_the_store_nothing() -> None:
+    fake = fake_shops()  # pages of two messages
+    await connected(fake)
+    fake.marketplace.messages_listed.extend(message(f"m{n}", n) for n in range(1, 6))
+    await poll_shop(fake.ports, SHOP)  # three pages, stored
+    asked = dedupe_reads(fake)
     cursor = (await fake.store.started(SHOP)).cursor
     # The shop's row as the poll left it (its count of listed messages: the schedule's).
     await poll_shop(fake.ports, SHOP, ShopStart(cursor=cursor, fetched=5))
     assert asked == []
     fake.marketplace.messages_listed.append(message("m6", 6))
     await poll_shop(fake.ports, SHOP, ShopStart(cursor=cursor, fetched=10))
-    assert asked == [["m5", "m6"]]  # the page that changed, only
+    # The page that changed: m5 the last poll listed (stored), m6 past the cursor and not
+    # listed then (new): nothing asked.
+    assert asked == []
     assert ("t1", "FNAC", "m6") in fake.store.tables.messages
+    # One at or before the cursor the last poll did not list may be stored: asked.
+    fake.marketplace.messages_listed.append(message("m7", 6))
+    left = fake.ports.seen_pages[SHOP.key]
+    await poll_shop(fake.ports, SHOP, ShopStart(cursor=left.cursor, fetched=left.fetched))
+    assert asked == [["m7"]]
+    assert ("t1", "FNAC", "m7") in fake.store.tables.messages
+
+
+async def test_a_poll_after_one_its_bound_cut_asks_the_store_for_every_message() -> None:
+    """A cut listing sets the cursor back: messages past it may be stored."""
+    fake = fake_shops()
+    await connected(fake)
+    fake.marketplace.messages_listed.extend(message(f"m{n}", n) for n in range(1, 6))
+    await poll_shop(fake.ports, SHOP)
+    seen = fake.ports.seen_pages[SHOP.key]
+    assert seen.whole
+    fake.ports.seen_pages[SHOP.key] = msgspec.structs.replace(seen, whole=False)
+    asked = dedupe_reads(fake)
+    fake.marketplace.messages_listed.append(message("m6", 6))
+    start = ShopStart(cursor=(await fake.store.started(SHOP)).cursor, fetched=5)
+    assert (await poll_shop(fake.ports, SHOP, start)).stored == 1
+    assert asked and asked[-1][-1] == "m6"
 
 
 async def test_an_open_incident_listed_again_as_the_last_poll_left_it_costs_no_unit_of_work() -> (
@@ -83,3 +115,17 @@ async def test_an_open_incident_listed_again_as_the_last_poll_left_it_costs_no_u
     fake.marketplace.incidents_listed[0] = incident("INC1", status="CLOSED")
     await poll_shop(fake.ports, SHOP, ShopStart(cursor=cursor, fetched=2))
     assert fake.unit_of_work.commits == commits + 1
+
+
+async def test_a_listing_is_whole_only_once_read_to_its_end() -> None:
+    """A listing the poll's bound or the day's allowance left before its end is not whole."""
+
+    async def pages() -> AsyncIterator[list[InboxMessage]]:
+        yield [message("a", 1)]
+        yield [message("b", 2)]
+
+    left, read = _Listing(pages()), _Listing(pages())
+    async for _ in left.each():
+        break
+    assert [page async for page in read.each()] and read.read_whole
+    assert not left.read_whole

@@ -56,7 +56,7 @@ BUDGET_GAUGES = BudgetGauges.named(
 
 class ShopSchedule(PollSchedule, Protocol):
     """The shops' schedule (``PostgresShopSchedule``): a poll's end also sets its day's
-    count of calls right, in the same statement."""
+    count of calls right and records the marks read the poll made, in the same statement."""
 
     async def poll_succeeded(
         self,
@@ -65,10 +65,16 @@ class ShopSchedule(PollSchedule, Protocol):
         fetched: int,
         interval: float,
         calls: Sequence[DayCalls] = (),
+        marked: Sequence[str] = (),
     ) -> None: ...
 
     async def poll_failed(
-        self, tenant_id: str, owner: str, failure: PollFailure, calls: Sequence[DayCalls] = ()
+        self,
+        tenant_id: str,
+        owner: str,
+        failure: PollFailure,
+        calls: Sequence[DayCalls] = (),
+        marked: Sequence[str] = (),
     ) -> None: ...
 
 
@@ -181,15 +187,20 @@ class ShopScheduler(LeasedPolls):
         return plan.interval(at, spent, calls_per_poll(self.shops, shop, day, spent))
 
     async def succeeded(self, tenant_id: str, fetched: int, interval: float) -> None:
-        """The poll's end, with its day's count set right in the same statement."""
+        """The poll's end, with its day's count set right and its marks read recorded in
+        the same statement."""
         calls = self.shops.unsettled.pop(tenant_id, [])
-        await self.shop_schedule.poll_succeeded(tenant_id, self.owner, fetched, interval, calls)
+        marked = self.shops.unrecorded_marks.pop(tenant_id, [])
+        await self.shop_schedule.poll_succeeded(
+            tenant_id, self.owner, fetched, interval, calls, marked
+        )
         self._expect(tenant_id, interval)
 
     async def failed(self, tenant_id: str, reason: str, at_least: float) -> None:
         calls = self.shops.unsettled.pop(tenant_id, [])
+        marked = self.shops.unrecorded_marks.pop(tenant_id, [])
         failure = self.timings.failure(reason, at_least)
-        await self.shop_schedule.poll_failed(tenant_id, self.owner, failure, calls)
+        await self.shop_schedule.poll_failed(tenant_id, self.owner, failure, calls, marked)
         self._expect(tenant_id, max(at_least, self.timings.retry_cap))
 
     def _expect(self, tenant_id: str, interval: float) -> None:

@@ -4,7 +4,7 @@ on ``poller_shops``) and their connection state (``shops/connection_ports.py``'s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import datetime
 
 from keybuzz_shared.db import Executor
 
@@ -28,30 +28,36 @@ SHOPS = PollTable(
 )
 
 
-# A correction of the shop's day's count ($N day, $N+1 delta; no day: none), folded into
-# the statement that ends its poll: its own statement at every poll otherwise.
+# What a poll's end carries into its statement, its own statement at every poll otherwise
+# ($N… after the end's own parameters): a correction of the shop's day's count (day,
+# delta; no day: none), and the messages the poll marked read at the marketplace, no
+# longer pending (tenant, marketplace, their ids: ``marked_read_sql``). Both are written
+# whether or not the poll still held its lease: the calls were made, the marks were taken.
 _COUNTED = """
     counted AS (
         INSERT INTO poller_shop_calls AS c (poll_key, day, calls)
-        SELECT $1, ${n}::date, greatest(${m}::int, 0) WHERE ${n}::date IS NOT NULL
-        ON CONFLICT (poll_key, day) DO UPDATE SET calls = greatest(c.calls + ${m}::int, 0)
+        SELECT $1, ${day}::date, greatest(${delta}::int, 0) WHERE ${day}::date IS NOT NULL
+        ON CONFLICT (poll_key, day) DO UPDATE SET calls = greatest(c.calls + ${delta}::int, 0)
     )"""
+
+
+def _carried(first: int) -> str:
+    """The ``WITH`` items a poll's end carries, their parameters numbered from ``first``."""
+    counted = _COUNTED.format(day=first, delta=first + 1)
+    return f"{counted}, marked AS ({tickets_store.marked_read_sql(first + 2)})"
 
 
 class PostgresShopSchedule(PostgresPollSchedule):
     """The shops' schedule: rows come from ``connect``, never from a poll. A poll's end
     also sets its day's count of calls right (``DayCalls``: a budget's calls made, a
-    reservation's not spent), in the same statement."""
+    reservation's not spent) and records the marks read it made, in the same statement."""
 
     def __init__(self, db: Executor) -> None:
         super().__init__(db, SHOPS)
-        self._succeeded_counting = (
-            "WITH"
-            + _COUNTED.format(n=5, m=6)
-            + ",\n"
-            + (self._succeeded.strip().removeprefix("WITH"))
+        self._succeeded_carrying = (
+            "WITH" + _carried(5) + ",\n" + (self._succeeded.strip().removeprefix("WITH"))
         )
-        self._failed_counting = "WITH" + _COUNTED.format(n=7, m=8) + "\n" + self._failed
+        self._failed_carrying = "WITH" + _carried(7) + "\n" + self._failed
         self.calls = PostgresShopCalls(db)
 
     async def poll_succeeded(
@@ -61,23 +67,29 @@ class PostgresShopSchedule(PostgresPollSchedule):
         fetched: int,
         interval: float,
         calls: Sequence[DayCalls] = (),
+        marked: Sequence[str] = (),
     ) -> None:
-        if not calls:
+        if not calls and not marked:
             return await super().poll_succeeded(tenant_id, owner, fetched, interval)
-        day, delta, rest = _folded(calls)
+        carried, rest = _carried_args(tenant_id, calls, marked)
         await self.db.execute(
-            self._succeeded_counting, tenant_id, owner, fetched, interval, day, delta
+            self._succeeded_carrying, tenant_id, owner, fetched, interval, *carried
         )
         await self._counted(tenant_id, rest)
 
     async def poll_failed(
-        self, tenant_id: str, owner: str, failure: PollFailure, calls: Sequence[DayCalls] = ()
+        self,
+        tenant_id: str,
+        owner: str,
+        failure: PollFailure,
+        calls: Sequence[DayCalls] = (),
+        marked: Sequence[str] = (),
     ) -> None:
-        if not calls:
+        if not calls and not marked:
             return await super().poll_failed(tenant_id, owner, failure)
-        day, delta, rest = _folded(calls)
+        carried, rest = _carried_args(tenant_id, calls, marked)
         await self.db.execute(
-            self._failed_counting, tenant_id, owner, *failed_args(failure), day, delta
+            self._failed_carrying, tenant_id, owner, *failed_args(failure), *carried
         )
         await self._counted(tenant_id, rest)
 
@@ -106,12 +118,18 @@ class PostgresShopSchedule(PostgresPollSchedule):
         )
 
 
-def _folded(calls: Sequence[DayCalls]) -> tuple[date, int, list[DayCalls]]:
-    """The correction folded into a poll's end statement (its day's), and those of another
-    day (a poll across midnight) that are not."""
-    first = calls[0]
-    same = sum(c.delta for c in calls if c.day == first.day)
-    return first.day, same, [c for c in calls if c.day != first.day]
+def _carried_args(
+    key: str, calls: Sequence[DayCalls], marked: Sequence[str]
+) -> tuple[tuple[object, ...], list[DayCalls]]:
+    """``_CARRIED``'s arguments: the correction folded in (its day's, the first's) and the
+    marks; and the corrections of another day (a poll across midnight), which are not."""
+    shop = shop_of(key)
+    if not calls:
+        return (None, 0, shop.tenant_id, shop.marketplace, list(marked)), []
+    day = calls[0].day
+    same = sum(c.delta for c in calls if c.day == day)
+    rest = [c for c in calls if c.day != day]
+    return (day, same, shop.tenant_id, shop.marketplace, list(marked)), rest
 
 
 class PostgresShops:

@@ -171,11 +171,19 @@ class SeenPages(msgspec.Struct, frozen=True, kw_only=True):
     fetched: int
     pages: tuple[ListedPage, ...]
     incidents: tuple[tuple[InboxIncident, ...], ...] = ()
+    # Its listing of messages read to its end (not cut by the poll's bound, which sets the
+    # cursor back, nor by the day's allowance): every message stored then is one it listed
+    # or one at or before the cursor (``shops/poll.py``, ``_known``).
+    whole: bool = False
 
     def still(self, start: ShopStart) -> bool:
         """Whether no other poll (another instance's, or one that failed) listed anything
         of the shop since, and nothing reset its cursor (``forget_received``)."""
         return start.cursor == self.cursor and start.fetched == self.fetched
+
+    def listed(self) -> frozenset[str]:
+        """The ids of the messages it listed (each stored)."""
+        return frozenset(i for page in self.pages for i in page.message_ids)
 
     def repeated(self, index: int, page: ListedPage) -> bool:
         """Whether the poll's ``index``-th page lists the very messages and thread states

@@ -29,6 +29,7 @@ unit of work.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from datetime import datetime
 
 import msgspec
@@ -97,7 +98,8 @@ async def poll_shop(
     calls (``bounds.py``): its calls counted as they are made, said in the poll's ``calls``
     and, for a marketplace with an application call budget, in the shop's day; with a
     daily allowance, reserved at its start (``calls.py``). The day's count is set right by
-    the poll (``settles``) or left to the statement that ends it (``ShopPorts.unsettled``)."""
+    the poll (``settles``) or left to the statement that ends it (``ShopPorts.unsettled``),
+    as is the record of the marks read it made (``ShopPorts.unrecorded_marks``)."""
     poll = ShopPoll()
     reading = ports.reading(shop.marketplace)
     held: Reserved | None = None
@@ -109,7 +111,7 @@ async def poll_shop(
                 held = reserved(asked, start)
             seen = ports.seen_pages.pop(shop.key, None)
             bound = Bound(spent, reading.max_calls)
-            listed = await _poll(ports, shop, poll, bound, start, seen, held)
+            listed = await _poll(ports, shop, poll, bound, start, seen, held, settles)
             if listed is not None:  # what the poll's end leaves in the shop's row (its count)
                 fetched = start.fetched + poll.fetched
                 ports.seen_pages[shop.key] = msgspec.structs.replace(listed, fetched=fetched)
@@ -127,6 +129,7 @@ async def _poll(
     start: ShopStart,
     seen: SeenPages | None,
     held: Reserved | None,
+    settles: bool,
 ) -> SeenPages | None:
     """The poll; the pages of messages and incidents it listed (their ``fetched`` left to
     the caller)."""
@@ -157,13 +160,15 @@ async def _poll(
             touched = intake_of(unit, unit.store.tickets)
             for incident in incidents:
                 touched.touch([await _take_incident(unit, shop, incident, now, poll)])
-            cursor = await _moved(unit, shop, cursor, incidents=[i.updated_at for i in incidents])
+            past = _past(incidents=[i.updated_at for i in incidents])
+            await unit.store.advance_cursor(shop, past)
+            cursor = _ahead(cursor, past)
     cursor = await bound.cursor_kept(ports, shop, started, cursor, "incidents_since")
     since = read_from(cursor.messages_since, now, reading.first_poll, reading.overlap)
     clocked = _marketplace_clock(shop)
     started = cursor
-    listed_messages = ports.source.messages(shop, since)
-    async for messages in bound.pages(within_allowance(ports, shop, listed_messages, held)):
+    listed_messages = _Listing(ports.source.messages(shop, since))
+    async for messages in bound.pages(within_allowance(ports, shop, listed_messages.each(), held)):
         poll.fetched += len(messages)
         if not messages:
             continue
@@ -178,7 +183,7 @@ async def _poll(
             if not _moves(cursor.messages_since, [m.created_at for m in messages]):
                 poll.duplicates += len(messages)
                 continue
-        known = await ports.store.known_messages(shop, listed_ids)
+        known = await _known(ports, shop, messages, cursor, seen)
         fresh = [m for m in messages if m.message_id not in known]
         poll.duplicates += len(messages) - len(fresh)
         fresh = _storable(shop, fresh, poll)  # before its files are fetched for nothing
@@ -206,15 +211,65 @@ async def _poll(
                     unit, shop, fresh, files, set(marked), ports.clock(), poll, ports
                 )
             )
-            poll.thread_states += await unit.store.save_thread_states(shop, states)
+            past = _past(messages=[m.created_at for m in messages])
+            poll.thread_states += await unit.store.save_page_states(shop, states, past)
             touched.touch(await _clocks_saved(unit, shop, clocks, poll))
-            cursor = await _moved(unit, shop, cursor, messages=[m.created_at for m in messages])
+            cursor = _ahead(cursor, past)
         ports.replies_sent(poll.replies_confirmed - confirmed)
-        await _mark_read(ports, shop, poll, marked)
+        await _mark_read(ports, shop, poll, marked, recorded=settles)
     cursor = await bound.cursor_kept(ports, shop, started, cursor, "messages_since")
     if not pages and not incident_pages:
         return None
-    return SeenPages(cursor=cursor, fetched=0, pages=tuple(pages), incidents=tuple(incident_pages))
+    return SeenPages(
+        cursor=cursor,
+        fetched=0,
+        pages=tuple(pages),
+        incidents=tuple(incident_pages),
+        whole=listed_messages.read_whole,
+    )
+
+
+class _Listing:
+    """A listing's pages, and whether they were read to its end (not cut by the poll's
+    bound, nor left for a later poll by the day's allowance)."""
+
+    def __init__(self, pages: AsyncIterator[list[InboxMessage]]) -> None:
+        self.pages = pages
+        self.read_whole = False
+
+    async def each(self) -> AsyncIterator[list[InboxMessage]]:
+        async for page in self.pages:
+            yield page
+        self.read_whole = True
+
+
+async def _known(
+    ports: ShopPorts,
+    shop: Shop,
+    messages: list[InboxMessage],
+    cursor: ShopCursor,
+    seen: SeenPages | None,
+) -> set[str]:
+    """Those of a page's messages stored before. A page's messages are stored with the
+    cursor moved past them, in one unit of work: where the shop's row is as this process's
+    last poll left it, its listing read to its end (``SeenPages.whole``: everything stored
+    before was at or before its cursor or listed by it), a message it listed is stored and
+    one past the cursor it did not list is new. Only the others are asked (none for a page
+    of new messages: a round trip fewer); with no such poll, all are. A message found stored
+    all the same is not stored twice: the page's insert skips it (``add_messages``)."""
+    if seen is None or not seen.whole:
+        return await ports.store.known_messages(shop, [m.message_id for m in messages])
+    listed, since = seen.listed(), cursor.messages_since
+    # One whose ids cannot be stored was listed, not stored: left to ``_storable``.
+    known = {m.message_id for m in messages if m.message_id in listed and storable_ids(m)}
+    asked = [
+        m.message_id
+        for m in messages
+        if m.message_id not in listed and (since is None or m.created_at <= since)
+    ]
+    if asked:
+        known |= await ports.store.known_messages(shop, asked)
+    return known
 
 
 def _marketplace_clock(shop: Shop) -> bool:
@@ -232,26 +287,23 @@ async def _clocks_saved(
     return changed
 
 
-async def _moved(
-    unit: ShopUnit,
-    shop: Shop,
-    cursor: ShopCursor,
-    messages: list[datetime] | None = None,
-    incidents: list[datetime] | None = None,
+def _past(
+    messages: list[datetime] | None = None, incidents: list[datetime] | None = None
 ) -> ShopCursor:
-    """``cursor``, as the poll's start read it, past the page (never backwards), the page's
-    own listing's cursor moved in the page's unit of work without reading it again (the
-    other listing's left as it is: a takeover's reset of it is not written over)."""
-    await unit.store.advance_cursor(
-        shop,
-        ShopCursor(
-            messages_since=max(messages) if messages else None,
-            incidents_since=max(incidents) if incidents else None,
-        ),
-    )
+    """Where a page takes its own listing's cursor, moved in the page's unit of work without
+    reading it again (the other listing's left None, as it is: a takeover's reset of it is
+    not written over)."""
     return ShopCursor(
-        messages_since=latest(cursor.messages_since, *(messages or [])),
-        incidents_since=latest(cursor.incidents_since, *(incidents or [])),
+        messages_since=max(messages) if messages else None,
+        incidents_since=max(incidents) if incidents else None,
+    )
+
+
+def _ahead(cursor: ShopCursor, past: ShopCursor) -> ShopCursor:
+    """``cursor``, as the poll's start read it, past the page (never backwards)."""
+    return ShopCursor(
+        messages_since=latest(cursor.messages_since, past.messages_since),
+        incidents_since=latest(cursor.incidents_since, past.incidents_since),
     )
 
 
@@ -512,14 +564,19 @@ def _file(link: InboxFile, content: bytes | None = None, skipped: str | None = N
 async def _mark_pending(ports: ShopPorts, shop: Shop, poll: ShopPoll) -> None:
     """Marks read at the marketplace what an earlier poll stored and could not mark."""
     while pending := await ports.store.pending_marks(shop, MARK_BATCH):
+        # Recorded at once: the next batch is read from what is still pending.
         if not await _marked(ports, shop, poll, pending) or len(pending) < MARK_BATCH:
             return
 
 
-async def _mark_read(ports: ShopPorts, shop: Shop, poll: ShopPoll, message_ids: list[str]) -> None:
-    """Marks a page's stored messages read, known without asking the database which."""
+async def _mark_read(
+    ports: ShopPorts, shop: Shop, poll: ShopPoll, message_ids: list[str], *, recorded: bool
+) -> None:
+    """Marks a page's stored messages read, known without asking the database which; their
+    record left to the poll's end statement unless ``recorded`` here."""
     for at in range(0, len(message_ids), MARK_BATCH):
-        if not await _marked(ports, shop, poll, message_ids[at : at + MARK_BATCH]):
+        batch = message_ids[at : at + MARK_BATCH]
+        if not await _marked(ports, shop, poll, batch, recorded=recorded):
             return
 
 
@@ -528,8 +585,13 @@ def _to_mark(reading: ShopReading, message: InboxMessage) -> bool:
     return reading.mark_as_read and message.unread and message.sender_type in MARKED_READ
 
 
-async def _marked(ports: ShopPorts, shop: Shop, poll: ShopPoll, message_ids: list[str]) -> bool:
-    """Marks read; a failure leaves them pending, for the next poll to try again."""
+async def _marked(
+    ports: ShopPorts, shop: Shop, poll: ShopPoll, message_ids: list[str], *, recorded: bool = True
+) -> bool:
+    """Marks read; a failure leaves them pending, for the next poll to try again. Their
+    record (``marks_done``), a statement of its own, or carried by the poll's end
+    (``ShopPorts.unrecorded_marks``): until it, they stay pending, and a poll after a lost
+    end marks them again (a message marked read twice stays read)."""
     try:
         await ports.source.mark_read(shop, message_ids)
     except Exception as exc:  # the messages are stored: the next poll tries again
@@ -542,6 +604,9 @@ async def _marked(ports: ShopPorts, shop: Shop, poll: ShopPoll, message_ids: lis
             },
         )
         return False
-    await ports.store.marks_done(shop, message_ids)
+    if recorded:
+        await ports.store.marks_done(shop, message_ids)
+    else:
+        ports.unrecorded_marks.setdefault(shop.key, []).extend(message_ids)
     poll.marked_read += len(message_ids)
     return True

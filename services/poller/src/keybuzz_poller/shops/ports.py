@@ -229,6 +229,13 @@ class ShopStore(Protocol):
         is left alone."""
         ...
 
+    async def save_page_states(
+        self, shop: Shop, states: Sequence[ThreadState], past: ShopCursor
+    ) -> int:
+        """``save_thread_states`` and ``advance_cursor`` for a stored page, in one statement
+        (in the page's unit of work)."""
+        ...
+
     async def save_thread_clocks(self, shop: Shop, clocks: Sequence[ThreadClock]) -> list[str]:
         """Gives each thread's ticket the marketplace's clock listed, writing only the
         tickets whose clock differs; their ids, whose deadlines the caller recomputes in the
@@ -326,6 +333,10 @@ class ShopPorts:
     # What each shop's poll leaves its end statement to count (shop key → corrections):
     # the scheduler's, folded into ``poll_succeeded``/``poll_failed``.
     unsettled: dict[str, list[DayCalls]] = field(default_factory=dict)
+    # The messages each shop's poll marked read at the marketplace, whose record (no longer
+    # pending) its end statement carries (shop key → their ids): the scheduler's. Lost with
+    # the process, they stay pending and the next poll marks them again.
+    unrecorded_marks: dict[str, list[str]] = field(default_factory=dict)
 
     def forget(self, shop_key: str) -> None:
         """Drops what this process keeps of a shop: it disconnected, or another instance
@@ -336,7 +347,7 @@ class ShopPorts:
             self.last_poll_calls,
             self.seen_pages,
             self.day_calls,
-        ):  # not ``unsettled``: a poll ending now still counts its calls
+        ):  # nor ``unsettled``, ``unrecorded_marks``: a poll ending now still carries them
             kept.pop(shop_key, None)
 
 

@@ -270,12 +270,16 @@ async def save_thread_details(
     thread_keys: Sequence[str],
     details: Sequence[str],
     claims: Sequence[bool],
+    carried: tuple[str, Sequence[object]] | None = None,
 ) -> int:
     """The marketplace's details (JSON) and claim flag of each listed thread's ticket; the
     number of tickets written. Compared as jsonb (key order aside): an unchanged state
-    writes no row version."""
+    writes no row version. ``carried``: a write of the caller's that rides on the
+    statement (a ``WITH`` item, its parameters numbered from ``$6``, and their values)."""
+    item, values = carried if carried is not None else ("", ())
     written = await db.fetch(
-        """
+        (f"WITH {item}" if item else "")
+        + """
         UPDATE poller_tickets t SET thread_details = s.details::jsonb, claim = s.claim,
                                     updated_at = now()
         FROM unnest($3::text[], $4::text[], $5::boolean[]) AS s (thread_key, details, claim)
@@ -288,6 +292,7 @@ async def save_thread_details(
         list(thread_keys),
         list(details),
         list(claims),
+        *values,
     )
     return len(written)
 
@@ -374,19 +379,23 @@ async def save_incident(
     return bool(changed)
 
 
+def marked_read_sql(first: int) -> str:
+    """Messages marked read at the marketplace: none of them waits for its mark (``$first``
+    the tenant, then the marketplace, then their ids). A statement of its own
+    (``marked_read``), or carried by the one that ends a shop's poll
+    (``polling/shops_store.py``)."""
+    tenant, marketplace, ids = first, first + 1, first + 2
+    return f"""
+        UPDATE poller_external_messages SET mark_read_pending = false
+        WHERE tenant_id = ${tenant} AND marketplace = ${marketplace}
+          AND external_id = ANY(${ids}::text[])
+        """
+
+
 async def marked_read(
     db: Executor, tenant_id: str, marketplace: str, external_ids: Sequence[str]
 ) -> None:
-    """Messages marked read at the marketplace: none of them waits for its mark."""
-    await db.execute(
-        """
-        UPDATE poller_external_messages SET mark_read_pending = false
-        WHERE tenant_id = $1 AND marketplace = $2 AND external_id = ANY($3::text[])
-        """,
-        tenant_id,
-        marketplace,
-        list(external_ids),
-    )
+    await db.execute(marked_read_sql(1), tenant_id, marketplace, list(external_ids))
 
 
 async def fill_topics(db: Executor, filled: Sequence[FilledTopics]) -> int:
