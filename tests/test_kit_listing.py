@@ -390,15 +390,20 @@ async def test_a_creation_window_leaves_out_its_end_and_stops_at_a_page_wholly_p
     ]
     shop = OrderShop(pages)
     orders = source(shop)
+    found, page = await created_in(orders, end)
+    assert found == ["O1", "O2", "O3"]  # oldest first in a page, the end left out
+    assert len(shop.asked) == 3 and page.complete_until == end  # page 4 never asked
+
+
+async def created_in(orders: Any, end: datetime) -> tuple[list[str], Any]:
+    """The ids a creation window from T0 to ``end`` lists, page after page; its last page."""
     found, cursor = [], None
     while True:
         page = await orders.orders_created(start=T0, end=end, cursor=cursor)
         found += [o.external_id for o in page.items]
         if page.next_cursor is None:
-            break
+            return found, page
         cursor = page.next_cursor
-    assert found == ["O1", "O2", "O3"]  # oldest first in a page, the end left out
-    assert len(shop.asked) == 3 and page.complete_until == end  # page 4 never asked
 
 
 async def test_a_newest_first_creation_window_reads_on_past_pages_wholly_after_its_end() -> None:
@@ -422,14 +427,7 @@ async def test_a_newest_first_creation_window_reads_on_past_pages_wholly_after_i
         read=read_order,
         calls=Calls(),
     )
-    found, cursor = [], None
-    while True:
-        page = await orders.orders_created(start=T0, end=end, cursor=cursor)
-        found += [o.external_id for o in page.items]
-        if page.next_cursor is None:
-            break
-        cursor = page.next_cursor
-    assert found == ["O1"]
+    assert (await created_in(orders, end))[0] == ["O1"]
 
 
 async def test_an_order_it_cannot_read_is_left_out_said_and_logged(
