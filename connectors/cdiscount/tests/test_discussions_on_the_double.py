@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from cdiscount_helpers import DEMO, shops
 from keybuzz_connector_cdiscount.connector import OctopiaClient, OctopiaCredentials
 from keybuzz_connector_cdiscount.discussions import DiscussionInbox, discussion_replies
 from keybuzz_connector_cdiscount.settings import CDISCOUNT
 from keybuzz_poller.settings import PollerSettings
+from keybuzz_sandbox import SandboxConfig
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import (
     CallOutcomeUnknown,
@@ -378,9 +380,16 @@ async def test_a_reply_whose_answer_is_lost_is_found_by_reading_the_discussion_b
 
 
 async def test_a_since_older_than_six_months_is_clamped_not_refused(
-    inbox: DiscussionInbox,
+    serve: Callable[..., Awaitable[httpx.AsyncClient]], http: httpx.AsyncClient
 ) -> None:
-    # Octopia refuses a search over 6 months (400): the listing starts 182 days back.
+    """Octopia refuses a search over 6 months (400): the listing starts 182 days back.
+
+    On a double of its own at real time: the double measures the span to its shop's
+    clock, which runs ahead of ours by what the session's sandbox played (its time scale,
+    other tests' advances of the shop), a day's margin gone after a day's advance."""
+    own = await serve(SandboxConfig(time_scale=1))
+    shop = (await shops(own))[DEMO]  # its smallest shop
+    inbox = DiscussionInbox(octopia(str(own.base_url), http, shop), page_size=100)
     await listing(inbox, datetime.now(UTC) - timedelta(days=400))
 
 
