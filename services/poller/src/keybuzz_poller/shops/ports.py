@@ -333,8 +333,8 @@ class ShopPorts:
     # What each shop's poll leaves its end statement to count (shop key → corrections):
     # the scheduler's, folded into ``poll_succeeded``/``poll_failed``.
     unsettled: dict[str, list[DayCalls]] = field(default_factory=dict)
-    # The messages each shop's poll marked read at the marketplace, whose record (no longer
-    # pending) its end statement carries (shop key → their ids): the scheduler's. Lost with
+    # The messages each shop's poll marked read at the marketplace, whose record (marked,
+    # not pending) its end statement carries (shop key → their ids): the scheduler's. Lost with
     # the process, they stay pending and the next poll marks them again.
     unrecorded_marks: dict[str, list[str]] = field(default_factory=dict)
 

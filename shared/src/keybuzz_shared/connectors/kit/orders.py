@@ -17,7 +17,7 @@ from typing import Any, TypeAlias, TypeVar
 import msgspec
 
 from keybuzz_shared.connectors.kit.json_answers import segment
-from keybuzz_shared.connectors.kit.listing import Fetch, Listing, PageRead, Read, logged_each
+from keybuzz_shared.connectors.kit.listing import Fetch, Listing, PageRead, Read
 from keybuzz_shared.connectors.kit.requester import Requester
 from keybuzz_shared.connectors.seam import (
     ORDER_STATUSES,
@@ -26,6 +26,7 @@ from keybuzz_shared.connectors.seam import (
     OrderSummary,
     Page,
     cursor_of,
+    read_each,
     state_of,
 )
 from keybuzz_shared.times import as_utc
@@ -204,8 +205,11 @@ class _ListedOrders:
         return await (self._first_pages(page) if cursor is None and self.spacing else page())
 
     def _read(self, raw: Sequence[Any]) -> tuple[tuple[OrderSummary, ...], tuple[str, ...]]:
-        spec = self.calls.spec  # ``calls`` read only here: listing asks nothing of it
-        return logged_each(self.read, spec.log, f"{spec.label} order", self.calls.shop)(raw)
+        items, unreadable = read_each(raw, self.read)
+        for reason in unreadable:  # ``calls`` read only here: listing asks nothing of it
+            spec, shop = self.calls.spec, {**self.calls.shop, "reason": reason}
+            spec.log.warning("%s order left out: unreadable", spec.label, extra=shop)
+        return items, unreadable
 
 
 class ChannelCursor(msgspec.Struct, array_like=True, frozen=True):
