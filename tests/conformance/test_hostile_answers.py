@@ -24,6 +24,7 @@ from tests.conformance.harness import (
     Stack,
     connected,
     holds,
+    poll_now,
     polled_since,
     shop_status,
     stored_ids,
@@ -70,6 +71,7 @@ async def read_past_the_number(conformance: Stack, driver: ShopDriver, polled: P
     text = "un nombre que nul type ne tient, à côté"
     written = await driver.buyer_writes(conformance.admin, polled.shop, text)
     failed_before = polled.first["lastErrorAt"]
+    await poll_now(conformance, polled.mine)  # what the poll does is asserted, not when
 
     async def outcome() -> str | None:
         status = await shop_status(conformance, polled.mine)

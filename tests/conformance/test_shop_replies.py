@@ -18,7 +18,6 @@ from keybuzz_poller.shops.connections import shop_marketplace
 from keybuzz_poller.shops.domain import thread_of
 from keybuzz_poller.shops.replies import ShopReplies
 from keybuzz_sandbox.conformance import (
-    HELD_REPLY_SECONDS,
     RECIPIENT_KINDS,
     ClosingDriver,
     DoubleShop,
@@ -29,7 +28,6 @@ from keybuzz_sandbox.conformance import (
 from keybuzz_shared.connectors.seam import Connector, InboxMessage, shop_api_of
 
 from tests.conformance.harness import (
-    REPLY_LEASE,
     Connected,
     Stack,
     connected,
@@ -63,7 +61,9 @@ async def delivered(conformance: Stack, shop: Connected, ticket_id: str, reply_i
         [mine] = [m for m in view["messages"] if m["id"] == reply_id]
         return mine if mine.get("deliveryStatus") == "SENT" else None
 
-    return await wait_for(sent, REPLY_LEASE + HELD_REPLY_SECONDS + 5, "the reply SENT")
+    # Bounded for a hang only: its lease's end, then a poller restarted on a busy machine
+    # (its first calls, its read-back) take what they take.
+    return await wait_for(sent, None, "the reply SENT")
 
 
 async def reply(
