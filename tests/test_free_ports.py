@@ -1,6 +1,7 @@
 """The ports the tests' servers get (``infra.free_port``): below the kernel's ephemeral range,
 so no outgoing connection takes one between its pick and its server's bind, and in a slice
-of each pytest-xdist worker's own, so two workers never pick alike. The development stack's
+of each pytest-xdist worker's own, so two workers never pick alike, each claimed
+machine-wide by the process it was handed to, so two runs side by side never do either. The development stack's
 fixed ports (``stack.DEFAULT_PORTS``, at an offset) are claimed machine-wide by the test
 that starts a stack on them (``testing.stack_ports_claimed``), so two sessions' stack tests
 never start on the same ones."""
@@ -38,6 +39,24 @@ def test_a_port_in_use_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
         holder.bind(("127.0.0.1", port))
         holder.listen()
         assert infra.free_port() != port
+
+
+def test_a_port_another_process_claimed_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two test runs side by side have the same slices: a port handed out to one process is
+    skipped by every other, bound or not yet."""
+    claim = "from keybuzz_devstack import infra; print(infra.free_port(), flush=True); input()"
+    with subprocess.Popen(
+        [sys.executable, "-c", claim], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as other:
+        assert other.stdin and other.stdout
+        theirs = int(other.stdout.readline())  # handed out, not bound
+        monkeypatch.setattr(infra, "_next_port", theirs)
+        assert infra._bindable(theirs) and infra.free_port() != theirs
+        other.stdin.write("\n")
+        other.stdin.flush()
+    mine = infra.free_port()
+    monkeypatch.setattr(infra, "_next_port", mine)
+    assert infra.free_port() == mine  # its own claim stays its own
 
 
 @pytest.mark.parametrize("worker", ["gw0", "gw1", "gw4"])

@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -71,10 +72,15 @@ def postgres_bin(name: str) -> str:
 # the server binding it, any of the suite's thousands of outgoing connections could take it
 # as its own (a fresh clone's run failed so: the poller's MX, "address already in use").
 # Each pytest-xdist worker has its own slice; a process starts at a point of its slice
-# its pid decides, so a worker and the servers it starts do not pick alike either.
+# its pid decides, so a worker and the servers it starts do not pick alike either. Two
+# test runs on one machine have the same slices: a port handed out is also claimed
+# machine-wide, a lock on its byte of one file held for the process's life, and a port
+# another process claimed is skipped (two clones' runs side by side failed so).
 _FIRST_PORT = 10_000
 _SLICES = 16
 _next_port: int | None = None
+PORT_CLAIMS = Path(tempfile.gettempdir()) / "keybuzz-port-claims.lock"
+_claims: int | None = None  # the claims file, open for the process's life (its locks go with it)
 
 
 def free_port() -> int:
@@ -85,7 +91,7 @@ def free_port() -> int:
         _next_port = low + (os.getpid() * 7919) % (high - low)
     for _ in range(high - low):
         port, _next_port = _next_port, low + (_next_port + 1 - low) % (high - low)
-        if _bindable(port):
+        if _bindable(port) and _claimed(port):
             return port
     return _kernel_port()  # a slice all taken: as before, a port of the kernel's choice
 
@@ -114,6 +120,23 @@ def _bindable(port: int) -> bool:
             sock.bind(("127.0.0.1", port))
         except OSError:
             return False
+    return True
+
+
+def _claimed(port: int) -> bool:
+    """Whether this process has ``port``'s claim (a port it claimed before: yes)."""
+    global _claims
+    if _claims is None:
+        try:
+            _claims = os.open(PORT_CLAIMS, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError:  # another user's file: no claims, the slices alone
+            _claims = -1
+    if _claims < 0:
+        return True
+    try:
+        fcntl.lockf(_claims, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, port)
+    except OSError:  # another process's
+        return False
     return True
 
 
