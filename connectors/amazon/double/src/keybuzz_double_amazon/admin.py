@@ -229,15 +229,15 @@ def sender_routes(sb: AmazonDouble, blocked: bool) -> list[Any]:
 def reply_admin_routes(sb: AmazonDouble, relay: ReplyHandler) -> list[Any]:
     """Messaging permissions, buyers' opt-out and inboxes, refused replies (reply_relay.py)."""
 
-    @put("/buyers/{alias:str}/opt-out")
-    async def opt_out(alias: FromPath[str], data: JSONBody[OptOutRequest]) -> Response[bytes]:
-        known(await find_buyer(sb, alias), f"buyer {alias}")
+    @put("/buyers/{alias:str}/opt-out", sync_to_thread=False)
+    def opt_out(alias: FromPath[str], data: JSONBody[OptOutRequest]) -> Response[bytes]:
+        known(find_buyer(sb, alias), f"buyer {alias}")
         sb.set_listed(sb.kept.opted_out_buyers, alias.lower(), data.opted_out)
         return json_answer({"alias": alias.lower(), "optedOut": data.opted_out})
 
-    @get("/buyers/{alias:str}/inbox")
-    async def inbox(alias: FromPath[str]) -> Response[bytes]:
-        known(await find_buyer(sb, alias), f"buyer {alias}")
+    @get("/buyers/{alias:str}/inbox", sync_to_thread=False)
+    def inbox(alias: FromPath[str]) -> Response[bytes]:
+        known(find_buyer(sb, alias), f"buyer {alias}")
         return json_answer({"messages": relay.passed_to(alias)})
 
     @get("/replies/refused", sync_to_thread=False)

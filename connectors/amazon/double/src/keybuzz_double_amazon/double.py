@@ -18,7 +18,7 @@ from .env import DEFAULT_REDIRECT_URIS, LWA_OPERATION, AmazonDoubleSettings
 from .models import ModelRegistry
 from .notification_delivery import NotificationBook
 from .order_book import OrderBook
-from .relay import RelayLog, SeededBuyers
+from .relay import RelayLog
 from .report_store import ReportStore
 from .roles import Roles
 from .seed import SellerGenerator, SellerSpec, default_sellers
@@ -72,7 +72,6 @@ class AmazonDouble:
         self.messages_sent = 0
         self.templated_sent: list[Any] = []  # Messaging API's messages, as sent (messaging.py)
         self.relay_log = RelayLog()
-        self.buyers = SeededBuyers(self.sellers)
         self.reply_smtp_port: int | None = None  # bound port, once the reply relay serves
         # Notifications API: destinations, subscriptions, ORDER_CHANGE delivery to SQS.
         self.notifications = NotificationBook(config.seed, settings, self.clock, self.sellers)

@@ -4,6 +4,7 @@ with the seller's token, as the model says; the delivery: notification_delivery.
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -127,10 +128,8 @@ def notifications_admin_routes(sb: AmazonDouble) -> list[Any]:
             }
         )
 
-    def write_faults(faults: DeliveryFaults) -> None:
-        outbox.faults = faults
-
+    write = partial(setattr, outbox, "faults")
     faults = settings_handlers(
-        "/notifications/faults", DeliveryFaults, lambda: outbox.faults, write_faults
+        "/notifications/faults", DeliveryFaults, lambda: outbox.faults, write
     )
     return [overview, *faults]

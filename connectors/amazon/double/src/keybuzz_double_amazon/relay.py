@@ -3,7 +3,6 @@ seller's address, the mails remembered for telling a reply on a buyer's thread."
 
 from __future__ import annotations
 
-import asyncio
 import random
 import uuid
 from email.message import EmailMessage
@@ -27,36 +26,6 @@ class Buyer(msgspec.Struct, frozen=True, kw_only=True):
     alias: str  # lower case
     seller_id: str  # Amazon gives a buyer one alias per seller
     order_id: str
-
-
-class SeededBuyers:
-    """Alias -> buyer for every seeded order placed so far, indexed on first need in a worker
-    thread (~0.07 ms an order), extended only by the orders placed since the last lookup."""
-
-    def __init__(self, sellers: dict[str, OrderBook]) -> None:
-        self._sellers = sellers
-        self._index: dict[str, Buyer] = {}
-        self._indexed: dict[str, int] = {}
-        self._lock: asyncio.Lock | None = None
-
-    async def find(self, alias: str, real_now: float) -> Buyer | None:
-        alias = alias.lower()
-        if alias not in self._index:
-            self._lock = self._lock or asyncio.Lock()
-            async with self._lock:
-                await asyncio.to_thread(self._extend, real_now)
-        return self._index.get(alias)
-
-    def _extend(self, real_now: float) -> None:
-        for seller_id, book in self._sellers.items():
-            placed = book.count(real_now)
-            for index in range(self._indexed.get(seller_id, 0), placed):
-                facts = book.gen.facts(index)
-                alias = facts.buyer_email.lower()
-                self._index[alias] = Buyer(
-                    alias=alias, seller_id=seller_id, order_id=facts.order_id
-                )
-            self._indexed[seller_id] = max(placed, self._indexed.get(seller_id, 0))
 
 
 class RelayLog:

@@ -33,10 +33,18 @@ ORDER_ID = re.compile(r"\b\d{3}-\d{7}-\d{7}\b")
 IMPORTANT = re.compile(r"\[important\]", re.IGNORECASE)  # anywhere, any case (Amazon's rule)
 
 
-async def find_buyer(sb: AmazonDouble, alias: str) -> Buyer | None:
-    """A buyer the sandbox wrote from (relay mails) or a seeded order's buyer."""
+def find_buyer(sb: AmazonDouble, alias: str) -> Buyer | None:
+    """A buyer the sandbox wrote from (relay mails) or the buyer of a seeded order placed
+    so far (the alias says which: seed.py)."""
+    alias = alias.lower()
     sent = sb.relay_log.latest_for(alias)
-    return sent if sent is not None else await sb.buyers.find(alias, sb.clock.now())
+    if sent is not None:
+        return sent
+    for seller_id, book in sb.sellers.items():
+        index = book.gen.buyer_index(alias)
+        if index is not None and index < book.count(sb.clock.now()):
+            return Buyer(alias=alias, seller_id=seller_id, order_id=book.gen.order_id(index))
+    return None
 
 
 class BounceTarget(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
@@ -128,13 +136,13 @@ class ReplyHandler(RelayHandler):
         self._sb = sb
 
     async def recipient_refusal(self, address: str) -> str | None:
-        if await find_buyer(self._sb, address) is None:
+        if find_buyer(self._sb, address) is None:
             return "550 5.1.1 Recipient address rejected: unknown buyer address"
         return None
 
     async def take(self, reply: ReplyMail, alias: str, bounce_to: str) -> None:
         sb = self._sb
-        buyer = await find_buyer(sb, alias)
+        buyer = find_buyer(sb, alias)
         if buyer is None:  # accepted at RCPT: cannot happen unless state was cleared
             return
         order_on_thread = thread_order(sb, reply, buyer)

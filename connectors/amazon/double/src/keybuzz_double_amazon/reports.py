@@ -8,6 +8,7 @@ import gzip
 import itertools
 import uuid
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -301,9 +302,6 @@ def write_document(sb: AmazonDouble, record: ReportRecord) -> bytes:
 def report_admin_routes(sb: AmazonDouble) -> list[Any]:
     """The pre-signed document download, and the admin switch for failing reports."""
 
-    def set_failures(failures: ReportFailures) -> None:
-        sb.reports.failures = failures
-
     @get("/documents/{document_id:str}")
     async def download(
         document_id: FromPath[str], request: Request[Any, Any, Any]
@@ -320,7 +318,8 @@ def report_admin_routes(sb: AmazonDouble) -> list[Any]:
         content_type = f"text/plain;charset={charset(book)}"
         return Response(await written(record), headers={"content-type": content_type})
 
+    write = partial(setattr, sb.reports, "failures")
     failures = settings_handlers(
-        "/reports/failures", ReportFailures, lambda: sb.reports.failures, set_failures
+        "/reports/failures", ReportFailures, lambda: sb.reports.failures, write
     )
     return [download, *failures]

@@ -23,8 +23,10 @@ MAX_LIFECYCLE = 48 * HOUR  # no order changes status later than this after purch
 BULK_ORDER_PERIOD = 47  # one order in 47 is a large B2B order (items span several pages)
 EU_ORDER_PREFIXES = ("171", "402", "403", "404", "405", "406", "407", "408")
 NA_ORDER_PREFIXES = ("111", "112", "113", "114")
-_HALF = 10**7  # 7-digit halves of the order number
+_HALF = 10**7  # 7-digit halves of the order number (and of a buyer alias's)
 ORDER_ID = re.compile(r"\d{3}-\d{7}-\d{7}")
+ORDER_ROUNDS, ALIAS_ROUNDS = range(4), range(4, 8)  # the two permutations' rounds
+ALIAS_DIGITS = string.digits + string.ascii_lowercase
 
 
 class Marketplace(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -228,22 +230,48 @@ class SellerGenerator(DrawnStreams):
             seeded_rng(self.seed, self.spec.seller_id, index, "prefix").randrange(len(prefixes))
         ]
 
-    def order_id(self, index: int) -> str:
-        # A keyed Feistel permutation: ids look random yet map back to `index`.
+    def _scrambled(self, index: int, rounds: range) -> tuple[int, int]:
+        """A keyed Feistel permutation: ids look random yet map back to ``index``."""
         left, right = divmod(index, _HALF)
-        for rnd in range(4):
+        for rnd in rounds:
             left, right = right, (left + self._round(right, rnd)) % _HALF
+        return left, right
+
+    def _unscrambled(self, left: int, right: int, rounds: range) -> int:
+        for rnd in reversed(rounds):
+            left, right = (right - self._round(left, rnd)) % _HALF, left
+        return left * _HALF + right
+
+    def order_id(self, index: int) -> str:
+        left, right = self._scrambled(index, ORDER_ROUNDS)
         return f"{self._prefix(index)}-{left:07d}-{right:07d}"
 
     def index_of(self, order_id: str) -> int | None:
         if not ORDER_ID.fullmatch(order_id):
             return None
-        parts = order_id.split("-")
-        left, right = int(parts[1]), int(parts[2])
-        for rnd in reversed(range(4)):
-            left, right = (right - self._round(left, rnd)) % _HALF, left
-        index = left * _HALF + right
-        return index if self._prefix(index) == parts[0] else None
+        prefix, left, right = order_id.split("-")
+        index = self._unscrambled(int(left), int(right), ORDER_ROUNDS)
+        return index if self._prefix(index) == prefix else None
+
+    def buyer_email(self, index: int) -> str:
+        """The buyer's anonymised alias: 16 letters and digits, the order's index permuted
+        (9) and a check of the seller's (7), so that the alias finds its order unindexed."""
+        left, right = self._scrambled(index, ALIAS_ROUNDS)
+        number, scrambled = left * _HALF + right, ""
+        for _ in range(9):  # 36**9 > _HALF**2
+            number, digit = divmod(number, 36)
+            scrambled += ALIAS_DIGITS[digit]
+        check = digest(self._key, "alias", index).hex()[:7]
+        return f"{scrambled}{check}@{self.marketplace.relay_domain}"
+
+    def buyer_index(self, alias: str) -> int | None:
+        """The index of the order whose buyer ``alias`` (lower case) is, if any is."""
+        scrambled = alias.partition("@")[0][:9]
+        if len(scrambled) < 9 or not set(scrambled) <= set(ALIAS_DIGITS):
+            return None
+        number = int(scrambled[::-1], 36)
+        index = self._unscrambled(*divmod(number % _HALF**2, _HALF), ALIAS_ROUNDS)
+        return index if self.buyer_email(index) == alias else None
 
     # --- catalogue and order details -----------------------------------------
 
@@ -273,10 +301,7 @@ class SellerGenerator(DrawnStreams):
             ship_service_level=self.lang.ship_levels[int(rng.random() < 0.15)],
             items=self._items(rng, index, order_id),
             buyer_name=self._person(rng),
-            buyer_email="".join(
-                rng.choice(string.ascii_lowercase + string.digits) for _ in range(16)
-            )
-            + f"@{self.marketplace.relay_domain}",
+            buyer_email=self.buyer_email(index),
             address=self._address(rng),
         )
 
