@@ -168,7 +168,7 @@ def admin_router(sb: AmazonDouble, relay: ReplyHandler) -> Router:
         sent: list[SentMessage] = []
         for state, m in zip(chosen, mails, strict=True):
             message_id, subject, sender = str(m["Message-ID"]), str(m["Subject"]), str(m["From"])
-            sb.relay_log.record(message_id, book.seller_id, state.facts.buyer_email, state.order_id)
+            sb.relay_log.put(message_id, state.facts.buyer_email)
             sent.append(SentMessage(state.order_id, message_id, subject, sender, data.to))
         return json_answer({"sent": sent})
 

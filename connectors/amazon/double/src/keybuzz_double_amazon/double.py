@@ -9,6 +9,7 @@ import msgspec
 from keybuzz_sandbox.clock import SellerTimeline
 from keybuzz_sandbox.double_kit.faults import OptInFaults
 from keybuzz_sandbox.double_kit.presigned import Presigner
+from keybuzz_sandbox.double_kit.replies import Recent
 from keybuzz_sandbox.double_kit.sealed import Signer
 from keybuzz_sandbox.double_kit.tokens import Issued
 from keybuzz_sandbox.ratelimit import RateLimiter
@@ -18,7 +19,7 @@ from .env import DEFAULT_REDIRECT_URIS, LWA_OPERATION, AmazonDoubleSettings
 from .models import ModelRegistry
 from .notification_delivery import NotificationBook
 from .order_book import OrderBook
-from .relay import RelayLog
+from .relay import RELAY_LOG_LIMIT
 from .report_store import ReportStore
 from .roles import Roles
 from .seed import SellerGenerator, SellerSpec, default_sellers
@@ -71,7 +72,9 @@ class AmazonDouble:
         self.reports = ReportStore()
         self.messages_sent = 0
         self.templated_sent: list[Any] = []  # Messaging API's messages, as sent (messaging.py)
-        self.relay_log = RelayLog()
+        # The last relay mails sent, the buyer's alias each was from, by Message-ID: what
+        # tells a reply on the buyer's thread (reply_relay.py).
+        self.relay_log: Recent[str] = Recent(RELAY_LOG_LIMIT)
         self.reply_smtp_port: int | None = None  # bound port, once the reply relay serves
         # Notifications API: destinations, subscriptions, ORDER_CHANGE delivery to SQS.
         self.notifications = NotificationBook(config.seed, settings, self.clock, self.sellers)

@@ -1,5 +1,5 @@
-"""Amazon's Buyer-Seller Messaging relay (docs/SANDBOX.md): its buyers, their mails to a
-seller's address, the mails remembered for telling a reply on a buyer's thread."""
+"""Amazon's Buyer-Seller Messaging relay (docs/SANDBOX.md): its buyers and their mails to a
+seller's address."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from email.utils import formataddr, formatdate
 from typing import Annotated
 
 import msgspec
-from keybuzz_sandbox.double_kit.replies import Recent
 
 from .order_book import OrderBook, OrderState
 from .seed import DAY, language_of
@@ -26,22 +25,6 @@ class Buyer(msgspec.Struct, frozen=True, kw_only=True):
     alias: str  # lower case
     seller_id: str  # Amazon gives a buyer one alias per seller
     order_id: str
-
-
-class RelayLog:
-    """The last RELAY_LOG_LIMIT relay mails sent, the buyer each was from, by Message-ID and
-    by buyer alias."""
-
-    def __init__(self, limit: int = RELAY_LOG_LIMIT) -> None:
-        self.by_message_id: Recent[Buyer] = Recent(limit)
-        self._by_alias: Recent[Buyer] = Recent(limit)
-
-    def record(self, message_id: str, seller_id: str, alias: str, order_id: str) -> None:
-        buyer = Buyer(alias=alias.lower(), seller_id=seller_id, order_id=order_id)
-        self._by_alias.put(buyer.alias, self.by_message_id.put(message_id, buyer))
-
-    def latest_for(self, alias: str) -> Buyer | None:
-        return self._by_alias.get(alias.lower())
 
 
 # --- buyers' mails ---------------------------------------------------------------------

@@ -34,12 +34,9 @@ IMPORTANT = re.compile(r"\[important\]", re.IGNORECASE)  # anywhere, any case (A
 
 
 def find_buyer(sb: AmazonDouble, alias: str) -> Buyer | None:
-    """A buyer the sandbox wrote from (relay mails) or the buyer of a seeded order placed
-    so far (the alias says which: seed.py)."""
+    """The buyer of a seeded order placed so far (the alias says which: seed.py), those
+    the sandbox's relay mails were from among them."""
     alias = alias.lower()
-    sent = sb.relay_log.latest_for(alias)
-    if sent is not None:
-        return sent
     for seller_id, book in sb.sellers.items():
         index = book.gen.buyer_index(alias)
         if index is not None and index < book.count(sb.clock.now()):
@@ -101,13 +98,9 @@ def refusal_for(
     return None
 
 
-def thread_order(sb: AmazonDouble, reply: ReplyMail, buyer: Buyer) -> str | None:
-    """The order of the buyer's relay mail this reply answers, if it answers one."""
-    for message_id in reply.thread_ids:
-        sent = sb.relay_log.by_message_id.get(message_id)
-        if sent is not None and (sent.alias, sent.seller_id) == (buyer.alias, buyer.seller_id):
-            return sent.order_id
-    return None
+def on_thread(sb: AmazonDouble, reply: ReplyMail, buyer: Buyer) -> bool:
+    """Whether this reply answers a relay mail from the buyer (an alias is one seller's)."""
+    return any(sb.relay_log.get(message_id) == buyer.alias for message_id in reply.thread_ids)
 
 
 def amazon_mailer(alias: str) -> Mailer:
@@ -145,11 +138,11 @@ class ReplyHandler(RelayHandler):
         buyer = find_buyer(sb, alias)
         if buyer is None:  # accepted at RCPT: cannot happen unless state was cleared
             return
-        order_on_thread = thread_order(sb, reply, buyer)
-        refusal = refusal_for(sb, reply, buyer, on_thread=order_on_thread is not None)
+        answering = on_thread(sb, reply, buyer)
+        refusal = refusal_for(sb, reply, buyer, on_thread=answering)
         if refusal is None:
             in_subject = ORDER_ID.search(reply.subject)
-            order_id = order_on_thread or (in_subject[0] if in_subject else buyer.order_id)
+            order_id = in_subject[0] if in_subject and not answering else buyer.order_id
             self.pass_on(
                 alias, InboxMessage.of(reply, seller_id=buyer.seller_id, order_id=order_id)
             )
