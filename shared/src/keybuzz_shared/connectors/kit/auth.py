@@ -326,10 +326,6 @@ class ClientCredentials(_HeadersOnly):
         return f"ClientCredentials(token_url={self.token_url!r}, client_secret={REDACTED})"
 
     @property
-    def has_token(self) -> bool:
-        return self._token is not None
-
-    @property
     def refresh_token(self) -> str | None:
         return self._refresh_token
 

@@ -176,13 +176,6 @@ class Requester(JsonCalls[_InFlight]):
     def errors(self) -> CallErrors:
         return self.spec.errors
 
-    def url(self, path: str) -> str:
-        """``path`` under the API; ValueError for one that would leave it."""
-        relative = path.lstrip("/")
-        if "://" in relative or ".." in relative:
-            raise ValueError(f"{path!r} is not a path under {self.spec.label}'s API")
-        return str(self._base.join(relative))
-
     # --- the calls ------------------------------------------------------------------------
 
     async def get_json(
@@ -350,11 +343,15 @@ class Requester(JsonCalls[_InFlight]):
     def _addressed(self, method: str, path: str, operation: str) -> tuple[str, str]:
         """A call's name and URL, kept by the requester (a shop's session): its polls ask
         the same few paths each time, and httpx's URL join is no small part of a call's CPU
-        (docs/BENCHMARKS.md). Bounded: paths may hold ids."""
+        (docs/BENCHMARKS.md). Bounded: paths may hold ids. ValueError for a path that would
+        leave the API."""
         key = (method, path, operation)
         if (kept := self._addresses.get(key)) is not None:
             return kept
-        url = self.url(path)
+        relative = path.lstrip("/")
+        if "://" in relative or ".." in relative:
+            raise ValueError(f"{path!r} is not a path under {self.spec.label}'s API")
+        url = str(self._base.join(relative))
         if operation:
             name = f"{operation} {method} {httpx.URL(url).path}"
         else:
