@@ -145,6 +145,12 @@ async def test_the_connector_reads_tickets_across_storefronts_and_replies_once(
         assert outcome.status == "SENT", outcome
         back = await replies.sent_messages(thread, sent_at)
         assert [m.body for m in back] == [text]
+        # The buyer's answer, written after the reply, is numbered after it.
+        later = await sandbox.post(
+            f"/_sandbox/kaufland/shops/{seller['clientKey']}/threads/{thread.id}/messages",
+            json={"body": "Merci, bien reçu."},
+        )
+        assert int(later.json()["messageId"]) > int(back[0].message_id), later.text
         closed = await sandbox.post(
             f"/_sandbox/kaufland/shops/{seller['clientKey']}/threads/{thread.id}/close",
             json={"by": "customer_service"},

@@ -192,7 +192,6 @@ def inbox_messages_of(folder: Folder) -> list[seam.InboxMessage]:
         files_of={
             str(m.id): [linked_file(f.attachment, str(f.id)) for f in m.attachments] for m in said
         },
-        waiting=False,  # Back Market keeps no clock of its own on a folder
         thread_details=details(folder),
         claim=any(c.state == OPEN for c in folder.lines),
         subject=f"SAV Back Market n° {folder.id}",

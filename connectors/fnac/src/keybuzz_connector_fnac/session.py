@@ -86,10 +86,10 @@ class Renumbered(Listing.Paging[T, Pages, Count]):
             if size is None:
                 break
             raw, (_, total) = await ask(state, {"page": str(read_to // size), "size": str(size)})
-            if total is not None and state.total - total <= size:  # it holds all that left
-                return (*read(raw), state.page + 1)
             if total is None:
                 break
+            if state.total - total <= size:  # it holds all that left
+                return (*read(raw), state.page + 1)
             count = total
         return (), (), max(1, (read_to - state.total + count) // self.size + 1)
 

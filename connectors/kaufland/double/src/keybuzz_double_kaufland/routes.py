@@ -301,10 +301,12 @@ class KauflandDouble:
         return ticket
 
     def say(self, ticket: Ticket, role: str, name: str, text: str, at: float) -> Said:
+        """A message on ``ticket``, numbered after every message the double holds (one
+        counter: a later message a larger ``id_ticket_message`` [assumed], none shared)."""
         said = Said(90_000_000 + next(self.numbers), role, name, text, at)
         ticket.said.append(said)
-        if role == "buyer":
-            ticket.seller_responsible = True
+        if role in ("buyer", "seller"):  # the buyer waits for the seller, or no longer
+            ticket.seller_responsible = role == "buyer"
         return said
 
 
@@ -319,6 +321,7 @@ class Call:
     body: Any
     files_url: str
     shown: ReplyFaults
+    double: KauflandDouble
 
 
 def _offset(call: Call, most: int) -> tuple[int, int]:
@@ -371,16 +374,8 @@ def create_message(call: Call) -> tuple[int, Any]:
     if ticket.status == CLOSED_FINAL:
         raise Refused(400, "The ticket is finally closed", "/problems/tickets/finally-closed")
     text = call.body["text"]
-    now = time.time()
-    said = Said(
-        90_000_000 + int(now * 1000) % 9_000_000 + len(ticket.said),
-        "seller",
-        call.seller.name,
-        call.shown.show(text),
-        call.shown.date(now),
-    )
-    ticket.said.append(said)
-    ticket.seller_responsible = False
+    shown = call.shown.show(text), call.shown.date(time.time())
+    call.double.say(ticket, "seller", call.seller.name, *shown)
     files = [f["filename"] for f in call.body.get("ticket_message_files", [])]
     call.seller.sent.append({"ticketId": ticket.ticket_id, "text": text, "files": files})
     return 201, None
@@ -503,7 +498,8 @@ def routes(sb: Sandbox) -> Served:
             return problem(400, "/problems/bad-request", "The body is not JSON")
         config = double.faults.config
         shown = reply_faults(config, time.time(), seller.client_key)
-        parts = Call(seller, dict(request.path_params), query, sent, f"{root}{FILES}", shown)
+        path = dict(request.path_params)
+        parts = Call(seller, path, query, sent, f"{root}{FILES}", shown, double)
         try:
             status, payload = run(parts)
         except Refused as refused:
