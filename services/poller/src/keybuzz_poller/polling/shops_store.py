@@ -30,8 +30,8 @@ SHOPS = PollTable(
 
 # What a poll's end carries into its statement, its own statement at every poll otherwise
 # ($N… after the end's own parameters): a correction of the shop's day's count (day,
-# delta; no day: none), and the messages the poll marked read at the marketplace, no
-# longer pending (tenant, marketplace, their ids: ``marked_read_sql``). Both are written
+# delta; no day: none), and the messages the poll marked read at the marketplace, their
+# pending marks cleared (tenant, marketplace, their ids: ``marked_read_sql``). Both are written
 # whether or not the poll still held its lease: the calls were made, the marks were taken.
 _COUNTED = """
     counted AS (
@@ -121,12 +121,11 @@ class PostgresShopSchedule(PostgresPollSchedule):
 def _carried_args(
     key: str, calls: Sequence[DayCalls], marked: Sequence[str]
 ) -> tuple[tuple[object, ...], list[DayCalls]]:
-    """``_CARRIED``'s arguments: the correction folded in (its day's, the first's) and the
-    marks; and the corrections of another day (a poll across midnight), which are not."""
+    """``_carried``'s arguments: the correction folded in (the first's day's; none without
+    calls) and the marks; and the corrections of another day (a poll across midnight),
+    which are not."""
     shop = shop_of(key)
-    if not calls:
-        return (None, 0, shop.tenant_id, shop.marketplace, list(marked)), []
-    day = calls[0].day
+    day = calls[0].day if calls else None
     same = sum(c.delta for c in calls if c.day == day)
     rest = [c for c in calls if c.day != day]
     return (day, same, shop.tenant_id, shop.marketplace, list(marked)), rest
