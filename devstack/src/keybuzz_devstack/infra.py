@@ -75,7 +75,7 @@ def postgres_bin(name: str) -> str:
 # its pid decides, so a worker and the servers it starts do not pick alike either. Two
 # test runs on one machine have the same slices: a port handed out is also claimed
 # machine-wide, a lock on its byte of one file held for the process's life, and a port
-# another process claimed is skipped (two clones' runs side by side failed so).
+# another process claimed is skipped, so that two runs side by side never share one.
 _FIRST_PORT = 10_000
 _SLICES = 16
 _next_port: int | None = None

@@ -305,7 +305,7 @@ class KauflandDouble:
         counter: a later message a larger ``id_ticket_message`` [assumed], none shared)."""
         said = Said(90_000_000 + next(self.numbers), role, name, text, at)
         ticket.said.append(said)
-        if role in ("buyer", "seller"):  # the buyer waits for the seller, or no longer
+        if role in ("buyer", "seller"):  # a buyer's message awaits the seller; theirs answers it
             ticket.seller_responsible = role == "buyer"
         return said
 
