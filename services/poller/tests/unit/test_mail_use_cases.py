@@ -11,8 +11,11 @@ NATS and PostgreSQL stay in ``test_mailbox.py``, ``test_replies.py``, ``test_bou
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from keybuzz_poller.inbound.addresses import INBOUND_HEADER, folder_for
@@ -20,6 +23,7 @@ from keybuzz_poller.polling.quarantine import quarantined_folders, scan_quaranti
 from keybuzz_poller.polling.tenant_poll import poll_tenant
 from keybuzz_poller.reading.new_mail import read_batch
 from keybuzz_poller.reading.relay_mail import RelayMail
+from keybuzz_poller.replies import sender
 from keybuzz_poller.replies.checks import InvalidReply, ReplyRequest
 from keybuzz_poller.replies.ports import Outcome
 from keybuzz_poller.replies.queueing import (
@@ -98,6 +102,53 @@ async def queued_reply(fake: FakeMail, clock: ManualClock) -> str:
         fake.replies_ports, TENANT, ticket_id, ReplyRequest(text="Sent today.")
     )
     return queued.ticket_message_id
+
+
+class CountedReplies:
+    """The replies' store, the sender's rounds counted: asked when a reply is due, claims."""
+
+    def __init__(self, replies: Any) -> None:
+        self.replies, self.asked, self.claims = replies, 0, 0
+
+    async def next_due_in(self) -> float | None:
+        self.asked += 1
+        return await self.replies.next_due_in()  # type: ignore[no-any-return]
+
+    async def claim_due(self, *args: Any) -> Any:
+        self.claims += 1
+        return await self.replies.claim_due(*args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.replies, name)
+
+
+async def until(condition: Callable[[], object]) -> None:
+    async with asyncio.timeout(10):
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.001)
+
+
+async def test_an_idle_sender_round_claims_nothing_and_a_queued_reply_is_sent_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An idle round is one statement (when is a reply due?), never a claim that finds
+    nothing; a reply queued and the sender woken is claimed and sent without a round's wait."""
+    fake, clock = mail_side()
+    counted = CountedReplies(fake.replies)
+    monkeypatch.setattr(sender, "IDLE_SECONDS", 0.01)
+    replies = sender.ReplySender(dataclasses.replace(fake.replies_ports, replies=counted))
+    replies.start()
+    try:
+        await until(lambda: counted.asked >= 3)
+        assert counted.claims == 0
+        monkeypatch.setattr(sender, "IDLE_SECONDS", 60.0)
+        ticket_message_id = await queued_reply(fake, clock)
+        replies.wake()
+        await until(lambda: fake.relay.sent)
+        assert [r.ticket_message_id for r in fake.relay.sent] == [ticket_message_id]
+        assert counted.claims >= 1
+    finally:
+        await replies.stop()
 
 
 # --- polls -----------------------------------------------------------------------------

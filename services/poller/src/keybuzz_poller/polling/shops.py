@@ -77,6 +77,9 @@ class ShopSchedule(PollSchedule, Protocol):
         marked: Sequence[str] = (),
     ) -> None: ...
 
+    def claimed_start(self, key: str) -> ShopStart | None:
+        """The shop's start as the claim that leased it read it (None: not claimed so)."""
+
 
 class ShopScheduler(LeasedPolls):
     """One per process, next to the folders' scheduler."""
@@ -97,8 +100,8 @@ class ShopScheduler(LeasedPolls):
         self.connections = connections
         self.loops = (BackgroundLoop(self._loop, "shop-scheduler"),)
         self.not_served: set[str] = set()  # marketplaces whose shops' polls are skipped
-        # A paced shop's row read by ``ready`` (its time since the last poll with its
-        # cursor), for the poll that follows: one statement, not two (shop key → row).
+        # A shop's row as its claim read it (a paced one's time since its last poll with
+        # its cursor), for the poll that follows: no statement of its own (shop key → row).
         self.starts: dict[str, ShopStart] = {}
         # Counted only for a marketplace that declares an application call budget.
         self.budgets = AppBudgets(lambda m: connections.connections.polled_shops(m), BUDGET_GAUGES)
@@ -219,9 +222,9 @@ class ShopScheduler(LeasedPolls):
 
     async def poll_one(self, tenant_id: str) -> PollResult:
         shop = shop_of(tenant_id)
+        start = self.starts.pop(shop.key, None)
         self._served_or_skip(shop.marketplace)
         try:
-            start = self.starts.pop(shop.key, None)
             done = await poll_shop(self.shops, shop, start, settles=False)
         except ShopKeyRefused as exc:
             await key_refused(self.connections, shop, remote_excerpt(str(exc), 500))
@@ -251,14 +254,20 @@ class ShopScheduler(LeasedPolls):
         its slot, before its deadline runs; one claimed earlier is put off to the time
         allowed (``PollPutOff``)."""
         shop = shop_of(tenant_id)
+        claimed = self.shop_schedule.claimed_start(shop.key)
+        self.starts.pop(shop.key, None)
         try:
-            pace = self.shops.reading(shop.marketplace).pace
+            reading = self.shops.reading(shop.marketplace)
         except LookupError:  # not served now: poll_one skips it
             return
+        pace = reading.pace
         if pace is None:
+            # The claim's read starts the poll, unless the start reserves its calls.
+            if claimed is not None and reading.allowance is None:
+                self.starts[shop.key] = claimed
             return
-        self.starts.pop(shop.key, None)
-        start = await self.shops.store.started(shop)  # the lease is held: the row stays so
+        # The lease is held: the row stays as the claim read it.
+        start = claimed or await self.shops.store.started(shop)
         wait = pace.wait(start.seconds_since_poll)
         if pace.waits_in_slot(wait):
             self.starts[shop.key] = start

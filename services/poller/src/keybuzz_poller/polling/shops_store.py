@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+import asyncpg
 from keybuzz_shared.db import Executor
 
 from keybuzz_poller.polling.domain import PollFailure
 from keybuzz_poller.polling.store import PollTable, PostgresPollSchedule, failed_args
 from keybuzz_poller.shops.connection_ports import CONNECTED, ShopStatus
-from keybuzz_poller.shops.domain import DayCalls, Shop, shop_of
-from keybuzz_poller.shops.store import PostgresShopCalls
+from keybuzz_poller.shops.domain import DayCalls, Shop, ShopStart, shop_of
+from keybuzz_poller.shops.store import START_COLUMNS, PostgresShopCalls, shop_start
 from keybuzz_poller.tickets import store as tickets_store
 
 # A shop is polled while connected and its tenant not archived (a tenant the projection
@@ -25,6 +26,7 @@ SHOPS = PollTable(
     f"""s.connection = '{CONNECTED}' AND NOT EXISTS (
         SELECT 1 FROM poller_tenants t WHERE t.tenant_id = s.tenant_id AND t.archived)""",
     paced=True,
+    started=START_COLUMNS,
 )
 
 
@@ -59,6 +61,15 @@ class PostgresShopSchedule(PostgresPollSchedule):
         )
         self._failed_carrying = "WITH" + _carried(7) + "\n" + self._failed
         self.calls = PostgresShopCalls(db)
+        self._claimed: dict[str, ShopStart] = {}  # shop key → its start, as its claim read it
+
+    def _leased(self, rows: list[asyncpg.Record]) -> None:
+        for row in rows:
+            self._claimed[row["key"]] = shop_start(tuple(row)[2:])
+
+    def claimed_start(self, key: str) -> ShopStart | None:
+        """The shop's start as the claim that leased it read it, once (None: not claimed so)."""
+        return self._claimed.pop(key, None)
 
     async def poll_succeeded(
         self,

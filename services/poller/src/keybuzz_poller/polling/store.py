@@ -38,6 +38,9 @@ class PollTable:
     key: str
     pollable: str
     paced: bool = False
+    # What a claim reads of each row it leases, beside its key (SELECT expressions on the
+    # row as leased, ``s``): the poll's start, a statement of its own at every poll otherwise.
+    started: tuple[str, ...] = ()
 
     @property
     def after_success(self) -> str:
@@ -91,7 +94,7 @@ _CLAIM_DUE = """
         SET {t.taken_over} lease_owner = $1,
             lease_expires_at = now() + make_interval(secs => $3), claimed_at = now()
         FROM due WHERE s.{t.key} = due.{t.key}
-        RETURNING s.{t.key}
+        RETURNING s.{t.key}{started}
     ), parked AS (
         UPDATE {t.name} s SET next_poll_at = now() + make_interval(secs => $4)
         FROM oldest
@@ -99,8 +102,8 @@ _CLAIM_DUE = """
           AND oldest.{t.key} NOT IN (SELECT {t.key} FROM pollable)
         RETURNING s.{t.key}
     )
-    SELECT {t.key} AS key, true AS claimed FROM leased
-    UNION ALL SELECT {t.key}, false FROM parked
+    SELECT {t.key} AS key, true AS claimed{read} FROM leased
+    UNION ALL SELECT {t.key}, false{unread} FROM parked
 """
 
 
@@ -140,7 +143,13 @@ class PostgresPollSchedule:
     def __init__(self, db: Executor, table: PollTable = TENANT_FOLDERS) -> None:
         self.db = db
         self.table = table
-        self._claim_due = _CLAIM_DUE.format(t=table, park_window=PARK_WINDOW)
+        self._claim_due = _CLAIM_DUE.format(
+            t=table,
+            park_window=PARK_WINDOW,
+            started="".join(f", {column} AS started_{n}" for n, column in enumerate(table.started)),
+            read="".join(f", started_{n}" for n in range(len(table.started))),
+            unread=", NULL" * len(table.started),
+        )
         self._succeeded = _SUCCEEDED.format(t=table)
         self._failed = _FAILED.format(t=table)
 
@@ -209,10 +218,15 @@ class PostgresPollSchedule:
             rows = await self.db.fetch(
                 self._claim_due, owner, limit - len(claimed), lease_seconds, interval, in_backoff
             )
-            claimed += [r["key"] for r in rows if r["claimed"]]
+            leased = [r for r in rows if r["claimed"]]
+            self._leased(leased)
+            claimed += [r["key"] for r in leased]
             if len(claimed) == limit or all(r["claimed"] for r in rows):  # none parked: none due
                 break
         return claimed
+
+    def _leased(self, rows: list[asyncpg.Record]) -> None:
+        """What a claim read of the rows it leased (``PollTable.started``): none here."""
 
     async def claim_tenant(self, tenant_id: str, owner: str, lease_seconds: float) -> bool:
         """Lease one tenant now, due or not (poll-now); False if it is leased or not pollable."""

@@ -217,22 +217,20 @@ class ReplySender:
         await self._loop_task.aclose(grace=self.ports.config.relay_timeout_seconds + 5)
 
     async def _loop(self) -> None:
+        """Each round asks when the next queued reply is due and claims only when one is:
+        an idle round is one statement (``next_due_in``), not a claim that finds nothing
+        as well."""
         while not self._stopping:
+            self._wake.clear()  # before the round: a reply queued during it wakes the next
             try:
-                sent = await send_due(self.ports)
+                due_in = await self.ports.replies.next_due_in()
+                due = due_in is not None and due_in <= 0
+                sent = await send_due(self.ports) if due else 0
             except Exception:  # the database is down, …: the next round tries again
                 log.warning("reply round failed", exc_info=True)
-                sent = 0
+                due_in, sent = None, 0
             if sent:
                 continue  # there may be more due at once
-            await self._sleep()
-
-    async def _sleep(self) -> None:
-        self._wake.clear()
-        wait = IDLE_SECONDS
-        with contextlib.suppress(Exception):
-            due_in = await self.ports.replies.next_due_in()
-            if due_in is not None:
-                wait = min(wait, due_in)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.05))
+            wait = IDLE_SECONDS if due_in is None else min(IDLE_SECONDS, due_in)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.05))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import msgspec
 from keybuzz_shared.connectors.seam import InboxIncident
@@ -43,6 +44,30 @@ from keybuzz_poller.tickets.ports import (
 )
 from keybuzz_poller.tickets.topics import folded, with_topics
 
+# A poll's start as read of its shop's row ``s``: by the statement that starts it
+# (``started``), or by the claim that leased it (``polling/shops_store.py``).
+START_COLUMNS = (
+    "s.messages_since",
+    "s.incidents_since",
+    "s.messages_fetched",
+    "extract(epoch FROM clock_timestamp() - s.last_poll_at)::float8",
+    """EXISTS (SELECT 1 FROM poller_external_messages e
+               WHERE e.tenant_id = s.tenant_id AND e.marketplace = s.marketplace
+                 AND e.mark_read_pending)""",
+)
+
+
+def shop_start(columns: Sequence[Any], day_calls: int | None = None) -> ShopStart:
+    """``START_COLUMNS`` as read, and the day's count if the start reserved calls."""
+    messages_since, incidents_since, fetched, since_poll, marks_pending = columns
+    return ShopStart(
+        cursor=ShopCursor(messages_since=messages_since, incidents_since=incidents_since),
+        marks_pending=bool(marks_pending),
+        fetched=fetched or 0,
+        seconds_since_poll=since_poll,
+        day_calls=day_calls,
+    )
+
 
 class PostgresShopStore:
     def __init__(self, db: Executor) -> None:
@@ -53,39 +78,23 @@ class PostgresShopStore:
         # The reservation, all or none within its limit, rides on the row's read: a
         # statement of its own at every poll otherwise (``shops/calls.py``).
         row = await self.db.fetchrow(
-            """
+            f"""
             WITH reserved AS (
                 INSERT INTO poller_shop_calls AS c (poll_key, day, calls)
-                SELECT $1, $4, $5 WHERE $5 > 0 AND $5 <= $6
-                ON CONFLICT (poll_key, day) DO UPDATE SET calls = c.calls + $5
-                WHERE c.calls + $5 <= $6
+                SELECT $1, $2, $3 WHERE $3 > 0 AND $3 <= $4
+                ON CONFLICT (poll_key, day) DO UPDATE SET calls = c.calls + $3
+                WHERE c.calls + $3 <= $4
                 RETURNING calls
             )
-            SELECT s.messages_since, s.incidents_since, s.messages_fetched,
-                   extract(epoch FROM clock_timestamp() - s.last_poll_at)::float8 AS since_poll,
-                   EXISTS (SELECT 1 FROM poller_external_messages e
-                           WHERE e.tenant_id = $2 AND e.marketplace = $3
-                             AND e.mark_read_pending) AS marks_pending,
-                   (SELECT calls FROM reserved) AS day_calls
+            SELECT {", ".join(START_COLUMNS)}, (SELECT calls FROM reserved) AS day_calls
             FROM (SELECT 1) AS one LEFT JOIN poller_shops s ON s.poll_key = $1
             """,
             shop.key,
-            shop.tenant_id,
-            shop.marketplace,
             reserve.day if reserve else None,
             reserve.calls if reserve else 0,
             reserve.limit if reserve else 0,
         )
-        cursor = ShopCursor(
-            messages_since=row["messages_since"], incidents_since=row["incidents_since"]
-        )
-        return ShopStart(
-            cursor=cursor,
-            marks_pending=row["marks_pending"],
-            fetched=row["messages_fetched"] or 0,
-            seconds_since_poll=row["since_poll"],
-            day_calls=row["day_calls"],
-        )
+        return shop_start(tuple(row)[: len(START_COLUMNS)], row["day_calls"])
 
     async def save_cursor(self, shop: Shop, cursor: ShopCursor) -> None:
         await self.db.execute(
