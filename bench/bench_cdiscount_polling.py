@@ -10,7 +10,7 @@ connector's path, then ``connection.connected`` through a poller with polling of
 every shop's first poll by the measured instance.
 
 Measured: that instance, ``python -m keybuzz_poller`` in a process of its own (every
-marketplace's ``*_POLL_INTERVAL_SECONDS`` ``INTERVAL``, ``POLL_CONCURRENCY``
+marketplace's ``*_POLL_INTERVAL_SECONDS`` ``INTERVAL``, ``SHOP_POLL_CONCURRENCY``
 ``BENCH_CDISCOUNT_POLLING_CONCURRENCY``), each shop's next poll spread over the interval.
 First the baseline: ``ROUNDS`` intervals with Fnac's shops alone (the Cdiscount rows set
 aside). Then ``ROUNDS`` intervals with both, the Cdiscount shops each due at a random point
@@ -223,7 +223,7 @@ async def _measure(
     intervals = {
         f"{name}_POLL_INTERVAL_SECONDS": str(INTERVAL) for name in ("FNAC", "DARTY", MARKETPLACE)
     }
-    settings = {**api, **intervals, "POLL_CONCURRENCY": CONCURRENCY}
+    settings = {**api, **intervals, "SHOP_POLL_CONCURRENCY": CONCURRENCY}
     # POLLERS instances share the shops through the schedule's leases, as in production.
     pollers: list[PollerProcess] = []
     split: list[Figure] = []
@@ -665,7 +665,7 @@ def _figures(
         *_lag_figures("Cdiscount shops", CDISCOUNT_ROWS, together, alone),
         *_lag_figures("Fnac shops", FNAC_ROWS, together, alone),
         {
-            "name": f"polls: {size}, POLL_CONCURRENCY {CONCURRENCY}: Cdiscount's",
+            "name": f"polls: {size}, SHOP_POLL_CONCURRENCY {CONCURRENCY}: Cdiscount's",
             "value": _polls(together, CDISCOUNT_ROWS) / seconds,
             "unit": "polls/s",
             "baseline": shops / INTERVAL,

@@ -13,7 +13,7 @@ seeded operator at its instance on the double, M11 every ``INTERVAL`` s, the dou
 frequency.
 
 Measured: that instance, ``python -m keybuzz_poller`` in a process of its own (Fnac's,
-Darty's and Cdiscount's ``*_POLL_INTERVAL_SECONDS`` ``INTERVAL`` too, ``POLL_CONCURRENCY``
+Darty's and Cdiscount's ``*_POLL_INTERVAL_SECONDS`` ``INTERVAL`` too, ``SHOP_POLL_CONCURRENCY``
 ``BENCH_MIRAKL_POLLING_CONCURRENCY``). First the baseline: one interval with Fnac's and
 Cdiscount's shops alone (the Mirakl rows set aside). Then ``ROUNDS`` intervals with all
 three, each Mirakl shop due at a random point of the first (the double's frequencies
@@ -276,7 +276,7 @@ async def _measure(
         f"{name}_POLL_INTERVAL_SECONDS": str(INTERVAL) for name in ("FNAC", "DARTY", "CDISCOUNT")
     }
     poller = _start_poller(
-        ctx, database, {**api, **intervals, "POLL_CONCURRENCY": CONCURRENCY}, INTERVAL
+        ctx, database, {**api, **intervals, "SHOP_POLL_CONCURRENCY": CONCURRENCY}, INTERVAL
     )
     conn = await asyncpg.connect(database)
     double = httpx.AsyncClient(base_url=f"{sandbox_url}/_sandbox/mirakl", timeout=60)
@@ -385,7 +385,7 @@ def _figures(
         *_lag_figures("Fnac shops", FNAC_ROWS, together, alone, FNAC_ROWS, others),
         *_lag_figures("Cdiscount shops", CDISCOUNT_ROWS, together, alone, CDISCOUNT_ROWS, others),
         {
-            "name": f"polls: {size}, POLL_CONCURRENCY {CONCURRENCY}: Mirakl's",
+            "name": f"polls: {size}, SHOP_POLL_CONCURRENCY {CONCURRENCY}: Mirakl's",
             "value": _polls(together, MIRAKL_ROWS) / seconds,
             "unit": "polls/s",
             "baseline": CONNECTIONS / INTERVAL,

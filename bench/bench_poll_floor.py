@@ -399,15 +399,21 @@ async def _window(
             spread * INTERVAL,
         )
     window.seconds = seconds
+    shops = "SELECT poll_key, last_poll_at FROM poller_shops"
+    last: dict[str, datetime | None] = {
+        r["poll_key"]: r["last_poll_at"] for r in await conn.fetch(shops)
+    }
     await conn.execute("SELECT pg_stat_statements_reset()")
     before = cpu_seconds_by_process()
     until = time.monotonic() + seconds
     polling = asyncio.create_task(bare(until)) if bare else None
     profiled = await _profiled(name, seconds, before) if PROFILE and bare is None else None
-    last: dict[str, datetime | None] = {}
     polled: list[str] = []
-    while time.monotonic() < until:
-        for row in await conn.fetch("SELECT poll_key, last_poll_at FROM poller_shops"):
+    # Sampled before the counts start, once a second, and once more at the window's end,
+    # the figures read right after: a poll ending outside the samples would be counted in
+    # the statements and CPU, not in the polls.
+    while True:
+        for row in await conn.fetch(shops):
             key, at = row["poll_key"], row["last_poll_at"]
             if key in last and at != last[key]:
                 window.polls += 1
@@ -418,7 +424,10 @@ async def _window(
             if window.polls >= len(last):
                 await _relayed(conn)  # the last polls' events, inside the window
                 break
-        await asyncio.sleep(1.0)
+        left = until - time.monotonic()
+        if left <= 0:
+            break
+        await asyncio.sleep(min(1.0, left))
     window.seconds = seconds - max(0.0, until - time.monotonic())
     if polling is not None:
         await polling

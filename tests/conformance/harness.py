@@ -66,6 +66,7 @@ PUT_OFF_ASKS = 3  # asked again once the marketplace's pace allows, at most so o
 POLLER_SETTINGS = {
     "POLL_ENABLED": "true",
     "POLL_CONCURRENCY": "4",
+    "SHOP_POLL_CONCURRENCY": "4",
     "SHOP_POLL_DEADLINE_SECONDS": str(POLL_DEADLINE),
     "SHOP_POLL_SLOW_SECONDS": "0.5",
     "SHOP_POLL_BACKOFF_CONCURRENCY": "1",

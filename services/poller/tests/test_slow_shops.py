@@ -60,7 +60,7 @@ def start_poller(
             "FNAC_CALL_DEADLINE_SECONDS": str(CALL_DEADLINE),
             "FNAC_MARK_AS_READ": "false",
             "FNAC_FIRST_POLL_DAYS": "1",  # first polls as short as the next ones
-            "POLL_CONCURRENCY": "2",
+            "SHOP_POLL_CONCURRENCY": "2",
             "SHOP_POLL_DEADLINE_SECONDS": "2",
             "SHOP_POLL_SLOW_SECONDS": "0.5",
             "SHOP_POLL_BACKOFF_CONCURRENCY": "1",

@@ -1,5 +1,5 @@
 """An httpx transport over several connection pools, for a client that many tasks call at
-once (the poller's shop polls: ``POLL_CONCURRENCY`` healthy ones, and slow ones beside).
+once (the poller's shop polls: ``SHOP_POLL_CONCURRENCY`` healthy ones, and slow ones beside).
 
 httpcore's pool re-examines every connection it holds for every request waiting, each
 time a request starts or a response ends; and its idle-connection check counts all of
@@ -19,7 +19,7 @@ import httpx
 from keybuzz_shared.addresses import CheckedAddresses, checked_transport
 from keybuzz_shared.tls import verifying
 
-SPREAD_POOLS = 16  # enough that POLL_CONCURRENCY's calls meet one or two others per pool
+SPREAD_POOLS = 16  # enough that SHOP_POLL_CONCURRENCY's calls meet a few others per pool
 
 
 class SpreadTransport(httpx.AsyncBaseTransport):

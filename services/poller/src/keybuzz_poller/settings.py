@@ -37,7 +37,8 @@ class PollerSettings(MarketplaceSettings, kw_only=True, frozen=True):
     poll_lease_seconds: float = 30.0
     # false: this instance polls nothing (serves HTTP, NATS and the MX only).
     poll_enabled: bool = True
-    poll_concurrency: int = 8  # tenants one instance polls at the same time
+    # Tenants' folders one instance polls at the same time, and its IMAP connections.
+    poll_concurrency: int = 8
     # A failing tenant is retried after base, 2 x base, 4 x base … up to max (at least the interval).
     poll_retry_base_seconds: float = 5.0
     poll_retry_max_seconds: float = 600.0
@@ -47,8 +48,10 @@ class PollerSettings(MarketplaceSettings, kw_only=True, frozen=True):
     # settings are their connectors' (``MarketplaceSettings.shop_api``), and these, so that a
     # failing shop cannot hold the others up ("Slow and failing shops"): a shop's poll is cut
     # after SHOP_POLL_DEADLINE_SECONDS; one running longer than SHOP_POLL_SLOW_SECONDS gives
-    # its slot of POLL_CONCURRENCY back; shops in back-off are polled in slots of their own,
-    # SHOP_POLL_BACKOFF_CONCURRENCY at a time.
+    # its slot of SHOP_POLL_CONCURRENCY back; shops in back-off are polled in slots of their
+    # own, SHOP_POLL_BACKOFF_CONCURRENCY at a time. A shop's poll waits on HTTP most of its
+    # time: 64 at once keep 10,000 + 10,000 shops at 60 s on time (docs/BENCHMARKS.md).
+    shop_poll_concurrency: AtLeastOne = 64
     shop_poll_deadline_seconds: Seconds = 30.0
     shop_poll_slow_seconds: Seconds = 1.0
     shop_poll_backoff_concurrency: AtLeastOne = 2

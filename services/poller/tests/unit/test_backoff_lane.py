@@ -12,9 +12,13 @@ from typing import Any, cast
 import msgspec
 from keybuzz_poller.inbound.addresses import ProjectedAddress
 from keybuzz_poller.polling.domain import PollResult, PollTimings
-from keybuzz_poller.polling.scheduler import LeasedPolls
+from keybuzz_poller.polling.scheduler import LeasedPolls, poll_all_due
+from keybuzz_poller.polling.shops import ShopScheduler
 from keybuzz_poller.runtime import PollerRuntime
+from keybuzz_poller.settings import PollerSettings
+from keybuzz_shared.settings import load_settings
 from poller_fakes import FakePoller, InMemoryPollSchedule, ManualClock, fake_poller
+from poller_shop_fakes import fake_shops
 
 TICK = 5.0
 HEALTHY = 60
@@ -165,3 +169,28 @@ async def test_a_poll_in_backoff_runs_past_the_deadline_that_cuts_a_healthy_one(
     rows = fake.tables.schedule
     assert "cut at its deadline (0.2 s)" in rows["healthy"].last_error
     assert rows["failing"].consecutive_failures == 0 and rows["failing"].last_error is None
+
+
+class Limits:
+    """A schedule with nothing due, the limit of each claim recorded."""
+
+    def __init__(self) -> None:
+        self.limits: list[int] = []
+
+    async def claim_due(self, owner: str, limit: int, *rest: Any) -> list[str]:
+        self.limits.append(limit)
+        return []
+
+
+async def test_shops_and_folders_are_claimed_up_to_slots_of_their_own() -> None:
+    """Shops' polls wait on HTTP: their slots (SHOP_POLL_CONCURRENCY, 64 unless set) are not
+    the folders' and IMAP connections' (POLL_CONCURRENCY)."""
+    assert load_settings(PollerSettings, {}).shop_poll_concurrency == 64
+    given = {"POLL_CONCURRENCY": "5", "SHOP_POLL_CONCURRENCY": "3"}
+    settings = load_settings(PollerSettings, given)
+    runtime = cast(PollerRuntime, SimpleNamespace(settings=settings, stopping=False))
+    shops, folders = Limits(), Limits()
+    shop_polls = ShopScheduler(runtime, cast(Any, shops), fake_shops().ports, cast(Any, None))
+    await poll_all_due(shop_polls)
+    await poll_all_due(LeasedPolls(runtime, cast(Any, folders)))
+    assert (shops.limits, folders.limits) == ([3], [5])

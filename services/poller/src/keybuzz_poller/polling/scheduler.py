@@ -2,8 +2,8 @@
 
 Each instance runs one :class:`Scheduler`. Every tick it leases due tenants in
 PostgreSQL (``PollSchedule.claim_due``: ``FOR UPDATE SKIP LOCKED`` plus an expiry), so
-no tenant is polled by two instances at once, and polls them concurrently (up to
-``POLL_CONCURRENCY``). A lease is renewed while its poll runs and released when
+no tenant is polled by two instances at once, and polls them concurrently (up to its
+``slots``: ``POLL_CONCURRENCY``, a shop's scheduler ``SHOP_POLL_CONCURRENCY``). A lease is renewed while its poll runs and released when
 it ends; a dead instance's leases expire after ``POLL_LEASE_SECONDS`` (less than
 the interval), and another instance takes its tenants over. A failing tenant
 (IMAP down or slow) records its error and is retried with back-off; the others
@@ -11,7 +11,7 @@ go on.
 
 Where the timings say so (marketplace shops, ``PollTimings.backoff_slots``), a failing
 party cannot take the slots from the others: each poll is cut at its deadline, a poll
-running past ``slow_after`` stops counting against ``POLL_CONCURRENCY`` (the next due
+running past ``slow_after`` stops counting against the slots (the next due
 one starts), and those in back-off are claimed apart, into ``backoff_slots`` of their own.
 """
 
@@ -47,7 +47,7 @@ from keybuzz_poller.runtime import PollerRuntime
 log = logging.getLogger(__name__)
 
 POLL_NOW_WAIT_SECONDS = 10.0  # poll-now waits this long for a running poll to end
-# Slow polls (past ``PollTimings.slow_after``) that may run beside POLL_CONCURRENCY prompt
+# Slow polls (past ``PollTimings.slow_after``) that may run beside the slots' prompt
 # ones, per slot: room for a marketplace's shops going bad together (each slow until its
 # deadline), not for an overloaded instance to pile up polls it cannot finish.
 SLOW_POLLS_PER_SLOT = 4
@@ -94,6 +94,7 @@ class LeasedPolls:
     ) -> None:
         self.runtime = runtime
         self.schedule = schedule
+        self.slots = runtime.settings.poll_concurrency  # polls at once, but slow ones
         self.owner = instance_name()
         self.running: dict[str, asyncio.Task[PollResult | None]] = {}
         # When each running poll started (loop time), and whether it is of a key in back-off.
@@ -193,7 +194,7 @@ class LeasedPolls:
     async def _claim_and_start(self) -> None:
         backoff_slots = self.timings.backoff_slots
         prompt = self._prompt_polls()
-        free = self.runtime.settings.poll_concurrency - prompt
+        free = self.slots - prompt
         # Without slots of their own, keys in back-off are claimed with the others.
         lane = None if backoff_slots is None else False
         if free > 0:
@@ -223,15 +224,15 @@ class LeasedPolls:
         return task
 
     def _prompt_polls(self) -> int:
-        """Polls counted against POLL_CONCURRENCY: those not in back-off and not yet slow,
-        and the slow ones beyond ``SLOW_POLLS_PER_SLOT`` × POLL_CONCURRENCY (an instance
+        """Polls counted against the slots: those not in back-off and not yet slow, and the
+        slow ones beyond ``SLOW_POLLS_PER_SLOT`` × the slots (an instance
         too loaded to end its polls in time must not start ever more of them)."""
         now, slow = asyncio.get_running_loop().time(), self.timings.slow_after
         running = [started for started, in_backoff in self.started.values() if not in_backoff]
         if slow is None:
             return len(running)
         slowed = sum(now - started >= slow for started in running)
-        allowed = SLOW_POLLS_PER_SLOT * self.runtime.settings.poll_concurrency
+        allowed = SLOW_POLLS_PER_SLOT * self.slots
         return len(running) - slowed + max(0, slowed - allowed)
 
     def _until_a_slot_frees(self) -> float:
@@ -253,7 +254,7 @@ class LeasedPolls:
             return await self._poll_leased(tenant_id, reraise)
         finally:
             # A slot is free: claim the next due tenant now; waiting for the next tick
-            # would cap an instance at POLL_CONCURRENCY polls a second (bench_poller).
+            # would cap an instance at its slots' polls a second (bench_poller).
             self.wake.set()
 
     async def _poll_leased(self, tenant_id: str, reraise: bool) -> PollResult | None:
@@ -399,7 +400,7 @@ async def poll_due_once(
 async def poll_all_due(scheduler: LeasedPolls) -> list[PollResult]:
     """Claims and polls what ``scheduler`` schedules, due now, until nothing due is left."""
     results: list[PollResult] = []
-    concurrency = scheduler.runtime.settings.poll_concurrency
+    concurrency = scheduler.slots
     while claimed := await scheduler.schedule.claim_due(
         scheduler.owner, concurrency, scheduler.lease, scheduler.interval
     ):

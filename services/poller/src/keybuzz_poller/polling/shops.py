@@ -96,6 +96,7 @@ class ShopScheduler(LeasedPolls):
         intervals = [settings.shop_api(m).poll_interval_seconds for m in shop_marketplaces()]
         timings = shop_poll_timings(settings, float(min(intervals)))
         super().__init__(runtime, schedule, timings)
+        self.slots = settings.shop_poll_concurrency
         self.shops = shops
         self.connections = connections
         self.loops = (BackgroundLoop(self._loop, "shop-scheduler"),)
