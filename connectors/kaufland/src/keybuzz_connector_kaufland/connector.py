@@ -1,6 +1,4 @@
-"""The Kaufland connector's declaration: its keys, its signed requests, its limits, its
-response rule and its settings (docs/KAUFLAND.md, "Connecting", "Signing", "Response
-deadline", "Settings")."""
+"""The Kaufland connector's declaration (docs/KAUFLAND.md)."""
 
 from __future__ import annotations
 
@@ -12,21 +10,12 @@ from typing import ClassVar
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.seam import WORKING_DAYS, ShopApiSettings
 
+from keybuzz_connector_kaufland import tickets
 from keybuzz_connector_kaufland.orders import storefronts, unit_orders
-from keybuzz_connector_kaufland.tickets import (
-    LABEL,
-    LANGUAGES,
-    LIMITS,
-    close_ticket,
-    post_message,
-    reply_refusal,
-    ticket_inbox,
-)
 
 KAUFLAND = "KAUFLAND"  # the marketplace value of its shops, tickets and orders
-# The storefronts' sites [assumed: kaufland.<country>], where a ticket's files are linked
-# [official example: https://www.kaufland.de/dynamic/files/test].
-STOREFRONT_SITES = tuple(f"https://www.kaufland.{storefront}" for storefront in LANGUAGES)
+# Where a ticket's files are linked (docs/KAUFLAND.md, "Tickets").
+STOREFRONT_SITES = tuple(f"https://www.kaufland.{storefront}" for storefront in tickets.LANGUAGES)
 
 
 class KauflandSettings(kit.ShopSettings, kw_only=True, frozen=True):
@@ -43,9 +32,7 @@ class KauflandSettings(kit.ShopSettings, kw_only=True, frozen=True):
         return (self.api_url, *STOREFRONT_SITES)
 
 
-# The Client Key (32 characters [official], hex as the seller portal shows it [assumed]):
-# the account the connection is, not a secret (sent as it is in every request). The Secret
-# Key (64 characters [official]) signs and stays in Vault.
+# The Client Key is the account, sent in every request; the Secret Key only signs.
 CREDENTIAL_FIELDS = (
     kit.account_field(
         "client_key", "Client Key", "[0-9A-Fa-f]{32}", "32 hexadecimal characters", 32
@@ -55,8 +42,7 @@ CREDENTIAL_FIELDS = (
 # 111 requests a second per seller across endpoints [official]: two services call for a
 # shop (the poller, orders), each paced to its half.
 REQUESTS_PER_SECOND = 55
-# A 401 for the request's headers (a time too far from Kaufland's [inferred]) says nothing
-# of the keys: the shop is held 5 minutes, never disconnected.
+# A 401 for the request's headers says nothing of the keys (docs/KAUFLAND.md, "Signing").
 HEADERS_REFUSED = kit.Refusals.Held.said(
     401,
     "type",
@@ -67,9 +53,9 @@ HEADERS_REFUSED = kit.Refusals.Held.said(
 # A signed request's headers [official]: the Client Key, the Unix time, the signature.
 SIGNED_HEADERS = ("Shop-Client-Key", "Shop-Timestamp", "Shop-Signature")
 SPEC = kit.ApiSpec(
-    LABEL,
+    tickets.LABEL,
     logging.getLogger(__name__),
-    kit.CallErrors.labelled(LABEL, credentials="keys"),
+    kit.CallErrors.labelled(tickets.LABEL, credentials="keys"),
     kit.Refusals(held=HEADERS_REFUSED),
     requests_per_second=REQUESTS_PER_SECOND,
 )
@@ -89,13 +75,13 @@ async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:
 
 
 def session_of(client: kit.Requester, api: ShopApiSettings | None = None) -> kit.KitSession:
-    inbox, post = ticket_inbox(client), partial(post_message, client)
+    inbox, post = tickets.ticket_inbox(client), partial(tickets.post_message, client)
     return kit.KitSession(
         inbox,
-        inbox.item.replies(LABEL, post, recipients=("BUYER",), limits=LIMITS),
+        inbox.item.replies(tickets.LABEL, post, recipients=("BUYER",), limits=tickets.LIMITS),
         unit_orders(client),
         verify=lambda: storefronts(client),
-        close=partial(close_ticket, client),
+        close=partial(tickets.close_ticket, client),
     )
 
 
@@ -110,14 +96,17 @@ RESPONSE_WINDOW = kit.Declaration.OwnRule.hours(
     48, "only Kaufland's customer service clears a ticket without a reply", clock=WORKING_DAYS
 )
 DISCUSSIONS = kit.Declaration.Discussions(
-    ("BUYER",), support_sender="Kaufland", claim_subject="Ticket Kaufland", gate=reply_refusal
+    ("BUYER",),
+    support_sender="Kaufland",
+    claim_subject="Ticket Kaufland",
+    gate=tickets.reply_refusal,
 )
 CONNECTOR = kit.shop_api_connector(
     kit.Declaration(
         KAUFLAND,
-        LABEL,
+        tickets.LABEL,
         CREDENTIAL_FIELDS,
-        LIMITS,
+        tickets.LIMITS,
         client=client_of,
         parts=session_of,
         probe=probe,

@@ -1,5 +1,4 @@
-"""A Kaufland seller's orders, storefront by storefront, one line per order unit
-(docs/KAUFLAND.md, "Orders")."""
+"""A Kaufland seller's orders, one line per order unit (docs/KAUFLAND.md, "Orders")."""
 
 from __future__ import annotations
 

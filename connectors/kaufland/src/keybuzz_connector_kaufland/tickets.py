@@ -1,5 +1,4 @@
-"""A Kaufland seller's tickets, their replies and closing (docs/KAUFLAND.md, "Tickets",
-"Replies"): Kaufland's answers declared, its listings' form, its ticket's shape and mapping."""
+"""A Kaufland seller's tickets, their replies and closing (docs/KAUFLAND.md, "Tickets")."""
 
 from __future__ import annotations
 
