@@ -9,9 +9,11 @@ budget"; docs/ORDERS.md, "Application call budget".
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 import msgspec
 from prometheus_client import Gauge
@@ -22,6 +24,23 @@ from keybuzz_shared.connectors.seam.shop_api import SECONDS_A_DAY
 # Each round computes its shop's next interval from the count: one count a marketplace every
 # few seconds, not a statement per round (10,000 sellers at 20 minutes are 8 a second).
 REREAD_SECONDS = 5.0
+
+T = TypeVar("T")
+
+
+class SharedReads(Generic[T]):
+    """Rounds that find a count stale together (polls ending at the same moment) await the
+    one read of it in flight, not a read each."""
+
+    def __init__(self) -> None:
+        self._reading: dict[object, asyncio.Future[T]] = {}
+
+    async def read(self, key: object, read: Callable[[], Awaitable[T]]) -> T:
+        reading = self._reading.get(key)
+        if reading is None:
+            reading = self._reading[key] = asyncio.ensure_future(read())
+            reading.add_done_callback(lambda _done: self._reading.pop(key, None))
+        return await asyncio.shield(reading)
 
 
 @dataclass(frozen=True)
@@ -105,13 +124,19 @@ class AppBudgets:
     clock: Callable[[], float] = time.monotonic
     # marketplace → when its shops were counted (``clock``) and how many
     counted: dict[str, tuple[float, int]] = field(default_factory=dict)
+    counting: SharedReads[int] = field(default_factory=SharedReads, repr=False)
 
     async def shops(self, marketplace: str, *, fresh: bool = False) -> int:
         """Its shops, counted again when ``fresh`` or the last count is stale."""
         now, last = self.clock(), self.counted.get(marketplace)
-        if fresh or last is None or now - last[0] >= REREAD_SECONDS:
-            self.counted[marketplace] = last = (now, await self.count(marketplace))
-        return last[1]
+        if fresh:
+            count = await self.count(marketplace)
+        elif last is None or now - last[0] >= REREAD_SECONDS:
+            count = await self.counting.read(marketplace, lambda: self.count(marketplace))
+        else:
+            return last[1]
+        self.counted[marketplace] = (now, count)
+        return count
 
     async def interval(
         self, marketplace: str, budget: AppCallBudget, declared: float, *, fresh: bool = False

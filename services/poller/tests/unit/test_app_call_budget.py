@@ -3,6 +3,7 @@ marketplace's shops for their number (``keybuzz_shared.app_budgets``): pure, no 
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -96,6 +97,28 @@ async def test_the_interval_follows_shops_connecting_and_leaving_without_a_resta
     assert (await budgets.interval("SHOPMARKET", WHOLE, 120, fresh=True)).shops == 30_000
     assert await interval() == pytest.approx(3 * 1_163.5, abs=0.1)
     assert table.reads == 4
+
+
+async def test_rounds_finding_the_count_stale_together_share_one_count() -> None:
+    """Polls ending at the same moment each ask for their marketplace's count: one read of
+    it serves them all (a statement a poll otherwise, at every instant the count is stale);
+    ``fresh`` reads it again."""
+    asked: list[str] = []
+    counted = asyncio.Event()
+
+    async def count(marketplace: str) -> int:
+        asked.append(marketplace)
+        await counted.wait()
+        return 7
+
+    budgets = AppBudgets(count)
+    rounds = [asyncio.create_task(budgets.shops("EBAY")) for _ in range(10)]
+    await asyncio.sleep(0)  # every round started, each finding no count
+    counted.set()
+    assert await asyncio.gather(*rounds) == [7] * 10
+    assert asked == ["EBAY"]
+    assert await budgets.shops("EBAY", fresh=True) == 7
+    assert asked == ["EBAY", "EBAY"]
 
 
 async def test_what_an_operator_reads_is_what_the_polls_spend() -> None:

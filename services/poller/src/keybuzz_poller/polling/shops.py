@@ -27,6 +27,7 @@ from keybuzz_shared.app_budgets import (
     AppBudgets,
     BudgetedInterval,
     BudgetGauges,
+    SharedReads,
     pace_wait,
 )
 from keybuzz_shared.background import BackgroundLoop
@@ -108,6 +109,7 @@ class ShopScheduler(LeasedPolls):
         self.budgets = AppBudgets(lambda m: connections.connections.polled_shops(m), BUDGET_GAUGES)
         # marketplace → when its application's day was counted, the day, and its calls
         self.counted: dict[str, tuple[float, date, int]] = {}
+        self.day_calls = SharedReads[int]()
         self.shop_schedule = schedule
         # shop key → by when this process polls it again if it still holds it (its next
         # interval and a lease on): past it, what it keeps of the shop is dropped.
@@ -157,7 +159,9 @@ class ShopScheduler(LeasedPolls):
         day, at = seconds_into_day(self.shops.clock())
         now, kept = time.monotonic(), self.counted.get(marketplace)
         if kept is None or kept[1] != day or now - kept[0] >= REREAD_SECONDS:
-            kept = (now, day, await self.shops.calls.marketplace_calls(marketplace, day))
+            calls = self.shops.calls
+            read = lambda: calls.marketplace_calls(marketplace, day)  # noqa: E731
+            kept = (now, day, await self.day_calls.read((marketplace, day), read))
             self.counted[marketplace] = kept
         return pace_wait(budgeted.budget, kept[2], at)
 
