@@ -3,16 +3,16 @@
 Each instance runs one :class:`Scheduler`. Every tick it leases due tenants in
 PostgreSQL (``PollSchedule.claim_due``: ``FOR UPDATE SKIP LOCKED`` plus an expiry), so
 no tenant is polled by two instances at once, and polls them concurrently (up to its
-``slots``: ``POLL_CONCURRENCY``, a shop's scheduler ``SHOP_POLL_CONCURRENCY``). A lease is renewed while its poll runs and released when
-it ends; a dead instance's leases expire after ``POLL_LEASE_SECONDS`` (less than
-the interval), and another instance takes its tenants over. A failing tenant
-(IMAP down or slow) records its error and is retried with back-off; the others
-go on.
+``slots``: ``POLL_CONCURRENCY``; the shops' scheduler, ``SHOP_POLL_CONCURRENCY``). A lease
+is renewed while its poll runs and released when it ends; a dead instance's leases expire
+after ``POLL_LEASE_SECONDS`` (less than the interval), and another instance takes its
+tenants over. A failing tenant (IMAP down or slow) records its error and is retried with
+back-off; the others go on.
 
 Where the timings say so (marketplace shops, ``PollTimings.backoff_slots``), a failing
 party cannot take the slots from the others: each poll is cut at its deadline, a poll
-running past ``slow_after`` stops counting against the slots (the next due
-one starts), and those in back-off are claimed apart, into ``backoff_slots`` of their own.
+running past ``slow_after`` stops counting against the slots (the next due one starts),
+and those in back-off are claimed apart, into ``backoff_slots`` of their own.
 """
 
 from __future__ import annotations
@@ -225,8 +225,8 @@ class LeasedPolls:
 
     def _prompt_polls(self) -> int:
         """Polls counted against the slots: those not in back-off and not yet slow, and the
-        slow ones beyond ``SLOW_POLLS_PER_SLOT`` × the slots (an instance
-        too loaded to end its polls in time must not start ever more of them)."""
+        slow ones beyond ``SLOW_POLLS_PER_SLOT`` × the slots (an instance too loaded to end
+        its polls in time must not start ever more of them)."""
         now, slow = asyncio.get_running_loop().time(), self.timings.slow_after
         running = [started for started, in_backoff in self.started.values() if not in_backoff]
         if slow is None:
