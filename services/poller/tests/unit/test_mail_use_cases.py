@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from keybuzz_devstack.testing import eventually
 from keybuzz_poller.inbound.addresses import INBOUND_HEADER, folder_for
 from keybuzz_poller.polling.quarantine import quarantined_folders, scan_quarantine
 from keybuzz_poller.polling.tenant_poll import poll_tenant
@@ -122,12 +122,6 @@ class CountedReplies:
         return getattr(self.replies, name)
 
 
-async def until(condition: Callable[[], object]) -> None:
-    async with asyncio.timeout(10):
-        while not condition():  # noqa: ASYNC110
-            await asyncio.sleep(0.001)
-
-
 async def test_an_idle_sender_round_claims_nothing_and_a_queued_reply_is_sent_at_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -137,14 +131,21 @@ async def test_an_idle_sender_round_claims_nothing_and_a_queued_reply_is_sent_at
     counted = CountedReplies(fake.replies)
     monkeypatch.setattr(sender, "IDLE_SECONDS", 0.01)
     replies = sender.ReplySender(dataclasses.replace(fake.replies_ports, replies=counted))
+
+    async def idle_rounds() -> bool:
+        return counted.asked >= 3
+
+    async def sent() -> list[Any]:
+        return fake.relay.sent
+
     replies.start()
     try:
-        await until(lambda: counted.asked >= 3)
+        await eventually(idle_rounds)
         assert counted.claims == 0
         monkeypatch.setattr(sender, "IDLE_SECONDS", 60.0)
         ticket_message_id = await queued_reply(fake, clock)
         replies.wake()
-        await until(lambda: fake.relay.sent)
+        await eventually(sent)
         assert [r.ticket_message_id for r in fake.relay.sent] == [ticket_message_id]
         assert counted.claims >= 1
     finally:

@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Protocol
 
 from keybuzz_shared.app_budgets import (
@@ -159,8 +160,7 @@ class ShopScheduler(LeasedPolls):
         day, at = seconds_into_day(self.shops.clock())
         now, kept = time.monotonic(), self.counted.get(marketplace)
         if kept is None or kept[1] != day or now - kept[0] >= REREAD_SECONDS:
-            calls = self.shops.calls
-            read = lambda: calls.marketplace_calls(marketplace, day)  # noqa: E731
+            read = partial(self.shops.calls.marketplace_calls, marketplace, day)
             kept = (now, day, await self.day_calls.read((marketplace, day), read))
             self.counted[marketplace] = kept
         return pace_wait(budgeted.budget, kept[2], at)
