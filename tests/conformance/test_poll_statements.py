@@ -15,7 +15,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-from keybuzz_poller.polling.shops import ShopScheduler
 from keybuzz_sandbox.conformance import ShopDriver
 from keybuzz_shared.connectors.seam import Connector
 
@@ -24,10 +23,9 @@ from tests.conformance.test_shop_api_connectors import first_polled, shops
 from tests.stack_fixture import wait_for
 
 # PostgreSQL's statements of its shop a poll that finds nothing new may run: its end recorded
-# (its start read by the claim that leased it); with a daily allowance, its start too, which
-# reserves the poll's calls in the same statement.
+# (its start read by the claim that leased it, which also reserves its calls of a daily
+# allowance, as the last poll's end asked).
 MOST_STATEMENTS = 1
-RESERVING_STATEMENTS = 2
 POLLS_COUNTED = 1  # one lean poll proves the bound: waiting for a second cost an interval
 POLL_ENDED = "last_success_at = now()"  # the schedule's poll_succeeded
 POLL_ENDS = (POLL_ENDED, "last_error_at = now()")  # and its poll_failed
@@ -87,9 +85,7 @@ async def test_a_poll_with_nothing_new_runs_one_statement_of_its_shop(
         why = NOT_YET[connector.marketplace]
         request.applymarker(pytest.mark.xfail(strict=True, reason=why))
     [shop] = await shops(conformance, driver)
-    scheduler = conformance.poller.runtime.components[ShopScheduler]
-    reserves = scheduler.shops.reading(connector.marketplace).allowance is not None
-    most = RESERVING_STATEMENTS if reserves else MOST_STATEMENTS
+    most = MOST_STATEMENTS
     async with connected(conformance, connector, shop) as mine:
         await first_polled(conformance, mine)  # its history read: later polls find nothing
         statements = ShopStatements(conformance.poller.runtime.pool, mine.tenant)

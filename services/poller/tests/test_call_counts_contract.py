@@ -13,9 +13,9 @@ import asyncpg
 import msgspec
 import pytest
 from keybuzz_poller.polling.domain import PollFailure, retry_delays
-from keybuzz_poller.polling.shops_store import PostgresShopSchedule
+from keybuzz_poller.polling.shops_store import PostgresShops, PostgresShopSchedule
 from keybuzz_poller.service import DEFINITION
-from keybuzz_poller.shops.domain import CallsAsked, DayCalls, Shop
+from keybuzz_poller.shops.domain import CallsAsked, DayCalls, Shop, ShopStart
 from keybuzz_poller.shops.ports import CallCounts, ShopStore
 from keybuzz_poller.shops.store import PostgresShopCalls, PostgresShopStore
 from keybuzz_poller.tickets.received import external_row
@@ -132,3 +132,38 @@ async def test_a_polls_end_sets_its_days_count_right_lease_held_or_not(pool: asy
     )
     assert await counts.calls_spent(SHOP, DAY) == 1
     assert await counts.calls_spent(SHOP, later) == 1
+
+
+async def test_a_claim_reserves_what_the_last_polls_end_asked_within_its_limit_on_its_day(
+    pool: asyncpg.Pool,
+) -> None:
+    """The claim that leases a shop reserves the calls its last poll's end asked (its poll
+    then starts with no statement of its own), all or none within their limit, on their
+    day only; a shop never asked, or whose ask does not fit, is left to its start."""
+    schedule, counts = PostgresShopSchedule(pool), PostgresShopCalls(pool)
+    today: date = await pool.fetchval("SELECT (now() AT TIME ZONE 'UTC')::date")
+    await PostgresShops(pool).connect(SHOP, "s1", datetime.now(UTC))
+
+    async def claimed() -> ShopStart:
+        assert await schedule.claim_due("me", 10, 60.0, 60.0) == [SHOP.key]
+        start = schedule.claimed_start(SHOP.key)
+        assert start is not None
+        return start
+
+    async def ended(reserve: CallsAsked) -> None:
+        await schedule.poll_succeeded(SHOP.key, "me", 0, 0.0, reserve=reserve)
+
+    assert (await claimed()).reserved is None  # never asked
+    await ended(CallsAsked(today, 2, 3))
+    start = await claimed()
+    assert start.reserved == CallsAsked(today, 2, 3) and start.day_calls == 2
+    assert await counts.calls_spent(SHOP, today) == 2
+    await ended(CallsAsked(today, 2, 3))  # 4 would pass the limit: none reserved
+    start = await claimed()
+    assert start.reserved is None and start.day_calls is None
+    assert await counts.calls_spent(SHOP, today) == 2
+    yesterday = today - timedelta(days=1)
+    await ended(CallsAsked(yesterday, 1, 10))  # asked before midnight: left to the start
+    assert (await claimed()).reserved is None
+    assert await counts.calls_spent(SHOP, yesterday) == 0
+    assert await counts.calls_spent(SHOP, today) == 2

@@ -219,6 +219,7 @@ class Schedule:
         interval: float,
         calls: Any = (),
         marked: Any = (),
+        reserve: Any = None,
     ) -> None:
         self.ends.append((tenant_id, calls, marked))
 

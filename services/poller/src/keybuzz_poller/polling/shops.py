@@ -40,10 +40,10 @@ from keybuzz_poller.polling.ports import PollSchedule
 from keybuzz_poller.polling.scheduler import LeasedPolls, PollPutOff, PollSkipped, poll_all_due
 from keybuzz_poller.runtime import PollerRuntime
 from keybuzz_poller.shops.allowance import seconds_into_day
-from keybuzz_poller.shops.calls import calls_per_poll, plan_of
+from keybuzz_poller.shops.calls import calls_asked, calls_per_poll, plan_of
 from keybuzz_poller.shops.connection_ports import ShopPollingPorts
 from keybuzz_poller.shops.connections import key_refused, shop_marketplaces
-from keybuzz_poller.shops.domain import DayCalls, ShopStart, shop_of
+from keybuzz_poller.shops.domain import CallsAsked, DayCalls, Shop, ShopStart, shop_of
 from keybuzz_poller.shops.poll import poll_shop
 from keybuzz_poller.shops.ports import ShopKeyRefused, ShopPorts
 
@@ -68,7 +68,9 @@ class ShopSchedule(PollSchedule, Protocol):
         interval: float,
         calls: Sequence[DayCalls] = (),
         marked: Sequence[str] = (),
-    ) -> None: ...
+        reserve: CallsAsked | None = None,
+    ) -> None:
+        """``reserve``: what the shop's next claim reserves of its day (``CallsAsked``)."""
 
     async def poll_failed(
         self,
@@ -199,10 +201,20 @@ class ShopScheduler(LeasedPolls):
         the same statement."""
         calls = self.shops.unsettled.pop(tenant_id, [])
         marked = self.shops.unrecorded_marks.pop(tenant_id, [])
+        reserve = await self._next_reserved(shop_of(tenant_id))
         await self.shop_schedule.poll_succeeded(
-            tenant_id, self.owner, fetched, interval, calls, marked
+            tenant_id, self.owner, fetched, interval, calls, marked, reserve
         )
         self._expect(tenant_id, interval)
+
+    async def _next_reserved(self, shop: Shop) -> CallsAsked | None:
+        """What the shop's next poll reserves of a daily allowance, by the claim that leases
+        it: what it would reserve now (a claim comes later, when the day's pace allows
+        more), on today's count."""
+        try:
+            return await calls_asked(self.shops, shop)
+        except LookupError:  # its marketplace is not served now
+            return None
 
     async def failed(self, tenant_id: str, reason: str, at_least: float) -> None:
         calls = self.shops.unsettled.pop(tenant_id, [])
@@ -267,8 +279,9 @@ class ShopScheduler(LeasedPolls):
             return
         pace = reading.pace
         if pace is None:
-            # The claim's read starts the poll, unless the start reserves its calls.
-            if claimed is not None and reading.allowance is None:
+            # The claim's read starts the poll, unless its calls are still to be reserved
+            # (a daily allowance the claim could not reserve from: the start does).
+            if claimed is not None and (reading.allowance is None or claimed.reserved):
                 self.starts[shop.key] = claimed
             return
         # The lease is held: the row stays as the claim read it.

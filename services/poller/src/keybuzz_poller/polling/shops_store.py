@@ -12,7 +12,7 @@ from keybuzz_shared.db import Executor
 from keybuzz_poller.polling.domain import PollFailure
 from keybuzz_poller.polling.store import PollTable, PostgresPollSchedule, failed_args
 from keybuzz_poller.shops.connection_ports import CONNECTED, ShopStatus
-from keybuzz_poller.shops.domain import DayCalls, Shop, ShopStart, shop_of
+from keybuzz_poller.shops.domain import CallsAsked, DayCalls, Shop, ShopStart, shop_of
 from keybuzz_poller.shops.store import START_COLUMNS, PostgresShopCalls, shop_start
 from keybuzz_poller.tickets import store as tickets_store
 
@@ -20,6 +20,23 @@ from keybuzz_poller.tickets import store as tickets_store
 # has not heard of yet is polled: its connection says it exists). Paced: a marketplace
 # counts a shop's listings per interval from the calls it saw (an operator's frequency), so
 # a poll claimed sooner after its time than the last one would land inside it (a 429).
+# A shop's calls of a daily allowance, as its last poll's end asked them
+# (``poller_shop_reservations``), are reserved by the claim that leases it, all or none
+# within their limit and on their day only: its poll then starts with no statement.
+_RESERVED = """, reserved AS (
+        INSERT INTO poller_shop_calls AS c (poll_key, day, calls)
+        SELECT r.poll_key, r.day, r.calls
+        FROM leased JOIN poller_shop_reservations r ON r.poll_key = leased.poll_key
+        WHERE r.day = (now() AT TIME ZONE 'UTC')::date AND r.calls <= r.calls_limit
+        ON CONFLICT (poll_key, day) DO UPDATE SET calls = c.calls + EXCLUDED.calls
+        WHERE c.calls + EXCLUDED.calls <= (
+            SELECT r.calls_limit FROM poller_shop_reservations r WHERE r.poll_key = c.poll_key)
+        RETURNING c.poll_key, c.day, c.calls
+    )"""
+_RESERVED_JOIN = """
+        LEFT JOIN reserved ON reserved.poll_key = leased.poll_key
+        LEFT JOIN poller_shop_reservations asked ON asked.poll_key = reserved.poll_key"""
+
 SHOPS = PollTable(
     "poller_shops",
     "poll_key",
@@ -27,6 +44,9 @@ SHOPS = PollTable(
         SELECT 1 FROM poller_tenants t WHERE t.tenant_id = s.tenant_id AND t.archived)""",
     paced=True,
     started=START_COLUMNS,
+    claimed_with=_RESERVED,
+    claimed_join=_RESERVED_JOIN,
+    claimed_read=("reserved.day", "asked.calls", "asked.calls_limit", "reserved.calls"),
 )
 
 
@@ -41,12 +61,21 @@ _COUNTED = """
         SELECT $1, ${day}::date, greatest(${delta}::int, 0) WHERE ${day}::date IS NOT NULL
         ON CONFLICT (poll_key, day) DO UPDATE SET calls = greatest(c.calls + ${delta}::int, 0)
     )"""
+# And the calls its next poll's claim reserves (day, calls, limit; no day: none asked).
+_ASKED = """
+    asked AS (
+        INSERT INTO poller_shop_reservations AS r (poll_key, day, calls, calls_limit)
+        SELECT $1, ${day}::date, ${calls}::int, ${limit}::int WHERE ${day}::date IS NOT NULL
+        ON CONFLICT (poll_key) DO UPDATE SET
+            day = EXCLUDED.day, calls = EXCLUDED.calls, calls_limit = EXCLUDED.calls_limit
+    )"""
 
 
 def _carried(first: int) -> str:
     """The ``WITH`` items a poll's end carries, their parameters numbered from ``first``."""
     counted = _COUNTED.format(day=first, delta=first + 1)
-    return f"{counted}, marked AS ({tickets_store.marked_read_sql(first + 2)})"
+    asked = _ASKED.format(day=first + 5, calls=first + 6, limit=first + 7)
+    return f"{counted}, marked AS ({tickets_store.marked_read_sql(first + 2)}),{asked}"
 
 
 class PostgresShopSchedule(PostgresPollSchedule):
@@ -65,7 +94,11 @@ class PostgresShopSchedule(PostgresPollSchedule):
 
     def _leased(self, rows: list[asyncpg.Record]) -> None:
         for row in rows:
-            self._claimed[row["key"]] = shop_start(tuple(row)[2:])
+            read = tuple(row)[2:]
+            day, calls, limit, day_calls = read[len(START_COLUMNS) :]
+            reserved = CallsAsked(day, calls, limit) if day_calls is not None else None
+            start = shop_start(read[: len(START_COLUMNS)], day_calls, reserved)
+            self._claimed[row["key"]] = start
 
     def claimed_start(self, key: str) -> ShopStart | None:
         """The shop's start as the claim that leased it read it, once (None: not claimed so)."""
@@ -79,10 +112,11 @@ class PostgresShopSchedule(PostgresPollSchedule):
         interval: float,
         calls: Sequence[DayCalls] = (),
         marked: Sequence[str] = (),
+        reserve: CallsAsked | None = None,
     ) -> None:
-        if not calls and not marked:
+        if not calls and not marked and reserve is None:
             return await super().poll_succeeded(tenant_id, owner, fetched, interval)
-        carried, rest = _carried_args(tenant_id, calls, marked)
+        carried, rest = _carried_args(tenant_id, calls, marked, reserve)
         await self.db.execute(
             self._succeeded_carrying, tenant_id, owner, fetched, interval, *carried
         )
@@ -130,16 +164,17 @@ class PostgresShopSchedule(PostgresPollSchedule):
 
 
 def _carried_args(
-    key: str, calls: Sequence[DayCalls], marked: Sequence[str]
+    key: str, calls: Sequence[DayCalls], marked: Sequence[str], reserve: CallsAsked | None = None
 ) -> tuple[tuple[object, ...], list[DayCalls]]:
     """``_carried``'s arguments: the correction folded in (the first's day's; none without
-    calls) and the marks; and the corrections of another day (a poll across midnight),
-    which are not."""
+    calls), the marks and the next poll's reservation; and the corrections of another day
+    (a poll across midnight), which are not."""
     shop = shop_of(key)
     day = calls[0].day if calls else None
     same = sum(c.delta for c in calls if c.day == day)
     rest = [c for c in calls if c.day != day]
-    return (day, same, shop.tenant_id, shop.marketplace, list(marked)), rest
+    asked = (reserve.day, reserve.calls, reserve.limit) if reserve else (None, 0, 0)
+    return (day, same, shop.tenant_id, shop.marketplace, list(marked), *asked), rest
 
 
 class PostgresShops:

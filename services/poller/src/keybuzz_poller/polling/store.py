@@ -41,6 +41,12 @@ class PollTable:
     # What a claim reads of each row it leases, beside its key (SELECT expressions on the
     # row as leased, ``s``): the poll's start, a statement of its own at every poll otherwise.
     started: tuple[str, ...] = ()
+    # What a claim does for the rows it leased, in its statement: WITH items reading
+    # ``leased`` (``claimed_with``), joined to it (``claimed_join``) for the columns read
+    # after the start (``claimed_read``). A shop's calls reserved: ``polling/shops_store.py``.
+    claimed_with: str = ""
+    claimed_join: str = ""
+    claimed_read: tuple[str, ...] = ()
 
     @property
     def after_success(self) -> str:
@@ -95,14 +101,14 @@ _CLAIM_DUE = """
             lease_expires_at = now() + make_interval(secs => $3), claimed_at = now()
         FROM due WHERE s.{t.key} = due.{t.key}
         RETURNING s.{t.key}{started}
-    ), parked AS (
+    ){t.claimed_with}, parked AS (
         UPDATE {t.name} s SET next_poll_at = now() + make_interval(secs => $4)
         FROM oldest
         WHERE s.{t.key} = oldest.{t.key}
           AND oldest.{t.key} NOT IN (SELECT {t.key} FROM pollable)
         RETURNING s.{t.key}
     )
-    SELECT {t.key} AS key, true AS claimed{read} FROM leased
+    SELECT leased.{t.key} AS key, true AS claimed{read} FROM leased{t.claimed_join}
     UNION ALL SELECT {t.key}, false{unread} FROM parked
 """
 
@@ -147,8 +153,11 @@ class PostgresPollSchedule:
             t=table,
             park_window=PARK_WINDOW,
             started="".join(f", {column} AS started_{n}" for n, column in enumerate(table.started)),
-            read="".join(f", started_{n}" for n in range(len(table.started))),
-            unread=", NULL" * len(table.started),
+            read="".join(
+                [f", started_{n}" for n in range(len(table.started))]
+                + [f", {column}" for column in table.claimed_read]
+            ),
+            unread=", NULL" * (len(table.started) + len(table.claimed_read)),
         )
         self._succeeded = _SUCCEEDED.format(t=table)
         self._failed = _FAILED.format(t=table)

@@ -4,9 +4,10 @@ pace (``allowance.DayPlan.calls_allowed``). The count is in the database, so nei
 restart nor another instance nor a burst of pages lets a day spend more; a listing cut so
 ends there (its pages read so far stored, the cursor past them) and the next poll goes on.
 
-A poll reserves the calls its shop's polls spend lately at its start, in the statement that
-reads the shop's row (``ShopStore.started``, all or none, within the pace), spends them with
-no statement, and gives back what it did not spend in the statement that ends it (the
+A poll reserves the calls its shop's polls spend lately before it starts: in the claim that
+leases the shop, as the last poll's end asked them (``polling/shops_store.py``), or else in
+the statement that reads the shop's row (``ShopStore.started``); all or none, within the
+pace. It spends them with no statement, and gives back what it did not spend in the statement that ends it (the
 scheduler's, ``DayCalls``): a poll that finds nothing new counts its calls in no statement of
 its own, and a crash between the two leaves them counted (spent for the day, never
 overspent).
@@ -72,7 +73,9 @@ async def calls_asked(ports: ShopPorts, shop: Shop) -> CallsAsked | None:
 
 
 def reserved(asked: CallsAsked | None, start: ShopStart) -> Reserved | None:
-    """The poll's reservation, if its start's statement made it."""
+    """The poll's reservation, if its start's statement made it, or the claim that leased
+    the shop (``ShopStart.reserved``)."""
+    asked = start.reserved or asked
     if asked is None or start.day_calls is None:
         return None
     return Reserved(asked.day, asked.calls, start.day_calls)

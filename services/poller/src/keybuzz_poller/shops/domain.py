@@ -120,6 +120,15 @@ class ShopCursor(msgspec.Struct, frozen=True, kw_only=True):
     incidents_since: datetime | None = None  # updated_at of the newest incident stored
 
 
+class CallsAsked(msgspec.Struct, frozen=True):
+    """Calls of a shop's UTC day a poll reserves at its start, all or none: only while the
+    day's count stays within ``limit`` (its plan's pace) once they are counted."""
+
+    day: date
+    calls: int
+    limit: int
+
+
 class ShopStart(msgspec.Struct, frozen=True, kw_only=True):
     """A shop's row as a poll starts, in one statement: its cursor, whether stored messages
     wait to be marked read, and the count of what its polls listed (each poll's end adds its
@@ -133,15 +142,9 @@ class ShopStart(msgspec.Struct, frozen=True, kw_only=True):
     # same statement; None when none were (none asked, or past the pace: reserved a call
     # at a time then).
     day_calls: int | None = None
-
-
-class CallsAsked(msgspec.Struct, frozen=True):
-    """Calls of a shop's UTC day a poll reserves at its start, all or none: only while the
-    day's count stays within ``limit`` (its plan's pace) once they are counted."""
-
-    day: date
-    calls: int
-    limit: int
+    # The calls the claim that leased the shop reserved (its last poll's end asked them):
+    # the start then reserves none (``day_calls``: the day's count with them).
+    reserved: CallsAsked | None = None
 
 
 class DayCalls(msgspec.Struct, frozen=True):

@@ -105,10 +105,11 @@ async def poll_shop(
     held: Reserved | None = None
     with counted(HARD_BOUND * reading.max_calls) as spent:
         try:
-            if start is None:  # else read by ``ready``
+            asked = None
+            if start is None:  # else read by ``ready`` (its claim's, reserving its calls)
                 asked = await calls_asked(ports, shop)
                 start = await ports.store.started(shop, asked)
-                held = reserved(asked, start)
+            held = reserved(asked, start)
             seen = ports.seen_pages.pop(shop.key, None)
             bound = Bound(spent, reading.max_calls)
             listed = await _poll(ports, shop, poll, bound, start, seen, held, settles)

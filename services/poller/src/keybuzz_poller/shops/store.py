@@ -57,8 +57,11 @@ START_COLUMNS = (
 )
 
 
-def shop_start(columns: Sequence[Any], day_calls: int | None = None) -> ShopStart:
-    """``START_COLUMNS`` as read, and the day's count if the start reserved calls."""
+def shop_start(
+    columns: Sequence[Any], day_calls: int | None = None, reserved: CallsAsked | None = None
+) -> ShopStart:
+    """``START_COLUMNS`` as read, and the day's count if the start (or the claim: its
+    ``reserved``) reserved calls."""
     messages_since, incidents_since, fetched, since_poll, marks_pending = columns
     return ShopStart(
         cursor=ShopCursor(messages_since=messages_since, incidents_since=incidents_since),
@@ -66,6 +69,7 @@ def shop_start(columns: Sequence[Any], day_calls: int | None = None) -> ShopStar
         fetched=fetched or 0,
         seconds_since_poll=since_poll,
         day_calls=day_calls,
+        reserved=reserved,
     )
 
 
