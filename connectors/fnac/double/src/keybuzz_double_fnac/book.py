@@ -13,7 +13,6 @@ from keybuzz_sandbox.double_kit.admin import advance_summary
 from keybuzz_sandbox.double_kit.books import DrawnShop
 
 from .generator import (
-    ASK_RATE,
     NEW_CLAIM_SUBJECT,
     FileFacts,
     IncidentFacts,
@@ -105,7 +104,7 @@ class ShopBook(DrawnShop[ShopGenerator]):
     # --- making the history concrete ----------------------------------------------
 
     def order_drawn(self, index: int) -> None:
-        asks, claims = self.gen.talked_about(index, self.gen.spec.claim_rate, ASK_RATE)
+        asks, claims = self.gen.talked_about(index, self.gen.spec.claim_rate)
         if asks or claims:
             messages, incident = self.gen.thread(self.gen.order(index))
             self._add_messages(messages)
