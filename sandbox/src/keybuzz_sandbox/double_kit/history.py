@@ -26,6 +26,10 @@ class Lifecycle(msgspec.Struct, frozen=True, kw_only=True):
             current = (state, at)
         return current
 
+    def status_at(self, virtual_now: float) -> tuple[str, float]:
+        """``state_at``, the first state (and its time) before it: as placed."""
+        return self.state_at(virtual_now) or (self.events[0][1], self.events[0][0])
+
     def reached(self, state: str) -> float | None:
         """When the order reached ``state``, None if it never does."""
         return next((at for at, s in self.events if s == state), None)

@@ -82,10 +82,6 @@ class OrderFacts(Lifecycle, frozen=True, kw_only=True):
     placed: float
     sales_channel: str
 
-    def status_at(self, virtual_now: float) -> tuple[str, float]:
-        """(status, virtual time it was reached) at ``virtual_now`` (placed: Processing)."""
-        return self.state_at(virtual_now) or (self.events[0][1], self.events[0][0])
-
 
 class AttachmentFacts(msgspec.Struct, frozen=True, kw_only=True):
     attachment_id: str

@@ -136,10 +136,6 @@ class ShopBook(DrawnShop[ShopGenerator]):
             return None
         return self.gen.order(index)
 
-    def order_state(self, order: OrderFacts, virtual_now: float) -> tuple[str, float]:
-        """(order state, virtual time of its last change) at `virtual_now`."""
-        return order.state_at(virtual_now) or ("Created", order.placed)
-
     # --- incidents ----------------------------------------------------------------------
 
     def waiting_for_seller(self, incident: IncidentRecord, virtual_now: float) -> bool:
