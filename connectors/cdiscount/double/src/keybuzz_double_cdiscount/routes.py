@@ -10,6 +10,7 @@ from urllib.parse import parse_qs
 
 import msgspec
 from keybuzz_sandbox.answers import faulted, gateway_page, json_answer
+from keybuzz_sandbox.double_kit import admin
 from keybuzz_sandbox.double_kit.admin import (
     ShopAdmin,
     drawn_shops_handlers,
@@ -211,10 +212,8 @@ class OpenRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_f
     graduation: Graduation = "Discussion"
 
 
-class FileRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
-    name: str = "photo.jpg"
+class FileRequest(admin.FileRequest, kw_only=True, rename="camel", forbid_unknown_fields=True):
     file_format: str = "jpg"
-    size: int = 1_000
     id: str | None = None  # the attachment's id as listed, the double's own when not given
 
 
