@@ -18,8 +18,7 @@ from keybuzz_sandbox.double_kit.streams import DrawnStreams
 from .shops import ShopSpec, uuid_from
 
 OFFER_QUESTIONS_EVERY = 3  # one question about an offer for every three orders
-# Fnac's names of an order's states on its way: accepted, to ship, shipped, received.
-STATES = ("Accepted", "ToShip", "Shipped", "Received")
+STATES = ("Accepted", "ToShip", "Shipped", "Received")  # Fnac's words on the shipping path
 
 # order state -> the state its lines show, where the two differ (state.xsd: order_state,
 # order_detail_state); a line of any other state shows its order's word.
