@@ -9,9 +9,23 @@ import httpx
 import msgspec
 import pytest
 from keybuzz_sandbox.double_kit.admin import admin_router, forward, known, settings_handlers
-from keybuzz_sandbox.double_kit.api import Part, Refused, decoded, multipart, page_of, seller_reply
+from keybuzz_sandbox.double_kit.api import (
+    Part,
+    Refused,
+    decoded,
+    multipart,
+    page_of,
+    query_choice,
+    query_int,
+    seller_reply,
+)
 from keybuzz_sandbox.double_kit.draws import rng
-from keybuzz_sandbox.double_kit.history import MAX_LIFECYCLE, Lifecycle, shipping_path
+from keybuzz_sandbox.double_kit.history import (
+    MAX_LIFECYCLE,
+    Lifecycle,
+    order_path,
+    shipping_path,
+)
 from keybuzz_sandbox.double_kit.model_structs import model_structs
 from keybuzz_sandbox.double_kit.routes import operation_route
 from keybuzz_sandbox.double_kit.streams import DrawnStreams
@@ -137,6 +151,29 @@ def test_an_orders_life_is_drawn_the_same_and_read_at_any_moment() -> None:
     shipped = order.reached("Shipped")
     assert shipped is not None and order.state_at(shipped) == ("Shipped", shipped)
     assert order.reached("Refunded") is None
+    assert order.status_at(-1.0) == ("Created", 0.0)  # before its first change: as placed
+
+
+def test_an_orders_outcome_is_cancelled_refused_or_its_shipping_path() -> None:
+    names = ("Accepted", "ToShip", "Shipped", "Received")
+    paths = [order_path(rng("seed", "shop", i), 0.0, names) for i in range(400)]
+    assert paths[7] == order_path(rng("seed", "shop", 7), 0.0, names)
+    ends = {path[0][1] for path in paths}
+    assert ends == {"Cancelled", "Refused", "Accepted"}
+    assert all(len(path) == 1 for path in paths if path[0][1] != "Accepted")
+
+
+def test_a_query_reads_a_bounded_integer_and_a_choice_or_is_refused() -> None:
+    query = {"pageSize": "20", "sort": "asc"}
+    assert query_int(query, "pageSize", 50, (1, 100)) == 20
+    assert query_int(query, "pageIndex", 1, (1, 10)) == 1  # absent: the default
+    assert query_choice(query, "sort", ("asc", "desc")) == "asc"
+    assert query_choice(query, "order", ("asc", "desc")) is None
+    for value in ("0", "101", "-1", "x"):
+        with pytest.raises(Refused, match="pageSize must be an integer between 1 and 100"):
+            query_int({"pageSize": value}, "pageSize", 50, (1, 100))
+    with pytest.raises(Refused, match="sort must be one of asc, desc"):
+        query_choice({"sort": "up"}, "sort", ("asc", "desc"))
 
 
 async def test_every_doubles_admin_answers_what_it_lacks_with_the_kits_404(

@@ -124,6 +124,25 @@ def query_date(query: Mapping[str, str], name: str) -> float | None:
     return parse_iso(query[name]) if name in query else None
 
 
+def query_int(query: Mapping[str, str], name: str, default: int, bounds: tuple[int, int]) -> int:
+    """A whole-number query parameter within ``bounds`` (``default`` when absent); Refused
+    400 otherwise."""
+    raw = query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not bounds[0] <= int(raw) <= bounds[1]:
+        raise Refused(400, f"{name} must be an integer between {bounds[0]} and {bounds[1]}")
+    return int(raw)
+
+
+def query_choice(query: Mapping[str, str], name: str, allowed: Sequence[str]) -> str | None:
+    """A query parameter among ``allowed``; None when absent; Refused 400 otherwise."""
+    raw = query.get(name)
+    if raw is not None and raw not in allowed:
+        raise Refused(400, f"{name} must be one of {', '.join(allowed)}")
+    return raw
+
+
 def query_read(
     query: Mapping[str, str], name: str, read: Callable[[str], T], refused: Exception
 ) -> T | None:

@@ -26,6 +26,10 @@ class Lifecycle(msgspec.Struct, frozen=True, kw_only=True):
             current = (state, at)
         return current
 
+    def status_at(self, virtual_now: float) -> tuple[str, float]:
+        """``state_at``, the first state (and its time) before it: as placed."""
+        return self.state_at(virtual_now) or (self.events[0][1], self.events[0][0])
+
     def reached(self, state: str) -> float | None:
         """When the order reached ``state``, None if it never does."""
         return next((at for at, s in self.events if s == state), None)
@@ -44,3 +48,16 @@ def shipping_path(
     if draw.random() < 0.85:
         path.append((shipped + draw.uniform(2, 6) * DAY, names[3]))
     return path
+
+
+def order_path(
+    draw: random.Random, since: float, names: tuple[str, str, str, str]
+) -> list[tuple[float, str]]:
+    """The order's states from ``since``: 2 % cancelled within 0.5–4 h, 3 % refused within
+    1–12 h, the others on their ``shipping_path``."""
+    outcome = draw.random()
+    if outcome < 0.02:
+        return [(since + draw.uniform(0.5, 4) * HOUR, "Cancelled")]
+    if outcome < 0.05:
+        return [(since + draw.uniform(1, 12) * HOUR, "Refused")]
+    return shipping_path(draw, since, names)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from keybuzz_sandbox.double_kit.draws import unit
 
+ASK_RATE = 0.18  # share of orders a buyer asks about
+
 
 class DrawnStreams:
     """A shop's two streams drawn from ``parts`` (the sandbox's seed, the shop): its
@@ -58,11 +60,11 @@ class DrawnStreams:
             last = min(last, self.placed_before(high))
         return range(first, max(first, last))
 
-    def talked_about(self, index: int, claim_rate: float, ask_rate: float) -> tuple[bool, bool]:
+    def talked_about(self, index: int, claim_rate: float) -> tuple[bool, bool]:
         """Whether a buyer asks about order ``index``, and whether they claim (if it ships):
         cheap, so that only those orders' threads are drawn."""
         return (
-            unit(*self.parts, index, "asks") < ask_rate,
+            unit(*self.parts, index, "asks") < ASK_RATE,
             unit(*self.parts, index, "claims") < claim_rate,
         )
 

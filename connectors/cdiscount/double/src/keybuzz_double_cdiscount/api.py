@@ -22,6 +22,8 @@ from keybuzz_sandbox.double_kit.api import (
     found,
     page_link,
     page_of,
+    query_choice,
+    query_int,
     query_read,
     seller_reply,
     within,
@@ -32,7 +34,7 @@ from keybuzz_sandbox.faults import no_hostile_paging
 
 from .book import DiscussionRecord, SentMessage, ShopBook
 from .generator import SELLER, TYPOLOGIES, AttachmentFacts
-from .wire import discussion_json, order_json
+from .wire import discussion_json, order_json, user
 
 SEARCH_SPAN = 183 * 86_400.0  # "at most 6 months" (official), taken as 183 days
 MAX_PAGE_SIZE = 100
@@ -83,24 +85,6 @@ def _time(query: Query, name: str, book: ShopBook) -> float | None:
     return query_read(query, name, lambda raw: book.virtual(parse_iso(raw)), refused)
 
 
-def _choice(query: Query, name: str, allowed: Sequence[str]) -> str | None:
-    raw = query.get(name)
-    if raw is not None and raw not in allowed:
-        raise Refused(400, f"{name} must be one of {', '.join(allowed)}")
-    return raw
-
-
-def _paging(query: Query) -> tuple[int, int]:
-    try:
-        index = int(query.get("pageIndex", "1"))
-        size = int(query.get("pageSize", str(DEFAULT_PAGE_SIZE)))
-    except ValueError:
-        raise Refused(400, "pageIndex and pageSize must be integers") from None
-    if index < 1 or not 1 <= size <= MAX_PAGE_SIZE:
-        raise Refused(400, f"pageIndex must be >= 1 and pageSize between 1 and {MAX_PAGE_SIZE}")
-    return index, size
-
-
 def page(
     items: Sequence[Any],
     call: Call,
@@ -109,7 +93,8 @@ def page(
 ) -> Answer:
     """One page of ``items``; a ``Link`` header names the next one if there is one (always,
     when ``paged``, the shop's paging faults, shows the page as none should)."""
-    index, size = _paging(call.query)
+    index = query_int(call.query, "pageIndex", 1, (1, 10**9))
+    size = query_int(call.query, "pageSize", DEFAULT_PAGE_SIZE, (1, MAX_PAGE_SIZE))
     shown, more = page_of(items, index, size, paged)
     body = {"items": [render(i) for i in shown], "pageIndex": index, "pageSize": size}
     headers = {}
@@ -135,7 +120,7 @@ def discussions(book: ShopBook, call: Call) -> Answer:
     query, now = call.query, call.now
     low, high = _window(query, book, now)
     choices = OBSERVED_INCLUDE_MESSAGES if call.observed_only else INCLUDE_MESSAGES
-    include = _choice(query, "includeMessages", choices)
+    include = query_choice(query, "includeMessages", choices)
     matching = [d for d in book.shown(now) if low <= d.updated(now) <= high]
     matching.sort(key=lambda d: (d.updated(now), d.discussion_id))
     render = lambda d: discussion_json(book, d, now, include)  # noqa: E731
@@ -146,9 +131,7 @@ def discussion(book: ShopBook, call: Call) -> Answer:
     now = call.now
     record = _discussion(book, call.path["discussion_id"], now)
     body = discussion_json(book, record, now, "All")
-    body["eligibleReceivers"] = [
-        {"userId": u, "userType": t} for u, t in book.eligible(record, now)
-    ]
+    body["eligibleReceivers"] = [user(*r) for r in record.eligible(now, book.gen.grc_id)]
     return Answer(200, body)
 
 
@@ -256,7 +239,7 @@ def reply(book: ShopBook, call: Call) -> Answer:
             message_id=message.facts.message_id,
             discussion_id=record.discussion_id,
             sales_channel=record.facts.sales_channel,
-            receivers=[{"userId": u, "userType": t} for u, t in receivers],
+            receivers=[user(*r) for r in receivers],
             body=data.body,
             attachments=[
                 {"name": a.name, "fileFormat": a.file_format, "size": a.size} for a in attachments
@@ -275,7 +258,7 @@ def _receivers(
     asked = (
         data.receivers if data.receivers is not None else [data.receiver] if data.receiver else []
     )
-    eligible = dict((t, u) for u, t in book.eligible(record, now))
+    eligible = dict((t, u) for u, t in record.eligible(now, book.gen.grc_id))
     if not asked:
         raise Refused(400, "receivers must name at least one recipient")
     chosen = []
@@ -331,7 +314,7 @@ def attachment(book: ShopBook, call: Call) -> Answer:
 
 def orders(book: ShopBook, call: Call) -> Answer:
     query, now = call.query, call.now
-    sort = _choice(query, "sort", ORDER_SORTS) or "createdAt:desc"
+    sort = query_choice(query, "sort", ORDER_SORTS) or "createdAt:desc"
     created = (_time(query, "createdAtMin", book), _time(query, "createdAtMax", book))
     updated = (_time(query, "updatedAtMin", book), _time(query, "updatedAtMax", book))
     low = max((t for t in (created[0], updated[0]) if t is not None), default=None)

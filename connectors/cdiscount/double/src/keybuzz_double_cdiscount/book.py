@@ -15,7 +15,6 @@ from keybuzz_sandbox.double_kit.books import DrawnShop
 from keybuzz_sandbox.double_kit.draws import file_bytes, numeric_id
 
 from .generator import (
-    ASK_RATE,
     CLAIMS,
     CUSTOMER,
     GRC,
@@ -79,19 +78,17 @@ class DiscussionRecord:
         waiting = self.is_open(now) and shown[-1].facts.sender_type != SELLER
         return "ToTreat" if waiting else "Treated"
 
-    def eligible(self, now: float) -> list[tuple[str, str]]:
+    def eligible(self, now: float, grc_id: str) -> list[tuple[str, str]]:
         """Whom the seller's next reply may go to: the buyer; Octopia's customer care too
-        once the discussion is a claim or customer care has written in it."""
+        (``grc_id`` unless one of them wrote) once the discussion is a claim or customer
+        care has written in it."""
         receivers = [(self.facts.customer_id, CUSTOMER)]
         grc = next((m for m in self.visible(now) if m.facts.sender_type == GRC), None)
         if grc is not None:
             receivers.append((grc.facts.sender_id, GRC))
         elif self.graduation(now) in CLAIMS:
-            receivers.append((_GRC_PLACEHOLDER, GRC))
+            receivers.append((grc_id, GRC))
         return receivers
-
-
-_GRC_PLACEHOLDER = ""  # replaced by the shop's customer-care user id (ShopBook.eligible)
 
 
 class SentMessage(msgspec.Struct, kw_only=True, rename="camel"):
@@ -125,7 +122,7 @@ class ShopBook(DrawnShop[ShopGenerator]):
     # --- discussions ------------------------------------------------------------------
 
     def order_drawn(self, index: int) -> None:
-        if any(self.gen.talked_about(index, self.gen.spec.claim_rate, ASK_RATE)):
+        if any(self.gen.talked_about(index, self.gen.spec.claim_rate)):
             for facts in self.gen.order_discussions(index):
                 self._add(facts)
 
@@ -177,9 +174,6 @@ class ShopBook(DrawnShop[ShopGenerator]):
         found = self.messages.get(message_id)
         return found[1] if found is not None and found[1].facts.created <= now else None
 
-    def eligible(self, record: DiscussionRecord, now: float) -> list[tuple[str, str]]:
-        return [(uid or self.gen.grc_id, kind) for uid, kind in record.eligible(now)]
-
     def add_message(
         self,
         record: DiscussionRecord,
@@ -230,17 +224,12 @@ class ShopBook(DrawnShop[ShopGenerator]):
 
     # --- orders -----------------------------------------------------------------------
 
-    def order(self, index: int, now: float) -> OrderFacts | None:
-        if index < 0 or self.gen.purchase_time(index) > now:
-            return None
-        return self.gen.order(index)
-
     def find_order(self, value: str, now: float) -> OrderFacts | None:
         index = index_of(value)
-        if index is None:
+        if index is None or self.gen.purchase_time(index) > now:
             return None
-        order = self.order(index, now)
-        return order if order is not None and order.order_id == value else None
+        order = self.gen.order(index)
+        return order if order.order_id == value else None
 
     def latest_order(self, now: float) -> OrderFacts | None:
         placed = self.gen.placed_before(now)

@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import msgspec
 from keybuzz_sandbox.double_kit.draws import numeric_id, rng, unit
-from keybuzz_sandbox.double_kit.history import DAY, HOUR, Lifecycle, shipping_path
+from keybuzz_sandbox.double_kit.history import DAY, HOUR, Lifecycle, order_path
 from keybuzz_sandbox.double_kit.people import FIRST_NAMES, LAST_NAMES
 from keybuzz_sandbox.double_kit.streams import DrawnStreams
 
@@ -19,7 +19,6 @@ from .shops import ShopSpec
 
 WINDOW = 90 * DAY
 OFFER_QUESTIONS_EVERY = 10
-ASK_RATE = 0.18  # share of orders a buyer asks about
 
 CUSTOMER, SELLER, GRC = "Customer", "Seller", "GrcOperator"
 DISCUSSION, CLAIM, LEVEL_1 = "Discussion", "Claim", "Level_1"
@@ -82,10 +81,6 @@ class OrderFacts(Lifecycle, frozen=True, kw_only=True):
     order_id: str  # also its reference, Cdiscount's order number
     placed: float
     sales_channel: str
-
-    def status_at(self, virtual_now: float) -> tuple[str, float]:
-        """(status, virtual time it was reached) at ``virtual_now`` (placed: Processing)."""
-        return self.state_at(virtual_now) or (self.events[0][1], self.events[0][0])
 
 
 class AttachmentFacts(msgspec.Struct, frozen=True, kw_only=True):
@@ -185,7 +180,7 @@ class ShopGenerator(DrawnStreams):
 
     def order_discussions(self, index: int) -> list[DiscussionFacts]:
         order = self.order(index)
-        asks, claims = self.talked_about(index, self.spec.claim_rate, ASK_RATE)
+        asks, claims = self.talked_about(index, self.spec.claim_rate)
         draw = rng(self.seed, self.seller_id, index, "discussions")
         found = []
         if asks:
@@ -331,12 +326,8 @@ class ShopGenerator(DrawnStreams):
 
 
 def _events(draw: random.Random, placed: float) -> tuple[tuple[float, str], ...]:
+    """Processing, WaitingAcceptance 5–30 min later (unless cancelled before), then on."""
     waiting = placed + draw.uniform(5, 30) * 60
-    outcome = draw.random()
-    if outcome < 0.02:
-        return ((placed, "Processing"), (waiting + draw.uniform(0.5, 4) * HOUR, "Cancelled"))
-    if outcome < 0.05:
-        refused = waiting + draw.uniform(1, 12) * HOUR
-        return ((placed, "Processing"), (waiting, "WaitingAcceptance"), (refused, "Refused"))
-    path = shipping_path(draw, waiting, ("Accepted", "InPreparation", "Shipped", "Delivered"))
-    return ((placed, "Processing"), (waiting, "WaitingAcceptance"), *path)
+    path = order_path(draw, waiting, ("Accepted", "InPreparation", "Shipped", "Delivered"))
+    waited = [] if path[0][1] == "Cancelled" else [(waiting, "WaitingAcceptance")]
+    return ((placed, "Processing"), *waited, *path)

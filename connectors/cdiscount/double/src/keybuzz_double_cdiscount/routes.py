@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import parse_qs
 
 import msgspec
-from keybuzz_sandbox.answers import gateway_page, held_back, json_answer
+from keybuzz_sandbox.answers import faulted, gateway_page, json_answer
+from keybuzz_sandbox.double_kit import admin
 from keybuzz_sandbox.double_kit.admin import (
     ShopAdmin,
     drawn_shops_handlers,
@@ -160,21 +161,12 @@ def cdiscount_routes(sb: Sandbox) -> Served:
             )
         return double.books[granted.seller_id]
 
-    async def call(
-        request: Request[Any, Any, Any], operation: str, run: api.Operation
-    ) -> Response[bytes] | Stream:
-        decision = await double.faults.delayed(f"cdiscount.{operation}")
-        if decision.error_status:
-            return fault(decision.error_status)
+    async def answer_call(
+        request: Request[Any, Any, Any], run: api.Operation, decision: FaultDecision
+    ) -> Response[bytes]:
         book = authorized(request)
         if isinstance(book, Response):
             return book
-        slow = double.faults.slow_answer(f"cdiscount.{operation}", book.seller_id)
-        return await held_back(slow, lambda: answer_call(request, book, run, decision))
-
-    async def answer_call(
-        request: Request[Any, Any, Any], book: ShopBook, run: api.Operation, decision: FaultDecision
-    ) -> Response[bytes]:
         if not double.limiter.allow(("cdiscount", book.seller_id), API_LIMIT):
             wait = {"Retry-After": str(double.limiter.retry_after(API_LIMIT))}
             return problem(429, "Too many requests", wait)
@@ -191,7 +183,9 @@ def cdiscount_routes(sb: Sandbox) -> Served:
 
     def endpoint(method: str, path: str, operation: str, run: api.Operation) -> Any:
         async def handler(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
-            return await call(request, operation, run)
+            seller_id = request.headers.get("sellerid", "").strip()  # a slow shop's calls
+            answer = partial(answer_call, request, run)
+            return await faulted(double.faults, f"cdiscount.{operation}", seller_id, fault, answer)
 
         return operation_route(f"{API}{path}", method, f"cdiscount.{operation}", handler)
 
@@ -218,10 +212,8 @@ class OpenRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_f
     graduation: Graduation = "Discussion"
 
 
-class FileRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
-    name: str = "photo.jpg"
+class FileRequest(admin.FileRequest, kw_only=True, rename="camel", forbid_unknown_fields=True):
     file_format: str = "jpg"
-    size: int = 1_000
     id: str | None = None  # the attachment's id as listed, the double's own when not given
 
 

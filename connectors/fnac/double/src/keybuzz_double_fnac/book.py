@@ -13,7 +13,6 @@ from keybuzz_sandbox.double_kit.admin import advance_summary
 from keybuzz_sandbox.double_kit.books import DrawnShop
 
 from .generator import (
-    ASK_RATE,
     NEW_CLAIM_SUBJECT,
     FileFacts,
     IncidentFacts,
@@ -105,7 +104,7 @@ class ShopBook(DrawnShop[ShopGenerator]):
     # --- making the history concrete ----------------------------------------------
 
     def order_drawn(self, index: int) -> None:
-        asks, claims = self.gen.talked_about(index, self.gen.spec.claim_rate, ASK_RATE)
+        asks, claims = self.gen.talked_about(index, self.gen.spec.claim_rate)
         if asks or claims:
             messages, incident = self.gen.thread(self.gen.order(index))
             self._add_messages(messages)
@@ -136,10 +135,6 @@ class ShopBook(DrawnShop[ShopGenerator]):
         if index is None or self.gen.purchase_time(index) > virtual_now:
             return None
         return self.gen.order(index)
-
-    def order_state(self, order: OrderFacts, virtual_now: float) -> tuple[str, float]:
-        """(order state, virtual time of its last change) at `virtual_now`."""
-        return order.state_at(virtual_now) or ("Created", order.placed)
 
     # --- incidents ----------------------------------------------------------------------
 

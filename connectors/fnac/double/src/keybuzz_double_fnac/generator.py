@@ -11,14 +11,14 @@ from importlib import resources
 import msgspec
 from keybuzz_sandbox.double_kit.draws import rng as seeded_rng
 from keybuzz_sandbox.double_kit.draws import unit
-from keybuzz_sandbox.double_kit.history import DAY, HOUR, Lifecycle, shipping_path
+from keybuzz_sandbox.double_kit.history import DAY, HOUR, Lifecycle, order_path
 from keybuzz_sandbox.double_kit.people import FIRST_NAMES, LAST_NAMES, STREETS, TOWNS
 from keybuzz_sandbox.double_kit.streams import DrawnStreams
 
 from .shops import ShopSpec, uuid_from
 
 OFFER_QUESTIONS_EVERY = 3  # one question about an offer for every three orders
-ASK_RATE = 0.18  # share of orders a buyer asks about
+STATES = ("Accepted", "ToShip", "Shipped", "Received")  # Fnac's words on the shipping path
 
 # order state -> the state its lines show, where the two differ (state.xsd: order_state,
 # order_detail_state); a line of any other state shows its order's word.
@@ -221,18 +221,8 @@ class ShopGenerator(DrawnStreams):
                 city=city,
             ),
             lines=lines,
-            events=self._events(rng, placed),
+            events=((placed, "Created"), *order_path(rng, placed, STATES)),
         )
-
-    @staticmethod
-    def _events(rng: random.Random, placed: float) -> tuple[tuple[float, str], ...]:
-        outcome = rng.random()
-        if outcome < 0.02:
-            return ((placed, "Created"), (placed + rng.uniform(0.5, 4) * HOUR, "Cancelled"))
-        if outcome < 0.05:
-            return ((placed, "Created"), (placed + rng.uniform(1, 12) * HOUR, "Refused"))
-        path = shipping_path(rng, placed, ("Accepted", "ToShip", "Shipped", "Received"))
-        return ((placed, "Created"), *path)
 
     # --- messages and incidents ---------------------------------------------------
 
@@ -261,7 +251,7 @@ class ShopGenerator(DrawnStreams):
         """The messages about one order (and its incident): all of them, future ones too."""
         rng = seeded_rng(self.seed, self.shop_id, order.index, "thread")
         messages: list[MessageFacts] = []
-        asks, claims = self.talked_about(order.index, self.spec.claim_rate, ASK_RATE)
+        asks, claims = self.talked_about(order.index, self.spec.claim_rate)
 
         def add(from_type: str, subject: str, text: str, at: float) -> None:
             seeded = self._seeded_answer(rng, at)

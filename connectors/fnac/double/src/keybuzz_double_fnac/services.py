@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import msgspec
+from keybuzz_sandbox.double_kit.api import within
 from keybuzz_sandbox.double_kit.history import MAX_LIFECYCLE
 from lxml import etree
 
@@ -83,8 +84,7 @@ class Filters:
             return True
         if virtual is None:
             return False
-        value = math.floor(self.book.real(virtual))
-        return (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
+        return within(math.floor(self.book.real(virtual)), (self.low, self.high))
 
     def virtual_bounds(self) -> tuple[float | None, float | None]:
         """The date filter as virtual times, widened by a second each way."""
@@ -263,7 +263,7 @@ def _orders(book: ShopBook, filters: Filters, now: float) -> Sequence[int]:
     def changed(index: int) -> float:
         """UpdatedAt: when its state last changed; CreatedAt: when it was placed."""
         if filters.date_type == "UpdatedAt":
-            return book.order_state(book.gen.order(index), now)[1]
+            return book.gen.order(index).status_at(now)[1]
         return book.gen.purchase_time(index)
 
     kept = [i for i in indices if filters.in_range(changed(i))]
@@ -297,7 +297,7 @@ def _created_within(book: ShopBook, now: float, filters: Filters) -> range:
 def _order(parent: etree._Element, book: ShopBook, index: int, now: float) -> None:
     order = book.gen.order(index)
     element = add(parent, "order")
-    state, _ = book.order_state(order, now)
+    state, _ = order.status_at(now)
     add(element, "shop_id", book.shop_id)
     for name in ("client_id", "client_firstname", "client_lastname", "client_email", "order_id"):
         add(element, name, getattr(order, name))  # OrderFacts' fields are the XSD's names

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import msgspec
-from keybuzz_sandbox.double_kit.draws import digest
+from keybuzz_sandbox.double_kit.draws import uuid_of
 from keybuzz_sandbox.double_kit.shops import EXTRA_SHOP_ORDERS, DrawnShopSpec
 
 
@@ -69,8 +69,7 @@ def _seeded(bench_orders: int) -> tuple[ShopSpec, ...]:
 
 def uuid_from(*parts: object) -> str:
     """A deterministic id in Fnac's style: upper-case hex, 8-4-4-4-12."""
-    text = digest(*parts, size=16).hex().upper()
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    return uuid_of(*parts).upper()
 
 
 def credentials(seed: str, spec: ShopSpec) -> Credentials:

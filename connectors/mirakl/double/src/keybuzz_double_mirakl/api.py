@@ -19,7 +19,9 @@ from keybuzz_sandbox.double_kit.api import (
     found,
     multipart,
     query_bool,
+    query_choice,
     query_date,
+    query_int,
     seller_reply,
     within,
 )
@@ -48,15 +50,6 @@ Operation = Callable[[ShopBook, Call], Answer]
 
 
 # --- parameters -----------------------------------------------------------------------
-
-
-def _int(query: Mapping[str, str], name: str, default: int, bounds: tuple[int, int]) -> int:
-    raw = query.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not bounds[0] <= int(raw) <= bounds[1]:
-        raise Refused(400, f"{name} must be an integer between {bounds[0]} and {bounds[1]}")
-    return int(raw)
 
 
 def _list(query: Mapping[str, str], name: str) -> set[str]:
@@ -93,7 +86,7 @@ def list_threads(book: ShopBook, call: Call) -> Answer:
         filters, limit, key = _from_token(token)
     else:
         filters = {n: call.query[n] for n in THREAD_FILTERS if n in call.query}
-        limit, key = _int(call.query, "limit", THREAD_PAGE[0], (1, THREAD_PAGE[1])), None
+        limit, key = query_int(call.query, "limit", THREAD_PAGE[0], (1, THREAD_PAGE[1])), None
     ordered = sorted(_matching(book, filters), key=_sort_key, reverse=True)
     start = (
         0
@@ -207,12 +200,9 @@ def list_orders(book: ShopBook, call: Call) -> Answer:
     ids = _list(query, "order_ids")
     created = (query_date(query, "start_date"), query_date(query, "end_date"))
     updated = (query_date(query, "start_update_date"), query_date(query, "end_update_date"))
-    size = _int(query, "max", ORDER_PAGE[0], (1, ORDER_PAGE[1]))
-    offset = _int(query, "offset", 0, (0, 10**9))
-    descending = query.get("order", "asc")
-    if descending not in ("asc", "desc"):
-        raise Refused(400, "order must be asc or desc")
-
+    size = query_int(query, "max", ORDER_PAGE[0], (1, ORDER_PAGE[1]))
+    offset = query_int(query, "offset", 0, (0, 10**9))
+    descending = query_choice(query, "order", ("asc", "desc")) == "desc"
     matching = [
         o
         for o in book.orders.values()
@@ -220,7 +210,7 @@ def list_orders(book: ShopBook, call: Call) -> Answer:
         and within(o.created, created)
         and within(o.updated, updated)
     ]
-    matching.sort(key=lambda o: (o.created, o.order_id), reverse=descending == "desc")
+    matching.sort(key=lambda o: (o.created, o.order_id), reverse=descending)
     page = matching[offset : offset + size]
     return Answer(
         200, {"orders": [order_json(book, o) for o in page], "total_count": len(matching)}

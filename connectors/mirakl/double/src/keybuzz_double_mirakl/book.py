@@ -219,8 +219,7 @@ class ShopBook:
         orders and refunds on received ones by the order's luck, fixed by its id."""
         luck = self._random("luck", order.order_id).random()
         ages = REFUSED_AGES if luck > 0.97 else AGES
-        found = ages.state_at(now + self.offset - order.created)
-        state, reached = found or ("WAITING_ACCEPTANCE", 0.0)  # placed later: as placed
+        state, reached = ages.status_at(now + self.offset - order.created)
         if state == order.state:
             return
         # Seeded history: the real time the state was reached; a jump: the jump's time, so

@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import uuid
-
 import msgspec
-from keybuzz_sandbox.double_kit.draws import digest
+from keybuzz_sandbox.double_kit.draws import digest, uuid_of
 
 
 class Channel(msgspec.Struct, frozen=True):
@@ -113,4 +111,4 @@ def shop_id(seed: str, operator: str, shop: str) -> int:
 
 def api_key(seed: str, operator: str, owner: str, generation: int = 0) -> str:
     """A shop user's API key: Mirakl's are UUIDs."""
-    return str(uuid.UUID(bytes=digest(seed, "key", operator, owner, generation, size=16)))
+    return uuid_of(seed, "key", operator, owner, generation)
