@@ -216,17 +216,6 @@ class ApiSpec:
         # A token answer is a few hundred bytes.
         return cls(label, log, errors, Refusals(error=refusal), max_response_bytes=64 << 10)
 
-    @property
-    def terms(self) -> CallTerms:
-        errors = self.errors
-        return CallTerms(
-            self.label,
-            self.log,
-            unavailable=errors.unavailable,
-            unreadable=errors.unreadable,
-            outcome_unknown=errors.outcome_unknown,
-        )
-
 
 class Pace(Protocol):
     """When a shop's requests may leave, by the rate its marketplace meters them at."""
@@ -375,7 +364,15 @@ class Requester(JsonCalls[_InFlight]):
         **options: Unpack[CallOptions],
     ) -> None:
         cap = max_response_bytes or spec.max_response_bytes
-        super().__init__(http, spec.terms, max_response_bytes=cap, **options)
+        errors = spec.errors
+        terms = CallTerms(
+            spec.label,
+            spec.log,
+            unavailable=errors.unavailable,
+            unreadable=errors.unreadable,
+            outcome_unknown=errors.outcome_unknown,
+        )
+        super().__init__(http, terms, max_response_bytes=cap, **options)
         self.spec = spec
         self.auth = auth
         # Asked once: a runtime protocol's check costs tens of µs a call (protocol_checks)
@@ -428,7 +425,9 @@ class Requester(JsonCalls[_InFlight]):
         next pages would skip or repeat some."""
         call = self._call("GET", path, None if cursor is not None else params)
         if cursor is not None:
-            call = msgspec.structs.replace(call, url=self._from_cursor(cursor))
+            if not cursor or cursor.startswith("/") or "://" in cursor or ".." in cursor:
+                raise ValueError("not a cursor this client handed out")
+            call = msgspec.structs.replace(call, url=str(self._base.join(cursor)))
         answer = await self._run(call)
         items = self._items(call, answer.body)
         asked = httpx.URL(call.url, params=call.params).params.get("pageSize")
@@ -629,7 +628,10 @@ class Requester(JsonCalls[_InFlight]):
 
     async def _once(self, call: _InFlight, auth_headers: Mapping[str, str]) -> _Answer:
         await self._hold_check(call)
-        self._allowance_check(call)
+        limit = self._allowance_limit
+        if call.name == self.spec.allowance_call and limit is not None:
+            if self.sent[call.name] >= limit:
+                raise AllowanceSpent(f"{call.name}: the {limit} calls allowed are spent")
         if self._pace is not None:
             await self._pace.before(call.name)
         self.sent[call.name] += 1
@@ -657,12 +659,6 @@ class Requester(JsonCalls[_InFlight]):
         )
         body = content if asked.reading.raw else self._decoded(call, response, content)
         return _Answer(body, response.links.get("next", {}).get("url"))
-
-    def _allowance_check(self, call: _InFlight) -> None:
-        limit = self._allowance_limit
-        if call.name == self.spec.allowance_call and limit is not None:
-            if self.sent[call.name] >= limit:
-                raise AllowanceSpent(f"{call.name}: the {limit} calls allowed are spent")
 
     # --- holds: a Retry-After kept for the calls after ------------------------------------
 
@@ -880,8 +876,3 @@ class Requester(JsonCalls[_InFlight]):
                 call.name, "the next page's link is not under the API"
             )
         return where[len(base) :]
-
-    def _from_cursor(self, cursor: str) -> str:
-        if not cursor or cursor.startswith("/") or "://" in cursor or ".." in cursor:
-            raise ValueError("not a cursor this client handed out")
-        return str(self._base.join(cursor))

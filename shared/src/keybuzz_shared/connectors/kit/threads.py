@@ -285,9 +285,10 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
             else:
                 found += self._kept(self.item.messages(item), last, as_utc(since))
                 unreadable += self.item.unreadable_in(item)
+        left = [(i, _UNDATED if t is None else int(t.timestamp())) for i, t in rest]
         return Page(
             items=tuple(sorted(found, key=lambda m: m.created_at)),
-            next_cursor=_cursor_of(rest) if rest else None,
+            next_cursor=cursor_of(left) if left else None,
             unreadable=tuple(unreadable),
         )
 
@@ -352,7 +353,8 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
         self.ledger.confirm(since)
         every = await self.listing.every(self.listing.start(since, None, updated=True), self.read)
         listed = sorted(
-            ((i, _utc(last)) for i, last in map(self.changed, every.items)), key=_in_turn
+            ((i, _utc(last)) for i, last in map(self.changed, every.items)),
+            key=lambda item: (_UNDATED if item[1] is None else item[1].timestamp(), item[0]),
         )
         worth = [(i, t) for i, t in listed if t is None or self.ledger.worth_reading(i, t, since)]
         return worth, every.unreadable
@@ -366,15 +368,6 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
 
 def _utc(last: datetime | None) -> datetime | None:
     return None if last is None else as_utc(last)
-
-
-def _in_turn(item: tuple[ItemId, datetime | None]) -> tuple[float, ItemId]:
-    item_id, last = item
-    return (_UNDATED if last is None else last.timestamp(), item_id)
-
-
-def _cursor_of(queue: Queue) -> str:
-    return cursor_of([(i, _UNDATED if t is None else int(t.timestamp())) for i, t in queue])
 
 
 def _queue_of(cursor: str) -> Queue:
@@ -666,15 +659,13 @@ class DeclaredReplies:
             )
         if self.recipients and reply.recipient not in self.recipients:
             return f"{self.label}'s replies go to {' or '.join(self.recipients)}, not {reply.recipient}"
-        if self.limits is not None and (problem := self._beyond(self.limits, reply)):
-            return problem
+        if (limits := self.limits) is not None:
+            if not reply.body.strip():
+                return "empty reply"
+            if len(reply.body) > limits.max_text_length:
+                return f"reply longer than {limits.max_text_length} characters"
+            if problem := refused_files(limits, reply.attachments, self.label):
+                return problem
         if not self.is_id(reply.thread.id):
             return f"{reply.thread.id!r} is not a {self.label} {self.discussion}"
         return self.refused(reply) if self.refused is not None else None
-
-    def _beyond(self, limits: Limits, reply: Reply) -> str | None:
-        if not reply.body.strip():
-            return "empty reply"
-        if len(reply.body) > limits.max_text_length:
-            return f"reply longer than {limits.max_text_length} characters"
-        return refused_files(limits, reply.attachments, self.label)
