@@ -426,8 +426,6 @@ def _granted(requester: Requester, answer: Any, token_type: str = "bearer") -> _
     return granted
 
 
-# --- fields --------------------------------------------------------------------------------
-
 # Printable ASCII without spaces: what the marketplaces' back offices generate, and what
 # lets a refusal about a value never quote it.
 PRINTABLE = "[!-~]+"
@@ -482,8 +480,6 @@ def require_fields(
     if missing:
         raise ValueError(f"{marketplace} credentials lack {', '.join(missing)}")
 
-
-# --- credential structs --------------------------------------------------------------------
 
 T = TypeVar("T", bound=msgspec.Struct)
 

@@ -73,8 +73,6 @@ from keybuzz_shared.settings import (
 )
 from keybuzz_shared.times import as_utc
 
-# --- connector -----------------------------------------------------------------------------
-
 S = TypeVar("S", bound=ShopApiSettings)
 C = TypeVar("C")
 
@@ -332,18 +330,15 @@ class _SharedTokenSession(_Wrapped):
         self.token.share(store)
 
 
-# --- credential check ----------------------------------------------------------------------
-
-# The shop's identity from one call as the shop; CredentialsRefused when refused.
-Probe = Callable[[C, Mapping[str, str]], Awaitable[str]]
-
-
 def shop_options(api: ShopApiSettings) -> CallOptions:
-    """A session's CallOptions: each call within the shop's call deadline, its tries at
-    most the shop's retry wait apart."""
+    """Each call within the shop's call deadline, its tries at most its retry wait apart."""
     return CallOptions(
         call_deadline=api.call_deadline_seconds, max_backoff=api.call_retry_wait_seconds
     )
+
+
+# The shop's identity from one call as the shop; CredentialsRefused when refused.
+Probe = Callable[[C, Mapping[str, str]], Awaitable[str]]
 
 
 @dataclass(frozen=True)
@@ -396,9 +391,6 @@ def own_account(
     return own
 
 
-# --- sessions ------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class Opening(Generic[S]):
     """What a shop's client is opened on; ``options``: its requester's, passed on unread."""
@@ -407,9 +399,6 @@ class Opening(Generic[S]):
     http: httpx.AsyncClient
     api: S
     options: Requester.Options
-
-
-# --- response parts ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -547,9 +536,6 @@ class ShopSettings(ShopCallSettings, kw_only=True, frozen=True):
         super().__post_init__()
         origins = env_name(type(self), "attachment_origins")
         self.check_addresses([*self.addresses, *((origins, o) for o in self.file_origins)])
-
-
-# --- declaration ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

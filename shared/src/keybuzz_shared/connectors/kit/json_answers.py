@@ -113,8 +113,6 @@ def at_path(answer: Any, path: str) -> Any:
     return answer
 
 
-# --- pages holding their items under a key --------------------------------------------------
-
 # A listing read whole asks no window: its query is the caller's alone.
 NO_WINDOW = datetime.min.replace(tzinfo=UTC)
 
@@ -196,9 +194,6 @@ class KeyedPages:
         )
         start = listing.start(NO_WINDOW, None, updated=True)
         return list((await listing.every(start, lambda raw: (tuple(raw), ()), most=most)).items)
-
-
-# --- an API's answers as declared ----------------------------------------------------------
 
 
 def raw_at(raw: msgspec.Raw | None, path: str, shape: Any = msgspec.Raw) -> Any:

@@ -137,9 +137,6 @@ def _coded(code: Any, message: str) -> str:
     return message
 
 
-# --- the API -------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class CallErrors:
     """A marketplace's seam errors, each given the call's name and what happened."""
@@ -398,8 +395,6 @@ class Requester(JsonCalls[_InFlight]):
     @property
     def errors(self) -> CallErrors:
         return self.spec.errors
-
-    # --- the calls ------------------------------------------------------------------------
 
     async def get_json(
         self,
@@ -830,8 +825,6 @@ class Requester(JsonCalls[_InFlight]):
 
     def _secrets(self) -> tuple[str, ...]:
         return tuple(self.auth.secrets())
-
-    # --- files ----------------------------------------------------------------------------
 
     async def _download(self, call: _InFlight, url: str, max_bytes: int) -> bytes:
         authorized = self.spec.authorized_files

@@ -42,8 +42,6 @@ from keybuzz_shared.times import as_utc
 
 log = logging.getLogger(__name__)
 
-# --- discussions ----------------------------------------------------------------------------
-
 # Why the marketplace would refuse a reply on a thread standing so, in an agent's words.
 Gate = Callable[[Reply, ThreadStanding, datetime], str | None]
 
@@ -85,9 +83,6 @@ async def at_once(limit: int, items: Iterable[T], call: Callable[[T], Awaitable[
     except ExceptionGroup as failed:
         raise failed.exceptions[0] from None
     return [t.result() for t in tasks]
-
-
-# --- read marks ----------------------------------------------------------------------------
 
 
 class Unmarked:
@@ -138,7 +133,6 @@ class ReadMarks:
         return sum(done)
 
 
-# --- rereads -------------------------------------------------------------------------------
 # Where each detail is a call of its own, an item is read again only when its last change
 # moved, once its reading is known stored (a later listing starts later). Until then a poll
 # may have failed to store it: read again at the next listing, then ever further apart
@@ -190,7 +184,6 @@ class Rereads(Generic[K]):
         return True
 
 
-# --- read in turn --------------------------------------------------------------------------
 # Items queued by last change and read in that order, so a poll cut between pages has moved
 # the cursor past no message of an item still to read; a page keeps an item's messages up
 # to the last change listed (a later one waits for the next listing). The cursor is the
@@ -383,7 +376,6 @@ def _an_id(pair: tuple[ItemId, int]) -> bool:
     return item_id > 0 if isinstance(item_id, int) else item_id.isprintable() and bool(item_id)
 
 
-# --- threads listed by last change ----------------------------------------------------------
 # Where the window is complete decides the poller's next ``since``. Asked [since, now], it is
 # complete until now. A listing without an end (``updated``) is complete on the
 # marketplace's clock: until the newest update read, or, having read none, a moment before
@@ -484,8 +476,6 @@ class ListedThreads(ThreadsInbox, Generic[T]):
         return await self.files(file, max_bytes)
 
 
-# --- discussion reads ----------------------------------------------------------------------
-
 P = TypeVar("P")  # a party a reply may go to
 
 
@@ -503,9 +493,6 @@ def offered_parties(
     if not wanted or {kind(party) for party in chosen} != set(wanted):
         return None
     return chosen
-
-
-# --- one item ------------------------------------------------------------------------------
 
 
 async def item_at(
@@ -536,16 +523,10 @@ async def item_at(
         raise client.errors.unreadable(call, str(exc)) from None
 
 
-# --- linked files --------------------------------------------------------------------------
-
-
 def media_type_of(*names: str) -> str:
     """The first of ``names`` the platform's table knows (else octet-stream)."""
     known = (mimetypes.guess_type(name)[0] for name in names)
     return next((found for found in known if found), "application/octet-stream")
-
-
-# --- shown details -------------------------------------------------------------------------
 
 
 def labelled(code: str | None, labels: Mapping[str, str]) -> str | None:
@@ -595,7 +576,6 @@ def refused_files(
     return None
 
 
-# --- declared replies ----------------------------------------------------------------------
 # A reply the marketplace would refuse is a FAILED outcome without a call; whatever else the
 # call raises goes up (unavailable: nothing sent; outcome unknown: read back first).
 
