@@ -17,12 +17,9 @@ import msgspec
 from keybuzz_shared.file_links import origin_of, production_problem
 from keybuzz_shared.settings import PRODUCTION_LIKE
 
-# The packaged list, then an inline variable's (the dev stack's), then a file read at every
-# call (an instance added without a release), read from the environment when asked: before
-# any service settings exist. A file missing or invalid leaves its last good reading in
-# force: a typo never takes an instance offline. Production-like, an address inside our
-# network is refused in any spelling (``127.1``, ``0x7f000001``…); a name is judged by
-# what it resolves to when called (docs/SECURITY.md).
+# The packaged list, an inline variable's, then a file read at every call, a broken file's
+# last good reading kept: docs/MIRAKL.md, "The catalogue"; docs/SECURITY.md, "The Mirakl
+# catalogue file".
 
 log = logging.getLogger(__name__)
 

@@ -133,11 +133,8 @@ class ReadMarks:
         return sum(done)
 
 
-# Where each detail is a call of its own, an item is read again only when its last change
-# moved, once its reading is known stored (a later listing starts later). Until then a poll
-# may have failed to store it: read again at the next listing, then ever further apart
-# (1, 2, 4 … ``max_gap``), so a failed poll is made good at once and a quiet shop's items
-# cost a few calls an hour.
+# An item read again only when its last change moved since a reading known stored, one not
+# yet known stored at listings ever further apart (docs/BACKMARKET.md, its care folders).
 
 K = TypeVar("K", bound=Hashable)
 
@@ -184,10 +181,8 @@ class Rereads(Generic[K]):
         return True
 
 
-# Items queued by last change and read in that order, so a poll cut between pages has moved
-# the cursor past no message of an item still to read; a page keeps an item's messages up
-# to the last change listed (a later one waits for the next listing). The cursor is the
-# queue: ids (text kept as written: leading zeros) and last changes (0: undated).
+# Items read in turn of last change (docs/ARCHITECTURE.md, ``ReadInTurn``); the cursor is
+# the queue: ids (text kept as written: leading zeros) and last changes (0: undated).
 
 S = TypeVar("S")  # an item as the listing names it
 D = TypeVar("D")  # an item as its own call reads it
@@ -376,11 +371,8 @@ def _an_id(pair: tuple[ItemId, int]) -> bool:
     return item_id > 0 if isinstance(item_id, int) else item_id.isprintable() and bool(item_id)
 
 
-# Where the window is complete decides the poller's next ``since``. Asked [since, now], it is
-# complete until now. A listing without an end (``updated``) is complete on the
-# marketplace's clock: until the newest update read, or, having read none, a moment before
-# it was asked on ours (its clock may be behind), never before ``since`` (else an idle shop
-# would be asked the same span for ever).
+# How far a window is complete (the poller's next ``since``): docs/ARCHITECTURE.md,
+# ``ListedThreads``; without an end and having read none, a moment before it was asked.
 IDLE_MARGIN = timedelta(minutes=1)
 
 
