@@ -613,25 +613,19 @@ class Declaration(_Declaration[S, C]):
     OwnRule: TypeAlias = OwnRule
 
 
-def _credential_check(declared: Declaration[S, C]) -> CredentialCheck | None:
-    if declared.probe is None:
-        return None
-    check = ProbeCheck if declared.instance is None else InstanceProbeCheck
-    return check(declared, declared.probe)
-
-
 def shop_api_connector(declared: Declaration[S, C]) -> ShopConnector:
     """The seam's connector of ``declared``: what both name alike as declared, its sessions
     and check opening one client."""
     kept = declared.figures_kept_seconds
     asked = SessionParts(declared.named, kept or 0.0)  # the figure and closing the shop has
     shop_api = KitShopApi if declared.discussions.gate is None else GatedShopApi
+    probe, check = declared.probe, ProbeCheck if declared.instance is None else InstanceProbeCheck
     alike = {f.name for f in fields(ShopConnector)} & {f.name for f in fields(declared)}
     return ShopConnector(
         **{name: getattr(declared, name) for name in alike},
         settings_type=declared.settings,
         shop_api=shop_api(declared),
-        credential_check=_credential_check(declared),
+        credential_check=None if probe is None else check(declared, probe),
         response_figures=None if kept is None else asked,
         thread_closing=asked if declared.closes_threads else None,
     )
