@@ -105,9 +105,8 @@ class ReadMarks:
     operation: str
     _: KW_ONLY
     budget: float | None = None
-
-    def __post_init__(self) -> None:
-        self._marked: dict[str, None] = {}  # ids this session marked read, oldest first
+    # The ids this session marked read, oldest first.
+    _marked: dict[str, None] = field(default_factory=dict, init=False)
 
     async def mark_read(self, message_ids: Sequence[str]) -> int:
         todo = [i for i in dict.fromkeys(message_ids) if i not in self._marked]
@@ -251,9 +250,7 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
     item: ReadInTurn.Item[T]
     page_size: int
     from_since: timedelta | None = None
-
-    def __post_init__(self) -> None:
-        self.ledger = Rereads[ItemId]()
+    ledger: Rereads[ItemId] = field(default_factory=Rereads, init=False)
 
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
