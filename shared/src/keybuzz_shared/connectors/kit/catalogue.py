@@ -54,9 +54,6 @@ def check_base_url(code: str, base_url: str) -> None:
         raise ValueError(f"{code}: baseUrl holds credentials: keys go in Vault only")
 
 
-DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
 def instance_of(base_url: str) -> str:
     """The instance an address reaches: its host (IDNA, lower-case, no final dot) and port
     unless the scheme's default, so that two spellings of one instance are one."""
@@ -70,7 +67,7 @@ def instance_of(base_url: str) -> str:
     if ":" in host:  # an IPv6 address, bracketed as in a URL so that its port stays apart
         host = f"[{host}]"
     port = url.port
-    if port is None or port == DEFAULT_PORTS.get(url.scheme.lower()):
+    if port is None or port == {"http": 80, "https": 443}.get(url.scheme.lower()):
         return host
     return f"{host}:{port}"
 
