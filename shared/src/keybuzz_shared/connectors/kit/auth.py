@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import logging
 import time
+import typing
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, Protocol, TypeAlias, TypeVar, runtime_checkable
 from urllib.parse import urlencode
@@ -18,7 +19,6 @@ import httpx
 import msgspec
 
 from keybuzz_shared.connectors.credential_form import canonical
-from keybuzz_shared.connectors.kit.api_spec import CallErrors
 from keybuzz_shared.connectors.seam import (
     CredentialField,
     MarketplaceUnavailable,
@@ -27,6 +27,9 @@ from keybuzz_shared.connectors.seam import (
     TokenStoreUnavailable,
 )
 from keybuzz_shared.redaction import REDACTED
+
+if typing.TYPE_CHECKING:  # the requester imports this module
+    from keybuzz_shared.connectors.kit.requester import CallErrors
 
 log = logging.getLogger(__name__)
 G = TypeVar("G")  # what a login grants: the token and what comes with it
@@ -423,8 +426,6 @@ def _granted(requester: Requester, answer: Any, token_type: str = "bearer") -> _
     return granted
 
 
-# --- fields --------------------------------------------------------------------------------
-
 # Printable ASCII without spaces: what the marketplaces' back offices generate, and what
 # lets a refusal about a value never quote it.
 PRINTABLE = "[!-~]+"
@@ -479,8 +480,6 @@ def require_fields(
     if missing:
         raise ValueError(f"{marketplace} credentials lack {', '.join(missing)}")
 
-
-# --- credential structs --------------------------------------------------------------------
 
 T = TypeVar("T", bound=msgspec.Struct)
 

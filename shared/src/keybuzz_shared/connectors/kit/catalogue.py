@@ -17,12 +17,9 @@ import msgspec
 from keybuzz_shared.file_links import origin_of, production_problem
 from keybuzz_shared.settings import PRODUCTION_LIKE
 
-# The packaged list, then an inline variable's (the dev stack's), then a file read at every
-# call (an instance added without a release), read from the environment when asked: before
-# any service settings exist. A file missing or invalid leaves its last good reading in
-# force: a typo never takes an instance offline. Production-like, an address inside our
-# network is refused in any spelling (``127.1``, ``0x7f000001``…); a name is judged by
-# what it resolves to when called (docs/SECURITY.md).
+# The packaged list, an inline variable's, then a file read at every call, a broken file's
+# last good reading kept: docs/MIRAKL.md, "The catalogue"; docs/SECURITY.md, "The Mirakl
+# catalogue file".
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +54,6 @@ def check_base_url(code: str, base_url: str) -> None:
         raise ValueError(f"{code}: baseUrl holds credentials: keys go in Vault only")
 
 
-DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
 def instance_of(base_url: str) -> str:
     """The instance an address reaches: its host (IDNA, lower-case, no final dot) and port
     unless the scheme's default, so that two spellings of one instance are one."""
@@ -73,7 +67,7 @@ def instance_of(base_url: str) -> str:
     if ":" in host:  # an IPv6 address, bracketed as in a URL so that its port stays apart
         host = f"[{host}]"
     port = url.port
-    if port is None or port == DEFAULT_PORTS.get(url.scheme.lower()):
+    if port is None or port == {"http": 80, "https": 443}.get(url.scheme.lower()):
         return host
     return f"{host}:{port}"
 

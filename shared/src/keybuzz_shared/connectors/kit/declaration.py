@@ -73,8 +73,6 @@ from keybuzz_shared.settings import (
 )
 from keybuzz_shared.times import as_utc
 
-# --- connector -----------------------------------------------------------------------------
-
 S = TypeVar("S", bound=ShopApiSettings)
 C = TypeVar("C")
 
@@ -332,18 +330,15 @@ class _SharedTokenSession(_Wrapped):
         self.token.share(store)
 
 
-# --- credential check ----------------------------------------------------------------------
-
-# The shop's identity from one call as the shop; CredentialsRefused when refused.
-Probe = Callable[[C, Mapping[str, str]], Awaitable[str]]
-
-
 def shop_options(api: ShopApiSettings) -> CallOptions:
-    """A session's CallOptions: each call within the shop's call deadline, its tries at
-    most the shop's retry wait apart."""
+    """Each call within the shop's call deadline, its tries at most its retry wait apart."""
     return CallOptions(
         call_deadline=api.call_deadline_seconds, max_backoff=api.call_retry_wait_seconds
     )
+
+
+# The shop's identity from one call as the shop; CredentialsRefused when refused.
+Probe = Callable[[C, Mapping[str, str]], Awaitable[str]]
 
 
 @dataclass(frozen=True)
@@ -396,9 +391,6 @@ def own_account(
     return own
 
 
-# --- sessions ------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class Opening(Generic[S]):
     """What a shop's client is opened on; ``options``: its requester's, passed on unread."""
@@ -407,9 +399,6 @@ class Opening(Generic[S]):
     http: httpx.AsyncClient
     api: S
     options: Requester.Options
-
-
-# --- response parts ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -549,9 +538,6 @@ class ShopSettings(ShopCallSettings, kw_only=True, frozen=True):
         self.check_addresses([*self.addresses, *((origins, o) for o in self.file_origins)])
 
 
-# --- declaration ---------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class _Declaration(Generic[S, C]):
     """A connector family's one declaration (docs/ARCHITECTURE.md, "Adding a marketplace").
@@ -627,25 +613,19 @@ class Declaration(_Declaration[S, C]):
     OwnRule: TypeAlias = OwnRule
 
 
-def _credential_check(declared: Declaration[S, C]) -> CredentialCheck | None:
-    if declared.probe is None:
-        return None
-    check = ProbeCheck if declared.instance is None else InstanceProbeCheck
-    return check(declared, declared.probe)
-
-
 def shop_api_connector(declared: Declaration[S, C]) -> ShopConnector:
     """The seam's connector of ``declared``: what both name alike as declared, its sessions
     and check opening one client."""
     kept = declared.figures_kept_seconds
     asked = SessionParts(declared.named, kept or 0.0)  # the figure and closing the shop has
     shop_api = KitShopApi if declared.discussions.gate is None else GatedShopApi
+    probe, check = declared.probe, ProbeCheck if declared.instance is None else InstanceProbeCheck
     alike = {f.name for f in fields(ShopConnector)} & {f.name for f in fields(declared)}
     return ShopConnector(
         **{name: getattr(declared, name) for name in alike},
         settings_type=declared.settings,
         shop_api=shop_api(declared),
-        credential_check=_credential_check(declared),
+        credential_check=None if probe is None else check(declared, probe),
         response_figures=None if kept is None else asked,
         thread_closing=asked if declared.closes_threads else None,
     )

@@ -113,12 +113,6 @@ def at_path(answer: Any, path: str) -> Any:
     return answer
 
 
-# --- pages holding their items under a key --------------------------------------------------
-
-# A listing read whole asks no window: its query is the caller's alone.
-NO_WINDOW = datetime.min.replace(tzinfo=UTC)
-
-
 @dataclass(frozen=True)
 class KeyedPages:
     """A page's items under ``key``; ``key_optional``: an empty page may leave it out;
@@ -194,11 +188,9 @@ class KeyedPages:
         listing = Listing(
             Seek[Any](), lambda _low, _high: query, self.offsets(size), name=self.call
         )
-        start = listing.start(NO_WINDOW, None, updated=True)
+        # Read whole, it asks no window: its query is the caller's alone.
+        start = listing.start(datetime.min.replace(tzinfo=UTC), None, updated=True)
         return list((await listing.every(start, lambda raw: (tuple(raw), ()), most=most)).items)
-
-
-# --- an API's answers as declared ----------------------------------------------------------
 
 
 def raw_at(raw: msgspec.Raw | None, path: str, shape: Any = msgspec.Raw) -> Any:

@@ -242,9 +242,6 @@ def _named(paging: object) -> str:
     return f"{type(paging).__name__} listing"
 
 
-# --- following the marketplace's links, seeking ----------------------------------------------
-
-
 class WindowCursor(msgspec.Struct, array_like=True, frozen=True):
     """``low``: where the next page seeks from; ``link``: the next page when followed
     instead; ``page``: the page of the items sharing ``low``, where numbered."""
@@ -297,9 +294,6 @@ class Seek(Paging[T, WindowCursor, str | None]):
         )
 
 
-# --- listings whose state says which one it is of ---------------------------------------------
-
-
 class Dated(msgspec.Struct, array_like=True, frozen=True):
     updated: bool
     low: datetime
@@ -321,8 +315,6 @@ class OfOneListing(Paging[T, D, M]):
     @abstractmethod
     def in_range(self, state: D) -> bool: ...
 
-
-# --- offsets -------------------------------------------------------------------------------
 
 Position = tuple[datetime, str]  # an item's place in an offset listing's sort
 
@@ -390,9 +382,6 @@ class Offsets(OfOneListing[T, OffsetState, int]):
         return place < last if self.newest_first else place > last
 
 
-# --- page numbers --------------------------------------------------------------------------
-
-
 class Numbered(Dated, array_like=True, frozen=True):
     page: int = 1
 
@@ -423,9 +412,6 @@ class PageNumbers(OfOneListing[T, Numbered, bool]):
             else None
         )
         return PageRead(items, unreadable, following)
-
-
-# --- a seek token --------------------------------------------------------------------------
 
 
 class Token(msgspec.Struct, array_like=True, frozen=True):
@@ -469,9 +455,6 @@ class SeekToken(Paging[T, Token, str | None]):
         return PageRead(items, unreadable, Token(state.low, state.high, token, newest))
 
 
-# --- windows -------------------------------------------------------------------------------
-
-
 def window_query(
     start: str,
     end: str | None,
@@ -490,9 +473,6 @@ def window_query(
         return {**ends, **fixed}
 
     return query
-
-
-# --- what a listing's items are looked up in --------------------------------------------------
 
 
 class Lookup(Generic[T]):

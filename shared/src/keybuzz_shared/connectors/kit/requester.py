@@ -1,31 +1,31 @@
 """The requester every shop-API connector calls through (docs/ARCHITECTURE.md, "The
-connector kit"); what a connector declares of its API is api_spec.py's."""
+connector kit"), and what a connector declares of its API for it (``ApiSpec``)."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, NoReturn, TypeVar, Unpack
+from typing import Any, NamedTuple, NoReturn, Protocol, TypeVar, Unpack
 
 import httpx
 import msgspec
 
-# Re-exported: the kit's modules, connectors and tests import them from here.
-from keybuzz_shared.connectors.kit.api_spec import Answers as Answers
-from keybuzz_shared.connectors.kit.api_spec import ApiSpec as ApiSpec
-from keybuzz_shared.connectors.kit.api_spec import CallErrors as CallErrors
-from keybuzz_shared.connectors.kit.api_spec import Garbled as Garbled
-from keybuzz_shared.connectors.kit.api_spec import Pace as Pace
-from keybuzz_shared.connectors.kit.api_spec import Refusal as Refusal
-from keybuzz_shared.connectors.kit.api_spec import Refusals as Refusals
-from keybuzz_shared.connectors.kit.api_spec import RequestRate as RequestRate
 from keybuzz_shared.connectors.kit.auth import Auth, ClientCredentials, LoginToken, SignsRequests
 from keybuzz_shared.connectors.kit.listing import follows, same_next
-from keybuzz_shared.connectors.seam import AllowanceSpent, CallRefused
+from keybuzz_shared.connectors.seam import (
+    AllowanceSpent,
+    CallAnswerUnreadable,
+    CallOutcomeUnknown,
+    CallRefused,
+    CallUnavailable,
+    ShopCredentialsRefused,
+)
 from keybuzz_shared.file_links import NO_FILES, FileLinks, FileTooLarge, FileUnavailable
 from keybuzz_shared.http_calls import (
     AnswerTooLarge,
@@ -34,9 +34,221 @@ from keybuzz_shared.http_calls import (
     read_bounded,
     retry_after,
 )
-from keybuzz_shared.json_calls import JSON_TYPES, CallOptions, JsonCalls
+from keybuzz_shared.json_calls import JSON_TYPES, CallOptions, CallTerms, JsonCalls, Unavailable
 from keybuzz_shared.mended import json_decoded
-from keybuzz_shared.redaction import KnownSecrets
+from keybuzz_shared.redaction import KnownSecrets, mask_tokens, remote_excerpt
+
+# --- answers of an API that does not speak JSON: an envelope that refuses is read by the
+# ``Refusals`` like a refusal over HTTP; one asking to come back soon, like a 429 -----------
+
+
+class Garbled(Exception):
+    """A server failing mid-answer: a read asks again, a send's outcome is unknown."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Answers(Protocol):
+    """How a marketplace's documents are read."""
+
+    @property
+    def content_type(self) -> str: ...  # its requests' (its media type is asked for)
+
+    def read(self, content: bytes, max_bytes: int, redact: Callable[[str], str]) -> Any:
+        """``Garbled`` for an answer cut short, unreadable for any other (a DTD)."""
+        ...
+
+    def refusal(self, document: Any) -> Refusal | None: ...
+
+
+# --- refusals: what the table does not name is the call refused -----------------------------
+
+# Where an error document says why, most often: RFC 9457, OAuth, a message, a list.
+COMMON_REASON_KEYS = ("detail", "message", "error_description", "title", "error", "errors")
+
+
+@dataclass(frozen=True)
+class Refusals:
+    """``credentials``: statuses meaning the shop's credentials (after a token renewed once);
+    ``held``: 4xx answers that only hold the shop (a firewall's challenge); ``expired``:
+    answers beside a 401 saying the token expired; ``error``: the marketplace's own error
+    in place of the seam's call refused."""
+
+    class Refusal(NamedTuple):
+        """What an API's ``Answers`` make of an answer that refuses."""
+
+        reason: str
+        later: bool = False
+
+    class Held(NamedTuple):
+        seconds: float
+        reason: str
+
+        @classmethod
+        def said(
+            cls, status: int, field: str, value: str, seconds: float, reason: str
+        ) -> Callable[[httpx.Response, Any], Refusals.Held | None]:
+            """``held`` as data: ``status`` and the document's ``field`` at ``value``."""
+
+            def held(response: httpx.Response, document: Any) -> Refusals.Held | None:
+                said = document.get(field) if isinstance(document, dict) else None
+                matched = (response.status_code, said) == (status, value)
+                return cls(seconds, reason) if matched else None
+
+            return held
+
+    credentials: frozenset[int] = frozenset({401})
+    held: Callable[[httpx.Response, Any], Refusals.Held | None] | None = None
+    reason_keys: tuple[str, ...] = COMMON_REASON_KEYS
+    expired: Callable[[httpx.Response, Any], bool] | None = None
+    error: Callable[[str, int, Any], Exception] | None = None
+
+    def reason(self, document: Any) -> str:
+        """The first reason under ``reason_keys`` ("" for none)."""
+        if not isinstance(document, dict):
+            return ""
+        for key in self.reason_keys:
+            if said := _said(document.get(key)):
+                return said
+        return ""
+
+
+Refusal = Refusals.Refusal
+
+
+def _said(value: Any) -> str:
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, dict) and isinstance(value.get("message"), str):
+        return _coded(value.get("code"), str(value["message"]))
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        first = value[0]
+        return str(first.get("code") or first.get("message") or "").strip()
+    return ""
+
+
+def _coded(code: Any, message: str) -> str:
+    """The code before the message: what an operator looks up in the marketplace's docs."""
+    message = message.strip()
+    if isinstance(code, str | int) and str(code).strip() and str(code) not in message:
+        return f"{str(code).strip()}: {message}"
+    return message
+
+
+@dataclass(frozen=True)
+class CallErrors:
+    """A marketplace's seam errors, each given the call's name and what happened."""
+
+    unavailable: Unavailable
+    unreadable: Callable[[str, str], Exception]
+    outcome_unknown: Callable[[str, str], Exception]
+    refused: Callable[[str, int, str], Exception]  # call, status, detail
+    credentials_refused: Callable[[str], Exception]  # detail
+
+    @classmethod
+    def labelled(cls, label: str, *, credentials: str = "credentials") -> CallErrors:
+        """``credentials``: what a refusal says was refused ("token", "API key")."""
+        return cls(
+            unavailable=functools.partial(CallUnavailable, label=label),
+            unreadable=functools.partial(CallAnswerUnreadable, label=label),
+            outcome_unknown=functools.partial(CallOutcomeUnknown, label=label),
+            refused=functools.partial(CallRefused, label=label),
+            credentials_refused=functools.partial(
+                ShopCredentialsRefused, label=label, credentials=credentials
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class ApiSpec:
+    """``holds_throttled``: a ``Retry-After`` holds back every later call of the operation;
+    ``grants_per_period``: a 429 without ``Retry-After`` at the token endpoint ends the
+    call at once (asked again, it would only be refused again)."""
+
+    label: str  # the marketplace as its logs name it
+    log: logging.Logger
+    errors: CallErrors
+    refusals: Refusals = Refusals()
+    max_response_bytes: int = 8 * 1024 * 1024
+    misaddressed: str = ""
+    holds_throttled: bool = False
+    authorized_files: bool = False
+    allowance_call: str = ""
+    grants_per_period: bool = False
+    answers: Answers | None = None
+    requests_per_second: int | None = None  # a shop's, across endpoints (None: no limit)
+
+    @classmethod
+    def token_endpoint(
+        cls,
+        label: str,
+        log: logging.Logger,
+        *,
+        refused: Callable[[str, str, int], Exception],
+        invalid: Callable[[str, str, int], Exception],
+        unavailable: Callable[[str], Exception],
+    ) -> ApiSpec:
+        """An OAuth token endpoint's: ``invalid`` for ``invalid_grant`` (RFC 6749 5.2),
+        ``refused`` for another code (masked: it is the remote's)."""
+
+        def failed(call: str, reason: str, *, retry_after: float | None = None) -> Exception:
+            return unavailable(f"{label} ({call}) {reason}")
+
+        def refusal(call: str, status: int, document: Any) -> Exception:
+            said = document if isinstance(document, dict) else {}
+            code, why = said.get("error"), said.get("error_description")
+            code = mask_tokens(code) if isinstance(code, str) else f"http_{status}"
+            why = remote_excerpt(why, 300) if isinstance(why, str) else ""
+            return (invalid if code == "invalid_grant" else refused)(code, why, status)
+
+        errors = CallErrors(
+            unavailable=failed,
+            unreadable=failed,
+            outcome_unknown=failed,
+            refused=lambda call, status, detail: refused(f"http_{status}", detail, status),
+            credentials_refused=lambda detail: refused("invalid_client", detail, 401),
+        )
+        # A token answer is a few hundred bytes.
+        return cls(label, log, errors, Refusals(error=refusal), max_response_bytes=64 << 10)
+
+
+class Pace(Protocol):
+    """When a shop's requests may leave, by the rate its marketplace meters them at."""
+
+    async def before(self, call: str) -> None: ...
+
+    def after(self, call: str, response: httpx.Response) -> None: ...  # a rate announced
+
+
+class RequestRate:
+    """A shop's requests a second across endpoints, one per requester."""
+
+    def __init__(
+        self,
+        per_second: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.per_second = per_second
+        self._clock, self._sleep = clock, sleep
+        self._left: deque[float] = deque()  # when each request of the last second left
+
+    async def before(self, call: str) -> None:
+        while True:
+            now = self._clock()
+            while self._left and self._left[0] <= now - 1.0:
+                self._left.popleft()
+            if len(self._left) < self.per_second:
+                self._left.append(now)
+                return
+            await self._sleep(self._left[0] + 1.0 - now)
+
+    def after(self, call: str, response: httpx.Response) -> None:
+        """No rate is announced in an answer: nothing to learn."""
+
 
 T = TypeVar("T")
 
@@ -149,7 +361,15 @@ class Requester(JsonCalls[_InFlight]):
         **options: Unpack[CallOptions],
     ) -> None:
         cap = max_response_bytes or spec.max_response_bytes
-        super().__init__(http, spec.terms, max_response_bytes=cap, **options)
+        errors = spec.errors
+        terms = CallTerms(
+            spec.label,
+            spec.log,
+            unavailable=errors.unavailable,
+            unreadable=errors.unreadable,
+            outcome_unknown=errors.outcome_unknown,
+        )
+        super().__init__(http, terms, max_response_bytes=cap, **options)
         self.spec = spec
         self.auth = auth
         # Asked once: a runtime protocol's check costs tens of µs a call (protocol_checks)
@@ -176,8 +396,6 @@ class Requester(JsonCalls[_InFlight]):
     def errors(self) -> CallErrors:
         return self.spec.errors
 
-    # --- the calls ------------------------------------------------------------------------
-
     async def get_json(
         self,
         path: str,
@@ -202,7 +420,9 @@ class Requester(JsonCalls[_InFlight]):
         next pages would skip or repeat some."""
         call = self._call("GET", path, None if cursor is not None else params)
         if cursor is not None:
-            call = msgspec.structs.replace(call, url=self._from_cursor(cursor))
+            if not cursor or cursor.startswith("/") or "://" in cursor or ".." in cursor:
+                raise ValueError("not a cursor this client handed out")
+            call = msgspec.structs.replace(call, url=str(self._base.join(cursor)))
         answer = await self._run(call)
         items = self._items(call, answer.body)
         asked = httpx.URL(call.url, params=call.params).params.get("pageSize")
@@ -403,7 +623,10 @@ class Requester(JsonCalls[_InFlight]):
 
     async def _once(self, call: _InFlight, auth_headers: Mapping[str, str]) -> _Answer:
         await self._hold_check(call)
-        self._allowance_check(call)
+        limit = self._allowance_limit
+        if call.name == self.spec.allowance_call and limit is not None:
+            if self.sent[call.name] >= limit:
+                raise AllowanceSpent(f"{call.name}: the {limit} calls allowed are spent")
         if self._pace is not None:
             await self._pace.before(call.name)
         self.sent[call.name] += 1
@@ -431,12 +654,6 @@ class Requester(JsonCalls[_InFlight]):
         )
         body = content if asked.reading.raw else self._decoded(call, response, content)
         return _Answer(body, response.links.get("next", {}).get("url"))
-
-    def _allowance_check(self, call: _InFlight) -> None:
-        limit = self._allowance_limit
-        if call.name == self.spec.allowance_call and limit is not None:
-            if self.sent[call.name] >= limit:
-                raise AllowanceSpent(f"{call.name}: the {limit} calls allowed are spent")
 
     # --- holds: a Retry-After kept for the calls after ------------------------------------
 
@@ -609,8 +826,6 @@ class Requester(JsonCalls[_InFlight]):
     def _secrets(self) -> tuple[str, ...]:
         return tuple(self.auth.secrets())
 
-    # --- files ----------------------------------------------------------------------------
-
     async def _download(self, call: _InFlight, url: str, max_bytes: int) -> bytes:
         authorized = self.spec.authorized_files
 
@@ -654,8 +869,3 @@ class Requester(JsonCalls[_InFlight]):
                 call.name, "the next page's link is not under the API"
             )
         return where[len(base) :]
-
-    def _from_cursor(self, cursor: str) -> str:
-        if not cursor or cursor.startswith("/") or "://" in cursor or ".." in cursor:
-            raise ValueError("not a cursor this client handed out")
-        return str(self._base.join(cursor))

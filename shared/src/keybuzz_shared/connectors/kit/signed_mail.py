@@ -17,7 +17,6 @@ from cachetools import TLRUCache
 
 from keybuzz_shared.connectors.seam import ParsedMail
 
-# --- signed mail ---------------------------------------------------------------------------
 # A buyer's mail is the buyer's unless the marketplace signed it (docs/SECURITY.md, "A forged
 # mail hidden as no response needed"). DKIM counts a field's instances from the bottom, so
 # an instance above those signed is anyone's; a field allowed once present twice makes the
@@ -91,7 +90,6 @@ def vouched(mail: ParsedMail, domains: frozenset[str], keys: DkimKeys | None) ->
     return UNSIGNED
 
 
-# --- dkim keys -----------------------------------------------------------------------------
 # DNS in production; a sandbox double signs with a key of its own, given by a variable
 # (``<MARKETPLACE>_DKIM_KEYS``: ``<selector>._domainkey.<domain>`` -> TXT record), never DNS.
 # Records once given stay for the process.

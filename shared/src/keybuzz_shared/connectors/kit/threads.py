@@ -42,8 +42,6 @@ from keybuzz_shared.times import as_utc
 
 log = logging.getLogger(__name__)
 
-# --- discussions ----------------------------------------------------------------------------
-
 # Why the marketplace would refuse a reply on a thread standing so, in an agent's words.
 Gate = Callable[[Reply, ThreadStanding, datetime], str | None]
 
@@ -87,9 +85,6 @@ async def at_once(limit: int, items: Iterable[T], call: Callable[[T], Awaitable[
     return [t.result() for t in tasks]
 
 
-# --- read marks ----------------------------------------------------------------------------
-
-
 class Unmarked:
     """The read marks of an inbox whose marketplace has none for sellers."""
 
@@ -110,9 +105,8 @@ class ReadMarks:
     operation: str
     _: KW_ONLY
     budget: float | None = None
-
-    def __post_init__(self) -> None:
-        self._marked: dict[str, None] = {}  # ids this session marked read, oldest first
+    # The ids this session marked read, oldest first.
+    _marked: dict[str, None] = field(default_factory=dict, init=False)
 
     async def mark_read(self, message_ids: Sequence[str]) -> int:
         todo = [i for i in dict.fromkeys(message_ids) if i not in self._marked]
@@ -138,12 +132,8 @@ class ReadMarks:
         return sum(done)
 
 
-# --- rereads -------------------------------------------------------------------------------
-# Where each detail is a call of its own, an item is read again only when its last change
-# moved, once its reading is known stored (a later listing starts later). Until then a poll
-# may have failed to store it: read again at the next listing, then ever further apart
-# (1, 2, 4 … ``max_gap``), so a failed poll is made good at once and a quiet shop's items
-# cost a few calls an hour.
+# An item read again only when its last change moved since a reading known stored, one not
+# yet known stored at listings ever further apart (docs/BACKMARKET.md, its care folders).
 
 K = TypeVar("K", bound=Hashable)
 
@@ -190,11 +180,8 @@ class Rereads(Generic[K]):
         return True
 
 
-# --- read in turn --------------------------------------------------------------------------
-# Items queued by last change and read in that order, so a poll cut between pages has moved
-# the cursor past no message of an item still to read; a page keeps an item's messages up
-# to the last change listed (a later one waits for the next listing). The cursor is the
-# queue: ids (text kept as written: leading zeros) and last changes (0: undated).
+# Items read in turn of last change (docs/ARCHITECTURE.md, ``ReadInTurn``); the cursor is
+# the queue: ids (text kept as written: leading zeros) and last changes (0: undated).
 
 S = TypeVar("S")  # an item as the listing names it
 D = TypeVar("D")  # an item as its own call reads it
@@ -263,9 +250,7 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
     item: ReadInTurn.Item[T]
     page_size: int
     from_since: timedelta | None = None
-
-    def __post_init__(self) -> None:
-        self.ledger = Rereads[ItemId]()
+    ledger: Rereads[ItemId] = field(default_factory=Rereads, init=False)
 
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
@@ -285,9 +270,10 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
             else:
                 found += self._kept(self.item.messages(item), last, as_utc(since))
                 unreadable += self.item.unreadable_in(item)
+        left = [(i, _UNDATED if t is None else int(t.timestamp())) for i, t in rest]
         return Page(
             items=tuple(sorted(found, key=lambda m: m.created_at)),
-            next_cursor=_cursor_of(rest) if rest else None,
+            next_cursor=cursor_of(left) if left else None,
             unreadable=tuple(unreadable),
         )
 
@@ -352,7 +338,8 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
         self.ledger.confirm(since)
         every = await self.listing.every(self.listing.start(since, None, updated=True), self.read)
         listed = sorted(
-            ((i, _utc(last)) for i, last in map(self.changed, every.items)), key=_in_turn
+            ((i, _utc(last)) for i, last in map(self.changed, every.items)),
+            key=lambda item: (_UNDATED if item[1] is None else item[1].timestamp(), item[0]),
         )
         worth = [(i, t) for i, t in listed if t is None or self.ledger.worth_reading(i, t, since)]
         return worth, every.unreadable
@@ -368,15 +355,6 @@ def _utc(last: datetime | None) -> datetime | None:
     return None if last is None else as_utc(last)
 
 
-def _in_turn(item: tuple[ItemId, datetime | None]) -> tuple[float, ItemId]:
-    item_id, last = item
-    return (_UNDATED if last is None else last.timestamp(), item_id)
-
-
-def _cursor_of(queue: Queue) -> str:
-    return cursor_of([(i, _UNDATED if t is None else int(t.timestamp())) for i, t in queue])
-
-
 def _queue_of(cursor: str) -> Queue:
     pairs = state_of(cursor, list[tuple[ItemId, int]], lambda p: bool(p) and all(map(_an_id, p)))
     try:
@@ -390,12 +368,8 @@ def _an_id(pair: tuple[ItemId, int]) -> bool:
     return item_id > 0 if isinstance(item_id, int) else item_id.isprintable() and bool(item_id)
 
 
-# --- threads listed by last change ----------------------------------------------------------
-# Where the window is complete decides the poller's next ``since``. Asked [since, now], it is
-# complete until now. A listing without an end (``updated``) is complete on the
-# marketplace's clock: until the newest update read, or, having read none, a moment before
-# it was asked on ours (its clock may be behind), never before ``since`` (else an idle shop
-# would be asked the same span for ever).
+# How far a window is complete (the poller's next ``since``): docs/ARCHITECTURE.md,
+# ``ListedThreads``; without an end and having read none, a moment before it was asked.
 IDLE_MARGIN = timedelta(minutes=1)
 
 
@@ -491,8 +465,6 @@ class ListedThreads(ThreadsInbox, Generic[T]):
         return await self.files(file, max_bytes)
 
 
-# --- discussion reads ----------------------------------------------------------------------
-
 P = TypeVar("P")  # a party a reply may go to
 
 
@@ -510,9 +482,6 @@ def offered_parties(
     if not wanted or {kind(party) for party in chosen} != set(wanted):
         return None
     return chosen
-
-
-# --- one item ------------------------------------------------------------------------------
 
 
 async def item_at(
@@ -543,16 +512,10 @@ async def item_at(
         raise client.errors.unreadable(call, str(exc)) from None
 
 
-# --- linked files --------------------------------------------------------------------------
-
-
 def media_type_of(*names: str) -> str:
     """The first of ``names`` the platform's table knows (else octet-stream)."""
     known = (mimetypes.guess_type(name)[0] for name in names)
     return next((found for found in known if found), "application/octet-stream")
-
-
-# --- shown details -------------------------------------------------------------------------
 
 
 def labelled(code: str | None, labels: Mapping[str, str]) -> str | None:
@@ -602,7 +565,6 @@ def refused_files(
     return None
 
 
-# --- declared replies ----------------------------------------------------------------------
 # A reply the marketplace would refuse is a FAILED outcome without a call; whatever else the
 # call raises goes up (unavailable: nothing sent; outcome unknown: read back first).
 
@@ -666,15 +628,13 @@ class DeclaredReplies:
             )
         if self.recipients and reply.recipient not in self.recipients:
             return f"{self.label}'s replies go to {' or '.join(self.recipients)}, not {reply.recipient}"
-        if self.limits is not None and (problem := self._beyond(self.limits, reply)):
-            return problem
+        if (limits := self.limits) is not None:
+            if not reply.body.strip():
+                return "empty reply"
+            if len(reply.body) > limits.max_text_length:
+                return f"reply longer than {limits.max_text_length} characters"
+            if problem := refused_files(limits, reply.attachments, self.label):
+                return problem
         if not self.is_id(reply.thread.id):
             return f"{reply.thread.id!r} is not a {self.label} {self.discussion}"
         return self.refused(reply) if self.refused is not None else None
-
-    def _beyond(self, limits: Limits, reply: Reply) -> str | None:
-        if not reply.body.strip():
-            return "empty reply"
-        if len(reply.body) > limits.max_text_length:
-            return f"reply longer than {limits.max_text_length} characters"
-        return refused_files(limits, reply.attachments, self.label)

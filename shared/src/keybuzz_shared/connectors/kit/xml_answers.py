@@ -23,7 +23,6 @@ from keybuzz_shared.connectors.seam import RequestRefused
 from keybuzz_shared.mended import xml_mended
 from keybuzz_shared.redaction import mask_tokens, remote_excerpt
 
-# --- xml answers ---------------------------------------------------------------------------
 # No entity is ever declared, expanded or fetched, by three locks: another encoding than
 # the marketplace's refused unread and every document read in its one, whatever it declares
 # (a DTD in UTF-7 stays text), a DTD in the prolog refused before libxml2 sees it, and the
@@ -365,9 +364,6 @@ class StatusEnvelope:
 
 
 Errors = tuple[StatusEnvelope.Error, ...]  # an answer's, in its order
-
-
-# --- nodes -------------------------------------------------------------------------------------
 
 
 class Node:
