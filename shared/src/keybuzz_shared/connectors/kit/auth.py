@@ -10,7 +10,6 @@ import hashlib
 import hmac
 import logging
 import time
-import typing
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, Protocol, TypeAlias, TypeVar, runtime_checkable
 from urllib.parse import urlencode
@@ -27,9 +26,6 @@ from keybuzz_shared.connectors.seam import (
     TokenStoreUnavailable,
 )
 from keybuzz_shared.redaction import REDACTED
-
-if typing.TYPE_CHECKING:  # the requester imports this module
-    from keybuzz_shared.connectors.kit.requester import CallErrors
 
 log = logging.getLogger(__name__)
 G = TypeVar("G")  # what a login grants: the token and what comes with it
@@ -57,6 +53,16 @@ def _say_granting(token_url: str, failed: MarketplaceUnavailable | None = None) 
     )
 
 
+class TokenErrors(Protocol):
+    """The errors a token's exchange raises: the requester's ``CallErrors``."""
+
+    @property
+    def refused(self) -> Callable[[str, int, str], Exception]: ...
+
+    @property
+    def unreadable(self) -> Callable[[str, str], Exception]: ...
+
+
 class Requester(Protocol):
     """What a strategy asks of the requester."""
 
@@ -65,7 +71,7 @@ class Requester(Protocol):
     ) -> Any: ...
 
     @property
-    def errors(self) -> CallErrors: ...
+    def errors(self) -> TokenErrors: ...
 
 
 class Auth(Protocol):
