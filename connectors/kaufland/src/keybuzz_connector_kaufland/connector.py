@@ -63,6 +63,7 @@ def client_of(shop: kit.Declaration.Opening[ShopApiSettings]) -> kit.Requester:
 
 
 async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:
+    """The Client Key Kaufland answered for: the seller (docs/KAUFLAND.md, "Connecting")."""
     await storefronts(client)
     return credentials["client_key"]
 
