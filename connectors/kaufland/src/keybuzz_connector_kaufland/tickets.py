@@ -112,29 +112,25 @@ class Ticket(msgspec.Struct, frozen=True):
 # --- the mapping to the seam --------------------------------------------------------------
 
 
-def details(ticket: Ticket) -> tuple[seam.ThreadDetail, ...]:
-    orders = ", ".join(dict.fromkeys(u.id_order for u in ticket.order_units))
-    waits = "oui" if ticket.is_seller_responsible else "non"
-    return kit.shown(
-        ("storefront", "Boutique Kaufland", ticket.storefront),
-        ("ticket_status", "Ticket", kit.labelled(ticket.status, STATUSES)),
-        ("open_reason", "Motif d'ouverture", ticket.open_reason),
-        ("topic", "Sujet Kaufland", ticket.topic),
-        ("orders", "Commandes", orders or None),
-        ("order_units", "Unités de commande", ", ".join(map(str, ticket.ids_order_units))),
-        ("seller_responsible", "Attend le vendeur", waits),
-    )
-
-
 def inbox_messages_of(ticket: Ticket) -> list[seam.InboxMessage]:
     order = ticket.order_units[0].id_order if ticket.order_units else None
+    orders = ", ".join(dict.fromkeys(u.id_order for u in ticket.order_units))
+    waits = "oui" if ticket.is_seller_responsible else "non"
     return kit.KitSession.ReadInTurn.thread_messages(
         seam.ThreadKey(kind="DISCUSSION", id=ticket.id_ticket, order_id=order),
         [m.said for m in sorted(ticket.messages, key=lambda m: m.id_ticket_message)],
         files=[(f.linked, f.ts_created_iso) for f in ticket.files],
         waiting=ticket.is_seller_responsible,
         opened=ticket.ts_created_iso,
-        thread_details=details(ticket),
+        thread_details=kit.shown(
+            ("storefront", "Boutique Kaufland", ticket.storefront),
+            ("ticket_status", "Ticket", kit.labelled(ticket.status, STATUSES)),
+            ("open_reason", "Motif d'ouverture", ticket.open_reason),
+            ("topic", "Sujet Kaufland", ticket.topic),
+            ("orders", "Commandes", orders or None),
+            ("order_units", "Unités de commande", ", ".join(map(str, ticket.ids_order_units))),
+            ("seller_responsible", "Attend le vendeur", waits),
+        ),
         subject=f"Ticket Kaufland {ticket.id_ticket}",
         language=LANGUAGES.get((ticket.storefront or "").lower()),
         ticket_subject=TOPICS.get(ticket.topic or "") or TOPICS.get(ticket.open_reason),
