@@ -79,8 +79,6 @@ def session_of(client: kit.Requester, api: ShopApiSettings | None = None) -> kit
     )
 
 
-# Kaufland's order ids: seven capitals and digits [official example "MB7UWLD"], a digit
-# among them [assumed] (a capitalised word is no order).
 ORDER_IDS = kit.OrderIdPattern(
     "[A-Z0-9]{7}",
     "a Kaufland one (seven capitals and digits)",
