@@ -111,14 +111,11 @@ class NotificationBook:
             if destination is not None:
                 self._enqueue(sub, destination, book, index, status, now)
         self.published_until[seller_id] = until
-        self.next_change[seller_id] = self._next_change(book, until)
-
-    def _next_change(self, book: OrderBook, after: float) -> float:
-        following = book.gen.placed_before(after)  # the next order to be placed
+        following = book.gen.placed_before(until)  # the next order to be placed
         upcoming = [book.gen.timeline(following).purchase]
-        for index in book.gen.changing(after, after):
-            upcoming += [at for at, _ in book.gen.timeline(index).events if at > after]
-        return min(upcoming)
+        for index in book.gen.changing(until, until):
+            upcoming += [at for at, _ in book.gen.timeline(index).events if at > until]
+        self.next_change[seller_id] = min(upcoming)
 
     def _enqueue(
         self,
