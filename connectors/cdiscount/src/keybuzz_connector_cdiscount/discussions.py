@@ -192,7 +192,10 @@ class DiscussionInbox(kit.KitSession.ListedThreads[Discussion]):
         listed = functools.partial(client.get_page, "/discussions")
         pages = optional_params(listed, {"includeMessages": "All"}, "Octopia")
         marks = kit.KitSession.ReadMarks(
-            functools.partial(_mark, client), client.errors, "PATCH messages", budget=mark_budget
+            lambda id: client.request("PATCH", f"/messages/{kit.path_segment(id)}", body=READ),
+            client.errors,
+            "PATCH messages",
+            budget=mark_budget,
         )
 
         async def mapper() -> Callable[[Discussion], list[seam.InboxMessage]]:
@@ -232,11 +235,6 @@ async def _labels(client: kit.Requester) -> dict[str, str]:
     answer = await client.get_json("/typologies")
     typologies = kit.read_as(list[Typology], answer, "typology list", call="GET typologies")
     return {s.sub_typology_code: s.label for t in typologies for s in t.sub_typologies if s.label}
-
-
-async def _mark(client: kit.Requester, message_id: str) -> None:
-    path = f"/messages/{kit.path_segment(message_id)}"
-    await client.request("PATCH", path, body=READ)
 
 
 async def discussion_at(client: kit.Requester, discussion_id: str) -> Discussion:

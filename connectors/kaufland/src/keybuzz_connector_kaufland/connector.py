@@ -14,8 +14,6 @@ from keybuzz_connector_kaufland import tickets
 from keybuzz_connector_kaufland.orders import storefronts, unit_orders
 
 KAUFLAND = "KAUFLAND"  # the marketplace value of its shops, tickets and orders
-# Where a ticket's files are linked (docs/KAUFLAND.md, "Tickets").
-STOREFRONT_SITES = tuple(f"https://www.kaufland.{storefront}" for storefront in tickets.LANGUAGES)
 
 
 class KauflandSettings(kit.ShopSettings, kw_only=True, frozen=True):
@@ -28,20 +26,17 @@ class KauflandSettings(kit.ShopSettings, kw_only=True, frozen=True):
 
     @property
     def file_hosts(self) -> tuple[str, ...]:
-        """The storefronts' sites, and the API's origin (the double's)."""
-        return (self.api_url, *STOREFRONT_SITES)
+        """The storefronts' sites, where a ticket's files are linked, and the API's origin."""
+        return (self.api_url, *(f"https://www.kaufland.{s}" for s in tickets.LANGUAGES))
 
 
-# The Client Key is the account, sent in every request; the Secret Key only signs.
 CREDENTIAL_FIELDS = (
     kit.account_field(
         "client_key", "Client Key", "[0-9A-Fa-f]{32}", "32 hexadecimal characters", 32
     ),
     kit.key_field("secret_key", "Secret Key", max_length=128),  # 64 [official], room kept
 )
-# 111 requests a second per seller across endpoints [official]: two services call for a
-# shop (the poller, orders), each paced to its half.
-REQUESTS_PER_SECOND = 55
+REQUESTS_PER_SECOND = 55  # Kaufland's 111 halved: the poller's, orders' (KAUFLAND.md, "Limits")
 # A 401 for the request's headers says nothing of the keys (docs/KAUFLAND.md, "Signing").
 HEADERS_REFUSED = kit.Refusals.Held.said(
     401,
@@ -50,7 +45,6 @@ HEADERS_REFUSED = kit.Refusals.Held.said(
     300.0,
     "Kaufland refused the request's headers",
 )
-# A signed request's headers [official]: the Client Key, the Unix time, the signature.
 SIGNED_HEADERS = ("Shop-Client-Key", "Shop-Timestamp", "Shop-Signature")
 SPEC = kit.ApiSpec(
     tickets.LABEL,
@@ -69,7 +63,7 @@ def client_of(shop: kit.Declaration.Opening[ShopApiSettings]) -> kit.Requester:
 
 
 async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:
-    # Kaufland answers only the key pair it issued: the key it answered is the seller.
+    """The Client Key Kaufland answered for: the seller (docs/KAUFLAND.md, "Connecting")."""
     await storefronts(client)
     return credentials["client_key"]
 
@@ -85,8 +79,6 @@ def session_of(client: kit.Requester, api: ShopApiSettings | None = None) -> kit
     )
 
 
-# Kaufland's order ids: seven capitals and digits [official example "MB7UWLD"], a digit
-# among them [assumed] (a capitalised word is no order).
 ORDER_IDS = kit.OrderIdPattern(
     "[A-Z0-9]{7}",
     "a Kaufland one (seven capitals and digits)",

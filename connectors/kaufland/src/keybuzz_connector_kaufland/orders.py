@@ -90,7 +90,6 @@ def unit_orders(client: kit.Requester) -> seam.OrderSource:
     answers = answers_of(client)
     get = partial(answers.get, operation="GetOrder")
     by_id = kit.ListedOrders.EachById(get, "orders", valid=str.isalnum)
-    # Each order a page names read once, whole.
     listing = partial(answers.listing, each=partial(by_id.each_listed, key="id_order"))
     by_update = newest_first(lambda o: (o.updated_at, o.external_id), size=ORDERS_PAGE, overlap=2)
     by_creation = newest_first(lambda o: (o.created_at, o.external_id), size=ORDERS_PAGE, overlap=2)

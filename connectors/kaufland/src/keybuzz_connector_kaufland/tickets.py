@@ -13,16 +13,14 @@ from keybuzz_shared.ticket_topics import Subject
 from keybuzz_shared.times import as_utc
 
 LABEL = "Kaufland"
-# Kaufland publishes no limit on a message's files [official: none]: ours [assumed].
 LIMITS = seam.Limits(
-    max_attachments=5,
+    max_attachments=5,  # Kaufland's files' limits none [official]: ours [assumed]
     max_attachment_bytes=10 * 1024 * 1024,
     max_text_length=65_535,  # CreateTicketMessageRequest.text [official]
     page_size=10,  # tickets read whole an inbox page
 )
 LIST_LIMIT = 30  # GET /tickets' most a page [official]
 OVERLAP = 3  # places each next page starts early (tickets moved down by a change)
-EMBEDDED = {"embedded": "messages,files,order_units"}
 SORT = {"sort": "ts_updated_iso:desc"}
 SENDERS: dict[str, seam.SenderType] = {
     "buyer": "BUYER",
@@ -30,8 +28,7 @@ SENDERS: dict[str, seam.SenderType] = {
     "customer_service": "MARKETPLACE_SUPPORT",
     "system": "SYSTEM",
 }
-# A storefront's buyers' language [official: the locales de-DE, cs-CZ, sk-SK, de-AT,
-# pl-PL, fr-FR, it-IT].
+# A storefront's buyers' language [official locales].
 LANGUAGES = {"de": "de", "at": "de", "cz": "cs", "sk": "sk", "pl": "pl", "fr": "fr", "it": "it"}
 STATUSES = {
     "opened": "ouvert",
@@ -40,8 +37,7 @@ STATUSES = {
     "both_closed": "fermé par l'acheteur et le vendeur",
     "customer_service_closed_final": "clos définitivement par le service client Kaufland",
 }
-# Kaufland's topic, else its open reason → the ticket's subject (docs/KAUFLAND.md, "Ticket
-# topics"); another one (payments, account, other questions) leaves it to the buyer's words.
+# Kaufland's topic, else its open reason → our subject (docs/KAUFLAND.md, "Ticket topics").
 SUBJECTS: dict[Subject, str] = {
     "CANCELLATION": "order_cancel account_cancel",
     "DAMAGED_OR_WRONG_ITEM": "order_product_defect delivery_wrong_products"
@@ -60,10 +56,7 @@ TOPICS = {topic: subject for subject, topics in SUBJECTS.items() for topic in to
 # --- Kaufland's answers and its ticket ------------------------------------------------------
 
 
-# What was asked in ``data``; a listing's items too, how many it holds in ``pagination.total``
-# [official]: an offset listing's end.
 answers_of = partial(kit.JsonAnswers, content="data", items="data", total="pagination.total")
-# Kaufland's listings: by offset, newest first only [official].
 newest_first = partial(kit.Listing.Offsets[Any], size_param="limit", newest_first=True)
 
 
@@ -119,29 +112,25 @@ class Ticket(msgspec.Struct, frozen=True):
 # --- the mapping to the seam --------------------------------------------------------------
 
 
-def details(ticket: Ticket) -> tuple[seam.ThreadDetail, ...]:
-    orders = ", ".join(dict.fromkeys(u.id_order for u in ticket.order_units))
-    waits = "oui" if ticket.is_seller_responsible else "non"
-    return kit.shown(
-        ("storefront", "Boutique Kaufland", ticket.storefront),
-        ("ticket_status", "Ticket", kit.labelled(ticket.status, STATUSES)),
-        ("open_reason", "Motif d'ouverture", ticket.open_reason),
-        ("topic", "Sujet Kaufland", ticket.topic),
-        ("orders", "Commandes", orders or None),
-        ("order_units", "Unités de commande", ", ".join(map(str, ticket.ids_order_units))),
-        ("seller_responsible", "Attend le vendeur", waits),
-    )
-
-
 def inbox_messages_of(ticket: Ticket) -> list[seam.InboxMessage]:
     order = ticket.order_units[0].id_order if ticket.order_units else None
+    orders = ", ".join(dict.fromkeys(u.id_order for u in ticket.order_units))
+    waits = "oui" if ticket.is_seller_responsible else "non"
     return kit.KitSession.ReadInTurn.thread_messages(
         seam.ThreadKey(kind="DISCUSSION", id=ticket.id_ticket, order_id=order),
         [m.said for m in sorted(ticket.messages, key=lambda m: m.id_ticket_message)],
         files=[(f.linked, f.ts_created_iso) for f in ticket.files],
         waiting=ticket.is_seller_responsible,
         opened=ticket.ts_created_iso,
-        thread_details=details(ticket),
+        thread_details=kit.shown(
+            ("storefront", "Boutique Kaufland", ticket.storefront),
+            ("ticket_status", "Ticket", kit.labelled(ticket.status, STATUSES)),
+            ("open_reason", "Motif d'ouverture", ticket.open_reason),
+            ("topic", "Sujet Kaufland", ticket.topic),
+            ("orders", "Commandes", orders or None),
+            ("order_units", "Unités de commande", ", ".join(map(str, ticket.ids_order_units))),
+            ("seller_responsible", "Attend le vendeur", waits),
+        ),
         subject=f"Ticket Kaufland {ticket.id_ticket}",
         language=LANGUAGES.get((ticket.storefront or "").lower()),
         ticket_subject=TOPICS.get(ticket.topic or "") or TOPICS.get(ticket.open_reason),
@@ -164,13 +153,13 @@ def ticket_inbox(client: kit.Requester) -> kit.KitSession.ReadInTurn[Ticket, Tic
         "ticket",
         valid=str.isdigit,
         operation="GetTicket",
-        params=EMBEDDED,
+        params={"embedded": "messages,files,order_units"},
     )
     return kit.KitSession.ReadInTurn(
         answers.listing(
             "tickets", paging, "ts_updated_from_iso", operation="GetTickets", fixed=SORT
         ),
-        kit.reader(Ticket, "ticket"),  # listed without what ``EMBEDDED`` asks
+        kit.reader(Ticket, "ticket"),  # listed without its embedded parts
         lambda t: (t.id_ticket, t.ts_updated_iso),
         item=ticket,
         page_size=LIMITS.page_size,

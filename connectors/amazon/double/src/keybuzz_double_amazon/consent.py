@@ -68,20 +68,17 @@ def validate(sb: AmazonDouble, req: ConsentRequest) -> str:
     return req.redirect_uri
 
 
-def _hidden(req: ConsentRequest) -> str:
-    return "".join(
-        f'<input type="hidden" name="{name}" value="{escape(getattr(req, name))}">'
-        for name in ConsentRequest.__struct_fields__
-    )
-
-
 def consent_page(sb: AmazonDouble, req: ConsentRequest) -> Response[str]:
     options = "".join(
         f'<option value="{escape(sid)}">{escape(book.gen.spec.store_name)} — '
         f"{escape(book.gen.marketplace.name)} ({escape(sid)})</option>"
         for sid, book in sb.sellers.items()
     )
-    app, hidden = escape(APP_NAME), _hidden(req)
+    hidden = "".join(
+        f'<input type="hidden" name="{name}" value="{escape(getattr(req, name))}">'
+        for name in ConsentRequest.__struct_fields__
+    )
+    app = escape(APP_NAME)
     body = FORM.format(app=app, action=CONSENT_PATH, options=options, hidden=hidden)
     return _html(f"Authorize {APP_NAME}", body)
 

@@ -41,9 +41,7 @@ class ModelRegistry:
         self.operations: dict[str, Operation] = {
             op.key: op for model in self.apis.values() for op in model.operations.values()
         }
-        self.rate_limits = {key: _rate_limit(op.description) for key, op in self.operations.items()}
-
-
-def _rate_limit(description: str) -> RateLimit | None:
-    match = _RATE_TABLE.search(description)
-    return RateLimit(match.group(1), int(match.group(2))) if match else None
+        self.rate_limits: dict[str, RateLimit | None] = {}
+        for key, op in self.operations.items():
+            match = _RATE_TABLE.search(op.description)
+            self.rate_limits[key] = RateLimit(match[1], int(match[2])) if match else None

@@ -97,28 +97,22 @@ class NotificationBook:
 
     def publish_changes(self, now: float) -> None:
         for seller_id, sub in list(self.subscriptions.items()):
-            self._publish_seller(seller_id, sub, now)
-
-    def _publish_seller(self, seller_id: str, sub: Any, now: float) -> None:
-        book = self.sellers[seller_id]
-        until = book.timeline.virtual(now)
-        since = self.published_until[seller_id]
-        if until <= since or until < self.next_change.get(seller_id, since):
-            return
-        destination = self.destinations.get(sub.destinationId)
-        changes = sorted(book.gen.changes(since, until), key=lambda c: c[0])
-        for _, index, status in changes:
-            if destination is not None:
-                self._enqueue(sub, destination, book, index, status, now)
-        self.published_until[seller_id] = until
-        self.next_change[seller_id] = self._next_change(book, until)
-
-    def _next_change(self, book: OrderBook, after: float) -> float:
-        following = book.gen.placed_before(after)  # the next order to be placed
-        upcoming = [book.gen.timeline(following).purchase]
-        for index in book.gen.changing(after, after):
-            upcoming += [at for at, _ in book.gen.timeline(index).events if at > after]
-        return min(upcoming)
+            book = self.sellers[seller_id]
+            until = book.timeline.virtual(now)
+            since = self.published_until[seller_id]
+            if until <= since or until < self.next_change.get(seller_id, since):
+                continue
+            destination = self.destinations.get(sub.destinationId)
+            changes = sorted(book.gen.changes(since, until), key=lambda c: c[0])
+            for _, index, status in changes:
+                if destination is not None:
+                    self._enqueue(sub, destination, book, index, status, now)
+            self.published_until[seller_id] = until
+            following = book.gen.placed_before(until)  # the next order to be placed
+            upcoming = [book.gen.timeline(following).purchase]
+            for index in book.gen.changing(until, until):
+                upcoming += [at for at, _ in book.gen.timeline(index).events if at > until]
+            self.next_change[seller_id] = min(upcoming)
 
     def _enqueue(
         self,

@@ -73,27 +73,22 @@ def listing(record: ReportRecord) -> OrderQuery:
 # --- operations ----------------------------------------------------------------
 
 
-def _times(spec: dict[str, Any], now: float) -> tuple[float, float]:
-    try:
-        start, end = (
-            parse_iso(spec[n]) if spec.get(n) else now for n in ("dataStartTime", "dataEndTime")
-        )
-    except ValueError:
-        raise invalid_input("dataStartTime and dataEndTime must be ISO 8601 date-times.") from None
-    if start > end:
-        raise invalid_input("dataStartTime must be before dataEndTime.")
-    if end > now + 1:
-        raise invalid_input("dataEndTime must be prior to or equal to the current date and time.")
-    return start, end
-
-
 async def create_report(ctx: CallContext) -> Reply:
     book = ctx.book()
     spec = ctx.body  # checked against the model's CreateReportSpecification
     if spec["reportType"] not in SUPPORTED:
         raise invalid_input(f"Report type {spec['reportType']} is not supported.")
     sells_there = check_marketplaces(spec["marketplaceIds"], book)
-    start, end = _times(spec, ctx.now)
+    try:
+        start, end = (
+            parse_iso(spec[n]) if spec.get(n) else ctx.now for n in ("dataStartTime", "dataEndTime")
+        )
+    except ValueError:
+        raise invalid_input("dataStartTime and dataEndTime must be ISO 8601 date-times.") from None
+    if start > end:
+        raise invalid_input("dataStartTime must be before dataEndTime.")
+    if end > ctx.now + 1:
+        raise invalid_input("dataEndTime must be prior to or equal to the current date and time.")
     clock = ctx.sandbox.clock
     started = ctx.now + clock.real_duration(QUEUE_SECONDS)
     record = ReportRecord(
