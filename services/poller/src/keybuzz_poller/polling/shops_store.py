@@ -16,10 +16,6 @@ from keybuzz_poller.shops.domain import CallsAsked, DayCalls, Shop, ShopStart, s
 from keybuzz_poller.shops.store import START_COLUMNS, PostgresShopCalls, shop_start
 from keybuzz_poller.tickets import store as tickets_store
 
-# A shop is polled while connected and its tenant not archived (a tenant the projection
-# has not heard of yet is polled: its connection says it exists). Paced: a marketplace
-# counts a shop's listings per interval from the calls it saw (an operator's frequency), so
-# a poll claimed sooner after its time than the last one would land inside it (a 429).
 # A shop's calls of a daily allowance, as its last poll's end asked them
 # (``poller_shop_reservations``), are reserved by the claim that leases it, all or none
 # within their limit and on their day only: its poll then starts with no statement.
@@ -37,6 +33,10 @@ _RESERVED_JOIN = """
         LEFT JOIN reserved ON reserved.poll_key = leased.poll_key
         LEFT JOIN poller_shop_reservations asked ON asked.poll_key = reserved.poll_key"""
 
+# A shop is polled while connected and its tenant not archived (a tenant the projection
+# has not heard of yet is polled: its connection says it exists). Paced: a marketplace
+# counts a shop's listings per interval from the calls it saw (an operator's frequency), so
+# a poll claimed sooner after its time than the last one would land inside it (a 429).
 SHOPS = PollTable(
     "poller_shops",
     "poll_key",
