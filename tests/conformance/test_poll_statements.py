@@ -85,13 +85,12 @@ async def test_a_poll_with_nothing_new_runs_one_statement_of_its_shop(
         why = NOT_YET[connector.marketplace]
         request.applymarker(pytest.mark.xfail(strict=True, reason=why))
     [shop] = await shops(conformance, driver)
-    most = MOST_STATEMENTS
     async with connected(conformance, connector, shop) as mine:
         await first_polled(conformance, mine)  # its history read: later polls find nothing
         statements = ShopStatements(conformance.poller.runtime.pool, mine.tenant)
 
         def lean() -> list[list[str]]:
-            return [p for p in statements.polls() if len(_poll_work(p)) <= most]
+            return [p for p in statements.polls() if len(_poll_work(p)) <= MOST_STATEMENTS]
 
         async def counted() -> bool | None:
             statements.listen()
@@ -113,7 +112,7 @@ async def test_a_poll_with_nothing_new_runs_one_statement_of_its_shop(
             ) from None
     for poll in statements.polls()[:POLLS_COUNTED]:
         if connector.marketplace in NOT_YET:
-            assert len(_poll_work(poll)) <= most, "\n".join(poll)
+            assert len(_poll_work(poll)) <= MOST_STATEMENTS, "\n".join(poll)
     assert len(lean()) >= POLLS_COUNTED
 
 

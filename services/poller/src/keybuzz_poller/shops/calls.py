@@ -7,10 +7,10 @@ ends there (its pages read so far stored, the cursor past them) and the next pol
 A poll reserves the calls its shop's polls spend lately before it starts: in the claim that
 leases the shop, as the last poll's end asked them (``polling/shops_store.py``), or else in
 the statement that reads the shop's row (``ShopStore.started``); all or none, within the
-pace. It spends them with no statement, and gives back what it did not spend in the statement that ends it (the
-scheduler's, ``DayCalls``): a poll that finds nothing new counts its calls in no statement of
-its own, and a crash between the two leaves them counted (spent for the day, never
-overspent).
+pace. It spends them with no statement, and gives back what it did not spend in the
+statement that ends it (the scheduler's, ``DayCalls``): a poll that finds nothing new
+counts its calls in no statement of its own, and a crash between the two leaves them
+counted (spent for the day, never overspent).
 
 A session that counts its calls (``ports.CountsCalls``) corrects the count by what each
 page really spent (none, or several); otherwise each page is one call. A page that makes
