@@ -16,8 +16,10 @@ import pytest
 from keybuzz_shared.own_words import own_words
 from keybuzz_shared.ticket_topics import (
     SUBJECTS,
+    BuyerMessage,
     Topics,
     classify,
+    classify_each,
     detect_language,
     language,
     language_of_country,
@@ -27,6 +29,8 @@ from keybuzz_shared.ticket_topics import (
     subject_rules,
     warm_up,
 )
+
+from tests.ticket_topics.measure import labeled
 
 # --- the buyer's own words ---------------------------------------------------------------
 
@@ -381,6 +385,22 @@ def test_what_the_marketplace_says_wins_over_the_text() -> None:
     topics = classify("Where is my parcel?")
     assert (topics.language, topics.language_source) == ("en", "detected")
     assert (topics.subject, topics.subject_source) == ("WHERE_IS_MY_ORDER", "detected")
+
+
+def test_messages_read_together_get_what_each_gets_alone() -> None:
+    """``classify_each`` applies the subject model once to a batch: each message's topics are
+    its own, whatever its neighbours (the labeled set, texts with nothing to read, and the
+    marketplace's word given for some)."""
+    texts = [m.text for m in labeled()] + ["", "?", "12345", "ok"]
+    batch = [
+        BuyerMessage(text, *(("fr", "CANCELLATION") if n % 7 == 3 else (None, None)))
+        for n, text in enumerate(texts)
+    ]
+    together = classify_each(batch)
+    alone = [classify(m.text, language=m.language, subject=m.subject) for m in batch]
+    assert together == alone
+    assert {t.subject for t in together} == set(SUBJECTS)  # every subject among them
+    assert classify_each([]) == []
 
 
 def test_a_later_message_can_change_a_detected_subject_not_a_marketplace_one() -> None:

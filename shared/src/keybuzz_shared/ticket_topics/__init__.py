@@ -1,6 +1,7 @@
 """What a ticket is about and in which language (docs/CONTRACTS.md, "Ticket topics").
 
-``classify`` reads one buyer message: the language and subject the marketplace gives win
+``classify`` reads one buyer message (``classify_each`` many, the subject model applied once
+to them all): the language and subject the marketplace gives win
 (source ``marketplace``); else the language is detected on the buyer's own words
 (``own_words``: quoted history, signature and boilerplate left out) and the subject decided
 on them by a linear model over their n-grams and the subject rules' weights (source
@@ -9,7 +10,7 @@ the subject classifier chosen by measurement"). ``later`` folds a later message 
 ticket's topics. Pure, and within ~1 ms a message.
 """
 
-from keybuzz_shared.ticket_topics.classify import classify, later
+from keybuzz_shared.ticket_topics.classify import BuyerMessage, classify, classify_each, later
 from keybuzz_shared.ticket_topics.language import LanguageGuess, detect_language, warm_up
 from keybuzz_shared.ticket_topics.subject_rules import subject_of
 from keybuzz_shared.ticket_topics.taxonomy import (
@@ -27,6 +28,7 @@ from keybuzz_shared.ticket_topics.taxonomy import (
 from keybuzz_shared.ticket_topics.typology import subject_of_label
 
 __all__ = [
+    "BuyerMessage",
     "COUNTRY_LANGUAGES",
     "RULE_LANGUAGES",
     "SOURCES",
@@ -37,6 +39,7 @@ __all__ = [
     "Subject",
     "Topics",
     "classify",
+    "classify_each",
     "detect_language",
     "language_of_country",
     "language_tag",

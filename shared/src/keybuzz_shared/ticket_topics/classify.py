@@ -1,22 +1,45 @@
-"""A ticket's topics from one message: the marketplace's word first, the buyer's text next."""
+"""A ticket's topics from a message: the marketplace's word first, the buyer's text next."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
+
 from keybuzz_shared.own_words import own_words
 from keybuzz_shared.ticket_topics.language import detect_language
-from keybuzz_shared.ticket_topics.subject_model import subject_of
+from keybuzz_shared.ticket_topics.subject_model import subjects_of
 from keybuzz_shared.ticket_topics.taxonomy import UNDETERMINED, Source, Subject, Topics
 
 
+class BuyerMessage(NamedTuple):
+    """A buyer's message as ``classify`` reads it: its whole body (quoted history, signature
+    and boilerplate are left out here), and the language (a BCP 47 primary tag) and subject
+    its marketplace gives, when it does: they win."""
+
+    text: str
+    language: str | None = None
+    subject: Subject | None = None
+
+
 def classify(text: str, *, language: str | None = None, subject: Subject | None = None) -> Topics:
-    """The language and subject of a buyer's message ``text`` (its whole body: quoted history,
-    signature and boilerplate are left out here). ``language`` (a BCP 47 primary tag) and
-    ``subject`` are what the marketplace says, when it does: they win."""
-    words = own_words(text) if language is None or subject is None else ""
+    """The language and subject of a buyer's message ``text`` (``BuyerMessage``)."""
+    return classify_each([BuyerMessage(text, language, subject)])[0]
+
+
+def classify_each(messages: Sequence[BuyerMessage]) -> list[Topics]:
+    """``classify`` of each message, the subject model applied once to all of them."""
+    words = [own_words(m.text) if m.language is None or m.subject is None else "" for m in messages]
+    detected = iter(
+        subjects_of([w for w, m in zip(words, messages, strict=True) if m.subject is None])
+    )
+    return [_topics(m, w, detected) for m, w in zip(messages, words, strict=True)]
+
+
+def _topics(message: BuyerMessage, words: str, detected: Iterator[Subject]) -> Topics:
     language_source: Source
     confidence: float | None
-    if language is not None:
-        language_source, confidence = "marketplace", None
+    if message.language is not None:
+        language, language_source, confidence = message.language, "marketplace", None
     else:
         guess = detect_language(words)
         language, language_source, confidence = guess.language, "detected", guess.confidence
@@ -24,8 +47,8 @@ def classify(text: str, *, language: str | None = None, subject: Subject | None 
         language=language,
         language_source=language_source,
         language_confidence=confidence,
-        subject=subject if subject is not None else subject_of(words),
-        subject_source="marketplace" if subject is not None else "detected",
+        subject=next(detected) if message.subject is None else message.subject,
+        subject_source="detected" if message.subject is None else "marketplace",
     )
 
 

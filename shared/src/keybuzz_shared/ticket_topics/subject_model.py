@@ -15,6 +15,8 @@ import functools
 import re
 import zlib
 from collections import Counter
+from collections.abc import Sequence
+from itertools import accumulate, chain
 from pathlib import Path
 from typing import BinaryIO, Final
 
@@ -77,6 +79,7 @@ _DENIED_TOPICS: Final = tuple(
 )
 
 Vector = tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]
+_COLUMN: Final = {subject: column for column, subject in enumerate(SUBJECTS)}
 
 
 def _hash(kind: bytes, text: str) -> int:
@@ -150,29 +153,27 @@ def _folded_features(folded: str, buckets: int) -> dict[int, int]:
 def vector(words: str, buckets: int, rule_scale: float) -> Vector:
     """``words`` as the model reads them: the n-gram counts (1 + log), of unit length, then
     each subject's rule weight over ``RULE_CAP``, times ``rule_scale``, in the columns after
-    the buckets (none at 0)."""
-    return _folded_vector(fold(words[:MAX_CHARS]), buckets, rule_scale)
-
-
-def _folded_vector(folded: str, buckets: int, rule_scale: float) -> Vector:
-    """``vector`` of words folded once (``fold(words[:MAX_CHARS])``): the n-grams and the
-    rules read the same folded text, so it is folded for both at once."""
+    the buckets (none at 0). The training's form; ``SubjectModel.folded_logits_of`` applies
+    the same to many texts at once."""
+    folded = fold(words[:MAX_CHARS])
     counts = _folded_features(folded, buckets)
     indices = np.fromiter(counts, dtype=np.int64, count=len(counts))
     values = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
     norm = float(np.sqrt(values @ values))
     if norm:
         values /= norm
-    if rule_scale:
-        weights = folded_scores(folded)
-        ruled = [
-            (buckets + SUBJECTS.index(s), rule_scale * min(w, RULE_CAP) / RULE_CAP)
-            for s, w in weights.items()
-        ]
-        if ruled:
-            indices = np.concatenate([indices, np.array([i for i, _ in ruled], dtype=np.int64)])
-            values = np.concatenate([values, np.array([v for _, v in ruled], dtype=np.float32)])
+    ruled = [(buckets + _COLUMN[s], w) for s, w in _rule_values(folded, rule_scale).items()]
+    if ruled:
+        indices = np.concatenate([indices, np.array([i for i, _ in ruled], dtype=np.int64)])
+        values = np.concatenate([values, np.array([v for _, v in ruled], dtype=np.float32)])
     return indices, values.astype(np.float32)
+
+
+def _rule_values(folded: str, rule_scale: float) -> dict[Subject, float]:
+    """Each subject's rule weight over ``RULE_CAP``, times ``rule_scale`` (none at 0)."""
+    if not rule_scale:
+        return {}
+    return {s: rule_scale * min(w, RULE_CAP) / RULE_CAP for s, w in folded_scores(folded).items()}
 
 
 class SubjectModel:
@@ -192,6 +193,8 @@ class SubjectModel:
         self.bias = bias.astype(np.float32)
         self.buckets = buckets
         self.rule_scale = rule_scale
+        # the rule columns' rows, read at every text: widened once
+        self.rule_rows = weights[buckets : buckets + len(SUBJECTS)].astype(np.float32)
 
     @classmethod
     def load(cls, path: Path | BinaryIO = WEIGHTS) -> SubjectModel:
@@ -222,12 +225,36 @@ class SubjectModel:
         )
 
     def logits(self, words: str) -> npt.NDArray[np.float32]:
-        return self.folded_logits(fold(words[:MAX_CHARS]))
+        logits: npt.NDArray[np.float32] = self.folded_logits_of([fold(words[:MAX_CHARS])])[0]
+        return logits
 
-    def folded_logits(self, folded: str) -> npt.NDArray[np.float32]:
-        indices, values = _folded_vector(folded, self.buckets, self.rule_scale)
-        rows = self.weights[indices].astype(np.float32)
-        return (values @ rows) * np.float32(self.scale) + self.bias
+    def folded_logits_of(self, folded: Sequence[str]) -> npt.NDArray[np.float32]:
+        """The logits of texts folded once (``fold(words[:MAX_CHARS])``), a row a text: the
+        model applied to them all at once, numpy's cost a call paid once a batch (a page, a
+        batch of mails), not once a message (BENCHMARKS.md, forty-first session)."""
+        counts = [_folded_features(f, self.buckets) for f in folded]
+        sums = np.zeros((len(folded), len(SUBJECTS)), dtype=np.float32)
+        featured = [row for row, c in enumerate(counts) if c]
+        if featured:
+            sizes = [len(counts[row]) for row in featured]
+            total = sum(sizes)
+            indices = np.fromiter(chain.from_iterable(counts[r] for r in featured), np.intp, total)
+            values = np.fromiter(
+                chain.from_iterable(counts[r].values() for r in featured), np.float32, total
+            )
+            np.log(values, out=values)
+            values += 1.0
+            starts = np.fromiter(accumulate(sizes[:-1], initial=0), np.intp, len(sizes))
+            norms = np.sqrt(np.add.reduceat(values * values, starts))
+            rows = values[:, None] * self.weights[indices]
+            sums[featured] = np.add.reduceat(rows, starts) / norms[:, None]
+        if self.rule_scale:
+            ruled = np.zeros_like(sums)
+            for row, text in enumerate(folded):
+                for subject, value in _rule_values(text, self.rule_scale).items():
+                    ruled[row, _COLUMN[subject]] = value
+            sums += ruled @ self.rule_rows
+        return sums * np.float32(self.scale) + self.bias
 
     def subject_of(self, words: str) -> Subject:
         return SUBJECTS[int(np.argmax(self.logits(words)))]
@@ -242,7 +269,16 @@ def shipped() -> SubjectModel:
 def subject_of(words: str) -> Subject:
     """The subject of ``words`` (a buyer's own words) by the shipped model; ``OTHER`` for
     words with nothing to read."""
-    folded = fold(words[:MAX_CHARS])  # once, for the check, the n-grams and the rules
-    if not _TOKEN.search(folded):
-        return "OTHER"
-    return SUBJECTS[int(np.argmax(shipped().folded_logits(folded)))]
+    return subjects_of([words])[0]
+
+
+def subjects_of(texts: Sequence[str]) -> list[Subject]:
+    """``subject_of`` of each text, the shipped model applied once to them all."""
+    folded = [fold(words[:MAX_CHARS]) for words in texts]  # once: the check, n-grams, rules
+    read = [row for row, f in enumerate(folded) if _TOKEN.search(f)]
+    subjects: list[Subject] = ["OTHER"] * len(texts)
+    if read:
+        logits = shipped().folded_logits_of([folded[row] for row in read])
+        for row, best in zip(read, logits.argmax(axis=1).tolist(), strict=True):
+            subjects[row] = SUBJECTS[best]
+    return subjects

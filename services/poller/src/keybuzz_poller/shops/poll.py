@@ -370,6 +370,7 @@ async def _take_messages(
         sorted({key for m, _, key in stored if m.sender_type == SELLER}),
     )
     tickets, near, own = found.tickets, iter(found.incidents_near), found.own_replies
+    reads = _topics_of([(m, e) for m, e, _ in stored if m.sender_type in OPENS_TICKET])
     threads: dict[str, list[tuple[ExternalMessageRow, Topics | None]]] = {}
     placed: list[_Placed] = []
     touched: list[str] = []
@@ -381,7 +382,7 @@ async def _take_messages(
             ):
                 poll.notices += 1  # the incident put its own message in the ticket
                 continue
-            read = _topics(message, external)
+            read = reads.get(external.id)
             threads.setdefault(key, []).append((external, read))
             placed.append(_Placed(key, external, read=read, opens=True))
             poll.tickets_opened_or_joined += 1
@@ -439,12 +440,15 @@ def _storable(shop: Shop, messages: list[InboxMessage], poll: ShopPoll) -> list[
     return kept
 
 
-def _topics(message: InboxMessage, external: ExternalMessageRow) -> Topics | None:
-    """A buyer's message's topics, the marketplace's word first (``InboxMessage.language``,
-    ``ticket_subject``); none for its staff's (their words are not the buyer's)."""
-    if message.sender_type != BUYER:
-        return None
-    return topics.of_message(external, language=message.language, subject=message.ticket_subject)
+def _topics_of(messages: list[tuple[InboxMessage, ExternalMessageRow]]) -> dict[str, Topics]:
+    """The buyer's messages' topics by stored id, read together, the marketplace's word first
+    (``InboxMessage.language``, ``ticket_subject``); none for its staff's (their words are
+    not the buyer's)."""
+    buyers = [(m, e) for m, e in messages if m.sender_type == BUYER]
+    read = topics.of_messages(
+        [topics.to_classify(e, language=m.language, subject=m.ticket_subject) for m, e in buyers]
+    )
+    return {e.id: found for (_, e), found in zip(buyers, read, strict=True)}
 
 
 async def _own_reply(
@@ -518,7 +522,7 @@ async def _take_incident(
             message, tenant_id=shop.tenant_id, marketplace=shop.marketplace, received_at=now
         )
         if await store.add_message(external, []):  # a new incident
-            read = _topics(message, external)
+            read = _topics_of([(message, external)]).get(external.id)
             ticket_id = await store.open_ticket(key, external, read)
             await _buyer_message(unit, external, ticket_id, read)
     if ticket_id is None:  # its message is stored but its ticket is not: cannot happen

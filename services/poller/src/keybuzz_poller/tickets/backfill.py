@@ -72,15 +72,19 @@ async def backfill_topics(db: Executor, request: TopicBackfillRequest) -> TopicB
 
 def folded(messages: list[BuyerWords]) -> dict[str, Topics]:
     """Each ticket's buyer messages (oldest first) read and folded as the poller does."""
+    read = topics.of_messages(
+        [
+            topics.words_to_classify(m.body, inbound_address=m.inbound_address, country=m.country)
+            for m in messages
+        ]
+    )
     by_ticket: dict[str, list[Topics]] = defaultdict(list)
-    for m in messages:
-        by_ticket[m.ticket_id].append(
-            topics.of_words(m.body, inbound_address=m.inbound_address, country=m.country)
-        )
+    for m, one in zip(messages, read, strict=True):
+        by_ticket[m.ticket_id].append(one)
     return {
         ticket_id: found
-        for ticket_id, read in by_ticket.items()
-        if (found := topics.folded(read)) is not None
+        for ticket_id, thread in by_ticket.items()
+        if (found := topics.folded(thread)) is not None
     }
 
 

@@ -97,13 +97,16 @@ async def store_mails(
     messages_of = dict(zip((e.id for e in fresh), ids, strict=False))  # external → message
     threads = _threads(fresh)
     windows = await _response_windows(tickets, tenant_id, {m for m, _ in threads})
-    # Each buyer's mail read once for its topics; an automatic one says nothing of them,
-    # nor does one the parser could not read (its body is the raw mail).
-    read = {
-        e.id: topics.of_message(e, subject=said[e.id])
-        for e in fresh
-        if e.id not in automatic and e.parse_error is None
-    }
+    # Each buyer's mail read once for its topics, the batch's together; an automatic one
+    # says nothing of them, nor does one the parser could not read (its body is the raw mail).
+    buyers = [e for e in fresh if e.id not in automatic and e.parse_error is None]
+    read = dict(
+        zip(
+            (e.id for e in buyers),
+            topics.of_messages([topics.to_classify(e, subject=said[e.id]) for e in buyers]),
+            strict=True,
+        )
+    )
     rows = [
         topics.with_topics(
             _ticket_row(

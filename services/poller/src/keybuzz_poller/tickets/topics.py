@@ -1,16 +1,23 @@
 """What a ticket is about and in which language, as its buyer messages are stored: each
-message classified once (``keybuzz_shared.ticket_topics``: the marketplace's word first,
-the buyer's words next), a thread's messages folded in order (``later``), and the
-ticket row's fields. The store folds a row into a stored ticket by the same rule in SQL
+message classified once, a page's or a batch's together (``keybuzz_shared.ticket_topics``:
+the marketplace's word first, the buyer's words next), a thread's messages folded in order
+(``later``), and the ticket row's fields. The store folds a row into a stored ticket by the same rule in SQL
 (``tickets/store.py``, ``upsert_tickets``); the unit tier's fake by ``later`` itself."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import msgspec
-from keybuzz_shared.ticket_topics import Subject, Topics, classify, language_of_country, later
+from keybuzz_shared.ticket_topics import (
+    BuyerMessage,
+    Subject,
+    Topics,
+    classify_each,
+    language_of_country,
+    later,
+)
 from prometheus_client import Counter
 
 from keybuzz_poller.tickets.ports import ExternalMessageRow, TicketRow
@@ -26,9 +33,22 @@ CLASSIFIED = Counter(
 def of_message(
     external: ExternalMessageRow, *, language: str | None = None, subject: Subject | None = None
 ) -> Topics:
-    """A stored buyer message's topics: ``language`` and ``subject`` the marketplace's, when
-    it gives them; a relayed mail's language is its site's (the inbound address's country)."""
-    return of_words(
+    """A stored buyer message's topics (``to_classify``)."""
+    return of_messages([to_classify(external, language=language, subject=subject)])[0]
+
+
+def of_messages(messages: Sequence[BuyerMessage]) -> list[Topics]:
+    """Buyer messages' topics (``to_classify``), read together: a page's, a batch of mails'."""
+    return classify_each(messages)
+
+
+def to_classify(
+    external: ExternalMessageRow, *, language: str | None = None, subject: Subject | None = None
+) -> BuyerMessage:
+    """A stored buyer message as it is classified: ``language`` and ``subject`` the
+    marketplace's, when it gives them; a relayed mail's language is its site's (the inbound
+    address's country)."""
+    return words_to_classify(
         external.body,
         inbound_address=external.inbound_address,
         country=external.country,
@@ -37,18 +57,18 @@ def of_message(
     )
 
 
-def of_words(
+def words_to_classify(
     body: str,
     *,
     inbound_address: str | None,
     country: str | None,
     language: str | None = None,
     subject: Subject | None = None,
-) -> Topics:
-    """``of_message`` on a stored message's columns (the topics backfill reads only those)."""
+) -> BuyerMessage:
+    """``to_classify`` on a stored message's columns (the topics backfill reads only those)."""
     if language is None and inbound_address is not None:
         language = language_of_country(country)
-    return classify(body, language=language, subject=subject)
+    return BuyerMessage(body, language, subject)
 
 
 def count(topics: Topics) -> None:
