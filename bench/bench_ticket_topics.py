@@ -8,7 +8,9 @@ measure them too. Each runs offline from its wheel. Accuracy is over the message
 of the eight languages, the detector's own answer taken as it is (no threshold);
 "ticket_topics" is the classifier as the poller runs it, with its "und" threshold, over
 every message. Time: per message, after a warm-up, best of 3 passes; CPU by
-``time.thread_time_ns``.
+``time.thread_time_ns``. And ``classify_each`` as the poller calls it, a page's or a batch
+of mails' messages at once: the CPU a message, the messages read one at a time (the same
+run's baseline), 10 and 100 at a time.
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ import time
 from collections.abc import Callable
 
 from keybuzz_shared.own_words import own_words
-from keybuzz_shared.ticket_topics import RULE_LANGUAGES, classify, detect_language
+from keybuzz_shared.ticket_topics import (
+    RULE_LANGUAGES,
+    BuyerMessage,
+    classify,
+    classify_each,
+    detect_language,
+)
 
 from bench.harness import BenchContext, Figure
 from tests.ticket_topics.measure import accuracy, classified, labeled, subject_figures
@@ -93,6 +101,22 @@ def _timed_us(action: Callable[[str], object], texts: list[str]) -> list[float]:
     return best
 
 
+def _batched_us(texts: list[str], size: int) -> float:
+    """The mean CPU a message in µs, the messages classified ``size`` at a time, best of 3."""
+    batches = [
+        [BuyerMessage(t) for t in texts[at : at + size]] for at in range(0, len(texts), size)
+    ]
+    for batch in batches:  # warm-up
+        classify_each(batch)
+    best = float("inf")
+    for _ in range(3):
+        started = time.thread_time_ns()
+        for batch in batches:
+            classify_each(batch)
+        best = min(best, (time.thread_time_ns() - started) / 1000)
+    return best / len(texts)
+
+
 def _p99(values: list[float]) -> float:
     return statistics.quantiles(values, n=100)[98]
 
@@ -138,6 +162,18 @@ async def run(ctx: BenchContext) -> list[Figure]:
             f"{len(texts)} messages, own words + language + subject",
         }
     )
+    alone = _batched_us(texts, 1)
+    for size in (1, 10, 100):
+        spent = alone if size == 1 else _batched_us(texts, size)
+        figures.append(
+            {
+                "name": f"ticket_topics.classify_each: CPU a message, {size} at a time",
+                "value": spent,
+                "unit": "µs",
+                "baseline": alone,
+                "note": f"{len(texts)} messages; baseline: one at a time, the same run",
+            }
+        )
     figures.append(
         {
             "name": "ticket_topics: language accuracy",
