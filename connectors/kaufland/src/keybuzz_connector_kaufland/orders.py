@@ -77,9 +77,8 @@ def order_of(raw: Any) -> seam.OrderSummary:
 
 
 async def storefronts(client: kit.Requester) -> list[str]:
-    answers = answers_of(client)
-    listed = await answers.get("info/storefront", list[str], operation="GetAllStorefronts")
-    return [s.lower() for s in listed]
+    asked = answers_of(client).get("info/storefront", list[str], operation="GetAllStorefronts")
+    return [s.lower() for s in await asked]
 
 
 def unit_orders(client: kit.Requester) -> seam.OrderSource:
