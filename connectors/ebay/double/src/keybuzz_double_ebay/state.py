@@ -78,10 +78,6 @@ def message(
     }
 
 
-def seeded_orders(seller: Seller, now: float) -> list[dict[str, Any]]:
-    return [seller_order(seller, n, now - 86_400 * (1 + 7 * n)) for n in range(6)]
-
-
 def seller_order(seller: Seller, n: int, when: float) -> dict[str, Any]:
     """The seller's ``n``-th order, created and last modified ``when``."""
     states = ("NOT_STARTED", "IN_PROGRESS", "FULFILLED")
@@ -157,8 +153,9 @@ class EbayState:
         for n in range(1, sb.config.of(EbayDoubleSettings).extra_shops + 1):
             number = str(EXTRA_NUMBERS + n)
             sellers[number] = Seller(number, seed, f"eBay Boutique {n:05d}")
-        for seller in sellers.values():
-            seller.orders = seeded_orders(seller, time.time())
+        for seller in sellers.values():  # six orders, a week apart
+            now = time.time()
+            seller.orders = [seller_order(seller, n, now - 86_400 * (1 + 7 * n)) for n in range(6)]
         secret = f"SBX-{hashlib.sha256(seed.encode()).hexdigest()[:24]}"
         faults = FaultInjector(seed, WebPageFaults())
         state = cls(seed, secret, sellers, faults, Issued(sb.clock), Issued(sb.clock))
