@@ -266,7 +266,7 @@ class StatusEnvelope:
     later: frozenset[str] = frozenset()
     all_later: bool = False
     status_at: str | None = "status"
-    error_text: tuple[str, ...] = ()  # children whose texts make an error's (its code too)
+    error_text: tuple[str, ...] = ()  # children whose texts make an error's (none: its own)
     token: frozenset[str] = frozenset()
     per_item: frozenset[str] = frozenset()
     text_chars: int = 300
@@ -288,8 +288,8 @@ class StatusEnvelope:
         return status, self.errors(self.node(root), redact)
 
     def errors(self, node: Node, redact: Callable[[str], str] = str) -> Errors:
-        """Without a secret the API may echo, nor anything shaped like a token (masked
-        before shortening, so no part of one is left)."""
+        """Each code an attribute or a child; without a secret the API may echo, nor anything
+        shaped like a token (masked before shortening, so no part of one is left)."""
         return tuple(
             StatusEnvelope.Error(
                 code=mask_tokens(error.element.get("code") or error.text("code") or ""),
