@@ -9,6 +9,7 @@ the size cap, and texts without the shop's key."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,8 +20,8 @@ import pytest
 from keybuzz_devstack.testing import asgi_body, serving
 from keybuzz_shared.addresses import data_client
 from keybuzz_shared.connectors.kit import ApiSpec, CallErrors, HeaderAuth, Refusals, Requester
-from keybuzz_shared.connectors.kit.requester import Answers, Refusal
-from keybuzz_shared.connectors.kit.xml_answers import answer_root
+from keybuzz_shared.connectors.kit.requester import Answers, Garbled, Refusal
+from keybuzz_shared.connectors.kit.xml_answers import parse_guarded
 from keybuzz_shared.file_links import FileLinks, LinkRefused
 from lxml import etree
 
@@ -48,7 +49,8 @@ class Documents:
     content_type = "text/xml; charset=utf-8"
 
     def read(self, content: bytes, max_bytes: int, redact: Callable[[str], str]) -> Envelope:
-        root = answer_root(content, lambda why: KitUnreadable("doc", why), max_bytes=max_bytes)
+        unreadable = functools.partial(KitUnreadable, "doc")
+        root = parse_guarded(content, unreadable, max_bytes=max_bytes, garbled=Garbled)
         return Envelope(root.get("status") or "", redact(root.text or ""), root)
 
     def refusal(self, document: Envelope) -> Refusal | None:

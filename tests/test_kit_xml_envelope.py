@@ -1,7 +1,8 @@
 """An XML API's status envelope declared (kit/xml_answers.py): its status and errors
 read, their texts without a secret, a refusal said with its codes ("later" ones asked again),
-an answer whose errors are its items' left to the caller, a token's refusal renewed, and a
-login's refusal the credentials'. No server."""
+an answer whose errors are its items' left to the caller, an envelope named by its root
+with errors of elements, a token's refusal renewed, and a login's refusal the credentials'.
+No server."""
 
 from __future__ import annotations
 
@@ -64,6 +65,36 @@ def test_an_answer_whose_errors_are_its_items_is_left_to_the_caller() -> None:
     assert ENVELOPE.refusal(read(answer("update_response", "ERROR"))) is None
     own = read(answer("update_response", "ERROR", ("E_1", "no")))
     assert ENVELOPE.refusal(own) == Refusal("ERROR E_1")
+
+
+def test_an_envelope_named_by_its_root_with_errors_of_elements() -> None:
+    """``status_at`` None: the root's name is its status, any other root accepted, in any
+    namespace; each error's code and text its children's; later only when every code is."""
+    named = StatusEnvelope(
+        ns=None,
+        unreadable=Off,
+        status_at=None,
+        accepting=None,
+        refusing=frozenset({"error_answer"}),
+        later=frozenset({"E_LATER"}),
+        all_later=True,
+        error_text=("message", "details/detail"),
+    )
+
+    def said(*codes: str) -> StatusEnvelope.Answer:
+        errors = "".join(
+            f"<error><type>T</type><code>{c}</code><message>no</message>"
+            "<details><detail>key s3cret</detail></details></error>"
+            for c in codes
+        )
+        data = f'<error_answer xmlns="urn:any">{errors}</error_answer>'.encode()
+        return named.read(data, 1024, lambda text: text.replace("s3cret", "[REDACTED]"))
+
+    assert said("E_1").errors == (StatusEnvelope.Error("E_1", "", "no key [REDACTED]"),)
+    assert named.refusal(said("E_LATER")) == Refusal("error_answer E_LATER", later=True)
+    assert named.refusal(said("E_LATER", "E_1")) == Refusal("error_answer E_1, E_LATER")
+    result = named.read(b'<any_result xmlns="urn:x"><a/></any_result>', 1024, str)
+    assert result.status == "any_result" and named.refusal(result) is None
 
 
 @pytest.mark.parametrize(

@@ -18,11 +18,7 @@ from keybuzz_connector_fnac.session import Count, Pages, Renumbered, iso_window
 from keybuzz_shared.connectors.kit import Listing
 from keybuzz_shared.connectors.kit.listing import PageRead, logged_each
 from keybuzz_shared.connectors.kit.requester import Garbled
-from keybuzz_shared.connectors.kit.xml_answers import (
-    Node,
-    answer_root,
-    parse_guarded,
-)
+from keybuzz_shared.connectors.kit.xml_answers import Node, parse_guarded
 from keybuzz_shared.connectors.seam import read_each, state_of
 from lxml import etree
 
@@ -75,6 +71,10 @@ def test_texts_as_xml_holds_and_carries_them() -> None:
         datetime(2026, 1, 2, 12, 0, 0, 999, tzinfo=timezone(timedelta(hours=2)))
     ) == ("2026-01-02T10:00:00+00:00")
     assert xml_instant(datetime(2026, 1, 2)) == "2026-01-02T00:00:00+00:00"  # naive: UTC
+
+
+def answer_root(data: bytes, refused: type[Exception], **how: Any) -> etree._Element:
+    return parse_guarded(data, refused, garbled=Garbled, **how)
 
 
 def test_an_answer_cut_short_is_garbled_any_other_unread_is_refused() -> None:

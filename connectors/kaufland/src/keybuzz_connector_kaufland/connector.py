@@ -7,8 +7,7 @@ from collections.abc import Mapping
 from functools import partial
 from typing import ClassVar
 
-from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.seam import WORKING_DAYS, ShopApiSettings
+from keybuzz_shared.connectors import kit, seam
 
 from keybuzz_connector_kaufland import tickets
 from keybuzz_connector_kaufland.orders import storefronts, unit_orders
@@ -18,15 +17,12 @@ KAUFLAND = "KAUFLAND"  # the marketplace value of its shops, tickets and orders
 
 class KauflandSettings(kit.ShopSettings, kw_only=True, frozen=True):
     MARKETPLACE: ClassVar[str] = KAUFLAND
-    # Kaufland keeps no read mark on ticket messages [official: none in the API].
     MARKS_READ: ClassVar[bool] = False
 
-    # Production's API [official]; ``make run`` points it at the sandbox's double.
     api_url: str = "https://sellerapi.kaufland.com/v2"
 
     @property
     def file_hosts(self) -> tuple[str, ...]:
-        """The storefronts' sites, where a ticket's files are linked, and the API's origin."""
         return (self.api_url, *(f"https://www.kaufland.{s}" for s in tickets.LANGUAGES))
 
 
@@ -37,7 +33,6 @@ CREDENTIAL_FIELDS = (
     kit.key_field("secret_key", "Secret Key", max_length=128),  # 64 [official], room kept
 )
 REQUESTS_PER_SECOND = 55  # Kaufland's 111 halved: the poller's, orders' (KAUFLAND.md, "Limits")
-# A 401 for the request's headers says nothing of the keys (docs/KAUFLAND.md, "Signing").
 HEADERS_REFUSED = kit.Refusals.Held.said(
     401,
     "type",
@@ -55,7 +50,7 @@ SPEC = kit.ApiSpec(
 )
 
 
-def client_of(shop: kit.Declaration.Opening[ShopApiSettings]) -> kit.Requester:
+def client_of(shop: kit.Declaration.Opening[seam.ShopApiSettings]) -> kit.Requester:
     fields = shop.credentials
     auth = kit.HeaderAuth.signed(fields["client_key"], fields["secret_key"], SIGNED_HEADERS)
     seller = {"client_key": fields["client_key"]}
@@ -68,7 +63,7 @@ async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:
     return credentials["client_key"]
 
 
-def session_of(client: kit.Requester, api: ShopApiSettings | None = None) -> kit.KitSession:
+def session_of(client: kit.Requester, api: seam.ShopApiSettings | None = None) -> kit.KitSession:
     inbox, post = tickets.ticket_inbox(client), partial(tickets.post_message, client)
     return kit.KitSession(
         inbox,
@@ -85,7 +80,7 @@ ORDER_IDS = kit.OrderIdPattern(
     keep=lambda w: any(c.isdigit() for c in w) and any(c.isalpha() for c in w),
 )
 RESPONSE_WINDOW = kit.Declaration.OwnRule.hours(
-    48, "only Kaufland's customer service clears a ticket without a reply", clock=WORKING_DAYS
+    48, "only Kaufland's customer service clears a ticket without a reply", clock=seam.WORKING_DAYS
 )
 DISCUSSIONS = kit.Declaration.Discussions(
     ("BUYER",),

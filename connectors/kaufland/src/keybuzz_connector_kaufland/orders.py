@@ -9,14 +9,12 @@ from typing import Any
 
 import msgspec
 from keybuzz_shared.connectors import kit, seam
-from keybuzz_shared.connectors.seam import OrderLine, OrderSummary
 from keybuzz_shared.times import as_utc
 
 from keybuzz_connector_kaufland.tickets import answers_of, newest_first
 
 ORDERS_PAGE = 20  # orders a page (each then read with its units); Kaufland takes 1-100
 SORT = {"sort": "ts_updated:desc"}  # order units by their last change, as the paging reads
-# An order unit's state [official] → the seam's status.
 STATUSES = {
     "open": "PENDING",
     "need_to_be_sent": "CONFIRMED",
@@ -50,11 +48,10 @@ class Order(msgspec.Struct, frozen=True):
     order_units: list[Unit] = []
 
 
-def order_of(raw: Any) -> OrderSummary:
-    """An order with its units as the seam's (ValueError: off Kaufland's shape)."""
+def order_of(raw: Any) -> seam.OrderSummary:
     order = kit.read_as(Order, raw, "order")
     lines = tuple(
-        OrderLine(
+        seam.OrderLine(
             line_id=str(u.id_order_unit),
             state=u.status,
             status=STATUSES.get(u.status, "PENDING"),
@@ -68,7 +65,7 @@ def order_of(raw: Any) -> OrderSummary:
     )
     least = kit.ListedOrders.least_advanced(lines)
     created = as_utc(order.ts_created_iso)
-    return OrderSummary(
+    return seam.OrderSummary(
         external_id=order.id_order,
         state=least.state if least else "open",
         status=least.status if least else "PENDING",
@@ -80,10 +77,8 @@ def order_of(raw: Any) -> OrderSummary:
 
 
 async def storefronts(client: kit.Requester) -> list[str]:
-    """The seller's, as the connect check asks them too."""
-    answers = answers_of(client)
-    listed = await answers.get("info/storefront", list[str], operation="GetAllStorefronts")
-    return [s.lower() for s in listed]
+    asked = answers_of(client).get("info/storefront", list[str], operation="GetAllStorefronts")
+    return [s.lower() for s in await asked]
 
 
 def unit_orders(client: kit.Requester) -> seam.OrderSource:

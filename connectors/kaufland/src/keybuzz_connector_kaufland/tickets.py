@@ -19,8 +19,6 @@ LIMITS = seam.Limits(
     max_text_length=65_535,  # CreateTicketMessageRequest.text [official]
     page_size=10,  # tickets read whole an inbox page
 )
-LIST_LIMIT = 30  # GET /tickets' most a page [official]
-OVERLAP = 3  # places each next page starts early (tickets moved down by a change)
 SORT = {"sort": "ts_updated_iso:desc"}
 SENDERS: dict[str, seam.SenderType] = {
     "buyer": "BUYER",
@@ -28,7 +26,6 @@ SENDERS: dict[str, seam.SenderType] = {
     "customer_service": "MARKETPLACE_SUPPORT",
     "system": "SYSTEM",
 }
-# A storefront's buyers' language [official locales].
 LANGUAGES = {"de": "de", "at": "de", "cz": "cs", "sk": "sk", "pl": "pl", "fr": "fr", "it": "it"}
 STATUSES = {
     "opened": "ouvert",
@@ -73,7 +70,6 @@ class Message(msgspec.Struct, frozen=True):
 
     @property
     def said(self) -> tuple[str, seam.SenderType, str, str, datetime]:
-        """As the kit's ``thread_messages`` takes it: id, sender, name, text, time."""
         sender = SENDERS.get(self.author.role, "SYSTEM")
         return str(self.id_ticket_message), sender, self.author.name, self.text, self.ts_created_iso
 
@@ -94,7 +90,6 @@ class Unit(msgspec.Struct, frozen=True):
 
 
 class Ticket(msgspec.Struct, frozen=True):
-    # Its id: 001 and digits [official pattern], kept with its leading zeros.
     id_ticket: Annotated[str, msgspec.Meta(pattern=r"^001[0-9]+$")]
     ts_updated_iso: datetime
     status: str
@@ -109,15 +104,11 @@ class Ticket(msgspec.Struct, frozen=True):
     order_units: list[Unit] = []
 
 
-# --- the mapping to the seam --------------------------------------------------------------
-
-
 def inbox_messages_of(ticket: Ticket) -> list[seam.InboxMessage]:
-    order = ticket.order_units[0].id_order if ticket.order_units else None
-    orders = ", ".join(dict.fromkeys(u.id_order for u in ticket.order_units))
+    orders = list(dict.fromkeys(u.id_order for u in ticket.order_units))
     waits = "oui" if ticket.is_seller_responsible else "non"
     return kit.KitSession.ReadInTurn.thread_messages(
-        seam.ThreadKey(kind="DISCUSSION", id=ticket.id_ticket, order_id=order),
+        seam.ThreadKey(kind="DISCUSSION", id=ticket.id_ticket, order_id=next(iter(orders), None)),
         [m.said for m in sorted(ticket.messages, key=lambda m: m.id_ticket_message)],
         files=[(f.linked, f.ts_created_iso) for f in ticket.files],
         waiting=ticket.is_seller_responsible,
@@ -127,7 +118,7 @@ def inbox_messages_of(ticket: Ticket) -> list[seam.InboxMessage]:
             ("ticket_status", "Ticket", kit.labelled(ticket.status, STATUSES)),
             ("open_reason", "Motif d'ouverture", ticket.open_reason),
             ("topic", "Sujet Kaufland", ticket.topic),
-            ("orders", "Commandes", orders or None),
+            ("orders", "Commandes", ", ".join(orders) or None),
             ("order_units", "Unités de commande", ", ".join(map(str, ticket.ids_order_units))),
             ("seller_responsible", "Attend le vendeur", waits),
         ),
@@ -142,9 +133,7 @@ def inbox_messages_of(ticket: Ticket) -> list[seam.InboxMessage]:
 
 def ticket_inbox(client: kit.Requester) -> kit.KitSession.ReadInTurn[Ticket, Ticket]:
     answers = answers_of(client)
-    paging = newest_first(
-        lambda t: (as_utc(t.ts_updated_iso), t.id_ticket), size=LIST_LIMIT, overlap=OVERLAP
-    )
+    paging = newest_first(lambda t: (as_utc(t.ts_updated_iso), t.id_ticket), size=30, overlap=3)
     ticket = kit.KitSession.ReadInTurn.Item.at(
         client,
         "tickets",
@@ -181,7 +170,6 @@ async def post_message(client: kit.Requester, reply: seam.Reply) -> None:
 
 
 async def close_ticket(client: kit.Requester, thread: seam.ThreadKey) -> None:
-    """Closing is the same asked twice [assumed]: sent again after a lost answer."""
     call = "PATCH tickets/{id}/close"
     if not thread.id.isdigit():
         raise client.errors.refused(call, 404, "not a ticket id")
@@ -189,7 +177,6 @@ async def close_ticket(client: kit.Requester, thread: seam.ThreadKey) -> None:
 
 
 def reply_refusal(reply: seam.Reply, standing: seam.ThreadStanding, now: datetime) -> str | None:
-    """A ticket closed for good takes no message [official: ``finally-closed``]."""
     if standing.detail("ticket_status") == STATUSES["customer_service_closed_final"]:
         return "Kaufland's customer service closed this ticket for good: it takes no message"
     return None

@@ -176,7 +176,7 @@ async def probe(client: RakutenClient, credentials: Mapping[str, str]) -> str:
     """One getitemtodolist with the login and token: Rakuten names the seller it answers
     for (``request/user`` [assumed]); a token of another seller is refused."""
     answer = await client.action("getitemtodolist")
-    named = [u] if (u := answer.node.text("request/user")) else []
+    named = [u] if (u := wire.ANSWERS.node(answer.root).text("request/user")) else []
     return kit.own_account(CREDENTIAL_FIELDS, credentials["login"], named, wire.ERRORS)
 
 

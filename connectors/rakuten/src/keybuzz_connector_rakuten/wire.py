@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, NamedTuple
@@ -65,63 +64,43 @@ def moment(value: str) -> datetime:
     return datetime.strptime(value.strip(), DATE_FORMAT).replace(tzinfo=PARIS).astimezone(UTC)
 
 
-class Answer(NamedTuple):
-    """An answer, read whatever its namespace; ``refused``: an ``errorresponse`` as a refusal."""
-
-    node: Node
-    refused: kit.Refusals.Refusal | None = None
-    codes: frozenset[str] = frozenset()
-
-
-class Answers:
-    """Rakuten's answers for the kit's requester: XML in UTF-8, its refusals an
-    ``errorresponse`` of ``<error>``s (type, code, message, details) [official], said code
-    first with their texts; all of them ``LATER_CODES``: asked again like a 429."""
-
-    content_type = "text/xml; charset=utf-8"
-
-    def read(self, content: bytes, max_bytes: int, redact: Callable[[str], str]) -> Answer:
-        refused = partial(ERRORS.unreadable, "sales_ws")
-        node = Node(Node.answer_root(content, refused, max_bytes=max_bytes), None, ValueError)
-        if node.name != "errorresponse":
-            return Answer(node)
-        errors = node.all("error")
-        codes = [error.text("code") or "" for error in errors]
-        said = "; ".join(" ".join(_said(error)) for error in errors)
-        later = bool(codes) and all(code in LATER_CODES for code in codes)
-        reason = redact(said or "an error without a reason")
-        return Answer(node, kit.Refusals.Refusal(reason, later), frozenset(codes))
-
-    def refusal(self, answer: Answer) -> kit.Refusals.Refusal | None:
-        return answer.refused
-
-    def result(self, answer: Answer, root: str) -> Node:
-        """The ``<response>`` of a ``root`` answer."""
-        found = answer.node.get("response") if answer.node.name == root else None
-        if found is None:
-            raise ERRORS.unreadable(root, f"expected <{root}> with a <response>")
-        return Node(found, None, ValueError)
+# Its answers: a result's root, or an ``errorresponse`` of ``<error>``s (type, code, message,
+# details) [official], in any namespace; all of them ``LATER_CODES``: asked again like a 429.
+ANSWERS = Node.StatusEnvelope(
+    ns=None,
+    unreadable=partial(ERRORS.unreadable, "sales_ws"),
+    status_at=None,
+    accepting=None,
+    refusing=frozenset({"errorresponse"}),
+    later=LATER_CODES,
+    all_later=True,
+    error_text=("message", "details/detail"),
+)
+Answer = Node.StatusEnvelope.Answer
 
 
-def _said(error: Node) -> list[str]:
-    found = (
-        e.element.text for path in ("code", "message", "details/detail") for e in error.all(path)
-    )
-    return [text.strip() for text in found if text and text.strip()]
+def result(answer: Answer, root: str) -> Node:
+    """The ``<response>`` of a ``root`` answer."""
+    found = Node(answer.root, None, ValueError)
+    if found.name != root or (response := found.get("response")) is None:
+        raise ERRORS.unreadable(root, f"expected <{root}> with a <response>")
+    return Node(response, None, ValueError)
 
 
 def refused(call: str, status: int, document: Any) -> Exception:
-    """The refusal an answer says (a credentials code: the credentials'), else its status's."""
-    if isinstance(document, Answer) and document.refused is not None:
-        if document.codes & CREDENTIAL_CODES:
-            return ERRORS.credentials_refused(f"{call}: {document.refused.reason}")
-        return ERRORS.refused(call, status, document.refused.reason)
+    """The refusal an answer says, code first (a credentials code: the credentials'), else
+    its status's."""
+    if isinstance(document, Node.StatusEnvelope.Answer) and document.status in ANSWERS.refusing:
+        said = "; ".join(f"{e.code} {e.text}".strip() for e in document.errors)
+        reason = said or "an error without a reason"
+        if {error.code for error in document.errors} & CREDENTIAL_CODES:
+            return ERRORS.credentials_refused(f"{call}: {reason}")
+        return ERRORS.refused(call, status, reason)
     if status in (401, 403):
         return ERRORS.credentials_refused(f"{call}: HTTP {status}")
     return ERRORS.refused(call, status, f"HTTP {status}")
 
 
-ANSWERS = Answers()
 SPEC = kit.ApiSpec(
     LABEL,
     logging.getLogger(__name__),
@@ -138,7 +117,7 @@ SPEC = kit.ApiSpec(
 
 def todo_items(answer: Answer) -> list[str]:
     """The item ids getitemtodolist lists (each once, in their order)."""
-    found = ANSWERS.result(answer, "getitemtodolistresult")
+    found = result(answer, "getitemtodolistresult")
     ids = (item.text("itemid") for item in found.all("items/item"))
     return list(dict.fromkeys(i for i in ids if i))
 
@@ -156,7 +135,7 @@ class Item(NamedTuple):
 
 
 def item_of(answer: Answer, login: str) -> Item:
-    found = ANSWERS.result(answer, "getiteminfosresult")
+    found = result(answer, "getiteminfosresult")
     item = next(iter(found.all("item")), None)
     if item is None:
         raise ERRORS.unreadable("getiteminfos", "<response> lacks <item>")
@@ -273,7 +252,7 @@ def _dated(standing: ThreadStanding, name: str) -> datetime | None:
 
 def sales_page(answer: Answer) -> tuple[list[Node], str | None]:
     """getcurrentsales' sales and the token of its next page (None: the last)."""
-    found = ANSWERS.result(answer, "getcurrentsalesresult")
+    found = result(answer, "getcurrentsalesresult")
     return found.all("sales/sale"), found.text("nexttoken")
 
 

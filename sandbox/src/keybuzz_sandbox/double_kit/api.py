@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Hashable, Mapping, Sequence
+from datetime import UTC, datetime
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any, Generic, Protocol, TypeVar
@@ -88,6 +89,11 @@ async def shop_call(request: Request[Any, Any, Any], kind: type[C], now: float, 
         now=now,
         **more,
     )
+
+
+def iso_millis(ts: float) -> str:
+    """``ts`` as most marketplaces write a moment: ISO 8601, UTC, milliseconds, trailing Z."""
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def page_link(call: ShopCall, **changed: str) -> str:

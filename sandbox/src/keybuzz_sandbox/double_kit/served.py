@@ -35,6 +35,7 @@ class Served:
     limits_reset: Callable[[], None] | None = None
     limiter: RateLimiter | None = None  # its rate-limit buckets (``/ratelimits/reset``)
     kept: Callable[[], None] | None = None  # writes what it keeps into the sandbox's state
+    admin_at: str = ""  # where its admin is mounted: /_sandbox/<name> unless given
 
     def mounted(self, name: str, sandbox: Any) -> list[Any]:
         """The routes of double ``name`` on ``sandbox`` (the ``Sandbox``, typed loosely: its
@@ -49,4 +50,4 @@ class Served:
             admin += retry_after_handlers(self.limits.waits.inside)
         if self.limiter is not None:
             admin.append(ratelimit_reset_handler(self.limiter))
-        return [*self.api, admin_router(f"/_sandbox/{name}", admin)]
+        return [*self.api, admin_router(self.admin_at or f"/_sandbox/{name}", admin)]

@@ -11,12 +11,9 @@ import aiosmtplib
 import msgspec
 from keybuzz_sandbox.answers import admin_error, json_answer
 from keybuzz_sandbox.clock import iso
-from keybuzz_sandbox.double_kit import admin as kit
 from keybuzz_sandbox.double_kit.admin import drawn_shops_handlers, known, settings_handlers
 from keybuzz_sandbox.double_kit.replies import RelayFaults, bounce_target_handlers, to_mx
-from keybuzz_sandbox.fault_admin import fault_handlers, ratelimit_reset_handler
-from keybuzz_sandbox.faults import FaultConfig
-from litestar import Response, Router, delete, get, post, put
+from litestar import Response, delete, get, post, put
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from .double import AUTH_CODE_LIFETIME, AmazonDouble
@@ -100,7 +97,7 @@ def seller_of(sb: AmazonDouble, seller_id: str) -> OrderBook:
     return known(sb.sellers.get(seller_id), f"seller {seller_id}")
 
 
-def admin_router(sb: AmazonDouble, relay: ReplyHandler) -> Router:
+def admin_handlers(sb: AmazonDouble, relay: ReplyHandler) -> list[Any]:
     @get("/config", sync_to_thread=False)
     def config() -> Response[bytes]:
         return json_answer(describe(sb, relay))
@@ -172,7 +169,7 @@ def admin_router(sb: AmazonDouble, relay: ReplyHandler) -> Router:
             sent.append(SentMessage(state.order_id, message_id, subject, sender, data.to))
         return json_answer({"sent": sent})
 
-    handlers = [
+    return [
         config,
         *drawn_shops_handlers(
             lambda: describe(sb, relay)["sellers"], partial(seller_of, sb), advance, "/sellers"
@@ -180,15 +177,12 @@ def admin_router(sb: AmazonDouble, relay: ReplyHandler) -> Router:
         list_uris,
         add_uri,
         revoke,
-        *fault_handlers(sb.faults, FaultConfig),
-        ratelimit_reset_handler(sb.limiter),
         messages,
         templated_sent,
         *reply_admin_routes(sb, relay),
         *report_admin_routes(sb),
         *notifications_admin_routes(sb),
     ]
-    return kit.admin_router("/_sandbox", handlers)
 
 
 def _set_sender(

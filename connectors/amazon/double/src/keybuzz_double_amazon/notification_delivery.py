@@ -4,11 +4,11 @@ notifications"); the operations are notifications.py's."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 from keybuzz_sandbox.clock import Clock, iso
+from keybuzz_sandbox.double_kit.api import iso_millis
 from keybuzz_sandbox.double_kit.model_structs import model_structs
 from keybuzz_sandbox.double_kit.sqs import SqsOutbox
 
@@ -146,17 +146,13 @@ class NotificationBook:
                 order_status=status,
                 seller_id=book.seller_id,
                 time_of_order_change=iso(state.last_update),
-                sent_at=millis(sending.published),
+                sent_at=iso_millis(sending.published),
                 late_seconds=sending.late,
                 copies=sending.copies,
                 destination_arn=queue_of(destination),
             )
         )
         del self.delivered[:-KEEP_DELIVERED]
-
-
-def millis(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 # --- the ORDER_CHANGE notification ------------------------------------------------------
@@ -176,7 +172,7 @@ def order_change(
         "NotificationVersion": NOTIFICATION_VERSION,
         "NotificationType": ORDER_CHANGE,
         "PayloadVersion": PAYLOAD_VERSION,
-        "EventTime": millis(published),
+        "EventTime": iso_millis(published),
         "Payload": {
             "OrderChangeNotification": {
                 "NotificationLevel": "OrderLevel",
@@ -193,7 +189,7 @@ def order_change(
         "NotificationMetadata": {
             "ApplicationId": application_id,
             "SubscriptionId": sub.subscriptionId,
-            "PublishTime": millis(published),
+            "PublishTime": iso_millis(published),
             "NotificationId": notification_id,
         },
     }

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from keybuzz_sandbox.double_kit.served import Served
+from keybuzz_sandbox.faults import FaultConfig
 from keybuzz_sandbox.sandbox import Sandbox
 
 from . import messaging, notifications, orders, reports, sellers
-from .admin import admin_router
+from .admin import admin_handlers
 from .consent import consent_routes
 from .double import AmazonDouble
 from .lwa import token_route
@@ -23,7 +23,7 @@ IMPLEMENTATIONS: dict[str, Implementation] = {
 }
 
 
-def amazon_routes(sandbox: Sandbox) -> list[Any]:
+def amazon_routes(sandbox: Sandbox) -> Served:
     """Amazon's routes on ``sandbox``; the double's own parts kept as its ``amazon``."""
     sb = AmazonDouble(sandbox)
     sandbox.parts["amazon"] = sb
@@ -31,13 +31,14 @@ def amazon_routes(sandbox: Sandbox) -> list[Any]:
     relay = ReplyHandler(sb)
     sandbox.lifespans.append(lambda _app: relay.serving(sb))
     sandbox.lifespans.append(lambda _app: sb.notifications.outbox.running())
-    return [
-        token_route(sb),
-        *consent_routes(sb),
-        admin_router(sb, relay),
-        # Paths, methods and media types come from the models, not from this code.
-        *(
-            operation_route(sb, sb.models.operations[key], impl)
-            for key, impl in IMPLEMENTATIONS.items()
-        ),
+    # Paths, methods and media types come from the models, not from this code.
+    operations = [
+        operation_route(sb, sb.models.operations[k], i) for k, i in IMPLEMENTATIONS.items()
     ]
+    return Served(
+        api=[token_route(sb), *consent_routes(sb), *operations],
+        admin=admin_handlers(sb, relay),
+        faults=(sb.faults, FaultConfig),
+        limiter=sb.limiter,
+        admin_at="/_sandbox",  # its admin's paths are the sandbox's own (SP-API's are unprefixed)
+    )

@@ -12,13 +12,8 @@ from keybuzz_sandbox.double_kit.settings import ShopsSettings
 ROOT = "/ebay"
 CLIENT_ID, RU_NAME = "KeyBuzz-KeyBuzz-SBX-0a1b2c3d", "KeyBuzz-KeyBuzz-KeyBuz-abcdef"
 ACCESS_SECONDS, REFRESH_SECONDS = 7200, 47_304_000  # eBay's user tokens' lives [official]
-# eBay's call limits once an app passed its check [official, developer.ebay.com's FAQ]: an
-# application-based app up to 1,500,000 calls a day, a user-based one 20,000 per eBay user a
-# day, days starting at midnight Pacific time; which applies is eBay's choice: the double
-# counts both. REST quotas are per API resource [official: the Analytics API's
-# getRateLimits]: the Fulfillment API's calls are counted apart from the others' (the
-# Message and Identity APIs'), its quota taken as the application's too [assumed]. Its
-# refusal's body is assumed (eBay's error 2001, "Too many requests").
+# eBay's call limits a day (per application, per eBay user), counted by the double as
+# docs/EBAY.md says ("What is official and what is assumed": call limits, REST quotas).
 APP_CALLS_PER_DAY, USER_CALLS_PER_DAY = 1_500_000, 20_000
 # The token endpoint's refresh-token grants a day for an application [official,
 # developer.ebay.com, "OAuth rate limits"]; past them eBay answers 429 [observed: a bug

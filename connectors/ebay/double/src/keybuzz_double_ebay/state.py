@@ -10,10 +10,11 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+from keybuzz_sandbox.double_kit.api import iso_millis
 from keybuzz_sandbox.double_kit.tokens import Issued
 from keybuzz_sandbox.faults import FaultInjector, WebPageFaults
 
@@ -29,10 +30,6 @@ from .env import (
 
 if TYPE_CHECKING:
     from keybuzz_sandbox.sandbox import Sandbox
-
-
-def stamp(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -69,7 +66,7 @@ def message(
     """A conversation's message as the Message API shows it, unread."""
     return {
         "messageId": message_id,
-        "createdDate": stamp(at),
+        "createdDate": iso_millis(at),
         "messageBody": body,
         "senderUsername": sender,
         "recipientUsername": recipient,
@@ -78,14 +75,10 @@ def message(
     }
 
 
-def seeded_orders(seller: Seller, now: float) -> list[dict[str, Any]]:
-    return [seller_order(seller, n, now - 86_400 * (1 + 7 * n)) for n in range(6)]
-
-
 def seller_order(seller: Seller, n: int, when: float) -> dict[str, Any]:
     """The seller's ``n``-th order, created and last modified ``when``."""
     states = ("NOT_STARTED", "IN_PROGRESS", "FULFILLED")
-    at = stamp(when)
+    at = iso_millis(when)
     return {
         "orderId": f"{10 + int(seller.number)}-{10000 + n:05d}-{20000 + n:05d}",
         "creationDate": at,
@@ -157,8 +150,9 @@ class EbayState:
         for n in range(1, sb.config.of(EbayDoubleSettings).extra_shops + 1):
             number = str(EXTRA_NUMBERS + n)
             sellers[number] = Seller(number, seed, f"eBay Boutique {n:05d}")
-        for seller in sellers.values():
-            seller.orders = seeded_orders(seller, time.time())
+        for seller in sellers.values():  # six orders, a week apart
+            now = time.time()
+            seller.orders = [seller_order(seller, n, now - 86_400 * (1 + 7 * n)) for n in range(6)]
         secret = f"SBX-{hashlib.sha256(seed.encode()).hexdigest()[:24]}"
         faults = FaultInjector(seed, WebPageFaults())
         state = cls(seed, secret, sellers, faults, Issued(sb.clock), Issued(sb.clock))

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import msgspec
 from keybuzz_sandbox.answers import gateway_page, json_answer
 from keybuzz_sandbox.clock import parse_iso
-from keybuzz_sandbox.double_kit.admin import admin_router, known, settings_handlers
+from keybuzz_sandbox.double_kit.admin import known, settings_handlers
 from keybuzz_sandbox.double_kit.replies import bounce_target_handlers, to_mx
-from keybuzz_sandbox.fault_admin import ratelimit_reset_handler
+from keybuzz_sandbox.double_kit.served import Served
 from keybuzz_sandbox.faults import NextCount, SlowSeconds
 from keybuzz_sandbox.ratelimit import RateLimit, RateLimiter
 from litestar import Request, Response, get, post
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from keybuzz_sandbox.sandbox import Sandbox
 
 API = "/manomano/orders/v1"
-ADMIN = "/_sandbox/manomano"
 MAX_LIMIT = 100  # [assumed]
 # Calls a second per API key, and its burst [assumed: ManoMano publishes no limit that we
 # could read, nor do its SDKs pace or retry; docs/MANOMANO.md]. Beyond: a 429 with
@@ -92,7 +91,7 @@ def listed(seller: Seller, query: dict[str, str]) -> tuple[list[dict[str, Any]],
     return sorted(orders, key=lambda o: o["created_at"]), None
 
 
-def manomano_routes(sb: Sandbox) -> list[Any]:
+def manomano_routes(sb: Sandbox) -> Served:
     settings = sb.config.of(ManoManoDoubleSettings)
     sellers = seeded(sb.config.seed, sb.clock.anchor, settings.extra_shops)
     limiter = RateLimiter(sb.clock)
@@ -216,7 +215,6 @@ def manomano_routes(sb: Sandbox) -> list[Any]:
         seller_list,
         order_status,
         new_order,
-        ratelimit_reset_handler(limiter),
         *settings_handlers("/faults", Faults, lambda: faults, set_faults),
         send_mail,
         relay_state,
@@ -224,4 +222,4 @@ def manomano_routes(sb: Sandbox) -> list[Any]:
         unreachable,
         thread,
     ]
-    return [orders, admin_router(ADMIN, admin)]
+    return Served(api=[orders], admin=admin, limiter=limiter)

@@ -17,6 +17,7 @@ from keybuzz_sandbox.double_kit.api import (
     decoded,
     file_answer,
     found,
+    iso_millis,
     multipart,
     query_bool,
     query_choice,
@@ -29,7 +30,7 @@ from keybuzz_sandbox.double_kit.history import DAY
 
 from .book import CUSTOMER, SHOP, NewFile, ShopBook, Thread
 from .contract import DESCRIBED
-from .wire import LISTED_MESSAGES, mirakl_time, order_json, thread_json
+from .wire import LISTED_MESSAGES, order_json, thread_json
 
 THREAD_PAGE = (50, 100)  # M11's limit: default (official), at most (Mirakl's paging guide)
 ORDER_PAGE = (10, 100)  # OR11's max: default and at most (Mirakl's paging guide)
@@ -177,7 +178,7 @@ def reply(book: ShopBook, call: Call) -> Answer:
             "to": list(message.to),
             "body": body,
             "files": [attachment.name for attachment in message.attachments],
-            "at": mirakl_time(call.now),
+            "at": iso_millis(call.now),
         }
     )
     return Answer(201, {"message_id": message.message_id, "thread_id": thread.thread_id})
@@ -231,7 +232,7 @@ def statistics(book: ShopBook, call: Call) -> Answer:
     periods = [p for p in A21_PERIODS if p in asked]
     body: dict[str, Any] = {
         "shop_id": book.shop_id,
-        "last_updated_date": mirakl_time(call.now),
+        "last_updated_date": iso_millis(call.now),
         "order_messages_response_delay": [
             {"period": p, "value": response_delay(book, _since(call.now, p))} for p in periods
         ],

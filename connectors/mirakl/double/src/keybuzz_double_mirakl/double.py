@@ -9,13 +9,12 @@ from typing import Annotated, ClassVar
 
 import msgspec
 from keybuzz_sandbox.clock import Clock
-from keybuzz_sandbox.double_kit.api import CallLimits, Enforced, RetryAfters
+from keybuzz_sandbox.double_kit.api import CallLimits, Enforced, RetryAfters, iso_millis
 from keybuzz_sandbox.faults import JSON_KINDS, FaultInjector, SlowFaultConfig
 from keybuzz_sandbox.ratelimit import RateLimit, RateLimiter
 
 from .book import ShopBook
 from .operators import OperatorSpec, ShopSpec, api_key, extra_specs, shop_id
-from .wire import mirakl_time
 
 # Mirakl seconds between two calls of a shop, per endpoint (first pages only: following a
 # page token or an offset is the same call, the double's assumption). Official: OR11 "once
@@ -98,7 +97,7 @@ class MiraklDouble:
         }
         self.faults = MiraklFaults(f"{seed}|mirakl", MiraklFaultConfig())
         self.limiter = RateLimiter(clock)
-        waits: RetryAfters[tuple[str, int, str]] = RetryAfters(clock.now, mirakl_time)
+        waits: RetryAfters[tuple[str, int, str]] = RetryAfters(clock.now, iso_millis)
         self.limits = CallLimits(Enforced(), waits, clock.real_duration)
         self.calls: Counter[tuple[str, int, str]] = Counter()  # every call a shop made
 

@@ -31,13 +31,14 @@ class OperatorSpec(msgspec.Struct, frozen=True, kw_only=True):
     shops: tuple[ShopSpec, ...]
 
 
+def demo(code: str, name: str, channels: tuple[Channel, ...], order_count: int) -> OperatorSpec:
+    """An operator with one shop, its demo shop."""
+    shop = ShopSpec(name=f"KeyBuzz Démo {name}", order_count=order_count)
+    return OperatorSpec(code=code, name=name, channels=channels, shops=(shop,))
+
+
 OPERATORS: tuple[OperatorSpec, ...] = (
-    OperatorSpec(
-        code="BOULANGER",
-        name="Boulanger",
-        channels=(Channel("INIT", "Boulanger.com"),),
-        shops=(ShopSpec(name="KeyBuzz Démo Boulanger", order_count=40),),
-    ),
+    demo("BOULANGER", "Boulanger", (Channel("INIT", "Boulanger.com"),), 40),
     OperatorSpec(
         code="LEROY_MERLIN",
         name="Leroy Merlin",
@@ -47,27 +48,17 @@ OPERATORS: tuple[OperatorSpec, ...] = (
             ShopSpec(name="KeyBuzz Maison Leroy Merlin", order_count=25, key_owner="keybuzz"),
         ),
     ),
-    OperatorSpec(
-        code="DECATHLON",
-        name="Decathlon",
-        channels=(Channel("FR", "Decathlon France"), Channel("BE", "Decathlon Belgique")),
-        shops=(ShopSpec(name="KeyBuzz Démo Decathlon", order_count=30),),
+    demo(
+        "DECATHLON",
+        "Decathlon",
+        (Channel("FR", "Decathlon France"), Channel("BE", "Decathlon Belgique")),
+        30,
     ),
-    OperatorSpec(
-        code="LA_REDOUTE",
-        name="La Redoute",
-        channels=(Channel("LAREDOUTE_FR", "La Redoute France"),),
-        shops=(ShopSpec(name="KeyBuzz Démo La Redoute", order_count=30),),
-    ),
+    demo("LA_REDOUTE", "La Redoute", (Channel("LAREDOUTE_FR", "La Redoute France"),), 30),
     # The packaged catalogue's other operators, one small shop each: in the dev stack every
     # operator the product offers connects to the double.
     *(
-        OperatorSpec(
-            code=code,
-            name=name,
-            channels=(Channel("FR", f"{name} France"),),
-            shops=(ShopSpec(name=f"KeyBuzz Démo {name}", order_count=8),),
-        )
+        demo(code, name, (Channel("FR", f"{name} France"),), 8)
         for code, name in (
             ("CARREFOUR", "Carrefour"),
             ("CASTORAMA", "Castorama"),

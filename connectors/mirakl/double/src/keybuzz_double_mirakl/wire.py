@@ -3,8 +3,9 @@ OR11 orders): field names here are checked by the tests against that description
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
+
+from keybuzz_sandbox.double_kit.api import iso_millis
 
 from .book import CUSTOMER, OPERATOR, SENDER_TYPES, SHOP, Message, Order, ShopBook, Thread
 from .contract import DESCRIBED
@@ -13,11 +14,6 @@ ORDER = "OR11_Response_200_Orders"  # the description's schema of an order, and 
 # Messages of a thread in M11 with with_messages=true (official: "the last 100").
 LISTED_MESSAGES = 100
 PARTICIPANTS = (SHOP, CUSTOMER, OPERATOR)
-
-
-def mirakl_time(ts: float) -> str:
-    """Mirakl's timestamps: UTC, milliseconds, trailing Z (as in its examples)."""
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def participant(book: ShopBook, kind: str, order: Order) -> dict[str, Any]:
@@ -39,7 +35,7 @@ def message_json(book: ShopBook, message: Message, order: Order) -> dict[str, An
     entry: dict[str, Any] = {
         "id": message.message_id,
         "body": message.body,
-        "date_created": mirakl_time(message.created),
+        "date_created": iso_millis(message.created),
         "from": sender(message),
         "to": [participant(book, kind, order) for kind in message.to],
     }
@@ -65,16 +61,16 @@ def thread_json(book: ShopBook, thread: Thread, messages: int | None) -> dict[st
         ],
         "authorized_participants": [participant(book, p, order) for p in PARTICIPANTS],
         "current_participants": [participant(book, p, order) for p in current],
-        "date_created": mirakl_time(thread.created),
-        "date_updated": mirakl_time(thread.updated),
+        "date_created": iso_millis(thread.created),
+        "date_updated": iso_millis(thread.updated),
         "metadata": {
-            "last_message_date": mirakl_time(last.created),
+            "last_message_date": iso_millis(last.created),
             "last_sender": sender(last),
-            "shop_reply_needed_since": None if since is None else mirakl_time(since),
+            "shop_reply_needed_since": None if since is None else iso_millis(since),
             "total_count": len(thread.messages),
         },
         "no_store_reply_needed": [
-            {"date": mirakl_time(when), "user_type": who} for when, who in thread.no_reply_needed
+            {"date": iso_millis(when), "user_type": who} for when, who in thread.no_reply_needed
         ],
     }
     if messages is not None:
@@ -89,7 +85,7 @@ def _line_json(order: Order, line: Any) -> dict[str, Any]:
     refunds = [
         {
             "amount": refund.amount,
-            "created_date": mirakl_time(refund.created),
+            "created_date": iso_millis(refund.created),
             "id": refund.refund_id,
             "quantity": line.quantity,
             "reason_code": refund.reason_code,
@@ -100,9 +96,9 @@ def _line_json(order: Order, line: Any) -> dict[str, Any]:
     ]
     return {
         "can_refund": line.state in ("RECEIVED", "SHIPPED", "INCIDENT_OPEN"),
-        "created_date": mirakl_time(order.created),
+        "created_date": iso_millis(order.created),
         "description": line.title,
-        "last_updated_date": mirakl_time(line.updated),
+        "last_updated_date": iso_millis(line.updated),
         "offer_sku": line.sku,
         "order_line_id": line.line_id,
         "order_line_index": line.index,
@@ -130,8 +126,8 @@ def order_json(book: ShopBook, order: Order) -> dict[str, Any]:
         "commercial_id": order.commercial_id,
         "channel": {"code": order.channel.code, "label": order.channel.label},
         "order_state": order.state,
-        "created_date": mirakl_time(order.created),
-        "last_updated_date": mirakl_time(order.updated),
+        "created_date": iso_millis(order.created),
+        "last_updated_date": iso_millis(order.updated),
         "can_cancel": order.state == "WAITING_ACCEPTANCE",
         "can_shop_ship": order.state == "SHIPPING",
         "currency_iso_code": "EUR",

@@ -121,13 +121,6 @@ def _parsed(
         raise cut(first) from None
 
 
-def answer_root(
-    data: bytes, refused: Callable[[str], Exception], *, max_bytes: int, ns: str | None = None
-) -> Element:
-    """An answer cut short or not XML is ``Garbled`` (asked again within a read)."""
-    return parse_guarded(data, refused, max_bytes=max_bytes, ns=ns, garbled=Garbled)
-
-
 def refuse_parsed(root: Element, refused: Callable[[str], Exception]) -> None:
     """The same guarantee on what libxml2 read, not on the bytes."""
     info = root.getroottree().docinfo
@@ -209,8 +202,8 @@ def parse_datetime(text: str, refused: Callable[[str], Exception], name: str = "
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-# --- xml envelope: a root whose ``status`` says whether the call was done, beside its
-# ``<error code="…" severity="…">text</error>`` children ----------------------------------
+# --- xml envelope: a root whose ``status`` (or, ``status_at`` None, whose name) says whether
+# the call was done, beside its ``<error code="…" severity="…">text</error>`` children ------
 
 
 def listed(errors: Sequence[StatusEnvelope.Error], chars: int | None = None) -> str:
@@ -223,8 +216,10 @@ def local_name(element: Element) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class StatusEnvelope:
-    """``token``: codes meaning the call's token (so does an error whose text names it);
-    ``per_item``: roots whose refusing status without errors leaves the items' to the caller."""
+    """``accepting`` None: any status not refusing; ``later``: codes asking to come back
+    soon (with ``all_later``, only when every code is); ``token``: codes meaning the call's
+    token (so does an error whose text names it); ``per_item``: roots whose refusing status
+    without errors leaves the items' to the caller."""
 
     class Error(msgspec.Struct, frozen=True):
         code: str
@@ -264,11 +259,14 @@ class StatusEnvelope:
                 f"{self.label} {service} answered {status}: {listed(self.errors, 200)}"
             )
 
-    ns: str
+    ns: str | None
     unreadable: Callable[[str], Exception]
-    accepting: frozenset[str]
+    accepting: frozenset[str] | None
     refusing: frozenset[str]
     later: frozenset[str] = frozenset()
+    all_later: bool = False
+    status_at: str | None = "status"
+    error_text: tuple[str, ...] = ()  # children whose texts make an error's (none: its own)
     token: frozenset[str] = frozenset()
     per_item: frozenset[str] = frozenset()
     text_chars: int = 300
@@ -281,24 +279,31 @@ class StatusEnvelope:
         return Node(element, self.ns, self.unreadable)
 
     def status(self, root: Element, redact: Callable[[str], str] = str) -> tuple[str, Errors]:
-        status = root.get("status")
+        status = local_name(root) if self.status_at is None else root.get(self.status_at)
         if status is None:
             raise self.unreadable(f"<{local_name(root)}> has no status")
-        if status not in self.accepting and status not in self.refusing:
+        accepted = self.accepting is None or status in self.accepting
+        if not accepted and status not in self.refusing:
             raise self.unreadable(f"unknown status {status!r}")
         return status, self.errors(self.node(root), redact)
 
     def errors(self, node: Node, redact: Callable[[str], str] = str) -> Errors:
-        """Without a secret the API may echo, nor anything shaped like a token (masked
-        before shortening, so no part of one is left)."""
+        """Each code an attribute or a child; without a secret the API may echo, nor anything
+        shaped like a token (masked before shortening, so no part of one is left)."""
         return tuple(
             StatusEnvelope.Error(
-                code=mask_tokens(error.element.get("code") or ""),
+                code=mask_tokens(error.element.get("code") or error.text("code") or ""),
                 severity=mask_tokens(error.element.get("severity") or ""),
-                text=remote_excerpt(redact(error.element.text or ""), self.text_chars),
+                text=remote_excerpt(redact(self._text(error)), self.text_chars),
             )
             for error in node.all("error")
         )
+
+    def _text(self, error: Node) -> str:
+        if not self.error_text:
+            return error.element.text or ""
+        found = (e.element.text or "" for path in self.error_text for e in error.all(path))
+        return " ".join(text.strip() for text in found if text.strip())
 
     def expect_root(self, root: Element, service: str) -> None:
         if local_name(root) != f"{service}_response":
@@ -309,7 +314,9 @@ class StatusEnvelope:
     def read(
         self, content: bytes, max_bytes: int, redact: Callable[[str], str]
     ) -> StatusEnvelope.Answer:
-        root = answer_root(content, self.unreadable, max_bytes=max_bytes, ns=self.ns)
+        root = parse_guarded(
+            content, self.unreadable, max_bytes=max_bytes, ns=self.ns, garbled=Garbled
+        )
         return StatusEnvelope.Answer(root, *self.status(root, redact), redact)
 
     def refusal(self, answer: StatusEnvelope.Answer) -> Refusal | None:
@@ -319,7 +326,8 @@ class StatusEnvelope:
             return None
         codes = {error.code for error in answer.errors}
         reason = f"{answer.status} {', '.join(sorted(codes))}".strip()
-        return Refusal(reason, later=bool(codes & self.later))
+        later = codes <= self.later if self.all_later else codes & self.later
+        return Refusal(reason, later=bool(codes) and bool(later))
 
     # --- the requester's ApiSpec ------------------------------------------------------------
 
@@ -372,7 +380,6 @@ class Node:
     ("price/amount"); a field missing or misshapen is ``refused``."""
 
     StatusEnvelope: TypeAlias = StatusEnvelope
-    answer_root = staticmethod(answer_root)
 
     __slots__ = ("_children", "element", "ns", "refused")
 
