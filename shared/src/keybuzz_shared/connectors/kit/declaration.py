@@ -120,8 +120,11 @@ class KitShopApi(DiscussionShopApi, Generic[S, C]):
     ) -> MarketplaceSession:
         declared = self._declared
         api = declared.view_of(settings)
-        options = shop_options(api)
-        return declared.parts(declared.opened(credentials, http, api, files, options), api)
+        client = declared.opened(credentials, http, api, files, shop_options(api))
+        session, probe = declared.parts(client, api), declared.probe
+        if isinstance(session, KitSession) and session.check is None and probe is not None:
+            session.check = lambda: probe(client, credentials)  # its verify: the probe's call
+        return session
 
 
 class GatedShopApi(KitShopApi[S, C]):
@@ -176,9 +179,9 @@ Computed = tuple[Mapping[str, float], datetime | None]
 
 
 class KitSession(PartsSession):
-    """One shop's parts on its one client; ``verify``: one call checking its credentials;
-    ``figure`` and ``close`` where the marketplace has them (``SessionParts`` asks them
-    here, so their calls count with every other)."""
+    """One shop's parts on its one client; ``verify``: one call checking its credentials
+    (its declaration's ``probe`` unless given); ``figure`` and ``close`` where the marketplace
+    has them (``SessionParts`` asks them here, so their calls count with every other)."""
 
     ReadInTurn: TypeAlias = ReadInTurn
     ListedThreads: TypeAlias = ListedThreads
@@ -237,17 +240,19 @@ class KitSession(PartsSession):
         replies: ReplyChannel | None = None,
         orders: OrderSource | None = None,
         *,
-        verify: Callable[[], Awaitable[object]],
+        verify: Callable[[], Awaitable[object]] | None = None,
         figure: Figure | None = None,
         close: Close | None = None,
     ) -> None:
         super().__init__(inbox or _BY_MAIL, replies or _BY_MAIL, orders or _NoOrders())
-        self._verify = verify
+        self.check = verify
         self.figure = figure
         self.close = close
 
     async def verify(self) -> None:
-        await self._verify()
+        if self.check is None:
+            raise TypeError("a session made outside a declaration is given its verify")
+        await self.check()
 
     @property
     def parts(self) -> tuple[SessionInbox, ReplyChannel, OrderSource]:
@@ -301,7 +306,7 @@ class _Wrapped(KitSession):
 
     def __init__(self, session: KitSession) -> None:
         super().__init__(
-            *session.parts, verify=session.verify, figure=session.figure, close=session.close
+            *session.parts, verify=session.check, figure=session.figure, close=session.close
         )
 
 
