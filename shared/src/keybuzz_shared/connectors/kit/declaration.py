@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Generic, TypeAlias, TypeVar, Unpack, cast
+from typing import Any, ClassVar, Generic, TypeAlias, TypeVar, cast
 
 import httpx
 import msgspec
@@ -529,18 +529,15 @@ class ShopSettings(ShopCallSettings, kw_only=True, frozen=True):
         return (self.api_url,) if self.API_SERVES_FILES else ()
 
     @property
-    def addresses(self) -> list[tuple[str, str]]:
-        fields = type(self).__struct_fields__
-        return [(env_name(type(self), f), getattr(self, f)) for f in fields if f.endswith("_url")]
-
-    @property
     def file_origins(self) -> tuple[str, ...]:
         return file_origins(self.attachment_origins, self.file_hosts)
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        origins = env_name(type(self), "attachment_origins")
-        self.check_addresses([*self.addresses, *((origins, o) for o in self.file_origins)])
+        kind = type(self)
+        urls = [f for f in kind.__struct_fields__ if f.endswith("_url")]  # each an address
+        origins = ((env_name(kind, "attachment_origins"), o) for o in self.file_origins)
+        self.check_addresses([*((env_name(kind, f), getattr(self, f)) for f in urls), *origins])
 
 
 @dataclass(frozen=True)
@@ -602,12 +599,8 @@ class _Declaration(Generic[S, C]):
     ) -> C:
         """A shop's client; ValueError naming the credential fields missing (never a value)."""
         require_fields(self.credential_fields, credentials, self.named)
-        given = _requester(files=files or NO_FILES, **options)
+        given = cast(Requester.Options, {"files": files or NO_FILES, **options})
         return self.client(Opening(credentials, http, api, given))
-
-
-def _requester(**options: Unpack[Requester.Options]) -> Requester.Options:
-    return options  # a CallOptions made Options (mypy: not by a TypedDict's own call)
 
 
 class Declaration(_Declaration[S, C]):
