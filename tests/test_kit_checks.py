@@ -80,6 +80,30 @@ async def test_a_probe_runs_on_the_connectors_client_and_view_with_a_checks_shor
     assert opened[1].options == {"files": NO_FILES, "call_deadline": 9.0, "max_backoff": 20.0}
 
 
+async def test_a_session_given_no_verify_checks_its_credentials_by_the_probe() -> None:
+    """The shop's session verifies with the declaration's probe, on the session's own client
+    and credentials (so a token answering for another shop is refused there too); a session
+    made outside a declaration must be given its verify."""
+    probed: list[tuple[str, str]] = []
+
+    async def probe(client: str, credentials: Mapping[str, str]) -> str:
+        probed.append((client, credentials["shop_id"]))
+        return own_account(FIELDS, credentials["shop_id"], [8], ERRORS)
+
+    def parts(client: str, api: KitApi) -> MarketplaceSession:
+        return KitSession().counting(None)  # type: ignore[arg-type]
+
+    client_of = lambda opening: f"client of {opening.credentials['shop_id']}"  # noqa: E731
+    made = connector("Kit", view=KitApi, client=client_of, parts=parts, probe=probe)
+    async with httpx.AsyncClient() as http:
+        session = made.shop_api.session({"shop_id": "7"}, http=http, settings=settings_of())
+        with pytest.raises(CredentialsRefused, match="not seller 7's"):
+            await session.verify()
+    assert probed == [("client of 7", "7")]
+    with pytest.raises(TypeError, match="given its verify"):
+        await KitSession().verify()
+
+
 def test_an_answer_naming_only_the_typed_shop_gives_its_canonical_account() -> None:
     assert own_account(FIELDS, "043115", [43115, "43115"], ERRORS) == "43115"
     assert own_account(FIELDS, "043115", [], ERRORS) == "43115"  # no shop named: the typed one

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.seam import ShopApiSettings
 
-from keybuzz_connector_manomano.orders import ORDERS_PATH, orders_at, seller_orders
+from keybuzz_connector_manomano.orders import orders_at, seller_orders
 from keybuzz_connector_manomano.relay import LIMITS, ORDER_IDS, ManoManoRelay
 from keybuzz_connector_manomano.settings import MANOMANO, ManoManoSettings
 
@@ -57,8 +57,7 @@ async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:
 def session_of(client: kit.Requester, api: ShopApiSettings | None = None) -> kit.KitSession:
     """Orders only: ManoMano's buyers write by mail (its relay), so the session declares no
     inbox and no replies."""
-    verify = lambda: client.get_json(ORDERS_PATH, {"page": "1", "limit": "1"})  # noqa: E731
-    return kit.KitSession(orders=seller_orders(client), verify=verify)
+    return kit.KitSession(orders=seller_orders(client))
 
 
 # A shop connector with ManoMano's relay, which makes its inbound addresses, beside its

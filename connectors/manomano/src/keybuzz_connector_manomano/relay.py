@@ -21,14 +21,6 @@ NOTICE_DOMAIN = "manomano.fr"
 # The buyers' aliases at the relay [assumed: ManoMano does not publish their form;
 # cnsi-sd/crm threads by the sender's local part, one per buyer].
 BUYER_DOMAIN = "contact.manomano.com"
-# A buyer's alias, or the customer service's Zendesk address: the thread's correspondent,
-# where a reply by mail goes (the support's thread apart from the buyer's, as cnsi-sd/crm
-# threads them).
-_BUYER_ADDRESS = re.compile(
-    r"^\s*[^@\s]+@(" + re.escape(BUYER_DOMAIN) + "|" + re.escape(SUPPORT_DOMAIN) + r")\s*$", re.I
-)
-_NAME_SUFFIX = re.compile(r"\s*(via|-|\|)\s*mano\s*mano.*$", re.IGNORECASE)
-_REPLY_PREFIX = re.compile(r"(?i)(re|tr|fw|fwd)\s*:")
 INVOICE_REQUEST = re.compile(r"demande\s+de\s+facture", re.IGNORECASE)
 
 # What a reply may carry [assumed: ManoMano publishes no limit of its relay; those of the
@@ -97,10 +89,15 @@ class ManoManoRelay(DeclaredRelay):
         "service), or forward ManoMano's e-mails to it."
     )
     buyer_address_form = f"…@{BUYER_DOMAIN}"
-    buyer_address = _BUYER_ADDRESS
-    name_suffix = _NAME_SUFFIX
+    # A buyer's alias, or the customer service's Zendesk address: the thread's correspondent,
+    # where a reply by mail goes (the support's thread apart from the buyer's, as cnsi-sd/crm
+    # threads them).
+    buyer_address = re.compile(
+        rf"^\s*[^@\s]+@({re.escape(BUYER_DOMAIN)}|{re.escape(SUPPORT_DOMAIN)})\s*$", re.I
+    )
+    name_suffix = re.compile(r"\s*(via|-|\|)\s*mano\s*mano.*$", re.IGNORECASE)
     order_ids = ORDER_IDS
-    already_a_reply = _REPLY_PREFIX
+    already_a_reply = re.compile(r"(?i)(re|tr|fw|fwd)\s*:")
     attachment_types = ATTACHMENT_TYPES
     subject_topics = ((INVOICE_REQUEST, "INVOICE_REQUEST"),)
     demo_mails = DEMO_MAILS

@@ -387,7 +387,12 @@ class ClientCredentials(_HeadersOnly):
                 _say_granting(self.token_url, exc)
                 raise
             _say_granting(self.token_url)
-            granted = _granted(requester, answer, self._token_type)
+            try:
+                granted = msgspec.convert(answer, _TokenAnswer)
+            except msgspec.ValidationError as exc:
+                raise requester.errors.unreadable("token", f"not a token: {exc}") from None
+            if not granted.access_token or granted.token_type.lower() != self._token_type:
+                raise requester.errors.unreadable("token", "not a bearer token")
             life = max(0.0, granted.expires_in)
             self._expires = time.monotonic() + life - min(self._margin, life / 2)
             self._token, self._refresh_token = granted.access_token, granted.refresh_token
@@ -420,16 +425,6 @@ class ClientCredentials(_HeadersOnly):
             await self._store.write(kept)
         except TokenStoreUnavailable as exc:
             log.warning("the shared token store is unavailable (%s): the token is not shared", exc)
-
-
-def _granted(requester: Requester, answer: Any, token_type: str = "bearer") -> _TokenAnswer:
-    try:
-        granted = msgspec.convert(answer, _TokenAnswer)
-    except msgspec.ValidationError as exc:
-        raise requester.errors.unreadable("token", f"not a token: {exc}") from None
-    if not granted.access_token or granted.token_type.lower() != token_type:
-        raise requester.errors.unreadable("token", "not a bearer token")
-    return granted
 
 
 # Printable ASCII without spaces: what the marketplaces' back offices generate, and what

@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Generic, TypeAlias, TypeVar, Unpack, cast
+from typing import Any, ClassVar, Generic, TypeAlias, TypeVar, cast
 
 import httpx
 import msgspec
@@ -120,8 +120,11 @@ class KitShopApi(DiscussionShopApi, Generic[S, C]):
     ) -> MarketplaceSession:
         declared = self._declared
         api = declared.view_of(settings)
-        options = shop_options(api)
-        return declared.parts(declared.opened(credentials, http, api, files, options), api)
+        client = declared.opened(credentials, http, api, files, shop_options(api))
+        session, probe = declared.parts(client, api), declared.probe
+        if isinstance(session, KitSession) and session.check is None and probe is not None:
+            session.check = lambda: probe(client, credentials)  # its verify: the probe's call
+        return session
 
 
 class GatedShopApi(KitShopApi[S, C]):
@@ -176,9 +179,9 @@ Computed = tuple[Mapping[str, float], datetime | None]
 
 
 class KitSession(PartsSession):
-    """One shop's parts on its one client; ``verify``: one call checking its credentials;
-    ``figure`` and ``close`` where the marketplace has them (``SessionParts`` asks them
-    here, so their calls count with every other)."""
+    """One shop's parts on its one client; ``verify``: one call checking its credentials
+    (its declaration's ``probe`` unless given); ``figure`` and ``close`` where the marketplace
+    has them (``SessionParts`` asks them here, so their calls count with every other)."""
 
     ReadInTurn: TypeAlias = ReadInTurn
     ListedThreads: TypeAlias = ListedThreads
@@ -237,17 +240,19 @@ class KitSession(PartsSession):
         replies: ReplyChannel | None = None,
         orders: OrderSource | None = None,
         *,
-        verify: Callable[[], Awaitable[object]],
+        verify: Callable[[], Awaitable[object]] | None = None,
         figure: Figure | None = None,
         close: Close | None = None,
     ) -> None:
         super().__init__(inbox or _BY_MAIL, replies or _BY_MAIL, orders or _NoOrders())
-        self._verify = verify
+        self.check = verify
         self.figure = figure
         self.close = close
 
     async def verify(self) -> None:
-        await self._verify()
+        if self.check is None:
+            raise TypeError("a session made outside a declaration is given its verify")
+        await self.check()
 
     @property
     def parts(self) -> tuple[SessionInbox, ReplyChannel, OrderSource]:
@@ -301,7 +306,7 @@ class _Wrapped(KitSession):
 
     def __init__(self, session: KitSession) -> None:
         super().__init__(
-            *session.parts, verify=session.verify, figure=session.figure, close=session.close
+            *session.parts, verify=session.check, figure=session.figure, close=session.close
         )
 
 
@@ -524,18 +529,15 @@ class ShopSettings(ShopCallSettings, kw_only=True, frozen=True):
         return (self.api_url,) if self.API_SERVES_FILES else ()
 
     @property
-    def addresses(self) -> list[tuple[str, str]]:
-        fields = type(self).__struct_fields__
-        return [(env_name(type(self), f), getattr(self, f)) for f in fields if f.endswith("_url")]
-
-    @property
     def file_origins(self) -> tuple[str, ...]:
         return file_origins(self.attachment_origins, self.file_hosts)
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        origins = env_name(type(self), "attachment_origins")
-        self.check_addresses([*self.addresses, *((origins, o) for o in self.file_origins)])
+        kind = type(self)
+        urls = [f for f in kind.__struct_fields__ if f.endswith("_url")]  # each an address
+        origins = ((env_name(kind, "attachment_origins"), o) for o in self.file_origins)
+        self.check_addresses([*((env_name(kind, f), getattr(self, f)) for f in urls), *origins])
 
 
 @dataclass(frozen=True)
@@ -597,12 +599,8 @@ class _Declaration(Generic[S, C]):
     ) -> C:
         """A shop's client; ValueError naming the credential fields missing (never a value)."""
         require_fields(self.credential_fields, credentials, self.named)
-        given = _requester(files=files or NO_FILES, **options)
+        given = cast(Requester.Options, {"files": files or NO_FILES, **options})
         return self.client(Opening(credentials, http, api, given))
-
-
-def _requester(**options: Unpack[Requester.Options]) -> Requester.Options:
-    return options  # a CallOptions made Options (mypy: not by a TypedDict's own call)
 
 
 class Declaration(_Declaration[S, C]):

@@ -43,11 +43,8 @@ from keybuzz_shared.redaction import KnownSecrets, mask_tokens, remote_excerpt
 
 
 class Garbled(Exception):
-    """A server failing mid-answer: a read asks again, a send's outcome is unknown."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    """A server failing mid-answer (its reason the only argument): a read asks again, a
+    send's outcome is unknown."""
 
 
 class Answers(Protocol):
@@ -508,13 +505,12 @@ class Requester(JsonCalls[_InFlight]):
         headers: Mapping[str, str] | None = None,
     ) -> Any:
         """An OAuth token endpoint's answer; its refusals of the client are the credentials'."""
-        form_type = "application/x-www-form-urlencoded"
         call = Call(
             name="token",
             method="POST",
             url=token_url,
             hold="token",
-            sending=Sending(content=form, content_type=form_type),
+            sending=Sending(content=form, content_type="application/x-www-form-urlencoded"),
             reading=Reading(shape=shape, json=True),
             login=True,
         )
@@ -758,11 +754,11 @@ class Requester(JsonCalls[_InFlight]):
         try:
             document = answers.read(content, call.call.reading.max_bytes or self._max_bytes, redact)
         except Garbled as garbled:
-            self._lost(call, garbled.reason)
+            self._lost(call, str(garbled))
             self.spec.log.warning(
                 "%s answer unreadable; retrying", self.spec.label, extra=self._where(call)
             )
-            self._garbled(call, garbled.reason, garbled.reason)
+            self._garbled(call, str(garbled), str(garbled))
         refusal = answers.refusal(document)
         if refusal is None:
             return document

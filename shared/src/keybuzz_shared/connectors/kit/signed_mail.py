@@ -9,6 +9,7 @@ import os
 import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 
 import dkim
@@ -51,11 +52,7 @@ UNSIGNED = Signed()
 
 
 def field_counts(names: Iterable[str]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for name in names:
-        key = name.strip().lower()
-        counts[key] = counts.get(key, 0) + 1
-    return counts
+    return Counter(name.strip().lower() for name in names)
 
 
 def doubled(counts: Mapping[str, int]) -> list[str]:
