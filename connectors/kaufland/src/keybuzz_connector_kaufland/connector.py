@@ -69,7 +69,6 @@ def session_of(client: kit.Requester, api: seam.ShopApiSettings | None = None) -
         inbox,
         inbox.item.replies(tickets.LABEL, post, recipients=("BUYER",), limits=tickets.LIMITS),
         unit_orders(client),
-        verify=lambda: storefronts(client),
         close=partial(tickets.close_ticket, client),
     )
 

@@ -164,12 +164,7 @@ class CurrentSales(kit.ListedOrders.ById):
 
 
 def session_of(client: RakutenClient, api: ShopApiSettings | None = None) -> kit.KitSession:
-    return kit.KitSession(
-        inbox(client),
-        replies(client),
-        _sales(client),
-        verify=lambda: client.action("getitemtodolist"),
-    )
+    return kit.KitSession(inbox(client), replies(client), _sales(client))
 
 
 async def probe(client: RakutenClient, credentials: Mapping[str, str]) -> str:
