@@ -34,30 +34,23 @@ from keybuzz_shared.times import as_utc
 T = TypeVar("T")
 
 
-def decoded(raw: msgspec.Raw | bytes, shape: type[T], what: str) -> T:
-    """Bytes the typed decoder refuses are read once more as a JSON value: a key given
-    twice is then its last value, as JSON decoders read it (the typed decoder judges
-    each, a bogus first one included)."""
-    try:
-        try:
-            return json_decoded(raw, shape)
-        except msgspec.ValidationError:
-            return msgspec.convert(json_decoded(raw), shape)
-    except (msgspec.DecodeError, RecursionError) as exc:  # ValidationError is a DecodeError
-        raise ValueError(f"{what} off its shape: {str(exc)[:200]}") from None
-
-
 def read_as(kind: type[T], item: Any, what: str, *, call: str | None = None) -> T:
     """ValueError "<what> off its shape"; ``call``: ``item`` is that call's whole answer,
-    one off its shape costing the call (``AnswerUnreadable``), not an item."""
-    if isinstance(item, msgspec.Raw | bytes):
-        return decoded(item, kind, what)
+    one off its shape costing the call (``AnswerUnreadable``), not an item. Bytes the typed
+    decoder refuses are read once more as a JSON value: a key given twice is then its last
+    value, as JSON decoders read it (the typed decoder judges each, a bogus first one
+    included)."""
     try:
-        return msgspec.convert(item, kind)
-    except msgspec.ValidationError as exc:
+        if not isinstance(item, msgspec.Raw | bytes):
+            return msgspec.convert(item, kind)
+        try:
+            return json_decoded(item, kind)
+        except msgspec.ValidationError:
+            return msgspec.convert(json_decoded(item), kind)
+    except (msgspec.DecodeError, RecursionError) as exc:  # ValidationError is a DecodeError
         if call is not None:
             raise AnswerUnreadable(f"{call} answered no {what}: {exc}") from None
-        raise ValueError(f"{what} off its shape: {exc}") from None
+        raise ValueError(f"{what} off its shape: {str(exc)[:200]}") from None
 
 
 def reader(kind: type[T], what: str) -> Read[T]:
