@@ -127,7 +127,7 @@ class Pages:
 
 
 def items(client: Any) -> JsonAnswers:
-    return JsonAnswers(client, items="items", optional=True)
+    return JsonAnswers(client, items="items", items_optional=True)
 
 
 def test_an_offset_page_without_its_key_is_empty_and_one_off_its_shape_unreadable() -> None:

@@ -62,7 +62,7 @@ def since_query(low: datetime, high: datetime | None) -> dict[str, str]:
 
 
 def listing(client: Any) -> Listing[int, Any, str | None]:
-    pages = JsonAnswers(client, items="items", optional=True)
+    pages = JsonAnswers(client, items="items", items_optional=True)
     return Listing(Seek[int](), since_query, pages.offsets("items", 2, operation="getItems"))
 
 

@@ -196,7 +196,7 @@ class EbayClient(kit.Requester):
         super().__init__(SPEC, auth, shop.http, api.api_url, shop={"user": fields["user_id"]}, **kw)
         self._username, self.user_token = "", auth
         self.identity = kit.Requester(SPEC, auth, self._http, api.identity_url, **kw)
-        self.orders = kit.JsonAnswers(self, items="orders", optional=True)
+        self.orders = kit.JsonAnswers(self, items="orders", items_optional=True)
         what, empty = "eBay's orders for the conversations", Purchases()
         self.purchases = kit.Listing.Lookup(self.recent_purchases, empty, what)
 
@@ -209,7 +209,7 @@ class EbayClient(kit.Requester):
     async def page(self, at: ListedAt) -> tuple[list[Any], bool]:
         since = {"start_time": kit.iso_z(at.low)} if KINDS[at.kind] else {}
         query = {"conversation_type": at.kind, "limit": str(LIMITS.page_size)}
-        pages = kit.JsonAnswers(self, items="conversations", optional=True)
+        pages = kit.JsonAnswers(self, items="conversations", items_optional=True)
         query |= {"offset": str(at.offset)} | since
         return await pages.page(f"{MESSAGES}conversation", query, operation="getConversations")
 
@@ -233,7 +233,7 @@ class EbayClient(kit.Requester):
             path = kit.path_segment(conversation_id)
         except ValueError:
             return []
-        pages = kit.JsonAnswers(self, items="messages", optional=True)
+        pages = kit.JsonAnswers(self, items="messages", items_optional=True)
         query, path = {"conversation_type": kind}, f"{MESSAGES}conversation/{path}"
         raw = await pages.every(path, query, size=MESSAGES_PAGE, operation="getConversation")
         return list(kit.reader(Message, "a message")(raw)[0])

@@ -119,17 +119,17 @@ def raw_at(raw: msgspec.Raw | None, path: str, shape: Any = msgspec.Raw) -> Any:
 @dataclass(frozen=True)
 class JsonAnswers:
     """A JSON API's answers on one client as declared: what was asked under ``content``
-    ("": the answer itself), a listing's items under ``items`` (``optional``: an empty page
-    may leave them out) and, where the API says how many it holds, their ``total`` (dotted
-    paths): an offset listing's end; ``follows``: where it says a next page follows, or
-    names the token that asks it."""
+    ("": the answer itself), a listing's items under ``items`` (``items_optional``: an empty
+    page may leave them out) and, where the API says how many it holds, their ``total``
+    (dotted paths): an offset listing's end; ``follows``: where it says a next page follows,
+    or names the token that asks it."""
 
     client: Requester
     content: str = ""
     items: str = "results"
     total: str = ""
     follows: str = "next"
-    optional: bool = False
+    items_optional: bool = False
 
     def read(self, kind: type[T], what: str) -> Callable[[Any], T]:
         """An answer's content as a ``kind`` (ValueError naming ``what``: off its shape)."""
@@ -145,7 +145,7 @@ class JsonAnswers:
 
     def page_of(self, call: str, body: Any) -> tuple[list[Any], bool]:
         """The items of ``call``'s page, and whether a next one follows."""
-        missing: list[Any] | None = [] if self.optional else None
+        missing: list[Any] | None = [] if self.items_optional else None
         found = body.get(self.items, missing) if isinstance(body, dict) else None
         if not isinstance(found, list):
             raise self.client.errors.unreadable(call, f"no list of {self.items} in the page")
