@@ -1,18 +1,18 @@
 """The kit's parts a connector declares around its calls rather than writes: a firewall's
 challenge read as a hold (``challenge_held``), a page-numbered listing's call of
-``results`` and ``next`` (``KeyedPages.numbered``), a discussion's replies checked before any
+``results`` and ``next`` (``JsonAnswers.listing``'s by page), a discussion's replies checked before any
 call (``DeclaredReplies``) and a message's file given as a link (``linked_file``). No servers: each part on answers and calls of the test's own."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import httpx
 import pytest
 from keybuzz_connector_backmarket.care import linked_file
 from keybuzz_connector_backmarket.connector import challenge_held
-from keybuzz_shared.connectors.kit import CallErrors, KeyedPages
+from keybuzz_shared.connectors.kit import CallErrors, JsonAnswers, Listing
 from keybuzz_shared.connectors.kit.threads import DeclaredReplies
 from keybuzz_shared.connectors.seam import (
     CallAnswerUnreadable,
@@ -77,31 +77,35 @@ class Pages:
         return self.pages[params["page"]]
 
 
+def numbered(client: Any, **options: Any) -> Listing.Fetch[bool]:
+    return JsonAnswers(client).listing("/items", Listing.PageNumbers(), "since", **options).fetch
+
+
 async def test_a_results_page_says_whether_another_follows() -> None:
     client: Any = Pages({"1": {"results": [1, 2], "next": "p2"}, "2": {"results": [3]}})
-    fetch = KeyedPages(client, "/items").numbered(most=2)
+    fetch = numbered(client, most=2)
     assert await fetch({"page": "1"}, None) == ([1, 2], True)
     assert await fetch({"page": "2"}, None) == ([3], False)
 
 
 async def test_a_page_past_the_last_ends_a_listing_that_shrinks_and_no_other() -> None:
     client: Any = Pages({"1": {"results": [1], "next": "p2"}})
-    assert await KeyedPages(client, "/items").numbered(shrinks=True)({"page": "2"}, None) == (
+    assert await numbered(client, shrinks=True)({"page": "2"}, None) == (
         [],
         False,
     )
     with pytest.raises(CallRefused):
-        await KeyedPages(client, "/items").numbered()({"page": "2"}, None)
+        await numbered(client)({"page": "2"}, None)
     with pytest.raises(CallRefused):  # the first page missing is no end: it is refused
-        await KeyedPages(cast(Any, Pages({})), "/items").numbered(shrinks=True)({"page": "1"}, None)
+        await numbered(Pages({}), shrinks=True)({"page": "1"}, None)
 
 
 async def test_a_page_larger_than_its_size_or_without_results_is_unreadable() -> None:
     client: Any = Pages({"1": {"results": [1, 2, 3]}, "2": {"items": []}})
     with pytest.raises(CallAnswerUnreadable, match="3 items on a page of 2"):
-        await KeyedPages(client, "/items").numbered(most=2)({"page": "1"}, None)
+        await numbered(client, most=2)({"page": "1"}, None)
     with pytest.raises(CallAnswerUnreadable):
-        await KeyedPages(client, "/items").numbered()({"page": "2"}, None)
+        await numbered(client)({"page": "2"}, None)
 
 
 class Posted:

@@ -1,6 +1,6 @@
 """The kit's parts a connector declares for a mail relay (``DeclaredRelay``), eBay's consent
 sites and an offset listing whose items sit under a key of its own (the kit's
-``KeyedPages``). No servers: each part on calls and mails of the
+``JsonAnswers``). No servers: each part on calls and mails of the
 test's own; the connectors' tests hold them on their doubles (Amazon's and ManoMano's
 relays, eBay's consent and conversations)."""
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from keybuzz_connector_ebay.consent import EbayRedirectFlow
-from keybuzz_shared.connectors.kit import CallErrors, KeyedPages, OrderIdPattern
+from keybuzz_shared.connectors.kit import CallErrors, JsonAnswers, OrderIdPattern
 from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay
 from keybuzz_shared.connectors.kit.listing import MAX_PAGES
 from keybuzz_shared.connectors.kit.signed_mail import Signed
@@ -126,16 +126,16 @@ class Pages:
         return self.pages[int(params["offset"]) // int(params["limit"])]
 
 
-def items(client: Any) -> KeyedPages:
-    return KeyedPages(client, "p", "items", "GET items", key_optional=True)
+def items(client: Any) -> JsonAnswers:
+    return JsonAnswers(client, items="items", items_optional=True)
 
 
 def test_an_offset_page_without_its_key_is_empty_and_one_off_its_shape_unreadable() -> None:
     client: Any = Pages([])
-    assert items(client).items({"items": [1], "next": "n"}) == ([1], True)
-    assert items(client).items({"total": 0}) == ([], False)
+    assert items(client).page_of("GET items", {"items": [1], "next": "n"}) == ([1], True)
+    assert items(client).page_of("GET items", {"total": 0}) == ([], False)
     with pytest.raises(CallAnswerUnreadable, match="no list of items"):
-        items(client).items({"items": {"1": 1}})
+        items(client).page_of("GET items", {"items": {"1": 1}})
 
 
 async def test_every_offset_page_is_read_until_none_follows_or_its_bound(
@@ -143,10 +143,10 @@ async def test_every_offset_page_is_read_until_none_follows_or_its_bound(
 ) -> None:
     pages = [{"items": [1, 2], "next": "1"}, {"items": [3, 4], "next": "2"}, {"items": [5]}]
     client: Any = Pages(pages)
-    assert await items(client).every({"q": "1"}, size=2) == [1, 2, 3, 4, 5]
+    assert await items(client).every("p", {"q": "1"}, size=2) == [1, 2, 3, 4, 5]
     assert client.asked[1] == {"q": "1", "limit": "2", "offset": "2"}
     bounded: Any = Pages(pages)
-    assert await items(bounded).every({}, size=2, most=2) == [1, 2, 3, 4]
+    assert await items(bounded).every("p", {}, size=2, most=2) == [1, 2, 3, 4]
     assert len(bounded.asked) == 2
     assert "listing stopped" not in caplog.text  # only its first pages wanted: no fault
 
@@ -173,10 +173,10 @@ async def test_an_offset_listing_stops_at_a_page_saying_more_with_nothing_or_rep
     page: dict[str, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
     endless: Any = Endless(page)
-    assert await items(endless).every({}, size=2) == [1, 2]
+    assert await items(endless).every("p", {}, size=2) == [1, 2]
     assert len(endless.asked) == 2 and "listing stopped" in caplog.text
     # One page alone: no next page is said to follow a page that listed nothing.
-    assert items(endless).items({"items": [], "next": "more"}) == ([], False)
+    assert items(endless).page_of("GET items", {"items": [], "next": "more"}) == ([], False)
 
 
 async def test_an_offset_listing_without_a_bound_stops_at_the_kits() -> None:
@@ -186,4 +186,4 @@ async def test_an_offset_listing_without_a_bound_stops_at_the_kits() -> None:
             return {"items": [params["offset"]], "next": "more"}
 
     growing: Any = Growing([])
-    assert len(await items(growing).every({}, size=2)) == MAX_PAGES == len(growing.asked)
+    assert len(await items(growing).every("p", {}, size=2)) == MAX_PAGES == len(growing.asked)

@@ -1,6 +1,6 @@
 """The kit's parts a connector declares rather than writes (fast, no servers): answers
 that carry their content in ``data`` and a listing's total in ``pagination.total``
-(``KeyedPages.counted``, ``JsonAnswers``: an item, a call's content, listings by offset to
+(``JsonAnswers``: an item, a call's content, listings by offset to
 the total, by page while a next one follows or by the token the answer names), a listed page of orders read each by id
 (``EachById.each_listed``), and one thread's messages built from what they share
 (``ReadInTurn.thread_messages``)."""
@@ -53,7 +53,9 @@ async def test_a_page_in_data_gives_its_items_and_total_and_one_without_both_is_
     )
 
     def pages(path: str) -> kit.Listing.Fetch[int]:
-        return kit.KeyedPages(client, path, "data", total="pagination.total").counted
+        answers = kit.JsonAnswers(client, items="data", total="pagination.total")
+        paging = kit.Listing.Offsets[Any](lambda item: item, size=2, overlap=1)
+        return answers.listing(path, paging, "since").fetch
 
     assert await pages("ok")({}, None) == ([{"id": 1}], 7)
     for garbled in ("no_total", "no_data", "not_json_object"):

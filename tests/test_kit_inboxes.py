@@ -1,7 +1,7 @@
 """The kit's inboxes a connector declares rather than writes (``ReadInTurn``: a list of what
 changed, each item's details in turn; ``ListedThreads``: threads listed by last change in
 a window reaching back at most so far) and the small parts beside them (``item_at``, one
-item by its id; ``KeyedPages``' page; ``window_query``'s end written its own way), a
+item by its id; ``JsonAnswers``' page; ``window_query``'s end written its own way), a
 listing of messages as an inbox and a session without orders. No
 servers: each part on calls of the test's own."""
 
@@ -15,7 +15,7 @@ import pytest
 from keybuzz_connector_cdiscount.orders import iso_seconds
 from keybuzz_shared.connectors.kit import (
     CallErrors,
-    KeyedPages,
+    JsonAnswers,
     KitSession,
     Listing,
     item_at,
@@ -293,11 +293,11 @@ def test_a_results_page_says_whether_another_follows_and_a_page_without_them_is_
     None
 ):
     client: Any = Client({})
-    page = KeyedPages(client, "/items")
-    assert page.items({"results": [1], "next": "p2"}) == ([1], True)
-    assert page.items({"results": [], "next": None}) == ([], False)
+    page = JsonAnswers(client).page_of
+    assert page("GET items", {"results": [1], "next": "p2"}) == ([1], True)
+    assert page("GET items", {"results": [], "next": None}) == ([], False)
     with pytest.raises(CallAnswerUnreadable):
-        page.items({"items": []})
+        page("GET items", {"items": []})
 
 
 def test_a_windows_end_may_be_written_its_own_way() -> None:
@@ -344,12 +344,12 @@ class NumberedPages(Client):
 
 async def test_a_listing_of_messages_is_an_inbox_each_message_a_thread_of_one() -> None:
     """``ListedThreads`` of messages, each whole, on pages by number whose answer says ``more`` (a
-    ``KeyedPages`` of its own key): a message off its shape costs itself, and an empty
+    ``JsonAnswers`` of its own key): a message off its shape costs itself, and an empty
     page saying more ends the listing (no third call)."""
     first = {"messages": [{"id": "m1", "at": T0.isoformat()}, {"id": 2}], "more": True}
     client = NumberedPages({"1": first, "2": {"messages": [], "more": True}})
-    pages = KeyedPages(client, "messages", "messages", follows="more")  # type: ignore[arg-type]
-    listing = Listing(PageNumbers[Said](), lambda low, high: {}, pages.numbered())
+    pages = JsonAnswers(client, items="messages", follows="more")  # type: ignore[arg-type]
+    listing = pages.listing("messages", PageNumbers[Said](), "since")
 
     async def mapper() -> Any:
         return lambda said: (said_message(said),)

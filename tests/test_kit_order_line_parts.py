@@ -1,6 +1,6 @@
 """The kit's parts an order source declares rather than writes: a line's unit price from
 its price for the whole quantity (``unit_price``), an offset listing read as a windowed
-``Listing`` (``KeyedPages.offsets``) and a cursor an earlier version wrote as text still read
+``Listing`` (``JsonAnswers.offsets``) and a cursor an earlier version wrote as text still read
 (Back Market's ``old_cursor``). No servers: each part on data or calls of the test's own; eBay's and
 Back Market's tests hold them on their doubles."""
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from keybuzz_connector_backmarket.orders import old_cursor
-from keybuzz_shared.connectors.kit import CallErrors, KeyedPages, Listing, reader
+from keybuzz_shared.connectors.kit import CallErrors, JsonAnswers, Listing, reader
 from keybuzz_shared.connectors.kit.listing import Seek
 from keybuzz_shared.connectors.kit.orders import unit_price
 from keybuzz_shared.connectors.seam import CallAnswerUnreadable
@@ -62,8 +62,8 @@ def since_query(low: datetime, high: datetime | None) -> dict[str, str]:
 
 
 def listing(client: Any) -> Listing[int, Any, str | None]:
-    pages = KeyedPages(client, "items", "items", "getItems", key_optional=True)
-    return Listing(Seek[int](), since_query, pages.offsets(2))
+    pages = JsonAnswers(client, items="items", items_optional=True)
+    return Listing(Seek[int](), since_query, pages.offsets("items", 2, operation="getItems"))
 
 
 async def test_an_offset_listing_reads_each_page_at_its_offset_until_none_follows() -> None:

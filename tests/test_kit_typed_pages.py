@@ -11,8 +11,7 @@ from datetime import UTC, datetime
 import httpx
 import msgspec
 import pytest
-from keybuzz_shared.connectors.kit import reader
-from keybuzz_shared.connectors.kit.json_answers import decoded
+from keybuzz_shared.connectors.kit import read_as, reader
 
 from tests.test_connector_kit import (  # noqa: F401 (the fixtures)
     KitUnreadable,
@@ -47,7 +46,7 @@ def test_each_item_is_decoded_alone_one_off_its_shape_said() -> None:
     assert all(reason.startswith("item off its shape") for reason in unreadable)
     assert "$.id" in unreadable[0]
     with pytest.raises(ValueError, match="item off its shape"):
-        decoded(b'{"id": "x", "at": "' + b"[" * 5000, Item, "item")
+        read_as(Item, b'{"id": "x", "at": "' + b"[" * 5000, "item")
 
 
 async def test_a_page_is_read_from_its_bytes_an_item_off_its_shape_costs_only_it(
@@ -90,8 +89,8 @@ def test_a_key_given_twice_is_read_as_its_last_value() -> None:
     """A bogus first value (null where a text is) does not cost the item: the typed decoder
     refuses it, the bytes are read again as a JSON value, whose last value of a key wins."""
     twice = b'{"id": null, "id": "a", "at": null, "at": "2026-11-01T00:00:00Z"}'
-    assert decoded(twice, Item, "item") == Item("a", datetime(2026, 11, 1, tzinfo=UTC))
+    assert read_as(Item, twice, "item") == Item("a", datetime(2026, 11, 1, tzinfo=UTC))
     with pytest.raises(ValueError, match="item off its shape"):
-        decoded(b'{"id": "a", "at": "2026-11-01T00:00:00Z", "id": null}', Item, "item")
+        read_as(Item, b'{"id": "a", "at": "2026-11-01T00:00:00Z", "id": null}', "item")
     with pytest.raises(ValueError, match="item off its shape"):
-        decoded(b'{"id": "a", "at": ' + b"9" * 5000 + b"}", Item, "item")
+        read_as(Item, b'{"id": "a", "at": ' + b"9" * 5000 + b"}", "item")

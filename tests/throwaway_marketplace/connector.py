@@ -64,10 +64,6 @@ def message_of(said: Said) -> seam.InboxMessage:
 READ = kit.reader(Said, "a message")
 
 
-def messages(client: kit.Requester, path: str) -> kit.KeyedPages:
-    return kit.KeyedPages(client, path, "messages", "list_messages", follows="more")
-
-
 def messages_inbox(
     client: kit.Requester, listing: kit.Listing[Said, Any, Any]
 ) -> kit.KitSession.ListedThreads[Said]:
@@ -91,10 +87,9 @@ def messages_inbox(
 
 
 def parts(client: kit.Requester, _api: View) -> kit.KitSession:
-    since = lambda low, high: {"since": low.isoformat()}  # noqa: E731
-    listing = kit.Listing(
-        kit.Listing.PageNumbers[Said](), since, messages(client, "messages").numbered()
-    )
+    answers = kit.JsonAnswers(client, items="messages", follows="more")
+    paging = kit.Listing.PageNumbers[Said]()
+    listing = answers.listing("messages", paging, "since", operation="list_messages")
     inbox = messages_inbox(client, listing)
 
     async def send(reply: seam.Reply) -> None:
@@ -103,7 +98,7 @@ def parts(client: kit.Requester, _api: View) -> kit.KitSession:
         )
 
     async def listed(thread_id: str) -> list[seam.InboxMessage]:
-        said, _ = await messages(client, f"threads/{thread_id}").get({})
+        said, _ = await answers.page(f"threads/{thread_id}", {}, operation="list_messages")
         return [message_of(s) for s in READ(said)[0]]
 
     replies = kit.DeclaredReplies(NAME, "thread", post=send, listed=listed)

@@ -232,8 +232,7 @@ async def _file(client: kit.Requester, files: str, file: seam.InboxFile, max_byt
 
 async def _labels(client: kit.Requester) -> dict[str, str]:
     """Octopia's label of each sub-typology code."""
-    answer = await client.get_json("/typologies")
-    typologies = kit.read_as(list[Typology], answer, "typology list", call="GET typologies")
+    typologies = await kit.JsonAnswers(client).get("/typologies", list[Typology])
     return {s.sub_typology_code: s.label for t in typologies for s in t.sub_typologies if s.label}
 
 

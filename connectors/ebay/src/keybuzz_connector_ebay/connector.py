@@ -15,7 +15,7 @@ from keybuzz_connector_ebay.settings import EBAY, SCOPES, EbayApiSettings, EbayS
 
 log = logging.getLogger(__name__)
 NAME = "eBay"
-MESSAGES, ORDERS = "commerce/message/v1/", "sell/fulfillment/v1/"
+MESSAGES, ORDER = "commerce/message/v1/", "sell/fulfillment/v1/order"
 # sendMessage: 2,000 characters, its media links to files the sender hosts (we host none)
 # [official]. 25 conversations a page (eBay's default, at most 50 [official]).
 LIMITS = seam.Limits(max_attachments=0, max_attachment_bytes=0, max_text_length=2000, page_size=25)
@@ -196,13 +196,9 @@ class EbayClient(kit.Requester):
         super().__init__(SPEC, auth, shop.http, api.api_url, shop={"user": fields["user_id"]}, **kw)
         self._username, self.user_token = "", auth
         self.identity = kit.Requester(SPEC, auth, self._http, api.identity_url, **kw)
-        self.orders = self.pages(f"{ORDERS}order", "orders", "getOrders")
+        self.orders = kit.JsonAnswers(self, items="orders", items_optional=True)
         what, empty = "eBay's orders for the conversations", Purchases()
         self.purchases = kit.Listing.Lookup(self.recent_purchases, empty, what)
-
-    def pages(self, path: str, key: str, operation: str) -> kit.KeyedPages:
-        """A listing at ``path``, its items under ``key`` (left out where there is none)."""
-        return kit.KeyedPages(self, path, key, operation, key_optional=True)
 
     async def username(self) -> str:
         if not self._username:
@@ -213,8 +209,9 @@ class EbayClient(kit.Requester):
     async def page(self, at: ListedAt) -> tuple[list[Any], bool]:
         since = {"start_time": kit.iso_z(at.low)} if KINDS[at.kind] else {}
         query = {"conversation_type": at.kind, "limit": str(LIMITS.page_size)}
-        pages = self.pages(f"{MESSAGES}conversation", "conversations", "getConversations")
-        return await pages.get(query | {"offset": str(at.offset)} | since)
+        pages = kit.JsonAnswers(self, items="conversations", items_optional=True)
+        query |= {"offset": str(at.offset)} | since
+        return await pages.page(f"{MESSAGES}conversation", query, operation="getConversations")
 
     async def messages(self, conversation: Conversation, kind: str) -> list[seam.InboxMessage]:
         me, item = await self.username(), conversation.item
@@ -227,15 +224,18 @@ class EbayClient(kit.Requester):
     async def recent_purchases(self) -> Purchases:
         low = kit.iso_z(datetime.now(UTC) - timedelta(days=PURCHASE_DAYS))
         query = {"filter": f"creationdate:[{low}..]"}
-        return purchases(await self.orders.every(query, size=ORDERS_PAGE, most=PURCHASE_PAGES))
+        most, call = PURCHASE_PAGES, "getOrders"
+        found = await self.orders.every(ORDER, query, size=ORDERS_PAGE, most=most, operation=call)
+        return purchases(found)
 
     async def thread(self, conversation_id: str, kind: str) -> list[Message]:
         try:
             path = kit.path_segment(conversation_id)
         except ValueError:
             return []
-        pages = self.pages(f"{MESSAGES}conversation/{path}", "messages", "getConversation")
-        raw = await pages.every({"conversation_type": kind}, size=MESSAGES_PAGE)
+        pages = kit.JsonAnswers(self, items="messages", items_optional=True)
+        query, path = {"conversation_type": kind}, f"{MESSAGES}conversation/{path}"
+        raw = await pages.every(path, query, size=MESSAGES_PAGE, operation="getConversation")
         return list(kit.reader(Message, "a message")(raw)[0])
 
     async def mark(self, conversation_id: str, kind: str) -> None:
@@ -349,10 +349,11 @@ def orders_of(client: EbayClient) -> kit.ListedOrders:
             end = kit.iso_z(high) if high else ""
             return {"filter": f"{field}:[{kit.iso_z(low)}..{end}]"}
 
-        return kit.Listing(kit.Listing.Seek(), query, client.orders.offsets(ORDERS_PAGE))
+        pages = client.orders.offsets(ORDER, ORDERS_PAGE, operation="getOrders")
+        return kit.Listing(kit.Listing.Seek(), query, pages)
 
     async def named(ids: str) -> list[Any]:
-        return (await client.orders.get({"orderIds": ids}))[0]
+        return (await client.orders.page(ORDER, {"orderIds": ids}, operation="getOrders"))[0]
 
     return kit.ListedOrders(
         updated=listing("lastmodifieddate"),

@@ -127,7 +127,7 @@ def _line(line: Line, order: Order, order_status: str) -> OrderLine:
 # An order's place in OR11's sort: its creation date, then its id [official].
 SORT = {"sort": "dateCreated", "order": "asc"}
 # OR11's orders in ``orders``, how many it holds in ``total_count``.
-OR11_PAGE = {"items": "orders", "total": "total_count"}
+OR11_PAGE: dict[str, Any] = {"items": "orders", "total": "total_count"}
 _place = operator.attrgetter("created_at", "external_id")
 
 
@@ -146,7 +146,7 @@ def shop_orders(
 
     async def by_id(order_ids: str) -> list[Any]:
         asked = {"order_ids": order_ids, "max": str(MAX_PAGE_SIZE)}
-        return (await kit.KeyedPages(calls, OR11, "orders", "OR11").get(asked))[0]
+        return (await answers.page(OR11, asked, operation="OR11"))[0]
 
     return kit.ListedOrders(
         updated=window("start_update_date", until="end_update_date"),

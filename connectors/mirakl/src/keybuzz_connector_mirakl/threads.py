@@ -97,7 +97,7 @@ class Thread(msgspec.Struct, frozen=True):
 Inbox = kit.KitSession.ListedThreads[Thread]  # a shop's threads, their replies read back by it
 
 # An M11 page: its threads in ``data``, the next page's token (anything but text: none).
-M11_PAGE = {"items": "data", "follows": "next_page_token"}
+M11_PAGE: dict[str, Any] = {"items": "data", "follows": "next_page_token"}
 
 # One thread from its own bytes (M10's answer, an M11 page's item); ValueError naming why
 # they are not one.

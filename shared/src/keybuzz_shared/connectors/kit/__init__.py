@@ -22,7 +22,6 @@ from keybuzz_shared.connectors.kit.declaration import (
 from keybuzz_shared.connectors.kit.declared_relay import DeclaredRelay
 from keybuzz_shared.connectors.kit.json_answers import (
     JsonAnswers,
-    KeyedPages,
     PersonName,
     iso_z,
     named_in,
@@ -62,7 +61,6 @@ __all__ = [
     "DeclaredReplies",
     "HeaderAuth",
     "JsonAnswers",
-    "KeyedPages",
     "KitSession",
     "ListedOrders",
     "Listing",

@@ -1,7 +1,6 @@
 """JSON answers read into a connector's Structs, where an API's answers carry what was asked
-and a listing's items and total (``JsonAnswers``), pages holding their items under a key
-(``KeyedPages``), and the small forms every JSON API's calls share (an id as one path
-segment, an instant, a person's name)."""
+and a listing's items and total (``JsonAnswers``), and the small forms every JSON API's
+calls share (an id as one path segment, an instant, a person's name)."""
 
 from __future__ import annotations
 
@@ -35,30 +34,23 @@ from keybuzz_shared.times import as_utc
 T = TypeVar("T")
 
 
-def decoded(raw: msgspec.Raw | bytes, shape: type[T], what: str) -> T:
-    """Bytes the typed decoder refuses are read once more as a JSON value: a key given
-    twice is then its last value, as JSON decoders read it (the typed decoder judges
-    each, a bogus first one included)."""
-    try:
-        try:
-            return json_decoded(raw, shape)
-        except msgspec.ValidationError:
-            return msgspec.convert(json_decoded(raw), shape)
-    except (msgspec.DecodeError, RecursionError) as exc:  # ValidationError is a DecodeError
-        raise ValueError(f"{what} off its shape: {str(exc)[:200]}") from None
-
-
 def read_as(kind: type[T], item: Any, what: str, *, call: str | None = None) -> T:
     """ValueError "<what> off its shape"; ``call``: ``item`` is that call's whole answer,
-    one off its shape costing the call (``AnswerUnreadable``), not an item."""
-    if isinstance(item, msgspec.Raw | bytes):
-        return decoded(item, kind, what)
+    one off its shape costing the call (``AnswerUnreadable``), not an item. Bytes the typed
+    decoder refuses are read once more as a JSON value: a key given twice is then its last
+    value, as JSON decoders read it (the typed decoder judges each, a bogus first one
+    included)."""
     try:
-        return msgspec.convert(item, kind)
-    except msgspec.ValidationError as exc:
+        if not isinstance(item, msgspec.Raw | bytes):
+            return msgspec.convert(item, kind)
+        try:
+            return json_decoded(item, kind)
+        except msgspec.ValidationError:
+            return msgspec.convert(json_decoded(item), kind)
+    except (msgspec.DecodeError, RecursionError) as exc:  # ValidationError is a DecodeError
         if call is not None:
             raise AnswerUnreadable(f"{call} answered no {what}: {exc}") from None
-        raise ValueError(f"{what} off its shape: {exc}") from None
+        raise ValueError(f"{what} off its shape: {str(exc)[:200]}") from None
 
 
 def reader(kind: type[T], what: str) -> Read[T]:
@@ -113,86 +105,6 @@ def at_path(answer: Any, path: str) -> Any:
     return answer
 
 
-@dataclass(frozen=True)
-class KeyedPages:
-    """A page's items under ``key``; ``key_optional``: an empty page may leave it out;
-    ``follows``: the key saying a next page follows; ``total``: the dotted path of the
-    listing's total, for ``counted``."""
-
-    client: Requester
-    path: str
-    key: str = "results"
-    operation: str = ""
-    key_optional: bool = False
-    follows: str = "next"
-    total: str = ""
-
-    @property
-    def call(self) -> str:
-        return self.operation or f"GET {self.path.lstrip('/')}"
-
-    def items(self, body: Any) -> tuple[list[Any], bool]:
-        found = (
-            body.get(self.key, [] if self.key_optional else None)
-            if isinstance(body, dict)
-            else None
-        )
-        if not isinstance(found, list):
-            raise self.client.errors.unreadable(self.call, f"no list of {self.key} in the page")
-        return found, follows(self.call, found, bool(body.get(self.follows)))
-
-    async def get(self, query: dict[str, str]) -> tuple[list[Any], bool]:
-        return self.items(await self.client.get_json(self.path, query, operation=self.operation))
-
-    async def counted(self, query: dict[str, str], link: str | None) -> tuple[list[Any], int]:
-        """The ``Fetch`` of an ``Offsets`` listing."""
-        body = await self.client.get_json(self.path, query, operation=self.operation)
-        found = body.get(self.key) if isinstance(body, dict) else None
-        count = at_path(body, self.total)
-        if not isinstance(found, list) or not isinstance(count, int):
-            raise self.client.errors.unreadable(self.call, f"no {self.key} and {self.total}")
-        return found, count
-
-    def numbered(self, *, most: int | None = None, shrinks: bool = False) -> Fetch[bool]:
-        """By page number; ``most``: the page's size; ``shrinks``: a 404 past the first
-        page is past the last one (fewer items than when ``next`` was said), the end."""
-
-        async def fetch(query: dict[str, str], link: str | None) -> tuple[list[Any], bool]:
-            try:
-                items, more = await self.get(query)
-            except CallRefused as exc:
-                if not shrinks or exc.status != 404 or query.get("page", "1") == "1":
-                    raise
-                return [], False
-            if most is not None and len(items) > most:
-                raise self.client.errors.unreadable(
-                    self.call, f"{len(items)} items on a page of {most}"
-                )
-            return items, more
-
-        return fetch
-
-    def offsets(self, size: int) -> Fetch[str | None]:
-        """By ``limit`` and ``offset``, for a ``Seek`` by links: each link an offset."""
-
-        async def fetch(query: dict[str, str], link: str | None) -> tuple[list[Any], str | None]:
-            offset = int(link or "0")
-            items, more = await self.get({**query, "limit": str(size), "offset": str(offset)})
-            return items, str(offset + size) if more else None
-
-        return fetch
-
-    async def every(
-        self, query: dict[str, str], *, size: int, most: int | None = None
-    ) -> list[Any]:
-        listing = Listing(
-            Seek[Any](), lambda _low, _high: query, self.offsets(size), name=self.call
-        )
-        # Read whole, it asks no window: its query is the caller's alone.
-        start = listing.start(datetime.min.replace(tzinfo=UTC), None, updated=True)
-        return list((await listing.every(start, lambda raw: (tuple(raw), ()), most=most)).items)
-
-
 def raw_at(raw: msgspec.Raw | None, path: str, shape: Any = msgspec.Raw) -> Any:
     """The value at a dotted ``path`` of an answer's bytes as a ``shape`` (None: absent, or
     off it), each level on the way skimmed, none decoded into a form of its own."""
@@ -207,15 +119,17 @@ def raw_at(raw: msgspec.Raw | None, path: str, shape: Any = msgspec.Raw) -> Any:
 @dataclass(frozen=True)
 class JsonAnswers:
     """A JSON API's answers on one client as declared: what was asked under ``content``
-    ("": the answer itself), a listing's items under ``items`` and, where the API says how
-    many it holds, their ``total`` (dotted paths): an offset listing's end; ``follows``:
-    where it says a next page follows, or names the token that asks it."""
+    ("": the answer itself), a listing's items under ``items`` (``items_optional``: an empty
+    page may leave them out) and, where the API says how many it holds, their ``total``
+    (dotted paths): an offset listing's end; ``follows``: where it says a next page follows,
+    or names the token that asks it."""
 
     client: Requester
     content: str = ""
     items: str = "results"
     total: str = ""
     follows: str = "next"
+    items_optional: bool = False
 
     def read(self, kind: type[T], what: str) -> Callable[[Any], T]:
         """An answer's content as a ``kind`` (ValueError naming ``what``: off its shape)."""
@@ -228,6 +142,48 @@ class JsonAnswers:
             return self.read(kind, operation or path)(answer)
         except ValueError as exc:
             raise self.client.errors.unreadable(f"GET {path}", str(exc)) from None
+
+    def page_of(self, call: str, body: Any) -> tuple[list[Any], bool]:
+        """The items of ``call``'s page, and whether a next one follows."""
+        missing: list[Any] | None = [] if self.items_optional else None
+        found = body.get(self.items, missing) if isinstance(body, dict) else None
+        if not isinstance(found, list):
+            raise self.client.errors.unreadable(call, f"no list of {self.items} in the page")
+        return found, follows(call, found, bool(body.get(self.follows)))
+
+    async def page(
+        self, path: str, query: dict[str, str], *, operation: str = ""
+    ) -> tuple[list[Any], bool]:
+        body = await self.client.get_json(path, query, operation=operation)
+        return self.page_of(operation or f"GET {path.lstrip('/')}", body)
+
+    def offsets(self, path: str, size: int, *, operation: str = "") -> Fetch[str | None]:
+        """By ``limit`` and ``offset``, for a ``Seek`` by links: each link an offset."""
+
+        async def fetch(query: dict[str, str], link: str | None) -> tuple[list[Any], str | None]:
+            offset = int(link or "0")
+            paging = {"limit": str(size), "offset": str(offset)}
+            items, more = await self.page(path, query | paging, operation=operation)
+            return items, str(offset + size) if more else None
+
+        return fetch
+
+    async def every(
+        self,
+        path: str,
+        query: dict[str, str],
+        *,
+        size: int,
+        most: int | None = None,
+        operation: str = "",
+    ) -> list[Any]:
+        """Every page by ``offsets`` (``most``: only the first pages wanted)."""
+        fetch = self.offsets(path, size, operation=operation)
+        name = operation or f"GET {path.lstrip('/')}"
+        listing = Listing(Seek[Any](), lambda _low, _high: query, fetch, name=name)
+        # Read whole, it asks no window: its query is the caller's alone.
+        start = listing.start(datetime.min.replace(tzinfo=UTC), None, updated=True)
+        return list((await listing.every(start, lambda raw: (tuple(raw), ()), most=most)).items)
 
     def listing(
         self,
@@ -248,34 +204,46 @@ class JsonAnswers:
         """``GET <path>`` from ``since`` to ``until`` (their parameters, ``written`` so),
         ``fixed`` on every page: by offset up to the answer's total for an ``Offsets``
         paging, by the token the answer names for a ``SeekToken`` one (``paced``: its first
-        page), else by page while the answer says a next one follows (``most``,
-        ``shrinks``: ``KeyedPages.numbered``'s); ``each``: the fetch as its items are read."""
-        pages = KeyedPages(
-            self.client, path, self.items, operation, follows=self.follows, total=self.total
-        )
-        fetch: Fetch[Any]
-        if isinstance(paging, Offsets):
-            fetch = pages.counted
-        elif isinstance(paging, SeekToken):
-            fetch = self._by_token(pages, paging.token_param, paced)
-        else:
-            fetch = pages.numbered(most=most, shrinks=shrinks)
-        window, carried = window_query(since, until, written), dict(fixed or {})
-        query = (lambda low, high: window(low, high) | carried) if carried else window
-        return Listing(paging, query, each(fetch) if each else fetch, legacy)
+        page), else by page while the answer says a next one follows (``most``: the page's
+        size; ``shrinks``: a 404 past the first page is past the last one, fewer items than
+        when a next one was said: the end); ``each``: the fetch as its items are read."""
+        call = operation or f"GET {path.lstrip('/')}"
 
-    def _by_token(self, pages: KeyedPages, token_param: str, paced: bool) -> Fetch[str | None]:
-        """Each page's items kept as their bytes, so one off its shape costs only itself
-        and one on it is decoded from them into its kind alone (``read_as``)."""
+        async def counted(query: dict[str, str], link: str | None) -> tuple[list[Any], int]:
+            body = await self.client.get_json(path, query, operation=operation)
+            found, count = at_path(body, self.items), at_path(body, self.total)
+            if not isinstance(found, list) or not isinstance(count, int):
+                raise self.client.errors.unreadable(call, f"no {self.items} and {self.total}")
+            return found, count
 
-        async def fetch(query: dict[str, str], link: str | None) -> tuple[list[Any], str | None]:
-            first = paced and token_param not in query
+        async def numbered(query: dict[str, str], link: str | None) -> tuple[list[Any], bool]:
+            try:
+                items, more = await self.page(path, query, operation=operation)
+            except CallRefused as exc:
+                if not shrinks or exc.status != 404 or query.get("page", "1") == "1":
+                    raise
+                return [], False
+            if most is not None and len(items) > most:
+                raise self.client.errors.unreadable(call, f"{len(items)} items on a page of {most}")
+            return items, more
+
+        async def by_token(query: dict[str, str], link: str | None) -> tuple[list[Any], str | None]:
+            """Each page's items kept as their bytes, so one off its shape costs only itself
+            and one on it is decoded from them into its kind alone (``read_as``)."""
+            first = paced and isinstance(paging, SeekToken) and paging.token_param not in query
             raw = await self.client.get_json(
-                pages.path, query, operation=pages.operation, paced=first, shape=msgspec.Raw
+                path, query, operation=operation, paced=first, shape=msgspec.Raw
             )
             items = raw_at(raw, self.items, list[msgspec.Raw])
             if items is None:
-                raise self.client.errors.unreadable(pages.call, f"no list of {self.items}")
+                raise self.client.errors.unreadable(call, f"no list of {self.items}")
             return items, raw_at(raw, self.follows, str) or None
 
-        return fetch
+        fetch: Fetch[Any] = numbered
+        if isinstance(paging, Offsets):
+            fetch = counted
+        elif isinstance(paging, SeekToken):
+            fetch = by_token
+        window, carried = window_query(since, until, written), dict(fixed or {})
+        query = (lambda low, high: window(low, high) | carried) if carried else window
+        return Listing(paging, query, each(fetch) if each else fetch, legacy)
