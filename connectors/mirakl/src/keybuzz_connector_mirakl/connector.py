@@ -142,7 +142,6 @@ def parts(client: kit.Requester, api: MiraklApiSettings) -> kit.KitSession:
         inbox,
         threads.thread_replies(client, inbox),
         shop_orders(client, interval=api.operator.every("OR11")),
-        verify=lambda: check_key(client),
         # A21's figures kept until it may be called again.
         figure=response_delays(client, api.operator.every("A21")).figure,
     )
