@@ -10,7 +10,7 @@ import msgspec
 import pytest
 from keybuzz_connector_amazon.spapi import SearchOrdersPage
 from keybuzz_shared.connectors.kit import reader
-from keybuzz_shared.connectors.kit.json_answers import decoded
+from keybuzz_shared.connectors.kit.json_answers import read_as
 from keybuzz_shared.connectors.kit.xml_answers import Node, parse_guarded
 from keybuzz_shared.mended import REPLACED, json_decoded
 
@@ -49,13 +49,13 @@ def test_a_json_item_holding_unreadable_text_is_read_replaced_the_rest_of_the_pa
 
 def test_a_pair_of_surrogate_escapes_is_one_character_not_replaced() -> None:
     assert json_decoded(json_page(b"\\ud83d\\ude00 \xff"), Page).total == 1
-    assert decoded(b'{"id": "1", "body": "\\ud83d\\ude00"}', Message, "m").body == "\U0001f600"
+    assert read_as(Message, b'{"id": "1", "body": "\\ud83d\\ude00"}', "m").body == "\U0001f600"
 
 
 def test_an_item_kept_raw_holding_bytes_that_are_not_utf_8_is_read_replaced() -> None:
     """A page decoded with its items raw keeps their bytes as they came: the item's own
     decode mends them."""
-    assert decoded(b'{"id": "1", "body": "a\xffb"}', Message, "m").body == f"a{REPLACED}b"
+    assert read_as(Message, b'{"id": "1", "body": "a\xffb"}', "m").body == f"a{REPLACED}b"
 
 
 def test_numbers_keep_their_text_through_a_mended_answer() -> None:
