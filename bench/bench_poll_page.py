@@ -4,7 +4,8 @@
 
 Each part timed alone, per message, CPU by ``time.thread_time_ns``, best of
 ``BENCH_POLL_PAGE_ROUNDS`` rounds (default 200) of the page after a warm-up: the topics
-(``tickets/topics.of_message``: the buyer's own words, the language, the subject), the
+(``classify_each`` of the page, as the poller reads it: the buyer's own words, the language,
+the subject), the
 external row (``external_row``: the message kept as received), the ticket row
 (``ticket_message``) and the ``message.received`` event with the outbox's encoding of it
 (``encode_event``, ``event_headers``). No server: the stack ``make bench`` starts is not
@@ -25,7 +26,7 @@ from keybuzz_poller.tickets.ports import ExternalMessageRow
 from keybuzz_poller.tickets.received import external_row, message_received, ticket_message
 from keybuzz_shared.connectors.seam.messages import InboxMessage, ThreadKey
 from keybuzz_shared.events import encode_event, event_headers
-from keybuzz_shared.ticket_topics import Topics, warm_up
+from keybuzz_shared.ticket_topics import Topics, classify_each, warm_up
 
 from bench.harness import BenchContext, Figure
 from bench.poll_floor_families import FILLER
@@ -84,9 +85,9 @@ async def run(ctx: BenchContext) -> list[Figure]:
     warm_up()
     messages = page()
     externals = [_external(m) for m in messages]
-    read = [topics.of_message(e) for e in externals]
+    read = classify_each([topics.to_classify(e) for e in externals])
     parts: dict[str, Callable[[], object]] = {
-        "topics": lambda: [topics.of_message(e) for e in externals],
+        "topics": lambda: classify_each([topics.to_classify(e) for e in externals]),
         "external row": lambda: [_external(m) for m in messages],
         "ticket row": lambda: [ticket_message(e, "ticket-1") for e in externals],
         "message.received encoded": lambda: [

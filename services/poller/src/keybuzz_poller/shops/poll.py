@@ -44,7 +44,7 @@ from keybuzz_shared.connectors.seam import (
 from keybuzz_shared.events import MessageSent
 from keybuzz_shared.spent_calls import counted
 from keybuzz_shared.text import storable
-from keybuzz_shared.ticket_topics import Topics
+from keybuzz_shared.ticket_topics import Topics, classify_each
 
 from keybuzz_poller.shops.bounds import HARD_BOUND, Bound, spent_in_day
 from keybuzz_poller.shops.calls import Reserved, calls_asked, reserved, within_allowance
@@ -445,7 +445,7 @@ def _topics_of(messages: list[tuple[InboxMessage, ExternalMessageRow]]) -> dict[
     (``InboxMessage.language``, ``ticket_subject``); none for its staff's (their words are
     not the buyer's)."""
     buyers = [(m, e) for m, e in messages if m.sender_type == BUYER]
-    read = topics.of_messages(
+    read = classify_each(
         [topics.to_classify(e, language=m.language, subject=m.ticket_subject) for m, e in buyers]
     )
     return {e.id: found for (_, e), found in zip(buyers, read, strict=True)}

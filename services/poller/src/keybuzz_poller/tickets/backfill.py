@@ -19,7 +19,7 @@ from typing import Annotated
 
 import msgspec
 from keybuzz_shared.db import Executor
-from keybuzz_shared.ticket_topics import Topics
+from keybuzz_shared.ticket_topics import Topics, classify_each
 
 from keybuzz_poller.tickets import topics
 from keybuzz_poller.tickets.backfill_store import (
@@ -72,7 +72,7 @@ async def backfill_topics(db: Executor, request: TopicBackfillRequest) -> TopicB
 
 def folded(messages: list[BuyerWords]) -> dict[str, Topics]:
     """Each ticket's buyer messages (oldest first) read and folded as the poller does."""
-    read = topics.of_messages(
+    read = classify_each(
         [
             topics.words_to_classify(m.body, inbound_address=m.inbound_address, country=m.country)
             for m in messages

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from keybuzz_shared.ids import uuid7_strings
+from keybuzz_shared.ticket_topics import classify_each
 from keybuzz_shared.uow import StoreUnit
 
 from keybuzz_poller.inbound.relays import default_marketplace, relay_for
@@ -103,7 +104,7 @@ async def store_mails(
     read = dict(
         zip(
             (e.id for e in buyers),
-            topics.of_messages([topics.to_classify(e, subject=said[e.id]) for e in buyers]),
+            classify_each([topics.to_classify(e, subject=said[e.id]) for e in buyers]),
             strict=True,
         )
     )

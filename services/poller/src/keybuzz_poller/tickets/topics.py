@@ -1,20 +1,20 @@
 """What a ticket is about and in which language, as its buyer messages are stored: each
-message classified once, a page's or a batch's together (``keybuzz_shared.ticket_topics``:
-the marketplace's word first, the buyer's words next), a thread's messages folded in order
-(``later``), and the ticket row's fields. The store folds a row into a stored ticket by the same rule in SQL
-(``tickets/store.py``, ``upsert_tickets``); the unit tier's fake by ``later`` itself."""
+message as it is classified (``to_classify``; ``keybuzz_shared.ticket_topics.classify_each``
+reads a page's or a batch's together: the marketplace's word first, the buyer's words next),
+a thread's messages folded in order (``later``), and the ticket row's fields. The store
+folds a row into a stored ticket by the same rule in SQL (``tickets/store.py``,
+``upsert_tickets``); the unit tier's fake by ``later`` itself."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import msgspec
 from keybuzz_shared.ticket_topics import (
     BuyerMessage,
     Subject,
     Topics,
-    classify_each,
     language_of_country,
     later,
 )
@@ -28,18 +28,6 @@ CLASSIFIED = Counter(
     "came from (marketplace, detected)",
     ["language", "topic", "topic_source"],
 )
-
-
-def of_message(
-    external: ExternalMessageRow, *, language: str | None = None, subject: Subject | None = None
-) -> Topics:
-    """A stored buyer message's topics (``to_classify``)."""
-    return of_messages([to_classify(external, language=language, subject=subject)])[0]
-
-
-def of_messages(messages: Sequence[BuyerMessage]) -> list[Topics]:
-    """Buyer messages' topics (``to_classify``), read together: a page's, a batch of mails'."""
-    return classify_each(messages)
 
 
 def to_classify(
