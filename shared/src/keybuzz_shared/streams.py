@@ -171,13 +171,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+PROVISION_ANSWER_SECONDS = 30.0
+
+
 async def provision(
     servers: str | list[str], options: Mapping[str, Any], replicas: int = 1
 ) -> None:
     """Connect (waiting for the server), provision every stream, disconnect."""
     nc = await nats.connect(servers, max_reconnect_attempts=-1, **options)
     try:
-        await ensure_streams(nc.jetstream(), replicas)
+        # A replicated stream's creation is answered once its group has a leader: a cluster
+        # just formed, on a busy machine, took longer than nats-py's 5 s for one answer.
+        await ensure_streams(nc.jetstream(timeout=PROVISION_ANSWER_SECONDS), replicas)
     finally:
         await nc.drain()
 
