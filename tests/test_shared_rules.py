@@ -125,6 +125,9 @@ def test_text_postgresql_can_store_and_text_shown_on_one_line() -> None:
     assert is_storable("café ☕ \n") and storable("café ☕") == "café ☕"
     assert not is_storable("a\x00b") and storable("a\x00b") == "a\ufffdb"
     assert not is_storable("a\ud800b") and storable("a\ud800b") == "a?b"
+    # a surrogate pair in a str is two lone surrogates to PostgreSQL; the character it
+    # stands for is storable
+    assert not is_storable("\ud83d\ude00") and is_storable("\U0001f600")
     assert one_line("a\nb\x00c\ud800d") == "a b c d"
 
 
