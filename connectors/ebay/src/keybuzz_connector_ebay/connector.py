@@ -216,8 +216,8 @@ class EbayClient(kit.Requester):
         """``conversation`` with its messages and the buyer's order of its item."""
         try:
             path = f"{MESSAGES}conversation/{kit.path_segment(conversation.conversation_id)}"
-        except ValueError:
-            return conversation
+        except ValueError:  # not an id: nothing read, whatever its listing said
+            return msgspec.structs.replace(conversation, thread=[], order_id=None)
         pages = kit.JsonAnswers(self, items="messages", items_optional=True)
         query = {"conversation_type": conversation.conversation_type}
         raw = await pages.every(path, query, size=MESSAGES_PAGE, operation="getConversation")
