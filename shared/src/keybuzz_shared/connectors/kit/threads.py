@@ -382,7 +382,8 @@ class ListedThreads(ThreadsInbox, Generic[T]):
     costs that thread, never the page; ``complete`` else ``read_whole``: a thread listed
     with only some messages read again; ``reach``: how far back a window may start;
     ``since_only``: messages before the window's start left out; ``lookups``: dropped at
-    each listing's start; ``mark_thread``: where a thread, not a message, is marked read."""
+    each listing's start; ``mark_thread``: where a thread, not a message, is marked read (once
+    for its messages; refused: those this listing never gave, or whose thread's was)."""
 
     listing: Listing[T, Any, Any]
     read: Read[T]
@@ -455,8 +456,6 @@ class ListedThreads(ThreadsInbox, Generic[T]):
         return since, asked
 
     async def mark_read(self, message_ids: Sequence[str]) -> int:
-        """By ``mark_thread``, refused: messages this listing never gave, or whose thread's
-        mark was refused (each thread marked once)."""
         if self.mark_thread is None:
             return await self.marks.mark_read(message_ids)
         threads = [self._listed.get(m) for m in dict.fromkeys(message_ids)]
