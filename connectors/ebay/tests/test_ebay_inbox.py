@@ -1,4 +1,4 @@
-"""eBay's inbox (``Inbox``): its kinds of conversation listed in turn, page by page by
+"""eBay's inbox (``inbox``, the kit's ``ListedThreads`` on ``Listing.Kinds``): its kinds of conversation listed in turn, page by page by
 offset, its cursor, a conversation marked read once for its messages, the recent orders
 looked up once a listing. No servers: the client's calls are the test's own table."""
 
@@ -7,10 +7,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 import pytest
-from keybuzz_connector_ebay.connector import LIMITS, Conversation, Inbox, ListedAt
+from keybuzz_connector_ebay.connector import LIMITS, Conversation, Message, inbox
 from keybuzz_shared.connectors.kit import Listing
-from keybuzz_shared.connectors.seam import CallRefused, InboxMessage, ThreadKey, cursor_of
+from keybuzz_shared.connectors.seam import CallRefused, ThreadsInbox, cursor_of
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 SIZE = LIMITS.page_size
@@ -20,9 +21,9 @@ def at(minutes: int) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
 
-def listed(name: str, last: int) -> dict[str, Any]:
+def listed(name: str, last: int, kind: str) -> dict[str, Any]:
     latest = {"messageId": f"{name}-{last}", "createdDate": at(last).isoformat()}
-    return {"conversationId": name, "latestMessage": latest}
+    return {"conversationId": name, "conversationType": kind, "latestMessage": latest}
 
 
 class Client:
@@ -38,42 +39,36 @@ class Client:
         self.read: list[str] = []
         self.purchases = Listing.Lookup(self.look_up, {}, "the test's orders")
 
-    async def page(self, where: ListedAt) -> tuple[list[Any], bool]:
-        self.asked.append((where.kind, where.offset))
-        rows = self.kinds[where.kind]
-        page = rows[where.offset : where.offset + SIZE]
-        return [listed(name, last) for name, last, _ in page], where.offset + SIZE < len(rows)
+    async def conversations(self, query: dict[str, str], _: str | None) -> tuple[list[Any], bool]:
+        kind, offset = query["conversation_type"], int(query["offset"])
+        assert ("start_time" in query) == (kind == "FROM_MEMBERS")  # eBay's take none
+        self.asked.append((kind, offset))
+        rows = self.kinds[kind]
+        page = rows[offset : offset + SIZE]
+        return [listed(name, last, kind) for name, last, _ in page], offset + SIZE < len(rows)
 
-    async def messages(self, conversation: Conversation, kind: str) -> list[InboxMessage]:
+    async def whole(self, conversation: Conversation) -> Conversation:
         await self.purchases.get()
-        self.read.append(conversation.conversation_id)
-        said = next(m for n, _, m in self.kinds[kind] if n == conversation.conversation_id)
-        return [message(conversation.conversation_id, minutes) for minutes in said]
+        name, kind = conversation.conversation_id, conversation.conversation_type
+        self.read.append(name)
+        said = next(m for n, _, m in self.kinds[kind] if n == name)
+        thread = [Message(f"{name}-{minutes}", at(minutes), "b", "buyer") for minutes in said]
+        return msgspec.structs.replace(conversation, thread=thread)
 
-    async def mark(self, conversation: str, kind: str) -> None:
-        if conversation in self.refuse_marks:
+    async def username(self) -> str:
+        return "seller"
+
+    async def mark(self, conversation: Conversation) -> None:
+        if conversation.conversation_id in self.refuse_marks:
             raise CallRefused("updateConversation", 404, "no such conversation")
-        self.marked.append((conversation, kind))
+        self.marked.append((conversation.conversation_id, conversation.conversation_type))
 
     async def look_up(self) -> dict[str, str]:
         self.lookups += 1
         return {}
 
 
-def message(conversation: str, minutes: int) -> InboxMessage:
-    return InboxMessage(
-        message_id=f"{conversation}-{minutes}",
-        thread=ThreadKey("DISCUSSION", conversation),
-        sender_type="BUYER",
-        sender_name=None,
-        subject="s",
-        body="b",
-        created_at=at(minutes),
-        unread=True,
-    )
-
-
-async def every_page(inbox: Inbox, since: datetime) -> list[list[str]]:
+async def every_page(inbox: ThreadsInbox, since: datetime) -> list[list[str]]:
     pages, cursor = [], None
     while True:
         page = await inbox.inbox_messages(since=since, cursor=cursor)
@@ -87,20 +82,23 @@ async def test_each_kind_is_listed_whole_in_turn_and_each_conversation_marked_on
     client = Client(
         {"FROM_MEMBERS": members, "FROM_EBAY": [("old", 1, [1]), ("e", 40, [2, 20, 40])]}
     )
-    inbox = Inbox(client)  # type: ignore[arg-type]  # the test's table answers its calls
-    pages = await every_page(inbox, at(8))
+    listed = inbox(client)  # type: ignore[arg-type]  # the test's table answers its calls
+    pages = await every_page(listed, at(8))
     # messages before the window left out, "old" (its last change before it) not read
     assert pages[0] == [f"m{i}-{10 + i}" for i in range(SIZE)]
     assert pages[1:] == [[f"m{SIZE}-{10 + SIZE}"], ["e-20", "e-40"]]
     assert client.asked == [("FROM_MEMBERS", 0), ("FROM_MEMBERS", SIZE), ("FROM_EBAY", 0)]
     assert "old" not in client.read and client.lookups == 1  # once a listing, when needed
     with pytest.raises(ValueError, match="not a cursor"):
-        await inbox.inbox_messages(since=T0, cursor=cursor_of(["ELSEWHERE", 0, T0]))
+        await listed.inbox_messages(since=T0, cursor=cursor_of(["ELSEWHERE", 0, T0]))
+    # a cursor of the layout before the kit's (kind, offset, window's start) reads on
+    older = await listed.inbox_messages(since=T0, cursor=cursor_of(["FROM_EBAY", 0, at(8)]))
+    assert [m.message_id for m in older.items] == ["e-20", "e-40"] and older.next_cursor is None
 
-    assert await inbox.mark_read(["m0-10", "e-20", "e-40"]) == 0
+    assert await listed.mark_read(["m0-10", "e-20", "e-40"]) == 0
     assert client.marked == [("m0", "FROM_MEMBERS"), ("e", "FROM_EBAY")]  # each once
     client.refuse_marks.add("m1")
     # m1's mark refused, "x" never listed: two refused
-    assert await inbox.mark_read(["m1-11", "x", "m0-10"]) == 2
-    await every_page(inbox, at(40))  # a new listing forgets the last one's messages
-    assert await inbox.mark_read(["m0-10"]) == 1 and client.lookups == 2
+    assert await listed.mark_read(["m1-11", "x", "m0-10"]) == 2
+    await every_page(listed, at(40))  # a new listing forgets the last one's messages
+    assert await listed.mark_read(["m0-10"]) == 1 and client.lookups == 2

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -82,6 +82,8 @@ class Conversation(msgspec.Struct, rename="camel", frozen=True):
     reference_id: str | None = None
     reference_type: str | None = None
     latest_message: Message | None = None
+    thread: list[Message] = []  # read whole (``EbayClient.whole``), never as listed
+    order_id: str | None = None  # the buyer's order of its item, looked for
 
     @property
     def item(self) -> str | None:
@@ -206,20 +208,25 @@ class EbayClient(kit.Requester):
             self._username = str(user.get("username") or "") if isinstance(user, dict) else ""
         return self._username
 
-    async def page(self, at: ListedAt) -> tuple[list[Any], bool]:
-        since = {"start_time": kit.iso_z(at.low)} if KINDS[at.kind] else {}
-        query = {"conversation_type": at.kind, "limit": str(LIMITS.page_size)}
+    async def conversations(self, query: dict[str, str], _: str | None) -> tuple[list[Any], bool]:
         pages = kit.JsonAnswers(self, items="conversations", items_optional=True)
-        query |= {"offset": str(at.offset)} | since
         return await pages.page(f"{MESSAGES}conversation", query, operation="getConversations")
 
-    async def messages(self, conversation: Conversation, kind: str) -> list[seam.InboxMessage]:
+    async def whole(self, conversation: Conversation) -> Conversation:
+        """``conversation`` with its messages and the buyer's order of its item."""
+        try:
+            path = f"{MESSAGES}conversation/{kit.path_segment(conversation.conversation_id)}"
+        except ValueError:  # not an id: nothing read, whatever its listing said
+            return msgspec.structs.replace(conversation, thread=[], order_id=None)
+        pages = kit.JsonAnswers(self, items="messages", items_optional=True)
+        query = {"conversation_type": conversation.conversation_type}
+        raw = await pages.every(path, query, size=MESSAGES_PAGE, operation="getConversation")
+        thread = list(kit.reader(Message, "a message")(raw)[0])
         me, item = await self.username(), conversation.item
-        thread = await self.thread(conversation.conversation_id, kind)
         buyer = buyer_of(conversation, thread, me)
         bought = await self.purchases.get() if buyer is not None and item else {}
         order_id = bought.get(((buyer or "").lower(), item or ""))
-        return messages_of(conversation, thread, me, order_id)
+        return msgspec.structs.replace(conversation, thread=thread, order_id=order_id)
 
     async def recent_purchases(self) -> Purchases:
         low = kit.iso_z(datetime.now(UTC) - timedelta(days=PURCHASE_DAYS))
@@ -228,19 +235,10 @@ class EbayClient(kit.Requester):
         found = await self.orders.every(ORDER, query, size=ORDERS_PAGE, most=most, operation=call)
         return purchases(found)
 
-    async def thread(self, conversation_id: str, kind: str) -> list[Message]:
-        try:
-            path = kit.path_segment(conversation_id)
-        except ValueError:
-            return []
-        pages = kit.JsonAnswers(self, items="messages", items_optional=True)
-        query, path = {"conversation_type": kind}, f"{MESSAGES}conversation/{path}"
-        raw = await pages.every(path, query, size=MESSAGES_PAGE, operation="getConversation")
-        return list(kit.reader(Message, "a message")(raw)[0])
-
-    async def mark(self, conversation_id: str, kind: str) -> None:
+    async def mark(self, conversation: Conversation) -> None:
         """eBay marks a conversation read, not a message (``updateConversation``)."""
-        body = {"conversationId": conversation_id, "conversationType": kind, "read": True}
+        said = {"conversationId": conversation.conversation_id, "read": True}
+        body = said | {"conversationType": conversation.conversation_type}
         path = f"{MESSAGES}update_conversation"
         await self.request("POST", path, name="updateConversation", body=body, answered=False)
 
@@ -249,68 +247,31 @@ class EbayClient(kit.Requester):
         await self.request("POST", f"{MESSAGES}send_message", body=body, idempotent=False)
 
 
-class ListedAt(msgspec.Struct, array_like=True, frozen=True):
-    """A listing's cursor: the kind listed, its next page's offset, the window's start."""
+def inbox(client: EbayClient) -> kit.KitSession.ListedThreads[Conversation]:
+    """Each kind of conversation listed whole (``KINDS``), then the next, each read whole;
+    eBay marks a conversation read, not a message."""
+    size, kind = LIMITS.page_size, "conversation_type"
+    latest = lambda c: c.latest_message.created_date if c.latest_message else None  # noqa: E731
+    kinds = kit.Listing.Kinds[Conversation](KINDS, latest, size=size, kind_param=kind)
 
-    kind: str
-    offset: int
-    low: datetime
+    async def mapper() -> Callable[[Conversation], list[seam.InboxMessage]]:
+        me = await client.username()
+        return lambda c: messages_of(c, c.thread, me, c.order_id)
 
-
-class Inbox(seam.ThreadsInbox):
-    """Each kind of conversation listed whole (``KINDS``), then the next. eBay marks a
-    conversation read, not a message: a listing remembers each message's conversation and
-    kind (that listing's only, made anew at its first page)."""
-
-    def __init__(self, client: EbayClient) -> None:
-        self.client = client
-        self.conversations: dict[str, tuple[str, str]] = {}
-
-    async def inbox_messages(
-        self, *, since: datetime, cursor: str | None = None
-    ) -> seam.Page[seam.InboxMessage]:
-        if cursor is None:
-            at = ListedAt(next(iter(KINDS)), 0, since.astimezone(UTC))
-            self.conversations = {}
-            self.client.purchases.drop()
-        else:
-            at = seam.state_of(cursor, ListedAt, lambda a: a.offset >= 0 and a.kind in KINDS)
-        raw, more = await self.client.page(at)
-        found, unreadable = kit.reader(Conversation, "a conversation")(raw)
-        items: list[seam.InboxMessage] = []
-        for conversation in found:
-            latest = conversation.latest_message
-            if latest is not None and latest.created_date < at.low:
-                continue  # nothing said since the window's start: not read
-            for message in await self.client.messages(conversation, at.kind):
-                if message.created_at >= at.low:
-                    items.append(message)
-                    self.conversations[message.message_id] = (conversation.conversation_id, at.kind)
-        following = self.following(at, more)
-        return seam.Page(items=tuple(items), next_cursor=following, unreadable=tuple(unreadable))
-
-    @staticmethod
-    def following(at: ListedAt, more: bool) -> str | None:
-        kinds = list(KINDS)
-        after = kinds.index(at.kind) + 1
-        if more:
-            return seam.cursor_of(ListedAt(at.kind, at.offset + LIMITS.page_size, at.low))
-        return seam.cursor_of(ListedAt(kinds[after], 0, at.low)) if after < len(kinds) else None
-
-    async def mark_read(self, message_ids: Sequence[str]) -> int:
-        """Refused: messages never listed, or whose conversation's mark was refused."""
-        wanted = list(dict.fromkeys(message_ids))
-        marks = dict.fromkeys(self.conversations[m] for m in wanted if m in self.conversations)
-        refused: set[tuple[str, str] | None] = {None}  # None: a message never listed
-        for conversation in marks:
-            try:
-                await self.client.mark(*conversation)
-            except seam.CallRefused:  # e.g. a conversation eBay lost
-                refused.add(conversation)
-        return sum(1 for m in wanted if self.conversations.get(m) in refused)
-
-    async def file(self, file: seam.InboxFile, max_bytes: int) -> bytes:
-        return await self.client.get_bytes(file.url, max_bytes)
+    return kit.KitSession.ListedThreads(
+        kit.Listing(
+            kinds, kit.Listing.window_query("start_time", None, kit.iso_z), client.conversations
+        ),
+        kit.reader(Conversation, "a conversation"),
+        complete=lambda _: False,
+        read_whole=client.whole,
+        mapper=mapper,
+        named=lambda conversation: f"conversation {conversation.conversation_id}",
+        files=lambda file, most: client.get_bytes(file.url, most),
+        since_only=True,
+        lookups=(client.purchases,),
+        mark_thread=client.mark,
+    )
 
 
 def order_of(raw: Any) -> seam.OrderSummary:
@@ -366,9 +327,12 @@ def orders_of(client: EbayClient) -> kit.ListedOrders:
 
 def session_of(client: EbayClient, _api: EbayApiSettings) -> kit.KitSession:
     # A reply's read-back: the conversation as the inbox reads it (no listing: no order).
-    listed = lambda thread: client.messages(Conversation(thread), "FROM_MEMBERS")  # noqa: E731
+    async def listed(thread: str) -> list[seam.InboxMessage]:
+        read = await client.whole(Conversation(thread))
+        return messages_of(read, read.thread, await client.username())
+
     replies = kit.DeclaredReplies(NAME, "conversation", post=client.reply, listed=listed)
-    session = kit.KitSession(Inbox(client), replies, orders_of(client), verify=client.username)
+    session = kit.KitSession(inbox(client), replies, orders_of(client), verify=client.username)
     return session.sharing(client.user_token)  # eBay grants so many a day ("Token grants")
 
 

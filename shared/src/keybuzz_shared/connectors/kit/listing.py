@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeAlias, TypeVar
 
@@ -455,6 +455,48 @@ class SeekToken(Paging[T, Token, str | None]):
         return PageRead(items, unreadable, Token(state.low, state.high, token, newest))
 
 
+class KindAt(msgspec.Struct, array_like=True, frozen=True):
+    """The kind listed, its next page's offset, the window (no end in an earlier layout)."""
+
+    kind: str
+    offset: int
+    low: datetime
+    high: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Kinds(Paging[T, KindAt, bool]):
+    """Each kind (``kind_param``) listed whole by offset pages while the answer says more
+    follow, then the next; ``kinds``: whether a kind is asked the window (else it lists all,
+    an item whose ``latest`` instant is before the window's start left out)."""
+
+    kinds: Mapping[str, bool]
+    latest: Callable[[T], datetime | None]
+    _: KW_ONLY
+    size: int
+    kind_param: str
+    state = KindAt
+
+    def first(self, low: datetime, high: datetime | None, *, updated: bool) -> KindAt:
+        return KindAt(next(iter(self.kinds)), 0, low, high)
+
+    def valid(self, state: KindAt, *, updated: bool) -> bool:
+        return state.offset >= 0 and state.kind in self.kinds
+
+    async def step(
+        self, state: KindAt, ask: PageRequest[bool], read: Read[T]
+    ) -> PageRead[T, KindAt]:
+        paging = {self.kind_param: state.kind, "limit": str(self.size), "offset": str(state.offset)}
+        raw, more = await (ask(state, paging) if self.kinds[state.kind] else ask.alone(paging))
+        items, unreadable = read(raw)
+        kept = tuple(i for i in items if (at := self.latest(i)) is None or at >= state.low)
+        after = list(self.kinds)[list(self.kinds).index(state.kind) + 1 :]
+        following = KindAt(after[0], 0, state.low, state.high) if after else None
+        if follows(_named(self), raw, more):
+            following = msgspec.structs.replace(state, offset=state.offset + self.size)
+        return PageRead(kept, unreadable, following)
+
+
 def window_query(
     start: str,
     end: str | None,
@@ -523,6 +565,7 @@ class Listing(_Listing[T, S, M]):
     Offsets: TypeAlias = Offsets
     PageNumbers: TypeAlias = PageNumbers
     SeekToken: TypeAlias = SeekToken
+    Kinds: TypeAlias = Kinds
     Paging: TypeAlias = Paging
     PageRequest: TypeAlias = PageRequest
     PageRead: TypeAlias = PageRead

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import msgspec
 
 from keybuzz_shared.connectors.kit.json_answers import iso_z, segment
-from keybuzz_shared.connectors.kit.listing import Listing, PageRead, Read
+from keybuzz_shared.connectors.kit.listing import KindAt, Listing, Lookup, PageRead, Read
 from keybuzz_shared.connectors.kit.requester import CallErrors, Requester
 from keybuzz_shared.connectors.seam import (
     CallRefused,
@@ -380,7 +380,10 @@ IDLE_MARGIN = timedelta(minutes=1)
 class ListedThreads(ThreadsInbox, Generic[T]):
     """``mapper``: made once a page (it may need a call); a thread it refuses (ValueError)
     costs that thread, never the page; ``complete`` else ``read_whole``: a thread listed
-    with only some messages read again; ``reach``: how far back a window may start."""
+    with only some messages read again; ``reach``: how far back a window may start;
+    ``since_only``: messages before the window's start left out; ``lookups``: dropped at
+    each listing's start; ``mark_thread``: where a thread, not a message, is marked read (once
+    for its messages; refused: those this listing never gave, or whose thread's was)."""
 
     listing: Listing[T, Any, Any]
     read: Read[T]
@@ -395,6 +398,10 @@ class ListedThreads(ThreadsInbox, Generic[T]):
     reach: timedelta | None = None
     label: str = "the marketplace"
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    since_only: bool = False
+    lookups: Sequence[Lookup[Any]] = ()
+    mark_thread: Callable[[T], Awaitable[object]] | None = None
+    _listed: dict[str, T] = field(default_factory=dict, init=False)  # this listing's: id → thread
 
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
@@ -404,27 +411,36 @@ class ListedThreads(ThreadsInbox, Generic[T]):
             state = self.listing.resume(cursor, updated=True)
         else:
             state = self.listing.start(*self._window(since, asked), updated=True)
+            self._listed = {}
+            for lookup in self.lookups:
+                lookup.drop()
         step = await self.listing.step(state, self.read)
         if self.updated is None:
             complete_until = state.high
-            if not step.items:  # no thread read: nothing to seek from, the listing ends
+            if not step.items and not isinstance(state, KindAt):  # nothing to seek from
                 step = PageRead((), step.unreadable, None)
         else:  # the newest update of every page read, this one's too (pages need not be in order)
             listed = [as_utc(self.updated(thread)) for thread in step.items]
             newest = max([*listed, *([state.newest] if state.newest else [])], default=None)
             complete_until = newest or max(since, asked - IDLE_MARGIN)
-        return await self._page(step, complete_until)
+        return await self._page(step, complete_until, state.low)
 
-    async def _page(self, step: PageRead[T, Any], complete_until: datetime) -> Page[InboxMessage]:
+    async def _page(
+        self, step: PageRead[T, Any], complete_until: datetime, low: datetime
+    ) -> Page[InboxMessage]:
         unreadable = list(step.unreadable)
         found: list[InboxMessage] = []
         messages = await self.mapper()
         for thread in step.items:
             whole = thread if self.complete(thread) else await self.read_whole(thread)
             try:
-                found += messages(whole)
+                kept = [m for m in messages(whole) if not self.since_only or m.created_at >= low]
             except ValueError as exc:
                 unreadable.append(f"{self.named(thread)}: {exc}")
+                continue
+            found += kept
+            if self.mark_thread is not None:
+                self._listed |= dict.fromkeys((m.message_id for m in kept), whole)
         return PageRead(tuple(found), tuple(unreadable), step.following).page(complete_until)
 
     def _window(self, since: datetime, asked: datetime) -> tuple[datetime, datetime | None]:
@@ -440,7 +456,16 @@ class ListedThreads(ThreadsInbox, Generic[T]):
         return since, asked
 
     async def mark_read(self, message_ids: Sequence[str]) -> int:
-        return await self.marks.mark_read(message_ids)
+        if self.mark_thread is None:
+            return await self.marks.mark_read(message_ids)
+        threads = [self._listed.get(m) for m in dict.fromkeys(message_ids)]
+        refused: set[str | None] = {None}
+        for name, thread in {self.named(t): t for t in threads if t is not None}.items():
+            try:
+                await self.mark_thread(thread)
+            except CallRefused:  # e.g. a thread the marketplace lost
+                refused.add(name)
+        return sum(1 for t in threads if (t if t is None else self.named(t)) in refused)
 
     async def messages_in(self, thread: T) -> list[InboxMessage]:
         return list((await self.mapper())(thread))
