@@ -246,8 +246,9 @@ class _Model:
         self.aliases = [
             (first[c], column) for column, c in enumerate(self.classes) if first[c] != column
         ]
-        self.firsts = list(first.values())
-        self.labels = list(first)
+        self.tags = [_tag(label) for label in self.classes]
+        self.served = [label for label in first if _tag(label) in RULE_LANGUAGES]
+        self.served_columns = [first[label] for label in self.served]
         self.walked = functools.lru_cache(maxsize=WALKS_KEPT)(self._walk)
 
     def _walk(self, state: int, word: bytes) -> tuple[int, tuple[int, ...]]:
@@ -300,24 +301,26 @@ class _Model:
         for column, alias in self.aliases:
             scores[:, column] += scores[:, alias]
             scores[:, alias] = 0.0
-        best = scores.argmax(axis=1).tolist()
+        best = scores.argmax(axis=1)
         guesses = []
-        for row, column in enumerate(best):
-            probability = float(scores[row, column])
-            language = _tag(self.classes[column])
+        for row, (column, probability) in enumerate(
+            zip(best.tolist(), scores[np.arange(len(best)), best].tolist(), strict=True)
+        ):
+            language = self.tags[column]
             served = language in RULE_LANGUAGES
             if (
                 probability >= MIN_CONFIDENCE and served
             ) or probability >= OTHER_LANGUAGE_CONFIDENCE:
                 guesses.append(_guess(language, probability))
                 continue
-            # the rank of all labels only for the unsure texts
+            # the eight languages served ranked, only for the unsure texts: ranked among all
+            # labels, then kept, they would stand in the same order
             ranked = sorted(
-                zip(self.labels, scores[row, self.firsts].tolist(), strict=True),
+                zip(self.served, scores[row, self.served_columns].tolist(), strict=True),
                 key=itemgetter(1),
                 reverse=True,
             )
-            guesses.append(_among_served(ranked, ranked[0][1]))
+            guesses.append(_among_served(ranked, probability))
         return guesses
 
 
