@@ -64,7 +64,6 @@ _TAG: Final = re.compile(r"^[a-z]{2,3}$")
 _WORD: Final = re.compile(rb"[^ ]* ?")
 # The walks remembered: (state, word) pairs, ~300 bytes each.
 WALKS_KEPT: Final = 1 << 14
-_BLANKS: Final = re.compile(r"\s+")
 
 
 class LanguageGuess(msgspec.Struct, frozen=True):
@@ -200,7 +199,8 @@ def detect_languages(texts: Sequence[str]) -> list[LanguageGuess]:
     guesses = [_TOO_SHORT] * len(texts)
     read: list[tuple[int, int, Counter[int]]] = []  # (text, bytes, features)
     for at, words in enumerate(texts):
-        text = _BLANKS.sub(" ", words[: MAX_CHARS * 4]).strip()[:MAX_CHARS]
+        # blanks as single spaces, none at the ends (split's blanks are the regex ``\s``'s)
+        text = " ".join(words[: MAX_CHARS * 4].split())[:MAX_CHARS]
         # counted in C and no further than needed: a message's letters one by one cost more
         if len(list(itertools.islice(filter(str.isalpha, text), MIN_LETTERS))) < MIN_LETTERS:
             continue
@@ -281,7 +281,7 @@ class _Model:
             chain.from_iterable(c.values() for c in texts), dtype=np.float32, count=total
         )
         np.log1p(values, out=values)
-        rows = self.ptc[indices]
+        rows = np.take(self.ptc, indices, axis=0)  # ~1/3 cheaper than ``ptc[indices]``
         scores = np.zeros((len(texts), len(self.classes)), dtype=np.float32)
         start = 0
         for row, size in enumerate(sizes):

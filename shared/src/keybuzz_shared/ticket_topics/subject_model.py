@@ -252,7 +252,7 @@ class SubjectModel:
             keys += np.repeat(np.arange(len(folded), dtype=np.int64) * self.buckets, sizes)
             keys.sort()
             starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-            counts = np.diff(starts, append=len(keys)).astype(np.float32)
+            counts = (np.append(starts[1:], len(keys)) - starts).astype(np.float32)
             rows, indices = np.divmod(keys[starts], self.buckets)
             np.log(counts, out=counts)
             counts += 1.0
