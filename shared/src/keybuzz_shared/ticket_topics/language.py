@@ -18,7 +18,6 @@ memory.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import itertools
 import logging
@@ -60,10 +59,6 @@ MIN_SHARE: Final = 0.6
 # and a huge text costs no more than a long message.
 MAX_CHARS: Final = 300
 _TAG: Final = re.compile(r"^[a-z]{2,3}$")
-# A word and the blank after it: the model's automaton walked a word at a time.
-_WORD: Final = re.compile(rb"[^ ]* ?")
-# The walks remembered: (state, word) pairs, ~300 bytes each.
-WALKS_KEPT: Final = 1 << 14
 
 
 class LanguageGuess(msgspec.Struct, frozen=True):
@@ -227,12 +222,13 @@ def _encoded(text: str) -> bytes:
 
 
 class _Model:
-    """py3langid's model (a naive Bayes over byte n-grams) read through its tables: a text's
-    n-grams found by walking its automaton a word at a time, each word's walk from a state
-    remembered (most words of a message are words every buyer writes: ~5× cheaper than a
-    byte at a time), and the texts' scores normalized together."""
+    """py3langid's model (a naive Bayes over byte n-grams) read through its public tables and
+    automaton walk, the texts' scores computed and normalized together."""
 
     def __init__(self, identifier: Any) -> None:
+        from py3langid.langid import visit_counts
+
+        self.visit_counts = visit_counts
         self.nextmove = identifier.tk_nextmove
         self.rowbase = [row << 8 for row in identifier.tk_row]
         self.output = identifier.tk_output
@@ -249,27 +245,14 @@ class _Model:
         self.tags = [_tag(label) for label in self.classes]
         self.served = [label for label in first if _tag(label) in RULE_LANGUAGES]
         self.served_columns = [first[label] for label in self.served]
-        self.walked = functools.lru_cache(maxsize=WALKS_KEPT)(self._walk)
-
-    def _walk(self, state: int, word: bytes) -> tuple[int, tuple[int, ...]]:
-        """The state the automaton reaches from ``state`` over ``word``, and the n-grams
-        (features) it finds on the way."""
-        found = []
-        for byte in word:
-            state = self.nextmove[self.rowbase[state] + byte]
-            if (feature := self.output[state]) >= 0:
-                found.append(feature)
-        return state, tuple(found)
 
     def features(self, data: bytes) -> Counter[int]:
         """A text's features (its n-grams the model knows) counted, in the order first found,
         the order the model sums them in."""
-        state = 0
-        features: list[int] = []
-        for word in _WORD.findall(data):
-            state, found = self.walked(state, word)
-            features += found
-        return Counter(features)
+        counts: Counter[int] | None = self.visit_counts(
+            self.nextmove, self.rowbase, self.output, data
+        )
+        return counts or Counter()
 
     def scores(self, texts: list[Counter[int]]) -> npt.NDArray[np.float32]:
         """The texts' log-probability in each class (a column), not normalized, a row a
