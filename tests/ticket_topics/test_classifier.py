@@ -17,6 +17,7 @@ from keybuzz_shared.own_words import own_words
 from keybuzz_shared.ticket_topics import (
     SUBJECTS,
     BuyerMessage,
+    Subject,
     Topics,
     classify,
     classify_each,
@@ -30,7 +31,7 @@ from keybuzz_shared.ticket_topics import (
     warm_up,
 )
 
-from tests.ticket_topics.measure import labeled
+from tests.ticket_topics.measure import labeled, written
 
 # --- the buyer's own words ---------------------------------------------------------------
 
@@ -388,18 +389,23 @@ def test_what_the_marketplace_says_wins_over_the_text() -> None:
 
 
 def test_messages_read_together_get_what_each_gets_alone() -> None:
-    """``classify_each`` applies the subject model once to a batch: each message's topics are
-    its own, whatever its neighbours (the labeled set, texts with nothing to read, and the
-    marketplace's word given for some)."""
-    texts = [m.text for m in labeled()] + ["", "?", "12345", "ok"]
-    batch = [
-        BuyerMessage(text, *(("fr", "CANCELLATION") if n % 7 == 3 else (None, None)))
-        for n, text in enumerate(texts)
-    ]
-    together = classify_each(batch)
+    """``classify_each`` applies the language and subject models once to a batch: each
+    message's topics are its own, whatever its neighbours, in one batch or in pages of ten
+    (the labeled set, the written set's held-out part, some in capitals, texts with nothing
+    to read, and the marketplace's word given for some: its language, its subject or both)."""
+    texts = [m.text for m in labeled() + written("held_out")] + ["", "?", "12345", "ok"]
+    texts += [t.upper() for t in texts[::9]]
+    given: dict[int, tuple[str | None, Subject | None]] = {
+        3: ("fr", "CANCELLATION"),
+        4: ("de", None),
+        5: (None, "INVOICE_REQUEST"),
+    }
+    batch = [BuyerMessage(text, *given.get(n % 7, (None, None))) for n, text in enumerate(texts)]
     alone = [classify(m.text, language=m.language, subject=m.subject) for m in batch]
-    assert together == alone
-    assert {t.subject for t in together} == set(SUBJECTS)  # every subject among them
+    assert classify_each(batch) == alone
+    pages = [classify_each(batch[at : at + 10]) for at in range(0, len(batch), 10)]
+    assert [topics for page in pages for topics in page] == alone
+    assert {t.subject for t in alone} == set(SUBJECTS)  # every subject among them
     assert classify_each([]) == []
 
 

@@ -6,6 +6,7 @@ recomputed here as written plainly, on the model loaded into memory. Pure: no se
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ def _texts() -> list[str]:
 
 
 def _plain_language(words: str, identifier: object) -> tuple[str, float]:
-    text = language._BLANKS.sub(" ", words[: language.MAX_CHARS * 4]).strip()
+    text = re.sub(r"\s+", " ", words[: language.MAX_CHARS * 4]).strip()
     text = text[: language.MAX_CHARS]
     if sum(c.isalpha() for c in text) < language.MIN_LETTERS:
         return "und", 0.0

@@ -1,7 +1,7 @@
 """What a ticket is about and in which language (docs/CONTRACTS.md, "Ticket topics").
 
-``classify`` reads one buyer message (``classify_each`` many, the subject model applied once
-to them all): the language and subject the marketplace gives win
+``classify`` reads one buyer message (``classify_each`` many, the language and subject models
+applied once to them all): the language and subject the marketplace gives win
 (source ``marketplace``); else the language is detected on the buyer's own words
 (``own_words``: quoted history, signature and boilerplate left out) and the subject decided
 on them by a linear model over their n-grams and the subject rules' weights (source

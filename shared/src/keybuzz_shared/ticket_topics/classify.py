@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 from keybuzz_shared.own_words import own_words
-from keybuzz_shared.ticket_topics.language import detect_language
+from keybuzz_shared.ticket_topics.language import LanguageGuess, detect_languages
 from keybuzz_shared.ticket_topics.subject_model import subjects_of
 from keybuzz_shared.ticket_topics.taxonomy import UNDETERMINED, Source, Subject, Topics
 
@@ -27,21 +27,27 @@ def classify(text: str, *, language: str | None = None, subject: Subject | None 
 
 
 def classify_each(messages: Sequence[BuyerMessage]) -> list[Topics]:
-    """``classify`` of each message, the subject model applied once to all of them."""
+    """``classify`` of each message, the language and subject models applied once to all of
+    them."""
     words = [own_words(m.text) if m.language is None or m.subject is None else "" for m in messages]
     detected = iter(
         subjects_of([w for w, m in zip(words, messages, strict=True) if m.subject is None])
     )
-    return [_topics(m, w, detected) for m, w in zip(messages, words, strict=True)]
+    guessed = iter(
+        detect_languages([w for w, m in zip(words, messages, strict=True) if m.language is None])
+    )
+    return [_topics(m, guessed, detected) for m in messages]
 
 
-def _topics(message: BuyerMessage, words: str, detected: Iterator[Subject]) -> Topics:
+def _topics(
+    message: BuyerMessage, guessed: Iterator[LanguageGuess], detected: Iterator[Subject]
+) -> Topics:
     language_source: Source
     confidence: float | None
     if message.language is not None:
         language, language_source, confidence = message.language, "marketplace", None
     else:
-        guess = detect_language(words)
+        guess = next(guessed)
         language, language_source, confidence = guess.language, "detected", guess.confidence
     return Topics(
         language=language,
