@@ -9,7 +9,7 @@ import msgspec
 from keybuzz_sandbox.clock import iso
 
 from .errors import SpApiError, invalid_input
-from .listing import check_marketplaces, find_order
+from .listing import check_marketplaces
 from .models import model_document
 from .order_book import OrderBook, OrderState
 from .spapi import CallContext, Implementation, Reply
@@ -51,11 +51,10 @@ def _link(href: str, name: str | None = None) -> dict[str, str]:
 
 
 def _order_of_call(ctx: CallContext) -> tuple[OrderBook, OrderState, list[str]]:
-    book = ctx.book()
     marketplaces = ctx.query["marketplaceIds"]
-    if not check_marketplaces(marketplaces, book):
+    if not check_marketplaces(marketplaces, ctx.book()):
         raise invalid_input("The order does not belong to the requested marketplace.")
-    return book, find_order(book, ctx.path_params["amazonOrderId"], ctx.now), marketplaces
+    return *ctx.order("amazonOrderId"), marketplaces
 
 
 async def get_messaging_actions_for_order(ctx: CallContext) -> Reply:

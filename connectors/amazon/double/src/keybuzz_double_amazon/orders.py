@@ -14,7 +14,6 @@ from .listing import (
     amount,
     check_marketplaces,
     check_page_size,
-    find_order,
     line_cents,
     order_total_cents,
     vat_part,
@@ -271,18 +270,13 @@ async def get_orders(ctx: CallContext) -> Reply:
     return Reply({"payload": payload | watermark(query, V0_NAMES)})
 
 
-def _order(ctx: CallContext) -> tuple[OrderBook, OrderState]:
-    book = ctx.book()
-    return book, find_order(book, ctx.path_params["orderId"], ctx.now)
-
-
 async def get_order_v0(ctx: CallContext) -> Reply:
-    book, state = _order(ctx)
+    book, state = ctx.order("orderId")
     return Reply({"payload": render_order(book, state)})
 
 
 async def get_order_items(ctx: CallContext) -> Reply:
-    book, state = _order(ctx)
+    book, state = ctx.order("orderId")
     token = ctx.query.get("NextToken")
     offset = 0
     if token:
@@ -533,7 +527,7 @@ async def search_orders(ctx: CallContext) -> Reply:
 
 
 async def get_order_2026(ctx: CallContext) -> Reply:
-    book, state = _order(ctx)
+    book, state = ctx.order("orderId")
     return Reply({"order": _renderer(ctx, book).order(state)})
 
 
