@@ -104,9 +104,9 @@ class NotificationBook:
                 continue
             destination = self.destinations.get(sub.destinationId)
             changes = sorted(book.gen.changes(since, until), key=lambda c: c[0])
-            for _, index, status in changes:
+            for changed, index, status in changes:
                 if destination is not None:
-                    self._enqueue(sub, destination, book, index, status, now)
+                    self._enqueue(sub, destination, book, index, status, changed, now)
             self.published_until[seller_id] = until
             following = book.gen.placed_before(until)  # the next order to be placed
             upcoming = [book.gen.timeline(following).purchase]
@@ -121,10 +121,10 @@ class NotificationBook:
         book: OrderBook,
         index: int,
         status: str,
+        changed: float,  # virtual
         now: float,
     ) -> None:
         facts = book.gen.facts(index)
-        changed = next(at for at, s in facts.timeline.events if s == status)
         state = OrderState(
             facts=facts,
             status=status,

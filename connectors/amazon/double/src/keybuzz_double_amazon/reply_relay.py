@@ -21,16 +21,20 @@ from keybuzz_sandbox.double_kit.replies import (
 )
 from keybuzz_sandbox.smtp_servers import relay_listening
 
-from .relay import Buyer
-from .seed import SellerSpec
+from .seed import ORDER_ID, SellerSpec
 
 if TYPE_CHECKING:
     from .double import AmazonDouble
 
 SUPPORTED_EXTENSIONS = (".pdf", ".jpg", ".jpeg", ".png", ".gif", ".txt", ".doc", ".docx")
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024  # decoded attachments of one message, in total
-ORDER_ID = re.compile(r"\b\d{3}-\d{7}-\d{7}\b")
 IMPORTANT = re.compile(r"\[important\]", re.IGNORECASE)  # anywhere, any case (Amazon's rule)
+
+
+class Buyer(msgspec.Struct, frozen=True, kw_only=True):
+    alias: str  # lower case
+    seller_id: str  # Amazon gives a buyer one alias per seller
+    order_id: str
 
 
 def find_buyer(sb: AmazonDouble, alias: str) -> Buyer | None:
@@ -98,11 +102,6 @@ def refusal_for(
     return None
 
 
-def on_thread(sb: AmazonDouble, reply: ReplyMail, buyer: Buyer) -> bool:
-    """Whether this reply answers a relay mail from the buyer (an alias is one seller's)."""
-    return any(sb.relay_log.get(message_id) == buyer.alias for message_id in reply.thread_ids)
-
-
 def amazon_mailer(alias: str) -> Mailer:
     """Amazon's mailer-daemon at the marketplace of ``alias`` (…@marketplace.amazon.fr)."""
     domain = alias.rsplit("@", 1)[-1].removeprefix("marketplace.")
@@ -138,7 +137,8 @@ class ReplyHandler(RelayHandler):
         buyer = find_buyer(sb, alias)
         if buyer is None:  # accepted at RCPT: cannot happen unless state was cleared
             return
-        answering = on_thread(sb, reply, buyer)
+        # On the thread of a relay mail from the buyer (an alias is one seller's)?
+        answering = any(sb.relay_log.get(mid) == buyer.alias for mid in reply.thread_ids)
         refusal = refusal_for(sb, reply, buyer, on_thread=answering)
         if refusal is None:
             in_subject = ORDER_ID.search(reply.subject)

@@ -279,7 +279,7 @@ def render_document(book: OrderBook, record: ReportRecord) -> str:
 
 
 def charset(book: OrderBook) -> str:
-    """EU flat files come in Windows-1252 (Amazon's name: Cp1252), others in UTF-8."""
+    """EU flat files in Windows-1252 (Cp1252: Amazon's name, Python's codec), others UTF-8."""
     return "Cp1252" if book.gen.marketplace.region == "eu" else "UTF-8"
 
 
@@ -287,8 +287,7 @@ def write_document(sb: AmazonDouble, record: ReportRecord) -> bytes:
     """Rendered once (its one background write): the compression getReportDocument states
     must match the bytes."""
     book = sb.sellers[record.seller_id]
-    python_codec = "cp1252" if charset(book) == "Cp1252" else "utf-8"
-    data = render_document(book, record).encode(python_codec, errors="replace")
+    data = render_document(book, record).encode(charset(book), errors="replace")
     record.gzipped = len(data) > sb.settings.report_gzip_min_bytes
     record.document = gzip.compress(data, mtime=0) if record.gzipped else data
     return record.document

@@ -24,7 +24,7 @@ BULK_ORDER_PERIOD = 47  # one order in 47 is a large B2B order (items span sever
 EU_ORDER_PREFIXES = ("171", "402", "403", "404", "405", "406", "407", "408")
 NA_ORDER_PREFIXES = ("111", "112", "113", "114")
 _HALF = 10**7  # 7-digit halves of the order number (and of a buyer alias's)
-ORDER_ID = re.compile(r"\d{3}-\d{7}-\d{7}")
+ORDER_ID = re.compile(r"\b\d{3}-\d{7}-\d{7}\b")  # an order id, alone or in a text
 ORDER_ROUNDS, ALIAS_ROUNDS = range(4), range(4, 8)  # the two permutations' rounds
 ALIAS_DIGITS = string.digits + string.ascii_lowercase
 
