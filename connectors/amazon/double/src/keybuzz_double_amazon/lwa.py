@@ -32,8 +32,6 @@ GRANTLESS_SCOPES = frozenset(
     {"sellingpartnerapi::notifications", "sellingpartnerapi::client_credential:rotation"}
 )
 
-EXPIRED = "The access token you provided has expired."
-INVALID = "The access token you provided is revoked, malformed or invalid."
 ACCESS_PREFIX = "Atza|"
 REFRESH_PREFIX = "Atzr|"
 
@@ -65,9 +63,9 @@ def authenticate(signer: Signer, token: str | None, now: float) -> AccessClaims:
         raise unauthorized()
     claims = signer.open(ACCESS_PREFIX, token, AccessClaims)
     if claims is None:
-        raise unauthorized(INVALID)
+        raise unauthorized("The access token you provided is revoked, malformed or invalid.")
     if claims.exp <= now:
-        raise unauthorized(EXPIRED)
+        raise unauthorized("The access token you provided has expired.")
     return claims
 
 
@@ -193,11 +191,6 @@ async def _answer(endpoint: TokenEndpoint, request: Request[Any, Any, Any]) -> t
         return exc.body(), exc.status
 
 
-# An internal error can strike after LWA redeemed the code (the client then gets
-# invalid_grant on retry); throttling and unavailability reject the call up front.
-CONSUMING_FAULTS = frozenset({500})
-
-
 def token_route(sb: AmazonDouble) -> HTTPRouteHandler:
     endpoint = TokenEndpoint(sb)
 
@@ -205,7 +198,9 @@ def token_route(sb: AmazonDouble) -> HTTPRouteHandler:
     async def token(request: Request[Any, Any, Any]) -> Response[bytes]:
         decision = await sb.faults.delayed(LWA_OPERATION)
         if decision.error_status:
-            if decision.error_status in CONSUMING_FAULTS:
+            # An internal error can strike after LWA redeemed the code (the client then gets
+            # invalid_grant on retry); throttling and unavailability reject the call up front.
+            if decision.error_status == 500:
                 await _answer(endpoint, request)  # processed, then the answer is lost
             # Amazon documents no body for LWA's failures: RFC 6749's words stand in.
             fault = server_fault(decision.error_status)
