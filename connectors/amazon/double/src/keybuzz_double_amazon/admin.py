@@ -21,7 +21,7 @@ from .lwa import ACCESS_TOKEN_LIFETIME, REFRESH_PREFIX, RefreshClaims
 from .notifications import notifications_admin_routes
 from .order_book import OrderBook
 from .relay import RelayRequest, SentMessage, compose, pick_orders
-from .reply_relay import ReplyHandler, find_buyer, registered_email
+from .reply_relay import ReplyHandler, find_buyer
 from .reports import PROCESSING_SECONDS, QUEUE_SECONDS, report_admin_routes
 
 
@@ -86,7 +86,7 @@ def describe(sb: AmazonDouble, relay: ReplyHandler) -> dict[str, Any]:
                 "cancelledInWindow": b.gen.spec.cancelled_count,
                 "windowDays": b.gen.spec.window_days,
                 "ordersToDate": b.count(now),
-                "registeredEmail": registered_email(b.gen.spec),
+                "registeredEmail": b.gen.spec.registered_email,
             }
             for sid, b in sb.sellers.items()
         ],

@@ -45,9 +45,6 @@ class AccessClaims(msgspec.Struct, kw_only=True, rename={"client_id": "cid", "se
     scope: str | None = None
     pad: str = ""  # random filler: Amazon-sized tokens
 
-    def bucket_owner(self) -> str:
-        return self.seller_id or f"grantless:{self.client_id}"
-
 
 class RefreshClaims(msgspec.Struct, kw_only=True):
     cid: str

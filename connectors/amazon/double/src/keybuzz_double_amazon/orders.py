@@ -23,7 +23,7 @@ from .models import model_document
 from .order_book import OrderBook, OrderQuery, OrderState
 from .roles import Roles
 from .seed import ItemFacts
-from .spapi import CallContext, Reply
+from .spapi import Answer, CallContext
 
 # --- the date windows both listings read ---------------------------------------
 
@@ -255,7 +255,7 @@ def _v0_listing(ctx: CallContext, book: OrderBook) -> OrderQuery:
     )
 
 
-async def get_orders(ctx: CallContext) -> Reply:
+async def get_orders(ctx: CallContext) -> Answer:
     book = ctx.book()
     token = ctx.query.get("NextToken")
     query = (
@@ -267,15 +267,15 @@ async def get_orders(ctx: CallContext) -> Reply:
     payload: dict[str, object] = {"Orders": [render_order(book, s) for s in states]}
     if following is not None:
         payload["NextToken"] = ctx.sandbox.signer.seal_page(following, ctx.now)
-    return Reply({"payload": payload | watermark(query, V0_NAMES)})
+    return Answer(200, {"payload": payload | watermark(query, V0_NAMES)})
 
 
-async def get_order_v0(ctx: CallContext) -> Reply:
+async def get_order_v0(ctx: CallContext) -> Answer:
     book, state = ctx.order("orderId")
-    return Reply({"payload": render_order(book, state)})
+    return Answer(200, {"payload": render_order(book, state)})
 
 
-async def get_order_items(ctx: CallContext) -> Reply:
+async def get_order_items(ctx: CallContext) -> Answer:
     book, state = ctx.order("orderId")
     token = ctx.query.get("NextToken")
     offset = 0
@@ -293,7 +293,7 @@ async def get_order_items(ctx: CallContext) -> Reply:
         payload["NextToken"] = ctx.sandbox.signer.seal_page(
             ItemsPage(state.order_id, offset + ITEMS_PAGE_SIZE), ctx.now
         )
-    return Reply({"payload": payload})
+    return Answer(200, {"payload": payload})
 
 
 # --- Orders 2026-01-01 -----------------------------------------------------------
@@ -513,7 +513,7 @@ def _next_page(ctx: CallContext, token: str) -> OrderQuery:
     return msgspec.structs.replace(page.query, page_size=size)
 
 
-async def search_orders(ctx: CallContext) -> Reply:
+async def search_orders(ctx: CallContext) -> Answer:
     book = ctx.book()
     token = ctx.query.get("paginationToken")
     query = _next_page(ctx, token) if token else _search_listing(ctx, book)
@@ -523,12 +523,12 @@ async def search_orders(ctx: CallContext) -> Reply:
     if following is not None:
         page = SearchPage(following, _fingerprint(ctx))
         body["pagination"] = {"nextToken": ctx.sandbox.signer.seal_page(page, ctx.now)}
-    return Reply(body | watermark(query, V2026_NAMES))
+    return Answer(200, body | watermark(query, V2026_NAMES))
 
 
-async def get_order_2026(ctx: CallContext) -> Reply:
+async def get_order_2026(ctx: CallContext) -> Answer:
     book, state = ctx.order("orderId")
-    return Reply({"order": _renderer(ctx, book).order(state)})
+    return Answer(200, {"order": _renderer(ctx, book).order(state)})
 
 
 IMPLEMENTATIONS = {

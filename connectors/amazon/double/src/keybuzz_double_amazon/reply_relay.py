@@ -5,7 +5,6 @@ endpoints share state without locks."""
 from __future__ import annotations
 
 import re
-import unicodedata
 from email.utils import formataddr
 from importlib.resources import files
 from typing import TYPE_CHECKING, Annotated
@@ -21,7 +20,7 @@ from keybuzz_sandbox.double_kit.replies import (
 )
 from keybuzz_sandbox.smtp_servers import relay_listening
 
-from .seed import ORDER_ID, SellerSpec
+from .seed import ORDER_ID
 
 if TYPE_CHECKING:
     from .double import AmazonDouble
@@ -75,13 +74,6 @@ def _refusals() -> dict[str, Refusal]:
 REFUSALS = _refusals()
 
 
-def registered_email(spec: SellerSpec) -> str:
-    """The seller account's registered address: a slug of its store name at example.com."""
-    ascii_name = unicodedata.normalize("NFKD", spec.store_name).encode("ascii", "ignore")
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.decode("ascii").lower()).strip("-")
-    return f"{slug}@example.com"
-
-
 def refusal_for(
     sb: AmazonDouble, reply: ReplyMail, buyer: Buyer, on_thread: bool
 ) -> Refusal | None:
@@ -89,7 +81,7 @@ def refusal_for(
     sender, seller_id = reply.sender.lower(), buyer.seller_id
     if sender in sb.senders(seller_id, blocked=True):
         return REFUSALS["sender-blocked"]
-    registered = registered_email(sb.sellers[seller_id].gen.spec).lower()
+    registered = sb.sellers[seller_id].gen.spec.registered_email.lower()
     if sender != registered and sender not in sb.senders(seller_id, blocked=False):
         return REFUSALS["sender-not-approved"]
     if any(not a.filename.lower().endswith(SUPPORTED_EXTENSIONS) for a in reply.attachments):

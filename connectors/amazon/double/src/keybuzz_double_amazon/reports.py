@@ -26,7 +26,7 @@ from .models import model_document
 from .order_book import OrderBook, OrderQuery, OrderState
 from .report_store import ReportFailures, ReportRecord
 from .seed import ItemFacts
-from .spapi import CallContext, Reply
+from .spapi import Answer, CallContext
 
 QUEUE_SECONDS = 30.0  # Amazon seconds spent IN_QUEUE, then IN_PROGRESS for PROCESSING_SECONDS
 PROCESSING_SECONDS = 60.0
@@ -73,7 +73,7 @@ def listing(record: ReportRecord) -> OrderQuery:
 # --- operations ----------------------------------------------------------------
 
 
-async def create_report(ctx: CallContext) -> Reply:
+async def create_report(ctx: CallContext) -> Answer:
     book = ctx.book()
     spec = ctx.body  # checked against the model's CreateReportSpecification
     if spec["reportType"] not in SUPPORTED:
@@ -109,7 +109,7 @@ async def create_report(ctx: CallContext) -> Reply:
     ctx.sandbox.reports.add(record)
     if record.has_data is not False and record.forced_end is None:
         _write_while_processing(ctx.sandbox, record)
-    return Reply({"reportId": record.report_id}, status=202)
+    return Answer(202, {"reportId": record.report_id})
 
 
 def _write_while_processing(sb: AmazonDouble, record: ReportRecord) -> None:
@@ -150,7 +150,7 @@ def _settle(book: OrderBook, record: ReportRecord, now: float) -> None:
         record.has_data = bool(first)
 
 
-async def get_report(ctx: CallContext) -> Reply:
+async def get_report(ctx: CallContext) -> Answer:
     book = ctx.book()
     record = _own_report(ctx, ctx.path_params["reportId"])
     _settle(book, record, ctx.now)
@@ -158,7 +158,8 @@ async def get_report(ctx: CallContext) -> Reply:
     if status == "DONE":
         await written(record)
     # FATAL: no document (Amazon's is optional and explains the error).
-    return Reply(
+    return Answer(
+        200,
         Report(
             reportId=record.report_id,
             reportType=record.report_type,
@@ -170,11 +171,11 @@ async def get_report(ctx: CallContext) -> Reply:
             processingStartTime=None if status == "IN_QUEUE" else iso(record.started),
             processingEndTime=iso(record.finished) if status in ("DONE", "CANCELLED") else None,
             reportDocumentId=record.document_id if status == "DONE" else None,
-        )
+        ),
     )
 
 
-async def get_report_document(ctx: CallContext) -> Reply:
+async def get_report_document(ctx: CallContext) -> Answer:
     book = ctx.book()
     sb = ctx.sandbox
     document_id = ctx.path_params["reportDocumentId"]
@@ -193,7 +194,7 @@ async def get_report_document(ctx: CallContext) -> Reply:
     # must look at the bytes (SANDBOX_REPORT_GZIP_DECLARATION=omit reproduces it).
     if record.gzipped and sb.settings.report_gzip_declaration == "declare":
         body["compressionAlgorithm"] = "GZIP"
-    return Reply(body)
+    return Answer(200, body)
 
 
 IMPLEMENTATIONS = {
@@ -269,15 +270,6 @@ def _rows(book: OrderBook, state: OrderState) -> Iterator[dict[str, str]]:
         }
 
 
-def render_document(book: OrderBook, record: ReportRecord) -> str:
-    names = columns(record.report_type)
-    lines = ["\t".join(names)]
-    for state in book.all(listing(record)):
-        for row in _rows(book, state):
-            lines.append("\t".join(row[n].replace("\t", " ") for n in names))
-    return "\r\n".join(lines) + "\r\n"
-
-
 def charset(book: OrderBook) -> str:
     """EU flat files in Windows-1252 (Cp1252: Amazon's name, Python's codec), others UTF-8."""
     return "Cp1252" if book.gen.marketplace.region == "eu" else "UTF-8"
@@ -286,8 +278,12 @@ def charset(book: OrderBook) -> str:
 def write_document(sb: AmazonDouble, record: ReportRecord) -> bytes:
     """Rendered once (its one background write): the compression getReportDocument states
     must match the bytes."""
-    book = sb.sellers[record.seller_id]
-    data = render_document(book, record).encode(charset(book), errors="replace")
+    book, names = sb.sellers[record.seller_id], columns(record.report_type)
+    lines = ["\t".join(names)]
+    for state in book.all(listing(record)):
+        for row in _rows(book, state):
+            lines.append("\t".join(row[n].replace("\t", " ") for n in names))
+    data = ("\r\n".join(lines) + "\r\n").encode(charset(book), errors="replace")
     record.gzipped = len(data) > sb.settings.report_gzip_min_bytes
     record.document = gzip.compress(data, mtime=0) if record.gzipped else data
     return record.document

@@ -54,6 +54,7 @@ MARKETPLACES: dict[str, Marketplace] = {
 class SellerSpec(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     seller_id: str
     store_name: str
+    registered_email: str  # the seller account's address (Buyer-Seller Messaging)
     marketplace_id: str
     # Orders in any `window_days` window, of which cancelled (items with QuantityOrdered 0);
     # none given: the bench seller's, SANDBOX_BENCH_ORDERS and 1.5 % of them.
@@ -99,9 +100,7 @@ class ItemFacts(msgspec.Struct, frozen=True, kw_only=True):
 class Timeline(Lifecycle, frozen=True, kw_only=True):
     """The cheap part of an order: when it was placed and how its status moves."""
 
-    index: int
     purchase: float  # virtual epoch seconds
-    cancelled: bool
     channel: str  # MFN or AFN
 
 
@@ -214,9 +213,7 @@ class SellerGenerator(DrawnStreams):
             unshipped = placed + rng.uniform(600, HOUR)
             shipped = placed + rng.uniform(6 * HOUR, MAX_LIFECYCLE)
             events = ((placed, "Pending"), (unshipped, "Unshipped"), (shipped, "Shipped"))
-        return Timeline(
-            index=index, purchase=placed, cancelled=cancelled, channel=channel, events=events
-        )
+        return Timeline(purchase=placed, channel=channel, events=events)
 
     # --- identifiers ---------------------------------------------------------
 

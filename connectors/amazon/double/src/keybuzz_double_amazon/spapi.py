@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 from keybuzz_sandbox.double_kit import routes as double_routes
-from keybuzz_sandbox.double_kit.api import Refused, found
+from keybuzz_sandbox.double_kit.api import Answer, Refused, found
 from keybuzz_sandbox.double_kit.swagger import Operation, parse_query
 from keybuzz_sandbox.faults import FaultDecision, malform
 from litestar import Request, Response
@@ -21,14 +21,8 @@ from .lwa import AccessClaims, authenticate
 from .order_book import OrderBook, OrderState
 
 
-class Reply(msgspec.Struct):
-    body: Any
-    status: int = 200
-
-
 class CallContext(msgspec.Struct, kw_only=True):
     sandbox: AmazonDouble
-    op: Operation
     principal: AccessClaims
     query: dict[str, Any]
     path_params: dict[str, str]
@@ -48,15 +42,15 @@ class CallContext(msgspec.Struct, kw_only=True):
         return book, found(book.find(order_id, self.now), f"Order {order_id} was not found.")
 
 
-Implementation = Callable[[CallContext], Awaitable[Reply]]
+Implementation = Callable[[CallContext], Awaitable[Answer]]
 
 
 async def _reply(
     sb: AmazonDouble, op: Operation, impl: Implementation, request: Request[Any, Any, Any]
-) -> tuple[Reply, FaultDecision]:
+) -> tuple[Answer, FaultDecision]:
     principal = authenticate(sb.signer, request.headers.get("x-amz-access-token"), sb.clock.now())
     limit = sb.models.rate_limits[op.key]  # None: the model documents no rate (sendInvoice)
-    owner = (principal.client_id, principal.bucket_owner(), op.key)
+    owner = (principal.client_id, principal.seller_id or f"grantless:{principal.client_id}", op.key)
     if limit is not None and not sb.limiter.allow(owner, limit):
         raise quota_exceeded()
     decision = await sb.faults.delayed(op.key)
@@ -65,7 +59,6 @@ async def _reply(
     try:
         ctx = CallContext(
             sandbox=sb,
-            op=op,
             principal=principal,
             query=parse_query(op, request.scope.get("query_string", b"").decode("latin-1")),
             path_params={k: str(v) for k, v in request.path_params.items()},
@@ -88,7 +81,7 @@ def operation_route(sb: AmazonDouble, op: Operation, impl: Implementation) -> HT
         decision = FaultDecision()
         try:
             reply, decision = await _reply(sb, op, impl, request)
-            status, body = reply.status, msgspec.json.encode(reply.body)
+            status, body = reply.status, msgspec.json.encode(reply.payload)
         except SpApiError as exc:
             status, body = exc.status, exc.body()
             if exc.error_type:
