@@ -79,10 +79,9 @@ def _missing(name: str) -> OAuthError:
 
 
 def _required(form: dict[str, str], name: str) -> str:
-    value = form.get(name) or ""
-    if not value:
+    if not form.get(name):
         raise _missing(name)
-    return value
+    return form[name]
 
 
 def _invalid_grant(name: str) -> OAuthError:

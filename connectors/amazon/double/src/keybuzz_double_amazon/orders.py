@@ -227,7 +227,7 @@ _NOT_WITH_SELLER_ORDER_ID = (
 def _v0_listing(ctx: CallContext, book: OrderBook) -> OrderQuery:
     q = ctx.query
     query = window_query(ctx, V0_NAMES, required="AmazonOrderIds" not in q)
-    page_size = check_page_size(q.get("MaxResultsPerPage"), "MaxResultsPerPage")
+    query.page_size = check_page_size(q.get("MaxResultsPerPage"), "MaxResultsPerPage")
     reachable = check_marketplaces(q["MarketplaceIds"], book)
     if "SellerOrderId" in q:
         if clash := [name for name in _NOT_WITH_SELLER_ORDER_ID if name in q]:
@@ -237,7 +237,6 @@ def _v0_listing(ctx: CallContext, book: OrderBook) -> OrderQuery:
             query,
             order_ids=[q["SellerOrderId"]],
             matches_nothing=not reachable,
-            page_size=page_size,
         )
     never = (
         any(name in q for name in _NEVER_MATCHING)
@@ -251,7 +250,6 @@ def _v0_listing(ctx: CallContext, book: OrderBook) -> OrderQuery:
         order_ids=q.get("AmazonOrderIds"),
         buyer_email=q.get("BuyerEmail"),
         matches_nothing=not reachable or never,
-        page_size=page_size,
     )
 
 

@@ -34,7 +34,6 @@ URL_LIFETIME = 300.0  # "This URL expires after 5 minutes."
 MIN_URL_LIFETIME_REAL = 30.0  # never shorter in real time, so high time scales stay usable
 BY_ORDER_DATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL"
 BY_LAST_UPDATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
-SUPPORTED = (BY_ORDER_DATE, BY_LAST_UPDATE)
 # The columns as written: the documented ones in Amazon's order, and three of the columns
 # Amazon adds over time (EXTRA_COLUMNS) where it puts them; their position is not a contract.
 COLUMNS = tuple(
@@ -76,7 +75,7 @@ def listing(record: ReportRecord) -> OrderQuery:
 async def create_report(ctx: CallContext) -> Answer:
     book = ctx.book()
     spec = ctx.body  # checked against the model's CreateReportSpecification
-    if spec["reportType"] not in SUPPORTED:
+    if spec["reportType"] not in (BY_ORDER_DATE, BY_LAST_UPDATE):
         raise invalid_input(f"Report type {spec['reportType']} is not supported.")
     sells_there = check_marketplaces(spec["marketplaceIds"], book)
     try:
