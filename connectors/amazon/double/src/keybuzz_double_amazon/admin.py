@@ -21,7 +21,7 @@ from .lwa import ACCESS_TOKEN_LIFETIME, REFRESH_PREFIX, RefreshClaims
 from .notifications import notifications_admin_routes
 from .order_book import OrderBook
 from .relay import RelayRequest, SentMessage, compose, pick_orders
-from .reply_relay import ReplyHandler, find_buyer, registered_email
+from .reply_relay import ReplyHandler, find_buyer
 from .reports import PROCESSING_SECONDS, QUEUE_SECONDS, report_admin_routes
 
 
@@ -86,7 +86,7 @@ def describe(sb: AmazonDouble, relay: ReplyHandler) -> dict[str, Any]:
                 "cancelledInWindow": b.gen.spec.cancelled_count,
                 "windowDays": b.gen.spec.window_days,
                 "ordersToDate": b.count(now),
-                "registeredEmail": registered_email(b.gen.spec),
+                "registeredEmail": b.gen.spec.registered_email,
             }
             for sid, b in sb.sellers.items()
         ],
@@ -114,7 +114,8 @@ def admin_handlers(sb: AmazonDouble, relay: ReplyHandler) -> list[Any]:
 
     @post("/redirect-uris", sync_to_thread=False)
     def add_uri(data: JSONBody[RedirectUriRequest]) -> Response[bytes]:
-        sb.register_redirect_uri(data.uri)
+        if data.uri not in sb.redirect_uris:
+            sb.set_listed(sb.kept.redirect_uris, data.uri, True)
         return json_answer({"redirectUris": sb.redirect_uris}, 201)
 
     @post("/revocations", sync_to_thread=False)
@@ -126,7 +127,8 @@ def admin_handlers(sb: AmazonDouble, relay: ReplyHandler) -> list[Any]:
             sb.set_listed(sb.kept.revoked_refresh_tokens, claims.jti, True)
             return json_answer({"revoked": "refreshToken", "sellingPartnerId": claims.sp})
         if data.selling_partner_id in sb.sellers:
-            sb.revoke_seller(data.selling_partner_id)
+            sb.kept.revoked_sellers[data.selling_partner_id] = sb.clock.now()
+            sb.save()
             return json_answer({"revoked": "seller", "sellingPartnerId": data.selling_partner_id})
         return admin_error(400, "give refreshToken or a known sellingPartnerId")
 
@@ -143,22 +145,18 @@ def admin_handlers(sb: AmazonDouble, relay: ReplyHandler) -> list[Any]:
         now = sb.clock.now()
         rng = random.Random(f"{sb.config.seed}|relay|{data.selling_partner_id}|{sb.messages_sent}")
         if data.order_ids:
-            states = [book.find(o, now) for o in data.order_ids]
-            if any(s is None for s in states):
+            states = [s for s in (book.find(o, now) for o in data.order_ids) if s is not None]
+            if len(states) < len(data.order_ids):
                 return admin_error(400, "orderIds contains an order this seller does not have")
-            chosen = [s for s in states if s is not None]
-            chosen = [chosen[i % len(chosen)] for i in range(data.count)]
+            chosen = [states[i % len(states)] for i in range(data.count)]
         else:
             chosen = pick_orders(book, rng, data.count, now)
         mails = [compose(book, state, rng, data.to) for state in chosen]
         mx = (data.smtp_host or sb.settings.smtp_host, data.smtp_port or sb.settings.smtp_port)
+        # From each order's buyer alias, as the header says.
+        envelopes = [(s.facts.buyer_email, bytes(m)) for s, m in zip(chosen, mails, strict=True)]
         try:
-            # From each order's buyer alias, as the header says.
-            await to_mx(
-                [(s.facts.buyer_email, bytes(m)) for s, m in zip(chosen, mails, strict=True)],
-                data.to,
-                mx,
-            )
+            await to_mx(envelopes, data.to, mx)
         except (aiosmtplib.SMTPException, OSError) as exc:
             return admin_error(502, f"SMTP delivery failed: {exc}")
         sb.messages_sent += len(mails)

@@ -78,8 +78,7 @@ def consent_page(sb: AmazonDouble, req: ConsentRequest) -> Response[str]:
         f'<input type="hidden" name="{name}" value="{escape(getattr(req, name))}">'
         for name in ConsentRequest.__struct_fields__
     )
-    app = escape(APP_NAME)
-    body = FORM.format(app=app, action=CONSENT_PATH, options=options, hidden=hidden)
+    body = FORM.format(app=escape(APP_NAME), action=CONSENT_PATH, options=options, hidden=hidden)
     return _html(f"Authorize {APP_NAME}", body)
 
 

@@ -103,11 +103,6 @@ class AmazonDouble:
         )
         return list(dict.fromkeys(given))
 
-    def register_redirect_uri(self, uri: str) -> None:
-        if uri not in self.redirect_uris:
-            self.kept.redirect_uris.append(uri)
-            self.save()
-
     # --- authorization codes (single use, in memory: they live 5 minutes) -----
 
     def issue_code(self, seller_id: str, redirect_uri: str) -> str:
@@ -121,10 +116,6 @@ class AmazonDouble:
         return self.auth_codes.issue(code, grant)
 
     # --- revocation ----------------------------------------------------------
-
-    def revoke_seller(self, seller_id: str) -> None:
-        self.kept.revoked_sellers[seller_id] = self.clock.now()
-        self.save()
 
     def is_revoked(self, jti: str, seller_id: str, issued_at: float) -> bool:
         cutoff = self.kept.revoked_sellers.get(seller_id)

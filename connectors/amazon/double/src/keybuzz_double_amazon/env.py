@@ -12,18 +12,12 @@ from keybuzz_sandbox.faults import FaultConfig, Fraction
 from .notices import SELECTOR, SIGNING_DOMAINS
 from .roles import DEFAULT_ROLES, KnownRole
 
-DEV_CLIENT_ID = "amzn1.application-oa2-client.keybuzz-sandbox"
-DEV_CLIENT_SECRET = "keybuzz-sandbox-secret"
-DEV_APPLICATION_ID = "amzn1.sp.solution.keybuzz-sandbox"
-# A fixed default signing secret keeps developers' refresh tokens valid across restarts.
-DEV_SIGNING_SECRET = "keybuzz-sandbox-signing-secret-dev-only"
 # Always registered: the development stack's OAuth callback; SANDBOX_REDIRECT_URIS adds more.
 DEFAULT_REDIRECT_URIS = (
     "http://127.0.0.1:8001/api/v1/marketplaces/amazon/oauth/callback",
     "http://localhost:8001/api/v1/marketplaces/amazon/oauth/callback",
 )
 
-Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 AmazonSeconds = Annotated[float, msgspec.Meta(ge=0)]
 
 
@@ -49,39 +43,29 @@ class FaultSettings(msgspec.Struct, kw_only=True, frozen=True):
 
 
 class AmazonDoubleSettings(msgspec.Struct, kw_only=True, frozen=True):
-    """The application registered with the double, its mail's ways, its lags (docs/SANDBOX.md)."""
+    """The application registered with the double, its mail's ways, its lags: each field's
+    variable, ``SANDBOX_<FIELD>`` (or its ``name``), in docs/SANDBOX.md, "Settings"."""
 
-    # HMAC key of the self-contained tokens (SANDBOX_SECRET).
-    signing_secret: str = msgspec.field(default=DEV_SIGNING_SECRET, name="secret")
-    client_id: str = DEV_CLIENT_ID
-    client_secret: str = DEV_CLIENT_SECRET
-    application_id: str = DEV_APPLICATION_ID
-    # A draft application's consent URL needs version=beta.
+    signing_secret: str = msgspec.field(
+        default="keybuzz-sandbox-signing-secret-dev-only", name="secret"
+    )
+    client_id: str = "amzn1.application-oa2-client.keybuzz-sandbox"
+    client_secret: str = "keybuzz-sandbox-secret"
+    application_id: str = "amzn1.sp.solution.keybuzz-sandbox"
     app_draft: bool = True
-    # Redirect URIs registered beyond DEFAULT_REDIRECT_URIS (SANDBOX_REDIRECT_URIS).
     extra_redirect_uris: tuple[str, ...] = msgspec.field(default=(), name="redirect_uris")
-    # Where the buyer-message relay delivers (the seller's MX), and the reply relay's bounces.
     smtp_host: str = "127.0.0.1"
     smtp_port: StackPort = 2525  # the stack's MX, moved by KEYBUZZ_PORT_OFFSET
-    # The relay for sellers' replies (reply_relay.py); port 0: any free port.
     reply_smtp_host: str = "127.0.0.1"
-    reply_smtp_port: Port = 2526
-    # Orders of the DE bench seller (seed.py).
+    reply_smtp_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 2526  # 0: any free port
     bench_orders: Annotated[int, msgspec.Meta(gt=0)] = 10_000
     faults: FaultSettings = msgspec.field(default_factory=FaultSettings, name="fault")
-    # SP-API roles of the application (roles.py): what restricted data it may see.
-    app_roles: tuple[KnownRole, ...] = DEFAULT_ROLES
-    # Amazon seconds before a created/updated order shows in getOrders/searchOrders,
-    # and in order reports.
+    app_roles: tuple[KnownRole, ...] = DEFAULT_ROLES  # what restricted data it sees (roles.py)
     listing_lag_seconds: AmazonSeconds = 120.0
     report_lag_seconds: AmazonSeconds = 600.0
-    # Report documents: gzip those larger than this many bytes (Amazon compresses
-    # large documents); "omit" leaves compressionAlgorithm out although the content
-    # is gzipped (an inconsistency seen on Amazon), "declare" states it.
     report_gzip_min_bytes: Annotated[int, msgspec.Meta(ge=0)] = 4096
     report_gzip_declaration: Literal["declare", "omit"] = "declare"
-    # The SQS endpoint notifications are delivered to (None: held until one is set).
-    sqs_endpoint: str | None = None
+    sqs_endpoint: str | None = None  # None: notifications held until one is set
 
 
 def service_env(sandbox_url: str) -> dict[str, str]:

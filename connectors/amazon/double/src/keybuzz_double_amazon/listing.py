@@ -1,20 +1,13 @@
-"""What the order APIs, the report and the notifications share: an order found, the
+"""What the order APIs, the report and the notifications share: the
 marketplaces and page size checked, pricing and delivery windows."""
 
 from __future__ import annotations
 
 import msgspec
 
-from .errors import invalid_input, not_found
+from .errors import invalid_input
 from .order_book import OrderBook, OrderState
 from .seed import DAY, MARKETPLACES, ItemFacts
-
-
-def find_order(book: OrderBook, order_id: str, now: float) -> OrderState:
-    state = book.find(order_id, now)
-    if state is None:
-        raise not_found(f"Order {order_id} was not found.")
-    return state
 
 
 def check_marketplaces(ids: list[str] | None, book: OrderBook) -> bool:

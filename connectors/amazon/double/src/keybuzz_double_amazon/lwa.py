@@ -32,8 +32,6 @@ GRANTLESS_SCOPES = frozenset(
     {"sellingpartnerapi::notifications", "sellingpartnerapi::client_credential:rotation"}
 )
 
-EXPIRED = "The access token you provided has expired."
-INVALID = "The access token you provided is revoked, malformed or invalid."
 ACCESS_PREFIX = "Atza|"
 REFRESH_PREFIX = "Atzr|"
 
@@ -46,9 +44,6 @@ class AccessClaims(msgspec.Struct, kw_only=True, rename={"client_id": "cid", "se
     seller_id: str | None = None  # None for grantless (client_credentials) tokens
     scope: str | None = None
     pad: str = ""  # random filler: Amazon-sized tokens
-
-    def bucket_owner(self) -> str:
-        return self.seller_id or f"grantless:{self.client_id}"
 
 
 class RefreshClaims(msgspec.Struct, kw_only=True):
@@ -65,9 +60,9 @@ def authenticate(signer: Signer, token: str | None, now: float) -> AccessClaims:
         raise unauthorized()
     claims = signer.open(ACCESS_PREFIX, token, AccessClaims)
     if claims is None:
-        raise unauthorized(INVALID)
+        raise unauthorized("The access token you provided is revoked, malformed or invalid.")
     if claims.exp <= now:
-        raise unauthorized(EXPIRED)
+        raise unauthorized("The access token you provided has expired.")
     return claims
 
 
@@ -84,10 +79,9 @@ def _missing(name: str) -> OAuthError:
 
 
 def _required(form: dict[str, str], name: str) -> str:
-    value = form.get(name) or ""
-    if not value:
+    if not form.get(name):
         raise _missing(name)
-    return value
+    return form[name]
 
 
 def _invalid_grant(name: str) -> OAuthError:
@@ -193,11 +187,6 @@ async def _answer(endpoint: TokenEndpoint, request: Request[Any, Any, Any]) -> t
         return exc.body(), exc.status
 
 
-# An internal error can strike after LWA redeemed the code (the client then gets
-# invalid_grant on retry); throttling and unavailability reject the call up front.
-CONSUMING_FAULTS = frozenset({500})
-
-
 def token_route(sb: AmazonDouble) -> HTTPRouteHandler:
     endpoint = TokenEndpoint(sb)
 
@@ -205,7 +194,9 @@ def token_route(sb: AmazonDouble) -> HTTPRouteHandler:
     async def token(request: Request[Any, Any, Any]) -> Response[bytes]:
         decision = await sb.faults.delayed(LWA_OPERATION)
         if decision.error_status:
-            if decision.error_status in CONSUMING_FAULTS:
+            # An internal error can strike after LWA redeemed the code (the client then gets
+            # invalid_grant on retry); throttling and unavailability reject the call up front.
+            if decision.error_status == 500:
                 await _answer(endpoint, request)  # processed, then the answer is lost
             # Amazon documents no body for LWA's failures: RFC 6749's words stand in.
             fault = server_fault(decision.error_status)

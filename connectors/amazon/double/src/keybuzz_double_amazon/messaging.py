@@ -9,10 +9,10 @@ import msgspec
 from keybuzz_sandbox.clock import iso
 
 from .errors import SpApiError, invalid_input
-from .listing import check_marketplaces, find_order
+from .listing import check_marketplaces
 from .models import model_document
 from .order_book import OrderBook, OrderState
-from .spapi import CallContext, Implementation, Reply
+from .spapi import Answer, CallContext, Implementation
 
 ALWAYS = ("legalDisclosure", "unexpectedProblem")
 BY_STATUS: dict[str, tuple[str, ...]] = {
@@ -51,14 +51,13 @@ def _link(href: str, name: str | None = None) -> dict[str, str]:
 
 
 def _order_of_call(ctx: CallContext) -> tuple[OrderBook, OrderState, list[str]]:
-    book = ctx.book()
     marketplaces = ctx.query["marketplaceIds"]
-    if not check_marketplaces(marketplaces, book):
+    if not check_marketplaces(marketplaces, ctx.book()):
         raise invalid_input("The order does not belong to the requested marketplace.")
-    return book, find_order(book, ctx.path_params["amazonOrderId"], ctx.now), marketplaces
+    return *ctx.order("amazonOrderId"), marketplaces
 
 
-async def get_messaging_actions_for_order(ctx: CallContext) -> Reply:
+async def get_messaging_actions_for_order(ctx: CallContext) -> Answer:
     _, state, marketplaces = _order_of_call(ctx)
     names = allowed_actions(state)
     base = f"/messaging/v1/orders/{state.order_id}"
@@ -68,22 +67,23 @@ async def get_messaging_actions_for_order(ctx: CallContext) -> Reply:
         {"_links": {"self": link, "schema": _link(f"{base}/messages/{name}/schema", name)}}
         for name, link in links.items()
     ]
-    return Reply(
+    return Answer(
+        200,
         {
             "_links": {"self": _link(base + suffix), "actions": list(links.values())},
             "_embedded": {"actions": embedded},
-        }
+        },
     )
 
 
-async def get_attributes(ctx: CallContext) -> Reply:
+async def get_attributes(ctx: CallContext) -> Answer:
     book, _, _ = _order_of_call(ctx)
     language = book.gen.marketplace.language  # fr_FR
-    return Reply({"buyer": {"locale": language.replace("_", "-")}})
+    return Answer(200, {"buyer": {"locale": language.replace("_", "-")}})
 
 
 def send_implementation(action: str) -> Implementation:
-    async def send(ctx: CallContext) -> Reply:
+    async def send(ctx: CallContext) -> Answer:
         book, state, _ = _order_of_call(ctx)
         if action not in allowed_actions(state):
             raise SpApiError(403, "Unauthorized", TEMPLATE_REFUSED, "")
@@ -96,7 +96,7 @@ def send_implementation(action: str) -> Implementation:
             sent_at=iso(ctx.now),
         )
         ctx.sandbox.templated_sent.append(message)
-        return Reply(msgspec.Raw(b""), status=201)  # Amazon: 201 and nothing else
+        return Answer(201, msgspec.Raw(b""))  # Amazon: 201 and nothing else
 
     return send
 

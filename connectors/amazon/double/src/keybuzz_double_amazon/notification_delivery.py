@@ -104,9 +104,9 @@ class NotificationBook:
                 continue
             destination = self.destinations.get(sub.destinationId)
             changes = sorted(book.gen.changes(since, until), key=lambda c: c[0])
-            for _, index, status in changes:
+            for changed, index, status in changes:
                 if destination is not None:
-                    self._enqueue(sub, destination, book, index, status, now)
+                    self._enqueue(sub, queue_of(destination), book, index, status, changed, now)
             self.published_until[seller_id] = until
             following = book.gen.placed_before(until)  # the next order to be placed
             upcoming = [book.gen.timeline(following).purchase]
@@ -117,14 +117,14 @@ class NotificationBook:
     def _enqueue(
         self,
         sub: Any,
-        destination: Any,
+        arn: str,  # the destination's queue
         book: OrderBook,
         index: int,
         status: str,
+        changed: float,  # virtual
         now: float,
     ) -> None:
         facts = book.gen.facts(index)
-        changed = next(at for at, s in facts.timeline.events if s == status)
         state = OrderState(
             facts=facts,
             status=status,
@@ -136,9 +136,7 @@ class NotificationBook:
         notification = order_change(
             self.settings.application_id, book, state, sub, notification_id, sending.published
         )
-        self.outbox.queue(
-            queue_of(destination), msgspec.json.encode(notification).decode(), sending
-        )
+        self.outbox.queue(arn, msgspec.json.encode(notification).decode(), sending)
         self.delivered.append(
             Delivered(
                 notification_id=notification_id,
@@ -149,7 +147,7 @@ class NotificationBook:
                 sent_at=iso_millis(sending.published),
                 late_seconds=sending.late,
                 copies=sending.copies,
-                destination_arn=queue_of(destination),
+                destination_arn=arn,
             )
         )
         del self.delivered[:-KEEP_DELIVERED]

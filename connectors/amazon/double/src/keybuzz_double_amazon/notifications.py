@@ -10,11 +10,12 @@ from typing import Any
 import msgspec
 from keybuzz_sandbox.answers import json_answer
 from keybuzz_sandbox.double_kit.admin import settings_handlers
+from keybuzz_sandbox.double_kit.api import found
 from keybuzz_sandbox.double_kit.sqs import DeliveryFaults, parse_sqs_arn
 from litestar import Response, get
 
 from .double import AmazonDouble
-from .errors import invalid_input, not_found, unauthorized
+from .errors import invalid_input, unauthorized
 from .notification_delivery import (
     NOTIFICATIONS_SCOPE,
     ORDER_CHANGE,
@@ -23,7 +24,7 @@ from .notification_delivery import (
     conflict,
     queue_of,
 )
-from .spapi import CallContext, Reply
+from .spapi import Answer, CallContext
 
 # --- operations -------------------------------------------------------------------------
 
@@ -40,7 +41,7 @@ def _check_type(ctx: CallContext) -> None:
         raise invalid_input(f"Notification type {kind} is not supported by the sandbox.")
 
 
-async def create_destination(ctx: CallContext) -> Reply:
+async def create_destination(ctx: CallContext) -> Answer:
     _grantless(ctx)
     spec = ctx.body["resourceSpecification"]
     if "sqs" not in spec or "eventBridge" in spec:
@@ -56,42 +57,38 @@ async def create_destination(ctx: CallContext) -> Reply:
         destinationId=str(uuid.uuid4()), name=ctx.body["name"], resource=resource
     )
     notes.destinations[destination.destinationId] = destination
-    return Reply({"payload": destination})
+    return Answer(200, {"payload": destination})
 
 
-async def get_destinations(ctx: CallContext) -> Reply:
+async def get_destinations(ctx: CallContext) -> Answer:
     _grantless(ctx)
-    return Reply({"payload": list(ctx.sandbox.notifications.destinations.values())})
+    return Answer(200, {"payload": list(ctx.sandbox.notifications.destinations.values())})
 
 
-async def create_subscription(ctx: CallContext) -> Reply:
+async def create_subscription(ctx: CallContext) -> Answer:
     seller = ctx.book().seller_id  # grantless tokens have no seller: 403
     _check_type(ctx)
     if ctx.body["payloadVersion"] != PAYLOAD_VERSION:
         raise invalid_input(f"Payload version {ctx.body['payloadVersion']} is not supported.")
-    notes = ctx.sandbox.notifications
-    if ctx.body["destinationId"] not in notes.destinations:
-        raise not_found("Destination not found.")
-    return Reply({"payload": notes.subscribe(seller, ctx.body["destinationId"])})
+    notes, destination_id = ctx.sandbox.notifications, ctx.body["destinationId"]
+    found(notes.destinations.get(destination_id), "Destination not found.")
+    return Answer(200, {"payload": notes.subscribe(seller, destination_id)})
 
 
-async def get_subscription(ctx: CallContext) -> Reply:
+async def get_subscription(ctx: CallContext) -> Answer:
     seller = ctx.book().seller_id  # grantless tokens have no seller: 403
     _check_type(ctx)
     sub = ctx.sandbox.notifications.subscriptions.get(seller)
-    if sub is None:
-        raise not_found("Subscription not found.")
-    return Reply({"payload": sub})
+    return Answer(200, {"payload": found(sub, "Subscription not found.")})
 
 
-async def delete_subscription_by_id(ctx: CallContext) -> Reply:
+async def delete_subscription_by_id(ctx: CallContext) -> Answer:
     _grantless(ctx)
     _check_type(ctx)
-    seller = ctx.sandbox.notifications.subscriber(ctx.path_params["subscriptionId"])
-    if seller is None:
-        raise not_found("Subscription not found.")
-    del ctx.sandbox.notifications.subscriptions[seller]
-    return Reply({})
+    notes = ctx.sandbox.notifications
+    seller = found(notes.subscriber(ctx.path_params["subscriptionId"]), "Subscription not found.")
+    del notes.subscriptions[seller]
+    return Answer(200, {})
 
 
 IMPLEMENTATIONS = {

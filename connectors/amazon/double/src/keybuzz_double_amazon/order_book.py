@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import msgspec
 from keybuzz_sandbox.clock import SellerTimeline
 from keybuzz_sandbox.double_kit.admin import advance_summary
+from keybuzz_sandbox.double_kit.api import within
 
 from .seed import MAX_LIFECYCLE, OrderFacts, SellerGenerator
 
@@ -103,10 +104,8 @@ class OrderBook:
         purchase = self.real_ts(timeline.purchase)
         updated = self.real_ts(changed)
         checks = (
-            query.created_after is None or purchase >= query.created_after,
-            query.created_before is None or purchase <= query.created_before,
-            query.updated_after is None or updated >= query.updated_after,
-            query.updated_before is None or updated <= query.updated_before,
+            within(purchase, (query.created_after, query.created_before)),
+            within(updated, (query.updated_after, query.updated_before)),
             query.statuses is None or status in query.statuses,
             query.channels is None or timeline.channel in query.channels,
         )

@@ -14,7 +14,6 @@ from .listing import (
     amount,
     check_marketplaces,
     check_page_size,
-    find_order,
     line_cents,
     order_total_cents,
     vat_part,
@@ -24,7 +23,7 @@ from .models import model_document
 from .order_book import OrderBook, OrderQuery, OrderState
 from .roles import Roles
 from .seed import ItemFacts
-from .spapi import CallContext, Reply
+from .spapi import Answer, CallContext
 
 # --- the date windows both listings read ---------------------------------------
 
@@ -228,7 +227,7 @@ _NOT_WITH_SELLER_ORDER_ID = (
 def _v0_listing(ctx: CallContext, book: OrderBook) -> OrderQuery:
     q = ctx.query
     query = window_query(ctx, V0_NAMES, required="AmazonOrderIds" not in q)
-    page_size = check_page_size(q.get("MaxResultsPerPage"), "MaxResultsPerPage")
+    query.page_size = check_page_size(q.get("MaxResultsPerPage"), "MaxResultsPerPage")
     reachable = check_marketplaces(q["MarketplaceIds"], book)
     if "SellerOrderId" in q:
         if clash := [name for name in _NOT_WITH_SELLER_ORDER_ID if name in q]:
@@ -238,7 +237,6 @@ def _v0_listing(ctx: CallContext, book: OrderBook) -> OrderQuery:
             query,
             order_ids=[q["SellerOrderId"]],
             matches_nothing=not reachable,
-            page_size=page_size,
         )
     never = (
         any(name in q for name in _NEVER_MATCHING)
@@ -252,11 +250,10 @@ def _v0_listing(ctx: CallContext, book: OrderBook) -> OrderQuery:
         order_ids=q.get("AmazonOrderIds"),
         buyer_email=q.get("BuyerEmail"),
         matches_nothing=not reachable or never,
-        page_size=page_size,
     )
 
 
-async def get_orders(ctx: CallContext) -> Reply:
+async def get_orders(ctx: CallContext) -> Answer:
     book = ctx.book()
     token = ctx.query.get("NextToken")
     query = (
@@ -268,21 +265,16 @@ async def get_orders(ctx: CallContext) -> Reply:
     payload: dict[str, object] = {"Orders": [render_order(book, s) for s in states]}
     if following is not None:
         payload["NextToken"] = ctx.sandbox.signer.seal_page(following, ctx.now)
-    return Reply({"payload": payload | watermark(query, V0_NAMES)})
+    return Answer(200, {"payload": payload | watermark(query, V0_NAMES)})
 
 
-def _order(ctx: CallContext) -> tuple[OrderBook, OrderState]:
-    book = ctx.book()
-    return book, find_order(book, ctx.path_params["orderId"], ctx.now)
+async def get_order_v0(ctx: CallContext) -> Answer:
+    book, state = ctx.order("orderId")
+    return Answer(200, {"payload": render_order(book, state)})
 
 
-async def get_order_v0(ctx: CallContext) -> Reply:
-    book, state = _order(ctx)
-    return Reply({"payload": render_order(book, state)})
-
-
-async def get_order_items(ctx: CallContext) -> Reply:
-    book, state = _order(ctx)
+async def get_order_items(ctx: CallContext) -> Answer:
+    book, state = ctx.order("orderId")
     token = ctx.query.get("NextToken")
     offset = 0
     if token:
@@ -299,7 +291,7 @@ async def get_order_items(ctx: CallContext) -> Reply:
         payload["NextToken"] = ctx.sandbox.signer.seal_page(
             ItemsPage(state.order_id, offset + ITEMS_PAGE_SIZE), ctx.now
         )
-    return Reply({"payload": payload})
+    return Answer(200, {"payload": payload})
 
 
 # --- Orders 2026-01-01 -----------------------------------------------------------
@@ -519,7 +511,7 @@ def _next_page(ctx: CallContext, token: str) -> OrderQuery:
     return msgspec.structs.replace(page.query, page_size=size)
 
 
-async def search_orders(ctx: CallContext) -> Reply:
+async def search_orders(ctx: CallContext) -> Answer:
     book = ctx.book()
     token = ctx.query.get("paginationToken")
     query = _next_page(ctx, token) if token else _search_listing(ctx, book)
@@ -529,12 +521,12 @@ async def search_orders(ctx: CallContext) -> Reply:
     if following is not None:
         page = SearchPage(following, _fingerprint(ctx))
         body["pagination"] = {"nextToken": ctx.sandbox.signer.seal_page(page, ctx.now)}
-    return Reply(body | watermark(query, V2026_NAMES))
+    return Answer(200, body | watermark(query, V2026_NAMES))
 
 
-async def get_order_2026(ctx: CallContext) -> Reply:
-    book, state = _order(ctx)
-    return Reply({"order": _renderer(ctx, book).order(state)})
+async def get_order_2026(ctx: CallContext) -> Answer:
+    book, state = ctx.order("orderId")
+    return Answer(200, {"order": _renderer(ctx, book).order(state)})
 
 
 IMPLEMENTATIONS = {

@@ -1,5 +1,4 @@
-"""Amazon's Buyer-Seller Messaging relay (docs/SANDBOX.md): its buyers and their mails to a
-seller's address."""
+"""Amazon's Buyer-Seller Messaging relay (docs/SANDBOX.md): buyers' mails to a seller's address."""
 
 from __future__ import annotations
 
@@ -16,18 +15,6 @@ from .seed import DAY, language_of
 
 RECENT_DAYS = 30  # buyers write about recent orders
 RELAY_LOG_LIMIT = 10_000  # relay mails remembered for telling replies on a buyer's thread
-
-
-# --- the buyers ------------------------------------------------------------------------
-
-
-class Buyer(msgspec.Struct, frozen=True, kw_only=True):
-    alias: str  # lower case
-    seller_id: str  # Amazon gives a buyer one alias per seller
-    order_id: str
-
-
-# --- buyers' mails ---------------------------------------------------------------------
 
 
 class RelayRequest(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):

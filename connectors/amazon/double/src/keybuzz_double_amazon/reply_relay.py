@@ -5,7 +5,6 @@ endpoints share state without locks."""
 from __future__ import annotations
 
 import re
-import unicodedata
 from email.utils import formataddr
 from importlib.resources import files
 from typing import TYPE_CHECKING, Annotated
@@ -21,16 +20,20 @@ from keybuzz_sandbox.double_kit.replies import (
 )
 from keybuzz_sandbox.smtp_servers import relay_listening
 
-from .relay import Buyer
-from .seed import SellerSpec
+from .seed import ORDER_ID
 
 if TYPE_CHECKING:
     from .double import AmazonDouble
 
 SUPPORTED_EXTENSIONS = (".pdf", ".jpg", ".jpeg", ".png", ".gif", ".txt", ".doc", ".docx")
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024  # decoded attachments of one message, in total
-ORDER_ID = re.compile(r"\b\d{3}-\d{7}-\d{7}\b")
 IMPORTANT = re.compile(r"\[important\]", re.IGNORECASE)  # anywhere, any case (Amazon's rule)
+
+
+class Buyer(msgspec.Struct, frozen=True, kw_only=True):
+    alias: str  # lower case
+    seller_id: str  # Amazon gives a buyer one alias per seller
+    order_id: str
 
 
 def find_buyer(sb: AmazonDouble, alias: str) -> Buyer | None:
@@ -71,13 +74,6 @@ def _refusals() -> dict[str, Refusal]:
 REFUSALS = _refusals()
 
 
-def registered_email(spec: SellerSpec) -> str:
-    """The seller account's registered address: a slug of its store name at example.com."""
-    ascii_name = unicodedata.normalize("NFKD", spec.store_name).encode("ascii", "ignore")
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.decode("ascii").lower()).strip("-")
-    return f"{slug}@example.com"
-
-
 def refusal_for(
     sb: AmazonDouble, reply: ReplyMail, buyer: Buyer, on_thread: bool
 ) -> Refusal | None:
@@ -85,7 +81,7 @@ def refusal_for(
     sender, seller_id = reply.sender.lower(), buyer.seller_id
     if sender in sb.senders(seller_id, blocked=True):
         return REFUSALS["sender-blocked"]
-    registered = registered_email(sb.sellers[seller_id].gen.spec).lower()
+    registered = sb.sellers[seller_id].gen.spec.registered_email.lower()
     if sender != registered and sender not in sb.senders(seller_id, blocked=False):
         return REFUSALS["sender-not-approved"]
     if any(not a.filename.lower().endswith(SUPPORTED_EXTENSIONS) for a in reply.attachments):
@@ -96,11 +92,6 @@ def refusal_for(
     if opted_out and not on_thread and not IMPORTANT.search(reply.subject):
         return REFUSALS["buyer-opted-out"]
     return None
-
-
-def on_thread(sb: AmazonDouble, reply: ReplyMail, buyer: Buyer) -> bool:
-    """Whether this reply answers a relay mail from the buyer (an alias is one seller's)."""
-    return any(sb.relay_log.get(message_id) == buyer.alias for message_id in reply.thread_ids)
 
 
 def amazon_mailer(alias: str) -> Mailer:
@@ -138,7 +129,8 @@ class ReplyHandler(RelayHandler):
         buyer = find_buyer(sb, alias)
         if buyer is None:  # accepted at RCPT: cannot happen unless state was cleared
             return
-        answering = on_thread(sb, reply, buyer)
+        # On the thread of a relay mail from the buyer (an alias is one seller's)?
+        answering = any(sb.relay_log.get(mid) == buyer.alias for mid in reply.thread_ids)
         refusal = refusal_for(sb, reply, buyer, on_thread=answering)
         if refusal is None:
             in_subject = ORDER_ID.search(reply.subject)

@@ -26,7 +26,7 @@ from .models import model_document
 from .order_book import OrderBook, OrderQuery, OrderState
 from .report_store import ReportFailures, ReportRecord
 from .seed import ItemFacts
-from .spapi import CallContext, Reply
+from .spapi import Answer, CallContext
 
 QUEUE_SECONDS = 30.0  # Amazon seconds spent IN_QUEUE, then IN_PROGRESS for PROCESSING_SECONDS
 PROCESSING_SECONDS = 60.0
@@ -34,7 +34,6 @@ URL_LIFETIME = 300.0  # "This URL expires after 5 minutes."
 MIN_URL_LIFETIME_REAL = 30.0  # never shorter in real time, so high time scales stay usable
 BY_ORDER_DATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL"
 BY_LAST_UPDATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
-SUPPORTED = (BY_ORDER_DATE, BY_LAST_UPDATE)
 # The columns as written: the documented ones in Amazon's order, and three of the columns
 # Amazon adds over time (EXTRA_COLUMNS) where it puts them; their position is not a contract.
 COLUMNS = tuple(
@@ -73,10 +72,10 @@ def listing(record: ReportRecord) -> OrderQuery:
 # --- operations ----------------------------------------------------------------
 
 
-async def create_report(ctx: CallContext) -> Reply:
+async def create_report(ctx: CallContext) -> Answer:
     book = ctx.book()
     spec = ctx.body  # checked against the model's CreateReportSpecification
-    if spec["reportType"] not in SUPPORTED:
+    if spec["reportType"] not in (BY_ORDER_DATE, BY_LAST_UPDATE):
         raise invalid_input(f"Report type {spec['reportType']} is not supported.")
     sells_there = check_marketplaces(spec["marketplaceIds"], book)
     try:
@@ -109,7 +108,7 @@ async def create_report(ctx: CallContext) -> Reply:
     ctx.sandbox.reports.add(record)
     if record.has_data is not False and record.forced_end is None:
         _write_while_processing(ctx.sandbox, record)
-    return Reply({"reportId": record.report_id}, status=202)
+    return Answer(202, {"reportId": record.report_id})
 
 
 def _write_while_processing(sb: AmazonDouble, record: ReportRecord) -> None:
@@ -150,7 +149,7 @@ def _settle(book: OrderBook, record: ReportRecord, now: float) -> None:
         record.has_data = bool(first)
 
 
-async def get_report(ctx: CallContext) -> Reply:
+async def get_report(ctx: CallContext) -> Answer:
     book = ctx.book()
     record = _own_report(ctx, ctx.path_params["reportId"])
     _settle(book, record, ctx.now)
@@ -158,7 +157,8 @@ async def get_report(ctx: CallContext) -> Reply:
     if status == "DONE":
         await written(record)
     # FATAL: no document (Amazon's is optional and explains the error).
-    return Reply(
+    return Answer(
+        200,
         Report(
             reportId=record.report_id,
             reportType=record.report_type,
@@ -170,11 +170,11 @@ async def get_report(ctx: CallContext) -> Reply:
             processingStartTime=None if status == "IN_QUEUE" else iso(record.started),
             processingEndTime=iso(record.finished) if status in ("DONE", "CANCELLED") else None,
             reportDocumentId=record.document_id if status == "DONE" else None,
-        )
+        ),
     )
 
 
-async def get_report_document(ctx: CallContext) -> Reply:
+async def get_report_document(ctx: CallContext) -> Answer:
     book = ctx.book()
     sb = ctx.sandbox
     document_id = ctx.path_params["reportDocumentId"]
@@ -193,7 +193,7 @@ async def get_report_document(ctx: CallContext) -> Reply:
     # must look at the bytes (SANDBOX_REPORT_GZIP_DECLARATION=omit reproduces it).
     if record.gzipped and sb.settings.report_gzip_declaration == "declare":
         body["compressionAlgorithm"] = "GZIP"
-    return Reply(body)
+    return Answer(200, body)
 
 
 IMPLEMENTATIONS = {
@@ -269,26 +269,20 @@ def _rows(book: OrderBook, state: OrderState) -> Iterator[dict[str, str]]:
         }
 
 
-def render_document(book: OrderBook, record: ReportRecord) -> str:
-    names = columns(record.report_type)
-    lines = ["\t".join(names)]
-    for state in book.all(listing(record)):
-        for row in _rows(book, state):
-            lines.append("\t".join(row[n].replace("\t", " ") for n in names))
-    return "\r\n".join(lines) + "\r\n"
-
-
 def charset(book: OrderBook) -> str:
-    """EU flat files come in Windows-1252 (Amazon's name: Cp1252), others in UTF-8."""
+    """EU flat files in Windows-1252 (Cp1252: Amazon's name, Python's codec), others UTF-8."""
     return "Cp1252" if book.gen.marketplace.region == "eu" else "UTF-8"
 
 
 def write_document(sb: AmazonDouble, record: ReportRecord) -> bytes:
     """Rendered once (its one background write): the compression getReportDocument states
     must match the bytes."""
-    book = sb.sellers[record.seller_id]
-    python_codec = "cp1252" if charset(book) == "Cp1252" else "utf-8"
-    data = render_document(book, record).encode(python_codec, errors="replace")
+    book, names = sb.sellers[record.seller_id], columns(record.report_type)
+    lines = ["\t".join(names)]
+    for state in book.all(listing(record)):
+        for row in _rows(book, state):
+            lines.append("\t".join(row[n].replace("\t", " ") for n in names))
+    data = ("\r\n".join(lines) + "\r\n").encode(charset(book), errors="replace")
     record.gzipped = len(data) > sb.settings.report_gzip_min_bytes
     record.document = gzip.compress(data, mtime=0) if record.gzipped else data
     return record.document

@@ -8,9 +8,7 @@ from typing import Literal
 import msgspec
 
 D2C_SHIPPING = "direct-to-consumer-shipping"
-TAX_INVOICING = "tax-invoicing"
-TAX_REMITTANCE = "tax-remittance"
-TAX_ROLES = frozenset({TAX_INVOICING, TAX_REMITTANCE})
+TAX_ROLES = frozenset({"tax-invoicing", "tax-remittance"})
 # The roles an application may be given (SANDBOX_APP_ROLES names some of them).
 KnownRole = Literal[
     "direct-to-consumer-shipping",

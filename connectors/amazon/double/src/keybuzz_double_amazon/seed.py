@@ -24,7 +24,7 @@ BULK_ORDER_PERIOD = 47  # one order in 47 is a large B2B order (items span sever
 EU_ORDER_PREFIXES = ("171", "402", "403", "404", "405", "406", "407", "408")
 NA_ORDER_PREFIXES = ("111", "112", "113", "114")
 _HALF = 10**7  # 7-digit halves of the order number (and of a buyer alias's)
-ORDER_ID = re.compile(r"\d{3}-\d{7}-\d{7}")
+ORDER_ID = re.compile(r"\b\d{3}-\d{7}-\d{7}\b")  # an order id, alone or in a text
 ORDER_ROUNDS, ALIAS_ROUNDS = range(4), range(4, 8)  # the two permutations' rounds
 ALIAS_DIGITS = string.digits + string.ascii_lowercase
 
@@ -54,6 +54,7 @@ MARKETPLACES: dict[str, Marketplace] = {
 class SellerSpec(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     seller_id: str
     store_name: str
+    registered_email: str  # the seller account's address (Buyer-Seller Messaging)
     marketplace_id: str
     # Orders in any `window_days` window, of which cancelled (items with QuantityOrdered 0);
     # none given: the bench seller's, SANDBOX_BENCH_ORDERS and 1.5 % of them.
@@ -99,9 +100,7 @@ class ItemFacts(msgspec.Struct, frozen=True, kw_only=True):
 class Timeline(Lifecycle, frozen=True, kw_only=True):
     """The cheap part of an order: when it was placed and how its status moves."""
 
-    index: int
     purchase: float  # virtual epoch seconds
-    cancelled: bool
     channel: str  # MFN or AFN
 
 
@@ -214,9 +213,7 @@ class SellerGenerator(DrawnStreams):
             unshipped = placed + rng.uniform(600, HOUR)
             shipped = placed + rng.uniform(6 * HOUR, MAX_LIFECYCLE)
             events = ((placed, "Pending"), (unshipped, "Unshipped"), (shipped, "Shipped"))
-        return Timeline(
-            index=index, purchase=placed, cancelled=cancelled, channel=channel, events=events
-        )
+        return Timeline(purchase=placed, channel=channel, events=events)
 
     # --- identifiers ---------------------------------------------------------
 

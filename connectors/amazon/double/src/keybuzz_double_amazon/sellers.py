@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .spapi import CallContext, Reply
+from .spapi import Answer, CallContext
 
 
-async def get_marketplace_participations(ctx: CallContext) -> Reply:
+async def get_marketplace_participations(ctx: CallContext) -> Answer:
     book = ctx.book()
     market = book.gen.marketplace
     participation = {
@@ -20,7 +20,7 @@ async def get_marketplace_participations(ctx: CallContext) -> Reply:
         "participation": {"isParticipating": True, "hasSuspendedListings": False},
         "storeName": book.gen.spec.store_name,
     }
-    return Reply({"payload": [participation]})
+    return Answer(200, {"payload": [participation]})
 
 
 IMPLEMENTATIONS = {"sellers.getMarketplaceParticipations": get_marketplace_participations}

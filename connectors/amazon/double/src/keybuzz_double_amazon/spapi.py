@@ -9,27 +9,20 @@ from typing import Any
 
 import msgspec
 from keybuzz_sandbox.double_kit import routes as double_routes
-from keybuzz_sandbox.double_kit.api import Refused
+from keybuzz_sandbox.double_kit.api import Answer, Refused, found
 from keybuzz_sandbox.double_kit.swagger import Operation, parse_query
 from keybuzz_sandbox.faults import FaultDecision, malform
-from keybuzz_sandbox.ratelimit import RateLimit
 from litestar import Request, Response
 from litestar.handlers import HTTPRouteHandler
 
 from .double import AmazonDouble
-from .errors import SpApiError, invalid_input, quota_exceeded, server_fault, unauthorized
+from .errors import SpApiError, quota_exceeded, server_fault, unauthorized
 from .lwa import AccessClaims, authenticate
-from .order_book import OrderBook
-
-
-class Reply(msgspec.Struct):
-    body: Any
-    status: int = 200
+from .order_book import OrderBook, OrderState
 
 
 class CallContext(msgspec.Struct, kw_only=True):
     sandbox: AmazonDouble
-    op: Operation
     principal: AccessClaims
     query: dict[str, Any]
     path_params: dict[str, str]
@@ -43,16 +36,21 @@ class CallContext(msgspec.Struct, kw_only=True):
             raise unauthorized()
         return self.sandbox.sellers[seller]
 
+    def order(self, param: str) -> tuple[OrderBook, OrderState]:
+        """The calling seller's order the path's ``param`` names, else SP-API's 404."""
+        book, order_id = self.book(), self.path_params[param]
+        return book, found(book.find(order_id, self.now), f"Order {order_id} was not found.")
 
-Implementation = Callable[[CallContext], Awaitable[Reply]]
+
+Implementation = Callable[[CallContext], Awaitable[Answer]]
 
 
 async def _reply(
     sb: AmazonDouble, op: Operation, impl: Implementation, request: Request[Any, Any, Any]
-) -> tuple[Reply, FaultDecision]:
+) -> tuple[Answer, FaultDecision]:
     principal = authenticate(sb.signer, request.headers.get("x-amz-access-token"), sb.clock.now())
     limit = sb.models.rate_limits[op.key]  # None: the model documents no rate (sendInvoice)
-    owner = (principal.client_id, principal.bucket_owner(), op.key)
+    owner = (principal.client_id, principal.seller_id or f"grantless:{principal.client_id}", op.key)
     if limit is not None and not sb.limiter.allow(owner, limit):
         raise quota_exceeded()
     decision = await sb.faults.delayed(op.key)
@@ -61,7 +59,6 @@ async def _reply(
     try:
         ctx = CallContext(
             sandbox=sb,
-            op=op,
             principal=principal,
             query=parse_query(op, request.scope.get("query_string", b"").decode("latin-1")),
             path_params={k: str(v) for k, v in request.path_params.items()},
@@ -69,19 +66,13 @@ async def _reply(
             now=sb.clock.now(),
         )
         return await impl(ctx), decision
-    except Refused as refused:  # the kit's: a query, a body or a page token off the model
-        raise invalid_input(refused.message) from None
+    except Refused as refused:  # the kit's: off the model (a query, a body, a page token), or 404
+        code = "NotFound" if refused.status == 404 else "InvalidInput"
+        raise SpApiError(refused.status, code, refused.message) from None
 
 
 # x-amzn-RateLimit-Limit is best-effort on Amazon: these operations answer without it.
 NO_RATE_LIMIT_HEADER = frozenset({"ordersV0.getOrderItems"})
-
-
-def rate_limit_header(limit: RateLimit | None, op: Operation, status: int) -> str | None:
-    """The header's value as Amazon writes it ("0.0167", "2.0"), or None when absent."""
-    if limit is None or status == 429 or op.key in NO_RATE_LIMIT_HEADER:
-        return None
-    return str(limit.rate)
 
 
 def operation_route(sb: AmazonDouble, op: Operation, impl: Implementation) -> HTTPRouteHandler:
@@ -90,16 +81,16 @@ def operation_route(sb: AmazonDouble, op: Operation, impl: Implementation) -> HT
         decision = FaultDecision()
         try:
             reply, decision = await _reply(sb, op, impl, request)
-            status, body = reply.status, msgspec.json.encode(reply.body)
+            status, body = reply.status, msgspec.json.encode(reply.payload)
         except SpApiError as exc:
             status, body = exc.status, exc.body()
             if exc.error_type:
                 headers["x-amzn-ErrorType"] = exc.error_type
         if decision.malformed_kind and status < 400:
             body = malform(body, decision.malformed_kind, sb.faults.config.huge_bytes)
-        limit = rate_limit_header(sb.models.rate_limits[op.key], op, status)
-        if limit is not None:
-            headers["x-amzn-RateLimit-Limit"] = limit
+        limit = sb.models.rate_limits[op.key]
+        if limit is not None and status != 429 and op.key not in NO_RATE_LIMIT_HEADER:
+            headers["x-amzn-RateLimit-Limit"] = str(limit.rate)  # as Amazon writes it: "0.0167"
         return Response(content=body, status_code=status, media_type=op.produces, headers=headers)
 
     # status_code: the Response carries the real one (Litestar's DELETE default, 204, has no body).
