@@ -73,6 +73,11 @@ def python_sources() -> str:
 
 
 @cache
+def tracked_names() -> frozenset[str]:
+    return frozenset(Path(p).name for p in tracked_files())
+
+
+@cache
 def shipped_sources() -> str:
     """The packages' code, tests left out: what runs, and so what writes files."""
     return "\n".join(
@@ -155,9 +160,8 @@ def dangling(ref: str) -> str | None:
     if _is_path(ref):
         return None if _path_exists(ref) else "no such file or folder"
     if re.fullmatch(r"[\w.-]+", ref) and CODE_SUFFIX.search(ref):
-        named = {Path(p).name for p in tracked_files()}
         # A file the code writes at run time counts when the code names it.
-        return None if ref in named or ref in shipped_sources() else "no such file"
+        return None if ref in tracked_names() or ref in shipped_sources() else "no such file"
     if re.fullmatch(r"keybuzz_\w+(\.\w+)+(\(\))?", ref):
         return None if _dotted_exists(ref) else "no such module or name"
     if match := re.fullmatch(r"([a-z_]\w*)\.([A-Z]\w*|[a-z]\w*_\w*)(\(.*\))?", ref):
