@@ -73,11 +73,6 @@ class DiscussionRecord:
         times += [t for t, _ in self.openings if t <= now]
         return max(times)
 
-    def process_status(self, now: float) -> str:
-        shown = self.visible(now)
-        waiting = self.is_open(now) and shown[-1].facts.sender_type != SELLER
-        return "ToTreat" if waiting else "Treated"
-
     def eligible(self, now: float, grc_id: str) -> list[tuple[str, str]]:
         """Whom the seller's next reply may go to: the buyer; Octopia's customer care too
         (``grc_id`` unless one of them wrote) once the discussion is a claim or customer
