@@ -98,12 +98,11 @@ class SentMessage(msgspec.Struct, kw_only=True, rename="camel"):
     created_at: float  # real epoch seconds
 
 
-class ShopBook(DrawnShop[ShopGenerator]):
+class ShopBook(DrawnShop[ShopGenerator, Credentials]):
     def __init__(
         self, gen: ShopGenerator, timeline: SellerTimeline, credentials: Credentials
     ) -> None:
-        super().__init__(gen, timeline)
-        self.credentials = credentials
+        super().__init__(gen, timeline, credentials)
         self.discussions: dict[str, DiscussionRecord] = {}
         self.messages: dict[str, tuple[DiscussionRecord, MessageRecord]] = {}
         # attachment id -> its facts, its message's time (virtual) and the bytes a seller sent
