@@ -6,27 +6,36 @@ from __future__ import annotations
 
 from typing import Generic, Protocol, TypeVar
 
+import msgspec
+
 from keybuzz_sandbox.clock import SellerTimeline
+from keybuzz_sandbox.double_kit.shops import DrawnShopSpec
 from keybuzz_sandbox.faults import ReplyFaults
 
 
 class Drawn(Protocol):
+    @property
+    def spec(self) -> DrawnShopSpec: ...
+
     def placed_before(self, virtual_now: float) -> int: ...
 
     def offer_questions_before(self, virtual_now: float) -> int: ...
 
 
 G = TypeVar("G", bound=Drawn)
+C = TypeVar("C", bound=msgspec.Struct)
 
 
-class DrawnShop(Generic[G]):
-    """What a drawn shop's book holds beside its messages: its generator, its clock, how
-    its threads show a seller's reply, the token requests the double answered for it."""
+class DrawnShop(Generic[G, C]):
+    """What a drawn shop's book holds beside its messages: its generator, its clock, its
+    credentials (named as its admin lists them), how its threads show a seller's reply, the
+    token requests the double answered for it."""
 
-    def __init__(self, gen: G, timeline: SellerTimeline) -> None:
+    def __init__(self, gen: G, timeline: SellerTimeline, credentials: C) -> None:
         self.reply_faults = ReplyFaults()  # how its threads show and date a seller's reply
         self.gen = gen
         self.timeline = timeline
+        self.credentials = credentials
         # token requests naming the shop the double answered, granted or refused (a client
         # keeping its token asks once per expiry, not once per call)
         self.token_requests = 0

@@ -4,9 +4,12 @@ of shipped orders whose buyer opens a claim; and the small extra shops a run may
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import msgspec
+
+if TYPE_CHECKING:
+    from keybuzz_sandbox.double_kit.books import DrawnShop
 
 # Orders in 90 days of each extra shop: its first poll reads a few messages, and a buyer
 # always has an order to write about.
@@ -19,27 +22,7 @@ class DrawnShopSpec(msgspec.Struct, frozen=True, kw_only=True):
     claim_rate: float = 0.05  # share of shipped orders whose buyer opens a claim
 
 
-class _Drawn(Protocol):
-    @property
-    def spec(self) -> DrawnShopSpec: ...
-
-    def placed_before(self, virtual_now: float) -> int: ...
-
-
-class DrawnBook(Protocol):
-    """A drawn double's shop as its admin lists it: its orders drawn by ``gen``, its
-    credentials a struct (named as the admin's listing names them)."""
-
-    @property
-    def gen(self) -> _Drawn: ...
-
-    @property
-    def credentials(self) -> msgspec.Struct: ...
-
-    def virtual(self, now: float) -> float: ...
-
-
-def shop_view(book: DrawnBook, now: float) -> dict[str, Any]:
+def shop_view(book: DrawnShop[Any, Any], now: float) -> dict[str, Any]:
     """One entry of a drawn double's admin list of shops: its name, its credentials, the
     orders it had placed by ``now`` (real seconds)."""
     return {

@@ -262,14 +262,9 @@ class ShopBook:
         firsts, lasts = NAMES.get(country, NAMES["fr-fr"])
         first, last = draw.choice(firsts), draw.choice(lasts)
         order_id = self.new_id(ORDER_IDS)
-        customer = Customer(
-            900_000 + order_id % 100_000,
-            first,
-            last,
-            f"{first.lower()}.{last.lower()}.{order_id}@example.com".encode(
-                "ascii", "ignore"
-            ).decode(),
-        )
+        email = f"{first.lower()}.{last.lower()}.{order_id}@example.com"
+        email = email.encode("ascii", "ignore").decode()  # Müller: mller
+        customer = Customer(900_000 + order_id % 100_000, first, last, email)
         lines = []
         for _ in range(1 if draw.random() < 0.85 else 2):
             product = draw.choice(PRODUCTS)

@@ -270,13 +270,8 @@ def _admin(double: BackMarketDouble) -> list[Any]:
         double.book(shop).close(folder, double.now())
         return {"folderId": folder.folder_id, "state": folder.state}
 
-    @at_shop.get("/sent")
-    def sent(shop: Shop) -> dict[str, Any]:
-        return {"sent": double.book(shop).sent}
-
-    @at_shop.post("/rotate-token")
-    def rotate_token(shop: Shop) -> dict[str, str]:
-        return {"token": double.rotate(shop)}
+    at_shop.get("/sent")(lambda shop: {"sent": double.book(shop).sent})
+    at_shop.post("/rotate-token")(lambda shop: {"token": double.rotate(shop)})
 
     @get("/counters", sync_to_thread=False)
     def counters(shop: FromQuery[int | None] = None) -> Response[bytes]:

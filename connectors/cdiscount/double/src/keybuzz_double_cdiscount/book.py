@@ -73,11 +73,6 @@ class DiscussionRecord:
         times += [t for t, _ in self.openings if t <= now]
         return max(times)
 
-    def process_status(self, now: float) -> str:
-        shown = self.visible(now)
-        waiting = self.is_open(now) and shown[-1].facts.sender_type != SELLER
-        return "ToTreat" if waiting else "Treated"
-
     def eligible(self, now: float, grc_id: str) -> list[tuple[str, str]]:
         """Whom the seller's next reply may go to: the buyer; Octopia's customer care too
         (``grc_id`` unless one of them wrote) once the discussion is a claim or customer
@@ -103,12 +98,11 @@ class SentMessage(msgspec.Struct, kw_only=True, rename="camel"):
     created_at: float  # real epoch seconds
 
 
-class ShopBook(DrawnShop[ShopGenerator]):
+class ShopBook(DrawnShop[ShopGenerator, Credentials]):
     def __init__(
         self, gen: ShopGenerator, timeline: SellerTimeline, credentials: Credentials
     ) -> None:
-        super().__init__(gen, timeline)
-        self.credentials = credentials
+        super().__init__(gen, timeline, credentials)
         self.discussions: dict[str, DiscussionRecord] = {}
         self.messages: dict[str, tuple[DiscussionRecord, MessageRecord]] = {}
         # attachment id -> its facts, its message's time (virtual) and the bytes a seller sent

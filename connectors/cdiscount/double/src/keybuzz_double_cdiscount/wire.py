@@ -8,7 +8,7 @@ from typing import Any
 from keybuzz_sandbox.clock import iso
 
 from .book import DiscussionRecord, MessageRecord, ShopBook
-from .generator import OrderFacts
+from .generator import SELLER, OrderFacts
 
 SUPPLY_MODE = "Seller"  # every order is shipped by the seller (no fulfilment by Octopia)
 CARRIER = "Colissimo"
@@ -41,6 +41,7 @@ def discussion_json(
 ) -> dict[str, Any]:
     facts = record.facts
     shown = record.visible(now)
+    waiting = record.is_open(now) and shown[-1].facts.sender_type != SELLER
     body: dict[str, Any] = {
         "discussionId": facts.discussion_id,
         "subject": facts.subject,
@@ -53,7 +54,7 @@ def discussion_json(
         "subTypologyCode": facts.sub_typology,
         "createdAt": iso(book.real(facts.opened)),
         "updatedAt": iso(book.real(record.updated(now))),
-        "status": record.process_status(now),
+        "status": "ToTreat" if waiting else "Treated",
         "customerId": facts.customer_id,
         "sellerId": book.seller_id,
         "salesChannel": facts.sales_channel,

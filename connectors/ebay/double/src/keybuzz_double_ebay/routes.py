@@ -91,8 +91,9 @@ def routes(sb: Sandbox) -> Served:
                 "refresh_token_expires_in": REFRESH_SECONDS,
                 "refresh_token": seller.refresh_token,
             }
-        found = state.by_refresh(str(form.get("refresh_token")))
-        return None if found is None else (found, {})
+        token = str(form.get("refresh_token"))
+        found = state.refreshing.get(token)
+        return None if found is None or found.refresh_token != token else (found, {})
 
     @post(f"{ROOT}/identity/v1/oauth2/token", include_in_schema=False)
     async def token(request: Request[Any, Any, Any]) -> Response[bytes]:

@@ -183,10 +183,6 @@ class EbayState:
         self.grants[(day, "refused" if spent else "granted")] += 1
         return not spent
 
-    def by_refresh(self, token: str) -> Seller | None:
-        found = self.refreshing.get(token)
-        return found if found is not None and found.refresh_token == token else None
-
     def revoke(self, seller: Seller) -> dict[str, bool]:
         """The seller withdraws its consent: its refresh and access tokens stop working."""
         seller.generation += 1

@@ -71,7 +71,7 @@ class SentMessage(msgspec.Struct, kw_only=True, rename="camel"):
     created_at: float  # real epoch seconds
 
 
-class ShopBook(DrawnShop[ShopGenerator]):
+class ShopBook(DrawnShop[ShopGenerator, Credentials]):
     def __init__(
         self,
         gen: ShopGenerator,
@@ -79,8 +79,7 @@ class ShopBook(DrawnShop[ShopGenerator]):
         credentials: Credentials,
         public_url: str = "",
     ) -> None:
-        super().__init__(gen, timeline)
-        self.credentials = credentials
+        super().__init__(gen, timeline, credentials)
         # Where the shop's message files are downloaded: <files_url><file_id>.
         self.files_url = f"{public_url}/fnac/files/{credentials.shop_id}/"
         self.messages: dict[str, MessageRecord] = {}

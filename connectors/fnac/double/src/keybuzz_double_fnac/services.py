@@ -86,12 +86,6 @@ class Filters:
             return False
         return within(math.floor(self.book.real(virtual)), (self.low, self.high))
 
-    def virtual_bounds(self) -> tuple[float | None, float | None]:
-        """The date filter as virtual times, widened by a second each way."""
-        low = None if self.low is None else self.book.virtual(self.low) - 1
-        high = None if self.high is None else self.book.virtual(self.high + 1) + 1
-        return low, high
-
 
 def _time_or_none(text: str) -> float | None:
     return parse_time(text) if text else None
@@ -271,10 +265,12 @@ def _orders(book: ShopBook, filters: Filters, now: float) -> Sequence[int]:
 
 
 def _placed_in(book: ShopBook, now: float, filters: Filters) -> range:
-    """Indices of the orders the date filter may select (no order changes more than
-    MAX_LIFECYCLE after it is placed)."""
+    """Indices of the orders the date filter (as virtual times, widened by a second each
+    way) may select (no order changes more than MAX_LIFECYCLE after it is placed)."""
+    low = None if filters.low is None else book.virtual(filters.low) - 1
+    high = None if filters.high is None else book.virtual(filters.high + 1) + 1
     reach = 0.0 if filters.date_type == "CreatedAt" else MAX_LIFECYCLE
-    return book.gen.placed_in(now, *filters.virtual_bounds(), reach)
+    return book.gen.placed_in(now, low, high, reach)
 
 
 def _created_within(book: ShopBook, now: float, filters: Filters) -> range:

@@ -88,7 +88,9 @@ def list_threads(book: ShopBook, call: Call) -> Answer:
     else:
         filters = {n: call.query[n] for n in THREAD_FILTERS if n in call.query}
         limit, key = query_int(call.query, "limit", THREAD_PAGE[0], (1, THREAD_PAGE[1])), None
-    ordered = sorted(_matching(book, filters), key=_sort_key, reverse=True)
+    since = query_date(filters, "updated_since")
+    matching = [t for t in book.threads.values() if since is None or t.updated >= since]
+    ordered = sorted(matching, key=_sort_key, reverse=True)
     start = (
         0
         if key is None
@@ -111,11 +113,6 @@ def list_threads(book: ShopBook, call: Call) -> Answer:
 
 def _sort_key(thread: Thread) -> tuple[float, str]:
     return (thread.updated, thread.thread_id)
-
-
-def _matching(book: ShopBook, filters: dict[str, str]) -> list[Thread]:
-    since = query_date(filters, "updated_since")
-    return [t for t in book.threads.values() if since is None or t.updated >= since]
 
 
 def get_thread(book: ShopBook, call: Call) -> Answer:
@@ -150,7 +147,8 @@ def _recipients(types: Iterable[str]) -> tuple[str, ...]:
 
 def _files(book: ShopBook, parts: list[Part], thread_order: Any) -> tuple[NewFile, ...]:
     files = tuple(NewFile(p.filename or "file", p.content) for p in parts if p.name == "files")
-    if book.attachments_of(thread_order) + len(files) > ATTACHMENTS_PER_ORDER:
+    on_order = sum(1 for owner, _ in book.attachments.values() if owner is thread_order)
+    if on_order + len(files) > ATTACHMENTS_PER_ORDER:
         raise Refused(400, f"At most {ATTACHMENTS_PER_ORDER} attachments on one order")
     if sum(len(f.content) for f in files) > MESSAGE_BYTES:
         raise Refused(400, "A message and its files are limited to 30 MB")

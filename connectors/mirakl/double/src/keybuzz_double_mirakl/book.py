@@ -317,14 +317,6 @@ class ShopBook:
             return f"Service client {self.operator.name}"
         return f"{self.spec.name} (vendeur)"
 
-    def participant_name(self, participant: str, order: Order) -> str:
-        if participant == CUSTOMER:
-            return order.customer.display_name
-        return self.operator.name if participant == OPERATOR else self.spec.name
-
-    def attachments_of(self, order: Order) -> int:
-        return sum(1 for owner, _ in self.attachments.values() if owner is order)
-
     def no_reply_needed(self, thread: Thread, now: float) -> None:
         """The operator marks the thread as needing no shop reply (Mirakl's back office)."""
         thread.no_reply_needed.append((now, "OPERATOR"))

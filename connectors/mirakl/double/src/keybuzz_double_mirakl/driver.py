@@ -15,18 +15,14 @@ from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, suite_pace
 
 from keybuzz_double_mirakl import DOUBLE
 
-# Mirakl's double: one operator's instance (docs/SANDBOX.md, "The Mirakl double"); every
-# operator runs the same connector, so one of them stands for all in the suite.
-# The suite's pace for a Mirakl shop: its M11 calls at least 0.5 s apart (the catalogue's
-# frequency, the kit's pace, counted from the end of the shop's last poll), so that a poll
-# asked for right after another waits half a second, not an operator's minute; polled every
-# 2 s like every other driver's shops (0.5 rounded up, plus MIRAKL_POLL_MARGIN_SECONDS: a
-# shorter interval would shorten the poll's deadline too). The double still refuses M11
-# inside its own frequency, 0.3 s here (60 of its seconds at the suite's clock scale of 20,
-# times SANDBOX_MIRAKL_FREQUENCY_FACTOR): under the pace, so that a poll never meets the 429
-# a poll a few milliseconds early would. The pace at an operator's real frequency (a poll
-# due early waits in its slot or is put off, a restart keeps the last call, no 429) is
-# proven by connectors/mirakl/tests/test_mirakl_pacing.py.
+# The suite's pace for a Mirakl shop (docs/SANDBOX.md, "Drivers for the conformance suite"):
+# its M11 calls at least 0.5 s apart (the catalogue's frequency, the kit's pace, counted
+# from the end of the shop's last poll), so that a poll asked for right after another waits
+# half a second, not an operator's minute; polled every 2 s like every other driver's shops
+# (0.5 rounded up, plus MIRAKL_POLL_MARGIN_SECONDS: a shorter interval would shorten the
+# poll's deadline too). The double still refuses M11 inside its own frequency, 0.3 s here
+# (60 of its seconds at the suite's clock scale of 20, times SANDBOX_MIRAKL_FREQUENCY_FACTOR):
+# under the pace, so that a poll never meets the 429 a poll a few milliseconds early would.
 MIRAKL_SUITE_M11_SECONDS = 0.5
 MIRAKL_SUITE_POLL_MARGIN_SECONDS = 1
 MIRAKL_SUITE_FREQUENCY_FACTOR = 0.1

@@ -242,9 +242,7 @@ def _admin(double: MiraklDouble) -> list[Any]:
         line = book.open_incident(order, now) if event == "incident" else book.refund(order, now)
         return {"orderId": order_id, "orderLineId": line.line_id, "orderLineState": line.state}
 
-    @at_shop.get("/sent")
-    def sent(book: ShopBook) -> dict[str, Any]:
-        return {"sent": book.sent}
+    at_shop.get("/sent")(lambda book: {"sent": book.sent})
 
     @at_shop.get("/calls")
     def calls(book: ShopBook) -> dict[str, Any]:

@@ -17,7 +17,8 @@ PARTICIPANTS = (SHOP, CUSTOMER, OPERATOR)
 
 
 def participant(book: ShopBook, kind: str, order: Order) -> dict[str, Any]:
-    entry: dict[str, Any] = {"display_name": book.participant_name(kind, order), "type": kind}
+    names = {CUSTOMER: order.customer.display_name, OPERATOR: book.operator.name}
+    entry: dict[str, Any] = {"display_name": names.get(kind, book.spec.name), "type": kind}
     if kind == SHOP:
         entry["id"] = str(book.shop_id)
     elif kind == CUSTOMER:

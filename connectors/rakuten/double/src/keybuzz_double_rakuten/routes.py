@@ -295,9 +295,7 @@ def routes(sb: Sandbox) -> Served:
     def add_message(seller: Seller, thread: Item, data: dict[str, Any]) -> dict[str, str]:
         return {"messageId": message_id(thread, said_by(seller, thread, data))}
 
-    @at_shop.get("/sent")
-    def sent(seller: Seller) -> dict[str, Any]:
-        return {"sent": seller.sent}
+    at_shop.get("/sent")(lambda seller: {"sent": seller.sent})
 
     @at_shop.post("/rotate-token")
     def rotate(seller: Seller) -> dict[str, str]:
