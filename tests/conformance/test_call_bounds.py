@@ -11,6 +11,7 @@ the marketplace. A marketplace whose listing of messages is one answer, not page
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 import pytest
@@ -46,8 +47,7 @@ async def test_a_listing_paging_wrong_stops_and_costs_its_shop_alone_a_few_calls
         connected(conformance, connector, hostile) as mine,
         connected(conformance, connector, other) as theirs,
     ):
-        await first_polled(conformance, mine)
-        await first_polled(conformance, theirs)
+        await asyncio.gather(first_polled(conformance, mine), first_polled(conformance, theirs))
         # A message to list, so that a page given again has items to repeat.
         await driver.buyer_writes(conformance.admin, hostile, "Bonjour, où en est ma commande ?")
         await driver.set_fault(conformance.admin, fault, [hostile])

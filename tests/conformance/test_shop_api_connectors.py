@@ -365,8 +365,10 @@ async def test_a_slow_answer_is_cut_at_the_deadline_without_delaying_another_sho
         connected(conformance, connector, slow_shop) as slow,
         connected(conformance, connector, healthy_shop) as healthy,
     ):
-        slowed = await first_polled(conformance, slow)
-        ready = await first_polled(conformance, healthy)
+        # Each shop's first poll asked at once: neither waits for the other's.
+        slowed, ready = await asyncio.gather(
+            first_polled(conformance, slow), first_polled(conformance, healthy)
+        )
         await driver.set_fault(conformance.admin, fault, [slow_shop])
         loop = asyncio.get_running_loop()
         armed = loop.time()
