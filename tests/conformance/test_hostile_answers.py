@@ -34,8 +34,10 @@ from tests.conformance.test_shop_api_connectors import (
     NEXT_POLL,
     Polled,
     first_polled,
+    polled_shop,
     refused_without_harm,
     shops,
+    skip_unless_answered,
     stored_after,
     ticket_of,
 )
@@ -48,9 +50,8 @@ HOSTILE_JSON: list[Fault] = ["DEEP_NESTING", "HUGE_NUMBER"]
 async def test_hostile_answers_fail_the_poll_cleanly_and_nothing_is_lost(
     conformance: Stack, connector: Connector, driver: ShopDriver, fault: Fault
 ) -> None:
-    [shop] = await shops(conformance, driver)
-    async with connected(conformance, connector, shop) as mine:
-        polled = Polled(shop, mine, await first_polled(conformance, mine))
+    skip_unless_answered(driver, fault)
+    async with polled_shop(conformance, connector, driver) as polled:
         if fault == "HUGE_NUMBER" and await read_past_the_number(conformance, driver, polled):
             return
         failed = await refused_without_harm(conformance, connector, driver, polled, fault)
@@ -64,10 +65,7 @@ async def read_past_the_number(conformance: Stack, driver: ShopDriver, polled: P
     types skips that field unread, where one reading JSON values must refuse the answer.
     True once the message written under the fault is stored, once, with its words; False,
     the fault left on, when the poll failed first (``refused_without_harm`` holds it)."""
-    try:
-        await driver.set_fault(conformance.admin, "HUGE_NUMBER")
-    except Unsupported as exc:
-        pytest.skip(str(exc))
+    await driver.set_fault(conformance.admin, "HUGE_NUMBER")
     text = "un nombre que nul type ne tient, à côté"
     written = await driver.buyer_writes(conformance.admin, polled.shop, text)
     failed_before = polled.first["lastErrorAt"]
@@ -96,15 +94,17 @@ async def written_while(
 ) -> AsyncIterator[tuple[Connected, dict[str, Any], Written]]:
     """A shop of the double connected and polled once; then its double answering ``fault``
     (None: as it should) and its buyer writing ``text``. Skipped where the double can do
-    neither."""
+    neither (a fault it cannot answer: before connecting the shop)."""
+    if fault is not None:
+        skip_unless_answered(driver, fault)
     [shop] = await shops(conformance, driver)
     async with connected(conformance, connector, shop) as mine:
         first = await first_polled(conformance, mine)
+        if fault is not None:
+            await driver.set_fault(conformance.admin, fault)
         try:
-            if fault is not None:
-                await driver.set_fault(conformance.admin, fault)
             written = await driver.buyer_writes(conformance.admin, shop, text)
-        except Unsupported as exc:
+        except Unsupported as exc:  # a text its wire format cannot carry
             pytest.skip(str(exc))
         yield mine, first, written
 

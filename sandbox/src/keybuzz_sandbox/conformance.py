@@ -153,6 +153,11 @@ class ShopDriver(Protocol):
         fetched by id through its API."""
         ...
 
+    def fault_settings(self, fault: Fault, ids: list[str]) -> dict[str, Any]:
+        """What ``set_fault`` arms for the shops of ``ids``, asking the double nothing:
+        Unsupported if it cannot make ``fault`` (a case skipped before it connects a shop)."""
+        ...
+
     async def set_fault(
         self, http: httpx.AsyncClient, fault: Fault, shops: list[DoubleShop] | None = None
     ) -> None:
