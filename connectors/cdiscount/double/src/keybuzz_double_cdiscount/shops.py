@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import msgspec
+from keybuzz_sandbox.double_kit.books import EXTRA_SHOP_ORDERS, DrawnShopSpec
 from keybuzz_sandbox.double_kit.draws import digest, numeric_id
-from keybuzz_sandbox.double_kit.shops import EXTRA_SHOP_ORDERS, DrawnShopSpec
 
 
 class ShopSpec(DrawnShopSpec, frozen=True, kw_only=True):

@@ -8,8 +8,8 @@ from typing import Annotated, Any, ClassVar
 
 import msgspec
 from keybuzz_sandbox.clock import Clock, SellerTimeline
+from keybuzz_sandbox.double_kit.books import shop_view
 from keybuzz_sandbox.double_kit.faults import OptInFaults
-from keybuzz_sandbox.double_kit.shops import shop_view
 from keybuzz_sandbox.double_kit.tokens import Issued
 from keybuzz_sandbox.faults import XML_KINDS, NextCount, SlowFaultConfig
 from keybuzz_sandbox.ratelimit import RateLimit, RateLimiter
