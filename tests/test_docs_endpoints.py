@@ -10,7 +10,6 @@ prose, ``{order_id}`` in the code).
 from __future__ import annotations
 
 import re
-import subprocess
 from functools import cache
 from pathlib import Path
 
@@ -23,6 +22,8 @@ from keybuzz_sandbox.config import SandboxConfig
 from keybuzz_shared.service import ServiceDefinition, create_app
 from keybuzz_shared.settings import load_settings
 from keybuzz_tenant_sync.service import DEFINITION as TENANT_SYNC
+
+from tests.repository_files import tracked_files
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -142,16 +143,9 @@ OUTSIDE_CITATIONS_ALLOWED = ("/migrations/",)
 def test_nothing_cites_a_document_outside_the_repository() -> None:
     """The repository stands alone: docs/ARCHITECTURE.md and docs/CONTRACTS.md are the reference."""
     # git's list, not a walk of the tree: the walk read every file of .venv to drop it
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.splitlines()
     tracked = [
         p
-        for p in map(ROOT.joinpath, listed)
+        for p in map(ROOT.joinpath, tracked_files())
         if p.suffix in {".py", ".md", ".yaml", ".toml", ".txt", ".sql", ".json", ".hcl"}
         and p.is_file()
         and not any(part.startswith(".") for part in p.relative_to(ROOT).parts)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import importlib
 import re
-import subprocess
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
 import pytest
+
+from tests.repository_files import tracked_files
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [
@@ -33,18 +34,6 @@ PLACEHOLDER = re.compile(r"[<>*{}…]|\.\.\.|NNN")
 
 
 # --- references to code ------------------------------------------------------------------
-
-
-@cache
-def tracked_files() -> tuple[str, ...]:
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return tuple(line for line in listed.splitlines() if (ROOT / line).exists())
 
 
 def _tails(path: str) -> Iterator[str]:
