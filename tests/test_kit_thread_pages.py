@@ -7,6 +7,7 @@ the listing complete only on its last page."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import msgspec
@@ -61,6 +62,8 @@ async def test_a_page_reads_each_thread_whole_and_a_bad_one_costs_only_itself() 
 
 class OnePage:
     """A listing of one page, read in the window [NOW, NOW]."""
+
+    paging = SimpleNamespace(empty_page_ends=True)  # the strategy's flag the inbox reads
 
     def __init__(self, step: PageRead[Thread, Any]) -> None:
         self.read = step

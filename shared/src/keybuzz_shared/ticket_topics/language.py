@@ -273,9 +273,9 @@ class _Model:
             start += size
         return scores
 
-    def guesses(self, sizes: list[int], texts: list[Counter[int]]) -> list[LanguageGuess]:
+    def guesses(self, sizes: list[int], features: list[Counter[int]]) -> list[LanguageGuess]:
         """The guesses of texts of ``sizes`` bytes and these ``features``."""
-        scores = self.scores(texts)
+        scores = self.scores(features)
         scores *= np.array([1.0 / math.sqrt(size or 1) for size in sizes], dtype=np.float32)[
             :, None
         ]

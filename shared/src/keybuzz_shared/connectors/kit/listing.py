@@ -139,6 +139,8 @@ class Paging(ABC, Generic[T, S, M]):
     state: type[S]
     repeats_read_on = 1  # ``RepeatedPages``' ``read_on``
     newest_first = False  # a page wholly past a window's end says nothing of the next
+    # a page of a window that read no item ends an inbox's listing: nothing to seek from
+    empty_page_ends = True
 
     @abstractmethod
     def first(self, low: datetime, high: datetime | None, *, updated: bool) -> S:
@@ -476,6 +478,7 @@ class Kinds(Paging[T, KindAt, bool]):
     size: int
     kind_param: str
     state = KindAt
+    empty_page_ends = False  # a kind with none goes on to the next
 
     def first(self, low: datetime, high: datetime | None, *, updated: bool) -> KindAt:
         return KindAt(next(iter(self.kinds)), 0, low, high)

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import msgspec
 
 from keybuzz_shared.connectors.kit.json_answers import iso_z, segment
-from keybuzz_shared.connectors.kit.listing import KindAt, Listing, Lookup, PageRead, Read
+from keybuzz_shared.connectors.kit.listing import Listing, Lookup, PageRead, Read
 from keybuzz_shared.connectors.kit.requester import CallErrors, Requester
 from keybuzz_shared.connectors.seam import (
     CallRefused,
@@ -417,7 +417,7 @@ class ListedThreads(ThreadsInbox, Generic[T]):
         step = await self.listing.step(state, self.read)
         if self.updated is None:
             complete_until = state.high
-            if not step.items and not isinstance(state, KindAt):  # nothing to seek from
+            if not step.items and self.listing.paging.empty_page_ends:
                 step = PageRead((), step.unreadable, None)
         else:  # the newest update of every page read, this one's too (pages need not be in order)
             listed = [as_utc(self.updated(thread)) for thread in step.items]
@@ -459,13 +459,16 @@ class ListedThreads(ThreadsInbox, Generic[T]):
         if self.mark_thread is None:
             return await self.marks.mark_read(message_ids)
         threads = [self._listed.get(m) for m in dict.fromkeys(message_ids)]
-        refused: set[str | None] = {None}
-        for name, thread in {self.named(t): t for t in threads if t is not None}.items():
+        names = [None if t is None else self.named(t) for t in threads]
+        refused: set[str | None] = {None}  # None: a message this listing never gave
+        for name, thread in dict(zip(names, threads, strict=True)).items():
+            if thread is None:
+                continue
             try:
                 await self.mark_thread(thread)
             except CallRefused:  # e.g. a thread the marketplace lost
                 refused.add(name)
-        return sum(1 for t in threads if (t if t is None else self.named(t)) in refused)
+        return sum(1 for name in names if name in refused)
 
     async def messages_in(self, thread: T) -> list[InboxMessage]:
         return list((await self.mapper())(thread))
