@@ -65,7 +65,9 @@ async def test_a_key_echoed_in_any_form_by_a_refused_sync_reaches_no_cursor_row_
         cursor = await pool.fetchrow(
             "SELECT last_error FROM order_sync_cursors WHERE tenant_id = $1", tenant
         )
-        seen = "\n".join([repr(dict(cursor)), await database_text(pool), *emitted.lines])
+        seen = "\n".join(
+            [repr(dict(cursor)), await database_text(pool, [shop["key"]]), *emitted.lines]
+        )
         assert found_in(seen, shop["key"]) == []
         # What an operator needs is kept: the marketplace, the call, Fnac's words.
         assert "FNAC" in cursor["last_error"], cursor
