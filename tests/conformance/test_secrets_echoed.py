@@ -110,10 +110,17 @@ async def echoing(conformance: Stack) -> AsyncIterator[Any]:
     await conformance.admin.delete("/_sandbox/echo-secret")
 
 
-async def database_text(pool: Any, secrets: Iterable[str]) -> str:
-    """The rows of every table of a service's database that hold a form of one of
-    ``secrets`` as ``found_in`` looks for it, as text: the search runs in the database (a
-    suite's rows are many), so only the rows to report are fetched."""
+async def xid_horizon(pool: Any) -> int:
+    """The oldest transaction id in progress: every row a transaction in progress or begun
+    since writes (inserts or updates) has an ``xmin`` at or above it."""
+    return int(await pool.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot())::text"))
+
+
+async def database_text(pool: Any, secrets: Iterable[str], since: int = 0) -> str:
+    """The rows of every table of a service's database written from ``since`` on
+    (``xid_horizon``: what a case wrote, not the rows a worker's suite filled a shared
+    database with; 0: every row) that hold a form of one of ``secrets`` as ``found_in``
+    looks for it, as text: searched in the database, only the rows to report fetched."""
     needles = {
         n.lower() for s in secrets for f in forms_of(s) for n in (f, f.replace("\\", "\\\\"))
     }
@@ -123,8 +130,10 @@ async def database_text(pool: Any, secrets: Iterable[str]) -> str:
     )
     rows = [
         await pool.fetch(
-            f'SELECT t::text FROM "{t["table_name"]}" t WHERE lower(t::text) LIKE ANY ($1::text[])',
+            f'SELECT t::text FROM "{t["table_name"]}" t WHERE t.xmin::text::bigint >= $2'
+            " AND lower(t::text) LIKE ANY ($1::text[])",
             patterns,
+            since % 2**32,  # a row's xmin is the 32 bits of its transaction's id
         )
         for t in tables
     ]
@@ -166,6 +175,8 @@ async def test_a_key_echoed_when_a_poll_is_refused_reaches_no_status_row_or_log(
 ) -> None:
     [shop] = await shops(conformance, driver)
     sent = {f: shop.credentials[f] for f in secret_fields(connector)}
+    pools = [conformance.poller.runtime.pool, conformance.oauth.runtime.pool]
+    since = [await xid_horizon(pool) for pool in pools]  # the rows this case writes
     async with connected(conformance, connector, shop) as mine:
         first = await first_polled(conformance, mine)
         await echoing(ALL, refuse=True)  # every call refused, the shop's key quoted
@@ -177,8 +188,10 @@ async def test_a_key_echoed_when_a_poll_is_refused_reaches_no_status_row_or_log(
             [
                 repr(status),
                 oauth_status.text,
-                await database_text(conformance.poller.runtime.pool, sent.values()),
-                await database_text(conformance.oauth.runtime.pool, sent.values()),
+                *[
+                    await database_text(p, sent.values(), x)
+                    for p, x in zip(pools, since, strict=True)
+                ],
                 *emitted.lines,
             ]
         )
