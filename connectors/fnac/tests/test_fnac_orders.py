@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from datetime import datetime
 
 import pytest
@@ -44,7 +45,9 @@ async def test_the_50000_order_shop_pages_and_costs_nothing_at_start_up(fnac_htt
     create_app(SandboxConfig())
     assert time.process_time() - started < 5  # its orders are computed on demand
     fnac = await _shop(fnac_http, "KeyBuzz Bench Fnac")
+    started = time.process_time()
     last = await fnac.call("orders_query", element("paging", "500"), results_count="100")
+    assert time.process_time() - started < 1  # its 100 orders drawn, not the shop's history
     total = int(text(last, "nb_total_result"))  # the double's clock runs on: new orders join
     assert 50_000 <= total < 50_100 and int(text(last, "total_paging")) == -(-total // 100)
     assert len(find(last, "order")) == 100
@@ -54,6 +57,23 @@ async def test_the_50000_order_shop_pages_and_costs_nothing_at_start_up(fnac_htt
     assert newest > oldest
     by_id = await fnac.call("orders_query", element("order_fnac_id", _ids(last)[-1]))
     assert _ids(by_id) == [_ids(last)[-1]]
+
+
+async def test_an_order_counts_its_messages_whether_or_not_they_were_listed(fnac_http) -> None:
+    fnac = await _shop(fnac_http, "KeyBuzz Démo Fnac")
+
+    async def counts() -> dict[str, int]:
+        root = await fnac.call("orders_query", results_count="100")
+        return {text(o, "order_id"): int(text(o, "nb_messages")) for o in find(root, "order")}
+
+    with fnac_http.sandbox.clock.held():  # no message written between the listings
+        drawn = await counts()  # before any messages listing made the shop's history concrete
+        listed = await fnac.call("messages_query", results_count="100")
+        again = await counts()
+    referers = [e for e in find(listed, "message/message_referer") if e.get("type") == "ORDER"]
+    by_order = Counter(e.text for e in referers)
+    assert sum(drawn.values()) > 0 and len(find(listed, "message")) < 100
+    assert drawn == again == {order: by_order[order] for order in drawn}
 
 
 async def test_orders_by_date_and_ids(fnac_http) -> None:

@@ -103,12 +103,23 @@ class ShopBook(DrawnShop[ShopGenerator, Credentials]):
     # --- making the history concrete ----------------------------------------------
 
     def order_drawn(self, index: int) -> None:
-        asks, claims = self.gen.talked_about(index, self.gen.spec.claim_rate)
-        if asks or claims:
-            messages, incident = self.gen.thread(self.gen.order(index))
-            self._add_messages(messages)
-            if incident is not None:
-                self.incidents[index] = IncidentRecord(incident)
+        messages, incident = self._thread(index)
+        self._add_messages(messages)
+        if incident is not None:
+            self.incidents[index] = IncidentRecord(incident)
+
+    def _thread(self, index: int) -> tuple[list[MessageFacts], IncidentFacts | None]:
+        """Order ``index``'s thread as drawn: its messages (future ones too), its incident."""
+        if not any(self.gen.talked_about(index, self.gen.spec.claim_rate)):
+            return [], None
+        return self.gen.thread(self.gen.order(index))
+
+    def order_messages(self, index: int) -> list[MessageFacts]:
+        """Order ``index``'s messages (future ones too), whether or not the shop's history
+        was made concrete up to it: an orders listing makes none of it concrete (a deep
+        page of a 50,000-order shop costs its 100 orders, not the shop's history)."""
+        written = [m.facts for m in self.by_order.get(index, [])]
+        return written if index < self._orders_done else self._thread(index)[0] + written
 
     def offer_question_drawn(self, index: int) -> None:
         self._add_messages(self.gen.offer_question(index))

@@ -99,6 +99,7 @@ class Listing(NamedTuple):
     show: Callable[[etree._Element, ShopBook, Any, float], None]
     max_ids: int | None = None
     paged_by_faults: bool = False  # the fault settings may page it wrong (a messages listing)
+    drawn: bool = True  # it lists what the shop's history holds, made concrete first
 
 
 def listed(
@@ -113,7 +114,7 @@ def listed(
         return refusal(service, errors.TOO_MANY_ELEMENTS, reason)
     if listing.max_ids is not None and len(ids) > listing.max_ids:
         return refusal(service, errors.TOO_MANY_ELEMENTS, f"at most {listing.max_ids} order ids")
-    now = book.reached(real_now)
+    now = book.reached(real_now) if listing.drawn else book.virtual(real_now)
     kept = listing.select(book, filters, now)
     answer = response(service)
     start = (filters.page - 1) * filters.per_page
@@ -301,7 +302,7 @@ def _order(parent: etree._Element, book: ShopBook, index: int, now: float) -> No
     add(element, "created_at", fnac_time(book.real(order.placed)))
     add(element, "fees", amount(sum(line.fees for line in order.lines)))
     add(element, "vat_rate", 0)
-    visible = [m for m in book.by_order.get(order.index, []) if m.facts.created <= now]
+    visible = [m for m in book.order_messages(order.index) if m.created <= now]
     add(element, "nb_messages", len(visible))
     for kind in ("shipping_address", "billing_address"):
         address = add(element, kind)
@@ -381,7 +382,7 @@ def _incident(parent: etree._Element, book: ShopBook, incident: IncidentRecord, 
 
 LISTINGS = {
     "messages_query": Listing(_messages, _message, paged_by_faults=True),
-    "orders_query": Listing(_orders, _order, max_ids=MAX_ORDER_IDS),
+    "orders_query": Listing(_orders, _order, max_ids=MAX_ORDER_IDS, drawn=False),
     "incidents_query": Listing(_incidents, _incident),
 }
 
