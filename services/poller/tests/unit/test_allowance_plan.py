@@ -49,9 +49,7 @@ def simulate(plan: DayPlan, pages: random.Random | None = None, start: float = 0
     at = start
     while at < DAY:
         wanted = pages.randint(1, 6) if pages else 1
-        for _ in range(wanted):
-            if len(calls) < plan.calls_allowed(at):
-                calls.append(at)
+        calls += [at] * min(wanted, plan.calls_allowed(at) - len(calls))  # the poll's pages
         at += plan.interval(at, len(calls))
     return calls
 
