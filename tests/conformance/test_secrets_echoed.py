@@ -46,8 +46,8 @@ def forms_of(secret: str) -> list[str]:
 
 def found_in(text: str, secret: str) -> list[str]:
     """The forms of ``secret`` in ``text`` whatever their case, as they are or escaped once
-    more (a JSON line or a row's repr doubles a JSON escape's backslash). The text (every
-    row of two databases a suite has filled) is lower-cased once, not once a form."""
+    more (a JSON line or a row's text doubles a JSON escape's backslash). The text is
+    lower-cased once, not once a form."""
     lowered = text.lower()
     return [
         form
