@@ -120,7 +120,7 @@ def _said(value: Any) -> str:
         return value.strip()
     if isinstance(value, dict) and isinstance(value.get("message"), str):
         # The code before the message: what an operator looks up in the marketplace's docs.
-        code, message = value.get("code"), value["message"].strip()
+        code, message = value.get("code"), str(value["message"]).strip()
         if isinstance(code, str | int) and str(code).strip() and str(code) not in message:
             return f"{str(code).strip()}: {message}"
         return message
