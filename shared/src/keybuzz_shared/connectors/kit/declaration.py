@@ -24,6 +24,7 @@ from keybuzz_shared.connectors.kit.threads import (
     ListedThreads,
     ReadInTurn,
     ReadMarks,
+    Unmarked,
 )
 from keybuzz_shared.connectors.seam import (
     ConnectorDefaults,
@@ -267,16 +268,13 @@ class KitSession(PartsSession):
         return _SharedTokenSession(self, token)
 
 
-class _ByMail(ThreadsInbox):
+class _ByMail(Unmarked, ThreadsInbox):
     """Where buyers write by mail (``seam.messages_by_api`` False: never polled nor asked)."""
 
     async def inbox_messages(
         self, *, since: datetime, cursor: str | None = None
     ) -> Page[InboxMessage]:
         return Page(items=(), next_cursor=None)
-
-    async def mark_read(self, message_ids: Sequence[str]) -> int:
-        return 0
 
     async def file(self, file: InboxFile, max_bytes: int) -> bytes:
         return b""
@@ -574,17 +572,15 @@ class _Declaration(Generic[S, C]):
     def __post_init__(self) -> None:
         if not self.secret:
             object.__setattr__(self, "secret", f"{self.marketplace.lower()}_api")
-
-    @property
-    def named(self) -> str:
-        return self.label or self.display_name
+        if not self.label:
+            object.__setattr__(self, "label", self.display_name)
 
     def view_of(self, settings: ShopApiSettings) -> S:
         """``settings`` as the connector's ``shop_api`` made them; TypeError for another view."""
         view = cast(type[S], self.view or getattr(self.settings, "VIEW", ShopApiSettings))
         if not isinstance(settings, view):
             raise TypeError(
-                f"a {self.named} session needs the shop API view {view.__name__}, "
+                f"a {self.label} session needs the shop API view {view.__name__}, "
                 f"not {type(settings).__name__}"
             )
         return settings
@@ -598,7 +594,7 @@ class _Declaration(Generic[S, C]):
         options: CallOptions,
     ) -> C:
         """A shop's client; ValueError naming the credential fields missing (never a value)."""
-        require_fields(self.credential_fields, credentials, self.named)
+        require_fields(self.credential_fields, credentials, self.label)
         given = cast(Requester.Options, {"files": files or NO_FILES, **options})
         return self.client(Opening(credentials, http, api, given))
 
@@ -615,7 +611,7 @@ def shop_api_connector(declared: Declaration[S, C]) -> ShopConnector:
     """The seam's connector of ``declared``: what both name alike as declared, its sessions
     and check opening one client."""
     kept = declared.figures_kept_seconds
-    asked = SessionParts(declared.named, kept or 0.0)  # the figure and closing the shop has
+    asked = SessionParts(declared.label, kept or 0.0)  # the figure and closing the shop has
     shop_api = KitShopApi if declared.discussions.gate is None else GatedShopApi
     probe, check = declared.probe, ProbeCheck if declared.instance is None else InstanceProbeCheck
     alike = {f.name for f in fields(ShopConnector)} & {f.name for f in fields(declared)}

@@ -103,26 +103,23 @@ class EachById(ById):
 
 @dataclass(frozen=True)
 class InLists(ById):
-    """``size`` ids a call, joined by ``separator``; an id holding it, blank or not
-    ``askable`` is not asked, and an order not asked is dropped."""
+    """``size`` ids a call, joined by commas; an id holding one, blank or not ``askable``
+    is not asked, and an order not asked is dropped."""
 
     get: Callable[[str], Awaitable[Sequence[Any]]]
     size: int
-    separator: str = ","
     askable: Callable[[str], bool] = bool
 
     async def orders(
         self, order_ids: Sequence[str], read: Read[OrderSummary]
     ) -> list[OrderSummary]:
         wanted = [
-            o
-            for o in dict.fromkeys(order_ids)
-            if o.strip() and self.separator not in o and self.askable(o)
+            o for o in dict.fromkeys(order_ids) if o.strip() and "," not in o and self.askable(o)
         ]
         found: list[OrderSummary] = []
         for at in range(0, len(wanted), self.size):
             chunk = wanted[at : at + self.size]
-            orders, _ = read(await self.get(self.separator.join(chunk)))
+            orders, _ = read(await self.get(",".join(chunk)))
             found += [o for o in orders if o.external_id in chunk]
         return found
 

@@ -119,19 +119,15 @@ def _said(value: Any) -> str:
     if isinstance(value, str):
         return value.strip()
     if isinstance(value, dict) and isinstance(value.get("message"), str):
-        return _coded(value.get("code"), str(value["message"]))
+        # The code before the message: what an operator looks up in the marketplace's docs.
+        code, message = value.get("code"), str(value["message"]).strip()
+        if isinstance(code, str | int) and str(code).strip() and str(code) not in message:
+            return f"{str(code).strip()}: {message}"
+        return message
     if isinstance(value, list) and value and isinstance(value[0], dict):
         first = value[0]
         return str(first.get("code") or first.get("message") or "").strip()
     return ""
-
-
-def _coded(code: Any, message: str) -> str:
-    """The code before the message: what an operator looks up in the marketplace's docs."""
-    message = message.strip()
-    if isinstance(code, str | int) and str(code).strip() and str(code) not in message:
-        return f"{str(code).strip()}: {message}"
-    return message
 
 
 @dataclass(frozen=True)
