@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from keybuzz_double_mirakl.contract import DESCRIBED
-from openapi_schema_validator import OAS31Validator, oas31_format_checker
+
+if TYPE_CHECKING:  # imported where used: ~0.25 s of CPU each test worker paid at collection
+    from openapi_schema_validator import OAS31Validator
 
 ADMIN = "/_sandbox/mirakl"
 
 
 def validator_for(operation_id: str, *where: str) -> OAS31Validator:
     """A validator of the schema at ``where`` inside the operation's object."""
+    from openapi_schema_validator import OAS31Validator, oas31_format_checker
+
     return DESCRIBED.validator(
         OAS31Validator, operation_id, *where, format_checker=oas31_format_checker
     )

@@ -30,16 +30,18 @@ from test_oauth_shops import (
     shop_row,
 )
 
-
-def _api_url(marketplace: str) -> str:
-    return OauthSettings().shop_api(marketplace).api_url
-
+# One settings for all: each OauthSettings() makes every connector's defaults (~3 ms), and
+# the pairs below asked for two of them for each of ~600 pairs, at every worker's collection.
+_SETTINGS = OauthSettings()
+_API_URL = {
+    marketplace: _SETTINGS.shop_api(marketplace).api_url for marketplace in shop_marketplaces()
+}
 
 SHARED_API_PAIRS = [
     (held, sent)
     for held in shop_marketplaces()
     for sent in shop_marketplaces()
-    if held != sent and _api_url(held) == _api_url(sent)
+    if held != sent and _API_URL[held] == _API_URL[sent]
 ]
 
 

@@ -23,8 +23,7 @@ from typing import Any
 import msgspec
 
 from keybuzz_shared.events import EVENT_TYPES, SCHEMA_VERSION, Event
-from keybuzz_shared.messaging import dead_letter_subject, stream_for
-from keybuzz_shared.streams import DEAD_LETTER_PREFIX
+from keybuzz_shared.streams import DEAD_LETTER_PREFIX, dead_letter_subject, stream_for
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 ASYNCAPI_FILE = "asyncapi.json"

@@ -9,30 +9,38 @@ dead-letter limit (docs/SECURITY.md, "An outage is not a poison message").
 from __future__ import annotations
 
 import asyncio
-
-import asyncpg
-import httpx
-import nats.errors
+import functools
 
 
 class DependencyUnavailable(Exception):
     """A dependency is down or overloaded; the same work will succeed once it is back."""
 
 
-# What asyncpg, nats-py and httpx raise when the other side is down or unreachable.
-_OUTAGES: tuple[type[BaseException], ...] = (
-    DependencyUnavailable,
-    ConnectionError,
-    asyncio.TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.InterfaceError,  # e.g. the pool's connection was closed under us
-    nats.errors.ConnectionClosedError,
-    nats.errors.NoRespondersError,
-    nats.errors.TimeoutError,
-    httpx.TransportError,
-)
+@functools.cache
+def _outages() -> tuple[type[BaseException], ...]:
+    """What asyncpg, nats-py and httpx raise when the other side is down or unreachable.
+
+    Imported at the first check: a process that raises ``DependencyUnavailable`` without
+    talking to any of them (a mail-parse worker, through the seam's errors) would otherwise
+    import nats-py, and with it aiohttp (~0.3 s of CPU); the services import them anyway.
+    """
+    import asyncpg
+    import httpx
+    import nats.errors
+
+    return (
+        DependencyUnavailable,
+        ConnectionError,
+        asyncio.TimeoutError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.CannotConnectNowError,
+        asyncpg.TooManyConnectionsError,
+        asyncpg.InterfaceError,  # e.g. the pool's connection was closed under us
+        nats.errors.ConnectionClosedError,
+        nats.errors.NoRespondersError,
+        nats.errors.TimeoutError,
+        httpx.TransportError,
+    )
 
 
 # PostgreSQL states that mean "cannot reach or cannot connect to the database now",
@@ -47,6 +55,8 @@ _CLOSED_TO_CONNECTIONS = ("55000", "not currently accepting connections")
 
 
 def _postgres_outage(exc: BaseException) -> bool:
+    import asyncpg  # imported by _outages() already (see there)
+
     state = getattr(exc, "sqlstate", None)
     if not isinstance(exc, asyncpg.PostgresError) or not isinstance(state, str):
         return False
@@ -61,7 +71,7 @@ def is_outage(exc: BaseException) -> bool:
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
-        if isinstance(current, _OUTAGES) or _postgres_outage(current):
+        if isinstance(current, _outages()) or _postgres_outage(current):
             return True
         seen.add(id(current))
         current = current.__cause__ or current.__context__

@@ -37,7 +37,12 @@ from keybuzz_shared.events import E, Event, encode_event
 from keybuzz_shared.outbox import publish_headers
 from keybuzz_shared.redaction import redact_text
 from keybuzz_shared.settings import CommonSettings
-from keybuzz_shared.streams import DEAD_LETTER_PREFIX, REDRIVE_PREFIX, STREAMS
+from keybuzz_shared.streams import (
+    dead_letter_subject,
+    original_subject,
+    redrive_subject,
+)
+from keybuzz_shared.streams import stream_for as stream_for  # service.py imports it from here
 from keybuzz_shared.text import is_storable, one_line
 from keybuzz_shared.times import as_utc
 from keybuzz_shared.uow import UnitOfWork
@@ -100,35 +105,6 @@ class SubscriberHost(Protocol):
     def nc(self) -> Client: ...
 
     def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]: ...
-
-
-def stream_for(subject: str) -> str:
-    prefix = original_subject(subject).split(".", 1)[0]
-    for name, subjects in STREAMS.items():
-        if subjects[0].split(".", 1)[0] == prefix:  # the first names the domain
-            return name
-    raise ValueError(f"no stream holds subject {subject!r}")
-
-
-def dead_letter_subject(service: str, subject: str) -> str:
-    return f"{DEAD_LETTER_PREFIX}.{service}.{subject}"
-
-
-def redrive_subject(durable: str, subject: str) -> str:
-    """Where a replayed dead letter of ``durable`` goes: only that consumer takes it."""
-    return f"{REDRIVE_PREFIX}.{durable}.{subject}"
-
-
-def redrive_consumer(service: str, subject: str) -> str:
-    """The consumer on DEADLETTER through which ``service`` reads its letters of ``subject``."""
-    return f"{service}-redrive-{subject.replace('.', '-')}"
-
-
-def original_subject(subject: str) -> str:
-    """``redrive.<durable>.tenant.created`` → ``tenant.created``; others unchanged."""
-    if subject.startswith(f"{REDRIVE_PREFIX}."):
-        return subject.split(".", 2)[2]
-    return subject
 
 
 class UndecodableEvent(Exception):

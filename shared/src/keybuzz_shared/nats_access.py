@@ -17,14 +17,15 @@ import json
 from dataclasses import dataclass, field
 
 from keybuzz_shared.contracts import ROUTES, SERVICES
-from keybuzz_shared.messaging import (
+from keybuzz_shared.nats_connection import inbox_prefix
+from keybuzz_shared.streams import (
+    DEAD_LETTER_STREAM,
+    STREAMS,
     dead_letter_subject,
     redrive_consumer,
     redrive_subject,
     stream_for,
 )
-from keybuzz_shared.nats_connection import inbox_prefix
-from keybuzz_shared.streams import DEAD_LETTER_STREAM, STREAMS
 
 OPERATOR = "operator"
 PRODUCT_APP = "product-app"

@@ -32,14 +32,16 @@ from keybuzz_shared.messaging import (
     ORIGINAL_STREAM_HEADER,
     ORIGINAL_SUBJECT_HEADER,
     TRUNCATED_HEADER,
-    dead_letter_subject,
-    redrive_consumer,
-    redrive_subject,
 )
 from keybuzz_shared.micro import OperatorError
 from keybuzz_shared.nats_access import consumed_by
 from keybuzz_shared.nats_connection import NatsAccess
-from keybuzz_shared.streams import DEAD_LETTER_STREAM
+from keybuzz_shared.streams import (
+    DEAD_LETTER_STREAM,
+    dead_letter_subject,
+    redrive_consumer,
+    redrive_subject,
+)
 
 _KEPT_HEADERS = ("traceparent", "tracestate", "KeyBuzz-Event-Type")
 _ACK_WAIT_SECONDS = 30.0  # a letter taken by a redrive that died is offered again after it

@@ -49,6 +49,36 @@ STREAMS: dict[str, list[str]] = {
     DEAD_LETTER_STREAM: [f"{DEAD_LETTER_PREFIX}.>"],
 }
 
+
+def stream_for(subject: str) -> str:
+    prefix = original_subject(subject).split(".", 1)[0]
+    for name, subjects in STREAMS.items():
+        if subjects[0].split(".", 1)[0] == prefix:  # the first names the domain
+            return name
+    raise ValueError(f"no stream holds subject {subject!r}")
+
+
+def dead_letter_subject(service: str, subject: str) -> str:
+    return f"{DEAD_LETTER_PREFIX}.{service}.{subject}"
+
+
+def redrive_subject(durable: str, subject: str) -> str:
+    """Where a replayed dead letter of ``durable`` goes: only that consumer takes it."""
+    return f"{REDRIVE_PREFIX}.{durable}.{subject}"
+
+
+def redrive_consumer(service: str, subject: str) -> str:
+    """The consumer on DEADLETTER through which ``service`` reads its letters of ``subject``."""
+    return f"{service}-redrive-{subject.replace('.', '-')}"
+
+
+def original_subject(subject: str) -> str:
+    """``redrive.<durable>.tenant.created`` → ``tenant.created``; others unchanged."""
+    if subject.startswith(f"{REDRIVE_PREFIX}."):
+        return subject.split(".", 2)[2]
+    return subject
+
+
 DUPLICATE_WINDOW_SECONDS = 600.0  # Nats-Msg-Id de-duplication window
 _STREAM_NAME_IN_USE = 10058
 

@@ -8,10 +8,15 @@ on them by a linear model over their n-grams and the subject rules' weights (sou
 ``detected``; ``subject_model``, chosen by measurement: docs/BENCHMARKS.md, "Ticket topics:
 the subject classifier chosen by measurement"). ``later`` folds a later message into a
 ticket's topics. Pure, and within ~1 ms a message.
+
+The models' modules (numpy, ~0.15 s of CPU to import) are imported on first use of their
+names (``__getattr__``): most importers want only the taxonomy (``Subject``: events, the
+connectors, the services that never classify).
 """
 
-from keybuzz_shared.ticket_topics.classify import BuyerMessage, classify, classify_each, later
-from keybuzz_shared.ticket_topics.language import LanguageGuess, detect_language, warm_up
+import importlib
+from typing import TYPE_CHECKING
+
 from keybuzz_shared.ticket_topics.subject_rules import subject_of
 from keybuzz_shared.ticket_topics.taxonomy import (
     COUNTRY_LANGUAGES,
@@ -26,6 +31,25 @@ from keybuzz_shared.ticket_topics.taxonomy import (
     language_tag,
 )
 from keybuzz_shared.ticket_topics.typology import subject_of_label
+
+if TYPE_CHECKING:
+    from keybuzz_shared.ticket_topics.classify import (
+        BuyerMessage,
+        classify,
+        classify_each,
+        later,
+    )
+    from keybuzz_shared.ticket_topics.language import LanguageGuess, detect_language, warm_up
+
+_ON_FIRST_USE = {
+    "BuyerMessage": "classify",
+    "classify": "classify",
+    "classify_each": "classify",
+    "later": "classify",
+    "LanguageGuess": "language",
+    "detect_language": "language",
+    "warm_up": "language",
+}
 
 __all__ = [
     "BuyerMessage",
@@ -48,3 +72,15 @@ __all__ = [
     "subject_of_label",
     "warm_up",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name not in _ON_FIRST_USE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(f"{__name__}.{_ON_FIRST_USE[name]}")
+    # All of its names at once: importing the submodule ``classify`` bound that name here to
+    # the module, which the function of the same name must replace.
+    for each, where in _ON_FIRST_USE.items():
+        if where == _ON_FIRST_USE[name]:
+            globals()[each] = getattr(module, each)
+    return globals()[name]
