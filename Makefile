@@ -55,7 +55,7 @@ test: install
 # imports were a tenth of the tier's CPU (README, "Tests").
 UNIT_TESTS := $(wildcard services/*/tests/unit)
 test-unit: install
-	$(PY) -m pytest -q -p no:schemathesis -p no:Faker $(UNIT_TESTS)
+	$(PY) -m pytest -q -p no:schemathesis -p no:faker $(UNIT_TESTS)
 
 ## Benchmarks (by hand, not in CI); results go to docs/BENCHMARKS.md.
 bench: install

@@ -10,7 +10,7 @@ import msgspec
 import pytest
 from keybuzz_shared import contracts
 from keybuzz_shared.events import EVENT_TYPES, ConnectionConnected, TenantCreated, encode_event
-from keybuzz_shared.messaging import stream_for
+from keybuzz_shared.streams import stream_for
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "events"
 REGENERATE = "run `.venv/bin/python -m keybuzz_shared.contracts` and commit docs/events/"

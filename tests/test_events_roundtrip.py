@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 import nats
 import pytest
 from keybuzz_shared import events as ev
-from keybuzz_shared.messaging import _delivery_of, decode_delivered, publish_event, stream_for
-from keybuzz_shared.streams import STREAMS, ensure_streams
+from keybuzz_shared.messaging import _delivery_of, decode_delivered, publish_event
+from keybuzz_shared.streams import STREAMS, ensure_streams, stream_for
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 NEW_ONLY = ConsumerConfig(deliver_policy=DeliverPolicy.NEW)

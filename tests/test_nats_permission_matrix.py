@@ -23,10 +23,9 @@ import pytest
 from keybuzz_devstack import infra
 from keybuzz_devstack.testing import eventually
 from keybuzz_shared.contracts import ROUTES, SERVICES
-from keybuzz_shared.messaging import stream_for
 from keybuzz_shared.nats_access import DURABLES, PRODUCT_APP, PROVISIONER, REAUTH_REPORTERS
 from keybuzz_shared.nats_connection import inbox_prefix
-from keybuzz_shared.streams import DEAD_LETTER_STREAM, STREAMS, problem
+from keybuzz_shared.streams import DEAD_LETTER_STREAM, STREAMS, problem, stream_for
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig
 

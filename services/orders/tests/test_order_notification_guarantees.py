@@ -25,7 +25,7 @@ from keybuzz_devstack import sqs as stack_sqs
 from keybuzz_devstack.outage import Outage
 from keybuzz_devstack.testing import eventually
 from keybuzz_shared.events import ConnectionConnected
-from keybuzz_shared.messaging import stream_for
+from keybuzz_shared.streams import stream_for
 from orders_testkit import SELLER, OrdersKit, Sandbox, new_tenant
 from test_order_notifications import (
     Since,

@@ -41,8 +41,8 @@ from keybuzz_shared.streams import (
     dead_letter_subject,
     original_subject,
     redrive_subject,
+    stream_for,
 )
-from keybuzz_shared.streams import stream_for as stream_for  # service.py imports it from here
 from keybuzz_shared.text import is_storable, one_line
 from keybuzz_shared.times import as_utc
 from keybuzz_shared.uow import UnitOfWork

@@ -37,13 +37,13 @@ from keybuzz_shared import auth, metrics, streams, tracing
 from keybuzz_shared.db import SHARED_MIGRATIONS, apply_migrations, create_pool
 from keybuzz_shared.http import EXCEPTION_HANDLERS, JsonRequest
 from keybuzz_shared.logs import configure_logging
-from keybuzz_shared.messaging import stream_for
 from keybuzz_shared.micro import MicroEndpoint, start_micro_service
 from keybuzz_shared.nats_access import produced_by
 from keybuzz_shared.nats_connection import NatsAccess, NatsConnection
 from keybuzz_shared.outbox import OutboxRelay
 from keybuzz_shared.redrive import RedriveReport, RedriveRequest, redrive
 from keybuzz_shared.settings import CommonSettings, load_settings
+from keybuzz_shared.streams import stream_for
 from keybuzz_shared.tenancy import TenantContext
 from keybuzz_shared.uow import UnitOfWork, unit_of_work
 from keybuzz_shared.vault import VaultClient
