@@ -9,23 +9,22 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.response import Stream
 
 from keybuzz_sandbox.answers import gateway_page, held_back, json_answer
-from keybuzz_sandbox.conformance import DoubleShop, RecipientKind, ShopDriver, answered
+from keybuzz_sandbox.conformance import RecipientKind, ShopDriver
 from keybuzz_sandbox.double_entry import Double
 from keybuzz_sandbox.double_kit.admin import ShopAdmin
 from keybuzz_sandbox.double_kit.api import PROXY_PAGE, Answer, page_of, served
 from keybuzz_sandbox.double_kit.draws import uuid_of
-from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, shops_of, suite_pace
+from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, suite_pace
 from keybuzz_sandbox.double_kit.served import Served
 from keybuzz_sandbox.faults import FaultInjector, ReplyFaults, WebPageFaults, reply_faults
 
@@ -34,7 +33,6 @@ if TYPE_CHECKING:
 
 Routed = Response[bytes] | Stream
 PAGE = 10  # messages a page
-CREDENTIALS = {"shop_id": "number", "api_key": "key"}  # each field: the listed shop's field
 
 
 class Written(msgspec.Struct, rename="camel"):
@@ -91,7 +89,6 @@ class KeyedApi:
             admin=self.admin,
             tokenless=f"a {self.display} API key has no token",
             prefix=self.marketplace,
-            api=self.api,
         )
 
     def double(self, module: str, at: str) -> Double:
@@ -241,23 +238,18 @@ class KeyedRoutes:
 
 @dataclass(frozen=True, kw_only=True)
 class KeyedDriver(ListedShopsDriver):
-    """A ``KeyedApi``'s conformance driver: its connector's ``<prefix>_*`` settings at the
-    suite's pace, its shops as its admin lists them, what a shop sent as its log says."""
+    """A ``KeyedApi``'s conformance driver: its double's settings for the connector and its
+    ``<prefix>_*`` at the suite's pace, its shops as its admin lists them, what a shop sent
+    as its log says."""
 
     reading: tuple[str, ...] = ("list_messages",)
     replying: str = "post_message"
     revoking: str = "rotate-key"
     answer_cap: int = 8 * 2**20  # the kit's default cap on an answer
     recipients: tuple[RecipientKind, ...] = ("BUYER",)
+    account = "number"
+    listed_as = {"shop_id": "number", "api_key": "key"}
     prefix: str
-    api: str
 
     def service_settings(self, sandbox_url: str) -> dict[str, str]:
-        return {f"{self.prefix}_API_URL": f"{sandbox_url}{self.api}/", **suite_pace(self.prefix)}
-
-    def sandbox_settings(self) -> dict[str, str]:
-        return {}
-
-    async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
-        listed: list[Mapping[str, Any]] = answered(await http.get(self.shops_listed_at))
-        return shops_of(listed, account="number", credentials=CREDENTIALS)
+        return {**self.double.service_env(sandbox_url), **suite_pace(self.prefix)}
