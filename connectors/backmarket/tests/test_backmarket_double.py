@@ -26,8 +26,8 @@ from backmarket_helpers import (
     shops,
     validator_for,
 )
+from keybuzz_double_backmarket import BackMarketDoubleSettings
 from keybuzz_double_backmarket.contract import DESCRIBED
-from keybuzz_double_backmarket.env import BackMarketDoubleSettings
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.doubles import doubles
 

@@ -18,7 +18,7 @@ import pytest
 from keybuzz_connector_ebay.settings import POLLS
 from keybuzz_devstack.shop_api_testing import publish
 from keybuzz_devstack.testing import MailServer, RunningService, eventually, times_seen
-from keybuzz_double_ebay.env import EbayDoubleSettings, consent_fields, service_env
+from keybuzz_double_ebay import EbayDoubleSettings, consent_fields, service_env
 from keybuzz_poller.service import DEFINITION
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.fixtures import serve, serving  # noqa: F401 - fixture

@@ -15,7 +15,7 @@ import pytest
 from keybuzz_connector_ebay.connector import CONNECTOR
 from keybuzz_connector_ebay.consent import APP, app_refused, tenant_path
 from keybuzz_connector_ebay.settings import EbaySettings
-from keybuzz_double_ebay.env import RU_NAME, service_env
+from keybuzz_double_ebay import RU_NAME, service_env
 from keybuzz_shared.connectors import seam
 from keybuzz_shared.connectors.shop_sessions import ShopSessions
 from keybuzz_shared.vault import VaultClient

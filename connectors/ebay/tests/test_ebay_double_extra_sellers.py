@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 import httpx
-from keybuzz_double_ebay.env import EbayDoubleSettings
+from keybuzz_double_ebay import EbayDoubleSettings
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.fixtures import serve, serving  # noqa: F401 - fixture
 

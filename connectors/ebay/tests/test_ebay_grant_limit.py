@@ -13,7 +13,7 @@ import msgspec
 import pytest
 from keybuzz_connector_ebay.connector import CONNECTOR
 from keybuzz_connector_ebay.settings import EbayApiSettings
-from keybuzz_double_ebay.env import GRANTS_PER_DAY
+from keybuzz_double_ebay import GRANTS_PER_DAY
 from keybuzz_shared.connectors import seam
 from test_ebay_on_its_double import credentials, settings, shop
 

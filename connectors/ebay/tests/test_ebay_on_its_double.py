@@ -24,8 +24,8 @@ from keybuzz_connector_ebay.connector import (
 from keybuzz_connector_ebay.consent import ConsentApp as EbayApp
 from keybuzz_connector_ebay.consent import EbayRedirectFlow
 from keybuzz_connector_ebay.settings import EbayApiSettings, EbaySettings
+from keybuzz_double_ebay import RU_NAME, service_env
 from keybuzz_double_ebay.contract import DESCRIBED
-from keybuzz_double_ebay.env import RU_NAME, service_env
 from keybuzz_shared.connectors import seam
 from keybuzz_shared.connectors.seam import CredentialsRefused, Reply, ThreadKey
 

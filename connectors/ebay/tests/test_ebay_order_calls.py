@@ -22,13 +22,13 @@ import pytest
 from keybuzz_connector_ebay.connector import ORDERS_PAGE
 from keybuzz_connector_ebay.settings import EBAY, SYNCS
 from keybuzz_devstack.testing import Infra, RunningService, eventually, times_seen
-from keybuzz_double_ebay.env import (
+from keybuzz_double_ebay import (
     APP_CALLS_PER_DAY,
     GRANTS_PER_DAY,
     EbayDoubleSettings,
     consent_fields,
 )
-from keybuzz_double_ebay.env import service_env as ebay_env
+from keybuzz_double_ebay import service_env as ebay_env
 from keybuzz_orders.service import DEFINITION
 from keybuzz_orders.sync import OrderSync
 from keybuzz_sandbox import SandboxConfig

@@ -22,7 +22,7 @@ from keybuzz_connector_ebay.settings import EbayApiSettings, EbaySettings
 from keybuzz_devstack.bootstrap import service_token_id
 from keybuzz_devstack.infra import free_port
 from keybuzz_devstack.testing import Infra
-from keybuzz_double_ebay.env import consent_fields, service_env
+from keybuzz_double_ebay import consent_fields, service_env
 from keybuzz_orders.connector_source import ConnectorOrderSource
 from keybuzz_shared.connectors.shop_sessions import ShopSessions, sharing_token, token_path
 from keybuzz_shared.vault import VaultClient

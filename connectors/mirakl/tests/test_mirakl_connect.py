@@ -20,8 +20,7 @@ import pytest
 from keybuzz_devstack.shop_api_testing import as_agent, start_quiet_poller
 from keybuzz_devstack.shop_api_testing import marketplaces_api as call
 from keybuzz_devstack.testing import MailServer, RunningService, eventually
-from keybuzz_double_mirakl import service_env
-from keybuzz_double_mirakl.env import MiraklDoubleSettings
+from keybuzz_double_mirakl import MiraklDoubleSettings, service_env
 from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_poller.polling.shops import ShopScheduler
 from keybuzz_poller.service import DEFINITION as POLLER

@@ -15,8 +15,8 @@ import httpx
 import jsonschema
 import pytest
 from keybuzz_devstack.testing import eventually
+from keybuzz_double_mirakl import MiraklDoubleSettings
 from keybuzz_double_mirakl.contract import DESCRIBED
-from keybuzz_double_mirakl.env import MiraklDoubleSettings
 from keybuzz_sandbox import SandboxConfig
 from keybuzz_sandbox.doubles import doubles
 from keybuzz_sandbox.fixtures import byte_arrivals, trickled_at_pace

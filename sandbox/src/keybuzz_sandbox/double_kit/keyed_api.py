@@ -9,23 +9,22 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.response import Stream
 
 from keybuzz_sandbox.answers import gateway_page, held_back, json_answer
-from keybuzz_sandbox.conformance import DoubleShop, RecipientKind, ShopDriver, answered
+from keybuzz_sandbox.conformance import RecipientKind, ShopDriver
 from keybuzz_sandbox.double_entry import Double
 from keybuzz_sandbox.double_kit.admin import ShopAdmin
 from keybuzz_sandbox.double_kit.api import PROXY_PAGE, Answer, page_of, served
 from keybuzz_sandbox.double_kit.draws import uuid_of
-from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, shops_of, suite_pace
+from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, suite_pace
 from keybuzz_sandbox.double_kit.served import Served
 from keybuzz_sandbox.faults import FaultInjector, ReplyFaults, WebPageFaults, reply_faults
 
@@ -33,6 +32,7 @@ if TYPE_CHECKING:
     from keybuzz_sandbox.sandbox import Sandbox
 
 Routed = Response[bytes] | Stream
+PAGE = 10  # messages a page
 
 
 class Written(msgspec.Struct, rename="camel"):
@@ -44,6 +44,10 @@ class Written(msgspec.Struct, rename="camel"):
     sender: str  # BUYER or SELLER
     body: str
     created_at: str  # ISO 8601
+
+
+def messages_page(messages: list[Written], more: bool) -> dict[str, Any]:
+    return {"messages": msgspec.to_builtins(messages), "more": more}
 
 
 @dataclass
@@ -58,25 +62,17 @@ class KeyedShop:
 class KeyedApi:
     """``name``: the double's (its admin at ``/_sandbox/<name>``, its operations named
     ``<name>.<operation>``); ``marketplace``/``display``: the connector's value and its name;
-    ``api``: the API's path; ``shops``: the seeded shops' numbers; ``header``: the key's;
-    ``order_id``: an order's id by number; ``shown``: a message as the API lists it;
-    ``listed``: a page's answer (its messages, whether another follows); ``refused``: a
-    refusal's answer, its words given (the key sent echoed as the sandbox's ``echo`` arms);
-    ``credentials``: the connector's fields of the shop's number and of its key."""
+    ``api``: the API's path; ``shops``: the seeded shops' numbers; ``order_id``: an order's
+    id by number. Its shapes are one: a key in ``X-Api-Key``, 10 messages a page listed as
+    ``{"messages": [...], "more": bool}``, a refusal as ``{"error": words}`` (the key sent
+    echoed as the sandbox's ``echo`` arms), the connector's fields ``shop_id`` and ``api_key``."""
 
     name: str
     marketplace: str
     display: str
     api: str
     shops: tuple[str, ...]
-    header: str = "X-Api-Key"
-    page: int = 10
     order_id: Callable[[int], str] = str
-    shown: Callable[[Written], Any] = msgspec.to_builtins
-    listed: Callable[[list[Any], bool], Any] = lambda items, more: {"messages": items, "more": more}
-    refused: Callable[[str], Any] = lambda said: {"error": said}
-    shop_answer: Callable[[KeyedShop], Any] = lambda shop: {"shopId": shop.number}
-    credentials: tuple[str, str] = ("shop_id", "api_key")
 
     @property
     def admin(self) -> str:
@@ -93,8 +89,6 @@ class KeyedApi:
             admin=self.admin,
             tokenless=f"a {self.display} API key has no token",
             prefix=self.marketplace,
-            api=self.api,
-            fields=dict(zip(self.credentials, ("number", "key"), strict=True)),
         )
 
     def double(self, module: str, at: str) -> Double:
@@ -146,11 +140,11 @@ class KeyedRoutes:
         decision = await self.faults.delayed(op)
         if decision.error_status:
             return gateway_page(decision.error_status)
-        shop, key = self.shops.get(number), request.headers.get(self.api.header)
+        shop, key = self.shops.get(number), request.headers.get("X-Api-Key")
         if shop is None or key != shop.key:
-            return json_answer(self.api.refused(f"API key refused{self.echo.of(key or '')}"), 401)
+            return json_answer({"error": f"API key refused{self.echo.of(key or '')}"}, 401)
         if (refusal := self.echo.refusal(shop.key)) is not None:
-            return json_answer(self.api.refused(refusal), 400)
+            return json_answer({"error": refusal}, 400)
         shown = reply_faults(self.faults.config, time.time(), number)
 
         async def made() -> Response[bytes]:
@@ -162,10 +156,8 @@ class KeyedRoutes:
 
     def page(self, shop: KeyedShop, shown: ReplyFaults, since: str, page: int) -> Any:
         low = datetime.fromisoformat(since) if since else datetime.min.replace(tzinfo=UTC)
-        found = [
-            self.api.shown(m) for m in shop.messages if datetime.fromisoformat(m.created_at) >= low
-        ]
-        return self.api.listed(*page_of(found, page, self.api.page, shown.paged))
+        found = [m for m in shop.messages if datetime.fromisoformat(m.created_at) >= low]
+        return messages_page(*page_of(found, page, PAGE, shown.paged))
 
     def post(self, shop: KeyedShop, shown: ReplyFaults, thread: str, body: str) -> tuple[Any, int]:
         first = next((m for m in shop.messages if m.thread_id == thread), None)
@@ -177,12 +169,12 @@ class KeyedRoutes:
         return {"id": message.id}, 201
 
     def handlers(self) -> Served:
-        at, listing = f"{self.api.api}/shops/{{number:str}}", self.api.listed
+        at = f"{self.api.api}/shops/{{number:str}}"
 
         @get(f"{at}/", include_in_schema=False)
         async def shop_of(request: Request[Any, Any, Any], number: str) -> Routed:
             return await self.answer(
-                request, number, "shop", lambda s, _: (self.api.shop_answer(s), 200)
+                request, number, "shop", lambda s, _: ({"shopId": s.number}, 200)
             )
 
         @get(f"{at}/messages", include_in_schema=False)
@@ -196,8 +188,8 @@ class KeyedRoutes:
         @get(f"{at}/threads/{{thread:str}}", include_in_schema=False)
         async def thread(request: Request[Any, Any, Any], number: str, thread: str) -> Routed:
             def make(shop: KeyedShop, _: ReplyFaults) -> tuple[Any, int]:
-                return listing(
-                    [self.api.shown(m) for m in shop.messages if m.thread_id == thread], False
+                return messages_page(
+                    [m for m in shop.messages if m.thread_id == thread], False
                 ), 200
 
             return await self.answer(request, number, "list_messages", make)
@@ -246,24 +238,18 @@ class KeyedRoutes:
 
 @dataclass(frozen=True, kw_only=True)
 class KeyedDriver(ListedShopsDriver):
-    """A ``KeyedApi``'s conformance driver: its connector's ``<prefix>_*`` settings at the
-    suite's pace, its shops as its admin lists them, what a shop sent as its log says."""
+    """A ``KeyedApi``'s conformance driver: its double's settings for the connector and its
+    ``<prefix>_*`` at the suite's pace, its shops as its admin lists them, what a shop sent
+    as its log says."""
 
     reading: tuple[str, ...] = ("list_messages",)
     replying: str = "post_message"
     revoking: str = "rotate-key"
     answer_cap: int = 8 * 2**20  # the kit's default cap on an answer
     recipients: tuple[RecipientKind, ...] = ("BUYER",)
+    account = "number"
+    listed_as = {"shop_id": "number", "api_key": "key"}
     prefix: str
-    api: str
-    fields: Mapping[str, str]  # each credential field: the listed shop's field it is
 
     def service_settings(self, sandbox_url: str) -> dict[str, str]:
-        return {f"{self.prefix}_API_URL": f"{sandbox_url}{self.api}/", **suite_pace(self.prefix)}
-
-    def sandbox_settings(self) -> dict[str, str]:
-        return {}
-
-    async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
-        listed: list[Mapping[str, Any]] = answered(await http.get(self.shops_listed_at))
-        return shops_of(listed, account="number", credentials=self.fields)
+        return {**self.double.service_env(sandbox_url), **suite_pace(self.prefix)}

@@ -27,11 +27,10 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 
-from . import api
+from . import BackMarketDoubleSettings, api
 from .book import BACKMARKET, CUSTOMER, Activity, Folder
 from .contract import DESCRIBED
 from .double import BackMarketDouble, BackMarketFaultConfig, Shop
-from .env import BackMarketDoubleSettings
 from .shops import (
     ATTACHMENT_IDS,
     EU_COUNTRIES,

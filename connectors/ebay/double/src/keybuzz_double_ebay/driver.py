@@ -10,7 +10,7 @@ import httpx
 from keybuzz_sandbox.conformance import ConsentApp, DoubleShop, answered
 from keybuzz_sandbox.double_kit.driver import ListedShopsDriver
 
-from .env import LISTED_AS, RU_NAME
+from . import LISTED_AS, RU_NAME
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -20,8 +20,8 @@ from keybuzz_sandbox.faults import WebPageFaults, hostile_page, reply_faults
 from litestar import Request, Response, get, post, put
 from litestar.response import Redirect, Stream
 
+from . import ACCESS_SECONDS, CLIENT_ID, REFRESH_SECONDS, ROOT, RU_NAME
 from .contract import DESCRIBED
-from .env import ACCESS_SECONDS, CLIENT_ID, REFRESH_SECONDS, ROOT, RU_NAME
 from .state import EbayState, Grant, Seller, message, seller_order
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from keybuzz_sandbox.double_kit.api import iso_millis
 from keybuzz_sandbox.double_kit.tokens import Issued
 from keybuzz_sandbox.faults import FaultInjector, WebPageFaults
 
-from .env import (
+from . import (
     APP_CALLS_PER_DAY,
     EXTRA_NUMBERS,
     GRANTS_PER_DAY,

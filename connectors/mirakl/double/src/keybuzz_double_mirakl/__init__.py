@@ -1,11 +1,47 @@
 """The Mirakl double: several operators' instances of Mirakl's seller API (threads,
-messages, orders, shop statistics), each under /mirakl/<operator>."""
+messages, orders, shop statistics), each under /mirakl/<operator>; what points a service at
+it (its package's ``service_env``) and its own settings (``SANDBOX_MIRAKL_<FIELD>``, read
+by ``config.double_settings``)."""
 
 from __future__ import annotations
 
-from keybuzz_sandbox.double_entry import Double
+import json
+from typing import Annotated
 
-from .env import MiraklDoubleSettings, service_env
+import msgspec
+from keybuzz_sandbox.double_entry import Double
+from keybuzz_sandbox.double_kit.settings import ShopsSettings
+
+
+class MiraklDoubleSettings(ShopsSettings, frozen=True, kw_only=True):
+    """``SANDBOX_MIRAKL_EXTRA_SHOPS``: small shops of each operator beyond the seeded ones
+    (operators.py); ``SANDBOX_MIRAKL_FREQUENCY_FACTOR``: each documented call frequency
+    times this (double.py): below 1, a shop may be polled more often than Mirakl allows,
+    for suites whose polls come every few seconds."""
+
+    frequency_factor: Annotated[float, msgspec.Meta(gt=0)] = 1.0
+
+
+def service_env(sandbox_url: str) -> dict[str, str]:
+    """The Mirakl connector's catalogue for a sandbox at ``sandbox_url``: each seeded
+    operator at its instance on the double, with the double's frequencies (the packaged
+    catalogue's production entries of these codes are replaced; the others stay)."""
+    from .double import FREQUENCIES
+    from .operators import OPERATORS
+
+    catalogue = [
+        {
+            "code": spec.code,
+            "name": spec.name,
+            "baseUrl": f"{sandbox_url.rstrip('/')}/mirakl/{spec.code}",
+            "responseHours": 24,
+            "frequencies": FREQUENCIES,
+            "source": "sandbox",
+        }
+        for spec in OPERATORS
+    ]
+    return {"MIRAKL_CATALOGUE": json.dumps(catalogue)}
+
 
 DOUBLE = Double(
     "mirakl",

@@ -25,11 +25,10 @@ from keybuzz_sandbox.faults import FaultDecision, reply_faults
 from litestar import Request, Response
 from litestar.response import Stream
 
-from . import api
+from . import MiraklDoubleSettings, api
 from .book import CUSTOMER, OPERATOR, SHOP, NewFile, ShopBook, Thread
 from .contract import DESCRIBED
 from .double import MiraklDouble, MiraklFaultConfig
-from .env import MiraklDoubleSettings
 from .operators import OPERATORS
 
 if TYPE_CHECKING:
