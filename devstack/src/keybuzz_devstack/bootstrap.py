@@ -61,9 +61,9 @@ async def create_scratch_database(
     or with ``migrations`` (component → folder, applied in that order) applied: a copy of a
     template database the server keeps for that set of migrations (``_migrated_template``).
 
-    Copied file by file (``STRATEGY file_copy``: two checkpoints, which write nothing here but
-    what would be written anyway, instead of every page of the copy written to the WAL; 30–40 %
-    less of PostgreSQL's CPU a database, bench/bench_scratch_databases.py)."""
+    Copied file by file (``STRATEGY file_copy``: two checkpoints, little to write on a test
+    server, instead of every page of the copy written to the WAL): less of PostgreSQL's CPU
+    a database (bench/bench_scratch_databases.py)."""
     name = f"{label}_{uuid.uuid4().hex[:10]}".lower().replace("-", "_")
     conn = await asyncpg.connect(f"{server_url}/postgres")
     try:
