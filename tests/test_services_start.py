@@ -17,9 +17,13 @@ start_service = start_service_on_module_nats
 
 
 @pytest.mark.parametrize("definition", [OAUTH, POLLER, ORDERS, TENANT_SYNC], ids=lambda d: d.name)
-async def test_service_starts_and_is_ready(start_service, dovecot, definition):
+async def test_service_starts_and_is_ready(start_service, make_database, dovecot, definition):
     own = {"imap": True} if definition is POLLER else {}  # the poller's ready_checks
-    service = await start_service(definition, **(dovecot.settings if own else {}))
+    # An empty database, as at a first deployment (start_service's own is migrated already).
+    empty = await make_database(definition.name)
+    service = await start_service(
+        definition, DATABASE_URL=empty, **(dovecot.settings if own else {})
+    )
     async with service.client() as http:
         health = await http.get("/health")
         ready = await http.get("/ready")

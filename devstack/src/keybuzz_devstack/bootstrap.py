@@ -6,12 +6,15 @@ Idempotent: ``make run`` runs it at every start.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 import asyncpg
 import hvac
+from keybuzz_shared.db import apply_migrations, create_pool, read_migrations
 
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
 
@@ -51,15 +54,66 @@ async def create_databases(server_url: str) -> None:
         await conn.close()
 
 
-async def create_scratch_database(server_url: str, label: str) -> str:
-    """A brand-new empty database with a unique name (tests, benchmarks); returns its URL."""
+async def create_scratch_database(
+    server_url: str, label: str, migrations: Mapping[str, Path] | None = None
+) -> str:
+    """A brand-new database with a unique name (tests, benchmarks); returns its URL. Empty,
+    or with ``migrations`` (component → folder, applied in that order) applied: a copy of a
+    template database the server keeps for that set of migrations (``_migrated_template``).
+
+    Copied file by file (``STRATEGY file_copy``: two checkpoints, little to write on a test
+    server, instead of every page of the copy written to the WAL): less of PostgreSQL's CPU
+    a database (bench/bench_scratch_databases.py)."""
     name = f"{label}_{uuid.uuid4().hex[:10]}".lower().replace("-", "_")
     conn = await asyncpg.connect(f"{server_url}/postgres")
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        template = (
+            await _migrated_template(conn, server_url, migrations) if migrations else "template1"
+        )
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY file_copy')
     finally:
         await conn.close()
     return f"{server_url}/{name}"
+
+
+TEMPLATE_LOCK_KEY = 0x6B627A74  # "kbzt": one template made at a time, however many ask
+
+
+async def _migrated_template(
+    conn: asyncpg.Connection, server_url: str, migrations: Mapping[str, Path]
+) -> str:
+    """The template database with ``migrations`` applied, made the first time it is asked for
+    (under an advisory lock: the askers of one server wait for the first). Named by a digest
+    of the migrations, so that one edited or added makes a new template; connections to it
+    refused, so that nothing keeps it from being copied (nor autovacuum visits it)."""
+    digest = hashlib.sha256()
+    for component, folder in migrations.items():
+        for migration in read_migrations(folder):
+            digest.update(f"{component}:{migration.version}:{migration.checksum}\n".encode())
+    name = f"template_{digest.hexdigest()[:16]}"
+    exists = "SELECT true FROM pg_database WHERE datname = $1"
+    if await conn.fetchval(exists, name):
+        return name
+    await conn.execute("SELECT pg_advisory_lock($1)", TEMPLATE_LOCK_KEY)
+    try:
+        if await conn.fetchval(exists, name):
+            return name
+        building = f"{name}_building"
+        await conn.execute(f'DROP DATABASE IF EXISTS "{building}"')  # a build that failed
+        await conn.execute(f'CREATE DATABASE "{building}" STRATEGY file_copy')
+        pool = await create_pool(f"{server_url}/{building}", max_size=2)
+        try:
+            for component, folder in migrations.items():
+                await apply_migrations(pool, component, folder)
+        finally:
+            await pool.close()
+        await conn.execute(
+            f'ALTER DATABASE "{building}" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false'
+        )
+        await conn.execute(f'ALTER DATABASE "{building}" RENAME TO "{name}"')
+        return name
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", TEMPLATE_LOCK_KEY)
 
 
 async def seed_product_database(product_url: str, with_tenants: bool = True) -> None:

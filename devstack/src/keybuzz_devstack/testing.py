@@ -44,6 +44,7 @@ from keybuzz_shared.connectors.seam import (
     Limits,
 )
 from keybuzz_shared.connectors.settings import MarketplaceSettings
+from keybuzz_shared.db import SHARED_MIGRATIONS
 from keybuzz_shared.nats_access import OPERATOR, PRODUCT_APP
 from keybuzz_shared.settings import DEV_VAULT_TOKEN, Seconds
 from keybuzz_shared.tls import verifying
@@ -661,8 +662,8 @@ async def start_service(
 ) -> AsyncIterator[StartService]:
     """``await start_service(DEFINITION, SOME_SETTING="x")`` runs a service in-process.
 
-    Each call gets a fresh ``keybuzz_backend``-like database unless
-    ``DATABASE_URL`` is given; every other setting defaults to the test stack.
+    Each call gets a fresh ``keybuzz_backend``-like database, migrated (``start_on_stack``),
+    unless ``DATABASE_URL`` is given; every other setting defaults to the test stack.
     """
     async with services_started(stack, make_database, nats_users) as start:
         yield start
@@ -701,12 +702,29 @@ async def start_on_stack(
     definition: Any,
     **overrides: str,
 ) -> RunningService:
-    """What ``start_service`` does, for a fixture of a wider scope that stops it itself."""
+    """What ``start_service`` does, for a fixture of a wider scope that stops it itself.
+
+    Unless ``DATABASE_URL`` is given (an empty database from ``make_database``, or one of an
+    older schema, for a test of the migrations), the service's database is a copy of one
+    its migrations were applied to once a session: its start still applies them, finding
+    none left. Only a service that refuses the product database's development default
+    (tenant-sync, the one that reads it) gets a product database unless given one; the
+    others are pointed at one that does not exist, so that one starting to read it fails."""
+    database_url = overrides.pop("DATABASE_URL", None) or await bootstrap.create_scratch_database(
+        stack.postgres_url,
+        definition.name,
+        {"keybuzz_shared": SHARED_MIGRATIONS}
+        | ({definition.name: definition.migrations} if definition.migrations else {}),
+    )
+    product_url = overrides.pop("PRODUCT_DATABASE_URL", None) or (
+        await make_database("product")
+        if "product_database_url" in definition.settings_type.DEV_ONLY_DEFAULTS
+        else f"{stack.postgres_url}/no_product_database"
+    )
     environ = {
         "NATS_URL": stack.nats_url,
-        "DATABASE_URL": overrides.pop("DATABASE_URL", None) or await make_database("svc"),
-        "PRODUCT_DATABASE_URL": overrides.pop("PRODUCT_DATABASE_URL", None)
-        or await make_database("product"),
+        "DATABASE_URL": database_url,
+        "PRODUCT_DATABASE_URL": product_url,
         "VAULT_ADDR": stack.vault_addr,
         "VAULT_TOKEN": bootstrap.service_token_id(definition.name),
         # Tests never reach Amazon: a service that is not pointed at the sandbox
