@@ -17,8 +17,10 @@ import msgspec
 from keybuzz_shared.file_links import origin_of, production_problem
 from keybuzz_shared.settings import PRODUCTION_LIKE
 
-# The packaged list, then an inline variable's, then a file read at every call, its last
-# good reading kept (docs/MIRAKL.md, "The catalogue"; addresses: docs/SECURITY.md).
+# The packaged list, then an inline variable's (the dev stack's), then a file read at every
+# call (an instance added without a release): a file missing or invalid leaves its last
+# good reading in force; production-like, an address inside our network is refused in any
+# spelling (docs/SECURITY.md).
 
 log = logging.getLogger(__name__)
 

@@ -132,8 +132,11 @@ class ReadMarks:
         return sum(done)
 
 
-# An item read again only when its last change moved since a reading known stored, one not
-# yet known stored at listings ever further apart (docs/BACKMARKET.md, "Care folders").
+# Where each detail is a call of its own, an item is read again only when its last change
+# moved, once its reading is known stored (a later listing starts later). Until then a poll
+# may have failed to store it: read again at the next listing, then ever further apart
+# (1, 2, 4 … ``max_gap``), so a failed poll is made good at once and a quiet shop's items
+# cost a few calls an hour.
 
 K = TypeVar("K", bound=Hashable)
 

@@ -23,8 +23,11 @@ from keybuzz_shared.connectors.seam import RequestRefused
 from keybuzz_shared.mended import xml_mended
 from keybuzz_shared.redaction import mask_tokens, remote_excerpt
 
-# No entity is ever declared, expanded or fetched, by three locks (docs/FNAC.md, "XML
-# safety"); lxml over defusedxml: docs/BENCHMARKS.md; huge-tree mode off.
+# No entity is ever declared, expanded or fetched, by three locks: another encoding than
+# the marketplace's refused unread and every document read in its one, whatever it declares
+# (a DTD in UTF-7 stays text), a DTD in the prolog refused before libxml2 sees it, and the
+# parsed tree checked again. lxml: 4-5x faster than defusedxml (docs/BENCHMARKS.md), its
+# limits kept (huge-tree mode off: nested 256 deep at most).
 
 Element = etree._Element
 
