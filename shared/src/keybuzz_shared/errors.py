@@ -22,7 +22,7 @@ def _outages() -> tuple[type[BaseException], ...]:
 
     Imported at the first check: a process that raises ``DependencyUnavailable`` without
     talking to any of them (a mail-parse worker, through the seam's errors) would otherwise
-    import nats-py, and with it aiohttp (~0.3 s of CPU); the services import them anyway.
+    import the three (~0.25 s of CPU); the services import them anyway.
     """
     import asyncpg
     import httpx
