@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -32,7 +33,13 @@ from keybuzz_orders.service import DEFINITION as ORDERS
 from keybuzz_poller.service import DEFINITION as POLLER
 from keybuzz_shared.events import TenantCreated, encode_event, event_headers
 from keybuzz_shared.settings import CommonSettings, SettingsError, load_settings
-from keybuzz_shared.streams import STREAMS, ensure_streams
+from keybuzz_shared.streams import (
+    PROVISION_ANSWER_SECONDS,
+    STREAMS,
+    UNANSWERED,
+    ensure_streams,
+    ensure_streams_patiently,
+)
 from keybuzz_tenant_sync.service import DEFINITION as TENANT_SYNC
 from nats.aio.client import Client
 from nats.errors import NoRespondersError
@@ -146,6 +153,18 @@ async def publish_created(js: Any, tenant_id: str) -> float:
             if time.monotonic() - started > PUBLISH_PATIENCE_SECONDS:
                 raise AssertionError(f"tenant.created not stored: {exc!r}") from exc
             await asyncio.sleep(0.1)
+
+
+async def _created(js: Any, config: StreamConfig) -> None:
+    """A stream created on a cluster, asked again while its creation goes unanswered (the
+    same config again is accepted as is)."""
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(UNANSWERED),
+        stop=stop_after_delay(PUBLISH_PATIENCE_SECONDS),
+        reraise=True,
+    ):
+        with attempt:
+            await js.add_stream(config)
 
 
 async def _stored_once(js: Any, subject: str, msg_id: str) -> Any:
@@ -298,7 +317,7 @@ async def test_a_nats_node_killed_mid_flow_loses_and_duplicates_nothing(
     assert {name: info.config.num_replicas for name, info in streams.items()} == dict.fromkeys(
         STREAMS, 3
     )
-    await js.add_stream(StreamConfig(name="PROBE", subjects=["probe.>"], num_replicas=3))
+    await _created(js, StreamConfig(name="PROBE", subjects=["probe.>"], num_replicas=3))
     # A new R3 stream has no responder until its raft group elects a leader: one publish is
     # asked again until stored, then the first burst waits only for what it measures.
     await _stored_once(js, "probe.first", "probe-first")
@@ -442,12 +461,12 @@ async def test_existing_streams_are_scaled_to_the_replica_setting_in_place(
 ) -> None:
     nc = await nats.connect(servers=[node.spec.url for node in nats_cluster])
     # A new cluster's first stream creations go through its meta group's consensus: past
-    # nats-py's 5 s on a loaded 2-core machine (seen once in a full run at load 5).
-    js = nc.jetstream(timeout=20)
+    # nats-py's 5 s on a loaded 2-core machine, or unanswered (as the provisioning Job does).
+    js = nc.jetstream(timeout=PROVISION_ANSWER_SECONDS)
     try:
-        await ensure_streams(js)  # as a single-server deployment left them: R1
+        await ensure_streams_patiently(js)  # as a single-server deployment left them: R1
         stored = await _stored_once(js, "tenant.created", "before")
-        await ensure_streams(js, replicas=3)
+        await ensure_streams_patiently(js, replicas=3)
         for name in STREAMS:
             assert (await js.stream_info(name)).config.num_replicas == 3
         kept = await js.get_msg("TENANTS", stored.seq)
@@ -458,6 +477,44 @@ async def test_existing_streams_are_scaled_to_the_replica_setting_in_place(
         assert not [r for r in caplog.records if r.getMessage().startswith("stream ")]
     finally:
         await nc.close()
+
+
+async def test_provisioning_outlasts_a_cluster_without_a_leader(
+    nats_cluster: list[infra.RunningServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two nodes of three frozen: the survivor can elect no leader and a stream creation
+    goes unanswered. Provisioning gives up past its patience with that error, and begun
+    again it outlasts the outage: once the two nodes are back, every stream is R3."""
+    survivor, *frozen = nats_cluster
+    nc = await nats.connect(servers=[survivor.spec.url])
+    js = nc.jetstream(timeout=2)
+    caplog.set_level(logging.WARNING, logger="keybuzz_shared.streams")
+    for node in frozen:
+        assert node.process is not None
+        node.process.send_signal(signal.SIGSTOP)
+    try:
+        with pytest.raises(UNANSWERED):
+            await ensure_streams_patiently(js, replicas=3, patience=1)
+        caplog.clear()
+        provisioning = asyncio.create_task(ensure_streams_patiently(js, replicas=3))
+        await eventually(lambda: _asked_again(caplog.records, provisioning))
+    finally:
+        for node in frozen:
+            assert node.process is not None
+            node.process.send_signal(signal.SIGCONT)
+    try:
+        await provisioning
+        for name in STREAMS:
+            assert (await js.stream_info(name)).config.num_replicas == 3
+    finally:
+        await nc.close()
+
+
+async def _asked_again(records: list[logging.LogRecord], provisioning: asyncio.Task[None]) -> bool:
+    """An answer missed and asked again (or the provisioning over: its error is raised)."""
+    return provisioning.done() or any(
+        r.getMessage().startswith("JetStream did not answer") for r in records
+    )
 
 
 def test_nats_url_lists_the_servers_of_a_cluster_and_replicas_are_bounded() -> None:

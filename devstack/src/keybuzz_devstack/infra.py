@@ -39,7 +39,11 @@ from keybuzz_shared.nats_access import (
 )
 from keybuzz_shared.nats_connection import inbox_prefix
 from keybuzz_shared.settings import DEV_POSTGRES_PASSWORD
-from keybuzz_shared.streams import provision
+from keybuzz_shared.streams import (
+    PROVISION_ANSWER_SECONDS,
+    PROVISION_PATIENCE_SECONDS,
+    provision,
+)
 
 from keybuzz_devstack import system_user
 
@@ -272,11 +276,13 @@ def provision_streams(url: str, users: dict[str, str] | None = None, replicas: i
         except BaseException as exc:
             failure.append(exc)
 
-    thread = threading.Thread(target=run, name="provision-streams")
+    thread = threading.Thread(target=run, name="provision-streams", daemon=True)
     thread.start()
-    thread.join(60)
+    thread.join(PROVISION_PATIENCE_SECONDS + 2 * PROVISION_ANSWER_SECONDS)
     if failure:
         raise failure[0]
+    if thread.is_alive():
+        raise RuntimeError(f"provisioning the streams at {servers} did not end")
 
 
 def nats_auth_config(data_dir: Path, passwords: dict[str, str]) -> Path:

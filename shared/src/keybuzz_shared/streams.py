@@ -18,9 +18,17 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import nats
+import nats.errors
 from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig, StreamInfo
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import BadRequestError, NotFoundError, ServiceUnavailableError
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_fixed,
+)
 
 from keybuzz_shared.nats_connection import NatsAccess
 
@@ -197,11 +205,21 @@ def main(argv: list[str] | None = None) -> int:
     except StreamSealed as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1
+    except UNANSWERED as exc:
+        sys.stderr.write(
+            f"error: JetStream did not answer for {PROVISION_PATIENCE_SECONDS:.0f} s: {exc!r}\n"
+        )
+        return 1
     sys.stdout.write(f"streams provisioned: {', '.join(STREAMS)}\n")
     return 0
 
 
-PROVISION_ANSWER_SECONDS = 30.0
+# A replicated stream's creation is answered once its group has a leader: a cluster just
+# formed, on a busy machine, took longer than nats-py's 5 s for one answer.
+PROVISION_ANSWER_SECONDS = 10.0
+PROVISION_PATIENCE_SECONDS = 120.0
+# What a cluster without a leader does to an API request: no answer, none listening, or 503.
+UNANSWERED = (nats.errors.TimeoutError, nats.errors.NoRespondersError, ServiceUnavailableError)
 
 
 async def provision(
@@ -210,11 +228,35 @@ async def provision(
     """Connect (waiting for the server), provision every stream, disconnect."""
     nc = await nats.connect(servers, max_reconnect_attempts=-1, **options)
     try:
-        # A replicated stream's creation is answered once its group has a leader: a cluster
-        # just formed, on a busy machine, took longer than nats-py's 5 s for one answer.
-        await ensure_streams(nc.jetstream(timeout=PROVISION_ANSWER_SECONDS), replicas)
+        await ensure_streams_patiently(nc.jetstream(timeout=PROVISION_ANSWER_SECONDS), replicas)
     finally:
         await nc.drain()
+
+
+async def ensure_streams_patiently(
+    js: JetStreamContext, replicas: int = 1, patience: float = PROVISION_PATIENCE_SECONDS
+) -> None:
+    """``ensure_streams``, begun again while JetStream leaves a request unanswered.
+
+    A cluster electing its meta leader or a stream's leader drops or refuses API requests:
+    a stream creation a just-formed cluster never answered was seen once in a full run on a
+    busy machine. Every step of ``ensure_streams`` is safe to redo; past ``patience``
+    seconds the last error is raised.
+    """
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(UNANSWERED),
+        wait=wait_fixed(1),
+        stop=stop_after_delay(patience),
+        before_sleep=_log_unanswered,
+        reraise=True,
+    ):
+        with attempt:
+            await ensure_streams(js, replicas)
+
+
+def _log_unanswered(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    log.warning("JetStream did not answer: provisioning again", extra={"error": repr(error)})
 
 
 if __name__ == "__main__":
