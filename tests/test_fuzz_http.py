@@ -26,7 +26,7 @@ import pytest
 import requests
 from keybuzz_devstack import bootstrap
 from keybuzz_devstack.consent_apps import register_consent_apps
-from keybuzz_devstack.testing import start_service_on_module_nats
+from keybuzz_devstack.testing import start_service_on_module_nats, until_the_limit
 from keybuzz_oauth.service import DEFINITION as OAUTH
 from keybuzz_orders.service import DEFINITION as ORDERS
 from keybuzz_poller.service import DEFINITION as POLLER
@@ -99,18 +99,18 @@ def _is_json(response: Any) -> bool:
     return True
 
 
-def _fuzz(url: str, auth: dict[str, dict[str, str]]) -> Findings:
+def _fuzz(url: str, auth: dict[str, dict[str, str]], timeout: float) -> Findings:
     """Synchronous (schemathesis sends with requests): run in a thread, off the event loop.
     schemathesis imported here, not at the module's top: every test worker imports every
     test module, and it was a tenth of that (with hypothesis and Faker)."""
     import schemathesis
 
-    schema = schemathesis.openapi.from_url(f"{url}/schema/openapi.json")
+    schema = schemathesis.openapi.from_url(f"{url}/schema/openapi.json", timeout=timeout)
     findings = Findings()
     session = requests.Session()
     for result in schema.get_all_operations():
         for label, headers in auth.items():
-            _fuzz_operation(result.ok(), label, headers, session, findings)
+            _fuzz_operation(result.ok(), label, headers, session, findings, timeout)
     return findings
 
 
@@ -120,6 +120,7 @@ def _fuzz_operation(
     headers: dict[str, str],
     session: requests.Session,
     findings: Findings,
+    timeout: float,
 ) -> None:
     from hypothesis import HealthCheck, Phase, given, settings
 
@@ -134,7 +135,7 @@ def _fuzz_operation(
     @given(case=operation.as_strategy())
     def run(case: Any) -> None:
         response = case.call(
-            session=session, headers=dict(headers), allow_redirects=False, timeout=15
+            session=session, headers=dict(headers), allow_redirects=False, timeout=timeout
         )
         findings.check(label, case, response)
 
@@ -160,7 +161,9 @@ async def test_no_5xx_and_json_errors_whatever_is_sent(
         async with httpx.AsyncClient(base_url=sandbox, timeout=10) as admin:
             await register_consent_apps(admin, service.url, vault)
     auth = {"with-credentials": _credentials(), "anonymous": {}}
-    findings = await asyncio.to_thread(_fuzz, service.url, auth)
+    # Each answer waited for up to the test's limit, a bound for a hang: a loaded machine
+    # held the poller's document past 10 s (load 20).
+    findings = await asyncio.to_thread(_fuzz, service.url, auth, until_the_limit())
     print(definition.name, findings.requests, "requests", sorted(findings.operations))
     assert EXPECTED[definition.name] <= findings.operations  # the whole document was fuzzed
     assert not findings.problems, "\n".join(findings.problems[:20])

@@ -341,6 +341,10 @@ async def test_linked_files_are_stored_up_to_the_cap_and_served_to_the_tenant_on
     assert (await attachment(poller, shop.tenant_id, ticket, message, 1)).status_code == 404
     assert (await attachment(poller, "t-someone-else", ticket, message, 0)).status_code == 404
     assert (await attachment(poller, shop.tenant_id, ticket, message, 2)).status_code == 404
+    for outside in (2**31, -1):  # no position a message can have: refused, not a 500
+        assert (
+            await attachment(poller, shop.tenant_id, ticket, message, outside)
+        ).status_code == 400
     raws = await poller.runtime.pool.fetch(
         "SELECT raw::text FROM poller_external_messages WHERE tenant_id = $1", shop.tenant_id
     )

@@ -139,13 +139,12 @@ def until_the_limit(fallback: float = 60.0) -> float:
     return max(left - HANG_MARGIN, 1.0) if left is not None else fallback
 
 
-def loopback_timeout(read: float = 10.0) -> httpx.Timeout:
-    """Timeouts for a client of a server the test runs on loopback. Connecting there is the
-    kernel's work, done at once, unless a loaded machine starves the test's process (a probe
-    failed a 10 s connect so, its service's loop idle): it waits up to the test's limit, a
-    bound for a hang, like ``eventually``. An answer still has ``read`` seconds."""
-    limit = until_the_limit()
-    return httpx.Timeout(read, connect=limit, pool=limit)
+def loopback_timeout() -> httpx.Timeout:
+    """Timeouts for a client of a server the test runs on loopback: each a bound for a hang,
+    like ``eventually``, up to the test's limit. A loaded machine starves processes: a probe
+    failed a 10 s connect (its service's loop idle), a poller held a burst of ticket reads'
+    answers past 10 s (load 20)."""
+    return httpx.Timeout(until_the_limit())
 
 
 async def eventually(probe: Callable[[], Awaitable[T | None]], within: float | None = None) -> T:

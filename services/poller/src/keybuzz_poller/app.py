@@ -51,6 +51,8 @@ from keybuzz_poller.ticket_view import TicketView, ticket_view
 from keybuzz_poller.tickets import alerts, deadlines, queries, responses
 from keybuzz_poller.tickets.response_times import ResponseTimes
 
+ATTACHMENT_POSITIONS = 2**31 - 1  # the stored position's column is an integer
+
 # A reply refused for memory is told to come back after the replies in flight have
 # been stored: a maximum-size one takes one to two seconds (docs/BENCHMARKS.md).
 REPLY_RETRY_AFTER_SECONDS = 2
@@ -345,7 +347,7 @@ class TicketController(Controller):
         self,
         ticket_id: str,
         message_id: str,
-        position: int,
+        position: Annotated[int, Parameter(ge=0, le=ATTACHMENT_POSITIONS)],
         tenant: TenantContext,
         ports: PollerPorts,
     ) -> Response[bytes]:
