@@ -31,9 +31,8 @@ from typing import Any
 import defusedxml.ElementTree as DefusedTree
 import xmlschema
 from keybuzz_connector_fnac import client as connector_xml
-from keybuzz_double_fnac import schema
+from keybuzz_double_fnac import FnacDoubleSettings, schema
 from keybuzz_double_fnac.double import FnacDouble
-from keybuzz_double_fnac.env import FnacDoubleSettings
 from keybuzz_double_fnac.services import messages_query
 from keybuzz_double_fnac.shops import default_shops
 from keybuzz_double_fnac.wire import serialize
