@@ -1,5 +1,5 @@
 """The Fnac/Darty double: Fnac's seller API (XML over HTTPS), Darty's shops on the same API;
-what points a service at it (its package's ``service_env``) and its own settings
+what points a service at it (its ``Double``'s ``service_env``) and its own settings
 (``SANDBOX_FNAC_<FIELD>``, read by ``config.double_settings``)."""
 
 from __future__ import annotations
@@ -12,10 +12,9 @@ class FnacDoubleSettings(BenchedShopsSettings, frozen=True, kw_only=True):
     """``SANDBOX_FNAC_<FIELD>`` (docs/SANDBOX.md, "Settings")."""
 
 
-service_env = api_at("FNAC_API_URL", "/fnac/api.php/")
 DOUBLE = Double(
     "fnac",
-    service_env,
+    api_at("FNAC_API_URL", "/fnac/api.php/"),
     settings=FnacDoubleSettings,
     routes_at="keybuzz_double_fnac.routes:fnac_routes",
     drivers_at="keybuzz_double_fnac.driver:FnacDriver",
