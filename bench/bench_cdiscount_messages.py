@@ -40,8 +40,7 @@ import httpx
 from keybuzz_connector_cdiscount.connector import OctopiaClient, OctopiaCredentials
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
 from keybuzz_devstack.testing import RunningService
-from keybuzz_double_cdiscount import service_env
-from keybuzz_double_cdiscount.env import CdiscountDoubleSettings
+from keybuzz_double_cdiscount import CdiscountDoubleSettings, service_env
 from keybuzz_poller.polling.shops import ShopScheduler
 from keybuzz_poller.shops.domain import Shop
 from keybuzz_sandbox.config import SandboxConfig

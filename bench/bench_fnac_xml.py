@@ -31,10 +31,9 @@ from typing import Any
 import defusedxml.ElementTree as DefusedTree
 import xmlschema
 from keybuzz_connector_fnac import client as connector_xml
-from keybuzz_double_fnac import schema
+from keybuzz_double_fnac import FnacDoubleSettings, schema
 from keybuzz_double_fnac.double import FnacDouble
-from keybuzz_double_fnac.env import FnacDoubleSettings
-from keybuzz_double_fnac.services import messages_query
+from keybuzz_double_fnac.services import answered
 from keybuzz_double_fnac.shops import default_shops
 from keybuzz_double_fnac.wire import serialize
 from keybuzz_sandbox import SandboxConfig
@@ -73,7 +72,7 @@ def _page() -> bytes:
         f'<messages_query xmlns="{schema.NS}" partner_id="{book.credentials.partner_id}" '
         f'shop_id="{book.shop_id}" results_count="100"><paging>1</paging></messages_query>'
     )
-    page = serialize(messages_query(book, request, sandbox.clock.now()))
+    page = serialize(answered("messages_query", book, request, sandbox.clock.now()))
     assert page.count(b"<message ") == 100
     return page
 

@@ -8,8 +8,8 @@ from datetime import datetime
 
 import pytest
 from fnac_helpers import Fnac, element, errors_of, shops, text
+from keybuzz_double_fnac import FnacDoubleSettings
 from keybuzz_double_fnac.double import TOKEN_LIFETIME
-from keybuzz_double_fnac.env import FnacDoubleSettings
 from keybuzz_double_fnac.shops import EXTRA_SHOP_ORDERS
 from keybuzz_sandbox import SandboxConfig
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from keybuzz_double_manomano.env import service_env
+from keybuzz_double_manomano import service_env
 from keybuzz_sandbox.fixtures import serve, serving  # noqa: F401 - fixture (the double's tests)
 
 served_doubles = serving("manomano")  # the double's own tests on a sandbox of it alone

@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 import httpx
-from keybuzz_double_manomano.env import ManoManoDoubleSettings
+from keybuzz_double_manomano import ManoManoDoubleSettings
 from keybuzz_double_manomano.routes import API_LIMIT
 from keybuzz_sandbox import SandboxConfig
 

@@ -107,18 +107,13 @@ def page(
 # --- discussions -----------------------------------------------------------------------
 
 
-def _window(query: Query, book: ShopBook, now: float) -> tuple[float, float]:
+def discussions(book: ShopBook, call: Call) -> Answer:
+    query, now = call.query, call.now
     low, high = _time(query, "updatedAtMin", book), _time(query, "updatedAtMax", book)
     high = now if high is None else high
     low = high - SEARCH_SPAN if low is None else low
     if high - low > SEARCH_SPAN:
         raise Refused(400, "updatedAtMin to updatedAtMax spans more than 6 months")
-    return low, high
-
-
-def discussions(book: ShopBook, call: Call) -> Answer:
-    query, now = call.query, call.now
-    low, high = _window(query, book, now)
     choices = OBSERVED_INCLUDE_MESSAGES if call.observed_only else INCLUDE_MESSAGES
     include = query_choice(query, "includeMessages", choices)
     matching = [d for d in book.shown(now) if low <= d.updated(now) <= high]
@@ -163,23 +158,19 @@ class PatchOperation(msgspec.Struct, forbid_unknown_fields=True):
     value: Any = None
 
 
-def patched_flag(body: bytes, path: str) -> bool:
-    """The boolean a JSON Patch document sets at ``path`` (its only operation)."""
-    operations = decoded(body, list[PatchOperation], "JSON Patch document")
-    if len(operations) != 1:
-        raise Refused(400, f"one operation expected, on {path}")
-    operation = operations[0]
-    if operation.op not in ("replace", "add") or operation.path != path:
-        raise Refused(400, f'only "replace" on {path} is supported')
-    if not isinstance(operation.value, bool):
-        raise Refused(400, f"{path} takes true or false")
-    return operation.value
-
-
 def mark_read(book: ShopBook, call: Call) -> Answer:
+    """A JSON Patch document of one operation setting ``/hasRead``."""
     message_id = call.path["message_id"]
     message = found(book.message(message_id, call.now), f"message {message_id} not found")
-    message.read = patched_flag(call.body, "/hasRead")
+    operations = decoded(call.body, list[PatchOperation], "JSON Patch document")
+    if len(operations) != 1:
+        raise Refused(400, "one operation expected, on /hasRead")
+    operation = operations[0]
+    if operation.op not in ("replace", "add") or operation.path != "/hasRead":
+        raise Refused(400, 'only "replace" on /hasRead is supported')
+    if not isinstance(operation.value, bool):
+        raise Refused(400, "/hasRead takes true or false")
+    message.read = operation.value
     return Answer(204)
 
 

@@ -34,7 +34,7 @@ from keybuzz_sandbox.faults import FaultDecision, reply_faults
 from litestar import Request, Response, post
 from litestar.response import Stream
 
-from . import api
+from . import CdiscountDoubleSettings, api
 from .api import Refused
 from .book import DiscussionRecord, ShopBook
 from .double import (
@@ -45,7 +45,6 @@ from .double import (
     CdiscountDouble,
     CdiscountFaultConfig,
 )
-from .env import CdiscountDoubleSettings
 from .generator import CUSTOMER, GRADUATIONS, GRC, TYPOLOGIES, AttachmentFacts
 from .shops import default_shops
 

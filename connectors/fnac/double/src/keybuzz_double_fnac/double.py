@@ -33,17 +33,14 @@ RefusalCode = Annotated[str, msgspec.Meta(pattern=r"^ERR_\d{3}$")]
 
 
 class FnacFaultConfig(SlowFaultConfig, kw_only=True, rename="camel", forbid_unknown_fields=True):
-    """Body of PUT /_sandbox/fnac/faults: the Amazon double's settings and slow shops
-    (``SlowFaultConfig``), with Fnac's statuses and malformed bodies. `operations` names
-    services ("messages_query"); auth only when named."""
+    """Body of PUT /_sandbox/fnac/faults (docs/SANDBOX.md, "Fnac / Darty double"): with
+    ``refuse_next``, the next requests of the named services refused as a whole."""
 
     malformed_kinds: ClassVar[tuple[str, ...]] = MALFORMED_KINDS
     error_statuses_taken: ClassVar[frozenset[int]] = FAULT_STATUSES
     fail_statuses_taken: ClassVar[frozenset[int]] = FAULT_STATUSES
 
     malformed_kind: str = "truncated"
-    # The next ``refuse_next`` requests of the named services are refused as a whole
-    # (status ERROR, nothing done), with one error per code of ``refuse_codes``.
     refuse_next: NextCount = 0
     refuse_codes: Annotated[list[RefusalCode], msgspec.Meta(min_length=1)] = msgspec.field(
         default_factory=lambda: ["ERR_201"]

@@ -139,16 +139,6 @@ TEXTS = msgspec.json.decode(
 NEW_CLAIM_SUBJECT = "Nouvelle réclamation"  # the message every incident also appears as
 
 
-def incident_text(reason: str, products: list[str], problem: str) -> str:
-    """The text of an incident, and of its 'Nouvelle réclamation' message (as recorded)."""
-    lines = [
-        "Une réclamation a été ouverte sur cette commande concernant le(s) article(s) suivant(s) :"
-    ]
-    for product in products:
-        lines += [f"Motif de la réclamation : {reason} - ", f"Article : {product}"]
-    return "\n".join(lines) + f"\n\nDescription du problème{problem}"
-
-
 class ShopGenerator(DrawnStreams):
     def __init__(self, seed: str, spec: ShopSpec, shop_id: str, anchor: float) -> None:
         window = spec.window_days * DAY
@@ -343,7 +333,14 @@ class ShopGenerator(DrawnStreams):
         closed: tuple[float, str] | None = None,
     ) -> IncidentFacts:
         """The buyer's incident of ``type_code`` on ``lines`` of ``order`` (``closed``: when
-        Fnac's customer service closes it, and its closed_status)."""
+        Fnac's customer service closes it, and its closed_status); its text, that of its
+        'Nouvelle réclamation' message too, as recorded."""
+        text = [
+            "Une réclamation a été ouverte sur cette commande concernant le(s) article(s) suivant(s) :"
+        ]
+        reason = TEXTS.incident_types[type_code]
+        for line in lines:
+            text += [f"Motif de la réclamation : {reason} - ", f"Article : {line.product.name}"]
         return IncidentFacts(
             incident_id=uuid_from(self.seed, self.shop_id, "incident", order.index),
             order_index=order.index,
@@ -351,9 +348,7 @@ class ShopGenerator(DrawnStreams):
             opened=opened,
             type_code=type_code,
             detail_ids=tuple(line.detail_id for line in lines),
-            message=incident_text(
-                TEXTS.incident_types[type_code], [line.product.name for line in lines], problem
-            ),
+            message="\n".join(text) + f"\n\nDescription du problème{problem}",
             closed=closed[0] if closed else None,
             closed_status=closed[1] if closed else None,
         )

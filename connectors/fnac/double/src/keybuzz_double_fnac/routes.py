@@ -25,9 +25,8 @@ from litestar.params import FromPath
 from litestar.response import Stream
 from lxml import etree
 
-from . import errors
+from . import FnacDoubleSettings, errors
 from .double import RATE_LIMIT, FnacDouble, FnacFaultConfig
-from .env import FnacDoubleSettings
 from .schema import NS, SERVICES, XmlRefused, local_name, validated
 from .services import answered
 from .shops import default_shops

@@ -387,10 +387,6 @@ LISTINGS = {
 }
 
 
-def messages_query(book: ShopBook, request: etree._Element, real_now: float) -> etree._Element:
-    return listed("messages_query", LISTINGS["messages_query"], book, request, real_now)
-
-
 def answered(
     service: str, book: ShopBook, request: etree._Element, real_now: float
 ) -> etree._Element:

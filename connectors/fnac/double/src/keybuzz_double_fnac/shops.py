@@ -22,21 +22,7 @@ class Credentials(msgspec.Struct, frozen=True, kw_only=True):
 def default_shops(bench_orders: int, extra: int = 0) -> tuple[ShopSpec, ...]:
     """The seeded shops, then ``extra`` small ones, Fnac and Darty in turn, each of a
     partner of its own: "KeyBuzz Boutique Fnac 00001", "KeyBuzz Boutique Darty 00002"…"""
-    return _seeded(bench_orders) + tuple(_extra(n) for n in range(1, extra + 1))
-
-
-def _extra(n: int) -> ShopSpec:
-    marketplace = "FNAC" if n % 2 else "DARTY"
-    return ShopSpec(
-        marketplace=marketplace,
-        name=f"KeyBuzz Boutique {marketplace.title()} {n:05d}",
-        partner_name=f"boutique-{n:05d}",
-        order_count=EXTRA_SHOP_ORDERS,
-    )
-
-
-def _seeded(bench_orders: int) -> tuple[ShopSpec, ...]:
-    return (
+    seeded = (
         ShopSpec(
             marketplace="FNAC",
             name="KeyBuzz Démo Fnac",
@@ -64,6 +50,17 @@ def _seeded(bench_orders: int) -> tuple[ShopSpec, ...]:
             partner_name="bench",
             order_count=bench_orders,
         ),
+    )
+    return seeded + tuple(_extra(n) for n in range(1, extra + 1))
+
+
+def _extra(n: int) -> ShopSpec:
+    marketplace = "FNAC" if n % 2 else "DARTY"
+    return ShopSpec(
+        marketplace=marketplace,
+        name=f"KeyBuzz Boutique {marketplace.title()} {n:05d}",
+        partner_name=f"boutique-{n:05d}",
+        order_count=EXTRA_SHOP_ORDERS,
     )
 
 

@@ -15,7 +15,7 @@ import msgspec
 from keybuzz_sandbox.dkim_signing import PRIVATE_KEY, dkim_signature
 from keybuzz_sandbox.double_kit.people import nth_buyer
 
-from .env import BUYER_DOMAIN, SELECTOR, SUPPORT_ADDRESS
+from . import BUYER_DOMAIN, SELECTOR, SUPPORT_ADDRESS
 
 Kind = Literal["buyer", "invoice", "support", "notice", "alert"]
 NOTICE_ADDRESS = "ne-pas-repondre@manomano.fr"

@@ -10,7 +10,7 @@ import msgspec
 from keybuzz_sandbox.double_kit.replies import Mailer, PassedReply, Refusal, RelayHandler, ReplyMail
 from keybuzz_sandbox.smtp_servers import relay_listening
 
-from .env import BUYER_DOMAIN, SUPPORT_ADDRESS, ManoManoDoubleSettings
+from . import BUYER_DOMAIN, SUPPORT_ADDRESS, ManoManoDoubleSettings
 
 EXTENSIONS = (".pdf", ".jpg", ".jpeg", ".png")  # the files a reply may carry
 MAX_FILES = 5

@@ -20,8 +20,7 @@ from keybuzz_sandbox.ratelimit import RateLimit, RateLimiter
 from litestar import Request, Response, get, post
 from litestar.params import JSONBody
 
-from . import mails
-from .env import ManoManoDoubleSettings
+from . import ManoManoDoubleSettings, mails
 from .relay import Relay
 from .sellers import STATUSES, Seller, iso, order_reference, seeded
 from .sellers import order as made_order
