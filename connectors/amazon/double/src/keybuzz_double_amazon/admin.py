@@ -56,7 +56,7 @@ def describe(sb: AmazonDouble, relay: ReplyHandler) -> dict[str, Any]:
         "applicationId": sb.settings.application_id,
         "appDraft": sb.settings.app_draft,
         "redirectUris": sb.redirect_uris,
-        "appRoles": sorted(sb.roles.granted),
+        "appRoles": sorted(set(sb.settings.app_roles)),
         "durations": {  # Amazon seconds; divide by timeScale for real seconds
             "accessToken": ACCESS_TOKEN_LIFETIME,
             "authorizationCode": AUTH_CODE_LIFETIME,

@@ -21,15 +21,13 @@ from .notification_delivery import NotificationBook
 from .order_book import OrderBook
 from .relay import RELAY_LOG_LIMIT
 from .report_store import ReportStore
-from .roles import Roles
 from .seed import SellerGenerator, SellerSpec, default_sellers
 
 AUTH_CODE_LIFETIME = 300.0  # Amazon seconds: spapi_oauth_code is valid for 5 minutes
 
 
-class AuthCode(msgspec.Struct, frozen=True, kw_only=True):
+class AuthCode(msgspec.Struct, frozen=True):
     seller_id: str
-    client_id: str
     redirect_uri: str
     expires_at: float  # real epoch seconds
 
@@ -62,7 +60,6 @@ class AmazonDouble:
         self.signer = Signer(settings.signing_secret)
         # Report documents' URLs, as Amazon's S3 pre-signs them.
         self.documents = Presigner(self.signer.mac, "AKIASANDBOXDOCUMENTS", "eu-west-1")
-        self.roles = Roles(frozenset(settings.app_roles))
         self.limiter = RateLimiter(self.clock)
         self.faults = OptInFaults(config.seed, settings.faults.config(), LWA_OPERATION)
         self.sellers: dict[str, OrderBook] = {
@@ -107,12 +104,7 @@ class AmazonDouble:
 
     def issue_code(self, seller_id: str, redirect_uri: str) -> str:
         code = "AN" + secrets.token_urlsafe(15).replace("-", "x").replace("_", "y")
-        grant = AuthCode(
-            seller_id=seller_id,
-            client_id=self.settings.client_id,
-            redirect_uri=redirect_uri,
-            expires_at=self.clock.deadline(AUTH_CODE_LIFETIME),
-        )
+        grant = AuthCode(seller_id, redirect_uri, self.clock.deadline(AUTH_CODE_LIFETIME))
         return self.auth_codes.issue(code, grant)
 
     # --- revocation ----------------------------------------------------------

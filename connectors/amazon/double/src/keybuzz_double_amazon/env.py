@@ -10,7 +10,6 @@ from keybuzz_sandbox.double_kit.ports import StackPort
 from keybuzz_sandbox.faults import FaultConfig, Fraction
 
 from .notices import SELECTOR, SIGNING_DOMAINS
-from .roles import DEFAULT_ROLES, KnownRole
 
 # Always registered: the development stack's OAuth callback; SANDBOX_REDIRECT_URIS adds more.
 DEFAULT_REDIRECT_URIS = (
@@ -19,6 +18,20 @@ DEFAULT_REDIRECT_URIS = (
 )
 
 AmazonSeconds = Annotated[float, msgspec.Meta(ge=0)]
+# The SP-API roles an application may be given (SANDBOX_APP_ROLES names some of them).
+KnownRole = Literal[
+    "direct-to-consumer-shipping",
+    "tax-invoicing",
+    "tax-remittance",
+    "amazon-fulfillment",
+    "buyer-communication",
+    "buyer-solicitation",
+    "finance-and-accounting",
+    "inventory-and-order-tracking",
+    "pricing",
+    "product-listing",
+    "selling-partner-insights",
+]
 
 
 # The LWA token endpoint (POST /auth/o2/token) as an operation name. Opt-in: faults
@@ -60,7 +73,12 @@ class AmazonDoubleSettings(msgspec.Struct, kw_only=True, frozen=True):
     reply_smtp_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 2526  # 0: any free port
     bench_orders: Annotated[int, msgspec.Meta(gt=0)] = 10_000
     faults: FaultSettings = msgspec.field(default_factory=FaultSettings, name="fault")
-    app_roles: tuple[KnownRole, ...] = DEFAULT_ROLES  # what restricted data it sees (roles.py)
+    # What KeyBuzz's helpdesk application is approved for: the restricted data it sees.
+    app_roles: tuple[KnownRole, ...] = (
+        "inventory-and-order-tracking",
+        "buyer-communication",
+        "direct-to-consumer-shipping",
+    )
     listing_lag_seconds: AmazonSeconds = 120.0
     report_lag_seconds: AmazonSeconds = 600.0
     report_gzip_min_bytes: Annotated[int, msgspec.Meta(ge=0)] = 4096

