@@ -103,10 +103,10 @@ class NotificationBook:
             if until <= since or until < self.next_change.get(seller_id, since):
                 continue
             destination = self.destinations.get(sub.destinationId)
-            changes = sorted(book.gen.changes(since, until), key=lambda c: c[0])
-            for changed, index, status in changes:
+            for changed, index, status in sorted(book.gen.changes(since, until)):
                 if destination is not None:
-                    self._enqueue(sub, queue_of(destination), book, index, status, changed, now)
+                    state = book.changed(index, status, changed)
+                    self._enqueue(sub, queue_of(destination), book, state, now)
             self.published_until[seller_id] = until
             following = book.gen.placed_before(until)  # the next order to be placed
             upcoming = [book.gen.timeline(following).purchase]
@@ -114,25 +114,9 @@ class NotificationBook:
                 upcoming += [at for at, _ in book.gen.timeline(index).events if at > until]
             self.next_change[seller_id] = min(upcoming)
 
-    def _enqueue(
-        self,
-        sub: Any,
-        arn: str,  # the destination's queue
-        book: OrderBook,
-        index: int,
-        status: str,
-        changed: float,  # virtual
-        now: float,
-    ) -> None:
-        facts = book.gen.facts(index)
-        state = OrderState(
-            facts=facts,
-            status=status,
-            purchase_date=book.real_ts(facts.timeline.purchase),
-            last_update=book.real_ts(changed),
-        )
-        notification_id = str(uuid.uuid4())
-        sending = self.outbox.drawn(now)
+    def _enqueue(self, sub: Any, arn: str, book: OrderBook, state: OrderState, now: float) -> None:
+        """``state``'s notification on the queue ``arn``, published as the faults draw it."""
+        notification_id, sending = str(uuid.uuid4()), self.outbox.drawn(now)
         notification = order_change(
             self.settings.application_id, book, state, sub, notification_id, sending.published
         )
@@ -140,8 +124,8 @@ class NotificationBook:
         self.delivered.append(
             Delivered(
                 notification_id=notification_id,
-                order_id=facts.order_id,
-                order_status=status,
+                order_id=state.order_id,
+                order_status=state.status,
                 seller_id=book.seller_id,
                 time_of_order_change=iso(state.last_update),
                 sent_at=iso_millis(sending.published),

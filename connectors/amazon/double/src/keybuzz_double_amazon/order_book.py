@@ -68,6 +68,12 @@ class OrderBook:
         index = self.gen.index_of(order_id)
         return None if index is None else self.state(index, real_now)
 
+    def changed(self, index: int, status: str, at: float) -> OrderState:
+        """Order ``index`` as it became ``status`` at ``at`` (virtual)."""
+        facts = self.gen.facts(index)
+        purchase, updated = self.real_ts(facts.timeline.purchase), self.real_ts(at)
+        return OrderState(facts=facts, status=status, purchase_date=purchase, last_update=updated)
+
     # --- listing -------------------------------------------------------------
 
     def _bounds(self, query: OrderQuery) -> tuple[int, int]:
