@@ -84,7 +84,6 @@ def describe(sb: AmazonDouble, relay: ReplyHandler) -> dict[str, Any]:
                 "currency": b.gen.marketplace.currency,
                 "ordersInWindow": b.gen.spec.order_count,
                 "cancelledInWindow": b.gen.spec.cancelled_count,
-                "windowDays": b.gen.spec.window_days,
                 "ordersToDate": b.count(now),
                 "registeredEmail": b.gen.spec.registered_email,
             }
