@@ -88,8 +88,6 @@ class AmazonDouble:
         self.kept.advances = {sid: list(book.timeline.jumps) for sid, book in self.sellers.items()}
         self.state.doubles["amazon"] = msgspec.to_builtins(self.kept)
 
-    # --- redirect URIs -------------------------------------------------------
-
     @property
     def redirect_uris(self) -> list[str]:
         """The defaults, SANDBOX_REDIRECT_URIS's, then those registered at run time, once each."""
@@ -100,14 +98,11 @@ class AmazonDouble:
         )
         return list(dict.fromkeys(given))
 
-    # --- authorization codes (single use, in memory: they live 5 minutes) -----
-
     def issue_code(self, seller_id: str, redirect_uri: str) -> str:
+        """An authorization code: single use, in memory (it lives 5 minutes)."""
         code = "AN" + secrets.token_urlsafe(15).replace("-", "x").replace("_", "y")
         grant = AuthCode(seller_id, redirect_uri, self.clock.deadline(AUTH_CODE_LIFETIME))
         return self.auth_codes.issue(code, grant)
-
-    # --- revocation ----------------------------------------------------------
 
     def is_revoked(self, jti: str, seller_id: str, issued_at: float) -> bool:
         cutoff = self.kept.revoked_sellers.get(seller_id)

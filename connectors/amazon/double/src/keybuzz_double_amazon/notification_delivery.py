@@ -68,8 +68,6 @@ class NotificationBook:
         self.delivered: list[Delivered] = []
         self.outbox = SqsOutbox(seed, settings.sqs_endpoint, self.publish_changes)
 
-    # --- subscriptions -----------------------------------------------------------------
-
     def subscribe(self, seller_id: str, destination_id: str) -> msgspec.Struct:
         if seller_id in self.subscriptions:
             raise conflict("Subscription for this notification type already exists.")
@@ -92,8 +90,6 @@ class NotificationBook:
             s for s, sub in self.subscriptions.items() if sub.subscriptionId == subscription_id
         )
         return next(found, None)
-
-    # --- finding changes -----------------------------------------------------------------
 
     def publish_changes(self, now: float) -> None:
         for seller_id, sub in list(self.subscriptions.items()):

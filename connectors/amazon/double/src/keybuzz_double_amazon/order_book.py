@@ -74,8 +74,6 @@ class OrderBook:
         purchase, updated = self.real_ts(facts.timeline.purchase), self.real_ts(at)
         return OrderState(facts=facts, status=status, purchase_date=purchase, last_update=updated)
 
-    # --- listing -------------------------------------------------------------
-
     def _bounds(self, query: OrderQuery) -> tuple[int, int]:
         upper = min(
             t for t in (query.snapshot, query.created_before, query.updated_before) if t is not None
@@ -142,8 +140,6 @@ class OrderBook:
         while current is not None:
             states, current = self.page(current)
             yield from states
-
-    # --- lifecycle -----------------------------------------------------------
 
     def advance(self, seconds: float, real_now: float) -> dict[str, object]:
         before = self.timeline.virtual(real_now)

@@ -155,10 +155,6 @@ LANGUAGES = msgspec.json.decode(
 )
 
 
-def language_of(marketplace: Marketplace) -> Language:
-    return LANGUAGES.get(marketplace.language[:2], LANGUAGES["en"])
-
-
 class SellerGenerator(DrawnStreams):
     """All deterministic facts of one seller's orders, placed in time as the double kit's
     streams place a drawn shop's (buyers write through the relay: no offer questions)."""
@@ -167,7 +163,7 @@ class SellerGenerator(DrawnStreams):
         super().__init__((seed, spec.seller_id), spec.order_count, 90 * DAY, anchor, offer_every=1)
         self.spec = spec
         self.marketplace = MARKETPLACES[spec.marketplace_id]
-        self.lang = language_of(self.marketplace)
+        self.lang = LANGUAGES.get(self.marketplace.language[:2], LANGUAGES["en"])
         self._key = digest(*self.parts, "ids", size=16)
 
     # --- placement -----------------------------------------------------------
