@@ -18,6 +18,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from .double import AUTH_CODE_LIFETIME, AmazonDouble
 from .lwa import ACCESS_TOKEN_LIFETIME, REFRESH_PREFIX, RefreshClaims
+from .models import RATE_LIMITS
 from .notifications import notifications_admin_routes
 from .order_book import OrderBook
 from .relay import RelayRequest, SentMessage, compose, pick_orders
@@ -67,7 +68,7 @@ def describe(sb: AmazonDouble, relay: ReplyHandler) -> dict[str, Any]:
         },
         "rateLimits": {
             key: {"rate": limit.rate, "burst": limit.burst}
-            for key, limit in sb.models.rate_limits.items()
+            for key, limit in RATE_LIMITS.items()
             if limit
         },
         "replyRelay": {

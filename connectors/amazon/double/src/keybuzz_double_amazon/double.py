@@ -16,7 +16,6 @@ from keybuzz_sandbox.ratelimit import RateLimiter
 from keybuzz_sandbox.sandbox import Sandbox
 
 from .env import DEFAULT_REDIRECT_URIS, LWA_OPERATION, AmazonDoubleSettings
-from .models import ModelRegistry
 from .notification_delivery import NotificationBook
 from .order_book import OrderBook
 from .relay import RELAY_LOG_LIMIT
@@ -56,7 +55,6 @@ class AmazonDouble:
         self.clock = sandbox.clock
         self.state = sandbox.state
         self.kept = msgspec.convert(self.state.doubles.get("amazon", {}), Kept)
-        self.models = ModelRegistry()
         self.signer = Signer(settings.signing_secret)
         # Report documents' URLs, as Amazon's S3 pre-signs them.
         self.documents = Presigner(self.signer.mac, "AKIASANDBOXDOCUMENTS", "eu-west-1")
