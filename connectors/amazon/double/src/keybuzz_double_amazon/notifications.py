@@ -26,8 +26,6 @@ from .notification_delivery import (
 )
 from .spapi import Answer, CallContext
 
-# --- operations -------------------------------------------------------------------------
-
 
 def _grantless(ctx: CallContext) -> None:
     """Grantless operations need a client_credentials token with the notifications scope."""
@@ -98,9 +96,6 @@ IMPLEMENTATIONS = {
     "notifications.getSubscription": get_subscription,
     "notifications.deleteSubscriptionById": delete_subscription_by_id,
 }
-
-
-# --- admin ------------------------------------------------------------------------------
 
 
 def notifications_admin_routes(sb: AmazonDouble) -> list[Any]:

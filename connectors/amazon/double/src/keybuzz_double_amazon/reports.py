@@ -35,7 +35,8 @@ MIN_URL_LIFETIME_REAL = 30.0  # never shorter in real time, so high time scales 
 BY_ORDER_DATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL"
 BY_LAST_UPDATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
 # The columns as written: the documented ones in Amazon's order, and three of the columns
-# Amazon adds over time (EXTRA_COLUMNS) where it puts them; their position is not a contract.
+# Amazon adds over time (EXTRA_COLUMNS) where it puts them (the by-last-update report puts
+# last-updated-date second): clients read them by header name.
 COLUMNS = tuple(
     """amazon-order-id merchant-order-id purchase-date last-updated-date order-status
     fulfillment-channel sales-channel order-channel ship-service-level product-name sku asin
@@ -112,10 +113,9 @@ async def create_report(ctx: CallContext) -> Answer:
 
 
 def _write_while_processing(sb: AmazonDouble, record: ReportRecord) -> None:
-    """Amazon writes a report's document while it processes it, and getReportDocument
-    serves it at once: the sandbox renders it in a worker thread during IN_PROGRESS, as
-    soon as its data is fixed (the snapshot, ``finished - lag``), not on first download
-    (rendering 3,300 orders takes ~0.8 s here, which Amazon's answers never add)."""
+    """getReportDocument serves a document at once, as Amazon's: rendered in a worker thread
+    while the report processes, once its data is fixed (``finished - lag``), not on first
+    download (3,300 orders take ~0.8 s here)."""
 
     async def write() -> bytes:
         ready_at = max(record.started, record.finished - record.lag)
@@ -205,8 +205,6 @@ IMPLEMENTATIONS = {
 
 # --- the document itself ----------------------------------------------------------
 
-# Written beyond the documented columns, and the by-last-update report puts last-updated-date
-# second: clients must read columns by header name.
 EXTRA_COLUMNS = {
     "is-iba": "false",
     "item-extensions-data": "",
