@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 import msgspec
@@ -63,7 +62,7 @@ class AmazonDouble:
         self.sellers: dict[str, OrderBook] = {
             spec.seller_id: self._book(spec) for spec in default_sellers(settings.bench_orders)
         }
-        self.auth_codes: Issued[AuthCode] = Issued(self.clock)
+        self.auth_codes: Issued[AuthCode] = Issued(self.clock)  # single use, in memory
         self.reports = ReportStore()
         self.messages_sent = 0
         self.templated_sent: list[Any] = []  # Messaging API's messages, as sent (messaging.py)
@@ -95,12 +94,6 @@ class AmazonDouble:
             *self.kept.redirect_uris,
         )
         return list(dict.fromkeys(given))
-
-    def issue_code(self, seller_id: str, redirect_uri: str) -> str:
-        """An authorization code: single use, in memory (it lives 5 minutes)."""
-        code = "AN" + secrets.token_urlsafe(15).replace("-", "x").replace("_", "y")
-        grant = AuthCode(seller_id, redirect_uri, self.clock.deadline(AUTH_CODE_LIFETIME))
-        return self.auth_codes.issue(code, grant)
 
     def is_revoked(self, jti: str, seller_id: str, issued_at: float) -> bool:
         cutoff = self.kept.revoked_sellers.get(seller_id)

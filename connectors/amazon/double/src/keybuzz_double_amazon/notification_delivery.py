@@ -84,13 +84,6 @@ class NotificationBook:
         self.outbox.start()
         return sub
 
-    def subscriber(self, subscription_id: str) -> str | None:
-        """The seller whose subscription this is."""
-        found = (
-            s for s, sub in self.subscriptions.items() if sub.subscriptionId == subscription_id
-        )
-        return next(found, None)
-
     def publish_changes(self, now: float) -> None:
         for seller_id, sub in list(self.subscriptions.items()):
             book = self.sellers[seller_id]

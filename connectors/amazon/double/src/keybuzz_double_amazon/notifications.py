@@ -84,8 +84,9 @@ async def delete_subscription_by_id(ctx: CallContext) -> Answer:
     _grantless(ctx)
     _check_type(ctx)
     notes = ctx.sandbox.notifications
-    seller = found(notes.subscriber(ctx.path_params["subscriptionId"]), "Subscription not found.")
-    del notes.subscriptions[seller]
+    wanted = ctx.path_params["subscriptionId"]
+    whose = (s for s, sub in notes.subscriptions.items() if sub.subscriptionId == wanted)
+    del notes.subscriptions[found(next(whose, None), "Subscription not found.")]
     return Answer(200, {})
 
 

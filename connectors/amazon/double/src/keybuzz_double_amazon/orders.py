@@ -142,22 +142,16 @@ def _money(book: OrderBook, cents: int) -> msgspec.Struct:
 ADDRESS_STATUSES = frozenset({"Unshipped", "PartiallyShipped", "Shipped", "InvoiceUnconfirmed"})
 
 
-def render_address(state: OrderState) -> msgspec.Struct | None:
-    """Without a Restricted Data Token Amazon still shows where the parcel goes, not to whom."""
-    if state.status not in ADDRESS_STATUSES:
-        return None
-    a = state.facts.address
-    return Address(
-        City=a.city, StateOrRegion=a.state, PostalCode=a.postal_code, CountryCode=a.country_code
-    )
-
-
 def render_order(book: OrderBook, state: OrderState) -> msgspec.Struct:
     facts, market = state.facts, book.gen.marketplace
     quantity = sum(state.quantity(i.quantity) for i in facts.items)
     shipped = quantity if state.status == "Shipped" else 0
     win = windows(book, state)
     visible = state.status not in ("Pending", "Canceled")  # no totals before payment
+    a = facts.address  # without a Restricted Data Token: where the parcel goes, not to whom
+    address = Address(
+        City=a.city, StateOrRegion=a.state, PostalCode=a.postal_code, CountryCode=a.country_code
+    )
     return Order(
         **_ORDER_CONSTANTS,
         AmazonOrderId=facts.order_id,
@@ -179,7 +173,7 @@ def render_order(book: OrderBook, state: OrderState) -> msgspec.Struct:
         LatestDeliveryDate=iso(win.latest_delivery),
         IsBusinessOrder=facts.is_business,
         IsPrime=facts.is_prime,
-        ShippingAddress=render_address(state),
+        ShippingAddress=address if state.status in ADDRESS_STATUSES else None,
         AutomatedShippingSettings=AutomatedShippingSettings(HasAutomatedShippingSettings=False),
     )
 
