@@ -92,18 +92,6 @@ class TokenEndpoint:
     def __init__(self, sb: AmazonDouble) -> None:
         self.sb = sb
 
-    def authenticate_client(self, form: dict[str, str], authorization: str | None) -> str:
-        client_id, secret = basic_credentials(authorization) or (
-            form.get("client_id"),
-            form.get("client_secret"),
-        )
-        if not client_id:
-            raise _missing("client_id")
-        cfg = self.sb.settings
-        if client_id != cfg.client_id or secret != cfg.client_secret:
-            raise OAuthError("invalid_client", "Client authentication failed", status=401)
-        return client_id
-
     def access_token(
         self, client_id: str, seller_id: str | None, scope: str | None = None
     ) -> TokenResponse:
@@ -173,7 +161,14 @@ class TokenEndpoint:
                 "unsupported_grant_type",
                 "The authorization grant type is not supported by the authorization server",
             )
-        client_id = self.authenticate_client(form, authorization)
+        client_id, secret = basic_credentials(authorization) or (
+            form.get("client_id"),
+            form.get("client_secret"),
+        )
+        if not client_id:
+            raise _missing("client_id")
+        if (client_id, secret) != (self.sb.settings.client_id, self.sb.settings.client_secret):
+            raise OAuthError("invalid_client", "Client authentication failed", status=401)
         return grants[grant_type](form, client_id)
 
 

@@ -359,8 +359,7 @@ class Renderer(msgspec.Struct, kw_only=True):
             "PACKAGES": self.packages,
         }
         for dataset, build in optional.items():
-            value = build(state) if dataset in self.included else None
-            if value is not None:
+            if dataset in self.included and (value := build(state)) is not None:
                 order[dataset.lower()] = value
         return order
 
