@@ -11,6 +11,7 @@ from keybuzz_sandbox.double_kit.presigned import Presigner
 from keybuzz_sandbox.double_kit.replies import Recent
 from keybuzz_sandbox.double_kit.sealed import Signer
 from keybuzz_sandbox.double_kit.tokens import Issued
+from keybuzz_sandbox.faults import FaultConfig
 from keybuzz_sandbox.ratelimit import RateLimiter
 from keybuzz_sandbox.sandbox import Sandbox
 
@@ -58,7 +59,8 @@ class AmazonDouble:
         # Report documents' URLs, as Amazon's S3 pre-signs them.
         self.documents = Presigner(self.signer.mac, "AKIASANDBOXDOCUMENTS", "eu-west-1")
         self.limiter = RateLimiter(self.clock)
-        self.faults = OptInFaults(config.seed, settings.faults.config(), LWA_OPERATION)
+        initial = msgspec.convert(settings.faults, FaultConfig, from_attributes=True)
+        self.faults = OptInFaults(config.seed, initial, LWA_OPERATION)
         self.sellers: dict[str, OrderBook] = {
             spec.seller_id: self._book(spec) for spec in default_sellers(settings.bench_orders)
         }

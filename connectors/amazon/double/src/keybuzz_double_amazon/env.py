@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 import msgspec
 from keybuzz_sandbox.dkim_signing import published_records
 from keybuzz_sandbox.double_kit.ports import StackPort
-from keybuzz_sandbox.faults import FaultConfig, Fraction
+from keybuzz_sandbox.faults import Fraction
 
 from .notices import SELECTOR, SIGNING_DOMAINS
 
@@ -41,7 +41,7 @@ LWA_OPERATION = "lwaToken"
 
 class FaultSettings(msgspec.Struct, kw_only=True, frozen=True):
     """Faults injected from the start on SP-API operations and, when named, LWA (PUT
-    /_sandbox/faults changes them while it runs)."""
+    /_sandbox/faults changes them while it runs): the fault injector's, the same names."""
 
     error_rate: Fraction = 0.0
     error_statuses: tuple[int, ...] = (500, 503)
@@ -49,10 +49,6 @@ class FaultSettings(msgspec.Struct, kw_only=True, frozen=True):
     malformed_rate: Fraction = 0.0
     malformed_kind: Literal["invalid_json", "schema"] = "invalid_json"
     operations: tuple[str, ...] = ()
-
-    def config(self) -> FaultConfig:
-        """The fault injector's settings these start it with (the same names)."""
-        return msgspec.convert(self, FaultConfig, from_attributes=True)
 
 
 class AmazonDoubleSettings(msgspec.Struct, kw_only=True, frozen=True):
