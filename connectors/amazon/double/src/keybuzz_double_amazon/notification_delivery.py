@@ -180,7 +180,6 @@ def summary(book: OrderBook, state: OrderState) -> dict[str, Any]:
     quantity = sum(state.quantity(i.quantity) for i in facts.items)
     shipped = quantity if state.status == "Shipped" else 0
     win = windows(book, state)
-    seller_fulfilled = facts.timeline.channel == "MFN"
     programs = [p for p, on in (("Business", facts.is_business), ("Prime", facts.is_prime)) if on]
     out: dict[str, Any] = {
         "MarketplaceId": book.gen.marketplace.id,
@@ -200,14 +199,12 @@ def summary(book: OrderBook, state: OrderState) -> dict[str, Any]:
                 "SellerSKU": item.product.sku,
                 "SupplySourceId": None,
                 "Quantity": state.quantity(item.quantity),
-                "QuantityShipped": state.quantity(item.quantity)
-                if state.status == "Shipped"
-                else 0,
+                "QuantityShipped": state.quantity(item.quantity) if shipped else 0,
             }
             for item in facts.items
         ],
     }
-    if seller_fulfilled:  # "Returned only for seller-fulfilled orders"
+    if facts.timeline.channel == "MFN":  # "Returned only for seller-fulfilled orders"
         out["EarliestDeliveryDate"] = iso(win.earliest_delivery)
         if state.status not in ("Pending", "Canceled"):
             out["LatestDeliveryDate"] = iso(win.latest_delivery)
