@@ -72,7 +72,6 @@ class AmazonDouble:
         # tells a reply on the buyer's thread (reply_relay.py).
         self.relay_log: Recent[str] = Recent(RELAY_LOG_LIMIT)
         self.reply_smtp_port: int | None = None  # bound port, once the reply relay serves
-        # Notifications API: destinations, subscriptions, ORDER_CHANGE delivery to SQS.
         self.notifications = NotificationBook(config.seed, settings, self.clock, self.sellers)
         self.save = sandbox.save
         sandbox.before_save.append(self._record)

@@ -137,22 +137,19 @@ async def written(record: ReportRecord) -> bytes:
 
 
 def _own_report(ctx: CallContext, report_id: str) -> ReportRecord:
+    """The caller's report, whether it has data known once it finished processing."""
+    book = ctx.book()
     record = ctx.sandbox.reports.reports.get(report_id)
-    if record is None or record.seller_id != ctx.principal.seller_id:
+    if record is None or record.seller_id != book.seller_id:
         raise not_found(f"Report {report_id} was not found.")
+    if record.has_data is None and ctx.now >= record.finished:
+        first, _ = book.page(msgspec.structs.replace(listing(record), page_size=1))
+        record.has_data = bool(first)
     return record
 
 
-def _settle(book: OrderBook, record: ReportRecord, now: float) -> None:
-    if record.has_data is None and now >= record.finished:
-        first, _ = book.page(msgspec.structs.replace(listing(record), page_size=1))
-        record.has_data = bool(first)
-
-
 async def get_report(ctx: CallContext) -> Answer:
-    book = ctx.book()
     record = _own_report(ctx, ctx.path_params["reportId"])
-    _settle(book, record, ctx.now)
     status = record.status(ctx.now)
     if status == "DONE":
         await written(record)
@@ -175,11 +172,9 @@ async def get_report(ctx: CallContext) -> Answer:
 
 
 async def get_report_document(ctx: CallContext) -> Answer:
-    book = ctx.book()
     sb = ctx.sandbox
     document_id = ctx.path_params["reportDocumentId"]
     record = _own_report(ctx, sb.reports.by_document.get(document_id, ""))
-    _settle(book, record, ctx.now)
     if record.status(ctx.now) != "DONE":  # also a FATAL/CANCELLED report's would-be id
         raise not_found(f"Report document {document_id} was not found.")
     await written(record)
