@@ -18,6 +18,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from .double import AUTH_CODE_LIFETIME, AmazonDouble
 from .lwa import ACCESS_TOKEN_LIFETIME, REFRESH_PREFIX, RefreshClaims
+from .models import RATE_LIMITS
 from .notifications import notifications_admin_routes
 from .order_book import OrderBook
 from .relay import RelayRequest, SentMessage, compose, pick_orders
@@ -56,7 +57,7 @@ def describe(sb: AmazonDouble, relay: ReplyHandler) -> dict[str, Any]:
         "applicationId": sb.settings.application_id,
         "appDraft": sb.settings.app_draft,
         "redirectUris": sb.redirect_uris,
-        "appRoles": sorted(sb.roles.granted),
+        "appRoles": sorted(set(sb.settings.app_roles)),
         "durations": {  # Amazon seconds; divide by timeScale for real seconds
             "accessToken": ACCESS_TOKEN_LIFETIME,
             "authorizationCode": AUTH_CODE_LIFETIME,
@@ -67,7 +68,7 @@ def describe(sb: AmazonDouble, relay: ReplyHandler) -> dict[str, Any]:
         },
         "rateLimits": {
             key: {"rate": limit.rate, "burst": limit.burst}
-            for key, limit in sb.models.rate_limits.items()
+            for key, limit in RATE_LIMITS.items()
             if limit
         },
         "replyRelay": {
@@ -84,7 +85,6 @@ def describe(sb: AmazonDouble, relay: ReplyHandler) -> dict[str, Any]:
                 "currency": b.gen.marketplace.currency,
                 "ordersInWindow": b.gen.spec.order_count,
                 "cancelledInWindow": b.gen.spec.cancelled_count,
-                "windowDays": b.gen.spec.window_days,
                 "ordersToDate": b.count(now),
                 "registeredEmail": b.gen.spec.registered_email,
             }

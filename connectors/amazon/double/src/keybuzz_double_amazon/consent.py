@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from html import escape
 from importlib.resources import files
 from typing import Any
@@ -11,7 +12,7 @@ import msgspec
 from litestar import Request, Response, get, post
 from litestar.handlers import HTTPRouteHandler
 
-from .double import AmazonDouble
+from .double import AUTH_CODE_LIFETIME, AmazonDouble, AuthCode
 
 CONSENT_PATH = "/apps/authorize/consent"
 APP_NAME = "KeyBuzz (sandbox)"
@@ -68,20 +69,6 @@ def validate(sb: AmazonDouble, req: ConsentRequest) -> str:
     return req.redirect_uri
 
 
-def consent_page(sb: AmazonDouble, req: ConsentRequest) -> Response[str]:
-    options = "".join(
-        f'<option value="{escape(sid)}">{escape(book.gen.spec.store_name)} — '
-        f"{escape(book.gen.marketplace.name)} ({escape(sid)})</option>"
-        for sid, book in sb.sellers.items()
-    )
-    hidden = "".join(
-        f'<input type="hidden" name="{name}" value="{escape(getattr(req, name))}">'
-        for name in ConsentRequest.__struct_fields__
-    )
-    body = FORM.format(app=escape(APP_NAME), action=CONSENT_PATH, options=options, hidden=hidden)
-    return _html(f"Authorize {APP_NAME}", body)
-
-
 def _redirect(uri: str, params: dict[str, str]) -> Response[str]:
     separator = "&" if "?" in uri else "?"
     location = f"{uri}{separator}{urlencode({k: v for k, v in params.items() if v})}"
@@ -104,7 +91,9 @@ def decide(sb: AmazonDouble, req: ConsentRequest, form: dict[str, str]) -> Respo
     seller_id = form.get("selling_partner_id", "")
     if seller_id not in sb.sellers:
         raise ConsentError(None, "Choose one of your selling accounts.")
-    code = sb.issue_code(seller_id, redirect_uri)
+    code = "AN" + secrets.token_urlsafe(15).replace("-", "x").replace("_", "y")
+    grant = AuthCode(seller_id, redirect_uri, sb.clock.deadline(AUTH_CODE_LIFETIME))
+    sb.auth_codes.issue(code, grant)
     return _redirect(
         redirect_uri,
         {"state": req.state, "selling_partner_id": seller_id, "spapi_oauth_code": code},
@@ -119,7 +108,19 @@ def consent_routes(sb: AmazonDouble) -> list[HTTPRouteHandler]:
             validate(sb, req)
         except ConsentError as exc:
             return _error_page(exc)
-        return consent_page(sb, req)
+        options = "".join(
+            f'<option value="{escape(sid)}">{escape(book.gen.spec.store_name)} — '
+            f"{escape(book.gen.marketplace.name)} ({escape(sid)})</option>"
+            for sid, book in sb.sellers.items()
+        )
+        hidden = "".join(
+            f'<input type="hidden" name="{name}" value="{escape(getattr(req, name))}">'
+            for name in ConsentRequest.__struct_fields__
+        )
+        form = FORM.format(
+            app=escape(APP_NAME), action=CONSENT_PATH, options=options, hidden=hidden
+        )
+        return _html(f"Authorize {APP_NAME}", form)
 
     @post(CONSENT_PATH, include_in_schema=False, status_code=302)
     async def submit(request: Request[Any, Any, Any]) -> Response[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 import msgspec
@@ -12,24 +11,22 @@ from keybuzz_sandbox.double_kit.presigned import Presigner
 from keybuzz_sandbox.double_kit.replies import Recent
 from keybuzz_sandbox.double_kit.sealed import Signer
 from keybuzz_sandbox.double_kit.tokens import Issued
+from keybuzz_sandbox.faults import FaultConfig
 from keybuzz_sandbox.ratelimit import RateLimiter
 from keybuzz_sandbox.sandbox import Sandbox
 
 from .env import DEFAULT_REDIRECT_URIS, LWA_OPERATION, AmazonDoubleSettings
-from .models import ModelRegistry
 from .notification_delivery import NotificationBook
 from .order_book import OrderBook
 from .relay import RELAY_LOG_LIMIT
 from .report_store import ReportStore
-from .roles import Roles
 from .seed import SellerGenerator, SellerSpec, default_sellers
 
 AUTH_CODE_LIFETIME = 300.0  # Amazon seconds: spapi_oauth_code is valid for 5 minutes
 
 
-class AuthCode(msgspec.Struct, frozen=True, kw_only=True):
+class AuthCode(msgspec.Struct, frozen=True):
     seller_id: str
-    client_id: str
     redirect_uri: str
     expires_at: float  # real epoch seconds
 
@@ -58,17 +55,16 @@ class AmazonDouble:
         self.clock = sandbox.clock
         self.state = sandbox.state
         self.kept = msgspec.convert(self.state.doubles.get("amazon", {}), Kept)
-        self.models = ModelRegistry()
         self.signer = Signer(settings.signing_secret)
         # Report documents' URLs, as Amazon's S3 pre-signs them.
         self.documents = Presigner(self.signer.mac, "AKIASANDBOXDOCUMENTS", "eu-west-1")
-        self.roles = Roles(frozenset(settings.app_roles))
         self.limiter = RateLimiter(self.clock)
-        self.faults = OptInFaults(config.seed, settings.faults.config(), LWA_OPERATION)
+        initial = msgspec.convert(settings.faults, FaultConfig, from_attributes=True)
+        self.faults = OptInFaults(config.seed, initial, LWA_OPERATION)
         self.sellers: dict[str, OrderBook] = {
             spec.seller_id: self._book(spec) for spec in default_sellers(settings.bench_orders)
         }
-        self.auth_codes: Issued[AuthCode] = Issued(self.clock)
+        self.auth_codes: Issued[AuthCode] = Issued(self.clock)  # single use, in memory
         self.reports = ReportStore()
         self.messages_sent = 0
         self.templated_sent: list[Any] = []  # Messaging API's messages, as sent (messaging.py)
@@ -76,7 +72,6 @@ class AmazonDouble:
         # tells a reply on the buyer's thread (reply_relay.py).
         self.relay_log: Recent[str] = Recent(RELAY_LOG_LIMIT)
         self.reply_smtp_port: int | None = None  # bound port, once the reply relay serves
-        # Notifications API: destinations, subscriptions, ORDER_CHANGE delivery to SQS.
         self.notifications = NotificationBook(config.seed, settings, self.clock, self.sellers)
         self.save = sandbox.save
         sandbox.before_save.append(self._record)
@@ -91,8 +86,6 @@ class AmazonDouble:
         self.kept.advances = {sid: list(book.timeline.jumps) for sid, book in self.sellers.items()}
         self.state.doubles["amazon"] = msgspec.to_builtins(self.kept)
 
-    # --- redirect URIs -------------------------------------------------------
-
     @property
     def redirect_uris(self) -> list[str]:
         """The defaults, SANDBOX_REDIRECT_URIS's, then those registered at run time, once each."""
@@ -102,20 +95,6 @@ class AmazonDouble:
             *self.kept.redirect_uris,
         )
         return list(dict.fromkeys(given))
-
-    # --- authorization codes (single use, in memory: they live 5 minutes) -----
-
-    def issue_code(self, seller_id: str, redirect_uri: str) -> str:
-        code = "AN" + secrets.token_urlsafe(15).replace("-", "x").replace("_", "y")
-        grant = AuthCode(
-            seller_id=seller_id,
-            client_id=self.settings.client_id,
-            redirect_uri=redirect_uri,
-            expires_at=self.clock.deadline(AUTH_CODE_LIFETIME),
-        )
-        return self.auth_codes.issue(code, grant)
-
-    # --- revocation ----------------------------------------------------------
 
     def is_revoked(self, jti: str, seller_id: str, issued_at: float) -> bool:
         cutoff = self.kept.revoked_sellers.get(seller_id)

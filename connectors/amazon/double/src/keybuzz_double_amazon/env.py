@@ -7,10 +7,9 @@ from typing import Annotated, Literal
 import msgspec
 from keybuzz_sandbox.dkim_signing import published_records
 from keybuzz_sandbox.double_kit.ports import StackPort
-from keybuzz_sandbox.faults import FaultConfig, Fraction
+from keybuzz_sandbox.faults import Fraction
 
 from .notices import SELECTOR, SIGNING_DOMAINS
-from .roles import DEFAULT_ROLES, KnownRole
 
 # Always registered: the development stack's OAuth callback; SANDBOX_REDIRECT_URIS adds more.
 DEFAULT_REDIRECT_URIS = (
@@ -19,6 +18,20 @@ DEFAULT_REDIRECT_URIS = (
 )
 
 AmazonSeconds = Annotated[float, msgspec.Meta(ge=0)]
+# The SP-API roles an application may be given (SANDBOX_APP_ROLES names some of them).
+KnownRole = Literal[
+    "direct-to-consumer-shipping",
+    "tax-invoicing",
+    "tax-remittance",
+    "amazon-fulfillment",
+    "buyer-communication",
+    "buyer-solicitation",
+    "finance-and-accounting",
+    "inventory-and-order-tracking",
+    "pricing",
+    "product-listing",
+    "selling-partner-insights",
+]
 
 
 # The LWA token endpoint (POST /auth/o2/token) as an operation name. Opt-in: faults
@@ -28,7 +41,7 @@ LWA_OPERATION = "lwaToken"
 
 class FaultSettings(msgspec.Struct, kw_only=True, frozen=True):
     """Faults injected from the start on SP-API operations and, when named, LWA (PUT
-    /_sandbox/faults changes them while it runs)."""
+    /_sandbox/faults changes them while it runs): the fault injector's, the same names."""
 
     error_rate: Fraction = 0.0
     error_statuses: tuple[int, ...] = (500, 503)
@@ -36,10 +49,6 @@ class FaultSettings(msgspec.Struct, kw_only=True, frozen=True):
     malformed_rate: Fraction = 0.0
     malformed_kind: Literal["invalid_json", "schema"] = "invalid_json"
     operations: tuple[str, ...] = ()
-
-    def config(self) -> FaultConfig:
-        """The fault injector's settings these start it with (the same names)."""
-        return msgspec.convert(self, FaultConfig, from_attributes=True)
 
 
 class AmazonDoubleSettings(msgspec.Struct, kw_only=True, frozen=True):
@@ -60,7 +69,12 @@ class AmazonDoubleSettings(msgspec.Struct, kw_only=True, frozen=True):
     reply_smtp_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 2526  # 0: any free port
     bench_orders: Annotated[int, msgspec.Meta(gt=0)] = 10_000
     faults: FaultSettings = msgspec.field(default_factory=FaultSettings, name="fault")
-    app_roles: tuple[KnownRole, ...] = DEFAULT_ROLES  # what restricted data it sees (roles.py)
+    # What KeyBuzz's helpdesk application is approved for: the restricted data it sees.
+    app_roles: tuple[KnownRole, ...] = (
+        "inventory-and-order-tracking",
+        "buyer-communication",
+        "direct-to-consumer-shipping",
+    )
     listing_lag_seconds: AmazonSeconds = 120.0
     report_lag_seconds: AmazonSeconds = 600.0
     report_gzip_min_bytes: Annotated[int, msgspec.Meta(ge=0)] = 4096

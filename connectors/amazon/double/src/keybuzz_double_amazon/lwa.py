@@ -92,18 +92,6 @@ class TokenEndpoint:
     def __init__(self, sb: AmazonDouble) -> None:
         self.sb = sb
 
-    def authenticate_client(self, form: dict[str, str], authorization: str | None) -> str:
-        client_id, secret = basic_credentials(authorization) or (
-            form.get("client_id"),
-            form.get("client_secret"),
-        )
-        if not client_id:
-            raise _missing("client_id")
-        cfg = self.sb.settings
-        if client_id != cfg.client_id or secret != cfg.client_secret:
-            raise OAuthError("invalid_client", "Client authentication failed", status=401)
-        return client_id
-
     def access_token(
         self, client_id: str, seller_id: str | None, scope: str | None = None
     ) -> TokenResponse:
@@ -128,7 +116,7 @@ class TokenEndpoint:
         # LWA wants the redirect_uri the consent used; a request without it is malformed.
         redirect_uri = _required(form, "redirect_uri")
         grant = self.sb.auth_codes.redeem(code)
-        if grant is None or grant.client_id != client_id:
+        if grant is None:
             raise _invalid_grant("code")
         if redirect_uri != grant.redirect_uri:
             raise _invalid_grant("redirect_uri")
@@ -173,7 +161,14 @@ class TokenEndpoint:
                 "unsupported_grant_type",
                 "The authorization grant type is not supported by the authorization server",
             )
-        client_id = self.authenticate_client(form, authorization)
+        client_id, secret = basic_credentials(authorization) or (
+            form.get("client_id"),
+            form.get("client_secret"),
+        )
+        if not client_id:
+            raise _missing("client_id")
+        if (client_id, secret) != (self.sb.settings.client_id, self.sb.settings.client_secret):
+            raise OAuthError("invalid_client", "Client authentication failed", status=401)
         return grants[grant_type](form, client_id)
 
 

@@ -35,13 +35,12 @@ def model_document(api: str) -> dict[str, Any]:
     return document
 
 
-class ModelRegistry:
-    def __init__(self) -> None:
-        self.apis = {api: SwaggerModel(api, model_document(api)) for api in MODEL_FILES}
-        self.operations: dict[str, Operation] = {
-            op.key: op for model in self.apis.values() for op in model.operations.values()
-        }
-        self.rate_limits: dict[str, RateLimit | None] = {}
-        for key, op in self.operations.items():
-            match = _RATE_TABLE.search(op.description)
-            self.rate_limits[key] = RateLimit(match[1], int(match[2])) if match else None
+APIS = {api: SwaggerModel(api, model_document(api)) for api in MODEL_FILES}
+OPERATIONS: dict[str, Operation] = {
+    op.key: op for model in APIS.values() for op in model.operations.values()
+}
+# None: the model documents no rate (sendInvoice).
+RATE_LIMITS: dict[str, RateLimit | None] = {
+    key: RateLimit(m[1], int(m[2])) if (m := _RATE_TABLE.search(op.description)) else None
+    for key, op in OPERATIONS.items()
+}

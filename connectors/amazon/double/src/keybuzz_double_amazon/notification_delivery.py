@@ -68,8 +68,6 @@ class NotificationBook:
         self.delivered: list[Delivered] = []
         self.outbox = SqsOutbox(seed, settings.sqs_endpoint, self.publish_changes)
 
-    # --- subscriptions -----------------------------------------------------------------
-
     def subscribe(self, seller_id: str, destination_id: str) -> msgspec.Struct:
         if seller_id in self.subscriptions:
             raise conflict("Subscription for this notification type already exists.")
@@ -86,15 +84,6 @@ class NotificationBook:
         self.outbox.start()
         return sub
 
-    def subscriber(self, subscription_id: str) -> str | None:
-        """The seller whose subscription this is."""
-        found = (
-            s for s, sub in self.subscriptions.items() if sub.subscriptionId == subscription_id
-        )
-        return next(found, None)
-
-    # --- finding changes -----------------------------------------------------------------
-
     def publish_changes(self, now: float) -> None:
         for seller_id, sub in list(self.subscriptions.items()):
             book = self.sellers[seller_id]
@@ -103,10 +92,10 @@ class NotificationBook:
             if until <= since or until < self.next_change.get(seller_id, since):
                 continue
             destination = self.destinations.get(sub.destinationId)
-            changes = sorted(book.gen.changes(since, until), key=lambda c: c[0])
-            for changed, index, status in changes:
+            for changed, index, status in sorted(book.gen.changes(since, until)):
                 if destination is not None:
-                    self._enqueue(sub, queue_of(destination), book, index, status, changed, now)
+                    state = book.changed(index, status, changed)
+                    self._enqueue(sub, queue_of(destination), book, state, now)
             self.published_until[seller_id] = until
             following = book.gen.placed_before(until)  # the next order to be placed
             upcoming = [book.gen.timeline(following).purchase]
@@ -114,25 +103,9 @@ class NotificationBook:
                 upcoming += [at for at, _ in book.gen.timeline(index).events if at > until]
             self.next_change[seller_id] = min(upcoming)
 
-    def _enqueue(
-        self,
-        sub: Any,
-        arn: str,  # the destination's queue
-        book: OrderBook,
-        index: int,
-        status: str,
-        changed: float,  # virtual
-        now: float,
-    ) -> None:
-        facts = book.gen.facts(index)
-        state = OrderState(
-            facts=facts,
-            status=status,
-            purchase_date=book.real_ts(facts.timeline.purchase),
-            last_update=book.real_ts(changed),
-        )
-        notification_id = str(uuid.uuid4())
-        sending = self.outbox.drawn(now)
+    def _enqueue(self, sub: Any, arn: str, book: OrderBook, state: OrderState, now: float) -> None:
+        """``state``'s notification on the queue ``arn``, published as the faults draw it."""
+        notification_id, sending = str(uuid.uuid4()), self.outbox.drawn(now)
         notification = order_change(
             self.settings.application_id, book, state, sub, notification_id, sending.published
         )
@@ -140,8 +113,8 @@ class NotificationBook:
         self.delivered.append(
             Delivered(
                 notification_id=notification_id,
-                order_id=facts.order_id,
-                order_status=status,
+                order_id=state.order_id,
+                order_status=state.status,
                 seller_id=book.seller_id,
                 time_of_order_change=iso(state.last_update),
                 sent_at=iso_millis(sending.published),
@@ -207,7 +180,6 @@ def summary(book: OrderBook, state: OrderState) -> dict[str, Any]:
     quantity = sum(state.quantity(i.quantity) for i in facts.items)
     shipped = quantity if state.status == "Shipped" else 0
     win = windows(book, state)
-    seller_fulfilled = facts.timeline.channel == "MFN"
     programs = [p for p, on in (("Business", facts.is_business), ("Prime", facts.is_prime)) if on]
     out: dict[str, Any] = {
         "MarketplaceId": book.gen.marketplace.id,
@@ -227,14 +199,12 @@ def summary(book: OrderBook, state: OrderState) -> dict[str, Any]:
                 "SellerSKU": item.product.sku,
                 "SupplySourceId": None,
                 "Quantity": state.quantity(item.quantity),
-                "QuantityShipped": state.quantity(item.quantity)
-                if state.status == "Shipped"
-                else 0,
+                "QuantityShipped": state.quantity(item.quantity) if shipped else 0,
             }
             for item in facts.items
         ],
     }
-    if seller_fulfilled:  # "Returned only for seller-fulfilled orders"
+    if facts.timeline.channel == "MFN":  # "Returned only for seller-fulfilled orders"
         out["EarliestDeliveryDate"] = iso(win.earliest_delivery)
         if state.status not in ("Pending", "Canceled"):
             out["LatestDeliveryDate"] = iso(win.latest_delivery)

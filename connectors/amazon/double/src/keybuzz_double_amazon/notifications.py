@@ -26,8 +26,6 @@ from .notification_delivery import (
 )
 from .spapi import Answer, CallContext
 
-# --- operations -------------------------------------------------------------------------
-
 
 def _grantless(ctx: CallContext) -> None:
     """Grantless operations need a client_credentials token with the notifications scope."""
@@ -86,8 +84,9 @@ async def delete_subscription_by_id(ctx: CallContext) -> Answer:
     _grantless(ctx)
     _check_type(ctx)
     notes = ctx.sandbox.notifications
-    seller = found(notes.subscriber(ctx.path_params["subscriptionId"]), "Subscription not found.")
-    del notes.subscriptions[seller]
+    wanted = ctx.path_params["subscriptionId"]
+    whose = (s for s, sub in notes.subscriptions.items() if sub.subscriptionId == wanted)
+    del notes.subscriptions[found(next(whose, None), "Subscription not found.")]
     return Answer(200, {})
 
 
@@ -98,9 +97,6 @@ IMPLEMENTATIONS = {
     "notifications.getSubscription": get_subscription,
     "notifications.deleteSubscriptionById": delete_subscription_by_id,
 }
-
-
-# --- admin ------------------------------------------------------------------------------
 
 
 def notifications_admin_routes(sb: AmazonDouble) -> list[Any]:

@@ -68,7 +68,11 @@ class OrderBook:
         index = self.gen.index_of(order_id)
         return None if index is None else self.state(index, real_now)
 
-    # --- listing -------------------------------------------------------------
+    def changed(self, index: int, status: str, at: float) -> OrderState:
+        """Order ``index`` as it became ``status`` at ``at`` (virtual)."""
+        facts = self.gen.facts(index)
+        purchase, updated = self.real_ts(facts.timeline.purchase), self.real_ts(at)
+        return OrderState(facts=facts, status=status, purchase_date=purchase, last_update=updated)
 
     def _bounds(self, query: OrderQuery) -> tuple[int, int]:
         upper = min(
@@ -136,8 +140,6 @@ class OrderBook:
         while current is not None:
             states, current = self.page(current)
             yield from states
-
-    # --- lifecycle -----------------------------------------------------------
 
     def advance(self, seconds: float, real_now: float) -> dict[str, object]:
         before = self.timeline.virtual(real_now)

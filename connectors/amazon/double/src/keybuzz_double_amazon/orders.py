@@ -21,7 +21,6 @@ from .listing import (
 )
 from .models import model_document
 from .order_book import OrderBook, OrderQuery, OrderState
-from .roles import Roles
 from .seed import ItemFacts
 from .spapi import Answer, CallContext
 
@@ -143,22 +142,16 @@ def _money(book: OrderBook, cents: int) -> msgspec.Struct:
 ADDRESS_STATUSES = frozenset({"Unshipped", "PartiallyShipped", "Shipped", "InvoiceUnconfirmed"})
 
 
-def render_address(state: OrderState) -> msgspec.Struct | None:
-    """Without a Restricted Data Token Amazon still shows where the parcel goes, not to whom."""
-    if state.status not in ADDRESS_STATUSES:
-        return None
-    a = state.facts.address
-    return Address(
-        City=a.city, StateOrRegion=a.state, PostalCode=a.postal_code, CountryCode=a.country_code
-    )
-
-
 def render_order(book: OrderBook, state: OrderState) -> msgspec.Struct:
     facts, market = state.facts, book.gen.marketplace
     quantity = sum(state.quantity(i.quantity) for i in facts.items)
     shipped = quantity if state.status == "Shipped" else 0
     win = windows(book, state)
     visible = state.status not in ("Pending", "Canceled")  # no totals before payment
+    a = facts.address  # without a Restricted Data Token: where the parcel goes, not to whom
+    address = Address(
+        City=a.city, StateOrRegion=a.state, PostalCode=a.postal_code, CountryCode=a.country_code
+    )
     return Order(
         **_ORDER_CONSTANTS,
         AmazonOrderId=facts.order_id,
@@ -180,7 +173,7 @@ def render_order(book: OrderBook, state: OrderState) -> msgspec.Struct:
         LatestDeliveryDate=iso(win.latest_delivery),
         IsBusinessOrder=facts.is_business,
         IsPrime=facts.is_prime,
-        ShippingAddress=render_address(state),
+        ShippingAddress=address if state.status in ADDRESS_STATUSES else None,
         AutomatedShippingSettings=AutomatedShippingSettings(HasAutomatedShippingSettings=False),
     )
 
@@ -305,6 +298,11 @@ STATUS = {
 FROM_STATUS = {v: k for k, v in STATUS.items()}
 CHANNEL = {"MFN": "MERCHANT", "AFN": "AMAZON"}
 FROM_CHANNEL = {v: k for k, v in CHANNEL.items()}
+# No Restricted Data Token in this API: the application's roles decide what PII it shows,
+# for orders in these (v0-vocabulary) statuses.
+D2C_SHIPPING = "direct-to-consumer-shipping"
+TAX_ROLES = frozenset({"tax-invoicing", "tax-remittance"})
+PII_STATUSES = frozenset({"Unshipped", "PartiallyShipped", "Shipped"})
 
 
 # The model's own definitions (every field it names, none other).
@@ -318,7 +316,18 @@ class Renderer(msgspec.Struct, kw_only=True):
 
     book: OrderBook
     included: frozenset[str]
-    roles: Roles  # no RDT in this API: the application's roles decide
+    granted: frozenset[str]  # the application's roles
+
+    def shipping_pii(self, state: OrderState) -> bool:
+        """buyer.buyerEmail, and the recipient's name, address lines, postal code and phone:
+        Direct-to-Consumer Shipping, merchant orders."""
+        merchant = state.facts.timeline.channel == "MFN"
+        return D2C_SHIPPING in self.granted and merchant and state.status in PII_STATUSES
+
+    def buyer_name(self, state: OrderState) -> bool:
+        merchant = state.facts.timeline.channel == "MFN"
+        allowed = TAX_ROLES | {D2C_SHIPPING} if merchant else TAX_ROLES
+        return bool(self.granted & allowed) and state.status in PII_STATUSES
 
     def money(self, cents: int) -> msgspec.Struct:
         return Money2026(amount=amount(cents), currencyCode=self.book.gen.marketplace.currency)
@@ -350,17 +359,15 @@ class Renderer(msgspec.Struct, kw_only=True):
             "PACKAGES": self.packages,
         }
         for dataset, build in optional.items():
-            value = build(state) if dataset in self.included else None
-            if value is not None:
+            if dataset in self.included and (value := build(state)) is not None:
                 order[dataset.lower()] = value
         return order
 
     def buyer(self, state: OrderState) -> dict[str, str] | None:
-        status, channel = state.status, state.facts.timeline.channel
         buyer: dict[str, str] = {}
-        if self.roles.buyer_name(status, channel):
+        if self.buyer_name(state):
             buyer["buyerName"] = state.facts.buyer_name
-        if self.roles.shipping_pii(status, channel):
+        if self.shipping_pii(state):
             buyer["buyerEmail"] = state.facts.buyer_email
         return buyer or None
 
@@ -372,7 +379,7 @@ class Renderer(msgspec.Struct, kw_only=True):
             "stateOrRegion": a.state,
             "countryCode": a.country_code,
         }
-        if self.roles.shipping_pii(state.status, state.facts.timeline.channel):
+        if self.shipping_pii(state):
             address |= {
                 "name": a.name,
                 "addressLine1": a.line1,
@@ -458,7 +465,7 @@ def _renderer(ctx: CallContext, book: OrderBook) -> Renderer:
     return Renderer(
         book=book,
         included=frozenset(ctx.query.get("includedData", [])),
-        roles=ctx.sandbox.roles,
+        granted=frozenset(ctx.sandbox.settings.app_roles),
     )
 
 

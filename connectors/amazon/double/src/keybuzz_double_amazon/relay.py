@@ -11,7 +11,7 @@ from typing import Annotated
 import msgspec
 
 from .order_book import OrderBook, OrderState
-from .seed import DAY, language_of
+from .seed import DAY
 
 RECENT_DAYS = 30  # buyers write about recent orders
 RELAY_LOG_LIMIT = 10_000  # relay mails remembered for telling replies on a buyer's thread
@@ -49,7 +49,7 @@ def pick_orders(book: OrderBook, rng: random.Random, count: int, now: float) -> 
 
 
 def compose(book: OrderBook, state: OrderState, rng: random.Random, to: str) -> EmailMessage:
-    tpl = language_of(book.gen.marketplace).relay_mail
+    tpl = book.gen.lang.relay_mail
     facts = state.facts
     item = facts.items[0]
     first_name = facts.buyer_name.split()[0]

@@ -35,7 +35,8 @@ MIN_URL_LIFETIME_REAL = 30.0  # never shorter in real time, so high time scales 
 BY_ORDER_DATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL"
 BY_LAST_UPDATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
 # The columns as written: the documented ones in Amazon's order, and three of the columns
-# Amazon adds over time (EXTRA_COLUMNS) where it puts them; their position is not a contract.
+# Amazon adds over time (EXTRA_COLUMNS) where it puts them (the by-last-update report puts
+# last-updated-date second): clients read them by header name.
 COLUMNS = tuple(
     """amazon-order-id merchant-order-id purchase-date last-updated-date order-status
     fulfillment-channel sales-channel order-channel ship-service-level product-name sku asin
@@ -112,10 +113,9 @@ async def create_report(ctx: CallContext) -> Answer:
 
 
 def _write_while_processing(sb: AmazonDouble, record: ReportRecord) -> None:
-    """Amazon writes a report's document while it processes it, and getReportDocument
-    serves it at once: the sandbox renders it in a worker thread during IN_PROGRESS, as
-    soon as its data is fixed (the snapshot, ``finished - lag``), not on first download
-    (rendering 3,300 orders takes ~0.8 s here, which Amazon's answers never add)."""
+    """getReportDocument serves a document at once, as Amazon's: rendered in a worker thread
+    while the report processes, once its data is fixed (``finished - lag``), not on first
+    download (3,300 orders take ~0.8 s here)."""
 
     async def write() -> bytes:
         ready_at = max(record.started, record.finished - record.lag)
@@ -137,22 +137,19 @@ async def written(record: ReportRecord) -> bytes:
 
 
 def _own_report(ctx: CallContext, report_id: str) -> ReportRecord:
+    """The caller's report, whether it has data known once it finished processing."""
+    book = ctx.book()
     record = ctx.sandbox.reports.reports.get(report_id)
-    if record is None or record.seller_id != ctx.principal.seller_id:
+    if record is None or record.seller_id != book.seller_id:
         raise not_found(f"Report {report_id} was not found.")
+    if record.has_data is None and ctx.now >= record.finished:
+        first, _ = book.page(msgspec.structs.replace(listing(record), page_size=1))
+        record.has_data = bool(first)
     return record
 
 
-def _settle(book: OrderBook, record: ReportRecord, now: float) -> None:
-    if record.has_data is None and now >= record.finished:
-        first, _ = book.page(msgspec.structs.replace(listing(record), page_size=1))
-        record.has_data = bool(first)
-
-
 async def get_report(ctx: CallContext) -> Answer:
-    book = ctx.book()
     record = _own_report(ctx, ctx.path_params["reportId"])
-    _settle(book, record, ctx.now)
     status = record.status(ctx.now)
     if status == "DONE":
         await written(record)
@@ -175,11 +172,9 @@ async def get_report(ctx: CallContext) -> Answer:
 
 
 async def get_report_document(ctx: CallContext) -> Answer:
-    book = ctx.book()
     sb = ctx.sandbox
     document_id = ctx.path_params["reportDocumentId"]
     record = _own_report(ctx, sb.reports.by_document.get(document_id, ""))
-    _settle(book, record, ctx.now)
     if record.status(ctx.now) != "DONE":  # also a FATAL/CANCELLED report's would-be id
         raise not_found(f"Report document {document_id} was not found.")
     await written(record)
@@ -205,8 +200,6 @@ IMPLEMENTATIONS = {
 
 # --- the document itself ----------------------------------------------------------
 
-# Written beyond the documented columns, and the by-last-update report puts last-updated-date
-# second: clients must read columns by header name.
 EXTRA_COLUMNS = {
     "is-iba": "false",
     "item-extensions-data": "",

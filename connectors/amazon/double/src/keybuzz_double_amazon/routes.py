@@ -11,6 +11,7 @@ from .admin import admin_handlers
 from .consent import consent_routes
 from .double import AmazonDouble
 from .lwa import token_route
+from .models import OPERATIONS
 from .reply_relay import ReplyHandler
 from .spapi import Implementation, operation_route
 
@@ -32,9 +33,7 @@ def amazon_routes(sandbox: Sandbox) -> Served:
     sandbox.lifespans.append(lambda _app: relay.serving(sb))
     sandbox.lifespans.append(lambda _app: sb.notifications.outbox.running())
     # Paths, methods and media types come from the models, not from this code.
-    operations = [
-        operation_route(sb, sb.models.operations[k], i) for k, i in IMPLEMENTATIONS.items()
-    ]
+    operations = [operation_route(sb, OPERATIONS[k], i) for k, i in IMPLEMENTATIONS.items()]
     return Served(
         api=[token_route(sb), *consent_routes(sb), *operations],
         admin=admin_handlers(sb, relay),

@@ -56,11 +56,10 @@ class SellerSpec(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     store_name: str
     registered_email: str  # the seller account's address (Buyer-Seller Messaging)
     marketplace_id: str
-    # Orders in any `window_days` window, of which cancelled (items with QuantityOrdered 0);
-    # none given: the bench seller's, SANDBOX_BENCH_ORDERS and 1.5 % of them.
+    # Orders in any 90 days, of which cancelled (items with QuantityOrdered 0); none given:
+    # the bench seller's, SANDBOX_BENCH_ORDERS and 1.5 % of them.
     order_count: int = 0
     cancelled_count: int = 0
-    window_days: int = 90
 
 
 def default_sellers(bench_orders: int) -> tuple[SellerSpec, ...]:
@@ -156,22 +155,16 @@ LANGUAGES = msgspec.json.decode(
 )
 
 
-def language_of(marketplace: Marketplace) -> Language:
-    return LANGUAGES.get(marketplace.language[:2], LANGUAGES["en"])
-
-
 class SellerGenerator(DrawnStreams):
     """All deterministic facts of one seller's orders, placed in time as the double kit's
     streams place a drawn shop's (buyers write through the relay: no offer questions)."""
 
     def __init__(self, seed: str, spec: SellerSpec, anchor: float) -> None:
-        window = spec.window_days * DAY
-        super().__init__((seed, spec.seller_id), spec.order_count, window, anchor, offer_every=1)
-        self.seed = seed
+        super().__init__((seed, spec.seller_id), spec.order_count, 90 * DAY, anchor, offer_every=1)
         self.spec = spec
         self.marketplace = MARKETPLACES[spec.marketplace_id]
-        self.lang = language_of(self.marketplace)
-        self._key = digest(seed, spec.seller_id, "ids", size=16)
+        self.lang = LANGUAGES.get(self.marketplace.language[:2], LANGUAGES["en"])
+        self._key = digest(*self.parts, "ids", size=16)
 
     # --- placement -----------------------------------------------------------
 
@@ -182,9 +175,7 @@ class SellerGenerator(DrawnStreams):
         margin = math.ceil(MAX_LIFECYCLE / self.slot) + 1
         pool = range(0, max(self.spec.cancelled_count, self.spec.order_count - margin))
         return frozenset(
-            seeded_rng(self.seed, self.spec.seller_id, "cancelled").sample(
-                pool, self.spec.cancelled_count
-            )
+            seeded_rng(*self.parts, "cancelled").sample(pool, self.spec.cancelled_count)
         )
 
     def changing(self, since: float, until: float) -> range:
@@ -202,7 +193,7 @@ class SellerGenerator(DrawnStreams):
                     yield at, index, status
 
     def timeline(self, index: int) -> Timeline:
-        rng = seeded_rng(self.seed, self.spec.seller_id, index, "timeline")
+        rng = seeded_rng(*self.parts, index, "timeline")
         placed = self.purchase_time(index)
         cancelled = index % self.spec.order_count in self._cancelled_residues
         channel = "AFN" if rng.random() < 0.1 else "MFN"
@@ -223,9 +214,7 @@ class SellerGenerator(DrawnStreams):
 
     def _prefix(self, index: int) -> str:
         prefixes = EU_ORDER_PREFIXES if self.marketplace.region == "eu" else NA_ORDER_PREFIXES
-        return prefixes[
-            seeded_rng(self.seed, self.spec.seller_id, index, "prefix").randrange(len(prefixes))
-        ]
+        return prefixes[seeded_rng(*self.parts, index, "prefix").randrange(len(prefixes))]
 
     def _scrambled(self, index: int, rounds: range) -> tuple[int, int]:
         """A keyed Feistel permutation: ids look random yet map back to ``index``."""
@@ -274,7 +263,7 @@ class SellerGenerator(DrawnStreams):
 
     @cached_property
     def catalogue(self) -> tuple[Product, ...]:
-        rng = seeded_rng(self.seed, self.spec.seller_id, "catalogue")
+        rng = seeded_rng(*self.parts, "catalogue")
         alphabet = string.ascii_uppercase + string.digits
         kinds = itertools.product(self.lang.products, self.lang.colours)
         return tuple(
@@ -288,7 +277,7 @@ class SellerGenerator(DrawnStreams):
         )
 
     def facts(self, index: int) -> OrderFacts:
-        rng = seeded_rng(self.seed, self.spec.seller_id, index, "facts")
+        rng = seeded_rng(*self.parts, index, "facts")
         order_id = self.order_id(index)
         return OrderFacts(
             timeline=self.timeline(index),

@@ -18,6 +18,7 @@ from litestar.handlers import HTTPRouteHandler
 from .double import AmazonDouble
 from .errors import SpApiError, quota_exceeded, server_fault, unauthorized
 from .lwa import AccessClaims, authenticate
+from .models import APIS, RATE_LIMITS
 from .order_book import OrderBook, OrderState
 
 
@@ -49,7 +50,7 @@ async def _reply(
     sb: AmazonDouble, op: Operation, impl: Implementation, request: Request[Any, Any, Any]
 ) -> tuple[Answer, FaultDecision]:
     principal = authenticate(sb.signer, request.headers.get("x-amz-access-token"), sb.clock.now())
-    limit = sb.models.rate_limits[op.key]  # None: the model documents no rate (sendInvoice)
+    limit = RATE_LIMITS[op.key]
     owner = (principal.client_id, principal.seller_id or f"grantless:{principal.client_id}", op.key)
     if limit is not None and not sb.limiter.allow(owner, limit):
         raise quota_exceeded()
@@ -62,7 +63,7 @@ async def _reply(
             principal=principal,
             query=parse_query(op, request.scope.get("query_string", b"").decode("latin-1")),
             path_params={k: str(v) for k, v in request.path_params.items()},
-            body=sb.models.apis[op.api].body(op, await request.body()),
+            body=APIS[op.api].body(op, await request.body()),
             now=sb.clock.now(),
         )
         return await impl(ctx), decision
@@ -88,7 +89,7 @@ def operation_route(sb: AmazonDouble, op: Operation, impl: Implementation) -> HT
                 headers["x-amzn-ErrorType"] = exc.error_type
         if decision.malformed_kind and status < 400:
             body = malform(body, decision.malformed_kind, sb.faults.config.huge_bytes)
-        limit = sb.models.rate_limits[op.key]
+        limit = RATE_LIMITS[op.key]
         if limit is not None and status != 429 and op.key not in NO_RATE_LIMIT_HEADER:
             headers["x-amzn-RateLimit-Limit"] = str(limit.rate)  # as Amazon writes it: "0.0167"
         return Response(content=body, status_code=status, media_type=op.produces, headers=headers)
