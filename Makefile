@@ -51,11 +51,11 @@ test: install
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 ## The unit tier: use cases on in-memory ports, no server (seconds). `make test` runs it too.
-# Without the HTTP fuzzers' plugins (schemathesis, Faker), which no unit test uses: their
-# imports were a tenth of the tier's CPU (README, "Tests").
+# Without the HTTP fuzzers' plugins (schemathesis, Faker: pyproject's addopts turn them off),
+# which no unit test uses: their imports were a tenth of the tier's CPU (README, "Tests").
 UNIT_TESTS := $(wildcard services/*/tests/unit)
 test-unit: install
-	$(PY) -m pytest -q -p no:schemathesis -p no:faker $(UNIT_TESTS)
+	$(PY) -m pytest -q $(UNIT_TESTS)
 
 ## Benchmarks (by hand, not in CI); results go to docs/BENCHMARKS.md.
 bench: install
