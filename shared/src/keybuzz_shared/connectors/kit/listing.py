@@ -521,11 +521,9 @@ def window_query(
 
 
 class Lookup(Generic[T]):
-    """What a listing's items are looked up in (a table of labels, recent orders): read when
-    first needed and kept until ``drop`` (its inbox's next listing; never dropped: the
-    session's). ``optional``: the items never wait for it, any failure giving ``fallback``,
-    asked again at the next need; else a refusal gives ``fallback`` until ``drop`` (asked
-    again, it would be refused again) and any other failure goes up (the items wait)."""
+    """What a listing's items are looked up in, read when first needed and kept until
+    ``drop``; a refusal its ``fallback`` until then (asked again, it would be refused again),
+    the rest: docs/ARCHITECTURE.md, ``Listing.Lookup``."""
 
     def __init__(
         self, fetch: Callable[[], Awaitable[T]], fallback: T, what: str, *, optional: bool = False

@@ -378,12 +378,8 @@ IDLE_MARGIN = timedelta(minutes=1)
 
 @dataclass(eq=False)  # an inbox is itself, whatever its parts
 class ListedThreads(ThreadsInbox, Generic[T]):
-    """``mapper``: made once a page (it may need a call); a thread it refuses (ValueError)
-    costs that thread, never the page; ``complete`` else ``read_whole``: a thread listed
-    with only some messages read again; ``reach``: how far back a window may start;
-    ``since_only``: messages before the window's start left out; ``lookups``: dropped at
-    each listing's start; ``mark_thread``: where a thread, not a message, is marked read (once
-    for its messages; refused: those this listing never gave, or whose thread's was)."""
+    """Threads listed by last change, each with its messages, mapped by a ``mapper`` made
+    once a page (it may need a call); its options: docs/ARCHITECTURE.md, ``ListedThreads``."""
 
     listing: Listing[T, Any, Any]
     read: Read[T]
