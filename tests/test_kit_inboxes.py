@@ -127,6 +127,19 @@ async def test_a_message_after_the_listed_change_waits_and_a_refused_item_is_sai
     assert len(page.unreadable) == 1 and page.unreadable[0].startswith("item 2: ")
 
 
+async def test_a_change_within_a_second_keeps_its_message_on_a_later_page() -> None:
+    """The queue keeps each last change as listed: an item read from the cursor keeps its
+    message of that very instant, as an item read at the first page does."""
+    at = T0 + timedelta(seconds=1, microseconds=500_000)
+    listed = [{"id": 1, "last": T0}, {"id": 2, "last": at}]
+    said = msgspec.structs.replace(message(2, 0), message_id="2-at", created_at=at)
+    inbox = in_turn(listed, {1: [message(1, 0)], 2: [said]}, size=1)
+    first = await inbox.inbox_messages(since=T0)
+    assert [m.message_id for m in first.items] == ["1-0"] and first.next_cursor is not None
+    second = await inbox.inbox_messages(since=T0, cursor=first.next_cursor)
+    assert [m.message_id for m in second.items] == ["2-at"]
+
+
 async def test_a_queue_cursor_it_did_not_hand_out_is_refused() -> None:
     with pytest.raises(ValueError):
         await in_turn([], {}, size=10).inbox_messages(since=T0, cursor="../elsewhere")

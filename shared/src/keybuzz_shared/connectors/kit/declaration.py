@@ -540,13 +540,8 @@ class ShopSettings(ShopCallSettings, kw_only=True, frozen=True):
 
 @dataclass(frozen=True)
 class _Declaration(Generic[S, C]):
-    """A connector family's one declaration (docs/ARCHITECTURE.md, "Adding a marketplace").
-    ``client``: a shop's, its session's ``parts`` and its credential check's ``probe`` both
-    on it (``probe`` None for a seller who consents: ``redirect_flow``); ``label``: the
-    marketplace in errors (its display name unless given); ``instance``: the platform,
-    where its API's instances are data; a part its marketplace lacks is None; ``secret``:
-    its tenant's secret's name (``<marketplace>_api`` unless given); ``view``: its settings'
-    ``VIEW`` unless given."""
+    """A connector family's one declaration, its fields: docs/ARCHITECTURE.md, "Adding a
+    marketplace"; ``label``: the marketplace in errors (its display name unless given)."""
 
     marketplace: str
     display_name: str

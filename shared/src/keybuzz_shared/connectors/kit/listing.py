@@ -255,9 +255,8 @@ class WindowCursor(msgspec.Struct, array_like=True, frozen=True):
 
 
 class Seek(Paging[T, WindowCursor, str | None]):
-    """The next page from the last instant read (``key``), so an item changed meanwhile
-    leaves the window without moving the pages still to read; a page wholly at the instant
-    sought from follows the next link, or the next ``page_param``. Without ``key``, links."""
+    """The next page from the last instant read (``key``), else the next link or
+    ``page_param``: docs/ARCHITECTURE.md, "Listings are declared"."""
 
     state = WindowCursor
 
@@ -468,9 +467,8 @@ class KindAt(msgspec.Struct, array_like=True, frozen=True):
 
 @dataclass(frozen=True)
 class Kinds(Paging[T, KindAt, bool]):
-    """Each kind (``kind_param``) listed whole by offset pages while the answer says more
-    follow, then the next; ``kinds``: whether a kind is asked the window (else it lists all,
-    an item whose ``latest`` instant is before the window's start left out)."""
+    """Each kind (``kind_param``) listed whole, then the next; ``kinds``: whether a kind is
+    asked the window (docs/ARCHITECTURE.md, "Listings are declared")."""
 
     kinds: Mapping[str, bool]
     latest: Callable[[T], datetime | None]
@@ -521,11 +519,9 @@ def window_query(
 
 
 class Lookup(Generic[T]):
-    """What a listing's items are looked up in (a table of labels, recent orders): read when
-    first needed and kept until ``drop`` (its inbox's next listing; never dropped: the
-    session's). ``optional``: the items never wait for it, any failure giving ``fallback``,
-    asked again at the next need; else a refusal gives ``fallback`` until ``drop`` (asked
-    again, it would be refused again) and any other failure goes up (the items wait)."""
+    """What a listing's items are looked up in, read when first needed and kept until
+    ``drop``; a refusal its ``fallback`` until then (asked again, it would be refused again),
+    the rest: docs/ARCHITECTURE.md, ``Listing.Lookup``."""
 
     def __init__(
         self, fetch: Callable[[], Awaitable[T]], fallback: T, what: str, *, optional: bool = False

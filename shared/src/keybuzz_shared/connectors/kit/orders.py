@@ -150,10 +150,8 @@ class Spaced:
 
 @dataclass(kw_only=True)
 class _ListedOrders:
-    """By update [since - ``overlap``, now]; by creation [start, end), ended at a page
-    wholly past ``end`` unless its paging is newest first; an order ``read`` refuses is
-    said, never guessed, logged as ``calls``' API and shop; ``spacing``: where the listing
-    is allowed once per so many seconds."""
+    """Its windows, its orders unread, ``calls`` and ``spacing``: docs/ARCHITECTURE.md, "An
+    order source is declared"."""
 
     updated: OrderListing
     created: OrderListing

@@ -184,14 +184,15 @@ class Rereads(Generic[K]):
 
 
 # Items read in turn of last change (docs/ARCHITECTURE.md, ``ReadInTurn``); the cursor is
-# the queue: ids (text kept as written: leading zeros) and last changes (0: undated).
+# the queue: ids (text kept as written: leading zeros) and last changes. It is held by one
+# poll only (the poller keeps a shop's ``since``, never a page's cursor): none is stored.
 
 S = TypeVar("S")  # an item as the listing names it
 D = TypeVar("D")  # an item as its own call reads it
 
 ItemId = int | str  # an item's id as the listing gives it
 Queue = list[tuple[ItemId, datetime | None]]  # items still to read: id, last change (or none)
-_UNDATED = 0  # a cursor's last change where the list dates none
+_UNDATED = 0  # an undated item's place in turn: first
 
 
 @dataclass(eq=False)  # an inbox is itself, whatever its parts
@@ -263,7 +264,7 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
             queue, left_out = await self._queue(as_utc(since))
             unreadable += left_out
         else:
-            queue = _queue_of(cursor)
+            queue = state_of(cursor, Queue, lambda pairs: bool(pairs) and all(map(_an_id, pairs)))
         batch, rest = queue[: self.page_size], queue[self.page_size :]
         found: list[InboxMessage] = []
         read = await at_once(AT_ONCE, [item_id for item_id, _ in batch], self._details)
@@ -273,10 +274,9 @@ class ReadInTurn(Unmarked, ThreadsInbox, Generic[S, T]):
             else:
                 found += self._kept(self.item.messages(item), last, as_utc(since))
                 unreadable += self.item.unreadable_in(item)
-        left = [(i, _UNDATED if t is None else int(t.timestamp())) for i, t in rest]
         return Page(
             items=tuple(sorted(found, key=lambda m: m.created_at)),
-            next_cursor=cursor_of(left) if left else None,
+            next_cursor=cursor_of(rest) if rest else None,
             unreadable=tuple(unreadable),
         )
 
@@ -358,15 +358,7 @@ def _utc(last: datetime | None) -> datetime | None:
     return None if last is None else as_utc(last)
 
 
-def _queue_of(cursor: str) -> Queue:
-    pairs = state_of(cursor, list[tuple[ItemId, int]], lambda p: bool(p) and all(map(_an_id, p)))
-    try:
-        return [(i, None if t == _UNDATED else datetime.fromtimestamp(t, UTC)) for i, t in pairs]
-    except (ValueError, OverflowError, OSError):
-        raise ValueError("not a cursor this connector handed out") from None
-
-
-def _an_id(pair: tuple[ItemId, int]) -> bool:
+def _an_id(pair: tuple[ItemId, datetime | None]) -> bool:
     item_id = pair[0]
     return item_id > 0 if isinstance(item_id, int) else item_id.isprintable() and bool(item_id)
 
@@ -378,12 +370,8 @@ IDLE_MARGIN = timedelta(minutes=1)
 
 @dataclass(eq=False)  # an inbox is itself, whatever its parts
 class ListedThreads(ThreadsInbox, Generic[T]):
-    """``mapper``: made once a page (it may need a call); a thread it refuses (ValueError)
-    costs that thread, never the page; ``complete`` else ``read_whole``: a thread listed
-    with only some messages read again; ``reach``: how far back a window may start;
-    ``since_only``: messages before the window's start left out; ``lookups``: dropped at
-    each listing's start; ``mark_thread``: where a thread, not a message, is marked read (once
-    for its messages; refused: those this listing never gave, or whose thread's was)."""
+    """Threads listed by last change, each with its messages, mapped by a ``mapper`` made
+    once a page (it may need a call); its options: docs/ARCHITECTURE.md, ``ListedThreads``."""
 
     listing: Listing[T, Any, Any]
     read: Read[T]
