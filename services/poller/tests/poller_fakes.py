@@ -28,7 +28,7 @@ from keybuzz_poller.inbound.addresses import (
 )
 from keybuzz_poller.inbound.bounce_auth import NamedReply
 from keybuzz_poller.inbound.ports import InboundPorts, ProjectionWrites
-from keybuzz_poller.polling.domain import PollFailure, PollStatus, QuarantinedFolder
+from keybuzz_poller.polling.domain import PollClaim, PollFailure, PollStatus, QuarantinedFolder
 from keybuzz_poller.polling.ports import PollingPorts, PollPorts, PollWrites
 from keybuzz_poller.polling.store import CLAIM_ROUNDS, PARK_WINDOW
 from keybuzz_poller.reading.ports import Cursor, FetchedMail, NewMail, ReadingPorts
@@ -315,13 +315,15 @@ class InMemoryPollSchedule:
             rows[tenant_id].next_poll_at = now + timedelta(seconds=interval)
         return leased, parked
 
-    async def claim_tenant(self, tenant_id: str, owner: str, lease_seconds: float) -> bool:
+    async def claim_tenant(
+        self, tenant_id: str, owner: str, lease_seconds: float
+    ) -> PollClaim | None:
         now = self.clock()
         row = self.tables.schedule.get(tenant_id)
         if row is None or not self.tables.pollable(tenant_id) or not self._free(row, now):
-            return False
+            return None
         self._lease(row, owner, lease_seconds, now)
-        return True
+        return PollClaim(in_backoff=row.consecutive_failures > 0)
 
     async def is_pollable(self, tenant_id: str) -> bool:
         return self.tables.pollable(tenant_id)

@@ -16,7 +16,7 @@ import pytest
 from keybuzz_poller.inbound.addresses import ProjectedAddress, with_bounce_tag
 from keybuzz_poller.inbound.ports import ProjectionStore
 from keybuzz_poller.inbound.store import PostgresProjection
-from keybuzz_poller.polling.domain import PollFailure, PollStatus, retry_delays
+from keybuzz_poller.polling.domain import PollClaim, PollFailure, PollStatus, retry_delays
 from keybuzz_poller.polling.ports import PollSchedule
 from keybuzz_poller.polling.store import PostgresPollSchedule
 from keybuzz_shared.backoff import backoff_delay
@@ -218,6 +218,14 @@ async def test_due_tenants_that_cannot_be_polled_are_parked_an_interval_on(
         due_in = (due_at - datetime.now(UTC)).total_seconds()
         assert INTERVAL - 5 < due_in <= INTERVAL
     assert await schedule.is_pollable("ok")
+
+
+async def test_a_poll_asked_for_says_whether_the_tenant_is_in_backoff(stores: Stores) -> None:
+    schedule = stores.schedule
+    await due_now(stores, "failing")
+    assert await schedule.claim_tenant("failing", "a", LEASE) == PollClaim(in_backoff=False)
+    await schedule.poll_failed("failing", "a", PollFailure("down", retry_delays(60, 60)))
+    assert await schedule.claim_tenant("failing", "a", LEASE) == PollClaim(in_backoff=True)
 
 
 async def test_tenants_in_backoff_are_claimed_apart_from_the_others(stores: Stores) -> None:

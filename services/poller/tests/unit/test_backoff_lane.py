@@ -10,8 +10,9 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import msgspec
+import pytest
 from keybuzz_poller.inbound.addresses import ProjectedAddress
-from keybuzz_poller.polling.domain import PollResult, PollTimings
+from keybuzz_poller.polling.domain import PollDeadlineExceeded, PollResult, PollTimings
 from keybuzz_poller.polling.scheduler import LeasedPolls, poll_all_due
 from keybuzz_poller.polling.shops import ShopScheduler
 from keybuzz_poller.runtime import PollerRuntime
@@ -169,6 +170,25 @@ async def test_a_poll_in_backoff_runs_past_the_deadline_that_cuts_a_healthy_one(
     rows = fake.tables.schedule
     assert "cut at its deadline (0.2 s)" in rows["healthy"].last_error
     assert rows["failing"].consecutive_failures == 0 and rows["failing"].last_error is None
+
+
+async def test_a_poll_asked_for_a_shop_in_backoff_is_given_its_longer_deadline() -> None:
+    """Asked for (a seller, an operator, the tests), a failing shop's poll is given the
+    back-off's deadline too: asked again and again, it would otherwise be cut at the same
+    point every time, as a scheduled one would."""
+    fake = fake_poller(ManualClock(datetime(2026, 11, 24, 2, 0, tzinfo=UTC)))
+    await due(fake, "failing", failures=2)
+    await due(fake, "healthy")
+    timings = msgspec.structs.replace(TIMINGS, deadline=0.2, slow_after=60.0)
+    runtime = SimpleNamespace(
+        settings=SimpleNamespace(poll_concurrency=1, poll_enabled=True), stopping=False
+    )
+    polls = Slow(cast(PollerRuntime, runtime), fake.schedule, timings)
+    polls.ended, polls.both = set(), asyncio.Event()
+    assert (await polls.poll_now("failing")).tenant_id == "failing"
+    with pytest.raises(PollDeadlineExceeded, match=r"cut at its deadline \(0.2 s\)"):
+        await polls.poll_now("healthy")
+    assert fake.tables.schedule["failing"].consecutive_failures == 0
 
 
 class Limits:

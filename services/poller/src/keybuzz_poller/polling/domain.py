@@ -34,6 +34,13 @@ class PollTimings(msgspec.Struct, frozen=True, kw_only=True):
         return PollFailure(error, retry_delays(self.retry_base, self.retry_cap), at_least)
 
 
+class PollClaim(msgspec.Struct, frozen=True):
+    """A poll-now's lease: whether the tenant's last poll failed (its poll is then given
+    the back-off's longer deadline, as a scheduled one in back-off is)."""
+
+    in_backoff: bool
+
+
 class PollFailure(msgspec.Struct, frozen=True):
     """A failed poll's end: why, the back-off's wait after each consecutive failure
     (``retry_delays``: the last for every later one) and the soonest next try (what the

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from keybuzz_poller.polling.domain import PollFailure, PollStatus, QuarantinedFolder
+from keybuzz_poller.polling.domain import PollClaim, PollFailure, PollStatus, QuarantinedFolder
 from keybuzz_poller.reading.ports import CursorStore, ReadingPorts
 from keybuzz_poller.replies.ports import ReplyStore
 from keybuzz_poller.tickets.ports import Clock, TicketStore, system_clock
@@ -52,8 +52,10 @@ class PollSchedule(Protocol):
         ``in_backoff`` True: only tenants whose last poll failed; False: only the others."""
         ...
 
-    async def claim_tenant(self, tenant_id: str, owner: str, lease_seconds: float) -> bool:
-        """Leases one tenant now, due or not (poll-now); False if leased or not pollable."""
+    async def claim_tenant(
+        self, tenant_id: str, owner: str, lease_seconds: float
+    ) -> PollClaim | None:
+        """Leases one tenant now, due or not (poll-now); None if leased or not pollable."""
         ...
 
     async def is_pollable(self, tenant_id: str) -> bool: ...

@@ -163,11 +163,11 @@ class LeasedPolls:
         await schedule.ensure_scheduled(tenant_id, self.interval_of(tenant_id))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + POLL_NOW_WAIT_SECONDS
-        while not await schedule.claim_tenant(tenant_id, self.owner, self.lease):
+        while (claim := await schedule.claim_tenant(tenant_id, self.owner, self.lease)) is None:
             if loop.time() > deadline:
                 raise PollBusy(f"a poll of tenant {tenant_id} is still running")
             await asyncio.sleep(0.1)
-        task = self._start(tenant_id, in_backoff=False, reraise=True)
+        task = self._start(tenant_id, in_backoff=claim.in_backoff, reraise=True)
         result = await asyncio.shield(task)
         assert result is not None  # reraise=True: a failure raised instead
         return result

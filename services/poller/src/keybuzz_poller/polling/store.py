@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import asyncpg
 from keybuzz_shared.db import Executor
 
-from keybuzz_poller.polling.domain import PollFailure, PollStatus, QuarantinedFolder
+from keybuzz_poller.polling.domain import PollClaim, PollFailure, PollStatus, QuarantinedFolder
 
 # NOTIFY channel: a tenant is due now (payload: its id); every polling instance LISTENs.
 DUE_CHANNEL = "keybuzz_poller_due"
@@ -237,10 +237,12 @@ class PostgresPollSchedule:
     def _leased(self, rows: list[asyncpg.Record]) -> None:
         """What a claim read of the rows it leased (``PollTable.started``): none here."""
 
-    async def claim_tenant(self, tenant_id: str, owner: str, lease_seconds: float) -> bool:
-        """Lease one tenant now, due or not (poll-now); False if it is leased or not pollable."""
+    async def claim_tenant(
+        self, tenant_id: str, owner: str, lease_seconds: float
+    ) -> PollClaim | None:
+        """Lease one tenant now, due or not (poll-now); None if it is leased or not pollable."""
         t = self.table
-        claimed = await self.db.fetchval(
+        failing = await self.db.fetchval(
             f"""
             WITH one AS (
                 SELECT s.{t.key} FROM {t.name} s
@@ -252,13 +254,13 @@ class PostgresPollSchedule:
             SET {t.taken_over} lease_owner = $2,
                 lease_expires_at = now() + make_interval(secs => $3), claimed_at = now()
             FROM one WHERE s.{t.key} = one.{t.key}
-            RETURNING true
+            RETURNING s.consecutive_failures > 0
             """,
             tenant_id,
             owner,
             lease_seconds,
         )
-        return bool(claimed)
+        return None if failing is None else PollClaim(in_backoff=failing)
 
     async def is_pollable(self, tenant_id: str) -> bool:
         """Known, not archived, with an enabled inbound address (leases aside)."""
