@@ -153,44 +153,11 @@ class SignedRequests(_HeadersOnly):
         return request
 
 
-class KeptToken(_HeadersOnly):
-    """An access token another part keeps and renews; refused, it is dropped there and the
-    one ``fetch`` gives next is sent once more."""
-
-    def __init__(
-        self,
-        fetch: Callable[[], Awaitable[str]],
-        drop: Callable[[], None],
-        *,
-        header: str = "Authorization",
-        scheme: str = "Bearer",
-    ) -> None:
-        self._fetch = fetch
-        self._drop = drop
-        self._header = header
-        self._scheme = scheme
-        self._given: list[str] = []  # the tokens sent: no error may quote them
-
-    def __repr__(self) -> str:
-        return f"KeptToken(header={self._header!r})"
-
-    def secrets(self) -> Iterable[str]:
-        return tuple(self._given)
-
-    async def headers(self, requester: Requester) -> dict[str, str]:
-        token = await self._fetch()
-        self._given.append(token)
-        return {self._header: f"{self._scheme} {token}" if self._scheme else token}
-
-    async def renewed(self, requester: Requester, stale: Mapping[str, str]) -> dict[str, str]:
-        self._drop()
-        return await self.headers(requester)
-
-
 class LoginToken(_HeadersOnly, Generic[G]):
     """The shop's credentials traded at a login call for a token (``carry``: headers, or
     the fields an XML request's root holds). No token life is published: it is kept until
-    refused, then one login for every caller that found it refused at once."""
+    refused, then one login for every caller that found it refused at once. ``drop``: the
+    token is another part's (``login`` reads it there), a refused one dropped there first."""
 
     def __init__(
         self,
@@ -199,8 +166,9 @@ class LoginToken(_HeadersOnly, Generic[G]):
         *,
         carry: Callable[[str], dict[str, str]] = lambda token: {"Authorization": f"Bearer {token}"},
         secrets: Iterable[str] = (),
+        drop: Callable[[], None] | None = None,
     ) -> None:
-        self._login, self._token, self._carry = login, token, carry
+        self._login, self._token, self._carry, self._drop = login, token, carry, drop
         self._secrets = tuple(secrets)
         self._granted: G | None = None
         self._lock = asyncio.Lock()
@@ -235,6 +203,8 @@ class LoginToken(_HeadersOnly, Generic[G]):
         async with self._lock:
             if self._granted is not None and self._granted is not stale:
                 return self._granted
+            if stale is not None and self._drop is not None:
+                self._drop()
             self._granted = None  # a login refused leaves none to send
             self._granted = await self._login()
             return self._granted
@@ -244,7 +214,6 @@ class HeaderAuth(_HeadersOnly):
     """Fixed headers (and query parameters); ``secret_headers``: never to a file host. The
     other strategies are reached through it."""
 
-    KeptToken: TypeAlias = KeptToken
     LoginToken: TypeAlias = LoginToken
     signed: TypeAlias = SignedRequests
 
