@@ -134,7 +134,6 @@ def refuse_parsed(root: Element, refused: Callable[[str], Exception]) -> None:
 
 N = TypeVar("N", int, Decimal)
 S = TypeVar("S", bound=msgspec.Struct)
-Moment = datetime  # the type, where Node's method of that name hides it
 
 
 @functools.cache
@@ -439,11 +438,7 @@ class Node:
         read = {name: read(self) for name, read in _fields(shape) if name not in given}
         return shape(**read, **given)
 
-    def datetime(self, name: str) -> Moment | None:
-        text = self.text(name)
-        return None if text is None else parse_datetime(text, self.refused, name)
-
-    def required_datetime(self, name: str) -> Moment:
+    def required_datetime(self, name: str) -> datetime:
         return parse_datetime(self.required(name), self.refused, name)
 
     def _number(self, name: str, kind: Callable[[str], N], what: str) -> N | None:
@@ -459,5 +454,7 @@ _READINGS: dict[type, Callable[[Node, str], Any]] = {
     msgspec.inspect.StrType: Node.text,
     msgspec.inspect.IntType: lambda node, name: node._number(name, int, "an integer"),
     msgspec.inspect.DecimalType: lambda node, name: node._number(name, Decimal, "a number"),
-    msgspec.inspect.DateTimeType: Node.datetime,
+    msgspec.inspect.DateTimeType: lambda node, name: (
+        None if (text := node.text(name)) is None else parse_datetime(text, node.refused, name)
+    ),
 }
