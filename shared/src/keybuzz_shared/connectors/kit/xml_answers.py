@@ -151,7 +151,7 @@ def _reading(field: msgspec.inspect.Field) -> Callable[[Node], Any]:
     ):
         item = kind.item_type.cls
         return lambda node: tuple(child.decode(item) for child in node.all(name))
-    read = _attribute(name) if "@" in name else _READINGS.get(type(kind))
+    read = Node.attribute if "@" in name else _READINGS.get(type(kind))
     if read is None:  # a field the connector reads itself (``given``)
 
         def unread(_node: Node) -> Any:
@@ -168,16 +168,6 @@ def _reading(field: msgspec.inspect.Field) -> Callable[[Node], Any]:
         return value
 
     return required
-
-
-def _attribute(name: str) -> Callable[[Node, str], str | None]:
-    child, _, attribute = name.partition("@")
-
-    def read(node: Node, _name: str) -> str | None:
-        element = node.get(child) if child else node.element
-        return None if element is None else (element.get(attribute) or None)
-
-    return read
 
 
 @functools.cache
@@ -424,6 +414,12 @@ class Node:
             return None
         text = found.text.strip() if strip else found.text
         return text if text.strip() else None
+
+    def attribute(self, name: str) -> str | None:
+        """``child@x``'s ``x`` (``@x``: its own)."""
+        child, _, attribute = name.partition("@")
+        element = self.get(child) if child else self.element
+        return None if element is None else (element.get(attribute) or None)
 
     def required(self, name: str) -> str:
         text = self.text(name)
