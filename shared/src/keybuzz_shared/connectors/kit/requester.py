@@ -364,11 +364,13 @@ class Requester(JsonCalls[_InFlight]):
         )
         super().__init__(http, terms, max_response_bytes=cap, **options)
         self.spec = spec
+        self.errors = spec.errors
         self.auth = auth
         # Asked once: a runtime protocol's check costs tens of µs a call (protocol_checks)
         self._signing = auth.sign if isinstance(auth, SignsRequests) else USE_DEFAULT
         self._base = httpx.URL(base_url if base_url.endswith("/") else base_url + "/")
-        self._shop_fields = dict(shop or {})
+        self.base_url = str(self._base)
+        self.shop = dict(shop or {})
         self._files = files
         rate = spec.requests_per_second
         self._pace = pace if pace is not None or rate is None else RequestRate(rate)
@@ -376,18 +378,6 @@ class Requester(JsonCalls[_InFlight]):
         self.sent: Counter[str] = Counter()  # requests sent by call name, answered or not
         self._allowance_limit: int | None = None  # the allowance's calls it may reach
         self._addresses: dict[tuple[str, str, str], tuple[str, str]] = {}  # _addressed's
-
-    @property
-    def base_url(self) -> str:
-        return str(self._base)
-
-    @property
-    def shop(self) -> Mapping[str, str]:
-        return self._shop_fields
-
-    @property
-    def errors(self) -> CallErrors:
-        return self.spec.errors
 
     async def get_json(
         self,
@@ -813,7 +803,7 @@ class Requester(JsonCalls[_InFlight]):
         return f"{media or 'no content type'} where JSON was expected{hint}"
 
     def _shop(self) -> dict[str, str]:
-        return self._shop_fields
+        return self.shop
 
     def _secrets(self) -> tuple[str, ...]:
         return tuple(self.auth.secrets())
