@@ -38,8 +38,7 @@ from keybuzz_shared.json_calls import JSON_TYPES, CallOptions, CallTerms, JsonCa
 from keybuzz_shared.mended import json_decoded
 from keybuzz_shared.redaction import KnownSecrets, mask_tokens, remote_excerpt
 
-# --- answers of an API that does not speak JSON: an envelope that refuses is read by the
-# ``Refusals`` like a refusal over HTTP; one asking to come back soon, like a 429 -----------
+# --- answers of an API that does not speak JSON, refused as over HTTP (ARCHITECTURE.md) ---
 
 
 class Garbled(Exception):
@@ -326,7 +325,6 @@ class _AuthRefused(Exception):
 
     def __init__(self, detail: str, error: Exception | None = None) -> None:
         super().__init__(detail)
-        self.detail = detail
         self.error = error  # the marketplace's own words for it (Refusals.error), if any
 
 
@@ -601,7 +599,7 @@ class Requester(JsonCalls[_InFlight]):
 
     def _auth_failed(self, refused: _AuthRefused, context: str) -> Exception:
         """The marketplace's own words for it, else the credentials refused."""
-        return refused.error or self.spec.errors.credentials_refused(f"{context}: {refused.detail}")
+        return refused.error or self.spec.errors.credentials_refused(f"{context}: {refused}")
 
     async def _once(self, call: _InFlight, auth_headers: Mapping[str, str]) -> _Answer:
         await self._hold_check(call)
