@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import logging
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import (
     TYPE_CHECKING,
@@ -65,7 +66,7 @@ def _say_granting(token_url: str, failed: MarketplaceUnavailable | None = None) 
     )
 
 
-class Auth:
+class Auth(ABC):
     """A strategy, as a requester asks it: by default no query parameter of its own, no
     header a file host may see, nothing to renew."""
 
@@ -73,14 +74,14 @@ class Auth:
     def params(self) -> Mapping[str, str]:  # every call carries them (a shop id)
         return {}
 
-    def secrets(self) -> Iterable[str]:  # what no error, log or event may quote
-        raise NotImplementedError
+    @abstractmethod
+    def secrets(self) -> Iterable[str]: ...  # what no error, log or event may quote
 
     def public_headers(self) -> dict[str, str]:  # those a file host may see
         return {}
 
-    async def headers(self, requester: Requester) -> dict[str, str]:
-        raise NotImplementedError
+    @abstractmethod
+    async def headers(self, requester: Requester) -> dict[str, str]: ...
 
     async def renewed(
         self, requester: Requester, stale: Mapping[str, str]
