@@ -462,7 +462,7 @@ async def test_a_kept_token_said_expired_is_renewed_once_with_own_errors_pace_an
     refusals = Refusals(credentials=frozenset(), expired=said_expired, error=own_error)
     requester = Requester(
         dataclasses.replace(spec(), refusals=refusals),
-        HeaderAuth.KeptToken(fetch, drop, header="X-Token", scheme=""),
+        HeaderAuth.LoginToken(fetch, str, carry=lambda token: {"X-Token": token}, drop=drop),
         http,
         base,
         pace=recorded,

@@ -538,11 +538,11 @@ class SpApiClient:
         pace = _Pace(self.limiter.bucket(tenant_id, operation))
         requester = Requester(
             API,
-            HeaderAuth.KeptToken(
+            HeaderAuth.LoginToken(
                 lambda: self._token_value(tenant_id),
-                lambda: self.tokens.invalidate(tenant_id),
-                header="x-amz-access-token",
-                scheme="",
+                str,
+                carry=lambda token: {"x-amz-access-token": token},
+                drop=lambda: self.tokens.invalidate(tenant_id),
             ),
             self._http,
             self.endpoint or region(token.region).spapi_endpoint,

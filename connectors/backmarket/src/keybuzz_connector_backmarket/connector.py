@@ -20,7 +20,6 @@ from keybuzz_connector_backmarket.settings import (
     BackMarketSettings,
 )
 
-MAX_RESPONSE_BYTES = 8 << 20  # refused past it, unread: a folder is tens of kB
 # The firewall says neither why nor for how long [official] (its page is cached 15 s).
 WAF_HOLD_SECONDS = 60.0
 ERRORS = kit.CallErrors.labelled("Back Market", credentials="token")
@@ -44,7 +43,6 @@ SPEC = kit.ApiSpec(
     logging.getLogger(__name__),
     ERRORS,
     kit.Refusals(held=challenge_held),
-    max_response_bytes=MAX_RESPONSE_BYTES,
     allowance_call="GET ws/sav",  # the call Back Market allows 4,000 a day [official]
 )
 CREDENTIAL_FIELDS = (

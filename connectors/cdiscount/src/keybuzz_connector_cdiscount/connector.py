@@ -28,9 +28,6 @@ from keybuzz_connector_cdiscount.settings import (
 # Any answer is refused past this size, unread: a page of 100 discussions with their
 # messages is some MB.
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
-# A token is renewed this long before Octopia's ``expires_in`` runs out (at most half of
-# its life), so that no call leaves with a token about to lapse.
-TOKEN_MARGIN_SECONDS = 120.0
 
 ERRORS = kit.CallErrors.labelled("Octopia")
 # 403: the token's client has no access to this seller id.
@@ -70,7 +67,6 @@ class OctopiaClient(kit.Requester):
             credentials.client_id,
             credentials.client_secret,
             headers={"SellerId": credentials.seller_id},
-            margin=TOKEN_MARGIN_SECONDS,
         )
         shop = {"seller_id": credentials.seller_id}
         super().__init__(SPEC, tokens, http, api_url, shop=shop, **options)

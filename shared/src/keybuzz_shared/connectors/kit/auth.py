@@ -10,8 +10,18 @@ import hashlib
 import hmac
 import logging
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, ClassVar, Generic, Protocol, TypeAlias, TypeVar, runtime_checkable
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Generic,
+    Protocol,
+    TypeAlias,
+    TypeVar,
+    runtime_checkable,
+)
 from urllib.parse import urlencode
 
 import httpx
@@ -26,6 +36,9 @@ from keybuzz_shared.connectors.seam import (
     TokenStoreUnavailable,
 )
 from keybuzz_shared.redaction import REDACTED
+
+if TYPE_CHECKING:  # the requester the strategies are asked by imports them
+    from keybuzz_shared.connectors.kit.requester import Requester
 
 log = logging.getLogger(__name__)
 G = TypeVar("G")  # what a login grants: the token and what comes with it
@@ -53,60 +66,28 @@ def _say_granting(token_url: str, failed: MarketplaceUnavailable | None = None) 
     )
 
 
-class TokenErrors(Protocol):
-    """The errors a token's exchange raises: the requester's ``CallErrors``."""
+class Auth(ABC):
+    """A strategy, as a requester asks it: by default no query parameter of its own, no
+    header a file host may see, nothing to renew."""
 
     @property
-    def refused(self) -> Callable[[str, int, str], Exception]: ...
+    def params(self) -> Mapping[str, str]:  # every call carries them (a shop id)
+        return {}
 
-    @property
-    def unreadable(self) -> Callable[[str, str], Exception]: ...
-
-
-class Requester(Protocol):
-    """What a strategy asks of the requester."""
-
-    async def token(
-        self, token_url: str, form: bytes, *, headers: Mapping[str, str] | None = None
-    ) -> Any: ...
-
-    @property
-    def errors(self) -> TokenErrors: ...
-
-
-class Auth(Protocol):
-    """What a requester asks of a strategy."""
-
-    @property
-    def params(self) -> Mapping[str, str]: ...  # every call carries them (a shop id)
-
+    @abstractmethod
     def secrets(self) -> Iterable[str]: ...  # what no error, log or event may quote
 
-    def public_headers(self) -> dict[str, str]: ...  # those a file host may see
+    def public_headers(self) -> dict[str, str]:  # those a file host may see
+        return {}
 
+    @abstractmethod
     async def headers(self, requester: Requester) -> dict[str, str]: ...
 
     async def renewed(
         self, requester: Requester, stale: Mapping[str, str]
     ) -> dict[str, str] | None:
         """New headers in place of refused ``stale``; None: the credentials refused."""
-        ...
-
-
-class _HeadersOnly:
-    """No query parameter of its own, no header a file host may see."""
-
-    @property
-    def params(self) -> Mapping[str, str]:
-        return {}
-
-    def public_headers(self) -> dict[str, str]:
-        return {}
-
-    async def renewed(
-        self, requester: Requester, stale: Mapping[str, str]
-    ) -> dict[str, str] | None:
-        return None  # nothing to renew: the credentials themselves were refused
+        return None
 
 
 @runtime_checkable
@@ -114,23 +95,16 @@ class SignsRequests(Protocol):
     def sign(self, request: httpx.Request) -> httpx.Request: ...
 
 
-class SignedRequests(_HeadersOnly):
+class SignedRequests(Auth):
     """A key pair whose secret signs each request as sent, never sent itself: the hex
     HMAC-SHA256 of the method, the URL as sent, the body and the Unix time, joined by
     newlines, carried in ``headers``: the key's, the time's, the signature's. The
     signatures it made lately are secrets too."""
 
-    def __init__(
-        self,
-        key: str,
-        secret: str,
-        headers: tuple[str, str, str],
-        *,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
+    def __init__(self, key: str, secret: str, headers: tuple[str, str, str]) -> None:
         self._key, self._secret = key, secret.encode()
         self._key_header, self._names = headers[0], headers[1:]
-        self._clock = clock
+        self._clock: Callable[[], float] = time.time  # a test's fixed time in its place
         self._made: collections.deque[str] = collections.deque(maxlen=32)
 
     def __repr__(self) -> str:
@@ -153,44 +127,11 @@ class SignedRequests(_HeadersOnly):
         return request
 
 
-class KeptToken(_HeadersOnly):
-    """An access token another part keeps and renews; refused, it is dropped there and the
-    one ``fetch`` gives next is sent once more."""
-
-    def __init__(
-        self,
-        fetch: Callable[[], Awaitable[str]],
-        drop: Callable[[], None],
-        *,
-        header: str = "Authorization",
-        scheme: str = "Bearer",
-    ) -> None:
-        self._fetch = fetch
-        self._drop = drop
-        self._header = header
-        self._scheme = scheme
-        self._given: list[str] = []  # the tokens sent: no error may quote them
-
-    def __repr__(self) -> str:
-        return f"KeptToken(header={self._header!r})"
-
-    def secrets(self) -> Iterable[str]:
-        return tuple(self._given)
-
-    async def headers(self, requester: Requester) -> dict[str, str]:
-        token = await self._fetch()
-        self._given.append(token)
-        return {self._header: f"{self._scheme} {token}" if self._scheme else token}
-
-    async def renewed(self, requester: Requester, stale: Mapping[str, str]) -> dict[str, str]:
-        self._drop()
-        return await self.headers(requester)
-
-
-class LoginToken(_HeadersOnly, Generic[G]):
+class LoginToken(Auth, Generic[G]):
     """The shop's credentials traded at a login call for a token (``carry``: headers, or
     the fields an XML request's root holds). No token life is published: it is kept until
-    refused, then one login for every caller that found it refused at once."""
+    refused, then one login for every caller that found it refused at once. ``drop``: the
+    token is another part's (``login`` reads it there), a refused one dropped there first."""
 
     def __init__(
         self,
@@ -199,8 +140,9 @@ class LoginToken(_HeadersOnly, Generic[G]):
         *,
         carry: Callable[[str], dict[str, str]] = lambda token: {"Authorization": f"Bearer {token}"},
         secrets: Iterable[str] = (),
+        drop: Callable[[], None] | None = None,
     ) -> None:
-        self._login, self._token, self._carry = login, token, carry
+        self._login, self._token, self._carry, self._drop = login, token, carry, drop
         self._secrets = tuple(secrets)
         self._granted: G | None = None
         self._lock = asyncio.Lock()
@@ -235,16 +177,17 @@ class LoginToken(_HeadersOnly, Generic[G]):
         async with self._lock:
             if self._granted is not None and self._granted is not stale:
                 return self._granted
+            if stale is not None and self._drop is not None:
+                self._drop()
             self._granted = None  # a login refused leaves none to send
             self._granted = await self._login()
             return self._granted
 
 
-class HeaderAuth(_HeadersOnly):
+class HeaderAuth(Auth):
     """Fixed headers (and query parameters); ``secret_headers``: never to a file host. The
     other strategies are reached through it."""
 
-    KeptToken: TypeAlias = KeptToken
     LoginToken: TypeAlias = LoginToken
     signed: TypeAlias = SignedRequests
 
@@ -285,14 +228,14 @@ class _TokenAnswer(msgspec.Struct, frozen=True):
     refresh_token: str | None = None
 
 
-class ClientCredentials(_HeadersOnly):
-    """OAuth2 client credentials (RFC 6749 4.4), the token renewed ``margin`` seconds before
-    it expires (at most half its life), once for every caller that found it refused.
-    ``share(store)``: kept for every process where grants a day are limited; the store
-    spares the grants, it does not lock them, and one unavailable is passed by. A grant
-    that gives a refresh token (an authorization code's) keeps it: ``refresh_token``; an
-    authorization code is not sent again for a token found refused (within its one call, a
-    lost answer may still ask again: docs/SECURITY.md)."""
+class ClientCredentials(Auth):
+    """OAuth2 client credentials (RFC 6749 4.4), the token renewed ``MARGIN`` seconds before
+    it expires (at most half its life), once for every caller that found it refused;
+    ``share(store)``: kept for every process, the grants spared, not locked. An
+    authorization code is sent once (docs/SECURITY.md), the refresh token its grant gives
+    kept: ``refresh_token``."""
+
+    MARGIN = 120.0
 
     def __init__(
         self,
@@ -301,7 +244,6 @@ class ClientCredentials(_HeadersOnly):
         client_secret: str,
         *,
         headers: Mapping[str, str] | None = None,
-        margin: float = 120.0,
         grant: Mapping[str, str] | None = None,
         basic: bool = False,
         token_type: str = "Bearer",
@@ -318,7 +260,6 @@ class ClientCredentials(_HeadersOnly):
         self._secret = client_secret
         self._token_type = token_type.lower()
         self._extra = dict(headers or {})
-        self._margin = margin
         self._token: str | None = None
         self._refresh_token: str | None = None
         self._code_sent = False
@@ -373,7 +314,7 @@ class ClientCredentials(_HeadersOnly):
             self._token = None
             if (kept := await self._kept(stale, refused)) is not None:
                 left = kept.expires_at - time.time()
-                self._expires = time.monotonic() + left - self._margin
+                self._expires = time.monotonic() + left - self.MARGIN
                 self._token = kept.access_token
                 return kept.access_token
             if self._code_sent:  # single-use (RFC 6749 4.1.2): sent again, its tokens revoked
@@ -394,14 +335,14 @@ class ClientCredentials(_HeadersOnly):
             if not granted.access_token or granted.token_type.lower() != self._token_type:
                 raise requester.errors.unreadable("token", "not a bearer token")
             life = max(0.0, granted.expires_in)
-            self._expires = time.monotonic() + life - min(self._margin, life / 2)
+            self._expires = time.monotonic() + life - min(self.MARGIN, life / 2)
             self._token, self._refresh_token = granted.access_token, granted.refresh_token
             await self._keep(granted.access_token, time.time() + life)
             return granted.access_token
 
     async def _kept(self, stale: str | None, refused: bool) -> StoredToken | None:
         """The store's token if not ``stale``, granted on these credentials and valid
-        ``margin`` seconds more; ``stale`` dropped from it when refused."""
+        ``MARGIN`` seconds more; ``stale`` dropped from it when refused."""
         if self._store is None:
             return None
         try:
@@ -415,7 +356,7 @@ class ClientCredentials(_HeadersOnly):
             return None
         if kept is None or kept.granted_for != self._granted_for:
             return None
-        return kept if kept.expires_at - time.time() > self._margin else None
+        return kept if kept.expires_at - time.time() > self.MARGIN else None
 
     async def _keep(self, token: str, expires_at: float) -> None:
         if self._store is None:

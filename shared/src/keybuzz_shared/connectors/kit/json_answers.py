@@ -36,10 +36,8 @@ T = TypeVar("T")
 
 def read_as(kind: type[T], item: Any, what: str, *, call: str | None = None) -> T:
     """ValueError "<what> off its shape"; ``call``: ``item`` is that call's whole answer,
-    one off its shape costing the call (``AnswerUnreadable``), not an item. Bytes the typed
-    decoder refuses are read once more as a JSON value: a key given twice is then its last
-    value, as JSON decoders read it (the typed decoder judges each, a bogus first one
-    included)."""
+    off its shape the call's ``AnswerUnreadable``. Bytes the typed decoder refuses (it judges
+    each of a key given twice) are read again as a JSON value, the key its last value."""
     try:
         if not isinstance(item, msgspec.Raw | bytes):
             return msgspec.convert(item, kind)

@@ -38,8 +38,7 @@ from keybuzz_shared.json_calls import JSON_TYPES, CallOptions, CallTerms, JsonCa
 from keybuzz_shared.mended import json_decoded
 from keybuzz_shared.redaction import KnownSecrets, mask_tokens, remote_excerpt
 
-# --- answers of an API that does not speak JSON: an envelope that refuses is read by the
-# ``Refusals`` like a refusal over HTTP; one asking to come back soon, like a 429 -----------
+# --- answers of an API that does not speak JSON, refused as over HTTP (ARCHITECTURE.md) ---
 
 
 class Garbled(Exception):
@@ -326,7 +325,6 @@ class _AuthRefused(Exception):
 
     def __init__(self, detail: str, error: Exception | None = None) -> None:
         super().__init__(detail)
-        self.detail = detail
         self.error = error  # the marketplace's own words for it (Refusals.error), if any
 
 
@@ -364,11 +362,13 @@ class Requester(JsonCalls[_InFlight]):
         )
         super().__init__(http, terms, max_response_bytes=cap, **options)
         self.spec = spec
+        self.errors = spec.errors
         self.auth = auth
         # Asked once: a runtime protocol's check costs tens of µs a call (protocol_checks)
         self._signing = auth.sign if isinstance(auth, SignsRequests) else USE_DEFAULT
         self._base = httpx.URL(base_url if base_url.endswith("/") else base_url + "/")
-        self._shop_fields = dict(shop or {})
+        self.base_url = str(self._base)
+        self.shop = dict(shop or {})
         self._files = files
         rate = spec.requests_per_second
         self._pace = pace if pace is not None or rate is None else RequestRate(rate)
@@ -376,18 +376,6 @@ class Requester(JsonCalls[_InFlight]):
         self.sent: Counter[str] = Counter()  # requests sent by call name, answered or not
         self._allowance_limit: int | None = None  # the allowance's calls it may reach
         self._addresses: dict[tuple[str, str, str], tuple[str, str]] = {}  # _addressed's
-
-    @property
-    def base_url(self) -> str:
-        return str(self._base)
-
-    @property
-    def shop(self) -> Mapping[str, str]:
-        return self._shop_fields
-
-    @property
-    def errors(self) -> CallErrors:
-        return self.spec.errors
 
     async def get_json(
         self,
@@ -611,7 +599,7 @@ class Requester(JsonCalls[_InFlight]):
 
     def _auth_failed(self, refused: _AuthRefused, context: str) -> Exception:
         """The marketplace's own words for it, else the credentials refused."""
-        return refused.error or self.spec.errors.credentials_refused(f"{context}: {refused.detail}")
+        return refused.error or self.spec.errors.credentials_refused(f"{context}: {refused}")
 
     async def _once(self, call: _InFlight, auth_headers: Mapping[str, str]) -> _Answer:
         await self._hold_check(call)
@@ -813,7 +801,7 @@ class Requester(JsonCalls[_InFlight]):
         return f"{media or 'no content type'} where JSON was expected{hint}"
 
     def _shop(self) -> dict[str, str]:
-        return self._shop_fields
+        return self.shop
 
     def _secrets(self) -> tuple[str, ...]:
         return tuple(self.auth.secrets())

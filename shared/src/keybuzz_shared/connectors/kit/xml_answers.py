@@ -134,7 +134,6 @@ def refuse_parsed(root: Element, refused: Callable[[str], Exception]) -> None:
 
 N = TypeVar("N", int, Decimal)
 S = TypeVar("S", bound=msgspec.Struct)
-Moment = datetime  # the type, where Node's method of that name hides it
 
 
 @functools.cache
@@ -152,7 +151,7 @@ def _reading(field: msgspec.inspect.Field) -> Callable[[Node], Any]:
     ):
         item = kind.item_type.cls
         return lambda node: tuple(child.decode(item) for child in node.all(name))
-    read = _attribute(name) if "@" in name else _READINGS.get(type(kind))
+    read = Node.attribute if "@" in name else _READINGS.get(type(kind))
     if read is None:  # a field the connector reads itself (``given``)
 
         def unread(_node: Node) -> Any:
@@ -169,16 +168,6 @@ def _reading(field: msgspec.inspect.Field) -> Callable[[Node], Any]:
         return value
 
     return required
-
-
-def _attribute(name: str) -> Callable[[Node, str], str | None]:
-    child, _, attribute = name.partition("@")
-
-    def read(node: Node, _name: str) -> str | None:
-        element = node.get(child) if child else node.element
-        return None if element is None else (element.get(attribute) or None)
-
-    return read
 
 
 @functools.cache
@@ -426,6 +415,12 @@ class Node:
         text = found.text.strip() if strip else found.text
         return text if text.strip() else None
 
+    def attribute(self, name: str) -> str | None:
+        """``child@x``'s ``x`` (``@x``: its own)."""
+        child, _, attribute = name.partition("@")
+        element = self.get(child) if child else self.element
+        return None if element is None else (element.get(attribute) or None)
+
     def required(self, name: str) -> str:
         text = self.text(name)
         if text is None:
@@ -439,11 +434,7 @@ class Node:
         read = {name: read(self) for name, read in _fields(shape) if name not in given}
         return shape(**read, **given)
 
-    def datetime(self, name: str) -> Moment | None:
-        text = self.text(name)
-        return None if text is None else parse_datetime(text, self.refused, name)
-
-    def required_datetime(self, name: str) -> Moment:
+    def required_datetime(self, name: str) -> datetime:
         return parse_datetime(self.required(name), self.refused, name)
 
     def _number(self, name: str, kind: Callable[[str], N], what: str) -> N | None:
@@ -459,5 +450,7 @@ _READINGS: dict[type, Callable[[Node, str], Any]] = {
     msgspec.inspect.StrType: Node.text,
     msgspec.inspect.IntType: lambda node, name: node._number(name, int, "an integer"),
     msgspec.inspect.DecimalType: lambda node, name: node._number(name, Decimal, "a number"),
-    msgspec.inspect.DateTimeType: Node.datetime,
+    msgspec.inspect.DateTimeType: lambda node, name: (
+        None if (text := node.text(name)) is None else parse_datetime(text, node.refused, name)
+    ),
 }
