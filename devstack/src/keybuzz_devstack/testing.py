@@ -24,7 +24,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -426,13 +426,23 @@ async def vault(stack: Infra) -> AsyncIterator[VaultClient]:
 
 
 @pytest.fixture(scope="session")
-def make_database(postgres_url: str) -> Callable[[str], Awaitable[str]]:
-    """``await make_database("orders")`` → URL of a brand-new empty database."""
+def make_database(postgres_url: str) -> Callable[..., Awaitable[str]]:
+    """``await make_database("orders")`` → URL of a brand-new empty database (a test of the
+    migrations); ``await make_database("orders", service_migrations(DEFINITION))`` → one
+    with them applied, as the service's start leaves it (a copy of a template migrated once,
+    ``bootstrap.create_scratch_database``)."""
 
-    async def create(label: str = "test") -> str:
-        return await bootstrap.create_scratch_database(postgres_url, label)
+    async def create(label: str = "test", migrations: Mapping[str, Path] | None = None) -> str:
+        return await bootstrap.create_scratch_database(postgres_url, label, migrations)
 
     return create
+
+
+def service_migrations(definition: Any) -> dict[str, Path]:
+    """What a service's start applies to its database: the shared migrations (the outbox),
+    then its own."""
+    own = {definition.name: definition.migrations} if definition.migrations else {}
+    return {"keybuzz_shared": SHARED_MIGRATIONS} | own
 
 
 @pytest.fixture(scope="session")
@@ -711,10 +721,7 @@ async def start_on_stack(
     (tenant-sync, the one that reads it) gets a product database unless given one; the
     others are pointed at one that does not exist, so that one starting to read it fails."""
     database_url = overrides.pop("DATABASE_URL", None) or await bootstrap.create_scratch_database(
-        stack.postgres_url,
-        definition.name,
-        {"keybuzz_shared": SHARED_MIGRATIONS}
-        | ({definition.name: definition.migrations} if definition.migrations else {}),
+        stack.postgres_url, definition.name, service_migrations(definition)
     )
     product_url = overrides.pop("PRODUCT_DATABASE_URL", None) or (
         await make_database("product")
