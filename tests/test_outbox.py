@@ -29,12 +29,12 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, DiscardPolicy
 
 PRODUCER = "probe"
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+OUTBOX_MIGRATIONS = {"keybuzz_shared": SHARED_MIGRATIONS}  # a copy of a database migrated once
 
 
 @pytest.fixture
 async def pool(make_database) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(await make_database("outbox"))
-    await apply_migrations(pool, "keybuzz_shared", SHARED_MIGRATIONS)
+    pool = await create_pool(await make_database("outbox", OUTBOX_MIGRATIONS))
     yield pool
     await pool.close()
 
@@ -117,13 +117,12 @@ async def test_wakes_before_a_rounds_read_get_no_round_of_their_own(make_databas
     statements: list[str] = []
     # One connection, the relay's and the writer's in turn, each statement on it seen.
     one = await asyncpg.create_pool(
-        await make_database("outbox_wakes"),
+        await make_database("outbox_wakes", OUTBOX_MIGRATIONS),
         min_size=1,
         max_size=1,
         init=lambda conn: _logged(conn, statements),
     )
     assert one is not None
-    await apply_migrations(one, "keybuzz_shared", SHARED_MIGRATIONS)
     relay = OutboxRelay(one, PRODUCER, lambda: nc)
     try:
         relay.start()
@@ -156,10 +155,10 @@ async def test_an_idle_relay_polls_with_one_statement_and_still_finds_unwoken_ro
     monkeypatch.setattr(outbox, "IDLE_POLL_SECONDS", 0.01)
     statements: list[str] = []
     logged = await asyncpg.create_pool(
-        await make_database("outbox_idle"), init=lambda conn: _logged(conn, statements)
+        await make_database("outbox_idle", OUTBOX_MIGRATIONS),
+        init=lambda conn: _logged(conn, statements),
     )
     assert logged is not None
-    await apply_migrations(logged, "keybuzz_shared", SHARED_MIGRATIONS)
     relay = OutboxRelay(logged, PRODUCER, lambda: nc)
     try:
         relay.start()
@@ -286,9 +285,8 @@ async def test_event_committed_while_nats_is_stopped_goes_out_once_it_is_back(
 
 async def test_two_relays_publish_each_tenant_in_order_exactly_once(make_database, private_nats):
     """Two service instances (own pools, own connections) relaying the same producer."""
-    database = await make_database("outbox2")
+    database = await make_database("outbox2", OUTBOX_MIGRATIONS)
     pools = [await create_pool(database) for _ in range(2)]
-    await apply_migrations(pools[0], "keybuzz_shared", SHARED_MIGRATIONS)
     conns = [await _connect(private_nats.spec.url) for _ in range(2)]
     wire = await nats.connect(private_nats.spec.url)
     on_the_wire: collections.Counter[str] = collections.Counter()

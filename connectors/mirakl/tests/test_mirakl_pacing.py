@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from keybuzz_devstack.shop_api_testing import start_quiet_poller
-from keybuzz_devstack.testing import MailServer, RunningService
+from keybuzz_devstack.testing import MailServer, RunningService, service_migrations
 from keybuzz_double_mirakl import service_env
 from keybuzz_poller.polling.scheduler import PollPutOff
 from keybuzz_poller.polling.shops import ShopScheduler
@@ -108,14 +108,14 @@ async def test_a_poll_due_before_the_operators_frequency_allows_waits_in_its_slo
 
 async def test_a_restarted_poller_keeps_the_shops_last_call(
     start_service: StartService,
-    make_database: Callable[[str], Awaitable[str]],
+    make_database: Callable[..., Awaitable[str]],
     dovecot: MailServer,
     double: str,
     vault: VaultClient,
 ) -> None:
     """The last call's time is the schedule's, in PostgreSQL: a poller started on the same
     database after another polled the shop puts its poll off all the same."""
-    database = await make_database("poller")
+    database = await make_database("poller", service_migrations(DEFINITION))
     frequency = 30.0  # longer than a poller's restart
     first = await quiet_poller(start_service, dovecot, double, frequency, DATABASE_URL=database)
     shop, path = await connected(first, vault, double)

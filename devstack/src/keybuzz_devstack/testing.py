@@ -24,7 +24,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -425,19 +425,52 @@ async def vault(stack: Infra) -> AsyncIterator[VaultClient]:
 
 
 @pytest.fixture(scope="session")
-def make_database(postgres_url: str) -> Callable[[str], Awaitable[str]]:
-    """``await make_database("orders")`` → URL of a brand-new empty database."""
+def make_database(postgres_url: str) -> Callable[..., Awaitable[str]]:
+    """``await make_database("orders")`` → URL of a brand-new empty database (a test of the
+    migrations); ``await make_database("orders", service_migrations(DEFINITION))`` → one
+    with them applied, as the service's start leaves it (a copy of a template migrated once,
+    ``bootstrap.create_scratch_database``)."""
 
-    async def create(label: str = "test") -> str:
-        return await bootstrap.create_scratch_database(postgres_url, label)
+    async def create(label: str = "test", migrations: Mapping[str, Path] | None = None) -> str:
+        return await bootstrap.create_scratch_database(postgres_url, label, migrations)
 
     return create
+
+
+def service_migrations(definition: Any) -> dict[str, Path]:
+    """What a service's start applies to its database: the shared migrations (the outbox),
+    then its own."""
+    own = {definition.name: definition.migrations} if definition.migrations else {}
+    return {"keybuzz_shared": SHARED_MIGRATIONS} | own
+
+
+# moto's SQS checks each message a receive returns against its queue's retention by
+# computing every attribute of the queue, three times, each counting the queue's messages:
+# a receive from a queue of a few hundred notifications took most of the server's CPU
+# (services/orders' notification tests: 8.5 → 4.0 CPU-s of moto, 48 → 37 of their run).
+# The same check, the retention read alone; moto's main otherwise.
+MOTO_SQS = """
+import sys
+from moto.core.utils import unix_time
+from moto.server import main
+from moto.sqs.models import SQSBackend
+
+def retained(self, queue_name, message):
+    period = int(self.get_queue(queue_name).message_retention_period)
+    return period + message.sent_timestamp / 1000 > unix_time()
+
+assert hasattr(SQSBackend, "is_message_valid_based_on_retention_period"), "moto changed"
+SQSBackend.is_message_valid_based_on_retention_period = retained
+sys.exit(main())
+"""
 
 
 @pytest.fixture(scope="session")
 def sqs_endpoint(infra_root: Path, session_servers: list[infra.RunningServer]) -> Iterator[str]:
     """The embedded SQS server (moto), shared by the session; each test makes its queues."""
-    server = _start(sqs.sqs_spec(infra.free_port()), infra_root)
+    spec = sqs.sqs_spec(infra.free_port())
+    spec.command = [infra.venv_bin("python"), "-c", MOTO_SQS, *spec.command[1:]]
+    server = _start(spec, infra_root)
     yield server.spec.url
     asked_to_stop(server, session_servers)
 
@@ -703,17 +736,14 @@ async def start_on_stack(
 ) -> RunningService:
     """What ``start_service`` does, for a fixture of a wider scope that stops it itself.
 
-    Unless ``DATABASE_URL`` is given (an empty database from ``make_database``, or one of an
-    older schema, for a test of the migrations), the service's database is a copy of one
-    its migrations were applied to once a session: its start still applies them, finding
-    none left. Only a service that refuses the product database's development default
+    Unless ``DATABASE_URL`` is given (one from ``make_database``: a database several
+    instances share, or one empty or of an older schema for a test of the migrations), the
+    service's database is a copy of one its migrations were applied to once a session
+    (``service_migrations``): its start still applies them, finding none left. Only a service that refuses the product database's development default
     (tenant-sync, the one that reads it) gets a product database unless given one; the
     others are pointed at one that does not exist, so that one starting to read it fails."""
     database_url = overrides.pop("DATABASE_URL", None) or await bootstrap.create_scratch_database(
-        stack.postgres_url,
-        definition.name,
-        {"keybuzz_shared": SHARED_MIGRATIONS}
-        | ({definition.name: definition.migrations} if definition.migrations else {}),
+        stack.postgres_url, definition.name, service_migrations(definition)
     )
     product_url = overrides.pop("PRODUCT_DATABASE_URL", None) or (
         await make_database("product")

@@ -21,6 +21,7 @@ from keybuzz_connector_amazon import (
 from keybuzz_connector_amazon.names import AMAZON
 from keybuzz_devstack.bootstrap import service_token_id
 from keybuzz_devstack.infra import DEV_VAULT_ROOT_TOKEN
+from keybuzz_devstack.testing import service_migrations
 from keybuzz_oauth.adapters import VaultCredentials
 from keybuzz_oauth.connections import Connected, ShopConnected, ShopCredentials, Status
 from keybuzz_oauth.ports import CredentialsVault, OauthStore, ShopTaken
@@ -30,7 +31,7 @@ from keybuzz_oauth.store import PostgresOauthStore
 from keybuzz_shared.connectors.registry import connector_for
 from keybuzz_shared.connectors.seam import AccountVault
 from keybuzz_shared.connectors.shop_sessions import token_path
-from keybuzz_shared.db import apply_migrations, create_pool
+from keybuzz_shared.db import create_pool
 from keybuzz_shared.vault import VaultClient, VaultError
 from oauth_fakes import APP, FakeClock, InMemoryCredentialsVault, InMemoryOauthStore, fnac_shop
 
@@ -40,14 +41,12 @@ DAY = 24 * 3600.0
 
 @pytest.fixture(params=["memory", "postgres"])
 async def store(
-    request: pytest.FixtureRequest, make_database: Callable[[str], Awaitable[str]]
+    request: pytest.FixtureRequest, make_database: Callable[..., Awaitable[str]]
 ) -> AsyncIterator[OauthStore]:
     if request.param == "memory":
         yield InMemoryOauthStore(FakeClock(datetime.now(UTC)))  # PostgreSQL's now(), too
         return
-    pool = await create_pool(await make_database("contract"))
-    assert DEFINITION.migrations is not None
-    await apply_migrations(pool, DEFINITION.name, DEFINITION.migrations)
+    pool = await create_pool(await make_database("contract", service_migrations(DEFINITION)))
     yield PostgresOauthStore(pool)
     await pool.close()
 

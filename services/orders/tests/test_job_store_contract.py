@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from keybuzz_connector_amazon.names import AMAZON
 from keybuzz_connector_fnac.connector import FNAC
+from keybuzz_devstack.testing import service_migrations
 from keybuzz_orders.backfill.jobs import (
     REPORT,
     SEARCH,
@@ -21,7 +22,7 @@ from keybuzz_orders.backfill.jobs import (
 from keybuzz_orders.backfill.store import PostgresJobStore
 from keybuzz_orders.ports import JobStore
 from keybuzz_orders.service import DEFINITION
-from keybuzz_shared.db import apply_migrations, create_pool
+from keybuzz_shared.db import create_pool
 from orders_fakes import InMemoryJobStore
 
 TENANT = "t-shop"
@@ -35,7 +36,7 @@ class Contract:
 
 @pytest.fixture(params=["memory", "postgres"])
 async def contract(
-    request: pytest.FixtureRequest, make_database: Callable[[str], Awaitable[str]]
+    request: pytest.FixtureRequest, make_database: Callable[..., Awaitable[str]]
 ) -> AsyncIterator[Contract]:
     if request.param == "memory":
         fake = InMemoryJobStore()
@@ -45,9 +46,7 @@ async def contract(
 
         yield Contract(fake, end)
         return
-    pool = await create_pool(await make_database("contract"))
-    assert DEFINITION.migrations is not None
-    await apply_migrations(pool, DEFINITION.name, DEFINITION.migrations)
+    pool = await create_pool(await make_database("contract", service_migrations(DEFINITION)))
 
     store = PostgresJobStore(pool)
 

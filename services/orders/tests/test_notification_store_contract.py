@@ -10,11 +10,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from keybuzz_connector_amazon.names import AMAZON
+from keybuzz_devstack.testing import service_migrations
 from keybuzz_orders.domain import ItemRow, OrderRow, OrderStatus, new_order_row
 from keybuzz_orders.notifications.notification_store import PostgresNotificationStore
 from keybuzz_orders.ports import HeldSubscription, NotificationStore, SubscriptionStore
 from keybuzz_orders.service import DEFINITION
-from keybuzz_shared.db import apply_migrations, create_pool
+from keybuzz_shared.db import create_pool
 from orders_fakes import InMemoryNotificationStore
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -32,7 +33,7 @@ class Contract:
 
 @pytest.fixture(params=["memory", "postgres"])
 async def contract(
-    request: pytest.FixtureRequest, make_database: Callable[[str], Awaitable[str]]
+    request: pytest.FixtureRequest, make_database: Callable[..., Awaitable[str]]
 ) -> AsyncIterator[Contract]:
     if request.param == "memory":
         fake = InMemoryNotificationStore()
@@ -53,9 +54,7 @@ async def contract(
 
         yield Contract(fake, subscribe, unsubscribe, held, fake)
         return
-    pool = await create_pool(await make_database("contract"))
-    assert DEFINITION.migrations is not None
-    await apply_migrations(pool, DEFINITION.name, DEFINITION.migrations)
+    pool = await create_pool(await make_database("contract", service_migrations(DEFINITION)))
 
     pg = PostgresNotificationStore(pool)
 

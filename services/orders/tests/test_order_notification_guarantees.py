@@ -23,7 +23,8 @@ import pytest
 import test_order_notifications
 from keybuzz_devstack import sqs as stack_sqs
 from keybuzz_devstack.outage import Outage
-from keybuzz_devstack.testing import eventually
+from keybuzz_devstack.testing import eventually, service_migrations
+from keybuzz_orders.service import DEFINITION as ORDERS
 from keybuzz_shared.events import ConnectionConnected
 from keybuzz_shared.streams import stream_for
 from orders_testkit import SELLER, OrdersKit, Sandbox, new_tenant
@@ -87,11 +88,11 @@ WHERE a.datname = current_database() AND a.wait_event_type = 'Lock'
 
 async def test_a_notification_whose_unit_of_work_fails_stays_queued_and_is_applied_once(
     make_orders: Callable[..., Awaitable[OrdersKit]],
-    make_database: Callable[[str], Awaitable[str]],
+    make_database: Callable[..., Awaitable[str]],
     notices: Sandbox,
     sqs_queues: stack_sqs.Queues,
 ) -> None:
-    url = await make_database("orders-cut")
+    url = await make_database("orders-cut", service_migrations(ORDERS))
     relay = Outage(urlsplit(url).hostname or "127.0.0.1", urlsplit(url).port or 5432)
     await relay.up()
     direct = await asyncpg.connect(url)  # the test's own: not through the relay

@@ -16,6 +16,7 @@ import msgspec
 import pytest
 from keybuzz_connector_amazon.names import AMAZON
 from keybuzz_connector_fnac.connector import FNAC
+from keybuzz_devstack.testing import service_migrations
 from keybuzz_orders.backfill.store import PostgresJobStore
 from keybuzz_orders.domain import ItemRow, OrderRow, OrderStatus, new_order_row
 from keybuzz_orders.notifications.notification_store import PostgresDetailStore
@@ -23,7 +24,7 @@ from keybuzz_orders.ports import DetailStore, JobStore, OrderStore
 from keybuzz_orders.service import DEFINITION
 from keybuzz_orders.store import PostgresOrderStore
 from keybuzz_shared.app_budgets import RoundPace
-from keybuzz_shared.db import apply_migrations, create_pool
+from keybuzz_shared.db import create_pool
 from orders_fakes import InMemoryDetailStore, InMemoryOrderStore
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -43,7 +44,7 @@ class Contract:
 
 @pytest.fixture(params=["memory", "postgres"])
 async def contract(
-    request: pytest.FixtureRequest, make_database: Callable[[str], Awaitable[str]]
+    request: pytest.FixtureRequest, make_database: Callable[..., Awaitable[str]]
 ) -> AsyncIterator[Contract]:
     if request.param == "memory":
         fake = InMemoryOrderStore()
@@ -65,9 +66,7 @@ async def contract(
 
         yield Contract(fake, fake, status_of, line_states_of, refunds_of, channel_of)
         return
-    pool = await create_pool(await make_database("contract"))
-    assert DEFINITION.migrations is not None
-    await apply_migrations(pool, DEFINITION.name, DEFINITION.migrations)
+    pool = await create_pool(await make_database("contract", service_migrations(DEFINITION)))
 
     async def pg_status_of(order_id: str) -> OrderStatus | None:
         found = await pool.fetchval(
@@ -384,14 +383,12 @@ async def test_a_running_backfill_holds_its_marketplace_s_sync_only(contract: Co
 
 @pytest.fixture(params=["memory", "postgres"])
 async def details(
-    request: pytest.FixtureRequest, make_database: Callable[[str], Awaitable[str]]
+    request: pytest.FixtureRequest, make_database: Callable[..., Awaitable[str]]
 ) -> AsyncIterator[DetailStore]:
     if request.param == "memory":
         yield InMemoryDetailStore()
         return
-    pool = await create_pool(await make_database("contract"))
-    assert DEFINITION.migrations is not None
-    await apply_migrations(pool, DEFINITION.name, DEFINITION.migrations)
+    pool = await create_pool(await make_database("contract", service_migrations(DEFINITION)))
     yield PostgresDetailStore(pool)
     await pool.close()
 

@@ -22,12 +22,12 @@ from keybuzz_devstack.shop_api_testing import agent_json as get_json
 from keybuzz_devstack.shop_api_testing import outbox_drained as outbox_drained
 from keybuzz_devstack.shop_api_testing import publish as publish
 from keybuzz_devstack.shop_api_testing import tenant_events as tenant_events
-from keybuzz_devstack.testing import MailServer, RunningService, eventually
+from keybuzz_devstack.testing import MailServer, RunningService, eventually, service_migrations
 from keybuzz_poller.inbound.addresses import folder_for
 from keybuzz_poller.inbound.store import PostgresProjection
 from keybuzz_poller.reading.mailbox import ImapAccount, NewMail
 from keybuzz_poller.service import DEFINITION
-from keybuzz_shared.db import apply_migrations, create_pool
+from keybuzz_shared.db import create_pool
 from keybuzz_shared.events import (
     InboundAddressInfo,
     TenantSynced,
@@ -200,9 +200,7 @@ async def new_tenant_with_a_ticket(poller: RunningService) -> tuple[str, str, st
     return tenant_id, address, ticket_id
 
 
-async def migrated_pool(make_database: Callable[[str], Awaitable[str]]) -> asyncpg.Pool:
+async def migrated_pool(make_database: Callable[..., Awaitable[str]]) -> asyncpg.Pool:
     """A database of its own with the poller's tables: the adapters' side of a contract test."""
-    pool = await create_pool(await make_database("contract"))
-    assert DEFINITION.migrations is not None
-    await apply_migrations(pool, DEFINITION.name, DEFINITION.migrations)
+    pool = await create_pool(await make_database("contract", service_migrations(DEFINITION)))
     return pool

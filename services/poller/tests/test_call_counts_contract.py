@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 import msgspec
 import pytest
+from keybuzz_devstack.testing import service_migrations
 from keybuzz_poller.polling.domain import PollFailure, retry_delays
 from keybuzz_poller.polling.shops_store import PostgresShops, PostgresShopSchedule
 from keybuzz_poller.service import DEFINITION
@@ -19,7 +20,7 @@ from keybuzz_poller.shops.domain import CallsAsked, DayCalls, Shop, ShopStart
 from keybuzz_poller.shops.ports import CallCounts, ShopStore
 from keybuzz_poller.shops.store import PostgresShopCalls, PostgresShopStore
 from keybuzz_poller.tickets.received import external_row
-from keybuzz_shared.db import apply_migrations, create_pool
+from keybuzz_shared.db import create_pool
 from poller_shop_fakes import InMemoryCallCounts, InMemoryShopStore, ShopTables
 from poller_shop_fakes import shop_message as message
 
@@ -28,10 +29,8 @@ DAY = date(2026, 11, 24)
 
 
 @pytest.fixture
-async def pool(make_database: Callable[[str], Awaitable[str]]) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(await make_database("calls"))
-    assert DEFINITION.migrations is not None
-    await apply_migrations(pool, DEFINITION.name, DEFINITION.migrations)
+async def pool(make_database: Callable[..., Awaitable[str]]) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(await make_database("calls", service_migrations(DEFINITION)))
     yield pool
     await pool.close()
 

@@ -23,7 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from keybuzz_devstack import infra
-from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
+from keybuzz_devstack.testing import (
+    Infra,
+    MailServer,
+    RunningService,
+    eventually,
+    service_migrations,
+)
 from keybuzz_poller.inbound.addresses import INBOUND_HEADER, folder_for
 from keybuzz_poller.polling.scheduler import Scheduler
 from keybuzz_poller.service import DEFINITION
@@ -184,12 +190,12 @@ async def _exactly_once(helper: RunningService, tenant_id: str) -> None:
 
 async def _prepared(
     start_service: StartService,
-    make_database: Callable[[str], Awaitable[str]],
+    make_database: Callable[..., Awaitable[str]],
     dovecot: MailServer,
 ) -> tuple[str, RunningService, str]:
     """A database with one tenant and MAILS mails in its folder; an in-process helper
     instance (no scheduled polls) to publish tenant.synced and read the results."""
-    database = await make_database("poller")
+    database = await make_database("poller", service_migrations(DEFINITION))
     helper = await start_service(
         DEFINITION, DATABASE_URL=database, POLL_ENABLED="false", **dovecot.settings
     )
@@ -203,7 +209,7 @@ async def _prepared(
 
 async def test_a_killed_instance_is_taken_over_within_an_interval_and_nothing_is_twice(
     start_service: StartService,
-    make_database: Callable[[str], Awaitable[str]],
+    make_database: Callable[..., Awaitable[str]],
     stack: Infra,
     dovecot: MailServer,
     tmp_path: Path,

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import asyncpg
 import pytest
+from keybuzz_devstack.testing import service_migrations
 from keybuzz_poller.polling.shops_store import PostgresShops
 from keybuzz_poller.service import DEFINITION
 from keybuzz_poller.shops.domain import (
@@ -26,7 +27,7 @@ from keybuzz_poller.tickets import deadlines
 from keybuzz_poller.tickets.ports import DeadlineFact
 from keybuzz_poller.tickets.store import PostgresTickets
 from keybuzz_shared.connectors.seam import InboxIncident, InboxMessage
-from keybuzz_shared.db import SHARED_MIGRATIONS, Executor, apply_migrations, create_pool
+from keybuzz_shared.db import Executor, create_pool
 from keybuzz_shared.uow import store_unit_of_work, unit_of_work
 from poller_shop_fakes import T0, ScriptedMarketplace
 from poller_shop_fakes import shop_message as message
@@ -57,11 +58,8 @@ class Polling:
 
 
 @pytest.fixture
-async def polling(make_database: Callable[[str], Awaitable[str]]) -> AsyncIterator[Polling]:
-    pool = await create_pool(await make_database("threads"))
-    assert DEFINITION.migrations is not None
-    await apply_migrations(pool, "keybuzz_shared", SHARED_MIGRATIONS)  # the outbox
-    await apply_migrations(pool, DEFINITION.name, DEFINITION.migrations)
+async def polling(make_database: Callable[..., Awaitable[str]]) -> AsyncIterator[Polling]:
+    pool = await create_pool(await make_database("threads", service_migrations(DEFINITION)))
     assert await PostgresShops(pool).connect(SHOP, "seller-1", T0 - timedelta(days=1))
     refreshes: list[list[str]] = []
 

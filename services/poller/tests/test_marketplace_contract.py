@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 import msgspec
 import pytest
 from keybuzz_connector_fnac.session import NOTICE_SUBJECT
+from keybuzz_devstack.testing import service_migrations
 from keybuzz_poller.polling.shops_store import PostgresShops
 from keybuzz_poller.replies.ports import NewReply
 from keybuzz_poller.replies.store import PostgresReplies
@@ -37,7 +38,7 @@ from keybuzz_poller.shops.store import PostgresShopStore
 from keybuzz_poller.tickets.ports import Attachment, ExternalMessageRow
 from keybuzz_poller.tickets.received import external_row, ticket_message
 from keybuzz_shared.connectors.seam import InboxIncident, InboxMessage, ThreadDetail
-from keybuzz_shared.db import apply_migrations, create_pool
+from keybuzz_shared.db import create_pool
 from poller_shop_fakes import T0, InMemoryShops, InMemoryShopStore, ShopReply, ShopTables
 from poller_shop_fakes import shop_message as message
 from test_poller_mail_contract import new_reply
@@ -64,7 +65,7 @@ class Adapters:
 
 @pytest.fixture(params=["memory", "postgres"])
 async def adapters(
-    request: pytest.FixtureRequest, make_database: Callable[[str], Awaitable[str]]
+    request: pytest.FixtureRequest, make_database: Callable[..., Awaitable[str]]
 ) -> AsyncIterator[Adapters]:
     if request.param == "memory":
         store = InMemoryShopStore(ShopTables())
@@ -79,9 +80,7 @@ async def adapters(
 
         yield Adapters(store, InMemoryShops(lambda: store), reply, status)
         return
-    pool = await create_pool(await make_database("shops"))
-    assert DEFINITION.migrations is not None
-    await apply_migrations(pool, DEFINITION.name, DEFINITION.migrations)
+    pool = await create_pool(await make_database("shops", service_migrations(DEFINITION)))
     replies = PostgresReplies(pool)
 
     async def queued(ticket_id: str, text: str, at: datetime, state: str) -> str:

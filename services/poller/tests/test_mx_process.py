@@ -14,7 +14,15 @@ from pathlib import Path
 import httpx
 import pytest
 from keybuzz_devstack import bootstrap, infra
-from keybuzz_devstack.testing import NOWHERE, Infra, MailServer, eventually, service_nats_access
+from keybuzz_devstack.testing import (
+    NOWHERE,
+    Infra,
+    MailServer,
+    eventually,
+    service_migrations,
+    service_nats_access,
+)
+from keybuzz_poller.service import DEFINITION as POLLER
 from mx_client import RawSmtp, limit_hits, mx_samples
 
 IDLE_TIMEOUT_SECONDS = 2
@@ -40,7 +48,7 @@ class PollerProcess:
 @pytest.fixture
 async def mx_process(
     stack: Infra,
-    make_database: Callable[[str], Awaitable[str]],
+    make_database: Callable[..., Awaitable[str]],
     nats_users: dict[str, str],
     dovecot: MailServer,
     tmp_path: Path,
@@ -49,7 +57,7 @@ async def mx_process(
     mx_port, http_port = infra.free_port(), infra.free_port()
     environ = {
         **os.environ,
-        "DATABASE_URL": await make_database("svc"),
+        "DATABASE_URL": await make_database("svc", service_migrations(POLLER)),
         "PRODUCT_DATABASE_URL": await make_database("product"),
         "VAULT_ADDR": stack.vault_addr,
         "VAULT_TOKEN": bootstrap.service_token_id("poller"),

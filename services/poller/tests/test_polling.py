@@ -14,6 +14,7 @@ from keybuzz_devstack.testing import (
     MailServer,
     RunningService,
     eventually,
+    service_migrations,
     start_service_on_module_nats,
 )
 from keybuzz_poller.polling.domain import PollFailure, retry_delays
@@ -51,12 +52,12 @@ async def stored(poller: RunningService, tenant_id: str) -> int:
 
 async def test_two_instances_never_poll_a_tenant_at_once_and_take_over(
     start_service: StartService,
-    make_database: Callable[[str], Awaitable[str]],
+    make_database: Callable[..., Awaitable[str]],
     dovecot: MailServer,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="keybuzz_poller.polling")
-    database = await make_database("poller")
+    database = await make_database("poller", service_migrations(DEFINITION))
     # A lease lasts the interval at most, renewed by its poll every quarter of it: a lease
     # of 1 s lapsed behind a loaded machine's stalls (load ~20) while its poll ran, and the
     # other instance rightly took the tenant. 3 s is more than such a stall.
@@ -115,14 +116,14 @@ async def _count_is(poller: RunningService, tenant: str, count: int) -> bool:
 
 async def test_a_freed_slot_takes_the_next_due_tenant_at_once_not_at_the_next_tick(
     start_service: StartService,
-    make_database: Callable[[str], Awaitable[str]],
+    make_database: Callable[..., Awaitable[str]],
     dovecot: MailServer,
 ) -> None:
     # Its own database: no other test's due tenant can take the single slot. An interval of
     # a day: no tenant falls due during the test unless the test makes it so.
     poller = await start_service(
         DEFINITION,
-        DATABASE_URL=await make_database("poller"),
+        DATABASE_URL=await make_database("poller", service_migrations(DEFINITION)),
         POLL_CONCURRENCY="1",
         POLL_INTERVAL_SECONDS="86400",
         **dovecot.settings,
@@ -241,11 +242,11 @@ async def test_poll_now_over_nats_and_http_status(poller: RunningService) -> Non
 
 async def test_once_polls_every_due_tenant_and_exits(
     start_service: StartService,
-    make_database: Callable[[str], Awaitable[str]],
+    make_database: Callable[..., Awaitable[str]],
     stack: Infra,
     dovecot: MailServer,
 ) -> None:
-    database = await make_database("poller")
+    database = await make_database("poller", service_migrations(DEFINITION))
     poller = await start_service(
         DEFINITION, DATABASE_URL=database, POLL_ENABLED="false", **dovecot.settings
     )
@@ -328,10 +329,12 @@ async def test_a_claim_parks_due_tenants_it_cannot_poll_and_takes_the_oldest_due
 
 
 async def test_new_tenants_are_spread_over_the_interval(
-    start_service: StartService, make_database: Callable[[str], Awaitable[str]]
+    start_service: StartService, make_database: Callable[..., Awaitable[str]]
 ) -> None:
     poller = await start_service(
-        DEFINITION, DATABASE_URL=await make_database("poller"), POLL_ENABLED="false"
+        DEFINITION,
+        DATABASE_URL=await make_database("poller", service_migrations(DEFINITION)),
+        POLL_ENABLED="false",
     )
     before = datetime.now(UTC)
     tenants = [new_tenant() for _ in range(12)]

@@ -13,6 +13,7 @@ from keybuzz_devstack.testing import (
     MailServer,
     RunningService,
     eventually,
+    service_migrations,
     start_service_on_module_nats,
 )
 from keybuzz_poller.polling.store import PostgresPollSchedule
@@ -105,10 +106,13 @@ async def mx_only_instance(
 
 async def test_the_mx_of_one_instance_wakes_the_instance_that_polls(
     start_service: StartService,
-    make_database: Callable[[str], Awaitable[str]],
+    make_database: Callable[..., Awaitable[str]],
     dovecot: MailServer,
 ) -> None:
-    common = {"DATABASE_URL": await make_database("poller"), "POLL_INTERVAL_SECONDS": HOUR}
+    common = {
+        "DATABASE_URL": await make_database("poller", service_migrations(DEFINITION)),
+        "POLL_INTERVAL_SECONDS": HOUR,
+    }
     mx_only, tenant, address = await mx_only_instance(start_service, common | dovecot.settings)
     polling = await start_service(DEFINITION, **common, **dovecot.settings)
 
@@ -153,11 +157,14 @@ async def test_a_lost_wake_up_is_caught_by_the_sweep(
 
 async def test_a_wake_up_nobody_heard_is_caught_by_the_next_instance_that_polls(
     start_service: StartService,
-    make_database: Callable[[str], Awaitable[str]],
+    make_database: Callable[..., Awaitable[str]],
     dovecot: MailServer,
 ) -> None:
     """The NOTIFY went out while no instance listened: the due mark stays in PostgreSQL."""
-    common = {"DATABASE_URL": await make_database("poller"), "POLL_INTERVAL_SECONDS": HOUR}
+    common = {
+        "DATABASE_URL": await make_database("poller", service_migrations(DEFINITION)),
+        "POLL_INTERVAL_SECONDS": HOUR,
+    }
     mx_only, tenant, address = await mx_only_instance(start_service, common | dovecot.settings)
     await send(mx_only, relay_mail(address), address)  # nobody listens: the wake-up is lost
     # The MX answered 250 after its mark: the tenant is due in PostgreSQL, nothing polled it.

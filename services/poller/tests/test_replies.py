@@ -22,7 +22,13 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from keybuzz_devstack import bootstrap, infra
-from keybuzz_devstack.testing import Infra, MailServer, RunningService, eventually
+from keybuzz_devstack.testing import (
+    Infra,
+    MailServer,
+    RunningService,
+    eventually,
+    service_migrations,
+)
 from keybuzz_poller.inbound.addresses import split_bounce_tag
 from keybuzz_poller.inbound.bounce_auth import is_signed, reply_id
 from keybuzz_poller.replies.checks import MAX_ATTACHMENTS
@@ -565,11 +571,11 @@ async def test_a_crash_between_the_relay_accepting_and_our_commit_resends_the_sa
     stack: Infra,
     module_nats: infra.RunningServer,
     start_service_on_module_nats: Callable[..., Awaitable[RunningService]],
-    make_database: Callable[[str], Awaitable[str]],
+    make_database: Callable[..., Awaitable[str]],
     dovecot: MailServer,
     sandbox: Sandbox,
 ) -> None:
-    database = await make_database("poller")
+    database = await make_database("poller", service_migrations(DEFINITION))
     # In-process, with no sender: makes the ticket and queues the reply. On a NATS of the
     # module's own, as the relay-down case.
     front = await start_service_on_module_nats(

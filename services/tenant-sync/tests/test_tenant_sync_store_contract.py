@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 from keybuzz_devstack import bootstrap
-from keybuzz_shared.db import apply_migrations, create_pool
+from keybuzz_devstack.testing import service_migrations
+from keybuzz_shared.db import create_pool
 from keybuzz_tenant_sync.domain import (
     ARCHIVED,
     ConnectionChange,
@@ -29,14 +30,12 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 @pytest.fixture(params=["memory", "postgres"])
 async def store(
-    request: pytest.FixtureRequest, make_database: Callable[[str], Awaitable[str]]
+    request: pytest.FixtureRequest, make_database: Callable[..., Awaitable[str]]
 ) -> AsyncIterator[TenantStore]:
     if request.param == "memory":
         yield InMemoryTenantStore()
         return
-    pool = await create_pool(await make_database("contract"))
-    assert DEFINITION.migrations is not None
-    await apply_migrations(pool, DEFINITION.name, DEFINITION.migrations)
+    pool = await create_pool(await make_database("contract", service_migrations(DEFINITION)))
     yield PostgresTenantStore(pool)
     await pool.close()
 

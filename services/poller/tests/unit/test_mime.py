@@ -12,8 +12,6 @@ from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from keybuzz_poller.reading.mime import (
     IndexedMessage,
     _plain_params,
@@ -297,30 +295,40 @@ def test_a_long_header_line_without_a_colon_reads_in_one_pass(raw: bytes) -> Non
     assert _tree(read) == _tree(BytesParser(IndexedMessage, policy=policy.compat32).parsebytes(raw))
 
 
-# A header value as a part's Content-Type or Content-Disposition holds one: a type, then
-# parameters; with the shapes that must leave the fast split to the stdlib (a quoted
-# ";", escapes, RFC 2231 names) and those it must split as the stdlib does (upper-case
-# names, "<…>", quotes inside a value, blanks, empty parameters).
-_PARAMETER = st.tuples(
-    st.sampled_from([";", "; ", " ;\t", ";;"]),
-    st.sampled_from(["charset", "Name", "FILENAME", "a", "", "x*", "x*0*"]),
-    st.sampled_from(["=", " = ", ""]),
-    st.sampled_from(["utf-8", '"utf-8"', '"a;b"', "<x>", '"x\\"y"', 'a"b"', "", '"', "é", '" a "']),
-).map("".join)
-_PARAMETERS = st.tuples(
-    st.sampled_from(["text/plain", " Text/HTML ", "attachment", "a=b", ""]),
-    st.lists(_PARAMETER, max_size=4).map("".join),
-).map("".join)
+def test_a_headers_parameters_split_fast_are_the_stdlibs() -> None:
+    """hypothesis imported here, not at the module's top: every test worker imports every
+    test module (~0.2 s of CPU each), one runs this."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
 
+    # A header value as a part's Content-Type or Content-Disposition holds one: a type,
+    # then parameters; with the shapes that must leave the fast split to the stdlib (a
+    # quoted ";", escapes, RFC 2231 names) and those it must split as the stdlib does
+    # (upper-case names, "<…>", quotes inside a value, blanks, empty parameters).
+    parameter = st.tuples(
+        st.sampled_from([";", "; ", " ;\t", ";;"]),
+        st.sampled_from(["charset", "Name", "FILENAME", "a", "", "x*", "x*0*"]),
+        st.sampled_from(["=", " = ", ""]),
+        st.sampled_from(
+            ["utf-8", '"utf-8"', '"a;b"', "<x>", '"x\\"y"', 'a"b"', "", '"', "é", '" a "']
+        ),
+    ).map("".join)
+    parameters = st.tuples(
+        st.sampled_from(["text/plain", " Text/HTML ", "attachment", "a=b", ""]),
+        st.lists(parameter, max_size=4).map("".join),
+    ).map("".join)
 
-# Load stretches how long generating an example takes; what this proves does not depend on it.
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_PARAMETERS)
-def test_a_headers_parameters_split_fast_are_the_stdlibs(value: str) -> None:
-    stdlib = Message(policy=policy.compat32)
-    stdlib["Content-Type"] = value
-    fast = _plain_params(value)
-    assert fast is None or fast == stdlib._get_params_preserve(None, "content-type")
+    # Load stretches how long generating an example takes; what this proves does not
+    # depend on it.
+    @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(parameters)
+    def split_as_the_stdlib(value: str) -> None:
+        stdlib = Message(policy=policy.compat32)
+        stdlib["Content-Type"] = value
+        fast = _plain_params(value)
+        assert fast is None or fast == stdlib._get_params_preserve(None, "content-type")
+
+    split_as_the_stdlib()
 
 
 @pytest.mark.parametrize(
