@@ -13,7 +13,6 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import (
-    TYPE_CHECKING,
     Any,
     ClassVar,
     Generic,
@@ -36,9 +35,6 @@ from keybuzz_shared.connectors.seam import (
     TokenStoreUnavailable,
 )
 from keybuzz_shared.redaction import REDACTED
-
-if TYPE_CHECKING:  # the requester the strategies are asked by imports them
-    from keybuzz_shared.connectors.kit.requester import Requester
 
 log = logging.getLogger(__name__)
 G = TypeVar("G")  # what a login grants: the token and what comes with it
@@ -64,6 +60,28 @@ def _say_granting(token_url: str, failed: MarketplaceUnavailable | None = None) 
         failed,
         extra=where,
     )
+
+
+class TokenErrors(Protocol):
+    """The errors a token's exchange raises: the requester's ``CallErrors``."""
+
+    @property
+    def refused(self) -> Callable[[str, int, str], Exception]: ...
+
+    @property
+    def unreadable(self) -> Callable[[str, str], Exception]: ...
+
+
+class Requester(Protocol):
+    """What a strategy asks of the requester (a protocol: the requester imports the
+    strategies, and no module imports one that imports it back)."""
+
+    async def token(
+        self, token_url: str, form: bytes, *, headers: Mapping[str, str] | None = None
+    ) -> Any: ...
+
+    @property
+    def errors(self) -> TokenErrors: ...
 
 
 class Auth(ABC):
