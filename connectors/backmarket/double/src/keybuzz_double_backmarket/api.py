@@ -4,7 +4,7 @@ routes.py's."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -12,7 +12,6 @@ from keybuzz_sandbox.double_kit import api as kit
 from keybuzz_sandbox.double_kit.api import (
     Answer,
     Paging,
-    Part,
     ShopCall,
     found,
     multipart,
@@ -56,13 +55,8 @@ T = TypeVar("T")
 # --- parameters -----------------------------------------------------------------------
 
 
-def _minute(query: Mapping[str, str], name: str) -> float | None:
-    """A care folder filter's date, ``YYYY-MM-DD-hh-mm`` (official), UTC (assumed)."""
-    refused = Refused(400, "invalid-parameter", f"{name} must be YYYY-MM-DD-hh-mm")
-    return query_read(query, name, _minute_time, refused)
-
-
 def _minute_time(raw: str) -> float:
+    """A care folder filter's date, ``YYYY-MM-DD-hh-mm`` (official), UTC (assumed)."""
     return datetime.strptime(raw, "%Y-%m-%d-%H-%M").replace(tzinfo=UTC).timestamp()
 
 
@@ -94,8 +88,8 @@ def _folder(book: ShopBook, call: Call) -> Folder:
 def list_folders(book: ShopBook, call: Call) -> Answer:
     """GET /ws/sav: the shop's care folders by id, 10 a page, from a last message's minute
     (the filter our connector asks; the description's others are accepted and ignored)."""
-    query = call.query
-    written = _minute(query, "last_message_date")
+    refused = Refused(400, "invalid-parameter", "last_message_date must be YYYY-MM-DD-hh-mm")
+    written = query_read(call.query, "last_message_date", _minute_time, refused)
     matching = [
         f
         for f in sorted(book.folders.values(), key=lambda f: f.folder_id)
@@ -120,7 +114,11 @@ def post_message(book: ShopBook, call: Call) -> Answer:
     reopens (official)."""
     folder = _folder(book, call)
     parts = multipart(call.content_type, call.body, "invalid-payload")
-    files = tuple((p.filename or "file", p.content) for p in parts if _attached(p))
+    files = tuple(
+        (p.filename or "file", p.content)
+        for p in parts
+        if p.name == "attachment" and p.filename is not None
+    )
     # A file elsewhere than in ``attachment`` is a field named as sent, for the description
     # to refuse.
     form: dict[str, Any] = {p.name: p.filename or p.content.decode(errors="replace") for p in parts}
@@ -165,10 +163,6 @@ def post_message(book: ShopBook, call: Call) -> Answer:
     if attachments:
         body["attachment"] = attachments[0]
     return Answer(201, body)
-
-
-def _attached(part: Part) -> bool:
-    return part.name == "attachment" and part.filename is not None
 
 
 # --- orders -----------------------------------------------------------------------------

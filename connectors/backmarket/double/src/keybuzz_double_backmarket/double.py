@@ -109,9 +109,6 @@ class BackMarketDouble:
         """Back Market's time: the sandbox's scaled clock plus the admin's advances."""
         return self.clock.to_virtual(self.clock.now()) + self.advanced
 
-    def advance(self, seconds: float) -> None:
-        self.advanced += seconds
-
     def clock_state(self) -> dict[str, object]:
         now = self.now()
         left = DAY - now % DAY
