@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 import msgspec
 from keybuzz_sandbox.answers import gateway_page, held_back, json_answer
-from keybuzz_sandbox.double_kit.admin import ShopAdmin, known, shop_log_handlers
+from keybuzz_sandbox.double_kit.admin import ShopAdmin, shop_log_handlers
 from keybuzz_sandbox.double_kit.api import PROXY_PAGE, Answer, Refused, served
 from keybuzz_sandbox.double_kit.oauth import basic_credentials
 from keybuzz_sandbox.double_kit.served import Served
@@ -260,9 +260,6 @@ def routes(sb: Sandbox) -> Served:
 
     # --- admin -------------------------------------------------------------------------------
 
-    def seller_of(number: str) -> Seller:
-        return known(state.sellers.get(number), f"shop {number}")
-
     threads = {"thread": ("thread", lambda seller, thread: seller.conversation(thread))}
     at_shop = ShopAdmin("/shops/{number:str}", state.sellers.get, threads)
 
@@ -369,7 +366,7 @@ def routes(sb: Sandbox) -> Served:
         set_limits,
         grants,
         *at_shop.handlers,
-        *shop_log_handlers(seller_of, ("revoke", state.revoke), expire_tokens=state.expire),
+        *shop_log_handlers(at_shop.shop_of, ("revoke", state.revoke), expire_tokens=state.expire),
     ]
     api = [route for name in operations for route in served_api(name)]
     faults = (state.faults, WebPageFaults)
