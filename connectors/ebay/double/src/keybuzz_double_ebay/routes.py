@@ -118,20 +118,17 @@ def routes(sb: Sandbox) -> Served:
         answer = {"access_token": issued, "expires_in": ACCESS_SECONDS}
         return json_answer(answer | {"token_type": "User Access Token", **extra})
 
-    def bearer(request: Request[Any, Any, Any]) -> Seller | None:
-        held = state.access.valid(request.headers.get("authorization", "").removeprefix("Bearer "))
-        return None if held is None else state.sellers[held.number]
-
     async def answer(
         request: Request[Any, Any, Any], api: str, operation: str, make: Make
     ) -> Response[bytes] | Stream:
         decision = await state.faults.delayed(f"ebay.{operation}")
         if decision.error_status:
             return gateway_page(decision.error_status)
-        seller = bearer(request)
-        if seller is None:
+        held = state.access.valid(request.headers.get("authorization", "").removeprefix("Bearer "))
+        if held is None:
             why = "Invalid access token. Check the value of the Authorization HTTP request header."
             return error(401, why, 1001)
+        seller = state.sellers[held.number]
         if (refused := sb.echo.refusal(seller.refresh_token)) is not None:
             return error(400, refused)
         if state.spent(seller, api):

@@ -12,7 +12,6 @@ from typing import Any
 import msgspec
 from keybuzz_sandbox.double_kit.api import (
     Answer,
-    Part,
     Refused,
     ShopCall,
     decoded,
@@ -125,16 +124,6 @@ def get_thread(book: ShopBook, call: Call) -> Answer:
 # --- M12: writing -----------------------------------------------------------------
 
 
-def _files(book: ShopBook, parts: list[Part], thread_order: Any) -> tuple[NewFile, ...]:
-    files = tuple(NewFile(p.filename or "file", p.content) for p in parts if p.name == "files")
-    on_order = sum(1 for owner, _ in book.attachments.values() if owner is thread_order)
-    if on_order + len(files) > ATTACHMENTS_PER_ORDER:
-        raise Refused(400, f"At most {ATTACHMENTS_PER_ORDER} attachments on one order")
-    if sum(len(f.content) for f in files) > MESSAGE_BYTES:
-        raise Refused(400, "A message and its files are limited to 30 MB")
-    return files
-
-
 def reply(book: ShopBook, call: Call) -> Answer:
     """M12: the shop writes in a thread, to the customer and/or the operator; its
     ``message_input`` part as Mirakl's description has it (its body's length, its
@@ -153,7 +142,12 @@ def reply(book: ShopBook, call: Call) -> Answer:
         raise Refused(400, "to must list CUSTOMER and/or OPERATOR")
     if len(thread.messages) >= MESSAGES_PER_THREAD:
         raise Refused(400, f"A thread holds at most {MESSAGES_PER_THREAD} messages")
-    files = _files(book, parts, thread.order)
+    files = tuple(NewFile(p.filename or "file", p.content) for p in parts if p.name == "files")
+    on_order = sum(1 for owner, _ in book.attachments.values() if owner is thread.order)
+    if on_order + len(files) > ATTACHMENTS_PER_ORDER:
+        raise Refused(400, f"At most {ATTACHMENTS_PER_ORDER} attachments on one order")
+    if sum(len(f.content) for f in files) > MESSAGE_BYTES:
+        raise Refused(400, "A message and its files are limited to 30 MB")
     message = book.write(thread, SHOP, *seller_reply(book, body, call.now), recipients, files)
     # What the shop sent (the admin's ``sent``: ``body`` as sent, when the thread shows it
     # rewritten).
