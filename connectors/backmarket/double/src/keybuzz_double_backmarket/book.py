@@ -187,10 +187,6 @@ class Activity(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fiel
             issues.append("hourlyWeights must not all be 0")
         return issues
 
-    def per_hour(self, spec: ShopSpec, hour_of_day: int) -> float:
-        weights = self.hourly_weights
-        return spec.buyer_events_per_day * self.multiplier * weights[hour_of_day] / sum(weights)
-
 
 def poisson(draw: random.Random, mean: float) -> int:
     if mean > 30:  # the normal approximation, where Knuth's product underflows
@@ -396,7 +392,8 @@ class ShopBook:
 
     def _events(self, hour: int, activity: Activity) -> list[tuple[float, random.Random]]:
         draw = rng(self.seed, "backmarket-hour", self.spec.number, hour)
-        buyers = activity.per_hour(self.spec, hour % 24)
+        weights, daily = activity.hourly_weights, self.spec.buyer_events_per_day
+        buyers = daily * activity.multiplier * weights[hour % 24] / sum(weights)
         count = poisson(draw, buyers * (1 + activity.staff_share))
         stamps = sorted(hour * HOUR + draw.random() * HOUR for _ in range(count))
         return [(at, rng(self.seed, "backmarket-event", self.spec.number, at)) for at in stamps]
