@@ -8,10 +8,10 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from keybuzz_sandbox.double_kit import api as kit
 from keybuzz_sandbox.double_kit.api import (
     Answer,
     Paging,
+    Refused,
     ShopCall,
     found,
     multipart,
@@ -34,13 +34,6 @@ ORDER_PAGE = 10  # page-size's default (official)
 MAX_FILES, MAX_FILE_BYTES = 10, 3 * 1024 * 1024  # official: 10 files of 3 MB
 # Official: GET /ws/orders leaves out new orders (0) and orders not paid (8).
 HIDDEN_ORDER_STATES = (0, 8)
-
-
-class Refused(kit.Refused):
-    """Back Market's refusal: its error code before its words."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(status, message, code)
 
 
 class Call(ShopCall, frozen=True, kw_only=True):
@@ -68,7 +61,7 @@ def _page(
     page = int(call.query.get("page", "1"))  # an integer, as the description checks
     shown, more = page_of(items, page, size, paged)
     if page < 1 or (page > 1 and not shown and not more):  # a hostile page says more
-        raise Refused(404, "not-found", "Invalid page.")
+        raise Refused(404, "Invalid page.", "not-found")
 
     return shown, {
         "next": page_link(call, page=str(page + 1)) if more else None,
@@ -88,7 +81,7 @@ def _folder(book: ShopBook, call: Call) -> Folder:
 def list_folders(book: ShopBook, call: Call) -> Answer:
     """GET /ws/sav: the shop's care folders by id, 10 a page, from a last message's minute
     (the filter our connector asks; the description's others are accepted and ignored)."""
-    refused = Refused(400, "invalid-parameter", "last_message_date must be YYYY-MM-DD-hh-mm")
+    refused = Refused(400, "last_message_date must be YYYY-MM-DD-hh-mm", "invalid-parameter")
     written = query_read(call.query, "last_message_date", _minute_time, refused)
     matching = [
         f
@@ -124,14 +117,14 @@ def post_message(book: ShopBook, call: Call) -> Answer:
     form: dict[str, Any] = {p.name: p.filename or p.content.decode(errors="replace") for p in parts}
     form["attachment"] = [name for name, _ in files]
     if problems := DESCRIBED.body_problems("postMessage", form, "multipart/form-data"):
-        raise Refused(400, "invalid-payload", "; ".join(problems))
+        raise Refused(400, "; ".join(problems), "invalid-payload")
     text = str(form["message"]).strip()
     if not text:
-        raise Refused(400, "invalid-payload", "message must not be empty")
+        raise Refused(400, "message must not be empty", "invalid-payload")
     if len(files) > MAX_FILES:
-        raise Refused(400, "invalid-payload", f"At most {MAX_FILES} files")
+        raise Refused(400, f"At most {MAX_FILES} files", "invalid-payload")
     if any(len(content) > MAX_FILE_BYTES for _, content in files):
-        raise Refused(400, "invalid-payload", "A file is limited to 3 MB")
+        raise Refused(400, "A file is limited to 3 MB", "invalid-payload")
     message = book.write(folder, MERCHANT, *seller_reply(book, text, call.now), files=files)
     book.sent.append(
         {
@@ -176,7 +169,7 @@ def list_orders(book: ShopBook, call: Call) -> Answer:
     created, modified = query_date(query, "date_creation"), query_date(query, "date_modification")
     size = int(query.get("page-size", "0")) or ORDER_PAGE  # to 50, as the description checks
     if size < 1:
-        raise Refused(400, "invalid-parameter", "page-size must be at least 1")
+        raise Refused(400, "page-size must be at least 1", "invalid-parameter")
     matching = [
         o
         for o in sorted(book.orders.values(), key=lambda o: o.order_id)
