@@ -50,13 +50,7 @@ def too_many(seconds: int) -> Response[bytes]:
 
 
 def mirakl_routes(sb: Sandbox) -> Served:
-    double = MiraklDouble(
-        sb.config.seed,
-        OPERATORS,
-        sb.clock,
-        sb.config.of(MiraklDoubleSettings).extra_shops,
-        sb.config.of(MiraklDoubleSettings).frequency_factor,
-    )
+    double = MiraklDouble(sb.config.seed, OPERATORS, sb.clock, sb.config.of(MiraklDoubleSettings))
     faults = partial(config_of, double.faults, MiraklFaultConfig)
 
     def shop_of(request: Request[Any, Any, Any], code: str) -> ShopBook | Response[bytes]:
