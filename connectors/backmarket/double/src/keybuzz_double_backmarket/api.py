@@ -4,15 +4,14 @@ routes.py's."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from keybuzz_sandbox.double_kit import api as kit
 from keybuzz_sandbox.double_kit.api import (
     Answer,
     Paging,
-    Part,
+    Refused,
     ShopCall,
     found,
     multipart,
@@ -37,13 +36,6 @@ MAX_FILES, MAX_FILE_BYTES = 10, 3 * 1024 * 1024  # official: 10 files of 3 MB
 HIDDEN_ORDER_STATES = (0, 8)
 
 
-class Refused(kit.Refused):
-    """Back Market's refusal: its error code before its words."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(status, message, code)
-
-
 class Call(ShopCall, frozen=True, kw_only=True):
     files_url: str  # where attachments are downloaded
 
@@ -56,13 +48,8 @@ T = TypeVar("T")
 # --- parameters -----------------------------------------------------------------------
 
 
-def _minute(query: Mapping[str, str], name: str) -> float | None:
-    """A care folder filter's date, ``YYYY-MM-DD-hh-mm`` (official), UTC (assumed)."""
-    refused = Refused(400, "invalid-parameter", f"{name} must be YYYY-MM-DD-hh-mm")
-    return query_read(query, name, _minute_time, refused)
-
-
 def _minute_time(raw: str) -> float:
+    """A care folder filter's date, ``YYYY-MM-DD-hh-mm`` (official), UTC (assumed)."""
     return datetime.strptime(raw, "%Y-%m-%d-%H-%M").replace(tzinfo=UTC).timestamp()
 
 
@@ -74,7 +61,7 @@ def _page(
     page = int(call.query.get("page", "1"))  # an integer, as the description checks
     shown, more = page_of(items, page, size, paged)
     if page < 1 or (page > 1 and not shown and not more):  # a hostile page says more
-        raise Refused(404, "not-found", "Invalid page.")
+        raise Refused(404, "Invalid page.", "not-found")
 
     return shown, {
         "next": page_link(call, page=str(page + 1)) if more else None,
@@ -94,8 +81,8 @@ def _folder(book: ShopBook, call: Call) -> Folder:
 def list_folders(book: ShopBook, call: Call) -> Answer:
     """GET /ws/sav: the shop's care folders by id, 10 a page, from a last message's minute
     (the filter our connector asks; the description's others are accepted and ignored)."""
-    query = call.query
-    written = _minute(query, "last_message_date")
+    refused = Refused(400, "last_message_date must be YYYY-MM-DD-hh-mm", "invalid-parameter")
+    written = query_read(call.query, "last_message_date", _minute_time, refused)
     matching = [
         f
         for f in sorted(book.folders.values(), key=lambda f: f.folder_id)
@@ -120,20 +107,24 @@ def post_message(book: ShopBook, call: Call) -> Answer:
     reopens (official)."""
     folder = _folder(book, call)
     parts = multipart(call.content_type, call.body, "invalid-payload")
-    files = tuple((p.filename or "file", p.content) for p in parts if _attached(p))
+    files = tuple(
+        (p.filename or "file", p.content)
+        for p in parts
+        if p.name == "attachment" and p.filename is not None
+    )
     # A file elsewhere than in ``attachment`` is a field named as sent, for the description
     # to refuse.
     form: dict[str, Any] = {p.name: p.filename or p.content.decode(errors="replace") for p in parts}
     form["attachment"] = [name for name, _ in files]
     if problems := DESCRIBED.body_problems("postMessage", form, "multipart/form-data"):
-        raise Refused(400, "invalid-payload", "; ".join(problems))
+        raise Refused(400, "; ".join(problems), "invalid-payload")
     text = str(form["message"]).strip()
     if not text:
-        raise Refused(400, "invalid-payload", "message must not be empty")
+        raise Refused(400, "message must not be empty", "invalid-payload")
     if len(files) > MAX_FILES:
-        raise Refused(400, "invalid-payload", f"At most {MAX_FILES} files")
+        raise Refused(400, f"At most {MAX_FILES} files", "invalid-payload")
     if any(len(content) > MAX_FILE_BYTES for _, content in files):
-        raise Refused(400, "invalid-payload", "A file is limited to 3 MB")
+        raise Refused(400, "A file is limited to 3 MB", "invalid-payload")
     message = book.write(folder, MERCHANT, *seller_reply(book, text, call.now), files=files)
     book.sent.append(
         {
@@ -167,10 +158,6 @@ def post_message(book: ShopBook, call: Call) -> Answer:
     return Answer(201, body)
 
 
-def _attached(part: Part) -> bool:
-    return part.name == "attachment" and part.filename is not None
-
-
 # --- orders -----------------------------------------------------------------------------
 
 
@@ -182,7 +169,7 @@ def list_orders(book: ShopBook, call: Call) -> Answer:
     created, modified = query_date(query, "date_creation"), query_date(query, "date_modification")
     size = int(query.get("page-size", "0")) or ORDER_PAGE  # to 50, as the description checks
     if size < 1:
-        raise Refused(400, "invalid-parameter", "page-size must be at least 1")
+        raise Refused(400, "page-size must be at least 1", "invalid-parameter")
     matching = [
         o
         for o in sorted(book.orders.values(), key=lambda o: o.order_id)

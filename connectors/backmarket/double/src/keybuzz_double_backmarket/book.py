@@ -20,11 +20,11 @@ from .shops import (
     CLAIM_IDS,
     EU_COUNTRIES,
     FOLDER_IDS,
+    IDS_PER_SHOP,
     LINE_IDS,
     MESSAGE_IDS,
     ORDER_IDS,
     ShopSpec,
-    id_base,
 )
 
 SEEDED_SPAN = 60 * DAY
@@ -171,10 +171,8 @@ DEFAULT_HOURLY_WEIGHTS = (
 
 class Activity(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fields=True):
     """How buyers and Back Market's staff write as the double's clock moves (body of PUT
-    /_sandbox/backmarket/activity): each shop's ``buyer_events_per_day`` times
-    ``multiplier``, spread over the day's UTC hours by ``hourly_weights``; of the buyer
-    events, ``new_folder_share`` open a folder (the others write in an open one); of all
-    events, ``staff_share`` more are Back Market's staff writing, half of them informative."""
+    /_sandbox/backmarket/activity, docs/SANDBOX.md): each shop's ``buyer_events_per_day``
+    times ``multiplier``, ``staff_share`` more by the staff."""
 
     hourly_weights: list[float] = msgspec.field(default_factory=lambda: [*DEFAULT_HOURLY_WEIGHTS])
     multiplier: Annotated[float, msgspec.Meta(ge=0)] = 1.0
@@ -188,10 +186,6 @@ class Activity(msgspec.Struct, kw_only=True, rename="camel", forbid_unknown_fiel
         elif not sum(self.hourly_weights):
             issues.append("hourlyWeights must not all be 0")
         return issues
-
-    def per_hour(self, spec: ShopSpec, hour_of_day: int) -> float:
-        weights = self.hourly_weights
-        return spec.buyer_events_per_day * self.multiplier * weights[hour_of_day] / sum(weights)
 
 
 def poisson(draw: random.Random, mean: float) -> int:
@@ -216,7 +210,7 @@ class ShopBook:
         self.sent: list[dict[str, object]] = []
         self.played_until = anchor
         self._next = {
-            kind: id_base(kind, spec.number) + 1
+            kind: kind + spec.number * IDS_PER_SHOP + 1
             for kind in (FOLDER_IDS, ORDER_IDS, LINE_IDS, MESSAGE_IDS, ATTACHMENT_IDS, CLAIM_IDS)
         }
         self._seed_history(anchor)
@@ -398,7 +392,8 @@ class ShopBook:
 
     def _events(self, hour: int, activity: Activity) -> list[tuple[float, random.Random]]:
         draw = rng(self.seed, "backmarket-hour", self.spec.number, hour)
-        buyers = activity.per_hour(self.spec, hour % 24)
+        weights, daily = activity.hourly_weights, self.spec.buyer_events_per_day
+        buyers = daily * activity.multiplier * weights[hour % 24] / sum(weights)
         count = poisson(draw, buyers * (1 + activity.staff_share))
         stamps = sorted(hour * HOUR + draw.random() * HOUR for _ in range(count))
         return [(at, rng(self.seed, "backmarket-event", self.spec.number, at)) for at in stamps]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Annotated, Literal
 
 import msgspec
@@ -52,7 +53,6 @@ class Limits(Enforced, kw_only=True, rename="camel", forbid_unknown_fields=True)
     burst_calls: Annotated[int, msgspec.Meta(ge=1)] = BURST_CALLS
 
     def __post_init__(self) -> None:
-        # An operation not given keeps Back Market's figures.
         self.per_operation = {**LIMITS, **self.per_operation}
 
     def problems(self) -> list[str]:
@@ -74,7 +74,6 @@ class Shop:
     def __init__(self, seed: str, spec: ShopSpec, anchor: float) -> None:
         self.seed, self.spec, self.anchor = seed, spec, anchor
         self.generation = 0
-        self._book: ShopBook | None = None
 
     @property
     def token(self) -> str:
@@ -82,13 +81,11 @@ class Shop:
 
     @property
     def loaded(self) -> bool:
-        return self._book is not None
+        return "book" in vars(self)
 
-    @property
+    @cached_property
     def book(self) -> ShopBook:
-        if self._book is None:
-            self._book = ShopBook(self.seed, self.spec, self.anchor)
-        return self._book
+        return ShopBook(self.seed, self.spec, self.anchor)
 
 
 class BackMarketDouble:
@@ -108,9 +105,6 @@ class BackMarketDouble:
     def now(self) -> float:
         """Back Market's time: the sandbox's scaled clock plus the admin's advances."""
         return self.clock.to_virtual(self.clock.now()) + self.advanced
-
-    def advance(self, seconds: float) -> None:
-        self.advanced += seconds
 
     def clock_state(self) -> dict[str, object]:
         now = self.now()

@@ -227,7 +227,7 @@ def _admin(double: BackMarketDouble) -> list[Any]:
 
     @post("/clock/advance", sync_to_thread=False)
     def advance(data: JSONBody[AdvanceRequest]) -> Response[bytes]:
-        double.advance(forward(data.seconds))
+        double.advanced += forward(data.seconds)
         played = {
             str(number): shop.book.play(double.now(), double.activity)
             for number, shop in double.shops.items()

@@ -66,7 +66,3 @@ def merchant_id(number: int) -> int:
 FOLDER_IDS, ORDER_IDS, LINE_IDS = 100_000_000, 30_000_000, 60_000_000
 MESSAGE_IDS, ATTACHMENT_IDS, CLAIM_IDS = 700_000_000, 900_000_000, 500_000_000
 IDS_PER_SHOP = 100_000
-
-
-def id_base(kind: int, number: int) -> int:
-    return kind + number * IDS_PER_SHOP

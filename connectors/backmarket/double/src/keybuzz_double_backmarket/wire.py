@@ -122,7 +122,7 @@ def folder_details(book: ShopBook, folder: Folder, files_url: str) -> dict[str, 
     """GET /ws/sav/{careFolderId}: the folder, its messages and claims, its order line."""
     line, customer, seller = folder.line, folder.order.customer, book.spec
     title, _, price, category = line.product
-    entry = folder_summary(book, folder) | {
+    return folder_summary(book, folder) | {
         "client": {
             "id": 0,  # official: always 0
             "username": "",  # official: always empty
@@ -167,7 +167,6 @@ def folder_details(book: ShopBook, folder: Folder, files_url: str) -> dict[str, 
             "state": line.state,
         },
     }
-    return entry
 
 
 def _line(line: Line) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 import msgspec
 from keybuzz_sandbox.answers import gateway_page, held_back, json_answer
-from keybuzz_sandbox.double_kit.admin import ShopAdmin, known, shop_log_handlers
+from keybuzz_sandbox.double_kit.admin import ShopAdmin, shop_log_handlers
 from keybuzz_sandbox.double_kit.api import PROXY_PAGE, Answer, Refused, served
 from keybuzz_sandbox.double_kit.oauth import basic_credentials
 from keybuzz_sandbox.double_kit.served import Served
@@ -118,20 +118,17 @@ def routes(sb: Sandbox) -> Served:
         answer = {"access_token": issued, "expires_in": ACCESS_SECONDS}
         return json_answer(answer | {"token_type": "User Access Token", **extra})
 
-    def bearer(request: Request[Any, Any, Any]) -> Seller | None:
-        held = state.access.valid(request.headers.get("authorization", "").removeprefix("Bearer "))
-        return None if held is None else state.sellers[held.number]
-
     async def answer(
         request: Request[Any, Any, Any], api: str, operation: str, make: Make
     ) -> Response[bytes] | Stream:
         decision = await state.faults.delayed(f"ebay.{operation}")
         if decision.error_status:
             return gateway_page(decision.error_status)
-        seller = bearer(request)
-        if seller is None:
+        held = state.access.valid(request.headers.get("authorization", "").removeprefix("Bearer "))
+        if held is None:
             why = "Invalid access token. Check the value of the Authorization HTTP request header."
             return error(401, why, 1001)
+        seller = state.sellers[held.number]
         if (refused := sb.echo.refusal(seller.refresh_token)) is not None:
             return error(400, refused)
         if state.spent(seller, api):
@@ -260,9 +257,6 @@ def routes(sb: Sandbox) -> Served:
 
     # --- admin -------------------------------------------------------------------------------
 
-    def seller_of(number: str) -> Seller:
-        return known(state.sellers.get(number), f"shop {number}")
-
     threads = {"thread": ("thread", lambda seller, thread: seller.conversation(thread))}
     at_shop = ShopAdmin("/shops/{number:str}", state.sellers.get, threads)
 
@@ -369,7 +363,7 @@ def routes(sb: Sandbox) -> Served:
         set_limits,
         grants,
         *at_shop.handlers,
-        *shop_log_handlers(seller_of, ("revoke", state.revoke), expire_tokens=state.expire),
+        *shop_log_handlers(at_shop.shop_of, ("revoke", state.revoke), expire_tokens=state.expire),
     ]
     api = [route for name in operations for route in served_api(name)]
     faults = (state.faults, WebPageFaults)

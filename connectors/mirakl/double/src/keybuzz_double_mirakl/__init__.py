@@ -14,12 +14,9 @@ from keybuzz_sandbox.double_kit.settings import ShopsSettings
 
 
 class MiraklDoubleSettings(ShopsSettings, frozen=True, kw_only=True):
-    """``SANDBOX_MIRAKL_EXTRA_SHOPS``: small shops of each operator beyond the seeded ones
-    (operators.py); ``SANDBOX_MIRAKL_FREQUENCY_FACTOR``: each documented call frequency
-    times this (double.py): below 1, a shop may be polled more often than Mirakl allows,
-    for suites whose polls come every few seconds."""
+    """``SANDBOX_MIRAKL_<FIELD>`` (docs/SANDBOX.md, "Settings")."""
 
-    frequency_factor: Annotated[float, msgspec.Meta(gt=0)] = 1.0
+    frequency_factor: Annotated[float, msgspec.Meta(gt=0)] = 1.0  # of double.FREQUENCIES
 
 
 def service_env(sandbox_url: str) -> dict[str, str]:

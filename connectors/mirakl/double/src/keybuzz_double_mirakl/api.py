@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Iterable, Mapping
+import math
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
 from keybuzz_sandbox.double_kit.api import (
     Answer,
-    Part,
     Refused,
     ShopCall,
     decoded,
@@ -38,7 +38,7 @@ MESSAGES_PER_THREAD = 1_000  # official
 ATTACHMENTS_PER_ORDER = 50  # over all threads of one order (official)
 MESSAGE_BYTES = 30 * 1024 * 1024  # one message with its files (official, OR43: "30 Megabyte")
 A21_PERIODS = {
-    "ALL_SINCE_BEGINNING": None,
+    "ALL_SINCE_BEGINNING": math.inf,
     "LAST_MONTH": 30 * DAY,
     "LAST_THREE_MONTHS": 91 * DAY,
     "LAST_SIX_MONTHS": 182 * DAY,
@@ -124,46 +124,30 @@ def get_thread(book: ShopBook, call: Call) -> Answer:
 # --- M12: writing -----------------------------------------------------------------
 
 
-def _json_part(parts: list[Part], name: str, operation_id: str) -> dict[str, Any]:
-    """The JSON part ``name``, as Mirakl's description of the operation has it (its body's
-    length, its recipients' and topic's types: ``contract``)."""
-    named = [p for p in parts if p.name == name]
+def reply(book: ShopBook, call: Call) -> Answer:
+    """M12: the shop writes in a thread, to the customer and/or the operator; its
+    ``message_input`` part as Mirakl's description has it (its body's length, its
+    recipients' and topic's types: ``contract``)."""
+    thread = _thread(book, call.path["thread_id"])
+    parts = multipart(call.content_type, call.body)
+    named = [p for p in parts if p.name == "message_input"]
     if len(named) != 1:
-        raise Refused(400, f"Exactly one {name} part is required")
-    value = decoded(named[0].content, dict[str, Any], name)
-    if problems := DESCRIBED.body_problems(operation_id, value, "multipart/form-data", name):
+        raise Refused(400, "Exactly one message_input part is required")
+    value = decoded(named[0].content, dict[str, Any], "message_input")
+    if problems := DESCRIBED.body_problems("M12", value, "multipart/form-data", "message_input"):
         raise Refused(400, "; ".join(problems))
-    return value
-
-
-def _recipients(types: Iterable[str]) -> tuple[str, ...]:
-    """A message's recipients, each once: the customer, the operator or both (the
-    description allows SHOP too: a shop does not write to itself)."""
-    recipients = tuple(dict.fromkeys(types))
+    # Each once (the description allows SHOP too: a shop does not write to itself).
+    body, recipients = value["body"], tuple(dict.fromkeys(r["type"] for r in value["to"]))
     if not recipients or SHOP in recipients:
         raise Refused(400, "to must list CUSTOMER and/or OPERATOR")
-    return recipients
-
-
-def _files(book: ShopBook, parts: list[Part], thread_order: Any) -> tuple[NewFile, ...]:
+    if len(thread.messages) >= MESSAGES_PER_THREAD:
+        raise Refused(400, f"A thread holds at most {MESSAGES_PER_THREAD} messages")
     files = tuple(NewFile(p.filename or "file", p.content) for p in parts if p.name == "files")
-    on_order = sum(1 for owner, _ in book.attachments.values() if owner is thread_order)
+    on_order = sum(1 for owner, _ in book.attachments.values() if owner is thread.order)
     if on_order + len(files) > ATTACHMENTS_PER_ORDER:
         raise Refused(400, f"At most {ATTACHMENTS_PER_ORDER} attachments on one order")
     if sum(len(f.content) for f in files) > MESSAGE_BYTES:
         raise Refused(400, "A message and its files are limited to 30 MB")
-    return files
-
-
-def reply(book: ShopBook, call: Call) -> Answer:
-    """M12: the shop writes in a thread, to the customer and/or the operator."""
-    thread = _thread(book, call.path["thread_id"])
-    parts = multipart(call.content_type, call.body)
-    value = _json_part(parts, "message_input", "M12")
-    body, recipients = value["body"], _recipients(r["type"] for r in value["to"])
-    if len(thread.messages) >= MESSAGES_PER_THREAD:
-        raise Refused(400, f"A thread holds at most {MESSAGES_PER_THREAD} messages")
-    files = _files(book, parts, thread.order)
     message = book.write(thread, SHOP, *seller_reply(book, body, call.now), recipients, files)
     # What the shop sent (the admin's ``sent``: ``body`` as sent, when the thread shows it
     # rewritten).
@@ -232,15 +216,10 @@ def statistics(book: ShopBook, call: Call) -> Answer:
         "shop_id": book.shop_id,
         "last_updated_date": iso_millis(call.now),
         "order_messages_response_delay": [
-            {"period": p, "value": response_delay(book, _since(call.now, p))} for p in periods
+            {"period": p, "value": response_delay(book, call.now - A21_PERIODS[p])} for p in periods
         ],
     }
     return Answer(200, body)
-
-
-def _since(now: float, period: str) -> float:
-    span = A21_PERIODS[period]
-    return 0.0 if span is None else now - span
 
 
 def response_delay(book: ShopBook, since: float) -> int:

@@ -118,14 +118,6 @@ class Thread(msgspec.Struct, kw_only=True):
     reply_needed_since: float | None = None
     no_reply_needed: list[tuple[float, str]] = []  # (when, user type)
 
-    def add(self, message: Message) -> None:
-        self.messages.append(message)
-        self.updated = message.created
-        if message.sender == SHOP:
-            self.reply_needed_since = None
-        elif SHOP in message.to and self.reply_needed_since is None:
-            self.reply_needed_since = message.created
-
 
 # An order's states by its age (seconds since it was placed), in time order; 3 % are
 # refused instead of shipped (the order's luck).
@@ -305,7 +297,12 @@ class ShopBook:
             created=when,
             attachments=attachments,
         )
-        thread.add(message)
+        thread.messages.append(message)
+        thread.updated = when
+        if sender == SHOP:
+            thread.reply_needed_since = None
+        elif SHOP in to and thread.reply_needed_since is None:
+            thread.reply_needed_since = when
         if sender == CUSTOMER:
             thread.order.updated = max(thread.order.updated, when)
         return message

@@ -16,13 +16,9 @@ from keybuzz_sandbox.double_kit.driver import ListedShopsDriver, suite_pace
 from keybuzz_double_mirakl import DOUBLE
 
 # The suite's pace for a Mirakl shop (docs/SANDBOX.md, "Drivers for the conformance suite"):
-# its M11 calls at least 0.5 s apart (the catalogue's frequency, the kit's pace, counted
-# from the end of the shop's last poll), so that a poll asked for right after another waits
-# half a second, not an operator's minute; polled every 2 s like every other driver's shops
-# (0.5 rounded up, plus MIRAKL_POLL_MARGIN_SECONDS: a shorter interval would shorten the
-# poll's deadline too). The double still refuses M11 inside its own frequency, 0.3 s here
-# (60 of its seconds at the suite's clock scale of 20, times SANDBOX_MIRAKL_FREQUENCY_FACTOR):
-# under the pace, so that a poll never meets the 429 a poll a few milliseconds early would.
+# M11 at least 0.5 s apart, polled every 2 s (0.5 rounded up, plus the margin: a shorter
+# interval would shorten the poll's deadline too); the double's own M11 frequency, 0.3 s
+# (its 60 s at clock scale 20, times the factor), stays under it: no poll meets a 429.
 MIRAKL_SUITE_M11_SECONDS = 0.5
 MIRAKL_SUITE_POLL_MARGIN_SECONDS = 1
 MIRAKL_SUITE_FREQUENCY_FACTOR = 0.1

@@ -3,7 +3,6 @@ the double's admin endpoints under /_sandbox/mirakl (development use, no authent
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -50,13 +49,7 @@ def too_many(seconds: int) -> Response[bytes]:
 
 
 def mirakl_routes(sb: Sandbox) -> Served:
-    double = MiraklDouble(
-        sb.config.seed,
-        OPERATORS,
-        sb.clock,
-        sb.config.of(MiraklDoubleSettings).extra_shops,
-        sb.config.of(MiraklDoubleSettings).frequency_factor,
-    )
+    double = MiraklDouble(sb.config.seed, OPERATORS, sb.clock, sb.config.of(MiraklDoubleSettings))
     faults = partial(config_of, double.faults, MiraklFaultConfig)
 
     def shop_of(request: Request[Any, Any, Any], code: str) -> ShopBook | Response[bytes]:
@@ -79,13 +72,6 @@ def mirakl_routes(sb: Sandbox) -> Served:
         if int(wanted) not in shops:
             return error(403, f"Access denied to shop {wanted}")
         return operator.book(int(wanted)) or error(403, f"Access denied to shop {wanted}")
-
-    def first_page(operation: str, query: Mapping[str, str]) -> bool:
-        if operation == "M11":
-            return "page_token" not in query
-        if operation == "OR11":
-            return query.get("offset", "0") in ("", "0")
-        return True
 
     async def call(
         request: Request[Any, Any, Any], operation: str, run: api.Operation
@@ -117,9 +103,11 @@ def mirakl_routes(sb: Sandbox) -> Served:
         parts = await shop_call(request, api.Call, double.clock.now())
         if refused := DESCRIBED.refused_query(operation, parts.query):
             return error(400, refused)
-        wait = double.admit(
-            book.operator.code, book.shop_id, operation, first_page(operation, parts.query)
-        )
+        # A first page: M11's without a page token, OR11's without an offset (each refuses
+        # the other's, as their description names neither).
+        query = parts.query
+        first = "page_token" not in query and query.get("offset", "0") in ("", "0")
+        wait = double.admit(book.operator.code, book.shop_id, operation, first)
         if wait is not None:
             return too_many(wait)
         kind = decision.malformed_kind

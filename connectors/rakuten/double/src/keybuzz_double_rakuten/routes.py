@@ -238,24 +238,6 @@ def routes(sb: Sandbox) -> Served:
 
     # --- admin ------------------------------------------------------------------------------
 
-    def opened(seller: Seller, data: dict[str, Any]) -> Item:
-        n = next(numbers)
-        now = time.time()
-        item = Item(
-            item_id=str(600_000_000 + n),
-            purchase_id=str(500_000_000 + n),
-            buyer=f"acheteur-{n}",
-            ordered_at=now - float(data.get("orderedDaysAgo", 1)) * DAY,
-            received_at=(now - float(data["receivedDaysAgo"]) * DAY)
-            if "receivedDaysAgo" in data
-            else None,
-            status=str(data.get("status", "ACCEPTED")),
-            claim=str(data.get("claim", "")),
-            amicable=bool(data.get("amicable", False)),
-        )
-        seller.items[item.item_id] = item
-        return item
-
     def said_by(seller: Seller, item: Item, data: dict[str, Any]) -> Said:
         staff = bool(data.get("staff"))
         kind = "mail" if staff else "message"
@@ -283,7 +265,20 @@ def routes(sb: Sandbox) -> Served:
 
     @at_shop.post("/threads", dict[str, Any], 201)
     def open_thread(seller: Seller, data: dict[str, Any]) -> dict[str, str]:
-        item = opened(seller, data)
+        n, now = next(numbers), time.time()
+        item = Item(
+            item_id=str(600_000_000 + n),
+            purchase_id=str(500_000_000 + n),
+            buyer=f"acheteur-{n}",
+            ordered_at=now - float(data.get("orderedDaysAgo", 1)) * DAY,
+            received_at=(now - float(data["receivedDaysAgo"]) * DAY)
+            if "receivedDaysAgo" in data
+            else None,
+            status=str(data.get("status", "ACCEPTED")),
+            claim=str(data.get("claim", "")),
+            amicable=bool(data.get("amicable", False)),
+        )
+        seller.items[item.item_id] = item
         said = said_by(seller, item, data)
         return {
             "messageId": message_id(item, said),

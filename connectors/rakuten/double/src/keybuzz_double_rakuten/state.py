@@ -73,18 +73,16 @@ def seller_token(login: str, seed: object) -> str:
     return hashlib.sha256(f"{login}|{seed}".encode()).hexdigest()[:32]
 
 
-def extra_seller(n: int, seed: object) -> Seller:
-    """Extra seller ``n`` (from 1): one item sold 3 days ago, its buyer's message read."""
-    login = f"petite-boutique-{n:05d}"
-    seller = Seller(login, seller_token(login, seed), f"Rakuten Boutique {n:05d}")
-    ordered = time.time() - 3 * DAY
-    item = Item(str(EXTRA_ITEMS + n), str(EXTRA_ITEMS + n), f"acheteur-p{n}", ordered)
-    item.said.append(Said("message", item.buyer, login, ordered + 600, "Merci !", False))
-    seller.items[item.item_id] = item
-    return seller
-
-
 def seeded_sellers(seed: object, extra: int) -> dict[str, Seller]:
-    """The double's sellers by login: the three seeded ones, then ``extra`` small ones."""
+    """The double's sellers by login: the three seeded ones, then ``extra`` small ones, each
+    with one item sold 3 days ago, its buyer's message read."""
     sellers = {login: Seller(login, seller_token(login, seed)) for login in SELLERS}
-    return sellers | {s.login: s for s in (extra_seller(n, seed) for n in range(1, extra + 1))}
+    for n in range(1, extra + 1):
+        login = f"petite-boutique-{n:05d}"
+        seller = Seller(login, seller_token(login, seed), f"Rakuten Boutique {n:05d}")
+        ordered = time.time() - 3 * DAY
+        item = Item(str(EXTRA_ITEMS + n), str(EXTRA_ITEMS + n), f"acheteur-p{n}", ordered)
+        item.said.append(Said("message", item.buyer, login, ordered + 600, "Merci !", False))
+        seller.items[item.item_id] = item
+        sellers[login] = seller
+    return sellers
