@@ -13,7 +13,6 @@ from keybuzz_sandbox.double_kit.api import CallLimits, Enforced, RetryAfters, is
 from keybuzz_sandbox.faults import JSON_KINDS, FaultInjector, SlowFaultConfig
 from keybuzz_sandbox.ratelimit import RateLimit, RateLimiter
 
-from . import MiraklDoubleSettings
 from .book import ShopBook
 from .operators import OperatorSpec, ShopSpec, api_key, extra_specs, shop_id
 
@@ -84,12 +83,17 @@ class Operator:
 
 class MiraklDouble:
     def __init__(
-        self, seed: str, specs: Iterable[OperatorSpec], clock: Clock, settings: MiraklDoubleSettings
+        self,
+        seed: str,
+        specs: Iterable[OperatorSpec],
+        clock: Clock,
+        extra_shops: int = 0,
+        frequency_factor: float = 1.0,
     ) -> None:
         self.clock = clock
-        self.frequency_factor = settings.frequency_factor
+        self.frequency_factor = frequency_factor  # SANDBOX_MIRAKL_FREQUENCY_FACTOR
         self.operators = {
-            spec.code: Operator(seed, spec, clock.anchor, settings.extra_shops) for spec in specs
+            spec.code: Operator(seed, spec, clock.anchor, extra_shops) for spec in specs
         }
         self.faults = MiraklFaults(f"{seed}|mirakl", MiraklFaultConfig())
         self.limiter = RateLimiter(clock)

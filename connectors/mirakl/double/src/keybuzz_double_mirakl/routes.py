@@ -49,7 +49,13 @@ def too_many(seconds: int) -> Response[bytes]:
 
 
 def mirakl_routes(sb: Sandbox) -> Served:
-    double = MiraklDouble(sb.config.seed, OPERATORS, sb.clock, sb.config.of(MiraklDoubleSettings))
+    double = MiraklDouble(
+        sb.config.seed,
+        OPERATORS,
+        sb.clock,
+        sb.config.of(MiraklDoubleSettings).extra_shops,
+        sb.config.of(MiraklDoubleSettings).frequency_factor,
+    )
     faults = partial(config_of, double.faults, MiraklFaultConfig)
 
     def shop_of(request: Request[Any, Any, Any], code: str) -> ShopBook | Response[bytes]:
