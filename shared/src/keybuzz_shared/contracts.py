@@ -14,6 +14,7 @@ memory and fails when they drift from ``docs/events/``.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 from dataclasses import dataclass
@@ -117,7 +118,23 @@ ROUTES: dict[str, Route] = {
 
 
 def _dump(document: Any) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(_cleaned(document), indent=2, ensure_ascii=False) + "\n"
+
+
+def _cleaned(node: Any) -> Any:
+    """Every description as ``inspect.cleandoc`` leaves a docstring: msgspec gives a
+    Struct's docstring as written up to 0.22, cleaned from 0.23; the documents say the same
+    whichever is installed."""
+    if isinstance(node, dict):
+        return {
+            key: inspect.cleandoc(value)
+            if key == "description" and isinstance(value, str)
+            else _cleaned(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_cleaned(value) for value in node]
+    return node
 
 
 def subject_schema(event_type: type[Event]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from litestar.exceptions import (
     ClientException,
     HTTPException,
     NotFoundException,
+    SerializationException,
     ValidationException,
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
@@ -73,11 +74,20 @@ class JsonRequest(Request[Any, Any, Any]):
             value = await super().json()
         except RecursionError:
             raise BadRequest(f"JSON body nested deeper than {MAX_JSON_DEPTH} levels") from None
-        except UnicodeDecodeError as exc:
-            raise BadRequest(f"JSON body is not valid UTF-8 (byte {exc.start})") from None
+        except (UnicodeDecodeError, SerializationException):
+            # msgspec's own words for bad UTF-8 change (0.23: a DecodeError Litestar
+            # wraps); the body's bytes say it, and where, whichever is installed.
+            await self._refuse_bad_utf8()
+            raise
         check_json_text(value)
         self._refuse_coerced(value)
         return value
+
+    async def _refuse_bad_utf8(self) -> None:
+        try:
+            (await self.body()).decode()
+        except UnicodeDecodeError as exc:
+            raise BadRequest(f"JSON body is not valid UTF-8 (byte {exc.start})") from None
 
     def _refuse_coerced(self, value: Any) -> None:
         """Litestar converts the body to the handler's ``data`` type leniently ("24" or
