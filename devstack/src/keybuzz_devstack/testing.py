@@ -739,9 +739,10 @@ async def start_on_stack(
     Unless ``DATABASE_URL`` is given (one from ``make_database``: a database several
     instances share, or one empty or of an older schema for a test of the migrations), the
     service's database is a copy of one its migrations were applied to once a session
-    (``service_migrations``): its start still applies them, finding none left. Only a service that refuses the product database's development default
-    (tenant-sync, the one that reads it) gets a product database unless given one; the
-    others are pointed at one that does not exist, so that one starting to read it fails."""
+    (``service_migrations``): its start still applies them, finding none left. Only a
+    service that refuses the product database's development default (tenant-sync, the one
+    that reads it) gets a product database unless given one; the others are pointed at one
+    that does not exist, so that one starting to read it fails."""
     database_url = overrides.pop("DATABASE_URL", None) or await bootstrap.create_scratch_database(
         stack.postgres_url, definition.name, service_migrations(definition)
     )
