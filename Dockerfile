@@ -15,14 +15,14 @@ RUN useradd --system --uid 10001 keybuzz
 ENV HTTP_HOST=0.0.0.0 SANDBOX_HOST=0.0.0.0
 
 FROM base AS development
-RUN --mount=type=bind,source=.,target=/src,rw cd /src && pip install --no-cache-dir \
+RUN --mount=type=bind,source=.,target=/src,rw cd /src && pip install --no-cache-dir -c constraints.txt \
         ./shared ./connectors/* ./devstack ./sandbox ./connectors/*/double \
         ./services/oauth ./services/poller ./services/orders ./services/tenant-sync
 USER keybuzz
 CMD ["python", "-m", "keybuzz_sandbox"]
 
 FROM base AS services
-RUN --mount=type=bind,source=.,target=/src,rw cd /src && pip install --no-cache-dir \
+RUN --mount=type=bind,source=.,target=/src,rw cd /src && pip install --no-cache-dir -c constraints.txt \
         ./shared ./connectors/* \
         ./services/oauth ./services/poller ./services/orders ./services/tenant-sync
 # The language model's tables unpacked beside it while the file system may be written:

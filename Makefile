@@ -9,7 +9,7 @@ PACKAGES := shared $(wildcard connectors/*) devstack sandbox $(wildcard connecto
 	services/oauth services/poller services/orders services/tenant-sync
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES)) requirements-dev.txt
 
-.PHONY: install run up down status test test-unit bench lint clean
+.PHONY: install lock run up down status test test-unit bench lint clean
 
 # Dovecot (the poller's IMAP/LMTP server, required) and Chromium (the console's browser
 # test, optional) are Debian packages, not wheels: installed with apt-get when missing
@@ -22,11 +22,22 @@ install: $(STAMP)
 # (--no-build-isolation, hence setuptools and wheel first), not in a build environment of
 # its own each; bytecode compiled at install, as pip did: some machines set
 # PYTHONDONTWRITEBYTECODE, and every process would then compile what it imports, each.
-$(STAMP): $(PYPROJECTS)
+# Every third-party package at the version constraints.txt pins (what the suite ran on: a
+# release since then cannot change a fresh clone); `make lock` moves the pins.
+$(STAMP): $(PYPROJECTS) constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check "uv>=0.5" "setuptools>=77" wheel
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt uv setuptools wheel
 	$(PY) -m uv pip install --quiet --python $(PY) --no-build-isolation --compile-bytecode \
-		$(addprefix -e ,$(PACKAGES)) -r requirements-dev.txt
+		-c constraints.txt $(addprefix -e ,$(PACKAGES)) -r requirements-dev.txt
+	touch $(STAMP)
+
+## The newest releases the packages' ranges admit, installed and pinned in constraints.txt.
+lock:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade "uv>=0.5" "setuptools>=77" wheel
+	$(PY) -m uv pip install --quiet --python $(PY) --no-build-isolation --compile-bytecode \
+		--upgrade $(addprefix -e ,$(PACKAGES)) -r requirements-dev.txt
+	$(PY) -m keybuzz_devstack lock
 	touch $(STAMP)
 
 ## Start the whole stack in the foreground; Ctrl-C stops all of it.

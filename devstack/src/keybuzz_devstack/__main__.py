@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from keybuzz_devstack import dovecot, infra, stack, system_packages
+from keybuzz_devstack import dovecot, infra, pinned, stack, system_packages
 
 
 def _stop_on_signals() -> None:
@@ -175,6 +175,7 @@ def main() -> None:
             "install-system-packages",
             "install-dovecot",
             "nats-credentials",
+            "lock",
         ],
     )
     parser.add_argument("subject", nargs="?", help="pub/req: the subject")
@@ -194,12 +195,20 @@ def main() -> None:
         "bootstrap": run_bootstrap,
         "install-system-packages": install_system_packages,
         "install-dovecot": install_dovecot,
+        "lock": lock,
     }
     try:
         sys.exit(commands[args.command]())
     except system_packages.SystemPackagesMissing as missing:  # what to install, no traceback
         print(missing, file=sys.stderr)
         sys.exit(2)
+
+
+def lock() -> int:
+    """``constraints.txt`` written again from what this environment installed (make lock)."""
+    path = pinned.write_constraints(Path.cwd())
+    print(f"{path}: {len(pinned.pinned(Path.cwd()))} packages pinned")
+    return 0
 
 
 def install_system_packages() -> int:
