@@ -12,7 +12,7 @@ delivery moves its ticket's deadline.
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -283,11 +283,12 @@ class InMemoryPollSchedule:
         lease_seconds: float,
         interval: float,
         in_backoff: bool | None = None,
+        polling: Collection[str] = (),
     ) -> list[str]:
         claimed: list[str] = []
         for _ in range(CLAIM_ROUNDS):
             leased, parked = self._claim_round(
-                owner, limit - len(claimed), lease_seconds, interval, in_backoff
+                owner, limit - len(claimed), lease_seconds, interval, in_backoff, polling
             )
             claimed += leased
             if len(claimed) == limit or not parked:
@@ -295,7 +296,13 @@ class InMemoryPollSchedule:
         return claimed
 
     def _claim_round(
-        self, owner: str, free: int, lease_seconds: float, interval: float, in_backoff: bool | None
+        self,
+        owner: str,
+        free: int,
+        lease_seconds: float,
+        interval: float,
+        in_backoff: bool | None,
+        polling: Collection[str],
     ) -> tuple[list[str], list[str]]:
         now = self.clock()
         rows = self.tables.schedule
@@ -304,6 +311,7 @@ class InMemoryPollSchedule:
             for t, r in rows.items()
             if r.next_poll_at <= now
             and self._free(r, now)
+            and t not in polling
             and (in_backoff is None or (r.consecutive_failures > 0) == in_backoff)
         ]
         window = sorted(due, key=lambda t: rows[t].next_poll_at)[: free + PARK_WINDOW]

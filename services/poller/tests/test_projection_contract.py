@@ -169,6 +169,18 @@ async def test_an_expired_lease_is_claimable_again_and_a_renewed_one_is_not(
     assert not await schedule.claim_tenant("t2", "b", LEASE)
 
 
+async def test_an_owner_never_claims_again_what_it_is_still_polling(stores: Stores) -> None:
+    # Both leases lapsed under polls still running (a loop too starved to renew them):
+    # their owner leaves the one it names, another instance takes it over.
+    await due_now(stores, "t1")
+    await due_now(stores, "t2")
+    schedule = stores.schedule
+    assert sorted(await schedule.claim_due("a", 2, 0.01, INTERVAL)) == ["t1", "t2"]
+    await asyncio.sleep(0.05)
+    assert await schedule.claim_due("a", 10, LEASE, INTERVAL, polling=["t1"]) == ["t2"]
+    assert await schedule.claim_due("b", 10, LEASE, INTERVAL) == ["t1"]
+
+
 async def test_failures_back_off_as_the_shared_rule_capped_and_a_success_resets(
     stores: Stores,
 ) -> None:

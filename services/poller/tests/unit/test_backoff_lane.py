@@ -214,3 +214,62 @@ async def test_shops_and_folders_are_claimed_up_to_slots_of_their_own() -> None:
     await poll_all_due(shop_polls)
     await poll_all_due(LeasedPolls(runtime, cast(Any, folders)))
     assert (shops.limits, folders.limits) == ([3], [5])
+
+
+class Held(LeasedPolls):
+    """Polls that run until ``release`` is set."""
+
+    polled: list[str]
+    begun: asyncio.Event
+    release: asyncio.Event
+
+    async def poll_one(self, tenant_id: str) -> PollResult:
+        self.polled.append(tenant_id)
+        self.begun.set()
+        await self.release.wait()
+        return PollResult(tenant_id=tenant_id, fetched=0, stored=0, duplicates=0, unparsed=0)
+
+
+class Told(Counted):
+    """The counted schedule, telling each claim made."""
+
+    def __init__(self, fake: FakePoller) -> None:
+        super().__init__(fake)
+        self.claimed = asyncio.Event()
+
+    async def claim_due(self, *args: Any, **kwargs: Any) -> list[str]:
+        try:
+            return await super().claim_due(*args, **kwargs)
+        finally:
+            self.claimed.set()
+
+
+async def test_a_poll_whose_lease_lapsed_while_it_runs_is_not_started_again() -> None:
+    """A loop too starved to renew a lease lets it lapse under a running poll: neither the
+    instance's next claim nor a poll-now of the key starts a second poll beside it (which
+    would spend the shop's calls twice); poll-now polls once the first has ended."""
+    clock = ManualClock(datetime(2026, 11, 24, 2, 0, tzinfo=UTC))
+    fake = fake_poller(clock)
+    await due(fake, "shop")
+    schedule = Told(fake)
+    runtime = SimpleNamespace(
+        settings=SimpleNamespace(poll_concurrency=2, poll_enabled=True), stopping=False
+    )
+    polls = Held(cast(PollerRuntime, runtime), schedule, TIMINGS)
+    polls.polled, polls.begun, polls.release = [], asyncio.Event(), asyncio.Event()
+    polls.start()
+    try:
+        await asyncio.wait_for(polls.begun.wait(), 10)
+        clock.advance(TIMINGS.lease + 1)  # lapsed, the poll still running
+        schedule.claimed.clear()
+        polls.wake.set()
+        await asyncio.wait_for(schedule.claimed.wait(), 10)  # a slot free: it claims again
+        now = asyncio.create_task(polls.poll_now("shop"))
+        await asyncio.sleep(0.3)  # poll-now asks again every 0.1 s while the poll runs
+        assert polls.polled == ["shop"]
+        polls.release.set()
+        await asyncio.wait_for(now, 10)
+        assert polls.polled == ["shop", "shop"]
+    finally:
+        polls.release.set()
+        await polls.stop()

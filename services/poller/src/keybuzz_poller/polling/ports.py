@@ -9,7 +9,7 @@ in-memory fake is held to it by ``tests/test_projection_contract.py``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -46,10 +46,14 @@ class PollSchedule(Protocol):
         lease_seconds: float,
         interval: float,
         in_backoff: bool | None = None,
+        polling: Collection[str] = (),
     ) -> list[str]:
         """Leases up to ``limit`` due pollable tenants whose lease is free or expired, oldest
         due first; a due tenant that is not pollable is parked ``interval`` on.
-        ``in_backoff`` True: only tenants whose last poll failed; False: only the others."""
+        ``in_backoff`` True: only tenants whose last poll failed; False: only the others.
+        ``polling``: the tenants ``owner`` is polling, never leased again (a lease lapses
+        while a starved event loop cannot renew it: a second poll would spend its calls
+        twice, and its end would stand for the first's)."""
         ...
 
     async def claim_tenant(

@@ -163,7 +163,12 @@ class LeasedPolls:
         await schedule.ensure_scheduled(tenant_id, self.interval_of(tenant_id))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + POLL_NOW_WAIT_SECONDS
-        while (claim := await schedule.claim_tenant(tenant_id, self.owner, self.lease)) is None:
+        while True:
+            claim = None
+            if tenant_id not in self.running:  # its lease may lapse under a running poll
+                claim = await schedule.claim_tenant(tenant_id, self.owner, self.lease)
+            if claim is not None:
+                break
             if loop.time() > deadline:
                 raise PollBusy(f"a poll of tenant {tenant_id} is still running")
             await asyncio.sleep(0.1)
@@ -199,7 +204,7 @@ class LeasedPolls:
         lane = None if backoff_slots is None else False
         if free > 0:
             for key in await self.schedule.claim_due(
-                self.owner, free, self.lease, self.interval, lane
+                self.owner, free, self.lease, self.interval, lane, self.running.keys()
             ):
                 self._start(key, in_backoff=False)
         if backoff_slots is None:
@@ -212,7 +217,7 @@ class LeasedPolls:
         if free > 0 and now >= self._next_backoff_claim:
             self._next_backoff_claim = now + self.tick
             for key in await self.schedule.claim_due(
-                self.owner, free, self.lease, self.interval, True
+                self.owner, free, self.lease, self.interval, True, self.running.keys()
             ):
                 self._start(key, in_backoff=True)
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -88,6 +88,7 @@ _CLAIM_DUE = """
         WHERE s.next_poll_at <= now()
           AND (s.lease_expires_at IS NULL OR s.lease_expires_at < now())
           AND ($5::bool IS NULL OR (s.consecutive_failures > 0) = $5::bool)
+          AND s.{t.key} <> ALL($6::text[])
         ORDER BY s.next_poll_at
         LIMIT $2 + {park_window}
         FOR UPDATE OF s SKIP LOCKED
@@ -212,9 +213,10 @@ class PostgresPollSchedule:
         lease_seconds: float,
         interval: float,
         in_backoff: bool | None = None,
+        polling: Collection[str] = (),
     ) -> list[str]:
         """Lease up to ``limit`` due tenants, oldest due first; rows another instance is
-        claiming are skipped. ``in_backoff``: only those whose last poll failed (True), or
+        claiming, and those ``polling`` names, are skipped. ``in_backoff``: only those whose last poll failed (True), or
         only the others (False); None: any.
 
         A due tenant that is not pollable (archived, no enabled address) is parked one
@@ -225,7 +227,13 @@ class PostgresPollSchedule:
         claimed: list[str] = []
         for _ in range(CLAIM_ROUNDS):
             rows = await self.db.fetch(
-                self._claim_due, owner, limit - len(claimed), lease_seconds, interval, in_backoff
+                self._claim_due,
+                owner,
+                limit - len(claimed),
+                lease_seconds,
+                interval,
+                in_backoff,
+                list(polling),
             )
             leased = [r for r in rows if r["claimed"]]
             self._leased(leased)
