@@ -13,8 +13,7 @@ import dkim
 import msgspec
 import pytest
 from cachetools import TLRUCache
-from keybuzz_connector_manomano import dkim_keys
-from keybuzz_connector_manomano.relay import ManoManoRelay
+from keybuzz_connector_manomano.relay import DKIM_KEYS, ManoManoRelay
 from keybuzz_connector_manomano.settings import ManoManoSettings
 from keybuzz_double_manomano import mails
 from keybuzz_poller.inbound.addresses import INBOUND_HEADER
@@ -41,7 +40,7 @@ def delivered(raw: bytes) -> bytes:
 
 def signed_domains(raw: bytes) -> frozenset[str]:
     """The domains of the mail's DKIM signatures that verify, with ManoMano's keys."""
-    return frozenset(signature.domain for signature in dkim_keys.KEYS.verified(raw))
+    return frozenset(signature.domain for signature in DKIM_KEYS.verified(raw))
 
 
 def message_of(kind: str, **given: bool) -> InboxMessage:
@@ -118,7 +117,7 @@ def test_without_the_doubles_record_the_signature_does_not_verify(
     """The key source is what is configured: another key for the domain, no verification."""
     other = '{"sandbox._domainkey.monechelle.zendesk.com": "v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC4"}'
     monkeypatch.setenv("MANOMANO_DKIM_KEYS", other)
-    monkeypatch.setattr(dkim_keys.KEYS, "given", {})
+    monkeypatch.setattr(DKIM_KEYS, "given", {})
     raw, _ = mails.compose("support", TO, ORDER)
     assert signed_domains(delivered(raw)) == frozenset()
 
@@ -167,8 +166,8 @@ def test_dns_is_asked_once_a_key_and_a_forgers_selectors_cost_a_bounded_lookup_e
         return None
 
     monkeypatch.setattr(dkim.dnsplug, "get_txt", counting_txt)  # DNS, not ours
-    monkeypatch.setattr(dkim_keys.KEYS, "given", {})
-    monkeypatch.delenv(dkim_keys.DKIM_KEYS_VARIABLE, raising=False)
+    monkeypatch.setattr(DKIM_KEYS, "given", {})
+    monkeypatch.delenv(DKIM_KEYS.variable, raising=False)
     kept = DkimKeys.answers  # an empty cache of the same bounds and lifetimes for this test
     monkeypatch.setattr(
         DkimKeys, "answers", TLRUCache(kept.maxsize, kept.ttu, timer=time.monotonic)

@@ -9,8 +9,6 @@ import re
 from keybuzz_shared.connectors.kit import DeclaredRelay, OrderIdPattern
 from keybuzz_shared.connectors.seam import Limits, ParsedMail, SenderType, attachment_types
 
-from keybuzz_connector_manomano import dkim_keys
-
 # ``M`` and 12 digits [observed: cnsi-sd/crm matches ``M(\d{12})`` in the subject].
 ORDER_IDS = OrderIdPattern("M[0-9]{12}", "a ManoMano one (M and 12 digits)")
 # ManoMano's customer service writes from its Zendesk [observed]; its notices come from
@@ -22,6 +20,9 @@ NOTICE_DOMAIN = "manomano.fr"
 # cnsi-sd/crm threads by the sender's local part, one per buyer].
 BUYER_DOMAIN = "contact.manomano.com"
 INVOICE_REQUEST = re.compile(r"demande\s+de\s+facture", re.IGNORECASE)
+# The keys its mails are checked with: DNS's, or those ``ManoManoSettings`` hands here from
+# MANOMANO_DKIM_KEYS (the sandbox's double gives its own).
+DKIM_KEYS = DeclaredRelay.DkimKeys("MANOMANO_DKIM_KEYS")
 
 # What a reply may carry [assumed: ManoMano publishes no limit of its relay; those of the
 # Toolbox's messaging, an invoice PDF or photos, a few MB]: extension -> content types.
@@ -78,7 +79,7 @@ class ManoManoRelay(DeclaredRelay):
 
     sender_of = sender_type
     signing_domains = frozenset({NOTICE_DOMAIN, SUPPORT_DOMAIN})
-    dkim_keys = dkim_keys.KEYS
+    dkim_keys = DKIM_KEYS
     # ``manomano.<tenantId>.<country>.<token>@<domain>``: the address the seller sets as its
     # contact address in ManoMano's Toolbox (Paramètres), or forwards ManoMano's mails to;
     # made when the tenant connects ManoMano, in the countries of its other addresses.

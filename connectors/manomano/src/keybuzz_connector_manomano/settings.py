@@ -7,7 +7,7 @@ from typing import ClassVar
 from keybuzz_shared.connectors.kit import ShopSettings
 from keybuzz_shared.settings import AtLeastOne, Seconds
 
-from keybuzz_connector_manomano.dkim_keys import KEYS
+from keybuzz_connector_manomano.relay import DKIM_KEYS
 
 # The marketplace value of ManoMano's connections, tickets and orders.
 MANOMANO = "MANOMANO"
@@ -36,4 +36,4 @@ class ManoManoSettings(ShopSettings, kw_only=True, frozen=True):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        KEYS.configure(self.manomano_dkim_keys)  # the relay's key source (dkim_keys.py)
+        DKIM_KEYS.configure(self.manomano_dkim_keys)  # the relay's key source

@@ -498,7 +498,7 @@ async def test_a_relay_checking_a_mail_against_dns_does_not_stall_the_event_loop
     """ManoMano's relay asks DNS for a signature's key (dkimpy's lookup, a blocking
     call): the poll maps its mails off the loop, so other tenants' work goes on."""
     import dkim
-    from keybuzz_connector_manomano import dkim_keys
+    from keybuzz_connector_manomano.relay import DKIM_KEYS
 
     asked_on: list[int] = []
     asking = threading.Event()
@@ -514,8 +514,8 @@ async def test_a_relay_checking_a_mail_against_dns_does_not_stall_the_event_loop
         return None
 
     monkeypatch.setattr(dkim.dnsplug, "get_txt", slow_txt)  # DNS, not ours
-    monkeypatch.setattr(dkim_keys.KEYS, "given", {})
-    monkeypatch.delenv(dkim_keys.DKIM_KEYS_VARIABLE, raising=False)
+    monkeypatch.setattr(DKIM_KEYS, "given", {})
+    monkeypatch.delenv(DKIM_KEYS.variable, raising=False)
     address = "manomano.t1.fr.abcdefgh23456789@inbound.keybuzz.test"
     signature = "v=1; a=rsa-sha256; d=monechelle.zendesk.com; s=slow; h=from; bh=AAAA; b=AAAA"
     raw = (
