@@ -243,8 +243,7 @@ class EbayClient(kit.Requester):
 
 
 def inbox(client: EbayClient) -> kit.KitSession.ListedThreads[Conversation]:
-    """Each kind of conversation listed whole (``KINDS``), then the next, each read whole;
-    eBay marks a conversation read, not a message."""
+    """Each kind of conversation listed whole (``KINDS``), then the next, each read whole."""
     size, kind = LIMITS.page_size, "conversation_type"
     latest = lambda c: c.latest_message.created_date if c.latest_message else None  # noqa: E731
     kinds = kit.Listing.Kinds[Conversation](KINDS, latest, size=size, kind_param=kind)
