@@ -81,7 +81,9 @@ def inbox(client: RakutenClient) -> kit.KitSession.ReadInTurn[int, wire.Item]:
     (getiteminfos) from ``since`` less a minute: Rakuten dates to the minute."""
 
     async def todo(_query: dict[str, str], _link: str | None) -> tuple[list[str], bool]:
-        return wire.todo_items(await client.action("getitemtodolist")), False
+        found = wire.result(await client.action("getitemtodolist"), "getitemtodolistresult")
+        ids = (item.text("itemid") for item in found.all("items/item"))
+        return list(dict.fromkeys(i for i in ids if i)), False  # each once, in their order
 
     return kit.KitSession.ReadInTurn(
         kit.Listing(kit.Listing.PageNumbers[int](), lambda _low, _high: {}, todo),

@@ -111,16 +111,6 @@ SPEC = kit.ApiSpec(
 )
 
 
-# --- items to do ----------------------------------------------------------------------------
-
-
-def todo_items(answer: Answer) -> list[str]:
-    """The item ids getitemtodolist lists (each once, in their order)."""
-    found = result(answer, "getitemtodolistresult")
-    ids = (item.text("itemid") for item in found.all("items/item"))
-    return list(dict.fromkeys(i for i in ids if i))
-
-
 # --- an item's thread -----------------------------------------------------------------------
 
 
