@@ -22,7 +22,7 @@ SCOPES = (
 # each figure reckoned in docs/EBAY.md ("Call limits at scale", "Calls counted as spent").
 POLLS = AppCallBudget(calls_per_day=1, calls_per_poll=2.2, poll_share=0.9)
 SYNCS = AppCallBudget(calls_per_day=1, calls_per_poll=1.1, poll_share=0.8)
-MAX_CALLS_PER_POLL = 200
+MAX_CALLS_PER_POLL = 200  # a flooded inbox's poll ends there, the next one reads on
 
 
 class EbayApiSettings(ShopApiSettings, frozen=True, kw_only=True):
