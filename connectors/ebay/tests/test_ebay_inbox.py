@@ -39,13 +39,14 @@ class Client:
         self.read: list[str] = []
         self.purchases = Listing.Lookup(self.look_up, {}, "the test's orders")
 
-    async def conversations(self, query: dict[str, str], _: str | None) -> tuple[list[Any], bool]:
+    async def get_json(self, path: str, query: dict[str, str], *, operation: str) -> Any:
         kind, offset = query["conversation_type"], int(query["offset"])
         assert ("start_time" in query) == (kind == "FROM_MEMBERS")  # eBay's take none
+        assert (path, operation) == ("commerce/message/v1/conversation", "getConversations")
         self.asked.append((kind, offset))
         rows = self.kinds[kind]
-        page = rows[offset : offset + SIZE]
-        return [listed(name, last, kind) for name, last, _ in page], offset + SIZE < len(rows)
+        page = [listed(name, last, kind) for name, last, _ in rows[offset : offset + SIZE]]
+        return {"conversations": page, "next": "more" if offset + SIZE < len(rows) else None}
 
     async def whole(self, conversation: Conversation) -> Conversation:
         await self.purchases.get()

@@ -25,8 +25,7 @@ MEDIA = {
     "DOC": "application/msword",
     "TXT": "text/plain",
 }  # eBay's media types [official]
-# Its listings page by offset, each page's items under a key of their own, ``next`` naming
-# the next page: getOrders 200 a page at most, getConversation's messages 50 [official].
+# A page of getOrders: 200 at most, of getConversation's messages: 50 [official].
 ORDERS_PAGE, MESSAGES_PAGE = 200, 50
 # A conversation names a listing, never an order [official]: the buyer's order of the item is
 # looked for among the seller's recent orders, once a listing (docs/EBAY.md, "Conversations").
@@ -208,10 +207,6 @@ class EbayClient(kit.Requester):
             self._username = str(user.get("username") or "") if isinstance(user, dict) else ""
         return self._username
 
-    async def conversations(self, query: dict[str, str], _: str | None) -> tuple[list[Any], bool]:
-        pages = kit.JsonAnswers(self, items="conversations", items_optional=True)
-        return await pages.page(f"{MESSAGES}conversation", query, operation="getConversations")
-
     async def whole(self, conversation: Conversation) -> Conversation:
         """``conversation`` with its messages and the buyer's order of its item."""
         try:
@@ -248,20 +243,21 @@ class EbayClient(kit.Requester):
 
 
 def inbox(client: EbayClient) -> kit.KitSession.ListedThreads[Conversation]:
-    """Each kind of conversation listed whole (``KINDS``), then the next, each read whole;
-    eBay marks a conversation read, not a message."""
+    """Each kind of conversation listed whole (``KINDS``), then the next, each read whole."""
     size, kind = LIMITS.page_size, "conversation_type"
     latest = lambda c: c.latest_message.created_date if c.latest_message else None  # noqa: E731
     kinds = kit.Listing.Kinds[Conversation](KINDS, latest, size=size, kind_param=kind)
+    pages = kit.JsonAnswers(client, items="conversations", items_optional=True)
+    listing = pages.listing(
+        f"{MESSAGES}conversation", kinds, "start_time", operation="getConversations"
+    )
 
     async def mapper() -> Callable[[Conversation], list[seam.InboxMessage]]:
         me = await client.username()
         return lambda c: messages_of(c, c.thread, me, c.order_id)
 
     return kit.KitSession.ListedThreads(
-        kit.Listing(
-            kinds, kit.Listing.window_query("start_time", None, kit.iso_z), client.conversations
-        ),
+        listing,
         kit.reader(Conversation, "a conversation"),
         complete=lambda _: False,
         read_whole=client.whole,

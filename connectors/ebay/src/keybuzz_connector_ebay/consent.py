@@ -73,8 +73,7 @@ class Granted(kit.Redacted, frozen=True):
 
 
 # Our app's entry (another source's under it), kept once for all sellers, each consent
-# naming it: its client id and secret, its RuName (the redirect it registered at eBay) and
-# our callback behind it (docs/EBAY.md, "Connecting").
+# naming it (docs/EBAY.md, "Connecting").
 APP = KeptApp(
     NAME,
     "secret/keybuzz/ebay/app",

@@ -18,14 +18,11 @@ SCOPES = (
     "https://api.ebay.com/oauth/api_scope/commerce.identity.readonly",
 )
 
-# The application's calls a day, every seller's together: what a poll (a sync round) costs
-# and the share of the Message API's (the Fulfillment API's) calls polls (syncs) may spend;
-# a flooded inbox's poll ends at its most, the rest read by the next one (docs/EBAY.md,
-# "Call limits at scale" and "Calls counted as spent", where each figure is reckoned); each
-# one's calls a day are its setting's.
+# The application's calls a day that polls (syncs) may spend, every seller's together,
+# each figure reckoned in docs/EBAY.md ("Call limits at scale", "Calls counted as spent").
 POLLS = AppCallBudget(calls_per_day=1, calls_per_poll=2.2, poll_share=0.9)
 SYNCS = AppCallBudget(calls_per_day=1, calls_per_poll=1.1, poll_share=0.8)
-MAX_CALLS_PER_POLL = 200
+MAX_CALLS_PER_POLL = 200  # a flooded inbox's poll ends there, the next one reads on
 
 
 class EbayApiSettings(ShopApiSettings, frozen=True, kw_only=True):

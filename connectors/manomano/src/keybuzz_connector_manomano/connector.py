@@ -55,17 +55,12 @@ async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:
 
 
 def session_of(client: kit.Requester, api: ShopApiSettings | None = None) -> kit.KitSession:
-    """Orders only: ManoMano's buyers write by mail (its relay), so the session declares no
-    inbox and no replies."""
     return kit.KitSession(orders=seller_orders(client))
 
 
-# A shop connector with ManoMano's relay, which makes its inbound addresses, beside its
-# partner API.
 RELAY = ManoManoRelay(LIMITS)
 CONNECTOR = kit.shop_api_connector(
     kit.Declaration(
-        # Its secret: the partner API key and the seller contract id.
         MANOMANO,
         NAME,
         CREDENTIAL_FIELDS,

@@ -59,9 +59,8 @@ DEMO_MAILS = tuple(
 
 
 def sender_type(mail: ParsedMail, signed: DeclaredRelay.Signed) -> SenderType:
-    """Who wrote the mail (docs/MANOMANO.md, "Who wrote it"): ManoMano's own senders and
-    automatic mails only when its DKIM signature covers the mail (``signed``); anyone else,
-    a forged one included, BUYER: shown, never hidden as a notice."""
+    """Who wrote the mail (docs/MANOMANO.md, "Who wrote it"): ManoMano only when its DKIM
+    signature covers the mail (``signed``), a forged one a buyer's, never hidden as a notice."""
     sender = mail.from_address or ""
     if sender == NOTICE_ADDRESS or sender.rpartition("@")[2] == SUPPORT_DOMAIN:
         if signed.by is None:
@@ -73,16 +72,12 @@ def sender_type(mail: ParsedMail, signed: DeclaredRelay.Signed) -> SenderType:
 
 
 class ManoManoRelay(DeclaredRelay):
-    """The seam's ``MailRelay`` for ManoMano: a mail on the thread of the order its subject
-    names; an invoice request marked as ManoMano files it (``INVOICE_REQUEST``); a reply's
-    subject ``Re: <subject>``, the order id kept in it."""
+    """The seam's ``MailRelay`` for ManoMano (docs/MANOMANO.md, "Buyers' mails")."""
 
     sender_of = sender_type
     signing_domains = frozenset({NOTICE_DOMAIN, SUPPORT_DOMAIN})
     dkim_keys = DKIM_KEYS
-    # ``manomano.<tenantId>.<country>.<token>@<domain>``: the address the seller sets as its
-    # contact address in ManoMano's Toolbox (Paramètres), or forwards ManoMano's mails to;
-    # made when the tenant connects ManoMano, in the countries of its other addresses.
+    # ``manomano.<tenantId>.<country>.<token>@<domain>`` (docs/MANOMANO.md, "Connecting").
     address_label = "manomano"
     setup = (
         "In ManoMano's Toolbox, Paramètres: give this address as the e-mail ManoMano "
@@ -90,9 +85,8 @@ class ManoManoRelay(DeclaredRelay):
         "service), or forward ManoMano's e-mails to it."
     )
     buyer_address_form = f"…@{BUYER_DOMAIN}"
-    # A buyer's alias, or the customer service's Zendesk address: the thread's correspondent,
-    # where a reply by mail goes (the support's thread apart from the buyer's, as cnsi-sd/crm
-    # threads them).
+    # A buyer's alias, or the customer service's Zendesk address: the thread's correspondent
+    # (docs/MANOMANO.md, "Thread").
     buyer_address = re.compile(
         rf"^\s*[^@\s]+@({re.escape(BUYER_DOMAIN)}|{re.escape(SUPPORT_DOMAIN)})\s*$", re.I
     )

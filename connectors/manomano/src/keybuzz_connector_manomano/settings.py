@@ -22,7 +22,6 @@ class ManoManoSettings(ShopSettings, kw_only=True, frozen=True):
     # Its buyers' mails are read by the relay: no MANOMANO_MARK_AS_READ.
     MARKS_READ: ClassVar[bool] = False
 
-    # The kit's settings every shop API has are read from MANOMANO_<NAME> (kit.ShopSettings).
     api_url: str = PARTNER_API_URL
     timeout_seconds: Seconds = 20.0
     call_deadline_seconds: Seconds = 30.0

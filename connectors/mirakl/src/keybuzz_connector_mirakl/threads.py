@@ -179,10 +179,8 @@ def thread_inbox(client: kit.Requester, *, operator_name: str) -> Inbox:
             raise LinkRefused("not an attachment of the operator's Mirakl API")
         return await client.download(file.url, max_bytes, operation="M13")
 
-    messages = functools.partial(messages_of, operator_name=operator_name)
-
     async def mapper() -> Callable[[Thread], Sequence[seam.InboxMessage]]:
-        return messages
+        return functools.partial(messages_of, operator_name=operator_name)
 
     m11 = kit.JsonAnswers(client, **M11_PAGE).listing(
         THREADS,

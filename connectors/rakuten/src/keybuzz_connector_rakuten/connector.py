@@ -1,7 +1,5 @@
-"""The Rakuten France connector declared for the kit (docs/RAKUTEN.md). Every call is
-``GET <host>/sales_ws?action=…&login=…&pwd=<token>`` [official]: the token travels in the
-query string, so it is the requester's secret and ``pwd`` a secret's name (masked in every
-error, log line and trace)."""
+"""The Rakuten France connector declared for the kit (docs/RAKUTEN.md): every call a GET
+of ``sales_ws``, the token in its query string the requester's secret ("Connecting a seller")."""
 
 from __future__ import annotations
 
@@ -49,7 +47,7 @@ ORDER_IDS = kit.OrderIdPattern("[1-9][0-9]{7,11}", "a Rakuten one (a purchase nu
 
 
 class RakutenClient(kit.Requester):
-    """One seller's calls: every action a GET of ``sales_ws`` with its login and token."""
+    """One seller's calls, each with its login and token."""
 
     def __init__(self, shop: kit.Declaration.Opening[ShopApiSettings]) -> None:
         self.login, token = shop.credentials["login"], shop.credentials["token"]
@@ -83,7 +81,9 @@ def inbox(client: RakutenClient) -> kit.KitSession.ReadInTurn[int, wire.Item]:
     (getiteminfos) from ``since`` less a minute: Rakuten dates to the minute."""
 
     async def todo(_query: dict[str, str], _link: str | None) -> tuple[list[str], bool]:
-        return wire.todo_items(await client.action("getitemtodolist")), False
+        found = wire.result(await client.action("getitemtodolist"), "getitemtodolistresult")
+        ids = (item.text("itemid") for item in found.all("items/item"))
+        return list(dict.fromkeys(i for i in ids if i)), False  # each once, in their order
 
     return kit.KitSession.ReadInTurn(
         kit.Listing(kit.Listing.PageNumbers[int](), lambda _low, _high: {}, todo),
@@ -185,7 +185,6 @@ DISCUSSIONS = kit.Declaration.Discussions(
 )
 CONNECTOR = kit.shop_api_connector(
     kit.Declaration(
-        # Its secret: the seller's login and web services token.
         RAKUTEN,
         "Rakuten",
         CREDENTIAL_FIELDS,

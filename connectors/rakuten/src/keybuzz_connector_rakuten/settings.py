@@ -20,11 +20,7 @@ class RakutenSettings(ShopSettings, kw_only=True, frozen=True):
     MARKS_READ: ClassVar[bool] = False
     NOT_FROM_ENVIRONMENT: ClassVar[frozenset[str]] = frozenset({"max_attachment_bytes"})
 
-    # Production's host by default; ``make run`` points it at the sandbox's double. The
-    # kit's settings every shop API has are read from RAKUTEN_<NAME> (kit.ShopSettings);
-    # Rakuten publishes no call limit for these actions [assumed]: a shop is polled once a
-    # minute (the kit's default), each poll one getitemtodolist and one getiteminfos per
-    # item to do.
+    # No published call limit [assumed]: the kit's poll a minute (docs/RAKUTEN.md, "Settings").
     api_url: str = WS_URL
     call_deadline_seconds: Seconds = 30.0
     max_attachment_bytes: AtLeastOne = 1

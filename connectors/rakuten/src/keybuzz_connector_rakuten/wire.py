@@ -1,6 +1,5 @@
-"""Rakuten France's XML answers as the kit's requester reads them (``ANSWERS``: the kit's
-XML guard, then the ``errorresponse`` envelope), and mapped to the seam's: an item's
-messages and mails to one thread, a sale to an order (each shape's source in docs/RAKUTEN.md)."""
+"""Rakuten France's XML answers (``ANSWERS``), mapped to the seam's: an item's messages and
+mails to one thread, a sale to an order (each shape's source in docs/RAKUTEN.md)."""
 
 from __future__ import annotations
 
@@ -112,16 +111,6 @@ SPEC = kit.ApiSpec(
 )
 
 
-# --- items to do ----------------------------------------------------------------------------
-
-
-def todo_items(answer: Answer) -> list[str]:
-    """The item ids getitemtodolist lists (each once, in their order)."""
-    found = result(answer, "getitemtodolistresult")
-    ids = (item.text("itemid") for item in found.all("items/item"))
-    return list(dict.fromkeys(i for i in ids if i))
-
-
 # --- an item's thread -----------------------------------------------------------------------
 
 
@@ -145,9 +134,7 @@ def item_of(answer: Answer, login: str) -> Item:
     said: list[InboxMessage] = []
     unreadable: list[str] = []
     mails: list[tuple[datetime, str]] = []
-    for kind, element in [("message", m) for m in item.all("message")] + [
-        ("mail", m) for m in item.all("mail")
-    ]:
+    for kind, element in ((k, e) for k in ("message", "mail") for e in item.all(k)):
         try:
             message = _message(kind, element, thread, standing, login)
         except ValueError as exc:
@@ -212,9 +199,7 @@ def sender_type(sender: str, login: str) -> SenderType:
 
 
 def reply_refusal(reply: Reply, standing: ThreadStanding, now: datetime) -> str | None:
-    """Why Rakuten would refuse ``reply`` on an item standing so [official]: to the buyer,
-    an item under a claim (unless amicable), declared received more than 15 days ago or
-    ordered more than 42 days ago; to its customer service, received more than 30 days ago."""
+    """Why Rakuten would refuse ``reply`` on an item standing so (docs/RAKUTEN.md, "Replies")."""
     received, ordered = _dated(standing, "received_at"), _dated(standing, "ordered_at")
     if reply.recipient == "MARKETPLACE_SUPPORT":
         support = "Rakuten's customer service takes no message about"
