@@ -233,9 +233,7 @@ def care_folder(client: kit.Requester) -> kit.KitSession.ReadInTurn.Item[Folder]
     )
 
 
-# --- replies (docs/BACKMARKET.md, "Replies") ----------------------------------------------
-# Back Market's POST takes no idempotency key: a lost answer is an unknown outcome, and the
-# poller reads the folder back before any retry.
+# --- replies (docs/BACKMARKET.md, "Replies": no idempotency key, read back before a retry) --
 
 MAX_ATTACHMENTS = 10  # files a message [official]
 MAX_FILE_BYTES = 3 * 1024 * 1024  # each file [official: "3 MB"], read as MiB
@@ -246,7 +244,7 @@ LIMITS = seam.Limits(
     max_file_bytes=MAX_FILE_BYTES,
     # Back Market states no text limit [official]; the double takes 5,000 characters.
     max_text_length=5_000,
-    page_size=PAGE_SIZE,  # GET /ws/sav's 10 folders a page [official]
+    page_size=PAGE_SIZE,
 )
 
 
