@@ -189,8 +189,6 @@ class FnacShop:
     def __init__(self, client: FnacClient, limits: seam.Limits) -> None:
         self.client = client
         self.limits = limits
-        # The messages listed by date: each one left out logged with the shop.
-        self._logged = Listing.logged_each(read_message, log, "Fnac message", client.shop)
         self.by_date = Renumbered[Any](limits.page_size)
         self._by_page = Renumbered[Any](limits.page_size, step_back=False)
 
@@ -248,7 +246,8 @@ class FnacShop:
         )
         listing = kit.Listing(self._by_page, iso_window, fetch)
         start = listing.start(as_utc(since) - LISTING_OVERLAP, None, updated=True)
-        found = await listing.every(start, self._logged)
+        logged = Listing.logged_each(read_message, log, "Fnac message", self.client.shop)
+        found = await listing.every(start, logged)  # each message left out logged
         return [m for m in found.items if m.thread == thread]
 
     # --- Fnac's calls as the kit's listings ----------------------------------------------------
