@@ -26,9 +26,7 @@ SENDERS: dict[str, seam.SenderType] = {
     "Merchant": "SELLER",
     "BackMarket": "MARKETPLACE_SUPPORT",
 }
-# A claim's declared issue (``customerIssue``) → the ticket's subject (docs/BACKMARKET.md,
-# "Ticket topics"): what the shared rules (``subject_of_label``) read, else a damaged item
-# for the issues below (which they do not read) or a technical or aesthetic fault (its tag).
+# A claim's issue or tag the shared rules do not read, a damaged item (docs/BACKMARKET.md).
 DAMAGED_ISSUES = ("BATTERY_NOT_CHARGING", "ACCOUNT_LOCKED")
 DAMAGED_TAGS = ("TECHNICAL", "AESTHETIC")
 RESOLUTIONS = {
@@ -111,8 +109,7 @@ def country_of(folder: Folder) -> str | None:
 
 
 def subject_of_claims(folder: Folder) -> Subject | None:
-    """What the folder's claims declare (the first issue that says a subject; open claims
-    first); None without a claim that says one."""
+    """The subject the first of the folder's claims' issues says, open claims first."""
     for claim in sorted(folder.lines, key=lambda c: c.state != OPEN):
         for issue in claim.issues:
             found = subject_of_label(issue.customer_issue)
@@ -170,8 +167,7 @@ def _product(snapshot: dict[str, Any] | None) -> str:
 
 
 def sender_of(folder: Folder, message: Message) -> tuple[seam.SenderType, str | None]:
-    """Who wrote the message: an informative one (Back Market's notices, which open no
-    response deadline) the marketplace's notification; its staff its customer service."""
+    """Who wrote it: an informative one (it opens no response deadline) a notification."""
     sender = SENDERS.get(message.initiator, "SYSTEM")
     if message.is_informative and sender != "SELLER":
         return "SYSTEM", f"Back Market (message informatif, {message.initiator or 'inconnu'})"

@@ -109,13 +109,11 @@ DISCUSSIONS = kit.Declaration.Discussions(
 
 
 def session_of(client: kit.Requester, api: BackMarketApiSettings | None = None) -> kit.KitSession:
-    """The shop's parts on its client: the folder-list calls it sends are what Back
-    Market's 4,000 a day count (a poll lists no incident: no call for them)."""
+    """The shop's parts, its folder-list calls counted (docs/BACKMARKET.md, "Allowance")."""
     parts = CareInbox(client), folder_replies(client), ShopOrders(client)
     return kit.KitSession(*parts).counting(client)
 
 
-# The shop's secret in Vault holds its API token, seller id and country.
 CONNECTOR = kit.shop_api_connector(
     kit.Declaration(
         BACKMARKET,

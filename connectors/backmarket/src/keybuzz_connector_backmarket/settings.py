@@ -41,7 +41,7 @@ LOCALES = {
 PLATFORMS = {locale: platform for locale, (platform, _, _) in LOCALES.items()}
 COUNTRIES = {locale[3:].upper(): country for locale, (_, country, _) in LOCALES.items()}
 LANGUAGES = {locale[:2]: language for locale, (_, _, language) in LOCALES.items()}
-# The User-Agent's names (the form has "-" and ";" between) and contact: refused at load off them.
+# The User-Agent's parts (joined by "-" and ";", so in none): one off its pattern refused at load.
 Name = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.]{1,40}$")]
 Contact = Annotated[str, msgspec.Meta(pattern=r"^[^@\s;]+@[^@\s;]+\.[^@\s;]+$")]
 

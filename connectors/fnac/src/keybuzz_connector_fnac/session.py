@@ -45,9 +45,8 @@ class Pages(msgspec.Struct, array_like=True, frozen=True):
 
 
 class Renumbered(Listing.Paging[T, Pages, Count]):
-    """Pages 1, 2 … of ``size`` items while the answer says a next page follows; with
-    ``step_back``, a total shrunk since the last page reads the items moved up onto the
-    pages read, so that none is skipped (docs/FNAC.md, "The connector seam")."""
+    """Pages 1, 2 … of ``size`` items while a next page follows; ``step_back``: a total
+    shrunk reads the items moved up onto the pages read (docs/FNAC.md, "The connector seam")."""
 
     state = Pages
     ATTEMPTS = 3  # small pages asked while more leave, before stepping back
