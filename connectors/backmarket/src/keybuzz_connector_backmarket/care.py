@@ -157,10 +157,8 @@ def details(folder: Folder) -> tuple[seam.ThreadDetail, ...]:
 
 
 def _product(snapshot: dict[str, Any] | None) -> str:
-    if not snapshot:
-        return ""
     for key in ("title", "sku", "listing"):
-        value = snapshot.get(key)
+        value = (snapshot or {}).get(key)
         if isinstance(value, str | int) and str(value).strip():
             return f" — {value}"
     return ""
