@@ -26,9 +26,7 @@ SENDERS: dict[str, seam.SenderType] = {
     "Merchant": "SELLER",
     "BackMarket": "MARKETPLACE_SUPPORT",
 }
-# A claim's declared issue (``customerIssue``) → the ticket's subject (docs/BACKMARKET.md,
-# "Ticket topics"): what the shared rules (``subject_of_label``) read, else a damaged item
-# for the issues below (which they do not read) or a technical or aesthetic fault (its tag).
+# A claim's issue or tag the shared rules do not read, a damaged item (docs/BACKMARKET.md).
 DAMAGED_ISSUES = ("BATTERY_NOT_CHARGING", "ACCOUNT_LOCKED")
 DAMAGED_TAGS = ("TECHNICAL", "AESTHETIC")
 RESOLUTIONS = {
@@ -111,8 +109,7 @@ def country_of(folder: Folder) -> str | None:
 
 
 def subject_of_claims(folder: Folder) -> Subject | None:
-    """What the folder's claims declare (the first issue that says a subject; open claims
-    first); None without a claim that says one."""
+    """The subject the first of the folder's claims' issues says, open claims first."""
     for claim in sorted(folder.lines, key=lambda c: c.state != OPEN):
         for issue in claim.issues:
             found = subject_of_label(issue.customer_issue)
@@ -160,18 +157,15 @@ def details(folder: Folder) -> tuple[seam.ThreadDetail, ...]:
 
 
 def _product(snapshot: dict[str, Any] | None) -> str:
-    if not snapshot:
-        return ""
     for key in ("title", "sku", "listing"):
-        value = snapshot.get(key)
+        value = (snapshot or {}).get(key)
         if isinstance(value, str | int) and str(value).strip():
             return f" — {value}"
     return ""
 
 
 def sender_of(folder: Folder, message: Message) -> tuple[seam.SenderType, str | None]:
-    """Who wrote the message: an informative one (Back Market's notices, which open no
-    response deadline) the marketplace's notification; its staff its customer service."""
+    """Who wrote it: an informative one (it opens no response deadline) a notification."""
     sender = SENDERS.get(message.initiator, "SYSTEM")
     if message.is_informative and sender != "SELLER":
         return "SYSTEM", f"Back Market (message informatif, {message.initiator or 'inconnu'})"
@@ -233,9 +227,7 @@ def care_folder(client: kit.Requester) -> kit.KitSession.ReadInTurn.Item[Folder]
     )
 
 
-# --- replies (docs/BACKMARKET.md, "Replies") ----------------------------------------------
-# Back Market's POST takes no idempotency key: a lost answer is an unknown outcome, and the
-# poller reads the folder back before any retry.
+# --- replies (docs/BACKMARKET.md, "Replies": no idempotency key, read back before a retry) --
 
 MAX_ATTACHMENTS = 10  # files a message [official]
 MAX_FILE_BYTES = 3 * 1024 * 1024  # each file [official: "3 MB"], read as MiB
@@ -246,7 +238,7 @@ LIMITS = seam.Limits(
     max_file_bytes=MAX_FILE_BYTES,
     # Back Market states no text limit [official]; the double takes 5,000 characters.
     max_text_length=5_000,
-    page_size=PAGE_SIZE,  # GET /ws/sav's 10 folders a page [official]
+    page_size=PAGE_SIZE,
 )
 
 

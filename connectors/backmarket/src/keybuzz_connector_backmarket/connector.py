@@ -81,9 +81,8 @@ def client_of(shop: kit.Declaration.Opening[BackMarketApiSettings]) -> kit.Reque
 
 
 async def probe(client: kit.Requester, credentials: Mapping[str, str]) -> str:
-    """One GET /ws/sav: a token whose care folders name another seller (``merchant``) is
-    refused; a shop with no folder yet is taken on the id typed (no call names the token's
-    seller)."""
+    """One GET /ws/sav, its folders' ``merchant`` the seller typed (docs/BACKMARKET.md,
+    "Connecting a shop": a shop with no folder yet is taken on the id typed)."""
     page = await client.get_json("/ws/sav", {"page": "1"})
     results = page.get("results") if isinstance(page, dict) else None
     named = kit.named_in(results, "merchant", (int,))
@@ -102,22 +101,19 @@ ORDER_IDS = kit.OrderIdPattern(
     "[1-9][0-9]{6,11}", "a Back Market one (a whole number)", before=".,"
 )
 
-# A folder's message goes to the buyer and Back Market alike (MERCHANT_TO_ALL); multipart
-# carries any text; Back Market's refusals (400) give no code of their own [official].
-# Its claims are on the care folder itself: no message of its own opens one.
+# A folder's message goes to the buyer and Back Market alike (docs/BACKMARKET.md, "Replies");
+# its claims are on the care folder itself: no message of its own opens one.
 DISCUSSIONS = kit.Declaration.Discussions(
     recipients=RECIPIENTS, support_sender="BackMarket", claim_subject="Réclamation Back Market"
 )
 
 
 def session_of(client: kit.Requester, api: BackMarketApiSettings | None = None) -> kit.KitSession:
-    """The shop's parts on its client: the folder-list calls it sends are what Back
-    Market's 4,000 a day count (a poll lists no incident: no call for them)."""
+    """The shop's parts, its folder-list calls counted (docs/BACKMARKET.md, "Allowance")."""
     parts = CareInbox(client), folder_replies(client), ShopOrders(client)
     return kit.KitSession(*parts).counting(client)
 
 
-# The shop's secret in Vault holds its API token, seller id and country.
 CONNECTOR = kit.shop_api_connector(
     kit.Declaration(
         BACKMARKET,

@@ -18,9 +18,8 @@ BUYER_HOURS: tuple[float, ...] = (
     + (2.0, 1.9, 1.8, 1.8, 1.9, 1.9)  # 12-17 h
     + (2.0, 2.3, 2.6, 2.7, 2.3, 1.4)  # 18-23 h
 )
-# Each country code a shop may have [official]: the platform serving it, its country's and
-# its language's names in French, as a folder's ticket shows its locale (Autriche,
-# allemand). A locale's part these lack (``fr-ca``) is shown as written.
+# Each country code a shop may have [official]: its platform, its country and language in
+# French, as a folder's ticket shows its locale (a part these lack, ``fr-ca``, as written).
 LOCALES = {
     "fr-fr": ("EU", "France", "français"),
     "fr-be": ("EU", "Belgique", "français"),
@@ -42,11 +41,7 @@ LOCALES = {
 PLATFORMS = {locale: platform for locale, (platform, _, _) in LOCALES.items()}
 COUNTRIES = {locale[3:].upper(): country for locale, (_, country, _) in LOCALES.items()}
 LANGUAGES = {locale[:2]: language for locale, (_, _, language) in LOCALES.items()}
-# A poll reads its folders again from a minute before its cursor (Back Market's filter is
-# to the minute): each poll lists the folders written to in that minute again, not ten.
-LISTING_OVERLAP_SECONDS = 60
-# The User-Agent's names: letters, digits, "_" and "." (the form has "-" and ";" between);
-# its contact an e-mail address. A variable off its pattern is refused at load.
+# The User-Agent's parts (joined by "-" and ";", so in none): one off its pattern refused at load.
 Name = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.]{1,40}$")]
 Contact = Annotated[str, msgspec.Meta(pattern=r"^[^@\s;]+@[^@\s;]+\.[^@\s;]+$")]
 
@@ -61,15 +56,12 @@ class BackMarketApiSettings(ShopApiSettings, frozen=True, kw_only=True):
 
 
 class BackMarketSettings(ShopSettings, kw_only=True, frozen=True):
-    # The kit's declaration (its class variables, typed there).
     MARKETPLACE = BACKMARKET
     VIEW = BackMarketApiSettings
     ENV_NAMES = {"api_url": "BACKMARKET_EU_URL"}  # the EU platform's: the API's
     MARKS_READ = False  # Back Market has no read mark: no BACKMARKET_MARK_AS_READ
 
-    # Each platform's production host [official]; ``make run`` points them at the
-    # sandbox's double. The kit's settings every shop API has are read from
-    # BACKMARKET_<NAME> (kit.ShopSettings).
+    # Each platform's production host [official]; ``make run`` points them at the double.
     api_url: str = "https://www.backmarket.fr"
     backmarket_us_url: str = "https://www.backmarket.com"
     backmarket_ap_url: str = "https://www.backmarket.co.jp"
@@ -78,15 +70,12 @@ class BackMarketSettings(ShopSettings, kw_only=True, frozen=True):
     backmarket_user_agent_integration: Name = "Care"
     backmarket_user_agent_contact: Contact = "integrations@keybuzz.io"
     # The shortest interval between a shop's polls, and the folder list's calls a day per
-    # account the poller plans them with: Back Market's 4,000 [official], or what it granted
-    # an account beyond them (a test's double, whose days pass faster).
+    # account the poller plans them with (docs/BACKMARKET.md, "Allowance").
     poll_interval_seconds: AtLeastOne = 10
     backmarket_calls_per_day: AtLeastOne = 4_000
 
     @property
-    def file_hosts(self) -> tuple[str, ...]:
-        """A message's files come from the platforms' own origins (unless
-        BACKMARKET_ATTACHMENT_ORIGINS names others)."""
+    def file_hosts(self) -> tuple[str, ...]:  # unless BACKMARKET_ATTACHMENT_ORIGINS says
         return (self.api_url, self.backmarket_us_url, self.backmarket_ap_url)
 
     def view_fields(self) -> dict[str, Any]:
@@ -99,6 +88,6 @@ class BackMarketSettings(ShopSettings, kw_only=True, frozen=True):
             "ap_url": self.backmarket_ap_url,
             "user_agent": agent,
             "calls_per_day": self.backmarket_calls_per_day,
-            "listing_overlap_seconds": LISTING_OVERLAP_SECONDS,
+            "listing_overlap_seconds": 60,  # Back Market's filter is to the minute
             "buyer_hours": BUYER_HOURS,
         }

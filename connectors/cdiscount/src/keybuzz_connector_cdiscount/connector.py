@@ -118,7 +118,6 @@ def parts(client: OctopiaClient, api: CdiscountApiSettings) -> kit.KitSession:
     return kit.KitSession(inbox, replies, ShopOrders(client), verify=client.authenticate)
 
 
-# The shop's secret in Vault holds its client id, client secret and seller id.
 CONNECTOR = kit.shop_api_connector(
     kit.Declaration(
         CDISCOUNT,

@@ -36,8 +36,7 @@ CUSTOMER_CARE = "Service client Cdiscount (Octopia)"
 SALES_CHANNELS = {"CDISFR": "Cdiscount France"}  # the one code Octopia documents
 TYPOLOGIES = {"Order": "Commande", "Offer": "Produit (avant achat)"}
 # Octopia's sub-typology of a discussion → the ticket's subject (docs/CDISCOUNT.md, "Ticket
-# topics"); a code not here, under an ``Offer`` typology, is a question before buying; else
-# the buyer's words decide.
+# topics"; another under an ``Offer`` typology: a question before buying).
 SUBJECTS: dict[str, Subject] = {
     "orderNotShipped": "WHERE_IS_MY_ORDER",
     "productIsDamaged": "DAMAGED_OR_WRONG_ITEM",
@@ -118,9 +117,8 @@ def inbox_message(
     ``files_url``: where Octopia serves attachments)."""
     order_id = discussion.order_reference or discussion.order_seller_id or None
     offer: Subject | None = "PRODUCT_QUESTION" if discussion.typology_code == "Offer" else None
-    sender = message.sender.user_type if message.sender else ""
+    sender_type = SENDERS.get(message.sender.user_type if message.sender else "", "SYSTEM")
     channel = kit.labelled(discussion.sales_channel, SALES_CHANNELS)
-    sender_type = SENDERS.get(sender, "SYSTEM")
     files = tuple(
         seam.InboxFile(
             name=f.name or str(f.attachment_id),
@@ -153,21 +151,18 @@ def inbox_message(
 def optional_params(
     fetch: kit.Listing.Fetch[M], optional: Mapping[str, str], label: str
 ) -> kit.Listing.Fetch[M]:
-    """``fetch`` asked with ``optional`` parameters until ``label`` refuses a page for them
-    (400); then, said in the log, without them for the rest of the session."""
-    asked = True
+    """``fetch`` asked with ``optional`` until ``label`` refuses them (400): then, logged, not."""
+    given = dict(optional)  # emptied once refused
     named = "&".join(f"{key}={value}" for key, value in optional.items())
 
     async def page(query: dict[str, str], link: str | None) -> tuple[Sequence[Any], M]:
-        nonlocal asked
-        if asked:
-            try:
-                return await fetch({**query, **optional}, link)
-            except seam.CallRefused as refused:
-                if refused.status != 400:
-                    raise
-                log.warning("%s refused %s (%s): listing without it", label, named, refused.detail)
-                asked = False
+        try:
+            return await fetch({**query, **given}, link)
+        except seam.CallRefused as refused:
+            if refused.status != 400 or not given:
+                raise
+            log.warning("%s refused %s (%s): listing without it", label, named, refused.detail)
+            given.clear()
         return await fetch(query, link)
 
     return page
@@ -223,8 +218,7 @@ class DiscussionInbox(kit.KitSession.ListedThreads[Discussion]):
 
 
 async def _file(client: kit.Requester, files: str, file: seam.InboxFile, max_bytes: int) -> bytes:
-    """A message's file, fetched with the shop's credentials only under ``files`` (the kit
-    refuses ``files/../orders``)."""
+    """Only under ``files`` with the shop's token (the kit refuses ``files/../orders``)."""
     if not file.url.startswith(files):
         raise LinkRefused("not an attachment of Octopia's API")
     return await client.get_bytes(file.url, max_bytes)
@@ -253,9 +247,8 @@ USER_TYPES: dict[seam.Recipient, tuple[str, ...]] = {
 }
 
 
-# A reply's files [official]: at most 3, 4 MB in all, of Octopia's formats, here by the
-# media type a reply's file is given with (the connector's ``Limits.attachment_formats``);
-# its ``fileFormat`` is its name's extension where Octopia names it (jpeg beside jpg).
+# A reply's files [official]: Octopia's formats by their media type (``Limits``'), its
+# ``fileFormat`` its name's extension where Octopia names it (jpeg beside jpg).
 EXTENSIONS = {
     "image/png": "png",
     "image/gif": "gif",

@@ -29,7 +29,6 @@ class CdiscountSettings(ShopSettings, kw_only=True, frozen=True):
     API_SERVES_FILES = True  # with the shop's token; CDISCOUNT_ATTACHMENT_ORIGINS: others
 
     # Production's endpoints by default; ``make run`` points them at the sandbox's double.
-    # The kit's settings every shop API has are read from CDISCOUNT_<NAME> (kit.ShopSettings).
     api_url: str = API_URL
     cdiscount_auth_url: str = AUTH_URL  # the token endpoint (client credentials)
     first_poll_days: Annotated[int, msgspec.Meta(ge=1, le=SEARCH_WINDOW_DAYS)] = 30

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Unpack
 
 import httpx
@@ -14,6 +14,7 @@ from keybuzz_shared.connectors import kit, seam
 from keybuzz_shared.connectors.kit import HeaderAuth, Node, Redacted
 from keybuzz_shared.mended import NOT_XML_CHARS
 from keybuzz_shared.ticket_topics import Subject
+from keybuzz_shared.times import as_utc
 from lxml import etree
 
 from keybuzz_connector_fnac import models
@@ -56,8 +57,7 @@ def carried(text: str) -> str:
 
 def xml_instant(moment: datetime) -> str:
     """xs:dateTime with its offset, in UTC, to the second (a naive one is taken as UTC)."""
-    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return aware.replace(microsecond=0).isoformat()
+    return as_utc(moment).isoformat(timespec="seconds")
 
 
 def request(ns: str, root: str, attributes: Mapping[str, str], declared: msgspec.Struct) -> bytes:
@@ -239,8 +239,7 @@ class FnacClient(kit.Requester):
     async def service(
         self, service: str, asked: msgspec.Struct, **how: Any
     ) -> Node.StatusEnvelope.Answer:
-        """``service``'s answer to ``asked``, accepted by Fnac's envelope (``how``: for
-        ``request``)."""
+        """``service``'s answer to ``asked``, accepted by Fnac's envelope."""
         body = functools.partial(request, NS, service, declared=asked)
         answer: Node.StatusEnvelope.Answer = await self.request(
             "POST", service, name=service, body=body, **how

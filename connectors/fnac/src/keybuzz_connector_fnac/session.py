@@ -45,9 +45,8 @@ class Pages(msgspec.Struct, array_like=True, frozen=True):
 
 
 class Renumbered(Listing.Paging[T, Pages, Count]):
-    """Pages 1, 2 … of ``size`` items while the answer says a next page follows; with
-    ``step_back``, a total shrunk since the last page reads the items moved up onto the
-    pages read, so that none is skipped (docs/FNAC.md, "The connector seam")."""
+    """Pages 1, 2 … of ``size`` items while a next page follows; ``step_back``: a total
+    shrunk reads the items moved up onto the pages read (docs/FNAC.md, "The connector seam")."""
 
     state = Pages
     ATTEMPTS = 3  # small pages asked while more leave, before stepping back
@@ -189,8 +188,6 @@ class FnacShop:
     def __init__(self, client: FnacClient, limits: seam.Limits) -> None:
         self.client = client
         self.limits = limits
-        # The messages listed by date: each one left out logged with the shop.
-        self._logged = Listing.logged_each(read_message, log, "Fnac message", client.shop)
         self.by_date = Renumbered[Any](limits.page_size)
         self._by_page = Renumbered[Any](limits.page_size, step_back=False)
 
@@ -248,7 +245,8 @@ class FnacShop:
         )
         listing = kit.Listing(self._by_page, iso_window, fetch)
         start = listing.start(as_utc(since) - LISTING_OVERLAP, None, updated=True)
-        found = await listing.every(start, self._logged)
+        logged = Listing.logged_each(read_message, log, "Fnac message", self.client.shop)
+        found = await listing.every(start, logged)  # each message left out logged
         return [m for m in found.items if m.thread == thread]
 
     # --- Fnac's calls as the kit's listings ----------------------------------------------------
