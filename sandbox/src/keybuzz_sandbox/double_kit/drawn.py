@@ -56,7 +56,7 @@ class DrawnDouble(Generic[B]):
 
     def admin(
         self,
-        book_of: Callable[[str], B],
+        book_of: Callable[[str], Any],  # a B with its sent log (``admin.ShopLog``)
         advance: Callable[[B, float], Any],
         rotate: tuple[str, Callable[[B], Any]],
     ) -> list[Any]:

@@ -142,8 +142,7 @@ NEW_CLAIM_SUBJECT = "Nouvelle réclamation"  # the message every incident also a
 
 class ShopGenerator(DrawnStreams):
     def __init__(self, seed: str, spec: ShopSpec, shop_id: str, anchor: float) -> None:
-        window = spec.window_days * DAY
-        super().__init__((seed, shop_id), spec.order_count, window, anchor, OFFER_QUESTIONS_EVERY)
+        super().__init__((seed, shop_id), spec.order_count, 90 * DAY, anchor, OFFER_QUESTIONS_EVERY)
         self.seed = seed
         self.spec = spec
         self.shop_id = shop_id
