@@ -1,10 +1,6 @@
 """One shop's state: its discussions as buyers, Octopia's customer care and the seller left
-them (read, answered, closed, become claims), its orders, and the queries over them.
-
-Orders are computed on demand (generator.py). Discussions are made concrete on the shop's
-first query, for every order placed so far (their future messages too, shown once their
-time comes), and extended as time passes: a shop costs nothing at start-up.
-"""
+them (read, answered, closed, become claims), made concrete as ``DrawnShop`` says, its
+orders (computed on demand), and the queries over them."""
 
 from __future__ import annotations
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 from keybuzz_sandbox.clock import Clock, SellerTimeline
-from keybuzz_sandbox.double_kit.books import shop_view
+from keybuzz_sandbox.double_kit.drawn import DrawnDouble, Grant
 from keybuzz_sandbox.double_kit.faults import OptInFaults
-from keybuzz_sandbox.double_kit.tokens import Issued
 from keybuzz_sandbox.faults import WebPageFaults
-from keybuzz_sandbox.ratelimit import RateLimit, RateLimiter
+from keybuzz_sandbox.ratelimit import RateLimit
 
 from .book import ShopBook
 from .generator import ShopGenerator
@@ -29,12 +28,6 @@ API_LIMIT = RateLimit(rate_text="5", burst=25)
 TOKEN_OPERATION = "cdiscount.token"
 
 
-class Token(msgspec.Struct, frozen=True):
-    client_id: str
-    seller_id: str
-    expires_at: float  # real epoch seconds
-
-
 class CdiscountFaultConfig(WebPageFaults, kw_only=True, rename="camel", forbid_unknown_fields=True):
     """Body of PUT /_sandbox/cdiscount/faults (docs/SANDBOX.md, "Cdiscount double")."""
 
@@ -44,48 +37,33 @@ class CdiscountFaultConfig(WebPageFaults, kw_only=True, rename="camel", forbid_u
     observed_listing_only: bool = False
 
 
-class CdiscountDouble:
+class CdiscountDouble(DrawnDouble[ShopBook]):
     def __init__(self, seed: str, specs: Iterable[ShopSpec], clock: Clock) -> None:
-        self.clock = clock
-        self.books: dict[str, ShopBook] = {}
+        books = {}
         for spec in specs:
             creds = credentials(seed, spec)
-            self.books[creds.seller_id] = ShopBook(
+            books[creds.seller_id] = ShopBook(
                 ShopGenerator(seed, spec, creds.seller_id, clock.anchor),
                 SellerTimeline(clock),
                 creds,
             )
-        self.by_client = {b.credentials.client_id: b for b in self.books.values()}
-        self.tokens: Issued[Token] = Issued(clock)
+        super().__init__(clock, books)
+        self.by_client = {b.credentials.client_id: b for b in books.values()}
         self.faults = OptInFaults(f"{seed}|cdiscount", CdiscountFaultConfig(), TOKEN_OPERATION)
-        self.limiter = RateLimiter(clock)
 
-    def shops(self) -> list[dict[str, Any]]:
-        now = self.clock.now()
-        return [shop_view(book, now) for book in self.books.values()]
-
-    # --- tokens -----------------------------------------------------------------------
-
-    def grant(self, client_id: str, client_secret: str) -> tuple[str, Token] | None:
+    def client_grant(self, client_id: str, client_secret: str) -> tuple[str, Grant] | None:
         book = self.by_client.get(client_id)
-        if book is not None:
-            book.token_requests += 1
-        if book is None or not secrets.compare_digest(
-            client_secret.encode(), book.credentials.client_secret.encode()
-        ):
-            return None
-        token = Token(client_id, book.seller_id, self.clock.deadline(TOKEN_LIFETIME))
-        return self.tokens.issue(secrets.token_urlsafe(48), token), token
-
-    def expire_tokens(self, seller_id: str) -> int:
-        return self.tokens.withdraw(lambda granted: granted.seller_id == seller_id)
+        return self.grant(
+            "" if book is None else book.seller_id,
+            client_id,
+            lambda book: secrets.compare_digest(
+                client_secret.encode(), book.credentials.client_secret.encode()
+            ),
+            TOKEN_LIFETIME,
+            secrets.token_urlsafe(48),
+        )
 
     def rotate_secret(self, seller_id: str) -> Credentials:
-        """A new client secret (the seller regenerated it in its portal): the old secret and
-        its tokens stop working."""
-        book = self.books[seller_id]
-        book.credentials = msgspec.structs.replace(
-            book.credentials, client_secret=secrets.token_hex(24)
-        )
-        self.expire_tokens(seller_id)
-        return book.credentials
+        """A new client secret (the seller regenerated it in its portal)."""
+        self.renew(seller_id, client_secret=secrets.token_hex(24))
+        return self.books[seller_id].credentials

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 import msgspec
+from keybuzz_sandbox.double_kit.drawn import answered_at
 from keybuzz_sandbox.double_kit.draws import numeric_id, rng, unit
 from keybuzz_sandbox.double_kit.history import DAY, HOUR, Lifecycle, order_path
 from keybuzz_sandbox.double_kit.people import FIRST_NAMES, LAST_NAMES
@@ -292,8 +293,8 @@ class ShopGenerator(DrawnStreams):
         """The seller's answer to the buyer's first message, added to ``messages``, if given
         before the sandbox started (60 % of discussions); ``key``: index, kind, position."""
         asked = messages[0]
-        at = asked.created + draw.uniform(1, 20) * HOUR
-        if at >= self.anchor or draw.random() >= 0.6:
+        at = answered_at(draw, asked.created, self.anchor)
+        if at is None:
             return None
         answer = self.message(*key, SELLER, self.seller_id, _ANSWER, at)
         messages.append(msgspec.structs.replace(answer, receivers=((asked.sender_id, CUSTOMER),)))

@@ -11,13 +11,7 @@ from urllib.parse import parse_qs
 import msgspec
 from keybuzz_sandbox.answers import faulted, gateway_page, json_answer
 from keybuzz_sandbox.double_kit import admin
-from keybuzz_sandbox.double_kit.admin import (
-    ShopAdmin,
-    drawn_shops_handlers,
-    known,
-    one_of,
-    shop_log_handlers,
-)
+from keybuzz_sandbox.double_kit.admin import ShopAdmin, known, one_of
 from keybuzz_sandbox.double_kit.api import (
     PROXY_PAGE,
     Answer,
@@ -115,7 +109,7 @@ def cdiscount_routes(sb: Sandbox) -> Served:
         if not double.limiter.allow(("cdiscount-token", client_id), TOKEN_LIMIT):
             wait = {"Retry-After": str(double.limiter.retry_after(TOKEN_LIMIT))}
             return _oidc_error(429, "too_many_requests", "Too many token requests", wait)
-        granted = double.grant(client_id, secret)
+        granted = double.client_grant(client_id, secret)
         if granted is None:
             return _oidc_error(
                 401,
@@ -144,21 +138,20 @@ def cdiscount_routes(sb: Sandbox) -> Served:
         if granted is None:
             challenge = 'Bearer realm="maas", error="invalid_token", error_description="Token is invalid or expired"'
             return problem(401, "Token is invalid or expired", {"WWW-Authenticate": challenge})
-        book = double.by_client.get(granted.client_id)
-        secret = book.credentials.client_secret if book is not None else ""
-        if (refused := sb.echo.refusal(secret)) is not None:
+        book = double.books[granted.shop]
+        if (refused := sb.echo.refusal(book.credentials.client_secret)) is not None:
             return problem(400, refused)
         seller_id = request.headers.get("sellerid", "").strip()
         if not seller_id:
             return problem(403, "SellerId header required")
-        if seller_id != granted.seller_id:
+        if seller_id != granted.shop:
             challenge = 'Bearer realm="maas", error="insufficient_scope"'
             return problem(
                 403,
                 f"this token gives no access to seller {seller_id}",
                 {"WWW-Authenticate": challenge},
             )
-        return double.books[granted.seller_id]
+        return book
 
     async def answer_call(
         request: Request[Any, Any, Any], run: api.Operation, decision: FaultDecision
@@ -279,13 +272,10 @@ def _admin(double: CdiscountDouble) -> list[Any]:
         return {"discussionId": discussion.discussion_id, "graduation": data.graduation}
 
     return [
-        *drawn_shops_handlers(
-            double.shops, book_of, lambda book, seconds: book.advance(seconds, double.clock.now())
+        *double.admin(
+            book_of,
+            lambda book, seconds: book.advance(seconds, double.clock.now()),
+            ("rotate-secret", lambda book: double.rotate_secret(book.seller_id)),
         ),
         *at_shop.handlers,
-        *shop_log_handlers(
-            book_of,
-            ("rotate-secret", lambda book: double.rotate_secret(book.seller_id)),
-            expire_tokens=lambda book: double.expire_tokens(book.seller_id),
-        ),
     ]

@@ -9,10 +9,10 @@ from typing import Annotated, Any, ClassVar
 import msgspec
 from keybuzz_sandbox.clock import Clock, SellerTimeline
 from keybuzz_sandbox.double_kit.books import shop_view
+from keybuzz_sandbox.double_kit.drawn import DrawnDouble, Grant
 from keybuzz_sandbox.double_kit.faults import OptInFaults
-from keybuzz_sandbox.double_kit.tokens import Issued
 from keybuzz_sandbox.faults import XML_KINDS, NextCount, SlowFaultConfig
-from keybuzz_sandbox.ratelimit import RateLimit, RateLimiter
+from keybuzz_sandbox.ratelimit import RateLimit
 from keybuzz_sandbox.state import PersistentState
 
 from .book import ShopBook
@@ -62,12 +62,6 @@ class FnacFaults(OptInFaults):
         return tuple(config.refuse_codes)
 
 
-class Token(msgspec.Struct, frozen=True):
-    shop_id: str
-    partner_id: str
-    expires_at: float  # real epoch seconds
-
-
 class Kept(msgspec.Struct, kw_only=True):
     """What the double keeps in the sandbox's state across restarts (under "fnac")."""
 
@@ -75,7 +69,7 @@ class Kept(msgspec.Struct, kw_only=True):
     keys: dict[str, str] = msgspec.field(default_factory=dict)  # rotated at run time
 
 
-class FnacDouble:
+class FnacDouble(DrawnDouble[ShopBook]):
     def __init__(
         self,
         seed: str,
@@ -84,23 +78,21 @@ class FnacDouble:
         state: PersistentState,
         public_url: str = "",
     ) -> None:
-        self.clock = clock
         self.state = state
         self.kept = msgspec.convert(state.doubles.get("fnac", {}), Kept)
-        self.books: dict[str, ShopBook] = {}
+        books: dict[str, ShopBook] = {}
         for spec in specs:
             creds = credentials(seed, spec)
             key = self.kept.keys.get(creds.shop_id, creds.key)
             jumps = list(self.kept.advances.get(creds.shop_id, []))
-            self.books[creds.shop_id] = ShopBook(
+            books[creds.shop_id] = ShopBook(
                 ShopGenerator(seed, spec, creds.shop_id, clock.anchor),
                 SellerTimeline(clock, jumps),
                 msgspec.structs.replace(creds, key=key),
                 public_url,
             )
-        self.tokens: Issued[Token] = Issued(clock)
+        super().__init__(clock, books)
         self.faults = FnacFaults(f"{seed}|fnac", FnacFaultConfig(), AUTH_OPERATION)
-        self.limiter = RateLimiter(clock)
 
     def shops(self) -> list[dict[str, Any]]:
         now = self.clock.now()
@@ -116,42 +108,34 @@ class FnacDouble:
 
     # --- authentication -------------------------------------------------------------
 
-    def authenticate(self, partner_id: str, shop_id: str, key: str) -> tuple[str, Token] | None:
+    def authenticate(self, partner_id: str, shop_id: str, key: str) -> tuple[str, Grant] | None:
         """A token for a shop's right ids (any case) and key. Whatever the shop's marketplace:
         Fnac's ``auth`` names none, and a request cannot say which one the caller means."""
-        book = self.books.get(shop_id.upper())
-        if book is None:
-            return None
-        book.token_requests += 1
-        creds = book.credentials
-        if not (
-            secrets.compare_digest(partner_id.upper(), creds.partner_id)
-            and secrets.compare_digest(key, creds.key)
-        ):
-            return None
-        token = Token(creds.shop_id, creds.partner_id, self.clock.deadline(TOKEN_LIFETIME))
-        return self.tokens.issue(_uuid(), token), token
+        partner = partner_id.upper()
+
+        def matches(book: ShopBook) -> bool:
+            creds = book.credentials
+            return secrets.compare_digest(partner, creds.partner_id) and secrets.compare_digest(
+                key, creds.key
+            )
+
+        return self.grant(shop_id.upper(), partner, matches, TOKEN_LIFETIME, _uuid())
 
     def book_for(self, partner_id: str, shop_id: str, token: str) -> ShopBook | None:
         """The shop a request's token opens, or None (re-authentication needed)."""
         granted = self.tokens.valid(token.upper())
         if (
             granted is None
-            or granted.shop_id != shop_id.upper()
-            or granted.partner_id != partner_id.upper()
+            or granted.shop != shop_id.upper()
+            or granted.caller != partner_id.upper()
         ):
             return None
-        return self.books[granted.shop_id]
-
-    def expire_tokens(self, shop_id: str) -> int:
-        return self.tokens.withdraw(lambda granted: granted.shop_id == shop_id)
+        return self.books[granted.shop]
 
     def rotate_key(self, shop_id: str) -> Credentials:
-        book = self.books[shop_id]
-        book.credentials = msgspec.structs.replace(book.credentials, key=_uuid())
-        self.kept.keys[shop_id] = book.credentials.key
-        self.expire_tokens(shop_id)
-        return book.credentials
+        self.renew(shop_id, key=_uuid())
+        self.kept.keys[shop_id] = self.books[shop_id].credentials.key
+        return self.books[shop_id].credentials
 
 
 def _uuid() -> str:

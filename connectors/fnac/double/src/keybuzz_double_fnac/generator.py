@@ -9,6 +9,7 @@ from functools import cached_property
 from importlib import resources
 
 import msgspec
+from keybuzz_sandbox.double_kit.drawn import answered_at
 from keybuzz_sandbox.double_kit.draws import rng as seeded_rng
 from keybuzz_sandbox.double_kit.draws import unit
 from keybuzz_sandbox.double_kit.history import DAY, HOUR, Lifecycle, order_path
@@ -141,8 +142,7 @@ NEW_CLAIM_SUBJECT = "Nouvelle réclamation"  # the message every incident also a
 
 class ShopGenerator(DrawnStreams):
     def __init__(self, seed: str, spec: ShopSpec, shop_id: str, anchor: float) -> None:
-        window = spec.window_days * DAY
-        super().__init__((seed, shop_id), spec.order_count, window, anchor, OFFER_QUESTIONS_EVERY)
+        super().__init__((seed, shop_id), spec.order_count, 90 * DAY, anchor, OFFER_QUESTIONS_EVERY)
         self.seed = seed
         self.spec = spec
         self.shop_id = shop_id
@@ -218,10 +218,8 @@ class ShopGenerator(DrawnStreams):
 
     def _seeded_answer(self, rng: random.Random, created: float) -> tuple[float, str] | None:
         """When and how the seller answered a message, if before the sandbox started."""
-        at = created + rng.uniform(1, 20) * HOUR
-        if at >= self.anchor or rng.random() >= 0.6:
-            return None
-        return at, rng.choice(TEXTS.answers)
+        at = answered_at(rng, created, self.anchor)
+        return None if at is None else (at, rng.choice(TEXTS.answers))
 
     def _with_answer(
         self, asked: MessageFacts, seeded: tuple[float, str] | None, answer_id: str, subject: str

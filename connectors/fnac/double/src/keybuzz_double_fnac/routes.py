@@ -9,13 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 from keybuzz_sandbox.answers import XML, gateway_page, xml_malformed
-from keybuzz_sandbox.double_kit.admin import (
-    AdminRefusal,
-    ShopAdmin,
-    drawn_shops_handlers,
-    known,
-    shop_log_handlers,
-)
+from keybuzz_sandbox.double_kit.admin import AdminRefusal, ShopAdmin, known
 from keybuzz_sandbox.double_kit.draws import file_bytes
 from keybuzz_sandbox.double_kit.served import Served
 from keybuzz_sandbox.echo import EchoSecret
@@ -286,15 +280,7 @@ def fnac_routes(sb: Sandbox) -> Served:
         sb.save()
         return {"shopId": creds.shop_id, "key": creds.key}
 
-    admin = [
-        *drawn_shops_handlers(double.shops, book_of, advance),
-        *at_shop.handlers,
-        *shop_log_handlers(
-            book_of,
-            ("rotate-key", rotate_key),
-            expire_tokens=lambda book: double.expire_tokens(book.shop_id),
-        ),
-    ]
+    admin = [*double.admin(book_of, advance, ("rotate-key", rotate_key)), *at_shop.handlers]
     faults = (double.faults, FnacFaultConfig)
     return Served(
         api=[api, download], admin=admin, faults=faults, limiter=double.limiter, kept=double.record

@@ -10,7 +10,6 @@ from keybuzz_sandbox.double_kit.draws import uuid_of
 class ShopSpec(DrawnShopSpec, frozen=True, kw_only=True):
     marketplace: str  # FNAC or DARTY
     partner_name: str  # shops of one partner share its partner_id
-    window_days: int = 90  # order_count's window
 
 
 class Credentials(msgspec.Struct, frozen=True, kw_only=True):
