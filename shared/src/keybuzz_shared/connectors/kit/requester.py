@@ -17,7 +17,6 @@ import httpx
 import msgspec
 
 from keybuzz_shared.connectors.kit.auth import Auth, ClientCredentials, LoginToken, SignsRequests
-from keybuzz_shared.connectors.kit.listing import follows, same_next
 from keybuzz_shared.connectors.seam import (
     AllowanceSpent,
     CallAnswerUnreadable,
@@ -411,10 +410,7 @@ class Requester(JsonCalls[_InFlight]):
             raise self.spec.errors.unreadable(
                 call.name, f"{len(items)} items listed, {asked} asked"
             )
-        following = self._next_cursor(call, answer.next_link)
-        if not follows(call.name, items, following is not None, self.shop):
-            return items, None
-        return items, None if same_next(call.name, cursor, following) else following
+        return items, self._next_cursor(call, answer.next_link)
 
     async def request(
         self,
