@@ -18,7 +18,8 @@ import msgspec
 from lxml import etree
 
 from keybuzz_shared.connectors import seam
-from keybuzz_shared.connectors.kit.requester import ApiSpec, CallErrors, Garbled, Refusal, Refusals
+from keybuzz_shared.connectors.kit.auth import CallErrors
+from keybuzz_shared.connectors.kit.requester import ApiSpec, Garbled, Refusal, Refusals
 from keybuzz_shared.connectors.seam import RequestRefused
 from keybuzz_shared.mended import xml_mended
 from keybuzz_shared.redaction import mask_tokens, remote_excerpt
