@@ -337,8 +337,7 @@ class StatusEnvelope:
         def expired(response: httpx.Response, document: Any) -> bool:
             if not isinstance(document, StatusEnvelope.Answer):
                 return response.status_code in (401, 403)
-            said = document.errors
-            return any(e.code in self.token or "token" in e.text.lower() for e in said)
+            return any(e.code in self.token or "token" in e.text.lower() for e in document.errors)
 
         def error(call: str, status: int, document: Any) -> Exception:
             if isinstance(document, StatusEnvelope.Answer):
