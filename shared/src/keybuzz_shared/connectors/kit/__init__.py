@@ -2,6 +2,7 @@
 names, a part's options reached through it (``Listing.Offsets``, ``KitSession.ReadInTurn``)."""
 
 from keybuzz_shared.connectors.kit.auth import (
+    CallErrors,
     ClientCredentials,
     HeaderAuth,
     Redacted,
@@ -36,12 +37,7 @@ from keybuzz_shared.connectors.kit.orders import (
     decimal_of,
     unit_price,
 )
-from keybuzz_shared.connectors.kit.requester import (
-    ApiSpec,
-    CallErrors,
-    Refusals,
-    Requester,
-)
+from keybuzz_shared.connectors.kit.requester import ApiSpec, Refusals, Requester
 from keybuzz_shared.connectors.kit.threads import (
     DeclaredReplies,
     item_at,

@@ -1,17 +1,20 @@
-"""How a shop's calls are authenticated (one strategy per kind of API), its credential
-fields and its stored credentials read as the connector's Struct."""
+"""How a shop's calls are authenticated (one strategy per kind of API) and the seam errors
+they raise (``CallErrors``: a token's exchange is one of them), its credential fields and
+its stored credentials read as the connector's Struct."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import collections
+import functools
 import hashlib
 import hmac
 import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import (
     Any,
     ClassVar,
@@ -28,12 +31,18 @@ import msgspec
 
 from keybuzz_shared.connectors.credential_form import canonical
 from keybuzz_shared.connectors.seam import (
+    CallAnswerUnreadable,
+    CallOutcomeUnknown,
+    CallRefused,
+    CallUnavailable,
     CredentialField,
     MarketplaceUnavailable,
+    ShopCredentialsRefused,
     StoredToken,
     TokenStore,
     TokenStoreUnavailable,
 )
+from keybuzz_shared.json_calls import Unavailable
 from keybuzz_shared.redaction import REDACTED
 
 log = logging.getLogger(__name__)
@@ -62,14 +71,28 @@ def _say_granting(token_url: str, failed: MarketplaceUnavailable | None = None) 
     )
 
 
-class TokenErrors(Protocol):
-    """The errors a token's exchange raises: the requester's ``CallErrors``."""
+@dataclass(frozen=True)
+class CallErrors:
+    """A marketplace's seam errors, each given the call's name and what happened."""
 
-    @property
-    def refused(self) -> Callable[[str, int, str], Exception]: ...
+    unavailable: Unavailable
+    unreadable: Callable[[str, str], Exception]
+    outcome_unknown: Callable[[str, str], Exception]
+    refused: Callable[[str, int, str], Exception]  # call, status, detail
+    credentials_refused: Callable[[str], Exception]  # detail
 
-    @property
-    def unreadable(self) -> Callable[[str, str], Exception]: ...
+    @classmethod
+    def labelled(cls, label: str, *, credentials: str = "credentials") -> CallErrors:
+        """``credentials``: what a refusal says was refused ("token", "API key")."""
+        return cls(
+            unavailable=functools.partial(CallUnavailable, label=label),
+            unreadable=functools.partial(CallAnswerUnreadable, label=label),
+            outcome_unknown=functools.partial(CallOutcomeUnknown, label=label),
+            refused=functools.partial(CallRefused, label=label),
+            credentials_refused=functools.partial(
+                ShopCredentialsRefused, label=label, credentials=credentials
+            ),
+        )
 
 
 class Requester(Protocol):
@@ -81,7 +104,7 @@ class Requester(Protocol):
     ) -> Any: ...
 
     @property
-    def errors(self) -> TokenErrors: ...
+    def errors(self) -> CallErrors: ...
 
 
 class Auth(ABC):

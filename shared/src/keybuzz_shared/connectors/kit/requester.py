@@ -4,7 +4,6 @@ connector kit"), and what a connector declares of its API for it (``ApiSpec``)."
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from collections import Counter, deque
@@ -17,15 +16,8 @@ import httpx
 import msgspec
 
 from keybuzz_shared.connectors.kit.auth import Auth, ClientCredentials, LoginToken, SignsRequests
-from keybuzz_shared.connectors.kit.listing import follows, same_next
-from keybuzz_shared.connectors.seam import (
-    AllowanceSpent,
-    CallAnswerUnreadable,
-    CallOutcomeUnknown,
-    CallRefused,
-    CallUnavailable,
-    ShopCredentialsRefused,
-)
+from keybuzz_shared.connectors.kit.auth import CallErrors as CallErrors  # re-exported
+from keybuzz_shared.connectors.seam import AllowanceSpent, CallRefused
 from keybuzz_shared.file_links import NO_FILES, FileLinks, FileTooLarge, FileUnavailable
 from keybuzz_shared.http_calls import (
     AnswerTooLarge,
@@ -34,7 +26,7 @@ from keybuzz_shared.http_calls import (
     read_bounded,
     retry_after,
 )
-from keybuzz_shared.json_calls import JSON_TYPES, CallOptions, CallTerms, JsonCalls, Unavailable
+from keybuzz_shared.json_calls import JSON_TYPES, CallOptions, CallTerms, JsonCalls
 from keybuzz_shared.mended import json_decoded
 from keybuzz_shared.redaction import KnownSecrets, mask_tokens, remote_excerpt
 
@@ -127,30 +119,6 @@ def _said(value: Any) -> str:
         first = value[0]
         return str(first.get("code") or first.get("message") or "").strip()
     return ""
-
-
-@dataclass(frozen=True)
-class CallErrors:
-    """A marketplace's seam errors, each given the call's name and what happened."""
-
-    unavailable: Unavailable
-    unreadable: Callable[[str, str], Exception]
-    outcome_unknown: Callable[[str, str], Exception]
-    refused: Callable[[str, int, str], Exception]  # call, status, detail
-    credentials_refused: Callable[[str], Exception]  # detail
-
-    @classmethod
-    def labelled(cls, label: str, *, credentials: str = "credentials") -> CallErrors:
-        """``credentials``: what a refusal says was refused ("token", "API key")."""
-        return cls(
-            unavailable=functools.partial(CallUnavailable, label=label),
-            unreadable=functools.partial(CallAnswerUnreadable, label=label),
-            outcome_unknown=functools.partial(CallOutcomeUnknown, label=label),
-            refused=functools.partial(CallRefused, label=label),
-            credentials_refused=functools.partial(
-                ShopCredentialsRefused, label=label, credentials=credentials
-            ),
-        )
 
 
 @dataclass(frozen=True)
@@ -411,10 +379,7 @@ class Requester(JsonCalls[_InFlight]):
             raise self.spec.errors.unreadable(
                 call.name, f"{len(items)} items listed, {asked} asked"
             )
-        following = self._next_cursor(call, answer.next_link)
-        if not follows(call.name, items, following is not None, self.shop):
-            return items, None
-        return items, None if same_next(call.name, cursor, following) else following
+        return items, self._next_cursor(call, answer.next_link)
 
     async def request(
         self,

@@ -18,7 +18,8 @@ import msgspec
 from lxml import etree
 
 from keybuzz_shared.connectors import seam
-from keybuzz_shared.connectors.kit.requester import ApiSpec, CallErrors, Garbled, Refusal, Refusals
+from keybuzz_shared.connectors.kit.auth import CallErrors
+from keybuzz_shared.connectors.kit.requester import ApiSpec, Garbled, Refusal, Refusals
 from keybuzz_shared.connectors.seam import RequestRefused
 from keybuzz_shared.mended import xml_mended
 from keybuzz_shared.redaction import mask_tokens, remote_excerpt
@@ -336,8 +337,7 @@ class StatusEnvelope:
         def expired(response: httpx.Response, document: Any) -> bool:
             if not isinstance(document, StatusEnvelope.Answer):
                 return response.status_code in (401, 403)
-            said = document.errors
-            return any(e.code in self.token or "token" in e.text.lower() for e in said)
+            return any(e.code in self.token or "token" in e.text.lower() for e in document.errors)
 
         def error(call: str, status: int, document: Any) -> Exception:
             if isinstance(document, StatusEnvelope.Answer):
