@@ -16,9 +16,9 @@ import msgspec
 
 from keybuzz_shared.connectors.connector_settings import ConnectorSettings, file_origins
 from keybuzz_shared.connectors.credential_form import canonical_account
-from keybuzz_shared.connectors.kit.auth import ClientCredentials, require_fields
+from keybuzz_shared.connectors.kit.auth import CallErrors, ClientCredentials, require_fields
 from keybuzz_shared.connectors.kit.catalogue import instance_of
-from keybuzz_shared.connectors.kit.requester import CallErrors, Requester
+from keybuzz_shared.connectors.kit.requester import Requester
 from keybuzz_shared.connectors.kit.threads import (
     Discussions,
     ListedThreads,

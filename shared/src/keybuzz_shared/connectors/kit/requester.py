@@ -15,8 +15,13 @@ from typing import Any, NamedTuple, NoReturn, Protocol, TypeVar, Unpack
 import httpx
 import msgspec
 
-from keybuzz_shared.connectors.kit.auth import Auth, ClientCredentials, LoginToken, SignsRequests
-from keybuzz_shared.connectors.kit.auth import CallErrors as CallErrors  # re-exported
+from keybuzz_shared.connectors.kit.auth import (
+    Auth,
+    CallErrors,
+    ClientCredentials,
+    LoginToken,
+    SignsRequests,
+)
 from keybuzz_shared.connectors.seam import AllowanceSpent, CallRefused
 from keybuzz_shared.file_links import NO_FILES, FileLinks, FileTooLarge, FileUnavailable
 from keybuzz_shared.http_calls import (

@@ -13,9 +13,10 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import msgspec
 
+from keybuzz_shared.connectors.kit.auth import CallErrors
 from keybuzz_shared.connectors.kit.json_answers import iso_z, segment
 from keybuzz_shared.connectors.kit.listing import Listing, Lookup, PageRead, Read
-from keybuzz_shared.connectors.kit.requester import CallErrors, Requester
+from keybuzz_shared.connectors.kit.requester import Requester
 from keybuzz_shared.connectors.seam import (
     CallRefused,
     InboxFile,
