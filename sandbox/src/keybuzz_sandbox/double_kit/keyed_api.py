@@ -69,10 +69,6 @@ class KeyedApi:
     shops: tuple[str, ...]
     order_id: Callable[[int], str] = str
 
-    @property
-    def admin(self) -> str:
-        return f"/_sandbox/{self.name}"
-
     def routes(self, sb: Sandbox) -> Served:
         """The API's and the admin's routes on ``sb``."""
         return KeyedRoutes(self, sb).handlers()
@@ -81,7 +77,7 @@ class KeyedApi:
         return KeyedDriver(
             marketplace=marketplace,
             double=double,
-            admin=self.admin,
+            admin=f"/_sandbox/{self.name}",
             tokenless=f"a {self.display} API key has no token",
             prefix=self.marketplace,
         )
