@@ -155,20 +155,19 @@ def shop_log_handlers(
     shop_of: Callable[[str], S],
     rotate: tuple[str, Callable[[S], Any]],
     *,
-    expire_tokens: Callable[[S], int] | None = None,
+    expire_tokens: Callable[[S], int],
 ) -> list[Any]:
-    """A shop's admin endpoints, the shop as ``shop_of`` finds it by the account its admin
-    names it by (else its 404): GET ``/shops/<account>/sent`` (``{"sent": …}``), POST
-    ``/shops/<account>/<action>`` (``rotate``'s action, answered with what it returns: a
-    secret renewed and the new one, or a grant revoked); a token double's POST ``expire-tokens`` (``{"expired": <count>}``) and GET
-    ``token-requests`` (``{"tokenRequests": <count>}``)."""
+    """A token double's shop admin endpoints, the shop as ``shop_of`` finds it by the
+    account its admin names it by (else its 404): GET ``/shops/<account>/sent`` (``{"sent":
+    …}``), POST ``/shops/<account>/<action>`` (``rotate``'s action, answered with what it
+    returns: a secret renewed and the new one, or a grant revoked), POST ``expire-tokens``
+    (``{"expired": <count>}``) and GET ``token-requests`` (``{"tokenRequests": <count>}``)."""
     action, renew = rotate
     at_shop = ShopAdmin("/shops/{account:str}", shop_of)
     at_shop.get("/sent")(lambda shop: {"sent": shop.sent})
     at_shop.post(f"/{action}")(renew)
-    if expire_tokens is not None:
-        at_shop.post("/expire-tokens")(lambda shop: {"expired": expire_tokens(shop)})
-        at_shop.get("/token-requests")(lambda shop: {"tokenRequests": shop.token_requests})
+    at_shop.post("/expire-tokens")(lambda shop: {"expired": expire_tokens(shop)})
+    at_shop.get("/token-requests")(lambda shop: {"tokenRequests": shop.token_requests})
     return at_shop.handlers
 
 

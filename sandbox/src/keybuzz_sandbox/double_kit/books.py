@@ -1,9 +1,6 @@
-"""A shop whose history a generator draws (orders placed, buyers' questions about offers),
-made concrete as the shop's own clock reaches it: each order's and question's messages
-once, whatever the calls that reach them first. What the drawn doubles' shops declare
-alike: a name, the orders of any 90 days, the share of shipped orders whose buyer opens a
-claim; and the small extra shops a run may add (``SANDBOX_<NAME>_EXTRA_SHOPS``, for polling
-many connections)."""
+"""A shop whose history a generator draws, made concrete as the shop's own clock reaches
+it: each order's and question's messages once, whatever the calls that reach them first
+(docs/SANDBOX.md, the double kit)."""
 
 from __future__ import annotations
 

@@ -1,11 +1,6 @@
 """A marketplace's published OpenAPI description, as its double checks what shops send and
-its tests check what the double answers, written once for every double that has one
-(``Described``): the document loaded strict (the marketplace's corrections, such as
-OpenAPI 3.0's ``nullable`` as JSON Schema says it; every object schema that lists its
-properties closed: descriptions allow any extra field, so a renamed optional field would
-pass), operations found by id or by method and path and served at them, a request's query
-and body and an answer checked, each schema's validator compiled once. A double declares
-its document and its quirks."""
+its tests check what the double answers (docs/SANDBOX.md, the double kit); loaded strict:
+descriptions allow any extra field, so a renamed optional field would pass."""
 
 from __future__ import annotations
 

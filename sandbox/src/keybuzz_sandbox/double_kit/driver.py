@@ -4,7 +4,7 @@ double's replies as its buyer got them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -26,21 +26,12 @@ def suite_pace(prefix: str, *, polled_every_two_seconds: bool = True) -> dict[st
     return {f"{prefix}_{name}": value for name, value in pace.items()}
 
 
-async def sent_log(http: httpx.AsyncClient, admin: str, shop: DoubleShop) -> list[Any]:
-    """What the double's shop sent (``GET <admin>/shops/<account>/sent``), as it logged it."""
-    return list(answered(await http.get(f"{admin}/shops/{shop.account}/sent"))["sent"])
-
-
 def shops_of(
-    listed: Iterable[Mapping[str, Any]],
-    *,
-    account: str,
-    credentials: Mapping[str, str],
-    kept: Callable[[Mapping[str, Any]], bool] = lambda shop: True,
+    listed: Iterable[Mapping[str, Any]], *, account: str, credentials: Mapping[str, str]
 ) -> list[DoubleShop]:
-    """The shops a double's admin listed (each by its ``name``), those ``kept``: ``account``
-    names the listed field the shop's account is, ``credentials`` maps each of the
-    connector's fields to the listed field it is read from (as text)."""
+    """The shops a double's admin listed (each by its ``name``): ``account`` names the
+    listed field the shop's account is, ``credentials`` maps each of the connector's fields
+    to the listed field it is read from (as text)."""
     return [
         DoubleShop(
             name=shop["name"],
@@ -48,7 +39,6 @@ def shops_of(
             credentials={field: str(shop[listed_as]) for field, listed_as in credentials.items()},
         )
         for shop in listed
-        if kept(shop)
     ]
 
 
@@ -106,12 +96,13 @@ class ListedShopsDriver(AdminDriver):
         return True
 
     async def shops(self, http: httpx.AsyncClient) -> list[DoubleShop]:
-        listed = await self.listed(http)
-        return shops_of(listed, account=self.account, credentials=self.listed_as, kept=self.kept)
+        listed = [shop for shop in await self.listed(http) if self.kept(shop)]
+        return shops_of(listed, account=self.account, credentials=self.listed_as)
 
     async def sent_log(self, http: httpx.AsyncClient, shop: DoubleShop) -> list[Any]:
-        """What the shop sent, as the double's admin logged it."""
-        return await sent_log(http, self.admin, shop)
+        """What the shop sent (``GET <admin>/shops/<account>/sent``), as the double's admin
+        logged it."""
+        return list(answered(await http.get(f"{self.admin}/shops/{shop.account}/sent"))["sent"])
 
     def logged_kinds(self, logged: Mapping[str, Any]) -> list[str]:
         """The recipients of a message of the sent log, as the double names them."""

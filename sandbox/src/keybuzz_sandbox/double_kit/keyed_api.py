@@ -1,9 +1,5 @@
-"""A shop API's double declared as data: shops reached by a key sent in a header, their
-messages listed from a moment on page by page (``since``, ``page``; the page says whether
-another follows), a thread read whole, a reply posted on it; its admin (the seeded shops
-and their keys, a buyer's new thread, what a shop sent, a key rotated, the faults) and its
-conformance driver. What a marketplace of that shape declares: its names, paths, header,
-shops, page size, and its message's and answers' shapes (``KeyedApi``)."""
+"""A shop API's whole double declared as data (``KeyedApi``: docs/SANDBOX.md, the double
+kit): its routes, its admin and its conformance driver."""
 
 from __future__ import annotations
 
@@ -63,9 +59,8 @@ class KeyedApi:
     """``name``: the double's (its admin at ``/_sandbox/<name>``, its operations named
     ``<name>.<operation>``); ``marketplace``/``display``: the connector's value and its name;
     ``api``: the API's path; ``shops``: the seeded shops' numbers; ``order_id``: an order's
-    id by number. Its shapes are one: a key in ``X-Api-Key``, 10 messages a page listed as
-    ``{"messages": [...], "more": bool}``, a refusal as ``{"error": words}`` (the key sent
-    echoed as the sandbox's ``echo`` arms), the connector's fields ``shop_id`` and ``api_key``."""
+    id by number. Its shapes are one (docs/SANDBOX.md), the connector's fields ``shop_id``
+    and ``api_key``."""
 
     name: str
     marketplace: str
@@ -73,10 +68,6 @@ class KeyedApi:
     api: str
     shops: tuple[str, ...]
     order_id: Callable[[int], str] = str
-
-    @property
-    def admin(self) -> str:
-        return f"/_sandbox/{self.name}"
 
     def routes(self, sb: Sandbox) -> Served:
         """The API's and the admin's routes on ``sb``."""
@@ -86,7 +77,7 @@ class KeyedApi:
         return KeyedDriver(
             marketplace=marketplace,
             double=double,
-            admin=self.admin,
+            admin=f"/_sandbox/{self.name}",
             tokenless=f"a {self.display} API key has no token",
             prefix=self.marketplace,
         )

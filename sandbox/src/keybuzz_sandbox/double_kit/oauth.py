@@ -67,8 +67,15 @@ def basic_credentials(header: str | None) -> tuple[str, str] | None:
     return client_id, secret
 
 
-def _json_form(raw: bytes) -> dict[str, str] | None:
-    """A JSON object body as form fields."""
+async def read_form(request: Request[Any, Any, Any]) -> dict[str, str] | None:
+    """The request's fields, None when its body is neither a form nor a JSON object (its
+    values that are not text as their JSON)."""
+    content_type = request.headers.get("content-type", "").lower()
+    raw = await request.body()
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+    if not content_type.startswith("application/json"):
+        return None
     try:
         body = msgspec.json.decode(raw)
     except msgspec.DecodeError:
@@ -79,14 +86,3 @@ def _json_form(raw: bytes) -> dict[str, str] | None:
         str(k): v if isinstance(v, str) else msgspec.json.encode(v).decode()
         for k, v in body.items()
     }
-
-
-async def read_form(request: Request[Any, Any, Any]) -> dict[str, str] | None:
-    """The request's fields, None when its body is neither a form nor a JSON object."""
-    content_type = request.headers.get("content-type", "").lower()
-    raw = await request.body()
-    if content_type.startswith("application/x-www-form-urlencoded"):
-        return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
-    if content_type.startswith("application/json"):
-        return _json_form(raw)
-    return None

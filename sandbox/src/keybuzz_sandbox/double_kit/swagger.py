@@ -137,12 +137,6 @@ def _scalar(param: Param, raw: str, kind: str | None) -> Any:
     return raw
 
 
-def _check_bounds(param: Param, value: Any) -> None:
-    error = next(param.bounds.iter_errors(value), None) if param.bounds else None
-    if error is not None:
-        raise Refused(400, f"Invalid value for parameter '{param.name}': {error.message}.")
-
-
 def _convert(param: Param, raws: list[str]) -> Any:
     if param.type == "array":
         # Swagger 2.0's default collectionFormat is csv; repeated keys are accepted too.
@@ -168,6 +162,8 @@ def parse_query(op: Operation, query_string: str) -> dict[str, Any]:
                 raise Refused(400, f"Missing required parameter '{name}'.")
             continue
         value = _convert(param, given[name])
-        _check_bounds(param, value)
+        error = next(param.bounds.iter_errors(value), None) if param.bounds else None
+        if error is not None:
+            raise Refused(400, f"Invalid value for parameter '{param.name}': {error.message}.")
         parsed[name] = value
     return parsed

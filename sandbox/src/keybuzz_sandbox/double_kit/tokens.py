@@ -28,7 +28,8 @@ class Issued(Generic[G]):
         self.grants: dict[str, G] = {}
 
     def issue(self, value: str, grant: G) -> str:
-        self.drop_expired()
+        now = self.clock.now()
+        self.withdraw(lambda issued: issued.expires_at <= now)
         self.grants[value] = grant
         return value
 
@@ -48,7 +49,3 @@ class Issued(Generic[G]):
         for value in picked:
             del self.grants[value]
         return len(picked)
-
-    def drop_expired(self) -> None:
-        now = self.clock.now()
-        self.withdraw(lambda grant: grant.expires_at <= now)

@@ -127,37 +127,28 @@ def backmarket_routes(sb: Sandbox) -> Served:
             return shop
         number = shop.spec.number
         double.note_call(number, operation)
+
+        def injected(status: int) -> Response[bytes]:
+            if status == 403:
+                return waf(faults().waf_kind)
+            wait = faults().retry_after_seconds
+            return double.limits.waits.injected((number, operation), status, wait, too_many)
+
+        async def answer(decision: FaultDecision) -> Response[bytes]:
+            files_url = f"{str(request.base_url).rstrip('/')}{FILES}"
+            parts = await shop_call(request, api.Call, double.now(), files_url=files_url)
+            if refused := DESCRIBED.refused_query(operation, parts.query):
+                return error(400, "invalid-parameter", refused)
+            wait = double.admit(number, operation)
+            if wait is not None:
+                return too_many(wait)
+            shown = reply_faults(faults(), double.clock.now(), str(number))
+            kind, huge = decision.malformed_kind, faults().huge_bytes
+            return run_served(run, double.book(shop), parts, shown, refusal, kind, huge)
+
         return await faulted(
-            double.faults,
-            f"backmarket.{operation}",
-            str(number),
-            lambda status: injected(number, operation, status),
-            lambda decision: answer(request, shop, operation, run, decision),
+            double.faults, f"backmarket.{operation}", str(number), injected, answer
         )
-
-    def injected(number: int, operation: str, status: int) -> Response[bytes]:
-        if status == 403:
-            return waf(faults().waf_kind)
-        wait = faults().retry_after_seconds
-        return double.limits.waits.injected((number, operation), status, wait, too_many)
-
-    async def answer(
-        request: Request[Any, Any, Any],
-        shop: Shop,
-        operation: str,
-        run: api.Operation,
-        decision: FaultDecision,
-    ) -> Response[bytes]:
-        files_url = f"{str(request.base_url).rstrip('/')}{FILES}"
-        parts = await shop_call(request, api.Call, double.now(), files_url=files_url)
-        if refused := DESCRIBED.refused_query(operation, parts.query):
-            return error(400, "invalid-parameter", refused)
-        wait = double.admit(shop.spec.number, operation)
-        if wait is not None:
-            return too_many(wait)
-        shown = reply_faults(faults(), double.clock.now(), str(shop.spec.number))
-        kind, huge = decision.malformed_kind, faults().huge_bytes
-        return run_served(run, double.book(shop), parts, shown, refusal, kind, huge)
 
     @get(f"{FILES}/{{attachment_id:int}}/{{name:str}}", include_in_schema=False)
     async def attachment_file(attachment_id: FromPath[int], name: FromPath[str]) -> Response[bytes]:

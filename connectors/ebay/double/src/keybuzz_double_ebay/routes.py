@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlencode
 
@@ -119,7 +120,7 @@ def routes(sb: Sandbox) -> Served:
         return json_answer(answer | {"token_type": "User Access Token", **extra})
 
     async def answer(
-        request: Request[Any, Any, Any], api: str, operation: str, make: Make
+        api: str, request: Request[Any, Any, Any], operation: str, make: Make
     ) -> Response[bytes] | Stream:
         decision = await state.faults.delayed(f"ebay.{operation}")
         if decision.error_status:
@@ -249,11 +250,7 @@ def routes(sb: Sandbox) -> Served:
     def served_api(api: str) -> list[Any]:
         described = DESCRIBED[api]
         base = described.spec()["servers"][0]["variables"]["basePath"]["default"]
-
-        async def handle(request: Request[Any, Any, Any], operation: str, make: Make) -> Any:
-            return await answer(request, api, operation, make)
-
-        return described.routes(f"{ROOT}{base}", "ebay", operations[api], handle)
+        return described.routes(f"{ROOT}{base}", "ebay", operations[api], partial(answer, api))
 
     # --- admin -------------------------------------------------------------------------------
 

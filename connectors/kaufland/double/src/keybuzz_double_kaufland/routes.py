@@ -475,46 +475,35 @@ def routes(sb: Sandbox) -> Served:
         query = {name: request.query_params.getall(name) for name in request.query_params}
         if refused := DESCRIBED.refused_query(operation, query):
             return problem(400, "/problems/validation-error", refused)
-        return await faulted(
-            double.faults,
-            f"kaufland.{operation}",
-            seller.client_key,
-            gateway_page,
-            lambda decision: answer(request, seller, query, body, run, decision),
-        )
 
-    async def answer(
-        request: Request[Any, Any, Any],
-        seller: Seller,
-        query: dict[str, list[str]],
-        body: bytes,
-        run: Any,
-        decision: FaultDecision,
-    ) -> Response[bytes]:
-        root = str(request.base_url).rstrip("/")
-        try:
-            sent = msgspec.json.decode(body) if body else None
-        except msgspec.DecodeError:
-            return problem(400, "/problems/bad-request", "The body is not JSON")
-        config = double.faults.config
-        shown = reply_faults(config, time.time(), seller.client_key)
-        path = dict(request.path_params)
-        parts = Call(seller, path, query, sent, f"{root}{FILES}", shown, double)
-        try:
-            status, payload = run(parts)
-        except Refused as refused:
-            return problem(refused.status, refused.code, refused.message)
-        if decision.malformed_kind == "html":
-            return Response(
-                b"<!DOCTYPE html><html><body>Wartung</body></html>", media_type="text/html"
-            )
-        content = b"" if payload is None else msgspec.json.encode(payload)
-        if decision.malformed_kind:  # an answer garbled, even one Kaufland gives empty
-            content = malform(
-                content or b'{"data": null}', decision.malformed_kind, config.huge_bytes
-            )
-            status = 200 if status == 204 else status
-        return Response(content, status_code=status, media_type=JSON)
+        async def answer(decision: FaultDecision) -> Response[bytes]:
+            root = str(request.base_url).rstrip("/")
+            try:
+                sent = msgspec.json.decode(body) if body else None
+            except msgspec.DecodeError:
+                return problem(400, "/problems/bad-request", "The body is not JSON")
+            config = double.faults.config
+            shown = reply_faults(config, time.time(), seller.client_key)
+            path = dict(request.path_params)
+            parts = Call(seller, path, query, sent, f"{root}{FILES}", shown, double)
+            try:
+                status, payload = run(parts)
+            except Refused as refused:
+                return problem(refused.status, refused.code, refused.message)
+            if decision.malformed_kind == "html":
+                return Response(
+                    b"<!DOCTYPE html><html><body>Wartung</body></html>", media_type="text/html"
+                )
+            content = b"" if payload is None else msgspec.json.encode(payload)
+            if decision.malformed_kind:  # an answer garbled, even one Kaufland gives empty
+                content = malform(
+                    content or b'{"data": null}', decision.malformed_kind, config.huge_bytes
+                )
+                status = 200 if status == 204 else status
+            return Response(content, status_code=status, media_type=JSON)
+
+        op = f"kaufland.{operation}"
+        return await faulted(double.faults, op, seller.client_key, gateway_page, answer)
 
     @get(f"{FILES}/{{ticket_id:str}}/{{n:int}}/{{name:str}}", include_in_schema=False)
     async def ticket_file(

@@ -86,46 +86,36 @@ def mirakl_routes(sb: Sandbox) -> Served:
         book = shop_of(request, code)
         if isinstance(book, Response):
             return book
-        double.note_call(code, book.shop_id, operation)
-        return await faulted(
-            double.faults,
-            f"{code}.{operation}",
-            str(book.shop_id),
-            lambda status: injected(code, book.shop_id, operation, status),
-            lambda decision: answer(request, book, operation, run, decision),
-        )
+        key, number = (code, book.shop_id, operation), book.shop_id
+        double.note_call(*key)
 
-    def injected(code: str, number: int, operation: str, status: int) -> Response[bytes]:
-        wait = faults().retry_after_seconds
-        return double.limits.waits.injected((code, number, operation), status, wait, too_many)
+        def injected(status: int) -> Response[bytes]:
+            wait = faults().retry_after_seconds
+            return double.limits.waits.injected(key, status, wait, too_many)
 
-    async def answer(
-        request: Request[Any, Any, Any],
-        book: ShopBook,
-        operation: str,
-        run: api.Operation,
-        decision: FaultDecision,
-    ) -> Response[bytes]:
-        parts = await shop_call(request, api.Call, double.clock.now())
-        if refused := DESCRIBED.refused_query(operation, parts.query):
-            return error(400, refused)
-        # A first page: M11's without a page token, OR11's without an offset (each refuses
-        # the other's, as their description names neither).
-        query = parts.query
-        first = "page_token" not in query and query.get("offset", "0") in ("", "0")
-        wait = double.admit(book.operator.code, book.shop_id, operation, first)
-        if wait is not None:
-            return too_many(wait)
-        kind = decision.malformed_kind
+        async def answer(decision: FaultDecision) -> Response[bytes]:
+            parts = await shop_call(request, api.Call, double.clock.now())
+            if refused := DESCRIBED.refused_query(operation, parts.query):
+                return error(400, refused)
+            # A first page: M11's without a page token, OR11's without an offset (each
+            # refuses the other's, as their description names neither).
+            query = parts.query
+            first = "page_token" not in query and query.get("offset", "0") in ("", "0")
+            wait = double.admit(*key, first)
+            if wait is not None:
+                return too_many(wait)
+            kind = decision.malformed_kind
 
-        def refusal(refused: Refused) -> Response[bytes]:
-            if kind in PAGES:  # not the API at all: every answer is the page
-                return web_page(kind)
-            return error(refused.status, refused.message)
+            def refusal(refused: Refused) -> Response[bytes]:
+                if kind in PAGES:  # not the API at all: every answer is the page
+                    return web_page(kind)
+                return error(refused.status, refused.message)
 
-        shown = reply_faults(faults(), double.clock.now(), str(book.shop_id))
-        huge = faults().huge_bytes
-        return run_served(run, book, parts, shown, refusal, kind, huge, malformed_status=200)
+            shown = reply_faults(faults(), double.clock.now(), str(number))
+            huge = faults().huge_bytes
+            return run_served(run, book, parts, shown, refusal, kind, huge, malformed_status=200)
+
+        return await faulted(double.faults, f"{code}.{operation}", str(number), injected, answer)
 
     routes = DESCRIBED.routes(BASE, "mirakl", api.OPERATIONS, call)
     return Served(
