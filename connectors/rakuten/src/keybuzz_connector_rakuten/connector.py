@@ -5,13 +5,14 @@ error, log line and trace)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.seam import (
     Limits,
+    OrderSummary,
     Reply,
     ShopApiSettings,
     read_each,
@@ -129,17 +130,13 @@ def _sales(client: RakutenClient) -> kit.ListedOrders:
     async def fetch(query: dict[str, str], link: str | None) -> tuple[list[Any], str | None]:
         return wire.sales_page(await client.action("getcurrentsales", query))
 
-    def listed(
-        query: Callable[[datetime, datetime | None], dict[str, str]],
-    ) -> kit.ListedOrders.OrderListing:
-        return kit.Listing(
-            kit.Listing.SeekToken(lambda o: o.created_at, token_param="nexttoken"), query, fetch
-        )
-
+    tokens = kit.Listing.SeekToken[OrderSummary](lambda o: o.created_at, token_param="nexttoken")
     # Rakuten gives no sale by id (no ``by_id``): the current sales, read whole, those asked kept.
     return kit.ListedOrders(
-        updated=listed(lambda low, high: {}),
-        created=listed(lambda low, high: {"purchasedate": low.strftime("%Y-%m-%d")}),
+        updated=kit.Listing(tokens, lambda low, high: {}, fetch),
+        created=kit.Listing(
+            tokens, lambda low, high: {"purchasedate": low.strftime("%Y-%m-%d")}, fetch
+        ),
         read=wire.order_of,
         calls=client,
     )
