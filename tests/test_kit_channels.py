@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit.orders import EachChannel
+from keybuzz_shared.connectors.kit.orders import ChannelCursor, EachChannel
 from keybuzz_shared.connectors.seam import OrderSummary, Page, cursor_of
 
 from tests.test_kit_listing import Calls
@@ -153,3 +154,9 @@ async def test_an_order_a_page_names_twice_is_read_once() -> None:
     items, total = await each({}, None)
     assert read == ["orders/A", "orders/B"] and total == 3
     assert [i["id_order"] for i in items] == ["A", "B"]
+
+
+async def test_a_cursor_naming_a_channel_past_its_channels_is_refused() -> None:
+    source, _ = across(["fr"])
+    with pytest.raises(ValueError, match="not a cursor"):
+        await source.orders(since=T0, cursor=cursor_of(ChannelCursor(1, None, None, ["fr"])))

@@ -344,7 +344,7 @@ def source(marketplace: OrderShop, **options: Any) -> kit.ListedOrders:
     return kit.ListedOrders(
         updated=listing,
         created=listing,
-        by_id=kit.ListedOrders.InLists(_no_ids, 2),
+        by_id=options.pop("by_id", kit.ListedOrders.InLists(_no_ids, 2)),
         read=read_order,
         calls=options.pop("calls", Calls()),
         **options,
@@ -473,6 +473,19 @@ async def test_orders_by_id_in_lists_of_a_size_only_those_asked() -> None:
     found = await kit.ListedOrders.InLists(get, 2).orders(asked, _read_orders)
     assert [o.external_id for o in found] == ["O1", "O2", "O3"]
     assert lists == ["O1,O2", "O3"]
+
+
+async def test_without_a_way_by_id_the_orders_named_are_found_in_the_listing_read_whole() -> None:
+    shop = OrderShop([[order(1, T0), order(2, T0)], [order(3, T0)]])
+    found = await source(shop, by_id=None).orders_by_id(["O3", "O1", "O9"])
+    assert sorted(o.external_id for o in found) == ["O1", "O3"]
+    assert [q["page"] for q in shop.asked] == ["1", "2"] and "to" not in shop.asked[0]
+
+
+def test_an_order_state_the_marketplace_adds_later_is_pending_without_delivery() -> None:
+    states = kit.ListedOrders.States(SENT=("SHIPPED", "SHIPPED"))
+    assert states["SENT"] == ("SHIPPED", "SHIPPED")
+    assert states["LOST_IN_TRANSIT"] == ("PENDING", None)
 
 
 def _read_orders(raw: Sequence[Any]) -> tuple[tuple[OrderSummary, ...], tuple[str, ...]]:

@@ -19,7 +19,7 @@ from keybuzz_connector_backmarket.care import (
     folder_replies,
 )
 from keybuzz_connector_backmarket.connector import CONNECTOR, session_of
-from keybuzz_connector_backmarket.orders import ShopOrders
+from keybuzz_connector_backmarket.orders import shop_orders
 from keybuzz_connector_backmarket.settings import BACKMARKET, BUYER_HOURS, BackMarketSettings
 from keybuzz_shared.connectors.kit import Requester
 from keybuzz_shared.connectors.seam import (
@@ -215,7 +215,7 @@ async def test_the_order_a_folder_names_is_read_with_its_states_mapped(
 ) -> None:
     folder = await opened(admin, MADRID)
     raw = await client.get_json(f"/ws/orders/{folder['orderId']}")
-    [order] = await ShopOrders(client).orders_by_id([str(folder["orderId"]), "999999999"])
+    [order] = await shop_orders(client).orders_by_id([str(folder["orderId"]), "999999999"])
     assert order.external_id == str(folder["orderId"])
     assert str(folder["orderlineId"]) in {line.line_id for line in order.lines}
     expected = {9: ("SENT", "SHIPPED"), 3: ("TO_SHIP", "CONFIRMED"), 1: ("VALIDATED", "PENDING")}

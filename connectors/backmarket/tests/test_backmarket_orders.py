@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 from backmarket_connector_helpers import Checked, client_for
-from keybuzz_connector_backmarket.orders import ShopOrders
-from keybuzz_shared.connectors.kit import Requester
+from keybuzz_connector_backmarket.orders import shop_orders
+from keybuzz_shared.connectors.kit import ListedOrders, Requester
 from keybuzz_shared.connectors.seam import OrderSummary
 
 PARIS = 1  # the double's largest seeded shop: 240 orders, five pages of 50
@@ -27,7 +27,7 @@ async def client(sandbox_url: str, http: httpx.AsyncClient, admin: httpx.AsyncCl
     return client_for(sandbox_url, http, shop)
 
 
-async def every(orders: ShopOrders, start: datetime, end: datetime | None) -> list[OrderSummary]:
+async def every(orders: ListedOrders, start: datetime, end: datetime | None) -> list[OrderSummary]:
     found: list[OrderSummary] = []
     cursor = None
     while True:
@@ -45,7 +45,7 @@ async def every(orders: ShopOrders, start: datetime, end: datetime | None) -> li
 async def test_a_creation_window_holds_its_orders_and_stops_past_its_end(
     client: Requester, checked: Checked
 ) -> None:
-    orders = ShopOrders(client)
+    orders = shop_orders(client)
     whole = await every(orders, datetime(2000, 1, 1, tzinfo=UTC), None)
     ids = [o.external_id for o in whole]
     assert len(ids) == len(set(ids)) and len(ids) > 150

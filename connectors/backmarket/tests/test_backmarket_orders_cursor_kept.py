@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from keybuzz_connector_backmarket.orders import ShopOrders
+from keybuzz_connector_backmarket.orders import shop_orders
 
 START, END = datetime(2026, 8, 1, tzinfo=UTC), datetime(2026, 8, 16, tzinfo=UTC)
 BEFORE_THE_KIT = "created|2026-08-01T00:00:00Z|3"
@@ -36,7 +36,7 @@ class FakeBackMarket:
 
 async def test_a_cursor_handed_out_before_the_kit_continues_at_its_page() -> None:
     shop = FakeBackMarket(pages=4)
-    orders = ShopOrders(shop)
+    orders = shop_orders(shop)
     page = await orders.orders_created(start=START, end=END, cursor=BEFORE_THE_KIT)
     assert shop.queries == [
         {"date_creation": "2026-08-01T00:00:00Z", "page": "3", "page-size": "50"}
@@ -52,5 +52,5 @@ async def test_a_cursor_handed_out_before_the_kit_continues_at_its_page() -> Non
 async def test_a_cursor_edited_by_hand_or_of_the_other_listing_is_refused(edited: str) -> None:
     shop = FakeBackMarket(pages=4)
     with pytest.raises(ValueError, match="not a cursor"):
-        await ShopOrders(shop).orders_created(start=START, end=END, cursor=edited)
+        await shop_orders(shop).orders_created(start=START, end=END, cursor=edited)
     assert shop.queries == []

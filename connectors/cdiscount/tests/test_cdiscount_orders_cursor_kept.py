@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from keybuzz_connector_cdiscount.orders import ShopOrders
+from keybuzz_connector_cdiscount.orders import shop_orders
 
 START, END = datetime(2026, 8, 1, tzinfo=UTC), datetime(2026, 8, 16, tzinfo=UTC)
 LINK = "orders?pageIndex=2&pageSize=50"
@@ -40,7 +40,7 @@ class FakeOctopia:
 
 async def test_a_cursor_handed_out_before_the_kit_continues_its_window() -> None:
     octopia = FakeOctopia()
-    page = await ShopOrders(octopia).orders_created(start=START, end=END, cursor=BEFORE_THE_KIT)
+    page = await shop_orders(octopia).orders_created(start=START, end=END, cursor=BEFORE_THE_KIT)
     assert [(path, cursor) for path, _, cursor in octopia.asked] == [("/orders", LINK)]
     assert [o.external_id for o in page.items] == ["2608150000AAAAA"]
     assert page.next_cursor is None and page.complete_until == END
@@ -49,5 +49,5 @@ async def test_a_cursor_handed_out_before_the_kit_continues_its_window() -> None
 async def test_a_cursor_edited_by_hand_is_refused() -> None:
     octopia = FakeOctopia()
     with pytest.raises(ValueError, match="not a cursor"):
-        await ShopOrders(octopia).orders_created(start=START, end=END, cursor=BEFORE_THE_KIT[:-8])
+        await shop_orders(octopia).orders_created(start=START, end=END, cursor=BEFORE_THE_KIT[:-8])
     assert octopia.asked == []

@@ -14,7 +14,7 @@ import httpx
 import msgspec
 import pytest
 from keybuzz_connector_cdiscount.connector import OctopiaClient, OctopiaCredentials
-from keybuzz_connector_cdiscount.orders import ShopOrders, order_status, read_order
+from keybuzz_connector_cdiscount.orders import order_status, read_order, shop_orders
 from keybuzz_shared.connectors.seam import OrderSummary
 
 
@@ -98,10 +98,10 @@ async def test_an_updated_at_listing_reads_each_changed_order_in_pages(
     # Whole seconds, as Octopia's filter takes them: a fraction would be dropped from the
     # query, and an order changed within that fraction taken for one read too early.
     since = (datetime.now(UTC) - timedelta(days=5)).replace(microsecond=0)
-    whole, pages = await every(lambda c: ShopOrders(maison).orders(since=since, cursor=c))
+    whole, pages = await every(lambda c: shop_orders(maison).orders(since=since, cursor=c))
     assert pages == 1 + len(whole) // 100 and len(whole) > 100  # pages of 100, at most
     small, pages = await every(
-        lambda c: ShopOrders(maison, page_size=9).orders(since=since, cursor=c)
+        lambda c: shop_orders(maison, page_size=9).orders(since=since, cursor=c)
     )
     assert pages > len(whole) // 9
     # Read again where a page ends (seeking from its last change): repeats, never a gap.
@@ -111,7 +111,7 @@ async def test_an_updated_at_listing_reads_each_changed_order_in_pages(
     listed = {o.external_id for o in whole}
     missing = listed - {o.external_id for o in small}
     if missing:
-        again, _ = await every(lambda c: ShopOrders(maison).orders(since=since, cursor=c))
+        again, _ = await every(lambda c: shop_orders(maison).orders(since=since, cursor=c))
         moved = {o.external_id: o.updated_at for o in again if o.external_id in missing}
         assert moved.keys() == missing
         assert all(at > max(o.updated_at for o in small) for at in moved.values()), moved
@@ -126,7 +126,7 @@ async def test_an_updated_at_listing_reads_each_changed_order_in_pages(
 async def test_creation_windows_add_up_and_do_not_overlap(maison: OctopiaClient) -> None:
     end = datetime.now(UTC).replace(microsecond=0)
     middle, start = end - timedelta(days=2), end - timedelta(days=4)
-    source = ShopOrders(maison, page_size=50)
+    source = shop_orders(maison, page_size=50)
 
     def window(low: datetime, high: datetime) -> Any:
         return lambda c: source.orders_created(start=low, end=high, cursor=c)
@@ -142,15 +142,15 @@ async def test_creation_windows_add_up_and_do_not_overlap(maison: OctopiaClient)
 
 async def test_orders_by_id_skip_the_unknown(maison: OctopiaClient) -> None:
     since = datetime.now(UTC) - timedelta(days=1)
-    some = (await ShopOrders(maison).orders(since=since)).items[:2]
+    some = (await shop_orders(maison).orders(since=since)).items[:2]
     asked = [some[0].external_id, "2601010000ZZZZZ", some[1].external_id, some[0].external_id]
-    found = await ShopOrders(maison).orders_by_id(asked)
+    found = await shop_orders(maison).orders_by_id(asked)
     assert [o.external_id for o in found] == [some[0].external_id, some[1].external_id]
 
 
 async def test_a_cursor_not_handed_out_is_refused(maison: OctopiaClient) -> None:
     with pytest.raises(ValueError, match="not a cursor"):
-        await ShopOrders(maison).orders(since=datetime.now(UTC), cursor="bm90LWEtY3Vyc29y")
+        await shop_orders(maison).orders(since=datetime.now(UTC), cursor="bm90LWEtY3Vyc29y")
 
 
 def test_statuses_are_mapped_whatever_their_spelling() -> None:
@@ -210,7 +210,7 @@ async def test_orders_changing_during_a_listing_shift_no_page(
     """Orders updated while a listing pages leave its window: the orders still to read
     are read all the same (a page-numbered listing would skip as many)."""
     since = datetime.now(UTC) - timedelta(days=3)
-    source = ShopOrders(maison, page_size=10)
+    source = shop_orders(maison, page_size=10)
     before, _ = await every(lambda c: source.orders(since=since, cursor=c))
     first = await source.orders(since=since)
     async with httpx.AsyncClient(timeout=30) as http:
@@ -239,7 +239,7 @@ async def test_an_order_shown_created_at_a_windows_end_is_the_next_windows(
         {"orderId": "2611200000AAAAB", "status": "Shipped", "createdAt": "2026-11-20T00:00:00Z"},
     ]
     async with http_server(orders) as client:
-        source = ShopOrders(client)
+        source = shop_orders(client)
         first = await source.orders_created(start=end - timedelta(days=1), end=end)
         second = await source.orders_created(start=end, end=end + timedelta(days=1))
     assert [o.external_id for o in first.items] == ["2611190000AAAAA"]

@@ -12,7 +12,7 @@ from keybuzz_shared.connectors import kit
 from keybuzz_shared.connectors.seam import CredentialField
 
 from keybuzz_connector_backmarket.care import LIMITS, RECIPIENTS, CareInbox, folder_replies
-from keybuzz_connector_backmarket.orders import ShopOrders
+from keybuzz_connector_backmarket.orders import shop_orders
 from keybuzz_connector_backmarket.settings import (
     BACKMARKET,
     PLATFORMS,
@@ -110,7 +110,7 @@ DISCUSSIONS = kit.Declaration.Discussions(
 
 def session_of(client: kit.Requester, api: BackMarketApiSettings | None = None) -> kit.KitSession:
     """The shop's parts, its folder-list calls counted (docs/BACKMARKET.md, "Allowance")."""
-    parts = CareInbox(client), folder_replies(client), ShopOrders(client)
+    parts = CareInbox(client), folder_replies(client), shop_orders(client)
     return kit.KitSession(*parts).counting(client)
 
 

@@ -114,21 +114,19 @@ def summary_of(order: Order) -> OrderSummary:
     )
 
 
-class ShopOrders(kit.ListedOrders):
+def shop_orders(client: kit.Requester) -> kit.ListedOrders:
     """A shop's orders through its client: page numbers, the window by update open (Back
     Market's listing takes no end: no ``complete_until``)."""
+    paging = kit.Listing.PageNumbers[OrderSummary](size=PAGE_SIZE)
 
-    def __init__(self, client: kit.Requester) -> None:
-        paging = kit.Listing.PageNumbers[OrderSummary](size=PAGE_SIZE)
+    def listing(field: str) -> kit.ListedOrders.OrderListing:
+        return kit.JsonAnswers(client).listing("/ws/orders", paging, field, legacy=old_cursor)
 
-        def listing(field: str) -> kit.ListedOrders.OrderListing:
-            return kit.JsonAnswers(client).listing("/ws/orders", paging, field, legacy=old_cursor)
-
-        super().__init__(
-            updated=listing("date_modification"),
-            created=listing("date_creation"),
-            by_id=kit.ListedOrders.EachById(client.get_json, "/ws/orders", str.isdigit),
-            read=lambda item: summary_of(kit.read_as(Order, item, "order")),
-            calls=client,
-            now=None,
-        )
+    return kit.ListedOrders(
+        updated=listing("date_modification"),
+        created=listing("date_creation"),
+        by_id=kit.ListedOrders.EachById(client.get_json, "/ws/orders", str.isdigit),
+        read=lambda item: summary_of(kit.read_as(Order, item, "order")),
+        calls=client,
+        now=None,
+    )

@@ -16,7 +16,7 @@ from keybuzz_connector_cdiscount.discussions import (
     DiscussionInbox,
     discussion_replies,
 )
-from keybuzz_connector_cdiscount.orders import ShopOrders
+from keybuzz_connector_cdiscount.orders import shop_orders
 from keybuzz_connector_cdiscount.settings import (
     API_URL,
     AUTH_URL,
@@ -115,7 +115,7 @@ def parts(client: OctopiaClient, api: CdiscountApiSettings) -> kit.KitSession:
     budget = api.call_deadline_seconds / 4
     inbox = DiscussionInbox(client, page_size=LIMITS.page_size, mark_budget=budget)
     replies = discussion_replies(client, inbox)
-    return kit.KitSession(inbox, replies, ShopOrders(client), verify=client.authenticate)
+    return kit.KitSession(inbox, replies, shop_orders(client), verify=client.authenticate)
 
 
 CONNECTOR = kit.shop_api_connector(

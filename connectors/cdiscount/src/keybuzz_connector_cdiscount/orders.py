@@ -117,27 +117,24 @@ def _line(number: int, line: Line, order: Order) -> OrderLine:
     )
 
 
-class ShopOrders(kit.ListedOrders):
+def shop_orders(client: kit.Requester, *, page_size: int = LIMITS.page_size) -> kit.ListedOrders:
     """A shop's orders; a cursor is a ``WindowCursor``, the layout backfill jobs keep."""
-
-    def __init__(self, client: kit.Requester, *, page_size: int = LIMITS.page_size) -> None:
-        size = str(min(page_size, LIMITS.page_size))  # Octopia's largest page
-        up = functools.partial(iso_seconds, up=True)
-        window = functools.partial(kit.Listing.window_query, written=iso_seconds, pageSize=size)
-        changed = window("updatedAtMin", "updatedAtMax", end_written=up, sort="updatedAt:asc")
-        # createdAtMax is inclusive and dates are shown to the second: the orders of the
-        # window's last second shown at its end belong to the next window.
-        created = window("createdAtMin", "createdAtMax", sort="createdAt:asc")
-        page = functools.partial(client.get_page, "/orders")
-
-        super().__init__(
-            updated=kit.Listing(kit.Listing.Seek(lambda o: o.updated_at), changed, page),
-            created=kit.Listing(kit.Listing.Seek(), created, page),
-            by_id=kit.ListedOrders.EachById(client.get_json, "/orders"),
-            read=read_order,
-            calls=client,
-            overlap=LISTING_OVERLAP,
-        )
+    size = str(min(page_size, LIMITS.page_size))  # Octopia's largest page
+    up = functools.partial(iso_seconds, up=True)
+    window = functools.partial(kit.Listing.window_query, written=iso_seconds, pageSize=size)
+    changed = window("updatedAtMin", "updatedAtMax", end_written=up, sort="updatedAt:asc")
+    # createdAtMax is inclusive and dates are shown to the second: the orders of the
+    # window's last second shown at its end belong to the next window.
+    created = window("createdAtMin", "createdAtMax", sort="createdAt:asc")
+    page = functools.partial(client.get_page, "/orders")
+    return kit.ListedOrders(
+        updated=kit.Listing(kit.Listing.Seek(lambda o: o.updated_at), changed, page),
+        created=kit.Listing(kit.Listing.Seek(), created, page),
+        by_id=kit.ListedOrders.EachById(client.get_json, "/orders"),
+        read=read_order,
+        calls=client,
+        overlap=LISTING_OVERLAP,
+    )
 
 
 def iso_seconds(moment: datetime, *, up: bool = False) -> str:

@@ -130,15 +130,12 @@ def seller_orders(client: Requester) -> ListedOrders:
     async def named(reference: str) -> Sequence[Any]:
         return (await page({"order_reference": reference}, None, "get_order"))[0]
 
+    def listing(field: str) -> ListedOrders.OrderListing:
+        return Listing(paging, Listing.window_query(f"{field}_start", f"{field}_end", iso_z), page)
+
     return ListedOrders(
-        updated=Listing(
-            paging,
-            Listing.window_query("status_updated_at_start", "status_updated_at_end", iso_z),
-            page,
-        ),
-        created=Listing(
-            paging, Listing.window_query("created_at_start", "created_at_end", iso_z), page
-        ),
+        updated=listing("status_updated_at"),
+        created=listing("created_at"),
         by_id=ListedOrders.InLists(named, size=1, askable=ORDER_IDS.is_order_id),
         read=read_order,
         calls=client,

@@ -3,12 +3,11 @@ of ``sales_ws``, the token in its query string the requester's secret ("Connecti
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any, TypeAlias
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
 
 from keybuzz_shared.connectors import kit
-from keybuzz_shared.connectors.kit import Listing
 from keybuzz_shared.connectors.seam import (
     Limits,
     OrderSummary,
@@ -131,36 +130,16 @@ def _sales(client: RakutenClient) -> kit.ListedOrders:
     async def fetch(query: dict[str, str], link: str | None) -> tuple[list[Any], str | None]:
         return wire.sales_page(await client.action("getcurrentsales", query))
 
-    def listed(query: Callable[[datetime, datetime | None], dict[str, str]]) -> CurrentSales.Sales:
-        return kit.Listing(
-            kit.Listing.SeekToken(lambda o: o.created_at, token_param="nexttoken"), query, fetch
-        )
-
-    current = listed(lambda low, high: {})
+    tokens = kit.Listing.SeekToken[OrderSummary](lambda o: o.created_at, token_param="nexttoken")
+    # Rakuten gives no sale by id (no ``by_id``): the current sales, read whole, those asked kept.
     return kit.ListedOrders(
-        updated=current,
-        created=listed(lambda low, high: {"purchasedate": low.strftime("%Y-%m-%d")}),
-        by_id=CurrentSales(current),
+        updated=kit.Listing(tokens, lambda low, high: {}, fetch),
+        created=kit.Listing(
+            tokens, lambda low, high: {"purchasedate": low.strftime("%Y-%m-%d")}, fetch
+        ),
         read=wire.order_of,
         calls=client,
     )
-
-
-class CurrentSales(kit.ListedOrders.ById):
-    """Rakuten gives no sale by id: the current sales, read whole, those asked kept."""
-
-    Sales: TypeAlias = kit.Listing[OrderSummary, Any, Any]
-
-    def __init__(self, listing: Sales) -> None:
-        self.listing = listing
-
-    async def orders(
-        self, order_ids: Sequence[str], read: Listing.Read[OrderSummary]
-    ) -> list[OrderSummary]:
-        wanted = set(order_ids)
-        state = self.listing.start(datetime.now(UTC), None, updated=True)
-        every = await self.listing.every(state, read)
-        return [o for o in every.items if o.external_id in wanted]
 
 
 def session_of(client: RakutenClient, api: ShopApiSettings | None = None) -> kit.KitSession:

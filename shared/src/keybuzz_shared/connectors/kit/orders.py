@@ -7,7 +7,6 @@ import asyncio
 import functools
 import re
 import time
-from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import KW_ONLY, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -48,17 +47,8 @@ def decimal_of(value: float | str | None) -> Decimal | None:
         return None
 
 
-class ById(ABC):
-    """How the marketplace gives the orders named (each asked once)."""
-
-    @abstractmethod
-    async def orders(
-        self, order_ids: Sequence[str], read: Read[OrderSummary]
-    ) -> list[OrderSummary]: ...
-
-
 @dataclass(frozen=True)
-class EachById(ById):
+class EachById:
     """One call an order, ``<under>/<id>``; an id not ``valid`` or no path segment is not
     asked; a 404 names no order."""
 
@@ -102,7 +92,7 @@ class EachById(ById):
 
 
 @dataclass(frozen=True)
-class InLists(ById):
+class InLists:
     """``size`` ids a call, joined by commas; an id holding one, blank or not ``askable``
     is not asked, and an order not asked is dropped."""
 
@@ -155,7 +145,7 @@ class _ListedOrders:
 
     updated: OrderListing
     created: OrderListing
-    by_id: ById
+    by_id: EachById | InLists | None = None
     read: Callable[[Any], OrderSummary]
     calls: Requester
     overlap: timedelta = timedelta(0)
@@ -194,7 +184,12 @@ class _ListedOrders:
         return PageRead(tuple(kept), step.unreadable, following).page(end)
 
     async def orders_by_id(self, order_ids: Sequence[str]) -> list[OrderSummary]:
-        return await self.by_id.orders(order_ids, self._read)
+        if self.by_id is not None:
+            return await self.by_id.orders(order_ids, self._read)
+        # None by id (Rakuten's): the orders listed by update now, read whole, those named kept.
+        now, listing = datetime.now(UTC), self.updated
+        every = await listing.every(listing.start(now, None, updated=True), self._read)
+        return [o for o in every.items if o.external_id in order_ids]
 
     async def _spaced(self, cursor: str | None, page: Callable[[], Awaitable[T]]) -> T:
         return await (self._first_pages(page) if cursor is None and self.spacing else page())
@@ -283,7 +278,6 @@ class ListedOrders(_ListedOrders):
     """The seam's ``OrderSource`` declared, its parts reached through it."""
 
     OrderListing: TypeAlias = OrderListing
-    ById: TypeAlias = ById
     EachById: TypeAlias = EachById
     InLists: TypeAlias = InLists
     States: TypeAlias = OrderStates
