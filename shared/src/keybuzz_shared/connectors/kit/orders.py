@@ -186,7 +186,7 @@ class _ListedOrders:
     async def orders_by_id(self, order_ids: Sequence[str]) -> list[OrderSummary]:
         if self.by_id is not None:
             return await self.by_id.orders(order_ids, self._read)
-        # None by id (Rakuten's): the orders listed by update now, read whole, those named kept.
+        # No way by id: the orders listed by update now, read whole, those named kept.
         now, listing = datetime.now(UTC), self.updated
         every = await listing.every(listing.start(now, None, updated=True), self._read)
         return [o for o in every.items if o.external_id in order_ids]
