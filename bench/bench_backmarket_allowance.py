@@ -104,7 +104,7 @@ class ShopKeys:
     def __init__(self, fields: dict[str, dict[str, str]]) -> None:
         self.fields = fields  # credentials path → the connector's credential fields
 
-    async def read(self, path: str) -> dict[str, Any] | None:
+    async def read(self, path: str, cached: bool = False) -> dict[str, Any] | None:
         return self.fields.get(path)
 
 

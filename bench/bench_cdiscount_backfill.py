@@ -50,7 +50,7 @@ class _ShopKey:
     def __init__(self, shop: dict[str, Any]) -> None:
         self.secret = _fields(shop)
 
-    async def read(self, path: str) -> dict[str, Any]:
+    async def read(self, path: str, cached: bool = False) -> dict[str, Any]:
         return self.secret
 
 

@@ -45,7 +45,7 @@ class _ShopKey:
     def __init__(self, shop: dict[str, Any]) -> None:
         self.secret = {k: shop[k] for k in ("partner_id", "shop_id", "key")}
 
-    async def read(self, path: str) -> dict[str, Any]:
+    async def read(self, path: str, cached: bool = False) -> dict[str, Any]:
         return self.secret
 
 

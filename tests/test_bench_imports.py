@@ -5,6 +5,7 @@ load with each switch on (the transport's only where its library is installed)."
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import pkgutil
 import subprocess
@@ -35,3 +36,19 @@ def test_the_poller_hooks_load_with_their_switches_on() -> None:
         [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60
     )
     assert run.returncode == 0 and not run.stderr, run.stderr
+
+
+@pytest.mark.parametrize(
+    "stand_in",
+    [
+        "bench_backmarket_allowance:ShopKeys",
+        "bench_fnac_backfill:_ShopKey",
+        "bench_cdiscount_backfill:_ShopKey",
+    ],
+)
+def test_the_benches_vault_stand_ins_take_what_a_shops_session_asks(stand_in: str) -> None:
+    # The benches run no Vault: their stand-ins are handed to ``stored_credentials``, which
+    # reads as the poller does (``cached=True``); a stand-in left behind fails only when run.
+    module, name = stand_in.split(":")
+    stand = getattr(importlib.import_module(f"bench.{module}"), name)
+    inspect.signature(stand.read).bind(stand, "secret/path", cached=True)  # as the session asks
