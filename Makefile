@@ -24,19 +24,20 @@ install: $(STAMP)
 # PYTHONDONTWRITEBYTECODE, and every process would then compile what it imports, each.
 # Every third-party package at the version constraints.txt pins (what the suite ran on: a
 # release since then cannot change a fresh clone); `make lock` moves the pins.
+TOOLS_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check "uv>=0.5" "setuptools>=77" wheel
+PACKAGES_INSTALL := $(PY) -m uv pip install --quiet --python $(PY) --no-build-isolation \
+	--compile-bytecode $(addprefix -e ,$(PACKAGES)) -r requirements-dev.txt
 $(STAMP): $(PYPROJECTS) constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt uv setuptools wheel
-	$(PY) -m uv pip install --quiet --python $(PY) --no-build-isolation --compile-bytecode \
-		-c constraints.txt $(addprefix -e ,$(PACKAGES)) -r requirements-dev.txt
+	$(TOOLS_INSTALL) -c constraints.txt
+	$(PACKAGES_INSTALL) -c constraints.txt
 	touch $(STAMP)
 
 ## The newest releases the packages' ranges admit, installed and pinned in constraints.txt.
 lock:
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade "uv>=0.5" "setuptools>=77" wheel
-	$(PY) -m uv pip install --quiet --python $(PY) --no-build-isolation --compile-bytecode \
-		--upgrade $(addprefix -e ,$(PACKAGES)) -r requirements-dev.txt
+	$(TOOLS_INSTALL) --upgrade
+	$(PACKAGES_INSTALL) --upgrade
 	$(PY) -m keybuzz_devstack lock
 	touch $(STAMP)
 

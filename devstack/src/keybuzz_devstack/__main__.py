@@ -206,8 +206,8 @@ def main() -> None:
 
 def lock() -> int:
     """``constraints.txt`` written again from what this environment installed (make lock)."""
-    path = pinned.write_constraints(Path.cwd())
-    print(f"{path}: {len(pinned.pinned(Path.cwd()))} packages pinned")
+    versions = pinned.write_constraints(Path.cwd())
+    print(f"{Path.cwd() / pinned.CONSTRAINTS}: {len(versions)} packages pinned")
     return 0
 
 

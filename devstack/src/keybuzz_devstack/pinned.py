@@ -51,11 +51,12 @@ def pinned(root: Path) -> dict[NormalizedName, str]:
     return {canonicalize_name(pin.name): str(pin.specifier)[2:] for pin in pins}
 
 
-def write_constraints(root: Path) -> Path:
-    path = root / CONSTRAINTS
-    pins = "".join(f"{name}=={version}\n" for name, version in installed_closure(root).items())
-    path.write_text(_HEADER + pins)
-    return path
+def write_constraints(root: Path) -> dict[NormalizedName, str]:
+    """The installed closure written as ``constraints.txt``'s pins, and returned."""
+    versions = installed_closure(root)
+    pins = "".join(f"{name}=={version}\n" for name, version in versions.items())
+    (root / CONSTRAINTS).write_text(_HEADER + pins)
+    return versions
 
 
 def _project_requirements() -> Iterator[Requirement]:
