@@ -216,8 +216,8 @@ class PostgresPollSchedule:
         polling: Collection[str] = (),
     ) -> list[str]:
         """Lease up to ``limit`` due tenants, oldest due first; rows another instance is
-        claiming, and those ``polling`` names, are skipped. ``in_backoff``: only those whose last poll failed (True), or
-        only the others (False); None: any.
+        claiming, and those ``polling`` names, are skipped. ``in_backoff``: only those whose
+        last poll failed (True), or only the others (False); None: any.
 
         A due tenant that is not pollable (archived, no enabled address) is parked one
         ``interval`` on instead of staying due: left due, every claim of every instance
